@@ -1,0 +1,47 @@
+/*  xinf_check: validating field readers for decoded message bodies.
+
+    Every decoder reads its fields through these; the first problem is
+    recorded with a precise reason and later reads return their default, so
+    a handler checks once at the end:
+
+        xinf_check_t check = XINF_CHECK_INIT;
+        const char *name = xinf_check_str (&check, body, "name", 1, 64);
+        uint64_t count = xinf_check_uint_opt (&check, body, "count", 1, 100, 1);
+        if (check.failed)
+            return reply_error (check.reason);   //  "field 'count' must be ..."
+*/
+#ifndef XINF_CHECK_H_INCLUDED
+#define XINF_CHECK_H_INCLUDED
+
+#include "xinf_value.h"
+
+typedef struct {
+    bool failed;
+    char reason [256];
+} xinf_check_t;
+
+#define XINF_CHECK_INIT { false, { 0 } }
+
+//  Records a reason unless one is already recorded.
+void xinf_check_fail (xinf_check_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  Required fields: missing or wrong fields fail the check.
+uint64_t xinf_check_uint (xinf_check_t *self, const xinf_value_t *map, const char *key, uint64_t min, uint64_t max);
+int64_t xinf_check_int (xinf_check_t *self, const xinf_value_t *map, const char *key, int64_t min, int64_t max);
+double xinf_check_float (xinf_check_t *self, const xinf_value_t *map, const char *key, double min, double max);
+bool xinf_check_bool (xinf_check_t *self, const xinf_value_t *map, const char *key);
+//  A str of min..max bytes without NUL bytes.
+const char *xinf_check_str (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max);
+const void *xinf_check_bin (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t max, size_t *size);
+const xinf_value_t *xinf_check_array (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t max);
+const xinf_value_t *xinf_check_map (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t max);
+
+//  Optional fields: missing (or nil) gives the fallback; present but wrong fails.
+uint64_t xinf_check_uint_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, uint64_t min, uint64_t max, uint64_t fallback);
+int64_t xinf_check_int_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, int64_t min, int64_t max, int64_t fallback);
+double xinf_check_float_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, double min, double max, double fallback);
+bool xinf_check_bool_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, bool fallback);
+const char *xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max, const char *fallback);
+
+#endif

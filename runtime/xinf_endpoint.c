@@ -1,0 +1,332 @@
+/*  xinf_endpoint: ROUTER and DEALER sockets that speak XINF envelopes.  */
+#include "xinf_endpoint.h"
+#include "xinf_log.h"
+#include "xinf_waits.h"
+
+#define PEER_ID_MAX  (2 * 255 + 1)
+
+struct _xinf_peer_t {
+    zframe_t *routing_id;
+    char id [PEER_ID_MAX];
+    char address [64];
+    int64_t last_seen;
+};
+
+struct _xinf_router_t {
+    zsock_t *sock;
+    char name [XINF_SENDER_MAX + 1];
+    zhashx_t *peers;           //  hex id -> xinf_peer_t
+    xinf_endpoint_stats_t stats;
+};
+
+struct _xinf_dealer_t {
+    zsock_t *sock;
+    char name [XINF_SENDER_MAX + 1];
+    char endpoint [256];
+    uint64_t next_corr;
+    xinf_endpoint_stats_t stats;
+};
+
+void
+xinf_endpoint_configure (zsock_t *sock)
+{
+    zsock_set_linger (sock, 0);
+    zsock_set_sndhwm (sock, XINF_HWM_DEFAULT);
+    zsock_set_rcvhwm (sock, XINF_HWM_DEFAULT);
+    zsock_set_maxmsgsize (sock, (int) (XINF_MAXMSGSIZE_DEFAULT > INT32_MAX ? INT32_MAX : XINF_MAXMSGSIZE_DEFAULT));
+    zsock_set_heartbeat_ivl (sock, 1000);
+    zsock_set_heartbeat_timeout (sock, 5000);
+    zsock_set_heartbeat_ttl (sock, 6000);
+}
+
+static void
+s_peer_destroy (void **item)
+{
+    xinf_peer_t *peer = (xinf_peer_t *) *item;
+    zframe_destroy (&peer->routing_id);
+    free (peer);
+    *item = NULL;
+}
+
+xinf_router_t *
+xinf_router_new (const char *name)
+{
+    xinf_router_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->sock = zsock_new (ZMQ_ROUTER);
+    assert (self->sock);
+    xinf_endpoint_configure (self->sock);
+    zsock_set_router_mandatory (self->sock, 1);
+    snprintf (self->name, sizeof self->name, "%s", name ? name : "");
+    self->peers = zhashx_new ();
+    zhashx_set_destructor (self->peers, s_peer_destroy);
+    return self;
+}
+
+void
+xinf_router_destroy (xinf_router_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_router_t *self = *self_p;
+        zsock_destroy (&self->sock);
+        zhashx_destroy (&self->peers);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+xinf_router_bind (xinf_router_t *self, const char *endpoint, char *bound, size_t bound_size)
+{
+    //  "tcp://host:0" means any free port, like "tcp://host:*"
+    char spec [256];
+    size_t length = strlen (endpoint);
+    if (length >= sizeof spec) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf (spec, sizeof spec, "%s", endpoint);
+    if (length > 2 && streq (spec + length - 2, ":0") && strncmp (spec, "tcp://", 6) == 0)
+        spec [length - 1] = '*';
+    int port = zsock_bind (self->sock, "%s", spec);
+    if (port < 0)
+        return -1;
+    if (bound) {
+        char *last = zsock_last_endpoint (self->sock);
+        snprintf (bound, bound_size, "%s", last ? last : spec);
+        zstr_free (&last);
+    }
+    return port;
+}
+
+zsock_t *xinf_router_sock (xinf_router_t *self) { return self->sock; }
+
+static void
+s_peer_evict_oldest (xinf_router_t *self)
+{
+    xinf_peer_t *oldest = NULL;
+    for (xinf_peer_t *peer = (xinf_peer_t *) zhashx_first (self->peers); peer;
+         peer = (xinf_peer_t *) zhashx_next (self->peers))
+        if (!oldest || peer->last_seen < oldest->last_seen)
+            oldest = peer;
+    if (oldest)
+        zhashx_delete (self->peers, oldest->id);
+}
+
+//  Finds or adds the peer record for a routing id; takes the frame.
+static xinf_peer_t *
+s_peer_touch (xinf_router_t *self, zframe_t **routing_id_p, zframe_t *first)
+{
+    zframe_t *routing_id = *routing_id_p;
+    char id [PEER_ID_MAX];
+    size_t size = zframe_size (routing_id);
+    for (size_t index = 0; index < size && index < 255; index++)
+        snprintf (id + 2 * index, 3, "%02x", zframe_data (routing_id) [index]);
+    id [2 * (size < 255 ? size : 255)] = 0;
+    xinf_peer_t *peer = (xinf_peer_t *) zhashx_lookup (self->peers, id);
+    if (!peer) {
+        if (zhashx_size (self->peers) >= XINF_PEERS_MAX)
+            s_peer_evict_oldest (self);
+        peer = calloc (1, sizeof *peer);
+        assert (peer);
+        snprintf (peer->id, sizeof peer->id, "%s", id);
+        peer->routing_id = routing_id;
+        *routing_id_p = NULL;
+        zhashx_insert (self->peers, id, peer);
+    }
+    else
+        zframe_destroy (routing_id_p);
+    const char *address = first ? zframe_meta (first, "Peer-Address") : NULL;
+    if (address)
+        snprintf (peer->address, sizeof peer->address, "%s", address);
+    peer->last_seen = zclock_mono ();
+    return peer;
+}
+
+xinf_msg_t *
+xinf_router_recv (xinf_router_t *self, xinf_peer_t **peer_p,
+                  char *error, size_t error_size, uint64_t *corr_hint)
+{
+    *peer_p = NULL;
+    if (corr_hint)
+        *corr_hint = 0;
+    zmsg_t *zmsg = zmsg_recv (self->sock);
+    if (!zmsg) {
+        snprintf (error, error_size, "interrupted");
+        return NULL;
+    }
+    zframe_t *routing_id = zmsg_pop (zmsg);
+    if (!routing_id) {
+        zmsg_destroy (&zmsg);
+        snprintf (error, error_size, "no routing id");
+        return NULL;
+    }
+    *peer_p = s_peer_touch (self, &routing_id, zmsg_first (zmsg));
+    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, error_size, corr_hint);
+    if (msg)
+        self->stats.received++;
+    else
+        self->stats.bad++;
+    return msg;
+}
+
+//  Sends frames one by one with DONTWAIT; for ROUTER only the first frame
+//  can be refused (unknown peer or full queue), the rest then go through.
+static int
+s_send_frames (zsock_t *sock, zframe_t *routing_id, zmsg_t **zmsg_p)
+{
+    zmsg_t *zmsg = *zmsg_p;
+    int rc = 0;
+    if (routing_id)
+        rc = zframe_send (&routing_id, sock, ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT);
+    zframe_t *frame;
+    while (rc == 0 && (frame = zmsg_pop (zmsg))) {
+        int flags = zmsg_size (zmsg) ? ZFRAME_MORE : 0;
+        rc = zframe_send (&frame, sock, flags | ZFRAME_DONTWAIT);
+        if (rc)
+            zframe_destroy (&frame);
+    }
+    zmsg_destroy (zmsg_p);
+    return rc;
+}
+
+int
+xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
+{
+    if (!*xinf_msg_sender (*msg_p))
+        xinf_msg_set_sender (*msg_p, self->name);
+    char type [XINF_TYPE_MAX + 1];
+    snprintf (type, sizeof type, "%s", xinf_msg_type (*msg_p));
+    zmsg_t *zmsg = xinf_msg_encode (msg_p);
+    if (!peer) {
+        zmsg_destroy (&zmsg);
+        errno = EHOSTUNREACH;
+        self->stats.unreachable++;
+        return -1;
+    }
+    if (s_send_frames (self->sock, peer->routing_id, &zmsg)) {
+        int reason = errno;
+        self->stats.unreachable++;
+        xinf_warn ("router", "send refused type=%s peer=%s address=%s reason=%s",
+                   type, peer->id, peer->address,
+                   reason == EHOSTUNREACH ? "peer-unreachable" : reason == EAGAIN ? "peer-queue-full" : zmq_strerror (reason));
+        errno = reason;
+        return -1;
+    }
+    self->stats.sent++;
+    return 0;
+}
+
+xinf_peer_t *
+xinf_router_peer (xinf_router_t *self, const char *peer_id)
+{
+    return (xinf_peer_t *) zhashx_lookup (self->peers, peer_id);
+}
+
+void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats) { *stats = self->stats; }
+const char *xinf_peer_id (const xinf_peer_t *self) { return self->id; }
+const char *xinf_peer_address (const xinf_peer_t *self) { return self->address; }
+int64_t xinf_peer_last_seen (const xinf_peer_t *self) { return self->last_seen; }
+
+// ---- DEALER ------------------------------------------------------------------
+
+xinf_dealer_t *
+xinf_dealer_new (const char *endpoint, const char *name)
+{
+    xinf_dealer_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->sock = zsock_new (ZMQ_DEALER);
+    assert (self->sock);
+    xinf_endpoint_configure (self->sock);
+    zsock_set_reconnect_ivl (self->sock, 100);
+    zsock_set_reconnect_ivl_max (self->sock, 2000);
+    snprintf (self->name, sizeof self->name, "%s", name ? name : "");
+    snprintf (self->endpoint, sizeof self->endpoint, "%s", endpoint);
+    if (zsock_connect (self->sock, "%s", endpoint)) {
+        xinf_dealer_destroy (&self);
+        return NULL;
+    }
+    //  Random start so that a restarted client does not reuse recent ids
+    self->next_corr = ((uint64_t) randof (0x7fffffff) << 20) + 1;
+    return self;
+}
+
+void
+xinf_dealer_destroy (xinf_dealer_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_dealer_t *self = *self_p;
+        zsock_destroy (&self->sock);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+zsock_t *xinf_dealer_sock (xinf_dealer_t *self) { return self->sock; }
+const char *xinf_dealer_endpoint (xinf_dealer_t *self) { return self->endpoint; }
+void xinf_dealer_stats (xinf_dealer_t *self, xinf_endpoint_stats_t *stats) { *stats = self->stats; }
+
+int
+xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
+{
+    if (!*xinf_msg_sender (*msg_p))
+        xinf_msg_set_sender (*msg_p, self->name);
+    zmsg_t *zmsg = xinf_msg_encode (msg_p);
+    if (s_send_frames (self->sock, NULL, &zmsg)) {
+        self->stats.unreachable++;
+        return -1;
+    }
+    self->stats.sent++;
+    return 0;
+}
+
+xinf_msg_t *
+xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error_size)
+{
+    xinf_waits_t *waits = xinf_waits_global ();
+    uint64_t wait = xinf_wait_begin (waits, self->name, "reply", self->endpoint, timeout_ms > 0 ? timeout_ms : 1);
+    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+    int64_t deadline = zclock_mono () + timeout_ms;
+    int rc;
+    do {
+        int64_t left = deadline - zclock_mono ();
+        rc = zmq_poll (&item, 1, left > 0 ? (long) left : 0);
+    } while (rc < 0 && errno == EINTR && !zsys_interrupted && zclock_mono () < deadline);
+    xinf_wait_end (waits, wait);
+    if (rc <= 0) {
+        snprintf (error, error_size, rc == 0 ? "no reply from %s within %d ms" : "poll failed on %s", self->endpoint, timeout_ms);
+        return NULL;
+    }
+    zmsg_t *zmsg = zmsg_recv (self->sock);
+    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, error_size, NULL);
+    if (msg)
+        self->stats.received++;
+    else
+        self->stats.bad++;
+    return msg;
+}
+
+xinf_msg_t *
+xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms,
+                     char *error, size_t error_size)
+{
+    uint64_t corr = self->next_corr++;
+    xinf_msg_set_corr (*request_p, corr);
+    xinf_msg_set_deadline (*request_p, (uint64_t) timeout_ms);
+    if (xinf_dealer_send (self, request_p)) {
+        snprintf (error, error_size, "cannot send to %s: %s", self->endpoint, zmq_strerror (errno));
+        return NULL;
+    }
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        xinf_msg_t *reply = xinf_dealer_recv (self, left > 0 ? (int) left : 0, error, error_size);
+        if (!reply)
+            return NULL;
+        if (xinf_msg_corr (reply) == corr)
+            return reply;
+        xinf_debug ("dealer", "dropped stale reply type=%s corr=%llu", xinf_msg_type (reply),
+                    (unsigned long long) xinf_msg_corr (reply));
+        xinf_msg_destroy (&reply);
+    }
+}

@@ -1,0 +1,92 @@
+/*  xinf_endpoint: ROUTER (bind) and DEALER (connect) sockets that speak XINF
+    envelopes.
+
+    The ROUTER keeps a peer table keyed by routing id, with the address each
+    peer was observed at (ZeroMQ's "Peer-Address" metadata), replies to a
+    sender by its peer record, sets ZMQ_ROUTER_MANDATORY and sends with
+    ZMQ_DONTWAIT so that an unknown or slow peer is reported (EHOSTUNREACH /
+    EAGAIN, counted and logged), never silently dropped, never blocking.
+
+    The DEALER connects to one endpoint; its request () sends with a fresh
+    correlation id and waits for the matching reply with a deadline,
+    registered in the wait registry while it waits.
+
+    Every socket gets linger 0, send/receive high-water marks, ZMTP
+    heartbeats on TCP (they clean up dead connections; they do not decide
+    liveness) and a maximum inbound message size.
+*/
+#ifndef XINF_ENDPOINT_H_INCLUDED
+#define XINF_ENDPOINT_H_INCLUDED
+
+#include <czmq.h>
+#include "xinf_msg.h"
+
+#define XINF_HWM_DEFAULT         10000
+#define XINF_MAXMSGSIZE_DEFAULT  (256LL << 20)
+#define XINF_PEERS_MAX           65536
+
+typedef struct _xinf_router_t xinf_router_t;
+typedef struct _xinf_dealer_t xinf_dealer_t;
+typedef struct _xinf_peer_t xinf_peer_t;
+
+typedef struct {
+    uint64_t received;         //  well-formed messages
+    uint64_t bad;              //  malformed messages
+    uint64_t sent;
+    uint64_t unreachable;      //  sends refused: peer unknown or queue full
+} xinf_endpoint_stats_t;
+
+//  Applies the common options (linger, HWMs, ZMTP heartbeats, max size).
+void xinf_endpoint_configure (zsock_t *sock);
+
+// ---- ROUTER ------------------------------------------------------------------
+//  'name' is put as sender on outgoing messages that have none.
+xinf_router_t *xinf_router_new (const char *name);
+void xinf_router_destroy (xinf_router_t **self_p);
+
+//  Binds; "tcp://HOST:0" (or "tcp://HOST:*") picks a free port. Returns the TCP
+//  port (0 for other transports), -1 on error (errno set). 'bound' gets the
+//  endpoint actually bound when not NULL.
+int xinf_router_bind (xinf_router_t *self, const char *endpoint, char *bound, size_t bound_size);
+zsock_t *xinf_router_sock (xinf_router_t *self);
+
+//  Receives one message. On success returns it and sets *peer_p. On bad
+//  input returns NULL with *peer_p set (so the caller can answer ERROR),
+//  the reason in 'error' and *corr_hint the readable corr or 0. Returns NULL
+//  with *peer_p NULL when interrupted or nothing could be read.
+xinf_msg_t *xinf_router_recv (xinf_router_t *self, xinf_peer_t **peer_p,
+                              char *error, size_t error_size, uint64_t *corr_hint);
+
+//  Sends to a peer, consuming the message. 0 on success; -1 when the peer is
+//  unknown/disconnected (errno EHOSTUNREACH) or its queue is full (EAGAIN).
+int xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p);
+xinf_peer_t *xinf_router_peer (xinf_router_t *self, const char *peer_id);
+void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats);
+
+//  Peer records (owned by the router; valid until the next recv).
+const char *xinf_peer_id (const xinf_peer_t *self);          //  routing id, hex
+const char *xinf_peer_address (const xinf_peer_t *self);     //  observed, "" if unknown
+int64_t xinf_peer_last_seen (const xinf_peer_t *self);       //  monotonic ms
+
+// ---- DEALER ------------------------------------------------------------------
+//  Connects to 'endpoint'; 'name' is the sender put on outgoing messages.
+//  NULL if the endpoint is malformed.
+xinf_dealer_t *xinf_dealer_new (const char *endpoint, const char *name);
+void xinf_dealer_destroy (xinf_dealer_t **self_p);
+zsock_t *xinf_dealer_sock (xinf_dealer_t *self);
+const char *xinf_dealer_endpoint (xinf_dealer_t *self);
+
+//  Sends without blocking, consuming the message; -1 (errno EAGAIN) when
+//  the queue is full or no connection can take it.
+int xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p);
+//  Receives one message within timeout_ms (registered as a wait). NULL on
+//  timeout ("no reply within N ms") or bad input, with the reason.
+xinf_msg_t *xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error_size);
+//  Sends with a new correlation id and the deadline set, then returns the
+//  reply carrying that id (other replies are dropped), or NULL with the
+//  reason on timeout or bad reply. Consumes the request.
+xinf_msg_t *xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms,
+                                 char *error, size_t error_size);
+void xinf_dealer_stats (xinf_dealer_t *self, xinf_endpoint_stats_t *stats);
+
+#endif

@@ -1,0 +1,71 @@
+/*  xinf_msg: the XINF envelope, the one message format of every xinf protocol.
+
+    On the wire (protocols/envelope.md):
+
+        frame 0   "XINF" + version byte (0x01)             5 bytes
+        frame 1   MessagePack map: type, corr, sender, deadline, body
+        frame 2+  zero or more binary frames (tensors, weights), never
+                  re-encoded
+
+    Decoding validates every frame and field (signature, version, frame
+    count, header size, structure before msgpack-c allocates, field types,
+    ranges and lengths) and gives a precise reason instead of crashing.
+*/
+#ifndef XINF_MSG_H_INCLUDED
+#define XINF_MSG_H_INCLUDED
+
+#include <czmq.h>
+#include "xinf_value.h"
+
+#define XINF_SIGNATURE          "XINF"
+#define XINF_VERSION            1
+#define XINF_TYPE_MAX           32          //  bytes in a message type
+#define XINF_SENDER_MAX         128         //  bytes in a sender name
+#define XINF_HEADER_MAX         (1 << 20)   //  bytes in frame 1
+#define XINF_FRAMES_MAX         64          //  binary frames after frame 1
+#define XINF_DEPTH_MAX          16          //  nesting of arrays/maps in frame 1
+#define XINF_OBJECTS_MAX        (1 << 18)   //  values in frame 1
+#define XINF_MAP_ENTRIES_MAX    1024        //  entries in one map
+
+typedef struct _xinf_msg_t xinf_msg_t;
+
+//  A new message of 'type' (1-32 of A-Z, 0-9, _), an empty body map, no frames.
+xinf_msg_t *xinf_msg_new (const char *type);
+void xinf_msg_destroy (xinf_msg_t **self_p);
+
+const char *xinf_msg_type (const xinf_msg_t *self);
+bool xinf_msg_is (const xinf_msg_t *self, const char *type);
+uint64_t xinf_msg_corr (const xinf_msg_t *self);
+void xinf_msg_set_corr (xinf_msg_t *self, uint64_t corr);
+const char *xinf_msg_sender (const xinf_msg_t *self);
+void xinf_msg_set_sender (xinf_msg_t *self, const char *sender);
+//  Milliseconds the sender will wait for an answer, from when it sent; 0 = none.
+uint64_t xinf_msg_deadline (const xinf_msg_t *self);
+void xinf_msg_set_deadline (xinf_msg_t *self, uint64_t deadline_ms);
+
+//  The body map: read it, or build it with xinf_map_put_*.
+xinf_value_t *xinf_msg_body (xinf_msg_t *self);
+
+//  Binary frames. add_frame takes ownership; add_bytes copies.
+void xinf_msg_add_frame (xinf_msg_t *self, zframe_t **frame_p);
+void xinf_msg_add_bytes (xinf_msg_t *self, const void *data, size_t size);
+size_t xinf_msg_frame_count (const xinf_msg_t *self);
+zframe_t *xinf_msg_frame (const xinf_msg_t *self, size_t index);
+
+//  Encodes into frames, consuming the message (binary frames are moved,
+//  not copied). NULL only if the type is invalid.
+zmsg_t *xinf_msg_encode (xinf_msg_t **self_p);
+
+//  Decodes, consuming zmsg. NULL on bad input with the reason in 'error';
+//  'corr_hint' (may be NULL) gets the correlation id when the header had a
+//  readable one, 0 otherwise, so that an ERROR reply can be correlated.
+xinf_msg_t *xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, uint64_t *corr_hint);
+
+//  Builds an ERROR message: body { code, message }.
+xinf_msg_t *xinf_msg_new_error (uint64_t corr, const char *code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  True for 1-32 bytes of A-Z, 0-9 and '_', starting with a letter.
+bool xinf_msg_type_valid (const char *type, size_t length);
+
+#endif

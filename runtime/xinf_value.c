@@ -1,0 +1,489 @@
+/*  xinf_value: a MessagePack value tree for message bodies.  */
+#include "xinf_value.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+struct _xinf_value_t {
+    xinf_type_t type;
+    union {
+        bool flag;
+        uint64_t uint;
+        int64_t sint;
+        double real;
+        struct {
+            char *bytes;            //  STR and BIN; STR has a trailing NUL
+            size_t size;
+        } blob;
+        struct {
+            xinf_value_t **items;
+            char **keys;            //  MAP only
+            size_t count;
+            size_t capacity;
+        } list;
+    } u;
+};
+
+static xinf_value_t *
+s_new (xinf_type_t type)
+{
+    xinf_value_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->type = type;
+    return self;
+}
+
+xinf_value_t *xinf_value_new_nil (void) { return s_new (XINF_NIL); }
+
+xinf_value_t *
+xinf_value_new_bool (bool flag)
+{
+    xinf_value_t *self = s_new (XINF_BOOL);
+    self->u.flag = flag;
+    return self;
+}
+
+xinf_value_t *
+xinf_value_new_uint (uint64_t number)
+{
+    xinf_value_t *self = s_new (XINF_UINT);
+    self->u.uint = number;
+    return self;
+}
+
+xinf_value_t *
+xinf_value_new_int (int64_t number)
+{
+    if (number >= 0)
+        return xinf_value_new_uint ((uint64_t) number);
+    xinf_value_t *self = s_new (XINF_INT);
+    self->u.sint = number;
+    return self;
+}
+
+xinf_value_t *
+xinf_value_new_float (double number)
+{
+    xinf_value_t *self = s_new (XINF_FLOAT);
+    self->u.real = number;
+    return self;
+}
+
+static xinf_value_t *
+s_new_blob (xinf_type_t type, const void *data, size_t size)
+{
+    xinf_value_t *self = s_new (type);
+    self->u.blob.bytes = malloc (size + 1);
+    assert (self->u.blob.bytes);
+    if (size)
+        memcpy (self->u.blob.bytes, data, size);
+    self->u.blob.bytes [size] = 0;
+    self->u.blob.size = size;
+    return self;
+}
+
+xinf_value_t *xinf_value_new_strn (const char *text, size_t length) { return s_new_blob (XINF_STR, text, length); }
+xinf_value_t *xinf_value_new_str (const char *text) { return xinf_value_new_strn (text ? text : "", text ? strlen (text) : 0); }
+xinf_value_t *xinf_value_new_bin (const void *data, size_t size) { return s_new_blob (XINF_BIN, data, size); }
+xinf_value_t *xinf_value_new_array (void) { return s_new (XINF_ARRAY); }
+xinf_value_t *xinf_value_new_map (void) { return s_new (XINF_MAP); }
+
+void
+xinf_value_destroy (xinf_value_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    xinf_value_t *self = *self_p;
+    if (self->type == XINF_STR || self->type == XINF_BIN)
+        free (self->u.blob.bytes);
+    else
+    if (self->type == XINF_ARRAY || self->type == XINF_MAP) {
+        for (size_t index = 0; index < self->u.list.count; index++) {
+            xinf_value_destroy (&self->u.list.items [index]);
+            if (self->u.list.keys)
+                free (self->u.list.keys [index]);
+        }
+        free (self->u.list.items);
+        free (self->u.list.keys);
+    }
+    free (self);
+    *self_p = NULL;
+}
+
+xinf_value_t *
+xinf_value_dup (const xinf_value_t *self)
+{
+    if (!self)
+        return NULL;
+    switch (self->type) {
+        case XINF_STR:
+        case XINF_BIN:
+            return s_new_blob (self->type, self->u.blob.bytes, self->u.blob.size);
+        case XINF_ARRAY: {
+            xinf_value_t *copy = xinf_value_new_array ();
+            for (size_t index = 0; index < self->u.list.count; index++)
+                xinf_array_push (copy, xinf_value_dup (self->u.list.items [index]));
+            return copy;
+        }
+        case XINF_MAP: {
+            xinf_value_t *copy = xinf_value_new_map ();
+            for (size_t index = 0; index < self->u.list.count; index++)
+                xinf_map_put (copy, self->u.list.keys [index], xinf_value_dup (self->u.list.items [index]));
+            return copy;
+        }
+        default: {
+            xinf_value_t *copy = s_new (self->type);
+            copy->u = self->u;
+            return copy;
+        }
+    }
+}
+
+xinf_type_t xinf_value_type (const xinf_value_t *self) { return self ? self->type : XINF_NIL; }
+
+const char *
+xinf_value_type_name (const xinf_value_t *self)
+{
+    static const char *names [] = { "nil", "bool", "uint64", "int64", "float", "str", "bin", "array", "map" };
+    return self ? names [self->type] : "nothing";
+}
+
+bool xinf_value_bool (const xinf_value_t *self) { return self && self->type == XINF_BOOL && self->u.flag; }
+
+uint64_t
+xinf_value_uint (const xinf_value_t *self)
+{
+    if (self && self->type == XINF_UINT)
+        return self->u.uint;
+    return 0;
+}
+
+int64_t
+xinf_value_int (const xinf_value_t *self)
+{
+    if (self && self->type == XINF_INT)
+        return self->u.sint;
+    if (self && self->type == XINF_UINT && self->u.uint <= INT64_MAX)
+        return (int64_t) self->u.uint;
+    return 0;
+}
+
+double
+xinf_value_float (const xinf_value_t *self)
+{
+    if (!self)
+        return 0;
+    if (self->type == XINF_FLOAT)
+        return self->u.real;
+    if (self->type == XINF_UINT)
+        return (double) self->u.uint;
+    if (self->type == XINF_INT)
+        return (double) self->u.sint;
+    return 0;
+}
+
+const char *
+xinf_value_str (const xinf_value_t *self)
+{
+    return self && self->type == XINF_STR ? self->u.blob.bytes : NULL;
+}
+
+const void *
+xinf_value_bytes (const xinf_value_t *self, size_t *size)
+{
+    if (self && (self->type == XINF_STR || self->type == XINF_BIN)) {
+        if (size)
+            *size = self->u.blob.size;
+        return self->u.blob.bytes;
+    }
+    if (size)
+        *size = 0;
+    return NULL;
+}
+
+size_t
+xinf_value_count (const xinf_value_t *self)
+{
+    if (self && (self->type == XINF_ARRAY || self->type == XINF_MAP))
+        return self->u.list.count;
+    return 0;
+}
+
+static void
+s_grow (xinf_value_t *self)
+{
+    if (self->u.list.count < self->u.list.capacity)
+        return;
+    size_t capacity = self->u.list.capacity ? self->u.list.capacity * 2 : 4;
+    self->u.list.items = realloc (self->u.list.items, capacity * sizeof (xinf_value_t *));
+    assert (self->u.list.items);
+    if (self->type == XINF_MAP) {
+        self->u.list.keys = realloc (self->u.list.keys, capacity * sizeof (char *));
+        assert (self->u.list.keys);
+    }
+    self->u.list.capacity = capacity;
+}
+
+void
+xinf_array_push (xinf_value_t *self, xinf_value_t *item)
+{
+    assert (self && self->type == XINF_ARRAY && item);
+    s_grow (self);
+    self->u.list.items [self->u.list.count++] = item;
+}
+
+xinf_value_t *
+xinf_array_at (const xinf_value_t *self, size_t index)
+{
+    if (!self || self->type != XINF_ARRAY || index >= self->u.list.count)
+        return NULL;
+    return self->u.list.items [index];
+}
+
+static ssize_t
+s_find_key (const xinf_value_t *self, const char *key)
+{
+    for (size_t index = 0; index < self->u.list.count; index++)
+        if (strcmp (self->u.list.keys [index], key) == 0)
+            return (ssize_t) index;
+    return -1;
+}
+
+void
+xinf_map_put (xinf_value_t *self, const char *key, xinf_value_t *value)
+{
+    assert (self && self->type == XINF_MAP && key && value);
+    ssize_t found = s_find_key (self, key);
+    if (found >= 0) {
+        xinf_value_destroy (&self->u.list.items [found]);
+        self->u.list.items [found] = value;
+        return;
+    }
+    s_grow (self);
+    self->u.list.keys [self->u.list.count] = strdup (key);
+    assert (self->u.list.keys [self->u.list.count]);
+    self->u.list.items [self->u.list.count++] = value;
+}
+
+void xinf_map_put_str (xinf_value_t *self, const char *key, const char *text) { xinf_map_put (self, key, xinf_value_new_str (text)); }
+void xinf_map_put_uint (xinf_value_t *self, const char *key, uint64_t number) { xinf_map_put (self, key, xinf_value_new_uint (number)); }
+void xinf_map_put_int (xinf_value_t *self, const char *key, int64_t number) { xinf_map_put (self, key, xinf_value_new_int (number)); }
+void xinf_map_put_float (xinf_value_t *self, const char *key, double number) { xinf_map_put (self, key, xinf_value_new_float (number)); }
+void xinf_map_put_bool (xinf_value_t *self, const char *key, bool flag) { xinf_map_put (self, key, xinf_value_new_bool (flag)); }
+
+xinf_value_t *
+xinf_map_get (const xinf_value_t *self, const char *key)
+{
+    if (!self || self->type != XINF_MAP || !key)
+        return NULL;
+    ssize_t found = s_find_key (self, key);
+    return found >= 0 ? self->u.list.items [found] : NULL;
+}
+
+const char *
+xinf_map_key_at (const xinf_value_t *self, size_t index)
+{
+    if (!self || self->type != XINF_MAP || index >= self->u.list.count)
+        return NULL;
+    return self->u.list.keys [index];
+}
+
+xinf_value_t *
+xinf_map_value_at (const xinf_value_t *self, size_t index)
+{
+    if (!self || self->type != XINF_MAP || index >= self->u.list.count)
+        return NULL;
+    return self->u.list.items [index];
+}
+
+xinf_value_t *
+xinf_map_take (xinf_value_t *self, const char *key)
+{
+    if (!self || self->type != XINF_MAP)
+        return NULL;
+    ssize_t found = s_find_key (self, key);
+    if (found < 0)
+        return NULL;
+    xinf_value_t *value = self->u.list.items [found];
+    free (self->u.list.keys [found]);
+    size_t tail = self->u.list.count - (size_t) found - 1;
+    memmove (&self->u.list.items [found], &self->u.list.items [found + 1], tail * sizeof (xinf_value_t *));
+    memmove (&self->u.list.keys [found], &self->u.list.keys [found + 1], tail * sizeof (char *));
+    self->u.list.count--;
+    return value;
+}
+
+int
+xinf_value_pack (const xinf_value_t *self, msgpack_packer *packer)
+{
+    int rc = 0;
+    switch (self->type) {
+        case XINF_NIL:   return msgpack_pack_nil (packer);
+        case XINF_BOOL:  return self->u.flag ? msgpack_pack_true (packer) : msgpack_pack_false (packer);
+        case XINF_UINT:  return msgpack_pack_uint64 (packer, self->u.uint);
+        case XINF_INT:   return msgpack_pack_int64 (packer, self->u.sint);
+        case XINF_FLOAT: return msgpack_pack_double (packer, self->u.real);
+        case XINF_STR:
+            rc = msgpack_pack_str (packer, self->u.blob.size);
+            return rc ? rc : msgpack_pack_str_body (packer, self->u.blob.bytes, self->u.blob.size);
+        case XINF_BIN:
+            rc = msgpack_pack_bin (packer, self->u.blob.size);
+            return rc ? rc : msgpack_pack_bin_body (packer, self->u.blob.bytes, self->u.blob.size);
+        case XINF_ARRAY:
+            rc = msgpack_pack_array (packer, self->u.list.count);
+            for (size_t index = 0; rc == 0 && index < self->u.list.count; index++)
+                rc = xinf_value_pack (self->u.list.items [index], packer);
+            return rc;
+        case XINF_MAP:
+            rc = msgpack_pack_map (packer, self->u.list.count);
+            for (size_t index = 0; rc == 0 && index < self->u.list.count; index++) {
+                size_t length = strlen (self->u.list.keys [index]);
+                rc = msgpack_pack_str (packer, length);
+                if (rc == 0)
+                    rc = msgpack_pack_str_body (packer, self->u.list.keys [index], length);
+                if (rc == 0)
+                    rc = xinf_value_pack (self->u.list.items [index], packer);
+            }
+            return rc;
+    }
+    return -1;
+}
+
+static xinf_value_t *
+s_map_from_object (const msgpack_object_map *map, char *error, size_t error_size)
+{
+    xinf_value_t *self = xinf_value_new_map ();
+    for (uint32_t index = 0; index < map->size; index++) {
+        const msgpack_object *key = &map->ptr [index].key;
+        if (key->type != MSGPACK_OBJECT_STR) {
+            snprintf (error, error_size, "map keys must be str");
+            xinf_value_destroy (&self);
+            return NULL;
+        }
+        if (memchr (key->via.str.ptr, 0, key->via.str.size)) {
+            snprintf (error, error_size, "map key contains a NUL byte");
+            xinf_value_destroy (&self);
+            return NULL;
+        }
+        char name [256];
+        if (key->via.str.size >= sizeof name) {
+            snprintf (error, error_size, "map key longer than %zu bytes", sizeof name - 1);
+            xinf_value_destroy (&self);
+            return NULL;
+        }
+        memcpy (name, key->via.str.ptr, key->via.str.size);
+        name [key->via.str.size] = 0;
+        if (xinf_map_get (self, name)) {
+            snprintf (error, error_size, "duplicate map key '%s'", name);
+            xinf_value_destroy (&self);
+            return NULL;
+        }
+        xinf_value_t *value = xinf_value_from_object (&map->ptr [index].val, error, error_size);
+        if (!value) {
+            xinf_value_destroy (&self);
+            return NULL;
+        }
+        xinf_map_put (self, name, value);
+    }
+    return self;
+}
+
+xinf_value_t *
+xinf_value_from_object (const msgpack_object *object, char *error, size_t error_size)
+{
+    switch (object->type) {
+        case MSGPACK_OBJECT_NIL:              return xinf_value_new_nil ();
+        case MSGPACK_OBJECT_BOOLEAN:          return xinf_value_new_bool (object->via.boolean);
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return xinf_value_new_uint (object->via.u64);
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return xinf_value_new_int (object->via.i64);
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:          return xinf_value_new_float (object->via.f64);
+        case MSGPACK_OBJECT_STR:   return xinf_value_new_strn (object->via.str.ptr, object->via.str.size);
+        case MSGPACK_OBJECT_BIN:   return xinf_value_new_bin (object->via.bin.ptr, object->via.bin.size);
+        case MSGPACK_OBJECT_ARRAY: {
+            xinf_value_t *self = xinf_value_new_array ();
+            for (uint32_t index = 0; index < object->via.array.size; index++) {
+                xinf_value_t *item = xinf_value_from_object (&object->via.array.ptr [index], error, error_size);
+                if (!item) {
+                    xinf_value_destroy (&self);
+                    return NULL;
+                }
+                xinf_array_push (self, item);
+            }
+            return self;
+        }
+        case MSGPACK_OBJECT_MAP:
+            return s_map_from_object (&object->via.map, error, error_size);
+        default:
+            snprintf (error, error_size, "ext types are not accepted");
+            return NULL;
+    }
+}
+
+static void
+s_print_string (const char *bytes, size_t size, FILE *stream)
+{
+    fputc ('"', stream);
+    for (size_t index = 0; index < size; index++) {
+        unsigned char c = (unsigned char) bytes [index];
+        if (c == '"' || c == '\\')
+            fprintf (stream, "\\%c", c);
+        else
+        if (c < 0x20 || c == 0x7f)
+            fprintf (stream, "\\u%04x", c);
+        else
+            fputc (c, stream);
+    }
+    fputc ('"', stream);
+}
+
+void
+xinf_value_print_json (const xinf_value_t *self, FILE *stream)
+{
+    if (!self) {
+        fputs ("null", stream);
+        return;
+    }
+    switch (self->type) {
+        case XINF_NIL:   fputs ("null", stream); break;
+        case XINF_BOOL:  fputs (self->u.flag ? "true" : "false", stream); break;
+        case XINF_UINT:  fprintf (stream, "%llu", (unsigned long long) self->u.uint); break;
+        case XINF_INT:   fprintf (stream, "%lld", (long long) self->u.sint); break;
+        case XINF_FLOAT:
+            if (isfinite (self->u.real))
+                fprintf (stream, "%.17g", self->u.real);
+            else
+                fputs ("null", stream);
+            break;
+        case XINF_STR:   s_print_string (self->u.blob.bytes, self->u.blob.size, stream); break;
+        case XINF_BIN:
+            fputc ('"', stream);
+            for (size_t index = 0; index < self->u.blob.size; index++)
+                fprintf (stream, "%02x", (unsigned char) self->u.blob.bytes [index]);
+            fputc ('"', stream);
+            break;
+        case XINF_ARRAY:
+            fputc ('[', stream);
+            for (size_t index = 0; index < self->u.list.count; index++) {
+                if (index)
+                    fputc (',', stream);
+                xinf_value_print_json (self->u.list.items [index], stream);
+            }
+            fputc (']', stream);
+            break;
+        case XINF_MAP:
+            fputc ('{', stream);
+            for (size_t index = 0; index < self->u.list.count; index++) {
+                if (index)
+                    fputc (',', stream);
+                s_print_string (self->u.list.keys [index], strlen (self->u.list.keys [index]), stream);
+                fputc (':', stream);
+                xinf_value_print_json (self->u.list.items [index], stream);
+            }
+            fputc ('}', stream);
+            break;
+    }
+}

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages xinf needs, only those missing (so a second
+# run is instant and needs no network).
+set -eu
+PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
+          python3 python3-zmq python3-msgpack"
+missing=""
+for package in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $package"
+    fi
+done
+if [ -n "$missing" ]; then
+    echo "xinf setup: installing$missing"
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then
+        SUDO="sudo"
+    fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi

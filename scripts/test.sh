@@ -1,0 +1,13 @@
+#!/bin/sh
+# The whole test suite: installs what is missing, builds twice (normal and
+# with -fsanitize=address,undefined) and runs every CTest test in both.
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/setup.sh
+JOBS="$(nproc)"
+sh scripts/build.sh build-asan -DXINF_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+echo "== tests with address and undefined-behaviour sanitizers (build-asan)"
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j "$JOBS")
+sh scripts/build.sh build
+echo "== tests (build)"
+(cd build && ctest --output-on-failure -j "$JOBS")

@@ -1,0 +1,123 @@
+"""Helpers for the multi-process tests: start real xinf nodes on 127.0.0.1
+with free ports, speak the XINF envelope with pyzmq + msgpack, and wait for
+things by polling with a deadline (never a fixed sleep)."""
+import atexit
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+SKIP = 77
+
+try:
+    import msgpack
+    import zmq
+except ImportError as error:  # the test is skipped with a visible reason
+    print(f"SKIP: python module missing ({error}); install python3-zmq python3-msgpack")
+    sys.exit(SKIP)
+
+SIGNATURE = b"XINF\x01"
+_children = []
+
+
+@atexit.register
+def _kill_children():
+    """A failing test must not leave nodes behind (they would hold pipes open)."""
+    for process in _children:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def fail(text):
+    print(f"FAIL: {text}")
+    sys.exit(1)
+
+
+def check(condition, text):
+    if not condition:
+        fail(text)
+
+
+def encode(msg_type, body=None, corr=0, sender="test", deadline=0, frames=()):
+    header = {"type": msg_type, "corr": corr, "sender": sender,
+              "deadline": deadline, "body": body or {}}
+    return [SIGNATURE, msgpack.packb(header, use_bin_type=True)] + list(frames)
+
+
+def decode(frames):
+    check(len(frames) >= 2 and frames[0] == SIGNATURE, f"bad reply frames {frames[:2]!r}")
+    header = msgpack.unpackb(frames[1], raw=False)
+    return header, frames[2:]
+
+
+class Node:
+    """An xinf-node child process; its endpoint is read from its stdout."""
+
+    def __init__(self, binary, *args, timeout=10.0):
+        self.process = subprocess.Popen([binary, *args], stdout=subprocess.PIPE,
+                                        stderr=None, text=True)
+        _children.append(self.process)
+        deadline = time.monotonic() + timeout
+        line = ""
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line and self.process.poll() is not None:
+                fail(f"node exited with {self.process.returncode} before listening")
+            match = re.search(r"listening on (tcp://\S+)", line)
+            if match:
+                self.endpoint = match.group(1).replace("0.0.0.0", "127.0.0.1")
+                return
+        self.stop()
+        fail(f"node did not print its endpoint within {timeout} s (last line {line!r})")
+
+    def stop(self, timeout=10.0):
+        """SIGTERM and wait; returns the exit code (a hang is a failure)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            fail(f"node did not stop within {timeout} s of SIGTERM")
+
+
+class Client:
+    """A DEALER speaking XINF envelopes, every receive bounded by a deadline."""
+
+    def __init__(self, endpoint, context=None):
+        self.context = context or zmq.Context.instance()
+        self.socket = self.context.socket(zmq.DEALER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.socket.connect(endpoint)
+        self.corr = 1000
+
+    def send_raw(self, frames):
+        self.socket.send_multipart(frames)
+
+    def recv(self, timeout_ms=3000):
+        if not self.socket.poll(timeout_ms):
+            return None
+        return decode(self.socket.recv_multipart())
+
+    def request(self, msg_type, body=None, frames=(), timeout_ms=3000):
+        self.corr += 1
+        self.send_raw(encode(msg_type, body, corr=self.corr, deadline=timeout_ms, frames=frames))
+        deadline = time.monotonic() + timeout_ms / 1000
+        while time.monotonic() < deadline:
+            reply = self.recv(max(1, int((deadline - time.monotonic()) * 1000)))
+            if reply and reply[0]["corr"] == self.corr:
+                return reply
+        fail(f"no reply to {msg_type} within {timeout_ms} ms")
+
+    def close(self):
+        self.socket.close(0)
+
+
+def tool(build_dir, name):
+    path = os.path.join(build_dir, "tools", name)
+    check(os.access(path, os.X_OK), f"{path} is not built")
+    return path
