@@ -1,9 +1,17 @@
 /*  xinf_supervisor: the supervisor actor.  */
 #include "xinf_supervisor.h"
+#include "xinf_cluster.h"
+
+#include <unistd.h>
 
 typedef struct {
     char node_name [XINF_SENDER_MAX + 1];
     int64_t started;
+    int64_t heartbeat_ms;
+    int liveness;
+    xinf_cluster_t *cluster;      //  created and used on the actor thread
+    uint64_t heartbeat_seq;
+    int64_t last_beat;
 } s_state_t;
 
 struct _xinf_supervisor_t {
@@ -11,10 +19,16 @@ struct _xinf_supervisor_t {
     xinf_actor_t *actor;
 };
 
+static s_state_t *
+s_state (xinf_ctx_t *ctx)
+{
+    return (s_state_t *) xinf_ctx_state (ctx);
+}
+
 static void
 s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
-    s_state_t *state = (s_state_t *) xinf_ctx_state (ctx);
+    s_state_t *state = s_state (ctx);
     xinf_actor_stats_t stats;
     xinf_ctx_stats (ctx, &stats);
     xinf_msg_t *pong = xinf_msg_new ("PONG");
@@ -27,6 +41,7 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put_uint (body, "received", stats.endpoint.received);
     xinf_map_put_uint (body, "bad_envelopes", stats.bad_envelopes);
     xinf_map_put_uint (body, "unknown_types", stats.unknown_types);
+    xinf_map_put_uint (body, "workers", xinf_cluster_size (state->cluster));
     for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
         zframe_t *copy = zframe_dup (xinf_msg_frame (msg, index));
         xinf_msg_add_frame (pong, &copy);
@@ -34,13 +49,168 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_ctx_reply (ctx, from, msg, &pong);
 }
 
+static void
+s_bad_request (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg, const char *reason)
+{
+    xinf_warn ("supervisor", "bad request type=%s peer=%s address=%s reason=\"%s\"",
+               xinf_msg_type (msg), xinf_peer_id (from), xinf_peer_address (from), reason);
+    xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", xinf_msg_type (msg), reason);
+}
+
+static void
+s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_hello_t hello;
+    if (xinf_hello_decode (msg, &hello, &check)) {
+        s_bad_request (ctx, from, msg, check.reason);
+        return;
+    }
+    xinf_welcome_t welcome;
+    char code [32], reason [512];
+    if (xinf_cluster_hello (state->cluster, &hello, xinf_peer_id (from), xinf_peer_address (from),
+                            zclock_mono (), &welcome, code, sizeof code, reason, sizeof reason)) {
+        xinf_warn ("supervisor", "registration refused node=%s code=%s reason=\"%s\"", hello.node, code, reason);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "%s", reason);
+    }
+    else {
+        xinf_msg_t *reply = xinf_welcome_encode (&welcome);
+        xinf_ctx_reply (ctx, from, msg, &reply);
+        xinf_welcome_clear (&welcome);
+    }
+    xinf_hello_clear (&hello);
+}
+
+static void
+s_on_heartbeat (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_heartbeat_msg_t beat;
+    if (xinf_heartbeat_msg_decode (msg, &beat, &check)) {
+        s_bad_request (ctx, from, msg, check.reason);
+        return;
+    }
+    if (xinf_cluster_heartbeat (state->cluster, xinf_peer_id (from), &beat, zclock_mono ())) {
+        xinf_info ("supervisor", "heartbeat from unregistered peer node=%s address=%s: asking it to register",
+                   beat.node, xinf_peer_address (from));
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NOT_REGISTERED",
+                              "this supervisor does not know you (it may have restarted): send HELLO");
+    }
+    xinf_heartbeat_msg_clear (&beat);
+}
+
+static void
+s_on_bye (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    char node [XINF_NODE_NAME_MAX + 1];
+    if (xinf_bye_decode (msg, node, sizeof node, &check))
+        s_bad_request (ctx, from, msg, check.reason);
+    else
+        xinf_cluster_bye (s_state (ctx)->cluster, xinf_peer_id (from), zclock_mono ());
+}
+
+static void
+s_on_cluster_info (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    int64_t now = zclock_mono ();
+    xinf_msg_t *reply = xinf_msg_new ("CLUSTER_INFO_REPLY");
+    xinf_value_t *body = xinf_msg_body (reply);
+    xinf_value_t *supervisor = xinf_value_new_map ();
+    xinf_map_put_str (supervisor, "node", state->node_name);
+    xinf_map_put_str (supervisor, "version", XINF_VERSION_STRING);
+    xinf_map_put_uint (supervisor, "pid", (uint64_t) getpid ());
+    xinf_map_put_uint (supervisor, "uptime_ms", (uint64_t) (now - state->started));
+    xinf_map_put (body, "supervisor", supervisor);
+    xinf_map_put_uint (body, "heartbeat_ms", (uint64_t) state->heartbeat_ms);
+    xinf_map_put_uint (body, "liveness", (uint64_t) state->liveness);
+    xinf_map_put (body, "workers", xinf_cluster_workers (state->cluster, now));
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+static void
+s_on_waits (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_msg_t *reply = xinf_msg_new ("WAITS_REPLY");
+    xinf_map_put (xinf_msg_body (reply), "waits", xinf_cluster_waits (s_state (ctx)->cluster, zclock_mono ()));
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+static void
+s_on_events (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    uint64_t since = xinf_check_uint_opt (&check, body, "since", 0, UINT64_MAX, 0);
+    uint64_t limit = xinf_check_uint_opt (&check, body, "limit", 1, 10000, 1000);
+    if (check.failed) {
+        s_bad_request (ctx, from, msg, check.reason);
+        return;
+    }
+    uint64_t next;
+    xinf_msg_t *reply = xinf_msg_new ("EVENTS_REPLY");
+    xinf_map_put (xinf_msg_body (reply), "events",
+                  xinf_cluster_events (s_state (ctx)->cluster, since, (size_t) limit, &next));
+    xinf_map_put_uint (xinf_msg_body (reply), "next", next);
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+//  Liveness checks run several times per interval; our beats go out once.
+static void
+s_on_tick (xinf_ctx_t *ctx, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    int64_t now = zclock_mono ();
+    xinf_cluster_check (state->cluster, now);
+    if (now - state->last_beat < state->heartbeat_ms)
+        return;
+    state->last_beat = now;
+    zlist_t *peers = xinf_cluster_heartbeat_peers (state->cluster);
+    for (char *peer_id = (char *) zlist_first (peers); peer_id; peer_id = (char *) zlist_next (peers)) {
+        xinf_peer_t *peer = xinf_router_peer (xinf_ctx_router (ctx), peer_id);
+        if (!peer)
+            continue;
+        xinf_msg_t *beat = xinf_msg_new ("HEARTBEAT");
+        xinf_map_put_str (xinf_msg_body (beat), "node", state->node_name);
+        xinf_map_put_uint (xinf_msg_body (beat), "seq", ++state->heartbeat_seq);
+        //  A refused send (peer gone or its queue full) is counted by the router
+        xinf_router_send (xinf_ctx_router (ctx), peer, &beat);
+    }
+    zlist_destroy (&peers);
+}
+
+static int
+s_init (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
+    int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
+    xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
+    return 0;
+}
+
+static void
+s_fini (xinf_ctx_t *ctx)
+{
+    xinf_cluster_destroy (&s_state (ctx)->cluster);
+}
+
 static const xinf_handler_t s_handlers [] = {
     { "PING", s_on_ping },
+    { "HELLO", s_on_hello },
+    { "HEARTBEAT", s_on_heartbeat },
+    { "BYE", s_on_bye },
+    { "CLUSTER_INFO", s_on_cluster_info },
+    { "WAITS", s_on_waits },
+    { "EVENTS", s_on_events },
     { NULL, NULL }
 };
 
 xinf_supervisor_t *
-xinf_supervisor_new (const char *node_name)
+xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
 {
     xinf_supervisor_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -48,7 +218,9 @@ xinf_supervisor_new (const char *node_name)
     assert (self->state);
     snprintf (self->state->node_name, sizeof self->state->node_name, "%s", node_name);
     self->state->started = zclock_mono ();
-    xinf_actor_spec_t spec = { "supervisor", s_handlers, NULL, NULL, self->state };
+    self->state->heartbeat_ms = heartbeat_ms;
+    self->state->liveness = liveness;
+    xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor)
         xinf_supervisor_destroy (&self);

@@ -1,52 +1,162 @@
 /*  xinf-node: runs one xinf node.
 
-    --role=supervisor binds one ROUTER (default tcp://0.0.0.0:9997) that
-    workers and clients connect to, prints where it listens on stdout and
-    serves until SIGINT/SIGTERM. Configuration: flags, then XINF_*
-    environment variables, then defaults. Bad flags: a message and exit 2.
+    --role=supervisor  binds one ROUTER (default tcp://0.0.0.0:9997) that
+                       workers and clients connect to, and prints where it
+                       listens on stdout;
+    --role=worker      registers with the supervisor at -e and heartbeats;
+    --role=local       a supervisor and one worker in one process.
+
+    Serves until SIGINT/SIGTERM. Configuration: flags, then XINF_*
+    environment variables, then defaults. Bad flags: a message, exit 2.
 */
 #include "xinf.h"
 #include "xinf_supervisor.h"
+#include "xinf_worker.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 static const xinf_option_t s_options [] = {
-    { "role", 0, "XINF_ROLE", XINF_OPT_STR, "supervisor", 0, 0, "supervisor", "ROLE",
+    { "role", 0, "XINF_ROLE", XINF_OPT_STR, "supervisor", 0, 0, "supervisor|worker|local", "ROLE",
       "what this node is" },
     { "port", 'p', "XINF_PORT", XINF_OPT_INT, "9997", 0, 65535, NULL, "PORT",
-      "TCP port the supervisor binds (0: any free port, printed at start)" },
+      "supervisor/local: TCP port to bind (0: any free port, printed at start)" },
     { "bind", 0, "XINF_BIND", XINF_OPT_STR, "0.0.0.0", 0, 0, NULL, "ADDR",
-      "address the supervisor binds" },
+      "supervisor/local: address to bind" },
+    { "endpoint", 'e', "XINF_ENDPOINT", XINF_OPT_STR, "tcp://127.0.0.1:9997", 0, 0, NULL, "ENDPOINT",
+      "worker: the supervisor, tcp://HOST:PORT" },
+    { "host", 'H', "XINF_HOST_IP", XINF_OPT_STR, NULL, 0, 0, NULL, "IP",
+      "worker: the address peers must use to reach this worker (default: the local address of the route to the supervisor)" },
+    { "data-ports", 0, "XINF_DATA_PORTS", XINF_OPT_STR, "29500-29599", 0, 0, NULL, "LOW-HIGH",
+      "worker: the port range executors bind (open exactly this range in firewalls)" },
     { "node-name", 0, "XINF_NODE_NAME", XINF_OPT_STR, NULL, 0, 0, NULL, "NAME",
       "name of this node (default: the hostname)" },
+    { "heartbeat-ms", 0, "XINF_HEARTBEAT_MS", XINF_OPT_INT, "1000", 10, 60000, NULL, "MS",
+      "heartbeat interval, the same on every node" },
+    { "liveness", 0, "XINF_LIVENESS", XINF_OPT_INT, "3", 1, 100, NULL, "N",
+      "heartbeats missed before a peer is declared lost" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { NULL }
 };
 
+typedef struct {
+    char node_name [256];
+    int64_t heartbeat_ms;
+    int liveness;
+    int port_low, port_high;
+} s_settings_t;
+
+//  Checks what the option table cannot: port range and host address shape.
 static int
-s_run_supervisor (xinf_config_t *config, const char *node_name)
+s_validate (xinf_config_t *config, s_settings_t *settings)
 {
-    xinf_supervisor_t *supervisor = xinf_supervisor_new (node_name);
+    const char *ports = xinf_config_str (config, "data-ports");
+    char tail;
+    if (sscanf (ports, "%d-%d%c", &settings->port_low, &settings->port_high, &tail) != 2
+    ||  settings->port_low < 1 || settings->port_high > 65535 || settings->port_low > settings->port_high) {
+        fprintf (stderr, "xinf-node: --data-ports: '%s' must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535\n", ports);
+        return -1;
+    }
+    const char *host = xinf_config_str (config, "host");
+    unsigned char buffer [16];
+    if (host && *host && inet_pton (AF_INET, host, buffer) != 1 && inet_pton (AF_INET6, host, buffer) != 1) {
+        fprintf (stderr, "xinf-node: -H/--host: '%s' is not an IPv4 or IPv6 address\n", host);
+        return -1;
+    }
+    const char *endpoint = xinf_config_str (config, "endpoint");
+    if (strncmp (endpoint, "tcp://", 6) != 0 || !strrchr (endpoint + 6, ':')) {
+        fprintf (stderr, "xinf-node: -e/--endpoint: '%s' must be tcp://HOST:PORT\n", endpoint);
+        return -1;
+    }
+    const char *name = xinf_config_str (config, "node-name");
+    if (name && (strlen (name) < 1 || strlen (name) > 64)) {
+        fprintf (stderr, "xinf-node: --node-name must have 1 to 64 bytes\n");
+        return -1;
+    }
+    gethostname (settings->node_name, sizeof settings->node_name - 1);
+    settings->node_name [64] = 0;
+    if (name)
+        snprintf (settings->node_name, sizeof settings->node_name, "%s", name);
+    settings->heartbeat_ms = xinf_config_int (config, "heartbeat-ms");
+    settings->liveness = (int) xinf_config_int (config, "liveness");
+    return 0;
+}
+
+static xinf_supervisor_t *
+s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, size_t bound_size)
+{
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (settings->node_name, settings->heartbeat_ms, settings->liveness);
     if (!supervisor)
-        return 1;
-    char endpoint [300], bound [300];
+        return NULL;
+    char endpoint [300];
     snprintf (endpoint, sizeof endpoint, "tcp://%s:%d", xinf_config_str (config, "bind"),
               (int) xinf_config_int (config, "port"));
-    int port = xinf_supervisor_bind (supervisor, endpoint, bound, sizeof bound);
-    if (port < 0) {
+    if (xinf_supervisor_bind (supervisor, endpoint, bound, bound_size) < 0) {
         xinf_error ("node", "cannot bind endpoint=%s: is the port in use or the address not local?", endpoint);
+        xinf_supervisor_destroy (&supervisor);
+        return NULL;
+    }
+    printf ("xinf-node supervisor %s listening on %s\n", settings->node_name, bound);
+    fflush (stdout);
+    xinf_info ("node", "started role=supervisor node=%s endpoint=%s pid=%d version=%s heartbeat_ms=%lld liveness=%d",
+               settings->node_name, bound, (int) getpid (), XINF_VERSION_STRING,
+               (long long) settings->heartbeat_ms, settings->liveness);
+    return supervisor;
+}
+
+static xinf_worker_t *
+s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpoint)
+{
+    const char *host = xinf_config_str (config, "host");
+    xinf_worker_config_t worker_config = {
+        endpoint, settings->node_name, host, xinf_config_source (config, "host"),
+        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness
+    };
+    printf ("xinf-node worker %s connecting to %s\n", settings->node_name, endpoint);
+    fflush (stdout);
+    return xinf_worker_new (&worker_config);
+}
+
+//  In local mode the worker dials the supervisor on the loopback.
+static void
+s_local_endpoint (const char *bound, char *endpoint, size_t size)
+{
+    const char *colon = strrchr (bound, ':');
+    const char *host_start = bound + 6;
+    size_t host_length = colon ? (size_t) (colon - host_start) : 0;
+    if (host_length == 0 || strncmp (host_start, "0.0.0.0", host_length) == 0 || strncmp (host_start, "*", host_length) == 0)
+        snprintf (endpoint, size, "tcp://127.0.0.1%s", colon ? colon : ":9997");
+    else
+        snprintf (endpoint, size, "%s", bound);
+}
+
+static int
+s_run (xinf_config_t *config, s_settings_t *settings)
+{
+    const char *role = xinf_config_str (config, "role");
+    xinf_supervisor_t *supervisor = NULL;
+    xinf_worker_t *worker = NULL;
+    char bound [300] = "";
+    if (!streq (role, "worker") && !(supervisor = s_start_supervisor (config, settings, bound, sizeof bound)))
+        return 1;
+    if (streq (role, "worker"))
+        worker = s_start_worker (config, settings, xinf_config_str (config, "endpoint"));
+    else
+    if (streq (role, "local")) {
+        char endpoint [300];
+        s_local_endpoint (bound, endpoint, sizeof endpoint);
+        worker = s_start_worker (config, settings, endpoint);
+    }
+    if (!streq (role, "supervisor") && !worker) {
         xinf_supervisor_destroy (&supervisor);
         return 1;
     }
-    printf ("xinf-node supervisor %s listening on %s\n", node_name, bound);
-    fflush (stdout);
-    xinf_info ("node", "started role=supervisor node=%s endpoint=%s pid=%d version=%s",
-               node_name, bound, (int) getpid (), XINF_VERSION_STRING);
     //  Sleep until SIGINT/SIGTERM: the signal interrupts the poll at once
     while (!zsys_interrupted)
         zmq_poll (NULL, 0, 1000);
-    xinf_info ("node", "stopping role=supervisor node=%s", node_name);
+    xinf_info ("node", "stopping role=%s node=%s", role, settings->node_name);
+    xinf_worker_destroy (&worker);
     xinf_supervisor_destroy (&supervisor);
     return 0;
 }
@@ -54,26 +164,25 @@ s_run_supervisor (xinf_config_t *config, const char *node_name)
 int
 main (int argc, char **argv)
 {
-    xinf_config_t *config = xinf_config_new ("xinf-node", "--role=supervisor [OPTIONS]", s_options);
+    xinf_config_t *config = xinf_config_new ("xinf-node", "--role=supervisor|worker|local [OPTIONS]", s_options);
     int rc = xinf_config_parse (config, argc, argv);
-    if (rc != 0 || xinf_config_positionals (config) > 0) {
-        if (rc < 0)
-            fprintf (stderr, "xinf-node: %s\n", xinf_config_error (config));
-        else
-        if (rc == 0)
-            fprintf (stderr, "xinf-node: unexpected argument '%s' (see --help)\n",
-                     xinf_config_positional (config, 0));
+    if (rc == 0 && xinf_config_positionals (config) > 0) {
+        fprintf (stderr, "xinf-node: unexpected argument '%s' (see --help)\n", xinf_config_positional (config, 0));
+        rc = -1;
+    }
+    else
+    if (rc < 0)
+        fprintf (stderr, "xinf-node: %s\n", xinf_config_error (config));
+    s_settings_t settings;
+    if (rc == 0 && s_validate (config, &settings))
+        rc = -1;
+    if (rc != 0) {
         xinf_config_destroy (&config);
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
-    char hostname [256] = "localhost";
-    gethostname (hostname, sizeof hostname - 1);
-    const char *node_name = xinf_config_str (config, "node-name");
-    if (!node_name || !*node_name)
-        node_name = hostname;
     zsys_init ();
-    rc = s_run_supervisor (config, node_name);
+    rc = s_run (config, &settings);
     xinf_config_destroy (&config);
     return rc;
 }

@@ -1,0 +1,383 @@
+/*  xinf_cluster: the worker table, liveness, warnings, waits and events.  */
+#include "xinf_cluster.h"
+#include "xinf_resources.h"
+
+#include <stdarg.h>
+
+typedef struct {
+    xinf_hello_t hello;
+    char peer_id [512];
+    char observed [64];
+    xinf_worker_state_t state;
+    int64_t state_since;
+    int64_t registered_at;
+    xinf_value_t *warnings;       //  array of str
+    xinf_value_t *waits;          //  latest reported, array of wait maps
+    int64_t waits_at;
+} s_worker_t;
+
+typedef struct {
+    uint64_t seq;
+    uint64_t time_ms;
+    char kind [16];
+    char node [XINF_NODE_NAME_MAX + 1];
+    char *detail;
+} s_event_t;
+
+struct _xinf_cluster_t {
+    char name [XINF_NODE_NAME_MAX + 1];
+    int64_t heartbeat_ms;
+    int liveness;
+    zhashx_t *workers;            //  node name -> s_worker_t
+    xinf_heartbeat_t *liveness_tracker;
+    s_event_t *events;            //  ring of XINF_EVENTS_KEPT
+    uint64_t next_seq;            //  seq of the next event, from 1
+};
+
+static void
+s_worker_destroy (void **item)
+{
+    s_worker_t *worker = (s_worker_t *) *item;
+    xinf_hello_clear (&worker->hello);
+    xinf_value_destroy (&worker->warnings);
+    xinf_value_destroy (&worker->waits);
+    free (worker);
+    *item = NULL;
+}
+
+static void
+s_on_lost (const char *node, int64_t silence_ms, void *arg)
+{
+    xinf_cluster_t *self = (xinf_cluster_t *) arg;
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    if (!worker || worker->state != XINF_WORKER_ALIVE)
+        return;
+    worker->state = XINF_WORKER_LOST;
+    worker->state_since = zclock_mono ();
+    xinf_warn ("supervisor", "worker lost node=%s silence_ms=%lld limit_ms=%lld host_ip=%s observed=%s",
+               node, (long long) silence_ms, (long long) (self->heartbeat_ms * self->liveness),
+               worker->hello.host_ip, worker->observed);
+    xinf_cluster_event (self, "lost", node, "no heartbeat for %lld ms (limit %lld ms = %d x %lld ms)",
+                        (long long) silence_ms, (long long) (self->heartbeat_ms * self->liveness),
+                        self->liveness, (long long) self->heartbeat_ms);
+}
+
+static void
+s_on_recovered (const char *node, int64_t silence_ms, void *arg)
+{
+    xinf_cluster_t *self = (xinf_cluster_t *) arg;
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    if (!worker || worker->state != XINF_WORKER_LOST)
+        return;
+    worker->state = XINF_WORKER_ALIVE;
+    worker->state_since = zclock_mono ();
+    xinf_info ("supervisor", "worker recovered node=%s silence_ms=%lld", node, (long long) silence_ms);
+    xinf_cluster_event (self, "recovered", node, "heard again after %lld ms of silence", (long long) silence_ms);
+}
+
+xinf_cluster_t *
+xinf_cluster_new (const char *supervisor_name, int64_t heartbeat_ms, int liveness)
+{
+    xinf_cluster_t *self = calloc (1, sizeof *self);
+    assert (self);
+    snprintf (self->name, sizeof self->name, "%s", supervisor_name);
+    self->heartbeat_ms = heartbeat_ms;
+    self->liveness = liveness;
+    self->workers = zhashx_new ();
+    zhashx_set_destructor (self->workers, s_worker_destroy);
+    self->liveness_tracker = xinf_heartbeat_new (heartbeat_ms, liveness);
+    xinf_heartbeat_set_callbacks (self->liveness_tracker, s_on_lost, s_on_recovered, self);
+    self->events = calloc (XINF_EVENTS_KEPT, sizeof (s_event_t));
+    assert (self->events);
+    self->next_seq = 1;
+    return self;
+}
+
+void
+xinf_cluster_destroy (xinf_cluster_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_cluster_t *self = *self_p;
+        zhashx_destroy (&self->workers);
+        xinf_heartbeat_destroy (&self->liveness_tracker);
+        for (size_t index = 0; index < XINF_EVENTS_KEPT; index++)
+            free (self->events [index].detail);
+        free (self->events);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+void
+xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, const char *format, ...)
+{
+    s_event_t *event = &self->events [(self->next_seq - 1) % XINF_EVENTS_KEPT];
+    free (event->detail);
+    char detail [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (detail, sizeof detail, format, args);
+    va_end (args);
+    event->seq = self->next_seq++;
+    event->time_ms = (uint64_t) zclock_time ();
+    snprintf (event->kind, sizeof event->kind, "%s", kind);
+    snprintf (event->node, sizeof event->node, "%s", node);
+    event->detail = strdup (detail);
+}
+
+static s_worker_t *
+s_by_peer (xinf_cluster_t *self, const char *peer_id)
+{
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (streq (worker->peer_id, peer_id) && worker->state != XINF_WORKER_LEFT)
+            return worker;
+    return NULL;
+}
+
+//  The address checks of DESIGN.md step 3, as warnings with the fix.
+static xinf_value_t *
+s_address_warnings (xinf_cluster_t *self, const xinf_hello_t *hello, const char *observed)
+{
+    xinf_value_t *warnings = xinf_value_new_array ();
+    char text [512];
+    if (*observed && xinf_address_is_loopback (hello->host_ip) && !xinf_address_is_loopback (observed)) {
+        snprintf (text, sizeof text, "worker %s advertises loopback address %s while it reaches the supervisor from %s: "
+                  "other hosts cannot reach it; set -H / XINF_HOST_IP on %s to an address other nodes can reach",
+                  hello->node, hello->host_ip, observed, hello->node);
+        xinf_array_push (warnings, xinf_value_new_str (text));
+    }
+    else
+    if (*observed && strcmp (hello->host_ip, observed) != 0
+    && !(xinf_address_is_loopback (hello->host_ip) && xinf_address_is_loopback (observed))) {
+        snprintf (text, sizeof text, "worker %s advertises %s but connects from %s: peers will dial %s; "
+                  "set -H / XINF_HOST_IP on %s to the address other nodes reach it at",
+                  hello->node, hello->host_ip, observed, hello->host_ip, hello->node);
+        xinf_array_push (warnings, xinf_value_new_str (text));
+    }
+    if ((int64_t) hello->heartbeat_ms != self->heartbeat_ms || (int) hello->liveness != self->liveness) {
+        snprintf (text, sizeof text, "worker %s was started with --heartbeat-ms %llu --liveness %llu, the supervisor uses "
+                  "%lld and %d: the worker adopts the supervisor's; start both with the same values",
+                  hello->node, (unsigned long long) hello->heartbeat_ms, (unsigned long long) hello->liveness,
+                  (long long) self->heartbeat_ms, self->liveness);
+        xinf_array_push (warnings, xinf_value_new_str (text));
+    }
+    return warnings;
+}
+
+static void
+s_fill_welcome (xinf_cluster_t *self, s_worker_t *worker, xinf_welcome_t *welcome)
+{
+    memset (welcome, 0, sizeof *welcome);
+    snprintf (welcome->supervisor, sizeof welcome->supervisor, "%s", self->name);
+    welcome->heartbeat_ms = (uint64_t) self->heartbeat_ms;
+    welcome->liveness = (uint64_t) self->liveness;
+    snprintf (welcome->observed_address, sizeof welcome->observed_address, "%s", worker->observed);
+    welcome->warnings = xinf_value_dup (worker->warnings);
+}
+
+int
+xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_id,
+                    const char *observed, int64_t now, xinf_welcome_t *welcome,
+                    char *code, size_t code_size, char *reason, size_t reason_size)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, hello->node);
+    if (worker && worker->state == XINF_WORKER_ALIVE && strcmp (worker->peer_id, peer_id) != 0
+    && (worker->hello.pid != hello->pid || strcmp (worker->hello.host_ip, hello->host_ip) != 0)) {
+        snprintf (code, code_size, "DUPLICATE_NODE");
+        snprintf (reason, reason_size, "node name '%s' is already registered by pid %llu at %s (observed %s); "
+                  "give each worker its own --node-name", hello->node,
+                  (unsigned long long) worker->hello.pid, worker->hello.host_ip, worker->observed);
+        return -1;
+    }
+    bool again = worker != NULL;
+    if (!worker) {
+        worker = calloc (1, sizeof *worker);
+        assert (worker);
+        zhashx_insert (self->workers, hello->node, worker);
+    }
+    xinf_hello_clear (&worker->hello);
+    worker->hello = *hello;
+    memset (hello, 0, sizeof *hello);
+    snprintf (worker->peer_id, sizeof worker->peer_id, "%s", peer_id);
+    snprintf (worker->observed, sizeof worker->observed, "%s", observed);
+    worker->state = XINF_WORKER_ALIVE;
+    worker->state_since = worker->registered_at = now;
+    xinf_value_destroy (&worker->warnings);
+    worker->warnings = s_address_warnings (self, &worker->hello, worker->observed);
+    xinf_value_destroy (&worker->waits);
+    worker->waits = xinf_value_new_array ();
+    xinf_heartbeat_remove (self->liveness_tracker, worker->hello.node);
+    xinf_heartbeat_add (self->liveness_tracker, worker->hello.node, now);
+
+    const char *node = worker->hello.node;
+    xinf_info ("supervisor", "worker %s node=%s host_ip=%s (%s) observed=%s pid=%llu cpus=%llu devices=%zu models=%zu",
+               again ? "re-registered" : "registered", node, worker->hello.host_ip, worker->hello.host_ip_source,
+               worker->observed, (unsigned long long) worker->hello.pid, (unsigned long long) worker->hello.cpus,
+               xinf_value_count (worker->hello.devices), xinf_value_count (worker->hello.models));
+    xinf_cluster_event (self, again ? "rejoined" : "joined", node, "host_ip=%s observed=%s pid=%llu models=%zu",
+                        worker->hello.host_ip, worker->observed, (unsigned long long) worker->hello.pid,
+                        xinf_value_count (worker->hello.models));
+    for (size_t index = 0; index < xinf_value_count (worker->warnings); index++) {
+        const char *warning = xinf_value_str (xinf_array_at (worker->warnings, index));
+        xinf_warn ("supervisor", "address check node=%s: %s", node, warning);
+        xinf_cluster_event (self, "warned", node, "%s", warning);
+    }
+    s_fill_welcome (self, worker, welcome);
+    return 0;
+}
+
+int
+xinf_cluster_heartbeat (xinf_cluster_t *self, const char *peer_id, xinf_heartbeat_msg_t *beat, int64_t now)
+{
+    s_worker_t *worker = s_by_peer (self, peer_id);
+    if (!worker)
+        return -1;
+    xinf_heartbeat_seen (self->liveness_tracker, worker->hello.node, now);
+    xinf_value_destroy (&worker->waits);
+    worker->waits = beat->waits;
+    beat->waits = NULL;
+    worker->waits_at = now;
+    return 0;
+}
+
+int
+xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now)
+{
+    s_worker_t *worker = s_by_peer (self, peer_id);
+    if (!worker)
+        return -1;
+    xinf_heartbeat_seen (self->liveness_tracker, worker->hello.node, now);
+    return 0;
+}
+
+void
+xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now)
+{
+    s_worker_t *worker = s_by_peer (self, peer_id);
+    if (!worker)
+        return;
+    worker->state = XINF_WORKER_LEFT;
+    worker->state_since = now;
+    xinf_heartbeat_remove (self->liveness_tracker, worker->hello.node);
+    xinf_info ("supervisor", "worker left node=%s", worker->hello.node);
+    xinf_cluster_event (self, "left", worker->hello.node, "stopped cleanly (BYE)");
+}
+
+size_t
+xinf_cluster_check (xinf_cluster_t *self, int64_t now)
+{
+    return xinf_heartbeat_check (self->liveness_tracker, now);
+}
+
+zlist_t *
+xinf_cluster_heartbeat_peers (xinf_cluster_t *self)
+{
+    zlist_t *peers = zlist_new ();
+    zlist_autofree (peers);
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (worker->state == XINF_WORKER_ALIVE)
+            zlist_append (peers, worker->peer_id);
+    return peers;
+}
+
+size_t xinf_cluster_size (xinf_cluster_t *self) { return zhashx_size (self->workers); }
+
+static const char *
+s_state_name (xinf_worker_state_t state)
+{
+    return state == XINF_WORKER_ALIVE ? "alive" : state == XINF_WORKER_LOST ? "lost" : "left";
+}
+
+static xinf_value_t *
+s_worker_info (xinf_cluster_t *self, s_worker_t *worker, int64_t now)
+{
+    const xinf_hello_t *hello = &worker->hello;
+    xinf_value_t *item = xinf_value_new_map ();
+    xinf_map_put_str (item, "node", hello->node);
+    xinf_map_put_str (item, "state", s_state_name (worker->state));
+    xinf_map_put_uint (item, "state_age_ms", (uint64_t) (now - worker->state_since));
+    int64_t age = xinf_heartbeat_age (self->liveness_tracker, hello->node, now);
+    xinf_map_put_uint (item, "last_heartbeat_ms", (uint64_t) (age >= 0 ? age : now - worker->state_since));
+    xinf_map_put_uint (item, "registered_ms", (uint64_t) (now - worker->registered_at));
+    xinf_map_put_str (item, "host_ip", hello->host_ip);
+    xinf_map_put_str (item, "host_ip_source", hello->host_ip_source);
+    xinf_map_put_str (item, "observed_address", worker->observed);
+    xinf_map_put (item, "warnings", xinf_value_dup (worker->warnings));
+    xinf_map_put_uint (item, "pid", hello->pid);
+    xinf_map_put_str (item, "version", hello->version);
+    xinf_map_put_str (item, "zmq_version", hello->zmq_version);
+    xinf_map_put_str (item, "czmq_version", hello->czmq_version);
+    xinf_map_put_uint (item, "cpus", hello->cpus);
+    xinf_map_put_uint (item, "memory_bytes", hello->memory_bytes);
+    xinf_map_put_uint (item, "memory_available_bytes", hello->memory_available_bytes);
+    xinf_value_t *ports = xinf_value_new_array ();
+    xinf_array_push (ports, xinf_value_new_uint (hello->data_port_low));
+    xinf_array_push (ports, xinf_value_new_uint (hello->data_port_high));
+    xinf_map_put (item, "data_ports", ports);
+    xinf_map_put (item, "devices", xinf_value_dup (hello->devices));
+    xinf_map_put_str (item, "gpu_probe", hello->gpu_probe);
+    xinf_map_put (item, "models", xinf_value_dup (hello->models));
+    return item;
+}
+
+xinf_value_t *
+xinf_cluster_workers (xinf_cluster_t *self, int64_t now)
+{
+    xinf_value_t *workers = xinf_value_new_array ();
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        xinf_array_push (workers, s_worker_info (self, worker, now));
+    return workers;
+}
+
+//  Copies a wait map, naming the node and ageing it to 'extra_ms' later.
+static xinf_value_t *
+s_aged_wait (const xinf_value_t *wait, const char *node, int64_t extra_ms)
+{
+    xinf_value_t *copy = xinf_value_dup (wait);
+    xinf_map_put_str (copy, "node", node);
+    xinf_map_put_uint (copy, "age_ms", xinf_value_uint (xinf_map_get (wait, "age_ms")) + (uint64_t) extra_ms);
+    xinf_map_put_uint (copy, "idle_ms", xinf_value_uint (xinf_map_get (wait, "idle_ms")) + (uint64_t) extra_ms);
+    return copy;
+}
+
+xinf_value_t *
+xinf_cluster_waits (xinf_cluster_t *self, int64_t now)
+{
+    xinf_value_t *waits = xinf_value_new_array ();
+    xinf_value_t *own = xinf_waits_snapshot (xinf_waits_global (), now, 0);
+    for (size_t index = 0; index < xinf_value_count (own); index++)
+        xinf_array_push (waits, s_aged_wait (xinf_array_at (own, index), self->name, 0));
+    xinf_value_destroy (&own);
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers)) {
+        if (worker->state != XINF_WORKER_ALIVE)
+            continue;
+        for (size_t index = 0; index < xinf_value_count (worker->waits); index++)
+            xinf_array_push (waits, s_aged_wait (xinf_array_at (worker->waits, index), worker->hello.node,
+                                                 now - worker->waits_at));
+    }
+    return waits;
+}
+
+xinf_value_t *
+xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_t *next)
+{
+    xinf_value_t *events = xinf_value_new_array ();
+    uint64_t oldest = self->next_seq > XINF_EVENTS_KEPT ? self->next_seq - XINF_EVENTS_KEPT : 1;
+    uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
+    for (; seq < self->next_seq && xinf_value_count (events) < limit; seq++) {
+        const s_event_t *event = &self->events [(seq - 1) % XINF_EVENTS_KEPT];
+        xinf_value_t *item = xinf_value_new_map ();
+        xinf_map_put_uint (item, "seq", event->seq);
+        xinf_map_put_uint (item, "time_ms", event->time_ms);
+        xinf_map_put_str (item, "kind", event->kind);
+        xinf_map_put_str (item, "node", event->node);
+        xinf_map_put_str (item, "detail", event->detail ? event->detail : "");
+        xinf_array_push (events, item);
+    }
+    *next = seq - 1;
+    return events;
+}

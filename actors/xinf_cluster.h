@@ -1,0 +1,52 @@
+/*  xinf_cluster: the supervisor's view of the cluster: the worker table,
+    their liveness, address warnings, reported waits and the event log.
+
+    Plain data with no sockets: the supervisor actor feeds it what arrives
+    (HELLO, HEARTBEAT, BYE) and the time, and asks it for client replies.
+    A lost worker stays listed as lost, with since when, until it comes
+    back: there are no ghost workers and no silent disappearances.
+*/
+#ifndef XINF_CLUSTER_H_INCLUDED
+#define XINF_CLUSTER_H_INCLUDED
+
+#include "xinf_node_proto.h"
+
+#define XINF_EVENTS_KEPT  10000
+
+typedef struct _xinf_cluster_t xinf_cluster_t;
+
+typedef enum { XINF_WORKER_ALIVE, XINF_WORKER_LOST, XINF_WORKER_LEFT } xinf_worker_state_t;
+
+xinf_cluster_t *xinf_cluster_new (const char *supervisor_name, int64_t heartbeat_ms, int liveness);
+void xinf_cluster_destroy (xinf_cluster_t **self_p);
+
+//  Registers a worker from a decoded HELLO (takes its owned values).
+//  'observed' is the connection's Peer-Address ("" if unknown). Fills a
+//  WELCOME on success; returns -1 with an ERROR code and reason otherwise.
+int xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_id,
+                        const char *observed, int64_t now, xinf_welcome_t *welcome,
+                        char *code, size_t code_size, char *reason, size_t reason_size);
+//  A heartbeat from a peer; takes its waits. -1 if the peer is not registered.
+int xinf_cluster_heartbeat (xinf_cluster_t *self, const char *peer_id, xinf_heartbeat_msg_t *beat, int64_t now);
+//  Any other sign of life from a peer (0 if registered).
+int xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now);
+void xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now);
+//  Declares silent workers lost; returns how many were newly lost.
+size_t xinf_cluster_check (xinf_cluster_t *self, int64_t now);
+
+//  Peer ids of the workers to send heartbeats to (the alive ones: a lost
+//  worker that wakes up hears nothing and registers again); the caller
+//  destroys the list.
+zlist_t *xinf_cluster_heartbeat_peers (xinf_cluster_t *self);
+size_t xinf_cluster_size (xinf_cluster_t *self);
+
+//  Client replies (bodies per protocols/client.md).
+xinf_value_t *xinf_cluster_workers (xinf_cluster_t *self, int64_t now);
+xinf_value_t *xinf_cluster_waits (xinf_cluster_t *self, int64_t now);
+xinf_value_t *xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_t *next);
+
+//  Appends an event (kind: joined, rejoined, lost, recovered, warned, left).
+void xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+#endif

@@ -1,0 +1,263 @@
+/*  xinf_worker: the worker node agent.  */
+#include "xinf_worker.h"
+#include "xinf_node_proto.h"
+#include "xinf_resources.h"
+
+#include <unistd.h>
+
+#define BACKOFF_FIRST_MS  100
+#define BACKOFF_MAX_MS    2000
+
+typedef struct {
+    char endpoint [256];
+    xinf_hello_t hello;            //  what we register with (devices probed once)
+    int64_t heartbeat_ms;          //  as agreed with the supervisor
+    int liveness;
+    xinf_dealer_t *dealer;
+    bool registered;
+    int64_t last_heard;            //  monotonic ms of the last supervisor message
+    int64_t last_beat;
+    int64_t hello_due;
+    int64_t backoff_ms;
+    uint64_t seq;
+} s_state_t;
+
+struct _xinf_worker_t {
+    s_state_t *state;
+    xinf_actor_t *actor;
+};
+
+static void s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg);
+
+static s_state_t *
+s_state (xinf_ctx_t *ctx)
+{
+    return (s_state_t *) xinf_ctx_state (ctx);
+}
+
+//  (Re)creates the connection to the supervisor: a new DEALER, new routing id.
+static void
+s_connect (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    if (state->dealer) {
+        xinf_ctx_reader_end (ctx, xinf_dealer_sock (state->dealer));
+        xinf_dealer_destroy (&state->dealer);
+    }
+    state->dealer = xinf_dealer_new (state->endpoint, state->hello.node);
+    //  Only queue to a live connection: a HELLO must not pile up while down
+    zsock_set_immediate (xinf_dealer_sock (state->dealer), 1);
+    xinf_ctx_reader (ctx, xinf_dealer_sock (state->dealer), s_on_supervisor, NULL);
+    state->registered = false;
+    state->backoff_ms = BACKOFF_FIRST_MS;
+    state->hello_due = zclock_mono ();
+    state->last_heard = zclock_mono ();
+}
+
+static void
+s_send_hello (xinf_ctx_t *ctx, int64_t now)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_host_info_t info;
+    xinf_host_info (&info);
+    state->hello.memory_available_bytes = info.memory_available_bytes;
+    xinf_msg_t *hello = xinf_hello_encode (&state->hello);
+    if (xinf_dealer_send (state->dealer, &hello) == 0)
+        xinf_debug ("worker", "HELLO sent endpoint=%s", state->endpoint);
+    state->hello_due = now + state->backoff_ms;
+    state->backoff_ms = state->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : state->backoff_ms * 2;
+}
+
+static void
+s_send_heartbeat (xinf_ctx_t *ctx, int64_t now)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_heartbeat_msg_t beat = { .seq = ++state->seq };
+    snprintf (beat.node, sizeof beat.node, "%s", state->hello.node);
+    beat.waits = xinf_waits_snapshot (xinf_waits_global (), now, 2 * state->heartbeat_ms);
+    xinf_msg_t *msg = xinf_heartbeat_msg_encode (&beat);
+    xinf_heartbeat_msg_clear (&beat);
+    xinf_dealer_send (state->dealer, &msg);   //  a refused beat is a missed beat
+    state->last_beat = now;
+}
+
+static void
+s_on_tick (xinf_ctx_t *ctx, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    int64_t now = zclock_mono ();
+    int64_t silence = now - state->last_heard;
+    if (state->registered && silence >= state->heartbeat_ms * state->liveness) {
+        xinf_warn ("worker", "supervisor lost endpoint=%s silence_ms=%lld: reconnecting",
+                   state->endpoint, (long long) silence);
+        s_connect (ctx);
+    }
+    if (!state->registered && now >= state->hello_due)
+        s_send_hello (ctx, now);
+    if (state->registered && now - state->last_beat >= state->heartbeat_ms)
+        s_send_heartbeat (ctx, now);
+}
+
+static void
+s_on_welcome (xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_welcome_t welcome;
+    if (xinf_welcome_decode (msg, &welcome, &check)) {
+        xinf_error ("worker", "bad WELCOME from endpoint=%s reason=\"%s\"", state->endpoint, check.reason);
+        return;
+    }
+    state->registered = true;
+    state->heartbeat_ms = (int64_t) welcome.heartbeat_ms;
+    state->liveness = (int) welcome.liveness;
+    state->last_beat = 0;
+    xinf_info ("worker", "registered node=%s supervisor=%s endpoint=%s host_ip=%s observed=%s heartbeat_ms=%lld liveness=%d",
+               state->hello.node, welcome.supervisor, state->endpoint, state->hello.host_ip,
+               welcome.observed_address, (long long) state->heartbeat_ms, state->liveness);
+    for (size_t index = 0; index < xinf_value_count (welcome.warnings); index++)
+        xinf_warn ("worker", "supervisor warns: %s", xinf_value_str (xinf_array_at (welcome.warnings, index)));
+    printf ("xinf-node worker %s registered with %s (observed %s)\n", state->hello.node,
+            state->endpoint, *welcome.observed_address ? welcome.observed_address : "-");
+    fflush (stdout);
+    xinf_welcome_clear (&welcome);
+}
+
+static void
+s_on_error (xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")) ?: "?";
+    const char *text = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "?";
+    if (streq (code, "NOT_REGISTERED")) {
+        xinf_info ("worker", "supervisor does not know us (restarted?): registering again");
+        state->registered = false;
+        state->hello_due = zclock_mono ();
+        state->backoff_ms = BACKOFF_FIRST_MS;
+    }
+    else
+        xinf_error ("worker", "supervisor answered ERROR code=%s message=\"%s\"", code, text);
+}
+
+static void
+s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    char error [256];
+    xinf_msg_t *msg = xinf_dealer_recv (state->dealer, 0, error, sizeof error);
+    if (!msg) {
+        xinf_warn ("worker", "bad message from supervisor endpoint=%s reason=\"%s\"", state->endpoint, error);
+        return;
+    }
+    state->last_heard = zclock_mono ();
+    if (xinf_msg_is (msg, "WELCOME"))
+        s_on_welcome (ctx, msg);
+    else
+    if (xinf_msg_is (msg, "ERROR"))
+        s_on_error (ctx, msg);
+    else
+    if (!xinf_msg_is (msg, "HEARTBEAT"))
+        xinf_warn ("worker", "unexpected message type=%s from supervisor", xinf_msg_type (msg));
+    xinf_msg_destroy (&msg);
+}
+
+static int
+s_init (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    s_connect (ctx);
+    int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
+    xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
+    return 0;
+}
+
+static void
+s_fini (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    if (state->registered) {
+        xinf_msg_t *bye = xinf_bye_encode (state->hello.node);
+        xinf_dealer_send (state->dealer, &bye);
+        //  Linger briefly so the BYE leaves before the socket closes
+        zsock_set_linger (xinf_dealer_sock (state->dealer), 200);
+    }
+    xinf_dealer_destroy (&state->dealer);
+}
+
+//  Fills the HELLO we register with: names, addresses, resources, devices.
+static int
+s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
+{
+    xinf_hello_t *hello = &state->hello;
+    snprintf (hello->node, sizeof hello->node, "%s", config->node_name);
+    if (config->host_ip && *config->host_ip) {
+        snprintf (hello->host_ip, sizeof hello->host_ip, "%s", config->host_ip);
+        snprintf (hello->host_ip_source, sizeof hello->host_ip_source, "%s",
+                  config->host_ip_source ? config->host_ip_source : "flag");
+    }
+    else {
+        char address [128];
+        if (xinf_route_address (config->endpoint, address, sizeof address)) {
+            xinf_error ("worker", "cannot detect the host address: %s; set -H / XINF_HOST_IP", address);
+            return -1;
+        }
+        snprintf (hello->host_ip, sizeof hello->host_ip, "%.64s", address);
+        snprintf (hello->host_ip_source, sizeof hello->host_ip_source, "detected");
+        xinf_info ("worker", "host_ip=%s chosen: the local address of the route to %s (set -H / XINF_HOST_IP to override)",
+                   address, config->endpoint);
+    }
+    hello->data_port_low = (uint16_t) config->data_port_low;
+    hello->data_port_high = (uint16_t) config->data_port_high;
+    hello->pid = (uint64_t) getpid ();
+    snprintf (hello->version, sizeof hello->version, "%s", XINF_VERSION_STRING);
+    int major, minor, patch;
+    zmq_version (&major, &minor, &patch);
+    snprintf (hello->zmq_version, sizeof hello->zmq_version, "%d.%d.%d", major, minor, patch);
+    snprintf (hello->czmq_version, sizeof hello->czmq_version, "%d.%d.%d",
+              CZMQ_VERSION_MAJOR, CZMQ_VERSION_MINOR, CZMQ_VERSION_PATCH);
+    xinf_host_info_t info;
+    xinf_host_info (&info);
+    hello->cpus = info.cpus;
+    hello->memory_bytes = info.memory_bytes;
+    hello->devices = xinf_devices_probe (hello->gpu_probe, sizeof hello->gpu_probe);
+    hello->models = xinf_value_new_array ();
+    hello->heartbeat_ms = (uint64_t) config->heartbeat_ms;
+    hello->liveness = (uint64_t) config->liveness;
+    xinf_info ("worker", "resources node=%s cpus=%llu memory_bytes=%llu gpus=\"%s\"", hello->node,
+               (unsigned long long) hello->cpus, (unsigned long long) hello->memory_bytes, hello->gpu_probe);
+    return 0;
+}
+
+static const xinf_handler_t s_handlers [] = { { NULL, NULL } };
+
+xinf_worker_t *
+xinf_worker_new (const xinf_worker_config_t *config)
+{
+    xinf_worker_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->state = calloc (1, sizeof (s_state_t));
+    assert (self->state);
+    snprintf (self->state->endpoint, sizeof self->state->endpoint, "%s", config->endpoint);
+    self->state->heartbeat_ms = config->heartbeat_ms;
+    self->state->liveness = config->liveness;
+    if (s_prepare_hello (self->state, config) == 0) {
+        xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state };
+        self->actor = xinf_actor_new (&spec);
+    }
+    if (!self->actor)
+        xinf_worker_destroy (&self);
+    return self;
+}
+
+void
+xinf_worker_destroy (xinf_worker_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_worker_t *self = *self_p;
+        xinf_actor_destroy (&self->actor);
+        xinf_hello_clear (&self->state->hello);
+        free (self->state);
+        free (self);
+        *self_p = NULL;
+    }
+}

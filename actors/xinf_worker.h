@@ -1,0 +1,33 @@
+/*  xinf_worker: the worker node agent, the actor that represents a worker
+    machine to the supervisor.
+
+    It registers (HELLO with the host's resources and devices, WELCOME with
+    the address checks), heartbeats on its own thread at the agreed interval
+    carrying the waits older than two intervals, and watches the
+    supervisor's heartbeats: when the supervisor falls silent for liveness x
+    interval, or says it does not know this worker, the agent reconnects and
+    registers again with backoff (100 ms doubling to 2 s), reporting what it
+    runs, so that a supervisor restart costs no redeploy.
+*/
+#ifndef XINF_WORKER_H_INCLUDED
+#define XINF_WORKER_H_INCLUDED
+
+#include "xinf.h"
+
+typedef struct {
+    const char *endpoint;          //  tcp://SUPERVISOR:9997
+    const char *node_name;
+    const char *host_ip;           //  NULL or "": detect the route to the supervisor
+    const char *host_ip_source;    //  "flag", "env" (ignored when detected)
+    int data_port_low, data_port_high;
+    int64_t heartbeat_ms;
+    int liveness;
+} xinf_worker_config_t;
+
+typedef struct _xinf_worker_t xinf_worker_t;
+
+xinf_worker_t *xinf_worker_new (const xinf_worker_config_t *config);
+//  Says BYE to the supervisor and stops.
+void xinf_worker_destroy (xinf_worker_t **self_p);
+
+#endif
