@@ -1,12 +1,14 @@
-/*  xinf-cli: the command-line client of the xinf client protocol.
+/*  xinf-cli: the command-line client of the xinf client protocol
+    (protocols/client.md).
 
         xinf-cli -e tcp://HOST:9997 ping [-n COUNT] [--json]
+        xinf-cli -e tcp://HOST:9997 workers|waits|events [--json]
 
-    Prints the round-trip time of each PING and a summary. Exit status: 0 on
-    success, 1 when the node did not answer or answered ERROR, 2 on bad
-    usage.
+    A table for people, JSON for scripts. Exit status: 0 on success, 1 when
+    the node did not answer in time or answered ERROR, 2 on bad usage.
 */
 #include "xinf.h"
+#include "xinf_cli_show.h"
 
 static const xinf_option_t s_options [] = {
     { "endpoint", 'e', "XINF_ENDPOINT", XINF_OPT_STR, "tcp://127.0.0.1:9997", 0, 0, NULL, "ENDPOINT",
@@ -84,14 +86,70 @@ s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
     return rc;
 }
 
+//  One request, one reply of the expected type; NULL (reason printed) if not.
+static xinf_msg_t *
+s_ask (xinf_config_t *config, xinf_dealer_t *dealer, const char *type, const char *reply_type)
+{
+    xinf_msg_t *request = xinf_msg_new (type);
+    char error [256];
+    xinf_msg_t *reply = xinf_dealer_request (dealer, &request, (int) xinf_config_int (config, "timeout"),
+                                             error, sizeof error);
+    if (!reply)
+        fprintf (stderr, "xinf-cli: %s\n", error);
+    else
+    if (s_is_error (reply) || !xinf_msg_is (reply, reply_type)) {
+        if (!xinf_msg_is (reply, "ERROR"))
+            fprintf (stderr, "xinf-cli: expected %s, got %s\n", reply_type, xinf_msg_type (reply));
+        xinf_msg_destroy (&reply);
+    }
+    return reply;
+}
+
+static int
+s_query (xinf_config_t *config, xinf_dealer_t *dealer, const char *command)
+{
+    const char *type = streq (command, "workers") ? "CLUSTER_INFO" : streq (command, "waits") ? "WAITS" : "EVENTS";
+    char reply_type [64];
+    snprintf (reply_type, sizeof reply_type, "%s_REPLY", type);
+    xinf_msg_t *reply = s_ask (config, dealer, type, reply_type);
+    if (!reply)
+        return 1;
+    xinf_value_t *body = xinf_msg_body (reply);
+    if (xinf_config_flag (config, "json")) {
+        xinf_value_print_json (body, stdout);
+        printf ("\n");
+    }
+    else
+    if (streq (command, "workers"))
+        xinf_cli_show_workers (body, stdout);
+    else
+    if (streq (command, "waits"))
+        xinf_cli_show_waits (body, stdout);
+    else
+        xinf_cli_show_events (body, stdout);
+    xinf_msg_destroy (&reply);
+    return 0;
+}
+
+static bool
+s_known_command (const char *command)
+{
+    return command && (streq (command, "ping") || streq (command, "workers")
+                   ||  streq (command, "waits") || streq (command, "events"));
+}
+
 int
 main (int argc, char **argv)
 {
-    xinf_config_t *config = xinf_config_new ("xinf-cli", "-e tcp://HOST:PORT COMMAND [OPTIONS]\n\nCommands:\n  ping    round trip to the node", s_options);
+    xinf_config_t *config = xinf_config_new ("xinf-cli", "-e tcp://HOST:PORT COMMAND [OPTIONS]\n\nCommands:\n"
+        "  ping      round trip to the node\n"
+        "  workers   the workers: state, addresses, warnings, resources\n"
+        "  waits     every active wait in the cluster\n"
+        "  events    joined/lost/recovered/warned/left events", s_options);
     int rc = xinf_config_parse (config, argc, argv);
     const char *command = rc == 0 ? xinf_config_positional (config, 0) : NULL;
-    if (rc == 0 && (!command || !streq (command, "ping") || xinf_config_positionals (config) > 1)) {
-        fprintf (stderr, "xinf-cli: %s (commands: ping; see --help)\n",
+    if (rc == 0 && (!s_known_command (command) || xinf_config_positionals (config) > 1)) {
+        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events; see --help)\n",
                  command ? "unknown command or extra argument" : "missing command");
         rc = -1;
     }
@@ -109,7 +167,7 @@ main (int argc, char **argv)
         xinf_config_destroy (&config);
         return 2;
     }
-    rc = s_ping (config, dealer);
+    rc = streq (command, "ping") ? s_ping (config, dealer) : s_query (config, dealer, command);
     xinf_dealer_destroy (&dealer);
     xinf_config_destroy (&config);
     return rc;

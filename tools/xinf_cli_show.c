@@ -1,0 +1,112 @@
+/*  xinf_cli_show: tables for people from client-protocol replies.  */
+#include "xinf_cli_show.h"
+
+#include <time.h>
+
+static const char *
+s_str (const xinf_value_t *map, const char *key)
+{
+    const char *text = xinf_value_str (xinf_map_get (map, key));
+    return text && *text ? text : "-";
+}
+
+static uint64_t
+s_uint (const xinf_value_t *map, const char *key)
+{
+    return xinf_value_uint (xinf_map_get (map, key));
+}
+
+//  "1.5 s", "250 ms"
+static void
+s_age (char *text, size_t size, uint64_t ms)
+{
+    if (ms >= 10000)
+        snprintf (text, size, "%.0f s", (double) ms / 1000);
+    else
+    if (ms >= 1000)
+        snprintf (text, size, "%.1f s", (double) ms / 1000);
+    else
+        snprintf (text, size, "%llu ms", (unsigned long long) ms);
+}
+
+static void
+s_devices (const xinf_value_t *devices, char *text, size_t size)
+{
+    size_t gpus = 0, used = 0;
+    for (size_t index = 0; index < xinf_value_count (devices); index++)
+        if (streq (s_str (xinf_array_at (devices, index), "kind"), "gpu"))
+            gpus++;
+    used = (size_t) snprintf (text, size, "cpu");
+    if (gpus && used < size)
+        snprintf (text + used, size - used, "+%zu gpu", gpus);
+}
+
+void
+xinf_cli_show_workers (xinf_value_t *body, FILE *out)
+{
+    const xinf_value_t *supervisor = xinf_map_get (body, "supervisor");
+    fprintf (out, "supervisor %s (xinf %s), heartbeat %llu ms x %llu\n", s_str (supervisor, "node"),
+             s_str (supervisor, "version"), (unsigned long long) s_uint (body, "heartbeat_ms"),
+             (unsigned long long) s_uint (body, "liveness"));
+    const xinf_value_t *workers = xinf_map_get (body, "workers");
+    fprintf (out, "%-16s %-6s %-9s %-16s %-16s %-10s %5s %9s %-8s %s\n", "NODE", "STATE", "SINCE",
+             "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEM_GB", "DEVICES", "PORTS");
+    for (size_t index = 0; index < xinf_value_count (workers); index++) {
+        const xinf_value_t *worker = xinf_array_at (workers, index);
+        char since [32], beat [32], devices [32];
+        s_age (since, sizeof since, s_uint (worker, "state_age_ms"));
+        s_age (beat, sizeof beat, s_uint (worker, "last_heartbeat_ms"));
+        s_devices (xinf_map_get (worker, "devices"), devices, sizeof devices);
+        const xinf_value_t *ports = xinf_map_get (worker, "data_ports");
+        fprintf (out, "%-16s %-6s %-9s %-16s %-16s %-10s %5llu %9.1f %-8s %llu-%llu\n", s_str (worker, "node"),
+                 s_str (worker, "state"), since, s_str (worker, "host_ip"), s_str (worker, "observed_address"),
+                 beat, (unsigned long long) s_uint (worker, "cpus"), (double) s_uint (worker, "memory_bytes") / 1e9,
+                 devices, (unsigned long long) xinf_value_uint (xinf_array_at (ports, 0)),
+                 (unsigned long long) xinf_value_uint (xinf_array_at (ports, 1)));
+        const xinf_value_t *warnings = xinf_map_get (worker, "warnings");
+        for (size_t at = 0; at < xinf_value_count (warnings); at++)
+            fprintf (out, "  warning: %s\n", xinf_value_str (xinf_array_at (warnings, at)));
+    }
+    if (xinf_value_count (workers) == 0)
+        fprintf (out, "(no workers registered)\n");
+}
+
+void
+xinf_cli_show_waits (xinf_value_t *body, FILE *out)
+{
+    const xinf_value_t *waits = xinf_map_get (body, "waits");
+    fprintf (out, "%-16s %-12s %-28s %-22s %9s %12s %9s %s\n", "NODE", "ACTOR", "WHAT", "PEER",
+             "AGE", "PROGRESS", "IDLE", "STATE");
+    for (size_t index = 0; index < xinf_value_count (waits); index++) {
+        const xinf_value_t *wait = xinf_array_at (waits, index);
+        char age [32], idle [32], stall [32];
+        s_age (age, sizeof age, s_uint (wait, "age_ms"));
+        s_age (idle, sizeof idle, s_uint (wait, "idle_ms"));
+        s_age (stall, sizeof stall, s_uint (wait, "stall_ms"));
+        bool stalled = xinf_value_bool (xinf_map_get (wait, "stalled"));
+        fprintf (out, "%-16s %-12s %-28s %-22s %9s %12llu %9s %s%s\n", s_str (wait, "node"), s_str (wait, "actor"),
+                 s_str (wait, "what"), s_str (wait, "peer"), age, (unsigned long long) s_uint (wait, "progress"),
+                 idle, stalled ? "STALLED, limit " : "waiting, limit ", stall);
+    }
+    if (xinf_value_count (waits) == 0)
+        fprintf (out, "(no waits)\n");
+}
+
+void
+xinf_cli_show_events (xinf_value_t *body, FILE *out)
+{
+    const xinf_value_t *events = xinf_map_get (body, "events");
+    for (size_t index = 0; index < xinf_value_count (events); index++) {
+        const xinf_value_t *event = xinf_array_at (events, index);
+        uint64_t time_ms = s_uint (event, "time_ms");
+        time_t seconds = (time_t) (time_ms / 1000);
+        struct tm tm;
+        gmtime_r (&seconds, &tm);
+        char stamp [32];
+        strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+        fprintf (out, "%s.%03lluZ %-9s %-16s %s\n", stamp, (unsigned long long) (time_ms % 1000),
+                 s_str (event, "kind"), s_str (event, "node"), s_str (event, "detail"));
+    }
+    if (xinf_value_count (events) == 0)
+        fprintf (out, "(no events)\n");
+}
