@@ -1,25 +1,27 @@
 #!/bin/sh
 # The main job on the embedded default: installs what is missing, builds,
-# starts a supervisor node on a free local port, pings it with the C client
-# and stops it.
+# starts a local node (a supervisor and one worker in one process) on a free
+# port, shows it with the C client (ping, workers, events) and stops it.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 sh scripts/build.sh build
 LOG="$(mktemp)"
-build/tools/xinf-node --role=supervisor --bind 127.0.0.1 -p 0 >"$LOG" &
+build/tools/xinf-node --role=local --bind 127.0.0.1 -p 0 --node-name local-worker >"$LOG" &
 NODE=$!
 trap 'kill $NODE 2>/dev/null || true; rm -f "$LOG"' EXIT
-ENDPOINT=""
-for _ in $(seq 100); do            # poll for the endpoint, at most 10 s
-    ENDPOINT="$(grep -o 'tcp://[^ ]*' "$LOG" || true)"
-    [ -n "$ENDPOINT" ] && break
+registered=""
+for _ in $(seq 100); do            # poll until the worker registered, at most 10 s
+    grep -q "registered" "$LOG" && { registered=yes; break; }
     kill -0 $NODE 2>/dev/null || { echo "xinf-node exited early"; exit 1; }
     sleep 0.1
 done
-[ -n "$ENDPOINT" ] || { echo "xinf-node did not report its endpoint within 10 s"; exit 1; }
+[ -n "$registered" ] || { echo "the local worker did not register within 10 s"; cat "$LOG"; exit 1; }
 cat "$LOG"
-build/tools/xinf-cli -e "$ENDPOINT" ping -n 5
+ENDPOINT="$(grep -o 'listening on tcp://[^ ]*' "$LOG" | sed 's/listening on //')"
+build/tools/xinf-cli -e "$ENDPOINT" ping -n 3
+build/tools/xinf-cli -e "$ENDPOINT" workers
+build/tools/xinf-cli -e "$ENDPOINT" events
 kill -TERM $NODE
 wait $NODE
 trap - EXIT
