@@ -110,7 +110,7 @@ s_on_bind (xinf_ctx_t *ctx, zmsg_t *command)
     char bound [256] = "";
     int port = endpoint ? xinf_router_bind (ctx->router, endpoint, bound, sizeof bound) : -1;
     if (port < 0)
-        zstr_sendx (ctx->pipe, "ERR", zmq_strerror (errno), NULL);
+        zstr_sendf (ctx->pipe, "ERR %d %s", errno, zmq_strerror (errno));
     else
         zstr_sendf (ctx->pipe, "OK %d %s", port, bound);
     zstr_free (&endpoint);
@@ -239,10 +239,11 @@ xinf_actor_bind (xinf_actor_t *self, const char *endpoint, char *bound, size_t b
             snprintf (bound, bound_size, "%s", where);
     }
     else {
-        char *reason = zstr_recv (self->zactor);
-        xinf_error (self->name, "bind failed endpoint=%s reason=\"%s\"", endpoint, reason ? reason : "?");
-        zstr_free (&reason);
-        errno = EADDRINUSE;
+        int code = EINVAL, used = 0;
+        if (reply)
+            sscanf (reply, "ERR %d %n", &code, &used);
+        xinf_error (self->name, "bind failed endpoint=%s reason=\"%s\"", endpoint, reply && used ? reply + used : "?");
+        errno = code;
     }
     zstr_free (&reply);
     return port;

@@ -219,6 +219,7 @@ s_apply_environment (xinf_config_t *self)
 int
 xinf_config_parse (xinf_config_t *self, int argc, char **argv)
 {
+    free (self->positionals);
     self->positionals = calloc ((size_t) argc + 1, sizeof (char *));
     self->positional_count = 0;
     bool only_positionals = false;

@@ -321,6 +321,8 @@ xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms
     while (true) {
         int64_t left = deadline - zclock_mono ();
         xinf_msg_t *reply = xinf_dealer_recv (self, left > 0 ? (int) left : 0, error, error_size);
+        if (!reply && left <= 0)
+            snprintf (error, error_size, "no reply from %s within %d ms", self->endpoint, timeout_ms);
         if (!reply)
             return NULL;
         if (xinf_msg_corr (reply) == corr)

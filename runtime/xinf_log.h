@@ -36,7 +36,8 @@ void xinf_log (xinf_log_level_t level, const char *component, const char *format
     __attribute__ ((format (printf, 3, 4)));
 void xinf_log_v (xinf_log_level_t level, const char *component, const char *format, va_list args);
 
-//  Number of lines written at WARN and ERROR since start (for stats and tests).
+//  Number of WARN and ERROR events since start, whether or not the level let
+//  them be written (for stats and tests).
 uint64_t xinf_log_warnings (void);
 uint64_t xinf_log_errors (void);
 

@@ -43,7 +43,10 @@ s_msg_alloc (void)
 xinf_msg_t *
 xinf_msg_new (const char *type)
 {
-    assert (type && xinf_msg_type_valid (type, strlen (type)));
+    if (!type || !xinf_msg_type_valid (type, strlen (type))) {
+        fprintf (stderr, "xinf_msg_new: invalid message type '%s'\n", type ? type : "(null)");
+        abort ();
+    }
     xinf_msg_t *self = s_msg_alloc ();
     snprintf (self->type, sizeof self->type, "%s", type);
     self->body = xinf_value_new_map ();

@@ -30,6 +30,7 @@
 typedef struct _xinf_msg_t xinf_msg_t;
 
 //  A new message of 'type' (1-32 of A-Z, 0-9, _), an empty body map, no frames.
+//  An invalid type is a programming error: it is logged and aborts.
 xinf_msg_t *xinf_msg_new (const char *type);
 void xinf_msg_destroy (xinf_msg_t **self_p);
 
@@ -53,7 +54,7 @@ size_t xinf_msg_frame_count (const xinf_msg_t *self);
 zframe_t *xinf_msg_frame (const xinf_msg_t *self, size_t index);
 
 //  Encodes into frames, consuming the message (binary frames are moved,
-//  not copied). NULL only if the type is invalid.
+//  not copied). Never fails: xinf_msg_new refuses invalid types.
 zmsg_t *xinf_msg_encode (xinf_msg_t **self_p);
 
 //  Decodes, consuming zmsg. NULL on bad input with the reason in 'error';

@@ -363,7 +363,7 @@ s_map_from_object (const msgpack_object_map *map, char *error, size_t error_size
             xinf_value_destroy (&self);
             return NULL;
         }
-        if (memchr (key->via.str.ptr, 0, key->via.str.size)) {
+        if (key->via.str.size && memchr (key->via.str.ptr, 0, key->via.str.size)) {
             snprintf (error, error_size, "map key contains a NUL byte");
             xinf_value_destroy (&self);
             return NULL;
@@ -374,7 +374,8 @@ s_map_from_object (const msgpack_object_map *map, char *error, size_t error_size
             xinf_value_destroy (&self);
             return NULL;
         }
-        memcpy (name, key->via.str.ptr, key->via.str.size);
+        if (key->via.str.size)     //  msgpack-c gives ptr NULL for some empty strs
+            memcpy (name, key->via.str.ptr, key->via.str.size);
         name [key->via.str.size] = 0;
         if (xinf_map_get (self, name)) {
             snprintf (error, error_size, "duplicate map key '%s'", name);

@@ -5,9 +5,14 @@
 #include <czmq.h>
 #include <pthread.h>
 
+typedef struct {
+    xinf_wait_info_t info;
+    bool reported;               //  this stall was given out as newly_stalled
+} s_wait_t;
+
 struct _xinf_waits_t {
     pthread_mutex_t mutex;
-    xinf_wait_info_t *waits;     //  kept in start order, so oldest first
+    s_wait_t *waits;             //  kept in start order, so oldest first
     size_t count;
     size_t capacity;
     uint64_t next_id;
@@ -86,11 +91,12 @@ xinf_wait_begin (xinf_waits_t *self, const char *actor, const char *what,
     pthread_mutex_lock (&self->mutex);
     if (self->count == self->capacity) {
         self->capacity = self->capacity ? self->capacity * 2 : 16;
-        self->waits = realloc (self->waits, self->capacity * sizeof (xinf_wait_info_t));
+        self->waits = realloc (self->waits, self->capacity * sizeof (s_wait_t));
         assert (self->waits);
     }
-    xinf_wait_info_t *wait = &self->waits [self->count++];
-    memset (wait, 0, sizeof *wait);
+    s_wait_t *entry = &self->waits [self->count++];
+    memset (entry, 0, sizeof *entry);
+    xinf_wait_info_t *wait = &entry->info;
     wait->id = self->next_id++;
     s_copy_text (wait->actor, actor);
     s_copy_text (wait->what, what);
@@ -107,7 +113,7 @@ static ssize_t
 s_find (xinf_waits_t *self, uint64_t handle)
 {
     for (size_t index = 0; index < self->count; index++)
-        if (self->waits [index].id == handle)
+        if (self->waits [index].info.id == handle)
             return (ssize_t) index;
     return -1;
 }
@@ -117,11 +123,12 @@ xinf_wait_progress (xinf_waits_t *self, uint64_t handle, uint64_t progress)
 {
     pthread_mutex_lock (&self->mutex);
     ssize_t found = s_find (self, handle);
-    if (found >= 0 && self->waits [found].progress != progress) {
-        self->waits [found].progress = progress;
-        self->waits [found].last_progress = self->clock_fn ();
-        self->waits [found].stalled = false;
-        self->waits [found].newly_stalled = false;
+    if (found >= 0 && self->waits [found].info.progress != progress) {
+        self->waits [found].info.progress = progress;
+        self->waits [found].info.last_progress = self->clock_fn ();
+        self->waits [found].info.stalled = false;
+        self->waits [found].reported = false;
+
     }
     pthread_mutex_unlock (&self->mutex);
 }
@@ -133,7 +140,7 @@ xinf_wait_end (xinf_waits_t *self, uint64_t handle)
     ssize_t found = s_find (self, handle);
     if (found >= 0) {
         memmove (&self->waits [found], &self->waits [found + 1],
-                 (self->count - (size_t) found - 1) * sizeof (xinf_wait_info_t));
+                 (self->count - (size_t) found - 1) * sizeof (s_wait_t));
         self->count--;
     }
     pthread_mutex_unlock (&self->mutex);
@@ -148,28 +155,37 @@ xinf_waits_count (xinf_waits_t *self)
     return count;
 }
 
-size_t
-xinf_waits_scan (xinf_waits_t *self, int64_t now, int64_t older_than_ms,
-                 xinf_wait_info_t *out, size_t max)
+//  Copies waits out; 'mark' records a stall as reported when it is copied
+//  (a snapshot peeks without consuming the one newly_stalled report).
+static size_t
+s_scan (xinf_waits_t *self, int64_t now, int64_t older_than_ms,
+        xinf_wait_info_t *out, size_t max, bool mark)
 {
     pthread_mutex_lock (&self->mutex);
     size_t found = 0;
     for (size_t index = 0; index < self->count; index++) {
-        xinf_wait_info_t *wait = &self->waits [index];
-        bool stalled = now - wait->last_progress >= wait->stall_ms;
-        //  newly_stalled is true for exactly one scan per stall
-        bool first = stalled && !wait->stalled;
-        wait->stalled = stalled;
-        if (now - wait->started < older_than_ms && !stalled)
+        s_wait_t *entry = &self->waits [index];
+        xinf_wait_info_t *wait = &entry->info;
+        wait->stalled = now - wait->last_progress >= wait->stall_ms;
+        if (now - wait->started < older_than_ms && !wait->stalled)
             continue;
         if (found < max) {
             out [found] = *wait;
-            out [found].newly_stalled = first;
+            out [found].newly_stalled = wait->stalled && !entry->reported;
+            if (mark && wait->stalled)
+                entry->reported = true;
         }
         found++;
     }
     pthread_mutex_unlock (&self->mutex);
     return found;
+}
+
+size_t
+xinf_waits_scan (xinf_waits_t *self, int64_t now, int64_t older_than_ms,
+                 xinf_wait_info_t *out, size_t max)
+{
+    return s_scan (self, now, older_than_ms, out, max, true);
 }
 
 xinf_value_t *
@@ -178,7 +194,7 @@ xinf_waits_snapshot (xinf_waits_t *self, int64_t now, int64_t older_than_ms)
     size_t max = 256;
     xinf_wait_info_t *waits = calloc (max, sizeof *waits);
     assert (waits);
-    size_t total = xinf_waits_scan (self, now, older_than_ms, waits, max);
+    size_t total = s_scan (self, now, older_than_ms, waits, max, false);
     xinf_value_t *list = xinf_value_new_array ();
     for (size_t index = 0; index < total && index < max; index++) {
         const xinf_wait_info_t *wait = &waits [index];

@@ -54,8 +54,10 @@ void xinf_wait_end (xinf_waits_t *self, uint64_t handle);
 
 size_t xinf_waits_count (xinf_waits_t *self);
 
-//  Fills 'out' (up to 'max') with waits at least 'older_than_ms' old, oldest
-//  first, and returns how many exist in total. 'now' is monotonic ms
+//  Fills 'out' (up to 'max') with waits at least 'older_than_ms' old and
+//  with stalled waits of any age, oldest first, and returns how many exist
+//  in total. A stall is reported newly_stalled by exactly one scan: the
+//  first that copies it out (snapshots do not consume it). 'now' is monotonic ms
 //  (zclock_mono); pass the same clock used by begin.
 size_t xinf_waits_scan (xinf_waits_t *self, int64_t now, int64_t older_than_ms,
                         xinf_wait_info_t *out, size_t max);

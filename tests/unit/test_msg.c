@@ -1,0 +1,387 @@
+/*  test_msg: xinf_msg, the XINF envelope.
+
+    Encode -> decode keeps type, corr, sender, deadline, body and the binary
+    frames byte-exact and in order. Decoding refuses, with a precise reason,
+    a wrong signature or version, a missing or non-map header, missing and
+    ill-typed fields, invalid type names, too many frames and an oversize
+    header, and still hands out the corr when it was readable.
+*/
+#include "test_unit.h"
+
+//  A frame-1 header map with every field valid; tests break one field.
+static xinf_value_t *
+s_header (void)
+{
+    xinf_value_t *header = xinf_value_new_map ();
+    xinf_map_put_str (header, "type", "HELLO");
+    xinf_map_put_uint (header, "corr", 77);
+    xinf_map_put_str (header, "sender", "tester");
+    xinf_map_put_uint (header, "deadline", 0);
+    xinf_map_put (header, "body", xinf_value_new_map ());
+    return header;
+}
+
+//  [signature with 'version'][header packed]; consumes the header.
+static zmsg_t *
+s_zmsg (xinf_value_t **header_p, int version)
+{
+    zmsg_t *zmsg = zmsg_new ();
+    unsigned char signature [5] = { 'X', 'I', 'N', 'F', (unsigned char) version };
+    zmsg_addmem (zmsg, signature, sizeof signature);
+    if (*header_p) {
+        msgpack_sbuffer buffer;
+        test_pack (*header_p, &buffer);
+        zmsg_addmem (zmsg, buffer.data, buffer.size);
+        msgpack_sbuffer_destroy (&buffer);
+        xinf_value_destroy (header_p);
+    }
+    return zmsg;
+}
+
+//  Decodes and expects NULL with 'reason' (a substring) and 'hint'.
+static void
+s_expect_refused (zmsg_t *zmsg, const char *reason, uint64_t hint)
+{
+    char error [256] = "";
+    uint64_t corr_hint = 12345;
+    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, sizeof error, &corr_hint);
+    CHECK (msg == NULL);
+    CHECK (zmsg == NULL);
+    CHECK_HAS (error, reason);
+    CHECK (corr_hint == hint);
+}
+
+//  Expects the valid header with 'key' replaced by 'value' to be refused.
+static void
+s_expect_field_refused (const char *key, xinf_value_t *value, const char *reason, uint64_t hint)
+{
+    xinf_value_t *header = s_header ();
+    if (value)
+        xinf_map_put (header, key, value);
+    else {
+        xinf_value_t *taken = xinf_map_take (header, key);
+        xinf_value_destroy (&taken);
+    }
+    s_expect_refused (s_zmsg (&header, XINF_VERSION), reason, hint);
+}
+
+static void
+test_round_trip (void)
+{
+    xinf_msg_t *msg = xinf_msg_new ("GENERATE_2");
+    CHECK_STR (xinf_msg_type (msg), "GENERATE_2");
+    CHECK (xinf_msg_is (msg, "GENERATE_2"));
+    CHECK (!xinf_msg_is (msg, "GENERATE"));
+    CHECK_INT (xinf_msg_corr (msg), 0);
+    CHECK_STR (xinf_msg_sender (msg), "");
+    CHECK_INT (xinf_msg_deadline (msg), 0);
+    xinf_msg_set_corr (msg, 0xfedcba9876543210ULL);
+    xinf_msg_set_sender (msg, "client-1");
+    xinf_msg_set_deadline (msg, 1500);
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_str (body, "prompt", "Once upon a time");
+    xinf_map_put_uint (body, "max_tokens", 64);
+    xinf_map_put_float (body, "temperature", 0.75);
+    xinf_value_t *stop = xinf_value_new_array ();
+    xinf_array_push (stop, xinf_value_new_str ("\n\n"));
+    xinf_array_push (stop, xinf_value_new_bin ("\x00\x01", 2));
+    xinf_map_put (body, "stop", stop);
+    xinf_value_t *expected_body = xinf_value_dup (body);
+
+    //  Frames: small, empty, 1 MiB of a pattern, one added as a zframe
+    size_t big_size = 1 << 20;
+    unsigned char *big = malloc (big_size);
+    for (size_t index = 0; index < big_size; index++)
+        big [index] = (unsigned char) (index * 131 + 7);
+    xinf_msg_add_bytes (msg, "abc", 3);
+    xinf_msg_add_bytes (msg, NULL, 0);
+    xinf_msg_add_bytes (msg, big, big_size);
+    zframe_t *frame = zframe_new ("\xff\x00\xfe", 3);
+    xinf_msg_add_frame (msg, &frame);
+    CHECK (frame == NULL);
+    CHECK_INT (xinf_msg_frame_count (msg), 4);
+    CHECK (xinf_msg_frame (msg, 4) == NULL);
+
+    zmsg_t *zmsg = xinf_msg_encode (&msg);
+    CHECK (msg == NULL);
+    CHECK_INT (zmsg_size (zmsg), 6);
+    zframe_t *signature = zmsg_first (zmsg);
+    CHECK_INT (zframe_size (signature), 5);
+    CHECK (memcmp (zframe_data (signature), "XINF\x01", 5) == 0);
+
+    char error [256] = "";
+    uint64_t hint = 0;
+    msg = xinf_msg_decode (&zmsg, error, sizeof error, &hint);
+    CHECK (zmsg == NULL);
+    CHECK (msg);
+    CHECK (hint == 0xfedcba9876543210ULL);
+    CHECK_STR (xinf_msg_type (msg), "GENERATE_2");
+    CHECK (xinf_msg_corr (msg) == 0xfedcba9876543210ULL);
+    CHECK_STR (xinf_msg_sender (msg), "client-1");
+    CHECK_INT (xinf_msg_deadline (msg), 1500);
+    CHECK (test_value_equal (xinf_msg_body (msg), expected_body));
+    CHECK_INT (xinf_msg_frame_count (msg), 4);
+    CHECK_INT (zframe_size (xinf_msg_frame (msg, 0)), 3);
+    CHECK (memcmp (zframe_data (xinf_msg_frame (msg, 0)), "abc", 3) == 0);
+    CHECK_INT (zframe_size (xinf_msg_frame (msg, 1)), 0);
+    CHECK_INT (zframe_size (xinf_msg_frame (msg, 2)), big_size);
+    CHECK (memcmp (zframe_data (xinf_msg_frame (msg, 2)), big, big_size) == 0);
+    CHECK (memcmp (zframe_data (xinf_msg_frame (msg, 3)), "\xff\x00\xfe", 3) == 0);
+    xinf_msg_destroy (&msg);
+    CHECK (msg == NULL);
+    xinf_msg_destroy (&msg);
+    xinf_value_destroy (&expected_body);
+    free (big);
+}
+
+static void
+test_minimal (void)
+{
+    xinf_msg_t *msg = xinf_msg_new ("A");
+    zmsg_t *zmsg = xinf_msg_encode (&msg);
+    CHECK_INT (zmsg_size (zmsg), 2);
+    char error [256] = "";
+    msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+    CHECK (msg);
+    CHECK_STR (xinf_msg_type (msg), "A");
+    CHECK_INT (xinf_value_type (xinf_msg_body (msg)), XINF_MAP);
+    CHECK_INT (xinf_value_count (xinf_msg_body (msg)), 0);
+    CHECK_INT (xinf_msg_frame_count (msg), 0);
+    CHECK (xinf_msg_frame (msg, 0) == NULL);
+    xinf_msg_destroy (&msg);
+
+    //  A sender longer than the limit is cut to XINF_SENDER_MAX bytes
+    msg = xinf_msg_new ("A");
+    char sender [300];
+    memset (sender, 's', sizeof sender - 1);
+    sender [sizeof sender - 1] = 0;
+    xinf_msg_set_sender (msg, sender);
+    CHECK_INT (strlen (xinf_msg_sender (msg)), XINF_SENDER_MAX);
+    xinf_msg_set_sender (msg, NULL);
+    CHECK_STR (xinf_msg_sender (msg), "");
+    xinf_msg_destroy (&msg);
+
+    //  Extra header fields are ignored, an empty key too (first, so that
+    //  msgpack-c hands it out with a NULL pointer)
+    xinf_value_t *header = xinf_value_new_map ();
+    xinf_map_put_str (header, "", "");
+    xinf_value_t *fields = s_header ();
+    for (size_t index = 0; index < xinf_value_count (fields); index++)
+        xinf_map_put (header, xinf_map_key_at (fields, index), xinf_value_dup (xinf_map_value_at (fields, index)));
+    xinf_value_destroy (&fields);
+    xinf_map_put_str (header, "future", "field");
+    zmsg = s_zmsg (&header, XINF_VERSION);
+    msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+    CHECK (msg);
+    CHECK_STR (xinf_msg_type (msg), "HELLO");
+    CHECK_INT (xinf_msg_corr (msg), 77);
+    CHECK_STR (xinf_msg_sender (msg), "tester");
+    xinf_msg_destroy (&msg);
+}
+
+static void
+test_type_names (void)
+{
+    CHECK (xinf_msg_type_valid ("A", 1));
+    CHECK (xinf_msg_type_valid ("PING", 4));
+    CHECK (xinf_msg_type_valid ("WAIT_TIMEOUT_2", 14));
+    CHECK (xinf_msg_type_valid ("ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", 32));
+    CHECK (!xinf_msg_type_valid ("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456", 33));
+    CHECK (!xinf_msg_type_valid ("", 0));
+    CHECK (!xinf_msg_type_valid (NULL, 3));
+    CHECK (!xinf_msg_type_valid ("ping", 4));
+    CHECK (!xinf_msg_type_valid ("1PING", 5));
+    CHECK (!xinf_msg_type_valid ("_PING", 5));
+    CHECK (!xinf_msg_type_valid ("PI-NG", 5));
+    CHECK (!xinf_msg_type_valid ("PI NG", 5));
+    CHECK (!xinf_msg_type_valid ("PI\0G", 4));
+    CHECK (xinf_msg_type_valid ("PING!", 4));     //  only 'length' bytes count
+}
+
+static void
+test_frame_errors (void)
+{
+    char error [256] = "";
+    uint64_t hint = 5;
+    zmsg_t *zmsg = NULL;
+    CHECK (xinf_msg_decode (&zmsg, error, sizeof error, &hint) == NULL);
+    CHECK_STR (error, "no message");
+    CHECK_INT (hint, 0);
+
+    s_expect_refused (zmsg_new (), "empty message", 0);
+
+    zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, "ZINF\x01", 5);
+    s_expect_refused (zmsg, "frame 0 is not the XINF signature (5 bytes)", 0);
+    zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "XINFO");                //  the fifth byte is the version
+    s_expect_refused (zmsg, "unsupported envelope version 79", 0);
+    zmsg = zmsg_new ();
+    zmsg_addstr (zmsg, "XIN");
+    s_expect_refused (zmsg, "frame 0 is not the XINF signature (3 bytes)", 0);
+    zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, "XINF\x01\x01", 6);
+    s_expect_refused (zmsg, "frame 0 is not the XINF signature (6 bytes)", 0);
+
+    xinf_value_t *header = s_header ();
+    s_expect_refused (s_zmsg (&header, 2), "unsupported envelope version 2 (this node speaks 1)", 0);
+    header = s_header ();
+    s_expect_refused (s_zmsg (&header, 0), "unsupported envelope version 0", 0);
+
+    header = NULL;
+    s_expect_refused (s_zmsg (&header, XINF_VERSION), "missing frame 1 (header)", 0);
+
+    //  Header frames that are not maps, or not msgpack at all
+    xinf_value_t *array = xinf_value_new_array ();
+    xinf_array_push (array, xinf_value_new_uint (1));
+    s_expect_refused (s_zmsg (&array, XINF_VERSION), "header must be a map", 0);
+    xinf_value_t *text = xinf_value_new_str ("HELLO");
+    s_expect_refused (s_zmsg (&text, XINF_VERSION), "header must be a map", 0);
+    zmsg = s_zmsg (&header, XINF_VERSION);
+    zmsg_addmem (zmsg, "\xdd\xff\xff\xff\xff", 5);
+    s_expect_refused (zmsg, "msgpack: declared count larger than the bytes left", 0);
+    zmsg = s_zmsg (&header, XINF_VERSION);
+    zmsg_addmem (zmsg, "\xdf\xff\xff\xff\xff", 5);
+    s_expect_refused (zmsg, "msgpack: map has more entries than allowed", 0);
+    zmsg = s_zmsg (&header, XINF_VERSION);
+    zmsg_addmem (zmsg, "", 0);
+    s_expect_refused (zmsg, "msgpack: truncated", 0);
+    zmsg = s_zmsg (&header, XINF_VERSION);
+    zmsg_addmem (zmsg, "\x81\x01\x02", 3);
+    s_expect_refused (zmsg, "map keys must be str", 0);
+}
+
+static void
+test_field_errors (void)
+{
+    s_expect_field_refused ("corr", xinf_value_new_str ("77"), "field 'corr' must be uint64, got str", 0);
+    s_expect_field_refused ("corr", NULL, "field 'corr' is missing", 0);
+    s_expect_field_refused ("corr", xinf_value_new_int (-1), "field 'corr' must be uint64, got int64", 0);
+    s_expect_field_refused ("corr", xinf_value_new_float (1.0), "field 'corr' must be uint64, got float", 0);
+    //  The corr is handed out whenever it was readable
+    s_expect_field_refused ("type", NULL, "field 'type' is missing", 77);
+    s_expect_field_refused ("type", xinf_value_new_uint (3), "field 'type' must be str, got uint64", 77);
+    s_expect_field_refused ("type", xinf_value_new_str ("hello"),
+                            "field 'type' must be 1-32 of A-Z, 0-9, '_' starting with a letter", 77);
+    s_expect_field_refused ("type", xinf_value_new_str ("9LIVES"), "field 'type' must be 1-32", 77);
+    s_expect_field_refused ("type", xinf_value_new_str (""), "field 'type' has 0 bytes, must have 1 to 32", 77);
+    s_expect_field_refused ("type", xinf_value_new_str ("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"),
+                            "field 'type' has 33 bytes, must have 1 to 32", 77);
+    s_expect_field_refused ("type", xinf_value_new_strn ("PI\0G", 4), "field 'type' contains a NUL byte", 77);
+    char sender [XINF_SENDER_MAX + 2];
+    memset (sender, 's', sizeof sender - 1);
+    sender [sizeof sender - 1] = 0;
+    s_expect_field_refused ("sender", xinf_value_new_str (sender), "field 'sender' has 129 bytes, must have 0 to 128", 77);
+    s_expect_field_refused ("sender", NULL, "field 'sender' is missing", 77);
+    s_expect_field_refused ("sender", xinf_value_new_bin ("x", 1), "field 'sender' must be str, got bin", 77);
+    s_expect_field_refused ("deadline", NULL, "field 'deadline' is missing", 77);
+    s_expect_field_refused ("deadline", xinf_value_new_bool (true), "field 'deadline' must be uint64, got bool", 77);
+    s_expect_field_refused ("body", NULL, "field 'body' is missing", 77);
+    s_expect_field_refused ("body", xinf_value_new_array (), "field 'body' must be map, got array", 77);
+    s_expect_field_refused ("body", xinf_value_new_nil (), "field 'body' must be map, got nil", 77);
+
+    //  A sender of exactly XINF_SENDER_MAX bytes is fine
+    xinf_value_t *header = s_header ();
+    sender [XINF_SENDER_MAX] = 0;
+    xinf_map_put_str (header, "sender", sender);
+    zmsg_t *zmsg = s_zmsg (&header, XINF_VERSION);
+    char error [256];
+    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+    CHECK (msg);
+    CHECK_STR (xinf_msg_sender (msg), sender);
+    xinf_msg_destroy (&msg);
+}
+
+//  A valid message with 'count' binary frames.
+static zmsg_t *
+s_with_frames (size_t count)
+{
+    xinf_msg_t *msg = xinf_msg_new ("FRAMES");
+    for (size_t index = 0; index < count; index++)
+        xinf_msg_add_bytes (msg, &index, sizeof index);
+    return xinf_msg_encode (&msg);
+}
+
+static void
+test_limits (void)
+{
+    zmsg_t *zmsg = s_with_frames (XINF_FRAMES_MAX);
+    char error [256] = "";
+    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+    CHECK (msg);
+    CHECK_INT (xinf_msg_frame_count (msg), XINF_FRAMES_MAX);
+    for (size_t index = 0; index < XINF_FRAMES_MAX; index++) {
+        size_t value;
+        memcpy (&value, zframe_data (xinf_msg_frame (msg, index)), sizeof value);
+        CHECK_INT (value, index);
+    }
+    xinf_msg_destroy (&msg);
+    s_expect_refused (s_with_frames (XINF_FRAMES_MAX + 1), "67 frames, at most 66 allowed", 0);
+    s_expect_refused (s_with_frames (1000), "1002 frames, at most 66 allowed", 0);
+
+    //  A header of just under the limit decodes, one over is refused
+    xinf_msg_t *large = xinf_msg_new ("LARGE");
+    size_t size = XINF_HEADER_MAX - 200;
+    char *blob = calloc (1, XINF_HEADER_MAX);
+    xinf_map_put (xinf_msg_body (large), "blob", xinf_value_new_bin (blob, size));
+    zmsg = xinf_msg_encode (&large);
+    zmsg_first (zmsg);
+    size_t header_size = zframe_size (zmsg_next (zmsg));
+    CHECK (header_size <= XINF_HEADER_MAX);
+    msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+    CHECK (msg);
+    CHECK_INT (xinf_value_bytes (xinf_map_get (xinf_msg_body (msg), "blob"), &size) != NULL, 1);
+    CHECK_INT (size, XINF_HEADER_MAX - 200);
+    xinf_msg_destroy (&msg);
+
+    large = xinf_msg_new ("LARGE");
+    xinf_map_put (xinf_msg_body (large), "blob", xinf_value_new_bin (blob, XINF_HEADER_MAX));
+    zmsg = xinf_msg_encode (&large);
+    char expected [128];
+    snprintf (expected, sizeof expected, "at most %d allowed", XINF_HEADER_MAX);
+    s_expect_refused (zmsg, expected, 0);
+    free (blob);
+
+    //  The body map over the entry cap is refused before msgpack-c sees it
+    large = xinf_msg_new ("LARGE");
+    for (int index = 0; index <= XINF_MAP_ENTRIES_MAX; index++) {
+        char key [16];
+        snprintf (key, sizeof key, "k%d", index);
+        xinf_map_put_uint (xinf_msg_body (large), key, 1);
+    }
+    s_expect_refused (xinf_msg_encode (&large), "map has more entries than allowed", 0);
+}
+
+static void
+test_error_message (void)
+{
+    xinf_msg_t *error = xinf_msg_new_error (42, "BAD_FIELD", "field '%s' is %d", "n", 7);
+    CHECK_STR (xinf_msg_type (error), "ERROR");
+    CHECK (xinf_msg_is (error, "ERROR"));
+    CHECK_INT (xinf_msg_corr (error), 42);
+    xinf_value_t *body = xinf_msg_body (error);
+    CHECK_INT (xinf_value_count (body), 2);
+    CHECK_STR (xinf_value_str (xinf_map_get (body, "code")), "BAD_FIELD");
+    CHECK_STR (xinf_value_str (xinf_map_get (body, "message")), "field 'n' is 7");
+    //  It travels like any message
+    zmsg_t *zmsg = xinf_msg_encode (&error);
+    char reason [256];
+    error = xinf_msg_decode (&zmsg, reason, sizeof reason, NULL);
+    CHECK (error);
+    CHECK_STR (xinf_value_str (xinf_map_get (xinf_msg_body (error), "code")), "BAD_FIELD");
+    xinf_msg_destroy (&error);
+}
+
+int
+main (void)
+{
+    fprintf (stderr, "test_msg\n");
+    RUN (test_round_trip);
+    RUN (test_minimal);
+    RUN (test_type_names);
+    RUN (test_frame_errors);
+    RUN (test_field_errors);
+    RUN (test_limits);
+    RUN (test_error_message);
+    return 0;
+}

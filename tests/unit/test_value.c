@@ -1,0 +1,405 @@
+/*  test_value: xinf_value, the MessagePack value tree of message bodies.
+
+    Covers constructors and accessors of every type, nested trees packed
+    with msgpack-c and converted back through msgpack_unpack_next and
+    xinf_value_from_object (the round trip is exact), dup, map put (replace
+    keeps the position), take, the refusals of from_object (non-str keys,
+    duplicate keys, NUL in keys, long keys, ext types) and the JSON printer.
+*/
+#include "test_unit.h"
+
+#include <math.h>
+
+static xinf_value_t *
+s_sample_tree (void)
+{
+    xinf_value_t *root = xinf_value_new_map ();
+    xinf_map_put_str (root, "name", "llama-7b");
+    xinf_map_put_uint (root, "max", UINT64_MAX);
+    xinf_map_put_int (root, "min", INT64_MIN);
+    xinf_map_put_int (root, "neg", -7);
+    xinf_map_put_float (root, "pi", 3.25);
+    xinf_map_put_bool (root, "ok", true);
+    xinf_map_put_bool (root, "no", false);
+    xinf_map_put (root, "none", xinf_value_new_nil ());
+    const unsigned char blob [] = { 0, 1, 2, 0xff, 0x80 };
+    xinf_map_put (root, "blob", xinf_value_new_bin (blob, sizeof blob));
+    xinf_map_put (root, "nul", xinf_value_new_strn ("a\0b", 3));
+    xinf_value_t *list = xinf_value_new_array ();
+    xinf_array_push (list, xinf_value_new_uint (1));
+    xinf_array_push (list, xinf_value_new_str ("two"));
+    xinf_value_t *inner = xinf_value_new_array ();
+    xinf_array_push (inner, xinf_value_new_float (-0.5));
+    xinf_array_push (list, inner);
+    xinf_value_t *leaf = xinf_value_new_map ();
+    xinf_map_put_str (leaf, "k", "v");
+    xinf_array_push (list, leaf);
+    xinf_array_push (list, xinf_value_new_array ());
+    xinf_array_push (list, xinf_value_new_map ());
+    xinf_map_put (root, "list", list);
+    //  Six levels deep
+    xinf_value_t *deep = xinf_value_new_uint (42);
+    for (int level = 0; level < 6; level++) {
+        xinf_value_t *wrap = xinf_value_new_map ();
+        xinf_map_put (wrap, "down", deep);
+        deep = wrap;
+    }
+    xinf_map_put (root, "deep", deep);
+    return root;
+}
+
+//  Unpacks bytes with msgpack-c and converts; NULL with 'error' on refusal.
+static xinf_value_t *
+s_unpack (const char *data, size_t size, char *error, size_t error_size)
+{
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    size_t offset = 0;
+    CHECK_INT (msgpack_unpack_next (&unpacked, data, size, &offset), MSGPACK_UNPACK_SUCCESS);
+    CHECK_INT (offset, size);
+    error [0] = 0;
+    xinf_value_t *value = xinf_value_from_object (&unpacked.data, error, error_size);
+    msgpack_unpacked_destroy (&unpacked);
+    return value;
+}
+
+static void
+test_scalars (void)
+{
+    xinf_value_t *value = xinf_value_new_nil ();
+    CHECK_INT (xinf_value_type (value), XINF_NIL);
+    CHECK_STR (xinf_value_type_name (value), "nil");
+    CHECK_INT (xinf_value_count (value), 0);
+    xinf_value_destroy (&value);
+    CHECK (value == NULL);
+    xinf_value_destroy (&value);                //  twice is harmless
+
+    value = xinf_value_new_bool (true);
+    CHECK_STR (xinf_value_type_name (value), "bool");
+    CHECK (xinf_value_bool (value));
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_int (5);             //  >= 0 is a UINT
+    CHECK_INT (xinf_value_type (value), XINF_UINT);
+    CHECK_STR (xinf_value_type_name (value), "uint64");
+    CHECK_INT (xinf_value_uint (value), 5);
+    CHECK_INT (xinf_value_int (value), 5);
+    CHECK (xinf_value_float (value) == 5.0);
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_int (-5);
+    CHECK_INT (xinf_value_type (value), XINF_INT);
+    CHECK_STR (xinf_value_type_name (value), "int64");
+    CHECK_INT (xinf_value_int (value), -5);
+    CHECK_INT (xinf_value_uint (value), 0);     //  not a uint
+    CHECK (xinf_value_float (value) == -5.0);
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_uint (UINT64_MAX);
+    CHECK (xinf_value_uint (value) == UINT64_MAX);
+    CHECK_INT (xinf_value_int (value), 0);      //  does not fit int64
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_float (1.5);
+    CHECK_STR (xinf_value_type_name (value), "float");
+    CHECK (xinf_value_float (value) == 1.5);
+    CHECK (!xinf_value_bool (value));
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_strn ("ab\0cd", 5);
+    size_t size = 0;
+    CHECK_STR (xinf_value_type_name (value), "str");
+    CHECK (memcmp (xinf_value_bytes (value, &size), "ab\0cd", 5) == 0);
+    CHECK_INT (size, 5);
+    CHECK_STR (xinf_value_str (value), "ab");   //  NUL-terminated view
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_str (NULL);
+    CHECK_STR (xinf_value_str (value), "");
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_bin ("\x01\x02", 2);
+    CHECK_STR (xinf_value_type_name (value), "bin");
+    CHECK (xinf_value_str (value) == NULL);     //  a bin is not a str
+    CHECK (xinf_value_bytes (value, &size) != NULL);
+    CHECK_INT (size, 2);
+    xinf_value_destroy (&value);
+
+    value = xinf_value_new_bin (NULL, 0);
+    CHECK (xinf_value_bytes (value, &size) != NULL);
+    CHECK_INT (size, 0);
+    xinf_value_destroy (&value);
+
+    CHECK_STR (xinf_value_type_name (NULL), "nothing");
+    CHECK (xinf_value_bytes (NULL, &size) == NULL);
+    CHECK_INT (size, 0);
+}
+
+static void
+test_containers (void)
+{
+    xinf_value_t *array = xinf_value_new_array ();
+    for (int index = 0; index < 100; index++)
+        xinf_array_push (array, xinf_value_new_uint ((uint64_t) index));
+    CHECK_INT (xinf_value_count (array), 100);
+    CHECK_INT (xinf_value_uint (xinf_array_at (array, 99)), 99);
+    CHECK (xinf_array_at (array, 100) == NULL);
+    CHECK (xinf_map_get (array, "0") == NULL);
+    CHECK (xinf_map_take (array, "0") == NULL);
+    xinf_value_destroy (&array);
+
+    xinf_value_t *map = xinf_value_new_map ();
+    xinf_map_put_uint (map, "a", 1);
+    xinf_map_put_uint (map, "b", 2);
+    xinf_map_put_uint (map, "c", 3);
+    xinf_map_put_str (map, "b", "two");         //  replaces, keeps the position
+    CHECK_INT (xinf_value_count (map), 3);
+    CHECK_STR (xinf_map_key_at (map, 1), "b");
+    CHECK_STR (xinf_value_str (xinf_map_value_at (map, 1)), "two");
+    CHECK_STR (xinf_value_str (xinf_map_get (map, "b")), "two");
+    CHECK (xinf_map_get (map, "z") == NULL);
+    CHECK (xinf_map_key_at (map, 3) == NULL);
+    CHECK (xinf_map_value_at (map, 3) == NULL);
+    CHECK (xinf_array_at (map, 0) == NULL);
+
+    xinf_value_t *taken = xinf_map_take (map, "b");
+    CHECK_STR (xinf_value_str (taken), "two");
+    xinf_value_destroy (&taken);
+    CHECK_INT (xinf_value_count (map), 2);
+    CHECK_STR (xinf_map_key_at (map, 0), "a");
+    CHECK_STR (xinf_map_key_at (map, 1), "c");
+    CHECK_INT (xinf_value_uint (xinf_map_get (map, "c")), 3);
+    CHECK (xinf_map_take (map, "b") == NULL);
+    taken = xinf_map_take (map, "c");           //  the last one
+    CHECK_INT (xinf_value_uint (taken), 3);
+    xinf_value_destroy (&taken);
+    taken = xinf_map_take (map, "a");
+    xinf_value_destroy (&taken);
+    CHECK_INT (xinf_value_count (map), 0);
+    xinf_map_put_uint (map, "again", 9);        //  usable after emptying
+    CHECK_INT (xinf_value_uint (xinf_map_get (map, "again")), 9);
+    xinf_value_destroy (&map);
+}
+
+static void
+test_round_trip (void)
+{
+    xinf_value_t *tree = s_sample_tree ();
+    msgpack_sbuffer buffer;
+    test_pack (tree, &buffer);
+    char error [256];
+    xinf_value_t *back = s_unpack (buffer.data, buffer.size, error, sizeof error);
+    CHECK (back);
+    CHECK (test_value_equal (tree, back));
+    //  Spot checks that do not depend on the packer
+    CHECK (xinf_value_uint (xinf_map_get (back, "max")) == UINT64_MAX);
+    CHECK (xinf_value_int (xinf_map_get (back, "min")) == INT64_MIN);
+    CHECK_INT (xinf_value_type (xinf_map_get (back, "neg")), XINF_INT);
+    CHECK (xinf_value_float (xinf_map_get (back, "pi")) == 3.25);
+    CHECK_INT (xinf_value_type (xinf_map_get (back, "none")), XINF_NIL);
+    size_t size;
+    const unsigned char *blob = xinf_value_bytes (xinf_map_get (back, "blob"), &size);
+    CHECK_INT (size, 5);
+    CHECK (blob [3] == 0xff && blob [4] == 0x80);
+    xinf_value_bytes (xinf_map_get (back, "nul"), &size);
+    CHECK_INT (size, 3);
+    const xinf_value_t *list = xinf_map_get (back, "list");
+    CHECK_INT (xinf_value_count (list), 6);
+    CHECK_STR (xinf_value_str (xinf_array_at (list, 1)), "two");
+    CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (list, 3), "k")), "v");
+    const xinf_value_t *deep = xinf_map_get (back, "deep");
+    for (int level = 0; level < 6; level++)
+        deep = xinf_map_get (deep, "down");
+    CHECK_INT (xinf_value_uint (deep), 42);
+    for (size_t index = 0; index < xinf_value_count (tree); index++)
+        CHECK_STR (xinf_map_key_at (back, index), xinf_map_key_at (tree, index));
+
+    //  A changed leaf is seen by the equality helper (it can fail)
+    xinf_map_put_float (back, "pi", 3.5);
+    CHECK (!test_value_equal (tree, back));
+    xinf_value_destroy (&back);
+    msgpack_sbuffer_destroy (&buffer);
+    xinf_value_destroy (&tree);
+}
+
+static void
+test_float32 (void)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_float (&packer, 1.5f);
+    char error [256];
+    xinf_value_t *value = s_unpack (buffer.data, buffer.size, error, sizeof error);
+    CHECK (value);
+    CHECK_INT (xinf_value_type (value), XINF_FLOAT);
+    CHECK (xinf_value_float (value) == 1.5);
+    xinf_value_destroy (&value);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void
+test_dup (void)
+{
+    xinf_value_t *tree = s_sample_tree ();
+    xinf_value_t *copy = xinf_value_dup (tree);
+    CHECK (copy && copy != tree);
+    CHECK (test_value_equal (tree, copy));
+    //  Deep: changing the copy leaves the original alone
+    xinf_map_put_str (xinf_array_at (xinf_map_get (copy, "list"), 3), "k", "changed");
+    xinf_value_t *taken = xinf_map_take (copy, "name");
+    xinf_value_destroy (&taken);
+    CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (xinf_map_get (tree, "list"), 3), "k")), "v");
+    CHECK_STR (xinf_value_str (xinf_map_get (tree, "name")), "llama-7b");
+    CHECK (!test_value_equal (tree, copy));
+    CHECK (xinf_value_dup (NULL) == NULL);
+    xinf_value_destroy (&copy);
+    xinf_value_destroy (&tree);
+}
+
+//  Packs a map {key: 1} where the key is produced by 'key_fn'.
+typedef void (s_key_fn) (msgpack_packer *packer);
+
+static void s_key_int (msgpack_packer *packer) { msgpack_pack_int (packer, 7); }
+static void s_key_nul (msgpack_packer *packer) { msgpack_pack_str (packer, 3); msgpack_pack_str_body (packer, "a\0b", 3); }
+static void s_key_long (msgpack_packer *packer)
+{
+    char key [256];
+    memset (key, 'k', sizeof key);
+    msgpack_pack_str (packer, sizeof key);
+    msgpack_pack_str_body (packer, key, sizeof key);
+}
+
+static void
+s_expect_refused (s_key_fn *key_fn, const char *reason)
+{
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_array (&packer, 1);
+    msgpack_pack_map (&packer, 1);
+    key_fn (&packer);
+    msgpack_pack_uint8 (&packer, 1);
+    char error [256];
+    xinf_value_t *value = s_unpack (buffer.data, buffer.size, error, sizeof error);
+    CHECK (value == NULL);
+    CHECK_STR (error, reason);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void
+test_refusals (void)
+{
+    s_expect_refused (s_key_int, "map keys must be str");
+    s_expect_refused (s_key_nul, "map key contains a NUL byte");
+    s_expect_refused (s_key_long, "map key longer than 255 bytes");
+
+    //  Duplicate keys: { "a": 1, "a": 2 }
+    const char duplicate [] = { (char) 0x82, (char) 0xa1, 'a', 1, (char) 0xa1, 'a', 2 };
+    char error [256];
+    CHECK (s_unpack (duplicate, sizeof duplicate, error, sizeof error) == NULL);
+    CHECK_STR (error, "duplicate map key 'a'");
+
+    //  An ext value (fixext1) deep in an array
+    const char ext [] = { (char) 0x92, 1, (char) 0xd4, 5, 9 };
+    CHECK (s_unpack (ext, sizeof ext, error, sizeof error) == NULL);
+    CHECK_STR (error, "ext types are not accepted");
+
+    //  A key of exactly 255 bytes is fine
+    char key [255];
+    memset (key, 'k', sizeof key);
+    msgpack_sbuffer buffer;
+    msgpack_sbuffer_init (&buffer);
+    msgpack_packer packer;
+    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_pack_map (&packer, 1);
+    msgpack_pack_str (&packer, sizeof key);
+    msgpack_pack_str_body (&packer, key, sizeof key);
+    msgpack_pack_nil (&packer);
+    xinf_value_t *value = s_unpack (buffer.data, buffer.size, error, sizeof error);
+    CHECK (value);
+    CHECK_INT (strlen (xinf_map_key_at (value, 0)), 255);
+    xinf_value_destroy (&value);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+//  An empty key is a valid key. msgpack-c hands out a NULL pointer for an
+//  empty str, which from_object must not pass to memchr/memcpy (UBSan).
+static void
+test_empty_key (void)
+{
+    const char data [] = { (char) 0x82, (char) 0xa0, 1, (char) 0xa1, 'k', (char) 0xa0 };
+    char error [256];
+    xinf_value_t *value = s_unpack (data, sizeof data, error, sizeof error);
+    if (!value)
+        fprintf (stderr, "refused: %s\n", error);
+    CHECK (value);
+    CHECK_STR (xinf_map_key_at (value, 0), "");
+    CHECK_INT (xinf_value_uint (xinf_map_get (value, "")), 1);
+    CHECK_STR (xinf_value_str (xinf_map_get (value, "k")), "");
+    xinf_value_destroy (&value);
+}
+
+static char *
+s_json (const xinf_value_t *value)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *stream = open_memstream (&text, &size);
+    CHECK (stream);
+    xinf_value_print_json (value, stream);
+    fclose (stream);
+    return text;
+}
+
+static void
+test_json (void)
+{
+    xinf_value_t *root = xinf_value_new_map ();
+    xinf_map_put_str (root, "s", "a\"b\\c\n\x7f");
+    xinf_map_put_uint (root, "u", 18446744073709551615ULL);
+    xinf_map_put_int (root, "i", -42);
+    xinf_map_put_float (root, "f", 0.5);
+    xinf_map_put_float (root, "inf", INFINITY);
+    xinf_map_put_float (root, "nan", NAN);
+    xinf_map_put (root, "n", xinf_value_new_nil ());
+    xinf_map_put_bool (root, "t", true);
+    xinf_map_put (root, "b", xinf_value_new_bin ("\x00\xab\xff", 3));
+    xinf_value_t *array = xinf_value_new_array ();
+    xinf_array_push (array, xinf_value_new_uint (1));
+    xinf_array_push (array, xinf_value_new_map ());
+    xinf_array_push (array, xinf_value_new_array ());
+    xinf_map_put (root, "a", array);
+    char *text = s_json (root);
+    CHECK_STR (text, "{\"s\":\"a\\\"b\\\\c\\u000a\\u007f\",\"u\":18446744073709551615,"
+                     "\"i\":-42,\"f\":0.5,\"inf\":null,\"nan\":null,\"n\":null,\"t\":true,"
+                     "\"b\":\"00abff\",\"a\":[1,{},[]]}");
+    free (text);
+    xinf_value_destroy (&root);
+
+    text = s_json (NULL);
+    CHECK_STR (text, "null");
+    free (text);
+    xinf_value_t *number = xinf_value_new_float (0.1);
+    text = s_json (number);
+    CHECK (strtod (text, NULL) == 0.1);     //  %.17g round-trips a double
+    free (text);
+    xinf_value_destroy (&number);
+}
+
+int
+main (void)
+{
+    fprintf (stderr, "test_value\n");
+    RUN (test_scalars);
+    RUN (test_containers);
+    RUN (test_round_trip);
+    RUN (test_float32);
+    RUN (test_dup);
+    RUN (test_refusals);
+    RUN (test_empty_key);
+    RUN (test_json);
+    return 0;
+}
