@@ -71,13 +71,13 @@ s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
                           "unknown message type '%s'", xinf_msg_type (msg));
 }
 
-static void
+static bool
 s_receive_one (xinf_ctx_t *ctx)
 {
     xinf_peer_t *peer;
     char error [256];
     uint64_t corr;
-    xinf_msg_t *msg = xinf_router_recv (ctx->router, &peer, error, sizeof error, &corr);
+    xinf_msg_t *msg = xinf_router_try_recv (ctx->router, &peer, error, sizeof error, &corr);
     if (msg) {
         s_dispatch (ctx, peer, msg);
         xinf_msg_destroy (&msg);
@@ -89,6 +89,7 @@ s_receive_one (xinf_ctx_t *ctx)
                    xinf_peer_id (peer), xinf_peer_address (peer), error);
         xinf_ctx_reply_error (ctx, peer, corr, "BAD_ENVELOPE", "%s", error);
     }
+    return msg || peer;
 }
 
 static int
@@ -96,9 +97,8 @@ s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
 {
     xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
     for (int count = 0; count < XINF_ACTOR_BATCH && !ctx->stopping; count++) {
-        s_receive_one (ctx);
-        if (!(zsock_events (sock) & ZMQ_POLLIN))
-            break;
+        if (!s_receive_one (ctx))
+            break;                  //  nothing queued
     }
     return ctx->stopping ? -1 : 0;
 }

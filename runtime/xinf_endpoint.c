@@ -113,56 +113,95 @@ s_peer_evict_oldest (xinf_router_t *self)
         zhashx_delete (self->peers, oldest->id);
 }
 
-//  Finds or adds the peer record for a routing id; takes the frame.
+//  Finds or adds the peer record for a routing id.
 static xinf_peer_t *
-s_peer_touch (xinf_router_t *self, zframe_t **routing_id_p, zframe_t *first)
+s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
 {
-    zframe_t *routing_id = *routing_id_p;
+    static const char hex [] = "0123456789abcdef";
     char id [PEER_ID_MAX];
-    size_t size = zframe_size (routing_id);
-    for (size_t index = 0; index < size && index < 255; index++)
-        snprintf (id + 2 * index, 3, "%02x", zframe_data (routing_id) [index]);
+    for (size_t index = 0; index < size && index < 255; index++) {
+        id [2 * index] = hex [data [index] >> 4];
+        id [2 * index + 1] = hex [data [index] & 15];
+    }
     id [2 * (size < 255 ? size : 255)] = 0;
     xinf_peer_t *peer = (xinf_peer_t *) zhashx_lookup (self->peers, id);
+    bool fresh = false;
     if (!peer) {
         if (zhashx_size (self->peers) >= XINF_PEERS_MAX)
             s_peer_evict_oldest (self);
         peer = calloc (1, sizeof *peer);
         assert (peer);
         snprintf (peer->id, sizeof peer->id, "%s", id);
-        peer->routing_id = routing_id;
-        *routing_id_p = NULL;
+        peer->routing_id = zframe_new (data, size);
         zhashx_insert (self->peers, id, peer);
+        fresh = true;
     }
-    else
-        zframe_destroy (routing_id_p);
-    const char *address = first ? zframe_meta (first, "Peer-Address") : NULL;
+    //  The address of a connection does not change; read it once
+    const char *address = first && (fresh || !*peer->address) ? zmq_msg_gets (first, "Peer-Address") : NULL;
     if (address)
         snprintf (peer->address, sizeof peer->address, "%s", address);
     peer->last_seen = zclock_mono ();
     return peer;
 }
 
-xinf_msg_t *
-xinf_router_recv (xinf_router_t *self, xinf_peer_t **peer_p,
-                  char *error, size_t error_size, uint64_t *corr_hint)
+//  Receives one message without waiting: frames 0 and 1 into parts [0..1]
+//  (*have says how many came), the rest into *rest. -1 if nothing queued.
+static int
+s_recv_parts (void *handle, zmq_msg_t *parts, int *have, zmsg_t **rest)
+{
+    *have = 0;
+    *rest = NULL;
+    if (zmq_msg_recv (&parts [0], handle, ZMQ_DONTWAIT) < 0)
+        return -1;
+    *have = 1;
+    bool more = zmq_msg_more (&parts [0]);
+    if (more) {
+        zmq_msg_recv (&parts [1], handle, 0);
+        *have = 2;
+        more = zmq_msg_more (&parts [1]);
+    }
+    *rest = zmsg_new ();
+    while (more) {
+        zframe_t *frame = zframe_recv (handle);
+        if (!frame)
+            break;
+        more = zframe_more (frame);
+        zmsg_append (*rest, &frame);
+    }
+    return 0;
+}
+
+static xinf_msg_t *
+s_router_recv (xinf_router_t *self, int flags, xinf_peer_t **peer_p,
+               char *error, size_t error_size, uint64_t *corr_hint)
 {
     *peer_p = NULL;
     if (corr_hint)
         *corr_hint = 0;
-    zmsg_t *zmsg = zmsg_recv (self->sock);
-    if (!zmsg) {
+    void *handle = zsock_resolve (self->sock);
+    zmq_msg_t routing_id;
+    zmq_msg_init (&routing_id);
+    if (zmq_msg_recv (&routing_id, handle, flags) < 0) {
+        zmq_msg_close (&routing_id);
         snprintf (error, error_size, "interrupted");
         return NULL;
     }
-    zframe_t *routing_id = zmsg_pop (zmsg);
-    if (!routing_id) {
-        zmsg_destroy (&zmsg);
-        snprintf (error, error_size, "no routing id");
-        return NULL;
-    }
-    *peer_p = s_peer_touch (self, &routing_id, zmsg_first (zmsg));
-    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, error_size, corr_hint);
+    zmq_msg_t parts [2];
+    zmq_msg_init (&parts [0]);
+    zmq_msg_init (&parts [1]);
+    int have = 0;
+    zmsg_t *rest = NULL;
+    if (zmq_msg_more (&routing_id))
+        s_recv_parts (handle, parts, &have, &rest);
+    if (!rest)
+        rest = zmsg_new ();
+    *peer_p = s_peer_touch (self, zmq_msg_data (&routing_id), zmq_msg_size (&routing_id), have ? &parts [0] : NULL);
+    xinf_msg_t *msg = xinf_msg_decode_wire (have > 0 ? zmq_msg_data (&parts [0]) : NULL, zmq_msg_size (&parts [0]),
+                                            have > 1 ? zmq_msg_data (&parts [1]) : NULL, zmq_msg_size (&parts [1]),
+                                            &rest, error, error_size, corr_hint);
+    zmq_msg_close (&routing_id);
+    zmq_msg_close (&parts [0]);
+    zmq_msg_close (&parts [1]);
     if (msg)
         self->stats.received++;
     else
@@ -170,23 +209,46 @@ xinf_router_recv (xinf_router_t *self, xinf_peer_t **peer_p,
     return msg;
 }
 
-//  Sends frames one by one with DONTWAIT; for ROUTER only the first frame
-//  can be refused (unknown peer or full queue), the rest then go through.
-static int
-s_send_frames (zsock_t *sock, zframe_t *routing_id, zmsg_t **zmsg_p)
+xinf_msg_t *
+xinf_router_recv (xinf_router_t *self, xinf_peer_t **peer_p,
+                  char *error, size_t error_size, uint64_t *corr_hint)
 {
-    zmsg_t *zmsg = *zmsg_p;
+    return s_router_recv (self, 0, peer_p, error, error_size, corr_hint);
+}
+
+xinf_msg_t *
+xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
+                      char *error, size_t error_size, uint64_t *corr_hint)
+{
+    return s_router_recv (self, ZMQ_DONTWAIT, peer_p, error, error_size, corr_hint);
+}
+
+//  Sends routing id (ROUTER), signature, header and the binary frames, all
+//  with DONTWAIT; only the first can be refused, the rest then go through.
+static int
+s_send_wire (zsock_t *sock, zframe_t *routing_id, xinf_msg_t **msg_p)
+{
+    static const byte signature [5] = { 'X', 'I', 'N', 'F', XINF_VERSION };
+    void *handle = zsock_resolve (sock);
+    xinf_wire_t header;
+    zmsg_t *frames = xinf_msg_encode_wire (msg_p, &header);
+    int more = zmsg_size (frames) ? ZMQ_SNDMORE : 0;
     int rc = 0;
     if (routing_id)
-        rc = zframe_send (&routing_id, sock, ZFRAME_MORE | ZFRAME_REUSE | ZFRAME_DONTWAIT);
+        rc = zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = zmq_send (handle, signature, sizeof signature, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (rc == 0)
+        rc = zmq_send (handle, header.data, header.size, more | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     zframe_t *frame;
-    while (rc == 0 && (frame = zmsg_pop (zmsg))) {
-        int flags = zmsg_size (zmsg) ? ZFRAME_MORE : 0;
+    while (rc == 0 && (frame = zmsg_pop (frames))) {
+        int flags = zmsg_size (frames) ? ZFRAME_MORE : 0;
         rc = zframe_send (&frame, sock, flags | ZFRAME_DONTWAIT);
         if (rc)
             zframe_destroy (&frame);
     }
-    zmsg_destroy (zmsg_p);
+    zmsg_destroy (&frames);
+    xinf_wire_release (&header);
     return rc;
 }
 
@@ -196,15 +258,14 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
     if (!*xinf_msg_sender (*msg_p))
         xinf_msg_set_sender (*msg_p, self->name);
     char type [XINF_TYPE_MAX + 1];
-    snprintf (type, sizeof type, "%s", xinf_msg_type (*msg_p));
-    zmsg_t *zmsg = xinf_msg_encode (msg_p);
+    strcpy (type, xinf_msg_type (*msg_p));   //  valid type: at most XINF_TYPE_MAX
     if (!peer) {
-        zmsg_destroy (&zmsg);
+        xinf_msg_destroy (msg_p);
         errno = EHOSTUNREACH;
         self->stats.unreachable++;
         return -1;
     }
-    if (s_send_frames (self->sock, peer->routing_id, &zmsg)) {
+    if (s_send_wire (self->sock, peer->routing_id, msg_p)) {
         int reason = errno;
         self->stats.unreachable++;
         xinf_warn ("router", "send refused type=%s peer=%s address=%s reason=%s",
@@ -271,8 +332,7 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
 {
     if (!*xinf_msg_sender (*msg_p))
         xinf_msg_set_sender (*msg_p, self->name);
-    zmsg_t *zmsg = xinf_msg_encode (msg_p);
-    if (s_send_frames (self->sock, NULL, &zmsg)) {
+    if (s_send_wire (self->sock, NULL, msg_p)) {
         self->stats.unreachable++;
         return -1;
     }
@@ -280,9 +340,36 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
     return 0;
 }
 
+//  Receives and decodes a queued message; -1 if none is queued.
+static int
+s_dealer_try (xinf_dealer_t *self, xinf_msg_t **msg_p, char *error, size_t error_size)
+{
+    zmq_msg_t parts [2];
+    zmq_msg_init (&parts [0]);
+    zmq_msg_init (&parts [1]);
+    int have;
+    zmsg_t *rest;
+    int rc = s_recv_parts (zsock_resolve (self->sock), parts, &have, &rest);
+    if (rc == 0) {
+        *msg_p = xinf_msg_decode_wire (have > 0 ? zmq_msg_data (&parts [0]) : NULL, zmq_msg_size (&parts [0]),
+                                       have > 1 ? zmq_msg_data (&parts [1]) : NULL, zmq_msg_size (&parts [1]),
+                                       &rest, error, error_size, NULL);
+        if (*msg_p)
+            self->stats.received++;
+        else
+            self->stats.bad++;
+    }
+    zmq_msg_close (&parts [0]);
+    zmq_msg_close (&parts [1]);
+    return rc;
+}
+
 xinf_msg_t *
 xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error_size)
 {
+    xinf_msg_t *msg = NULL;
+    if (s_dealer_try (self, &msg, error, error_size) == 0)
+        return msg;                 //  it was queued: no wait, no poll
     xinf_waits_t *waits = xinf_waits_global ();
     uint64_t wait = xinf_wait_begin (waits, self->name, "reply", self->endpoint, timeout_ms > 0 ? timeout_ms : 1);
     zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
@@ -297,12 +384,8 @@ xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error
         snprintf (error, error_size, rc == 0 ? "no reply from %s within %d ms" : "poll failed on %s", self->endpoint, timeout_ms);
         return NULL;
     }
-    zmsg_t *zmsg = zmsg_recv (self->sock);
-    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, error_size, NULL);
-    if (msg)
-        self->stats.received++;
-    else
-        self->stats.bad++;
+    if (s_dealer_try (self, &msg, error, error_size))
+        snprintf (error, error_size, "interrupted");
     return msg;
 }
 

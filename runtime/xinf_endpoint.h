@@ -57,6 +57,10 @@ zsock_t *xinf_router_sock (xinf_router_t *self);
 xinf_msg_t *xinf_router_recv (xinf_router_t *self, xinf_peer_t **peer_p,
                               char *error, size_t error_size, uint64_t *corr_hint);
 
+//  The same without waiting: NULL with *peer_p NULL when nothing is queued.
+xinf_msg_t *xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
+                                  char *error, size_t error_size, uint64_t *corr_hint);
+
 //  Sends to a peer, consuming the message. 0 on success; -1 when the peer is
 //  unknown/disconnected (errno EHOSTUNREACH) or its queue is full (EAGAIN).
 int xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p);

@@ -3,6 +3,7 @@
 #include "xinf_check.h"
 #include "xinf_mpscan.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 
 struct _xinf_msg_t {
@@ -32,23 +33,37 @@ xinf_msg_type_valid (const char *type, size_t length)
 }
 
 static xinf_msg_t *
-s_msg_alloc (void)
+s_msg_alloc (zmsg_t *frames)
 {
-    xinf_msg_t *self = calloc (1, sizeof *self);
+    xinf_msg_t *self = malloc (sizeof *self);
     assert (self);
-    self->frames = zmsg_new ();
+    self->type [0] = 0;
+    self->corr = 0;
+    self->sender [0] = 0;
+    self->deadline = 0;
+    self->body = NULL;
+    self->frames = frames ? frames : zmsg_new ();
     return self;
+}
+
+//  Copies a string known to fit (checked by the caller).
+static void
+s_copy (char *target, const char *source, size_t length)
+{
+    memcpy (target, source, length);
+    target [length] = 0;
 }
 
 xinf_msg_t *
 xinf_msg_new (const char *type)
 {
-    if (!type || !xinf_msg_type_valid (type, strlen (type))) {
+    size_t length = type ? strlen (type) : 0;
+    if (!type || !xinf_msg_type_valid (type, length)) {
         fprintf (stderr, "xinf_msg_new: invalid message type '%s'\n", type ? type : "(null)");
         abort ();
     }
-    xinf_msg_t *self = s_msg_alloc ();
-    snprintf (self->type, sizeof self->type, "%s", type);
+    xinf_msg_t *self = s_msg_alloc (NULL);
+    s_copy (self->type, type, length);
     self->body = xinf_value_new_map ();
     return self;
 }
@@ -78,7 +93,8 @@ size_t xinf_msg_frame_count (const xinf_msg_t *self) { return zmsg_size (self->f
 void
 xinf_msg_set_sender (xinf_msg_t *self, const char *sender)
 {
-    snprintf (self->sender, sizeof self->sender, "%s", sender ? sender : "");
+    size_t length = sender ? strnlen (sender, XINF_SENDER_MAX) : 0;
+    s_copy (self->sender, sender ? sender : "", length);
 }
 
 void
@@ -121,14 +137,41 @@ s_pack_uint (msgpack_packer *packer, const char *key, uint64_t value)
     msgpack_pack_uint64 (packer, value);
 }
 
+static int
+s_buffer_write (void *arg, const char *data, size_t size)
+{
+    xinf_wire_t *self = (xinf_wire_t *) arg;
+    if (self->size + size > self->alloc) {
+        size_t alloc = self->alloc * 2 > self->size + size ? self->alloc * 2 : self->size + size;
+        char *grown = self->data == self->inline_data ? malloc (alloc) : realloc (self->data, alloc);
+        assert (grown);
+        if (self->data == self->inline_data)
+            memcpy (grown, self->inline_data, self->size);
+        self->data = grown;
+        self->alloc = alloc;
+    }
+    memcpy (self->data + self->size, data, size);
+    self->size += size;
+    return 0;
+}
+
+void
+xinf_wire_release (xinf_wire_t *self)
+{
+    if (self->data != self->inline_data)
+        free (self->data);
+    self->data = self->inline_data;
+}
+
 zmsg_t *
-xinf_msg_encode (xinf_msg_t **self_p)
+xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *header)
 {
     xinf_msg_t *self = *self_p;
-    msgpack_sbuffer buffer;
-    msgpack_sbuffer_init (&buffer);
+    header->data = header->inline_data;
+    header->size = 0;
+    header->alloc = sizeof header->inline_data;
     msgpack_packer packer;
-    msgpack_packer_init (&packer, &buffer, msgpack_sbuffer_write);
+    msgpack_packer_init (&packer, header, s_buffer_write);
     msgpack_pack_map (&packer, 5);
     s_pack_str (&packer, "type", self->type);
     s_pack_uint (&packer, "corr", self->corr);
@@ -137,16 +180,21 @@ xinf_msg_encode (xinf_msg_t **self_p)
     msgpack_pack_str (&packer, 4);
     msgpack_pack_str_body (&packer, "body", 4);
     xinf_value_pack (self->body, &packer);
-
-    zmsg_t *zmsg = zmsg_new ();
-    unsigned char signature [5] = { 'X', 'I', 'N', 'F', XINF_VERSION };
-    zmsg_addmem (zmsg, signature, sizeof signature);
-    zmsg_addmem (zmsg, buffer.data, buffer.size);
-    msgpack_sbuffer_destroy (&buffer);
-    zframe_t *frame;
-    while ((frame = zmsg_pop (self->frames)))
-        zmsg_append (zmsg, &frame);
+    zmsg_t *frames = self->frames;
+    self->frames = NULL;
     xinf_msg_destroy (self_p);
+    return frames;
+}
+
+zmsg_t *
+xinf_msg_encode (xinf_msg_t **self_p)
+{
+    xinf_wire_t header;
+    zmsg_t *zmsg = xinf_msg_encode_wire (self_p, &header);
+    unsigned char signature [5] = { 'X', 'I', 'N', 'F', XINF_VERSION };
+    zmsg_pushmem (zmsg, header.data, header.size);
+    zmsg_pushmem (zmsg, signature, sizeof signature);
+    xinf_wire_release (&header);
     return zmsg;
 }
 
@@ -161,13 +209,13 @@ s_fail (char *error, size_t error_size, const char *format, ...)
 }
 
 static int
-s_check_signature (zframe_t *frame, char *error, size_t error_size)
+s_check_signature (const byte *data, size_t size, char *error, size_t error_size)
 {
-    if (!frame)
+    if (!data)
         return s_fail (error, error_size, "empty message");
-    if (zframe_size (frame) != 5 || memcmp (zframe_data (frame), XINF_SIGNATURE, 4) != 0)
-        return s_fail (error, error_size, "frame 0 is not the XINF signature (%zu bytes)", zframe_size (frame));
-    int version = zframe_data (frame) [4];
+    if (size != 5 || memcmp (data, XINF_SIGNATURE, 4) != 0)
+        return s_fail (error, error_size, "frame 0 is not the XINF signature (%zu bytes)", size);
+    int version = data [4];
     if (version != XINF_VERSION)
         return s_fail (error, error_size, "unsupported envelope version %d (this node speaks %d)", version, XINF_VERSION);
     return 0;
@@ -189,43 +237,141 @@ s_take_header (xinf_msg_t *self, xinf_value_t *header, char *error, size_t error
     xinf_check_map (&check, header, "body", XINF_MAP_ENTRIES_MAX);
     if (check.failed)
         return s_fail (error, error_size, "%s", check.reason);
-    snprintf (self->type, sizeof self->type, "%s", type);
-    snprintf (self->sender, sizeof self->sender, "%s", sender);
+    s_copy (self->type, type, strlen (type));
+    s_copy (self->sender, sender, strlen (sender));
     self->corr = corr;
     self->deadline = deadline;
     self->body = xinf_map_take (header, "body");
     return 0;
 }
 
-//  Validates and converts frame 1 into a value tree.
-static xinf_value_t *
-s_parse_header (zframe_t *frame, char *error, size_t error_size)
+//  One msgpack zone per thread, cleared after each use and freed when the
+//  thread ends: no 8 KB malloc and free per decoded message.
+static pthread_key_t s_zone_key;
+static pthread_once_t s_zone_once = PTHREAD_ONCE_INIT;
+
+static void
+s_zone_free (void *zone)
 {
-    if (!frame) {
-        s_fail (error, error_size, "missing frame 1 (header)");
-        return NULL;
+    msgpack_zone_free ((msgpack_zone *) zone);
+}
+
+static void
+s_zone_key_new (void)
+{
+    pthread_key_create (&s_zone_key, s_zone_free);
+}
+
+static msgpack_zone *
+s_thread_zone (void)
+{
+    pthread_once (&s_zone_once, s_zone_key_new);
+    msgpack_zone *zone = (msgpack_zone *) pthread_getspecific (s_zone_key);
+    if (!zone) {
+        zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
+        assert (zone);
+        pthread_setspecific (s_zone_key, zone);
     }
-    size_t size = zframe_size (frame);
-    if (size > XINF_HEADER_MAX) {
-        s_fail (error, error_size, "header frame has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
-        return NULL;
+    return zone;
+}
+
+//  The usual header: exactly type, corr, sender, deadline and body, well
+//  typed. Reads it straight from the msgpack object; only the body becomes
+//  a value tree. -1 for anything else: the full path then decides.
+static int
+s_take_fast (xinf_msg_t *self, const msgpack_object *header, uint64_t *corr_hint)
+{
+    const msgpack_object_map *map = &header->via.map;
+    if (map->size != 5)
+        return -1;
+    const msgpack_object *type = NULL, *corr = NULL, *sender = NULL, *deadline = NULL, *body = NULL;
+    for (uint32_t index = 0; index < 5; index++) {
+        const msgpack_object *key = &map->ptr [index].key, *value = &map->ptr [index].val;
+        if (key->type != MSGPACK_OBJECT_STR)
+            return -1;
+        const msgpack_object **slot =
+            key->via.str.size == 4 && !memcmp (key->via.str.ptr, "type", 4)     ? &type
+          : key->via.str.size == 4 && !memcmp (key->via.str.ptr, "corr", 4)     ? &corr
+          : key->via.str.size == 6 && !memcmp (key->via.str.ptr, "sender", 6)   ? &sender
+          : key->via.str.size == 8 && !memcmp (key->via.str.ptr, "deadline", 8) ? &deadline
+          : key->via.str.size == 4 && !memcmp (key->via.str.ptr, "body", 4)     ? &body : NULL;
+        if (!slot || *slot)
+            return -1;              //  unknown or duplicate key
+        *slot = value;
     }
-    if (xinf_mpscan (zframe_data (frame), size, &s_limits, error, error_size))
-        return NULL;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
+    if (corr->type != MSGPACK_OBJECT_POSITIVE_INTEGER || deadline->type != MSGPACK_OBJECT_POSITIVE_INTEGER
+    ||  type->type != MSGPACK_OBJECT_STR || !xinf_msg_type_valid (type->via.str.ptr, type->via.str.size)
+    ||  sender->type != MSGPACK_OBJECT_STR || sender->via.str.size > XINF_SENDER_MAX
+    ||  memchr (sender->via.str.ptr, 0, sender->via.str.size)
+    ||  body->type != MSGPACK_OBJECT_MAP || body->via.map.size > XINF_MAP_ENTRIES_MAX)
+        return -1;
+    char error [8];
+    self->body = xinf_value_from_object (body, error, sizeof error);
+    if (!self->body)
+        return -1;
+    s_copy (self->type, type->via.str.ptr, type->via.str.size);
+    s_copy (self->sender, sender->via.str.ptr, sender->via.str.size);
+    self->corr = corr->via.u64;
+    self->deadline = deadline->via.u64;
+    if (corr_hint)
+        *corr_hint = self->corr;
+    return 0;
+}
+
+//  Validates frame 1 and reads it into self.
+static int
+s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, size_t error_size, uint64_t *corr_hint)
+{
+    if (!data)
+        return s_fail (error, error_size, "missing frame 1 (header)");
+    if (size > XINF_HEADER_MAX)
+        return s_fail (error, error_size, "header frame has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
+    if (xinf_mpscan (data, size, &s_limits, error, error_size))
+        return -1;
+    msgpack_zone *zone = s_thread_zone ();
+    msgpack_object object;
     size_t offset = 0;
-    xinf_value_t *header = NULL;
-    int rc = msgpack_unpack_next (&unpacked, (const char *) zframe_data (frame), size, &offset);
-    if (rc != MSGPACK_UNPACK_SUCCESS)
-        s_fail (error, error_size, "msgpack-c could not unpack the header (rc=%d)", rc);
+    int rc = msgpack_unpack ((const char *) data, size, &offset, zone, &object);
+    if (rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES)
+        rc = s_fail (error, error_size, "msgpack-c could not unpack the header (rc=%d)", rc);
     else
-    if (unpacked.data.type != MSGPACK_OBJECT_MAP)
-        s_fail (error, error_size, "header must be a map");
+    if (object.type != MSGPACK_OBJECT_MAP)
+        rc = s_fail (error, error_size, "header must be a map");
     else
-        header = xinf_value_from_object (&unpacked.data, error, error_size);
-    msgpack_unpacked_destroy (&unpacked);
-    return header;
+    if (s_take_fast (self, &object, corr_hint) == 0)
+        rc = 0;
+    else {
+        xinf_value_t *header = xinf_value_from_object (&object, error, error_size);
+        rc = header ? s_take_header (self, header, error, error_size, corr_hint) : -1;
+        xinf_value_destroy (&header);
+    }
+    msgpack_zone_clear (zone);
+    return rc;
+}
+
+xinf_msg_t *
+xinf_msg_decode_wire (const byte *signature, size_t signature_size, const byte *header, size_t header_size,
+                      zmsg_t **frames_p, char *error, size_t error_size, uint64_t *corr_hint)
+{
+    zmsg_t *frames = *frames_p;
+    *frames_p = NULL;
+    if (corr_hint)
+        *corr_hint = 0;
+    size_t count = (signature ? 1 : 0) + (header ? 1 : 0) + zmsg_size (frames);
+    xinf_msg_t *self = NULL;
+    if (count > 2 + XINF_FRAMES_MAX)
+        s_fail (error, error_size, "%zu frames, at most %d allowed", count, 2 + XINF_FRAMES_MAX);
+    else
+    if (s_check_signature (signature, signature_size, error, error_size) == 0) {
+        self = s_msg_alloc (frames);
+        if (s_parse_header (self, header, header_size, error, error_size, corr_hint)) {
+            self->frames = NULL;
+            xinf_msg_destroy (&self);
+        }
+    }
+    if (!self)
+        zmsg_destroy (&frames);
+    return self;
 }
 
 xinf_msg_t *
@@ -235,32 +381,17 @@ xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, uint64_t *corr
     *zmsg_p = NULL;
     if (corr_hint)
         *corr_hint = 0;
-    xinf_msg_t *self = NULL;
-    xinf_value_t *header = NULL;
     if (!zmsg) {
         s_fail (error, error_size, "no message");
         return NULL;
     }
-    if (zmsg_size (zmsg) > 2 + XINF_FRAMES_MAX)
-        s_fail (error, error_size, "%zu frames, at most %d allowed", zmsg_size (zmsg), 2 + XINF_FRAMES_MAX);
-    else
-    if (s_check_signature (zmsg_first (zmsg), error, error_size) == 0
-    && (header = s_parse_header (zmsg_next (zmsg), error, error_size))) {
-        self = s_msg_alloc ();
-        if (s_take_header (self, header, error, error_size, corr_hint))
-            xinf_msg_destroy (&self);
-    }
-    xinf_value_destroy (&header);
-    if (self) {
-        zframe_t *frame = zmsg_pop (zmsg);
-        zframe_destroy (&frame);
-        frame = zmsg_pop (zmsg);
-        zframe_destroy (&frame);
-        zmsg_destroy (&self->frames);
-        self->frames = zmsg;                //  the rest are binary frames
-    }
-    else
-        zmsg_destroy (&zmsg);
+    zframe_t *signature = zmsg_pop (zmsg);
+    zframe_t *header = zmsg_pop (zmsg);
+    xinf_msg_t *self = xinf_msg_decode_wire (signature ? zframe_data (signature) : NULL, signature ? zframe_size (signature) : 0,
+                                             header ? zframe_data (header) : NULL, header ? zframe_size (header) : 0,
+                                             &zmsg, error, error_size, corr_hint);
+    zframe_destroy (&signature);
+    zframe_destroy (&header);
     return self;
 }
 

@@ -62,6 +62,20 @@ zmsg_t *xinf_msg_encode (xinf_msg_t **self_p);
 //  readable one, 0 otherwise, so that an ERROR reply can be correlated.
 xinf_msg_t *xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, uint64_t *corr_hint);
 
+//  For the endpoints: frame 1 packed into 'header' (stack first), the binary
+//  frames returned; consumes the message. Release the header after sending.
+typedef struct {
+    char *data;
+    size_t size, alloc;
+    char inline_data [512];
+} xinf_wire_t;
+zmsg_t *xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *header);
+void xinf_wire_release (xinf_wire_t *self);
+//  Decodes from frames 0 and 1 as bytes (NULL if absent) and the binary
+//  frames (consumed), with the checks and reasons of xinf_msg_decode.
+xinf_msg_t *xinf_msg_decode_wire (const byte *signature, size_t signature_size, const byte *header, size_t header_size,
+                                  zmsg_t **frames_p, char *error, size_t error_size, uint64_t *corr_hint);
+
 //  Builds an ERROR message: body { code, message }.
 xinf_msg_t *xinf_msg_new_error (uint64_t corr, const char *code, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
