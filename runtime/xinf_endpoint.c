@@ -78,24 +78,22 @@ xinf_router_destroy (xinf_router_t **self_p)
 int
 xinf_router_bind (xinf_router_t *self, const char *endpoint, char *bound, size_t bound_size)
 {
-    //  "tcp://host:0" means any free port, like "tcp://host:*"
-    char spec [256];
-    size_t length = strlen (endpoint);
-    if (length >= sizeof spec) {
+    //  "tcp://host:0" lets the kernel pick a random free port (CZMQ's ":*"
+    //  would search upwards from 49152, so that concurrent nodes keep
+    //  landing on the same few ports)
+    if (strlen (endpoint) >= 256) {
         errno = EINVAL;
         return -1;
     }
-    snprintf (spec, sizeof spec, "%s", endpoint);
-    if (length > 2 && streq (spec + length - 2, ":0") && strncmp (spec, "tcp://", 6) == 0)
-        spec [length - 1] = '*';
-    int port = zsock_bind (self->sock, "%s", spec);
+    int port = zsock_bind (self->sock, "%s", endpoint);
     if (port < 0)
         return -1;
-    if (bound) {
-        char *last = zsock_last_endpoint (self->sock);
-        snprintf (bound, bound_size, "%s", last ? last : spec);
-        zstr_free (&last);
-    }
+    char *last = zsock_last_endpoint (self->sock);
+    if (last && strncmp (last, "tcp://", 6) == 0 && strrchr (last, ':'))
+        port = atoi (strrchr (last, ':') + 1);
+    if (bound)
+        snprintf (bound, bound_size, "%s", last ? last : endpoint);
+    zstr_free (&last);
     return port;
 }
 

@@ -3,6 +3,7 @@ environment values and unreachable nodes: a clear message and exit status 2
 for usage errors, 1 for a node that does not answer (within the timeout),
 0 for --help; and one good ping round trip through the C client."""
 import os
+import socket
 import subprocess
 import sys
 
@@ -38,11 +39,12 @@ def main():
     expect([cli_bin, "-e", "nonsense", "ping"], 2, "invalid endpoint")
     expect([cli_bin, "--help"], 0, "ping")
 
-    # A port nobody listens on: the client gives up at its deadline, exit 1
-    node = Node(node_bin, "-p", "0", "--bind", "127.0.0.1")
-    free_endpoint = node.endpoint
-    check(node.stop() == 0, "node did not stop cleanly")
-    expect([cli_bin, "-e", free_endpoint, "ping", "-t", "300"], 1, "no reply")
+    # A port nobody listens on (held bound, never listening, so no other
+    # test can take it meanwhile): the client gives up at its deadline, exit 1
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        free_endpoint = f"tcp://127.0.0.1:{holder.getsockname()[1]}"
+        expect([cli_bin, "-e", free_endpoint, "ping", "-t", "300"], 1, "no reply")
 
     # The same port taken twice: the second node says why and exits 1
     first = Node(node_bin, "-p", "0", "--bind", "127.0.0.1")
