@@ -1,0 +1,489 @@
+/*  xinf_tokenizer: building and checking a tokenizer from GGUF metadata
+    arrays, the vocabulary hash, decoding, and the shared helpers (id list,
+    bigram heap, UTF-8). The models' encoders are in xinf_tokenizer_bpe.c
+    (gpt2) and xinf_tokenizer_spm.c (llama).
+*/
+#include "xinf_tokenizer_private.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  --------------------------------------------------------------------------
+//  Shared helpers
+
+void
+xinf_tok_ids_push (xinf_tok_ids_t *list, int32_t id)
+{
+    if (list->count == list->capacity) {
+        list->capacity = list->capacity ? list->capacity * 2 : 64;
+        list->ids = realloc (list->ids, list->capacity * sizeof *list->ids);
+        assert (list->ids);
+    }
+    list->ids [list->count++] = id;
+}
+
+static bool
+s_better (const xinf_tok_bigram_t *one, const xinf_tok_bigram_t *two)
+{
+    return one->priority > two->priority
+        || (one->priority == two->priority && one->left < two->left);
+}
+
+void
+xinf_tok_heap_push (xinf_tok_heap_t *heap, xinf_tok_bigram_t bigram)
+{
+    if (heap->count == heap->capacity) {
+        heap->capacity = heap->capacity ? heap->capacity * 2 : 64;
+        heap->items = realloc (heap->items, heap->capacity * sizeof *heap->items);
+        assert (heap->items);
+    }
+    size_t at = heap->count++;
+    while (at > 0) {
+        size_t parent = (at - 1) / 2;
+        if (!s_better (&bigram, &heap->items [parent]))
+            break;
+        heap->items [at] = heap->items [parent];
+        at = parent;
+    }
+    heap->items [at] = bigram;
+}
+
+bool
+xinf_tok_heap_pop (xinf_tok_heap_t *heap, xinf_tok_bigram_t *bigram)
+{
+    if (heap->count == 0)
+        return false;
+    *bigram = heap->items [0];
+    xinf_tok_bigram_t last = heap->items [--heap->count];
+    size_t at = 0;
+    while (true) {
+        size_t child = 2 * at + 1;
+        if (child >= heap->count)
+            break;
+        if (child + 1 < heap->count && s_better (&heap->items [child + 1], &heap->items [child]))
+            child++;
+        if (!s_better (&heap->items [child], &last))
+            break;
+        heap->items [at] = heap->items [child];
+        at = child;
+    }
+    if (heap->count > 0)
+        heap->items [at] = last;
+    return true;
+}
+
+size_t
+xinf_tok_utf8 (const uint8_t *text, size_t length, uint32_t *cpt)
+{
+    uint8_t lead = text [0];
+    size_t size = lead < 0x80 ? 1 : lead < 0xC2 ? 0 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : lead < 0xF5 ? 4 : 0;
+    if (size == 1) {
+        *cpt = lead;
+        return 1;
+    }
+    if (size == 0 || size > length) {
+        *cpt = XINF_TOK_BAD;
+        return 1;
+    }
+    uint32_t value = lead & (0x7F >> size);
+    for (size_t index = 1; index < size; index++) {
+        if ((text [index] & 0xC0) != 0x80) {
+            *cpt = XINF_TOK_BAD;
+            return 1;
+        }
+        value = (value << 6) | (text [index] & 0x3F);
+    }
+    //  Overlong forms, surrogates and values past U+10FFFF are invalid
+    if ((size == 3 && value < 0x800) || (size == 4 && value < 0x10000)
+    ||  (value >= 0xD800 && value <= 0xDFFF) || value > 0x10FFFF) {
+        *cpt = XINF_TOK_BAD;
+        return 1;
+    }
+    *cpt = value;
+    return size;
+}
+
+size_t
+xinf_tok_utf8_put (uint32_t cpt, char *out)
+{
+    uint8_t *bytes = (uint8_t *) out;
+    if (cpt < 0x80) {
+        bytes [0] = (uint8_t) cpt;
+        return 1;
+    }
+    if (cpt < 0x800) {
+        bytes [0] = (uint8_t) (0xC0 | (cpt >> 6));
+        bytes [1] = (uint8_t) (0x80 | (cpt & 0x3F));
+        return 2;
+    }
+    if (cpt < 0x10000) {
+        bytes [0] = (uint8_t) (0xE0 | (cpt >> 12));
+        bytes [1] = (uint8_t) (0x80 | ((cpt >> 6) & 0x3F));
+        bytes [2] = (uint8_t) (0x80 | (cpt & 0x3F));
+        return 3;
+    }
+    bytes [0] = (uint8_t) (0xF0 | (cpt >> 18));
+    bytes [1] = (uint8_t) (0x80 | ((cpt >> 12) & 0x3F));
+    bytes [2] = (uint8_t) (0x80 | ((cpt >> 6) & 0x3F));
+    bytes [3] = (uint8_t) (0x80 | (cpt & 0x3F));
+    return 4;
+}
+
+//  --------------------------------------------------------------------------
+//  Vocabulary hash: open addressing on FNV-1a, table at most half full
+
+static uint64_t
+s_hash (const char *text, size_t length)
+{
+    uint64_t hash = 0xcbf29ce484222325ull;
+    for (size_t index = 0; index < length; index++) {
+        hash ^= (uint8_t) text [index];
+        hash *= 0x100000001b3ull;
+    }
+    return hash ^ (hash >> 29);
+}
+
+int32_t
+xinf_tok_lookup (const xinf_tokenizer_t *self, const char *text, size_t length)
+{
+    size_t slot = (size_t) s_hash (text, length) & self->table_mask;
+    while (self->table [slot] >= 0) {
+        int32_t id = self->table [slot];
+        size_t size;
+        const char *other = xinf_tok_text (self, id, &size);
+        if (size == length && memcmp (other, text, length) == 0)
+            return id;
+        slot = (slot + 1) & self->table_mask;
+    }
+    return -1;
+}
+
+//  Duplicate texts keep the first id.
+static void
+s_table_build (xinf_tokenizer_t *self)
+{
+    size_t capacity = 16;
+    while (capacity < 2 * (size_t) self->n_tokens)
+        capacity *= 2;
+    self->table = malloc (capacity * sizeof *self->table);
+    assert (self->table);
+    memset (self->table, 0xFF, capacity * sizeof *self->table);
+    self->table_mask = capacity - 1;
+    for (int32_t id = 0; id < self->n_tokens; id++) {
+        size_t length;
+        const char *text = xinf_tok_text (self, id, &length);
+        size_t slot = (size_t) s_hash (text, length) & self->table_mask;
+        bool duplicate = false;
+        while (self->table [slot] >= 0 && !duplicate) {
+            size_t size;
+            const char *other = xinf_tok_text (self, self->table [slot], &size);
+            duplicate = size == length && memcmp (other, text, length) == 0;
+            slot = (slot + 1) & self->table_mask;
+        }
+        if (!duplicate)
+            self->table [slot] = id;
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Construction
+
+static int
+s_check_spec (const xinf_tokenizer_spec_t *spec, char *error, size_t error_size)
+{
+    if (!spec) {
+        snprintf (error, error_size, "no tokenizer spec");
+        return -1;
+    }
+    if (!spec->model) {
+        snprintf (error, error_size, "tokenizer model missing (tokenizer.ggml.model)");
+        return -1;
+    }
+    if (strcmp (spec->model, "gpt2") != 0 && strcmp (spec->model, "llama") != 0) {
+        snprintf (error, error_size, "unknown tokenizer model '%s' (known: gpt2, llama)", spec->model);
+        return -1;
+    }
+    if (spec->n_tokens == 0 || !spec->tokens) {
+        snprintf (error, error_size, "empty vocabulary (tokenizer.ggml.tokens)");
+        return -1;
+    }
+    if (spec->n_tokens > INT32_MAX) {
+        snprintf (error, error_size, "vocabulary of %zu tokens is too large", spec->n_tokens);
+        return -1;
+    }
+    if ((spec->scores && spec->n_scores && spec->n_scores != spec->n_tokens)
+    ||  (spec->token_types && spec->n_token_types && spec->n_token_types != spec->n_tokens)) {
+        snprintf (error, error_size, "%zu tokens but %zu scores and %zu token types",
+                  spec->n_tokens, spec->scores ? spec->n_scores : 0,
+                  spec->token_types ? spec->n_token_types : 0);
+        return -1;
+    }
+    const char *names [3] = { "bos", "eos", "unk" };
+    int64_t ids [3] = { spec->bos_id, spec->eos_id, spec->unk_id };
+    for (int index = 0; index < 3; index++)
+        if (ids [index] < -1 || ids [index] >= (int64_t) spec->n_tokens) {
+            snprintf (error, error_size, "%s id %lld out of range (vocabulary of %zu)",
+                      names [index], (long long) ids [index], spec->n_tokens);
+            return -1;
+        }
+    for (size_t id = 0; id < spec->n_tokens; id++) {
+        if (!spec->tokens [id]) {
+            snprintf (error, error_size, "token %zu has no text", id);
+            return -1;
+        }
+        if (spec->token_types && (spec->token_types [id] < 0 || spec->token_types [id] > XINF_TOKEN_BYTE)) {
+            snprintf (error, error_size, "token %zu has unknown type %d", id, (int) spec->token_types [id]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_size)
+{
+    if (self->model != XINF_TOK_GPT2 || !pre || !*pre
+    ||  strcmp (pre, "default") == 0 || strcmp (pre, "gpt2") == 0 || strcmp (pre, "gpt-2") == 0)
+        self->pre = XINF_PRE_GPT2;
+    else
+    if (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0)
+        self->pre = XINF_PRE_LLAMA3;
+    else
+    if (strcmp (pre, "qwen2") == 0 || strcmp (pre, "deepseek-r1-qwen") == 0)
+        self->pre = XINF_PRE_QWEN2;
+    else {
+        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, qwen2, deepseek-r1-qwen)", pre);
+        return -1;
+    }
+    return 0;
+}
+
+//  Copies texts, scores and types; control, unknown, unused and byte tokens
+//  never come out of text.
+static void
+s_copy_vocab (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
+{
+    size_t n_tokens = spec->n_tokens, total = 0;
+    self->text_at = malloc ((n_tokens + 1) * sizeof *self->text_at);
+    self->scores = malloc (n_tokens * sizeof *self->scores);
+    self->types = malloc (n_tokens);
+    self->matchable = malloc (n_tokens * sizeof *self->matchable);
+    assert (self->text_at && self->scores && self->types && self->matchable);
+    for (size_t id = 0; id < n_tokens; id++) {
+        self->text_at [id] = total;
+        total += (spec->token_lengths ? spec->token_lengths [id] : strlen (spec->tokens [id])) + 1;
+    }
+    self->text_at [n_tokens] = total;
+    self->texts = malloc (total);
+    assert (self->texts);
+    for (size_t id = 0; id < n_tokens; id++) {
+        size_t length = self->text_at [id + 1] - self->text_at [id] - 1;
+        memcpy (self->texts + self->text_at [id], spec->tokens [id], length);
+        self->texts [self->text_at [id] + length] = 0;
+        float score = spec->scores ? spec->scores [id] : 0.0f;
+        self->scores [id] = isnan (score) ? -INFINITY : score;
+        int type = spec->token_types ? spec->token_types [id] : XINF_TOKEN_NORMAL;
+        if ((int64_t) id == spec->bos_id || (int64_t) id == spec->eos_id)
+            type = XINF_TOKEN_CONTROL;
+        else
+        if ((int64_t) id == spec->unk_id)
+            type = XINF_TOKEN_UNKNOWN;
+        self->types [id] = (uint8_t) type;
+        self->matchable [id] = type == XINF_TOKEN_NORMAL || type == XINF_TOKEN_USER_DEFINED
+                            || type == XINF_TOKEN_UNDEFINED;
+    }
+}
+
+static void
+s_build_pieces (xinf_tokenizer_t *self)
+{
+    size_t n_tokens = (size_t) self->n_tokens, total = 0, longest = 0;
+    for (int32_t id = 0; id < self->n_tokens; id++) {
+        size_t length = self->text_at [id + 1] - self->text_at [id];
+        total += length + 4;
+        longest = length > longest ? length : longest;
+    }
+    self->piece_at = malloc ((n_tokens + 1) * sizeof *self->piece_at);
+    self->pieces = malloc (total);
+    char *scratch = malloc (longest + 4);
+    assert (self->piece_at && self->pieces && scratch);
+    size_t at = 0;
+    for (int32_t id = 0; id < self->n_tokens; id++) {
+        size_t length = self->model == XINF_TOK_GPT2
+                      ? xinf_tok_bpe_piece (self, id, scratch)
+                      : xinf_tok_spm_piece (self, id, scratch);
+        self->piece_at [id] = at;
+        memcpy (self->pieces + at, scratch, length);
+        at += length;
+    }
+    self->piece_at [n_tokens] = at;
+    free (scratch);
+}
+
+xinf_tokenizer_t *
+xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error_size)
+{
+    if (s_check_spec (spec, error, error_size))
+        return NULL;
+    xinf_tokenizer_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->model = strcmp (spec->model, "gpt2") == 0 ? XINF_TOK_GPT2 : XINF_TOK_LLAMA;
+    self->n_tokens = (int32_t) spec->n_tokens;
+    self->bos_id = spec->bos_id;
+    self->eos_id = spec->eos_id;
+    self->unk_id = spec->unk_id;
+    self->add_bos = spec->add_bos;
+    self->space_prefix = self->model == XINF_TOK_LLAMA && !spec->no_space_prefix;
+    if (s_set_pre (self, spec->pre, error, error_size)) {
+        xinf_tokenizer_destroy (&self);
+        return NULL;
+    }
+    s_copy_vocab (self, spec);
+    s_table_build (self);
+    int rc = self->model == XINF_TOK_GPT2
+           ? xinf_tok_bpe_init (self, spec, error, error_size)
+           : xinf_tok_spm_init (self, error, error_size);
+    if (rc) {
+        xinf_tokenizer_destroy (&self);
+        return NULL;
+    }
+    s_build_pieces (self);
+    return self;
+}
+
+void
+xinf_tokenizer_destroy (xinf_tokenizer_t **self_p)
+{
+    assert (self_p);
+    xinf_tokenizer_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->texts);
+    free (self->text_at);
+    free (self->pieces);
+    free (self->piece_at);
+    free (self->scores);
+    free (self->types);
+    free (self->matchable);
+    free (self->table);
+    free (self->merge_keys);
+    free (self->merge_ranks);
+    free (self->merge_ids);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --------------------------------------------------------------------------
+//  Encoding and decoding
+
+long
+xinf_tokenizer_encode (xinf_tokenizer_t *self, const char *text, size_t length,
+                       bool add_bos, int32_t *ids, size_t max_ids)
+{
+    if (!self || (!text && length > 0) || (!ids && max_ids > 0))
+        return -1;
+    xinf_tok_ids_t out = { NULL, 0, 0 };
+    if (add_bos && self->bos_id >= 0)
+        xinf_tok_ids_push (&out, (int32_t) self->bos_id);
+    int rc = 0;
+    if (length > 0)
+        rc = self->model == XINF_TOK_GPT2
+           ? xinf_tok_bpe_encode (self, text, length, &out)
+           : xinf_tok_spm_encode (self, text, length, &out);
+    long needed = rc ? -1 : (long) out.count;
+    if (rc == 0 && max_ids > 0 && out.count > 0)
+        memcpy (ids, out.ids, (out.count < max_ids ? out.count : max_ids) * sizeof *ids);
+    free (out.ids);
+    return needed;
+}
+
+//  Copies bytes at 'at' if they fit.
+static void
+s_put (char *text, size_t max_bytes, size_t at, const char *bytes, size_t size)
+{
+    if (at < max_bytes)
+        memcpy (text + at, bytes, size < max_bytes - at ? size : max_bytes - at);
+}
+
+long
+xinf_tokenizer_decode (xinf_tokenizer_t *self, const int32_t *ids, size_t n_ids,
+                       char *text, size_t max_bytes)
+{
+    if (!self || (!ids && n_ids > 0) || (!text && max_bytes > 0))
+        return -1;
+    for (size_t index = 0; index < n_ids; index++)
+        if (ids [index] < 0 || ids [index] >= self->n_tokens)
+            return -1;
+    //  SentencePiece drops the dummy prefix's space of the first token
+    size_t first = n_ids > 0 && ids [0] == self->bos_id ? 1 : 0;
+    size_t at = 0;
+    for (size_t index = 0; index < n_ids; index++) {
+        const char *piece = self->pieces + self->piece_at [ids [index]];
+        size_t size = self->piece_at [ids [index] + 1] - self->piece_at [ids [index]];
+        if (index == first && self->space_prefix && size > 0 && piece [0] == ' ') {
+            piece++;
+            size--;
+        }
+        s_put (text, max_bytes, at, piece, size);
+        at += size;
+    }
+    if (at < max_bytes)
+        text [at] = 0;
+    return (long) at;
+}
+
+long
+xinf_tokenizer_piece (xinf_tokenizer_t *self, int32_t id, char *text, size_t max_bytes)
+{
+    if (!self || id < 0 || id >= self->n_tokens || (!text && max_bytes > 0))
+        return -1;
+    size_t size = self->piece_at [id + 1] - self->piece_at [id];
+    s_put (text, max_bytes, 0, self->pieces + self->piece_at [id], size);
+    if (size < max_bytes)
+        text [size] = 0;
+    return (long) size;
+}
+
+//  --------------------------------------------------------------------------
+//  Properties
+
+const char *
+xinf_tokenizer_text (xinf_tokenizer_t *self, int32_t id, size_t *length)
+{
+    if (!self || id < 0 || id >= self->n_tokens)
+        return NULL;
+    size_t size;
+    const char *text = xinf_tok_text (self, id, &size);
+    if (length)
+        *length = size;
+    return text;
+}
+
+int32_t
+xinf_tokenizer_find (xinf_tokenizer_t *self, const char *text, size_t length)
+{
+    if (!self || (!text && length > 0))
+        return -1;
+    return xinf_tok_lookup (self, text ? text : "", length);
+}
+
+size_t xinf_tokenizer_vocab (xinf_tokenizer_t *self) { return self ? (size_t) self->n_tokens : 0; }
+int64_t xinf_tokenizer_bos (xinf_tokenizer_t *self) { return self ? self->bos_id : -1; }
+int64_t xinf_tokenizer_eos (xinf_tokenizer_t *self) { return self ? self->eos_id : -1; }
+int64_t xinf_tokenizer_unk (xinf_tokenizer_t *self) { return self ? self->unk_id : -1; }
+bool xinf_tokenizer_add_bos (xinf_tokenizer_t *self) { return self && self->add_bos; }
+
+bool
+xinf_tokenizer_is_control (xinf_tokenizer_t *self, int32_t id)
+{
+    return self && id >= 0 && id < self->n_tokens && self->types [id] == XINF_TOKEN_CONTROL;
+}
+
+const char *
+xinf_tokenizer_model (xinf_tokenizer_t *self)
+{
+    return !self ? NULL : self->model == XINF_TOK_GPT2 ? "gpt2" : "llama";
+}

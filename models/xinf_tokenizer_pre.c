@@ -1,0 +1,160 @@
+/*  xinf_tokenizer_pre: the gpt2 pre-tokenizers, hand-written equivalents
+    of the regexes that split text before byte-level BPE (the first
+    alternative that matches at a position wins, as in the regex):
+
+    GPT-2 (default):
+        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+    llama3 (qwen2 the same with \p{N} instead of \p{N}{1,3}):
+        (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+        ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+
+    Classes come from xinf_tokenizer_unicode.c; \s is White_Space. An
+    invalid UTF-8 byte counts as one character of [^\s\p{L}\p{N}]. The
+    case-insensitive contractions fold ASCII only.
+*/
+#include "xinf_tokenizer_private.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+typedef struct {
+    size_t count;                   //  characters
+    uint32_t *cpts;
+    uint8_t *flags;                 //  XINF_TOK_LETTER, ...
+    size_t *offsets;                //  [count + 1] byte offsets
+} s_text_t;
+
+static int
+s_flag (const s_text_t *text, size_t at)
+{
+    return at < text->count ? text->flags [at] : 0;
+}
+
+static uint32_t
+s_cpt (const s_text_t *text, size_t at)
+{
+    return at < text->count ? text->cpts [at] : XINF_TOK_BAD;
+}
+
+static uint32_t
+s_fold (uint32_t cpt, bool any_case)
+{
+    return any_case && cpt >= 'A' && cpt <= 'Z' ? cpt + 32 : cpt;
+}
+
+static bool
+s_newline (uint32_t cpt)
+{
+    return cpt == '\r' || cpt == '\n';
+}
+
+//  's 't 're 've 'm 'll 'd: their length, or 0.
+static size_t
+s_contraction (const s_text_t *text, size_t at, bool any_case)
+{
+    if (s_cpt (text, at) != '\'')
+        return 0;
+    uint32_t one = s_fold (s_cpt (text, at + 1), any_case);
+    uint32_t two = s_fold (s_cpt (text, at + 2), any_case);
+    if (one == 's' || one == 't' || one == 'm' || one == 'd')
+        return 2;
+    if ((one == 'r' && two == 'e') || (one == 'v' && two == 'e') || (one == 'l' && two == 'l'))
+        return 3;
+    return 0;
+}
+
+static size_t
+s_run (const s_text_t *text, size_t at, int flag)
+{
+    while (s_flag (text, at) & flag)
+        at++;
+    return at;
+}
+
+//  \s+(?!\S)|\s+ at a whitespace character: a run before a non-space
+//  leaves its last character to the next pre-token.
+static size_t
+s_spaces (const s_text_t *text, size_t at)
+{
+    size_t end = s_run (text, at, XINF_TOK_SPACE);
+    return end > at + 1 && end < text->count ? end - 1 : end;
+}
+
+static size_t
+s_next_gpt2 (const s_text_t *text, size_t at)
+{
+    size_t contraction = s_contraction (text, at, false);
+    if (contraction)
+        return at + contraction;
+    size_t from = s_cpt (text, at) == ' ' ? at + 1 : at;
+    int flag = s_flag (text, from);
+    if (flag & (XINF_TOK_LETTER | XINF_TOK_NUMBER | XINF_TOK_OTHER))
+        return s_run (text, from, flag);
+    return s_spaces (text, at);
+}
+
+static size_t
+s_next_llama3 (const s_text_t *text, size_t at, size_t max_digits)
+{
+    size_t contraction = s_contraction (text, at, true);
+    if (contraction)
+        return at + contraction;
+    uint32_t cpt = s_cpt (text, at);
+    int flag = s_flag (text, at);
+    if (flag & XINF_TOK_LETTER)
+        return s_run (text, at, XINF_TOK_LETTER);
+    if (!s_newline (cpt) && !(flag & XINF_TOK_NUMBER) && (s_flag (text, at + 1) & XINF_TOK_LETTER))
+        return s_run (text, at + 1, XINF_TOK_LETTER);
+    if (flag & XINF_TOK_NUMBER) {
+        size_t end = at;
+        while (end - at < max_digits && (s_flag (text, end) & XINF_TOK_NUMBER))
+            end++;
+        return end;
+    }
+    size_t from = cpt == ' ' ? at + 1 : at;
+    if (s_flag (text, from) & XINF_TOK_OTHER) {
+        size_t end = s_run (text, from, XINF_TOK_OTHER);
+        while (end < text->count && s_newline (text->cpts [end]))
+            end++;
+        return end;
+    }
+    //  \s*[\r\n]+ ends after the run's last newline
+    size_t end = s_run (text, at, XINF_TOK_SPACE), after_newline = 0;
+    for (size_t index = at; index < end; index++)
+        if (s_newline (text->cpts [index]))
+            after_newline = index + 1;
+    return after_newline ? after_newline : s_spaces (text, at);
+}
+
+size_t
+xinf_tok_split (xinf_tok_pre_t pre, const char *bytes, size_t length, size_t **ends_p)
+{
+    s_text_t text = { 0 };
+    text.cpts = malloc ((length + 1) * sizeof *text.cpts);
+    text.flags = malloc (length + 1);
+    text.offsets = malloc ((length + 1) * sizeof *text.offsets);
+    size_t *ends = malloc ((length + 1) * sizeof *ends);
+    assert (text.cpts && text.flags && text.offsets && ends);
+    for (size_t at = 0; at < length; text.count++) {
+        uint32_t cpt;
+        size_t size = xinf_tok_utf8 ((const uint8_t *) bytes + at, length - at, &cpt);
+        text.cpts [text.count] = cpt;
+        text.flags [text.count] = (uint8_t) xinf_tok_class (cpt);
+        text.offsets [text.count] = at;
+        at += size;
+    }
+    text.offsets [text.count] = length;
+    size_t count = 0;
+    for (size_t at = 0; at < text.count; ) {
+        size_t end = pre == XINF_PRE_GPT2 ? s_next_gpt2 (&text, at)
+                   : s_next_llama3 (&text, at, pre == XINF_PRE_QWEN2 ? 1 : 3);
+        assert (end > at);
+        ends [count++] = text.offsets [end];
+        at = end;
+    }
+    free (text.cpts);
+    free (text.flags);
+    free (text.offsets);
+    *ends_p = ends;
+    return count;
+}

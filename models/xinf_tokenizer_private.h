@@ -1,0 +1,99 @@
+/*  xinf_tokenizer_private: what the tokenizer's source files share: the
+    object, the bigram heap that both BPE variants merge with, UTF-8 and
+    Unicode class helpers, and the entry points of each model's file.
+    Not a public header.
+*/
+#ifndef XINF_TOKENIZER_PRIVATE_H_INCLUDED
+#define XINF_TOKENIZER_PRIVATE_H_INCLUDED
+
+#include "xinf_tokenizer.h"
+
+typedef enum { XINF_TOK_GPT2, XINF_TOK_LLAMA } xinf_tok_model_t;
+typedef enum { XINF_PRE_GPT2, XINF_PRE_LLAMA3, XINF_PRE_QWEN2 } xinf_tok_pre_t;
+
+struct _xinf_tokenizer_t {
+    xinf_tok_model_t model;
+    xinf_tok_pre_t pre;
+    int32_t n_tokens;
+    char *texts;                    //  vocabulary texts, each NUL-terminated
+    size_t *text_at;                //  [n_tokens + 1] offsets into texts
+    char *pieces;                   //  what each token decodes to
+    size_t *piece_at;               //  [n_tokens + 1] offsets into pieces
+    float *scores;                  //  [n_tokens], NaN made -inf
+    uint8_t *types;                 //  [n_tokens] resolved token types
+    bool *matchable;                //  [n_tokens] may come out of text
+    int32_t *table;                 //  vocabulary hash: ids, -1 empty
+    size_t table_mask;
+    int32_t byte_ids [256];         //  token of each byte, or -1
+    //  gpt2 merges: (left id, right id) -> rank and merged id
+    uint64_t *merge_keys;
+    int32_t *merge_ranks, *merge_ids;
+    size_t merge_mask;
+    int64_t bos_id, eos_id, unk_id;
+    bool add_bos, space_prefix;
+};
+
+//  Growable id list that encoders append to.
+typedef struct {
+    int32_t *ids;
+    size_t count, capacity;
+} xinf_tok_ids_t;
+void xinf_tok_ids_push (xinf_tok_ids_t *list, int32_t id);
+
+//  A candidate merge of symbols 'left' and 'right': higher priority first,
+//  then the leftmost; 'a' and 'b' let the encoder check on pop that both
+//  symbols are still what they were when it was pushed.
+typedef struct {
+    double priority;
+    int32_t left, right;
+    int32_t a, b;
+} xinf_tok_bigram_t;
+
+typedef struct {
+    xinf_tok_bigram_t *items;
+    size_t count, capacity;
+} xinf_tok_heap_t;
+void xinf_tok_heap_push (xinf_tok_heap_t *heap, xinf_tok_bigram_t bigram);
+bool xinf_tok_heap_pop (xinf_tok_heap_t *heap, xinf_tok_bigram_t *bigram);
+
+//  Length of the valid UTF-8 character at 'text' (1 to 4), its code point
+//  in *cpt; an invalid byte is a 1-byte character with *cpt = XINF_TOK_BAD.
+#define XINF_TOK_BAD 0xFFFFFFFFu
+size_t xinf_tok_utf8 (const uint8_t *text, size_t length, uint32_t *cpt);
+//  Writes the UTF-8 of a code point (1 to 4 bytes), returns its length.
+size_t xinf_tok_utf8_put (uint32_t cpt, char *out);
+
+//  Unicode classes for the pre-tokenizer regexes (Unicode 14).
+#define XINF_TOK_LETTER 1           //  \p{L}
+#define XINF_TOK_NUMBER 2           //  \p{N}
+#define XINF_TOK_SPACE  4           //  \s (White_Space)
+#define XINF_TOK_OTHER  8           //  [^\s\p{L}\p{N}], invalid bytes too
+int xinf_tok_class (uint32_t cpt);
+
+//  Splits text into pre-tokens; returns their count and their byte end
+//  offsets in *ends_p (malloc'ed, caller frees).
+size_t xinf_tok_split (xinf_tok_pre_t pre, const char *text, size_t length, size_t **ends_p);
+
+//  gpt2: builds byte ids and merges; writes what a token decodes to into
+//  'out' (room for its text length + 4 bytes); encodes.
+int xinf_tok_bpe_init (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec, char *error, size_t error_size);
+size_t xinf_tok_bpe_piece (xinf_tokenizer_t *self, int32_t id, char *out);
+int xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out);
+
+//  llama: the same.
+int xinf_tok_spm_init (xinf_tokenizer_t *self, char *error, size_t error_size);
+size_t xinf_tok_spm_piece (xinf_tokenizer_t *self, int32_t id, char *out);
+int xinf_tok_spm_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out);
+
+//  Token text and its length.
+static inline const char *
+xinf_tok_text (const xinf_tokenizer_t *self, int32_t id, size_t *length)
+{
+    *length = self->text_at [id + 1] - self->text_at [id] - 1;
+    return self->texts + self->text_at [id];
+}
+
+//  Looks text up in the vocabulary; -1 when absent.
+int32_t xinf_tok_lookup (const xinf_tokenizer_t *self, const char *text, size_t length);
+
+#endif

@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""Independent float64 reference of the llama / qwen2 forward pass (GGUF).
+
+Python standard library + numpy only.  Weights are the file's values
+dequantized to float32 (gguf_reader), then computed on in float64.
+
+Architecture, as llama.cpp defines it for GGUF:
+
+    x = token_embd[token]                                   token_embd: [vocab, dim]
+    for each layer:
+        h = rmsnorm(x) * attn_norm
+        q = Wq h (+ bq)   k = Wk h (+ bk)   v = Wv h (+ bv)   biases: qwen2 always, llama if present
+        q, k = rope(q, pos), rope(k, pos)
+            llama: "normal" mode, rotates ADJACENT pairs (2i, 2i+1)
+            qwen2: NeoX mode, rotates pairs (i, i + n_rot/2)
+            theta_i = pos * freq_base^(-2i/n_rot)   (n_rot = rope.dimension_count,
+            default head_dim; dims >= n_rot are not rotated)
+        attention: causal, scale 1/sqrt(head_dim), query head h reads kv head
+                   h // (n_head / n_head_kv)
+        x = x + Wo attn
+        h = rmsnorm(x) * ffn_norm
+        x = x + Wdown (silu(Wgate h) * (Wup h))
+    logits = Wout (rmsnorm(x) * output_norm), Wout = output.weight or token_embd.weight
+
+rmsnorm(x) = x / sqrt(mean(x^2) + eps)
+
+Command line:
+    python3 reference_forward.py MODEL.gguf --prompt-tokens 1,2,3 --steps 64 \
+        [--json] [--json-k K] [--logits-out FILE.npy] [--prefill-logits-out FILE.npy]
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gguf_reader import GGUFReader  # noqa: E402
+
+SUPPORTED_ARCHS = ("llama", "qwen2")
+
+
+class HParams:
+    def __init__(self, r):
+        arch = r.get("general.architecture")
+        if arch not in SUPPORTED_ARCHS:
+            raise ValueError("%s: unsupported general.architecture %r" % (r.path, arch))
+        self.arch = arch
+
+        def req(key):
+            v = r.get_int("%s.%s" % (arch, key))
+            if v is None:
+                raise ValueError("%s: missing metadata %s.%s" % (r.path, arch, key))
+            return v
+
+        self.dim = req("embedding_length")
+        self.n_layers = req("block_count")
+        self.ffn = req("feed_forward_length")
+        self.n_head = req("attention.head_count")
+        self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
+        self.context = r.get_int(arch + ".context_length", 0)
+        self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
+                               1e-6 if arch == "qwen2" else 1e-5)
+        self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
+        self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
+        vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
+        if vdim != self.head_dim:
+            raise ValueError("%s: key_length %d != value_length %d not supported"
+                             % (r.path, self.head_dim, vdim))
+        self.n_rot = r.get_int(arch + ".rope.dimension_count", self.head_dim)
+        if self.n_head <= 0 or self.n_head_kv <= 0 or self.n_head % self.n_head_kv != 0:
+            raise ValueError("%s: head_count %d / head_count_kv %d invalid"
+                             % (r.path, self.n_head, self.n_head_kv))
+        if self.n_rot % 2 != 0 or self.n_rot > self.head_dim or self.head_dim % 2 != 0:
+            raise ValueError("%s: rope dimension %d / head_dim %d invalid"
+                             % (r.path, self.n_rot, self.head_dim))
+        self.neox = (arch == "qwen2")
+        self.qkv_bias = (arch == "qwen2")
+
+    def __repr__(self):
+        return "HParams(%s)" % ", ".join("%s=%r" % kv for kv in sorted(vars(self).items()))
+
+
+def rms_norm(x, w, eps):
+    """x: (..., dim), w: (dim,)."""
+    return x / np.sqrt(np.mean(x * x, axis=-1, keepdims=True) + eps) * w
+
+
+def silu(x):
+    return x / (1.0 + np.exp(-x))
+
+
+def rope(x, positions, n_rot, freq_base, neox):
+    """x: (T, n_heads, head_dim); positions: (T,).  Returns a rotated copy."""
+    x = x.copy()
+    half = n_rot // 2
+    inv_freq = freq_base ** (-2.0 * np.arange(half, dtype=np.float64) / n_rot)  # (half,)
+    theta = np.asarray(positions, dtype=np.float64)[:, None] * inv_freq[None, :]  # (T, half)
+    cos = np.cos(theta)[:, None, :]
+    sin = np.sin(theta)[:, None, :]
+    if neox:
+        a = x[..., 0:half].copy()
+        b = x[..., half:n_rot].copy()
+        x[..., 0:half] = a * cos - b * sin
+        x[..., half:n_rot] = a * sin + b * cos
+    else:
+        a = x[..., 0:n_rot:2].copy()
+        b = x[..., 1:n_rot:2].copy()
+        x[..., 0:n_rot:2] = a * cos - b * sin
+        x[..., 1:n_rot:2] = a * sin + b * cos
+    return x
+
+
+class Layer:
+    pass
+
+
+class Model:
+    def __init__(self, path):
+        self.path = str(path)
+        r = GGUFReader(self.path)
+        self.reader = r
+        hp = HParams(r)
+        self.hp = hp
+
+        def w(name, shape):
+            if not r.has_tensor(name):
+                raise ValueError("%s: missing tensor %s" % (self.path, name))
+            t = r.tensor(name).astype(np.float64)
+            if t.shape != tuple(shape):
+                raise ValueError("%s: tensor %s has shape %r, expected %r"
+                                 % (self.path, name, t.shape, tuple(shape)))
+            return t
+
+        self.embd = r.tensor("token_embd.weight").astype(np.float64)
+        if self.embd.ndim != 2 or self.embd.shape[1] != hp.dim:
+            raise ValueError("%s: token_embd.weight shape %r, expected (vocab, %d)"
+                             % (self.path, self.embd.shape, hp.dim))
+        self.vocab = self.embd.shape[0]
+        qd = hp.n_head * hp.head_dim
+        kvd = hp.n_head_kv * hp.head_dim
+        self.layers = []
+        for i in range(hp.n_layers):
+            p = "blk.%d." % i
+            L = Layer()
+            L.attn_norm = w(p + "attn_norm.weight", (hp.dim,))
+            L.wq = w(p + "attn_q.weight", (qd, hp.dim))
+            L.wk = w(p + "attn_k.weight", (kvd, hp.dim))
+            L.wv = w(p + "attn_v.weight", (kvd, hp.dim))
+            # qwen2: q/k/v biases required; llama: optional (as in llama.cpp)
+            if hp.qkv_bias or r.has_tensor(p + "attn_q.bias"):
+                L.bq = w(p + "attn_q.bias", (qd,))
+                L.bk = w(p + "attn_k.bias", (kvd,))
+                L.bv = w(p + "attn_v.bias", (kvd,))
+            else:
+                L.bq = L.bk = L.bv = None
+            L.wo = w(p + "attn_output.weight", (hp.dim, qd))
+            L.ffn_norm = w(p + "ffn_norm.weight", (hp.dim,))
+            L.wgate = w(p + "ffn_gate.weight", (hp.ffn, hp.dim))
+            L.wup = w(p + "ffn_up.weight", (hp.ffn, hp.dim))
+            L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
+            self.layers.append(L)
+        self.output_norm = w("output_norm.weight", (hp.dim,))
+        self.tied = not r.has_tensor("output.weight")
+        self.output = self.embd if self.tied else w("output.weight", (self.vocab, hp.dim))
+
+    # -- pieces ------------------------------------------------------------
+    def _embed(self, tokens):
+        tokens = np.asarray(tokens, dtype=np.int64)
+        if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab):
+            raise ValueError("token id out of range [0, %d): %r" % (self.vocab, tokens.tolist()))
+        return self.embd[tokens]
+
+    def _qkv(self, L, h, positions):
+        hp = self.hp
+        T = h.shape[0]
+        q = h @ L.wq.T
+        k = h @ L.wk.T
+        v = h @ L.wv.T
+        if L.bq is not None:
+            q = q + L.bq
+            k = k + L.bk
+            v = v + L.bv
+        q = rope(q.reshape(T, hp.n_head, hp.head_dim), positions, hp.n_rot, hp.freq_base, hp.neox)
+        k = rope(k.reshape(T, hp.n_head_kv, hp.head_dim), positions, hp.n_rot, hp.freq_base, hp.neox)
+        v = v.reshape(T, hp.n_head_kv, hp.head_dim)
+        return q, k, v
+
+    def _ffn(self, L, x):
+        h = rms_norm(x, L.ffn_norm, self.hp.eps)
+        return x + (silu(h @ L.wgate.T) * (h @ L.wup.T)) @ L.wdown.T
+
+    def _logits(self, x):
+        return rms_norm(x, self.output_norm, self.hp.eps) @ self.output.T
+
+    # -- full sequence (explicit causal mask) -------------------------------
+    def forward(self, tokens):
+        """Logits (T, vocab) float64 for every position of `tokens` (positions 0..T-1)."""
+        hp = self.hp
+        x = self._embed(tokens)
+        T = x.shape[0]
+        if T == 0:
+            return np.zeros((0, self.vocab))
+        pos = np.arange(T)
+        group = hp.n_head // hp.n_head_kv
+        mask = np.triu(np.full((T, T), -np.inf), k=1)  # [query, key]
+        scale = 1.0 / math.sqrt(hp.head_dim)
+        for L in self.layers:
+            h = rms_norm(x, L.attn_norm, hp.eps)
+            q, k, v = self._qkv(L, h, pos)
+            out = np.empty((T, hp.n_head, hp.head_dim))
+            for hd in range(hp.n_head):
+                kv = hd // group
+                s = (q[:, hd, :] @ k[:, kv, :].T) * scale + mask
+                s = s - s.max(axis=1, keepdims=True)
+                p = np.exp(s)
+                p /= p.sum(axis=1, keepdims=True)
+                out[:, hd, :] = p @ v[:, kv, :]
+            x = x + out.reshape(T, -1) @ L.wo.T
+            x = self._ffn(L, x)
+        return self._logits(x)
+
+    # -- incremental (KV cache) ----------------------------------------------
+    def new_cache(self):
+        return {"n": 0,
+                "k": [np.zeros((0, self.hp.n_head_kv, self.hp.head_dim)) for _ in self.layers],
+                "v": [np.zeros((0, self.hp.n_head_kv, self.hp.head_dim)) for _ in self.layers]}
+
+    def step(self, tokens, cache):
+        """Append `tokens` at positions cache['n']..; returns their logits (len, vocab)."""
+        hp = self.hp
+        x = self._embed(tokens)
+        T = x.shape[0]
+        start = cache["n"]
+        pos = np.arange(start, start + T)
+        group = hp.n_head // hp.n_head_kv
+        scale = 1.0 / math.sqrt(hp.head_dim)
+        for li, L in enumerate(self.layers):
+            h = rms_norm(x, L.attn_norm, hp.eps)
+            q, k, v = self._qkv(L, h, pos)
+            K = cache["k"][li] = np.concatenate([cache["k"][li], k], axis=0)
+            V = cache["v"][li] = np.concatenate([cache["v"][li], v], axis=0)
+            out = np.empty((T, hp.n_head, hp.head_dim))
+            for t in range(T):
+                n_keys = start + t + 1  # causal: keys 0..pos
+                for hd in range(hp.n_head):
+                    kv = hd // group
+                    s = K[:n_keys, kv, :] @ q[t, hd, :] * scale
+                    p = np.exp(s - s.max())
+                    p /= p.sum()
+                    out[t, hd, :] = p @ V[:n_keys, kv, :]
+            x = x + out.reshape(T, -1) @ L.wo.T
+            x = self._ffn(L, x)
+        cache["n"] = start + T
+        return self._logits(x)
+
+    def greedy(self, prompt_tokens, steps):
+        """Greedy decoding.  Step i's logits are those after the last token fed
+        (the prompt's last token for step 0); its token is argmax (lowest id on
+        ties).  Returns (generated ids, [logits vector per step])."""
+        prompt_tokens = list(prompt_tokens)
+        if not prompt_tokens:
+            raise ValueError("empty prompt")
+        cache = self.new_cache()
+        last = self.step(prompt_tokens, cache)[-1]
+        ids, logits = [], []
+        for i in range(steps):
+            tok = int(np.argmax(last))
+            ids.append(tok)
+            logits.append(last)
+            if i + 1 < steps:
+                last = self.step([tok], cache)[-1]
+        return ids, logits
+
+
+def _main(argv):
+    ap = argparse.ArgumentParser(description="float64 reference forward pass for llama/qwen2 GGUF")
+    ap.add_argument("model")
+    ap.add_argument("--prompt-tokens", required=True, help="comma-separated token ids")
+    ap.add_argument("--steps", type=int, default=64)
+    ap.add_argument("--json", action="store_true", help='print {"tokens": [...], "logits": [[...]]}')
+    ap.add_argument("--json-k", type=int, default=16,
+                    help="logits per step in JSON: the first K values (0 = all)")
+    ap.add_argument("--logits-out", help="save the per-step logits, float64 (steps, vocab), to .npy")
+    ap.add_argument("--prefill-logits-out",
+                    help="save forward() logits of the prompt, float64 (len, vocab), to .npy")
+    a = ap.parse_args(argv)
+    try:
+        prompt = [int(t) for t in a.prompt_tokens.split(",") if t.strip() != ""]
+    except ValueError:
+        ap.error("--prompt-tokens: expected comma-separated integers")
+    if a.steps < 0:
+        ap.error("--steps must be >= 0")
+    try:
+        m = Model(a.model)
+        ids, logits = m.greedy(prompt, a.steps)
+    except ValueError as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 1
+    if a.logits_out:
+        np.save(a.logits_out, np.array(logits, dtype=np.float64).reshape(len(logits), m.vocab))
+    if a.prefill_logits_out:
+        np.save(a.prefill_logits_out, m.forward(prompt))
+    if a.json:
+        k = a.json_k if a.json_k > 0 else m.vocab
+        print(json.dumps({"tokens": ids, "logits": [[float(v) for v in l[:k]] for l in logits]}))
+    else:
+        print(" ".join(str(t) for t in ids))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

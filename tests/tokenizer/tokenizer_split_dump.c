@@ -1,0 +1,35 @@
+/*  tokenizer_split_dump: prints the gpt2 pre-tokenizer's splits for
+    test_tokenizer_regex.py. Usage: tokenizer_split_dump gpt2|llama3|qwen2;
+    stdin holds records "<byte length>\n<bytes>", stdout gets one line per
+    record with the byte offsets where the pre-tokens end.
+*/
+#include "xinf_tokenizer_private.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+main (int argc, char *argv [])
+{
+    if (argc != 2) {
+        fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2\n");
+        return 2;
+    }
+    xinf_tok_pre_t pre = strcmp (argv [1], "llama3") == 0 ? XINF_PRE_LLAMA3
+                       : strcmp (argv [1], "qwen2") == 0 ? XINF_PRE_QWEN2 : XINF_PRE_GPT2;
+    size_t length;
+    while (scanf ("%zu", &length) == 1 && getchar () == '\n') {
+        char *text = malloc (length + 1);
+        if (!text || fread (text, 1, length, stdin) != length)
+            return 1;
+        size_t *ends;
+        size_t count = xinf_tok_split (pre, text, length, &ends);
+        for (size_t index = 0; index < count; index++)
+            printf (index ? " %zu" : "%zu", ends [index]);
+        printf ("\n");
+        free (ends);
+        free (text);
+    }
+    return 0;
+}

@@ -1,0 +1,402 @@
+/*  xinf-make-model: writes a random-weight GGUF model, deterministic by
+    seed, that xinf (and llama.cpp) can load: Llama-family architecture
+    (llama or qwen2), F32/F16/BF16/Q8_0 matrices, F32 norms and biases, a
+    valid tokenizer in the metadata.
+
+        xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
+        xinf-make-model --preset qwen2.5-0.5b --type f16 -o qwen-shape.gguf
+
+    Presets: tiny (a test model well under 5 MB), qwen2.5-0.5b and
+    llama3.2-1b (the real shapes, for benchmarks); explicit shape flags
+    override the preset. Tensor data is generated and written in chunks,
+    so a large preset never sits in memory. Every tensor has its own PRNG
+    stream derived from the seed and its index.
+*/
+#include "xinf.h"
+#include "xinf_fp16.h"
+#include "xinf_gguf_writer.h"
+#include "xinf_make_vocab.h"
+
+#include <math.h>
+
+static const xinf_option_t s_options [] = {
+    { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
+    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|llama3.2-1b", "NAME",
+      "shape preset; the flags below override it" },
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2", "ARCH",
+      "architecture (default: the preset's; tiny: llama)" },
+    { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
+    { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
+    { "dim", 0, NULL, XINF_OPT_INT, NULL, 1, 65536, NULL, "N", "embedding length" },
+    { "layers", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "transformer blocks" },
+    { "heads", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "attention heads" },
+    { "kv-heads", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "key/value heads (< heads: GQA; = heads: MHA)" },
+    { "ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "feed-forward length" },
+    { "vocab", 0, NULL, XINF_OPT_INT, NULL, 387, 1 << 24, NULL, "N", "vocabulary size" },
+    { "context", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 24, NULL, "N", "context length" },
+    { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
+    { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
+    { "tokenizer", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "gpt2|llama", "KIND",
+      "gpt2 (byte-level BPE) or llama (SentencePiece); default: llama for the llama tiny preset, else gpt2" },
+    { "name", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "general.name" },
+    { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
+    { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
+    { NULL }
+};
+
+typedef struct {
+    const char *preset, *arch;
+    int64_t dim, layers, heads, kv_heads, ffn, vocab, context;
+    bool tied;
+    double eps, theta;
+    bool spm;
+} s_shape_t;
+
+static const s_shape_t s_presets [] = {
+    { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true },
+    { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false },
+    { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false },
+    { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false },
+};
+
+typedef struct {
+    s_shape_t shape;
+    uint32_t type;                      //  ggml type of the matrices
+    uint64_t seed;
+    float std;
+    const char *name;
+    const char *output;
+} s_model_t;
+
+typedef enum { S_MATRIX, S_NORM, S_BIAS } s_role_t;
+
+//  ---- options ---------------------------------------------------------------------
+
+static int
+s_number (const char *text, const char *flag, double *value)
+{
+    char *end;
+    *value = text ? strtod (text, &end) : 0;
+    if (!text || end == text || *end || !isfinite (*value) || *value <= 0) {
+        fprintf (stderr, "xinf-make-model: --%s: '%s' is not a positive number\n", flag, text ? text : "");
+        return -1;
+    }
+    return 0;
+}
+
+static const s_shape_t *
+s_find_preset (const char *preset, const char *arch)
+{
+    const s_shape_t *found = NULL;
+    for (size_t index = 0; index < sizeof s_presets / sizeof s_presets [0]; index++)
+        if (streq (s_presets [index].preset, preset) && (!found || (arch && streq (s_presets [index].arch, arch))))
+            found = &s_presets [index];
+    return found;
+}
+
+//  Preset first, then arch defaults when --arch names another arch, then
+//  the shape flags.
+static int
+s_shape (xinf_config_t *config, s_shape_t *shape)
+{
+    const char *arch = xinf_config_str (config, "arch");
+    *shape = *s_find_preset (xinf_config_str (config, "preset"), arch);
+    if (arch && !streq (arch, shape->arch)) {
+        const s_shape_t *tiny = s_find_preset ("tiny", arch);
+        shape->arch = tiny->arch;
+        shape->eps = tiny->eps;
+        shape->theta = tiny->theta;
+        shape->spm = false;
+    }
+    int64_t *fields [] = { &shape->dim, &shape->layers, &shape->heads, &shape->kv_heads,
+                           &shape->ffn, &shape->vocab, &shape->context };
+    const char *names [] = { "dim", "layers", "heads", "kv-heads", "ffn", "vocab", "context" };
+    for (size_t index = 0; index < 7; index++)
+        if (xinf_config_str (config, names [index]))
+            *fields [index] = xinf_config_int (config, names [index]);
+    if (xinf_config_flag (config, "tied") && xinf_config_flag (config, "no-tied")) {
+        fprintf (stderr, "xinf-make-model: --tied and --no-tied contradict each other\n");
+        return -1;
+    }
+    if (xinf_config_flag (config, "tied") || xinf_config_flag (config, "no-tied"))
+        shape->tied = xinf_config_flag (config, "tied");
+    const char *tokenizer = xinf_config_str (config, "tokenizer");
+    if (tokenizer)
+        shape->spm = streq (tokenizer, "llama");
+    return xinf_config_str (config, "rope-theta")
+         ? s_number (xinf_config_str (config, "rope-theta"), "rope-theta", &shape->theta) : 0;
+}
+
+static int
+s_validate (s_model_t *model)
+{
+    s_shape_t *shape = &model->shape;
+    int64_t head_dim = shape->dim / shape->heads;
+    const char *problem = NULL;
+    if (shape->dim % shape->heads)
+        problem = "--dim must be a multiple of --heads";
+    else
+    if (head_dim % 2)
+        problem = "the head dimension (dim / heads) must be even for RoPE";
+    else
+    if (shape->kv_heads > shape->heads || shape->heads % shape->kv_heads)
+        problem = "--heads must be a multiple of --kv-heads";
+    else
+    if (model->type == XINF_GGML_Q8_0 && (shape->dim % 32 || shape->ffn % 32))
+        problem = "q8_0 needs --dim and --ffn to be multiples of 32";
+    if (problem)
+        fprintf (stderr, "xinf-make-model: %s (dim %lld, heads %lld, kv-heads %lld, ffn %lld)\n", problem,
+                 (long long) shape->dim, (long long) shape->heads, (long long) shape->kv_heads, (long long) shape->ffn);
+    return problem ? -1 : 0;
+}
+
+static int
+s_settings (xinf_config_t *config, s_model_t *model)
+{
+    static const char *types [] = { "f32", "f16", "bf16", "q8_0" };
+    static const uint32_t codes [] = { XINF_GGML_F32, XINF_GGML_F16, XINF_GGML_BF16, XINF_GGML_Q8_0 };
+    double std;
+    if (!(model->output = xinf_config_str (config, "output"))) {
+        fprintf (stderr, "xinf-make-model: -o/--output FILE is required (see --help)\n");
+        return -1;
+    }
+    if (s_shape (config, &model->shape) || s_number (xinf_config_str (config, "std"), "std", &std))
+        return -1;
+    model->std = (float) std;
+    for (size_t index = 0; index < 4; index++)
+        if (streq (xinf_config_str (config, "type"), types [index]))
+            model->type = codes [index];
+    model->seed = (uint64_t) xinf_config_int (config, "seed");
+    model->name = xinf_config_str (config, "name");
+    return s_validate (model);
+}
+
+//  ---- metadata ----------------------------------------------------------------------
+
+static int
+s_set_key (xinf_gguf_writer_t *writer, const char *arch, const char *suffix, uint32_t value)
+{
+    char key [128];
+    snprintf (key, sizeof key, "%s.%s", arch, suffix);
+    return xinf_gguf_writer_set_u32 (writer, key, value);
+}
+
+static int
+s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
+{
+    s_shape_t *shape = &model->shape;
+    const char *arch = shape->arch;
+    char name [128], key [128];
+    uint32_t file_type = model->type == XINF_GGML_F32 ? 0 : model->type == XINF_GGML_F16 ? 1
+                       : model->type == XINF_GGML_Q8_0 ? 7 : 32;
+    snprintf (name, sizeof name, "xinf-random-%s-%s", shape->preset, arch);
+    int rc = xinf_gguf_writer_set_str (writer, "general.architecture", arch)
+          || xinf_gguf_writer_set_str (writer, "general.name", model->name ? model->name : name)
+          || xinf_gguf_writer_set_alignment (writer, XINF_GGUF_DEFAULT_ALIGNMENT)
+          || xinf_gguf_writer_set_u32 (writer, "general.file_type", file_type)
+          || xinf_gguf_writer_set_u64 (writer, "general.xinf_seed", model->seed)
+          || s_set_key (writer, arch, "context_length", (uint32_t) shape->context)
+          || s_set_key (writer, arch, "embedding_length", (uint32_t) shape->dim)
+          || s_set_key (writer, arch, "block_count", (uint32_t) shape->layers)
+          || s_set_key (writer, arch, "feed_forward_length", (uint32_t) shape->ffn)
+          || s_set_key (writer, arch, "attention.head_count", (uint32_t) shape->heads)
+          || s_set_key (writer, arch, "attention.head_count_kv", (uint32_t) shape->kv_heads)
+          || s_set_key (writer, arch, "rope.dimension_count", (uint32_t) (shape->dim / shape->heads))
+          || s_set_key (writer, arch, "vocab_size", (uint32_t) shape->vocab);
+    snprintf (key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
+    rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->eps);
+    snprintf (key, sizeof key, "%s.rope.freq_base", arch);
+    return rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->theta) ? -1 : 0;
+}
+
+//  ---- tensors -----------------------------------------------------------------------
+
+typedef struct {
+    char name [64];
+    uint32_t type;
+    uint32_t n_dims;
+    uint64_t ne [2];
+    s_role_t role;
+} s_tensor_t;
+
+static void
+s_add (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint64_t ne0, uint64_t ne1, s_role_t role)
+{
+    s_tensor_t *tensor = &tensors [(*count)++];
+    snprintf (tensor->name, sizeof tensor->name, "%s", name);
+    tensor->type = role == S_MATRIX ? type : XINF_GGML_F32;
+    tensor->n_dims = ne1 ? 2 : 1;
+    tensor->ne [0] = ne0;
+    tensor->ne [1] = ne1 ? ne1 : 1;
+    tensor->role = role;
+}
+
+//  The llama.cpp tensor list in file order; returns how many.
+static size_t
+s_plan (s_model_t *model, s_tensor_t *tensors)
+{
+    s_shape_t *shape = &model->shape;
+    uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->ffn, vocab = (uint64_t) shape->vocab;
+    uint64_t kv_dim = dim / (uint64_t) shape->heads * (uint64_t) shape->kv_heads;
+    bool qwen2 = streq (shape->arch, "qwen2");
+    uint32_t type = model->type;
+    size_t count = 0;
+    s_add (tensors, &count, "token_embd.weight", type, dim, vocab, S_MATRIX);
+    for (int64_t layer = 0; layer < shape->layers; layer++) {
+        char name [64];
+        #define S_BLOCK(suffix, ne0, ne1, role) \
+            (snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, suffix), \
+             s_add (tensors, &count, name, type, ne0, ne1, role))
+        S_BLOCK ("attn_norm.weight", dim, 0, S_NORM);
+        S_BLOCK ("attn_q.weight", dim, dim, S_MATRIX);
+        if (qwen2)
+            S_BLOCK ("attn_q.bias", dim, 0, S_BIAS);
+        S_BLOCK ("attn_k.weight", dim, kv_dim, S_MATRIX);
+        if (qwen2)
+            S_BLOCK ("attn_k.bias", kv_dim, 0, S_BIAS);
+        S_BLOCK ("attn_v.weight", dim, kv_dim, S_MATRIX);
+        if (qwen2)
+            S_BLOCK ("attn_v.bias", kv_dim, 0, S_BIAS);
+        S_BLOCK ("attn_output.weight", dim, dim, S_MATRIX);
+        S_BLOCK ("ffn_norm.weight", dim, 0, S_NORM);
+        S_BLOCK ("ffn_gate.weight", dim, ffn, S_MATRIX);
+        S_BLOCK ("ffn_up.weight", dim, ffn, S_MATRIX);
+        S_BLOCK ("ffn_down.weight", ffn, dim, S_MATRIX);
+        #undef S_BLOCK
+    }
+    s_add (tensors, &count, "output_norm.weight", type, dim, 0, S_NORM);
+    if (!shape->tied)
+        s_add (tensors, &count, "output.weight", type, dim, vocab, S_MATRIX);
+    return count;
+}
+
+//  Approximately normal: the sum of four 16-bit uniforms (Irwin-Hall),
+//  centred and scaled to unit variance; bounded by +-3.5.
+static float
+s_normal (xinf_rng_t *rng)
+{
+    uint64_t bits = xinf_rng_next (rng);
+    uint32_t sum = (uint32_t) (bits & 0xffff) + (uint32_t) ((bits >> 16) & 0xffff)
+                 + (uint32_t) ((bits >> 32) & 0xffff) + (uint32_t) (bits >> 48);
+    return ((float) sum + 2.0f - 131072.0f) * (1.0f / 65536.0f) * 1.7320508f;
+}
+
+//  Converts 'count' floats to the tensor type into 'out'; returns bytes.
+static size_t
+s_convert (uint32_t type, const float *values, size_t count, uint8_t *out)
+{
+    if (type == XINF_GGML_Q8_0) {
+        xinf_quantize_q8_0 (values, count, out);
+        return count / XINF_Q8_0_BLOCK * XINF_Q8_0_BYTES;
+    }
+    if (type == XINF_GGML_F32) {
+        for (size_t index = 0; index < count; index++) {
+            uint32_t bits;
+            memcpy (&bits, &values [index], 4);
+            for (int byte = 0; byte < 4; byte++)
+                out [4 * index + (size_t) byte] = (uint8_t) (bits >> (8 * byte));
+        }
+        return 4 * count;
+    }
+    for (size_t index = 0; index < count; index++) {
+        uint16_t half = type == XINF_GGML_F16 ? xinf_fp32_to_fp16 (values [index]) : xinf_fp32_to_bf16 (values [index]);
+        out [2 * index] = (uint8_t) half;
+        out [2 * index + 1] = (uint8_t) (half >> 8);
+    }
+    return 2 * count;
+}
+
+static int
+s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *tensor, size_t index,
+                float *values, uint8_t *bytes, size_t chunk)
+{
+    xinf_rng_t rng;
+    xinf_rng_seed (&rng, model->seed ^ ((uint64_t) (index + 1) * 0xd1b54a32d192ed03ull));
+    uint64_t rows_per_chunk = chunk / tensor->ne [0] ? chunk / tensor->ne [0] : 1;
+    for (uint64_t row = 0; row < tensor->ne [1]; row += rows_per_chunk) {
+        uint64_t rows = tensor->ne [1] - row < rows_per_chunk ? tensor->ne [1] - row : rows_per_chunk;
+        size_t count = (size_t) (rows * tensor->ne [0]);
+        for (size_t at = 0; at < count; at++)
+            values [at] = (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * s_normal (&rng);
+        if (xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, count, bytes)))
+            return -1;
+    }
+    return 0;
+}
+
+static int
+s_write_model (s_model_t *model, xinf_gguf_writer_t *writer)
+{
+    s_shape_t *shape = &model->shape;
+    size_t limit = (size_t) shape->layers * 12 + 4;
+    s_tensor_t *tensors = calloc (limit, sizeof (s_tensor_t));
+    size_t count = tensors ? s_plan (model, tensors) : 0;
+    size_t chunk = 1 << 16;
+    for (size_t index = 0; index < count; index++)
+        if (tensors [index].ne [0] > chunk)
+            chunk = (size_t) tensors [index].ne [0];
+    float *values = malloc (chunk * sizeof (float));
+    uint8_t *bytes = malloc (chunk * 4);
+    int rc = tensors && values && bytes ? 0 : -1;
+    for (size_t index = 0; rc == 0 && index < count; index++)
+        rc = xinf_gguf_writer_add_tensor (writer, tensors [index].name, tensors [index].type,
+                                          tensors [index].n_dims, tensors [index].ne);
+    rc = rc || xinf_gguf_writer_begin (writer, model->output);
+    for (size_t index = 0; rc == 0 && index < count; index++)
+        rc = s_write_tensor (model, writer, &tensors [index], index, values, bytes, chunk);
+    rc = rc || xinf_gguf_writer_finish (writer);
+    free (tensors);
+    free (values);
+    free (bytes);
+    return rc;
+}
+
+static int
+s_make (s_model_t *model)
+{
+    int64_t start = zclock_mono ();
+    s_shape_t *shape = &model->shape;
+    char error [256] = "";
+    xinf_vocab_kind_t kind = shape->spm ? XINF_VOCAB_SPM
+                           : streq (shape->arch, "qwen2") ? XINF_VOCAB_QWEN2 : XINF_VOCAB_LLAMA3;
+    xinf_make_vocab_t *vocab = xinf_make_vocab_new (kind, (uint32_t) shape->vocab, model->seed, error, sizeof error);
+    if (!vocab) {
+        fprintf (stderr, "xinf-make-model: %s\n", error);
+        return 1;
+    }
+    xinf_gguf_writer_t *writer = xinf_gguf_writer_new ();
+    int rc = !writer || s_metadata (model, writer) || xinf_make_vocab_store (vocab, writer)
+          || s_write_model (model, writer);
+    xinf_make_vocab_destroy (&vocab);
+    if (rc)
+        fprintf (stderr, "xinf-make-model: %s\n", writer ? xinf_gguf_writer_error (writer) : "out of memory");
+    else
+        printf ("xinf-make-model: wrote %s: %s %s, dim %lld, %lld layers, %lld/%lld heads, ffn %lld, vocab %lld (%s), %s, "
+                "%llu bytes in %.2f s\n", model->output, shape->arch, xinf_ggml_type_name (model->type),
+                (long long) shape->dim, (long long) shape->layers, (long long) shape->heads,
+                (long long) shape->kv_heads, (long long) shape->ffn, (long long) shape->vocab,
+                shape->spm ? "llama" : "gpt2", shape->tied ? "tied" : "separate output",
+                (unsigned long long) xinf_gguf_writer_offset (writer), (double) (zclock_mono () - start) / 1000.0);
+    xinf_gguf_writer_destroy (&writer);
+    return rc ? 1 : 0;
+}
+
+int
+main (int argc, char **argv)
+{
+    xinf_config_t *config = xinf_config_new ("xinf-make-model", "-o FILE [options]", s_options);
+    int rc = xinf_config_parse (config, argc, argv);
+    if (rc == 1) {
+        xinf_config_destroy (&config);
+        return 0;
+    }
+    if (rc < 0 || xinf_config_positionals (config) > 0) {
+        fprintf (stderr, "xinf-make-model: %s\n", rc < 0 ? xinf_config_error (config) : "unexpected argument (see --help)");
+        xinf_config_destroy (&config);
+        return 2;
+    }
+    s_model_t model = { .type = XINF_GGML_F32 };
+    rc = s_settings (config, &model) ? 2 : s_make (&model);
+    xinf_config_destroy (&config);
+    return rc;
+}

@@ -1,0 +1,44 @@
+/*  xinf_make_vocab: builds a deterministic, self-consistent tokenizer
+    vocabulary for xinf-make-model and stores it as GGUF tokenizer metadata.
+
+    Two kinds, as llama.cpp reads them:
+    - gpt2 (byte-level BPE, Qwen2 and Llama 3 style): the 256 byte tokens in
+      GPT-2's bytes_to_unicode order, then one token per merge (every merge
+      "a b" joins two tokens already in the vocabulary and yields a token in
+      it), then special tokens (control type);
+    - llama (SentencePiece BPE, Llama 2 style): <unk>, <s>, </s>, the 256
+      byte tokens <0x00>..<0xFF>, then pieces with "▁" for spaces, each a
+      join of two earlier pieces (so merging reaches it), scored by rank.
+    The first merges are learned from a small built-in English text, so
+    common words become single tokens; the rest up to the requested size
+    are joins of existing tokens chosen by a seeded generator.
+*/
+#ifndef XINF_MAKE_VOCAB_H_INCLUDED
+#define XINF_MAKE_VOCAB_H_INCLUDED
+
+#include "xinf_gguf_writer.h"
+
+typedef enum {
+    XINF_VOCAB_QWEN2,                   //  gpt2, <|endoftext|> <|im_start|> <|im_end|>
+    XINF_VOCAB_LLAMA3,                  //  gpt2, <|begin_of_text|> ... (256 specials for vocab >= 128256)
+    XINF_VOCAB_SPM                      //  llama SentencePiece
+} xinf_vocab_kind_t;
+
+typedef struct _xinf_make_vocab_t xinf_make_vocab_t;
+
+//  NULL with the reason in 'error' when the size is too small for the kind.
+xinf_make_vocab_t *xinf_make_vocab_new (xinf_vocab_kind_t kind, uint32_t size, uint64_t seed,
+                                        char *error, size_t error_size);
+void xinf_make_vocab_destroy (xinf_make_vocab_t **self_p);
+//  Sets the tokenizer.ggml.* keys.
+int xinf_make_vocab_store (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer);
+
+//  The generator's PRNG (xoshiro256**, seeded by splitmix64), shared with
+//  the weight generator.
+typedef struct {
+    uint64_t state [4];
+} xinf_rng_t;
+void xinf_rng_seed (xinf_rng_t *self, uint64_t seed);
+uint64_t xinf_rng_next (xinf_rng_t *self);
+
+#endif
