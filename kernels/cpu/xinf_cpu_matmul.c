@@ -1,0 +1,192 @@
+/*  xinf_cpu_matmul: matrix-vector and matrix-matrix products over a thread
+    pool, and the choice of the kernel table.
+
+    matvec: tasks are runs of consecutive rows; each row is one dot product
+    computed by one thread, so y is the same for any number of threads.
+    matmul: a task takes a block of rows, widens it to floats once in its
+    thread's scratch (F32 rows are used in place), then multiplies it with
+    every x vector in 4 x 2 tiles, so each weight is read from memory once.
+*/
+#include "xinf_cpu_ops.h"
+#include "xinf_cpu_kern.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Atomic (const xinf_cpu_kern_t *) s_kern;
+
+static const xinf_cpu_kern_t *
+s_pick (void)
+{
+    const char *simd = getenv ("XINF_CPU_SIMD");
+    if (simd && strcmp (simd, "off") == 0)
+        return &xinf_cpu_kern_portable;
+    const xinf_cpu_kern_t *avx2 = xinf_cpu_kern_avx2 ();
+    return avx2 ? avx2 : &xinf_cpu_kern_portable;
+}
+
+const xinf_cpu_kern_t *
+xinf_cpu_kern (void)
+{
+    const xinf_cpu_kern_t *kern = atomic_load_explicit (&s_kern, memory_order_acquire);
+    if (!kern) {
+        kern = s_pick ();
+        atomic_store_explicit (&s_kern, kern, memory_order_release);
+    }
+    return kern;
+}
+
+bool
+xinf_cpu_simd_set (bool enable)
+{
+    const xinf_cpu_kern_t *avx2 = xinf_cpu_kern_avx2 ();
+    const xinf_cpu_kern_t *kern = enable && avx2 ? avx2 : &xinf_cpu_kern_portable;
+    atomic_store (&s_kern, kern);
+    return kern != &xinf_cpu_kern_portable;
+}
+
+const char *
+xinf_cpu_simd_name (void)
+{
+    return xinf_cpu_kern ()->name;
+}
+
+//  ---- matvec ----------------------------------------------------------------
+
+typedef struct {
+    const xinf_cpu_kern_t *kern;
+    xinf_dtype_t dtype;
+    const uint8_t *w;
+    size_t row_bytes, rows, cols, rows_per_task;
+    const float *x;
+    float *y;
+} s_matvec_t;
+
+static void
+s_matvec_task (void *arg, size_t task, int thread)
+{
+    s_matvec_t *job = arg;
+    size_t first = task * job->rows_per_task;
+    size_t count = job->rows - first < job->rows_per_task ? job->rows - first : job->rows_per_task;
+    job->kern->rows (job->dtype, job->w + first * job->row_bytes, job->row_bytes, count, job->cols,
+                     job->x, job->y + first);
+}
+
+//  About 16 tasks a thread for balance, each at least 16 KB of weights.
+static size_t
+s_rows_per_task (xinf_threadpool_t *pool, size_t rows, size_t row_bytes)
+{
+    size_t threads = (size_t) xinf_threadpool_size (pool);
+    size_t per_task = rows / (threads * 16);
+    size_t minimum = row_bytes ? (16384 + row_bytes - 1) / row_bytes : 1;
+    if (per_task < minimum)
+        per_task = minimum;
+    return per_task ? per_task : 1;
+}
+
+void
+xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+                 const float *x, float *y)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    assert (row_bytes || cols == 0);
+    if (rows == 0)
+        return;
+    s_matvec_t job = { xinf_cpu_kern (), dtype, w, row_bytes, rows, cols,
+                       s_rows_per_task (pool, rows, row_bytes), x, y };
+    size_t tasks = (rows + job.rows_per_task - 1) / job.rows_per_task;
+    xinf_threadpool_run (pool, tasks, s_matvec_task, &job);
+}
+
+//  ---- matmul ----------------------------------------------------------------
+
+typedef struct {
+    const xinf_cpu_kern_t *kern;
+    xinf_dtype_t dtype;
+    const uint8_t *w;
+    size_t row_bytes, rows, cols, block_rows;
+    const float *x;
+    size_t n;
+    float *y;
+    float *scratch;                  //  block_rows * cols floats a thread
+} s_matmul_t;
+
+//  One tile: rows [row, row + 4) of the block (clipped), vectors [j, j + 2).
+static void
+s_matmul_tile (s_matmul_t *job, const float *block, size_t block_count, size_t first_row, size_t r, size_t j)
+{
+    const float *w [XINF_CPU_TILE_ROWS], *x [XINF_CPU_TILE_COLS];
+    size_t nr = block_count - r < XINF_CPU_TILE_ROWS ? block_count - r : XINF_CPU_TILE_ROWS;
+    size_t nx = job->n - j < XINF_CPU_TILE_COLS ? job->n - j : XINF_CPU_TILE_COLS;
+    for (size_t k = 0; k < XINF_CPU_TILE_ROWS; k++)
+        w [k] = block + (r + (k < nr ? k : nr - 1)) * job->cols;
+    for (size_t k = 0; k < XINF_CPU_TILE_COLS; k++)
+        x [k] = job->x + (j + (k < nx ? k : nx - 1)) * job->cols;
+    float out [XINF_CPU_TILE_ROWS * XINF_CPU_TILE_COLS];
+    job->kern->tile (w, x, job->cols, out);
+    for (size_t a = 0; a < nr; a++)
+        for (size_t b = 0; b < nx; b++)
+            job->y [(j + b) * job->rows + first_row + r + a] = out [a * XINF_CPU_TILE_COLS + b];
+}
+
+static void
+s_matmul_task (void *arg, size_t task, int thread)
+{
+    s_matmul_t *job = arg;
+    size_t first = task * job->block_rows;
+    size_t count = job->rows - first < job->block_rows ? job->rows - first : job->block_rows;
+    const float *block = (const float *) (job->w + first * job->row_bytes);
+    if (job->dtype != XINF_DTYPE_F32) {
+        float *widened = job->scratch + (size_t) thread * job->block_rows * job->cols;
+        for (size_t r = 0; r < count; r++)
+            job->kern->to_f32 (job->dtype, job->w + (first + r) * job->row_bytes, job->cols,
+                               widened + r * job->cols);
+        block = widened;
+    }
+    for (size_t j = 0; j < job->n; j += XINF_CPU_TILE_COLS)
+        for (size_t r = 0; r < count; r += XINF_CPU_TILE_ROWS)
+            s_matmul_tile (job, block, count, first, r, j);
+}
+
+//  Rows a block: about 128 KB of floats (stays in L2 while every x vector
+//  passes), a multiple of the tile, and enough blocks for every thread.
+static size_t
+s_block_rows (xinf_threadpool_t *pool, size_t rows, size_t cols)
+{
+    size_t block = cols ? 32768 / cols : 64;
+    size_t threads = (size_t) xinf_threadpool_size (pool);
+    while (block > XINF_CPU_TILE_ROWS && rows / block < threads * 4)
+        block /= 2;
+    block -= block % XINF_CPU_TILE_ROWS;
+    return block < XINF_CPU_TILE_ROWS ? XINF_CPU_TILE_ROWS : block > 256 ? 256 : block;
+}
+
+void
+xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+                 const float *x, size_t n, float *y)
+{
+    if (n == 1) {
+        xinf_cpu_matvec (pool, dtype, w, rows, cols, x, y);
+        return;
+    }
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    assert (row_bytes || cols == 0);
+    if (rows == 0 || n == 0)
+        return;
+    s_matmul_t job = { xinf_cpu_kern (), dtype, w, row_bytes, rows, cols,
+                       s_block_rows (pool, rows, cols), x, n, y, NULL };
+    if (dtype != XINF_DTYPE_F32) {
+        job.scratch = malloc ((size_t) xinf_threadpool_size (pool) * job.block_rows * cols * sizeof (float));
+        if (!job.scratch) {             //  out of memory: one vector at a time
+            for (size_t j = 0; j < n; j++)
+                xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
+            return;
+        }
+    }
+    size_t tasks = (rows + job.block_rows - 1) / job.block_rows;
+    xinf_threadpool_run (pool, tasks, s_matmul_task, &job);
+    free (job.scratch);
+}

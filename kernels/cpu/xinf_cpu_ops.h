@@ -1,0 +1,75 @@
+/*  xinf_cpu_ops: the CPU kernels of a transformer forward pass.
+
+    Matrix products for every weight type (xinf_dtype.h), RMSNorm, RoPE,
+    softmax, SiLU, attention over a KV cache and small vector helpers.
+    The matrix kernels and attention spread their work over a thread pool
+    (NULL = the calling thread alone); every output row is computed by one
+    thread with one summation order, so results do not depend on the
+    number of threads. SIMD code (AVX2 + FMA + F16C) is used when the CPU
+    has it, portable C otherwise; XINF_CPU_SIMD=off in the environment
+    forces the portable code.
+*/
+#ifndef XINF_CPU_OPS_H_INCLUDED
+#define XINF_CPU_OPS_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "xinf_dtype.h"
+#include "xinf_threadpool.h"
+
+//  y [rows] = W . x, W holding 'rows' rows of 'cols' elements of 'dtype'.
+void xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+                      const float *x, float *y);
+
+//  y [n][rows] = x [n][cols] . W^T: the matvec of each of n vectors (prefill).
+void xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+                      const float *x, size_t n, float *y);
+
+//  out = x / sqrt (mean (x^2) + eps) * weight (weight NULL: no scaling).
+//  out may be x.
+void xinf_cpu_rmsnorm (float *out, const float *x, const float *weight, size_t n, float eps);
+
+//  Rotates n_heads heads of head_dim (even) floats in place for position
+//  pos, theta_i = pos * freq_base^(-2i/head_dim). neox false: pairs
+//  (2i, 2i+1) (llama); neox true: pairs (i, i + head_dim/2) (qwen2).
+void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, float freq_base, bool neox);
+
+//  x = softmax (x), in place; nothing for n = 0.
+void xinf_cpu_softmax (float *x, size_t n);
+
+//  gate = silu (gate) * up, silu (g) = g / (1 + e^-g).
+void xinf_cpu_silu_mul (float *gate, const float *up, size_t n);
+
+//  y += x.
+void xinf_cpu_add (float *y, const float *x, size_t n);
+
+//  out [cols] = one row of 'dtype' as floats (an embedding lookup).
+void xinf_cpu_row_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
+
+//  Floats of scratch xinf_cpu_attention needs for n_heads and up to
+//  max_pos positions.
+static inline size_t
+xinf_cpu_attention_scratch (size_t n_heads, size_t max_pos)
+{
+    return n_heads * max_pos;
+}
+
+//  Attention of one query position: out [n_heads * head_dim], q likewise.
+//  Query head h uses KV head h / (n_heads / n_kv_heads) (GQA). The caches
+//  hold positions 0 .. n_pos-1 as rows of kv_stride floats, KV head j at
+//  offset j * head_dim. Scores are scaled by 1/sqrt (head_dim). scratch
+//  holds xinf_cpu_attention_scratch (n_heads, n_pos) floats.
+void xinf_cpu_attention (xinf_threadpool_t *pool, const float *q, const float *k_cache, const float *v_cache,
+                         size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t n_pos, size_t kv_stride,
+                         float *out, float *scratch);
+
+//  Turns the SIMD code on or off (for tests and benchmarks; not while other
+//  threads run kernels); returns whether SIMD code is now in use, false if
+//  the CPU lacks it.
+bool xinf_cpu_simd_set (bool enable);
+
+//  "avx2" or "portable": the code in use.
+const char *xinf_cpu_simd_name (void);
+
+#endif

@@ -1,0 +1,138 @@
+/*  xinf_cpu_portable: the inner loops in plain C, for every CPU. Eight
+    partial sums per dot product, which compilers can keep in one vector
+    register; the order of the sums is fixed.
+*/
+#include "xinf_cpu_kern.h"
+
+#include <stdint.h>
+
+#define LANES 8
+
+static float
+s_sum_lanes (const float *acc)
+{
+    return ((acc [0] + acc [4]) + (acc [1] + acc [5])) + ((acc [2] + acc [6]) + (acc [3] + acc [7]));
+}
+
+static float
+s_dot (const float *a, const float *b, size_t n)
+{
+    float acc [LANES] = { 0 };
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int lane = 0; lane < LANES; lane++)
+            acc [lane] += a [i + lane] * b [i + lane];
+    float sum = s_sum_lanes (acc);
+    for (; i < n; i++)
+        sum += a [i] * b [i];
+    return sum;
+}
+
+static float
+s_dot_f16 (const uint16_t *w, const float *x, size_t n)
+{
+    float acc [LANES] = { 0 };
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int lane = 0; lane < LANES; lane++)
+            acc [lane] += xinf_dtype_fp16_to_f32 (w [i + lane]) * x [i + lane];
+    float sum = s_sum_lanes (acc);
+    for (; i < n; i++)
+        sum += xinf_dtype_fp16_to_f32 (w [i]) * x [i];
+    return sum;
+}
+
+static float
+s_dot_bf16 (const uint16_t *w, const float *x, size_t n)
+{
+    float acc [LANES] = { 0 };
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES)
+        for (int lane = 0; lane < LANES; lane++)
+            acc [lane] += xinf_dtype_bf16_to_f32 (w [i + lane]) * x [i + lane];
+    float sum = s_sum_lanes (acc);
+    for (; i < n; i++)
+        sum += xinf_dtype_bf16_to_f32 (w [i]) * x [i];
+    return sum;
+}
+
+static float
+s_q8_scale (const uint8_t *block)
+{
+    return xinf_dtype_fp16_to_f32 ((uint16_t) (block [0] | block [1] << 8));
+}
+
+//  Per block: d * (sum of q * x), the sum in LANES partial sums.
+static float
+s_dot_q8_0 (const uint8_t *w, const float *x, size_t n)
+{
+    float sum = 0;
+    for (size_t b = 0; b < n / XINF_Q8_0_BLOCK_SIZE; b++, w += XINF_Q8_0_BLOCK_BYTES, x += XINF_Q8_0_BLOCK_SIZE) {
+        const int8_t *q = (const int8_t *) (w + 2);
+        float acc [LANES] = { 0 };
+        for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i += LANES)
+            for (int lane = 0; lane < LANES; lane++)
+                acc [lane] += (float) q [i + lane] * x [i + lane];
+        sum += s_q8_scale (w) * s_sum_lanes (acc);
+    }
+    return sum;
+}
+
+static void
+s_rows (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+        const float *x, float *y)
+{
+    const uint8_t *row = w;
+    for (size_t r = 0; r < count; r++, row += row_bytes)
+        switch (dtype) {
+            case XINF_DTYPE_F32: y [r] = s_dot ((const float *) row, x, cols); break;
+            case XINF_DTYPE_F16: y [r] = s_dot_f16 ((const uint16_t *) row, x, cols); break;
+            case XINF_DTYPE_BF16: y [r] = s_dot_bf16 ((const uint16_t *) row, x, cols); break;
+            case XINF_DTYPE_Q8_0: y [r] = s_dot_q8_0 (row, x, cols); break;
+        }
+}
+
+static void
+s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
+{
+    const uint16_t *halves = row;
+    const uint8_t *blocks = row;
+    switch (dtype) {
+        case XINF_DTYPE_F32:
+            memcpy (out, row, cols * sizeof (float));
+            break;
+        case XINF_DTYPE_F16:
+            for (size_t i = 0; i < cols; i++)
+                out [i] = xinf_dtype_fp16_to_f32 (halves [i]);
+            break;
+        case XINF_DTYPE_BF16:
+            for (size_t i = 0; i < cols; i++)
+                out [i] = xinf_dtype_bf16_to_f32 (halves [i]);
+            break;
+        case XINF_DTYPE_Q8_0:
+            for (size_t i = 0; i < cols; i++) {
+                const uint8_t *block = blocks + i / XINF_Q8_0_BLOCK_SIZE * XINF_Q8_0_BLOCK_BYTES;
+                out [i] = s_q8_scale (block) * (float) (int8_t) block [2 + i % XINF_Q8_0_BLOCK_SIZE];
+            }
+            break;
+    }
+}
+
+static void
+s_tile (const float *const *w, const float *const *x, size_t cols, float *out)
+{
+    for (int r = 0; r < XINF_CPU_TILE_ROWS; r++)
+        for (int j = 0; j < XINF_CPU_TILE_COLS; j++)
+            out [r * XINF_CPU_TILE_COLS + j] = s_dot (w [r], x [j], cols);
+}
+
+static void
+s_axpy (float *y, float a, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        y [i] += a * x [i];
+}
+
+const xinf_cpu_kern_t xinf_cpu_kern_portable = {
+    "portable", s_rows, s_to_f32, s_tile, s_dot, s_axpy
+};

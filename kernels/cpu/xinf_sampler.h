@@ -1,0 +1,29 @@
+/*  xinf_sampler: picks the next token from logits: greedy, or temperature
+    with top-k and top-p (nucleus) filtering, drawn from the sampler's own
+    PRNG (xoshiro256**, seeded by splitmix64).
+
+    Temperature 0 is greedy: the highest logit, the lowest index on ties.
+    Otherwise: p ~ exp ((logit - max) / temperature); keep the top_k highest
+    logits (0 = all); of those, keep the fewest highest whose probability
+    mass (renormalized) reaches top_p; draw one in proportion to p.
+    Candidates are ranked by logit, ties by lower index. The arithmetic is
+    IEEE double with the sampler's own exp, so the same seed and the same
+    logits give the same tokens on any machine. NaN logits count as -inf.
+*/
+#ifndef XINF_SAMPLER_H_INCLUDED
+#define XINF_SAMPLER_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _xinf_sampler_t xinf_sampler_t;
+
+//  NULL unless temperature >= 0 (and finite), top_k >= 0, 0 < top_p <= 1.
+xinf_sampler_t *xinf_sampler_new (float temperature, int top_k, float top_p, uint64_t seed);
+
+void xinf_sampler_destroy (xinf_sampler_t **self_p);
+
+//  A token in [0, vocab); -1 when vocab is 0.
+int32_t xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t vocab);
+
+#endif
