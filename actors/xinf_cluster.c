@@ -32,6 +32,8 @@ struct _xinf_cluster_t {
     xinf_heartbeat_t *liveness_tracker;
     s_event_t *events;            //  ring of XINF_EVENTS_KEPT
     uint64_t next_seq;            //  seq of the next event, from 1
+    xinf_cluster_lost_fn *lost_fn;
+    void *lost_arg;
 };
 
 static void
@@ -60,6 +62,8 @@ s_on_lost (const char *node, int64_t silence_ms, void *arg)
     xinf_cluster_event (self, "lost", node, "no heartbeat for %lld ms (limit %lld ms = %d x %lld ms)",
                         (long long) silence_ms, (long long) (self->heartbeat_ms * self->liveness),
                         self->liveness, (long long) self->heartbeat_ms);
+    if (self->lost_fn)
+        self->lost_fn (node, self->lost_arg);
 }
 
 static void
@@ -283,6 +287,50 @@ xinf_cluster_heartbeat_peers (xinf_cluster_t *self)
 }
 
 size_t xinf_cluster_size (xinf_cluster_t *self) { return zhashx_size (self->workers); }
+
+const char *
+xinf_cluster_peer_of (xinf_cluster_t *self, const char *node)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    return worker && worker->state == XINF_WORKER_ALIVE ? worker->peer_id : NULL;
+}
+
+const char *
+xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id)
+{
+    s_worker_t *worker = s_by_peer (self, peer_id);
+    return worker ? worker->hello.node : NULL;
+}
+
+static bool
+s_excluded (zlist_t *exclude, const char *node)
+{
+    for (char *name = exclude ? (char *) zlist_first (exclude) : NULL; name; name = (char *) zlist_next (exclude))
+        if (streq (name, node))
+            return true;
+    return false;
+}
+
+bool
+xinf_cluster_pick (xinf_cluster_t *self, zlist_t *exclude, char *node, size_t node_size)
+{
+    s_worker_t *best = NULL;
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (worker->state == XINF_WORKER_ALIVE && !s_excluded (exclude, worker->hello.node)
+        && (!best || worker->hello.memory_available_bytes > best->hello.memory_available_bytes))
+            best = worker;
+    if (best)
+        snprintf (node, node_size, "%s", best->hello.node);
+    return best != NULL;
+}
+
+void
+xinf_cluster_on_lost (xinf_cluster_t *self, xinf_cluster_lost_fn *fn, void *arg)
+{
+    self->lost_fn = fn;
+    self->lost_arg = arg;
+}
 
 static const char *
 s_state_name (xinf_worker_state_t state)

@@ -40,6 +40,17 @@ size_t xinf_cluster_check (xinf_cluster_t *self, int64_t now);
 zlist_t *xinf_cluster_heartbeat_peers (xinf_cluster_t *self);
 size_t xinf_cluster_size (xinf_cluster_t *self);
 
+//  The routing id of an alive worker, or NULL.
+const char *xinf_cluster_peer_of (xinf_cluster_t *self, const char *node);
+//  The node name of a registered peer, or NULL.
+const char *xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id);
+//  The alive worker with the most available memory, skipping the names in
+//  'exclude'; false when there is none.
+bool xinf_cluster_pick (xinf_cluster_t *self, zlist_t *exclude, char *node, size_t node_size);
+//  Called (on the actor thread) when a worker is declared lost.
+typedef void (xinf_cluster_lost_fn) (const char *node, void *arg);
+void xinf_cluster_on_lost (xinf_cluster_t *self, xinf_cluster_lost_fn *fn, void *arg);
+
 //  Client replies (bodies per protocols/client.md).
 xinf_value_t *xinf_cluster_workers (xinf_cluster_t *self, int64_t now);
 xinf_value_t *xinf_cluster_waits (xinf_cluster_t *self, int64_t now);

@@ -1,6 +1,7 @@
 /*  xinf_supervisor: the supervisor actor.  */
 #include "xinf_supervisor.h"
 #include "xinf_cluster.h"
+#include "xinf_models.h"
 
 #include <unistd.h>
 
@@ -10,6 +11,7 @@ typedef struct {
     int64_t heartbeat_ms;
     int liveness;
     xinf_cluster_t *cluster;      //  created and used on the actor thread
+    xinf_models_t *models;        //  models, replicas, in-flight requests
     uint64_t heartbeat_seq;
     int64_t last_beat;
 } s_state_t;
@@ -68,17 +70,21 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         return;
     }
     xinf_welcome_t welcome;
-    char code [32], reason [512];
+    char code [32], reason [512], node [XINF_NODE_NAME_MAX + 1];
+    xinf_value_t *models = xinf_value_dup (hello.models);
+    snprintf (node, sizeof node, "%s", hello.node);
     if (xinf_cluster_hello (state->cluster, &hello, xinf_peer_id (from), xinf_peer_address (from),
                             zclock_mono (), &welcome, code, sizeof code, reason, sizeof reason)) {
         xinf_warn ("supervisor", "registration refused node=%s code=%s reason=\"%s\"", hello.node, code, reason);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "%s", reason);
     }
     else {
+        xinf_models_adopt (state->models, node, models);
         xinf_msg_t *reply = xinf_welcome_encode (&welcome);
         xinf_ctx_reply (ctx, from, msg, &reply);
         xinf_welcome_clear (&welcome);
     }
+    xinf_value_destroy (&models);
     xinf_hello_clear (&hello);
 }
 
@@ -158,6 +164,23 @@ s_on_events (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
+//  The model protocol: clients (LAUNCH, GENERATE, ...) and workers
+//  (MODEL_STATE, RUN_*); a worker's message is also a sign of life.
+static void
+s_on_models (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_cluster_seen (state->cluster, xinf_peer_id (from), zclock_mono ());
+    xinf_models_handle (state->models, ctx, from, msg);
+}
+
+static void
+s_on_worker_lost (const char *node, void *arg)
+{
+    xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
+    xinf_models_worker_lost (s_state (ctx)->models, ctx, node);
+}
+
 //  Liveness checks run several times per interval; our beats go out once.
 static void
 s_on_tick (xinf_ctx_t *ctx, void *arg)
@@ -165,6 +188,7 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     s_state_t *state = s_state (ctx);
     int64_t now = zclock_mono ();
     xinf_cluster_check (state->cluster, now);
+    xinf_models_tick (state->models, ctx, now);
     if (now - state->last_beat < state->heartbeat_ms)
         return;
     state->last_beat = now;
@@ -187,6 +211,8 @@ s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
+    state->models = xinf_models_new (state->cluster);
+    xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
     return 0;
@@ -195,6 +221,7 @@ s_init (xinf_ctx_t *ctx)
 static void
 s_fini (xinf_ctx_t *ctx)
 {
+    xinf_models_destroy (&s_state (ctx)->models);
     xinf_cluster_destroy (&s_state (ctx)->cluster);
 }
 
@@ -206,6 +233,15 @@ static const xinf_handler_t s_handlers [] = {
     { "CLUSTER_INFO", s_on_cluster_info },
     { "WAITS", s_on_waits },
     { "EVENTS", s_on_events },
+    { "LAUNCH", s_on_models },
+    { "LAUNCH_PROGRESS", s_on_models },
+    { "LIST_MODELS", s_on_models },
+    { "TERMINATE", s_on_models },
+    { "GENERATE", s_on_models },
+    { "MODEL_STATE", s_on_models },
+    { "RUN_TOKEN", s_on_models },
+    { "RUN_DONE", s_on_models },
+    { "RUN_FAILED", s_on_models },
     { NULL, NULL }
 };
 

@@ -2,6 +2,7 @@
 #include "xinf_worker.h"
 #include "xinf_node_proto.h"
 #include "xinf_resources.h"
+#include "xinf_hosted.h"
 
 #include <unistd.h>
 
@@ -20,6 +21,7 @@ typedef struct {
     int64_t hello_due;
     int64_t backoff_ms;
     uint64_t seq;
+    xinf_hosted_t *hosted;         //  the model replicas on this worker
 } s_state_t;
 
 struct _xinf_worker_t {
@@ -61,6 +63,9 @@ s_send_hello (xinf_ctx_t *ctx, int64_t now)
     xinf_host_info_t info;
     xinf_host_info (&info);
     state->hello.memory_available_bytes = info.memory_available_bytes;
+    //  Report what runs here, so that a restarted supervisor knows it
+    xinf_value_destroy (&state->hello.models);
+    state->hello.models = xinf_hosted_models (state->hosted);
     xinf_msg_t *hello = xinf_hello_encode (&state->hello);
     if (xinf_dealer_send (state->dealer, &hello) == 0)
         xinf_debug ("worker", "HELLO sent endpoint=%s", state->endpoint);
@@ -150,6 +155,9 @@ s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         return;
     }
     state->last_heard = zclock_mono ();
+    if (xinf_hosted_handle (state->hosted, ctx, msg))
+        ;                              //  LOAD_MODEL, UNLOAD_MODEL, RUN
+    else
     if (xinf_msg_is (msg, "WELCOME"))
         s_on_welcome (ctx, msg);
     else
@@ -165,6 +173,7 @@ static int
 s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
+    state->hosted = xinf_hosted_new (state->hello.node, &state->dealer);
     s_connect (ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
@@ -175,6 +184,7 @@ static void
 s_fini (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
+    xinf_hosted_destroy (&state->hosted);
     if (state->registered) {
         xinf_msg_t *bye = xinf_bye_encode (state->hello.node);
         xinf_dealer_send (state->dealer, &bye);

@@ -9,6 +9,7 @@
 */
 #include "xinf.h"
 #include "xinf_cli_show.h"
+#include "xinf_cli_models.h"
 
 static const xinf_option_t s_options [] = {
     { "endpoint", 'e', "XINF_ENDPOINT", XINF_OPT_STR, "tcp://127.0.0.1:9997", 0, 0, NULL, "ENDPOINT",
@@ -17,23 +18,24 @@ static const xinf_option_t s_options [] = {
     { "timeout", 't', "XINF_TIMEOUT_MS", XINF_OPT_INT, "3000", 1, 3600000, NULL, "MS",
       "how long to wait for each reply" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON for scripts" },
+    { "worker", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "NODE", "launch: the worker to place the model on" },
+    { "replicas", 0, NULL, XINF_OPT_INT, "1", 1, 16, NULL, "N", "launch: replicas" },
+    { "threads", 0, NULL, XINF_OPT_INT, "0", 0, 1024, NULL, "N", "launch: compute threads per replica (0: all cores)" },
+    { "no-wait", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "launch: return once accepted, do not follow the load" },
+    { "stall-timeout", 0, "XINF_STALL_TIMEOUT", XINF_OPT_INT, "60", 1, 86400, NULL, "S",
+      "launch: give up when the load makes no progress for this long" },
+    { "prompt", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "generate: the prompt as text" },
+    { "prompt-tokens", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "IDS", "generate: the prompt as token ids, 1,2,3 (no BOS added)" },
+    { "max-tokens", 0, NULL, XINF_OPT_INT, "64", 1, 1000000, NULL, "N", "generate: tokens to generate at most" },
+    { "temperature", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "T", "generate: 0 = greedy" },
+    { "top-k", 0, NULL, XINF_OPT_INT, "0", 0, 1000000, NULL, "K", "generate: 0 = off" },
+    { "top-p", 0, NULL, XINF_OPT_STR, "1", 0, 0, NULL, "P", "generate: nucleus sampling, (0, 1]" },
+    { "seed", 0, NULL, XINF_OPT_INT, "0", 0, INT64_MAX, NULL, "N", "generate: sampling seed" },
+    { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "warn", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { NULL }
 };
-
-//  Prints the reason of an ERROR reply; returns true if it was one.
-static bool
-s_is_error (xinf_msg_t *reply)
-{
-    if (!xinf_msg_is (reply, "ERROR"))
-        return false;
-    xinf_value_t *body = xinf_msg_body (reply);
-    fprintf (stderr, "xinf-cli: ERROR %s: %s\n",
-             xinf_value_str (xinf_map_get (body, "code")) ?: "?",
-             xinf_value_str (xinf_map_get (body, "message")) ?: "?");
-    return true;
-}
 
 static int
 s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
@@ -55,7 +57,7 @@ s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
             rc = 1;
             break;
         }
-        if (s_is_error (pong) || !xinf_msg_is (pong, "PONG")) {
+        if (xinf_cli_is_error (pong) || !xinf_msg_is (pong, "PONG")) {
             rc = 1;
             xinf_msg_destroy (&pong);
             break;
@@ -97,7 +99,7 @@ s_ask (xinf_config_t *config, xinf_dealer_t *dealer, const char *type, const cha
     if (!reply)
         fprintf (stderr, "xinf-cli: %s\n", error);
     else
-    if (s_is_error (reply) || !xinf_msg_is (reply, reply_type)) {
+    if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, reply_type)) {
         if (!xinf_msg_is (reply, "ERROR"))
             fprintf (stderr, "xinf-cli: expected %s, got %s\n", reply_type, xinf_msg_type (reply));
         xinf_msg_destroy (&reply);
@@ -138,6 +140,17 @@ s_known_command (const char *command)
                    ||  streq (command, "waits") || streq (command, "events"));
 }
 
+//  Positional arguments each command takes after its name.
+static size_t
+s_command_args (const char *command)
+{
+    if (streq (command, "launch"))
+        return 2;
+    if (streq (command, "generate") || streq (command, "terminate"))
+        return 1;
+    return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -145,12 +158,17 @@ main (int argc, char **argv)
         "  ping      round trip to the node\n"
         "  workers   the workers: state, addresses, warnings, resources\n"
         "  waits     every active wait in the cluster\n"
-        "  events    joined/lost/recovered/warned/left events", s_options);
+        "  events    joined/lost/recovered/warned/left events\n"
+        "  launch UID PATH   load a GGUF model (PATH as the worker sees it), follow progress\n"
+        "  models            the launched models\n"
+        "  generate UID      --prompt TEXT | --prompt-tokens 1,2,3 [--max-tokens N] [--stream]\n"
+        "  terminate UID     stop a model", s_options);
     int rc = xinf_config_parse (config, argc, argv);
     const char *command = rc == 0 ? xinf_config_positional (config, 0) : NULL;
-    if (rc == 0 && (!s_known_command (command) || xinf_config_positionals (config) > 1)) {
-        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events; see --help)\n",
-                 command ? "unknown command or extra argument" : "missing command");
+    if (rc == 0 && (!(s_known_command (command) || xinf_cli_models_command (command))
+                    || xinf_config_positionals (config) != 1 + s_command_args (command))) {
+        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events, launch UID PATH, models, generate UID, terminate UID; see --help)\n",
+                 command ? "unknown command or wrong number of arguments" : "missing command");
         rc = -1;
     }
     else
@@ -167,7 +185,10 @@ main (int argc, char **argv)
         xinf_config_destroy (&config);
         return 2;
     }
-    rc = streq (command, "ping") ? s_ping (config, dealer) : s_query (config, dealer, command);
+    if (xinf_cli_models_command (command))
+        rc = xinf_cli_models_run (config, dealer, command);
+    else
+        rc = streq (command, "ping") ? s_ping (config, dealer) : s_query (config, dealer, command);
     xinf_dealer_destroy (&dealer);
     xinf_config_destroy (&config);
     return rc;

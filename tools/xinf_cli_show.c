@@ -3,6 +3,18 @@
 
 #include <time.h>
 
+bool
+xinf_cli_is_error (xinf_msg_t *reply)
+{
+    if (!xinf_msg_is (reply, "ERROR"))
+        return false;
+    xinf_value_t *body = xinf_msg_body (reply);
+    fprintf (stderr, "xinf-cli: ERROR %s: %s\n",
+             xinf_value_str (xinf_map_get (body, "code")) ?: "?",
+             xinf_value_str (xinf_map_get (body, "message")) ?: "?");
+    return true;
+}
+
 static const char *
 s_str (const xinf_value_t *map, const char *key)
 {

@@ -1,0 +1,247 @@
+/*  xinf_hosted: the replicas a worker hosts.  */
+#include "xinf_hosted.h"
+#include "xinf_replica.h"
+
+
+typedef struct {
+    xinf_hosted_t *owner;
+    char key [96];                    //  "uid/replica"
+    char uid [65];
+    uint64_t replica;
+    char path [4096];
+    xinf_replica_t *actor;
+    xinf_dealer_t *dealer;            //  to the replica
+    char state [16];
+} s_hosted_t;
+
+struct _xinf_hosted_t {
+    char node [65];
+    xinf_dealer_t **upstream;
+    zhashx_t *replicas;               //  key -> s_hosted_t
+    xinf_ctx_t *ctx;                  //  the agent's, for readers
+};
+
+static void
+s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
+{
+    s_hosted_t *entry = *entry_p;
+    if (entry->dealer && self->ctx)
+        xinf_ctx_reader_end (self->ctx, xinf_dealer_sock (entry->dealer));
+    //  Stop the replica first; its last words (failed requests, stopped)
+    //  are already queued on the dealer when destroy returns: relay them
+    xinf_replica_destroy (&entry->actor);
+    char error [256];
+    xinf_msg_t *msg;
+    while (entry->dealer && (msg = xinf_dealer_recv (entry->dealer, 0, error, sizeof error))) {
+        xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
+        if (*self->upstream)
+            xinf_dealer_send (*self->upstream, &msg);
+        xinf_msg_destroy (&msg);
+    }
+    xinf_dealer_destroy (&entry->dealer);
+    free (entry);
+    *entry_p = NULL;
+}
+
+xinf_hosted_t *
+xinf_hosted_new (const char *node, xinf_dealer_t **upstream)
+{
+    xinf_hosted_t *self = calloc (1, sizeof *self);
+    assert (self);
+    snprintf (self->node, sizeof self->node, "%s", node);
+    self->upstream = upstream;
+    self->replicas = zhashx_new ();
+    return self;
+}
+
+void
+xinf_hosted_destroy (xinf_hosted_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_hosted_t *self = *self_p;
+        s_hosted_t *entry;
+        while ((entry = (s_hosted_t *) zhashx_first (self->replicas))) {
+            zhashx_delete (self->replicas, entry->key);
+            s_hosted_free (self, &entry);
+        }
+        zhashx_destroy (&self->replicas);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_send_up (xinf_hosted_t *self, xinf_msg_t **msg_p)
+{
+    if (*self->upstream)
+        xinf_dealer_send (*self->upstream, msg_p);
+    else
+        xinf_msg_destroy (msg_p);
+}
+
+//  What a replica says goes up to the supervisor, with the node named.
+static void
+s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_hosted_t *entry = (s_hosted_t *) arg;
+    xinf_hosted_t *self = entry->owner;
+    char error [256];
+    xinf_msg_t *msg = xinf_dealer_recv (entry->dealer, 0, error, sizeof error);
+    if (!msg)
+        return;
+    if (xinf_msg_is (msg, "MODEL_STATE")) {
+        const char *state = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state"));
+        snprintf (entry->state, sizeof entry->state, "%s", state ? state : "?");
+    }
+    xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
+    s_send_up (self, &msg);
+}
+
+static void
+s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, const char *state, const char *error)
+{
+    xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_str (body, "uid", uid);
+    xinf_map_put_uint (body, "replica", replica);
+    xinf_map_put_str (body, "state", state);
+    xinf_map_put_uint (body, "bytes_done", 0);
+    xinf_map_put_uint (body, "bytes_total", 0);
+    xinf_map_put_str (body, "error", error);
+    xinf_map_put_str (body, "node", self->node);
+    s_send_up (self, &msg);
+}
+
+static void
+s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
+    uint64_t replica = xinf_check_uint (&check, body, "replica", 0, 1023);
+    const char *path = xinf_check_str (&check, body, "path", 1, 4095);
+    uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
+    char key [96];
+    snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
+    if (!check.failed && zhashx_lookup (self->replicas, key))
+        xinf_check_fail (&check, "replica %s is already hosted here", key);
+    if (check.failed) {
+        xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
+        s_reply_state (self, uid ? uid : "?", replica, "failed", check.reason);
+        return;
+    }
+    s_hosted_t *entry = calloc (1, sizeof *entry);
+    entry->owner = self;
+    snprintf (entry->key, sizeof entry->key, "%s", key);
+    snprintf (entry->uid, sizeof entry->uid, "%s", uid);
+    snprintf (entry->path, sizeof entry->path, "%s", path);
+    snprintf (entry->state, sizeof entry->state, "starting");
+    entry->replica = replica;
+    char endpoint [256];
+    snprintf (endpoint, sizeof endpoint, "inproc://xinf-replica-%s-%s-%llu-%p", self->node, uid,
+              (unsigned long long) replica, (void *) entry);
+    entry->actor = xinf_replica_new (uid, replica, endpoint);
+    entry->dealer = entry->actor ? xinf_dealer_new (endpoint, "worker") : NULL;
+    if (!entry->dealer) {
+        s_reply_state (self, uid, replica, "failed", "cannot start the replica actor");
+        self->ctx = ctx;
+        s_hosted_free (self, &entry);
+        return;
+    }
+    self->ctx = ctx;
+    xinf_ctx_reader (ctx, xinf_dealer_sock (entry->dealer), s_on_replica, entry);
+    zhashx_insert (self->replicas, key, entry);
+    xinf_msg_t *start = xinf_msg_new ("START");
+    xinf_map_put_str (xinf_msg_body (start), "path", path);
+    xinf_map_put_uint (xinf_msg_body (start), "threads", threads);
+    xinf_dealer_send (entry->dealer, &start);
+    xinf_info ("worker", "hosting replica=%s path=%s threads=%llu", key, path, (unsigned long long) threads);
+}
+
+static s_hosted_t *
+s_find (xinf_hosted_t *self, xinf_msg_t *msg, xinf_check_t *check)
+{
+    const char *uid = xinf_check_str (check, xinf_msg_body (msg), "uid", 1, 64);
+    uint64_t replica = xinf_check_uint (check, xinf_msg_body (msg), "replica", 0, 1023);
+    if (check->failed)
+        return NULL;
+    char key [96];
+    snprintf (key, sizeof key, "%s/%llu", uid, (unsigned long long) replica);
+    s_hosted_t *entry = (s_hosted_t *) zhashx_lookup (self->replicas, key);
+    if (!entry)
+        xinf_check_fail (check, "replica %s is not hosted on %s", key, self->node);
+    return entry;
+}
+
+static void
+s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    s_hosted_t *entry = s_find (self, msg, &check);
+    if (!entry) {
+        xinf_warn ("worker", "UNLOAD_MODEL ignored reason=\"%s\"", check.reason);
+        return;
+    }
+    xinf_info ("worker", "unloading replica=%s", entry->key);
+    zhashx_delete (self->replicas, entry->key);
+    char uid [65];
+    uint64_t replica = entry->replica;
+    snprintf (uid, sizeof uid, "%s", entry->uid);
+    s_hosted_free (self, &entry);
+    s_reply_state (self, uid, replica, "stopped", "");
+}
+
+static void
+s_on_run (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t request = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
+    s_hosted_t *entry = s_find (self, msg, &check);
+    if (!entry) {
+        xinf_msg_t *failed = xinf_msg_new ("RUN_FAILED");
+        xinf_map_put_uint (xinf_msg_body (failed), "request", request);
+        xinf_map_put_str (xinf_msg_body (failed), "code", "MODEL_NOT_READY");
+        xinf_map_put_str (xinf_msg_body (failed), "message", check.reason);
+        xinf_map_put_str (xinf_msg_body (failed), "node", self->node);
+        s_send_up (self, &failed);
+        return;
+    }
+    //  The replica validates the rest; pass the body on as it came
+    xinf_msg_t *run = xinf_msg_new ("RUN");
+    xinf_value_t *body = xinf_msg_body (msg);
+    for (size_t index = 0; index < xinf_value_count (body); index++)
+        xinf_map_put (xinf_msg_body (run), xinf_map_key_at (body, index), xinf_value_dup (xinf_map_value_at (body, index)));
+    xinf_dealer_send (entry->dealer, &run);
+}
+
+bool
+xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    if (xinf_msg_is (msg, "LOAD_MODEL"))
+        s_on_load (self, ctx, msg);
+    else
+    if (xinf_msg_is (msg, "UNLOAD_MODEL"))
+        s_on_unload (self, ctx, msg);
+    else
+    if (xinf_msg_is (msg, "RUN"))
+        s_on_run (self, ctx, msg);
+    else
+        return false;
+    return true;
+}
+
+xinf_value_t *
+xinf_hosted_models (xinf_hosted_t *self)
+{
+    xinf_value_t *models = xinf_value_new_array ();
+    for (s_hosted_t *entry = (s_hosted_t *) zhashx_first (self->replicas); entry;
+         entry = (s_hosted_t *) zhashx_next (self->replicas)) {
+        xinf_value_t *model = xinf_value_new_map ();
+        xinf_map_put_str (model, "uid", entry->uid);
+        xinf_map_put_uint (model, "replica", entry->replica);
+        xinf_map_put_str (model, "path", entry->path);
+        xinf_map_put_str (model, "state", entry->state);
+        xinf_array_push (models, model);
+    }
+    return models;
+}

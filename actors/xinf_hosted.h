@@ -1,0 +1,28 @@
+/*  xinf_hosted: the model replicas a worker hosts, as seen by its agent.
+
+    The worker agent hands it LOAD_MODEL, UNLOAD_MODEL and RUN from the
+    supervisor; it starts and stops replica actors (in this process, over
+    inproc://), passes requests on, and relays what the replicas say
+    (MODEL_STATE, RUN_TOKEN, RUN_DONE, RUN_FAILED) up to the supervisor
+    through the agent's current connection. It remembers each replica's last
+    state, which the agent reports in HELLO after a reconnect.
+*/
+#ifndef XINF_HOSTED_H_INCLUDED
+#define XINF_HOSTED_H_INCLUDED
+
+#include "xinf.h"
+
+typedef struct _xinf_hosted_t xinf_hosted_t;
+
+//  'upstream' points at the agent's connection to the supervisor, which
+//  the agent may replace when it reconnects.
+xinf_hosted_t *xinf_hosted_new (const char *node, xinf_dealer_t **upstream);
+void xinf_hosted_destroy (xinf_hosted_t **self_p);
+
+//  Handle one supervisor message of these types; false if not one of them.
+bool xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg);
+
+//  The replicas and their states: [{uid, replica, path, state}].
+xinf_value_t *xinf_hosted_models (xinf_hosted_t *self);
+
+#endif

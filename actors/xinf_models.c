@@ -1,0 +1,549 @@
+/*  xinf_models: the supervisor's models and in-flight requests.  */
+#include "xinf_models.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+
+#define XINF_REPLICAS_MAX 16
+
+typedef struct {
+    char node [65];
+    uint64_t index;
+    char state [16];                  //  loading, ready, failed, stopped
+    uint64_t bytes_done, bytes_total;
+    char error [512];
+    xinf_value_t *info;               //  arch, weight_type, size, context, vocab...
+} s_replica_t;
+
+typedef struct {
+    char uid [65];
+    char path [4096];
+    uint64_t threads;
+    s_replica_t replicas [XINF_REPLICAS_MAX];
+    size_t count;
+    size_t next;                      //  round robin
+} s_model_t;
+
+typedef struct {
+    uint64_t id;
+    char client [512];                //  peer id
+    uint64_t corr;
+    char uid [65];
+    char node [65];
+    bool stream;
+    int64_t deadline;                 //  monotonic ms, 0 = none
+} s_request_t;
+
+struct _xinf_models_t {
+    xinf_cluster_t *cluster;
+    zhashx_t *models;                 //  uid -> s_model_t
+    zhashx_t *requests;               //  id (text) -> s_request_t
+    uint64_t next_request;
+};
+
+static void
+s_model_free (void **item)
+{
+    s_model_t *model = (s_model_t *) *item;
+    for (size_t index = 0; index < model->count; index++)
+        xinf_value_destroy (&model->replicas [index].info);
+    free (model);
+    *item = NULL;
+}
+
+static void
+s_request_free (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+xinf_models_t *
+xinf_models_new (xinf_cluster_t *cluster)
+{
+    xinf_models_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->cluster = cluster;
+    self->models = zhashx_new ();
+    zhashx_set_destructor (self->models, s_model_free);
+    self->requests = zhashx_new ();
+    zhashx_set_destructor (self->requests, s_request_free);
+    self->next_request = 1;
+    return self;
+}
+
+void
+xinf_models_destroy (xinf_models_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_models_t *self = *self_p;
+        zhashx_destroy (&self->models);
+        zhashx_destroy (&self->requests);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static bool
+s_uid_valid (const char *uid)
+{
+    for (const char *c = uid; *c; c++)
+        if (!isalnum ((unsigned char) *c) && *c != '.' && *c != '_' && *c != '-')
+            return false;
+    return *uid != 0;
+}
+
+static int
+s_send_to_node (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t **msg_p)
+{
+    const char *peer_id = xinf_cluster_peer_of (self->cluster, node);
+    xinf_peer_t *peer = peer_id ? xinf_router_peer (xinf_ctx_router (ctx), peer_id) : NULL;
+    return xinf_router_send (xinf_ctx_router (ctx), peer, msg_p);
+}
+
+static void
+s_load_replica (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica)
+{
+    xinf_msg_t *load = xinf_msg_new ("LOAD_MODEL");
+    xinf_value_t *body = xinf_msg_body (load);
+    xinf_map_put_str (body, "uid", model->uid);
+    xinf_map_put_uint (body, "replica", replica->index);
+    xinf_map_put_str (body, "path", model->path);
+    xinf_map_put_uint (body, "threads", model->threads);
+    snprintf (replica->state, sizeof replica->state, "loading");
+    if (s_send_to_node (self, ctx, replica->node, &load)) {
+        snprintf (replica->state, sizeof replica->state, "failed");
+        snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", replica->node);
+    }
+}
+
+//  Chooses the workers for 'count' replicas; 0 or -1 with a reason.
+static int
+s_place (xinf_models_t *self, const char *named, size_t count, s_model_t *model, char *reason, size_t size)
+{
+    zlist_t *used = zlist_new ();
+    for (size_t index = 0; index < count; index++) {
+        s_replica_t *replica = &model->replicas [index];
+        replica->index = index;
+        if (named)
+            snprintf (replica->node, sizeof replica->node, "%s", named);
+        else
+        if (!xinf_cluster_pick (self->cluster, used, replica->node, sizeof replica->node)
+        &&  !xinf_cluster_pick (self->cluster, NULL, replica->node, sizeof replica->node)) {
+            zlist_destroy (&used);
+            snprintf (reason, size, "no alive worker to place the model on");
+            return -1;
+        }
+        zlist_append (used, replica->node);
+    }
+    zlist_destroy (&used);
+    model->count = count;
+    return 0;
+}
+
+static void
+s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
+    const char *path = xinf_check_str (&check, body, "path", 1, 4095);
+    const char *worker = xinf_check_str_opt (&check, body, "worker", 1, 64, NULL);
+    uint64_t replicas = xinf_check_uint_opt (&check, body, "replicas", 1, XINF_REPLICAS_MAX, 1);
+    uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
+    uint64_t n_worker = xinf_check_uint_opt (&check, body, "n_worker", 1, 64, 1);
+    const char *code = "BAD_REQUEST";
+    if (!check.failed && !s_uid_valid (uid))
+        xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
+    if (!check.failed && n_worker > 1)
+        xinf_check_fail (&check, "n_worker > 1 (tensor parallel launch) is not implemented yet");
+    if (!check.failed && zhashx_lookup (self->models, uid)) {
+        code = "DUPLICATE_MODEL";
+        xinf_check_fail (&check, "model '%s' is already launched (terminate it first)", uid);
+    }
+    if (!check.failed && worker && !xinf_cluster_peer_of (self->cluster, worker)) {
+        code = "NO_WORKER";
+        xinf_check_fail (&check, "worker '%s' is not registered and alive", worker);
+    }
+    if (check.failed) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "LAUNCH: %s", check.reason);
+        return;
+    }
+    s_model_t *model = calloc (1, sizeof *model);
+    char reason [256];
+    if (s_place (self, worker, replicas, model, reason, sizeof reason)) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NO_WORKER", "LAUNCH: %s", reason);
+        free (model);
+        return;
+    }
+    snprintf (model->uid, sizeof model->uid, "%s", uid);
+    snprintf (model->path, sizeof model->path, "%s", path);
+    model->threads = threads;
+    zhashx_insert (self->models, uid, model);
+    xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
+    xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
+    xinf_map_put_str (xinf_msg_body (reply), "state", "loading");
+    xinf_value_t *placed = xinf_value_new_array ();
+    for (size_t index = 0; index < model->count; index++) {
+        s_load_replica (self, ctx, model, &model->replicas [index]);
+        xinf_value_t *item = xinf_value_new_map ();
+        xinf_map_put_uint (item, "replica", index);
+        xinf_map_put_str (item, "worker", model->replicas [index].node);
+        xinf_array_push (placed, item);
+    }
+    xinf_map_put (xinf_msg_body (reply), "replicas", placed);
+    xinf_info ("supervisor", "launch uid=%s path=%s replicas=%zu first_worker=%s", uid, path, model->count,
+               model->replicas [0].node);
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+//  The model's state from its replicas: failed > loading > ready > stopped.
+static const char *
+s_model_state (s_model_t *model, const char **error)
+{
+    bool loading = false, ready = model->count > 0;
+    *error = "";
+    for (size_t index = 0; index < model->count; index++) {
+        s_replica_t *replica = &model->replicas [index];
+        if (streq (replica->state, "failed")) {
+            *error = replica->error;
+            return "failed";
+        }
+        loading |= streq (replica->state, "loading") || streq (replica->state, "starting");
+        ready &= streq (replica->state, "ready");
+    }
+    return loading ? "loading" : ready ? "ready" : "stopped";
+}
+
+static xinf_value_t *
+s_replica_info (s_replica_t *replica)
+{
+    xinf_value_t *item = xinf_value_new_map ();
+    xinf_map_put_uint (item, "replica", replica->index);
+    xinf_map_put_str (item, "worker", replica->node);
+    xinf_map_put_str (item, "state", replica->state);
+    xinf_map_put_uint (item, "bytes_done", replica->bytes_done);
+    xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
+    xinf_map_put_str (item, "error", replica->error);
+    return item;
+}
+
+static s_model_t *
+s_lookup (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg, const char *what)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *uid = xinf_check_str (&check, xinf_msg_body (msg), "uid", 1, 64);
+    s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    if (check.failed)
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", what, check.reason);
+    else
+    if (!model)
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "UNKNOWN_MODEL", "%s: no model '%s' is launched", what, uid);
+    return model;
+}
+
+static void
+s_on_progress (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_model_t *model = s_lookup (self, ctx, from, msg, "LAUNCH_PROGRESS");
+    if (!model)
+        return;
+    const char *error;
+    xinf_msg_t *reply = xinf_msg_new ("LAUNCH_PROGRESS_REPLY");
+    xinf_value_t *body = xinf_msg_body (reply);
+    xinf_map_put_str (body, "uid", model->uid);
+    xinf_map_put_str (body, "state", s_model_state (model, &error));
+    xinf_map_put_str (body, "error", error);
+    uint64_t done = 0, total = 0;
+    xinf_value_t *replicas = xinf_value_new_array ();
+    for (size_t index = 0; index < model->count; index++) {
+        done += model->replicas [index].bytes_done;
+        total += model->replicas [index].bytes_total;
+        xinf_array_push (replicas, s_replica_info (&model->replicas [index]));
+    }
+    xinf_map_put_uint (body, "bytes_done", done);
+    xinf_map_put_uint (body, "bytes_total", total);
+    xinf_map_put (body, "replicas", replicas);
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+static void
+s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_msg_t *reply = xinf_msg_new ("LIST_MODELS_REPLY");
+    xinf_value_t *list = xinf_value_new_array ();
+    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
+         model = (s_model_t *) zhashx_next (self->models)) {
+        const char *error;
+        xinf_value_t *item = xinf_value_new_map ();
+        xinf_map_put_str (item, "uid", model->uid);
+        xinf_map_put_str (item, "path", model->path);
+        xinf_map_put_str (item, "state", s_model_state (model, &error));
+        xinf_map_put_str (item, "error", error);
+        const xinf_value_t *info = NULL;
+        for (size_t index = 0; index < model->count && !info; index++)
+            info = model->replicas [index].info;
+        const char *keys [] = { "arch", "weight_type", "size_bytes", "context", "vocab", "n_params" };
+        for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
+            if (xinf_map_get (info, keys [index]))
+                xinf_map_put (item, streq (keys [index], "weight_type") ? "type" :
+                              streq (keys [index], "context") ? "context_length" : keys [index],
+                              xinf_value_dup (xinf_map_get (info, keys [index])));
+        xinf_value_t *replicas = xinf_value_new_array ();
+        for (size_t index = 0; index < model->count; index++)
+            xinf_array_push (replicas, s_replica_info (&model->replicas [index]));
+        xinf_map_put (item, "replicas", replicas);
+        xinf_array_push (list, item);
+    }
+    xinf_map_put (xinf_msg_body (reply), "models", list);
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+//  Answers a request with ERROR and forgets it.
+static void
+s_end_request (xinf_models_t *self, xinf_ctx_t *ctx, s_request_t *request, const char *code, const char *format, ...)
+{
+    char text [768];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    xinf_msg_t *error = xinf_msg_new_error (request->corr, code, "%s", text);
+    xinf_router_send (xinf_ctx_router (ctx), xinf_router_peer (xinf_ctx_router (ctx), request->client), &error);
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
+    zhashx_delete (self->requests, key);
+}
+
+//  Ends every request matching uid and/or node (NULL matches all).
+static void
+s_end_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *uid, const char *node,
+                const char *code, const char *reason)
+{
+    zlist_t *doomed = zlist_new ();
+    for (s_request_t *request = (s_request_t *) zhashx_first (self->requests); request;
+         request = (s_request_t *) zhashx_next (self->requests))
+        if ((!uid || streq (request->uid, uid)) && (!node || streq (request->node, node)))
+            zlist_append (doomed, request);
+    for (s_request_t *request = (s_request_t *) zlist_first (doomed); request; request = (s_request_t *) zlist_next (doomed))
+        s_end_request (self, ctx, request, code, "%s", reason);
+    zlist_destroy (&doomed);
+}
+
+static void
+s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_model_t *model = s_lookup (self, ctx, from, msg, "TERMINATE");
+    if (!model)
+        return;
+    char reason [128];
+    snprintf (reason, sizeof reason, "model %s was terminated", model->uid);
+    s_end_requests (self, ctx, model->uid, NULL, "MODEL_NOT_READY", reason);
+    for (size_t index = 0; index < model->count; index++) {
+        xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
+        xinf_map_put_str (xinf_msg_body (unload), "uid", model->uid);
+        xinf_map_put_uint (xinf_msg_body (unload), "replica", index);
+        s_send_to_node (self, ctx, model->replicas [index].node, &unload);
+    }
+    xinf_msg_t *reply = xinf_msg_new ("TERMINATE_REPLY");
+    xinf_map_put_str (xinf_msg_body (reply), "uid", model->uid);
+    xinf_map_put_uint (xinf_msg_body (reply), "replicas", model->count);
+    xinf_info ("supervisor", "terminate uid=%s replicas=%zu", model->uid, model->count);
+    zhashx_delete (self->models, model->uid);
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+static s_replica_t *
+s_ready_replica (s_model_t *model)
+{
+    for (size_t tries = 0; tries < model->count; tries++) {
+        s_replica_t *replica = &model->replicas [model->next++ % model->count];
+        if (streq (replica->state, "ready"))
+            return replica;
+    }
+    return NULL;
+}
+
+static void
+s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_model_t *model = s_lookup (self, ctx, from, msg, "GENERATE");
+    if (!model)
+        return;
+    s_replica_t *replica = s_ready_replica (model);
+    if (!replica) {
+        const char *error;
+        const char *state = s_model_state (model, &error);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "MODEL_NOT_READY", "GENERATE: model %s is %s%s%s",
+                              model->uid, state, *error ? ": " : "", error);
+        return;
+    }
+    s_request_t *request = calloc (1, sizeof *request);
+    request->id = self->next_request++;
+    snprintf (request->client, sizeof request->client, "%s", xinf_peer_id (from));
+    request->corr = xinf_msg_corr (msg);
+    snprintf (request->uid, sizeof request->uid, "%s", model->uid);
+    snprintf (request->node, sizeof request->node, "%s", replica->node);
+    request->stream = xinf_value_bool (xinf_map_get (xinf_msg_body (msg), "stream"));
+    request->deadline = xinf_msg_deadline (msg) ? zclock_mono () + (int64_t) xinf_msg_deadline (msg) : 0;
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
+    zhashx_insert (self->requests, key, request);
+    xinf_msg_t *run = xinf_msg_new ("RUN");
+    xinf_value_t *body = xinf_msg_body (msg);
+    for (size_t index = 0; index < xinf_value_count (body); index++)
+        xinf_map_put (xinf_msg_body (run), xinf_map_key_at (body, index), xinf_value_dup (xinf_map_value_at (body, index)));
+    xinf_map_put_uint (xinf_msg_body (run), "request", request->id);
+    xinf_map_put_uint (xinf_msg_body (run), "replica", replica->index);
+    if (s_send_to_node (self, ctx, replica->node, &run))
+        s_end_request (self, ctx, request, "WORKER_LOST", "GENERATE: cannot reach worker %s", replica->node);
+}
+
+static s_request_t *
+s_request_of (xinf_models_t *self, xinf_msg_t *msg)
+{
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));
+    return (s_request_t *) zhashx_lookup (self->requests, key);
+}
+
+static void
+s_to_client (xinf_ctx_t *ctx, s_request_t *request, xinf_msg_t **msg_p)
+{
+    xinf_msg_set_corr (*msg_p, request->corr);
+    xinf_router_send (xinf_ctx_router (ctx), xinf_router_peer (xinf_ctx_router (ctx), request->client), msg_p);
+}
+
+//  RUN_TOKEN, RUN_DONE, RUN_FAILED from a worker.
+static void
+s_on_run_reply (xinf_models_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    s_request_t *request = s_request_of (self, msg);
+    if (!request)
+        return;                       //  ended already (deadline, lost worker)
+    xinf_value_t *body = xinf_msg_body (msg);
+    if (xinf_msg_is (msg, "RUN_FAILED")) {
+        s_end_request (self, ctx, request, xinf_value_str (xinf_map_get (body, "code")) ?: "RUN_FAILED",
+                       "%s", xinf_value_str (xinf_map_get (body, "message")) ?: "generation failed");
+        return;
+    }
+    bool done = xinf_msg_is (msg, "RUN_DONE");
+    if (!done && !request->stream)
+        return;
+    xinf_msg_t *out = xinf_msg_new (done ? "GENERATE_REPLY" : "GENERATE_TOKEN");
+    const char *keys [] = { "index", "token", "text", "prompt_tokens", "tokens", "finish_reason", "timings" };
+    for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
+        if (xinf_map_get (body, keys [index]))
+            xinf_map_put (xinf_msg_body (out), keys [index], xinf_value_dup (xinf_map_get (body, keys [index])));
+    if (done) {
+        xinf_map_put_str (xinf_msg_body (out), "uid", request->uid);
+        xinf_map_put_str (xinf_msg_body (out), "worker", request->node);
+    }
+    s_to_client (ctx, request, &out);
+    if (done) {
+        char key [32];
+        snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
+        zhashx_delete (self->requests, key);
+    }
+}
+
+static void
+s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
+    uint64_t index = xinf_check_uint (&check, body, "replica", 0, XINF_REPLICAS_MAX - 1);
+    const char *state = xinf_check_str (&check, body, "state", 1, 15);
+    const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
+    s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    if (check.failed || !model || index >= model->count || !node || !streq (model->replicas [index].node, node))
+        return;                       //  a model we terminated, or a stray report
+    s_replica_t *replica = &model->replicas [index];
+    snprintf (replica->state, sizeof replica->state, "%s", state);
+    replica->bytes_done = xinf_check_uint_opt (&check, body, "bytes_done", 0, UINT64_MAX, 0);
+    replica->bytes_total = xinf_check_uint_opt (&check, body, "bytes_total", 0, UINT64_MAX, 0);
+    snprintf (replica->error, sizeof replica->error, "%s", xinf_check_str_opt (&check, body, "error", 0, 511, "") ?: "");
+    if (xinf_map_get (body, "info")) {
+        xinf_value_destroy (&replica->info);
+        replica->info = xinf_value_dup (xinf_map_get (body, "info"));
+    }
+    if (streq (state, "ready") || streq (state, "failed"))
+        xinf_info ("supervisor", "model uid=%s replica=%llu node=%s state=%s%s%s", uid, (unsigned long long) index,
+                   node, state, *replica->error ? " error=" : "", replica->error);
+}
+
+void
+xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node)
+{
+    char reason [256];
+    snprintf (reason, sizeof reason, "worker %s was lost (no heartbeat) while running the request", node);
+    s_end_requests (self, ctx, NULL, node, "WORKER_LOST", reason);
+    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
+         model = (s_model_t *) zhashx_next (self->models))
+        for (size_t index = 0; index < model->count; index++)
+            if (streq (model->replicas [index].node, node)) {
+                snprintf (model->replicas [index].state, sizeof model->replicas [index].state, "failed");
+                snprintf (model->replicas [index].error, sizeof model->replicas [index].error, "worker %s was lost", node);
+            }
+}
+
+void
+xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *models)
+{
+    for (size_t index = 0; index < xinf_value_count (models); index++) {
+        const xinf_value_t *item = xinf_array_at (models, index);
+        const char *uid = xinf_value_str (xinf_map_get (item, "uid"));
+        const char *path = xinf_value_str (xinf_map_get (item, "path"));
+        const char *state = xinf_value_str (xinf_map_get (item, "state"));
+        uint64_t replica = xinf_value_uint (xinf_map_get (item, "replica"));
+        if (!uid || !s_uid_valid (uid) || strlen (uid) > 64 || replica >= XINF_REPLICAS_MAX)
+            continue;
+        s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);
+        if (!model) {
+            model = calloc (1, sizeof *model);
+            snprintf (model->uid, sizeof model->uid, "%s", uid);
+            snprintf (model->path, sizeof model->path, "%s", path ? path : "");
+            zhashx_insert (self->models, uid, model);
+        }
+        if (replica >= model->count)
+            model->count = replica + 1;
+        s_replica_t *entry = &model->replicas [replica];
+        entry->index = replica;
+        snprintf (entry->node, sizeof entry->node, "%s", node);
+        snprintf (entry->state, sizeof entry->state, "%s", state ? state : "loading");
+        xinf_info ("supervisor", "adopted model uid=%s replica=%llu node=%s state=%s",
+                   uid, (unsigned long long) replica, node, entry->state);
+    }
+}
+
+void
+xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
+{
+    zlist_t *late = zlist_new ();
+    for (s_request_t *request = (s_request_t *) zhashx_first (self->requests); request;
+         request = (s_request_t *) zhashx_next (self->requests))
+        if (request->deadline && now > request->deadline)
+            zlist_append (late, request);
+    for (s_request_t *request = (s_request_t *) zlist_first (late); request; request = (s_request_t *) zlist_next (late))
+        s_end_request (self, ctx, request, "DEADLINE_EXCEEDED",
+                       "no answer from worker %s before the request's deadline", request->node);
+    zlist_destroy (&late);
+}
+
+bool
+xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    const char *type = xinf_msg_type (msg);
+    if (streq (type, "LAUNCH"))               s_on_launch (self, ctx, from, msg);
+    else if (streq (type, "LAUNCH_PROGRESS")) s_on_progress (self, ctx, from, msg);
+    else if (streq (type, "LIST_MODELS"))     s_on_list (self, ctx, from, msg);
+    else if (streq (type, "TERMINATE"))       s_on_terminate (self, ctx, from, msg);
+    else if (streq (type, "GENERATE"))        s_on_generate (self, ctx, from, msg);
+    else if (streq (type, "MODEL_STATE"))     s_on_model_state (self, ctx, from, msg);
+    else if (streq (type, "RUN_TOKEN") || streq (type, "RUN_DONE") || streq (type, "RUN_FAILED"))
+        s_on_run_reply (self, ctx, msg);
+    else
+        return false;
+    return true;
+}

@@ -1,0 +1,46 @@
+/*  xinf_model: a model loaded from a GGUF file, ready to run: the
+    hyperparameters and tensor views of the transformer (llama, qwen2), and
+    the tokenizer from the file's tokenizer.ggml.* metadata.
+
+    Weights stay in the memory-mapped file (no copy); loading checks every
+    tensor's name, shape and type, then reads the weights through once,
+    reporting byte progress, so that the first request does not pay for the
+    disk and a stuck disk shows up as a stalled load. Unsupported
+    architectures or weight types get an error that names them.
+*/
+#ifndef XINF_MODEL_H_INCLUDED
+#define XINF_MODEL_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "xinf_transformer.h"
+#include "xinf_tokenizer.h"
+
+typedef struct {
+    char arch [16];                   //  "llama" or "qwen2"
+    char name [128];                  //  general.name, or ""
+    char weight_type [16];            //  of the attention/FFN matrices: "F32", "F16", "BF16", "Q8_0"
+    uint64_t size_bytes;              //  tensor data bytes
+    uint64_t n_params;
+    bool tied_embeddings;
+} xinf_model_info_t;
+
+typedef struct _xinf_model_t xinf_model_t;
+
+//  Called while the weights are read: bytes done out of total. Returning
+//  false cancels the load.
+typedef bool (xinf_model_progress_fn) (uint64_t done, uint64_t total, void *arg);
+
+xinf_model_t *xinf_model_load (const char *path, xinf_model_progress_fn *progress, void *arg,
+                               char *error, size_t error_size);
+void xinf_model_destroy (xinf_model_t **self_p);
+
+//  Only the tokenizer of a GGUF file (for actors that tokenize but do not
+//  compute); NULL with the reason otherwise.
+xinf_tokenizer_t *xinf_model_load_tokenizer (const char *path, char *error, size_t error_size);
+
+const xinf_transformer_t *xinf_model_transformer (xinf_model_t *self);
+xinf_tokenizer_t *xinf_model_tokenizer (xinf_model_t *self);
+const xinf_model_info_t *xinf_model_info (xinf_model_t *self);
+
+#endif

@@ -1,0 +1,234 @@
+/*  xinf_transformer: the forward pass of llama / qwen2 on the CPU kernels.  */
+#include "xinf_transformer.h"
+#include "xinf_cpu_ops.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PREFILL_CHUNK  64              //  positions per matrix-matrix batch
+
+struct _xinf_kv_t {
+    size_t context, kv_dim;
+    float *keys, *values;              //  [layer][context][kv_dim]
+    //  Scratch for a chunk of positions
+    float *x, *xb, *xb2, *q, *k, *v, *attn, *hb, *hb2, *att_scratch;
+};
+
+static int
+s_fail (char *error, size_t error_size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, error_size, format, args);
+    va_end (args);
+    return -1;
+}
+
+static int
+s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, size_t rows, size_t cols,
+                char *error, size_t error_size)
+{
+    if (!matrix->data)
+        return s_fail (error, error_size, "layer %zu: tensor %s is missing", layer, name);
+    if (matrix->rows != rows || matrix->cols != cols)
+        return s_fail (error, error_size, "layer %zu: tensor %s is %zux%zu, expected %zux%zu",
+                       layer, name, matrix->rows, matrix->cols, rows, cols);
+    if (matrix->dtype == XINF_DTYPE_Q8_0 && cols % 32)
+        return s_fail (error, error_size, "layer %zu: tensor %s is Q8_0 with %zu columns (not a multiple of 32)",
+                       layer, name, cols);
+    return 0;
+}
+
+int
+xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t error_size)
+{
+    if (!self->dim || !self->n_layers || !self->n_heads || !self->n_kv_heads || !self->ffn || !self->vocab || !self->context)
+        return s_fail (error, error_size, "a hyperparameter is zero (dim %zu, layers %zu, heads %zu, kv heads %zu, ffn %zu, vocab %zu, context %zu)",
+                       self->dim, self->n_layers, self->n_heads, self->n_kv_heads, self->ffn, self->vocab, self->context);
+    if (self->dim % self->n_heads || self->n_heads % self->n_kv_heads || self->head_dim * self->n_heads != self->dim
+    ||  self->head_dim % 2)
+        return s_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
+                       self->dim, self->n_heads, self->n_kv_heads, self->head_dim);
+    size_t kv_dim = self->n_kv_heads * self->head_dim;
+    if (s_check_matrix (&self->embed, "token_embd", 0, self->vocab, self->dim, error, error_size)
+    ||  s_check_matrix (&self->output, "output", 0, self->vocab, self->dim, error, error_size))
+        return -1;
+    if (!self->output_norm)
+        return s_fail (error, error_size, "tensor output_norm is missing");
+    for (size_t index = 0; index < self->n_layers; index++) {
+        const xinf_layer_t *layer = &self->layers [index];
+        if (!layer->attn_norm || !layer->ffn_norm)
+            return s_fail (error, error_size, "layer %zu: a norm weight is missing", index);
+        if (s_check_matrix (&layer->q, "attn_q", index, self->dim, self->dim, error, error_size)
+        ||  s_check_matrix (&layer->k, "attn_k", index, kv_dim, self->dim, error, error_size)
+        ||  s_check_matrix (&layer->v, "attn_v", index, kv_dim, self->dim, error, error_size)
+        ||  s_check_matrix (&layer->o, "attn_output", index, self->dim, self->dim, error, error_size)
+        ||  s_check_matrix (&layer->gate, "ffn_gate", index, self->ffn, self->dim, error, error_size)
+        ||  s_check_matrix (&layer->up, "ffn_up", index, self->ffn, self->dim, error, error_size)
+        ||  s_check_matrix (&layer->down, "ffn_down", index, self->dim, self->ffn, error, error_size))
+            return -1;
+    }
+    return 0;
+}
+
+static float *
+s_floats (size_t count)
+{
+    return calloc (count ? count : 1, sizeof (float));
+}
+
+xinf_kv_t *
+xinf_kv_new (const xinf_transformer_t *model, size_t context)
+{
+    xinf_kv_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    size_t chunk = PREFILL_CHUNK;
+    self->context = context;
+    self->kv_dim = model->n_kv_heads * model->head_dim;
+    self->keys = s_floats (model->n_layers * context * self->kv_dim);
+    self->values = s_floats (model->n_layers * context * self->kv_dim);
+    self->x = s_floats (chunk * model->dim);
+    self->xb = s_floats (chunk * model->dim);
+    self->xb2 = s_floats (chunk * model->dim);
+    self->q = s_floats (chunk * model->dim);
+    self->k = s_floats (chunk * self->kv_dim);
+    self->v = s_floats (chunk * self->kv_dim);
+    self->attn = s_floats (chunk * model->dim);
+    self->hb = s_floats (chunk * model->ffn);
+    self->hb2 = s_floats (chunk * model->ffn);
+    self->att_scratch = s_floats (xinf_cpu_attention_scratch (model->n_heads, context));
+    if (!self->keys || !self->values || !self->x || !self->xb || !self->xb2 || !self->q || !self->k
+    ||  !self->v || !self->attn || !self->hb || !self->hb2 || !self->att_scratch)
+        xinf_kv_destroy (&self);
+    return self;
+}
+
+void
+xinf_kv_destroy (xinf_kv_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_kv_t *self = *self_p;
+        float *buffers [] = { self->keys, self->values, self->x, self->xb, self->xb2, self->q, self->k,
+                              self->v, self->attn, self->hb, self->hb2, self->att_scratch };
+        for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
+            free (buffers [index]);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+size_t xinf_kv_context (xinf_kv_t *self) { return self->context; }
+
+//  y [n][rows] = x [n][cols] . W^T, with the vector kernel for one position.
+static void
+s_project (xinf_threadpool_t *pool, const xinf_matrix_t *w, const float *x, size_t n, float *y)
+{
+    if (n == 1)
+        xinf_cpu_matvec (pool, w->dtype, w->data, w->rows, w->cols, x, y);
+    else
+        xinf_cpu_matmul (pool, w->dtype, w->data, w->rows, w->cols, x, n, y);
+}
+
+static void
+s_add_bias (float *rows, const float *bias, size_t n, size_t width)
+{
+    if (!bias)
+        return;
+    for (size_t row = 0; row < n; row++)
+        xinf_cpu_add (rows + row * width, bias, width);
+}
+
+//  Attention block of one layer for n positions starting at pos.
+static void
+s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, xinf_kv_t *kv,
+             xinf_threadpool_t *pool, size_t n, size_t pos)
+{
+    size_t dim = self->dim, kv_dim = kv->kv_dim;
+    for (size_t b = 0; b < n; b++)
+        xinf_cpu_rmsnorm (kv->xb + b * dim, kv->x + b * dim, layer->attn_norm, dim, self->rms_eps);
+    s_project (pool, &layer->q, kv->xb, n, kv->q);
+    s_project (pool, &layer->k, kv->xb, n, kv->k);
+    s_project (pool, &layer->v, kv->xb, n, kv->v);
+    s_add_bias (kv->q, layer->q_bias, n, dim);
+    s_add_bias (kv->k, layer->k_bias, n, kv_dim);
+    s_add_bias (kv->v, layer->v_bias, n, kv_dim);
+    float *keys = kv->keys + index * kv->context * kv_dim;
+    float *values = kv->values + index * kv->context * kv_dim;
+    for (size_t b = 0; b < n; b++) {
+        xinf_cpu_rope (kv->q + b * dim, self->n_heads, self->head_dim, pos + b, self->rope_base, self->rope_neox);
+        xinf_cpu_rope (kv->k + b * kv_dim, self->n_kv_heads, self->head_dim, pos + b, self->rope_base, self->rope_neox);
+        memcpy (keys + (pos + b) * kv_dim, kv->k + b * kv_dim, kv_dim * sizeof (float));
+        memcpy (values + (pos + b) * kv_dim, kv->v + b * kv_dim, kv_dim * sizeof (float));
+    }
+    for (size_t b = 0; b < n; b++)
+        xinf_cpu_attention (pool, kv->q + b * dim, keys, values, self->n_heads, self->n_kv_heads, self->head_dim,
+                            pos + b + 1, kv_dim, kv->attn + b * dim, kv->att_scratch);
+    s_project (pool, &layer->o, kv->attn, n, kv->xb2);
+    for (size_t b = 0; b < n; b++)
+        xinf_cpu_add (kv->x + b * dim, kv->xb2 + b * dim, dim);
+}
+
+static void
+s_feed_forward (const xinf_transformer_t *self, const xinf_layer_t *layer, xinf_kv_t *kv,
+                xinf_threadpool_t *pool, size_t n)
+{
+    size_t dim = self->dim;
+    for (size_t b = 0; b < n; b++)
+        xinf_cpu_rmsnorm (kv->xb + b * dim, kv->x + b * dim, layer->ffn_norm, dim, self->rms_eps);
+    s_project (pool, &layer->gate, kv->xb, n, kv->hb);
+    s_project (pool, &layer->up, kv->xb, n, kv->hb2);
+    xinf_cpu_silu_mul (kv->hb, kv->hb2, n * self->ffn);
+    s_project (pool, &layer->down, kv->hb, n, kv->xb2);
+    for (size_t b = 0; b < n; b++)
+        xinf_cpu_add (kv->x + b * dim, kv->xb2 + b * dim, dim);
+}
+
+//  One chunk of at most PREFILL_CHUNK positions.
+static void
+s_chunk (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
+         const int32_t *tokens, size_t n, size_t pos, float *logits, float *all_logits)
+{
+    size_t dim = self->dim;
+    size_t row_bytes = xinf_dtype_row_bytes (self->embed.dtype, dim);
+    for (size_t b = 0; b < n; b++)
+        xinf_cpu_row_to_f32 (self->embed.dtype, (const char *) self->embed.data + (size_t) tokens [b] * row_bytes,
+                             dim, kv->x + b * dim);
+    for (size_t index = 0; index < self->n_layers; index++) {
+        s_attention (self, &self->layers [index], index, kv, pool, n, pos);
+        s_feed_forward (self, &self->layers [index], kv, pool, n);
+    }
+    size_t first = all_logits ? 0 : n - 1;
+    for (size_t b = first; b < n; b++) {
+        xinf_cpu_rmsnorm (kv->xb, kv->x + b * dim, self->output_norm, dim, self->rms_eps);
+        float *target = all_logits ? all_logits + b * self->vocab : logits;
+        xinf_cpu_matvec (pool, self->output.dtype, self->output.data, self->output.rows, self->output.cols,
+                         kv->xb, target);
+        if (all_logits && logits && b == n - 1)
+            memcpy (logits, target, self->vocab * sizeof (float));
+    }
+}
+
+int
+xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
+                          const int32_t *tokens, size_t count, size_t pos,
+                          float *logits, float *all_logits, char *error, size_t error_size)
+{
+    if (count == 0)
+        return s_fail (error, error_size, "no tokens to run");
+    if (pos + count > kv->context)
+        return s_fail (error, error_size, "positions %zu..%zu exceed the context of %zu", pos, pos + count - 1, kv->context);
+    for (size_t index = 0; index < count; index++)
+        if (tokens [index] < 0 || (size_t) tokens [index] >= self->vocab)
+            return s_fail (error, error_size, "token id %d at %zu is outside the vocabulary of %zu",
+                           tokens [index], index, self->vocab);
+    for (size_t done = 0; done < count; ) {
+        size_t n = count - done < PREFILL_CHUNK ? count - done : PREFILL_CHUNK;
+        s_chunk (self, kv, pool, tokens + done, n, pos + done, logits,
+                 all_logits ? all_logits + done * self->vocab : NULL);
+        done += n;
+    }
+    return 0;
+}

@@ -1,0 +1,62 @@
+/*  xinf_transformer: the forward pass of Llama-family decoder models (llama,
+    qwen2) on the CPU kernels: RMSNorm, grouped-query attention with RoPE
+    (Meta adjacent-pair order for llama GGUF files, NeoX halves for qwen2),
+    Qwen2's QKV biases, SwiGLU feed-forward, tied or separate output.
+
+    The weights are views (usually into a memory-mapped GGUF file) that the
+    loader fills; this module owns none of them. A KV cache holds one
+    sequence; prefill runs a batch of positions with matrix-matrix products,
+    decode one position with matrix-vector products.
+*/
+#ifndef XINF_TRANSFORMER_H_INCLUDED
+#define XINF_TRANSFORMER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "xinf_dtype.h"
+#include "xinf_threadpool.h"
+
+typedef struct {
+    xinf_dtype_t dtype;
+    const void *data;
+    size_t rows, cols;                 //  rows of 'cols' contiguous weights
+} xinf_matrix_t;
+
+typedef struct {
+    const float *attn_norm;            //  [dim]
+    xinf_matrix_t q, k, v, o;          //  q, o: dim x dim; k, v: kv_dim x dim
+    const float *q_bias, *k_bias, *v_bias;   //  qwen2 only, else NULL
+    const float *ffn_norm;             //  [dim]
+    xinf_matrix_t gate, up, down;      //  gate, up: ffn x dim; down: dim x ffn
+} xinf_layer_t;
+
+typedef struct {
+    size_t dim, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, context;
+    float rms_eps, rope_base;
+    bool rope_neox;                    //  qwen2: true; llama: false
+    xinf_matrix_t embed;               //  vocab x dim
+    xinf_layer_t *layers;              //  n_layers (owned by the loader)
+    const float *output_norm;          //  [dim]
+    xinf_matrix_t output;              //  vocab x dim (the embedding when tied)
+} xinf_transformer_t;
+
+typedef struct _xinf_kv_t xinf_kv_t;
+
+//  Checks shapes and types against the hyperparameters; 0 or -1 with reason.
+int xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t error_size);
+
+//  A KV cache (and scratch) for one sequence of up to 'context' positions.
+xinf_kv_t *xinf_kv_new (const xinf_transformer_t *model, size_t context);
+void xinf_kv_destroy (xinf_kv_t **self_p);
+size_t xinf_kv_context (xinf_kv_t *self);
+
+//  Runs 'count' tokens at positions pos .. pos+count-1 (pos + count <=
+//  context), filling the cache, and writes the logits of the last position
+//  into 'logits' [vocab] (all positions into 'all_logits' [count][vocab] when
+//  it is not NULL). Token ids must be < vocab. 0, or -1 with a reason.
+int xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
+                              const int32_t *tokens, size_t count, size_t pos,
+                              float *logits, float *all_logits, char *error, size_t error_size);
+
+#endif

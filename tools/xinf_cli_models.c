@@ -1,0 +1,319 @@
+/*  xinf_cli_models: launch, models, generate, terminate.  */
+#include "xinf_cli_models.h"
+#include "xinf_cli_show.h"
+
+#include <math.h>
+
+bool
+xinf_cli_models_command (const char *command)
+{
+    return command && (streq (command, "launch") || streq (command, "models")
+                   ||  streq (command, "generate") || streq (command, "terminate"));
+}
+
+//  Sends a request; returns the reply of 'type', or NULL (reason printed).
+static xinf_msg_t *
+s_request (xinf_config_t *config, xinf_dealer_t *dealer, xinf_msg_t **request_p, const char *type)
+{
+    char error [256];
+    xinf_msg_t *reply = xinf_dealer_request (dealer, request_p, (int) xinf_config_int (config, "timeout"),
+                                             error, sizeof error);
+    if (!reply)
+        fprintf (stderr, "xinf-cli: %s\n", error);
+    else
+    if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, type)) {
+        if (!xinf_msg_is (reply, "ERROR"))
+            fprintf (stderr, "xinf-cli: expected %s, got %s\n", type, xinf_msg_type (reply));
+        xinf_msg_destroy (&reply);
+    }
+    return reply;
+}
+
+static void
+s_print (xinf_config_t *config, xinf_value_t *body)
+{
+    if (xinf_config_flag (config, "json")) {
+        xinf_value_print_json (body, stdout);
+        printf ("\n");
+    }
+}
+
+//  Polls LAUNCH_PROGRESS until ready or failed, or no progress for the stall timeout.
+static int
+s_follow (xinf_config_t *config, xinf_dealer_t *dealer, const char *uid)
+{
+    int64_t stall_ms = xinf_config_int (config, "stall-timeout") * 1000;
+    uint64_t last_done = UINT64_MAX;
+    int64_t last_change = zclock_mono ();
+    while (!zsys_interrupted) {
+        xinf_msg_t *request = xinf_msg_new ("LAUNCH_PROGRESS");
+        xinf_map_put_str (xinf_msg_body (request), "uid", uid);
+        xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_PROGRESS_REPLY");
+        if (!reply)
+            return 1;
+        xinf_value_t *body = xinf_msg_body (reply);
+        const char *state = xinf_value_str (xinf_map_get (body, "state")) ?: "?";
+        uint64_t done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
+        uint64_t total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
+        if (done != last_done) {
+            last_done = done;
+            last_change = zclock_mono ();
+            if (!xinf_config_flag (config, "json"))
+                fprintf (stderr, "%s: %s %.1f / %.1f MB\n", uid, state, (double) done / 1e6, (double) total / 1e6);
+        }
+        int rc = -1;
+        if (streq (state, "ready"))
+            rc = 0;
+        else
+        if (streq (state, "failed") || streq (state, "stopped")) {
+            fprintf (stderr, "xinf-cli: launch of %s %s: %s\n", uid, state,
+                     xinf_value_str (xinf_map_get (body, "error")) ?: "");
+            rc = 1;
+        }
+        else
+        if (zclock_mono () - last_change > stall_ms) {
+            fprintf (stderr, "xinf-cli: launch of %s made no progress for %lld s (at %llu of %llu bytes)\n", uid,
+                     (long long) (stall_ms / 1000), (unsigned long long) done, (unsigned long long) total);
+            rc = 1;
+        }
+        if (rc >= 0) {
+            if (rc == 0 && !xinf_config_flag (config, "json"))
+                printf ("%s ready\n", uid);
+            s_print (config, body);
+        }
+        xinf_msg_destroy (&reply);
+        if (rc >= 0)
+            return rc;
+        zmq_poll (NULL, 0, 200);       //  poll interval; the stall deadline bounds the loop
+    }
+    return 1;
+}
+
+static int
+s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
+{
+    const char *uid = xinf_config_positional (config, 1);
+    xinf_msg_t *request = xinf_msg_new ("LAUNCH");
+    xinf_value_t *body = xinf_msg_body (request);
+    xinf_map_put_str (body, "uid", uid);
+    xinf_map_put_str (body, "path", xinf_config_positional (config, 2));
+    if (xinf_config_str (config, "worker"))
+        xinf_map_put_str (body, "worker", xinf_config_str (config, "worker"));
+    xinf_map_put_uint (body, "replicas", (uint64_t) xinf_config_int (config, "replicas"));
+    xinf_map_put_uint (body, "threads", (uint64_t) xinf_config_int (config, "threads"));
+    xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
+    if (!reply)
+        return 1;
+    bool no_wait = xinf_config_flag (config, "no-wait");
+    if (no_wait)
+        s_print (config, xinf_msg_body (reply));
+    if (no_wait && !xinf_config_flag (config, "json"))
+        printf ("%s accepted, loading\n", uid);
+    xinf_msg_destroy (&reply);
+    return no_wait ? 0 : s_follow (config, dealer, uid);
+}
+
+static int
+s_models (xinf_config_t *config, xinf_dealer_t *dealer)
+{
+    xinf_msg_t *request = xinf_msg_new ("LIST_MODELS");
+    xinf_msg_t *reply = s_request (config, dealer, &request, "LIST_MODELS_REPLY");
+    if (!reply)
+        return 1;
+    xinf_value_t *models = xinf_map_get (xinf_msg_body (reply), "models");
+    if (xinf_config_flag (config, "json"))
+        s_print (config, xinf_msg_body (reply));
+    else {
+        printf ("%-20s %-8s %-6s %-6s %10s %-24s %s\n", "UID", "STATE", "ARCH", "TYPE", "SIZE_MB", "WORKERS", "PATH");
+        for (size_t index = 0; index < xinf_value_count (models); index++) {
+            xinf_value_t *model = xinf_array_at (models, index);
+            xinf_value_t *replicas = xinf_map_get (model, "replicas");
+            char workers [256] = "";
+            for (size_t at = 0; at < xinf_value_count (replicas); at++) {
+                size_t used = strlen (workers);
+                snprintf (workers + used, sizeof workers - used, "%s%s", at ? "," : "",
+                          xinf_value_str (xinf_map_get (xinf_array_at (replicas, at), "worker")) ?: "?");
+            }
+            printf ("%-20s %-8s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
+                    xinf_value_str (xinf_map_get (model, "state")) ?: "?", xinf_value_str (xinf_map_get (model, "arch")) ?: "-",
+                    xinf_value_str (xinf_map_get (model, "type")) ?: "-",
+                    (double) xinf_value_uint (xinf_map_get (model, "size_bytes")) / 1e6, workers,
+                    xinf_value_str (xinf_map_get (model, "path")) ?: "?");
+        }
+        if (xinf_value_count (models) == 0)
+            printf ("(no models)\n");
+    }
+    xinf_msg_destroy (&reply);
+    return 0;
+}
+
+static int
+s_terminate (xinf_config_t *config, xinf_dealer_t *dealer)
+{
+    xinf_msg_t *request = xinf_msg_new ("TERMINATE");
+    xinf_map_put_str (xinf_msg_body (request), "uid", xinf_config_positional (config, 1));
+    xinf_msg_t *reply = s_request (config, dealer, &request, "TERMINATE_REPLY");
+    if (!reply)
+        return 1;
+    if (xinf_config_flag (config, "json"))
+        s_print (config, xinf_msg_body (reply));
+    else
+        printf ("%s terminated\n", xinf_config_positional (config, 1));
+    xinf_msg_destroy (&reply);
+    return 0;
+}
+
+//  "1,2,3" -> array of uint; NULL when not a list of non-negative integers.
+static xinf_value_t *
+s_parse_ids (const char *text)
+{
+    xinf_value_t *ids = xinf_value_new_array ();
+    const char *at = text;
+    while (*at) {
+        char *end;
+        if (*at < '0' || *at > '9') {
+            xinf_value_destroy (&ids);
+            return NULL;
+        }
+        unsigned long long id = strtoull (at, &end, 10);
+        xinf_array_push (ids, xinf_value_new_uint (id));
+        at = end;
+        if (*at == ',' && at [1])
+            at++;
+        else
+        if (*at) {
+            xinf_value_destroy (&ids);
+            return NULL;
+        }
+    }
+    if (xinf_value_count (ids) == 0)
+        xinf_value_destroy (&ids);
+    return ids;
+}
+
+static bool
+s_parse_float (const char *text, double min, double max, bool min_open, double *value)
+{
+    char *end;
+    *value = strtod (text, &end);
+    return *text && !*end && isfinite (*value) && *value <= max && (min_open ? *value > min : *value >= min);
+}
+
+//  Builds the GENERATE body from the flags; NULL (reason printed) if bad.
+static xinf_msg_t *
+s_generate_request (xinf_config_t *config)
+{
+    const char *prompt = xinf_config_str (config, "prompt");
+    const char *ids_text = xinf_config_str (config, "prompt-tokens");
+    double temperature, top_p;
+    xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
+    if ((prompt != NULL) == (ids_text != NULL))
+        fprintf (stderr, "xinf-cli: generate needs exactly one of --prompt and --prompt-tokens\n");
+    else
+    if (ids_text && !ids)
+        fprintf (stderr, "xinf-cli: --prompt-tokens: '%s' is not a list of token ids like 1,2,3\n", ids_text);
+    else
+    if (!s_parse_float (xinf_config_str (config, "temperature"), 0, 100, false, &temperature))
+        fprintf (stderr, "xinf-cli: --temperature must be a number in [0, 100]\n");
+    else
+    if (!s_parse_float (xinf_config_str (config, "top-p"), 0, 1, true, &top_p))
+        fprintf (stderr, "xinf-cli: --top-p must be a number in (0, 1]\n");
+    else {
+        xinf_msg_t *request = xinf_msg_new ("GENERATE");
+        xinf_value_t *body = xinf_msg_body (request);
+        xinf_map_put_str (body, "uid", xinf_config_positional (config, 1));
+        if (prompt)
+            xinf_map_put_str (body, "prompt", prompt);
+        else
+            xinf_map_put (body, "prompt_tokens", ids);
+        xinf_map_put_uint (body, "max_tokens", (uint64_t) xinf_config_int (config, "max-tokens"));
+        xinf_map_put_float (body, "temperature", temperature);
+        xinf_map_put_uint (body, "top_k", (uint64_t) xinf_config_int (config, "top-k"));
+        xinf_map_put_float (body, "top_p", top_p);
+        xinf_map_put_uint (body, "seed", (uint64_t) xinf_config_int (config, "seed"));
+        xinf_map_put_bool (body, "stream", xinf_config_flag (config, "stream"));
+        return request;
+    }
+    xinf_value_destroy (&ids);
+    return NULL;
+}
+
+static void
+s_print_result (xinf_config_t *config, xinf_value_t *body)
+{
+    if (xinf_config_flag (config, "json")) {
+        s_print (config, body);
+        return;
+    }
+    if (!xinf_config_flag (config, "stream")) {
+        size_t length;
+        const char *text = xinf_value_bytes (xinf_map_get (body, "text"), &length);
+        fwrite (text ? text : "", 1, text ? length : 0, stdout);
+    }
+    xinf_value_t *timings = xinf_map_get (body, "timings");
+    fprintf (stderr, "\n[%s, %zu tokens, prefill %.1f tok/s, decode %.1f tok/s, worker %s]\n",
+             xinf_value_str (xinf_map_get (body, "finish_reason")) ?: "?",
+             xinf_value_count (xinf_map_get (body, "tokens")),
+             xinf_value_float (xinf_map_get (timings, "prefill_tokens_per_s")),
+             xinf_value_float (xinf_map_get (timings, "decode_tokens_per_s")),
+             xinf_value_str (xinf_map_get (body, "worker")) ?: "?");
+}
+
+static int
+s_generate (xinf_config_t *config, xinf_dealer_t *dealer)
+{
+    xinf_msg_t *request = s_generate_request (config);
+    if (!request)
+        return 2;
+    //  A whole generation may take long: the wait is per message received
+    int timeout = strcmp (xinf_config_source (config, "timeout"), "default")
+                ? (int) xinf_config_int (config, "timeout") : 300000;
+    xinf_msg_set_deadline (request, (uint64_t) timeout);
+    xinf_msg_set_corr (request, (uint64_t) zclock_time ());
+    uint64_t corr = xinf_msg_corr (request);
+    if (xinf_dealer_send (dealer, &request)) {
+        fprintf (stderr, "xinf-cli: cannot send to %s\n", xinf_dealer_endpoint (dealer));
+        return 1;
+    }
+    while (true) {
+        char error [256];
+        xinf_msg_t *reply = xinf_dealer_recv (dealer, timeout, error, sizeof error);
+        if (!reply) {
+            fprintf (stderr, "xinf-cli: %s\n", error);
+            return 1;
+        }
+        int rc = -1;
+        if (xinf_msg_corr (reply) != corr)
+            ;                          //  a stale reply
+        else
+        if (xinf_cli_is_error (reply))
+            rc = 1;
+        else
+        if (xinf_msg_is (reply, "GENERATE_TOKEN") && !xinf_config_flag (config, "json")) {
+            size_t length;
+            const char *text = xinf_value_bytes (xinf_map_get (xinf_msg_body (reply), "text"), &length);
+            fwrite (text ? text : "", 1, text ? length : 0, stdout);
+            fflush (stdout);
+        }
+        else
+        if (xinf_msg_is (reply, "GENERATE_REPLY")) {
+            s_print_result (config, xinf_msg_body (reply));
+            rc = 0;
+        }
+        xinf_msg_destroy (&reply);
+        if (rc >= 0)
+            return rc;
+    }
+}
+
+int
+xinf_cli_models_run (xinf_config_t *config, xinf_dealer_t *dealer, const char *command)
+{
+    if (streq (command, "launch"))
+        return s_launch (config, dealer);
+    if (streq (command, "models"))
+        return s_models (config, dealer);
+    if (streq (command, "terminate"))
+        return s_terminate (config, dealer);
+    return s_generate (config, dealer);
+}
