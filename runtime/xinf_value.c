@@ -424,19 +424,45 @@ xinf_value_from_object (const msgpack_object *object, char *error, size_t error_
     }
 }
 
-static void
-s_print_string (const char *bytes, size_t size, FILE *stream)
+//  Length of the valid UTF-8 sequence at 'bytes' (1-4), or 0 if invalid.
+static size_t
+s_utf8_length (const unsigned char *bytes, size_t left)
 {
+    unsigned char c = bytes [0];
+    size_t length = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+    if (length == 0 || length > left || (length == 2 && c < 0xc2) || (length == 4 && c > 0xf4))
+        return 0;
+    for (size_t index = 1; index < length; index++)
+        if ((bytes [index] & 0xc0) != 0x80)
+            return 0;
+    if ((length == 3 && c == 0xe0 && bytes [1] < 0xa0) || (length == 4 && c == 0xf0 && bytes [1] < 0x90)
+    ||  (length == 3 && c == 0xed && bytes [1] >= 0xa0) || (length == 4 && c == 0xf4 && bytes [1] >= 0x90))
+        return 0;
+    return length;
+}
+
+//  A JSON string; bytes that are not valid UTF-8 become U+FFFD.
+static void
+s_print_string (const char *text, size_t size, FILE *stream)
+{
+    const unsigned char *bytes = (const unsigned char *) text;
     fputc ('"', stream);
-    for (size_t index = 0; index < size; index++) {
-        unsigned char c = (unsigned char) bytes [index];
+    for (size_t index = 0; index < size; ) {
+        unsigned char c = bytes [index];
+        size_t length = s_utf8_length (bytes + index, size - index);
+        if (length == 0) {
+            fputs ("\\ufffd", stream);
+            index++;
+            continue;
+        }
         if (c == '"' || c == '\\')
             fprintf (stream, "\\%c", c);
         else
         if (c < 0x20 || c == 0x7f)
             fprintf (stream, "\\u%04x", c);
         else
-            fputc (c, stream);
+            fwrite (bytes + index, 1, length, stream);
+        index += length;
     }
     fputc ('"', stream);
 }

@@ -1,0 +1,154 @@
+"""Inference correctness against the independent numpy reference.
+
+For llama and qwen2 models written by xinf-make-model (F32 with tied and
+separate output, GQA and MHA; F16, BF16 and Q8_0), the numpy reference
+(tests/reference, reading the GGUF itself) generates 64 greedy tokens.
+Then:
+  1. xinf's forward pass, fed the same tokens (decode path, one position per
+     step, and the batched prefill path), gives logits that agree with the
+     reference's at every step: 1e-4 relative for F32, the type's tolerance
+     otherwise;
+  2. a local xinf node launches every model and generates 64 greedy tokens
+     through the client protocol (xinf-cli generate --prompt-tokens ...
+     --json): they equal the reference's. Should the reference's top two
+     logits ever be closer than the tolerance allows to tell apart, the
+     comparison stops there (and says so) instead of failing on a tie.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+sys.path.insert(0, os.path.join(HERE, ".."))
+from reference_forward import Model  # noqa: E402
+from xinf_testlib import Node, check, tool  # noqa: E402
+
+PROMPT = [1, 2, 3]
+STEPS = 64
+# Relative tolerance of logits (max |a - b| / max |b|) per weight type:
+# xinf computes in float32 on the same dequantized weights as the float64
+# reference; quantized types may also round activations.
+TOLERANCE = {"f32": 1e-4, "f16": 2e-3, "bf16": 2e-3, "q8_0": 2e-2}
+
+MODELS = [
+    # name, arch, type, extra flags
+    ("llama-f32-sep-gqa", "llama", "f32", ["--no-tied"]),
+    ("llama-f32-tied-mha", "llama", "f32", ["--tied", "--kv-heads", "4"]),
+    ("qwen2-f32-tied-gqa", "qwen2", "f32", ["--tied"]),
+    ("qwen2-f32-sep-mha", "qwen2", "f32", ["--no-tied", "--kv-heads", "4"]),
+    ("llama-f16", "llama", "f16", []),
+    ("qwen2-bf16", "qwen2", "bf16", []),
+    ("llama-q8", "llama", "q8_0", []),
+    ("qwen2-q8", "qwen2", "q8_0", []),
+]
+
+
+def relative_error(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+def make_models(build_dir, workdir):
+    paths = {}
+    for seed, (name, arch, wtype, extra) in enumerate(MODELS, start=7):
+        path = os.path.join(workdir, name + ".gguf")
+        subprocess.run([tool(build_dir, "xinf-make-model"), "--preset", "tiny", "--arch", arch, "--type", wtype,
+                        "--seed", str(seed), "--std", "0.3", "-o", path, *extra],
+                       check=True, capture_output=True, timeout=120)
+        paths[name] = path
+    return paths
+
+
+def dump_logits(build_dir, path, tokens, prefill):
+    out = path + (".prefill" if prefill else ".steps") + ".bin"
+    args = [os.path.join(build_dir, "tests", "inference", "forward_dump"), path, out]
+    args += (["--prefill"] if prefill else []) + [str(t) for t in tokens]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    check(result.returncode == 0, f"forward_dump failed: {result.stderr}")
+    count, vocab, simd = result.stdout.split()
+    return np.fromfile(out, dtype=np.float32).reshape(int(count), int(vocab)), simd
+
+
+def compare_forward(build_dir, name, wtype, path, reference):
+    ref_tokens, ref_logits = reference
+    fed = PROMPT + ref_tokens[:-1]
+    for prefill in (False, True):
+        logits, simd = dump_logits(build_dir, path, fed, prefill)
+        worst = 0.0
+        for step in range(STEPS):
+            err = relative_error(logits[len(PROMPT) - 1 + step].astype(np.float64), ref_logits[step])
+            worst = max(worst, err)
+            check(err <= TOLERANCE[wtype],
+                  f"{name} ({'prefill' if prefill else 'decode'}): step {step} logits differ by {err:.2e} relative "
+                  f"(tolerance {TOLERANCE[wtype]:.0e})")
+        print(f"  {name:22s} {'prefill' if prefill else 'decode ':7s} worst relative logit error {worst:.2e} "
+              f"(tolerance {TOLERANCE[wtype]:.0e}, kernels {simd})")
+
+
+def compare_tokens(name, wtype, reply, reference):
+    ref_tokens, ref_logits = reference
+    tokens = reply["tokens"]
+    for step, (got, want) in enumerate(zip(tokens, ref_tokens)):
+        if got == want:
+            continue
+        top = np.sort(ref_logits[step])[-2:]
+        gap = (top[1] - top[0]) / np.max(np.abs(ref_logits[step]))
+        check(gap < 2 * TOLERANCE[wtype],
+              f"{name}: token {step} is {got}, the reference's is {want} (top-2 gap {gap:.2e} relative)")
+        print(f"  {name:22s} tokens equal for {step} steps, then a near tie (gap {gap:.1e}): stopped comparing")
+        return
+    if len(tokens) < STEPS:
+        # The reference does not stop at end-of-sequence; xinf must, and say so
+        check(reply["finish_reason"] == "stop", f"{name}: {len(tokens)} tokens, finish_reason {reply['finish_reason']}")
+        print(f"  {name:22s} {len(tokens)} greedy tokens equal the reference's, then end-of-sequence (stop)")
+        return
+    check(reply["finish_reason"] == "length", f"{name}: finish_reason {reply['finish_reason']}, wanted length")
+    print(f"  {name:22s} {STEPS} greedy tokens through the cluster equal the reference's")
+
+
+def generate_through_cluster(build_dir, paths, references):
+    cli = tool(build_dir, "xinf-cli")
+    node = Node(tool(build_dir, "xinf-node"), "--role=local", "-p", "0", "--bind", "127.0.0.1",
+                "--node-name", "w1", "--log-level", "warn")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:   # poll until the local worker registered
+        result = subprocess.run([cli, "-e", node.endpoint, "workers", "--json"], capture_output=True, text=True,
+                                timeout=30)
+        if result.returncode == 0 and any(w["state"] == "alive" for w in json.loads(result.stdout)["workers"]):
+            break
+    else:
+        check(False, "the local worker did not register within 10 s")
+    for name, path in paths.items():
+        result = subprocess.run([cli, "-e", node.endpoint, "launch", name, path, "--threads", "2"],
+                                capture_output=True, text=True, timeout=120)
+        check(result.returncode == 0, f"launch {name}: {result.stdout} {result.stderr}")
+    for name, arch, wtype, _ in MODELS:
+        result = subprocess.run([cli, "-e", node.endpoint, "generate", name, "--prompt-tokens",
+                                 ",".join(map(str, PROMPT)), "--max-tokens", str(STEPS), "--temperature", "0",
+                                 "--json"], capture_output=True, text=True, timeout=120)
+        check(result.returncode == 0, f"generate {name}: {result.stderr}")
+        reply = json.loads(result.stdout)
+        check(reply["prompt_tokens"] == PROMPT, f"{name}: prompt tokens came back as {reply['prompt_tokens']}")
+        compare_tokens(name, wtype, reply, references[name])
+    check(node.stop() == 0, "the node did not stop cleanly")
+
+
+def main():
+    build_dir = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix="xinf-inference-") as workdir:
+        paths = make_models(build_dir, workdir)
+        references = {}
+        for name, arch, wtype, _ in MODELS:
+            references[name] = Model(paths[name]).greedy(PROMPT, STEPS)
+            compare_forward(build_dir, name, wtype, paths[name], references[name])
+        generate_through_cluster(build_dir, paths, references)
+    print("PASS: xinf's logits and greedy tokens agree with the numpy reference")
+
+
+if __name__ == "__main__":
+    main()

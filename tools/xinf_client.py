@@ -1,0 +1,365 @@
+#!/usr/bin/python3
+"""xinf_client: a small Python client of an xinf supervisor.
+
+Speaks the client protocol (protocols/client.md) in the XINF envelope
+(protocols/envelope.md) with nothing but pyzmq and msgpack, so that scripts,
+tests and people without the C tools can ask a cluster what it is doing:
+
+    from xinf_client import XinfClient
+    with XinfClient("tcp://10.0.0.1:9997") as client:
+        for worker in client.cluster_info()["workers"]:
+            print(worker["node"], worker["state"], worker["warnings"])
+
+Every request waits at most timeout_ms for its reply: an ERROR reply raises
+XinfError(code, message), no reply raises XinfTimeout, and a reply that breaks
+the envelope or the protocol raises XinfBadReply. All three derive from
+XinfError.
+
+Command line (tables for people, --json for scripts):
+
+    python3 tools/xinf_client.py -e tcp://HOST:9997 ping|workers|waits|events [--json] [--timeout MS]
+
+The endpoint defaults to $XINF_ENDPOINT, else tcp://127.0.0.1:9997. Exit
+status: 0 on success, 1 when the supervisor answered ERROR, did not answer in
+time or answered nonsense, 2 on bad usage.
+"""
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+
+try:
+    import msgpack
+    import zmq
+except ImportError as missing:
+    if __name__ != "__main__":
+        raise
+    sys.exit(f"xinf_client.py: {missing}: install pyzmq and msgpack (Debian: python3-zmq python3-msgpack)")
+
+SIGNATURE = b"XINF\x01"
+HEADER_MAX = 1 << 20          # envelope.md: frame 1 is at most 1 MiB
+FRAMES_MAX = 66               # signature + header + 64 binary frames
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:9997"
+
+
+class XinfError(Exception):
+    """The supervisor answered ERROR (or, for the subclasses, did not answer
+    properly). code is the machine-readable ERROR code, message the reason."""
+
+    def __init__(self, code, message):
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class XinfTimeout(XinfError):
+    """No reply within the deadline."""
+
+    def __init__(self, message):
+        super().__init__("TIMEOUT", message)
+
+
+class XinfBadReply(XinfError):
+    """A reply that breaks the envelope or the client protocol."""
+
+    def __init__(self, message):
+        super().__init__("BAD_REPLY", message)
+
+
+def _need(condition, what):
+    if not condition:
+        raise XinfBadReply(what)
+
+
+def _is_uint(value):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1 << 64
+
+
+def _check_map(value, where, fields):
+    """fields: key -> checker (a type, a tuple of types, or a predicate)."""
+    _need(isinstance(value, dict), f"{where} is not a map")
+    for key, kind in fields.items():
+        _need(key in value, f"{where} lacks '{key}'")
+        item = value[key]
+        if kind is _is_uint:
+            good = _is_uint(item)
+        elif kind is bool:
+            good = isinstance(item, bool)
+        else:
+            good = isinstance(item, kind) and not isinstance(item, bool)
+        _need(good, f"{where}: '{key}' has the wrong type ({type(item).__name__})")
+    return value
+
+
+WORKER_FIELDS = {"node": str, "state": str, "state_age_ms": _is_uint, "last_heartbeat_ms": _is_uint,
+                 "host_ip": str, "observed_address": str, "warnings": list, "cpus": _is_uint,
+                 "memory_bytes": _is_uint, "data_ports": list, "devices": list}
+WAIT_FIELDS = {"node": str, "actor": str, "what": str, "peer": str, "age_ms": _is_uint,
+               "progress": _is_uint, "stalled": bool}
+EVENT_FIELDS = {"seq": _is_uint, "time_ms": _is_uint, "kind": str, "node": str, "detail": str}
+
+
+def decode_reply(frames):
+    """Checks one received message against envelope.md; returns (header, binary frames)."""
+    _need(2 <= len(frames) <= FRAMES_MAX, f"reply has {len(frames)} frames (2 to {FRAMES_MAX} allowed)")
+    _need(frames[0] == SIGNATURE, f"reply signature is {frames[0][:16]!r}, not {SIGNATURE!r}")
+    _need(len(frames[1]) <= HEADER_MAX, f"reply header has {len(frames[1])} bytes (at most {HEADER_MAX})")
+
+    def no_ext(code, data):
+        raise ValueError(f"ext type {code} is not allowed")
+    try:
+        header = msgpack.unpackb(frames[1], raw=False, ext_hook=no_ext, strict_map_key=True,
+                                 max_map_len=1024, max_array_len=262144)
+    except Exception as error:  # msgpack raises several unrelated types
+        raise XinfBadReply(f"reply header is not one MessagePack map: {error}") from None
+    _check_map(header, "reply header", {"type": str, "corr": _is_uint, "sender": str,
+                                        "deadline": _is_uint, "body": dict})
+    return header, frames[2:]
+
+
+class XinfClient:
+    """A DEALER connected to a supervisor; one request at a time."""
+
+    def __init__(self, endpoint=DEFAULT_ENDPOINT, timeout_ms=3000, name="xinf_client.py", context=None):
+        if not isinstance(endpoint, str) or not endpoint.startswith(("tcp://", "ipc://", "inproc://")):
+            raise ValueError(f"invalid endpoint {endpoint!r} (expected tcp://HOST:PORT)")
+        self.endpoint = endpoint
+        self.timeout_ms = timeout_ms
+        self.name = name
+        self._corr = itertools.count(1)
+        self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        try:
+            self._socket.connect(endpoint)
+        except zmq.ZMQError as error:
+            self._socket.close(0)
+            raise ValueError(f"invalid endpoint {endpoint!r}: {error}") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self._socket is not None:
+            self._socket.close(0)
+            self._socket = None
+
+    def request(self, msg_type, body=None, expect=None, frames=(), timeout_ms=None):
+        """Sends one request and returns (reply body, binary frames). Replies
+        with another corr (late answers to earlier requests) are skipped."""
+        if self._socket is None:
+            raise ValueError("client is closed")
+        timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
+        corr = next(self._corr)
+        header = {"type": msg_type, "corr": corr, "sender": self.name,
+                  "deadline": max(0, int(timeout_ms)), "body": body or {}}
+        try:
+            self._socket.send_multipart([SIGNATURE, msgpack.packb(header, use_bin_type=True), *frames],
+                                        flags=zmq.DONTWAIT)
+        except zmq.Again:
+            raise XinfTimeout(f"cannot send {msg_type} to {self.endpoint}: send queue full") from None
+        deadline = time.monotonic() + timeout_ms / 1000
+        refused = ""
+        while True:
+            left_ms = int((deadline - time.monotonic()) * 1000)
+            if left_ms <= 0 or not self._socket.poll(left_ms):
+                raise XinfTimeout(f"no reply to {msg_type} from {self.endpoint} within {timeout_ms} ms{refused}")
+            reply, binary = decode_reply(self._socket.recv_multipart())
+            if reply["corr"] == 0 and reply["type"] == "ERROR":
+                refused = f" (an ERROR without corr came: {reply['body']!r:.200})"
+            if reply["corr"] != corr:
+                continue
+            if reply["type"] == "ERROR":
+                error = reply["body"]
+                code, message = error.get("code"), error.get("message")
+                _need(isinstance(code, str) and isinstance(message, str), f"ERROR body is malformed: {error!r:.200}")
+                raise XinfError(code, message)
+            if expect and reply["type"] != expect:
+                raise XinfBadReply(f"{msg_type} answered with {reply['type']}, expected {expect}")
+            return reply["body"], binary
+
+    def ping(self, payload=b""):
+        """PING; returns the PONG body (who answered, counters) with `rtt_us` added."""
+        start = time.monotonic()
+        frames = [payload] if payload else []
+        body, echoed = self.request("PING", expect="PONG", frames=frames)
+        _need(echoed == frames, "PONG did not echo the binary frames")
+        return dict(body, rtt_us=round((time.monotonic() - start) * 1e6))
+
+    def cluster_info(self):
+        """CLUSTER_INFO; returns the reply body: supervisor, heartbeat_ms, liveness, workers."""
+        body, _ = self.request("CLUSTER_INFO", expect="CLUSTER_INFO_REPLY")
+        _check_map(body, "CLUSTER_INFO_REPLY", {"supervisor": dict, "heartbeat_ms": _is_uint,
+                                                "liveness": _is_uint, "workers": list})
+        for index, worker in enumerate(body["workers"]):
+            _check_map(worker, f"workers[{index}]", WORKER_FIELDS)
+        return body
+
+    def waits(self):
+        """WAITS; returns the list of wait maps (node, actor, what, peer, age_ms, ...)."""
+        body, _ = self.request("WAITS", expect="WAITS_REPLY")
+        _check_map(body, "WAITS_REPLY", {"waits": list})
+        for index, wait in enumerate(body["waits"]):
+            _check_map(wait, f"waits[{index}]", WAIT_FIELDS)
+        return body["waits"]
+
+    def events(self, since=0, limit=1000):
+        """EVENTS; returns the reply body: events (oldest first) and next (pass it as since)."""
+        body, _ = self.request("EVENTS", {"since": since, "limit": limit}, expect="EVENTS_REPLY")
+        _check_map(body, "EVENTS_REPLY", {"events": list, "next": _is_uint})
+        for index, event in enumerate(body["events"]):
+            _check_map(event, f"events[{index}]", EVENT_FIELDS)
+        return body
+
+
+# ---------------------------------------------------------------- command line
+
+def _age(ms):
+    if not _is_uint(ms):
+        return "-"
+    return f"{ms / 1000:.0f} s" if ms >= 10000 else f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms} ms"
+
+
+def _iso(time_ms):
+    moment = datetime.fromtimestamp(time_ms / 1000, tz=timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{time_ms % 1000:03d}Z"
+
+
+def _devices(devices):
+    kinds = [device.get("kind") for device in devices if isinstance(device, dict)]
+    text = f"{kinds.count('cpu')} cpu" if "cpu" in kinds else "-"
+    gpus = kinds.count("gpu")
+    return text + (f" +{gpus} gpu" if gpus else "")
+
+
+def _table(rows, headers, out):
+    rows = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(header), *(len(row[at]) for row in rows)) for at, header in enumerate(headers)]
+    for row in [list(headers)] + rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip(), file=out)
+
+
+def show_workers(body, out=sys.stdout):
+    supervisor = body["supervisor"]
+    print(f"supervisor {supervisor.get('node', '?')} (xinf {supervisor.get('version', '?')}), "
+          f"heartbeat {body['heartbeat_ms']} ms x {body['liveness']}", file=out)
+    if not body["workers"]:
+        print("(no workers registered)", file=out)
+        return
+    rows = []
+    for worker in body["workers"]:
+        rows.append([worker["node"], worker["state"], worker["host_ip"] or "-", worker["observed_address"] or "-",
+                     _age(worker["last_heartbeat_ms"]), worker["cpus"], f"{worker['memory_bytes'] / 1e9:.1f} GB",
+                     _devices(worker["devices"]), len(worker["warnings"])])
+    _table(rows, ["NODE", "STATE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY", "DEVICES", "WARNINGS"], out)
+    for worker in body["workers"]:
+        for warning in worker["warnings"]:
+            print(f"warning: {worker['node']}: {warning}", file=out)
+
+
+def show_waits(waits, out=sys.stdout):
+    if not waits:
+        print("(no waits)", file=out)
+        return
+    rows = [[wait["node"], wait["actor"], wait["what"], wait["peer"] or "-", _age(wait["age_ms"]),
+             wait["progress"], "STALLED" if wait["stalled"] else "no"] for wait in waits]
+    _table(rows, ["NODE", "ACTOR", "WHAT", "PEER", "AGE", "PROGRESS", "STALLED"], out)
+
+
+def show_events(body, out=sys.stdout):
+    if not body["events"]:
+        print("(no events)", file=out)
+        return
+    rows = [[_iso(event["time_ms"]), event["kind"], event["node"], event["detail"]] for event in body["events"]]
+    _table(rows, ["TIME", "KIND", "NODE", "DETAIL"], out)
+
+
+def _json(value):
+    return json.dumps(value, default=lambda item: item.hex() if isinstance(item, bytes) else repr(item))
+
+
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _limit(text):
+    value = int(text)
+    if not 1 <= value <= 10000:
+        raise argparse.ArgumentTypeError(f"must be 1 to 10000, got {value}")
+    return value
+
+
+def _unsigned(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="xinf_client.py", description="Ask an xinf supervisor about its cluster (protocols/client.md).",
+        epilog="exit status: 0 success, 1 ERROR reply / no reply in time / malformed reply, 2 bad usage")
+    parser.add_argument("command", choices=["ping", "workers", "waits", "events"],
+                        help="ping: round trip; workers: registered workers; waits: active waits; events: event log")
+    parser.add_argument("-e", "--endpoint", default=os.environ.get("XINF_ENDPOINT") or DEFAULT_ENDPOINT,
+                        help="supervisor endpoint tcp://HOST:PORT (default: $XINF_ENDPOINT or %(default)s)")
+    parser.add_argument("-t", "--timeout", type=_positive, default=3000, metavar="MS",
+                        help="how long to wait for each reply (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print the reply as JSON for scripts")
+    parser.add_argument("-n", "--count", type=_positive, default=1, help="ping: how many pings")
+    parser.add_argument("--since", type=_unsigned, default=0, help="events: only events with seq > SINCE")
+    parser.add_argument("--limit", type=_limit, default=1000, metavar="N",
+                        help="events: at most N events (1-10000, default %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        client = XinfClient(args.endpoint, timeout_ms=args.timeout)
+    except ValueError as error:
+        parser.error(str(error))
+    try:
+        if args.command == "ping":
+            pongs = []
+            for _ in range(args.count):
+                pong = client.ping()
+                pongs.append(pong)
+                if not args.json:
+                    print(f"PONG from {pong.get('node', '?')} ({pong.get('role', '?')}) at {args.endpoint}: "
+                          f"rtt={pong['rtt_us']} us")
+            if args.json:
+                print(_json(pongs))
+        elif args.command == "workers":
+            body = client.cluster_info()
+            if args.json:
+                print(_json(body))
+            else:
+                show_workers(body)
+        elif args.command == "waits":
+            waits = client.waits()
+            if args.json:
+                print(_json({"waits": waits}))
+            else:
+                show_waits(waits)
+        else:
+            body = client.events(args.since, args.limit)
+            if args.json:
+                print(_json(body))
+            else:
+                show_events(body)
+    except XinfError as error:
+        print(f"xinf_client.py: {error}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
