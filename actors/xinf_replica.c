@@ -250,7 +250,7 @@ s_prompt (s_state_t *state, xinf_value_t *body, xinf_check_t *check, size_t *cou
         return NULL;
     }
     if (ids) {
-        ids = xinf_check_array (check, body, "prompt_tokens", state->context);
+        ids = xinf_check_array (check, body, "prompt_tokens", XINF_PROMPT_MAX);
         bool add_bos = xinf_check_bool_opt (check, body, "add_bos", false);
         size_t n = xinf_value_count (ids) + (add_bos ? 1 : 0);
         int32_t *prompt = calloc (n + 1, sizeof (int32_t));

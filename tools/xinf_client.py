@@ -111,7 +111,7 @@ def decode_reply(frames):
     def no_ext(code, data):
         raise ValueError(f"ext type {code} is not allowed")
     try:
-        header = msgpack.unpackb(frames[1], raw=False, ext_hook=no_ext, strict_map_key=True,
+        header = msgpack.unpackb(frames[1], raw=False, unicode_errors="surrogateescape", ext_hook=no_ext, strict_map_key=True,
                                  max_map_len=1024, max_array_len=262144)
     except Exception as error:  # msgpack raises several unrelated types
         raise XinfBadReply(f"reply header is not one MessagePack map: {error}") from None
@@ -216,6 +216,83 @@ class XinfClient:
             _check_map(event, f"events[{index}]", EVENT_FIELDS)
         return body
 
+    # ------------------------------------------------------------- models
+
+    def launch(self, uid, path, worker=None, replicas=1, threads=0):
+        """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
+        goes on in the background: follow it with wait_ready()."""
+        body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads}
+        if worker:
+            body["worker"] = worker
+        reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")
+        return reply
+
+    def launch_progress(self, uid):
+        reply, _ = self.request("LAUNCH_PROGRESS", {"uid": uid}, expect="LAUNCH_PROGRESS_REPLY")
+        _check_map(reply, "LAUNCH_PROGRESS_REPLY", {"state": str, "bytes_done": _is_uint, "bytes_total": _is_uint})
+        return reply
+
+    def wait_ready(self, uid, stall_s=60.0, on_progress=None):
+        """Polls LAUNCH_PROGRESS until ready; raises XinfError when the load
+        failed or made no progress for stall_s seconds (a slow load is fine)."""
+        last, changed = None, time.monotonic()
+        while True:
+            progress = self.launch_progress(uid)
+            if progress["bytes_done"] != last:
+                last, changed = progress["bytes_done"], time.monotonic()
+                if on_progress:
+                    on_progress(progress)
+            if progress["state"] == "ready":
+                return progress
+            if progress["state"] in ("failed", "stopped"):
+                raise XinfError("LOAD_FAILED", f"{uid} {progress['state']}: {progress.get('error', '')}")
+            if time.monotonic() - changed > stall_s:
+                raise XinfTimeout(f"{uid}: no load progress for {stall_s} s (at {last} of {progress['bytes_total']} bytes)")
+            time.sleep(0.2)  # the poll interval; the stall deadline bounds the loop
+
+    def list_models(self):
+        reply, _ = self.request("LIST_MODELS", expect="LIST_MODELS_REPLY")
+        _check_map(reply, "LIST_MODELS_REPLY", {"models": list})
+        return reply["models"]
+
+    def terminate(self, uid):
+        reply, _ = self.request("TERMINATE", {"uid": uid}, expect="TERMINATE_REPLY")
+        return reply
+
+    def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
+                 seed=0, stream=False, on_token=None, timeout_ms=300000):
+        """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
+        timings). With stream, on_token(index, token, text_bytes) is called for
+        each token as it comes. timeout_ms bounds the wait for each message."""
+        if (prompt is None) == (prompt_tokens is None):
+            raise ValueError("give exactly one of prompt and prompt_tokens")
+        body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
+                "top_p": float(top_p), "seed": seed, "stream": bool(stream)}
+        if prompt is not None:
+            body["prompt"] = prompt
+        else:
+            body["prompt_tokens"] = list(prompt_tokens)
+        corr = next(self._corr)
+        header = {"type": "GENERATE", "corr": corr, "sender": self.name, "deadline": timeout_ms, "body": body}
+        self._socket.send_multipart([SIGNATURE, msgpack.packb(header, use_bin_type=True)])
+        while True:
+            if not self._socket.poll(timeout_ms):
+                raise XinfTimeout(f"no answer to GENERATE from {self.endpoint} within {timeout_ms} ms")
+            reply, _ = decode_reply(self._socket.recv_multipart())
+            if reply["corr"] != corr:
+                continue
+            if reply["type"] == "ERROR":
+                raise XinfError(reply["body"].get("code", "?"), reply["body"].get("message", "?"))
+            if reply["type"] == "GENERATE_TOKEN":
+                if on_token:
+                    text = reply["body"].get("text", "")
+                    on_token(reply["body"]["index"], reply["body"]["token"],
+                             text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
+                continue
+            _need(reply["type"] == "GENERATE_REPLY", f"GENERATE answered with {reply['type']}")
+            _check_map(reply["body"], "GENERATE_REPLY", {"tokens": list, "finish_reason": str})
+            return reply["body"]
+
 
 # ---------------------------------------------------------------- command line
 
@@ -304,12 +381,66 @@ def _unsigned(text):
     return value
 
 
+def _model_command(client, args, prompt_tokens):
+    """launch, models, generate, terminate."""
+    if args.command == "launch":
+        uid, path = args.args
+        body = client.launch(uid, path, args.worker, args.replicas, args.threads)
+        if not args.no_wait:
+            body = client.wait_ready(uid, on_progress=None if args.json else lambda p: print(
+                f"{uid}: {p['state']} {p['bytes_done'] / 1e6:.1f} / {p['bytes_total'] / 1e6:.1f} MB", file=sys.stderr))
+        print(_json(body) if args.json else f"{uid} {'accepted' if args.no_wait else 'ready'}")
+    elif args.command == "models":
+        models = client.list_models()
+        if args.json:
+            print(_json({"models": models}))
+        else:
+            rows = [[m.get("uid"), m.get("state"), m.get("arch", "-"), m.get("type", "-"),
+                     ",".join(r.get("worker", "?") for r in m.get("replicas", [])), m.get("path")] for m in models]
+            _table(rows, ["UID", "STATE", "ARCH", "TYPE", "WORKERS", "PATH"], sys.stdout)
+    elif args.command == "terminate":
+        body = client.terminate(args.args[0])
+        print(_json(body) if args.json else f"{args.args[0]} terminated")
+    else:
+        def show(index, token, text):
+            sys.stdout.buffer.write(text)
+            sys.stdout.flush()
+        body = client.generate(args.args[0], args.prompt, prompt_tokens, args.max_tokens, args.temperature,
+                               args.top_k, args.top_p, args.seed, args.stream,
+                               on_token=None if args.json else show)
+        if args.json:
+            print(_json(body))
+        else:
+            if not args.stream:
+                print(body.get("text", ""), end="")
+            timings = body.get("timings", {})
+            print(f"\n[{body['finish_reason']}, {len(body['tokens'])} tokens, prefill "
+                  f"{timings.get('prefill_tokens_per_s', 0):.1f} tok/s, decode "
+                  f"{timings.get('decode_tokens_per_s', 0):.1f} tok/s, worker {body.get('worker', '?')}]",
+                  file=sys.stderr)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="xinf_client.py", description="Ask an xinf supervisor about its cluster (protocols/client.md).",
         epilog="exit status: 0 success, 1 ERROR reply / no reply in time / malformed reply, 2 bad usage")
-    parser.add_argument("command", choices=["ping", "workers", "waits", "events"],
-                        help="ping: round trip; workers: registered workers; waits: active waits; events: event log")
+    parser.add_argument("command", choices=["ping", "workers", "waits", "events", "launch", "models", "generate",
+                                            "terminate"],
+                        help="ping: round trip; workers: registered workers; waits: active waits; events: event "
+                             "log; launch UID PATH; models; generate UID; terminate UID")
+    parser.add_argument("args", nargs="*", help="launch: UID PATH; generate, terminate: UID")
+    parser.add_argument("--worker", help="launch: the worker to place the model on")
+    parser.add_argument("--replicas", type=_positive, default=1, help="launch: replicas")
+    parser.add_argument("--threads", type=_unsigned, default=0, help="launch: threads per replica (0: all)")
+    parser.add_argument("--no-wait", action="store_true", help="launch: do not follow the load")
+    parser.add_argument("--prompt", help="generate: the prompt as text")
+    parser.add_argument("--prompt-tokens", help="generate: the prompt as token ids 1,2,3 (no BOS added)")
+    parser.add_argument("--max-tokens", type=_positive, default=64, help="generate: tokens at most")
+    parser.add_argument("--temperature", type=float, default=0.0, help="generate: 0 = greedy")
+    parser.add_argument("--top-k", type=_unsigned, default=0)
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--seed", type=_unsigned, default=0)
+    parser.add_argument("--stream", action="store_true", help="generate: print tokens as they come")
     parser.add_argument("-e", "--endpoint", default=os.environ.get("XINF_ENDPOINT") or DEFAULT_ENDPOINT,
                         help="supervisor endpoint tcp://HOST:PORT (default: $XINF_ENDPOINT or %(default)s)")
     parser.add_argument("-t", "--timeout", type=_positive, default=3000, metavar="MS",
@@ -320,6 +451,17 @@ def main(argv=None):
     parser.add_argument("--limit", type=_limit, default=1000, metavar="N",
                         help="events: at most N events (1-10000, default %(default)s)")
     args = parser.parse_args(argv)
+    wanted = {"launch": 2, "generate": 1, "terminate": 1}.get(args.command, 0)
+    if len(args.args) != wanted:
+        parser.error(f"{args.command} takes {wanted} argument(s), got {len(args.args)}")
+    prompt_tokens = None
+    if args.prompt_tokens is not None:
+        try:
+            prompt_tokens = [int(t) for t in args.prompt_tokens.split(",")]
+        except ValueError:
+            parser.error(f"--prompt-tokens: '{args.prompt_tokens}' is not a list of token ids like 1,2,3")
+    if args.command == "generate" and (args.prompt is None) == (prompt_tokens is None):
+        parser.error("generate needs exactly one of --prompt and --prompt-tokens")
     try:
         client = XinfClient(args.endpoint, timeout_ms=args.timeout)
     except ValueError as error:
@@ -347,12 +489,14 @@ def main(argv=None):
                 print(_json({"waits": waits}))
             else:
                 show_waits(waits)
-        else:
+        elif args.command == "events":
             body = client.events(args.since, args.limit)
             if args.json:
                 print(_json(body))
             else:
                 show_events(body)
+        else:
+            _model_command(client, args, prompt_tokens)
     except XinfError as error:
         print(f"xinf_client.py: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,100 @@
+"""Bad input to model launch and generation, through a real local node and
+the Python client: a missing file, a truncated GGUF, an unknown
+architecture, a directory, a duplicate or malformed uid, unknown models,
+prompts longer than the context, bad sampling fields, generation on a
+failed model. Each gets a clear ERROR (or a failed launch naming the
+cause), and the good model on the same worker keeps serving throughout."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
+from xinf_testlib import Node, check, tool  # noqa: E402
+from xinf_client import XinfClient, XinfError  # noqa: E402
+
+
+def expect_error(code, needle, fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except XinfError as error:
+        check(error.code == code, f"wanted {code}, got {error.code}: {error}")
+        check(needle in str(error), f"{needle!r} not in {error}")
+        return
+    check(False, f"wanted ERROR {code}, the call succeeded")
+
+
+def expect_failed_launch(client, uid, path, needle):
+    client.launch(uid, path)
+    expect_error("LOAD_FAILED", needle, client.wait_ready, uid, stall_s=20)
+
+
+def patched(source, target, old, new):
+    data = open(source, "rb").read()
+    at = data.index(b"general.architecture")
+    at = data.index(old, at)
+    open(target, "wb").write(data[:at] + new + data[at + len(old):])
+
+
+def main():
+    build_dir = sys.argv[1]
+    workdir = tempfile.mkdtemp(prefix="xinf-errors-")
+    try:
+        good = os.path.join(workdir, "good.gguf")
+        subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "qwen2", "--seed", "3", "-o", good],
+                       check=True, capture_output=True, timeout=60)
+        truncated = os.path.join(workdir, "truncated.gguf")
+        open(truncated, "wb").write(open(good, "rb").read()[:5000])
+        unknown_arch = os.path.join(workdir, "arch.gguf")
+        patched(good, unknown_arch, b"qwen2", b"qwen9")
+        node = Node(tool(build_dir, "xinf-node"), "--role=local", "-p", "0", "--bind", "127.0.0.1",
+                    "--node-name", "w1", "--log-level", "error")
+        client = XinfClient(node.endpoint, timeout_ms=5000)
+        deadline = time.monotonic() + 10
+        while not any(w["state"] == "alive" for w in client.cluster_info()["workers"]):
+            check(time.monotonic() < deadline, "the local worker did not register")
+        client.launch("good", good)
+        client.wait_ready("good", stall_s=20)
+
+        expect_failed_launch(client, "missing", os.path.join(workdir, "nope.gguf"), "No such file")
+        expect_failed_launch(client, "truncated", truncated, "truncated.gguf")
+        expect_failed_launch(client, "arch", unknown_arch, "architecture 'qwen9' is not supported")
+        expect_failed_launch(client, "directory", workdir, workdir)
+        expect_error("DUPLICATE_MODEL", "already launched", client.launch, "good", good)
+        expect_error("BAD_REQUEST", "uid", client.launch, "bad uid!", good)
+        expect_error("BAD_REQUEST", "path", client.launch, "empty", "")
+        expect_error("NO_WORKER", "ghost", client.launch, "placed", good, worker="ghost")
+
+        expect_error("UNKNOWN_MODEL", "nobody", client.generate, "nobody", prompt="hi")
+        expect_error("MODEL_NOT_READY", "failed", client.generate, "arch", prompt="hi")
+        expect_error("CONTEXT_EXCEEDED", "context", client.generate, "good", prompt_tokens=[5] * 600)
+        expect_error("BAD_REQUEST", "below 512", client.generate, "good", prompt_tokens=[1, 100000])
+        raw = [("max_tokens", 0, "max_tokens"), ("max_tokens", "5", "max_tokens"), ("temperature", -1.0, "temperature"),
+               ("top_p", 0.0, "top_p"), ("top_k", -3, "top_k")]
+        for key, value, needle in raw:
+            body = {"uid": "good", "prompt": "hi", "max_tokens": 4, key: value}
+            expect_error("BAD_REQUEST", needle, client.request, "GENERATE", body)
+        expect_error("BAD_REQUEST", "exactly one", client.request, "GENERATE",
+                     {"uid": "good", "prompt": "hi", "prompt_tokens": [1], "max_tokens": 2})
+        expect_error("BAD_REQUEST", "uid", client.request, "GENERATE", {"prompt": "hi", "max_tokens": 2})
+
+        reply = client.generate("good", prompt="Hello world", max_tokens=8)
+        check(reply["finish_reason"] in ("length", "stop") and len(reply["tokens"]) >= 1, f"good model: {reply}")
+        states = {m["uid"]: m["state"] for m in client.list_models()}
+        check(states["good"] == "ready" and states["arch"] == "failed", f"models: {states}")
+        client.terminate("good")
+        expect_error("UNKNOWN_MODEL", "good", client.generate, "good", prompt="hi")
+        check(client.ping()["role"] == "supervisor", "the node stopped answering")
+        client.close()
+        check(node.stop() == 0, "the node did not stop cleanly")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("PASS: every bad launch and request got a clear error; the good model kept serving")
+
+
+if __name__ == "__main__":
+    main()
