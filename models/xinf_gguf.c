@@ -408,7 +408,7 @@ xinf_gguf_array_float (xinf_gguf_t *self, size_t index, uint64_t element, double
         memcpy (value, &bits, sizeof *value);
         return 0;
     }
-    int64_t integer;
+    int64_t integer = 0;
     if (xinf_gguf_array_int (self, index, element, &integer))
         return s_error (self, "element %llu of '%s' is not a number", (unsigned long long) element, self->arena + kv->key);
     *value = (double) integer;
