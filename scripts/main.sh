@@ -1,15 +1,17 @@
 #!/bin/sh
 # The main job on the embedded default: installs what is missing, builds,
 # starts a local node (a supervisor and one worker in one process) on a free
-# port, shows it with the C client (ping, workers, events) and stops it.
+# port, writes a tiny generated model, launches it, streams a short
+# generation with the C client, shows the cluster, and stops.
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
 sh scripts/build.sh build
-LOG="$(mktemp)"
-build/tools/xinf-node --role=local --bind 127.0.0.1 -p 0 --node-name local-worker >"$LOG" &
+WORK="$(mktemp -d)"
+LOG="$WORK/node.log"
+build/tools/xinf-node --role=local --bind 127.0.0.1 -p 0 --node-name local-worker --log-level warn >"$LOG" &
 NODE=$!
-trap 'kill $NODE 2>/dev/null || true; rm -f "$LOG"' EXIT
+trap 'kill $NODE 2>/dev/null || true; rm -rf "$WORK"' EXIT
 registered=""
 for _ in $(seq 100); do            # poll until the worker registered, at most 10 s
     grep -q "registered" "$LOG" && { registered=yes; break; }
@@ -19,10 +21,17 @@ done
 [ -n "$registered" ] || { echo "the local worker did not register within 10 s"; cat "$LOG"; exit 1; }
 cat "$LOG"
 ENDPOINT="$(grep -o 'listening on tcp://[^ ]*' "$LOG" | sed 's/listening on //')"
-build/tools/xinf-cli -e "$ENDPOINT" ping -n 3
-build/tools/xinf-cli -e "$ENDPOINT" workers
-build/tools/xinf-cli -e "$ENDPOINT" events
+CLI="build/tools/xinf-cli -e $ENDPOINT"
+build/tools/xinf-make-model --preset tiny --arch qwen2 --type f32 --seed 1 --std 0.3 -o "$WORK/tiny.gguf"
+$CLI ping
+$CLI launch tiny "$WORK/tiny.gguf"
+$CLI models
+echo "--- streaming 32 tokens from the tiny random-weight model (its text is noise by design):"
+$CLI generate tiny --prompt "Hello from xinf" --max-tokens 32 --stream
+$CLI generate tiny --prompt-tokens 1,2,3 --max-tokens 8 --json
+$CLI workers
+$CLI events
 kill -TERM $NODE
 wait $NODE
 trap - EXIT
-rm -f "$LOG"
+rm -rf "$WORK"

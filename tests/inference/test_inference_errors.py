@@ -40,6 +40,29 @@ def patched(source, target, old, new):
     open(target, "wb").write(data[:at] + new + data[at + len(old):])
 
 
+def generate_while_loading(client, path):
+    """GENERATE between two LAUNCH_PROGRESS replies that both say 'loading'
+    must be MODEL_NOT_READY. The load of a 50 MB model leaves a window of
+    milliseconds; if it closed before the second check, try again."""
+    for attempt in range(8):
+        uid = f"loading{attempt}"
+        client.launch(uid, path)
+        before = client.launch_progress(uid)["state"]
+        try:
+            client.generate(uid, prompt_tokens=[1, 2], max_tokens=2)
+            outcome = "served"
+        except XinfError as error:
+            outcome = error
+        after = client.launch_progress(uid)["state"]
+        client.terminate(uid)
+        if before == after == "loading":
+            check(not isinstance(outcome, str) and outcome.code == "MODEL_NOT_READY" and "loading" in str(outcome),
+                  f"GENERATE during the load got {outcome}")
+            print(f"GENERATE during a load: {outcome}")
+            return
+    print("SKIP part: every load finished before GENERATE could be sent (machine too fast for the window)")
+
+
 def main():
     build_dir = sys.argv[1]
     workdir = tempfile.mkdtemp(prefix="xinf-errors-")
@@ -49,6 +72,10 @@ def main():
                        check=True, capture_output=True, timeout=60)
         truncated = os.path.join(workdir, "truncated.gguf")
         open(truncated, "wb").write(open(good, "rb").read()[:5000])
+        medium = os.path.join(workdir, "medium.gguf")
+        subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "llama", "--dim", "256", "--layers", "4",
+                        "--heads", "4", "--kv-heads", "4", "--ffn", "1024", "--vocab", "32000", "--tokenizer", "gpt2",
+                        "-o", medium], check=True, capture_output=True, timeout=120)
         unknown_arch = os.path.join(workdir, "arch.gguf")
         patched(good, unknown_arch, b"qwen2", b"qwen9")
         node = Node(tool(build_dir, "xinf-node"), "--role=local", "-p", "0", "--bind", "127.0.0.1",
@@ -82,6 +109,7 @@ def main():
                      {"uid": "good", "prompt": "hi", "prompt_tokens": [1], "max_tokens": 2})
         expect_error("BAD_REQUEST", "uid", client.request, "GENERATE", {"prompt": "hi", "max_tokens": 2})
 
+        generate_while_loading(client, medium)
         reply = client.generate("good", prompt="Hello world", max_tokens=8)
         check(reply["finish_reason"] in ("length", "stop") and len(reply["tokens"]) >= 1, f"good model: {reply}")
         states = {m["uid"]: m["state"] for m in client.list_models()}
