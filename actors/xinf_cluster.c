@@ -364,6 +364,7 @@ s_worker_info (xinf_cluster_t *self, s_worker_t *worker, int64_t now)
     xinf_array_push (ports, xinf_value_new_uint (hello->data_port_low));
     xinf_array_push (ports, xinf_value_new_uint (hello->data_port_high));
     xinf_map_put (item, "data_ports", ports);
+    xinf_map_put_uint (item, "data_port", hello->data_port);
     xinf_map_put (item, "devices", xinf_value_dup (hello->devices));
     xinf_map_put_str (item, "gpu_probe", hello->gpu_probe);
     xinf_map_put (item, "models", xinf_value_dup (hello->models));

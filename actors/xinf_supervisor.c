@@ -2,6 +2,7 @@
 #include "xinf_supervisor.h"
 #include "xinf_cluster.h"
 #include "xinf_models.h"
+#include "xinf_doctor.h"
 
 #include <unistd.h>
 
@@ -12,6 +13,7 @@ typedef struct {
     int liveness;
     xinf_cluster_t *cluster;      //  created and used on the actor thread
     xinf_models_t *models;        //  models, replicas, in-flight requests
+    xinf_doctor_t *doctor;        //  connectivity mesh and checklist sessions
     uint64_t heartbeat_seq;
     int64_t last_beat;
 } s_state_t;
@@ -175,6 +177,14 @@ s_on_models (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 }
 
 static void
+s_on_doctor (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_cluster_seen (state->cluster, xinf_peer_id (from), zclock_mono ());
+    xinf_doctor_handle (state->doctor, ctx, from, msg);
+}
+
+static void
 s_on_worker_lost (const char *node, void *arg)
 {
     xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
@@ -189,6 +199,7 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     int64_t now = zclock_mono ();
     xinf_cluster_check (state->cluster, now);
     xinf_models_tick (state->models, ctx, now);
+    xinf_doctor_tick (state->doctor, ctx, now);
     if (now - state->last_beat < state->heartbeat_ms)
         return;
     state->last_beat = now;
@@ -212,6 +223,7 @@ s_init (xinf_ctx_t *ctx)
     s_state_t *state = s_state (ctx);
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
     state->models = xinf_models_new (state->cluster);
+    state->doctor = xinf_doctor_new (state->cluster, state->node_name);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
@@ -222,6 +234,7 @@ static void
 s_fini (xinf_ctx_t *ctx)
 {
     xinf_models_destroy (&s_state (ctx)->models);
+    xinf_doctor_destroy (&s_state (ctx)->doctor);
     xinf_cluster_destroy (&s_state (ctx)->cluster);
 }
 
@@ -242,6 +255,8 @@ static const xinf_handler_t s_handlers [] = {
     { "RUN_TOKEN", s_on_models },
     { "RUN_DONE", s_on_models },
     { "RUN_FAILED", s_on_models },
+    { "DOCTOR", s_on_doctor },
+    { "PROBE_RESULT", s_on_doctor },
     { NULL, NULL }
 };
 

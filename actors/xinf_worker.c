@@ -3,6 +3,7 @@
 #include "xinf_node_proto.h"
 #include "xinf_resources.h"
 #include "xinf_hosted.h"
+#include "xinf_probe.h"
 
 #include <unistd.h>
 
@@ -22,6 +23,8 @@ typedef struct {
     int64_t backoff_ms;
     uint64_t seq;
     xinf_hosted_t *hosted;         //  the model replicas on this worker
+    xinf_probe_listener_t *probe_listener;
+    zlistx_t *probe_jobs;          //  zactor_t running connectivity probes
 } s_state_t;
 
 struct _xinf_worker_t {
@@ -144,6 +147,48 @@ s_on_error (xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_error ("worker", "supervisor answered ERROR code=%s message=\"%s\"", code, text);
 }
 
+//  A probe job finished: relay its PROBE_RESULT and end it.
+static void
+s_on_probe_done (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    zactor_t *job = (zactor_t *) arg;
+    zmsg_t *frames = zmsg_recv (job);
+    char error [256];
+    xinf_msg_t *result = frames ? xinf_msg_decode (&frames, error, sizeof error, NULL) : NULL;
+    if (result)
+        xinf_dealer_send (state->dealer, &result);
+    xinf_ctx_reader_end (ctx, sock);
+    void *handle = zlistx_find (state->probe_jobs, job);
+    if (handle)
+        zlistx_delete (state->probe_jobs, handle);
+}
+
+static void
+s_on_probe_mesh (xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    uint64_t session = xinf_check_uint (&check, body, "session", 0, UINT64_MAX);
+    uint64_t timeout = xinf_check_uint (&check, body, "timeout_ms", 10, 60000);
+    const xinf_value_t *targets = xinf_check_array (&check, body, "targets", 256);
+    for (size_t index = 0; targets && index < xinf_value_count (targets); index++) {
+        const xinf_value_t *target = xinf_array_at (targets, index);
+        xinf_check_str (&check, target, "node", 1, 64);
+        xinf_check_str (&check, target, "endpoint", 1, 255);
+    }
+    if (!check.failed && zlistx_size (state->probe_jobs) >= 4)
+        xinf_check_fail (&check, "4 probe jobs already running");
+    if (check.failed) {
+        xinf_warn ("worker", "PROBE_MESH refused reason=\"%s\"", check.reason);
+        return;
+    }
+    zactor_t *job = xinf_probe_job_new (state->hello.node, session, xinf_map_take (body, "targets"), (int64_t) timeout);
+    zlistx_add_end (state->probe_jobs, job);
+    xinf_ctx_reader (ctx, zactor_sock (job), s_on_probe_done, job);
+}
+
 static void
 s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 {
@@ -157,6 +202,9 @@ s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     state->last_heard = zclock_mono ();
     if (xinf_hosted_handle (state->hosted, ctx, msg))
         ;                              //  LOAD_MODEL, UNLOAD_MODEL, RUN
+    else
+    if (xinf_msg_is (msg, "PROBE_MESH"))
+        s_on_probe_mesh (ctx, msg);
     else
     if (xinf_msg_is (msg, "WELCOME"))
         s_on_welcome (ctx, msg);
@@ -174,6 +222,8 @@ s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     state->hosted = xinf_hosted_new (state->hello.node, &state->dealer);
+    state->probe_jobs = zlistx_new ();
+    zlistx_set_destructor (state->probe_jobs, (zlistx_destructor_fn *) zactor_destroy);
     s_connect (ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
@@ -185,6 +235,7 @@ s_fini (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     xinf_hosted_destroy (&state->hosted);
+    zlistx_destroy (&state->probe_jobs);
     if (state->registered) {
         xinf_msg_t *bye = xinf_bye_encode (state->hello.node);
         xinf_dealer_send (state->dealer, &bye);
@@ -218,6 +269,8 @@ s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
     }
     hello->data_port_low = (uint16_t) config->data_port_low;
     hello->data_port_high = (uint16_t) config->data_port_high;
+    state->probe_listener = xinf_probe_listener_new (hello->node, config->data_port_low, config->data_port_high);
+    hello->data_port = state->probe_listener ? (uint16_t) xinf_probe_listener_port (state->probe_listener) : 0;
     hello->pid = (uint64_t) getpid ();
     snprintf (hello->version, sizeof hello->version, "%s", XINF_VERSION_STRING);
     int major, minor, patch;
@@ -265,6 +318,7 @@ xinf_worker_destroy (xinf_worker_t **self_p)
     if (self_p && *self_p) {
         xinf_worker_t *self = *self_p;
         xinf_actor_destroy (&self->actor);
+        xinf_probe_listener_destroy (&self->state->probe_listener);
         xinf_hello_clear (&self->state->hello);
         free (self->state);
         free (self);

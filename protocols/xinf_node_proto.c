@@ -47,6 +47,7 @@ xinf_hello_encode (const xinf_hello_t *self)
     xinf_array_push (ports, xinf_value_new_uint (self->data_port_low));
     xinf_array_push (ports, xinf_value_new_uint (self->data_port_high));
     xinf_map_put (body, "data_ports", ports);
+    xinf_map_put_uint (body, "data_port", self->data_port);
     xinf_map_put_uint (body, "pid", self->pid);
     xinf_map_put_str (body, "version", self->version);
     xinf_map_put_str (body, "zmq_version", self->zmq_version);
@@ -130,6 +131,7 @@ xinf_hello_decode (xinf_msg_t *msg, xinf_hello_t *self, xinf_check_t *check)
         xinf_check_fail (check, "field 'host_ip_source' must be flag, env or detected, got '%s'", source);
     s_copy (self->host_ip_source, sizeof self->host_ip_source, source);
     s_check_ports (check, body, self);
+    self->data_port = (uint16_t) xinf_check_uint_opt (check, body, "data_port", 0, 65535, 0);
     self->pid = xinf_check_uint (check, body, "pid", 0, UINT32_MAX);
     s_copy (self->version, sizeof self->version, xinf_check_str (check, body, "version", 0, 32));
     s_copy (self->zmq_version, sizeof self->zmq_version, xinf_check_str (check, body, "zmq_version", 0, 32));

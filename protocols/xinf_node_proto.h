@@ -22,6 +22,7 @@ typedef struct {
     char host_ip [XINF_HOST_IP_MAX + 1];
     char host_ip_source [16];              //  flag, env, detected
     uint16_t data_port_low, data_port_high;
+    uint16_t data_port;                    //  the probe listener's port, 0 if none
     uint64_t pid;
     char version [33], zmq_version [33], czmq_version [33];
     uint64_t cpus;

@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 INSIDE = "XINF_TEST_IN_NETNS"
 ADDRESS = "10.231.0.1"
@@ -123,6 +124,21 @@ def inside():
     warned = sorted({event["node"] for event in events if event["kind"] == "warned"})
     print(f"namespace address on {what}; loopback warning: {loopback[0]!r}")
     print(f"mismatch warning: {wrong[0]!r}; 'warned' events for {warned}")
+    # doctor: every pair towards the worker advertising an address no host has
+    # fails, named with host:port and the fix, within the probe timeout
+    started = time.monotonic()
+    report = client.doctor(probe_timeout_ms=1500)
+    took = time.monotonic() - started
+    check(not report["ok"] and took < 10, f"doctor: ok={report['ok']} after {took:.1f} s")
+    towards_wrong = [pair for pair in report["mesh"] if pair["to"] == "wrong"]
+    check(len(towards_wrong) == 3 and all(pair["status"] in ("timeout", "unreachable") and WRONG in pair["endpoint"]
+                                          for pair in towards_wrong), f"doctor mesh towards 'wrong': {towards_wrong}")
+    others = [pair for pair in report["mesh"] if pair["to"] != "wrong"]
+    check(all(pair["status"] == "ok" for pair in others), f"doctor mesh between reachable workers: {others}")
+    check(any("cannot reach wrong" in problem and WRONG in problem and "XINF_HOST_IP" in problem
+              for problem in report["problems"]), f"doctor problems: {report['problems']}")
+    print(f"doctor in {took:.1f} s: {towards_wrong[0]['from']} -> wrong: {towards_wrong[0]['status']} "
+          f"({towards_wrong[0]['endpoint']})")
     for process in workers:
         check(process.stop() == 0, f"{process.name} did not exit 0 after SIGTERM")
     client.close()

@@ -32,6 +32,8 @@ static const xinf_option_t s_options [] = {
     { "top-p", 0, NULL, XINF_OPT_STR, "1", 0, 0, NULL, "P", "generate: nucleus sampling, (0, 1]" },
     { "seed", 0, NULL, XINF_OPT_INT, "0", 0, INT64_MAX, NULL, "N", "generate: sampling seed" },
     { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },
+    { "probe-timeout", 0, "XINF_PROBE_TIMEOUT_MS", XINF_OPT_INT, "3000", 100, 60000, NULL, "MS",
+      "doctor: how long each connectivity probe may take" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "warn", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { NULL }
@@ -137,7 +139,36 @@ static bool
 s_known_command (const char *command)
 {
     return command && (streq (command, "ping") || streq (command, "workers")
-                   ||  streq (command, "waits") || streq (command, "events"));
+                   ||  streq (command, "waits") || streq (command, "events") || streq (command, "doctor"));
+}
+
+//  The deployment checklist; exit status 1 when it found a problem.
+static int
+s_doctor (xinf_config_t *config, xinf_dealer_t *dealer)
+{
+    int64_t probe = xinf_config_int (config, "probe-timeout");
+    xinf_msg_t *request = xinf_msg_new ("DOCTOR");
+    xinf_map_put_uint (xinf_msg_body (request), "timeout_ms", (uint64_t) probe);
+    char error [256];
+    xinf_msg_t *reply = xinf_dealer_request (dealer, &request, (int) (probe + 5000), error, sizeof error);
+    if (!reply) {
+        fprintf (stderr, "xinf-cli: %s\n", error);
+        return 1;
+    }
+    if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, "DOCTOR_REPLY")) {
+        xinf_msg_destroy (&reply);
+        return 1;
+    }
+    xinf_value_t *body = xinf_msg_body (reply);
+    if (xinf_config_flag (config, "json")) {
+        xinf_value_print_json (body, stdout);
+        printf ("\n");
+    }
+    else
+        xinf_cli_show_doctor (body, stdout);
+    int rc = xinf_value_bool (xinf_map_get (body, "ok")) ? 0 : 1;
+    xinf_msg_destroy (&reply);
+    return rc;
 }
 
 //  Positional arguments each command takes after its name.
@@ -159,6 +190,7 @@ main (int argc, char **argv)
         "  workers   the workers: state, addresses, warnings, resources\n"
         "  waits     every active wait in the cluster\n"
         "  events    joined/lost/recovered/warned/left events\n"
+        "  doctor    probe every worker pair, check addresses, heartbeats, versions (exit 1 on a problem)\n"
         "  launch UID PATH   load a GGUF model (PATH as the worker sees it), follow progress\n"
         "  models            the launched models\n"
         "  generate UID      --prompt TEXT | --prompt-tokens 1,2,3 [--max-tokens N] [--stream]\n"
@@ -167,7 +199,7 @@ main (int argc, char **argv)
     const char *command = rc == 0 ? xinf_config_positional (config, 0) : NULL;
     if (rc == 0 && (!(s_known_command (command) || xinf_cli_models_command (command))
                     || xinf_config_positionals (config) != 1 + s_command_args (command))) {
-        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events, launch UID PATH, models, generate UID, terminate UID; see --help)\n",
+        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events, doctor, launch UID PATH, models, generate UID, terminate UID; see --help)\n",
                  command ? "unknown command or wrong number of arguments" : "missing command");
         rc = -1;
     }
@@ -188,7 +220,8 @@ main (int argc, char **argv)
     if (xinf_cli_models_command (command))
         rc = xinf_cli_models_run (config, dealer, command);
     else
-        rc = streq (command, "ping") ? s_ping (config, dealer) : s_query (config, dealer, command);
+        rc = streq (command, "ping") ? s_ping (config, dealer)
+           : streq (command, "doctor") ? s_doctor (config, dealer) : s_query (config, dealer, command);
     xinf_dealer_destroy (&dealer);
     xinf_config_destroy (&config);
     return rc;

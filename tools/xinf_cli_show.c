@@ -122,3 +122,46 @@ xinf_cli_show_events (xinf_value_t *body, FILE *out)
     if (xinf_value_count (events) == 0)
         fprintf (out, "(no events)\n");
 }
+
+void
+xinf_cli_show_doctor (xinf_value_t *body, FILE *out)
+{
+    const xinf_value_t *mesh = xinf_map_get (body, "mesh");
+    fprintf (out, "connectivity (each worker dials every other one's data port):\n");
+    fprintf (out, "  %-16s %-16s %-28s %-12s %7s  %s\n", "FROM", "TO", "ENDPOINT", "STATUS", "MS", "DETAIL");
+    for (size_t index = 0; index < xinf_value_count (mesh); index++) {
+        const xinf_value_t *pair = xinf_array_at (mesh, index);
+        fprintf (out, "  %-16s %-16s %-28s %-12s %7llu  %s\n", s_str (pair, "from"), s_str (pair, "to"),
+                 s_str (pair, "endpoint"), s_str (pair, "status"), (unsigned long long) s_uint (pair, "ms"),
+                 s_str (pair, "detail"));
+    }
+    if (xinf_value_count (mesh) == 0)
+        fprintf (out, "  (fewer than two workers to probe)\n");
+    const xinf_value_t *workers = xinf_map_get (body, "workers");
+    fprintf (out, "workers:\n  %-16s %-6s %-16s %-16s %s\n", "NODE", "STATE", "HOST_IP", "OBSERVED", "HEARTBEAT");
+    for (size_t index = 0; index < xinf_value_count (workers); index++) {
+        const xinf_value_t *worker = xinf_array_at (workers, index);
+        char beat [32];
+        s_age (beat, sizeof beat, s_uint (worker, "last_heartbeat_ms"));
+        fprintf (out, "  %-16s %-6s %-16s %-16s %s ago\n", s_str (worker, "node"), s_str (worker, "state"),
+                 s_str (worker, "host_ip"), s_str (worker, "observed_address"), beat);
+    }
+    const xinf_value_t *versions = xinf_map_get (body, "versions");
+    fprintf (out, "versions:\n  %-16s %-7s %-7s %-7s %-8s %-8s %-8s %s\n", "NODE", "XINF", "ZMQ", "CZMQ", "DRIVER",
+             "CUDA", "NCCL", "GPUS");
+    for (size_t index = 0; index < xinf_value_count (versions); index++) {
+        const xinf_value_t *row = xinf_array_at (versions, index);
+        fprintf (out, "  %-16s %-7s %-7s %-7s %-8s %-8s %-8s %s\n", s_str (row, "node"), s_str (row, "xinf"),
+                 s_str (row, "zmq"), s_str (row, "czmq"), s_str (row, "cuda_driver"), s_str (row, "cuda_runtime"),
+                 s_str (row, "nccl"), s_str (row, "gpus"));
+    }
+    fprintf (out, "cuda graphs: %s\n", s_str (body, "cuda_graphs"));
+    const xinf_value_t *problems = xinf_map_get (body, "problems");
+    if (xinf_value_count (problems) == 0)
+        fprintf (out, "OK: no problem found\n");
+    else {
+        fprintf (out, "%zu problem(s):\n", xinf_value_count (problems));
+        for (size_t index = 0; index < xinf_value_count (problems); index++)
+            fprintf (out, "  - %s\n", xinf_value_str (xinf_array_at (problems, index)));
+    }
+}

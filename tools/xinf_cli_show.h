@@ -11,5 +11,6 @@ bool xinf_cli_is_error (xinf_msg_t *reply);
 void xinf_cli_show_workers (xinf_value_t *body, FILE *out);
 void xinf_cli_show_waits (xinf_value_t *body, FILE *out);
 void xinf_cli_show_events (xinf_value_t *body, FILE *out);
+void xinf_cli_show_doctor (xinf_value_t *body, FILE *out);
 
 #endif

@@ -216,6 +216,13 @@ class XinfClient:
             _check_map(event, f"events[{index}]", EVENT_FIELDS)
         return body
 
+    def doctor(self, probe_timeout_ms=3000):
+        """DOCTOR; returns the reply body: ok, problems, mesh, workers, versions."""
+        body, _ = self.request("DOCTOR", {"timeout_ms": probe_timeout_ms}, expect="DOCTOR_REPLY",
+                               timeout_ms=probe_timeout_ms + 5000)
+        _check_map(body, "DOCTOR_REPLY", {"ok": bool, "problems": list, "mesh": list, "versions": list})
+        return body
+
     # ------------------------------------------------------------- models
 
     def launch(self, uid, path, worker=None, replicas=1, threads=0):
@@ -424,8 +431,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="xinf_client.py", description="Ask an xinf supervisor about its cluster (protocols/client.md).",
         epilog="exit status: 0 success, 1 ERROR reply / no reply in time / malformed reply, 2 bad usage")
-    parser.add_argument("command", choices=["ping", "workers", "waits", "events", "launch", "models", "generate",
-                                            "terminate"],
+    parser.add_argument("command", choices=["ping", "workers", "waits", "events", "doctor", "launch", "models",
+                                            "generate", "terminate"],
                         help="ping: round trip; workers: registered workers; waits: active waits; events: event "
                              "log; launch UID PATH; models; generate UID; terminate UID")
     parser.add_argument("args", nargs="*", help="launch: UID PATH; generate, terminate: UID")
@@ -489,6 +496,20 @@ def main(argv=None):
                 print(_json({"waits": waits}))
             else:
                 show_waits(waits)
+        elif args.command == "doctor":
+            body = client.doctor()
+            if args.json:
+                print(_json(body))
+            else:
+                rows = [[p.get("from"), p.get("to"), p.get("endpoint"), p.get("status"), p.get("ms"), p.get("detail")]
+                        for p in body["mesh"]]
+                _table(rows, ["FROM", "TO", "ENDPOINT", "STATUS", "MS", "DETAIL"], sys.stdout)
+                rows = [[v.get("node"), v.get("xinf"), v.get("zmq"), v.get("czmq"), v.get("cuda_driver"),
+                         v.get("cuda_runtime"), v.get("nccl"), v.get("gpus")] for v in body["versions"]]
+                _table(rows, ["NODE", "XINF", "ZMQ", "CZMQ", "DRIVER", "CUDA", "NCCL", "GPUS"], sys.stdout)
+                print("\n".join(["OK: no problem found"] if body["ok"] else [f"- {p}" for p in body["problems"]]))
+            if not body["ok"]:
+                return 1
         elif args.command == "events":
             body = client.events(args.since, args.limit)
             if args.json:

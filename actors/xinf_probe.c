@@ -1,0 +1,246 @@
+/*  xinf_probe: probe listener and parallel probe jobs.  */
+#include "xinf_probe.h"
+
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PROBE_TARGETS_MAX  256
+
+struct _xinf_probe_listener_t {
+    xinf_actor_t *actor;
+    char node [65];
+    int port;
+};
+
+static void
+s_on_probe (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_probe_listener_t *self = (xinf_probe_listener_t *) xinf_ctx_state (ctx);
+    xinf_msg_t *reply = xinf_msg_new ("PROBE_OK");
+    xinf_map_put_str (xinf_msg_body (reply), "node", self->node);
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+static const xinf_handler_t s_listener_handlers [] = { { "PROBE", s_on_probe }, { NULL, NULL } };
+
+xinf_probe_listener_t *
+xinf_probe_listener_new (const char *node, int low, int high)
+{
+    xinf_probe_listener_t *self = calloc (1, sizeof *self);
+    assert (self);
+    snprintf (self->node, sizeof self->node, "%s", node);
+    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, NULL, NULL, self };
+    self->actor = xinf_actor_new (&spec);
+    for (int port = low; self->actor && port <= high && !self->port; port++) {
+        char endpoint [64];
+        snprintf (endpoint, sizeof endpoint, "tcp://0.0.0.0:%d", port);
+        if (xinf_actor_bind (self->actor, endpoint, NULL, 0) > 0)
+            self->port = port;
+    }
+    if (!self->port) {
+        xinf_warn ("worker", "no free port in the data port range %d-%d for the probe listener: "
+                   "preflight and doctor cannot reach this node", low, high);
+        xinf_probe_listener_destroy (&self);
+    }
+    return self;
+}
+
+void
+xinf_probe_listener_destroy (xinf_probe_listener_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_actor_destroy (&(*self_p)->actor);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+int xinf_probe_listener_port (xinf_probe_listener_t *self) { return self->port; }
+
+// ---- probe jobs ----------------------------------------------------------
+
+typedef struct {
+    char node [65];
+    char endpoint [256];
+    char status [16];
+    char detail [256];
+    int fd;
+    xinf_dealer_t *dealer;
+    int64_t started, ended;            //  monotonic ms
+} s_target_t;
+
+typedef struct {
+    char node [65];
+    uint64_t session;
+    xinf_value_t *targets;
+    int64_t timeout_ms;
+} s_job_t;
+
+static void
+s_set (s_target_t *target, const char *status, const char *detail)
+{
+    snprintf (target->status, sizeof target->status, "%s", status);
+    snprintf (target->detail, sizeof target->detail, "%s", detail ? detail : "");
+    target->ended = zclock_mono ();
+}
+
+//  Starts a non-blocking TCP connect to tcp://HOST:PORT.
+static void
+s_connect (s_target_t *target)
+{
+    target->fd = -1;
+    target->started = zclock_mono ();
+    const char *colon = strrchr (target->endpoint, ':');
+    if (strncmp (target->endpoint, "tcp://", 6) || !colon) {
+        s_set (target, "bad_endpoint", "not tcp://HOST:PORT");
+        return;
+    }
+    char host [200];
+    snprintf (host, sizeof host, "%.*s", (int) (colon - target->endpoint - 6), target->endpoint + 6);
+    struct addrinfo hints = { 0 }, *found = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo (host, colon + 1, &hints, &found) || !found) {
+        s_set (target, "bad_endpoint", "the host does not resolve");
+        return;
+    }
+    target->fd = socket (found->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (target->fd >= 0 && connect (target->fd, found->ai_addr, found->ai_addrlen) && errno != EINPROGRESS) {
+        s_set (target, errno == ECONNREFUSED ? "refused" : "unreachable", strerror (errno));
+        close (target->fd);
+        target->fd = -1;
+    }
+    freeaddrinfo (found);
+}
+
+//  Waits for all pending connects; classifies each.
+static void
+s_finish_connects (s_target_t *targets, size_t count, int64_t deadline)
+{
+    struct pollfd fds [PROBE_TARGETS_MAX];
+    while (zclock_mono () < deadline) {
+        size_t pending = 0;
+        for (size_t index = 0; index < count; index++)
+            if (targets [index].fd >= 0 && !*targets [index].status)
+                fds [pending++] = (struct pollfd) { targets [index].fd, POLLOUT, 0 };
+        if (pending == 0 || poll (fds, pending, (int) (deadline - zclock_mono ())) <= 0)
+            break;
+        for (size_t at = 0; at < pending; at++) {
+            if (!fds [at].revents)
+                continue;
+            for (size_t index = 0; index < count; index++)
+                if (targets [index].fd == fds [at].fd) {
+                    int error = 0;
+                    socklen_t size = sizeof error;
+                    getsockopt (fds [at].fd, SOL_SOCKET, SO_ERROR, &error, &size);
+                    if (error)
+                        s_set (&targets [index], error == ECONNREFUSED ? "refused" : "unreachable", strerror (error));
+                    else
+                        snprintf (targets [index].status, sizeof targets [index].status, "open");
+                }
+        }
+    }
+    for (size_t index = 0; index < count; index++) {
+        if (targets [index].fd >= 0 && !*targets [index].status)
+            s_set (&targets [index], "timeout", "no answer to the TCP connect (a firewall dropping packets?)");
+        if (targets [index].fd >= 0)
+            close (targets [index].fd);
+    }
+}
+
+//  The XINF handshake with every open target, at once.
+static void
+s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadline)
+{
+    for (size_t index = 0; index < count; index++) {
+        if (strcmp (targets [index].status, "open"))
+            continue;
+        targets [index].dealer = xinf_dealer_new (targets [index].endpoint, node);
+        xinf_msg_t *probe = xinf_msg_new ("PROBE");
+        xinf_map_put_str (xinf_msg_body (probe), "expect", targets [index].node);
+        if (!targets [index].dealer || xinf_dealer_send (targets [index].dealer, &probe))
+            s_set (&targets [index], "no_handshake", "cannot send the probe");
+    }
+    for (size_t index = 0; index < count; index++) {
+        s_target_t *target = &targets [index];
+        if (strcmp (target->status, "open"))
+            continue;
+        int64_t left = deadline - zclock_mono ();
+        char error [256];
+        xinf_msg_t *reply = xinf_dealer_recv (target->dealer, left > 0 ? (int) left : 0, error, sizeof error);
+        const char *peer = reply && xinf_msg_is (reply, "PROBE_OK") ? xinf_value_str (xinf_map_get (xinf_msg_body (reply), "node")) : NULL;
+        char detail [256];
+        if (!peer)
+            s_set (target, "no_handshake", "the port is open but no xinf probe listener answered");
+        else
+        if (strcmp (peer, target->node)) {
+            snprintf (detail, sizeof detail, "reached node '%.64s' instead of '%.64s'", peer, target->node);
+            s_set (target, "wrong_peer", detail);
+        }
+        else
+            s_set (target, "ok", NULL);
+        xinf_msg_destroy (&reply);
+    }
+    for (size_t index = 0; index < count; index++)
+        xinf_dealer_destroy (&targets [index].dealer);
+}
+
+static void
+s_job_main (zsock_t *pipe, void *args)
+{
+    s_job_t *job = (s_job_t *) args;
+    zsock_signal (pipe, 0);
+    size_t count = xinf_value_count (job->targets);
+    count = count < PROBE_TARGETS_MAX ? count : PROBE_TARGETS_MAX;
+    s_target_t *targets = calloc (count + 1, sizeof (s_target_t));
+    int64_t deadline = zclock_mono () + job->timeout_ms;
+    uint64_t wait = xinf_wait_begin (xinf_waits_global (), "probe", "connectivity mesh", job->node, job->timeout_ms + 1000);
+    for (size_t index = 0; index < count; index++) {
+        xinf_value_t *item = xinf_array_at (job->targets, index);
+        snprintf (targets [index].node, sizeof targets [index].node, "%s", xinf_value_str (xinf_map_get (item, "node")) ?: "?");
+        snprintf (targets [index].endpoint, sizeof targets [index].endpoint, "%s", xinf_value_str (xinf_map_get (item, "endpoint")) ?: "");
+        s_connect (&targets [index]);
+    }
+    s_finish_connects (targets, count, deadline);
+    //  A dropped SYN may have used the whole budget: the handshakes with the
+    //  open ports (milliseconds when all is well) still get half a timeout
+    int64_t floor = zclock_mono () + job->timeout_ms / 2;
+    s_handshakes (targets, count, job->node, deadline > floor ? deadline : floor);
+    xinf_wait_end (xinf_waits_global (), wait);
+    xinf_msg_t *msg = xinf_msg_new ("PROBE_RESULT");
+    xinf_map_put_uint (xinf_msg_body (msg), "session", job->session);
+    xinf_map_put_str (xinf_msg_body (msg), "node", job->node);
+    xinf_value_t *results = xinf_value_new_array ();
+    for (size_t index = 0; index < count; index++) {
+        xinf_value_t *result = xinf_value_new_map ();
+        xinf_map_put_str (result, "to", targets [index].node);
+        xinf_map_put_str (result, "endpoint", targets [index].endpoint);
+        xinf_map_put_str (result, "status", *targets [index].status ? targets [index].status : "timeout");
+        xinf_map_put_uint (result, "ms", (uint64_t) (targets [index].ended - targets [index].started));
+        xinf_map_put_str (result, "detail", targets [index].detail);
+        xinf_array_push (results, result);
+    }
+    xinf_map_put (xinf_msg_body (msg), "results", results);
+    zmsg_t *frames = xinf_msg_encode (&msg);
+    zmsg_send (&frames, pipe);
+    free (targets);
+    xinf_value_destroy (&job->targets);
+    free (job);
+    //  Stay until the owner ends us, so that it reads the result first
+    char *command = zstr_recv (pipe);
+    zstr_free (&command);
+}
+
+zactor_t *
+xinf_probe_job_new (const char *node, uint64_t session, xinf_value_t *targets, int64_t timeout_ms)
+{
+    s_job_t *job = calloc (1, sizeof *job);
+    assert (job);
+    snprintf (job->node, sizeof job->node, "%s", node);
+    job->session = session;
+    job->targets = targets;
+    job->timeout_ms = timeout_ms;
+    return zactor_new (s_job_main, job);
+}

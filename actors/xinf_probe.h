@@ -1,0 +1,32 @@
+/*  xinf_probe: the connectivity probes of preflight and doctor.
+
+    Every worker runs a probe listener on the first free port of its
+    --data-ports range: it answers PROBE with PROBE_OK naming the node, which
+    proves that whoever dials host:port reaches the intended worker and not
+    some other process. A probe job, on its own thread so that heartbeats
+    never wait for it, dials a list of targets at once: a TCP connect that
+    tells refused / unreachable / timed out / open, then for the open ones
+    the XINF handshake that tells ok / wrong peer / not an xinf node; each
+    result with host:port and milliseconds, all within one deadline.
+*/
+#ifndef XINF_PROBE_H_INCLUDED
+#define XINF_PROBE_H_INCLUDED
+
+#include "xinf.h"
+
+typedef struct _xinf_probe_listener_t xinf_probe_listener_t;
+
+//  Binds the first free port in [low, high] on all interfaces; NULL when
+//  none is free (the reason is logged).
+xinf_probe_listener_t *xinf_probe_listener_new (const char *node, int low, int high);
+void xinf_probe_listener_destroy (xinf_probe_listener_t **self_p);
+int xinf_probe_listener_port (xinf_probe_listener_t *self);
+
+//  Starts a probe job over 'targets' (array of {node, endpoint}; taken). When
+//  done it sends one PROBE_RESULT envelope through the returned actor's pipe:
+//  {session, node, results: [{to, endpoint, status, ms, detail}]}, status
+//  one of ok, refused, unreachable, timeout, wrong_peer, no_handshake,
+//  bad_endpoint. The owner reads it, then destroys the actor.
+zactor_t *xinf_probe_job_new (const char *node, uint64_t session, xinf_value_t *targets, int64_t timeout_ms);
+
+#endif
