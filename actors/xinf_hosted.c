@@ -12,6 +12,7 @@ typedef struct {
     xinf_replica_t *actor;
     xinf_dealer_t *dealer;            //  to the replica
     char state [16];
+    xinf_value_t *info;               //  the replica's model info, once ready
 } s_hosted_t;
 
 struct _xinf_hosted_t {
@@ -39,6 +40,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
         xinf_msg_destroy (&msg);
     }
     xinf_dealer_destroy (&entry->dealer);
+    xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
 }
@@ -92,6 +94,10 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     if (xinf_msg_is (msg, "MODEL_STATE")) {
         const char *state = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state"));
         snprintf (entry->state, sizeof entry->state, "%s", state ? state : "?");
+        if (xinf_map_get (xinf_msg_body (msg), "info")) {
+            xinf_value_destroy (&entry->info);
+            entry->info = xinf_value_dup (xinf_map_get (xinf_msg_body (msg), "info"));
+        }
     }
     xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
     s_send_up (self, &msg);
@@ -241,6 +247,8 @@ xinf_hosted_models (xinf_hosted_t *self)
         xinf_map_put_uint (model, "replica", entry->replica);
         xinf_map_put_str (model, "path", entry->path);
         xinf_map_put_str (model, "state", entry->state);
+        if (entry->info)
+            xinf_map_put (model, "info", xinf_value_dup (entry->info));
         xinf_array_push (models, model);
     }
     return models;

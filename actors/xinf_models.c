@@ -512,6 +512,11 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
         entry->index = replica;
         snprintf (entry->node, sizeof entry->node, "%s", node);
         snprintf (entry->state, sizeof entry->state, "%s", state ? state : "loading");
+        const xinf_value_t *info = xinf_map_get (item, "info");
+        if (xinf_value_type (info) == XINF_MAP) {
+            xinf_value_destroy (&entry->info);
+            entry->info = xinf_value_dup (info);
+        }
         xinf_info ("supervisor", "adopted model uid=%s replica=%llu node=%s state=%s",
                    uid, (unsigned long long) replica, node, entry->state);
     }
