@@ -64,11 +64,12 @@ def make_models(build_dir, workdir):
     return paths
 
 
-def dump_logits(build_dir, path, tokens, prefill):
+def dump_logits(build_dir, path, tokens, prefill, simd=True):
     out = path + (".prefill" if prefill else ".steps") + ".bin"
     args = [os.path.join(build_dir, "tests", "inference", "forward_dump"), path, out]
     args += (["--prefill"] if prefill else []) + [str(t) for t in tokens]
-    result = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, XINF_CPU_SIMD="on" if simd else "off")
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     check(result.returncode == 0, f"forward_dump failed: {result.stderr}")
     count, vocab, simd = result.stdout.split()
     return np.fromfile(out, dtype=np.float32).reshape(int(count), int(vocab)), simd
@@ -77,8 +78,9 @@ def dump_logits(build_dir, path, tokens, prefill):
 def compare_forward(build_dir, name, wtype, path, reference):
     ref_tokens, ref_logits = reference
     fed = PROMPT + ref_tokens[:-1]
-    for prefill in (False, True):
-        logits, simd = dump_logits(build_dir, path, fed, prefill)
+    # Both matrix paths (decode: vector, prefill: batched), both kernel sets
+    for prefill, use_simd in ((False, True), (True, True), (False, False), (True, False)):
+        logits, simd = dump_logits(build_dir, path, fed, prefill, use_simd)
         worst = 0.0
         for step in range(STEPS):
             err = relative_error(logits[len(PROMPT) - 1 + step].astype(np.float64), ref_logits[step])
