@@ -235,7 +235,9 @@ int
 xinf_cluster_heartbeat (xinf_cluster_t *self, const char *peer_id, xinf_heartbeat_msg_t *beat, int64_t now)
 {
     s_worker_t *worker = s_by_peer (self, peer_id);
-    if (!worker)
+    //  A lost worker registers again (HELLO), so that its replicas and
+    //  state are re-read rather than guessed
+    if (!worker || worker->state == XINF_WORKER_LOST)
         return -1;
     xinf_heartbeat_seen (self->liveness_tracker, worker->hello.node, now);
     xinf_value_destroy (&worker->waits);

@@ -26,7 +26,8 @@ void xinf_cluster_destroy (xinf_cluster_t **self_p);
 int xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_id,
                         const char *observed, int64_t now, xinf_welcome_t *welcome,
                         char *code, size_t code_size, char *reason, size_t reason_size);
-//  A heartbeat from a peer; takes its waits. -1 if the peer is not registered.
+//  A heartbeat from a peer; takes its waits. -1 if the peer is not
+//  registered, or was declared lost (it must send HELLO again).
 int xinf_cluster_heartbeat (xinf_cluster_t *self, const char *peer_id, xinf_heartbeat_msg_t *beat, int64_t now);
 //  Any other sign of life from a peer (0 if registered).
 int xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now);

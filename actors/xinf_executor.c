@@ -105,9 +105,14 @@ s_finish_load (xinf_ctx_t *ctx)
         //  The cache is sized for the model's context, capped to keep memory sane
         size_t context = t->context < 8192 ? t->context : 8192;
         state->kv = xinf_kv_new (t, context);
+        if (state->kv)      //  a stop request ends a long prefill between layers
+            xinf_kv_set_cancel (state->kv, &state->cancel);
         state->logits = calloc (t->vocab, sizeof (float));
         if (!state->kv || !state->logits) {
             snprintf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu positions)", context);
+            xinf_kv_destroy (&state->kv);
+            free (state->logits);
+            state->logits = NULL;
             xinf_model_destroy (&state->model);
         }
     }
@@ -193,6 +198,10 @@ s_on_forward (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
     size_t count = zframe_size (frame) / 4;
     int32_t *tokens = malloc (count * sizeof (int32_t));
+    if (!tokens) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "FORWARD: out of memory for %zu tokens", count);
+        return;
+    }
     memcpy (tokens, zframe_data (frame), count * sizeof (int32_t));
     char error [256];
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
@@ -260,8 +269,10 @@ xinf_executor_destroy (xinf_executor_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_executor_t *self = *self_p;
-        xinf_actor_destroy (&self->actor);
-        free (self->state);
+        //  The state shared with the thread is freed only once it has ended
+        atomic_store (&self->state->cancel, true);
+        if (xinf_actor_destroy (&self->actor))
+            free (self->state);
         free (self);
         *self_p = NULL;
     }

@@ -217,7 +217,14 @@ s_on_run (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_value_t *body = xinf_msg_body (msg);
     for (size_t index = 0; index < xinf_value_count (body); index++)
         xinf_map_put (xinf_msg_body (run), xinf_map_key_at (body, index), xinf_value_dup (xinf_map_value_at (body, index)));
-    xinf_dealer_send (entry->dealer, &run);
+    if (xinf_dealer_send (entry->dealer, &run)) {
+        xinf_msg_t *failed = xinf_msg_new ("RUN_FAILED");
+        xinf_map_put_uint (xinf_msg_body (failed), "request", request);
+        xinf_map_put_str (xinf_msg_body (failed), "code", "MODEL_NOT_READY");
+        xinf_map_put_str (xinf_msg_body (failed), "message", "the replica's queue is full or it is stopping");
+        xinf_map_put_str (xinf_msg_body (failed), "node", self->node);
+        s_send_up (self, &failed);
+    }
 }
 
 bool

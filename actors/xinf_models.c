@@ -385,7 +385,9 @@ s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     snprintf (request->uid, sizeof request->uid, "%s", model->uid);
     snprintf (request->node, sizeof request->node, "%s", replica->node);
     request->stream = xinf_value_bool (xinf_map_get (xinf_msg_body (msg), "stream"));
-    request->deadline = xinf_msg_deadline (msg) ? zclock_mono () + (int64_t) xinf_msg_deadline (msg) : 0;
+    //  A client's budget, capped at a week so that the sum cannot overflow
+    uint64_t budget = xinf_msg_deadline (msg) < 604800000ULL ? xinf_msg_deadline (msg) : 604800000ULL;
+    request->deadline = budget ? zclock_mono () + (int64_t) budget : 0;
     char key [32];
     snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
     zhashx_insert (self->requests, key, request);
@@ -416,11 +418,18 @@ s_to_client (xinf_ctx_t *ctx, s_request_t *request, xinf_msg_t **msg_p)
 
 //  RUN_TOKEN, RUN_DONE, RUN_FAILED from a worker.
 static void
-s_on_run_reply (xinf_models_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
+s_on_run_reply (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_request_t *request = s_request_of (self, msg);
     if (!request)
         return;                       //  ended already (deadline, lost worker)
+    //  Only the worker running the request may answer it
+    const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
+    if (!node || strcmp (node, request->node)) {
+        xinf_warn ("supervisor", "%s for request %llu from peer=%s address=%s, which does not run it: ignored",
+                   xinf_msg_type (msg), (unsigned long long) request->id, xinf_peer_id (from), xinf_peer_address (from));
+        return;
+    }
     xinf_value_t *body = xinf_msg_body (msg);
     if (xinf_msg_is (msg, "RUN_FAILED")) {
         s_end_request (self, ctx, request, xinf_value_str (xinf_map_get (body, "code")) ?: "RUN_FAILED",
@@ -512,6 +521,7 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
         entry->index = replica;
         snprintf (entry->node, sizeof entry->node, "%s", node);
         snprintf (entry->state, sizeof entry->state, "%s", state ? state : "loading");
+        entry->error [0] = 0;
         const xinf_value_t *info = xinf_map_get (item, "info");
         if (xinf_value_type (info) == XINF_MAP) {
             xinf_value_destroy (&entry->info);
@@ -547,7 +557,7 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
     else if (streq (type, "GENERATE"))        s_on_generate (self, ctx, from, msg);
     else if (streq (type, "MODEL_STATE"))     s_on_model_state (self, ctx, from, msg);
     else if (streq (type, "RUN_TOKEN") || streq (type, "RUN_DONE") || streq (type, "RUN_FAILED"))
-        s_on_run_reply (self, ctx, msg);
+        s_on_run_reply (self, ctx, from, msg);
     else
         return false;
     return true;

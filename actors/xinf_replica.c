@@ -289,9 +289,13 @@ s_request_new (s_state_t *state, xinf_msg_t *msg, xinf_check_t *check, const cha
     s_request_t *request = calloc (1, sizeof *request);
     *code = "BAD_REQUEST";
     request->id = xinf_check_uint (check, body, "request", 0, UINT64_MAX);
-    request->max_tokens = xinf_check_uint (check, body, "max_tokens", 1, state->context);
+    //  More than the context can hold ends with finish_reason "context"
+    request->max_tokens = xinf_check_uint (check, body, "max_tokens", 1, UINT32_MAX);
+    if (request->max_tokens > state->context)
+        request->max_tokens = state->context;
     double temperature = xinf_check_float_opt (check, body, "temperature", 0, 100, 0);
-    uint64_t top_k = xinf_check_uint_opt (check, body, "top_k", 0, state->vocab, 0);
+    uint64_t top_k = xinf_check_uint_opt (check, body, "top_k", 0, UINT32_MAX, 0);
+    top_k = top_k > state->vocab ? state->vocab : top_k;
     double top_p = xinf_check_float_opt (check, body, "top_p", 1e-9, 1, 1);
     uint64_t seed = xinf_check_uint_opt (check, body, "seed", 0, UINT64_MAX, 0);
     request->stream = xinf_check_bool_opt (check, body, "stream", false);
@@ -349,8 +353,12 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     const char *path = xinf_check_str (&check, xinf_msg_body (msg), "path", 1, sizeof state->path - 1);
     uint64_t threads = xinf_check_uint_opt (&check, xinf_msg_body (msg), "threads", 0, 1024, 0);
     snprintf (state->upstream, sizeof state->upstream, "%s", xinf_peer_id (from));
-    if (check.failed || state->executor) {
-        s_set_state (ctx, "failed", check.failed ? check.reason : "START sent twice");
+    if (state->executor) {
+        xinf_warn (state->name, "START sent twice: ignored");
+        return;
+    }
+    if (check.failed) {
+        s_set_state (ctx, "failed", check.reason);
         return;
     }
     snprintf (state->path, sizeof state->path, "%s", path);
@@ -372,8 +380,10 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_msg_t *load = xinf_msg_new ("LOAD");
     xinf_map_put_str (xinf_msg_body (load), "path", path);
     xinf_map_put_uint (xinf_msg_body (load), "threads", threads);
-    xinf_dealer_send (state->to_executor, &load);
-    s_set_state (ctx, "loading", NULL);
+    if (xinf_dealer_send (state->to_executor, &load))
+        s_set_state (ctx, "failed", "cannot send LOAD to the executor");
+    else
+        s_set_state (ctx, "loading", NULL);
 }
 
 static void
@@ -424,7 +434,7 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     if (xinf_msg_is (msg, "ERROR")) {
         const char *code = xinf_value_str (xinf_map_get (body, "code")) ?: "?";
         const char *text = xinf_value_str (xinf_map_get (body, "message")) ?: "?";
-        if (streq (code, "LOAD_FAILED"))
+        if (streq (code, "LOAD_FAILED") || !strcmp (state->state, "loading"))
             s_set_state (ctx, "failed", text);
         else
         if (state->active) {
@@ -503,8 +513,8 @@ xinf_replica_destroy (xinf_replica_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_replica_t *self = *self_p;
-        xinf_actor_destroy (&self->actor);
-        free (self->state);
+        if (xinf_actor_destroy (&self->actor))
+            free (self->state);
         free (self);
         *self_p = NULL;
     }

@@ -283,8 +283,8 @@ xinf_supervisor_destroy (xinf_supervisor_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_supervisor_t *self = *self_p;
-        xinf_actor_destroy (&self->actor);
-        free (self->state);
+        if (xinf_actor_destroy (&self->actor))
+            free (self->state);
         free (self);
         *self_p = NULL;
     }

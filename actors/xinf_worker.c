@@ -317,10 +317,11 @@ xinf_worker_destroy (xinf_worker_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_worker_t *self = *self_p;
-        xinf_actor_destroy (&self->actor);
-        xinf_probe_listener_destroy (&self->state->probe_listener);
-        xinf_hello_clear (&self->state->hello);
-        free (self->state);
+        if (xinf_actor_destroy (&self->actor)) {
+            xinf_probe_listener_destroy (&self->state->probe_listener);
+            xinf_hello_clear (&self->state->hello);
+            free (self->state);
+        }
         free (self);
         *self_p = NULL;
     }

@@ -314,15 +314,19 @@ s_warm (s_loader_t *loader, xinf_model_progress_fn *progress, void *arg)
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf) && !loader->failed; index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         const unsigned char *bytes = tensor->data;
-        for (uint64_t at = 0; at < tensor->size; at += 4096)
+        //  Progress every 16 MB, inside a big tensor too: slow is not stalled
+        for (uint64_t at = 0; at < tensor->size && !loader->failed; at += 4096) {
             sink ^= bytes [at];
+            if (progress && done + at - reported >= (16u << 20)) {
+                reported = done + at;
+                if (!progress (reported, total, arg))
+                    s_fail (loader, "load cancelled");
+            }
+        }
         done += tensor->size;
         loader->self->info.n_params += tensor->n_elements;
-        if (progress && (done - reported >= (16u << 20) || done == total)) {
-            reported = done;
-            if (!progress (done, total, arg))
-                s_fail (loader, "load cancelled");
-        }
+        if (progress && !loader->failed && done == total && !progress (done, total, arg))
+            s_fail (loader, "load cancelled");
     }
     (void) sink;
 }

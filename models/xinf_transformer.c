@@ -14,6 +14,7 @@ struct _xinf_kv_t {
     float *keys, *values;              //  [layer][context][kv_dim]
     //  Scratch for a chunk of positions
     float *x, *xb, *xb2, *q, *k, *v, *attn, *hb, *hb2, *att_scratch;
+    atomic_bool *cancel;
 };
 
 static int
@@ -121,6 +122,13 @@ xinf_kv_destroy (xinf_kv_t **self_p)
 }
 
 size_t xinf_kv_context (xinf_kv_t *self) { return self->context; }
+void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag) { self->cancel = flag; }
+
+static bool
+s_cancelled (xinf_kv_t *kv)
+{
+    return kv->cancel && atomic_load (kv->cancel);
+}
 
 //  y [n][rows] = x [n][cols] . W^T, with the vector kernel for one position.
 static void
@@ -186,8 +194,8 @@ s_feed_forward (const xinf_transformer_t *self, const xinf_layer_t *layer, xinf_
         xinf_cpu_add (kv->x + b * dim, kv->xb2 + b * dim, dim);
 }
 
-//  One chunk of at most PREFILL_CHUNK positions.
-static void
+//  One chunk of at most PREFILL_CHUNK positions; false when cancelled.
+static bool
 s_chunk (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
          const int32_t *tokens, size_t n, size_t pos, float *logits, float *all_logits)
 {
@@ -197,6 +205,8 @@ s_chunk (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
         xinf_cpu_row_to_f32 (self->embed.dtype, (const char *) self->embed.data + (size_t) tokens [b] * row_bytes,
                              dim, kv->x + b * dim);
     for (size_t index = 0; index < self->n_layers; index++) {
+        if (s_cancelled (kv))
+            return false;
         s_attention (self, &self->layers [index], index, kv, pool, n, pos);
         s_feed_forward (self, &self->layers [index], kv, pool, n);
     }
@@ -209,6 +219,7 @@ s_chunk (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
         if (all_logits && logits && b == n - 1)
             memcpy (logits, target, self->vocab * sizeof (float));
     }
+    return true;
 }
 
 int
@@ -226,8 +237,9 @@ xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_th
                            tokens [index], index, self->vocab);
     for (size_t done = 0; done < count; ) {
         size_t n = count - done < PREFILL_CHUNK ? count - done : PREFILL_CHUNK;
-        s_chunk (self, kv, pool, tokens + done, n, pos + done, logits,
-                 all_logits ? all_logits + done * self->vocab : NULL);
+        if (!s_chunk (self, kv, pool, tokens + done, n, pos + done, logits,
+                      all_logits ? all_logits + done * self->vocab : NULL))
+            return s_fail (error, error_size, "cancelled");
         done += n;
     }
     return 0;

@@ -11,6 +11,7 @@
 #ifndef XINF_TRANSFORMER_H_INCLUDED
 #define XINF_TRANSFORMER_H_INCLUDED
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,9 @@ int xinf_transformer_validate (const xinf_transformer_t *self, char *error, size
 xinf_kv_t *xinf_kv_new (const xinf_transformer_t *model, size_t context);
 void xinf_kv_destroy (xinf_kv_t **self_p);
 size_t xinf_kv_context (xinf_kv_t *self);
+//  A flag another thread may raise to end a running forward pass early
+//  (checked between layers): the call then fails with "cancelled".
+void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag);
 
 //  Runs 'count' tokens at positions pos .. pos+count-1 (pos + count <=
 //  context), filling the cache, and writes the logits of the last position

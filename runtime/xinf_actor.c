@@ -249,11 +249,11 @@ xinf_actor_bind (xinf_actor_t *self, const char *endpoint, char *bound, size_t b
     return port;
 }
 
-void
+bool
 xinf_actor_destroy (xinf_actor_t **self_p)
 {
     if (!self_p || !*self_p)
-        return;
+        return true;
     xinf_actor_t *self = *self_p;
     bool ended = true;
     if (self->zactor) {
@@ -271,6 +271,7 @@ xinf_actor_destroy (xinf_actor_t **self_p)
         s_ctx_destroy (&self->ctx);
     free (self);
     *self_p = NULL;
+    return ended;
 }
 
 void *xinf_ctx_state (xinf_ctx_t *ctx) { return ctx->state; }

@@ -56,7 +56,10 @@ xinf_actor_t *xinf_actor_new (const xinf_actor_spec_t *spec);
 //  Returns the TCP port (0 for other transports) or -1; 'bound' gets the
 //  endpoint bound.
 int xinf_actor_bind (xinf_actor_t *self, const char *endpoint, char *bound, size_t bound_size);
-void xinf_actor_destroy (xinf_actor_t **self_p);
+//  Stops the actor. Returns false when it did not stop within
+//  XINF_ACTOR_STOP_MS and was abandoned (logged): its thread may still use
+//  the state, which the owner must then leave allocated.
+bool xinf_actor_destroy (xinf_actor_t **self_p);
 
 // ---- for handlers, timers and readers (actor thread only) ----------------
 void *xinf_ctx_state (xinf_ctx_t *ctx);

@@ -85,10 +85,13 @@ test_register_and_lose (void)
     CHECK_INT (zlist_size (peers), 0);
     zlist_destroy (&peers);
 
-    //  Its heartbeats come back: recovered
+    //  Its heartbeats come back: it must register again (NOT_REGISTERED)...
     xinf_heartbeat_msg_t beat = { .seq = 1, .waits = xinf_value_new_array () };
-    CHECK_INT (xinf_cluster_heartbeat (cluster, "peer-a", &beat, 1500), 0);
+    CHECK_INT (xinf_cluster_heartbeat (cluster, "peer-a", &beat, 1500), -1);
     xinf_heartbeat_msg_clear (&beat);
+    CHECK_STR (s_state_of (cluster, "w1", 1500), "lost");
+    //  ...while any other message from it is a sign of life: recovered
+    CHECK_INT (xinf_cluster_seen (cluster, "peer-a", 1500), 0);
     CHECK_STR (s_state_of (cluster, "w1", 1500), "alive");
     CHECK_STR (s_last_event (cluster), "recovered");
 
