@@ -18,12 +18,14 @@ struct _xinf_sampler_t {
     double top_p;
     uint64_t state [4];
     s_candidate_t *candidates;
+    double *weights;                 //  of the whole vocabulary (top_p only)
     size_t capacity;
 };
 
-//  Keeps candidates with weight at least this when only top_p filters, and
-//  falls back to all when their mass falls short of top_p.
-#define NUCLEUS_FLOOR 1e-4
+//  When only top_p filters, candidates are the tokens with weight at least
+//  a floor (the top token weighs 1); the floor goes down this list until
+//  the candidates hold top_p of the mass, so only those are sorted.
+static const double s_floors [] = { 0.5, 0.1, 1e-2, 1e-4, 1e-7, 0 };
 
 static uint64_t
 s_splitmix64 (uint64_t *state)
@@ -71,9 +73,13 @@ s_exp (double x)
         return 0;
     double k = floor (x * 1.4426950408889634 + 0.5);
     double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-    double sum = 1;
-    for (int n = 12; n >= 1; n--)
-        sum = 1 + sum * r / n;
+    static const double inverse_factorial [13] = {
+        1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
+        1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600
+    };
+    double sum = inverse_factorial [12];
+    for (int n = 11; n >= 0; n--)
+        sum = sum * r + inverse_factorial [n];
     return ldexp (sum, (int) k);
 }
 
@@ -105,6 +111,7 @@ xinf_sampler_destroy (xinf_sampler_t **self_p)
     if (self_p && *self_p) {
         xinf_sampler_t *self = *self_p;
         free (self->candidates);
+        free (self->weights);
         free (self);
         *self_p = NULL;
     }
@@ -127,110 +134,109 @@ s_before (const s_candidate_t *a, const s_candidate_t *b)
     return a->logit > b->logit || (a->logit == b->logit && a->index < b->index);
 }
 
-static int
-s_compare (const void *a, const void *b)
-{
-    return s_before (a, b) ? -1 : s_before (b, a) ? 1 : 0;
-}
-
-//  Min-heap on rank (the worst kept candidate at the root).
+//  Restores a heap below 'at': the best candidate at the root when
+//  best_root, the worst otherwise.
 static void
-s_sift_down (s_candidate_t *heap, size_t size, size_t at)
+s_sift_down (s_candidate_t *heap, size_t size, size_t at, bool best_root)
 {
     for (;;) {
-        size_t worst = at, left = 2 * at + 1, right = left + 1;
-        if (left < size && s_before (&heap [worst], &heap [left]))
-            worst = left;
-        if (right < size && s_before (&heap [worst], &heap [right]))
-            worst = right;
-        if (worst == at)
+        size_t pick = at, left = 2 * at + 1, right = left + 1;
+        if (left < size && (best_root ? s_before (&heap [left], &heap [pick]) : s_before (&heap [pick], &heap [left])))
+            pick = left;
+        if (right < size && (best_root ? s_before (&heap [right], &heap [pick]) : s_before (&heap [pick], &heap [right])))
+            pick = right;
+        if (pick == at)
             return;
         s_candidate_t swap = heap [at];
-        heap [at] = heap [worst];
-        heap [worst] = swap;
-        at = worst;
+        heap [at] = heap [pick];
+        heap [pick] = swap;
+        at = pick;
     }
 }
 
-//  The top_k best logits into self->candidates, ranked; returns the count.
+//  The top_k best logits into self->candidates, in no order; returns the
+//  count. A heap with the worst kept candidate at the root.
 static size_t
 s_top_k (xinf_sampler_t *self, const float *logits, size_t vocab)
 {
     s_candidate_t *heap = self->candidates;
-    size_t size = 0;
-    for (size_t i = 0; i < vocab; i++) {
+    size_t size = self->top_k;
+    for (size_t i = 0; i < size; i++)
+        heap [i] = (s_candidate_t) { s_logit (logits, i), (int32_t) i, 0 };
+    for (size_t at = size / 2; at-- > 0;)
+        s_sift_down (heap, size, at, false);
+    for (size_t i = size; i < vocab; i++) {
         s_candidate_t candidate = { s_logit (logits, i), (int32_t) i, 0 };
-        if (size < self->top_k) {
-            heap [size++] = candidate;
-            for (size_t at = size - 1; at > 0 && s_before (&heap [(at - 1) / 2], &heap [at]); at = (at - 1) / 2) {
-                s_candidate_t swap = heap [at];
-                heap [at] = heap [(at - 1) / 2];
-                heap [(at - 1) / 2] = swap;
-            }
-        }
-        else
         if (s_before (&candidate, &heap [0])) {
             heap [0] = candidate;
-            s_sift_down (heap, size, 0);
+            s_sift_down (heap, size, 0, false);
         }
     }
-    qsort (heap, size, sizeof *heap, s_compare);
     return size;
 }
 
-//  Candidates whose weight is at least 'floor', ranked; *total = the mass
-//  of the whole vocabulary.
+//  Weights of the whole vocabulary into self->weights; returns their sum.
+static double
+s_weigh_all (xinf_sampler_t *self, const float *logits, size_t vocab, float top)
+{
+    double sum = 0;
+    for (size_t i = 0; i < vocab; i++)
+        sum += self->weights [i] = s_exp (((double) s_logit (logits, i) - top) / self->temperature);
+    return sum;
+}
+
+//  Candidates whose weight is at least 'floor' (and not 0), in no order.
 static size_t
-s_above (xinf_sampler_t *self, const float *logits, size_t vocab, float top, double floor, double *total)
+s_above (xinf_sampler_t *self, const float *logits, size_t vocab, double floor)
 {
     size_t count = 0;
-    double sum = 0;
-    for (size_t i = 0; i < vocab; i++) {
-        float logit = s_logit (logits, i);
-        double weight = s_exp (((double) logit - top) / self->temperature);
-        sum += weight;
-        if (weight >= floor && weight > 0)
-            self->candidates [count++] = (s_candidate_t) { logit, (int32_t) i, weight };
-    }
-    qsort (self->candidates, count, sizeof *self->candidates, s_compare);
-    *total = sum;
+    for (size_t i = 0; i < vocab; i++)
+        if (self->weights [i] >= floor && self->weights [i] > 0)
+            self->candidates [count++] = (s_candidate_t) { s_logit (logits, i), (int32_t) i, self->weights [i] };
     return count;
 }
 
-//  Draws from the ranked candidates cut to top_p of 'total'; -1 when the
-//  candidates hold less than top_p of the mass.
+//  Ranks the candidates only as far as needed: heapifies them (best at the
+//  root) and pops the best into the end of the array until the popped hold
+//  top_p of 'total'; then draws among the popped. -1 when all candidates
+//  hold less than top_p of the mass and are not 'complete' (all of it).
 static int32_t
-s_draw_nucleus (xinf_sampler_t *self, size_t count, double total)
+s_draw_nucleus (xinf_sampler_t *self, size_t count, double total, bool complete)
 {
+    s_candidate_t *heap = self->candidates;
+    for (size_t at = count / 2; at-- > 0;)
+        s_sift_down (heap, count, at, true);
     double target = self->top_p * total, kept = 0;
-    size_t cut = 0;
-    while (cut < count && (cut == 0 || kept < target))
-        kept += self->candidates [cut++].weight;
-    if (kept < target && self->top_p < 1)
+    size_t size = count;
+    while (size > 0 && (size == count || kept < target)) {
+        s_candidate_t best = heap [0];
+        heap [0] = heap [--size];
+        heap [size] = best;
+        s_sift_down (heap, size, 0, true);
+        kept += best.weight;
+    }
+    if (kept < target && !complete)
         return -1;
     double point = s_uniform (self) * kept, sum = 0;
-    for (size_t i = 0; i < cut; i++) {
-        sum += self->candidates [i].weight;
+    for (size_t i = count; i-- > size;) {
+        sum += heap [i].weight;
         if (point < sum)
-            return self->candidates [i].index;
+            return heap [i].index;
     }
-    return self->candidates [cut - 1].index;
+    return heap [size].index;
 }
 
 //  No filter: one pass in index order.
 static int32_t
 s_draw_all (xinf_sampler_t *self, const float *logits, size_t vocab, float top)
 {
-    double total = 0;
-    for (size_t i = 0; i < vocab; i++)
-        total += s_exp (((double) s_logit (logits, i) - top) / self->temperature);
+    double total = s_weigh_all (self, logits, vocab, top);
     double point = s_uniform (self) * total, sum = 0;
     size_t last = 0;
     for (size_t i = 0; i < vocab; i++) {
-        double weight = s_exp (((double) s_logit (logits, i) - top) / self->temperature);
-        if (weight > 0)
+        if (self->weights [i] > 0)
             last = i;
-        sum += weight;
+        sum += self->weights [i];
         if (point < sum)
             return (int32_t) i;
     }
@@ -243,9 +249,13 @@ s_reserve (xinf_sampler_t *self, size_t vocab)
     if (self->capacity >= vocab)
         return true;
     s_candidate_t *grown = realloc (self->candidates, vocab * sizeof *grown);
-    if (!grown)
+    if (grown)
+        self->candidates = grown;
+    double *weights = realloc (self->weights, vocab * sizeof *weights);
+    if (weights)
+        self->weights = weights;
+    if (!grown || !weights)
         return false;
-    self->candidates = grown;
     self->capacity = vocab;
     return true;
 }
@@ -265,16 +275,15 @@ xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t vocab)
         for (size_t i = 0; i < count; i++)
             total += self->candidates [i].weight =
                 s_exp (((double) self->candidates [i].logit - top) / self->temperature);
-        return s_draw_nucleus (self, count, total);
+        return s_draw_nucleus (self, count, total, true);
     }
     if (self->top_p >= 1)
         return s_draw_all (self, logits, vocab, top);
-    double total;
-    size_t count = s_above (self, logits, vocab, top, NUCLEUS_FLOOR, &total);
-    int32_t token = s_draw_nucleus (self, count, total);
-    if (token < 0) {
-        count = s_above (self, logits, vocab, top, 0, &total);
-        token = s_draw_nucleus (self, count, total);
+    double total = s_weigh_all (self, logits, vocab, top);
+    int32_t token = -1;
+    for (size_t f = 0; token < 0; f++) {
+        size_t count = s_above (self, logits, vocab, s_floors [f]);
+        token = s_draw_nucleus (self, count, total, s_floors [f] == 0);
     }
     return token;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #if defined (__x86_64__) || defined (__i386__)
@@ -15,9 +16,11 @@
 #   define s_pause() ((void) 0)
 #endif
 
-//  Polls before sleeping: a few tens of microseconds, long enough to catch
-//  the next kernel of a decode step, short enough not to burn a shared core.
-#define SPIN_POLLS 20000
+//  Polls before sleeping: 50 microseconds, long enough to catch the next
+//  kernel of a decode step, short enough not to burn a shared core. The
+//  clock is read every SPIN_BATCH polls.
+#define SPIN_NS 50000
+#define SPIN_BATCH 32
 
 typedef struct {
     xinf_threadpool_t *pool;
@@ -41,6 +44,34 @@ struct _xinf_threadpool_t {
     void *arg;
 };
 
+static int64_t
+s_now_ns (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+//  Spins until done (self) holds or SPIN_NS passed; returns done (self).
+static bool
+s_spin (xinf_threadpool_t *self, bool (*done) (xinf_threadpool_t *self, uint64_t value), uint64_t value)
+{
+    int64_t deadline = 0;
+    for (;;) {
+        for (int poll = 0; poll < SPIN_BATCH; poll++) {
+            if (done (self, value))
+                return true;
+            s_pause ();
+        }
+        int64_t now = s_now_ns ();
+        if (!deadline)
+            deadline = now + SPIN_NS;
+        else
+        if (now >= deadline)
+            return false;
+    }
+}
+
 static void
 s_do_tasks (xinf_threadpool_t *self, int thread)
 {
@@ -52,16 +83,19 @@ s_do_tasks (xinf_threadpool_t *self, int thread)
     }
 }
 
+static bool
+s_new_loop (xinf_threadpool_t *self, uint64_t seen)
+{
+    return atomic_load_explicit (&self->generation, memory_order_acquire) != seen
+        || atomic_load_explicit (&self->stop, memory_order_relaxed);
+}
+
 //  Waits for a generation other than 'seen'; returns it.
 static uint64_t
 s_wait_loop (xinf_threadpool_t *self, uint64_t seen)
 {
-    for (int poll = 0; poll < SPIN_POLLS; poll++) {
-        uint64_t now = atomic_load_explicit (&self->generation, memory_order_acquire);
-        if (now != seen || atomic_load (&self->stop))
-            return now;
-        s_pause ();
-    }
+    if (s_spin (self, s_new_loop, seen))
+        return atomic_load (&self->generation);
     pthread_mutex_lock (&self->mutex);
     while (atomic_load (&self->generation) == seen && !atomic_load (&self->stop))
         pthread_cond_wait (&self->wake, &self->mutex);
@@ -162,15 +196,18 @@ xinf_threadpool_size (const xinf_threadpool_t *self)
 
 //  Waits until every worker has left the loop, so none can see the next
 //  loop's counters with this loop's function.
+static bool
+s_all_finished (xinf_threadpool_t *self, uint64_t workers)
+{
+    return (uint64_t) atomic_load_explicit (&self->finished, memory_order_acquire) == workers;
+}
+
 static void
 s_wait_workers (xinf_threadpool_t *self)
 {
     int workers = self->size - 1;
-    for (int poll = 0; poll < SPIN_POLLS; poll++) {
-        if (atomic_load_explicit (&self->finished, memory_order_acquire) == workers)
-            return;
-        s_pause ();
-    }
+    if (s_spin (self, s_all_finished, (uint64_t) workers))
+        return;
     pthread_mutex_lock (&self->mutex);
     while (atomic_load (&self->finished) != workers)
         pthread_cond_wait (&self->done, &self->mutex);

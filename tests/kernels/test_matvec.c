@@ -1,0 +1,196 @@
+/*  test_matvec: matvec, matmul and row_to_f32 for every weight type against
+    a double-precision reference, SIMD against portable code, and 1..4
+    threads against each other (bit for bit).  */
+#include "test_kernels.h"
+#include "xinf_cpu_ops.h"
+
+static const xinf_dtype_t s_dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
+
+//  Random weights in 'dtype'; *decoded gets their exact float values.
+static void *
+s_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, float **decoded)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    uint8_t *data = malloc (rows * row_bytes + 1);
+    float *values = test_floats (rows * cols, state);
+    CHECK (data);
+    for (size_t r = 0; r < rows; r++) {
+        float *row = values + r * cols;
+        uint8_t *out = data + r * row_bytes;
+        if (dtype == XINF_DTYPE_F32)
+            memcpy (out, row, cols * 4);
+        else
+        if (dtype == XINF_DTYPE_F16 || dtype == XINF_DTYPE_BF16)
+            for (size_t i = 0; i < cols; i++) {
+                uint16_t half = dtype == XINF_DTYPE_F16 ? xinf_dtype_f32_to_fp16 (row [i]) : xinf_dtype_f32_to_bf16 (row [i]);
+                memcpy (out + 2 * i, &half, 2);
+                row [i] = dtype == XINF_DTYPE_F16 ? xinf_dtype_fp16_to_f32 (half) : xinf_dtype_bf16_to_f32 (half);
+            }
+        else
+            for (size_t b = 0; b < cols / 32; b++) {
+                float *block = row + b * 32, top = 0;
+                uint8_t *bytes = out + b * 34;
+                for (int i = 0; i < 32; i++)
+                    top = fabsf (block [i]) > top ? fabsf (block [i]) : top;
+                uint16_t half = xinf_dtype_f32_to_fp16 (top / 127);
+                float d = xinf_dtype_fp16_to_f32 (half);
+                memcpy (bytes, &half, 2);
+                for (int i = 0; i < 32; i++) {
+                    float q = d ? roundf (block [i] / d) : 0;
+                    q = q > 127 ? 127 : q < -127 ? -127 : q;
+                    bytes [2 + i] = (uint8_t) (int8_t) q;
+                    block [i] = d * q;
+                }
+            }
+    }
+    *decoded = values;
+    return data;
+}
+
+//  Checks y [n][rows] against the double products; tolerance relative to
+//  sum |w x|.
+static void
+s_check_products (const float *decoded, size_t rows, size_t cols, const float *x, size_t n, const float *y)
+{
+    for (size_t j = 0; j < n; j++)
+        for (size_t r = 0; r < rows; r++) {
+            double sum = 0, magnitude = 0;
+            for (size_t i = 0; i < cols; i++) {
+                sum += (double) decoded [r * cols + i] * x [j * cols + i];
+                magnitude += fabs ((double) decoded [r * cols + i] * x [j * cols + i]);
+            }
+            double error = fabs (y [j * rows + r] - sum);
+            if (!(error <= 2e-6 * magnitude + 1e-6)) {
+                fprintf (stderr, "row %zu vector %zu: got %.9g expected %.9g (|wx| %.3g)\n",
+                         r, j, y [j * rows + r], sum, magnitude);
+                CHECK (0);
+            }
+        }
+}
+
+typedef struct { size_t rows, cols; } s_shape_t;
+
+static const s_shape_t s_shapes [] = {
+    { 1, 32 }, { 7, 64 }, { 33, 96 }, { 130, 896 }, { 65, 4864 }, { 3, 13 }, { 17, 1 }, { 9, 47 }, { 40, 200 }
+};
+
+static void
+s_matvec_case (xinf_dtype_t dtype, s_shape_t shape, xinf_threadpool_t **pools, int pool_count)
+{
+    if (!xinf_dtype_row_bytes (dtype, shape.cols))
+        return;                      //  Q8_0 wants whole blocks
+    uint64_t state = shape.rows * 1000 + shape.cols + dtype;
+    float *decoded;
+    void *w = s_weights (dtype, shape.rows, shape.cols, &state, &decoded);
+    float *x = test_floats (shape.cols, &state);
+    float *first = malloc (shape.rows * sizeof (float)), *y = malloc (shape.rows * sizeof (float));
+    for (int simd = 0; simd < 2; simd++) {
+        xinf_cpu_simd_set (simd);
+        xinf_cpu_matvec (NULL, dtype, w, shape.rows, shape.cols, x, first);
+        s_check_products (decoded, shape.rows, shape.cols, x, 1, first);
+        for (int p = 0; p < pool_count; p++) {
+            memset (y, 0xff, shape.rows * sizeof (float));
+            xinf_cpu_matvec (pools [p], dtype, w, shape.rows, shape.cols, x, y);
+            CHECK (memcmp (y, first, shape.rows * sizeof (float)) == 0);
+        }
+    }
+    free (w), free (decoded), free (x), free (first), free (y);
+}
+
+static xinf_threadpool_t *s_pools [4];
+
+static void
+test_matvec (void)
+{
+    for (size_t d = 0; d < 4; d++)
+        for (size_t s = 0; s < sizeof s_shapes / sizeof s_shapes [0]; s++)
+            s_matvec_case (s_dtypes [d], s_shapes [s], s_pools, 4);
+}
+
+//  Many rows: the pool splits them into many tasks.
+static void
+test_matvec_tall (void)
+{
+    s_shape_t tall = { 3001, 64 };
+    for (size_t d = 0; d < 4; d++)
+        s_matvec_case (s_dtypes [d], tall, s_pools, 4);
+}
+
+static void
+s_matmul_case (xinf_dtype_t dtype, s_shape_t shape, size_t n)
+{
+    if (!xinf_dtype_row_bytes (dtype, shape.cols))
+        return;
+    uint64_t state = shape.rows * 77 + shape.cols * 3 + n + dtype;
+    float *decoded;
+    void *w = s_weights (dtype, shape.rows, shape.cols, &state, &decoded);
+    float *x = test_floats (n * shape.cols, &state);
+    size_t bytes = n * shape.rows * sizeof (float);
+    float *first = malloc (bytes), *y = malloc (bytes);
+    for (int simd = 0; simd < 2; simd++) {
+        xinf_cpu_simd_set (simd);
+        xinf_cpu_matmul (NULL, dtype, w, shape.rows, shape.cols, x, n, first);
+        s_check_products (decoded, shape.rows, shape.cols, x, n, first);
+        for (int p = 0; p < 4; p++) {
+            memset (y, 0xff, bytes);
+            xinf_cpu_matmul (s_pools [p], dtype, w, shape.rows, shape.cols, x, n, y);
+            CHECK (memcmp (y, first, bytes) == 0);
+        }
+    }
+    free (w), free (decoded), free (x), free (first), free (y);
+}
+
+static void
+test_matmul (void)
+{
+    size_t ns [] = { 1, 2, 3, 5, 8, 17 };
+    for (size_t d = 0; d < 4; d++)
+        for (size_t s = 0; s < sizeof s_shapes / sizeof s_shapes [0]; s++)
+            for (size_t k = 0; k < sizeof ns / sizeof ns [0]; k++)
+                s_matmul_case (s_dtypes [d], s_shapes [s], ns [k]);
+    s_shape_t big = { 301, 896 };
+    for (size_t d = 0; d < 4; d++)
+        s_matmul_case (s_dtypes [d], big, 33);
+}
+
+//  Rows as floats: exactly the decoded values on both code paths.
+static void
+test_row_to_f32 (void)
+{
+    size_t cols_list [] = { 1, 7, 32, 45, 96, 896 };
+    for (size_t d = 0; d < 4; d++)
+        for (size_t c = 0; c < sizeof cols_list / sizeof cols_list [0]; c++) {
+            size_t cols = cols_list [c];
+            if (!xinf_dtype_row_bytes (s_dtypes [d], cols))
+                continue;
+            uint64_t state = cols + d;
+            float *decoded, *out = malloc (cols * sizeof (float));
+            void *w = s_weights (s_dtypes [d], 1, cols, &state, &decoded);
+            for (int simd = 0; simd < 2; simd++) {
+                xinf_cpu_simd_set (simd);
+                xinf_cpu_row_to_f32 (s_dtypes [d], w, cols, out);
+                for (size_t i = 0; i < cols; i++)
+                    if (out [i] != decoded [i]) {
+                        fprintf (stderr, "%s cols %zu simd %d [%zu]: %.9g != %.9g\n",
+                                 xinf_dtype_name (s_dtypes [d]), cols, simd, i, out [i], decoded [i]);
+                        CHECK (0);
+                    }
+            }
+            free (w), free (decoded), free (out);
+        }
+}
+
+int
+main (void)
+{
+    fprintf (stderr, "test_matvec (SIMD %s):\n", xinf_cpu_simd_set (true) ? "available" : "not available");
+    for (int p = 0; p < 4; p++)
+        s_pools [p] = xinf_threadpool_new (p + 1);
+    RUN (test_matvec);
+    RUN (test_matvec_tall);
+    RUN (test_matmul);
+    RUN (test_row_to_f32);
+    for (int p = 0; p < 4; p++)
+        xinf_threadpool_destroy (&s_pools [p]);
+    return 0;
+}

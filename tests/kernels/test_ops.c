@@ -1,0 +1,128 @@
+/*  test_ops: RMSNorm, RoPE (both pair orders), softmax, SiLU and add
+    against double-precision formulas.  */
+#include "test_kernels.h"
+#include "xinf_cpu_ops.h"
+
+static void
+test_rmsnorm (void)
+{
+    size_t sizes [] = { 1, 7, 64, 896, 1001 };
+    for (size_t s = 0; s < 5; s++) {
+        size_t n = sizes [s];
+        uint64_t state = n;
+        float *x = test_floats (n, &state), *weight = test_floats (n, &state), *out = malloc (n * 4);
+        double squares = 0;
+        for (size_t i = 0; i < n; i++)
+            squares += (double) x [i] * x [i];
+        double scale = 1 / sqrt (squares / n + 1e-6);
+        xinf_cpu_rmsnorm (out, x, weight, n, 1e-6f);
+        for (size_t i = 0; i < n; i++)
+            CHECK_NEAR (out [i], x [i] * scale * weight [i], 1e-6);
+        xinf_cpu_rmsnorm (out, x, NULL, n, 1e-6f);
+        for (size_t i = 0; i < n; i++)
+            CHECK_NEAR (out [i], x [i] * scale, 1e-6);
+        xinf_cpu_rmsnorm (x, x, weight, n, 1e-6f);      //  in place
+        for (size_t i = 0; i < n; i++)
+            CHECK_NEAR (x [i], out [i] * weight [i], 1e-6);
+        free (x), free (weight), free (out);
+    }
+}
+
+static void
+s_rope_case (size_t n_heads, size_t head_dim, size_t pos, float base, bool neox)
+{
+    uint64_t state = n_heads * 31 + head_dim + pos;
+    size_t n = n_heads * head_dim, half = head_dim / 2;
+    float *vec = test_floats (n, &state), *before = malloc (n * 4);
+    memcpy (before, vec, n * 4);
+    xinf_cpu_rope (vec, n_heads, head_dim, pos, base, neox);
+    for (size_t h = 0; h < n_heads; h++)
+        for (size_t i = 0; i < half; i++) {
+            double theta = pos * pow (base, -2.0 * i / head_dim);
+            size_t a = h * head_dim + (neox ? i : 2 * i), b = h * head_dim + (neox ? i + half : 2 * i + 1);
+            CHECK_NEAR (vec [a], before [a] * cos (theta) - before [b] * sin (theta), 2e-6);
+            CHECK_NEAR (vec [b], before [a] * sin (theta) + before [b] * cos (theta), 2e-6);
+        }
+    free (vec), free (before);
+}
+
+static void
+test_rope (void)
+{
+    for (int neox = 0; neox < 2; neox++) {
+        s_rope_case (14, 64, 0, 1000000.0f, neox);
+        s_rope_case (14, 64, 1, 1000000.0f, neox);
+        s_rope_case (2, 64, 4095, 10000.0f, neox);
+        s_rope_case (3, 128, 777, 500000.0f, neox);
+        s_rope_case (1, 6, 5, 10000.0f, neox);
+        s_rope_case (2, 1024, 9, 10000.0f, neox);       //  more pairs than the table
+    }
+    //  position 0 changes nothing; neox and llama orders differ otherwise
+    float a [8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, b [8];
+    memcpy (b, a, sizeof a);
+    xinf_cpu_rope (b, 1, 8, 0, 10000.0f, true);
+    CHECK (memcmp (a, b, sizeof a) == 0);
+    xinf_cpu_rope (a, 1, 8, 3, 10000.0f, false);
+    xinf_cpu_rope (b, 1, 8, 3, 10000.0f, true);
+    CHECK (memcmp (a, b, sizeof a) != 0);
+}
+
+static void
+test_softmax (void)
+{
+    size_t sizes [] = { 1, 2, 9, 1000, 151936 };
+    for (size_t s = 0; s < 5; s++) {
+        size_t n = sizes [s];
+        uint64_t state = n + 5;
+        float *x = test_floats (n, &state), *copy = malloc (n * 4);
+        for (size_t i = 0; i < n; i++)
+            x [i] *= 30;
+        memcpy (copy, x, n * 4);
+        xinf_cpu_softmax (x, n);
+        double top = copy [0], sum = 0, total = 0;
+        for (size_t i = 0; i < n; i++)
+            top = copy [i] > top ? copy [i] : top;
+        for (size_t i = 0; i < n; i++)
+            sum += exp (copy [i] - top);
+        for (size_t i = 0; i < n; i++) {
+            CHECK_NEAR (x [i], exp (copy [i] - top) / sum, 1e-6);
+            total += x [i];
+        }
+        CHECK_NEAR (total, 1, 1e-5);
+        free (x), free (copy);
+    }
+    float big [3] = { 1000, 1000, -INFINITY };
+    xinf_cpu_softmax (big, 3);
+    CHECK (big [0] == 0.5f && big [1] == 0.5f && big [2] == 0);
+    xinf_cpu_softmax (NULL, 0);
+}
+
+static void
+test_silu_add (void)
+{
+    size_t n = 4867;
+    uint64_t state = 9;
+    float *gate = test_floats (n, &state), *up = test_floats (n, &state), *copy = malloc (n * 4);
+    for (size_t i = 0; i < n; i++)
+        gate [i] *= 20;
+    memcpy (copy, gate, n * 4);
+    xinf_cpu_silu_mul (gate, up, n);
+    for (size_t i = 0; i < n; i++)
+        CHECK_NEAR (gate [i], copy [i] / (1 + exp (-(double) copy [i])) * up [i], 1e-6);
+    memcpy (copy, gate, n * 4);
+    xinf_cpu_add (gate, up, n);
+    for (size_t i = 0; i < n; i++)
+        CHECK (gate [i] == copy [i] + up [i]);
+    free (gate), free (up), free (copy);
+}
+
+int
+main (void)
+{
+    fprintf (stderr, "test_ops:\n");
+    RUN (test_rmsnorm);
+    RUN (test_rope);
+    RUN (test_softmax);
+    RUN (test_silu_add);
+    return 0;
+}

@@ -1,0 +1,190 @@
+/*  test_sampler: parameter checks, greedy ties, determinism by seed,
+    top-k = 1 and tiny top-p equal greedy, and the drawn distribution with
+    and without filters over many draws.  */
+#include "test_kernels.h"
+#include "xinf_sampler.h"
+
+//  Tokens of test_golden, fixed once: they must never change.
+#define GOLDEN "9 4 11 13 11 11 11 11 13 4 15 4 11 9 4 13 4 4 4 4 4 9 13 9 "
+
+static void
+test_invalid (void)
+{
+    CHECK (xinf_sampler_new (-0.1f, 0, 1, 1) == NULL);
+    CHECK (xinf_sampler_new (NAN, 0, 1, 1) == NULL);
+    CHECK (xinf_sampler_new (INFINITY, 0, 1, 1) == NULL);
+    CHECK (xinf_sampler_new (1, -1, 1, 1) == NULL);
+    CHECK (xinf_sampler_new (1, 0, 0, 1) == NULL);
+    CHECK (xinf_sampler_new (1, 0, 1.01f, 1) == NULL);
+    CHECK (xinf_sampler_new (1, 0, NAN, 1) == NULL);
+    xinf_sampler_t *sampler = xinf_sampler_new (0.7f, 40, 0.9f, 1);
+    CHECK (sampler);
+    CHECK_INT (xinf_sampler_sample (sampler, NULL, 0), -1);
+    xinf_sampler_destroy (&sampler);
+    CHECK (sampler == NULL);
+    xinf_sampler_destroy (&sampler);
+}
+
+static void
+test_greedy (void)
+{
+    xinf_sampler_t *sampler = xinf_sampler_new (0, 0, 1, 1);
+    float ties [] = { 1, 5, 5, 2 }, nans [] = { NAN, 1, 2, NAN }, single [] = { -3 };
+    CHECK_INT (xinf_sampler_sample (sampler, ties, 4), 1);
+    CHECK_INT (xinf_sampler_sample (sampler, nans, 4), 2);
+    CHECK_INT (xinf_sampler_sample (sampler, single, 1), 0);
+    float infinite [] = { 1, INFINITY, INFINITY };
+    CHECK_INT (xinf_sampler_sample (sampler, infinite, 3), 1);
+    xinf_sampler_destroy (&sampler);
+    sampler = xinf_sampler_new (1, 0, 1, 1);          //  +inf wins even when sampling
+    CHECK_INT (xinf_sampler_sample (sampler, infinite, 3), 1);
+    xinf_sampler_destroy (&sampler);
+}
+
+static float *
+s_logits (size_t vocab, uint64_t seed, float spread)
+{
+    uint64_t state = seed;
+    float *logits = test_floats (vocab, &state);
+    for (size_t i = 0; i < vocab; i++)
+        logits [i] = roundf (logits [i] * spread) / 4;     //  coarse: many ties
+    return logits;
+}
+
+static void
+s_sequence (float temperature, int top_k, float top_p, uint64_t seed, const float *logits, size_t vocab,
+            int32_t *tokens, size_t count)
+{
+    xinf_sampler_t *sampler = xinf_sampler_new (temperature, top_k, top_p, seed);
+    CHECK (sampler);
+    for (size_t i = 0; i < count; i++) {
+        tokens [i] = xinf_sampler_sample (sampler, logits, vocab);
+        CHECK (tokens [i] >= 0 && (size_t) tokens [i] < vocab);
+    }
+    xinf_sampler_destroy (&sampler);
+}
+
+static void
+test_determinism (void)
+{
+    size_t vocab = 5000;
+    float *logits = s_logits (vocab, 3, 40);
+    int32_t a [300], b [300], c [300];
+    struct { float temperature; int top_k; float top_p; } settings [] = {
+        { 1, 0, 1 }, { 0.8f, 40, 1 }, { 1.2f, 0, 0.9f }, { 0.7f, 50, 0.8f }
+    };
+    for (int s = 0; s < 4; s++) {
+        s_sequence (settings [s].temperature, settings [s].top_k, settings [s].top_p, 42, logits, vocab, a, 300);
+        s_sequence (settings [s].temperature, settings [s].top_k, settings [s].top_p, 42, logits, vocab, b, 300);
+        s_sequence (settings [s].temperature, settings [s].top_k, settings [s].top_p, 43, logits, vocab, c, 300);
+        CHECK (memcmp (a, b, sizeof a) == 0);
+        CHECK (memcmp (a, c, sizeof a) != 0);
+    }
+    free (logits);
+}
+
+//  The same tokens on every machine: a fixed sequence for fixed inputs.
+static void
+test_golden (void)
+{
+    float logits [16];
+    for (int i = 0; i < 16; i++)
+        logits [i] = (float) ((i * 7) % 16) / 4;
+    int32_t tokens [24];
+    s_sequence (1.0f, 0, 1, 2026, logits, 16, tokens, 12);
+    s_sequence (0.9f, 5, 0.9f, 2026, logits, 16, tokens + 12, 12);
+    char text [256] = "";
+    for (int i = 0; i < 24; i++)
+        snprintf (text + strlen (text), sizeof text - strlen (text), "%d ", tokens [i]);
+    fprintf (stderr, "      golden: %s\n", text);
+    CHECK (strcmp (text, GOLDEN) == 0);
+}
+
+static void
+test_equals_greedy (void)
+{
+    size_t vocab = 151936;
+    xinf_sampler_t *greedy = xinf_sampler_new (0, 0, 1, 1);
+    for (uint64_t seed = 1; seed <= 5; seed++) {
+        float *logits = s_logits (vocab, seed, 20);
+        int32_t expected = xinf_sampler_sample (greedy, logits, vocab);
+        int32_t top_k [20], top_p [20];
+        s_sequence (1.5f, 1, 1, seed, logits, vocab, top_k, 20);
+        s_sequence (1.5f, 0, 1e-6f, seed, logits, vocab, top_p, 20);
+        for (int i = 0; i < 20; i++)
+            CHECK (top_k [i] == expected && top_p [i] == expected);
+        free (logits);
+    }
+    xinf_sampler_destroy (&greedy);
+}
+
+//  Frequencies of 'draws' samples of logits log (p) against 'expected'.
+static void
+s_distribution (float temperature, int top_k, float top_p, const double *p, const double *expected, size_t vocab)
+{
+    float logits [16];
+    for (size_t i = 0; i < vocab; i++)
+        logits [i] = (float) log (p [i]);
+    xinf_sampler_t *sampler = xinf_sampler_new (temperature, top_k, top_p, 7);
+    size_t counts [16] = { 0 }, draws = 200000;
+    for (size_t i = 0; i < draws; i++)
+        counts [xinf_sampler_sample (sampler, logits, vocab)]++;
+    for (size_t i = 0; i < vocab; i++) {
+        double seen = (double) counts [i] / draws;
+        if (fabs (seen - expected [i]) > 0.006) {
+            fprintf (stderr, "token %zu: frequency %.4f expected %.4f\n", i, seen, expected [i]);
+            CHECK (0);
+        }
+    }
+    xinf_sampler_destroy (&sampler);
+}
+
+static void
+test_distribution (void)
+{
+    double p [4] = { 0.1, 0.2, 0.3, 0.4 };
+    s_distribution (1, 0, 1, p, p, 4);
+    double squared [4] = { 0.01 / 0.3, 0.04 / 0.3, 0.09 / 0.3, 0.16 / 0.3 };
+    s_distribution (0.5f, 0, 1, p, squared, 4);
+    double top2 [4] = { 0, 0, 0.3 / 0.7, 0.4 / 0.7 };
+    s_distribution (1, 2, 1, p, top2, 4);
+    s_distribution (1, 0, 0.6f, p, top2, 4);
+    s_distribution (1, 3, 0.6f, p, top2, 4);
+    double top1 [4] = { 0, 0, 0, 1 };
+    s_distribution (1, 0, 0.35f, p, top1, 4);
+    double top3 [4] = { 0, 0.2 / 0.9, 0.3 / 0.9, 0.4 / 0.9 };
+    s_distribution (1, 0, 0.75f, p, top3, 4);
+    s_distribution (1, 3, 1, p, top3, 4);
+}
+
+//  Nucleus over a long flat tail: the quick candidate set falls short and
+//  the sampler takes the whole vocabulary.
+static void
+test_long_tail (void)
+{
+    size_t vocab = 151936, tail = 0;
+    float *logits = malloc (vocab * sizeof (float));
+    for (size_t i = 0; i < vocab; i++)
+        logits [i] = i == 5 ? 0 : -10;
+    xinf_sampler_t *sampler = xinf_sampler_new (1, 0, 0.5f, 9);
+    for (int i = 0; i < 200; i++)
+        tail += xinf_sampler_sample (sampler, logits, vocab) != 5;
+    //  token 5 holds 13 % of the mass, so 25 % of the nucleus of 0.5
+    CHECK (tail > 120 && tail < 180);
+    xinf_sampler_destroy (&sampler);
+    free (logits);
+}
+
+int
+main (void)
+{
+    fprintf (stderr, "test_sampler:\n");
+    RUN (test_invalid);
+    RUN (test_greedy);
+    RUN (test_determinism);
+    RUN (test_golden);
+    RUN (test_equals_greedy);
+    RUN (test_distribution);
+    RUN (test_long_tail);
+    return 0;
+}

@@ -1,0 +1,134 @@
+/*  xinf-bench-kernels: matvec bandwidth of the CPU kernels per weight type
+    for the Qwen2.5-0.5B shapes, with 1 and 2 threads, against a measured
+    memcpy bandwidth.
+
+    Usage: xinf-bench-kernels [--seconds S] [--portable]
+    Each figure is weight bytes read per second (GB/s) of the best of
+    several timed runs, and its fraction of the memcpy read+write rate.
+*/
+#include "xinf_cpu_ops.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double
+s_now (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return now.tv_sec + now.tv_nsec / 1e9;
+}
+
+//  memcpy of a buffer far larger than the caches: bytes read + written a second.
+static double
+s_memcpy_bandwidth (double seconds)
+{
+    size_t bytes = 256u << 20;
+    char *from = malloc (bytes), *to = malloc (bytes);
+    if (!from || !to)
+        return 0;
+    memset (from, 1, bytes);
+    memset (to, 2, bytes);
+    double best = 0, end = s_now () + seconds;
+    do {
+        double start = s_now ();
+        memcpy (to, from, bytes);
+        double rate = 2.0 * bytes / (s_now () - start);
+        best = rate > best ? rate : best;
+    } while (s_now () < end);
+    free (from);
+    free (to);
+    return best;
+}
+
+typedef struct { size_t rows, cols; } s_shape_t;
+
+//  Small normal weights (denormals would time microcode assists instead).
+static void
+s_fill (xinf_dtype_t dtype, char *w, size_t bytes)
+{
+    for (size_t at = 0, i = 0; at < bytes; i++) {
+        float value = 0.01f * (float) ((int) (i % 13) - 6) + 0.001f;
+        if (dtype == XINF_DTYPE_F32) {
+            memcpy (w + at, &value, 4);
+            at += 4;
+        }
+        else
+        if (dtype == XINF_DTYPE_F16 || dtype == XINF_DTYPE_BF16) {
+            uint16_t half = dtype == XINF_DTYPE_F16 ? xinf_dtype_f32_to_fp16 (value) : xinf_dtype_f32_to_bf16 (value);
+            memcpy (w + at, &half, 2);
+            at += 2;
+        }
+        else {
+            uint16_t scale = xinf_dtype_f32_to_fp16 (0.01f);
+            memcpy (w + at, &scale, 2);
+            for (int q = 0; q < 32; q++)
+                w [at + 2 + q] = (char) ((int) ((i + q) % 7) - 3);
+            at += 34;
+        }
+    }
+}
+
+//  Best bytes a second of matvec over the matrix, never twice the same
+//  copy in a row when several fit in the cache.
+static double
+s_matvec_bandwidth (xinf_threadpool_t *pool, xinf_dtype_t dtype, s_shape_t shape, double seconds)
+{
+    size_t bytes = xinf_dtype_row_bytes (dtype, shape.cols) * shape.rows;
+    size_t copies = bytes >= (64u << 20) ? 1 : (size_t) ((256u << 20) / bytes);
+    char *w = malloc (bytes * copies);
+    float *x = malloc (shape.cols * sizeof (float)), *y = malloc (shape.rows * sizeof (float));
+    if (!w || !x || !y)
+        return 0;
+    s_fill (dtype, w, bytes * copies);
+    for (size_t i = 0; i < shape.cols; i++)
+        x [i] = 0.001f * (float) (i % 13);
+    double best = 0, end = s_now () + seconds;
+    size_t round = 0;
+    do {
+        double start = s_now ();
+        xinf_cpu_matvec (pool, dtype, w + (round++ % copies) * bytes, shape.rows, shape.cols, x, y);
+        double rate = bytes / (s_now () - start);
+        best = rate > best ? rate : best;
+    } while (s_now () < end);
+    free (w), free (x), free (y);
+    return best;
+}
+
+int
+main (int argc, char *argv [])
+{
+    double seconds = 0.5;
+    for (int index = 1; index < argc; index++) {
+        if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
+            seconds = atof (argv [++index]);
+        else
+        if (strcmp (argv [index], "--portable") == 0)
+            xinf_cpu_simd_set (false);
+        else {
+            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable]\n");
+            return 2;
+        }
+    }
+    double copy = s_memcpy_bandwidth (seconds * 2);
+    printf ("kernels: %s; memcpy %.1f GB/s (read + write)\n", xinf_cpu_simd_name (), copy / 1e9);
+    printf ("%-5s %-12s %8s %9s %8s %9s\n", "dtype", "shape", "1t GB/s", "1t/memcpy", "2t GB/s", "2t/memcpy");
+    s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
+    xinf_dtype_t dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
+    xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
+    for (int d = 0; d < 4; d++)
+        for (int s = 0; s < 4; s++) {
+            double rate [2];
+            for (int p = 0; p < 2; p++)
+                rate [p] = s_matvec_bandwidth (pools [p], dtypes [d], shapes [s], seconds);
+            char shape [32];
+            snprintf (shape, sizeof shape, "%zux%zu", shapes [s].rows, shapes [s].cols);
+            printf ("%-5s %-12s %8.1f %9.2f %8.1f %9.2f\n", xinf_dtype_name (dtypes [d]), shape,
+                    rate [0] / 1e9, rate [0] / copy, rate [1] / 1e9, rate [1] / copy);
+        }
+    xinf_threadpool_destroy (&pools [0]);
+    xinf_threadpool_destroy (&pools [1]);
+    return 0;
+}
