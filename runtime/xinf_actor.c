@@ -242,7 +242,7 @@ xinf_actor_bind (xinf_actor_t *self, const char *endpoint, char *bound, size_t b
         int code = EINVAL, used = 0;
         if (reply)
             sscanf (reply, "ERR %d %n", &code, &used);
-        xinf_error (self->name, "bind failed endpoint=%s reason=\"%s\"", endpoint, reply && used ? reply + used : "?");
+        xinf_debug (self->name, "bind failed endpoint=%s reason=\"%s\"", endpoint, reply && used ? reply + used : "?");
         errno = code;
     }
     zstr_free (&reply);

@@ -53,8 +53,9 @@ typedef struct {
 //  Starts the actor; NULL if its init failed (the reason is logged).
 xinf_actor_t *xinf_actor_new (const xinf_actor_spec_t *spec);
 //  Binds the actor's ROUTER (waits at most 5 s for the actor to answer).
-//  Returns the TCP port (0 for other transports) or -1; 'bound' gets the
-//  endpoint bound.
+//  Returns the TCP port (0 for other transports) or -1 with errno set (the
+//  caller says what failed: a port search expects some binds to fail);
+//  'bound' gets the endpoint bound.
 int xinf_actor_bind (xinf_actor_t *self, const char *endpoint, char *bound, size_t bound_size);
 //  Stops the actor. Returns false when it did not stop within
 //  XINF_ACTOR_STOP_MS and was abandoned (logged): its thread may still use
