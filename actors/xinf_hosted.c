@@ -227,6 +227,19 @@ s_on_run (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     }
 }
 
+static void
+s_on_cancel (xinf_hosted_t *self, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t request = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
+    s_hosted_t *entry = s_find (self, msg, &check);
+    if (!entry)
+        return;                        //  the replica is gone: nothing runs
+    xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
+    xinf_map_put_uint (xinf_msg_body (cancel), "request", request);
+    xinf_dealer_send (entry->dealer, &cancel);
+}
+
 bool
 xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
@@ -238,6 +251,9 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     else
     if (xinf_msg_is (msg, "RUN"))
         s_on_run (self, ctx, msg);
+    else
+    if (xinf_msg_is (msg, "RUN_CANCEL"))
+        s_on_cancel (self, msg);
     else
         return false;
     return true;

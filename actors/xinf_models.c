@@ -30,6 +30,7 @@ typedef struct {
     uint64_t corr;
     char uid [65];
     char node [65];
+    uint64_t replica;
     bool stream;
     int64_t deadline;                 //  monotonic ms, 0 = none
 } s_request_t;
@@ -310,6 +311,14 @@ s_end_request (xinf_models_t *self, xinf_ctx_t *ctx, s_request_t *request, const
     va_end (args);
     xinf_msg_t *error = xinf_msg_new_error (request->corr, code, "%s", text);
     xinf_router_send (xinf_ctx_router (ctx), xinf_router_peer (xinf_ctx_router (ctx), request->client), &error);
+    //  The worker stops computing an answer nobody waits for any more
+    if (!streq (code, "WORKER_LOST") && xinf_cluster_peer_of (self->cluster, request->node)) {
+        xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
+        xinf_map_put_uint (xinf_msg_body (cancel), "request", request->id);
+        xinf_map_put_str (xinf_msg_body (cancel), "uid", request->uid);
+        xinf_map_put_uint (xinf_msg_body (cancel), "replica", request->replica);
+        s_send_to_node (self, ctx, request->node, &cancel);
+    }
     char key [32];
     snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
     zhashx_delete (self->requests, key);
@@ -384,6 +393,7 @@ s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     request->corr = xinf_msg_corr (msg);
     snprintf (request->uid, sizeof request->uid, "%s", model->uid);
     snprintf (request->node, sizeof request->node, "%s", replica->node);
+    request->replica = replica->index;
     request->stream = xinf_value_bool (xinf_map_get (xinf_msg_body (msg), "stream"));
     //  A client's budget, capped at a week so that the sum cannot overflow
     uint64_t budget = xinf_msg_deadline (msg) < 604800000ULL ? xinf_msg_deadline (msg) : 604800000ULL;

@@ -17,6 +17,7 @@ typedef struct {
     xinf_sampler_t *sampler;
     int64_t started, first_logits;    //  monotonic us
     uint64_t wait;
+    bool cancelled;                   //  nobody waits for it: stop at the next step
 } s_request_t;
 
 typedef struct {
@@ -197,6 +198,12 @@ s_on_logits (xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!frame || zframe_size (frame) != state->vocab * sizeof (float)) {
         s_fail_request (ctx, &state->active, "BAD_REPLY", "executor sent %zu bytes of logits, expected %zu",
                         frame ? zframe_size (frame) : 0, state->vocab * sizeof (float));
+        s_next_request (ctx);
+        return;
+    }
+    if (request->cancelled) {
+        xinf_info (state->name, "request %llu cancelled after %zu tokens", (unsigned long long) request->id, request->count);
+        s_request_destroy (&state->active);
         s_next_request (ctx);
         return;
     }
@@ -482,9 +489,30 @@ s_fini (xinf_ctx_t *ctx)
     xinf_value_destroy (&state->info);
 }
 
+//  RUN_CANCEL: the supervisor answered the request already (deadline,
+//  terminate): drop it from the queue, or stop it at its next step.
+static void
+s_on_cancel (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t id = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
+    if (check.failed)
+        return;
+    if (state->active && state->active->id == id)
+        state->active->cancelled = true;
+    for (s_request_t *request = (s_request_t *) zlistx_first (state->queue); request;
+         request = (s_request_t *) zlistx_next (state->queue))
+        if (request->id == id) {
+            zlistx_delete (state->queue, zlistx_cursor (state->queue));
+            break;
+        }
+}
+
 static const xinf_handler_t s_handlers [] = {
     { "START", s_on_start },
     { "RUN", s_on_run },
+    { "RUN_CANCEL", s_on_cancel },
     { NULL, NULL }
 };
 

@@ -267,10 +267,11 @@ class XinfClient:
         return reply
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
-                 seed=0, stream=False, on_token=None, timeout_ms=300000):
+                 seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
-        each token as it comes. timeout_ms bounds the wait for each message."""
+        each token as it comes. timeout_ms bounds the wait for each message;
+        deadline_ms (default: timeout_ms) is the budget the supervisor enforces."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -280,7 +281,8 @@ class XinfClient:
         else:
             body["prompt_tokens"] = list(prompt_tokens)
         corr = next(self._corr)
-        header = {"type": "GENERATE", "corr": corr, "sender": self.name, "deadline": timeout_ms, "body": body}
+        deadline = timeout_ms if deadline_ms is None else deadline_ms
+        header = {"type": "GENERATE", "corr": corr, "sender": self.name, "deadline": deadline, "body": body}
         self._socket.send_multipart([SIGNATURE, msgpack.packb(header, use_bin_type=True)])
         while True:
             if not self._socket.poll(timeout_ms):
