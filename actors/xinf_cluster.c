@@ -63,7 +63,7 @@ s_on_lost (const char *node, int64_t silence_ms, void *arg)
                         (long long) silence_ms, (long long) (self->heartbeat_ms * self->liveness),
                         self->liveness, (long long) self->heartbeat_ms);
     if (self->lost_fn)
-        self->lost_fn (node, self->lost_arg);
+        self->lost_fn (node, "was lost (no heartbeat)", self->lost_arg);
 }
 
 static void
@@ -268,6 +268,8 @@ xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now)
     xinf_heartbeat_remove (self->liveness_tracker, worker->hello.node);
     xinf_info ("supervisor", "worker left node=%s", worker->hello.node);
     xinf_cluster_event (self, "left", worker->hello.node, "stopped cleanly (BYE)");
+    if (self->lost_fn)
+        self->lost_fn (worker->hello.node, "stopped (BYE)", self->lost_arg);
 }
 
 size_t

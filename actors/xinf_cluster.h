@@ -48,8 +48,9 @@ const char *xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id);
 //  The alive worker with the most available memory, skipping the names in
 //  'exclude'; false when there is none.
 bool xinf_cluster_pick (xinf_cluster_t *self, zlist_t *exclude, char *node, size_t node_size);
-//  Called (on the actor thread) when a worker is declared lost.
-typedef void (xinf_cluster_lost_fn) (const char *node, void *arg);
+//  Called (on the actor thread) when a worker is declared lost or leaves
+//  (BYE); 'reason' says which, for the errors of its requests.
+typedef void (xinf_cluster_lost_fn) (const char *node, const char *reason, void *arg);
 void xinf_cluster_on_lost (xinf_cluster_t *self, xinf_cluster_lost_fn *fn, void *arg);
 
 //  Client replies (bodies per protocols/client.md).

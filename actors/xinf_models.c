@@ -493,17 +493,17 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
 }
 
 void
-xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node)
+xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *why)
 {
     char reason [256];
-    snprintf (reason, sizeof reason, "worker %s was lost (no heartbeat) while running the request", node);
+    snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
     s_end_requests (self, ctx, NULL, node, "WORKER_LOST", reason);
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models))
         for (size_t index = 0; index < model->count; index++)
             if (streq (model->replicas [index].node, node)) {
                 snprintf (model->replicas [index].state, sizeof model->replicas [index].state, "failed");
-                snprintf (model->replicas [index].error, sizeof model->replicas [index].error, "worker %s was lost", node);
+                snprintf (model->replicas [index].error, sizeof model->replicas [index].error, "worker %s %s", node, why);
             }
 }
 

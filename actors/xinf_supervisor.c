@@ -185,10 +185,10 @@ s_on_doctor (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 }
 
 static void
-s_on_worker_lost (const char *node, void *arg)
+s_on_worker_lost (const char *node, const char *reason, void *arg)
 {
     xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
-    xinf_models_worker_lost (s_state (ctx)->models, ctx, node);
+    xinf_models_worker_lost (s_state (ctx)->models, ctx, node, reason);
 }
 
 //  Liveness checks run several times per interval; our beats go out once.
