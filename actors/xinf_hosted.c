@@ -8,6 +8,7 @@ typedef struct {
     char key [96];                    //  "uid/replica"
     char uid [65];
     uint64_t replica;
+    uint64_t generation;              //  the supervisor's launch number
     char path [4096];
     xinf_replica_t *actor;
     xinf_dealer_t *dealer;            //  to the replica
@@ -35,6 +36,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     xinf_msg_t *msg;
     while (entry->dealer && (msg = xinf_dealer_recv (entry->dealer, 0, error, sizeof error))) {
         xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
+        xinf_map_put_uint (xinf_msg_body (msg), "generation", entry->generation);
         if (*self->upstream)
             xinf_dealer_send (*self->upstream, &msg);
         xinf_msg_destroy (&msg);
@@ -100,11 +102,13 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         }
     }
     xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
+    xinf_map_put_uint (xinf_msg_body (msg), "generation", entry->generation);
     s_send_up (self, &msg);
 }
 
 static void
-s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, const char *state, const char *error)
+s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t generation,
+               const char *state, const char *error)
 {
     xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
     xinf_value_t *body = xinf_msg_body (msg);
@@ -115,6 +119,7 @@ s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, const cha
     xinf_map_put_uint (body, "bytes_total", 0);
     xinf_map_put_str (body, "error", error);
     xinf_map_put_str (body, "node", self->node);
+    xinf_map_put_uint (body, "generation", generation);
     s_send_up (self, &msg);
 }
 
@@ -127,13 +132,14 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     uint64_t replica = xinf_check_uint (&check, body, "replica", 0, 1023);
     const char *path = xinf_check_str (&check, body, "path", 1, 4095);
     uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
+    uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
     char key [96];
     snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
     if (!check.failed && zhashx_lookup (self->replicas, key))
         xinf_check_fail (&check, "replica %s is already hosted here", key);
     if (check.failed) {
         xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
-        s_reply_state (self, uid ? uid : "?", replica, "failed", check.reason);
+        s_reply_state (self, uid ? uid : "?", replica, generation, "failed", check.reason);
         return;
     }
     s_hosted_t *entry = calloc (1, sizeof *entry);
@@ -143,13 +149,14 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     snprintf (entry->path, sizeof entry->path, "%s", path);
     snprintf (entry->state, sizeof entry->state, "starting");
     entry->replica = replica;
+    entry->generation = generation;
     char endpoint [256];
     snprintf (endpoint, sizeof endpoint, "inproc://xinf-replica-%s-%s-%llu-%p", self->node, uid,
               (unsigned long long) replica, (void *) entry);
     entry->actor = xinf_replica_new (uid, replica, endpoint);
     entry->dealer = entry->actor ? xinf_dealer_new (endpoint, "worker") : NULL;
     if (!entry->dealer) {
-        s_reply_state (self, uid, replica, "failed", "cannot start the replica actor");
+        s_reply_state (self, uid, replica, generation, "failed", "cannot start the replica actor");
         self->ctx = ctx;
         s_hosted_free (self, &entry);
         return;
@@ -191,10 +198,10 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_info ("worker", "unloading replica=%s", entry->key);
     zhashx_delete (self->replicas, entry->key);
     char uid [65];
-    uint64_t replica = entry->replica;
+    uint64_t replica = entry->replica, generation = entry->generation;
     snprintf (uid, sizeof uid, "%s", entry->uid);
     s_hosted_free (self, &entry);
-    s_reply_state (self, uid, replica, "stopped", "");
+    s_reply_state (self, uid, replica, generation, "stopped", "");
 }
 
 static void
@@ -270,6 +277,7 @@ xinf_hosted_models (xinf_hosted_t *self)
         xinf_map_put_uint (model, "replica", entry->replica);
         xinf_map_put_str (model, "path", entry->path);
         xinf_map_put_str (model, "state", entry->state);
+        xinf_map_put_uint (model, "generation", entry->generation);
         if (entry->info)
             xinf_map_put (model, "info", xinf_value_dup (entry->info));
         xinf_array_push (models, model);

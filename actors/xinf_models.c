@@ -22,6 +22,8 @@ typedef struct {
     s_replica_t replicas [XINF_REPLICAS_MAX];
     size_t count;
     size_t next;                      //  round robin
+    uint64_t generation;              //  unique per launch: late reports of an
+                                      //  earlier launch of the same uid are ignored
 } s_model_t;
 
 typedef struct {
@@ -40,6 +42,7 @@ struct _xinf_models_t {
     zhashx_t *models;                 //  uid -> s_model_t
     zhashx_t *requests;               //  id (text) -> s_request_t
     uint64_t next_request;
+    uint64_t next_generation;
 };
 
 static void
@@ -111,6 +114,7 @@ s_load_replica (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, s_replic
     xinf_map_put_uint (body, "replica", replica->index);
     xinf_map_put_str (body, "path", model->path);
     xinf_map_put_uint (body, "threads", model->threads);
+    xinf_map_put_uint (body, "generation", model->generation);
     snprintf (replica->state, sizeof replica->state, "loading");
     if (s_send_to_node (self, ctx, replica->node, &load)) {
         snprintf (replica->state, sizeof replica->state, "failed");
@@ -180,6 +184,10 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     snprintf (model->uid, sizeof model->uid, "%s", uid);
     snprintf (model->path, sizeof model->path, "%s", path);
     model->threads = threads;
+    //  Distinct across supervisor restarts too: the clock's ms, then counting
+    if (!self->next_generation)
+        self->next_generation = (uint64_t) zclock_time ();
+    model->generation = self->next_generation++;
     zhashx_insert (self->models, uid, model);
     xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
@@ -476,8 +484,10 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     const char *state = xinf_check_str (&check, body, "state", 1, 15);
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
-    if (check.failed || !model || index >= model->count || !node || !streq (model->replicas [index].node, node))
-        return;                       //  a model we terminated, or a stray report
+    uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
+    if (check.failed || !model || index >= model->count || !node || !streq (model->replicas [index].node, node)
+    ||  generation != model->generation)
+        return;                       //  a model we terminated, an earlier launch, a stray report
     s_replica_t *replica = &model->replicas [index];
     snprintf (replica->state, sizeof replica->state, "%s", state);
     replica->bytes_done = xinf_check_uint_opt (&check, body, "bytes_done", 0, UINT64_MAX, 0);
@@ -523,6 +533,7 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
             model = calloc (1, sizeof *model);
             snprintf (model->uid, sizeof model->uid, "%s", uid);
             snprintf (model->path, sizeof model->path, "%s", path ? path : "");
+            model->generation = xinf_value_uint (xinf_map_get (item, "generation"));
             zhashx_insert (self->models, uid, model);
         }
         if (replica >= model->count)
