@@ -157,9 +157,18 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
     size_t dim = self->dim, kv_dim = kv->kv_dim;
     for (size_t b = 0; b < n; b++)
         xinf_cpu_rmsnorm (kv->xb + b * dim, kv->x + b * dim, layer->attn_norm, dim, self->rms_eps);
-    s_project (pool, &layer->q, kv->xb, n, kv->q);
-    s_project (pool, &layer->k, kv->xb, n, kv->k);
-    s_project (pool, &layer->v, kv->xb, n, kv->v);
+    if (n == 1) {                      //  decode: one hand-off to the pool for q, k, v
+        xinf_cpu_matvec_t products [3] = {
+            { layer->q.dtype, layer->q.data, layer->q.rows, layer->q.cols, kv->xb, kv->q },
+            { layer->k.dtype, layer->k.data, layer->k.rows, layer->k.cols, kv->xb, kv->k },
+            { layer->v.dtype, layer->v.data, layer->v.rows, layer->v.cols, kv->xb, kv->v } };
+        xinf_cpu_matvec_many (pool, products, 3);
+    }
+    else {
+        s_project (pool, &layer->q, kv->xb, n, kv->q);
+        s_project (pool, &layer->k, kv->xb, n, kv->k);
+        s_project (pool, &layer->v, kv->xb, n, kv->v);
+    }
     s_add_bias (kv->q, layer->q_bias, n, dim);
     s_add_bias (kv->k, layer->k_bias, n, kv_dim);
     s_add_bias (kv->v, layer->v_bias, n, kv_dim);
@@ -186,8 +195,16 @@ s_feed_forward (const xinf_transformer_t *self, const xinf_layer_t *layer, xinf_
     size_t dim = self->dim;
     for (size_t b = 0; b < n; b++)
         xinf_cpu_rmsnorm (kv->xb + b * dim, kv->x + b * dim, layer->ffn_norm, dim, self->rms_eps);
-    s_project (pool, &layer->gate, kv->xb, n, kv->hb);
-    s_project (pool, &layer->up, kv->xb, n, kv->hb2);
+    if (n == 1) {                      //  decode: one hand-off for gate and up
+        xinf_cpu_matvec_t products [2] = {
+            { layer->gate.dtype, layer->gate.data, layer->gate.rows, layer->gate.cols, kv->xb, kv->hb },
+            { layer->up.dtype, layer->up.data, layer->up.rows, layer->up.cols, kv->xb, kv->hb2 } };
+        xinf_cpu_matvec_many (pool, products, 2);
+    }
+    else {
+        s_project (pool, &layer->gate, kv->xb, n, kv->hb);
+        s_project (pool, &layer->up, kv->xb, n, kv->hb2);
+    }
     xinf_cpu_silu_mul (kv->hb, kv->hb2, n * self->ffn);
     s_project (pool, &layer->down, kv->hb, n, kv->xb2);
     for (size_t b = 0; b < n; b++)

@@ -101,6 +101,46 @@ xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
     xinf_threadpool_run (pool, tasks, s_matvec_task, &job);
 }
 
+#define MATVEC_MANY_MAX 8
+
+typedef struct {
+    s_matvec_t jobs [MATVEC_MANY_MAX];
+    size_t first_task [MATVEC_MANY_MAX + 1];
+    size_t count;
+} s_matvec_many_t;
+
+static void
+s_matvec_many_task (void *arg, size_t task, int thread)
+{
+    s_matvec_many_t *many = arg;
+    size_t index = 0;
+    while (index + 1 < many->count && task >= many->first_task [index + 1])
+        index++;
+    s_matvec_task (&many->jobs [index], task - many->first_task [index], thread);
+}
+
+void
+xinf_cpu_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_matvec_t *products, size_t count)
+{
+    assert (count <= MATVEC_MANY_MAX);
+    s_matvec_many_t many = { .count = 0 };
+    size_t tasks = 0;
+    for (size_t index = 0; index < count; index++) {
+        const xinf_cpu_matvec_t *product = &products [index];
+        if (product->rows == 0)
+            continue;
+        size_t row_bytes = xinf_dtype_row_bytes (product->dtype, product->cols);
+        s_matvec_t job = { xinf_cpu_kern (), product->dtype, product->w, row_bytes, product->rows, product->cols,
+                           s_rows_per_task (pool, product->rows, row_bytes), product->x, product->y };
+        many.jobs [many.count] = job;
+        many.first_task [many.count++] = tasks;
+        tasks += (product->rows + job.rows_per_task - 1) / job.rows_per_task;
+    }
+    many.first_task [many.count] = tasks;
+    if (tasks)
+        xinf_threadpool_run (pool, tasks, s_matvec_many_task, &many);
+}
+
 //  ---- matmul ----------------------------------------------------------------
 
 typedef struct {

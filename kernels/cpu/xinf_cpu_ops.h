@@ -22,6 +22,18 @@
 void xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
                       const float *x, float *y);
 
+//  Several independent y = W x products in one hand-off to the pool (the
+//  q/k/v or gate/up projections of a decode step): the same per-row
+//  arithmetic as xinf_cpu_matvec, so results are identical. At most 8.
+typedef struct {
+    xinf_dtype_t dtype;
+    const void *w;
+    size_t rows, cols;
+    const float *x;
+    float *y;
+} xinf_cpu_matvec_t;
+void xinf_cpu_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_matvec_t *products, size_t count);
+
 //  y [n][rows] = x [n][cols] . W^T: the matvec of each of n vectors (prefill).
 void xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
                       const float *x, size_t n, float *y);

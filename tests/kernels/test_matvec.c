@@ -180,6 +180,38 @@ test_row_to_f32 (void)
         }
 }
 
+//  matvec_many gives, bit for bit, what separate matvecs give.
+static void
+test_matvec_many (void)
+{
+    uint64_t state = 77;
+    xinf_threadpool_t *pool = xinf_threadpool_new (2);
+    size_t shapes [3][2] = { { 64, 96 }, { 33, 96 }, { 130, 96 } };
+    for (size_t t = 0; t < sizeof s_dtypes / sizeof s_dtypes [0]; t++) {
+        xinf_cpu_matvec_t products [3];
+        void *weights [3];
+        float *decoded [3], *expected [3];
+        float *x = test_floats (96, &state);
+        for (int m = 0; m < 3; m++) {
+            weights [m] = s_weights (s_dtypes [t], shapes [m][0], shapes [m][1], &state, &decoded [m]);
+            expected [m] = calloc (shapes [m][0], sizeof (float));
+            xinf_cpu_matvec (pool, s_dtypes [t], weights [m], shapes [m][0], shapes [m][1], x, expected [m]);
+            products [m] = (xinf_cpu_matvec_t) { s_dtypes [t], weights [m], shapes [m][0], shapes [m][1], x,
+                                                 calloc (shapes [m][0], sizeof (float)) };
+        }
+        xinf_cpu_matvec_many (pool, products, 3);
+        for (int m = 0; m < 3; m++) {
+            CHECK (memcmp (products [m].y, expected [m], shapes [m][0] * sizeof (float)) == 0);
+            free (products [m].y);
+            free (expected [m]);
+            free (weights [m]);
+            free (decoded [m]);
+        }
+        free (x);
+    }
+    xinf_threadpool_destroy (&pool);
+}
+
 int
 main (void)
 {
@@ -188,6 +220,7 @@ main (void)
         s_pools [p] = xinf_threadpool_new (p + 1);
     RUN (test_matvec);
     RUN (test_matvec_tall);
+    RUN (test_matvec_many);
     RUN (test_matmul);
     RUN (test_row_to_f32);
     for (int p = 0; p < 4; p++)
