@@ -522,11 +522,13 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
 {
     for (size_t index = 0; index < xinf_value_count (models); index++) {
         const xinf_value_t *item = xinf_array_at (models, index);
+        //  Types and ranges were checked by xinf_hello_decode; only the
+        //  uid's characters are the model table's own rule
         const char *uid = xinf_value_str (xinf_map_get (item, "uid"));
         const char *path = xinf_value_str (xinf_map_get (item, "path"));
         const char *state = xinf_value_str (xinf_map_get (item, "state"));
         uint64_t replica = xinf_value_uint (xinf_map_get (item, "replica"));
-        if (!uid || !s_uid_valid (uid) || strlen (uid) > 64 || replica >= XINF_REPLICAS_MAX)
+        if (!s_uid_valid (uid))
             continue;
         s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);
         if (!model) {
@@ -541,10 +543,10 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
         s_replica_t *entry = &model->replicas [replica];
         entry->index = replica;
         snprintf (entry->node, sizeof entry->node, "%s", node);
-        snprintf (entry->state, sizeof entry->state, "%s", state ? state : "loading");
+        snprintf (entry->state, sizeof entry->state, "%s", state);
         entry->error [0] = 0;
         const xinf_value_t *info = xinf_map_get (item, "info");
-        if (xinf_value_type (info) == XINF_MAP) {
+        if (info) {
             xinf_value_destroy (&entry->info);
             entry->info = xinf_value_dup (info);
         }

@@ -26,7 +26,8 @@ bool xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from
 //  A worker was declared lost: its replicas fail, its requests get
 //  ERROR WORKER_LOST.
 void xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *reason);
-//  A worker (re)registered reporting the replicas it runs: adopt unknown ones.
+//  A worker (re)registered reporting the replicas it runs (as validated by
+//  xinf_hello_decode): adopt them.
 void xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *models);
 //  Ends requests whose client deadline passed.
 void xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now);

@@ -430,9 +430,16 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         s_on_logits (ctx, msg);
     else
     if (xinf_msg_is (msg, "LOAD_PROGRESS")) {
-        state->bytes_done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
-        state->bytes_total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
-        s_report_state (ctx);
+        xinf_check_t check = XINF_CHECK_INIT;
+        uint64_t done = xinf_check_uint (&check, body, "bytes_done", 0, UINT64_MAX);
+        uint64_t total = xinf_check_uint (&check, body, "bytes_total", 0, UINT64_MAX);
+        if (check.failed)
+            xinf_warn (state->name, "bad LOAD_PROGRESS from the executor reason=\"%s\"", check.reason);
+        else {
+            state->bytes_done = done;
+            state->bytes_total = total;
+            s_report_state (ctx);
+        }
     }
     else
     if (xinf_msg_is (msg, "LOADED"))

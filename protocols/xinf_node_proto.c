@@ -88,8 +88,15 @@ s_check_model (xinf_check_t *check, const xinf_value_t *model)
         xinf_check_fail (check, "field 'models' must hold maps, got %s", xinf_value_type_name (model));
         return;
     }
-    xinf_check_str (check, model, "uid", 1, 128);
-    xinf_check_str (check, model, "state", 1, 32);
+    //  The same limits as LAUNCH and MODEL_STATE, so that adopting a reported
+    //  replica needs no checks of its own
+    xinf_check_str (check, model, "uid", 1, 64);
+    xinf_check_uint (check, model, "replica", 0, 15);
+    xinf_check_str (check, model, "state", 1, 15);
+    xinf_check_str_opt (check, model, "path", 0, 4095, "");
+    xinf_check_uint_opt (check, model, "generation", 0, UINT64_MAX, 0);
+    if (xinf_map_get (model, "info"))
+        xinf_check_map (check, model, "info", 64);
 }
 
 //  Takes a validated array field out of the body (the caller owns it).

@@ -13,7 +13,7 @@
 #define XINF_NODE_NAME_MAX   64
 #define XINF_HOST_IP_MAX     64
 #define XINF_DEVICES_MAX     64
-#define XINF_MODELS_MAX      1024
+#define XINF_MODELS_MAX      1024      //  replicas a worker reports
 #define XINF_WAITS_MAX       256
 #define XINF_WARNINGS_MAX    16
 

@@ -84,14 +84,7 @@ class Proc:
 
     def stop(self, timeout=10.0):
         """SIGTERM; returns the exit status (a hang is a failure)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            fail(f"{self.name} did not stop within {timeout} s of SIGTERM")
+        return xinf_testlib.stop_process(self.process, self.name, timeout)
 
 
 def dump_logs():

@@ -53,6 +53,19 @@ def decode(frames):
     return header, frames[2:]
 
 
+def stop_process(process, name, timeout=10.0):
+    """SIGTERM and wait; returns the exit code. A process that does not stop
+    within the timeout is killed and the test fails."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        fail(f"{name} did not stop within {timeout} s of SIGTERM")
+
+
 class Node:
     """An xinf-node child process; its endpoint is read from its stdout."""
 
@@ -75,14 +88,7 @@ class Node:
 
     def stop(self, timeout=10.0):
         """SIGTERM and wait; returns the exit code (a hang is a failure)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            fail(f"node did not stop within {timeout} s of SIGTERM")
+        return stop_process(self.process, "node", timeout)
 
 
 class Client:
