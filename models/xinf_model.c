@@ -1,6 +1,8 @@
-/*  xinf_model: GGUF file -> transformer views + tokenizer.  */
+/*  xinf_model: GGUF file -> transformer views (of one shard) + tokenizer.  */
 #include "xinf_model.h"
 #include "xinf_gguf.h"
+#include "xinf_shard.h"
+#include "xinf_slices.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 
 struct _xinf_model_t {
     xinf_gguf_t *gguf;
+    xinf_slices_t *slices;            //  the bytes of the file this shard uses, and its copies
     xinf_transformer_t transformer;
     xinf_tokenizer_t *tokenizer;
     xinf_model_info_t info;
@@ -113,6 +116,8 @@ s_vector (s_loader_t *loader, const char *name, size_t length, bool optional)
     return tensor && !loader->failed ? (const float *) tensor->data : NULL;
 }
 
+//  Loads the layer's tensors with the whole model's shapes, then cuts them
+//  down to the shard.
 static void
 s_load_layer (s_loader_t *loader, size_t index, xinf_layer_t *layer)
 {
@@ -134,6 +139,47 @@ s_load_layer (s_loader_t *loader, size_t index, xinf_layer_t *layer)
     layer->up = s_matrix (loader, TENSOR ("ffn_up.weight"), t->ffn, t->dim, false);
     layer->down = s_matrix (loader, TENSOR ("ffn_down.weight"), t->dim, t->ffn, false);
 #undef TENSOR
+    if (!loader->failed && xinf_shard_layer (t, index, layer, loader->self->slices, loader->error, loader->error_size))
+        loader->failed = true;
+}
+
+//  32 when some ffn_down is Q8_0 (its split must keep blocks whole), else 1.
+static size_t
+s_ffn_unit (s_loader_t *loader)
+{
+    const xinf_transformer_t *t = &loader->self->transformer;
+    for (size_t index = 0; index < t->n_layers; index++) {
+        char name [96];
+        snprintf (name, sizeof name, "blk.%zu.ffn_down.weight", index);
+        const xinf_gguf_tensor_t *tensor = xinf_gguf_find_tensor (loader->self->gguf, name);
+        if (tensor && tensor->type == XINF_GGML_Q8_0)
+            return XINF_Q8_0_BLOCK_SIZE;
+    }
+    return 1;
+}
+
+//  Plans the split of heads and ffn for this rank.
+static void
+s_plan_shard (s_loader_t *loader, int rank, int n_ranks)
+{
+    xinf_transformer_t *t = &loader->self->transformer;
+    if (xinf_shard_plan (&t->shard, t, (size_t) rank, (size_t) n_ranks, s_ffn_unit (loader),
+                         loader->error, loader->error_size))
+        loader->failed = true;
+}
+
+//  A replicated tensor: all of its bytes are this shard's.
+static void
+s_replicate (s_loader_t *loader, const void *data, size_t bytes)
+{
+    if (!loader->failed && data && !xinf_slices_view (loader->self->slices, data, bytes))
+        s_fail (loader, "out of memory");
+}
+
+static size_t
+s_matrix_bytes (const xinf_matrix_t *matrix)
+{
+    return matrix->rows * xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
 }
 
 static void
@@ -191,7 +237,13 @@ s_load_tensors (s_loader_t *loader)
     self->info.tied_embeddings = !loader->failed && !t->output.data;
     if (self->info.tied_embeddings)
         t->output = t->embed;
+    s_replicate (loader, t->embed.data, s_matrix_bytes (&t->embed));
+    s_replicate (loader, t->output_norm, t->dim * sizeof (float));
+    if (!self->info.tied_embeddings)
+        s_replicate (loader, t->output.data, s_matrix_bytes (&t->output));
     t->layers = calloc (t->n_layers, sizeof (xinf_layer_t));
+    if (!t->layers)
+        s_fail (loader, "out of memory");
     for (size_t index = 0; index < t->n_layers && !loader->failed; index++)
         s_load_layer (loader, index, &t->layers [index]);
     if (!loader->failed && xinf_transformer_validate (t, loader->error, loader->error_size))
@@ -300,55 +352,68 @@ s_load_tokenizer (s_loader_t *loader)
     free (types);
 }
 
-//  Reads every page of the tensor data once, reporting progress.
+//  The file's tensor bytes and parameters (of every tensor, used or not).
+static void
+s_count (s_loader_t *loader)
+{
+    xinf_gguf_t *gguf = loader->self->gguf;
+    for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
+        loader->self->info.size_bytes += xinf_gguf_tensor (gguf, index)->size;
+        loader->self->info.n_params += xinf_gguf_tensor (gguf, index)->n_elements;
+    }
+}
+
+//  Reads this shard's bytes of the file once (and makes its copies),
+//  reporting progress.
 static void
 s_warm (s_loader_t *loader, xinf_model_progress_fn *progress, void *arg)
 {
-    xinf_gguf_t *gguf = loader->self->gguf;
-    uint64_t total = 0, done = 0;
-    for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++)
-        total += xinf_gguf_tensor (gguf, index)->size;
-    loader->self->info.size_bytes = total;
-    volatile unsigned char sink = 0;
-    uint64_t reported = 0;
-    for (size_t index = 0; index < xinf_gguf_tensor_count (gguf) && !loader->failed; index++) {
-        const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
-        const unsigned char *bytes = tensor->data;
-        //  Progress every 16 MB, inside a big tensor too: slow is not stalled
-        for (uint64_t at = 0; at < tensor->size && !loader->failed; at += 4096) {
-            sink ^= bytes [at];
-            if (progress && done + at - reported >= (16u << 20)) {
-                reported = done + at;
-                if (!progress (reported, total, arg))
-                    s_fail (loader, "load cancelled");
-            }
-        }
-        done += tensor->size;
-        loader->self->info.n_params += tensor->n_elements;
-        if (progress && !loader->failed && done == total && !progress (done, total, arg))
-            s_fail (loader, "load cancelled");
-    }
-    (void) sink;
+    loader->self->info.shard_bytes = xinf_slices_bytes (loader->self->slices);
+    if (xinf_slices_read (loader->self->slices, progress, arg))
+        s_fail (loader, "load cancelled");
 }
 
 xinf_model_t *
 xinf_model_load (const char *path, xinf_model_progress_fn *progress, void *arg, char *error, size_t error_size)
 {
+    return xinf_model_load_shard (path, 0, 1, progress, arg, error, error_size);
+}
+
+xinf_model_t *
+xinf_model_load_shard (const char *path, int rank, int n_ranks, xinf_model_progress_fn *progress, void *arg,
+                       char *error, size_t error_size)
+{
+    if (n_ranks < 1 || rank < 0 || rank >= n_ranks) {
+        if (n_ranks < 1)
+            snprintf (error, error_size, "n_ranks must be at least 1 (got %d)", n_ranks);
+        else
+            snprintf (error, error_size, "rank %d is out of range for %d ranks (0..%d)", rank, n_ranks, n_ranks - 1);
+        return NULL;
+    }
     xinf_model_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     s_loader_t loader = { self, error, error_size, false };
-    self->gguf = xinf_gguf_open (path, error, error_size);
+    self->info.rank = rank;
+    self->info.n_ranks = n_ranks;
+    self->slices = xinf_slices_new ();
+    self->gguf = self->slices ? xinf_gguf_open (path, error, error_size) : NULL;
+    if (!self->slices)
+        s_fail (&loader, "out of memory");
     if (!self->gguf)
         loader.failed = true;
     if (!loader.failed)
         s_load_hparams (&loader);
     if (!loader.failed)
+        s_plan_shard (&loader, rank, n_ranks);
+    if (!loader.failed)
         s_load_tensors (&loader);
     if (!loader.failed)
         s_load_tokenizer (&loader);
-    if (!loader.failed)
+    if (!loader.failed) {
+        s_count (&loader);
         s_warm (&loader, progress, arg);
+    }
     if (loader.failed)
         xinf_model_destroy (&self);
     return self;
@@ -374,10 +439,17 @@ xinf_model_destroy (xinf_model_t **self_p)
         xinf_model_t *self = *self_p;
         xinf_tokenizer_destroy (&self->tokenizer);
         free (self->transformer.layers);
+        xinf_slices_destroy (&self->slices);
         xinf_gguf_destroy (&self->gguf);
         free (self);
         *self_p = NULL;
     }
+}
+
+void
+xinf_model_set_collective (xinf_model_t *self, xinf_collective_t *collective)
+{
+    self->transformer.collective = collective;
 }
 
 const xinf_transformer_t *xinf_model_transformer (xinf_model_t *self) { return &self->transformer; }

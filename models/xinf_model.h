@@ -7,6 +7,14 @@
     reporting byte progress, so that the first request does not pay for the
     disk and a stuck disk shows up as a stalled load. Unsupported
     architectures or weight types get an error that names them.
+
+    A tensor-parallel shard (xinf_model_load_shard, rank r of n) holds only
+    its part of the attention heads and of the feed-forward dimension
+    (xinf_shard.h) and reads only those bytes of the file; the columns of
+    attn_output and ffn_down it holds are copied into memory the model
+    owns. Its forward pass needs the collective of its group
+    (xinf_model_set_collective) and gives the same hidden state on every
+    rank.
 */
 #ifndef XINF_MODEL_H_INCLUDED
 #define XINF_MODEL_H_INCLUDED
@@ -20,9 +28,11 @@ typedef struct {
     char arch [16];                   //  "llama" or "qwen2"
     char name [128];                  //  general.name, or ""
     char weight_type [16];            //  of the attention/FFN matrices: "F32", "F16", "BF16", "Q8_0"
-    uint64_t size_bytes;              //  tensor data bytes
-    uint64_t n_params;
+    uint64_t size_bytes;              //  tensor data bytes of the file
+    uint64_t n_params;                //  of the file
     bool tied_embeddings;
+    int rank, n_ranks;                //  this shard: rank of n_ranks (0 of 1: the whole model)
+    uint64_t shard_bytes;             //  bytes of the file this shard reads (= progress total)
 } xinf_model_info_t;
 
 typedef struct _xinf_model_t xinf_model_t;
@@ -31,13 +41,24 @@ typedef struct _xinf_model_t xinf_model_t;
 //  false cancels the load.
 typedef bool (xinf_model_progress_fn) (uint64_t done, uint64_t total, void *arg);
 
+//  The whole model: shard 0 of 1.
 xinf_model_t *xinf_model_load (const char *path, xinf_model_progress_fn *progress, void *arg,
                                char *error, size_t error_size);
+//  Shard 'rank' (0 .. n_ranks-1) of a model split over 'n_ranks' ranks;
+//  NULL with the reason when the split cannot be made ("cannot split 2 KV
+//  heads over 3 ranks") or the rank values are wrong. Progress counts this
+//  shard's bytes.
+xinf_model_t *xinf_model_load_shard (const char *path, int rank, int n_ranks, xinf_model_progress_fn *progress,
+                                     void *arg, char *error, size_t error_size);
 void xinf_model_destroy (xinf_model_t **self_p);
 
 //  Only the tokenizer of a GGUF file (for actors that tokenize but do not
 //  compute); NULL with the reason otherwise.
 xinf_tokenizer_t *xinf_model_load_tokenizer (const char *path, char *error, size_t error_size);
+
+//  The collective of the shard's group (not owned; it must outlive the
+//  model's forward calls); required before a forward pass when n_ranks > 1.
+void xinf_model_set_collective (xinf_model_t *self, xinf_collective_t *collective);
 
 const xinf_transformer_t *xinf_model_transformer (xinf_model_t *self);
 xinf_tokenizer_t *xinf_model_tokenizer (xinf_model_t *self);

@@ -7,6 +7,14 @@
     loader fills; this module owns none of them. A KV cache holds one
     sequence; prefill runs a batch of positions with matrix-matrix products,
     decode one position with matrix-vector products.
+
+    Tensor parallelism (Megatron-style): a shard of n_ranks > 1 holds the
+    rows of attn_q/k/v of its heads, the columns of attn_output of the same
+    heads, the rows of ffn_gate/up and the columns of ffn_down of its part
+    of the feed-forward dimension; the rest is replicated. Every rank runs
+    the same forward pass; the partial outputs of attn_output and ffn_down
+    are summed over the ranks by the collective (kernels/xinf_collective.h),
+    so every rank holds the same hidden state after each layer.
 */
 #ifndef XINF_TRANSFORMER_H_INCLUDED
 #define XINF_TRANSFORMER_H_INCLUDED
@@ -15,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "xinf_collective.h"
 #include "xinf_dtype.h"
 #include "xinf_threadpool.h"
 
@@ -24,15 +33,27 @@ typedef struct {
     size_t rows, cols;                 //  rows of 'cols' contiguous weights
 } xinf_matrix_t;
 
+//  Shapes are the shard's: q_dim = shard n_heads x head_dim, kv_dim = shard
+//  n_kv_heads x head_dim, ffn = shard ffn (the model's when n_ranks = 1).
 typedef struct {
     const float *attn_norm;            //  [dim]
-    xinf_matrix_t q, k, v, o;          //  q, o: dim x dim; k, v: kv_dim x dim
+    xinf_matrix_t q, k, v, o;          //  q: q_dim x dim; k, v: kv_dim x dim; o: dim x q_dim
     const float *q_bias, *k_bias, *v_bias;   //  qwen2 only, else NULL
     const float *ffn_norm;             //  [dim]
     xinf_matrix_t gate, up, down;      //  gate, up: ffn x dim; down: dim x ffn
 } xinf_layer_t;
 
+//  The part of the model one tensor-parallel rank holds; rank 0 of 1 holds
+//  all of it (n_heads, n_kv_heads and ffn equal the model's).
 typedef struct {
+    size_t rank, n_ranks;
+    size_t head_first, n_heads;        //  query heads head_first .. + n_heads
+    size_t kv_head_first, n_kv_heads;  //  KV heads kv_head_first .. + n_kv_heads
+    size_t ffn_first, ffn;             //  feed-forward columns ffn_first .. + ffn
+} xinf_shard_t;
+
+typedef struct {
+    //  The whole model's hyperparameters (also in a shard)
     size_t dim, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, context;
     float rms_eps, rope_base;
     bool rope_neox;                    //  qwen2: true; llama: false
@@ -40,25 +61,34 @@ typedef struct {
     xinf_layer_t *layers;              //  n_layers (owned by the loader)
     const float *output_norm;          //  [dim]
     xinf_matrix_t output;              //  vocab x dim (the embedding when tied)
+    xinf_shard_t shard;                //  { 0, 1, 0, n_heads, 0, n_kv_heads, 0, ffn } for a whole model
+    xinf_collective_t *collective;     //  not owned; required when shard.n_ranks > 1
 } xinf_transformer_t;
 
 typedef struct _xinf_kv_t xinf_kv_t;
 
-//  Checks shapes and types against the hyperparameters; 0 or -1 with reason.
+//  Checks shapes and types against the hyperparameters and the shard; 0 or
+//  -1 with reason.
 int xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t error_size);
 
-//  A KV cache (and scratch) for one sequence of up to 'context' positions.
+//  A KV cache (and scratch) for one sequence of up to 'context' positions;
+//  a shard's cache holds its own KV heads only.
 xinf_kv_t *xinf_kv_new (const xinf_transformer_t *model, size_t context);
 void xinf_kv_destroy (xinf_kv_t **self_p);
 size_t xinf_kv_context (xinf_kv_t *self);
 //  A flag another thread may raise to end a running forward pass early
-//  (checked between layers): the call then fails with "cancelled".
+//  (checked between layers): the call then fails with "cancelled". Not
+//  checked by a shard of n_ranks > 1 (its ranks must stay in lockstep: the
+//  caller cancels between calls).
 void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag);
 
 //  Runs 'count' tokens at positions pos .. pos+count-1 (pos + count <=
 //  context), filling the cache, and writes the logits of the last position
 //  into 'logits' [vocab] (all positions into 'all_logits' [count][vocab] when
-//  it is not NULL). Token ids must be < vocab. 0, or -1 with a reason.
+//  it is not NULL; with both NULL the output projection is skipped). Token
+//  ids must be < vocab. Every rank of a shard calls it with the same tokens
+//  and positions; a collective error fails it with the collective's
+//  reason. 0, or -1 with a reason.
 int xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
                               const int32_t *tokens, size_t count, size_t pos,
                               float *logits, float *all_logits, char *error, size_t error_size);

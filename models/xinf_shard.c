@@ -1,0 +1,119 @@
+/*  xinf_shard: the tensor-parallel split of a model's weights.  */
+#include "xinf_shard.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static int
+s_fail (char *error, size_t error_size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, error_size, format, args);
+    va_end (args);
+    return -1;
+}
+
+int
+xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t rank, size_t n_ranks,
+                 size_t ffn_unit, char *error, size_t error_size)
+{
+    if (n_ranks < 1 || rank >= n_ranks)
+        return s_fail (error, error_size, "rank %zu is out of range for %zu ranks", rank, n_ranks);
+    if (!model->n_heads || !model->n_kv_heads || model->n_heads % model->n_kv_heads
+    ||  model->head_dim * model->n_heads != model->dim || model->head_dim % 2)
+        return s_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
+                       model->dim, model->n_heads, model->n_kv_heads, model->head_dim);
+    if (model->n_kv_heads % n_ranks)
+        return s_fail (error, error_size, "cannot split %zu KV heads over %zu ranks", model->n_kv_heads, n_ranks);
+    if (ffn_unit < 1 || n_ranks == 1)
+        ffn_unit = 1;                  //  a whole model keeps every block whole anyway
+    if (model->ffn % ffn_unit)
+        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks: it is not a multiple of %zu-column "
+                       "Q8_0 blocks", model->ffn, n_ranks, ffn_unit);
+    size_t units = model->ffn / ffn_unit, base = units / n_ranks, extra = units % n_ranks;
+    if (base == 0 && ffn_unit > 1)
+        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks in %zu-column Q8_0 blocks",
+                       model->ffn, n_ranks, ffn_unit);
+    if (base == 0)
+        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks", model->ffn, n_ranks);
+    size_t group = model->n_heads / model->n_kv_heads;
+    shard->rank = rank;
+    shard->n_ranks = n_ranks;
+    shard->n_kv_heads = model->n_kv_heads / n_ranks;
+    shard->kv_head_first = rank * shard->n_kv_heads;
+    shard->n_heads = shard->n_kv_heads * group;
+    shard->head_first = shard->kv_head_first * group;
+    shard->ffn = (base + (rank < extra)) * ffn_unit;
+    shard->ffn_first = (rank * base + (rank < extra ? rank : extra)) * ffn_unit;
+    return 0;
+}
+
+//  Rows first .. first + count - 1 of a matrix: a view.
+static int
+s_rows (xinf_slices_t *slices, xinf_matrix_t *matrix, size_t first, size_t count)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
+    matrix->data = xinf_slices_view (slices, (const char *) matrix->data + first * row_bytes, count * row_bytes);
+    matrix->rows = count;
+    return matrix->data ? 0 : -1;
+}
+
+//  Columns first .. first + count - 1 of every row: a copy (a view when
+//  they are all the columns).
+static int
+s_columns (xinf_slices_t *slices, xinf_matrix_t *matrix, size_t first, size_t count, size_t layer,
+           const char *name, char *error, size_t error_size)
+{
+    if (first == 0 && count == matrix->cols)
+        return s_rows (slices, matrix, 0, matrix->rows)
+             ? s_fail (error, error_size, "out of memory slicing blk.%zu.%s", layer, name) : 0;
+    size_t block = XINF_Q8_0_BLOCK_SIZE;
+    if (matrix->dtype == XINF_DTYPE_Q8_0 && (first % block || count % block || matrix->cols % block))
+        return s_fail (error, error_size, "blk.%zu.%s Q8_0 columns %zu..%zu are not on %zu-column block boundaries",
+                       layer, name, first, first + count, block);
+    size_t row_bytes = xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
+    size_t offset = xinf_dtype_row_bytes (matrix->dtype, first), bytes = xinf_dtype_row_bytes (matrix->dtype, count);
+    void *copy = xinf_slices_copy (slices, matrix->data, matrix->rows, row_bytes, offset, bytes);
+    if (!copy)
+        return s_fail (error, error_size, "out of memory copying columns %zu..%zu of blk.%zu.%s",
+                       first, first + count, layer, name);
+    matrix->data = copy;
+    matrix->cols = count;
+    return 0;
+}
+
+//  Elements first .. first + count - 1 of an F32 vector (NULL stays NULL).
+static int
+s_vector (xinf_slices_t *slices, const float **vector, size_t first, size_t count)
+{
+    if (!*vector)
+        return 0;
+    *vector = xinf_slices_view (slices, *vector + first, count * sizeof (float));
+    return *vector ? 0 : -1;
+}
+
+int
+xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *layer, xinf_slices_t *slices,
+                  char *error, size_t error_size)
+{
+    const xinf_shard_t *shard = &model->shard;
+    size_t head_dim = model->head_dim;
+    size_t q_first = shard->head_first * head_dim, q_count = shard->n_heads * head_dim;
+    size_t kv_first = shard->kv_head_first * head_dim, kv_count = shard->n_kv_heads * head_dim;
+    if (s_vector (slices, &layer->attn_norm, 0, model->dim)
+    ||  s_vector (slices, &layer->ffn_norm, 0, model->dim)
+    ||  s_rows (slices, &layer->q, q_first, q_count)
+    ||  s_rows (slices, &layer->k, kv_first, kv_count)
+    ||  s_rows (slices, &layer->v, kv_first, kv_count)
+    ||  s_vector (slices, &layer->q_bias, q_first, q_count)
+    ||  s_vector (slices, &layer->k_bias, kv_first, kv_count)
+    ||  s_vector (slices, &layer->v_bias, kv_first, kv_count)
+    ||  s_rows (slices, &layer->gate, shard->ffn_first, shard->ffn)
+    ||  s_rows (slices, &layer->up, shard->ffn_first, shard->ffn))
+        return s_fail (error, error_size, "out of memory slicing layer %zu", index);
+    if (s_columns (slices, &layer->o, q_first, q_count, index, "attn_output", error, error_size)
+    ||  s_columns (slices, &layer->down, shard->ffn_first, shard->ffn, index, "ffn_down", error, error_size))
+        return -1;
+    return 0;
+}

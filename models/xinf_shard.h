@@ -1,0 +1,39 @@
+/*  xinf_shard: how the weights of a Llama-family model are split over
+    tensor-parallel ranks (Megatron-style), and the slicing of one layer's
+    tensors down to one rank's part.
+
+    Rank r of n holds KV heads r * kvh .. (r + 1) * kvh - 1 (kvh =
+    n_kv_heads / n) and the query heads that use them (a GQA group stays on
+    one rank): those rows of attn_q, attn_k, attn_v and of their qwen2
+    biases, and those columns of attn_output. The feed-forward dimension is
+    split in n nearly equal parts (the first ranks take the remainder) of
+    whole units of 32 columns when ffn_down is Q8_0 (a block never
+    straddles two ranks), else of single columns: those rows of ffn_gate
+    and ffn_up, those columns of ffn_down. Norms, the embedding and the
+    output matrix are replicated.
+
+    Row ranges stay views into the mapped file; column ranges are copied
+    by xinf_slices (per row, the contiguous bytes of the columns). A split
+    that cannot be made is an error that names it: "cannot split 2 KV
+    heads over 3 ranks".
+*/
+#ifndef XINF_SHARD_H_INCLUDED
+#define XINF_SHARD_H_INCLUDED
+
+#include "xinf_slices.h"
+#include "xinf_transformer.h"
+
+//  Fills 'shard' for 'rank' of 'n_ranks' from the model's hyperparameters
+//  (dim, heads, kv heads, ffn); 'ffn_unit' is 32 when any ffn_down is
+//  Q8_0, else 1. 0, or -1 with the reason.
+int xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t rank, size_t n_ranks,
+                     size_t ffn_unit, char *error, size_t error_size);
+
+//  Cuts layer 'index', whose tensors are views of the whole model's shapes,
+//  down to model->shard, registering every byte it keeps in 'slices' (the
+//  norms whole). 0, or -1 with the reason (Q8_0 columns off block
+//  boundaries, out of memory).
+int xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *layer, xinf_slices_t *slices,
+                      char *error, size_t error_size);
+
+#endif

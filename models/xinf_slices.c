@@ -1,0 +1,152 @@
+/*  xinf_slices: the parts of a mapped file a model uses, read once.  */
+#include "xinf_slices.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_STRIDE 4096
+#define PROGRESS_EVERY (16u << 20)     //  bytes between progress calls
+
+typedef struct {
+    const unsigned char *source;
+    size_t rows, row_bytes;            //  a view: one row of 'bytes'
+    size_t offset, bytes;              //  used bytes of each row
+    unsigned char *copy;               //  rows x bytes, NULL for a view
+} s_slice_t;
+
+struct _xinf_slices_t {
+    s_slice_t *slices;
+    size_t count, capacity;
+    uint64_t total;
+};
+
+//  Progress of one read.
+typedef struct {
+    xinf_slices_progress_fn *progress;
+    void *arg;
+    uint64_t done, reported, total;
+} s_reading_t;
+
+xinf_slices_t *
+xinf_slices_new (void)
+{
+    return calloc (1, sizeof (xinf_slices_t));
+}
+
+void
+xinf_slices_destroy (xinf_slices_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_slices_t *self = *self_p;
+        for (size_t index = 0; index < self->count; index++)
+            free (self->slices [index].copy);
+        free (self->slices);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static s_slice_t *
+s_append (xinf_slices_t *self)
+{
+    if (self->count == self->capacity) {
+        size_t capacity = self->capacity ? 2 * self->capacity : 64;
+        s_slice_t *slices = realloc (self->slices, capacity * sizeof (s_slice_t));
+        if (!slices)
+            return NULL;
+        self->slices = slices;
+        self->capacity = capacity;
+    }
+    return &self->slices [self->count++];
+}
+
+const void *
+xinf_slices_view (xinf_slices_t *self, const void *data, size_t bytes)
+{
+    s_slice_t *slice = s_append (self);
+    if (!slice)
+        return NULL;
+    *slice = (s_slice_t) { data, 1, bytes, 0, bytes, NULL };
+    self->total += bytes;
+    return data;
+}
+
+void *
+xinf_slices_copy (xinf_slices_t *self, const void *data, size_t rows, size_t row_bytes, size_t offset, size_t bytes)
+{
+    size_t size = rows * bytes;
+    unsigned char *copy = malloc (size ? size : 1);
+    s_slice_t *slice = copy ? s_append (self) : NULL;
+    if (!slice) {
+        free (copy);
+        return NULL;
+    }
+    *slice = (s_slice_t) { data, rows, row_bytes, offset, bytes, copy };
+    self->total += (uint64_t) rows * bytes;
+    return copy;
+}
+
+uint64_t
+xinf_slices_bytes (xinf_slices_t *self)
+{
+    return self->total;
+}
+
+//  Counts bytes read; false when the progress callback cancels.
+static bool
+s_advance (s_reading_t *reading, uint64_t bytes)
+{
+    reading->done += bytes;
+    if (reading->progress && reading->done - reading->reported >= PROGRESS_EVERY) {
+        reading->reported = reading->done;
+        return reading->progress (reading->done, reading->total, reading->arg);
+    }
+    return true;
+}
+
+//  Touches one byte a page, so the pages are in memory afterwards.
+static bool
+s_read_view (const s_slice_t *slice, s_reading_t *reading)
+{
+    volatile unsigned char sink = 0;
+    for (size_t at = 0; at < slice->bytes; at += PAGE_STRIDE) {
+        sink ^= slice->source [at];
+        size_t step = slice->bytes - at < PAGE_STRIDE ? slice->bytes - at : PAGE_STRIDE;
+        if (!s_advance (reading, step))
+            return false;
+    }
+    (void) sink;
+    return true;
+}
+
+static bool
+s_read_copy (const s_slice_t *slice, s_reading_t *reading)
+{
+    for (size_t row = 0; row < slice->rows; row++) {
+        memcpy (slice->copy + row * slice->bytes, slice->source + row * slice->row_bytes + slice->offset, slice->bytes);
+        if (!s_advance (reading, slice->bytes))
+            return false;
+    }
+    return true;
+}
+
+static int
+s_compare (const void *a, const void *b)
+{
+    uintptr_t first = (uintptr_t) ((const s_slice_t *) a)->source, second = (uintptr_t) ((const s_slice_t *) b)->source;
+    return first < second ? -1 : first > second;
+}
+
+int
+xinf_slices_read (xinf_slices_t *self, xinf_slices_progress_fn *progress, void *arg)
+{
+    if (self->count > 1)
+        qsort (self->slices, self->count, sizeof (s_slice_t), s_compare);     //  file order
+    s_reading_t reading = { progress, arg, 0, 0, self->total };
+    for (size_t index = 0; index < self->count; index++) {
+        const s_slice_t *slice = &self->slices [index];
+        if (!(slice->copy ? s_read_copy (slice, &reading) : s_read_view (slice, &reading)))
+            return -1;
+    }
+    return progress && !progress (reading.done, reading.total, arg) ? -1 : 0;
+}
