@@ -4,20 +4,17 @@
 #include <stdarg.h>
 
 typedef struct {
-    uint64_t id;
+    uint64_t id;                       //  the mesh session
     char client [512];
     uint64_t corr;
-    int64_t deadline;
     xinf_value_t *workers;             //  cluster snapshot at start
-    xinf_value_t *expected;            //  array of node names that probe
-    xinf_value_t *results;             //  map node -> results array
 } s_session_t;
 
 struct _xinf_doctor_t {
     xinf_cluster_t *cluster;
+    xinf_mesh_t *mesh;
     char name [65];
     zlistx_t *sessions;
-    uint64_t next_id;
 };
 
 static void
@@ -25,8 +22,6 @@ s_session_destroy (s_session_t **session_p)
 {
     if (*session_p) {
         xinf_value_destroy (&(*session_p)->workers);
-        xinf_value_destroy (&(*session_p)->expected);
-        xinf_value_destroy (&(*session_p)->results);
         free (*session_p);
         *session_p = NULL;
     }
@@ -39,15 +34,15 @@ s_session_free (void **item)
 }
 
 xinf_doctor_t *
-xinf_doctor_new (xinf_cluster_t *cluster, const char *supervisor_name)
+xinf_doctor_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh, const char *supervisor_name)
 {
     xinf_doctor_t *self = calloc (1, sizeof *self);
     assert (self);
     self->cluster = cluster;
+    self->mesh = mesh;
     snprintf (self->name, sizeof self->name, "%s", supervisor_name);
     self->sessions = zlistx_new ();
     zlistx_set_destructor (self->sessions, s_session_free);
-    self->next_id = 1;
     return self;
 }
 
@@ -55,8 +50,12 @@ void
 xinf_doctor_destroy (xinf_doctor_t **self_p)
 {
     if (self_p && *self_p) {
-        zlistx_destroy (&(*self_p)->sessions);
-        free (*self_p);
+        xinf_doctor_t *self = *self_p;
+        for (s_session_t *session = (s_session_t *) zlistx_first (self->sessions); session;
+             session = (s_session_t *) zlistx_next (self->sessions))
+            xinf_mesh_cancel (self->mesh, session->id);
+        zlistx_destroy (&self->sessions);
+        free (self);
         *self_p = NULL;
     }
 }
@@ -77,30 +76,6 @@ s_problem (xinf_value_t *problems, const char *format, ...)
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
     xinf_array_push (problems, xinf_value_new_str (text));
-}
-
-static const char *
-s_fix (const char *status, const char *to, const char *endpoint)
-{
-    static char fix [512];
-    const char *colon = strrchr (endpoint, ':');
-    const char *host = strncmp (endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
-    int host_length = colon ? (int) (colon - host) : (int) strlen (host);
-    if (streq (status, "timeout") || streq (status, "unreachable"))
-        snprintf (fix, sizeof fix, "open port %s/tcp on %.*s to the other workers (firewall, security group), "
-                  "or if %.*s is not %s's address, set -H / XINF_HOST_IP on %s", colon ? colon + 1 : "?",
-                  host_length, host, host_length, host, to, to);
-    else
-    if (streq (status, "refused"))
-        snprintf (fix, sizeof fix, "nothing listens on %s: is %.*s the right address of %s? set -H / XINF_HOST_IP on %s",
-                  endpoint, host_length, host, to, to);
-    else
-    if (streq (status, "wrong_peer"))
-        snprintf (fix, sizeof fix, "%s reaches another node: set -H / XINF_HOST_IP on %s to its own address", endpoint, to);
-    else
-        snprintf (fix, sizeof fix, "the port accepts connections but no xinf listener answered: another program "
-                  "holds %s, or %s's process is frozen or overloaded", endpoint, to);
-    return fix;
 }
 
 //  The version table, with mismatches reported as problems.
@@ -147,34 +122,6 @@ s_versions (xinf_value_t *workers, xinf_value_t *problems)
     return table;
 }
 
-//  The mesh from every reported result; a pair nobody reported is a problem too.
-static xinf_value_t *
-s_mesh (s_session_t *session, xinf_value_t *problems)
-{
-    xinf_value_t *mesh = xinf_value_new_array ();
-    for (size_t index = 0; index < xinf_value_count (session->expected); index++) {
-        const char *from = xinf_value_str (xinf_array_at (session->expected, index));
-        const xinf_value_t *results = xinf_map_get (session->results, from);
-        if (!results) {
-            s_problem (problems, "worker %s did not report its probes in time (frozen, or its heartbeat thread is stuck?)", from);
-            continue;
-        }
-        for (size_t at = 0; at < xinf_value_count (results); at++) {
-            const xinf_value_t *result = xinf_array_at (results, at);
-            xinf_value_t *pair = xinf_value_dup (result);
-            xinf_map_put_str (pair, "from", from);
-            const char *status = s_str (result, "status");
-            if (!streq (status, "ok"))
-                s_problem (problems, "%s cannot reach %s at %s: %s (%s) after %llu ms; fix: %s", from, s_str (result, "to"),
-                           s_str (result, "endpoint"), status, s_str (result, "detail"),
-                           (unsigned long long) xinf_value_uint (xinf_map_get (result, "ms")),
-                           s_fix (status, s_str (result, "to"), s_str (result, "endpoint")));
-            xinf_array_push (mesh, pair);
-        }
-    }
-    return mesh;
-}
-
 //  Per worker: heartbeat health, address warnings, a listener to probe.
 static xinf_value_t *
 s_alive_workers (xinf_value_t *workers, xinf_value_t *problems)
@@ -199,13 +146,14 @@ s_alive_workers (xinf_value_t *workers, xinf_value_t *problems)
 }
 
 static void
-s_reply (xinf_doctor_t *self, xinf_ctx_t *ctx, s_session_t *session)
+s_reply (xinf_doctor_t *self, xinf_ctx_t *ctx, s_session_t *session, const xinf_value_t *expected,
+         const xinf_value_t *results)
 {
     xinf_value_t *problems = xinf_value_new_array ();
     xinf_value_t *alive = s_alive_workers (session->workers, problems);
     xinf_msg_t *reply = xinf_msg_new ("DOCTOR_REPLY");
     xinf_value_t *body = xinf_msg_body (reply);
-    xinf_map_put (body, "mesh", s_mesh (session, problems));
+    xinf_map_put (body, "mesh", xinf_mesh_matrix (expected, results, problems));
     xinf_map_put (body, "versions", s_versions (alive, problems));
     xinf_value_t *health = xinf_value_new_array ();
     for (size_t index = 0; index < xinf_value_count (session->workers); index++) {
@@ -228,6 +176,19 @@ s_reply (xinf_doctor_t *self, xinf_ctx_t *ctx, s_session_t *session)
 }
 
 static void
+s_on_mesh_done (xinf_ctx_t *ctx, uint64_t id, const xinf_value_t *expected, const xinf_value_t *results, void *arg)
+{
+    xinf_doctor_t *self = (xinf_doctor_t *) arg;
+    for (s_session_t *session = (s_session_t *) zlistx_first (self->sessions); session;
+         session = (s_session_t *) zlistx_next (self->sessions))
+        if (session->id == id) {
+            s_reply (self, ctx, session, expected, results);
+            zlistx_delete (self->sessions, zlistx_cursor (self->sessions));
+            return;
+        }
+}
+
+static void
 s_on_doctor (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
@@ -236,103 +197,18 @@ s_on_doctor (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "DOCTOR: %s", check.reason);
         return;
     }
-    int64_t now = zclock_mono ();
     s_session_t *session = calloc (1, sizeof *session);
-    session->id = self->next_id++;
+    assert (session);
     snprintf (session->client, sizeof session->client, "%s", xinf_peer_id (from));
     session->corr = xinf_msg_corr (msg);
-    //  Connects take up to the timeout, handshakes up to half of it more
-    session->deadline = now + (int64_t) timeout * 3 / 2 + 1000;
-    session->workers = xinf_cluster_workers (self->cluster, now);
-    session->expected = xinf_value_new_array ();
-    session->results = xinf_value_new_map ();
+    session->workers = xinf_cluster_workers (self->cluster, zclock_mono ());
     //  Every alive worker with a listener probes every other one
-    xinf_value_t *targets = xinf_value_new_array ();
-    for (size_t index = 0; index < xinf_value_count (session->workers); index++) {
-        const xinf_value_t *worker = xinf_array_at (session->workers, index);
-        uint64_t port = xinf_value_uint (xinf_map_get (worker, "data_port"));
-        if (!streq (s_str (worker, "state"), "alive") || !port)
-            continue;
-        char endpoint [128];
-        const char *host = s_str (worker, "host_ip");
-        snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
-                  (unsigned long long) port);
-        xinf_value_t *target = xinf_value_new_map ();
-        xinf_map_put_str (target, "node", s_str (worker, "node"));
-        xinf_map_put_str (target, "endpoint", endpoint);
-        xinf_array_push (targets, target);
-    }
-    for (size_t index = 0; xinf_value_count (targets) > 1 && index < xinf_value_count (targets); index++) {
-        const char *node = s_str (xinf_array_at (targets, index), "node");
-        xinf_msg_t *probe = xinf_msg_new ("PROBE_MESH");
-        xinf_map_put_uint (xinf_msg_body (probe), "session", session->id);
-        xinf_map_put_uint (xinf_msg_body (probe), "timeout_ms", timeout);
-        xinf_value_t *others = xinf_value_new_array ();
-        for (size_t at = 0; at < xinf_value_count (targets); at++)
-            if (at != index)
-                xinf_array_push (others, xinf_value_dup (xinf_array_at (targets, at)));
-        xinf_map_put (xinf_msg_body (probe), "targets", others);
-        const char *peer_id = xinf_cluster_peer_of (self->cluster, node);
-        if (xinf_router_send (xinf_ctx_router (ctx), peer_id ? xinf_router_peer (xinf_ctx_router (ctx), peer_id) : NULL, &probe) == 0)
-            xinf_array_push (session->expected, xinf_value_new_str (node));
-    }
+    xinf_value_t *targets = xinf_mesh_targets (session->workers, NULL);
+    xinf_info ("supervisor", "doctor probing workers=%zu timeout_ms=%llu", xinf_value_count (targets),
+               (unsigned long long) timeout);
+    session->id = xinf_mesh_start (self->mesh, ctx, targets, timeout, s_on_mesh_done, self);
+    zlistx_add_end (self->sessions, session);
     xinf_value_destroy (&targets);
-    xinf_info ("supervisor", "doctor session=%llu probing workers=%zu timeout_ms=%llu", (unsigned long long) session->id,
-               xinf_value_count (session->expected), (unsigned long long) timeout);
-    if (xinf_value_count (session->expected) == 0) {
-        s_reply (self, ctx, session);
-        s_session_destroy (&session);
-    }
-    else
-        zlistx_add_end (self->sessions, session);
-}
-
-static void
-s_on_result (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
-{
-    xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t id = xinf_check_uint (&check, body, "session", 0, UINT64_MAX);
-    const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
-    const xinf_value_t *results = xinf_check_array (&check, body, "results", 256);
-    for (size_t index = 0; results && index < xinf_value_count (results); index++) {
-        const xinf_value_t *result = xinf_array_at (results, index);
-        xinf_check_str (&check, result, "to", 1, 64);
-        xinf_check_str (&check, result, "endpoint", 0, 255);
-        xinf_check_str (&check, result, "status", 1, 15);
-        xinf_check_uint (&check, result, "ms", 0, UINT32_MAX);
-        xinf_check_str (&check, result, "detail", 0, 255);
-    }
-    if (check.failed || !node) {
-        xinf_warn ("supervisor", "PROBE_RESULT ignored reason=\"%s\"", check.failed ? check.reason : "unregistered sender");
-        return;
-    }
-    for (s_session_t *session = (s_session_t *) zlistx_first (self->sessions); session;
-         session = (s_session_t *) zlistx_next (self->sessions)) {
-        if (session->id != id)
-            continue;
-        xinf_map_put (session->results, node, xinf_map_take (body, "results"));
-        if (xinf_value_count (session->results) == xinf_value_count (session->expected)) {
-            s_reply (self, ctx, session);
-            zlistx_delete (self->sessions, zlistx_cursor (self->sessions));
-        }
-        return;
-    }
-}
-
-void
-xinf_doctor_tick (xinf_doctor_t *self, xinf_ctx_t *ctx, int64_t now)
-{
-    s_session_t *session = (s_session_t *) zlistx_first (self->sessions);
-    while (session) {
-        if (now > session->deadline) {
-            s_reply (self, ctx, session);
-            zlistx_delete (self->sessions, zlistx_cursor (self->sessions));
-            session = (s_session_t *) zlistx_first (self->sessions);
-        }
-        else
-            session = (s_session_t *) zlistx_next (self->sessions);
-    }
 }
 
 bool
@@ -340,9 +216,6 @@ xinf_doctor_handle (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
 {
     if (xinf_msg_is (msg, "DOCTOR"))
         s_on_doctor (self, ctx, from, msg);
-    else
-    if (xinf_msg_is (msg, "PROBE_RESULT"))
-        s_on_result (self, ctx, from, msg);
     else
         return false;
     return true;

@@ -10,16 +10,15 @@
 #ifndef XINF_DOCTOR_H_INCLUDED
 #define XINF_DOCTOR_H_INCLUDED
 
-#include "xinf_cluster.h"
+#include "xinf_mesh.h"
 
 typedef struct _xinf_doctor_t xinf_doctor_t;
 
-xinf_doctor_t *xinf_doctor_new (xinf_cluster_t *cluster, const char *supervisor_name);
+xinf_doctor_t *xinf_doctor_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh, const char *supervisor_name);
 void xinf_doctor_destroy (xinf_doctor_t **self_p);
 
-//  DOCTOR from a client, PROBE_RESULT from a worker; false for other types.
+//  DOCTOR from a client; false for other types. The mesh (shared with
+//  the launch preflight) takes the workers' PROBE_RESULTs and deadlines.
 bool xinf_doctor_handle (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
-//  Answers sessions whose deadline passed, naming the workers that did not report.
-void xinf_doctor_tick (xinf_doctor_t *self, xinf_ctx_t *ctx, int64_t now);
 
 #endif

@@ -9,6 +9,7 @@ typedef struct {
     char uid [65];
     uint64_t replica;
     uint64_t generation;              //  the supervisor's launch number
+    uint64_t rank, n_ranks;           //  of a tensor-parallel replica (0 of 1: a plain one)
     char path [4096];
     xinf_replica_t *actor;
     xinf_dealer_t *dealer;            //  to the replica
@@ -18,6 +19,7 @@ typedef struct {
 
 struct _xinf_hosted_t {
     char node [65];
+    int port_low, port_high;          //  --data-ports, for the ranks' collectives
     xinf_dealer_t **upstream;
     zhashx_t *replicas;               //  key -> s_hosted_t
     xinf_ctx_t *ctx;                  //  the agent's, for readers
@@ -48,11 +50,13 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
 }
 
 xinf_hosted_t *
-xinf_hosted_new (const char *node, xinf_dealer_t **upstream)
+xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int port_high)
 {
     xinf_hosted_t *self = calloc (1, sizeof *self);
     assert (self);
     snprintf (self->node, sizeof self->node, "%s", node);
+    self->port_low = port_low;
+    self->port_high = port_high;
     self->upstream = upstream;
     self->replicas = zhashx_new ();
     return self;
@@ -107,13 +111,14 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 }
 
 static void
-s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t generation,
+s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
                const char *state, const char *error)
 {
     xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_map_put_str (body, "uid", uid);
     xinf_map_put_uint (body, "replica", replica);
+    xinf_map_put_uint (body, "rank", rank);
     xinf_map_put_str (body, "state", state);
     xinf_map_put_uint (body, "bytes_done", 0);
     xinf_map_put_uint (body, "bytes_total", 0);
@@ -133,13 +138,17 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     const char *path = xinf_check_str (&check, body, "path", 1, 4095);
     uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
     uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
+    uint64_t n_ranks = xinf_check_uint_opt (&check, body, "n_ranks", 1, 16, 1);
+    uint64_t rank = xinf_check_uint_opt (&check, body, "rank", 0, n_ranks ? n_ranks - 1 : 0, 0);
+    uint64_t rendezvous_ms = xinf_check_uint_opt (&check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
+    uint64_t stall_ms = xinf_check_uint_opt (&check, body, "stall_timeout_ms", 100, 3600000, 60000);
     char key [96];
     snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
     if (!check.failed && zhashx_lookup (self->replicas, key))
         xinf_check_fail (&check, "replica %s is already hosted here", key);
     if (check.failed) {
         xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
-        s_reply_state (self, uid ? uid : "?", replica, generation, "failed", check.reason);
+        s_reply_state (self, uid ? uid : "?", replica, rank, generation, "failed", check.reason);
         return;
     }
     s_hosted_t *entry = calloc (1, sizeof *entry);
@@ -150,13 +159,15 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     snprintf (entry->state, sizeof entry->state, "starting");
     entry->replica = replica;
     entry->generation = generation;
+    entry->rank = rank;
+    entry->n_ranks = n_ranks;
     char endpoint [256];
     snprintf (endpoint, sizeof endpoint, "inproc://xinf-replica-%s-%s-%llu-%p", self->node, uid,
               (unsigned long long) replica, (void *) entry);
     entry->actor = xinf_replica_new (uid, replica, endpoint);
     entry->dealer = entry->actor ? xinf_dealer_new (endpoint, "worker") : NULL;
     if (!entry->dealer) {
-        s_reply_state (self, uid, replica, generation, "failed", "cannot start the replica actor");
+        s_reply_state (self, uid, replica, rank, generation, "failed", "cannot start the replica actor");
         self->ctx = ctx;
         s_hosted_free (self, &entry);
         return;
@@ -165,10 +176,23 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_ctx_reader (ctx, xinf_dealer_sock (entry->dealer), s_on_replica, entry);
     zhashx_insert (self->replicas, key, entry);
     xinf_msg_t *start = xinf_msg_new ("START");
-    xinf_map_put_str (xinf_msg_body (start), "path", path);
-    xinf_map_put_uint (xinf_msg_body (start), "threads", threads);
+    xinf_value_t *args = xinf_msg_body (start);
+    xinf_map_put_str (args, "path", path);
+    xinf_map_put_uint (args, "threads", threads);
+    if (n_ranks > 1) {
+        char group [128];
+        snprintf (group, sizeof group, "%s/%llu/%llu", uid, (unsigned long long) generation, (unsigned long long) replica);
+        xinf_map_put_uint (args, "rank", rank);
+        xinf_map_put_uint (args, "n_ranks", n_ranks);
+        xinf_map_put_str (args, "group", group);
+        xinf_map_put_uint (args, "port_low", (uint64_t) self->port_low);
+        xinf_map_put_uint (args, "port_high", (uint64_t) self->port_high);
+        xinf_map_put_uint (args, "rendezvous_timeout_ms", rendezvous_ms);
+        xinf_map_put_uint (args, "stall_timeout_ms", stall_ms);
+    }
     xinf_dealer_send (entry->dealer, &start);
-    xinf_info ("worker", "hosting replica=%s path=%s threads=%llu", key, path, (unsigned long long) threads);
+    xinf_info ("worker", "hosting replica=%s path=%s threads=%llu rank=%llu/%llu", key, path,
+               (unsigned long long) threads, (unsigned long long) rank, (unsigned long long) n_ranks);
 }
 
 static s_hosted_t *
@@ -198,10 +222,10 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_info ("worker", "unloading replica=%s", entry->key);
     zhashx_delete (self->replicas, entry->key);
     char uid [65];
-    uint64_t replica = entry->replica, generation = entry->generation;
+    uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
     snprintf (uid, sizeof uid, "%s", entry->uid);
     s_hosted_free (self, &entry);
-    s_reply_state (self, uid, replica, generation, "stopped", "");
+    s_reply_state (self, uid, replica, rank, generation, "stopped", "");
 }
 
 static void
@@ -234,6 +258,39 @@ s_on_run (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     }
 }
 
+//  GROUP: every rank's collective endpoint, for the rendezvous.
+static void
+s_on_group (xinf_hosted_t *self, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    s_hosted_t *entry = s_find (self, msg, &check);
+    xinf_value_t *body = xinf_msg_body (msg);
+    uint64_t generation = xinf_check_uint (&check, body, "generation", 0, UINT64_MAX);
+    const xinf_value_t *endpoints = xinf_check_array (&check, body, "endpoints", 16);
+    const xinf_value_t *nodes = xinf_check_array (&check, body, "nodes", 16);
+    if (!check.failed && (entry->n_ranks < 2 || generation != entry->generation))
+        xinf_check_fail (&check, "replica %s is not a rank of launch %llu", entry->key, (unsigned long long) generation);
+    if (!check.failed && (xinf_value_count (endpoints) != entry->n_ranks || xinf_value_count (nodes) != entry->n_ranks))
+        xinf_check_fail (&check, "GROUP needs %llu endpoints and nodes", (unsigned long long) entry->n_ranks);
+    for (size_t index = 0; !check.failed && index < entry->n_ranks; index++) {
+        const char *endpoint = xinf_value_str (xinf_array_at (endpoints, index));
+        const char *node = xinf_value_str (xinf_array_at (nodes, index));
+        if (!endpoint || strncmp (endpoint, "tcp://", 6) || strlen (endpoint) > 255)
+            xinf_check_fail (&check, "GROUP endpoints[%zu] must be a tcp:// endpoint", index);
+        else
+        if (!node || !*node || strlen (node) > 64)
+            xinf_check_fail (&check, "GROUP nodes[%zu] must be a node name", index);
+    }
+    if (check.failed) {
+        xinf_warn ("worker", "GROUP refused reason=\"%s\"", check.reason);
+        return;
+    }
+    xinf_msg_t *join = xinf_msg_new ("GROUP");
+    xinf_map_put (xinf_msg_body (join), "endpoints", xinf_value_dup (endpoints));
+    xinf_map_put (xinf_msg_body (join), "nodes", xinf_value_dup (nodes));
+    xinf_dealer_send (entry->dealer, &join);
+}
+
 static void
 s_on_cancel (xinf_hosted_t *self, xinf_msg_t *msg)
 {
@@ -262,6 +319,9 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (xinf_msg_is (msg, "RUN_CANCEL"))
         s_on_cancel (self, msg);
     else
+    if (xinf_msg_is (msg, "GROUP"))
+        s_on_group (self, msg);
+    else
         return false;
     return true;
 }
@@ -278,6 +338,10 @@ xinf_hosted_models (xinf_hosted_t *self)
         xinf_map_put_str (model, "path", entry->path);
         xinf_map_put_str (model, "state", entry->state);
         xinf_map_put_uint (model, "generation", entry->generation);
+        if (entry->n_ranks > 1) {
+            xinf_map_put_uint (model, "rank", entry->rank);
+            xinf_map_put_uint (model, "n_ranks", entry->n_ranks);
+        }
         if (entry->info)
             xinf_map_put (model, "info", xinf_value_dup (entry->info));
         xinf_array_push (models, model);

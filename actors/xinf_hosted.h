@@ -2,7 +2,7 @@
 
     The worker agent hands it LOAD_MODEL, UNLOAD_MODEL and RUN from the
     supervisor; it starts and stops replica actors (in this process, over
-    inproc://), passes requests on, and relays what the replicas say
+    inproc://), passes requests and GROUP (a rendezvous) on, and relays what the replicas say
     (MODEL_STATE, RUN_TOKEN, RUN_DONE, RUN_FAILED) up to the supervisor
     through the agent's current connection. It remembers each replica's last
     state, which the agent reports in HELLO after a reconnect.
@@ -15,8 +15,9 @@
 typedef struct _xinf_hosted_t xinf_hosted_t;
 
 //  'upstream' points at the agent's connection to the supervisor, which
-//  the agent may replace when it reconnects.
-xinf_hosted_t *xinf_hosted_new (const char *node, xinf_dealer_t **upstream);
+//  the agent may replace when it reconnects. Ranks of tensor-parallel
+//  replicas bind their collectives in [port_low, port_high] (--data-ports).
+xinf_hosted_t *xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int port_high);
 void xinf_hosted_destroy (xinf_hosted_t **self_p);
 
 //  Handle one supervisor message of these types; false if not one of them.

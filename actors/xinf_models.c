@@ -1,30 +1,12 @@
 /*  xinf_models: the supervisor's models and in-flight requests.  */
 #include "xinf_models.h"
+#include "xinf_launch.h"
 
 #include <ctype.h>
 #include <stdarg.h>
 
-#define XINF_REPLICAS_MAX 16
-
-typedef struct {
-    char node [65];
-    uint64_t index;
-    char state [16];                  //  loading, ready, failed, stopped
-    uint64_t bytes_done, bytes_total;
-    char error [512];
-    xinf_value_t *info;               //  arch, weight_type, size, context, vocab...
-} s_replica_t;
-
-typedef struct {
-    char uid [65];
-    char path [4096];
-    uint64_t threads;
-    s_replica_t replicas [XINF_REPLICAS_MAX];
-    size_t count;
-    size_t next;                      //  round robin
-    uint64_t generation;              //  unique per launch: late reports of an
-                                      //  earlier launch of the same uid are ignored
-} s_model_t;
+typedef xinf_model_entry_t s_model_t;
+typedef xinf_replica_entry_t s_replica_t;
 
 typedef struct {
     uint64_t id;
@@ -39,6 +21,7 @@ typedef struct {
 
 struct _xinf_models_t {
     xinf_cluster_t *cluster;
+    xinf_launch_t *launch;            //  brings replicas up
     zhashx_t *models;                 //  uid -> s_model_t
     zhashx_t *requests;               //  id (text) -> s_request_t
     uint64_t next_request;
@@ -48,11 +31,7 @@ struct _xinf_models_t {
 static void
 s_model_free (void **item)
 {
-    s_model_t *model = (s_model_t *) *item;
-    for (size_t index = 0; index < model->count; index++)
-        xinf_value_destroy (&model->replicas [index].info);
-    free (model);
-    *item = NULL;
+    xinf_model_entry_free ((s_model_t **) item);
 }
 
 static void
@@ -62,14 +41,17 @@ s_request_free (void **item)
     *item = NULL;
 }
 
+static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg);
+
 xinf_models_t *
-xinf_models_new (xinf_cluster_t *cluster)
+xinf_models_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh)
 {
     xinf_models_t *self = calloc (1, sizeof *self);
     assert (self);
     self->cluster = cluster;
     self->models = zhashx_new ();
     zhashx_set_destructor (self->models, s_model_free);
+    self->launch = xinf_launch_new (cluster, mesh, self->models, s_on_replica_failed, self);
     self->requests = zhashx_new ();
     zhashx_set_destructor (self->requests, s_request_free);
     self->next_request = 1;
@@ -81,6 +63,7 @@ xinf_models_destroy (xinf_models_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_models_t *self = *self_p;
+        xinf_launch_destroy (&self->launch);
         zhashx_destroy (&self->models);
         zhashx_destroy (&self->requests);
         free (self);
@@ -100,110 +83,7 @@ s_uid_valid (const char *uid)
 static int
 s_send_to_node (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t **msg_p)
 {
-    const char *peer_id = xinf_cluster_peer_of (self->cluster, node);
-    xinf_peer_t *peer = peer_id ? xinf_router_peer (xinf_ctx_router (ctx), peer_id) : NULL;
-    return xinf_router_send (xinf_ctx_router (ctx), peer, msg_p);
-}
-
-static void
-s_load_replica (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica)
-{
-    xinf_msg_t *load = xinf_msg_new ("LOAD_MODEL");
-    xinf_value_t *body = xinf_msg_body (load);
-    xinf_map_put_str (body, "uid", model->uid);
-    xinf_map_put_uint (body, "replica", replica->index);
-    xinf_map_put_str (body, "path", model->path);
-    xinf_map_put_uint (body, "threads", model->threads);
-    xinf_map_put_uint (body, "generation", model->generation);
-    snprintf (replica->state, sizeof replica->state, "loading");
-    if (s_send_to_node (self, ctx, replica->node, &load)) {
-        snprintf (replica->state, sizeof replica->state, "failed");
-        snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", replica->node);
-    }
-}
-
-//  Chooses the workers for 'count' replicas; 0 or -1 with a reason.
-static int
-s_place (xinf_models_t *self, const char *named, size_t count, s_model_t *model, char *reason, size_t size)
-{
-    zlist_t *used = zlist_new ();
-    for (size_t index = 0; index < count; index++) {
-        s_replica_t *replica = &model->replicas [index];
-        replica->index = index;
-        if (named)
-            snprintf (replica->node, sizeof replica->node, "%s", named);
-        else
-        if (!xinf_cluster_pick (self->cluster, used, replica->node, sizeof replica->node)
-        &&  !xinf_cluster_pick (self->cluster, NULL, replica->node, sizeof replica->node)) {
-            zlist_destroy (&used);
-            snprintf (reason, size, "no alive worker to place the model on");
-            return -1;
-        }
-        zlist_append (used, replica->node);
-    }
-    zlist_destroy (&used);
-    model->count = count;
-    return 0;
-}
-
-static void
-s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
-{
-    xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    const char *path = xinf_check_str (&check, body, "path", 1, 4095);
-    const char *worker = xinf_check_str_opt (&check, body, "worker", 1, 64, NULL);
-    uint64_t replicas = xinf_check_uint_opt (&check, body, "replicas", 1, XINF_REPLICAS_MAX, 1);
-    uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
-    uint64_t n_worker = xinf_check_uint_opt (&check, body, "n_worker", 1, 64, 1);
-    const char *code = "BAD_REQUEST";
-    if (!check.failed && !s_uid_valid (uid))
-        xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
-    if (!check.failed && n_worker > 1)
-        xinf_check_fail (&check, "n_worker > 1 (tensor parallel launch) is not implemented yet");
-    if (!check.failed && zhashx_lookup (self->models, uid)) {
-        code = "DUPLICATE_MODEL";
-        xinf_check_fail (&check, "model '%s' is already launched (terminate it first)", uid);
-    }
-    if (!check.failed && worker && !xinf_cluster_peer_of (self->cluster, worker)) {
-        code = "NO_WORKER";
-        xinf_check_fail (&check, "worker '%s' is not registered and alive", worker);
-    }
-    if (check.failed) {
-        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "LAUNCH: %s", check.reason);
-        return;
-    }
-    s_model_t *model = calloc (1, sizeof *model);
-    char reason [256];
-    if (s_place (self, worker, replicas, model, reason, sizeof reason)) {
-        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NO_WORKER", "LAUNCH: %s", reason);
-        free (model);
-        return;
-    }
-    snprintf (model->uid, sizeof model->uid, "%s", uid);
-    snprintf (model->path, sizeof model->path, "%s", path);
-    model->threads = threads;
-    //  Distinct across supervisor restarts too: the clock's ms, then counting
-    if (!self->next_generation)
-        self->next_generation = (uint64_t) zclock_time ();
-    model->generation = self->next_generation++;
-    zhashx_insert (self->models, uid, model);
-    xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
-    xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
-    xinf_map_put_str (xinf_msg_body (reply), "state", "loading");
-    xinf_value_t *placed = xinf_value_new_array ();
-    for (size_t index = 0; index < model->count; index++) {
-        s_load_replica (self, ctx, model, &model->replicas [index]);
-        xinf_value_t *item = xinf_value_new_map ();
-        xinf_map_put_uint (item, "replica", index);
-        xinf_map_put_str (item, "worker", model->replicas [index].node);
-        xinf_array_push (placed, item);
-    }
-    xinf_map_put (xinf_msg_body (reply), "replicas", placed);
-    xinf_info ("supervisor", "launch uid=%s path=%s replicas=%zu first_worker=%s", uid, path, model->count,
-               model->replicas [0].node);
-    xinf_ctx_reply (ctx, from, msg, &reply);
+    return xinf_launch_send (self->cluster, ctx, node, msg_p);
 }
 
 //  The model's state from its replicas: failed > loading > ready > stopped.
@@ -218,10 +98,194 @@ s_model_state (s_model_t *model, const char **error)
             *error = replica->error;
             return "failed";
         }
-        loading |= streq (replica->state, "loading") || streq (replica->state, "starting");
         ready &= streq (replica->state, "ready");
+        loading |= !streq (replica->state, "ready") && !streq (replica->state, "stopped");
     }
     return loading ? "loading" : ready ? "ready" : "stopped";
+}
+
+//  Picks an alive worker not in 'exclude' (preferring ones not in 'busy').
+static bool
+s_pick (xinf_models_t *self, zlist_t *exclude, zlist_t *busy, char *node, size_t size)
+{
+    zlist_t *both = zlist_dup (exclude);
+    for (char *name = (char *) zlist_first (busy); name; name = (char *) zlist_next (busy))
+        zlist_append (both, name);
+    bool found = xinf_cluster_pick (self->cluster, both, node, size)
+              || xinf_cluster_pick (self->cluster, exclude, node, size);
+    zlist_destroy (&both);
+    return found;
+}
+
+//  Places one replica's ranks: the named workers, or distinct alive ones.
+static int
+s_place_replica (xinf_models_t *self, s_model_t *model, s_replica_t *replica, const xinf_value_t *named,
+                 zlist_t *busy, char *reason, size_t size)
+{
+    zlist_t *mine = zlist_new ();
+    int rc = 0;
+    for (size_t rank = 0; rank < model->n_worker && rc == 0; rank++) {
+        char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
+        size_t node_size = sizeof replica->node;
+        if (named)
+            snprintf (node, node_size, "%s", xinf_value_str (xinf_array_at (named, rank)));
+        else
+        if (!s_pick (self, mine, busy, node, node_size)) {
+            if (model->n_worker > 1)
+                snprintf (reason, size, "n_worker %zu needs %zu distinct alive workers; only %zu found",
+                          model->n_worker, model->n_worker, rank);
+            else
+                snprintf (reason, size, "no alive worker to place the model on");
+            rc = -1;
+        }
+        zlist_append (mine, node);
+        zlist_append (busy, node);
+    }
+    if (replica->n_ranks > 1)
+        snprintf (replica->node, sizeof replica->node, "%s", replica->ranks [0].node);
+    zlist_destroy (&mine);
+    return rc;
+}
+
+//  Chooses the workers of every replica (and rank); 0 or -1 with a reason.
+static int
+s_place (xinf_models_t *self, const xinf_value_t *named, size_t count, s_model_t *model, char *reason, size_t size)
+{
+    zlist_t *busy = zlist_new ();
+    int rc = 0;
+    for (size_t index = 0; index < count && rc == 0; index++) {
+        s_replica_t *replica = &model->replicas [index];
+        replica->index = index;
+        replica->n_ranks = model->n_worker;
+        rc = s_place_replica (self, model, replica, named, busy, reason, size);
+    }
+    zlist_destroy (&busy);
+    model->count = count;
+    return rc;
+}
+
+//  The named workers: 'worker' (one) or 'workers' (one per rank), each
+//  alive and distinct. NULL when none are named (or on a failed check).
+static xinf_value_t *
+s_named_workers (xinf_models_t *self, xinf_value_t *body, uint64_t n_worker, xinf_check_t *check, const char **code)
+{
+    const char *worker = xinf_check_str_opt (check, body, "worker", 1, 64, NULL);
+    const xinf_value_t *workers = xinf_map_get (body, "workers") ? xinf_check_array (check, body, "workers", 16) : NULL;
+    if (check->failed || (!worker && !workers))
+        return NULL;
+    if (worker && workers) {
+        xinf_check_fail (check, "give 'worker' or 'workers', not both");
+        return NULL;
+    }
+    xinf_value_t *named = xinf_value_new_array ();
+    if (worker)
+        xinf_array_push (named, xinf_value_new_str (worker));
+    for (size_t index = 0; workers && index < xinf_value_count (workers); index++) {
+        const char *name = xinf_value_str (xinf_array_at (workers, index));
+        if (!name || !*name || strlen (name) > 64)
+            xinf_check_fail (check, "field 'workers[%zu]' must be a worker name (1-64 chars)", index);
+        else
+            xinf_array_push (named, xinf_value_new_str (name));
+    }
+    if (!check->failed && xinf_value_count (named) != n_worker)
+        xinf_check_fail (check, "%zu worker(s) named for n_worker %llu: name one per rank", xinf_value_count (named),
+                         (unsigned long long) n_worker);
+    for (size_t index = 0; !check->failed && index < xinf_value_count (named); index++) {
+        const char *name = xinf_value_str (xinf_array_at (named, index));
+        for (size_t other = 0; other < index; other++)
+            if (streq (name, xinf_value_str (xinf_array_at (named, other))))
+                xinf_check_fail (check, "worker '%s' is named twice: every rank needs its own worker", name);
+        if (!check->failed && !xinf_cluster_peer_of (self->cluster, name)) {
+            *code = "NO_WORKER";
+            xinf_check_fail (check, "worker '%s' is not registered and alive", name);
+        }
+    }
+    if (check->failed)
+        xinf_value_destroy (&named);
+    return named;
+}
+
+static xinf_value_t *
+s_placement (s_model_t *model)
+{
+    xinf_value_t *placed = xinf_value_new_array ();
+    for (size_t index = 0; index < model->count; index++) {
+        s_replica_t *replica = &model->replicas [index];
+        xinf_value_t *item = xinf_value_new_map ();
+        xinf_map_put_uint (item, "replica", index);
+        xinf_map_put_str (item, "worker", replica->node);
+        if (replica->n_ranks > 1) {
+            xinf_value_t *ranks = xinf_value_new_array ();
+            for (size_t rank = 0; rank < replica->n_ranks; rank++)
+                xinf_array_push (ranks, xinf_value_new_str (replica->ranks [rank].node));
+            xinf_map_put (item, "workers", ranks);
+        }
+        xinf_array_push (placed, item);
+    }
+    return placed;
+}
+
+static void
+s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
+    const char *path = xinf_check_str (&check, body, "path", 1, 4095);
+    uint64_t replicas = xinf_check_uint_opt (&check, body, "replicas", 1, XINF_REPLICAS_MAX, 1);
+    uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
+    uint64_t n_worker = xinf_check_uint_opt (&check, body, "n_worker", 1, XINF_RANKS_MAX, 1);
+    uint64_t probe_ms = xinf_check_uint_opt (&check, body, "probe_timeout_ms", 100, 60000, 3000);
+    uint64_t rendezvous_ms = xinf_check_uint_opt (&check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
+    uint64_t stall_ms = xinf_check_uint_opt (&check, body, "stall_timeout_ms", 100, 3600000, 60000);
+    const char *code = "BAD_REQUEST";
+    xinf_value_t *named = s_named_workers (self, body, n_worker, &check, &code);
+    if (!check.failed && !s_uid_valid (uid))
+        xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
+    if (!check.failed && named && replicas > 1 && n_worker > 1)
+        xinf_check_fail (&check, "named workers place one replica: give replicas 1");
+    if (!check.failed && zhashx_lookup (self->models, uid)) {
+        code = "DUPLICATE_MODEL";
+        xinf_check_fail (&check, "model '%s' is already launched (terminate it first)", uid);
+    }
+    if (check.failed) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "LAUNCH: %s", check.reason);
+        xinf_value_destroy (&named);
+        return;
+    }
+    s_model_t *model = calloc (1, sizeof *model);
+    assert (model);
+    model->n_worker = n_worker;
+    char reason [256];
+    if (s_place (self, named, replicas, model, reason, sizeof reason)) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NO_WORKER", "LAUNCH: %s", reason);
+        xinf_value_destroy (&named);
+        xinf_model_entry_free (&model);
+        return;
+    }
+    xinf_value_destroy (&named);
+    snprintf (model->uid, sizeof model->uid, "%s", uid);
+    snprintf (model->path, sizeof model->path, "%s", path);
+    model->threads = threads;
+    model->probe_timeout_ms = probe_ms;
+    model->rendezvous_timeout_ms = rendezvous_ms;
+    model->stall_timeout_ms = stall_ms;
+    //  Distinct across supervisor restarts too: the clock's ms, then counting
+    if (!self->next_generation)
+        self->next_generation = (uint64_t) zclock_time ();
+    model->generation = self->next_generation++;
+    zhashx_insert (self->models, uid, model);
+    xinf_launch_start (self->launch, ctx, model);
+    const char *error;
+    xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
+    xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
+    xinf_map_put_str (xinf_msg_body (reply), "state", s_model_state (model, &error));
+    xinf_map_put_str (xinf_msg_body (reply), "error", error);
+    xinf_map_put_uint (xinf_msg_body (reply), "n_worker", n_worker);
+    xinf_map_put (xinf_msg_body (reply), "replicas", s_placement (model));
+    xinf_info ("supervisor", "launch uid=%s path=%s replicas=%zu n_worker=%zu first_worker=%s", uid, path,
+               model->count, model->n_worker, model->replicas [0].node);
+    xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
 static xinf_value_t *
@@ -234,6 +298,22 @@ s_replica_info (s_replica_t *replica)
     xinf_map_put_uint (item, "bytes_done", replica->bytes_done);
     xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
     xinf_map_put_str (item, "error", replica->error);
+    if (replica->n_ranks > 1) {
+        xinf_value_t *ranks = xinf_value_new_array ();
+        for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+            xinf_rank_entry_t *entry = &replica->ranks [rank];
+            xinf_value_t *row = xinf_value_new_map ();
+            xinf_map_put_uint (row, "rank", rank);
+            xinf_map_put_str (row, "worker", entry->node);
+            xinf_map_put_str (row, "state", entry->state);
+            xinf_map_put_uint (row, "bytes_done", entry->bytes_done);
+            xinf_map_put_uint (row, "bytes_total", entry->bytes_total);
+            xinf_map_put_uint (row, "data_port", entry->data_port);
+            xinf_map_put_str (row, "error", entry->error);
+            xinf_array_push (ranks, row);
+        }
+        xinf_map_put (item, "ranks", ranks);
+    }
     return item;
 }
 
@@ -273,6 +353,9 @@ s_on_progress (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     xinf_map_put_uint (body, "bytes_done", done);
     xinf_map_put_uint (body, "bytes_total", total);
     xinf_map_put (body, "replicas", replicas);
+    xinf_map_put_uint (body, "n_worker", model->n_worker);
+    if (model->preflight)
+        xinf_map_put (body, "preflight", xinf_value_dup (model->preflight));
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
@@ -332,15 +415,16 @@ s_end_request (xinf_models_t *self, xinf_ctx_t *ctx, s_request_t *request, const
     zhashx_delete (self->requests, key);
 }
 
-//  Ends every request matching uid and/or node (NULL matches all).
+//  Ends every request matching uid, node and replica (NULL, -1: all).
 static void
-s_end_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *uid, const char *node,
+s_end_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *uid, const char *node, int64_t replica,
                 const char *code, const char *reason)
 {
     zlist_t *doomed = zlist_new ();
     for (s_request_t *request = (s_request_t *) zhashx_first (self->requests); request;
          request = (s_request_t *) zhashx_next (self->requests))
-        if ((!uid || streq (request->uid, uid)) && (!node || streq (request->node, node)))
+        if ((!uid || streq (request->uid, uid)) && (!node || streq (request->node, node))
+        &&  (replica < 0 || request->replica == (uint64_t) replica))
             zlist_append (doomed, request);
     for (s_request_t *request = (s_request_t *) zlist_first (doomed); request; request = (s_request_t *) zlist_next (doomed))
         s_end_request (self, ctx, request, code, "%s", reason);
@@ -355,13 +439,8 @@ s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_ms
         return;
     char reason [128];
     snprintf (reason, sizeof reason, "model %s was terminated", model->uid);
-    s_end_requests (self, ctx, model->uid, NULL, "MODEL_NOT_READY", reason);
-    for (size_t index = 0; index < model->count; index++) {
-        xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
-        xinf_map_put_str (xinf_msg_body (unload), "uid", model->uid);
-        xinf_map_put_uint (xinf_msg_body (unload), "replica", index);
-        s_send_to_node (self, ctx, model->replicas [index].node, &unload);
-    }
+    s_end_requests (self, ctx, model->uid, NULL, -1, "MODEL_NOT_READY", reason);
+    xinf_launch_stop (self->launch, ctx, model);
     xinf_msg_t *reply = xinf_msg_new ("TERMINATE_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", model->uid);
     xinf_map_put_uint (xinf_msg_body (reply), "replicas", model->count);
@@ -482,17 +561,32 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
     uint64_t index = xinf_check_uint (&check, body, "replica", 0, XINF_REPLICAS_MAX - 1);
     const char *state = xinf_check_str (&check, body, "state", 1, 15);
+    uint64_t rank = xinf_check_uint_opt (&check, body, "rank", 0, XINF_RANKS_MAX - 1, 0);
+    xinf_check_uint_opt (&check, body, "bytes_done", 0, UINT64_MAX, 0);
+    xinf_check_uint_opt (&check, body, "bytes_total", 0, UINT64_MAX, 0);
+    xinf_check_uint_opt (&check, body, "data_port", 0, 65535, 0);
+    xinf_check_str_opt (&check, body, "error", 0, 511, "");
+    if (xinf_map_get (body, "info"))
+        xinf_check_map (&check, body, "info", 64);
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
-    if (check.failed || !model || index >= model->count || !node || !streq (model->replicas [index].node, node)
-    ||  generation != model->generation)
+    if (check.failed && node)
+        xinf_warn ("supervisor", "MODEL_STATE from %s ignored reason=\"%s\"", node, check.reason);
+    if (check.failed || !model || index >= model->count || !node || generation != model->generation)
         return;                       //  a model we terminated, an earlier launch, a stray report
     s_replica_t *replica = &model->replicas [index];
+    if (replica->n_ranks > 1) {
+        if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node))
+            xinf_launch_rank_state (self->launch, ctx, model, replica, rank, body);
+        return;
+    }
+    if (!streq (replica->node, node) || rank != 0)
+        return;
     snprintf (replica->state, sizeof replica->state, "%s", state);
-    replica->bytes_done = xinf_check_uint_opt (&check, body, "bytes_done", 0, UINT64_MAX, 0);
-    replica->bytes_total = xinf_check_uint_opt (&check, body, "bytes_total", 0, UINT64_MAX, 0);
-    snprintf (replica->error, sizeof replica->error, "%s", xinf_check_str_opt (&check, body, "error", 0, 511, "") ?: "");
+    replica->bytes_done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
+    replica->bytes_total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
+    snprintf (replica->error, sizeof replica->error, "%s", xinf_value_str (xinf_map_get (body, "error")) ?: "");
     if (xinf_map_get (body, "info")) {
         xinf_value_destroy (&replica->info);
         replica->info = xinf_value_dup (xinf_map_get (body, "info"));
@@ -502,19 +596,63 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
                    node, state, *replica->error ? " error=" : "", replica->error);
 }
 
+//  A tensor-parallel replica failed (a rank failed, a rendezvous step ran
+//  out of time): its requests end with the reason.
+static void
+s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg)
+{
+    xinf_models_t *self = (xinf_models_t *) arg;
+    char reason [1200];
+    snprintf (reason, sizeof reason, "replica %llu of %s failed: %s", (unsigned long long) replica->index,
+              model->uid, replica->error);
+    s_end_requests (self, ctx, model->uid, NULL, (int64_t) replica->index, "REPLICA_FAILED", reason);
+}
+
 void
 xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *why)
 {
     char reason [256];
     snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
-    s_end_requests (self, ctx, NULL, node, "WORKER_LOST", reason);
+    s_end_requests (self, ctx, NULL, node, -1, "WORKER_LOST", reason);
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models))
-        for (size_t index = 0; index < model->count; index++)
-            if (streq (model->replicas [index].node, node)) {
-                snprintf (model->replicas [index].state, sizeof model->replicas [index].state, "failed");
-                snprintf (model->replicas [index].error, sizeof model->replicas [index].error, "worker %s %s", node, why);
+        for (size_t index = 0; index < model->count; index++) {
+            s_replica_t *replica = &model->replicas [index];
+            if (!xinf_launch_uses (replica, node) || streq (replica->state, "failed"))
+                continue;
+            if (replica->n_ranks <= 1) {
+                snprintf (replica->state, sizeof replica->state, "failed");
+                snprintf (replica->error, sizeof replica->error, "worker %s %s", node, why);
+                continue;
             }
+            //  A rank's worker: the whole group is gone
+            size_t rank = 0;
+            while (rank < replica->n_ranks && !streq (replica->ranks [rank].node, node))
+                rank++;
+            snprintf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
+                      node, rank, (unsigned long long) index, model->uid, why);
+            s_end_requests (self, ctx, model->uid, NULL, (int64_t) index, "WORKER_LOST", reason);
+            xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank, why);
+        }
+}
+
+//  One rank of a tensor-parallel replica that is already up: the replica
+//  is ready again once every rank has come back ready.
+static void
+s_adopt_rank (s_model_t *model, s_replica_t *entry, const char *node, const char *state, uint64_t rank,
+              uint64_t n_ranks)
+{
+    model->n_worker = n_ranks;
+    entry->n_ranks = n_ranks;
+    entry->group_sent = true;
+    snprintf (entry->ranks [rank].node, sizeof entry->ranks [rank].node, "%s", node);
+    snprintf (entry->ranks [rank].state, sizeof entry->ranks [rank].state, "%s", state);
+    if (rank == 0)
+        snprintf (entry->node, sizeof entry->node, "%s", node);
+    bool ready = true;
+    for (size_t at = 0; at < n_ranks; at++)
+        ready &= streq (entry->ranks [at].state, "ready");
+    snprintf (entry->state, sizeof entry->state, "%s", ready ? "ready" : streq (state, "failed") ? "failed" : "loading");
 }
 
 void
@@ -536,28 +674,36 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
             snprintf (model->uid, sizeof model->uid, "%s", uid);
             snprintf (model->path, sizeof model->path, "%s", path ? path : "");
             model->generation = xinf_value_uint (xinf_map_get (item, "generation"));
+            model->n_worker = 1;
             zhashx_insert (self->models, uid, model);
         }
         if (replica >= model->count)
             model->count = replica + 1;
         s_replica_t *entry = &model->replicas [replica];
         entry->index = replica;
-        snprintf (entry->node, sizeof entry->node, "%s", node);
-        snprintf (entry->state, sizeof entry->state, "%s", state);
+        uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
+        uint64_t n_ranks = xinf_map_get (item, "n_ranks") ? xinf_value_uint (xinf_map_get (item, "n_ranks")) : 1;
+        if (n_ranks > 1)
+            s_adopt_rank (model, entry, node, state, rank, n_ranks);
+        else {
+            snprintf (entry->node, sizeof entry->node, "%s", node);
+            snprintf (entry->state, sizeof entry->state, "%s", state);
+        }
         entry->error [0] = 0;
         const xinf_value_t *info = xinf_map_get (item, "info");
-        if (info) {
+        if (info && rank == 0) {
             xinf_value_destroy (&entry->info);
             entry->info = xinf_value_dup (info);
         }
-        xinf_info ("supervisor", "adopted model uid=%s replica=%llu node=%s state=%s",
-                   uid, (unsigned long long) replica, node, entry->state);
+        xinf_info ("supervisor", "adopted model uid=%s replica=%llu rank=%llu/%llu node=%s state=%s", uid,
+                   (unsigned long long) replica, (unsigned long long) rank, (unsigned long long) n_ranks, node, state);
     }
 }
 
 void
 xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
 {
+    xinf_launch_tick (self->launch, ctx, now);
     zlist_t *late = zlist_new ();
     for (s_request_t *request = (s_request_t *) zhashx_first (self->requests); request;
          request = (s_request_t *) zhashx_next (self->requests))

@@ -12,11 +12,11 @@
 #ifndef XINF_MODELS_H_INCLUDED
 #define XINF_MODELS_H_INCLUDED
 
-#include "xinf_cluster.h"
+#include "xinf_mesh.h"
 
 typedef struct _xinf_models_t xinf_models_t;
 
-xinf_models_t *xinf_models_new (xinf_cluster_t *cluster);
+xinf_models_t *xinf_models_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh);
 void xinf_models_destroy (xinf_models_t **self_p);
 
 //  Handles a client or worker message of the model protocol; false when

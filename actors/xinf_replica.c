@@ -23,6 +23,8 @@ typedef struct {
 typedef struct {
     char uid [65];
     uint64_t replica;
+    uint64_t rank, n_ranks;           //  of a tensor-parallel replica (0 of 1: plain)
+    uint64_t data_port;               //  its collective's, once bound
     char name [XINF_SENDER_MAX + 1];
     char path [4096];
     char exec_endpoint [256];
@@ -87,6 +89,11 @@ s_report_state (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "bytes_done", state->bytes_done);
     xinf_map_put_uint (body, "bytes_total", state->bytes_total);
     xinf_map_put_str (body, "error", state->error);
+    if (state->n_ranks > 1) {
+        xinf_map_put_uint (body, "rank", state->rank);
+        xinf_map_put_uint (body, "n_ranks", state->n_ranks);
+        xinf_map_put_uint (body, "data_port", state->data_port);
+    }
     if (state->info)
         xinf_map_put (body, "info", xinf_value_dup (state->info));
     s_send_up (ctx, &msg);
@@ -334,6 +341,9 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     uint64_t id = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
     const char *code = "BAD_REQUEST";
     s_request_t *request = NULL;
+    if (!check.failed && state->rank > 0)
+        xinf_check_fail (&check, "rank %llu of a tensor-parallel replica takes no requests (rank 0 does)",
+                         (unsigned long long) state->rank);
     if (!check.failed && strcmp (state->state, "ready")) {
         code = "MODEL_NOT_READY";
         xinf_check_fail (&check, "model %s is %s%s%s", state->uid, state->state, *state->error ? ": " : "", state->error);
@@ -359,6 +369,8 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_check_t check = XINF_CHECK_INIT;
     const char *path = xinf_check_str (&check, xinf_msg_body (msg), "path", 1, sizeof state->path - 1);
     uint64_t threads = xinf_check_uint_opt (&check, xinf_msg_body (msg), "threads", 0, 1024, 0);
+    state->n_ranks = xinf_check_uint_opt (&check, xinf_msg_body (msg), "n_ranks", 1, 16, 1);
+    state->rank = xinf_check_uint_opt (&check, xinf_msg_body (msg), "rank", 0, state->n_ranks ? state->n_ranks - 1 : 0, 0);
     snprintf (state->upstream, sizeof state->upstream, "%s", xinf_peer_id (from));
     if (state->executor) {
         xinf_warn (state->name, "START sent twice: ignored");
@@ -376,7 +388,8 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         return;
     }
     char name [XINF_SENDER_MAX + 1];
-    snprintf (name, sizeof name, "executor-%s-%llu", state->uid, (unsigned long long) state->replica);
+    snprintf (name, sizeof name, "executor-%s-%llu-%llu", state->uid, (unsigned long long) state->replica,
+              (unsigned long long) state->rank);
     state->executor = xinf_executor_new (name, state->exec_endpoint);
     state->to_executor = state->executor ? xinf_dealer_new (state->exec_endpoint, state->name) : NULL;
     if (!state->to_executor) {
@@ -387,10 +400,32 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_msg_t *load = xinf_msg_new ("LOAD");
     xinf_map_put_str (xinf_msg_body (load), "path", path);
     xinf_map_put_uint (xinf_msg_body (load), "threads", threads);
+    //  A rank: the executor binds its collective, then waits for GROUP
+    const char *keys [] = { "rank", "n_ranks", "group", "port_low", "port_high", "rendezvous_timeout_ms",
+                            "stall_timeout_ms" };
+    for (size_t index = 0; state->n_ranks > 1 && index < sizeof keys / sizeof keys [0]; index++)
+        if (xinf_map_get (xinf_msg_body (msg), keys [index]))
+            xinf_map_put (xinf_msg_body (load), keys [index], xinf_value_dup (xinf_map_get (xinf_msg_body (msg), keys [index])));
     if (xinf_dealer_send (state->to_executor, &load))
         s_set_state (ctx, "failed", "cannot send LOAD to the executor");
     else
-        s_set_state (ctx, "loading", NULL);
+        s_set_state (ctx, state->n_ranks > 1 ? "starting" : "loading", NULL);
+}
+
+//  GROUP from the worker agent: the rendezvous goes on in the executor.
+static void
+s_on_group (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    if (!state->to_executor || state->n_ranks < 2) {
+        xinf_warn (state->name, "GROUP for a replica that is no rank: ignored");
+        return;
+    }
+    xinf_msg_t *group = xinf_msg_new ("GROUP");
+    xinf_map_put (xinf_msg_body (group), "endpoints", xinf_map_take (xinf_msg_body (msg), "endpoints"));
+    xinf_map_put (xinf_msg_body (group), "nodes", xinf_map_take (xinf_msg_body (msg), "nodes"));
+    if (xinf_dealer_send (state->to_executor, &group))
+        s_set_state (ctx, "failed", "cannot send GROUP to the executor");
 }
 
 static void
@@ -412,6 +447,24 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     state->info = xinf_value_dup (body);
     state->bytes_done = state->bytes_total = xinf_value_uint (xinf_map_get (body, "size_bytes"));
     s_set_state (ctx, "ready", NULL);
+}
+
+//  An ERROR from the executor: a failed load, a failed step, or a broken
+//  tensor-parallel group (which ends the replica: the ranks are out of step).
+static void
+s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
+{
+    s_state_t *state = s_state (ctx);
+    const char *code = xinf_value_str (xinf_map_get (body, "code")) ?: "?";
+    const char *text = xinf_value_str (xinf_map_get (body, "message")) ?: "?";
+    bool loading = !strcmp (state->state, "loading") || !strcmp (state->state, "starting")
+                || !strcmp (state->state, "joining");
+    if (state->active) {
+        s_fail_request (ctx, &state->active, code, "%s", text);
+        s_next_request (ctx);
+    }
+    if (streq (code, "LOAD_FAILED") || streq (code, "COLLECTIVE_FAILED") || loading)
+        s_set_state (ctx, "failed", text);
 }
 
 //  Replies from the executor: load progress, loaded, logits, errors.
@@ -445,17 +498,16 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     if (xinf_msg_is (msg, "LOADED"))
         s_on_loaded (ctx, msg);
     else
-    if (xinf_msg_is (msg, "ERROR")) {
-        const char *code = xinf_value_str (xinf_map_get (body, "code")) ?: "?";
-        const char *text = xinf_value_str (xinf_map_get (body, "message")) ?: "?";
-        if (streq (code, "LOAD_FAILED") || !strcmp (state->state, "loading"))
-            s_set_state (ctx, "failed", text);
-        else
-        if (state->active) {
-            s_fail_request (ctx, &state->active, code, "%s", text);
-            s_next_request (ctx);
-        }
+    if (xinf_msg_is (msg, "BOUND")) {
+        state->data_port = xinf_value_uint (xinf_map_get (body, "data_port"));
+        s_set_state (ctx, "joining", NULL);
     }
+    else
+    if (xinf_msg_is (msg, "JOINED"))
+        s_set_state (ctx, "loading", NULL);
+    else
+    if (xinf_msg_is (msg, "ERROR"))
+        s_on_executor_error (ctx, body);
     xinf_msg_destroy (&msg);
 }
 
@@ -520,6 +572,7 @@ static const xinf_handler_t s_handlers [] = {
     { "START", s_on_start },
     { "RUN", s_on_run },
     { "RUN_CANCEL", s_on_cancel },
+    { "GROUP", s_on_group },
     { NULL, NULL }
 };
 

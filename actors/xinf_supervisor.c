@@ -13,7 +13,8 @@ typedef struct {
     int liveness;
     xinf_cluster_t *cluster;      //  created and used on the actor thread
     xinf_models_t *models;        //  models, replicas, in-flight requests
-    xinf_doctor_t *doctor;        //  connectivity mesh and checklist sessions
+    xinf_mesh_t *mesh;            //  connectivity mesh sessions (doctor, preflight)
+    xinf_doctor_t *doctor;        //  deployment checklist sessions
     uint64_t heartbeat_seq;
     int64_t last_beat;
 } s_state_t;
@@ -181,7 +182,8 @@ s_on_doctor (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     xinf_cluster_seen (state->cluster, xinf_peer_id (from), zclock_mono ());
-    xinf_doctor_handle (state->doctor, ctx, from, msg);
+    if (!xinf_mesh_handle (state->mesh, ctx, from, msg))
+        xinf_doctor_handle (state->doctor, ctx, from, msg);
 }
 
 static void
@@ -199,7 +201,7 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     int64_t now = zclock_mono ();
     xinf_cluster_check (state->cluster, now);
     xinf_models_tick (state->models, ctx, now);
-    xinf_doctor_tick (state->doctor, ctx, now);
+    xinf_mesh_tick (state->mesh, ctx, now);
     if (now - state->last_beat < state->heartbeat_ms)
         return;
     state->last_beat = now;
@@ -222,8 +224,9 @@ s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
-    state->models = xinf_models_new (state->cluster);
-    state->doctor = xinf_doctor_new (state->cluster, state->node_name);
+    state->mesh = xinf_mesh_new (state->cluster);
+    state->models = xinf_models_new (state->cluster, state->mesh);
+    state->doctor = xinf_doctor_new (state->cluster, state->mesh, state->node_name);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
@@ -235,6 +238,7 @@ s_fini (xinf_ctx_t *ctx)
 {
     xinf_models_destroy (&s_state (ctx)->models);
     xinf_doctor_destroy (&s_state (ctx)->doctor);
+    xinf_mesh_destroy (&s_state (ctx)->mesh);
     xinf_cluster_destroy (&s_state (ctx)->cluster);
 }
 

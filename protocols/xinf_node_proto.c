@@ -95,6 +95,9 @@ s_check_model (xinf_check_t *check, const xinf_value_t *model)
     xinf_check_str (check, model, "state", 1, 15);
     xinf_check_str_opt (check, model, "path", 0, 4095, "");
     xinf_check_uint_opt (check, model, "generation", 0, UINT64_MAX, 0);
+    //  A rank of a tensor-parallel replica
+    uint64_t ranks = xinf_check_uint_opt (check, model, "n_ranks", 1, 16, 1);
+    xinf_check_uint_opt (check, model, "rank", 0, ranks ? ranks - 1 : 0, 0);
     if (xinf_map_get (model, "info"))
         xinf_check_map (check, model, "info", 64);
 }

@@ -3,9 +3,10 @@
 # run is instant and needs no network).
 set -eu
 # python3-numpy: the reference forward pass; iproute2 (ip) and util-linux
-# (unshare): the tests that build a private network namespace.
+# (unshare): the tests that build private network namespaces; nftables (nft):
+# the fault-injection tests in tests/netns that drop traffic between them.
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
-          python3 python3-zmq python3-msgpack python3-numpy iproute2 util-linux"
+          python3 python3-zmq python3-msgpack python3-numpy iproute2 util-linux nftables"
 missing=""
 for package in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

@@ -38,6 +38,19 @@ s_print (xinf_config_t *config, xinf_value_t *body)
     }
 }
 
+//  A stuck launch: what the cluster waits for now (the wait chain).
+static void
+s_show_waits (xinf_config_t *config, xinf_dealer_t *dealer)
+{
+    xinf_msg_t *request = xinf_msg_new ("WAITS");
+    xinf_msg_t *reply = s_request (config, dealer, &request, "WAITS_REPLY");
+    if (!reply)
+        return;
+    fprintf (stderr, "xinf-cli: what the cluster is waiting for:\n");
+    xinf_cli_show_waits (xinf_msg_body (reply), stderr);
+    xinf_msg_destroy (&reply);
+}
+
 //  Polls LAUNCH_PROGRESS until ready or failed, or no progress for the stall timeout.
 static int
 s_follow (xinf_config_t *config, xinf_dealer_t *dealer, const char *uid)
@@ -74,6 +87,7 @@ s_follow (xinf_config_t *config, xinf_dealer_t *dealer, const char *uid)
         if (zclock_mono () - last_change > stall_ms) {
             fprintf (stderr, "xinf-cli: launch of %s made no progress for %lld s (at %llu of %llu bytes)\n", uid,
                      (long long) (stall_ms / 1000), (unsigned long long) done, (unsigned long long) total);
+            s_show_waits (config, dealer);
             rc = 1;
         }
         if (rc >= 0) {
@@ -99,8 +113,20 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_map_put_str (body, "path", xinf_config_positional (config, 2));
     if (xinf_config_str (config, "worker"))
         xinf_map_put_str (body, "worker", xinf_config_str (config, "worker"));
+    if (xinf_config_str (config, "workers")) {
+        xinf_value_t *workers = xinf_value_new_array ();
+        char *list = strdup (xinf_config_str (config, "workers"));
+        for (char *saved = NULL, *name = strtok_r (list, ",", &saved); name; name = strtok_r (NULL, ",", &saved))
+            xinf_array_push (workers, xinf_value_new_str (name));
+        free (list);
+        xinf_map_put (body, "workers", workers);
+    }
     xinf_map_put_uint (body, "replicas", (uint64_t) xinf_config_int (config, "replicas"));
     xinf_map_put_uint (body, "threads", (uint64_t) xinf_config_int (config, "threads"));
+    xinf_map_put_uint (body, "n_worker", (uint64_t) xinf_config_int (config, "n-worker"));
+    xinf_map_put_uint (body, "probe_timeout_ms", (uint64_t) xinf_config_int (config, "probe-timeout"));
+    xinf_map_put_uint (body, "rendezvous_timeout_ms", (uint64_t) xinf_config_int (config, "rendezvous-timeout"));
+    xinf_map_put_uint (body, "stall_timeout_ms", (uint64_t) xinf_config_int (config, "stall-timeout") * 1000);
     xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
     if (!reply)
         return 1;
@@ -131,8 +157,15 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
             char workers [256] = "";
             for (size_t at = 0; at < xinf_value_count (replicas); at++) {
                 size_t used = strlen (workers);
-                snprintf (workers + used, sizeof workers - used, "%s%s", at ? "," : "",
-                          xinf_value_str (xinf_map_get (xinf_array_at (replicas, at), "worker")) ?: "?");
+                xinf_value_t *replica = xinf_array_at (replicas, at);
+                xinf_value_t *ranks = xinf_map_get (replica, "ranks");
+                snprintf (workers + used, sizeof workers - used, "%s", at ? "," : "");
+                for (size_t rank = 0; rank < (ranks ? xinf_value_count (ranks) : 1); rank++) {
+                    used = strlen (workers);
+                    const char *node = ranks ? xinf_value_str (xinf_map_get (xinf_array_at (ranks, rank), "worker"))
+                                             : xinf_value_str (xinf_map_get (replica, "worker"));
+                    snprintf (workers + used, sizeof workers - used, "%s%s", rank ? "+" : "", node ? node : "?");
+                }
             }
             printf ("%-20s %-8s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
                     xinf_value_str (xinf_map_get (model, "state")) ?: "?", xinf_value_str (xinf_map_get (model, "arch")) ?: "-",

@@ -225,12 +225,21 @@ class XinfClient:
 
     # ------------------------------------------------------------- models
 
-    def launch(self, uid, path, worker=None, replicas=1, threads=0):
+    def launch(self, uid, path, worker=None, replicas=1, threads=0, n_worker=1, workers=None,
+               probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None):
         """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
-        goes on in the background: follow it with wait_ready()."""
-        body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads}
+        goes on in the background: follow it with wait_ready(). n_worker > 1
+        splits each replica over that many workers (tensor parallel; the
+        named 'workers', one per rank, or distinct alive ones)."""
+        body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads, "n_worker": n_worker}
         if worker:
             body["worker"] = worker
+        if workers:
+            body["workers"] = list(workers)
+        for key, value in (("probe_timeout_ms", probe_timeout_ms), ("rendezvous_timeout_ms", rendezvous_timeout_ms),
+                           ("stall_timeout_ms", stall_timeout_ms)):
+            if value is not None:
+                body[key] = value
         reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")
         return reply
 
@@ -394,9 +403,11 @@ def _model_command(client, args, prompt_tokens):
     """launch, models, generate, terminate."""
     if args.command == "launch":
         uid, path = args.args
-        body = client.launch(uid, path, args.worker, args.replicas, args.threads)
+        body = client.launch(uid, path, args.worker, args.replicas, args.threads, args.n_worker,
+                             args.workers.split(",") if args.workers else None, args.probe_timeout,
+                             args.rendezvous_timeout, args.stall_timeout * 1000)
         if not args.no_wait:
-            body = client.wait_ready(uid, on_progress=None if args.json else lambda p: print(
+            body = client.wait_ready(uid, stall_s=args.stall_timeout, on_progress=None if args.json else lambda p: print(
                 f"{uid}: {p['state']} {p['bytes_done'] / 1e6:.1f} / {p['bytes_total'] / 1e6:.1f} MB", file=sys.stderr))
         print(_json(body) if args.json else f"{uid} {'accepted' if args.no_wait else 'ready'}")
     elif args.command == "models":
@@ -405,7 +416,8 @@ def _model_command(client, args, prompt_tokens):
             print(_json({"models": models}))
         else:
             rows = [[m.get("uid"), m.get("state"), m.get("arch", "-"), m.get("type", "-"),
-                     ",".join(r.get("worker", "?") for r in m.get("replicas", [])), m.get("path")] for m in models]
+                     ",".join("+".join(k.get("worker", "?") for k in r["ranks"]) if r.get("ranks") else r.get("worker", "?")
+                              for r in m.get("replicas", [])), m.get("path")] for m in models]
             _table(rows, ["UID", "STATE", "ARCH", "TYPE", "WORKERS", "PATH"], sys.stdout)
     elif args.command == "terminate":
         body = client.terminate(args.args[0])
@@ -439,7 +451,15 @@ def main(argv=None):
                              "log; launch UID PATH; models; generate UID; terminate UID")
     parser.add_argument("args", nargs="*", help="launch: UID PATH; generate, terminate: UID")
     parser.add_argument("--worker", help="launch: the worker to place the model on")
+    parser.add_argument("--workers", help="launch: the workers of the ranks, A,B,.. (one per rank)")
     parser.add_argument("--replicas", type=_positive, default=1, help="launch: replicas")
+    parser.add_argument("--probe-timeout", type=_positive, default=3000, metavar="MS",
+                        help="doctor, launch --n-worker: how long each connectivity probe may take")
+    parser.add_argument("--n-worker", type=_positive, default=1, help="launch: split each replica over N workers")
+    parser.add_argument("--rendezvous-timeout", type=_positive, default=10000, metavar="MS",
+                        help="launch: how long the ranks may take to join their group")
+    parser.add_argument("--stall-timeout", type=_positive, default=60, metavar="S",
+                        help="launch: no progress for this long is a stall; a rank waiting this long on a peer fails")
     parser.add_argument("--threads", type=_unsigned, default=0, help="launch: threads per replica (0: all)")
     parser.add_argument("--no-wait", action="store_true", help="launch: do not follow the load")
     parser.add_argument("--prompt", help="generate: the prompt as text")
@@ -499,7 +519,7 @@ def main(argv=None):
             else:
                 show_waits(waits)
         elif args.command == "doctor":
-            body = client.doctor()
+            body = client.doctor(args.probe_timeout)
             if args.json:
                 print(_json(body))
             else:

@@ -1,0 +1,512 @@
+/*  xinf_launch: bringing a launched model's replicas up (address check,
+    preflight mesh, rendezvous, sharded load).  */
+#include "xinf_launch.h"
+#include "xinf_resources.h"
+
+#include <stdarg.h>
+
+#define XINF_STEP_SLACK_MS  5000      //  beyond the ranks' own deadlines
+
+struct _xinf_launch_t {
+    xinf_cluster_t *cluster;
+    xinf_mesh_t *mesh;
+    zhashx_t *models;
+    xinf_launch_failed_fn *failed_fn;
+    void *failed_arg;
+};
+
+xinf_launch_t *
+xinf_launch_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh, zhashx_t *models,
+                 xinf_launch_failed_fn *failed_fn, void *arg)
+{
+    xinf_launch_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->cluster = cluster;
+    self->mesh = mesh;
+    self->models = models;
+    self->failed_fn = failed_fn;
+    self->failed_arg = arg;
+    return self;
+}
+
+void
+xinf_launch_destroy (xinf_launch_t **self_p)
+{
+    if (self_p && *self_p) {
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+static void
+s_wait_end (uint64_t *wait)
+{
+    if (*wait)
+        xinf_wait_end (xinf_waits_global (), *wait);
+    *wait = 0;
+}
+
+void
+xinf_model_entry_free (xinf_model_entry_t **model_p)
+{
+    if (*model_p) {
+        xinf_model_entry_t *model = *model_p;
+        for (size_t index = 0; index < model->count; index++) {
+            xinf_value_destroy (&model->replicas [index].info);
+            s_wait_end (&model->replicas [index].wait);
+        }
+        s_wait_end (&model->mesh_wait);
+        xinf_value_destroy (&model->preflight);
+        free (model);
+        *model_p = NULL;
+    }
+}
+
+int
+xinf_launch_send (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, xinf_msg_t **msg_p)
+{
+    const char *peer_id = xinf_cluster_peer_of (cluster, node);
+    xinf_peer_t *peer = peer_id ? xinf_router_peer (xinf_ctx_router (ctx), peer_id) : NULL;
+    return xinf_router_send (xinf_ctx_router (ctx), peer, msg_p);
+}
+
+bool
+xinf_launch_uses (const xinf_replica_entry_t *replica, const char *node)
+{
+    if (replica->n_ranks <= 1)
+        return streq (replica->node, node);
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        if (streq (replica->ranks [rank].node, node))
+            return true;
+    return false;
+}
+
+static void
+s_set (char *field, size_t size, const char *value)
+{
+    snprintf (field, size, "%s", value);
+}
+
+//  LOAD_MODEL for one rank (rank 0 of 1 for a plain replica); -1 when
+//  its worker cannot be reached.
+static int
+s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
+             size_t rank)
+{
+    xinf_msg_t *load = xinf_msg_new ("LOAD_MODEL");
+    xinf_value_t *body = xinf_msg_body (load);
+    xinf_map_put_str (body, "uid", model->uid);
+    xinf_map_put_uint (body, "replica", replica->index);
+    xinf_map_put_str (body, "path", model->path);
+    xinf_map_put_uint (body, "threads", model->threads);
+    xinf_map_put_uint (body, "generation", model->generation);
+    if (replica->n_ranks > 1) {
+        xinf_map_put_uint (body, "rank", rank);
+        xinf_map_put_uint (body, "n_ranks", replica->n_ranks);
+        xinf_map_put_uint (body, "rendezvous_timeout_ms", model->rendezvous_timeout_ms);
+        xinf_map_put_uint (body, "stall_timeout_ms", model->stall_timeout_ms);
+    }
+    const char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
+    return xinf_launch_send (self->cluster, ctx, node, &load);
+}
+
+void
+xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                          xinf_replica_entry_t *replica, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (replica->error, sizeof replica->error, format, args);
+    va_end (args);
+    s_set (replica->state, sizeof replica->state, "failed");
+    replica->deadline = 0;
+    s_wait_end (&replica->wait);
+    xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
+               (unsigned long long) replica->index, replica->error);
+    //  The other ranks free their memory
+    for (size_t rank = 0; replica->n_ranks > 1 && rank < replica->n_ranks; rank++) {
+        xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
+        xinf_map_put_str (xinf_msg_body (unload), "uid", model->uid);
+        xinf_map_put_uint (xinf_msg_body (unload), "replica", replica->index);
+        xinf_launch_send (self->cluster, ctx, replica->ranks [rank].node, &unload);
+    }
+    if (self->failed_fn)
+        self->failed_fn (ctx, model, replica, self->failed_arg);
+}
+
+// ---- 1. address check ---------------------------------------------------
+
+static const xinf_value_t *
+s_worker (const xinf_value_t *workers, const char *node)
+{
+    for (size_t index = 0; index < xinf_value_count (workers); index++) {
+        const xinf_value_t *worker = xinf_array_at (workers, index);
+        const char *name = xinf_value_str (xinf_map_get (worker, "node"));
+        if (name && streq (name, node))
+            return worker;
+    }
+    return NULL;
+}
+
+static const char *
+s_field (const xinf_value_t *worker, const char *key)
+{
+    const char *text = xinf_value_str (xinf_map_get (worker, key));
+    return text ? text : "";
+}
+
+//  One rank's advertised address against the one its connection comes
+//  from: 0, or -1 with the problem and its fix.
+static int
+s_address_mismatch (const xinf_value_t *worker, size_t rank, const char *node, char *error, size_t size)
+{
+    const char *host = s_field (worker, "host_ip"), *seen = s_field (worker, "observed_address");
+    bool loopback = xinf_address_is_loopback (host);
+    if (!*seen || !strcmp (host, seen) || (loopback && xinf_address_is_loopback (seen)))
+        return 0;
+    if (loopback)
+        snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s but connects "
+                  "from %s: the other ranks cannot reach it at %s; fix: set -H / XINF_HOST_IP on %s to %s or another "
+                  "address the other workers reach it at", rank, node, host, seen, host, node, seen);
+    else
+        snprintf (error, size, "address check: rank %zu (worker %s) advertises %s but the supervisor sees it "
+                  "connect from %s: the other ranks would dial %s; fix: set -H / XINF_HOST_IP on %s to the "
+                  "address the other workers reach it at", rank, node, host, seen, host, node);
+    return -1;
+}
+
+//  0, or -1 with the problem and its fix.
+static int
+s_address_check (const xinf_value_t *workers, xinf_replica_entry_t *replica, char *error, size_t size)
+{
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        const char *node = replica->ranks [rank].node;
+        const xinf_value_t *worker = s_worker (workers, node);
+        if (s_address_mismatch (worker, rank, node, error, size))
+            return -1;
+        if (!xinf_value_uint (xinf_map_get (worker, "data_port"))) {
+            snprintf (error, size, "rank %zu (worker %s) has no data listener: no free port in its --data-ports "
+                      "range; fix: give %s a range with free ports (--data-ports LOW-HIGH)", rank, node, node);
+            return -1;
+        }
+    }
+    //  Loopback is fine only while every rank is on the same host
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        const xinf_value_t *worker = s_worker (workers, replica->ranks [rank].node);
+        const char *host = s_field (worker, "host_ip"), *seen = s_field (worker, "observed_address");
+        for (size_t other = 0; xinf_address_is_loopback (host) && other < replica->n_ranks; other++) {
+            const char *peer_seen = s_field (s_worker (workers, replica->ranks [other].node), "observed_address");
+            if (other == rank || !*peer_seen || xinf_address_is_loopback (peer_seen) || !strcmp (peer_seen, seen))
+                continue;
+            snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s while "
+                      "rank %zu (worker %s) is on another host (%s): %s cannot reach %s there; fix: set -H / "
+                      "XINF_HOST_IP on %s to its address on the network the workers share", rank,
+                      replica->ranks [rank].node, host, other, replica->ranks [other].node, peer_seen,
+                      replica->ranks [other].node, replica->ranks [rank].node, replica->ranks [rank].node);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+// ---- 2. preflight -------------------------------------------------------
+
+static bool
+s_in_replica (const xinf_replica_entry_t *replica, const char *node)
+{
+    return node && xinf_launch_uses (replica, node);
+}
+
+//  The part of a mesh between one replica's ranks: 0, or -1 with the
+//  failed pairs and their fixes in 'error'.
+static int
+s_preflight_verdict (xinf_replica_entry_t *replica, const xinf_value_t *expected, const xinf_value_t *results,
+                     char *error, size_t size)
+{
+    xinf_value_t *mine = xinf_value_new_array ();
+    xinf_value_t *mine_results = xinf_value_new_map ();
+    for (size_t index = 0; index < xinf_value_count (expected); index++) {
+        const char *from = xinf_value_str (xinf_array_at (expected, index));
+        if (!s_in_replica (replica, from))
+            continue;
+        xinf_array_push (mine, xinf_value_new_str (from));
+        const xinf_value_t *reported = xinf_map_get (results, from);
+        if (!reported)
+            continue;
+        xinf_value_t *kept = xinf_value_new_array ();
+        for (size_t at = 0; at < xinf_value_count (reported); at++)
+            if (s_in_replica (replica, s_field (xinf_array_at (reported, at), "to")))
+                xinf_array_push (kept, xinf_value_dup (xinf_array_at (reported, at)));
+        xinf_map_put (mine_results, from, kept);
+    }
+    xinf_value_t *problems = xinf_value_new_array ();
+    if (xinf_value_count (mine) < replica->n_ranks)
+        xinf_array_push (problems, xinf_value_new_str ("a rank's worker could not be asked to probe (not alive any more?)"));
+    xinf_value_t *matrix = xinf_mesh_matrix (mine, mine_results, problems);
+    size_t used = (size_t) snprintf (error, size, "preflight failed:");
+    for (size_t index = 0; index < xinf_value_count (problems) && used < size; index++)
+        used += (size_t) snprintf (error + used, size - used, "%s %s", index ? ";" : "",
+                                   xinf_value_str (xinf_array_at (problems, index)));
+    for (size_t index = 0; index < xinf_value_count (matrix); index++) {
+        const xinf_value_t *pair = xinf_array_at (matrix, index);
+        xinf_info ("supervisor", "preflight replica=%llu %s -> %s %s status=%s ms=%llu%s%s",
+                   (unsigned long long) replica->index, s_field (pair, "from"), s_field (pair, "to"),
+                   s_field (pair, "endpoint"), s_field (pair, "status"),
+                   (unsigned long long) xinf_value_uint (xinf_map_get (pair, "ms")),
+                   *s_field (pair, "detail") ? " detail=" : "", s_field (pair, "detail"));
+    }
+    int rc = xinf_value_count (problems) ? -1 : 0;
+    xinf_value_destroy (&matrix);
+    xinf_value_destroy (&problems);
+    xinf_value_destroy (&mine);
+    xinf_value_destroy (&mine_results);
+    return rc;
+}
+
+static void
+s_begin_rendezvous (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
+{
+    s_set (replica->state, sizeof replica->state, "starting");
+    char peers [256] = "";
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        s_set (replica->ranks [rank].state, sizeof replica->ranks [rank].state, "starting");
+        size_t used = strlen (peers);
+        snprintf (peers + used, sizeof peers - used, "%s%s", rank ? "," : "", replica->ranks [rank].node);
+        if (s_send_load (self, ctx, model, replica, rank)) {
+            xinf_launch_fail_replica (self, ctx, model, replica, "cannot reach worker %s (rank %zu)",
+                                      replica->ranks [rank].node, rank);
+            return;
+        }
+    }
+    int64_t limit = (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
+    replica->deadline = zclock_mono () + limit;
+    char what [160];
+    snprintf (what, sizeof what, "rendezvous %s/%llu: ranks' data ports", model->uid, (unsigned long long) replica->index);
+    replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, peers, limit);
+}
+
+static xinf_model_entry_t *
+s_model_of_session (xinf_launch_t *self, uint64_t session)
+{
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
+         model = (xinf_model_entry_t *) zhashx_next (self->models))
+        if (model->mesh_session == session)
+            return model;
+    return NULL;
+}
+
+static void
+s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected, const xinf_value_t *results, void *arg)
+{
+    xinf_launch_t *self = (xinf_launch_t *) arg;
+    xinf_model_entry_t *model = s_model_of_session (self, session);
+    if (!model)
+        return;
+    model->mesh_session = 0;
+    s_wait_end (&model->mesh_wait);
+    xinf_value_t *problems = xinf_value_new_array ();
+    xinf_value_destroy (&model->preflight);
+    model->preflight = xinf_mesh_matrix (expected, results, problems);
+    xinf_value_destroy (&problems);
+    for (size_t index = 0; index < model->count; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        if (!streq (replica->state, "preflight"))
+            continue;
+        char error [1024];
+        if (s_preflight_verdict (replica, expected, results, error, sizeof error))
+            xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+        else
+            s_begin_rendezvous (self, ctx, model, replica);
+    }
+}
+
+void
+xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model)
+{
+    if (model->n_worker <= 1) {
+        for (size_t index = 0; index < model->count; index++) {
+            xinf_replica_entry_t *replica = &model->replicas [index];
+            s_set (replica->state, sizeof replica->state, "loading");
+            if (s_send_load (self, ctx, model, replica, 0)) {
+                s_set (replica->state, sizeof replica->state, "failed");
+                snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", replica->node);
+            }
+        }
+        return;
+    }
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    xinf_value_t *names = xinf_value_new_array ();
+    for (size_t index = 0; index < model->count; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        char error [1024];
+        s_set (replica->state, sizeof replica->state, "preflight");
+        if (s_address_check (workers, replica, error, sizeof error)) {
+            xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+            continue;
+        }
+        for (size_t rank = 0; rank < replica->n_ranks; rank++)
+            xinf_array_push (names, xinf_value_new_str (replica->ranks [rank].node));
+    }
+    if (xinf_value_count (names)) {
+        xinf_value_t *targets = xinf_mesh_targets (workers, names);
+        model->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_preflight, self);
+        char what [160];
+        snprintf (what, sizeof what, "preflight %s: connectivity mesh", model->uid);
+        model->mesh_wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers",
+                                            (int64_t) model->probe_timeout_ms * 3 / 2 + 1000);
+        xinf_value_destroy (&targets);
+    }
+    xinf_value_destroy (&names);
+    xinf_value_destroy (&workers);
+}
+
+// ---- 3. rendezvous and 4. load ------------------------------------------
+
+static void
+s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
+{
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    xinf_value_t *endpoints = xinf_value_new_array ();
+    xinf_value_t *nodes = xinf_value_new_array ();
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
+        char endpoint [160];
+        snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
+                  (unsigned long long) replica->ranks [rank].data_port);
+        xinf_array_push (endpoints, xinf_value_new_str (endpoint));
+        xinf_array_push (nodes, xinf_value_new_str (replica->ranks [rank].node));
+    }
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        xinf_msg_t *group = xinf_msg_new ("GROUP");
+        xinf_value_t *body = xinf_msg_body (group);
+        xinf_map_put_str (body, "uid", model->uid);
+        xinf_map_put_uint (body, "replica", replica->index);
+        xinf_map_put_uint (body, "generation", model->generation);
+        xinf_map_put (body, "endpoints", xinf_value_dup (endpoints));
+        xinf_map_put (body, "nodes", xinf_value_dup (nodes));
+        xinf_launch_send (self->cluster, ctx, replica->ranks [rank].node, &group);
+    }
+    xinf_info ("supervisor", "rendezvous uid=%s replica=%llu ranks=%zu: endpoints sent", model->uid,
+               (unsigned long long) replica->index, replica->n_ranks);
+    xinf_value_destroy (&endpoints);
+    xinf_value_destroy (&nodes);
+    xinf_value_destroy (&workers);
+    replica->group_sent = true;
+    int64_t limit = (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
+    replica->deadline = zclock_mono () + limit;
+    s_wait_end (&replica->wait);
+    char what [160];
+    snprintf (what, sizeof what, "rendezvous %s/%llu: ranks joining", model->uid, (unsigned long long) replica->index);
+    replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, replica->ranks [0].node, limit);
+}
+
+//  The replica's state from its ranks'.
+static void
+s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
+{
+    bool all_ready = true, all_ported = true, any_joining = false;
+    replica->bytes_done = replica->bytes_total = 0;
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        xinf_rank_entry_t *entry = &replica->ranks [rank];
+        if (streq (entry->state, "failed") || streq (entry->state, "stopped")) {
+            xinf_launch_fail_replica (self, ctx, model, replica, "rank %zu (worker %s) %s: %s", rank, entry->node,
+                                      entry->state, *entry->error ? entry->error : "no reason given");
+            return;
+        }
+        all_ready &= streq (entry->state, "ready");
+        all_ported &= entry->data_port > 0;
+        any_joining |= streq (entry->state, "joining") || streq (entry->state, "starting");
+        replica->bytes_done += entry->bytes_done;
+        replica->bytes_total += entry->bytes_total;
+    }
+    if (all_ported && !replica->group_sent)
+        s_send_group (self, ctx, model, replica);
+    if (all_ready) {
+        s_set (replica->state, sizeof replica->state, "ready");
+        xinf_info ("supervisor", "model uid=%s replica=%llu ranks=%zu state=ready", model->uid,
+                   (unsigned long long) replica->index, replica->n_ranks);
+    }
+    else
+        s_set (replica->state, sizeof replica->state, any_joining ? "joining" : "loading");
+    if (replica->group_sent && !any_joining) {
+        replica->deadline = 0;        //  loads have their own stall waits
+        s_wait_end (&replica->wait);
+    }
+}
+
+void
+xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                        xinf_replica_entry_t *replica, size_t rank, const xinf_value_t *body)
+{
+    if (streq (replica->state, "failed") || rank >= replica->n_ranks)
+        return;
+    xinf_rank_entry_t *entry = &replica->ranks [rank];
+    s_set (entry->state, sizeof entry->state, xinf_value_str (xinf_map_get (body, "state")));
+    entry->bytes_done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
+    entry->bytes_total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
+    const char *error = xinf_value_str (xinf_map_get (body, "error"));
+    s_set (entry->error, sizeof entry->error, error ? error : "");
+    uint64_t port = xinf_value_uint (xinf_map_get (body, "data_port"));
+    if (port)
+        entry->data_port = port;
+    if (rank == 0 && xinf_map_get (body, "info")) {
+        xinf_value_destroy (&replica->info);
+        replica->info = xinf_value_dup (xinf_map_get (body, "info"));
+    }
+    s_aggregate (self, ctx, model, replica);
+}
+
+void
+xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model)
+{
+    if (model->mesh_session)
+        xinf_mesh_cancel (self->mesh, model->mesh_session);
+    model->mesh_session = 0;
+    s_wait_end (&model->mesh_wait);
+    for (size_t index = 0; index < model->count; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        replica->deadline = 0;
+        s_wait_end (&replica->wait);
+        size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
+        for (size_t rank = 0; rank < ranks; rank++) {
+            xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
+            xinf_map_put_str (xinf_msg_body (unload), "uid", model->uid);
+            xinf_map_put_uint (xinf_msg_body (unload), "replica", index);
+            xinf_launch_send (self->cluster, ctx, replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node,
+                              &unload);
+        }
+    }
+}
+
+//  Names the ranks that have not reached the step's goal.
+static void
+s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
+{
+    char late [768] = "";
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        xinf_rank_entry_t *entry = &replica->ranks [rank];
+        bool behind = replica->group_sent ? streq (entry->state, "joining") || streq (entry->state, "starting")
+                                          : entry->data_port == 0;
+        if (!behind)
+            continue;
+        size_t used = strlen (late);
+        snprintf (late + used, sizeof late - used, "%srank %zu (worker %s, state %s)", *late ? ", " : "", rank,
+                  entry->node, entry->state);
+    }
+    xinf_launch_fail_replica (self, ctx, model, replica, "rendezvous: %s did not %s within %llu ms", late,
+                              replica->group_sent ? "join the group" : "report its data port",
+                              (unsigned long long) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS);
+}
+
+void
+xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now)
+{
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
+         model = (xinf_model_entry_t *) zhashx_next (self->models))
+        for (size_t index = 0; index < model->count; index++) {
+            xinf_replica_entry_t *replica = &model->replicas [index];
+            if (replica->deadline && now > replica->deadline && replica->n_ranks > 1
+            &&  !streq (replica->state, "failed") && !streq (replica->state, "ready"))
+                s_fail_late (self, ctx, model, replica);
+        }
+}

@@ -1,0 +1,104 @@
+/*  xinf_launch: how the supervisor brings a launched model's replicas up,
+    and the model table's entries that it shares with xinf_models.
+
+    A replica of one worker gets LOAD_MODEL at once. A tensor-parallel
+    replica (n_worker > 1: ranks 0 .. N-1 on N distinct workers) goes
+    through the steps of DESIGN.md "Distributed launch", each with a
+    deadline and each failure naming its cause:
+
+    1. address check: a rank that advertises loopback while other ranks
+       are on other hosts, or that advertises another address than the one
+       the supervisor observes, fails the launch with the flag to set;
+    2. preflight: every rank's worker probes every other's data listener
+       (xinf_mesh); any failed pair fails the launch with the matrix and the
+       fix, before a byte of weights is read;
+    3. rendezvous: LOAD_MODEL to every rank; each binds its collective's
+       data port and reports it (state "joining"); when all have, GROUP
+       gives every rank all endpoints and the ranks join with a deadline;
+    4. each rank loads its shard with byte progress; the replica is ready
+       when every rank is. Rank 0 takes the requests.
+
+    A rank that fails or whose worker is lost fails the whole replica; the
+    other ranks are unloaded so that they free their memory.
+*/
+#ifndef XINF_LAUNCH_H_INCLUDED
+#define XINF_LAUNCH_H_INCLUDED
+
+#include "xinf_mesh.h"
+
+#define XINF_REPLICAS_MAX  16
+#define XINF_RANKS_MAX     16
+
+typedef struct {
+    char node [65];
+    char state [16];                  //  starting, joining, loading, ready, failed, stopped
+    uint64_t bytes_done, bytes_total;
+    uint64_t data_port;               //  its collective's, once joining
+    char error [512];
+} xinf_rank_entry_t;
+
+typedef struct {
+    char node [65];                   //  the worker that takes requests (rank 0)
+    uint64_t index;
+    char state [16];                  //  preflight, starting, joining, loading, ready, failed, stopped
+    uint64_t bytes_done, bytes_total;
+    char error [1024];
+    xinf_value_t *info;               //  arch, weight_type, size, context, vocab...
+    size_t n_ranks;                   //  1: a plain replica, ranks [] unused
+    xinf_rank_entry_t ranks [XINF_RANKS_MAX];
+    bool group_sent;
+    int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
+    uint64_t wait;                    //  the registered wait of that step
+} xinf_replica_entry_t;
+
+typedef struct {
+    char uid [65];
+    char path [4096];
+    uint64_t threads;
+    xinf_replica_entry_t replicas [XINF_REPLICAS_MAX];
+    size_t count;
+    size_t next;                      //  round robin
+    uint64_t generation;              //  unique per launch: late reports of an
+                                      //  earlier launch of the same uid are ignored
+    size_t n_worker;                  //  ranks per replica
+    uint64_t probe_timeout_ms, rendezvous_timeout_ms, stall_timeout_ms;
+    uint64_t mesh_session;            //  preflight under way, else 0
+    uint64_t mesh_wait;
+    xinf_value_t *preflight;          //  the preflight matrix, once known
+} xinf_model_entry_t;
+
+typedef struct _xinf_launch_t xinf_launch_t;
+
+//  Called when a replica fails after its launch began (its requests end).
+typedef void (xinf_launch_failed_fn) (xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
+                                      void *arg);
+
+//  'models' is the model table (uid -> xinf_model_entry_t), lent.
+xinf_launch_t *xinf_launch_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh, zhashx_t *models,
+                                xinf_launch_failed_fn *failed_fn, void *arg);
+void xinf_launch_destroy (xinf_launch_t **self_p);
+
+//  Brings up a placed model (its replicas' nodes and ranks are set).
+void xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);
+//  A MODEL_STATE (validated by the caller) for rank 'rank' of a
+//  tensor-parallel replica, sent by that rank's worker.
+void xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                             xinf_replica_entry_t *replica, size_t rank, const xinf_value_t *body);
+//  Fails a replica with a reason and unloads the ranks still up.
+void xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                               xinf_replica_entry_t *replica, const char *format, ...)
+    __attribute__ ((format (printf, 5, 6)));
+//  UNLOAD_MODEL to every worker of every replica, and no more callbacks
+//  for the model (it is being terminated).
+void xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);
+//  Rendezvous steps whose deadline passed fail their replica.
+void xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now);
+//  True when 'node' runs any rank of the replica.
+bool xinf_launch_uses (const xinf_replica_entry_t *replica, const char *node);
+//  Frees an entry's owned values and registered waits.
+void xinf_model_entry_free (xinf_model_entry_t **model_p);
+
+//  Sends to the worker named 'node'; 0 or -1 when it cannot be reached.
+int xinf_launch_send (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, xinf_msg_t **msg_p);
+
+#endif

@@ -1,0 +1,199 @@
+/*  xinf_rank: an executor's membership in a tensor-parallel group.  */
+#include "xinf_rank.h"
+#include "xinf_coll_zmq.h"
+
+#include <stdatomic.h>
+
+#define XINF_STEP_MAGIC  0x50455453u   //  "STEP" little-endian
+
+struct _xinf_rank_t {
+    char name [XINF_SENDER_MAX + 1];
+    int rank, size;
+    xinf_collective_t *group;
+    _Atomic bool aborted;
+    char **endpoints, **nodes;        //  [size], once GROUP came
+    uint8_t *buffer;                  //  step commands
+    size_t buffer_size;
+};
+
+static uint64_t
+s_wait_begin (void *arg, const char *what, const char *peer, int64_t stall_ms)
+{
+    xinf_rank_t *self = (xinf_rank_t *) arg;
+    return xinf_wait_begin (xinf_waits_global (), self->name, what, peer, stall_ms > 0 ? stall_ms : 1);
+}
+
+static void
+s_wait_progress (void *arg, uint64_t handle, uint64_t progress)
+{
+    xinf_wait_progress (xinf_waits_global (), handle, progress);
+}
+
+static void
+s_wait_end (void *arg, uint64_t handle)
+{
+    xinf_wait_end (xinf_waits_global (), handle);
+}
+
+static void
+s_log (void *arg, const char *text)
+{
+    xinf_warn (((xinf_rank_t *) arg)->name, "collective: %s", text);
+}
+
+xinf_rank_t *
+xinf_rank_new (const char *name, const char *group, int rank, int size, int port_low, int port_high,
+               int64_t stall_ms, char *error, size_t error_size)
+{
+    xinf_rank_t *self = calloc (1, sizeof *self);
+    assert (self);
+    snprintf (self->name, sizeof self->name, "%s", name);
+    self->rank = rank;
+    self->size = size;
+    xinf_collective_hooks_t hooks = { s_wait_begin, s_wait_progress, s_wait_end, s_log, self };
+    self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, "*", port_low, port_high, stall_ms, &hooks,
+                                     error, error_size);
+    if (!self->group) {
+        free (self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_free_strings (char ***strings_p, int count)
+{
+    if (*strings_p) {
+        for (int index = 0; index < count; index++)
+            free ((*strings_p) [index]);
+        free (*strings_p);
+        *strings_p = NULL;
+    }
+}
+
+void
+xinf_rank_destroy (xinf_rank_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_rank_t *self = *self_p;
+        xinf_collective_destroy (&self->group);
+        s_free_strings (&self->endpoints, self->size);
+        s_free_strings (&self->nodes, self->size);
+        free (self->buffer);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int xinf_rank_port (xinf_rank_t *self) { return xinf_coll_zmq_port (self->group); }
+int xinf_rank_index (xinf_rank_t *self) { return self->rank; }
+xinf_collective_t *xinf_rank_collective (xinf_rank_t *self) { return self->group; }
+void *xinf_rank_socket (xinf_rank_t *self) { return xinf_coll_zmq_socket (self->group); }
+
+static char **
+s_strings (const xinf_value_t *array, int count)
+{
+    char **strings = calloc ((size_t) count, sizeof (char *));
+    assert (strings);
+    for (int index = 0; index < count; index++) {
+        const char *text = xinf_value_str (xinf_array_at (array, (size_t) index));
+        strings [index] = strdup (text ? text : "");
+    }
+    return strings;
+}
+
+void
+xinf_rank_set_peers (xinf_rank_t *self, const xinf_value_t *endpoints, const xinf_value_t *nodes)
+{
+    s_free_strings (&self->endpoints, self->size);
+    s_free_strings (&self->nodes, self->size);
+    self->endpoints = s_strings (endpoints, self->size);
+    self->nodes = s_strings (nodes, self->size);
+}
+
+int
+xinf_rank_join (xinf_rank_t *self, int64_t timeout_ms, char *error, size_t error_size)
+{
+    if (!self->endpoints) {
+        snprintf (error, error_size, "rendezvous: no endpoints from the supervisor");
+        return -1;
+    }
+    return xinf_coll_zmq_join (self->group, (const char *const *) self->endpoints,
+                               (const char *const *) self->nodes, timeout_ms, error, error_size);
+}
+
+void
+xinf_rank_abort (xinf_rank_t *self)
+{
+    if (!atomic_exchange (&self->aborted, true))
+        xinf_collective_abort (self->group);
+}
+
+static int
+s_reserve (xinf_rank_t *self, size_t size, char *error, size_t error_size)
+{
+    if (size <= self->buffer_size)
+        return 0;
+    uint8_t *buffer = realloc (self->buffer, size);
+    if (!buffer) {
+        snprintf (error, error_size, "out of memory for a step of %zu bytes", size);
+        return -1;
+    }
+    self->buffer = buffer;
+    self->buffer_size = size;
+    return 0;
+}
+
+static void
+s_put_u32 (uint8_t *at, uint32_t value)
+{
+    for (int index = 0; index < 4; index++)
+        at [index] = (uint8_t) (value >> (8 * index));
+}
+
+static uint32_t
+s_get_u32 (const uint8_t *at)
+{
+    return (uint32_t) at [0] | (uint32_t) at [1] << 8 | (uint32_t) at [2] << 16 | (uint32_t) at [3] << 24;
+}
+
+int
+xinf_rank_send_step (xinf_rank_t *self, const int32_t *tokens, size_t count, size_t pos,
+                     char *error, size_t error_size)
+{
+    size_t bytes = 12 + count * 4;
+    if (count > UINT32_MAX / 4 || pos > UINT32_MAX || s_reserve (self, bytes, error, error_size))
+        return -1;
+    s_put_u32 (self->buffer, XINF_STEP_MAGIC);
+    s_put_u32 (self->buffer + 4, (uint32_t) pos);
+    s_put_u32 (self->buffer + 8, (uint32_t) count);
+    for (size_t index = 0; index < count; index++)
+        s_put_u32 (self->buffer + 12 + index * 4, (uint32_t) tokens [index]);
+    return xinf_collective_broadcast (self->group, self->buffer, &bytes, bytes, 0, error, error_size);
+}
+
+bool
+xinf_rank_step_ready (xinf_rank_t *self)
+{
+    return !atomic_load (&self->aborted) && xinf_collective_ready (self->group, 0);
+}
+
+int
+xinf_rank_recv_step (xinf_rank_t *self, int32_t *tokens, size_t capacity, size_t *count, size_t *pos,
+                     char *error, size_t error_size)
+{
+    size_t room = 12 + capacity * 4, bytes = 0;
+    if (s_reserve (self, room, error, error_size)
+    ||  xinf_collective_broadcast (self->group, self->buffer, &bytes, room, 0, error, error_size))
+        return -1;
+    if (bytes < 12 || s_get_u32 (self->buffer) != XINF_STEP_MAGIC || (bytes - 12) % 4
+    ||  s_get_u32 (self->buffer + 8) != (bytes - 12) / 4 || (bytes - 12) / 4 == 0) {
+        snprintf (error, error_size, "rank 0 sent a malformed step command (%zu bytes)", bytes);
+        return -1;
+    }
+    *pos = s_get_u32 (self->buffer + 4);
+    *count = (bytes - 12) / 4;
+    for (size_t index = 0; index < *count; index++)
+        tokens [index] = (int32_t) s_get_u32 (self->buffer + 12 + index * 4);
+    return 0;
+}
