@@ -36,6 +36,7 @@ typedef struct {
     xinf_rank_t *_Atomic group;      //  read by the owner's thread to abort
     int64_t rendezvous_ms, stall_ms;
     uint64_t group_wait;             //  for GROUP from the supervisor
+    int64_t group_deadline;          //  GROUP must come by then (monotonic ms)
     _Atomic bool joined;             //  set by the loader
     bool joined_reported;
     zmq_pollitem_t follower;         //  rank > 0: step commands from rank 0
@@ -155,10 +156,26 @@ s_finish_load (xinf_ctx_t *ctx)
     }
 }
 
+//  A rank whose GROUP never came fails instead of waiting on.
+static void
+s_check_group_deadline (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    if (!state->group_wait || zclock_mono () < state->group_deadline)
+        return;
+    xinf_wait_end (xinf_waits_global (), state->group_wait);
+    state->group_wait = 0;
+    xinf_msg_t *error = xinf_msg_new_error (state->load_corr, "LOAD_FAILED", "rendezvous: rank %d got no GROUP "
+                                            "(the other ranks' endpoints) from the supervisor within %lld ms",
+                                            state->rank, (long long) state->rendezvous_ms + 5000);
+    xinf_router_send (xinf_ctx_router (ctx), s_requester (ctx), &error);
+}
+
 static void
 s_on_tick (xinf_ctx_t *ctx, void *arg)
 {
     s_state_t *state = s_state (ctx);
+    s_check_group_deadline (ctx);
     if (!state->loader_running)
         return;
     if (atomic_load (&state->joined) && !state->joined_reported) {
@@ -187,8 +204,9 @@ s_start_loader (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     atomic_store (&state->load_finished, false);
+    //  A rank joins its group first, within the rendezvous timeout
     state->wait = xinf_wait_begin (xinf_waits_global (), state->name, "load weights", state->path,
-                                   state->stall_ms ? state->stall_ms : XINF_LOAD_STALL_MS);
+                                   state->rendezvous_ms + XINF_LOAD_STALL_MS);
     state->loader_running = true;
     if (pthread_create (&state->loader, NULL, s_loader_main, state)) {
         state->loader_running = false;
@@ -229,6 +247,7 @@ s_bind_group (xinf_ctx_t *ctx, xinf_value_t *body, xinf_check_t *check)
     snprintf (what, sizeof what, "rendezvous: endpoints of the %d ranks (GROUP)", state->n_ranks);
     state->group_wait = xinf_wait_begin (xinf_waits_global (), state->name, what, "supervisor",
                                          state->rendezvous_ms + 5000);
+    state->group_deadline = zclock_mono () + state->rendezvous_ms + 5000;
     xinf_msg_t *bound = xinf_msg_new ("BOUND");
     xinf_msg_set_corr (bound, state->load_corr);
     xinf_map_put_uint (xinf_msg_body (bound), "data_port", (uint64_t) xinf_rank_port (rank));
@@ -275,7 +294,7 @@ s_on_group (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_check_t check = XINF_CHECK_INIT;
     const xinf_value_t *endpoints = xinf_check_array (&check, xinf_msg_body (msg), "endpoints", 16);
     const xinf_value_t *nodes = xinf_check_array (&check, xinf_msg_body (msg), "nodes", 16);
-    if (!check.failed && (!group || state->loader_running || state->model))
+    if (!check.failed && (!group || !state->group_wait || state->loader_running || state->model))
         xinf_check_fail (&check, "GROUP: not a rank waiting for its group");
     if (!check.failed && (xinf_value_count (endpoints) != (size_t) state->n_ranks
                       ||  xinf_value_count (nodes) != (size_t) state->n_ranks))
@@ -285,6 +304,10 @@ s_on_group (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
             xinf_check_fail (&check, "GROUP endpoints and nodes must be strings");
     if (check.failed) {
         xinf_warn (state->name, "%s", check.reason);
+        if (group && !state->loader_running && !state->model) {
+            xinf_msg_t *error = xinf_msg_new_error (state->load_corr, "LOAD_FAILED", "%s", check.reason);
+            xinf_router_send (xinf_ctx_router (ctx), s_requester (ctx), &error);
+        }
         return;
     }
     xinf_wait_end (xinf_waits_global (), state->group_wait);

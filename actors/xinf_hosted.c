@@ -283,6 +283,8 @@ s_on_group (xinf_hosted_t *self, xinf_msg_t *msg)
     }
     if (check.failed) {
         xinf_warn ("worker", "GROUP refused reason=\"%s\"", check.reason);
+        if (entry && entry->n_ranks > 1 && generation == entry->generation)
+            s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "failed", check.reason);
         return;
     }
     xinf_msg_t *join = xinf_msg_new ("GROUP");

@@ -124,12 +124,10 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
                (unsigned long long) replica->index, replica->error);
     //  The other ranks free their memory
-    for (size_t rank = 0; replica->n_ranks > 1 && rank < replica->n_ranks; rank++) {
-        xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
-        xinf_map_put_str (xinf_msg_body (unload), "uid", model->uid);
-        xinf_map_put_uint (xinf_msg_body (unload), "replica", replica->index);
-        xinf_launch_send (self->cluster, ctx, replica->ranks [rank].node, &unload);
-    }
+    for (size_t rank = 0; replica->n_ranks > 1 && rank < replica->n_ranks; rank++)
+        if (*replica->ranks [rank].node)
+            xinf_launch_unload (self->cluster, ctx, replica->ranks [rank].node, model->uid, replica->index,
+                                "the replica failed");
     if (self->failed_fn)
         self->failed_fn (ctx, model, replica, self->failed_arg);
 }
@@ -162,7 +160,8 @@ s_address_mismatch (const xinf_value_t *worker, size_t rank, const char *node, c
 {
     const char *host = s_field (worker, "host_ip"), *seen = s_field (worker, "observed_address");
     bool loopback = xinf_address_is_loopback (host);
-    if (!*seen || !strcmp (host, seen) || (loopback && xinf_address_is_loopback (seen)))
+    //  Connecting over loopback says only that it shares the supervisor's host
+    if (!*seen || !strcmp (host, seen) || xinf_address_is_loopback (seen))
         return 0;
     if (loopback)
         snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s but connects "
@@ -217,6 +216,26 @@ s_in_replica (const xinf_replica_entry_t *replica, const char *node)
     return node && xinf_launch_uses (replica, node);
 }
 
+//  Every ordered pair of ranks must have been probed.
+static void
+s_missing_pairs (xinf_replica_entry_t *replica, const xinf_value_t *results, xinf_value_t *problems)
+{
+    for (size_t from = 0; from < replica->n_ranks; from++) {
+        const xinf_value_t *reported = xinf_map_get (results, replica->ranks [from].node);
+        for (size_t to = 0; reported && to < replica->n_ranks; to++) {
+            bool found = to == from;
+            for (size_t at = 0; !found && at < xinf_value_count (reported); at++)
+                found = streq (s_field (xinf_array_at (reported, at), "to"), replica->ranks [to].node);
+            if (!found) {
+                char text [256];
+                snprintf (text, sizeof text, "worker %s reported no probe of %s", replica->ranks [from].node,
+                          replica->ranks [to].node);
+                xinf_array_push (problems, xinf_value_new_str (text));
+            }
+        }
+    }
+}
+
 //  The part of a mesh between one replica's ranks: 0, or -1 with the
 //  failed pairs and their fixes in 'error'.
 static int
@@ -242,6 +261,7 @@ s_preflight_verdict (xinf_replica_entry_t *replica, const xinf_value_t *expected
     xinf_value_t *problems = xinf_value_new_array ();
     if (xinf_value_count (mine) < replica->n_ranks)
         xinf_array_push (problems, xinf_value_new_str ("a rank's worker could not be asked to probe (not alive any more?)"));
+    s_missing_pairs (replica, mine_results, problems);
     xinf_value_t *matrix = xinf_mesh_matrix (mine, mine_results, problems);
     size_t used = (size_t) snprintf (error, size, "preflight failed:");
     for (size_t index = 0; index < xinf_value_count (problems) && used < size; index++)
@@ -421,6 +441,14 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     }
     if (all_ported && !replica->group_sent)
         s_send_group (self, ctx, model, replica);
+    for (size_t rank = 1; all_ready && rank < replica->n_ranks; rank++)
+        if (strcmp (replica->ranks [rank].model, replica->ranks [0].model)) {
+            xinf_launch_fail_replica (self, ctx, model, replica, "rank %zu (worker %s) loaded another model than "
+                                      "rank 0 (%s): %s; every worker must see the same file at %s", rank,
+                                      replica->ranks [rank].node, replica->ranks [0].model, replica->ranks [rank].model,
+                                      model->path);
+            return;
+        }
     if (all_ready) {
         s_set (replica->state, sizeof replica->state, "ready");
         xinf_info ("supervisor", "model uid=%s replica=%llu ranks=%zu state=ready", model->uid,
@@ -449,6 +477,13 @@ xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     uint64_t port = xinf_value_uint (xinf_map_get (body, "data_port"));
     if (port)
         entry->data_port = port;
+    const xinf_value_t *info = xinf_map_get (body, "info");
+    if (info)
+        snprintf (entry->model, sizeof entry->model, "%s, dim %llu, %llu layers, vocab %llu, %llu parameters",
+                  s_field (info, "arch"), (unsigned long long) xinf_value_uint (xinf_map_get (info, "dim")),
+                  (unsigned long long) xinf_value_uint (xinf_map_get (info, "layers")),
+                  (unsigned long long) xinf_value_uint (xinf_map_get (info, "vocab")),
+                  (unsigned long long) xinf_value_uint (xinf_map_get (info, "n_params")));
     if (rank == 0 && xinf_map_get (body, "info")) {
         xinf_value_destroy (&replica->info);
         replica->info = xinf_value_dup (xinf_map_get (body, "info"));
@@ -478,6 +513,63 @@ xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mode
     }
 }
 
+void
+xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, const char *uid, uint64_t replica,
+                    const char *why)
+{
+    xinf_info ("supervisor", "unloading uid=%s replica=%llu on %s: %s", uid, (unsigned long long) replica, node, why);
+    xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
+    xinf_map_put_str (xinf_msg_body (unload), "uid", uid);
+    xinf_map_put_uint (xinf_msg_body (unload), "replica", replica);
+    xinf_launch_send (cluster, ctx, node, &unload);
+}
+
+bool
+xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                        xinf_replica_entry_t *replica, const char *node, const xinf_value_t *item)
+{
+    uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
+    uint64_t n_ranks = xinf_value_uint (xinf_map_get (item, "n_ranks"));
+    const char *state = xinf_value_str (xinf_map_get (item, "state"));
+    const char *why = NULL;
+    if (!model->adopted) {
+        //  A rank that reconnected: the launch goes on by MODEL_STATE
+        if (streq (replica->state, "failed"))
+            why = "its replica failed";
+        else
+        if (replica->n_ranks != n_ranks || rank >= replica->n_ranks || strcmp (replica->ranks [rank].node, node))
+            why = "the launch placed that rank elsewhere";
+        if (why)
+            xinf_launch_unload (self->cluster, ctx, node, model->uid, replica->index, why);
+        return false;
+    }
+    if (replica->n_ranks && replica->n_ranks != n_ranks) {
+        xinf_launch_unload (self->cluster, ctx, node, model->uid, replica->index, "other ranks report another group size");
+        return false;
+    }
+    model->n_worker = n_ranks;
+    replica->n_ranks = n_ranks;
+    replica->group_sent = true;
+    s_set (replica->ranks [rank].node, sizeof replica->ranks [rank].node, node);
+    s_set (replica->ranks [rank].state, sizeof replica->ranks [rank].state, state);
+    if (rank == 0)
+        s_set (replica->node, sizeof replica->node, node);
+    if (streq (replica->state, "failed"))
+        return true;
+    bool ready = true;
+    for (size_t at = 0; at < n_ranks; at++)
+        ready &= streq (replica->ranks [at].state, "ready");
+    if (streq (state, "failed") || streq (state, "stopped")) {
+        xinf_launch_fail_replica (self, ctx, model, replica, "rank %llu (worker %s) is %s", (unsigned long long) rank,
+                                  node, state);
+        return true;
+    }
+    s_set (replica->state, sizeof replica->state, ready ? "ready" : "loading");
+    //  The other ranks must come back too, or the replica fails named
+    replica->deadline = ready ? 0 : zclock_mono () + (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
+    return true;
+}
+
 //  Names the ranks that have not reached the step's goal.
 static void
 s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
@@ -485,13 +577,14 @@ s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     char late [768] = "";
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
-        bool behind = replica->group_sent ? streq (entry->state, "joining") || streq (entry->state, "starting")
+        bool behind = replica->group_sent ? !streq (entry->state, "loading") && !streq (entry->state, "ready")
                                           : entry->data_port == 0;
         if (!behind)
             continue;
         size_t used = strlen (late);
         snprintf (late + used, sizeof late - used, "%srank %zu (worker %s, state %s)", *late ? ", " : "", rank,
-                  entry->node, entry->state);
+                  *entry->node ? entry->node : "not reported since the supervisor restarted",
+                  *entry->state ? entry->state : "unknown");
     }
     xinf_launch_fail_replica (self, ctx, model, replica, "rendezvous: %s did not %s within %llu ms", late,
                               replica->group_sent ? "join the group" : "report its data port",

@@ -35,6 +35,7 @@ typedef struct {
     uint64_t bytes_done, bytes_total;
     uint64_t data_port;               //  its collective's, once joining
     char error [512];
+    char model [160];                 //  what it loaded: arch, shape, parameters
 } xinf_rank_entry_t;
 
 typedef struct {
@@ -65,6 +66,7 @@ typedef struct {
     uint64_t mesh_session;            //  preflight under way, else 0
     uint64_t mesh_wait;
     xinf_value_t *preflight;          //  the preflight matrix, once known
+    bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
 } xinf_model_entry_t;
 
 typedef struct _xinf_launch_t xinf_launch_t;
@@ -93,6 +95,15 @@ void xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_
 void xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);
 //  Rendezvous steps whose deadline passed fail their replica.
 void xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now);
+//  A rank reported in a worker's HELLO (validated by xinf_hello_decode):
+//  true when adopted; a rank of a failed replica, of a launch still under
+//  way, or not where the table has it is unloaded instead (false).
+bool xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                             xinf_replica_entry_t *replica, const char *node, const xinf_value_t *item);
+//  UNLOAD_MODEL for one replica on one worker, logged with 'why'.
+void xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, const char *uid,
+                         uint64_t replica, const char *why);
+
 //  True when 'node' runs any rank of the replica.
 bool xinf_launch_uses (const xinf_replica_entry_t *replica, const char *node);
 //  Frees an entry's owned values and registered waits.

@@ -244,6 +244,9 @@ s_fix (char *fix, size_t size, const char *status, const char *to, const char *e
         snprintf (fix, size, "nothing listens on %s: is %.*s the right address of %s? set -H / XINF_HOST_IP on %s",
                   endpoint, host_length, host, to, to);
     else
+    if (streq (status, "busy"))
+        snprintf (fix, size, "%s was busy with 4 other probe runs (doctor or launches at the same time): try again", to);
+    else
     if (streq (status, "wrong_peer"))
         snprintf (fix, size, "%s reaches another node: set -H / XINF_HOST_IP on %s to its own address", endpoint, to);
     else

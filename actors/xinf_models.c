@@ -568,6 +568,12 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     xinf_check_str_opt (&check, body, "error", 0, 511, "");
     if (xinf_map_get (body, "info"))
         xinf_check_map (&check, body, "info", 64);
+    const char *states [] = { "starting", "joining", "loading", "ready", "failed", "stopped" };
+    bool known = false;
+    for (size_t at = 0; !check.failed && at < sizeof states / sizeof states [0]; at++)
+        known |= streq (state, states [at]);
+    if (!check.failed && !known)
+        xinf_check_fail (&check, "field 'state' must be one of starting, joining, loading, ready, failed, stopped");
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
@@ -612,8 +618,6 @@ void
 xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *why)
 {
     char reason [256];
-    snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
-    s_end_requests (self, ctx, NULL, node, -1, "WORKER_LOST", reason);
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models))
         for (size_t index = 0; index < model->count; index++) {
@@ -634,29 +638,13 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             s_end_requests (self, ctx, model->uid, NULL, (int64_t) index, "WORKER_LOST", reason);
             xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank, why);
         }
-}
-
-//  One rank of a tensor-parallel replica that is already up: the replica
-//  is ready again once every rank has come back ready.
-static void
-s_adopt_rank (s_model_t *model, s_replica_t *entry, const char *node, const char *state, uint64_t rank,
-              uint64_t n_ranks)
-{
-    model->n_worker = n_ranks;
-    entry->n_ranks = n_ranks;
-    entry->group_sent = true;
-    snprintf (entry->ranks [rank].node, sizeof entry->ranks [rank].node, "%s", node);
-    snprintf (entry->ranks [rank].state, sizeof entry->ranks [rank].state, "%s", state);
-    if (rank == 0)
-        snprintf (entry->node, sizeof entry->node, "%s", node);
-    bool ready = true;
-    for (size_t at = 0; at < n_ranks; at++)
-        ready &= streq (entry->ranks [at].state, "ready");
-    snprintf (entry->state, sizeof entry->state, "%s", ready ? "ready" : streq (state, "failed") ? "failed" : "loading");
+    //  Then the plain replicas' requests (a rank's were named above)
+    snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
+    s_end_requests (self, ctx, NULL, node, -1, "WORKER_LOST", reason);
 }
 
 void
-xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *models)
+xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models)
 {
     for (size_t index = 0; index < xinf_value_count (models); index++) {
         const xinf_value_t *item = xinf_array_at (models, index);
@@ -668,14 +656,21 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
         uint64_t replica = xinf_value_uint (xinf_map_get (item, "replica"));
         if (!s_uid_valid (uid))
             continue;
+        uint64_t generation = xinf_value_uint (xinf_map_get (item, "generation"));
         s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);
         if (!model) {
             model = calloc (1, sizeof *model);
             snprintf (model->uid, sizeof model->uid, "%s", uid);
             snprintf (model->path, sizeof model->path, "%s", path ? path : "");
-            model->generation = xinf_value_uint (xinf_map_get (item, "generation"));
+            model->generation = generation;
             model->n_worker = 1;
+            model->adopted = true;
+            model->rendezvous_timeout_ms = 10000;
             zhashx_insert (self->models, uid, model);
+        }
+        if (generation != model->generation) {
+            xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
+            continue;
         }
         if (replica >= model->count)
             model->count = replica + 1;
@@ -683,13 +678,15 @@ xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *mo
         entry->index = replica;
         uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
         uint64_t n_ranks = xinf_map_get (item, "n_ranks") ? xinf_value_uint (xinf_map_get (item, "n_ranks")) : 1;
-        if (n_ranks > 1)
-            s_adopt_rank (model, entry, node, state, rank, n_ranks);
+        if (n_ranks > 1) {
+            if (!xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, item))
+                continue;
+        }
         else {
             snprintf (entry->node, sizeof entry->node, "%s", node);
             snprintf (entry->state, sizeof entry->state, "%s", state);
+            entry->error [0] = 0;
         }
-        entry->error [0] = 0;
         const xinf_value_t *info = xinf_map_get (item, "info");
         if (info && rank == 0) {
             xinf_value_destroy (&entry->info);

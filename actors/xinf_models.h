@@ -28,7 +28,9 @@ bool xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from
 void xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *reason);
 //  A worker (re)registered reporting the replicas it runs (as validated by
 //  xinf_hello_decode): adopt them.
-void xinf_models_adopt (xinf_models_t *self, const char *node, const xinf_value_t *models);
+//  Replicas of an earlier launch, and ranks of a failed or still launching
+//  tensor-parallel replica, are unloaded instead.
+void xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models);
 //  Ends requests whose client deadline passed.
 void xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now);
 

@@ -369,13 +369,15 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_check_t check = XINF_CHECK_INIT;
     const char *path = xinf_check_str (&check, xinf_msg_body (msg), "path", 1, sizeof state->path - 1);
     uint64_t threads = xinf_check_uint_opt (&check, xinf_msg_body (msg), "threads", 0, 1024, 0);
-    state->n_ranks = xinf_check_uint_opt (&check, xinf_msg_body (msg), "n_ranks", 1, 16, 1);
-    state->rank = xinf_check_uint_opt (&check, xinf_msg_body (msg), "rank", 0, state->n_ranks ? state->n_ranks - 1 : 0, 0);
-    snprintf (state->upstream, sizeof state->upstream, "%s", xinf_peer_id (from));
+    uint64_t n_ranks = xinf_check_uint_opt (&check, xinf_msg_body (msg), "n_ranks", 1, 16, 1);
+    uint64_t rank = xinf_check_uint_opt (&check, xinf_msg_body (msg), "rank", 0, n_ranks ? n_ranks - 1 : 0, 0);
     if (state->executor) {
         xinf_warn (state->name, "START sent twice: ignored");
         return;
     }
+    snprintf (state->upstream, sizeof state->upstream, "%s", xinf_peer_id (from));
+    state->n_ranks = n_ranks;
+    state->rank = rank;
     if (check.failed) {
         s_set_state (ctx, "failed", check.reason);
         return;
@@ -499,8 +501,9 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         s_on_loaded (ctx, msg);
     else
     if (xinf_msg_is (msg, "BOUND")) {
-        state->data_port = xinf_value_uint (xinf_map_get (body, "data_port"));
-        s_set_state (ctx, "joining", NULL);
+        xinf_check_t check = XINF_CHECK_INIT;
+        state->data_port = xinf_check_uint (&check, body, "data_port", 1, 65535);
+        s_set_state (ctx, check.failed ? "failed" : "joining", check.failed ? check.reason : NULL);
     }
     else
     if (xinf_msg_is (msg, "JOINED"))

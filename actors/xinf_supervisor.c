@@ -82,7 +82,7 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "%s", reason);
     }
     else {
-        xinf_models_adopt (state->models, node, models);
+        xinf_models_adopt (state->models, ctx, node, models);
         xinf_msg_t *reply = xinf_welcome_encode (&welcome);
         xinf_ctx_reply (ctx, from, msg, &reply);
         xinf_welcome_clear (&welcome);

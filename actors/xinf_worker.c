@@ -178,8 +178,27 @@ s_on_probe_mesh (xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_check_str (&check, target, "node", 1, 64);
         xinf_check_str (&check, target, "endpoint", 1, 255);
     }
-    if (!check.failed && zlistx_size (state->probe_jobs) >= 4)
-        xinf_check_fail (&check, "4 probe jobs already running");
+    if (!check.failed && zlistx_size (state->probe_jobs) >= 4) {
+        //  Said, not dropped: the mesh then names the cause
+        xinf_warn ("worker", "PROBE_MESH session=%llu refused: 4 probe jobs already running", (unsigned long long) session);
+        xinf_msg_t *busy = xinf_msg_new ("PROBE_RESULT");
+        xinf_map_put_uint (xinf_msg_body (busy), "session", session);
+        xinf_map_put_str (xinf_msg_body (busy), "node", state->hello.node);
+        xinf_value_t *results = xinf_value_new_array ();
+        for (size_t index = 0; index < xinf_value_count (targets); index++) {
+            const xinf_value_t *target = xinf_array_at (targets, index);
+            xinf_value_t *result = xinf_value_new_map ();
+            xinf_map_put_str (result, "to", xinf_value_str (xinf_map_get (target, "node")));
+            xinf_map_put_str (result, "endpoint", xinf_value_str (xinf_map_get (target, "endpoint")));
+            xinf_map_put_str (result, "status", "busy");
+            xinf_map_put_uint (result, "ms", 0);
+            xinf_map_put_str (result, "detail", "not probed: 4 probe jobs were running on this worker");
+            xinf_array_push (results, result);
+        }
+        xinf_map_put (xinf_msg_body (busy), "results", results);
+        xinf_dealer_send (state->dealer, &busy);
+        return;
+    }
     if (check.failed) {
         xinf_warn ("worker", "PROBE_MESH refused reason=\"%s\"", check.reason);
         return;

@@ -6,8 +6,8 @@
   the launch's steps;
 - bad launches get clear errors: more ranks than workers (NO_WORKER), a
   worker named twice, heads that do not split over the ranks (the load
-  fails naming it), a worker whose advertised address is not the one it
-  connects from (the address check names it and the flag to set);
+  fails naming it); the address check needs hosts other than loopback
+  (tests/netns/test_netns_launch.py);
 - kill -9 of a rank's worker mid-stream: the client gets WORKER_LOST naming
   that worker and its rank within the liveness window, the replica is
   failed, the surviving rank unloads, the model's other replica serves;
@@ -127,20 +127,6 @@ def scenario_bad_launches(client, paths, build_dir, workdir):
     client.terminate("x4")
 
 
-def scenario_address_check(client, node_bin, supervisor, path):
-    # A worker that advertises an address it does not connect from
-    liar = Proc("t9", [node_bin, "--role=worker", "-e", supervisor.endpoint, "--node-name", "t9",
-                       "--heartbeat-ms", str(INTERVAL_MS), "--liveness", str(LIVENESS),
-                       "-H", "192.0.2.7", "--data-ports", "29500-29599"])
-    poll("t9 alive", 10, lambda: workers_by_name(client).get("t9", {}).get("state") == "alive")
-    text = expect_error("a rank advertising a wrong address",
-                        lambda: launch_ready(client, "xa", path, n_worker=2, workers=["t1", "t9"]),
-                        "LOAD_FAILED", "address check", "t9", "192.0.2.7", "XINF_HOST_IP")
-    check("127.0.0.1" in text, f"the observed address is not named: {text}")
-    client.terminate("xa")
-    check(liar.stop() == 0, "t9 did not exit 0")
-
-
 def scenario_kill_rank(client, workers, path):
     client.launch("k", path, n_worker=2, replicas=2, threads=1)
     progress = client.wait_ready("k", stall_s=30)
@@ -249,7 +235,6 @@ def main():
         waits_seen = watch_waits(client, "w", paths["llama"], 2)
         scenario_same_tokens(client, paths, waits_seen)
         scenario_bad_launches(client, paths, build_dir, workdir)
-        scenario_address_check(client, node_bin, supervisor, paths["llama"])
         scenario_kill_rank(client, workers, long_path)
         client.close()
         for worker in workers.values():
