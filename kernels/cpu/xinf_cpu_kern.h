@@ -1,6 +1,6 @@
 /*  xinf_cpu_kern: the inner loops behind xinf_cpu_ops, one table per
-    instruction set (portable C, AVX2), picked at run time. Private to
-    kernels/cpu.
+    instruction set (portable C, AVX2, AVX-512), picked at run time.
+    Private to kernels/cpu.
 
     Each function's result depends only on its inputs and the table, never
     on the thread that runs it.
@@ -13,13 +13,18 @@
 
 #include "xinf_dtype.h"
 
+//  Rows a matvec kernel takes at a time; matvec tasks are whole groups
+//  where they can be.
+#define XINF_CPU_ROW_GROUP 4
+
 //  Rows and x vectors of the matmul tile.
 #define XINF_CPU_TILE_ROWS 4
 #define XINF_CPU_TILE_COLS 2
 
 typedef struct {
     const char *name;
-    //  y [r] = row r . x for r < count, row r at w + r * row_bytes.
+    //  y [r] = row r . x for r < count, row r at w + r * row_bytes; each
+    //  y [r] depends on row r and x only, not on count or r.
     void (*rows) (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
                   const float *x, float *y);
     //  out = one row as floats.
@@ -35,6 +40,10 @@ extern const xinf_cpu_kern_t xinf_cpu_kern_portable;
 
 //  The AVX2 + FMA + F16C table, NULL where the CPU or compiler lacks it.
 const xinf_cpu_kern_t *xinf_cpu_kern_avx2 (void);
+
+//  The AVX2 table with AVX-512F Q8_0 matvec rows, NULL where the CPU or
+//  compiler lacks them.
+const xinf_cpu_kern_t *xinf_cpu_kern_avx512 (void);
 
 //  The table in use.
 const xinf_cpu_kern_t *xinf_cpu_kern (void);

@@ -1,8 +1,10 @@
 /*  xinf_cpu_matmul: matrix-vector and matrix-matrix products over a thread
     pool, and the choice of the kernel table.
 
-    matvec: tasks are runs of consecutive rows; each row is one dot product
-    computed by one thread, so y is the same for any number of threads.
+    matvec: tasks are runs of consecutive rows, whole groups of the
+    kernels' XINF_CPU_ROW_GROUP where they can be; each row is one dot
+    product computed by one thread with the same arithmetic in any task,
+    so y is the same for any number of threads.
     matmul: a task takes a block of rows, widens it to floats once in its
     thread's scratch (F32 rows are used in place), then multiplies it with
     every x vector in 4 x 2 tiles, so each weight is read from memory once.
@@ -18,14 +20,35 @@
 
 static _Atomic (const xinf_cpu_kern_t *) s_kern;
 
+//  The table called 'name', NULL if unknown or this CPU lacks it.
+static const xinf_cpu_kern_t *
+s_named (const char *name)
+{
+    if (strcmp (name, "portable") == 0 || strcmp (name, "off") == 0)
+        return &xinf_cpu_kern_portable;
+    if (strcmp (name, "avx2") == 0)
+        return xinf_cpu_kern_avx2 ();
+    if (strcmp (name, "avx512") == 0)
+        return xinf_cpu_kern_avx512 ();
+    return NULL;
+}
+
+//  The fastest table this CPU runs.
+static const xinf_cpu_kern_t *
+s_best (void)
+{
+    const xinf_cpu_kern_t *kern = xinf_cpu_kern_avx512 ();
+    if (!kern)
+        kern = xinf_cpu_kern_avx2 ();
+    return kern ? kern : &xinf_cpu_kern_portable;
+}
+
 static const xinf_cpu_kern_t *
 s_pick (void)
 {
     const char *simd = getenv ("XINF_CPU_SIMD");
-    if (simd && strcmp (simd, "off") == 0)
-        return &xinf_cpu_kern_portable;
-    const xinf_cpu_kern_t *avx2 = xinf_cpu_kern_avx2 ();
-    return avx2 ? avx2 : &xinf_cpu_kern_portable;
+    const xinf_cpu_kern_t *kern = simd ? s_named (simd) : NULL;
+    return kern ? kern : s_best ();
 }
 
 const xinf_cpu_kern_t *
@@ -42,10 +65,18 @@ xinf_cpu_kern (void)
 bool
 xinf_cpu_simd_set (bool enable)
 {
-    const xinf_cpu_kern_t *avx2 = xinf_cpu_kern_avx2 ();
-    const xinf_cpu_kern_t *kern = enable && avx2 ? avx2 : &xinf_cpu_kern_portable;
+    const xinf_cpu_kern_t *kern = enable ? s_best () : &xinf_cpu_kern_portable;
     atomic_store (&s_kern, kern);
     return kern != &xinf_cpu_kern_portable;
+}
+
+bool
+xinf_cpu_simd_use (const char *name)
+{
+    const xinf_cpu_kern_t *kern = s_named (name);
+    if (kern)
+        atomic_store (&s_kern, kern);
+    return kern != NULL;
 }
 
 const char *
@@ -75,16 +106,18 @@ s_matvec_task (void *arg, size_t task, int thread)
                      job->x, job->y + first);
 }
 
-//  About 16 tasks a thread for balance, each at least 16 KB of weights.
+//  About 8 tasks a thread for balance, each at least 16 KB of weights and
+//  a whole number of the kernels' row groups (a task's first rows come
+//  without prefetch, so fewer, longer tasks stream a little better).
 static size_t
 s_rows_per_task (xinf_threadpool_t *pool, size_t rows, size_t row_bytes)
 {
     size_t threads = (size_t) xinf_threadpool_size (pool);
-    size_t per_task = rows / (threads * 16);
+    size_t per_task = rows / (threads * 8);
     size_t minimum = row_bytes ? (16384 + row_bytes - 1) / row_bytes : 1;
     if (per_task < minimum)
         per_task = minimum;
-    return per_task ? per_task : 1;
+    return (per_task + XINF_CPU_ROW_GROUP - 1) / XINF_CPU_ROW_GROUP * XINF_CPU_ROW_GROUP;
 }
 
 void

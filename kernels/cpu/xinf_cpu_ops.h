@@ -5,9 +5,11 @@
     The matrix kernels and attention spread their work over a thread pool
     (NULL = the calling thread alone); every output row is computed by one
     thread with one summation order, so results do not depend on the
-    number of threads. SIMD code (AVX2 + FMA + F16C) is used when the CPU
-    has it, portable C otherwise; XINF_CPU_SIMD=off in the environment
-    forces the portable code.
+    number of threads. SIMD code (AVX2 + FMA + F16C, and AVX-512F for the
+    Q8_0 matvec) is used when the CPU has it, portable C otherwise;
+    XINF_CPU_SIMD=off in the environment forces the portable code,
+    XINF_CPU_SIMD=avx2 the AVX2 code on an AVX-512 CPU. The kernel sets
+    differ in summation order, so their results differ by rounding.
 */
 #ifndef XINF_CPU_OPS_H_INCLUDED
 #define XINF_CPU_OPS_H_INCLUDED
@@ -76,12 +78,16 @@ void xinf_cpu_attention (xinf_threadpool_t *pool, const float *q, const float *k
                          size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t n_pos, size_t kv_stride,
                          float *out, float *scratch);
 
-//  Turns the SIMD code on or off (for tests and benchmarks; not while other
-//  threads run kernels); returns whether SIMD code is now in use, false if
-//  the CPU lacks it.
+//  Turns the SIMD code on (the fastest set the CPU runs) or off (for tests
+//  and benchmarks; not while other threads run kernels); returns whether
+//  SIMD code is now in use, false if the CPU lacks it.
 bool xinf_cpu_simd_set (bool enable);
 
-//  "avx2" or "portable": the code in use.
+//  Uses the kernel set called 'name' ("portable", "avx2", "avx512"), as
+//  xinf_cpu_simd_set does; false, and no change, if the CPU lacks it.
+bool xinf_cpu_simd_use (const char *name);
+
+//  "avx512", "avx2" or "portable": the code in use.
 const char *xinf_cpu_simd_name (void);
 
 #endif
