@@ -3,9 +3,12 @@
     memcpy bandwidth.
 
     Usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME]
+                              [--matmul N]
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
     --dtype times one weight type only (F32, F16, BF16, Q8_0).
+    --matmul N times the matrix-matrix product with N x vectors (prefill)
+    instead: GFLOP/s (2 rows cols N a product) of the best run.
 */
 #include "xinf_cpu_ops.h"
 
@@ -99,11 +102,55 @@ s_matvec_bandwidth (xinf_threadpool_t *pool, xinf_dtype_t dtype, s_shape_t shape
     return best;
 }
 
+//  Best floating-point operations a second of matmul with n vectors, the
+//  weights never twice the same copy in a row when several fit in the cache.
+static double
+s_matmul_flops (xinf_threadpool_t *pool, xinf_dtype_t dtype, s_shape_t shape, size_t n, double seconds)
+{
+    size_t bytes = xinf_dtype_row_bytes (dtype, shape.cols) * shape.rows;
+    size_t copies = bytes >= (64u << 20) ? 1 : (size_t) ((256u << 20) / bytes);
+    char *w = malloc (bytes * copies);
+    float *x = malloc (n * shape.cols * sizeof (float)), *y = malloc (n * shape.rows * sizeof (float));
+    if (!w || !x || !y)
+        return 0;
+    s_fill (dtype, w, bytes * copies);
+    for (size_t i = 0; i < n * shape.cols; i++)
+        x [i] = 0.001f * (float) (i % 13);
+    double best = 0, end = s_now () + seconds;
+    size_t round = 0;
+    do {
+        double start = s_now ();
+        xinf_cpu_matmul (pool, dtype, w + (round++ % copies) * bytes, shape.rows, shape.cols, x, n, y);
+        double rate = 2.0 * shape.rows * shape.cols * n / (s_now () - start);
+        best = rate > best ? rate : best;
+    } while (round < 3 || s_now () < end);
+    free (w), free (x), free (y);
+    return best;
+}
+
+static void
+s_matmul_table (xinf_threadpool_t **pools, const s_shape_t *shapes, int shape_count, const char *only, size_t n,
+                double seconds)
+{
+    printf ("matmul, %zu vectors\n%-5s %-12s %9s %9s\n", n, "dtype", "shape", "1t GFLOP/s", "2t GFLOP/s");
+    xinf_dtype_t dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
+    for (int d = 0; d < 4; d++)
+        for (int s = 0; s < shape_count && (!only || strcmp (only, xinf_dtype_name (dtypes [d])) == 0); s++) {
+            double rate [2];
+            for (int p = 0; p < 2; p++)
+                rate [p] = s_matmul_flops (pools [p], dtypes [d], shapes [s], n, seconds);
+            char shape [32];
+            snprintf (shape, sizeof shape, "%zux%zu", shapes [s].rows, shapes [s].cols);
+            printf ("%-5s %-12s %9.1f %9.1f\n", xinf_dtype_name (dtypes [d]), shape, rate [0] / 1e9, rate [1] / 1e9);
+        }
+}
+
 int
 main (int argc, char *argv [])
 {
     double seconds = 0.5;
     const char *only = NULL;
+    size_t matmul = 0;
     for (int index = 1; index < argc; index++) {
         if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
             seconds = atof (argv [++index]);
@@ -113,17 +160,26 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--dtype") == 0 && index + 1 < argc)
             only = argv [++index];
+        else
+        if (strcmp (argv [index], "--matmul") == 0 && index + 1 < argc)
+            matmul = (size_t) atol (argv [++index]);
         else {
-            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME]\n");
+            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N]\n");
             return 2;
         }
+    }
+    s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
+    xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
+    if (matmul) {
+        s_matmul_table (pools, shapes, 3, only, matmul, seconds);
+        xinf_threadpool_destroy (&pools [0]);
+        xinf_threadpool_destroy (&pools [1]);
+        return 0;
     }
     double copy = s_memcpy_bandwidth (seconds * 2);
     printf ("kernels: %s; memcpy %.1f GB/s (read + write)\n", xinf_cpu_simd_name (), copy / 1e9);
     printf ("%-5s %-12s %8s %9s %8s %9s\n", "dtype", "shape", "1t GB/s", "1t/memcpy", "2t GB/s", "2t/memcpy");
-    s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
     xinf_dtype_t dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
-    xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
     for (int d = 0; d < 4; d++)
         for (int s = 0; s < 4 && (!only || strcmp (only, xinf_dtype_name (dtypes [d])) == 0); s++) {
             double rate [2];

@@ -21,6 +21,15 @@
 #define XINF_CPU_TILE_ROWS 4
 #define XINF_CPU_TILE_COLS 2
 
+//  x vectors a matmul panel takes at most, and the multiple of vectors its
+//  transposed x is padded to.
+#define XINF_CPU_PANEL_VECTORS 64
+#define XINF_CPU_PANEL_PAD 16
+
+//  Rows the matmul blocks come in where a panel kernel runs them (the
+//  panels' 6-row tiles and the 4-row tile both fit whole).
+#define XINF_CPU_PANEL_ROWS 12
+
 typedef struct {
     const char *name;
     //  y [r] = row r . x for r < count, row r at w + r * row_bytes; each
@@ -29,8 +38,22 @@ typedef struct {
                   const float *x, float *y);
     //  out = one row as floats.
     void (*to_f32) (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
-    //  out [r * TILE_COLS + j] = w [r] . x [j], float rows of cols elements.
+    //  out [r * TILE_COLS + j] = w [r] . x [j], float rows of cols elements
+    //  (the matmul of a table without 'panel'; NULL where it has one).
     void (*tile) (const float *const *w, const float *const *x, size_t cols, float *out);
+    //  y [j * y_stride + r] = w [r] . x [j] for r < count, j < n <= 64:
+    //  w 'count' float rows of cols elements (row-major), xt the x
+    //  vectors transposed, xt [i * width + j] = x [j][i], width n rounded
+    //  up to 16, 64-byte aligned, zero-padded. NULL: the table has none
+    //  (matmul uses 'tile'). The ahead_bytes at 'ahead' (the weights of
+    //  the next block; NULL: none) are prefetched into the cache meanwhile.
+    void (*panel) (const float *w, size_t count, size_t cols, const float *xt, size_t width, size_t n,
+                   float *y, size_t y_stride, const void *ahead, size_t ahead_bytes);
+    //  xt = x [n][cols] transposed for 'panel' in groups of 64 vectors:
+    //  group g at xt + 64 g cols, xt [i * width + j] = x [64 g + j][i],
+    //  width the group's vector count rounded up to 16, zero-padded.
+    //  Set where 'panel' is.
+    void (*pack) (const float *x, size_t n, size_t cols, float *xt);
     float (*dot) (const float *a, const float *b, size_t n);
     //  y += a * x.
     void (*axpy) (float *y, float a, const float *x, size_t n);
@@ -44,6 +67,15 @@ const xinf_cpu_kern_t *xinf_cpu_kern_avx2 (void);
 //  The AVX2 table with AVX-512F Q8_0 matvec rows, NULL where the CPU or
 //  compiler lacks them.
 const xinf_cpu_kern_t *xinf_cpu_kern_avx512 (void);
+
+//  The panel kernels of the AVX2 and AVX-512 tables (xinf_cpu_simd_gemm.c):
+//  the same results bit for bit.
+void xinf_cpu_panel_avx2 (const float *w, size_t count, size_t cols, const float *xt, size_t width, size_t n,
+                          float *y, size_t y_stride, const void *ahead, size_t ahead_bytes);
+void xinf_cpu_panel_avx512 (const float *w, size_t count, size_t cols, const float *xt, size_t width, size_t n,
+                            float *y, size_t y_stride, const void *ahead, size_t ahead_bytes);
+
+void xinf_cpu_pack_avx2 (const float *x, size_t n, size_t cols, float *xt);
 
 //  The table in use.
 const xinf_cpu_kern_t *xinf_cpu_kern (void);

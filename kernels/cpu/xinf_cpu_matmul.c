@@ -5,9 +5,13 @@
     kernels' XINF_CPU_ROW_GROUP where they can be; each row is one dot
     product computed by one thread with the same arithmetic in any task,
     so y is the same for any number of threads.
-    matmul: a task takes a block of rows, widens it to floats once in its
-    thread's scratch (F32 rows are used in place), then multiplies it with
-    every x vector in 4 x 2 tiles, so each weight is read from memory once.
+    matmul: a task takes a run of blocks of rows; it widens each block to
+    floats once in its thread's scratch (F32 rows are used in place), then
+    multiplies it with every x vector, so each weight is read from memory
+    once: with the kernels' panel where the table has one (x transposed
+    once a call, shared by the tasks; the next block's weights prefetched
+    meanwhile), else in 4 x 2 tiles. A product's result depends on its row
+    and x vector only, never on the blocks, tasks or threads.
 */
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_kern.h"
@@ -185,6 +189,8 @@ typedef struct {
     size_t n;
     float *y;
     float *scratch;                  //  block_rows * cols floats a thread
+    const float *xt;                 //  x transposed for the panel, or NULL
+    size_t blocks, tasks;            //  tasks share the blocks evenly
 } s_matmul_t;
 
 //  One tile: rows [row, row + 4) of the block (clipped), vectors [j, j + 2).
@@ -205,11 +211,40 @@ s_matmul_tile (s_matmul_t *job, const float *block, size_t block_count, size_t f
             job->y [(j + b) * job->rows + first_row + r + a] = out [a * XINF_CPU_TILE_COLS + b];
 }
 
-static void
-s_matmul_task (void *arg, size_t task, int thread)
+//  Vectors [first, first + count) of the panel's groups: the group's
+//  padded width.
+static size_t
+s_panel_width (size_t count)
 {
-    s_matmul_t *job = arg;
-    size_t first = task * job->block_rows;
+    return (count + XINF_CPU_PANEL_PAD - 1) / XINF_CPU_PANEL_PAD * XINF_CPU_PANEL_PAD;
+}
+
+//  The block's rows times every x vector, a group of up to 64 at a time,
+//  while the weights of block 'next' (none if past the run) come into the
+//  cache.
+static void
+s_matmul_panels (s_matmul_t *job, const float *block, size_t count, size_t first, size_t next, size_t end)
+{
+    const uint8_t *ahead = NULL;
+    size_t ahead_bytes = 0;
+    if (next < end) {
+        size_t next_first = next * job->block_rows;
+        size_t next_count = job->rows - next_first < job->block_rows ? job->rows - next_first : job->block_rows;
+        ahead = job->w + next_first * job->row_bytes;
+        ahead_bytes = next_count * job->row_bytes;
+    }
+    for (size_t j = 0; j < job->n; j += XINF_CPU_PANEL_VECTORS) {
+        size_t nx = job->n - j < XINF_CPU_PANEL_VECTORS ? job->n - j : XINF_CPU_PANEL_VECTORS;
+        job->kern->panel (block, count, job->cols, job->xt + j * job->cols, s_panel_width (nx), nx,
+                          job->y + j * job->rows + first, job->rows, j == 0 ? ahead : NULL, ahead_bytes);
+    }
+}
+
+//  Block 'index' of the run ending at block 'end'.
+static void
+s_matmul_block (s_matmul_t *job, size_t index, size_t end, int thread)
+{
+    size_t first = index * job->block_rows;
     size_t count = job->rows - first < job->block_rows ? job->rows - first : job->block_rows;
     const float *block = (const float *) (job->w + first * job->row_bytes);
     if (job->dtype != XINF_DTYPE_F32) {
@@ -219,22 +254,78 @@ s_matmul_task (void *arg, size_t task, int thread)
                                widened + r * job->cols);
         block = widened;
     }
+    if (job->xt) {
+        s_matmul_panels (job, block, count, first, index + 1, end);
+        return;
+    }
     for (size_t j = 0; j < job->n; j += XINF_CPU_TILE_COLS)
         for (size_t r = 0; r < count; r += XINF_CPU_TILE_ROWS)
             s_matmul_tile (job, block, count, first, r, j);
 }
 
+//  A task: a run of consecutive blocks, its share of them (the next one's
+//  weights prefetched while a block is multiplied).
+static void
+s_matmul_task (void *arg, size_t task, int thread)
+{
+    s_matmul_t *job = arg;
+    size_t begin = task * job->blocks / job->tasks, end = (task + 1) * job->blocks / job->tasks;
+    for (size_t index = begin; index < end; index++)
+        s_matmul_block (job, index, end, thread);
+}
+
 //  Rows a block: about 128 KB of floats (stays in L2 while every x vector
-//  passes), a multiple of the tile, and enough blocks for every thread.
+//  passes), a multiple of 'unit', and enough blocks for every thread.
 static size_t
-s_block_rows (xinf_threadpool_t *pool, size_t rows, size_t cols)
+s_block_rows (xinf_threadpool_t *pool, size_t rows, size_t cols, size_t unit)
 {
     size_t block = cols ? 32768 / cols : 64;
     size_t threads = (size_t) xinf_threadpool_size (pool);
-    while (block > XINF_CPU_TILE_ROWS && rows / block < threads * 4)
+    while (block > unit && rows / block < threads * 4)
         block /= 2;
-    block -= block % XINF_CPU_TILE_ROWS;
-    return block < XINF_CPU_TILE_ROWS ? XINF_CPU_TILE_ROWS : block > 256 ? 256 : block;
+    block = (block + unit / 2) / unit * unit;
+    return block < unit ? unit : block > 256 ? 256 / unit * unit : block;
+}
+
+//  x [n][cols] transposed for the panel (kern->pack), in a 64-byte
+//  aligned buffer; NULL if out of memory.
+static float *
+s_transpose (const xinf_cpu_kern_t *kern, const float *x, size_t n, size_t cols)
+{
+    size_t bytes = s_panel_width (n) * cols * sizeof (float);
+    float *xt = aligned_alloc (64, (bytes + 63) / 64 * 64);
+    if (xt)
+        kern->pack (x, n, cols, xt);
+    return xt;
+}
+
+//  Runs the job over the pool in 3 runs of blocks a thread (a block's
+//  prefetch helps within its run); false if out of memory.
+static bool
+s_matmul_run (xinf_threadpool_t *pool, s_matmul_t *job, bool panel)
+{
+    size_t threads = (size_t) xinf_threadpool_size (pool);
+    float *scratch = NULL, *xt = NULL;
+    if (job->dtype != XINF_DTYPE_F32) {
+        scratch = malloc (threads * job->block_rows * job->cols * sizeof (float));
+        if (!scratch)
+            return false;
+    }
+    if (panel) {
+        xt = s_transpose (job->kern, job->x, job->n, job->cols);
+        if (!xt) {
+            free (scratch);
+            return false;
+        }
+    }
+    job->scratch = scratch;
+    job->xt = xt;
+    job->blocks = (job->rows + job->block_rows - 1) / job->block_rows;
+    job->tasks = threads * 3 < job->blocks ? threads * 3 : job->blocks;
+    xinf_threadpool_run (pool, job->tasks, s_matmul_task, job);
+    free (xt);
+    free (scratch);
+    return true;
 }
 
 void
@@ -249,17 +340,24 @@ xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
     assert (row_bytes || cols == 0);
     if (rows == 0 || n == 0)
         return;
-    s_matmul_t job = { xinf_cpu_kern (), dtype, w, row_bytes, rows, cols,
-                       s_block_rows (pool, rows, cols), x, n, y, NULL };
-    if (dtype != XINF_DTYPE_F32) {
-        job.scratch = malloc ((size_t) xinf_threadpool_size (pool) * job.block_rows * cols * sizeof (float));
-        if (!job.scratch) {             //  out of memory: one vector at a time
-            for (size_t j = 0; j < n; j++)
-                xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
-            return;
-        }
+    if (cols == 0) {                 //  empty dot products
+        memset (y, 0, n * rows * sizeof (float));
+        return;
     }
-    size_t tasks = (rows + job.block_rows - 1) / job.block_rows;
-    xinf_threadpool_run (pool, tasks, s_matmul_task, &job);
-    free (job.scratch);
+    const xinf_cpu_kern_t *kern = xinf_cpu_kern ();
+    //  A panel does a weight's work for 16 vectors at least: few vectors of
+    //  small weights (up to 6 of Q8_0, 3 of F16) go faster as matvecs,
+    //  bound by reading the weights once a vector.
+    if (kern->panel && 2 * n * row_bytes <= 13 * cols) {
+        for (size_t j = 0; j < n; j++)
+            xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
+        return;
+    }
+    bool panel = kern->panel != NULL;
+    size_t unit = panel ? XINF_CPU_PANEL_ROWS : XINF_CPU_TILE_ROWS;
+    s_matmul_t job = { kern, dtype, w, row_bytes, rows, cols, s_block_rows (pool, rows, cols, unit), x, n, y,
+                       NULL, NULL, 0, 0 };
+    if (!s_matmul_run (pool, &job, panel))  //  out of memory: one vector at a time
+        for (size_t j = 0; j < n; j++)
+            xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
 }

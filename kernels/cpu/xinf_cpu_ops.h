@@ -6,10 +6,12 @@
     (NULL = the calling thread alone); every output row is computed by one
     thread with one summation order, so results do not depend on the
     number of threads. SIMD code (AVX2 + FMA + F16C, and AVX-512F for the
-    Q8_0 matvec) is used when the CPU has it, portable C otherwise;
-    XINF_CPU_SIMD=off in the environment forces the portable code,
-    XINF_CPU_SIMD=avx2 the AVX2 code on an AVX-512 CPU. The kernel sets
-    differ in summation order, so their results differ by rounding.
+    Q8_0 matvec and the matmul) is used when the CPU has it, portable C
+    otherwise; XINF_CPU_SIMD=off in the environment forces the portable
+    code, XINF_CPU_SIMD=avx2 the AVX2 code on an AVX-512 CPU. The kernel sets
+    differ in summation order, so their results differ by rounding (but
+    the AVX2 and AVX-512 matmul agree bit for bit: each output is one
+    in-order FMA sum).
 */
 #ifndef XINF_CPU_OPS_H_INCLUDED
 #define XINF_CPU_OPS_H_INCLUDED

@@ -134,5 +134,5 @@ s_axpy (float *y, float a, const float *x, size_t n)
 }
 
 const xinf_cpu_kern_t xinf_cpu_kern_portable = {
-    "portable", s_rows, s_to_f32, s_tile, s_dot, s_axpy
+    "portable", s_rows, s_to_f32, s_tile, NULL, NULL, s_dot, s_axpy
 };

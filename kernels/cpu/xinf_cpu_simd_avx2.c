@@ -1,5 +1,6 @@
 /*  xinf_cpu_simd_avx2: the inner loops with AVX2, FMA and F16C, and the
-    Q8_0 matvec rows with AVX-512F.
+    Q8_0 matvec rows and the matmul's widening of rows with AVX-512F (the
+    matmul panels are in xinf_cpu_simd_gemm.c).
 
     Every function carries a target attribute, so the build needs no -march
     flag; xinf_cpu_kern_avx2 () hands the table out only when the CPU says
@@ -328,30 +329,30 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
     }
 }
 
-//  4 rows x 2 vectors: 8 accumulators, 6 loads for 8 FMAs.
-S_AVX2 static void
-s_tile (const float *const *w, const float *const *x, size_t cols, float *out)
+//  As s_to_f32, 16 floats an instruction (the matmul's widening of rows).
+S_AVX512 static void
+s_to_f32_avx512 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
 {
-    __m256 acc [XINF_CPU_TILE_ROWS][XINF_CPU_TILE_COLS];
-    for (int r = 0; r < XINF_CPU_TILE_ROWS; r++)
-        for (int j = 0; j < XINF_CPU_TILE_COLS; j++)
-            acc [r][j] = _mm256_setzero_ps ();
+    const uint16_t *halves = row;
+    const uint8_t *blocks = row;
     size_t i = 0;
-    for (; i + 8 <= cols; i += 8) {
-        __m256 x0 = _mm256_loadu_ps (x [0] + i), x1 = _mm256_loadu_ps (x [1] + i);
-        for (int r = 0; r < XINF_CPU_TILE_ROWS; r++) {
-            __m256 wr = _mm256_loadu_ps (w [r] + i);
-            acc [r][0] = _mm256_fmadd_ps (wr, x0, acc [r][0]);
-            acc [r][1] = _mm256_fmadd_ps (wr, x1, acc [r][1]);
-        }
+    switch (dtype) {
+        case XINF_DTYPE_F16:
+            for (; i + 16 <= cols; i += 16)
+                _mm512_storeu_ps (out + i, _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (halves + i))));
+            s_to_f32 (dtype, halves + i, cols - i, out + i);
+            return;
+        case XINF_DTYPE_Q8_0:
+            for (; i < cols; i += XINF_Q8_0_BLOCK_SIZE, blocks += XINF_Q8_0_BLOCK_BYTES) {
+                __m512 scale = _mm512_set1_ps (s_q8_scale (blocks));
+                _mm512_storeu_ps (out + i, _mm512_mul_ps (scale, s_load_i8_16 (blocks + 2)));
+                _mm512_storeu_ps (out + i + 16, _mm512_mul_ps (scale, s_load_i8_16 (blocks + 18)));
+            }
+            return;
+        default:
+            s_to_f32 (dtype, row, cols, out);
+            return;
     }
-    for (int r = 0; r < XINF_CPU_TILE_ROWS; r++)
-        for (int j = 0; j < XINF_CPU_TILE_COLS; j++) {
-            float sum = s_hsum (acc [r][j]);
-            for (size_t k = i; k < cols; k++)
-                sum += w [r][k] * x [j][k];
-            out [r * XINF_CPU_TILE_COLS + j] = sum;
-        }
 }
 
 S_AVX2 static void
@@ -366,12 +367,13 @@ s_axpy (float *y, float a, const float *x, size_t n)
 }
 
 static const xinf_cpu_kern_t s_kern_avx2 = {
-    "avx2", s_rows, s_to_f32, s_tile, s_dot, s_axpy
+    "avx2", s_rows, s_to_f32, NULL, xinf_cpu_panel_avx2, xinf_cpu_pack_avx2, s_dot, s_axpy
 };
 
-//  AVX2 but for the Q8_0 matvec rows.
+//  AVX2 but for the Q8_0 matvec rows, the widening of F16 and Q8_0 rows
+//  and the matmul panel.
 static const xinf_cpu_kern_t s_kern_avx512 = {
-    "avx512", s_rows_avx512, s_to_f32, s_tile, s_dot, s_axpy
+    "avx512", s_rows_avx512, s_to_f32_avx512, NULL, xinf_cpu_panel_avx512, xinf_cpu_pack_avx2, s_dot, s_axpy
 };
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;

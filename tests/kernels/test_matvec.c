@@ -144,8 +144,33 @@ test_matvec_tall (void)
             s_matvec_case (s_dtypes [d], tall [t], s_pools, 4);
 }
 
+//  Rows [skip, rows) and vectors [skip, n) in calls of their own give,
+//  bit for bit, what the whole product gave them (at least 8 vectors:
+//  fewer may go as matvecs).
 static void
-s_matmul_case (xinf_dtype_t dtype, s_shape_t shape, size_t n)
+s_check_matmul_offsets (xinf_dtype_t dtype, const uint8_t *w, s_shape_t shape, const float *x, size_t n,
+                        const float *whole)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, shape.cols);
+    float *y = malloc (n * shape.rows * sizeof (float));
+    for (size_t skip = 1; skip <= 7 && skip < shape.rows; skip += 3) {
+        size_t rows = shape.rows - skip;
+        xinf_cpu_matmul (NULL, dtype, w + skip * row_bytes, rows, shape.cols, x, n, y);
+        for (size_t j = 0; j < n; j++)
+            CHECK (memcmp (y + j * rows, whole + j * shape.rows + skip, rows * sizeof (float)) == 0);
+    }
+    for (size_t skip = 1; skip <= 17 && skip + 8 <= n; skip += 8) {
+        xinf_cpu_matmul (NULL, dtype, w, shape.rows, shape.cols, x + skip * shape.cols, n - skip, y);
+        CHECK (memcmp (y, whole + skip * shape.rows, (n - skip) * shape.rows * sizeof (float)) == 0);
+    }
+    free (y);
+}
+
+//  Every kernel set against the reference, 1..4 threads against one, and
+//  the AVX2 and AVX-512 panels against each other (the same sums; from 8
+//  vectors, fewer may go as matvecs).
+static void
+s_matmul_case (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool offsets)
 {
     if (!xinf_dtype_row_bytes (dtype, shape.cols))
         return;
@@ -154,9 +179,11 @@ s_matmul_case (xinf_dtype_t dtype, s_shape_t shape, size_t n)
     void *w = s_weights (dtype, shape.rows, shape.cols, &state, &decoded);
     float *x = test_floats (n * shape.cols, &state);
     size_t bytes = n * shape.rows * sizeof (float);
-    float *first = malloc (bytes), *y = malloc (bytes);
-    for (int simd = 0; simd < 2; simd++) {
-        xinf_cpu_simd_set (simd);
+    float *first = malloc (bytes), *y = malloc (bytes), *avx2 = malloc (bytes);
+    bool have_avx2 = false;
+    for (size_t kernels = 0; kernels < KERNELS; kernels++) {
+        if (!xinf_cpu_simd_use (s_kernels [kernels]))
+            continue;
         xinf_cpu_matmul (NULL, dtype, w, shape.rows, shape.cols, x, n, first);
         s_check_products (decoded, shape.rows, shape.cols, x, n, first);
         for (int p = 0; p < 4; p++) {
@@ -164,8 +191,15 @@ s_matmul_case (xinf_dtype_t dtype, s_shape_t shape, size_t n)
             xinf_cpu_matmul (s_pools [p], dtype, w, shape.rows, shape.cols, x, n, y);
             CHECK (memcmp (y, first, bytes) == 0);
         }
+        if (offsets)
+            s_check_matmul_offsets (dtype, w, shape, x, n, first);
+        if (strcmp (s_kernels [kernels], "avx2") == 0)
+            memcpy (avx2, first, bytes), have_avx2 = true;
+        if (strcmp (s_kernels [kernels], "avx512") == 0 && have_avx2 && n >= 8)
+            CHECK (memcmp (avx2, first, bytes) == 0);
     }
-    free (w), free (decoded), free (x), free (first), free (y);
+    xinf_cpu_simd_set (true);
+    free (w), free (decoded), free (x), free (first), free (y), free (avx2);
 }
 
 static void
@@ -175,10 +209,27 @@ test_matmul (void)
     for (size_t d = 0; d < 4; d++)
         for (size_t s = 0; s < sizeof s_shapes / sizeof s_shapes [0]; s++)
             for (size_t k = 0; k < sizeof ns / sizeof ns [0]; k++)
-                s_matmul_case (s_dtypes [d], s_shapes [s], ns [k]);
+                s_matmul_case (s_dtypes [d], s_shapes [s], ns [k], false);
     s_shape_t big = { 301, 896 };
     for (size_t d = 0; d < 4; d++)
-        s_matmul_case (s_dtypes [d], big, 33);
+        s_matmul_case (s_dtypes [d], big, 33, true);
+}
+
+//  The panels: every vector count 1..70 (groups of 64, padding to 16),
+//  row counts around the 6-row tiles and 12-row blocks, Q8_0 rows of 1, 3
+//  and 5 blocks, odd F16/F32 columns; each against the reference and with
+//  rows and vectors split off.
+static void
+test_matmul_panel (void)
+{
+    s_shape_t shapes [] = { { 5, 32 }, { 13, 96 }, { 31, 160 }, { 7, 47 }, { 26, 33 } };
+    for (size_t d = 0; d < 4; d++)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
+            for (size_t n = 1; n <= 70; n++)
+                s_matmul_case (s_dtypes [d], shapes [s], n, n % 4 == 1 || n >= 63);
+    s_shape_t wide = { 50, 4864 };
+    s_matmul_case (XINF_DTYPE_Q8_0, wide, 64, true);
+    s_matmul_case (XINF_DTYPE_F16, wide, 70, false);
 }
 
 //  Rows as floats: exactly the decoded values on both code paths.
@@ -260,6 +311,7 @@ main (void)
     RUN (test_matvec_tall);
     RUN (test_matvec_many);
     RUN (test_matmul);
+    RUN (test_matmul_panel);
     RUN (test_row_to_f32);
     for (int p = 0; p < 4; p++)
         xinf_threadpool_destroy (&s_pools [p]);
