@@ -331,25 +331,6 @@ s_break_group (xinf_ctx_t *ctx, const char *reason)
     }
 }
 
-//  Checks a step before any rank starts it, so that ranks never diverge
-//  on bad input: 0, or -1 with the reason.
-static int
-s_check_step (s_state_t *state, const int32_t *tokens, size_t count, size_t pos, char *error, size_t size)
-{
-    const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    if (pos + count > xinf_kv_context (state->kv)) {
-        snprintf (error, size, "positions %zu..%zu exceed the context of %zu", pos, pos + count - 1,
-                  xinf_kv_context (state->kv));
-        return -1;
-    }
-    for (size_t index = 0; index < count; index++)
-        if (tokens [index] < 0 || (size_t) tokens [index] >= t->vocab) {
-            snprintf (error, size, "token id %d at %zu is outside the vocabulary of %zu", tokens [index], index, t->vocab);
-            return -1;
-        }
-    return 0;
-}
-
 //  One forward step; rank 0 of a group first tells the other ranks.
 static int
 s_step (xinf_ctx_t *ctx, const int32_t *tokens, size_t count, size_t pos, const char **code, char *error, size_t size)
@@ -362,7 +343,9 @@ s_step (xinf_ctx_t *ctx, const int32_t *tokens, size_t count, size_t pos, const 
         snprintf (error, size, "%s", state->broken);
         return -1;
     }
-    if (s_check_step (state, tokens, count, pos, error, size))
+    //  Bad input is refused before any rank starts the step
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    if (xinf_transformer_check_step (t, state->kv, tokens, count, pos, error, size))
         return -1;
     if (group)
         *code = "COLLECTIVE_FAILED";
@@ -370,7 +353,6 @@ s_step (xinf_ctx_t *ctx, const int32_t *tokens, size_t count, size_t pos, const 
         s_break_group (ctx, error);
         return -1;
     }
-    const xinf_transformer_t *t = xinf_model_transformer (state->model);
     if (xinf_transformer_forward (t, state->kv, state->pool, tokens, count, pos, state->logits, NULL, error, size)) {
         if (group)
             s_break_group (ctx, error);
@@ -435,7 +417,6 @@ s_on_step (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     while (!*state->broken && xinf_rank_step_ready (group)) {
         size_t count, pos;
         if (xinf_rank_recv_step (group, state->step_tokens, capacity, &count, &pos, error, sizeof error)
-        ||  s_check_step (state, state->step_tokens, count, pos, error, sizeof error)
         ||  xinf_transformer_forward (t, state->kv, state->pool, state->step_tokens, count, pos, NULL, NULL,
                                       error, sizeof error)) {
             s_break_group (ctx, error);

@@ -306,12 +306,25 @@ s_chunk (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
 }
 
 int
+xinf_transformer_check_step (const xinf_transformer_t *self, xinf_kv_t *kv, const int32_t *tokens, size_t count,
+                             size_t pos, char *error, size_t error_size)
+{
+    if (count == 0)
+        return s_fail (error, error_size, "no tokens to run");
+    if (pos + count > kv->context)
+        return s_fail (error, error_size, "positions %zu..%zu exceed the context of %zu", pos, pos + count - 1, kv->context);
+    for (size_t index = 0; index < count; index++)
+        if (tokens [index] < 0 || (size_t) tokens [index] >= self->vocab)
+            return s_fail (error, error_size, "token id %d at %zu is outside the vocabulary of %zu",
+                           tokens [index], index, self->vocab);
+    return 0;
+}
+
+int
 xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
                           const int32_t *tokens, size_t count, size_t pos,
                           float *logits, float *all_logits, char *error, size_t error_size)
 {
-    if (count == 0)
-        return s_fail (error, error_size, "no tokens to run");
     const xinf_shard_t *shard = &self->shard;
     if (shard->n_ranks > 1 && !self->collective)
         return s_fail (error, error_size, "rank %zu of %zu has no collective to sum the partial results with",
@@ -320,12 +333,8 @@ xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_th
     &&  (self->collective->size != (int) shard->n_ranks || self->collective->rank != (int) shard->rank))
         return s_fail (error, error_size, "the collective is rank %d of %d, the model shard %zu of %zu",
                        self->collective->rank, self->collective->size, shard->rank, shard->n_ranks);
-    if (pos + count > kv->context)
-        return s_fail (error, error_size, "positions %zu..%zu exceed the context of %zu", pos, pos + count - 1, kv->context);
-    for (size_t index = 0; index < count; index++)
-        if (tokens [index] < 0 || (size_t) tokens [index] >= self->vocab)
-            return s_fail (error, error_size, "token id %d at %zu is outside the vocabulary of %zu",
-                           tokens [index], index, self->vocab);
+    if (xinf_transformer_check_step (self, kv, tokens, count, pos, error, error_size))
+        return -1;
     for (size_t done = 0; done < count; ) {
         size_t n = count - done < PREFILL_CHUNK ? count - done : PREFILL_CHUNK;
         if (s_chunk (self, kv, pool, tokens + done, n, pos + done, logits,

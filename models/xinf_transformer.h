@@ -82,6 +82,12 @@ size_t xinf_kv_context (xinf_kv_t *self);
 //  caller cancels between calls).
 void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag);
 
+//  Checks a step's input as xinf_transformer_forward does (tokens within
+//  the vocabulary, positions within the cache): 0, or -1 with the reason.
+//  Rank 0 of a tensor-parallel group checks before telling the others.
+int xinf_transformer_check_step (const xinf_transformer_t *self, xinf_kv_t *kv, const int32_t *tokens, size_t count,
+                                 size_t pos, char *error, size_t error_size);
+
 //  Runs 'count' tokens at positions pos .. pos+count-1 (pos + count <=
 //  context), filling the cache, and writes the logits of the last position
 //  into 'logits' [vocab] (all positions into 'all_logits' [count][vocab] when

@@ -50,41 +50,56 @@ def _die_with_parent():
 
 
 class Proc:
-    """A child process whose stdout and stderr go to files under LOGS (a
-    pipe nobody reads could fill up and block it); killed at exit."""
+    """A child process whose stdout and stderr go to files under log_dir
+    (default LOGS; a pipe nobody reads could fill up and block it); killed
+    at exit. 'label' names it in failures, 'base' its log files."""
 
-    def __init__(self, name, args):
+    def __init__(self, name, args, log_dir=None, env=None, label=None, base=None):
         self.name = name
-        self.stdout_path = os.path.join(LOGS, f"{name}.out")
-        self.stderr_path = os.path.join(LOGS, f"{name}.err")
+        self.label = label or name
+        log_dir = log_dir or LOGS
+        self.stdout_path = os.path.join(log_dir, f"{base or name}.out")
+        self.stderr_path = os.path.join(log_dir, f"{base or name}.err")
         with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
-            self.process = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            self.process = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env,
                                             preexec_fn=_die_with_parent)
         xinf_testlib._children.append(self.process)
         self.pid = self.process.pid
 
-    def wait_output(self, pattern, timeout=10.0):
-        """Waits for a regex in stdout; returns the match."""
+    def log(self, which="out"):
+        with open(self.stdout_path if which == "out" else self.stderr_path, errors="replace") as file:
+            return file.read()
+
+    def wait_output(self, pattern, timeout=10.0, which="out"):
+        """Waits for a regex in stdout (or stderr, the log); returns the match."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with open(self.stdout_path, errors="replace") as out:
-                match = re.search(pattern, out.read())
+            match = re.search(pattern, self.log(which))
             if match:
                 return match
-            check(self.process.poll() is None, f"{self.name} exited with {self.process.returncode}")
+            check(self.process.poll() is None, f"{self.label} exited with {self.process.returncode} before "
+                                               f"printing {pattern!r}; stderr: {self.log('err')[-2000:]}")
             time.sleep(0.02)
-        fail(f"{self.name} did not print {pattern!r} within {timeout} s")
+        fail(f"{self.label} did not print {pattern!r} within {timeout} s")
+
+    def alive(self):
+        return self.process.poll() is None
 
     def signal(self, number):
-        self.process.send_signal(number)
+        if self.process.poll() is None:
+            self.process.send_signal(number)
 
     def kill(self):
-        self.process.kill()
-        self.process.wait()
+        """SIGKILL (kill -9) and reap; returns the exit status."""
+        if self.process.poll() is None:
+            self.process.kill()
+        return self.process.wait()
 
     def stop(self, timeout=10.0):
-        """SIGTERM; returns the exit status (a hang is a failure)."""
-        return xinf_testlib.stop_process(self.process, self.name, timeout)
+        """SIGTERM; returns the exit status (a hang is a failure). A frozen
+        process is woken first: it cannot handle SIGTERM."""
+        self.signal(signal.SIGCONT)
+        return xinf_testlib.stop_process(self.process, self.label, timeout)
 
 
 def dump_logs():

@@ -16,7 +16,6 @@
   request ends with an error naming it at the stall deadline.
 """
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -40,14 +39,6 @@ def make_model(build_dir, workdir, name, arch, heads, kv_heads, context=1024, ty
                     "--vocab", "512", "--context", str(context), "--tokenizer", "gpt2", "--seed", "7", "-o", path],
                    check=True, capture_output=True, timeout=120)
     return path
-
-
-def wait_log(proc, pattern, timeout=10):
-    """Polls a node's log (stderr) for a regex."""
-    def found():
-        with open(proc.stderr_path, errors="replace") as log:
-            return re.search(pattern, log.read())
-    return poll(f"{proc.name} logging {pattern!r}", timeout, found)
 
 
 def launch_ready(client, uid, path, **options):
@@ -150,7 +141,7 @@ def scenario_kill_rank(client, workers, path):
         check(took <= bound + 1.0, f"the error came {took:.2f} s after the kill (bound {bound:.2f} s + 1 s)")
         print(f"killed {victim} (rank 1) mid-stream: {error.code} after {took:.2f} s (bound {bound:.2f} s): {error}")
     survivor = groups[0][0]
-    wait_log(workers[survivor], r"unloading replica=k/0")
+    workers[survivor].wait_output(r"unloading replica=k/0", which="err")
     replica0 = client.launch_progress("k")["replicas"][0]
     check(replica0["state"] == "failed" and victim in replica0["error"], f"replica 0 after the kill: {replica0}")
     reply = client.generate("k", prompt_tokens=PROMPT, max_tokens=8)

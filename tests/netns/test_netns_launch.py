@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_netns import Hosts, check, poll, run_logged  # noqa: E402
+from xinf_netns import Hosts, check, run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
 from test_cluster import INTERVAL_MS, LIVENESS  # noqa: E402
 
@@ -119,7 +119,7 @@ def scenario_serve_and_kill(hosts, client, path):
         check(error.code == "WORKER_LOST" and "w2" in str(error), f"wanted WORKER_LOST naming w2: {error}")
         check(took <= bound + 1.0, f"the error came {took:.2f} s after the kill (bound {bound:.2f} s + 1 s)")
         print(f"kill -9 w2 mid-stream: {error.code} after {took:.2f} s (bound {bound:.2f} s): {error}")
-    poll("w1 unloading its rank", 10, lambda: "unloading replica=tp/0" in hosts.workers["w1"].log("err"))
+    hosts.workers["w1"].wait_output(r"unloading replica=tp/0", which="err")
 
 
 def main():

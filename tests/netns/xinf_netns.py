@@ -192,72 +192,28 @@ def in_netns(ns):
         os.close(own)
 
 
-class Node:
-    """A program running in a host; stdout and stderr go to files (a pipe
-    nobody reads could fill up and block it). Killed at exit."""
+class Node(test_cluster.Proc):
+    """A program running in a host (test_cluster.Proc run through `ip netns
+    exec`, without XINF_* variables, logged under the hosts' folder)."""
 
     def __init__(self, hosts, host, name, argv):
         self.hosts = hosts
         self.host = host
-        self.name = name
         self.endpoint = None
         base = f"{host}-{name}"
         count = 1
         while os.path.exists(os.path.join(hosts.logs, f"{base}.out")):
             count += 1
             base = f"{host}-{name}.{count}"
-        self.stdout_path = os.path.join(hosts.logs, f"{base}.out")
-        self.stderr_path = os.path.join(hosts.logs, f"{base}.err")
-        with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
-            self.process = subprocess.Popen(hosts.prefix(host) + list(argv), stdout=out, stderr=err,
-                                            stdin=subprocess.DEVNULL, env=_clean_env(),
-                                            preexec_fn=test_cluster._die_with_parent)
-        xinf_testlib._children.append(self.process)
+        super().__init__(name, hosts.prefix(host) + list(argv), log_dir=hosts.logs, env=_clean_env(),
+                         label=f"{name} in {host}", base=base)
         hosts.nodes.append(self)
-        self.pid = self.process.pid
-
-    def wait_output(self, pattern, timeout=10.0):
-        """Waits for a regex in stdout; returns the match."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with open(self.stdout_path, errors="replace") as out:
-                match = re.search(pattern, out.read())
-            if match:
-                return match
-            if self.process.poll() is not None:
-                fail(f"{self.name} in {self.host} exited with {self.process.returncode} before printing "
-                     f"{pattern!r}; stderr: {self.log('err')[-2000:]}")
-            time.sleep(0.02)
-        fail(f"{self.name} in {self.host} did not print {pattern!r} within {timeout} s")
-
-    def log(self, which="out"):
-        with open(self.stdout_path if which == "out" else self.stderr_path, errors="replace") as file:
-            return file.read()
-
-    def alive(self):
-        return self.process.poll() is None
-
-    def signal(self, number):
-        if self.process.poll() is None:
-            self.process.send_signal(number)
 
     def freeze(self):
         self.signal(signal.SIGSTOP)
 
     def thaw(self):
         self.signal(signal.SIGCONT)
-
-    def kill(self):
-        """SIGKILL (kill -9) and reap; returns the exit status."""
-        if self.process.poll() is None:
-            self.process.kill()
-        return self.process.wait()
-
-    def stop(self, timeout=10.0):
-        """SIGTERM; returns the exit status (a hang fails the test)."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGCONT)   # a frozen node cannot handle SIGTERM
-        return xinf_testlib.stop_process(self.process, f"{self.name} in {self.host}", timeout)
 
 
 class Rule:
