@@ -1,20 +1,20 @@
-/*  xinf_transformer: the forward pass of llama / qwen2 on the CPU kernels.  */
+/*  xinf_transformer: the batched forward pass of llama / qwen2 through a
+    compute backend, on a paged KV cache.  */
 #include "xinf_transformer.h"
-#include "xinf_cpu_ops.h"
+#include "xinf_cpu_backend.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PREFILL_CHUNK  64              //  positions per matrix-matrix batch
-
-struct _xinf_kv_t {
-    size_t context, q_dim, kv_dim;     //  of the shard
-    float *keys, *values;              //  [layer][context][kv_dim]
-    //  Scratch for a chunk of positions
-    float *x, *xb, *xb2;               //  [chunk][dim]
-    float *q, *k, *v, *attn, *hb, *hb2, *att_scratch;   //  [chunk][shard width]
+struct _xinf_kv_cache_t {
+    xinf_backend_t *backend;           //  not owned
+    xinf_kv_pool_t pool;
+    size_t max_tokens, q_dim, kv_dim, ffn;   //  of the shard
+    //  Scratch for a pass of up to max_tokens tokens, in the backend's memory
+    float *x, *xb, *xb2;               //  [max_tokens][dim]
+    float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
     atomic_bool *cancel;
 };
 
@@ -98,63 +98,85 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
     return 0;
 }
 
-static float *
-s_floats (size_t count)
+size_t
+xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self)
 {
-    return calloc (count ? count : 1, sizeof (float));
+    return 2 * self->n_layers * self->n_kv_heads * self->head_dim * sizeof (float);
 }
 
-xinf_kv_t *
-xinf_kv_new (const xinf_transformer_t *model, size_t context)
+//  Backend memory for 'count' floats.
+static float *
+s_floats (xinf_backend_t *backend, size_t count)
 {
-    xinf_kv_t *self = calloc (1, sizeof *self);
+    return (float *) backend->ops->alloc (backend, (count ? count : 1) * sizeof (float));
+}
+
+xinf_kv_cache_t *
+xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, size_t n_blocks,
+                   size_t block_tokens, size_t max_tokens)
+{
+    if (!n_blocks || !block_tokens || !max_tokens)
+        return NULL;
+    xinf_kv_cache_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    size_t chunk = PREFILL_CHUNK;
     const xinf_shard_t *shard = &model->shard;
-    self->context = context;
+    self->backend = backend;
+    self->max_tokens = max_tokens;
     self->q_dim = shard->n_heads * model->head_dim;
     self->kv_dim = shard->n_kv_heads * model->head_dim;
-    self->keys = s_floats (model->n_layers * context * self->kv_dim);
-    self->values = s_floats (model->n_layers * context * self->kv_dim);
-    self->x = s_floats (chunk * model->dim);
-    self->xb = s_floats (chunk * model->dim);
-    self->xb2 = s_floats (chunk * model->dim);
-    self->q = s_floats (chunk * self->q_dim);
-    self->k = s_floats (chunk * self->kv_dim);
-    self->v = s_floats (chunk * self->kv_dim);
-    self->attn = s_floats (chunk * self->q_dim);
-    self->hb = s_floats (chunk * shard->ffn);
-    self->hb2 = s_floats (chunk * shard->ffn);
-    self->att_scratch = s_floats (xinf_cpu_attention_scratch (shard->n_heads, context));
-    if (!self->keys || !self->values || !self->x || !self->xb || !self->xb2 || !self->q || !self->k
-    ||  !self->v || !self->attn || !self->hb || !self->hb2 || !self->att_scratch)
-        xinf_kv_destroy (&self);
+    self->ffn = shard->ffn;
+    size_t slots = n_blocks * block_tokens * model->n_layers * self->kv_dim;
+    self->pool = (xinf_kv_pool_t) { s_floats (backend, slots), s_floats (backend, slots), model->n_layers, n_blocks,
+                                    block_tokens, self->kv_dim };
+    self->x = s_floats (backend, max_tokens * model->dim);
+    self->xb = s_floats (backend, max_tokens * model->dim);
+    self->xb2 = s_floats (backend, max_tokens * model->dim);
+    self->q = s_floats (backend, max_tokens * self->q_dim);
+    self->k = s_floats (backend, max_tokens * self->kv_dim);
+    self->v = s_floats (backend, max_tokens * self->kv_dim);
+    self->attn = s_floats (backend, max_tokens * self->q_dim);
+    self->hb = s_floats (backend, max_tokens * self->ffn);
+    self->hb2 = s_floats (backend, max_tokens * self->ffn);
+    if (!self->pool.keys || !self->pool.values || !self->x || !self->xb || !self->xb2 || !self->q || !self->k
+    ||  !self->v || !self->attn || !self->hb || !self->hb2)
+        xinf_kv_cache_destroy (&self);
     return self;
 }
 
 void
-xinf_kv_destroy (xinf_kv_t **self_p)
+xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
 {
     if (self_p && *self_p) {
-        xinf_kv_t *self = *self_p;
-        float *buffers [] = { self->keys, self->values, self->x, self->xb, self->xb2, self->q, self->k,
-                              self->v, self->attn, self->hb, self->hb2, self->att_scratch };
+        xinf_kv_cache_t *self = *self_p;
+        xinf_backend_t *backend = self->backend;
+        float *buffers [] = { self->pool.keys, self->pool.values, self->x, self->xb, self->xb2, self->q, self->k,
+                              self->v, self->attn, self->hb, self->hb2 };
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
-            free (buffers [index]);
+            if (buffers [index])
+                backend->ops->free (backend, buffers [index]);
         free (self);
         *self_p = NULL;
     }
 }
 
-size_t xinf_kv_context (xinf_kv_t *self) { return self->context; }
-void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag) { self->cancel = flag; }
+size_t xinf_kv_cache_blocks (xinf_kv_cache_t *self) { return self->pool.n_blocks; }
+size_t xinf_kv_cache_block_tokens (xinf_kv_cache_t *self) { return self->pool.block_tokens; }
+void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag) { self->cancel = flag; }
+
+xinf_batch_limits_t
+xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache)
+{
+    size_t context = cache->pool.n_blocks * cache->pool.block_tokens;
+    return (xinf_batch_limits_t) { 0, self->vocab, context < self->context ? context : self->context,
+                                   cache->pool.n_blocks, cache->pool.block_tokens, 0 };
+}
 
 //  Only a whole model stops between layers: the ranks of a shard must not.
 static bool
-s_cancelled (const xinf_transformer_t *self, xinf_kv_t *kv)
+s_cancelled (const xinf_transformer_t *self, xinf_kv_cache_t *cache)
 {
-    return self->shard.n_ranks <= 1 && kv->cancel && atomic_load (kv->cancel);
+    return self->shard.n_ranks <= 1 && cache->cancel && atomic_load (cache->cancel);
 }
 
 //  Sums the ranks' partial outputs [n][dim] of a layer's 'what' in place
@@ -172,138 +194,199 @@ s_all_reduce (const xinf_transformer_t *self, float *partial, size_t n, size_t l
     return 0;
 }
 
-//  y [n][rows] = x [n][cols] . W^T, with the vector kernel for one position.
 static void
-s_project (xinf_threadpool_t *pool, const xinf_matrix_t *w, const float *x, size_t n, float *y)
+s_add_bias (xinf_backend_t *backend, float *rows, const float *bias, size_t n, size_t width)
 {
-    if (n == 1)
-        xinf_cpu_matvec (pool, w->dtype, w->data, w->rows, w->cols, x, y);
-    else
-        xinf_cpu_matmul (pool, w->dtype, w->data, w->rows, w->cols, x, n, y);
+    if (bias)
+        backend->ops->add_bias (backend, rows, bias, n, width);
 }
 
-static void
-s_add_bias (float *rows, const float *bias, size_t n, size_t width)
+//  Attention block of one layer for the pass's tokens: the shard's heads,
+//  attn_output's partial sum over them into xb2.
+static int
+s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, xinf_kv_cache_t *cache,
+             const xinf_batch_t *batch)
 {
-    if (!bias)
-        return;
-    for (size_t row = 0; row < n; row++)
-        xinf_cpu_add (rows + row * width, bias, width);
-}
-
-//  Attention block of one layer for n positions starting at pos: the
-//  shard's heads, attn_output's partial sum over them into xb2.
-static void
-s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, xinf_kv_t *kv,
-             xinf_threadpool_t *pool, size_t n, size_t pos)
-{
-    size_t dim = self->dim, q_dim = kv->q_dim, kv_dim = kv->kv_dim;
+    xinf_backend_t *be = cache->backend;
+    size_t n = batch->n, dim = self->dim, q_dim = cache->q_dim, kv_dim = cache->kv_dim;
     size_t n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
-    for (size_t b = 0; b < n; b++)
-        xinf_cpu_rmsnorm (kv->xb + b * dim, kv->x + b * dim, layer->attn_norm, dim, self->rms_eps);
-    if (n == 1) {                      //  decode: one hand-off to the pool for q, k, v
-        xinf_cpu_matvec_t products [3] = {
-            { layer->q.dtype, layer->q.data, layer->q.rows, layer->q.cols, kv->xb, kv->q },
-            { layer->k.dtype, layer->k.data, layer->k.rows, layer->k.cols, kv->xb, kv->k },
-            { layer->v.dtype, layer->v.data, layer->v.rows, layer->v.cols, kv->xb, kv->v } };
-        xinf_cpu_matvec_many (pool, products, 3);
-    }
-    else {
-        s_project (pool, &layer->q, kv->xb, n, kv->q);
-        s_project (pool, &layer->k, kv->xb, n, kv->k);
-        s_project (pool, &layer->v, kv->xb, n, kv->v);
-    }
-    s_add_bias (kv->q, layer->q_bias, n, q_dim);
-    s_add_bias (kv->k, layer->k_bias, n, kv_dim);
-    s_add_bias (kv->v, layer->v_bias, n, kv_dim);
-    float *keys = kv->keys + index * kv->context * kv_dim;
-    float *values = kv->values + index * kv->context * kv_dim;
-    for (size_t b = 0; b < n; b++) {
-        xinf_cpu_rope (kv->q + b * q_dim, n_heads, self->head_dim, pos + b, self->rope_base, self->rope_neox);
-        xinf_cpu_rope (kv->k + b * kv_dim, n_kv_heads, self->head_dim, pos + b, self->rope_base, self->rope_neox);
-        memcpy (keys + (pos + b) * kv_dim, kv->k + b * kv_dim, kv_dim * sizeof (float));
-        memcpy (values + (pos + b) * kv_dim, kv->v + b * kv_dim, kv_dim * sizeof (float));
-    }
-    for (size_t b = 0; b < n; b++)
-        xinf_cpu_attention (pool, kv->q + b * q_dim, keys, values, n_heads, n_kv_heads, self->head_dim,
-                            pos + b + 1, kv_dim, kv->attn + b * q_dim, kv->att_scratch);
-    s_project (pool, &layer->o, kv->attn, n, kv->xb2);
-}
-
-//  x += the (summed) output of a block in xb2.
-static void
-s_residual (const xinf_transformer_t *self, xinf_kv_t *kv, size_t n)
-{
-    for (size_t b = 0; b < n; b++)
-        xinf_cpu_add (kv->x + b * self->dim, kv->xb2 + b * self->dim, self->dim);
+    be->ops->rmsnorm (be, cache->xb, cache->x, layer->attn_norm, n, dim, self->rms_eps);
+    xinf_product_t qkv [3] = { { &layer->q, cache->xb, cache->q }, { &layer->k, cache->xb, cache->k },
+                               { &layer->v, cache->xb, cache->v } };
+    be->ops->project (be, qkv, 3, n);
+    s_add_bias (be, cache->q, layer->q_bias, n, q_dim);
+    s_add_bias (be, cache->k, layer->k_bias, n, kv_dim);
+    s_add_bias (be, cache->v, layer->v_bias, n, kv_dim);
+    be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, self->rope_base, self->rope_neox);
+    be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, self->rope_base, self->rope_neox);
+    be->ops->kv_store (be, &cache->pool, index, batch, cache->k, cache->v);
+    if (be->ops->attention (be, &cache->pool, index, batch, cache->q, n_heads, n_kv_heads, self->head_dim, cache->attn))
+        return -1;
+    xinf_product_t out = { &layer->o, cache->attn, cache->xb2 };
+    be->ops->project (be, &out, 1, n);
+    return 0;
 }
 
 //  Feed-forward block: the shard's columns, ffn_down's partial sum into xb2.
 static void
-s_feed_forward (const xinf_transformer_t *self, const xinf_layer_t *layer, xinf_kv_t *kv,
-                xinf_threadpool_t *pool, size_t n)
+s_feed_forward (const xinf_transformer_t *self, const xinf_layer_t *layer, xinf_kv_cache_t *cache, size_t n)
 {
-    size_t dim = self->dim;
-    for (size_t b = 0; b < n; b++)
-        xinf_cpu_rmsnorm (kv->xb + b * dim, kv->x + b * dim, layer->ffn_norm, dim, self->rms_eps);
-    if (n == 1) {                      //  decode: one hand-off for gate and up
-        xinf_cpu_matvec_t products [2] = {
-            { layer->gate.dtype, layer->gate.data, layer->gate.rows, layer->gate.cols, kv->xb, kv->hb },
-            { layer->up.dtype, layer->up.data, layer->up.rows, layer->up.cols, kv->xb, kv->hb2 } };
-        xinf_cpu_matvec_many (pool, products, 2);
-    }
-    else {
-        s_project (pool, &layer->gate, kv->xb, n, kv->hb);
-        s_project (pool, &layer->up, kv->xb, n, kv->hb2);
-    }
-    xinf_cpu_silu_mul (kv->hb, kv->hb2, n * self->shard.ffn);
-    s_project (pool, &layer->down, kv->hb, n, kv->xb2);
+    xinf_backend_t *be = cache->backend;
+    be->ops->rmsnorm (be, cache->xb, cache->x, layer->ffn_norm, n, self->dim, self->rms_eps);
+    xinf_product_t gate_up [2] = { { &layer->gate, cache->xb, cache->hb }, { &layer->up, cache->xb, cache->hb2 } };
+    be->ops->project (be, gate_up, 2, n);
+    be->ops->silu_mul (be, cache->hb, cache->hb2, n * cache->ffn);
+    xinf_product_t down = { &layer->down, cache->hb, cache->xb2 };
+    be->ops->project (be, &down, 1, n);
 }
 
-//  The logits of positions of the chunk (the last one, or all of them).
+//  The logits of the pass's 'out' rows, normed into xb, into logits.
 static void
-s_logits (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool, size_t n,
-          float *logits, float *all_logits)
+s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits)
 {
+    xinf_backend_t *be = cache->backend;
     size_t dim = self->dim;
-    size_t first = all_logits ? 0 : n - 1;
-    for (size_t b = first; b < n; b++) {
-        xinf_cpu_rmsnorm (kv->xb, kv->x + b * dim, self->output_norm, dim, self->rms_eps);
-        float *target = all_logits ? all_logits + b * self->vocab : logits;
-        xinf_cpu_matvec (pool, self->output.dtype, self->output.data, self->output.rows, self->output.cols,
-                         kv->xb, target);
-        if (all_logits && logits && b == n - 1)
-            memcpy (logits, target, self->vocab * sizeof (float));
-    }
+    for (size_t k = 0; k < batch->n_out; k++)
+        be->ops->rmsnorm (be, cache->xb + k * dim, cache->x + (size_t) batch->out [k] * dim, self->output_norm,
+                          1, dim, self->rms_eps);
+    xinf_product_t output = { &self->output, cache->xb, logits };
+    be->ops->project (be, &output, 1, batch->n_out);
 }
 
-//  One chunk of at most PREFILL_CHUNK positions; 0 or -1 with a reason.
+//  One pass of at most max_tokens tokens; 0 or -1 with a reason.
 static int
-s_chunk (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
-         const int32_t *tokens, size_t n, size_t pos, float *logits, float *all_logits,
-         char *error, size_t error_size)
+s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
+        char *error, size_t error_size)
 {
-    size_t dim = self->dim;
-    size_t row_bytes = xinf_dtype_row_bytes (self->embed.dtype, dim);
-    for (size_t b = 0; b < n; b++)
-        xinf_cpu_row_to_f32 (self->embed.dtype, (const char *) self->embed.data + (size_t) tokens [b] * row_bytes,
-                             dim, kv->x + b * dim);
+    xinf_backend_t *be = cache->backend;
+    size_t n = batch->n;
+    be->ops->embed (be, &self->embed, batch->tokens, n, cache->x);
     for (size_t index = 0; index < self->n_layers; index++) {
-        if (s_cancelled (self, kv))
+        if (s_cancelled (self, cache))
             return s_fail (error, error_size, "cancelled");
-        s_attention (self, &self->layers [index], index, kv, pool, n, pos);
-        if (s_all_reduce (self, kv->xb2, n, index, "attn_output", error, error_size))
+        if (s_attention (self, &self->layers [index], index, cache, batch))
+            return s_fail (error, error_size, "out of memory for attention scores");
+        if (s_all_reduce (self, cache->xb2, n, index, "attn_output", error, error_size))
             return -1;
-        s_residual (self, kv, n);
-        s_feed_forward (self, &self->layers [index], kv, pool, n);
-        if (s_all_reduce (self, kv->xb2, n, index, "ffn_down", error, error_size))
+        be->ops->add (be, cache->x, cache->xb2, n * self->dim);
+        s_feed_forward (self, &self->layers [index], cache, n);
+        if (s_all_reduce (self, cache->xb2, n, index, "ffn_down", error, error_size))
             return -1;
-        s_residual (self, kv, n);
+        be->ops->add (be, cache->x, cache->xb2, n * self->dim);
     }
-    if (logits || all_logits)
-        s_logits (self, kv, pool, n, logits, all_logits);
+    if (logits && batch->n_out)
+        s_logits (self, cache, batch, logits);
     return 0;
 }
+
+//  The tokens [first, first + count) of a batch as a batch of their own,
+//  with the logits rows among them.
+static xinf_batch_t
+s_slice (const xinf_batch_t *batch, size_t first, size_t count, size_t *out_first)
+{
+    size_t out_begin = 0, out_end;
+    while (out_begin < batch->n_out && (size_t) batch->out [out_begin] < first)
+        out_begin++;
+    out_end = out_begin;
+    while (out_end < batch->n_out && (size_t) batch->out [out_end] < first + count)
+        out_end++;
+    *out_first = out_begin;
+    return (xinf_batch_t) { count, batch->tokens + first, batch->pos + first, batch->seq + first, batch->n_seqs,
+                            batch->table_start, batch->blocks, out_end - out_begin, batch->out + out_begin };
+}
+
+int
+xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch,
+                       float *logits, char *error, size_t error_size)
+{
+    const xinf_shard_t *shard = &self->shard;
+    if (shard->n_ranks > 1 && !self->collective)
+        return s_fail (error, error_size, "rank %zu of %zu has no collective to sum the partial results with",
+                       shard->rank, shard->n_ranks);
+    if (shard->n_ranks > 1
+    &&  (self->collective->size != (int) shard->n_ranks || self->collective->rank != (int) shard->rank))
+        return s_fail (error, error_size, "the collective is rank %d of %d, the model shard %zu of %zu",
+                       self->collective->rank, self->collective->size, shard->rank, shard->n_ranks);
+    int32_t *rows = NULL;
+    for (size_t first = 0; first < batch->n; first += cache->max_tokens) {
+        size_t count = batch->n - first < cache->max_tokens ? batch->n - first : cache->max_tokens;
+        size_t out_first;
+        xinf_batch_t pass = s_slice (batch, first, count, &out_first);
+        //  The pass's rows count from its first token
+        if (first && pass.n_out) {
+            int32_t *shifted = realloc (rows, pass.n_out * sizeof (int32_t));
+            if (!shifted) {
+                free (rows);
+                return s_fail (error, error_size, "out of memory for %zu logits rows", pass.n_out);
+            }
+            rows = shifted;
+            for (size_t k = 0; k < pass.n_out; k++)
+                rows [k] = pass.out [k] - (int32_t) first;
+            pass.out = rows;
+        }
+        if (s_pass (self, cache, &pass, logits ? logits + out_first * self->vocab : NULL, error, error_size)) {
+            free (rows);
+            return -1;
+        }
+    }
+    free (rows);
+    return 0;
+}
+
+//  ---- One sequence ----------------------------------------------------------
+
+#define XINF_KV_BLOCK_TOKENS 16       //  positions per block of a one-sequence cache
+#define XINF_KV_PASS_TOKENS  64       //  tokens per pass
+
+struct _xinf_kv_t {
+    size_t context;
+    xinf_backend_t *backend;          //  the CPU, on the caller's pool
+    xinf_kv_cache_t *cache;
+    xinf_batch_buf_t *batch;
+    int32_t *table;                   //  the blocks in order: 0, 1, ...
+    size_t n_blocks;
+};
+
+xinf_kv_t *
+xinf_kv_new (const xinf_transformer_t *model, size_t context)
+{
+    if (!context)
+        return NULL;
+    xinf_kv_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->context = context;
+    self->n_blocks = (context + XINF_KV_BLOCK_TOKENS - 1) / XINF_KV_BLOCK_TOKENS;
+    self->backend = xinf_cpu_backend_new_on (NULL);
+    self->cache = self->backend ? xinf_kv_cache_new (model, self->backend, self->n_blocks, XINF_KV_BLOCK_TOKENS,
+                                                     XINF_KV_PASS_TOKENS) : NULL;
+    self->batch = xinf_batch_buf_new ();
+    self->table = calloc (self->n_blocks, sizeof (int32_t));
+    if (!self->cache || !self->batch || !self->table) {
+        xinf_kv_destroy (&self);
+        return NULL;
+    }
+    for (size_t block = 0; block < self->n_blocks; block++)
+        self->table [block] = (int32_t) block;
+    return self;
+}
+
+void
+xinf_kv_destroy (xinf_kv_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_kv_t *self = *self_p;
+        xinf_kv_cache_destroy (&self->cache);
+        xinf_backend_destroy (&self->backend);
+        xinf_batch_buf_destroy (&self->batch);
+        free (self->table);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+size_t xinf_kv_context (xinf_kv_t *self) { return self->context; }
+void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag) { xinf_kv_cache_set_cancel (self->cache, flag); }
 
 int
 xinf_transformer_check_step (const xinf_transformer_t *self, xinf_kv_t *kv, const int32_t *tokens, size_t count,
@@ -325,22 +408,20 @@ xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_th
                           const int32_t *tokens, size_t count, size_t pos,
                           float *logits, float *all_logits, char *error, size_t error_size)
 {
-    const xinf_shard_t *shard = &self->shard;
-    if (shard->n_ranks > 1 && !self->collective)
-        return s_fail (error, error_size, "rank %zu of %zu has no collective to sum the partial results with",
-                       shard->rank, shard->n_ranks);
-    if (shard->n_ranks > 1
-    &&  (self->collective->size != (int) shard->n_ranks || self->collective->rank != (int) shard->rank))
-        return s_fail (error, error_size, "the collective is rank %d of %d, the model shard %zu of %zu",
-                       self->collective->rank, self->collective->size, shard->rank, shard->n_ranks);
     if (xinf_transformer_check_step (self, kv, tokens, count, pos, error, error_size))
         return -1;
-    for (size_t done = 0; done < count; ) {
-        size_t n = count - done < PREFILL_CHUNK ? count - done : PREFILL_CHUNK;
-        if (s_chunk (self, kv, pool, tokens + done, n, pos + done, logits,
-                     all_logits ? all_logits + done * self->vocab : NULL, error, error_size))
-            return -1;
-        done += n;
-    }
-    return 0;
+    xinf_batch_buf_clear (kv->batch);
+    size_t blocks = (pos + count + XINF_KV_BLOCK_TOKENS - 1) / XINF_KV_BLOCK_TOKENS;
+    int rc = xinf_batch_buf_add_seq (kv->batch, kv->table, blocks) < 0 ? -1 : 0;
+    for (size_t index = 0; index < count && rc == 0; index++)
+        rc = xinf_batch_buf_add_token (kv->batch, tokens [index], (int32_t) (pos + index), 0,
+                                       all_logits || (logits && index == count - 1));
+    if (rc)
+        return s_fail (error, error_size, "out of memory for a step of %zu tokens", count);
+    xinf_cpu_backend_set_pool (kv->backend, pool);
+    rc = xinf_transformer_step (self, kv->cache, xinf_batch_buf_view (kv->batch), all_logits ? all_logits : logits,
+                                error, error_size);
+    if (rc == 0 && all_logits && logits)
+        memcpy (logits, all_logits + (count - 1) * self->vocab, self->vocab * sizeof (float));
+    return rc;
 }

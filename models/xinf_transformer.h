@@ -4,9 +4,16 @@
     Qwen2's QKV biases, SwiGLU feed-forward, tied or separate output.
 
     The weights are views (usually into a memory-mapped GGUF file) that the
-    loader fills; this module owns none of them. A KV cache holds one
-    sequence; prefill runs a batch of positions with matrix-matrix products,
-    decode one position with matrix-vector products.
+    loader fills; this module owns none of them. The pass runs through a
+    compute backend (kernels/xinf_backend.h) on a paged KV cache: one step
+    takes a batch of tokens of many sequences (xinf_batch.h), each with its
+    position and its sequence's block table, and gives the logits of the
+    rows asked for. A token's results depend only on its own sequence,
+    never on what else the step carries, how prompts were chunked, or the
+    number of threads.
+
+    xinf_kv_t and xinf_transformer_forward are the one-sequence form (a
+    cache with its own blocks, on the CPU): tools and tests use it.
 
     Tensor parallelism (Megatron-style): a shard of n_ranks > 1 holds the
     rows of attn_q/k/v of its heads, the columns of attn_output of the same
@@ -23,15 +30,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "xinf_backend.h"
 #include "xinf_collective.h"
 #include "xinf_dtype.h"
 #include "xinf_threadpool.h"
-
-typedef struct {
-    xinf_dtype_t dtype;
-    const void *data;
-    size_t rows, cols;                 //  rows of 'cols' contiguous weights
-} xinf_matrix_t;
+#include "xinf_batch.h"
 
 //  Shapes are the shard's: q_dim = shard n_heads x head_dim, kv_dim = shard
 //  n_kv_heads x head_dim, ffn = shard ffn (the model's when n_ranks = 1).
@@ -66,35 +69,61 @@ typedef struct {
 } xinf_transformer_t;
 
 typedef struct _xinf_kv_t xinf_kv_t;
+typedef struct _xinf_kv_cache_t xinf_kv_cache_t;
 
 //  Checks shapes and types against the hyperparameters and the shard; 0 or
 //  -1 with reason.
 int xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t error_size);
 
-//  A KV cache (and scratch) for one sequence of up to 'context' positions;
-//  a shard's cache holds its own KV heads only.
+//  Bytes of keys and values one position takes in every layer of the whole
+//  model (shards take their part of it).
+size_t xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self);
+
+//  A paged KV cache of n_blocks blocks of block_tokens positions in the
+//  backend's memory (a shard's holds its own KV heads), with scratch for
+//  max_tokens tokens a pass (longer steps run in passes of that many).
+//  NULL when out of memory. The backend must outlive it.
+xinf_kv_cache_t *xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, size_t n_blocks,
+                                    size_t block_tokens, size_t max_tokens);
+void xinf_kv_cache_destroy (xinf_kv_cache_t **self_p);
+size_t xinf_kv_cache_blocks (xinf_kv_cache_t *self);
+size_t xinf_kv_cache_block_tokens (xinf_kv_cache_t *self);
+//  A flag another thread may raise to end a running step early (checked
+//  between layers): the step then fails with "cancelled". Not checked by a
+//  shard of n_ranks > 1 (its ranks must stay in lockstep).
+void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag);
+
+//  The limits a batch must keep on this model and cache (xinf_batch_check).
+xinf_batch_limits_t xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache);
+
+//  Runs one step: every token of the batch (which xinf_batch_check has
+//  passed) through every layer, filling its KV slot, then the logits of the
+//  batch's 'out' rows into logits [n_out][vocab] (skipped when logits is
+//  NULL: the followers of a tensor-parallel group). Every rank of a shard
+//  runs the same batches in the same order. 0, or -1 with a reason.
+int xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch,
+                           float *logits, char *error, size_t error_size);
+
+//  ---- One sequence ----------------------------------------------------------
+
+//  A cache (and scratch) for one sequence of up to 'context' positions, on
+//  the CPU; a shard's cache holds its own KV heads only.
 xinf_kv_t *xinf_kv_new (const xinf_transformer_t *model, size_t context);
 void xinf_kv_destroy (xinf_kv_t **self_p);
 size_t xinf_kv_context (xinf_kv_t *self);
-//  A flag another thread may raise to end a running forward pass early
-//  (checked between layers): the call then fails with "cancelled". Not
-//  checked by a shard of n_ranks > 1 (its ranks must stay in lockstep: the
-//  caller cancels between calls).
 void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag);
 
 //  Checks a step's input as xinf_transformer_forward does (tokens within
 //  the vocabulary, positions within the cache): 0, or -1 with the reason.
-//  Rank 0 of a tensor-parallel group checks before telling the others.
 int xinf_transformer_check_step (const xinf_transformer_t *self, xinf_kv_t *kv, const int32_t *tokens, size_t count,
                                  size_t pos, char *error, size_t error_size);
 
 //  Runs 'count' tokens at positions pos .. pos+count-1 (pos + count <=
-//  context), filling the cache, and writes the logits of the last position
-//  into 'logits' [vocab] (all positions into 'all_logits' [count][vocab] when
-//  it is not NULL; with both NULL the output projection is skipped). Token
-//  ids must be < vocab. Every rank of a shard calls it with the same tokens
-//  and positions; a collective error fails it with the collective's
-//  reason. 0, or -1 with a reason.
+//  context) of the cache's sequence on 'pool', filling the cache, and
+//  writes the logits of the last position into 'logits' [vocab] (all
+//  positions into 'all_logits' [count][vocab] when it is not NULL; with
+//  both NULL the output projection is skipped). Token ids must be <
+//  vocab. The same as a step of these tokens alone. 0, or -1 with a reason.
 int xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_threadpool_t *pool,
                               const int32_t *tokens, size_t count, size_t pos,
                               float *logits, float *all_logits, char *error, size_t error_size);

@@ -1,0 +1,213 @@
+/*  xinf_cpu_backend: the CPU backend of the compute seam.  */
+#include "xinf_cpu_backend.h"
+#include "xinf_cpu_ops.h"
+#include "xinf_cpu_paged.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    xinf_threadpool_t *pool;          //  the one in use (NULL: the caller)
+    xinf_threadpool_t *owned;         //  the pool this backend started
+    float *scratch;                   //  attention scores, a row per thread
+    size_t scratch_rows, scratch_stride;
+} s_cpu_t;
+
+static s_cpu_t *
+s_cpu (xinf_backend_t *self)
+{
+    return (s_cpu_t *) self->impl;
+}
+
+static void
+s_destroy (xinf_backend_t *self)
+{
+    s_cpu_t *cpu = s_cpu (self);
+    xinf_threadpool_destroy (&cpu->owned);
+    free (cpu->scratch);
+    free (cpu);
+    free (self);
+}
+
+static void *
+s_alloc (xinf_backend_t *self, size_t bytes)
+{
+    (void) self;
+    return calloc (1, bytes ? bytes : 1);
+}
+
+static void
+s_free (xinf_backend_t *self, void *memory)
+{
+    (void) self;
+    free (memory);
+}
+
+//  Until the multi-vector kernel lands: one matvec per vector (the same
+//  arithmetic, each weight read n times).
+static void
+s_matvec_batch (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+                const float *x, size_t n, float *y)
+{
+    for (size_t j = 0; j < n; j++)
+        xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
+}
+
+//  One token: the q/k/v or gate/up group in one hand-off to the pool.
+//  More: each product over all tokens, every weight read once.
+static void
+s_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
+{
+    xinf_threadpool_t *pool = s_cpu (self)->pool;
+    if (n == 1 && count <= 8) {
+        xinf_cpu_matvec_t many [8];
+        for (size_t index = 0; index < count; index++) {
+            const xinf_matrix_t *w = products [index].w;
+            many [index] = (xinf_cpu_matvec_t) { w->dtype, w->data, w->rows, w->cols, products [index].x,
+                                                 products [index].y };
+        }
+        xinf_cpu_matvec_many (pool, many, count);
+        return;
+    }
+    for (size_t index = 0; index < count; index++) {
+        const xinf_matrix_t *w = products [index].w;
+        s_matvec_batch (pool, w->dtype, w->data, w->rows, w->cols, products [index].x, n, products [index].y);
+    }
+}
+
+static void
+s_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens, size_t n, float *x)
+{
+    (void) self;
+    size_t row_bytes = xinf_dtype_row_bytes (table->dtype, table->cols);
+    for (size_t i = 0; i < n; i++)
+        xinf_cpu_row_to_f32 (table->dtype, (const char *) table->data + (size_t) tokens [i] * row_bytes,
+                             table->cols, x + i * table->cols);
+}
+
+static void
+s_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float *weight, size_t n, size_t dim, float eps)
+{
+    (void) self;
+    for (size_t i = 0; i < n; i++)
+        xinf_cpu_rmsnorm (out + i * dim, x + i * dim, weight, dim, eps);
+}
+
+static void
+s_add (xinf_backend_t *self, float *y, const float *x, size_t count)
+{
+    (void) self;
+    xinf_cpu_add (y, x, count);
+}
+
+static void
+s_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width)
+{
+    (void) self;
+    for (size_t i = 0; i < n; i++)
+        xinf_cpu_add (rows + i * width, bias, width);
+}
+
+static void
+s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
+        float freq_base, bool neox)
+{
+    (void) self;
+    for (size_t i = 0; i < n; i++)
+        xinf_cpu_rope (x + i * n_heads * head_dim, n_heads, head_dim, (size_t) pos [i], freq_base, neox);
+}
+
+static void
+s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    (void) self;
+    xinf_cpu_silu_mul (gate, up, count);
+}
+
+static void
+s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+            const float *k, const float *v)
+{
+    (void) self;
+    xinf_cpu_paged_store (pool, layer, batch, k, v);
+}
+
+//  Room for the scores of 'positions' positions on every thread; false
+//  when out of memory.
+static bool
+s_reserve_scratch (s_cpu_t *cpu, size_t positions)
+{
+    size_t rows = (size_t) xinf_threadpool_size (cpu->pool);
+    if (rows <= cpu->scratch_rows && positions <= cpu->scratch_stride)
+        return true;
+    size_t stride = positions > cpu->scratch_stride ? positions : cpu->scratch_stride;
+    rows = rows > cpu->scratch_rows ? rows : cpu->scratch_rows;
+    float *scratch = malloc (rows * stride * sizeof (float));
+    if (!scratch)
+        return false;
+    free (cpu->scratch);
+    cpu->scratch = scratch;
+    cpu->scratch_rows = rows;
+    cpu->scratch_stride = stride;
+    return true;
+}
+
+static int
+s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
+{
+    s_cpu_t *cpu = s_cpu (self);
+    size_t longest = 0;
+    for (size_t i = 0; i < batch->n; i++)
+        longest = (size_t) batch->pos [i] + 1 > longest ? (size_t) batch->pos [i] + 1 : longest;
+    if (!s_reserve_scratch (cpu, longest))
+        return -1;
+    xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out,
+                              cpu->scratch, cpu->scratch_stride);
+    return 0;
+}
+
+static const xinf_backend_ops_t s_ops = {
+    "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
+    s_silu_mul, s_kv_store, s_attention
+};
+
+xinf_backend_t *
+xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
+{
+    xinf_backend_t *self = calloc (1, sizeof *self);
+    s_cpu_t *cpu = calloc (1, sizeof *cpu);
+    if (!self || !cpu) {
+        free (self);
+        free (cpu);
+        return NULL;
+    }
+    cpu->pool = pool;
+    self->ops = &s_ops;
+    self->impl = cpu;
+    return self;
+}
+
+xinf_backend_t *
+xinf_cpu_backend_new (int threads)
+{
+    xinf_threadpool_t *pool = xinf_threadpool_new (threads);
+    xinf_backend_t *self = pool ? xinf_cpu_backend_new_on (pool) : NULL;
+    if (self)
+        s_cpu (self)->owned = pool;
+    else
+        xinf_threadpool_destroy (&pool);
+    return self;
+}
+
+bool
+xinf_cpu_backend_is (const xinf_backend_t *backend)
+{
+    return backend && backend->ops == &s_ops;
+}
+
+void
+xinf_cpu_backend_set_pool (xinf_backend_t *backend, xinf_threadpool_t *pool)
+{
+    s_cpu (backend)->pool = pool;
+}

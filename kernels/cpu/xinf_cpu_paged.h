@@ -1,0 +1,34 @@
+/*  xinf_cpu_paged: the KV-cache operations of a batched step on the CPU:
+    storing each token's keys and values into its block slot, and each
+    token's attention over its own sequence's blocks.
+
+    Attention hands one (token, head) pair to one thread: scores with the
+    kernel set's dot product, softmax, then the weighted sum of values, in
+    position order; a token's result depends on its sequence's cache only,
+    never on the batch or the threads.
+*/
+#ifndef XINF_CPU_PAGED_H_INCLUDED
+#define XINF_CPU_PAGED_H_INCLUDED
+
+#include "xinf_backend.h"
+#include "xinf_threadpool.h"
+
+//  The slot (block * block_tokens + offset) of token i of the batch.
+static inline size_t
+xinf_cpu_paged_slot (const xinf_batch_t *batch, size_t block_tokens, size_t i)
+{
+    size_t pos = (size_t) batch->pos [i];
+    const int32_t *table = batch->blocks + batch->table_start [batch->seq [i]];
+    return (size_t) table [pos / block_tokens] * block_tokens + pos % block_tokens;
+}
+
+void xinf_cpu_paged_store (xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                           const float *k, const float *v);
+
+//  'scratch' holds 'threads' rows of 'scratch_stride' floats, each at
+//  least the longest sequence's positions + 1 in this batch.
+void xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
+                               const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
+                               size_t head_dim, float *out, float *scratch, size_t scratch_stride);
+
+#endif

@@ -1,0 +1,118 @@
+/*  xinf_backend: the compute-backend seam. The transformer's forward pass
+    (models/xinf_transformer.c) runs only through this ops table: the
+    backend owns the memory of activations and of the paged KV cache, and
+    runs the operations of a batched forward step. The CPU backend
+    (cpu/xinf_cpu_backend.h) is the first implementation; a CUDA backend
+    fills the same table with device memory and kernels.
+
+    A batch (xinf_batch_t, the shape of llama.cpp's llama_batch) carries
+    the tokens of several sequences at once: each token has its position
+    and the index of its sequence, each sequence a table of the KV blocks
+    that hold its positions (position p lives in block table [p / B] at
+    slot p % B, B = block_tokens). One step may mix the decode token of a
+    running sequence with a chunk of another one's prompt.
+
+    Every operation works on each token alone (norms, RoPE, attention over
+    its own sequence) or computes each output of a product for one token
+    with one fixed arithmetic (project): a token's results never depend on
+    which other tokens share its batch, nor on the number of threads.
+*/
+#ifndef XINF_BACKEND_H_INCLUDED
+#define XINF_BACKEND_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "xinf_dtype.h"
+
+//  A weight matrix: 'rows' rows of 'cols' contiguous weights of 'dtype',
+//  in the backend's memory (the CPU's: usually a view of the mapped file).
+typedef struct {
+    xinf_dtype_t dtype;
+    const void *data;
+    size_t rows, cols;
+} xinf_matrix_t;
+
+//  One forward step's tokens. Arrays are the caller's; n >= 1.
+typedef struct {
+    size_t n;                         //  tokens in the step
+    const int32_t *tokens;            //  [n] token ids
+    const int32_t *pos;               //  [n] positions
+    const int32_t *seq;               //  [n] sequence index < n_seqs
+    size_t n_seqs;
+    const int32_t *table_start;       //  [n_seqs + 1]: sequence s's blocks are
+    const int32_t *blocks;            //  blocks [table_start [s] .. table_start [s + 1])
+    size_t n_out;                     //  tokens whose logits are wanted
+    const int32_t *out;               //  [n_out] token indexes, ascending
+} xinf_batch_t;
+
+//  The paged KV cache's memory: for layer l, block b, slot t, the keys at
+//  keys + ((l * n_blocks + b) * block_tokens + t) * kv_dim (values alike).
+typedef struct {
+    float *keys, *values;
+    size_t n_layers, n_blocks, block_tokens, kv_dim;
+} xinf_kv_pool_t;
+
+//  One product of a projection group: y [n][w->rows] = x [n][w->cols] . W^T.
+typedef struct {
+    const xinf_matrix_t *w;
+    const float *x;
+    float *y;
+} xinf_product_t;
+
+typedef struct _xinf_backend_t xinf_backend_t;
+
+//  The operations a backend provides. Pointers to activations and KV
+//  memory are the backend's (from alloc); token metadata (the batch) and
+//  small per-model vectors (norm weights, biases) are as the model has them.
+typedef struct {
+    const char *name;
+    void (*destroy) (xinf_backend_t *self);
+    //  'bytes' of zeroed memory for activations or KV blocks; NULL if none.
+    void *(*alloc) (xinf_backend_t *self, size_t bytes);
+    void (*free) (xinf_backend_t *self, void *memory);
+    //  Several products at once (q/k/v, gate/up): for each, every output
+    //  of every token is one dot product with the same arithmetic whatever
+    //  n is (a token's result does not depend on its batch).
+    void (*project) (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n);
+    //  x [i] = row tokens [i] of 'table' as floats.
+    void (*embed) (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens, size_t n, float *x);
+    //  out [i] = rmsnorm (x [i]) * weight, rows of 'dim'.
+    void (*rmsnorm) (xinf_backend_t *self, float *out, const float *x, const float *weight, size_t n, size_t dim,
+                     float eps);
+    //  y [i] += x [i] (count floats); with bias: rows [i][.] += bias [.].
+    void (*add) (xinf_backend_t *self, float *y, const float *x, size_t count);
+    void (*add_bias) (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width);
+    //  Rotates the heads of each token's row x [i] (n_heads x head_dim) for
+    //  its position; neox: pairs (j, j + d/2), else (2j, 2j + 1).
+    void (*rope) (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim,
+                  const int32_t *pos, float freq_base, bool neox);
+    //  gate = silu (gate) * up.
+    void (*silu_mul) (xinf_backend_t *self, float *gate, const float *up, size_t count);
+    //  Writes each token's k and v rows [n][kv_dim] into its slot of 'layer'.
+    void (*kv_store) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                      const float *k, const float *v);
+    //  Each token's attention over positions 0 .. pos of its sequence in
+    //  'layer' (grouped-query: query head h reads KV head h / (n_heads /
+    //  n_kv_heads)), scores scaled by 1/sqrt (head_dim): out [n][n_heads x
+    //  head_dim]. The pool holds the heads of this shard only. 0, or -1
+    //  when out of memory for its scratch.
+    int (*attention) (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                       const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
+} xinf_backend_ops_t;
+
+struct _xinf_backend_t {
+    const xinf_backend_ops_t *ops;
+    void *impl;                       //  the implementation's state
+};
+
+static inline void
+xinf_backend_destroy (xinf_backend_t **self_p)
+{
+    if (self_p && *self_p) {
+        (*self_p)->ops->destroy (*self_p);
+        *self_p = NULL;
+    }
+}
+
+#endif

@@ -1,0 +1,468 @@
+/*  xinf_batcher: continuous batching: steps, blocks, preemption.  */
+#include "xinf_batcher.h"
+#include "xinf_blocks.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct _s_seq_t s_seq_t;
+struct _s_seq_t {
+    uint64_t id, order;               //  order: admission order, oldest first
+    int32_t *tokens;                  //  prompt and generated
+    size_t count, capacity;
+    size_t computed;                  //  positions whose keys and values are cached
+    size_t take;                      //  tokens in the step in flight
+    int32_t *blocks;                  //  block table (max_blocks)
+    uint64_t *hashes;                 //  chain hashes of the first 'hashed' blocks
+    size_t n_blocks, hashed;
+    s_seq_t *next;                    //  in the waiting queue
+};
+
+struct _xinf_batcher_t {
+    xinf_batcher_config_t config;
+    size_t max_blocks;                //  a sequence's longest table
+    xinf_blocks_t *blocks;
+    s_seq_t **running;                //  [max_seqs], oldest first
+    size_t n_running;
+    s_seq_t *waiting, *waiting_tail;
+    size_t n_waiting;
+    uint64_t next_order;
+    uint64_t *out_ids;                //  [step_tokens]: the last step's logits rows
+    bool in_flight;
+    size_t last_prompt_tokens;
+    xinf_batcher_stats_t stats;
+};
+
+static void
+s_seq_destroy (s_seq_t **seq_p)
+{
+    if (*seq_p) {
+        free ((*seq_p)->tokens);
+        free ((*seq_p)->blocks);
+        free ((*seq_p)->hashes);
+        free (*seq_p);
+        *seq_p = NULL;
+    }
+}
+
+xinf_batcher_t *
+xinf_batcher_new (const xinf_batcher_config_t *config)
+{
+    if (!config->n_blocks || !config->block_tokens || !config->max_seqs || !config->step_tokens || !config->context)
+        return NULL;
+    xinf_batcher_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->config = *config;
+    size_t capacity = config->n_blocks * config->block_tokens;
+    if (self->config.context > capacity)
+        self->config.context = capacity;
+    self->max_blocks = (self->config.context + config->block_tokens - 1) / config->block_tokens;
+    self->blocks = xinf_blocks_new (config->n_blocks, config->block_tokens);
+    self->running = calloc (config->max_seqs, sizeof (s_seq_t *));
+    self->out_ids = calloc (config->step_tokens, sizeof (uint64_t));
+    if (!self->blocks || !self->running || !self->out_ids)
+        xinf_batcher_destroy (&self);
+    return self;
+}
+
+void
+xinf_batcher_destroy (xinf_batcher_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_batcher_t *self = *self_p;
+        for (size_t index = 0; index < self->n_running; index++)
+            s_seq_destroy (&self->running [index]);
+        while (self->waiting) {
+            s_seq_t *seq = self->waiting;
+            self->waiting = seq->next;
+            s_seq_destroy (&seq);
+        }
+        xinf_blocks_destroy (&self->blocks);
+        free (self->running);
+        free (self->out_ids);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+static int
+s_fail (char *error, size_t error_size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, error_size, format, args);
+    va_end (args);
+    return -1;
+}
+
+int
+xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size_t count, char *error, size_t error_size)
+{
+    if (count == 0)
+        return s_fail (error, error_size, "the prompt is empty");
+    if (count + 1 > self->config.context)
+        return s_fail (error, error_size, "the prompt's %zu tokens and one generated token need %zu positions; "
+                       "this replica holds %zu (KV cache %zu blocks of %zu, context %zu)", count, count + 1,
+                       self->config.context, self->config.n_blocks, self->config.block_tokens, self->config.context);
+    s_seq_t *seq = calloc (1, sizeof *seq);
+    if (seq) {
+        seq->capacity = count + 16;
+        seq->tokens = malloc (seq->capacity * sizeof (int32_t));
+        seq->blocks = malloc (self->max_blocks * sizeof (int32_t));
+        seq->hashes = malloc (self->max_blocks * sizeof (uint64_t));
+    }
+    if (!seq || !seq->tokens || !seq->blocks || !seq->hashes) {
+        s_seq_destroy (&seq);
+        return s_fail (error, error_size, "out of memory for a sequence of %zu tokens", count);
+    }
+    memcpy (seq->tokens, prompt, count * sizeof (int32_t));
+    seq->count = count;
+    seq->id = id;
+    seq->order = self->next_order++;
+    if (self->waiting_tail)
+        self->waiting_tail->next = seq;
+    else
+        self->waiting = seq;
+    self->waiting_tail = seq;
+    self->n_waiting++;
+    return 0;
+}
+
+//  Releases a sequence's blocks, the last first (so the cache evicts a
+//  prefix's tail before its head).
+static void
+s_release_blocks (xinf_batcher_t *self, s_seq_t *seq)
+{
+    while (seq->n_blocks)
+        xinf_blocks_release (self->blocks, seq->blocks [--seq->n_blocks]);
+    seq->computed = seq->hashed = seq->take = 0;
+}
+
+static void
+s_unlink_running (xinf_batcher_t *self, size_t index)
+{
+    memmove (self->running + index, self->running + index + 1, (self->n_running - index - 1) * sizeof (s_seq_t *));
+    self->n_running--;
+}
+
+static s_seq_t *
+s_unlink_waiting (xinf_batcher_t *self, uint64_t id)
+{
+    s_seq_t *prev = NULL;
+    for (s_seq_t *seq = self->waiting; seq; prev = seq, seq = seq->next)
+        if (seq->id == id) {
+            if (prev)
+                prev->next = seq->next;
+            else
+                self->waiting = seq->next;
+            if (self->waiting_tail == seq)
+                self->waiting_tail = prev;
+            seq->next = NULL;
+            self->n_waiting--;
+            return seq;
+        }
+    return NULL;
+}
+
+bool
+xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
+{
+    for (size_t index = 0; index < self->n_running; index++)
+        if (self->running [index]->id == id) {
+            s_seq_t *seq = self->running [index];
+            s_unlink_running (self, index);
+            s_release_blocks (self, seq);
+            s_seq_destroy (&seq);
+            return true;
+        }
+    s_seq_t *seq = s_unlink_waiting (self, id);
+    if (seq) {
+        s_release_blocks (self, seq);
+        s_seq_destroy (&seq);
+    }
+    return seq != NULL;
+}
+
+//  Back to the head of the queue, to be recomputed from its tokens so far.
+static void
+s_preempt (xinf_batcher_t *self, size_t index)
+{
+    s_seq_t *seq = self->running [index];
+    s_unlink_running (self, index);
+    s_release_blocks (self, seq);
+    seq->next = self->waiting;
+    self->waiting = seq;
+    if (!self->waiting_tail)
+        self->waiting_tail = seq;
+    self->n_waiting++;
+    self->stats.preemptions++;
+}
+
+//  Holds blocks for positions [0, positions); false when none are left.
+static bool
+s_grow (xinf_batcher_t *self, s_seq_t *seq, size_t positions)
+{
+    while (seq->n_blocks * self->config.block_tokens < positions) {
+        int32_t block = xinf_blocks_alloc (self->blocks);
+        if (block < 0)
+            return false;
+        seq->blocks [seq->n_blocks++] = block;
+    }
+    return true;
+}
+
+//  Up to 'want' next tokens of seq that blocks can be found for (no
+//  preemption); returns how many, with their blocks held.
+static size_t
+s_fit (xinf_batcher_t *self, s_seq_t *seq, size_t want)
+{
+    size_t tokens = self->config.block_tokens;
+    size_t room = seq->n_blocks * tokens - seq->computed + xinf_blocks_available (self->blocks) * tokens;
+    size_t fit = want < room ? want : room;
+    s_grow (self, seq, seq->computed + fit);
+    return fit;
+}
+
+//  A decoding sequence's next slot, preempting the newest other sequences
+//  while blocks are short; false when the sequence itself was preempted.
+static bool
+s_decode_slot (xinf_batcher_t *self, size_t index)
+{
+    s_seq_t *seq = self->running [index];
+    while (!s_grow (self, seq, seq->computed + 1)) {
+        size_t victim = self->n_running - 1;
+        if (victim == index) {
+            s_preempt (self, index);
+            return false;
+        }
+        s_preempt (self, victim);
+    }
+    return true;
+}
+
+//  Takes the prompt's whole blocks the prefix cache holds (leaving at
+//  least one token to compute, for its logits).
+static void
+s_match_prefix (xinf_batcher_t *self, s_seq_t *seq)
+{
+    size_t tokens = self->config.block_tokens;
+    size_t limit = (seq->count - 1) / tokens;
+    uint64_t parent = 0;
+    while (self->config.prefix_cache && seq->n_blocks < limit) {
+        const int32_t *chunk = seq->tokens + seq->n_blocks * tokens;
+        uint64_t hash = xinf_blocks_hash (parent, chunk, tokens);
+        int32_t block = xinf_blocks_lookup (self->blocks, hash, parent, chunk);
+        if (block < 0)
+            break;
+        seq->hashes [seq->n_blocks] = hash;
+        seq->blocks [seq->n_blocks++] = block;
+        parent = hash;
+    }
+    seq->computed = seq->n_blocks * tokens;
+    seq->hashed = seq->n_blocks;
+    self->stats.prefix_hit_tokens += seq->computed;
+}
+
+//  Places seq among the running ones by admission order.
+static void
+s_insert_running (xinf_batcher_t *self, s_seq_t *seq)
+{
+    size_t at = self->n_running;
+    while (at > 0 && self->running [at - 1]->order > seq->order)
+        at--;
+    memmove (self->running + at + 1, self->running + at, (self->n_running - at) * sizeof (s_seq_t *));
+    self->running [at] = seq;
+    self->n_running++;
+}
+
+//  The decode tokens of running sequences, oldest first.
+static size_t
+s_schedule_decodes (xinf_batcher_t *self, size_t budget)
+{
+    size_t used = 0, index = 0;
+    while (index < self->n_running && used < budget) {
+        s_seq_t *seq = self->running [index];
+        if (seq->count - seq->computed != 1)
+            index++;
+        else
+        if (s_decode_slot (self, index)) {
+            seq->take = 1;
+            used++;
+            index++;
+        }
+        //  else it was preempted: this index now holds the next sequence
+    }
+    return used;
+}
+
+//  Prompt chunks: of running sequences, then of newly admitted ones.
+static size_t
+s_schedule_prompts (xinf_batcher_t *self, size_t budget)
+{
+    size_t used = 0;
+    for (size_t index = 0; index < self->n_running && used < budget; index++) {
+        s_seq_t *seq = self->running [index];
+        size_t left = seq->count - seq->computed;
+        if (seq->take || left <= 1)
+            continue;
+        seq->take = s_fit (self, seq, left < budget - used ? left : budget - used);
+        used += seq->take;
+    }
+    while (self->waiting && self->n_running < self->config.max_seqs && used < budget) {
+        s_seq_t *seq = self->waiting;
+        if (seq->n_blocks == 0)
+            s_match_prefix (self, seq);
+        size_t left = seq->count - seq->computed;
+        size_t take = s_fit (self, seq, left < budget - used ? left : budget - used);
+        if (take == 0) {
+            s_release_blocks (self, seq);
+            break;
+        }
+        s_unlink_waiting (self, seq->id);
+        seq->take = take;
+        s_insert_running (self, seq);
+        used += take;
+    }
+    return used;
+}
+
+//  The step's tokens, sequence by sequence, into the batch.
+static size_t
+s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
+{
+    size_t n_out = 0, tokens = self->config.block_tokens;
+    for (size_t index = 0; index < self->n_running; index++) {
+        s_seq_t *seq = self->running [index];
+        if (!seq->take)
+            continue;
+        size_t end = seq->computed + seq->take;
+        int slot = xinf_batch_buf_add_seq (batch, seq->blocks, (end + tokens - 1) / tokens);
+        for (size_t pos = seq->computed; slot >= 0 && pos < end; pos++) {
+            bool logits = pos + 1 == seq->count;
+            if (xinf_batch_buf_add_token (batch, seq->tokens [pos], (int32_t) pos, slot, logits))
+                slot = -1;
+            else
+            if (logits)
+                self->out_ids [n_out++] = seq->id;
+        }
+        if (slot < 0)
+            return SIZE_MAX;
+    }
+    return n_out;
+}
+
+bool
+xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t prefill_cap,
+                       const uint64_t **out_ids, size_t *n_out)
+{
+    xinf_batch_buf_clear (batch);
+    *n_out = 0;
+    *out_ids = self->out_ids;
+    if (self->in_flight)
+        return false;
+    for (size_t index = 0; index < self->n_running; index++)
+        self->running [index]->take = 0;
+    size_t step = self->config.step_tokens;
+    size_t decodes = s_schedule_decodes (self, step);
+    size_t cap = prefill_cap && prefill_cap < step - decodes ? prefill_cap : step - decodes;
+    self->last_prompt_tokens = s_schedule_prompts (self, cap);
+    if (decodes + self->last_prompt_tokens == 0)
+        return false;
+    size_t rows = s_build (self, batch);
+    if (rows == SIZE_MAX) {           //  out of memory: nothing runs
+        xinf_batcher_abandon (self);
+        xinf_batch_buf_clear (batch);
+        return false;
+    }
+    *n_out = rows;
+    self->in_flight = true;
+    return true;
+}
+
+bool xinf_batcher_in_flight (xinf_batcher_t *self) { return self->in_flight; }
+size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self) { return self->last_prompt_tokens; }
+
+//  Publishes the sequence's blocks that are now full and computed.
+static void
+s_publish (xinf_batcher_t *self, s_seq_t *seq)
+{
+    size_t tokens = self->config.block_tokens;
+    for (size_t block = seq->hashed; block < seq->computed / tokens; block++) {
+        uint64_t parent = block ? seq->hashes [block - 1] : 0;
+        const int32_t *chunk = seq->tokens + block * tokens;
+        seq->hashes [block] = xinf_blocks_hash (parent, chunk, tokens);
+        if (self->config.prefix_cache)
+            xinf_blocks_publish (self->blocks, seq->blocks [block], seq->hashes [block], parent, chunk);
+        seq->hashed = block + 1;
+    }
+}
+
+void
+xinf_batcher_commit (xinf_batcher_t *self)
+{
+    for (size_t index = 0; index < self->n_running; index++) {
+        s_seq_t *seq = self->running [index];
+        seq->computed += seq->take;
+        seq->take = 0;
+        s_publish (self, seq);
+    }
+    self->in_flight = false;
+}
+
+void
+xinf_batcher_abandon (xinf_batcher_t *self)
+{
+    for (size_t index = 0; index < self->n_running; index++)
+        self->running [index]->take = 0;
+    self->in_flight = false;
+}
+
+static s_seq_t *
+s_running (xinf_batcher_t *self, uint64_t id)
+{
+    for (size_t index = 0; index < self->n_running; index++)
+        if (self->running [index]->id == id)
+            return self->running [index];
+    return NULL;
+}
+
+int
+xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token)
+{
+    s_seq_t *seq = s_running (self, id);
+    if (!seq)
+        return -1;
+    if (seq->count == seq->capacity) {
+        size_t capacity = seq->capacity * 2;
+        int32_t *tokens = realloc (seq->tokens, capacity * sizeof (int32_t));
+        if (!tokens)
+            return -1;
+        seq->tokens = tokens;
+        seq->capacity = capacity;
+    }
+    seq->tokens [seq->count++] = token;
+    return 0;
+}
+
+size_t
+xinf_batcher_length (xinf_batcher_t *self, uint64_t id)
+{
+    s_seq_t *seq = s_running (self, id);
+    for (s_seq_t *waiting = self->waiting; !seq && waiting; waiting = waiting->next)
+        if (waiting->id == id)
+            seq = waiting;
+    return seq ? seq->count : 0;
+}
+
+xinf_batcher_stats_t
+xinf_batcher_stats (xinf_batcher_t *self)
+{
+    xinf_batcher_stats_t stats = self->stats;
+    stats.running = self->n_running;
+    stats.waiting = self->n_waiting;
+    stats.blocks_available = xinf_blocks_available (self->blocks);
+    return stats;
+}

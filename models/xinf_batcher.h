@@ -1,0 +1,79 @@
+/*  xinf_batcher: continuous batching for one replica: which tokens of
+    which sequences the next forward step carries, and the KV blocks they
+    hold (xinf_blocks, with prefix reuse).
+
+    Sequences join and leave between any two steps. A step carries, oldest
+    sequence first, the next token of every running sequence that is
+    decoding, then chunks of prompts still being prefilled, then newly
+    admitted sequences (up to max_seqs running), within a budget of
+    step_tokens tokens; the prompt chunks also keep within a cap the
+    caller sets per step (so that a long prompt never stalls the streams
+    running beside it). A sequence's prompt starts from the whole blocks
+    the prefix cache already holds. When a decoding sequence needs a block
+    and none is left, the newest running sequence is preempted: its blocks
+    are released and it waits at the head of the queue, to be recomputed
+    (its tokens so far are its new prompt) when blocks free up.
+
+    Use: add sequences, then repeatedly schedule a step, run it, commit it
+    and append the tokens sampled from its logits rows.
+*/
+#ifndef XINF_BATCHER_H_INCLUDED
+#define XINF_BATCHER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "xinf_batch.h"
+
+typedef struct {
+    size_t n_blocks, block_tokens;    //  the KV cache
+    size_t max_seqs;                  //  sequences running at once
+    size_t step_tokens;               //  tokens a step carries at most
+    size_t context;                   //  positions a sequence may reach
+    bool prefix_cache;
+} xinf_batcher_config_t;
+
+typedef struct {
+    size_t running, waiting;
+    size_t preemptions;               //  since the start
+    size_t prefix_hit_tokens;         //  prompt tokens taken from the cache
+    size_t blocks_available;
+} xinf_batcher_stats_t;
+
+typedef struct _xinf_batcher_t xinf_batcher_t;
+
+xinf_batcher_t *xinf_batcher_new (const xinf_batcher_config_t *config);
+void xinf_batcher_destroy (xinf_batcher_t **self_p);
+
+//  Queues sequence 'id' (unique) with its prompt. -1 with the reason when
+//  the prompt can never run: it needs more positions (prompt + 1) than the
+//  cache holds or the context allows.
+int xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size_t count,
+                      char *error, size_t error_size);
+//  Drops a sequence (finished or cancelled), releasing its blocks; false
+//  if unknown. A step in flight may still carry it: its rows are the
+//  caller's to ignore.
+bool xinf_batcher_remove (xinf_batcher_t *self, uint64_t id);
+
+//  Builds the next step into 'batch' (cleared first). prefill_cap limits
+//  the prompt tokens of this step (0: step_tokens). Returns the number of
+//  logits rows (their sequence ids in 'out_ids', valid until the next
+//  call) and false when nothing can run.
+bool xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t prefill_cap,
+                            const uint64_t **out_ids, size_t *n_out);
+//  Whether a scheduled step has not been committed yet.
+bool xinf_batcher_in_flight (xinf_batcher_t *self);
+//  Whether the last step carried prompt tokens (beside decode tokens).
+size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self);
+//  The step ran: its tokens' keys and values are in the cache.
+void xinf_batcher_commit (xinf_batcher_t *self);
+//  The step failed: nothing it carried was computed.
+void xinf_batcher_abandon (xinf_batcher_t *self);
+//  A token sampled for sequence 'id': the next one it runs. -1 if unknown.
+int xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token);
+//  Tokens of sequence 'id' so far (prompt and generated); 0 if unknown.
+size_t xinf_batcher_length (xinf_batcher_t *self, uint64_t id);
+
+xinf_batcher_stats_t xinf_batcher_stats (xinf_batcher_t *self);
+
+#endif

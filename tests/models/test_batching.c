@@ -1,0 +1,331 @@
+/*  test_batching: continuous batching never changes a result.
+
+    Sequences of mixed prompt lengths run through the batcher and the
+    batched transformer step: alone (one at a time), all together with
+    small and odd prefill chunks, with staggered arrivals, with a KV budget
+    so small that sequences are preempted and recomputed, with prefix reuse
+    of a shared prompt, on 1 and 2 threads. Every sequence's greedy tokens,
+    and every logits row it got, must equal its run alone bit for bit.
+    Also: the block manager (holds, prefix cache, eviction order), the
+    batch checks and garbage fed to the batch decoder.
+
+        test_batching PATH/TO/xinf-make-model
+*/
+#include "test_models.h"
+#include "xinf_batcher.h"
+#include "xinf_blocks.h"
+#include "xinf_cpu_backend.h"
+#include "xinf_model.h"
+
+#include <sys/wait.h>
+
+#define SEQS     6
+#define GENERATE 12
+
+static const char *s_tool;
+
+typedef struct {
+    size_t max_seqs, step_tokens, n_blocks, prefill_cap;
+    int threads;
+    bool prefix_cache;
+    size_t arrival [SEQS];            //  the step at which each sequence arrives
+} s_setup_t;
+
+typedef struct {
+    int32_t tokens [SEQS][GENERATE];
+    float *logits [SEQS];             //  [GENERATE][vocab]
+    size_t preemptions, prefix_hits, steps;
+} s_outcome_t;
+
+static int32_t *s_prompts [SEQS];
+static size_t s_lengths [SEQS] = { 5, 37, 1, 70, 16, 23 };
+
+static void
+s_make (const char *name, const char *arguments, char *path, size_t size)
+{
+    char command [1500];
+    test_path (path, size, name);
+    snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", s_tool, arguments, path);
+    int status = system (command);
+    CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
+static int32_t
+s_argmax (const float *logits, size_t vocab)
+{
+    size_t best = 0;
+    for (size_t index = 1; index < vocab; index++)
+        if (logits [index] > logits [best])
+            best = index;
+    return (int32_t) best;
+}
+
+//  Prompts share their first 32 tokens when 'shared' (a system prompt).
+static void
+s_make_prompts (size_t vocab, bool shared)
+{
+    for (size_t s = 0; s < SEQS; s++) {
+        free (s_prompts [s]);
+        s_prompts [s] = malloc (s_lengths [s] * sizeof (int32_t));
+        for (size_t i = 0; i < s_lengths [s]; i++)
+            s_prompts [s][i] = (int32_t) ((shared && i < 32 ? i * 13 + 7 : i * 31 + s * 101 + 3) % vocab);
+    }
+}
+
+//  One sequence's logits row: record it, pick the greedy token, go on or end.
+static void
+s_take_row (xinf_batcher_t *batcher, const float *row, size_t vocab, uint64_t id, size_t *generated,
+            s_outcome_t *outcome)
+{
+    size_t k = generated [id]++;
+    memcpy (outcome->logits [id] + k * vocab, row, vocab * sizeof (float));
+    outcome->tokens [id][k] = s_argmax (row, vocab);
+    if (generated [id] == GENERATE)
+        CHECK (xinf_batcher_remove (batcher, id));
+    else
+        CHECK (xinf_batcher_append (batcher, id, outcome->tokens [id][k]) == 0);
+}
+
+static void
+s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome)
+{
+    xinf_backend_t *backend = xinf_cpu_backend_new (setup->threads);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, setup->n_blocks, 16, 8);
+    xinf_batcher_config_t config = { setup->n_blocks, 16, setup->max_seqs, setup->step_tokens, t->context,
+                                     setup->prefix_cache };
+    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    CHECK (backend && cache && batcher && batch);
+    float *logits = malloc (setup->step_tokens * t->vocab * sizeof (float));
+    size_t generated [SEQS] = { 0 }, finished = 0, added = 0;
+    char error [256];
+    memset (outcome, 0, sizeof *outcome);
+    for (size_t s = 0; s < SEQS; s++)
+        outcome->logits [s] = calloc (GENERATE * t->vocab, sizeof (float));
+    for (size_t step = 0; finished < SEQS; step++) {
+        CHECK (step < 10000);
+        for (size_t s = 0; s < SEQS; s++)
+            if (setup->arrival [s] == step && ++added)
+                CHECK (xinf_batcher_add (batcher, s, s_prompts [s], s_lengths [s], error, sizeof error) == 0);
+        const uint64_t *ids;
+        size_t n_out;
+        if (!xinf_batcher_schedule (batcher, batch, setup->prefill_cap, &ids, &n_out))
+            continue;                 //  nothing to run until the next arrival
+        const xinf_batch_t *view = xinf_batch_buf_view (batch);
+        xinf_batch_limits_t limits = xinf_transformer_limits (t, cache);
+        if (xinf_batch_check (view, &limits, error, sizeof error))
+            fprintf (stderr, "bad batch: %s\n", error);
+        CHECK (xinf_batch_check (view, &limits, error, sizeof error) == 0);
+        CHECK (xinf_transformer_step (t, cache, view, logits, error, sizeof error) == 0);
+        xinf_batcher_commit (batcher);
+        outcome->steps++;
+        for (size_t k = 0; k < n_out; k++) {
+            s_take_row (batcher, logits + k * t->vocab, t->vocab, ids [k], generated, outcome);
+            finished += generated [ids [k]] == GENERATE;
+        }
+    }
+    CHECK_INT (added, SEQS);
+    xinf_batcher_stats_t stats = xinf_batcher_stats (batcher);
+    CHECK_INT (stats.running + stats.waiting, 0);
+    CHECK_INT (stats.blocks_available, setup->n_blocks);
+    outcome->preemptions = stats.preemptions;
+    outcome->prefix_hits = stats.prefix_hit_tokens;
+    free (logits);
+    xinf_batch_buf_destroy (&batch);
+    xinf_batcher_destroy (&batcher);
+    xinf_kv_cache_destroy (&cache);
+    xinf_backend_destroy (&backend);
+}
+
+static void
+s_outcome_free (s_outcome_t *outcome)
+{
+    for (size_t s = 0; s < SEQS; s++)
+        free (outcome->logits [s]);
+}
+
+static void
+s_check_same (const s_outcome_t *alone, const s_outcome_t *other, size_t vocab, const char *what)
+{
+    for (size_t s = 0; s < SEQS; s++) {
+        if (memcmp (alone->tokens [s], other->tokens [s], sizeof alone->tokens [s])
+        ||  memcmp (alone->logits [s], other->logits [s], GENERATE * vocab * sizeof (float)))
+            fprintf (stderr, "%s: sequence %zu differs from its run alone\n", what, s);
+        CHECK (memcmp (alone->tokens [s], other->tokens [s], sizeof alone->tokens [s]) == 0);
+        CHECK (memcmp (alone->logits [s], other->logits [s], GENERATE * vocab * sizeof (float)) == 0);
+    }
+}
+
+//  Every setup against the sequences run one at a time.
+static void
+s_invariance (const char *arguments, const char *name)
+{
+    char path [512], error [512];
+    s_make (name, arguments, path, sizeof path);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    s_make_prompts (t->vocab, false);
+    //  Alone: one sequence at a time, each after the one before ended
+    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 } };
+    s_outcome_t alone, other;
+    s_run (t, &alone_setup, &alone);
+    const s_setup_t setups [] = {
+        { 8, 16, 64, 0, 1, false, { 0 } },                        //  all at once, chunks of 16
+        { 8, 7, 64, 0, 2, false, { 0 } },                         //  odd chunks, 2 threads
+        { 4, 64, 64, 3, 2, false, { 0, 3, 3, 9, 14, 15 } },       //  staggered, prompt cap 3
+        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 } },          //  9 blocks: preemption
+        { 8, 24, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 } },      //  prefix cache on
+    };
+    for (size_t index = 0; index < sizeof setups / sizeof setups [0]; index++) {
+        s_run (t, &setups [index], &other);
+        char what [64];
+        snprintf (what, sizeof what, "%s setup %zu", name, index);
+        s_check_same (&alone, &other, t->vocab, what);
+        if (setups [index].n_blocks == 9)
+            CHECK (other.preemptions > 0);
+        s_outcome_free (&other);
+    }
+    s_outcome_free (&alone);
+    xinf_model_destroy (&model);
+}
+
+//  A shared 32-token system prompt is computed once: the later sequences
+//  take its two whole blocks from the cache, with the same results.
+static void
+test_prefix_reuse (void)
+{
+    char path [512], error [512];
+    s_make ("prefix.gguf", "--arch qwen2 --type f32 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --seed 3", path, sizeof path);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    s_make_prompts (t->vocab, true);
+    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 } }, warm = cold;
+    warm.prefix_cache = true;
+    s_outcome_t a, b;
+    s_run (t, &cold, &a);
+    s_run (t, &warm, &b);
+    s_check_same (&a, &b, t->vocab, "prefix reuse");
+    CHECK_INT (a.prefix_hits, 0);
+    //  Sequence 1 (37 tokens) publishes the two shared blocks; sequence 3
+    //  (70) takes both, sequence 5 (23) the first: 48 tokens not computed
+    CHECK_INT (b.prefix_hits, 48);
+    s_outcome_free (&a);
+    s_outcome_free (&b);
+    xinf_model_destroy (&model);
+}
+
+static void
+test_invariance (void)
+{
+    s_invariance ("--arch qwen2 --type q8_0 --dim 128 --heads 4 --kv-heads 2 --ffn 160 --seed 7", "qwen2-q8.gguf");
+    s_invariance ("--arch llama --type f16 --dim 96 --heads 6 --kv-heads 3 --ffn 128 --no-tied --seed 9", "llama-f16.gguf");
+    s_invariance ("--arch llama --type f32 --dim 64 --heads 4 --kv-heads 4 --ffn 96 --seed 11", "llama-f32.gguf");
+}
+
+static void
+test_blocks (void)
+{
+    xinf_blocks_t *blocks = xinf_blocks_new (3, 2);
+    CHECK (blocks);
+    int32_t a = xinf_blocks_alloc (blocks), b = xinf_blocks_alloc (blocks), c = xinf_blocks_alloc (blocks);
+    CHECK (a == 0 && b == 1 && c == 2);
+    CHECK_INT (xinf_blocks_alloc (blocks), -1);
+    int32_t first [2] = { 5, 6 }, second [2] = { 7, 8 };
+    uint64_t h1 = xinf_blocks_hash (0, first, 2), h2 = xinf_blocks_hash (h1, second, 2);
+    CHECK (h1 != h2 && h1 != xinf_blocks_hash (0, second, 2));
+    CHECK (xinf_blocks_publish (blocks, a, h1, 0, first));
+    CHECK (!xinf_blocks_publish (blocks, c, h1, 0, first));       //  the hash is taken
+    CHECK (xinf_blocks_publish (blocks, b, h2, h1, second));
+    //  Released published blocks stay cached, in release order
+    xinf_blocks_release (blocks, b);
+    xinf_blocks_release (blocks, a);
+    CHECK_INT (xinf_blocks_available (blocks), 2);
+    CHECK_INT (xinf_blocks_lookup (blocks, h1, 0, first), a);
+    CHECK_INT (xinf_blocks_lookup (blocks, h2, 0, second), -1);   //  wrong parent
+    int32_t other [2] = { 7, 9 };
+    CHECK_INT (xinf_blocks_lookup (blocks, h2, h1, other), -1);   //  other tokens
+    //  The free block goes first, then the cached one released longest ago
+    xinf_blocks_release (blocks, c);
+    CHECK_INT (xinf_blocks_alloc (blocks), c);
+    CHECK_INT (xinf_blocks_alloc (blocks), b);
+    CHECK_INT (xinf_blocks_lookup (blocks, h2, h1, second), -1);  //  evicted
+    CHECK_INT (xinf_blocks_alloc (blocks), -1);
+    xinf_blocks_release (blocks, 99);                             //  ignored
+    xinf_blocks_destroy (&blocks);
+    CHECK (xinf_blocks_new (0, 16) == NULL);
+}
+
+//  A request that can never fit is refused with the limit named; garbage
+//  batches are refused with the field named, never a crash.
+static void
+test_batch_checks (void)
+{
+    xinf_batcher_config_t config = { 4, 16, 2, 32, 1000, true };
+    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    int32_t prompt [80] = { 0 };
+    char error [256];
+    CHECK (xinf_batcher_add (batcher, 1, prompt, 64, error, sizeof error) == -1);
+    CHECK_HAS (error, "holds 64");
+    CHECK (xinf_batcher_add (batcher, 1, prompt, 63, error, sizeof error) == 0);
+    CHECK (xinf_batcher_add (batcher, 2, prompt, 0, error, sizeof error) == -1);
+    xinf_batcher_destroy (&batcher);
+
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t table [2] = { 0, 1 };
+    CHECK (xinf_batch_buf_add_seq (batch, table, 2) == 0);
+    for (int32_t pos = 0; pos < 20; pos++)
+        CHECK (xinf_batch_buf_add_token (batch, pos, pos, 0, pos == 19) == 0);
+    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1 };
+    const xinf_batch_t *view = xinf_batch_buf_view (batch);
+    CHECK (xinf_batch_check (view, &limits, error, sizeof error) == 0);
+    size_t size = xinf_batch_wire_size (view);
+    uint8_t *wire = malloc (size);
+    xinf_batch_encode (view, wire);
+    xinf_batch_buf_t *decoded = xinf_batch_buf_new ();
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == 0);
+    CHECK (memcmp (xinf_batch_buf_view (decoded)->pos, view->pos, 20 * sizeof (int32_t)) == 0);
+    limits.vocab = 10;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "tokens[10]");
+    limits.vocab = 100;
+    limits.n_blocks = 1;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "blocks[1]");
+    limits.n_blocks = 4;
+    //  Every truncation, and random bytes over every word
+    for (size_t cut = 0; cut < size; cut++)
+        CHECK (xinf_batch_buf_decode (decoded, wire, cut, &limits, error, sizeof error) == -1);
+    uint8_t *mutated = malloc (size);
+    uint64_t state = 42;
+    for (int round = 0; round < 20000; round++) {
+        memcpy (mutated, wire, size);
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        size_t at = (size_t) (state >> 33) % size;
+        mutated [at] = (uint8_t) (state >> 20);
+        if (round % 3 == 0)
+            mutated [(at * 7 + 4) % size] ^= 0x80;
+        xinf_batch_buf_decode (decoded, mutated, size, &limits, error, sizeof error);
+    }
+    free (mutated);
+    free (wire);
+    xinf_batch_buf_destroy (&decoded);
+    xinf_batch_buf_destroy (&batch);
+}
+
+int
+main (int argc, char *argv [])
+{
+    CHECK (argc == 2);
+    s_tool = argv [1];
+    test_scratch_begin ();
+    RUN (test_blocks);
+    RUN (test_batch_checks);
+    RUN (test_prefix_reuse);
+    RUN (test_invariance);
+    for (size_t s = 0; s < SEQS; s++)
+        free (s_prompts [s]);
+    test_scratch_end ();
+    return 0;
+}
