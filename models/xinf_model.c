@@ -329,7 +329,9 @@ s_load_tokenizer (s_loader_t *loader)
     spec.bos_id = s_token_id (gguf, "tokenizer.ggml.bos_token_id");
     spec.eos_id = s_token_id (gguf, "tokenizer.ggml.eos_token_id");
     spec.unk_id = s_token_id (gguf, "tokenizer.ggml.unknown_token_id");
-    bool add_bos = strcmp (spec.model, "llama") == 0, space_prefix = true;
+    spec.eot_id = s_token_id (gguf, "tokenizer.ggml.eot_token_id");
+    spec.eom_id = s_token_id (gguf, "tokenizer.ggml.eom_token_id");
+    bool add_bos = xinf_tokenizer_default_add_bos (spec.model, spec.pre), space_prefix = true;
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_bos_token", &add_bos);
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_space_prefix", &space_prefix);
     spec.add_bos = add_bos;

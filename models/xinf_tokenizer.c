@@ -7,6 +7,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,7 @@ s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_si
 }
 
 //  Copies texts, scores and types; control, unknown, unused and byte tokens
-//  never come out of text.
+//  never come out of text. BOS, EOS, EOT and EOM are control tokens.
 static void
 s_copy_vocab (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
 {
@@ -286,7 +287,8 @@ s_copy_vocab (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
         float score = spec->scores ? spec->scores [id] : 0.0f;
         self->scores [id] = isnan (score) ? -INFINITY : score;
         int type = spec->token_types ? spec->token_types [id] : XINF_TOKEN_NORMAL;
-        if ((int64_t) id == spec->bos_id || (int64_t) id == spec->eos_id)
+        int64_t at = (int64_t) id;
+        if (at == self->bos_id || at == self->eos_id || at == self->eot_id || at == self->eom_id)
             type = XINF_TOKEN_CONTROL;
         else
         if ((int64_t) id == spec->unk_id)
@@ -296,6 +298,84 @@ s_copy_vocab (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
                             || type == XINF_TOKEN_UNDEFINED;
     }
 }
+
+//  --------------------------------------------------------------------------
+//  End of generation
+
+//  Appends one line to the notes (cut short when they are full).
+static void
+s_note (xinf_tokenizer_t *self, const char *format, ...)
+{
+    size_t used = strlen (self->notes);
+    if (used + 2 >= sizeof self->notes)
+        return;
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->notes + used, sizeof self->notes - used - 1, format, args);
+    va_end (args);
+    strcat (self->notes, "\n");
+}
+
+//  Takes the EOT and EOM ids of the spec; one outside the vocabulary is
+//  noted and dropped.
+static void
+s_take_end_keys (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
+{
+    const char *keys [2] = { "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id" };
+    int64_t given [2] = { spec->eot_id, spec->eom_id };
+    int64_t *taken [2] = { &self->eot_id, &self->eom_id };
+    for (int index = 0; index < 2; index++) {
+        bool valid = given [index] >= 0 && given [index] < (int64_t) spec->n_tokens;
+        if (!valid && given [index] != -1)
+            s_note (self, "%s = %lld is outside the vocabulary of %zu tokens: ignored",
+                    keys [index], (long long) given [index], spec->n_tokens);
+        *taken [index] = valid ? given [index] : -1;
+    }
+}
+
+//  Adds an end-of-generation id unless it is there already.
+static void
+s_end_add (xinf_tokenizer_t *self, int64_t id)
+{
+    if (id < 0)
+        return;
+    for (size_t index = 0; index < self->n_end_ids; index++)
+        if (self->end_ids [index] == (int32_t) id)
+            return;
+    if (self->n_end_ids < XINF_TOK_MAX_ENDS)
+        self->end_ids [self->n_end_ids++] = (int32_t) id;
+}
+
+//  EOS, EOT and EOM, then the tokens whose text is a well-known end marker
+//  (as llama.cpp's special_eog_ids): only a control token when the file
+//  types its tokens, and then made one when it does not.
+static void
+s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
+{
+    static const char *const markers [] = {
+        "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>",
+        "<|endoftext|>", "<end_of_turn>", "</s>"
+    };
+    s_end_add (self, self->eos_id);
+    s_end_add (self, self->eot_id);
+    s_end_add (self, self->eom_id);
+    for (size_t index = 0; index < sizeof markers / sizeof markers [0]; index++) {
+        int32_t id = xinf_tok_lookup (self, markers [index], strlen (markers [index]));
+        if (id < 0 || xinf_tokenizer_is_end (self, id))
+            continue;
+        if (spec->token_types && self->types [id] != XINF_TOKEN_CONTROL) {
+            s_note (self, "token %d '%s' is not a control token (type %d): not an end of generation",
+                    (int) id, markers [index], (int) self->types [id]);
+            continue;
+        }
+        self->types [id] = XINF_TOKEN_CONTROL;
+        self->matchable [id] = false;
+        s_end_add (self, id);
+    }
+}
+
+//  --------------------------------------------------------------------------
+//  Decoded pieces
 
 static void
 s_build_pieces (xinf_tokenizer_t *self)
@@ -335,6 +415,7 @@ xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error
     self->bos_id = spec->bos_id;
     self->eos_id = spec->eos_id;
     self->unk_id = spec->unk_id;
+    s_take_end_keys (self, spec);
     self->add_bos = spec->add_bos;
     self->space_prefix = self->model == XINF_TOK_LLAMA && !spec->no_space_prefix;
     if (s_set_pre (self, spec->pre, error, error_size)) {
@@ -343,6 +424,7 @@ xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error
     }
     s_copy_vocab (self, spec);
     s_table_build (self);
+    s_find_ends (self, spec);
     int rc = self->model == XINF_TOK_GPT2
            ? xinf_tok_bpe_init (self, spec, error, error_size)
            : xinf_tok_spm_init (self, error, error_size);
@@ -474,7 +556,41 @@ size_t xinf_tokenizer_vocab (xinf_tokenizer_t *self) { return self ? (size_t) se
 int64_t xinf_tokenizer_bos (xinf_tokenizer_t *self) { return self ? self->bos_id : -1; }
 int64_t xinf_tokenizer_eos (xinf_tokenizer_t *self) { return self ? self->eos_id : -1; }
 int64_t xinf_tokenizer_unk (xinf_tokenizer_t *self) { return self ? self->unk_id : -1; }
+int64_t xinf_tokenizer_eot (xinf_tokenizer_t *self) { return self ? self->eot_id : -1; }
+int64_t xinf_tokenizer_eom (xinf_tokenizer_t *self) { return self ? self->eom_id : -1; }
 bool xinf_tokenizer_add_bos (xinf_tokenizer_t *self) { return self && self->add_bos; }
+const char *xinf_tokenizer_notes (xinf_tokenizer_t *self) { return self ? self->notes : ""; }
+
+bool
+xinf_tokenizer_default_add_bos (const char *model, const char *pre)
+{
+    if (model && strcmp (model, "llama") == 0)
+        return true;
+    return model && strcmp (model, "gpt2") == 0 && pre
+        && (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0);
+}
+
+bool
+xinf_tokenizer_is_end (xinf_tokenizer_t *self, int32_t id)
+{
+    if (!self || id < 0 || id >= self->n_tokens)
+        return false;
+    for (size_t index = 0; index < self->n_end_ids; index++)
+        if (self->end_ids [index] == id)
+            return true;
+    return false;
+}
+
+size_t
+xinf_tokenizer_end_ids (xinf_tokenizer_t *self, int32_t *ids, size_t max)
+{
+    if (!self)
+        return 0;
+    size_t count = self->n_end_ids < max ? self->n_end_ids : max;
+    if (ids && count > 0)
+        memcpy (ids, self->end_ids, count * sizeof *ids);
+    return self->n_end_ids;
+}
 
 bool
 xinf_tokenizer_is_control (xinf_tokenizer_t *self, int32_t id)

@@ -21,8 +21,15 @@
     (control, unknown, unused and byte tokens are never matched from text).
     Callers add specials by id (BOS through encode, the rest by hand).
 
-    Decoding renders control tokens (token type 3, and the BOS and EOS ids)
-    as nothing, unknown tokens (type 2 or the unk id) of llama as "▅" like
+    End of generation: EOS, EOT and EOM (tokenizer.ggml.eos_token_id,
+    eot_token_id, eom_token_id), and, like llama.cpp's special_eog_ids,
+    every token whose text is one of <|eot_id|>, <|eom_id|>, <|im_end|>,
+    <|end_of_text|>, <|endoftext|>, <end_of_turn> or </s> and that the file
+    types as control (any such token when the file has no token types). An
+    EOT or EOM id outside the vocabulary is ignored, with a note.
+
+    Decoding renders control tokens (token type 3, the BOS, EOS, EOT and
+    EOM ids, and the end markers above) as nothing, unknown tokens (type 2 or the unk id) of llama as "▅" like
     llama.cpp, byte tokens as their byte, "▁" as a space (llama) and GPT-2's
     unicode characters back to bytes (gpt2). For llama, the space that the
     dummy prefix puts before the first token (after a leading BOS) is
@@ -76,7 +83,13 @@ typedef struct {
     const char *const *merges;      //  tokenizer.ggml.merges ("left right"), gpt2 only
     const size_t *merge_lengths;    //  or NULL for strlen
     int64_t bos_id, eos_id, unk_id; //  -1 when absent
-    bool add_bos;                   //  tokenizer.ggml.add_bos_token (llama: true, gpt2: false when absent)
+    //  tokenizer.ggml.eot_token_id and eom_token_id (end of turn, end of
+    //  message); -1 when absent (0 is token 0). Unlike the ids above, an
+    //  id outside the vocabulary is ignored with a note, not an error.
+    int64_t eot_id, eom_id;
+    //  tokenizer.ggml.add_bos_token; when the file lacks it, take
+    //  xinf_tokenizer_default_add_bos (model, pre)
+    bool add_bos;
     bool no_space_prefix;           //  llama: tokenizer.ggml.add_space_prefix is false
 } xinf_tokenizer_spec_t;
 
@@ -115,10 +128,27 @@ size_t xinf_tokenizer_vocab (xinf_tokenizer_t *self);
 int64_t xinf_tokenizer_bos (xinf_tokenizer_t *self);
 int64_t xinf_tokenizer_eos (xinf_tokenizer_t *self);
 int64_t xinf_tokenizer_unk (xinf_tokenizer_t *self);
+//  End of turn and end of message ids; -1 when absent or ignored.
+int64_t xinf_tokenizer_eot (xinf_tokenizer_t *self);
+int64_t xinf_tokenizer_eom (xinf_tokenizer_t *self);
 //  The model's default for add_bos (spec->add_bos).
 bool xinf_tokenizer_add_bos (xinf_tokenizer_t *self);
-//  Token type 3, or the BOS or EOS id; false for a bad id.
+//  Whether a text prompt gets a BOS when the file has no
+//  tokenizer.ggml.add_bos_token, as llama.cpp decides: llama (SentencePiece)
+//  yes; gpt2 with a llama3 pre-tokenizer ("llama3", "llama-bpe",
+//  "llama-v3") yes, as Llama 3 files often lack the key; other gpt2 no.
+bool xinf_tokenizer_default_add_bos (const char *model, const char *pre);
+//  Token type 3, or the BOS, EOS, EOT or EOM id; false for a bad id.
 bool xinf_tokenizer_is_control (xinf_tokenizer_t *self, int32_t id);
+//  Whether 'id' ends a generation: EOS, EOT, EOM or another end-of-generation
+//  control token the file names.
+bool xinf_tokenizer_is_end (xinf_tokenizer_t *self, int32_t id);
+//  The end-of-generation ids (at most max written; returns how many there are).
+size_t xinf_tokenizer_end_ids (xinf_tokenizer_t *self, int32_t *ids, size_t max);
+//  What building the tokenizer ignored (an EOT or EOM id outside the
+//  vocabulary, an end marker that is not a control token), one note per
+//  line, for the caller to log; "" when nothing was.
+const char *xinf_tokenizer_notes (xinf_tokenizer_t *self);
 //  The model name: "gpt2" or "llama".
 const char *xinf_tokenizer_model (xinf_tokenizer_t *self);
 

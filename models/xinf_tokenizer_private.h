@@ -11,6 +11,9 @@
 typedef enum { XINF_TOK_GPT2, XINF_TOK_LLAMA } xinf_tok_model_t;
 typedef enum { XINF_PRE_GPT2, XINF_PRE_LLAMA3, XINF_PRE_QWEN2 } xinf_tok_pre_t;
 
+#define XINF_TOK_MAX_ENDS 16            //  EOS, EOT, EOM and the end markers
+#define XINF_TOK_NOTES 1024
+
 struct _xinf_tokenizer_t {
     xinf_tok_model_t model;
     xinf_tok_pre_t pre;
@@ -29,8 +32,11 @@ struct _xinf_tokenizer_t {
     uint64_t *merge_keys;
     int32_t *merge_ranks, *merge_ids;
     size_t merge_mask;
-    int64_t bos_id, eos_id, unk_id;
+    int64_t bos_id, eos_id, unk_id, eot_id, eom_id;
     bool add_bos, space_prefix;
+    int32_t end_ids [XINF_TOK_MAX_ENDS];    //  end of generation, no repeats
+    size_t n_end_ids;
+    char notes [XINF_TOK_NOTES];            //  what building ignored
 };
 
 //  Growable id list that encoders append to.

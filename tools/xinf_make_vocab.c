@@ -50,7 +50,7 @@ struct _xinf_make_vocab_t {
     uint32_t table_mask;
     uint32_t (*merges) [2];             //  gpt2: the pair each merge joins
     uint32_t merge_count;
-    uint32_t bos, eos;
+    int64_t bos, eos, eot, eom;         //  -1 when the kind has none
 };
 
 //  ---- PRNG ------------------------------------------------------------------------
@@ -332,28 +332,60 @@ s_byte_map (uint32_t codepoints [256], uint8_t order [256])
         }
 }
 
+//  The special tokens of a kind in their order, NULL for a reserved one:
+//  Qwen2.5's first three; Llama 3's first eleven as in the real files, of
+//  which a vocabulary below 128256 tokens keeps only the named six.
+static const char *s_qwen2_specials [] = { "<|endoftext|>", "<|im_start|>", "<|im_end|>" };
+static const char *s_llama3_specials [] = {
+    "<|begin_of_text|>", "<|end_of_text|>", NULL, NULL, "<|finetune_right_pad_id|>", NULL,
+    "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"
+};
+static const char *s_llama3_named [] = {
+    "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
+    "<|eom_id|>", "<|eot_id|>"
+};
+
+//  Places the special tokens (control type) at the end of the vocabulary;
+//  'names' first, then reserved ones up to 'total'.
 static int
-s_specials (xinf_make_vocab_t *self)
+s_place_specials (xinf_make_vocab_t *self, const char **names, uint32_t named, uint32_t total)
 {
-    static const char *qwen2 [] = { "<|endoftext|>", "<|im_start|>", "<|im_end|>", NULL };
-    static const char *llama3 [] = { "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
-                                     "<|end_header_id|>", "<|eot_id|>", NULL };
-    const char **names = self->kind == XINF_VOCAB_QWEN2 ? qwen2 : llama3;
-    uint32_t named = self->kind == XINF_VOCAB_QWEN2 ? 3 : 5;
-    uint32_t total = self->kind == XINF_VOCAB_LLAMA3 && self->size >= 128256 ? 256 : named;
+    uint32_t reserved = 0;
     self->regular_end = self->size - total;
     for (uint32_t index = 0; index < total; index++) {
         char text [64];
-        if (index < named)
+        if (index < named && names [index])
             snprintf (text, sizeof text, "%s", names [index]);
         else
-            snprintf (text, sizeof text, "<|reserved_special_token_%u|>", index - named);
+            snprintf (text, sizeof text, "<|reserved_special_token_%u|>", reserved++);
         if (s_place (self, self->regular_end + index, text, (uint32_t) strlen (text), 3))
             return -1;
         self->scores [self->regular_end + index] = 0;
     }
-    self->bos = self->regular_end;
-    self->eos = self->kind == XINF_VOCAB_QWEN2 ? self->regular_end : self->regular_end + 1;
+    return 0;
+}
+
+//  gpt2 kinds: the specials, then the 256 byte tokens. Qwen2: BOS = EOS =
+//  <|endoftext|>, EOT <|im_end|>; Llama 3: BOS <|begin_of_text|>, EOS
+//  <|end_of_text|>, EOT <|eot_id|>, EOM <|eom_id|>.
+static int
+s_specials (xinf_make_vocab_t *self)
+{
+    int rc;
+    if (self->kind == XINF_VOCAB_QWEN2)
+        rc = s_place_specials (self, s_qwen2_specials, 3, 3);
+    else
+    if (self->size >= 128256)
+        rc = s_place_specials (self, s_llama3_specials, 11, 256);
+    else
+        rc = s_place_specials (self, s_llama3_named, 6, 6);
+    if (rc)
+        return -1;
+    bool qwen2 = self->kind == XINF_VOCAB_QWEN2;
+    self->bos = s_lookup (self, qwen2 ? "<|endoftext|>" : "<|begin_of_text|>", qwen2 ? 13 : 17);
+    self->eos = s_lookup (self, qwen2 ? "<|endoftext|>" : "<|end_of_text|>", qwen2 ? 13 : 15);
+    self->eot = s_lookup (self, qwen2 ? "<|im_end|>" : "<|eot_id|>", 10);
+    self->eom = qwen2 ? -1 : s_lookup (self, "<|eom_id|>", 10);
     uint32_t codepoints [256];
     uint8_t order [256];
     s_byte_map (codepoints, order);
@@ -379,6 +411,7 @@ s_spm_base (xinf_make_vocab_t *self)
     self->first_regular = self->count;
     self->bos = 1;
     self->eos = 2;
+    self->eot = self->eom = -1;
     return s_append (self, S_SPACE_SPM, 3, 1);
 }
 
@@ -506,6 +539,13 @@ s_store_spm (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer, char **texts)
     return rc;
 }
 
+//  A special token id as u32, nothing when the kind has none.
+static int
+s_store_id (xinf_gguf_writer_t *writer, const char *key, int64_t id)
+{
+    return id < 0 ? 0 : xinf_gguf_writer_set_u32 (writer, key, (uint32_t) id);
+}
+
 int
 xinf_make_vocab_store (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer)
 {
@@ -516,6 +556,8 @@ xinf_make_vocab_store (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer)
     for (uint32_t id = 0; id < self->size; id++)
         free (texts [id]);
     free (texts);
-    return rc || xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.bos_token_id", self->bos)
-              || xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.eos_token_id", self->eos) ? -1 : 0;
+    return rc || s_store_id (writer, "tokenizer.ggml.bos_token_id", self->bos)
+              || s_store_id (writer, "tokenizer.ggml.eos_token_id", self->eos)
+              || s_store_id (writer, "tokenizer.ggml.eot_token_id", self->eot)
+              || s_store_id (writer, "tokenizer.ggml.eom_token_id", self->eom) ? -1 : 0;
 }

@@ -5,10 +5,17 @@
     - gpt2 (byte-level BPE, Qwen2 and Llama 3 style): the 256 byte tokens in
       GPT-2's bytes_to_unicode order, then one token per merge (every merge
       "a b" joins two tokens already in the vocabulary and yields a token in
-      it), then special tokens (control type);
+      it), then special tokens (control type). Qwen2: <|endoftext|> (BOS and
+      EOS), <|im_start|>, <|im_end|> (EOT), add_bos_token false, as in
+      Qwen2.5's files. Llama 3: <|begin_of_text|> (BOS), <|end_of_text|>
+      (EOS), <|start_header_id|>, <|end_header_id|>, <|eom_id|> (EOM),
+      <|eot_id|> (EOT), add_bos_token true; from 128256 tokens on the 256
+      specials of the real files at their real ids (128000 BOS, 128001 EOS,
+      128008 EOM, 128009 EOT, the rest reserved but three);
     - llama (SentencePiece BPE, Llama 2 style): <unk>, <s>, </s>, the 256
       byte tokens <0x00>..<0xFF>, then pieces with "▁" for spaces, each a
-      join of two earlier pieces (so merging reaches it), scored by rank.
+      join of two earlier pieces (so merging reaches it), scored by rank;
+      BOS <s>, EOS </s>, add_bos_token true.
     The first merges are learned from a small built-in English text, so
     common words become single tokens; the rest up to the requested size
     are joins of existing tokens chosen by a seeded generator.
@@ -20,7 +27,7 @@
 
 typedef enum {
     XINF_VOCAB_QWEN2,                   //  gpt2, <|endoftext|> <|im_start|> <|im_end|>
-    XINF_VOCAB_LLAMA3,                  //  gpt2, <|begin_of_text|> ... (256 specials for vocab >= 128256)
+    XINF_VOCAB_LLAMA3,                  //  gpt2, <|begin_of_text|> ... (6 specials; 256 for vocab >= 128256)
     XINF_VOCAB_SPM                      //  llama SentencePiece
 } xinf_vocab_kind_t;
 

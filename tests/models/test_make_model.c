@@ -1,11 +1,13 @@
 /*  test_make_model: runs xinf-make-model (its path is argv [1]) and reads
     the files back: hyperparameters, tensor names, shapes and types for
-    each arch and weight type, the tokenizer's consistency, the size of the
+    each arch and weight type, the tokenizer's consistency and special
+    tokens (BOS, EOS, EOT, EOM, add_bos per kind), the size of the
     tiny model, determinism by seed, and the flags' errors.
 */
 #include "test_models.h"
 #include "xinf_fp16.h"
 #include "xinf_gguf.h"
+#include "xinf_model.h"
 
 #include <math.h>
 #include <sys/wait.h>
@@ -82,6 +84,50 @@ s_stats (const xinf_gguf_tensor_t *tensor, double *mean, double *deviation)
     free (values);
 }
 
+//  The text of the token a '*_token_id' key names, or NULL without the key;
+//  the token is a control token.
+static const char *
+s_special (xinf_gguf_t *gguf, const char *key)
+{
+    uint64_t id, vocab;
+    int64_t token_type;
+    xinf_gguf_type_t type;
+    if (!xinf_gguf_has (gguf, key))
+        return NULL;
+    CHECK (xinf_gguf_kv_type (gguf, (size_t) xinf_gguf_find_key (gguf, key)) == XINF_GGUF_UINT32);
+    CHECK (xinf_gguf_get_uint (gguf, key, &id) == 0);
+    CHECK (xinf_gguf_get_array (gguf, "tokenizer.ggml.tokens", &type, &vocab) == 0 && id < vocab);
+    size_t types = (size_t) xinf_gguf_find_key (gguf, "tokenizer.ggml.token_type");
+    CHECK (xinf_gguf_array_int (gguf, types, id, &token_type) == 0 && token_type == XINF_TOKEN_CONTROL);
+    return xinf_gguf_array_str (gguf, (size_t) xinf_gguf_find_key (gguf, "tokenizer.ggml.tokens"), id, NULL);
+}
+
+//  BOS, EOS, EOT, EOM and add_bos_token per vocabulary kind: SentencePiece
+//  <s> </s>, BOS added; Qwen2 <|endoftext|> for both, EOT <|im_end|>, no
+//  BOS added; Llama 3 <|begin_of_text|> <|end_of_text|>, EOT <|eot_id|>,
+//  EOM <|eom_id|>, BOS added.
+static void
+s_check_specials (xinf_gguf_t *gguf, bool spm)
+{
+    const char *pre = xinf_gguf_get_str (gguf, "tokenizer.ggml.pre");
+    bool qwen2 = !spm && pre && streq (pre, "qwen2"), add_bos = qwen2;
+    CHECK (spm || qwen2 || (pre && streq (pre, "llama-bpe")));
+    CHECK (xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_bos_token", &add_bos) == 0);
+    CHECK (add_bos == !qwen2);
+    const char *bos = s_special (gguf, "tokenizer.ggml.bos_token_id"), *eos = s_special (gguf, "tokenizer.ggml.eos_token_id");
+    const char *eot = s_special (gguf, "tokenizer.ggml.eot_token_id"), *eom = s_special (gguf, "tokenizer.ggml.eom_token_id");
+    CHECK_STR (bos, spm ? "<s>" : qwen2 ? "<|endoftext|>" : "<|begin_of_text|>");
+    CHECK_STR (eos, spm ? "</s>" : qwen2 ? "<|endoftext|>" : "<|end_of_text|>");
+    if (spm)
+        CHECK (!eot && !eom);
+    else
+        CHECK_STR (eot, qwen2 ? "<|im_end|>" : "<|eot_id|>");
+    if (!spm && qwen2)
+        CHECK (!eom);
+    if (!spm && !qwen2)
+        CHECK_STR (eom, "<|eom_id|>");
+}
+
 //  Each merge joins two tokens of the vocabulary into a third one.
 static void
 s_check_vocab (xinf_gguf_t *gguf, uint64_t vocab, bool spm)
@@ -129,6 +175,7 @@ s_check_vocab (xinf_gguf_t *gguf, uint64_t vocab, bool spm)
         }
     }
     zhashx_destroy (&known);
+    s_check_specials (gguf, spm);
 }
 
 static void
@@ -232,6 +279,59 @@ test_variants (void)
     xinf_gguf_destroy (&gguf);
 }
 
+//  The tokenizer of each kind, as xinf loads it: the end-of-generation ids
+//  are exactly EOS, EOT and EOM (no other end marker is generated), BOS is
+//  added for llama and Llama 3 only.
+static void
+test_end_tokens (void)
+{
+    const char *arguments [] = { "--arch llama", "--arch qwen2", "--arch llama --tokenizer gpt2" };
+    const int32_t ends [3] [3] = { { 2, -1, -1 }, { 509, 511, -1 }, { 507, 511, 510 } };
+    for (int kind = 0; kind < 3; kind++) {
+        char path [300], full [1000], error [512] = "";
+        test_path (path, sizeof path, "ends.gguf");
+        snprintf (full, sizeof full, "%s -o '%s'", arguments [kind], path);
+        CHECK_INT (s_run (full), 0);
+        xinf_tokenizer_t *tokenizer = xinf_model_load_tokenizer (path, error, sizeof error);
+        CHECK (tokenizer);
+        int32_t ids [8];
+        size_t count = xinf_tokenizer_end_ids (tokenizer, ids, 8);
+        CHECK_INT (count, kind + 1);
+        for (size_t index = 0; index < count; index++)
+            CHECK_INT (ids [index], ends [kind] [index]);
+        CHECK_INT (xinf_tokenizer_eot (tokenizer), ends [kind] [1]);
+        CHECK_INT (xinf_tokenizer_eom (tokenizer), ends [kind] [2]);
+        CHECK (xinf_tokenizer_add_bos (tokenizer) == (kind != 1));
+        CHECK_STR (xinf_tokenizer_notes (tokenizer), "");
+        xinf_tokenizer_destroy (&tokenizer);
+    }
+}
+
+//  A Llama 3 sized vocabulary has the real files' 256 specials at their ids.
+static void
+test_llama3_ids (void)
+{
+    xinf_gguf_t *gguf = s_make ("llama3-vocab.gguf", "--preset llama3.2-1b --dim 32 --layers 1 --heads 2 "
+                                "--kv-heads 1 --ffn 32 --context 64");
+    uint64_t id;
+    const char *keys [] = { "bos", "eos", "eom", "eot" };
+    const uint64_t ids [] = { 128000, 128001, 128008, 128009 };
+    for (size_t index = 0; index < 4; index++) {
+        char key [64];
+        snprintf (key, sizeof key, "tokenizer.ggml.%s_token_id", keys [index]);
+        CHECK (xinf_gguf_get_uint (gguf, key, &id) == 0);
+        CHECK_INT (id, ids [index]);
+    }
+    size_t tokens = (size_t) xinf_gguf_find_key (gguf, "tokenizer.ggml.tokens");
+    CHECK_STR (xinf_gguf_array_str (gguf, tokens, 128002, NULL), "<|reserved_special_token_0|>");
+    CHECK_STR (xinf_gguf_array_str (gguf, tokens, 128006, NULL), "<|start_header_id|>");
+    CHECK_STR (xinf_gguf_array_str (gguf, tokens, 128010, NULL), "<|python_tag|>");
+    CHECK_STR (xinf_gguf_array_str (gguf, tokens, 128011, NULL), "<|reserved_special_token_3|>");
+    CHECK_STR (xinf_gguf_array_str (gguf, tokens, 128255, NULL), "<|reserved_special_token_247|>");
+    s_check_specials (gguf, false);
+    xinf_gguf_destroy (&gguf);
+}
+
 static void
 test_determinism (void)
 {
@@ -288,6 +388,8 @@ main (int argc, char **argv)
     test_scratch_begin ();
     RUN (test_tiny_models);
     RUN (test_variants);
+    RUN (test_end_tokens);
+    RUN (test_llama3_ids);
     RUN (test_determinism);
     RUN (test_bad_flags);
     test_scratch_end ();

@@ -25,8 +25,9 @@ Architecture, as llama.cpp defines it for GGUF:
 rmsnorm(x) = x / sqrt(mean(x^2) + eps)
 
 Command line:
-    python3 reference_forward.py MODEL.gguf --prompt-tokens 1,2,3 --steps 64 \
+    python3 reference_forward.py MODEL.gguf --prompt-tokens 1,2,3 --steps 64 [--stop-at-end] \
         [--json] [--json-k K] [--logits-out FILE.npy] [--prefill-logits-out FILE.npy]
+    python3 reference_forward.py MODEL.gguf --prompt-tokens 0 --end-ids
 """
 
 import argparse
@@ -38,7 +39,8 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gguf_reader import GGUFReader  # noqa: E402
+from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
+                         T_UINT32, T_UINT64)
 
 SUPPORTED_ARCHS = ("llama", "qwen2")
 
@@ -114,6 +116,43 @@ def rope(x, positions, n_rot, freq_base, neox):
     return x
 
 
+# Texts of the control tokens that end a generation besides EOS/EOT/EOM
+# (llama.cpp's special_eog_ids, the subset xinf's tokenizer knows).
+END_MARKERS = ("<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>",
+               "<|endoftext|>", "<end_of_turn>", "</s>")
+_INTEGER_TYPES = (T_UINT8, T_INT8, T_UINT16, T_INT16, T_UINT32, T_INT32, T_UINT64, T_INT64)
+CONTROL = 3
+
+
+def end_of_generation_ids(reader):
+    """The ids that end a generation, in the order EOS, EOT, EOM, markers.
+
+    tokenizer.ggml.{eos,eot,eom}_token_id of any integer type, when inside
+    the vocabulary (others are ignored), then the first token whose text is
+    one of END_MARKERS, when tokenizer.ggml.token_type types it control (or
+    there are no token types).  Written from the rule, not from xinf's code."""
+    tokens = reader.get("tokenizer.ggml.tokens")
+    if not isinstance(tokens, list):
+        return []
+    types = reader.get("tokenizer.ggml.token_type")
+    types = types if isinstance(types, list) and len(types) == len(tokens) else None
+    ids = []
+    for name in ("eos", "eot", "eom"):
+        key = "tokenizer.ggml.%s_token_id" % name
+        if reader.metadata_types.get(key) in _INTEGER_TYPES:
+            value = int(reader.get(key))
+            if 0 <= value < len(tokens) and value not in ids:
+                ids.append(value)
+    first = {}
+    for i, text in enumerate(tokens):
+        first.setdefault(text, i)
+    for text in END_MARKERS:
+        i = first.get(text)
+        if i is not None and i not in ids and (types is None or types[i] == CONTROL):
+            ids.append(i)
+    return ids
+
+
 class Layer:
     pass
 
@@ -164,6 +203,7 @@ class Model:
             L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
             self.layers.append(L)
         self.output_norm = w("output_norm.weight", (hp.dim,))
+        self.end_ids = end_of_generation_ids(r)
         self.tied = not r.has_tensor("output.weight")
         self.output = self.embd if self.tied else w("output.weight", (self.vocab, hp.dim))
 
@@ -257,10 +297,12 @@ class Model:
         cache["n"] = start + T
         return self._logits(x)
 
-    def greedy(self, prompt_tokens, steps):
+    def greedy(self, prompt_tokens, steps, stop_at_end=False):
         """Greedy decoding.  Step i's logits are those after the last token fed
         (the prompt's last token for step 0); its token is argmax (lowest id on
-        ties).  Returns (generated ids, [logits vector per step])."""
+        ties).  With stop_at_end, generation ends after the first token in
+        self.end_ids (which is returned), as a server's does.  Returns
+        (generated ids, [logits vector per step])."""
         prompt_tokens = list(prompt_tokens)
         if not prompt_tokens:
             raise ValueError("empty prompt")
@@ -271,6 +313,8 @@ class Model:
             tok = int(np.argmax(last))
             ids.append(tok)
             logits.append(last)
+            if stop_at_end and tok in self.end_ids:
+                break
             if i + 1 < steps:
                 last = self.step([tok], cache)[-1]
         return ids, logits
@@ -281,7 +325,11 @@ def _main(argv):
     ap.add_argument("model")
     ap.add_argument("--prompt-tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--steps", type=int, default=64)
-    ap.add_argument("--json", action="store_true", help='print {"tokens": [...], "logits": [[...]]}')
+    ap.add_argument("--stop-at-end", action="store_true",
+                    help="stop after the first end-of-generation token (EOS, EOT, EOM, end markers)")
+    ap.add_argument("--end-ids", action="store_true", help="print the end-of-generation ids and exit")
+    ap.add_argument("--json", action="store_true",
+                    help='print {"tokens": [...], "logits": [[...]], "end_ids": [...]}')
     ap.add_argument("--json-k", type=int, default=16,
                     help="logits per step in JSON: the first K values (0 = all)")
     ap.add_argument("--logits-out", help="save the per-step logits, float64 (steps, vocab), to .npy")
@@ -295,8 +343,11 @@ def _main(argv):
     if a.steps < 0:
         ap.error("--steps must be >= 0")
     try:
+        if a.end_ids:
+            print(" ".join(str(t) for t in end_of_generation_ids(GGUFReader(a.model))))
+            return 0
         m = Model(a.model)
-        ids, logits = m.greedy(prompt, a.steps)
+        ids, logits = m.greedy(prompt, a.steps, stop_at_end=a.stop_at_end)
     except ValueError as e:
         print("error: %s" % e, file=sys.stderr)
         return 1
@@ -306,7 +357,8 @@ def _main(argv):
         np.save(a.prefill_logits_out, m.forward(prompt))
     if a.json:
         k = a.json_k if a.json_k > 0 else m.vocab
-        print(json.dumps({"tokens": ids, "logits": [[float(v) for v in l[:k]] for l in logits]}))
+        print(json.dumps({"tokens": ids, "logits": [[float(v) for v in l[:k]] for l in logits],
+                          "end_ids": m.end_ids}))
     else:
         print(" ".join(str(t) for t in ids))
     return 0

@@ -43,7 +43,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import gguf_reader as G  # noqa: E402
-from reference_forward import Model  # noqa: E402
+from reference_forward import Model, end_of_generation_ids  # noqa: E402
 
 # ---------------------------------------------------------------------------
 # minimal GGUF writer (independent of gguf_reader: own constants and packing)
@@ -373,6 +373,50 @@ def check_malformed(tmp):
     return len(cases)
 
 
+def check_end_ids(tmp):
+    """end_of_generation_ids on metadata-only files: EOS/EOT/EOM keys of any
+    integer type, then the marker control tokens; ids outside the
+    vocabulary, negative ones and keys of other types are ignored; without
+    token types every marker counts.  Returns how many cases ran."""
+    texts = ["<t0>", "<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|eom_id|>", "<|im_end|>",
+             "<end_of_turn>", "<|im_start|>", "</s>", "<|endoftext|>"]
+    types = [1, 3, 3, 3, 3, 3, 1, 3, 4, 3]
+    cases = [
+        # (extra kvs, with types, expected)
+        ([("tokenizer.ggml.eos_token_id", VT["u32"], 2), ("tokenizer.ggml.eot_token_id", VT["i32"], 3),
+          ("tokenizer.ggml.eom_token_id", VT["i64"], 7)], True, [2, 3, 7, 4, 5, 9]),
+        ([("tokenizer.ggml.eos_token_id", VT["u64"], 9), ("tokenizer.ggml.eot_token_id", VT["u32"], 10),
+          ("tokenizer.ggml.eom_token_id", VT["i32"], -1)], True, [9, 3, 4, 5, 2]),
+        ([("tokenizer.ggml.eos_token_id", VT["str"], "2"), ("tokenizer.ggml.eot_token_id", VT["f32"], 3.0),
+          ("tokenizer.ggml.eom_token_id", VT["bool"], True)], True, [3, 4, 5, 2, 9]),
+        ([], False, [3, 4, 5, 2, 9, 6, 8]),
+    ]
+    for index, (extra, typed, expected) in enumerate(cases):
+        kvs = [("general.architecture", VT["str"], "llama"), ("tokenizer.ggml.model", VT["str"], "gpt2"),
+               ("tokenizer.ggml.tokens", VT["arr"], (VT["str"], texts))]
+        if typed:
+            kvs.append(("tokenizer.ggml.token_type", VT["arr"], (VT["i32"], types)))
+        path = os.path.join(tmp, "ends%d.gguf" % index)
+        write_gguf(path, kvs + extra, [])
+        got = end_of_generation_ids(G.GGUFReader(path))
+        check(got == expected, "end ids case %d: %r, expected %r" % (index, got, expected))
+    return len(cases)
+
+
+def check_stop_at_end(path, prompt, tmp):
+    """greedy(stop_at_end=True) ends right after the first end id and equals
+    the prefix of the full greedy run; without end ids it runs all steps."""
+    m = Model(path)
+    full, _ = m.greedy(prompt, 24)
+    m.end_ids = [full[10]]
+    first = full.index(full[10])
+    ids, logits = m.greedy(prompt, 24, stop_at_end=True)
+    check(ids == full[:first + 1] and len(logits) == first + 1,
+          "stop_at_end: %r, expected %r" % (ids, full[:first + 1]))
+    m.end_ids = []
+    check(m.greedy(prompt, 24, stop_at_end=True)[0] == full, "stop_at_end without end ids")
+
+
 def main():
     t0 = time.time()
     tmp = tempfile.mkdtemp(prefix="xinf-refcheck-")
@@ -406,6 +450,7 @@ def main():
                 check(got == exp, "metadata %s: %r != %r" % (k, got, exp))
                 check(r.metadata_types[k] == vt, "metadata type of %s" % k)
         n_bad = check_malformed(tmp)
+        n_end_cases = check_end_ids(tmp)
 
         # -- model matrix ---------------------------------------------------
         prompt = [3, 17, 42, 5, 88]
@@ -473,6 +518,8 @@ def main():
                 m.hp.neox = False
                 check(e_wrong > 1e-3, "%s: NeoX RoPE on a llama file gave the same logits" % tag)
             check(len(set(ids)) > 3, "%s: degenerate greedy output %r" % (tag, ids[:10]))
+            if ci == 0:
+                check_stop_at_end(path, prompt, tmp)
             worst[tag] = max(e_cache, e_chunk, e_ind)
             n_models += 1
 
@@ -526,7 +573,8 @@ def main():
           ", ".join("%s %.1e" % kv for kv in worst.items()))
     print("PASS: reader round trip (all metadata types, v2/v3, F32/F16/Q8_0/BF16), %d malformed files rejected, "
           "%d models (llama/qwen2, tied/untied, GQA/MHA) forward == independent == KV cache, "
-          "greedy %d steps == argmax, CLI ok (%.1f s)" % (n_bad, n_models, steps, time.time() - t0))
+          "greedy %d steps == argmax, %d end-of-generation id files, stop at end, CLI ok (%.1f s)"
+          % (n_bad, n_models, steps, n_end_cases, time.time() - t0))
     return 0
 
 

@@ -175,6 +175,7 @@ test_spec (const test_vocab_t *vocab, const char *model)
         .n_merges = vocab->n_merges,
         .merges = (const char *const *) vocab->merges,
         .bos_id = llama ? 1 : -1, .eos_id = llama ? 2 : -1, .unk_id = llama ? 0 : -1,
+        .eot_id = -1, .eom_id = -1,
         .add_bos = llama
     };
     return spec;
