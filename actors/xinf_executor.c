@@ -1,13 +1,17 @@
-/*  xinf_executor: the CPU executor actor: weights, KV cache, forward steps.  */
+/*  xinf_executor: the CPU executor actor: weights, KV cache, batched steps.  */
 #include "xinf_executor.h"
 #include "xinf_model.h"
 #include "xinf_rank.h"
-#include "xinf_cpu_ops.h"
+#include "xinf_resources.h"
+#include "xinf_cpu_backend.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 
 #define XINF_LOAD_STALL_MS  60000     //  no byte progress for this long: stalled
+#define XINF_BLOCK_TOKENS   16        //  positions per KV block
+#define XINF_MAX_SEQS       16        //  default sequences a step may carry
+#define XINF_STEP_TOKENS    256       //  default tokens a step may carry
 
 typedef struct {
     char name [XINF_SENDER_MAX + 1];
@@ -27,10 +31,14 @@ typedef struct {
     uint64_t reported;
     //  Serving
     xinf_model_t *model;
-    xinf_threadpool_t *pool;
+    xinf_backend_t *backend;
     int threads;
-    xinf_kv_t *kv;
-    float *logits;
+    uint64_t kv_cache_mb;            //  asked for (0: a default from free memory)
+    size_t max_seqs, step_tokens;
+    xinf_kv_cache_t *cache;
+    xinf_batch_limits_t limits;
+    xinf_batch_buf_t *batch;
+    float *logits;                   //  [max_seqs][vocab]
     //  A rank of a tensor-parallel replica (n_ranks > 1)
     int rank, n_ranks;
     xinf_rank_t *_Atomic group;      //  read by the owner's thread to abort
@@ -41,7 +49,6 @@ typedef struct {
     bool joined_reported;
     zmq_pollitem_t follower;         //  rank > 0: step commands from rank 0
     bool following;
-    int32_t *step_tokens;
     char broken [512];               //  the group failed: why ("" while fine)
 } s_state_t;
 
@@ -105,15 +112,65 @@ s_send_loaded (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "size_bytes", info->size_bytes);
     xinf_map_put_uint (body, "n_params", info->n_params);
     xinf_map_put_bool (body, "tied_embeddings", info->tied_embeddings);
-    xinf_map_put_uint (body, "context", xinf_kv_context (state->kv));
+    xinf_map_put_uint (body, "context", state->limits.context);
     xinf_map_put_uint (body, "vocab", t->vocab);
     xinf_map_put_uint (body, "dim", t->dim);
     xinf_map_put_uint (body, "layers", t->n_layers);
+    xinf_map_put_uint (body, "max_seqs", state->max_seqs);
+    xinf_map_put_uint (body, "step_tokens", state->step_tokens);
+    xinf_map_put_uint (body, "kv_blocks", state->limits.n_blocks);
+    xinf_map_put_uint (body, "kv_block_tokens", state->limits.block_tokens);
+    xinf_map_put_uint (body, "kv_bytes", state->limits.n_blocks * state->limits.block_tokens
+                                         * xinf_transformer_kv_bytes_per_token (t));
     if (state->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", (uint64_t) state->rank);
         xinf_map_put_uint (body, "n_ranks", (uint64_t) state->n_ranks);
     }
     xinf_router_send (xinf_ctx_router (ctx), s_requester (ctx), &reply);
+}
+
+//  KV blocks for the budget: kv_cache_mb, or by default what max_seqs
+//  sequences of the whole context need, at most a quarter of the free
+//  memory (at least 64 MiB). Counted on the whole model, so that every
+//  rank of a group has the same blocks.
+static size_t
+s_kv_blocks (s_state_t *state, const xinf_transformer_t *t)
+{
+    uint64_t block_bytes = (uint64_t) XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t);
+    uint64_t need = (uint64_t) state->max_seqs * ((t->context + XINF_BLOCK_TOKENS - 1) / XINF_BLOCK_TOKENS) * block_bytes;
+    uint64_t budget = state->kv_cache_mb << 20;
+    if (!budget) {
+        xinf_host_info_t host;
+        xinf_host_info (&host);
+        budget = host.memory_available_bytes / 4 > (64u << 20) ? host.memory_available_bytes / 4 : (64u << 20);
+        budget = budget < need ? budget : need;
+    }
+    uint64_t blocks = budget / block_bytes;
+    return blocks ? (size_t) (blocks < INT32_MAX ? blocks : INT32_MAX) : 1;
+}
+
+//  The backend, the paged KV cache and the step buffers of a loaded
+//  model; 0, or -1 with the reason in load_error.
+static int
+s_start_serving (s_state_t *state)
+{
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    size_t n_blocks = s_kv_blocks (state, t);
+    state->cache = xinf_kv_cache_new (t, state->backend, n_blocks, XINF_BLOCK_TOKENS, state->step_tokens);
+    state->batch = xinf_batch_buf_new ();
+    state->logits = calloc (state->max_seqs * t->vocab, sizeof (float));
+    if (!state->cache || !state->batch || !state->logits) {
+        snprintf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
+                  "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
+                  (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
+        return -1;
+    }
+    //  A stop request ends a long step between layers
+    xinf_kv_cache_set_cancel (state->cache, &state->cancel);
+    state->limits = xinf_transformer_limits (t, state->cache);
+    state->limits.max_tokens = state->step_tokens;
+    state->limits.max_out = state->max_seqs;
+    return 0;
 }
 
 //  Finishes a load: adopt the model, allocate the KV cache, answer.
@@ -126,21 +183,9 @@ s_finish_load (xinf_ctx_t *ctx)
     xinf_wait_end (xinf_waits_global (), state->wait);
     state->model = state->loaded;
     state->loaded = NULL;
-    if (state->model) {
-        const xinf_transformer_t *t = xinf_model_transformer (state->model);
-        //  The cache is sized for the model's context, capped to keep memory sane
-        size_t context = t->context < 8192 ? t->context : 8192;
-        state->kv = xinf_kv_new (t, context);
-        if (state->kv)      //  a stop request ends a long prefill between layers
-            xinf_kv_set_cancel (state->kv, &state->cancel);
-        state->logits = calloc (t->vocab, sizeof (float));
-        if (!state->kv || !state->logits) {
-            snprintf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu positions)", context);
-            xinf_kv_destroy (&state->kv);
-            free (state->logits);
-            state->logits = NULL;
-            xinf_model_destroy (&state->model);
-        }
+    if (state->model && s_start_serving (state)) {
+        xinf_kv_cache_destroy (&state->cache);
+        xinf_model_destroy (&state->model);
     }
     if (state->model && atomic_load (&state->group))
         s_start_group (ctx);
@@ -274,8 +319,19 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     snprintf (state->requester, sizeof state->requester, "%s", xinf_peer_id (from));
     state->load_corr = xinf_msg_corr (msg);
     state->threads = threads;
-    xinf_threadpool_destroy (&state->pool);
-    state->pool = xinf_threadpool_new (threads);
+    state->kv_cache_mb = xinf_check_uint_opt (&check, xinf_msg_body (msg), "kv_cache_mb", 0, 1u << 24, 0);
+    state->max_seqs = xinf_check_uint_opt (&check, xinf_msg_body (msg), "max_seqs", 0, 256, 0);
+    state->step_tokens = xinf_check_uint_opt (&check, xinf_msg_body (msg), "step_tokens", 0, 8192, 0);
+    state->max_seqs = state->max_seqs ? state->max_seqs : XINF_MAX_SEQS;
+    state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
+    //  Every running sequence's decode token fits in one step
+    state->step_tokens = state->step_tokens < state->max_seqs ? state->max_seqs : state->step_tokens;
+    if (!check.failed && !state->backend && !(state->backend = xinf_cpu_backend_new (threads)))
+        xinf_check_fail (&check, "cannot start %d compute threads", threads);
+    if (check.failed) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "LOAD: %s", check.reason);
+        return;
+    }
     int rc = s_bind_group (ctx, xinf_msg_body (msg), &check);
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), rc ? "LOAD_FAILED" : "BAD_REQUEST", "LOAD: %s", check.reason);
@@ -331,9 +387,10 @@ s_break_group (xinf_ctx_t *ctx, const char *reason)
     }
 }
 
-//  One forward step; rank 0 of a group first tells the other ranks.
+//  One batched step (its wire form in 'wire', decoded and checked into
+//  state->batch); rank 0 of a group first passes it on to the other ranks.
 static int
-s_step (xinf_ctx_t *ctx, const int32_t *tokens, size_t count, size_t pos, const char **code, char *error, size_t size)
+s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, const char **code, char *error, size_t size)
 {
     s_state_t *state = s_state (ctx);
     xinf_rank_t *group = atomic_load (&state->group);
@@ -344,16 +401,15 @@ s_step (xinf_ctx_t *ctx, const int32_t *tokens, size_t count, size_t pos, const 
         return -1;
     }
     //  Bad input is refused before any rank starts the step
-    const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    if (xinf_transformer_check_step (t, state->kv, tokens, count, pos, error, size))
+    if (xinf_batch_buf_decode (state->batch, wire, bytes, &state->limits, error, size))
         return -1;
-    if (group)
-        *code = "COLLECTIVE_FAILED";
-    if (group && xinf_rank_send_step (group, tokens, count, pos, error, size)) {
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    *code = group ? "COLLECTIVE_FAILED" : "STEP_FAILED";
+    if (group && xinf_rank_send_step (group, wire, bytes, error, size)) {
         s_break_group (ctx, error);
         return -1;
     }
-    if (xinf_transformer_forward (t, state->kv, state->pool, tokens, count, pos, state->logits, NULL, error, size)) {
+    if (xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), state->logits, error, size)) {
         if (group)
             s_break_group (ctx, error);
         return -1;
@@ -361,45 +417,46 @@ s_step (xinf_ctx_t *ctx, const int32_t *tokens, size_t count, size_t pos, const 
     return 0;
 }
 
+//  STEP: one binary frame, a batch in its wire form (xinf_batch.h);
+//  answered by LOGITS with the rows asked for.
 static void
-s_on_forward (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     if (!state->model) {
-        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NOT_LOADED", "FORWARD: no model loaded (yet)");
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NOT_LOADED", "STEP: no model loaded (yet)");
         return;
     }
-    xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t pos = xinf_check_uint (&check, xinf_msg_body (msg), "pos", 0, xinf_kv_context (state->kv));
     zframe_t *frame = xinf_msg_frame_count (msg) == 1 ? xinf_msg_frame (msg, 0) : NULL;
-    if (!check.failed && (!frame || zframe_size (frame) == 0 || zframe_size (frame) % 4))
-        xinf_check_fail (&check, "FORWARD needs one binary frame of int32 token ids");
-    if (!check.failed && state->rank > 0)
-        xinf_check_fail (&check, "FORWARD: rank %d follows rank 0's steps", state->rank);
-    if (check.failed) {
-        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s", check.reason);
+    if (!frame || state->rank > 0) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "STEP: %s", !frame ?
+                              "needs one binary frame, the batch" : "a follower rank runs rank 0's steps");
         return;
     }
-    size_t count = zframe_size (frame) / 4;
-    int32_t *tokens = malloc (count * sizeof (int32_t));
-    if (!tokens) {
-        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "FORWARD: out of memory for %zu tokens", count);
-        return;
-    }
-    memcpy (tokens, zframe_data (frame), count * sizeof (int32_t));
     char error [512];
     const char *code;
-    if (s_step (ctx, tokens, count, pos, &code, error, sizeof error))
-        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "FORWARD: %s", error);
-    else {
-        const xinf_transformer_t *t = xinf_model_transformer (state->model);
-        xinf_msg_t *reply = xinf_msg_new ("LOGITS");
-        xinf_map_put_uint (xinf_msg_body (reply), "pos", pos + count);
-        xinf_map_put_uint (xinf_msg_body (reply), "vocab", t->vocab);
-        xinf_msg_add_bytes (reply, state->logits, t->vocab * sizeof (float));
-        xinf_ctx_reply (ctx, from, msg, &reply);
+    if (s_step (ctx, zframe_data (frame), zframe_size (frame), &code, error, sizeof error)) {
+        xinf_warn (state->name, "step failed code=%s reason=\"%s\"", code, error);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "STEP: %s", error);
+        return;
     }
-    free (tokens);
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
+    xinf_msg_t *reply = xinf_msg_new ("LOGITS");
+    xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
+    xinf_map_put_uint (xinf_msg_body (reply), "vocab", t->vocab);
+    xinf_msg_add_bytes (reply, state->logits, batch->n_out * t->vocab * sizeof (float));
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+//  The largest step a follower may receive: step_tokens tokens, each its
+//  own sequence with the longest table, each a logits row.
+static size_t
+s_step_capacity (s_state_t *state)
+{
+    size_t n = state->step_tokens;
+    size_t table = (state->limits.context + state->limits.block_tokens - 1) / state->limits.block_tokens;
+    return XINF_BATCH_HEADER + 4 * (5 * n + 1 + n * table);
 }
 
 //  A follower runs every step rank 0 broadcasts (no logits needed). A
@@ -411,14 +468,14 @@ s_on_step (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     s_state_t *state = s_state (ctx);
     xinf_rank_t *group = atomic_load (&state->group);
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    size_t capacity = xinf_kv_context (state->kv);
     char error [512] = "";
     //  Steps kept while the last one ran do not wake the poller: drain them
     while (!*state->broken && xinf_rank_step_ready (group)) {
-        size_t count, pos;
-        if (xinf_rank_recv_step (group, state->step_tokens, capacity, &count, &pos, error, sizeof error)
-        ||  xinf_transformer_forward (t, state->kv, state->pool, state->step_tokens, count, pos, NULL, NULL,
-                                      error, sizeof error)) {
+        const void *wire;
+        size_t bytes;
+        if (xinf_rank_recv_step (group, s_step_capacity (state), &wire, &bytes, error, sizeof error)
+        ||  xinf_batch_buf_decode (state->batch, wire, bytes, &state->limits, error, sizeof error)
+        ||  xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), NULL, error, sizeof error)) {
             s_break_group (ctx, error);
             xinf_msg_t *failed = xinf_msg_new_error (0, "COLLECTIVE_FAILED", "rank %d: %s", state->rank, error);
             xinf_router_send (xinf_ctx_router (ctx), s_requester (ctx), &failed);
@@ -437,9 +494,8 @@ s_start_group (xinf_ctx_t *ctx)
     xinf_model_set_collective (state->model, xinf_rank_collective (group));
     if (state->rank == 0)
         return;
-    state->step_tokens = calloc (xinf_kv_context (state->kv) + 1, sizeof (int32_t));
     state->follower = (zmq_pollitem_t) { xinf_rank_socket (group), 0, ZMQ_POLLIN, 0 };
-    if (state->step_tokens && zloop_poller (xinf_ctx_loop (ctx), &state->follower, s_on_step, ctx) == 0)
+    if (zloop_poller (xinf_ctx_loop (ctx), &state->follower, s_on_step, ctx) == 0)
         state->following = true;
     else {                            //  reported as a failed load
         snprintf (state->load_error, sizeof state->load_error, "rank %d cannot listen for rank 0's steps", state->rank);
@@ -469,18 +525,18 @@ s_fini (xinf_ctx_t *ctx)
         zloop_poller_end (xinf_ctx_loop (ctx), &state->follower);
     if (state->group_wait)
         xinf_wait_end (xinf_waits_global (), state->group_wait);
-    xinf_kv_destroy (&state->kv);
+    xinf_kv_cache_destroy (&state->cache);
+    xinf_batch_buf_destroy (&state->batch);
     free (state->logits);
-    free (state->step_tokens);
     xinf_model_destroy (&state->model);
     xinf_rank_t *group = atomic_exchange (&state->group, NULL);
     xinf_rank_destroy (&group);
-    xinf_threadpool_destroy (&state->pool);
+    xinf_backend_destroy (&state->backend);
 }
 
 static const xinf_handler_t s_handlers [] = {
     { "LOAD", s_on_load },
-    { "FORWARD", s_on_forward },
+    { "STEP", s_on_step_msg },
     { "GROUP", s_on_group },
     { NULL, NULL }
 };

@@ -4,7 +4,6 @@
 
 #include <stdatomic.h>
 
-#define XINF_STEP_MAGIC  0x50455453u   //  "STEP" little-endian
 
 struct _xinf_rank_t {
     char name [XINF_SENDER_MAX + 1];
@@ -144,31 +143,12 @@ s_reserve (xinf_rank_t *self, size_t size, char *error, size_t error_size)
     return 0;
 }
 
-static void
-s_put_u32 (uint8_t *at, uint32_t value)
-{
-    for (int index = 0; index < 4; index++)
-        at [index] = (uint8_t) (value >> (8 * index));
-}
-
-static uint32_t
-s_get_u32 (const uint8_t *at)
-{
-    return (uint32_t) at [0] | (uint32_t) at [1] << 8 | (uint32_t) at [2] << 16 | (uint32_t) at [3] << 24;
-}
-
 int
-xinf_rank_send_step (xinf_rank_t *self, const int32_t *tokens, size_t count, size_t pos,
-                     char *error, size_t error_size)
+xinf_rank_send_step (xinf_rank_t *self, const void *step, size_t bytes, char *error, size_t error_size)
 {
-    size_t bytes = 12 + count * 4;
-    if (count > UINT32_MAX / 4 || pos > UINT32_MAX || s_reserve (self, bytes, error, error_size))
+    if (s_reserve (self, bytes, error, error_size))
         return -1;
-    s_put_u32 (self->buffer, XINF_STEP_MAGIC);
-    s_put_u32 (self->buffer + 4, (uint32_t) pos);
-    s_put_u32 (self->buffer + 8, (uint32_t) count);
-    for (size_t index = 0; index < count; index++)
-        s_put_u32 (self->buffer + 12 + index * 4, (uint32_t) tokens [index]);
+    memcpy (self->buffer, step, bytes);
     return xinf_collective_broadcast (self->group, self->buffer, &bytes, bytes, 0, error, error_size);
 }
 
@@ -179,21 +159,13 @@ xinf_rank_step_ready (xinf_rank_t *self)
 }
 
 int
-xinf_rank_recv_step (xinf_rank_t *self, int32_t *tokens, size_t capacity, size_t *count, size_t *pos,
+xinf_rank_recv_step (xinf_rank_t *self, size_t capacity, const void **step, size_t *bytes,
                      char *error, size_t error_size)
 {
-    size_t room = 12 + capacity * 4, bytes = 0;
-    if (s_reserve (self, room, error, error_size)
-    ||  xinf_collective_broadcast (self->group, self->buffer, &bytes, room, 0, error, error_size))
+    *bytes = 0;
+    if (s_reserve (self, capacity, error, error_size)
+    ||  xinf_collective_broadcast (self->group, self->buffer, bytes, capacity, 0, error, error_size))
         return -1;
-    if (bytes < 12 || s_get_u32 (self->buffer) != XINF_STEP_MAGIC || (bytes - 12) % 4
-    ||  s_get_u32 (self->buffer + 8) != (bytes - 12) / 4 || (bytes - 12) / 4 == 0) {
-        snprintf (error, error_size, "rank 0 sent a malformed step command (%zu bytes)", bytes);
-        return -1;
-    }
-    *pos = s_get_u32 (self->buffer + 4);
-    *count = (bytes - 12) / 4;
-    for (size_t index = 0; index < *count; index++)
-        tokens [index] = (int32_t) s_get_u32 (self->buffer + 12 + index * 4);
+    *step = self->buffer;
     return 0;
 }

@@ -9,8 +9,8 @@
     that the group is used by the executor's actor thread only (abort is
     the exception: any thread).
 
-    A step command is [u32 'STEP'][u32 pos][u32 count][count x int32
-    token ids], little-endian, broadcast from rank 0 (protocols/model.md).
+    A step command is the step's batch in its wire form (models/
+    xinf_batch.h, protocols/model.md), broadcast from rank 0 unchanged.
 */
 #ifndef XINF_RANK_H_INCLUDED
 #define XINF_RANK_H_INCLUDED
@@ -41,13 +41,14 @@ xinf_collective_t *xinf_rank_collective (xinf_rank_t *self);
 //  For the follower's event loop: readable when a message may have come.
 void *xinf_rank_socket (xinf_rank_t *self);
 
-//  Rank 0: broadcasts one step (token ids at positions pos..).
-int xinf_rank_send_step (xinf_rank_t *self, const int32_t *tokens, size_t count, size_t pos,
-                         char *error, size_t error_size);
+//  Rank 0: broadcasts one step ('bytes' bytes of a batch's wire form).
+int xinf_rank_send_step (xinf_rank_t *self, const void *step, size_t bytes, char *error, size_t error_size);
 //  Followers: true when a step command has arrived.
 bool xinf_rank_step_ready (xinf_rank_t *self);
-//  Followers: receives the next step into 'tokens' (room for 'capacity').
-int xinf_rank_recv_step (xinf_rank_t *self, int32_t *tokens, size_t capacity, size_t *count, size_t *pos,
+//  Followers: receives the next step (at most 'capacity' bytes): *step
+//  points into the rank's buffer until the next call. The caller decodes
+//  and checks it.
+int xinf_rank_recv_step (xinf_rank_t *self, size_t capacity, const void **step, size_t *bytes,
                          char *error, size_t error_size);
 
 #endif

@@ -1,24 +1,13 @@
-/*  xinf_replica: one model replica: load follow-up, queue, decode loop.  */
+/*  xinf_replica: one model replica: load follow-up, continuous batching.  */
 #include "xinf_replica.h"
 #include "xinf_executor.h"
 #include "xinf_model.h"
-#include "xinf_sampler.h"
+#include "xinf_request.h"
+#include "xinf_batcher.h"
 
-#define XINF_PROMPT_MAX  (1 << 20)    //  bytes of prompt text
-#define XINF_STEP_STALL_MS  60000     //  a forward step making no progress this long
-
-typedef struct {
-    uint64_t id;                      //  the supervisor's request id
-    int32_t *prompt;
-    size_t prompt_count;
-    int32_t *tokens;                  //  generated
-    size_t count, max_tokens;
-    bool stream;
-    xinf_sampler_t *sampler;
-    int64_t started, first_logits;    //  monotonic us
-    uint64_t wait;
-    bool cancelled;                   //  nobody waits for it: stop at the next step
-} s_request_t;
+#define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
+#define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
+#define XINF_BLOCK_TOKENS   16
 
 typedef struct {
     char uid [65];
@@ -36,9 +25,18 @@ typedef struct {
     uint64_t bytes_done, bytes_total;
     xinf_value_t *info;               //  LOADED body
     xinf_tokenizer_t *tokenizer;
-    size_t context, vocab;
-    zlistx_t *queue;                  //  s_request_t waiting
-    s_request_t *active;
+    size_t context, vocab, max_seqs, step_tokens;
+    //  Continuous batching
+    xinf_batcher_t *batcher;
+    xinf_batch_buf_t *batch;
+    zhashx_t *requests;               //  id (text) -> xinf_request_t
+    const uint64_t *step_ids;         //  the step in flight: its logits rows' requests
+    size_t step_rows;
+    bool in_flight;
+    int64_t step_started;             //  monotonic us
+    size_t step_prompt_tokens;
+    double decode_step_ms, prompt_token_ms;   //  running averages
+    uint64_t wait, steps;             //  the serving wait, steps done
 } s_state_t;
 
 struct _xinf_replica_t {
@@ -46,28 +44,13 @@ struct _xinf_replica_t {
     xinf_actor_t *actor;
 };
 
-static void s_next_request (xinf_ctx_t *ctx);
+static void s_kick (xinf_ctx_t *ctx);
 static void s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg);
 
 static s_state_t *
 s_state (xinf_ctx_t *ctx)
 {
     return (s_state_t *) xinf_ctx_state (ctx);
-}
-
-static void
-s_request_destroy (s_request_t **request_p)
-{
-    if (*request_p) {
-        s_request_t *request = *request_p;
-        if (request->wait)
-            xinf_wait_end (xinf_waits_global (), request->wait);
-        xinf_sampler_destroy (&request->sampler);
-        free (request->prompt);
-        free (request->tokens);
-        free (request);
-        *request_p = NULL;
-    }
 }
 
 static void
@@ -111,226 +94,179 @@ s_set_state (xinf_ctx_t *ctx, const char *value, const char *error)
 }
 
 static void
-s_fail_request (xinf_ctx_t *ctx, s_request_t **request_p, const char *code, const char *format, ...)
+s_fail_request (xinf_ctx_t *ctx, uint64_t id, const char *code, const char *format, ...)
 {
     char text [512];
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
-    xinf_msg_t *msg = xinf_msg_new ("RUN_FAILED");
-    xinf_map_put_uint (xinf_msg_body (msg), "request", (*request_p)->id);
-    xinf_map_put_str (xinf_msg_body (msg), "code", code);
-    xinf_map_put_str (xinf_msg_body (msg), "message", text);
+    xinf_msg_t *msg = xinf_request_failed_msg (id, code, text);
     s_send_up (ctx, &msg);
-    s_request_destroy (request_p);
 }
 
-//  Sends token ids at 'pos' to the executor for one forward step.
-static int
-s_forward (xinf_ctx_t *ctx, const int32_t *tokens, size_t count, size_t pos)
+static xinf_request_t *
+s_request (s_state_t *state, uint64_t id)
+{
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) id);
+    return (xinf_request_t *) zhashx_lookup (state->requests, key);
+}
+
+//  Forgets a request (answered or cancelled): its sequence leaves the
+//  batch and its blocks are free for the next step.
+static void
+s_drop (s_state_t *state, uint64_t id)
+{
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) id);
+    xinf_batcher_remove (state->batcher, id);
+    zhashx_delete (state->requests, key);
+}
+
+//  Ends every request with an error (the replica stops or its steps fail).
+static void
+s_fail_all (xinf_ctx_t *ctx, const char *code, const char *text)
 {
     s_state_t *state = s_state (ctx);
-    xinf_msg_t *msg = xinf_msg_new ("FORWARD");
-    xinf_map_put_uint (xinf_msg_body (msg), "pos", pos);
-    xinf_msg_add_bytes (msg, tokens, count * sizeof (int32_t));
-    return xinf_dealer_send (state->to_executor, &msg);
+    zlistx_t *ids = zhashx_keys (state->requests);
+    for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
+        uint64_t id = strtoull (key, NULL, 10);
+        s_fail_request (ctx, id, code, "%s", text);
+        s_drop (state, id);
+    }
+    zlistx_destroy (&ids);
 }
 
-static xinf_value_t *
-s_id_array (const int32_t *ids, size_t count)
-{
-    xinf_value_t *array = xinf_value_new_array ();
-    for (size_t index = 0; index < count; index++)
-        xinf_array_push (array, xinf_value_new_uint ((uint64_t) ids [index]));
-    return array;
-}
-
+//  While requests are served, one registered wait: progress is steps done.
 static void
-s_finish (xinf_ctx_t *ctx, const char *reason)
+s_serving_wait (s_state_t *state, bool busy)
+{
+    if (busy && !state->wait) {
+        char what [96];
+        snprintf (what, sizeof what, "serving %zu request(s)", zhashx_size (state->requests));
+        state->wait = xinf_wait_begin (xinf_waits_global (), state->name, what, state->uid, XINF_STEP_STALL_MS);
+    }
+    else
+    if (!busy && state->wait) {
+        xinf_wait_end (xinf_waits_global (), state->wait);
+        state->wait = 0;
+    }
+}
+
+//  The prompt tokens a step may carry beside running streams: about one
+//  and a half decode steps' worth of time, so that a long prompt slows
+//  each stream's next token by a bounded factor; all of step_tokens when
+//  no stream waits (or nothing is measured yet, then one block).
+static size_t
+s_prompt_cap (s_state_t *state)
+{
+    xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
+    if (stats.decoding == 0)
+        return 0;
+    if (state->decode_step_ms <= 0 || state->prompt_token_ms <= 0)
+        return XINF_BLOCK_TOKENS;
+    double cap = 1.5 * state->decode_step_ms / state->prompt_token_ms;
+    return cap < 4 ? 4 : cap > (double) state->step_tokens ? state->step_tokens : (size_t) cap;
+}
+
+//  Running averages of a decode step's time and a prompt token's.
+static void
+s_measure_step (s_state_t *state, size_t tokens)
+{
+    double ms = (double) (zclock_usecs () - state->step_started) / 1000.0;
+    size_t prompt = state->step_prompt_tokens;
+    if (prompt == 0)
+        state->decode_step_ms = state->decode_step_ms > 0 ? 0.8 * state->decode_step_ms + 0.2 * ms : ms;
+    else {
+        double decode = tokens > prompt ? state->decode_step_ms : 0;
+        double per_token = ms > decode ? (ms - decode) / (double) prompt : ms / (double) prompt;
+        state->prompt_token_ms = state->prompt_token_ms > 0 ? 0.8 * state->prompt_token_ms + 0.2 * per_token : per_token;
+    }
+}
+
+//  Sends the next step to the executor if one can run and none is in flight.
+static void
+s_kick (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
-    s_request_t *request = state->active;
-    int64_t now = zclock_usecs ();
-    double prefill_ms = (double) (request->first_logits - request->started) / 1000.0;
-    double decode_ms = (double) (now - request->first_logits) / 1000.0;
-    long size = xinf_tokenizer_decode (state->tokenizer, request->tokens, request->count, NULL, 0);
-    char *text = calloc ((size_t) (size > 0 ? size : 0) + 1, 1);
-    if (size > 0)
-        xinf_tokenizer_decode (state->tokenizer, request->tokens, request->count, text, (size_t) size + 1);
-    xinf_msg_t *msg = xinf_msg_new ("RUN_DONE");
-    xinf_value_t *body = xinf_msg_body (msg);
-    xinf_map_put_uint (body, "request", request->id);
-    xinf_map_put (body, "prompt_tokens", s_id_array (request->prompt, request->prompt_count));
-    xinf_map_put (body, "tokens", s_id_array (request->tokens, request->count));
-    xinf_map_put (body, "text", xinf_value_new_strn (text, size > 0 ? (size_t) size : 0));
-    xinf_map_put_str (body, "finish_reason", reason);
-    xinf_value_t *timings = xinf_value_new_map ();
-    xinf_map_put_float (timings, "prefill_ms", prefill_ms);
-    xinf_map_put_float (timings, "prefill_tokens_per_s", prefill_ms > 0 ? (double) request->prompt_count * 1000.0 / prefill_ms : 0);
-    xinf_map_put_float (timings, "decode_ms", decode_ms);
-    //  The first token comes from the prefill's logits: decode made count - 1
-    xinf_map_put_float (timings, "decode_tokens_per_s",
-                        decode_ms > 0 && request->count > 1 ? (double) (request->count - 1) * 1000.0 / decode_ms : 0);
-    xinf_map_put (body, "timings", timings);
-    s_send_up (ctx, &msg);
-    free (text);
-    s_request_destroy (&state->active);
-    s_next_request (ctx);
+    if (state->in_flight || !state->batcher)
+        return;
+    if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
+        s_serving_wait (state, zhashx_size (state->requests) > 0);
+        return;
+    }
+    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    size_t bytes = xinf_batch_wire_size (batch);
+    zframe_t *frame = zframe_new (NULL, bytes);
+    xinf_batch_encode (batch, zframe_data (frame));
+    xinf_msg_add_frame (msg, &frame);
+    state->step_started = zclock_usecs ();
+    state->step_prompt_tokens = xinf_batcher_last_prompt_tokens (state->batcher);
+    if (xinf_dealer_send (state->to_executor, &msg)) {
+        xinf_batcher_abandon (state->batcher);
+        s_fail_all (ctx, "EXECUTOR_BUSY", "cannot send a step to the executor");
+        return;
+    }
+    state->in_flight = true;
+    s_serving_wait (state, true);
 }
 
+//  The next token of one request from its logits row: stream it, then
+//  finish the request or feed the token back into the batch.
 static void
-s_stream_token (xinf_ctx_t *ctx, s_request_t *request, int32_t token)
+s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
 {
-    char piece [256];
-    long length = xinf_tokenizer_piece (s_state (ctx)->tokenizer, token, piece, sizeof piece);
-    xinf_msg_t *msg = xinf_msg_new ("RUN_TOKEN");
-    xinf_value_t *body = xinf_msg_body (msg);
-    xinf_map_put_uint (body, "request", request->id);
-    xinf_map_put_uint (body, "index", request->count - 1);
-    xinf_map_put_uint (body, "token", (uint64_t) token);
-    xinf_map_put (body, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece ? (size_t) length : 0));
-    s_send_up (ctx, &msg);
+    s_state_t *state = s_state (ctx);
+    int32_t token = xinf_request_sample (request, row, state->vocab);
+    if (request->stream) {
+        xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer);
+        s_send_up (ctx, &msg);
+    }
+    const char *reason = NULL;
+    if (xinf_tokenizer_is_end (state->tokenizer, token))
+        reason = "stop";
+    else
+    if (request->count >= request->max_tokens)
+        reason = "length";
+    else
+    if (xinf_batcher_length (state->batcher, request->id) + 1 > state->context)
+        reason = "context";
+    if (!reason && xinf_batcher_append (state->batcher, request->id, token))
+        reason = "context";
+    if (reason) {
+        xinf_msg_t *done = xinf_request_done_msg (request, state->tokenizer, reason);
+        s_send_up (ctx, &done);
+        s_drop (state, request->id);
+    }
 }
 
-//  A LOGITS reply for the active request: sample, stream, go on or finish.
+//  LOGITS for the step in flight: a row per request that gets a token.
 static void
 s_on_logits (xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
-    s_request_t *request = state->active;
+    if (!state->in_flight)
+        return;
+    state->in_flight = false;
     zframe_t *frame = xinf_msg_frame (msg, 0);
-    if (!request)
-        return;
-    if (!frame || zframe_size (frame) != state->vocab * sizeof (float)) {
-        s_fail_request (ctx, &state->active, "BAD_REPLY", "executor sent %zu bytes of logits, expected %zu",
-                        frame ? zframe_size (frame) : 0, state->vocab * sizeof (float));
-        s_next_request (ctx);
+    size_t expected = state->step_rows * state->vocab * sizeof (float);
+    if (!frame || zframe_size (frame) != expected) {
+        xinf_batcher_abandon (state->batcher);
+        s_fail_all (ctx, "BAD_REPLY", "the executor sent a step's logits of the wrong size");
         return;
     }
-    if (request->cancelled) {
-        xinf_info (state->name, "request %llu cancelled after %zu tokens", (unsigned long long) request->id, request->count);
-        s_request_destroy (&state->active);
-        s_next_request (ctx);
-        return;
+    xinf_batcher_commit (state->batcher);
+    s_measure_step (state, xinf_batch_buf_view (state->batch)->n);
+    xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
+    const float *logits = (const float *) zframe_data (frame);
+    for (size_t k = 0; k < state->step_rows; k++) {
+        xinf_request_t *request = s_request (state, state->step_ids [k]);
+        if (request)                  //  else cancelled meanwhile
+            s_on_row (ctx, request, logits + k * state->vocab);
     }
-    if (!request->first_logits)
-        request->first_logits = zclock_usecs ();
-    int32_t token = xinf_sampler_sample (request->sampler, (const float *) zframe_data (frame), state->vocab);
-    request->tokens [request->count++] = token;
-    xinf_wait_progress (xinf_waits_global (), request->wait, request->count);
-    if (request->stream)
-        s_stream_token (ctx, request, token);
-    size_t pos = request->prompt_count + request->count - 1;
-    if (token == xinf_tokenizer_eos (state->tokenizer))
-        s_finish (ctx, "stop");
-    else
-    if (request->count >= request->max_tokens)
-        s_finish (ctx, "length");
-    else
-    if (pos + 1 > state->context)
-        s_finish (ctx, "context");
-    else
-    if (s_forward (ctx, &token, 1, pos)) {
-        s_fail_request (ctx, &state->active, "EXECUTOR_BUSY", "cannot send to the executor");
-        s_next_request (ctx);
-    }
-}
-
-static void
-s_next_request (xinf_ctx_t *ctx)
-{
-    s_state_t *state = s_state (ctx);
-    while (!state->active && zlistx_size (state->queue)) {
-        s_request_t *request = (s_request_t *) zlistx_detach (state->queue, NULL);
-        request->started = zclock_usecs ();
-        request->wait = xinf_wait_begin (xinf_waits_global (), state->name, "generate", state->uid, XINF_STEP_STALL_MS);
-        state->active = request;
-        if (s_forward (ctx, request->prompt, request->prompt_count, 0)) {
-            s_fail_request (ctx, &state->active, "EXECUTOR_BUSY", "cannot send to the executor");
-        }
-    }
-}
-
-//  Prompt ids from 'prompt_tokens' or by tokenizing 'prompt'; NULL + reason.
-static int32_t *
-s_prompt (s_state_t *state, xinf_value_t *body, xinf_check_t *check, size_t *count)
-{
-    const xinf_value_t *ids = xinf_map_get (body, "prompt_tokens");
-    const xinf_value_t *text = xinf_map_get (body, "prompt");
-    *count = 0;
-    if ((ids != NULL) == (text != NULL)) {
-        xinf_check_fail (check, "give exactly one of 'prompt' and 'prompt_tokens'");
-        return NULL;
-    }
-    if (ids) {
-        ids = xinf_check_array (check, body, "prompt_tokens", XINF_PROMPT_MAX);
-        bool add_bos = xinf_check_bool_opt (check, body, "add_bos", false);
-        size_t n = xinf_value_count (ids) + (add_bos ? 1 : 0);
-        int32_t *prompt = calloc (n + 1, sizeof (int32_t));
-        size_t at = 0;
-        if (add_bos && xinf_tokenizer_bos (state->tokenizer) >= 0)
-            prompt [at++] = (int32_t) xinf_tokenizer_bos (state->tokenizer);
-        for (size_t index = 0; !check->failed && index < xinf_value_count (ids); index++) {
-            const xinf_value_t *id = xinf_array_at (ids, index);
-            if (xinf_value_type (id) != XINF_UINT || xinf_value_uint (id) >= state->vocab)
-                xinf_check_fail (check, "prompt_tokens[%zu] must be a token id below %zu", index, state->vocab);
-            prompt [at++] = (int32_t) xinf_value_uint (id);
-        }
-        *count = at;
-        return prompt;
-    }
-    const char *prompt_text = xinf_check_str (check, body, "prompt", 0, XINF_PROMPT_MAX);
-    bool add_bos = xinf_check_bool_opt (check, body, "add_bos", true);
-    if (check->failed)
-        return NULL;
-    size_t length = strlen (prompt_text);
-    long needed = xinf_tokenizer_encode (state->tokenizer, prompt_text, length, add_bos, NULL, 0);
-    if (needed < 0) {
-        xinf_check_fail (check, "the prompt could not be tokenized");
-        return NULL;
-    }
-    int32_t *prompt = calloc ((size_t) needed + 1, sizeof (int32_t));
-    xinf_tokenizer_encode (state->tokenizer, prompt_text, length, add_bos, prompt, (size_t) needed + 1);
-    *count = (size_t) needed;
-    return prompt;
-}
-
-static s_request_t *
-s_request_new (s_state_t *state, xinf_msg_t *msg, xinf_check_t *check, const char **code)
-{
-    xinf_value_t *body = xinf_msg_body (msg);
-    s_request_t *request = calloc (1, sizeof *request);
-    *code = "BAD_REQUEST";
-    request->id = xinf_check_uint (check, body, "request", 0, UINT64_MAX);
-    //  More than the context can hold ends with finish_reason "context"
-    request->max_tokens = xinf_check_uint (check, body, "max_tokens", 1, UINT32_MAX);
-    if (request->max_tokens > state->context)
-        request->max_tokens = state->context;
-    double temperature = xinf_check_float_opt (check, body, "temperature", 0, 100, 0);
-    uint64_t top_k = xinf_check_uint_opt (check, body, "top_k", 0, UINT32_MAX, 0);
-    top_k = top_k > state->vocab ? state->vocab : top_k;
-    double top_p = xinf_check_float_opt (check, body, "top_p", 1e-9, 1, 1);
-    uint64_t seed = xinf_check_uint_opt (check, body, "seed", 0, UINT64_MAX, 0);
-    request->stream = xinf_check_bool_opt (check, body, "stream", false);
-    if (!check->failed)
-        request->prompt = s_prompt (state, body, check, &request->prompt_count);
-    if (!check->failed && request->prompt_count == 0)
-        xinf_check_fail (check, "the prompt is empty");
-    if (!check->failed && request->prompt_count + 1 > state->context) {
-        *code = "CONTEXT_EXCEEDED";
-        xinf_check_fail (check, "the prompt has %zu tokens; the context holds %zu, leaving no room to generate",
-                         request->prompt_count, state->context);
-    }
-    if (!check->failed) {
-        request->sampler = xinf_sampler_new ((float) temperature, (int) top_k, (float) top_p, seed);
-        request->tokens = calloc (request->max_tokens + 1, sizeof (int32_t));
-        if (!request->sampler)
-            xinf_check_fail (check, "invalid sampling parameters");
-    }
-    if (check->failed)
-        s_request_destroy (&request);
-    return request;
+    s_kick (ctx);
 }
 
 static void
@@ -340,7 +276,7 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_check_t check = XINF_CHECK_INIT;
     uint64_t id = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
     const char *code = "BAD_REQUEST";
-    s_request_t *request = NULL;
+    xinf_request_t *request = NULL;
     if (!check.failed && state->rank > 0)
         xinf_check_fail (&check, "rank %llu of a tensor-parallel replica takes no requests (rank 0 does)",
                          (unsigned long long) state->rank);
@@ -348,18 +284,30 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         code = "MODEL_NOT_READY";
         xinf_check_fail (&check, "model %s is %s%s%s", state->uid, state->state, *state->error ? ": " : "", state->error);
     }
+    if (!check.failed && s_request (state, id))
+        xinf_check_fail (&check, "request %llu is already running here", (unsigned long long) id);
+    if (!check.failed && zhashx_size (state->requests) >= XINF_QUEUE_MAX) {
+        code = "OVERLOADED";
+        xinf_check_fail (&check, "replica %llu of %s holds %d requests already", (unsigned long long) state->replica,
+                         state->uid, XINF_QUEUE_MAX);
+    }
     if (!check.failed)
-        request = s_request_new (state, msg, &check, &code);
+        request = xinf_request_new (xinf_msg_body (msg), state->tokenizer, state->vocab, state->context, &check, &code);
+    char error [512];
+    if (request && xinf_batcher_add (state->batcher, id, request->prompt, request->prompt_count, error, sizeof error)) {
+        code = "CONTEXT_TOO_LONG";
+        xinf_check_fail (&check, "%s", error);
+        xinf_request_destroy (&request);
+    }
     if (check.failed) {
-        xinf_msg_t *failed = xinf_msg_new ("RUN_FAILED");
-        xinf_map_put_uint (xinf_msg_body (failed), "request", id);
-        xinf_map_put_str (xinf_msg_body (failed), "code", code);
-        xinf_map_put_str (xinf_msg_body (failed), "message", check.reason);
+        xinf_msg_t *failed = xinf_request_failed_msg (id, code, check.reason);
         xinf_ctx_reply (ctx, from, msg, &failed);
         return;
     }
-    zlistx_add_end (state->queue, request);
-    s_next_request (ctx);
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) id);
+    zhashx_insert (state->requests, key, request);
+    s_kick (ctx);
 }
 
 static void
@@ -389,6 +337,8 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         s_set_state (ctx, "failed", error);
         return;
     }
+    if (*xinf_tokenizer_notes (state->tokenizer))
+        xinf_warn (state->name, "tokenizer of %s: %s", path, xinf_tokenizer_notes (state->tokenizer));
     char name [XINF_SENDER_MAX + 1];
     snprintf (name, sizeof name, "executor-%s-%llu-%llu", state->uid, (unsigned long long) state->replica,
               (unsigned long long) state->rank);
@@ -402,6 +352,12 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_msg_t *load = xinf_msg_new ("LOAD");
     xinf_map_put_str (xinf_msg_body (load), "path", path);
     xinf_map_put_uint (xinf_msg_body (load), "threads", threads);
+    //  The serving options: the KV budget, sequences and tokens a step
+    const char *serving [] = { "kv_cache_mb", "max_seqs", "step_tokens" };
+    for (size_t index = 0; index < sizeof serving / sizeof serving [0]; index++)
+        if (xinf_map_get (xinf_msg_body (msg), serving [index]))
+            xinf_map_put (xinf_msg_body (load), serving [index],
+                          xinf_value_dup (xinf_map_get (xinf_msg_body (msg), serving [index])));
     //  A rank: the executor binds its collective, then waits for GROUP
     const char *keys [] = { "rank", "n_ranks", "group", "port_low", "port_high", "rendezvous_timeout_ms",
                             "stall_timeout_ms" };
@@ -436,11 +392,18 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_state_t *state = s_state (ctx);
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
-    state->context = xinf_check_uint (&check, body, "context", 1, UINT32_MAX);
+    state->context = xinf_check_uint (&check, body, "context", 2, UINT32_MAX);
     state->vocab = xinf_check_uint (&check, body, "vocab", 1, UINT32_MAX);
+    state->max_seqs = xinf_check_uint (&check, body, "max_seqs", 1, 256);
+    state->step_tokens = xinf_check_uint (&check, body, "step_tokens", state->max_seqs, 8192);
+    uint64_t blocks = xinf_check_uint (&check, body, "kv_blocks", 1, INT32_MAX);
+    uint64_t block_tokens = xinf_check_uint (&check, body, "kv_block_tokens", 1, 4096);
     if (!check.failed && state->vocab != xinf_tokenizer_vocab (state->tokenizer))
         xinf_check_fail (&check, "the executor's vocabulary (%zu) differs from the tokenizer's (%zu)",
                          state->vocab, xinf_tokenizer_vocab (state->tokenizer));
+    xinf_batcher_config_t config = { blocks, block_tokens, state->max_seqs, state->step_tokens, state->context, true };
+    if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
+        xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);
     if (check.failed) {
         s_set_state (ctx, "failed", check.reason);
         return;
@@ -461,12 +424,15 @@ s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
     const char *text = xinf_value_str (xinf_map_get (body, "message")) ?: "?";
     bool loading = !strcmp (state->state, "loading") || !strcmp (state->state, "starting")
                 || !strcmp (state->state, "joining");
-    if (state->active) {
-        s_fail_request (ctx, &state->active, code, "%s", text);
-        s_next_request (ctx);
+    //  A failed step computed nothing: every request it held ends with the reason
+    if (state->in_flight) {
+        state->in_flight = false;
+        xinf_batcher_abandon (state->batcher);
+        s_fail_all (ctx, code, text);
     }
     if (streq (code, "LOAD_FAILED") || streq (code, "COLLECTIVE_FAILED") || loading)
         s_set_state (ctx, "failed", text);
+    s_kick (ctx);
 }
 
 //  Replies from the executor: load progress, loaded, logits, errors.
@@ -517,15 +483,17 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 static void
 s_destroy_item (void **item)
 {
-    s_request_destroy ((s_request_t **) item);
+    xinf_request_destroy ((xinf_request_t **) item);
 }
 
 static int
 s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
-    state->queue = zlistx_new ();
-    zlistx_set_destructor (state->queue, s_destroy_item);
+    state->requests = zhashx_new ();
+    state->batch = xinf_batch_buf_new ();
+    assert (state->requests && state->batch);
+    zhashx_set_destructor (state->requests, s_destroy_item);
     snprintf (state->state, sizeof state->state, "starting");
     return 0;
 }
@@ -535,40 +503,39 @@ s_fini (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     //  Whatever is queued or running ends with an answer, never silently
-    if (state->active)
-        s_fail_request (ctx, &state->active, "MODEL_NOT_READY", "model %s was stopped", state->uid);
-    s_request_t *request;
-    while ((request = (s_request_t *) zlistx_detach (state->queue, NULL)))
-        s_fail_request (ctx, &request, "MODEL_NOT_READY", "model %s was stopped", state->uid);
+    char text [128];
+    snprintf (text, sizeof text, "model %s was stopped", state->uid);
+    if (state->batcher)
+        s_fail_all (ctx, "MODEL_NOT_READY", text);
+    s_serving_wait (state, false);
     snprintf (state->state, sizeof state->state, "stopped");
     s_report_state (ctx);
-    zlistx_destroy (&state->queue);
+    zhashx_destroy (&state->requests);
     if (state->to_executor)
         xinf_ctx_reader_end (ctx, xinf_dealer_sock (state->to_executor));
     xinf_dealer_destroy (&state->to_executor);
     xinf_executor_destroy (&state->executor);
+    xinf_batcher_destroy (&state->batcher);
+    xinf_batch_buf_destroy (&state->batch);
     xinf_tokenizer_destroy (&state->tokenizer);
     xinf_value_destroy (&state->info);
 }
 
 //  RUN_CANCEL: the supervisor answered the request already (deadline,
-//  terminate): drop it from the queue, or stop it at its next step.
+//  terminate, a client's cancel): its sequence leaves the batch now, its
+//  blocks are free for the next step; a step in flight ignores its row.
 static void
 s_on_cancel (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     xinf_check_t check = XINF_CHECK_INIT;
     uint64_t id = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
-    if (check.failed)
+    if (check.failed || !s_request (state, id))
         return;
-    if (state->active && state->active->id == id)
-        state->active->cancelled = true;
-    for (s_request_t *request = (s_request_t *) zlistx_first (state->queue); request;
-         request = (s_request_t *) zlistx_next (state->queue))
-        if (request->id == id) {
-            zlistx_delete (state->queue, zlistx_cursor (state->queue));
-            break;
-        }
+    xinf_info (state->name, "request %llu cancelled after %zu tokens", (unsigned long long) id,
+               s_request (state, id)->count);
+    s_drop (state, id);
+    s_kick (ctx);
 }
 
 static const xinf_handler_t s_handlers [] = {

@@ -462,6 +462,8 @@ xinf_batcher_stats (xinf_batcher_t *self)
 {
     xinf_batcher_stats_t stats = self->stats;
     stats.running = self->n_running;
+    for (size_t index = 0; index < self->n_running; index++)
+        stats.decoding += self->running [index]->count - self->running [index]->computed == 1;
     stats.waiting = self->n_waiting;
     stats.blocks_available = xinf_blocks_available (self->blocks);
     return stats;

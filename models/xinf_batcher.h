@@ -35,6 +35,7 @@ typedef struct {
 
 typedef struct {
     size_t running, waiting;
+    size_t decoding;                  //  running sequences past their prompt
     size_t preemptions;               //  since the start
     size_t prefix_hit_tokens;         //  prompt tokens taken from the cache
     size_t blocks_available;

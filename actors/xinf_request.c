@@ -1,0 +1,204 @@
+/*  xinf_request: a generation request in a model replica.  */
+#include "xinf_request.h"
+#include "xinf_sampler.h"
+
+#define XINF_PROMPT_MAX  (1 << 20)    //  bytes of prompt text, ids of a prompt
+
+void
+xinf_request_destroy (xinf_request_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_request_t *self = *self_p;
+        xinf_sampler_destroy (&self->sampler);
+        free (self->prompt);
+        free (self->tokens);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Prompt ids as given ('prompt_tokens', each below vocab).
+static int32_t *
+s_prompt_ids (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check, size_t *count)
+{
+    const xinf_value_t *ids = xinf_check_array (check, body, "prompt_tokens", XINF_PROMPT_MAX);
+    bool add_bos = xinf_check_bool_opt (check, body, "add_bos", false);
+    if (check->failed)
+        return NULL;
+    size_t n = xinf_value_count (ids) + (add_bos ? 1 : 0), at = 0;
+    int32_t *prompt = calloc (n + 1, sizeof (int32_t));
+    if (!prompt) {
+        xinf_check_fail (check, "out of memory for a prompt of %zu tokens", n);
+        return NULL;
+    }
+    if (add_bos && xinf_tokenizer_bos (tokenizer) >= 0)
+        prompt [at++] = (int32_t) xinf_tokenizer_bos (tokenizer);
+    for (size_t index = 0; !check->failed && index < xinf_value_count (ids); index++) {
+        const xinf_value_t *id = xinf_array_at (ids, index);
+        if (xinf_value_type (id) != XINF_UINT || xinf_value_uint (id) >= vocab)
+            xinf_check_fail (check, "field 'prompt_tokens[%zu]' must be a token id below %zu", index, vocab);
+        prompt [at++] = (int32_t) xinf_value_uint (id);
+    }
+    *count = at;
+    return prompt;
+}
+
+//  Prompt ids of 'prompt' text, with a BOS where the model's file asks
+//  for one (tokenizer.ggml.add_bos_token) unless 'add_bos' says otherwise.
+static int32_t *
+s_prompt_text (xinf_value_t *body, xinf_tokenizer_t *tokenizer, xinf_check_t *check, size_t *count)
+{
+    const char *text = xinf_check_str (check, body, "prompt", 0, XINF_PROMPT_MAX);
+    bool add_bos = xinf_check_bool_opt (check, body, "add_bos", xinf_tokenizer_add_bos (tokenizer));
+    if (check->failed)
+        return NULL;
+    size_t length = strlen (text);
+    long needed = xinf_tokenizer_encode (tokenizer, text, length, add_bos, NULL, 0);
+    if (needed < 0) {
+        xinf_check_fail (check, "field 'prompt' could not be tokenized");
+        return NULL;
+    }
+    int32_t *prompt = calloc ((size_t) needed + 1, sizeof (int32_t));
+    if (!prompt) {
+        xinf_check_fail (check, "out of memory for a prompt of %ld tokens", needed);
+        return NULL;
+    }
+    xinf_tokenizer_encode (tokenizer, text, length, add_bos, prompt, (size_t) needed + 1);
+    *count = (size_t) needed;
+    return prompt;
+}
+
+static int32_t *
+s_prompt (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check, size_t *count)
+{
+    bool ids = xinf_map_get (body, "prompt_tokens") != NULL, text = xinf_map_get (body, "prompt") != NULL;
+    *count = 0;
+    if (ids == text) {
+        xinf_check_fail (check, "give exactly one of 'prompt' and 'prompt_tokens'");
+        return NULL;
+    }
+    return ids ? s_prompt_ids (body, tokenizer, vocab, check, count) : s_prompt_text (body, tokenizer, check, count);
+}
+
+xinf_request_t *
+xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, size_t context,
+                  xinf_check_t *check, const char **code)
+{
+    xinf_request_t *self = calloc (1, sizeof *self);
+    *code = "BAD_REQUEST";
+    if (!self) {
+        xinf_check_fail (check, "out of memory for a request");
+        return NULL;
+    }
+    self->id = xinf_check_uint (check, body, "request", 0, UINT64_MAX);
+    //  More than the context can hold ends with finish_reason "context"
+    self->max_tokens = xinf_check_uint (check, body, "max_tokens", 1, UINT32_MAX);
+    self->max_tokens = self->max_tokens > context ? context : self->max_tokens;
+    double temperature = xinf_check_float_opt (check, body, "temperature", 0, 100, 0);
+    uint64_t top_k = xinf_check_uint_opt (check, body, "top_k", 0, UINT32_MAX, 0);
+    top_k = top_k > vocab ? vocab : top_k;
+    double top_p = xinf_check_float_opt (check, body, "top_p", 1e-9, 1, 1);
+    uint64_t seed = xinf_check_uint_opt (check, body, "seed", 0, UINT64_MAX, 0);
+    self->stream = xinf_check_bool_opt (check, body, "stream", false);
+    if (!check->failed)
+        self->prompt = s_prompt (body, tokenizer, vocab, check, &self->prompt_count);
+    if (!check->failed && self->prompt_count == 0)
+        xinf_check_fail (check, "the prompt is empty");
+    if (!check->failed && self->prompt_count + 1 > context) {
+        *code = "CONTEXT_EXCEEDED";
+        xinf_check_fail (check, "the prompt has %zu tokens; the context holds %zu, leaving no room to generate",
+                         self->prompt_count, context);
+    }
+    if (!check->failed) {
+        self->sampler = xinf_sampler_new ((float) temperature, (int) top_k, (float) top_p, seed);
+        self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
+        if (!self->sampler || !self->tokens)
+            xinf_check_fail (check, "invalid sampling parameters");
+    }
+    if (check->failed)
+        xinf_request_destroy (&self);
+    else
+        self->started = zclock_usecs ();
+    return self;
+}
+
+int32_t
+xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab)
+{
+    if (!self->first_token)
+        self->first_token = zclock_usecs ();
+    int32_t token = xinf_sampler_sample (self->sampler, logits, vocab);
+    if (self->count < self->max_tokens)
+        self->tokens [self->count++] = token;
+    return token;
+}
+
+xinf_msg_t *
+xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer)
+{
+    char piece [256];
+    int32_t token = self->tokens [self->count - 1];
+    long length = xinf_tokenizer_piece (tokenizer, token, piece, sizeof piece);
+    xinf_msg_t *msg = xinf_msg_new ("RUN_TOKEN");
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_uint (body, "request", self->id);
+    xinf_map_put_uint (body, "index", self->count - 1);
+    xinf_map_put_uint (body, "token", (uint64_t) token);
+    xinf_map_put (body, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece ? (size_t) length : 0));
+    return msg;
+}
+
+static xinf_value_t *
+s_id_array (const int32_t *ids, size_t count)
+{
+    xinf_value_t *array = xinf_value_new_array ();
+    for (size_t index = 0; index < count; index++)
+        xinf_array_push (array, xinf_value_new_uint ((uint64_t) ids [index]));
+    return array;
+}
+
+static xinf_value_t *
+s_timings (xinf_request_t *self)
+{
+    int64_t now = zclock_usecs ();
+    int64_t first = self->first_token ? self->first_token : now;
+    double prefill_ms = (double) (first - self->started) / 1000.0;
+    double decode_ms = (double) (now - first) / 1000.0;
+    xinf_value_t *timings = xinf_value_new_map ();
+    xinf_map_put_float (timings, "prefill_ms", prefill_ms);
+    xinf_map_put_float (timings, "prefill_tokens_per_s", prefill_ms > 0 ? (double) self->prompt_count * 1000.0 / prefill_ms : 0);
+    xinf_map_put_float (timings, "decode_ms", decode_ms);
+    //  The first token comes from the prefill's logits: decode made count - 1
+    xinf_map_put_float (timings, "decode_tokens_per_s",
+                        decode_ms > 0 && self->count > 1 ? (double) (self->count - 1) * 1000.0 / decode_ms : 0);
+    return timings;
+}
+
+xinf_msg_t *
+xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const char *reason)
+{
+    long size = xinf_tokenizer_decode (tokenizer, self->tokens, self->count, NULL, 0);
+    char *text = calloc ((size_t) (size > 0 ? size : 0) + 1, 1);
+    if (text && size > 0)
+        xinf_tokenizer_decode (tokenizer, self->tokens, self->count, text, (size_t) size + 1);
+    xinf_msg_t *msg = xinf_msg_new ("RUN_DONE");
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_uint (body, "request", self->id);
+    xinf_map_put (body, "prompt_tokens", s_id_array (self->prompt, self->prompt_count));
+    xinf_map_put (body, "tokens", s_id_array (self->tokens, self->count));
+    xinf_map_put (body, "text", xinf_value_new_strn (text ? text : "", text && size > 0 ? (size_t) size : 0));
+    xinf_map_put_str (body, "finish_reason", reason);
+    xinf_map_put (body, "timings", s_timings (self));
+    free (text);
+    return msg;
+}
+
+xinf_msg_t *
+xinf_request_failed_msg (uint64_t id, const char *code, const char *text)
+{
+    xinf_msg_t *msg = xinf_msg_new ("RUN_FAILED");
+    xinf_map_put_uint (xinf_msg_body (msg), "request", id);
+    xinf_map_put_str (xinf_msg_body (msg), "code", code);
+    xinf_map_put_str (xinf_msg_body (msg), "message", text);
+    return msg;
+}

@@ -1,0 +1,43 @@
+/*  xinf_request: one generation request as a model replica holds it: the
+    prompt (token ids, or text tokenized with a BOS only where the model's
+    file asks for one), the sampling parameters and sampler, the tokens
+    generated so far and the timings; and the upstream messages it gives
+    (RUN_TOKEN per token when streaming, RUN_DONE or RUN_FAILED once).
+
+    RUN's fields are checked here, each failure naming the field.
+*/
+#ifndef XINF_REQUEST_H_INCLUDED
+#define XINF_REQUEST_H_INCLUDED
+
+#include "xinf.h"
+#include "xinf_tokenizer.h"
+#include "xinf_sampler.h"
+
+typedef struct {
+    uint64_t id;                      //  the supervisor's request id
+    int32_t *prompt;
+    size_t prompt_count;
+    int32_t *tokens;                  //  generated
+    size_t count, max_tokens;
+    bool stream;
+    int64_t started, first_token;     //  monotonic us
+    xinf_sampler_t *sampler;
+} xinf_request_t;
+
+//  A request from RUN's body for a model of 'vocab' tokens and 'context'
+//  positions; NULL with the reason in 'check' (and an error code in *code).
+xinf_request_t *xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, size_t context,
+                                  xinf_check_t *check, const char **code);
+void xinf_request_destroy (xinf_request_t **self_p);
+
+//  Samples the next token from one logits row and keeps it.
+int32_t xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab);
+
+//  RUN_TOKEN for the token just kept.
+xinf_msg_t *xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer);
+//  RUN_DONE with the text, the tokens, the reason and the timings.
+xinf_msg_t *xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const char *reason);
+//  RUN_FAILED for request 'id'.
+xinf_msg_t *xinf_request_failed_msg (uint64_t id, const char *code, const char *text);
+
+#endif
