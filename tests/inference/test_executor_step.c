@@ -1,0 +1,200 @@
+/*  test_executor_step: the executor actor driven message by message in
+    this process (inproc://): LOAD with the serving options, a STEP whose
+    logits equal the one-sequence forward pass bit for bit, and every kind
+    of bad STEP (missing frame, each field out of range, truncations,
+    thousands of mutated frames) answered by an ERROR that names the
+    field, never a crash or silence; a good step still runs after them.
+
+        test_executor_step PATH/TO/xinf-make-model
+*/
+#include "test_unit.h"
+#include "xinf_executor.h"
+#include "xinf_batch.h"
+#include "xinf_model.h"
+
+#include <sys/wait.h>
+
+#define ENDPOINT "inproc://test-executor-step"
+
+static xinf_dealer_t *s_dealer;
+
+//  Sends 'msg' and returns the answer (not LOAD_PROGRESS or JOINED), within 30 s.
+static xinf_msg_t *
+s_ask (xinf_msg_t *msg)
+{
+    char error [256];
+    CHECK (xinf_dealer_send (s_dealer, &msg) == 0);
+    int64_t deadline = zclock_mono () + 30000;
+    while (zclock_mono () < deadline) {
+        xinf_msg_t *reply = xinf_dealer_recv (s_dealer, 1000, error, sizeof error);
+        if (reply && !xinf_msg_is (reply, "LOAD_PROGRESS") && !xinf_msg_is (reply, "JOINED"))
+            return reply;
+        xinf_msg_destroy (&reply);
+    }
+    CHECK (!"no answer from the executor within 30 s");
+    return NULL;
+}
+
+static xinf_msg_t *
+s_step (const void *bytes, size_t size)
+{
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    if (bytes)
+        xinf_msg_add_bytes (msg, bytes, size);
+    return s_ask (msg);
+}
+
+//  An ERROR whose message contains 'needle'.
+static void
+s_check_error (xinf_msg_t *reply, const char *code, const char *needle)
+{
+    CHECK (reply && xinf_msg_is (reply, "ERROR"));
+    CHECK_STR (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "code")), code);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), needle);
+}
+
+//  Five tokens of one sequence in block 3, the logits of the last.
+static uint8_t *
+s_good_step (size_t *size, int32_t first_token)
+{
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t table [1] = { 3 };
+    CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
+    for (int32_t pos = 0; pos < 5; pos++)
+        CHECK (xinf_batch_buf_add_token (batch, first_token + pos, pos, 0, pos == 4) == 0);
+    const xinf_batch_t *view = xinf_batch_buf_view (batch);
+    *size = xinf_batch_wire_size (view);
+    uint8_t *wire = malloc (*size);
+    xinf_batch_encode (view, wire);
+    xinf_batch_buf_destroy (&batch);
+    return wire;
+}
+
+//  Word 'index' of a wire form set to 'value', and the error it must get.
+static void
+s_bad_word (const uint8_t *wire, size_t size, size_t index, int32_t value, const char *needle)
+{
+    uint8_t *copy = malloc (size);
+    memcpy (copy, wire, size);
+    memcpy (copy + 4 * index, &value, 4);
+    xinf_msg_t *reply = s_step (copy, size);
+    s_check_error (reply, "BAD_REQUEST", needle);
+    xinf_msg_destroy (&reply);
+    free (copy);
+}
+
+int
+main (int argc, char *argv [])
+{
+    CHECK (argc == 2);
+    char path [] = "/tmp/xinf-executor-step-XXXXXX", model [300], command [800];
+    CHECK (mkdtemp (path));
+    snprintf (model, sizeof model, "%s/tiny.gguf", path);
+    snprintf (command, sizeof command, "'%s' --preset tiny --arch qwen2 -o '%s' > /dev/null", argv [1], model);
+    CHECK (system (command) == 0);
+
+    xinf_executor_t *executor = xinf_executor_new ("executor-test", ENDPOINT);
+    s_dealer = xinf_dealer_new (ENDPOINT, "tester");
+    CHECK (executor && s_dealer);
+    //  Bad serving options are named
+    xinf_msg_t *load = xinf_msg_new ("LOAD");
+    xinf_map_put_str (xinf_msg_body (load), "path", model);
+    xinf_map_put_uint (xinf_msg_body (load), "max_seqs", 1000);
+    xinf_msg_t *reply = s_ask (load);
+    s_check_error (reply, "BAD_REQUEST", "max_seqs");
+    xinf_msg_destroy (&reply);
+    load = xinf_msg_new ("LOAD");
+    xinf_map_put_str (xinf_msg_body (load), "path", model);
+    xinf_map_put_uint (xinf_msg_body (load), "threads", 2);
+    xinf_map_put_uint (xinf_msg_body (load), "max_seqs", 2);
+    xinf_map_put_uint (xinf_msg_body (load), "step_tokens", 8);
+    xinf_map_put_uint (xinf_msg_body (load), "kv_cache_mb", 1);
+    reply = s_ask (load);
+    if (!xinf_msg_is (reply, "LOADED"))
+        fprintf (stderr, "LOAD answered %s: %s\n", xinf_msg_type (reply), xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")));
+    CHECK (xinf_msg_is (reply, "LOADED"));
+    xinf_value_t *info = xinf_msg_body (reply);
+    size_t vocab = xinf_value_uint (xinf_map_get (info, "vocab"));
+    size_t blocks = xinf_value_uint (xinf_map_get (info, "kv_blocks"));
+    CHECK_INT (xinf_value_uint (xinf_map_get (info, "max_seqs")), 2);
+    CHECK_INT (xinf_value_uint (xinf_map_get (info, "step_tokens")), 8);
+    CHECK_INT (xinf_value_uint (xinf_map_get (info, "kv_block_tokens")), 16);
+    CHECK (blocks >= 4 && xinf_value_uint (xinf_map_get (info, "kv_bytes")) <= (1u << 20));
+    xinf_msg_destroy (&reply);
+
+    //  A good step: the logits of the one-sequence forward pass, bit for bit
+    size_t size;
+    uint8_t *wire = s_good_step (&size, 7);
+    reply = s_step (wire, size);
+    CHECK (xinf_msg_is (reply, "LOGITS") && xinf_msg_frame_count (reply) == 1);
+    CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), vocab * sizeof (float));
+    char error [256];
+    xinf_model_t *reference = xinf_model_load (model, NULL, NULL, error, sizeof error);
+    const xinf_transformer_t *t = xinf_model_transformer (reference);
+    xinf_kv_t *kv = xinf_kv_new (t, 16);
+    float *logits = malloc (vocab * sizeof (float));
+    int32_t tokens [5] = { 7, 8, 9, 10, 11 };
+    CHECK (xinf_transformer_forward (t, kv, NULL, tokens, 5, 0, logits, NULL, error, sizeof error) == 0);
+    CHECK (memcmp (zframe_data (xinf_msg_frame (reply, 0)), logits, vocab * sizeof (float)) == 0);
+    xinf_msg_destroy (&reply);
+
+    //  Each field out of range, named
+    reply = s_step (NULL, 0);
+    s_check_error (reply, "BAD_REQUEST", "one binary frame");
+    xinf_msg_destroy (&reply);
+    s_bad_word (wire, size, 0, 0x12345678, "BTCH");
+    s_bad_word (wire, size, 1, 9, "does not match");
+    s_bad_word (wire, size, 6, (int32_t) vocab, "tokens[0]");
+    s_bad_word (wire, size, 6 + 5 + 2, 5000, "pos[2]");
+    s_bad_word (wire, size, 6 + 5 + 3, 0, "pos[3]");                 //  out of order
+    s_bad_word (wire, size, 6 + 5 + 4, 16, "pos[4]");                //  beyond the table
+    s_bad_word (wire, size, 6 + 10 + 1, 1, "seq[1]");
+    s_bad_word (wire, size, 6 + 15 + 2, (int32_t) blocks, "blocks[0]");
+    s_bad_word (wire, size, 6 + 15 + 3, 5, "out[0]");
+    for (size_t cut = 0; cut < size; cut += 3) {
+        reply = s_step (wire, cut);
+        s_check_error (reply, "BAD_REQUEST", "");
+        xinf_msg_destroy (&reply);
+    }
+    //  Nine tokens: more than step_tokens
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t table [1] = { 0 };
+    xinf_batch_buf_add_seq (batch, table, 1);
+    for (int32_t pos = 0; pos < 9; pos++)
+        xinf_batch_buf_add_token (batch, 1, pos, 0, false);
+    uint8_t big [256];
+    xinf_batch_encode (xinf_batch_buf_view (batch), big);
+    reply = s_step (big, xinf_batch_wire_size (xinf_batch_buf_view (batch)));
+    s_check_error (reply, "BAD_REQUEST", "at most 8");
+    xinf_msg_destroy (&reply);
+    xinf_batch_buf_destroy (&batch);
+
+    //  Mutated frames: every one answered, the executor unharmed
+    uint8_t *mutated = malloc (size);
+    uint64_t state = 7;
+    for (int round = 0; round < 3000; round++) {
+        memcpy (mutated, wire, size);
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        mutated [(state >> 33) % size] ^= (uint8_t) (1u << ((state >> 20) % 8));
+        reply = s_step (mutated, size);
+        CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "LOGITS"));
+        xinf_msg_destroy (&reply);
+    }
+    free (mutated);
+    free (wire);
+    wire = s_good_step (&size, 20);
+    reply = s_step (wire, size);
+    CHECK (xinf_msg_is (reply, "LOGITS"));
+    xinf_msg_destroy (&reply);
+    free (wire);
+
+    free (logits);
+    xinf_kv_destroy (&kv);
+    xinf_model_destroy (&reference);
+    xinf_dealer_destroy (&s_dealer);
+    xinf_executor_destroy (&executor);
+    snprintf (command, sizeof command, "rm -rf '%s'", path);
+    CHECK (system (command) == 0);
+    fprintf (stderr, "PASS: executor steps: bit-identical logits, every bad field named, 3000 mutations answered\n");
+    return 0;
+}
