@@ -1,7 +1,9 @@
 """Continuous batching through the cluster: eight streaming clients at once,
 arriving one after another, get exactly the greedy tokens each prompt gets
-alone, and their streams overlap in time (they were batched, not queued).
-Text prompts get a BOS only where the model's file asks for one."""
+alone, and their streams overlap in time (they were batched, not queued),
+on a plain replica and on a tensor-parallel one split over two workers
+(its ranks run the same batched steps in lock step). Text prompts get a
+BOS only where the model's file asks for one."""
 import os
 import subprocess
 import sys
@@ -60,15 +62,15 @@ def run_concurrently(endpoint, uid):
     return results
 
 
-def check_batched(client, endpoint):
-    alone = [client.generate("b", prompt_tokens=prompt, max_tokens=GENERATE)["tokens"] for prompt in PROMPTS]
-    together = run_concurrently(endpoint, "b")
+def check_batched(client, endpoint, uid):
+    alone = [client.generate(uid, prompt_tokens=prompt, max_tokens=GENERATE)["tokens"] for prompt in PROMPTS]
+    together = run_concurrently(endpoint, uid)
     for index, (tokens, _, _) in enumerate(together):
         check(tokens == alone[index], f"prompt {index} ({len(PROMPTS[index])} tokens): batched {tokens}, "
               f"alone {alone[index]}")
     overlaps = sum(1 for a in range(len(together)) for b in range(a + 1, len(together))
                    if together[a][1] < together[b][2] and together[b][1] < together[a][2])
-    print(f"{len(PROMPTS)} concurrent streams equal their runs alone; {overlaps} pairs of streams overlapped")
+    print(f"{uid}: {len(PROMPTS)} concurrent streams equal their runs alone; {overlaps} pairs of streams overlapped")
     check(overlaps > 0, "no two streams overlapped: the replica served them one after another")
 
 
@@ -93,15 +95,19 @@ def main():
                                                          "--vocab", "1024", "--context", "1024", "--seed", "8"])
         node_bin = tool(build_dir, "xinf-node")
         supervisor = start_supervisor(node_bin)
-        worker = start_worker(node_bin, supervisor.endpoint, "b1")
+        workers = [start_worker(node_bin, supervisor.endpoint, name) for name in ("b1", "b2")]
         client = XinfClient(supervisor.endpoint, timeout_ms=10000)
-        poll("the worker", 10, lambda: workers_by_name(client).get("b1", {}).get("state") == "alive")
-        client.launch("b", path, threads=2)
+        poll("the workers", 10, lambda: all(workers_by_name(client).get(name, {}).get("state") == "alive"
+                                            for name in ("b1", "b2")))
+        client.launch("b", path, threads=2, worker="b1")
         client.wait_ready("b", stall_s=30)
-        check_batched(client, supervisor.endpoint)
+        check_batched(client, supervisor.endpoint, "b")
+        client.launch("tp", path, threads=1, n_worker=2)
+        client.wait_ready("tp", stall_s=30)
+        check_batched(client, supervisor.endpoint, "tp")
         check_bos(client, build_dir, workdir)
         client.close()
-        check(worker.stop() == 0 and supervisor.stop() == 0, "a node did not exit 0")
+        check(all(worker.stop() == 0 for worker in workers) and supervisor.stop() == 0, "a node did not exit 0")
     print("PASS: concurrent requests are batched and get the tokens they get alone")
 
 
