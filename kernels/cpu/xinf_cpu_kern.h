@@ -30,12 +30,38 @@
 //  panels' 6-row tiles and the 4-row tile both fit whole).
 #define XINF_CPU_PANEL_ROWS 12
 
+//  Rows a 'rows_multi' call takes at most.
+#define XINF_CPU_MULTI_ROWS 4
+
+//  Floats of scratch a 'rows_multi' call needs for rows of cols elements:
+//  each row widened to floats (and its Q8_0 block scales), 64-byte aligned.
+static inline size_t
+xinf_cpu_multi_stride (size_t cols)
+{
+    return (cols + 15) / 16 * 16 + (cols / 32 + 15) / 16 * 16;
+}
+
+static inline size_t
+xinf_cpu_multi_scratch (size_t cols)
+{
+    return XINF_CPU_MULTI_ROWS * xinf_cpu_multi_stride (cols);
+}
+
 typedef struct {
     const char *name;
     //  y [r] = row r . x for r < count, row r at w + r * row_bytes; each
     //  y [r] depends on row r and x only, not on count or r.
     void (*rows) (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
                   const float *x, float *y);
+    //  y [j * y_stride + r] = row r . x [j] for r < count <= MULTI_ROWS,
+    //  j < n, x [j] at x + j * cols: for every (r, j) bit for bit what
+    //  'rows' gives row r with x [j]. Each row is widened to floats once
+    //  into 'scratch' (xinf_cpu_multi_scratch floats, 64-byte aligned) and
+    //  then multiplied with all n vectors; the ahead_bytes at 'ahead' (the
+    //  next rows; NULL: none) are prefetched meanwhile.
+    void (*rows_multi) (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+                        const float *x, size_t n, float *y, size_t y_stride, float *scratch,
+                        const void *ahead, size_t ahead_bytes);
     //  out = one row as floats.
     void (*to_f32) (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
     //  out [r * TILE_COLS + j] = w [r] . x [j], float rows of cols elements
@@ -76,6 +102,15 @@ void xinf_cpu_panel_avx512 (const float *w, size_t count, size_t cols, const flo
                             float *y, size_t y_stride, const void *ahead, size_t ahead_bytes);
 
 void xinf_cpu_pack_avx2 (const float *x, size_t n, size_t cols, float *xt);
+
+//  The rows_multi kernels of the AVX2 and AVX-512 tables
+//  (xinf_cpu_simd_multi.c): each the arithmetic of its table's 'rows'.
+void xinf_cpu_rows_multi_avx2 (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+                               const float *x, size_t n, float *y, size_t y_stride, float *scratch,
+                               const void *ahead, size_t ahead_bytes);
+void xinf_cpu_rows_multi_avx512 (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+                                 const float *x, size_t n, float *y, size_t y_stride, float *scratch,
+                                 const void *ahead, size_t ahead_bytes);
 
 //  The table in use.
 const xinf_cpu_kern_t *xinf_cpu_kern (void);

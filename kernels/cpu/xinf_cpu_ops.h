@@ -38,6 +38,13 @@ typedef struct {
 } xinf_cpu_matvec_t;
 void xinf_cpu_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_matvec_t *products, size_t count);
 
+//  y [j][rows] = W . x [j] for j < n: for every j bit-identical to
+//  xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows),
+//  whatever n, the thread count or the grouping of vectors, with each
+//  weight read from memory once per call (not once per vector).
+void xinf_cpu_matvec_batch (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+                            const float *x, size_t n, float *y);
+
 //  y [n][rows] = x [n][cols] . W^T: the matvec of each of n vectors (prefill).
 void xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
                       const float *x, size_t n, float *y);

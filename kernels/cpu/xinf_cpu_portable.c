@@ -118,6 +118,58 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
     }
 }
 
+//  s_dot_q8_0 on a row widened to floats: q the weights as floats, scales
+//  the blocks' d.
+static float
+s_dot_q8_widened (const float *q, const float *scales, const float *x, size_t n)
+{
+    float sum = 0;
+    for (size_t b = 0; b < n / XINF_Q8_0_BLOCK_SIZE; b++, q += XINF_Q8_0_BLOCK_SIZE, x += XINF_Q8_0_BLOCK_SIZE) {
+        float acc [LANES] = { 0 };
+        for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i += LANES)
+            for (int lane = 0; lane < LANES; lane++)
+                acc [lane] += q [i + lane] * x [i + lane];
+        sum += scales [b] * s_sum_lanes (acc);
+    }
+    return sum;
+}
+
+//  One row as floats for s_rows_multi: F32 rows in place, others widened
+//  into 'out' (Q8_0: the weights without their scales, which go to
+//  'scales').
+static const float *
+s_widen (xinf_dtype_t dtype, const uint8_t *row, size_t cols, float *out, float *scales)
+{
+    if (dtype == XINF_DTYPE_F32)
+        return (const float *) row;
+    if (dtype != XINF_DTYPE_Q8_0) {
+        s_to_f32 (dtype, row, cols, out);
+        return out;
+    }
+    for (size_t b = 0; b < cols / XINF_Q8_0_BLOCK_SIZE; b++, row += XINF_Q8_0_BLOCK_BYTES) {
+        scales [b] = s_q8_scale (row);
+        for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i++)
+            out [b * XINF_Q8_0_BLOCK_SIZE + i] = (float) (int8_t) row [2 + i];
+    }
+    return out;
+}
+
+//  Each row widened once, then its dot product with every vector: the
+//  arithmetic of s_rows on the same float values.
+static void
+s_rows_multi (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+              const float *x, size_t n, float *y, size_t y_stride, float *scratch,
+              const void *ahead, size_t ahead_bytes)
+{
+    float *scales = scratch + (cols + 15) / 16 * 16;
+    for (size_t r = 0; r < count; r++) {
+        const float *row = s_widen (dtype, (const uint8_t *) w + r * row_bytes, cols, scratch, scales);
+        for (size_t j = 0; j < n; j++)
+            y [j * y_stride + r] = dtype == XINF_DTYPE_Q8_0 ? s_dot_q8_widened (row, scales, x + j * cols, cols)
+                                                            : s_dot (row, x + j * cols, cols);
+    }
+}
+
 static void
 s_tile (const float *const *w, const float *const *x, size_t cols, float *out)
 {
@@ -134,5 +186,5 @@ s_axpy (float *y, float a, const float *x, size_t n)
 }
 
 const xinf_cpu_kern_t xinf_cpu_kern_portable = {
-    "portable", s_rows, s_to_f32, s_tile, NULL, NULL, s_dot, s_axpy
+    "portable", s_rows, s_rows_multi, s_to_f32, s_tile, NULL, NULL, s_dot, s_axpy
 };

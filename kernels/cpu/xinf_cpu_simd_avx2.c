@@ -19,7 +19,8 @@
 
 #if defined (__x86_64__) && defined (__GNUC__)
 
-#include <immintrin.h>
+#include "xinf_cpu_simd.h"
+
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
@@ -29,35 +30,6 @@
 //  Loops over the rows of a multi-row kernel must unroll, so that their
 //  accumulators live in registers.
 #define S_UNROLL _Pragma ("GCC unroll 4")
-
-S_AVX2 static inline float
-s_hsum (__m256 v)
-{
-    __m128 sum = _mm_add_ps (_mm256_castps256_ps128 (v), _mm256_extractf128_ps (v, 1));
-    sum = _mm_add_ps (sum, _mm_movehl_ps (sum, sum));
-    sum = _mm_add_ss (sum, _mm_movehdup_ps (sum));
-    return _mm_cvtss_f32 (sum);
-}
-
-S_AVX2 static inline __m256
-s_load_f16 (const uint16_t *p)
-{
-    return _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) p));
-}
-
-S_AVX2 static inline __m256
-s_load_bf16 (const uint16_t *p)
-{
-    __m256i wide = _mm256_cvtepu16_epi32 (_mm_loadu_si128 ((const __m128i *) p));
-    return _mm256_castsi256_ps (_mm256_slli_epi32 (wide, 16));
-}
-
-S_AVX2 static inline __m256
-s_load_i8 (const uint8_t *p)
-{
-    __m128i bytes = _mm_loadl_epi64 ((const __m128i *) p);
-    return _mm256_cvtepi32_ps (_mm256_cvtepi8_epi32 (bytes));
-}
 
 //  One dot product body per weight format: LOAD (p) gives 8 floats. Each
 //  pass prefetches the AHEAD_LINES cache lines of weights 'ahead' bytes on.
@@ -75,7 +47,7 @@ s_load_i8 (const uint8_t *p)
     } \
     for (; i + 8 <= n; i += 8) \
         acc0 = _mm256_fmadd_ps (LOAD (w + i), _mm256_loadu_ps (x + i), acc0); \
-    float sum = s_hsum (_mm256_add_ps (_mm256_add_ps (acc0, acc1), _mm256_add_ps (acc2, acc3))); \
+    float sum = xinf_simd_hsum (_mm256_add_ps (_mm256_add_ps (acc0, acc1), _mm256_add_ps (acc2, acc3))); \
     for (; i < n; i++) \
         sum += TAIL (w [i]) * x [i]; \
     return sum;
@@ -101,13 +73,13 @@ s_dot_f32 (const float *w, const float *x, size_t n, size_t ahead)
 S_AVX2 static float
 s_dot_f16 (const uint16_t *w, const float *x, size_t n, size_t ahead)
 {
-    S_DOT_BODY (s_load_f16, xinf_dtype_fp16_to_f32, 1)
+    S_DOT_BODY (xinf_simd_load_f16, xinf_dtype_fp16_to_f32, 1)
 }
 
 S_AVX2 static float
 s_dot_bf16 (const uint16_t *w, const float *x, size_t n, size_t ahead)
 {
-    S_DOT_BODY (s_load_bf16, xinf_dtype_bf16_to_f32, 1)
+    S_DOT_BODY (xinf_simd_load_bf16, xinf_dtype_bf16_to_f32, 1)
 }
 
 //  fp16 bits -> float for the Q8_0 block scales: a table lookup is a
@@ -142,12 +114,12 @@ s_q8_block (const uint8_t *w, size_t row_bytes, const float *x, __m256 *acc, con
     __m256 sum [4], xp = _mm256_loadu_ps (x);
     S_UNROLL for (int r = 0; r < n; r++) {
         _mm_prefetch ((const char *) w + r * row_bytes + ahead, _MM_HINT_T0);
-        sum [r] = _mm256_mul_ps (s_load_i8 (w + r * row_bytes + 2), xp);
+        sum [r] = _mm256_mul_ps (xinf_simd_load_i8 (w + r * row_bytes + 2), xp);
     }
     S_UNROLL for (int part = 8; part < XINF_Q8_0_BLOCK_SIZE; part += 8) {
         xp = _mm256_loadu_ps (x + part);
         S_UNROLL for (int r = 0; r < n; r++)
-            sum [r] = _mm256_fmadd_ps (s_load_i8 (w + r * row_bytes + 2 + part), xp, sum [r]);
+            sum [r] = _mm256_fmadd_ps (xinf_simd_load_i8 (w + r * row_bytes + 2 + part), xp, sum [r]);
     }
     S_UNROLL for (int r = 0; r < n; r++)
         acc [r] = _mm256_fmadd_ps (s_q8_scale8 (w + r * row_bytes), sum [r], acc [r]);
@@ -170,7 +142,7 @@ s_q8_rows (const uint8_t *w, size_t row_bytes, size_t blocks, const float *x, fl
     if (b < blocks)
         s_q8_block (w, row_bytes, x, acc0, n, ahead);
     S_UNROLL for (int r = 0; r < n; r++)
-        y [r] = s_hsum (_mm256_add_ps (acc0 [r], acc1 [r]));
+        y [r] = xinf_simd_hsum (_mm256_add_ps (acc0 [r], acc1 [r]));
 }
 
 S_AVX2 static void
@@ -309,13 +281,13 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
             return;
         case XINF_DTYPE_F16:
             for (; i + 8 <= cols; i += 8)
-                _mm256_storeu_ps (out + i, s_load_f16 (halves + i));
+                _mm256_storeu_ps (out + i, xinf_simd_load_f16 (halves + i));
             for (; i < cols; i++)
                 out [i] = xinf_dtype_fp16_to_f32 (halves [i]);
             return;
         case XINF_DTYPE_BF16:
             for (; i + 8 <= cols; i += 8)
-                _mm256_storeu_ps (out + i, s_load_bf16 (halves + i));
+                _mm256_storeu_ps (out + i, xinf_simd_load_bf16 (halves + i));
             for (; i < cols; i++)
                 out [i] = xinf_dtype_bf16_to_f32 (halves [i]);
             return;
@@ -323,7 +295,7 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
             for (; i < cols; i += XINF_Q8_0_BLOCK_SIZE, blocks += XINF_Q8_0_BLOCK_BYTES) {
                 __m256 scale = _mm256_set1_ps (s_q8_scale (blocks));
                 for (int part = 0; part < 4; part++)
-                    _mm256_storeu_ps (out + i + part * 8, _mm256_mul_ps (scale, s_load_i8 (blocks + 2 + part * 8)));
+                    _mm256_storeu_ps (out + i + part * 8, _mm256_mul_ps (scale, xinf_simd_load_i8 (blocks + 2 + part * 8)));
             }
             return;
     }
@@ -367,13 +339,13 @@ s_axpy (float *y, float a, const float *x, size_t n)
 }
 
 static const xinf_cpu_kern_t s_kern_avx2 = {
-    "avx2", s_rows, s_to_f32, NULL, xinf_cpu_panel_avx2, xinf_cpu_pack_avx2, s_dot, s_axpy
+    "avx2", s_rows, xinf_cpu_rows_multi_avx2, s_to_f32, NULL, xinf_cpu_panel_avx2, xinf_cpu_pack_avx2, s_dot, s_axpy
 };
 
 //  AVX2 but for the Q8_0 matvec rows, the widening of F16 and Q8_0 rows
 //  and the matmul panel.
 static const xinf_cpu_kern_t s_kern_avx512 = {
-    "avx512", s_rows_avx512, s_to_f32_avx512, NULL, xinf_cpu_panel_avx512, xinf_cpu_pack_avx2, s_dot, s_axpy
+    "avx512", s_rows_avx512, xinf_cpu_rows_multi_avx512, s_to_f32_avx512, NULL, xinf_cpu_panel_avx512, xinf_cpu_pack_avx2, s_dot, s_axpy
 };
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "xinf_dtype.h"
+
 #define CHECK(expr) do { \
     if (!(expr)) { \
         fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
@@ -73,6 +75,47 @@ test_floats (size_t count, uint64_t *state)
     for (size_t i = 0; i < count; i++)
         values [i] = test_uniform (state);
     return values;
+}
+
+//  Random weights in 'dtype'; *decoded gets their exact float values.
+static inline void *
+test_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, float **decoded)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    uint8_t *data = malloc (rows * row_bytes + 1);
+    float *values = test_floats (rows * cols, state);
+    CHECK (data);
+    for (size_t r = 0; r < rows; r++) {
+        float *row = values + r * cols;
+        uint8_t *out = data + r * row_bytes;
+        if (dtype == XINF_DTYPE_F32)
+            memcpy (out, row, cols * 4);
+        else
+        if (dtype == XINF_DTYPE_F16 || dtype == XINF_DTYPE_BF16)
+            for (size_t i = 0; i < cols; i++) {
+                uint16_t half = dtype == XINF_DTYPE_F16 ? xinf_dtype_f32_to_fp16 (row [i]) : xinf_dtype_f32_to_bf16 (row [i]);
+                memcpy (out + 2 * i, &half, 2);
+                row [i] = dtype == XINF_DTYPE_F16 ? xinf_dtype_fp16_to_f32 (half) : xinf_dtype_bf16_to_f32 (half);
+            }
+        else
+            for (size_t b = 0; b < cols / 32; b++) {
+                float *block = row + b * 32, top = 0;
+                uint8_t *bytes = out + b * 34;
+                for (int i = 0; i < 32; i++)
+                    top = fabsf (block [i]) > top ? fabsf (block [i]) : top;
+                uint16_t half = xinf_dtype_f32_to_fp16 (top / 127);
+                float d = xinf_dtype_fp16_to_f32 (half);
+                memcpy (bytes, &half, 2);
+                for (int i = 0; i < 32; i++) {
+                    float q = d ? roundf (block [i] / d) : 0;
+                    q = q > 127 ? 127 : q < -127 ? -127 : q;
+                    bytes [2 + i] = (uint8_t) (int8_t) q;
+                    block [i] = d * q;
+                }
+            }
+    }
+    *decoded = values;
+    return data;
 }
 
 #endif

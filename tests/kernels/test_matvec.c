@@ -12,47 +12,6 @@ static const xinf_dtype_t s_dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_D
 static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 #define KERNELS (sizeof s_kernels / sizeof s_kernels [0])
 
-//  Random weights in 'dtype'; *decoded gets their exact float values.
-static void *
-s_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, float **decoded)
-{
-    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
-    uint8_t *data = malloc (rows * row_bytes + 1);
-    float *values = test_floats (rows * cols, state);
-    CHECK (data);
-    for (size_t r = 0; r < rows; r++) {
-        float *row = values + r * cols;
-        uint8_t *out = data + r * row_bytes;
-        if (dtype == XINF_DTYPE_F32)
-            memcpy (out, row, cols * 4);
-        else
-        if (dtype == XINF_DTYPE_F16 || dtype == XINF_DTYPE_BF16)
-            for (size_t i = 0; i < cols; i++) {
-                uint16_t half = dtype == XINF_DTYPE_F16 ? xinf_dtype_f32_to_fp16 (row [i]) : xinf_dtype_f32_to_bf16 (row [i]);
-                memcpy (out + 2 * i, &half, 2);
-                row [i] = dtype == XINF_DTYPE_F16 ? xinf_dtype_fp16_to_f32 (half) : xinf_dtype_bf16_to_f32 (half);
-            }
-        else
-            for (size_t b = 0; b < cols / 32; b++) {
-                float *block = row + b * 32, top = 0;
-                uint8_t *bytes = out + b * 34;
-                for (int i = 0; i < 32; i++)
-                    top = fabsf (block [i]) > top ? fabsf (block [i]) : top;
-                uint16_t half = xinf_dtype_f32_to_fp16 (top / 127);
-                float d = xinf_dtype_fp16_to_f32 (half);
-                memcpy (bytes, &half, 2);
-                for (int i = 0; i < 32; i++) {
-                    float q = d ? roundf (block [i] / d) : 0;
-                    q = q > 127 ? 127 : q < -127 ? -127 : q;
-                    bytes [2 + i] = (uint8_t) (int8_t) q;
-                    block [i] = d * q;
-                }
-            }
-    }
-    *decoded = values;
-    return data;
-}
-
 //  Checks y [n][rows] against the double products; tolerance relative to
 //  sum |w x| (float sums come within about 1e-7 of it here).
 static void
@@ -105,7 +64,7 @@ s_matvec_case (xinf_dtype_t dtype, s_shape_t shape, xinf_threadpool_t **pools, i
         return;                      //  Q8_0 wants whole blocks
     uint64_t state = shape.rows * 1000 + shape.cols + dtype;
     float *decoded;
-    void *w = s_weights (dtype, shape.rows, shape.cols, &state, &decoded);
+    void *w = test_weights (dtype, shape.rows, shape.cols, &state, &decoded);
     float *x = test_floats (shape.cols, &state);
     float *first = malloc (shape.rows * sizeof (float)), *y = malloc (shape.rows * sizeof (float));
     for (size_t kernels = 0; kernels < KERNELS; kernels++) {
@@ -176,7 +135,7 @@ s_matmul_case (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool offsets)
         return;
     uint64_t state = shape.rows * 77 + shape.cols * 3 + n + dtype;
     float *decoded;
-    void *w = s_weights (dtype, shape.rows, shape.cols, &state, &decoded);
+    void *w = test_weights (dtype, shape.rows, shape.cols, &state, &decoded);
     float *x = test_floats (n * shape.cols, &state);
     size_t bytes = n * shape.rows * sizeof (float);
     float *first = malloc (bytes), *y = malloc (bytes), *avx2 = malloc (bytes);
@@ -244,7 +203,7 @@ test_row_to_f32 (void)
                 continue;
             uint64_t state = cols + d;
             float *decoded, *out = malloc (cols * sizeof (float));
-            void *w = s_weights (s_dtypes [d], 1, cols, &state, &decoded);
+            void *w = test_weights (s_dtypes [d], 1, cols, &state, &decoded);
             for (int simd = 0; simd < 2; simd++) {
                 xinf_cpu_simd_set (simd);
                 xinf_cpu_row_to_f32 (s_dtypes [d], w, cols, out);
@@ -271,7 +230,7 @@ s_matvec_many_case (xinf_threadpool_t *pool)
         float *decoded [3], *expected [3];
         float *x = test_floats (96, &state);
         for (int m = 0; m < 3; m++) {
-            weights [m] = s_weights (s_dtypes [t], shapes [m][0], shapes [m][1], &state, &decoded [m]);
+            weights [m] = test_weights (s_dtypes [t], shapes [m][0], shapes [m][1], &state, &decoded [m]);
             expected [m] = calloc (shapes [m][0], sizeof (float));
             xinf_cpu_matvec (pool, s_dtypes [t], weights [m], shapes [m][0], shapes [m][1], x, expected [m]);
             products [m] = (xinf_cpu_matvec_t) { s_dtypes [t], weights [m], shapes [m][0], shapes [m][1], x,
