@@ -43,16 +43,6 @@ s_free (xinf_backend_t *self, void *memory)
     free (memory);
 }
 
-//  Until the multi-vector kernel lands: one matvec per vector (the same
-//  arithmetic, each weight read n times).
-static void
-s_matvec_batch (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
-                const float *x, size_t n, float *y)
-{
-    for (size_t j = 0; j < n; j++)
-        xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
-}
-
 //  One token: the q/k/v or gate/up group in one hand-off to the pool.
 //  More: each product over all tokens, every weight read once.
 static void
@@ -71,7 +61,7 @@ s_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, s
     }
     for (size_t index = 0; index < count; index++) {
         const xinf_matrix_t *w = products [index].w;
-        s_matvec_batch (pool, w->dtype, w->data, w->rows, w->cols, products [index].x, n, products [index].y);
+        xinf_cpu_matvec_batch (pool, w->dtype, w->data, w->rows, w->cols, products [index].x, n, products [index].y);
     }
 }
 

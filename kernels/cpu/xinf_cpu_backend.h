@@ -4,7 +4,7 @@
     (xinf_cpu_paged.h).
 
     Products use the matrix-vector arithmetic for every token, one or many
-    (xinf_cpu_matvec_batch), so a token's logits are bit for bit the same
+    (xinf_cpu_matvec_batch: each weight read once a step), so a token's logits are bit for bit the same
     whatever else its step carries and whatever the thread count.
 */
 #ifndef XINF_CPU_BACKEND_H_INCLUDED
