@@ -25,7 +25,7 @@
     decode while one client sends an L-token prompt; the streams'
     inter-token gaps that overlap its prefill give p50, p99 and p99/p50.
 */
-#include "xinf.h"
+#include "xinf_bench_serve_load.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -58,39 +58,6 @@ static const xinf_option_t s_options [] = {
     { NULL }
 };
 
-//  One request: when it was sent, when each token came, how it ended.
-typedef struct {
-    size_t client;
-    int64_t sent_us, reply_us;
-    int64_t *times;
-    size_t count, alloc;
-    bool failed;
-} s_request_t;
-
-//  One client: a DEALER, one request in flight at most.
-typedef struct {
-    xinf_dealer_t *dealer;
-    size_t index, issued, budget;
-    size_t prompt_length, max_tokens;
-    size_t start_after;               //  tokens seen in the run before it sends
-    s_request_t *current;
-    uint64_t corr;
-    int64_t last_us;
-} s_client_t;
-
-//  One measured run: its clients and every request they made.
-typedef struct {
-    const char *endpoint, *uid;
-    s_client_t *clients;
-    size_t client_count;
-    s_request_t **requests;
-    size_t request_count, request_alloc;
-    size_t tokens_seen;
-    int64_t started_us, timeout_us;
-    uint64_t next_corr;
-    bool reported;                    //  the first error was printed
-} s_run_t;
-
 //  Every figure is a double, so that one field table prints a struct as a
 //  table row and as JSON.
 typedef struct {
@@ -99,13 +66,7 @@ typedef struct {
     int width, decimals;
 } s_field_t;
 
-//  One row of the result table.
-typedef struct {
-    double clients, requests, errors, tokens, wall_s, gen_tok_s, decode_tok_s;
-    double vs_n1, vs_llama, ttft_p50, ttft_p99, itl_p50, itl_p99;
-} s_row_t;
-
-#define ROW(field) offsetof (s_row_t, field)
+#define ROW(field) offsetof (xinf_load_row_t, field)
 static const s_field_t s_row_fields [] = {
     { "clients", "clients", ROW (clients), 7, 0 }, { "requests", "requests", ROW (requests), 8, 0 },
     { "errors", "errors", ROW (errors), 6, 0 }, { "tokens", "", ROW (tokens), 0, 0 },
@@ -130,52 +91,17 @@ static const s_field_t s_llama_fields [] = {
     { "t_pp_s", "T_PP s", LLAMA (t_pp), 7, 2 }, { "t_tg_s", "T_TG s", LLAMA (t_tg), 7, 2 }, { NULL }
 };
 
-//  The interference run: streams' gaps around a long prompt's prefill.
-typedef struct {
-    double streams, prompt_length, errors, ttft_ms, prefill_tok_s;
-    double before_p50, gaps, during_p50, during_p99, during_max, ratio;
-} s_long_t;
-
-#define LONG(field) offsetof (s_long_t, field)
+#define LONG(field) offsetof (xinf_load_late_t, field)
 static const s_field_t s_long_fields [] = {
-    { "streams", "", LONG (streams) }, { "prompt_tokens", "", LONG (prompt_length) }, { "errors", "", LONG (errors) },
-    { "ttft_ms", "", LONG (ttft_ms) }, { "prefill_tokens_per_s", "", LONG (prefill_tok_s) },
-    { "itl_before_p50_ms", "", LONG (before_p50) }, { "gaps_during", "", LONG (gaps) },
-    { "itl_during_p50_ms", "", LONG (during_p50) }, { "itl_during_p99_ms", "", LONG (during_p99) },
-    { "itl_during_max_ms", "", LONG (during_max) }, { "p99_over_p50", "", LONG (ratio) }, { NULL }
+    { "streams", "", LONG (streams), 0, 0 }, { "prompt_tokens", "", LONG (prompt_length), 0, 0 },
+    { "errors", "", LONG (errors), 0, 0 },
+    { "ttft_ms", "", LONG (ttft_ms), 0, 0 }, { "prefill_tokens_per_s", "", LONG (prefill_tok_s), 0, 0 },
+    { "itl_before_p50_ms", "", LONG (before_p50), 0, 0 }, { "gaps_during", "", LONG (gaps), 0, 0 },
+    { "itl_during_p50_ms", "", LONG (during_p50), 0, 0 }, { "itl_during_p99_ms", "", LONG (during_p99), 0, 0 },
+    { "itl_during_max_ms", "", LONG (during_max), 0, 0 }, { "p99_over_p50", "", LONG (ratio), 0, 0 }, { NULL }
 };
 
 // ---- small helpers ----------------------------------------------------------
-
-//  Appends a double to a growable array.
-static void
-s_push (double **values, size_t *count, size_t *alloc, double value)
-{
-    if (*count == *alloc) {
-        *alloc = *alloc ? *alloc * 2 : 64;
-        *values = realloc (*values, *alloc * sizeof **values);
-        assert (*values);
-    }
-    (*values) [(*count)++] = value;
-}
-
-static int
-s_compare (const void *left, const void *right)
-{
-    double a = *(const double *) left, b = *(const double *) right;
-    return a < b ? -1 : a > b;
-}
-
-//  Nearest-rank percentile (q in 0..1) of values, sorted in place; 0 if none.
-static double
-s_percentile (double *values, size_t count, double q)
-{
-    if (count == 0)
-        return 0;
-    qsort (values, count, sizeof *values, s_compare);
-    size_t rank = (size_t) ceil (q * (double) count);
-    return values [rank > 0 ? rank - 1 : 0];
-}
 
 //  "1,4,16" -> counts; returns how many, 0 if malformed.
 static size_t
@@ -391,251 +317,6 @@ s_terminate (const char *dir, const char *endpoint, const char *uid)
     s_run_program (argv);
 }
 
-// ---- clients ----------------------------------------------------------------
-
-//  Sends the client's next GENERATE; false when the socket cannot take it yet.
-static bool
-s_client_send (s_run_t *run, s_client_t *client)
-{
-    xinf_msg_t *request = xinf_msg_new ("GENERATE");
-    xinf_value_t *body = xinf_msg_body (request);
-    xinf_map_put_str (body, "uid", run->uid);
-    xinf_value_t *ids = xinf_value_new_array ();
-    for (size_t index = 0; index < client->prompt_length; index++)
-        xinf_array_push (ids, xinf_value_new_uint (1 + (client->index * 131 + client->issued * 17 + index * 7) % 1000));
-    xinf_map_put (body, "prompt_tokens", ids);
-    xinf_map_put_uint (body, "max_tokens", client->max_tokens);
-    xinf_map_put_float (body, "temperature", 0);
-    xinf_map_put_bool (body, "stream", true);
-    client->corr = run->next_corr++;
-    xinf_msg_set_corr (request, client->corr);
-    xinf_msg_set_deadline (request, (uint64_t) (run->timeout_us / 1000));
-    int64_t now = zclock_usecs ();
-    if (xinf_dealer_send (client->dealer, &request)) {
-        xinf_msg_destroy (&request);
-        return false;
-    }
-    s_request_t *record = calloc (1, sizeof *record);
-    assert (record);
-    record->client = client->index;
-    record->sent_us = client->last_us = now;
-    if (run->request_count == run->request_alloc) {
-        run->request_alloc = run->request_alloc ? run->request_alloc * 2 : 64;
-        run->requests = realloc (run->requests, run->request_alloc * sizeof *run->requests);
-        assert (run->requests);
-    }
-    run->requests [run->request_count++] = record;
-    client->current = record;
-    client->issued++;
-    return true;
-}
-
-//  Ends the client's request (reply, error or silence).
-static void
-s_client_end (s_run_t *run, s_client_t *client, bool failed, const char *why)
-{
-    client->current->failed = failed;
-    client->current->reply_us = zclock_usecs ();
-    client->current = NULL;
-    if (failed && !run->reported) {
-        fprintf (stderr, "xinf-bench-serve: request failed: %s\n", why);
-        run->reported = true;
-    }
-}
-
-//  Handles one message for a client: a token, the reply, or an error.
-static void
-s_client_on (s_run_t *run, s_client_t *client, xinf_msg_t *msg)
-{
-    s_request_t *request = client->current;
-    if (!request || xinf_msg_corr (msg) != client->corr)
-        return;                       //  stale: a request given up on
-    client->last_us = zclock_usecs ();
-    if (xinf_msg_is (msg, "GENERATE_TOKEN")) {
-        if (request->count == request->alloc) {
-            request->alloc = request->alloc ? request->alloc * 2 : 64;
-            request->times = realloc (request->times, request->alloc * sizeof *request->times);
-            assert (request->times);
-        }
-        request->times [request->count++] = client->last_us;
-        run->tokens_seen++;
-    }
-    else
-    if (xinf_msg_is (msg, "GENERATE_REPLY"))
-        s_client_end (run, client, request->count == 0, "a reply without streamed tokens");
-    else {
-        char why [512];
-        xinf_value_t *body = xinf_msg_body (msg);
-        snprintf (why, sizeof why, "%s %s: %s", xinf_msg_type (msg), xinf_value_str (xinf_map_get (body, "code")) ?: "",
-                  xinf_value_str (xinf_map_get (body, "message")) ?: "");
-        s_client_end (run, client, true, why);
-    }
-}
-
-//  Reads every message queued on the client's socket.
-static void
-s_client_drain (s_run_t *run, s_client_t *client)
-{
-    while (zsock_events (xinf_dealer_sock (client->dealer)) & ZMQ_POLLIN) {
-        char error [256];
-        xinf_msg_t *msg = xinf_dealer_recv (client->dealer, 0, error, sizeof error);
-        if (!msg)
-            break;
-        s_client_on (run, client, msg);
-        xinf_msg_destroy (&msg);
-    }
-}
-
-//  Sends what is due, gives up on silent requests; true while work remains.
-static bool
-s_run_tick (s_run_t *run)
-{
-    bool busy = false;
-    int64_t now = zclock_usecs ();
-    for (size_t index = 0; index < run->client_count; index++) {
-        s_client_t *client = &run->clients [index];
-        if (client->current && now - client->last_us > run->timeout_us)
-            s_client_end (run, client, true, "no message within the timeout");
-        if (!client->current && client->issued < client->budget && run->tokens_seen >= client->start_after)
-            s_client_send (run, client);
-        busy |= client->current != NULL || client->issued < client->budget;
-    }
-    return busy;
-}
-
-//  Runs the clients until every request ended; the poll loop of the benchmark.
-static void
-s_run_loop (s_run_t *run)
-{
-    zmq_pollitem_t *items = calloc (run->client_count, sizeof *items);
-    assert (items);
-    for (size_t index = 0; index < run->client_count; index++)
-        items [index] = (zmq_pollitem_t) { zsock_resolve (xinf_dealer_sock (run->clients [index].dealer)), 0, ZMQ_POLLIN, 0 };
-    run->started_us = zclock_usecs ();
-    while (s_run_tick (run) && !zsys_interrupted) {
-        if (zmq_poll (items, (int) run->client_count, 20) <= 0)
-            continue;
-        for (size_t index = 0; index < run->client_count; index++)
-            if (items [index].revents & ZMQ_POLLIN)
-                s_client_drain (run, &run->clients [index]);
-    }
-    free (items);
-}
-
-//  A run of 'count' clients; client i gets lengths[i] (or the defaults).
-static s_run_t *
-s_run_new (const char *endpoint, const char *uid, size_t count, size_t requests, size_t prompt_length,
-           size_t max_tokens, int64_t timeout_s)
-{
-    s_run_t *run = calloc (1, sizeof *run);
-    assert (run);
-    run->endpoint = endpoint;
-    run->uid = uid;
-    run->timeout_us = timeout_s * 1000000;
-    run->next_corr = ((uint64_t) getpid () << 32) + 1;
-    run->clients = calloc (count, sizeof *run->clients);
-    assert (run->clients);
-    run->client_count = count;
-    for (size_t index = 0; index < count; index++) {
-        s_client_t *client = &run->clients [index];
-        client->dealer = xinf_dealer_new (endpoint, "xinf-bench-serve");
-        assert (client->dealer);
-        client->index = index;
-        client->budget = requests;
-        client->prompt_length = prompt_length;
-        client->max_tokens = max_tokens;
-    }
-    zclock_sleep (100);               //  let the connections finish
-    return run;
-}
-
-static void
-s_run_destroy (s_run_t **run_p)
-{
-    s_run_t *run = *run_p;
-    for (size_t index = 0; index < run->client_count; index++)
-        xinf_dealer_destroy (&run->clients [index].dealer);
-    for (size_t index = 0; index < run->request_count; index++) {
-        free (run->requests [index]->times);
-        free (run->requests [index]);
-    }
-    free (run->requests);
-    free (run->clients);
-    free (run);
-    *run_p = NULL;
-}
-
-// ---- statistics -------------------------------------------------------------
-
-typedef struct {
-    int64_t start, end;
-} s_span_t;
-
-static int
-s_compare_spans (const void *left, const void *right)
-{
-    int64_t a = ((const s_span_t *) left)->start, b = ((const s_span_t *) right)->start;
-    return a < b ? -1 : a > b;
-}
-
-//  Total length of the union of the requests' decode spans (first to last
-//  token), in us: the time during which some request was decoding.
-static double
-s_decode_busy_us (s_run_t *run)
-{
-    s_span_t *spans = calloc (run->request_count + 1, sizeof *spans);
-    assert (spans);
-    size_t count = 0;
-    for (size_t index = 0; index < run->request_count; index++) {
-        s_request_t *request = run->requests [index];
-        if (request->count >= 2)
-            spans [count++] = (s_span_t) { request->times [0], request->times [request->count - 1] };
-    }
-    qsort (spans, count, sizeof *spans, s_compare_spans);
-    int64_t busy = 0, reach = INT64_MIN;
-    for (size_t index = 0; index < count; index++) {
-        if (spans [index].end <= reach)
-            continue;
-        busy += spans [index].end - (spans [index].start > reach ? spans [index].start : reach);
-        reach = spans [index].end;
-    }
-    free (spans);
-    return (double) busy;
-}
-
-//  The table row of a finished run.
-static s_row_t
-s_row_compute (s_run_t *run)
-{
-    s_row_t row = { .clients = (double) run->client_count, .requests = (double) run->request_count };
-    double *ttft = NULL, *gaps = NULL;
-    size_t ttft_count = 0, ttft_alloc = 0, gap_count = 0, gap_alloc = 0, decode_tokens = 0;
-    int64_t last = run->started_us;
-    for (size_t index = 0; index < run->request_count; index++) {
-        s_request_t *request = run->requests [index];
-        row.errors += request->failed;
-        row.tokens += (double) request->count;
-        last = request->reply_us > last ? request->reply_us : last;
-        if (request->count == 0)
-            continue;
-        s_push (&ttft, &ttft_count, &ttft_alloc, (double) (request->times [0] - request->sent_us) / 1000);
-        for (size_t at = 1; at < request->count; at++)
-            s_push (&gaps, &gap_count, &gap_alloc, (double) (request->times [at] - request->times [at - 1]) / 1000);
-        decode_tokens += request->count - 1;
-    }
-    row.wall_s = (double) (last - run->started_us) / 1e6;
-    row.gen_tok_s = row.wall_s > 0 ? row.tokens / row.wall_s : 0;
-    double busy_us = s_decode_busy_us (run);
-    row.decode_tok_s = busy_us > 0 ? (double) decode_tokens * 1e6 / busy_us : 0;
-    row.ttft_p50 = s_percentile (ttft, ttft_count, 0.50);
-    row.ttft_p99 = s_percentile (ttft, ttft_count, 0.99);
-    row.itl_p50 = s_percentile (gaps, gap_count, 0.50);
-    row.itl_p99 = s_percentile (gaps, gap_count, 0.99);
-    free (ttft);
-    free (gaps);
-    return row;
-}
-
 // ---- llama.cpp --------------------------------------------------------------
 
 //  The directory holding llama-batched-bench, or false when there is none.
@@ -711,64 +392,19 @@ s_llama_run (const char *dir, const char *model, int64_t threads, size_t prompt_
     return found;
 }
 
-// ---- the interference run ---------------------------------------------------
-
-//  Splits the streams' gaps into before the long prompt came and during its prefill.
-static void
-s_long_gaps (s_run_t *run, s_request_t *late, s_long_t *result)
-{
-    int64_t from = late->sent_us, to = late->count ? late->times [0] : late->reply_us;
-    double *before = NULL, *during = NULL;
-    size_t before_count = 0, before_alloc = 0, during_count = 0, during_alloc = 0;
-    for (size_t index = 0; index < run->request_count; index++) {
-        s_request_t *request = run->requests [index];
-        for (size_t at = 1; request != late && at < request->count; at++) {
-            int64_t start = request->times [at - 1], end = request->times [at];
-            double gap = (double) (end - start) / 1000;
-            if (end <= from)
-                s_push (&before, &before_count, &before_alloc, gap);
-            else
-            if (start < to)
-                s_push (&during, &during_count, &during_alloc, gap);
-        }
-    }
-    result->gaps = (double) during_count;
-    result->before_p50 = s_percentile (before, before_count, 0.50);
-    result->during_p50 = s_percentile (during, during_count, 0.50);
-    result->during_p99 = s_percentile (during, during_count, 0.99);
-    result->during_max = s_percentile (during, during_count, 1.0);
-    free (before);
-    free (during);
-}
-
 //  K streams decode; once they produced 8 tokens each (in total), one
 //  client sends a long prompt. Measures the streams' gaps during its prefill.
-static s_long_t
+static xinf_load_late_t
 s_long_measure (xinf_config_t *config, const char *endpoint, const char *uid)
 {
     size_t streams = (size_t) xinf_config_int (config, "long-streams");
-    s_long_t result = { .streams = (double) streams, .prompt_length = (double) xinf_config_int (config, "long-prompt") };
-    s_run_t *run = s_run_new (endpoint, uid, streams + 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"),
-                              (size_t) xinf_config_int (config, "long-stream-tokens"), xinf_config_int (config, "timeout"));
-    s_client_t *late_client = &run->clients [streams];
-    late_client->prompt_length = (size_t) result.prompt_length;
-    late_client->max_tokens = 4;
-    late_client->start_after = 8 * streams;
-    s_run_loop (run);
-    s_request_t *late = NULL;
-    for (size_t index = 0; index < run->request_count; index++) {
-        result.errors += run->requests [index]->failed;
-        if (run->requests [index]->client == streams)
-            late = run->requests [index];
-    }
-    if (late && late->count) {
-        result.ttft_ms = (double) (late->times [0] - late->sent_us) / 1000;
-        result.prefill_tok_s = result.prompt_length * 1000 / result.ttft_ms;
-    }
-    if (late)
-        s_long_gaps (run, late, &result);
-    result.ratio = result.during_p50 > 0 ? result.during_p99 / result.during_p50 : 0;
-    s_run_destroy (&run);
+    xinf_load_t *load = xinf_load_new (endpoint, uid, streams + 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"),
+                                       (size_t) xinf_config_int (config, "long-stream-tokens"),
+                                       xinf_config_int (config, "timeout"));
+    xinf_load_set_client (load, streams, (size_t) xinf_config_int (config, "long-prompt"), 4, 8 * streams);
+    xinf_load_run (load);
+    xinf_load_late_t result = xinf_load_late (load, streams);
+    xinf_load_destroy (&load);
     return result;
 }
 
@@ -782,9 +418,9 @@ s_ratio (double value, double base)
 
 //  Fills each row's ratios: decode against N=1 (or the first row) and llama.cpp.
 static void
-s_rows_compare (s_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count)
+s_rows_compare (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count)
 {
-    s_row_t *base = &rows [0];
+    xinf_load_row_t *base = &rows [0];
     for (size_t index = 0; index < count; index++)
         base = rows [index].clients == 1 ? &rows [index] : base;
     for (size_t index = 0; index < count; index++) {
@@ -795,22 +431,24 @@ s_rows_compare (s_row_t *rows, size_t count, s_llama_t *llama, size_t llama_coun
     }
 }
 
-//  One table: the header, then a line per record (a ratio of 0 prints "-").
+//  One table: the header, then a line per record; a ratio column (its
+//  header starts with 'x') prints "-" for 0, a figure it has no base for.
 static void
 s_print_table (const s_field_t *fields, const void *records, size_t size, size_t count)
 {
     for (const s_field_t *field = fields; field->key; field++)
         if (*field->header)
-            printf ("%*s ", field->width, field->header);
+            printf ("%s%*s", field == fields ? "" : " ", field->width, field->header);
     printf ("\n");
     for (size_t index = 0; index < count; index++) {
         for (const s_field_t *field = fields; field->key; field++) {
             double value = *(const double *) ((const char *) records + index * size + field->offset);
-            if (*field->header && value == 0 && strstr (field->header, "x"))
-                printf ("%*s ", field->width, "-");
+            const char *space = field == fields ? "" : " ";
+            if (*field->header == 'x' && value == 0)
+                printf ("%s%*s", space, field->width, "-");
             else
             if (*field->header)
-                printf ("%*.*f ", field->width, field->decimals, value);
+                printf ("%s%*.*f", space, field->width, field->decimals, value);
         }
         printf ("\n");
     }
@@ -819,14 +457,14 @@ s_print_table (const s_field_t *fields, const void *records, size_t size, size_t
 //  The tables for people, and the targets: decode at N=16 (or the most
 //  clients) against N=1 and against llama.cpp.
 static void
-s_print_report (s_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count, s_long_t *late)
+s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count, xinf_load_late_t *late)
 {
     s_print_table (s_row_fields, rows, sizeof *rows, count);
     if (llama_count) {
         printf ("\nllama.cpp llama-batched-bench (native build, same file and threads):\n");
         s_print_table (s_llama_fields, llama, sizeof *llama, llama_count);
     }
-    s_row_t *target = &rows [count - 1];
+    xinf_load_row_t *target = &rows [count - 1];
     for (size_t index = 0; index < count; index++)
         target = rows [index].clients == 16 ? &rows [index] : target;
     printf ("\ndecode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
@@ -849,9 +487,11 @@ s_json_records (const s_field_t *fields, const void *records, size_t size, size_
     xinf_value_t *list = xinf_value_new_array ();
     for (size_t index = 0; index < count; index++) {
         xinf_value_t *item = xinf_value_new_map ();
-        for (const s_field_t *field = fields; field->key; field++)
-            xinf_map_put_float (item, field->key,
-                                *(const double *) ((const char *) records + index * size + field->offset));
+        for (const s_field_t *field = fields; field->key; field++) {
+            double value = *(const double *) ((const char *) records + index * size + field->offset);
+            if (*field->header != 'x' || value != 0)
+                xinf_map_put_float (item, field->key, value);
+        }
         xinf_array_push (list, item);
     }
     return list;
@@ -859,8 +499,8 @@ s_json_records (const s_field_t *fields, const void *records, size_t size, size_
 
 //  The same figures as one JSON object.
 static void
-s_print_json (xinf_config_t *config, const char *model, s_row_t *rows, size_t count, s_llama_t *llama,
-              size_t llama_count, s_long_t *late)
+s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, size_t count, s_llama_t *llama,
+              size_t llama_count, xinf_load_late_t *late)
 {
     xinf_value_t *report = xinf_value_new_map ();
     xinf_map_put_str (report, "model", model);
@@ -883,15 +523,15 @@ s_print_json (xinf_config_t *config, const char *model, s_row_t *rows, size_t co
 // ---- main -------------------------------------------------------------------
 
 //  One measured run of 'clients' clients; progress on stderr.
-static s_row_t
+static xinf_load_row_t
 s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t clients)
 {
-    s_run_t *run = s_run_new (endpoint, uid, clients, (size_t) xinf_config_int (config, "requests"),
+    xinf_load_t *load = xinf_load_new (endpoint, uid, clients, (size_t) xinf_config_int (config, "requests"),
                               (size_t) xinf_config_int (config, "prompt-tokens"),
                               (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
-    s_run_loop (run);
-    s_row_t row = s_row_compute (run);
-    s_run_destroy (&run);
+    xinf_load_run (load);
+    xinf_load_row_t row = xinf_load_row (load);
+    xinf_load_destroy (&load);
     fprintf (stderr, "xinf-bench-serve: %.0f clients: %.1f gen tok/s, %.1f decode tok/s, %.0f errors, %.1f s\n",
              row.clients, row.gen_tok_s, row.decode_tok_s, row.errors, row.wall_s);
     return row;
@@ -900,11 +540,11 @@ s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t 
 //  Serves the runs against 'endpoint' with model 'uid': warm-up, each N, the long prompt.
 static void
 s_measure_all (xinf_config_t *config, const char *endpoint, const char *uid, const size_t *counts, size_t count,
-               s_row_t *rows, s_long_t *late)
+               xinf_load_row_t *rows, xinf_load_late_t *late)
 {
-    s_run_t *warm = s_run_new (endpoint, uid, 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"), 4, 600);
-    s_run_loop (warm);
-    s_run_destroy (&warm);
+    xinf_load_t *warm = xinf_load_new (endpoint, uid, 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"), 4, 600);
+    xinf_load_run (warm);
+    xinf_load_destroy (&warm);
     for (size_t index = 0; index < count && !zsys_interrupted; index++)
         rows [index] = s_measure (config, endpoint, uid, counts [index]);
     if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted)
@@ -914,7 +554,7 @@ s_measure_all (xinf_config_t *config, const char *endpoint, const char *uid, con
 //  Node (ours or given), model launch, the runs, clean-up; 0 on success.
 static int
 s_serve (xinf_config_t *config, const char *dir, const char *model, const size_t *counts, size_t count,
-         s_row_t *rows, s_long_t *late)
+         xinf_load_row_t *rows, xinf_load_late_t *late)
 {
     char endpoint [512], log [PATH_MAX], uid [96];
     pid_t node = -1;
@@ -937,7 +577,7 @@ s_serve (xinf_config_t *config, const char *dir, const char *model, const size_t
     if (launch && node < 0)
         s_terminate (dir, endpoint, uid);
     s_node_stop (node);
-    if (rc == 0 && node > 0)
+    if (node > 0)
         unlink (log);
     return rc;
 }
@@ -963,8 +603,8 @@ main (int argc, char **argv)
     zsys_init ();
     char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
     s_own_dir (dir, sizeof dir);
-    s_row_t rows [32] = { { 0 } };
-    s_long_t late = { 0 };
+    xinf_load_row_t rows [32] = { { 0 } };
+    xinf_load_late_t late = { 0 };
     s_llama_t llama [32];
     size_t llama_count = 0;
     rc = s_model_path (config, dir, model, sizeof model) ? 1 : 0;
