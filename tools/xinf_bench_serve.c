@@ -1,0 +1,631 @@
+/*  xinf-bench-serve: serving throughput and latency with N concurrent
+    streaming clients, beside llama.cpp's llama-batched-bench on the same
+    file and threads in the same run.
+
+        xinf-bench-serve [--clients 1,4,16,64] [--model FILE] [--threads N]
+                         [--prompt-tokens P] [--max-tokens M] [--requests R]
+                         [-e ENDPOINT [--uid UID]] [--launch-args "..."]
+                         [--node-args "..."] [--llamacpp DIR|off]
+                         [--long-prompt 2000] [--json]
+
+    By default it starts a local node (xinf-node --role=local on a free
+    loopback port), generates the Qwen2.5-0.5B shape in Q8_0 into a cache
+    path when no --model is given, launches it with xinf-cli (so every
+    launch flag that xinf-cli knows can be passed with --launch-args), and
+    stops the node at the end. Each client is a DEALER speaking the client
+    protocol (GENERATE with stream, temperature 0, prompt_tokens so the
+    prompt length is exact), one request at a time; all clients live in one
+    poll loop, so the benchmark takes little CPU from the node.
+
+    Per N: aggregate generated tok/s (tokens / wall time), decode tok/s
+    (tokens after each request's first / time during which some request was
+    decoding), time to first token and inter-token latency p50/p99. The
+    llama.cpp row is llama-batched-bench -npp P -ntg M -npl N: S_TG is its
+    decode tok/s, N*M/T its generated tok/s. --long-prompt L: K streams
+    decode while one client sends an L-token prompt; the streams'
+    inter-token gaps that overlap its prefill give p50, p99 and p99/p50.
+*/
+#include "xinf_bench_serve_load.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const xinf_option_t s_options [] = {
+    { "endpoint", 'e', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "ENDPOINT",
+      "an existing supervisor (default: start a local node)" },
+    { "uid", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "UID", "with -e: a model launched already (default: launch one)" },
+    { "model", 'm', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "GGUF file (default: the qwen2.5-0.5b Q8_0 shape, generated into the cache)" },
+    { "threads", 't', NULL, XINF_OPT_INT, "2", 1, 1024, NULL, "N", "compute threads (xinf and llama.cpp)" },
+    { "clients", 'n', NULL, XINF_OPT_STR, "1,4,16,64", 0, 0, NULL, "N,N,..", "concurrent clients per run" },
+    { "requests", 'r', NULL, XINF_OPT_INT, "1", 1, 100000, NULL, "R", "requests per client, one after the other" },
+    { "prompt-tokens", 'p', NULL, XINF_OPT_INT, "32", 1, 1000000, NULL, "P", "prompt length in tokens" },
+    { "max-tokens", 'M', NULL, XINF_OPT_INT, "64", 1, 1000000, NULL, "M", "tokens generated per request" },
+    { "launch-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"",
+      "extra flags for xinf-cli launch, e.g. \"--max-seqs 64\"" },
+    { "node-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"", "extra flags for the local xinf-node" },
+    { "llamacpp", 0, "XINF_LLAMACPP", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
+      "native llama.cpp build (llama-batched-bench); default tools/llamacpp/native when built; off: skip" },
+    { "long-prompt", 0, NULL, XINF_OPT_INT, "0", 0, 1000000, NULL, "L",
+      "interference run: an L-token prompt arrives while streams decode (0: skip)" },
+    { "long-streams", 0, NULL, XINF_OPT_INT, "4", 1, 1024, NULL, "K", "interference run: streams decoding" },
+    { "long-stream-tokens", 0, NULL, XINF_OPT_INT, "256", 2, 1000000, NULL, "T",
+      "interference run: tokens each stream generates" },
+    { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "a request silent this long is an error" },
+    { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON instead of tables" },
+    { NULL }
+};
+
+//  Every figure is a double, so that one field table prints a struct as a
+//  table row and as JSON.
+typedef struct {
+    const char *key, *header;         //  JSON key, column header ("": JSON only)
+    size_t offset;
+    int width, decimals;
+} s_field_t;
+
+#define ROW(field) offsetof (xinf_load_row_t, field)
+static const s_field_t s_row_fields [] = {
+    { "clients", "clients", ROW (clients), 7, 0 }, { "requests", "requests", ROW (requests), 8, 0 },
+    { "errors", "errors", ROW (errors), 6, 0 }, { "tokens", "", ROW (tokens), 0, 0 },
+    { "gen_tokens_per_s", "gen tok/s", ROW (gen_tok_s), 10, 1 },
+    { "decode_tokens_per_s", "decode tok/s", ROW (decode_tok_s), 12, 1 },
+    { "decode_vs_n1", "xN=1", ROW (vs_n1), 6, 2 }, { "decode_vs_llamacpp", "xllama", ROW (vs_llama), 6, 2 },
+    { "ttft_p50_ms", "TTFT p50 ms", ROW (ttft_p50), 11, 1 }, { "ttft_p99_ms", "TTFT p99 ms", ROW (ttft_p99), 11, 1 },
+    { "itl_p50_ms", "ITL p50 ms", ROW (itl_p50), 10, 1 }, { "itl_p99_ms", "ITL p99 ms", ROW (itl_p99), 10, 1 },
+    { "wall_s", "wall s", ROW (wall_s), 7, 1 }, { NULL }
+};
+
+//  One llama-batched-bench row.
+typedef struct {
+    double clients, gen_tok_s, speed_tg, speed_pp, t_pp, t_tg;
+} s_llama_t;
+
+#define LLAMA(field) offsetof (s_llama_t, field)
+static const s_field_t s_llama_fields [] = {
+    { "clients", "clients", LLAMA (clients), 7, 0 }, { "gen_tokens_per_s", "gen tok/s", LLAMA (gen_tok_s), 10, 1 },
+    { "decode_tokens_per_s", "decode tok/s", LLAMA (speed_tg), 12, 1 },
+    { "prefill_tokens_per_s", "prefill tok/s", LLAMA (speed_pp), 13, 1 },
+    { "t_pp_s", "T_PP s", LLAMA (t_pp), 7, 2 }, { "t_tg_s", "T_TG s", LLAMA (t_tg), 7, 2 }, { NULL }
+};
+
+#define LONG(field) offsetof (xinf_load_late_t, field)
+static const s_field_t s_long_fields [] = {
+    { "streams", "", LONG (streams), 0, 0 }, { "prompt_tokens", "", LONG (prompt_length), 0, 0 },
+    { "errors", "", LONG (errors), 0, 0 },
+    { "ttft_ms", "", LONG (ttft_ms), 0, 0 }, { "prefill_tokens_per_s", "", LONG (prefill_tok_s), 0, 0 },
+    { "itl_before_p50_ms", "", LONG (before_p50), 0, 0 }, { "gaps_during", "", LONG (gaps), 0, 0 },
+    { "itl_during_p50_ms", "", LONG (during_p50), 0, 0 }, { "itl_during_p99_ms", "", LONG (during_p99), 0, 0 },
+    { "itl_during_max_ms", "", LONG (during_max), 0, 0 }, { "p99_over_p50", "", LONG (ratio), 0, 0 }, { NULL }
+};
+
+// ---- small helpers ----------------------------------------------------------
+
+//  "1,4,16" -> counts; returns how many, 0 if malformed.
+static size_t
+s_parse_counts (const char *text, size_t *counts, size_t max)
+{
+    size_t count = 0;
+    for (const char *at = text; *at && count < max; ) {
+        char *end;
+        long value = strtol (at, &end, 10);
+        if (end == at || value < 1 || value > 4096 || (*end && *end != ','))
+            return 0;
+        counts [count++] = (size_t) value;
+        at = *end ? end + 1 : end;
+    }
+    return count;
+}
+
+//  Splits "a b c" on whitespace into argv slots after 'used'; returns the new count.
+static int
+s_split_args (const char *text, char *copy, size_t copy_size, char **argv, int used, int max)
+{
+    if (!text)
+        return used;
+    snprintf (copy, copy_size, "%s", text);
+    for (char *saved = NULL, *word = strtok_r (copy, " \t", &saved); word && used < max;
+         word = strtok_r (NULL, " \t", &saved))
+        argv [used++] = word;
+    return used;
+}
+
+//  The directory of this executable, where xinf-node and xinf-cli are built.
+static void
+s_own_dir (char *dir, size_t size)
+{
+    ssize_t length = readlink ("/proc/self/exe", dir, size - 1);
+    dir [length > 0 ? length : 0] = 0;
+    char *slash = strrchr (dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf (dir, size, ".");
+}
+
+// ---- processes --------------------------------------------------------------
+
+//  Runs a program to its end, its stdout sent to our stderr; its exit status.
+static int
+s_run_program (char **argv)
+{
+    pid_t pid = fork ();
+    if (pid == 0) {
+        dup2 (STDERR_FILENO, STDOUT_FILENO);
+        execv (argv [0], argv);
+        fprintf (stderr, "xinf-bench-serve: cannot run %s: %s\n", argv [0], strerror (errno));
+        _exit (127);
+    }
+    int status = 0;
+    if (pid < 0 || waitpid (pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
+}
+
+//  Starts xinf-node --role=local with output to 'log'; its pid, or -1.
+static pid_t
+s_node_spawn (const char *dir, const char *node_args, const char *log)
+{
+    char program [PATH_MAX + 32], copy [4096];
+    snprintf (program, sizeof program, "%s/xinf-node", dir);
+    char *argv [64] = { program, "--role=local", "-p", "0", "--bind", "127.0.0.1", "--node-name", "bench" };
+    int count = s_split_args (node_args, copy, sizeof copy, argv, 8, 63);
+    argv [count] = NULL;
+    pid_t pid = fork ();
+    if (pid == 0) {
+        int fd = open (log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) {
+            dup2 (fd, STDOUT_FILENO);
+            dup2 (fd, STDERR_FILENO);
+        }
+        execv (program, argv);
+        _exit (127);
+    }
+    return pid;
+}
+
+//  Reads the node's log until it says where it listens; 0 with the endpoint.
+static int
+s_node_endpoint (pid_t pid, const char *log, char *endpoint, size_t size)
+{
+    const char *marker = " listening on ";
+    for (int64_t deadline = zclock_mono () + 15000; zclock_mono () < deadline; zclock_sleep (50)) {
+        char line [1024];
+        FILE *file = fopen (log, "r");
+        while (file && fgets (line, sizeof line, file)) {
+            char *at = strstr (line, marker);
+            if (at && strncmp (line, "xinf-node supervisor", 20) == 0) {
+                snprintf (endpoint, size, "%s", at + strlen (marker));
+                endpoint [strcspn (endpoint, "\r\n")] = 0;
+                fclose (file);
+                return 0;
+            }
+        }
+        if (file)
+            fclose (file);
+        if (waitpid (pid, NULL, WNOHANG) == pid)
+            break;
+    }
+    fprintf (stderr, "xinf-bench-serve: the node did not start; its log: %s\n", log);
+    return -1;
+}
+
+//  Stops our node: SIGTERM, then SIGKILL after 5 s.
+static void
+s_node_stop (pid_t pid)
+{
+    if (pid <= 0)
+        return;
+    kill (pid, SIGTERM);
+    for (int tries = 0; tries < 100; tries++) {
+        if (waitpid (pid, NULL, WNOHANG) == pid)
+            return;
+        zclock_sleep (50);
+    }
+    kill (pid, SIGKILL);
+    waitpid (pid, NULL, 0);
+}
+
+//  Waits until the supervisor lists an alive worker; 0 when it does.
+static int
+s_wait_worker (const char *endpoint)
+{
+    xinf_dealer_t *dealer = xinf_dealer_new (endpoint, "xinf-bench-serve");
+    int rc = -1;
+    for (int64_t deadline = zclock_mono () + 15000; dealer && rc && zclock_mono () < deadline; ) {
+        xinf_msg_t *request = xinf_msg_new ("CLUSTER_INFO");
+        char error [256];
+        xinf_msg_t *reply = xinf_dealer_request (dealer, &request, 2000, error, sizeof error);
+        xinf_value_t *workers = reply ? xinf_map_get (xinf_msg_body (reply), "workers") : NULL;
+        for (size_t index = 0; index < xinf_value_count (workers); index++) {
+            const char *state = xinf_value_str (xinf_map_get (xinf_array_at (workers, index), "state"));
+            if (state && streq (state, "alive"))
+                rc = 0;
+        }
+        xinf_msg_destroy (&reply);
+        if (rc)
+            zclock_sleep (100);
+    }
+    if (rc)
+        fprintf (stderr, "xinf-bench-serve: no alive worker at %s\n", endpoint);
+    xinf_dealer_destroy (&dealer);
+    return rc;
+}
+
+// ---- model and launch -------------------------------------------------------
+
+//  The model file: --model, or the generated qwen2.5-0.5b Q8_0 shape in the cache.
+static int
+s_model_path (xinf_config_t *config, const char *dir, char *path, size_t size)
+{
+    if (xinf_config_str (config, "model")) {
+        snprintf (path, size, "%s", xinf_config_str (config, "model"));
+        return access (path, R_OK) == 0 ? 0 : (fprintf (stderr, "xinf-bench-serve: cannot read %s\n", path), -1);
+    }
+    const char *cache = getenv ("XDG_CACHE_HOME");
+    char folder [PATH_MAX];
+    if (cache && *cache)
+        snprintf (folder, sizeof folder, "%s/xinf", cache);
+    else
+        snprintf (folder, sizeof folder, "%s/.cache/xinf", getenv ("HOME") ? getenv ("HOME") : "/tmp");
+    if (snprintf (path, size, "%s/qwen2.5-0.5b-q8_0-seed1.gguf", folder) >= (int) size)
+        return -1;
+    if (access (path, R_OK) == 0)
+        return 0;
+    char parent [PATH_MAX + 16], program [PATH_MAX + 32], partial [PATH_MAX + 16];
+    snprintf (parent, sizeof parent, "%.*s", (int) (strrchr (folder, '/') - folder), folder);
+    mkdir (parent, 0755);
+    mkdir (folder, 0755);
+    snprintf (program, sizeof program, "%s/xinf-make-model", dir);
+    snprintf (partial, sizeof partial, "%s.partial", path);
+    char *argv [] = { program, "--preset", "qwen2.5-0.5b", "--arch", "qwen2", "--type", "q8_0",
+                      "--seed", "1", "-o", partial, NULL };
+    fprintf (stderr, "xinf-bench-serve: generating %s\n", path);
+    if (s_run_program (argv) != 0 || rename (partial, path) != 0) {
+        fprintf (stderr, "xinf-bench-serve: could not generate %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+//  xinf-cli launch UID PATH --threads N [launch args]; 0 once ready.
+static int
+s_launch (xinf_config_t *config, const char *dir, const char *endpoint, const char *uid, const char *path)
+{
+    char program [PATH_MAX + 32], copy [4096], threads [32];
+    snprintf (program, sizeof program, "%s/xinf-cli", dir);
+    snprintf (threads, sizeof threads, "%lld", (long long) xinf_config_int (config, "threads"));
+    char *argv [72] = { program, "-e", (char *) endpoint, "launch", (char *) uid, (char *) path,
+                        "--threads", threads, "--stall-timeout", "600" };
+    int count = s_split_args (xinf_config_str (config, "launch-args"), copy, sizeof copy, argv, 10, 71);
+    argv [count] = NULL;
+    int rc = s_run_program (argv);
+    if (rc != 0)
+        fprintf (stderr, "xinf-bench-serve: launch of %s failed (xinf-cli status %d)\n", path, rc);
+    return rc;
+}
+
+//  xinf-cli terminate UID, for a model we launched on someone's supervisor.
+static void
+s_terminate (const char *dir, const char *endpoint, const char *uid)
+{
+    char program [PATH_MAX + 32];
+    snprintf (program, sizeof program, "%s/xinf-cli", dir);
+    char *argv [] = { program, "-e", (char *) endpoint, "terminate", (char *) uid, NULL };
+    s_run_program (argv);
+}
+
+// ---- llama.cpp --------------------------------------------------------------
+
+//  The directory holding llama-batched-bench, or false when there is none.
+static bool
+s_llama_dir (xinf_config_t *config, const char *own_dir, char *dir, size_t size)
+{
+    const char *given = xinf_config_str (config, "llamacpp");
+    if (given && streq (given, "off"))
+        return false;
+    char base [PATH_MAX + 64];
+    snprintf (base, sizeof base, "%s", given ? given : "");
+    if (!given)
+        snprintf (base, sizeof base, "%s/../../tools/llamacpp/native", own_dir);
+    const char *tails [] = { "", "/bin", "/build/bin" };
+    for (size_t index = 0; index < 3; index++) {
+        char program [PATH_MAX + 128];
+        snprintf (program, sizeof program, "%s%s/llama-batched-bench", base, tails [index]);
+        if (access (program, X_OK) == 0)
+            return snprintf (dir, size, "%s%s", base, tails [index]) < (int) size;
+    }
+    if (given)
+        fprintf (stderr, "xinf-bench-serve: no llama-batched-bench under %s (build it: sh tools/llamacpp/build-native.sh)\n", given);
+    return false;
+}
+
+//  The number after "key": in a JSON line, or 0.
+static double
+s_json_number (const char *line, const char *key)
+{
+    char quoted [64];
+    snprintf (quoted, sizeof quoted, "\"%s\":", key);
+    const char *at = strstr (line, quoted);
+    return at ? strtod (at + strlen (quoted), NULL) : 0;
+}
+
+//  Runs llama-batched-bench over the client counts; the rows it printed.
+static size_t
+s_llama_run (const char *dir, const char *model, int64_t threads, size_t prompt_length, size_t max_tokens,
+             const size_t *counts, size_t count, s_llama_t *rows)
+{
+    char list [512] = "";
+    size_t most = 1;
+    for (size_t index = 0; index < count; index++) {
+        size_t used = strlen (list);
+        snprintf (list + used, sizeof list - used, "%s%zu", index ? "," : "", counts [index]);
+        most = counts [index] > most ? counts [index] : most;
+    }
+    char command [PATH_MAX * 2 + 1024];
+    size_t context = most * (prompt_length + max_tokens) + 16;
+    snprintf (command, sizeof command, "'%s/llama-batched-bench' -m '%s' -t %lld -tb %lld -c %zu -b 2048 -ub 512 "
+              "-npp %zu -ntg %zu -npl %s --output-format jsonl 2>&1", dir, model, (long long) threads,
+              (long long) threads, context, prompt_length, max_tokens, list);
+    fprintf (stderr, "xinf-bench-serve: %s\n", command);
+    FILE *pipe = popen (command, "r");
+    size_t found = 0;
+    char line [4096];
+    while (pipe && fgets (line, sizeof line, pipe))
+        if (line [0] == '{' && strstr (line, "\"speed_tg\"") && found < count) {
+            s_llama_t *row = &rows [found++];
+            row->clients = s_json_number (line, "pl");
+            row->t_pp = s_json_number (line, "t_pp");
+            row->t_tg = s_json_number (line, "t_tg");
+            row->speed_pp = s_json_number (line, "speed_pp");
+            row->speed_tg = s_json_number (line, "speed_tg");
+            double total = row->t_pp + row->t_tg;
+            row->gen_tok_s = total > 0 ? row->clients * (double) max_tokens / total : 0;
+        }
+        else
+        if (strstr (line, "error") || strstr (line, "failed"))
+            fprintf (stderr, "llama-batched-bench: %s", line);
+    if (pipe && pclose (pipe) != 0)
+        fprintf (stderr, "xinf-bench-serve: llama-batched-bench did not exit cleanly\n");
+    return found;
+}
+
+//  K streams decode; once they produced 8 tokens each (in total), one
+//  client sends a long prompt. Measures the streams' gaps during its prefill.
+static xinf_load_late_t
+s_long_measure (xinf_config_t *config, const char *endpoint, const char *uid)
+{
+    size_t streams = (size_t) xinf_config_int (config, "long-streams");
+    xinf_load_t *load = xinf_load_new (endpoint, uid, streams + 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"),
+                                       (size_t) xinf_config_int (config, "long-stream-tokens"),
+                                       xinf_config_int (config, "timeout"));
+    xinf_load_set_client (load, streams, (size_t) xinf_config_int (config, "long-prompt"), 4, 8 * streams);
+    xinf_load_run (load);
+    xinf_load_late_t result = xinf_load_late (load, streams);
+    xinf_load_destroy (&load);
+    return result;
+}
+
+// ---- report -----------------------------------------------------------------
+
+static double
+s_ratio (double value, double base)
+{
+    return base > 0 ? value / base : 0;
+}
+
+//  Fills each row's ratios: decode against N=1 (or the first row) and llama.cpp.
+static void
+s_rows_compare (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count)
+{
+    xinf_load_row_t *base = &rows [0];
+    for (size_t index = 0; index < count; index++)
+        base = rows [index].clients == 1 ? &rows [index] : base;
+    for (size_t index = 0; index < count; index++) {
+        rows [index].vs_n1 = s_ratio (rows [index].decode_tok_s, base->decode_tok_s);
+        for (size_t at = 0; at < llama_count; at++)
+            if (llama [at].clients == rows [index].clients)
+                rows [index].vs_llama = s_ratio (rows [index].decode_tok_s, llama [at].speed_tg);
+    }
+}
+
+//  One table: the header, then a line per record; a ratio column (its
+//  header starts with 'x') prints "-" for 0, a figure it has no base for.
+static void
+s_print_table (const s_field_t *fields, const void *records, size_t size, size_t count)
+{
+    for (const s_field_t *field = fields; field->key; field++)
+        if (*field->header)
+            printf ("%s%*s", field == fields ? "" : " ", field->width, field->header);
+    printf ("\n");
+    for (size_t index = 0; index < count; index++) {
+        for (const s_field_t *field = fields; field->key; field++) {
+            double value = *(const double *) ((const char *) records + index * size + field->offset);
+            const char *space = field == fields ? "" : " ";
+            if (*field->header == 'x' && value == 0)
+                printf ("%s%*s", space, field->width, "-");
+            else
+            if (*field->header)
+                printf ("%s%*.*f", space, field->width, field->decimals, value);
+        }
+        printf ("\n");
+    }
+}
+
+//  The tables for people, and the targets: decode at N=16 (or the most
+//  clients) against N=1 and against llama.cpp.
+static void
+s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count, xinf_load_late_t *late)
+{
+    s_print_table (s_row_fields, rows, sizeof *rows, count);
+    if (llama_count) {
+        printf ("\nllama.cpp llama-batched-bench (native build, same file and threads):\n");
+        s_print_table (s_llama_fields, llama, sizeof *llama, llama_count);
+    }
+    xinf_load_row_t *target = &rows [count - 1];
+    for (size_t index = 0; index < count; index++)
+        target = rows [index].clients == 16 ? &rows [index] : target;
+    printf ("\ndecode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
+    for (size_t index = 0; index < llama_count; index++)
+        if (llama [index].clients == target->clients)
+            printf ("decode N=%.0f, xinf / llama.cpp: %.2fx (target >= 1.2x); generated tok/s: %.2fx\n",
+                    target->clients, target->vs_llama, s_ratio (target->gen_tok_s, llama [index].gen_tok_s));
+    if (late->prompt_length > 0)
+        printf ("\ninterference: %.0f streams decoding, a %.0f-token prompt arrives: its TTFT %.0f ms (%.1f tok/s), "
+                "errors %.0f\n  streams' ITL before it: p50 %.1f ms; during its prefill (%.0f gaps): p50 %.1f ms, "
+                "p99 %.1f ms, max %.1f ms; p99/p50 %.2f (target < 3)\n", late->streams, late->prompt_length,
+                late->ttft_ms, late->prefill_tok_s, late->errors, late->before_p50, late->gaps, late->during_p50,
+                late->during_p99, late->during_max, late->ratio);
+}
+
+//  Records as a JSON array of maps, by the field table.
+static xinf_value_t *
+s_json_records (const s_field_t *fields, const void *records, size_t size, size_t count)
+{
+    xinf_value_t *list = xinf_value_new_array ();
+    for (size_t index = 0; index < count; index++) {
+        xinf_value_t *item = xinf_value_new_map ();
+        for (const s_field_t *field = fields; field->key; field++) {
+            double value = *(const double *) ((const char *) records + index * size + field->offset);
+            if (*field->header != 'x' || value != 0)
+                xinf_map_put_float (item, field->key, value);
+        }
+        xinf_array_push (list, item);
+    }
+    return list;
+}
+
+//  The same figures as one JSON object.
+static void
+s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, size_t count, s_llama_t *llama,
+              size_t llama_count, xinf_load_late_t *late)
+{
+    xinf_value_t *report = xinf_value_new_map ();
+    xinf_map_put_str (report, "model", model);
+    const char *settings [] = { "threads", "prompt-tokens", "max-tokens", "requests" };
+    const char *keys [] = { "threads", "prompt_tokens", "max_tokens", "requests_per_client" };
+    for (size_t index = 0; index < 4; index++)
+        xinf_map_put_uint (report, keys [index], (uint64_t) xinf_config_int (config, settings [index]));
+    xinf_map_put (report, "xinf", s_json_records (s_row_fields, rows, sizeof *rows, count));
+    xinf_map_put (report, "llamacpp", s_json_records (s_llama_fields, llama, sizeof *llama, llama_count));
+    if (late->prompt_length > 0) {
+        xinf_value_t *list = s_json_records (s_long_fields, late, sizeof *late, 1);
+        xinf_map_put (report, "long_prompt", xinf_value_dup (xinf_array_at (list, 0)));
+        xinf_value_destroy (&list);
+    }
+    xinf_value_print_json (report, stdout);
+    printf ("\n");
+    xinf_value_destroy (&report);
+}
+
+// ---- main -------------------------------------------------------------------
+
+//  One measured run of 'clients' clients; progress on stderr.
+static xinf_load_row_t
+s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t clients)
+{
+    xinf_load_t *load = xinf_load_new (endpoint, uid, clients, (size_t) xinf_config_int (config, "requests"),
+                              (size_t) xinf_config_int (config, "prompt-tokens"),
+                              (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
+    xinf_load_run (load);
+    xinf_load_row_t row = xinf_load_row (load);
+    xinf_load_destroy (&load);
+    fprintf (stderr, "xinf-bench-serve: %.0f clients: %.1f gen tok/s, %.1f decode tok/s, %.0f errors, %.1f s\n",
+             row.clients, row.gen_tok_s, row.decode_tok_s, row.errors, row.wall_s);
+    return row;
+}
+
+//  Serves the runs against 'endpoint' with model 'uid': warm-up, each N, the long prompt.
+static void
+s_measure_all (xinf_config_t *config, const char *endpoint, const char *uid, const size_t *counts, size_t count,
+               xinf_load_row_t *rows, xinf_load_late_t *late)
+{
+    xinf_load_t *warm = xinf_load_new (endpoint, uid, 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"), 4, 600);
+    xinf_load_run (warm);
+    xinf_load_destroy (&warm);
+    for (size_t index = 0; index < count && !zsys_interrupted; index++)
+        rows [index] = s_measure (config, endpoint, uid, counts [index]);
+    if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted)
+        *late = s_long_measure (config, endpoint, uid);
+}
+
+//  Node (ours or given), model launch, the runs, clean-up; 0 on success.
+static int
+s_serve (xinf_config_t *config, const char *dir, const char *model, const size_t *counts, size_t count,
+         xinf_load_row_t *rows, xinf_load_late_t *late)
+{
+    char endpoint [512], log [PATH_MAX], uid [96];
+    pid_t node = -1;
+    snprintf (log, sizeof log, "/tmp/xinf-bench-serve-%d.log", (int) getpid ());
+    if (xinf_config_str (config, "endpoint"))
+        snprintf (endpoint, sizeof endpoint, "%s", xinf_config_str (config, "endpoint"));
+    else
+    if ((node = s_node_spawn (dir, xinf_config_str (config, "node-args"), log)) < 0
+    ||  s_node_endpoint (node, log, endpoint, sizeof endpoint)) {
+        s_node_stop (node);
+        return 1;
+    }
+    bool launch = !xinf_config_str (config, "uid");
+    snprintf (uid, sizeof uid, "%s", launch ? "bench-serve" : xinf_config_str (config, "uid"));
+    if (launch && node < 0)
+        snprintf (uid, sizeof uid, "bench-serve-%d", (int) getpid ());
+    int rc = s_wait_worker (endpoint) || (launch && s_launch (config, dir, endpoint, uid, model)) ? 1 : 0;
+    if (rc == 0)
+        s_measure_all (config, endpoint, uid, counts, count, rows, late);
+    if (launch && node < 0)
+        s_terminate (dir, endpoint, uid);
+    s_node_stop (node);
+    if (node > 0)
+        unlink (log);
+    return rc;
+}
+
+int
+main (int argc, char **argv)
+{
+    xinf_config_t *config = xinf_config_new ("xinf-bench-serve", "[OPTIONS]", s_options);
+    int rc = xinf_config_parse (config, argc, argv);
+    size_t counts [32], count = 0;
+    if (rc < 0)
+        fprintf (stderr, "xinf-bench-serve: %s\n", xinf_config_error (config));
+    else
+    if (rc == 0 && !(count = s_parse_counts (xinf_config_str (config, "clients"), counts, 32))) {
+        fprintf (stderr, "xinf-bench-serve: --clients must be a list of counts like 1,4,16\n");
+        rc = -1;
+    }
+    if (rc != 0) {
+        xinf_config_destroy (&config);
+        return rc == 1 ? 0 : 2;
+    }
+    xinf_log_set_level (XINF_LOG_WARN);
+    zsys_init ();
+    char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
+    s_own_dir (dir, sizeof dir);
+    xinf_load_row_t rows [32] = { { 0 } };
+    xinf_load_late_t late = { 0 };
+    s_llama_t llama [32];
+    size_t llama_count = 0;
+    rc = s_model_path (config, dir, model, sizeof model) ? 1 : 0;
+    //  llama.cpp first, while no node of ours runs beside it
+    if (rc == 0 && s_llama_dir (config, dir, llama_dir, sizeof llama_dir))
+        llama_count = s_llama_run (llama_dir, model, xinf_config_int (config, "threads"),
+                                   (size_t) xinf_config_int (config, "prompt-tokens"),
+                                   (size_t) xinf_config_int (config, "max-tokens"), counts, count, llama);
+    if (rc == 0)
+        rc = s_serve (config, dir, model, counts, count, rows, &late);
+    s_rows_compare (rows, count, llama, llama_count);
+    if (rc == 0 && xinf_config_flag (config, "json"))
+        s_print_json (config, model, rows, count, llama, llama_count, &late);
+    else
+    if (rc == 0) {
+        printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
+                "%lld request(s) per client\n\n", model, (long long) xinf_config_int (config, "threads"),
+                (long long) xinf_config_int (config, "prompt-tokens"), (long long) xinf_config_int (config, "max-tokens"),
+                (long long) xinf_config_int (config, "requests"));
+        s_print_report (rows, count, llama, llama_count, &late);
+    }
+    xinf_config_destroy (&config);
+    return rc;
+}
