@@ -132,6 +132,19 @@ s_split_args (const char *text, char *copy, size_t copy_size, char **argv, int u
     return used;
 }
 
+//  The machine's 1-minute load average: other work competing for the cores.
+static double
+s_load_average (void)
+{
+    double load = 0;
+    FILE *file = fopen ("/proc/loadavg", "r");
+    if (file && fscanf (file, "%lf", &load) != 1)
+        load = 0;
+    if (file)
+        fclose (file);
+    return load;
+}
+
 //  The directory of this executable, where xinf-node and xinf-cli are built.
 static void
 s_own_dir (char *dir, size_t size)
@@ -410,6 +423,7 @@ s_long_measure (xinf_config_t *config, const char *endpoint, const char *uid)
 
 // ---- report -----------------------------------------------------------------
 
+//  value / base, or 0 when there is no base.
 static double
 s_ratio (double value, double base)
 {
@@ -500,10 +514,11 @@ s_json_records (const s_field_t *fields, const void *records, size_t size, size_
 //  The same figures as one JSON object.
 static void
 s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, size_t count, s_llama_t *llama,
-              size_t llama_count, xinf_load_late_t *late)
+              size_t llama_count, xinf_load_late_t *late, double load)
 {
     xinf_value_t *report = xinf_value_new_map ();
     xinf_map_put_str (report, "model", model);
+    xinf_map_put_float (report, "load_average_at_start", load);
     const char *settings [] = { "threads", "prompt-tokens", "max-tokens", "requests" };
     const char *keys [] = { "threads", "prompt_tokens", "max_tokens", "requests_per_client" };
     for (size_t index = 0; index < 4; index++)
@@ -601,6 +616,7 @@ main (int argc, char **argv)
     }
     xinf_log_set_level (XINF_LOG_WARN);
     zsys_init ();
+    double load = s_load_average ();
     char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
     s_own_dir (dir, sizeof dir);
     xinf_load_row_t rows [32] = { { 0 } };
@@ -617,13 +633,16 @@ main (int argc, char **argv)
         rc = s_serve (config, dir, model, counts, count, rows, &late);
     s_rows_compare (rows, count, llama, llama_count);
     if (rc == 0 && xinf_config_flag (config, "json"))
-        s_print_json (config, model, rows, count, llama, llama_count, &late);
+        s_print_json (config, model, rows, count, llama, llama_count, &late, load);
     else
     if (rc == 0) {
         printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
                 "%lld request(s) per client\n\n", model, (long long) xinf_config_int (config, "threads"),
                 (long long) xinf_config_int (config, "prompt-tokens"), (long long) xinf_config_int (config, "max-tokens"),
                 (long long) xinf_config_int (config, "requests"));
+        if (load > 0.5)
+            printf ("warning: the load average was %.1f before the run: other processes compete for the cores, "
+                    "the figures are noisy\n\n", load);
         s_print_report (rows, count, llama, llama_count, &late);
     }
     xinf_config_destroy (&config);

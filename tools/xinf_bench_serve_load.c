@@ -85,7 +85,7 @@ s_client_send (xinf_load_t *run, s_client_t *client)
     xinf_map_put_str (body, "uid", run->uid);
     xinf_value_t *ids = xinf_value_new_array ();
     for (size_t index = 0; index < client->prompt_length; index++)
-        xinf_array_push (ids, xinf_value_new_uint (1 + (client->index * 131 + client->issued * 17 + index * 7) % 1000));
+        xinf_array_push (ids, xinf_value_new_uint (1 + (client->index * 131 + client->issued * 17 + index * 7) % 500));
     xinf_map_put (body, "prompt_tokens", ids);
     xinf_map_put_uint (body, "max_tokens", client->max_tokens);
     xinf_map_put_float (body, "temperature", 0);
