@@ -20,8 +20,10 @@
     Per N: aggregate generated tok/s (tokens / wall time), decode tok/s
     (tokens after each request's first / time during which some request was
     decoding), time to first token and inter-token latency p50/p99. The
-    llama.cpp row is llama-batched-bench -npp P -ntg M -npl N: S_TG is its
-    decode tok/s, N*M/T its generated tok/s. --long-prompt L: K streams
+    llama.cpp row is llama-batched-bench -npp P -ntg M -npl N (run just
+    before xinf's run of N, while the node idles, so that other load on the
+    machine hits both alike): S_TG is its decode tok/s, N*M/T its generated
+    tok/s. --long-prompt L: K streams
     decode while one client sends an L-token prompt; the streams'
     inter-token gaps that overlap its prefill give p50, p99 and p99/p50.
 */
@@ -537,13 +539,25 @@ s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, s
 
 // ---- main -------------------------------------------------------------------
 
+//  What one benchmark run measures, and what it found.
+typedef struct {
+    xinf_config_t *config;
+    char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
+    bool llama;                       //  a native llama.cpp build was found
+    size_t counts [32], count;
+    xinf_load_row_t rows [32];
+    s_llama_t llama_rows [32];
+    size_t llama_count;
+    xinf_load_late_t late;
+} s_bench_t;
+
 //  One measured run of 'clients' clients; progress on stderr.
 static xinf_load_row_t
 s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t clients)
 {
     xinf_load_t *load = xinf_load_new (endpoint, uid, clients, (size_t) xinf_config_int (config, "requests"),
-                              (size_t) xinf_config_int (config, "prompt-tokens"),
-                              (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
+                                       (size_t) xinf_config_int (config, "prompt-tokens"),
+                                       (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
     xinf_load_run (load);
     xinf_load_row_t row = xinf_load_row (load);
     xinf_load_destroy (&load);
@@ -552,32 +566,39 @@ s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t 
     return row;
 }
 
-//  Serves the runs against 'endpoint' with model 'uid': warm-up, each N, the long prompt.
+//  Warm-up, then per N llama.cpp and xinf one right after the other (the
+//  machine's other load hits both alike), then the long prompt.
 static void
-s_measure_all (xinf_config_t *config, const char *endpoint, const char *uid, const size_t *counts, size_t count,
-               xinf_load_row_t *rows, xinf_load_late_t *late)
+s_measure_all (s_bench_t *bench, const char *endpoint, const char *uid)
 {
+    xinf_config_t *config = bench->config;
     xinf_load_t *warm = xinf_load_new (endpoint, uid, 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"), 4, 600);
     xinf_load_run (warm);
     xinf_load_destroy (&warm);
-    for (size_t index = 0; index < count && !zsys_interrupted; index++)
-        rows [index] = s_measure (config, endpoint, uid, counts [index]);
+    for (size_t index = 0; index < bench->count && !zsys_interrupted; index++) {
+        if (bench->llama)
+            bench->llama_count += s_llama_run (bench->llama_dir, bench->model, xinf_config_int (config, "threads"),
+                                               (size_t) xinf_config_int (config, "prompt-tokens"),
+                                               (size_t) xinf_config_int (config, "max-tokens"), &bench->counts [index],
+                                               1, &bench->llama_rows [bench->llama_count]);
+        bench->rows [index] = s_measure (config, endpoint, uid, bench->counts [index]);
+    }
     if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted)
-        *late = s_long_measure (config, endpoint, uid);
+        bench->late = s_long_measure (config, endpoint, uid);
 }
 
 //  Node (ours or given), model launch, the runs, clean-up; 0 on success.
 static int
-s_serve (xinf_config_t *config, const char *dir, const char *model, const size_t *counts, size_t count,
-         xinf_load_row_t *rows, xinf_load_late_t *late)
+s_serve (s_bench_t *bench)
 {
+    xinf_config_t *config = bench->config;
     char endpoint [512], log [PATH_MAX], uid [96];
     pid_t node = -1;
     snprintf (log, sizeof log, "/tmp/xinf-bench-serve-%d.log", (int) getpid ());
     if (xinf_config_str (config, "endpoint"))
         snprintf (endpoint, sizeof endpoint, "%s", xinf_config_str (config, "endpoint"));
     else
-    if ((node = s_node_spawn (dir, xinf_config_str (config, "node-args"), log)) < 0
+    if ((node = s_node_spawn (bench->dir, xinf_config_str (config, "node-args"), log)) < 0
     ||  s_node_endpoint (node, log, endpoint, sizeof endpoint)) {
         s_node_stop (node);
         return 1;
@@ -586,65 +607,65 @@ s_serve (xinf_config_t *config, const char *dir, const char *model, const size_t
     snprintf (uid, sizeof uid, "%s", launch ? "bench-serve" : xinf_config_str (config, "uid"));
     if (launch && node < 0)
         snprintf (uid, sizeof uid, "bench-serve-%d", (int) getpid ());
-    int rc = s_wait_worker (endpoint) || (launch && s_launch (config, dir, endpoint, uid, model)) ? 1 : 0;
+    int rc = s_wait_worker (endpoint) || (launch && s_launch (config, bench->dir, endpoint, uid, bench->model)) ? 1 : 0;
     if (rc == 0)
-        s_measure_all (config, endpoint, uid, counts, count, rows, late);
+        s_measure_all (bench, endpoint, uid);
     if (launch && node < 0)
-        s_terminate (dir, endpoint, uid);
+        s_terminate (bench->dir, endpoint, uid);
     s_node_stop (node);
     if (node > 0)
         unlink (log);
     return rc;
 }
 
+//  The report, as tables or JSON.
+static void
+s_report (s_bench_t *bench, double load)
+{
+    xinf_config_t *config = bench->config;
+    s_rows_compare (bench->rows, bench->count, bench->llama_rows, bench->llama_count);
+    if (xinf_config_flag (config, "json")) {
+        s_print_json (config, bench->model, bench->rows, bench->count, bench->llama_rows, bench->llama_count,
+                      &bench->late, load);
+        return;
+    }
+    printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
+            "%lld request(s) per client\n\n", bench->model, (long long) xinf_config_int (config, "threads"),
+            (long long) xinf_config_int (config, "prompt-tokens"), (long long) xinf_config_int (config, "max-tokens"),
+            (long long) xinf_config_int (config, "requests"));
+    if (load > 0.5)
+        printf ("warning: the load average was %.1f before the run: other processes compete for the cores, "
+                "the figures are noisy\n\n", load);
+    s_print_report (bench->rows, bench->count, bench->llama_rows, bench->llama_count, &bench->late);
+}
+
 int
 main (int argc, char **argv)
 {
-    xinf_config_t *config = xinf_config_new ("xinf-bench-serve", "[OPTIONS]", s_options);
-    int rc = xinf_config_parse (config, argc, argv);
-    size_t counts [32], count = 0;
+    s_bench_t *bench = calloc (1, sizeof *bench);
+    assert (bench);
+    bench->config = xinf_config_new ("xinf-bench-serve", "[OPTIONS]", s_options);
+    int rc = xinf_config_parse (bench->config, argc, argv);
+    bool help = rc == 1;
     if (rc < 0)
-        fprintf (stderr, "xinf-bench-serve: %s\n", xinf_config_error (config));
+        fprintf (stderr, "xinf-bench-serve: %s\n", xinf_config_error (bench->config));
     else
-    if (rc == 0 && !(count = s_parse_counts (xinf_config_str (config, "clients"), counts, 32))) {
+    if (rc == 0 && !(bench->count = s_parse_counts (xinf_config_str (bench->config, "clients"), bench->counts, 32))) {
         fprintf (stderr, "xinf-bench-serve: --clients must be a list of counts like 1,4,16\n");
         rc = -1;
     }
-    if (rc != 0) {
-        xinf_config_destroy (&config);
-        return rc == 1 ? 0 : 2;
-    }
-    xinf_log_set_level (XINF_LOG_WARN);
-    zsys_init ();
-    double load = s_load_average ();
-    char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
-    s_own_dir (dir, sizeof dir);
-    xinf_load_row_t rows [32] = { { 0 } };
-    xinf_load_late_t late = { 0 };
-    s_llama_t llama [32];
-    size_t llama_count = 0;
-    rc = s_model_path (config, dir, model, sizeof model) ? 1 : 0;
-    //  llama.cpp first, while no node of ours runs beside it
-    if (rc == 0 && s_llama_dir (config, dir, llama_dir, sizeof llama_dir))
-        llama_count = s_llama_run (llama_dir, model, xinf_config_int (config, "threads"),
-                                   (size_t) xinf_config_int (config, "prompt-tokens"),
-                                   (size_t) xinf_config_int (config, "max-tokens"), counts, count, llama);
-    if (rc == 0)
-        rc = s_serve (config, dir, model, counts, count, rows, &late);
-    s_rows_compare (rows, count, llama, llama_count);
-    if (rc == 0 && xinf_config_flag (config, "json"))
-        s_print_json (config, model, rows, count, llama, llama_count, &late, load);
-    else
     if (rc == 0) {
-        printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
-                "%lld request(s) per client\n\n", model, (long long) xinf_config_int (config, "threads"),
-                (long long) xinf_config_int (config, "prompt-tokens"), (long long) xinf_config_int (config, "max-tokens"),
-                (long long) xinf_config_int (config, "requests"));
-        if (load > 0.5)
-            printf ("warning: the load average was %.1f before the run: other processes compete for the cores, "
-                    "the figures are noisy\n\n", load);
-        s_print_report (rows, count, llama, llama_count, &late);
+        xinf_log_set_level (XINF_LOG_WARN);
+        zsys_init ();
+        double load = s_load_average ();
+        s_own_dir (bench->dir, sizeof bench->dir);
+        rc = s_model_path (bench->config, bench->dir, bench->model, sizeof bench->model) ? 1 : 0;
+        bench->llama = s_llama_dir (bench->config, bench->dir, bench->llama_dir, sizeof bench->llama_dir);
+        rc = rc ? rc : s_serve (bench);
+        if (rc == 0)
+            s_report (bench, load);
     }
-    xinf_config_destroy (&config);
-    return rc;
+    xinf_config_destroy (&bench->config);
+    free (bench);
+    return help ? 0 : rc < 0 ? 2 : rc;
 }
