@@ -30,6 +30,7 @@
 #include "xinf_bench_serve_load.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,6 +56,10 @@ static const xinf_option_t s_options [] = {
     { "long-streams", 0, NULL, XINF_OPT_INT, "4", 1, 1024, NULL, "K", "interference run: streams decoding" },
     { "long-stream-tokens", 0, NULL, XINF_OPT_INT, "256", 2, 1000000, NULL, "T",
       "interference run: tokens each stream generates" },
+    { "llamacpp-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"",
+      "extra flags for llama-batched-bench, e.g. \"--poll 0\"" },
+    { "quiet-wait", 0, NULL, XINF_OPT_INT, "0", 0, 3600, NULL, "S",
+      "before each measurement wait up to S s for a second with the CPUs 90% idle (a shared machine)" },
     { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "a request silent this long is an error" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON instead of tables" },
     { NULL }
@@ -145,6 +150,39 @@ s_load_average (void)
     if (file)
         fclose (file);
     return load;
+}
+
+//  Busy and total CPU ticks since boot, from /proc/stat.
+static void
+s_cpu_ticks (uint64_t *busy, uint64_t *total)
+{
+    uint64_t fields [8] = { 0 };
+    FILE *file = fopen ("/proc/stat", "r");
+    if (!file || fscanf (file, "cpu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &fields [0], &fields [1], &fields [2],
+                         &fields [3], &fields [4], &fields [5], &fields [6], &fields [7]) != 8)
+        memset (fields, 0, sizeof fields);
+    if (file)
+        fclose (file);
+    *total = 0;
+    for (size_t index = 0; index < 8; index++)
+        *total += fields [index];
+    *busy = *total - fields [3] - fields [4];
+}
+
+//  Waits up to 'seconds' for a second in which the CPUs were 90% idle.
+static void
+s_wait_quiet (int64_t seconds)
+{
+    for (int64_t deadline = zclock_mono () + seconds * 1000; zclock_mono () < deadline && !zsys_interrupted; ) {
+        uint64_t busy [2], total [2];
+        s_cpu_ticks (&busy [0], &total [0]);
+        zclock_sleep (1000);
+        s_cpu_ticks (&busy [1], &total [1]);
+        if (total [1] > total [0] && (double) (busy [1] - busy [0]) < 0.1 * (double) (total [1] - total [0]))
+            return;
+    }
+    if (seconds > 0)
+        fprintf (stderr, "xinf-bench-serve: the machine did not quieten down within %lld s\n", (long long) seconds);
 }
 
 //  The directory of this executable, where xinf-node and xinf-cli are built.
@@ -369,8 +407,8 @@ s_json_number (const char *line, const char *key)
 
 //  Runs llama-batched-bench over the client counts; the rows it printed.
 static size_t
-s_llama_run (const char *dir, const char *model, int64_t threads, size_t prompt_length, size_t max_tokens,
-             const size_t *counts, size_t count, s_llama_t *rows)
+s_llama_run (const char *dir, const char *model, const char *extra, int64_t threads, size_t prompt_length,
+             size_t max_tokens, const size_t *counts, size_t count, s_llama_t *rows)
 {
     char list [512] = "";
     size_t most = 1;
@@ -382,8 +420,8 @@ s_llama_run (const char *dir, const char *model, int64_t threads, size_t prompt_
     char command [PATH_MAX * 2 + 1024];
     size_t context = most * (prompt_length + max_tokens) + 16;
     snprintf (command, sizeof command, "'%s/llama-batched-bench' -m '%s' -t %lld -tb %lld -c %zu -b 2048 -ub 512 "
-              "-npp %zu -ntg %zu -npl %s --output-format jsonl 2>&1", dir, model, (long long) threads,
-              (long long) threads, context, prompt_length, max_tokens, list);
+              "-npp %zu -ntg %zu -npl %s --output-format jsonl %s 2>&1", dir, model, (long long) threads,
+              (long long) threads, context, prompt_length, max_tokens, list, extra ? extra : "");
     fprintf (stderr, "xinf-bench-serve: %s\n", command);
     FILE *pipe = popen (command, "r");
     size_t found = 0;
@@ -483,7 +521,9 @@ s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t ll
     xinf_load_row_t *target = &rows [count - 1];
     for (size_t index = 0; index < count; index++)
         target = rows [index].clients == 16 ? &rows [index] : target;
-    printf ("\ndecode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
+    printf ("\n");
+    if (target->clients != 1)
+        printf ("decode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
     for (size_t index = 0; index < llama_count; index++)
         if (llama [index].clients == target->clients)
             printf ("decode N=%.0f, xinf / llama.cpp: %.2fx (target >= 1.2x); generated tok/s: %.2fx\n",
@@ -576,15 +616,20 @@ s_measure_all (s_bench_t *bench, const char *endpoint, const char *uid)
     xinf_load_run (warm);
     xinf_load_destroy (&warm);
     for (size_t index = 0; index < bench->count && !zsys_interrupted; index++) {
+        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
         if (bench->llama)
-            bench->llama_count += s_llama_run (bench->llama_dir, bench->model, xinf_config_int (config, "threads"),
+            bench->llama_count += s_llama_run (bench->llama_dir, bench->model, xinf_config_str (config, "llamacpp-args"),
+                                               xinf_config_int (config, "threads"),
                                                (size_t) xinf_config_int (config, "prompt-tokens"),
                                                (size_t) xinf_config_int (config, "max-tokens"), &bench->counts [index],
                                                1, &bench->llama_rows [bench->llama_count]);
+        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
         bench->rows [index] = s_measure (config, endpoint, uid, bench->counts [index]);
     }
-    if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted)
+    if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted) {
+        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
         bench->late = s_long_measure (config, endpoint, uid);
+    }
 }
 
 //  Node (ours or given), model launch, the runs, clean-up; 0 on success.
