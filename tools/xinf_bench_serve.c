@@ -60,7 +60,7 @@ static const xinf_option_t s_options [] = {
       "extra flags for llama-batched-bench, e.g. \"--poll 0\"" },
     { "quiet-wait", 0, NULL, XINF_OPT_INT, "0", 0, 3600, NULL, "S",
       "before each measurement wait up to S s for a second with the CPUs 90% idle (a shared machine)" },
-    { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "a request silent this long is an error" },
+    { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "each request's deadline: not done by then, it is an error" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON instead of tables" },
     { NULL }
 };
@@ -470,15 +470,15 @@ s_ratio (double value, double base)
     return base > 0 ? value / base : 0;
 }
 
-//  Fills each row's ratios: decode against N=1 (or the first row) and llama.cpp.
+//  Fills each row's ratios: decode against N=1 (when measured) and llama.cpp.
 static void
 s_rows_compare (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count)
 {
-    xinf_load_row_t *base = &rows [0];
+    double base = 0;
     for (size_t index = 0; index < count; index++)
-        base = rows [index].clients == 1 ? &rows [index] : base;
+        base = rows [index].clients == 1 ? rows [index].decode_tok_s : base;
     for (size_t index = 0; index < count; index++) {
-        rows [index].vs_n1 = s_ratio (rows [index].decode_tok_s, base->decode_tok_s);
+        rows [index].vs_n1 = s_ratio (rows [index].decode_tok_s, base);
         for (size_t at = 0; at < llama_count; at++)
             if (llama [at].clients == rows [index].clients)
                 rows [index].vs_llama = s_ratio (rows [index].decode_tok_s, llama [at].speed_tg);
@@ -522,7 +522,7 @@ s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t ll
     for (size_t index = 0; index < count; index++)
         target = rows [index].clients == 16 ? &rows [index] : target;
     printf ("\n");
-    if (target->clients != 1)
+    if (target->vs_n1 > 0 && target->clients != 1)
         printf ("decode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
     for (size_t index = 0; index < llama_count; index++)
         if (llama [index].clients == target->clients)
