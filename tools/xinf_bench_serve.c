@@ -6,7 +6,8 @@
                          [--prompt-tokens P] [--max-tokens M] [--requests R]
                          [-e ENDPOINT [--uid UID]] [--launch-args "..."]
                          [--node-args "..."] [--llamacpp DIR|off]
-                         [--long-prompt 2000] [--json]
+                         [--llamacpp-args "..."] [--long-prompt 2000]
+                         [--quiet-wait S] [--json]
 
     By default it starts a local node (xinf-node --role=local on a free
     loopback port), generates the Qwen2.5-0.5B shape in Q8_0 into a cache
@@ -23,9 +24,10 @@
     llama.cpp row is llama-batched-bench -npp P -ntg M -npl N (run just
     before xinf's run of N, while the node idles, so that other load on the
     machine hits both alike): S_TG is its decode tok/s, N*M/T its generated
-    tok/s. --long-prompt L: K streams
-    decode while one client sends an L-token prompt; the streams'
-    inter-token gaps that overlap its prefill give p50, p99 and p99/p50.
+    tok/s. --long-prompt L: K streams decode while one client sends an
+    L-token prompt; the streams' inter-token gaps that overlap its prefill
+    give p50, p99 and p99/p50. On a shared machine --quiet-wait S waits for
+    an idle second before each measurement.
 */
 #include "xinf_bench_serve_load.h"
 
