@@ -55,6 +55,7 @@ s_push (double **values, size_t *count, size_t *alloc, double value)
     (*values) [(*count)++] = value;
 }
 
+//  qsort order: ascending doubles.
 static int
 s_compare (const void *left, const void *right)
 {
@@ -250,10 +251,12 @@ xinf_load_destroy (xinf_load_t **run_p)
 
 // ---- statistics -------------------------------------------------------------
 
+//  A request's decode span, first to last token (us).
 typedef struct {
     int64_t start, end;
 } s_span_t;
 
+//  qsort order: spans by start.
 static int
 s_compare_spans (const void *left, const void *right)
 {
