@@ -6,7 +6,8 @@
                          [--prompt-tokens P] [--max-tokens M] [--requests R]
                          [-e ENDPOINT [--uid UID]] [--launch-args "..."]
                          [--node-args "..."] [--llamacpp DIR|off]
-                         [--long-prompt 2000] [--json]
+                         [--llamacpp-args "..."] [--long-prompt 2000]
+                         [--quiet-wait S] [--json]
 
     By default it starts a local node (xinf-node --role=local on a free
     loopback port), generates the Qwen2.5-0.5B shape in Q8_0 into a cache
@@ -20,14 +21,18 @@
     Per N: aggregate generated tok/s (tokens / wall time), decode tok/s
     (tokens after each request's first / time during which some request was
     decoding), time to first token and inter-token latency p50/p99. The
-    llama.cpp row is llama-batched-bench -npp P -ntg M -npl N: S_TG is its
-    decode tok/s, N*M/T its generated tok/s. --long-prompt L: K streams
-    decode while one client sends an L-token prompt; the streams'
-    inter-token gaps that overlap its prefill give p50, p99 and p99/p50.
+    llama.cpp row is llama-batched-bench -npp P -ntg M -npl N (run just
+    before xinf's run of N, while the node idles, so that other load on the
+    machine hits both alike): S_TG is its decode tok/s, N*M/T its generated
+    tok/s. --long-prompt L: K streams decode while one client sends an
+    L-token prompt; the streams' inter-token gaps that overlap its prefill
+    give p50, p99 and p99/p50. On a shared machine --quiet-wait S waits for
+    an idle second before each measurement.
 */
 #include "xinf_bench_serve_load.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,7 +58,11 @@ static const xinf_option_t s_options [] = {
     { "long-streams", 0, NULL, XINF_OPT_INT, "4", 1, 1024, NULL, "K", "interference run: streams decoding" },
     { "long-stream-tokens", 0, NULL, XINF_OPT_INT, "256", 2, 1000000, NULL, "T",
       "interference run: tokens each stream generates" },
-    { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "a request silent this long is an error" },
+    { "llamacpp-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"",
+      "extra flags for llama-batched-bench, e.g. \"--poll 0\"" },
+    { "quiet-wait", 0, NULL, XINF_OPT_INT, "0", 0, 3600, NULL, "S",
+      "before each measurement wait up to S s for a second with the CPUs 90% idle (a shared machine)" },
+    { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "each request's deadline: not done by then, it is an error" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON instead of tables" },
     { NULL }
 };
@@ -130,6 +139,52 @@ s_split_args (const char *text, char *copy, size_t copy_size, char **argv, int u
          word = strtok_r (NULL, " \t", &saved))
         argv [used++] = word;
     return used;
+}
+
+//  The machine's 1-minute load average: other work competing for the cores.
+static double
+s_load_average (void)
+{
+    double load = 0;
+    FILE *file = fopen ("/proc/loadavg", "r");
+    if (file && fscanf (file, "%lf", &load) != 1)
+        load = 0;
+    if (file)
+        fclose (file);
+    return load;
+}
+
+//  Busy and total CPU ticks since boot, from /proc/stat.
+static void
+s_cpu_ticks (uint64_t *busy, uint64_t *total)
+{
+    uint64_t fields [8] = { 0 };
+    FILE *file = fopen ("/proc/stat", "r");
+    if (!file || fscanf (file, "cpu %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64, &fields [0], &fields [1], &fields [2],
+                         &fields [3], &fields [4], &fields [5], &fields [6], &fields [7]) != 8)
+        memset (fields, 0, sizeof fields);
+    if (file)
+        fclose (file);
+    *total = 0;
+    for (size_t index = 0; index < 8; index++)
+        *total += fields [index];
+    *busy = *total - fields [3] - fields [4];
+}
+
+//  Waits up to 'seconds' for a second in which the CPUs were 90% idle.
+static void
+s_wait_quiet (int64_t seconds)
+{
+    for (int64_t deadline = zclock_mono () + seconds * 1000; zclock_mono () < deadline && !zsys_interrupted; ) {
+        uint64_t busy [2], total [2];
+        s_cpu_ticks (&busy [0], &total [0]);
+        zclock_sleep (1000);
+        s_cpu_ticks (&busy [1], &total [1]);
+        if (total [1] > total [0] && (double) (busy [1] - busy [0]) < 0.1 * (double) (total [1] - total [0]))
+            return;
+    }
+    if (seconds > 0)
+        fprintf (stderr, "xinf-bench-serve: the machine did not quieten down within %lld s\n", (long long) seconds);
 }
 
 //  The directory of this executable, where xinf-node and xinf-cli are built.
@@ -354,8 +409,8 @@ s_json_number (const char *line, const char *key)
 
 //  Runs llama-batched-bench over the client counts; the rows it printed.
 static size_t
-s_llama_run (const char *dir, const char *model, int64_t threads, size_t prompt_length, size_t max_tokens,
-             const size_t *counts, size_t count, s_llama_t *rows)
+s_llama_run (const char *dir, const char *model, const char *extra, int64_t threads, size_t prompt_length,
+             size_t max_tokens, const size_t *counts, size_t count, s_llama_t *rows)
 {
     char list [512] = "";
     size_t most = 1;
@@ -367,8 +422,8 @@ s_llama_run (const char *dir, const char *model, int64_t threads, size_t prompt_
     char command [PATH_MAX * 2 + 1024];
     size_t context = most * (prompt_length + max_tokens) + 16;
     snprintf (command, sizeof command, "'%s/llama-batched-bench' -m '%s' -t %lld -tb %lld -c %zu -b 2048 -ub 512 "
-              "-npp %zu -ntg %zu -npl %s --output-format jsonl 2>&1", dir, model, (long long) threads,
-              (long long) threads, context, prompt_length, max_tokens, list);
+              "-npp %zu -ntg %zu -npl %s --output-format jsonl %s 2>&1", dir, model, (long long) threads,
+              (long long) threads, context, prompt_length, max_tokens, list, extra ? extra : "");
     fprintf (stderr, "xinf-bench-serve: %s\n", command);
     FILE *pipe = popen (command, "r");
     size_t found = 0;
@@ -410,21 +465,22 @@ s_long_measure (xinf_config_t *config, const char *endpoint, const char *uid)
 
 // ---- report -----------------------------------------------------------------
 
+//  value / base, or 0 when there is no base.
 static double
 s_ratio (double value, double base)
 {
     return base > 0 ? value / base : 0;
 }
 
-//  Fills each row's ratios: decode against N=1 (or the first row) and llama.cpp.
+//  Fills each row's ratios: decode against N=1 (when measured) and llama.cpp.
 static void
 s_rows_compare (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count)
 {
-    xinf_load_row_t *base = &rows [0];
+    double base = 0;
     for (size_t index = 0; index < count; index++)
-        base = rows [index].clients == 1 ? &rows [index] : base;
+        base = rows [index].clients == 1 ? rows [index].decode_tok_s : base;
     for (size_t index = 0; index < count; index++) {
-        rows [index].vs_n1 = s_ratio (rows [index].decode_tok_s, base->decode_tok_s);
+        rows [index].vs_n1 = s_ratio (rows [index].decode_tok_s, base);
         for (size_t at = 0; at < llama_count; at++)
             if (llama [at].clients == rows [index].clients)
                 rows [index].vs_llama = s_ratio (rows [index].decode_tok_s, llama [at].speed_tg);
@@ -467,7 +523,9 @@ s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t ll
     xinf_load_row_t *target = &rows [count - 1];
     for (size_t index = 0; index < count; index++)
         target = rows [index].clients == 16 ? &rows [index] : target;
-    printf ("\ndecode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
+    printf ("\n");
+    if (target->vs_n1 > 0 && target->clients != 1)
+        printf ("decode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
     for (size_t index = 0; index < llama_count; index++)
         if (llama [index].clients == target->clients)
             printf ("decode N=%.0f, xinf / llama.cpp: %.2fx (target >= 1.2x); generated tok/s: %.2fx\n",
@@ -500,10 +558,11 @@ s_json_records (const s_field_t *fields, const void *records, size_t size, size_
 //  The same figures as one JSON object.
 static void
 s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, size_t count, s_llama_t *llama,
-              size_t llama_count, xinf_load_late_t *late)
+              size_t llama_count, xinf_load_late_t *late, double load)
 {
     xinf_value_t *report = xinf_value_new_map ();
     xinf_map_put_str (report, "model", model);
+    xinf_map_put_float (report, "load_average_at_start", load);
     const char *settings [] = { "threads", "prompt-tokens", "max-tokens", "requests" };
     const char *keys [] = { "threads", "prompt_tokens", "max_tokens", "requests_per_client" };
     for (size_t index = 0; index < 4; index++)
@@ -522,13 +581,25 @@ s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, s
 
 // ---- main -------------------------------------------------------------------
 
+//  What one benchmark run measures, and what it found.
+typedef struct {
+    xinf_config_t *config;
+    char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
+    bool llama;                       //  a native llama.cpp build was found
+    size_t counts [32], count;
+    xinf_load_row_t rows [32];
+    s_llama_t llama_rows [32];
+    size_t llama_count;
+    xinf_load_late_t late;
+} s_bench_t;
+
 //  One measured run of 'clients' clients; progress on stderr.
 static xinf_load_row_t
 s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t clients)
 {
     xinf_load_t *load = xinf_load_new (endpoint, uid, clients, (size_t) xinf_config_int (config, "requests"),
-                              (size_t) xinf_config_int (config, "prompt-tokens"),
-                              (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
+                                       (size_t) xinf_config_int (config, "prompt-tokens"),
+                                       (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
     xinf_load_run (load);
     xinf_load_row_t row = xinf_load_row (load);
     xinf_load_destroy (&load);
@@ -537,32 +608,44 @@ s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t 
     return row;
 }
 
-//  Serves the runs against 'endpoint' with model 'uid': warm-up, each N, the long prompt.
+//  Warm-up, then per N llama.cpp and xinf one right after the other (the
+//  machine's other load hits both alike), then the long prompt.
 static void
-s_measure_all (xinf_config_t *config, const char *endpoint, const char *uid, const size_t *counts, size_t count,
-               xinf_load_row_t *rows, xinf_load_late_t *late)
+s_measure_all (s_bench_t *bench, const char *endpoint, const char *uid)
 {
+    xinf_config_t *config = bench->config;
     xinf_load_t *warm = xinf_load_new (endpoint, uid, 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"), 4, 600);
     xinf_load_run (warm);
     xinf_load_destroy (&warm);
-    for (size_t index = 0; index < count && !zsys_interrupted; index++)
-        rows [index] = s_measure (config, endpoint, uid, counts [index]);
-    if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted)
-        *late = s_long_measure (config, endpoint, uid);
+    for (size_t index = 0; index < bench->count && !zsys_interrupted; index++) {
+        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
+        if (bench->llama)
+            bench->llama_count += s_llama_run (bench->llama_dir, bench->model, xinf_config_str (config, "llamacpp-args"),
+                                               xinf_config_int (config, "threads"),
+                                               (size_t) xinf_config_int (config, "prompt-tokens"),
+                                               (size_t) xinf_config_int (config, "max-tokens"), &bench->counts [index],
+                                               1, &bench->llama_rows [bench->llama_count]);
+        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
+        bench->rows [index] = s_measure (config, endpoint, uid, bench->counts [index]);
+    }
+    if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted) {
+        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
+        bench->late = s_long_measure (config, endpoint, uid);
+    }
 }
 
 //  Node (ours or given), model launch, the runs, clean-up; 0 on success.
 static int
-s_serve (xinf_config_t *config, const char *dir, const char *model, const size_t *counts, size_t count,
-         xinf_load_row_t *rows, xinf_load_late_t *late)
+s_serve (s_bench_t *bench)
 {
+    xinf_config_t *config = bench->config;
     char endpoint [512], log [PATH_MAX], uid [96];
     pid_t node = -1;
     snprintf (log, sizeof log, "/tmp/xinf-bench-serve-%d.log", (int) getpid ());
     if (xinf_config_str (config, "endpoint"))
         snprintf (endpoint, sizeof endpoint, "%s", xinf_config_str (config, "endpoint"));
     else
-    if ((node = s_node_spawn (dir, xinf_config_str (config, "node-args"), log)) < 0
+    if ((node = s_node_spawn (bench->dir, xinf_config_str (config, "node-args"), log)) < 0
     ||  s_node_endpoint (node, log, endpoint, sizeof endpoint)) {
         s_node_stop (node);
         return 1;
@@ -571,61 +654,65 @@ s_serve (xinf_config_t *config, const char *dir, const char *model, const size_t
     snprintf (uid, sizeof uid, "%s", launch ? "bench-serve" : xinf_config_str (config, "uid"));
     if (launch && node < 0)
         snprintf (uid, sizeof uid, "bench-serve-%d", (int) getpid ());
-    int rc = s_wait_worker (endpoint) || (launch && s_launch (config, dir, endpoint, uid, model)) ? 1 : 0;
+    int rc = s_wait_worker (endpoint) || (launch && s_launch (config, bench->dir, endpoint, uid, bench->model)) ? 1 : 0;
     if (rc == 0)
-        s_measure_all (config, endpoint, uid, counts, count, rows, late);
+        s_measure_all (bench, endpoint, uid);
     if (launch && node < 0)
-        s_terminate (dir, endpoint, uid);
+        s_terminate (bench->dir, endpoint, uid);
     s_node_stop (node);
     if (node > 0)
         unlink (log);
     return rc;
 }
 
+//  The report, as tables or JSON.
+static void
+s_report (s_bench_t *bench, double load)
+{
+    xinf_config_t *config = bench->config;
+    s_rows_compare (bench->rows, bench->count, bench->llama_rows, bench->llama_count);
+    if (xinf_config_flag (config, "json")) {
+        s_print_json (config, bench->model, bench->rows, bench->count, bench->llama_rows, bench->llama_count,
+                      &bench->late, load);
+        return;
+    }
+    printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
+            "%lld request(s) per client\n\n", bench->model, (long long) xinf_config_int (config, "threads"),
+            (long long) xinf_config_int (config, "prompt-tokens"), (long long) xinf_config_int (config, "max-tokens"),
+            (long long) xinf_config_int (config, "requests"));
+    if (load > 0.5)
+        printf ("warning: the load average was %.1f before the run: other processes compete for the cores, "
+                "the figures are noisy\n\n", load);
+    s_print_report (bench->rows, bench->count, bench->llama_rows, bench->llama_count, &bench->late);
+}
+
 int
 main (int argc, char **argv)
 {
-    xinf_config_t *config = xinf_config_new ("xinf-bench-serve", "[OPTIONS]", s_options);
-    int rc = xinf_config_parse (config, argc, argv);
-    size_t counts [32], count = 0;
+    s_bench_t *bench = calloc (1, sizeof *bench);
+    assert (bench);
+    bench->config = xinf_config_new ("xinf-bench-serve", "[OPTIONS]", s_options);
+    int rc = xinf_config_parse (bench->config, argc, argv);
+    bool help = rc == 1;
     if (rc < 0)
-        fprintf (stderr, "xinf-bench-serve: %s\n", xinf_config_error (config));
+        fprintf (stderr, "xinf-bench-serve: %s\n", xinf_config_error (bench->config));
     else
-    if (rc == 0 && !(count = s_parse_counts (xinf_config_str (config, "clients"), counts, 32))) {
+    if (rc == 0 && !(bench->count = s_parse_counts (xinf_config_str (bench->config, "clients"), bench->counts, 32))) {
         fprintf (stderr, "xinf-bench-serve: --clients must be a list of counts like 1,4,16\n");
         rc = -1;
     }
-    if (rc != 0) {
-        xinf_config_destroy (&config);
-        return rc == 1 ? 0 : 2;
-    }
-    xinf_log_set_level (XINF_LOG_WARN);
-    zsys_init ();
-    char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
-    s_own_dir (dir, sizeof dir);
-    xinf_load_row_t rows [32] = { { 0 } };
-    xinf_load_late_t late = { 0 };
-    s_llama_t llama [32];
-    size_t llama_count = 0;
-    rc = s_model_path (config, dir, model, sizeof model) ? 1 : 0;
-    //  llama.cpp first, while no node of ours runs beside it
-    if (rc == 0 && s_llama_dir (config, dir, llama_dir, sizeof llama_dir))
-        llama_count = s_llama_run (llama_dir, model, xinf_config_int (config, "threads"),
-                                   (size_t) xinf_config_int (config, "prompt-tokens"),
-                                   (size_t) xinf_config_int (config, "max-tokens"), counts, count, llama);
-    if (rc == 0)
-        rc = s_serve (config, dir, model, counts, count, rows, &late);
-    s_rows_compare (rows, count, llama, llama_count);
-    if (rc == 0 && xinf_config_flag (config, "json"))
-        s_print_json (config, model, rows, count, llama, llama_count, &late);
-    else
     if (rc == 0) {
-        printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
-                "%lld request(s) per client\n\n", model, (long long) xinf_config_int (config, "threads"),
-                (long long) xinf_config_int (config, "prompt-tokens"), (long long) xinf_config_int (config, "max-tokens"),
-                (long long) xinf_config_int (config, "requests"));
-        s_print_report (rows, count, llama, llama_count, &late);
+        xinf_log_set_level (XINF_LOG_WARN);
+        zsys_init ();
+        double load = s_load_average ();
+        s_own_dir (bench->dir, sizeof bench->dir);
+        rc = s_model_path (bench->config, bench->dir, bench->model, sizeof bench->model) ? 1 : 0;
+        bench->llama = s_llama_dir (bench->config, bench->dir, bench->llama_dir, sizeof bench->llama_dir);
+        rc = rc ? rc : s_serve (bench);
+        if (rc == 0)
+            s_report (bench, load);
     }
-    xinf_config_destroy (&config);
-    return rc;
+    xinf_config_destroy (&bench->config);
+    free (bench);
+    return help ? 0 : rc < 0 ? 2 : rc;
 }

@@ -26,7 +26,6 @@ typedef struct {
     size_t start_after;               //  tokens seen in the run before it sends
     s_request_t *current;
     uint64_t corr;
-    int64_t last_us;
 } s_client_t;
 
 //  One measured run: its clients and every request they made.
@@ -56,6 +55,7 @@ s_push (double **values, size_t *count, size_t *alloc, double value)
     (*values) [(*count)++] = value;
 }
 
+//  qsort order: ascending doubles.
 static int
 s_compare (const void *left, const void *right)
 {
@@ -85,7 +85,7 @@ s_client_send (xinf_load_t *run, s_client_t *client)
     xinf_map_put_str (body, "uid", run->uid);
     xinf_value_t *ids = xinf_value_new_array ();
     for (size_t index = 0; index < client->prompt_length; index++)
-        xinf_array_push (ids, xinf_value_new_uint (1 + (client->index * 131 + client->issued * 17 + index * 7) % 1000));
+        xinf_array_push (ids, xinf_value_new_uint (1 + (client->index * 131 + client->issued * 17 + index * 7) % 500));
     xinf_map_put (body, "prompt_tokens", ids);
     xinf_map_put_uint (body, "max_tokens", client->max_tokens);
     xinf_map_put_float (body, "temperature", 0);
@@ -101,7 +101,7 @@ s_client_send (xinf_load_t *run, s_client_t *client)
     s_request_t *record = calloc (1, sizeof *record);
     assert (record);
     record->client = client->index;
-    record->sent_us = client->last_us = now;
+    record->sent_us = now;
     if (run->request_count == run->request_alloc) {
         run->request_alloc = run->request_alloc ? run->request_alloc * 2 : 64;
         run->requests = realloc (run->requests, run->request_alloc * sizeof *run->requests);
@@ -133,14 +133,13 @@ s_client_on (xinf_load_t *run, s_client_t *client, xinf_msg_t *msg)
     s_request_t *request = client->current;
     if (!request || xinf_msg_corr (msg) != client->corr)
         return;                       //  stale: a request given up on
-    client->last_us = zclock_usecs ();
     if (xinf_msg_is (msg, "GENERATE_TOKEN")) {
         if (request->count == request->alloc) {
             request->alloc = request->alloc ? request->alloc * 2 : 64;
             request->times = realloc (request->times, request->alloc * sizeof *request->times);
             assert (request->times);
         }
-        request->times [request->count++] = client->last_us;
+        request->times [request->count++] = zclock_usecs ();
         run->tokens_seen++;
     }
     else
@@ -177,8 +176,9 @@ s_run_tick (xinf_load_t *run)
     int64_t now = zclock_usecs ();
     for (size_t index = 0; index < run->client_count; index++) {
         s_client_t *client = &run->clients [index];
-        if (client->current && now - client->last_us > run->timeout_us)
-            s_client_end (run, client, true, "no message within the timeout");
+        //  The supervisor answers ERROR at the deadline; this is in case it cannot
+        if (client->current && now - client->current->sent_us > run->timeout_us + 5000000)
+            s_client_end (run, client, true, "no reply within the request's deadline");
         if (!client->current && client->issued < client->budget && run->tokens_seen >= client->start_after)
             s_client_send (run, client);
         busy |= client->current != NULL || client->issued < client->budget;
@@ -251,10 +251,12 @@ xinf_load_destroy (xinf_load_t **run_p)
 
 // ---- statistics -------------------------------------------------------------
 
+//  A request's decode span, first to last token (us).
 typedef struct {
     int64_t start, end;
 } s_span_t;
 
+//  qsort order: spans by start.
 static int
 s_compare_spans (const void *left, const void *right)
 {

@@ -23,8 +23,8 @@ typedef struct {
 typedef struct _xinf_load_t xinf_load_t;
 
 //  'clients' clients of model 'uid' at 'endpoint', each making 'requests'
-//  requests of prompt_length tokens in, max_tokens out; a request silent for
-//  timeout_s is an error.
+//  requests of prompt_length tokens in, max_tokens out; each request's
+//  deadline is timeout_s (then it is an error).
 xinf_load_t *xinf_load_new (const char *endpoint, const char *uid, size_t clients, size_t requests,
                             size_t prompt_length, size_t max_tokens, int64_t timeout_s);
 void xinf_load_destroy (xinf_load_t **self_p);
