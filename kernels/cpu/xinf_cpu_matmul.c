@@ -188,7 +188,6 @@ typedef struct {
     const float *x;
     size_t n;
     float *y;
-    float *scratch;                  //  xinf_cpu_multi_scratch (cols) floats a thread
 } s_batch_t;
 
 //  A task: its rows a kernel group at a time, each group times every
@@ -199,14 +198,12 @@ s_batch_task (void *arg, size_t task, int thread)
     s_batch_t *job = arg;
     size_t first = task * job->rows_per_task;
     size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
-    float *scratch = job->scratch + (size_t) thread * xinf_cpu_multi_scratch (job->cols);
     for (size_t row = first; row < end; row += XINF_CPU_MULTI_ROWS) {
         size_t count = end - row < XINF_CPU_MULTI_ROWS ? end - row : XINF_CPU_MULTI_ROWS;
         size_t next = row + count;
         size_t after = end - next < XINF_CPU_MULTI_ROWS ? end - next : XINF_CPU_MULTI_ROWS;
         job->kern->rows_multi (job->dtype, job->w + row * job->row_bytes, job->row_bytes, count, job->cols,
-                               job->x, job->n, job->y + row, job->rows, scratch,
-                               after ? job->w + next * job->row_bytes : NULL, after * job->row_bytes);
+                               job->x, job->n, job->y + row, job->rows, after);
     }
 }
 
@@ -239,17 +236,9 @@ xinf_cpu_matvec_batch (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *
         memset (y, 0, n * rows * sizeof (float));
         return;
     }
-    size_t threads = (size_t) xinf_threadpool_size (pool);
-    float *scratch = aligned_alloc (64, threads * xinf_cpu_multi_scratch (cols) * sizeof (float));
-    if (!scratch) {                  //  out of memory: one vector at a time
-        for (size_t j = 0; j < n; j++)
-            xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
-        return;
-    }
     s_batch_t job = { xinf_cpu_kern (), dtype, w, row_bytes, rows, cols,
-                      s_batch_rows_per_task (pool, rows, row_bytes, n), x, n, y, scratch };
+                      s_batch_rows_per_task (pool, rows, row_bytes, n), x, n, y };
     xinf_threadpool_run (pool, (rows + job.rows_per_task - 1) / job.rows_per_task, s_batch_task, &job);
-    free (scratch);
 }
 
 //  ---- matmul ----------------------------------------------------------------
