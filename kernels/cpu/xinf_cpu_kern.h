@@ -42,9 +42,9 @@ typedef struct {
     //  y [j * y_stride + r] = row r . x [j] for r < count <= MULTI_ROWS,
     //  j < n, x [j] at x + j * cols: for every (r, j) bit for bit what
     //  'rows' gives row r with x [j]. Each piece of weights is widened
-    //  once for several vectors and read from memory once; the 'after'
-    //  rows that follow these (at most MULTI_ROWS) are prefetched
-    //  meanwhile.
+    //  once for several vectors and read from memory once; of the 'after'
+    //  rows that follow these (up to 2 MULTI_ROWS matter), some are
+    //  prefetched meanwhile.
     void (*rows_multi) (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
                         const float *x, size_t n, float *y, size_t y_stride, size_t after);
     //  out = one row as floats.

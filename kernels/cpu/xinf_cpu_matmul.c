@@ -201,7 +201,7 @@ s_batch_task (void *arg, size_t task, int thread)
     for (size_t row = first; row < end; row += XINF_CPU_MULTI_ROWS) {
         size_t count = end - row < XINF_CPU_MULTI_ROWS ? end - row : XINF_CPU_MULTI_ROWS;
         size_t next = row + count;
-        size_t after = end - next < XINF_CPU_MULTI_ROWS ? end - next : XINF_CPU_MULTI_ROWS;
+        size_t after = end - next < 2 * XINF_CPU_MULTI_ROWS ? end - next : 2 * XINF_CPU_MULTI_ROWS;
         job->kern->rows_multi (job->dtype, job->w + row * job->row_bytes, job->row_bytes, count, job->cols,
                                job->x, job->n, job->y + row, job->rows, after);
     }

@@ -22,8 +22,8 @@
     pass each), then the sum of acc0 + acc1: 8 lanes with AVX2, 16 with
     AVX-512.
 
-    While the first group of vectors passes, the weights of the next rows
-    (4 rows on) are prefetched.
+    While the vectors pass, the weights of the rows 8 on are prefetched
+    into L2, in address order.
 */
 #include "xinf_cpu_kern.h"
 
@@ -48,8 +48,9 @@
 
 //  A kernel: rows w [0..S_ROWS) as stored, vectors x [j * cols] for
 //  j < n <= the table's group: out [r][j] = row r . x [j]. With ahead
-//  set, the kernel prefetches ahead [r] + the offsets it reads of row r.
-typedef void (s_kernel_fn) (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols,
+//  set (4 rows as long as w's), its first pass prefetches them into L2
+//  in step with its reading of w, in address order.
+typedef void (s_kernel_fn) (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
                             size_t n, float out [S_ROWS][S_VECTORS]);
 
 //  fp16 bits -> float for the Q8_0 block scales (as the 'rows' table).
@@ -100,12 +101,13 @@ s_tail (xinf_dtype_t dtype, float sum, const uint8_t *w, const float *x, size_t 
     return sum;
 }
 
-//  Prefetches the lines of row 'ahead' under its 'bytes' bytes from 'at'.
-static inline void
+//  Prefetches into L2 the lines of 'bytes' bytes from ahead + at. (L2:
+//  the rows that follow would crowd L1 out of the ones in use.)
+static S_INLINE void
 s_prefetch (const uint8_t *ahead, size_t at, size_t bytes)
 {
     for (size_t line = 0; line < bytes; line += 64)
-        _mm_prefetch ((const char *) ahead + at + line, _MM_HINT_T0);
+        __builtin_prefetch (ahead + at + line, 0, 2);
 }
 
 //  ---- F32, F16, BF16 with AVX2 ------------------------------------------------
@@ -113,7 +115,7 @@ s_prefetch (const uint8_t *ahead, size_t at, size_t bytes)
 //  acc [r][j] = accumulator k of row r . x [j]: the columns 32m + 8k below
 //  the last whole 32, for k = 0 also the whole 8s after them.
 S_AVX2 static S_INLINE void
-s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols,
+s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
          size_t k, __m256 acc [S_ROWS][S_VECTORS], const int n)
 {
     size_t full = cols / 32 * 32, i = 8 * k, size = dtype == XINF_DTYPE_F32 ? 4 : 2;
@@ -124,7 +126,7 @@ s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahea
         __m256 wv [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
             if (ahead && k == 0)
-                s_prefetch (ahead [r], i * size, 32 * size);
+                s_prefetch (ahead, (i * S_ROWS + r * 32) * size, 32 * size);
             wv [r] = s_load8 (dtype, w [r], i);
         }
         S_UNROLL for (int j = 0; j < n; j++) {
@@ -143,7 +145,7 @@ s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahea
 
 //  4 rows x n vectors of the AVX2 dot product, one accumulator a pass.
 S_AVX2 static S_INLINE void
-s_dot8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols,
+s_dot8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
         float out [S_ROWS][S_VECTORS], const int n)
 {
     __m256 acc [S_ROWS][S_VECTORS], low [S_ROWS][S_VECTORS], high [S_ROWS][S_VECTORS];
@@ -164,7 +166,7 @@ s_dot8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahead
 //  The AVX2 kernel of one float type: up to 2 vectors.
 #define S_FLOATS_AVX2(name, dtype) \
 S_AVX2 static void \
-name (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols, size_t n, \
+name (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n, \
       float out [S_ROWS][S_VECTORS]) \
 { \
     if (n >= 2) \
@@ -182,7 +184,7 @@ S_FLOATS_AVX2 (s_bf16_avx2, XINF_DTYPE_BF16)
 //  acc [r][j] = the sum over the blocks first, first + 2, ... of
 //  d * (q . x), 8 lanes, the block's parts summed as 'rows' sums them.
 S_AVX2 static S_INLINE void
-s_q8_pass8 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols, size_t first,
+s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first,
             __m256 acc [S_ROWS][S_VECTORS], const int rows, const int n)
 {
     S_UNROLL for (int r = 0; r < rows; r++)
@@ -203,7 +205,7 @@ s_q8_pass8 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x
         }
         S_UNROLL for (int r = 0; r < rows; r++) {
             if (ahead && first == 0)
-                s_prefetch (ahead [r], bytes, 2 * S_BLOCK_BYTES);
+                s_prefetch (ahead, bytes * S_ROWS + r * 2 * S_BLOCK_BYTES, 2 * S_BLOCK_BYTES);
             __m256 scale = _mm256_set1_ps (s_scale (w [r] + bytes));
             S_UNROLL for (int j = 0; j < n; j++)
                 acc [r][j] = _mm256_fmadd_ps (scale, sum [r][j], acc [r][j]);
@@ -213,7 +215,7 @@ s_q8_pass8 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x
 
 //  2 rows x n vectors of the AVX2 Q8_0 dot product.
 S_AVX2 static S_INLINE void
-s_q8_dot8 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols,
+s_q8_dot8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
            float out [S_ROWS][S_VECTORS], const int n)
 {
     __m256 even [S_ROWS][S_VECTORS], odd [S_ROWS][S_VECTORS];
@@ -225,11 +227,11 @@ s_q8_dot8 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x,
 }
 
 S_AVX2 static void
-s_q8_avx2 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols, size_t n,
+s_q8_avx2 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n,
            float out [S_ROWS][S_VECTORS])
 {
     for (int r = 0; r < S_ROWS; r += 2) {
-        const uint8_t *const *pair_ahead = ahead ? ahead + r : NULL;
+        const uint8_t *pair_ahead = ahead ? ahead + r * 2 * S_BLOCK_BYTES : NULL;
         if (n >= 2)
             s_q8_dot8 (w + r, pair_ahead, x, cols, (float (*) [S_VECTORS]) out [r], 2);
         else
@@ -255,7 +257,7 @@ s_load16 (xinf_dtype_t dtype, const uint8_t *w, size_t i)
 //  acc [r][j] = accumulators 2k | 2k + 1 of row r . x [j] in 16 lanes: the
 //  columns 32m + 16k below the last whole 32.
 S_AVX512 static S_INLINE void
-s_pass16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols,
+s_pass16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
           size_t k, __m512 acc [S_ROWS][S_VECTORS], const int n)
 {
     size_t full = cols / 32 * 32, size = dtype == XINF_DTYPE_F32 ? 4 : 2;
@@ -266,7 +268,7 @@ s_pass16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahe
         __m512 wv [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
             if (ahead && k == 0)
-                s_prefetch (ahead [r], i * size, 32 * size);
+                s_prefetch (ahead, (i * S_ROWS + r * 32) * size, 32 * size);
             wv [r] = s_load16 (dtype, w [r], i);
         }
         S_UNROLL for (int j = 0; j < n; j++) {
@@ -292,7 +294,7 @@ s_high (__m512 v)
 //  4 rows x n vectors of the AVX2 dot product in 16 lanes: acc0 | acc1,
 //  then the whole 8s into acc0, then acc2 | acc3.
 S_AVX512 static S_INLINE void
-s_dot16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols,
+s_dot16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
          float out [S_ROWS][S_VECTORS], const int n)
 {
     __m512 acc [S_ROWS][S_VECTORS];
@@ -318,7 +320,7 @@ s_dot16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *const *ahea
 //  The AVX-512 kernel of one float type: up to 4 vectors.
 #define S_FLOATS_AVX512(name, dtype) \
 S_AVX512 static void \
-name (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols, size_t n, \
+name (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n, \
       float out [S_ROWS][S_VECTORS]) \
 { \
     switch (n) { \
@@ -345,7 +347,7 @@ s_load_i8_16 (const uint8_t *p)
 //  As s_q8_pass8 in 16 lanes: sum = q [0..16) x [0..16), then FMA of the
 //  second half, then acc = d * sum + acc.
 S_AVX512 static S_INLINE void
-s_q8_pass16 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols, size_t first,
+s_q8_pass16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first,
              __m512 acc [S_ROWS][S_VECTORS], const int n)
 {
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
@@ -356,7 +358,7 @@ s_q8_pass16 (const uint8_t *const *w, const uint8_t *const *ahead, const float *
         __m512 w0 [S_ROWS], w1 [S_ROWS], scale [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
             if (ahead && first == 0)
-                s_prefetch (ahead [r], bytes, 2 * S_BLOCK_BYTES);
+                s_prefetch (ahead, bytes * S_ROWS + r * 2 * S_BLOCK_BYTES, 2 * S_BLOCK_BYTES);
             w0 [r] = s_load_i8_16 (w [r] + bytes + 2);
             w1 [r] = s_load_i8_16 (w [r] + bytes + 18);
             scale [r] = _mm512_set1_ps (s_scale (w [r] + bytes));
@@ -373,7 +375,7 @@ s_q8_pass16 (const uint8_t *const *w, const uint8_t *const *ahead, const float *
 
 //  4 rows x n vectors of the AVX-512 Q8_0 dot product.
 S_AVX512 static S_INLINE void
-s_q8_dot16 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols,
+s_q8_dot16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
             float out [S_ROWS][S_VECTORS], const int n)
 {
     __m512 even [S_ROWS][S_VECTORS], odd [S_ROWS][S_VECTORS];
@@ -385,7 +387,7 @@ s_q8_dot16 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x
 }
 
 S_AVX512 static void
-s_q8_avx512 (const uint8_t *const *w, const uint8_t *const *ahead, const float *x, size_t cols, size_t n,
+s_q8_avx512 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n,
              float out [S_ROWS][S_VECTORS])
 {
     switch (n) {
@@ -399,26 +401,29 @@ s_q8_avx512 (const uint8_t *const *w, const uint8_t *const *ahead, const float *
 //  ---- the calls -----------------------------------------------------------------
 
 //  The rows (the missing ones of a short group copies of the last) times
-//  the vectors, 'group' at a time; the first group prefetches the next
-//  'after' rows, row r + 4 while it reads row r.
+//  the vectors in groups of at most 'group', all of nearly one size.
+//  Each group prefetches the 4 rows after the next 4 if 'after' says
+//  they are there (2 row groups ahead: far enough for DRAM's latency;
+//  again by every vector group, as a burst of prefetches can be dropped).
 static void
 s_multi (s_kernel_fn *kernel, size_t group, const uint8_t *w, size_t row_bytes, size_t count, size_t cols,
          const float *x, size_t n, float *y, size_t y_stride, size_t after)
 {
-    const uint8_t *rows [S_ROWS], *ahead [S_ROWS];
+    const uint8_t *rows [S_ROWS], *ahead;
     if (count == 0)
         return;
-    for (size_t r = 0; r < S_ROWS; r++) {
+    for (size_t r = 0; r < S_ROWS; r++)
         rows [r] = w + (r < count ? r : count - 1) * row_bytes;
-        ahead [r] = r < after ? w + (count + r) * row_bytes : rows [r];
-    }
-    for (size_t j = 0; j < n; j += group) {
-        size_t vectors = n - j < group ? n - j : group;
+    ahead = count == S_ROWS && after >= 2 * S_ROWS ? w + 2 * S_ROWS * row_bytes : NULL;
+    size_t groups = (n + group - 1) / group;
+    for (size_t g = 0, j = 0; g < groups; g++) {
+        size_t vectors = n / groups + (g < n % groups);
         float out [S_ROWS][S_VECTORS];
-        kernel (rows, j == 0 && after ? ahead : NULL, x + j * cols, cols, vectors, out);
+        kernel (rows, ahead, x + j * cols, cols, vectors, out);
         for (size_t v = 0; v < vectors; v++)
             for (size_t r = 0; r < count; r++)
                 y [(j + v) * y_stride + r] = out [r][v];
+        j += vectors;
     }
 }
 
