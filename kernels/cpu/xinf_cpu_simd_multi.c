@@ -205,7 +205,7 @@ s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_
         }
         S_UNROLL for (int r = 0; r < rows; r++) {
             if (ahead && first == 0)
-                s_prefetch (ahead, bytes * S_ROWS + r * 2 * S_BLOCK_BYTES, 2 * S_BLOCK_BYTES);
+                s_prefetch (ahead, bytes * S_ROWS, 2 * S_BLOCK_BYTES);
             __m256 scale = _mm256_set1_ps (s_scale (w [r] + bytes));
             S_UNROLL for (int j = 0; j < n; j++)
                 acc [r][j] = _mm256_fmadd_ps (scale, sum [r][j], acc [r][j]);
@@ -213,29 +213,32 @@ s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_
     }
 }
 
-//  2 rows x n vectors of the AVX2 Q8_0 dot product.
+//  1 row x n vectors of the AVX2 Q8_0 dot product (one row at a time
+//  leaves registers for 4 vectors: fewer conversions a vector).
 S_AVX2 static S_INLINE void
 s_q8_dot8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
            float out [S_ROWS][S_VECTORS], const int n)
 {
     __m256 even [S_ROWS][S_VECTORS], odd [S_ROWS][S_VECTORS];
-    s_q8_pass8 (w, ahead, x, cols, 0, even, 2, n);
-    s_q8_pass8 (w, ahead, x, cols, 1, odd, 2, n);
-    S_UNROLL for (int r = 0; r < 2; r++)
-        S_UNROLL for (int j = 0; j < n; j++)
-            out [r][j] = xinf_simd_hsum (_mm256_add_ps (even [r][j], odd [r][j]));
+    s_q8_pass8 (w, ahead, x, cols, 0, even, 1, n);
+    s_q8_pass8 (w, ahead, x, cols, 1, odd, 1, n);
+    S_UNROLL for (int j = 0; j < n; j++)
+        out [0][j] = xinf_simd_hsum (_mm256_add_ps (even [0][j], odd [0][j]));
 }
 
 S_AVX2 static void
 s_q8_avx2 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n,
            float out [S_ROWS][S_VECTORS])
 {
-    for (int r = 0; r < S_ROWS; r += 2) {
-        const uint8_t *pair_ahead = ahead ? ahead + r * 2 * S_BLOCK_BYTES : NULL;
-        if (n >= 2)
-            s_q8_dot8 (w + r, pair_ahead, x, cols, (float (*) [S_VECTORS]) out [r], 2);
-        else
-            s_q8_dot8 (w + r, pair_ahead, x, cols, (float (*) [S_VECTORS]) out [r], 1);
+    for (int r = 0; r < S_ROWS; r++) {
+        const uint8_t *row_ahead = ahead ? ahead + r * 2 * S_BLOCK_BYTES : NULL;
+        float (*row_out) [S_VECTORS] = (float (*) [S_VECTORS]) out [r];
+        switch (n) {
+            case 1: s_q8_dot8 (w + r, row_ahead, x, cols, row_out, 1); break;
+            case 2: s_q8_dot8 (w + r, row_ahead, x, cols, row_out, 2); break;
+            case 3: s_q8_dot8 (w + r, row_ahead, x, cols, row_out, 3); break;
+            default: s_q8_dot8 (w + r, row_ahead, x, cols, row_out, 4); break;
+        }
     }
 }
 
@@ -433,7 +436,7 @@ xinf_cpu_rows_multi_avx2 (xinf_dtype_t dtype, const void *w, size_t row_bytes, s
 {
     pthread_once (&s_once, s_half_fill);
     s_kernel_fn *kernels [] = { s_f32_avx2, s_f16_avx2, s_bf16_avx2, s_q8_avx2 };
-    s_multi (kernels [dtype], 2, w, row_bytes, count, cols, x, n, y, y_stride, after);
+    s_multi (kernels [dtype], dtype == XINF_DTYPE_Q8_0 ? 4 : 2, w, row_bytes, count, cols, x, n, y, y_stride, after);
 }
 
 void
