@@ -46,6 +46,10 @@
 //  Most vectors a kernel call takes.
 #define S_VECTORS 4
 
+//  Columns a pass takes before the passes of the other accumulators (a
+//  multiple of 64): 4 rows and the vectors' share stay in L1 meanwhile.
+#define S_CHUNK 512
+
 //  A kernel: rows w [0..S_ROWS) as stored, vectors x [j * cols] for
 //  j < n <= the table's group: out [r][j] = row r . x [j]. With ahead
 //  set (4 rows as long as w's), its first pass prefetches them into L2
@@ -112,17 +116,14 @@ s_prefetch (const uint8_t *ahead, size_t at, size_t bytes)
 
 //  ---- F32, F16, BF16 with AVX2 ------------------------------------------------
 
-//  acc [r][j] = accumulator k of row r . x [j]: the columns 32m + 8k below
-//  the last whole 32, for k = 0 also the whole 8s after them.
+//  acc [r][j] += row r . x [j] over the columns 32m + 8k in [from, to):
+//  accumulator k's share of a chunk of columns.
 S_AVX2 static S_INLINE void
 s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
-         size_t k, __m256 acc [S_ROWS][S_VECTORS], const int n)
+         size_t from, size_t to, const int k, __m256 acc [S_ROWS][S_VECTORS], const int n)
 {
-    size_t full = cols / 32 * 32, i = 8 * k, size = dtype == XINF_DTYPE_F32 ? 4 : 2;
-    S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        S_UNROLL for (int j = 0; j < n; j++)
-            acc [r][j] = _mm256_setzero_ps ();
-    for (; i < full; i += 32) {
+    size_t size = dtype == XINF_DTYPE_F32 ? 4 : 2;
+    for (size_t i = from + 8 * k; i < to; i += 32) {
         __m256 wv [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
             if (ahead && k == 0)
@@ -135,30 +136,35 @@ s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, cons
                 acc [r][j] = _mm256_fmadd_ps (wv [r], xv, acc [r][j]);
         }
     }
-    for (; k == 0 && i + 8 <= cols; i += 8)
-        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-            __m256 wv = s_load8 (dtype, w [r], i);
-            S_UNROLL for (int j = 0; j < n; j++)
-                acc [r][j] = _mm256_fmadd_ps (wv, _mm256_loadu_ps (x + j * cols + i), acc [r][j]);
-        }
 }
 
-//  4 rows x n vectors of the AVX2 dot product, one accumulator a pass.
+//  4 rows x n vectors of the AVX2 dot product: per chunk of columns one
+//  pass an accumulator, then the whole 8s after the last 32 into acc0.
 S_AVX2 static S_INLINE void
 s_dot8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
         float out [S_ROWS][S_VECTORS], const int n)
 {
-    __m256 acc [S_ROWS][S_VECTORS], low [S_ROWS][S_VECTORS], high [S_ROWS][S_VECTORS];
-    s_pass8 (dtype, w, ahead, x, cols, 0, low, n);
-    s_pass8 (dtype, w, ahead, x, cols, 1, acc, n);
-    S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        S_UNROLL for (int j = 0; j < n; j++)
-            low [r][j] = _mm256_add_ps (low [r][j], acc [r][j]);
-    s_pass8 (dtype, w, ahead, x, cols, 2, high, n);
-    s_pass8 (dtype, w, ahead, x, cols, 3, acc, n);
+    __m256 acc [4][S_ROWS][S_VECTORS];
+    size_t full = cols / 32 * 32;
+    S_UNROLL for (int k = 0; k < 4; k++)
+        S_UNROLL for (int r = 0; r < S_ROWS; r++)
+            S_UNROLL for (int j = 0; j < n; j++)
+                acc [k][r][j] = _mm256_setzero_ps ();
+    for (size_t from = 0; from < full; from += S_CHUNK) {
+        size_t to = full - from < S_CHUNK ? full : from + S_CHUNK;
+        S_UNROLL for (int k = 0; k < 4; k++)
+            s_pass8 (dtype, w, ahead, x, cols, from, to, k, acc [k], n);
+    }
+    for (size_t i = full; i + 8 <= cols; i += 8)
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            __m256 wv = s_load8 (dtype, w [r], i);
+            S_UNROLL for (int j = 0; j < n; j++)
+                acc [0][r][j] = _mm256_fmadd_ps (wv, _mm256_loadu_ps (x + j * cols + i), acc [0][r][j]);
+        }
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
         S_UNROLL for (int j = 0; j < n; j++) {
-            __m256 total = _mm256_add_ps (low [r][j], _mm256_add_ps (high [r][j], acc [r][j]));
+            __m256 total = _mm256_add_ps (_mm256_add_ps (acc [0][r][j], acc [1][r][j]),
+                                          _mm256_add_ps (acc [2][r][j], acc [3][r][j]));
             out [r][j] = s_tail (dtype, xinf_simd_hsum (total), w [r], x + j * cols, cols);
         }
 }
@@ -181,16 +187,14 @@ S_FLOATS_AVX2 (s_bf16_avx2, XINF_DTYPE_BF16)
 
 //  ---- Q8_0 with AVX2 ------------------------------------------------------------
 
-//  acc [r][j] = the sum over the blocks first, first + 2, ... of
-//  d * (q . x), 8 lanes, the block's parts summed as 'rows' sums them.
+//  acc [r][j] += the sum over the blocks first, first + 2, ... below
+//  'end' of d * (q . x), 8 lanes, the block's parts summed as 'rows' sums
+//  them: the share of a chunk of acc0 (first even) or acc1 (odd).
 S_AVX2 static S_INLINE void
-s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first,
+s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first, size_t end,
             __m256 acc [S_ROWS][S_VECTORS], const int rows, const int n)
 {
-    S_UNROLL for (int r = 0; r < rows; r++)
-        S_UNROLL for (int j = 0; j < n; j++)
-            acc [r][j] = _mm256_setzero_ps ();
-    for (size_t b = first; b < cols / S_BLOCK; b += 2) {
+    for (size_t b = first; b < end; b += 2) {
         size_t at = b * S_BLOCK, bytes = b * S_BLOCK_BYTES;
         __m256 sum [S_ROWS][S_VECTORS];
         S_UNROLL for (int part = 0; part < S_BLOCK; part += 8) {
@@ -204,7 +208,7 @@ s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_
             }
         }
         S_UNROLL for (int r = 0; r < rows; r++) {
-            if (ahead && first == 0)
+            if (ahead && b % 2 == 0)
                 s_prefetch (ahead, bytes * S_ROWS, 2 * S_BLOCK_BYTES);
             __m256 scale = _mm256_set1_ps (s_scale (w [r] + bytes));
             S_UNROLL for (int j = 0; j < n; j++)
@@ -220,8 +224,14 @@ s_q8_dot8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t
            float out [S_ROWS][S_VECTORS], const int n)
 {
     __m256 even [S_ROWS][S_VECTORS], odd [S_ROWS][S_VECTORS];
-    s_q8_pass8 (w, ahead, x, cols, 0, even, 1, n);
-    s_q8_pass8 (w, ahead, x, cols, 1, odd, 1, n);
+    size_t blocks = cols / S_BLOCK;
+    S_UNROLL for (int j = 0; j < n; j++)
+        even [0][j] = odd [0][j] = _mm256_setzero_ps ();
+    for (size_t from = 0; from < blocks; from += S_CHUNK / S_BLOCK) {
+        size_t to = blocks - from < S_CHUNK / S_BLOCK ? blocks : from + S_CHUNK / S_BLOCK;
+        s_q8_pass8 (w, ahead, x, cols, from, to, even, 1, n);
+        s_q8_pass8 (w, ahead, x, cols, from + 1, to, odd, 1, n);
+    }
     S_UNROLL for (int j = 0; j < n; j++)
         out [0][j] = xinf_simd_hsum (_mm256_add_ps (even [0][j], odd [0][j]));
 }
@@ -257,17 +267,14 @@ s_load16 (xinf_dtype_t dtype, const uint8_t *w, size_t i)
     return _mm512_loadu_ps ((const float *) w + i);
 }
 
-//  acc [r][j] = accumulators 2k | 2k + 1 of row r . x [j] in 16 lanes: the
-//  columns 32m + 16k below the last whole 32.
+//  acc [r][j] += accumulators 2k | 2k + 1 of row r . x [j] in 16 lanes,
+//  over the columns 32m + 16k in [from, to): their share of a chunk.
 S_AVX512 static S_INLINE void
 s_pass16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
-          size_t k, __m512 acc [S_ROWS][S_VECTORS], const int n)
+          size_t from, size_t to, const int k, __m512 acc [S_ROWS][S_VECTORS], const int n)
 {
-    size_t full = cols / 32 * 32, size = dtype == XINF_DTYPE_F32 ? 4 : 2;
-    S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        S_UNROLL for (int j = 0; j < n; j++)
-            acc [r][j] = _mm512_setzero_ps ();
-    for (size_t i = 16 * k; i < full; i += 32) {
+    size_t size = dtype == XINF_DTYPE_F32 ? 4 : 2;
+    for (size_t i = from + 16 * k; i < to; i += 32) {
         __m512 wv [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
             if (ahead && k == 0)
@@ -294,29 +301,32 @@ s_high (__m512 v)
     return _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (v), 1));
 }
 
-//  4 rows x n vectors of the AVX2 dot product in 16 lanes: acc0 | acc1,
-//  then the whole 8s into acc0, then acc2 | acc3.
+//  4 rows x n vectors of the AVX2 dot product in 16 lanes: per chunk of
+//  columns a pass for acc0 | acc1 and one for acc2 | acc3, then the whole
+//  8s after the last 32 into acc0.
 S_AVX512 static S_INLINE void
 s_dot16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
          float out [S_ROWS][S_VECTORS], const int n)
 {
-    __m512 acc [S_ROWS][S_VECTORS];
-    __m256 low [S_ROWS][S_VECTORS];
+    __m512 acc [2][S_ROWS][S_VECTORS];
     size_t full = cols / 32 * 32;
-    s_pass16 (dtype, w, ahead, x, cols, 0, acc, n);
+    S_UNROLL for (int k = 0; k < 2; k++)
+        S_UNROLL for (int r = 0; r < S_ROWS; r++)
+            S_UNROLL for (int j = 0; j < n; j++)
+                acc [k][r][j] = _mm512_setzero_ps ();
+    for (size_t from = 0; from < full; from += S_CHUNK) {
+        size_t to = full - from < S_CHUNK ? full : from + S_CHUNK;
+        s_pass16 (dtype, w, ahead, x, cols, from, to, 0, acc [0], n);
+        s_pass16 (dtype, w, ahead, x, cols, from, to, 1, acc [1], n);
+    }
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
         S_UNROLL for (int j = 0; j < n; j++) {
-            __m256 acc0 = s_low (acc [r][j]);
+            __m256 acc0 = s_low (acc [0][r][j]);
             for (size_t i = full; i + 8 <= cols; i += 8)
                 acc0 = _mm256_fmadd_ps (s_load8 (dtype, w [r], i), _mm256_loadu_ps (x + j * cols + i), acc0);
-            low [r][j] = _mm256_add_ps (acc0, s_high (acc [r][j]));
-        }
-    s_pass16 (dtype, w, ahead, x, cols, 1, acc, n);
-    S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        S_UNROLL for (int j = 0; j < n; j++) {
-            __m256 high = _mm256_add_ps (s_low (acc [r][j]), s_high (acc [r][j]));
-            out [r][j] = s_tail (dtype, xinf_simd_hsum (_mm256_add_ps (low [r][j], high)), w [r], x + j * cols,
-                                 cols);
+            __m256 low = _mm256_add_ps (acc0, s_high (acc [0][r][j]));
+            __m256 high = _mm256_add_ps (s_low (acc [1][r][j]), s_high (acc [1][r][j]));
+            out [r][j] = s_tail (dtype, xinf_simd_hsum (_mm256_add_ps (low, high)), w [r], x + j * cols, cols);
         }
 }
 
@@ -350,17 +360,14 @@ s_load_i8_16 (const uint8_t *p)
 //  As s_q8_pass8 in 16 lanes: sum = q [0..16) x [0..16), then FMA of the
 //  second half, then acc = d * sum + acc.
 S_AVX512 static S_INLINE void
-s_q8_pass16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first,
+s_q8_pass16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first, size_t end,
              __m512 acc [S_ROWS][S_VECTORS], const int n)
 {
-    S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        S_UNROLL for (int j = 0; j < n; j++)
-            acc [r][j] = _mm512_setzero_ps ();
-    for (size_t b = first; b < cols / S_BLOCK; b += 2) {
+    for (size_t b = first; b < end; b += 2) {
         size_t at = b * S_BLOCK, bytes = b * S_BLOCK_BYTES;
         __m512 w0 [S_ROWS], w1 [S_ROWS], scale [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-            if (ahead && first == 0)
+            if (ahead && b % 2 == 0)
                 s_prefetch (ahead, bytes * S_ROWS + r * 2 * S_BLOCK_BYTES, 2 * S_BLOCK_BYTES);
             w0 [r] = s_load_i8_16 (w [r] + bytes + 2);
             w1 [r] = s_load_i8_16 (w [r] + bytes + 18);
@@ -382,8 +389,15 @@ s_q8_dot16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_
             float out [S_ROWS][S_VECTORS], const int n)
 {
     __m512 even [S_ROWS][S_VECTORS], odd [S_ROWS][S_VECTORS];
-    s_q8_pass16 (w, ahead, x, cols, 0, even, n);
-    s_q8_pass16 (w, ahead, x, cols, 1, odd, n);
+    size_t blocks = cols / S_BLOCK;
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        S_UNROLL for (int j = 0; j < n; j++)
+            even [r][j] = odd [r][j] = _mm512_setzero_ps ();
+    for (size_t from = 0; from < blocks; from += S_CHUNK / S_BLOCK) {
+        size_t to = blocks - from < S_CHUNK / S_BLOCK ? blocks : from + S_CHUNK / S_BLOCK;
+        s_q8_pass16 (w, ahead, x, cols, from, to, even, n);
+        s_q8_pass16 (w, ahead, x, cols, from + 1, to, odd, n);
+    }
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
         S_UNROLL for (int j = 0; j < n; j++)
             out [r][j] = _mm512_reduce_add_ps (_mm512_add_ps (even [r][j], odd [r][j]));
