@@ -5,6 +5,12 @@
     kernels' XINF_CPU_ROW_GROUP where they can be; each row is one dot
     product computed by one thread with the same arithmetic in any task,
     so y is the same for any number of threads.
+    matvec_batch: the matvec of n vectors at once, bit for bit what n
+    matvecs give (continuous batching: a sequence's results must not
+    depend on the sequences batched with it). Tasks are runs of rows like
+    matvec's; the kernels' rows_multi takes 4 rows at a time past every
+    vector, widening each piece of weights once for a group of vectors, so
+    each weight is read from memory once a call.
     matmul: a task takes a run of blocks of rows; it widens each block to
     floats once in its thread's scratch (F32 rows are used in place), then
     multiplies it with every x vector, so each weight is read from memory
