@@ -22,8 +22,8 @@
     pass each), then the sum of acc0 + acc1: 8 lanes with AVX2, 16 with
     AVX-512.
 
-    While the vectors pass, the weights of the rows 8 on are prefetched
-    into L2, in address order.
+    While the vectors pass, the weights of the next 4 rows are prefetched
+    into L1 and those of the 4 after them into L2, in address order.
 */
 #include "xinf_cpu_kern.h"
 
@@ -32,6 +32,7 @@
 #include "xinf_cpu_simd.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define S_AVX2 XINF_SIMD_AVX2
@@ -50,11 +51,18 @@
 //  multiple of 64): 4 rows and the vectors' share stay in L1 meanwhile.
 #define S_CHUNK 512
 
+//  The rows a kernel prefetches while it reads its own, 4 rows as long
+//  as those each: the next into L1, the ones after them into L2.
+typedef struct {
+    const uint8_t *next, *after;
+} s_ahead_t;
+
 //  A kernel: rows w [0..S_ROWS) as stored, vectors x [j * cols] for
 //  j < n <= the table's group: out [r][j] = row r . x [j]. With ahead
-//  set (4 rows as long as w's), its first pass prefetches them into L2
-//  in step with its reading of w, in address order.
-typedef void (s_kernel_fn) (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
+//  set, it prefetches those rows in step with its reading of w, in
+//  address order: 'after' in the first pass over a piece of columns,
+//  'next' in the second.
+typedef void (s_kernel_fn) (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols,
                             size_t n, float out [S_ROWS][S_VECTORS]);
 
 //  fp16 bits -> float for the Q8_0 block scales (as the 'rows' table).
@@ -105,13 +113,17 @@ s_tail (xinf_dtype_t dtype, float sum, const uint8_t *w, const float *x, size_t 
     return sum;
 }
 
-//  Prefetches into L2 the lines of 'bytes' bytes from ahead + at. (L2:
-//  the rows that follow would crowd L1 out of the ones in use.)
+//  Prefetches the lines of 'bytes' bytes from rows + at: into L2 for
+//  'after' (more rows in L1 would crowd out the ones in use), into L1 for
+//  'next'.
 static S_INLINE void
-s_prefetch (const uint8_t *ahead, size_t at, size_t bytes)
+s_prefetch (const s_ahead_t *ahead, bool next, size_t at, size_t bytes)
 {
     for (size_t line = 0; line < bytes; line += 64)
-        __builtin_prefetch (ahead + at + line, 0, 2);
+        if (next)
+            __builtin_prefetch (ahead->next + at + line, 0, 3);
+        else
+            __builtin_prefetch (ahead->after + at + line, 0, 2);
 }
 
 //  ---- F32, F16, BF16 with AVX2 ------------------------------------------------
@@ -119,15 +131,15 @@ s_prefetch (const uint8_t *ahead, size_t at, size_t bytes)
 //  acc [r][j] += row r . x [j] over the columns 32m + 8k in [from, to):
 //  accumulator k's share of a chunk of columns.
 S_AVX2 static S_INLINE void
-s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
+s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols,
          size_t from, size_t to, const int k, __m256 acc [S_ROWS][S_VECTORS], const int n)
 {
     size_t size = dtype == XINF_DTYPE_F32 ? 4 : 2;
     for (size_t i = from + 8 * k; i < to; i += 32) {
         __m256 wv [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-            if (ahead && k == 0)
-                s_prefetch (ahead, (i * S_ROWS + r * 32) * size, 32 * size);
+            if (ahead && k % 2 == 0)
+                s_prefetch (ahead, k == 2, ((i - 8 * k) * S_ROWS + r * 32) * size, 32 * size);
             wv [r] = s_load8 (dtype, w [r], i);
         }
         S_UNROLL for (int j = 0; j < n; j++) {
@@ -141,7 +153,7 @@ s_pass8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, cons
 //  4 rows x n vectors of the AVX2 dot product: per chunk of columns one
 //  pass an accumulator, then the whole 8s after the last 32 into acc0.
 S_AVX2 static S_INLINE void
-s_dot8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
+s_dot8 (xinf_dtype_t dtype, const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols,
         float out [S_ROWS][S_VECTORS], const int n)
 {
     __m256 acc [4][S_ROWS][S_VECTORS];
@@ -172,7 +184,7 @@ s_dot8 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const
 //  The AVX2 kernel of one float type: up to 2 vectors.
 #define S_FLOATS_AVX2(name, dtype) \
 S_AVX2 static void \
-name (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n, \
+name (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols, size_t n, \
       float out [S_ROWS][S_VECTORS]) \
 { \
     if (n >= 2) \
@@ -191,7 +203,7 @@ S_FLOATS_AVX2 (s_bf16_avx2, XINF_DTYPE_BF16)
 //  'end' of d * (q . x), 8 lanes, the block's parts summed as 'rows' sums
 //  them: the share of a chunk of acc0 (first even) or acc1 (odd).
 S_AVX2 static S_INLINE void
-s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first, size_t end,
+s_q8_pass8 (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols, size_t first, size_t end,
             __m256 acc [S_ROWS][S_VECTORS], const int rows, const int n)
 {
     for (size_t b = first; b < end; b += 2) {
@@ -208,8 +220,8 @@ s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_
             }
         }
         S_UNROLL for (int r = 0; r < rows; r++) {
-            if (ahead && b % 2 == 0)
-                s_prefetch (ahead, bytes * S_ROWS, 2 * S_BLOCK_BYTES);
+            if (ahead)
+                s_prefetch (ahead, b % 2, (b - b % 2) * S_BLOCK_BYTES * S_ROWS, 2 * S_BLOCK_BYTES);
             __m256 scale = _mm256_set1_ps (s_scale (w [r] + bytes));
             S_UNROLL for (int j = 0; j < n; j++)
                 acc [r][j] = _mm256_fmadd_ps (scale, sum [r][j], acc [r][j]);
@@ -220,7 +232,7 @@ s_q8_pass8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_
 //  1 row x n vectors of the AVX2 Q8_0 dot product (one row at a time
 //  leaves registers for 4 vectors: fewer conversions a vector).
 S_AVX2 static S_INLINE void
-s_q8_dot8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
+s_q8_dot8 (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols,
            float out [S_ROWS][S_VECTORS], const int n)
 {
     __m256 even [S_ROWS][S_VECTORS], odd [S_ROWS][S_VECTORS];
@@ -237,11 +249,13 @@ s_q8_dot8 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t
 }
 
 S_AVX2 static void
-s_q8_avx2 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n,
+s_q8_avx2 (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols, size_t n,
            float out [S_ROWS][S_VECTORS])
 {
     for (int r = 0; r < S_ROWS; r++) {
-        const uint8_t *row_ahead = ahead ? ahead + r * 2 * S_BLOCK_BYTES : NULL;
+        s_ahead_t shifted = { ahead ? ahead->next + r * 2 * S_BLOCK_BYTES : NULL,
+                              ahead ? ahead->after + r * 2 * S_BLOCK_BYTES : NULL };
+        const s_ahead_t *row_ahead = ahead ? &shifted : NULL;
         float (*row_out) [S_VECTORS] = (float (*) [S_VECTORS]) out [r];
         switch (n) {
             case 1: s_q8_dot8 (w + r, row_ahead, x, cols, row_out, 1); break;
@@ -270,15 +284,15 @@ s_load16 (xinf_dtype_t dtype, const uint8_t *w, size_t i)
 //  acc [r][j] += accumulators 2k | 2k + 1 of row r . x [j] in 16 lanes,
 //  over the columns 32m + 16k in [from, to): their share of a chunk.
 S_AVX512 static S_INLINE void
-s_pass16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
+s_pass16 (xinf_dtype_t dtype, const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols,
           size_t from, size_t to, const int k, __m512 acc [S_ROWS][S_VECTORS], const int n)
 {
     size_t size = dtype == XINF_DTYPE_F32 ? 4 : 2;
     for (size_t i = from + 16 * k; i < to; i += 32) {
         __m512 wv [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-            if (ahead && k == 0)
-                s_prefetch (ahead, (i * S_ROWS + r * 32) * size, 32 * size);
+            if (ahead)
+                s_prefetch (ahead, k == 1, ((i - 16 * k) * S_ROWS + r * 32) * size, 32 * size);
             wv [r] = s_load16 (dtype, w [r], i);
         }
         S_UNROLL for (int j = 0; j < n; j++) {
@@ -305,7 +319,7 @@ s_high (__m512 v)
 //  columns a pass for acc0 | acc1 and one for acc2 | acc3, then the whole
 //  8s after the last 32 into acc0.
 S_AVX512 static S_INLINE void
-s_dot16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
+s_dot16 (xinf_dtype_t dtype, const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols,
          float out [S_ROWS][S_VECTORS], const int n)
 {
     __m512 acc [2][S_ROWS][S_VECTORS];
@@ -333,7 +347,7 @@ s_dot16 (xinf_dtype_t dtype, const uint8_t *const *w, const uint8_t *ahead, cons
 //  The AVX-512 kernel of one float type: up to 4 vectors.
 #define S_FLOATS_AVX512(name, dtype) \
 S_AVX512 static void \
-name (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n, \
+name (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols, size_t n, \
       float out [S_ROWS][S_VECTORS]) \
 { \
     switch (n) { \
@@ -360,15 +374,16 @@ s_load_i8_16 (const uint8_t *p)
 //  As s_q8_pass8 in 16 lanes: sum = q [0..16) x [0..16), then FMA of the
 //  second half, then acc = d * sum + acc.
 S_AVX512 static S_INLINE void
-s_q8_pass16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t first, size_t end,
+s_q8_pass16 (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols, size_t first, size_t end,
              __m512 acc [S_ROWS][S_VECTORS], const int n)
 {
     for (size_t b = first; b < end; b += 2) {
         size_t at = b * S_BLOCK, bytes = b * S_BLOCK_BYTES;
         __m512 w0 [S_ROWS], w1 [S_ROWS], scale [S_ROWS];
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-            if (ahead && b % 2 == 0)
-                s_prefetch (ahead, bytes * S_ROWS + r * 2 * S_BLOCK_BYTES, 2 * S_BLOCK_BYTES);
+            if (ahead)
+                s_prefetch (ahead, b % 2, (b - b % 2) * S_BLOCK_BYTES * S_ROWS + r * 2 * S_BLOCK_BYTES,
+                            2 * S_BLOCK_BYTES);
             w0 [r] = s_load_i8_16 (w [r] + bytes + 2);
             w1 [r] = s_load_i8_16 (w [r] + bytes + 18);
             scale [r] = _mm512_set1_ps (s_scale (w [r] + bytes));
@@ -385,7 +400,7 @@ s_q8_pass16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size
 
 //  4 rows x n vectors of the AVX-512 Q8_0 dot product.
 S_AVX512 static S_INLINE void
-s_q8_dot16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols,
+s_q8_dot16 (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols,
             float out [S_ROWS][S_VECTORS], const int n)
 {
     __m512 even [S_ROWS][S_VECTORS], odd [S_ROWS][S_VECTORS];
@@ -404,7 +419,7 @@ s_q8_dot16 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_
 }
 
 S_AVX512 static void
-s_q8_avx512 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size_t cols, size_t n,
+s_q8_avx512 (const uint8_t *const *w, const s_ahead_t *ahead, const float *x, size_t cols, size_t n,
              float out [S_ROWS][S_VECTORS])
 {
     switch (n) {
@@ -419,24 +434,25 @@ s_q8_avx512 (const uint8_t *const *w, const uint8_t *ahead, const float *x, size
 
 //  The rows (the missing ones of a short group copies of the last) times
 //  the vectors in groups of at most 'group', all of nearly one size.
-//  Each group prefetches the 4 rows after the next 4 if 'after' says
-//  they are there (2 row groups ahead: far enough for DRAM's latency;
-//  again by every vector group, as a burst of prefetches can be dropped).
+//  Each group prefetches the next 8 rows if 'after' says they are there
+//  (2 row groups ahead: far enough for DRAM's latency; again by every
+//  vector group, as a burst of prefetches can be dropped).
 static void
 s_multi (s_kernel_fn *kernel, size_t group, const uint8_t *w, size_t row_bytes, size_t count, size_t cols,
          const float *x, size_t n, float *y, size_t y_stride, size_t after)
 {
-    const uint8_t *rows [S_ROWS], *ahead;
+    const uint8_t *rows [S_ROWS];
     if (count == 0)
         return;
     for (size_t r = 0; r < S_ROWS; r++)
         rows [r] = w + (r < count ? r : count - 1) * row_bytes;
-    ahead = count == S_ROWS && after >= 2 * S_ROWS ? w + 2 * S_ROWS * row_bytes : NULL;
+    s_ahead_t ahead = { w + S_ROWS * row_bytes, w + 2 * S_ROWS * row_bytes };
+    bool prefetch = count == S_ROWS && after >= 2 * S_ROWS;
     size_t groups = (n + group - 1) / group;
     for (size_t g = 0, j = 0; g < groups; g++) {
         size_t vectors = n / groups + (g < n % groups);
         float out [S_ROWS][S_VECTORS];
-        kernel (rows, ahead, x + j * cols, cols, vectors, out);
+        kernel (rows, prefetch ? &ahead : NULL, x + j * cols, cols, vectors, out);
         for (size_t v = 0; v < vectors; v++)
             for (size_t r = 0; r < count; r++)
                 y [(j + v) * y_stride + r] = out [r][v];
