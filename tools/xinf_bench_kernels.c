@@ -3,17 +3,18 @@
     memcpy bandwidth.
 
     Usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME]
-                              [--matmul N] [--batch]
+                              [--matmul N] [--batch] [--threads N]
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
     --dtype times one weight type only (F32, F16, BF16, Q8_0).
     --matmul N times the matrix-matrix product with N x vectors (prefill)
     instead: GFLOP/s (2 rows cols N a product) of the best run.
-    --batch times, with 2 threads, for n = 1, 4, 16, 64 x vectors, the n
-    products three ways taking turns: n matvecs, one xinf_cpu_matvec_batch
-    (the same bits as the matvecs) and one xinf_cpu_matmul (the GEMM,
-    other rounding): ms a call (best run) and the ratios matvecs / batch
-    and batch / matmul. Q8_0 and F16 unless --dtype says.
+    --batch times, with 2 threads (or --threads N), for n = 1, 4, 16, 64
+    x vectors, the n products three ways taking turns: n matvecs, one
+    xinf_cpu_matvec_batch (the same bits as the matvecs) and one
+    xinf_cpu_matmul (the GEMM, other rounding): ms a call (best run) and
+    the ratios matvecs / batch and batch / matmul. Q8_0 and F16 unless
+    --dtype says.
 */
 #include "xinf_cpu_ops.h"
 
@@ -233,6 +234,7 @@ main (int argc, char *argv [])
     const char *only = NULL;
     size_t matmul = 0;
     bool batch = false;
+    int threads = 2;
     for (int index = 1; index < argc; index++) {
         if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
             seconds = atof (argv [++index]);
@@ -248,15 +250,20 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--batch") == 0)
             batch = true;
+        else
+        if (strcmp (argv [index], "--threads") == 0 && index + 1 < argc)
+            threads = atoi (argv [++index]);
         else {
-            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N] [--batch]\n");
+            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N] [--batch] [--threads N]\n");
             return 2;
         }
     }
     s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
     xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
     if (batch) {
-        s_batch_table (pools [1], only, seconds);
+        xinf_threadpool_t *pool = xinf_threadpool_new (threads);
+        s_batch_table (pool, only, seconds);
+        xinf_threadpool_destroy (&pool);
         xinf_threadpool_destroy (&pools [0]);
         xinf_threadpool_destroy (&pools [1]);
         return 0;

@@ -2,7 +2,8 @@
     AVX2 and AVX-512 tables: up to four rows times n x vectors, every
     product bit for bit what the table's 'rows' gives that row and vector.
 
-    A kernel call takes 4 rows and up to 4 vectors (AVX2: 2): it widens
+    A kernel call takes 4 rows and up to 4 vectors (AVX2 F32, F16, BF16:
+    2; AVX2 Q8_0 takes its rows one at a time): it widens
     each piece of weights in registers with the conversions of 'rows'
     (F16C, a 16-bit shift, sign extension; all exact) and multiplies it
     into every vector, so the widening is shared by the vectors and the
