@@ -196,20 +196,55 @@ typedef struct {
     float *y;
 } s_batch_t;
 
-//  A task: its rows a kernel group at a time, each group times every
-//  vector while the next group's weights come into the cache.
+//  Bytes of x vectors that pass a run of rows together: they and the
+//  run's weights stay in L2 while the run's groups of rows take them in
+//  turn.
+#define BATCH_X_BYTES 262144
+
+//  Rows of a run when the vectors come in several shares.
+#define BATCH_RUN 32
+
+//  Vectors a share: BATCH_X_BYTES of them, a multiple of 4 from 4 to 64.
+static size_t
+s_batch_share (size_t cols)
+{
+    size_t share = BATCH_X_BYTES / (cols * sizeof (float)) / 4 * 4;
+    return share < 4 ? 4 : share > 64 ? 64 : share;
+}
+
+//  Rows [first, end) times vectors [j, j + n), a kernel group of rows at
+//  a time; each group prefetches the rows after it in the task (up to
+//  'end').
+static void
+s_batch_rows (s_batch_t *job, size_t first, size_t end, size_t task_end, size_t j, size_t n)
+{
+    for (size_t row = first; row < end; row += XINF_CPU_MULTI_ROWS) {
+        size_t count = end - row < XINF_CPU_MULTI_ROWS ? end - row : XINF_CPU_MULTI_ROWS;
+        size_t next = row + count;
+        size_t after = task_end - next < 2 * XINF_CPU_MULTI_ROWS ? task_end - next : 2 * XINF_CPU_MULTI_ROWS;
+        job->kern->rows_multi (job->dtype, job->w + row * job->row_bytes, job->row_bytes, count, job->cols,
+                               job->x + j * job->cols, n, job->y + j * job->rows + row, job->rows, after);
+    }
+}
+
+//  A task: its rows times every vector, each weight read from memory
+//  once: a share of vectors passes every group of rows in turn; more
+//  vectors pass a run of rows in shares.
 static void
 s_batch_task (void *arg, size_t task, int thread)
 {
     s_batch_t *job = arg;
     size_t first = task * job->rows_per_task;
     size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
-    for (size_t row = first; row < end; row += XINF_CPU_MULTI_ROWS) {
-        size_t count = end - row < XINF_CPU_MULTI_ROWS ? end - row : XINF_CPU_MULTI_ROWS;
-        size_t next = row + count;
-        size_t after = end - next < 2 * XINF_CPU_MULTI_ROWS ? end - next : 2 * XINF_CPU_MULTI_ROWS;
-        job->kern->rows_multi (job->dtype, job->w + row * job->row_bytes, job->row_bytes, count, job->cols,
-                               job->x, job->n, job->y + row, job->rows, after);
+    size_t share = s_batch_share (job->cols);
+    if (job->n <= share) {
+        s_batch_rows (job, first, end, end, 0, job->n);
+        return;
+    }
+    for (size_t run = first; run < end; run += BATCH_RUN) {
+        size_t run_end = end - run < BATCH_RUN ? end : run + BATCH_RUN;
+        for (size_t j = 0; j < job->n; j += share)
+            s_batch_rows (job, run, run_end, end, j, job->n - j < share ? job->n - j : share);
     }
 }
 
