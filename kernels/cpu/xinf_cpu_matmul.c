@@ -196,20 +196,25 @@ typedef struct {
     float *y;
 } s_batch_t;
 
-//  Bytes of x vectors that pass a run of rows together: they and the
-//  run's weights stay in L2 while the run's groups of rows take them in
-//  turn.
-#define BATCH_X_BYTES 262144
+//  Bytes of x vectors that pass a run of rows together, and bytes of
+//  weights a run: both stay in L2 while the run's groups of rows take the
+//  vectors in turn.
+#define BATCH_BYTES 262144
 
-//  Rows of a run when the vectors come in several shares.
-#define BATCH_RUN 32
-
-//  Vectors a share: BATCH_X_BYTES of them, a multiple of 4 from 4 to 64.
+//  Vectors a share: BATCH_BYTES of them, a multiple of 4 from 4 to 64.
 static size_t
 s_batch_share (size_t cols)
 {
-    size_t share = BATCH_X_BYTES / (cols * sizeof (float)) / 4 * 4;
+    size_t share = BATCH_BYTES / (cols * sizeof (float)) / 4 * 4;
     return share < 4 ? 4 : share > 64 ? 64 : share;
+}
+
+//  Rows a run: BATCH_BYTES of weights, whole kernel groups.
+static size_t
+s_batch_run (size_t row_bytes)
+{
+    size_t run = BATCH_BYTES / row_bytes / XINF_CPU_MULTI_ROWS * XINF_CPU_MULTI_ROWS;
+    return run < XINF_CPU_MULTI_ROWS ? XINF_CPU_MULTI_ROWS : run;
 }
 
 //  Rows [first, end) times vectors [j, j + n), a kernel group of rows at
@@ -236,13 +241,13 @@ s_batch_task (void *arg, size_t task, int thread)
     s_batch_t *job = arg;
     size_t first = task * job->rows_per_task;
     size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
-    size_t share = s_batch_share (job->cols);
+    size_t share = s_batch_share (job->cols), rows = s_batch_run (job->row_bytes);
     if (job->n <= share) {
         s_batch_rows (job, first, end, end, 0, job->n);
         return;
     }
-    for (size_t run = first; run < end; run += BATCH_RUN) {
-        size_t run_end = end - run < BATCH_RUN ? end : run + BATCH_RUN;
+    for (size_t run = first; run < end; run += rows) {
+        size_t run_end = end - run < rows ? end : run + rows;
         for (size_t j = 0; j < job->n; j += share)
             s_batch_rows (job, run, run_end, end, j, job->n - j < share ? job->n - j : share);
     }
