@@ -254,7 +254,8 @@ main (int argc, char *argv [])
         if (strcmp (argv [index], "--threads") == 0 && index + 1 < argc)
             threads = atoi (argv [++index]);
         else {
-            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N] [--batch] [--threads N]\n");
+            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N]"
+                             " [--batch] [--threads N]\n");
             return 2;
         }
     }
