@@ -3,17 +3,18 @@
     memcpy bandwidth.
 
     Usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME]
-                              [--matmul N] [--batch]
+                              [--matmul N] [--batch] [--threads N]
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
     --dtype times one weight type only (F32, F16, BF16, Q8_0).
     --matmul N times the matrix-matrix product with N x vectors (prefill)
     instead: GFLOP/s (2 rows cols N a product) of the best run.
-    --batch times, with 2 threads, for n = 1, 4, 16, 64 x vectors, the n
-    products three ways: n matvecs, one xinf_cpu_matvec_batch (the same
-    bits as the matvecs) and one xinf_cpu_matmul (the GEMM, other
-    rounding): ms a call (best run) and the ratios matvecs / batch and
-    batch / matmul. Q8_0 and F16 unless --dtype says.
+    --batch times, with 2 threads (or --threads N), for n = 1, 4, 16, 64
+    x vectors, the n products three ways taking turns: n matvecs, one
+    xinf_cpu_matvec_batch (the same bits as the matvecs) and one
+    xinf_cpu_matmul (the GEMM, other rounding): ms a call (best run) and
+    the ratios matvecs / batch and batch / matmul. Q8_0 and F16 unless
+    --dtype says.
 */
 #include "xinf_cpu_ops.h"
 
@@ -151,41 +152,53 @@ s_matmul_table (xinf_threadpool_t **pools, const s_shape_t *shapes, int shape_co
         }
 }
 
-typedef enum { S_MATVECS, S_BATCH, S_MATMUL } s_way_t;
+typedef enum { S_MATVECS, S_BATCH, S_MATMUL, S_WAYS } s_way_t;
 
-//  Best seconds a call of n products 'way', the weights never twice the
-//  same copy in a row when several fit in the cache.
-static double
-s_batch_seconds (xinf_threadpool_t *pool, xinf_dtype_t dtype, s_shape_t shape, size_t n, s_way_t way,
-                 double seconds)
+//  One call of n products 'way'.
+static void
+s_batch_run (xinf_threadpool_t *pool, xinf_dtype_t dtype, s_shape_t shape, const char *w, const float *x, size_t n,
+             float *y, s_way_t way)
+{
+    if (way == S_MATVECS)
+        for (size_t j = 0; j < n; j++)
+            xinf_cpu_matvec (pool, dtype, w, shape.rows, shape.cols, x + j * shape.cols, y + j * shape.rows);
+    else
+    if (way == S_BATCH)
+        xinf_cpu_matvec_batch (pool, dtype, w, shape.rows, shape.cols, x, n, y);
+    else
+        xinf_cpu_matmul (pool, dtype, w, shape.rows, shape.cols, x, n, y);
+}
+
+//  best [way] = the best seconds of a call of n products each way, the
+//  ways taking turns (so that they share whatever else the machine does),
+//  the weights never twice the same copy in a row when several fit in
+//  the cache.
+static void
+s_batch_seconds (xinf_threadpool_t *pool, xinf_dtype_t dtype, s_shape_t shape, size_t n, double seconds,
+                 double *best)
 {
     size_t bytes = xinf_dtype_row_bytes (dtype, shape.cols) * shape.rows;
     size_t copies = bytes >= (64u << 20) ? 1 : (size_t) ((256u << 20) / bytes);
     char *w = malloc (bytes * copies);
     float *x = malloc (n * shape.cols * sizeof (float)), *y = malloc (n * shape.rows * sizeof (float));
+    for (int way = 0; way < S_WAYS; way++)
+        best [way] = 0;
     if (!w || !x || !y)
-        return 0;
+        return;
     s_fill (dtype, w, bytes * copies);
     for (size_t i = 0; i < n * shape.cols; i++)
         x [i] = 0.001f * (float) (i % 13);
-    double best = 1e30, end = s_now () + seconds;
+    double end = s_now () + seconds;
     size_t round = 0;
     do {
-        const char *copy = w + (round++ % copies) * bytes;
-        double start = s_now ();
-        if (way == S_MATVECS)
-            for (size_t j = 0; j < n; j++)
-                xinf_cpu_matvec (pool, dtype, copy, shape.rows, shape.cols, x + j * shape.cols, y + j * shape.rows);
-        else
-        if (way == S_BATCH)
-            xinf_cpu_matvec_batch (pool, dtype, copy, shape.rows, shape.cols, x, n, y);
-        else
-            xinf_cpu_matmul (pool, dtype, copy, shape.rows, shape.cols, x, n, y);
-        double elapsed = s_now () - start;
-        best = elapsed < best ? elapsed : best;
-    } while (round < 3 || s_now () < end);
+        for (int way = 0; way < S_WAYS; way++) {
+            double start = s_now ();
+            s_batch_run (pool, dtype, shape, w + (round++ % copies) * bytes, x, n, y, (s_way_t) way);
+            double elapsed = s_now () - start;
+            best [way] = best [way] == 0 || elapsed < best [way] ? elapsed : best [way];
+        }
+    } while (round < 9 || s_now () < end);
     free (w), free (x), free (y);
-    return best;
 }
 
 static void
@@ -202,9 +215,8 @@ s_batch_table (xinf_threadpool_t *pool, const char *only, double seconds)
             continue;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
             for (size_t c = 0; c < sizeof counts / sizeof counts [0]; c++) {
-                double time [3];
-                for (int way = S_MATVECS; way <= S_MATMUL; way++)
-                    time [way] = s_batch_seconds (pool, dtypes [d], shapes [s], counts [c], (s_way_t) way, seconds);
+                double time [S_WAYS];
+                s_batch_seconds (pool, dtypes [d], shapes [s], counts [c], seconds, time);
                 char shape [32];
                 snprintf (shape, sizeof shape, "%zux%zu", shapes [s].rows, shapes [s].cols);
                 printf ("%-5s %-12s %4zu %10.3f %10.3f %10.3f %10.2f %10.2f\n", xinf_dtype_name (dtypes [d]), shape,
@@ -222,6 +234,7 @@ main (int argc, char *argv [])
     const char *only = NULL;
     size_t matmul = 0;
     bool batch = false;
+    int threads = 2;
     for (int index = 1; index < argc; index++) {
         if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
             seconds = atof (argv [++index]);
@@ -237,15 +250,21 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--batch") == 0)
             batch = true;
+        else
+        if (strcmp (argv [index], "--threads") == 0 && index + 1 < argc)
+            threads = atoi (argv [++index]);
         else {
-            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N] [--batch]\n");
+            fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N]"
+                             " [--batch] [--threads N]\n");
             return 2;
         }
     }
     s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
     xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
     if (batch) {
-        s_batch_table (pools [1], only, seconds);
+        xinf_threadpool_t *pool = xinf_threadpool_new (threads);
+        s_batch_table (pool, only, seconds);
+        xinf_threadpool_destroy (&pool);
         xinf_threadpool_destroy (&pools [0]);
         xinf_threadpool_destroy (&pools [1]);
         return 0;

@@ -33,20 +33,6 @@
 //  Rows a 'rows_multi' call takes at most.
 #define XINF_CPU_MULTI_ROWS 4
 
-//  Floats of scratch a 'rows_multi' call needs for rows of cols elements:
-//  each row widened to floats (and its Q8_0 block scales), 64-byte aligned.
-static inline size_t
-xinf_cpu_multi_stride (size_t cols)
-{
-    return (cols + 15) / 16 * 16 + (cols / 32 + 15) / 16 * 16;
-}
-
-static inline size_t
-xinf_cpu_multi_scratch (size_t cols)
-{
-    return XINF_CPU_MULTI_ROWS * xinf_cpu_multi_stride (cols);
-}
-
 typedef struct {
     const char *name;
     //  y [r] = row r . x for r < count, row r at w + r * row_bytes; each
@@ -55,13 +41,12 @@ typedef struct {
                   const float *x, float *y);
     //  y [j * y_stride + r] = row r . x [j] for r < count <= MULTI_ROWS,
     //  j < n, x [j] at x + j * cols: for every (r, j) bit for bit what
-    //  'rows' gives row r with x [j]. Each row is widened to floats once
-    //  into 'scratch' (xinf_cpu_multi_scratch floats, 64-byte aligned) and
-    //  then multiplied with all n vectors; the ahead_bytes at 'ahead' (the
-    //  next rows; NULL: none) are prefetched meanwhile.
+    //  'rows' gives row r with x [j]. Each piece of weights is widened
+    //  once for several vectors and read from memory once; of the 'after'
+    //  rows that follow these (up to 2 MULTI_ROWS matter), some are
+    //  prefetched meanwhile.
     void (*rows_multi) (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
-                        const float *x, size_t n, float *y, size_t y_stride, float *scratch,
-                        const void *ahead, size_t ahead_bytes);
+                        const float *x, size_t n, float *y, size_t y_stride, size_t after);
     //  out = one row as floats.
     void (*to_f32) (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
     //  out [r * TILE_COLS + j] = w [r] . x [j], float rows of cols elements
@@ -106,11 +91,9 @@ void xinf_cpu_pack_avx2 (const float *x, size_t n, size_t cols, float *xt);
 //  The rows_multi kernels of the AVX2 and AVX-512 tables
 //  (xinf_cpu_simd_multi.c): each the arithmetic of its table's 'rows'.
 void xinf_cpu_rows_multi_avx2 (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
-                               const float *x, size_t n, float *y, size_t y_stride, float *scratch,
-                               const void *ahead, size_t ahead_bytes);
+                               const float *x, size_t n, float *y, size_t y_stride, size_t after);
 void xinf_cpu_rows_multi_avx512 (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
-                                 const float *x, size_t n, float *y, size_t y_stride, float *scratch,
-                                 const void *ahead, size_t ahead_bytes);
+                                 const float *x, size_t n, float *y, size_t y_stride, size_t after);
 
 //  The table in use.
 const xinf_cpu_kern_t *xinf_cpu_kern (void);

@@ -5,6 +5,12 @@
     kernels' XINF_CPU_ROW_GROUP where they can be; each row is one dot
     product computed by one thread with the same arithmetic in any task,
     so y is the same for any number of threads.
+    matvec_batch: the matvec of n vectors at once, bit for bit what n
+    matvecs give (continuous batching: a sequence's results must not
+    depend on the sequences batched with it). Tasks are runs of rows like
+    matvec's; the kernels' rows_multi takes 4 rows at a time past every
+    vector, widening each piece of weights once for a group of vectors, so
+    each weight is read from memory once a call.
     matmul: a task takes a run of blocks of rows; it widens each block to
     floats once in its thread's scratch (F32 rows are used in place), then
     multiplies it with every x vector, so each weight is read from memory
@@ -188,25 +194,62 @@ typedef struct {
     const float *x;
     size_t n;
     float *y;
-    float *scratch;                  //  xinf_cpu_multi_scratch (cols) floats a thread
 } s_batch_t;
 
-//  A task: its rows a kernel group at a time, each group times every
-//  vector while the next group's weights come into the cache.
+//  Bytes of x vectors that pass a run of rows together, and bytes of
+//  weights a run: both stay in L2 while the run's groups of rows take the
+//  vectors in turn.
+#define BATCH_BYTES 262144
+
+//  Vectors a share: BATCH_BYTES of them, a multiple of 4 from 4 to 64.
+static size_t
+s_batch_share (size_t cols)
+{
+    size_t share = BATCH_BYTES / (cols * sizeof (float)) / 4 * 4;
+    return share < 4 ? 4 : share > 64 ? 64 : share;
+}
+
+//  Rows a run: BATCH_BYTES of weights, whole kernel groups.
+static size_t
+s_batch_run (size_t row_bytes)
+{
+    size_t run = BATCH_BYTES / row_bytes / XINF_CPU_MULTI_ROWS * XINF_CPU_MULTI_ROWS;
+    return run < XINF_CPU_MULTI_ROWS ? XINF_CPU_MULTI_ROWS : run;
+}
+
+//  Rows [first, end) times vectors [j, j + n), a kernel group of rows at
+//  a time; each group prefetches the rows after it in the task (up to
+//  'end').
+static void
+s_batch_rows (s_batch_t *job, size_t first, size_t end, size_t task_end, size_t j, size_t n)
+{
+    for (size_t row = first; row < end; row += XINF_CPU_MULTI_ROWS) {
+        size_t count = end - row < XINF_CPU_MULTI_ROWS ? end - row : XINF_CPU_MULTI_ROWS;
+        size_t next = row + count;
+        size_t after = task_end - next < 2 * XINF_CPU_MULTI_ROWS ? task_end - next : 2 * XINF_CPU_MULTI_ROWS;
+        job->kern->rows_multi (job->dtype, job->w + row * job->row_bytes, job->row_bytes, count, job->cols,
+                               job->x + j * job->cols, n, job->y + j * job->rows + row, job->rows, after);
+    }
+}
+
+//  A task: its rows times every vector, each weight read from memory
+//  once: a share of vectors passes every group of rows in turn; more
+//  vectors pass a run of rows in shares.
 static void
 s_batch_task (void *arg, size_t task, int thread)
 {
     s_batch_t *job = arg;
     size_t first = task * job->rows_per_task;
     size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
-    float *scratch = job->scratch + (size_t) thread * xinf_cpu_multi_scratch (job->cols);
-    for (size_t row = first; row < end; row += XINF_CPU_MULTI_ROWS) {
-        size_t count = end - row < XINF_CPU_MULTI_ROWS ? end - row : XINF_CPU_MULTI_ROWS;
-        size_t next = row + count;
-        size_t after = end - next < XINF_CPU_MULTI_ROWS ? end - next : XINF_CPU_MULTI_ROWS;
-        job->kern->rows_multi (job->dtype, job->w + row * job->row_bytes, job->row_bytes, count, job->cols,
-                               job->x, job->n, job->y + row, job->rows, scratch,
-                               after ? job->w + next * job->row_bytes : NULL, after * job->row_bytes);
+    size_t share = s_batch_share (job->cols), rows = s_batch_run (job->row_bytes);
+    if (job->n <= share) {
+        s_batch_rows (job, first, end, end, 0, job->n);
+        return;
+    }
+    for (size_t run = first; run < end; run += rows) {
+        size_t run_end = end - run < rows ? end : run + rows;
+        for (size_t j = 0; j < job->n; j += share)
+            s_batch_rows (job, run, run_end, end, j, job->n - j < share ? job->n - j : share);
     }
 }
 
@@ -239,17 +282,9 @@ xinf_cpu_matvec_batch (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *
         memset (y, 0, n * rows * sizeof (float));
         return;
     }
-    size_t threads = (size_t) xinf_threadpool_size (pool);
-    float *scratch = aligned_alloc (64, threads * xinf_cpu_multi_scratch (cols) * sizeof (float));
-    if (!scratch) {                  //  out of memory: one vector at a time
-        for (size_t j = 0; j < n; j++)
-            xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
-        return;
-    }
     s_batch_t job = { xinf_cpu_kern (), dtype, w, row_bytes, rows, cols,
-                      s_batch_rows_per_task (pool, rows, row_bytes, n), x, n, y, scratch };
+                      s_batch_rows_per_task (pool, rows, row_bytes, n), x, n, y };
     xinf_threadpool_run (pool, (rows + job.rows_per_task - 1) / job.rows_per_task, s_batch_task, &job);
-    free (scratch);
 }
 
 //  ---- matmul ----------------------------------------------------------------

@@ -11,7 +11,9 @@
     code, XINF_CPU_SIMD=avx2 the AVX2 code on an AVX-512 CPU. The kernel sets
     differ in summation order, so their results differ by rounding (but
     the AVX2 and AVX-512 matmul agree bit for bit: each output is one
-    in-order FMA sum).
+    in-order FMA sum). matvec, matvec_many and matvec_batch share one
+    arithmetic a kernel set: a product's bits do not depend on the other
+    vectors of a batch.
 */
 #ifndef XINF_CPU_OPS_H_INCLUDED
 #define XINF_CPU_OPS_H_INCLUDED

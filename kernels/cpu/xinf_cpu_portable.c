@@ -118,55 +118,80 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
     }
 }
 
-//  s_dot_q8_0 on a row widened to floats: q the weights as floats, scales
-//  the blocks' d.
+//  Vectors a row meets at a time in s_rows_multi.
+#define GROUP 4
+
+//  Weight i of a float-type row as a float.
 static float
-s_dot_q8_widened (const float *q, const float *scales, const float *x, size_t n)
+s_weight (xinf_dtype_t dtype, const uint8_t *row, size_t i)
 {
-    float sum = 0;
-    for (size_t b = 0; b < n / XINF_Q8_0_BLOCK_SIZE; b++, q += XINF_Q8_0_BLOCK_SIZE, x += XINF_Q8_0_BLOCK_SIZE) {
-        float acc [LANES] = { 0 };
-        for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i += LANES)
+    const uint16_t *halves = (const uint16_t *) row;
+    if (dtype == XINF_DTYPE_F16)
+        return xinf_dtype_fp16_to_f32 (halves [i]);
+    if (dtype == XINF_DTYPE_BF16)
+        return xinf_dtype_bf16_to_f32 (halves [i]);
+    return ((const float *) row) [i];
+}
+
+//  y [j * y_stride] = row . x [j] for j < n <= GROUP, F32, F16 or BF16:
+//  the arithmetic of s_dot, each 8 weights widened once for the n vectors.
+static void
+s_floats_multi (xinf_dtype_t dtype, const uint8_t *row, size_t cols, const float *x, size_t n, float *y,
+                size_t y_stride)
+{
+    float acc [GROUP][LANES] = { { 0 } }, w [LANES];
+    size_t i = 0;
+    for (; i + LANES <= cols; i += LANES) {
+        for (int lane = 0; lane < LANES; lane++)
+            w [lane] = s_weight (dtype, row, i + lane);
+        for (size_t j = 0; j < n; j++)
             for (int lane = 0; lane < LANES; lane++)
-                acc [lane] += q [i + lane] * x [i + lane];
-        sum += scales [b] * s_sum_lanes (acc);
+                acc [j][lane] += w [lane] * x [j * cols + i + lane];
     }
-    return sum;
+    for (size_t j = 0; j < n; j++) {
+        float sum = s_sum_lanes (acc [j]);
+        for (size_t k = i; k < cols; k++)
+            sum += s_weight (dtype, row, k) * x [j * cols + k];
+        y [j * y_stride] = sum;
+    }
 }
 
-//  One row as floats for s_rows_multi: F32 rows in place, others widened
-//  into 'out' (Q8_0: the weights without their scales, which go to
-//  'scales').
-static const float *
-s_widen (xinf_dtype_t dtype, const uint8_t *row, size_t cols, float *out, float *scales)
+//  As s_floats_multi for a Q8_0 row: the arithmetic of s_dot_q8_0.
+static void
+s_q8_0_multi (const uint8_t *row, size_t cols, const float *x, size_t n, float *y, size_t y_stride)
 {
-    if (dtype == XINF_DTYPE_F32)
-        return (const float *) row;
-    if (dtype != XINF_DTYPE_Q8_0) {
-        s_to_f32 (dtype, row, cols, out);
-        return out;
-    }
+    float sum [GROUP] = { 0 }, w [LANES];
     for (size_t b = 0; b < cols / XINF_Q8_0_BLOCK_SIZE; b++, row += XINF_Q8_0_BLOCK_BYTES) {
-        scales [b] = s_q8_scale (row);
-        for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i++)
-            out [b * XINF_Q8_0_BLOCK_SIZE + i] = (float) (int8_t) row [2 + i];
+        float acc [GROUP][LANES] = { { 0 } };
+        const float *block_x = x + b * XINF_Q8_0_BLOCK_SIZE;
+        for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i += LANES) {
+            for (int lane = 0; lane < LANES; lane++)
+                w [lane] = (float) (int8_t) row [2 + i + lane];
+            for (size_t j = 0; j < n; j++)
+                for (int lane = 0; lane < LANES; lane++)
+                    acc [j][lane] += w [lane] * block_x [j * cols + i + lane];
+        }
+        for (size_t j = 0; j < n; j++)
+            sum [j] += s_q8_scale (row) * s_sum_lanes (acc [j]);
     }
-    return out;
+    for (size_t j = 0; j < n; j++)
+        y [j * y_stride] = sum [j];
 }
 
-//  Each row widened once, then its dot product with every vector: the
-//  arithmetic of s_rows on the same float values.
+//  Each row times the vectors GROUP at a time.
 static void
 s_rows_multi (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
-              const float *x, size_t n, float *y, size_t y_stride, float *scratch,
-              const void *ahead, size_t ahead_bytes)
+              const float *x, size_t n, float *y, size_t y_stride, size_t after)
 {
-    float *scales = scratch + (cols + 15) / 16 * 16;
     for (size_t r = 0; r < count; r++) {
-        const float *row = s_widen (dtype, (const uint8_t *) w + r * row_bytes, cols, scratch, scales);
-        for (size_t j = 0; j < n; j++)
-            y [j * y_stride + r] = dtype == XINF_DTYPE_Q8_0 ? s_dot_q8_widened (row, scales, x + j * cols, cols)
-                                                            : s_dot (row, x + j * cols, cols);
+        const uint8_t *row = (const uint8_t *) w + r * row_bytes;
+        for (size_t j = 0; j < n; j += GROUP) {
+            size_t vectors = n - j < GROUP ? n - j : GROUP;
+            if (dtype == XINF_DTYPE_Q8_0)
+                s_q8_0_multi (row, cols, x + j * cols, vectors, y + j * y_stride + r, y_stride);
+            else
+                s_floats_multi (dtype, row, cols, x + j * cols, vectors, y + j * y_stride + r, y_stride);
+        }
     }
 }
 

@@ -132,6 +132,17 @@ test_batch_tall (void)
                 s_batch_case (s_dtypes [d], tall [t], counts [c], NULL);
 }
 
+//  More vectors than pass a group of rows at once (12 of 4864 columns):
+//  a task's rows in runs (F32: of 12 rows), each run taking the vectors
+//  in shares.
+static void
+test_batch_runs (void)
+{
+    s_shape_t shape = { 200, 4864 };
+    for (size_t d = 0; d < DTYPES; d++)
+        s_batch_case (s_dtypes [d], shape, 26, NULL);
+}
+
 //  Signed zeros, infinities and NaN in x: the same bits as matvec too
 //  (a sum that starts from 0 + -0 differs from one that starts with a
 //  product).
@@ -176,6 +187,7 @@ main (void)
         s_pools [p] = xinf_threadpool_new (p + 1);
     RUN (test_batch);
     RUN (test_batch_tall);
+    RUN (test_batch_runs);
     RUN (test_batch_special);
     RUN (test_batch_empty);
     for (int p = 0; p < POOLS; p++)
