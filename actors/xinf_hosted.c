@@ -142,6 +142,11 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     uint64_t rank = xinf_check_uint_opt (&check, body, "rank", 0, n_ranks ? n_ranks - 1 : 0, 0);
     uint64_t rendezvous_ms = xinf_check_uint_opt (&check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
     uint64_t stall_ms = xinf_check_uint_opt (&check, body, "stall_timeout_ms", 100, 3600000, 60000);
+    uint64_t kv_cache_mb = xinf_check_uint_opt (&check, body, "kv_cache_mb", 0, UINT32_MAX, 0);
+    uint64_t max_seqs = xinf_check_uint_opt (&check, body, "max_seqs", 0, 256, 0);
+    uint64_t step_tokens = xinf_check_uint_opt (&check, body, "step_tokens", 0, 8192, 0);
+    if (!check.failed && step_tokens && step_tokens < 16)
+        xinf_check_fail (&check, "field 'step_tokens' must be 0 or 16-8192, got %llu", (unsigned long long) step_tokens);
     char key [96];
     snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
     if (!check.failed && zhashx_lookup (self->replicas, key))
@@ -179,6 +184,13 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_value_t *args = xinf_msg_body (start);
     xinf_map_put_str (args, "path", path);
     xinf_map_put_uint (args, "threads", threads);
+    //  The engine's settings, unchanged (0 / absent: the replica's defaults)
+    if (kv_cache_mb)
+        xinf_map_put_uint (args, "kv_cache_mb", kv_cache_mb);
+    if (max_seqs)
+        xinf_map_put_uint (args, "max_seqs", max_seqs);
+    if (step_tokens)
+        xinf_map_put_uint (args, "step_tokens", step_tokens);
     if (n_ranks > 1) {
         char group [128];
         snprintf (group, sizeof group, "%s/%llu/%llu", uid, (unsigned long long) generation, (unsigned long long) replica);

@@ -100,6 +100,12 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     xinf_map_put_str (body, "path", model->path);
     xinf_map_put_uint (body, "threads", model->threads);
     xinf_map_put_uint (body, "generation", model->generation);
+    if (model->kv_cache_mb)
+        xinf_map_put_uint (body, "kv_cache_mb", model->kv_cache_mb);
+    if (model->max_seqs)
+        xinf_map_put_uint (body, "max_seqs", model->max_seqs);
+    if (model->step_tokens)
+        xinf_map_put_uint (body, "step_tokens", model->step_tokens);
     if (replica->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", rank);
         xinf_map_put_uint (body, "n_ranks", replica->n_ranks);
