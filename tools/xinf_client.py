@@ -134,6 +134,7 @@ class XinfClient:
         self.timeout_ms = timeout_ms
         self.name = name
         self._corr = itertools.count(1)
+        self._pending = []            # messages of other requests that request() read
         self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
         self.routing_id = routing_id or b"xc" + os.urandom(8)
@@ -179,6 +180,8 @@ class XinfClient:
             if reply["corr"] == 0 and reply["type"] == "ERROR":
                 refused = f" (an ERROR without corr came: {reply['body']!r:.200})"
             if reply["corr"] != corr:
+                if len(self._pending) < 10000:   # for next_message (requests started earlier)
+                    self._pending.append((reply["type"], reply["corr"], reply["body"]))
                 continue
             if reply["type"] == "ERROR":
                 error = reply["body"]
@@ -305,6 +308,8 @@ class XinfClient:
     def next_message(self, timeout_ms):
         """The next message from the supervisor as (type, corr, body), or None
         after timeout_ms."""
+        if self._pending:
+            return self._pending.pop(0)
         if not self._socket.poll(timeout_ms):
             return None
         reply, _ = decode_reply(self._socket.recv_multipart())
