@@ -52,7 +52,7 @@ struct _xinf_scheduler_t {
     zhashx_t *requests;               //  key -> s_request_t (owned)
     zhashx_t *runs;                   //  run id -> s_request_t
     uint64_t first_run, next_run;
-    uint64_t submitted, answered_ok, retried, clients_gone, undelivered;
+    uint64_t submitted, answered_ok, retried, clients_gone, undelivered, resent;
     struct { char code [32]; uint64_t count; } codes [CODES_MAX];
 };
 
@@ -583,9 +583,13 @@ xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr
         s_refuse (self, client, corr, model ? s_retry_after (model) : 1000, "MODEL_NOT_READY",
                   "GENERATE: no replica of model %s is ready", uid ? uid : "?");
     else
-    if (zhashx_lookup (self->requests, key))
-        s_refuse (self, client, corr, 0, "BAD_REQUEST", "GENERATE: corr %llu is already in flight from this client: "
-                  "give every request its own corr", (unsigned long long) corr);
+    if (zhashx_lookup (self->requests, key)) {
+        //  The same request sent again (a client that resends after a
+        //  reconnect): it runs once and is answered once
+        self->resent++;
+        xinf_debug ("scheduler", "GENERATE corr=%llu of client=%s is in flight already: the resend is absorbed",
+                    (unsigned long long) corr, client);
+    }
     else
     if (zlistx_size (model->queue) >= model->queue_max
     ||  model->queued_bytes + s_body_bytes (body) > XINF_SCHED_QUEUE_BYTES)
@@ -779,6 +783,13 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
         return true;
     s_request_t *request = s_request_new (client, corr, uid);
     if (zhashx_lookup (self->requests, request->key)) {
+        //  The client sent it again before this report came: the new run
+        //  answers, this one stops
+        xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
+        xinf_map_put_uint (xinf_msg_body (cancel), "request", run);
+        xinf_map_put_str (xinf_msg_body (cancel), "uid", uid);
+        xinf_map_put_uint (xinf_msg_body (cancel), "replica", index);
+        self->io.to_node (self->io.arg, node, &cancel);
         free (request);
         return true;
     }
@@ -839,6 +850,7 @@ xinf_scheduler_stats (xinf_scheduler_t *self)
     xinf_map_put_uint (stats, "retried", self->retried);
     xinf_map_put_uint (stats, "clients_gone", self->clients_gone);
     xinf_map_put_uint (stats, "undelivered", self->undelivered);
+    xinf_map_put_uint (stats, "resent", self->resent);
     xinf_value_t *codes = xinf_value_new_map ();
     for (size_t at = 0; at < CODES_MAX && *self->codes [at].code; at++)
         xinf_map_put_uint (codes, self->codes [at].code, self->codes [at].count);

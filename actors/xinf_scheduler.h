@@ -65,7 +65,8 @@ void xinf_scheduler_model_drop (xinf_scheduler_t *self, const char *uid, const c
 //  A checked GENERATE body (taken) from 'client' with its corr and its
 //  budget (ms, 0 = none). It is dispatched, queued, or answered at once
 //  (OVERLOADED with retry_after_ms, MODEL_NOT_READY when no replica is
-//  ready, BAD_REQUEST when the client has this corr in flight).
+//  ready). The corr of a request of this client in flight is the same
+//  request sent again (after a reconnect): it is absorbed, not run twice.
 void xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t budget_ms,
                             xinf_value_t **body_p, int64_t now);
 //  RUN_TOKEN, RUN_DONE or RUN_FAILED from worker 'node' (body checked
@@ -88,7 +89,7 @@ size_t xinf_scheduler_queued (xinf_scheduler_t *self, const char *uid);
 //  Requests sent to a replica and not ended.
 size_t xinf_scheduler_outstanding (xinf_scheduler_t *self, const char *uid, size_t index);
 //  Counters and sizes: submitted, answered, by_code {CODE: n}, queued,
-//  running, retried, clients_gone, undelivered.
+//  running, retried, clients_gone, undelivered, resent.
 xinf_value_t *xinf_scheduler_stats (xinf_scheduler_t *self);
 
 #endif

@@ -203,12 +203,11 @@ test_overload (void)
     CHECK_STR (s_str (error, "code"), "OVERLOADED");
     CHECK (s_uint (error, "retry_after_ms") >= 50);
     xinf_msg_destroy (&error);
-    //  The same corr twice in flight is refused, naming it
+    //  The same corr again while in flight is a resend: absorbed, not run twice
     s_submit (scheduler, "c", 1, false, 0, 11);
-    error = s_take (&io, "ERROR", "c");
-    CHECK_STR (s_str (error, "code"), "BAD_REQUEST");
-    CHECK_HAS (s_str (error, "message"), "corr 1");
-    xinf_msg_destroy (&error);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 2);
+    CHECK_INT (s_count (&io, "RUN"), 1);
     //  No ready replica: MODEL_NOT_READY for new ones, queued ones end
     xinf_scheduler_replica_down (scheduler, "m", 0, "WORKER_LOST", "worker w0 lost", 20);
     CHECK_INT (s_count (&io, "ERROR"), 3);
@@ -393,6 +392,21 @@ test_adopt (void)
     CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
     s_submit (scheduler, "c", 1, false, 0, 0);          //  waits: w0 is busy
     CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    //  A run reported again whose client already resent it is stopped
+    requests = xinf_value_new_array ();
+    item = xinf_value_new_map ();
+    xinf_map_put_uint (item, "request", 43);
+    xinf_map_put_str (item, "uid", "m");
+    xinf_map_put_uint (item, "replica", 0);
+    xinf_map_put_str (item, "client", "c");
+    xinf_map_put_uint (item, "corr", 1);
+    xinf_array_push (requests, item);
+    xinf_scheduler_adopt (scheduler, "w0", requests, 0);
+    xinf_value_destroy (&requests);
+    xinf_msg_t *stop = s_take (&io, "RUN_CANCEL", "w0");
+    CHECK (stop);
+    CHECK_INT (s_uint (stop, "request"), 43);
+    xinf_msg_destroy (&stop);
     s_reply (scheduler, "w0", "RUN_DONE", 42, NULL, 10);
     xinf_msg_t *reply = s_take (&io, "GENERATE_REPLY", "c0ffee");
     CHECK (reply);
