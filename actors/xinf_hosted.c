@@ -347,6 +347,9 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (xinf_msg_is (msg, "GROUP"))
         s_on_group (self, msg);
     else
+    if (xinf_msg_is (msg, "RUN_ACK"))
+        xinf_inflight_forget (self->inflight, xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));
+    else
         return false;
     return true;
 }

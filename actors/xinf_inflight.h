@@ -4,8 +4,9 @@
     The worker agent notes every RUN it passes to a replica (the run id,
     the model and replica, the client's peer id and corr, the deadline),
     marks a run whose token went up, and keeps a copy of each run's last
-    word (RUN_DONE or RUN_FAILED) for a short while after it was sent: a
-    supervisor that died just before may never have got it. After the
+    word (RUN_DONE or RUN_FAILED) until the supervisor acknowledges it
+    (RUN_ACK), for a short while at most: a supervisor that died just
+    before may never have got it. After the
     worker registers again it reports the runs (HELLO's `requests`) and
     sends the kept last words again; the supervisor adopts the runs of its
     predecessor and ignores what it answered already.
@@ -27,7 +28,8 @@ void xinf_inflight_destroy (xinf_inflight_t **self_p);
 void xinf_inflight_started (xinf_inflight_t *self, const xinf_value_t *run, int64_t now);
 //  RUN_TOKEN, RUN_DONE or RUN_FAILED going up from a replica.
 void xinf_inflight_reply (xinf_inflight_t *self, xinf_msg_t *msg, int64_t now);
-//  The supervisor cancelled the run: it is not reported any more.
+//  The supervisor cancelled the run, or acknowledged its last word
+//  (RUN_ACK): it is not reported any more.
 void xinf_inflight_forget (xinf_inflight_t *self, uint64_t request);
 //  A replica stopped: its runs are over (their last words were relayed).
 void xinf_inflight_forget_replica (xinf_inflight_t *self, const char *uid, uint64_t replica);

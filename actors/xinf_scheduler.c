@@ -4,7 +4,8 @@
 
 #include <stdarg.h>
 
-#define CODES_MAX  32
+#define CODES_MAX     32
+#define ANSWERED_MAX  65536           //  answered requests remembered, for adoption
 
 typedef struct {
     char node [65];
@@ -52,6 +53,8 @@ struct _xinf_scheduler_t {
     zhashx_t *requests;               //  key -> s_request_t (owned)
     zhashx_t *runs;                   //  run id -> s_request_t
     uint64_t first_run, next_run;
+    zhashx_t *answered;               //  keys of requests answered lately
+    zlistx_t *answered_order;         //  the same keys, oldest first
     uint64_t submitted, answered_ok, retried, clients_gone, undelivered, resent;
     struct { char code [32]; uint64_t count; } codes [CODES_MAX];
 };
@@ -85,6 +88,9 @@ xinf_scheduler_new (const xinf_scheduler_io_t *io)
     self->requests = zhashx_new ();
     zhashx_set_destructor (self->requests, s_request_free);
     self->runs = zhashx_new ();
+    self->answered = zhashx_new ();
+    self->answered_order = zlistx_new ();
+    zlistx_set_destructor (self->answered_order, (zlistx_destructor_fn *) zstr_free);
     self->first_run = (uint64_t) zclock_time () * 1000;
     self->next_run = self->first_run;
     return self;
@@ -96,6 +102,8 @@ xinf_scheduler_destroy (xinf_scheduler_t **self_p)
     if (self_p && *self_p) {
         xinf_scheduler_t *self = *self_p;
         zhashx_destroy (&self->runs);
+        zhashx_destroy (&self->answered);
+        zlistx_destroy (&self->answered_order);
         zhashx_destroy (&self->models);
         zhashx_destroy (&self->requests);
         free (self);
@@ -143,9 +151,12 @@ s_detach (xinf_scheduler_t *self, s_request_t *request)
     request->replica = -1;
 }
 
+static void s_remember (xinf_scheduler_t *self, const char *key);
+
 static void
 s_forget (xinf_scheduler_t *self, s_request_t *request)
 {
+    s_remember (self, request->key);
     s_detach (self, request);
     zhashx_delete (self->requests, request->key);
 }
@@ -164,6 +175,23 @@ s_cancel_run (xinf_scheduler_t *self, s_request_t *request)
 }
 
 static void s_client_gone (xinf_scheduler_t *self, const char *client, const char *why);
+
+//  Remembers that a request was answered (or given up), so that a run of
+//  it that a worker reports after a supervisor restart is not answered
+//  twice.
+static void
+s_remember (xinf_scheduler_t *self, const char *key)
+{
+    if (zhashx_lookup (self->answered, key))
+        return;
+    if (zlistx_size (self->answered_order) >= ANSWERED_MAX) {
+        char *oldest = (char *) zlistx_first (self->answered_order);
+        zhashx_delete (self->answered, oldest);
+        zlistx_delete (self->answered_order, zlistx_cursor (self->answered_order));
+    }
+    zhashx_insert (self->answered, key, self);
+    zlistx_add_end (self->answered_order, strdup (key));
+}
 
 //  Sends the request's one terminal answer and forgets it. An answer the
 //  client cannot take is logged and counted, and its other requests are
@@ -557,6 +585,9 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
+    char key [600];
+    snprintf (key, sizeof key, "%s/%llu", client, (unsigned long long) corr);
+    s_remember (self, key);
     xinf_msg_t *error = xinf_msg_new_error (corr, code, "%s", text);
     if (retry_after)
         xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", retry_after);
@@ -681,13 +712,26 @@ s_on_failed (xinf_scheduler_t *self, s_request_t *request, xinf_msg_t *msg, int6
     }
 }
 
+//  RUN_ACK: the worker may forget the run's last word (it need not send
+//  it again to a restarted supervisor).
+static void
+s_ack (xinf_scheduler_t *self, const char *node, uint64_t run)
+{
+    xinf_msg_t *ack = xinf_msg_new ("RUN_ACK");
+    xinf_map_put_uint (xinf_msg_body (ack), "request", run);
+    self->io.to_node (self->io.arg, node, &ack);
+}
+
 void
 xinf_scheduler_run_reply (xinf_scheduler_t *self, const char *node, xinf_msg_t *msg, int64_t now)
 {
     if (!s_reply_valid (node, msg))
         return;
+    uint64_t run = xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request"));
+    if (!xinf_msg_is (msg, "RUN_TOKEN"))
+        s_ack (self, node, run);
     char key [32];
-    s_run_key (xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")), key, sizeof key);
+    s_run_key (run, key, sizeof key);
     s_request_t *request = (s_request_t *) zhashx_lookup (self->runs, key);
     if (!request)
         return;                       //  ended already, or an earlier attempt's
@@ -782,9 +826,18 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
     if (run >= self->first_run || zhashx_lookup (self->runs, key))
         return true;
     s_request_t *request = s_request_new (client, corr, uid);
-    if (zhashx_lookup (self->requests, request->key)) {
-        //  The client sent it again before this report came: the new run
-        //  answers, this one stops
+    s_request_t *resent = (s_request_t *) zhashx_lookup (self->requests, request->key);
+    if (resent && !resent->run) {
+        //  The client sent it again and it waits in the queue: the
+        //  reported run answers it
+        s_detach (self, resent);
+        zhashx_delete (self->requests, resent->key);
+        resent = NULL;
+    }
+    if (resent || zhashx_lookup (self->answered, request->key)) {
+        //  The client sent it again and it runs, or it was answered
+        //  already (e.g. MODEL_NOT_READY right after the restart): the
+        //  reported run stops, so that the client gets one answer
         xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
         xinf_map_put_uint (xinf_msg_body (cancel), "request", run);
         xinf_map_put_str (xinf_msg_body (cancel), "uid", uid);

@@ -304,6 +304,7 @@ test_retry (void)
     CHECK_STR (s_str (error, "code"), "WORKER_LOST");
     xinf_msg_destroy (&error);
     CHECK_INT (s_count (&io, "RUN_CANCEL"), 0);           //  a lost worker is not told
+    CHECK_INT (s_count (&io, "RUN_ACK"), 1);              //  w0's RUN_FAILED was acknowledged
     xinf_msg_t *again = s_take (&io, "RUN", "w0");
     CHECK (again);
     CHECK_INT (s_uint (again, "corr"), 1);
@@ -392,7 +393,8 @@ test_adopt (void)
     CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
     s_submit (scheduler, "c", 1, false, 0, 0);          //  waits: w0 is busy
     CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
-    //  A run reported again whose client already resent it is stopped
+    //  A run reported whose client resent it meanwhile (queued): the run
+    //  answers it, the queued copy goes
     requests = xinf_value_new_array ();
     item = xinf_value_new_map ();
     xinf_map_put_uint (item, "request", 43);
@@ -403,17 +405,36 @@ test_adopt (void)
     xinf_array_push (requests, item);
     xinf_scheduler_adopt (scheduler, "w0", requests, 0);
     xinf_value_destroy (&requests);
-    xinf_msg_t *stop = s_take (&io, "RUN_CANCEL", "w0");
-    CHECK (stop);
-    CHECK_INT (s_uint (stop, "request"), 43);
-    xinf_msg_destroy (&stop);
+    CHECK_INT (s_count (&io, "RUN_CANCEL"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 2);
     s_reply (scheduler, "w0", "RUN_DONE", 42, NULL, 10);
     xinf_msg_t *reply = s_take (&io, "GENERATE_REPLY", "c0ffee");
     CHECK (reply);
     CHECK_INT (xinf_msg_corr (reply), 5);
     xinf_msg_destroy (&reply);
-    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    s_reply (scheduler, "w0", "RUN_DONE", 43, NULL, 15);
+    reply = s_take (&io, "GENERATE_REPLY", "c");
+    CHECK (reply);
+    CHECK_INT (xinf_msg_corr (reply), 1);
+    xinf_msg_destroy (&reply);
+    //  Reported again (another worker, a late HELLO): answered already, stopped
+    requests = xinf_value_new_array ();
+    item = xinf_value_new_map ();
+    xinf_map_put_uint (item, "request", 44);
+    xinf_map_put_str (item, "uid", "m");
+    xinf_map_put_uint (item, "replica", 0);
+    xinf_map_put_str (item, "client", "c0ffee");
+    xinf_map_put_uint (item, "corr", 5);
+    xinf_array_push (requests, item);
+    xinf_scheduler_adopt (scheduler, "w0", requests, 20);
+    xinf_value_destroy (&requests);
+    xinf_msg_t *stop = s_take (&io, "RUN_CANCEL", "w0");
+    CHECK (stop);
+    CHECK_INT (s_uint (stop, "request"), 44);
+    xinf_msg_destroy (&stop);
     //  Terminate: the running request ends, the worker is told
+    s_submit (scheduler, "c", 2, false, 0, 30);
     xinf_scheduler_model_drop (scheduler, "m", "MODEL_NOT_READY", "model m was terminated");
     xinf_msg_t *error = s_take (&io, "ERROR", "c");
     CHECK_STR (s_str (error, "code"), "MODEL_NOT_READY");
