@@ -3,6 +3,7 @@
 #include "xinf_launch.h"
 #include "xinf_scheduler.h"
 #include "xinf_request_check.h"
+#include "xinf_placement.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -100,66 +101,6 @@ s_model_state (s_model_t *model, const char **error)
         loading |= !streq (replica->state, "ready") && !streq (replica->state, "stopped");
     }
     return loading ? "loading" : ready ? "ready" : "stopped";
-}
-
-//  Picks an alive worker not in 'exclude' (preferring ones not in 'busy').
-static bool
-s_pick (xinf_models_t *self, zlist_t *exclude, zlist_t *busy, char *node, size_t size)
-{
-    zlist_t *both = zlist_dup (exclude);
-    for (char *name = (char *) zlist_first (busy); name; name = (char *) zlist_next (busy))
-        zlist_append (both, name);
-    bool found = xinf_cluster_pick (self->cluster, both, node, size)
-              || xinf_cluster_pick (self->cluster, exclude, node, size);
-    zlist_destroy (&both);
-    return found;
-}
-
-//  Places one replica's ranks: the named workers, or distinct alive ones.
-static int
-s_place_replica (xinf_models_t *self, s_model_t *model, s_replica_t *replica, const xinf_value_t *named,
-                 zlist_t *busy, char *reason, size_t size)
-{
-    zlist_t *mine = zlist_new ();
-    int rc = 0;
-    for (size_t rank = 0; rank < model->n_worker && rc == 0; rank++) {
-        char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
-        size_t node_size = sizeof replica->node;
-        if (named)
-            snprintf (node, node_size, "%s", xinf_value_str (xinf_array_at (named, rank)));
-        else
-        if (!s_pick (self, mine, busy, node, node_size)) {
-            if (model->n_worker > 1)
-                snprintf (reason, size, "n_worker %zu needs %zu distinct alive workers; only %zu found",
-                          model->n_worker, model->n_worker, rank);
-            else
-                snprintf (reason, size, "no alive worker to place the model on");
-            rc = -1;
-        }
-        zlist_append (mine, node);
-        zlist_append (busy, node);
-    }
-    if (replica->n_ranks > 1)
-        snprintf (replica->node, sizeof replica->node, "%s", replica->ranks [0].node);
-    zlist_destroy (&mine);
-    return rc;
-}
-
-//  Chooses the workers of every replica (and rank); 0 or -1 with a reason.
-static int
-s_place (xinf_models_t *self, const xinf_value_t *named, size_t count, s_model_t *model, char *reason, size_t size)
-{
-    zlist_t *busy = zlist_new ();
-    int rc = 0;
-    for (size_t index = 0; index < count && rc == 0; index++) {
-        s_replica_t *replica = &model->replicas [index];
-        replica->index = index;
-        replica->n_ranks = model->n_worker;
-        rc = s_place_replica (self, model, replica, named, busy, reason, size);
-    }
-    zlist_destroy (&busy);
-    model->count = count;
-    return rc;
 }
 
 //  The named workers: 'worker' (one) or 'workers' (one per rank), each
@@ -262,7 +203,9 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     assert (model);
     model->n_worker = n_worker;
     char reason [256];
-    if (s_place (self, named, replicas, model, reason, sizeof reason)) {
+    snprintf (model->path, sizeof model->path, "%s", path);
+    model->kv_cache_mb = kv_cache_mb;
+    if (xinf_placement_place (self->cluster, self->models, model, named, replicas, reason, sizeof reason)) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NO_WORKER", "LAUNCH: %s", reason);
         xinf_value_destroy (&named);
         xinf_model_entry_free (&model);
