@@ -355,7 +355,9 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
             s_set (replica->state, sizeof replica->state, "loading");
             if (s_send_load (self, ctx, model, replica, 0)) {
                 s_set (replica->state, sizeof replica->state, "failed");
-                snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", replica->node);
+                char node [sizeof replica->node];
+                memcpy (node, replica->node, sizeof node);
+                snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", node);
             }
         }
         return;

@@ -168,7 +168,7 @@ xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entr
         }
         zlist_destroy (&mine);
         if (replica->n_ranks > 1)
-            snprintf (replica->node, sizeof replica->node, "%s", replica->ranks [0].node);
+            memcpy (replica->node, replica->ranks [0].node, sizeof replica->node);
     }
     free (placed);
     model->count = count;

@@ -278,7 +278,19 @@ def inject_faults(cluster, tally, quota, log):
     cluster.restart_supervisor()
 
 
-def run(build, requests, clients, window, workers=3, seed=1, log=print, log_dir=None):
+def rss_mb(pid):
+    """A process's resident memory in MB (Linux), 0 when unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0
+
+
+def run(build, requests, clients, window, workers=3, seed=1, log=print, log_dir=None, faults=True, max_queued=None):
     """The whole run; returns (counts, seconds, supervisor counters)."""
     log_dir = log_dir or tempfile.mkdtemp(prefix="xinf-bench-faults-")
     model = os.path.join(log_dir, "tiny.gguf")
@@ -287,7 +299,7 @@ def run(build, requests, clients, window, workers=3, seed=1, log=print, log_dir=
     try:
         admin = XinfClient(cluster.endpoint, timeout_ms=5000)
         wait("the workers", 15, lambda: sum(w["state"] == "alive" for w in admin.cluster_info()["workers"]) == workers)
-        admin.launch("m", model, replicas=workers, threads=1, max_queued=4 * clients * window)
+        admin.launch("m", model, replicas=workers, threads=1, max_queued=max_queued or 4 * clients * window)
         admin.wait_ready("m", stall_s=30)
         admin.close()
         tally, stop = Tally(), threading.Event()
@@ -296,9 +308,15 @@ def run(build, requests, clients, window, workers=3, seed=1, log=print, log_dir=
                    for index in range(clients)]
         for thread in threads:
             thread.start()
-        inject_faults(cluster, tally, requests, log)
+        if faults:
+            inject_faults(cluster, tally, requests, log)
+        peak = 0
+        while any(thread.is_alive() for thread in threads):
+            peak = max(peak, rss_mb(cluster.supervisor.process.pid))
+            threads[0].join(0.1)
         for thread in threads:
             thread.join()
+        log(f"supervisor resident memory: peak {peak:.1f} MB during the run")
         seconds = time.monotonic() - started
         admin = XinfClient(cluster.endpoint, timeout_ms=5000)
         stats = admin.cluster_info()["requests"]
@@ -334,8 +352,11 @@ def main():
     parser.add_argument("--window", type=int, default=4, help="requests each client keeps in flight")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-faults", action="store_true", help="load only (e.g. an overload run)")
+    parser.add_argument("--max-queued", type=int, help="the model's queue bound (default: 4 x clients x window)")
     args = parser.parse_args()
-    counts, seconds, stats = run(args.build, args.requests, args.clients, args.window, args.workers, args.seed)
+    counts, seconds, stats = run(args.build, args.requests, args.clients, args.window, args.workers, args.seed,
+                                 faults=not args.no_faults, max_queued=args.max_queued)
     report(counts, seconds, stats)
     sys.exit(1 if bad(counts) else 0)
 
