@@ -337,7 +337,7 @@ def report(counts, seconds, stats, out=sys.stdout):
     for key in sorted(counts):
         if key != "sent":
             print(f"  {key:45s} {counts[key]}", file=out)
-    print(f"supervisor after its restart: {stats}", file=out)
+    print(f"supervisor counters (since its last start): {stats}", file=out)
 
 
 def bad(counts):
