@@ -683,6 +683,7 @@ void
 xinf_models_set_restart_window (xinf_models_t *self, int64_t window_ms)
 {
     self->restart_window_ms = window_ms;
+    xinf_scheduler_set_grace (self->scheduler, self->started + window_ms);
 }
 
 void

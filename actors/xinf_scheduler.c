@@ -6,6 +6,21 @@
 
 #include <stdarg.h>
 
+//  An adopted request's answer waiting for its client to reconnect.
+typedef struct {
+    char client [512];
+    xinf_msg_t *answer;
+} s_held_t;
+
+static void
+s_held_free (void **item)
+{
+    s_held_t *held = (s_held_t *) *item;
+    xinf_msg_destroy (&held->answer);
+    free (held);
+    *item = NULL;
+}
+
 static void
 s_model_free (void **item)
 {
@@ -35,6 +50,8 @@ xinf_scheduler_new (const xinf_scheduler_io_t *io)
     self->requests = zhashx_new ();
     zhashx_set_destructor (self->requests, s_request_free);
     self->runs = zhashx_new ();
+    self->held = zlistx_new ();
+    zlistx_set_destructor (self->held, s_held_free);
     self->answered = zhashx_new ();
     self->answered_order = zlistx_new ();
     zlistx_set_destructor (self->answered_order, (zlistx_destructor_fn *) zstr_free);
@@ -49,6 +66,7 @@ xinf_scheduler_destroy (xinf_scheduler_t **self_p)
     if (self_p && *self_p) {
         xinf_scheduler_t *self = *self_p;
         zhashx_destroy (&self->runs);
+        zlistx_destroy (&self->held);
         zhashx_destroy (&self->answered);
         zlistx_destroy (&self->answered_order);
         zhashx_destroy (&self->models);
@@ -136,6 +154,65 @@ xinf_sched_remember (xinf_scheduler_t *self, const char *key)
     zlistx_add_end (self->answered_order, strdup (key));
 }
 
+bool
+xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request)
+{
+    return request->adopted && self->now < self->grace_until;
+}
+
+//  A copy of an answer (answers carry no binary frames).
+static xinf_msg_t *
+s_copy (xinf_msg_t *msg)
+{
+    xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
+    xinf_msg_set_corr (copy, xinf_msg_corr (msg));
+    xinf_value_t *body = xinf_msg_body (msg);
+    for (size_t at = 0; at < xinf_value_count (body); at++)
+        xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, at), xinf_value_dup (xinf_map_value_at (body, at)));
+    return copy;
+}
+
+//  Tries to deliver an adopted request's answer; what the client cannot
+//  take yet is held until the grace period ends.
+static void
+s_hold (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p)
+{
+    xinf_msg_t *copy = s_copy (*answer_p);
+    if (self->io.to_client (self->io.arg, client, answer_p) == 0) {
+        xinf_msg_destroy (&copy);
+        return;
+    }
+    s_held_t *held = calloc (1, sizeof *held);
+    assert (held);
+    snprintf (held->client, sizeof held->client, "%s", client);
+    held->answer = copy;
+    zlistx_add_end (self->held, held);
+}
+
+//  Held answers go out once their clients are back; after the grace
+//  period the rest are undelivered, logged and counted.
+static void
+s_deliver_held (xinf_scheduler_t *self)
+{
+    bool late = self->now >= self->grace_until;
+    zlist_t *done = zlist_new ();
+    for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held; held = (s_held_t *) zlistx_next (self->held)) {
+        xinf_msg_t *copy = s_copy (held->answer);
+        if (self->io.to_client (self->io.arg, held->client, &copy) == 0)
+            zlist_append (done, zlistx_cursor (self->held));
+        else
+        if (late) {
+            self->undelivered++;
+            xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client did not come back after "
+                       "the supervisor restart", held->client, (unsigned long long) xinf_msg_corr (held->answer));
+            zlist_append (done, zlistx_cursor (self->held));
+        }
+    }
+    for (void *handle = zlist_first (done); handle; handle = zlist_next (done))
+        zlistx_delete (self->held, handle);
+    zlist_destroy (&done);
+}
+
 //  Sends the request's one terminal answer and forgets it. An answer the
 //  client cannot take is logged and counted, and its other requests are
 //  cancelled: it is gone or does not read.
@@ -149,7 +226,11 @@ xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_
     xinf_sched_count_code (self, code);
     if (streq (code, "OK"))
         self->answered_ok++;
+    bool grace = xinf_sched_grace (self, request);
     s_forget (self, request);
+    if (grace)
+        s_hold (self, client, answer_p);
+    else
     if (self->io.to_client (self->io.arg, client, answer_p)) {
         self->undelivered++;
         xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone or not reading",
@@ -607,6 +688,8 @@ s_late (const xinf_sched_request_t *request, const void *now)
 void
 xinf_scheduler_tick (xinf_scheduler_t *self, int64_t now)
 {
+    self->now = now;
+    s_deliver_held (self);
     zlist_t *late = s_keys (self, s_late, &now);
     for (char *key = (char *) zlist_first (late); key; key = (char *) zlist_next (late)) {
         xinf_sched_request_t *request = (xinf_sched_request_t *) zhashx_lookup (self->requests, key);
@@ -638,3 +721,9 @@ xinf_scheduler_outstanding (xinf_scheduler_t *self, const char *uid, size_t inde
     return model && index < XINF_SCHED_REPLICAS_MAX ? model->replicas [index].outstanding : 0;
 }
 
+
+void
+xinf_scheduler_set_grace (xinf_scheduler_t *self, int64_t until)
+{
+    self->grace_until = until;
+}

@@ -81,6 +81,11 @@ void xinf_scheduler_tick (xinf_scheduler_t *self, int64_t now);
 //  `requests`): runs of an earlier supervisor are adopted, so that their
 //  answers reach clients that can still be addressed.
 void xinf_scheduler_adopt (xinf_scheduler_t *self, const char *node, const xinf_value_t *requests, int64_t now);
+//  Until 'until' (monotonic ms), clients of adopted requests may still be
+//  reconnecting to this restarted supervisor: their tokens that cannot be
+//  delivered are dropped, their answers held and sent when they are back
+//  (tried each tick); after it, undelivered answers are logged, counted.
+void xinf_scheduler_set_grace (xinf_scheduler_t *self, int64_t until);
 //  Answers every request with ERROR code (the supervisor stops).
 void xinf_scheduler_end_all (xinf_scheduler_t *self, const char *code, const char *reason);
 

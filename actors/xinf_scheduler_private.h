@@ -38,6 +38,7 @@ typedef struct {
     xinf_value_t *body;               //  the GENERATE body, for a dispatch (NULL: adopted)
     size_t bytes;
     bool stream;
+    bool adopted;                     //  reported by a worker after a restart
     bool relayed;                     //  a token of it reached the client
     int64_t deadline;                 //  monotonic ms, 0 = none
     int64_t submitted, dispatched;
@@ -57,6 +58,9 @@ struct _xinf_scheduler_t {
     zhashx_t *requests;               //  key -> xinf_sched_request_t (owned)
     zhashx_t *runs;                   //  run id -> xinf_sched_request_t
     uint64_t first_run, next_run;
+    int64_t now;                      //  as of the latest call that gave the time
+    int64_t grace_until;              //  clients may still be reconnecting until then
+    zlistx_t *held;                   //  answers of adopted requests waiting for their client
     zhashx_t *answered;               //  keys of requests answered lately
     zlistx_t *answered_order;         //  the same keys, oldest first
     uint64_t submitted, answered_ok, retried, clients_gone, undelivered, resent;
@@ -88,6 +92,9 @@ xinf_sched_model_t *xinf_sched_model_of (xinf_scheduler_t *self, const char *uid
 void xinf_sched_requeue (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_request_t **list, size_t count);
 //  True when a request may be sent to another replica.
 bool xinf_sched_retryable (const xinf_sched_request_t *request);
+//  True while clients of adopted requests may still be reconnecting: an
+//  answer that cannot be delivered yet is held (tokens are dropped).
+bool xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request);
 //  A new request entry (not yet listed).
 xinf_sched_request_t *xinf_sched_request_new (const char *client, uint64_t corr, const char *uid);
 

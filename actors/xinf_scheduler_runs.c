@@ -84,6 +84,7 @@ s_ack (xinf_scheduler_t *self, const char *node, uint64_t run)
 void
 xinf_scheduler_run_reply (xinf_scheduler_t *self, const char *node, xinf_msg_t *msg, int64_t now)
 {
+    self->now = now;
     if (!s_reply_valid (node, msg))
         return;
     uint64_t run = xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request"));
@@ -113,7 +114,7 @@ xinf_scheduler_run_reply (xinf_scheduler_t *self, const char *node, xinf_msg_t *
         request->relayed = true;
         xinf_msg_t *token = s_client_message (request, msg, false);
         xinf_msg_set_corr (token, request->corr);
-        if (self->io.to_client (self->io.arg, request->client, &token)) {
+        if (self->io.to_client (self->io.arg, request->client, &token) && !xinf_sched_grace (self, request)) {
             char client [512];
             snprintf (client, sizeof client, "%s", request->client);
             xinf_sched_client_gone (self, client, "a token could not be delivered (gone or not reading)");
@@ -172,6 +173,7 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
     request->run = run;
     request->replica = (int) index;
     request->attempts = XINF_SCHED_ATTEMPTS;
+    request->adopted = true;
     snprintf (request->node, sizeof request->node, "%s", node);
     zhashx_insert (self->requests, request->key, request);
     zhashx_insert (self->runs, key, request);
@@ -185,6 +187,7 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
 void
 xinf_scheduler_adopt (xinf_scheduler_t *self, const char *node, const xinf_value_t *requests, int64_t now)
 {
+    self->now = now;
     size_t adopted = zhashx_size (self->requests);
     for (size_t index = 0; index < xinf_value_count (requests); index++)
         s_adopt_one (self, node, xinf_array_at (requests, index), now);

@@ -75,15 +75,23 @@ def scenario_window(supervisor):
 
 def scenario_kill(node_bin, supervisor, port):
     client = XinfClient(supervisor.endpoint, timeout_ms=5000)
-    corrs = [client.generate_start("m", prompt_tokens=[1, 2, index], max_tokens=1500, deadline_ms=120000)
+    corrs = [client.generate_start("m", prompt_tokens=[1, 2, index], max_tokens=400, stream=True, deadline_ms=120000)
              for index in range(2)]
-    poll("both requests running", 10, lambda: client.cluster_info()["requests"]["running"] == 2)
+    # Both run on their workers once a token of each came back (a RUN the
+    # dying supervisor had only queued would be lost: client.md)
+    streaming = set()
+    deadline = time.monotonic() + 30
+    while streaming != set(corrs):
+        check(time.monotonic() < deadline, f"tokens of {set(corrs) - streaming} did not come")
+        message = client.next_message(100)
+        if message and message[0] == "GENERATE_TOKEN":
+            streaming.add(message[1])
     started = time.monotonic()
     supervisor.kill()
     supervisor = start_supervisor(node_bin, port=port)
     answers = collect(client, corrs, 60)
     for corr, (kind, body) in answers.items():
-        check(kind == "GENERATE_REPLY" and len(body["tokens"]) == 1500, f"corr {corr} across kill -9: {kind} {body}")
+        check(kind == "GENERATE_REPLY" and len(body["tokens"]) == 400, f"corr {corr} across kill -9: {kind} {body}")
     print(f"kill -9: both requests in flight answered by the new supervisor within {time.monotonic() - started:.1f} s")
     info = XinfClient(supervisor.endpoint, timeout_ms=5000)
     stats = info.cluster_info()["requests"]

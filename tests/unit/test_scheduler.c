@@ -443,6 +443,61 @@ test_adopt (void)
     s_end (&scheduler, &io);
 }
 
+static void
+s_adopt (xinf_scheduler_t *scheduler, uint64_t run, const char *client, uint64_t corr, int64_t now)
+{
+    xinf_value_t *requests = xinf_value_new_array ();
+    xinf_value_t *item = xinf_value_new_map ();
+    xinf_map_put_uint (item, "request", run);
+    xinf_map_put_str (item, "uid", "m");
+    xinf_map_put_uint (item, "replica", 0);
+    xinf_map_put_str (item, "client", client);
+    xinf_map_put_uint (item, "corr", corr);
+    xinf_map_put_bool (item, "stream", true);
+    xinf_array_push (requests, item);
+    xinf_scheduler_adopt (scheduler, "w0", requests, now);
+    xinf_value_destroy (&requests);
+}
+
+//  Right after a restart the clients of adopted requests may not be back
+//  yet: tokens are dropped, the answer is held until they are
+static void
+test_grace (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_set_grace (scheduler, 1000);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 4, 0);
+    s_adopt (scheduler, 50, "back", 1, 0);
+    s_adopt (scheduler, 51, "later", 2, 0);
+    io.client_refuses = true;
+    s_reply (scheduler, "w0", "RUN_TOKEN", 50, NULL, 10);
+    s_reply (scheduler, "w0", "RUN_DONE", 50, NULL, 20);
+    s_reply (scheduler, "w0", "RUN_DONE", 51, NULL, 20);
+    CHECK_INT (s_count (&io, "RUN_CANCEL"), 0);           //  not taken for gone
+    xinf_scheduler_tick (scheduler, 500);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 0);
+    io.client_refuses = false;
+    xinf_scheduler_tick (scheduler, 600);
+    xinf_msg_t *reply = s_take (&io, "GENERATE_REPLY", "back");
+    CHECK (reply);
+    CHECK_INT (xinf_msg_corr (reply), 1);
+    xinf_msg_destroy (&reply);
+    reply = s_take (&io, "GENERATE_REPLY", "later");
+    CHECK (reply);
+    xinf_msg_destroy (&reply);
+    //  After the grace period an answer that cannot go is counted
+    s_adopt (scheduler, 52, "gone", 3, 700);
+    io.client_refuses = true;
+    s_reply (scheduler, "w0", "RUN_DONE", 52, NULL, 800);
+    xinf_scheduler_tick (scheduler, 1001);
+    xinf_scheduler_tick (scheduler, 1100);
+    xinf_value_t *stats = xinf_scheduler_stats (scheduler);
+    CHECK_INT (xinf_value_uint (xinf_map_get (stats, "undelivered")), 1);
+    xinf_value_destroy (&stats);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -454,5 +509,6 @@ main (void)
     RUN (test_attempts_bounded);
     RUN (test_client_gone);
     RUN (test_adopt);
+    RUN (test_grace);
     return 0;
 }
