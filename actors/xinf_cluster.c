@@ -329,6 +329,28 @@ xinf_cluster_pick (xinf_cluster_t *self, zlist_t *exclude, char *node, size_t no
     return best != NULL;
 }
 
+zlist_t *
+xinf_cluster_alive (xinf_cluster_t *self)
+{
+    zlist_t *names = zlist_new ();
+    zlist_autofree (names);
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (worker->state == XINF_WORKER_ALIVE)
+            zlist_append (names, worker->hello.node);
+    return names;
+}
+
+uint64_t
+xinf_cluster_available (xinf_cluster_t *self, const char *node)
+{
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (streq (worker->hello.node, node))
+            return worker->hello.memory_available_bytes;
+    return 0;
+}
+
 void
 xinf_cluster_on_lost (xinf_cluster_t *self, xinf_cluster_lost_fn *fn, void *arg)
 {

@@ -48,6 +48,10 @@ const char *xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id);
 //  The alive worker with the most available memory, skipping the names in
 //  'exclude'; false when there is none.
 bool xinf_cluster_pick (xinf_cluster_t *self, zlist_t *exclude, char *node, size_t node_size);
+//  The names of the alive workers (the caller destroys the list).
+zlist_t *xinf_cluster_alive (xinf_cluster_t *self);
+//  A worker's available memory as it last registered (0 if unknown).
+uint64_t xinf_cluster_available (xinf_cluster_t *self, const char *node);
 //  Called (on the actor thread) when a worker is declared lost or leaves
 //  (BYE); 'reason' says which, for the errors of its requests.
 typedef void (xinf_cluster_lost_fn) (const char *node, const char *reason, void *arg);

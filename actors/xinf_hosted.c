@@ -1,6 +1,7 @@
 /*  xinf_hosted: the replicas a worker hosts.  */
 #include "xinf_hosted.h"
 #include "xinf_replica.h"
+#include "xinf_inflight.h"
 
 
 typedef struct {
@@ -23,6 +24,7 @@ struct _xinf_hosted_t {
     xinf_dealer_t **upstream;
     zhashx_t *replicas;               //  key -> s_hosted_t
     xinf_ctx_t *ctx;                  //  the agent's, for readers
+    xinf_inflight_t *inflight;        //  the runs, for a restarted supervisor
 };
 
 static void
@@ -44,6 +46,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
         xinf_msg_destroy (&msg);
     }
     xinf_dealer_destroy (&entry->dealer);
+    xinf_inflight_forget_replica (self->inflight, entry->uid, entry->replica);
     xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
@@ -59,6 +62,7 @@ xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int p
     self->port_high = port_high;
     self->upstream = upstream;
     self->replicas = zhashx_new ();
+    self->inflight = xinf_inflight_new ();
     return self;
 }
 
@@ -73,6 +77,7 @@ xinf_hosted_destroy (xinf_hosted_t **self_p)
             s_hosted_free (self, &entry);
         }
         zhashx_destroy (&self->replicas);
+        xinf_inflight_destroy (&self->inflight);
         free (self);
         *self_p = NULL;
     }
@@ -105,6 +110,9 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
             entry->info = xinf_value_dup (xinf_map_get (xinf_msg_body (msg), "info"));
         }
     }
+    else
+    if (xinf_msg_is (msg, "RUN_TOKEN") || xinf_msg_is (msg, "RUN_DONE") || xinf_msg_is (msg, "RUN_FAILED"))
+        xinf_inflight_reply (self->inflight, msg, zclock_mono ());
     xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
     xinf_map_put_uint (xinf_msg_body (msg), "generation", entry->generation);
     s_send_up (self, &msg);
@@ -142,6 +150,11 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     uint64_t rank = xinf_check_uint_opt (&check, body, "rank", 0, n_ranks ? n_ranks - 1 : 0, 0);
     uint64_t rendezvous_ms = xinf_check_uint_opt (&check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
     uint64_t stall_ms = xinf_check_uint_opt (&check, body, "stall_timeout_ms", 100, 3600000, 60000);
+    uint64_t kv_cache_mb = xinf_check_uint_opt (&check, body, "kv_cache_mb", 0, UINT32_MAX, 0);
+    uint64_t max_seqs = xinf_check_uint_opt (&check, body, "max_seqs", 0, 256, 0);
+    uint64_t step_tokens = xinf_check_uint_opt (&check, body, "step_tokens", 0, 8192, 0);
+    if (!check.failed && step_tokens && step_tokens < 16)
+        xinf_check_fail (&check, "field 'step_tokens' must be 0 or 16-8192, got %llu", (unsigned long long) step_tokens);
     char key [96];
     snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
     if (!check.failed && zhashx_lookup (self->replicas, key))
@@ -179,6 +192,13 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_value_t *args = xinf_msg_body (start);
     xinf_map_put_str (args, "path", path);
     xinf_map_put_uint (args, "threads", threads);
+    //  The engine's settings, unchanged (0 / absent: the replica's defaults)
+    if (kv_cache_mb)
+        xinf_map_put_uint (args, "kv_cache_mb", kv_cache_mb);
+    if (max_seqs)
+        xinf_map_put_uint (args, "max_seqs", max_seqs);
+    if (step_tokens)
+        xinf_map_put_uint (args, "step_tokens", step_tokens);
     if (n_ranks > 1) {
         char group [128];
         snprintf (group, sizeof group, "%s/%llu/%llu", uid, (unsigned long long) generation, (unsigned long long) replica);
@@ -248,7 +268,9 @@ s_on_run (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_value_t *body = xinf_msg_body (msg);
     for (size_t index = 0; index < xinf_value_count (body); index++)
         xinf_map_put (xinf_msg_body (run), xinf_map_key_at (body, index), xinf_value_dup (xinf_map_value_at (body, index)));
-    if (xinf_dealer_send (entry->dealer, &run)) {
+    if (xinf_dealer_send (entry->dealer, &run) == 0)
+        xinf_inflight_started (self->inflight, body, zclock_mono ());
+    else {
         xinf_msg_t *failed = xinf_msg_new ("RUN_FAILED");
         xinf_map_put_uint (xinf_msg_body (failed), "request", request);
         xinf_map_put_str (xinf_msg_body (failed), "code", "MODEL_NOT_READY");
@@ -301,6 +323,7 @@ s_on_cancel (xinf_hosted_t *self, xinf_msg_t *msg)
     s_hosted_t *entry = s_find (self, msg, &check);
     if (!entry)
         return;                        //  the replica is gone: nothing runs
+    xinf_inflight_forget (self->inflight, request);
     xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
     xinf_map_put_uint (xinf_msg_body (cancel), "request", request);
     xinf_dealer_send (entry->dealer, &cancel);
@@ -323,6 +346,9 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     else
     if (xinf_msg_is (msg, "GROUP"))
         s_on_group (self, msg);
+    else
+    if (xinf_msg_is (msg, "RUN_ACK"))
+        xinf_inflight_forget (self->inflight, xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));
     else
         return false;
     return true;
@@ -349,4 +375,32 @@ xinf_hosted_models (xinf_hosted_t *self)
         xinf_array_push (models, model);
     }
     return models;
+}
+
+xinf_value_t *
+xinf_hosted_requests (xinf_hosted_t *self, int64_t now, int64_t keep_ms)
+{
+    xinf_inflight_prune (self->inflight, now, keep_ms);
+    return xinf_inflight_report (self->inflight, now);
+}
+
+void
+xinf_hosted_resend (xinf_hosted_t *self)
+{
+    zlist_t *finals = xinf_inflight_take_finals (self->inflight);
+    size_t count = zlist_size (finals);
+    xinf_msg_t *msg;
+    while ((msg = (xinf_msg_t *) zlist_pop (finals))) {
+        xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
+        s_send_up (self, &msg);
+    }
+    zlist_destroy (&finals);
+    if (count)
+        xinf_info ("worker", "sent again the last words of %zu run(s) that ended around the reconnect", count);
+}
+
+void
+xinf_hosted_prune (xinf_hosted_t *self, int64_t now, int64_t keep_ms)
+{
+    xinf_inflight_prune (self->inflight, now, keep_ms);
 }

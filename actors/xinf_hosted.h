@@ -25,5 +25,12 @@ bool xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg);
 
 //  The replicas and their states: [{uid, replica, path, state}].
 xinf_value_t *xinf_hosted_models (xinf_hosted_t *self);
+//  The requests the replicas run, and those that ended less than keep_ms
+//  ago, for HELLO's `requests` (xinf_inflight).
+xinf_value_t *xinf_hosted_requests (xinf_hosted_t *self, int64_t now, int64_t keep_ms);
+//  After a registration: the kept last words of ended runs go up again.
+void xinf_hosted_resend (xinf_hosted_t *self);
+//  Forgets last words kept longer than keep_ms.
+void xinf_hosted_prune (xinf_hosted_t *self, int64_t now, int64_t keep_ms);
 
 #endif

@@ -100,6 +100,12 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     xinf_map_put_str (body, "path", model->path);
     xinf_map_put_uint (body, "threads", model->threads);
     xinf_map_put_uint (body, "generation", model->generation);
+    if (model->kv_cache_mb)
+        xinf_map_put_uint (body, "kv_cache_mb", model->kv_cache_mb);
+    if (model->max_seqs)
+        xinf_map_put_uint (body, "max_seqs", model->max_seqs);
+    if (model->step_tokens)
+        xinf_map_put_uint (body, "step_tokens", model->step_tokens);
     if (replica->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", rank);
         xinf_map_put_uint (body, "n_ranks", replica->n_ranks);
@@ -349,7 +355,9 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
             s_set (replica->state, sizeof replica->state, "loading");
             if (s_send_load (self, ctx, model, replica, 0)) {
                 s_set (replica->state, sizeof replica->state, "failed");
-                snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", replica->node);
+                char node [sizeof replica->node];
+                memcpy (node, replica->node, sizeof node);
+                snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", node);
             }
         }
         return;

@@ -63,6 +63,10 @@ typedef struct {
                                       //  earlier launch of the same uid are ignored
     size_t n_worker;                  //  ranks per replica
     uint64_t probe_timeout_ms, rendezvous_timeout_ms, stall_timeout_ms;
+    uint64_t kv_cache_mb;             //  the replica's KV budget (0: its default)
+    uint64_t max_seqs;                //  sequences a replica runs at once (0: its default)
+    uint64_t step_tokens;             //  tokens per step of chunked prefill (0: its default)
+    size_t max_queued;                //  the scheduler's queue bound (0: its default)
     uint64_t mesh_session;            //  preflight under way, else 0
     uint64_t mesh_wait;
     xinf_value_t *preflight;          //  the preflight matrix, once known

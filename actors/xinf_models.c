@@ -1,6 +1,9 @@
 /*  xinf_models: the supervisor's models and in-flight requests.  */
 #include "xinf_models.h"
 #include "xinf_launch.h"
+#include "xinf_scheduler.h"
+#include "xinf_request_check.h"
+#include "xinf_placement.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -8,24 +11,16 @@
 typedef xinf_model_entry_t s_model_t;
 typedef xinf_replica_entry_t s_replica_t;
 
-typedef struct {
-    uint64_t id;
-    char client [512];                //  peer id
-    uint64_t corr;
-    char uid [65];
-    char node [65];
-    uint64_t replica;
-    bool stream;
-    int64_t deadline;                 //  monotonic ms, 0 = none
-} s_request_t;
-
 struct _xinf_models_t {
     xinf_cluster_t *cluster;
     xinf_launch_t *launch;            //  brings replicas up
     zhashx_t *models;                 //  uid -> s_model_t
-    zhashx_t *requests;               //  id (text) -> s_request_t
-    uint64_t next_request;
+    xinf_scheduler_t *scheduler;      //  the requests: queues, routing, answers
+    xinf_ctx_t *ctx;                  //  the supervisor's, for the scheduler's sends
     uint64_t next_generation;
+    int64_t started;                  //  when this supervisor started (monotonic ms)
+    int64_t restart_window_ms;        //  workers re-register their models within it
+    zhashx_t *terminated;             //  uids terminated here: surely unknown now
 };
 
 static void
@@ -34,14 +29,22 @@ s_model_free (void **item)
     xinf_model_entry_free ((s_model_t **) item);
 }
 
-static void
-s_request_free (void **item)
+static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg);
+static void s_sync (xinf_models_t *self, s_model_t *model);
+
+static int
+s_scheduler_to_node (void *arg, const char *node, xinf_msg_t **msg_p)
 {
-    free (*item);
-    *item = NULL;
+    xinf_models_t *self = (xinf_models_t *) arg;
+    return xinf_launch_send (self->cluster, self->ctx, node, msg_p);
 }
 
-static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg);
+static int
+s_scheduler_to_client (void *arg, const char *client, xinf_msg_t **msg_p)
+{
+    xinf_models_t *self = (xinf_models_t *) arg;
+    return xinf_router_send_to_id (xinf_ctx_router (self->ctx), client, msg_p);
+}
 
 xinf_models_t *
 xinf_models_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh)
@@ -52,9 +55,10 @@ xinf_models_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh)
     self->models = zhashx_new ();
     zhashx_set_destructor (self->models, s_model_free);
     self->launch = xinf_launch_new (cluster, mesh, self->models, s_on_replica_failed, self);
-    self->requests = zhashx_new ();
-    zhashx_set_destructor (self->requests, s_request_free);
-    self->next_request = 1;
+    xinf_scheduler_io_t io = { s_scheduler_to_node, s_scheduler_to_client, self };
+    self->scheduler = xinf_scheduler_new (&io);
+    self->started = zclock_mono ();
+    self->terminated = zhashx_new ();
     return self;
 }
 
@@ -64,8 +68,9 @@ xinf_models_destroy (xinf_models_t **self_p)
     if (self_p && *self_p) {
         xinf_models_t *self = *self_p;
         xinf_launch_destroy (&self->launch);
+        xinf_scheduler_destroy (&self->scheduler);
+        zhashx_destroy (&self->terminated);
         zhashx_destroy (&self->models);
-        zhashx_destroy (&self->requests);
         free (self);
         *self_p = NULL;
     }
@@ -78,12 +83,6 @@ s_uid_valid (const char *uid)
         if (!isalnum ((unsigned char) *c) && *c != '.' && *c != '_' && *c != '-')
             return false;
     return *uid != 0;
-}
-
-static int
-s_send_to_node (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t **msg_p)
-{
-    return xinf_launch_send (self->cluster, ctx, node, msg_p);
 }
 
 //  The model's state from its replicas: failed > loading > ready > stopped.
@@ -102,66 +101,6 @@ s_model_state (s_model_t *model, const char **error)
         loading |= !streq (replica->state, "ready") && !streq (replica->state, "stopped");
     }
     return loading ? "loading" : ready ? "ready" : "stopped";
-}
-
-//  Picks an alive worker not in 'exclude' (preferring ones not in 'busy').
-static bool
-s_pick (xinf_models_t *self, zlist_t *exclude, zlist_t *busy, char *node, size_t size)
-{
-    zlist_t *both = zlist_dup (exclude);
-    for (char *name = (char *) zlist_first (busy); name; name = (char *) zlist_next (busy))
-        zlist_append (both, name);
-    bool found = xinf_cluster_pick (self->cluster, both, node, size)
-              || xinf_cluster_pick (self->cluster, exclude, node, size);
-    zlist_destroy (&both);
-    return found;
-}
-
-//  Places one replica's ranks: the named workers, or distinct alive ones.
-static int
-s_place_replica (xinf_models_t *self, s_model_t *model, s_replica_t *replica, const xinf_value_t *named,
-                 zlist_t *busy, char *reason, size_t size)
-{
-    zlist_t *mine = zlist_new ();
-    int rc = 0;
-    for (size_t rank = 0; rank < model->n_worker && rc == 0; rank++) {
-        char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
-        size_t node_size = sizeof replica->node;
-        if (named)
-            snprintf (node, node_size, "%s", xinf_value_str (xinf_array_at (named, rank)));
-        else
-        if (!s_pick (self, mine, busy, node, node_size)) {
-            if (model->n_worker > 1)
-                snprintf (reason, size, "n_worker %zu needs %zu distinct alive workers; only %zu found",
-                          model->n_worker, model->n_worker, rank);
-            else
-                snprintf (reason, size, "no alive worker to place the model on");
-            rc = -1;
-        }
-        zlist_append (mine, node);
-        zlist_append (busy, node);
-    }
-    if (replica->n_ranks > 1)
-        snprintf (replica->node, sizeof replica->node, "%s", replica->ranks [0].node);
-    zlist_destroy (&mine);
-    return rc;
-}
-
-//  Chooses the workers of every replica (and rank); 0 or -1 with a reason.
-static int
-s_place (xinf_models_t *self, const xinf_value_t *named, size_t count, s_model_t *model, char *reason, size_t size)
-{
-    zlist_t *busy = zlist_new ();
-    int rc = 0;
-    for (size_t index = 0; index < count && rc == 0; index++) {
-        s_replica_t *replica = &model->replicas [index];
-        replica->index = index;
-        replica->n_ranks = model->n_worker;
-        rc = s_place_replica (self, model, replica, named, busy, reason, size);
-    }
-    zlist_destroy (&busy);
-    model->count = count;
-    return rc;
 }
 
 //  The named workers: 'worker' (one) or 'workers' (one per rank), each
@@ -238,6 +177,13 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     uint64_t probe_ms = xinf_check_uint_opt (&check, body, "probe_timeout_ms", 100, 60000, 3000);
     uint64_t rendezvous_ms = xinf_check_uint_opt (&check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
     uint64_t stall_ms = xinf_check_uint_opt (&check, body, "stall_timeout_ms", 100, 3600000, 60000);
+    uint64_t kv_cache_mb = xinf_check_uint_opt (&check, body, "kv_cache_mb", 0, UINT32_MAX, 0);
+    uint64_t max_seqs = xinf_check_uint_opt (&check, body, "max_seqs", 0, 256, 0);
+    uint64_t step_tokens = xinf_check_uint_opt (&check, body, "step_tokens", 0, 8192, 0);
+    uint64_t max_queued = xinf_check_uint_opt (&check, body, "max_queued", 1, 100000, XINF_SCHED_QUEUE_DEFAULT);
+    if (!check.failed && step_tokens && step_tokens < 16)
+        xinf_check_fail (&check, "field 'step_tokens' must be 0 (the default) or 16-8192, got %llu",
+                         (unsigned long long) step_tokens);
     const char *code = "BAD_REQUEST";
     xinf_value_t *named = s_named_workers (self, body, n_worker, &check, &code);
     if (!check.failed && !s_uid_valid (uid))
@@ -257,7 +203,9 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     assert (model);
     model->n_worker = n_worker;
     char reason [256];
-    if (s_place (self, named, replicas, model, reason, sizeof reason)) {
+    snprintf (model->path, sizeof model->path, "%s", path);
+    model->kv_cache_mb = kv_cache_mb;
+    if (xinf_placement_place (self->cluster, self->models, model, named, replicas, reason, sizeof reason)) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NO_WORKER", "LAUNCH: %s", reason);
         xinf_value_destroy (&named);
         xinf_model_entry_free (&model);
@@ -270,12 +218,18 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     model->probe_timeout_ms = probe_ms;
     model->rendezvous_timeout_ms = rendezvous_ms;
     model->stall_timeout_ms = stall_ms;
+    model->kv_cache_mb = kv_cache_mb;
+    model->max_seqs = max_seqs;
+    model->step_tokens = step_tokens;
+    model->max_queued = (size_t) max_queued;
     //  Distinct across supervisor restarts too: the clock's ms, then counting
     if (!self->next_generation)
         self->next_generation = (uint64_t) zclock_time ();
     model->generation = self->next_generation++;
     zhashx_insert (self->models, uid, model);
+    zhashx_delete (self->terminated, uid);
     xinf_launch_start (self->launch, ctx, model);
+    s_sync (self, model);
     const char *error;
     xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
@@ -391,46 +345,6 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
-//  Answers a request with ERROR and forgets it.
-static void
-s_end_request (xinf_models_t *self, xinf_ctx_t *ctx, s_request_t *request, const char *code, const char *format, ...)
-{
-    char text [768];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    va_end (args);
-    xinf_msg_t *error = xinf_msg_new_error (request->corr, code, "%s", text);
-    xinf_router_send (xinf_ctx_router (ctx), xinf_router_peer (xinf_ctx_router (ctx), request->client), &error);
-    //  The worker stops computing an answer nobody waits for any more
-    if (!streq (code, "WORKER_LOST") && xinf_cluster_peer_of (self->cluster, request->node)) {
-        xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
-        xinf_map_put_uint (xinf_msg_body (cancel), "request", request->id);
-        xinf_map_put_str (xinf_msg_body (cancel), "uid", request->uid);
-        xinf_map_put_uint (xinf_msg_body (cancel), "replica", request->replica);
-        s_send_to_node (self, ctx, request->node, &cancel);
-    }
-    char key [32];
-    snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
-    zhashx_delete (self->requests, key);
-}
-
-//  Ends every request matching uid, node and replica (NULL, -1: all).
-static void
-s_end_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *uid, const char *node, int64_t replica,
-                const char *code, const char *reason)
-{
-    zlist_t *doomed = zlist_new ();
-    for (s_request_t *request = (s_request_t *) zhashx_first (self->requests); request;
-         request = (s_request_t *) zhashx_next (self->requests))
-        if ((!uid || streq (request->uid, uid)) && (!node || streq (request->node, node))
-        &&  (replica < 0 || request->replica == (uint64_t) replica))
-            zlist_append (doomed, request);
-    for (s_request_t *request = (s_request_t *) zlist_first (doomed); request; request = (s_request_t *) zlist_next (doomed))
-        s_end_request (self, ctx, request, code, "%s", reason);
-    zlist_destroy (&doomed);
-}
-
 static void
 s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -439,118 +353,144 @@ s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_ms
         return;
     char reason [128];
     snprintf (reason, sizeof reason, "model %s was terminated", model->uid);
-    s_end_requests (self, ctx, model->uid, NULL, -1, "MODEL_NOT_READY", reason);
+    xinf_scheduler_model_drop (self->scheduler, model->uid, "MODEL_NOT_READY", reason);
     xinf_launch_stop (self->launch, ctx, model);
     xinf_msg_t *reply = xinf_msg_new ("TERMINATE_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", model->uid);
     xinf_map_put_uint (xinf_msg_body (reply), "replicas", model->count);
     xinf_info ("supervisor", "terminate uid=%s replicas=%zu", model->uid, model->count);
+    if (zhashx_size (self->terminated) >= 1024)
+        zhashx_purge (self->terminated);
+    zhashx_update (self->terminated, model->uid, self);
     zhashx_delete (self->models, model->uid);
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
-static s_replica_t *
-s_ready_replica (s_model_t *model)
+//  A replica's capacity: the sequences it runs at once (`max_seqs` in its
+//  model info), else 1.
+static size_t
+s_capacity (const s_replica_t *replica)
 {
-    for (size_t tries = 0; tries < model->count; tries++) {
-        s_replica_t *replica = &model->replicas [model->next++ % model->count];
-        if (streq (replica->state, "ready"))
-            return replica;
+    const xinf_value_t *max_seqs = xinf_map_get (replica->info, "max_seqs");
+    uint64_t seqs = xinf_value_type (max_seqs) == XINF_UINT ? xinf_value_uint (max_seqs) : 1;
+    return seqs >= 1 && seqs <= 256 ? (size_t) seqs : 1;
+}
+
+//  Tells the scheduler where the model's replicas are and which are ready.
+static void
+s_sync (xinf_models_t *self, s_model_t *model)
+{
+    xinf_scheduler_model_set (self->scheduler, model->uid, model->max_queued);
+    for (size_t index = 0; index < model->count; index++) {
+        s_replica_t *replica = &model->replicas [index];
+        xinf_scheduler_replica_set (self->scheduler, model->uid, index, replica->node, streq (replica->state, "ready"),
+                                    s_capacity (replica), zclock_mono ());
     }
-    return NULL;
+}
+
+//  The model's vocabulary when a replica reported it (0: not known).
+static uint64_t
+s_vocab (s_model_t *model)
+{
+    for (size_t index = 0; index < model->count; index++) {
+        const xinf_value_t *vocab = xinf_map_get (model->replicas [index].info, "vocab");
+        if (xinf_value_type (vocab) == XINF_UINT)
+            return xinf_value_uint (vocab);
+    }
+    return 0;
+}
+
+static bool
+s_any_ready (s_model_t *model)
+{
+    for (size_t index = 0; index < model->count; index++)
+        if (streq (model->replicas [index].state, "ready"))
+            return true;
+    return false;
+}
+
+//  A GENERATE for a model not in the table: right after this supervisor
+//  started, workers may not have re-registered it yet (a restart), so the
+//  answer is a retryable MODEL_NOT_READY, not UNKNOWN_MODEL.
+static void
+s_unknown_model (xinf_models_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg, xinf_peer_t *from, const char *uid)
+{
+    int64_t age = zclock_mono () - self->started;
+    if (age < self->restart_window_ms && !zhashx_lookup (self->terminated, uid)) {
+        xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY",
+            "GENERATE: model %s is not known yet: this supervisor started %lld ms ago and workers re-register "
+            "their models within %lld ms (a supervisor restart); retry", uid, (long long) age,
+            (long long) self->restart_window_ms);
+        xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", (uint64_t) (self->restart_window_ms - age));
+        xinf_ctx_reply (ctx, from, msg, &error);
+    }
+    else
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "UNKNOWN_MODEL", "GENERATE: no model '%s' is launched", uid);
 }
 
 static void
 s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
-    s_model_t *model = s_lookup (self, ctx, from, msg, "GENERATE");
-    if (!model)
-        return;
-    s_replica_t *replica = s_ready_replica (model);
-    if (!replica) {
-        const char *error;
-        const char *state = s_model_state (model, &error);
-        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "MODEL_NOT_READY", "GENERATE: model %s is %s%s%s",
-                              model->uid, state, *error ? ": " : "", error);
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
+    s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!check.failed && !model) {
+        s_unknown_model (self, ctx, msg, from, uid);
         return;
     }
-    s_request_t *request = calloc (1, sizeof *request);
-    request->id = self->next_request++;
-    snprintf (request->client, sizeof request->client, "%s", xinf_peer_id (from));
-    request->corr = xinf_msg_corr (msg);
-    snprintf (request->uid, sizeof request->uid, "%s", model->uid);
-    snprintf (request->node, sizeof request->node, "%s", replica->node);
-    request->replica = replica->index;
-    request->stream = xinf_value_bool (xinf_map_get (xinf_msg_body (msg), "stream"));
-    //  A client's budget, capped at a week so that the sum cannot overflow
-    uint64_t budget = xinf_msg_deadline (msg) < 604800000ULL ? xinf_msg_deadline (msg) : 604800000ULL;
-    request->deadline = budget ? zclock_mono () + (int64_t) budget : 0;
-    char key [32];
-    snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
-    zhashx_insert (self->requests, key, request);
-    xinf_msg_t *run = xinf_msg_new ("RUN");
-    xinf_value_t *body = xinf_msg_body (msg);
-    for (size_t index = 0; index < xinf_value_count (body); index++)
-        xinf_map_put (xinf_msg_body (run), xinf_map_key_at (body, index), xinf_value_dup (xinf_map_value_at (body, index)));
-    xinf_map_put_uint (xinf_msg_body (run), "request", request->id);
-    xinf_map_put_uint (xinf_msg_body (run), "replica", replica->index);
-    if (s_send_to_node (self, ctx, replica->node, &run))
-        s_end_request (self, ctx, request, "WORKER_LOST", "GENERATE: cannot reach worker %s", replica->node);
+    const char *code = "BAD_REQUEST";
+    if (!check.failed)
+        xinf_request_check (body, s_vocab (model), &check, &code);
+    if (check.failed) {
+        xinf_warn ("supervisor", "GENERATE refused peer=%s code=%s reason=\"%s\"", xinf_peer_id (from), code, check.reason);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "GENERATE: %s", check.reason);
+        return;
+    }
+    if (!s_any_ready (model)) {
+        const char *error;
+        const char *state = s_model_state (model, &error);
+        xinf_msg_t *reply = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY", "GENERATE: model %s is %s%s%s",
+                                                model->uid, state, *error ? ": " : "", error);
+        if (!streq (state, "failed") && !streq (state, "stopped"))
+            xinf_map_put_uint (xinf_msg_body (reply), "retry_after_ms", 1000);
+        xinf_ctx_reply (ctx, from, msg, &reply);
+        return;
+    }
+    xinf_value_t *request = xinf_value_dup (body);
+    xinf_scheduler_submit (self->scheduler, xinf_peer_id (from), xinf_msg_corr (msg), xinf_msg_deadline (msg), &request,
+                           zclock_mono ());
 }
 
-static s_request_t *
-s_request_of (xinf_models_t *self, xinf_msg_t *msg)
-{
-    char key [32];
-    snprintf (key, sizeof key, "%llu", (unsigned long long) xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));
-    return (s_request_t *) zhashx_lookup (self->requests, key);
-}
-
+//  CANCEL: the client gives up its GENERATE 'corr'.
 static void
-s_to_client (xinf_ctx_t *ctx, s_request_t *request, xinf_msg_t **msg_p)
+s_on_cancel (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
-    xinf_msg_set_corr (*msg_p, request->corr);
-    xinf_router_send (xinf_ctx_router (ctx), xinf_router_peer (xinf_ctx_router (ctx), request->client), msg_p);
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t corr = xinf_check_uint (&check, xinf_msg_body (msg), "corr", 0, UINT64_MAX);
+    if (check.failed) {
+        xinf_warn ("supervisor", "CANCEL refused peer=%s reason=\"%s\"", xinf_peer_id (from), check.reason);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "CANCEL: %s", check.reason);
+        return;
+    }
+    bool cancelled = xinf_scheduler_cancel (self->scheduler, xinf_peer_id (from), corr, zclock_mono ());
+    xinf_msg_t *reply = xinf_msg_new ("CANCEL_REPLY");
+    xinf_map_put_uint (xinf_msg_body (reply), "corr", corr);
+    xinf_map_put_bool (xinf_msg_body (reply), "cancelled", cancelled);
+    xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
 //  RUN_TOKEN, RUN_DONE, RUN_FAILED from a worker.
 static void
 s_on_run_reply (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
-    s_request_t *request = s_request_of (self, msg);
-    if (!request)
-        return;                       //  ended already (deadline, lost worker)
-    //  Only the worker running the request may answer it
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
-    if (!node || strcmp (node, request->node)) {
-        xinf_warn ("supervisor", "%s for request %llu from peer=%s address=%s, which does not run it: ignored",
-                   xinf_msg_type (msg), (unsigned long long) request->id, xinf_peer_id (from), xinf_peer_address (from));
+    if (!node) {
+        xinf_warn ("supervisor", "%s from peer=%s address=%s, not a registered worker: ignored", xinf_msg_type (msg),
+                   xinf_peer_id (from), xinf_peer_address (from));
         return;
     }
-    xinf_value_t *body = xinf_msg_body (msg);
-    if (xinf_msg_is (msg, "RUN_FAILED")) {
-        s_end_request (self, ctx, request, xinf_value_str (xinf_map_get (body, "code")) ?: "RUN_FAILED",
-                       "%s", xinf_value_str (xinf_map_get (body, "message")) ?: "generation failed");
-        return;
-    }
-    bool done = xinf_msg_is (msg, "RUN_DONE");
-    if (!done && !request->stream)
-        return;
-    xinf_msg_t *out = xinf_msg_new (done ? "GENERATE_REPLY" : "GENERATE_TOKEN");
-    const char *keys [] = { "index", "token", "text", "prompt_tokens", "tokens", "finish_reason", "timings" };
-    for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
-        if (xinf_map_get (body, keys [index]))
-            xinf_map_put (xinf_msg_body (out), keys [index], xinf_value_dup (xinf_map_get (body, keys [index])));
-    if (done) {
-        xinf_map_put_str (xinf_msg_body (out), "uid", request->uid);
-        xinf_map_put_str (xinf_msg_body (out), "worker", request->node);
-    }
-    s_to_client (ctx, request, &out);
-    if (done) {
-        char key [32];
-        snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
-        zhashx_delete (self->requests, key);
-    }
+    xinf_scheduler_run_reply (self->scheduler, node, msg, zclock_mono ());
 }
 
 static void
@@ -600,6 +540,13 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     if (streq (state, "ready") || streq (state, "failed"))
         xinf_info ("supervisor", "model uid=%s replica=%llu node=%s state=%s%s%s", uid, (unsigned long long) index,
                    node, state, *replica->error ? " error=" : "", replica->error);
+    if (streq (state, "failed") || streq (state, "stopped")) {
+        char reason [1200];
+        snprintf (reason, sizeof reason, "replica %llu of %s on %s %s%s%s", (unsigned long long) index, uid, node,
+                  state, *replica->error ? ": " : "", replica->error);
+        xinf_scheduler_replica_down (self->scheduler, uid, index, streq (state, "failed") ? "REPLICA_FAILED"
+                                     : "MODEL_NOT_READY", reason, zclock_mono ());
+    }
 }
 
 //  A tensor-parallel replica failed (a rank failed, a rendezvous step ran
@@ -611,12 +558,13 @@ s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, vo
     char reason [1200];
     snprintf (reason, sizeof reason, "replica %llu of %s failed: %s", (unsigned long long) replica->index,
               model->uid, replica->error);
-    s_end_requests (self, ctx, model->uid, NULL, (int64_t) replica->index, "REPLICA_FAILED", reason);
+    xinf_scheduler_replica_down (self->scheduler, model->uid, replica->index, "REPLICA_FAILED", reason, zclock_mono ());
 }
 
 void
 xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *why)
 {
+    self->ctx = ctx;
     char reason [256];
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models))
@@ -627,6 +575,8 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             if (replica->n_ranks <= 1) {
                 snprintf (replica->state, sizeof replica->state, "failed");
                 snprintf (replica->error, sizeof replica->error, "worker %s %s", node, why);
+                snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
+                xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
                 continue;
             }
             //  A rank's worker: the whole group is gone
@@ -635,17 +585,15 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
                 rank++;
             snprintf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
                       node, rank, (unsigned long long) index, model->uid, why);
-            s_end_requests (self, ctx, model->uid, NULL, (int64_t) index, "WORKER_LOST", reason);
+            xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
             xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank, why);
         }
-    //  Then the plain replicas' requests (a rank's were named above)
-    snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
-    s_end_requests (self, ctx, NULL, node, -1, "WORKER_LOST", reason);
 }
 
 void
 xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models)
 {
+    self->ctx = ctx;
     for (size_t index = 0; index < xinf_value_count (models); index++) {
         const xinf_value_t *item = xinf_array_at (models, index);
         //  Types and ranges were checked by xinf_hello_decode; only the
@@ -694,37 +642,68 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
         }
         xinf_info ("supervisor", "adopted model uid=%s replica=%llu rank=%llu/%llu node=%s state=%s", uid,
                    (unsigned long long) replica, (unsigned long long) rank, (unsigned long long) n_ranks, node, state);
+        s_sync (self, model);
     }
 }
 
 void
 xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
 {
+    self->ctx = ctx;
     xinf_launch_tick (self->launch, ctx, now);
-    zlist_t *late = zlist_new ();
-    for (s_request_t *request = (s_request_t *) zhashx_first (self->requests); request;
-         request = (s_request_t *) zhashx_next (self->requests))
-        if (request->deadline && now > request->deadline)
-            zlist_append (late, request);
-    for (s_request_t *request = (s_request_t *) zlist_first (late); request; request = (s_request_t *) zlist_next (late))
-        s_end_request (self, ctx, request, "DEADLINE_EXCEEDED",
-                       "no answer from worker %s before the request's deadline", request->node);
-    zlist_destroy (&late);
+    xinf_scheduler_tick (self->scheduler, now);
 }
 
 bool
 xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
+    self->ctx = ctx;
     const char *type = xinf_msg_type (msg);
     if (streq (type, "LAUNCH"))               s_on_launch (self, ctx, from, msg);
     else if (streq (type, "LAUNCH_PROGRESS")) s_on_progress (self, ctx, from, msg);
     else if (streq (type, "LIST_MODELS"))     s_on_list (self, ctx, from, msg);
     else if (streq (type, "TERMINATE"))       s_on_terminate (self, ctx, from, msg);
     else if (streq (type, "GENERATE"))        s_on_generate (self, ctx, from, msg);
+    else if (streq (type, "CANCEL"))          s_on_cancel (self, ctx, from, msg);
     else if (streq (type, "MODEL_STATE"))     s_on_model_state (self, ctx, from, msg);
     else if (streq (type, "RUN_TOKEN") || streq (type, "RUN_DONE") || streq (type, "RUN_FAILED"))
         s_on_run_reply (self, ctx, from, msg);
     else
         return false;
+    if (streq (type, "MODEL_STATE")) {
+        const char *uid = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "uid"));
+        s_model_t *model = uid ? (s_model_t *) zhashx_lookup (self->models, uid) : NULL;
+        if (model)
+            s_sync (self, model);
+    }
     return true;
+}
+
+void
+xinf_models_set_restart_window (xinf_models_t *self, int64_t window_ms)
+{
+    self->restart_window_ms = window_ms;
+    xinf_scheduler_set_grace (self->scheduler, self->started + window_ms);
+}
+
+void
+xinf_models_adopt_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *requests)
+{
+    self->ctx = ctx;
+    xinf_scheduler_adopt (self->scheduler, node, requests, zclock_mono ());
+}
+
+xinf_value_t *
+xinf_models_stats (xinf_models_t *self)
+{
+    return xinf_scheduler_stats (self->scheduler);
+}
+
+void
+xinf_models_stop (xinf_models_t *self, xinf_ctx_t *ctx)
+{
+    self->ctx = ctx;
+    xinf_scheduler_end_all (self->scheduler, "RESTARTING",
+                            "the supervisor is stopping (a restart or a shutdown) with this request in flight; "
+                            "send it again once the supervisor is back");
 }

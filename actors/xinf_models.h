@@ -3,11 +3,11 @@
     LAUNCH places replicas on workers (the named one, or the alive workers
     with the most available memory) and sends them LOAD_MODEL; workers
     report MODEL_STATE (load progress, ready, failed). GENERATE goes to a
-    ready replica (round robin) as RUN with a request id; the worker's
-    RUN_TOKEN / RUN_DONE / RUN_FAILED become GENERATE_TOKEN / GENERATE_REPLY
-    / ERROR for the client. Every request is in a table with its worker and
-    deadline, so that a lost worker or a passed deadline always ends it with
-    an answer: nothing is dropped silently.
+    ready replica through the scheduler (xinf_scheduler: queues, routing by
+    least outstanding work, deadlines, retries, cancel), which this table
+    keeps informed of every replica's state and capacity. GENERATE is
+    checked where it enters (xinf_request_check), so that nothing a later
+    hop would refuse is accepted.
 */
 #ifndef XINF_MODELS_H_INCLUDED
 #define XINF_MODELS_H_INCLUDED
@@ -33,5 +33,15 @@ void xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *
 void xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models);
 //  Ends requests whose client deadline passed.
 void xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now);
+//  For this long after the supervisor started, a GENERATE for a model it
+//  does not know gets a retryable MODEL_NOT_READY (workers of a restarted
+//  supervisor are still re-registering their models), not UNKNOWN_MODEL.
+void xinf_models_set_restart_window (xinf_models_t *self, int64_t window_ms);
+//  In-flight requests a re-registering worker reports (HELLO's `requests`).
+void xinf_models_adopt_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *requests);
+//  The scheduler's counters (CLUSTER_INFO's `requests`).
+xinf_value_t *xinf_models_stats (xinf_models_t *self);
+//  The supervisor stops: every request in flight is answered RESTARTING.
+void xinf_models_stop (xinf_models_t *self, xinf_ctx_t *ctx);
 
 #endif

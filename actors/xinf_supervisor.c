@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#define XINF_HELLO_REQUESTS_MAX  65536     //  in-flight requests a worker reports
+
 typedef struct {
     char node_name [XINF_SENDER_MAX + 1];
     int64_t started;
@@ -83,6 +85,13 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
     else {
         xinf_models_adopt (state->models, ctx, node, models);
+        const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");
+        if (xinf_value_type (requests) == XINF_ARRAY && xinf_value_count (requests) <= XINF_HELLO_REQUESTS_MAX)
+            xinf_models_adopt_requests (state->models, ctx, node, requests);
+        else
+        if (requests)
+            xinf_warn ("supervisor", "HELLO from %s: field 'requests' must be an array of at most %d, ignored", node,
+                       XINF_HELLO_REQUESTS_MAX);
         xinf_msg_t *reply = xinf_welcome_encode (&welcome);
         xinf_ctx_reply (ctx, from, msg, &reply);
         xinf_welcome_clear (&welcome);
@@ -137,6 +146,7 @@ s_on_cluster_info (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put_uint (body, "heartbeat_ms", (uint64_t) state->heartbeat_ms);
     xinf_map_put_uint (body, "liveness", (uint64_t) state->liveness);
     xinf_map_put (body, "workers", xinf_cluster_workers (state->cluster, now));
+    xinf_map_put (body, "requests", xinf_models_stats (state->models));
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
@@ -226,6 +236,9 @@ s_init (xinf_ctx_t *ctx)
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
     state->mesh = xinf_mesh_new (state->cluster);
     state->models = xinf_models_new (state->cluster, state->mesh);
+    //  Workers notice a lost supervisor after liveness intervals, then
+    //  register with backoff (at most 2 s): twice that, and a margin
+    xinf_models_set_restart_window (state->models, 2 * state->liveness * state->heartbeat_ms + 2000);
     state->doctor = xinf_doctor_new (state->cluster, state->mesh, state->node_name);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
@@ -236,6 +249,10 @@ s_init (xinf_ctx_t *ctx)
 static void
 s_fini (xinf_ctx_t *ctx)
 {
+    //  Every request in flight is answered; a short linger lets the
+    //  answers leave before the socket closes
+    xinf_models_stop (s_state (ctx)->models, ctx);
+    zsock_set_linger (xinf_router_sock (xinf_ctx_router (ctx)), 500);
     xinf_models_destroy (&s_state (ctx)->models);
     xinf_doctor_destroy (&s_state (ctx)->doctor);
     xinf_mesh_destroy (&s_state (ctx)->mesh);
@@ -255,6 +272,7 @@ static const xinf_handler_t s_handlers [] = {
     { "LIST_MODELS", s_on_models },
     { "TERMINATE", s_on_models },
     { "GENERATE", s_on_models },
+    { "CANCEL", s_on_models },
     { "MODEL_STATE", s_on_models },
     { "RUN_TOKEN", s_on_models },
     { "RUN_DONE", s_on_models },

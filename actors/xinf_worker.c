@@ -59,6 +59,14 @@ s_connect (xinf_ctx_t *ctx)
     state->last_heard = zclock_mono ();
 }
 
+//  How long the last word of an ended run is kept: a supervisor that died
+//  just before it arrived is noticed within liveness intervals.
+static int64_t
+s_keep_ms (s_state_t *state)
+{
+    return (state->liveness + 2) * state->heartbeat_ms;
+}
+
 static void
 s_send_hello (xinf_ctx_t *ctx, int64_t now)
 {
@@ -70,6 +78,8 @@ s_send_hello (xinf_ctx_t *ctx, int64_t now)
     xinf_value_destroy (&state->hello.models);
     state->hello.models = xinf_hosted_models (state->hosted);
     xinf_msg_t *hello = xinf_hello_encode (&state->hello);
+    //  And the requests they run, so that a restarted supervisor answers them
+    xinf_map_put (xinf_msg_body (hello), "requests", xinf_hosted_requests (state->hosted, now, s_keep_ms (state)));
     if (xinf_dealer_send (state->dealer, &hello) == 0)
         xinf_debug ("worker", "HELLO sent endpoint=%s", state->endpoint);
     state->hello_due = now + state->backoff_ms;
@@ -102,8 +112,10 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     }
     if (!state->registered && now >= state->hello_due)
         s_send_hello (ctx, now);
-    if (state->registered && now - state->last_beat >= state->heartbeat_ms)
+    if (state->registered && now - state->last_beat >= state->heartbeat_ms) {
         s_send_heartbeat (ctx, now);
+        xinf_hosted_prune (state->hosted, now, s_keep_ms (state));
+    }
 }
 
 static void
@@ -129,6 +141,7 @@ s_on_welcome (xinf_ctx_t *ctx, xinf_msg_t *msg)
             state->endpoint, *welcome.observed_address ? welcome.observed_address : "-");
     fflush (stdout);
     xinf_welcome_clear (&welcome);
+    xinf_hosted_resend (state->hosted);
 }
 
 static void

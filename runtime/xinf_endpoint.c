@@ -1,5 +1,6 @@
 /*  xinf_endpoint: ROUTER and DEALER sockets that speak XINF envelopes.  */
 #include "xinf_endpoint.h"
+#include <ctype.h>
 #include "xinf_log.h"
 #include "xinf_waits.h"
 
@@ -280,6 +281,37 @@ xinf_peer_t *
 xinf_router_peer (xinf_router_t *self, const char *peer_id)
 {
     return (xinf_peer_t *) zhashx_lookup (self->peers, peer_id);
+}
+
+//  The routing id that a peer id (hex) stands for; NULL if it is not hex.
+static zframe_t *
+s_routing_id_of (const char *peer_id)
+{
+    size_t length = strlen (peer_id);
+    if (length == 0 || length % 2 || length > 2 * 255)
+        return NULL;
+    byte data [255];
+    for (size_t index = 0; index < length / 2; index++) {
+        unsigned value;
+        if (sscanf (peer_id + 2 * index, "%2x", &value) != 1 || !isxdigit ((unsigned char) peer_id [2 * index + 1]))
+            return NULL;
+        data [index] = (byte) value;
+    }
+    return zframe_new (data, length / 2);
+}
+
+int
+xinf_router_send_to_id (xinf_router_t *self, const char *peer_id, xinf_msg_t **msg_p)
+{
+    xinf_peer_t *peer = xinf_router_peer (self, peer_id);
+    if (peer)
+        return xinf_router_send (self, peer, msg_p);
+    xinf_peer_t unknown = { 0 };
+    unknown.routing_id = s_routing_id_of (peer_id);
+    snprintf (unknown.id, sizeof unknown.id, "%s", peer_id);
+    int rc = xinf_router_send (self, unknown.routing_id ? &unknown : NULL, msg_p);
+    zframe_destroy (&unknown.routing_id);
+    return rc;
 }
 
 void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats) { *stats = self->stats; }

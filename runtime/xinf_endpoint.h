@@ -65,6 +65,10 @@ xinf_msg_t *xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 //  unknown/disconnected (errno EHOSTUNREACH) or its queue is full (EAGAIN).
 int xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p);
 xinf_peer_t *xinf_router_peer (xinf_router_t *self, const char *peer_id);
+//  Sends to a peer by its id (hex routing id) even when it never sent to
+//  this router (a client that set its routing id and reconnected to a
+//  restarted supervisor); -1 (EHOSTUNREACH) when no such peer is connected.
+int xinf_router_send_to_id (xinf_router_t *self, const char *peer_id, xinf_msg_t **msg_p);
 void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats);
 
 //  Peer records (owned by the router; valid until the next recv).

@@ -127,6 +127,10 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_map_put_uint (body, "probe_timeout_ms", (uint64_t) xinf_config_int (config, "probe-timeout"));
     xinf_map_put_uint (body, "rendezvous_timeout_ms", (uint64_t) xinf_config_int (config, "rendezvous-timeout"));
     xinf_map_put_uint (body, "stall_timeout_ms", (uint64_t) xinf_config_int (config, "stall-timeout") * 1000);
+    xinf_map_put_uint (body, "kv_cache_mb", (uint64_t) xinf_config_int (config, "kv-cache-mb"));
+    xinf_map_put_uint (body, "max_seqs", (uint64_t) xinf_config_int (config, "max-seqs"));
+    xinf_map_put_uint (body, "step_tokens", (uint64_t) xinf_config_int (config, "step-tokens"));
+    xinf_map_put_uint (body, "max_queued", (uint64_t) xinf_config_int (config, "max-queued"));
     xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
     if (!reply)
         return 1;

@@ -123,15 +123,22 @@ def decode_reply(frames):
 class XinfClient:
     """A DEALER connected to a supervisor; one request at a time."""
 
-    def __init__(self, endpoint=DEFAULT_ENDPOINT, timeout_ms=3000, name="xinf_client.py", context=None):
+    def __init__(self, endpoint=DEFAULT_ENDPOINT, timeout_ms=3000, name="xinf_client.py", context=None,
+                 routing_id=None):
+        """routing_id (bytes, default: a random one) names this client to
+        the supervisor, so that a restarted supervisor can still answer its
+        requests in flight (client.md, "Supervisor restarts")."""
         if not isinstance(endpoint, str) or not endpoint.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError(f"invalid endpoint {endpoint!r} (expected tcp://HOST:PORT)")
         self.endpoint = endpoint
         self.timeout_ms = timeout_ms
         self.name = name
         self._corr = itertools.count(1)
+        self._pending = []            # messages of other requests that request() read
         self._socket = (context or zmq.Context.instance()).socket(zmq.DEALER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self.routing_id = routing_id or b"xc" + os.urandom(8)
+        self._socket.setsockopt(zmq.ROUTING_ID, self.routing_id)
         try:
             self._socket.connect(endpoint)
         except zmq.ZMQError as error:
@@ -173,6 +180,8 @@ class XinfClient:
             if reply["corr"] == 0 and reply["type"] == "ERROR":
                 refused = f" (an ERROR without corr came: {reply['body']!r:.200})"
             if reply["corr"] != corr:
+                if len(self._pending) < 10000:   # for next_message (requests started earlier)
+                    self._pending.append((reply["type"], reply["corr"], reply["body"]))
                 continue
             if reply["type"] == "ERROR":
                 error = reply["body"]
@@ -226,18 +235,22 @@ class XinfClient:
     # ------------------------------------------------------------- models
 
     def launch(self, uid, path, worker=None, replicas=1, threads=0, n_worker=1, workers=None,
-               probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None):
+               probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None, kv_cache_mb=None,
+               max_seqs=None, step_tokens=None, max_queued=None):
         """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
         goes on in the background: follow it with wait_ready(). n_worker > 1
         splits each replica over that many workers (tensor parallel; the
-        named 'workers', one per rank, or distinct alive ones)."""
+        named 'workers', one per rank, or distinct alive ones). kv_cache_mb,
+        max_seqs, step_tokens set the replicas' engine (None: its defaults);
+        max_queued bounds the model's queue (beyond it: OVERLOADED)."""
         body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads, "n_worker": n_worker}
         if worker:
             body["worker"] = worker
         if workers:
             body["workers"] = list(workers)
         for key, value in (("probe_timeout_ms", probe_timeout_ms), ("rendezvous_timeout_ms", rendezvous_timeout_ms),
-                           ("stall_timeout_ms", stall_timeout_ms)):
+                           ("stall_timeout_ms", stall_timeout_ms), ("kv_cache_mb", kv_cache_mb),
+                           ("max_seqs", max_seqs), ("step_tokens", step_tokens), ("max_queued", max_queued)):
             if value is not None:
                 body[key] = value
         reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")
@@ -270,6 +283,37 @@ class XinfClient:
         reply, _ = self.request("LIST_MODELS", expect="LIST_MODELS_REPLY")
         _check_map(reply, "LIST_MODELS_REPLY", {"models": list})
         return reply["models"]
+
+    def cancel(self, corr):
+        """CANCEL of this client's GENERATE 'corr' (see generate_start): True
+        when it was in flight (it then ends with ERROR CANCELLED)."""
+        reply, _ = self.request("CANCEL", {"corr": corr}, expect="CANCEL_REPLY")
+        _check_map(reply, "CANCEL_REPLY", {"cancelled": bool})
+        return reply["cancelled"]
+
+    def generate_start(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, stream=False, deadline_ms=300000,
+                       **sampling):
+        """Sends a GENERATE without waiting; returns its corr. Read its
+        messages with next_message(), cancel it with cancel(corr)."""
+        body = {"uid": uid, "max_tokens": max_tokens, "stream": bool(stream), **sampling}
+        if prompt is not None:
+            body["prompt"] = prompt
+        if prompt_tokens is not None:
+            body["prompt_tokens"] = list(prompt_tokens)
+        corr = next(self._corr)
+        header = {"type": "GENERATE", "corr": corr, "sender": self.name, "deadline": deadline_ms, "body": body}
+        self._socket.send_multipart([SIGNATURE, msgpack.packb(header, use_bin_type=True)])
+        return corr
+
+    def next_message(self, timeout_ms):
+        """The next message from the supervisor as (type, corr, body), or None
+        after timeout_ms."""
+        if self._pending:
+            return self._pending.pop(0)
+        if not self._socket.poll(timeout_ms):
+            return None
+        reply, _ = decode_reply(self._socket.recv_multipart())
+        return reply["type"], reply["corr"], reply["body"]
 
     def terminate(self, uid):
         reply, _ = self.request("TERMINATE", {"uid": uid}, expect="TERMINATE_REPLY")
@@ -405,7 +449,8 @@ def _model_command(client, args, prompt_tokens):
         uid, path = args.args
         body = client.launch(uid, path, args.worker, args.replicas, args.threads, args.n_worker,
                              args.workers.split(",") if args.workers else None, args.probe_timeout,
-                             args.rendezvous_timeout, args.stall_timeout * 1000)
+                             args.rendezvous_timeout, args.stall_timeout * 1000, args.kv_cache_mb or None,
+                             args.max_seqs or None, args.step_tokens or None, args.max_queued)
         if not args.no_wait:
             body = client.wait_ready(uid, stall_s=args.stall_timeout, on_progress=None if args.json else lambda p: print(
                 f"{uid}: {p['state']} {p['bytes_done'] / 1e6:.1f} / {p['bytes_total'] / 1e6:.1f} MB", file=sys.stderr))
@@ -461,6 +506,14 @@ def main(argv=None):
     parser.add_argument("--stall-timeout", type=_positive, default=60, metavar="S",
                         help="launch: no progress for this long is a stall; a rank waiting this long on a peer fails")
     parser.add_argument("--threads", type=_unsigned, default=0, help="launch: threads per replica (0: all)")
+    parser.add_argument("--kv-cache-mb", type=_unsigned, default=0, metavar="MB",
+                        help="launch: the KV cache budget per replica (0: from free memory)")
+    parser.add_argument("--max-seqs", type=_unsigned, default=0, metavar="N",
+                        help="launch: sequences a replica runs at once, 1-256 (0: its default)")
+    parser.add_argument("--step-tokens", type=_unsigned, default=0, metavar="N",
+                        help="launch: tokens per step of chunked prefill, 16-8192 (0: the default)")
+    parser.add_argument("--max-queued", type=_positive, default=256, metavar="N",
+                        help="launch: requests queued per model before OVERLOADED")
     parser.add_argument("--no-wait", action="store_true", help="launch: do not follow the load")
     parser.add_argument("--prompt", help="generate: the prompt as text")
     parser.add_argument("--prompt-tokens", help="generate: the prompt as token ids 1,2,3 (no BOS added)")

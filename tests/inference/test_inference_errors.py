@@ -96,6 +96,23 @@ def main():
         expect_error("BAD_REQUEST", "path", client.launch, "empty", "")
         expect_error("NO_WORKER", "ghost", client.launch, "placed", good, worker="ghost")
 
+        # Right after a supervisor starts, an unknown model may still be
+        # re-registered by a worker (a restart): a retryable answer first
+        try:
+            client.generate("nobody", prompt="hi")
+            check(False, "GENERATE for an unknown model succeeded")
+        except XinfError as error:
+            check(error.code in ("MODEL_NOT_READY", "UNKNOWN_MODEL"), f"unknown model: {error}")
+            if error.code == "MODEL_NOT_READY":
+                check("not known yet" in str(error), f"unknown model within the restart window: {error}")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                client.generate("nobody", prompt="hi")
+            except XinfError as error:
+                if error.code == "UNKNOWN_MODEL":
+                    break
+            time.sleep(0.2)  # the poll interval; the deadline bounds the loop
         expect_error("UNKNOWN_MODEL", "nobody", client.generate, "nobody", prompt="hi")
         expect_error("MODEL_NOT_READY", "failed", client.generate, "arch", prompt="hi")
         expect_error("CONTEXT_EXCEEDED", "context", client.generate, "good", prompt_tokens=[5] * 600)

@@ -1,0 +1,176 @@
+/*  xinf_placement: which workers a launched model's replicas go to.  */
+#include "xinf_placement.h"
+
+#define MIB  (1024ULL * 1024ULL)
+
+static uint64_t
+s_info_uint (const xinf_value_t *info, const char *key)
+{
+    const xinf_value_t *value = xinf_map_get (info, key);
+    return xinf_value_type (value) == XINF_UINT ? xinf_value_uint (value) : 0;
+}
+
+//  The weights of a file, from any replica of any model that loaded it.
+static uint64_t
+s_weights_of (zhashx_t *models, const char *path)
+{
+    uint64_t best = 0;
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (models); model;
+         model = (xinf_model_entry_t *) zhashx_next (models)) {
+        if (!streq (model->path, path))
+            continue;
+        for (size_t index = 0; index < model->count; index++) {
+            const xinf_replica_entry_t *replica = &model->replicas [index];
+            uint64_t size = s_info_uint (replica->info, "size_bytes");
+            if (!size && replica->n_ranks <= 1)
+                size = replica->bytes_total;
+            if (size > best)
+                best = size;
+        }
+    }
+    return best;
+}
+
+//  What one replica of 'model' needs, given what 'replica' (may be NULL)
+//  reported about itself.
+static uint64_t
+s_need (zhashx_t *models, const xinf_model_entry_t *model, const xinf_replica_entry_t *replica)
+{
+    uint64_t weights = replica ? s_info_uint (replica->info, "size_bytes") : 0;
+    uint64_t kv = replica ? s_info_uint (replica->info, "kv_bytes") : 0;
+    if (!weights)
+        weights = s_weights_of (models, model->path);
+    if (!kv)
+        kv = model->kv_cache_mb * MIB;
+    size_t ranks = model->n_worker > 1 ? model->n_worker : 1;
+    return weights / ranks + kv;
+}
+
+uint64_t
+xinf_placement_need (zhashx_t *models, const xinf_model_entry_t *model)
+{
+    return s_need (models, model, NULL);
+}
+
+uint64_t
+xinf_placement_committed (zhashx_t *models, const char *node)
+{
+    uint64_t committed = 0;
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (models); model;
+         model = (xinf_model_entry_t *) zhashx_next (models)) {
+        if (model->adopted)
+            continue;                 //  in the worker's own figure already
+        for (size_t index = 0; index < model->count; index++) {
+            const xinf_replica_entry_t *replica = &model->replicas [index];
+            if (streq (replica->state, "failed") || streq (replica->state, "stopped")
+            ||  !xinf_launch_uses (replica, node))
+                continue;
+            committed += s_need (models, model, replica);
+        }
+    }
+    return committed;
+}
+
+typedef struct {
+    char node [65];
+    uint64_t bytes;
+} s_placed_t;
+
+//  Free memory on a node, counting this launch's replicas placed so far.
+static int64_t
+s_free (xinf_cluster_t *cluster, zhashx_t *models, const char *node, const s_placed_t *placed, size_t count)
+{
+    int64_t free_bytes = (int64_t) xinf_cluster_available (cluster, node) - (int64_t) xinf_placement_committed (models, node);
+    for (size_t at = 0; at < count; at++)
+        if (streq (placed [at].node, node))
+            free_bytes -= (int64_t) placed [at].bytes;
+    return free_bytes;
+}
+
+static bool
+s_listed (zlist_t *list, const char *name)
+{
+    for (char *item = (char *) zlist_first (list); item; item = (char *) zlist_next (list))
+        if (streq (item, name))
+            return true;
+    return false;
+}
+
+//  The alive worker, not in 'mine', with the most free memory where 'need'
+//  fits, preferring workers without a replica of this launch; false with
+//  the reason.
+static bool
+s_pick (xinf_cluster_t *cluster, zhashx_t *models, uint64_t need, zlist_t *mine, const s_placed_t *placed,
+        size_t count, char *node, size_t node_size, char *reason, size_t size)
+{
+    zlist_t *alive = xinf_cluster_alive (cluster);
+    const char *best = NULL, *roomiest = NULL;
+    int64_t best_free = 0, most_free = INT64_MIN;
+    bool best_shared = true;
+    for (char *name = (char *) zlist_first (alive); name; name = (char *) zlist_next (alive)) {
+        if (s_listed (mine, name))
+            continue;
+        int64_t free_bytes = s_free (cluster, models, name, placed, count);
+        if (free_bytes > most_free) {
+            most_free = free_bytes;
+            roomiest = name;
+        }
+        if (need && free_bytes < (int64_t) need)
+            continue;
+        bool shared = false;
+        for (size_t at = 0; at < count; at++)
+            shared |= streq (placed [at].node, name);
+        if (!best || (best_shared && !shared) || (shared == best_shared && free_bytes > best_free)) {
+            best = name;
+            best_free = free_bytes;
+            best_shared = shared;
+        }
+    }
+    if (best)
+        snprintf (node, node_size, "%s", best);
+    else
+    if (roomiest)
+        snprintf (reason, size, "a replica needs %llu MiB (weights and KV cache) and the most free memory is "
+                  "%lld MiB, on %s", (unsigned long long) (need / MIB), (long long) (most_free / (int64_t) MIB), roomiest);
+    else
+        snprintf (reason, size, "no alive worker to place the model on");
+    zlist_destroy (&alive);
+    return best != NULL;
+}
+
+int
+xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model,
+                      const xinf_value_t *named, size_t count, char *reason, size_t size)
+{
+    uint64_t need = xinf_placement_need (models, model);
+    s_placed_t *placed = calloc (count * model->n_worker + 1, sizeof *placed);
+    size_t done = 0;
+    int rc = 0;
+    for (size_t index = 0; index < count && rc == 0; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        replica->index = index;
+        replica->n_ranks = model->n_worker;
+        zlist_t *mine = zlist_new ();
+        for (size_t rank = 0; rank < model->n_worker && rc == 0; rank++) {
+            char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
+            if (named)
+                snprintf (node, sizeof replica->node, "%s", xinf_value_str (xinf_array_at (named, rank)));
+            else
+            if (!s_pick (cluster, models, need, mine, placed, done, node, sizeof replica->node, reason, size)) {
+                if (model->n_worker > 1 && strstr (reason, "no alive"))
+                    snprintf (reason, size, "n_worker %zu needs %zu distinct alive workers; only %zu found",
+                              model->n_worker, model->n_worker, rank);
+                rc = -1;
+            }
+            zlist_append (mine, node);
+            snprintf (placed [done].node, sizeof placed [done].node, "%s", node);
+            placed [done++].bytes = need;
+        }
+        zlist_destroy (&mine);
+        if (replica->n_ranks > 1)
+            memcpy (replica->node, replica->ranks [0].node, sizeof replica->node);
+    }
+    free (placed);
+    model->count = count;
+    return rc;
+}

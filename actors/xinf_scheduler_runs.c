@@ -1,0 +1,220 @@
+/*  xinf_scheduler_runs: what workers say about the scheduler's runs
+    (RUN_TOKEN, RUN_DONE, RUN_FAILED, acknowledged with RUN_ACK), runs
+    adopted from a worker's report after a supervisor restart, and the
+    scheduler's counters.  */
+#include "xinf_scheduler_private.h"
+
+//  GENERATE_TOKEN or GENERATE_REPLY from a worker's RUN_TOKEN / RUN_DONE.
+static xinf_msg_t *
+s_client_message (xinf_sched_request_t *request, xinf_msg_t *msg, bool done)
+{
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_msg_t *out = xinf_msg_new (done ? "GENERATE_REPLY" : "GENERATE_TOKEN");
+    const char *keys [] = { "index", "token", "text", "prompt_tokens", "tokens", "finish_reason", "timings" };
+    for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
+        if (xinf_map_get (body, keys [index]))
+            xinf_map_put (xinf_msg_body (out), keys [index], xinf_value_dup (xinf_map_get (body, keys [index])));
+    if (done) {
+        xinf_map_put_str (xinf_msg_body (out), "uid", request->uid);
+        xinf_map_put_str (xinf_msg_body (out), "worker", request->node);
+    }
+    return out;
+}
+
+//  Checks a worker's RUN_* body; NULL (logged) when it is malformed.
+static bool
+s_reply_valid (const char *node, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_check_uint (&check, body, "request", 0, UINT64_MAX);
+    if (xinf_msg_is (msg, "RUN_TOKEN")) {
+        xinf_check_uint (&check, body, "index", 0, UINT32_MAX);
+        xinf_check_uint (&check, body, "token", 0, UINT32_MAX);
+    }
+    else
+    if (xinf_msg_is (msg, "RUN_DONE")) {
+        xinf_check_array (&check, body, "tokens", XINF_OBJECTS_MAX);
+        xinf_check_str (&check, body, "finish_reason", 1, 32);
+    }
+    else {
+        xinf_check_str (&check, body, "code", 1, 31);
+        xinf_check_str_opt (&check, body, "message", 0, 4096, "");
+    }
+    if (check.failed)
+        xinf_warn ("scheduler", "%s from %s ignored reason=\"%s\"", xinf_msg_type (msg), node, check.reason);
+    return !check.failed;
+}
+
+//  RUN_FAILED: retried on another replica when the failure was the
+//  replica's and no token reached the client, else the client's answer.
+static void
+s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg, int64_t now)
+{
+    const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code"));
+    const char *message = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "";
+    const char *retryable [] = { "MODEL_NOT_READY", "WORKER_LOST", "REPLICA_FAILED", "COLLECTIVE_FAILED", "OVERLOADED" };
+    bool replica_fault = false;
+    for (size_t at = 0; at < sizeof retryable / sizeof retryable [0]; at++)
+        replica_fault |= streq (code, retryable [at]);
+    xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_lookup (self->models, request->uid);
+    if (model && replica_fault && xinf_sched_retryable (request)) {
+        snprintf (request->last_code, sizeof request->last_code, "%s", code);
+        snprintf (request->last_reason, sizeof request->last_reason, "%s", message);
+        xinf_info ("scheduler", "request corr=%llu failed on %s (%s: %s): retried", (unsigned long long) request->corr,
+                   request->node, code, message);
+        xinf_sched_requeue (self, model, &request, 1);
+        xinf_sched_pump (self, model, now);
+    }
+    else {
+        xinf_sched_end_error (self, request, false, code, "%s", message);
+    }
+}
+
+//  RUN_ACK: the worker may forget the run's last word (it need not send
+//  it again to a restarted supervisor).
+static void
+s_ack (xinf_scheduler_t *self, const char *node, uint64_t run)
+{
+    xinf_msg_t *ack = xinf_msg_new ("RUN_ACK");
+    xinf_map_put_uint (xinf_msg_body (ack), "request", run);
+    self->io.to_node (self->io.arg, node, &ack);
+}
+
+void
+xinf_scheduler_run_reply (xinf_scheduler_t *self, const char *node, xinf_msg_t *msg, int64_t now)
+{
+    self->now = now;
+    if (!s_reply_valid (node, msg))
+        return;
+    uint64_t run = xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request"));
+    if (!xinf_msg_is (msg, "RUN_TOKEN"))
+        s_ack (self, node, run);
+    char key [32];
+    xinf_sched_run_key (run, key, sizeof key);
+    xinf_sched_request_t *request = (xinf_sched_request_t *) zhashx_lookup (self->runs, key);
+    if (!request)
+        return;                       //  ended already, or an earlier attempt's
+    if (!streq (node, request->node)) {
+        xinf_warn ("scheduler", "%s for run %s from %s, which does not run it: ignored", xinf_msg_type (msg), key, node);
+        return;
+    }
+    if (xinf_msg_is (msg, "RUN_FAILED"))
+        s_on_failed (self, request, msg, now);
+    else
+    if (xinf_msg_is (msg, "RUN_DONE")) {
+        xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_lookup (self->models, request->uid);
+        if (model)
+            model->service_ms = 0.8 * model->service_ms + 0.2 * (double) (now - request->dispatched);
+        xinf_msg_t *reply = s_client_message (request, msg, true);
+        xinf_sched_end (self, request, &reply, "OK");
+    }
+    else
+    if (request->stream) {
+        request->relayed = true;
+        xinf_msg_t *token = s_client_message (request, msg, false);
+        xinf_msg_set_corr (token, request->corr);
+        if (self->io.to_client (self->io.arg, request->client, &token) && !xinf_sched_grace (self, request)) {
+            char client [512];
+            snprintf (client, sizeof client, "%s", request->client);
+            xinf_sched_client_gone (self, client, "a token could not be delivered (gone or not reading)");
+        }
+    }
+    xinf_sched_pump_all (self, now);
+}
+
+//  One request a worker reports; false when it is malformed.
+static bool
+s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item, int64_t now)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t run = xinf_check_uint (&check, item, "request", 1, UINT64_MAX);
+    const char *uid = xinf_check_str (&check, item, "uid", 1, 64);
+    uint64_t index = xinf_check_uint (&check, item, "replica", 0, XINF_SCHED_REPLICAS_MAX - 1);
+    const char *client = xinf_check_str (&check, item, "client", 1, 510);
+    uint64_t corr = xinf_check_uint (&check, item, "corr", 0, UINT64_MAX);
+    bool stream = xinf_check_bool_opt (&check, item, "stream", false);
+    bool relayed = xinf_check_bool_opt (&check, item, "relayed", false);
+    uint64_t left = xinf_check_uint_opt (&check, item, "deadline_ms", 0, 604800000ULL, 0);
+    if (check.failed) {
+        xinf_warn ("scheduler", "request reported by %s ignored reason=\"%s\"", node, check.reason);
+        return false;
+    }
+    char key [32];
+    xinf_sched_run_key (run, key, sizeof key);
+    //  A run of this supervisor that is not listed has ended already
+    if (run >= self->first_run || zhashx_lookup (self->runs, key))
+        return true;
+    xinf_sched_request_t *request = xinf_sched_request_new (client, corr, uid);
+    xinf_sched_request_t *resent = (xinf_sched_request_t *) zhashx_lookup (self->requests, request->key);
+    if (resent && !resent->run) {
+        //  The client sent it again and it waits in the queue: the
+        //  reported run answers it
+        xinf_sched_detach (self, resent);
+        zhashx_delete (self->requests, resent->key);
+        resent = NULL;
+    }
+    if (resent || zhashx_lookup (self->answered, request->key)) {
+        //  The client sent it again and it runs, or it was answered
+        //  already (e.g. MODEL_NOT_READY right after the restart): the
+        //  reported run stops, so that the client gets one answer
+        xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
+        xinf_map_put_uint (xinf_msg_body (cancel), "request", run);
+        xinf_map_put_str (xinf_msg_body (cancel), "uid", uid);
+        xinf_map_put_uint (xinf_msg_body (cancel), "replica", index);
+        self->io.to_node (self->io.arg, node, &cancel);
+        free (request);
+        return true;
+    }
+    request->stream = stream;
+    request->relayed = relayed;
+    request->deadline = left ? now + (int64_t) left : 0;
+    request->submitted = request->dispatched = now;
+    request->run = run;
+    request->replica = (int) index;
+    request->attempts = XINF_SCHED_ATTEMPTS;
+    request->adopted = true;
+    snprintf (request->node, sizeof request->node, "%s", node);
+    zhashx_insert (self->requests, request->key, request);
+    zhashx_insert (self->runs, key, request);
+    xinf_sched_model_t *model = xinf_sched_model_of (self, uid);
+    if (index >= model->count)
+        model->count = index + 1;
+    model->replicas [index].outstanding++;
+    return true;
+}
+
+void
+xinf_scheduler_adopt (xinf_scheduler_t *self, const char *node, const xinf_value_t *requests, int64_t now)
+{
+    self->now = now;
+    size_t adopted = zhashx_size (self->requests);
+    for (size_t index = 0; index < xinf_value_count (requests); index++)
+        s_adopt_one (self, node, xinf_array_at (requests, index), now);
+    adopted = zhashx_size (self->requests) - adopted;
+    if (adopted)
+        xinf_info ("scheduler", "adopted %zu in-flight request(s) from %s (a supervisor restart)", adopted, node);
+}
+
+xinf_value_t *
+xinf_scheduler_stats (xinf_scheduler_t *self)
+{
+    xinf_value_t *stats = xinf_value_new_map ();
+    size_t queued = 0;
+    for (xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_first (self->models); model;
+         model = (xinf_sched_model_t *) zhashx_next (self->models))
+        queued += zlistx_size (model->queue);
+    xinf_map_put_uint (stats, "submitted", self->submitted);
+    xinf_map_put_uint (stats, "answered_ok", self->answered_ok);
+    xinf_map_put_uint (stats, "queued", queued);
+    xinf_map_put_uint (stats, "running", zhashx_size (self->runs));
+    xinf_map_put_uint (stats, "retried", self->retried);
+    xinf_map_put_uint (stats, "clients_gone", self->clients_gone);
+    xinf_map_put_uint (stats, "undelivered", self->undelivered);
+    xinf_map_put_uint (stats, "resent", self->resent);
+    xinf_value_t *codes = xinf_value_new_map ();
+    for (size_t at = 0; at < CODES_MAX && *self->codes [at].code; at++)
+        xinf_map_put_uint (codes, self->codes [at].code, self->codes [at].count);
+    xinf_map_put (stats, "by_code", codes);
+    return stats;
+}

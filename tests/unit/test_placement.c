@@ -1,0 +1,106 @@
+/*  test_placement: where launched replicas go (actors/xinf_placement),
+    with a cluster table of registered workers and a model table: the most
+    free memory first, on distinct workers while there are enough, the
+    replicas already placed (their weights and KV budget) counted, and a
+    replica that fits nowhere refused with its need and the free memory.  */
+#include "test_unit.h"
+#include "xinf_placement.h"
+
+#define GIB  (1024ULL * 1024ULL * 1024ULL)
+
+static void
+s_register (xinf_cluster_t *cluster, const char *node, uint64_t available, const char *peer)
+{
+    xinf_hello_t hello;
+    memset (&hello, 0, sizeof hello);
+    snprintf (hello.node, sizeof hello.node, "%s", node);
+    snprintf (hello.host_ip, sizeof hello.host_ip, "127.0.0.1");
+    snprintf (hello.host_ip_source, sizeof hello.host_ip_source, "flag");
+    hello.data_port_low = 29500;
+    hello.data_port_high = 29599;
+    hello.pid = 1;
+    hello.cpus = 4;
+    hello.memory_bytes = 2 * available;
+    hello.memory_available_bytes = available;
+    hello.devices = xinf_value_new_array ();
+    hello.models = xinf_value_new_array ();
+    hello.heartbeat_ms = 100;
+    hello.liveness = 3;
+    xinf_welcome_t welcome;
+    char code [32], reason [512];
+    CHECK_INT (xinf_cluster_hello (cluster, &hello, peer, "127.0.0.1", 0, &welcome, code, sizeof code, reason,
+                                   sizeof reason), 0);
+    xinf_welcome_clear (&welcome);
+    xinf_hello_clear (&hello);
+}
+
+static void
+s_model_free (void **item)
+{
+    xinf_model_entry_free ((xinf_model_entry_t **) item);
+}
+
+static xinf_model_entry_t *
+s_model (const char *uid, const char *path, uint64_t kv_cache_mb)
+{
+    xinf_model_entry_t *model = calloc (1, sizeof *model);
+    snprintf (model->uid, sizeof model->uid, "%s", uid);
+    snprintf (model->path, sizeof model->path, "%s", path);
+    model->n_worker = 1;
+    model->kv_cache_mb = kv_cache_mb;
+    return model;
+}
+
+static void
+test_placement (void)
+{
+    xinf_cluster_t *cluster = xinf_cluster_new ("sup", 100, 3);
+    s_register (cluster, "big", 10 * GIB, "p1");
+    s_register (cluster, "small", 4 * GIB, "p2");
+    zhashx_t *models = zhashx_new ();
+    zhashx_set_destructor (models, s_model_free);
+    char reason [256] = "";
+
+    //  A file nobody loaded yet: its size is unknown, placed by free memory
+    xinf_model_entry_t *first = s_model ("a", "/m.gguf", 0);
+    CHECK_INT (xinf_placement_need (models, first), 0);
+    CHECK_INT (xinf_placement_place (cluster, models, first, NULL, 1, reason, sizeof reason), 0);
+    CHECK_STR (first->replicas [0].node, "big");
+    snprintf (first->replicas [0].state, sizeof first->replicas [0].state, "ready");
+    first->replicas [0].info = xinf_value_new_map ();
+    xinf_map_put_uint (first->replicas [0].info, "size_bytes", 3 * GIB);
+    xinf_map_put_uint (first->replicas [0].info, "kv_bytes", 1 * GIB);
+    zhashx_insert (models, "a", first);
+    CHECK_INT (xinf_placement_committed (models, "big"), 4 * GIB);
+
+    //  Now its weights are known: 3 GiB + 512 MiB of KV per replica.
+    //  big has 6 GiB free, small 4: distinct workers first, then the roomiest
+    xinf_model_entry_t *second = s_model ("b", "/m.gguf", 512);
+    CHECK_INT (xinf_placement_need (models, second), 3 * GIB + GIB / 2);
+    CHECK_INT (xinf_placement_place (cluster, models, second, NULL, 2, reason, sizeof reason), 0);
+    CHECK_STR (second->replicas [0].node, "big");
+    CHECK_STR (second->replicas [1].node, "small");
+    xinf_model_entry_free (&second);
+
+    //  A third replica fits neither once two are placed: refused, named
+    xinf_model_entry_t *third = s_model ("c", "/m.gguf", 512);
+    CHECK_INT (xinf_placement_place (cluster, models, third, NULL, 3, reason, sizeof reason), -1);
+    CHECK_HAS (reason, "needs 3584 MiB");
+    CHECK_HAS (reason, "most free memory");
+    xinf_model_entry_free (&third);
+
+    //  A failed replica holds nothing
+    snprintf (first->replicas [0].state, sizeof first->replicas [0].state, "failed");
+    CHECK_INT (xinf_placement_committed (models, "big"), 0);
+
+    zhashx_destroy (&models);
+    xinf_cluster_destroy (&cluster);
+}
+
+int
+main (void)
+{
+    xinf_log_set_level (XINF_LOG_ERROR);
+    RUN (test_placement);
+    return 0;
+}
