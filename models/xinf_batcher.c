@@ -382,7 +382,6 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
     return true;
 }
 
-bool xinf_batcher_in_flight (xinf_batcher_t *self) { return self->in_flight; }
 size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self) { return self->last_prompt_tokens; }
 
 //  Publishes the sequence's blocks that are now full and computed.

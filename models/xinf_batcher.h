@@ -62,9 +62,7 @@ bool xinf_batcher_remove (xinf_batcher_t *self, uint64_t id);
 //  call) and false when nothing can run.
 bool xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t prefill_cap,
                             const uint64_t **out_ids, size_t *n_out);
-//  Whether a scheduled step has not been committed yet.
-bool xinf_batcher_in_flight (xinf_batcher_t *self);
-//  Whether the last step carried prompt tokens (beside decode tokens).
+//  The prompt tokens the last scheduled step carries (beside its decode tokens).
 size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self);
 //  The step ran: its tokens' keys and values are in the cache.
 void xinf_batcher_commit (xinf_batcher_t *self);

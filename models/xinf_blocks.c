@@ -67,7 +67,6 @@ xinf_blocks_destroy (xinf_blocks_t **self_p)
     }
 }
 
-size_t xinf_blocks_total (xinf_blocks_t *self) { return self->n_blocks; }
 size_t xinf_blocks_available (xinf_blocks_t *self) { return self->free_count + self->cached_count; }
 
 static void

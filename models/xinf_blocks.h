@@ -24,7 +24,6 @@ typedef struct _xinf_blocks_t xinf_blocks_t;
 xinf_blocks_t *xinf_blocks_new (size_t n_blocks, size_t block_tokens);
 void xinf_blocks_destroy (xinf_blocks_t **self_p);
 
-size_t xinf_blocks_total (xinf_blocks_t *self);
 //  Blocks an allocation can take now: free ones and cached ones nobody holds.
 size_t xinf_blocks_available (xinf_blocks_t *self);
 

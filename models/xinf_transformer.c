@@ -160,8 +160,6 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
     }
 }
 
-size_t xinf_kv_cache_blocks (xinf_kv_cache_t *self) { return self->pool.n_blocks; }
-size_t xinf_kv_cache_block_tokens (xinf_kv_cache_t *self) { return self->pool.block_tokens; }
 void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag) { self->cancel = flag; }
 
 xinf_batch_limits_t

@@ -86,8 +86,6 @@ size_t xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self);
 xinf_kv_cache_t *xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, size_t n_blocks,
                                     size_t block_tokens, size_t max_tokens);
 void xinf_kv_cache_destroy (xinf_kv_cache_t **self_p);
-size_t xinf_kv_cache_blocks (xinf_kv_cache_t *self);
-size_t xinf_kv_cache_block_tokens (xinf_kv_cache_t *self);
 //  A flag another thread may raise to end a running step early (checked
 //  between layers): the step then fails with "cancelled". Not checked by a
 //  shard of n_ranks > 1 (its ranks must stay in lockstep).

@@ -190,12 +190,6 @@ xinf_cpu_backend_new (int threads)
     return self;
 }
 
-bool
-xinf_cpu_backend_is (const xinf_backend_t *backend)
-{
-    return backend && backend->ops == &s_ops;
-}
-
 void
 xinf_cpu_backend_set_pool (xinf_backend_t *backend, xinf_threadpool_t *pool)
 {
