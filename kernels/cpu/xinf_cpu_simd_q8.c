@@ -152,14 +152,6 @@ s_reduce8 (const __m256i *p)
                              _mm256_permute2x128_si256 (low, high, 0x31));
 }
 
-//  Row pointers of a tile of count rows (the missing ones repeat the last).
-static void
-s_tile_rows (const uint8_t *w, size_t row_bytes, size_t count, const uint8_t **rows)
-{
-    for (size_t r = 0; r < S_ROWS; r++)
-        rows [r] = w + (r < count ? r : count - 1) * row_bytes;
-}
-
 //  The fp16 scales of blocks [first, end) of the rows, [block][row].
 static void
 s_gather_scales (const uint8_t *const *rows, size_t first, size_t end, uint16_t scales [S_RUN][S_ROWS])
@@ -177,92 +169,172 @@ s_prefetch (const uint8_t **next, const uint8_t *until)
         _mm_prefetch ((const char *) *next, _MM_HINT_T0);
 }
 
-//  The integer sums of a block: 8 lanes a row that add up to the row's
-//  block sum with x, AVX2 or VNNI.
+//  How far ahead a tile's rows are prefetched, in blocks of each row.
+#define S_AHEAD_BLOCKS 16
+
+//  A tile of count rows and where its prefetches go: the row_bytes rows
+//  themselves, then the ahead_bytes at 'ahead' (the next tile).
+typedef struct {
+    const uint8_t *rows [S_ROWS];    //  the missing ones repeat the last
+    size_t count, row_bytes, blocks;
+    const uint8_t *ahead;
+    size_t ahead_bytes;
+} s_tile_t;
+
+//  Prefetches block b + S_AHEAD_BLOCKS of every row, past a row's end
+//  the same place in the next tile's row.
+static S_INLINE void
+s_prefetch_rows (const s_tile_t *tile, size_t b)
+{
+    size_t at = b + S_AHEAD_BLOCKS;
+    for (size_t r = 0; r < tile->count; r++) {
+        if (at < tile->blocks)
+            _mm_prefetch ((const char *) tile->rows [r] + at * S_BYTES, _MM_HINT_T0);
+        else {
+            size_t offset = r * tile->row_bytes + (at - tile->blocks) * S_BYTES;
+            if (offset < tile->ahead_bytes)
+                _mm_prefetch ((const char *) tile->ahead + offset, _MM_HINT_T0);
+        }
+    }
+}
+
+//  The integer sums of a block, AVX2 or VNNI: PREPARE loads the rows'
+//  weights of block b (or nothing), PRODUCTS gives 8 lanes a row that add
+//  up to the row's block sum with x.
 S_AVX2 static S_INLINE void
-s_products_avx2 (const uint8_t *const *rows, size_t b, __m256i xq, const int32_t *sum, __m256i *p)
+s_prepare_avx2 (const s_tile_t *tile, size_t b, __m256i *wq)
+{
+}
+
+S_AVX2 static S_INLINE void
+s_products_avx2 (const s_tile_t *tile, size_t b, const __m256i *wq, __m256i xq, int32_t sum, __m256i *p)
 {
     __m256i ones = _mm256_set1_epi16 (1);
     S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-        __m256i wq = _mm256_loadu_si256 ((const __m256i *) (rows [r] + b * S_BYTES + 2));
-        __m256i pairs = _mm256_maddubs_epi16 (_mm256_abs_epi8 (wq), _mm256_sign_epi8 (xq, wq));
+        __m256i w = _mm256_loadu_si256 ((const __m256i *) (tile->rows [r] + b * S_BYTES + 2));
+        __m256i pairs = _mm256_maddubs_epi16 (_mm256_abs_epi8 (w), _mm256_sign_epi8 (xq, w));
         p [r] = _mm256_madd_epi16 (pairs, ones);
     }
 }
 
 S_AVX512 static S_INLINE void
-s_products_vnni (const uint8_t *const *rows, size_t b, __m256i xq, const int32_t *sum, __m256i *p)
+s_prepare_vnni (const s_tile_t *tile, size_t b, __m256i *wq)
 {
     __m256i flip = _mm256_set1_epi8 ((char) 0x80);
-    __m256i start = _mm256_zextsi128_si256 (_mm_cvtsi32_si128 (-128 * sum [b]));
-    S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-        __m256i wq = _mm256_loadu_si256 ((const __m256i *) (rows [r] + b * S_BYTES + 2));
-        p [r] = _mm256_dpbusd_epi32 (start, _mm256_xor_si256 (wq, flip), xq);
-    }
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        wq [r] = _mm256_xor_si256 (_mm256_loadu_si256 ((const __m256i *) (tile->rows [r] + b * S_BYTES + 2)), flip);
 }
 
-//  out [r] = row r . x for the 8 rows: per block the rows' block sums in
-//  8 lanes, then the float step; the ahead_bytes at 'ahead' prefetched
-//  meanwhile. PRODUCTS: s_products_avx2 or s_products_vnni.
-#define S_TILE_ONE(NAME, TARGET, PRODUCTS) \
-TARGET static void \
-NAME (const uint8_t *const *rows, size_t blocks, const int8_t *q, const float *d, const int32_t *sum, \
-      float *out, const uint8_t *ahead, size_t ahead_bytes) \
+S_AVX512 static S_INLINE void
+s_products_vnni (const s_tile_t *tile, size_t b, const __m256i *wq, __m256i xq, int32_t sum, __m256i *p)
+{
+    __m256i start = _mm256_zextsi128_si256 (_mm_cvtsi32_si128 (-128 * sum));
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        p [r] = _mm256_dpbusd_epi32 (start, wq [r], xq);
+}
+
+//  out [v][r] = row r . x [first + v] for v < vectors (a constant after
+//  inlining): per block the rows' block sums with each vector in 8
+//  lanes, then the float step; the weights of a block loaded once for
+//  all the vectors.
+#define S_TILE_MULTI(NAME, TARGET, PREPARE, PRODUCTS) \
+TARGET static S_INLINE void \
+NAME (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], const int vectors) \
 { \
-    __m256 acc = _mm256_setzero_ps (); \
-    const uint8_t *next = ahead; \
-    for (size_t first = 0; first < blocks; first += S_RUN) { \
-        size_t end = blocks - first < S_RUN ? blocks : first + S_RUN; \
+    __m256 acc [4]; \
+    const int8_t *q = act->q + first * act->cols; \
+    const float *d = act->d + first * act->blocks; \
+    const int32_t *sum = act->sum + first * act->blocks; \
+    for (int v = 0; v < vectors; v++) \
+        acc [v] = _mm256_setzero_ps (); \
+    for (size_t run = 0; run < tile->blocks; run += S_RUN) { \
+        size_t end = tile->blocks - run < S_RUN ? tile->blocks : run + S_RUN; \
         uint16_t scales [S_RUN][S_ROWS]; \
-        s_gather_scales (rows, first, end, scales); \
-        for (size_t b = first; b < end; b++) { \
-            __m256i p [S_ROWS]; \
-            if (ahead) \
-                s_prefetch (&next, ahead + (b + 1) * ahead_bytes / blocks); \
-            PRODUCTS (rows, b, _mm256_loadu_si256 ((const __m256i *) (q + b * S_BLOCK)), sum, p); \
-            __m256 dw = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) scales [b - first])); \
-            __m256 scale = _mm256_mul_ps (dw, _mm256_set1_ps (d [b])); \
-            __m256 term = _mm256_mul_ps (_mm256_cvtepi32_ps (s_reduce8 (p)), scale); \
-            acc = _mm256_add_ps (acc, term); \
+        s_gather_scales (tile->rows, run, end, scales); \
+        for (size_t b = run; b < end; b++) { \
+            __m256i wq [S_ROWS], p [S_ROWS]; \
+            s_prefetch_rows (tile, b); \
+            PREPARE (tile, b, wq); \
+            __m256 dw = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) scales [b - run])); \
+            for (int v = 0; v < vectors; v++) { \
+                size_t at = v * act->blocks + b; \
+                __m256i xq = _mm256_loadu_si256 ((const __m256i *) (q + v * act->cols + b * S_BLOCK)); \
+                PRODUCTS (tile, b, wq, xq, sum [at], p); \
+                __m256 scale = _mm256_mul_ps (dw, _mm256_set1_ps (d [at])); \
+                __m256 term = _mm256_mul_ps (_mm256_cvtepi32_ps (s_reduce8 (p)), scale); \
+                acc [v] = _mm256_add_ps (acc [v], term); \
+            } \
         } \
     } \
-    _mm256_storeu_ps (out, acc); \
+    for (int v = 0; v < vectors; v++) \
+        _mm256_storeu_ps (out [v], acc [v]); \
 }
 
-S_TILE_ONE (s_tile_one_avx2, S_AVX2, s_products_avx2)
-S_TILE_ONE (s_tile_one_vnni, S_AVX512, s_products_vnni)
+S_TILE_MULTI (s_tile_multi_avx2, S_AVX2, s_prepare_avx2, s_products_avx2)
+S_TILE_MULTI (s_tile_multi_vnni, S_AVX512, s_prepare_vnni, s_products_vnni)
 
-typedef void (s_tile_one_fn) (const uint8_t *const *rows, size_t blocks, const int8_t *q, const float *d,
-                              const int32_t *sum, float *out, const uint8_t *ahead, size_t ahead_bytes);
-
-//  The tile's rows times vectors [first, n), one at a time; the tile
-//  after it (ahead) prefetched with the first.
-static void
-s_tile_vectors (s_tile_one_fn *tile, const uint8_t *const *rows, size_t count, const xinf_q8_act_t *act,
-                size_t first, float *y, size_t y_stride, const uint8_t *ahead, size_t ahead_bytes)
+//  Up to 4 vectors from 'first' in one pass of the tile.
+S_AVX2 static void
+s_tile_pass_avx2 (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], size_t vectors)
 {
-    for (size_t j = first; j < act->n; j++) {
-        float out [S_ROWS];
-        tile (rows, act->blocks, act->q + j * act->cols, act->d + j * act->blocks, act->sum + j * act->blocks, out,
-              j == first ? ahead : NULL, ahead_bytes);
-        for (size_t r = 0; r < count; r++)
-            y [j * y_stride + r] = out [r];
+    for (size_t v = 0; v < vectors; v += 2)       //  16 registers: 2 at a time
+        if (vectors - v >= 2)
+            s_tile_multi_avx2 (tile, act, first + v, out + v, 2);
+        else
+            s_tile_multi_avx2 (tile, act, first + v, out + v, 1);
+}
+
+S_AVX512 static void
+s_tile_pass_vnni (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], size_t vectors)
+{
+    switch (vectors) {
+        case 1: s_tile_multi_vnni (tile, act, first, out, 1); break;
+        case 2: s_tile_multi_vnni (tile, act, first, out, 2); break;
+        case 3: s_tile_multi_vnni (tile, act, first, out, 3); break;
+        default: s_tile_multi_vnni (tile, act, first, out, 4); break;
     }
 }
 
-//  Where the tile at 'row' of a run of count rows prefetches: the next
-//  tile of the run, else the run's 'ahead'.
-static const uint8_t *
-s_next_tile (const uint8_t *w, size_t row_bytes, size_t row, size_t count, const uint8_t *ahead,
-             size_t ahead_bytes, size_t *next_bytes)
+typedef void (s_tile_pass_fn) (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS],
+                               size_t vectors);
+
+//  The tile's rows times vectors [first, n), 4 at a time; the prefetch of
+//  the next tile with the first pass only.
+static void
+s_tile_vectors (s_tile_pass_fn *pass, s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float *y,
+                size_t y_stride)
+{
+    for (size_t j = first; j < act->n; j += 4) {
+        float out [4][S_ROWS];
+        size_t vectors = act->n - j < 4 ? act->n - j : 4;
+        pass (tile, act, j, out, vectors);
+        tile->ahead_bytes = 0;
+        for (size_t v = 0; v < vectors; v++)
+            for (size_t r = 0; r < tile->count; r++)
+                y [(j + v) * y_stride + r] = out [v][r];
+    }
+}
+
+//  The tile at 'row' of a run of count rows: its rows, and the next tile
+//  of the run (else the run's 'ahead') to prefetch.
+static void
+s_tile_at (const uint8_t *w, size_t row_bytes, size_t row, size_t count, size_t blocks, const uint8_t *ahead,
+           size_t ahead_bytes, s_tile_t *tile)
 {
     size_t next = row + S_ROWS;
+    tile->count = count - row < S_ROWS ? count - row : S_ROWS;
+    tile->row_bytes = row_bytes;
+    tile->blocks = blocks;
+    for (size_t r = 0; r < S_ROWS; r++)
+        tile->rows [r] = w + (row + (r < tile->count ? r : tile->count - 1)) * row_bytes;
     if (next < count) {
-        *next_bytes = (count - next < S_ROWS ? count - next : S_ROWS) * row_bytes;
-        return w + next * row_bytes;
+        tile->ahead = w + next * row_bytes;
+        tile->ahead_bytes = (count - next < S_ROWS ? count - next : S_ROWS) * row_bytes;
     }
-    *next_bytes = ahead_bytes;
-    return ahead;
+    else {
+        tile->ahead = ahead;
+        tile->ahead_bytes = ahead ? ahead_bytes : 0;
+    }
 }
 
 static void
@@ -270,32 +342,31 @@ s_rows_avx2 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_act
              size_t y_stride, void *scratch, const uint8_t *ahead, size_t ahead_bytes)
 {
     for (size_t row = 0; row < count; row += S_ROWS) {
-        const uint8_t *rows [S_ROWS];
-        size_t tile = count - row < S_ROWS ? count - row : S_ROWS, next_bytes;
-        const uint8_t *next = s_next_tile (w, row_bytes, row, count, ahead, ahead_bytes, &next_bytes);
-        s_tile_rows (w + row * row_bytes, row_bytes, tile, rows);
-        s_tile_vectors (s_tile_one_avx2, rows, tile, act, 0, y + row, y_stride, next, next_bytes);
+        s_tile_t tile;
+        s_tile_at (w, row_bytes, row, count, act->blocks, ahead, ahead_bytes, &tile);
+        s_tile_vectors (s_tile_pass_avx2, &tile, act, 0, y + row, y_stride);
     }
 }
 
 //  ---- AVX-512: 16 vectors, 8 rows -----------------------------------------------
 
 //  The tile's rows made unsigned (w ^ 0x80) into 'unsigned_q' [row][cols]
-//  and their scales as floats into 'scales' [block][row]; the ahead_bytes
-//  at 'ahead' prefetched meanwhile.
+//  and their scales as floats into 'scales' [block][row]; the rows (in
+//  memory one after another) and the next tile's prefetched a little
+//  ahead meanwhile.
 S_AVX512 static void
-s_tile_prepare (const uint8_t *const *rows, size_t blocks, uint8_t *unsigned_q, float *scales,
-                const uint8_t *ahead, size_t ahead_bytes)
+s_tile_prepare (const s_tile_t *tile, uint8_t *unsigned_q, float *scales)
 {
     __m256i flip = _mm256_set1_epi8 ((char) 0x80);
-    const uint8_t *next = ahead;
+    const uint8_t *next = tile->rows [0], *end = tile->rows [0] + tile->count * tile->row_bytes + tile->ahead_bytes;
     for (int r = 0; r < S_ROWS; r++)
-        for (size_t b = 0; b < blocks; b++) {
-            if (ahead)
-                s_prefetch (&next, ahead + ((size_t) r * blocks + b + 1) * ahead_bytes / (S_ROWS * blocks));
-            const uint8_t *block = rows [r] + b * S_BYTES;
+        for (size_t b = 0; b < tile->blocks; b++) {
+            const uint8_t *block = tile->rows [r] + b * S_BYTES;
+            const uint8_t *until = block + 1024 < end ? block + 1024 : end;
+            s_prefetch (&next, until);
             __m256i wq = _mm256_loadu_si256 ((const __m256i *) (block + 2));
-            _mm256_store_si256 ((__m256i *) (unsigned_q + (r * blocks + b) * S_BLOCK), _mm256_xor_si256 (wq, flip));
+            _mm256_store_si256 ((__m256i *) (unsigned_q + (r * tile->blocks + b) * S_BLOCK),
+                                _mm256_xor_si256 (wq, flip));
             uint16_t half;
             memcpy (&half, block, 2);
             scales [b * S_ROWS + r] = _cvtsh_ss (half);
@@ -342,19 +413,16 @@ s_rows_avx512 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_a
     uint8_t *unsigned_q = scratch;
     float *scales = (float *) (unsigned_q + S_ROWS * act->cols);
     for (size_t row = 0; row < count; row += S_ROWS) {
-        const uint8_t *rows [S_ROWS];
-        size_t tile = count - row < S_ROWS ? count - row : S_ROWS, next_bytes;
-        const uint8_t *next = s_next_tile (w, row_bytes, row, count, ahead, ahead_bytes, &next_bytes);
-        s_tile_rows (w + row * row_bytes, row_bytes, tile, rows);
+        s_tile_t tile;
+        s_tile_at (w, row_bytes, row, count, act->blocks, ahead, ahead_bytes, &tile);
         if (act->groups) {
-            s_tile_prepare (rows, act->blocks, unsigned_q, scales, next, next_bytes);
-            next = NULL;
+            s_tile_prepare (&tile, unsigned_q, scales);
+            tile.ahead_bytes = 0;
             for (size_t g = 0; g < act->groups; g++)
-                s_tile_group (unsigned_q, scales, act->blocks, act->packed + g * act->blocks * S_PACKED_BLOCK, tile,
-                              y + row + g * XINF_Q8_GROUP * y_stride, y_stride);
+                s_tile_group (unsigned_q, scales, act->blocks, act->packed + g * act->blocks * S_PACKED_BLOCK,
+                              tile.count, y + row + g * XINF_Q8_GROUP * y_stride, y_stride);
         }
-        s_tile_vectors (s_tile_one_vnni, rows, tile, act, act->groups * XINF_Q8_GROUP, y + row, y_stride, next,
-                        next_bytes);
+        s_tile_vectors (s_tile_pass_vnni, &tile, act, act->groups * XINF_Q8_GROUP, y + row, y_stride);
     }
 }
 
