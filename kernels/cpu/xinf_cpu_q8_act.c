@@ -1,5 +1,5 @@
-/*  xinf_cpu_q8_act: the quantizer of x vectors into 8-bit blocks, the
-    portable kernel set of Q8_0 products with 8-bit activations, and the
+/*  xinf_cpu_q8_act: the quantizer of x vectors into 16-bit blocks, the
+    portable kernel set of Q8_0 products with 16-bit activations, and the
     switch between this path and the float one (xinf_cpu_q8_act.h says
     the arithmetic).
 */
@@ -50,31 +50,25 @@ xinf_cpu_q8_kern (const xinf_cpu_kern_t *kern)
 //  ---- the quantizer ------------------------------------------------------------
 
 void
-xinf_cpu_q8_quantize_block (const float *x, int8_t *q, float *d, int32_t *sum)
+xinf_cpu_q8_quantize_block (const float *x, int16_t *q, float *d)
 {
     uint32_t top = 0;
     for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i++) {
         uint32_t magnitude = xinf_dtype_f32_to_bits (x [i]) & 0x7fffffffu;
         top = magnitude > top ? magnitude : top;
     }
-    memset (q, 0, XINF_Q8_0_BLOCK_SIZE);
-    *sum = 0;
+    memset (q, 0, XINF_Q8_0_BLOCK_SIZE * sizeof *q);
     if (top >= 0x7f800000u) {        //  Inf or NaN
         *d = xinf_dtype_bits_to_f32 (0x7fc00000u);
         return;
     }
-    float scale = xinf_dtype_bits_to_f32 (top) / 127.0f;
+    float scale = xinf_dtype_bits_to_f32 (top) / (float) XINF_Q8_ACT_MAX;
     *d = scale;
-    if (scale == 0)
-        return;
-    int32_t total = 0;
-    for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i++) {
+    for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE && scale != 0; i++) {
         float value = nearbyintf (x [i] / scale);
-        value = value < -127 ? -127 : value > 127 ? 127 : value;
-        q [i] = (int8_t) value;
-        total += q [i];
+        value = value < -XINF_Q8_ACT_MAX ? -XINF_Q8_ACT_MAX : value > XINF_Q8_ACT_MAX ? XINF_Q8_ACT_MAX : value;
+        q [i] = (int16_t) value;
     }
-    *sum = total;
 }
 
 static size_t
@@ -90,8 +84,7 @@ s_quantize (const float *x, xinf_q8_act_t *act)
     for (size_t j = 0; j < act->n; j++)
         for (size_t b = 0; b < act->blocks; b++) {
             size_t at = j * act->cols + b * XINF_Q8_0_BLOCK_SIZE;
-            xinf_cpu_q8_quantize_block (x + at, act->q + at, act->d + j * act->blocks + b,
-                                        act->sum + j * act->blocks + b);
+            xinf_cpu_q8_quantize_block (x + at, act->q + at, act->d + j * act->blocks + b);
         }
 }
 
@@ -101,7 +94,7 @@ s_quantize (const float *x, xinf_q8_act_t *act)
 static float
 s_dot (const uint8_t *row, const xinf_q8_act_t *act, size_t j)
 {
-    const int8_t *q = act->q + j * act->cols;
+    const int16_t *q = act->q + j * act->cols;
     const float *d = act->d + j * act->blocks;
     float acc = 0.0f;
     for (size_t b = 0; b < act->blocks; b++, row += XINF_Q8_0_BLOCK_BYTES, q += XINF_Q8_0_BLOCK_SIZE) {

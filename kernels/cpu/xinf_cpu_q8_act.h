@@ -1,4 +1,4 @@
-/*  xinf_cpu_q8_act: Q8_0 weight products with 8-bit activations, the
+/*  xinf_cpu_q8_act: Q8_0 weight products with integer activations, the
     way xinf_cpu_matvec, xinf_cpu_matvec_many and xinf_cpu_matvec_batch
     multiply Q8_0 weights (unless XINF_CPU_Q8_ACT=off). Private to
     kernels/cpu.
@@ -7,34 +7,31 @@
         amax = max |x_i| (NaN counts as greater than infinity)
         amax Inf or NaN:   d = NaN, q_i = 0 (every product with that
                            vector is then NaN)
-        else               d = amax / 127 (float division), and
+        else               d = amax / 32767 (float division), and
                            q_i = 0 if d == 0, else clamp (rne (x_i / d),
-                           -127, 127), rne = round half to even (the
+                           -32767, 32767), rne = round half to even (the
                            default rounding mode), x_i / d a float division.
-    d stays a float (not fp16 as in llama.cpp's Q8_0 activations: it costs
-    nothing here and rounds x once instead of twice). |q| <= 127, so the
-    AVX2 sign trick never negates -128.
+    16 bits, not llama.cpp's 8: 8-bit activations (d = amax / 127, tried
+    first) moved the logits of the test models 2.5e-2 .. 1.6e-1 relative
+    to their largest from the float path's, past the 2e-2 the reference
+    tests allow; 16 bits move them ~1e-4 (test_matvec_q8act bounds the
+    error of each product). d stays a float: it costs nothing here and
+    rounds x once, not twice.
 
     Product of a Q8_0 row (block scales dw, weights qw) and a quantized x:
         acc = +0.0f
         for every block b, in order:
-            isum = sum of qw_i * q_i over the block (exact, int32)
+            isum = sum of qw_i * q_i over the block (exact, int32:
+                   |isum| <= 32 * 128 * 32767 < 2^31)
             s = dw_b * d_b; t = (float) isum * s; acc = acc + t
         y = acc
-    three float roundings a block (no FMA), the same in every kernel set,
-    so results are bit for bit the same across kernel sets, thread counts,
-    vector counts and row groupings. (float) isum is exact: |isum| <=
-    32 * 128 * 127 < 2^24. The integer part may be summed in any order.
+    (float) isum rounds to nearest even past 2^24; three float roundings
+    a block (no FMA), the same in every kernel set, so results are bit for
+    bit the same across kernel sets, thread counts, vector counts and row
+    groupings. The integer part may be summed in any order.
 
-    Accuracy against the float path (int8 weights times float x): the
-    activations' rounding error is at most d/2 an element, about 0.4% of
-    the block's largest |x|; on the test models the logits differ from
-    the float path's by at most ~1e-2 relative to the largest logit (see
-    test_matvec_q8act and the report in the commit log).
-
-    Kernel sets: portable C; AVX2 (maddubs with the sign trick); AVX-512
-    (VNNI vpdpbusd on weights offset to unsigned, q_w + 128, with the
-    correction -128 sum (q) precomputed per block of x). See
+    Kernel sets: portable C; AVX2 (weights widened to int16, madd);
+    AVX-512 (VNNI vpdpwssd: int16 pairs into int32). See
     xinf_cpu_simd_q8.c.
 */
 #ifndef XINF_CPU_Q8_ACT_H_INCLUDED
@@ -53,9 +50,8 @@
 //  n quantized x vectors of cols (a multiple of 32) elements.
 typedef struct {
     size_t n, cols, blocks;
-    int8_t *q;                       //  q [j * cols + i]
+    int16_t *q;                      //  q [j * cols + i]
     float *d;                        //  d [j * blocks + b]
-    int32_t *sum;                    //  sum [j * blocks + b]: sum of the block's q
     //  The kernel set's own copy for whole groups of XINF_Q8_GROUP
     //  vectors (NULL: none), written by its 'quantize'.
     uint8_t *packed;
@@ -66,7 +62,7 @@ typedef struct xinf_cpu_q8_kern_s {
     const char *name;
     //  Bytes of 'packed' the set wants for n vectors of cols (0: none).
     size_t (*packed_bytes) (size_t n, size_t cols);
-    //  Fills act (its q, d, sum, and packed where the set has one) from
+    //  Fills act (its q, d, and packed where the set has one) from
     //  x [n][cols], as the quantizer above says.
     void (*quantize) (const float *x, xinf_q8_act_t *act);
     //  y [j * y_stride + r] = row r . x [j] for r < count, j < act->n,
@@ -94,7 +90,10 @@ const xinf_cpu_q8_kern_t *xinf_cpu_q8_kern (const xinf_cpu_kern_t *kern);
 bool xinf_cpu_q8_act_on (void);
 
 //  The portable quantizer of one block (the reference of every set).
-void xinf_cpu_q8_quantize_block (const float *x, int8_t *q, float *d, int32_t *sum);
+void xinf_cpu_q8_quantize_block (const float *x, int16_t *q, float *d);
+
+//  The largest |q| (d = amax / XINF_Q8_ACT_MAX).
+#define XINF_Q8_ACT_MAX 32767
 
 //  One step of the product's float arithmetic.
 static inline float

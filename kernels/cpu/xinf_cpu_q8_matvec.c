@@ -1,4 +1,4 @@
-/*  xinf_cpu_q8_matvec: Q8_0 products with 8-bit activations over the
+/*  xinf_cpu_q8_matvec: Q8_0 products with 16-bit activations over the
     thread pool: every x vector is quantized once a call (by the calling
     thread), then tasks take runs of whole row tiles, each tile times
     every vector (its weights read from memory once a call), while the
@@ -25,14 +25,13 @@ static bool
 s_act_new (const xinf_cpu_q8_kern_t *kern, size_t n, size_t cols, xinf_q8_act_t *act)
 {
     size_t blocks = cols / XINF_Q8_0_BLOCK_SIZE;
-    size_t q_bytes = (n * cols + 63) / 64 * 64, d_bytes = (n * blocks * 4 + 63) / 64 * 64;
+    size_t q_bytes = (n * cols * 2 + 63) / 64 * 64, d_bytes = (n * blocks * 4 + 63) / 64 * 64;
     size_t packed = (kern->packed_bytes (n, cols) + 63) / 64 * 64;
-    uint8_t *memory = aligned_alloc (64, q_bytes + 2 * d_bytes + packed + 64);
+    uint8_t *memory = aligned_alloc (64, q_bytes + d_bytes + packed + 64);
     if (!memory)
         return false;
-    *act = (xinf_q8_act_t) { n, cols, blocks, (int8_t *) memory, (float *) (memory + q_bytes),
-                             (int32_t *) (memory + q_bytes + d_bytes), packed ? memory + q_bytes + 2 * d_bytes : NULL,
-                             n / XINF_Q8_GROUP };
+    *act = (xinf_q8_act_t) { n, cols, blocks, (int16_t *) memory, (float *) (memory + q_bytes),
+                             packed ? memory + q_bytes + d_bytes : NULL, n / XINF_Q8_GROUP };
     return true;
 }
 
@@ -140,10 +139,10 @@ s_without_memory (const void *w, size_t rows, size_t cols, const float *x, size_
             const uint8_t *block = (const uint8_t *) w + r * row_bytes;
             float acc = 0.0f;
             for (size_t at = 0; at < cols; at += XINF_Q8_0_BLOCK_SIZE, block += XINF_Q8_0_BLOCK_BYTES) {
-                int8_t q [XINF_Q8_0_BLOCK_SIZE];
+                int16_t q [XINF_Q8_0_BLOCK_SIZE];
                 float d;
-                int32_t sum, isum = 0;
-                xinf_cpu_q8_quantize_block (x + j * cols + at, q, &d, &sum);
+                int32_t isum = 0;
+                xinf_cpu_q8_quantize_block (x + j * cols + at, q, &d);
                 for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i++)
                     isum += (int32_t) (int8_t) block [2 + i] * q [i];
                 acc = xinf_q8_step (acc, isum, xinf_dtype_fp16_to_f32 ((uint16_t) (block [0] | block [1] << 8)), d);

@@ -1,28 +1,27 @@
 /*  xinf_cpu_simd_q8: the AVX2 and AVX-512 kernel sets of Q8_0 products
-    with 8-bit activations (xinf_cpu_q8_act.h says the arithmetic, which
+    with 16-bit activations (xinf_cpu_q8_act.h says the arithmetic, which
     both repeat bit for bit).
 
     Quantizer (both sets): 8 floats an instruction, the portable
     quantizer's operations (an integer max of |x|'s bits, a float
     division, round half to even, a clamp).
 
-    One vector, 8 rows a tile: per block and row the exact block sum of
-    the integer products in 8 int32 lanes (AVX2: |w| times x with w's
-    sign, maddubs then madd with ones; AVX-512: vpdpbusd of the weights
-    offset to unsigned, w ^ 0x80 = w + 128, with x, the accumulator
-    starting at -128 sum (x) in one lane), the 8 rows' lanes summed by a
-    tree of hadds into one vector of 8 rows' block sums, then the float
-    step for the 8 rows in 8 lanes. The rows' fp16 scales are gathered a
-    run of 16 blocks at a time.
+    Up to 4 vectors, 8 rows a tile: per block and row the exact block sum
+    of the integer products in 8 int32 lanes (the weights widened to
+    int16; AVX2: vpmaddwd, AVX-512: vpdpwssd), the 8 rows' lanes summed by
+    a tree of hadds into one vector of the 8 rows' block sums, then the
+    float step for the 8 rows in 8 lanes. The block's weights are loaded
+    once for all the vectors of a pass; the rows' fp16 scales are
+    gathered a run of 16 blocks at a time; each row is prefetched 16
+    blocks ahead (into the next tile's row near its end).
 
     AVX-512, whole groups of 16 vectors: the quantizer also writes each
-    group transposed, per block 8 vectors of int32 lanes, lane j holding
-    bytes 4k .. 4k+3 of vector j, with the group's 16 scales and
-    -128 sum (q). A tile of 8 rows is made unsigned (w ^ 0x80) once into
-    scratch; per block and row, 8 vpdpbusd of a broadcast weight dword
-    with the 8 x vectors leave the 16 vectors' exact block sums in 16
-    lanes, no horizontal sums. Vectors past the last whole group go one
-    at a time as above.
+    group transposed, per block 16 vectors of int32 lanes, lane j holding
+    elements 2k and 2k+1 of vector j, then the group's 16 scales. A tile
+    of 8 rows is widened to int16 once into scratch; per block and row, 16
+    vpdpwssd of a broadcast weight pair with the 16 x vectors leave the 16
+    vectors' exact block sums in 16 lanes, no horizontal sums. Vectors
+    past the last whole group go as above.
 */
 #include "xinf_cpu_q8_act.h"
 
@@ -34,7 +33,7 @@
 #define S_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define S_INLINE inline __attribute__ ((always_inline))
-#define S_UNROLL _Pragma ("GCC unroll 8")
+#define S_UNROLL _Pragma ("GCC unroll 16")
 
 #define S_BLOCK XINF_Q8_0_BLOCK_SIZE
 #define S_BYTES XINF_Q8_0_BLOCK_BYTES
@@ -45,15 +44,18 @@
 //  Blocks whose scales are gathered at a time.
 #define S_RUN 16
 
-//  Bytes of a packed group's block: 8 x 16 dwords of q, 16 scales, 16
-//  corrections.
-#define S_PACKED_BLOCK (512 + 64 + 64)
+//  How far ahead a tile's rows are prefetched, in blocks of each row.
+#define S_AHEAD_BLOCKS 16
+
+//  Bytes of a packed group's block: 16 x 16 dwords of q pairs, then 16
+//  scales.
+#define S_PACKED_BLOCK (1024 + 64)
 
 //  ---- the quantizer ---------------------------------------------------------------
 
-//  One block: the portable quantizer's arithmetic, 8 lanes at a time.
-S_AVX2 static void
-s_quantize_block (const float *x, int8_t *q, float *d, int32_t *sum)
+//  The largest |x| bits of a block (NaN above infinity).
+S_AVX2 static uint32_t
+s_top_bits (const float *x)
 {
     __m256i magnitude = _mm256_set1_epi32 (0x7fffffff), top = _mm256_setzero_si256 ();
     for (int part = 0; part < S_BLOCK; part += 8)
@@ -61,33 +63,34 @@ s_quantize_block (const float *x, int8_t *q, float *d, int32_t *sum)
     __m128i half = _mm_max_epi32 (_mm256_castsi256_si128 (top), _mm256_extracti128_si256 (top, 1));
     half = _mm_max_epi32 (half, _mm_shuffle_epi32 (half, 0x4e));
     half = _mm_max_epi32 (half, _mm_shuffle_epi32 (half, 0xb1));
-    uint32_t bits = (uint32_t) _mm_cvtsi128_si32 (half);
-    float scale = xinf_dtype_bits_to_f32 (bits) / 127.0f;
+    return (uint32_t) _mm_cvtsi128_si32 (half);
+}
+
+//  One block: the portable quantizer's arithmetic, 8 lanes at a time.
+S_AVX2 static void
+s_quantize_block (const float *x, int16_t *q, float *d)
+{
+    uint32_t bits = s_top_bits (x);
+    float scale = xinf_dtype_bits_to_f32 (bits) / (float) XINF_Q8_ACT_MAX;
     if (bits >= 0x7f800000u || scale == 0) {
-        memset (q, 0, S_BLOCK);
-        *sum = 0;
+        memset (q, 0, S_BLOCK * sizeof *q);
         *d = bits >= 0x7f800000u ? xinf_dtype_bits_to_f32 (0x7fc00000u) : scale;
         return;
     }
-    __m256 divisor = _mm256_set1_ps (scale), low = _mm256_set1_ps (-127.0f), high = _mm256_set1_ps (127.0f);
-    __m256i values [4], total = _mm256_setzero_si256 ();
+    __m256 divisor = _mm256_set1_ps (scale);
+    __m256 low = _mm256_set1_ps (-XINF_Q8_ACT_MAX), high = _mm256_set1_ps (XINF_Q8_ACT_MAX);
+    __m256i values [4];
     for (int part = 0; part < 4; part++) {
         __m256 value = _mm256_div_ps (_mm256_loadu_ps (x + 8 * part), divisor);
         value = _mm256_round_ps (value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        value = _mm256_min_ps (_mm256_max_ps (value, low), high);
-        values [part] = _mm256_cvttps_epi32 (value);
-        total = _mm256_add_epi32 (total, values [part]);
+        values [part] = _mm256_cvttps_epi32 (_mm256_min_ps (_mm256_max_ps (value, low), high));
     }
-    __m256i words = _mm256_packs_epi32 (values [0], values [1]), words2 = _mm256_packs_epi32 (values [2], values [3]);
-    __m256i bytes = _mm256_packs_epi16 (words, words2);
-    //  packs works within 128-bit halves: dwords 0 4 1 5 2 6 3 7 back in order
-    bytes = _mm256_permutevar8x32_epi32 (bytes, _mm256_setr_epi32 (0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256 ((__m256i *) q, bytes);
-    __m128i sums = _mm_add_epi32 (_mm256_castsi256_si128 (total), _mm256_extracti128_si256 (total, 1));
-    sums = _mm_add_epi32 (sums, _mm_shuffle_epi32 (sums, 0x4e));
-    sums = _mm_add_epi32 (sums, _mm_shuffle_epi32 (sums, 0xb1));
+    //  packs works within 128-bit halves: quarters 0 2 1 3 back in order
+    for (int half = 0; half < 2; half++) {
+        __m256i words = _mm256_packs_epi32 (values [2 * half], values [2 * half + 1]);
+        _mm256_storeu_si256 ((__m256i *) (q + 16 * half), _mm256_permute4x64_epi64 (words, 0xd8));
+    }
     *d = scale;
-    *sum = _mm_cvtsi128_si32 (sums);
 }
 
 S_AVX2 static void
@@ -96,7 +99,7 @@ s_quantize (const float *x, xinf_q8_act_t *act)
     for (size_t j = 0; j < act->n; j++)
         for (size_t b = 0; b < act->blocks; b++) {
             size_t at = j * act->cols + b * S_BLOCK;
-            s_quantize_block (x + at, act->q + at, act->d + j * act->blocks + b, act->sum + j * act->blocks + b);
+            s_quantize_block (x + at, act->q + at, act->d + j * act->blocks + b);
         }
 }
 
@@ -112,8 +115,8 @@ s_packed_bytes (size_t n, size_t cols)
     return n / XINF_Q8_GROUP * (cols / S_BLOCK) * S_PACKED_BLOCK;
 }
 
-//  The whole groups transposed: per group and block, dword k of vector j
-//  at 64 k + 4 j, then the scales, then -128 sum (q).
+//  The whole groups transposed: per group and block, the pair k of
+//  vector j at 64 k + 4 j, then the scales.
 static void
 s_pack (xinf_q8_act_t *act)
 {
@@ -122,12 +125,10 @@ s_pack (xinf_q8_act_t *act)
             uint8_t *out = act->packed + (g * act->blocks + b) * S_PACKED_BLOCK;
             for (size_t j = 0; j < XINF_Q8_GROUP; j++) {
                 size_t vector = g * XINF_Q8_GROUP + j;
-                const int8_t *q = act->q + vector * act->cols + b * S_BLOCK;
-                for (int k = 0; k < 8; k++)
-                    memcpy (out + 64 * k + 4 * j, q + 4 * k, 4);
-                int32_t correction = -128 * act->sum [vector * act->blocks + b];
-                memcpy (out + 512 + 4 * j, &act->d [vector * act->blocks + b], 4);
-                memcpy (out + 576 + 4 * j, &correction, 4);
+                const int16_t *q = act->q + vector * act->cols + b * S_BLOCK;
+                for (int k = 0; k < 16; k++)
+                    memcpy (out + 64 * k + 4 * j, q + 2 * k, 4);
+                memcpy (out + 1024 + 4 * j, &act->d [vector * act->blocks + b], 4);
             }
         }
 }
@@ -139,7 +140,7 @@ s_quantize_packed (const float *x, xinf_q8_act_t *act)
     s_pack (act);
 }
 
-//  ---- one vector, 8 rows ---------------------------------------------------------
+//  ---- up to 4 vectors, 8 rows -----------------------------------------------------
 
 //  Lane r = the sum of the 8 lanes of p [r].
 S_AVX2 static S_INLINE __m256i
@@ -152,26 +153,6 @@ s_reduce8 (const __m256i *p)
                              _mm256_permute2x128_si256 (low, high, 0x31));
 }
 
-//  The fp16 scales of blocks [first, end) of the rows, [block][row].
-static void
-s_gather_scales (const uint8_t *const *rows, size_t first, size_t end, uint16_t scales [S_RUN][S_ROWS])
-{
-    for (size_t b = first; b < end; b++)
-        for (int r = 0; r < S_ROWS; r++)
-            memcpy (&scales [b - first][r], rows [r] + b * S_BYTES, 2);
-}
-
-//  Prefetches the lines of [*next, *next + until) into L1; *next moves on.
-static S_INLINE void
-s_prefetch (const uint8_t **next, const uint8_t *until)
-{
-    for (; *next < until; *next += 64)
-        _mm_prefetch ((const char *) *next, _MM_HINT_T0);
-}
-
-//  How far ahead a tile's rows are prefetched, in blocks of each row.
-#define S_AHEAD_BLOCKS 16
-
 //  A tile of count rows and where its prefetches go: the row_bytes rows
 //  themselves, then the ahead_bytes at 'ahead' (the next tile).
 typedef struct {
@@ -180,6 +161,23 @@ typedef struct {
     const uint8_t *ahead;
     size_t ahead_bytes;
 } s_tile_t;
+
+//  The fp16 scales of blocks [first, end) of the rows, [block][row].
+static void
+s_gather_scales (const s_tile_t *tile, size_t first, size_t end, uint16_t scales [S_RUN][S_ROWS])
+{
+    for (size_t b = first; b < end; b++)
+        for (int r = 0; r < S_ROWS; r++)
+            memcpy (&scales [b - first][r], tile->rows [r] + b * S_BYTES, 2);
+}
+
+//  Prefetches the lines of [*next, until) into L1; *next moves on.
+static S_INLINE void
+s_prefetch (const uint8_t **next, const uint8_t *until)
+{
+    for (; *next < until; *next += 64)
+        _mm_prefetch ((const char *) *next, _MM_HINT_T0);
+}
 
 //  Prefetches block b + S_AHEAD_BLOCKS of every row, past a row's end
 //  the same place in the next tile's row.
@@ -198,69 +196,75 @@ s_prefetch_rows (const s_tile_t *tile, size_t b)
     }
 }
 
-//  The integer sums of a block, AVX2 or VNNI: PREPARE loads the rows'
-//  weights of block b (or nothing), PRODUCTS gives 8 lanes a row that add
-//  up to the row's block sum with x.
+//  The weights of block b of row r widened to int16, in two halves.
 S_AVX2 static S_INLINE void
-s_prepare_avx2 (const s_tile_t *tile, size_t b, __m256i *wq)
+s_widen (const s_tile_t *tile, int r, size_t b, __m256i *low, __m256i *high)
+{
+    const uint8_t *q = tile->rows [r] + b * S_BYTES + 2;
+    *low = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) q));
+    *high = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) (q + 16)));
+}
+
+//  The integer sums of a block, AVX2 or VNNI: PREPARE widens the rows'
+//  weights of block b (AVX2: nothing, 16 registers do not hold them),
+//  PRODUCTS gives 8 lanes a row that add up to its block sum with x.
+S_AVX2 static S_INLINE void
+s_prepare_avx2 (const s_tile_t *tile, size_t b, __m256i *low, __m256i *high)
 {
 }
 
 S_AVX2 static S_INLINE void
-s_products_avx2 (const s_tile_t *tile, size_t b, const __m256i *wq, __m256i xq, int32_t sum, __m256i *p)
+s_products_avx2 (const s_tile_t *tile, size_t b, const __m256i *low, const __m256i *high, __m256i x_low,
+                 __m256i x_high, __m256i *p)
 {
-    __m256i ones = _mm256_set1_epi16 (1);
     S_UNROLL for (int r = 0; r < S_ROWS; r++) {
-        __m256i w = _mm256_loadu_si256 ((const __m256i *) (tile->rows [r] + b * S_BYTES + 2));
-        __m256i pairs = _mm256_maddubs_epi16 (_mm256_abs_epi8 (w), _mm256_sign_epi8 (xq, w));
-        p [r] = _mm256_madd_epi16 (pairs, ones);
+        __m256i w_low, w_high;
+        s_widen (tile, r, b, &w_low, &w_high);
+        p [r] = _mm256_add_epi32 (_mm256_madd_epi16 (w_low, x_low), _mm256_madd_epi16 (w_high, x_high));
     }
 }
 
 S_AVX512 static S_INLINE void
-s_prepare_vnni (const s_tile_t *tile, size_t b, __m256i *wq)
+s_prepare_vnni (const s_tile_t *tile, size_t b, __m256i *low, __m256i *high)
 {
-    __m256i flip = _mm256_set1_epi8 ((char) 0x80);
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        wq [r] = _mm256_xor_si256 (_mm256_loadu_si256 ((const __m256i *) (tile->rows [r] + b * S_BYTES + 2)), flip);
+        s_widen (tile, r, b, &low [r], &high [r]);
 }
 
 S_AVX512 static S_INLINE void
-s_products_vnni (const s_tile_t *tile, size_t b, const __m256i *wq, __m256i xq, int32_t sum, __m256i *p)
+s_products_vnni (const s_tile_t *tile, size_t b, const __m256i *low, const __m256i *high, __m256i x_low,
+                 __m256i x_high, __m256i *p)
 {
-    __m256i start = _mm256_zextsi128_si256 (_mm_cvtsi32_si128 (-128 * sum));
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        p [r] = _mm256_dpbusd_epi32 (start, wq [r], xq);
+        p [r] = _mm256_dpwssd_epi32 (_mm256_madd_epi16 (low [r], x_low), high [r], x_high);
 }
 
 //  out [v][r] = row r . x [first + v] for v < vectors (a constant after
 //  inlining): per block the rows' block sums with each vector in 8
-//  lanes, then the float step; the weights of a block loaded once for
-//  all the vectors.
+//  lanes, then the float step.
 #define S_TILE_MULTI(NAME, TARGET, PREPARE, PRODUCTS) \
 TARGET static S_INLINE void \
 NAME (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], const int vectors) \
 { \
     __m256 acc [4]; \
-    const int8_t *q = act->q + first * act->cols; \
+    const int16_t *q = act->q + first * act->cols; \
     const float *d = act->d + first * act->blocks; \
-    const int32_t *sum = act->sum + first * act->blocks; \
     for (int v = 0; v < vectors; v++) \
         acc [v] = _mm256_setzero_ps (); \
     for (size_t run = 0; run < tile->blocks; run += S_RUN) { \
         size_t end = tile->blocks - run < S_RUN ? tile->blocks : run + S_RUN; \
         uint16_t scales [S_RUN][S_ROWS]; \
-        s_gather_scales (tile->rows, run, end, scales); \
+        s_gather_scales (tile, run, end, scales); \
         for (size_t b = run; b < end; b++) { \
-            __m256i wq [S_ROWS], p [S_ROWS]; \
+            __m256i low [S_ROWS], high [S_ROWS], p [S_ROWS]; \
             s_prefetch_rows (tile, b); \
-            PREPARE (tile, b, wq); \
+            PREPARE (tile, b, low, high); \
             __m256 dw = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) scales [b - run])); \
             for (int v = 0; v < vectors; v++) { \
-                size_t at = v * act->blocks + b; \
-                __m256i xq = _mm256_loadu_si256 ((const __m256i *) (q + v * act->cols + b * S_BLOCK)); \
-                PRODUCTS (tile, b, wq, xq, sum [at], p); \
-                __m256 scale = _mm256_mul_ps (dw, _mm256_set1_ps (d [at])); \
+                const int16_t *x = q + v * act->cols + b * S_BLOCK; \
+                PRODUCTS (tile, b, low, high, _mm256_loadu_si256 ((const __m256i *) x), \
+                          _mm256_loadu_si256 ((const __m256i *) (x + 16)), p); \
+                __m256 scale = _mm256_mul_ps (dw, _mm256_set1_ps (d [v * act->blocks + b])); \
                 __m256 term = _mm256_mul_ps (_mm256_cvtepi32_ps (s_reduce8 (p)), scale); \
                 acc [v] = _mm256_add_ps (acc [v], term); \
             } \
@@ -273,7 +277,7 @@ NAME (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out []
 S_TILE_MULTI (s_tile_multi_avx2, S_AVX2, s_prepare_avx2, s_products_avx2)
 S_TILE_MULTI (s_tile_multi_vnni, S_AVX512, s_prepare_vnni, s_products_vnni)
 
-//  Up to 4 vectors from 'first' in one pass of the tile.
+//  Up to 4 vectors from 'first' in passes of the tile.
 S_AVX2 static void
 s_tile_pass_avx2 (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], size_t vectors)
 {
@@ -350,49 +354,47 @@ s_rows_avx2 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_act
 
 //  ---- AVX-512: 16 vectors, 8 rows -----------------------------------------------
 
-//  The tile's rows made unsigned (w ^ 0x80) into 'unsigned_q' [row][cols]
-//  and their scales as floats into 'scales' [block][row]; the rows (in
-//  memory one after another) and the next tile's prefetched a little
-//  ahead meanwhile.
+//  The tile's rows widened to int16 into 'wide' [row][block][32] and
+//  their scales as floats into 'scales' [block][row]; the rows (in memory
+//  one after another) and the next tile's prefetched a little ahead
+//  meanwhile.
 S_AVX512 static void
-s_tile_prepare (const s_tile_t *tile, uint8_t *unsigned_q, float *scales)
+s_tile_prepare (const s_tile_t *tile, int16_t *wide, float *scales)
 {
-    __m256i flip = _mm256_set1_epi8 ((char) 0x80);
     const uint8_t *next = tile->rows [0], *end = tile->rows [0] + tile->count * tile->row_bytes + tile->ahead_bytes;
     for (int r = 0; r < S_ROWS; r++)
         for (size_t b = 0; b < tile->blocks; b++) {
             const uint8_t *block = tile->rows [r] + b * S_BYTES;
             const uint8_t *until = block + 1024 < end ? block + 1024 : end;
             s_prefetch (&next, until);
-            __m256i wq = _mm256_loadu_si256 ((const __m256i *) (block + 2));
-            _mm256_store_si256 ((__m256i *) (unsigned_q + (r * tile->blocks + b) * S_BLOCK),
-                                _mm256_xor_si256 (wq, flip));
+            __m256i q = _mm256_loadu_si256 ((const __m256i *) (block + 2));
+            _mm512_store_si512 (wide + (r * tile->blocks + b) * S_BLOCK, _mm512_cvtepi8_epi16 (q));
             uint16_t half;
             memcpy (&half, block, 2);
             scales [b * S_ROWS + r] = _cvtsh_ss (half);
         }
 }
 
-//  y [(16 g + j) * y_stride + r] for the group g's 16 vectors and the
-//  tile's count rows.
+//  y [j * y_stride + r] for the group's 16 vectors and the tile's count
+//  rows.
 S_AVX512 static void
-s_tile_group (const uint8_t *unsigned_q, const float *scales, size_t blocks, const uint8_t *packed, size_t count,
+s_tile_group (const int16_t *wide, const float *scales, size_t blocks, const uint8_t *packed, size_t count,
               float *y, size_t y_stride)
 {
     __m512 out [S_ROWS];
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
         out [r] = _mm512_setzero_ps ();
     for (size_t b = 0; b < blocks; b++, packed += S_PACKED_BLOCK) {
-        __m512i acc [S_ROWS], start = _mm512_load_si512 (packed + 576);
-        const int32_t *weights = (const int32_t *) (unsigned_q + b * S_BLOCK);
+        __m512i acc [S_ROWS];
+        const int32_t *pairs = (const int32_t *) (wide + b * S_BLOCK);
         S_UNROLL for (int r = 0; r < S_ROWS; r++)
-            acc [r] = start;
-        S_UNROLL for (int k = 0; k < 8; k++) {
+            acc [r] = _mm512_setzero_si512 ();
+        S_UNROLL for (int k = 0; k < 16; k++) {
             __m512i xq = _mm512_load_si512 (packed + 64 * k);
             S_UNROLL for (int r = 0; r < S_ROWS; r++)
-                acc [r] = _mm512_dpbusd_epi32 (acc [r], _mm512_set1_epi32 (weights [r * blocks * 8 + k]), xq);
+                acc [r] = _mm512_dpwssd_epi32 (acc [r], xq, _mm512_set1_epi32 (pairs [r * blocks * 16 + k]));
         }
-        __m512 dx = _mm512_load_ps (packed + 512);
+        __m512 dx = _mm512_load_ps (packed + 1024);
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
             __m512 scale = _mm512_mul_ps (_mm512_set1_ps (scales [b * S_ROWS + r]), dx);
             out [r] = _mm512_add_ps (out [r], _mm512_mul_ps (_mm512_cvtepi32_ps (acc [r]), scale));
@@ -410,16 +412,16 @@ S_AVX512 static void
 s_rows_avx512 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_act_t *act, float *y,
                size_t y_stride, void *scratch, const uint8_t *ahead, size_t ahead_bytes)
 {
-    uint8_t *unsigned_q = scratch;
-    float *scales = (float *) (unsigned_q + S_ROWS * act->cols);
+    int16_t *wide = scratch;
+    float *scales = (float *) (wide + S_ROWS * act->cols);
     for (size_t row = 0; row < count; row += S_ROWS) {
         s_tile_t tile;
         s_tile_at (w, row_bytes, row, count, act->blocks, ahead, ahead_bytes, &tile);
         if (act->groups) {
-            s_tile_prepare (&tile, unsigned_q, scales);
+            s_tile_prepare (&tile, wide, scales);
             tile.ahead_bytes = 0;
             for (size_t g = 0; g < act->groups; g++)
-                s_tile_group (unsigned_q, scales, act->blocks, act->packed + g * act->blocks * S_PACKED_BLOCK,
+                s_tile_group (wide, scales, act->blocks, act->packed + g * act->blocks * S_PACKED_BLOCK,
                               tile.count, y + row + g * XINF_Q8_GROUP * y_stride, y_stride);
         }
         s_tile_vectors (s_tile_pass_vnni, &tile, act, act->groups * XINF_Q8_GROUP, y + row, y_stride);
@@ -435,7 +437,7 @@ s_no_scratch (size_t cols)
 static size_t
 s_scratch_avx512 (size_t cols)
 {
-    return S_ROWS * cols + S_ROWS * (cols / S_BLOCK) * sizeof (float);
+    return S_ROWS * cols * sizeof (int16_t) + S_ROWS * (cols / S_BLOCK) * sizeof (float);
 }
 
 static const xinf_cpu_q8_kern_t s_avx2 = {

@@ -118,9 +118,9 @@ test_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, flo
     return data;
 }
 
-//  x as the Q8_0 matvecs with 8-bit activations see it (finite x): per
-//  block of 32, d = max |x| / 127, q = x / d rounded half to even,
-//  clamped to +-127; out = q d. The tests' own quantizer (for their
+//  x as the Q8_0 matvecs with integer activations see it (finite x): per
+//  block of 32, d = max |x| / 32767, q = x / d rounded half to even,
+//  clamped to +-32767; out = q d. The tests' own quantizer (for their
 //  double-precision references).
 static inline void
 test_q8_act_dequantize (const float *x, size_t cols, float *out)
@@ -129,10 +129,10 @@ test_q8_act_dequantize (const float *x, size_t cols, float *out)
         float top = 0;
         for (int i = 0; i < 32; i++)
             top = fabsf (x [at + i]) > top ? fabsf (x [at + i]) : top;
-        float d = top / 127.0f;
+        float d = top / 32767.0f;
         for (int i = 0; i < 32; i++) {
             float q = d == 0 ? 0 : nearbyintf (x [at + i] / d);
-            q = q > 127 ? 127 : q < -127 ? -127 : q;
+            q = q > 32767 ? 32767 : q < -32767 ? -32767 : q;
             out [at + i] = q * d;
         }
     }
