@@ -44,8 +44,12 @@
 //  Blocks whose scales are gathered at a time.
 #define S_RUN 16
 
-//  How far ahead a tile's rows are prefetched, in blocks of each row.
-#define S_AHEAD_BLOCKS 16
+//  How far ahead a tile's rows are prefetched, in blocks of each row: two
+//  runs, so that a run's scales come from lines already arriving.
+#define S_AHEAD_BLOCKS 32
+
+//  How far ahead the widening of a tile prefetches, in bytes.
+#define S_AHEAD_BYTES 4096
 
 //  Bytes of a packed group's block: 16 x 16 dwords of q pairs, then 16
 //  scales.
@@ -179,12 +183,12 @@ s_prefetch (const uint8_t **next, const uint8_t *until)
         _mm_prefetch ((const char *) *next, _MM_HINT_T0);
 }
 
-//  Prefetches block b + S_AHEAD_BLOCKS of every row, past a row's end
-//  the same place in the next tile's row.
+//  Prefetches block b + S_AHEAD_BLOCKS of every row (at most a row on),
+//  past a row's end the same place in the next tile's row.
 static S_INLINE void
 s_prefetch_rows (const s_tile_t *tile, size_t b)
 {
-    size_t at = b + S_AHEAD_BLOCKS;
+    size_t at = b + (tile->blocks < S_AHEAD_BLOCKS ? tile->blocks : S_AHEAD_BLOCKS);
     for (size_t r = 0; r < tile->count; r++) {
         if (at < tile->blocks)
             _mm_prefetch ((const char *) tile->rows [r] + at * S_BYTES, _MM_HINT_T0);
@@ -365,7 +369,7 @@ s_tile_prepare (const s_tile_t *tile, int16_t *wide, float *scales)
     for (int r = 0; r < S_ROWS; r++)
         for (size_t b = 0; b < tile->blocks; b++) {
             const uint8_t *block = tile->rows [r] + b * S_BYTES;
-            const uint8_t *until = block + 1024 < end ? block + 1024 : end;
+            const uint8_t *until = block + S_AHEAD_BYTES < end ? block + S_AHEAD_BYTES : end;
             s_prefetch (&next, until);
             __m256i q = _mm256_loadu_si256 ((const __m256i *) (block + 2));
             _mm512_store_si512 (wide + (r * tile->blocks + b) * S_BLOCK, _mm512_cvtepi8_epi16 (q));
@@ -376,17 +380,21 @@ s_tile_prepare (const s_tile_t *tile, int16_t *wide, float *scales)
 }
 
 //  y [j * y_stride + r] for the group's 16 vectors and the tile's count
-//  rows.
+//  rows; the ahead_bytes at 'ahead' (the next tile, NULL: none) come into
+//  L2 meanwhile, for s_tile_prepare.
 S_AVX512 static void
 s_tile_group (const int16_t *wide, const float *scales, size_t blocks, const uint8_t *packed, size_t count,
-              float *y, size_t y_stride)
+              float *y, size_t y_stride, const uint8_t *ahead, size_t ahead_bytes)
 {
+    const uint8_t *next = ahead;
     __m512 out [S_ROWS];
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
         out [r] = _mm512_setzero_ps ();
     for (size_t b = 0; b < blocks; b++, packed += S_PACKED_BLOCK) {
         __m512i acc [S_ROWS];
         const int32_t *pairs = (const int32_t *) (wide + b * S_BLOCK);
+        for (; ahead && next < ahead + (b + 1) * ahead_bytes / blocks; next += 64)
+            _mm_prefetch ((const char *) next, _MM_HINT_T1);
         S_UNROLL for (int r = 0; r < S_ROWS; r++)
             acc [r] = _mm512_setzero_si512 ();
         S_UNROLL for (int k = 0; k < 16; k++) {
@@ -419,10 +427,11 @@ s_rows_avx512 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_a
         s_tile_at (w, row_bytes, row, count, act->blocks, ahead, ahead_bytes, &tile);
         if (act->groups) {
             s_tile_prepare (&tile, wide, scales);
-            tile.ahead_bytes = 0;
             for (size_t g = 0; g < act->groups; g++)
-                s_tile_group (wide, scales, act->blocks, act->packed + g * act->blocks * S_PACKED_BLOCK,
-                              tile.count, y + row + g * XINF_Q8_GROUP * y_stride, y_stride);
+                s_tile_group (wide, scales, act->blocks, act->packed + g * act->blocks * S_PACKED_BLOCK, tile.count,
+                              y + row + g * XINF_Q8_GROUP * y_stride, y_stride, g == 0 ? tile.ahead : NULL,
+                              tile.ahead_bytes);
+            tile.ahead_bytes = 0;
         }
         s_tile_vectors (s_tile_pass_vnni, &tile, act, act->groups * XINF_Q8_GROUP, y + row, y_stride);
     }
