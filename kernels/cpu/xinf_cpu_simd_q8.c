@@ -358,7 +358,7 @@ s_rows_avx2 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_act
 
 //  ---- AVX-512: 16 vectors, 8 rows -----------------------------------------------
 
-//  The tile's rows widened to int16 into 'wide' [row][block][32] and
+//  The tile's rows widened to int16 into 'wide' [block][row][32] and
 //  their scales as floats into 'scales' [block][row]; the rows (in memory
 //  one after another) and the next tile's prefetched a little ahead
 //  meanwhile.
@@ -372,7 +372,7 @@ s_tile_prepare (const s_tile_t *tile, int16_t *wide, float *scales)
             const uint8_t *until = block + S_AHEAD_BYTES < end ? block + S_AHEAD_BYTES : end;
             s_prefetch (&next, until);
             __m256i q = _mm256_loadu_si256 ((const __m256i *) (block + 2));
-            _mm512_store_si512 (wide + (r * tile->blocks + b) * S_BLOCK, _mm512_cvtepi8_epi16 (q));
+            _mm512_store_si512 (wide + (b * S_ROWS + r) * S_BLOCK, _mm512_cvtepi8_epi16 (q));
             uint16_t half;
             memcpy (&half, block, 2);
             scales [b * S_ROWS + r] = _cvtsh_ss (half);
@@ -392,7 +392,7 @@ s_tile_group (const int16_t *wide, const float *scales, size_t blocks, const uin
         out [r] = _mm512_setzero_ps ();
     for (size_t b = 0; b < blocks; b++, packed += S_PACKED_BLOCK) {
         __m512i acc [S_ROWS];
-        const int32_t *pairs = (const int32_t *) (wide + b * S_BLOCK);
+        const int32_t *pairs = (const int32_t *) (wide + b * S_ROWS * S_BLOCK);
         for (; ahead && next < ahead + (b + 1) * ahead_bytes / blocks; next += 64)
             _mm_prefetch ((const char *) next, _MM_HINT_T1);
         S_UNROLL for (int r = 0; r < S_ROWS; r++)
@@ -400,7 +400,7 @@ s_tile_group (const int16_t *wide, const float *scales, size_t blocks, const uin
         S_UNROLL for (int k = 0; k < 16; k++) {
             __m512i xq = _mm512_load_si512 (packed + 64 * k);
             S_UNROLL for (int r = 0; r < S_ROWS; r++)
-                acc [r] = _mm512_dpwssd_epi32 (acc [r], xq, _mm512_set1_epi32 (pairs [r * blocks * 16 + k]));
+                acc [r] = _mm512_dpwssd_epi32 (acc [r], xq, _mm512_set1_epi32 (pairs [r * 16 + k]));
         }
         __m512 dx = _mm512_load_ps (packed + 1024);
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
