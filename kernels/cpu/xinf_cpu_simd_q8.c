@@ -184,20 +184,21 @@ s_prefetch (const uint8_t **next, const uint8_t *until)
 }
 
 //  Prefetches block b + S_AHEAD_BLOCKS of every row (at most a row on),
-//  past a row's end the same place in the next tile's row.
+//  past a row's end the same place in the next tile's row (the rows of a
+//  tile, and of the next, lie row_bytes apart).
 static S_INLINE void
 s_prefetch_rows (const s_tile_t *tile, size_t b)
 {
-    size_t at = b + (tile->blocks < S_AHEAD_BLOCKS ? tile->blocks : S_AHEAD_BLOCKS);
-    for (size_t r = 0; r < tile->count; r++) {
-        if (at < tile->blocks)
-            _mm_prefetch ((const char *) tile->rows [r] + at * S_BYTES, _MM_HINT_T0);
-        else {
-            size_t offset = r * tile->row_bytes + (at - tile->blocks) * S_BYTES;
-            if (offset < tile->ahead_bytes)
-                _mm_prefetch ((const char *) tile->ahead + offset, _MM_HINT_T0);
-        }
+    size_t at = b + (tile->blocks < S_AHEAD_BLOCKS ? tile->blocks : S_AHEAD_BLOCKS), count = tile->count;
+    const uint8_t *line = tile->rows [0] + at * S_BYTES;
+    if (at >= tile->blocks) {
+        size_t offset = (at - tile->blocks) * S_BYTES;
+        size_t fit = offset < tile->ahead_bytes ? (tile->ahead_bytes - offset + tile->row_bytes - 1) / tile->row_bytes : 0;
+        count = fit < count ? fit : count;
+        line = count ? tile->ahead + offset : line;
     }
+    for (size_t r = 0; r < count; r++, line += tile->row_bytes)
+        _mm_prefetch ((const char *) line, _MM_HINT_T0);
 }
 
 //  The weights of block b of row r widened to int16, in two halves.
