@@ -12,7 +12,7 @@
     differ in summation order, so their results differ by rounding (but
     the AVX2 and AVX-512 matmul agree bit for bit: each output is one
     in-order FMA sum).
-    Q8_0 weights in the matvecs (xinf_cpu_matvec, _many, _batch) take 8-bit
+    Q8_0 weights in the matvecs (xinf_cpu_matvec, _many, _batch) take 16-bit
     activations: x quantized per block of 32, integer dot products a
     block, one float arithmetic in block order that every kernel set
     repeats exactly, so these results are the same bit for bit on every
@@ -103,7 +103,7 @@ bool xinf_cpu_simd_set (bool enable);
 //  xinf_cpu_simd_set does; false, and no change, if the CPU lacks it.
 bool xinf_cpu_simd_use (const char *name);
 
-//  Q8_0 matvecs with 8-bit activations (true, the default) or the float
+//  Q8_0 matvecs with 16-bit activations (true, the default) or the float
 //  kernels (false); not while other threads run kernels. Returns enable.
 bool xinf_cpu_q8_act_set (bool enable);
 

@@ -2,7 +2,7 @@
     a double-precision reference, on every kernel set the CPU runs
     (portable, AVX2, AVX-512), and 1..4 threads against each other (bit
     for bit); a row's result must not depend on where a call or a thread's
-    task starts. The matvecs of Q8_0 weights run with 8-bit activations
+    task starts. The matvecs of Q8_0 weights run with 16-bit activations
     (against a reference on x quantized the same way) and with float ones.  */
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
@@ -36,7 +36,7 @@ s_check_products (const float *decoded, size_t rows, size_t cols, const float *x
 
 typedef struct { size_t rows, cols; } s_shape_t;
 
-//  Whether Q8_0 matvecs take 8-bit activations (then the references use
+//  Whether Q8_0 matvecs take 16-bit activations (then the references use
 //  x as quantized); the tests run both ways.
 static bool s_q8_act = true;
 
@@ -276,7 +276,7 @@ main (void)
         s_pools [p] = xinf_threadpool_new (p + 1);
     for (int act = 1; act >= 0; act--) {
         s_q8_act = xinf_cpu_q8_act_set (act);
-        fprintf (stderr, " Q8_0 with %s activations:\n", act ? "8-bit" : "float");
+        fprintf (stderr, " Q8_0 with %s activations:\n", act ? "16-bit" : "float");
         RUN (test_matvec);
         RUN (test_matvec_tall);
         RUN (test_matvec_many);

@@ -3,8 +3,8 @@
     runs (portable, AVX2, AVX-512), for every weight type, vector counts
     around the kernels' groups, row counts around the groups of 4, odd
     column counts, and 1, 2 and 3 threads; and agrees with a double-
-    precision reference (for Q8_0 with 8-bit activations, on x quantized
-    as they are). Nothing outside y is written. Q8_0 runs with 8-bit and
+    precision reference (for Q8_0 with 16-bit activations, on x quantized
+    as they are). Nothing outside y is written. Q8_0 runs with 16-bit and
     with float activations.  */
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
@@ -29,7 +29,7 @@ static xinf_threadpool_t *s_pools [POOLS];     //  1, 2 and 3 threads
 
 typedef struct { size_t rows, cols; } s_shape_t;
 
-//  Whether Q8_0 products take 8-bit activations.
+//  Whether Q8_0 products take 16-bit activations.
 static bool s_q8_act = true;
 
 //  Rows around the groups of 4; columns with tails of 1..31 after the
@@ -185,7 +185,7 @@ main (void)
         s_pools [p] = xinf_threadpool_new (p + 1);
     for (int act = 1; act >= 0; act--) {
         s_q8_act = xinf_cpu_q8_act_set (act);
-        fprintf (stderr, " Q8_0 with %s activations:\n", act ? "8-bit" : "float");
+        fprintf (stderr, " Q8_0 with %s activations:\n", act ? "16-bit" : "float");
         RUN (test_batch);
         RUN (test_batch_tall);
         RUN (test_batch_special);
