@@ -12,6 +12,8 @@
     once a call, shared by the tasks; the next block's weights prefetched
     meanwhile), else in 4 x 2 tiles. A product's result depends on its row
     and x vector only, never on the blocks, tasks or threads.
+    Q8_0 matvecs (one vector, many, batch) go to xinf_cpu_q8_matvec,
+    integer activations, unless XINF_CPU_Q8_ACT=off; matmul stays float.
 */
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_kern.h"
