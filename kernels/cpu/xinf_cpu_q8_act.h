@@ -71,12 +71,12 @@ typedef struct xinf_cpu_q8_kern_s {
     //  x [n][cols], as the quantizer above says.
     void (*quantize) (const float *x, xinf_q8_act_t *act);
     //  y [j * y_stride + r] = row r . x [j] for r < count, j < act->n,
-    //  row r at w + r * row_bytes; scratch holds scratch_bytes (cols).
+    //  row r at w + r * row_bytes; scratch holds scratch_bytes (n, cols).
     //  The ahead_bytes at 'ahead' (the rows after these; NULL: none) are
     //  prefetched meanwhile.
     void (*rows) (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_act_t *act, float *y,
                   size_t y_stride, void *scratch, const uint8_t *ahead, size_t ahead_bytes);
-    size_t (*scratch_bytes) (size_t cols);
+    size_t (*scratch_bytes) (size_t n, size_t cols);
 } xinf_cpu_q8_kern_t;
 
 extern const xinf_cpu_q8_kern_t xinf_cpu_q8_portable;

@@ -80,7 +80,7 @@ s_jobs_task (void *arg, size_t task, int thread)
     while (index + 1 < jobs->count && task >= jobs->first_task [index + 1])
         index++;
     s_job_task (&jobs->jobs [index], task - jobs->first_task [index],
-                jobs->scratch + (size_t) thread * jobs->scratch_bytes);
+                jobs->scratch ? jobs->scratch + (size_t) thread * jobs->scratch_bytes : NULL);
 }
 
 //  About 8 tasks a thread for balance, each whole tiles and at least
@@ -109,13 +109,14 @@ s_jobs_add (s_jobs_t *jobs, xinf_threadpool_t *pool, const xinf_cpu_q8_kern_t *k
     return tasks + (rows + job.rows_per_task - 1) / job.rows_per_task;
 }
 
-//  Runs 'tasks' tasks of the jobs with scratch for cols columns; false if
-//  out of memory.
+//  Runs 'tasks' tasks of the jobs with scratch for n vectors of cols
+//  columns; false if out of memory.
 static bool
-s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, const xinf_cpu_q8_kern_t *kern, size_t cols, size_t tasks)
+s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, const xinf_cpu_q8_kern_t *kern, size_t n, size_t cols,
+            size_t tasks)
 {
     size_t threads = (size_t) xinf_threadpool_size (pool);
-    jobs->scratch_bytes = (kern->scratch_bytes (cols) + 63) / 64 * 64;
+    jobs->scratch_bytes = (kern->scratch_bytes (n, cols) + 63) / 64 * 64;
     jobs->scratch = NULL;
     if (jobs->scratch_bytes && !(jobs->scratch = aligned_alloc (64, threads * jobs->scratch_bytes)))
         return false;
@@ -158,6 +159,10 @@ xinf_cpu_q8_matvec (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern, const 
     assert (cols % XINF_Q8_0_BLOCK_SIZE == 0);
     if (rows == 0 || n == 0)
         return;
+    if (cols == 0) {                 //  empty dot products
+        memset (y, 0, n * rows * sizeof (float));
+        return;
+    }
     const xinf_cpu_q8_kern_t *q8 = xinf_cpu_q8_kern (kern);
     xinf_q8_act_t act;
     if (!s_act_new (q8, n, cols, &act)) {
@@ -167,7 +172,7 @@ xinf_cpu_q8_matvec (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern, const 
     q8->quantize (x, &act);
     s_jobs_t jobs = { .count = 0 };
     size_t tasks = s_jobs_add (&jobs, pool, q8, w, rows, cols, &act, y, 0);
-    if (!s_jobs_run (&jobs, pool, q8, cols, tasks))
+    if (!s_jobs_run (&jobs, pool, q8, n, cols, tasks))
         s_without_memory (w, rows, cols, x, n, y);
     s_act_destroy (&act);
 }
@@ -207,7 +212,7 @@ xinf_cpu_q8_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern,
         tasks = s_jobs_add (&jobs, pool, q8, product->w, product->rows, product->cols, &acts [a], product->y, tasks);
     }
     if (memory && tasks)
-        memory = s_jobs_run (&jobs, pool, q8, widest, tasks);
+        memory = s_jobs_run (&jobs, pool, q8, 1, widest, tasks);
     for (size_t index = 0; !memory && index < mine_count; index++)
         s_without_memory (mine [index]->w, mine [index]->rows, mine [index]->cols, mine [index]->x, 1, mine [index]->y);
     for (size_t a = 0; a < act_count; a++)

@@ -439,15 +439,16 @@ s_rows_avx512 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_a
 }
 
 static size_t
-s_no_scratch (size_t cols)
+s_no_scratch (size_t n, size_t cols)
 {
     return 0;
 }
 
+//  The widened tile, for whole groups only.
 static size_t
-s_scratch_avx512 (size_t cols)
+s_scratch_avx512 (size_t n, size_t cols)
 {
-    return S_ROWS * cols * sizeof (int16_t) + S_ROWS * (cols / S_BLOCK) * sizeof (float);
+    return n < XINF_Q8_GROUP ? 0 : S_ROWS * cols * sizeof (int16_t) + S_ROWS * (cols / S_BLOCK) * sizeof (float);
 }
 
 static const xinf_cpu_q8_kern_t s_avx2 = {
