@@ -164,6 +164,9 @@ typedef struct {
     size_t count, row_bytes, blocks;
     const uint8_t *ahead;
     size_t ahead_bytes;
+    //  The tile after the next, prefetched into L2 in step with this
+    //  one, up to 'end' (the run's end and its ahead_bytes).
+    const uint8_t *far, *end;
 } s_tile_t;
 
 //  The fp16 scales of blocks [first, end) of the rows, [block][row].
@@ -199,6 +202,16 @@ s_prefetch_rows (const s_tile_t *tile, size_t b)
     }
     for (size_t r = 0; r < count; r++, line += tile->row_bytes)
         _mm_prefetch ((const char *) line, _MM_HINT_T0);
+}
+
+//  Prefetches into L2 the share of block b of the tile after the next.
+static S_INLINE void
+s_prefetch_far (s_tile_t *tile, size_t b)
+{
+    const uint8_t *until = tile->rows [0] + 2 * S_ROWS * tile->row_bytes + (b + 1) * S_ROWS * tile->row_bytes / tile->blocks;
+    until = until < tile->end ? until : tile->end;
+    for (; tile->far < until; tile->far += 64)
+        _mm_prefetch ((const char *) tile->far, _MM_HINT_T1);
 }
 
 //  The weights of block b of row r widened to int16, in two halves.
@@ -249,7 +262,7 @@ s_products_vnni (const s_tile_t *tile, size_t b, const __m256i *low, const __m25
 //  lanes, then the float step.
 #define S_TILE_MULTI(NAME, TARGET, PREPARE, PRODUCTS) \
 TARGET static S_INLINE void \
-NAME (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], const int vectors) \
+NAME (s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], const int vectors) \
 { \
     __m256 acc [4]; \
     const int16_t *q = act->q + first * act->cols; \
@@ -263,6 +276,7 @@ NAME (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out []
         for (size_t b = run; b < end; b++) { \
             __m256i low [S_ROWS], high [S_ROWS], p [S_ROWS]; \
             s_prefetch_rows (tile, b); \
+            s_prefetch_far (tile, b); \
             PREPARE (tile, b, low, high); \
             __m256 dw = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) scales [b - run])); \
             for (int v = 0; v < vectors; v++) { \
@@ -284,7 +298,7 @@ S_TILE_MULTI (s_tile_multi_vnni, S_AVX512, s_prepare_vnni, s_products_vnni)
 
 //  Up to 4 vectors from 'first' in passes of the tile.
 S_AVX2 static void
-s_tile_pass_avx2 (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], size_t vectors)
+s_tile_pass_avx2 (s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], size_t vectors)
 {
     for (size_t v = 0; v < vectors; v += 2)       //  16 registers: 2 at a time
         if (vectors - v >= 2)
@@ -294,7 +308,7 @@ s_tile_pass_avx2 (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, 
 }
 
 S_AVX512 static void
-s_tile_pass_vnni (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], size_t vectors)
+s_tile_pass_vnni (s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], size_t vectors)
 {
     switch (vectors) {
         case 1: s_tile_multi_vnni (tile, act, first, out, 1); break;
@@ -304,7 +318,7 @@ s_tile_pass_vnni (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, 
     }
 }
 
-typedef void (s_tile_pass_fn) (const s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS],
+typedef void (s_tile_pass_fn) (s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS],
                                size_t vectors);
 
 //  The tile's rows times vectors [first, n), 4 at a time; the prefetch of
@@ -344,6 +358,8 @@ s_tile_at (const uint8_t *w, size_t row_bytes, size_t row, size_t count, size_t 
         tile->ahead = ahead;
         tile->ahead_bytes = ahead ? ahead_bytes : 0;
     }
+    tile->far = tile->rows [0] + 2 * S_ROWS * row_bytes;
+    tile->end = w + count * row_bytes + (ahead ? ahead_bytes : 0);
 }
 
 static void
