@@ -51,6 +51,11 @@
 //  How far ahead the widening of a tile prefetches, in bytes.
 #define S_AHEAD_BYTES 4096
 
+//  How far ahead tiles are prefetched into L2: about this many bytes, in
+//  whole tiles, at least one.
+#define S_FAR_BYTES 16384
+
+
 //  Bytes of a packed group's block: 16 x 16 dwords of q pairs, then 16
 //  scales.
 #define S_PACKED_BLOCK (1024 + 64)
@@ -164,9 +169,10 @@ typedef struct {
     size_t count, row_bytes, blocks;
     const uint8_t *ahead;
     size_t ahead_bytes;
-    //  The tile after the next, prefetched into L2 in step with this
-    //  one, up to 'end' (the run's end and its ahead_bytes).
+    //  The tile 'far_tiles' on, prefetched into L2 in step with this one,
+    //  up to 'end' (the run's end and its ahead_bytes).
     const uint8_t *far, *end;
+    size_t far_tiles;
 } s_tile_t;
 
 //  The fp16 scales of blocks [first, end) of the rows, [block][row].
@@ -204,11 +210,11 @@ s_prefetch_rows (const s_tile_t *tile, size_t b)
         _mm_prefetch ((const char *) line, _MM_HINT_T0);
 }
 
-//  Prefetches into L2 the share of block b of the tile after the next.
+//  Prefetches into L2 the share of block b of the tile far_tiles on.
 static S_INLINE void
 s_prefetch_far (s_tile_t *tile, size_t b)
 {
-    const uint8_t *until = tile->rows [0] + 2 * S_ROWS * tile->row_bytes + (b + 1) * S_ROWS * tile->row_bytes / tile->blocks;
+    const uint8_t *until = tile->rows [0] + tile->far_tiles * S_ROWS * tile->row_bytes + (b + 1) * S_ROWS * tile->row_bytes / tile->blocks;
     until = until < tile->end ? until : tile->end;
     for (; tile->far < until; tile->far += 64)
         _mm_prefetch ((const char *) tile->far, _MM_HINT_T1);
@@ -358,7 +364,10 @@ s_tile_at (const uint8_t *w, size_t row_bytes, size_t row, size_t count, size_t 
         tile->ahead = ahead;
         tile->ahead_bytes = ahead ? ahead_bytes : 0;
     }
-    tile->far = tile->rows [0] + 2 * S_ROWS * row_bytes;
+    size_t tile_bytes = S_ROWS * row_bytes;
+    tile->far_tiles = (S_FAR_BYTES + tile_bytes / 2) / tile_bytes;
+    tile->far_tiles = tile->far_tiles ? tile->far_tiles : 1;
+    tile->far = tile->rows [0] + tile->far_tiles * tile_bytes;
     tile->end = w + count * row_bytes + (ahead ? ahead_bytes : 0);
 }
 
