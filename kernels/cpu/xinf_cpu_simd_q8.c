@@ -409,21 +409,20 @@ s_tile_prepare (const s_tile_t *tile, int16_t *wide, float *scales)
 }
 
 //  y [j * y_stride + r] for the group's 16 vectors and the tile's count
-//  rows; the ahead_bytes at 'ahead' (the next tile, NULL: none) come into
-//  L2 meanwhile, for s_tile_prepare.
+//  rows; the tiles ahead come into L2 meanwhile (s_prefetch_far; tile
+//  NULL: none), for s_tile_prepare.
 S_AVX512 static void
 s_tile_group (const int16_t *wide, const float *scales, size_t blocks, const uint8_t *packed, size_t count,
-              float *y, size_t y_stride, const uint8_t *ahead, size_t ahead_bytes)
+              float *y, size_t y_stride, s_tile_t *tile)
 {
-    const uint8_t *next = ahead;
     __m512 out [S_ROWS];
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
         out [r] = _mm512_setzero_ps ();
     for (size_t b = 0; b < blocks; b++, packed += S_PACKED_BLOCK) {
         __m512i acc [S_ROWS];
         const int32_t *pairs = (const int32_t *) (wide + b * S_ROWS * S_BLOCK);
-        for (; ahead && next < ahead + (b + 1) * ahead_bytes / blocks; next += 64)
-            _mm_prefetch ((const char *) next, _MM_HINT_T1);
+        if (tile)
+            s_prefetch_far (tile, b);
         S_UNROLL for (int r = 0; r < S_ROWS; r++)
             acc [r] = _mm512_setzero_si512 ();
         S_UNROLL for (int k = 0; k < 16; k++) {
@@ -458,8 +457,7 @@ s_rows_avx512 (const uint8_t *w, size_t row_bytes, size_t count, const xinf_q8_a
             s_tile_prepare (&tile, wide, scales);
             for (size_t g = 0; g < act->groups; g++)
                 s_tile_group (wide, scales, act->blocks, act->packed + g * act->blocks * S_PACKED_BLOCK, tile.count,
-                              y + row + g * XINF_Q8_GROUP * y_stride, y_stride, g == 0 ? tile.ahead : NULL,
-                              tile.ahead_bytes);
+                              y + row + g * XINF_Q8_GROUP * y_stride, y_stride, g == 0 ? &tile : NULL);
             tile.ahead_bytes = 0;
         }
         s_tile_vectors (s_tile_pass_vnni, &tile, act, act->groups * XINF_Q8_GROUP, y + row, y_stride);
