@@ -15,6 +15,11 @@
     xinf_cpu_matmul (the GEMM, other rounding): ms a call (best run) and
     the ratios matvecs / batch and batch / matmul. Q8_0 and F16 unless
     --dtype says.
+    --q8act times, for the Q8_0 shapes and n = 1, 4, 16, 64 x vectors, one
+    xinf_cpu_matvec_batch with integer activations (the default path,
+    xinf_cpu_q8_act.h) against the float kernels (XINF_CPU_Q8_ACT=off),
+    with 1 and 2 threads: ms a call (best of runs taken in turns) and the
+    ratio float / integer.
 */
 #include "xinf_cpu_ops.h"
 
@@ -201,6 +206,46 @@ s_batch_seconds (xinf_threadpool_t *pool, xinf_dtype_t dtype, s_shape_t shape, s
     free (w), free (x), free (y);
 }
 
+//  Best seconds of xinf_cpu_matvec_batch with integer activations
+//  (act true) or the float kernels, the two timed in turns.
+static void
+s_q8act_pair (xinf_threadpool_t *pool, s_shape_t shape, size_t n, double seconds, double *best_int, double *best_float)
+{
+    *best_int = *best_float = 1e30;
+    for (int turn = 0; turn < 6; turn++) {
+        bool act = turn % 2 == 0;
+        xinf_cpu_q8_act_set (act);
+        double best_ways [S_WAYS];
+        s_batch_seconds (pool, XINF_DTYPE_Q8_0, shape, n, seconds / 6, best_ways);
+        double time = best_ways [S_BATCH] > 0 ? best_ways [S_BATCH] : 1e30;
+        double *best = act ? best_int : best_float;
+        *best = time < *best ? time : *best;
+    }
+    xinf_cpu_q8_act_set (true);
+}
+
+static void
+s_q8act_table (xinf_threadpool_t **pools, double seconds)
+{
+    s_shape_t shapes [] = { { 896, 896 }, { 128, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
+    size_t counts [] = { 1, 4, 16, 64 };
+    printf ("Q8_0 matvec_batch, integer activations vs float (%s): ms a call\n", xinf_cpu_simd_name ());
+    printf ("%-12s %4s %9s %9s %7s %9s %9s %7s\n", "shape", "n", "1t float", "1t int", "ratio", "2t float", "2t int",
+            "ratio");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
+        for (size_t c = 0; c < sizeof counts / sizeof counts [0]; c++) {
+            double best_int [2], best_float [2];
+            for (int p = 0; p < 2; p++)
+                s_q8act_pair (pools [p], shapes [s], counts [c], seconds, &best_int [p], &best_float [p]);
+            char shape [32];
+            snprintf (shape, sizeof shape, "%zux%zu", shapes [s].rows, shapes [s].cols);
+            printf ("%-12s %4zu %9.3f %9.3f %7.2f %9.3f %9.3f %7.2f\n", shape, counts [c], best_float [0] * 1e3,
+                    best_int [0] * 1e3, best_float [0] / best_int [0], best_float [1] * 1e3, best_int [1] * 1e3,
+                    best_float [1] / best_int [1]);
+            fflush (stdout);
+        }
+}
+
 static void
 s_batch_table (xinf_threadpool_t *pool, const char *only, double seconds)
 {
@@ -233,7 +278,7 @@ main (int argc, char *argv [])
     double seconds = 0.5;
     const char *only = NULL;
     size_t matmul = 0;
-    bool batch = false;
+    bool batch = false, q8act = false;
     int threads = 2;
     for (int index = 1; index < argc; index++) {
         if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
@@ -253,14 +298,23 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--threads") == 0 && index + 1 < argc)
             threads = atoi (argv [++index]);
+        else
+        if (strcmp (argv [index], "--q8act") == 0)
+            q8act = true;
         else {
             fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N]"
-                             " [--batch] [--threads N]\n");
+                             " [--batch] [--threads N] [--q8act]\n");
             return 2;
         }
     }
     s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
     xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
+    if (q8act) {
+        s_q8act_table (pools, seconds);
+        xinf_threadpool_destroy (&pools [0]);
+        xinf_threadpool_destroy (&pools [1]);
+        return 0;
+    }
     if (batch) {
         xinf_threadpool_t *pool = xinf_threadpool_new (threads);
         s_batch_table (pool, only, seconds);

@@ -18,9 +18,12 @@
     once a call, shared by the tasks; the next block's weights prefetched
     meanwhile), else in 4 x 2 tiles. A product's result depends on its row
     and x vector only, never on the blocks, tasks or threads.
+    Q8_0 matvecs (one vector, many, batch) go to xinf_cpu_q8_matvec,
+    integer activations, unless XINF_CPU_Q8_ACT=off; matmul stays float.
 */
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_kern.h"
+#include "xinf_cpu_q8_act.h"
 
 #include <assert.h>
 #include <stdatomic.h>
@@ -130,9 +133,10 @@ s_rows_per_task (xinf_threadpool_t *pool, size_t rows, size_t row_bytes)
     return (per_task + XINF_CPU_ROW_GROUP - 1) / XINF_CPU_ROW_GROUP * XINF_CPU_ROW_GROUP;
 }
 
-void
-xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
-                 const float *x, float *y)
+//  The float matvec (the matmul's, whatever the Q8_0 path).
+static void
+s_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+          const float *x, float *y)
 {
     size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
     assert (row_bytes || cols == 0);
@@ -142,6 +146,16 @@ xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
                        s_rows_per_task (pool, rows, row_bytes), x, y };
     size_t tasks = (rows + job.rows_per_task - 1) / job.rows_per_task;
     xinf_threadpool_run (pool, tasks, s_matvec_task, &job);
+}
+
+void
+xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
+                 const float *x, float *y)
+{
+    if (dtype == XINF_DTYPE_Q8_0 && xinf_cpu_q8_act_on ())
+        xinf_cpu_q8_matvec (pool, xinf_cpu_kern (), w, rows, cols, x, 1, y);
+    else
+        s_matvec (pool, dtype, w, rows, cols, x, y);
 }
 
 #define MATVEC_MANY_MAX 8
@@ -166,6 +180,11 @@ void
 xinf_cpu_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_matvec_t *products, size_t count)
 {
     assert (count <= MATVEC_MANY_MAX);
+    xinf_cpu_matvec_t rest [MATVEC_MANY_MAX];
+    if (xinf_cpu_q8_act_on ()) {
+        count = xinf_cpu_q8_matvec_many (pool, xinf_cpu_kern (), products, count, rest);
+        products = rest;
+    }
     s_matvec_many_t many = { .count = 0 };
     size_t tasks = 0;
     for (size_t index = 0; index < count; index++) {
@@ -270,6 +289,10 @@ void
 xinf_cpu_matvec_batch (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
                        const float *x, size_t n, float *y)
 {
+    if (dtype == XINF_DTYPE_Q8_0 && xinf_cpu_q8_act_on ()) {
+        xinf_cpu_q8_matvec (pool, xinf_cpu_kern (), w, rows, cols, x, n, y);
+        return;
+    }
     if (n == 1) {
         xinf_cpu_matvec (pool, dtype, w, rows, cols, x, y);
         return;
@@ -442,7 +465,7 @@ xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
                  const float *x, size_t n, float *y)
 {
     if (n == 1) {
-        xinf_cpu_matvec (pool, dtype, w, rows, cols, x, y);
+        s_matvec (pool, dtype, w, rows, cols, x, y);
         return;
     }
     size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
@@ -459,7 +482,7 @@ xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
     //  bound by reading the weights once a vector.
     if (kern->panel && 2 * n * row_bytes <= 13 * cols) {
         for (size_t j = 0; j < n; j++)
-            xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
+            s_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
         return;
     }
     bool panel = kern->panel != NULL;
@@ -468,5 +491,5 @@ xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
                        NULL, NULL, 0, 0 };
     if (!s_matmul_run (pool, &job, panel))  //  out of memory: one vector at a time
         for (size_t j = 0; j < n; j++)
-            xinf_cpu_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
+            s_matvec (pool, dtype, w, rows, cols, x + j * cols, y + j * rows);
 }

@@ -14,6 +14,13 @@
     in-order FMA sum). matvec, matvec_many and matvec_batch share one
     arithmetic a kernel set: a product's bits do not depend on the other
     vectors of a batch.
+    Q8_0 weights in the matvecs (xinf_cpu_matvec, _many, _batch) take 16-bit
+    activations: x quantized per block of 32, integer dot products a
+    block, one float arithmetic in block order that every kernel set
+    repeats exactly, so these results are the same bit for bit on every
+    kernel set too (xinf_cpu_q8_act.h). XINF_CPU_Q8_ACT=off in the
+    environment, or xinf_cpu_q8_act_set (false), gives the float kernels
+    instead. xinf_cpu_matmul keeps the float kernels.
 */
 #ifndef XINF_CPU_OPS_H_INCLUDED
 #define XINF_CPU_OPS_H_INCLUDED
@@ -97,6 +104,10 @@ bool xinf_cpu_simd_set (bool enable);
 //  Uses the kernel set called 'name' ("portable", "avx2", "avx512"), as
 //  xinf_cpu_simd_set does; false, and no change, if the CPU lacks it.
 bool xinf_cpu_simd_use (const char *name);
+
+//  Q8_0 matvecs with 16-bit activations (true, the default) or the float
+//  kernels (false); not while other threads run kernels. Returns enable.
+bool xinf_cpu_q8_act_set (bool enable);
 
 //  "avx512", "avx2" or "portable": the code in use.
 const char *xinf_cpu_simd_name (void);

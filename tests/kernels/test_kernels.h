@@ -118,4 +118,24 @@ test_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, flo
     return data;
 }
 
+//  x as the Q8_0 matvecs with integer activations see it (finite x): per
+//  block of 32, d = max |x| / 32767, q = x / d rounded half to even,
+//  clamped to +-32767; out = q d. The tests' own quantizer (for their
+//  double-precision references).
+static inline void
+test_q8_act_dequantize (const float *x, size_t cols, float *out)
+{
+    for (size_t at = 0; at + 32 <= cols; at += 32) {
+        float top = 0;
+        for (int i = 0; i < 32; i++)
+            top = fabsf (x [at + i]) > top ? fabsf (x [at + i]) : top;
+        float d = top / 32767.0f;
+        for (int i = 0; i < 32; i++) {
+            float q = d == 0 ? 0 : nearbyintf (x [at + i] / d);
+            q = q > 32767 ? 32767 : q < -32767 ? -32767 : q;
+            out [at + i] = q * d;
+        }
+    }
+}
+
 #endif

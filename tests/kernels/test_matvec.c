@@ -2,7 +2,8 @@
     a double-precision reference, on every kernel set the CPU runs
     (portable, AVX2, AVX-512), and 1..4 threads against each other (bit
     for bit); a row's result must not depend on where a call or a thread's
-    task starts.  */
+    task starts. The matvecs of Q8_0 weights run with 16-bit activations
+    (against a reference on x quantized the same way) and with float ones.  */
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
 
@@ -35,6 +36,10 @@ s_check_products (const float *decoded, size_t rows, size_t cols, const float *x
 
 typedef struct { size_t rows, cols; } s_shape_t;
 
+//  Whether Q8_0 matvecs take 16-bit activations (then the references use
+//  x as quantized); the tests run both ways.
+static bool s_q8_act = true;
+
 //  Row counts around the kernels' groups of 4, odd and tiny column counts,
 //  odd Q8_0 block counts (1, 3, 5) and rows long enough to prefetch.
 static const s_shape_t s_shapes [] = {
@@ -65,13 +70,16 @@ s_matvec_case (xinf_dtype_t dtype, s_shape_t shape, xinf_threadpool_t **pools, i
     uint64_t state = shape.rows * 1000 + shape.cols + dtype;
     float *decoded;
     void *w = test_weights (dtype, shape.rows, shape.cols, &state, &decoded);
-    float *x = test_floats (shape.cols, &state);
+    float *x = test_floats (shape.cols, &state), *x_seen = malloc (shape.cols * sizeof (float));
     float *first = malloc (shape.rows * sizeof (float)), *y = malloc (shape.rows * sizeof (float));
+    memcpy (x_seen, x, shape.cols * sizeof (float));
+    if (dtype == XINF_DTYPE_Q8_0 && s_q8_act)
+        test_q8_act_dequantize (x, shape.cols, x_seen);
     for (size_t kernels = 0; kernels < KERNELS; kernels++) {
         if (!xinf_cpu_simd_use (s_kernels [kernels]))
             continue;
         xinf_cpu_matvec (NULL, dtype, w, shape.rows, shape.cols, x, first);
-        s_check_products (decoded, shape.rows, shape.cols, x, 1, first);
+        s_check_products (decoded, shape.rows, shape.cols, x_seen, 1, first);
         s_check_offsets (dtype, w, shape, x, first);
         for (int p = 0; p < pool_count; p++) {
             memset (y, 0xff, shape.rows * sizeof (float));
@@ -80,7 +88,7 @@ s_matvec_case (xinf_dtype_t dtype, s_shape_t shape, xinf_threadpool_t **pools, i
         }
     }
     xinf_cpu_simd_set (true);
-    free (w), free (decoded), free (x), free (first), free (y);
+    free (w), free (decoded), free (x), free (x_seen), free (first), free (y);
 }
 
 static xinf_threadpool_t *s_pools [4];
@@ -266,9 +274,13 @@ main (void)
     fprintf (stderr, "test_matvec (SIMD %s, fastest %s):\n", simd ? "available" : "not available", xinf_cpu_simd_name ());
     for (int p = 0; p < 4; p++)
         s_pools [p] = xinf_threadpool_new (p + 1);
-    RUN (test_matvec);
-    RUN (test_matvec_tall);
-    RUN (test_matvec_many);
+    for (int act = 1; act >= 0; act--) {
+        s_q8_act = xinf_cpu_q8_act_set (act);
+        fprintf (stderr, " Q8_0 with %s activations:\n", act ? "16-bit" : "float");
+        RUN (test_matvec);
+        RUN (test_matvec_tall);
+        RUN (test_matvec_many);
+    }
     RUN (test_matmul);
     RUN (test_matmul_panel);
     RUN (test_row_to_f32);
