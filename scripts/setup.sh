@@ -5,8 +5,12 @@ set -eu
 # python3-numpy: the reference forward pass; iproute2 (ip) and util-linux
 # (unshare): the tests that build private network namespaces; nftables (nft):
 # the fault-injection tests in tests/netns that drop traffic between them.
+# libmicrohttpd-dev and libjansson-dev: the HTTP gateway (README, "The
+# front door"); python3-jinja2: the reference renderer the chat-template
+# tests compare against.
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
-          python3 python3-zmq python3-msgpack python3-numpy iproute2 util-linux nftables"
+          python3 python3-zmq python3-msgpack python3-numpy iproute2 util-linux nftables
+          libmicrohttpd-dev libjansson-dev python3-jinja2"
 missing=""
 for package in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
