@@ -14,6 +14,7 @@ typedef struct {
     xinf_value_t *warnings;       //  array of str
     xinf_value_t *waits;          //  latest reported, array of wait maps
     int64_t waits_at;
+    uint64_t refused_pid;         //  the last other process refused this name (logged once)
 } s_worker_t;
 
 typedef struct {
@@ -159,6 +160,12 @@ s_address_warnings (xinf_cluster_t *self, const xinf_hello_t *hello, const char 
                   hello->node, hello->host_ip, observed, hello->host_ip, hello->node);
         xinf_array_push (warnings, xinf_value_new_str (text));
     }
+    if (strcmp (hello->version, XINF_VERSION_STRING) != 0) {
+        snprintf (text, sizeof text, "worker %s runs xinf %s, the supervisor %s: mixed builds may disagree on "
+                  "models and kernels; run the same version on every node", hello->node, hello->version,
+                  XINF_VERSION_STRING);
+        xinf_array_push (warnings, xinf_value_new_str (text));
+    }
     if ((int64_t) hello->heartbeat_ms != self->heartbeat_ms || (int) hello->liveness != self->liveness) {
         snprintf (text, sizeof text, "worker %s was started with --heartbeat-ms %llu --liveness %llu, the supervisor uses "
                   "%lld and %d: the worker adopts the supervisor's; start both with the same values",
@@ -192,8 +199,17 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
         snprintf (reason, reason_size, "node name '%s' is already registered by pid %llu at %s (observed %s); "
                   "give each worker its own --node-name", hello->node,
                   (unsigned long long) worker->hello.pid, worker->hello.host_ip, worker->observed);
+        //  Logged once a claimant: it retries every few seconds
+        if (worker->refused_pid != hello->pid)
+            xinf_warn ("supervisor", "registration refused node=%s pid=%llu code=%s reason=\"%s\"", hello->node,
+                       (unsigned long long) hello->pid, code, reason);
+        worker->refused_pid = hello->pid;
         return -1;
     }
+    //  A HELLO sent again before our WELCOME reached the worker: answered
+    //  the same, but it is not a new registration (no log line, no event)
+    bool repeat = worker && worker->state == XINF_WORKER_ALIVE && strcmp (worker->peer_id, peer_id) == 0
+               && worker->hello.pid == hello->pid;
     bool again = worker != NULL;
     if (!worker) {
         worker = calloc (1, sizeof *worker);
@@ -206,7 +222,8 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
     snprintf (worker->peer_id, sizeof worker->peer_id, "%s", peer_id);
     snprintf (worker->observed, sizeof worker->observed, "%s", observed);
     worker->state = XINF_WORKER_ALIVE;
-    worker->state_since = worker->registered_at = now;
+    if (!repeat)
+        worker->state_since = worker->registered_at = now;
     xinf_value_destroy (&worker->warnings);
     worker->warnings = s_address_warnings (self, &worker->hello, worker->observed);
     xinf_value_destroy (&worker->waits);
@@ -215,6 +232,11 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
     xinf_heartbeat_add (self->liveness_tracker, worker->hello.node, now);
 
     const char *node = worker->hello.node;
+    if (repeat) {
+        xinf_debug ("supervisor", "HELLO again from node=%s: answered, not a new registration", node);
+        s_fill_welcome (self, worker, welcome);
+        return 0;
+    }
     xinf_info ("supervisor", "worker %s node=%s host_ip=%s (%s) observed=%s pid=%llu cpus=%llu devices=%zu models=%zu",
                again ? "re-registered" : "registered", node, worker->hello.host_ip, worker->hello.host_ip_source,
                worker->observed, (unsigned long long) worker->hello.pid, (unsigned long long) worker->hello.cpus,

@@ -80,7 +80,6 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     snprintf (node, sizeof node, "%s", hello.node);
     if (xinf_cluster_hello (state->cluster, &hello, xinf_peer_id (from), xinf_peer_address (from),
                             zclock_mono (), &welcome, code, sizeof code, reason, sizeof reason)) {
-        xinf_warn ("supervisor", "registration refused node=%s code=%s reason=\"%s\"", hello.node, code, reason);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "%s", reason);
     }
     else {

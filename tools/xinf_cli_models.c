@@ -19,7 +19,7 @@ s_request (xinf_config_t *config, xinf_dealer_t *dealer, xinf_msg_t **request_p,
     xinf_msg_t *reply = xinf_dealer_request (dealer, request_p, (int) xinf_config_int (config, "timeout"),
                                              error, sizeof error);
     if (!reply)
-        fprintf (stderr, "xinf-cli: %s\n", error);
+        xinf_cli_no_reply (dealer, error);
     else
     if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, type)) {
         if (!xinf_msg_is (reply, "ERROR"))
@@ -316,7 +316,7 @@ s_generate (xinf_config_t *config, xinf_dealer_t *dealer)
         char error [256];
         xinf_msg_t *reply = xinf_dealer_recv (dealer, timeout, error, sizeof error);
         if (!reply) {
-            fprintf (stderr, "xinf-cli: %s\n", error);
+            xinf_cli_no_reply (dealer, error);
             return 1;
         }
         int rc = -1;

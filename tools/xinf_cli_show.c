@@ -1,5 +1,6 @@
 /*  xinf_cli_show: tables for people from client-protocol replies.  */
 #include "xinf_cli_show.h"
+#include "xinf_probe.h"
 
 #include <time.h>
 
@@ -164,4 +165,18 @@ xinf_cli_show_doctor (xinf_value_t *body, FILE *out)
         for (size_t index = 0; index < xinf_value_count (problems); index++)
             fprintf (out, "  - %s\n", xinf_value_str (xinf_array_at (problems, index)));
     }
+}
+
+void
+xinf_cli_no_reply (xinf_dealer_t *dealer, const char *error)
+{
+    fprintf (stderr, "xinf-cli: %s\n", error);
+    const char *endpoint = xinf_dealer_endpoint (dealer);
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return;
+    char text [600];
+    if (xinf_probe_diagnose ("xinf-cli", endpoint, "supervisor", 2000, text, sizeof text) == 0)
+        fprintf (stderr, "xinf-cli: %s, so it is up but slow to answer: see its log, or raise --timeout\n", text);
+    else
+        fprintf (stderr, "xinf-cli: %s\n", text);
 }
