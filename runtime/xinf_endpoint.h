@@ -25,6 +25,12 @@
 #define XINF_MAXMSGSIZE_DEFAULT  (256LL << 20)
 #define XINF_PEERS_MAX           65536
 
+//  Checks that 'endpoint' is one tcp://HOST:PORT: HOST a name (letters,
+//  digits, '.', '-', '_'), an IPv4 address or a bracketed IPv6 address,
+//  PORT 1-65535 in digits, nothing else. 0 if so; else -1 with the reason
+//  in 'reason' (e.g. a comma-separated list of endpoints).
+int xinf_endpoint_check_tcp (const char *endpoint, char *reason, size_t reason_size);
+
 typedef struct _xinf_router_t xinf_router_t;
 typedef struct _xinf_dealer_t xinf_dealer_t;
 typedef struct _xinf_peer_t xinf_peer_t;

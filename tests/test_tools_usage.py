@@ -33,6 +33,10 @@ def main():
     expect([node_bin, "extra"], 2, "unexpected argument")
     expect([node_bin], 2, "XINF_PORT", env={"XINF_PORT": "x"})
     expect([node_bin, "--help"], 0, "--port PORT")
+    # Two supervisors in one -e (a standby is not supported): refused, not a crash
+    expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:9997,tcp://127.0.0.1:9998"], 2, "several endpoints")
+    expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:99999"], 2, "port must be a number")
+    expect([node_bin, "--role=worker", "-e", "tcp://a b:9997"], 2, "the host must be")
     expect([cli_bin], 2, "missing command")
     expect([cli_bin, "fly"], 2, "unknown command")
     expect([cli_bin, "ping", "-n", "0"], 2, "out of range")

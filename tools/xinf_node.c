@@ -65,8 +65,9 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         return -1;
     }
     const char *endpoint = xinf_config_str (config, "endpoint");
-    if (strncmp (endpoint, "tcp://", 6) != 0 || !strrchr (endpoint + 6, ':')) {
-        fprintf (stderr, "xinf-node: -e/--endpoint: '%s' must be tcp://HOST:PORT\n", endpoint);
+    char reason [512];
+    if (xinf_endpoint_check_tcp (endpoint, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-node: -e/--endpoint: %s\n", reason);
         return -1;
     }
     const char *name = xinf_config_str (config, "node-name");
