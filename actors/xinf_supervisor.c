@@ -59,8 +59,11 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 static void
 s_bad_request (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg, const char *reason)
 {
-    xinf_warn ("supervisor", "bad request type=%s peer=%s address=%s reason=\"%s\"",
-               xinf_msg_type (msg), xinf_peer_id (from), xinf_peer_address (from), reason);
+    uint64_t count = xinf_peer_may_complain (from, zclock_mono ());
+    if (count)
+        xinf_warn ("supervisor", "bad request type=%s peer=%s address=%s count=%llu reason=\"%s\"",
+                   xinf_msg_type (msg), xinf_peer_id (from), xinf_peer_address (from), (unsigned long long) count,
+                   reason);
     xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", xinf_msg_type (msg), reason);
 }
 

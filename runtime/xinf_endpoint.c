@@ -12,6 +12,9 @@ struct _xinf_peer_t {
     char id [PEER_ID_MAX];
     char address [64];
     int64_t last_seen;
+    int64_t complaints_since;  //  start of the current window of logged complaints
+    unsigned complaints;       //  logged in that window
+    uint64_t unlogged;         //  not logged since the last line that was
 };
 
 struct _xinf_router_t {
@@ -491,4 +494,21 @@ xinf_endpoint_check_tcp (const char *endpoint, char *reason, size_t reason_size)
         return -1;
     }
     return 0;
+}
+
+uint64_t
+xinf_peer_may_complain (xinf_peer_t *self, int64_t now)
+{
+    if (now - self->complaints_since >= XINF_COMPLAIN_WINDOW_MS) {
+        self->complaints_since = now;
+        self->complaints = 0;
+    }
+    if (self->complaints >= XINF_COMPLAIN_MAX) {
+        self->unlogged++;
+        return 0;
+    }
+    self->complaints++;
+    uint64_t count = self->unlogged + 1;
+    self->unlogged = 0;
+    return count;
 }

@@ -82,6 +82,14 @@ const char *xinf_peer_id (const xinf_peer_t *self);          //  routing id, hex
 const char *xinf_peer_address (const xinf_peer_t *self);     //  observed, "" if unknown
 int64_t xinf_peer_last_seen (const xinf_peer_t *self);       //  monotonic ms
 
+//  Bounds the log lines one peer's bad input may cause: at most
+//  XINF_COMPLAIN_MAX a window of XINF_COMPLAIN_WINDOW_MS. Returns 0 when
+//  this complaint should not be logged, else how many it stands for (1,
+//  or 1 + those left unlogged since the last logged one): print the count.
+#define XINF_COMPLAIN_MAX        5
+#define XINF_COMPLAIN_WINDOW_MS  10000
+uint64_t xinf_peer_may_complain (xinf_peer_t *self, int64_t now);
+
 // ---- DEALER ------------------------------------------------------------------
 //  Connects to 'endpoint'; 'name' is the sender put on outgoing messages.
 //  NULL if the endpoint is malformed.
