@@ -478,3 +478,17 @@ xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_
     *next = seq - 1;
     return events;
 }
+
+int64_t
+xinf_cluster_silence_ms (xinf_cluster_t *self, const char *node, int64_t now)
+{
+    if (!zhashx_lookup (self->workers, node))
+        return -1;
+    return xinf_heartbeat_age (self->liveness_tracker, node, now);
+}
+
+int64_t
+xinf_cluster_heartbeat_interval (xinf_cluster_t *self)
+{
+    return self->heartbeat_ms;
+}

@@ -41,6 +41,11 @@ size_t xinf_cluster_check (xinf_cluster_t *self, int64_t now);
 zlist_t *xinf_cluster_heartbeat_peers (xinf_cluster_t *self);
 size_t xinf_cluster_size (xinf_cluster_t *self);
 
+//  Milliseconds since anything was heard from 'node' (-1: not registered);
+//  the heartbeat interval, to judge it by.
+int64_t xinf_cluster_silence_ms (xinf_cluster_t *self, const char *node, int64_t now);
+int64_t xinf_cluster_heartbeat_interval (xinf_cluster_t *self);
+
 //  The routing id of an alive worker, or NULL.
 const char *xinf_cluster_peer_of (xinf_cluster_t *self, const char *node);
 //  The node name of a registered peer, or NULL.

@@ -153,7 +153,7 @@ s_reply (xinf_doctor_t *self, xinf_ctx_t *ctx, s_session_t *session, const xinf_
     xinf_value_t *alive = s_alive_workers (session->workers, problems);
     xinf_msg_t *reply = xinf_msg_new ("DOCTOR_REPLY");
     xinf_value_t *body = xinf_msg_body (reply);
-    xinf_map_put (body, "mesh", xinf_mesh_matrix (expected, results, problems));
+    xinf_map_put (body, "mesh", xinf_mesh_matrix (self->mesh, expected, results, problems));
     xinf_map_put (body, "versions", s_versions (alive, problems));
     xinf_value_t *health = xinf_value_new_array ();
     for (size_t index = 0; index < xinf_value_count (session->workers); index++) {

@@ -245,7 +245,8 @@ s_missing_pairs (xinf_replica_entry_t *replica, const xinf_value_t *results, xin
 //  The part of a mesh between one replica's ranks: 0, or -1 with the
 //  failed pairs and their fixes in 'error'.
 static int
-s_preflight_verdict (xinf_replica_entry_t *replica, const xinf_value_t *expected, const xinf_value_t *results,
+s_preflight_verdict (xinf_launch_t *self, xinf_replica_entry_t *replica, const xinf_value_t *expected,
+                     const xinf_value_t *results,
                      char *error, size_t size)
 {
     xinf_value_t *mine = xinf_value_new_array ();
@@ -268,7 +269,7 @@ s_preflight_verdict (xinf_replica_entry_t *replica, const xinf_value_t *expected
     if (xinf_value_count (mine) < replica->n_ranks)
         xinf_array_push (problems, xinf_value_new_str ("a rank's worker could not be asked to probe (not alive any more?)"));
     s_missing_pairs (replica, mine_results, problems);
-    xinf_value_t *matrix = xinf_mesh_matrix (mine, mine_results, problems);
+    xinf_value_t *matrix = xinf_mesh_matrix (self->mesh, mine, mine_results, problems);
     size_t used = (size_t) snprintf (error, size, "preflight failed:");
     for (size_t index = 0; index < xinf_value_count (problems) && used < size; index++)
         used += (size_t) snprintf (error + used, size - used, "%s %s", index ? ";" : "",
@@ -332,14 +333,14 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
     s_wait_end (&model->mesh_wait);
     xinf_value_t *problems = xinf_value_new_array ();
     xinf_value_destroy (&model->preflight);
-    model->preflight = xinf_mesh_matrix (expected, results, problems);
+    model->preflight = xinf_mesh_matrix (self->mesh, expected, results, problems);
     xinf_value_destroy (&problems);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
         if (!streq (replica->state, "preflight"))
             continue;
         char error [1024];
-        if (s_preflight_verdict (replica, expected, results, error, sizeof error))
+        if (s_preflight_verdict (self, replica, expected, results, error, sizeof error))
             xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
         else
             s_begin_rendezvous (self, ctx, model, replica);
