@@ -57,6 +57,7 @@ xinf_model_entry_free (xinf_model_entry_t **model_p)
         }
         s_wait_end (&model->mesh_wait);
         xinf_value_destroy (&model->preflight);
+        xinf_value_destroy (&model->warnings);
         free (model);
         *model_p = NULL;
     }
@@ -159,35 +160,57 @@ s_field (const xinf_value_t *worker, const char *key)
     return text ? text : "";
 }
 
+void
+xinf_launch_warn (xinf_model_entry_t *model, const char *format, ...)
+{
+    char text [768];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    if (!model->warnings)
+        model->warnings = xinf_value_new_array ();
+    for (size_t index = 0; index < xinf_value_count (model->warnings); index++)
+        if (streq (xinf_value_str (xinf_array_at (model->warnings, index)), text))
+            return;
+    xinf_warn ("supervisor", "launch uid=%s: %s", model->uid, text);
+    xinf_array_push (model->warnings, xinf_value_new_str (text));
+}
+
 //  One rank's advertised address against the one its connection comes
-//  from: 0, or -1 with the problem and its fix.
+//  from: 0, or -1 with the problem and its fix. An address that differs
+//  but is not loopback may be right (NAT, several NICs, a proxy): a
+//  warning, and the preflight mesh decides.
 static int
-s_address_mismatch (const xinf_value_t *worker, size_t rank, const char *node, char *error, size_t size)
+s_address_mismatch (xinf_model_entry_t *model, const xinf_value_t *worker, size_t rank, const char *node,
+                    char *error, size_t size)
 {
     const char *host = s_field (worker, "host_ip"), *seen = s_field (worker, "observed_address");
     bool loopback = xinf_address_is_loopback (host);
     //  Connecting over loopback says only that it shares the supervisor's host
     if (!*seen || !strcmp (host, seen) || xinf_address_is_loopback (seen))
         return 0;
-    if (loopback)
-        snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s but connects "
-                  "from %s: the other ranks cannot reach it at %s; fix: set -H / XINF_HOST_IP on %s to %s or another "
-                  "address the other workers reach it at", rank, node, host, seen, host, node, seen);
-    else
-        snprintf (error, size, "address check: rank %zu (worker %s) advertises %s but the supervisor sees it "
-                  "connect from %s: the other ranks would dial %s; fix: set -H / XINF_HOST_IP on %s to the "
-                  "address the other workers reach it at", rank, node, host, seen, host, node);
+    if (!loopback) {
+        xinf_launch_warn (model, "rank %zu (worker %s) advertises %s but the supervisor sees it connect from %s "
+                          "(NAT, several NICs or a proxy?): the other ranks will dial %s, and the preflight checks "
+                          "that they reach it there", rank, node, host, seen, host);
+        return 0;
+    }
+    snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s but connects "
+              "from %s: the other ranks cannot reach it at %s; fix: set -H / XINF_HOST_IP on %s to %s or another "
+              "address the other workers reach it at", rank, node, host, seen, host, node, seen);
     return -1;
 }
 
 //  0, or -1 with the problem and its fix.
 static int
-s_address_check (const xinf_value_t *workers, xinf_replica_entry_t *replica, char *error, size_t size)
+s_address_check (xinf_model_entry_t *model, const xinf_value_t *workers, xinf_replica_entry_t *replica,
+                 char *error, size_t size)
 {
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         const char *node = replica->ranks [rank].node;
         const xinf_value_t *worker = s_worker (workers, node);
-        if (s_address_mismatch (worker, rank, node, error, size))
+        if (s_address_mismatch (model, worker, rank, node, error, size))
             return -1;
         if (!xinf_value_uint (xinf_map_get (worker, "data_port"))) {
             snprintf (error, size, "rank %zu (worker %s) has no data listener: no free port in its --data-ports "
@@ -340,16 +363,43 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
         if (!streq (replica->state, "preflight"))
             continue;
         char error [1024];
-        if (s_preflight_verdict (self, replica, expected, results, error, sizeof error))
+        if (s_preflight_verdict (self, replica, expected, results, error, sizeof error)) {
+            //  A split address warned about at the address check is the likely cause
+            for (size_t at = 0; at < xinf_value_count (model->warnings); at++) {
+                size_t used = strlen (error);
+                snprintf (error + used, sizeof error - used, "; note: %s",
+                          xinf_value_str (xinf_array_at (model->warnings, at)));
+            }
             xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+        }
         else
             s_begin_rendezvous (self, ctx, model, replica);
     }
 }
 
+//  Workers of another build than the supervisor's: a warning each.
+static void
+s_version_warnings (xinf_launch_t *self, xinf_model_entry_t *model)
+{
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    for (size_t index = 0; index < model->count; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
+        for (size_t rank = 0; rank < ranks; rank++) {
+            const char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
+            const char *version = s_field (s_worker (workers, node), "version");
+            if (*version && strcmp (version, XINF_VERSION_STRING) != 0)
+                xinf_launch_warn (model, "worker %s runs xinf %s, the supervisor %s: run the same version on every "
+                                  "node", node, version, XINF_VERSION_STRING);
+        }
+    }
+    xinf_value_destroy (&workers);
+}
+
 void
 xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model)
 {
+    s_version_warnings (self, model);
     if (model->n_worker <= 1) {
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
@@ -369,7 +419,7 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
         xinf_replica_entry_t *replica = &model->replicas [index];
         char error [1024];
         s_set (replica->state, sizeof replica->state, "preflight");
-        if (s_address_check (workers, replica, error, sizeof error)) {
+        if (s_address_check (model, workers, replica, error, sizeof error)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
             continue;
         }

@@ -70,10 +70,16 @@ typedef struct {
     uint64_t mesh_session;            //  preflight under way, else 0
     uint64_t mesh_wait;
     xinf_value_t *preflight;          //  the preflight matrix, once known
+    xinf_value_t *warnings;           //  array of str: what the user should know (split
+                                      //  addresses, other builds); NULL until one
     bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
 } xinf_model_entry_t;
 
 typedef struct _xinf_launch_t xinf_launch_t;
+
+//  Adds a warning to the launch (logged once, listed in LAUNCH_REPLY and
+//  LAUNCH_PROGRESS_REPLY); the same text twice is kept once.
+void xinf_launch_warn (xinf_model_entry_t *model, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
 //  Called when a replica fails after its launch began (its requests end).
 typedef void (xinf_launch_failed_fn) (xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,

@@ -237,6 +237,8 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     xinf_map_put_str (xinf_msg_body (reply), "error", error);
     xinf_map_put_uint (xinf_msg_body (reply), "n_worker", n_worker);
     xinf_map_put (xinf_msg_body (reply), "replicas", s_placement (model));
+    xinf_map_put (xinf_msg_body (reply), "warnings",
+                  model->warnings ? xinf_value_dup (model->warnings) : xinf_value_new_array ());
     xinf_info ("supervisor", "launch uid=%s path=%s replicas=%zu n_worker=%zu first_worker=%s", uid, path,
                model->count, model->n_worker, model->replicas [0].node);
     xinf_ctx_reply (ctx, from, msg, &reply);
@@ -308,6 +310,7 @@ s_on_progress (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     xinf_map_put_uint (body, "bytes_total", total);
     xinf_map_put (body, "replicas", replicas);
     xinf_map_put_uint (body, "n_worker", model->n_worker);
+    xinf_map_put (body, "warnings", model->warnings ? xinf_value_dup (model->warnings) : xinf_value_new_array ());
     if (model->preflight)
         xinf_map_put (body, "preflight", xinf_value_dup (model->preflight));
     xinf_ctx_reply (ctx, from, msg, &reply);

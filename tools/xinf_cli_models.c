@@ -134,6 +134,9 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
     if (!reply)
         return 1;
+    const xinf_value_t *warnings = xinf_map_get (xinf_msg_body (reply), "warnings");
+    for (size_t index = 0; index < xinf_value_count (warnings); index++)
+        fprintf (stderr, "xinf-cli: warning: %s\n", xinf_value_str (xinf_array_at (warnings, index)));
     bool no_wait = xinf_config_flag (config, "no-wait");
     if (no_wait)
         s_print (config, xinf_msg_body (reply));

@@ -157,6 +157,9 @@ xinf_cli_show_doctor (xinf_value_t *body, FILE *out)
                  s_str (row, "nccl"), s_str (row, "gpus"));
     }
     fprintf (out, "cuda graphs: %s\n", s_str (body, "cuda_graphs"));
+    const xinf_value_t *warnings = xinf_map_get (body, "warnings");
+    for (size_t index = 0; index < xinf_value_count (warnings); index++)
+        fprintf (out, "warning: %s\n", xinf_value_str (xinf_array_at (warnings, index)));
     const xinf_value_t *problems = xinf_map_get (body, "problems");
     if (xinf_value_count (problems) == 0)
         fprintf (out, "OK: no problem found\n");
