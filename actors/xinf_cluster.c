@@ -492,3 +492,14 @@ xinf_cluster_heartbeat_interval (xinf_cluster_t *self)
 {
     return self->heartbeat_ms;
 }
+
+bool
+xinf_cluster_data_ports (xinf_cluster_t *self, const char *node, uint64_t *low, uint64_t *high)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    if (!worker)
+        return false;
+    *low = worker->hello.data_port_low;
+    *high = worker->hello.data_port_high;
+    return true;
+}

@@ -45,6 +45,8 @@ size_t xinf_cluster_size (xinf_cluster_t *self);
 //  the heartbeat interval, to judge it by.
 int64_t xinf_cluster_silence_ms (xinf_cluster_t *self, const char *node, int64_t now);
 int64_t xinf_cluster_heartbeat_interval (xinf_cluster_t *self);
+//  The --data-ports range 'node' registered with; false if unknown.
+bool xinf_cluster_data_ports (xinf_cluster_t *self, const char *node, uint64_t *low, uint64_t *high);
 
 //  The routing id of an alive worker, or NULL.
 const char *xinf_cluster_peer_of (xinf_cluster_t *self, const char *node);

@@ -128,6 +128,9 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     s_set (replica->state, sizeof replica->state, "failed");
     replica->deadline = 0;
     s_wait_end (&replica->wait);
+    if (replica->port_session)
+        xinf_mesh_cancel (self->mesh, replica->port_session);
+    replica->port_session = 0;
     xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
                (unsigned long long) replica->index, replica->error);
     //  The other ranks free their memory
@@ -441,6 +444,86 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
 
 // ---- 3. rendezvous and 4. load ------------------------------------------
 
+static void s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                          xinf_replica_entry_t *replica);
+
+static xinf_replica_entry_t *
+s_replica_of_ports (xinf_launch_t *self, uint64_t session, xinf_model_entry_t **model_p)
+{
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
+         model = (xinf_model_entry_t *) zhashx_next (self->models))
+        for (size_t index = 0; index < model->count; index++)
+            if (model->replicas [index].port_session == session) {
+                *model_p = model;
+                return &model->replicas [index];
+            }
+    return NULL;
+}
+
+//  Every rank's worker has dialed the ports the others' collectives bound:
+//  the rendezvous may begin; else the replica fails naming the pairs.
+static void
+s_on_ports_checked (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected, const xinf_value_t *results,
+                    void *arg)
+{
+    xinf_launch_t *self = (xinf_launch_t *) arg;
+    xinf_model_entry_t *model = NULL;
+    xinf_replica_entry_t *replica = s_replica_of_ports (self, session, &model);
+    if (!replica)
+        return;
+    replica->port_session = 0;
+    replica->ports_checked = true;
+    s_wait_end (&replica->wait);
+    xinf_value_t *problems = xinf_value_new_array ();
+    xinf_value_t *matrix = xinf_mesh_matrix (self->mesh, expected, results, problems);
+    if (xinf_value_count (problems)) {
+        char error [1024];
+        size_t used = (size_t) snprintf (error, sizeof error, "the ranks' data ports are not reachable:");
+        for (size_t index = 0; index < xinf_value_count (problems) && used < sizeof error; index++)
+            used += (size_t) snprintf (error + used, sizeof error - used, "%s %s", index ? ";" : "",
+                                       xinf_value_str (xinf_array_at (problems, index)));
+        xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+    }
+    else
+        s_send_group (self, ctx, model, replica);
+    xinf_value_destroy (&matrix);
+    xinf_value_destroy (&problems);
+}
+
+//  The preflight probed each worker's probe listener; the collectives
+//  bound other ports of the range. Before the rendezvous every rank's
+//  worker dials exactly those (TCP connect), so a port closed in a
+//  firewall is named, with its range, in seconds, not as a rendezvous
+//  timeout.
+static void
+s_check_ports (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
+{
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    xinf_value_t *targets = xinf_value_new_array ();
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
+        char endpoint [160];
+        snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
+                  (unsigned long long) replica->ranks [rank].data_port);
+        xinf_value_t *target = xinf_value_new_map ();
+        xinf_map_put_str (target, "node", replica->ranks [rank].node);
+        xinf_map_put_str (target, "endpoint", endpoint);
+        xinf_map_put_bool (target, "tcp_only", true);
+        xinf_array_push (targets, target);
+    }
+    replica->port_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_ports_checked,
+                                             self);
+    int64_t limit = (int64_t) model->probe_timeout_ms * 3 / 2 + 1000 + XINF_STEP_SLACK_MS;
+    replica->deadline = zclock_mono () + limit;
+    s_wait_end (&replica->wait);
+    char what [160];
+    snprintf (what, sizeof what, "rendezvous %s/%llu: checking the ranks' data ports", model->uid,
+              (unsigned long long) replica->index);
+    replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers", limit);
+    xinf_value_destroy (&targets);
+    xinf_value_destroy (&workers);
+}
+
 static void
 s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
 {
@@ -498,8 +581,8 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         replica->bytes_done += entry->bytes_done;
         replica->bytes_total += entry->bytes_total;
     }
-    if (all_ported && !replica->group_sent)
-        s_send_group (self, ctx, model, replica);
+    if (all_ported && !replica->group_sent && !replica->port_session && !replica->ports_checked)
+        s_check_ports (self, ctx, model, replica);
     for (size_t rank = 1; all_ready && rank < replica->n_ranks; rank++)
         if (strcmp (replica->ranks [rank].model, replica->ranks [0].model)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "rank %zu (worker %s) loaded another model than "
@@ -561,6 +644,9 @@ xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mode
         xinf_replica_entry_t *replica = &model->replicas [index];
         replica->deadline = 0;
         s_wait_end (&replica->wait);
+        if (replica->port_session)
+            xinf_mesh_cancel (self->mesh, replica->port_session);
+        replica->port_session = 0;
         size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
         for (size_t rank = 0; rank < ranks; rank++) {
             xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");

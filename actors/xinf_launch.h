@@ -48,6 +48,8 @@ typedef struct {
     size_t n_ranks;                   //  1: a plain replica, ranks [] unused
     xinf_rank_entry_t ranks [XINF_RANKS_MAX];
     bool group_sent;
+    uint64_t port_session;            //  the check of the ranks' bound data ports, while it runs
+    bool ports_checked;
     int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
     uint64_t wait;                    //  the registered wait of that step
 } xinf_replica_entry_t;

@@ -253,9 +253,16 @@ s_fix (xinf_mesh_t *self, char *fix, size_t size, const char *status, const char
     const char *colon = strrchr (endpoint, ':');
     const char *host = strncmp (endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
     int host_length = colon ? (int) (colon - host) : (int) strlen (host);
+    uint64_t low = 0, high = 0;
+    char ports [48];
+    if (xinf_cluster_data_ports (self->cluster, to, &low, &high) && low < high)
+        snprintf (ports, sizeof ports, "%llu-%llu", (unsigned long long) low, (unsigned long long) high);
+    else
+        snprintf (ports, sizeof ports, "%s", colon ? colon + 1 : "?");
+    //  The whole range: the collectives bind any free port of it
     if (streq (status, "timeout") || streq (status, "unreachable"))
-        snprintf (fix, size, "open port %s/tcp on %.*s to the other workers (firewall, security group), "
-                  "or if %.*s is not %s's address, set -H / XINF_HOST_IP on %s", colon ? colon + 1 : "?",
+        snprintf (fix, size, "open %s/tcp on %.*s to the other workers (firewall, security group), "
+                  "or if %.*s is not %s's address, set -H / XINF_HOST_IP on %s", ports,
                   host_length, host, host_length, host, to, to);
     else
     if (streq (status, "refused"))

@@ -66,6 +66,7 @@ typedef struct {
     char node [65];
     char endpoint [256];
     char role [16];                    //  set: PING, the PONG must name this role
+    bool tcp_only;                     //  a port another socket bound: the TCP connect is all
     char status [16];
     char detail [256];
     int fd;
@@ -203,6 +204,10 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
     for (size_t index = 0; index < count; index++) {
         if (strcmp (targets [index].status, "open"))
             continue;
+        if (targets [index].tcp_only) {
+            s_set (&targets [index], "ok", "the TCP connect succeeded");
+            continue;
+        }
         targets [index].dealer = xinf_dealer_new (targets [index].endpoint, node);
         xinf_msg_t *probe = s_handshake_msg (&targets [index]);
         if (!targets [index].dealer || xinf_dealer_send (targets [index].dealer, &probe)) {
@@ -239,6 +244,8 @@ s_job_main (zsock_t *pipe, void *args)
         snprintf (targets [index].node, sizeof targets [index].node, "%s", xinf_value_str (xinf_map_get (item, "node")) ?: "?");
         snprintf (targets [index].endpoint, sizeof targets [index].endpoint, "%s", xinf_value_str (xinf_map_get (item, "endpoint")) ?: "");
         snprintf (targets [index].role, sizeof targets [index].role, "%s", xinf_value_str (xinf_map_get (item, "role")) ?: "");
+        targets [index].tcp_only = xinf_value_type (xinf_map_get (item, "tcp_only")) == XINF_BOOL
+                                && xinf_value_bool (xinf_map_get (item, "tcp_only"));
         s_connect (&targets [index]);
     }
     s_finish_connects (targets, count, deadline);

@@ -76,6 +76,26 @@ def scenario_blocked_port(hosts, path):
     hosts.undrop(rule)
 
 
+def scenario_blocked_collective_port(hosts, path):
+    """The probe listener's port (the range's first) open, the rest of w2's
+    range dropped: the preflight passes, then the check of the ports the
+    collectives bound names w1 -> w2 at the collective's port, with the
+    whole range in the fix, within seconds instead of a rendezvous timeout."""
+    rule = hosts.drop("w2", from_host="w1", ports=(DATA_PORTS[0] + 1, DATA_PORTS[1]))
+    result, took = launch(hosts, "collective", path, "--n-worker", "2", "--workers", "w1,w2",
+                          "--probe-timeout", "1000")
+    text = result.stderr + result.stdout
+    w2 = hosts.addr("w2")
+    check(result.returncode != 0 and "data ports are not reachable" in text and "w1 cannot reach w2" in text
+          and f"open {DATA_PORTS[0]}-{DATA_PORTS[1]}/tcp on {w2}" in text,
+          f"wanted the data port check naming w1 -> w2 and the range: {text}")
+    check(took < 10, f"the launch took {took:.2f} s to fail (bound 10 s)")
+    print(f"w2's collective port dropped, its probe port open: the launch failed after {took:.2f} s: "
+          f"{text.strip()[:400]}")
+    hosts.cli("sup", "terminate", "collective")
+    hosts.undrop(rule)
+
+
 def scenario_loopback_worker(hosts, client, path):
     workers = hosts.workers
     check(workers["w1"].stop() == 0, "w1 did not exit 0")
@@ -159,6 +179,7 @@ def main():
         client = hosts.client("sup")
         hosts.wait_alive(client, ["w1", "w2"])
         scenario_blocked_port(hosts, path)
+        scenario_blocked_collective_port(hosts, path)
         scenario_loopback_worker(hosts, client, path)
         scenario_split_address(hosts, client, path)
         scenario_serve_and_kill(hosts, client, path)
