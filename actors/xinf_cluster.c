@@ -20,7 +20,7 @@ typedef struct {
 typedef struct {
     uint64_t seq;
     uint64_t time_ms;
-    char kind [16];
+    char kind [24];
     char node [XINF_NODE_NAME_MAX + 1];
     char *detail;
 } s_event_t;
@@ -465,6 +465,9 @@ xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_
     xinf_value_t *events = xinf_value_new_array ();
     uint64_t oldest = self->next_seq > XINF_EVENTS_KEPT ? self->next_seq - XINF_EVENTS_KEPT : 1;
     uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
+    //  Without 'since': the newest 'limit' events (oldest first)
+    if (since == 0 && self->next_seq - seq > limit)
+        seq = self->next_seq - limit;
     for (; seq < self->next_seq && xinf_value_count (events) < limit; seq++) {
         const s_event_t *event = &self->events [(seq - 1) % XINF_EVENTS_KEPT];
         xinf_value_t *item = xinf_value_new_map ();

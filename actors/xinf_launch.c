@@ -142,6 +142,13 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
         self->failed_fn (ctx, model, replica, self->failed_arg);
 }
 
+int
+xinf_launch_load_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                          xinf_replica_entry_t *replica)
+{
+    return s_send_load (self, ctx, model, replica, 0);
+}
+
 // ---- 1. address check ---------------------------------------------------
 
 static const xinf_value_t *

@@ -87,6 +87,7 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
     else {
         xinf_models_adopt (state->models, ctx, node, models);
+        xinf_models_worker_joined (state->models, ctx, node);
         const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");
         if (xinf_value_type (requests) == XINF_ARRAY && xinf_value_count (requests) <= XINF_HELLO_REQUESTS_MAX)
             xinf_models_adopt_requests (state->models, ctx, node, requests);
