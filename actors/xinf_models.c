@@ -33,6 +33,7 @@ s_model_free (void **item)
 
 static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg);
 static void s_sync (xinf_models_t *self, s_model_t *model);
+static void s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how);
 
 static int
 s_scheduler_to_node (void *arg, const char *node, xinf_msg_t **msg_p)
@@ -202,15 +203,20 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
     if (!check.failed && named && replicas > 1 && n_worker > 1)
         xinf_check_fail (&check, "named workers place one replica: give replicas 1");
-    if (!check.failed && zhashx_lookup (self->models, uid)) {
+    s_model_t *existing = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    const char *existing_error;
+    const char *existing_state = existing ? s_model_state (existing, &existing_error) : "";
+    if (existing && !streq (existing_state, "failed") && !streq (existing_state, "stopped")) {
         code = "DUPLICATE_MODEL";
-        xinf_check_fail (&check, "model '%s' is already launched (terminate it first)", uid);
+        xinf_check_fail (&check, "model '%s' is already launched and %s (terminate it first)", uid, existing_state);
     }
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "LAUNCH: %s", check.reason);
         xinf_value_destroy (&named);
         return;
     }
+    if (existing)                     //  a failed or stopped launch: this one replaces it
+        s_forget (self, ctx, existing, "relaunched");
     s_model_t *model = calloc (1, sizeof *model);
     assert (model);
     model->n_worker = n_worker;
@@ -362,24 +368,31 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
+//  Ends a model: its requests, its replicas on the workers, its entry.
+static void
+s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how)
+{
+    char reason [128];
+    snprintf (reason, sizeof reason, "model %s was %s", model->uid, how);
+    xinf_scheduler_model_drop (self->scheduler, model->uid, "MODEL_NOT_READY", reason);
+    xinf_launch_stop (self->launch, ctx, model);
+    xinf_info ("supervisor", "%s uid=%s replicas=%zu", how, model->uid, model->count);
+    if (zhashx_size (self->terminated) >= 1024)
+        zhashx_purge (self->terminated);
+    zhashx_update (self->terminated, model->uid, self);
+    zhashx_delete (self->models, model->uid);
+}
+
 static void
 s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_model_t *model = s_lookup (self, ctx, from, msg, "TERMINATE");
     if (!model)
         return;
-    char reason [128];
-    snprintf (reason, sizeof reason, "model %s was terminated", model->uid);
-    xinf_scheduler_model_drop (self->scheduler, model->uid, "MODEL_NOT_READY", reason);
-    xinf_launch_stop (self->launch, ctx, model);
     xinf_msg_t *reply = xinf_msg_new ("TERMINATE_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", model->uid);
     xinf_map_put_uint (xinf_msg_body (reply), "replicas", model->count);
-    xinf_info ("supervisor", "terminate uid=%s replicas=%zu", model->uid, model->count);
-    if (zhashx_size (self->terminated) >= 1024)
-        zhashx_purge (self->terminated);
-    zhashx_update (self->terminated, model->uid, self);
-    zhashx_delete (self->models, model->uid);
+    s_forget (self, ctx, model, "terminated");
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 

@@ -157,7 +157,7 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
     if (xinf_config_flag (config, "json"))
         s_print (config, xinf_msg_body (reply));
     else {
-        printf ("%-20s %-8s %-6s %-6s %10s %-24s %s\n", "UID", "STATE", "ARCH", "TYPE", "SIZE_MB", "WORKERS", "PATH");
+        printf ("%-20s %-11s %-6s %-6s %10s %-24s %s\n", "UID", "STATE", "ARCH", "TYPE", "SIZE_MB", "WORKERS", "PATH");
         for (size_t index = 0; index < xinf_value_count (models); index++) {
             xinf_value_t *model = xinf_array_at (models, index);
             xinf_value_t *replicas = xinf_map_get (model, "replicas");
@@ -174,11 +174,15 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
                     snprintf (workers + used, sizeof workers - used, "%s%s", rank ? "+" : "", node ? node : "?");
                 }
             }
-            printf ("%-20s %-8s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
+            printf ("%-20s %-11s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
                     xinf_value_str (xinf_map_get (model, "state")) ?: "?", xinf_value_str (xinf_map_get (model, "arch")) ?: "-",
                     xinf_value_str (xinf_map_get (model, "type")) ?: "-",
                     (double) xinf_value_uint (xinf_map_get (model, "size_bytes")) / 1e6, workers,
                     xinf_value_str (xinf_map_get (model, "path")) ?: "?");
+            //  Why a model is not ready, under its row
+            const char *error = xinf_value_str (xinf_map_get (model, "error"));
+            if (error && *error)
+                printf ("%-20s %s\n", "", error);
         }
         if (xinf_value_count (models) == 0)
             printf ("(no models)\n");
