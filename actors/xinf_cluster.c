@@ -28,6 +28,7 @@ typedef struct {
 struct _xinf_cluster_t {
     char name [XINF_NODE_NAME_MAX + 1];
     int64_t heartbeat_ms;
+    int64_t forget_ms;                //  lost workers leave the table after it (0: never)
     int liveness;
     zhashx_t *workers;            //  node name -> s_worker_t
     xinf_heartbeat_t *liveness_tracker;
@@ -294,10 +295,41 @@ xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now)
         self->lost_fn (worker->hello.node, "stopped (BYE)", self->lost_arg);
 }
 
+//  Workers lost for longer than forget_ms leave the table, with an event.
+static void
+s_forget_lost (xinf_cluster_t *self, int64_t now)
+{
+    zlist_t *gone = zlist_new ();
+    zlist_autofree (gone);
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (worker->state == XINF_WORKER_LOST && now - worker->state_since >= self->forget_ms)
+            zlist_append (gone, worker->hello.node);
+    for (char *node = (char *) zlist_first (gone); node; node = (char *) zlist_next (gone)) {
+        s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+        int64_t lost_ms = now - worker->state_since;
+        xinf_info ("supervisor", "worker forgotten node=%s lost_ms=%lld", node, (long long) lost_ms);
+        xinf_cluster_event (self, "forgotten", node, "lost for %lld ms (--forget-lost-ms %lld): removed from the "
+                            "workers", (long long) lost_ms, (long long) self->forget_ms);
+        xinf_heartbeat_remove (self->liveness_tracker, node);
+        zhashx_delete (self->workers, node);
+    }
+    zlist_destroy (&gone);
+}
+
 size_t
 xinf_cluster_check (xinf_cluster_t *self, int64_t now)
 {
-    return xinf_heartbeat_check (self->liveness_tracker, now);
+    size_t lost = xinf_heartbeat_check (self->liveness_tracker, now);
+    if (self->forget_ms > 0)
+        s_forget_lost (self, now);
+    return lost;
+}
+
+void
+xinf_cluster_set_forget (xinf_cluster_t *self, int64_t forget_ms)
+{
+    self->forget_ms = forget_ms;
 }
 
 zlist_t *

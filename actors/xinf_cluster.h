@@ -34,6 +34,8 @@ int xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now);
 void xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now);
 //  Declares silent workers lost; returns how many were newly lost.
 size_t xinf_cluster_check (xinf_cluster_t *self, int64_t now);
+//  Workers lost for forget_ms are removed (event `forgotten`); 0: never.
+void xinf_cluster_set_forget (xinf_cluster_t *self, int64_t forget_ms);
 
 //  Peer ids of the workers to send heartbeats to (the alive ones: a lost
 //  worker that wakes up hears nothing and registers again); the caller

@@ -13,6 +13,7 @@ typedef struct {
     int64_t started;
     int64_t heartbeat_ms;
     int liveness;
+    int64_t forget_lost_ms;        //  lost workers leave the table after it (0: never)
     xinf_cluster_t *cluster;      //  created and used on the actor thread
     xinf_models_t *models;        //  models, replicas, in-flight requests
     xinf_mesh_t *mesh;            //  connectivity mesh sessions (doctor, preflight)
@@ -237,6 +238,7 @@ s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
+    xinf_cluster_set_forget (state->cluster, state->forget_lost_ms);
     state->mesh = xinf_mesh_new (state->cluster);
     state->models = xinf_models_new (state->cluster, state->mesh);
     //  Workers notice a lost supervisor after liveness intervals, then
@@ -286,7 +288,7 @@ static const xinf_handler_t s_handlers [] = {
 };
 
 xinf_supervisor_t *
-xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
+xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness, int64_t forget_lost_ms)
 {
     xinf_supervisor_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -296,6 +298,7 @@ xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
     self->state->started = zclock_mono ();
     self->state->heartbeat_ms = heartbeat_ms;
     self->state->liveness = liveness;
+    self->state->forget_lost_ms = forget_lost_ms;
     xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor)
