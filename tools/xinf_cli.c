@@ -33,7 +33,7 @@ static const xinf_option_t s_options [] = {
     { "max-queued", 0, NULL, XINF_OPT_INT, "256", 1, 100000, NULL, "N",
       "launch: requests queued per model before OVERLOADED" },
     { "no-wait", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "launch: return once accepted, do not follow the load" },
-    { "stall-timeout", 0, "XINF_STALL_TIMEOUT", XINF_OPT_INT, "60", 1, 86400, NULL, "S",
+    { "stall-timeout-ms", 0, "XINF_STALL_TIMEOUT_MS", XINF_OPT_INT, "60000", 100, 86400000, NULL, "MS",
       "launch: give up when the load makes no progress for this long; a rank waiting this long on a peer fails" },
     { "prompt", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "generate: the prompt as text" },
     { "prompt-tokens", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "IDS", "generate: the prompt as token ids, 1,2,3 (no BOS added)" },

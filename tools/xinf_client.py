@@ -120,6 +120,23 @@ def decode_reply(frames):
     return header, frames[2:]
 
 
+def progress_line(uid, progress):
+    """One line of launch progress, as xinf-cli prints it: the state, and
+    bytes once a worker knows the file's size; per rank for a
+    tensor-parallel replica (each rank reads its own shard's bytes)."""
+    line = f"{uid}: {progress['state']}"
+    for index, replica in enumerate(progress.get("replicas", [])):
+        ranks = replica.get("ranks")
+        for rank, part in enumerate(ranks or [replica]):
+            line += ("," if rank else ";" if index else " |") + f" replica {index}"
+            if ranks:
+                line += f" rank {rank}"
+            line += f" on {part.get('worker', '?')} {part.get('state', '?')}"
+            if part.get("bytes_total"):
+                line += f" {part['bytes_done'] / 1e6:.1f} / {part['bytes_total'] / 1e6:.1f} MB"
+    return line
+
+
 class XinfClient:
     """A DEALER connected to a supervisor; one request at a time."""
 
@@ -267,8 +284,9 @@ class XinfClient:
         last, changed = None, time.monotonic()
         while True:
             progress = self.launch_progress(uid)
-            if progress["bytes_done"] != last:
-                last, changed = progress["bytes_done"], time.monotonic()
+            line = progress_line(uid, progress)
+            if line != last:  # a step or bytes moved: progress
+                last, changed = line, time.monotonic()
                 if on_progress:
                     on_progress(progress)
             if progress["state"] == "ready":
@@ -276,7 +294,8 @@ class XinfClient:
             if progress["state"] in ("failed", "stopped"):
                 raise XinfError("LOAD_FAILED", f"{uid} {progress['state']}: {progress.get('error', '')}")
             if time.monotonic() - changed > stall_s:
-                raise XinfTimeout(f"{uid}: no load progress for {stall_s} s (at {last} of {progress['bytes_total']} bytes)")
+                raise XinfTimeout(f"{uid}: no load progress for {stall_s} s (at {progress['bytes_done']} of "
+                                  f"{progress['bytes_total']} bytes)")
             time.sleep(0.2)  # the poll interval; the stall deadline bounds the loop
 
     def list_models(self):
@@ -449,11 +468,11 @@ def _model_command(client, args, prompt_tokens):
         uid, path = args.args
         body = client.launch(uid, path, args.worker, args.replicas, args.threads, args.n_worker,
                              args.workers.split(",") if args.workers else None, args.probe_timeout,
-                             args.rendezvous_timeout, args.stall_timeout * 1000, args.kv_cache_mb or None,
+                             args.rendezvous_timeout, args.stall_timeout_ms, args.kv_cache_mb or None,
                              args.max_seqs or None, args.step_tokens or None, args.max_queued)
         if not args.no_wait:
-            body = client.wait_ready(uid, stall_s=args.stall_timeout, on_progress=None if args.json else lambda p: print(
-                f"{uid}: {p['state']} {p['bytes_done'] / 1e6:.1f} / {p['bytes_total'] / 1e6:.1f} MB", file=sys.stderr))
+            body = client.wait_ready(uid, stall_s=args.stall_timeout_ms / 1000, on_progress=None if args.json else
+                                     lambda p: print(progress_line(uid, p), file=sys.stderr))
         print(_json(body) if args.json else f"{uid} {'accepted' if args.no_wait else 'ready'}")
     elif args.command == "models":
         models = client.list_models()
@@ -503,7 +522,7 @@ def main(argv=None):
     parser.add_argument("--n-worker", type=_positive, default=1, help="launch: split each replica over N workers")
     parser.add_argument("--rendezvous-timeout", type=_positive, default=10000, metavar="MS",
                         help="launch: how long the ranks may take to join their group")
-    parser.add_argument("--stall-timeout", type=_positive, default=60, metavar="S",
+    parser.add_argument("--stall-timeout-ms", type=_positive, default=60000, metavar="MS",
                         help="launch: no progress for this long is a stall; a rank waiting this long on a peer fails")
     parser.add_argument("--threads", type=_unsigned, default=0, help="launch: threads per replica (0: all)")
     parser.add_argument("--kv-cache-mb", type=_unsigned, default=0, metavar="MB",

@@ -98,6 +98,17 @@ def main():
         poll(f"{holder} alive again", 10, lambda: workers_by_name(client)[holder]["state"] == "alive")
         check(model_of(client, "u")["replicas"][0]["worker"] == "h3", "u moved back to its old worker")
         print(f"c. SIGSTOP {holder}: u moved to h3; on SIGCONT {holder} unloaded its stale replica")
+        # d. the C and Python clients print the same progress lines
+        lines = []
+        for uid, argv in (("cli-c", [tool(build_dir, "xinf-cli")]),
+                          ("cli-py", [sys.executable, os.path.join(HERE, "..", "..", "tools", "xinf_client.py")])):
+            result = subprocess.run(argv + ["-e", supervisor.endpoint, "launch", uid, path, "--worker", "h3",
+                                            "--threads", "1"], capture_output=True, text=True, timeout=120)
+            check(result.returncode == 0, f"{uid}: exit {result.returncode}: {result.stderr}")
+            lines.append([line.replace(uid, "UID") for line in result.stderr.splitlines() if line.startswith(uid)])
+        check(lines[0][-1] == lines[1][-1] and "| replica 0 on h3 ready" in lines[0][-1] and " MB" in lines[0][-1],
+              f"progress lines differ: C {lines[0]} Python {lines[1]}")
+        print(f"d. both clients end with: {lines[0][-1]}")
         client.close()
         for name, worker in workers.items():
             if name != victim:
