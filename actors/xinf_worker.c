@@ -152,7 +152,7 @@ s_send_heartbeat (xinf_ctx_t *ctx, int64_t now)
     s_state_t *state = s_state (ctx);
     xinf_heartbeat_msg_t beat = { .seq = ++state->seq };
     snprintf (beat.node, sizeof beat.node, "%s", state->hello.node);
-    beat.waits = xinf_waits_snapshot (xinf_waits_global (), now, 2 * state->heartbeat_ms);
+    beat.waits = xinf_waits_snapshot (xinf_waits_global (), now, 0);    //  every open wait
     xinf_msg_t *msg = xinf_heartbeat_msg_encode (&beat);
     xinf_heartbeat_msg_clear (&beat);
     xinf_dealer_send (state->dealer, &msg);   //  a refused beat is a missed beat

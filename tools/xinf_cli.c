@@ -15,6 +15,7 @@ static const xinf_option_t s_options [] = {
     { "endpoint", 'e', "XINF_ENDPOINT", XINF_OPT_STR, "tcp://127.0.0.1:9997", 0, 0, NULL, "ENDPOINT",
       "the supervisor to talk to" },
     { "count", 'n', NULL, XINF_OPT_INT, "1", 1, 1000000, NULL, "N", "ping: how many pings" },
+    { "older-than", 0, NULL, XINF_OPT_INT, "0", 0, 86400000, NULL, "MS", "waits: only waits at least this old" },
     { "timeout", 't', "XINF_TIMEOUT_MS", XINF_OPT_INT, "3000", 1, 3600000, NULL, "MS",
       "how long to wait for each reply" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON for scripts" },
@@ -139,7 +140,7 @@ s_query (xinf_config_t *config, xinf_dealer_t *dealer, const char *command)
         xinf_cli_show_workers (body, stdout);
     else
     if (streq (command, "waits"))
-        xinf_cli_show_waits (body, stdout);
+        xinf_cli_show_waits (body, (uint64_t) xinf_config_int (config, "older-than"), stdout);
     else
         xinf_cli_show_events (body, stdout);
     xinf_msg_destroy (&reply);

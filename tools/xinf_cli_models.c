@@ -47,7 +47,7 @@ s_show_waits (xinf_config_t *config, xinf_dealer_t *dealer)
     if (!reply)
         return;
     fprintf (stderr, "xinf-cli: what the cluster is waiting for:\n");
-    xinf_cli_show_waits (xinf_msg_body (reply), stderr);
+    xinf_cli_show_waits (xinf_msg_body (reply), 0, stderr);
     xinf_msg_destroy (&reply);
 }
 

@@ -395,7 +395,14 @@ def _devices(devices):
     return text + (f" +{gpus} gpu" if gpus else "")
 
 
+def _cell(value):
+    return value if value not in ("", None) else "-"
+
+
 def _table(rows, headers, out):
+    """Aligned like xinf-cli's tables (tools/xinf_cli_table.c)."""
+    if not rows:
+        return
     rows = [[str(cell) for cell in row] for row in rows]
     widths = [max(len(header), *(len(row[at]) for row in rows)) for at, header in enumerate(headers)]
     for row in [list(headers)] + rows:
@@ -411,29 +418,35 @@ def show_workers(body, out=sys.stdout):
         return
     rows = []
     for worker in body["workers"]:
-        rows.append([worker["node"], worker["state"], worker["host_ip"] or "-", worker["observed_address"] or "-",
-                     _age(worker["last_heartbeat_ms"]), worker["cpus"], f"{worker['memory_bytes'] / 1e9:.1f} GB",
-                     _devices(worker["devices"]), len(worker["warnings"])])
-    _table(rows, ["NODE", "STATE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY", "DEVICES", "WARNINGS"], out)
+        ports = worker.get("data_ports") or [0, 0]
+        rows.append([_cell(worker["node"]), _cell(worker["state"]), _age(worker.get("state_age_ms")),
+                     _cell(worker["host_ip"]), _cell(worker["observed_address"]), _age(worker["last_heartbeat_ms"]),
+                     worker["cpus"], f"{worker['memory_bytes'] / 1e9:.1f} GB", _devices(worker["devices"]),
+                     f"{ports[0]}-{ports[1]}", len(worker["warnings"])])
+    _table(rows, ["NODE", "STATE", "SINCE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY", "DEVICES", "PORTS",
+                  "WARNINGS"], out)
     for worker in body["workers"]:
         for warning in worker["warnings"]:
             print(f"warning: {worker['node']}: {warning}", file=out)
 
 
-def show_waits(waits, out=sys.stdout):
+def show_waits(waits, out=sys.stdout, older_than_ms=0):
+    waits = [wait for wait in waits if wait["age_ms"] >= older_than_ms]
     if not waits:
         print("(no waits)", file=out)
         return
-    rows = [[wait["node"], wait["actor"], wait["what"], wait["peer"] or "-", _age(wait["age_ms"]),
-             wait["progress"], "STALLED" if wait["stalled"] else "no"] for wait in waits]
-    _table(rows, ["NODE", "ACTOR", "WHAT", "PEER", "AGE", "PROGRESS", "STALLED"], out)
+    rows = [[_cell(wait["node"]), _cell(wait["actor"]), _cell(wait["what"]), _cell(wait["peer"]), _age(wait["age_ms"]),
+             wait["progress"], _age(wait["idle_ms"]),
+             f"{'STALLED' if wait['stalled'] else 'waiting'}, limit {_age(wait['stall_ms'])}"] for wait in waits]
+    _table(rows, ["NODE", "ACTOR", "WHAT", "PEER", "AGE", "PROGRESS", "IDLE", "STATE"], out)
 
 
 def show_events(body, out=sys.stdout):
     if not body["events"]:
         print("(no events)", file=out)
         return
-    rows = [[_iso(event["time_ms"]), event["kind"], event["node"], event["detail"]] for event in body["events"]]
+    rows = [[_iso(event["time_ms"]), _cell(event["kind"]), _cell(event["node"]), _cell(event["detail"])]
+            for event in body["events"]]
     _table(rows, ["TIME", "KIND", "NODE", "DETAIL"], out)
 
 
@@ -517,6 +530,8 @@ def main(argv=None):
     parser.add_argument("--worker", help="launch: the worker to place the model on")
     parser.add_argument("--workers", help="launch: the workers of the ranks, A,B,.. (one per rank)")
     parser.add_argument("--replicas", type=_positive, default=1, help="launch: replicas")
+    parser.add_argument("--older-than", type=_unsigned, default=0, metavar="MS",
+                        help="waits: only waits at least this old")
     parser.add_argument("--probe-timeout", type=_positive, default=3000, metavar="MS",
                         help="doctor, launch --n-worker: how long each connectivity probe may take")
     parser.add_argument("--n-worker", type=_positive, default=1, help="launch: split each replica over N workers")
@@ -589,7 +604,7 @@ def main(argv=None):
             if args.json:
                 print(_json({"waits": waits}))
             else:
-                show_waits(waits)
+                show_waits(waits, older_than_ms=args.older_than)
         elif args.command == "doctor":
             body = client.doctor(args.probe_timeout)
             if args.json:

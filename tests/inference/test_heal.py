@@ -109,6 +109,21 @@ def main():
         check(lines[0][-1] == lines[1][-1] and "| replica 0 on h3 ready" in lines[0][-1] and " MB" in lines[0][-1],
               f"progress lines differ: C {lines[0]} Python {lines[1]}")
         print(f"d. both clients end with: {lines[0][-1]}")
+        # ... and the same tables: events exactly, workers' header and names
+        outputs = {}
+        for name, argv in (("c", [tool(build_dir, "xinf-cli")]),
+                           ("py", [sys.executable, os.path.join(HERE, "..", "..", "tools", "xinf_client.py")])):
+            for command in ("events", "workers"):
+                result = subprocess.run(argv + ["-e", supervisor.endpoint, command], capture_output=True, text=True,
+                                        timeout=60)
+                check(result.returncode == 0, f"{name} {command}: {result.stderr}")
+                outputs[name, command] = result.stdout.splitlines()
+        check(outputs["c", "events"] == outputs["py", "events"],
+              "events tables differ:\n" + "\n".join(outputs["c", "events"]) + "\n---\n" + "\n".join(outputs["py", "events"]))
+        heads = [[line.split()[0] for line in outputs[name, "workers"][1:]] for name in ("c", "py")]
+        check(outputs["c", "workers"][1] == outputs["py", "workers"][1] and heads[0] == heads[1],
+              f"workers tables differ: {outputs['c', 'workers']} {outputs['py', 'workers']}")
+        print(f"   events ({len(outputs['c', 'events'])} lines) and workers tables agree between C and Python")
         client.close()
         for name, worker in workers.items():
             if name != victim:
