@@ -726,6 +726,13 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
 }
 
 void
+xinf_models_took_over (xinf_models_t *self, int64_t now)
+{
+    self->started = now;
+    xinf_scheduler_set_grace (self->scheduler, now + self->restart_window_ms);
+}
+
+void
 xinf_models_set_restart_window (xinf_models_t *self, int64_t window_ms)
 {
     self->restart_window_ms = window_ms;

@@ -32,7 +32,7 @@ xinf_probe_listener_new (const char *node, int low, int high)
     xinf_probe_listener_t *self = calloc (1, sizeof *self);
     assert (self);
     snprintf (self->node, sizeof self->node, "%s", node);
-    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, NULL, NULL, self };
+    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, NULL, NULL, self, NULL };
     self->actor = xinf_actor_new (&spec);
     for (int port = low; self->actor && port <= high && !self->port; port++) {
         char endpoint [64];

@@ -3,6 +3,7 @@
 #include "xinf_cluster.h"
 #include "xinf_models.h"
 #include "xinf_doctor.h"
+#include "xinf_bstar.h"
 
 #include <unistd.h>
 
@@ -18,6 +19,7 @@ typedef struct {
     xinf_models_t *models;        //  models, replicas, in-flight requests
     xinf_mesh_t *mesh;            //  connectivity mesh sessions (doctor, preflight)
     xinf_doctor_t *doctor;        //  deployment checklist sessions
+    xinf_bstar_t *bstar;          //  the standby pair, NULL without a peer
     uint64_t heartbeat_seq;
     int64_t last_beat;
 } s_state_t;
@@ -50,6 +52,8 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put_uint (body, "bad_envelopes", stats.bad_envelopes);
     xinf_map_put_uint (body, "unknown_types", stats.unknown_types);
     xinf_map_put_uint (body, "workers", xinf_cluster_size (state->cluster));
+    if (state->bstar)
+        xinf_map_put_str (body, "standby", xinf_bstar_state_name (xinf_bstar_state (state->bstar)));
     for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
         zframe_t *copy = zframe_dup (xinf_msg_frame (msg, index));
         xinf_msg_add_frame (pong, &copy);
@@ -219,6 +223,8 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     if (now - state->last_beat < state->heartbeat_ms)
         return;
     state->last_beat = now;
+    if (state->bstar)
+        xinf_bstar_tick (state->bstar, now);
     zlist_t *peers = xinf_cluster_heartbeat_peers (state->cluster);
     for (char *peer_id = (char *) zlist_first (peers); peer_id; peer_id = (char *) zlist_next (peers)) {
         xinf_peer_t *peer = xinf_router_peer (xinf_ctx_router (ctx), peer_id);
@@ -246,6 +252,8 @@ s_init (xinf_ctx_t *ctx)
     xinf_models_set_restart_window (state->models, 2 * state->liveness * state->heartbeat_ms + 2000);
     state->doctor = xinf_doctor_new (state->cluster, state->mesh, state->node_name);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
+    if (state->bstar)
+        xinf_bstar_start (state->bstar, ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
     return 0;
@@ -262,6 +270,60 @@ s_fini (xinf_ctx_t *ctx)
     xinf_doctor_destroy (&s_state (ctx)->doctor);
     xinf_mesh_destroy (&s_state (ctx)->mesh);
     xinf_cluster_destroy (&s_state (ctx)->cluster);
+    xinf_bstar_destroy (&s_state (ctx)->bstar);
+}
+
+//  HA_STATE from the standby peer: its state drives ours.
+static void
+s_on_peer_state (xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_bstar_state_t peer = xinf_bstar_state_parse (xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state")));
+    if (!peer) {
+        xinf_warn ("supervisor", "HA_STATE without a valid 'state' ignored");
+        return;
+    }
+    xinf_bstar_state_t before = xinf_bstar_state (state->bstar);
+    xinf_bstar_state_t after = xinf_bstar_peer_state (state->bstar, peer, zclock_mono ());
+    if (after != before)
+        xinf_cluster_event (state->cluster, "standby", state->node_name, "%s -> %s (the peer is %s)",
+                            xinf_bstar_state_name (before), xinf_bstar_state_name (after), xinf_bstar_state_name (peer));
+    if (after == XINF_BSTAR_ACTIVE && before == XINF_BSTAR_PASSIVE)
+        xinf_models_took_over (state->models, zclock_mono ());
+}
+
+//  With a standby peer, every message passes here first: the peer's
+//  HA_STATE is handled, PING always answered; a worker's or client's
+//  message is served only by the active supervisor (a passive one whose
+//  peer went silent takes over on it), else answered ERROR STANDBY.
+static bool
+s_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    if (!state->bstar || xinf_msg_is (msg, "PING") || xinf_msg_is (msg, "ERROR"))
+        return true;
+    if (xinf_msg_is (msg, "HA_STATE")) {
+        s_on_peer_state (ctx, msg);
+        return false;
+    }
+    xinf_bstar_state_t before = xinf_bstar_state (state->bstar);
+    int64_t now = zclock_mono ();
+    if (xinf_bstar_request (state->bstar, now)) {
+        if (before == XINF_BSTAR_PASSIVE) {
+            xinf_cluster_event (state->cluster, "standby", state->node_name, "passive -> active: the peer %s is "
+                                "silent for %lld ms and %s came here (fail-over)", xinf_bstar_peer (state->bstar),
+                                (long long) (now - xinf_bstar_peer_heard (state->bstar)), xinf_msg_type (msg));
+            xinf_models_took_over (state->models, now);
+        }
+        return true;
+    }
+    xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "STANDBY", "%s: supervisor %s is the %s standby; "
+        "the active one is %s: send there", xinf_msg_type (msg), state->node_name,
+        xinf_bstar_state_name (xinf_bstar_state (state->bstar)), xinf_bstar_peer (state->bstar));
+    xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", (uint64_t) state->heartbeat_ms);
+    xinf_map_put_str (xinf_msg_body (error), "active", xinf_bstar_peer (state->bstar));
+    xinf_ctx_reply (ctx, from, msg, &error);
+    return false;
 }
 
 static const xinf_handler_t s_handlers [] = {
@@ -288,18 +350,21 @@ static const xinf_handler_t s_handlers [] = {
 };
 
 xinf_supervisor_t *
-xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness, int64_t forget_lost_ms)
+xinf_supervisor_new (const xinf_supervisor_config_t *config)
 {
     xinf_supervisor_t *self = calloc (1, sizeof *self);
     assert (self);
     self->state = calloc (1, sizeof (s_state_t));
     assert (self->state);
-    snprintf (self->state->node_name, sizeof self->state->node_name, "%s", node_name);
+    snprintf (self->state->node_name, sizeof self->state->node_name, "%s", config->node_name);
     self->state->started = zclock_mono ();
-    self->state->heartbeat_ms = heartbeat_ms;
-    self->state->liveness = liveness;
-    self->state->forget_lost_ms = forget_lost_ms;
-    xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state };
+    self->state->heartbeat_ms = config->heartbeat_ms;
+    self->state->liveness = config->liveness;
+    self->state->forget_lost_ms = config->forget_lost_ms;
+    if (config->standby_peer && *config->standby_peer)
+        self->state->bstar = xinf_bstar_new (config->standby_primary, config->standby_peer, config->heartbeat_ms,
+                                             config->heartbeat_ms * config->liveness);
+    xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state, s_gate };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor)
         xinf_supervisor_destroy (&self);

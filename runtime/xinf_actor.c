@@ -19,6 +19,7 @@ struct _xinf_ctx_t {
     zhashx_t *handlers;        //  type -> xinf_handler_fn (not owned)
     int (*init) (xinf_ctx_t *ctx);
     void (*fini) (xinf_ctx_t *ctx);
+    bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
     xinf_router_t *router;
     zloop_t *loop;
     zsock_t *pipe;
@@ -50,6 +51,8 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 static void
 s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
 {
+    if (ctx->gate && !ctx->gate (ctx, peer, msg))
+        return;
     xinf_handler_fn *handler = (xinf_handler_fn *) zhashx_lookup (ctx->handlers, xinf_msg_type (msg));
     if (handler) {
         ctx->stats.handled++;
@@ -174,6 +177,7 @@ s_ctx_new (const xinf_actor_spec_t *spec)
     ctx->state = spec->state;
     ctx->init = spec->init;
     ctx->fini = spec->fini;
+    ctx->gate = spec->gate;
     ctx->handlers = zhashx_new ();
     zhashx_insert (ctx->handlers, "PING", (void *) s_on_ping);
     for (const xinf_handler_t *handler = spec->handlers; handler && handler->type; handler++)

@@ -51,6 +51,39 @@ static const xinf_option_t s_options [] = {
     { NULL }
 };
 
+//  The dealer to the supervisor: -e A, or -e A,B for a standby pair, where
+//  the one whose PONG says it serves (no standby, primary or active) is
+//  chosen, else one that answers at all (a passive one whose peer is gone
+//  takes over on our request), else the first (the command says why).
+static xinf_dealer_t *
+s_connect (const char *endpoints, int timeout_ms)
+{
+    const char *comma = strchr (endpoints, ',');
+    if (!comma)
+        return xinf_dealer_new (endpoints, "xinf-cli");
+    char pair [2][512];
+    snprintf (pair [0], sizeof pair [0], "%.*s", (int) (comma - endpoints), endpoints);
+    snprintf (pair [1], sizeof pair [1], "%s", comma + 1);
+    int answered = 0;
+    for (int index = 0; index < 2; index++) {
+        xinf_dealer_t *dealer = xinf_dealer_new (pair [index], "xinf-cli");
+        xinf_msg_t *ping = xinf_msg_new ("PING");
+        char error [256];
+        xinf_msg_t *pong = dealer ? xinf_dealer_request (dealer, &ping, timeout_ms / 2, error, sizeof error) : NULL;
+        xinf_msg_destroy (&ping);
+        const char *standby = pong ? xinf_value_str (xinf_map_get (xinf_msg_body (pong), "standby")) : NULL;
+        bool serves = pong && xinf_msg_is (pong, "PONG") && (!standby || streq (standby, "primary")
+                                                               || streq (standby, "active"));
+        if (pong && !serves && index == 1)
+            answered = 1;
+        xinf_msg_destroy (&pong);
+        if (serves)
+            return dealer;
+        xinf_dealer_destroy (&dealer);
+    }
+    return xinf_dealer_new (pair [answered], "xinf-cli");
+}
+
 static int
 s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
 {
@@ -223,7 +256,7 @@ main (int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
-    xinf_dealer_t *dealer = xinf_dealer_new (xinf_config_str (config, "endpoint"), "xinf-cli");
+    xinf_dealer_t *dealer = s_connect (xinf_config_str (config, "endpoint"), (int) xinf_config_int (config, "timeout"));
     if (!dealer) {
         fprintf (stderr, "xinf-cli: invalid endpoint '%s' (expected tcp://HOST:PORT)\n", xinf_config_str (config, "endpoint"));
         xinf_config_destroy (&config);
