@@ -128,12 +128,16 @@ xinf_bstar_start (xinf_bstar_t *self, xinf_ctx_t *ctx)
 }
 
 void
-xinf_bstar_tick (xinf_bstar_t *self, int64_t now)
+xinf_bstar_tick (xinf_bstar_t *self, xinf_value_t *extra)
 {
-    (void) now;
-    if (!self->dealer)
+    if (!self->dealer) {
+        xinf_value_destroy (&extra);
         return;
+    }
     xinf_msg_t *msg = xinf_msg_new ("HA_STATE");
+    for (size_t index = 0; extra && index < xinf_value_count (extra); index++)
+        xinf_map_put (xinf_msg_body (msg), xinf_map_key_at (extra, index), xinf_value_dup (xinf_map_value_at (extra, index)));
+    xinf_value_destroy (&extra);
     xinf_map_put_str (xinf_msg_body (msg), "state", s_names [self->state]);
     xinf_dealer_send (self->dealer, &msg);     //  a refused one is a missed one
 }

@@ -55,7 +55,8 @@ bool xinf_bstar_request (xinf_bstar_t *self, int64_t now);
 //  Starts the link to the peer on the actor's loop: HA_STATE every
 //  interval, and HA_STATE from it read by the caller's handler.
 void xinf_bstar_start (xinf_bstar_t *self, xinf_ctx_t *ctx);
-//  Sends our state to the peer (called every interval).
-void xinf_bstar_tick (xinf_bstar_t *self, int64_t now);
+//  Sends our state to the peer (called every interval), with the fields
+//  of 'extra' (a map, taken; NULL: none) in the same HA_STATE.
+void xinf_bstar_tick (xinf_bstar_t *self, xinf_value_t *extra);
 
 #endif

@@ -131,6 +131,14 @@ xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, co
     event->detail = strdup (detail);
 }
 
+void
+xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node,
+                         const char *detail)
+{
+    xinf_cluster_event (self, kind, node, "%s", detail);
+    self->events [(self->next_seq - 2) % XINF_EVENTS_KEPT].time_ms = time_ms;
+}
+
 static s_worker_t *
 s_by_peer (xinf_cluster_t *self, const char *peer_id)
 {

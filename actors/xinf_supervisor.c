@@ -20,6 +20,8 @@ typedef struct {
     xinf_mesh_t *mesh;            //  connectivity mesh sessions (doctor, preflight)
     xinf_doctor_t *doctor;        //  deployment checklist sessions
     xinf_bstar_t *bstar;          //  the standby pair, NULL without a peer
+    uint64_t ha_events_have;      //  the peer's events copied here, up to its seq
+    uint64_t ha_peer_has;         //  our events the peer has copied, up to our seq
     uint64_t heartbeat_seq;
     int64_t last_beat;
 } s_state_t;
@@ -28,6 +30,8 @@ struct _xinf_supervisor_t {
     s_state_t *state;
     xinf_actor_t *actor;
 };
+
+static xinf_value_t *s_ha_extra (s_state_t *state);
 
 static s_state_t *
 s_state (xinf_ctx_t *ctx)
@@ -224,7 +228,7 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
         return;
     state->last_beat = now;
     if (state->bstar)
-        xinf_bstar_tick (state->bstar, now);
+        xinf_bstar_tick (state->bstar, s_ha_extra (state));
     zlist_t *peers = xinf_cluster_heartbeat_peers (state->cluster);
     for (char *peer_id = (char *) zlist_first (peers); peer_id; peer_id = (char *) zlist_next (peers)) {
         xinf_peer_t *peer = xinf_router_peer (xinf_ctx_router (ctx), peer_id);
@@ -273,16 +277,48 @@ s_fini (xinf_ctx_t *ctx)
     xinf_bstar_destroy (&s_state (ctx)->bstar);
 }
 
-//  HA_STATE from the standby peer: its state drives ours.
+//  Copies the active peer's events this log lacks (checked field by field).
+static void
+s_copy_peer_events (s_state_t *state, const xinf_value_t *events)
+{
+    for (size_t index = 0; index < xinf_value_count (events); index++) {
+        const xinf_value_t *event = xinf_array_at (events, index);
+        xinf_check_t check = XINF_CHECK_INIT;
+        uint64_t seq = xinf_check_uint (&check, event, "seq", 1, UINT64_MAX);
+        uint64_t time_ms = xinf_check_uint (&check, event, "time_ms", 0, UINT64_MAX);
+        const char *kind = xinf_check_str (&check, event, "kind", 1, 23);
+        const char *node = xinf_check_str (&check, event, "node", 0, 64);
+        const char *detail = xinf_check_str (&check, event, "detail", 0, 1023);
+        if (check.failed) {
+            xinf_warn ("supervisor", "HA_STATE event %zu ignored reason=\"%s\"", index, check.reason);
+            continue;
+        }
+        if (seq <= state->ha_events_have)
+            continue;
+        xinf_cluster_event_copy (state->cluster, time_ms, kind, node, detail);
+        state->ha_events_have = seq;
+    }
+}
+
+//  HA_STATE from the standby peer: its state drives ours; an active peer
+//  sends the events this one lacks, so a fail-over keeps the history.
 static void
 s_on_peer_state (xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
-    xinf_bstar_state_t peer = xinf_bstar_state_parse (xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state")));
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *name = xinf_check_str (&check, body, "state", 1, 15);
+    uint64_t has = xinf_check_uint_opt (&check, body, "events_have", 0, UINT64_MAX, 0);
+    const xinf_value_t *events = xinf_map_get (body, "events") ? xinf_check_array (&check, body, "events", 1000) : NULL;
+    xinf_bstar_state_t peer = check.failed ? 0 : xinf_bstar_state_parse (name);
     if (!peer) {
-        xinf_warn ("supervisor", "HA_STATE without a valid 'state' ignored");
+        xinf_warn ("supervisor", "HA_STATE ignored reason=\"%s\"", check.failed ? check.reason : "unknown state");
         return;
     }
+    state->ha_peer_has = has;
+    if (peer == XINF_BSTAR_ACTIVE || peer == XINF_BSTAR_PRIMARY)
+        s_copy_peer_events (state, events);
     xinf_bstar_state_t before = xinf_bstar_state (state->bstar);
     xinf_bstar_state_t after = xinf_bstar_peer_state (state->bstar, peer, zclock_mono ());
     if (after != before)
@@ -290,6 +326,21 @@ s_on_peer_state (xinf_ctx_t *ctx, xinf_msg_t *msg)
                             xinf_bstar_state_name (before), xinf_bstar_state_name (after), xinf_bstar_state_name (peer));
     if (after == XINF_BSTAR_ACTIVE && before == XINF_BSTAR_PASSIVE)
         xinf_models_took_over (state->models, zclock_mono ());
+}
+
+//  What HA_STATE carries besides the state: the peer's events we have,
+//  and, while serving, our events the peer lacks (at most 200 a beat).
+static xinf_value_t *
+s_ha_extra (s_state_t *state)
+{
+    xinf_value_t *extra = xinf_value_new_map ();
+    xinf_map_put_uint (extra, "events_have", state->ha_events_have);
+    xinf_bstar_state_t mine = xinf_bstar_state (state->bstar);
+    if (mine == XINF_BSTAR_ACTIVE || mine == XINF_BSTAR_PRIMARY) {
+        uint64_t next;
+        xinf_map_put (extra, "events", xinf_cluster_events (state->cluster, state->ha_peer_has, 200, &next));
+    }
+    return extra;
 }
 
 //  With a standby peer, every message passes here first: the peer's

@@ -4,7 +4,8 @@ Guide's Binary Star) on 127.0.0.1.
   a. primary P and backup B: P becomes active, B passive; a worker with
      -e P,B registers with P; a model launched there generates; B answers
      a client's request with ERROR STANDBY naming P;
-  b. kill -9 of P: the worker turns to B, B takes over (the peer silent and
+  b. kill -9 of P: the worker turns to B (which holds P's event history,
+     replicated while it stood by), B takes over (the peer silent and
      a request here), the worker registers there with its replica (adopted,
      no reload) and the model generates through B; the time from the kill
      to the first answer through B is printed, as are the requests a client
@@ -78,6 +79,7 @@ def main():
         # b. kill -9 of the primary
         primary.kill()
         killed = time.monotonic()
+        killed_wall_ms = time.time() * 1000
         outcomes = {}
         first_answer = None
         fallback = XinfClient(b_end, timeout_ms=1000)
@@ -99,8 +101,15 @@ def main():
         print(f"b. kill -9 P: first answer through B after {first_answer:.2f} s ({intervals:.1f} heartbeat "
               f"intervals of {INTERVAL_MS} ms, liveness {LIVENESS}); requests meanwhile ended: {outcomes}; "
               f"the replica was adopted, not reloaded")
-        events = [event for event in fallback.events()["events"] if event["kind"] == "standby"]
+        history = fallback.events()["events"]
+        events = [event for event in history if event["kind"] == "standby"]
         check(any("fail-over" in event["detail"] for event in events), f"B's standby events: {events}")
+        # P's history was replicated to B while it was passive: w1 joined P
+        copied = [event for event in history if event["kind"] == "joined" and event["node"] == "w1"
+                  and event["time_ms"] < killed_wall_ms]
+        check(copied, f"B's events lack P's 'joined w1' from before the kill: {history}")
+        print(f"   B's events hold P's history ({copied[0]['kind']} {copied[0]['node']} before the kill) and "
+              f"its own: {events[-1]['detail']}")
         fallback.close()
 
         # c. xinf-cli -e P,B finds the active one (B)
