@@ -259,7 +259,8 @@ s_load_rope (s_loader_t *loader)
     char key [128];
     snprintf (key, sizeof key, "%s.rope.scaling.type", loader->arch->name);
     const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key) : "linear";
-    double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 1.0, 1024.0);
+    double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 0.0, 1024.0);
+    factor = factor < 1.0 ? 1.0 : factor;          //  0 (and below 1) means none, as in llama.cpp
     if (!type)
         s_fail (loader, "metadata key '%s' is not a string", key);
     else
