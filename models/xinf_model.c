@@ -236,6 +236,7 @@ s_rope_freqs (s_loader_t *loader)
     const float *tensor = s_vector (loader, "rope_freqs.weight", count, true);
     if (!tensor)
         return NULL;
+    s_replicate (loader, tensor, count * sizeof (float));       //  part of every shard's bytes
     if (!(self->rope_factors = malloc (count * sizeof (float))))
         s_fail (loader, "out of memory");
     else
