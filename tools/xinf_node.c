@@ -35,6 +35,9 @@ static const xinf_option_t s_options [] = {
       "heartbeat interval, the same on every node" },
     { "liveness", 0, "XINF_LIVENESS", XINF_OPT_INT, "3", 1, 100, NULL, "N",
       "heartbeats missed before a peer is declared lost" },
+    { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
+      "worker/local: a directory launches may load model files from, subdirectories included (repeatable; "
+      "default: the current directory); other paths are refused" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { NULL }
@@ -45,7 +48,30 @@ typedef struct {
     int64_t heartbeat_ms;
     int liveness;
     int port_low, port_high;
+    xinf_model_dirs_t *model_dirs;    //  --model-dir, resolved
 } s_settings_t;
+
+#define S_MODEL_DIRS_MAX 64
+
+//  --model-dir (each an existing directory), or the current directory.
+static int
+s_model_dirs (xinf_config_t *config, s_settings_t *settings)
+{
+    const char *dirs [S_MODEL_DIRS_MAX];
+    size_t count = xinf_config_all (config, "model-dir", dirs, S_MODEL_DIRS_MAX);
+    if (count > S_MODEL_DIRS_MAX) {
+        fprintf (stderr, "xinf-node: --model-dir given %zu times (at most %d)\n", count, S_MODEL_DIRS_MAX);
+        return -1;
+    }
+    settings->model_dirs = xinf_model_dirs_new ();
+    char error [512];
+    for (size_t index = 0; index < (count ? count : 1); index++)
+        if (xinf_model_dirs_add (settings->model_dirs, count ? dirs [index] : ".", error, sizeof error)) {
+            fprintf (stderr, "xinf-node: --model-dir: %s\n", error);
+            return -1;
+        }
+    return 0;
+}
 
 //  Checks what the option table cannot: port range and host address shape.
 static int
@@ -80,7 +106,7 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         snprintf (settings->node_name, sizeof settings->node_name, "%s", name);
     settings->heartbeat_ms = xinf_config_int (config, "heartbeat-ms");
     settings->liveness = (int) xinf_config_int (config, "liveness");
-    return 0;
+    return s_model_dirs (config, settings);
 }
 
 static xinf_supervisor_t *
@@ -111,7 +137,7 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
     const char *host = xinf_config_str (config, "host");
     xinf_worker_config_t worker_config = {
         endpoint, settings->node_name, host, xinf_config_source (config, "host"),
-        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness
+        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs
     };
     printf ("xinf-node worker %s connecting to %s\n", settings->node_name, endpoint);
     fflush (stdout);
@@ -173,16 +199,18 @@ main (int argc, char **argv)
     else
     if (rc < 0)
         fprintf (stderr, "xinf-node: %s\n", xinf_config_error (config));
-    s_settings_t settings;
+    s_settings_t settings = { .model_dirs = NULL };
     if (rc == 0 && s_validate (config, &settings))
         rc = -1;
     if (rc != 0) {
+        xinf_model_dirs_destroy (&settings.model_dirs);
         xinf_config_destroy (&config);
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
     zsys_init ();
     rc = s_run (config, &settings);
+    xinf_model_dirs_destroy (&settings.model_dirs);
     xinf_config_destroy (&config);
     return rc;
 }

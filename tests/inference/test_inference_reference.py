@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from reference_forward import Model  # noqa: E402
-from xinf_testlib import Node, check, tool  # noqa: E402
+from xinf_testlib import Node, check, model_dir_args, tool  # noqa: E402
 
 PROMPT = [1, 2, 3]
 STEPS = 64
@@ -134,10 +134,10 @@ def compare_tokens(name, wtype, reply, reference):
     print(f"  {name:22s} {STEPS} greedy tokens through the cluster equal the reference's")
 
 
-def generate_through_cluster(build_dir, paths, references):
+def generate_through_cluster(build_dir, workdir, paths, references):
     cli = tool(build_dir, "xinf-cli")
     node = Node(tool(build_dir, "xinf-node"), "--role=local", "-p", "0", "--bind", "127.0.0.1",
-                "--node-name", "w1", "--log-level", "warn")
+                "--node-name", "w1", "--log-level", "warn", *model_dir_args(workdir))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:   # poll until the local worker registered
         result = subprocess.run([cli, "-e", node.endpoint, "workers", "--json"], capture_output=True, text=True,
@@ -171,7 +171,7 @@ def main():
             check_shape(name, model)
             references[name] = model.greedy(PROMPT, STEPS)
             compare_forward(build_dir, name, wtype, paths[name], references[name])
-        generate_through_cluster(build_dir, paths, references)
+        generate_through_cluster(build_dir, workdir, paths, references)
     print("PASS: xinf's logits and greedy tokens agree with the numpy reference")
 
 

@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from test_cluster import (INTERVAL_MS, LIVENESS, Proc, poll, run_logged, start_supervisor,  # noqa: E402
                           start_worker, workers_by_name)
-from xinf_testlib import check, tool  # noqa: E402
+from xinf_testlib import check, model_dir_args, tool  # noqa: E402
 from xinf_client import XinfClient, XinfError  # noqa: E402
 
 PROMPT = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
@@ -159,7 +159,8 @@ def scenario_frozen_rank(build_dir, node_bin, path):
     match = supervisor.wait_output(r"listening on tcp://[^\s:]+:(\d+)")
     endpoint = f"tcp://127.0.0.1:{match.group(1)}"
     nodes = {name: Proc(name, [node_bin, "--role=worker", "-e", endpoint, "--node-name", name, *beat,
-                               "-H", "127.0.0.1", "--data-ports", "29500-29599", "--log-level", "info"])
+                               "-H", "127.0.0.1", "--data-ports", "29500-29599", "--log-level", "info",
+                               *model_dir_args()])
              for name in ("z1", "z2")}
     client = XinfClient(endpoint, timeout_ms=5000)
     poll("z1, z2 alive", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive" for n in nodes))
