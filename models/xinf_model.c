@@ -462,11 +462,19 @@ s_check_per_token (s_loader_t *loader, const char *key, const void *values, size
         s_fail (loader, "metadata key '%s' has %zu elements for %zu tokens", key, count, n_tokens);
 }
 
+//  A token id key: -1 when absent; a value that is no id is refused.
 static int64_t
-s_token_id (xinf_gguf_t *gguf, const char *key)
+s_token_id (s_loader_t *loader, const char *key)
 {
+    xinf_gguf_t *gguf = loader->self->gguf;
     uint64_t value;
-    return xinf_gguf_has (gguf, key) && xinf_gguf_get_uint (gguf, key, &value) == 0 ? (int64_t) value : -1;
+    if (!xinf_gguf_has (gguf, key))
+        return -1;
+    if (xinf_gguf_get_uint (gguf, key, &value) || value > INT32_MAX) {
+        s_fail (loader, "metadata key '%s' is not a token id", key);
+        return -1;
+    }
+    return (int64_t) value;
 }
 
 static void
@@ -491,11 +499,11 @@ s_load_tokenizer (s_loader_t *loader)
     spec.merge_lengths = merge_lengths;
     spec.scores = scores;
     spec.token_types = types;
-    spec.bos_id = s_token_id (gguf, "tokenizer.ggml.bos_token_id");
-    spec.eos_id = s_token_id (gguf, "tokenizer.ggml.eos_token_id");
-    spec.unk_id = s_token_id (gguf, "tokenizer.ggml.unknown_token_id");
-    spec.eot_id = s_token_id (gguf, "tokenizer.ggml.eot_token_id");
-    spec.eom_id = s_token_id (gguf, "tokenizer.ggml.eom_token_id");
+    spec.bos_id = s_token_id (loader, "tokenizer.ggml.bos_token_id");
+    spec.eos_id = s_token_id (loader, "tokenizer.ggml.eos_token_id");
+    spec.unk_id = s_token_id (loader, "tokenizer.ggml.unknown_token_id");
+    spec.eot_id = s_token_id (loader, "tokenizer.ggml.eot_token_id");
+    spec.eom_id = s_token_id (loader, "tokenizer.ggml.eom_token_id");
     bool add_bos = xinf_tokenizer_default_add_bos (spec.model, spec.pre), space_prefix = true;
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_bos_token", &add_bos);
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_space_prefix", &space_prefix);
