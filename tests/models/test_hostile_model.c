@@ -367,21 +367,24 @@ s_next (uint64_t *state)
     return *state >> 17;
 }
 
-//  Offsets worth mutating: the 12 bytes after every key's type (its value,
-//  or an array's element type and count) and the tensor infos.
+//  Offsets worth mutating: the value of every key (a string's length, an
+//  array's element type and count) and the tensor infos.
 static size_t
-s_targets (const uint8_t *bytes, size_t size, size_t *targets, size_t max, uint64_t *header_end)
+s_targets (const uint8_t *bytes, size_t size, size_t *targets, size_t max, uint64_t *header_end, size_t *n_values)
 {
     char error [512];
     xinf_gguf_t *gguf = xinf_gguf_open_buffer (bytes, size, "fuzz", error, sizeof error);
     CHECK (gguf);
     size_t count = 0;
+    static const size_t widths [] = { 1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8 };   //  by value type
     for (size_t index = 0; index < xinf_gguf_kv_count (gguf); index++) {
         const char *key = xinf_gguf_kv_key (gguf, index);
         const uint8_t *at = memmem (bytes, size, key, strlen (key));
-        for (size_t byte = 4; at && byte < 16 && count < max; byte++)
+        size_t width = widths [xinf_gguf_kv_type (gguf, index)];
+        for (size_t byte = 4; at && byte < 4 + width && count < max; byte++)
             targets [count++] = (size_t) (at - bytes) + strlen (key) + byte;
     }
+    *n_values = count;
     *header_end = xinf_gguf_data_offset (gguf);
     const char *first = xinf_gguf_tensor (gguf, 0)->name;
     const uint8_t *infos = memmem (bytes, size, first, strlen (first));
@@ -422,8 +425,9 @@ s_fuzz (const char *source, uint64_t seed, int rounds)
     uint8_t *bytes = test_read_file (source, &size), *copy = malloc (size);
     size_t max = 1 << 16, *targets = malloc (max * sizeof (size_t));
     uint64_t header_end;
-    size_t n_targets = s_targets (bytes, size, targets, max, &header_end);
-    CHECK (n_targets > 100);
+    size_t n_values;
+    size_t n_targets = s_targets (bytes, size, targets, max, &header_end, &n_values);
+    CHECK (n_values > 100 && n_targets > n_values);
     static const uint64_t extremes [] = { 0, 1, 2, 3, 0x7f, 0xff, 0x8000, 0xffff, 0x7fffffff, 0x80000000,
                                           0xffffffff, 0x100000000ull, (1ull << 63) + 4, UINT64_MAX };
     char path [300], error [512];
@@ -434,8 +438,12 @@ s_fuzz (const char *source, uint64_t seed, int rounds)
         memcpy (copy, bytes, size);
         int changes = 1 + (int) (s_next (&state) % 3);
         for (int change = 0; change < changes; change++) {
-            size_t at = s_next (&state) % 4 ? targets [s_next (&state) % n_targets]
-                                            : (size_t) (s_next (&state) % header_end);
+            //  Half the changes hit metadata values, a quarter the tensor
+            //  infos, a quarter any byte of the header
+            uint64_t where = s_next (&state) % 4;
+            size_t at = where < 2 ? targets [s_next (&state) % n_values]
+                      : where == 2 ? targets [n_values + s_next (&state) % (n_targets - n_values)]
+                      : (size_t) (s_next (&state) % header_end);
             uint64_t kind = s_next (&state) % 3;
             if (kind == 0)
                 copy [at] ^= (uint8_t) (1u << (s_next (&state) % 8));
@@ -456,8 +464,11 @@ s_fuzz (const char *source, uint64_t seed, int rounds)
             s_exercise (model);
             xinf_model_destroy (&model);
         }
-        else
+        else {
             CHECK (*error);
+            if (getenv ("XINF_FUZZ_VERBOSE"))
+                fprintf (stderr, "%s\n", error);
+        }
         xinf_tokenizer_t *tokenizer = xinf_model_load_tokenizer (path, error, sizeof error);
         if (tokenizer) {
             int32_t ids [64];
