@@ -166,7 +166,7 @@ s_validate (s_model_t *model)
     if (head_dim % 2)
         problem = "the head dimension must be even for RoPE";
     else
-    if (!streq (shape->rope_scaling, "none") && !streq (shape->arch, "llama"))
+    if (!streq (shape->rope_scaling, "none") && !xinf_arch_find (shape->arch)->rope_scaling)
         problem = "--rope-scaling is for llama only";
     else
     if (shape->kv_heads > shape->heads || shape->heads % shape->kv_heads)
@@ -304,38 +304,29 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->ffn, vocab = (uint64_t) shape->vocab;
     uint64_t head_dim = (uint64_t) shape->head_dim;
     uint64_t q_dim = head_dim * (uint64_t) shape->heads, kv_dim = head_dim * (uint64_t) shape->kv_heads;
-    bool qwen2 = streq (shape->arch, "qwen2"), qwen3 = streq (shape->arch, "qwen3");
+    const xinf_arch_t *arch = xinf_arch_find (shape->arch);
+    uint64_t extents [] = { [XINF_EXT_NONE] = 0, [XINF_EXT_DIM] = dim, [XINF_EXT_Q] = q_dim,
+                            [XINF_EXT_KV] = kv_dim, [XINF_EXT_FFN] = ffn, [XINF_EXT_HEAD] = head_dim };
     uint32_t type = model->type;
     size_t count = 0;
     s_add (tensors, &count, "token_embd.weight", type, dim, vocab, S_MATRIX);
     if (streq (shape->rope_scaling, "llama3"))
         s_add (tensors, &count, "rope_freqs.weight", type, head_dim / 2, 0, S_ROPE_FREQS);
-    for (int64_t layer = 0; layer < shape->layers; layer++) {
-        char name [64];
-        #define S_BLOCK(suffix, ne0, ne1, role) \
-            (snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, suffix), \
-             s_add (tensors, &count, name, type, ne0, ne1, role))
-        S_BLOCK ("attn_norm.weight", dim, 0, S_NORM);
-        S_BLOCK ("attn_q.weight", dim, q_dim, S_MATRIX);
-        if (qwen2)
-            S_BLOCK ("attn_q.bias", q_dim, 0, S_BIAS);
-        S_BLOCK ("attn_k.weight", dim, kv_dim, S_MATRIX);
-        if (qwen2)
-            S_BLOCK ("attn_k.bias", kv_dim, 0, S_BIAS);
-        S_BLOCK ("attn_v.weight", dim, kv_dim, S_MATRIX);
-        if (qwen2)
-            S_BLOCK ("attn_v.bias", kv_dim, 0, S_BIAS);
-        if (qwen3) {
-            S_BLOCK ("attn_q_norm.weight", head_dim, 0, S_NORM);
-            S_BLOCK ("attn_k_norm.weight", head_dim, 0, S_NORM);
+    //  The layer's tensors the architecture requires (xinf_arch.h), in its order
+    for (int64_t layer = 0; layer < shape->layers; layer++)
+        for (int which = 0; which < XINF_LT_COUNT; which++) {
+            const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
+            if (arch->tensors [which] != XINF_REQUIRED)
+                continue;
+            char name [64];
+            snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, spec->suffix);
+            s_role_t role = spec->cols ? S_MATRIX : strstr (spec->suffix, "norm") ? S_NORM : S_BIAS;
+            //  ggml order: ne0 is the row length
+            if (spec->cols)
+                s_add (tensors, &count, name, type, extents [spec->cols], extents [spec->rows], role);
+            else
+                s_add (tensors, &count, name, type, extents [spec->rows], 0, role);
         }
-        S_BLOCK ("attn_output.weight", q_dim, dim, S_MATRIX);
-        S_BLOCK ("ffn_norm.weight", dim, 0, S_NORM);
-        S_BLOCK ("ffn_gate.weight", dim, ffn, S_MATRIX);
-        S_BLOCK ("ffn_up.weight", dim, ffn, S_MATRIX);
-        S_BLOCK ("ffn_down.weight", ffn, dim, S_MATRIX);
-        #undef S_BLOCK
-    }
     s_add (tensors, &count, "output_norm.weight", type, dim, 0, S_NORM);
     if (!shape->tied)
         s_add (tensors, &count, "output.weight", type, dim, vocab, S_MATRIX);
