@@ -462,19 +462,16 @@ s_check_per_token (s_loader_t *loader, const char *key, const void *values, size
         s_fail (loader, "metadata key '%s' has %zu elements for %zu tokens", key, count, n_tokens);
 }
 
-//  A token id key: -1 when absent; a value that is no id is refused.
+//  A token id key: -1 when absent, negative or not an integer (ignored,
+//  as llama.cpp writes -1 for none); a value beyond int64 stays out of
+//  range, for the tokenizer to refuse (bos, eos, unk) or note (eot, eom).
 static int64_t
 s_token_id (s_loader_t *loader, const char *key)
 {
-    xinf_gguf_t *gguf = loader->self->gguf;
     uint64_t value;
-    if (!xinf_gguf_has (gguf, key))
+    if (!xinf_gguf_has (loader->self->gguf, key) || xinf_gguf_get_uint (loader->self->gguf, key, &value))
         return -1;
-    if (xinf_gguf_get_uint (gguf, key, &value) || value > INT32_MAX) {
-        s_fail (loader, "metadata key '%s' is not a token id", key);
-        return -1;
-    }
-    return (int64_t) value;
+    return value > INT64_MAX ? INT64_MAX : (int64_t) value;
 }
 
 static void
