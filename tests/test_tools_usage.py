@@ -33,6 +33,9 @@ def main():
     expect([node_bin, "extra"], 2, "unexpected argument")
     expect([node_bin], 2, "XINF_PORT", env={"XINF_PORT": "x"})
     expect([node_bin, "--help"], 0, "--port PORT")
+    expect([node_bin, "--role=worker", "--model-dir", "/nonexistent/models"], 2,
+           "model directory '/nonexistent/models' is not an existing directory")
+    expect([node_bin, "--model-dir", os.path.abspath(__file__)], 2, "is not an existing directory")
     expect([cli_bin], 2, "missing command")
     expect([cli_bin, "fly"], 2, "unknown command")
     expect([cli_bin, "ping", "-n", "0"], 2, "out of range")
