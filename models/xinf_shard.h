@@ -13,8 +13,9 @@
     and ffn_up, those columns of ffn_down. Norms, the embedding and the
     output matrix are replicated, qwen3's per-head q/k norms too.
 
-    Row ranges stay views into the mapped file; column ranges are copied
-    by xinf_slices (per row, the contiguous bytes of the columns). A split
+    Row ranges stay views into the file's image (read in place); column
+    ranges are copied by xinf_slices (per row, the contiguous bytes of the
+    columns). A split
     that cannot be made is an error that names it: "cannot split 2 KV
     heads over 3 ranks".
 */

@@ -119,6 +119,15 @@ xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, siz
 {
     if (!n_blocks || !block_tokens || !max_tokens)
         return NULL;
+    //  Every buffer's float count fits (with room for the bytes): no wrap
+    size_t widths [] = { model->dim, model->shard.n_heads * model->head_dim, model->shard.ffn };
+    size_t kv_dim = model->shard.n_kv_heads * model->head_dim;
+    size_t slots_limit = SIZE_MAX / 8 / (model->n_layers ? model->n_layers : 1) / (kv_dim ? kv_dim : 1);
+    if (n_blocks > slots_limit / block_tokens)
+        return NULL;
+    for (size_t index = 0; index < sizeof widths / sizeof widths [0]; index++)
+        if (widths [index] && max_tokens > SIZE_MAX / 8 / widths [index])
+            return NULL;
     xinf_kv_cache_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;

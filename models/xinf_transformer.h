@@ -7,8 +7,8 @@
     need not be dim / n_heads: attn_q is (n_heads x head_dim) x dim and
     attn_output dim x (n_heads x head_dim).
 
-    The weights are views (usually into a memory-mapped GGUF file) that the
-    loader fills; this module owns none of them. The pass runs through a
+    The weights are views (usually into a GGUF file's image, xinf_gguf)
+    that the loader fills; this module owns none of them. The pass runs through a
     compute backend (kernels/xinf_backend.h) on a paged KV cache: one step
     takes a batch of tokens of many sequences (xinf_batch.h), each with its
     position and its sequence's block table, and gives the logits of the
