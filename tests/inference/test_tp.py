@@ -32,11 +32,12 @@ from xinf_client import XinfClient, XinfError  # noqa: E402
 PROMPT = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
 
 
-def make_model(build_dir, workdir, name, arch, heads, kv_heads, context=1024, type_="f32"):
+def make_model(build_dir, workdir, name, arch, heads, kv_heads, context=1024, type_="f32", extra=()):
     path = os.path.join(workdir, f"{name}.gguf")
     subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", arch, "--type", type_, "--dim", "192",
                     "--layers", "3", "--heads", str(heads), "--kv-heads", str(kv_heads), "--ffn", "384",
-                    "--vocab", "512", "--context", str(context), "--tokenizer", "gpt2", "--seed", "7", "-o", path],
+                    "--vocab", "512", "--context", str(context), "--tokenizer", "gpt2", "--seed", "7", "-o", path,
+                    *extra],
                    check=True, capture_output=True, timeout=120)
     return path
 
@@ -216,11 +217,16 @@ def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-tp-") as workdir:
         paths = {"llama": make_model(build_dir, workdir, "llama", "llama", 12, 6),
-                 "qwen2": make_model(build_dir, workdir, "qwen2", "qwen2", 6, 6)}
+                 "qwen2": make_model(build_dir, workdir, "qwen2", "qwen2", 6, 6),
+                 # heads x head_dim = 288, not dim 192: attn_q/attn_output split by heads
+                 "qwen3": make_model(build_dir, workdir, "qwen3", "qwen3", 6, 6, extra=("--head-dim", "48")),
+                 "llama3": make_model(build_dir, workdir, "llama3", "llama", 12, 6,
+                                      extra=("--rope-scaling", "llama3", "--rope-original-context", "64"))}
         long_path = make_model(build_dir, workdir, "long", "llama", 12, 6, context=2048)
         node_bin = tool(build_dir, "xinf-node")
         supervisor = start_supervisor(node_bin)
-        workers = {name: start_worker(node_bin, supervisor.endpoint, name) for name in ("t1", "t2", "t3", "t4")}
+        workers = {name: start_worker(node_bin, supervisor.endpoint, name, model_dirs=(workdir,))
+                   for name in ("t1", "t2", "t3", "t4")}
         client = XinfClient(supervisor.endpoint, timeout_ms=5000)
         poll("4 alive workers", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
                                                 for n in workers))
