@@ -190,9 +190,6 @@ xinf_gguf_open (const char *path, char *error, size_t error_size)
             snprintf (error, error_size, "%s: %s", path, problem ? problem : "out of memory");
         return NULL;
     }
-#ifdef MADV_HUGEPAGE
-    madvise (image, (size_t) info.st_size, MADV_HUGEPAGE);      //  fewer page faults while reading; a hint
-#endif
     self->mapping = image;
     self->fd = handle;
     self->loaded = 0;
