@@ -13,6 +13,7 @@ typedef struct {
     int64_t started;
     int64_t heartbeat_ms;
     int liveness;
+    int64_t forget_lost_ms;        //  lost workers leave the table after it (0: never)
     xinf_cluster_t *cluster;      //  created and used on the actor thread
     xinf_models_t *models;        //  models, replicas, in-flight requests
     xinf_mesh_t *mesh;            //  connectivity mesh sessions (doctor, preflight)
@@ -59,8 +60,11 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 static void
 s_bad_request (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg, const char *reason)
 {
-    xinf_warn ("supervisor", "bad request type=%s peer=%s address=%s reason=\"%s\"",
-               xinf_msg_type (msg), xinf_peer_id (from), xinf_peer_address (from), reason);
+    uint64_t count = xinf_peer_may_complain (from, zclock_mono ());
+    if (count)
+        xinf_warn ("supervisor", "bad request type=%s peer=%s address=%s count=%llu reason=\"%s\"",
+                   xinf_msg_type (msg), xinf_peer_id (from), xinf_peer_address (from), (unsigned long long) count,
+                   reason);
     xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", xinf_msg_type (msg), reason);
 }
 
@@ -80,11 +84,11 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     snprintf (node, sizeof node, "%s", hello.node);
     if (xinf_cluster_hello (state->cluster, &hello, xinf_peer_id (from), xinf_peer_address (from),
                             zclock_mono (), &welcome, code, sizeof code, reason, sizeof reason)) {
-        xinf_warn ("supervisor", "registration refused node=%s code=%s reason=\"%s\"", hello.node, code, reason);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "%s", reason);
     }
     else {
         xinf_models_adopt (state->models, ctx, node, models);
+        xinf_models_worker_joined (state->models, ctx, node);
         const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");
         if (xinf_value_type (requests) == XINF_ARRAY && xinf_value_count (requests) <= XINF_HELLO_REQUESTS_MAX)
             xinf_models_adopt_requests (state->models, ctx, node, requests);
@@ -234,6 +238,7 @@ s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
+    xinf_cluster_set_forget (state->cluster, state->forget_lost_ms);
     state->mesh = xinf_mesh_new (state->cluster);
     state->models = xinf_models_new (state->cluster, state->mesh);
     //  Workers notice a lost supervisor after liveness intervals, then
@@ -283,7 +288,7 @@ static const xinf_handler_t s_handlers [] = {
 };
 
 xinf_supervisor_t *
-xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
+xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness, int64_t forget_lost_ms)
 {
     xinf_supervisor_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -293,6 +298,7 @@ xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
     self->state->started = zclock_mono ();
     self->state->heartbeat_ms = heartbeat_ms;
     self->state->liveness = liveness;
+    self->state->forget_lost_ms = forget_lost_ms;
     xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor)

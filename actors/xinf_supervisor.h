@@ -14,7 +14,10 @@
 
 typedef struct _xinf_supervisor_t xinf_supervisor_t;
 
-xinf_supervisor_t *xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness);
+//  forget_lost_ms: a lost worker leaves the workers table after that long
+//  (0: never).
+xinf_supervisor_t *xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness,
+                                        int64_t forget_lost_ms);
 void xinf_supervisor_destroy (xinf_supervisor_t **self_p);
 //  Binds the supervisor's ROUTER; returns the TCP port or -1.
 int xinf_supervisor_bind (xinf_supervisor_t *self, const char *endpoint, char *bound, size_t bound_size);

@@ -9,6 +9,9 @@
 
 #define BACKOFF_FIRST_MS  100
 #define BACKOFF_MAX_MS    2000
+#define SILENCE_SAY_MS    2000     //  unregistered this long: find out why (said within 5 s)
+#define SILENCE_SAY_MAX   60000    //  then again after 4, 8, 16, 32, 60, 60 ... s
+#define DIAGNOSE_MS       2500     //  the diagnosis probe's own deadline
 
 typedef struct {
     char endpoint [256];
@@ -27,6 +30,11 @@ typedef struct {
     xinf_model_dirs_t *own_dirs;   //  the default (the current directory), when the config gave none
     xinf_probe_listener_t *probe_listener;
     zlistx_t *probe_jobs;          //  zactor_t running connectivity probes
+    int64_t connect_at;            //  monotonic ms of the last (re)connect
+    int64_t diagnose_due;          //  when to say again why we are not registered
+    int64_t diagnose_gap;
+    zactor_t *diagnose_job;        //  the probe that finds out why, while it runs
+    bool refusal_said;             //  a registration refusal was reported
 } s_state_t;
 
 struct _xinf_worker_t {
@@ -59,6 +67,58 @@ s_connect (xinf_ctx_t *ctx)
     state->backoff_ms = BACKOFF_FIRST_MS;
     state->hello_due = zclock_mono ();
     state->last_heard = zclock_mono ();
+    state->connect_at = zclock_mono ();
+    state->diagnose_gap = SILENCE_SAY_MS;
+    state->diagnose_due = state->connect_at + SILENCE_SAY_MS;
+}
+
+//  The diagnosis came back: say why the supervisor does not register us,
+//  on stdout for the operator and in the log, while we keep trying.
+static void
+s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    zmsg_t *frames = zmsg_recv (sock);
+    char error [256], text [600];
+    xinf_msg_t *result = frames ? xinf_msg_decode (&frames, error, sizeof error, NULL) : NULL;
+    zmsg_destroy (&frames);
+    const xinf_value_t *first = xinf_array_at (xinf_map_get (xinf_msg_body (result), "results"), 0);
+    const char *status = xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
+    const char *detail = xinf_value_str (xinf_map_get (first, "detail")) ?: "";
+    if (streq (status, "ok"))
+        snprintf (text, sizeof text, "%s at %s, but it has not answered our HELLO: see the supervisor's log",
+                  detail, state->endpoint);
+    else
+        xinf_probe_explain (state->endpoint, status, detail, text, sizeof text);
+    if (!state->registered) {
+        long long silent_s = (long long) ((zclock_mono () - state->connect_at) / 1000);
+        xinf_warn ("worker", "not registered after %lld s endpoint=%s cause=%s: %s; still trying", silent_s,
+                   state->endpoint, status, text);
+        printf ("xinf-node worker %s: no registration with the supervisor after %lld s: %s; still trying\n",
+                state->hello.node, silent_s, text);
+        fflush (stdout);
+    }
+    xinf_msg_destroy (&result);
+    xinf_ctx_reader_end (ctx, sock);
+    zactor_destroy (&state->diagnose_job);
+}
+
+//  Unregistered for a while: probe the supervisor's endpoint to find out
+//  why (refused, dropped, not xinf, ...), at a slowing pace.
+static void
+s_diagnose (xinf_ctx_t *ctx, int64_t now)
+{
+    s_state_t *state = s_state (ctx);
+    state->diagnose_due = now + state->diagnose_gap;
+    state->diagnose_gap = state->diagnose_gap * 2 > SILENCE_SAY_MAX ? SILENCE_SAY_MAX : state->diagnose_gap * 2;
+    xinf_value_t *targets = xinf_value_new_array ();
+    xinf_value_t *target = xinf_value_new_map ();
+    xinf_map_put_str (target, "node", "supervisor");
+    xinf_map_put_str (target, "endpoint", state->endpoint);
+    xinf_map_put_str (target, "role", "supervisor");
+    xinf_array_push (targets, target);
+    state->diagnose_job = xinf_probe_job_new (state->hello.node, 0, targets, DIAGNOSE_MS);
+    xinf_ctx_reader (ctx, zactor_sock (state->diagnose_job), s_on_diagnosed, NULL);
 }
 
 //  How long the last word of an ended run is kept: a supervisor that died
@@ -114,6 +174,8 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     }
     if (!state->registered && now >= state->hello_due)
         s_send_hello (ctx, now);
+    if (!state->registered && !state->diagnose_job && now >= state->diagnose_due)
+        s_diagnose (ctx, now);
     if (state->registered && now - state->last_beat >= state->heartbeat_ms) {
         s_send_heartbeat (ctx, now);
         xinf_hosted_prune (state->hosted, now, s_keep_ms (state));
@@ -130,7 +192,13 @@ s_on_welcome (xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_error ("worker", "bad WELCOME from endpoint=%s reason=\"%s\"", state->endpoint, check.reason);
         return;
     }
+    if (state->registered) {           //  the answer to a HELLO sent again before the first WELCOME came
+        xinf_debug ("worker", "WELCOME again from endpoint=%s", state->endpoint);
+        xinf_welcome_clear (&welcome);
+        return;
+    }
     state->registered = true;
+    state->refusal_said = false;
     state->heartbeat_ms = (int64_t) welcome.heartbeat_ms;
     state->liveness = (int) welcome.liveness;
     state->last_beat = 0;
@@ -158,6 +226,19 @@ s_on_error (xinf_ctx_t *ctx, xinf_msg_t *msg)
         state->hello_due = zclock_mono ();
         state->backoff_ms = BACKOFF_FIRST_MS;
     }
+    else
+    if (!state->registered && !state->refusal_said) {
+        //  Said once: the HELLO is retried quietly (the name may be held by
+        //  this worker's previous run, until the supervisor declares it lost)
+        xinf_error ("worker", "registration refused code=%s message=\"%s\"", code, text);
+        printf ("xinf-node worker %s: the supervisor refused the registration (%s): %s; retrying every %d s\n",
+                state->hello.node, code, text, BACKOFF_MAX_MS / 1000);
+        fflush (stdout);
+        state->refusal_said = true;
+    }
+    else
+    if (!state->registered)
+        xinf_debug ("worker", "registration refused again code=%s", code);
     else
         xinf_error ("worker", "supervisor answered ERROR code=%s message=\"%s\"", code, text);
 }
@@ -271,6 +352,7 @@ s_fini (xinf_ctx_t *ctx)
     s_state_t *state = s_state (ctx);
     xinf_hosted_destroy (&state->hosted);
     zlistx_destroy (&state->probe_jobs);
+    zactor_destroy (&state->diagnose_job);
     if (state->registered) {
         xinf_msg_t *bye = xinf_bye_encode (state->hello.node);
         xinf_dealer_send (state->dealer, &bye);

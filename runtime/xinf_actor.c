@@ -65,8 +65,10 @@ s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
                    xinf_value_str (xinf_map_get (body, "message")) ?: "?");
         return;
     }
-    xinf_warn (ctx->name, "unknown message type=%s peer=%s address=%s",
-               xinf_msg_type (msg), xinf_peer_id (peer), xinf_peer_address (peer));
+    uint64_t count = xinf_peer_may_complain (peer, zclock_mono ());
+    if (count)
+        xinf_warn (ctx->name, "unknown message type=%s peer=%s address=%s count=%llu",
+                   xinf_msg_type (msg), xinf_peer_id (peer), xinf_peer_address (peer), (unsigned long long) count);
     xinf_ctx_reply_error (ctx, peer, xinf_msg_corr (msg), "UNKNOWN_TYPE",
                           "unknown message type '%s'", xinf_msg_type (msg));
 }
@@ -85,8 +87,10 @@ s_receive_one (xinf_ctx_t *ctx)
     else
     if (peer) {
         ctx->stats.bad_envelopes++;
-        xinf_warn (ctx->name, "bad envelope peer=%s address=%s reason=\"%s\"",
-                   xinf_peer_id (peer), xinf_peer_address (peer), error);
+        uint64_t count = xinf_peer_may_complain (peer, zclock_mono ());
+        if (count)
+            xinf_warn (ctx->name, "bad envelope peer=%s address=%s count=%llu reason=\"%s\"",
+                       xinf_peer_id (peer), xinf_peer_address (peer), (unsigned long long) count, error);
         xinf_ctx_reply_error (ctx, peer, corr, "BAD_ENVELOPE", "%s", error);
     }
     return msg || peer;

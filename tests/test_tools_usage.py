@@ -36,6 +36,10 @@ def main():
     expect([node_bin, "--role=worker", "--model-dir", "/nonexistent/models"], 2,
            "model directory '/nonexistent/models' is not an existing directory")
     expect([node_bin, "--model-dir", os.path.abspath(__file__)], 2, "is not an existing directory")
+    # Two supervisors in one -e (a standby is not supported): refused, not a crash
+    expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:9997,tcp://127.0.0.1:9998"], 2, "several endpoints")
+    expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:99999"], 2, "port must be a number")
+    expect([node_bin, "--role=worker", "-e", "tcp://a b:9997"], 2, "the host must be")
     expect([cli_bin], 2, "missing command")
     expect([cli_bin, "fly"], 2, "unknown command")
     expect([cli_bin, "ping", "-n", "0"], 2, "out of range")

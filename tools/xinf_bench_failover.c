@@ -163,7 +163,7 @@ main (int argc, char **argv)
     xinf_log_set_level (XINF_LOG_ERROR);
     zsys_init ();
     xinf_supervisor_t *supervisor = xinf_supervisor_new ("bench-supervisor", xinf_config_int (config, "heartbeat-ms"),
-                                                         (int) xinf_config_int (config, "liveness"));
+                                                         (int) xinf_config_int (config, "liveness"), 0);
     char bound [256], endpoint [256];
     int port = supervisor ? xinf_supervisor_bind (supervisor, "tcp://127.0.0.1:0", bound, sizeof bound) : -1;
     if (port <= 0) {

@@ -66,7 +66,7 @@ s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
         xinf_msg_t *pong = xinf_dealer_request (dealer, &ping, timeout, error, sizeof error);
         double rtt_us = (double) (zclock_usecs () - start);
         if (!pong) {
-            fprintf (stderr, "xinf-cli: %s\n", error);
+            xinf_cli_no_reply (dealer, error);
             rc = 1;
             break;
         }
@@ -110,7 +110,7 @@ s_ask (xinf_config_t *config, xinf_dealer_t *dealer, const char *type, const cha
     xinf_msg_t *reply = xinf_dealer_request (dealer, &request, (int) xinf_config_int (config, "timeout"),
                                              error, sizeof error);
     if (!reply)
-        fprintf (stderr, "xinf-cli: %s\n", error);
+        xinf_cli_no_reply (dealer, error);
     else
     if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, reply_type)) {
         if (!xinf_msg_is (reply, "ERROR"))
@@ -163,7 +163,7 @@ s_doctor (xinf_config_t *config, xinf_dealer_t *dealer)
     char error [256];
     xinf_msg_t *reply = xinf_dealer_request (dealer, &request, (int) (probe + 5000), error, sizeof error);
     if (!reply) {
-        fprintf (stderr, "xinf-cli: %s\n", error);
+        xinf_cli_no_reply (dealer, error);
         return 1;
     }
     if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, "DOCTOR_REPLY")) {

@@ -19,7 +19,7 @@ s_request (xinf_config_t *config, xinf_dealer_t *dealer, xinf_msg_t **request_p,
     xinf_msg_t *reply = xinf_dealer_request (dealer, request_p, (int) xinf_config_int (config, "timeout"),
                                              error, sizeof error);
     if (!reply)
-        fprintf (stderr, "xinf-cli: %s\n", error);
+        xinf_cli_no_reply (dealer, error);
     else
     if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, type)) {
         if (!xinf_msg_is (reply, "ERROR"))
@@ -134,6 +134,9 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
     if (!reply)
         return 1;
+    const xinf_value_t *warnings = xinf_map_get (xinf_msg_body (reply), "warnings");
+    for (size_t index = 0; index < xinf_value_count (warnings); index++)
+        fprintf (stderr, "xinf-cli: warning: %s\n", xinf_value_str (xinf_array_at (warnings, index)));
     bool no_wait = xinf_config_flag (config, "no-wait");
     if (no_wait)
         s_print (config, xinf_msg_body (reply));
@@ -154,7 +157,7 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
     if (xinf_config_flag (config, "json"))
         s_print (config, xinf_msg_body (reply));
     else {
-        printf ("%-20s %-8s %-6s %-6s %10s %-24s %s\n", "UID", "STATE", "ARCH", "TYPE", "SIZE_MB", "WORKERS", "PATH");
+        printf ("%-20s %-11s %-6s %-6s %10s %-24s %s\n", "UID", "STATE", "ARCH", "TYPE", "SIZE_MB", "WORKERS", "PATH");
         for (size_t index = 0; index < xinf_value_count (models); index++) {
             xinf_value_t *model = xinf_array_at (models, index);
             xinf_value_t *replicas = xinf_map_get (model, "replicas");
@@ -171,11 +174,15 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
                     snprintf (workers + used, sizeof workers - used, "%s%s", rank ? "+" : "", node ? node : "?");
                 }
             }
-            printf ("%-20s %-8s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
+            printf ("%-20s %-11s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
                     xinf_value_str (xinf_map_get (model, "state")) ?: "?", xinf_value_str (xinf_map_get (model, "arch")) ?: "-",
                     xinf_value_str (xinf_map_get (model, "type")) ?: "-",
                     (double) xinf_value_uint (xinf_map_get (model, "size_bytes")) / 1e6, workers,
                     xinf_value_str (xinf_map_get (model, "path")) ?: "?");
+            //  Why a model is not ready, under its row
+            const char *error = xinf_value_str (xinf_map_get (model, "error"));
+            if (error && *error)
+                printf ("%-20s %s\n", "", error);
         }
         if (xinf_value_count (models) == 0)
             printf ("(no models)\n");
@@ -316,7 +323,7 @@ s_generate (xinf_config_t *config, xinf_dealer_t *dealer)
         char error [256];
         xinf_msg_t *reply = xinf_dealer_recv (dealer, timeout, error, sizeof error);
         if (!reply) {
-            fprintf (stderr, "xinf-cli: %s\n", error);
+            xinf_cli_no_reply (dealer, error);
             return 1;
         }
         int rc = -1;

@@ -1,5 +1,6 @@
 /*  xinf_cli_show: tables for people from client-protocol replies.  */
 #include "xinf_cli_show.h"
+#include "xinf_probe.h"
 
 #include <time.h>
 
@@ -156,6 +157,9 @@ xinf_cli_show_doctor (xinf_value_t *body, FILE *out)
                  s_str (row, "nccl"), s_str (row, "gpus"));
     }
     fprintf (out, "cuda graphs: %s\n", s_str (body, "cuda_graphs"));
+    const xinf_value_t *warnings = xinf_map_get (body, "warnings");
+    for (size_t index = 0; index < xinf_value_count (warnings); index++)
+        fprintf (out, "warning: %s\n", xinf_value_str (xinf_array_at (warnings, index)));
     const xinf_value_t *problems = xinf_map_get (body, "problems");
     if (xinf_value_count (problems) == 0)
         fprintf (out, "OK: no problem found\n");
@@ -164,4 +168,18 @@ xinf_cli_show_doctor (xinf_value_t *body, FILE *out)
         for (size_t index = 0; index < xinf_value_count (problems); index++)
             fprintf (out, "  - %s\n", xinf_value_str (xinf_array_at (problems, index)));
     }
+}
+
+void
+xinf_cli_no_reply (xinf_dealer_t *dealer, const char *error)
+{
+    fprintf (stderr, "xinf-cli: %s\n", error);
+    const char *endpoint = xinf_dealer_endpoint (dealer);
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return;
+    char text [600];
+    if (xinf_probe_diagnose ("xinf-cli", endpoint, "supervisor", 2000, text, sizeof text) == 0)
+        fprintf (stderr, "xinf-cli: %s, so it is up but slow to answer: see its log, or raise --timeout\n", text);
+    else
+        fprintf (stderr, "xinf-cli: %s\n", text);
 }

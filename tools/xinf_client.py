@@ -582,6 +582,8 @@ def main(argv=None):
                 rows = [[v.get("node"), v.get("xinf"), v.get("zmq"), v.get("czmq"), v.get("cuda_driver"),
                          v.get("cuda_runtime"), v.get("nccl"), v.get("gpus")] for v in body["versions"]]
                 _table(rows, ["NODE", "XINF", "ZMQ", "CZMQ", "DRIVER", "CUDA", "NCCL", "GPUS"], sys.stdout)
+                for warning in body.get("warnings", []):
+                    print(f"warning: {warning}")
                 print("\n".join(["OK: no problem found"] if body["ok"] else [f"- {p}" for p in body["problems"]]))
             if not body["ok"]:
                 return 1

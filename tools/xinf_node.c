@@ -35,6 +35,8 @@ static const xinf_option_t s_options [] = {
       "heartbeat interval, the same on every node" },
     { "liveness", 0, "XINF_LIVENESS", XINF_OPT_INT, "3", 1, 100, NULL, "N",
       "heartbeats missed before a peer is declared lost" },
+    { "forget-lost-ms", 0, "XINF_FORGET_LOST_MS", XINF_OPT_INT, "600000", 0, 604800000, NULL, "MS",
+      "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
     { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
       "worker/local: a directory launches may load model files from, subdirectories included (repeatable; "
       "default: the current directory); other paths are refused" },
@@ -47,6 +49,7 @@ typedef struct {
     char node_name [256];
     int64_t heartbeat_ms;
     int liveness;
+    int64_t forget_lost_ms;
     int port_low, port_high;
     xinf_model_dirs_t *model_dirs;    //  --model-dir, resolved
 } s_settings_t;
@@ -91,8 +94,9 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         return -1;
     }
     const char *endpoint = xinf_config_str (config, "endpoint");
-    if (strncmp (endpoint, "tcp://", 6) != 0 || !strrchr (endpoint + 6, ':')) {
-        fprintf (stderr, "xinf-node: -e/--endpoint: '%s' must be tcp://HOST:PORT\n", endpoint);
+    char reason [512];
+    if (xinf_endpoint_check_tcp (endpoint, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-node: -e/--endpoint: %s\n", reason);
         return -1;
     }
     const char *name = xinf_config_str (config, "node-name");
@@ -106,13 +110,15 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         snprintf (settings->node_name, sizeof settings->node_name, "%s", name);
     settings->heartbeat_ms = xinf_config_int (config, "heartbeat-ms");
     settings->liveness = (int) xinf_config_int (config, "liveness");
+    settings->forget_lost_ms = xinf_config_int (config, "forget-lost-ms");
     return s_model_dirs (config, settings);
 }
 
 static xinf_supervisor_t *
 s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, size_t bound_size)
 {
-    xinf_supervisor_t *supervisor = xinf_supervisor_new (settings->node_name, settings->heartbeat_ms, settings->liveness);
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (settings->node_name, settings->heartbeat_ms, settings->liveness,
+                                                         settings->forget_lost_ms);
     if (!supervisor)
         return NULL;
     char endpoint [300];
