@@ -149,7 +149,7 @@ def main():
         expect_error("UNKNOWN_MODEL", "good", client.generate, "good", prompt="hi")
         # A failed launch keeps its error in the list; launching its uid again relaunches it
         failed = [m for m in client.list_models() if m["uid"] == "missing"][0]
-        check(failed["state"] == "failed" and "No such file" in failed["error"], f"failed model listed: {failed}")
+        check(failed["state"] == "failed" and refused in failed["error"], f"failed model listed: {failed}")
         client.launch("missing", good)
         client.wait_ready("missing", stall_s=20)
         reply = client.generate("missing", prompt="Hello world", max_tokens=4)
