@@ -146,6 +146,8 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
         settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs
     };
     printf ("xinf-node worker %s connecting to %s\n", settings->node_name, endpoint);
+    for (size_t index = 0; index < xinf_model_dirs_count (settings->model_dirs); index++)
+        xinf_info ("node", "model directory %s", xinf_model_dirs_at (settings->model_dirs, index));
     fflush (stdout);
     return xinf_worker_new (&worker_config);
 }
