@@ -404,7 +404,7 @@ static char *
 s_error_text (const jerr_t *err)
 {
     char text [320];
-    if (err->line > 0)
+    if (err->line > 0 && err->status != XINF_JINJA_ERAISED)
         snprintf (text, sizeof text, "line %d: %s", err->line, err->message);
     else
         snprintf (text, sizeof text, "%s", err->message);
