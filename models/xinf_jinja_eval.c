@@ -352,6 +352,21 @@ jcall_macro (jctx_t *ctx, const jv_t *macro, jv_t **args, int nargs,
     return text;
 }
 
+static void
+s_filter_block (jctx_t *ctx, const jnode_t *node)
+{
+    jv_t *value = s_capture (ctx, &node->body);
+    for (int index = 0; index < node->args.n; index++) {
+        const jnode_t *filter = node->args.items [index];
+        jargs_t args;
+        s_args (ctx, filter, &args);
+        ctx->line = filter->line;
+        value = jinja_filter (ctx, filter->name, value, args.args, args.nargs,
+                              args.kw_names, args.kw_values, args.nkw);
+    }
+    jv_str_into (ctx->out, value);
+}
+
 static int
 s_exec (jctx_t *ctx, const jnode_t *node)
 {
@@ -374,6 +389,7 @@ s_exec (jctx_t *ctx, const jnode_t *node)
             break;
         }
         case N_BODY: return s_exec_list (ctx, &node->body);
+        case N_FILTER_BLOCK: s_filter_block (ctx, node); break;
         default:
             jfail (ctx->err, XINF_JINJA_ESYNTAX, node->line, "an expression where a statement belongs");
     }

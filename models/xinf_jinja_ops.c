@@ -13,7 +13,12 @@
 static const char *s_dict_methods [] = { "items", "keys", "values", "get", NULL };
 static const char *s_str_methods [] = {
     "startswith", "endswith", "strip", "lstrip", "rstrip", "split", "upper", "lower",
-    "replace", "title", "capitalize", "find", "count", "join", "splitlines", "rsplit", NULL
+    "replace", "title", "capitalize", "find", "count", "join", "splitlines", "rsplit", "format", NULL
+};
+
+static const char *s_mutators [] = {
+    "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+    "setdefault", "popitem", "add", "discard", NULL
 };
 
 static _Noreturn void
@@ -39,20 +44,31 @@ jinja_getattr (jctx_t *ctx, jv_t *obj, const char *name, size_t len)
     const char *method = NULL;
     switch (obj->type) {
         case JV_UNDEF: s_undefined_error (ctx, obj);
-        case JV_DICT:
-            method = s_method (s_dict_methods, name, len);
+        case JV_DICT: case JV_NS: {
+            method = obj->type == JV_DICT? s_method (s_dict_methods, name, len): NULL;
             if (method)
                 return jv_method (&ctx->mem, obj, method);
-            //  fall through
-        case JV_NS: {
             jv_t *value = jdict_get (obj->u.dict, name, len);
-            return value? value: jv_undef (&ctx->mem, NULL);
+            if (value || obj->type == JV_NS)
+                return value? value: jv_undef (&ctx->mem, NULL);
+            jv_t *undef = jv_undef (&ctx->mem, NULL);
+            undef->markup = s_method (s_mutators, name, len) == NULL;
+            return undef;
         }
         case JV_STR:
             method = s_method (s_str_methods, name, len);
-            return method? jv_method (&ctx->mem, obj, method): jv_undef (&ctx->mem, NULL);
-        default:
-            return jv_undef (&ctx->mem, NULL);
+            if (method)
+                return jv_method (&ctx->mem, obj, method);
+            //  fall through
+        default: {
+            //  Perhaps a Python method we lack: calling it is unsupported,
+            //  but the ones that change a value jinja2's immutable sandbox
+            //  refuses, and so do we (as a runtime error).
+            jv_t *undef = jv_undef (&ctx->mem, NULL);
+            undef->markup = (obj->type == JV_STR || obj->type == JV_LIST || obj->type == JV_DICT)
+                            && !s_method (s_mutators, name, len);
+            return undef;
+        }
     }
 }
 
@@ -226,14 +242,38 @@ s_repeat (jctx_t *ctx, jv_t *seq, int64_t times)
     return list;
 }
 
+//  markupsafe's escape (), as Markup + str applies it to the str.
+static void
+s_html_escape (jbuf_t *buf, const jv_t *v)
+{
+    for (size_t index = 0; index < v->u.str.n; index++) {
+        char c = v->u.str.s [index];
+        const char *entity = c == '&'? "&amp;": c == '<'? "&lt;": c == '>'? "&gt;":
+                             c == '"'? "&#34;": c == '\''? "&#39;": NULL;
+        if (entity)
+            jbuf_puts (buf, entity);
+        else
+            jbuf_put (buf, &c, 1);
+    }
+}
+
 static jv_t *
 s_concat_values (jctx_t *ctx, jv_t *a, jv_t *b)
 {
     if (a->type == JV_STR) {
         jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err };
-        jbuf_put (&buf, a->u.str.s, a->u.str.n);
-        jbuf_put (&buf, b->u.str.s, b->u.str.n);
-        return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
+        bool markup = a->markup || b->markup;
+        if (markup && !a->markup)
+            s_html_escape (&buf, a);
+        else
+            jbuf_put (&buf, a->u.str.s, a->u.str.n);
+        if (markup && !b->markup)
+            s_html_escape (&buf, b);
+        else
+            jbuf_put (&buf, b->u.str.s, b->u.str.n);
+        jv_t *result = jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
+        result->markup = markup;
+        return result;
     }
     jv_t *list = jv_list (&ctx->mem, a->u.list.n + b->u.list.n);
     for (size_t index = 0; index < a->u.list.n; index++)

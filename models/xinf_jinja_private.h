@@ -71,6 +71,7 @@ typedef struct {
 
 struct jv {
     jv_type_t type;
+    bool markup;              //  JV_STR made by |safe: `+` HTML-escapes plain strings into it
     union {
         bool b;
         int64_t i;
@@ -128,8 +129,14 @@ const char *jv_type_name (const jv_t *v);
 //  Python's str () and repr () of a value, appended to buf.
 void jv_str_into (jbuf_t *buf, const jv_t *v);
 void jv_repr_into (jbuf_t *buf, const jv_t *v);
-//  json.dumps (v, ensure_ascii=False, indent=indent) (indent < 0: none).
-void jv_json_into (jbuf_t *buf, const jv_t *v, int indent, int depth, int line);
+//  json.dumps (v, ensure_ascii, indent (< 0: none), separators, sort_keys).
+typedef struct {
+    int indent;
+    bool ensure_ascii;
+    bool sort_keys;
+    const char *item_sep, *key_sep;
+} jjson_opts_t;
+void jv_json_into (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int line);
 //  str (v) as a value (strings are returned as they are).
 jv_t *jv_to_str (jmem_t *mem, jv_t *v);
 void jv_float_repr (char *out, size_t size, double f);
@@ -163,6 +170,7 @@ jtok_t *jinja_lex (jmem_t *mem, const char *source, size_t size, size_t *count);
 typedef enum {
     //  statements
     N_TEXT, N_OUTPUT, N_IF, N_FOR, N_SET, N_SET_BLOCK, N_BREAK, N_CONTINUE, N_MACRO, N_BODY,
+    N_FILTER_BLOCK,
     //  expressions
     E_CONST, E_NAME, E_ATTR, E_ITEM, E_SLICE, E_CALL, E_FILTER, E_TEST,
     E_NOT, E_NEG, E_POS, E_BINARY, E_AND, E_OR, E_COND, E_LIST, E_TUPLE, E_DICT, E_COMPARE

@@ -512,13 +512,39 @@ jv_to_str (jmem_t *mem, jv_t *v)
 
 // ---- json.dumps -------------------------------------------------------------
 
+//  A code point above 0x7F as \\uXXXX (a surrogate pair above 0xFFFF).
+static size_t
+s_json_ascii_escape (jbuf_t *buf, const char *s, size_t n, size_t at)
+{
+    unsigned char c = (unsigned char) s [at];
+    size_t need = c >= 0xF0? 4: c >= 0xE0? 3: c >= 0xC0? 2: 1;
+    if (at + need > n)
+        need = 1;
+    unsigned code = need == 1? c: c & (0x3F >> (need - 1));
+    for (size_t k = 1; k < need; k++)
+        code = code << 6 | ((unsigned char) s [at + k] & 0x3F);
+    if (code >= 0x10000) {
+        code -= 0x10000;
+        jbuf_printf (buf, "\\u%04x\\u%04x", 0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF));
+    }
+    else
+        jbuf_printf (buf, "\\u%04x", code);
+    return need;
+}
+
 static void
-s_json_string (jbuf_t *buf, const char *s, size_t n)
+s_json_string (jbuf_t *buf, const char *s, size_t n, bool ascii)
 {
     jbuf_puts (buf, "\"");
     size_t run = 0;
     for (size_t index = 0; index < n; index++) {
         unsigned char c = (unsigned char) s [index];
+        if (c >= 0x80 && ascii) {
+            jbuf_put (buf, s + run, index - run);
+            index += s_json_ascii_escape (buf, s, n, index) - 1;
+            run = index + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         jbuf_put (buf, s + run, index - run);
@@ -546,12 +572,33 @@ s_json_newline (jbuf_t *buf, int indent, int level)
         jbuf_puts (buf, " ");
 }
 
+//  The order of a dict's keys in the output: as inserted, or sorted.
+static size_t *
+s_key_order (jbuf_t *buf, const jdict_t *dict, bool sorted)
+{
+    size_t *order = jalloc (buf->arena, buf->err, (dict->size + 1) * sizeof *order);
+    for (size_t index = 0; index < dict->size; index++) {
+        size_t at = index;
+        while (sorted && at > 0) {
+            size_t prev = order [at - 1];
+            size_t n = dict->key_lens [prev] < dict->key_lens [index]? dict->key_lens [prev]: dict->key_lens [index];
+            int cmp = memcmp (dict->keys [prev], dict->keys [index], n);
+            if (cmp < 0 || (cmp == 0 && dict->key_lens [prev] <= dict->key_lens [index]))
+                break;
+            order [at] = prev;
+            at--;
+        }
+        order [at] = index;
+    }
+    return order;
+}
+
 static void
-s_json (jbuf_t *buf, const jv_t *v, int indent, int level, int line)
+s_json (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int level, int line)
 {
     if (level > 128)
         jfail (buf->err, XINF_JINJA_ELIMIT, line, "tojson: value nested too deep");
-    const char *item_sep = indent >= 0? ",": ", ";
+    int indent = opts->indent;
     switch (v->type) {
         case JV_NONE: jbuf_puts (buf, "null"); return;
         case JV_BOOL: jbuf_puts (buf, v->u.b? "true": "false"); return;
@@ -561,37 +608,41 @@ s_json (jbuf_t *buf, const jv_t *v, int indent, int level, int line)
             else
                 jv_str_into (buf, v);
             return;
-        case JV_STR: s_json_string (buf, v->u.str.s, v->u.str.n); return;
+        case JV_STR: s_json_string (buf, v->u.str.s, v->u.str.n, opts->ensure_ascii); return;
         case JV_LIST:
             if (v->u.list.n == 0) { jbuf_puts (buf, "[]"); return; }
             jbuf_puts (buf, "[");
             for (size_t index = 0; index < v->u.list.n; index++) {
                 if (index)
-                    jbuf_puts (buf, item_sep);
+                    jbuf_puts (buf, opts->item_sep);
                 if (indent >= 0)
                     s_json_newline (buf, indent, level + 1);
-                s_json (buf, v->u.list.items [index], indent, level + 1, line);
+                s_json (buf, v->u.list.items [index], opts, level + 1, line);
             }
             if (indent >= 0)
                 s_json_newline (buf, indent, level);
             jbuf_puts (buf, "]");
             return;
-        case JV_DICT:
-            if (v->u.dict->size == 0) { jbuf_puts (buf, "{}"); return; }
+        case JV_DICT: {
+            const jdict_t *dict = v->u.dict;
+            if (dict->size == 0) { jbuf_puts (buf, "{}"); return; }
+            size_t *order = s_key_order (buf, dict, opts->sort_keys);
             jbuf_puts (buf, "{");
-            for (size_t index = 0; index < v->u.dict->size; index++) {
+            for (size_t index = 0; index < dict->size; index++) {
+                size_t at = order [index];
                 if (index)
-                    jbuf_puts (buf, item_sep);
+                    jbuf_puts (buf, opts->item_sep);
                 if (indent >= 0)
                     s_json_newline (buf, indent, level + 1);
-                s_json_string (buf, v->u.dict->keys [index], v->u.dict->key_lens [index]);
-                jbuf_puts (buf, ": ");
-                s_json (buf, v->u.dict->values [index], indent, level + 1, line);
+                s_json_string (buf, dict->keys [at], dict->key_lens [at], opts->ensure_ascii);
+                jbuf_puts (buf, opts->key_sep);
+                s_json (buf, dict->values [at], opts, level + 1, line);
             }
             if (indent >= 0)
                 s_json_newline (buf, indent, level);
             jbuf_puts (buf, "}");
             return;
+        }
         default:
             jfail (buf->err, XINF_JINJA_ERUNTIME, line,
                    "Object of type %s is not JSON serializable", jv_type_name (v));
@@ -599,9 +650,9 @@ s_json (jbuf_t *buf, const jv_t *v, int indent, int level, int line)
 }
 
 void
-jv_json_into (jbuf_t *buf, const jv_t *v, int indent, int depth, int line)
+jv_json_into (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int line)
 {
-    s_json (buf, v, indent, depth, line);
+    s_json (buf, v, opts, 0, line);
 }
 
 // ---- UTF-8 ------------------------------------------------------------------

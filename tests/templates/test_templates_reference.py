@@ -172,7 +172,8 @@ def survey(render_cases, directory):
         problems = [compare(c, r) for c, r in zip(cases, results)]
         bad = [p for p in problems if p]
         fallback = next((p for p in bad if p.startswith("fell back")), None)
-        status = "identical" if not bad else ("FALLBACK " + fallback[:150]) if fallback else \
+        rendered = sum(1 for r in results if "text" in r)
+        status = "identical (%d rendered, %d refused by both)" % (rendered, len(cases) - rendered) if not bad else ("FALLBACK " + fallback[:150]) if fallback else \
             "DIFFERS in %d/%d: %s" % (len(bad), len(cases), bad[0][:150])
         print("%-60s %s" % (name, status))
 
