@@ -1,6 +1,6 @@
 """Byte-for-byte check of xinf's chat templates against Hugging Face's renderer.
 
-Every stock template in data/ is rendered for a set of conversations (with and
+Every stock template in data/ (and every built-in fallback) is rendered for a set of conversations (with and
 without a system message, multi-turn, add_generation_prompt on and off,
 Unicode, Jinja-looking content, empty content, tool definitions, tool calls
 and results, thinking, extra kwargs, two bos/eos pairs) twice: by jinja2 set up
@@ -165,6 +165,15 @@ def load(directory):
     return sources
 
 
+def builtins(render_cases):
+    """The built-in fallback templates, which must render as jinja2 does too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "builtins.json")
+        subprocess.run([render_cases, "--builtins", path], check=True, timeout=60)
+        with open(path, encoding="utf-8") as f:
+            return [("builtin:" + name, source) for name, source in sorted(json.load(f).items())]
+
+
 def survey(render_cases, directory):
     for name, source in load(directory):
         cases = make_cases([(name, source)])
@@ -183,7 +192,7 @@ def main():
     if len(sys.argv) > 4 and sys.argv[3] == "--report":
         survey(render_cases, sys.argv[4])
         return 0
-    sources = load(data_dir)
+    sources = load(data_dir) + builtins(render_cases)
     cases = make_cases(sources)
     results = run(render_cases, cases)
     failures = {}
