@@ -98,7 +98,7 @@ jinja_test (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs)
     if (s_is (name, "lower") || s_is (name, "upper")) {
         jv_t *text = jv_to_str (&ctx->mem, value);
         jv_t *cased = jinja_case (ctx, text, name);
-        return jv_equal (text, cased);
+        return jv_equal (text, cased, ctx->err);
     }
     //  odd, even, divisibleby
     if (type != JV_INT && type != JV_BOOL)
@@ -146,6 +146,7 @@ s_select (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs)
     if (test && (test->type != JV_STR || !jinja_test_known (test->u.str.s, test->u.str.n)))
         jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "%s: unknown test", name);
     jv_t *items = jv_truthy (value)? jinja_iterable (ctx, value): jv_list (&ctx->mem, 0);
+    jinja_work (ctx, items->u.list.n);
     jv_t *out = jv_list (&ctx->mem, items->u.list.n);
     size_t count = 0;
     for (size_t index = 0; index < items->u.list.n; index++) {
@@ -164,6 +165,7 @@ static jv_t *
 s_map (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names, jv_t **kw_values, int nkw)
 {
     jv_t *items = jv_truthy (value)? jinja_iterable (ctx, value): jv_list (&ctx->mem, 0);
+    jinja_work (ctx, items->u.list.n);
     jv_t *attribute = jinja_arg (NULL, 0, kw_names, kw_values, nkw, -1, "attribute");
     jv_t *fallback = jinja_arg (NULL, 0, kw_names, kw_values, nkw, -1, "default");
     if (!attribute && (nargs < 1 || args [0]->type != JV_STR
@@ -215,8 +217,7 @@ s_sort (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names,
         //  insertion sort: n is small in chat templates and the loop limit bounds it
         jv_t *item = items->u.list.items [index];
         jv_t *key = attribute? s_attribute (ctx, item, attribute): item;
-        if (index > 0 && (ctx->iterations += index) > ctx->limits.max_iterations)
-            jfail (ctx->err, XINF_JINJA_ELIMIT, ctx->line, "sort over the iteration limit");
+        jinja_work (ctx, index);
         size_t at = index;
         while (at > 0) {
             int cmp = s_sort_compare (ctx, keys [at - 1], key, sensitive && jv_truthy (sensitive));
@@ -236,6 +237,7 @@ static jv_t *
 s_unique (jctx_t *ctx, jv_t *value)
 {
     jv_t *items = jinja_iterable (ctx, value);
+    jinja_work (ctx, items->u.list.n * items->u.list.n);
     jv_t *out = jv_list (&ctx->mem, items->u.list.n);
     size_t count = 0;
     for (size_t index = 0; index < items->u.list.n; index++) {
@@ -243,9 +245,9 @@ s_unique (jctx_t *ctx, jv_t *value)
         for (size_t k = 0; k < count && !seen; k++) {
             jv_t *a = out->u.list.items [k], *b = items->u.list.items [index];
             if (a->type == JV_STR && b->type == JV_STR)
-                seen = jv_equal (jinja_case (ctx, a, "lower"), jinja_case (ctx, b, "lower"));
+                seen = jv_equal (jinja_case (ctx, a, "lower"), jinja_case (ctx, b, "lower"), ctx->err);
             else
-                seen = jv_equal (a, b);
+                seen = jv_equal (a, b, ctx->err);
         }
         if (!seen)
             out->u.list.items [count++] = items->u.list.items [index];
@@ -381,6 +383,7 @@ s_join (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names,
     jv_t *sep = jinja_arg (args, nargs, kw_names, kw_values, nkw, 0, "d");
     jv_t *attribute = jinja_arg (args, nargs, kw_names, kw_values, nkw, 1, "attribute");
     jv_t *items = jinja_iterable (ctx, value);
+    jinja_work (ctx, items->u.list.n);
     sep = sep? jv_to_str (&ctx->mem, sep): NULL;
     jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err, .limit = ctx->limits.max_output };
     for (size_t index = 0; index < items->u.list.n; index++) {

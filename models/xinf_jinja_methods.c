@@ -466,6 +466,7 @@ jv_t *
 jinja_method (jctx_t *ctx, jv_t *self, const char *name, jv_t **args, int nargs,
               const char **kw_names, jv_t **kw_values, int nkw)
 {
+    jinja_work (ctx, self->type == JV_DICT? self->u.dict->size: self->u.str.n / 16);
     if (self->type == JV_DICT)
         return s_dict_method (ctx, self, name, args, nargs);
     return s_str_method (ctx, self, name, args, nargs, kw_names, kw_values, nkw);

@@ -148,6 +148,7 @@ jinja_slice (jctx_t *ctx, jv_t *obj, jv_t *start, jv_t *stop, jv_t *step)
     if (stride == 0)
         jrun_fail (ctx, "slice step cannot be zero");
     bool is_str = obj->type == JV_STR;
+    jinja_work (ctx, is_str? obj->u.str.n / 16: obj->u.list.n);
     int64_t n = is_str? (int64_t) utf8_len (obj->u.str.s, obj->u.str.n): (int64_t) obj->u.list.n;
     int64_t from = s_slice_bound (ctx, start, n, stride > 0? 0: n - 1, true, stride);
     int64_t to = s_slice_bound (ctx, stop, n, stride > 0? n: -1, false, stride);
@@ -260,6 +261,7 @@ s_html_escape (jbuf_t *buf, const jv_t *v)
 static jv_t *
 s_concat_values (jctx_t *ctx, jv_t *a, jv_t *b)
 {
+    jinja_work (ctx, a->type == JV_STR? (a->u.str.n + b->u.str.n) / 64: a->u.list.n + b->u.list.n);
     if (a->type == JV_STR) {
         jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err };
         bool markup = a->markup || b->markup;
@@ -376,6 +378,8 @@ s_order (jctx_t *ctx, int op, jv_t *a, jv_t *b)
 static bool
 s_contains (jctx_t *ctx, jv_t *needle, jv_t *hay)
 {
+    jinja_work (ctx, hay->type == JV_LIST? hay->u.list.n: hay->type == JV_STR? hay->u.str.n / 64:
+                     hay->type == JV_DICT? hay->u.dict->size: 0);
     switch (hay->type) {
         case JV_UNDEF: return false;
         case JV_STR:
@@ -385,7 +389,7 @@ s_contains (jctx_t *ctx, jv_t *needle, jv_t *hay)
                    || memmem (hay->u.str.s, hay->u.str.n, needle->u.str.s, needle->u.str.n) != NULL;
         case JV_LIST:
             for (size_t index = 0; index < hay->u.list.n; index++)
-                if (jv_equal (needle, hay->u.list.items [index]))
+                if (jv_equal (needle, hay->u.list.items [index], ctx->err))
                     return true;
             return false;
         case JV_DICT:
@@ -405,8 +409,10 @@ jinja_binary (jctx_t *ctx, int op, jv_t *a, jv_t *b)
             jv_str_into (&buf, b);
             return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
         }
-        case OP_EQ: return jv_bool (jv_equal (a, b));
-        case OP_NE: return jv_bool (!jv_equal (a, b));
+        case OP_EQ: case OP_NE:
+            jinja_work (ctx, a->type == JV_LIST? a->u.list.n: a->type == JV_STR? a->u.str.n / 64:
+                             a->type == JV_DICT? a->u.dict->size: 0);
+            return jv_bool (jv_equal (a, b, ctx->err) == (op == OP_EQ));
         case OP_LT: return jv_bool (s_order (ctx, op, a, b) < 0);
         case OP_GT: return jv_bool (s_order (ctx, op, a, b) > 0);
         case OP_LE: return jv_bool (s_order (ctx, op, a, b) <= 0);
@@ -420,6 +426,8 @@ jinja_binary (jctx_t *ctx, int op, jv_t *a, jv_t *b)
 jv_t *
 jinja_iterable (jctx_t *ctx, jv_t *value)
 {
+    jinja_work (ctx, value->type == JV_LIST? value->u.list.n / 16: value->type == JV_STR? value->u.str.n:
+                     value->type == JV_DICT? value->u.dict->size: 0);
     switch (value->type) {
         case JV_LIST: return value;
         case JV_UNDEF: return jv_list (&ctx->mem, 0);

@@ -124,7 +124,7 @@ jv_t *jdict_get (const jdict_t *dict, const char *key, size_t key_len);
 jv_t *jv_from_json (jmem_t *mem, json_t *json, int depth);
 
 bool jv_truthy (const jv_t *v);
-bool jv_equal (const jv_t *a, const jv_t *b);
+bool jv_equal (const jv_t *a, const jv_t *b, jerr_t *err);   //  ELIMIT when nested too deep
 const char *jv_type_name (const jv_t *v);
 //  Python's str () and repr () of a value, appended to buf.
 void jv_str_into (jbuf_t *buf, const jv_t *v);
@@ -223,6 +223,7 @@ typedef struct {
     jframe_t *frame;          //  the innermost scope
     xinf_jinja_limits_t limits;
     size_t iterations;
+    size_t work;              //  items and bytes walked, against 64 * max_iterations
     int depth;
     int line;                 //  the line being rendered, for messages
     time_t now;
@@ -230,6 +231,9 @@ typedef struct {
 
 jv_t *jeval (jctx_t *ctx, const jnode_t *node);
 void jexec_list (jctx_t *ctx, const jlist_t *list);
+//  Counts units of work (items visited, 64-byte blocks scanned); a render
+//  that does more than 64 * max_iterations of them stops (ELIMIT).
+void jinja_work (jctx_t *ctx, size_t units);
 _Noreturn void jrun_fail (jctx_t *ctx, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 jv_t *jcall_macro (jctx_t *ctx, const jv_t *macro, jv_t **args, int nargs,
                    const char **kw_names, jv_t **kw_values, int nkw);

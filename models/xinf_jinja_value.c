@@ -322,9 +322,13 @@ s_number (const jv_t *v)
     return v->type == JV_FLOAT? v->u.f: v->type == JV_INT? (double) v->u.i: (double) v->u.b;
 }
 
-bool
-jv_equal (const jv_t *a, const jv_t *b)
+#define JV_MAX_NEST 256
+
+static bool
+s_equal (const jv_t *a, const jv_t *b, jerr_t *err, int depth)
 {
+    if (depth > JV_MAX_NEST)
+        jfail (err, XINF_JINJA_ELIMIT, 0, "values nested deeper than %d", JV_MAX_NEST);
     if (s_is_number (a) && s_is_number (b)) {
         if (a->type != JV_FLOAT && b->type != JV_FLOAT)
             return (a->type == JV_INT? a->u.i: a->u.b) == (b->type == JV_INT? b->u.i: b->u.b);
@@ -339,7 +343,7 @@ jv_equal (const jv_t *a, const jv_t *b)
             if (a->u.list.n != b->u.list.n)
                 return false;
             for (size_t index = 0; index < a->u.list.n; index++)
-                if (!jv_equal (a->u.list.items [index], b->u.list.items [index]))
+                if (!s_equal (a->u.list.items [index], b->u.list.items [index], err, depth + 1))
                     return false;
             return true;
         case JV_DICT: {
@@ -348,13 +352,19 @@ jv_equal (const jv_t *a, const jv_t *b)
                 return false;
             for (size_t index = 0; index < da->size; index++) {
                 jv_t *other = jdict_get (db, da->keys [index], da->key_lens [index]);
-                if (!other || !jv_equal (da->values [index], other))
+                if (!other || !s_equal (da->values [index], other, err, depth + 1))
                     return false;
             }
             return true;
         }
         default: return a == b;
     }
+}
+
+bool
+jv_equal (const jv_t *a, const jv_t *b, jerr_t *err)
+{
+    return s_equal (a, b, err, 0);
 }
 
 const char *
@@ -448,9 +458,11 @@ s_repr_string (jbuf_t *buf, const char *s, size_t n)
     jbuf_put (buf, &quote, 1);
 }
 
-void
-jv_repr_into (jbuf_t *buf, const jv_t *v)
+static void
+s_repr (jbuf_t *buf, const jv_t *v, int depth)
 {
+    if (depth > JV_MAX_NEST)
+        jfail (buf->err, XINF_JINJA_ELIMIT, 0, "values nested deeper than %d", JV_MAX_NEST);
     switch (v->type) {
         case JV_STR: s_repr_string (buf, v->u.str.s, v->u.str.n); break;
         case JV_LIST:
@@ -458,7 +470,7 @@ jv_repr_into (jbuf_t *buf, const jv_t *v)
             for (size_t index = 0; index < v->u.list.n; index++) {
                 if (index)
                     jbuf_puts (buf, ", ");
-                jv_repr_into (buf, v->u.list.items [index]);
+                s_repr (buf, v->u.list.items [index], depth + 1);
             }
             if (v->u.list.tuple && v->u.list.n == 1)
                 jbuf_puts (buf, ",");
@@ -471,12 +483,18 @@ jv_repr_into (jbuf_t *buf, const jv_t *v)
                     jbuf_puts (buf, ", ");
                 s_repr_string (buf, v->u.dict->keys [index], v->u.dict->key_lens [index]);
                 jbuf_puts (buf, ": ");
-                jv_repr_into (buf, v->u.dict->values [index]);
+                s_repr (buf, v->u.dict->values [index], depth + 1);
             }
             jbuf_puts (buf, "}");
             break;
         default: jv_str_into (buf, v);
     }
+}
+
+void
+jv_repr_into (jbuf_t *buf, const jv_t *v)
+{
+    s_repr (buf, v, 0);
 }
 
 void
