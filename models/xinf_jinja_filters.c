@@ -158,6 +158,7 @@ s_select (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs)
             out->u.list.items [count++] = item;
     }
     out->u.list.n = count;
+    out->u.list.gen = true;                   //  jinja2 returns a generator
     return out;
 }
 
@@ -183,6 +184,7 @@ s_map (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names, 
             item = jinja_filter (ctx, args [0]->u.str.s, item, args + 1, nargs - 1, NULL, NULL, 0);
         out->u.list.items [index] = item;
     }
+    out->u.list.gen = true;
     return out;
 }
 
@@ -261,6 +263,8 @@ s_unique (jctx_t *ctx, jv_t *value)
 static jv_t *
 s_length (jctx_t *ctx, jv_t *value)
 {
+    if (value->type == JV_LIST && value->u.list.gen)
+        jrun_fail (ctx, "object of type 'generator' has no len()");
     switch (value->type) {
         case JV_UNDEF: return jv_int (&ctx->mem, 0);
         case JV_STR: return jv_int (&ctx->mem, (int64_t) utf8_len (value->u.str.s, value->u.str.n));
@@ -371,6 +375,8 @@ s_min_max (jctx_t *ctx, jv_t *value, bool want_max, jv_t **args, int nargs, cons
 static jv_t *
 s_first_last (jctx_t *ctx, jv_t *value, bool first)
 {
+    if (!first && value->type == JV_LIST && value->u.list.gen)
+        jrun_fail (ctx, "'generator' object is not reversible");
     jv_t *items = value->type == JV_LIST? value: jinja_iterable (ctx, value);
     if (items->u.list.n == 0)
         return jv_undef (&ctx->mem, NULL);

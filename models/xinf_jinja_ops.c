@@ -38,6 +38,16 @@ s_method (const char **names, const char *name, size_t len)
     return NULL;
 }
 
+//  A name that may be a Python method we lack: not one we have for
+//  another type (str.items () is the data's fault, not ours), not one the
+//  immutable sandbox refuses anyway.
+static bool
+s_maybe_method (const char *name, size_t len)
+{
+    return !s_method (s_mutators, name, len) && !s_method (s_dict_methods, name, len)
+           && !s_method (s_str_methods, name, len);
+}
+
 jv_t *
 jinja_getattr (jctx_t *ctx, jv_t *obj, const char *name, size_t len)
 {
@@ -52,7 +62,7 @@ jinja_getattr (jctx_t *ctx, jv_t *obj, const char *name, size_t len)
             if (value || obj->type == JV_NS)
                 return value? value: jv_undef (&ctx->mem, NULL);
             jv_t *undef = jv_undef (&ctx->mem, NULL);
-            undef->markup = s_method (s_mutators, name, len) == NULL;
+            undef->markup = s_maybe_method (name, len);
             return undef;
         }
         case JV_STR:
@@ -66,7 +76,7 @@ jinja_getattr (jctx_t *ctx, jv_t *obj, const char *name, size_t len)
             //  refuses, and so do we (as a runtime error).
             jv_t *undef = jv_undef (&ctx->mem, NULL);
             undef->markup = (obj->type == JV_STR || obj->type == JV_LIST || obj->type == JV_DICT)
-                            && !s_method (s_mutators, name, len);
+                            && s_maybe_method (name, len);
             return undef;
         }
     }
@@ -91,6 +101,8 @@ jinja_getitem (jctx_t *ctx, jv_t *obj, jv_t *key)
         if (value)
             return value;
     }
+    else if (obj->type == JV_LIST && obj->u.list.gen)
+        return jv_undef (&ctx->mem, NULL);                 //  generators are not subscriptable
     else if (obj->type == JV_LIST && s_index (ctx, key, &index)) {
         int64_t n = (int64_t) obj->u.list.n;
         if (index < 0)
@@ -140,7 +152,7 @@ jinja_slice (jctx_t *ctx, jv_t *obj, jv_t *start, jv_t *stop, jv_t *step)
 {
     if (obj->type == JV_UNDEF)
         s_undefined_error (ctx, obj);
-    if (obj->type != JV_LIST && obj->type != JV_STR)
+    if ((obj->type != JV_LIST && obj->type != JV_STR) || (obj->type == JV_LIST && obj->u.list.gen))
         jrun_fail (ctx, "'%s' object is not subscriptable", jv_type_name (obj));
     int64_t stride = 1;
     if (step->type != JV_NONE && !s_index (ctx, step, &stride))
@@ -291,6 +303,8 @@ s_arith (jctx_t *ctx, int op, jv_t *a, jv_t *b)
     static const char *names [] = { "+", "-", "*", "/", "//", "%", "**" };
     if (a->type == JV_UNDEF) s_undefined_error (ctx, a);
     if (b->type == JV_UNDEF) s_undefined_error (ctx, b);
+    if ((a->type == JV_LIST && a->u.list.gen) || (b->type == JV_LIST && b->u.list.gen))
+        s_operand_error (ctx, names [op], a, b);
     if (op == OP_ADD && a->type == b->type && (a->type == JV_STR || a->type == JV_LIST))
         return s_concat_values (ctx, a, b);
     if (op == OP_MUL && (a->type == JV_STR || a->type == JV_LIST) && s_is_integer (b))

@@ -77,7 +77,7 @@ struct jv {
         int64_t i;
         double f;
         struct { const char *s; size_t n; } str;
-        struct { jv_t **items; size_t n; bool tuple; } list;
+        struct { jv_t **items; size_t n; bool tuple, gen; } list;  //  gen: a jinja2 generator (map, select...)
         jdict_t *dict;                                  //  JV_DICT, JV_NS
         int func;                                       //  JV_FUNC: a jfunc_t
         struct { jv_t *self; const char *name; } method;

@@ -304,7 +304,7 @@ jv_truthy (const jv_t *v)
         case JV_INT: return v->u.i != 0;
         case JV_FLOAT: return v->u.f != 0;
         case JV_STR: return v->u.str.n > 0;
-        case JV_LIST: return v->u.list.n > 0;
+        case JV_LIST: return v->u.list.gen || v->u.list.n > 0;     //  a generator is always true
         case JV_DICT: return v->u.dict->size > 0;
         default: return true;
     }
@@ -375,6 +375,8 @@ jv_type_name (const jv_t *v)
                                     "method", "Macro" };
     if (v->type == JV_LIST && v->u.list.tuple)
         return "tuple";
+    if (v->type == JV_LIST && v->u.list.gen)
+        return "generator";
     return names [v->type];
 }
 
@@ -508,7 +510,11 @@ jv_str_into (jbuf_t *buf, const jv_t *v)
         case JV_INT: jbuf_printf (buf, "%lld", (long long) v->u.i); break;
         case JV_FLOAT: jv_float_repr (text, sizeof text, v->u.f); jbuf_puts (buf, text); break;
         case JV_STR: jbuf_put (buf, v->u.str.s, v->u.str.n); break;
-        case JV_LIST: case JV_DICT: jv_repr_into (buf, v); break;
+        case JV_LIST: case JV_DICT:
+            if (v->type == JV_LIST && v->u.list.gen)
+                jfail (buf->err, XINF_JINJA_ERUNTIME, 0, "printing a generator (map, select...): add |list");
+            jv_repr_into (buf, v);
+            break;
         case JV_NS: jbuf_puts (buf, "<Namespace>"); break;
         default: jbuf_printf (buf, "<%s>", jv_type_name (v)); break;
     }
@@ -628,6 +634,8 @@ s_json (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int level, int lin
             return;
         case JV_STR: s_json_string (buf, v->u.str.s, v->u.str.n, opts->ensure_ascii); return;
         case JV_LIST:
+            if (v->u.list.gen)
+                jfail (buf->err, XINF_JINJA_ERUNTIME, line, "Object of type generator is not JSON serializable");
             if (v->u.list.n == 0) { jbuf_puts (buf, "[]"); return; }
             jbuf_puts (buf, "[");
             for (size_t index = 0; index < v->u.list.n; index++) {
