@@ -96,19 +96,24 @@ jinja_test (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs)
         return other && (value == other || (value->type == other->type
                          && (value->type == JV_NONE || (value->type == JV_BOOL && value->u.b == other->u.b))));
     if (s_is (name, "lower") || s_is (name, "upper")) {
+        //  str.islower (): some cased letter, and none of the other case
         jv_t *text = jv_to_str (&ctx->mem, value);
-        jv_t *cased = jinja_case (ctx, text, name);
-        return jv_equal (text, cased, ctx->err);
+        bool cased = false;
+        for (size_t at = 0; at < text->u.str.n; at++) {
+            char c = text->u.str.s [at];
+            bool is_lower = c >= 'a' && c <= 'z', is_upper = c >= 'A' && c <= 'Z';
+            if ((name [0] == 'l' && is_upper) || (name [0] == 'u' && is_lower))
+                return false;
+            cased = cased || is_lower || is_upper;
+        }
+        return cased;
     }
-    //  odd, even, divisibleby
-    if (type != JV_INT && type != JV_BOOL)
-        jrun_fail (ctx, "test '%s' needs an integer, got %s", name, jv_type_name (value));
-    int64_t n = type == JV_INT? value->u.i: value->u.b;
-    if (s_is (name, "odd")) return n % 2 != 0;
-    if (s_is (name, "even")) return n % 2 == 0;
-    if (!other || other->type != JV_INT || other->u.i == 0)
-        jrun_fail (ctx, "divisibleby needs a non-zero integer");
-    return n % other->u.i == 0;
+    //  odd, even, divisibleby: value % n == 0 with Python's %
+    jv_t *divisor = s_is (name, "divisibleby")? other: jv_int (&ctx->mem, 2);
+    if (!divisor)
+        jrun_fail (ctx, "divisibleby needs an argument");
+    jv_t *rest = jinja_binary (ctx, OP_MOD, value, divisor);
+    return jv_equal (rest, jv_int (&ctx->mem, s_is (name, "odd")? 1: 0), ctx->err);
 }
 
 // ---- filters on sequences ---------------------------------------------------
@@ -243,6 +248,9 @@ s_unique (jctx_t *ctx, jv_t *value)
     jv_t *out = jv_list (&ctx->mem, items->u.list.n);
     size_t count = 0;
     for (size_t index = 0; index < items->u.list.n; index++) {
+        jv_type_t type = items->u.list.items [index]->type;
+        if (type == JV_LIST || type == JV_DICT)
+            jrun_fail (ctx, "unhashable type: '%s'", jv_type_name (items->u.list.items [index]));
         bool seen = false;
         for (size_t k = 0; k < count && !seen; k++) {
             jv_t *a = out->u.list.items [k], *b = items->u.list.items [index];
@@ -336,7 +344,8 @@ s_indent (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_name
         memset (text, ' ', (size_t) spaces);
         pad = jv_strn (&ctx->mem, text, (size_t) spaces);
     }
-    value = jv_to_str (&ctx->mem, value);
+    if (value->type != JV_STR)
+        jrun_fail (ctx, "indent: expected a string, got %s", jv_type_name (value));
     const char *s = value->u.str.s;
     size_t n = value->u.str.n, at = 0;
     jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err, .limit = ctx->limits.max_output };
@@ -406,6 +415,7 @@ s_to_int (jctx_t *ctx, jv_t *value, jv_t *fallback)
 {
     jv_t *otherwise = fallback? fallback: jv_int (&ctx->mem, 0);
     switch (value->type) {
+        case JV_UNDEF: jrun_fail (ctx, "undefined value converted to int");
         case JV_INT: return value;
         case JV_BOOL: return jv_int (&ctx->mem, value->u.b);
         case JV_FLOAT:
@@ -431,6 +441,8 @@ s_to_int (jctx_t *ctx, jv_t *value, jv_t *fallback)
 static jv_t *
 s_to_float (jctx_t *ctx, jv_t *value)
 {
+    if (value->type == JV_UNDEF)
+        jrun_fail (ctx, "undefined value converted to float");
     if (value->type == JV_FLOAT) return value;
     if (value->type == JV_INT) return jv_float (&ctx->mem, (double) value->u.i);
     if (value->type == JV_BOOL) return jv_float (&ctx->mem, value->u.b);
@@ -504,6 +516,7 @@ jinja_filter (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs
         if (value->type == JV_FLOAT) return jv_float (&ctx->mem, fabs (value->u.f));
         if (value->type == JV_INT && value->u.i < 0) return jinja_unary (ctx, E_NEG, value);
         if (value->type == JV_INT) return value;
+        if (value->type == JV_BOOL) return jv_int (&ctx->mem, value->u.b);
         jrun_fail (ctx, "bad operand type for abs(): '%s'", jv_type_name (value));
     }
     if (s_is (name, "trim")) return jinja_strip (ctx, value, a0, true, true);

@@ -499,6 +499,9 @@ s_range (jctx_t *ctx, jv_t **args, int nargs)
     jv_t *list = jv_list (&ctx->mem, (size_t) n);
     for (uint64_t index = 0; index < n; index++)
         list->u.list.items [index] = jv_int (&ctx->mem, start + (int64_t) index * step);
+    list->u.list.range = jalloc (ctx->mem.arena, ctx->err, 3 * sizeof (int64_t));
+    memcpy (list->u.list.range, bounds, 3 * sizeof (int64_t));
+    list->u.list.range [0] = start;
     return list;
 }
 

@@ -250,6 +250,7 @@ s_repeat (jctx_t *ctx, jv_t *seq, int64_t times)
         return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
     }
     jv_t *list = jv_list (&ctx->mem, unit * (size_t) times);
+    list->u.list.tuple = seq->u.list.tuple;
     for (size_t index = 0; index < list->u.list.n; index++)
         list->u.list.items [index] = seq->u.list.items [index % unit];
     return list;
@@ -301,10 +302,17 @@ static jv_t *
 s_arith (jctx_t *ctx, int op, jv_t *a, jv_t *b)
 {
     static const char *names [] = { "+", "-", "*", "/", "//", "%", "**" };
+    if (op == OP_MOD && a->type == JV_STR)
+        jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "%% string formatting is not supported");
     if (a->type == JV_UNDEF) s_undefined_error (ctx, a);
     if (b->type == JV_UNDEF) s_undefined_error (ctx, b);
-    if ((a->type == JV_LIST && a->u.list.gen) || (b->type == JV_LIST && b->u.list.gen))
+    if ((a->type == JV_LIST && (a->u.list.gen || a->u.list.range))
+        || (b->type == JV_LIST && (b->u.list.gen || b->u.list.range)))
         s_operand_error (ctx, names [op], a, b);
+    if (op == OP_ADD && a->type == JV_LIST && b->type == JV_LIST
+        && (a->u.list.range || b->u.list.range || a->u.list.tuple != b->u.list.tuple))
+        jrun_fail (ctx, "can only concatenate %s (not \"%s\") to %s", jv_type_name (a), jv_type_name (b),
+                   jv_type_name (a));
     if (op == OP_ADD && a->type == b->type && (a->type == JV_STR || a->type == JV_LIST))
         return s_concat_values (ctx, a, b);
     if (op == OP_MUL && (a->type == JV_STR || a->type == JV_LIST) && s_is_integer (b))
@@ -335,7 +343,7 @@ s_arith (jctx_t *ctx, int op, jv_t *a, jv_t *b)
                 break;
             case OP_POW:
                 if (y < 0)
-                    return jv_float (&ctx->mem, pow ((double) x, (double) y));
+                    return s_arith (ctx, op, jv_float (&ctx->mem, (double) x), b);
                 r = 1;
                 for (int64_t k = 0; k < y && !overflow; k++) {
                     overflow = __builtin_mul_overflow (r, x, &r);
@@ -358,9 +366,33 @@ s_arith (jctx_t *ctx, int op, jv_t *a, jv_t *b)
         case OP_DIV: case OP_FLOORDIV: case OP_MOD:
             if (y == 0)
                 jrun_fail (ctx, "division by zero");
-            r = op == OP_DIV? x / y: op == OP_FLOORDIV? floor (x / y): x - floor (x / y) * y;
+            if (op == OP_DIV)
+                r = x / y;
+            else {
+                //  CPython's float_divmod
+                double mod = fmod (x, y);
+                double div = (x - mod) / y;
+                if (mod != 0 && ((y < 0) != (mod < 0))) {
+                    mod += y;
+                    div -= 1.0;
+                }
+                if (mod == 0)
+                    mod = copysign (0.0, y);
+                double floordiv = div != 0? floor (div): copysign (0.0, x / y);
+                if (div != 0 && div - floordiv > 0.5)
+                    floordiv += 1.0;
+                r = op == OP_FLOORDIV? floordiv: mod;
+            }
             break;
-        case OP_POW: r = pow (x, y); break;
+        case OP_POW:
+            if (x == 0 && y < 0)
+                jrun_fail (ctx, "0.0 cannot be raised to a negative power");
+            if (x < 0 && y != floor (y))
+                jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "complex numbers are not supported");
+            r = pow (x, y);
+            if (isinf (r) && isfinite (x) && isfinite (y))
+                jrun_fail (ctx, "(34, 'Numerical result out of range')");
+            break;
     }
     return jv_float (&ctx->mem, r);
 }
@@ -377,6 +409,16 @@ s_order (jctx_t *ctx, int op, jv_t *a, jv_t *b)
         if (s_is_integer (a) && s_is_integer (b))
             return s_int (a) < s_int (b)? -1: s_int (a) > s_int (b);
         return s_float (a) < s_float (b)? -1: s_float (a) > s_float (b);
+    }
+    if (a->type == JV_LIST && b->type == JV_LIST && !a->u.list.range && !b->u.list.range
+        && a->u.list.tuple == b->u.list.tuple && !a->u.list.gen && !b->u.list.gen) {
+        //  lexicographic, as Python compares lists and tuples
+        size_t n = a->u.list.n < b->u.list.n? a->u.list.n: b->u.list.n;
+        jinja_work (ctx, n);
+        for (size_t index = 0; index < n; index++)
+            if (!jv_equal (a->u.list.items [index], b->u.list.items [index], ctx->err))
+                return s_order (ctx, op, a->u.list.items [index], b->u.list.items [index]);
+        return a->u.list.n < b->u.list.n? -1: a->u.list.n > b->u.list.n;
     }
     if (a->type == JV_STR && b->type == JV_STR) {
         size_t n = a->u.str.n < b->u.str.n? a->u.str.n: b->u.str.n;
@@ -407,6 +449,9 @@ s_contains (jctx_t *ctx, jv_t *needle, jv_t *hay)
                     return true;
             return false;
         case JV_DICT:
+            if ((needle->type == JV_LIST && !needle->u.list.tuple && !needle->u.list.range)
+                || needle->type == JV_DICT)
+                jrun_fail (ctx, "unhashable type: '%s'", jv_type_name (needle));
             return needle->type == JV_STR && jdict_get (hay->u.dict, needle->u.str.s, needle->u.str.n);
         default:
             jrun_fail (ctx, "argument of type '%s' is not iterable", jv_type_name (hay));

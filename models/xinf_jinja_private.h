@@ -77,7 +77,7 @@ struct jv {
         int64_t i;
         double f;
         struct { const char *s; size_t n; } str;
-        struct { jv_t **items; size_t n; bool tuple, gen; } list;  //  gen: a jinja2 generator (map, select...)
+        struct { jv_t **items; size_t n; bool tuple, gen; int64_t *range; } list;  //  gen: a jinja2 generator (map, select...); range: start, stop, step of range ()
         jdict_t *dict;                                  //  JV_DICT, JV_NS
         int func;                                       //  JV_FUNC: a jfunc_t
         struct { jv_t *self; const char *name; } method;

@@ -377,6 +377,8 @@ jv_type_name (const jv_t *v)
         return "tuple";
     if (v->type == JV_LIST && v->u.list.gen)
         return "generator";
+    if (v->type == JV_LIST && v->u.list.range)
+        return "range";
     return names [v->type];
 }
 
@@ -467,7 +469,16 @@ s_repr (jbuf_t *buf, const jv_t *v, int depth)
         jfail (buf->err, XINF_JINJA_ELIMIT, 0, "values nested deeper than %d", JV_MAX_NEST);
     switch (v->type) {
         case JV_STR: s_repr_string (buf, v->u.str.s, v->u.str.n); break;
+        case JV_UNDEF: jbuf_puts (buf, "Undefined"); break;
         case JV_LIST:
+            if (v->u.list.range) {
+                const int64_t *r = v->u.list.range;
+                jbuf_printf (buf, "range(%lld, %lld", (long long) r [0], (long long) r [1]);
+                if (r [2] != 1)
+                    jbuf_printf (buf, ", %lld", (long long) r [2]);
+                jbuf_puts (buf, ")");
+                break;
+            }
             jbuf_puts (buf, v->u.list.tuple? "(": "[");
             for (size_t index = 0; index < v->u.list.n; index++) {
                 if (index)
@@ -634,8 +645,9 @@ s_json (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int level, int lin
             return;
         case JV_STR: s_json_string (buf, v->u.str.s, v->u.str.n, opts->ensure_ascii); return;
         case JV_LIST:
-            if (v->u.list.gen)
-                jfail (buf->err, XINF_JINJA_ERUNTIME, line, "Object of type generator is not JSON serializable");
+            if (v->u.list.gen || v->u.list.range)
+                jfail (buf->err, XINF_JINJA_ERUNTIME, line, "Object of type %s is not JSON serializable",
+                       jv_type_name (v));
             if (v->u.list.n == 0) { jbuf_puts (buf, "[]"); return; }
             jbuf_puts (buf, "[");
             for (size_t index = 0; index < v->u.list.n; index++) {
