@@ -1,6 +1,6 @@
 """Differential test of xinf's Jinja expressions against jinja2.
 
-Random expressions and loops (seeded, so every run checks the same ones) over
+Random expressions, loops and whitespace layouts (seeded, so every run checks the same ones) over
 literals, variables, operators, filters, tests, methods, slices and
 conditionals are rendered by jinja2 set up as Hugging Face does
 (hf_reference.py) and by render_cases. Where jinja2 renders, xinf must give the
@@ -60,6 +60,35 @@ def expression(rng, depth=0):
     return "[%s, %s]" % (expression(rng, depth + 1), expression(rng, depth + 1))
 
 
+WHITESPACE = ["", " ", "  ", "\n", "\n  ", "\t", " \n", "\n\n", "x", "x ", " y\n", "\r\n", "\n \t "]
+OPEN = ["{%", "{%-", "{%+"]
+CLOSE = ["%}", "-%}", "+%}"]
+
+
+def layout(rng):
+    """Text and tags in random whitespace: the lexer's trim_blocks,
+    lstrip_blocks, - and + against jinja2's."""
+    parts = []
+    for _ in range(rng.randrange(1, 8)):
+        parts.append(rng.choice(WHITESPACE))
+        kind = rng.random()
+        if kind < 0.3:
+            parts.append("%s if %s %s%s%s endif %s" % (rng.choice(OPEN), rng.choice(["true", "false"]),
+                                                      rng.choice(CLOSE), rng.choice(WHITESPACE) + "b",
+                                                      rng.choice(OPEN), rng.choice(CLOSE)))
+        elif kind < 0.5:
+            parts.append("%s for i in [1, 2] %s%s{{ i }}%s endfor %s" % (
+                rng.choice(OPEN), rng.choice(CLOSE), rng.choice(WHITESPACE), rng.choice(OPEN), rng.choice(CLOSE)))
+        elif kind < 0.7:
+            parts.append(rng.choice(["{{ 'v' }}", "{{- 'v' }}", "{{ 'v' -}}", "{{- 'v' -}}"]))
+        elif kind < 0.85:
+            parts.append(rng.choice(["{# c #}", "{#- c #}", "{# c -#}", "{#- c -#}", "{#\nc\n#}"]))
+        else:
+            parts.append("%s set z = 1 %s" % (rng.choice(OPEN), rng.choice(CLOSE)))
+    parts.append(rng.choice(WHITESPACE))
+    return "".join(parts)
+
+
 def main():
     render_cases = sys.argv[1]
     seed = int(sys.argv[2], 0) if len(sys.argv) > 2 else 2026
@@ -67,7 +96,10 @@ def main():
     rng = random.Random(seed)
     cases = []
     for _ in range(count):
-        if rng.random() < 0.3:
+        r = rng.random()
+        if r < 0.25:
+            template = layout(rng)
+        elif r < 0.45:
             template = ("{%% for v in %s %%}[{{ v }}{{ loop.index }}{{ loop.last }}]{%% else %%}E{%% endfor %%}"
                         % expression(rng))
         else:
