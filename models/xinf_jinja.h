@@ -10,16 +10,27 @@
         char *text = tpl? xinf_jinja_render (tpl, context, NULL, &status, &error): NULL;
 
     Supported: text, {{ }}, {% %}, {# #}, whitespace control (- and +),
-    if/elif/else, for (loop.*, for-else, `for x in y if c`, tuple targets,
-    break, continue), set (names, ns.attr, tuples, block set), macros,
-    namespace(), the filters, tests and str/dict methods listed in
-    xinf_jinja_filters.c, all expression operators, subscripts and slices.
-    Undefined behaves as jinja2's default Undefined.
+    if/elif/else, for (loop.index, index0, revindex, revindex0, first,
+    last, length, previtem, nextitem, depth; for-else; `for x in y if c`;
+    tuple targets; break, continue), set (names, ns.attr, tuples, block
+    set), macros (defaults, keyword arguments, recursion), filter blocks,
+    generation blocks, namespace (), range (), dict (), raise_exception (),
+    strftime_now (); all expression operators with Python's semantics;
+    subscripts and slices (strings by code point); the filters, tests and
+    str/dict methods listed in xinf_jinja_filters.c and
+    xinf_jinja_methods.c. Undefined behaves as jinja2's default Undefined;
+    map/select/reject results as its generators; `|safe` strings as
+    markupsafe's Markup in `+`.
 
-    Safety: the template size, the render's memory, output size, loop
-    iterations and nesting depth are bounded (xinf_jinja_limits_t); any
-    excess is an XINF_JINJA_ELIMIT error, never a crash or a hang. The
-    evaluator calls nothing but its own builtins.
+    Not supported (XINF_JINJA_EUNSUPPORTED, so a caller can fall back):
+    include/import/extends/block/call/raw/with/do, recursive loops,
+    loop.cycle, *args/**kwargs, % string formatting, str.format specs,
+    dict keys other than strings, filters, tests and methods not listed.
+    Known differences: upper/lower/title/capitalize change ASCII letters
+    only; ints are 64-bit (overflow is an error, not a big int).
+
+    Thread safety: a parsed template may be rendered by many threads at
+    once; each render has its own memory.
 */
 #ifndef XINF_JINJA_H_INCLUDED
 #define XINF_JINJA_H_INCLUDED
