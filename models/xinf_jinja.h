@@ -24,7 +24,7 @@
 
     Not supported (XINF_JINJA_EUNSUPPORTED, so a caller can fall back):
     include/import/extends/block/call/raw/with/do, recursive loops,
-    loop.cycle, *args/**kwargs, % string formatting, str.format specs,
+    loop.cycle, *args and **kwargs, % string formatting, str.format specs,
     dict keys other than strings, filters, tests and methods not listed.
     Known differences: upper/lower/title/capitalize change ASCII letters
     only; ints are 64-bit (overflow is an error, not a big int).
