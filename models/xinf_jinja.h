@@ -69,7 +69,8 @@ xinf_jinja_t *xinf_jinja_new (const char *source, size_t size, xinf_jinja_status
 void xinf_jinja_destroy (xinf_jinja_t **self_p);
 
 //  Renders with the keys of context (a JSON object, or NULL) as variables.
-//  Returns the text (heap, caller frees), or NULL with *status and *error.
+//  Returns the text (heap, caller frees), or NULL with *status and *error;
+//  a text with a NUL character in it is an error (XINF_JINJA_ERUNTIME).
 //  limits NULL: the defaults.
 char *xinf_jinja_render (xinf_jinja_t *self, json_t *context, const xinf_jinja_limits_t *limits,
                          xinf_jinja_status_t *status, char **error);

@@ -530,6 +530,8 @@ xinf_jinja_render (xinf_jinja_t *self, json_t *context, const xinf_jinja_limits_
             jdict_set (&ctx->mem, &ctx->root->vars, key, key_len, jv_from_json (&ctx->mem, value, 0));
     }
     jexec_list (ctx, &self->body);
+    if (run->out.size && memchr (run->out.data, 0, run->out.size))
+        jfail (ctx->err, XINF_JINJA_ERUNTIME, 0, "the output holds a NUL character");
     char *text = run->out.data? run->out.data: strdup ("");
     jarena_free (&run->arena);
     free (run);

@@ -135,6 +135,12 @@ static const render_case_t s_cases [] = {
     { "{% filter upper %}abc {{ 'd' }}{% endfilter %}",
       "{}",
       "ABC D" },
+    { "{% generation %}kept {{ 1 }}{% endgeneration %} {% for x in [1] %}{{ loop.depth }}{{ loop.depth0 }}{% endfor %}",
+      "{}",
+      "kept 1 10" },
+    { "{% for m in msgs %}{{ m.role | upper }}:{{ m.content }}{% if not loop.last %}, {% endif %}{% endfor %}",
+      "{\"msgs\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"assistant\", \"content\": \"b\"}]}",
+      "USER:a, ASSISTANT:b" },
 };
 
 //  Renders source with context (JSON text); NULL with status and error set
@@ -144,7 +150,7 @@ s_render (const char *source, const char *context, const xinf_jinja_limits_t *li
           xinf_jinja_status_t *status, char **error)
 {
     json_error_t json_error;
-    json_t *json = json_loads (context? context: "{}", 0, &json_error);
+    json_t *json = json_loads (context? context: "{}", JSON_ALLOW_NUL, &json_error);
     CHECK (json);
     xinf_jinja_t *template = xinf_jinja_new (source, strlen (source), status, error);
     char *text = NULL;
@@ -218,6 +224,7 @@ test_errors (void)
     s_expect_error ("{{ [].append(1) }}", NULL, XINF_JINJA_ERUNTIME, "undefined value called");
     s_expect_error ("{{ d | tojson }}", "{}", XINF_JINJA_ERUNTIME, "not JSON serializable");
     s_expect_error ("{% for a, b in [[1]] %}{% endfor %}", NULL, XINF_JINJA_ERUNTIME, "expected 2 values");
+    s_expect_error ("a{{ s }}b", "{\"s\": \"x\\u0000y\"}", XINF_JINJA_ERUNTIME, "NUL");
     //  raise_exception carries the template's own message, without a line.
     xinf_jinja_status_t status;
     char *error = NULL;
