@@ -454,8 +454,12 @@ xinf_jinja_new (const char *source, size_t size, xinf_jinja_status_t *status, ch
         return NULL;
     }
     xinf_jinja_t *volatile self = calloc (1, sizeof *self);
-    if (!self)
+    if (!self) {
+        *status = XINF_JINJA_ELIMIT;
+        if (error)
+            *error = strdup ("out of memory");
         return NULL;
+    }
     jarena_init (&self->arena, 32 * size + 1024 * 1024);
     if (setjmp (err.jump)) {
         *status = err.status;
@@ -497,9 +501,13 @@ xinf_jinja_render (xinf_jinja_t *self, json_t *context, const xinf_jinja_limits_
     *status = XINF_JINJA_OK;
     if (error)
         *error = NULL;
-    jrender_t *run = calloc (1, sizeof *run);
-    if (!run)
+    jrender_t *run = self? calloc (1, sizeof *run): NULL;
+    if (!run) {
+        *status = XINF_JINJA_ELIMIT;
+        if (error)
+            *error = strdup (self? "out of memory": "no template");
         return NULL;
+    }
     xinf_jinja_limits_t lim = limits? *limits: xinf_jinja_limits_default ();
     jarena_init (&run->arena, lim.max_memory);
     run->out.limit = lim.max_output;

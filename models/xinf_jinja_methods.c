@@ -351,8 +351,8 @@ s_format (jctx_t *ctx, jv_t *self, jv_t **args, int nargs, const char **kw_names
         if (len == 0)
             value = next < nargs? args [next++]: NULL;
         else if (field [0] >= '0' && field [0] <= '9') {
-            int position = atoi (field);
-            value = position < nargs? args [position]: NULL;
+            long position = strtol (field, NULL, 10);
+            value = position >= 0 && position < nargs? args [position]: NULL;
         }
         else
             value = jinja_arg (NULL, 0, kw_names, kw_values, nkw, -1, field);
