@@ -24,7 +24,7 @@ static const xinf_option_t s_options [] = {
     { "liveness", 0, NULL, XINF_OPT_INT, "3", 1, 100, NULL, "N", "missed heartbeats before lost" },
     { "node-binary", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "PATH", "xinf-node to start (default: next to this program)" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "also print the figures as JSON" },
-    { NULL }
+    { 0 }
 };
 
 static pid_t

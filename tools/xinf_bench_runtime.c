@@ -48,7 +48,7 @@ static const xinf_option_t s_options [] = {
     { "handler", 0, NULL, XINF_OPT_STR, "ping", 0, 0, "ping|echo", "NAME",
       "xinf server: the built-in PING (PONG echoes frames) or an ECHO handler" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print one JSON object after the table" },
-    { NULL }
+    { 0 }
 };
 
 //  The figures of one client in one run (or their medians over runs).

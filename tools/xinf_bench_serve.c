@@ -64,7 +64,7 @@ static const xinf_option_t s_options [] = {
       "before each measurement wait up to S s for a second with the CPUs 90% idle (a shared machine)" },
     { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "each request's deadline: not done by then, it is an error" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON instead of tables" },
-    { NULL }
+    { 0 }
 };
 
 //  Every figure is a double, so that one field table prints a struct as a

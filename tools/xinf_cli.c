@@ -48,7 +48,7 @@ static const xinf_option_t s_options [] = {
       "doctor, launch --n-worker: how long each connectivity probe may take" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "warn", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
-    { NULL }
+    { 0 }
 };
 
 //  The dealer to the supervisor: -e A, or -e A,B for a standby pair, where

@@ -56,7 +56,7 @@ static const xinf_option_t s_options [] = {
     { "rope-factor", 0, NULL, XINF_OPT_STR, "32", 0, 0, NULL, "X", "rope.scaling.factor" },
     { "rope-original-context", 0, NULL, XINF_OPT_INT, "8192", 1, 1 << 24, NULL, "N",
       "original context of Llama 3 scaling (the low/high frequency factors are 1 and 4)" },
-    { NULL }
+    { 0 }
 };
 
 typedef struct {

@@ -46,7 +46,7 @@ static const xinf_option_t s_options [] = {
       "default: the current directory); other paths are refused" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
-    { NULL }
+    { 0 }
 };
 
 typedef struct {

@@ -16,6 +16,7 @@
     instruction, handles them where the CPU has it.
 */
 #include "xinf_cpu_kern.h"
+#include "xinf_cpu_cpuid.h"
 
 #if defined (__x86_64__) && defined (__GNUC__)
 
@@ -354,7 +355,7 @@ const xinf_cpu_kern_t *
 xinf_cpu_kern_avx2 (void)
 {
     __builtin_cpu_init ();
-    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !__builtin_cpu_supports ("f16c"))
+    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !xinf_cpu_has_f16c ())
         return NULL;
     pthread_once (&s_once, s_half_table_fill);
     return &s_kern_avx2;
