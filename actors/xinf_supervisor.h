@@ -21,6 +21,7 @@ typedef struct {
     int64_t forget_lost_ms;            //  a lost worker leaves the table after it (0: never)
     const char *standby_peer;          //  the other supervisor (xinf_bstar.h), NULL: none
     bool standby_primary;              //  with a peer: this one is the primary
+    const char *state_dir;             //  the journal (xinf_journal.h), NULL: none
 } xinf_supervisor_config_t;
 
 xinf_supervisor_t *xinf_supervisor_new (const xinf_supervisor_config_t *config);

@@ -39,6 +39,8 @@ static const xinf_option_t s_options [] = {
       "supervisor: the other supervisor of a standby pair, tcp://HOST:PORT (workers and clients take -e A,B)" },
     { "standby", 0, "XINF_STANDBY", XINF_OPT_STR, "primary", 0, 0, "primary|backup", "ROLE",
       "supervisor with --standby-peer: which of the pair this one is" },
+    { "state-dir", 0, "XINF_STATE_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
+      "supervisor/local: keep the event history and the launched models here, across restarts" },
     { "forget-lost-ms", 0, "XINF_FORGET_LOST_MS", XINF_OPT_INT, "600000", 0, 604800000, NULL, "MS",
       "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
     { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
@@ -133,7 +135,8 @@ s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, 
 {
     xinf_supervisor_config_t supervisor_config = {
         settings->node_name, settings->heartbeat_ms, settings->liveness, settings->forget_lost_ms,
-        xinf_config_str (config, "standby-peer"), streq (xinf_config_str (config, "standby"), "primary")
+        xinf_config_str (config, "standby-peer"), streq (xinf_config_str (config, "standby"), "primary"),
+        xinf_config_str (config, "state-dir")
     };
     xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     if (!supervisor)
