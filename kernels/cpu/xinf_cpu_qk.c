@@ -1,0 +1,90 @@
+/*  xinf_cpu_qk: the quantizer of x vectors into 15-bit groups and the
+    portable kernel set of the quantized types' products
+    (xinf_cpu_qk.h says the arithmetic).
+*/
+#include "xinf_cpu_qk.h"
+#include "xinf_quant_blocks.h"
+
+#include <string.h>
+
+const xinf_cpu_qk_kern_t *
+xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern)
+{
+    const xinf_cpu_qk_kern_t *qk = NULL;
+    if (kern == &xinf_cpu_kern_portable)
+        return &xinf_cpu_qk_portable;
+    if (kern == xinf_cpu_kern_avx512 ())
+        qk = xinf_cpu_qk_avx512 ();
+    if (!qk)
+        qk = xinf_cpu_qk_avx2 ();
+    return qk ? qk : &xinf_cpu_qk_portable;
+}
+
+//  ---- the quantizer ------------------------------------------------------------
+
+//  Round half to even of |value| < 2^22 in the default rounding mode.
+static inline float
+s_round (float value)
+{
+    const float magic = 12582912.0f;             //  1.5 * 2^23
+    return (value + magic) - magic;
+}
+
+void
+xinf_cpu_qk_quantize_group (const float *x, int16_t *q, float *d, int32_t *s)
+{
+    uint32_t top = 0;
+    for (int i = 0; i < XINF_QUANT_GROUP; i++) {
+        uint32_t magnitude = xinf_dtype_f32_to_bits (x [i]) & 0x7fffffffu;
+        top = magnitude > top ? magnitude : top;
+    }
+    memset (q, 0, XINF_QUANT_GROUP * sizeof *q);
+    *s = 0;
+    if (top >= 0x7f800000u) {        //  Inf or NaN
+        *d = xinf_dtype_bits_to_f32 (0x7fc00000u);
+        return;
+    }
+    float scale = xinf_dtype_bits_to_f32 (top) / (float) XINF_QK_ACT_MAX;
+    *d = scale;
+    if (scale == 0)
+        return;
+    int32_t sum = 0;
+    for (int i = 0; i < XINF_QUANT_GROUP; i++) {
+        float value = s_round (x [i] / scale);
+        value = value < -XINF_QK_ACT_MAX ? -XINF_QK_ACT_MAX : value > XINF_QK_ACT_MAX ? XINF_QK_ACT_MAX : value;
+        q [i] = (int16_t) value;
+        sum += q [i];
+    }
+    *s = sum;
+}
+
+//  ---- the portable kernel ---------------------------------------------------------
+
+static void
+s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, int16_t *q, size_t q_stride,
+          float *a, float *c, size_t ac_stride)
+{
+    xinf_qb_decode (dtype, row, first, count, q, q_stride, a, c, ac_stride);
+}
+
+static void
+s_chunk (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t first, float *acc)
+{
+    for (size_t j = 0; j < act->n; j++)
+        for (size_t g = 0; g < groups; g++) {
+            const int16_t *x = act->q + j * act->cols + (first + g) * XINF_QUANT_GROUP;
+            float d = act->d [j * act->groups + first + g];
+            int32_t s = act->s [j * act->groups + first + g];
+            for (int r = 0; r < XINF_QK_ROWS; r++) {
+                int32_t isum = 0;
+                for (int i = 0; i < XINF_QUANT_GROUP; i++)
+                    isum += (int32_t) chunk->q [g][r][i] * x [i];
+                acc [j * XINF_QK_ROWS + r] = xinf_qk_step (acc [j * XINF_QK_ROWS + r], isum, chunk->a [g][r],
+                                                           chunk->c [g][r], s, d);
+            }
+        }
+}
+
+const xinf_cpu_qk_kern_t xinf_cpu_qk_portable = {
+    "portable", s_decode, s_chunk, xinf_quant_to_f32
+};

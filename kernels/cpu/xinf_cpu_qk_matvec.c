@@ -1,0 +1,271 @@
+/*  xinf_cpu_qk_matvec: products of the quantized types with 15-bit
+    activations over the thread pool: every x vector is quantized once a
+    call (by the calling thread), then tasks take runs of whole tiles of
+    8 rows; a tile's rows are decoded a chunk at a time into the thread's
+    scratch and multiplied with every vector there, so each weight is
+    read from memory and decoded once a call. A product's result depends
+    on its row and vector only (xinf_cpu_qk.h), never on the tasks,
+    threads or the other vectors.
+*/
+#include "xinf_cpu_qk.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MANY_MAX 8
+
+//  ---- quantized vectors --------------------------------------------------------
+
+static size_t
+s_round64 (size_t bytes)
+{
+    return (bytes + 63) / 64 * 64;
+}
+
+//  act for n vectors of cols, quantized from x, in one 64-byte aligned
+//  allocation; false if out of memory.
+static bool
+s_act_new (size_t n, size_t cols, const float *x, xinf_qk_act_t *act)
+{
+    size_t groups = cols / XINF_QUANT_GROUP;
+    size_t q_bytes = s_round64 (n * cols * 2), d_bytes = s_round64 (n * groups * 4);
+    uint8_t *memory = aligned_alloc (64, q_bytes + 2 * d_bytes);
+    if (!memory)
+        return false;
+    *act = (xinf_qk_act_t) { n, cols, groups, (int16_t *) memory, (float *) (memory + q_bytes),
+                             (int32_t *) (memory + q_bytes + d_bytes) };
+    for (size_t j = 0; j < n; j++)
+        for (size_t g = 0; g < groups; g++)
+            xinf_cpu_qk_quantize_group (x + j * cols + g * XINF_QUANT_GROUP, act->q + j * cols + g * XINF_QUANT_GROUP,
+                                        act->d + j * groups + g, act->s + j * groups + g);
+    return true;
+}
+
+static void
+s_act_destroy (xinf_qk_act_t *act)
+{
+    free (act->q);
+    act->q = NULL;
+}
+
+//  ---- a tile ----------------------------------------------------------------------
+
+typedef struct {
+    const xinf_cpu_qk_kern_t *kern;
+    xinf_dtype_t dtype;
+    const uint8_t *w;
+    size_t row_bytes, rows, rows_per_task;
+    size_t blocks, chunk_blocks;     //  blocks a row, blocks a chunk
+    const xinf_qk_act_t *act;
+    float *y;
+} s_job_t;
+
+//  Prefetches the chunk at 'block' of every row of the tile, 'offset'
+//  bytes on (the next tile: 8 rows on).
+static void
+s_prefetch (const s_job_t *job, const uint8_t *const *rows, size_t block, size_t offset)
+{
+    size_t block_bytes = xinf_dtype_block_bytes (job->dtype), bytes = block_bytes * job->chunk_blocks;
+    for (int r = 0; r < XINF_QK_ROWS; r++) {
+        const uint8_t *at = rows [r] + offset + block * block_bytes;
+        for (size_t line = 0; line < bytes; line += 64)
+            __builtin_prefetch (at + line, 0, 3);
+    }
+}
+
+//  Rows [first, first + count) (count <= 8) times every vector, with
+//  the scratch chunk and acc [n][8].
+static void
+s_tile (const s_job_t *job, size_t first, size_t count, xinf_qk_chunk_t *chunk, float *acc)
+{
+    const uint8_t *rows [XINF_QK_ROWS];
+    for (size_t r = 0; r < XINF_QK_ROWS; r++)              //  the missing ones repeat the last
+        rows [r] = job->w + (first + (r < count ? r : count - 1)) * job->row_bytes;
+    memset (acc, 0, job->act->n * XINF_QK_ROWS * sizeof (float));
+    size_t groups_a_block = xinf_dtype_block_size (job->dtype) / XINF_QUANT_GROUP;
+    for (size_t block = 0; block < job->blocks; block += job->chunk_blocks) {
+        size_t blocks = job->blocks - block < job->chunk_blocks ? job->blocks - block : job->chunk_blocks;
+        //  2 chunks ahead, into the next tile's rows near the end
+        size_t ahead = block + 2 * job->chunk_blocks;
+        if (ahead < job->blocks)
+            s_prefetch (job, rows, ahead, 0);
+        else
+        if (first + 2 * XINF_QK_ROWS <= job->rows && ahead - job->blocks < job->blocks)
+            s_prefetch (job, rows, ahead - job->blocks, XINF_QK_ROWS * job->row_bytes);
+        for (int r = 0; r < XINF_QK_ROWS; r++)
+            job->kern->decode (job->dtype, rows [r], block, blocks, chunk->q [0][r], XINF_QK_ROWS * XINF_QUANT_GROUP,
+                               &chunk->a [0][r], &chunk->c [0][r], XINF_QK_ROWS);
+        job->kern->chunk (chunk, blocks * groups_a_block, job->act, block * groups_a_block, acc);
+    }
+    for (size_t j = 0; j < job->act->n; j++)
+        for (size_t r = 0; r < count; r++)
+            job->y [j * job->rows + first + r] = acc [j * XINF_QK_ROWS + r];
+}
+
+//  ---- jobs ------------------------------------------------------------------------
+
+typedef struct {
+    s_job_t jobs [S_MANY_MAX];
+    size_t first_task [S_MANY_MAX + 1];
+    size_t count;
+    uint8_t *scratch;                //  scratch_bytes a thread
+    size_t scratch_bytes;
+} s_jobs_t;
+
+static void
+s_jobs_task (void *arg, size_t task, int thread)
+{
+    s_jobs_t *jobs = arg;
+    size_t index = 0;
+    while (index + 1 < jobs->count && task >= jobs->first_task [index + 1])
+        index++;
+    const s_job_t *job = &jobs->jobs [index];
+    uint8_t *scratch = jobs->scratch + (size_t) thread * jobs->scratch_bytes;
+    size_t first = (task - jobs->first_task [index]) * job->rows_per_task;
+    size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
+    for (size_t row = first; row < end; row += XINF_QK_ROWS)
+        s_tile (job, row, end - row < XINF_QK_ROWS ? end - row : XINF_QK_ROWS, (xinf_qk_chunk_t *) scratch,
+                (float *) (scratch + s_round64 (sizeof (xinf_qk_chunk_t))));
+}
+
+//  About 8 tasks a thread for balance, each whole tiles and at least
+//  16 KB of weights times vectors.
+static size_t
+s_rows_per_task (xinf_threadpool_t *pool, size_t rows, size_t row_bytes, size_t n)
+{
+    size_t threads = (size_t) xinf_threadpool_size (pool);
+    size_t per_task = rows / (threads * 8);
+    size_t work = row_bytes * n > 0 ? row_bytes * n : 1;
+    size_t minimum = (16384 + work - 1) / work;
+    if (per_task < minimum)
+        per_task = minimum;
+    return (per_task + XINF_QK_ROWS - 1) / XINF_QK_ROWS * XINF_QK_ROWS;
+}
+
+//  Adds a job; returns the task count so far.
+static size_t
+s_jobs_add (s_jobs_t *jobs, xinf_threadpool_t *pool, const xinf_cpu_qk_kern_t *kern, xinf_dtype_t dtype,
+            const void *w, size_t rows, size_t cols, const xinf_qk_act_t *act, float *y, size_t tasks)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols), block_size = xinf_dtype_block_size (dtype);
+    s_job_t job = { kern, dtype, w, row_bytes, rows, s_rows_per_task (pool, rows, row_bytes, act->n),
+                    cols / block_size, XINF_QUANT_CHUNK_GROUPS * XINF_QUANT_GROUP / block_size, act, y };
+    jobs->jobs [jobs->count] = job;
+    jobs->first_task [jobs->count++] = tasks;
+    return tasks + (rows + job.rows_per_task - 1) / job.rows_per_task;
+}
+
+//  Runs 'tasks' tasks of the jobs, n vectors at most a job; false if out
+//  of memory.
+static bool
+s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
+{
+    size_t threads = (size_t) xinf_threadpool_size (pool);
+    jobs->scratch_bytes = s_round64 (sizeof (xinf_qk_chunk_t)) + s_round64 (n * XINF_QK_ROWS * sizeof (float));
+    if (!(jobs->scratch = aligned_alloc (64, threads * jobs->scratch_bytes)))
+        return false;
+    jobs->first_task [jobs->count] = tasks;
+    xinf_threadpool_run (pool, tasks, s_jobs_task, jobs);
+    free (jobs->scratch);
+    return true;
+}
+
+//  ---- the calls ---------------------------------------------------------------------
+
+//  For want of memory: each row with each vector, the portable set, a
+//  group of x quantized at a time on the stack (the same bits, slowly).
+static void
+s_without_memory (xinf_dtype_t dtype, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols), block_size = xinf_dtype_block_size (dtype);
+    size_t groups_a_block = block_size / XINF_QUANT_GROUP;
+    for (size_t j = 0; j < n; j++)
+        for (size_t r = 0; r < rows; r++) {
+            float acc = 0.0f;
+            for (size_t b = 0; b < cols / block_size; b++) {
+                int16_t q [XINF_QUANT_CHUNK_GROUPS][XINF_QUANT_GROUP], xq [XINF_QUANT_GROUP];
+                float a [XINF_QUANT_CHUNK_GROUPS], c [XINF_QUANT_CHUNK_GROUPS], d;
+                int32_t s;
+                xinf_quant_decode (dtype, (const uint8_t *) w + r * row_bytes, b, 1, q [0], XINF_QUANT_GROUP, a, c, 1);
+                for (size_t g = 0; g < groups_a_block; g++) {
+                    xinf_cpu_qk_quantize_group (x + j * cols + (b * groups_a_block + g) * XINF_QUANT_GROUP, xq, &d, &s);
+                    int32_t isum = 0;
+                    for (int i = 0; i < XINF_QUANT_GROUP; i++)
+                        isum += (int32_t) q [g][i] * xq [i];
+                    acc = xinf_qk_step (acc, isum, a [g], c [g], s, d);
+                }
+            }
+            y [j * rows + r] = acc;
+        }
+}
+
+void
+xinf_cpu_qk_matvec (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern, xinf_dtype_t dtype, const void *w,
+                    size_t rows, size_t cols, const float *x, size_t n, float *y)
+{
+    assert (xinf_dtype_row_bytes (dtype, cols) || cols == 0);
+    if (rows == 0 || n == 0)
+        return;
+    if (cols == 0) {                 //  empty dot products
+        memset (y, 0, n * rows * sizeof (float));
+        return;
+    }
+    const xinf_cpu_qk_kern_t *qk = xinf_cpu_qk_kern (kern);
+    xinf_qk_act_t act;
+    if (!s_act_new (n, cols, x, &act)) {
+        s_without_memory (dtype, w, rows, cols, x, n, y);
+        return;
+    }
+    s_jobs_t jobs = { .count = 0 };
+    size_t tasks = s_jobs_add (&jobs, pool, qk, dtype, w, rows, cols, &act, y, 0);
+    if (!s_jobs_run (&jobs, pool, n, tasks))
+        s_without_memory (dtype, w, rows, cols, x, n, y);
+    s_act_destroy (&act);
+}
+
+size_t
+xinf_cpu_qk_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern,
+                         const xinf_cpu_matvec_t *products, size_t count, xinf_cpu_matvec_t *rest)
+{
+    assert (count <= S_MANY_MAX);
+    const xinf_cpu_qk_kern_t *qk = xinf_cpu_qk_kern (kern);
+    xinf_qk_act_t acts [S_MANY_MAX];
+    const xinf_cpu_matvec_t *mine [S_MANY_MAX];
+    const float *sources [S_MANY_MAX];      //  the x of acts [a]
+    size_t act_count = 0, mine_count = 0, rest_count = 0, tasks = 0;
+    bool memory = true;
+    s_jobs_t jobs = { .count = 0 };
+    for (size_t index = 0; index < count; index++) {
+        const xinf_cpu_matvec_t *product = &products [index];
+        if (!xinf_dtype_is_quant (product->dtype))
+            rest [rest_count++] = *product;
+        else
+        if (product->rows && product->cols)
+            mine [mine_count++] = product;
+        else
+        if (product->rows)           //  empty dot products
+            memset (product->y, 0, product->rows * sizeof (float));
+    }
+    for (size_t index = 0; index < mine_count && memory; index++) {
+        const xinf_cpu_matvec_t *product = mine [index];
+        size_t a = 0;                //  vectors shared by products are quantized once
+        while (a < act_count && !(sources [a] == product->x && acts [a].cols == product->cols))
+            a++;
+        if (a == act_count) {
+            if (!(memory = s_act_new (1, product->cols, product->x, &acts [act_count])))
+                break;
+            sources [act_count++] = product->x;
+        }
+        tasks = s_jobs_add (&jobs, pool, qk, product->dtype, product->w, product->rows, product->cols, &acts [a],
+                            product->y, tasks);
+    }
+    if (memory && tasks)
+        memory = s_jobs_run (&jobs, pool, 1, tasks);
+    for (size_t index = 0; !memory && index < mine_count; index++)
+        s_without_memory (mine [index]->dtype, mine [index]->w, mine [index]->rows, mine [index]->cols, mine [index]->x,
+                          1, mine [index]->y);
+    for (size_t a = 0; a < act_count; a++)
+        s_act_destroy (&acts [a]);
+    return rest_count;
+}
