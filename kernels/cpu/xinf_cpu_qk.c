@@ -61,10 +61,9 @@ xinf_cpu_qk_quantize_group (const float *x, int16_t *q, float *d, int32_t *s)
 //  ---- the portable kernel ---------------------------------------------------------
 
 static void
-s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, int16_t *q, size_t q_stride,
-          float *a, float *c, size_t ac_stride)
+s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_qk_chunk_t *chunk)
 {
-    xinf_qb_decode (dtype, row, first, count, q, q_stride, a, c, ac_stride);
+    xinf_qb_decode (dtype, row, first, count, chunk->q [0], XINF_QUANT_GROUP, chunk->a, chunk->c, 1);
 }
 
 static void
@@ -73,15 +72,12 @@ s_chunk (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, 
     for (size_t j = 0; j < act->n; j++)
         for (size_t g = 0; g < groups; g++) {
             const int16_t *x = act->q + j * act->cols + (first + g) * XINF_QUANT_GROUP;
-            float d = act->d [j * act->groups + first + g];
-            int32_t s = act->s [j * act->groups + first + g];
-            for (int r = 0; r < XINF_QK_ROWS; r++) {
-                int32_t isum = 0;
-                for (int i = 0; i < XINF_QUANT_GROUP; i++)
-                    isum += (int32_t) chunk->q [g][r][i] * x [i];
-                acc [j * XINF_QK_ROWS + r] = xinf_qk_step (acc [j * XINF_QK_ROWS + r], isum, chunk->a [g][r],
-                                                           chunk->c [g][r], s, d);
-            }
+            int32_t isum = 0;
+            for (int i = 0; i < XINF_QUANT_GROUP; i++)
+                isum += (int32_t) chunk->q [g][i] * x [i];
+            acc [j * XINF_QK_LANES + g] = xinf_qk_step (acc [j * XINF_QK_LANES + g], isum, chunk->a [g], chunk->c [g],
+                                                        act->s [j * act->groups + first + g],
+                                                        act->d [j * act->groups + first + g]);
         }
 }
 

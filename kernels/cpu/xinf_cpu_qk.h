@@ -16,27 +16,29 @@
     are exact int32 sums whatever the weight bits.
 
     Product of a row (its groups decoded to q, a, c as xinf_quant.h says)
-    and a quantized x:
-        acc = +0.0f
+    and a quantized x, in 8 lanes (lane k takes the groups g = k mod 8):
+        acc [k] = +0.0f for k < 8
         for every group g, in order:
             isum = sum of qw_i * q_i over the group (exact int32)
             s = (float) isum * a_g; m = (float) s_g * c_g
-            t = (s + m) * d_g; acc = acc + t
-        y = acc
-    No FMA: four float roundings a group, the same in every kernel set,
-    so results are bit for bit the same across kernel sets, thread
-    counts, vector counts and row groupings.
+            t = (s + m) * d_g; acc [g % 8] = acc [g % 8] + t
+        h_k = acc [k] + acc [k + 4] (k < 4); p_k = h_k + h_{k + 2} (k < 2)
+        y = p_0 + p_1
+    No FMA: the same float roundings in every kernel set, so results are
+    bit for bit the same across kernel sets, thread counts, vector counts
+    and row groupings (a NaN result is always 0x7fc00000).
 
     Accuracy: the quantization of x moves each x_i by at most d_g / 2, so
     a product moves by at most sum over groups of (sum |w_i|) amax_g /
     32766, plus float rounding: test_matvec_quant measures this against a
     double-precision product of the dequantized weights and x.
 
-    Kernel sets: the rows go in tiles of 8; a chunk (8 groups: a K block,
-    or 8 blocks of 32) of each row is decoded into int16 in scratch, then
-    multiplied with every vector: portable C; AVX2 (vpmaddwd, 8 rows'
-    block sums in 8 lanes by a tree of hadds); AVX-512BW (vpmaddwd of 32
-    weights an instruction). xinf_cpu_simd_qk.c.
+    Kernel sets: a row is decoded a chunk (8 groups: a K block, or 8
+    blocks of 32) at a time into int16 in scratch, then multiplied with
+    every vector, the chunk's 8 groups in the 8 lanes: portable C; AVX2
+    (vpmaddwd, the 8 groups' sums by a tree of hadds); AVX-512BW
+    (vpmaddwd of 32 weights an instruction, decoding 32 an instruction).
+    xinf_cpu_simd_qk.c.
 */
 #ifndef XINF_CPU_QK_H_INCLUDED
 #define XINF_CPU_QK_H_INCLUDED
@@ -51,8 +53,7 @@
 
 #define XINF_QK_ACT_MAX 16383
 
-//  Rows a tile.
-#define XINF_QK_ROWS 8
+#define XINF_QK_LANES 8
 
 //  n quantized x vectors of cols (a multiple of 32) elements.
 typedef struct {
@@ -62,22 +63,21 @@ typedef struct {
     int32_t *s;                      //  s [j * groups + g]
 } xinf_qk_act_t;
 
-//  A chunk of a tile of rows, decoded: q [group][row][32], a and c
-//  [group][row].
+//  A chunk of a row, decoded.
 typedef struct {
-    int16_t q [XINF_QUANT_CHUNK_GROUPS][XINF_QK_ROWS][XINF_QUANT_GROUP];
-    float a [XINF_QUANT_CHUNK_GROUPS][XINF_QK_ROWS];
-    float c [XINF_QUANT_CHUNK_GROUPS][XINF_QK_ROWS];
+    int16_t q [XINF_QUANT_CHUNK_GROUPS][XINF_QUANT_GROUP];
+    float a [XINF_QUANT_CHUNK_GROUPS];
+    float c [XINF_QUANT_CHUNK_GROUPS];
 } xinf_qk_chunk_t;
 
 typedef struct {
     const char *name;
-    //  xinf_quant_decode compiled for the set.
-    void (*decode) (xinf_dtype_t dtype, const void *row, size_t first, size_t count, int16_t *q,
-                    size_t q_stride, float *a, float *c, size_t ac_stride);
-    //  acc [j * XINF_QK_ROWS + r] = the steps of groups [0, groups) of
-    //  the chunk's row r with groups [first, first + groups) of x [j],
-    //  from acc [j * XINF_QK_ROWS + r], for every j < act->n.
+    //  Blocks [first, first + count) of a row into chunk (count blocks
+    //  hold at most 8 groups).
+    void (*decode) (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_qk_chunk_t *chunk);
+    //  acc [j * 8 + k] = lane k after the steps of the chunk's groups
+    //  [0, groups) with groups [first, first + groups) of x [j] (first a
+    //  multiple of 8), for every j < act->n.
     void (*chunk) (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t first,
                    float *acc);
     //  xinf_quant_to_f32 compiled for the set.
@@ -105,6 +105,18 @@ xinf_qk_step (float acc, int32_t isum, float a, float c, int32_t s, float d)
     float mins = (float) s * c;
     float term = (scaled + mins) * d;
     return acc + term;
+}
+
+//  The sum of the 8 lanes; any NaN comes out as the one quiet NaN
+//  0x7fc00000 (compilers may swap the operands of an add, which picks
+//  which NaN's payload survives).
+static inline float
+xinf_qk_lanes (const float *acc)
+{
+    float h0 = acc [0] + acc [4], h1 = acc [1] + acc [5], h2 = acc [2] + acc [6], h3 = acc [3] + acc [7];
+    float p0 = h0 + h2, p1 = h1 + h3;
+    float sum = p0 + p1;
+    return sum != sum ? xinf_dtype_bits_to_f32 (0x7fc00000u) : sum;
 }
 
 //  xinf_cpu_matvec_batch (and xinf_cpu_matvec for n = 1) of a quantized

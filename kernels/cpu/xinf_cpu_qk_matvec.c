@@ -1,9 +1,10 @@
 /*  xinf_cpu_qk_matvec: products of the quantized types with 15-bit
     activations over the thread pool: every x vector is quantized once a
-    call (by the calling thread), then tasks take runs of whole tiles of
-    8 rows; a tile's rows are decoded a chunk at a time into the thread's
-    scratch and multiplied with every vector there, so each weight is
-    read from memory and decoded once a call. A product's result depends
+    call (by the calling thread), then tasks take runs of rows; a row is
+    decoded a chunk at a time into the thread's scratch and multiplied
+    with every vector there, so each weight is read from memory and
+    decoded once a call; the weights a little ahead come into L1 and
+    further ahead into L2 meanwhile. A product's result depends
     on its row and vector only (xinf_cpu_qk.h), never on the tasks,
     threads or the other vectors.
 */
@@ -29,7 +30,8 @@ static bool
 s_act_new (size_t n, size_t cols, const float *x, xinf_qk_act_t *act)
 {
     size_t groups = cols / XINF_QUANT_GROUP;
-    size_t q_bytes = s_round64 (n * cols * 2), d_bytes = s_round64 (n * groups * 4);
+    //  the kernels may read the d and s of a whole chunk past the last group
+    size_t q_bytes = s_round64 (n * cols * 2), d_bytes = s_round64 (n * groups * 4 + 32);
     uint8_t *memory = aligned_alloc (64, q_bytes + 2 * d_bytes);
     if (!memory)
         return false;
@@ -49,7 +51,12 @@ s_act_destroy (xinf_qk_act_t *act)
     act->q = NULL;
 }
 
-//  ---- a tile ----------------------------------------------------------------------
+//  ---- a row ---------------------------------------------------------------------
+
+//  How far ahead of the chunk in hand the weights are prefetched into L1
+//  and L2, in bytes (the rows of a task lie one after another).
+#define S_NEAR 1024
+#define S_FAR 8192
 
 typedef struct {
     const xinf_cpu_qk_kern_t *kern;
@@ -61,46 +68,37 @@ typedef struct {
     float *y;
 } s_job_t;
 
-//  Prefetches the chunk at 'block' of every row of the tile, 'offset'
-//  bytes on (the next tile: 8 rows on).
+//  Prefetches the lines of [from, from + bytes) clipped to 'end'.
 static void
-s_prefetch (const s_job_t *job, const uint8_t *const *rows, size_t block, size_t offset)
+s_prefetch (const uint8_t *from, size_t bytes, const uint8_t *end, bool near)
 {
-    size_t block_bytes = xinf_dtype_block_bytes (job->dtype), bytes = block_bytes * job->chunk_blocks;
-    for (int r = 0; r < XINF_QK_ROWS; r++) {
-        const uint8_t *at = rows [r] + offset + block * block_bytes;
-        for (size_t line = 0; line < bytes; line += 64)
-            __builtin_prefetch (at + line, 0, 3);
-    }
+    const uint8_t *until = from + bytes < end ? from + bytes : end;
+    for (; from < until; from += 64)
+        if (near)
+            __builtin_prefetch (from, 0, 3);
+        else
+            __builtin_prefetch (from, 0, 2);
 }
 
-//  Rows [first, first + count) (count <= 8) times every vector, with
-//  the scratch chunk and acc [n][8].
+//  Row 'row' times every vector, with the scratch chunk and acc [n][8];
+//  the weights up to 'end' prefetched meanwhile.
 static void
-s_tile (const s_job_t *job, size_t first, size_t count, xinf_qk_chunk_t *chunk, float *acc)
+s_row (const s_job_t *job, size_t row, const uint8_t *end, xinf_qk_chunk_t *chunk, float *acc)
 {
-    const uint8_t *rows [XINF_QK_ROWS];
-    for (size_t r = 0; r < XINF_QK_ROWS; r++)              //  the missing ones repeat the last
-        rows [r] = job->w + (first + (r < count ? r : count - 1)) * job->row_bytes;
-    memset (acc, 0, job->act->n * XINF_QK_ROWS * sizeof (float));
+    const uint8_t *weights = job->w + row * job->row_bytes;
+    size_t block_bytes = xinf_dtype_block_bytes (job->dtype), chunk_bytes = block_bytes * job->chunk_blocks;
     size_t groups_a_block = xinf_dtype_block_size (job->dtype) / XINF_QUANT_GROUP;
+    memset (acc, 0, job->act->n * XINF_QK_LANES * sizeof (float));
     for (size_t block = 0; block < job->blocks; block += job->chunk_blocks) {
         size_t blocks = job->blocks - block < job->chunk_blocks ? job->blocks - block : job->chunk_blocks;
-        //  2 chunks ahead, into the next tile's rows near the end
-        size_t ahead = block + 2 * job->chunk_blocks;
-        if (ahead < job->blocks)
-            s_prefetch (job, rows, ahead, 0);
-        else
-        if (first + 2 * XINF_QK_ROWS <= job->rows && ahead - job->blocks < job->blocks)
-            s_prefetch (job, rows, ahead - job->blocks, XINF_QK_ROWS * job->row_bytes);
-        for (int r = 0; r < XINF_QK_ROWS; r++)
-            job->kern->decode (job->dtype, rows [r], block, blocks, chunk->q [0][r], XINF_QK_ROWS * XINF_QUANT_GROUP,
-                               &chunk->a [0][r], &chunk->c [0][r], XINF_QK_ROWS);
+        const uint8_t *at = weights + block * block_bytes;
+        s_prefetch (at + S_NEAR, chunk_bytes, end, true);
+        s_prefetch (at + S_FAR, chunk_bytes, end, false);
+        job->kern->decode (job->dtype, weights, block, blocks, chunk);
         job->kern->chunk (chunk, blocks * groups_a_block, job->act, block * groups_a_block, acc);
     }
     for (size_t j = 0; j < job->act->n; j++)
-        for (size_t r = 0; r < count; r++)
-            job->y [j * job->rows + first + r] = acc [j * XINF_QK_ROWS + r];
+        job->y [j * job->rows + row] = xinf_qk_lanes (acc + j * XINF_QK_LANES);
 }
 
 //  ---- jobs ------------------------------------------------------------------------
@@ -124,13 +122,13 @@ s_jobs_task (void *arg, size_t task, int thread)
     uint8_t *scratch = jobs->scratch + (size_t) thread * jobs->scratch_bytes;
     size_t first = (task - jobs->first_task [index]) * job->rows_per_task;
     size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
-    for (size_t row = first; row < end; row += XINF_QK_ROWS)
-        s_tile (job, row, end - row < XINF_QK_ROWS ? end - row : XINF_QK_ROWS, (xinf_qk_chunk_t *) scratch,
-                (float *) (scratch + s_round64 (sizeof (xinf_qk_chunk_t))));
+    for (size_t row = first; row < end; row++)
+        s_row (job, row, job->w + end * job->row_bytes, (xinf_qk_chunk_t *) scratch,
+               (float *) (scratch + s_round64 (sizeof (xinf_qk_chunk_t))));
 }
 
-//  About 8 tasks a thread for balance, each whole tiles and at least
-//  16 KB of weights times vectors.
+//  About 8 tasks a thread for balance, each at least 16 KB of weights
+//  times vectors.
 static size_t
 s_rows_per_task (xinf_threadpool_t *pool, size_t rows, size_t row_bytes, size_t n)
 {
@@ -140,7 +138,7 @@ s_rows_per_task (xinf_threadpool_t *pool, size_t rows, size_t row_bytes, size_t 
     size_t minimum = (16384 + work - 1) / work;
     if (per_task < minimum)
         per_task = minimum;
-    return (per_task + XINF_QK_ROWS - 1) / XINF_QK_ROWS * XINF_QK_ROWS;
+    return per_task;
 }
 
 //  Adds a job; returns the task count so far.
@@ -162,7 +160,7 @@ static bool
 s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 {
     size_t threads = (size_t) xinf_threadpool_size (pool);
-    jobs->scratch_bytes = s_round64 (sizeof (xinf_qk_chunk_t)) + s_round64 (n * XINF_QK_ROWS * sizeof (float));
+    jobs->scratch_bytes = s_round64 (sizeof (xinf_qk_chunk_t)) + s_round64 (n * XINF_QK_LANES * sizeof (float));
     if (!(jobs->scratch = aligned_alloc (64, threads * jobs->scratch_bytes)))
         return false;
     jobs->first_task [jobs->count] = tasks;
@@ -182,7 +180,7 @@ s_without_memory (xinf_dtype_t dtype, const void *w, size_t rows, size_t cols, c
     size_t groups_a_block = block_size / XINF_QUANT_GROUP;
     for (size_t j = 0; j < n; j++)
         for (size_t r = 0; r < rows; r++) {
-            float acc = 0.0f;
+            float acc [XINF_QK_LANES] = { 0 };
             for (size_t b = 0; b < cols / block_size; b++) {
                 int16_t q [XINF_QUANT_CHUNK_GROUPS][XINF_QUANT_GROUP], xq [XINF_QUANT_GROUP];
                 float a [XINF_QUANT_CHUNK_GROUPS], c [XINF_QUANT_CHUNK_GROUPS], d;
@@ -193,10 +191,11 @@ s_without_memory (xinf_dtype_t dtype, const void *w, size_t rows, size_t cols, c
                     int32_t isum = 0;
                     for (int i = 0; i < XINF_QUANT_GROUP; i++)
                         isum += (int32_t) q [g][i] * xq [i];
-                    acc = xinf_qk_step (acc, isum, a [g], c [g], s, d);
+                    size_t lane = (b * groups_a_block + g) % XINF_QK_LANES;
+                    acc [lane] = xinf_qk_step (acc [lane], isum, a [g], c [g], s, d);
                 }
             }
-            y [j * rows + r] = acc;
+            y [j * rows + r] = xinf_qk_lanes (acc);
         }
 }
 

@@ -2,20 +2,22 @@
     types' products (xinf_cpu_qk.h says the arithmetic, which both repeat
     bit for bit).
 
-    Decoding: the portable decoders (xinf_quant_blocks.h) compiled for
-    AVX2, which the compiler vectorizes (integers and exact products: the
-    same values).
-    Products, per group of the chunk and vector: the 8 rows' exact block
-    sums of int16 products (AVX2: two vpmaddwd of 16 weights a row;
-    AVX-512BW: one vpmaddwd of 32), the rows' lanes summed by a tree of
-    hadds into one vector of the 8 rows' sums, then the float step for
-    the 8 rows in 8 lanes.
+    Decoding: AVX2, 32 weights an instruction (nibbles masked and
+    shifted, high bits spread from their words, widened to int16; Q6_K's
+    scales multiplied in), the scales as the portable decoders compute
+    them: the same values.
+    Products, per chunk and vector: the 8 groups' exact sums of int16
+    products (AVX2: two vpmaddwd of 16 weights a group; AVX-512BW: one
+    vpmaddwd of 32), the groups' lanes summed by a tree of hadds into one
+    vector of the 8 groups' sums, then the float steps of the 8 groups in
+    their 8 lanes.
 */
 #include "xinf_cpu_qk.h"
 
 #if defined (__x86_64__) && defined (__GNUC__)
 
 #include <immintrin.h>
+#include <string.h>
 
 #define S_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
@@ -26,11 +28,155 @@
 #pragma GCC target ("avx2,fma,f16c")
 #include "xinf_quant_blocks.h"
 
-static void
-s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, int16_t *q, size_t q_stride,
-          float *a, float *c, size_t ac_stride)
+//  fp16 -> float by F16C (the same value as xinf_dtype_fp16_to_f32; a
+//  NaN may come out quieted, which only NaN payloads of results show).
+static S_INLINE float
+s_half (const uint8_t *bytes)
 {
-    xinf_qb_decode (dtype, row, first, count, q, q_stride, a, c, ac_stride);
+    uint16_t half;
+    memcpy (&half, bytes, 2);
+    return _cvtsh_ss (half);
+}
+
+//  32 bytes (0..255) widened to int16, minus bias, stored at q [32].
+static S_INLINE void
+s_store_u8 (__m256i bytes, int bias, int16_t *q)
+{
+    __m256i shift = _mm256_set1_epi16 ((short) bias);
+    __m256i low = _mm256_cvtepu8_epi16 (_mm256_castsi256_si128 (bytes));
+    __m256i high = _mm256_cvtepu8_epi16 (_mm256_extracti128_si256 (bytes, 1));
+    _mm256_store_si256 ((__m256i *) q, _mm256_sub_epi16 (low, shift));
+    _mm256_store_si256 ((__m256i *) (q + 16), _mm256_sub_epi16 (high, shift));
+}
+
+//  The 32 nibbles of qs [16], low nibbles first, as 32 bytes.
+static S_INLINE __m256i
+s_nibbles (const uint8_t *qs)
+{
+    __m128i bytes = _mm_loadu_si128 ((const __m128i *) qs), mask = _mm_set1_epi8 (15);
+    __m128i low = _mm_and_si128 (bytes, mask), high = _mm_and_si128 (_mm_srli_epi16 (bytes, 4), mask);
+    return _mm256_inserti128_si256 (_mm256_castsi128_si256 (low), high, 1);
+}
+
+//  Bit i of the 32 bits at 'bits' as 16 in byte i, else 0.
+static S_INLINE __m256i
+s_high_bits (const uint8_t *bits)
+{
+    uint32_t word;
+    memcpy (&word, bits, 4);
+    __m256i spread = _mm256_shuffle_epi8 (_mm256_set1_epi32 ((int) word),
+                                          _mm256_set_epi64x (0x0303030303030303ll, 0x0202020202020202ll,
+                                                             0x0101010101010101ll, 0x0000000000000000ll));
+    __m256i mask = _mm256_set1_epi64x ((long long) 0x8040201008040201ull);
+    __m256i set = _mm256_cmpeq_epi8 (_mm256_and_si256 (spread, mask), mask);
+    return _mm256_and_si256 (set, _mm256_set1_epi8 (16));
+}
+
+//  Q4_0, Q4_1, Q5_0, Q5_1: count blocks, a group each.
+static void
+s_decode_legacy (xinf_dtype_t dtype, const uint8_t *block, size_t count, int16_t *q, float *a, float *c)
+{
+    size_t bytes = xinf_dtype_block_bytes (dtype);
+    for (size_t b = 0; b < count; b++, block += bytes, q += XINF_QUANT_GROUP, a++, c++) {
+        *a = s_half (block);
+        switch (dtype) {
+            case XINF_DTYPE_Q4_0:
+                *c = 0;
+                s_store_u8 (s_nibbles (block + 2), 8, q);
+                break;
+            case XINF_DTYPE_Q4_1:
+                *c = s_half (block + 2);
+                s_store_u8 (s_nibbles (block + 4), 0, q);
+                break;
+            case XINF_DTYPE_Q5_0:
+                *c = 0;
+                s_store_u8 (_mm256_or_si256 (s_nibbles (block + 6), s_high_bits (block + 2)), 16, q);
+                break;
+            default:
+                *c = s_half (block + 2);
+                s_store_u8 (_mm256_or_si256 (s_nibbles (block + 8), s_high_bits (block + 4)), 0, q);
+                break;
+        }
+    }
+}
+
+//  Q4_K (qh NULL) or Q5_K: the 8 groups of a block.
+static S_INLINE void
+s_decode_k45 (const uint8_t *block, const uint8_t *qh, const uint8_t *qs, int16_t *q, float *a, float *c)
+{
+    //  the 6-bit scales and mins, 4 bytes a word (xinf_qb_scale_min)
+    uint32_t words [3], packed [4];
+    memcpy (words, block + 4, 12);
+    packed [0] = words [0] & 0x3f3f3f3fu;
+    packed [1] = (words [2] & 0x0f0f0f0fu) | ((words [0] >> 2) & 0x30303030u);
+    packed [2] = words [1] & 0x3f3f3f3fu;
+    packed [3] = ((words [2] >> 4) & 0x0f0f0f0fu) | ((words [1] >> 2) & 0x30303030u);
+    __m256 sc = _mm256_cvtepi32_ps (_mm256_cvtepu8_epi32 (_mm_loadl_epi64 ((const __m128i *) packed)));
+    __m256 m = _mm256_cvtepi32_ps (_mm256_cvtepu8_epi32 (_mm_loadl_epi64 ((const __m128i *) (packed + 2))));
+    _mm256_storeu_ps (a, _mm256_mul_ps (_mm256_set1_ps (s_half (block)), sc));
+    _mm256_storeu_ps (c, _mm256_xor_ps (_mm256_mul_ps (_mm256_set1_ps (s_half (block + 2)), m), _mm256_set1_ps (-0.0f)));
+    __m256i mask = _mm256_set1_epi8 (15), one = _mm256_set1_epi8 (1);
+    __m256i high_bits = qh ? _mm256_loadu_si256 ((const __m256i *) qh) : _mm256_setzero_si256 ();
+    for (int k = 0; k < 4; k++) {
+        __m256i bytes = _mm256_loadu_si256 ((const __m256i *) (qs + 32 * k));
+        __m256i low = _mm256_and_si256 (bytes, mask), high = _mm256_and_si256 (_mm256_srli_epi16 (bytes, 4), mask);
+        if (qh) {
+            __m256i bit_low = _mm256_and_si256 (high_bits, one);
+            __m256i bit_high = _mm256_and_si256 (_mm256_srli_epi16 (high_bits, 1), one);
+            low = _mm256_or_si256 (low, _mm256_slli_epi16 (bit_low, 4));
+            high = _mm256_or_si256 (high, _mm256_slli_epi16 (bit_high, 4));
+            high_bits = _mm256_srli_epi16 (high_bits, 2);
+        }
+        s_store_u8 (low, 0, q + 2 * k * XINF_QUANT_GROUP);
+        s_store_u8 (high, 0, q + (2 * k + 1) * XINF_QUANT_GROUP);
+    }
+}
+
+//  32 6-bit values (bytes) minus 32 times the scales of their two halves.
+static S_INLINE void
+s_store_q6 (__m256i bytes, const int8_t *scales, int16_t *q)
+{
+    __m256i shift = _mm256_set1_epi16 (32);
+    __m256i low = _mm256_sub_epi16 (_mm256_cvtepu8_epi16 (_mm256_castsi256_si128 (bytes)), shift);
+    __m256i high = _mm256_sub_epi16 (_mm256_cvtepu8_epi16 (_mm256_extracti128_si256 (bytes, 1)), shift);
+    _mm256_store_si256 ((__m256i *) q, _mm256_mullo_epi16 (low, _mm256_set1_epi16 (scales [0])));
+    _mm256_store_si256 ((__m256i *) (q + 16), _mm256_mullo_epi16 (high, _mm256_set1_epi16 (scales [1])));
+}
+
+//  Q6_K: the 8 groups of a block, scales folded into q.
+static S_INLINE void
+s_decode_q6_k (const uint8_t *block, int16_t *q, float *a, float *c)
+{
+    const int8_t *scales = (const int8_t *) (block + 192);
+    float d = s_half (block + 208);
+    __m256i mask = _mm256_set1_epi8 (15), three = _mm256_set1_epi8 (3);
+    for (int h = 0; h < 2; h++) {
+        __m256i first = _mm256_loadu_si256 ((const __m256i *) (block + 64 * h));
+        __m256i second = _mm256_loadu_si256 ((const __m256i *) (block + 64 * h + 32));
+        __m256i high = _mm256_loadu_si256 ((const __m256i *) (block + 128 + 32 * h));
+        __m256i low [4] = { _mm256_and_si256 (first, mask), _mm256_and_si256 (second, mask),
+                            _mm256_and_si256 (_mm256_srli_epi16 (first, 4), mask),
+                            _mm256_and_si256 (_mm256_srli_epi16 (second, 4), mask) };
+        for (int g = 0; g < 4; g++) {
+            __m256i top = _mm256_and_si256 (_mm256_srli_epi16 (high, 2 * g), three);
+            __m256i value = _mm256_or_si256 (low [g], _mm256_slli_epi16 (top, 4));
+            s_store_q6 (value, scales + 8 * h + 2 * g, q + (4 * h + g) * XINF_QUANT_GROUP);
+        }
+    }
+    _mm256_storeu_ps (a, _mm256_set1_ps (d));
+    _mm256_storeu_ps (c, _mm256_setzero_ps ());
+}
+
+static void
+s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_qk_chunk_t *chunk)
+{
+    const uint8_t *block = (const uint8_t *) row + first * xinf_dtype_block_bytes (dtype);
+    switch (dtype) {                 //  K types: a chunk is a block
+        case XINF_DTYPE_Q4_K: s_decode_k45 (block, NULL, block + 16, chunk->q [0], chunk->a, chunk->c); break;
+        case XINF_DTYPE_Q5_K: s_decode_k45 (block, block + 16, block + 48, chunk->q [0], chunk->a, chunk->c); break;
+        case XINF_DTYPE_Q6_K: s_decode_q6_k (block, chunk->q [0], chunk->a, chunk->c); break;
+        default: s_decode_legacy (dtype, block, count, chunk->q [0], chunk->a, chunk->c); break;
+    }
 }
 
 //  xinf_quant_to_f32's arithmetic, 8 floats an instruction.
@@ -70,14 +216,22 @@ s_reduce8 (const __m256i *p)
                              _mm256_permute2x128_si256 (low, high, 0x31));
 }
 
-//  acc + the step of 8 rows' block sums.
+//  acc + the steps of the chunk's groups (lane g: group g) with vector j
+//  from its sums; lanes past 'groups' keep acc.
 S_AVX2 static S_INLINE __m256
-s_step (__m256 acc, __m256i isum, const float *a, const float *c, int32_t s, float d)
+s_step (__m256 acc, __m256i isum, const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t j,
+        size_t first)
 {
-    __m256 scaled = _mm256_mul_ps (_mm256_cvtepi32_ps (isum), _mm256_loadu_ps (a));
-    __m256 mins = _mm256_mul_ps (_mm256_set1_ps ((float) s), _mm256_loadu_ps (c));
-    __m256 term = _mm256_mul_ps (_mm256_add_ps (scaled, mins), _mm256_set1_ps (d));
-    return _mm256_add_ps (acc, term);
+    __m256 scaled = _mm256_mul_ps (_mm256_cvtepi32_ps (isum), _mm256_loadu_ps (chunk->a));
+    __m256i s = _mm256_loadu_si256 ((const __m256i *) (act->s + j * act->groups + first));
+    __m256 mins = _mm256_mul_ps (_mm256_cvtepi32_ps (s), _mm256_loadu_ps (chunk->c));
+    __m256 term = _mm256_mul_ps (_mm256_add_ps (scaled, mins), _mm256_loadu_ps (act->d + j * act->groups + first));
+    __m256 sum = _mm256_add_ps (acc, term);
+    if (groups == XINF_QK_LANES)
+        return sum;
+    __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 keep = _mm256_castsi256_ps (_mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) groups), lanes));
+    return _mm256_blendv_ps (acc, sum, keep);
 }
 
 S_AVX2 static void
@@ -85,20 +239,19 @@ s_chunk_avx2 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *
 {
     for (size_t j = 0; j < act->n; j++) {
         const int16_t *x = act->q + j * act->cols + first * XINF_QUANT_GROUP;
-        const float *d = act->d + j * act->groups + first;
-        const int32_t *s = act->s + j * act->groups + first;
-        __m256 sum = _mm256_loadu_ps (acc + j * XINF_QK_ROWS);
-        for (size_t g = 0; g < groups; g++, x += XINF_QUANT_GROUP) {
-            __m256i x_low = _mm256_load_si256 ((const __m256i *) x), x_high = _mm256_load_si256 ((const __m256i *) (x + 16));
-            __m256i p [XINF_QK_ROWS];
-            S_UNROLL for (int r = 0; r < XINF_QK_ROWS; r++) {
-                const __m256i *w = (const __m256i *) chunk->q [g][r];
-                p [r] = _mm256_add_epi32 (_mm256_madd_epi16 (_mm256_load_si256 (w), x_low),
-                                          _mm256_madd_epi16 (_mm256_load_si256 (w + 1), x_high));
+        __m256i p [XINF_QK_LANES];
+        S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++) {
+            if (g < groups) {
+                const __m256i *w = (const __m256i *) chunk->q [g];
+                const __m256i *v = (const __m256i *) (x + g * XINF_QUANT_GROUP);
+                p [g] = _mm256_add_epi32 (_mm256_madd_epi16 (_mm256_load_si256 (w), _mm256_load_si256 (v)),
+                                          _mm256_madd_epi16 (_mm256_load_si256 (w + 1), _mm256_load_si256 (v + 1)));
             }
-            sum = s_step (sum, s_reduce8 (p), chunk->a [g], chunk->c [g], s [g], d [g]);
+            else
+                p [g] = _mm256_setzero_si256 ();
         }
-        _mm256_storeu_ps (acc + j * XINF_QK_ROWS, sum);
+        float *lanes = acc + j * XINF_QK_LANES;
+        _mm256_storeu_ps (lanes, s_step (_mm256_loadu_ps (lanes), s_reduce8 (p), chunk, groups, act, j, first));
     }
 }
 
@@ -107,19 +260,18 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
 {
     for (size_t j = 0; j < act->n; j++) {
         const int16_t *x = act->q + j * act->cols + first * XINF_QUANT_GROUP;
-        const float *d = act->d + j * act->groups + first;
-        const int32_t *s = act->s + j * act->groups + first;
-        __m256 sum = _mm256_loadu_ps (acc + j * XINF_QK_ROWS);
-        for (size_t g = 0; g < groups; g++, x += XINF_QUANT_GROUP) {
-            __m512i xq = _mm512_load_si512 (x);
-            __m256i p [XINF_QK_ROWS];
-            S_UNROLL for (int r = 0; r < XINF_QK_ROWS; r++) {
-                __m512i product = _mm512_madd_epi16 (_mm512_load_si512 (chunk->q [g][r]), xq);
-                p [r] = _mm256_add_epi32 (_mm512_castsi512_si256 (product), _mm512_extracti64x4_epi64 (product, 1));
+        __m256i p [XINF_QK_LANES];
+        S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++) {
+            if (g < groups) {
+                __m512i product = _mm512_madd_epi16 (_mm512_load_si512 (chunk->q [g]),
+                                                     _mm512_load_si512 (x + g * XINF_QUANT_GROUP));
+                p [g] = _mm256_add_epi32 (_mm512_castsi512_si256 (product), _mm512_extracti64x4_epi64 (product, 1));
             }
-            sum = s_step (sum, s_reduce8 (p), chunk->a [g], chunk->c [g], s [g], d [g]);
+            else
+                p [g] = _mm256_setzero_si256 ();
         }
-        _mm256_storeu_ps (acc + j * XINF_QK_ROWS, sum);
+        float *lanes = acc + j * XINF_QK_LANES;
+        _mm256_storeu_ps (lanes, s_step (_mm256_loadu_ps (lanes), s_reduce8 (p), chunk, groups, act, j, first));
     }
 }
 
