@@ -142,6 +142,36 @@ xinf_qb_q6_k_f32 (const uint8_t *block, float *out)
         }
 }
 
+//  A K block (Q4_K, Q5_K, Q6_K) for the integer products: the group scales
+//  folded into the weights, wq [i] = q_i * sc (Q4_K, Q5_K: |wq| <= 1953)
+//  or (q_i - 32) * scale (Q6_K: <= 4096), the mins m [8] (0 for Q6_K) and
+//  the block's d and dmin (0 for Q6_K): weight i = d * wq [i] - dmin *
+//  m [i / 32].
+static inline void
+xinf_qb_k_fold (xinf_dtype_t dtype, const uint8_t *block, int16_t *wq, int32_t *m, float *d, float *dmin)
+{
+    float a [8], c [8];
+    if (dtype == XINF_DTYPE_Q6_K) {
+        xinf_qb_q6_k (block, wq, 32, a, c, 1);
+        *d = a [0];
+        *dmin = 0;
+        for (int g = 0; g < 8; g++)
+            m [g] = 0;
+        return;
+    }
+    xinf_qb_k45 (block, dtype == XINF_DTYPE_Q5_K ? block + 16 : NULL, block + (dtype == XINF_DTYPE_Q5_K ? 48 : 16),
+                 wq, 32, a, c, 1);
+    *d = xinf_qb_half (block);
+    *dmin = xinf_qb_half (block + 2);
+    for (int g = 0; g < 8; g++) {
+        int sc, mn;
+        xinf_qb_scale_min (block + 4, g, &sc, &mn);
+        m [g] = mn;
+        for (int i = 0; i < 32; i++)
+            wq [32 * g + i] = (int16_t) (wq [32 * g + i] * sc);
+    }
+}
+
 static inline void
 xinf_qb_decode (xinf_dtype_t dtype, const uint8_t *row, size_t first, size_t count, int16_t *q,
                 size_t q_stride, float *a, float *c, size_t ac_stride)

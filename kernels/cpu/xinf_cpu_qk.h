@@ -3,19 +3,32 @@
     the matvecs of these types (xinf_cpu_matvec, _many, _batch; and
     xinf_cpu_matmul for few vectors). Private to kernels/cpu.
 
-    Quantizer: each x vector is cut into groups of 32; per group
+    Quantizer: each x vector is cut into spans of 32 (the types of
+    32-weight blocks) or 256 (the K types); per span
         amax = max |x_i| (NaN counts as greater than infinity)
         amax Inf or NaN:   d = NaN, q_i = 0 (every product with that
                            vector is then NaN)
         else               d = amax / 16383 (float division), and
                            q_i = 0 if d == 0, else clamp (rne (x_i / d),
                            -16383, 16383), x_i / d a float division
-        s = sum of the q_i (an int32).
+    and per group of 32, s = the sum of its q_i (an int32).
     15 bits, not the 16 of Q8_0's path: a decoded weight reaches 4096
-    (xinf_quant.h), and 32 * 4096 * 16383 < 2^31, so the block sums below
-    are exact int32 sums whatever the weight bits.
+    (xinf_quant.h), and 32 * 4096 * 16383 < 2^31, so every partial sum
+    below of at most 32 products is exact in an int32.
 
-    Product of a row (its groups decoded to q, a, c as xinf_quant.h says)
+    Product of a K row (Q4_K, Q5_K, Q6_K; its blocks decoded as
+    xinf_qb_k_fold says: the scales folded into the integer weights wq,
+    mins m, block floats d and dmin) and x quantized in spans of 256:
+        acc = +0.0f
+        for every block b, in order:
+            isum = sum of wq_i * q_i over the block (exact, int64)
+            msum = sum over its 8 groups of m_g * s_g (exact)
+            u = (float) isum * (d * d_b); v = (float) msum * (dmin * d_b)
+            acc = acc + (u - v)
+        y = acc (NaN: 0x7fc00000)
+    One float step a block of 256: the integer work is all there is.
+
+    Product of a row of the 32-weight types (Q4_0 .. Q5_1; its groups decoded to q, a, c as xinf_quant.h says)
     and a quantized x, in 8 lanes (lane k takes the groups g = k mod 8):
         acc [k] = +0.0f for k < 8
         for every group g, in order:
@@ -55,11 +68,12 @@
 
 #define XINF_QK_LANES 8
 
-//  n quantized x vectors of cols (a multiple of 32) elements.
+//  n quantized x vectors of cols (a multiple of span) elements.
 typedef struct {
     size_t n, cols, groups;
+    size_t span, spans;              //  32 or 256; cols / span
     int16_t *q;                      //  q [j * cols + i], 64-byte aligned
-    float *d;                        //  d [j * groups + g]
+    float *d;                        //  d [j * spans + b]
     int32_t *s;                      //  s [j * groups + g]
 } xinf_qk_act_t;
 
@@ -69,6 +83,9 @@ typedef struct {
     float a [XINF_QUANT_CHUNK_GROUPS];
     float c [XINF_QUANT_CHUNK_GROUPS];
 } xinf_qk_chunk_t;
+
+typedef void (xinf_cpu_qk_k_rows_fn) (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                                      const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch);
 
 typedef struct {
     const char *name;
@@ -82,7 +99,19 @@ typedef struct {
                    float *acc);
     //  xinf_quant_to_f32 compiled for the set.
     void (*to_f32) (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
+    //  K types: y [j * y_stride + r] = row r . x [j] for r < count, j <
+    //  act->n (act in spans of 256), row r at w + r * row_bytes; scratch
+    //  holds XINF_QK_SCRATCH bytes, 64-byte aligned.
+    xinf_cpu_qk_k_rows_fn *k_rows;
 } xinf_cpu_qk_kern_t;
+
+//  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
+//  where the compiler lacks them.
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
+
+//  Bytes of a thread's scratch (a chunk; 256 int16 for k_rows).
+#define XINF_QK_SCRATCH ((sizeof (xinf_qk_chunk_t) + 63) / 64 * 64)
 
 extern const xinf_cpu_qk_kern_t xinf_cpu_qk_portable;
 
@@ -94,8 +123,32 @@ const xinf_cpu_qk_kern_t *xinf_cpu_qk_avx512 (void);
 //  The set that goes with the float table 'kern'.
 const xinf_cpu_qk_kern_t *xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern);
 
-//  The portable quantizer of one group (the reference of every set).
-void xinf_cpu_qk_quantize_group (const float *x, int16_t *q, float *d, int32_t *s);
+//  The quantizer of one span of 32 or 256 (the reference of every set):
+//  q [span], *d, s [span / 32].
+void xinf_cpu_qk_quantize_span (const float *x, size_t span, int16_t *q, float *d, int32_t *s);
+
+//  Whether dtype is a K type (spans of 256, k_rows).
+static inline bool
+xinf_qk_is_k (xinf_dtype_t dtype)
+{
+    return dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K;
+}
+
+//  The float step of a K block.
+static inline float
+xinf_qk_k_step (float acc, int64_t isum, int64_t msum, float d, float dmin, float dx)
+{
+    float u = (float) isum * (d * dx);
+    float v = (float) msum * (dmin * dx);
+    return acc + (u - v);
+}
+
+//  NaN as 0x7fc00000, else value.
+static inline float
+xinf_qk_canonical (float value)
+{
+    return value != value ? xinf_dtype_bits_to_f32 (0x7fc00000u) : value;
+}
 
 //  One step of the product's float arithmetic.
 static inline float
@@ -115,8 +168,7 @@ xinf_qk_lanes (const float *acc)
 {
     float h0 = acc [0] + acc [4], h1 = acc [1] + acc [5], h2 = acc [2] + acc [6], h3 = acc [3] + acc [7];
     float p0 = h0 + h2, p1 = h1 + h3;
-    float sum = p0 + p1;
-    return sum != sum ? xinf_dtype_bits_to_f32 (0x7fc00000u) : sum;
+    return xinf_qk_canonical (p0 + p1);
 }
 
 //  xinf_cpu_matvec_batch (and xinf_cpu_matvec for n = 1) of a quantized

@@ -9,6 +9,7 @@
     threads or the other vectors.
 */
 #include "xinf_cpu_qk.h"
+#include "xinf_quant_blocks.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -24,23 +25,30 @@ s_round64 (size_t bytes)
     return (bytes + 63) / 64 * 64;
 }
 
-//  act for n vectors of cols, quantized from x, in one 64-byte aligned
-//  allocation; false if out of memory.
-static bool
-s_act_new (size_t n, size_t cols, const float *x, xinf_qk_act_t *act)
+//  The span of x a scale covers for dtype's products.
+static size_t
+s_span (xinf_dtype_t dtype)
 {
-    size_t groups = cols / XINF_QUANT_GROUP;
+    return xinf_qk_is_k (dtype) ? 256 : XINF_QUANT_GROUP;
+}
+
+//  act for n vectors of cols in spans of 'span', quantized from x, in one
+//  64-byte aligned allocation; false if out of memory.
+static bool
+s_act_new (size_t n, size_t cols, size_t span, const float *x, xinf_qk_act_t *act)
+{
+    size_t groups = cols / XINF_QUANT_GROUP, spans = cols / span;
     //  the kernels may read the d and s of a whole chunk past the last group
     size_t q_bytes = s_round64 (n * cols * 2), d_bytes = s_round64 (n * groups * 4 + 32);
     uint8_t *memory = aligned_alloc (64, q_bytes + 2 * d_bytes);
     if (!memory)
         return false;
-    *act = (xinf_qk_act_t) { n, cols, groups, (int16_t *) memory, (float *) (memory + q_bytes),
+    *act = (xinf_qk_act_t) { n, cols, groups, span, spans, (int16_t *) memory, (float *) (memory + q_bytes),
                              (int32_t *) (memory + q_bytes + d_bytes) };
     for (size_t j = 0; j < n; j++)
-        for (size_t g = 0; g < groups; g++)
-            xinf_cpu_qk_quantize_group (x + j * cols + g * XINF_QUANT_GROUP, act->q + j * cols + g * XINF_QUANT_GROUP,
-                                        act->d + j * groups + g, act->s + j * groups + g);
+        for (size_t b = 0; b < spans; b++)
+            xinf_cpu_qk_quantize_span (x + j * cols + b * span, span, act->q + j * cols + b * span,
+                                       act->d + j * spans + b, act->s + j * groups + b * span / XINF_QUANT_GROUP);
     return true;
 }
 
@@ -122,9 +130,14 @@ s_jobs_task (void *arg, size_t task, int thread)
     uint8_t *scratch = jobs->scratch + (size_t) thread * jobs->scratch_bytes;
     size_t first = (task - jobs->first_task [index]) * job->rows_per_task;
     size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
+    if (xinf_qk_is_k (job->dtype)) {
+        job->kern->k_rows (job->dtype, job->w + first * job->row_bytes, job->row_bytes, end - first, job->act,
+                           job->y + first, job->rows, scratch);
+        return;
+    }
     for (size_t row = first; row < end; row++)
         s_row (job, row, job->w + end * job->row_bytes, (xinf_qk_chunk_t *) scratch,
-               (float *) (scratch + s_round64 (sizeof (xinf_qk_chunk_t))));
+               (float *) (scratch + XINF_QK_SCRATCH));
 }
 
 //  About 8 tasks a thread for balance, each at least 16 KB of weights
@@ -160,7 +173,7 @@ static bool
 s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 {
     size_t threads = (size_t) xinf_threadpool_size (pool);
-    jobs->scratch_bytes = s_round64 (sizeof (xinf_qk_chunk_t)) + s_round64 (n * XINF_QK_LANES * sizeof (float));
+    jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float));
     if (!(jobs->scratch = aligned_alloc (64, threads * jobs->scratch_bytes)))
         return false;
     jobs->first_task [jobs->count] = tasks;
@@ -171,31 +184,56 @@ s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 
 //  ---- the calls ---------------------------------------------------------------------
 
-//  For want of memory: each row with each vector, the portable set, a
-//  group of x quantized at a time on the stack (the same bits, slowly).
+//  Row . x of a K type for want of memory: the portable arithmetic, x
+//  quantized a span at a time on the stack.
+static float
+s_k_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
+{
+    int16_t wq [256], q [256];
+    int32_t m [8], s [8];
+    float acc = 0.0f, d, dmin, dx;
+    for (size_t b = 0; b < cols / 256; b++) {
+        xinf_qb_k_fold (dtype, row + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
+        xinf_cpu_qk_quantize_span (x + b * 256, 256, q, &dx, s);
+        int64_t isum = 0, msum = 0;
+        for (int i = 0; i < 256; i++)
+            isum += (int32_t) wq [i] * q [i];
+        for (int g = 0; g < 8; g++)
+            msum += (int64_t) m [g] * s [g];
+        acc = xinf_qk_k_step (acc, isum, msum, d, dmin, dx);
+    }
+    return xinf_qk_canonical (acc);
+}
+
+//  Row . x of a 32-weight type for want of memory, likewise.
+static float
+s_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
+{
+    _Alignas (64) xinf_qk_chunk_t chunk;
+    _Alignas (64) int16_t q [256];
+    float d [8], acc [XINF_QK_LANES] = { 0 };
+    int32_t s [8];
+    for (size_t at = 0; at < cols; at += 256) {
+        size_t groups = (cols - at < 256 ? cols - at : 256) / XINF_QUANT_GROUP;
+        for (size_t g = 0; g < groups; g++)
+            xinf_cpu_qk_quantize_span (x + at + g * 32, 32, q + g * 32, d + g, s + g);
+        xinf_qk_act_t act = { 1, groups * 32, groups, 32, groups, q, d, s };
+        xinf_cpu_qk_portable.decode (dtype, row, at / 32, groups, &chunk);
+        xinf_cpu_qk_portable.chunk (&chunk, groups, &act, 0, acc);
+    }
+    return xinf_qk_lanes (acc);
+}
+
+//  For want of memory: each row with each vector, slowly, the same bits.
 static void
 s_without_memory (xinf_dtype_t dtype, const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y)
 {
-    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols), block_size = xinf_dtype_block_size (dtype);
-    size_t groups_a_block = block_size / XINF_QUANT_GROUP;
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
     for (size_t j = 0; j < n; j++)
         for (size_t r = 0; r < rows; r++) {
-            float acc [XINF_QK_LANES] = { 0 };
-            for (size_t b = 0; b < cols / block_size; b++) {
-                int16_t q [XINF_QUANT_CHUNK_GROUPS][XINF_QUANT_GROUP], xq [XINF_QUANT_GROUP];
-                float a [XINF_QUANT_CHUNK_GROUPS], c [XINF_QUANT_CHUNK_GROUPS], d;
-                int32_t s;
-                xinf_quant_decode (dtype, (const uint8_t *) w + r * row_bytes, b, 1, q [0], XINF_QUANT_GROUP, a, c, 1);
-                for (size_t g = 0; g < groups_a_block; g++) {
-                    xinf_cpu_qk_quantize_group (x + j * cols + (b * groups_a_block + g) * XINF_QUANT_GROUP, xq, &d, &s);
-                    int32_t isum = 0;
-                    for (int i = 0; i < XINF_QUANT_GROUP; i++)
-                        isum += (int32_t) q [g][i] * xq [i];
-                    size_t lane = (b * groups_a_block + g) % XINF_QK_LANES;
-                    acc [lane] = xinf_qk_step (acc [lane], isum, a [g], c [g], s, d);
-                }
-            }
-            y [j * rows + r] = xinf_qk_lanes (acc);
+            const uint8_t *row = (const uint8_t *) w + r * row_bytes;
+            y [j * rows + r] = xinf_qk_is_k (dtype) ? s_k_dot (dtype, row, x + j * cols, cols)
+                                                    : s_dot (dtype, row, x + j * cols, cols);
         }
 }
 
@@ -212,7 +250,7 @@ xinf_cpu_qk_matvec (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern, xinf_d
     }
     const xinf_cpu_qk_kern_t *qk = xinf_cpu_qk_kern (kern);
     xinf_qk_act_t act;
-    if (!s_act_new (n, cols, x, &act)) {
+    if (!s_act_new (n, cols, s_span (dtype), x, &act)) {
         s_without_memory (dtype, w, rows, cols, x, n, y);
         return;
     }
@@ -249,10 +287,11 @@ xinf_cpu_qk_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern,
     for (size_t index = 0; index < mine_count && memory; index++) {
         const xinf_cpu_matvec_t *product = mine [index];
         size_t a = 0;                //  vectors shared by products are quantized once
-        while (a < act_count && !(sources [a] == product->x && acts [a].cols == product->cols))
+        size_t span = s_span (product->dtype);
+        while (a < act_count && !(sources [a] == product->x && acts [a].cols == product->cols && acts [a].span == span))
             a++;
         if (a == act_count) {
-            if (!(memory = s_act_new (1, product->cols, product->x, &acts [act_count])))
+            if (!(memory = s_act_new (1, product->cols, span, product->x, &acts [act_count])))
                 break;
             sources [act_count++] = product->x;
         }

@@ -225,7 +225,7 @@ s_step (__m256 acc, __m256i isum, const xinf_qk_chunk_t *chunk, size_t groups, c
     __m256 scaled = _mm256_mul_ps (_mm256_cvtepi32_ps (isum), _mm256_loadu_ps (chunk->a));
     __m256i s = _mm256_loadu_si256 ((const __m256i *) (act->s + j * act->groups + first));
     __m256 mins = _mm256_mul_ps (_mm256_cvtepi32_ps (s), _mm256_loadu_ps (chunk->c));
-    __m256 term = _mm256_mul_ps (_mm256_add_ps (scaled, mins), _mm256_loadu_ps (act->d + j * act->groups + first));
+    __m256 term = _mm256_mul_ps (_mm256_add_ps (scaled, mins), _mm256_loadu_ps (act->d + j * act->spans + first));
     __m256 sum = _mm256_add_ps (acc, term);
     if (groups == XINF_QK_LANES)
         return sum;
@@ -275,8 +275,8 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
     }
 }
 
-static const xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32 };
-static const xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32 };
+static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL };
+static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL };
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)
@@ -284,6 +284,7 @@ xinf_cpu_qk_avx2 (void)
     __builtin_cpu_init ();
     if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !__builtin_cpu_supports ("f16c"))
         return NULL;
+    s_avx2.k_rows = xinf_cpu_qk_k_rows_avx2 ();
     return &s_avx2;
 }
 
@@ -291,8 +292,9 @@ const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx512 (void)
 {
     if (!xinf_cpu_qk_avx2 () || !__builtin_cpu_supports ("avx512f") || !__builtin_cpu_supports ("avx512bw")
-        || !__builtin_cpu_supports ("avx512vl"))
+        || !__builtin_cpu_supports ("avx512vl") || !__builtin_cpu_supports ("avx512vnni"))
         return NULL;
+    s_avx512.k_rows = xinf_cpu_qk_k_rows_avx512 ();
     return &s_avx512;
 }
 

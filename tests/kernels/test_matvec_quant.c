@@ -13,6 +13,7 @@
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
 #include "xinf_quant.h"
+#include "xinf_quant_blocks.h"
 
 static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 #define KERNELS (sizeof s_kernels / sizeof s_kernels [0])
@@ -90,23 +91,49 @@ s_vectors (size_t n, size_t cols, uint64_t *state, bool special)
 
 //  ---- the references -------------------------------------------------------------
 
-//  The specified quantizer of a group, in the test's own words.
+//  The specified quantizer of a span of 32 or 256, in the test's own
+//  words: q, d and the sums of the groups of 32.
 static void
-s_quantize_ref (const float *x, int16_t *q, float *d, int32_t *s)
+s_quantize_ref (const float *x, size_t span, int16_t *q, float *d, int32_t *s)
 {
     float top = 0;
     bool finite = true;
-    for (int i = 0; i < 32; i++) {
+    for (size_t i = 0; i < span; i++) {
         finite = finite && isfinite (x [i]);
         top = fabsf (x [i]) > top ? fabsf (x [i]) : top;
     }
     *d = finite ? top / 16383.0f : NAN;
-    *s = 0;
-    for (int i = 0; i < 32; i++) {
+    for (size_t g = 0; g < span / 32; g++)
+        s [g] = 0;
+    for (size_t i = 0; i < span; i++) {
         float value = !finite || *d == 0 ? 0 : nearbyintf (x [i] / *d);
         q [i] = (int16_t) (value > 16383 ? 16383 : value < -16383 ? -16383 : value);
-        *s += q [i];
+        s [i / 32] += q [i];
     }
+}
+
+//  A K row . x: per block the exact integer sums of the folded weights
+//  and of the mins, then one float step.
+static float
+s_k_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
+{
+    float acc = 0.0f;
+    for (size_t b = 0; b < cols / 256; b++) {
+        int16_t wq [256], q [256];
+        int32_t m [8], s [8];
+        float d, dmin, dx;
+        xinf_qb_k_fold (dtype, row + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
+        s_quantize_ref (x + b * 256, 256, q, &dx, s);
+        int64_t isum = 0, msum = 0;
+        for (int i = 0; i < 256; i++)
+            isum += (int64_t) wq [i] * q [i];
+        for (int g = 0; g < 8; g++)
+            msum += (int64_t) m [g] * s [g];
+        float u = (float) isum * (d * dx);
+        float v = (float) msum * (dmin * dx);
+        acc = acc + (u - v);
+    }
+    return isnan (acc) ? xinf_dtype_bits_to_f32 (0x7fc00000u) : acc;
 }
 
 //  Row . x by the specified arithmetic (exact int64 sums here): group g
@@ -114,6 +141,8 @@ s_quantize_ref (const float *x, int16_t *q, float *d, int32_t *s)
 static float
 s_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
 {
+    if (dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K)
+        return s_k_dot_ref (dtype, row, x, cols);
     size_t size = xinf_dtype_block_size (dtype);
     float acc [8] = { 0 };
     for (size_t b = 0; b < cols / size; b++) {
@@ -124,7 +153,7 @@ s_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
             int16_t q [32];
             float d;
             int32_t s;
-            s_quantize_ref (x + b * size + g * 32, q, &d, &s);
+            s_quantize_ref (x + b * size + g * 32, 32, q, &d, &s);
             int64_t isum = 0;
             for (int i = 0; i < 32; i++)
                 isum += (int64_t) wq [g][i] * q [i];
@@ -166,8 +195,9 @@ s_check_ref (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, con
 }
 
 //  y [j][r] within the quantization bound of the double product of the
-//  dequantized weights: sum over groups of sum |w| amax / 32766, plus
-//  1e-6 of sum |w x| for the float sums. Finite inputs only.
+//  dequantized weights: sum over x's spans (the blocks, 32 or 256) of
+//  sum |w| amax / 32766, plus 1e-6 of sum |w x| for the float sums.
+//  Finite inputs only.
 static void
 s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, const float *x, size_t n,
                 const float *y)
@@ -180,9 +210,10 @@ s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, 
         for (size_t j = 0; j < n; j++) {
             const float *v = x + j * cols;
             double exact = 0, magnitude = 0, bound = 0;
-            for (size_t g = 0; g < cols / 32; g++) {
+            size_t span = xinf_dtype_block_size (dtype);        //  x's spans: the blocks
+            for (size_t g = 0; g < cols / span; g++) {
                 double top = 0, weights = 0;
-                for (size_t i = g * 32; i < g * 32 + 32; i++) {
+                for (size_t i = g * span; i < g * span + span; i++) {
                     exact += (double) row [i] * v [i];
                     magnitude += fabs ((double) row [i] * v [i]);
                     weights += fabs (row [i]);

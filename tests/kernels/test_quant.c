@@ -9,6 +9,7 @@
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
 #include "xinf_quant.h"
+#include "xinf_quant_blocks.h"
 
 static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 
@@ -60,6 +61,19 @@ s_check_type (xinf_dtype_t dtype, const uint8_t *blocks, size_t count, const flo
             double value = (double) q [i / 32][i % 32] * a [i / 32] + c [i / 32];
             float want = expected [b * size + i];
             CHECK ((float) value == want || isnan (want) || isinf (want) || (isnan (value) && isnan (want)));
+        }
+    }
+    //  K blocks folded for the products: d * wq - dmin * m, in double
+    for (size_t b = 0; b < count && size == 256; b++) {
+        int16_t wq [256];
+        int32_t m [8];
+        float d, dmin;
+        xinf_qb_k_fold (dtype, blocks + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
+        for (size_t i = 0; i < size; i++) {
+            CHECK (abs (wq [i]) <= XINF_QUANT_Q_MAX && m [i / 32] >= 0 && m [i / 32] < 64);
+            double value = (double) d * wq [i] - (double) dmin * m [i / 32];
+            float want = expected [b * size + i];
+            CHECK ((float) value == want || !isfinite (want) || !isfinite (value));
         }
     }
     xinf_cpu_simd_set (true);
