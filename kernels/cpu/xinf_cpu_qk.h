@@ -103,6 +103,11 @@ typedef struct {
     //  act->n (act in spans of 256), row r at w + r * row_bytes; scratch
     //  holds XINF_QK_SCRATCH bytes, 64-byte aligned.
     xinf_cpu_qk_k_rows_fn *k_rows;
+    //  The 32-weight types: as k_rows (act in spans of 32, scratch also
+    //  holding act->n * 8 floats past XINF_QK_SCRATCH), the arithmetic of
+    //  decode and chunk; NULL: the set has none (decode and chunk a row
+    //  at a time).
+    xinf_cpu_qk_k_rows_fn *rows;
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL

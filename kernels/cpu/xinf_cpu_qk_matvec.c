@@ -130,8 +130,9 @@ s_jobs_task (void *arg, size_t task, int thread)
     uint8_t *scratch = jobs->scratch + (size_t) thread * jobs->scratch_bytes;
     size_t first = (task - jobs->first_task [index]) * job->rows_per_task;
     size_t end = job->rows - first < job->rows_per_task ? job->rows : first + job->rows_per_task;
-    if (xinf_qk_is_k (job->dtype)) {
-        job->kern->k_rows (job->dtype, job->w + first * job->row_bytes, job->row_bytes, end - first, job->act,
+    xinf_cpu_qk_k_rows_fn *rows = xinf_qk_is_k (job->dtype) ? job->kern->k_rows : job->kern->rows;
+    if (rows) {
+        rows (job->dtype, job->w + first * job->row_bytes, job->row_bytes, end - first, job->act,
                            job->y + first, job->rows, scratch);
         return;
     }

@@ -219,12 +219,12 @@ s_reduce8 (const __m256i *p)
 //  acc + the steps of the chunk's groups (lane g: group g) with vector j
 //  from its sums; lanes past 'groups' keep acc.
 S_AVX2 static S_INLINE __m256
-s_step (__m256 acc, __m256i isum, const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t j,
-        size_t first)
+s_step_ac (__m256 acc, __m256i isum, const float *a, const float *c, size_t groups, const xinf_qk_act_t *act, size_t j,
+           size_t first)
 {
-    __m256 scaled = _mm256_mul_ps (_mm256_cvtepi32_ps (isum), _mm256_loadu_ps (chunk->a));
+    __m256 scaled = _mm256_mul_ps (_mm256_cvtepi32_ps (isum), _mm256_loadu_ps (a));
     __m256i s = _mm256_loadu_si256 ((const __m256i *) (act->s + j * act->groups + first));
-    __m256 mins = _mm256_mul_ps (_mm256_cvtepi32_ps (s), _mm256_loadu_ps (chunk->c));
+    __m256 mins = _mm256_mul_ps (_mm256_cvtepi32_ps (s), _mm256_loadu_ps (c));
     __m256 term = _mm256_mul_ps (_mm256_add_ps (scaled, mins), _mm256_loadu_ps (act->d + j * act->spans + first));
     __m256 sum = _mm256_add_ps (acc, term);
     if (groups == XINF_QK_LANES)
@@ -232,6 +232,13 @@ s_step (__m256 acc, __m256i isum, const xinf_qk_chunk_t *chunk, size_t groups, c
     __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
     __m256 keep = _mm256_castsi256_ps (_mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) groups), lanes));
     return _mm256_blendv_ps (acc, sum, keep);
+}
+
+S_AVX2 static S_INLINE __m256
+s_step (__m256 acc, __m256i isum, const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t j,
+        size_t first)
+{
+    return s_step_ac (acc, isum, chunk->a, chunk->c, groups, act, j, first);
 }
 
 S_AVX2 static void
@@ -275,8 +282,73 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
     }
 }
 
-static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL };
-static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL };
+//  ---- AVX-512: the 32-weight types decoded in registers -------------------------
+
+//  A block of Q4_0 .. Q5_1 as 32 int16 weights in a register, a and c.
+S_AVX512 static S_INLINE __m512i
+s_legacy_block (xinf_dtype_t dtype, const uint8_t *block, float *a, float *c)
+{
+    bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
+    bool five = dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1;
+    const uint8_t *qs = block + 2 + (mins ? 2 : 0) + (five ? 4 : 0);
+    __m256i bytes = _mm256_cvtepu8_epi16 (_mm_loadu_si128 ((const __m128i *) qs));
+    __m256i low = _mm256_and_si256 (bytes, _mm256_set1_epi16 (15)), high = _mm256_srli_epi16 (bytes, 4);
+    __m512i q = _mm512_inserti64x4 (_mm512_castsi256_si512 (low), high, 1);
+    if (five) {
+        uint32_t bits;
+        memcpy (&bits, block + (mins ? 4 : 2), 4);
+        q = _mm512_mask_add_epi16 (q, _cvtu32_mask32 (bits), q, _mm512_set1_epi16 (16));
+    }
+    *a = s_half (block);
+    *c = mins ? s_half (block + 2) : 0.0f;
+    if (!mins)
+        q = _mm512_sub_epi16 (q, _mm512_set1_epi16 (five ? 16 : 8));
+    return q;
+}
+
+//  Rows of a 32-weight type, each chunk of 8 blocks decoded into registers
+//  once for every vector: the arithmetic of s_chunk_avx512.
+S_AVX512 static void
+s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
+               float *y, size_t y_stride, void *scratch)
+{
+    size_t block_bytes = xinf_dtype_block_bytes (dtype), blocks = act->groups;
+    float *acc = (float *) ((uint8_t *) scratch + XINF_QK_SCRATCH);
+    for (size_t r = 0; r < count; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
+        for (size_t first = 0; first < blocks; first += XINF_QK_LANES) {
+            size_t groups = blocks - first < XINF_QK_LANES ? blocks - first : XINF_QK_LANES;
+            const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * block_bytes;
+            for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64)
+                _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
+            __m512i wq [XINF_QK_LANES];
+            float a [XINF_QK_LANES], c [XINF_QK_LANES];
+            S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++)
+                wq [g] = g < groups ? s_legacy_block (dtype, row + (first + g) * block_bytes, &a [g], &c [g])
+                                    : _mm512_setzero_si512 ();
+            for (size_t j = 0; j < act->n; j++) {
+                const int16_t *x = act->q + j * act->cols + first * XINF_QUANT_GROUP;
+                __m256i p [XINF_QK_LANES];
+                S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++) {
+                    if (g < groups) {
+                        __m512i product = _mm512_madd_epi16 (wq [g], _mm512_load_si512 (x + g * XINF_QUANT_GROUP));
+                        p [g] = _mm256_add_epi32 (_mm512_castsi512_si256 (product), _mm512_extracti64x4_epi64 (product, 1));
+                    }
+                    else
+                        p [g] = _mm256_setzero_si256 ();
+                }
+                float *lanes = acc + j * XINF_QK_LANES;
+                _mm256_storeu_ps (lanes, s_step_ac (_mm256_loadu_ps (lanes), s_reduce8 (p), a, c, groups, act, j, first));
+            }
+        }
+        for (size_t j = 0; j < act->n; j++)
+            y [j * y_stride + r] = xinf_qk_lanes (acc + j * XINF_QK_LANES);
+    }
+}
+
+static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL };
+static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows };
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)
