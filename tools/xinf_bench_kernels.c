@@ -18,7 +18,8 @@
     xinf_cpu_matvec_batch (the same bits as the matvecs) and one
     xinf_cpu_matmul (the GEMM, other rounding): ms a call (best run) and
     the ratios matvecs / batch and batch / matmul. Q8_0 and F16 unless
-    --dtype says.
+    --dtype says (any type: for the quantized types past Q8_0 the matmul
+    of fewer than 16 vectors is the batch, of more the float GEMM).
     --q8act times, for the Q8_0 shapes and n = 1, 4, 16, 64 x vectors, one
     xinf_cpu_matvec_batch with integer activations (the default path,
     xinf_cpu_q8_act.h) against the float kernels (XINF_CPU_Q8_ACT=off),
@@ -274,16 +275,19 @@ static void
 s_batch_table (xinf_threadpool_t *pool, const char *only, double seconds)
 {
     s_shape_t shapes [] = { { 896, 896 }, { 128, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
-    xinf_dtype_t dtypes [] = { XINF_DTYPE_Q8_0, XINF_DTYPE_F16, XINF_DTYPE_F32, XINF_DTYPE_BF16 };
     size_t counts [] = { 1, 4, 16, 64 };
     printf ("n products with %d threads (%s): ms a call\n%-5s %-12s %4s %10s %10s %10s %10s %10s\n",
             xinf_threadpool_size (pool), xinf_cpu_simd_name (), "dtype", "shape", "n", "matvecs", "batch",
             "matmul", "mv/batch", "batch/mm");
-    for (int d = 0; d < 4; d++) {
-        if (only ? strcmp (only, xinf_dtype_name (dtypes [d])) != 0 : d >= 2)
+    for (int type = 0; type < XINF_DTYPE_COUNT; type++) {
+        xinf_dtype_t dtypes [] = { (xinf_dtype_t) type };
+        int d = 0;
+        if (only ? strcmp (only, xinf_dtype_name (dtypes [d])) != 0 : type != XINF_DTYPE_Q8_0 && type != XINF_DTYPE_F16)
             continue;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
             for (size_t c = 0; c < sizeof counts / sizeof counts [0]; c++) {
+                if (!xinf_dtype_row_bytes (dtypes [d], shapes [s].cols))
+                    continue;
                 double time [S_WAYS];
                 s_batch_seconds (pool, dtypes [d], shapes [s], counts [c], seconds, time);
                 char shape [32];

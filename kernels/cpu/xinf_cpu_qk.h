@@ -28,30 +28,35 @@
         y = acc (NaN: 0x7fc00000)
     One float step a block of 256: the integer work is all there is.
 
-    Product of a row of the 32-weight types (Q4_0 .. Q5_1; its groups decoded to q, a, c as xinf_quant.h says)
-    and a quantized x, in 8 lanes (lane k takes the groups g = k mod 8):
+    Product of a row of the 32-weight types (Q4_0 .. Q5_1; its groups
+    decoded to q, a, c as xinf_quant.h says) and x quantized in spans of
+    32, in 8 lanes (lane k takes the groups g = k mod 8):
         acc [k] = +0.0f for k < 8
         for every group g, in order:
             isum = sum of qw_i * q_i over the group (exact int32)
             s = (float) isum * a_g; m = (float) s_g * c_g
             t = (s + m) * d_g; acc [g % 8] = acc [g % 8] + t
         h_k = acc [k] + acc [k + 4] (k < 4); p_k = h_k + h_{k + 2} (k < 2)
-        y = p_0 + p_1
+        y = p_0 + p_1 (NaN: 0x7fc00000)
     No FMA: the same float roundings in every kernel set, so results are
     bit for bit the same across kernel sets, thread counts, vector counts
-    and row groupings (a NaN result is always 0x7fc00000).
+    and row groupings (a NaN result is always 0x7fc00000: compilers may
+    swap the operands of an add, which decides whose NaN payload wins).
 
-    Accuracy: the quantization of x moves each x_i by at most d_g / 2, so
-    a product moves by at most sum over groups of (sum |w_i|) amax_g /
-    32766, plus float rounding: test_matvec_quant measures this against a
-    double-precision product of the dequantized weights and x.
+    Accuracy: the quantization of x moves each x_i by at most d / 2, so a
+    product moves by at most the sum over x's spans of (sum |w_i|) amax /
+    32766, plus float rounding. test_matvec_quant measures at most 0.35 of
+    that bound against a double-precision product of the dequantized
+    weights (2.2e-5 of sum |w_i x_i| for the 32-weight types, 1.0e-5 for
+    the K types).
 
-    Kernel sets: a row is decoded a chunk (8 groups: a K block, or 8
-    blocks of 32) at a time into int16 in scratch, then multiplied with
-    every vector, the chunk's 8 groups in the 8 lanes: portable C; AVX2
-    (vpmaddwd, the 8 groups' sums by a tree of hadds); AVX-512BW
-    (vpmaddwd of 32 weights an instruction, decoding 32 an instruction).
-    xinf_cpu_simd_qk.c.
+    Kernel sets: portable C; AVX2; AVX-512 with VNNI (xinf_cpu_simd_qk.c,
+    xinf_cpu_simd_qk_k.c). K rows: a block decoded once for every vector
+    with its scales multiplied in (vpmullw), 256 products a vector into
+    int32 lanes (vpmaddwd; vpdpwssd), the lanes summed in int64, one
+    scalar float step. 32-weight rows: a chunk (8 blocks) decoded into
+    int16 (AVX-512: into registers), per vector the 8 blocks' sums by a
+    tree of hadds, the float steps of the 8 blocks in 8 lanes.
 */
 #ifndef XINF_CPU_QK_H_INCLUDED
 #define XINF_CPU_QK_H_INCLUDED
