@@ -77,27 +77,28 @@ static void
 s_decode_legacy (xinf_dtype_t dtype, const uint8_t *block, size_t count, int16_t *q, float *a, float *c)
 {
     size_t bytes = xinf_dtype_block_bytes (dtype);
-    for (size_t b = 0; b < count; b++, block += bytes, q += XINF_QUANT_GROUP, a++, c++) {
-        *a = s_half (block);
+    //  the fp16 d (and m) of the count blocks gathered into lanes and
+    //  stored as whole vectors, which the products load as such
+    __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i live = _mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) count), lanes);
+    __m256i halves = _mm256_mask_i32gather_epi32 (_mm256_setzero_si256 (), (const int *) block,
+                                                  _mm256_mullo_epi32 (lanes, _mm256_set1_epi32 ((int) bytes)), live, 1);
+    __m256i low = _mm256_and_si256 (halves, _mm256_set1_epi32 (0xffff)), high = _mm256_srli_epi32 (halves, 16);
+    __m256i packed = _mm256_permute4x64_epi64 (_mm256_packus_epi32 (low, high), 0xd8);
+    _mm256_storeu_ps (a, _mm256_cvtph_ps (_mm256_castsi256_si128 (packed)));
+    bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
+    _mm256_storeu_ps (c, mins ? _mm256_cvtph_ps (_mm256_extracti128_si256 (packed, 1)) : _mm256_setzero_ps ());
+    for (size_t b = 0; b < count; b++, block += bytes, q += XINF_QUANT_GROUP)
         switch (dtype) {
-            case XINF_DTYPE_Q4_0:
-                *c = 0;
-                s_store_u8 (s_nibbles (block + 2), 8, q);
-                break;
-            case XINF_DTYPE_Q4_1:
-                *c = s_half (block + 2);
-                s_store_u8 (s_nibbles (block + 4), 0, q);
-                break;
+            case XINF_DTYPE_Q4_0: s_store_u8 (s_nibbles (block + 2), 8, q); break;
+            case XINF_DTYPE_Q4_1: s_store_u8 (s_nibbles (block + 4), 0, q); break;
             case XINF_DTYPE_Q5_0:
-                *c = 0;
                 s_store_u8 (_mm256_or_si256 (s_nibbles (block + 6), s_high_bits (block + 2)), 16, q);
                 break;
             default:
-                *c = s_half (block + 2);
                 s_store_u8 (_mm256_or_si256 (s_nibbles (block + 8), s_high_bits (block + 4)), 0, q);
                 break;
         }
-    }
 }
 
 //  Q4_K (qh NULL) or Q5_K: the 8 groups of a block.
@@ -219,12 +220,12 @@ s_reduce8 (const __m256i *p)
 //  acc + the steps of the chunk's groups (lane g: group g) with vector j
 //  from its sums; lanes past 'groups' keep acc.
 S_AVX2 static S_INLINE __m256
-s_step_ac (__m256 acc, __m256i isum, const float *a, const float *c, size_t groups, const xinf_qk_act_t *act, size_t j,
-           size_t first)
+s_step_v (__m256 acc, __m256i isum, __m256 a, __m256 c, size_t groups, const xinf_qk_act_t *act, size_t j,
+          size_t first)
 {
-    __m256 scaled = _mm256_mul_ps (_mm256_cvtepi32_ps (isum), _mm256_loadu_ps (a));
+    __m256 scaled = _mm256_mul_ps (_mm256_cvtepi32_ps (isum), a);
     __m256i s = _mm256_loadu_si256 ((const __m256i *) (act->s + j * act->groups + first));
-    __m256 mins = _mm256_mul_ps (_mm256_cvtepi32_ps (s), _mm256_loadu_ps (c));
+    __m256 mins = _mm256_mul_ps (_mm256_cvtepi32_ps (s), c);
     __m256 term = _mm256_mul_ps (_mm256_add_ps (scaled, mins), _mm256_loadu_ps (act->d + j * act->spans + first));
     __m256 sum = _mm256_add_ps (acc, term);
     if (groups == XINF_QK_LANES)
@@ -238,7 +239,7 @@ S_AVX2 static S_INLINE __m256
 s_step (__m256 acc, __m256i isum, const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t j,
         size_t first)
 {
-    return s_step_ac (acc, isum, chunk->a, chunk->c, groups, act, j, first);
+    return s_step_v (acc, isum, _mm256_loadu_ps (chunk->a), _mm256_loadu_ps (chunk->c), groups, act, j, first);
 }
 
 S_AVX2 static void
@@ -284,9 +285,9 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
 
 //  ---- AVX-512: the 32-weight types decoded in registers -------------------------
 
-//  A block of Q4_0 .. Q5_1 as 32 int16 weights in a register, a and c.
+//  A block of Q4_0 .. Q5_1 as 32 int16 weights in a register.
 S_AVX512 static S_INLINE __m512i
-s_legacy_block (xinf_dtype_t dtype, const uint8_t *block, float *a, float *c)
+s_legacy_block (xinf_dtype_t dtype, const uint8_t *block)
 {
     bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
     bool five = dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1;
@@ -299,8 +300,6 @@ s_legacy_block (xinf_dtype_t dtype, const uint8_t *block, float *a, float *c)
         memcpy (&bits, block + (mins ? 4 : 2), 4);
         q = _mm512_mask_add_epi16 (q, _cvtu32_mask32 (bits), q, _mm512_set1_epi16 (16));
     }
-    *a = s_half (block);
-    *c = mins ? s_half (block + 2) : 0.0f;
     if (!mins)
         q = _mm512_sub_epi16 (q, _mm512_set1_epi16 (five ? 16 : 8));
     return q;
@@ -314,6 +313,9 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
 {
     size_t block_bytes = xinf_dtype_block_bytes (dtype), blocks = act->groups;
     float *acc = (float *) ((uint8_t *) scratch + XINF_QK_SCRATCH);
+    bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
+    __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i offsets = _mm256_mullo_epi32 (lanes, _mm256_set1_epi32 ((int) block_bytes));
     for (size_t r = 0; r < count; r++) {
         const uint8_t *row = w + r * row_bytes;
         memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
@@ -323,10 +325,16 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
             for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64)
                 _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
             __m512i wq [XINF_QK_LANES];
-            float a [XINF_QK_LANES], c [XINF_QK_LANES];
             S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++)
-                wq [g] = g < groups ? s_legacy_block (dtype, row + (first + g) * block_bytes, &a [g], &c [g])
-                                    : _mm512_setzero_si512 ();
+                wq [g] = g < groups ? s_legacy_block (dtype, row + (first + g) * block_bytes) : _mm512_setzero_si512 ();
+            //  the blocks' fp16 d (and m) gathered into lanes: no stores of
+            //  single floats for a vector load to wait on
+            __m256i live = _mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) groups), lanes);
+            const int *blocks_at = (const int *) (row + first * block_bytes);
+            __m256i halves = _mm256_mask_i32gather_epi32 (_mm256_setzero_si256 (), blocks_at, offsets, live, 1);
+            __m256 a = _mm256_cvtph_ps (_mm256_cvtepi32_epi16 (halves)), c = _mm256_setzero_ps ();
+            if (mins)
+                c = _mm256_cvtph_ps (_mm256_cvtepi32_epi16 (_mm256_srli_epi32 (halves, 16)));
             for (size_t j = 0; j < act->n; j++) {
                 const int16_t *x = act->q + j * act->cols + first * XINF_QUANT_GROUP;
                 __m256i p [XINF_QK_LANES];
@@ -338,8 +346,8 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
                     else
                         p [g] = _mm256_setzero_si256 ();
                 }
-                float *lanes = acc + j * XINF_QK_LANES;
-                _mm256_storeu_ps (lanes, s_step_ac (_mm256_loadu_ps (lanes), s_reduce8 (p), a, c, groups, act, j, first));
+                float *out = acc + j * XINF_QK_LANES;
+                _mm256_storeu_ps (out, s_step_v (_mm256_loadu_ps (out), s_reduce8 (p), a, c, groups, act, j, first));
             }
         }
         for (size_t j = 0; j < act->n; j++)
