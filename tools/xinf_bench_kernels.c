@@ -170,9 +170,15 @@ s_matmul_table (xinf_threadpool_t **pools, const s_shape_t *shapes, int shape_co
                 double seconds)
 {
     printf ("matmul, %zu vectors\n%-5s %-12s %9s %9s\n", n, "dtype", "shape", "1t GFLOP/s", "2t GFLOP/s");
-    xinf_dtype_t dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
-    for (int d = 0; d < 4; d++)
-        for (int s = 0; s < shape_count && (!only || strcmp (only, xinf_dtype_name (dtypes [d])) == 0); s++) {
+    //  every type with --dtype; without, the float types and Q8_0
+    for (int d = 0; d < XINF_DTYPE_COUNT; d++)
+        for (int s = 0; s < shape_count; s++) {
+            xinf_dtype_t dtypes [XINF_DTYPE_COUNT];
+            dtypes [d] = (xinf_dtype_t) d;
+            if (only ? strcmp (only, xinf_dtype_name (dtypes [d])) != 0 : xinf_dtype_is_quant (dtypes [d]))
+                continue;
+            if (!xinf_dtype_row_bytes (dtypes [d], shapes [s].cols))
+                continue;
             double rate [2];
             for (int p = 0; p < 2; p++)
                 rate [p] = s_matmul_flops (pools [p], dtypes [d], shapes [s], n, seconds);
