@@ -24,6 +24,10 @@
 #define S_INLINE inline __attribute__ ((always_inline))
 #define S_UNROLL _Pragma ("GCC unroll 8")
 
+//  How far ahead the weights are prefetched into L2, in bytes (a page:
+//  2 to 32 KB measured alike, within the noise of a shared machine).
+#define S_FAR 4096
+
 #pragma GCC push_options
 #pragma GCC target ("avx2,fma,f16c")
 #include "xinf_quant_blocks.h"
@@ -321,9 +325,14 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
         memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
         for (size_t first = 0; first < blocks; first += XINF_QK_LANES) {
             size_t groups = blocks - first < XINF_QK_LANES ? blocks - first : XINF_QK_LANES;
+            //  the rows of a call lie one after another: two chunks on into
+            //  L1, S_FAR bytes on into L2 (the hardware's streams stop at
+            //  page boundaries)
             const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * block_bytes;
-            for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64)
+            for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64) {
                 _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
+                _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
+            }
             __m512i wq [XINF_QK_LANES];
             S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++)
                 wq [g] = g < groups ? s_legacy_block (dtype, row + (first + g) * block_bytes) : _mm512_setzero_si512 ();

@@ -22,6 +22,22 @@
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define S_INLINE inline __attribute__ ((always_inline))
 
+//  How far ahead the weights are prefetched: 4 blocks into L1, S_FAR
+//  bytes into L2 (the rows of a call lie one after another; the
+//  hardware's streams stop at page boundaries).
+#define S_FAR 4096
+
+//  Prefetches for block b of a row.
+static S_INLINE void
+s_prefetch (const uint8_t *row, size_t b, size_t block_bytes)
+{
+    const uint8_t *near = row + (b + 4) * block_bytes;
+    for (size_t line = 0; line < block_bytes; line += 64) {
+        _mm_prefetch ((const char *) (near + line), _MM_HINT_T0);
+        _mm_prefetch ((const char *) (near + S_FAR + line), _MM_HINT_T1);
+    }
+}
+
 //  The block's d and dmin (0 for Q6_K), and its 8 mins and scales as
 //  bytes (Q4_K, Q5_K: the 6-bit fields of xinf_qb_scale_min).
 typedef struct {
@@ -144,9 +160,7 @@ s_k_rows_avx2 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
             y [j * y_stride + r] = 0.0f;
         for (size_t b = 0; b < act->spans; b++) {
             s_head_t head;
-            _mm_prefetch ((const char *) (row + (b + 4) * block_bytes), _MM_HINT_T0);
-            _mm_prefetch ((const char *) (row + (b + 4) * block_bytes + 64), _MM_HINT_T0);
-            _mm_prefetch ((const char *) (row + (b + 4) * block_bytes + 128), _MM_HINT_T0);
+            s_prefetch (row, b, block_bytes);
             s_fold_avx2 (dtype, row + b * block_bytes, wq, &head);
             for (size_t j = 0; j < act->n; j++) {
                 const __m256i *x = (const __m256i *) (act->q + j * act->cols + b * 256);
@@ -231,9 +245,7 @@ s_k_rows_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t 
         for (size_t b = 0; b < act->spans; b++) {
             s_head_t head;
             __m512i wq [8];
-            _mm_prefetch ((const char *) (row + (b + 4) * block_bytes), _MM_HINT_T0);
-            _mm_prefetch ((const char *) (row + (b + 4) * block_bytes + 64), _MM_HINT_T0);
-            _mm_prefetch ((const char *) (row + (b + 4) * block_bytes + 128), _MM_HINT_T0);
+            s_prefetch (row, b, block_bytes);
             s_fold_avx512 (dtype, row + b * block_bytes, wq, &head);
             for (size_t j = 0; j < act->n; j++) {
                 const int16_t *x = act->q + j * act->cols + b * 256;
