@@ -1,12 +1,13 @@
 /*  xinf_cpu_qk_matvec: products of the quantized types with 15-bit
     activations over the thread pool: every x vector is quantized once a
-    call (by the calling thread), then tasks take runs of rows; a row is
-    decoded a chunk at a time into the thread's scratch and multiplied
-    with every vector there, so each weight is read from memory and
-    decoded once a call; the weights a little ahead come into L1 and
-    further ahead into L2 meanwhile. A product's result depends
-    on its row and vector only (xinf_cpu_qk.h), never on the tasks,
-    threads or the other vectors.
+    call (by the calling thread; spans of 256 for the K types, 32 for the
+    others), then tasks take runs of rows to the kernel set's rows
+    function (k_rows, rows), or where it has none, decode a row a chunk at
+    a time into the thread's scratch and multiply it with every vector
+    there (the weights a little ahead prefetched into L1, further ahead
+    into L2). Each weight is read from memory and decoded once a call. A
+    product's result depends on its row and vector only (xinf_cpu_qk.h),
+    never on the tasks, threads or the other vectors.
 */
 #include "xinf_cpu_qk.h"
 #include "xinf_quant_blocks.h"
