@@ -56,8 +56,14 @@ xinf_ggml_type_size (uint32_t type, uint32_t *block_elements, uint32_t *block_by
 bool
 xinf_ggml_type_supported (uint32_t type)
 {
-    return type == XINF_GGML_F32 || type == XINF_GGML_F16
-        || type == XINF_GGML_Q8_0 || type == XINF_GGML_BF16;
+    switch (type) {
+        case XINF_GGML_F32: case XINF_GGML_F16: case XINF_GGML_BF16: case XINF_GGML_Q8_0:
+        case XINF_GGML_Q4_0: case XINF_GGML_Q4_1: case XINF_GGML_Q5_0: case XINF_GGML_Q5_1:
+        case XINF_GGML_Q4_K: case XINF_GGML_Q5_K: case XINF_GGML_Q6_K:
+            return true;
+        default:
+            return false;
+    }
 }
 
 static const char *s_value_types [] = {
@@ -545,7 +551,7 @@ xinf_gguf_tensor_data_size (xinf_gguf_t *self, const xinf_gguf_tensor_t *tensor)
 {
     if (!xinf_ggml_type_supported (tensor->type))
         return s_error (self, "tensor '%s' has type %s (ggml type %u), which xinf does not support "
-                        "(it reads F32, F16, BF16 and Q8_0)", tensor->name,
+                        "(it reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K)", tensor->name,
                         xinf_ggml_type_name (tensor->type), tensor->type);
     return (int64_t) tensor->size;
 }

@@ -52,11 +52,18 @@ typedef enum {
 
 //  Tensor (ggml) types xinf computes with. The reader knows the sizes of
 //  every standard ggml type so it can bound-check any file; asking for the
-//  data of a type outside these four is an error naming the type.
+//  data of a type outside these is an error naming the type.
 typedef enum {
     XINF_GGML_F32 = 0,
     XINF_GGML_F16 = 1,
+    XINF_GGML_Q4_0 = 2,
+    XINF_GGML_Q4_1 = 3,
+    XINF_GGML_Q5_0 = 6,
+    XINF_GGML_Q5_1 = 7,
     XINF_GGML_Q8_0 = 8,
+    XINF_GGML_Q4_K = 12,
+    XINF_GGML_Q5_K = 13,
+    XINF_GGML_Q6_K = 14,
     XINF_GGML_BF16 = 30
 } xinf_ggml_type_t;
 

@@ -33,8 +33,8 @@ int xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_
 
 //  Cuts layer 'index', whose tensors are views of the whole model's shapes,
 //  down to model->shard, registering every byte it keeps in 'slices' (the
-//  norms whole). 0, or -1 with the reason (Q8_0 columns off block
-//  boundaries, out of memory).
+//  norms whole). 0, or -1 with the reason (columns of a block type off
+//  block boundaries, out of memory).
 int xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *layer, xinf_slices_t *slices,
                       char *error, size_t error_size);
 

@@ -37,9 +37,10 @@ s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, siz
     if (matrix->rows != rows || matrix->cols != cols)
         return s_fail (error, error_size, "layer %zu: tensor %s is %zux%zu, expected %zux%zu",
                        layer, name, matrix->rows, matrix->cols, rows, cols);
-    if (matrix->dtype == XINF_DTYPE_Q8_0 && cols % 32)
-        return s_fail (error, error_size, "layer %zu: tensor %s is Q8_0 with %zu columns (not a multiple of 32)",
-                       layer, name, cols);
+    size_t block = xinf_dtype_block_size (matrix->dtype);
+    if (block > 1 && cols % block)
+        return s_fail (error, error_size, "layer %zu: tensor %s is %s with %zu columns (not a multiple of %zu)",
+                       layer, name, xinf_dtype_name (matrix->dtype), cols, block);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 */
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_kern.h"
+#include "xinf_cpu_qk.h"
 
 #include <assert.h>
 #include <math.h>
@@ -98,7 +99,10 @@ xinf_cpu_add (float *y, const float *x, size_t n)
 void
 xinf_cpu_row_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
 {
-    xinf_cpu_kern ()->to_f32 (dtype, row, cols, out);
+    if (xinf_dtype_is_quant (dtype))
+        xinf_cpu_qk_kern (xinf_cpu_kern ())->to_f32 (dtype, row, cols, out);
+    else
+        xinf_cpu_kern ()->to_f32 (dtype, row, cols, out);
 }
 
 //  ---- attention -------------------------------------------------------------

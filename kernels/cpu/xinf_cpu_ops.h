@@ -21,6 +21,10 @@
     kernel set too (xinf_cpu_q8_act.h). XINF_CPU_Q8_ACT=off in the
     environment, or xinf_cpu_q8_act_set (false), gives the float kernels
     instead. xinf_cpu_matmul keeps the float kernels.
+    The quantized types past Q8_0 (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+    Q6_K) have integer matvecs only, with 15-bit activations, likewise
+    bit for bit the same on every kernel set (xinf_cpu_qk.h); their
+    matmul of 16 vectors or more widens rows to floats for the GEMM.
 */
 #ifndef XINF_CPU_OPS_H_INCLUDED
 #define XINF_CPU_OPS_H_INCLUDED
