@@ -134,7 +134,7 @@ xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab)
 }
 
 xinf_msg_t *
-xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer)
+xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end)
 {
     char piece [256];
     int32_t token = self->tokens [self->count - 1];
@@ -145,6 +145,10 @@ xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer)
     xinf_map_put_uint (body, "index", self->count - 1);
     xinf_map_put_uint (body, "token", (uint64_t) token);
     xinf_map_put (body, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece ? (size_t) length : 0));
+    if (end)
+        xinf_map_put_bool (body, "end", true);
+    if (self->count == 1)
+        xinf_map_put_uint (body, "prompt_length", self->prompt_count);
     return msg;
 }
 

@@ -33,8 +33,10 @@ void xinf_request_destroy (xinf_request_t **self_p);
 //  Samples the next token from one logits row and keeps it.
 int32_t xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab);
 
-//  RUN_TOKEN for the token just kept.
-xinf_msg_t *xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer);
+//  RUN_TOKEN for the token just kept; 'end' marks an end-of-generation
+//  token (its text is not part of the answer). The first token also
+//  carries the prompt's length in tokens.
+xinf_msg_t *xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end);
 //  RUN_DONE with the text, the tokens, the reason and the timings.
 xinf_msg_t *xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const char *reason);
 //  RUN_FAILED for request 'id'.
