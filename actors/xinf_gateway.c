@@ -142,6 +142,19 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     MHD_run (gateway->daemon);
 }
 
+//  MHD's own messages (a client gone while a response was sent, ...) go
+//  to the log at debug level: the gateway logs what matters itself.
+static void
+s_mhd_log (void *cls, const char *format, va_list args)
+{
+    char text [512];
+    vsnprintf (text, sizeof text, format, args);
+    size_t length = strlen (text);
+    while (length && (text [length - 1] == '\n' || text [length - 1] == '\r'))
+        text [--length] = 0;
+    xinf_debug ("gateway", "libmicrohttpd: %s", text);
+}
+
 static struct MHD_Daemon *
 s_daemon_start (xinf_gw_state_t *gateway)
 {
@@ -172,6 +185,7 @@ s_daemon_start (xinf_gw_state_t *gateway)
         MHD_OPTION_CONNECTION_TIMEOUT, gateway->config.connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (32 << 10),
         MHD_OPTION_NOTIFY_COMPLETED, xinf_gw_http_completed, gateway,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gateway,
         MHD_OPTION_END);
     if (!daemon)
         snprintf (gateway->error, sizeof gateway->error, "cannot listen on http://%s:%d: %s (is the port in use?)",

@@ -215,7 +215,12 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_check_uint (&check, body, "index", 0, UINT32_MAX);
-    const char *text = xinf_check_str (&check, body, "text", 0, 1 << 16);
+    //  A token's bytes may hold a NUL (a byte token): read them as bytes
+    const xinf_value_t *piece = xinf_map_get (body, "text");
+    size_t size = 0;
+    const char *text = xinf_value_type (piece) == XINF_STR ? xinf_value_bytes (piece, &size) : NULL;
+    if (!text || size > (1 << 16))
+        xinf_check_fail (&check, "field 'text' must be a str of at most 65536 bytes");
     bool end = xinf_check_bool_opt (&check, body, "end", false);
     uint64_t prompt_length = xinf_check_uint_opt (&check, body, "prompt_length", 0, UINT32_MAX, 0);
     if (check.failed) {
@@ -227,8 +232,6 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->prompt_tokens = (size_t) prompt_length;
     if (end)
         return;                             //  an end token's text is not part of the answer
-    size_t size = strlen (text);
-    xinf_value_bytes (xinf_map_get (body, "text"), &size);
     xinf_gw_buf_t shown = { 0 };
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {

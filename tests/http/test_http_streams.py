@@ -58,9 +58,20 @@ def proc_status(pid):
     return int(fields["Threads"]), int(fields["VmRSS"].split()[0])
 
 
-def scenario_disconnect(gateway):
+def endless_prompt(gateway):
+    """A prompt whose greedy answer runs 2000 tokens without an end token
+    (the model is random: found, not assumed)."""
+    for index in range(50):
+        reply = gateway.client.generate("m", prompt=f"x {index}", max_tokens=2000, timeout_ms=120000)
+        if reply["finish_reason"] == "length":
+            return f"x {index}"
+    check(False, "a prompt that runs 2000 tokens")
+
+
+def scenario_disconnect(gateway, prompt):
     before = cluster_requests(gateway.client)["by_code"].get("CANCELLED", 0)
-    sock = post_raw(gateway.port, {"model": "m", "prompt": "x", "max_tokens": 4000, "stream": True})
+    sock = post_raw(gateway.port, {"model": "m", "prompt": prompt, "max_tokens": 100000, "temperature": 0,
+                                   "stream": True})
     data = read_until(sock, b"data: {", 30)
     check(b"200 OK" in data and b"data: {" in data, f"the stream started: {data[:200]!r}")
     sock.close()
@@ -69,9 +80,10 @@ def scenario_disconnect(gateway):
     print("a client that disconnects mid-stream cancels its generation (CANCELLED counted by the scheduler)")
 
 
-def scenario_overloaded(gateway):
+def scenario_overloaded(gateway, prompt):
     """q1 runs one sequence and queues one: a third request is 429."""
-    running = post_raw(gateway.port, {"model": "q1", "prompt": "x", "max_tokens": 4000, "stream": True})
+    running = post_raw(gateway.port, {"model": "q1", "prompt": prompt, "max_tokens": 100000, "temperature": 0,
+                                      "stream": True})
     check(b"data: {" in read_until(running, b"data: {", 30), "the long request runs")
     queued_result = {}
 
@@ -90,11 +102,12 @@ def scenario_overloaded(gateway):
     print(f"429 with Retry-After {headers['retry-after']} s when the model's queue is full")
 
 
-def scenario_idle_streams(gateway):
+def scenario_idle_streams(gateway, prompt):
     """A thousand streams waiting behind a long one: no thread each, bounded memory."""
     pid = gateway.pid()
     threads_before, rss_before = proc_status(pid)
-    blocker = post_raw(gateway.port, {"model": "q1000", "prompt": "x", "max_tokens": 4000, "stream": True})
+    blocker = post_raw(gateway.port, {"model": "q1000", "prompt": prompt, "max_tokens": 100000, "temperature": 0,
+                                      "stream": True})
     check(b"data: {" in read_until(blocker, b"data: {", 30), "the blocking request runs")
     socks = []
     for index in range(IDLE_STREAMS):
@@ -122,14 +135,15 @@ def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-streams-") as workdir:
         path = os.path.join(workdir, "m.gguf")
-        make_model(build_dir, path)
+        make_model(build_dir, path, context=32768)
         gateway = Gateway(build_dir, workdir)
         gateway.launch("m", path)
         gateway.launch("q1", path, max_seqs=1, max_queued=1)
         gateway.launch("q1000", path, max_seqs=1, max_queued=IDLE_STREAMS + 100)
-        scenario_disconnect(gateway)
-        scenario_overloaded(gateway)
-        scenario_idle_streams(gateway)
+        prompt = endless_prompt(gateway)
+        scenario_disconnect(gateway, prompt)
+        scenario_overloaded(gateway, prompt)
+        scenario_idle_streams(gateway, prompt)
         check(gateway.stop() == 0, "the node exits 0 with streams still waiting")
     print("PASS: disconnects cancel, 429 when full, a thousand idle streams on one thread")
 

@@ -109,6 +109,14 @@ class Gateway:
         self.client.launch(uid, path, threads=1, **options)
         self.client.wait_ready(uid, stall_s=60)
 
+    def wait_restart_window(self):
+        """Polls until an unknown model is 404 (not the 503 of a supervisor
+        that just started and may still hear of it from its workers)."""
+        deadline = time.monotonic() + 30
+        while self.call("POST", "/v1/completions", {"model": "no-such-model", "prompt": "x"})[0] != 404:
+            check(time.monotonic() < deadline, "unknown models become 404 after the restart window")
+            time.sleep(0.1)
+
     def stop(self):
         self.client.close()
         return self.node.stop(timeout=20)
