@@ -210,6 +210,7 @@ s_init (xinf_ctx_t *ctx)
     xinf_gw_state_t *gateway = (xinf_gw_state_t *) xinf_ctx_state (ctx);
     gateway->ctx = ctx;
     gateway->pending = zhashx_new ();
+    gateway->template_warned = zhashx_new ();
     if (!(gateway->daemon = s_daemon_start (gateway)))
         return -1;
     gateway->dealer = xinf_dealer_new (gateway->supervisor, "gateway");
@@ -258,6 +259,7 @@ s_fini (xinf_ctx_t *ctx)
         xinf_ctx_reader_end (ctx, xinf_dealer_sock (gateway->dealer));
     xinf_dealer_destroy (&gateway->dealer);
     zhashx_destroy (&gateway->pending);
+    zhashx_destroy (&gateway->template_warned);
 }
 
 struct _xinf_gateway_t {
@@ -294,6 +296,7 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
             MHD_stop_daemon (state->daemon);
         xinf_dealer_destroy (&state->dealer);
         zhashx_destroy (&state->pending);
+        zhashx_destroy (&state->template_warned);
         free (state);
         free (self);
         return NULL;

@@ -1,9 +1,7 @@
 /*  xinf_gateway_chat: models as LIST_MODELS reports them, and chat
     rendering with the model's GGUF template.  */
 #include "xinf_gateway_chat.h"
-#ifdef XINF_HAVE_CHAT_TEMPLATE
 #include "xinf_chat_template.h"
-#endif
 
 //  A string field of a model entry, or 'otherwise' when absent or not a string.
 static const char *
@@ -70,24 +68,21 @@ xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model)
 }
 
 char *
-xinf_gw_chat_render (const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
+xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
                      bool add_generation_prompt, xinf_gw_error_t *error)
 {
-#ifdef XINF_HAVE_CHAT_TEMPLATE
     char *warning = NULL, *reason = NULL;
     char *prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
                                              model->eos_token, add_generation_prompt, &warning, &reason);
-    if (warning)
-        xinf_info ("gateway", "chat template of model=%s: %s", model->uid, warning);
+    if (warning && !zhashx_lookup (warned, model->uid)) {
+        xinf_warn ("gateway", "chat template of model=%s: %s", model->uid, warning);
+        if (zhashx_size (warned) < 10000)
+            zhashx_insert (warned, model->uid, (void *) 1);
+    }
     free (warning);
     if (!prompt)
         xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_chat", "messages",
                            "the model's chat template refused the messages: %s", reason ? reason : "(no reason)");
     free (reason);
     return prompt;
-#else
-    xinf_gw_error_set (error, 501, "server_error", "not_implemented", NULL,
-                       "this build has no chat template renderer (models/xinf_chat_template)");
-    return NULL;
-#endif
 }

@@ -24,7 +24,8 @@ json_t *xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model);
 //  Reads entry 'index' of the reply's models; false past the end or when malformed.
 bool xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t *model);
 //  Renders the chat; NULL with a 400 (the template refused it) in 'error'.
-char *xinf_gw_chat_render (const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
+//  A fallback's warning is logged once per model uid in 'warned'.
+char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
                            bool add_generation_prompt, xinf_gw_error_t *error);
 
 #endif

@@ -104,7 +104,7 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         return;
     }
     request->context_length = model.context_length;
-    char *prompt = xinf_gw_chat_render (&model, request->oai.messages, request->oai.tools, true, &error);
+    char *prompt = xinf_gw_chat_render (request->gateway->template_warned, &model, request->oai.messages, request->oai.tools, true, &error);
     if (!prompt) {
         xinf_gw_request_fail (request, &error);
         return;

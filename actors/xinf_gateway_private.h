@@ -164,6 +164,7 @@ struct _xinf_gw_state_t {
     xinf_dealer_t *dealer;
     xinf_ctx_t *ctx;
     zhashx_t *pending;                //  corr (decimal) -> xinf_gw_request_t
+    zhashx_t *template_warned;        //  uids whose template warning was logged
     uint64_t next_corr;
     uint64_t requests, cancels_sent, disconnects;
     char error [512];                 //  why init failed

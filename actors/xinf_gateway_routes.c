@@ -155,7 +155,7 @@ s_on_apply_template (xinf_gw_request_t *request, xinf_msg_t *msg)
                            "'model' is required when the cluster does not run exactly one model");
         rc = -1;
     }
-    char *prompt = rc ? NULL : xinf_gw_chat_render (&model, request->oai.messages, request->oai.tools,
+    char *prompt = rc ? NULL : xinf_gw_chat_render (request->gateway->template_warned, &model, request->oai.messages, request->oai.tools,
                                                     request->oai.add_generation_prompt, &error);
     if (!prompt) {
         xinf_gw_respond_error (request, &error);

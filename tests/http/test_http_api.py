@@ -251,9 +251,6 @@ def scenario_chat(gateway):
                 {"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": " there"}]}]
     status, _, body = gateway.call("POST", "/v1/chat/completions", {"model": "m", "messages": messages,
                                                                     "max_tokens": 8, "temperature": 0})
-    if status == 501:
-        print("chat: this build has no chat template renderer (501): skipped the chat checks")
-        return
     check(status == 200 and body["object"] == "chat.completion", f"chat: {status} {body}")
     choice = body["choices"][0]
     check(choice["message"]["role"] == "assistant" and isinstance(choice["message"]["content"], str),

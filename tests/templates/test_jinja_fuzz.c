@@ -1,0 +1,2 @@
+#include "test_unit.h"
+int main (void) { return 0; }
