@@ -268,6 +268,45 @@ def scenario_chat(gateway):
     print("chat: answer, stream with the role first, /apply-template")
 
 
+def scenario_chat_template(gateway, path):
+    """A model with Llama 3.1's template: the prompt is rendered by it, its
+    special tokens become token ids (one BOS), a refused chat is 400."""
+    gateway.launch("llama3", path)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+    status, _, body = gateway.call("POST", "/apply-template", {"model": "llama3", "messages": messages})
+    check(status == 200, f"/apply-template: {status} {body}")
+    prompt = body["prompt"]
+    check(prompt.startswith("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n")
+          and prompt.endswith("<|start_header_id|>assistant<|end_header_id|>\n\n") and "Hello<|eot_id|>" in prompt,
+          f"the Llama 3.1 prompt: {prompt!r}")
+    status, _, body = gateway.call("POST", "/v1/chat/completions", {"model": "llama3", "messages": messages,
+                                                                    "max_tokens": 4, "temperature": 0})
+    check(status == 200, f"chat with a template: {status} {body}")
+    special = gateway.client.generate("llama3", prompt=prompt, max_tokens=1)
+    reference, _ = gateway.client.request("GENERATE", {"uid": "llama3", "prompt": prompt, "max_tokens": 1,
+                                                       "special": True, "add_bos": False}, expect="GENERATE_REPLY")
+    ids = reference["prompt_tokens"]
+    check(body["usage"]["prompt_tokens"] == len(ids) < len(special["prompt_tokens"]),
+          f"special tokens parsed: {body['usage']} vs {len(ids)} (as text: {len(special['prompt_tokens'])})")
+    check(ids.count(ids[0]) == 1, f"one BOS: {ids[:4]}")
+    print(f"chat template: rendered Llama 3.1 prompt, {len(ids)} prompt tokens with specials parsed "
+          f"({len(special['prompt_tokens'])} as text)")
+
+
+def scenario_template_refuses(gateway, path):
+    """Gemma 2's template refuses a system message: 400 with its reason."""
+    gateway.launch("gemma", path)
+    chat = {"model": "gemma", "max_tokens": 2, "messages": [{"role": "system", "content": "a"},
+                                                             {"role": "user", "content": "b"}]}
+    expect_error(gateway.call("POST", "/v1/chat/completions", chat), 400, "System role not supported", "messages")
+    expect_error(gateway.call("POST", "/apply-template", chat), 400, "System role not supported")
+    chat["messages"] = chat["messages"][1:]
+    status, _, body = gateway.call("POST", "/apply-template", chat)
+    check(status == 200 and body["prompt"].startswith("<|begin_of_text|><start_of_turn>user\nb<end_of_turn>"),
+          f"gemma prompt: {body}")
+    print("a chat the template refuses (raise_exception) is 400 with the template's message")
+
+
 def scenario_slowloris(gateway):
     """A client that sends half its headers and stops is closed after --http-timeout-s."""
     started = time.monotonic()
@@ -285,6 +324,10 @@ def main():
     with tempfile.TemporaryDirectory(prefix="xinf-http-") as workdir:
         path = os.path.join(workdir, "m.gguf")
         make_model(build_dir, path)
+        llama3 = os.path.join(workdir, "llama3.gguf")
+        make_model(build_dir, llama3, chat_template="meta-llama-Llama-3.1-8B-Instruct.jinja")
+        gemma = os.path.join(workdir, "gemma.gguf")
+        make_model(build_dir, gemma, chat_template="google-gemma-2-2b-it.jinja")
         gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2")
         scenario_before_ready(gateway)
         scenario_auth(gateway)
@@ -296,6 +339,8 @@ def main():
         prompt, text = scenario_completions(gateway)
         scenario_stops(gateway, prompt, text)
         scenario_chat(gateway)
+        scenario_chat_template(gateway, llama3)
+        scenario_template_refuses(gateway, gemma)
         scenario_slowloris(gateway)
         status, _, body = gateway.call("GET", "/health")
         check(status == 200, "the gateway still serves after all of it")
