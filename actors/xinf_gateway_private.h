@@ -149,6 +149,7 @@ typedef struct {
     bool stream_open, stream_ended;   //  SSE response queued; last bytes appended
     bool role_sent;                   //  chat stream: the first chunk named the role
     bool generating;                  //  GENERATE sent and not ended
+    int step;                         //  routes of two calls: 1 once the second is made
     uint64_t generate_corr;
     uint64_t context_length;          //  from LIST_MODELS (chat's default max_tokens)
     size_t completion_tokens, prompt_tokens;

@@ -49,6 +49,73 @@ s_body (xinf_gw_request_t *request, bool model_required)
     return NULL;
 }
 
+//  /tokenize and /detokenize: the body checked, kept for the call (made
+//  once the model is known: given, or the cluster's only one).
+static void
+s_start_tokenize (xinf_gw_request_t *request)
+{
+    json_t *root = s_body (request, false);
+    if (!root)
+        return;
+    xinf_gw_error_t error;
+    memset (&error, 0, sizeof error);
+    bool tokenize = request->route == XINF_GW_ROUTE_TOKENIZE;
+    json_t *content = json_object_get (root, "content"), *tokens = json_object_get (root, "tokens");
+    if (tokenize && !json_is_string (content))
+        xinf_gw_error_set (&error, 400, "invalid_request_error", "invalid_value", "content", "'content' must be a string");
+    if (!tokenize && !json_is_array (tokens))
+        xinf_gw_error_set (&error, 400, "invalid_request_error", "invalid_value", "tokens",
+                           "'tokens' must be an array of token ids");
+    for (size_t index = 0; !tokenize && !error.status && index < json_array_size (tokens); index++) {
+        json_t *id = json_array_get (tokens, index);
+        if (!json_is_integer (id) || json_integer_value (id) < 0 || json_integer_value (id) > UINT32_MAX)
+            xinf_gw_error_set (&error, 400, "invalid_request_error", "invalid_value", "tokens",
+                               "'tokens' item %zu must be a token id (an integer from 0)", index);
+    }
+    const char *flags [] = { "add_special", "parse_special", "with_pieces" };
+    for (size_t index = 0; tokenize && !error.status && index < 3; index++) {
+        json_t *flag = json_object_get (root, flags [index]);
+        if (flag && !json_is_boolean (flag))
+            xinf_gw_error_set (&error, 400, "invalid_request_error", "invalid_value", flags [index],
+                               "'%s' must be true or false", flags [index]);
+    }
+    if (error.status) {
+        json_decref (root);
+        xinf_gw_respond_error (request, &error);
+        return;
+    }
+    request->oai.messages = root;           //  kept until the call is made
+    s_call (request, xinf_msg_new ("LIST_MODELS"));
+}
+
+//  The TOKENIZE/DETOKENIZE call once the model is known.
+static void
+s_call_tokenize (xinf_gw_request_t *request, const char *uid)
+{
+    json_t *root = request->oai.messages;
+    bool tokenize = request->route == XINF_GW_ROUTE_TOKENIZE;
+    xinf_msg_t *msg = xinf_msg_new (tokenize ? "TOKENIZE" : "DETOKENIZE");
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_str (body, "uid", uid);
+    if (tokenize) {
+        json_t *content = json_object_get (root, "content");
+        xinf_map_put (body, "content", xinf_value_new_strn (json_string_value (content), json_string_length (content)));
+        const char *flags [] = { "add_special", "parse_special", "with_pieces" };
+        for (size_t index = 0; index < 3; index++)
+            if (json_is_boolean (json_object_get (root, flags [index])))
+                xinf_map_put_bool (body, flags [index], json_is_true (json_object_get (root, flags [index])));
+    }
+    else {
+        json_t *tokens = json_object_get (root, "tokens");
+        xinf_value_t *ids = xinf_value_new_array ();
+        for (size_t index = 0; index < json_array_size (tokens); index++)
+            xinf_array_push (ids, xinf_value_new_uint ((uint64_t) json_integer_value (json_array_get (tokens, index))));
+        xinf_map_put (body, "tokens", ids);
+    }
+    request->step = 1;                      //  the second call: its answer is the result
+    s_call (request, msg);
+}
+
 static void
 s_start_apply_template (xinf_gw_request_t *request)
 {
@@ -79,6 +146,10 @@ xinf_gw_route_start (xinf_gw_request_t *request)
             break;
         case XINF_GW_ROUTE_APPLY_TEMPLATE:
             s_start_apply_template (request);
+            break;
+        case XINF_GW_ROUTE_TOKENIZE:
+        case XINF_GW_ROUTE_DETOKENIZE:
+            s_start_tokenize (request);
             break;
         default: {
             xinf_gw_error_t error;
@@ -167,9 +238,80 @@ s_on_apply_template (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_gw_respond_json (request, 200, object);
 }
 
+//  The error of an ERROR answer, in OpenAI's shape.
+static void
+s_respond_call_error (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_value_t *body = xinf_msg_body (msg);
+    const char *code = xinf_value_str (xinf_map_get (body, "code"));
+    const char *message = xinf_value_str (xinf_map_get (body, "message"));
+    const xinf_value_t *retry = xinf_map_get (body, "retry_after_ms");
+    xinf_gw_error_t error;
+    xinf_gw_error_from_code (&error, code ? code : "INTERNAL", message ? message : "",
+                             xinf_value_type (retry) == XINF_UINT ? xinf_value_uint (retry) : 0);
+    xinf_gw_respond_error (request, &error);
+}
+
+//  The result of TOKENIZE/DETOKENIZE, as llama-server answers it.
+static void
+s_on_tokenized (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_value_t *body = xinf_msg_body (msg);
+    json_t *object = json_object ();
+    if (xinf_msg_is (msg, "DETOKENIZE_REPLY") && xinf_value_type (xinf_map_get (body, "content")) == XINF_STR) {
+        size_t size = 0;
+        const char *content = xinf_value_bytes (xinf_map_get (body, "content"), &size);
+        json_object_set_new (object, "content", xinf_gw_json_text (content, size));
+        xinf_gw_respond_json (request, 200, object);
+        return;
+    }
+    const xinf_value_t *tokens = xinf_map_get (body, "tokens"), *pieces = xinf_map_get (body, "pieces");
+    if (!xinf_msg_is (msg, "TOKENIZE_REPLY") || xinf_value_type (tokens) != XINF_ARRAY) {
+        json_decref (object);
+        s_respond_call_error (request, msg);
+        return;
+    }
+    json_t *list = json_array ();
+    for (size_t index = 0; index < xinf_value_count (tokens); index++) {
+        json_t *id = json_integer ((json_int_t) xinf_value_uint (xinf_array_at (tokens, index)));
+        const xinf_value_t *piece = xinf_array_at (pieces, index);
+        if (xinf_value_type (piece) == XINF_STR) {
+            size_t size = 0;
+            const char *bytes = xinf_value_bytes (piece, &size);
+            json_t *item = json_object ();
+            json_object_set_new (item, "id", id);
+            json_object_set_new (item, "piece", xinf_gw_json_text (bytes, size));
+            id = item;
+        }
+        json_array_append_new (list, id);
+    }
+    json_object_set_new (object, "tokens", list);
+    xinf_gw_respond_json (request, 200, object);
+}
+
 void
 xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
+    if (request->route == XINF_GW_ROUTE_TOKENIZE || request->route == XINF_GW_ROUTE_DETOKENIZE) {
+        bool result = request->step == 1;
+        xinf_gw_call_forget (request);
+        xinf_gw_chat_model_t model;
+        xinf_gw_error_t error;
+        if (result)
+            s_on_tokenized (request, msg);
+        else
+        if (*request->path_model && xinf_gw_chat_model_find (msg, request->path_model, &model, &error))
+            xinf_gw_respond_error (request, &error);
+        else
+        if (!*request->path_model && !s_only_model (msg, &model)) {
+            xinf_gw_error_set (&error, 400, "invalid_request_error", "invalid_value", "model",
+                               "'model' is required when the cluster does not run exactly one model");
+            xinf_gw_respond_error (request, &error);
+        }
+        else
+            s_call_tokenize (request, model.uid);
+        return;
+    }
     xinf_gw_call_forget (request);
     if (request->route == XINF_GW_ROUTE_HEALTH)
         s_on_health (request, msg);

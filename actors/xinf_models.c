@@ -4,6 +4,7 @@
 #include "xinf_scheduler.h"
 #include "xinf_request_check.h"
 #include "xinf_placement.h"
+#include "xinf_relay.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@ struct _xinf_models_t {
     int64_t started;                  //  when this supervisor started (monotonic ms)
     int64_t restart_window_ms;        //  workers re-register their models within it
     zhashx_t *terminated;             //  uids terminated here: surely unknown now
+    xinf_relay_t *relay;              //  TOKENIZE / DETOKENIZE waiting for a replica
 };
 
 static void
@@ -59,6 +61,7 @@ xinf_models_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh)
     self->scheduler = xinf_scheduler_new (&io);
     self->started = zclock_mono ();
     self->terminated = zhashx_new ();
+    self->relay = xinf_relay_new ();
     return self;
 }
 
@@ -70,6 +73,7 @@ xinf_models_destroy (xinf_models_t **self_p)
         xinf_launch_destroy (&self->launch);
         xinf_scheduler_destroy (&self->scheduler);
         zhashx_destroy (&self->terminated);
+        xinf_relay_destroy (&self->relay);
         zhashx_destroy (&self->models);
         free (self);
         *self_p = NULL;
@@ -647,10 +651,41 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
     }
 }
 
+//  TOKENIZE / DETOKENIZE: relayed to a ready replica of the model.
+static void
+s_on_tokenize (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_model_t *model = s_lookup (self, ctx, from, msg, xinf_msg_type (msg));
+    if (!model)
+        return;
+    int ready = -1;
+    for (size_t index = 0; index < model->count && ready < 0; index++)
+        if (streq (model->replicas [index].state, "ready"))
+            ready = (int) index;
+    if (ready < 0) {
+        xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY", "%s: model %s has no ready replica",
+                                                xinf_msg_type (msg), model->uid);
+        xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", 1000);
+        xinf_ctx_reply (ctx, from, NULL, &error);
+        return;
+    }
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_msg_t *relay = xinf_relay_begin (self->relay, msg, xinf_peer_id (from), model->uid, (uint64_t) ready, &check);
+    if (!relay)
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", xinf_msg_type (msg), check.reason);
+    else
+    if (xinf_launch_send (self->cluster, ctx, model->replicas [ready].node, &relay)) {
+        xinf_relay_abort (self->relay);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "MODEL_NOT_READY", "%s: worker %s cannot be reached",
+                              xinf_msg_type (msg), model->replicas [ready].node);
+    }
+}
+
 void
 xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
 {
     self->ctx = ctx;
+    xinf_relay_tick (self->relay, ctx, now);
     xinf_launch_tick (self->launch, ctx, now);
     xinf_scheduler_tick (self->scheduler, now);
 }
@@ -666,6 +701,8 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
     else if (streq (type, "TERMINATE"))       s_on_terminate (self, ctx, from, msg);
     else if (streq (type, "GENERATE"))        s_on_generate (self, ctx, from, msg);
     else if (streq (type, "CANCEL"))          s_on_cancel (self, ctx, from, msg);
+    else if (streq (type, "TOKENIZE") || streq (type, "DETOKENIZE")) s_on_tokenize (self, ctx, from, msg);
+    else if (streq (type, "TOKENIZE_RESULT")) xinf_relay_result (self->relay, ctx, msg);
     else if (streq (type, "MODEL_STATE"))     s_on_model_state (self, ctx, from, msg);
     else if (streq (type, "RUN_TOKEN") || streq (type, "RUN_DONE") || streq (type, "RUN_FAILED"))
         s_on_run_reply (self, ctx, from, msg);

@@ -5,6 +5,7 @@
 #include "xinf_request.h"
 #include "xinf_batcher.h"
 #include "xinf_gguf.h"
+#include "xinf_tokenize.h"
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
@@ -571,8 +572,17 @@ s_on_cancel (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     s_kick (ctx);
 }
 
+//  TOKENIZE: the model's tokenizer for a client (through the supervisor).
+static void
+s_on_tokenize (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_msg_t *result = xinf_tokenize_answer (s_state (ctx)->tokenizer, xinf_msg_body (msg));
+    s_send_up (ctx, &result);
+}
+
 static const xinf_handler_t s_handlers [] = {
     { "START", s_on_start },
+    { "TOKENIZE", s_on_tokenize },
     { "RUN", s_on_run },
     { "RUN_CANCEL", s_on_cancel },
     { "GROUP", s_on_group },

@@ -136,6 +136,23 @@ s_prompt_special (xinf_tokenizer_t *tokenizer, const char *text, size_t length, 
     return ids;
 }
 
+int32_t *
+xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos, bool special,
+                     size_t *count, xinf_check_t *check)
+{
+    if (special)
+        return s_prompt_special (tokenizer, text, length, add_bos, count, check);
+    int32_t *ids = NULL;
+    *count = 0;
+    if (s_encode_plain (tokenizer, text, length, add_bos, &ids, count)) {
+        xinf_check_fail (check, "the text could not be tokenized");
+        return NULL;
+    }
+    if (!ids)
+        ids = calloc (1, sizeof *ids);
+    return ids;
+}
+
 //  Prompt ids of 'prompt' text, with a BOS where the model's file asks
 //  for one (tokenizer.ggml.add_bos_token) unless 'add_bos' says otherwise.
 static int32_t *

@@ -307,6 +307,33 @@ def scenario_template_refuses(gateway, path):
     print("a chat the template refuses (raise_exception) is 400 with the template's message")
 
 
+def scenario_tokenize(gateway):
+    """/tokenize and /detokenize (llama-server's) through TOKENIZE/DETOKENIZE to a replica."""
+    text = "The quick brown fox"
+    reference, _ = gateway.client.request("GENERATE", {"uid": "m", "prompt": text, "max_tokens": 1, "add_bos": False},
+                                          expect="GENERATE_REPLY")
+    status, _, body = gateway.call("POST", "/tokenize", {"model": "m", "content": text})
+    check(status == 200 and all(isinstance(t, int) for t in body["tokens"]) and body["tokens"], f"/tokenize: {body}")
+    tokens = body["tokens"]
+    check(tokens == reference["prompt_tokens"], f"GENERATE's tokens: {tokens} vs {reference['prompt_tokens']}")
+    status, _, body = gateway.call("POST", "/tokenize", {"model": "m", "content": text, "add_special": True,
+                                                        "with_pieces": True})
+    check(status == 200 and len(body["tokens"]) == len(tokens) + 1
+          and "".join(item["piece"] for item in body["tokens"][1:]) == text, f"with_pieces + BOS: {body}")
+    status, _, body = gateway.call("POST", "/detokenize", {"model": "m", "tokens": tokens})
+    check(status == 200 and body["content"] == text, f"/detokenize: {body}")
+    status, _, body = gateway.call("POST", "/tokenize", {"content": text})
+    check(status == 400 and body["error"]["param"] == "model", f"several models: 'model' required: {body}")
+    expect_error(gateway.call("POST", "/tokenize", {"model": "m", "content": 5}), 400, "'content'", "content")
+    expect_error(gateway.call("POST", "/tokenize", {"model": "m", "content": "x", "add_special": 1}), 400,
+                 "true or false", "add_special")
+    expect_error(gateway.call("POST", "/detokenize", {"model": "m", "tokens": [1, -1]}), 400, "token id", "tokens")
+    expect_error(gateway.call("POST", "/detokenize", {"model": "m", "tokens": [1, 999999]}), 400, "below 512")
+    expect_error(gateway.call("POST", "/detokenize", {"model": "nope", "tokens": [1]}), 404, "nope")
+    expect_error(gateway.call("POST", "/tokenize", b"{]"), 400, "not valid JSON")
+    print("/tokenize (with_pieces, add_special) and /detokenize round-trip; their 400s and 404")
+
+
 def scenario_slowloris(gateway):
     """A client that sends half its headers and stops is closed after --http-timeout-s."""
     started = time.monotonic()
@@ -341,6 +368,7 @@ def main():
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)
+        scenario_tokenize(gateway)
         scenario_slowloris(gateway)
         status, _, body = gateway.call("GET", "/health")
         check(status == 200, "the gateway still serves after all of it")
