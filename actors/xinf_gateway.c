@@ -9,6 +9,8 @@
 
 #define XINF_GW_TICK_MS  100
 
+static void s_run_mhd (xinf_gw_state_t *gateway);
+
 static void
 s_corr_key (uint64_t corr, char *key, size_t size)
 {
@@ -107,14 +109,44 @@ s_on_dealer (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         if (!(zsock_events (sock) & ZMQ_POLLIN))
             break;
     }
-    MHD_run (gateway->daemon);
+    s_run_mhd (gateway);
+}
+
+static int
+s_on_mhd_timer (zloop_t *loop, int timer_id, void *arg)
+{
+    xinf_gw_state_t *gateway = (xinf_gw_state_t *) arg;
+    gateway->mhd_timer = -1;
+    s_run_mhd (gateway);
+    return 0;
+}
+
+//  Runs MHD while it has work ready (MHD_get_timeout 0: a connection with
+//  bytes left to read or write, a resumed one), then wakes it when its
+//  next timeout is due, if that is before the tick.
+static void
+s_run_mhd (xinf_gw_state_t *gateway)
+{
+    MHD_UNSIGNED_LONG_LONG timeout = XINF_GW_TICK_MS;
+    bool known = false;
+    for (int round = 0; round < 64; round++) {
+        MHD_run (gateway->daemon);
+        known = MHD_get_timeout (gateway->daemon, &timeout) == MHD_YES;
+        if (!known || timeout > 0)
+            break;
+    }
+    if (!known || timeout >= XINF_GW_TICK_MS)
+        return;
+    if (gateway->mhd_timer >= 0)
+        zloop_timer_end (xinf_ctx_loop (gateway->ctx), gateway->mhd_timer);
+    gateway->mhd_timer = zloop_timer (xinf_ctx_loop (gateway->ctx), timeout > 0 ? (size_t) timeout : 1, 1,
+                                      s_on_mhd_timer, gateway);
 }
 
 static int
 s_on_http (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    xinf_gw_state_t *gateway = (xinf_gw_state_t *) arg;
-    MHD_run (gateway->daemon);
+    s_run_mhd ((xinf_gw_state_t *) arg);
     return 0;
 }
 
@@ -139,7 +171,7 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
         xinf_gw_request_fail (request, &error);
     }
     zlist_destroy (&late);
-    MHD_run (gateway->daemon);
+    s_run_mhd (gateway);
 }
 
 //  MHD's own messages (a client gone while a response was sent, ...) go
@@ -209,6 +241,7 @@ s_init (xinf_ctx_t *ctx)
 {
     xinf_gw_state_t *gateway = (xinf_gw_state_t *) xinf_ctx_state (ctx);
     gateway->ctx = ctx;
+    gateway->mhd_timer = -1;
     gateway->pending = zhashx_new ();
     gateway->template_warned = zhashx_new ();
     if (!(gateway->daemon = s_daemon_start (gateway)))

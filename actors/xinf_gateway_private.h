@@ -164,6 +164,7 @@ struct _xinf_gw_state_t {
     struct MHD_Daemon *daemon;
     xinf_dealer_t *dealer;
     xinf_ctx_t *ctx;
+    int mhd_timer;                    //  zloop timer for MHD's next timeout, or -1
     zhashx_t *pending;                //  corr (decimal) -> xinf_gw_request_t
     zhashx_t *template_warned;        //  uids whose template warning was logged
     uint64_t next_corr;
