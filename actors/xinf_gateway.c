@@ -67,9 +67,16 @@ xinf_gw_cancel (xinf_gw_request_t *request)
     }
 }
 
+static bool s_is_generation (xinf_gw_request_t *request);
+
 void
 xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
 {
+    if (s_is_generation (request) && !request->ended) {
+        request->ended = true;
+        xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, xinf_gw_metrics_outcome (error->status),
+                             request->prompt_tokens, request->completion_tokens);
+    }
     xinf_gw_cancel (request);
     xinf_gw_call_forget (request);
     if (request->stream_open) {
@@ -244,6 +251,7 @@ s_init (xinf_ctx_t *ctx)
     gateway->mhd_timer = -1;
     gateway->pending = zhashx_new ();
     gateway->template_warned = zhashx_new ();
+    gateway->metrics = xinf_gw_metrics_new ();
     if (!(gateway->daemon = s_daemon_start (gateway)))
         return -1;
     gateway->dealer = xinf_dealer_new (gateway->supervisor, "gateway");
@@ -293,6 +301,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_dealer_destroy (&gateway->dealer);
     zhashx_destroy (&gateway->pending);
     zhashx_destroy (&gateway->template_warned);
+    xinf_gw_metrics_destroy (&gateway->metrics);
 }
 
 struct _xinf_gateway_t {
@@ -330,6 +339,7 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
         xinf_dealer_destroy (&state->dealer);
         zhashx_destroy (&state->pending);
         zhashx_destroy (&state->template_warned);
+        xinf_gw_metrics_destroy (&state->metrics);
         free (state);
         free (self);
         return NULL;

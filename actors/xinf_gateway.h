@@ -28,6 +28,7 @@ typedef struct {
     size_t max_body;                  //  bytes of a request body (beyond: 413)
     unsigned connection_limit;        //  open connections at once
     unsigned connection_timeout_s;    //  an idle (not waiting) connection is closed
+    unsigned body_timeout_s;          //  a request not received whole by then is closed (slow senders)
     int64_t request_timeout_ms;       //  a generation's deadline
     const char *node_name;            //  for the models' owned_by
 } xinf_gateway_config_t;

@@ -67,6 +67,7 @@ s_send_generate (xinf_gw_request_t *request, bool add_bos)
     }
     request->generating = true;
     request->generate_corr = request->corr;
+    request->sent_us = zclock_usecs ();
 }
 
 void
@@ -182,6 +183,9 @@ static void
 s_finish (xinf_gw_request_t *request, const char *reason)
 {
     xinf_gw_call_forget (request);
+    request->ended = true;
+    xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, reason, request->prompt_tokens,
+                         request->completion_tokens);
     xinf_gw_buf_t tail = { 0 };
     xinf_gw_text_flush (&request->text, &tail);
     if (request->oai.stream) {
@@ -227,6 +231,11 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
         xinf_warn ("gateway", "GENERATE_TOKEN ignored reason=\"%s\"", check.reason);
         return;
     }
+    int64_t now = zclock_usecs ();
+    xinf_gw_metrics_token (request->gateway->metrics, request->oai.model,
+                           (double) (now - (request->last_token_us ? request->last_token_us : request->sent_us)) / 1e6,
+                           request->last_token_us == 0);
+    request->last_token_us = now;
     request->completion_tokens++;
     if (prompt_length)
         request->prompt_tokens = (size_t) prompt_length;

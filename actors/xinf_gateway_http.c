@@ -27,6 +27,7 @@ s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_g
         { "/tokenize", "POST", XINF_GW_ROUTE_TOKENIZE },
         { "/detokenize", "POST", XINF_GW_ROUTE_DETOKENIZE },
         { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
+        { "/metrics", "GET", XINF_GW_ROUTE_METRICS },
         { NULL, NULL, XINF_GW_ROUTE_NONE }
     };
     for (size_t index = 0; table [index].path; index++) {
@@ -97,6 +98,7 @@ s_size_ok (xinf_gw_request_t *request, xinf_gw_error_t *error)
 static enum MHD_Result
 s_queue (xinf_gw_request_t *request)
 {
+    xinf_gw_metrics_http (request->gateway->metrics, request->status);
     enum MHD_Result rc = MHD_queue_response (request->connection, request->status, request->response);
     MHD_destroy_response (request->response);
     request->response = NULL;
@@ -113,6 +115,7 @@ s_begin (xinf_gw_state_t *gateway, struct MHD_Connection *connection, const char
     assert (request);
     request->gateway = gateway;
     request->connection = connection;
+    request->begun = zclock_mono ();
     *con_cls = request;
     gateway->requests++;
     xinf_gw_error_t error;
@@ -159,6 +162,12 @@ xinf_gw_http_access (void *cls, struct MHD_Connection *connection, const char *u
     }
     if (*upload_data_size) {
         size_t size = *upload_data_size;
+        int64_t limit_ms = (int64_t) request->gateway->config.body_timeout_s * 1000;
+        if (zclock_mono () - request->begun > limit_ms) {
+            xinf_info ("gateway", "closing a connection whose body did not come within %u s (a slow sender)",
+                       request->gateway->config.body_timeout_s);
+            return MHD_NO;
+        }
         if (request->body.size + size > request->gateway->config.max_body) {
             request->too_large = true;
             xinf_gw_buf_free (&request->body);
@@ -193,8 +202,13 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
                        request->oai.model, request->completion_tokens);
         }
         xinf_gw_cancel (request);
+        if (!request->ended)
+            xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
+                                 request->completion_tokens);
     }
     xinf_gw_call_forget (request);
+    for (size_t index = 0; index < 2; index++)
+        xinf_value_destroy (&request->replies [index]);
     if (request->response)
         MHD_destroy_response (request->response);
     xinf_gw_oai_clear (&request->oai);
@@ -240,6 +254,15 @@ xinf_gw_respond_json (xinf_gw_request_t *request, unsigned status, json_t *json)
     body [length] = '\n';
     struct MHD_Response *response = MHD_create_response_from_buffer (length + 1, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    s_set_response (request, status, response);
+}
+
+void
+xinf_gw_respond_text (xinf_gw_request_t *request, unsigned status, const char *content_type, char *text, size_t size)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (size, text ? text : strdup (""),
+                                                                     MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     s_set_response (request, status, response);
 }
 

@@ -114,6 +114,21 @@ size_t xinf_gw_keys_count (xinf_gw_keys_t *self);
 //  in constant time against every key; NONE when missing or wrong.
 xinf_gw_role_t xinf_gw_keys_check (xinf_gw_keys_t *self, const char *authorization);
 
+// ---- metrics (xinf_gateway_metrics.c) ---------------------------------------
+typedef struct _xinf_gw_metrics_t xinf_gw_metrics_t;
+xinf_gw_metrics_t *xinf_gw_metrics_new (void);
+void xinf_gw_metrics_destroy (xinf_gw_metrics_t **self_p);
+void xinf_gw_metrics_http (xinf_gw_metrics_t *self, unsigned status);
+//  A token of model 'uid': the first (seconds since the request), or a gap.
+void xinf_gw_metrics_token (xinf_gw_metrics_t *self, const char *uid, double seconds, bool first);
+//  A generation ended: its outcome (finish reason, or xinf_gw_metrics_outcome) and tokens.
+void xinf_gw_metrics_end (xinf_gw_metrics_t *self, const char *uid, const char *outcome, size_t prompt_tokens,
+                          size_t completion_tokens);
+const char *xinf_gw_metrics_outcome (unsigned status);
+//  The Prometheus text with the cluster's CLUSTER_INFO, WAITS and LIST_MODELS bodies.
+char *xinf_gw_metrics_render (xinf_gw_metrics_t *self, const xinf_value_t *cluster, const xinf_value_t *waits,
+                              const xinf_value_t *models, size_t *size);
+
 // ---- the gateway and its requests -------------------------------------------
 typedef enum {
     XINF_GW_ROUTE_NONE = 0,
@@ -124,7 +139,8 @@ typedef enum {
     XINF_GW_ROUTE_CHAT,
     XINF_GW_ROUTE_TOKENIZE,
     XINF_GW_ROUTE_DETOKENIZE,
-    XINF_GW_ROUTE_APPLY_TEMPLATE
+    XINF_GW_ROUTE_APPLY_TEMPLATE,
+    XINF_GW_ROUTE_METRICS
 } xinf_gw_route_t;
 
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
@@ -139,6 +155,7 @@ typedef struct {
     bool too_large, suspended, answered, closed;
     uint64_t corr;                    //  the supervisor call in flight (0: none)
     int64_t deadline;                 //  monotonic ms: the gateway gives up then
+    int64_t begun;                    //  monotonic ms: the headers came
     struct MHD_Response *response;    //  to queue at the next access call
     unsigned status;
     //  generations
@@ -149,7 +166,10 @@ typedef struct {
     bool stream_open, stream_ended;   //  SSE response queued; last bytes appended
     bool role_sent;                   //  chat stream: the first chunk named the role
     bool generating;                  //  GENERATE sent and not ended
-    int step;                         //  routes of two calls: 1 once the second is made
+    int step;                         //  routes of several calls: which one is in flight
+    xinf_value_t *replies [2];        //  /metrics: the bodies of the calls before the last
+    int64_t sent_us, last_token_us;   //  GENERATE sent, the latest token (metrics)
+    bool ended;                       //  the generation's outcome was counted
     uint64_t generate_corr;
     uint64_t context_length;          //  from LIST_MODELS (chat's default max_tokens)
     size_t completion_tokens, prompt_tokens;
@@ -167,6 +187,7 @@ struct _xinf_gw_state_t {
     int mhd_timer;                    //  zloop timer for MHD's next timeout, or -1
     zhashx_t *pending;                //  corr (decimal) -> xinf_gw_request_t
     zhashx_t *template_warned;        //  uids whose template warning was logged
+    xinf_gw_metrics_t *metrics;
     uint64_t next_corr;
     uint64_t requests, cancels_sent, disconnects;
     char error [512];                 //  why init failed
@@ -181,6 +202,9 @@ void xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void 
 //  Sets the answer (consumes json) and wakes the connection.
 void xinf_gw_respond_json (xinf_gw_request_t *request, unsigned status, json_t *json);
 void xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *error);
+//  Sets a text answer (takes 'text', a heap string of 'size' bytes).
+void xinf_gw_respond_text (xinf_gw_request_t *request, unsigned status, const char *content_type, char *text,
+                           size_t size);
 //  Opens the SSE response (once) and wakes the connection to send 'sse'.
 void xinf_gw_stream_wake (xinf_gw_request_t *request);
 //  Resumes a suspended connection and runs MHD.

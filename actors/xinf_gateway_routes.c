@@ -151,6 +151,9 @@ xinf_gw_route_start (xinf_gw_request_t *request)
         case XINF_GW_ROUTE_DETOKENIZE:
             s_start_tokenize (request);
             break;
+        case XINF_GW_ROUTE_METRICS:
+            s_call (request, xinf_msg_new ("CLUSTER_INFO"));
+            break;
         default: {
             xinf_gw_error_t error;
             xinf_gw_error_set (&error, 501, "server_error", "not_implemented", NULL, "not implemented yet");
@@ -289,9 +292,35 @@ s_on_tokenized (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_gw_respond_json (request, 200, object);
 }
 
+//  /metrics: CLUSTER_INFO, then WAITS, then LIST_MODELS, then the text.
+static void
+s_on_metrics (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    const char *expected [] = { "CLUSTER_INFO_REPLY", "WAITS_REPLY", "LIST_MODELS_REPLY" };
+    if (!xinf_msg_is (msg, expected [request->step])) {
+        s_respond_call_error (request, msg);
+        return;
+    }
+    if (request->step < 2) {
+        request->replies [request->step] = xinf_value_dup (xinf_msg_body (msg));
+        request->step++;
+        s_call (request, xinf_msg_new (request->step == 1 ? "WAITS" : "LIST_MODELS"));
+        return;
+    }
+    size_t size = 0;
+    char *text = xinf_gw_metrics_render (request->gateway->metrics, request->replies [0], request->replies [1],
+                                         xinf_msg_body (msg), &size);
+    xinf_gw_respond_text (request, 200, "text/plain; version=0.0.4; charset=utf-8", text, size);
+}
+
 void
 xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
+    if (request->route == XINF_GW_ROUTE_METRICS) {
+        xinf_gw_call_forget (request);
+        s_on_metrics (request, msg);
+        return;
+    }
     if (request->route == XINF_GW_ROUTE_TOKENIZE || request->route == XINF_GW_ROUTE_DETOKENIZE) {
         bool result = request->step == 1;
         xinf_gw_call_forget (request);

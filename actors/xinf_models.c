@@ -334,7 +334,7 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
         for (size_t index = 0; index < model->count && !info; index++)
             info = model->replicas [index].info;
         const char *keys [] = { "arch", "weight_type", "size_bytes", "context", "vocab", "n_params",
-                                "chat_template", "bos_token", "eos_token" };
+                                "chat_template", "bos_token", "eos_token", "kv_blocks", "max_seqs" };
         for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
             if (xinf_map_get (info, keys [index]))
                 xinf_map_put (item, streq (keys [index], "weight_type") ? "type" :

@@ -51,6 +51,8 @@ static const xinf_option_t s_options [] = {
       "supervisor/local: open HTTP connections at once (streams included)" },
     { "http-timeout-s", 0, "XINF_HTTP_TIMEOUT_S", XINF_OPT_INT, "30", 1, 86400, NULL, "S",
       "supervisor/local: an HTTP connection that sends nothing for this long is closed (slow clients)" },
+    { "http-body-timeout-s", 0, "XINF_HTTP_BODY_TIMEOUT_S", XINF_OPT_INT, "60", 1, 86400, NULL, "S",
+      "supervisor/local: a request body not received whole within this is dropped (slow senders)" },
     { "http-request-timeout-s", 0, "XINF_HTTP_REQUEST_TIMEOUT_S", XINF_OPT_INT, "600", 1, 86400, NULL, "S",
       "supervisor/local: a generation's deadline" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
@@ -135,7 +137,8 @@ s_start_gateway (xinf_config_t *config, s_settings_t *settings, const char *supe
     xinf_gateway_config_t gateway_config = {
         supervisor, host, (int) xinf_config_int (config, "http-port"), key_file,
         (size_t) xinf_config_int (config, "http-max-body"), (unsigned) xinf_config_int (config, "http-max-connections"),
-        (unsigned) xinf_config_int (config, "http-timeout-s"), xinf_config_int (config, "http-request-timeout-s") * 1000,
+        (unsigned) xinf_config_int (config, "http-timeout-s"), (unsigned) xinf_config_int (config, "http-body-timeout-s"),
+        xinf_config_int (config, "http-request-timeout-s") * 1000,
         settings->node_name
     };
     char error [600];

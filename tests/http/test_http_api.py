@@ -5,6 +5,7 @@ split), usage, and every error status: 400 of each kind, 401, 404, 405,
 413, 503 before a model is known."""
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -334,6 +335,34 @@ def scenario_tokenize(gateway):
     print("/tokenize (with_pieces, add_special) and /detokenize round-trip; their 400s and 404")
 
 
+def scenario_metrics(gateway):
+    status, headers, body = gateway.call("GET", "/metrics")
+    check(status == 200 and headers["content-type"].startswith("text/plain"), f"/metrics: {status} {headers}")
+    text = body.decode() if isinstance(body, bytes) else str(body)
+    samples = {}
+    for line in text.splitlines():
+        if line.startswith("#"):
+            check(line.startswith("# HELP ") or line.startswith("# TYPE "), f"comment line: {line!r}")
+            continue
+        match = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+)', line)
+        check(match is not None, f"a Prometheus sample: {line!r}")
+        samples[match.group(1) + (match.group(2) or "")] = float(match.group(3))
+    wanted = ['xinf_requests_total{model="m",outcome="length"}', 'xinf_requests_total{model="m",outcome="stop"}',
+              'xinf_http_responses_total{status="400"}', 'xinf_http_responses_total{status="404"}',
+              'xinf_time_to_first_token_seconds_bucket{model="m",le="+Inf"}',
+              'xinf_inter_token_seconds_count{model="m"}', 'xinf_queue_depth', 'xinf_running_requests',
+              'xinf_model_replicas_ready{model="m"}', 'xinf_model_kv_blocks{model="m"}',
+              'xinf_scheduler_answers_total{code="OK"}', 'xinf_completion_tokens_total{model="m"}']
+    for name in wanted:
+        check(name in samples, f"/metrics has {name}: {text[:3000]}")
+    check(samples['xinf_requests_total{model="m",outcome="length"}'] >= 3, "generations counted")
+    check(samples['xinf_model_replicas_ready{model="m"}'] == 1, "one replica ready")
+    check(any(key.startswith("xinf_worker_up{") and value == 1 for key, value in samples.items()), "a worker up")
+    check(any(key.startswith("xinf_worker_heartbeat_age_seconds{") for key in samples), "heartbeat age")
+    print(f"/metrics: {len(samples)} samples in Prometheus text format (requests, tokens, TTFT/ITL histograms, "
+          "queue, workers, waits, models)")
+
+
 def scenario_slowloris(gateway):
     """A client that sends half its headers and stops is closed after --http-timeout-s."""
     started = time.monotonic()
@@ -344,6 +373,24 @@ def scenario_slowloris(gateway):
     check(data == b"" or data.startswith(b"HTTP/1.1 4"), f"the slow client is closed (got {data[:60]!r})")
     check(waited < 25, f"closed after {waited:.1f} s")
     print(f"slowloris: a half-sent request closed after {waited:.1f} s (--http-timeout-s 2)")
+    # A body that trickles (a byte a second: never idle for 2 s) is dropped at --http-body-timeout-s
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + USER_KEY.encode()
+                     + b"\r\nContent-Length: 1000\r\n\r\n")
+        closed = False
+        while not closed and time.monotonic() - started < 25:
+            try:
+                sock.sendall(b" ")
+                sock.settimeout(1.0)
+                closed = sock.recv(4096) == b""
+            except socket.timeout:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+    waited = time.monotonic() - started
+    check(closed and waited < 20, f"a trickling body is dropped (closed={closed} after {waited:.1f} s)")
+    print(f"slow body: a request trickling a byte a second dropped after {waited:.1f} s (--http-body-timeout-s 4)")
 
 
 def main():
@@ -355,7 +402,8 @@ def main():
         make_model(build_dir, llama3, chat_template="meta-llama-Llama-3.1-8B-Instruct.jinja")
         gemma = os.path.join(workdir, "gemma.gguf")
         make_model(build_dir, gemma, chat_template="google-gemma-2-2b-it.jinja")
-        gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2")
+        gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2",
+                          "--http-body-timeout-s", "4")
         scenario_before_ready(gateway)
         scenario_auth(gateway)
         gateway.launch("m", path)
@@ -369,6 +417,7 @@ def main():
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)
         scenario_tokenize(gateway)
+        scenario_metrics(gateway)
         scenario_slowloris(gateway)
         status, _, body = gateway.call("GET", "/health")
         check(status == 200, "the gateway still serves after all of it")
