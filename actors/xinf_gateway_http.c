@@ -11,53 +11,82 @@
 */
 #include "xinf_gateway_private.h"
 
+static const struct { const char *path; const char *method; xinf_gw_route_t route; } s_routes [] = {
+    { "/health", "GET", XINF_GW_ROUTE_HEALTH },
+    { "/v1/health", "GET", XINF_GW_ROUTE_HEALTH },
+    { "/v1/models", "GET", XINF_GW_ROUTE_MODELS },
+    { "/v1/models", "POST", XINF_GW_ROUTE_LAUNCH },
+    { "/models", "GET", XINF_GW_ROUTE_MODELS },
+    { "/v1/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
+    { "/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
+    { "/v1/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
+    { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
+    { "/tokenize", "POST", XINF_GW_ROUTE_TOKENIZE },
+    { "/detokenize", "POST", XINF_GW_ROUTE_DETOKENIZE },
+    { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
+    { "/metrics", "GET", XINF_GW_ROUTE_METRICS },
+    { "/v1/cluster", "GET", XINF_GW_ROUTE_CLUSTER },
+    { "/v1/cluster/workers", "GET", XINF_GW_ROUTE_WORKERS },
+    { "/v1/cluster/waits", "GET", XINF_GW_ROUTE_WAITS },
+    { "/v1/cluster/events", "GET", XINF_GW_ROUTE_EVENTS },
+    { "/v1/cluster/doctor", "GET", XINF_GW_ROUTE_DOCTOR },
+    { "/v1/cluster/doctor", "POST", XINF_GW_ROUTE_DOCTOR },
+    { NULL, NULL, XINF_GW_ROUTE_NONE }
+};
+
+//  /v1/models/{uid}[/progress]: GET the model, DELETE it, GET its progress.
+static bool
+s_route_model (xinf_gw_request_t *request, const char *url, const char *method, xinf_gw_error_t *error)
+{
+    char uid [XINF_GW_UID_MAX + 16];
+    snprintf (uid, sizeof uid, "%s", url + strlen ("/v1/models/"));
+    char *slash = strchr (uid, '/');
+    bool progress = slash && streq (slash, "/progress");
+    if (slash)
+        *slash = 0;
+    if (!xinf_gw_uid_valid (uid) || (slash && !progress)) {
+        xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
+                           "The model '%.80s' does not exist", url + strlen ("/v1/models/"));
+        return false;
+    }
+    snprintf (request->path_model, sizeof request->path_model, "%.64s", uid);
+    if (progress && streq (method, "GET"))
+        request->route = XINF_GW_ROUTE_PROGRESS;
+    else
+    if (!progress && streq (method, "GET"))
+        request->route = XINF_GW_ROUTE_MODEL;
+    else
+    if (!progress && streq (method, "DELETE"))
+        request->route = XINF_GW_ROUTE_TERMINATE;
+    else {
+        xinf_gw_error_set (error, 405, "invalid_request_error", "method_not_allowed", NULL,
+                           "%s is not allowed on %s: use %s", method, url, progress ? "GET" : "GET or DELETE");
+        return false;
+    }
+    return true;
+}
+
 //  Routes a path and method; false with the 404/405 in 'error'.
 static bool
 s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_gw_error_t *error)
 {
-    static const struct { const char *path; const char *method; xinf_gw_route_t route; } table [] = {
-        { "/health", "GET", XINF_GW_ROUTE_HEALTH },
-        { "/v1/health", "GET", XINF_GW_ROUTE_HEALTH },
-        { "/v1/models", "GET", XINF_GW_ROUTE_MODELS },
-        { "/models", "GET", XINF_GW_ROUTE_MODELS },
-        { "/v1/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
-        { "/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
-        { "/v1/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
-        { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
-        { "/tokenize", "POST", XINF_GW_ROUTE_TOKENIZE },
-        { "/detokenize", "POST", XINF_GW_ROUTE_DETOKENIZE },
-        { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
-        { "/metrics", "GET", XINF_GW_ROUTE_METRICS },
-        { NULL, NULL, XINF_GW_ROUTE_NONE }
-    };
-    for (size_t index = 0; table [index].path; index++) {
-        if (!streq (url, table [index].path))
+    const char *allowed = NULL;
+    for (size_t index = 0; s_routes [index].path; index++) {
+        if (!streq (url, s_routes [index].path))
             continue;
-        if (streq (method, table [index].method)) {
-            request->route = table [index].route;
+        if (streq (method, s_routes [index].method)) {
+            request->route = s_routes [index].route;
             return true;
         }
+        allowed = s_routes [index].method;
+    }
+    if (allowed) {
         xinf_gw_error_set (error, 405, "invalid_request_error", "method_not_allowed", NULL,
-                           "%s is not allowed on %s: use %s", method, url, table [index].method);
+                           "%s is not allowed on %s: use %s", method, url, allowed);
         return false;
     }
-    const char *prefix = "/v1/models/";
-    if (strncmp (url, prefix, strlen (prefix)) == 0) {
-        if (!streq (method, "GET")) {
-            xinf_gw_error_set (error, 405, "invalid_request_error", "method_not_allowed", NULL,
-                               "%s is not allowed on %s: use GET", method, url);
-            return false;
-        }
-        const char *uid = url + strlen (prefix);
-        if (!xinf_gw_uid_valid (uid)) {
-            xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
-                               "The model '%.80s' does not exist", uid);
-            return false;
-        }
-        snprintf (request->path_model, sizeof request->path_model, "%s", uid);
-        request->route = XINF_GW_ROUTE_MODEL;
-        return true;
-    }
+    if (strncmp (url, "/v1/models/", strlen ("/v1/models/")) == 0)
+        return s_route_model (request, url, method, error);
     xinf_gw_error_set (error, 404, "invalid_request_error", "not_found", NULL, "no such endpoint: %s %.200s",
                        method, url);
     return false;
@@ -72,8 +101,14 @@ s_authorized (xinf_gw_request_t *request, xinf_gw_error_t *error)
         return true;
     const char *authorization = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
                                                              MHD_HTTP_HEADER_AUTHORIZATION);
-    if (xinf_gw_keys_check (keys, authorization) != XINF_GW_ROLE_NONE)
+    xinf_gw_role_t role = xinf_gw_keys_check (keys, authorization);
+    if (role == XINF_GW_ROLE_ADMIN || (role == XINF_GW_ROLE_USER && request->route < XINF_GW_ROUTE_LAUNCH))
         return true;
+    if (role == XINF_GW_ROLE_USER) {
+        xinf_gw_error_set (error, 403, "permission_error", "forbidden", NULL,
+                           "this endpoint manages the cluster: it needs a key with the admin role");
+        return false;
+    }
     xinf_gw_error_set (error, 401, "invalid_request_error", "invalid_api_key", NULL,
                        authorization ? "Incorrect API key provided" :
                        "You didn't provide an API key: send 'Authorization: Bearer YOUR_KEY'");
@@ -140,6 +175,9 @@ s_body_done (xinf_gw_request_t *request)
     else
     if (request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT)
         xinf_gw_generate_start (request);
+    else
+    if (request->route >= XINF_GW_ROUTE_LAUNCH)
+        xinf_gw_manage_start (request);
     else
         xinf_gw_route_start (request);
     if (request->response)

@@ -46,6 +46,7 @@ xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *me
         { "CONTEXT_EXCEEDED", 400, "invalid_request_error", "context_length_exceeded" },
         { "TOO_LARGE", 413, "invalid_request_error", "request_too_large" },
         { "UNKNOWN_MODEL", 404, "invalid_request_error", "model_not_found" },
+        { "DUPLICATE_MODEL", 409, "invalid_request_error", "model_exists" },
         { "OVERLOADED", 429, "server_overloaded", "overloaded" },
         { "MODEL_NOT_READY", 503, "server_error", "model_not_ready" },
         { "RESTARTING", 503, "server_error", "restarting" },

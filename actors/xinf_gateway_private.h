@@ -140,7 +140,16 @@ typedef enum {
     XINF_GW_ROUTE_TOKENIZE,
     XINF_GW_ROUTE_DETOKENIZE,
     XINF_GW_ROUTE_APPLY_TEMPLATE,
-    XINF_GW_ROUTE_METRICS
+    XINF_GW_ROUTE_METRICS,
+    //  management (role admin when keys are set): xinf_gateway_manage.c
+    XINF_GW_ROUTE_LAUNCH,
+    XINF_GW_ROUTE_TERMINATE,
+    XINF_GW_ROUTE_PROGRESS,
+    XINF_GW_ROUTE_CLUSTER,
+    XINF_GW_ROUTE_WORKERS,
+    XINF_GW_ROUTE_WAITS,
+    XINF_GW_ROUTE_EVENTS,
+    XINF_GW_ROUTE_DOCTOR
 } xinf_gw_route_t;
 
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
@@ -225,6 +234,12 @@ void xinf_gw_generate_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
 //  xinf_gateway_routes.c: the other endpoints over LIST_MODELS, TOKENIZE, ...
 void xinf_gw_route_start (xinf_gw_request_t *request);
 void xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  xinf_gateway_manage.c: launch, terminate, progress, cluster, workers,
+//  waits, events, doctor as JSON.
+void xinf_gw_manage_start (xinf_gw_request_t *request);
+void xinf_gw_manage_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  A message body as JSON (bins as hex strings); NULL past 'depth' levels.
+json_t *xinf_gw_value_json (const xinf_value_t *value, int depth);
 //  Fails the request's call (no answer in time, supervisor unreachable).
 void xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error);
 

@@ -363,6 +363,51 @@ def scenario_metrics(gateway):
           "queue, workers, waits, models)")
 
 
+def scenario_manage(gateway, path):
+    """Management over HTTP (admin key): launch, progress, terminate, workers, waits, events, doctor."""
+    launch = {"model_uid": "m2", "path": path, "replicas": 1, "n_worker": 1, "threads": 1, "max_queued": 8}
+    expect_error(gateway.call("POST", "/v1/models", launch), 403, "admin role")
+    expect_error(gateway.call("GET", "/v1/cluster/workers"), 403, "admin role")
+    expect_error(gateway.call("POST", "/v1/models", {"uid": "m3"}, key=ADMIN_KEY), 400, "path")
+    expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "replicas": "two"}, key=ADMIN_KEY),
+                 400, "replicas")
+    expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "replicas": {"a": 1}}, key=ADMIN_KEY),
+                 400, "replicas")
+    status, _, body = gateway.call("POST", "/v1/models", launch, key=ADMIN_KEY)
+    check(status == 201 and body["uid"] == "m2" and body["state"] == "loading", f"launch: {status} {body}")
+    expect_error(gateway.call("POST", "/v1/models", launch, key=ADMIN_KEY), 409, "m2")
+    deadline = time.monotonic() + 60
+    while True:
+        status, _, body = gateway.call("GET", "/v1/models/m2/progress", key=ADMIN_KEY)
+        check(status == 200 and body["state"] in ("loading", "ready"), f"progress: {body}")
+        if body["state"] == "ready":
+            break
+        check(time.monotonic() < deadline, "m2 loads within 60 s")
+        time.sleep(0.1)
+    check(body["bytes_done"] == body["bytes_total"] > 0, f"progress bytes: {body}")
+    check(gateway.call("POST", "/v1/completions", {"model": "m2", "prompt": "x", "max_tokens": 2})[0] == 200,
+          "the launched model serves")
+    status, _, body = gateway.call("GET", "/v1/cluster/workers", key=ADMIN_KEY)
+    check(status == 200 and body["data"] and body["data"][0]["state"] == "alive", f"workers: {body}")
+    status, _, body = gateway.call("GET", "/v1/cluster", key=ADMIN_KEY)
+    check(status == 200 and "requests" in body and body["supervisor"]["pid"] == gateway.pid(), f"cluster: {body}")
+    status, _, body = gateway.call("GET", "/v1/cluster/waits", key=ADMIN_KEY)
+    check(status == 200 and isinstance(body["waits"], list), f"waits: {body}")
+    status, _, body = gateway.call("GET", "/v1/cluster/events?since=0&limit=5", key=ADMIN_KEY)
+    check(status == 200 and body["events"] and body["events"][0]["kind"] == "joined", f"events: {body}")
+    expect_error(gateway.call("GET", "/v1/cluster/events?since=-1", key=ADMIN_KEY), 400, "non-negative")
+    status, _, body = gateway.call("POST", "/v1/cluster/doctor", {"timeout_ms": 500}, key=ADMIN_KEY)
+    check(status == 200 and body["ok"] is True and len(body["workers"]) == 1, f"doctor: {body}")
+    status, _, body = gateway.call("DELETE", "/v1/models/m2", key=ADMIN_KEY)
+    check(status == 200 and body["uid"] == "m2" and body["replicas"] == 1, f"terminate: {body}")
+    expect_error(gateway.call("GET", "/v1/models/m2"), 404, "m2")
+    expect_error(gateway.call("DELETE", "/v1/models/m2", key=ADMIN_KEY), 404, "m2")
+    expect_error(gateway.call("PUT", "/v1/models/m2", key=ADMIN_KEY), 405, "GET or DELETE")
+    expect_error(gateway.call("GET", "/v1/models/m2/nothing", key=ADMIN_KEY), 404, "does not exist")
+    print("management (admin key; 403 for a user key): launch 201 / 400 / 409, progress, terminate, workers, "
+          "cluster, waits, events, doctor")
+
+
 def scenario_slowloris(gateway):
     """A client that sends half its headers and stops is closed after --http-timeout-s."""
     started = time.monotonic()
@@ -418,6 +463,7 @@ def main():
         scenario_template_refuses(gateway, gemma)
         scenario_tokenize(gateway)
         scenario_metrics(gateway)
+        scenario_manage(gateway, path)
         scenario_slowloris(gateway)
         status, _, body = gateway.call("GET", "/health")
         check(status == 200, "the gateway still serves after all of it")
