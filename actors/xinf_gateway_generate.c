@@ -246,6 +246,19 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     if (request->oai.stream && (shown.size || stopped)) {
         s_chunk (request, shown.data, shown.size, NULL);
         xinf_gw_stream_wake (request);
+        if (request->sse.size > XINF_GW_SSE_MAX) {
+            //  The client does not read: its generation ends, its buffer goes
+            xinf_warn ("gateway", "a stream's client reads too slowly (%zu bytes waiting): cancelling model=%s",
+                       request->sse.size, request->oai.model);
+            xinf_gw_buf_free (&shown);
+            xinf_gw_cancel (request);
+            xinf_gw_call_forget (request);
+            request->ended = true;
+            xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
+                                 request->completion_tokens);
+            request->stream_ended = true;
+            return;
+        }
     }
     else
         xinf_gw_buf_add (&request->output, shown.data, shown.size);

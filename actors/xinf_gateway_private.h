@@ -17,6 +17,7 @@
 #define XINF_GW_UID_MAX        64       //  bytes of a model uid (client.md LAUNCH)
 #define XINF_GW_MESSAGES_MAX   10000    //  messages of a chat
 #define XINF_GW_CALL_GRACE_MS  5000     //  the gateway waits this long past a call's deadline
+#define XINF_GW_SSE_MAX        (4 << 20) //  bytes of a stream its client has not read: beyond, it ends
 
 // ---- growable bytes ---------------------------------------------------------
 typedef struct {
