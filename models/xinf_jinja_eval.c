@@ -4,7 +4,7 @@
     Scopes follow jinja2: the template's variables in a root frame, a
     fresh frame for each loop iteration (so `set` inside a loop is lost
     when the iteration ends, hence namespace ()), a frame per macro call.
-    Every loop iteration counts against max_iterations, every expression
+    Every loop iteration and macro call counts against max_iterations, every expression
     and statement level against max_depth, every output byte against
     max_output and every value against max_memory.
 */
@@ -46,6 +46,15 @@ jrun_fail (jctx_t *ctx, const char *format, ...)
     vsnprintf (message, sizeof message, format, args);
     va_end (args);
     jfail (ctx->err, XINF_JINJA_ERUNTIME, ctx->line, "%s", message);
+}
+
+void
+jinja_work (jctx_t *ctx, size_t units)
+{
+    ctx->work += units + 1;
+    if (ctx->work / 64 > ctx->limits.max_iterations)
+        jfail (ctx->err, XINF_JINJA_ELIMIT, ctx->line, "more work than the limit of %zu units",
+               64 * ctx->limits.max_iterations);
 }
 
 // ---- scopes -----------------------------------------------------------------
@@ -325,6 +334,8 @@ s_capture (jctx_t *ctx, const jlist_t *body)
     return text;
 }
 
+static void s_count_iteration (jctx_t *ctx);
+
 jv_t *
 jcall_macro (jctx_t *ctx, const jv_t *macro, jv_t **args, int nargs,
              const char **kw_names, jv_t **kw_values, int nkw)
@@ -334,6 +345,7 @@ jcall_macro (jctx_t *ctx, const jv_t *macro, jv_t **args, int nargs,
         jrun_fail (ctx, "macro '%s' takes not more than %d argument(s)", node->name, node->ntargets);
     if (++ctx->depth > ctx->limits.max_depth)
         jfail (ctx->err, XINF_JINJA_ELIMIT, node->line, "macro calls nested deeper than %d", ctx->limits.max_depth);
+    s_count_iteration (ctx);            //  bounds recursion that fans out
     jframe_t *saved = ctx->frame;
     ctx->frame = s_frame_new (ctx, ctx->root);
     for (int index = 0; index < node->ntargets; index++) {
@@ -350,6 +362,21 @@ jcall_macro (jctx_t *ctx, const jv_t *macro, jv_t **args, int nargs,
     ctx->frame = saved;
     ctx->depth--;
     return text;
+}
+
+static void
+s_filter_block (jctx_t *ctx, const jnode_t *node)
+{
+    jv_t *value = s_capture (ctx, &node->body);
+    for (int index = 0; index < node->args.n; index++) {
+        const jnode_t *filter = node->args.items [index];
+        jargs_t args;
+        s_args (ctx, filter, &args);
+        ctx->line = filter->line;
+        value = jinja_filter (ctx, filter->name, value, args.args, args.nargs,
+                              args.kw_names, args.kw_values, args.nkw);
+    }
+    jv_str_into (ctx->out, value);
 }
 
 static int
@@ -374,6 +401,7 @@ s_exec (jctx_t *ctx, const jnode_t *node)
             break;
         }
         case N_BODY: return s_exec_list (ctx, &node->body);
+        case N_FILTER_BLOCK: s_filter_block (ctx, node); break;
         default:
             jfail (ctx->err, XINF_JINJA_ESYNTAX, node->line, "an expression where a statement belongs");
     }

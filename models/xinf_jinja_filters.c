@@ -2,8 +2,8 @@
     with jinja2's semantics (and Hugging Face's tojson: ensure_ascii off,
     optional indent).
 
-    Filters: abs, capitalize, count, d, default, first, float, int, items,
-    join, last, length, list, lower, map, reject, rejectattr, replace,
+    Filters: abs, capitalize, count, d, default, dictsort, first, float,
+    indent, int, items, join, last, length, list, lower, map, max, min, reject, rejectattr, replace,
     reverse, safe, select, selectattr, sort, string, title, tojson, trim,
     unique, upper.
     Tests: boolean, callable, defined, divisibleby, eq, equalto, even,
@@ -19,8 +19,8 @@
 #include <string.h>
 
 static const char *s_filters [] = {
-    "abs", "capitalize", "count", "d", "default", "first", "float", "int", "items", "join",
-    "last", "length", "list", "lower", "map", "reject", "rejectattr", "replace", "reverse",
+    "abs", "capitalize", "count", "d", "default", "dictsort", "first", "float", "indent", "int",
+    "items", "join", "last", "length", "list", "lower", "map", "max", "min", "reject", "rejectattr", "replace", "reverse",
     "safe", "select", "selectattr", "sort", "string", "title", "tojson", "trim", "unique",
     "upper", NULL
 };
@@ -98,7 +98,7 @@ jinja_test (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs)
     if (s_is (name, "lower") || s_is (name, "upper")) {
         jv_t *text = jv_to_str (&ctx->mem, value);
         jv_t *cased = jinja_case (ctx, text, name);
-        return jv_equal (text, cased);
+        return jv_equal (text, cased, ctx->err);
     }
     //  odd, even, divisibleby
     if (type != JV_INT && type != JV_BOOL)
@@ -145,7 +145,8 @@ s_select (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs)
     jv_t *test = nargs > test_at? args [test_at]: NULL;
     if (test && (test->type != JV_STR || !jinja_test_known (test->u.str.s, test->u.str.n)))
         jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "%s: unknown test", name);
-    jv_t *items = jinja_iterable (ctx, value);
+    jv_t *items = jv_truthy (value)? jinja_iterable (ctx, value): jv_list (&ctx->mem, 0);
+    jinja_work (ctx, items->u.list.n);
     jv_t *out = jv_list (&ctx->mem, items->u.list.n);
     size_t count = 0;
     for (size_t index = 0; index < items->u.list.n; index++) {
@@ -157,13 +158,15 @@ s_select (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs)
             out->u.list.items [count++] = item;
     }
     out->u.list.n = count;
+    out->u.list.gen = true;                   //  jinja2 returns a generator
     return out;
 }
 
 static jv_t *
 s_map (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names, jv_t **kw_values, int nkw)
 {
-    jv_t *items = jinja_iterable (ctx, value);
+    jv_t *items = jv_truthy (value)? jinja_iterable (ctx, value): jv_list (&ctx->mem, 0);
+    jinja_work (ctx, items->u.list.n);
     jv_t *attribute = jinja_arg (NULL, 0, kw_names, kw_values, nkw, -1, "attribute");
     jv_t *fallback = jinja_arg (NULL, 0, kw_names, kw_values, nkw, -1, "default");
     if (!attribute && (nargs < 1 || args [0]->type != JV_STR
@@ -181,6 +184,7 @@ s_map (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names, 
             item = jinja_filter (ctx, args [0]->u.str.s, item, args + 1, nargs - 1, NULL, NULL, 0);
         out->u.list.items [index] = item;
     }
+    out->u.list.gen = true;
     return out;
 }
 
@@ -205,6 +209,8 @@ s_sort (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names,
     jv_t *reverse = jinja_arg (args, nargs, kw_names, kw_values, nkw, 0, "reverse");
     jv_t *sensitive = jinja_arg (args, nargs, kw_names, kw_values, nkw, 1, "case_sensitive");
     jv_t *attribute = jinja_arg (args, nargs, kw_names, kw_values, nkw, 2, "attribute");
+    if (attribute && attribute->type == JV_NONE)
+        attribute = NULL;
     size_t n = items->u.list.n;
     jv_t *out = jv_list (&ctx->mem, n);
     jv_t **keys = jalloc (ctx->mem.arena, ctx->err, (n + 1) * sizeof *keys);
@@ -213,8 +219,7 @@ s_sort (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names,
         //  insertion sort: n is small in chat templates and the loop limit bounds it
         jv_t *item = items->u.list.items [index];
         jv_t *key = attribute? s_attribute (ctx, item, attribute): item;
-        if (index > 0 && (ctx->iterations += index) > ctx->limits.max_iterations)
-            jfail (ctx->err, XINF_JINJA_ELIMIT, ctx->line, "sort over the iteration limit");
+        jinja_work (ctx, index);
         size_t at = index;
         while (at > 0) {
             int cmp = s_sort_compare (ctx, keys [at - 1], key, sensitive && jv_truthy (sensitive));
@@ -234,6 +239,7 @@ static jv_t *
 s_unique (jctx_t *ctx, jv_t *value)
 {
     jv_t *items = jinja_iterable (ctx, value);
+    jinja_work (ctx, items->u.list.n * items->u.list.n);
     jv_t *out = jv_list (&ctx->mem, items->u.list.n);
     size_t count = 0;
     for (size_t index = 0; index < items->u.list.n; index++) {
@@ -241,9 +247,9 @@ s_unique (jctx_t *ctx, jv_t *value)
         for (size_t k = 0; k < count && !seen; k++) {
             jv_t *a = out->u.list.items [k], *b = items->u.list.items [index];
             if (a->type == JV_STR && b->type == JV_STR)
-                seen = jv_equal (jinja_case (ctx, a, "lower"), jinja_case (ctx, b, "lower"));
+                seen = jv_equal (jinja_case (ctx, a, "lower"), jinja_case (ctx, b, "lower"), ctx->err);
             else
-                seen = jv_equal (a, b);
+                seen = jv_equal (a, b, ctx->err);
         }
         if (!seen)
             out->u.list.items [count++] = items->u.list.items [index];
@@ -257,6 +263,8 @@ s_unique (jctx_t *ctx, jv_t *value)
 static jv_t *
 s_length (jctx_t *ctx, jv_t *value)
 {
+    if (value->type == JV_LIST && value->u.list.gen)
+        jrun_fail (ctx, "object of type 'generator' has no len()");
     switch (value->type) {
         case JV_UNDEF: return jv_int (&ctx->mem, 0);
         case JV_STR: return jv_int (&ctx->mem, (int64_t) utf8_len (value->u.str.s, value->u.str.n));
@@ -273,23 +281,102 @@ s_tojson (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_name
     jv_t *indent = jinja_arg (args, nargs, kw_names, kw_values, nkw, 1, "indent");
     jv_t *separators = jinja_arg (args, nargs, kw_names, kw_values, nkw, 2, "separators");
     jv_t *sort_keys = jinja_arg (args, nargs, kw_names, kw_values, nkw, 3, "sort_keys");
-    if ((ascii && jv_truthy (ascii)) || (separators && separators->type != JV_NONE)
-        || (sort_keys && jv_truthy (sort_keys)))
-        jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "tojson: ensure_ascii, separators and sort_keys are not supported");
-    int spaces = -1;
+    jjson_opts_t opts = { .indent = -1, .ensure_ascii = ascii && jv_truthy (ascii),
+                          .sort_keys = sort_keys && jv_truthy (sort_keys) };
     if (indent && indent->type != JV_NONE) {
         if (indent->type != JV_INT || indent->u.i < 0 || indent->u.i > 16)
             jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "tojson: indent must be an integer 0..16");
-        spaces = (int) indent->u.i;
+        opts.indent = (int) indent->u.i;
+    }
+    opts.item_sep = opts.indent >= 0? ",": ", ";
+    opts.key_sep = ": ";
+    if (separators && separators->type != JV_NONE) {
+        if (separators->type != JV_LIST || separators->u.list.n != 2
+            || separators->u.list.items [0]->type != JV_STR || separators->u.list.items [1]->type != JV_STR)
+            jrun_fail (ctx, "tojson: separators must be two strings");
+        opts.item_sep = separators->u.list.items [0]->u.str.s;
+        opts.key_sep = separators->u.list.items [1]->u.str.s;
     }
     jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err, .limit = ctx->limits.max_output };
-    jv_json_into (&buf, value, spaces, 0, ctx->line);
+    jv_json_into (&buf, value, &opts, ctx->line);
     return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
+}
+
+//  dictsort: the (key, value) pairs sorted by key (or by='value').
+static jv_t *
+s_dictsort (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names, jv_t **kw_values, int nkw)
+{
+    jv_t *sensitive = jinja_arg (args, nargs, kw_names, kw_values, nkw, 0, "case_sensitive");
+    jv_t *by = jinja_arg (args, nargs, kw_names, kw_values, nkw, 1, "by");
+    jv_t *reverse = jinja_arg (args, nargs, kw_names, kw_values, nkw, 2, "reverse");
+    if (value->type != JV_DICT)
+        jrun_fail (ctx, "dictsort: expected a mapping, got %s", jv_type_name (value));
+    int field = by && by->type == JV_STR && strcmp (by->u.str.s, "value") == 0? 1: 0;
+    jv_t *pairs = jinja_items (ctx, value);
+    jv_t *flags [3] = { reverse? reverse: jv_bool (false), sensitive? sensitive: jv_bool (false),
+                        jv_int (&ctx->mem, field) };
+    return s_sort (ctx, pairs, flags, 3, NULL, NULL, 0);
+}
+
+//  indent: every line but the first (and the first too with first=true)
+//  prefixed by width spaces (or the width string); blank lines left alone
+//  unless blank=true.
+static jv_t *
+s_indent (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names, jv_t **kw_values, int nkw)
+{
+    jv_t *width = jinja_arg (args, nargs, kw_names, kw_values, nkw, 0, "width");
+    jv_t *first = jinja_arg (args, nargs, kw_names, kw_values, nkw, 1, "first");
+    jv_t *blank = jinja_arg (args, nargs, kw_names, kw_values, nkw, 2, "blank");
+    jv_t *pad = width && width->type == JV_STR? width: NULL;
+    if (!pad) {
+        int64_t spaces = width && width->type == JV_INT? width->u.i: 4;
+        if (spaces < 0 || spaces > 256)
+            jrun_fail (ctx, "indent: width out of range");
+        char text [257];
+        memset (text, ' ', (size_t) spaces);
+        pad = jv_strn (&ctx->mem, text, (size_t) spaces);
+    }
+    value = jv_to_str (&ctx->mem, value);
+    const char *s = value->u.str.s;
+    size_t n = value->u.str.n, at = 0;
+    jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err, .limit = ctx->limits.max_output };
+    if (first && jv_truthy (first))
+        jbuf_put (&buf, pad->u.str.s, pad->u.str.n);
+    bool first_line = true;
+    while (at < n) {
+        size_t end = at;
+        while (end < n && s [end] != '\n' && s [end] != '\r')
+            end++;
+        if (!first_line) {
+            jbuf_puts (&buf, "\n");
+            if (end > at || (blank && jv_truthy (blank)))
+                jbuf_put (&buf, pad->u.str.s, pad->u.str.n);
+        }
+        jbuf_put (&buf, s + at, end - at);
+        first_line = false;
+        at = end + (end + 1 < n && s [end] == '\r' && s [end + 1] == '\n'? 2: 1);
+    }
+    return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
+}
+
+//  min, max: by the sort order (case-insensitive strings), undefined when empty.
+static jv_t *
+s_min_max (jctx_t *ctx, jv_t *value, bool want_max, jv_t **args, int nargs, const char **kw_names,
+           jv_t **kw_values, int nkw)
+{
+    jv_t *sensitive = jinja_arg (args, nargs, kw_names, kw_values, nkw, 0, "case_sensitive");
+    jv_t *attribute = jinja_arg (args, nargs, kw_names, kw_values, nkw, 1, "attribute");
+    jv_t *flags [3] = { jv_bool (want_max), sensitive? sensitive: jv_bool (false),
+                        attribute? attribute: jv_none () };
+    jv_t *sorted = s_sort (ctx, value, flags, attribute? 3: 2, NULL, NULL, 0);
+    return sorted->u.list.n? sorted->u.list.items [0]: jv_undef (&ctx->mem, NULL);
 }
 
 static jv_t *
 s_first_last (jctx_t *ctx, jv_t *value, bool first)
 {
+    if (!first && value->type == JV_LIST && value->u.list.gen)
+        jrun_fail (ctx, "'generator' object is not reversible");
     jv_t *items = value->type == JV_LIST? value: jinja_iterable (ctx, value);
     if (items->u.list.n == 0)
         return jv_undef (&ctx->mem, NULL);
@@ -302,6 +389,7 @@ s_join (jctx_t *ctx, jv_t *value, jv_t **args, int nargs, const char **kw_names,
     jv_t *sep = jinja_arg (args, nargs, kw_names, kw_values, nkw, 0, "d");
     jv_t *attribute = jinja_arg (args, nargs, kw_names, kw_values, nkw, 1, "attribute");
     jv_t *items = jinja_iterable (ctx, value);
+    jinja_work (ctx, items->u.list.n);
     sep = sep? jv_to_str (&ctx->mem, sep): NULL;
     jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err, .limit = ctx->limits.max_output };
     for (size_t index = 0; index < items->u.list.n; index++) {
@@ -386,6 +474,10 @@ jinja_filter (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs
     if (s_is (name, "map")) return s_map (ctx, value, args, nargs, kw_names, kw_values, nkw);
     if (s_is (name, "sort")) return s_sort (ctx, value, args, nargs, kw_names, kw_values, nkw);
     if (s_is (name, "unique")) return s_unique (ctx, value);
+    if (s_is (name, "dictsort")) return s_dictsort (ctx, value, args, nargs, kw_names, kw_values, nkw);
+    if (s_is (name, "indent")) return s_indent (ctx, value, args, nargs, kw_names, kw_values, nkw);
+    if (s_is (name, "min") || s_is (name, "max"))
+        return s_min_max (ctx, value, name [1] == 'a', args, nargs, kw_names, kw_values, nkw);
     if (s_is (name, "length") || s_is (name, "count")) return s_length (ctx, value);
     if (s_is (name, "tojson")) return s_tojson (ctx, value, args, nargs, kw_names, kw_values, nkw);
     if (s_is (name, "first") || s_is (name, "last")) return s_first_last (ctx, value, name [0] == 'f');
@@ -399,7 +491,12 @@ jinja_filter (jctx_t *ctx, const char *name, jv_t *value, jv_t **args, int nargs
         return copy;
     }
     if (s_is (name, "reverse")) return s_reverse (ctx, value);
-    if (s_is (name, "safe")) return value;
+    if (s_is (name, "safe")) {
+        jv_t *text = jv_to_str (&ctx->mem, value);
+        jv_t *markup = jv_strn (&ctx->mem, text->u.str.s, text->u.str.n);
+        markup->markup = true;
+        return markup;
+    }
     if (s_is (name, "string")) return jv_to_str (&ctx->mem, value);
     if (s_is (name, "int")) return s_to_int (ctx, value, jinja_arg (args, nargs, kw_names, kw_values, nkw, 0, "default"));
     if (s_is (name, "float")) return s_to_float (ctx, value);

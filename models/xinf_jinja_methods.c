@@ -2,12 +2,13 @@
     (range, namespace, raise_exception, strftime_now, dict), macros, and
     the methods of strings (startswith, endswith, strip, lstrip, rstrip,
     split, rsplit, splitlines, upper, lower, title, capitalize, replace,
-    find, count, join) and dicts (items, keys, values, get), with Python's
+    find, count, join, format) and dicts (items, keys, values, get), with Python's
     semantics; whitespace is Python's (Unicode) whitespace, case changes
     are ASCII only.
 */
 #include "xinf_jinja_private.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 jv_t *
@@ -311,6 +312,58 @@ s_int_arg (jctx_t *ctx, jv_t *value, int64_t fallback)
     return value->u.i;
 }
 
+//  str.format with {}, {0} and {name} fields (no format specs), {{ and }}.
+static jv_t *
+s_format (jctx_t *ctx, jv_t *self, jv_t **args, int nargs, const char **kw_names, jv_t **kw_values, int nkw)
+{
+    const char *s = self->u.str.s;
+    size_t n = self->u.str.n, at = 0;
+    int next = 0;
+    jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err, .limit = ctx->limits.max_output };
+    while (at < n) {
+        char c = s [at];
+        if ((c == '{' || c == '}') && at + 1 < n && s [at + 1] == c) {
+            jbuf_put (&buf, &c, 1);
+            at += 2;
+            continue;
+        }
+        if (c == '}')
+            jrun_fail (ctx, "Single '}' encountered in format string");
+        if (c != '{') {
+            jbuf_put (&buf, &c, 1);
+            at++;
+            continue;
+        }
+        size_t end = at + 1;
+        while (end < n && s [end] != '}')
+            end++;
+        if (end >= n)
+            jrun_fail (ctx, "Single '{' encountered in format string");
+        char field [64];
+        size_t len = end - at - 1;
+        if (len >= sizeof field || memchr (s + at + 1, ':', len) || memchr (s + at + 1, '!', len)
+            || memchr (s + at + 1, '.', len) || memchr (s + at + 1, '[', len))
+            jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "str.format field '%.*s' is not supported",
+                   (int) (len < 40? len: 40), s + at + 1);
+        memcpy (field, s + at + 1, len);
+        field [len] = 0;
+        jv_t *value = NULL;
+        if (len == 0)
+            value = next < nargs? args [next++]: NULL;
+        else if (field [0] >= '0' && field [0] <= '9') {
+            int position = atoi (field);
+            value = position < nargs? args [position]: NULL;
+        }
+        else
+            value = jinja_arg (NULL, 0, kw_names, kw_values, nkw, -1, field);
+        if (!value)
+            jrun_fail (ctx, "str.format: no value for field '%s'", field);
+        jv_str_into (&buf, value);
+        at = end + 1;
+    }
+    return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
+}
+
 static jv_t *
 s_str_method (jctx_t *ctx, jv_t *self, const char *name, jv_t **args, int nargs,
               const char **kw_names, jv_t **kw_values, int nkw)
@@ -360,6 +413,8 @@ s_str_method (jctx_t *ctx, jv_t *self, const char *name, jv_t **args, int nargs,
         }
         return jv_int (&ctx->mem, count);
     }
+    if (strcmp (name, "format") == 0)
+        return s_format (ctx, self, args, nargs, kw_names, kw_values, nkw);
     if (strcmp (name, "join") == 0) {
         if (!a0)
             jrun_fail (ctx, "join expected an argument");
@@ -411,6 +466,7 @@ jv_t *
 jinja_method (jctx_t *ctx, jv_t *self, const char *name, jv_t **args, int nargs,
               const char **kw_names, jv_t **kw_values, int nkw)
 {
+    jinja_work (ctx, self->type == JV_DICT? self->u.dict->size: self->u.str.n / 16);
     if (self->type == JV_DICT)
         return s_dict_method (ctx, self, name, args, nargs);
     return s_str_method (ctx, self, name, args, nargs, kw_names, kw_values, nkw);
@@ -500,6 +556,8 @@ jinja_call (jctx_t *ctx, const jv_t *callee, jv_t **args, int nargs,
             }
             break;
         case JV_UNDEF:
+            if (callee->markup)
+                jfail (ctx->err, XINF_JINJA_EUNSUPPORTED, ctx->line, "a method that is not supported");
             if (callee->u.undef_name)
                 jrun_fail (ctx, "'%s' is undefined", callee->u.undef_name);
             jrun_fail (ctx, "undefined value called");

@@ -13,7 +13,12 @@
 static const char *s_dict_methods [] = { "items", "keys", "values", "get", NULL };
 static const char *s_str_methods [] = {
     "startswith", "endswith", "strip", "lstrip", "rstrip", "split", "upper", "lower",
-    "replace", "title", "capitalize", "find", "count", "join", "splitlines", "rsplit", NULL
+    "replace", "title", "capitalize", "find", "count", "join", "splitlines", "rsplit", "format", NULL
+};
+
+static const char *s_mutators [] = {
+    "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "update",
+    "setdefault", "popitem", "add", "discard", NULL
 };
 
 static _Noreturn void
@@ -33,26 +38,47 @@ s_method (const char **names, const char *name, size_t len)
     return NULL;
 }
 
+//  A name that may be a Python method we lack: not one we have for
+//  another type (str.items () is the data's fault, not ours), not one the
+//  immutable sandbox refuses anyway.
+static bool
+s_maybe_method (const char *name, size_t len)
+{
+    return !s_method (s_mutators, name, len) && !s_method (s_dict_methods, name, len)
+           && !s_method (s_str_methods, name, len);
+}
+
 jv_t *
 jinja_getattr (jctx_t *ctx, jv_t *obj, const char *name, size_t len)
 {
     const char *method = NULL;
     switch (obj->type) {
         case JV_UNDEF: s_undefined_error (ctx, obj);
-        case JV_DICT:
-            method = s_method (s_dict_methods, name, len);
+        case JV_DICT: case JV_NS: {
+            method = obj->type == JV_DICT? s_method (s_dict_methods, name, len): NULL;
             if (method)
                 return jv_method (&ctx->mem, obj, method);
-            //  fall through
-        case JV_NS: {
             jv_t *value = jdict_get (obj->u.dict, name, len);
-            return value? value: jv_undef (&ctx->mem, NULL);
+            if (value || obj->type == JV_NS)
+                return value? value: jv_undef (&ctx->mem, NULL);
+            jv_t *undef = jv_undef (&ctx->mem, NULL);
+            undef->markup = s_maybe_method (name, len);
+            return undef;
         }
         case JV_STR:
             method = s_method (s_str_methods, name, len);
-            return method? jv_method (&ctx->mem, obj, method): jv_undef (&ctx->mem, NULL);
-        default:
-            return jv_undef (&ctx->mem, NULL);
+            if (method)
+                return jv_method (&ctx->mem, obj, method);
+            //  fall through
+        default: {
+            //  Perhaps a Python method we lack: calling it is unsupported,
+            //  but the ones that change a value jinja2's immutable sandbox
+            //  refuses, and so do we (as a runtime error).
+            jv_t *undef = jv_undef (&ctx->mem, NULL);
+            undef->markup = (obj->type == JV_STR || obj->type == JV_LIST || obj->type == JV_DICT)
+                            && s_maybe_method (name, len);
+            return undef;
+        }
     }
 }
 
@@ -75,6 +101,8 @@ jinja_getitem (jctx_t *ctx, jv_t *obj, jv_t *key)
         if (value)
             return value;
     }
+    else if (obj->type == JV_LIST && obj->u.list.gen)
+        return jv_undef (&ctx->mem, NULL);                 //  generators are not subscriptable
     else if (obj->type == JV_LIST && s_index (ctx, key, &index)) {
         int64_t n = (int64_t) obj->u.list.n;
         if (index < 0)
@@ -124,7 +152,7 @@ jinja_slice (jctx_t *ctx, jv_t *obj, jv_t *start, jv_t *stop, jv_t *step)
 {
     if (obj->type == JV_UNDEF)
         s_undefined_error (ctx, obj);
-    if (obj->type != JV_LIST && obj->type != JV_STR)
+    if ((obj->type != JV_LIST && obj->type != JV_STR) || (obj->type == JV_LIST && obj->u.list.gen))
         jrun_fail (ctx, "'%s' object is not subscriptable", jv_type_name (obj));
     int64_t stride = 1;
     if (step->type != JV_NONE && !s_index (ctx, step, &stride))
@@ -132,6 +160,7 @@ jinja_slice (jctx_t *ctx, jv_t *obj, jv_t *start, jv_t *stop, jv_t *step)
     if (stride == 0)
         jrun_fail (ctx, "slice step cannot be zero");
     bool is_str = obj->type == JV_STR;
+    jinja_work (ctx, is_str? obj->u.str.n / 16: obj->u.list.n);
     int64_t n = is_str? (int64_t) utf8_len (obj->u.str.s, obj->u.str.n): (int64_t) obj->u.list.n;
     int64_t from = s_slice_bound (ctx, start, n, stride > 0? 0: n - 1, true, stride);
     int64_t to = s_slice_bound (ctx, stop, n, stride > 0? n: -1, false, stride);
@@ -226,14 +255,39 @@ s_repeat (jctx_t *ctx, jv_t *seq, int64_t times)
     return list;
 }
 
+//  markupsafe's escape (), as Markup + str applies it to the str.
+static void
+s_html_escape (jbuf_t *buf, const jv_t *v)
+{
+    for (size_t index = 0; index < v->u.str.n; index++) {
+        char c = v->u.str.s [index];
+        const char *entity = c == '&'? "&amp;": c == '<'? "&lt;": c == '>'? "&gt;":
+                             c == '"'? "&#34;": c == '\''? "&#39;": NULL;
+        if (entity)
+            jbuf_puts (buf, entity);
+        else
+            jbuf_put (buf, &c, 1);
+    }
+}
+
 static jv_t *
 s_concat_values (jctx_t *ctx, jv_t *a, jv_t *b)
 {
+    jinja_work (ctx, a->type == JV_STR? (a->u.str.n + b->u.str.n) / 64: a->u.list.n + b->u.list.n);
     if (a->type == JV_STR) {
         jbuf_t buf = { .arena = ctx->mem.arena, .err = ctx->err };
-        jbuf_put (&buf, a->u.str.s, a->u.str.n);
-        jbuf_put (&buf, b->u.str.s, b->u.str.n);
-        return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
+        bool markup = a->markup || b->markup;
+        if (markup && !a->markup)
+            s_html_escape (&buf, a);
+        else
+            jbuf_put (&buf, a->u.str.s, a->u.str.n);
+        if (markup && !b->markup)
+            s_html_escape (&buf, b);
+        else
+            jbuf_put (&buf, b->u.str.s, b->u.str.n);
+        jv_t *result = jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
+        result->markup = markup;
+        return result;
     }
     jv_t *list = jv_list (&ctx->mem, a->u.list.n + b->u.list.n);
     for (size_t index = 0; index < a->u.list.n; index++)
@@ -249,6 +303,8 @@ s_arith (jctx_t *ctx, int op, jv_t *a, jv_t *b)
     static const char *names [] = { "+", "-", "*", "/", "//", "%", "**" };
     if (a->type == JV_UNDEF) s_undefined_error (ctx, a);
     if (b->type == JV_UNDEF) s_undefined_error (ctx, b);
+    if ((a->type == JV_LIST && a->u.list.gen) || (b->type == JV_LIST && b->u.list.gen))
+        s_operand_error (ctx, names [op], a, b);
     if (op == OP_ADD && a->type == b->type && (a->type == JV_STR || a->type == JV_LIST))
         return s_concat_values (ctx, a, b);
     if (op == OP_MUL && (a->type == JV_STR || a->type == JV_LIST) && s_is_integer (b))
@@ -336,6 +392,8 @@ s_order (jctx_t *ctx, int op, jv_t *a, jv_t *b)
 static bool
 s_contains (jctx_t *ctx, jv_t *needle, jv_t *hay)
 {
+    jinja_work (ctx, hay->type == JV_LIST? hay->u.list.n: hay->type == JV_STR? hay->u.str.n / 64:
+                     hay->type == JV_DICT? hay->u.dict->size: 0);
     switch (hay->type) {
         case JV_UNDEF: return false;
         case JV_STR:
@@ -345,7 +403,7 @@ s_contains (jctx_t *ctx, jv_t *needle, jv_t *hay)
                    || memmem (hay->u.str.s, hay->u.str.n, needle->u.str.s, needle->u.str.n) != NULL;
         case JV_LIST:
             for (size_t index = 0; index < hay->u.list.n; index++)
-                if (jv_equal (needle, hay->u.list.items [index]))
+                if (jv_equal (needle, hay->u.list.items [index], ctx->err))
                     return true;
             return false;
         case JV_DICT:
@@ -365,8 +423,10 @@ jinja_binary (jctx_t *ctx, int op, jv_t *a, jv_t *b)
             jv_str_into (&buf, b);
             return jv_strn (&ctx->mem, buf.data? buf.data: "", buf.size);
         }
-        case OP_EQ: return jv_bool (jv_equal (a, b));
-        case OP_NE: return jv_bool (!jv_equal (a, b));
+        case OP_EQ: case OP_NE:
+            jinja_work (ctx, a->type == JV_LIST? a->u.list.n: a->type == JV_STR? a->u.str.n / 64:
+                             a->type == JV_DICT? a->u.dict->size: 0);
+            return jv_bool (jv_equal (a, b, ctx->err) == (op == OP_EQ));
         case OP_LT: return jv_bool (s_order (ctx, op, a, b) < 0);
         case OP_GT: return jv_bool (s_order (ctx, op, a, b) > 0);
         case OP_LE: return jv_bool (s_order (ctx, op, a, b) <= 0);
@@ -380,6 +440,8 @@ jinja_binary (jctx_t *ctx, int op, jv_t *a, jv_t *b)
 jv_t *
 jinja_iterable (jctx_t *ctx, jv_t *value)
 {
+    jinja_work (ctx, value->type == JV_LIST? value->u.list.n / 16: value->type == JV_STR? value->u.str.n:
+                     value->type == JV_DICT? value->u.dict->size: 0);
     switch (value->type) {
         case JV_LIST: return value;
         case JV_UNDEF: return jv_list (&ctx->mem, 0);

@@ -3,7 +3,7 @@
     or, and, not, comparisons, + -, ~, * / // %, **, unary, postfix and
     filters/tests). Statements: if/elif/else, for (with else, filter, tuple
     targets), set (plain, ns.attr, tuples, block), macro, break, continue,
-    generation. Anything else, and unknown filters or tests, is
+    generation, filter blocks. Anything else, and unknown filters or tests, is
     XINF_JINJA_EUNSUPPORTED; malformed input XINF_JINJA_ESYNTAX. Nesting
     is bounded, so the recursion is.
 */
@@ -631,6 +631,27 @@ s_macro (jparser_t *p)
     return node;
 }
 
+//  {% filter a | b(x) %}...{% endfilter %}: the filters in args, each with no operand.
+static jnode_t *
+s_filter_block (jparser_t *p)
+{
+    jnode_t *node = s_node (p, N_FILTER_BLOCK);
+    do {
+        jnode_t *filter = s_node (p, E_FILTER);
+        filter->name = s_name (p, &filter->name_len);
+        if (!jinja_filter_known (filter->name, filter->name_len))
+            jfail (p->mem->err, XINF_JINJA_EUNSUPPORTED, filter->line, "no filter named '%s'", filter->name);
+        if (s_skip (p, T_OP, "("))
+            s_call_args (p, filter);
+        s_push (p, &node->args, filter);
+    } while (s_skip (p, T_OP, "|"));
+    s_expect (p, T_BLOCK_END, NULL);
+    static const char *const ends [] = { "endfilter", NULL };
+    node->body = s_body (p, ends);
+    s_end (p, "endfilter");
+    return node;
+}
+
 static jnode_t *
 s_statement (jparser_t *p)
 {
@@ -650,6 +671,8 @@ s_statement (jparser_t *p)
         s_next (p);
         s_expect (p, T_BLOCK_END, NULL);
     }
+    else if (s_skip (p, T_NAME, "filter"))
+        node = s_filter_block (p);
     else if (s_skip (p, T_NAME, "generation")) {
         node = s_node (p, N_BODY);
         s_expect (p, T_BLOCK_END, NULL);

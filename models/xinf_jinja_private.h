@@ -71,12 +71,13 @@ typedef struct {
 
 struct jv {
     jv_type_t type;
+    bool markup;              //  JV_STR made by |safe: `+` HTML-escapes plain strings into it
     union {
         bool b;
         int64_t i;
         double f;
         struct { const char *s; size_t n; } str;
-        struct { jv_t **items; size_t n; bool tuple; } list;
+        struct { jv_t **items; size_t n; bool tuple, gen; } list;  //  gen: a jinja2 generator (map, select...)
         jdict_t *dict;                                  //  JV_DICT, JV_NS
         int func;                                       //  JV_FUNC: a jfunc_t
         struct { jv_t *self; const char *name; } method;
@@ -123,13 +124,19 @@ jv_t *jdict_get (const jdict_t *dict, const char *key, size_t key_len);
 jv_t *jv_from_json (jmem_t *mem, json_t *json, int depth);
 
 bool jv_truthy (const jv_t *v);
-bool jv_equal (const jv_t *a, const jv_t *b);
+bool jv_equal (const jv_t *a, const jv_t *b, jerr_t *err);   //  ELIMIT when nested too deep
 const char *jv_type_name (const jv_t *v);
 //  Python's str () and repr () of a value, appended to buf.
 void jv_str_into (jbuf_t *buf, const jv_t *v);
 void jv_repr_into (jbuf_t *buf, const jv_t *v);
-//  json.dumps (v, ensure_ascii=False, indent=indent) (indent < 0: none).
-void jv_json_into (jbuf_t *buf, const jv_t *v, int indent, int depth, int line);
+//  json.dumps (v, ensure_ascii, indent (< 0: none), separators, sort_keys).
+typedef struct {
+    int indent;
+    bool ensure_ascii;
+    bool sort_keys;
+    const char *item_sep, *key_sep;
+} jjson_opts_t;
+void jv_json_into (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int line);
 //  str (v) as a value (strings are returned as they are).
 jv_t *jv_to_str (jmem_t *mem, jv_t *v);
 void jv_float_repr (char *out, size_t size, double f);
@@ -163,6 +170,7 @@ jtok_t *jinja_lex (jmem_t *mem, const char *source, size_t size, size_t *count);
 typedef enum {
     //  statements
     N_TEXT, N_OUTPUT, N_IF, N_FOR, N_SET, N_SET_BLOCK, N_BREAK, N_CONTINUE, N_MACRO, N_BODY,
+    N_FILTER_BLOCK,
     //  expressions
     E_CONST, E_NAME, E_ATTR, E_ITEM, E_SLICE, E_CALL, E_FILTER, E_TEST,
     E_NOT, E_NEG, E_POS, E_BINARY, E_AND, E_OR, E_COND, E_LIST, E_TUPLE, E_DICT, E_COMPARE
@@ -215,6 +223,7 @@ typedef struct {
     jframe_t *frame;          //  the innermost scope
     xinf_jinja_limits_t limits;
     size_t iterations;
+    size_t work;              //  items and bytes walked, against 64 * max_iterations
     int depth;
     int line;                 //  the line being rendered, for messages
     time_t now;
@@ -222,6 +231,9 @@ typedef struct {
 
 jv_t *jeval (jctx_t *ctx, const jnode_t *node);
 void jexec_list (jctx_t *ctx, const jlist_t *list);
+//  Counts units of work (items visited, 64-byte blocks scanned); a render
+//  that does more than 64 * max_iterations of them stops (ELIMIT).
+void jinja_work (jctx_t *ctx, size_t units);
 _Noreturn void jrun_fail (jctx_t *ctx, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 jv_t *jcall_macro (jctx_t *ctx, const jv_t *macro, jv_t **args, int nargs,
                    const char **kw_names, jv_t **kw_values, int nkw);

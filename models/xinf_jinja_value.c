@@ -304,7 +304,7 @@ jv_truthy (const jv_t *v)
         case JV_INT: return v->u.i != 0;
         case JV_FLOAT: return v->u.f != 0;
         case JV_STR: return v->u.str.n > 0;
-        case JV_LIST: return v->u.list.n > 0;
+        case JV_LIST: return v->u.list.gen || v->u.list.n > 0;     //  a generator is always true
         case JV_DICT: return v->u.dict->size > 0;
         default: return true;
     }
@@ -322,9 +322,13 @@ s_number (const jv_t *v)
     return v->type == JV_FLOAT? v->u.f: v->type == JV_INT? (double) v->u.i: (double) v->u.b;
 }
 
-bool
-jv_equal (const jv_t *a, const jv_t *b)
+#define JV_MAX_NEST 256
+
+static bool
+s_equal (const jv_t *a, const jv_t *b, jerr_t *err, int depth)
 {
+    if (depth > JV_MAX_NEST)
+        jfail (err, XINF_JINJA_ELIMIT, 0, "values nested deeper than %d", JV_MAX_NEST);
     if (s_is_number (a) && s_is_number (b)) {
         if (a->type != JV_FLOAT && b->type != JV_FLOAT)
             return (a->type == JV_INT? a->u.i: a->u.b) == (b->type == JV_INT? b->u.i: b->u.b);
@@ -339,7 +343,7 @@ jv_equal (const jv_t *a, const jv_t *b)
             if (a->u.list.n != b->u.list.n)
                 return false;
             for (size_t index = 0; index < a->u.list.n; index++)
-                if (!jv_equal (a->u.list.items [index], b->u.list.items [index]))
+                if (!s_equal (a->u.list.items [index], b->u.list.items [index], err, depth + 1))
                     return false;
             return true;
         case JV_DICT: {
@@ -348,13 +352,19 @@ jv_equal (const jv_t *a, const jv_t *b)
                 return false;
             for (size_t index = 0; index < da->size; index++) {
                 jv_t *other = jdict_get (db, da->keys [index], da->key_lens [index]);
-                if (!other || !jv_equal (da->values [index], other))
+                if (!other || !s_equal (da->values [index], other, err, depth + 1))
                     return false;
             }
             return true;
         }
         default: return a == b;
     }
+}
+
+bool
+jv_equal (const jv_t *a, const jv_t *b, jerr_t *err)
+{
+    return s_equal (a, b, err, 0);
 }
 
 const char *
@@ -365,6 +375,8 @@ jv_type_name (const jv_t *v)
                                     "method", "Macro" };
     if (v->type == JV_LIST && v->u.list.tuple)
         return "tuple";
+    if (v->type == JV_LIST && v->u.list.gen)
+        return "generator";
     return names [v->type];
 }
 
@@ -448,9 +460,11 @@ s_repr_string (jbuf_t *buf, const char *s, size_t n)
     jbuf_put (buf, &quote, 1);
 }
 
-void
-jv_repr_into (jbuf_t *buf, const jv_t *v)
+static void
+s_repr (jbuf_t *buf, const jv_t *v, int depth)
 {
+    if (depth > JV_MAX_NEST)
+        jfail (buf->err, XINF_JINJA_ELIMIT, 0, "values nested deeper than %d", JV_MAX_NEST);
     switch (v->type) {
         case JV_STR: s_repr_string (buf, v->u.str.s, v->u.str.n); break;
         case JV_LIST:
@@ -458,7 +472,7 @@ jv_repr_into (jbuf_t *buf, const jv_t *v)
             for (size_t index = 0; index < v->u.list.n; index++) {
                 if (index)
                     jbuf_puts (buf, ", ");
-                jv_repr_into (buf, v->u.list.items [index]);
+                s_repr (buf, v->u.list.items [index], depth + 1);
             }
             if (v->u.list.tuple && v->u.list.n == 1)
                 jbuf_puts (buf, ",");
@@ -471,12 +485,18 @@ jv_repr_into (jbuf_t *buf, const jv_t *v)
                     jbuf_puts (buf, ", ");
                 s_repr_string (buf, v->u.dict->keys [index], v->u.dict->key_lens [index]);
                 jbuf_puts (buf, ": ");
-                jv_repr_into (buf, v->u.dict->values [index]);
+                s_repr (buf, v->u.dict->values [index], depth + 1);
             }
             jbuf_puts (buf, "}");
             break;
         default: jv_str_into (buf, v);
     }
+}
+
+void
+jv_repr_into (jbuf_t *buf, const jv_t *v)
+{
+    s_repr (buf, v, 0);
 }
 
 void
@@ -490,7 +510,11 @@ jv_str_into (jbuf_t *buf, const jv_t *v)
         case JV_INT: jbuf_printf (buf, "%lld", (long long) v->u.i); break;
         case JV_FLOAT: jv_float_repr (text, sizeof text, v->u.f); jbuf_puts (buf, text); break;
         case JV_STR: jbuf_put (buf, v->u.str.s, v->u.str.n); break;
-        case JV_LIST: case JV_DICT: jv_repr_into (buf, v); break;
+        case JV_LIST: case JV_DICT:
+            if (v->type == JV_LIST && v->u.list.gen)
+                jfail (buf->err, XINF_JINJA_ERUNTIME, 0, "printing a generator (map, select...): add |list");
+            jv_repr_into (buf, v);
+            break;
         case JV_NS: jbuf_puts (buf, "<Namespace>"); break;
         default: jbuf_printf (buf, "<%s>", jv_type_name (v)); break;
     }
@@ -512,13 +536,39 @@ jv_to_str (jmem_t *mem, jv_t *v)
 
 // ---- json.dumps -------------------------------------------------------------
 
+//  A code point above 0x7F as \\uXXXX (a surrogate pair above 0xFFFF).
+static size_t
+s_json_ascii_escape (jbuf_t *buf, const char *s, size_t n, size_t at)
+{
+    unsigned char c = (unsigned char) s [at];
+    size_t need = c >= 0xF0? 4: c >= 0xE0? 3: c >= 0xC0? 2: 1;
+    if (at + need > n)
+        need = 1;
+    unsigned code = need == 1? c: c & (0x3F >> (need - 1));
+    for (size_t k = 1; k < need; k++)
+        code = code << 6 | ((unsigned char) s [at + k] & 0x3F);
+    if (code >= 0x10000) {
+        code -= 0x10000;
+        jbuf_printf (buf, "\\u%04x\\u%04x", 0xD800 + (code >> 10), 0xDC00 + (code & 0x3FF));
+    }
+    else
+        jbuf_printf (buf, "\\u%04x", code);
+    return need;
+}
+
 static void
-s_json_string (jbuf_t *buf, const char *s, size_t n)
+s_json_string (jbuf_t *buf, const char *s, size_t n, bool ascii)
 {
     jbuf_puts (buf, "\"");
     size_t run = 0;
     for (size_t index = 0; index < n; index++) {
         unsigned char c = (unsigned char) s [index];
+        if (c >= 0x80 && ascii) {
+            jbuf_put (buf, s + run, index - run);
+            index += s_json_ascii_escape (buf, s, n, index) - 1;
+            run = index + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         jbuf_put (buf, s + run, index - run);
@@ -546,12 +596,33 @@ s_json_newline (jbuf_t *buf, int indent, int level)
         jbuf_puts (buf, " ");
 }
 
+//  The order of a dict's keys in the output: as inserted, or sorted.
+static size_t *
+s_key_order (jbuf_t *buf, const jdict_t *dict, bool sorted)
+{
+    size_t *order = jalloc (buf->arena, buf->err, (dict->size + 1) * sizeof *order);
+    for (size_t index = 0; index < dict->size; index++) {
+        size_t at = index;
+        while (sorted && at > 0) {
+            size_t prev = order [at - 1];
+            size_t n = dict->key_lens [prev] < dict->key_lens [index]? dict->key_lens [prev]: dict->key_lens [index];
+            int cmp = memcmp (dict->keys [prev], dict->keys [index], n);
+            if (cmp < 0 || (cmp == 0 && dict->key_lens [prev] <= dict->key_lens [index]))
+                break;
+            order [at] = prev;
+            at--;
+        }
+        order [at] = index;
+    }
+    return order;
+}
+
 static void
-s_json (jbuf_t *buf, const jv_t *v, int indent, int level, int line)
+s_json (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int level, int line)
 {
     if (level > 128)
         jfail (buf->err, XINF_JINJA_ELIMIT, line, "tojson: value nested too deep");
-    const char *item_sep = indent >= 0? ",": ", ";
+    int indent = opts->indent;
     switch (v->type) {
         case JV_NONE: jbuf_puts (buf, "null"); return;
         case JV_BOOL: jbuf_puts (buf, v->u.b? "true": "false"); return;
@@ -561,37 +632,43 @@ s_json (jbuf_t *buf, const jv_t *v, int indent, int level, int line)
             else
                 jv_str_into (buf, v);
             return;
-        case JV_STR: s_json_string (buf, v->u.str.s, v->u.str.n); return;
+        case JV_STR: s_json_string (buf, v->u.str.s, v->u.str.n, opts->ensure_ascii); return;
         case JV_LIST:
+            if (v->u.list.gen)
+                jfail (buf->err, XINF_JINJA_ERUNTIME, line, "Object of type generator is not JSON serializable");
             if (v->u.list.n == 0) { jbuf_puts (buf, "[]"); return; }
             jbuf_puts (buf, "[");
             for (size_t index = 0; index < v->u.list.n; index++) {
                 if (index)
-                    jbuf_puts (buf, item_sep);
+                    jbuf_puts (buf, opts->item_sep);
                 if (indent >= 0)
                     s_json_newline (buf, indent, level + 1);
-                s_json (buf, v->u.list.items [index], indent, level + 1, line);
+                s_json (buf, v->u.list.items [index], opts, level + 1, line);
             }
             if (indent >= 0)
                 s_json_newline (buf, indent, level);
             jbuf_puts (buf, "]");
             return;
-        case JV_DICT:
-            if (v->u.dict->size == 0) { jbuf_puts (buf, "{}"); return; }
+        case JV_DICT: {
+            const jdict_t *dict = v->u.dict;
+            if (dict->size == 0) { jbuf_puts (buf, "{}"); return; }
+            size_t *order = s_key_order (buf, dict, opts->sort_keys);
             jbuf_puts (buf, "{");
-            for (size_t index = 0; index < v->u.dict->size; index++) {
+            for (size_t index = 0; index < dict->size; index++) {
+                size_t at = order [index];
                 if (index)
-                    jbuf_puts (buf, item_sep);
+                    jbuf_puts (buf, opts->item_sep);
                 if (indent >= 0)
                     s_json_newline (buf, indent, level + 1);
-                s_json_string (buf, v->u.dict->keys [index], v->u.dict->key_lens [index]);
-                jbuf_puts (buf, ": ");
-                s_json (buf, v->u.dict->values [index], indent, level + 1, line);
+                s_json_string (buf, dict->keys [at], dict->key_lens [at], opts->ensure_ascii);
+                jbuf_puts (buf, opts->key_sep);
+                s_json (buf, dict->values [at], opts, level + 1, line);
             }
             if (indent >= 0)
                 s_json_newline (buf, indent, level);
             jbuf_puts (buf, "}");
             return;
+        }
         default:
             jfail (buf->err, XINF_JINJA_ERUNTIME, line,
                    "Object of type %s is not JSON serializable", jv_type_name (v));
@@ -599,9 +676,9 @@ s_json (jbuf_t *buf, const jv_t *v, int indent, int level, int line)
 }
 
 void
-jv_json_into (jbuf_t *buf, const jv_t *v, int indent, int depth, int line)
+jv_json_into (jbuf_t *buf, const jv_t *v, const jjson_opts_t *opts, int line)
 {
-    s_json (buf, v, indent, depth, line);
+    s_json (buf, v, opts, 0, line);
 }
 
 // ---- UTF-8 ------------------------------------------------------------------

@@ -2,6 +2,7 @@
     test_templates_reference.py to compare against jinja2.
 
         render_cases cases.json results.json
+        render_cases --builtins sources.json
 
     cases.json: an array of {template, messages, tools, bos_token,
     eos_token, add_generation_prompt, kwargs, now}. results.json: one
@@ -12,6 +13,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static json_t *
 s_render (json_t *item)
@@ -43,9 +45,24 @@ s_render (json_t *item)
     return result;
 }
 
+//  --builtins out.json: the built-in templates' sources, by name.
+static int
+s_dump_builtins (const char *path)
+{
+    static const char *names [] = { "chatml", "llama3", "llama2", "mistral", "gemma", "phi3" };
+    json_t *sources = json_object ();
+    for (size_t index = 0; index < sizeof names / sizeof names [0]; index++)
+        json_object_set_new (sources, names [index], json_string (xinf_chat_template_builtin (names [index])));
+    int rc = json_dump_file (sources, path, 0);
+    json_decref (sources);
+    return rc == 0? 0: 1;
+}
+
 int
 main (int argc, char **argv)
 {
+    if (argc == 3 && strcmp (argv [1], "--builtins") == 0)
+        return s_dump_builtins (argv [2]);
     if (argc != 3) {
         fprintf (stderr, "usage: render_cases cases.json results.json\n");
         return 2;

@@ -1,9 +1,10 @@
 """Byte-for-byte check of xinf's chat templates against Hugging Face's renderer.
 
-Every stock template in data/ is rendered for a set of conversations (with and
+Every stock template in data/ (and every built-in fallback) is rendered for a set of conversations (with and
 without a system message, multi-turn, add_generation_prompt on and off,
-Unicode, Jinja-looking content, empty content, tool definitions, tool calls
-and results, thinking, extra kwargs, two bos/eos pairs) twice: by jinja2 set up
+Unicode, Jinja-looking content, empty content, content as a list of parts,
+tool definitions, tool calls (arguments as objects and as JSON strings) and
+results, thinking, extra kwargs, two bos/eos pairs) twice: by jinja2 set up
 as transformers does (hf_reference.py) and by render_cases (xinf_chat_template).
 The expectations are computed here, live. Where jinja2 renders, xinf must give
 the same bytes without falling back; where the template raises
@@ -86,6 +87,14 @@ def conversations():
     thinking = [{"role": "user", "content": "2+2?"},
                 {"role": "assistant", "content": "<think>\nsimple\n</think>\n\n4"},
                 {"role": "user", "content": "and 3+3?"}]
+    parts = [{"role": "system", "content": [{"type": "text", "text": "Sys in parts"}]},
+             {"role": "user", "content": [{"type": "text", "text": "Look:"}, {"type": "image"},
+                                          {"type": "text", "text": " what is it? "}]}]
+    string_args = [{"role": "user", "content": "Weather?"},
+                   {"role": "assistant", "content": "",
+                    "tool_calls": [{"id": "abc123xyz", "type": "function",
+                                    "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+                   {"role": "tool", "tool_call_id": "abc123xyz", "content": "sunny"}]
     alternating = [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
     only_system = [{"role": "system", "content": "Just a system prompt"}]
     ends_assistant = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
@@ -100,6 +109,7 @@ def conversations():
         ("no_thinking", thinking, None, {"enable_thinking": False}),
         ("kwargs", system, TOOLS, {"date_string": "01 Jan 2025", "tools_in_user_message": False}),
         ("builtin_tools", hello, TOOLS, {"builtin_tools": ["brave_search", "code_interpreter"]}),
+        ("parts", parts, None, None), ("string_args", string_args, TOOLS, None),
         ("alternating", alternating, None, None), ("only_system", only_system, None, None),
         ("ends_assistant", ends_assistant, None, None), ("no_messages", [], None, None),
     ]
@@ -165,6 +175,15 @@ def load(directory):
     return sources
 
 
+def builtins(render_cases):
+    """The built-in fallback templates, which must render as jinja2 does too."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "builtins.json")
+        subprocess.run([render_cases, "--builtins", path], check=True, timeout=60)
+        with open(path, encoding="utf-8") as f:
+            return [("builtin:" + name, source) for name, source in sorted(json.load(f).items())]
+
+
 def survey(render_cases, directory):
     for name, source in load(directory):
         cases = make_cases([(name, source)])
@@ -172,7 +191,8 @@ def survey(render_cases, directory):
         problems = [compare(c, r) for c, r in zip(cases, results)]
         bad = [p for p in problems if p]
         fallback = next((p for p in bad if p.startswith("fell back")), None)
-        status = "identical" if not bad else ("FALLBACK " + fallback[:150]) if fallback else \
+        rendered = sum(1 for r in results if "text" in r)
+        status = "identical (%d rendered, %d refused by both)" % (rendered, len(cases) - rendered) if not bad else ("FALLBACK " + fallback[:150]) if fallback else \
             "DIFFERS in %d/%d: %s" % (len(bad), len(cases), bad[0][:150])
         print("%-60s %s" % (name, status))
 
@@ -182,7 +202,7 @@ def main():
     if len(sys.argv) > 4 and sys.argv[3] == "--report":
         survey(render_cases, sys.argv[4])
         return 0
-    sources = load(data_dir)
+    sources = load(data_dir) + builtins(render_cases)
     cases = make_cases(sources)
     results = run(render_cases, cases)
     failures = {}
