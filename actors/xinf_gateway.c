@@ -160,12 +160,54 @@ s_on_http (zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return 0;
 }
 
+//  True when the peer of a suspended connection has closed it: MHD does
+//  not watch suspended connections, so a client that gives up while its
+//  request waits in the queue is found here (EOF or an error on a peek).
+static bool
+s_peer_closed (xinf_gw_request_t *request)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (request->connection,
+                                                                    MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return false;
+    char byte;
+    ssize_t rc = recv (info->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+//  Suspended generations whose clients are gone are cancelled (once a second).
+static void
+s_check_gone (xinf_gw_state_t *gateway)
+{
+    zlist_t *gone = zlist_new ();
+    for (xinf_gw_request_t *request = (xinf_gw_request_t *) zhashx_first (gateway->pending); request;
+         request = (xinf_gw_request_t *) zhashx_next (gateway->pending))
+        if (request->suspended && request->generating && s_peer_closed (request))
+            zlist_append (gone, request);
+    for (xinf_gw_request_t *request = (xinf_gw_request_t *) zlist_first (gone); request;
+         request = (xinf_gw_request_t *) zlist_next (gone)) {
+        gateway->disconnects++;
+        xinf_info ("gateway", "client gone while its request waited: cancelling it model=%s", request->oai.model);
+        request->ended = true;
+        xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
+                             request->completion_tokens);
+        xinf_gw_error_t error;
+        xinf_gw_error_set (&error, 400, "invalid_request_error", "client_closed", NULL, "the client closed the connection");
+        xinf_gw_request_fail (request, &error);
+    }
+    zlist_destroy (&gone);
+}
+
 //  Calls past their deadline (the supervisor never answered) fail with 504.
 static void
 s_on_tick (xinf_ctx_t *ctx, void *arg)
 {
     xinf_gw_state_t *gateway = (xinf_gw_state_t *) arg;
     int64_t now = zclock_mono ();
+    if (now - gateway->gone_checked >= 1000) {
+        gateway->gone_checked = now;
+        s_check_gone (gateway);
+    }
     zlist_t *late = zlist_new ();
     for (xinf_gw_request_t *request = (xinf_gw_request_t *) zhashx_first (gateway->pending); request;
          request = (xinf_gw_request_t *) zhashx_next (gateway->pending))

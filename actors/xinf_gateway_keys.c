@@ -8,6 +8,7 @@
     line, not its content.
 */
 #include "xinf_gateway_private.h"
+#include <sys/stat.h>
 
 #define XINF_GW_KEY_MAX    512     //  bytes of a key
 #define XINF_GW_KEYS_MAX   10000   //  keys in a file
@@ -70,6 +71,10 @@ xinf_gw_keys_load (const char *path, char *error, size_t error_size)
         snprintf (error, error_size, "cannot read the key file %s: %s", path, strerror (errno));
         return NULL;
     }
+    struct stat status;
+    if (fstat (fileno (file), &status) == 0 && (status.st_mode & 077))
+        xinf_warn ("gateway", "the key file %s can be read by others (mode %o): chmod 600 it", path,
+                   (unsigned) (status.st_mode & 0777));
     xinf_gw_keys_t *self = calloc (1, sizeof *self);
     assert (self);
     self->keys = calloc (XINF_GW_KEYS_MAX, sizeof *self->keys);

@@ -195,6 +195,7 @@ struct _xinf_gw_state_t {
     xinf_dealer_t *dealer;
     xinf_ctx_t *ctx;
     int mhd_timer;                    //  zloop timer for MHD's next timeout, or -1
+    int64_t gone_checked;             //  when suspended connections were last checked
     zhashx_t *pending;                //  corr (decimal) -> xinf_gw_request_t
     zhashx_t *template_warned;        //  uids whose template warning was logged
     xinf_gw_metrics_t *metrics;

@@ -126,8 +126,16 @@ def scenario_idle_streams(gateway, prompt):
           f"/health in {health_s * 1000:.0f} ms")
     check(threads_during == threads_before, "no thread per connection")
     check(growth_kib < 64 * 1024, f"memory of {IDLE_STREAMS} idle streams is bounded: +{growth_kib} KiB")
+    # Clients that give up while queued are found (MHD does not watch
+    # suspended connections: the gateway peeks) and their requests cancelled
+    before = cluster_requests(gateway.client)["by_code"].get("CANCELLED", 0)
     for sock in socks:
         sock.close()
+    poll("the closed queued streams are cancelled", 60,
+         lambda: cluster_requests(gateway.client)["queued"] == 0)
+    cancelled = cluster_requests(gateway.client)["by_code"].get("CANCELLED", 0) - before
+    check(cancelled >= IDLE_STREAMS - 5, f"the queued requests of closed connections are cancelled: {cancelled}")
+    print(f"{cancelled} queued streams whose clients closed were cancelled before they ran")
     blocker.close()
 
 
