@@ -216,6 +216,11 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     if (n != 1)
         return s_bad (error, "n", "only n = 1 is supported (one choice per request); send %lld requests instead",
                       (long long) n);
+    json_int_t best_of = 1;
+    if (s_integer (root, "best_of", 1, INT32_MAX, &best_of, error))
+        return -1;
+    if (best_of != 1)
+        return s_bad (error, "best_of", "only best_of = 1 is supported");
     const char *keys [] = { "max_tokens", "max_completion_tokens" };
     for (size_t index = 0; index < 2; index++)
         if (s_integer (root, keys [index], 1, UINT32_MAX, &max_tokens, error))

@@ -6,12 +6,12 @@
 
         xinf-bench-http [--clients 1,16,64] [--model FILE] [--threads N]
                         [--prompt-tokens P] [--max-tokens M] [--requests R]
-                        [--idle 1000]
+                        [--rounds 4] [--idle 1000]
 
-    Per N (after a warm-up run, then ZeroMQ, HTTP, HTTP, ZeroMQ, each
-    protocol's runs pooled): aggregate generated tok/s of each and their
-    ratio (HTTP / ZeroMQ; 1.00 = the gateway costs nothing), and the
-    median time to first token. Then
+    Per N (after a warm-up run, --rounds rounds of a ZeroMQ and an HTTP
+    run, the order alternating): aggregate generated tok/s of each (pooled)
+    and the median of the rounds' ratios HTTP / ZeroMQ with their range
+    (1.00 = the gateway costs nothing), and the time to first token. Then
     --idle streams are opened and left waiting behind a long generation: the
     node's thread count and resident memory before and with them.
 
@@ -40,6 +40,7 @@ static const xinf_option_t s_options [] = {
     { "requests", 'r', NULL, XINF_OPT_INT, "2", 1, 100000, NULL, "R", "requests per client, one after the other" },
     { "prompt-tokens", 'p', NULL, XINF_OPT_INT, "32", 1, 100000, NULL, "P", "prompt length in tokens" },
     { "max-tokens", 'M', NULL, XINF_OPT_INT, "64", 1, 100000, NULL, "M", "tokens generated per request" },
+    { "rounds", 0, NULL, XINF_OPT_INT, "4", 1, 64, NULL, "K", "rounds of one ZeroMQ and one HTTP run per N" },
     { "idle", 0, NULL, XINF_OPT_INT, "1000", 0, 100000, NULL, "K", "idle streams to hold (0: skip)" },
     { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "each run's deadline" },
     { NULL }
@@ -221,15 +222,6 @@ s_idle_run (xinf_dealer_t *dealer, pid_t pid, int port, const char *path, size_t
     xinf_http_idle_close (&blocker, 1);
 }
 
-static void
-s_report (size_t clients, xinf_load_row_t *zmq, xinf_http_row_t *http)
-{
-    printf ("%7zu %10.1f %10.1f %7.3f %8.0f/%-6.0f %9.1f %9.1f %6.0f/%-4.0f\n", clients, zmq->gen_tok_s, http->gen_tok_s,
-            zmq->gen_tok_s > 0 ? http->gen_tok_s / zmq->gen_tok_s : 0, zmq->tokens, http->tokens, zmq->ttft_p50,
-            http->ttft_p50, zmq->errors, http->errors);
-    fflush (stdout);
-}
-
 static xinf_load_row_t
 s_zmq_run (const char *endpoint, size_t clients, size_t requests, size_t prompt, size_t max, int64_t timeout)
 {
@@ -240,17 +232,26 @@ s_zmq_run (const char *endpoint, size_t clients, size_t requests, size_t prompt,
     return row;
 }
 
+static int
+s_compare (const void *left, const void *right)
+{
+    double a = *(const double *) left, b = *(const double *) right;
+    return a < b ? -1 : a > b;
+}
+
 //  Every N of --clients: a warm-up (the prompts enter the prefix cache, so
-//  that no run pays for them), then ZeroMQ, HTTP, HTTP, ZeroMQ (the order
-//  cancels a drift of the machine's load); each protocol's two runs pooled.
+//  that no run pays for them), then --rounds rounds of one ZeroMQ run and
+//  one HTTP run, the order alternating (ZH, HZ, ...) so that a drift of the
+//  machine's load hits both alike. Tok/s pooled over the rounds; the ratio
+//  is the median of the rounds' ratios, with their range.
 static void
 s_runs (xinf_config_t *config, const char *endpoint, int port)
 {
-    printf ("%7s %10s %10s %7s %15s %9s %9s %11s\n", "clients", "zmq tok/s", "http tok/s", "http/zmq",
-            "tokens z/h", "zmq TTFT", "http TTFT", "errors z/h");
+    printf ("%7s %10s %10s %8s %15s %15s %9s %9s %11s\n", "clients", "zmq tok/s", "http tok/s", "http/zmq",
+            "ratio min-max", "tokens z/h", "zmq TTFT", "http TTFT", "errors z/h");
     char list [256];
     snprintf (list, sizeof list, "%s", xinf_config_str (config, "clients"));
-    size_t requests = (size_t) xinf_config_int (config, "requests");
+    size_t requests = (size_t) xinf_config_int (config, "requests"), rounds = (size_t) xinf_config_int (config, "rounds");
     size_t prompt = (size_t) xinf_config_int (config, "prompt-tokens"), max = (size_t) xinf_config_int (config, "max-tokens");
     int64_t timeout = xinf_config_int (config, "timeout");
     char *save = NULL;
@@ -259,19 +260,30 @@ s_runs (xinf_config_t *config, const char *endpoint, int port)
         if (clients < 1 || clients > 4096)
             continue;
         s_zmq_run (endpoint, clients, requests, prompt, max, timeout);
-        xinf_load_row_t zmq = s_zmq_run (endpoint, clients, requests, prompt, max, timeout);
-        xinf_http_row_t http = xinf_http_load_run (port, NULL, "bench", clients, requests, prompt, max, timeout);
-        xinf_http_row_t http2 = xinf_http_load_run (port, NULL, "bench", clients, requests, prompt, max, timeout);
-        xinf_load_row_t zmq2 = s_zmq_run (endpoint, clients, requests, prompt, max, timeout);
-        zmq.tokens += zmq2.tokens;
-        zmq.errors += zmq2.errors;
-        zmq.gen_tok_s = zmq.tokens / (zmq.wall_s + zmq2.wall_s);
-        zmq.ttft_p50 = (zmq.ttft_p50 + zmq2.ttft_p50) / 2;
-        http.tokens += http2.tokens;
-        http.errors += http2.errors;
-        http.gen_tok_s = http.tokens / (http.wall_s + http2.wall_s);
-        http.ttft_p50 = (http.ttft_p50 + http2.ttft_p50) / 2;
-        s_report (clients, &zmq, &http);
+        xinf_load_row_t zmq = { 0 };
+        xinf_http_row_t http = { 0 };
+        double zmq_wall = 0, http_wall = 0, ratios [64];
+        for (size_t round = 0; round < rounds && round < 64; round++) {
+            xinf_load_row_t z = { 0 };
+            xinf_http_row_t h = { 0 };
+            if (round % 2 == 0)
+                z = s_zmq_run (endpoint, clients, requests, prompt, max, timeout);
+            h = xinf_http_load_run (port, NULL, "bench", clients, requests, prompt, max, timeout);
+            if (round % 2 == 1)
+                z = s_zmq_run (endpoint, clients, requests, prompt, max, timeout);
+            ratios [round] = z.gen_tok_s > 0 ? h.gen_tok_s / z.gen_tok_s : 0;
+            zmq.tokens += z.tokens, zmq.errors += z.errors, zmq_wall += z.wall_s, zmq.ttft_p50 += z.ttft_p50 / (double) rounds;
+            http.tokens += h.tokens, http.errors += h.errors, http_wall += h.wall_s, http.ttft_p50 += h.ttft_p50 / (double) rounds;
+        }
+        zmq.gen_tok_s = zmq_wall > 0 ? zmq.tokens / zmq_wall : 0;
+        http.gen_tok_s = http_wall > 0 ? http.tokens / http_wall : 0;
+        size_t count = rounds < 64 ? rounds : 64;
+        qsort (ratios, count, sizeof *ratios, s_compare);
+        double median = count % 2 ? ratios [count / 2] : (ratios [count / 2 - 1] + ratios [count / 2]) / 2;
+        printf ("%7zu %10.1f %10.1f %8.3f %7.3f-%-7.3f %7.0f/%-7.0f %9.1f %9.1f %6.0f/%-4.0f\n", clients, zmq.gen_tok_s,
+                http.gen_tok_s, median, ratios [0], ratios [count - 1], zmq.tokens, http.tokens, zmq.ttft_p50,
+                http.ttft_p50, zmq.errors, http.errors);
+        fflush (stdout);
     }
 }
 

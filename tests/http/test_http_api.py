@@ -87,6 +87,7 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "top_p": 1.5}, "between 0 and 1", "top_p"),
     ({"model": "m", "prompt": "x", "seed": "s"}, "integer", "seed"),
     ({"model": "m", "prompt": "x", "n": 2}, "only n = 1", "n"),
+    ({"model": "m", "prompt": "x", "best_of": 3}, "only best_of = 1", "best_of"),
     ({"model": "m", "prompt": "x", "stream": "yes"}, "true or false", "stream"),
     ({"model": "m", "prompt": "x", "stream_options": {"include_usage": True}}, "only allowed when stream", "stream_options"),
     ({"model": "m", "prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "at most 4", "stop"),
@@ -118,6 +119,9 @@ def scenario_bad_input(gateway):
     expect_error(gateway.call("POST", "/v1/completions", {"model": "a/b", "prompt": "x"}), 404, "does not exist")
     expect_error(gateway.call("POST", "/v1/chat/completions",
                               {"model": "nope", "messages": [{"role": "user", "content": "x"}]}), 404, "nope")
+    headers, body = expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": [7] * 5000,
+                                                                          "max_tokens": 2}), 400, "context")
+    check(body["error"]["code"] == "context_length_exceeded", f"a prompt over the context: {body}")
     status, _, body = gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "max_tokens": 2,
                                                                "unknown_field": {"deep": [1, 2]}, "logprobs": None,
                                                                "user": "u1", "frequency_penalty": 0})

@@ -139,6 +139,25 @@ def scenario_idle_streams(gateway, prompt):
     blocker.close()
 
 
+def scenario_deadline(build_dir, workdir, path, prompt):
+    """--http-request-timeout-s: a queued request past it is 504; a stream
+    past it ends with an error event."""
+    gateway = Gateway(build_dir, workdir, "--http-request-timeout-s", "1")
+    gateway.launch("q", path, max_seqs=1)
+    running = post_raw(gateway.port, {"model": "q", "prompt": prompt, "max_tokens": 100000, "temperature": 0,
+                                      "stream": True})
+    check(b"data: {" in read_until(running, b"data: {", 30), "the long request runs")
+    started = time.monotonic()
+    status, _, body = gateway.call("POST", "/v1/completions", {"model": "q", "prompt": "y", "max_tokens": 2})
+    check(status == 504 and body["error"]["code"] == "deadline_exceeded", f"504 past the deadline: {status} {body}")
+    data = read_until(running, b"\"error\"", 30)
+    check(b'"deadline_exceeded"' in data, f"the stream ends with an error event: {data[-300:]!r}")
+    running.close()
+    check(gateway.stop() == 0, "the node exits 0")
+    print(f"504 for a request queued past --http-request-timeout-s ({time.monotonic() - started:.1f} s); "
+          "a stream past it ends with an error event")
+
+
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-streams-") as workdir:
@@ -153,6 +172,7 @@ def main():
         scenario_overloaded(gateway, prompt)
         scenario_idle_streams(gateway, prompt)
         check(gateway.stop() == 0, "the node exits 0 with streams still waiting")
+        scenario_deadline(build_dir, workdir, path, prompt)
     print("PASS: disconnects cancel, 429 when full, a thousand idle streams on one thread")
 
 
