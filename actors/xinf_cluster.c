@@ -14,12 +14,13 @@ typedef struct {
     xinf_value_t *warnings;       //  array of str
     xinf_value_t *waits;          //  latest reported, array of wait maps
     int64_t waits_at;
+    uint64_t refused_pid;         //  the last other process refused this name (logged once)
 } s_worker_t;
 
 typedef struct {
     uint64_t seq;
     uint64_t time_ms;
-    char kind [16];
+    char kind [24];
     char node [XINF_NODE_NAME_MAX + 1];
     char *detail;
 } s_event_t;
@@ -27,6 +28,7 @@ typedef struct {
 struct _xinf_cluster_t {
     char name [XINF_NODE_NAME_MAX + 1];
     int64_t heartbeat_ms;
+    int64_t forget_ms;                //  lost workers leave the table after it (0: never)
     int liveness;
     zhashx_t *workers;            //  node name -> s_worker_t
     xinf_heartbeat_t *liveness_tracker;
@@ -129,6 +131,14 @@ xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, co
     event->detail = strdup (detail);
 }
 
+void
+xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node,
+                         const char *detail)
+{
+    xinf_cluster_event (self, kind, node, "%s", detail);
+    self->events [(self->next_seq - 2) % XINF_EVENTS_KEPT].time_ms = time_ms;
+}
+
 static s_worker_t *
 s_by_peer (xinf_cluster_t *self, const char *peer_id)
 {
@@ -157,6 +167,12 @@ s_address_warnings (xinf_cluster_t *self, const xinf_hello_t *hello, const char 
         snprintf (text, sizeof text, "worker %s advertises %s but connects from %s: peers will dial %s; "
                   "set -H / XINF_HOST_IP on %s to the address other nodes reach it at",
                   hello->node, hello->host_ip, observed, hello->host_ip, hello->node);
+        xinf_array_push (warnings, xinf_value_new_str (text));
+    }
+    if (strcmp (hello->version, XINF_VERSION_STRING) != 0) {
+        snprintf (text, sizeof text, "worker %s runs xinf %s, the supervisor %s: mixed builds may disagree on "
+                  "models and kernels; run the same version on every node", hello->node, hello->version,
+                  XINF_VERSION_STRING);
         xinf_array_push (warnings, xinf_value_new_str (text));
     }
     if ((int64_t) hello->heartbeat_ms != self->heartbeat_ms || (int) hello->liveness != self->liveness) {
@@ -192,8 +208,17 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
         snprintf (reason, reason_size, "node name '%s' is already registered by pid %llu at %s (observed %s); "
                   "give each worker its own --node-name", hello->node,
                   (unsigned long long) worker->hello.pid, worker->hello.host_ip, worker->observed);
+        //  Logged once a claimant: it retries every few seconds
+        if (worker->refused_pid != hello->pid)
+            xinf_warn ("supervisor", "registration refused node=%s pid=%llu code=%s reason=\"%s\"", hello->node,
+                       (unsigned long long) hello->pid, code, reason);
+        worker->refused_pid = hello->pid;
         return -1;
     }
+    //  A HELLO sent again before our WELCOME reached the worker: answered
+    //  the same, but it is not a new registration (no log line, no event)
+    bool repeat = worker && worker->state == XINF_WORKER_ALIVE && strcmp (worker->peer_id, peer_id) == 0
+               && worker->hello.pid == hello->pid;
     bool again = worker != NULL;
     if (!worker) {
         worker = calloc (1, sizeof *worker);
@@ -206,7 +231,8 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
     snprintf (worker->peer_id, sizeof worker->peer_id, "%s", peer_id);
     snprintf (worker->observed, sizeof worker->observed, "%s", observed);
     worker->state = XINF_WORKER_ALIVE;
-    worker->state_since = worker->registered_at = now;
+    if (!repeat)
+        worker->state_since = worker->registered_at = now;
     xinf_value_destroy (&worker->warnings);
     worker->warnings = s_address_warnings (self, &worker->hello, worker->observed);
     xinf_value_destroy (&worker->waits);
@@ -215,6 +241,11 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
     xinf_heartbeat_add (self->liveness_tracker, worker->hello.node, now);
 
     const char *node = worker->hello.node;
+    if (repeat) {
+        xinf_debug ("supervisor", "HELLO again from node=%s: answered, not a new registration", node);
+        s_fill_welcome (self, worker, welcome);
+        return 0;
+    }
     xinf_info ("supervisor", "worker %s node=%s host_ip=%s (%s) observed=%s pid=%llu cpus=%llu devices=%zu models=%zu",
                again ? "re-registered" : "registered", node, worker->hello.host_ip, worker->hello.host_ip_source,
                worker->observed, (unsigned long long) worker->hello.pid, (unsigned long long) worker->hello.cpus,
@@ -272,10 +303,41 @@ xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now)
         self->lost_fn (worker->hello.node, "stopped (BYE)", self->lost_arg);
 }
 
+//  Workers lost for longer than forget_ms leave the table, with an event.
+static void
+s_forget_lost (xinf_cluster_t *self, int64_t now)
+{
+    zlist_t *gone = zlist_new ();
+    zlist_autofree (gone);
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (worker->state == XINF_WORKER_LOST && now - worker->state_since >= self->forget_ms)
+            zlist_append (gone, worker->hello.node);
+    for (char *node = (char *) zlist_first (gone); node; node = (char *) zlist_next (gone)) {
+        s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+        int64_t lost_ms = now - worker->state_since;
+        xinf_info ("supervisor", "worker forgotten node=%s lost_ms=%lld", node, (long long) lost_ms);
+        xinf_cluster_event (self, "forgotten", node, "lost for %lld ms (--forget-lost-ms %lld): removed from the "
+                            "workers", (long long) lost_ms, (long long) self->forget_ms);
+        xinf_heartbeat_remove (self->liveness_tracker, node);
+        zhashx_delete (self->workers, node);
+    }
+    zlist_destroy (&gone);
+}
+
 size_t
 xinf_cluster_check (xinf_cluster_t *self, int64_t now)
 {
-    return xinf_heartbeat_check (self->liveness_tracker, now);
+    size_t lost = xinf_heartbeat_check (self->liveness_tracker, now);
+    if (self->forget_ms > 0)
+        s_forget_lost (self, now);
+    return lost;
+}
+
+void
+xinf_cluster_set_forget (xinf_cluster_t *self, int64_t forget_ms)
+{
+    self->forget_ms = forget_ms;
 }
 
 zlist_t *
@@ -443,6 +505,9 @@ xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_
     xinf_value_t *events = xinf_value_new_array ();
     uint64_t oldest = self->next_seq > XINF_EVENTS_KEPT ? self->next_seq - XINF_EVENTS_KEPT : 1;
     uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
+    //  Without 'since': the newest 'limit' events (oldest first)
+    if (since == 0 && self->next_seq - seq > limit)
+        seq = self->next_seq - limit;
     for (; seq < self->next_seq && xinf_value_count (events) < limit; seq++) {
         const s_event_t *event = &self->events [(seq - 1) % XINF_EVENTS_KEPT];
         xinf_value_t *item = xinf_value_new_map ();
@@ -455,4 +520,29 @@ xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_
     }
     *next = seq - 1;
     return events;
+}
+
+int64_t
+xinf_cluster_silence_ms (xinf_cluster_t *self, const char *node, int64_t now)
+{
+    if (!zhashx_lookup (self->workers, node))
+        return -1;
+    return xinf_heartbeat_age (self->liveness_tracker, node, now);
+}
+
+int64_t
+xinf_cluster_heartbeat_interval (xinf_cluster_t *self)
+{
+    return self->heartbeat_ms;
+}
+
+bool
+xinf_cluster_data_ports (xinf_cluster_t *self, const char *node, uint64_t *low, uint64_t *high)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    if (!worker)
+        return false;
+    *low = worker->hello.data_port_low;
+    *high = worker->hello.data_port_high;
+    return true;
 }

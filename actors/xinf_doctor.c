@@ -1,5 +1,6 @@
 /*  xinf_doctor: the connectivity mesh and the deployment checklist.  */
 #include "xinf_doctor.h"
+#include "xinf_resources.h"
 
 #include <stdarg.h>
 
@@ -123,8 +124,12 @@ s_versions (xinf_value_t *workers, xinf_value_t *problems)
 }
 
 //  Per worker: heartbeat health, address warnings, a listener to probe.
+//  An advertised address that differs from the observed one is only a
+//  warning (NAT, several NICs, a proxy): the mesh tells whether the
+//  workers reach each other there. Loopback advertised to a supervisor on
+//  another host is a problem: no other host can reach it.
 static xinf_value_t *
-s_alive_workers (xinf_value_t *workers, xinf_value_t *problems)
+s_alive_workers (xinf_value_t *workers, xinf_value_t *problems, xinf_value_t *warned)
 {
     xinf_value_t *alive = xinf_value_new_array ();
     for (size_t index = 0; index < xinf_value_count (workers); index++) {
@@ -135,9 +140,11 @@ s_alive_workers (xinf_value_t *workers, xinf_value_t *problems)
                        (double) xinf_value_uint (xinf_map_get (worker, "last_heartbeat_ms")) / 1000.0);
         if (!streq (state, "alive"))
             continue;
+        const char *host = s_str (worker, "host_ip"), *seen = s_str (worker, "observed_address");
+        bool unreachable = xinf_address_is_loopback (host) && *seen && !xinf_address_is_loopback (seen);
         const xinf_value_t *warnings = xinf_map_get (worker, "warnings");
         for (size_t at = 0; at < xinf_value_count (warnings); at++)
-            s_problem (problems, "%s", xinf_value_str (xinf_array_at (warnings, at)));
+            s_problem (unreachable ? problems : warned, "%s", xinf_value_str (xinf_array_at (warnings, at)));
         if (xinf_value_uint (xinf_map_get (worker, "data_port")) == 0)
             s_problem (problems, "worker %s has no probe listener: no free port in its --data-ports range", node);
         xinf_array_push (alive, xinf_value_dup (worker));
@@ -150,10 +157,11 @@ s_reply (xinf_doctor_t *self, xinf_ctx_t *ctx, s_session_t *session, const xinf_
          const xinf_value_t *results)
 {
     xinf_value_t *problems = xinf_value_new_array ();
-    xinf_value_t *alive = s_alive_workers (session->workers, problems);
+    xinf_value_t *warnings = xinf_value_new_array ();
+    xinf_value_t *alive = s_alive_workers (session->workers, problems, warnings);
     xinf_msg_t *reply = xinf_msg_new ("DOCTOR_REPLY");
     xinf_value_t *body = xinf_msg_body (reply);
-    xinf_map_put (body, "mesh", xinf_mesh_matrix (expected, results, problems));
+    xinf_map_put (body, "mesh", xinf_mesh_matrix (self->mesh, expected, results, problems));
     xinf_map_put (body, "versions", s_versions (alive, problems));
     xinf_value_t *health = xinf_value_new_array ();
     for (size_t index = 0; index < xinf_value_count (session->workers); index++) {
@@ -170,6 +178,7 @@ s_reply (xinf_doctor_t *self, xinf_ctx_t *ctx, s_session_t *session, const xinf_
     xinf_map_put_str (body, "cuda_graphs", "not applicable: no CUDA executor in this build's workers (CPU only)");
     xinf_map_put_bool (body, "ok", xinf_value_count (problems) == 0);
     xinf_map_put (body, "problems", problems);
+    xinf_map_put (body, "warnings", warnings);
     xinf_msg_set_corr (reply, session->corr);
     xinf_router_send (xinf_ctx_router (ctx), xinf_router_peer (xinf_ctx_router (ctx), session->client), &reply);
     xinf_value_destroy (&alive);

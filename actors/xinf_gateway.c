@@ -374,7 +374,7 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
     xinf_gateway_t *self = calloc (1, sizeof *self);
     assert (self);
     self->state = state;
-    xinf_actor_spec_t spec = { "gateway", NULL, s_init, s_fini, state };
+    xinf_actor_spec_t spec = { .name = "gateway", .init = s_init, .fini = s_fini, .state = state };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor) {
         snprintf (error, error_size, "%s", *state->error ? state->error : "the gateway actor did not start");

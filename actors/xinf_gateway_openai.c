@@ -50,6 +50,7 @@ xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *me
         { "OVERLOADED", 429, "server_overloaded", "overloaded" },
         { "MODEL_NOT_READY", 503, "server_error", "model_not_ready" },
         { "RESTARTING", 503, "server_error", "restarting" },
+        { "STANDBY", 503, "server_error", "standby" },
         { "NO_WORKER", 503, "server_error", "no_worker" },
         { "DEADLINE_EXCEEDED", 504, "timeout_error", "deadline_exceeded" },
         { NULL, 500, "server_error", NULL }

@@ -57,6 +57,7 @@ xinf_model_entry_free (xinf_model_entry_t **model_p)
         }
         s_wait_end (&model->mesh_wait);
         xinf_value_destroy (&model->preflight);
+        xinf_value_destroy (&model->warnings);
         free (model);
         *model_p = NULL;
     }
@@ -127,6 +128,9 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     s_set (replica->state, sizeof replica->state, "failed");
     replica->deadline = 0;
     s_wait_end (&replica->wait);
+    if (replica->port_session)
+        xinf_mesh_cancel (self->mesh, replica->port_session);
+    replica->port_session = 0;
     xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
                (unsigned long long) replica->index, replica->error);
     //  The other ranks free their memory
@@ -136,6 +140,13 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
                                 "the replica failed");
     if (self->failed_fn)
         self->failed_fn (ctx, model, replica, self->failed_arg);
+}
+
+int
+xinf_launch_load_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                          xinf_replica_entry_t *replica)
+{
+    return s_send_load (self, ctx, model, replica, 0);
 }
 
 // ---- 1. address check ---------------------------------------------------
@@ -159,35 +170,75 @@ s_field (const xinf_value_t *worker, const char *key)
     return text ? text : "";
 }
 
+void
+xinf_launch_warn (xinf_model_entry_t *model, const char *format, ...)
+{
+    char text [768];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    if (!model->warnings)
+        model->warnings = xinf_value_new_array ();
+    for (size_t index = 0; index < xinf_value_count (model->warnings); index++)
+        if (streq (xinf_value_str (xinf_array_at (model->warnings, index)), text))
+            return;
+    xinf_warn ("supervisor", "launch uid=%s: %s", model->uid, text);
+    xinf_array_push (model->warnings, xinf_value_new_str (text));
+}
+
 //  One rank's advertised address against the one its connection comes
-//  from: 0, or -1 with the problem and its fix.
+//  from: 0, or -1 with the problem and its fix. An address that differs
+//  but is not loopback may be right (NAT, several NICs, a proxy): a
+//  warning, and the preflight mesh decides.
 static int
-s_address_mismatch (const xinf_value_t *worker, size_t rank, const char *node, char *error, size_t size)
+s_address_mismatch (xinf_model_entry_t *model, const xinf_value_t *worker, size_t rank, const char *node,
+                    char *error, size_t size)
 {
     const char *host = s_field (worker, "host_ip"), *seen = s_field (worker, "observed_address");
     bool loopback = xinf_address_is_loopback (host);
     //  Connecting over loopback says only that it shares the supervisor's host
     if (!*seen || !strcmp (host, seen) || xinf_address_is_loopback (seen))
         return 0;
-    if (loopback)
-        snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s but connects "
-                  "from %s: the other ranks cannot reach it at %s; fix: set -H / XINF_HOST_IP on %s to %s or another "
-                  "address the other workers reach it at", rank, node, host, seen, host, node, seen);
-    else
-        snprintf (error, size, "address check: rank %zu (worker %s) advertises %s but the supervisor sees it "
-                  "connect from %s: the other ranks would dial %s; fix: set -H / XINF_HOST_IP on %s to the "
-                  "address the other workers reach it at", rank, node, host, seen, host, node);
+    if (!loopback) {
+        xinf_launch_warn (model, "rank %zu (worker %s) advertises %s but the supervisor sees it connect from %s "
+                          "(NAT, several NICs or a proxy?): the other ranks will dial %s, and the preflight checks "
+                          "that they reach it there", rank, node, host, seen, host);
+        return 0;
+    }
+    snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s but connects "
+              "from %s: the other ranks cannot reach it at %s; fix: set -H / XINF_HOST_IP on %s to %s or another "
+              "address the other workers reach it at", rank, node, host, seen, host, node, seen);
     return -1;
+}
+
+//  Ranks on one machine (the same advertised address) share its cores and
+//  memory bandwidth: usually slower than one rank with all the threads.
+static void
+s_shared_machine_warning (xinf_model_entry_t *model, const xinf_value_t *workers, xinf_replica_entry_t *replica)
+{
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        for (size_t other = rank + 1; other < replica->n_ranks; other++) {
+            const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
+            if (*host && streq (host, s_field (s_worker (workers, replica->ranks [other].node), "host_ip"))) {
+                xinf_launch_warn (model, "ranks %zu (worker %s) and %zu (worker %s) run on one machine (%s): they "
+                                  "share its cores and memory bandwidth, so the replica is likely slower than one "
+                                  "worker there with all the threads; tensor parallelism pays across machines",
+                                  rank, replica->ranks [rank].node, other, replica->ranks [other].node, host);
+                return;
+            }
+        }
 }
 
 //  0, or -1 with the problem and its fix.
 static int
-s_address_check (const xinf_value_t *workers, xinf_replica_entry_t *replica, char *error, size_t size)
+s_address_check (xinf_model_entry_t *model, const xinf_value_t *workers, xinf_replica_entry_t *replica,
+                 char *error, size_t size)
 {
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         const char *node = replica->ranks [rank].node;
         const xinf_value_t *worker = s_worker (workers, node);
-        if (s_address_mismatch (worker, rank, node, error, size))
+        if (s_address_mismatch (model, worker, rank, node, error, size))
             return -1;
         if (!xinf_value_uint (xinf_map_get (worker, "data_port"))) {
             snprintf (error, size, "rank %zu (worker %s) has no data listener: no free port in its --data-ports "
@@ -245,7 +296,8 @@ s_missing_pairs (xinf_replica_entry_t *replica, const xinf_value_t *results, xin
 //  The part of a mesh between one replica's ranks: 0, or -1 with the
 //  failed pairs and their fixes in 'error'.
 static int
-s_preflight_verdict (xinf_replica_entry_t *replica, const xinf_value_t *expected, const xinf_value_t *results,
+s_preflight_verdict (xinf_launch_t *self, xinf_replica_entry_t *replica, const xinf_value_t *expected,
+                     const xinf_value_t *results,
                      char *error, size_t size)
 {
     xinf_value_t *mine = xinf_value_new_array ();
@@ -268,7 +320,7 @@ s_preflight_verdict (xinf_replica_entry_t *replica, const xinf_value_t *expected
     if (xinf_value_count (mine) < replica->n_ranks)
         xinf_array_push (problems, xinf_value_new_str ("a rank's worker could not be asked to probe (not alive any more?)"));
     s_missing_pairs (replica, mine_results, problems);
-    xinf_value_t *matrix = xinf_mesh_matrix (mine, mine_results, problems);
+    xinf_value_t *matrix = xinf_mesh_matrix (self->mesh, mine, mine_results, problems);
     size_t used = (size_t) snprintf (error, size, "preflight failed:");
     for (size_t index = 0; index < xinf_value_count (problems) && used < size; index++)
         used += (size_t) snprintf (error + used, size - used, "%s %s", index ? ";" : "",
@@ -332,23 +384,50 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
     s_wait_end (&model->mesh_wait);
     xinf_value_t *problems = xinf_value_new_array ();
     xinf_value_destroy (&model->preflight);
-    model->preflight = xinf_mesh_matrix (expected, results, problems);
+    model->preflight = xinf_mesh_matrix (self->mesh, expected, results, problems);
     xinf_value_destroy (&problems);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
         if (!streq (replica->state, "preflight"))
             continue;
         char error [1024];
-        if (s_preflight_verdict (replica, expected, results, error, sizeof error))
+        if (s_preflight_verdict (self, replica, expected, results, error, sizeof error)) {
+            //  A split address warned about at the address check is the likely cause
+            for (size_t at = 0; at < xinf_value_count (model->warnings); at++) {
+                size_t used = strlen (error);
+                snprintf (error + used, sizeof error - used, "; note: %s",
+                          xinf_value_str (xinf_array_at (model->warnings, at)));
+            }
             xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+        }
         else
             s_begin_rendezvous (self, ctx, model, replica);
     }
 }
 
+//  Workers of another build than the supervisor's: a warning each.
+static void
+s_version_warnings (xinf_launch_t *self, xinf_model_entry_t *model)
+{
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    for (size_t index = 0; index < model->count; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
+        for (size_t rank = 0; rank < ranks; rank++) {
+            const char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
+            const char *version = s_field (s_worker (workers, node), "version");
+            if (*version && strcmp (version, XINF_VERSION_STRING) != 0)
+                xinf_launch_warn (model, "worker %s runs xinf %s, the supervisor %s: run the same version on every "
+                                  "node", node, version, XINF_VERSION_STRING);
+        }
+    }
+    xinf_value_destroy (&workers);
+}
+
 void
 xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model)
 {
+    s_version_warnings (self, model);
     if (model->n_worker <= 1) {
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
@@ -368,7 +447,8 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
         xinf_replica_entry_t *replica = &model->replicas [index];
         char error [1024];
         s_set (replica->state, sizeof replica->state, "preflight");
-        if (s_address_check (workers, replica, error, sizeof error)) {
+        s_shared_machine_warning (model, workers, replica);
+        if (s_address_check (model, workers, replica, error, sizeof error)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
             continue;
         }
@@ -389,6 +469,86 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
 }
 
 // ---- 3. rendezvous and 4. load ------------------------------------------
+
+static void s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                          xinf_replica_entry_t *replica);
+
+static xinf_replica_entry_t *
+s_replica_of_ports (xinf_launch_t *self, uint64_t session, xinf_model_entry_t **model_p)
+{
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
+         model = (xinf_model_entry_t *) zhashx_next (self->models))
+        for (size_t index = 0; index < model->count; index++)
+            if (model->replicas [index].port_session == session) {
+                *model_p = model;
+                return &model->replicas [index];
+            }
+    return NULL;
+}
+
+//  Every rank's worker has dialed the ports the others' collectives bound:
+//  the rendezvous may begin; else the replica fails naming the pairs.
+static void
+s_on_ports_checked (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected, const xinf_value_t *results,
+                    void *arg)
+{
+    xinf_launch_t *self = (xinf_launch_t *) arg;
+    xinf_model_entry_t *model = NULL;
+    xinf_replica_entry_t *replica = s_replica_of_ports (self, session, &model);
+    if (!replica)
+        return;
+    replica->port_session = 0;
+    replica->ports_checked = true;
+    s_wait_end (&replica->wait);
+    xinf_value_t *problems = xinf_value_new_array ();
+    xinf_value_t *matrix = xinf_mesh_matrix (self->mesh, expected, results, problems);
+    if (xinf_value_count (problems)) {
+        char error [1024];
+        size_t used = (size_t) snprintf (error, sizeof error, "the ranks' data ports are not reachable:");
+        for (size_t index = 0; index < xinf_value_count (problems) && used < sizeof error; index++)
+            used += (size_t) snprintf (error + used, sizeof error - used, "%s %s", index ? ";" : "",
+                                       xinf_value_str (xinf_array_at (problems, index)));
+        xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+    }
+    else
+        s_send_group (self, ctx, model, replica);
+    xinf_value_destroy (&matrix);
+    xinf_value_destroy (&problems);
+}
+
+//  The preflight probed each worker's probe listener; the collectives
+//  bound other ports of the range. Before the rendezvous every rank's
+//  worker dials exactly those (TCP connect), so a port closed in a
+//  firewall is named, with its range, in seconds, not as a rendezvous
+//  timeout.
+static void
+s_check_ports (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
+{
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    xinf_value_t *targets = xinf_value_new_array ();
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
+        char endpoint [160];
+        snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
+                  (unsigned long long) replica->ranks [rank].data_port);
+        xinf_value_t *target = xinf_value_new_map ();
+        xinf_map_put_str (target, "node", replica->ranks [rank].node);
+        xinf_map_put_str (target, "endpoint", endpoint);
+        xinf_map_put_bool (target, "tcp_only", true);
+        xinf_array_push (targets, target);
+    }
+    replica->port_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_ports_checked,
+                                             self);
+    int64_t limit = (int64_t) model->probe_timeout_ms * 3 / 2 + 1000 + XINF_STEP_SLACK_MS;
+    replica->deadline = zclock_mono () + limit;
+    s_wait_end (&replica->wait);
+    char what [160];
+    snprintf (what, sizeof what, "rendezvous %s/%llu: checking the ranks' data ports", model->uid,
+              (unsigned long long) replica->index);
+    replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers", limit);
+    xinf_value_destroy (&targets);
+    xinf_value_destroy (&workers);
+}
 
 static void
 s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
@@ -447,8 +607,8 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         replica->bytes_done += entry->bytes_done;
         replica->bytes_total += entry->bytes_total;
     }
-    if (all_ported && !replica->group_sent)
-        s_send_group (self, ctx, model, replica);
+    if (all_ported && !replica->group_sent && !replica->port_session && !replica->ports_checked)
+        s_check_ports (self, ctx, model, replica);
     for (size_t rank = 1; all_ready && rank < replica->n_ranks; rank++)
         if (strcmp (replica->ranks [rank].model, replica->ranks [0].model)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "rank %zu (worker %s) loaded another model than "
@@ -510,6 +670,9 @@ xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mode
         xinf_replica_entry_t *replica = &model->replicas [index];
         replica->deadline = 0;
         s_wait_end (&replica->wait);
+        if (replica->port_session)
+            xinf_mesh_cancel (self->mesh, replica->port_session);
+        replica->port_session = 0;
         size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
         for (size_t rank = 0; rank < ranks; rank++) {
             xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");

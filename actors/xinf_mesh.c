@@ -229,20 +229,44 @@ s_problem (xinf_value_t *problems, const char *format, ...)
     xinf_array_push (problems, xinf_value_new_str (text));
 }
 
+//  A refused probe port: a worker heard from lately runs, so the address
+//  is likely wrong; one silent for longer than a heartbeat may be down.
 static void
-s_fix (char *fix, size_t size, const char *status, const char *to, const char *endpoint)
+s_fix_refused (xinf_mesh_t *self, char *fix, size_t size, const char *to, const char *endpoint, const char *host,
+               int host_length)
+{
+    int64_t silence = xinf_cluster_silence_ms (self->cluster, to, zclock_mono ());
+    int64_t interval = xinf_cluster_heartbeat_interval (self->cluster);
+    if (silence > interval + interval / 5)
+        snprintf (fix, size, "refused on its probe port; last heartbeat %.1f s ago (every %.1f s): the worker may "
+                  "be down (crashed or stopped): check %s's process", (double) silence / 1000,
+                  (double) interval / 1000, to);
+    else
+        snprintf (fix, size, "nothing listens on %s although %s sent a heartbeat %.1f s ago: is %.*s the right "
+                  "address of %s? set -H / XINF_HOST_IP on %s", endpoint, to, (double) (silence > 0 ? silence : 0) / 1000,
+                  host_length, host, to, to);
+}
+
+static void
+s_fix (xinf_mesh_t *self, char *fix, size_t size, const char *status, const char *to, const char *endpoint)
 {
     const char *colon = strrchr (endpoint, ':');
     const char *host = strncmp (endpoint, "tcp://", 6) == 0 ? endpoint + 6 : endpoint;
     int host_length = colon ? (int) (colon - host) : (int) strlen (host);
+    uint64_t low = 0, high = 0;
+    char ports [48];
+    if (xinf_cluster_data_ports (self->cluster, to, &low, &high) && low < high)
+        snprintf (ports, sizeof ports, "%llu-%llu", (unsigned long long) low, (unsigned long long) high);
+    else
+        snprintf (ports, sizeof ports, "%s", colon ? colon + 1 : "?");
+    //  The whole range: the collectives bind any free port of it
     if (streq (status, "timeout") || streq (status, "unreachable"))
-        snprintf (fix, size, "open port %s/tcp on %.*s to the other workers (firewall, security group), "
-                  "or if %.*s is not %s's address, set -H / XINF_HOST_IP on %s", colon ? colon + 1 : "?",
+        snprintf (fix, size, "open %s/tcp on %.*s to the other workers (firewall, security group), "
+                  "or if %.*s is not %s's address, set -H / XINF_HOST_IP on %s", ports,
                   host_length, host, host_length, host, to, to);
     else
     if (streq (status, "refused"))
-        snprintf (fix, size, "nothing listens on %s: is %.*s the right address of %s? set -H / XINF_HOST_IP on %s",
-                  endpoint, host_length, host, to, to);
+        s_fix_refused (self, fix, size, to, endpoint, host, host_length);
     else
     if (streq (status, "busy"))
         snprintf (fix, size, "%s was busy with 4 other probe runs (doctor or launches at the same time): try again", to);
@@ -255,7 +279,7 @@ s_fix (char *fix, size_t size, const char *status, const char *to, const char *e
 }
 
 xinf_value_t *
-xinf_mesh_matrix (const xinf_value_t *expected, const xinf_value_t *results, xinf_value_t *problems)
+xinf_mesh_matrix (xinf_mesh_t *self, const xinf_value_t *expected, const xinf_value_t *results, xinf_value_t *problems)
 {
     xinf_value_t *mesh = xinf_value_new_array ();
     for (size_t index = 0; index < xinf_value_count (expected); index++) {
@@ -272,7 +296,7 @@ xinf_mesh_matrix (const xinf_value_t *expected, const xinf_value_t *results, xin
             const char *status = s_str (result, "status");
             if (!streq (status, "ok")) {
                 char fix [512];
-                s_fix (fix, sizeof fix, status, s_str (result, "to"), s_str (result, "endpoint"));
+                s_fix (self, fix, sizeof fix, status, s_str (result, "to"), s_str (result, "endpoint"));
                 s_problem (problems, "%s cannot reach %s at %s: %s (%s) after %llu ms; fix: %s", from, s_str (result, "to"),
                            s_str (result, "endpoint"), status, s_str (result, "detail"),
                            (unsigned long long) xinf_value_uint (xinf_map_get (result, "ms")), fix);

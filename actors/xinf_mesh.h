@@ -47,6 +47,6 @@ void xinf_mesh_tick (xinf_mesh_t *self, xinf_ctx_t *ctx, int64_t now);
 //  The matrix as an array of {from, to, endpoint, status, ms, detail},
 //  appending to 'problems' (array of strings) one line per failed pair and
 //  per node that did not report, each with the fix.
-xinf_value_t *xinf_mesh_matrix (const xinf_value_t *expected, const xinf_value_t *results, xinf_value_t *problems);
+xinf_value_t *xinf_mesh_matrix (xinf_mesh_t *self, const xinf_value_t *expected, const xinf_value_t *results, xinf_value_t *problems);
 
 #endif

@@ -32,7 +32,7 @@ xinf_probe_listener_new (const char *node, int low, int high)
     xinf_probe_listener_t *self = calloc (1, sizeof *self);
     assert (self);
     snprintf (self->node, sizeof self->node, "%s", node);
-    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, NULL, NULL, self };
+    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, NULL, NULL, self, NULL };
     self->actor = xinf_actor_new (&spec);
     for (int port = low; self->actor && port <= high && !self->port; port++) {
         char endpoint [64];
@@ -65,6 +65,8 @@ int xinf_probe_listener_port (xinf_probe_listener_t *self) { return self->port; 
 typedef struct {
     char node [65];
     char endpoint [256];
+    char role [16];                    //  set: PING, the PONG must name this role
+    bool tcp_only;                     //  a port another socket bound: the TCP connect is all
     char status [16];
     char detail [256];
     int fd;
@@ -150,6 +152,51 @@ s_finish_connects (s_target_t *targets, size_t count, int64_t deadline)
     }
 }
 
+//  The handshake a target gets: PROBE for a probe listener, PING for a
+//  node whose role is expected.
+static xinf_msg_t *
+s_handshake_msg (s_target_t *target)
+{
+    xinf_msg_t *msg = xinf_msg_new (*target->role ? "PING" : "PROBE");
+    if (!*target->role)
+        xinf_map_put_str (xinf_msg_body (msg), "expect", target->node);
+    return msg;
+}
+
+//  Classifies the answer to a PING: the role and version of the node.
+static void
+s_judge_pong (s_target_t *target, xinf_msg_t *reply)
+{
+    const xinf_value_t *body = xinf_msg_body (reply);
+    const char *role = xinf_value_str (xinf_map_get (body, "role")) ?: "?";
+    const char *node = xinf_value_str (xinf_map_get (body, "node")) ?: "?";
+    const char *version = xinf_value_str (xinf_map_get (body, "version")) ?: "?";
+    char detail [256];
+    snprintf (detail, sizeof detail, "xinf %.16s '%.64s' version %.32s answers there", role, node, version);
+    s_set (target, strcmp (role, target->role) ? "wrong_peer" : "ok", detail);
+}
+
+static void
+s_judge_reply (s_target_t *target, xinf_msg_t *reply)
+{
+    if (*target->role && reply && xinf_msg_is (reply, "PONG")) {
+        s_judge_pong (target, reply);
+        return;
+    }
+    const char *peer = reply && xinf_msg_is (reply, "PROBE_OK") ? xinf_value_str (xinf_map_get (xinf_msg_body (reply), "node")) : NULL;
+    char detail [256];
+    if (!peer)
+        s_set (target, "no_handshake", *target->role ? "the port is open but no xinf node answered PING"
+                                                      : "the port is open but no xinf probe listener answered");
+    else
+    if (strcmp (peer, target->node)) {
+        snprintf (detail, sizeof detail, "reached node '%.64s' instead of '%.64s'", peer, target->node);
+        s_set (target, "wrong_peer", detail);
+    }
+    else
+        s_set (target, "ok", NULL);
+}
+
 //  The XINF handshake with every open target, at once.
 static void
 s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadline)
@@ -157,11 +204,16 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
     for (size_t index = 0; index < count; index++) {
         if (strcmp (targets [index].status, "open"))
             continue;
+        if (targets [index].tcp_only) {
+            s_set (&targets [index], "ok", "the TCP connect succeeded");
+            continue;
+        }
         targets [index].dealer = xinf_dealer_new (targets [index].endpoint, node);
-        xinf_msg_t *probe = xinf_msg_new ("PROBE");
-        xinf_map_put_str (xinf_msg_body (probe), "expect", targets [index].node);
-        if (!targets [index].dealer || xinf_dealer_send (targets [index].dealer, &probe))
+        xinf_msg_t *probe = s_handshake_msg (&targets [index]);
+        if (!targets [index].dealer || xinf_dealer_send (targets [index].dealer, &probe)) {
+            xinf_msg_destroy (&probe);
             s_set (&targets [index], "no_handshake", "cannot send the probe");
+        }
     }
     for (size_t index = 0; index < count; index++) {
         s_target_t *target = &targets [index];
@@ -170,17 +222,7 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
         int64_t left = deadline - zclock_mono ();
         char error [256];
         xinf_msg_t *reply = xinf_dealer_recv (target->dealer, left > 0 ? (int) left : 0, error, sizeof error);
-        const char *peer = reply && xinf_msg_is (reply, "PROBE_OK") ? xinf_value_str (xinf_map_get (xinf_msg_body (reply), "node")) : NULL;
-        char detail [256];
-        if (!peer)
-            s_set (target, "no_handshake", "the port is open but no xinf probe listener answered");
-        else
-        if (strcmp (peer, target->node)) {
-            snprintf (detail, sizeof detail, "reached node '%.64s' instead of '%.64s'", peer, target->node);
-            s_set (target, "wrong_peer", detail);
-        }
-        else
-            s_set (target, "ok", NULL);
+        s_judge_reply (target, reply);
         xinf_msg_destroy (&reply);
     }
     for (size_t index = 0; index < count; index++)
@@ -201,6 +243,9 @@ s_job_main (zsock_t *pipe, void *args)
         xinf_value_t *item = xinf_array_at (job->targets, index);
         snprintf (targets [index].node, sizeof targets [index].node, "%s", xinf_value_str (xinf_map_get (item, "node")) ?: "?");
         snprintf (targets [index].endpoint, sizeof targets [index].endpoint, "%s", xinf_value_str (xinf_map_get (item, "endpoint")) ?: "");
+        snprintf (targets [index].role, sizeof targets [index].role, "%s", xinf_value_str (xinf_map_get (item, "role")) ?: "");
+        targets [index].tcp_only = xinf_value_type (xinf_map_get (item, "tcp_only")) == XINF_BOOL
+                                && xinf_value_bool (xinf_map_get (item, "tcp_only"));
         s_connect (&targets [index]);
     }
     s_finish_connects (targets, count, deadline);
@@ -243,4 +288,57 @@ xinf_probe_job_new (const char *node, uint64_t session, xinf_value_t *targets, i
     job->targets = targets;
     job->timeout_ms = timeout_ms;
     return zactor_new (s_job_main, job);
+}
+
+// ---- why a node does not answer -------------------------------------------
+
+void
+xinf_probe_explain (const char *endpoint, const char *status, const char *detail, char *text, size_t size)
+{
+    if (streq (status, "refused"))
+        snprintf (text, size, "connection refused at %s: nothing listens there (is the node started? is the port "
+                  "right?)", endpoint);
+    else
+    if (streq (status, "timeout"))
+        snprintf (text, size, "no answer to a TCP connect to %s: a firewall dropping packets, or the wrong host",
+                  endpoint);
+    else
+    if (streq (status, "unreachable"))
+        snprintf (text, size, "%s is unreachable (%s): check the address and the route", endpoint, detail);
+    else
+    if (streq (status, "no_handshake"))
+        snprintf (text, size, "%s accepts connections but no xinf node answers there: another program holds the "
+                  "port, or an xinf of another protocol version (this one speaks XINF/%d)", endpoint, XINF_VERSION);
+    else
+    if (streq (status, "wrong_peer"))
+        snprintf (text, size, "%s at %s", detail, endpoint);
+    else
+    if (streq (status, "bad_endpoint"))
+        snprintf (text, size, "bad endpoint %s: %s", endpoint, detail);
+    else
+        snprintf (text, size, "%s (%s) at %s", detail, status, endpoint);
+}
+
+int
+xinf_probe_diagnose (const char *node, const char *endpoint, const char *role, int64_t timeout_ms,
+                     char *text, size_t size)
+{
+    xinf_value_t *targets = xinf_value_new_array ();
+    xinf_value_t *target = xinf_value_new_map ();
+    xinf_map_put_str (target, "node", role);
+    xinf_map_put_str (target, "endpoint", endpoint);
+    xinf_map_put_str (target, "role", role);
+    xinf_array_push (targets, target);
+    zactor_t *job = xinf_probe_job_new (node, 0, targets, timeout_ms);
+    zmsg_t *frames = zmsg_recv (job);           //  the job ends by its own deadline
+    char error [256];
+    xinf_msg_t *result = frames ? xinf_msg_decode (&frames, error, sizeof error, NULL) : NULL;
+    zmsg_destroy (&frames);
+    const xinf_value_t *first = result ? xinf_array_at (xinf_map_get (xinf_msg_body (result), "results"), 0) : NULL;
+    const char *status = xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
+    xinf_probe_explain (endpoint, status, xinf_value_str (xinf_map_get (first, "detail")) ?: "", text, size);
+    int rc = streq (status, "ok") ? 0 : -1;
+    xinf_msg_destroy (&result);
+    zactor_destroy (&job);
+    return rc;
 }

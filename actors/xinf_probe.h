@@ -27,6 +27,19 @@ int xinf_probe_listener_port (xinf_probe_listener_t *self);
 //  {session, node, results: [{to, endpoint, status, ms, detail}]}, status
 //  one of ok, refused, unreachable, timeout, wrong_peer, no_handshake,
 //  bad_endpoint. The owner reads it, then destroys the actor.
+//  A target with 'role' (str) is a node rather than a probe listener: it
+//  gets a PING, and the PONG must name that role (ok; detail: its node and
+//  version) or the result is wrong_peer.
 zactor_t *xinf_probe_job_new (const char *node, uint64_t session, xinf_value_t *targets, int64_t timeout_ms);
+
+//  One sentence for an operator from a probe result: why 'endpoint' did
+//  not answer (refused, timeout, not an xinf node, ...) and what to check.
+void xinf_probe_explain (const char *endpoint, const char *status, const char *detail, char *text, size_t size);
+
+//  Probes 'endpoint' for a node of 'role' (TCP connect, then PING) within
+//  timeout_ms and explains the result in 'text'. 0 when such a node
+//  answers (text then names its node and version), -1 otherwise.
+int xinf_probe_diagnose (const char *node, const char *endpoint, const char *role, int64_t timeout_ms,
+                         char *text, size_t size);
 
 #endif

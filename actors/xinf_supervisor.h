@@ -14,7 +14,16 @@
 
 typedef struct _xinf_supervisor_t xinf_supervisor_t;
 
-xinf_supervisor_t *xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness);
+typedef struct {
+    const char *node_name;
+    int64_t heartbeat_ms;
+    int liveness;
+    int64_t forget_lost_ms;            //  a lost worker leaves the table after it (0: never)
+    const char *standby_peer;          //  the other supervisor (xinf_bstar.h), NULL: none
+    bool standby_primary;              //  with a peer: this one is the primary
+} xinf_supervisor_config_t;
+
+xinf_supervisor_t *xinf_supervisor_new (const xinf_supervisor_config_t *config);
 void xinf_supervisor_destroy (xinf_supervisor_t **self_p);
 //  Binds the supervisor's ROUTER; returns the TCP port or -1.
 int xinf_supervisor_bind (xinf_supervisor_t *self, const char *endpoint, char *bound, size_t bound_size);

@@ -9,9 +9,14 @@
 
 #define BACKOFF_FIRST_MS  100
 #define BACKOFF_MAX_MS    2000
+#define SILENCE_SAY_MS    2000     //  unregistered this long: find out why (said within 5 s)
+#define SILENCE_SAY_MAX   60000    //  then again after 4, 8, 16, 32, 60, 60 ... s
+#define DIAGNOSE_MS       2500     //  the diagnosis probe's own deadline
 
 typedef struct {
-    char endpoint [256];
+    char endpoint [256];           //  the supervisor dialed now
+    char endpoints [2][256];       //  a primary and, with a standby, its backup
+    int endpoint_count, endpoint_at;
     xinf_hello_t hello;            //  what we register with (devices probed once)
     int64_t heartbeat_ms;          //  as agreed with the supervisor
     int liveness;
@@ -23,8 +28,15 @@ typedef struct {
     int64_t backoff_ms;
     uint64_t seq;
     xinf_hosted_t *hosted;         //  the model replicas on this worker
+    xinf_model_dirs_t *model_dirs; //  where they may be loaded from
+    xinf_model_dirs_t *own_dirs;   //  the default (the current directory), when the config gave none
     xinf_probe_listener_t *probe_listener;
     zlistx_t *probe_jobs;          //  zactor_t running connectivity probes
+    int64_t connect_at;            //  monotonic ms of the last (re)connect
+    int64_t diagnose_due;          //  when to say again why we are not registered
+    int64_t diagnose_gap;
+    zactor_t *diagnose_job;        //  the probe that finds out why, while it runs
+    bool refusal_said;             //  a registration refusal was reported
 } s_state_t;
 
 struct _xinf_worker_t {
@@ -38,6 +50,17 @@ static s_state_t *
 s_state (xinf_ctx_t *ctx)
 {
     return (s_state_t *) xinf_ctx_state (ctx);
+}
+
+//  With a standby supervisor: the other endpoint, for the next connect.
+static void
+s_next_endpoint (s_state_t *state, const char *why)
+{
+    if (state->endpoint_count < 2)
+        return;
+    state->endpoint_at = (state->endpoint_at + 1) % state->endpoint_count;
+    memcpy (state->endpoint, state->endpoints [state->endpoint_at], sizeof state->endpoint);
+    xinf_info ("worker", "turning to supervisor endpoint=%s: %s", state->endpoint, why);
 }
 
 //  (Re)creates the connection to the supervisor: a new DEALER, new routing id.
@@ -57,6 +80,58 @@ s_connect (xinf_ctx_t *ctx)
     state->backoff_ms = BACKOFF_FIRST_MS;
     state->hello_due = zclock_mono ();
     state->last_heard = zclock_mono ();
+    state->connect_at = zclock_mono ();
+    state->diagnose_gap = SILENCE_SAY_MS;
+    state->diagnose_due = state->connect_at + SILENCE_SAY_MS;
+}
+
+//  The diagnosis came back: say why the supervisor does not register us,
+//  on stdout for the operator and in the log, while we keep trying.
+static void
+s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    zmsg_t *frames = zmsg_recv (sock);
+    char error [256], text [600];
+    xinf_msg_t *result = frames ? xinf_msg_decode (&frames, error, sizeof error, NULL) : NULL;
+    zmsg_destroy (&frames);
+    const xinf_value_t *first = xinf_array_at (xinf_map_get (xinf_msg_body (result), "results"), 0);
+    const char *status = xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
+    const char *detail = xinf_value_str (xinf_map_get (first, "detail")) ?: "";
+    if (streq (status, "ok"))
+        snprintf (text, sizeof text, "%s at %s, but it has not answered our HELLO: see the supervisor's log",
+                  detail, state->endpoint);
+    else
+        xinf_probe_explain (state->endpoint, status, detail, text, sizeof text);
+    if (!state->registered) {
+        long long silent_s = (long long) ((zclock_mono () - state->connect_at) / 1000);
+        xinf_warn ("worker", "not registered after %lld s endpoint=%s cause=%s: %s; still trying", silent_s,
+                   state->endpoint, status, text);
+        printf ("xinf-node worker %s: no registration with the supervisor after %lld s: %s; still trying\n",
+                state->hello.node, silent_s, text);
+        fflush (stdout);
+    }
+    xinf_msg_destroy (&result);
+    xinf_ctx_reader_end (ctx, sock);
+    zactor_destroy (&state->diagnose_job);
+}
+
+//  Unregistered for a while: probe the supervisor's endpoint to find out
+//  why (refused, dropped, not xinf, ...), at a slowing pace.
+static void
+s_diagnose (xinf_ctx_t *ctx, int64_t now)
+{
+    s_state_t *state = s_state (ctx);
+    state->diagnose_due = now + state->diagnose_gap;
+    state->diagnose_gap = state->diagnose_gap * 2 > SILENCE_SAY_MAX ? SILENCE_SAY_MAX : state->diagnose_gap * 2;
+    xinf_value_t *targets = xinf_value_new_array ();
+    xinf_value_t *target = xinf_value_new_map ();
+    xinf_map_put_str (target, "node", "supervisor");
+    xinf_map_put_str (target, "endpoint", state->endpoint);
+    xinf_map_put_str (target, "role", "supervisor");
+    xinf_array_push (targets, target);
+    state->diagnose_job = xinf_probe_job_new (state->hello.node, 0, targets, DIAGNOSE_MS);
+    xinf_ctx_reader (ctx, zactor_sock (state->diagnose_job), s_on_diagnosed, NULL);
 }
 
 //  How long the last word of an ended run is kept: a supervisor that died
@@ -92,7 +167,7 @@ s_send_heartbeat (xinf_ctx_t *ctx, int64_t now)
     s_state_t *state = s_state (ctx);
     xinf_heartbeat_msg_t beat = { .seq = ++state->seq };
     snprintf (beat.node, sizeof beat.node, "%s", state->hello.node);
-    beat.waits = xinf_waits_snapshot (xinf_waits_global (), now, 2 * state->heartbeat_ms);
+    beat.waits = xinf_waits_snapshot (xinf_waits_global (), now, 0);    //  every open wait
     xinf_msg_t *msg = xinf_heartbeat_msg_encode (&beat);
     xinf_heartbeat_msg_clear (&beat);
     xinf_dealer_send (state->dealer, &msg);   //  a refused beat is a missed beat
@@ -108,10 +183,19 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     if (state->registered && silence >= state->heartbeat_ms * state->liveness) {
         xinf_warn ("worker", "supervisor lost endpoint=%s silence_ms=%lld: reconnecting",
                    state->endpoint, (long long) silence);
+        s_next_endpoint (state, "the supervisor there went silent");
+        s_connect (ctx);
+    }
+    //  No WELCOME for a liveness window: with a standby, try the other one
+    if (!state->registered && state->endpoint_count > 1
+    &&  now - state->connect_at >= state->heartbeat_ms * state->liveness + BACKOFF_MAX_MS) {
+        s_next_endpoint (state, "no WELCOME from the other within the liveness window");
         s_connect (ctx);
     }
     if (!state->registered && now >= state->hello_due)
         s_send_hello (ctx, now);
+    if (!state->registered && !state->diagnose_job && now >= state->diagnose_due)
+        s_diagnose (ctx, now);
     if (state->registered && now - state->last_beat >= state->heartbeat_ms) {
         s_send_heartbeat (ctx, now);
         xinf_hosted_prune (state->hosted, now, s_keep_ms (state));
@@ -128,7 +212,13 @@ s_on_welcome (xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_error ("worker", "bad WELCOME from endpoint=%s reason=\"%s\"", state->endpoint, check.reason);
         return;
     }
+    if (state->registered) {           //  the answer to a HELLO sent again before the first WELCOME came
+        xinf_debug ("worker", "WELCOME again from endpoint=%s", state->endpoint);
+        xinf_welcome_clear (&welcome);
+        return;
+    }
     state->registered = true;
+    state->refusal_said = false;
     state->heartbeat_ms = (int64_t) welcome.heartbeat_ms;
     state->liveness = (int) welcome.liveness;
     state->last_beat = 0;
@@ -150,12 +240,33 @@ s_on_error (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_state_t *state = s_state (ctx);
     const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")) ?: "?";
     const char *text = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "?";
+    if (streq (code, "STANDBY")) {
+        //  A passive supervisor: the active one is the other endpoint
+        xinf_info ("worker", "supervisor at %s stands by: %s", state->endpoint, text);
+        state->registered = false;
+        s_next_endpoint (state, "the supervisor there stands by");
+        s_connect (ctx);
+    }
+    else
     if (streq (code, "NOT_REGISTERED")) {
         xinf_info ("worker", "supervisor does not know us (restarted?): registering again");
         state->registered = false;
         state->hello_due = zclock_mono ();
         state->backoff_ms = BACKOFF_FIRST_MS;
     }
+    else
+    if (!state->registered && !state->refusal_said) {
+        //  Said once: the HELLO is retried quietly (the name may be held by
+        //  this worker's previous run, until the supervisor declares it lost)
+        xinf_error ("worker", "registration refused code=%s message=\"%s\"", code, text);
+        printf ("xinf-node worker %s: the supervisor refused the registration (%s): %s; retrying every %d s\n",
+                state->hello.node, code, text, BACKOFF_MAX_MS / 1000);
+        fflush (stdout);
+        state->refusal_said = true;
+    }
+    else
+    if (!state->registered)
+        xinf_debug ("worker", "registration refused again code=%s", code);
     else
         xinf_error ("worker", "supervisor answered ERROR code=%s message=\"%s\"", code, text);
 }
@@ -254,7 +365,7 @@ s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     state->hosted = xinf_hosted_new (state->hello.node, &state->dealer, state->hello.data_port_low,
-                                     state->hello.data_port_high);
+                                     state->hello.data_port_high, state->model_dirs);
     state->probe_jobs = zlistx_new ();
     zlistx_set_destructor (state->probe_jobs, (zlistx_destructor_fn *) zactor_destroy);
     s_connect (ctx);
@@ -269,6 +380,7 @@ s_fini (xinf_ctx_t *ctx)
     s_state_t *state = s_state (ctx);
     xinf_hosted_destroy (&state->hosted);
     zlistx_destroy (&state->probe_jobs);
+    zactor_destroy (&state->diagnose_job);
     if (state->registered) {
         xinf_msg_t *bye = xinf_bye_encode (state->hello.node);
         xinf_dealer_send (state->dealer, &bye);
@@ -291,14 +403,14 @@ s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
     }
     else {
         char address [128];
-        if (xinf_route_address (config->endpoint, address, sizeof address)) {
+        if (xinf_route_address (state->endpoints [0], address, sizeof address)) {
             xinf_error ("worker", "cannot detect the host address: %s; set -H / XINF_HOST_IP", address);
             return -1;
         }
         snprintf (hello->host_ip, sizeof hello->host_ip, "%.64s", address);
         snprintf (hello->host_ip_source, sizeof hello->host_ip_source, "detected");
         xinf_info ("worker", "host_ip=%s chosen: the local address of the route to %s (set -H / XINF_HOST_IP to override)",
-                   address, config->endpoint);
+                   address, state->endpoints [0]);
     }
     hello->data_port_low = (uint16_t) config->data_port_low;
     hello->data_port_high = (uint16_t) config->data_port_high;
@@ -333,11 +445,26 @@ xinf_worker_new (const xinf_worker_config_t *config)
     assert (self);
     self->state = calloc (1, sizeof (s_state_t));
     assert (self->state);
-    snprintf (self->state->endpoint, sizeof self->state->endpoint, "%s", config->endpoint);
+    //  "tcp://A:P" or, with a standby supervisor, "tcp://A:P,tcp://B:P"
+    s_state_t *state = self->state;
+    const char *comma = strchr (config->endpoint, ',');
+    snprintf (state->endpoints [0], sizeof state->endpoints [0], "%.*s",
+              (int) (comma ? comma - config->endpoint : (ptrdiff_t) strlen (config->endpoint)), config->endpoint);
+    if (comma)
+        snprintf (state->endpoints [1], sizeof state->endpoints [1], "%s", comma + 1);
+    state->endpoint_count = comma ? 2 : 1;
+    snprintf (state->endpoint, sizeof state->endpoint, "%s", state->endpoints [0]);
     self->state->heartbeat_ms = config->heartbeat_ms;
     self->state->liveness = config->liveness;
+    self->state->model_dirs = config->model_dirs;
+    char error [256];
+    if (!self->state->model_dirs) {
+        self->state->model_dirs = self->state->own_dirs = xinf_model_dirs_new ();
+        if (xinf_model_dirs_add (self->state->own_dirs, ".", error, sizeof error))
+            xinf_error ("worker", "%s", error);
+    }
     if (s_prepare_hello (self->state, config) == 0) {
-        xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state };
+        xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state, NULL };
         self->actor = xinf_actor_new (&spec);
     }
     if (!self->actor)
@@ -353,6 +480,7 @@ xinf_worker_destroy (xinf_worker_t **self_p)
         if (xinf_actor_destroy (&self->actor)) {
             xinf_probe_listener_destroy (&self->state->probe_listener);
             xinf_hello_clear (&self->state->hello);
+            xinf_model_dirs_destroy (&self->state->own_dirs);
             free (self->state);
         }
         free (self);

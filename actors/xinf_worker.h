@@ -13,6 +13,7 @@
 #define XINF_WORKER_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_model_dirs.h"
 
 typedef struct {
     const char *endpoint;          //  tcp://SUPERVISOR:9997
@@ -22,6 +23,9 @@ typedef struct {
     int data_port_low, data_port_high;
     int64_t heartbeat_ms;
     int liveness;
+    //  Where LOAD_MODEL may read model files (not owned; must outlive the
+    //  worker); NULL: the current directory.
+    xinf_model_dirs_t *model_dirs;
 } xinf_worker_config_t;
 
 typedef struct _xinf_worker_t xinf_worker_t;

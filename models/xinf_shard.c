@@ -21,7 +21,7 @@ xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t ra
     if (n_ranks < 1 || rank >= n_ranks)
         return s_fail (error, error_size, "rank %zu is out of range for %zu ranks", rank, n_ranks);
     if (!model->n_heads || !model->n_kv_heads || model->n_heads % model->n_kv_heads
-    ||  model->head_dim * model->n_heads != model->dim || model->head_dim % 2)
+    ||  model->head_dim < 2 || model->head_dim % 2)
         return s_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
                        model->dim, model->n_heads, model->n_kv_heads, model->head_dim);
     if (model->n_kv_heads % n_ranks)
@@ -103,6 +103,8 @@ xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *l
     size_t kv_first = shard->kv_head_first * head_dim, kv_count = shard->n_kv_heads * head_dim;
     if (s_vector (slices, &layer->attn_norm, 0, model->dim)
     ||  s_vector (slices, &layer->ffn_norm, 0, model->dim)
+    ||  s_vector (slices, &layer->q_norm, 0, head_dim)
+    ||  s_vector (slices, &layer->k_norm, 0, head_dim)
     ||  s_rows (slices, &layer->q, q_first, q_count)
     ||  s_rows (slices, &layer->k, kv_first, kv_count)
     ||  s_rows (slices, &layer->v, kv_first, kv_count)

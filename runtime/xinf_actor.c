@@ -19,6 +19,7 @@ struct _xinf_ctx_t {
     zhashx_t *handlers;        //  type -> xinf_handler_fn (not owned)
     int (*init) (xinf_ctx_t *ctx);
     void (*fini) (xinf_ctx_t *ctx);
+    bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
     xinf_router_t *router;
     zloop_t *loop;
     zsock_t *pipe;
@@ -50,6 +51,8 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 static void
 s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
 {
+    if (ctx->gate && !ctx->gate (ctx, peer, msg))
+        return;
     xinf_handler_fn *handler = (xinf_handler_fn *) zhashx_lookup (ctx->handlers, xinf_msg_type (msg));
     if (handler) {
         ctx->stats.handled++;
@@ -65,8 +68,10 @@ s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
                    xinf_value_str (xinf_map_get (body, "message")) ?: "?");
         return;
     }
-    xinf_warn (ctx->name, "unknown message type=%s peer=%s address=%s",
-               xinf_msg_type (msg), xinf_peer_id (peer), xinf_peer_address (peer));
+    uint64_t count = xinf_peer_may_complain (peer, zclock_mono ());
+    if (count)
+        xinf_warn (ctx->name, "unknown message type=%s peer=%s address=%s count=%llu",
+                   xinf_msg_type (msg), xinf_peer_id (peer), xinf_peer_address (peer), (unsigned long long) count);
     xinf_ctx_reply_error (ctx, peer, xinf_msg_corr (msg), "UNKNOWN_TYPE",
                           "unknown message type '%s'", xinf_msg_type (msg));
 }
@@ -85,8 +90,10 @@ s_receive_one (xinf_ctx_t *ctx)
     else
     if (peer) {
         ctx->stats.bad_envelopes++;
-        xinf_warn (ctx->name, "bad envelope peer=%s address=%s reason=\"%s\"",
-                   xinf_peer_id (peer), xinf_peer_address (peer), error);
+        uint64_t count = xinf_peer_may_complain (peer, zclock_mono ());
+        if (count)
+            xinf_warn (ctx->name, "bad envelope peer=%s address=%s count=%llu reason=\"%s\"",
+                       xinf_peer_id (peer), xinf_peer_address (peer), (unsigned long long) count, error);
         xinf_ctx_reply_error (ctx, peer, corr, "BAD_ENVELOPE", "%s", error);
     }
     return msg || peer;
@@ -170,6 +177,7 @@ s_ctx_new (const xinf_actor_spec_t *spec)
     ctx->state = spec->state;
     ctx->init = spec->init;
     ctx->fini = spec->fini;
+    ctx->gate = spec->gate;
     ctx->handlers = zhashx_new ();
     zhashx_insert (ctx->handlers, "PING", (void *) s_on_ping);
     for (const xinf_handler_t *handler = spec->handlers; handler && handler->type; handler++)

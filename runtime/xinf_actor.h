@@ -39,6 +39,9 @@ typedef struct {
     int (*init) (xinf_ctx_t *ctx);        //  on the actor thread; non-zero fails new
     void (*fini) (xinf_ctx_t *ctx);       //  on the actor thread, at stop
     void *state;                          //  for the handlers; owned by the caller
+    //  Optional: sees every decoded message before its handler; false when
+    //  it answered the message itself (it is then not dispatched)
+    bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
 } xinf_actor_spec_t;
 
 typedef struct {

@@ -1,5 +1,6 @@
 /*  xinf_endpoint: ROUTER and DEALER sockets that speak XINF envelopes.  */
 #include "xinf_endpoint.h"
+#include <arpa/inet.h>
 #include <ctype.h>
 #include "xinf_log.h"
 #include "xinf_waits.h"
@@ -11,6 +12,9 @@ struct _xinf_peer_t {
     char id [PEER_ID_MAX];
     char address [64];
     int64_t last_seen;
+    int64_t complaints_since;  //  start of the current window of logged complaints
+    unsigned complaints;       //  logged in that window
+    uint64_t unlogged;         //  not logged since the last line that was
 };
 
 struct _xinf_router_t {
@@ -444,4 +448,67 @@ xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms
                     (unsigned long long) xinf_msg_corr (reply));
         xinf_msg_destroy (&reply);
     }
+}
+
+static bool
+s_host_valid (const char *host, size_t length)
+{
+    if (length >= 2 && host [0] == '[' && host [length - 1] == ']') {
+        char inside [64];
+        unsigned char address [16];
+        if (length - 2 >= sizeof inside)
+            return false;
+        memcpy (inside, host + 1, length - 2);
+        inside [length - 2] = 0;
+        return inet_pton (AF_INET6, inside, address) == 1;
+    }
+    if (length == 0 || length > 253)
+        return false;
+    for (size_t index = 0; index < length; index++)
+        if (!isalnum ((unsigned char) host [index]) && !strchr (".-_", host [index]))
+            return false;
+    return true;
+}
+
+int
+xinf_endpoint_check_tcp (const char *endpoint, char *reason, size_t reason_size)
+{
+    if (strchr (endpoint, ',')) {
+        snprintf (reason, reason_size, "'%s' lists several endpoints: give one supervisor, tcp://HOST:PORT", endpoint);
+        return -1;
+    }
+    const char *colon = strrchr (endpoint, ':');
+    if (strncmp (endpoint, "tcp://", 6) != 0 || !colon || colon < endpoint + 6) {
+        snprintf (reason, reason_size, "'%s' must be tcp://HOST:PORT", endpoint);
+        return -1;
+    }
+    if (!s_host_valid (endpoint + 6, (size_t) (colon - endpoint - 6))) {
+        snprintf (reason, reason_size, "'%s': the host must be a name, an IPv4 address or [IPv6]", endpoint);
+        return -1;
+    }
+    const char *port = colon + 1;
+    size_t digits = strspn (port, "0123456789");
+    long number = digits > 0 && digits <= 5 && port [digits] == 0 ? strtol (port, NULL, 10) : 0;
+    if (number < 1 || number > 65535) {
+        snprintf (reason, reason_size, "'%s': the port must be a number from 1 to 65535", endpoint);
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t
+xinf_peer_may_complain (xinf_peer_t *self, int64_t now)
+{
+    if (now - self->complaints_since >= XINF_COMPLAIN_WINDOW_MS) {
+        self->complaints_since = now;
+        self->complaints = 0;
+    }
+    if (self->complaints >= XINF_COMPLAIN_MAX) {
+        self->unlogged++;
+        return 0;
+    }
+    self->complaints++;
+    uint64_t count = self->unlogged + 1;
+    self->unlogged = 0;
+    return count;
 }

@@ -25,6 +25,12 @@
 #define XINF_MAXMSGSIZE_DEFAULT  (256LL << 20)
 #define XINF_PEERS_MAX           65536
 
+//  Checks that 'endpoint' is one tcp://HOST:PORT: HOST a name (letters,
+//  digits, '.', '-', '_'), an IPv4 address or a bracketed IPv6 address,
+//  PORT 1-65535 in digits, nothing else. 0 if so; else -1 with the reason
+//  in 'reason' (e.g. a comma-separated list of endpoints).
+int xinf_endpoint_check_tcp (const char *endpoint, char *reason, size_t reason_size);
+
 typedef struct _xinf_router_t xinf_router_t;
 typedef struct _xinf_dealer_t xinf_dealer_t;
 typedef struct _xinf_peer_t xinf_peer_t;
@@ -75,6 +81,14 @@ void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats);
 const char *xinf_peer_id (const xinf_peer_t *self);          //  routing id, hex
 const char *xinf_peer_address (const xinf_peer_t *self);     //  observed, "" if unknown
 int64_t xinf_peer_last_seen (const xinf_peer_t *self);       //  monotonic ms
+
+//  Bounds the log lines one peer's bad input may cause: at most
+//  XINF_COMPLAIN_MAX a window of XINF_COMPLAIN_WINDOW_MS. Returns 0 when
+//  this complaint should not be logged, else how many it stands for (1,
+//  or 1 + those left unlogged since the last logged one): print the count.
+#define XINF_COMPLAIN_MAX        5
+#define XINF_COMPLAIN_WINDOW_MS  10000
+uint64_t xinf_peer_may_complain (xinf_peer_t *self, int64_t now);
 
 // ---- DEALER ------------------------------------------------------------------
 //  Connects to 'endpoint'; 'name' is the sender put on outgoing messages.

@@ -352,42 +352,81 @@ xinf_value_pack (const xinf_value_t *self, msgpack_packer *packer)
     return -1;
 }
 
+static int
+s_compare_keys (const void *a, const void *b)
+{
+    const msgpack_object_str *left = *(const msgpack_object_str * const *) a;
+    const msgpack_object_str *right = *(const msgpack_object_str * const *) b;
+    uint32_t shorter = left->size < right->size ? left->size : right->size;
+    int order = shorter ? memcmp (left->ptr, right->ptr, shorter) : 0;
+    return order ? order : (left->size > right->size) - (left->size < right->size);
+}
+
+//  Checks a decoded map's keys: strings under 256 bytes, no NUL, no key
+//  twice. Sorted once, so a map of many keys costs n log n, not n^2.
+static int
+s_check_keys (const msgpack_object_map *map, char *error, size_t error_size)
+{
+    if (map->size == 0)
+        return 0;
+    const msgpack_object_str **keys = malloc (map->size * sizeof *keys);
+    assert (keys);
+    const char *problem = NULL;
+    for (uint32_t index = 0; !problem && index < map->size; index++) {
+        const msgpack_object *key = &map->ptr [index].key;
+        if (key->type != MSGPACK_OBJECT_STR)
+            problem = "map keys must be str";
+        else
+        if (key->via.str.size && memchr (key->via.str.ptr, 0, key->via.str.size))
+            problem = "map key contains a NUL byte";
+        else
+        if (key->via.str.size >= 256)
+            problem = "map key longer than 255 bytes";
+        else
+            keys [index] = &key->via.str;
+    }
+    int rc = problem ? -1 : 0;
+    if (problem)
+        snprintf (error, error_size, "%s", problem);
+    if (rc == 0)
+        qsort (keys, map->size, sizeof *keys, s_compare_keys);
+    for (uint32_t index = 1; rc == 0 && index < map->size; index++)
+        if (s_compare_keys (&keys [index - 1], &keys [index]) == 0) {
+            snprintf (error, error_size, "duplicate map key '%.*s'", (int) keys [index]->size, keys [index]->ptr);
+            rc = -1;
+        }
+    free (keys);
+    return rc;
+}
+
+//  Appends an entry whose key is known to be new.
+static void
+s_map_append (xinf_value_t *self, const char *key, size_t length, xinf_value_t *value)
+{
+    s_grow (self);
+    char *copy = malloc (length + 1);
+    assert (copy);
+    if (length)                    //  msgpack-c gives ptr NULL for some empty strs
+        memcpy (copy, key, length);
+    copy [length] = 0;
+    self->u.list.keys [self->u.list.count] = copy;
+    self->u.list.items [self->u.list.count++] = value;
+}
+
 static xinf_value_t *
 s_map_from_object (const msgpack_object_map *map, char *error, size_t error_size)
 {
+    if (s_check_keys (map, error, error_size))
+        return NULL;
     xinf_value_t *self = xinf_value_new_map ();
     for (uint32_t index = 0; index < map->size; index++) {
-        const msgpack_object *key = &map->ptr [index].key;
-        if (key->type != MSGPACK_OBJECT_STR) {
-            snprintf (error, error_size, "map keys must be str");
-            xinf_value_destroy (&self);
-            return NULL;
-        }
-        if (key->via.str.size && memchr (key->via.str.ptr, 0, key->via.str.size)) {
-            snprintf (error, error_size, "map key contains a NUL byte");
-            xinf_value_destroy (&self);
-            return NULL;
-        }
-        char name [256];
-        if (key->via.str.size >= sizeof name) {
-            snprintf (error, error_size, "map key longer than %zu bytes", sizeof name - 1);
-            xinf_value_destroy (&self);
-            return NULL;
-        }
-        if (key->via.str.size)     //  msgpack-c gives ptr NULL for some empty strs
-            memcpy (name, key->via.str.ptr, key->via.str.size);
-        name [key->via.str.size] = 0;
-        if (xinf_map_get (self, name)) {
-            snprintf (error, error_size, "duplicate map key '%s'", name);
-            xinf_value_destroy (&self);
-            return NULL;
-        }
+        const msgpack_object_str *key = &map->ptr [index].key.via.str;
         xinf_value_t *value = xinf_value_from_object (&map->ptr [index].val, error, error_size);
         if (!value) {
             xinf_value_destroy (&self);
             return NULL;
         }
-        xinf_map_put (self, name, value);
+        s_map_append (self, key->ptr, key->size, value);
     }
     return self;
 }
@@ -422,6 +461,20 @@ xinf_value_from_object (const msgpack_object *object, char *error, size_t error_
             snprintf (error, error_size, "ext types are not accepted");
             return NULL;
     }
+}
+
+//  The shortest decimal that reads back as the same double: 38.145, not
+//  38.145000000000003.
+static void
+s_print_double (double value, FILE *stream)
+{
+    char text [32];
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf (text, sizeof text, "%.*g", precision, value);
+        if (strtod (text, NULL) == value)
+            break;
+    }
+    fputs (text, stream);
 }
 
 //  Length of the valid UTF-8 sequence at 'bytes' (1-4), or 0 if invalid.
@@ -481,7 +534,7 @@ xinf_value_print_json (const xinf_value_t *self, FILE *stream)
         case XINF_INT:   fprintf (stream, "%lld", (long long) self->u.sint); break;
         case XINF_FLOAT:
             if (isfinite (self->u.real))
-                fprintf (stream, "%.17g", self->u.real);
+                s_print_double (self->u.real, stream);
             else
                 fputs ("null", stream);
             break;

@@ -55,7 +55,33 @@ def main():
     for worker in workers.values():
         check(worker.stop() == 0, f"{worker.name} did not exit 0")
     check(supervisor.stop() == 0, "supervisor did not exit 0")
-    print("PASS: doctor reports a healthy mesh, names a frozen worker, and recovers")
+    crashed_worker(node_bin)
+    print("PASS: doctor reports a healthy mesh, names a frozen worker, and recovers; a crashed one may be down")
+
+
+def crashed_worker(node_bin):
+    """kill -9 of a worker: before the supervisor declares it lost (slow
+    beats: 500 ms x 20), doctor says that it may be down, with the age of
+    its last heartbeat, not that the address is wrong."""
+    beat = ["--heartbeat-ms", "500", "--liveness", "20"]
+    supervisor = Proc("crash-sup", [node_bin, "-p", "0", "--bind", "127.0.0.1", "--node-name", "crash-sup", *beat])
+    endpoint = "tcp://127.0.0.1:" + supervisor.wait_output(r"listening on tcp://[^\s:]+:(\d+)").group(1)
+    workers = {name: Proc(name, [node_bin, "--role=worker", "-e", endpoint, "--node-name", name, *beat,
+                                 "-H", "127.0.0.1", "--data-ports", "29500-29599"]) for name in ("c1", "c2")}
+    client = XinfClient(endpoint, timeout_ms=3000)
+    poll("c1, c2 alive", 15, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
+                                         for n in workers))
+    workers["c2"].kill()
+    poll("c2 silent for more than a heartbeat", 15,
+         lambda: workers_by_name(client)["c2"]["last_heartbeat_ms"] > 700)
+    report = client.doctor(probe_timeout_ms=1000)
+    check(workers_by_name(client)["c2"]["state"] == "alive", "c2 declared lost before doctor answered")
+    down = [problem for problem in report["problems"] if "c2" in problem and "may be down" in problem]
+    check(down and not any("set -H" in problem for problem in report["problems"] if "c1 cannot reach c2" in problem),
+          f"doctor after kill -9 of c2: problems {report['problems']}")
+    print(f"doctor after kill -9 of c2: {down[0]}")
+    client.close()
+    check(workers["c1"].stop() == 0 and supervisor.stop() == 0, "c1 or the supervisor did not exit 0")
 
 
 if __name__ == "__main__":

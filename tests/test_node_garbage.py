@@ -104,7 +104,40 @@ def main():
 
     rc = node.stop()
     check(rc == 0, f"node exited with {rc} after SIGTERM")
+    flood_and_big_maps(build_dir)
     print("PASS: node survived garbage and still answers PING")
+
+
+def flood_and_big_maps(build_dir):
+    """One peer's repeated bad input is logged at a bounded rate with a
+    count; a header of many maps of many small keys decodes in linear-ish
+    time (the time is printed beside a PING's)."""
+    import re
+    import time
+    from test_cluster import Proc
+    node = Proc("garbage-node", [tool(build_dir, "xinf-node"), "-p", "0", "--bind", "127.0.0.1",
+                                 "--log-level", "warn"])
+    port = node.wait_output(r"listening on tcp://[^\s:]+:(\d+)").group(1)
+    client = Client(f"tcp://127.0.0.1:{port}")
+    flood = 300
+    for _ in range(flood):
+        client.send_raw([b"XINF\x01", b"\xc1"])
+        reply = client.recv(3000)
+        check(reply is not None and reply[0]["body"]["code"] == "BAD_ENVELOPE", f"flood: reply {reply}")
+    lines = re.findall(r"bad envelope peer=\S+ address=\S* count=(\d+)", node.log("err"))
+    check(1 <= len(lines) <= 10, f"{flood} bad envelopes from one peer logged {len(lines)} times, wanted at most 10")
+    print(f"{flood} bad envelopes from one peer: {len(lines)} log lines (counts {lines})")
+    body = {f"m{j}": {f"k{i}": None for i in range(1000)} for j in range(125)}
+    started = time.monotonic()
+    header, _ = client.request("CLUSTER_INFO", body, timeout_ms=30000)
+    took = time.monotonic() - started
+    check(header["type"] == "CLUSTER_INFO_REPLY", f"125 maps x 1000 keys: {header['type']} {header['body']}")
+    started = time.monotonic()
+    client.request("PING")
+    print(f"a header of 125 maps x 1000 small keys answered in {took * 1000:.1f} ms "
+          f"(a PING: {(time.monotonic() - started) * 1000:.2f} ms)")
+    client.close()
+    check(node.stop() == 0, "node did not exit 0 after SIGTERM")
 
 
 if __name__ == "__main__":

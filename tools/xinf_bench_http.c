@@ -318,8 +318,15 @@ main (int argc, char **argv)
     char port_text [16], endpoint [300];
     snprintf (port_text, sizeof port_text, "%d", port);
     snprintf (program, sizeof program, "%s/xinf-node", dir);
+    char model_dir [PATH_MAX + 32];
+    snprintf (model_dir, sizeof model_dir, "%s", path);
+    char *slash = strrchr (model_dir, '/');
+    if (slash && slash != model_dir)
+        *slash = 0;
+    else
+        snprintf (model_dir, sizeof model_dir, "%s", slash ? "/" : ".");
     char *node_argv [] = { program, "--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", port_text,
-                           "--http-max-connections", "8192", "--log-level", "warn", NULL };
+                           "--http-max-connections", "8192", "--log-level", "warn", "--model-dir", model_dir, NULL };
     pid_t pid = s_spawn (node_argv, log);
     if (s_node_endpoint (pid, log, endpoint, sizeof endpoint)) {
         s_node_stop (pid);

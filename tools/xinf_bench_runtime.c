@@ -411,7 +411,7 @@ s_setup (s_bench_t *bench, xinf_config_t *config, const byte *payload, size_t si
     xinf->reply = echo ? "ECHO" : "PONG";
     xinf->payload = payload;
     xinf->size = size;
-    xinf_actor_spec_t spec = { "bench", echo ? s_echo_handlers : NULL, NULL, NULL, NULL };
+    xinf_actor_spec_t spec = { "bench", echo ? s_echo_handlers : NULL, NULL, NULL, NULL, NULL };
     bench->actor = xinf_actor_new (&spec);
     char bound [256];
     if (!bench->actor || xinf_actor_bind (bench->actor, "tcp://127.0.0.1:0", bound, sizeof bound) <= 0

@@ -15,6 +15,7 @@ static const xinf_option_t s_options [] = {
     { "endpoint", 'e', "XINF_ENDPOINT", XINF_OPT_STR, "tcp://127.0.0.1:9997", 0, 0, NULL, "ENDPOINT",
       "the supervisor to talk to" },
     { "count", 'n', NULL, XINF_OPT_INT, "1", 1, 1000000, NULL, "N", "ping: how many pings" },
+    { "older-than", 0, NULL, XINF_OPT_INT, "0", 0, 86400000, NULL, "MS", "waits: only waits at least this old" },
     { "timeout", 't', "XINF_TIMEOUT_MS", XINF_OPT_INT, "3000", 1, 3600000, NULL, "MS",
       "how long to wait for each reply" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON for scripts" },
@@ -33,7 +34,7 @@ static const xinf_option_t s_options [] = {
     { "max-queued", 0, NULL, XINF_OPT_INT, "256", 1, 100000, NULL, "N",
       "launch: requests queued per model before OVERLOADED" },
     { "no-wait", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "launch: return once accepted, do not follow the load" },
-    { "stall-timeout", 0, "XINF_STALL_TIMEOUT", XINF_OPT_INT, "60", 1, 86400, NULL, "S",
+    { "stall-timeout-ms", 0, "XINF_STALL_TIMEOUT_MS", XINF_OPT_INT, "60000", 100, 86400000, NULL, "MS",
       "launch: give up when the load makes no progress for this long; a rank waiting this long on a peer fails" },
     { "prompt", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "generate: the prompt as text" },
     { "prompt-tokens", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "IDS", "generate: the prompt as token ids, 1,2,3 (no BOS added)" },
@@ -49,6 +50,39 @@ static const xinf_option_t s_options [] = {
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { NULL }
 };
+
+//  The dealer to the supervisor: -e A, or -e A,B for a standby pair, where
+//  the one whose PONG says it serves (no standby, primary or active) is
+//  chosen, else one that answers at all (a passive one whose peer is gone
+//  takes over on our request), else the first (the command says why).
+static xinf_dealer_t *
+s_connect (const char *endpoints, int timeout_ms)
+{
+    const char *comma = strchr (endpoints, ',');
+    if (!comma)
+        return xinf_dealer_new (endpoints, "xinf-cli");
+    char pair [2][512];
+    snprintf (pair [0], sizeof pair [0], "%.*s", (int) (comma - endpoints), endpoints);
+    snprintf (pair [1], sizeof pair [1], "%s", comma + 1);
+    int answered = 0;
+    for (int index = 0; index < 2; index++) {
+        xinf_dealer_t *dealer = xinf_dealer_new (pair [index], "xinf-cli");
+        xinf_msg_t *ping = xinf_msg_new ("PING");
+        char error [256];
+        xinf_msg_t *pong = dealer ? xinf_dealer_request (dealer, &ping, timeout_ms / 2, error, sizeof error) : NULL;
+        xinf_msg_destroy (&ping);
+        const char *standby = pong ? xinf_value_str (xinf_map_get (xinf_msg_body (pong), "standby")) : NULL;
+        bool serves = pong && xinf_msg_is (pong, "PONG") && (!standby || streq (standby, "primary")
+                                                               || streq (standby, "active"));
+        if (pong && !serves && index == 1)
+            answered = 1;
+        xinf_msg_destroy (&pong);
+        if (serves)
+            return dealer;
+        xinf_dealer_destroy (&dealer);
+    }
+    return xinf_dealer_new (pair [answered], "xinf-cli");
+}
 
 static int
 s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
@@ -66,7 +100,7 @@ s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
         xinf_msg_t *pong = xinf_dealer_request (dealer, &ping, timeout, error, sizeof error);
         double rtt_us = (double) (zclock_usecs () - start);
         if (!pong) {
-            fprintf (stderr, "xinf-cli: %s\n", error);
+            xinf_cli_no_reply (dealer, error);
             rc = 1;
             break;
         }
@@ -110,7 +144,7 @@ s_ask (xinf_config_t *config, xinf_dealer_t *dealer, const char *type, const cha
     xinf_msg_t *reply = xinf_dealer_request (dealer, &request, (int) xinf_config_int (config, "timeout"),
                                              error, sizeof error);
     if (!reply)
-        fprintf (stderr, "xinf-cli: %s\n", error);
+        xinf_cli_no_reply (dealer, error);
     else
     if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, reply_type)) {
         if (!xinf_msg_is (reply, "ERROR"))
@@ -139,7 +173,7 @@ s_query (xinf_config_t *config, xinf_dealer_t *dealer, const char *command)
         xinf_cli_show_workers (body, stdout);
     else
     if (streq (command, "waits"))
-        xinf_cli_show_waits (body, stdout);
+        xinf_cli_show_waits (body, (uint64_t) xinf_config_int (config, "older-than"), stdout);
     else
         xinf_cli_show_events (body, stdout);
     xinf_msg_destroy (&reply);
@@ -163,7 +197,7 @@ s_doctor (xinf_config_t *config, xinf_dealer_t *dealer)
     char error [256];
     xinf_msg_t *reply = xinf_dealer_request (dealer, &request, (int) (probe + 5000), error, sizeof error);
     if (!reply) {
-        fprintf (stderr, "xinf-cli: %s\n", error);
+        xinf_cli_no_reply (dealer, error);
         return 1;
     }
     if (xinf_cli_is_error (reply) || !xinf_msg_is (reply, "DOCTOR_REPLY")) {
@@ -222,7 +256,7 @@ main (int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
-    xinf_dealer_t *dealer = xinf_dealer_new (xinf_config_str (config, "endpoint"), "xinf-cli");
+    xinf_dealer_t *dealer = s_connect (xinf_config_str (config, "endpoint"), (int) xinf_config_int (config, "timeout"));
     if (!dealer) {
         fprintf (stderr, "xinf-cli: invalid endpoint '%s' (expected tcp://HOST:PORT)\n", xinf_config_str (config, "endpoint"));
         xinf_config_destroy (&config);

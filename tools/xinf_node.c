@@ -39,6 +39,15 @@ static const xinf_option_t s_options [] = {
       "heartbeat interval, the same on every node" },
     { "liveness", 0, "XINF_LIVENESS", XINF_OPT_INT, "3", 1, 100, NULL, "N",
       "heartbeats missed before a peer is declared lost" },
+    { "standby-peer", 0, "XINF_STANDBY_PEER", XINF_OPT_STR, NULL, 0, 0, NULL, "ENDPOINT",
+      "supervisor: the other supervisor of a standby pair, tcp://HOST:PORT (workers and clients take -e A,B)" },
+    { "standby", 0, "XINF_STANDBY", XINF_OPT_STR, "primary", 0, 0, "primary|backup", "ROLE",
+      "supervisor with --standby-peer: which of the pair this one is" },
+    { "forget-lost-ms", 0, "XINF_FORGET_LOST_MS", XINF_OPT_INT, "600000", 0, 604800000, NULL, "MS",
+      "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
+    { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
+      "worker/local: a directory launches may load model files from, subdirectories included (repeatable; "
+      "default: the current directory); other paths are refused" },
     { "http-port", 0, "XINF_HTTP_PORT", XINF_OPT_INT, "9998", 0, 65535, NULL, "PORT",
       "supervisor/local: the HTTP gateway's port (OpenAI API; 0: no gateway)" },
     { "http-host", 0, "XINF_HTTP_HOST", XINF_OPT_STR, NULL, 0, 0, NULL, "ADDR",
@@ -64,8 +73,32 @@ typedef struct {
     char node_name [256];
     int64_t heartbeat_ms;
     int liveness;
+    int64_t forget_lost_ms;
     int port_low, port_high;
+    xinf_model_dirs_t *model_dirs;    //  --model-dir, resolved
 } s_settings_t;
+
+#define S_MODEL_DIRS_MAX 64
+
+//  --model-dir (each an existing directory), or the current directory.
+static int
+s_model_dirs (xinf_config_t *config, s_settings_t *settings)
+{
+    const char *dirs [S_MODEL_DIRS_MAX];
+    size_t count = xinf_config_all (config, "model-dir", dirs, S_MODEL_DIRS_MAX);
+    if (count > S_MODEL_DIRS_MAX) {
+        fprintf (stderr, "xinf-node: --model-dir given %zu times (at most %d)\n", count, S_MODEL_DIRS_MAX);
+        return -1;
+    }
+    settings->model_dirs = xinf_model_dirs_new ();
+    char error [512];
+    for (size_t index = 0; index < (count ? count : 1); index++)
+        if (xinf_model_dirs_add (settings->model_dirs, count ? dirs [index] : ".", error, sizeof error)) {
+            fprintf (stderr, "xinf-node: --model-dir: %s\n", error);
+            return -1;
+        }
+    return 0;
+}
 
 //  Checks what the option table cannot: port range and host address shape.
 static int
@@ -84,9 +117,20 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         fprintf (stderr, "xinf-node: -H/--host: '%s' is not an IPv4 or IPv6 address\n", host);
         return -1;
     }
+    //  One supervisor, or the two of a standby pair: A,B
     const char *endpoint = xinf_config_str (config, "endpoint");
-    if (strncmp (endpoint, "tcp://", 6) != 0 || !strrchr (endpoint + 6, ':')) {
-        fprintf (stderr, "xinf-node: -e/--endpoint: '%s' must be tcp://HOST:PORT\n", endpoint);
+    char reason [512], first [512];
+    const char *comma = strchr (endpoint, ',');
+    snprintf (first, sizeof first, "%.*s", (int) (comma ? comma - endpoint : (ptrdiff_t) strlen (endpoint)), endpoint);
+    if (xinf_endpoint_check_tcp (first, reason, sizeof reason)
+    ||  (comma && xinf_endpoint_check_tcp (comma + 1, reason, sizeof reason))) {
+        fprintf (stderr, "xinf-node: -e/--endpoint: %s (one supervisor, or the two of a standby pair: A,B)\n",
+                 reason);
+        return -1;
+    }
+    const char *peer = xinf_config_str (config, "standby-peer");
+    if (peer && xinf_endpoint_check_tcp (peer, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-node: --standby-peer: %s\n", reason);
         return -1;
     }
     const char *name = xinf_config_str (config, "node-name");
@@ -100,13 +144,18 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         snprintf (settings->node_name, sizeof settings->node_name, "%s", name);
     settings->heartbeat_ms = xinf_config_int (config, "heartbeat-ms");
     settings->liveness = (int) xinf_config_int (config, "liveness");
-    return 0;
+    settings->forget_lost_ms = xinf_config_int (config, "forget-lost-ms");
+    return s_model_dirs (config, settings);
 }
 
 static xinf_supervisor_t *
 s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, size_t bound_size)
 {
-    xinf_supervisor_t *supervisor = xinf_supervisor_new (settings->node_name, settings->heartbeat_ms, settings->liveness);
+    xinf_supervisor_config_t supervisor_config = {
+        settings->node_name, settings->heartbeat_ms, settings->liveness, settings->forget_lost_ms,
+        xinf_config_str (config, "standby-peer"), streq (xinf_config_str (config, "standby"), "primary")
+    };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     if (!supervisor)
         return NULL;
     char endpoint [300];
@@ -163,9 +212,11 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
     const char *host = xinf_config_str (config, "host");
     xinf_worker_config_t worker_config = {
         endpoint, settings->node_name, host, xinf_config_source (config, "host"),
-        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness
+        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs
     };
     printf ("xinf-node worker %s connecting to %s\n", settings->node_name, endpoint);
+    for (size_t index = 0; index < xinf_model_dirs_count (settings->model_dirs); index++)
+        xinf_info ("node", "model directory %s", xinf_model_dirs_at (settings->model_dirs, index));
     fflush (stdout);
     return xinf_worker_new (&worker_config);
 }
@@ -236,16 +287,18 @@ main (int argc, char **argv)
     else
     if (rc < 0)
         fprintf (stderr, "xinf-node: %s\n", xinf_config_error (config));
-    s_settings_t settings;
+    s_settings_t settings = { .model_dirs = NULL };
     if (rc == 0 && s_validate (config, &settings))
         rc = -1;
     if (rc != 0) {
+        xinf_model_dirs_destroy (&settings.model_dirs);
         xinf_config_destroy (&config);
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
     zsys_init ();
     rc = s_run (config, &settings);
+    xinf_model_dirs_destroy (&settings.model_dirs);
     xinf_config_destroy (&config);
     return rc;
 }

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "xinf_backend.h"
 #include "xinf_dtype.h"
 #include "xinf_threadpool.h"
 
@@ -63,9 +64,10 @@ void xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w
 void xinf_cpu_rmsnorm (float *out, const float *x, const float *weight, size_t n, float eps);
 
 //  Rotates n_heads heads of head_dim (even) floats in place for position
-//  pos, theta_i = pos * freq_base^(-2i/head_dim). neox false: pairs
-//  (2i, 2i+1) (llama); neox true: pairs (i, i + head_dim/2) (qwen2).
-void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, float freq_base, bool neox);
+//  pos, theta_i = pos * scale * base^(-2i/head_dim) / factors [i]
+//  (xinf_rope_t). neox false: pairs (2i, 2i+1) (llama); neox true: pairs
+//  (i, i + head_dim/2) (qwen2, qwen3).
+void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, const xinf_rope_t *rope);
 
 //  x = softmax (x), in place; nothing for n = 0.
 void xinf_cpu_softmax (float *x, size_t n);

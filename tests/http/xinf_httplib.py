@@ -44,7 +44,7 @@ class Gateway:
     def __init__(self, build_dir, workdir, *extra, keys=True):
         self.port = free_port()
         args = ["--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", str(self.port),
-                "--http-host", "127.0.0.1", "--heartbeat-ms", "200", "--liveness", "3", *extra]
+                "--http-host", "127.0.0.1", "--heartbeat-ms", "200", "--liveness", "3", "--model-dir", workdir, *extra]
         self.key_file = None
         if keys:
             self.key_file = os.path.join(workdir, "keys")

@@ -222,6 +222,7 @@ test_metadata_round_trip (void)
     if (!gguf)
         fprintf (stderr, "%s\n", error);
     CHECK (gguf);
+    CHECK_INT (xinf_gguf_load_tensors (gguf), 0);
     CHECK_INT (xinf_gguf_version (gguf), 3);
     CHECK_INT (xinf_gguf_kv_count (gguf), 29);
     CHECK_INT (xinf_gguf_tensor_count (gguf), 0);
@@ -294,6 +295,7 @@ s_check_tensors (const char *path, uint64_t alignment)
     char error [512];
     xinf_gguf_t *gguf = xinf_gguf_open (path, error, sizeof error);
     CHECK (gguf);
+    CHECK_INT (xinf_gguf_load_tensors (gguf), 0);
     CHECK_INT (xinf_gguf_tensor_count (gguf), S_SPECS);
     CHECK_INT (xinf_gguf_alignment (gguf), alignment);
     CHECK_INT (xinf_gguf_data_offset (gguf) % alignment, 0);

@@ -35,16 +35,22 @@ typedef struct {
     size_t prefill;
     double tolerance;                  //  max |a - b| / max |b| of the logits
     unsigned ranks;                    //  bit n: test n ranks
+    const char *extra;                 //  more xinf-make-model flags, or NULL
 } s_case_t;
 
 static const s_case_t s_cases [] = {
-    { "llama-f32-mha", "llama", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3 },
-    { "qwen2-f32-gqa", "qwen2", "f32", 384, 12, 6, 200, true, 70, 1e-4, 1u << 2 | 1u << 3 },
-    { "llama-f32-gqa3", "llama", "f32", 192, 6, 2, 192, true, 9, 1e-4, 1u << 2 },
-    { "llama-f16-hd64", "llama", "f16", 384, 6, 6, 288, true, 9, 2e-3, 1u << 2 | 1u << 3 },
-    { "qwen2-bf16-gqa", "qwen2", "bf16", 384, 12, 6, 480, false, 9, 2e-3, 1u << 2 | 1u << 3 },
-    { "qwen2-q8-mha", "qwen2", "q8_0", 192, 6, 6, 288, false, 9, 2e-2, 1u << 2 | 1u << 3 },
-    { "llama-q8-gqa", "llama", "q8_0", 384, 12, 6, 480, true, 70, 2e-2, 1u << 2 | 1u << 3 },
+    { "llama-f32-mha", "llama", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3, NULL },
+    { "qwen2-f32-gqa", "qwen2", "f32", 384, 12, 6, 200, true, 70, 1e-4, 1u << 2 | 1u << 3, NULL },
+    { "llama-f32-gqa3", "llama", "f32", 192, 6, 2, 192, true, 9, 1e-4, 1u << 2, NULL },
+    { "llama-f16-hd64", "llama", "f16", 384, 6, 6, 288, true, 9, 2e-3, 1u << 2 | 1u << 3, NULL },
+    { "qwen2-bf16-gqa", "qwen2", "bf16", 384, 12, 6, 480, false, 9, 2e-3, 1u << 2 | 1u << 3, NULL },
+    { "qwen2-q8-mha", "qwen2", "q8_0", 192, 6, 6, 288, false, 9, 2e-2, 1u << 2 | 1u << 3, NULL },
+    { "llama-q8-gqa", "llama", "q8_0", 384, 12, 6, 480, true, 70, 2e-2, 1u << 2 | 1u << 3, NULL },
+    //  qwen3: heads x head_dim (288, 512) is not dim, attn_output's columns split by heads
+    { "qwen3-f32-hd48", "qwen3", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3, "--head-dim 48" },
+    { "qwen3-q8-gqa-hd64", "qwen3", "q8_0", 256, 8, 4, 256, true, 9, 2e-2, 1u << 2, "--head-dim 64" },
+    { "llama3-rope-f32", "llama", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 3,
+      "--rope-scaling llama3 --rope-original-context 64" },
 };
 #define CASES (sizeof s_cases / sizeof s_cases [0])
 
@@ -63,8 +69,9 @@ static void
 s_make_case (const s_case_t *c, char *path, size_t size)
 {
     char arguments [300], name [80];
-    snprintf (arguments, sizeof arguments, "--arch %s --type %s --dim %d --heads %d --kv-heads %d --ffn %d %s --seed 5",
-              c->arch, c->type, c->dim, c->heads, c->kv_heads, c->ffn, c->tied ? "--tied" : "--no-tied");
+    snprintf (arguments, sizeof arguments, "--arch %s --type %s --dim %d --heads %d --kv-heads %d --ffn %d %s --seed 5 %s",
+              c->arch, c->type, c->dim, c->heads, c->kv_heads, c->ffn, c->tied ? "--tied" : "--no-tied",
+              c->extra ? c->extra : "");
     snprintf (name, sizeof name, "%s.gguf", c->name);
     s_make (name, arguments, path, size);
 }
@@ -290,7 +297,7 @@ s_replicated_bytes (const char *path)
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         if (streq (tensor->name, "token_embd.weight") || streq (tensor->name, "output.weight")
-        ||  strstr (tensor->name, "_norm.weight"))
+        ||  streq (tensor->name, "rope_freqs.weight") || strstr (tensor->name, "_norm.weight"))
             bytes += tensor->size;
     }
     xinf_gguf_destroy (&gguf);

@@ -76,6 +76,26 @@ def scenario_blocked_port(hosts, path):
     hosts.undrop(rule)
 
 
+def scenario_blocked_collective_port(hosts, path):
+    """The probe listener's port (the range's first) open, the rest of w2's
+    range dropped: the preflight passes, then the check of the ports the
+    collectives bound names w1 -> w2 at the collective's port, with the
+    whole range in the fix, within seconds instead of a rendezvous timeout."""
+    rule = hosts.drop("w2", from_host="w1", ports=(DATA_PORTS[0] + 1, DATA_PORTS[1]))
+    result, took = launch(hosts, "collective", path, "--n-worker", "2", "--workers", "w1,w2",
+                          "--probe-timeout", "1000")
+    text = result.stderr + result.stdout
+    w2 = hosts.addr("w2")
+    check(result.returncode != 0 and "data ports are not reachable" in text and "w1 cannot reach w2" in text
+          and f"open {DATA_PORTS[0]}-{DATA_PORTS[1]}/tcp on {w2}" in text,
+          f"wanted the data port check naming w1 -> w2 and the range: {text}")
+    check(took < 10, f"the launch took {took:.2f} s to fail (bound 10 s)")
+    print(f"w2's collective port dropped, its probe port open: the launch failed after {took:.2f} s: "
+          f"{text.strip()[:400]}")
+    hosts.cli("sup", "terminate", "collective")
+    hosts.undrop(rule)
+
+
 def scenario_loopback_worker(hosts, client, path):
     workers = hosts.workers
     check(workers["w1"].stop() == 0, "w1 did not exit 0")
@@ -88,6 +108,34 @@ def scenario_loopback_worker(hosts, client, path):
     print(f"w1 with -H 127.0.0.1: the launch failed after {took:.2f} s: {text.strip()[:400]}")
     hosts.cli("sup", "terminate", "loopback")
     check(workers["w1"].stop() == 0, "w1 (loopback) did not exit 0")
+    workers["w1"] = hosts.start_worker("w1", data_ports=DATA_PORTS)
+    hosts.wait_alive(client, ["w1", "w2"])
+
+
+def scenario_split_address(hosts, client, path):
+    """w1 advertises a second address of its own (as behind NAT or with
+    several NICs, the supervisor sees it connect from its first): a warning
+    in the launch's reply and in doctor, not a refusal; the 2-rank launch
+    comes up because the preflight mesh reaches w1 there."""
+    workers = hosts.workers
+    second = hosts.addr("w1").rsplit(".", 1)[0] + ".102"
+    hosts.run("w1", ["ip", "addr", "add", f"{second}/24", "dev", "eth0"], check=True)
+    check(workers["w1"].stop() == 0, "w1 did not exit 0")
+    workers["w1"] = hosts.start_worker("w1", host_ip=second, data_ports=DATA_PORTS)
+    hosts.wait_alive(client, ["w1", "w2"])
+    doctor = hosts.cli("sup", "doctor", "--probe-timeout", "1000", "--json", timeout=60)
+    report = json.loads(doctor.stdout)
+    check(doctor.returncode == 0 and report["ok"] and any(second in w for w in report["warnings"]),
+          f"doctor with w1 advertising {second}: exit {doctor.returncode}, problems {report['problems']}, "
+          f"warnings {report['warnings']}")
+    result, took = launch(hosts, "split", path, "--n-worker", "2", "--workers", "w1,w2")
+    text = result.stderr + result.stdout
+    check(result.returncode == 0 and "warning" in text and second in text,
+          f"the split-address launch: exit {result.returncode}: {text}")
+    print(f"w1 advertising {second} (seen from {hosts.addr('w1')}): doctor ok with the warning; the 2-rank launch "
+          f"ready after {took:.2f} s: {[line for line in text.splitlines() if 'warning' in line][0]}")
+    hosts.cli("sup", "terminate", "split")
+    check(workers["w1"].stop() == 0, "w1 (split) did not exit 0")
     workers["w1"] = hosts.start_worker("w1", data_ports=DATA_PORTS)
     hosts.wait_alive(client, ["w1", "w2"])
 
@@ -131,7 +179,9 @@ def main():
         client = hosts.client("sup")
         hosts.wait_alive(client, ["w1", "w2"])
         scenario_blocked_port(hosts, path)
+        scenario_blocked_collective_port(hosts, path)
         scenario_loopback_worker(hosts, client, path)
+        scenario_split_address(hosts, client, path)
         scenario_serve_and_kill(hosts, client, path)
     print("PASS: a blocked port, a loopback address and a killed rank are each named in seconds")
 

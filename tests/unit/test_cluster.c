@@ -15,6 +15,7 @@ s_hello (xinf_hello_t *hello, const char *node, const char *host_ip, uint64_t pi
     hello->data_port_low = 29500;
     hello->data_port_high = 29599;
     hello->pid = pid;
+    snprintf (hello->version, sizeof hello->version, "%s", XINF_VERSION_STRING);
     hello->cpus = 4;
     hello->devices = xinf_value_new_array ();
     hello->models = xinf_value_new_array ();
@@ -140,6 +141,29 @@ test_duplicates_and_warnings (void)
     CHECK_INT (s_register (cluster, "w4", "127.0.0.1", 14, "peer-e", "127.0.0.1", 0, &welcome, code), 0);
     CHECK_INT (xinf_value_count (welcome.warnings), 0);
     xinf_welcome_clear (&welcome);
+
+    //  The same HELLO again on the same connection before the WELCOME
+    //  arrived: answered, but no new registration (no event)
+    uint64_t next = 0;
+    xinf_value_t *events = xinf_cluster_events (cluster, 0, 10000, &next);
+    xinf_value_destroy (&events);
+    CHECK_INT (s_register (cluster, "w4", "127.0.0.1", 14, "peer-e", "127.0.0.1", 5, &welcome, code), 0);
+    xinf_welcome_clear (&welcome);
+    events = xinf_cluster_events (cluster, next, 10000, &next);
+    CHECK_INT (xinf_value_count (events), 0);
+    xinf_value_destroy (&events);
+
+    //  Another build version: registered, with a warning naming both
+    xinf_hello_t hello;
+    s_hello (&hello, "w5", "127.0.0.1", 15);
+    snprintf (hello.version, sizeof hello.version, "9.9.9");
+    char reason [512];
+    CHECK_INT (xinf_cluster_hello (cluster, &hello, "peer-f", "127.0.0.1", 0, &welcome, code, 32, reason,
+                                   sizeof reason), 0);
+    xinf_hello_clear (&hello);
+    CHECK_INT (xinf_value_count (welcome.warnings), 1);
+    CHECK_HAS (xinf_value_str (xinf_array_at (welcome.warnings, 0)), "runs xinf 9.9.9, the supervisor " XINF_VERSION_STRING);
+    xinf_welcome_clear (&welcome);
     xinf_cluster_destroy (&cluster);
 }
 
@@ -195,6 +219,13 @@ test_waits_and_events (void)
     events = xinf_cluster_events (cluster, after, 10, &after);
     CHECK_INT (xinf_value_count (events), 0);
     CHECK_INT (after, last);
+    xinf_value_destroy (&events);
+    //  Without 'since': the newest 'limit', oldest first
+    events = xinf_cluster_events (cluster, 0, 3, &after);
+    CHECK_INT (xinf_value_count (events), 3);
+    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_array_at (events, 0), "seq")), last - 2);
+    CHECK_INT (after, last);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_array_at (events, 2), "detail")), "event 10049");
     xinf_value_destroy (&events);
     xinf_cluster_destroy (&cluster);
 }

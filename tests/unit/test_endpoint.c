@@ -524,6 +524,25 @@ test_transports (void)
     s_round_trip ("inproc://xinf-unit-endpoint");
 }
 
+//  One tcp://HOST:PORT, checked strictly: lists, bad ports and hosts refused
+static void
+test_check_tcp (void)
+{
+    char reason [512];
+    const char *good [] = { "tcp://127.0.0.1:9997", "tcp://node-1.example.com:1", "tcp://[::1]:65535", "tcp://h_x:80" };
+    for (size_t index = 0; index < sizeof good / sizeof good [0]; index++)
+        CHECK_INT (xinf_endpoint_check_tcp (good [index], reason, sizeof reason), 0);
+    const char *bad [] = { "tcp://a:1,tcp://b:2", "tcp://127.0.0.1", "tcp://:9997", "tcp://h:0", "tcp://h:65536",
+                           "tcp://h:99999999999", "tcp://h:12a", "tcp://h:", "ipc:///tmp/x", "tcp://a b:1",
+                           "tcp://[::1:80", "tcp://::1:80", "tcp://h/x:1", "" };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        CHECK_INT (xinf_endpoint_check_tcp (bad [index], reason, sizeof reason), -1);
+        CHECK (strlen (reason) > 0);
+    }
+    xinf_endpoint_check_tcp ("tcp://a:1,tcp://b:2", reason, sizeof reason);
+    CHECK_HAS (reason, "several endpoints");
+}
+
 int
 main (void)
 {
@@ -536,5 +555,6 @@ main (void)
     RUN (test_slow_peer);
     RUN (test_garbage);
     RUN (test_transports);
+    RUN (test_check_tcp);
     return 0;
 }
