@@ -287,6 +287,32 @@ s_on_run (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     }
 }
 
+//  TOKENIZE: to the replica named, whose TOKENIZE_RESULT goes up like its
+//  other messages; a replica not hosted here is answered at once.
+static void
+s_on_tokenize (xinf_hosted_t *self, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t request = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
+    s_hosted_t *entry = s_find (self, msg, &check);
+    xinf_msg_t *relay = NULL;
+    if (entry) {
+        relay = xinf_msg_new ("TOKENIZE");
+        xinf_value_t *body = xinf_msg_body (msg);
+        for (size_t index = 0; index < xinf_value_count (body); index++)
+            xinf_map_put (xinf_msg_body (relay), xinf_map_key_at (body, index), xinf_value_dup (xinf_map_value_at (body, index)));
+        if (xinf_dealer_send (entry->dealer, &relay) == 0)
+            return;
+        xinf_msg_destroy (&relay);
+    }
+    xinf_msg_t *failed = xinf_msg_new ("TOKENIZE_RESULT");
+    xinf_map_put_uint (xinf_msg_body (failed), "request", request);
+    xinf_map_put_str (xinf_msg_body (failed), "code", "MODEL_NOT_READY");
+    xinf_map_put_str (xinf_msg_body (failed), "message", entry ? "the replica's queue is full" : check.reason);
+    xinf_map_put_str (xinf_msg_body (failed), "node", self->node);
+    s_send_up (self, &failed);
+}
+
 //  GROUP: every rank's collective endpoint, for the rendezvous.
 static void
 s_on_group (xinf_hosted_t *self, xinf_msg_t *msg)
@@ -353,6 +379,9 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     else
     if (xinf_msg_is (msg, "GROUP"))
         s_on_group (self, msg);
+    else
+    if (xinf_msg_is (msg, "TOKENIZE"))
+        s_on_tokenize (self, msg);
     else
     if (xinf_msg_is (msg, "RUN_ACK"))
         xinf_inflight_forget (self->inflight, xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));

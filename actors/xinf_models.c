@@ -7,6 +7,7 @@
 #include "xinf_heal.h"
 #include "xinf_journal.h"
 #include "xinf_restore.h"
+#include "xinf_relay.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -27,6 +28,7 @@ struct _xinf_models_t {
     int64_t started;                  //  when this supervisor started (monotonic ms)
     int64_t restart_window_ms;        //  workers re-register their models within it
     zhashx_t *terminated;             //  uids terminated here: surely unknown now
+    xinf_relay_t *relay;              //  TOKENIZE / DETOKENIZE waiting for a replica
 };
 
 static void
@@ -82,6 +84,7 @@ xinf_models_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh)
     self->scheduler = xinf_scheduler_new (&io);
     self->started = zclock_mono ();
     self->terminated = zhashx_new ();
+    self->relay = xinf_relay_new ();
     return self;
 }
 
@@ -94,6 +97,7 @@ xinf_models_destroy (xinf_models_t **self_p)
         xinf_launch_destroy (&self->launch);
         xinf_scheduler_destroy (&self->scheduler);
         zhashx_destroy (&self->terminated);
+        xinf_relay_destroy (&self->relay);
         zhashx_destroy (&self->models);
         free (self);
         *self_p = NULL;
@@ -311,7 +315,8 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
         const xinf_value_t *info = NULL;
         for (size_t index = 0; index < model->count && !info; index++)
             info = model->replicas [index].info;
-        const char *keys [] = { "arch", "weight_type", "size_bytes", "context", "vocab", "n_params" };
+        const char *keys [] = { "arch", "weight_type", "size_bytes", "context", "vocab", "n_params",
+                                "chat_template", "bos_token", "eos_token", "kv_blocks", "max_seqs" };
         for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
             if (xinf_map_get (info, keys [index]))
                 xinf_map_put (item, streq (keys [index], "weight_type") ? "type" :
@@ -644,6 +649,36 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
     }
 }
 
+//  TOKENIZE / DETOKENIZE: relayed to a ready replica of the model.
+static void
+s_on_tokenize (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_model_t *model = s_lookup (self, ctx, from, msg, xinf_msg_type (msg));
+    if (!model)
+        return;
+    int ready = -1;
+    for (size_t index = 0; index < model->count && ready < 0; index++)
+        if (streq (model->replicas [index].state, "ready"))
+            ready = (int) index;
+    if (ready < 0) {
+        xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY", "%s: model %s has no ready replica",
+                                                xinf_msg_type (msg), model->uid);
+        xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", 1000);
+        xinf_ctx_reply (ctx, from, NULL, &error);
+        return;
+    }
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_msg_t *relay = xinf_relay_begin (self->relay, msg, xinf_peer_id (from), model->uid, (uint64_t) ready, &check);
+    if (!relay)
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", xinf_msg_type (msg), check.reason);
+    else
+    if (xinf_launch_send (self->cluster, ctx, model->replicas [ready].node, &relay)) {
+        xinf_relay_abort (self->relay);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "MODEL_NOT_READY", "%s: worker %s cannot be reached",
+                              xinf_msg_type (msg), model->replicas [ready].node);
+    }
+}
+
 void
 xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *node)
 {
@@ -702,6 +737,7 @@ xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
     self->ctx = ctx;
     if (self->restore_pending && now - self->started >= self->restart_window_ms)
         s_restore_the_rest (self, ctx);
+    xinf_relay_tick (self->relay, ctx, now);
     xinf_launch_tick (self->launch, ctx, now);
     xinf_scheduler_tick (self->scheduler, now);
 }
@@ -717,6 +753,8 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
     else if (streq (type, "TERMINATE"))       s_on_terminate (self, ctx, from, msg);
     else if (streq (type, "GENERATE"))        s_on_generate (self, ctx, from, msg);
     else if (streq (type, "CANCEL"))          s_on_cancel (self, ctx, from, msg);
+    else if (streq (type, "TOKENIZE") || streq (type, "DETOKENIZE")) s_on_tokenize (self, ctx, from, msg);
+    else if (streq (type, "TOKENIZE_RESULT")) xinf_relay_result (self->relay, ctx, msg);
     else if (streq (type, "MODEL_STATE"))     s_on_model_state (self, ctx, from, msg);
     else if (streq (type, "RUN_TOKEN") || streq (type, "RUN_DONE") || streq (type, "RUN_FAILED"))
         s_on_run_reply (self, ctx, from, msg);

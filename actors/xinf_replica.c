@@ -4,10 +4,13 @@
 #include "xinf_model.h"
 #include "xinf_request.h"
 #include "xinf_batcher.h"
+#include "xinf_gguf.h"
+#include "xinf_tokenize.h"
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
 #define XINF_BLOCK_TOKENS   16
+#define XINF_CHAT_TEMPLATE_MAX  (256 << 10)   //  bytes of a chat template reported in info
 
 typedef struct {
     char uid [65];
@@ -221,7 +224,8 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
     s_state_t *state = s_state (ctx);
     int32_t token = xinf_request_sample (request, row, state->vocab);
     if (request->stream) {
-        xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer);
+        xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer,
+                                                  xinf_tokenizer_is_end (state->tokenizer, token));
         s_send_up (ctx, &msg);
     }
     const char *reason = NULL;
@@ -386,6 +390,35 @@ s_on_group (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         s_set_state (ctx, "failed", "cannot send GROUP to the executor");
 }
 
+//  A special token's vocabulary text ("" when the model has none).
+static void
+s_put_token_text (xinf_value_t *info, const char *key, xinf_tokenizer_t *tokenizer, int64_t id)
+{
+    size_t length = 0;
+    const char *text = id >= 0 ? xinf_tokenizer_text (tokenizer, (int32_t) id, &length) : NULL;
+    xinf_map_put (info, key, xinf_value_new_strn (text ? text : "", text ? length : 0));
+}
+
+//  What a client needs to render chats for the model (HTTP gateway):
+//  tokenizer.chat_template of the file (absent when the file has none or
+//  it is over 256 KiB), and the BOS and EOS token texts.
+static void
+s_add_chat_info (s_state_t *state)
+{
+    s_put_token_text (state->info, "bos_token", state->tokenizer, xinf_tokenizer_bos (state->tokenizer));
+    s_put_token_text (state->info, "eos_token", state->tokenizer, xinf_tokenizer_eos (state->tokenizer));
+    char error [256];
+    xinf_gguf_t *gguf = xinf_gguf_open (state->path, error, sizeof error);
+    const char *template_source = gguf ? xinf_gguf_get_str (gguf, "tokenizer.chat_template") : NULL;
+    if (template_source && strlen (template_source) <= XINF_CHAT_TEMPLATE_MAX)
+        xinf_map_put_str (state->info, "chat_template", template_source);
+    else
+    if (template_source)
+        xinf_warn (state->name, "the chat template of %s is over %d bytes: not reported", state->path,
+                   XINF_CHAT_TEMPLATE_MAX);
+    xinf_gguf_destroy (&gguf);
+}
+
 static void
 s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
@@ -410,6 +443,7 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     }
     xinf_value_destroy (&state->info);
     state->info = xinf_value_dup (body);
+    s_add_chat_info (state);
     state->bytes_done = state->bytes_total = xinf_value_uint (xinf_map_get (body, "size_bytes"));
     s_set_state (ctx, "ready", NULL);
 }
@@ -538,8 +572,17 @@ s_on_cancel (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     s_kick (ctx);
 }
 
+//  TOKENIZE: the model's tokenizer for a client (through the supervisor).
+static void
+s_on_tokenize (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_msg_t *result = xinf_tokenize_answer (s_state (ctx)->tokenizer, xinf_msg_body (msg));
+    s_send_up (ctx, &result);
+}
+
 static const xinf_handler_t s_handlers [] = {
     { "START", s_on_start },
+    { "TOKENIZE", s_on_tokenize },
     { "RUN", s_on_run },
     { "RUN_CANCEL", s_on_cancel },
     { "GROUP", s_on_group },

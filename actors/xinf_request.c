@@ -43,6 +43,116 @@ s_prompt_ids (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, xin
     return prompt;
 }
 
+//  The model's control tokens (their texts are at least 2 bytes), longest first.
+typedef struct {
+    int32_t id;
+    const char *text;
+    size_t length;
+} s_special_t;
+
+static int
+s_special_compare (const void *left, const void *right)
+{
+    size_t a = ((const s_special_t *) left)->length, b = ((const s_special_t *) right)->length;
+    return a < b ? 1 : a > b ? -1 : 0;
+}
+
+static s_special_t *
+s_specials (xinf_tokenizer_t *tokenizer, size_t *count)
+{
+    size_t vocab = xinf_tokenizer_vocab (tokenizer), found = 0;
+    s_special_t *specials = NULL;
+    for (size_t id = 0; id < vocab; id++) {
+        size_t length = 0;
+        const char *text = xinf_tokenizer_is_control (tokenizer, (int32_t) id)
+                         ? xinf_tokenizer_text (tokenizer, (int32_t) id, &length) : NULL;
+        if (!text || length < 2)
+            continue;
+        specials = realloc (specials, (found + 1) * sizeof *specials);
+        assert (specials);
+        specials [found++] = (s_special_t) { (int32_t) id, text, length };
+    }
+    if (found)
+        qsort (specials, found, sizeof *specials, s_special_compare);
+    *count = found;
+    return specials;
+}
+
+//  Appends the ids of text [0, length) to *ids; -1 when it cannot be tokenized.
+static int
+s_encode_plain (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos, int32_t **ids,
+                size_t *count)
+{
+    long needed = xinf_tokenizer_encode (tokenizer, text, length, add_bos, NULL, 0);
+    if (needed < 0)
+        return -1;
+    *ids = realloc (*ids, (*count + (size_t) needed + 1) * sizeof **ids);
+    assert (*ids);
+    xinf_tokenizer_encode (tokenizer, text, length, add_bos, *ids + *count, (size_t) needed + 1);
+    *count += (size_t) needed;
+    return 0;
+}
+
+//  With 'special' (chat prompts rendered from a template): the texts of
+//  the model's control tokens (<|im_start|>, <|eot_id|>, ...) in the text
+//  become those tokens, as llama.cpp's parse_special; the text between
+//  them is tokenized as usual.
+static int32_t *
+s_prompt_special (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos, size_t *count,
+                  xinf_check_t *check)
+{
+    size_t n_specials = 0, start = 0;
+    s_special_t *specials = s_specials (tokenizer, &n_specials);
+    int32_t *ids = calloc (1, sizeof *ids);
+    assert (ids);
+    *count = 0;
+    if (add_bos && xinf_tokenizer_bos (tokenizer) >= 0)
+        ids [(*count)++] = (int32_t) xinf_tokenizer_bos (tokenizer);
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < length; at++) {
+        for (size_t index = 0; index < n_specials; index++) {
+            s_special_t *special = &specials [index];
+            if (special->text [0] != text [at] || special->length > length - at
+            ||  memcmp (special->text, text + at, special->length) != 0)
+                continue;
+            if (at > start)
+                rc = s_encode_plain (tokenizer, text + start, at - start, false, &ids, count);
+            ids = realloc (ids, (*count + 1) * sizeof *ids);
+            assert (ids);
+            ids [(*count)++] = special->id;
+            at += special->length - 1;
+            start = at + 1;
+            break;
+        }
+    }
+    if (rc == 0 && start < length)
+        rc = s_encode_plain (tokenizer, text + start, length - start, false, &ids, count);
+    free (specials);
+    if (rc) {
+        xinf_check_fail (check, "field 'prompt' could not be tokenized");
+        free (ids);
+        return NULL;
+    }
+    return ids;
+}
+
+int32_t *
+xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos, bool special,
+                     size_t *count, xinf_check_t *check)
+{
+    if (special)
+        return s_prompt_special (tokenizer, text, length, add_bos, count, check);
+    int32_t *ids = NULL;
+    *count = 0;
+    if (s_encode_plain (tokenizer, text, length, add_bos, &ids, count)) {
+        xinf_check_fail (check, "the text could not be tokenized");
+        return NULL;
+    }
+    if (!ids)
+        ids = calloc (1, sizeof *ids);
+    return ids;
+}
+
 //  Prompt ids of 'prompt' text, with a BOS where the model's file asks
 //  for one (tokenizer.ggml.add_bos_token) unless 'add_bos' says otherwise.
 static int32_t *
@@ -50,9 +160,12 @@ s_prompt_text (xinf_value_t *body, xinf_tokenizer_t *tokenizer, xinf_check_t *ch
 {
     const char *text = xinf_check_str (check, body, "prompt", 0, XINF_PROMPT_MAX);
     bool add_bos = xinf_check_bool_opt (check, body, "add_bos", xinf_tokenizer_add_bos (tokenizer));
+    bool special = xinf_check_bool_opt (check, body, "special", false);
     if (check->failed)
         return NULL;
     size_t length = strlen (text);
+    if (special)
+        return s_prompt_special (tokenizer, text, length, add_bos, count, check);
     long needed = xinf_tokenizer_encode (tokenizer, text, length, add_bos, NULL, 0);
     if (needed < 0) {
         xinf_check_fail (check, "field 'prompt' could not be tokenized");
@@ -134,7 +247,7 @@ xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab)
 }
 
 xinf_msg_t *
-xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer)
+xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end)
 {
     char piece [256];
     int32_t token = self->tokens [self->count - 1];
@@ -145,6 +258,10 @@ xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer)
     xinf_map_put_uint (body, "index", self->count - 1);
     xinf_map_put_uint (body, "token", (uint64_t) token);
     xinf_map_put (body, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece ? (size_t) length : 0));
+    if (end)
+        xinf_map_put_bool (body, "end", true);
+    if (self->count == 1)
+        xinf_map_put_uint (body, "prompt_length", self->prompt_count);
     return msg;
 }
 

@@ -30,11 +30,19 @@ xinf_request_t *xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenize
                                   xinf_check_t *check, const char **code);
 void xinf_request_destroy (xinf_request_t **self_p);
 
+//  Token ids of text (bytes), BOS first with 'add_bos'; with 'special' the
+//  texts of the model's control tokens become those tokens. NULL with the
+//  reason in 'check'.
+int32_t *xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos,
+                              bool special, size_t *count, xinf_check_t *check);
+
 //  Samples the next token from one logits row and keeps it.
 int32_t xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab);
 
-//  RUN_TOKEN for the token just kept.
-xinf_msg_t *xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer);
+//  RUN_TOKEN for the token just kept; 'end' marks an end-of-generation
+//  token (its text is not part of the answer). The first token also
+//  carries the prompt's length in tokens.
+xinf_msg_t *xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end);
 //  RUN_DONE with the text, the tokens, the reason and the timings.
 xinf_msg_t *xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const char *reason);
 //  RUN_FAILED for request 'id'.

@@ -67,6 +67,7 @@ xinf_request_check (const xinf_value_t *body, uint64_t vocab, xinf_check_t *chec
     xinf_check_uint_opt (check, body, "seed", 0, UINT64_MAX, 0);
     xinf_check_bool_opt (check, body, "stream", false);
     xinf_check_bool_opt (check, body, "add_bos", false);
+    xinf_check_bool_opt (check, body, "special", false);
     if (!check->failed) {
         size_t size = xinf_request_packed_size (body);
         if (size > XINF_GENERATE_BODY_MAX) {

@@ -10,7 +10,7 @@ s_client_message (xinf_sched_request_t *request, xinf_msg_t *msg, bool done)
 {
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_msg_t *out = xinf_msg_new (done ? "GENERATE_REPLY" : "GENERATE_TOKEN");
-    const char *keys [] = { "index", "token", "text", "prompt_tokens", "tokens", "finish_reason", "timings" };
+    const char *keys [] = { "index", "token", "text", "end", "prompt_length", "prompt_tokens", "tokens", "finish_reason", "timings" };
     for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
         if (xinf_map_get (body, keys [index]))
             xinf_map_put (xinf_msg_body (out), keys [index], xinf_value_dup (xinf_map_get (body, keys [index])));
@@ -31,6 +31,8 @@ s_reply_valid (const char *node, xinf_msg_t *msg)
     if (xinf_msg_is (msg, "RUN_TOKEN")) {
         xinf_check_uint (&check, body, "index", 0, UINT32_MAX);
         xinf_check_uint (&check, body, "token", 0, UINT32_MAX);
+        xinf_check_bool_opt (&check, body, "end", false);
+        xinf_check_uint_opt (&check, body, "prompt_length", 0, UINT32_MAX, 0);
     }
     else
     if (xinf_msg_is (msg, "RUN_DONE")) {

@@ -49,6 +49,8 @@ static const xinf_option_t s_options [] = {
     { "tokenizer", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "gpt2|llama", "KIND",
       "gpt2 (byte-level BPE) or llama (SentencePiece); default: llama for the llama tiny preset, else gpt2" },
     { "name", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "general.name" },
+    { "chat-template", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "a Jinja chat template to store as tokenizer.chat_template" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
     { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
@@ -86,6 +88,7 @@ typedef struct {
     double rope_factor;
     int64_t rope_original_context;
     const char *name;
+    const char *chat_template_path;    //  or NULL
     const char *output;
 } s_model_t;
 
@@ -201,6 +204,7 @@ s_settings (xinf_config_t *config, s_model_t *model)
             model->type = codes [index];
     model->seed = (uint64_t) xinf_config_int (config, "seed");
     model->name = xinf_config_str (config, "name");
+    model->chat_template_path = xinf_config_str (config, "chat-template");
     return s_validate (model);
 }
 
@@ -212,6 +216,27 @@ s_set_key (xinf_gguf_writer_t *writer, const char *arch, const char *suffix, uin
     char key [128];
     snprintf (key, sizeof key, "%s.%s", arch, suffix);
     return xinf_gguf_writer_set_u32 (writer, key, value);
+}
+
+//  tokenizer.chat_template from --chat-template FILE.
+static int
+s_chat_template (s_model_t *model, xinf_gguf_writer_t *writer)
+{
+    if (!model->chat_template_path)
+        return 0;
+    FILE *file = fopen (model->chat_template_path, "rb");
+    if (!file) {
+        fprintf (stderr, "xinf-make-model: cannot read %s: %s\n", model->chat_template_path, strerror (errno));
+        return -1;
+    }
+    char *text = calloc (1, 1 << 20);
+    assert (text);
+    size_t size = fread (text, 1, (1 << 20) - 1, file);
+    fclose (file);
+    text [size] = 0;
+    int rc = xinf_gguf_writer_set_str (writer, "tokenizer.chat_template", text);
+    free (text);
+    return rc;
 }
 
 static int
@@ -271,7 +296,7 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->eps);
     snprintf (key, sizeof key, "%s.rope.freq_base", arch);
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->theta);
-    return rc || s_rope_scaling (model, writer) ? -1 : 0;
+    return rc || s_rope_scaling (model, writer) || s_chat_template (model, writer) ? -1 : 0;
 }
 
 //  ---- tensors -----------------------------------------------------------------------

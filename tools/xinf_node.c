@@ -6,12 +6,16 @@
     --role=worker      registers with the supervisor at -e and heartbeats;
     --role=local       a supervisor and one worker in one process.
 
+    The supervisor and local roles also serve the HTTP gateway (OpenAI API)
+    on --http-port (default 9998; 0 turns it off).
+
     Serves until SIGINT/SIGTERM. Configuration: flags, then XINF_*
     environment variables, then defaults. Bad flags: a message, exit 2.
 */
 #include "xinf.h"
 #include "xinf_supervisor.h"
 #include "xinf_worker.h"
+#include "xinf_gateway.h"
 
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -46,6 +50,22 @@ static const xinf_option_t s_options [] = {
     { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
       "worker/local: a directory launches may load model files from, subdirectories included (repeatable; "
       "default: the current directory); other paths are refused" },
+    { "http-port", 0, "XINF_HTTP_PORT", XINF_OPT_INT, "9998", 0, 65535, NULL, "PORT",
+      "supervisor/local: the HTTP gateway's port (OpenAI API; 0: no gateway)" },
+    { "http-host", 0, "XINF_HTTP_HOST", XINF_OPT_STR, NULL, 0, 0, NULL, "ADDR",
+      "supervisor/local: the gateway's address (default: 0.0.0.0 with --api-key-file, else 127.0.0.1)" },
+    { "api-key-file", 0, "XINF_API_KEY_FILE", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "supervisor/local: HTTP keys, lines 'KEY ROLE' (role user or admin); without it no authentication" },
+    { "http-max-body", 0, "XINF_HTTP_MAX_BODY", XINF_OPT_INT, "4194304", 1024, 1073741824, NULL, "BYTES",
+      "supervisor/local: the largest HTTP request body (beyond: 413)" },
+    { "http-max-connections", 0, "XINF_HTTP_MAX_CONNECTIONS", XINF_OPT_INT, "4096", 1, 1000000, NULL, "N",
+      "supervisor/local: open HTTP connections at once (streams included)" },
+    { "http-timeout-s", 0, "XINF_HTTP_TIMEOUT_S", XINF_OPT_INT, "30", 1, 86400, NULL, "S",
+      "supervisor/local: an HTTP connection that sends nothing for this long is closed (slow clients)" },
+    { "http-body-timeout-s", 0, "XINF_HTTP_BODY_TIMEOUT_S", XINF_OPT_INT, "60", 1, 86400, NULL, "S",
+      "supervisor/local: a request body not received whole within this is dropped (slow senders)" },
+    { "http-request-timeout-s", 0, "XINF_HTTP_REQUEST_TIMEOUT_S", XINF_OPT_INT, "600", 1, 86400, NULL, "S",
+      "supervisor/local: a generation's deadline" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { 0 }
@@ -157,6 +177,38 @@ s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, 
     return supervisor;
 }
 
+//  The gateway dials the supervisor like any client: on the loopback when
+//  the supervisor binds every address.
+static xinf_gateway_t *
+s_start_gateway (xinf_config_t *config, s_settings_t *settings, const char *supervisor)
+{
+    const char *key_file = xinf_config_str (config, "api-key-file");
+    const char *host = xinf_config_str (config, "http-host");
+    if (!host)
+        host = key_file ? "0.0.0.0" : "127.0.0.1";
+    xinf_gateway_config_t gateway_config = {
+        supervisor, host, (int) xinf_config_int (config, "http-port"), key_file,
+        (size_t) xinf_config_int (config, "http-max-body"), (unsigned) xinf_config_int (config, "http-max-connections"),
+        (unsigned) xinf_config_int (config, "http-timeout-s"), (unsigned) xinf_config_int (config, "http-body-timeout-s"),
+        xinf_config_int (config, "http-request-timeout-s") * 1000,
+        settings->node_name
+    };
+    char error [600];
+    xinf_gateway_t *gateway = xinf_gateway_new (&gateway_config, error, sizeof error);
+    if (!gateway) {
+        xinf_error ("node", "cannot start the HTTP gateway: %s", error);
+        return NULL;
+    }
+    printf ("xinf-node gateway listening on http://%s:%d\n", host, gateway_config.port);
+    fflush (stdout);
+    if (!key_file)
+        xinf_warn ("node", "HTTP gateway on http://%s:%d without authentication (no --api-key-file)%s", host,
+                   gateway_config.port, streq (host, "127.0.0.1") ? ": reachable from this machine only" : "");
+    else
+        xinf_info ("node", "HTTP gateway on http://%s:%d with API keys from %s", host, gateway_config.port, key_file);
+    return gateway;
+}
+
 static xinf_worker_t *
 s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpoint)
 {
@@ -191,9 +243,18 @@ s_run (xinf_config_t *config, s_settings_t *settings)
     const char *role = xinf_config_str (config, "role");
     xinf_supervisor_t *supervisor = NULL;
     xinf_worker_t *worker = NULL;
+    xinf_gateway_t *gateway = NULL;
     char bound [300] = "";
     if (!streq (role, "worker") && !(supervisor = s_start_supervisor (config, settings, bound, sizeof bound)))
         return 1;
+    if (supervisor && xinf_config_int (config, "http-port") > 0) {
+        char endpoint [300];
+        s_local_endpoint (bound, endpoint, sizeof endpoint);
+        if (!(gateway = s_start_gateway (config, settings, endpoint))) {
+            xinf_supervisor_destroy (&supervisor);
+            return 1;
+        }
+    }
     if (streq (role, "worker"))
         worker = s_start_worker (config, settings, xinf_config_str (config, "endpoint"));
     else
@@ -203,6 +264,7 @@ s_run (xinf_config_t *config, s_settings_t *settings)
         worker = s_start_worker (config, settings, endpoint);
     }
     if (!streq (role, "supervisor") && !worker) {
+        xinf_gateway_destroy (&gateway);
         xinf_supervisor_destroy (&supervisor);
         return 1;
     }
@@ -210,6 +272,7 @@ s_run (xinf_config_t *config, s_settings_t *settings)
     while (!zsys_interrupted)
         zmq_poll (NULL, 0, 1000);
     xinf_info ("node", "stopping role=%s node=%s", role, settings->node_name);
+    xinf_gateway_destroy (&gateway);
     xinf_worker_destroy (&worker);
     xinf_supervisor_destroy (&supervisor);
     return 0;

@@ -1,0 +1,88 @@
+/*  xinf_gateway_chat: models as LIST_MODELS reports them, and chat
+    rendering with the model's GGUF template.  */
+#include "xinf_gateway_chat.h"
+#include "xinf_chat_template.h"
+
+//  A string field of a model entry, or 'otherwise' when absent or not a string.
+static const char *
+s_str (const xinf_value_t *entry, const char *key, const char *otherwise)
+{
+    const xinf_value_t *value = xinf_map_get (entry, key);
+    return xinf_value_type (value) == XINF_STR ? xinf_value_str (value) : otherwise;
+}
+
+bool
+xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t *model)
+{
+    const xinf_value_t *models = xinf_map_get (xinf_msg_body (msg), "models");
+    if (xinf_value_type (models) != XINF_ARRAY || index >= xinf_value_count (models))
+        return false;
+    const xinf_value_t *entry = xinf_array_at (models, index);
+    memset (model, 0, sizeof *model);
+    model->entry = entry;
+    model->uid = s_str (entry, "uid", NULL);
+    model->state = s_str (entry, "state", "unknown");
+    model->chat_template = s_str (entry, "chat_template", NULL);
+    model->bos_token = s_str (entry, "bos_token", "");
+    model->eos_token = s_str (entry, "eos_token", "");
+    const xinf_value_t *context = xinf_map_get (entry, "context_length");
+    model->context_length = xinf_value_type (context) == XINF_UINT ? xinf_value_uint (context) : 0;
+    return xinf_value_type (entry) == XINF_MAP && model->uid != NULL;
+}
+
+int
+xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t *model, xinf_gw_error_t *error)
+{
+    if (xinf_msg_is (msg, "ERROR") || !xinf_msg_is (msg, "LIST_MODELS_REPLY")) {
+        const char *text = s_str (xinf_msg_body (msg), "message", xinf_msg_type (msg));
+        xinf_gw_error_set (error, 502, "server_error", "bad_gateway", NULL, "the supervisor answered %s: %s",
+                           xinf_msg_type (msg), text);
+        return -1;
+    }
+    for (size_t index = 0; xinf_gw_chat_model_at (msg, index, model); index++)
+        if (streq (model->uid, uid))
+            return 0;
+    xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
+                       "The model '%s' does not exist (GET /v1/models lists them)", uid);
+    return -1;
+}
+
+json_t *
+xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model)
+{
+    json_t *object = json_object ();
+    json_object_set_new (object, "id", xinf_gw_json_text (model->uid, strlen (model->uid)));
+    json_object_set_new (object, "object", json_string ("model"));
+    json_object_set_new (object, "created", json_integer (0));
+    json_object_set_new (object, "owned_by", json_string ("xinf"));
+    json_object_set_new (object, "status", xinf_gw_json_text (model->state, strlen (model->state)));
+    if (model->context_length)
+        json_object_set_new (object, "context_length", json_integer ((json_int_t) model->context_length));
+    const char *keys [] = { "arch", "type", "path" };
+    for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++) {
+        const char *value = s_str (model->entry, keys [index], NULL);
+        if (value)
+            json_object_set_new (object, keys [index], xinf_gw_json_text (value, strlen (value)));
+    }
+    return object;
+}
+
+char *
+xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
+                     bool add_generation_prompt, xinf_gw_error_t *error)
+{
+    char *warning = NULL, *reason = NULL;
+    char *prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
+                                             model->eos_token, add_generation_prompt, &warning, &reason);
+    if (warning && !zhashx_lookup (warned, model->uid)) {
+        xinf_warn ("gateway", "chat template of model=%s: %s", model->uid, warning);
+        if (zhashx_size (warned) < 10000)
+            zhashx_insert (warned, model->uid, (void *) 1);
+    }
+    free (warning);
+    if (!prompt)
+        xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_chat", "messages",
+                           "the model's chat template refused the messages: %s", reason ? reason : "(no reason)");
+    free (reason);
+    return prompt;
+}

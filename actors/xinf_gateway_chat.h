@@ -1,0 +1,31 @@
+/*  xinf_gateway_chat: what the gateway knows of a model from LIST_MODELS
+    (state, context, chat template, special tokens), and chats rendered
+    with the model's template (models/xinf_chat_template.h).
+*/
+#ifndef XINF_GATEWAY_CHAT_H_INCLUDED
+#define XINF_GATEWAY_CHAT_H_INCLUDED
+
+#include "xinf_gateway_private.h"
+
+typedef struct {
+    const char *uid;
+    const char *state;                //  "loading", "ready", "failed", "stopped"
+    const char *chat_template;        //  NULL when the file has none
+    const char *bos_token, *eos_token;
+    uint64_t context_length;          //  0 when not known yet
+    const xinf_value_t *entry;        //  the whole LIST_MODELS entry
+} xinf_gw_chat_model_t;
+
+//  Finds 'uid' in a LIST_MODELS_REPLY (strings borrowed from 'msg'); -1
+//  with the 404 (or a 502 for a malformed reply) in 'error'.
+int xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t *model, xinf_gw_error_t *error);
+//  The models of a LIST_MODELS_REPLY as OpenAI's model objects.
+json_t *xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model);
+//  Reads entry 'index' of the reply's models; false past the end or when malformed.
+bool xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t *model);
+//  Renders the chat; NULL with a 400 (the template refused it) in 'error'.
+//  A fallback's warning is logged once per model uid in 'warned'.
+char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
+                           bool add_generation_prompt, xinf_gw_error_t *error);
+
+#endif

@@ -1,0 +1,319 @@
+/*  xinf_gateway_generate: /v1/completions and /v1/chat/completions over
+    GENERATE.
+
+    A chat first asks LIST_MODELS for the model's chat template and special
+    tokens, renders the messages, then generates. The gateway always asks
+    for a stream (GENERATE with stream) so that stop strings are seen as
+    soon as they are complete: the text is shown up to the stop, the
+    generation is cancelled (CANCEL) and the answer ends with
+    finish_reason "stop". Without `stream` the HTTP answer is one JSON
+    object at the end; with it, server-sent events as tokens come.
+*/
+#include "xinf_gateway_private.h"
+#include "xinf_gateway_chat.h"
+
+#define XINF_GW_LIST_MS  10000     //  LIST_MODELS deadline
+
+static void
+s_new_id (xinf_gw_request_t *request)
+{
+    snprintf (request->id, sizeof request->id, "%s-%08x%08x", request->oai.chat ? "chatcmpl" : "cmpl",
+              (unsigned) randof (0x7fffffff), (unsigned) randof (0x7fffffff));
+    request->created = (int64_t) time (NULL);
+}
+
+static void
+s_fail (xinf_gw_request_t *request, unsigned status, const char *type, const char *code, const char *format,
+        const char *detail)
+{
+    xinf_gw_error_t error;
+    xinf_gw_error_set (&error, status, type, code, NULL, format, detail);
+    xinf_gw_request_fail (request, &error);
+}
+
+static void
+s_send_generate (xinf_gw_request_t *request, bool add_bos)
+{
+    xinf_gw_oai_t *oai = &request->oai;
+    xinf_msg_t *msg = xinf_msg_new ("GENERATE");
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_str (body, "uid", oai->model);
+    if (oai->prompt_tokens) {
+        xinf_value_t *ids = xinf_value_new_array ();
+        for (size_t index = 0; index < oai->prompt_token_count; index++)
+            xinf_array_push (ids, xinf_value_new_uint (oai->prompt_tokens [index]));
+        xinf_map_put (body, "prompt_tokens", ids);
+    }
+    else {
+        xinf_map_put (body, "prompt", xinf_value_new_strn (oai->prompt, oai->prompt_size));
+        xinf_map_put_bool (body, "add_bos", add_bos);
+    }
+    if (oai->chat)
+        xinf_map_put_bool (body, "special", true);
+    uint64_t max_tokens = oai->max_tokens;
+    if (max_tokens == 0)       //  OpenAI's defaults: 16 for completions, up to the context for chat
+        max_tokens = oai->chat ? (request->context_length ? request->context_length : 4096) : 16;
+    xinf_map_put_uint (body, "max_tokens", max_tokens);
+    //  top_p 0 keeps only the most likely token: greedy
+    xinf_map_put_float (body, "temperature", oai->top_p > 0 ? oai->temperature : 0);
+    xinf_map_put_float (body, "top_p", oai->top_p > 0 ? oai->top_p : 1);
+    xinf_map_put_uint (body, "top_k", oai->top_k);
+    xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
+    xinf_map_put_bool (body, "stream", true);
+    if (xinf_gw_call (request, &msg, request->gateway->config.request_timeout_ms)) {
+        s_fail (request, 503, "server_error", "supervisor_unreachable",
+                "cannot send to the supervisor at %s: its queue is full", request->gateway->supervisor);
+        return;
+    }
+    request->generating = true;
+    request->generate_corr = request->corr;
+    request->sent_us = zclock_usecs ();
+}
+
+void
+xinf_gw_generate_start (xinf_gw_request_t *request)
+{
+    xinf_gw_error_t error;
+    json_t *root = xinf_gw_json_parse (request->body.data, request->body.size, &error);
+    if (!root || xinf_gw_oai_parse (root, request->route == XINF_GW_ROUTE_CHAT, &request->oai, &error)) {
+        json_decref (root);
+        xinf_gw_respond_error (request, &error);
+        return;
+    }
+    json_decref (root);
+    xinf_gw_buf_free (&request->body);
+    s_new_id (request);
+    xinf_gw_text_init (&request->text, request->oai.stops, request->oai.stop_count);
+    if (!request->oai.chat) {
+        s_send_generate (request, true);
+        return;
+    }
+    xinf_msg_t *list = xinf_msg_new ("LIST_MODELS");
+    if (xinf_gw_call (request, &list, XINF_GW_LIST_MS))
+        s_fail (request, 503, "server_error", "supervisor_unreachable",
+                "cannot send to the supervisor at %s: its queue is full", request->gateway->supervisor);
+}
+
+//  Chat: the model's template and tokens from LIST_MODELS, then GENERATE.
+static void
+s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_gw_chat_model_t model;
+    xinf_gw_error_t error;
+    if (xinf_gw_chat_model_find (msg, request->oai.model, &model, &error)) {
+        xinf_gw_request_fail (request, &error);
+        return;
+    }
+    request->context_length = model.context_length;
+    char *prompt = xinf_gw_chat_render (request->gateway->template_warned, &model, request->oai.messages, request->oai.tools, true, &error);
+    if (!prompt) {
+        xinf_gw_request_fail (request, &error);
+        return;
+    }
+    free (request->oai.prompt);
+    request->oai.prompt = prompt;
+    request->oai.prompt_size = strlen (prompt);
+    //  A template that writes the BOS itself gets no second one
+    bool add_bos = !(*model.bos_token && strncmp (prompt, model.bos_token, strlen (model.bos_token)) == 0);
+    s_send_generate (request, add_bos);
+}
+
+//  One choice of a chunk or answer, text or delta.
+static json_t *
+s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char *finish, bool delta, bool role)
+{
+    json_t *choice = json_object ();
+    json_object_set_new (choice, "index", json_integer (0));
+    if (request->oai.chat) {
+        json_t *message = json_object ();
+        if (role || !delta)
+            json_object_set_new (message, "role", json_string ("assistant"));
+        if (text)
+            json_object_set_new (message, "content", xinf_gw_json_text (text, size));
+        json_object_set_new (choice, delta ? "delta" : "message", message);
+    }
+    else
+        json_object_set_new (choice, "text", xinf_gw_json_text (text ? text : "", text ? size : 0));
+    json_object_set_new (choice, "logprobs", json_null ());
+    json_object_set_new (choice, "finish_reason", finish ? json_string (finish) : json_null ());
+    return choice;
+}
+
+static json_t *
+s_usage (xinf_gw_request_t *request)
+{
+    json_t *usage = json_object ();
+    json_object_set_new (usage, "prompt_tokens", json_integer ((json_int_t) request->prompt_tokens));
+    json_object_set_new (usage, "completion_tokens", json_integer ((json_int_t) request->completion_tokens));
+    json_object_set_new (usage, "total_tokens",
+                         json_integer ((json_int_t) (request->prompt_tokens + request->completion_tokens)));
+    return usage;
+}
+
+//  The frame every answer and chunk shares.
+static json_t *
+s_object (xinf_gw_request_t *request, bool chunk)
+{
+    json_t *object = json_object ();
+    json_object_set_new (object, "id", json_string (request->id));
+    json_object_set_new (object, "object", json_string (request->oai.chat ? (chunk ? "chat.completion.chunk" : "chat.completion")
+                                                                          : "text_completion"));
+    json_object_set_new (object, "created", json_integer (request->created));
+    json_object_set_new (object, "model", json_string (request->oai.model));
+    json_object_set_new (object, "system_fingerprint", json_string ("xinf-" XINF_VERSION_STRING));
+    json_object_set_new (object, "choices", json_array ());
+    if (chunk && request->oai.include_usage)
+        json_object_set_new (object, "usage", json_null ());
+    return object;
+}
+
+//  Appends a chunk with 'text' (the first of a chat also names the role).
+static void
+s_chunk (xinf_gw_request_t *request, const char *text, size_t size, const char *finish)
+{
+    json_t *object = s_object (request, true);
+    json_array_append_new (json_object_get (object, "choices"),
+                           s_choice (request, text, size, finish, true, !request->role_sent && request->oai.chat));
+    request->role_sent = true;
+    xinf_gw_sse_json (&request->sse, object);
+}
+
+//  The generation is over: the last chunks, or the whole answer.
+static void
+s_finish (xinf_gw_request_t *request, const char *reason)
+{
+    xinf_gw_call_forget (request);
+    request->ended = true;
+    xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, reason, request->prompt_tokens,
+                         request->completion_tokens);
+    xinf_gw_buf_t tail = { 0 };
+    xinf_gw_text_flush (&request->text, &tail);
+    if (request->oai.stream) {
+        if (tail.size || !request->stream_open)
+            s_chunk (request, tail.data, tail.size, NULL);
+        s_chunk (request, NULL, 0, reason);
+        if (request->oai.include_usage) {
+            json_t *object = s_object (request, true);
+            json_object_set_new (object, "usage", s_usage (request));
+            xinf_gw_sse_json (&request->sse, object);
+        }
+        xinf_gw_buf_add_str (&request->sse, "data: [DONE]\n\n");
+        request->stream_ended = true;
+        xinf_gw_stream_wake (request);
+    }
+    else {
+        xinf_gw_buf_add (&request->output, tail.data, tail.size);
+        json_t *object = s_object (request, false);
+        json_array_append_new (json_object_get (object, "choices"),
+                               s_choice (request, request->output.data ? request->output.data : "",
+                                         request->output.size, reason, false, false));
+        json_object_set_new (object, "usage", s_usage (request));
+        xinf_gw_respond_json (request, 200, object);
+    }
+    xinf_gw_buf_free (&tail);
+}
+
+static void
+s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_check_uint (&check, body, "index", 0, UINT32_MAX);
+    //  A token's bytes may hold a NUL (a byte token): read them as bytes
+    const xinf_value_t *piece = xinf_map_get (body, "text");
+    size_t size = 0;
+    const char *text = xinf_value_type (piece) == XINF_STR ? xinf_value_bytes (piece, &size) : NULL;
+    if (!text || size > (1 << 16))
+        xinf_check_fail (&check, "field 'text' must be a str of at most 65536 bytes");
+    bool end = xinf_check_bool_opt (&check, body, "end", false);
+    uint64_t prompt_length = xinf_check_uint_opt (&check, body, "prompt_length", 0, UINT32_MAX, 0);
+    if (check.failed) {
+        xinf_warn ("gateway", "GENERATE_TOKEN ignored reason=\"%s\"", check.reason);
+        return;
+    }
+    int64_t now = zclock_usecs ();
+    xinf_gw_metrics_token (request->gateway->metrics, request->oai.model,
+                           (double) (now - (request->last_token_us ? request->last_token_us : request->sent_us)) / 1e6,
+                           request->last_token_us == 0);
+    request->last_token_us = now;
+    request->completion_tokens++;
+    if (prompt_length)
+        request->prompt_tokens = (size_t) prompt_length;
+    if (end)
+        return;                             //  an end token's text is not part of the answer
+    xinf_gw_buf_t shown = { 0 };
+    bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
+    if (request->oai.stream && (shown.size || stopped)) {
+        s_chunk (request, shown.data, shown.size, NULL);
+        xinf_gw_stream_wake (request);
+        if (request->sse.size > XINF_GW_SSE_MAX) {
+            //  The client does not read: its generation ends, its buffer goes
+            xinf_warn ("gateway", "a stream's client reads too slowly (%zu bytes waiting): cancelling model=%s",
+                       request->sse.size, request->oai.model);
+            xinf_gw_buf_free (&shown);
+            xinf_gw_cancel (request);
+            xinf_gw_call_forget (request);
+            request->ended = true;
+            xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
+                                 request->completion_tokens);
+            request->stream_ended = true;
+            return;
+        }
+    }
+    else
+        xinf_gw_buf_add (&request->output, shown.data, shown.size);
+    xinf_gw_buf_free (&shown);
+    if (stopped) {
+        xinf_gw_cancel (request);
+        s_finish (request, "stop");
+    }
+}
+
+static void
+s_on_done (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_value_t *body = xinf_msg_body (msg);
+    request->generating = false;
+    const xinf_value_t *tokens = xinf_map_get (body, "tokens"), *prompt = xinf_map_get (body, "prompt_tokens");
+    if (xinf_value_type (tokens) == XINF_ARRAY)
+        request->completion_tokens = xinf_value_count (tokens);
+    if (xinf_value_type (prompt) == XINF_ARRAY)
+        request->prompt_tokens = xinf_value_count (prompt);
+    const char *reason = xinf_value_str (xinf_map_get (body, "finish_reason"));
+    s_finish (request, reason && streq (reason, "stop") ? "stop" : "length");
+}
+
+static void
+s_on_error (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_value_t *body = xinf_msg_body (msg);
+    request->generating = false;
+    const char *code = xinf_value_str (xinf_map_get (body, "code"));
+    const char *message = xinf_value_str (xinf_map_get (body, "message"));
+    const xinf_value_t *retry = xinf_map_get (body, "retry_after_ms");
+    xinf_gw_error_t error;
+    xinf_gw_error_from_code (&error, code ? code : "INTERNAL", message ? message : "",
+                             xinf_value_type (retry) == XINF_UINT ? xinf_value_uint (retry) : 0);
+    if (error.status >= 500)
+        xinf_info ("gateway", "generation failed model=%s code=%s message=\"%s\"", request->oai.model,
+                   code ? code : "?", message ? message : "");
+    xinf_gw_request_fail (request, &error);
+}
+
+void
+xinf_gw_generate_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    if (xinf_msg_is (msg, "LIST_MODELS_REPLY"))
+        s_on_models (request, msg);
+    else
+    if (xinf_msg_is (msg, "GENERATE_TOKEN"))
+        s_on_token (request, msg);
+    else
+    if (xinf_msg_is (msg, "GENERATE_REPLY"))
+        s_on_done (request, msg);
+    else
+    if (xinf_msg_is (msg, "ERROR"))
+        s_on_error (request, msg);
+    else
+        xinf_warn ("gateway", "unexpected %s for a generation: ignored", xinf_msg_type (msg));
+}

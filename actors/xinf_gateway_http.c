@@ -1,0 +1,354 @@
+/*  xinf_gateway_http: libmicrohttpd's callbacks for the gateway.
+
+    MHD calls the access handler once with the headers, then with each
+    piece of the body, then once more with none: the request is routed and
+    checked (method, key, size) at the first call, the body collected (413
+    past the limit), and the work started at the last. A request waiting
+    for the supervisor is a suspended connection; the answer resumes it and
+    MHD calls the handler again, which queues the response. A stream's
+    content reader hands out the buffered events and suspends the
+    connection when there are none yet.
+*/
+#include "xinf_gateway_private.h"
+
+static const struct { const char *path; const char *method; xinf_gw_route_t route; } s_routes [] = {
+    { "/health", "GET", XINF_GW_ROUTE_HEALTH },
+    { "/v1/health", "GET", XINF_GW_ROUTE_HEALTH },
+    { "/v1/models", "GET", XINF_GW_ROUTE_MODELS },
+    { "/v1/models", "POST", XINF_GW_ROUTE_LAUNCH },
+    { "/models", "GET", XINF_GW_ROUTE_MODELS },
+    { "/v1/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
+    { "/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
+    { "/v1/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
+    { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
+    { "/tokenize", "POST", XINF_GW_ROUTE_TOKENIZE },
+    { "/detokenize", "POST", XINF_GW_ROUTE_DETOKENIZE },
+    { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
+    { "/metrics", "GET", XINF_GW_ROUTE_METRICS },
+    { "/v1/cluster", "GET", XINF_GW_ROUTE_CLUSTER },
+    { "/v1/cluster/workers", "GET", XINF_GW_ROUTE_WORKERS },
+    { "/v1/cluster/waits", "GET", XINF_GW_ROUTE_WAITS },
+    { "/v1/cluster/events", "GET", XINF_GW_ROUTE_EVENTS },
+    { "/v1/cluster/doctor", "GET", XINF_GW_ROUTE_DOCTOR },
+    { "/v1/cluster/doctor", "POST", XINF_GW_ROUTE_DOCTOR },
+    { NULL, NULL, XINF_GW_ROUTE_NONE }
+};
+
+//  /v1/models/{uid}[/progress]: GET the model, DELETE it, GET its progress.
+static bool
+s_route_model (xinf_gw_request_t *request, const char *url, const char *method, xinf_gw_error_t *error)
+{
+    char uid [XINF_GW_UID_MAX + 16];
+    snprintf (uid, sizeof uid, "%s", url + strlen ("/v1/models/"));
+    char *slash = strchr (uid, '/');
+    bool progress = slash && streq (slash, "/progress");
+    if (slash)
+        *slash = 0;
+    if (!xinf_gw_uid_valid (uid) || (slash && !progress)) {
+        xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
+                           "The model '%.80s' does not exist", url + strlen ("/v1/models/"));
+        return false;
+    }
+    snprintf (request->path_model, sizeof request->path_model, "%.64s", uid);
+    if (progress && streq (method, "GET"))
+        request->route = XINF_GW_ROUTE_PROGRESS;
+    else
+    if (!progress && streq (method, "GET"))
+        request->route = XINF_GW_ROUTE_MODEL;
+    else
+    if (!progress && streq (method, "DELETE"))
+        request->route = XINF_GW_ROUTE_TERMINATE;
+    else {
+        xinf_gw_error_set (error, 405, "invalid_request_error", "method_not_allowed", NULL,
+                           "%s is not allowed on %s: use %s", method, url, progress ? "GET" : "GET or DELETE");
+        return false;
+    }
+    return true;
+}
+
+//  Routes a path and method; false with the 404/405 in 'error'.
+static bool
+s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_gw_error_t *error)
+{
+    const char *allowed = NULL;
+    for (size_t index = 0; s_routes [index].path; index++) {
+        if (!streq (url, s_routes [index].path))
+            continue;
+        if (streq (method, s_routes [index].method)) {
+            request->route = s_routes [index].route;
+            return true;
+        }
+        allowed = s_routes [index].method;
+    }
+    if (allowed) {
+        xinf_gw_error_set (error, 405, "invalid_request_error", "method_not_allowed", NULL,
+                           "%s is not allowed on %s: use %s", method, url, allowed);
+        return false;
+    }
+    if (strncmp (url, "/v1/models/", strlen ("/v1/models/")) == 0)
+        return s_route_model (request, url, method, error);
+    xinf_gw_error_set (error, 404, "invalid_request_error", "not_found", NULL, "no such endpoint: %s %.200s",
+                       method, url);
+    return false;
+}
+
+//  The key check; false with the 401 in 'error'. /health is open.
+static bool
+s_authorized (xinf_gw_request_t *request, xinf_gw_error_t *error)
+{
+    xinf_gw_keys_t *keys = request->gateway->keys;
+    if (!keys || request->route == XINF_GW_ROUTE_HEALTH)
+        return true;
+    const char *authorization = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_AUTHORIZATION);
+    xinf_gw_role_t role = xinf_gw_keys_check (keys, authorization);
+    if (role == XINF_GW_ROLE_ADMIN || (role == XINF_GW_ROLE_USER && request->route < XINF_GW_ROUTE_LAUNCH))
+        return true;
+    if (role == XINF_GW_ROLE_USER) {
+        xinf_gw_error_set (error, 403, "permission_error", "forbidden", NULL,
+                           "this endpoint manages the cluster: it needs a key with the admin role");
+        return false;
+    }
+    xinf_gw_error_set (error, 401, "invalid_request_error", "invalid_api_key", NULL,
+                       authorization ? "Incorrect API key provided" :
+                       "You didn't provide an API key: send 'Authorization: Bearer YOUR_KEY'");
+    return false;
+}
+
+//  A body announced larger than the limit is refused before it is read.
+static bool
+s_size_ok (xinf_gw_request_t *request, xinf_gw_error_t *error)
+{
+    const char *length = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length && strtoull (length, NULL, 10) > request->gateway->config.max_body) {
+        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", NULL,
+                           "the body (%s bytes) is over the limit of %zu bytes (--http-max-body)", length,
+                           request->gateway->config.max_body);
+        return false;
+    }
+    return true;
+}
+
+static enum MHD_Result
+s_queue (xinf_gw_request_t *request)
+{
+    xinf_gw_metrics_http (request->gateway->metrics, request->status);
+    enum MHD_Result rc = MHD_queue_response (request->connection, request->status, request->response);
+    MHD_destroy_response (request->response);
+    request->response = NULL;
+    request->answered = true;
+    return rc;
+}
+
+//  The first call: a new request, routed and checked.
+static enum MHD_Result
+s_begin (xinf_gw_state_t *gateway, struct MHD_Connection *connection, const char *url, const char *method,
+         void **con_cls)
+{
+    xinf_gw_request_t *request = calloc (1, sizeof *request);
+    assert (request);
+    request->gateway = gateway;
+    request->connection = connection;
+    request->begun = zclock_mono ();
+    *con_cls = request;
+    gateway->requests++;
+    xinf_gw_error_t error;
+    if (s_route (request, url, method, &error) && s_authorized (request, &error) && s_size_ok (request, &error))
+        return MHD_YES;
+    if (error.status != 404)
+        xinf_info ("gateway", "refused %s %.200s status=%u reason=\"%s\"", method, url, error.status, error.message);
+    xinf_gw_respond_error (request, &error);
+    return s_queue (request);
+}
+
+//  The last call: the body is complete; answer or start the work.
+static enum MHD_Result
+s_body_done (xinf_gw_request_t *request)
+{
+    if (request->too_large) {
+        xinf_gw_error_t error;
+        xinf_gw_error_set (&error, 413, "invalid_request_error", "request_too_large", NULL,
+                           "the body is over the limit of %zu bytes (--http-max-body)", request->gateway->config.max_body);
+        xinf_gw_respond_error (request, &error);
+    }
+    else
+    if (request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT)
+        xinf_gw_generate_start (request);
+    else
+    if (request->route >= XINF_GW_ROUTE_LAUNCH)
+        xinf_gw_manage_start (request);
+    else
+        xinf_gw_route_start (request);
+    if (request->response)
+        return s_queue (request);
+    MHD_suspend_connection (request->connection);
+    request->suspended = true;
+    return MHD_YES;
+}
+
+enum MHD_Result
+xinf_gw_http_access (void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+                     const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    xinf_gw_request_t *request = (xinf_gw_request_t *) *con_cls;
+    if (!request)
+        return s_begin ((xinf_gw_state_t *) cls, connection, url, method, con_cls);
+    if (request->answered) {
+        *upload_data_size = 0;              //  an early answer: the rest of the body is dropped
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t size = *upload_data_size;
+        int64_t limit_ms = (int64_t) request->gateway->config.body_timeout_s * 1000;
+        if (zclock_mono () - request->begun > limit_ms) {
+            xinf_info ("gateway", "closing a connection whose body did not come within %u s (a slow sender)",
+                       request->gateway->config.body_timeout_s);
+            return MHD_NO;
+        }
+        if (request->body.size + size > request->gateway->config.max_body) {
+            request->too_large = true;
+            xinf_gw_buf_free (&request->body);
+        }
+        else
+        if (!request->too_large)
+            xinf_gw_buf_add (&request->body, upload_data, size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (request->response)
+        return s_queue (request);
+    if (request->suspended || request->corr)
+        return MHD_YES;                     //  woken without an answer: wait on
+    return s_body_done (request);
+}
+
+void
+xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
+                        enum MHD_RequestTerminationCode code)
+{
+    xinf_gw_request_t *request = (xinf_gw_request_t *) *con_cls;
+    if (!request)
+        return;
+    xinf_gw_state_t *gateway = request->gateway;
+    if (request->generating) {
+        if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+            gateway->disconnects++;
+            xinf_info ("gateway", "client gone during a generation (%s): cancelling it model=%s tokens=%zu",
+                       code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
+                       code == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "disconnected" : "closed",
+                       request->oai.model, request->completion_tokens);
+        }
+        xinf_gw_cancel (request);
+        if (!request->ended)
+            xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
+                                 request->completion_tokens);
+    }
+    xinf_gw_call_forget (request);
+    for (size_t index = 0; index < 2; index++)
+        xinf_value_destroy (&request->replies [index]);
+    if (request->response)
+        MHD_destroy_response (request->response);
+    xinf_gw_oai_clear (&request->oai);
+    xinf_gw_text_clear (&request->text);
+    xinf_gw_buf_free (&request->body);
+    xinf_gw_buf_free (&request->output);
+    xinf_gw_buf_free (&request->sse);
+    free (request);
+    *con_cls = NULL;
+}
+
+void
+xinf_gw_resume (xinf_gw_request_t *request)
+{
+    if (request->suspended) {
+        request->suspended = false;
+        MHD_resume_connection (request->connection);
+    }
+}
+
+//  Sets the response to queue at the next access call.
+static void
+s_set_response (xinf_gw_request_t *request, unsigned status, struct MHD_Response *response)
+{
+    if (request->response)
+        MHD_destroy_response (request->response);
+    request->response = response;
+    request->status = status;
+    xinf_gw_resume (request);
+}
+
+void
+xinf_gw_respond_json (xinf_gw_request_t *request, unsigned status, json_t *json)
+{
+    char *text = json_dumps (json, JSON_COMPACT);
+    json_decref (json);
+    if (!text)
+        text = strdup ("{}");
+    size_t length = strlen (text);
+    text [length] = 0;
+    char *body = realloc (text, length + 2);
+    assert (body);
+    body [length] = '\n';
+    struct MHD_Response *response = MHD_create_response_from_buffer (length + 1, body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    s_set_response (request, status, response);
+}
+
+void
+xinf_gw_respond_text (xinf_gw_request_t *request, unsigned status, const char *content_type, char *text, size_t size)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (size, text ? text : strdup (""),
+                                                                     MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    s_set_response (request, status, response);
+}
+
+void
+xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *error)
+{
+    xinf_gw_respond_json (request, error->status, xinf_gw_error_json (error));
+    if (error->retry_after_ms > 0) {
+        char seconds [32];
+        snprintf (seconds, sizeof seconds, "%lld", (long long) ((error->retry_after_ms + 999) / 1000));
+        MHD_add_response_header (request->response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
+    if (error->status == 401)
+        MHD_add_response_header (request->response, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (error->status == 413)
+        MHD_add_response_header (request->response, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+//  The stream's content reader: the events so far, or a pause until more.
+static ssize_t
+s_read_stream (void *cls, uint64_t position, char *buffer, size_t max)
+{
+    xinf_gw_request_t *request = (xinf_gw_request_t *) cls;
+    if (request->sse.size > 0) {
+        size_t count = request->sse.size < max ? request->sse.size : max;
+        memcpy (buffer, request->sse.data, count);
+        xinf_gw_buf_consume (&request->sse, count);
+        return (ssize_t) count;
+    }
+    if (request->stream_ended)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    MHD_suspend_connection (request->connection);
+    request->suspended = true;
+    return 0;
+}
+
+void
+xinf_gw_stream_wake (xinf_gw_request_t *request)
+{
+    if (!request->stream_open) {
+        request->stream_open = true;
+        struct MHD_Response *response = MHD_create_response_from_callback (MHD_SIZE_UNKNOWN, 16 << 10,
+                                                                           s_read_stream, request, NULL);
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        MHD_add_response_header (response, "X-Accel-Buffering", "no");
+        s_set_response (request, 200, response);
+    }
+    else
+        xinf_gw_resume (request);
+}

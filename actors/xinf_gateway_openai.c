@@ -1,0 +1,372 @@
+/*  xinf_gateway_openai: OpenAI request bodies into a checked struct, and
+    errors in OpenAI's shape.
+
+    Every field the gateway uses is checked for type and range; a bad one
+    is a 400 naming it (`param`). Unknown fields are ignored, as OpenAI
+    does. jansson refuses malformed JSON, invalid UTF-8 and NUL in strings,
+    and limits nesting.
+*/
+#include "xinf_gateway_private.h"
+#include <math.h>
+
+void
+xinf_gw_error_set (xinf_gw_error_t *self, unsigned status, const char *type, const char *code,
+                   const char *param, const char *format, ...)
+{
+    memset (self, 0, sizeof *self);
+    self->status = status;
+    self->type = type;
+    self->code = code;
+    snprintf (self->param, sizeof self->param, "%s", param ? param : "");
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->message, sizeof self->message, format, args);
+    va_end (args);
+}
+
+json_t *
+xinf_gw_error_json (const xinf_gw_error_t *self)
+{
+    json_t *error = json_object ();
+    json_object_set_new (error, "message", xinf_gw_json_text (self->message, strlen (self->message)));
+    json_object_set_new (error, "type", json_string (self->type ? self->type : "invalid_request_error"));
+    json_object_set_new (error, "param", *self->param ? json_string (self->param) : json_null ());
+    json_object_set_new (error, "code", self->code ? json_string (self->code) : json_null ());
+    json_t *root = json_object ();
+    json_object_set_new (root, "error", error);
+    return root;
+}
+
+//  XINF-CLIENT/1 error codes and their HTTP statuses.
+void
+xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *message, uint64_t retry_after_ms)
+{
+    static const struct { const char *code; unsigned status; const char *type; const char *openai; } table [] = {
+        { "BAD_REQUEST", 400, "invalid_request_error", NULL },
+        { "CONTEXT_EXCEEDED", 400, "invalid_request_error", "context_length_exceeded" },
+        { "TOO_LARGE", 413, "invalid_request_error", "request_too_large" },
+        { "UNKNOWN_MODEL", 404, "invalid_request_error", "model_not_found" },
+        { "DUPLICATE_MODEL", 409, "invalid_request_error", "model_exists" },
+        { "OVERLOADED", 429, "server_overloaded", "overloaded" },
+        { "MODEL_NOT_READY", 503, "server_error", "model_not_ready" },
+        { "RESTARTING", 503, "server_error", "restarting" },
+        { "STANDBY", 503, "server_error", "standby" },
+        { "NO_WORKER", 503, "server_error", "no_worker" },
+        { "DEADLINE_EXCEEDED", 504, "timeout_error", "deadline_exceeded" },
+        { NULL, 500, "server_error", NULL }
+    };
+    size_t index = 0;
+    while (table [index].code && !streq (table [index].code, code))
+        index++;
+    xinf_gw_error_set (self, table [index].status, table [index].type,
+                       table [index].openai ? table [index].openai : code, NULL, "%s", message);
+    self->retry_after_ms = (int64_t) retry_after_ms;
+}
+
+json_t *
+xinf_gw_json_text (const char *bytes, size_t size)
+{
+    json_t *text = json_stringn (bytes, size);
+    if (text)
+        return text;
+    //  Not valid UTF-8: replace each bad byte by U+FFFD
+    xinf_gw_buf_t clean = { 0 };
+    size_t at = 0;
+    while (at < size) {
+        size_t step = 1;
+        unsigned char lead = (unsigned char) bytes [at];
+        size_t need = lead < 0x80 ? 1 : lead >= 0xC2 && lead <= 0xDF ? 2 : lead >= 0xE0 && lead <= 0xEF ? 3
+                    : lead >= 0xF0 && lead <= 0xF4 ? 4 : 0;
+        json_t *probe = need && at + need <= size ? json_stringn (bytes + at, need) : NULL;
+        if (probe) {
+            xinf_gw_buf_add (&clean, bytes + at, need);
+            step = need;
+            json_decref (probe);
+        }
+        else
+            xinf_gw_buf_add (&clean, "\xEF\xBF\xBD", 3);
+        at += step;
+    }
+    text = json_stringn (clean.data ? clean.data : "", clean.size);
+    xinf_gw_buf_free (&clean);
+    return text;
+}
+
+bool
+xinf_gw_uid_valid (const char *text)
+{
+    size_t length = strlen (text);
+    if (length < 1 || length > XINF_GW_UID_MAX)
+        return false;
+    for (const char *at = text; *at; at++)
+        if (!isalnum ((unsigned char) *at) && *at != '.' && *at != '_' && *at != '-')
+            return false;
+    return true;
+}
+
+json_t *
+xinf_gw_json_parse (const char *body, size_t size, xinf_gw_error_t *error)
+{
+    json_error_t reason;
+    json_t *root = json_loadb (body ? body : "", size, 0, &reason);
+    if (!root) {
+        xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_json", NULL,
+                           "the body is not valid JSON: %s (line %d, column %d)", reason.text, reason.line,
+                           reason.column);
+        return NULL;
+    }
+    if (!json_is_object (root)) {
+        xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_json", NULL,
+                           "the body must be a JSON object");
+        json_decref (root);
+        return NULL;
+    }
+    return root;
+}
+
+//  A field of the wrong type or out of range: 400 naming it.
+static int
+s_bad (xinf_gw_error_t *error, const char *param, const char *format, ...)
+{
+    char text [600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", param, "'%s': %s", param, text);
+    return -1;
+}
+
+//  An optional number in [low, high]; absent or null keeps *value.
+static int
+s_number (json_t *root, const char *key, double low, double high, double *value, xinf_gw_error_t *error)
+{
+    json_t *item = json_object_get (root, key);
+    if (!item || json_is_null (item))
+        return 0;
+    if (!json_is_number (item))
+        return s_bad (error, key, "must be a number, not %s", json_is_string (item) ? "a string" : "another type");
+    double number = json_number_value (item);
+    if (!isfinite (number) || number < low || number > high)
+        return s_bad (error, key, "must be between %g and %g", low, high);
+    *value = number;
+    return 0;
+}
+
+//  An optional integer in [low, high]; absent or null keeps *value.
+static int
+s_integer (json_t *root, const char *key, json_int_t low, json_int_t high, json_int_t *value, xinf_gw_error_t *error)
+{
+    json_t *item = json_object_get (root, key);
+    if (!item || json_is_null (item))
+        return 0;
+    if (!json_is_integer (item))
+        return s_bad (error, key, "must be an integer");
+    json_int_t number = json_integer_value (item);
+    if (number < low || number > high)
+        return s_bad (error, key, "must be between %lld and %lld", (long long) low, (long long) high);
+    *value = number;
+    return 0;
+}
+
+static int
+s_bool (json_t *root, const char *key, bool *value, xinf_gw_error_t *error)
+{
+    json_t *item = json_object_get (root, key);
+    if (!item || json_is_null (item))
+        return 0;
+    if (!json_is_boolean (item))
+        return s_bad (error, key, "must be true or false");
+    *value = json_is_true (item);
+    return 0;
+}
+
+static int
+s_stop (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *stop = json_object_get (root, "stop");
+    if (!stop || json_is_null (stop))
+        return 0;
+    json_t *single = json_is_string (stop) ? stop : NULL;
+    if (!single && !json_is_array (stop))
+        return s_bad (error, "stop", "must be a string or an array of up to %d strings", XINF_GW_STOPS_MAX);
+    size_t count = single ? 1 : json_array_size (stop);
+    if (count > XINF_GW_STOPS_MAX)
+        return s_bad (error, "stop", "at most %d stop strings, not %zu", XINF_GW_STOPS_MAX, count);
+    for (size_t index = 0; index < count; index++) {
+        json_t *item = single ? single : json_array_get (stop, index);
+        if (!json_is_string (item))
+            return s_bad (error, "stop", "item %zu must be a string", index);
+        size_t length = json_string_length (item);
+        if (length < 1 || length > XINF_GW_STOP_MAX)
+            return s_bad (error, "stop", "a stop string must have 1 to %d bytes", XINF_GW_STOP_MAX);
+        out->stops [out->stop_count++] = strdup (json_string_value (item));
+    }
+    return 0;
+}
+
+//  The sampling fields both endpoints share.
+static int
+s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_int_t n = 1, max_tokens = 0, top_k = 0, seed = 0;
+    out->temperature = 1.0;
+    out->top_p = 1.0;
+    if (s_integer (root, "n", 1, INT32_MAX, &n, error))
+        return -1;
+    if (n != 1)
+        return s_bad (error, "n", "only n = 1 is supported (one choice per request); send %lld requests instead",
+                      (long long) n);
+    json_int_t best_of = 1;
+    if (s_integer (root, "best_of", 1, INT32_MAX, &best_of, error))
+        return -1;
+    if (best_of != 1)
+        return s_bad (error, "best_of", "only best_of = 1 is supported");
+    const char *keys [] = { "max_tokens", "max_completion_tokens" };
+    for (size_t index = 0; index < 2; index++)
+        if (s_integer (root, keys [index], 1, UINT32_MAX, &max_tokens, error))
+            return -1;
+    out->max_tokens = (uint64_t) max_tokens;
+    if (s_number (root, "temperature", 0, 2, &out->temperature, error)
+    ||  s_number (root, "top_p", 0, 1, &out->top_p, error)
+    ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
+    ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
+    ||  s_bool (root, "stream", &out->stream, error)
+    ||  s_stop (root, out, error))
+        return -1;
+    out->top_k = (uint64_t) top_k;
+    out->seed = (uint64_t) seed;
+    out->has_seed = json_is_integer (json_object_get (root, "seed"));
+    json_t *options = json_object_get (root, "stream_options");
+    if (options && !json_is_null (options)) {
+        if (!json_is_object (options))
+            return s_bad (error, "stream_options", "must be an object");
+        if (!out->stream)
+            return s_bad (error, "stream_options", "is only allowed when stream is true");
+        if (s_bool (options, "include_usage", &out->include_usage, error))
+            return -1;
+    }
+    return 0;
+}
+
+//  Completions: prompt is a string, a one-string array, token ids, or one
+//  array of token ids.
+static int
+s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *prompt = json_object_get (root, "prompt");
+    if (!prompt)
+        return s_bad (error, "prompt", "is required");
+    if (json_is_array (prompt) && json_array_size (prompt) == 1 && !json_is_integer (json_array_get (prompt, 0)))
+        prompt = json_array_get (prompt, 0);
+    if (json_is_string (prompt)) {
+        out->prompt_size = json_string_length (prompt);
+        out->prompt = malloc (out->prompt_size + 1);
+        assert (out->prompt);
+        memcpy (out->prompt, json_string_value (prompt), out->prompt_size + 1);
+        return 0;
+    }
+    if (!json_is_array (prompt) || json_array_size (prompt) == 0)
+        return s_bad (error, "prompt", "must be a string, or an array of token ids (one prompt per request)");
+    out->prompt_token_count = json_array_size (prompt);
+    out->prompt_tokens = calloc (out->prompt_token_count, sizeof *out->prompt_tokens);
+    assert (out->prompt_tokens);
+    for (size_t index = 0; index < out->prompt_token_count; index++) {
+        json_t *id = json_array_get (prompt, index);
+        if (!json_is_integer (id) || json_integer_value (id) < 0 || json_integer_value (id) > UINT32_MAX)
+            return s_bad (error, "prompt", "item %zu must be a token id (an integer from 0), or the prompt a string "
+                          "(one prompt per request)", index);
+        out->prompt_tokens [index] = (uint32_t) json_integer_value (id);
+    }
+    return 0;
+}
+
+//  A message's content: a string, null, or text parts joined.
+static int
+s_content (json_t *message, size_t index, xinf_gw_error_t *error)
+{
+    json_t *content = json_object_get (message, "content");
+    if (!content || json_is_null (content) || json_is_string (content))
+        return 0;
+    if (!json_is_array (content))
+        return s_bad (error, "messages", "message %zu: content must be a string or an array of text parts", index);
+    xinf_gw_buf_t text = { 0 };
+    for (size_t part = 0; part < json_array_size (content); part++) {
+        json_t *item = json_array_get (content, part);
+        json_t *type = json_object_get (item, "type"), *value = json_object_get (item, "text");
+        if (!json_is_object (item) || !json_is_string (type) || !streq (json_string_value (type), "text")
+        ||  !json_is_string (value)) {
+            xinf_gw_buf_free (&text);
+            return s_bad (error, "messages", "message %zu part %zu: only {\"type\": \"text\", \"text\": STRING} "
+                          "parts are supported", index, part);
+        }
+        xinf_gw_buf_add (&text, json_string_value (value), json_string_length (value));
+    }
+    json_object_set_new (message, "content", json_stringn (text.data ? text.data : "", text.size));
+    xinf_gw_buf_free (&text);
+    return 0;
+}
+
+//  Chat: messages, each with a role and a content the template can use.
+static int
+s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *messages = json_object_get (root, "messages");
+    if (!json_is_array (messages) || json_array_size (messages) == 0)
+        return s_bad (error, "messages", "is required: a non-empty array of {role, content}");
+    if (json_array_size (messages) > XINF_GW_MESSAGES_MAX)
+        return s_bad (error, "messages", "at most %d messages", XINF_GW_MESSAGES_MAX);
+    out->messages = json_deep_copy (messages);
+    for (size_t index = 0; index < json_array_size (out->messages); index++) {
+        json_t *message = json_array_get (out->messages, index);
+        json_t *role = json_object_get (message, "role");
+        if (!json_is_object (message) || !json_is_string (role))
+            return s_bad (error, "messages", "message %zu must be an object with a string role", index);
+        const char *roles [] = { "system", "developer", "user", "assistant", "tool", "function" };
+        bool known = false;
+        for (size_t at = 0; at < sizeof roles / sizeof roles [0]; at++)
+            known |= streq (json_string_value (role), roles [at]);
+        if (!known)
+            return s_bad (error, "messages", "message %zu: role must be system, developer, user, assistant or tool",
+                          index);
+        if (s_content (message, index, error))
+            return -1;
+    }
+    json_t *tools = json_object_get (root, "tools");
+    if (tools && !json_is_null (tools) && !json_is_array (tools))
+        return s_bad (error, "tools", "must be an array");
+    out->tools = tools && json_is_array (tools) ? json_incref (tools) : NULL;
+    out->add_generation_prompt = true;
+    return s_bool (root, "add_generation_prompt", &out->add_generation_prompt, error);
+}
+
+int
+xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    memset (out, 0, sizeof *out);
+    out->chat = chat;
+    json_t *model = json_object_get (root, "model");
+    if (!json_is_string (model))
+        return s_bad (error, "model", "is required: the uid of a launched model (GET /v1/models lists them)");
+    if (!xinf_gw_uid_valid (json_string_value (model))) {
+        xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
+                           "The model '%.80s' does not exist (GET /v1/models lists them)", json_string_value (model));
+        return -1;
+    }
+    snprintf (out->model, sizeof out->model, "%s", json_string_value (model));
+    if (s_sampling (root, out, error))
+        return -1;
+    return chat ? s_messages (root, out, error) : s_prompt (root, out, error);
+}
+
+void
+xinf_gw_oai_clear (xinf_gw_oai_t *self)
+{
+    free (self->prompt);
+    free (self->prompt_tokens);
+    json_decref (self->messages);
+    json_decref (self->tools);
+    for (size_t index = 0; index < self->stop_count; index++)
+        free (self->stops [index]);
+    memset (self, 0, sizeof *self);
+}

@@ -1,0 +1,248 @@
+/*  xinf_gateway_private: what the gateway's files share (not for other
+    modules): the gateway's state, one HTTP request in flight, growable
+    buffers, OpenAI request parsing, text assembly (UTF-8, stop strings,
+    server-sent events) and API keys.
+
+    Everything here lives on the gateway actor's one thread.
+*/
+#ifndef XINF_GATEWAY_PRIVATE_H_INCLUDED
+#define XINF_GATEWAY_PRIVATE_H_INCLUDED
+
+#include "xinf_gateway.h"
+#include <microhttpd.h>
+#include <jansson.h>
+
+#define XINF_GW_STOPS_MAX      4        //  stop strings of a request (OpenAI's limit)
+#define XINF_GW_STOP_MAX       256      //  bytes of one stop string
+#define XINF_GW_UID_MAX        64       //  bytes of a model uid (client.md LAUNCH)
+#define XINF_GW_MESSAGES_MAX   10000    //  messages of a chat
+#define XINF_GW_CALL_GRACE_MS  5000     //  the gateway waits this long past a call's deadline
+#define XINF_GW_SSE_MAX        (4 << 20) //  bytes of a stream its client has not read: beyond, it ends
+
+// ---- growable bytes ---------------------------------------------------------
+typedef struct {
+    char *data;
+    size_t size, alloc;
+} xinf_gw_buf_t;
+
+void xinf_gw_buf_add (xinf_gw_buf_t *self, const void *data, size_t size);
+void xinf_gw_buf_add_str (xinf_gw_buf_t *self, const char *text);
+//  Drops the first 'count' bytes.
+void xinf_gw_buf_consume (xinf_gw_buf_t *self, size_t count);
+void xinf_gw_buf_free (xinf_gw_buf_t *self);
+
+// ---- errors in OpenAI's shape -----------------------------------------------
+typedef struct {
+    unsigned status;                  //  HTTP status
+    const char *type;                 //  "invalid_request_error", ...
+    const char *code;                 //  "model_not_found", ... or NULL
+    char param [64];                  //  the field at fault, or ""
+    char message [768];
+    int64_t retry_after_ms;           //  429/503: the Retry-After hint (0: none)
+} xinf_gw_error_t;
+
+void xinf_gw_error_set (xinf_gw_error_t *self, unsigned status, const char *type, const char *code,
+                        const char *param, const char *format, ...) __attribute__ ((format (printf, 6, 7)));
+//  {"error": {"message", "type", "param", "code"}}
+json_t *xinf_gw_error_json (const xinf_gw_error_t *self);
+//  The HTTP error for an XINF-CLIENT/1 ERROR code.
+void xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *message, uint64_t retry_after_ms);
+
+// ---- OpenAI generation requests (xinf_gateway_openai.c) --------------------
+typedef struct {
+    bool chat;
+    char model [XINF_GW_UID_MAX + 1];
+    char *prompt;                     //  completions: the text; chat: the rendered prompt
+    size_t prompt_size;
+    uint32_t *prompt_tokens;          //  completions given token ids
+    size_t prompt_token_count;
+    json_t *messages;                 //  chat: the messages, content parts joined (owned)
+    json_t *tools;                    //  chat: tools or NULL (owned)
+    uint64_t max_tokens;              //  0: not given
+    double temperature, top_p;
+    uint64_t top_k, seed;
+    bool has_seed;
+    char *stops [XINF_GW_STOPS_MAX];
+    size_t stop_count;
+    bool stream, include_usage;
+    bool add_generation_prompt;       //  /apply-template only (chat: always)
+} xinf_gw_oai_t;
+
+//  Parses a JSON body into an object; NULL with a 400 in 'error'.
+json_t *xinf_gw_json_parse (const char *body, size_t size, xinf_gw_error_t *error);
+//  Validates a /v1/completions (chat false) or /v1/chat/completions body
+//  into 'out'; -1 with the 400 (or 404 for a model name no uid can have)
+//  in 'error'. Unknown fields are ignored, as OpenAI does.
+int xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error);
+void xinf_gw_oai_clear (xinf_gw_oai_t *self);
+//  A JSON string from bytes that may hold invalid UTF-8 (replaced by U+FFFD).
+json_t *xinf_gw_json_text (const char *bytes, size_t size);
+//  True for a string a model uid may be (client.md LAUNCH).
+bool xinf_gw_uid_valid (const char *text);
+
+// ---- text of a generation (xinf_gateway_stream.c) ---------------------------
+//  Joins token pieces into text that is safe to show: never a split UTF-8
+//  character, never a stop string or the start of one.
+typedef struct {
+    char *const *stops;
+    size_t stop_count;
+    xinf_gw_buf_t pending;            //  received, not yet shown
+} xinf_gw_text_t;
+
+void xinf_gw_text_init (xinf_gw_text_t *self, char *const *stops, size_t stop_count);
+//  Adds a piece; appends what can be shown to 'out'. True when a stop
+//  string matched: 'out' got the text before it and the rest is dropped.
+bool xinf_gw_text_feed (xinf_gw_text_t *self, const char *bytes, size_t size, xinf_gw_buf_t *out);
+//  At the end: what is held back (an incomplete character becomes U+FFFD).
+void xinf_gw_text_flush (xinf_gw_text_t *self, xinf_gw_buf_t *out);
+void xinf_gw_text_clear (xinf_gw_text_t *self);
+//  The length of the longest prefix that does not end in an incomplete
+//  UTF-8 sequence.
+size_t xinf_gw_utf8_complete (const char *bytes, size_t size);
+//  Appends "data: <json>\n\n" (consumes object).
+void xinf_gw_sse_json (xinf_gw_buf_t *sse, json_t *object);
+
+// ---- API keys (xinf_gateway_keys.c) -----------------------------------------
+typedef enum { XINF_GW_ROLE_NONE = 0, XINF_GW_ROLE_USER, XINF_GW_ROLE_ADMIN } xinf_gw_role_t;
+typedef struct _xinf_gw_keys_t xinf_gw_keys_t;
+
+//  Reads lines "KEY ROLE" (role user or admin; # comments, blank lines);
+//  NULL with the reason (a line number, never a key) in 'error'.
+xinf_gw_keys_t *xinf_gw_keys_load (const char *path, char *error, size_t error_size);
+void xinf_gw_keys_destroy (xinf_gw_keys_t **self_p);
+size_t xinf_gw_keys_count (xinf_gw_keys_t *self);
+//  The role of the key in an "Authorization: Bearer KEY" value, compared
+//  in constant time against every key; NONE when missing or wrong.
+xinf_gw_role_t xinf_gw_keys_check (xinf_gw_keys_t *self, const char *authorization);
+
+// ---- metrics (xinf_gateway_metrics.c) ---------------------------------------
+typedef struct _xinf_gw_metrics_t xinf_gw_metrics_t;
+xinf_gw_metrics_t *xinf_gw_metrics_new (void);
+void xinf_gw_metrics_destroy (xinf_gw_metrics_t **self_p);
+void xinf_gw_metrics_http (xinf_gw_metrics_t *self, unsigned status);
+//  A token of model 'uid': the first (seconds since the request), or a gap.
+void xinf_gw_metrics_token (xinf_gw_metrics_t *self, const char *uid, double seconds, bool first);
+//  A generation ended: its outcome (finish reason, or xinf_gw_metrics_outcome) and tokens.
+void xinf_gw_metrics_end (xinf_gw_metrics_t *self, const char *uid, const char *outcome, size_t prompt_tokens,
+                          size_t completion_tokens);
+const char *xinf_gw_metrics_outcome (unsigned status);
+//  The Prometheus text with the cluster's CLUSTER_INFO, WAITS and LIST_MODELS bodies.
+char *xinf_gw_metrics_render (xinf_gw_metrics_t *self, const xinf_value_t *cluster, const xinf_value_t *waits,
+                              const xinf_value_t *models, size_t *size);
+
+// ---- the gateway and its requests -------------------------------------------
+typedef enum {
+    XINF_GW_ROUTE_NONE = 0,
+    XINF_GW_ROUTE_HEALTH,
+    XINF_GW_ROUTE_MODELS,
+    XINF_GW_ROUTE_MODEL,
+    XINF_GW_ROUTE_COMPLETIONS,
+    XINF_GW_ROUTE_CHAT,
+    XINF_GW_ROUTE_TOKENIZE,
+    XINF_GW_ROUTE_DETOKENIZE,
+    XINF_GW_ROUTE_APPLY_TEMPLATE,
+    XINF_GW_ROUTE_METRICS,
+    //  management (role admin when keys are set): xinf_gateway_manage.c
+    XINF_GW_ROUTE_LAUNCH,
+    XINF_GW_ROUTE_TERMINATE,
+    XINF_GW_ROUTE_PROGRESS,
+    XINF_GW_ROUTE_CLUSTER,
+    XINF_GW_ROUTE_WORKERS,
+    XINF_GW_ROUTE_WAITS,
+    XINF_GW_ROUTE_EVENTS,
+    XINF_GW_ROUTE_DOCTOR
+} xinf_gw_route_t;
+
+typedef struct _xinf_gw_state_t xinf_gw_state_t;
+
+//  One HTTP request, from its headers until MHD says it completed.
+typedef struct {
+    xinf_gw_state_t *gateway;
+    struct MHD_Connection *connection;
+    xinf_gw_route_t route;
+    char path_model [XINF_GW_UID_MAX + 1];   //  GET /v1/models/{id}
+    xinf_gw_buf_t body;
+    bool too_large, suspended, answered, closed;
+    uint64_t corr;                    //  the supervisor call in flight (0: none)
+    int64_t deadline;                 //  monotonic ms: the gateway gives up then
+    int64_t begun;                    //  monotonic ms: the headers came
+    struct MHD_Response *response;    //  to queue at the next access call
+    unsigned status;
+    //  generations
+    xinf_gw_oai_t oai;
+    xinf_gw_text_t text;
+    xinf_gw_buf_t output;             //  without stream: the answer so far
+    xinf_gw_buf_t sse;                //  with stream: bytes not yet handed to MHD
+    bool stream_open, stream_ended;   //  SSE response queued; last bytes appended
+    bool role_sent;                   //  chat stream: the first chunk named the role
+    bool generating;                  //  GENERATE sent and not ended
+    int step;                         //  routes of several calls: which one is in flight
+    xinf_value_t *replies [2];        //  /metrics: the bodies of the calls before the last
+    int64_t sent_us, last_token_us;   //  GENERATE sent, the latest token (metrics)
+    bool ended;                       //  the generation's outcome was counted
+    uint64_t generate_corr;
+    uint64_t context_length;          //  from LIST_MODELS (chat's default max_tokens)
+    size_t completion_tokens, prompt_tokens;
+    char id [48];
+    int64_t created;                  //  Unix seconds
+} xinf_gw_request_t;
+
+struct _xinf_gw_state_t {
+    xinf_gateway_config_t config;
+    char supervisor [300], host [128], node_name [128];
+    xinf_gw_keys_t *keys;
+    struct MHD_Daemon *daemon;
+    xinf_dealer_t *dealer;
+    xinf_ctx_t *ctx;
+    int mhd_timer;                    //  zloop timer for MHD's next timeout, or -1
+    int64_t gone_checked;             //  when suspended connections were last checked
+    zhashx_t *pending;                //  corr (decimal) -> xinf_gw_request_t
+    zhashx_t *template_warned;        //  uids whose template warning was logged
+    xinf_gw_metrics_t *metrics;
+    uint64_t next_corr;
+    uint64_t requests, cancels_sent, disconnects;
+    char error [512];                 //  why init failed
+};
+
+//  xinf_gateway_http.c: MHD's callbacks and answering.
+enum MHD_Result xinf_gw_http_access (void *cls, struct MHD_Connection *connection, const char *url,
+                                     const char *method, const char *version, const char *upload_data,
+                                     size_t *upload_data_size, void **con_cls);
+void xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
+                             enum MHD_RequestTerminationCode code);
+//  Sets the answer (consumes json) and wakes the connection.
+void xinf_gw_respond_json (xinf_gw_request_t *request, unsigned status, json_t *json);
+void xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *error);
+//  Sets a text answer (takes 'text', a heap string of 'size' bytes).
+void xinf_gw_respond_text (xinf_gw_request_t *request, unsigned status, const char *content_type, char *text,
+                           size_t size);
+//  Opens the SSE response (once) and wakes the connection to send 'sse'.
+void xinf_gw_stream_wake (xinf_gw_request_t *request);
+//  Resumes a suspended connection and runs MHD.
+void xinf_gw_resume (xinf_gw_request_t *request);
+
+//  xinf_gateway.c: calls to the supervisor.
+//  Sends 'msg' for 'request' with a fresh corr and deadline; -1 when the
+//  DEALER cannot take it (the caller answers 503).
+int xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms);
+//  Forgets the request's call (its answer, if any, is dropped).
+void xinf_gw_call_forget (xinf_gw_request_t *request);
+//  Sends CANCEL for the request's generation (fire and forget).
+void xinf_gw_cancel (xinf_gw_request_t *request);
+
+//  xinf_gateway_generate.c: completions and chat over GENERATE.
+void xinf_gw_generate_start (xinf_gw_request_t *request);
+void xinf_gw_generate_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  xinf_gateway_routes.c: the other endpoints over LIST_MODELS, TOKENIZE, ...
+void xinf_gw_route_start (xinf_gw_request_t *request);
+void xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  xinf_gateway_manage.c: launch, terminate, progress, cluster, workers,
+//  waits, events, doctor as JSON.
+void xinf_gw_manage_start (xinf_gw_request_t *request);
+void xinf_gw_manage_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  A message body as JSON (bins as hex strings); NULL past 'depth' levels.
+json_t *xinf_gw_value_json (const xinf_value_t *value, int depth);
+//  Fails the request's call (no answer in time, supervisor unreachable).
+void xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error);
+
+#endif
