@@ -41,17 +41,24 @@ static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t 
 static void s_sync (xinf_models_t *self, s_model_t *model);
 static void s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how);
 
+xinf_value_t *
+xinf_models_describe (xinf_models_t *self)
+{
+    xinf_value_t *list = xinf_value_new_array ();
+    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
+         model = (s_model_t *) zhashx_next (self->models))
+        if (model->n_worker <= 1)
+            xinf_array_push (list, xinf_restore_describe (model));
+    return list;
+}
+
 //  The launched models to the journal, if there is one.
 static void
 s_save (xinf_models_t *self)
 {
     if (!self->journal)
         return;
-    xinf_value_t *list = xinf_value_new_array ();
-    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
-         model = (s_model_t *) zhashx_next (self->models))
-        if (model->n_worker <= 1)
-            xinf_array_push (list, xinf_restore_describe (model));
+    xinf_value_t *list = xinf_models_describe (self);
     xinf_journal_save_models (self->journal, list);
     xinf_value_destroy (&list);
 }

@@ -34,6 +34,9 @@ void xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, 
 typedef struct _xinf_journal_t xinf_journal_t;
 //  Launches and terminations are saved to 'journal' (lent; NULL: none).
 void xinf_models_set_journal (xinf_models_t *self, xinf_journal_t *journal);
+//  The launched models as the journal and a standby peer keep them
+//  (xinf_restore.h; tensor-parallel ones excepted): the caller's array.
+xinf_value_t *xinf_models_describe (xinf_models_t *self);
 //  Models saved by an earlier run (xinf_restore.h): they wait for their
 //  workers to report them; after the restart window the rest relaunch.
 void xinf_models_restore (xinf_models_t *self, const xinf_value_t *saved);

@@ -25,6 +25,7 @@ typedef struct {
     xinf_journal_t *journal;
     uint64_t ha_events_have;      //  the peer's events copied here, up to its seq
     uint64_t ha_peer_has;         //  our events the peer has copied, up to our seq
+    xinf_value_t *ha_models;      //  the serving peer's launched models, restored on a take-over
     uint64_t heartbeat_seq;
     int64_t last_beat;
 } s_state_t;
@@ -315,6 +316,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_cluster_destroy (&s_state (ctx)->cluster);
     xinf_bstar_destroy (&s_state (ctx)->bstar);
     xinf_journal_destroy (&s_state (ctx)->journal);
+    xinf_value_destroy (&s_state (ctx)->ha_models);
 }
 
 //  Copies the active peer's events this log lacks (checked field by field).
@@ -340,6 +342,18 @@ s_copy_peer_events (s_state_t *state, const xinf_value_t *events)
     }
 }
 
+//  This supervisor serves now, in place of its peer: the peer's launched
+//  models (with their parameters) wait for their workers as after a
+//  restart; those no worker reports within the window are relaunched.
+static void
+s_take_over (s_state_t *state, int64_t now)
+{
+    xinf_models_took_over (state->models, now);
+    if (state->ha_models)
+        xinf_models_restore (state->models, state->ha_models);
+    xinf_value_destroy (&state->ha_models);
+}
+
 //  HA_STATE from the standby peer: its state drives ours; an active peer
 //  sends the events this one lacks, so a fail-over keeps the history.
 static void
@@ -357,15 +371,21 @@ s_on_peer_state (xinf_ctx_t *ctx, xinf_msg_t *msg)
         return;
     }
     state->ha_peer_has = has;
-    if (peer == XINF_BSTAR_ACTIVE || peer == XINF_BSTAR_PRIMARY)
+    if (peer == XINF_BSTAR_ACTIVE || peer == XINF_BSTAR_PRIMARY) {
         s_copy_peer_events (state, events);
+        const xinf_value_t *models = xinf_map_get (body, "models");
+        if (xinf_value_type (models) == XINF_ARRAY && xinf_value_count (models) <= 1024) {
+            xinf_value_destroy (&state->ha_models);
+            state->ha_models = xinf_value_dup (models);
+        }
+    }
     xinf_bstar_state_t before = xinf_bstar_state (state->bstar);
     xinf_bstar_state_t after = xinf_bstar_peer_state (state->bstar, peer, zclock_mono ());
     if (after != before)
         xinf_cluster_event (state->cluster, "standby", state->node_name, "%s -> %s (the peer is %s)",
                             xinf_bstar_state_name (before), xinf_bstar_state_name (after), xinf_bstar_state_name (peer));
     if (after == XINF_BSTAR_ACTIVE && before == XINF_BSTAR_PASSIVE)
-        xinf_models_took_over (state->models, zclock_mono ());
+        s_take_over (state, zclock_mono ());
 }
 
 //  What HA_STATE carries besides the state: the peer's events we have,
@@ -379,6 +399,7 @@ s_ha_extra (s_state_t *state)
     if (mine == XINF_BSTAR_ACTIVE || mine == XINF_BSTAR_PRIMARY) {
         uint64_t next;
         xinf_map_put (extra, "events", xinf_cluster_events (state->cluster, state->ha_peer_has, 200, &next));
+        xinf_map_put (extra, "models", xinf_models_describe (state->models));
     }
     return extra;
 }
@@ -404,7 +425,7 @@ s_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
             xinf_cluster_event (state->cluster, "standby", state->node_name, "passive -> active: the peer %s is "
                                 "silent for %lld ms and %s came here (fail-over)", xinf_bstar_peer (state->bstar),
                                 (long long) (now - xinf_bstar_peer_heard (state->bstar)), xinf_msg_type (msg));
-            xinf_models_took_over (state->models, now);
+            s_take_over (state, now);
         }
         return true;
     }

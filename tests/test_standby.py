@@ -12,7 +12,9 @@ Guide's Binary Star) on 127.0.0.1.
      sent meanwhile and how each ended;
   c. xinf-cli -e P,B finds the active one;
   d. P restarted as primary: it sees B active and stands by (no second
-     active supervisor).
+     active supervisor);
+  e. B and w1 killed at once, a new worker w2: P takes over with the models
+     B replicated to it and relaunches m on w2 after the restart window.
 
 Waits poll with deadlines; heartbeats are 200 ms x 3."""
 import os
@@ -124,8 +126,27 @@ def main():
         poll("P passive beside the active B", 10, lambda: standby_state(p_end) == "passive")
         check(standby_state(b_end) == "active", "B stepped down for the restarted primary")
         print("d. P restarted: passive beside the active B")
-        check(worker.stop() == 0, "w1 did not exit 0")
-        check(primary.stop() == 0 and backup.stop() == 0, "a supervisor did not exit 0")
+
+        # e. the active B and w1 die together: P takes over on w2's HELLO with the
+        # models B replicated to it, and relaunches m on w2 after the restart window
+        backup.kill()
+        worker.kill()
+        killed = time.monotonic()
+        w2 = start_worker(node_bin, f"{p_end},{b_end}", "w2", model_dirs=[workdir])
+        with XinfClient(p_end, timeout_ms=2000) as client:
+            def m_on_w2():
+                try:
+                    listed = {model["uid"]: model for model in client.list_models()}.get("m")
+                except XinfError:
+                    return False
+                return listed and listed["state"] == "ready" and listed["replicas"][0]["worker"] == "w2"
+            poll("m ready on w2 through P", 40, m_on_w2)
+            reply = client.generate("m", prompt_tokens=[1, 2, 3], max_tokens=8)
+            check(reply["tokens"] == expected and reply["worker"] == "w2", f"m after B and w1 died: {reply}")
+        print(f"e. B and w1 killed: P took over with B's models and served m from w2 "
+              f"{time.monotonic() - killed:.1f} s later")
+        check(w2.stop() == 0, "w2 did not exit 0")
+        check(primary.stop() == 0, "P did not exit 0")
     print("PASS: the backup takes over from a killed primary, the worker and its replica follow")
 
 
