@@ -8,6 +8,7 @@
 #include "xinf_journal.h"
 #include "xinf_restore.h"
 #include "xinf_relay.h"
+#include "xinf_model_view.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -120,32 +121,6 @@ s_uid_valid (const char *uid)
     return *uid != 0;
 }
 
-//  The model's state from its replicas: failed > relaunching > loading >
-//  ready > stopped; 'error' says why when failed or relaunching.
-static const char *
-s_model_state (s_model_t *model, const char **error)
-{
-    bool loading = false, ready = model->count > 0;
-    const char *relaunching = NULL;
-    *error = "";
-    for (size_t index = 0; index < model->count; index++) {
-        s_replica_t *replica = &model->replicas [index];
-        if (streq (replica->state, "failed")) {
-            *error = replica->error;
-            return "failed";
-        }
-        if (streq (replica->state, "relaunching") && !relaunching)
-            relaunching = replica->error;
-        ready &= streq (replica->state, "ready");
-        loading |= !streq (replica->state, "ready") && !streq (replica->state, "stopped");
-    }
-    if (relaunching) {
-        *error = relaunching;
-        return "relaunching";
-    }
-    return loading ? "loading" : ready ? "ready" : "stopped";
-}
-
 static void
 s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -174,7 +149,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_check_fail (&check, "named workers place one replica: give replicas 1");
     s_model_t *existing = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     const char *existing_error;
-    const char *existing_state = existing ? s_model_state (existing, &existing_error) : "";
+    const char *existing_state = existing ? xinf_model_view_state (existing, &existing_error) : "";
     if (existing && !streq (existing_state, "failed") && !streq (existing_state, "stopped")) {
         code = "DUPLICATE_MODEL";
         xinf_check_fail (&check, "model '%s' is already launched and %s (terminate it first)", uid, existing_state);
@@ -222,7 +197,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     const char *error;
     xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
-    xinf_map_put_str (xinf_msg_body (reply), "state", s_model_state (model, &error));
+    xinf_map_put_str (xinf_msg_body (reply), "state", xinf_model_view_state (model, &error));
     xinf_map_put_str (xinf_msg_body (reply), "error", error);
     xinf_map_put_uint (xinf_msg_body (reply), "n_worker", n_worker);
     xinf_map_put (xinf_msg_body (reply), "replicas", xinf_placement_describe (model));
@@ -231,36 +206,6 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     xinf_info ("supervisor", "launch uid=%s path=%s replicas=%zu n_worker=%zu first_worker=%s", uid, path,
                model->count, model->n_worker, model->replicas [0].node);
     xinf_ctx_reply (ctx, from, msg, &reply);
-}
-
-static xinf_value_t *
-s_replica_info (s_replica_t *replica)
-{
-    xinf_value_t *item = xinf_value_new_map ();
-    xinf_map_put_uint (item, "replica", replica->index);
-    xinf_map_put_str (item, "worker", replica->node);
-    xinf_map_put_str (item, "state", replica->state);
-    xinf_map_put_uint (item, "bytes_done", replica->bytes_done);
-    xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
-    xinf_map_put_str (item, "error", replica->error);
-    xinf_map_put_str (item, "note", replica->note);
-    if (replica->n_ranks > 1) {
-        xinf_value_t *ranks = xinf_value_new_array ();
-        for (size_t rank = 0; rank < replica->n_ranks; rank++) {
-            xinf_rank_entry_t *entry = &replica->ranks [rank];
-            xinf_value_t *row = xinf_value_new_map ();
-            xinf_map_put_uint (row, "rank", rank);
-            xinf_map_put_str (row, "worker", entry->node);
-            xinf_map_put_str (row, "state", entry->state);
-            xinf_map_put_uint (row, "bytes_done", entry->bytes_done);
-            xinf_map_put_uint (row, "bytes_total", entry->bytes_total);
-            xinf_map_put_uint (row, "data_port", entry->data_port);
-            xinf_map_put_str (row, "error", entry->error);
-            xinf_array_push (ranks, row);
-        }
-        xinf_map_put (item, "ranks", ranks);
-    }
-    return item;
 }
 
 static s_model_t *
@@ -283,26 +228,8 @@ s_on_progress (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     s_model_t *model = s_lookup (self, ctx, from, msg, "LAUNCH_PROGRESS");
     if (!model)
         return;
-    const char *error;
     xinf_msg_t *reply = xinf_msg_new ("LAUNCH_PROGRESS_REPLY");
-    xinf_value_t *body = xinf_msg_body (reply);
-    xinf_map_put_str (body, "uid", model->uid);
-    xinf_map_put_str (body, "state", s_model_state (model, &error));
-    xinf_map_put_str (body, "error", error);
-    uint64_t done = 0, total = 0;
-    xinf_value_t *replicas = xinf_value_new_array ();
-    for (size_t index = 0; index < model->count; index++) {
-        done += model->replicas [index].bytes_done;
-        total += model->replicas [index].bytes_total;
-        xinf_array_push (replicas, s_replica_info (&model->replicas [index]));
-    }
-    xinf_map_put_uint (body, "bytes_done", done);
-    xinf_map_put_uint (body, "bytes_total", total);
-    xinf_map_put (body, "replicas", replicas);
-    xinf_map_put_uint (body, "n_worker", model->n_worker);
-    xinf_map_put (body, "warnings", model->warnings ? xinf_value_dup (model->warnings) : xinf_value_new_array ());
-    if (model->preflight)
-        xinf_map_put (body, "preflight", xinf_value_dup (model->preflight));
+    xinf_model_view_progress (model, xinf_msg_body (reply));
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
@@ -313,26 +240,7 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
     xinf_value_t *list = xinf_value_new_array ();
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models)) {
-        const char *error;
-        xinf_value_t *item = xinf_value_new_map ();
-        xinf_map_put_str (item, "uid", model->uid);
-        xinf_map_put_str (item, "path", model->path);
-        xinf_map_put_str (item, "state", s_model_state (model, &error));
-        xinf_map_put_str (item, "error", error);
-        const xinf_value_t *info = NULL;
-        for (size_t index = 0; index < model->count && !info; index++)
-            info = model->replicas [index].info;
-        const char *keys [] = { "arch", "weight_type", "size_bytes", "context", "vocab", "n_params",
-                                "chat_template", "bos_token", "eos_token", "kv_blocks", "max_seqs" };
-        for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
-            if (xinf_map_get (info, keys [index]))
-                xinf_map_put (item, streq (keys [index], "weight_type") ? "type" :
-                              streq (keys [index], "context") ? "context_length" : keys [index],
-                              xinf_value_dup (xinf_map_get (info, keys [index])));
-        xinf_value_t *replicas = xinf_value_new_array ();
-        for (size_t index = 0; index < model->count; index++)
-            xinf_array_push (replicas, s_replica_info (&model->replicas [index]));
-        xinf_map_put (item, "replicas", replicas);
+        xinf_value_t *item = xinf_model_view_item (model);
         xinf_array_push (list, item);
     }
     xinf_map_put (xinf_msg_body (reply), "models", list);
@@ -451,7 +359,7 @@ s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     }
     if (!s_any_ready (model)) {
         const char *error;
-        const char *state = s_model_state (model, &error);
+        const char *state = xinf_model_view_state (model, &error);
         xinf_msg_t *reply = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY", "GENERATE: model %s is %s%s%s",
                                                 model->uid, state, *error ? ": " : "", error);
         if (!streq (state, "failed") && !streq (state, "stopped"))
