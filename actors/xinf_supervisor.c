@@ -3,6 +3,7 @@
 #include "xinf_cluster.h"
 #include "xinf_models.h"
 #include "xinf_doctor.h"
+#include "xinf_guard.h"
 
 #include <unistd.h>
 
@@ -19,6 +20,8 @@ typedef struct {
     xinf_doctor_t *doctor;        //  deployment checklist sessions
     uint64_t heartbeat_seq;
     int64_t last_beat;
+    zcert_t *cert;                //  our key pair when keys are configured (not owned)
+    xinf_guard_t *guard;          //  CURVE and the role check, with a cert
 } s_state_t;
 
 struct _xinf_supervisor_t {
@@ -231,10 +234,20 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     zlist_destroy (&peers);
 }
 
+static bool
+s_admit (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    return xinf_guard_admit (s_state (ctx)->guard, ctx, from, msg);
+}
+
 static int
 s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
+    if (state->cert) {
+        state->guard = xinf_guard_new (ctx, state->cert);
+        xinf_ctx_admit (ctx, s_admit);
+    }
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
     state->mesh = xinf_mesh_new (state->cluster);
     state->models = xinf_models_new (state->cluster, state->mesh);
@@ -259,7 +272,10 @@ s_fini (xinf_ctx_t *ctx)
     xinf_doctor_destroy (&s_state (ctx)->doctor);
     xinf_mesh_destroy (&s_state (ctx)->mesh);
     xinf_cluster_destroy (&s_state (ctx)->cluster);
+    xinf_guard_destroy (&s_state (ctx)->guard, ctx);
 }
+
+
 
 static const xinf_handler_t s_handlers [] = {
     { "PING", s_on_ping },
@@ -287,6 +303,12 @@ static const xinf_handler_t s_handlers [] = {
 xinf_supervisor_t *
 xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
 {
+    return xinf_supervisor_new_secure (node_name, heartbeat_ms, liveness, NULL);
+}
+
+xinf_supervisor_t *
+xinf_supervisor_new_secure (const char *node_name, int64_t heartbeat_ms, int liveness, zcert_t *cert)
+{
     xinf_supervisor_t *self = calloc (1, sizeof *self);
     assert (self);
     self->state = calloc (1, sizeof (s_state_t));
@@ -295,6 +317,7 @@ xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
     self->state->started = zclock_mono ();
     self->state->heartbeat_ms = heartbeat_ms;
     self->state->liveness = liveness;
+    self->state->cert = cert;
     xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor)

@@ -15,6 +15,12 @@
 typedef struct _xinf_supervisor_t xinf_supervisor_t;
 
 xinf_supervisor_t *xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness);
+//  With 'cert' (our key pair, kept by the caller while the supervisor
+//  runs) the ROUTER is a CURVE server and every message is checked
+//  against its sender's role (xinf_guard.h); the caller starts the ZAP
+//  handler with the accepted keys first (xinf_auth_zap_start).
+xinf_supervisor_t *xinf_supervisor_new_secure (const char *node_name, int64_t heartbeat_ms, int liveness,
+                                               zcert_t *cert);
 void xinf_supervisor_destroy (xinf_supervisor_t **self_p);
 //  Binds the supervisor's ROUTER; returns the TCP port or -1.
 int xinf_supervisor_bind (xinf_supervisor_t *self, const char *endpoint, char *bound, size_t bound_size);

@@ -33,6 +33,10 @@ typedef struct {
     int64_t diagnose_gap;
     zactor_t *diagnose_job;        //  the probe that finds out why, while it runs
     bool refusal_said;             //  a registration refusal was reported
+    zcert_t *cert;                 //  CURVE: our key pair (not owned), or NULL
+    char cert_file [256];
+    char server_key [41];          //  CURVE: the supervisor's public key
+    char handshake [600];          //  the last refused handshake's words, "" if none
 } s_state_t;
 
 struct _xinf_worker_t {
@@ -41,6 +45,7 @@ struct _xinf_worker_t {
 };
 
 static void s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg);
+static void s_check_handshake (s_state_t *state);
 
 static s_state_t *
 s_state (xinf_ctx_t *ctx)
@@ -57,7 +62,9 @@ s_connect (xinf_ctx_t *ctx)
         xinf_ctx_reader_end (ctx, xinf_dealer_sock (state->dealer));
         xinf_dealer_destroy (&state->dealer);
     }
-    state->dealer = xinf_dealer_new (state->endpoint, state->hello.node);
+    state->dealer = xinf_dealer_new_secure (state->endpoint, state->hello.node, state->cert,
+                                            state->cert ? state->server_key : NULL, state->cert_file);
+    state->handshake [0] = 0;
     //  Only queue to a live connection: a HELLO must not pile up while down
     zsock_set_immediate (xinf_dealer_sock (state->dealer), 1);
     xinf_ctx_reader (ctx, xinf_dealer_sock (state->dealer), s_on_supervisor, NULL);
@@ -83,12 +90,16 @@ s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     const xinf_value_t *first = xinf_array_at (xinf_map_get (xinf_msg_body (result), "results"), 0);
     const char *status = xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
     const char *detail = xinf_value_str (xinf_map_get (first, "detail")) ?: "";
+    s_check_handshake (state);
+    if (*state->handshake)
+        ;                              //  said by s_check_handshake: the probe knows less
+    else
     if (streq (status, "ok"))
         snprintf (text, sizeof text, "%s at %s, but it has not answered our HELLO: see the supervisor's log",
                   detail, state->endpoint);
     else
         xinf_probe_explain (state->endpoint, status, detail, text, sizeof text);
-    if (!state->registered) {
+    if (!state->registered && !*state->handshake) {
         long long silent_s = (long long) ((zclock_mono () - state->connect_at) / 1000);
         xinf_warn ("worker", "not registered after %lld s endpoint=%s cause=%s: %s; still trying", silent_s,
                    state->endpoint, status, text);
@@ -103,12 +114,40 @@ s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 
 //  Unregistered for a while: probe the supervisor's endpoint to find out
 //  why (refused, dropped, not xinf, ...), at a slowing pace.
+//  The supervisor refused our key (or the handshake failed): said on
+//  stdout and in the log, as it is, at the diagnosis' pace.
+static void
+s_say_handshake (s_state_t *state)
+{
+    long long silent_s = (long long) ((zclock_mono () - state->connect_at) / 1000);
+    xinf_error ("worker", "not registered after %lld s endpoint=%s cause=handshake: the supervisor %s; still trying",
+                silent_s, state->endpoint, state->handshake);
+    printf ("xinf-node worker %s: the supervisor at %s %s; still trying\n", state->hello.node, state->endpoint,
+            state->handshake);
+    fflush (stdout);
+}
+
+//  Reads the handshake monitor: a new refusal is said at once.
+static void
+s_check_handshake (s_state_t *state)
+{
+    char words [600];
+    if (xinf_dealer_refusal (state->dealer, words, sizeof words) == 0 || streq (words, state->handshake))
+        return;
+    snprintf (state->handshake, sizeof state->handshake, "%s", words);
+    s_say_handshake (state);
+}
+
 static void
 s_diagnose (xinf_ctx_t *ctx, int64_t now)
 {
     s_state_t *state = s_state (ctx);
     state->diagnose_due = now + state->diagnose_gap;
     state->diagnose_gap = state->diagnose_gap * 2 > SILENCE_SAY_MAX ? SILENCE_SAY_MAX : state->diagnose_gap * 2;
+    if (*state->handshake) {           //  the monitor knows why: no probe needed
+        s_say_handshake (state);
+        return;
+    }
     xinf_value_t *targets = xinf_value_new_array ();
     xinf_value_t *target = xinf_value_new_map ();
     xinf_map_put_str (target, "node", "supervisor");
@@ -170,6 +209,8 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
                    state->endpoint, (long long) silence);
         s_connect (ctx);
     }
+    if (!state->registered)
+        s_check_handshake (state);
     if (!state->registered && now >= state->hello_due)
         s_send_hello (ctx, now);
     if (!state->registered && !state->diagnose_job && now >= state->diagnose_due)
@@ -418,6 +459,11 @@ xinf_worker_new (const xinf_worker_config_t *config)
     snprintf (self->state->endpoint, sizeof self->state->endpoint, "%s", config->endpoint);
     self->state->heartbeat_ms = config->heartbeat_ms;
     self->state->liveness = config->liveness;
+    if (config->cert) {
+        self->state->cert = config->cert;
+        snprintf (self->state->server_key, sizeof self->state->server_key, "%s", config->server_key);
+    }
+    snprintf (self->state->cert_file, sizeof self->state->cert_file, "%s", config->cert_file ? config->cert_file : "");
     if (s_prepare_hello (self->state, config) == 0) {
         xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state };
         self->actor = xinf_actor_new (&spec);

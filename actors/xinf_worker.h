@@ -22,6 +22,9 @@ typedef struct {
     int data_port_low, data_port_high;
     int64_t heartbeat_ms;
     int liveness;
+    zcert_t *cert;                 //  our key pair (not owned; kept while the worker runs), or NULL
+    const char *cert_file;         //  its file, for the words on a refusal
+    const char *server_key;        //  the supervisor's public key, Z85 (with cert)
 } xinf_worker_config_t;
 
 typedef struct _xinf_worker_t xinf_worker_t;

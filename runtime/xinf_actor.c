@@ -19,6 +19,7 @@ struct _xinf_ctx_t {
     zhashx_t *handlers;        //  type -> xinf_handler_fn (not owned)
     int (*init) (xinf_ctx_t *ctx);
     void (*fini) (xinf_ctx_t *ctx);
+    xinf_admit_fn *admit;      //  NULL: every message is dispatched
     xinf_router_t *router;
     zloop_t *loop;
     zsock_t *pipe;
@@ -50,6 +51,8 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 static void
 s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
 {
+    if (ctx->admit && !ctx->admit (ctx, peer, msg))
+        return;
     xinf_handler_fn *handler = (xinf_handler_fn *) zhashx_lookup (ctx->handlers, xinf_msg_type (msg));
     if (handler) {
         ctx->stats.handled++;
@@ -281,6 +284,7 @@ xinf_actor_destroy (xinf_actor_t **self_p)
 void *xinf_ctx_state (xinf_ctx_t *ctx) { return ctx->state; }
 const char *xinf_ctx_name (xinf_ctx_t *ctx) { return ctx->name; }
 xinf_router_t *xinf_ctx_router (xinf_ctx_t *ctx) { return ctx->router; }
+void xinf_ctx_admit (xinf_ctx_t *ctx, xinf_admit_fn *fn) { ctx->admit = fn; }
 zloop_t *xinf_ctx_loop (xinf_ctx_t *ctx) { return ctx->loop; }
 void xinf_ctx_stop (xinf_ctx_t *ctx) { ctx->stopping = true; }
 

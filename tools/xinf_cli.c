@@ -3,6 +3,10 @@
 
         xinf-cli -e tcp://HOST:9997 ping [-n COUNT] [--json]
         xinf-cli -e tcp://HOST:9997 workers|waits|events [--json]
+        xinf-cli keygen NAME [--role worker|user|admin] [--dir DIR]
+
+    With --cert KEYFILE --server-key SUPERVISOR.key it talks CURVE
+    (protocols/security.md); a refused key is said as such.
 
     A table for people, JSON for scripts. Exit status: 0 on success, 1 when
     the node did not answer in time or answered ERROR, 2 on bad usage.
@@ -45,6 +49,12 @@ static const xinf_option_t s_options [] = {
     { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },
     { "probe-timeout", 0, "XINF_PROBE_TIMEOUT_MS", XINF_OPT_INT, "3000", 100, 60000, NULL, "MS",
       "doctor, launch --n-worker: how long each connectivity probe may take" },
+    { "cert", 0, "XINF_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "KEYFILE",
+      "our key (NAME.key with NAME.key_secret beside it, from keygen), for a supervisor with keys" },
+    { "server-key", 0, "XINF_SERVER_KEY", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "the supervisor's public certificate (its NAME.key)" },
+    { "role", 0, NULL, XINF_OPT_STR, "user", 0, 0, "worker|user|admin", "ROLE", "keygen: what the key may do" },
+    { "dir", 0, NULL, XINF_OPT_STR, ".", 0, 0, NULL, "DIR", "keygen: where to write NAME.key and NAME.key_secret" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "warn", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { NULL }
@@ -150,7 +160,8 @@ static bool
 s_known_command (const char *command)
 {
     return command && (streq (command, "ping") || streq (command, "workers")
-                   ||  streq (command, "waits") || streq (command, "events") || streq (command, "doctor"));
+                   ||  streq (command, "waits") || streq (command, "events") || streq (command, "doctor")
+                   ||  streq (command, "keygen"));
 }
 
 //  The deployment checklist; exit status 1 when it found a problem.
@@ -182,13 +193,57 @@ s_doctor (xinf_config_t *config, xinf_dealer_t *dealer)
     return rc;
 }
 
+//  Writes a key pair: NAME.key (public, give it to the server) and
+//  NAME.key_secret (keep it; mode 0600).
+static int
+s_keygen (xinf_config_t *config, const char *name)
+{
+    char path [1100], reason [1200];
+    xinf_role_t role = xinf_role_parse (xinf_config_str (config, "role"));
+    if (xinf_auth_keygen (xinf_config_str (config, "dir"), name, role, path, sizeof path, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-cli: keygen: %s\n", reason);
+        return 1;
+    }
+    printf ("wrote %s (public, role %s: copy it into the supervisor's --keys directory) and %s_secret (keep it here, mode 0600)\n",
+            path, xinf_role_name (role), path);
+    return 0;
+}
+
+//  The dealer to the supervisor: a CURVE client with --cert and
+//  --server-key, watched for refused handshakes either way. NULL (said) on
+//  bad keys or a bad endpoint.
+static xinf_dealer_t *
+s_dealer (xinf_config_t *config, zcert_t **cert_p)
+{
+    const char *cert_file = xinf_config_str (config, "cert");
+    const char *server_file = xinf_config_str (config, "server-key");
+    char reason [1200], server_key [XINF_KEY_TEXT_SIZE];
+    if (!cert_file != !server_file) {
+        fprintf (stderr, "xinf-cli: --cert and --server-key go together (XINF_CERT, XINF_SERVER_KEY)\n");
+        return NULL;
+    }
+    if (cert_file && !(*cert_p = xinf_auth_load_secret (cert_file, reason, sizeof reason))) {
+        fprintf (stderr, "xinf-cli: --cert: %s\n", reason);
+        return NULL;
+    }
+    if (server_file && xinf_auth_load_public (server_file, server_key, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-cli: --server-key: %s\n", reason);
+        return NULL;
+    }
+    xinf_dealer_t *dealer = xinf_dealer_new_secure (xinf_config_str (config, "endpoint"), "xinf-cli", *cert_p,
+                                                    server_file ? server_key : NULL, cert_file ? cert_file : "");
+    if (!dealer)
+        fprintf (stderr, "xinf-cli: invalid endpoint '%s' (expected tcp://HOST:PORT)\n", xinf_config_str (config, "endpoint"));
+    return dealer;
+}
+
 //  Positional arguments each command takes after its name.
 static size_t
 s_command_args (const char *command)
 {
     if (streq (command, "launch"))
         return 2;
-    if (streq (command, "generate") || streq (command, "terminate"))
+    if (streq (command, "generate") || streq (command, "terminate") || streq (command, "keygen"))
         return 1;
     return 0;
 }
@@ -205,12 +260,13 @@ main (int argc, char **argv)
         "  launch UID PATH   load a GGUF model (PATH as the worker sees it), follow progress\n"
         "  models            the launched models\n"
         "  generate UID      --prompt TEXT | --prompt-tokens 1,2,3 [--max-tokens N] [--stream]\n"
-        "  terminate UID     stop a model", s_options);
+        "  terminate UID     stop a model\n"
+        "  keygen NAME       write a key pair NAME.key, NAME.key_secret [--role worker|user|admin] [--dir DIR]", s_options);
     int rc = xinf_config_parse (config, argc, argv);
     const char *command = rc == 0 ? xinf_config_positional (config, 0) : NULL;
     if (rc == 0 && (!(s_known_command (command) || xinf_cli_models_command (command))
                     || xinf_config_positionals (config) != 1 + s_command_args (command))) {
-        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events, doctor, launch UID PATH, models, generate UID, terminate UID; see --help)\n",
+        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events, doctor, launch UID PATH, models, generate UID, terminate UID, keygen NAME; see --help)\n",
                  command ? "unknown command or wrong number of arguments" : "missing command");
         rc = -1;
     }
@@ -222,9 +278,14 @@ main (int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
-    xinf_dealer_t *dealer = xinf_dealer_new (xinf_config_str (config, "endpoint"), "xinf-cli");
+    if (streq (command, "keygen")) {
+        rc = s_keygen (config, xinf_config_positional (config, 1));
+        xinf_config_destroy (&config);
+        return rc;
+    }
+    zcert_t *cert = NULL;
+    xinf_dealer_t *dealer = s_dealer (config, &cert);
     if (!dealer) {
-        fprintf (stderr, "xinf-cli: invalid endpoint '%s' (expected tcp://HOST:PORT)\n", xinf_config_str (config, "endpoint"));
         xinf_config_destroy (&config);
         return 2;
     }
@@ -234,6 +295,7 @@ main (int argc, char **argv)
         rc = streq (command, "ping") ? s_ping (config, dealer)
            : streq (command, "doctor") ? s_doctor (config, dealer) : s_query (config, dealer, command);
     xinf_dealer_destroy (&dealer);
+    zcert_destroy (&cert);
     xinf_config_destroy (&config);
     return rc;
 }
