@@ -42,7 +42,7 @@ s_complain (xinf_guard_t *self, xinf_handshake_t outcome, int value, const char 
     xinf_warn ("supervisor", "refused a connection on %s: %s (%s %d) count=%llu", endpoint,
                outcome == XINF_HANDSHAKE_REFUSED ? "its key is not among --keys"
                : outcome == XINF_HANDSHAKE_MISMATCH ? "a client without CURVE keys"
-               : "a failed CURVE handshake (the client has the wrong server key?)",
+               : "a failed handshake (a client without keys, or with the wrong server key?)",
                outcome == XINF_HANDSHAKE_REFUSED ? "ZAP status" : "libzmq error", value,
                (unsigned long long) count);
 }

@@ -146,6 +146,16 @@ s_diagnose (xinf_ctx_t *ctx, int64_t now)
     state->diagnose_gap = state->diagnose_gap * 2 > SILENCE_SAY_MAX ? SILENCE_SAY_MAX : state->diagnose_gap * 2;
     if (*state->handshake) {           //  the monitor knows why: no probe needed
         s_say_handshake (state);
+        //  libzmq does not retry a refused handshake by itself: a new
+        //  connection finds the supervisor once it lists our key
+        char words [sizeof state->handshake];
+        int64_t gap = state->diagnose_gap, due = state->diagnose_due, since = state->connect_at;
+        snprintf (words, sizeof words, "%s", state->handshake);
+        s_connect (ctx);
+        snprintf (state->handshake, sizeof state->handshake, "%s", words);
+        state->diagnose_gap = gap;
+        state->diagnose_due = due;
+        state->connect_at = since;
         return;
     }
     xinf_value_t *targets = xinf_value_new_array ();
