@@ -303,6 +303,14 @@ s_on_group (xinf_hosted_t *self, xinf_msg_t *msg)
         if (!node || !*node || strlen (node) > 64)
             xinf_check_fail (&check, "GROUP nodes[%zu] must be a node name", index);
     }
+    //  Keys on: each rank's key as the supervisor vouches for it; we dial
+    //  no endpoint without one (protocols/security.md)
+    const xinf_value_t *keys = xinf_map_get (body, "keys");
+    if (!check.failed && xinf_auth_identity () && (xinf_value_type (keys) != XINF_ARRAY || xinf_value_count (keys) != entry->n_ranks))
+        xinf_check_fail (&check, "GROUP needs 'keys', one per rank: this worker has keys");
+    for (size_t index = 0; !check.failed && keys && xinf_auth_identity () && index < entry->n_ranks; index++)
+        if (xinf_auth_vouch (xinf_value_str (xinf_array_at (endpoints, index)), xinf_value_str (xinf_array_at (keys, index))))
+            xinf_check_fail (&check, "GROUP keys[%zu] must be a 40-character Z85 key", index);
     if (check.failed) {
         xinf_warn ("worker", "GROUP refused reason=\"%s\"", check.reason);
         if (entry && entry->n_ranks > 1 && generation == entry->generation)

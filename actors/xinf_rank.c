@@ -40,6 +40,14 @@ s_log (void *arg, const char *text)
     xinf_warn (((xinf_rank_t *) arg)->name, "collective: %s", text);
 }
 
+//  Keys on: the collective's ROUTER is a CURVE server by this worker's
+//  key, and it dials only endpoints whose key the supervisor vouched for.
+static int
+s_secure (void *arg, void *socket, const char *endpoint, char *reason, size_t reason_size)
+{
+    return xinf_auth_secure_data (socket, endpoint, reason, reason_size);
+}
+
 xinf_rank_t *
 xinf_rank_new (const char *name, const char *group, int rank, int size, int port_low, int port_high,
                int64_t stall_ms, char *error, size_t error_size)
@@ -49,7 +57,7 @@ xinf_rank_new (const char *name, const char *group, int rank, int size, int port
     snprintf (self->name, sizeof self->name, "%s", name);
     self->rank = rank;
     self->size = size;
-    xinf_collective_hooks_t hooks = { s_wait_begin, s_wait_progress, s_wait_end, s_log, self };
+    xinf_collective_hooks_t hooks = { s_wait_begin, s_wait_progress, s_wait_end, s_log, self, s_secure };
     self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, "*", port_low, port_high, stall_ms, &hooks,
                                      error, error_size);
     if (!self->group) {

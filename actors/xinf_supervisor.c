@@ -89,6 +89,7 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "%s", reason);
     }
     else {
+        xinf_cluster_set_key (state->cluster, node, xinf_peer_key (from));
         xinf_models_adopt (state->models, ctx, node, models);
         const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");
         if (xinf_value_type (requests) == XINF_ARRAY && xinf_value_count (requests) <= XINF_HELLO_REQUESTS_MAX)

@@ -163,6 +163,8 @@ s_diagnose (xinf_ctx_t *ctx, int64_t now)
     xinf_map_put_str (target, "node", "supervisor");
     xinf_map_put_str (target, "endpoint", state->endpoint);
     xinf_map_put_str (target, "role", "supervisor");
+    if (state->cert)
+        xinf_auth_vouch (state->endpoint, state->server_key);
     xinf_array_push (targets, target);
     state->diagnose_job = xinf_probe_job_new (state->hello.node, 0, targets, DIAGNOSE_MS);
     xinf_ctx_reader (ctx, zactor_sock (state->diagnose_job), s_on_diagnosed, NULL);
@@ -321,7 +323,11 @@ s_on_probe_mesh (xinf_ctx_t *ctx, xinf_msg_t *msg)
     for (size_t index = 0; targets && index < xinf_value_count (targets); index++) {
         const xinf_value_t *target = xinf_array_at (targets, index);
         xinf_check_str (&check, target, "node", 1, 64);
-        xinf_check_str (&check, target, "endpoint", 1, 255);
+        const char *endpoint = xinf_check_str (&check, target, "endpoint", 1, 255);
+        //  Keys on: we dial only listeners whose key the supervisor vouches for
+        const char *key = xinf_map_get (target, "key") ? xinf_check_str (&check, target, "key", 40, 40) : NULL;
+        if (!check.failed && key && xinf_auth_vouch (endpoint, key))
+            xinf_check_fail (&check, "targets[%zu].key is not a Z85 key", index);
     }
     if (!check.failed && zlistx_size (state->probe_jobs) >= 4) {
         //  Said, not dropped: the mesh then names the cause
@@ -435,7 +441,7 @@ s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
     }
     hello->data_port_low = (uint16_t) config->data_port_low;
     hello->data_port_high = (uint16_t) config->data_port_high;
-    state->probe_listener = xinf_probe_listener_new (hello->node, config->data_port_low, config->data_port_high);
+    state->probe_listener = xinf_probe_listener_new (hello->node, hello->host_ip, config->data_port_low, config->data_port_high);
     hello->data_port = state->probe_listener ? (uint16_t) xinf_probe_listener_port (state->probe_listener) : 0;
     hello->pid = (uint64_t) getpid ();
     snprintf (hello->version, sizeof hello->version, "%s", XINF_VERSION_STRING);

@@ -4,6 +4,7 @@
 #include "xinf_log.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,6 +27,9 @@ struct _xinf_auth_monitor_t {
 };
 
 static zactor_t *s_zap;        //  the process's ZAP handler, at most one
+static zcert_t *s_identity;    //  our key pair for data sockets (not owned)
+static zhashx_t *s_vouched;    //  endpoint -> Z85 key, under s_vouched_lock
+static pthread_mutex_t s_vouched_lock = PTHREAD_MUTEX_INITIALIZER;
 
 bool
 xinf_auth_name_valid (const char *name)
@@ -287,7 +291,7 @@ xinf_keyring_name (const xinf_keyring_t *self, const char *key)
 // ---- ZAP --------------------------------------------------------------------
 
 int
-xinf_auth_zap_start (const xinf_keyring_t *keyring)
+xinf_auth_zap_start (const xinf_keyring_t *keyring, xinf_role_t only)
 {
     if (s_zap)
         return -1;
@@ -297,6 +301,8 @@ xinf_auth_zap_start (const xinf_keyring_t *keyring)
     byte no_secret [32] = { 0 };
     for (s_entry_t *entry = (s_entry_t *) zhashx_first (keyring->entries); entry;
          entry = (s_entry_t *) zhashx_next (keyring->entries)) {
+        if (only != XINF_ROLE_NONE && entry->role != only)
+            continue;
         byte public_key [32];
         zmq_z85_decode (public_key, entry->key);
         zcert_t *cert = zcert_new_from (public_key, no_secret);
@@ -313,6 +319,63 @@ void
 xinf_auth_zap_stop (void)
 {
     zactor_destroy (&s_zap);
+}
+
+// ---- a worker's data sockets ------------------------------------------------
+
+void xinf_auth_set_identity (zcert_t *cert) { s_identity = cert; }
+zcert_t *xinf_auth_identity (void) { return s_identity; }
+
+int
+xinf_auth_vouch (const char *endpoint, const char *key)
+{
+    if (!endpoint || !s_key_text_valid (key, NULL))
+        return -1;
+    pthread_mutex_lock (&s_vouched_lock);
+    if (!s_vouched) {
+        s_vouched = zhashx_new ();
+        zhashx_set_destructor (s_vouched, (zhashx_destructor_fn *) zstr_free);
+        zhashx_set_duplicator (s_vouched, (zhashx_duplicator_fn *) strdup);
+    }
+    if (zhashx_size (s_vouched) >= XINF_KEYRING_MAX)
+        zhashx_purge (s_vouched);          //  bounded: the next GROUP vouches again
+    zhashx_update (s_vouched, endpoint, (void *) key);
+    pthread_mutex_unlock (&s_vouched_lock);
+    return 0;
+}
+
+int
+xinf_auth_vouched (const char *endpoint, char *key)
+{
+    pthread_mutex_lock (&s_vouched_lock);
+    const char *found = s_vouched && endpoint ? (const char *) zhashx_lookup (s_vouched, endpoint) : NULL;
+    if (found)
+        memcpy (key, found, XINF_KEY_TEXT_SIZE);
+    pthread_mutex_unlock (&s_vouched_lock);
+    return found ? 0 : -1;
+}
+
+int
+xinf_auth_secure_data (void *socket, const char *endpoint, char *reason, size_t reason_size)
+{
+    if (!s_identity)
+        return 0;
+    int on = 1;
+    if (!endpoint) {
+        zmq_setsockopt (socket, ZMQ_CURVE_SERVER, &on, sizeof on);
+        zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, zcert_secret_key (s_identity), 32);
+        zmq_setsockopt (socket, ZMQ_ZAP_DOMAIN, XINF_ZAP_DOMAIN, strlen (XINF_ZAP_DOMAIN));
+        return 0;
+    }
+    char key [XINF_KEY_TEXT_SIZE];
+    if (xinf_auth_vouched (endpoint, key)) {
+        snprintf (reason, reason_size, "the supervisor vouched for no key at %s: not dialed", endpoint);
+        return -1;
+    }
+    zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, key, 40);
+    zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, zcert_public_key (s_identity), 32);
+    zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, zcert_secret_key (s_identity), 32);
+    return 0;
 }
 
 // ---- sockets ----------------------------------------------------------------

@@ -65,10 +65,31 @@ xinf_role_t xinf_keyring_role (const xinf_keyring_t *self, const char *key);
 const char *xinf_keyring_name (const xinf_keyring_t *self, const char *key);
 
 //  Starts this process's ZAP handler (zauth) accepting exactly the ring's
-//  keys, each with metadata role, name and key. One per process: -1 if
-//  one runs already. Stop it only after every CURVE server socket closed.
-int xinf_auth_zap_start (const xinf_keyring_t *keyring);
+//  keys (only those of role 'only' unless it is XINF_ROLE_NONE), each with
+//  metadata role, name and key. One per process: -1 if one runs already.
+//  Stop it only after every CURVE server socket closed.
+int xinf_auth_zap_start (const xinf_keyring_t *keyring, xinf_role_t only);
 void xinf_auth_zap_stop (void);
+
+// ---- a worker's data sockets ------------------------------------------------
+//  This process's own key pair, for the sockets that workers open to each
+//  other (probe listeners, collectives): set once at start, before any of
+//  them exists (not owned). NULL: those sockets stay plain.
+void xinf_auth_set_identity (zcert_t *cert);
+zcert_t *xinf_auth_identity (void);
+
+//  The supervisor vouches that the listener at 'endpoint' holds 'key'
+//  (PROBE_MESH targets, GROUP keys, from the authenticated supervisor
+//  connection only). Thread-safe. -1 if the key is not 40 Z85 characters.
+int xinf_auth_vouch (const char *endpoint, const char *key);
+//  The key vouched for 'endpoint' into 'key' (XINF_KEY_TEXT_SIZE); -1 if none.
+int xinf_auth_vouched (const char *endpoint, char *key);
+
+//  Secures a data socket by this process's identity, if it has one:
+//  'endpoint' NULL makes 'socket' (a libzmq socket) a CURVE server, else a
+//  CURVE client that accepts only the key vouched for 'endpoint'. 0 when
+//  done (or nothing to do); -1 with the reason when no key was vouched.
+int xinf_auth_secure_data (void *socket, const char *endpoint, char *reason, size_t reason_size);
 
 // ---- sockets ----------------------------------------------------------------
 //  Makes 'sock' a CURVE server with our key pair; ZAP domain "xinf". Call

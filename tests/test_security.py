@@ -97,9 +97,9 @@ def main():
     check("keys required" in read(sup_out), "the supervisor does not say that keys are required")
     common = ["-e", endpoint, "--data-ports", "29700-29799"]
     worker, w1_out, _ = start(node, ["--role=worker", "--node-name", "w1", "--cert", key("w1"),
-                                     "--server-key", key("sup"), *common], workdir, "w1")
+                                     "--server-key", key("sup"), "--keys", keydir, *common], workdir, "w1")
     rogue, rogue_out, rogue_log = start(node, ["--role=worker", "--node-name", "rogue", "--cert", key("rogue"),
-                                               "--server-key", key("sup"), *common], workdir, "rogue")
+                                               "--server-key", key("sup"), "--keys", keydir, *common], workdir, "rogue")
     nokey, nokey_out, _ = start(node, ["--role=worker", "--node-name", "nokey", *common], workdir, "nokey")
     started = time.monotonic()
     wait_for("w1 registered", lambda: "registered with" in read(w1_out))

@@ -38,7 +38,7 @@ static const xinf_option_t s_options [] = {
     { "cert", 0, "XINF_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "KEYFILE",
       "supervisor/worker: this node's key (NAME.key, NAME.key_secret beside it; xinf-cli keygen): turns CURVE on" },
     { "keys", 0, "XINF_KEYS", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
-      "supervisor: the public certificates (*.key) it accepts, each with its role" },
+      "supervisor: the public certificates (*.key) it accepts, each with its role; worker: the same directory (its worker keys may reach the data ports)" },
     { "server-key", 0, "XINF_SERVER_KEY", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
       "worker: the supervisor's public certificate" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
@@ -71,13 +71,14 @@ s_load_keys (xinf_config_t *config, s_settings_t *settings)
         fprintf (stderr, "xinf-node: --role=local runs without keys on this machine; for keys run --role=supervisor and --role=worker\n");
         return -1;
     }
-    if ((supervisor && !cert != !keys) || (worker && !cert != !server)) {
+    if ((supervisor && !cert != !keys) || (worker && (!cert != !server || !cert != !keys))) {
         fprintf (stderr, "xinf-node: %s\n", supervisor ? "a supervisor takes --cert and --keys together"
-                                                        : "a worker takes --cert and --server-key together");
+                 : "a worker takes --cert, --server-key and --keys together (--keys: the cluster's public "
+                   "certificates, whose worker keys may reach its data ports)");
         return -1;
     }
-    if ((supervisor && server) || (worker && keys)) {
-        fprintf (stderr, "xinf-node: %s\n", supervisor ? "--server-key is for workers" : "--keys is for the supervisor");
+    if (supervisor && server) {
+        fprintf (stderr, "xinf-node: --server-key is for workers\n");
         return -1;
     }
     if (cert && !(settings->cert = xinf_auth_load_secret (cert, reason, sizeof reason))) {
@@ -149,7 +150,7 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
 static xinf_supervisor_t *
 s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, size_t bound_size)
 {
-    if (settings->keys && xinf_auth_zap_start (settings->keys)) {
+    if (settings->keys && xinf_auth_zap_start (settings->keys, XINF_ROLE_NONE)) {
         xinf_error ("node", "cannot start the ZAP handler");
         return NULL;
     }
@@ -187,6 +188,13 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
         settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness,
         settings->cert, xinf_config_str (config, "cert"), settings->server_key
     };
+    //  Keys on: the data sockets (probe listener, collectives) by our key,
+    //  open to the cluster's worker keys only
+    if (settings->cert && xinf_auth_zap_start (settings->keys, XINF_ROLE_WORKER)) {
+        xinf_error ("node", "cannot start the ZAP handler");
+        return NULL;
+    }
+    xinf_auth_set_identity (settings->cert);
     printf ("xinf-node worker %s connecting to %s\n", settings->node_name, endpoint);
     fflush (stdout);
     return xinf_worker_new (&worker_config);

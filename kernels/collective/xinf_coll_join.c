@@ -97,6 +97,9 @@ s_peer_connect (xinf_coll_zmq_t *self, xinf_coll_peer_t *peer, const char *endpo
         xinf_coll_set_int (peer->monitor, ZMQ_LINGER, 0);
         zmq_connect (peer->monitor, address);
     }
+    char reason [XINF_COLL_TEXT_MAX];
+    if (self->hooks.secure && self->hooks.secure (self->hooks.arg, peer->dealer, endpoint, reason, sizeof reason))
+        return xinf_coll_set_failed (self, error, error_size, "rendezvous: %s: %s", peer->label, reason);
     if (zmq_connect (peer->dealer, endpoint))
         return xinf_coll_set_failed (self, error, error_size, "rendezvous: %s: cannot connect: %s",
                                      peer->label, zmq_strerror (errno));

@@ -190,8 +190,8 @@ test_handshakes (void)
     CHECK (carol && mallory);
     xinf_keyring_t *ring = xinf_keyring_load (dir, reason, sizeof reason);
     CHECK (ring);
-    CHECK (xinf_auth_zap_start (ring) == 0);
-    CHECK (xinf_auth_zap_start (ring) == -1);          //  one per process
+    CHECK (xinf_auth_zap_start (ring, XINF_ROLE_NONE) == 0);
+    CHECK (xinf_auth_zap_start (ring, XINF_ROLE_NONE) == -1);          //  one per process
 
     xinf_router_t *router = xinf_router_new ("server");
     xinf_auth_curve_server (xinf_router_sock (router), server_cert);
