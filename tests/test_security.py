@@ -13,6 +13,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from xinf_client import XinfClient, XinfError  # noqa: E402
 from xinf_testlib import SKIP, _children, check, decode, encode, fail, stop_process, tool  # noqa: E402
 import zmq  # noqa: E402
 
@@ -154,6 +156,15 @@ def main():
                     keys=(key("alice"), key("sup")))
     check(generated.returncode == 0 and generated.stdout.strip(), f"the user's generate: {generated.stderr}")
     print(f"admin launched, user generated: {generated.stdout.strip()[:80]!r}")
+    #  The Python client speaks CURVE too
+    with XinfClient(endpoint, cert=key("alice"), server_key=key("sup")) as python_client:
+        tokens = python_client.generate("tiny", prompt_tokens=[1, 2, 3], max_tokens=4)["tokens"]
+        check((len(tokens) if isinstance(tokens, list) else tokens) == 4, f"xinf_client.py with a user key: {tokens}")
+        try:
+            python_client.terminate("tiny")
+            fail("xinf_client.py with a user key terminated a model")
+        except XinfError as error:
+            check(error.code == "FORBIDDEN", f"xinf_client.py TERMINATE as user: {error}")
 
     #  Nothing reached the refused workers
     check("registered with" not in read(rogue_out) and "hosting" not in read(rogue_log), "the rogue worker got work")
