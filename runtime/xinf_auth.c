@@ -232,10 +232,7 @@ xinf_keyring_load (const char *dir, char *reason, size_t reason_size)
         snprintf (reason, reason_size, "cannot read the key directory %s: %s", dir, strerror (errno));
         return NULL;
     }
-    xinf_keyring_t *self = calloc (1, sizeof *self);
-    assert (self);
-    self->entries = zhashx_new ();
-    zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) zstr_free);
+    xinf_keyring_t *self = xinf_keyring_new ();
     int rc = 0;
     struct dirent *item;
     while (rc == 0 && (item = readdir (handle))) {
@@ -260,6 +257,31 @@ xinf_keyring_load (const char *dir, char *reason, size_t reason_size)
     if (rc)
         xinf_keyring_destroy (&self);
     return self;
+}
+
+xinf_keyring_t *
+xinf_keyring_new (void)
+{
+    xinf_keyring_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->entries = zhashx_new ();
+    zhashx_set_destructor (self->entries, (zhashx_destructor_fn *) zstr_free);
+    return self;
+}
+
+int
+xinf_keyring_add (xinf_keyring_t *self, const char *key, xinf_role_t role, const char *name)
+{
+    if (!s_key_text_valid (key, NULL) || role == XINF_ROLE_NONE || !xinf_auth_name_valid (name)
+    ||  zhashx_lookup (self->entries, key) || zhashx_size (self->entries) >= XINF_KEYRING_MAX)
+        return -1;
+    s_entry_t *entry = calloc (1, sizeof *entry);
+    assert (entry);
+    snprintf (entry->key, sizeof entry->key, "%s", key);
+    snprintf (entry->name, sizeof entry->name, "%s", name);
+    entry->role = role;
+    zhashx_insert (self->entries, entry->key, entry);
+    return 0;
 }
 
 void

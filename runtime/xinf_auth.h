@@ -58,6 +58,10 @@ typedef struct _xinf_keyring_t xinf_keyring_t;
 //  directory fails the load: NULL with the reason, naming the file.
 xinf_keyring_t *xinf_keyring_load (const char *dir, char *reason, size_t reason_size);
 void xinf_keyring_destroy (xinf_keyring_t **self_p);
+//  An empty keyring, filled by hand (benchmarks, tests): add a key (Z85)
+//  with its role and name; -1 for a bad key, role or name, or a duplicate.
+xinf_keyring_t *xinf_keyring_new (void);
+int xinf_keyring_add (xinf_keyring_t *self, const char *key, xinf_role_t role, const char *name);
 size_t xinf_keyring_size (const xinf_keyring_t *self);
 //  The role of a key (Z85 text); XINF_ROLE_NONE when it is not in the ring.
 xinf_role_t xinf_keyring_role (const xinf_keyring_t *self, const char *key);
