@@ -21,7 +21,7 @@ typedef struct {
 typedef struct {
     uint64_t seq;
     uint64_t time_ms;
-    char kind [16];
+    char kind [24];
     char node [XINF_NODE_NAME_MAX + 1];
     char *detail;
 } s_event_t;
@@ -29,6 +29,7 @@ typedef struct {
 struct _xinf_cluster_t {
     char name [XINF_NODE_NAME_MAX + 1];
     int64_t heartbeat_ms;
+    int64_t forget_ms;                //  lost workers leave the table after it (0: never)
     int liveness;
     zhashx_t *workers;            //  node name -> s_worker_t
     xinf_heartbeat_t *liveness_tracker;
@@ -129,6 +130,14 @@ xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, co
     snprintf (event->kind, sizeof event->kind, "%s", kind);
     snprintf (event->node, sizeof event->node, "%s", node);
     event->detail = strdup (detail);
+}
+
+void
+xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node,
+                         const char *detail)
+{
+    xinf_cluster_event (self, kind, node, "%s", detail);
+    self->events [(self->next_seq - 2) % XINF_EVENTS_KEPT].time_ms = time_ms;
 }
 
 static s_worker_t *
@@ -295,10 +304,41 @@ xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now)
         self->lost_fn (worker->hello.node, "stopped (BYE)", self->lost_arg);
 }
 
+//  Workers lost for longer than forget_ms leave the table, with an event.
+static void
+s_forget_lost (xinf_cluster_t *self, int64_t now)
+{
+    zlist_t *gone = zlist_new ();
+    zlist_autofree (gone);
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (worker->state == XINF_WORKER_LOST && now - worker->state_since >= self->forget_ms)
+            zlist_append (gone, worker->hello.node);
+    for (char *node = (char *) zlist_first (gone); node; node = (char *) zlist_next (gone)) {
+        s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+        int64_t lost_ms = now - worker->state_since;
+        xinf_info ("supervisor", "worker forgotten node=%s lost_ms=%lld", node, (long long) lost_ms);
+        xinf_cluster_event (self, "forgotten", node, "lost for %lld ms (--forget-lost-ms %lld): removed from the "
+                            "workers", (long long) lost_ms, (long long) self->forget_ms);
+        xinf_heartbeat_remove (self->liveness_tracker, node);
+        zhashx_delete (self->workers, node);
+    }
+    zlist_destroy (&gone);
+}
+
 size_t
 xinf_cluster_check (xinf_cluster_t *self, int64_t now)
 {
-    return xinf_heartbeat_check (self->liveness_tracker, now);
+    size_t lost = xinf_heartbeat_check (self->liveness_tracker, now);
+    if (self->forget_ms > 0)
+        s_forget_lost (self, now);
+    return lost;
+}
+
+void
+xinf_cluster_set_forget (xinf_cluster_t *self, int64_t forget_ms)
+{
+    self->forget_ms = forget_ms;
 }
 
 zlist_t *
@@ -476,6 +516,9 @@ xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_
     xinf_value_t *events = xinf_value_new_array ();
     uint64_t oldest = self->next_seq > XINF_EVENTS_KEPT ? self->next_seq - XINF_EVENTS_KEPT : 1;
     uint64_t seq = since + 1 > oldest ? since + 1 : oldest;
+    //  Without 'since': the newest 'limit' events (oldest first)
+    if (since == 0 && self->next_seq - seq > limit)
+        seq = self->next_seq - limit;
     for (; seq < self->next_seq && xinf_value_count (events) < limit; seq++) {
         const s_event_t *event = &self->events [(seq - 1) % XINF_EVENTS_KEPT];
         xinf_value_t *item = xinf_value_new_map ();

@@ -34,6 +34,8 @@ int xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now);
 void xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now);
 //  Declares silent workers lost; returns how many were newly lost.
 size_t xinf_cluster_check (xinf_cluster_t *self, int64_t now);
+//  Workers lost for forget_ms are removed (event `forgotten`); 0: never.
+void xinf_cluster_set_forget (xinf_cluster_t *self, int64_t forget_ms);
 
 //  Peer ids of the workers to send heartbeats to (the alive ones: a lost
 //  worker that wakes up hears nothing and registers again); the caller
@@ -73,6 +75,10 @@ xinf_value_t *xinf_cluster_waits (xinf_cluster_t *self, int64_t now);
 xinf_value_t *xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_t *next);
 
 //  Appends an event (kind: joined, rejoined, lost, recovered, warned, left).
+//  An event from another supervisor's log (a standby peer's), kept with
+//  its own time; it gets this log's next seq.
+void xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node,
+                              const char *detail);
 void xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, const char *format, ...)
     __attribute__ ((format (printf, 4, 5)));
 

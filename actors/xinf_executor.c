@@ -549,7 +549,7 @@ xinf_executor_new (const char *name, const char *endpoint)
     self->state = calloc (1, sizeof (s_state_t));
     assert (self->state);
     snprintf (self->state->name, sizeof self->state->name, "%s", name);
-    xinf_actor_spec_t spec = { self->state->name, s_handlers, s_init, s_fini, self->state };
+    xinf_actor_spec_t spec = { self->state->name, s_handlers, s_init, s_fini, self->state, NULL };
     self->actor = xinf_actor_new (&spec);
     if (self->actor && xinf_actor_bind (self->actor, endpoint, NULL, 0) < 0)
         xinf_actor_destroy (&self->actor);

@@ -142,6 +142,13 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
         self->failed_fn (ctx, model, replica, self->failed_arg);
 }
 
+int
+xinf_launch_load_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                          xinf_replica_entry_t *replica)
+{
+    return s_send_load (self, ctx, model, replica, 0);
+}
+
 // ---- 1. address check ---------------------------------------------------
 
 static const xinf_value_t *
@@ -203,6 +210,24 @@ s_address_mismatch (xinf_model_entry_t *model, const xinf_value_t *worker, size_
               "from %s: the other ranks cannot reach it at %s; fix: set -H / XINF_HOST_IP on %s to %s or another "
               "address the other workers reach it at", rank, node, host, seen, host, node, seen);
     return -1;
+}
+
+//  Ranks on one machine (the same advertised address) share its cores and
+//  memory bandwidth: usually slower than one rank with all the threads.
+static void
+s_shared_machine_warning (xinf_model_entry_t *model, const xinf_value_t *workers, xinf_replica_entry_t *replica)
+{
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        for (size_t other = rank + 1; other < replica->n_ranks; other++) {
+            const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
+            if (*host && streq (host, s_field (s_worker (workers, replica->ranks [other].node), "host_ip"))) {
+                xinf_launch_warn (model, "ranks %zu (worker %s) and %zu (worker %s) run on one machine (%s): they "
+                                  "share its cores and memory bandwidth, so the replica is likely slower than one "
+                                  "worker there with all the threads; tensor parallelism pays across machines",
+                                  rank, replica->ranks [rank].node, other, replica->ranks [other].node, host);
+                return;
+            }
+        }
 }
 
 //  0, or -1 with the problem and its fix.
@@ -422,6 +447,7 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
         xinf_replica_entry_t *replica = &model->replicas [index];
         char error [1024];
         s_set (replica->state, sizeof replica->state, "preflight");
+        s_shared_machine_warning (model, workers, replica);
         if (s_address_check (model, workers, replica, error, sizeof error)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
             continue;

@@ -50,6 +50,8 @@ typedef struct {
     bool group_sent;
     uint64_t port_session;            //  the check of the ranks' bound data ports, while it runs
     bool ports_checked;
+    char lost_from [65];              //  the worker it was lost with, while it waits to be relaunched
+    char note [256];                  //  how it got where it is (e.g. relaunched after a loss)
     int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
     uint64_t wait;                    //  the registered wait of that step
 } xinf_replica_entry_t;
@@ -75,6 +77,7 @@ typedef struct {
     xinf_value_t *warnings;           //  array of str: what the user should know (split
                                       //  addresses, other builds); NULL until one
     bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
+    bool pinned;                      //  launched on named workers: relaunched only there
 } xinf_model_entry_t;
 
 typedef struct _xinf_launch_t xinf_launch_t;
@@ -105,6 +108,10 @@ void xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_
 //  UNLOAD_MODEL to every worker of every replica, and no more callbacks
 //  for the model (it is being terminated).
 void xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);
+//  LOAD_MODEL for a plain replica (at replica->node); -1 when that worker
+//  cannot be reached.
+int xinf_launch_load_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                              xinf_replica_entry_t *replica);
 //  Rendezvous steps whose deadline passed fail their replica.
 void xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now);
 //  A rank reported in a worker's HELLO (validated by xinf_hello_decode):

@@ -4,6 +4,7 @@
 #include "xinf_scheduler.h"
 #include "xinf_request_check.h"
 #include "xinf_placement.h"
+#include "xinf_heal.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@ typedef xinf_replica_entry_t s_replica_t;
 struct _xinf_models_t {
     xinf_cluster_t *cluster;
     xinf_launch_t *launch;            //  brings replicas up
+    xinf_heal_t *heal;                //  brings lost workers' replicas back
     zhashx_t *models;                 //  uid -> s_model_t
     xinf_scheduler_t *scheduler;      //  the requests: queues, routing, answers
     xinf_ctx_t *ctx;                  //  the supervisor's, for the scheduler's sends
@@ -31,6 +33,7 @@ s_model_free (void **item)
 
 static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg);
 static void s_sync (xinf_models_t *self, s_model_t *model);
+static void s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how);
 
 static int
 s_scheduler_to_node (void *arg, const char *node, xinf_msg_t **msg_p)
@@ -55,6 +58,7 @@ xinf_models_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh)
     self->models = zhashx_new ();
     zhashx_set_destructor (self->models, s_model_free);
     self->launch = xinf_launch_new (cluster, mesh, self->models, s_on_replica_failed, self);
+    self->heal = xinf_heal_new (cluster, self->launch, self->models);
     xinf_scheduler_io_t io = { s_scheduler_to_node, s_scheduler_to_client, self };
     self->scheduler = xinf_scheduler_new (&io);
     self->started = zclock_mono ();
@@ -67,6 +71,7 @@ xinf_models_destroy (xinf_models_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_models_t *self = *self_p;
+        xinf_heal_destroy (&self->heal);
         xinf_launch_destroy (&self->launch);
         xinf_scheduler_destroy (&self->scheduler);
         zhashx_destroy (&self->terminated);
@@ -85,11 +90,13 @@ s_uid_valid (const char *uid)
     return *uid != 0;
 }
 
-//  The model's state from its replicas: failed > loading > ready > stopped.
+//  The model's state from its replicas: failed > relaunching > loading >
+//  ready > stopped; 'error' says why when failed or relaunching.
 static const char *
 s_model_state (s_model_t *model, const char **error)
 {
     bool loading = false, ready = model->count > 0;
+    const char *relaunching = NULL;
     *error = "";
     for (size_t index = 0; index < model->count; index++) {
         s_replica_t *replica = &model->replicas [index];
@@ -97,8 +104,14 @@ s_model_state (s_model_t *model, const char **error)
             *error = replica->error;
             return "failed";
         }
+        if (streq (replica->state, "relaunching") && !relaunching)
+            relaunching = replica->error;
         ready &= streq (replica->state, "ready");
         loading |= !streq (replica->state, "ready") && !streq (replica->state, "stopped");
+    }
+    if (relaunching) {
+        *error = relaunching;
+        return "relaunching";
     }
     return loading ? "loading" : ready ? "ready" : "stopped";
 }
@@ -190,15 +203,20 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
     if (!check.failed && named && replicas > 1 && n_worker > 1)
         xinf_check_fail (&check, "named workers place one replica: give replicas 1");
-    if (!check.failed && zhashx_lookup (self->models, uid)) {
+    s_model_t *existing = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    const char *existing_error;
+    const char *existing_state = existing ? s_model_state (existing, &existing_error) : "";
+    if (existing && !streq (existing_state, "failed") && !streq (existing_state, "stopped")) {
         code = "DUPLICATE_MODEL";
-        xinf_check_fail (&check, "model '%s' is already launched (terminate it first)", uid);
+        xinf_check_fail (&check, "model '%s' is already launched and %s (terminate it first)", uid, existing_state);
     }
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "LAUNCH: %s", check.reason);
         xinf_value_destroy (&named);
         return;
     }
+    if (existing)                     //  a failed or stopped launch: this one replaces it
+        s_forget (self, ctx, existing, "relaunched");
     s_model_t *model = calloc (1, sizeof *model);
     assert (model);
     model->n_worker = n_worker;
@@ -211,6 +229,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_model_entry_free (&model);
         return;
     }
+    model->pinned = named != NULL;
     xinf_value_destroy (&named);
     snprintf (model->uid, sizeof model->uid, "%s", uid);
     snprintf (model->path, sizeof model->path, "%s", path);
@@ -254,6 +273,7 @@ s_replica_info (s_replica_t *replica)
     xinf_map_put_uint (item, "bytes_done", replica->bytes_done);
     xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
     xinf_map_put_str (item, "error", replica->error);
+    xinf_map_put_str (item, "note", replica->note);
     if (replica->n_ranks > 1) {
         xinf_value_t *ranks = xinf_value_new_array ();
         for (size_t rank = 0; rank < replica->n_ranks; rank++) {
@@ -348,24 +368,31 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
+//  Ends a model: its requests, its replicas on the workers, its entry.
+static void
+s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how)
+{
+    char reason [128];
+    snprintf (reason, sizeof reason, "model %s was %s", model->uid, how);
+    xinf_scheduler_model_drop (self->scheduler, model->uid, "MODEL_NOT_READY", reason);
+    xinf_launch_stop (self->launch, ctx, model);
+    xinf_info ("supervisor", "%s uid=%s replicas=%zu", how, model->uid, model->count);
+    if (zhashx_size (self->terminated) >= 1024)
+        zhashx_purge (self->terminated);
+    zhashx_update (self->terminated, model->uid, self);
+    zhashx_delete (self->models, model->uid);
+}
+
 static void
 s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_model_t *model = s_lookup (self, ctx, from, msg, "TERMINATE");
     if (!model)
         return;
-    char reason [128];
-    snprintf (reason, sizeof reason, "model %s was terminated", model->uid);
-    xinf_scheduler_model_drop (self->scheduler, model->uid, "MODEL_NOT_READY", reason);
-    xinf_launch_stop (self->launch, ctx, model);
     xinf_msg_t *reply = xinf_msg_new ("TERMINATE_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", model->uid);
     xinf_map_put_uint (xinf_msg_body (reply), "replicas", model->count);
-    xinf_info ("supervisor", "terminate uid=%s replicas=%zu", model->uid, model->count);
-    if (zhashx_size (self->terminated) >= 1024)
-        zhashx_purge (self->terminated);
-    zhashx_update (self->terminated, model->uid, self);
-    zhashx_delete (self->models, model->uid);
+    s_forget (self, ctx, model, "terminated");
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
@@ -576,10 +603,10 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             if (!xinf_launch_uses (replica, node) || streq (replica->state, "failed"))
                 continue;
             if (replica->n_ranks <= 1) {
-                snprintf (replica->state, sizeof replica->state, "failed");
-                snprintf (replica->error, sizeof replica->error, "worker %s %s", node, why);
                 snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
                 xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
+                xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
+                s_sync (self, model);
                 continue;
             }
             //  A rank's worker: the whole group is gone
@@ -634,9 +661,15 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
                 continue;
         }
         else {
+            if (xinf_heal_moved_away (entry, node)) {
+                xinf_launch_unload (self->cluster, ctx, node, uid, replica, "relaunched elsewhere while this worker "
+                                    "was lost");
+                continue;
+            }
             snprintf (entry->node, sizeof entry->node, "%s", node);
             snprintf (entry->state, sizeof entry->state, "%s", state);
             entry->error [0] = 0;
+            entry->lost_from [0] = 0;
         }
         const xinf_value_t *info = xinf_map_get (item, "info");
         if (info && rank == 0) {
@@ -647,6 +680,16 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
                    (unsigned long long) replica, (unsigned long long) rank, (unsigned long long) n_ranks, node, state);
         s_sync (self, model);
     }
+}
+
+void
+xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *node)
+{
+    self->ctx = ctx;
+    xinf_heal_worker_joined (self->heal, ctx, node);
+    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
+         model = (s_model_t *) zhashx_next (self->models))
+        s_sync (self, model);
 }
 
 void
@@ -680,6 +723,13 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
             s_sync (self, model);
     }
     return true;
+}
+
+void
+xinf_models_took_over (xinf_models_t *self, int64_t now)
+{
+    self->started = now;
+    xinf_scheduler_set_grace (self->scheduler, now + self->restart_window_ms);
 }
 
 void

@@ -31,6 +31,13 @@ void xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *
 //  Replicas of an earlier launch, and ranks of a failed or still launching
 //  tensor-parallel replica, are unloaded instead.
 void xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models);
+//  This supervisor took over from its standby peer (xinf_bstar.h): like
+//  a restart, workers re-register their models within the restart window,
+//  and until then an unknown model is MODEL_NOT_READY, not UNKNOWN_MODEL.
+void xinf_models_took_over (xinf_models_t *self, int64_t now);
+//  'node' registered (after its models were adopted): replicas waiting
+//  to be relaunched may load there (xinf_heal.h).
+void xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *node);
 //  Ends requests whose client deadline passed.
 void xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now);
 //  For this long after the supervisor started, a GENERATE for a model it

@@ -174,3 +174,25 @@ xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entr
     model->count = count;
     return rc;
 }
+
+int
+xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
+                     const char *avoid, char *node, size_t node_size, char *reason, size_t size)
+{
+    uint64_t need = xinf_placement_need (models, model);
+    //  The model's other replicas: already committed, only to be avoided
+    s_placed_t *placed = calloc (model->count + 1, sizeof *placed);
+    assert (placed);
+    size_t count = 0;
+    for (size_t at = 0; at < model->count; at++) {
+        const xinf_replica_entry_t *other = &model->replicas [at];
+        if (at != index && !streq (other->state, "failed") && !streq (other->state, "stopped"))
+            snprintf (placed [count++].node, sizeof placed [0].node, "%s", other->node);
+    }
+    zlist_t *mine = zlist_new ();
+    zlist_append (mine, (void *) avoid);
+    bool found = s_pick (cluster, models, need, mine, placed, count, node, node_size, reason, size);
+    zlist_destroy (&mine);
+    free (placed);
+    return found ? 0 : -1;
+}

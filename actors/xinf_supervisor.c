@@ -4,6 +4,7 @@
 #include "xinf_models.h"
 #include "xinf_doctor.h"
 #include "xinf_guard.h"
+#include "xinf_bstar.h"
 
 #include <unistd.h>
 
@@ -14,10 +15,14 @@ typedef struct {
     int64_t started;
     int64_t heartbeat_ms;
     int liveness;
+    int64_t forget_lost_ms;        //  lost workers leave the table after it (0: never)
     xinf_cluster_t *cluster;      //  created and used on the actor thread
     xinf_models_t *models;        //  models, replicas, in-flight requests
     xinf_mesh_t *mesh;            //  connectivity mesh sessions (doctor, preflight)
     xinf_doctor_t *doctor;        //  deployment checklist sessions
+    xinf_bstar_t *bstar;          //  the standby pair, NULL without a peer
+    uint64_t ha_events_have;      //  the peer's events copied here, up to its seq
+    uint64_t ha_peer_has;         //  our events the peer has copied, up to our seq
     uint64_t heartbeat_seq;
     int64_t last_beat;
     zcert_t *cert;                //  our key pair when keys are configured (not owned)
@@ -28,6 +33,8 @@ struct _xinf_supervisor_t {
     s_state_t *state;
     xinf_actor_t *actor;
 };
+
+static xinf_value_t *s_ha_extra (s_state_t *state);
 
 static s_state_t *
 s_state (xinf_ctx_t *ctx)
@@ -52,6 +59,8 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put_uint (body, "bad_envelopes", stats.bad_envelopes);
     xinf_map_put_uint (body, "unknown_types", stats.unknown_types);
     xinf_map_put_uint (body, "workers", xinf_cluster_size (state->cluster));
+    if (state->bstar)
+        xinf_map_put_str (body, "standby", xinf_bstar_state_name (xinf_bstar_state (state->bstar)));
     for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
         zframe_t *copy = zframe_dup (xinf_msg_frame (msg, index));
         xinf_msg_add_frame (pong, &copy);
@@ -91,6 +100,7 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     else {
         xinf_cluster_set_key (state->cluster, node, xinf_peer_key (from));
         xinf_models_adopt (state->models, ctx, node, models);
+        xinf_models_worker_joined (state->models, ctx, node);
         const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");
         if (xinf_value_type (requests) == XINF_ARRAY && xinf_value_count (requests) <= XINF_HELLO_REQUESTS_MAX)
             xinf_models_adopt_requests (state->models, ctx, node, requests);
@@ -221,6 +231,8 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     if (now - state->last_beat < state->heartbeat_ms)
         return;
     state->last_beat = now;
+    if (state->bstar)
+        xinf_bstar_tick (state->bstar, s_ha_extra (state));
     zlist_t *peers = xinf_cluster_heartbeat_peers (state->cluster);
     for (char *peer_id = (char *) zlist_first (peers); peer_id; peer_id = (char *) zlist_next (peers)) {
         xinf_peer_t *peer = xinf_router_peer (xinf_ctx_router (ctx), peer_id);
@@ -235,21 +247,14 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     zlist_destroy (&peers);
 }
 
-static bool
-s_admit (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
-{
-    return xinf_guard_admit (s_state (ctx)->guard, ctx, from, msg);
-}
-
 static int
 s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
-    if (state->cert) {
+    if (state->cert)
         state->guard = xinf_guard_new (ctx, state->cert);
-        xinf_ctx_admit (ctx, s_admit);
-    }
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
+    xinf_cluster_set_forget (state->cluster, state->forget_lost_ms);
     state->mesh = xinf_mesh_new (state->cluster);
     state->models = xinf_models_new (state->cluster, state->mesh);
     //  Workers notice a lost supervisor after liveness intervals, then
@@ -257,6 +262,8 @@ s_init (xinf_ctx_t *ctx)
     xinf_models_set_restart_window (state->models, 2 * state->liveness * state->heartbeat_ms + 2000);
     state->doctor = xinf_doctor_new (state->cluster, state->mesh, state->node_name);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
+    if (state->bstar)
+        xinf_bstar_start (state->bstar, ctx);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
     return 0;
@@ -274,9 +281,111 @@ s_fini (xinf_ctx_t *ctx)
     xinf_mesh_destroy (&s_state (ctx)->mesh);
     xinf_cluster_destroy (&s_state (ctx)->cluster);
     xinf_guard_destroy (&s_state (ctx)->guard, ctx);
+    xinf_bstar_destroy (&s_state (ctx)->bstar);
 }
 
+//  Copies the active peer's events this log lacks (checked field by field).
+static void
+s_copy_peer_events (s_state_t *state, const xinf_value_t *events)
+{
+    for (size_t index = 0; index < xinf_value_count (events); index++) {
+        const xinf_value_t *event = xinf_array_at (events, index);
+        xinf_check_t check = XINF_CHECK_INIT;
+        uint64_t seq = xinf_check_uint (&check, event, "seq", 1, UINT64_MAX);
+        uint64_t time_ms = xinf_check_uint (&check, event, "time_ms", 0, UINT64_MAX);
+        const char *kind = xinf_check_str (&check, event, "kind", 1, 23);
+        const char *node = xinf_check_str (&check, event, "node", 0, 64);
+        const char *detail = xinf_check_str (&check, event, "detail", 0, 1023);
+        if (check.failed) {
+            xinf_warn ("supervisor", "HA_STATE event %zu ignored reason=\"%s\"", index, check.reason);
+            continue;
+        }
+        if (seq <= state->ha_events_have)
+            continue;
+        xinf_cluster_event_copy (state->cluster, time_ms, kind, node, detail);
+        state->ha_events_have = seq;
+    }
+}
 
+//  HA_STATE from the standby peer: its state drives ours; an active peer
+//  sends the events this one lacks, so a fail-over keeps the history.
+static void
+s_on_peer_state (xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *name = xinf_check_str (&check, body, "state", 1, 15);
+    uint64_t has = xinf_check_uint_opt (&check, body, "events_have", 0, UINT64_MAX, 0);
+    const xinf_value_t *events = xinf_map_get (body, "events") ? xinf_check_array (&check, body, "events", 1000) : NULL;
+    xinf_bstar_state_t peer = check.failed ? 0 : xinf_bstar_state_parse (name);
+    if (!peer) {
+        xinf_warn ("supervisor", "HA_STATE ignored reason=\"%s\"", check.failed ? check.reason : "unknown state");
+        return;
+    }
+    state->ha_peer_has = has;
+    if (peer == XINF_BSTAR_ACTIVE || peer == XINF_BSTAR_PRIMARY)
+        s_copy_peer_events (state, events);
+    xinf_bstar_state_t before = xinf_bstar_state (state->bstar);
+    xinf_bstar_state_t after = xinf_bstar_peer_state (state->bstar, peer, zclock_mono ());
+    if (after != before)
+        xinf_cluster_event (state->cluster, "standby", state->node_name, "%s -> %s (the peer is %s)",
+                            xinf_bstar_state_name (before), xinf_bstar_state_name (after), xinf_bstar_state_name (peer));
+    if (after == XINF_BSTAR_ACTIVE && before == XINF_BSTAR_PASSIVE)
+        xinf_models_took_over (state->models, zclock_mono ());
+}
+
+//  What HA_STATE carries besides the state: the peer's events we have,
+//  and, while serving, our events the peer lacks (at most 200 a beat).
+static xinf_value_t *
+s_ha_extra (s_state_t *state)
+{
+    xinf_value_t *extra = xinf_value_new_map ();
+    xinf_map_put_uint (extra, "events_have", state->ha_events_have);
+    xinf_bstar_state_t mine = xinf_bstar_state (state->bstar);
+    if (mine == XINF_BSTAR_ACTIVE || mine == XINF_BSTAR_PRIMARY) {
+        uint64_t next;
+        xinf_map_put (extra, "events", xinf_cluster_events (state->cluster, state->ha_peer_has, 200, &next));
+    }
+    return extra;
+}
+
+//  With a standby peer, every message passes here first: the peer's
+//  HA_STATE is handled, PING always answered; a worker's or client's
+//  message is served only by the active supervisor (a passive one whose
+//  peer went silent takes over on it), else answered ERROR STANDBY.
+static bool
+s_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    //  Keys on: the sender's role first (security.md)
+    if (!xinf_guard_admit (state->guard, ctx, from, msg))
+        return false;
+    if (!state->bstar || xinf_msg_is (msg, "PING") || xinf_msg_is (msg, "ERROR"))
+        return true;
+    if (xinf_msg_is (msg, "HA_STATE")) {
+        s_on_peer_state (ctx, msg);
+        return false;
+    }
+    xinf_bstar_state_t before = xinf_bstar_state (state->bstar);
+    int64_t now = zclock_mono ();
+    if (xinf_bstar_request (state->bstar, now)) {
+        if (before == XINF_BSTAR_PASSIVE) {
+            xinf_cluster_event (state->cluster, "standby", state->node_name, "passive -> active: the peer %s is "
+                                "silent for %lld ms and %s came here (fail-over)", xinf_bstar_peer (state->bstar),
+                                (long long) (now - xinf_bstar_peer_heard (state->bstar)), xinf_msg_type (msg));
+            xinf_models_took_over (state->models, now);
+        }
+        return true;
+    }
+    xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "STANDBY", "%s: supervisor %s is the %s standby; "
+        "the active one is %s: send there", xinf_msg_type (msg), state->node_name,
+        xinf_bstar_state_name (xinf_bstar_state (state->bstar)), xinf_bstar_peer (state->bstar));
+    xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", (uint64_t) state->heartbeat_ms);
+    xinf_map_put_str (xinf_msg_body (error), "active", xinf_bstar_peer (state->bstar));
+    xinf_ctx_reply (ctx, from, msg, &error);
+    return false;
+}
 
 static const xinf_handler_t s_handlers [] = {
     { "PING", s_on_ping },
@@ -302,24 +411,22 @@ static const xinf_handler_t s_handlers [] = {
 };
 
 xinf_supervisor_t *
-xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness)
-{
-    return xinf_supervisor_new_secure (node_name, heartbeat_ms, liveness, NULL);
-}
-
-xinf_supervisor_t *
-xinf_supervisor_new_secure (const char *node_name, int64_t heartbeat_ms, int liveness, zcert_t *cert)
+xinf_supervisor_new (const xinf_supervisor_config_t *config)
 {
     xinf_supervisor_t *self = calloc (1, sizeof *self);
     assert (self);
     self->state = calloc (1, sizeof (s_state_t));
     assert (self->state);
-    snprintf (self->state->node_name, sizeof self->state->node_name, "%s", node_name);
+    snprintf (self->state->node_name, sizeof self->state->node_name, "%s", config->node_name);
     self->state->started = zclock_mono ();
-    self->state->heartbeat_ms = heartbeat_ms;
-    self->state->liveness = liveness;
-    self->state->cert = cert;
-    xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state };
+    self->state->heartbeat_ms = config->heartbeat_ms;
+    self->state->liveness = config->liveness;
+    self->state->forget_lost_ms = config->forget_lost_ms;
+    self->state->cert = config->cert;
+    if (config->standby_peer && *config->standby_peer)
+        self->state->bstar = xinf_bstar_new (config->standby_primary, config->standby_peer, config->heartbeat_ms,
+                                             config->heartbeat_ms * config->liveness);
+    xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state, s_gate };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor)
         xinf_supervisor_destroy (&self);

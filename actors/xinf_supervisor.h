@@ -14,13 +14,21 @@
 
 typedef struct _xinf_supervisor_t xinf_supervisor_t;
 
-xinf_supervisor_t *xinf_supervisor_new (const char *node_name, int64_t heartbeat_ms, int liveness);
-//  With 'cert' (our key pair, kept by the caller while the supervisor
-//  runs) the ROUTER is a CURVE server and every message is checked
-//  against its sender's role (xinf_guard.h); the caller starts the ZAP
-//  handler with the accepted keys first (xinf_auth_zap_start).
-xinf_supervisor_t *xinf_supervisor_new_secure (const char *node_name, int64_t heartbeat_ms, int liveness,
-                                               zcert_t *cert);
+typedef struct {
+    const char *node_name;
+    int64_t heartbeat_ms;
+    int liveness;
+    int64_t forget_lost_ms;            //  a lost worker leaves the table after it (0: never)
+    const char *standby_peer;          //  the other supervisor (xinf_bstar.h), NULL: none
+    bool standby_primary;              //  with a peer: this one is the primary
+    //  Keys on (protocols/security.md): our key pair, kept by the caller
+    //  while the supervisor runs; the ROUTER is then a CURVE server and
+    //  every message is checked against its sender's role (xinf_guard.h).
+    //  The caller starts the ZAP handler first (xinf_auth_zap_start).
+    zcert_t *cert;
+} xinf_supervisor_config_t;
+
+xinf_supervisor_t *xinf_supervisor_new (const xinf_supervisor_config_t *config);
 void xinf_supervisor_destroy (xinf_supervisor_t **self_p);
 //  Binds the supervisor's ROUTER; returns the TCP port or -1.
 int xinf_supervisor_bind (xinf_supervisor_t *self, const char *endpoint, char *bound, size_t bound_size);

@@ -14,7 +14,9 @@
 #define DIAGNOSE_MS       2500     //  the diagnosis probe's own deadline
 
 typedef struct {
-    char endpoint [256];
+    char endpoint [256];           //  the supervisor dialed now
+    char endpoints [2][256];       //  a primary and, with a standby, its backup
+    int endpoint_count, endpoint_at;
     xinf_hello_t hello;            //  what we register with (devices probed once)
     int64_t heartbeat_ms;          //  as agreed with the supervisor
     int liveness;
@@ -51,6 +53,17 @@ static s_state_t *
 s_state (xinf_ctx_t *ctx)
 {
     return (s_state_t *) xinf_ctx_state (ctx);
+}
+
+//  With a standby supervisor: the other endpoint, for the next connect.
+static void
+s_next_endpoint (s_state_t *state, const char *why)
+{
+    if (state->endpoint_count < 2)
+        return;
+    state->endpoint_at = (state->endpoint_at + 1) % state->endpoint_count;
+    memcpy (state->endpoint, state->endpoints [state->endpoint_at], sizeof state->endpoint);
+    xinf_info ("worker", "turning to supervisor endpoint=%s: %s", state->endpoint, why);
 }
 
 //  (Re)creates the connection to the supervisor: a new DEALER, new routing id.
@@ -203,7 +216,7 @@ s_send_heartbeat (xinf_ctx_t *ctx, int64_t now)
     s_state_t *state = s_state (ctx);
     xinf_heartbeat_msg_t beat = { .seq = ++state->seq };
     snprintf (beat.node, sizeof beat.node, "%s", state->hello.node);
-    beat.waits = xinf_waits_snapshot (xinf_waits_global (), now, 2 * state->heartbeat_ms);
+    beat.waits = xinf_waits_snapshot (xinf_waits_global (), now, 0);    //  every open wait
     xinf_msg_t *msg = xinf_heartbeat_msg_encode (&beat);
     xinf_heartbeat_msg_clear (&beat);
     xinf_dealer_send (state->dealer, &msg);   //  a refused beat is a missed beat
@@ -219,6 +232,13 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     if (state->registered && silence >= state->heartbeat_ms * state->liveness) {
         xinf_warn ("worker", "supervisor lost endpoint=%s silence_ms=%lld: reconnecting",
                    state->endpoint, (long long) silence);
+        s_next_endpoint (state, "the supervisor there went silent");
+        s_connect (ctx);
+    }
+    //  No WELCOME for a liveness window: with a standby, try the other one
+    if (!state->registered && state->endpoint_count > 1
+    &&  now - state->connect_at >= state->heartbeat_ms * state->liveness + BACKOFF_MAX_MS) {
+        s_next_endpoint (state, "no WELCOME from the other within the liveness window");
         s_connect (ctx);
     }
     if (!state->registered)
@@ -271,6 +291,14 @@ s_on_error (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_state_t *state = s_state (ctx);
     const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")) ?: "?";
     const char *text = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "?";
+    if (streq (code, "STANDBY")) {
+        //  A passive supervisor: the active one is the other endpoint
+        xinf_info ("worker", "supervisor at %s stands by: %s", state->endpoint, text);
+        state->registered = false;
+        s_next_endpoint (state, "the supervisor there stands by");
+        s_connect (ctx);
+    }
+    else
     if (streq (code, "NOT_REGISTERED")) {
         xinf_info ("worker", "supervisor does not know us (restarted?): registering again");
         state->registered = false;
@@ -430,14 +458,14 @@ s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
     }
     else {
         char address [128];
-        if (xinf_route_address (config->endpoint, address, sizeof address)) {
+        if (xinf_route_address (state->endpoints [0], address, sizeof address)) {
             xinf_error ("worker", "cannot detect the host address: %s; set -H / XINF_HOST_IP", address);
             return -1;
         }
         snprintf (hello->host_ip, sizeof hello->host_ip, "%.64s", address);
         snprintf (hello->host_ip_source, sizeof hello->host_ip_source, "detected");
         xinf_info ("worker", "host_ip=%s chosen: the local address of the route to %s (set -H / XINF_HOST_IP to override)",
-                   address, config->endpoint);
+                   address, state->endpoints [0]);
     }
     hello->data_port_low = (uint16_t) config->data_port_low;
     hello->data_port_high = (uint16_t) config->data_port_high;
@@ -472,7 +500,15 @@ xinf_worker_new (const xinf_worker_config_t *config)
     assert (self);
     self->state = calloc (1, sizeof (s_state_t));
     assert (self->state);
-    snprintf (self->state->endpoint, sizeof self->state->endpoint, "%s", config->endpoint);
+    //  "tcp://A:P" or, with a standby supervisor, "tcp://A:P,tcp://B:P"
+    s_state_t *state = self->state;
+    const char *comma = strchr (config->endpoint, ',');
+    snprintf (state->endpoints [0], sizeof state->endpoints [0], "%.*s",
+              (int) (comma ? comma - config->endpoint : (ptrdiff_t) strlen (config->endpoint)), config->endpoint);
+    if (comma)
+        snprintf (state->endpoints [1], sizeof state->endpoints [1], "%s", comma + 1);
+    state->endpoint_count = comma ? 2 : 1;
+    snprintf (state->endpoint, sizeof state->endpoint, "%s", state->endpoints [0]);
     self->state->heartbeat_ms = config->heartbeat_ms;
     self->state->liveness = config->liveness;
     if (config->cert) {
@@ -481,7 +517,7 @@ xinf_worker_new (const xinf_worker_config_t *config)
     }
     snprintf (self->state->cert_file, sizeof self->state->cert_file, "%s", config->cert_file ? config->cert_file : "");
     if (s_prepare_hello (self->state, config) == 0) {
-        xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state };
+        xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state, NULL };
         self->actor = xinf_actor_new (&spec);
     }
     if (!self->actor)

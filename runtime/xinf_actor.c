@@ -19,7 +19,7 @@ struct _xinf_ctx_t {
     zhashx_t *handlers;        //  type -> xinf_handler_fn (not owned)
     int (*init) (xinf_ctx_t *ctx);
     void (*fini) (xinf_ctx_t *ctx);
-    xinf_admit_fn *admit;      //  NULL: every message is dispatched
+    bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
     xinf_router_t *router;
     zloop_t *loop;
     zsock_t *pipe;
@@ -51,7 +51,7 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 static void
 s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
 {
-    if (ctx->admit && !ctx->admit (ctx, peer, msg))
+    if (ctx->gate && !ctx->gate (ctx, peer, msg))
         return;
     xinf_handler_fn *handler = (xinf_handler_fn *) zhashx_lookup (ctx->handlers, xinf_msg_type (msg));
     if (handler) {
@@ -177,6 +177,7 @@ s_ctx_new (const xinf_actor_spec_t *spec)
     ctx->state = spec->state;
     ctx->init = spec->init;
     ctx->fini = spec->fini;
+    ctx->gate = spec->gate;
     ctx->handlers = zhashx_new ();
     zhashx_insert (ctx->handlers, "PING", (void *) s_on_ping);
     for (const xinf_handler_t *handler = spec->handlers; handler && handler->type; handler++)
@@ -284,7 +285,6 @@ xinf_actor_destroy (xinf_actor_t **self_p)
 void *xinf_ctx_state (xinf_ctx_t *ctx) { return ctx->state; }
 const char *xinf_ctx_name (xinf_ctx_t *ctx) { return ctx->name; }
 xinf_router_t *xinf_ctx_router (xinf_ctx_t *ctx) { return ctx->router; }
-void xinf_ctx_admit (xinf_ctx_t *ctx, xinf_admit_fn *fn) { ctx->admit = fn; }
 zloop_t *xinf_ctx_loop (xinf_ctx_t *ctx) { return ctx->loop; }
 void xinf_ctx_stop (xinf_ctx_t *ctx) { ctx->stopping = true; }
 

@@ -39,9 +39,11 @@ typedef struct {
     int (*init) (xinf_ctx_t *ctx);        //  on the actor thread; non-zero fails new
     void (*fini) (xinf_ctx_t *ctx);       //  on the actor thread, at stop
     void *state;                          //  for the handlers; owned by the caller
+    //  Optional: sees every decoded message before its handler; false when
+    //  it answered the message itself (it is then not dispatched)
+    bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
 } xinf_actor_spec_t;
 
-typedef bool (xinf_admit_fn) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
 
 typedef struct {
     uint64_t handled;          //  messages given to a handler
@@ -81,10 +83,6 @@ void xinf_ctx_timer_cancel (xinf_ctx_t *ctx, int timer_id);
 //  Another socket served by the same loop (the actor still owns it).
 int xinf_ctx_reader (xinf_ctx_t *ctx, zsock_t *sock, xinf_reader_fn *fn, void *arg);
 void xinf_ctx_reader_end (xinf_ctx_t *ctx, zsock_t *sock);
-//  A filter called before each message is dispatched (set it in init);
-//  false drops the message: the filter answers the sender itself (e.g.
-//  ERROR FORBIDDEN). NULL: every message is dispatched.
-void xinf_ctx_admit (xinf_ctx_t *ctx, xinf_admit_fn *fn);
 //  Leaves the loop when the current handler returns.
 void xinf_ctx_stop (xinf_ctx_t *ctx);
 

@@ -514,11 +514,11 @@ xinf_dealer_refusal (xinf_dealer_t *self, char *text, size_t text_size)
         snprintf (text, text_size, "does not use CURVE keys, but we do (%s): drop --cert/--server-key or give it keys",
                   self->key_label);
     else
-    if (outcome == XINF_HANDSHAKE_MISMATCH || (outcome == XINF_HANDSHAKE_FAILED && !*self->key_label))
+    if (outcome == XINF_HANDSHAKE_MISMATCH)
         snprintf (text, text_size, "requires CURVE keys and we have none: pass --cert KEYFILE and --server-key SERVER.key "
                   "(or XINF_CERT, XINF_SERVER_KEY)");
     else
-    if (outcome == XINF_HANDSHAKE_FAILED)
+    if (outcome == XINF_HANDSHAKE_FAILED && *self->key_label)   //  without keys: a non-xinf peer, for the diagnosis
         snprintf (text, text_size, "failed the CURVE handshake with us (%s): is --server-key its public certificate?",
                   self->key_label);
     else

@@ -463,6 +463,20 @@ xinf_value_from_object (const msgpack_object *object, char *error, size_t error_
     }
 }
 
+//  The shortest decimal that reads back as the same double: 38.145, not
+//  38.145000000000003.
+static void
+s_print_double (double value, FILE *stream)
+{
+    char text [32];
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf (text, sizeof text, "%.*g", precision, value);
+        if (strtod (text, NULL) == value)
+            break;
+    }
+    fputs (text, stream);
+}
+
 //  Length of the valid UTF-8 sequence at 'bytes' (1-4), or 0 if invalid.
 static size_t
 s_utf8_length (const unsigned char *bytes, size_t left)
@@ -520,7 +534,7 @@ xinf_value_print_json (const xinf_value_t *self, FILE *stream)
         case XINF_INT:   fprintf (stream, "%lld", (long long) self->u.sint); break;
         case XINF_FLOAT:
             if (isfinite (self->u.real))
-                fprintf (stream, "%.17g", self->u.real);
+                s_print_double (self->u.real, stream);
             else
                 fputs ("null", stream);
             break;

@@ -33,8 +33,12 @@ def main():
     expect([node_bin, "extra"], 2, "unexpected argument")
     expect([node_bin], 2, "XINF_PORT", env={"XINF_PORT": "x"})
     expect([node_bin, "--help"], 0, "--port PORT")
-    # Two supervisors in one -e (a standby is not supported): refused, not a crash
-    expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:9997,tcp://127.0.0.1:9998"], 2, "several endpoints")
+    # -e is one supervisor or a standby pair A,B: three are refused, not a crash
+    expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:9997,tcp://127.0.0.1:9998,tcp://127.0.0.1:9999"], 2,
+           "several endpoints")
+    expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:9997,nonsense"], 2, "must be tcp://HOST:PORT")
+    expect([node_bin, "--standby-peer", "tcp://x:0"], 2, "port must be a number")
+    expect([node_bin, "--standby", "third"], 2, "not one of")
     expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:99999"], 2, "port must be a number")
     expect([node_bin, "--role=worker", "-e", "tcp://a b:9997"], 2, "the host must be")
     expect([cli_bin], 2, "missing command")

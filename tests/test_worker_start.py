@@ -137,7 +137,31 @@ def main():
     print(f"e. xinf-cli: {result.stderr.strip().splitlines()[-1]}")
     early.stop()
     supervisor.stop()
+    forget_lost(node_bin)
     print("PASS")
+
+
+def forget_lost(node_bin):
+    """f. --forget-lost-ms: a worker lost for that long leaves the table,
+    with a `forgotten` event; the others stay."""
+    supervisor = Proc("forgetful", [node_bin, "-p", "0", "--bind", "127.0.0.1", "--node-name", "sup",
+                                    "--forget-lost-ms", "1000", *BEAT_ARGS])
+    endpoint = "tcp://127.0.0.1:" + supervisor.wait_output(r"listening on tcp://[^\s:]+:(\d+)").group(1)
+    client = XinfClient(endpoint, timeout_ms=2000)
+    workers = {name: start_worker(node_bin, endpoint, name) for name in ("stays", "goes")}
+    poll("2 alive workers", 15, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
+                                            for n in workers))
+    workers["goes"].kill()
+    poll("goes lost", 10, lambda: workers_by_name(client)["goes"]["state"] == "lost")
+    lost_at = time.monotonic()
+    poll("goes forgotten", 10, lambda: "goes" not in workers_by_name(client))
+    events = [event for event in client.events()["events"] if event["kind"] == "forgotten"]
+    check(len(events) == 1 and events[0]["node"] == "goes" and "--forget-lost-ms 1000" in events[0]["detail"],
+          f"forgotten events: {events}")
+    check(workers_by_name(client)["stays"]["state"] == "alive", "the other worker was dropped too")
+    print(f"f. forgotten {time.monotonic() - lost_at:.1f} s after lost: {events[0]['detail']}")
+    client.close()
+    check(workers["stays"].stop() == 0 and supervisor.stop() == 0, "stays or the supervisor did not exit 0")
 
 
 if __name__ == "__main__":

@@ -162,8 +162,11 @@ main (int argc, char **argv)
     }
     xinf_log_set_level (XINF_LOG_ERROR);
     zsys_init ();
-    xinf_supervisor_t *supervisor = xinf_supervisor_new ("bench-supervisor", xinf_config_int (config, "heartbeat-ms"),
-                                                         (int) xinf_config_int (config, "liveness"));
+    xinf_supervisor_config_t supervisor_config = {
+        "bench-supervisor", xinf_config_int (config, "heartbeat-ms"), (int) xinf_config_int (config, "liveness"), 0,
+        NULL, false, NULL
+    };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     char bound [256], endpoint [256];
     int port = supervisor ? xinf_supervisor_bind (supervisor, "tcp://127.0.0.1:0", bound, sizeof bound) : -1;
     if (port <= 0) {

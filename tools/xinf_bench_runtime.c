@@ -414,7 +414,7 @@ static xinf_keyring_t *s_keyring;
 
 //  --curve: only a peer that came with a role gets in (the role check's read)
 static bool
-s_curve_admit (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+s_curve_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     return *xinf_peer_role (from) != 0;
 }
@@ -423,7 +423,6 @@ static int
 s_curve_init (xinf_ctx_t *ctx)
 {
     xinf_auth_curve_server (xinf_router_sock (xinf_ctx_router (ctx)), s_server_cert);
-    xinf_ctx_admit (ctx, s_curve_admit);
     return 0;
 }
 
@@ -457,7 +456,8 @@ s_setup (s_bench_t *bench, xinf_config_t *config, const byte *payload, size_t si
     xinf->reply = echo ? "ECHO" : "PONG";
     xinf->payload = payload;
     xinf->size = size;
-    xinf_actor_spec_t spec = { "bench", echo ? s_echo_handlers : NULL, curve ? s_curve_init : NULL, NULL, NULL };
+    xinf_actor_spec_t spec = { "bench", echo ? s_echo_handlers : NULL, curve ? s_curve_init : NULL, NULL, NULL,
+                               curve ? s_curve_gate : NULL };
     bench->actor = xinf_actor_new (&spec);
     char bound [256];
     if (!bench->actor || xinf_actor_bind (bench->actor, "tcp://127.0.0.1:0", bound, sizeof bound) <= 0)

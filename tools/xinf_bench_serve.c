@@ -353,7 +353,7 @@ s_launch (xinf_config_t *config, const char *dir, const char *endpoint, const ch
     snprintf (program, sizeof program, "%s/xinf-cli", dir);
     snprintf (threads, sizeof threads, "%lld", (long long) xinf_config_int (config, "threads"));
     char *argv [72] = { program, "-e", (char *) endpoint, "launch", (char *) uid, (char *) path,
-                        "--threads", threads, "--stall-timeout", "600" };
+                        "--threads", threads, "--stall-timeout-ms", "600000" };
     int count = s_split_args (xinf_config_str (config, "launch-args"), copy, sizeof copy, argv, 10, 71);
     argv [count] = NULL;
     int rc = s_run_program (argv);

@@ -19,6 +19,7 @@ static const xinf_option_t s_options [] = {
     { "endpoint", 'e', "XINF_ENDPOINT", XINF_OPT_STR, "tcp://127.0.0.1:9997", 0, 0, NULL, "ENDPOINT",
       "the supervisor to talk to" },
     { "count", 'n', NULL, XINF_OPT_INT, "1", 1, 1000000, NULL, "N", "ping: how many pings" },
+    { "older-than", 0, NULL, XINF_OPT_INT, "0", 0, 86400000, NULL, "MS", "waits: only waits at least this old" },
     { "timeout", 't', "XINF_TIMEOUT_MS", XINF_OPT_INT, "3000", 1, 3600000, NULL, "MS",
       "how long to wait for each reply" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON for scripts" },
@@ -37,7 +38,7 @@ static const xinf_option_t s_options [] = {
     { "max-queued", 0, NULL, XINF_OPT_INT, "256", 1, 100000, NULL, "N",
       "launch: requests queued per model before OVERLOADED" },
     { "no-wait", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "launch: return once accepted, do not follow the load" },
-    { "stall-timeout", 0, "XINF_STALL_TIMEOUT", XINF_OPT_INT, "60", 1, 86400, NULL, "S",
+    { "stall-timeout-ms", 0, "XINF_STALL_TIMEOUT_MS", XINF_OPT_INT, "60000", 100, 86400000, NULL, "MS",
       "launch: give up when the load makes no progress for this long; a rank waiting this long on a peer fails" },
     { "prompt", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "generate: the prompt as text" },
     { "prompt-tokens", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "IDS", "generate: the prompt as token ids, 1,2,3 (no BOS added)" },
@@ -59,6 +60,53 @@ static const xinf_option_t s_options [] = {
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { NULL }
 };
+
+//  The dealer to the supervisor: -e A, or -e A,B for a standby pair, where
+//  the one whose PONG says it serves (no standby, primary or active) is
+//  chosen, else one that answers at all (a passive one whose peer is gone
+//  takes over on our request), else the first (the command says why).
+typedef struct {
+    zcert_t *cert;                 //  --cert, or NULL
+    const char *cert_file;         //  "" without
+    char server_key [XINF_KEY_TEXT_SIZE];
+} s_keys_t;
+
+//  A dealer to one supervisor: CURVE with keys, its handshakes watched
+static xinf_dealer_t *
+s_dealer_to (const char *endpoint, const s_keys_t *keys)
+{
+    return xinf_dealer_new_secure (endpoint, "xinf-cli", keys->cert, keys->cert ? keys->server_key : NULL,
+                                   keys->cert_file);
+}
+
+static xinf_dealer_t *
+s_connect (const char *endpoints, int timeout_ms, const s_keys_t *keys)
+{
+    const char *comma = strchr (endpoints, ',');
+    if (!comma)
+        return s_dealer_to (endpoints, keys);
+    char pair [2][512];
+    snprintf (pair [0], sizeof pair [0], "%.*s", (int) (comma - endpoints), endpoints);
+    snprintf (pair [1], sizeof pair [1], "%s", comma + 1);
+    int answered = 0;
+    for (int index = 0; index < 2; index++) {
+        xinf_dealer_t *dealer = s_dealer_to (pair [index], keys);
+        xinf_msg_t *ping = xinf_msg_new ("PING");
+        char error [256];
+        xinf_msg_t *pong = dealer ? xinf_dealer_request (dealer, &ping, timeout_ms / 2, error, sizeof error) : NULL;
+        xinf_msg_destroy (&ping);
+        const char *standby = pong ? xinf_value_str (xinf_map_get (xinf_msg_body (pong), "standby")) : NULL;
+        bool serves = pong && xinf_msg_is (pong, "PONG") && (!standby || streq (standby, "primary")
+                                                               || streq (standby, "active"));
+        if (pong && !serves && index == 1)
+            answered = 1;
+        xinf_msg_destroy (&pong);
+        if (serves)
+            return dealer;
+        xinf_dealer_destroy (&dealer);
+    }
+    return s_dealer_to (pair [answered], keys);
+}
 
 static int
 s_ping (xinf_config_t *config, xinf_dealer_t *dealer)
@@ -149,7 +197,7 @@ s_query (xinf_config_t *config, xinf_dealer_t *dealer, const char *command)
         xinf_cli_show_workers (body, stdout);
     else
     if (streq (command, "waits"))
-        xinf_cli_show_waits (body, stdout);
+        xinf_cli_show_waits (body, (uint64_t) xinf_config_int (config, "older-than"), stdout);
     else
         xinf_cli_show_events (body, stdout);
     xinf_msg_destroy (&reply);
@@ -213,25 +261,25 @@ s_keygen (xinf_config_t *config, const char *name)
 //  --server-key, watched for refused handshakes either way. NULL (said) on
 //  bad keys or a bad endpoint.
 static xinf_dealer_t *
-s_dealer (xinf_config_t *config, zcert_t **cert_p)
+s_dealer (xinf_config_t *config, s_keys_t *keys)
 {
     const char *cert_file = xinf_config_str (config, "cert");
     const char *server_file = xinf_config_str (config, "server-key");
-    char reason [1200], server_key [XINF_KEY_TEXT_SIZE];
+    char reason [1200];
     if (!cert_file != !server_file) {
         fprintf (stderr, "xinf-cli: --cert and --server-key go together (XINF_CERT, XINF_SERVER_KEY)\n");
         return NULL;
     }
-    if (cert_file && !(*cert_p = xinf_auth_load_secret (cert_file, reason, sizeof reason))) {
+    if (cert_file && !(keys->cert = xinf_auth_load_secret (cert_file, reason, sizeof reason))) {
         fprintf (stderr, "xinf-cli: --cert: %s\n", reason);
         return NULL;
     }
-    if (server_file && xinf_auth_load_public (server_file, server_key, reason, sizeof reason)) {
+    if (server_file && xinf_auth_load_public (server_file, keys->server_key, reason, sizeof reason)) {
         fprintf (stderr, "xinf-cli: --server-key: %s\n", reason);
         return NULL;
     }
-    xinf_dealer_t *dealer = xinf_dealer_new_secure (xinf_config_str (config, "endpoint"), "xinf-cli", *cert_p,
-                                                    server_file ? server_key : NULL, cert_file ? cert_file : "");
+    keys->cert_file = cert_file ? cert_file : "";
+    xinf_dealer_t *dealer = s_connect (xinf_config_str (config, "endpoint"), (int) xinf_config_int (config, "timeout"), keys);
     if (!dealer)
         fprintf (stderr, "xinf-cli: invalid endpoint '%s' (expected tcp://HOST:PORT)\n", xinf_config_str (config, "endpoint"));
     return dealer;
@@ -283,8 +331,8 @@ main (int argc, char **argv)
         xinf_config_destroy (&config);
         return rc;
     }
-    zcert_t *cert = NULL;
-    xinf_dealer_t *dealer = s_dealer (config, &cert);
+    s_keys_t keys = { 0 };
+    xinf_dealer_t *dealer = s_dealer (config, &keys);
     if (!dealer) {
         xinf_config_destroy (&config);
         return 2;
@@ -295,7 +343,7 @@ main (int argc, char **argv)
         rc = streq (command, "ping") ? s_ping (config, dealer)
            : streq (command, "doctor") ? s_doctor (config, dealer) : s_query (config, dealer, command);
     xinf_dealer_destroy (&dealer);
-    zcert_destroy (&cert);
+    zcert_destroy (&keys.cert);
     xinf_config_destroy (&config);
     return rc;
 }

@@ -47,16 +47,48 @@ s_show_waits (xinf_config_t *config, xinf_dealer_t *dealer)
     if (!reply)
         return;
     fprintf (stderr, "xinf-cli: what the cluster is waiting for:\n");
-    xinf_cli_show_waits (xinf_msg_body (reply), stderr);
+    xinf_cli_show_waits (xinf_msg_body (reply), 0, stderr);
     xinf_msg_destroy (&reply);
+}
+
+//  One line of launch progress, the same as tools/xinf_client.py prints:
+//  the state, and bytes once a worker knows the file's size; per rank for
+//  a tensor-parallel replica (each rank reads its own shard's bytes).
+static void
+s_progress_line (const char *uid, xinf_value_t *body, char *line, size_t size)
+{
+    const char *state = xinf_value_str (xinf_map_get (body, "state")) ?: "?";
+    size_t used = (size_t) snprintf (line, size, "%s: %s", uid, state);
+    const xinf_value_t *replicas = xinf_map_get (body, "replicas");
+    for (size_t index = 0; index < xinf_value_count (replicas) && used < size; index++) {
+        const xinf_value_t *replica = xinf_array_at (replicas, index);
+        const xinf_value_t *ranks = xinf_map_get (replica, "ranks");
+        size_t count = ranks ? xinf_value_count (ranks) : 1;
+        for (size_t rank = 0; rank < count && used < size; rank++) {
+            const xinf_value_t *part = ranks ? xinf_array_at (ranks, rank) : replica;
+            uint64_t done = xinf_value_uint (xinf_map_get (part, "bytes_done"));
+            uint64_t total = xinf_value_uint (xinf_map_get (part, "bytes_total"));
+            used += (size_t) snprintf (line + used, size - used, "%s replica %zu", rank ? "," : index ? ";" : " |",
+                                       index);
+            if (ranks && used < size)
+                used += (size_t) snprintf (line + used, size - used, " rank %zu", rank);
+            if (used < size)
+                used += (size_t) snprintf (line + used, size - used, " on %s %s",
+                                           xinf_value_str (xinf_map_get (part, "worker")) ?: "?",
+                                           xinf_value_str (xinf_map_get (part, "state")) ?: "?");
+            if (total && used < size)
+                used += (size_t) snprintf (line + used, size - used, " %.1f / %.1f MB", (double) done / 1e6,
+                                           (double) total / 1e6);
+        }
+    }
 }
 
 //  Polls LAUNCH_PROGRESS until ready or failed, or no progress for the stall timeout.
 static int
 s_follow (xinf_config_t *config, xinf_dealer_t *dealer, const char *uid)
 {
-    int64_t stall_ms = xinf_config_int (config, "stall-timeout") * 1000;
-    uint64_t last_done = UINT64_MAX;
+    int64_t stall_ms = xinf_config_int (config, "stall-timeout-ms");
+    char last_line [1024] = "";
     int64_t last_change = zclock_mono ();
     while (!zsys_interrupted) {
         xinf_msg_t *request = xinf_msg_new ("LAUNCH_PROGRESS");
@@ -68,11 +100,13 @@ s_follow (xinf_config_t *config, xinf_dealer_t *dealer, const char *uid)
         const char *state = xinf_value_str (xinf_map_get (body, "state")) ?: "?";
         uint64_t done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
         uint64_t total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
-        if (done != last_done) {
-            last_done = done;
+        char line [1024];
+        s_progress_line (uid, body, line, sizeof line);
+        if (strcmp (line, last_line)) {             //  a step or bytes moved: progress
+            snprintf (last_line, sizeof last_line, "%s", line);
             last_change = zclock_mono ();
             if (!xinf_config_flag (config, "json"))
-                fprintf (stderr, "%s: %s %.1f / %.1f MB\n", uid, state, (double) done / 1e6, (double) total / 1e6);
+                fprintf (stderr, "%s\n", line);
         }
         int rc = -1;
         if (streq (state, "ready"))
@@ -85,8 +119,8 @@ s_follow (xinf_config_t *config, xinf_dealer_t *dealer, const char *uid)
         }
         else
         if (zclock_mono () - last_change > stall_ms) {
-            fprintf (stderr, "xinf-cli: launch of %s made no progress for %lld s (at %llu of %llu bytes)\n", uid,
-                     (long long) (stall_ms / 1000), (unsigned long long) done, (unsigned long long) total);
+            fprintf (stderr, "xinf-cli: launch of %s made no progress for %lld ms (at %llu of %llu bytes)\n", uid,
+                     (long long) stall_ms, (unsigned long long) done, (unsigned long long) total);
             s_show_waits (config, dealer);
             rc = 1;
         }
@@ -126,7 +160,7 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_map_put_uint (body, "n_worker", (uint64_t) xinf_config_int (config, "n-worker"));
     xinf_map_put_uint (body, "probe_timeout_ms", (uint64_t) xinf_config_int (config, "probe-timeout"));
     xinf_map_put_uint (body, "rendezvous_timeout_ms", (uint64_t) xinf_config_int (config, "rendezvous-timeout"));
-    xinf_map_put_uint (body, "stall_timeout_ms", (uint64_t) xinf_config_int (config, "stall-timeout") * 1000);
+    xinf_map_put_uint (body, "stall_timeout_ms", (uint64_t) xinf_config_int (config, "stall-timeout-ms"));
     xinf_map_put_uint (body, "kv_cache_mb", (uint64_t) xinf_config_int (config, "kv-cache-mb"));
     xinf_map_put_uint (body, "max_seqs", (uint64_t) xinf_config_int (config, "max-seqs"));
     xinf_map_put_uint (body, "step_tokens", (uint64_t) xinf_config_int (config, "step-tokens"));
@@ -157,7 +191,7 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
     if (xinf_config_flag (config, "json"))
         s_print (config, xinf_msg_body (reply));
     else {
-        printf ("%-20s %-8s %-6s %-6s %10s %-24s %s\n", "UID", "STATE", "ARCH", "TYPE", "SIZE_MB", "WORKERS", "PATH");
+        printf ("%-20s %-11s %-6s %-6s %10s %-24s %s\n", "UID", "STATE", "ARCH", "TYPE", "SIZE_MB", "WORKERS", "PATH");
         for (size_t index = 0; index < xinf_value_count (models); index++) {
             xinf_value_t *model = xinf_array_at (models, index);
             xinf_value_t *replicas = xinf_map_get (model, "replicas");
@@ -174,11 +208,15 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
                     snprintf (workers + used, sizeof workers - used, "%s%s", rank ? "+" : "", node ? node : "?");
                 }
             }
-            printf ("%-20s %-8s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
+            printf ("%-20s %-11s %-6s %-6s %10.1f %-24s %s\n", xinf_value_str (xinf_map_get (model, "uid")) ?: "?",
                     xinf_value_str (xinf_map_get (model, "state")) ?: "?", xinf_value_str (xinf_map_get (model, "arch")) ?: "-",
                     xinf_value_str (xinf_map_get (model, "type")) ?: "-",
                     (double) xinf_value_uint (xinf_map_get (model, "size_bytes")) / 1e6, workers,
                     xinf_value_str (xinf_map_get (model, "path")) ?: "?");
+            //  Why a model is not ready, under its row
+            const char *error = xinf_value_str (xinf_map_get (model, "error"));
+            if (error && *error)
+                printf ("%-20s %s\n", "", error);
         }
         if (xinf_value_count (models) == 0)
             printf ("(no models)\n");

@@ -1,6 +1,7 @@
 /*  xinf_cli_show: tables for people from client-protocol replies.  */
 #include "xinf_cli_show.h"
 #include "xinf_probe.h"
+#include "xinf_cli_table.h"
 
 #include <time.h>
 
@@ -42,16 +43,19 @@ s_age (char *text, size_t size, uint64_t ms)
         snprintf (text, size, "%llu ms", (unsigned long long) ms);
 }
 
+//  "1 cpu", "1 cpu +2 gpu"
 static void
 s_devices (const xinf_value_t *devices, char *text, size_t size)
 {
-    size_t gpus = 0, used = 0;
-    for (size_t index = 0; index < xinf_value_count (devices); index++)
-        if (streq (s_str (xinf_array_at (devices, index), "kind"), "gpu"))
-            gpus++;
-    used = (size_t) snprintf (text, size, "cpu");
+    size_t cpus = 0, gpus = 0;
+    for (size_t index = 0; index < xinf_value_count (devices); index++) {
+        const char *kind = xinf_value_str (xinf_map_get (xinf_array_at (devices, index), "kind")) ?: "";
+        cpus += streq (kind, "cpu");
+        gpus += streq (kind, "gpu");
+    }
+    size_t used = cpus ? (size_t) snprintf (text, size, "%zu cpu", cpus) : (size_t) snprintf (text, size, "-");
     if (gpus && used < size)
-        snprintf (text + used, size - used, "+%zu gpu", gpus);
+        snprintf (text + used, size - used, " +%zu gpu", gpus);
 }
 
 void
@@ -62,8 +66,9 @@ xinf_cli_show_workers (xinf_value_t *body, FILE *out)
              s_str (supervisor, "version"), (unsigned long long) s_uint (body, "heartbeat_ms"),
              (unsigned long long) s_uint (body, "liveness"));
     const xinf_value_t *workers = xinf_map_get (body, "workers");
-    fprintf (out, "%-16s %-6s %-9s %-16s %-16s %-10s %5s %9s %-8s %s\n", "NODE", "STATE", "SINCE",
-             "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEM_GB", "DEVICES", "PORTS");
+    const char *headers [] = { "NODE", "STATE", "SINCE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY",
+                               "DEVICES", "PORTS", "WARNINGS" };
+    xinf_cli_table_t *table = xinf_cli_table_new (headers, sizeof headers / sizeof headers [0]);
     for (size_t index = 0; index < xinf_value_count (workers); index++) {
         const xinf_value_t *worker = xinf_array_at (workers, index);
         char since [32], beat [32], devices [32];
@@ -71,44 +76,67 @@ xinf_cli_show_workers (xinf_value_t *body, FILE *out)
         s_age (beat, sizeof beat, s_uint (worker, "last_heartbeat_ms"));
         s_devices (xinf_map_get (worker, "devices"), devices, sizeof devices);
         const xinf_value_t *ports = xinf_map_get (worker, "data_ports");
-        fprintf (out, "%-16s %-6s %-9s %-16s %-16s %-10s %5llu %9.1f %-8s %llu-%llu\n", s_str (worker, "node"),
-                 s_str (worker, "state"), since, s_str (worker, "host_ip"), s_str (worker, "observed_address"),
-                 beat, (unsigned long long) s_uint (worker, "cpus"), (double) s_uint (worker, "memory_bytes") / 1e9,
-                 devices, (unsigned long long) xinf_value_uint (xinf_array_at (ports, 0)),
-                 (unsigned long long) xinf_value_uint (xinf_array_at (ports, 1)));
+        xinf_cli_table_cell (table, "%s", s_str (worker, "node"));
+        xinf_cli_table_cell (table, "%s", s_str (worker, "state"));
+        xinf_cli_table_cell (table, "%s", since);
+        xinf_cli_table_cell (table, "%s", s_str (worker, "host_ip"));
+        xinf_cli_table_cell (table, "%s", s_str (worker, "observed_address"));
+        xinf_cli_table_cell (table, "%s", beat);
+        xinf_cli_table_cell (table, "%llu", (unsigned long long) s_uint (worker, "cpus"));
+        xinf_cli_table_cell (table, "%.1f GB", (double) s_uint (worker, "memory_bytes") / 1e9);
+        xinf_cli_table_cell (table, "%s", devices);
+        xinf_cli_table_cell (table, "%llu-%llu", (unsigned long long) xinf_value_uint (xinf_array_at (ports, 0)),
+                             (unsigned long long) xinf_value_uint (xinf_array_at (ports, 1)));
+        xinf_cli_table_cell (table, "%zu", xinf_value_count (xinf_map_get (worker, "warnings")));
+    }
+    xinf_cli_table_print (table, out);
+    xinf_cli_table_destroy (&table);
+    for (size_t index = 0; index < xinf_value_count (workers); index++) {
+        const xinf_value_t *worker = xinf_array_at (workers, index);
         const xinf_value_t *warnings = xinf_map_get (worker, "warnings");
         for (size_t at = 0; at < xinf_value_count (warnings); at++)
-            fprintf (out, "  warning: %s\n", xinf_value_str (xinf_array_at (warnings, at)));
+            fprintf (out, "warning: %s: %s\n", s_str (worker, "node"), xinf_value_str (xinf_array_at (warnings, at)));
     }
     if (xinf_value_count (workers) == 0)
         fprintf (out, "(no workers registered)\n");
 }
 
 void
-xinf_cli_show_waits (xinf_value_t *body, FILE *out)
+xinf_cli_show_waits (xinf_value_t *body, uint64_t older_than_ms, FILE *out)
 {
     const xinf_value_t *waits = xinf_map_get (body, "waits");
-    fprintf (out, "%-16s %-12s %-28s %-22s %9s %12s %9s %s\n", "NODE", "ACTOR", "WHAT", "PEER",
-             "AGE", "PROGRESS", "IDLE", "STATE");
+    const char *headers [] = { "NODE", "ACTOR", "WHAT", "PEER", "AGE", "PROGRESS", "IDLE", "STATE" };
+    xinf_cli_table_t *table = xinf_cli_table_new (headers, sizeof headers / sizeof headers [0]);
     for (size_t index = 0; index < xinf_value_count (waits); index++) {
         const xinf_value_t *wait = xinf_array_at (waits, index);
+        if (s_uint (wait, "age_ms") < older_than_ms)
+            continue;
         char age [32], idle [32], stall [32];
         s_age (age, sizeof age, s_uint (wait, "age_ms"));
         s_age (idle, sizeof idle, s_uint (wait, "idle_ms"));
         s_age (stall, sizeof stall, s_uint (wait, "stall_ms"));
         bool stalled = xinf_value_bool (xinf_map_get (wait, "stalled"));
-        fprintf (out, "%-16s %-12s %-28s %-22s %9s %12llu %9s %s%s\n", s_str (wait, "node"), s_str (wait, "actor"),
-                 s_str (wait, "what"), s_str (wait, "peer"), age, (unsigned long long) s_uint (wait, "progress"),
-                 idle, stalled ? "STALLED, limit " : "waiting, limit ", stall);
+        xinf_cli_table_cell (table, "%s", s_str (wait, "node"));
+        xinf_cli_table_cell (table, "%s", s_str (wait, "actor"));
+        xinf_cli_table_cell (table, "%s", s_str (wait, "what"));
+        xinf_cli_table_cell (table, "%s", s_str (wait, "peer"));
+        xinf_cli_table_cell (table, "%s", age);
+        xinf_cli_table_cell (table, "%llu", (unsigned long long) s_uint (wait, "progress"));
+        xinf_cli_table_cell (table, "%s", idle);
+        xinf_cli_table_cell (table, "%s, limit %s", stalled ? "STALLED" : "waiting", stall);
     }
-    if (xinf_value_count (waits) == 0)
+    if (xinf_cli_table_rows (table) == 0)
         fprintf (out, "(no waits)\n");
+    xinf_cli_table_print (table, out);
+    xinf_cli_table_destroy (&table);
 }
 
 void
 xinf_cli_show_events (xinf_value_t *body, FILE *out)
 {
     const xinf_value_t *events = xinf_map_get (body, "events");
+    const char *headers [] = { "TIME", "KIND", "NODE", "DETAIL" };
+    xinf_cli_table_t *table = xinf_cli_table_new (headers, 4);
     for (size_t index = 0; index < xinf_value_count (events); index++) {
         const xinf_value_t *event = xinf_array_at (events, index);
         uint64_t time_ms = s_uint (event, "time_ms");
@@ -117,11 +145,15 @@ xinf_cli_show_events (xinf_value_t *body, FILE *out)
         gmtime_r (&seconds, &tm);
         char stamp [32];
         strftime (stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf (out, "%s.%03lluZ %-9s %-16s %s\n", stamp, (unsigned long long) (time_ms % 1000),
-                 s_str (event, "kind"), s_str (event, "node"), s_str (event, "detail"));
+        xinf_cli_table_cell (table, "%s.%03lluZ", stamp, (unsigned long long) (time_ms % 1000));
+        xinf_cli_table_cell (table, "%s", s_str (event, "kind"));
+        xinf_cli_table_cell (table, "%s", s_str (event, "node"));
+        xinf_cli_table_cell (table, "%s", s_str (event, "detail"));
     }
     if (xinf_value_count (events) == 0)
         fprintf (out, "(no events)\n");
+    xinf_cli_table_print (table, out);
+    xinf_cli_table_destroy (&table);
 }
 
 void

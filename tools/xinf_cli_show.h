@@ -14,7 +14,8 @@ bool xinf_cli_is_error (xinf_msg_t *reply);
 void xinf_cli_no_reply (xinf_dealer_t *dealer, const char *error);
 
 void xinf_cli_show_workers (xinf_value_t *body, FILE *out);
-void xinf_cli_show_waits (xinf_value_t *body, FILE *out);
+//  Waits at least older_than_ms old (0: every open wait).
+void xinf_cli_show_waits (xinf_value_t *body, uint64_t older_than_ms, FILE *out);
 void xinf_cli_show_events (xinf_value_t *body, FILE *out);
 void xinf_cli_show_doctor (xinf_value_t *body, FILE *out);
 

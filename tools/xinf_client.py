@@ -143,6 +143,23 @@ def load_certificate(path, secret=False):
     return keys["public-key"], keys["secret-key"]
 
 
+def progress_line(uid, progress):
+    """One line of launch progress, as xinf-cli prints it: the state, and
+    bytes once a worker knows the file's size; per rank for a
+    tensor-parallel replica (each rank reads its own shard's bytes)."""
+    line = f"{uid}: {progress['state']}"
+    for index, replica in enumerate(progress.get("replicas", [])):
+        ranks = replica.get("ranks")
+        for rank, part in enumerate(ranks or [replica]):
+            line += ("," if rank else ";" if index else " |") + f" replica {index}"
+            if ranks:
+                line += f" rank {rank}"
+            line += f" on {part.get('worker', '?')} {part.get('state', '?')}"
+            if part.get("bytes_total"):
+                line += f" {part['bytes_done'] / 1e6:.1f} / {part['bytes_total'] / 1e6:.1f} MB"
+    return line
+
+
 class XinfClient:
     """A DEALER connected to a supervisor; one request at a time."""
 
@@ -304,8 +321,9 @@ class XinfClient:
         last, changed = None, time.monotonic()
         while True:
             progress = self.launch_progress(uid)
-            if progress["bytes_done"] != last:
-                last, changed = progress["bytes_done"], time.monotonic()
+            line = progress_line(uid, progress)
+            if line != last:  # a step or bytes moved: progress
+                last, changed = line, time.monotonic()
                 if on_progress:
                     on_progress(progress)
             if progress["state"] == "ready":
@@ -313,7 +331,8 @@ class XinfClient:
             if progress["state"] in ("failed", "stopped"):
                 raise XinfError("LOAD_FAILED", f"{uid} {progress['state']}: {progress.get('error', '')}")
             if time.monotonic() - changed > stall_s:
-                raise XinfTimeout(f"{uid}: no load progress for {stall_s} s (at {last} of {progress['bytes_total']} bytes)")
+                raise XinfTimeout(f"{uid}: no load progress for {stall_s} s (at {progress['bytes_done']} of "
+                                  f"{progress['bytes_total']} bytes)")
             time.sleep(0.2)  # the poll interval; the stall deadline bounds the loop
 
     def list_models(self):
@@ -413,7 +432,14 @@ def _devices(devices):
     return text + (f" +{gpus} gpu" if gpus else "")
 
 
+def _cell(value):
+    return value if value not in ("", None) else "-"
+
+
 def _table(rows, headers, out):
+    """Aligned like xinf-cli's tables (tools/xinf_cli_table.c)."""
+    if not rows:
+        return
     rows = [[str(cell) for cell in row] for row in rows]
     widths = [max(len(header), *(len(row[at]) for row in rows)) for at, header in enumerate(headers)]
     for row in [list(headers)] + rows:
@@ -429,29 +455,35 @@ def show_workers(body, out=sys.stdout):
         return
     rows = []
     for worker in body["workers"]:
-        rows.append([worker["node"], worker["state"], worker["host_ip"] or "-", worker["observed_address"] or "-",
-                     _age(worker["last_heartbeat_ms"]), worker["cpus"], f"{worker['memory_bytes'] / 1e9:.1f} GB",
-                     _devices(worker["devices"]), len(worker["warnings"])])
-    _table(rows, ["NODE", "STATE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY", "DEVICES", "WARNINGS"], out)
+        ports = worker.get("data_ports") or [0, 0]
+        rows.append([_cell(worker["node"]), _cell(worker["state"]), _age(worker.get("state_age_ms")),
+                     _cell(worker["host_ip"]), _cell(worker["observed_address"]), _age(worker["last_heartbeat_ms"]),
+                     worker["cpus"], f"{worker['memory_bytes'] / 1e9:.1f} GB", _devices(worker["devices"]),
+                     f"{ports[0]}-{ports[1]}", len(worker["warnings"])])
+    _table(rows, ["NODE", "STATE", "SINCE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY", "DEVICES", "PORTS",
+                  "WARNINGS"], out)
     for worker in body["workers"]:
         for warning in worker["warnings"]:
             print(f"warning: {worker['node']}: {warning}", file=out)
 
 
-def show_waits(waits, out=sys.stdout):
+def show_waits(waits, out=sys.stdout, older_than_ms=0):
+    waits = [wait for wait in waits if wait["age_ms"] >= older_than_ms]
     if not waits:
         print("(no waits)", file=out)
         return
-    rows = [[wait["node"], wait["actor"], wait["what"], wait["peer"] or "-", _age(wait["age_ms"]),
-             wait["progress"], "STALLED" if wait["stalled"] else "no"] for wait in waits]
-    _table(rows, ["NODE", "ACTOR", "WHAT", "PEER", "AGE", "PROGRESS", "STALLED"], out)
+    rows = [[_cell(wait["node"]), _cell(wait["actor"]), _cell(wait["what"]), _cell(wait["peer"]), _age(wait["age_ms"]),
+             wait["progress"], _age(wait["idle_ms"]),
+             f"{'STALLED' if wait['stalled'] else 'waiting'}, limit {_age(wait['stall_ms'])}"] for wait in waits]
+    _table(rows, ["NODE", "ACTOR", "WHAT", "PEER", "AGE", "PROGRESS", "IDLE", "STATE"], out)
 
 
 def show_events(body, out=sys.stdout):
     if not body["events"]:
         print("(no events)", file=out)
         return
-    rows = [[_iso(event["time_ms"]), event["kind"], event["node"], event["detail"]] for event in body["events"]]
+    rows = [[_iso(event["time_ms"]), _cell(event["kind"]), _cell(event["node"]), _cell(event["detail"])]
+            for event in body["events"]]
     _table(rows, ["TIME", "KIND", "NODE", "DETAIL"], out)
 
 
@@ -486,11 +518,11 @@ def _model_command(client, args, prompt_tokens):
         uid, path = args.args
         body = client.launch(uid, path, args.worker, args.replicas, args.threads, args.n_worker,
                              args.workers.split(",") if args.workers else None, args.probe_timeout,
-                             args.rendezvous_timeout, args.stall_timeout * 1000, args.kv_cache_mb or None,
+                             args.rendezvous_timeout, args.stall_timeout_ms, args.kv_cache_mb or None,
                              args.max_seqs or None, args.step_tokens or None, args.max_queued)
         if not args.no_wait:
-            body = client.wait_ready(uid, stall_s=args.stall_timeout, on_progress=None if args.json else lambda p: print(
-                f"{uid}: {p['state']} {p['bytes_done'] / 1e6:.1f} / {p['bytes_total'] / 1e6:.1f} MB", file=sys.stderr))
+            body = client.wait_ready(uid, stall_s=args.stall_timeout_ms / 1000, on_progress=None if args.json else
+                                     lambda p: print(progress_line(uid, p), file=sys.stderr))
         print(_json(body) if args.json else f"{uid} {'accepted' if args.no_wait else 'ready'}")
     elif args.command == "models":
         models = client.list_models()
@@ -535,12 +567,14 @@ def main(argv=None):
     parser.add_argument("--worker", help="launch: the worker to place the model on")
     parser.add_argument("--workers", help="launch: the workers of the ranks, A,B,.. (one per rank)")
     parser.add_argument("--replicas", type=_positive, default=1, help="launch: replicas")
+    parser.add_argument("--older-than", type=_unsigned, default=0, metavar="MS",
+                        help="waits: only waits at least this old")
     parser.add_argument("--probe-timeout", type=_positive, default=3000, metavar="MS",
                         help="doctor, launch --n-worker: how long each connectivity probe may take")
     parser.add_argument("--n-worker", type=_positive, default=1, help="launch: split each replica over N workers")
     parser.add_argument("--rendezvous-timeout", type=_positive, default=10000, metavar="MS",
                         help="launch: how long the ranks may take to join their group")
-    parser.add_argument("--stall-timeout", type=_positive, default=60, metavar="S",
+    parser.add_argument("--stall-timeout-ms", type=_positive, default=60000, metavar="MS",
                         help="launch: no progress for this long is a stall; a rank waiting this long on a peer fails")
     parser.add_argument("--threads", type=_unsigned, default=0, help="launch: threads per replica (0: all)")
     parser.add_argument("--kv-cache-mb", type=_unsigned, default=0, metavar="MB",
@@ -611,7 +645,7 @@ def main(argv=None):
             if args.json:
                 print(_json({"waits": waits}))
             else:
-                show_waits(waits)
+                show_waits(waits, older_than_ms=args.older_than)
         elif args.command == "doctor":
             body = client.doctor(args.probe_timeout)
             if args.json:

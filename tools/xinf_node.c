@@ -35,6 +35,12 @@ static const xinf_option_t s_options [] = {
       "heartbeat interval, the same on every node" },
     { "liveness", 0, "XINF_LIVENESS", XINF_OPT_INT, "3", 1, 100, NULL, "N",
       "heartbeats missed before a peer is declared lost" },
+    { "standby-peer", 0, "XINF_STANDBY_PEER", XINF_OPT_STR, NULL, 0, 0, NULL, "ENDPOINT",
+      "supervisor: the other supervisor of a standby pair, tcp://HOST:PORT (workers and clients take -e A,B)" },
+    { "standby", 0, "XINF_STANDBY", XINF_OPT_STR, "primary", 0, 0, "primary|backup", "ROLE",
+      "supervisor with --standby-peer: which of the pair this one is" },
+    { "forget-lost-ms", 0, "XINF_FORGET_LOST_MS", XINF_OPT_INT, "600000", 0, 604800000, NULL, "MS",
+      "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
     { "cert", 0, "XINF_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "KEYFILE",
       "supervisor/worker: this node's key (NAME.key, NAME.key_secret beside it; xinf-cli keygen): turns CURVE on" },
     { "keys", 0, "XINF_KEYS", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
@@ -50,6 +56,7 @@ typedef struct {
     char node_name [256];
     int64_t heartbeat_ms;
     int liveness;
+    int64_t forget_lost_ms;
     int port_low, port_high;
     zcert_t *cert;                 //  --cert: our key pair
     xinf_keyring_t *keys;          //  supervisor --keys
@@ -79,6 +86,10 @@ s_load_keys (xinf_config_t *config, s_settings_t *settings)
     }
     if (supervisor && server) {
         fprintf (stderr, "xinf-node: --server-key is for workers\n");
+        return -1;
+    }
+    if (cert && xinf_config_str (config, "standby-peer")) {
+        fprintf (stderr, "xinf-node: a standby pair does not take keys yet (its HA_STATE link is plain)\n");
         return -1;
     }
     if (cert && !(settings->cert = xinf_auth_load_secret (cert, reason, sizeof reason))) {
@@ -127,10 +138,20 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         fprintf (stderr, "xinf-node: -H/--host: '%s' is not an IPv4 or IPv6 address\n", host);
         return -1;
     }
+    //  One supervisor, or the two of a standby pair: A,B
     const char *endpoint = xinf_config_str (config, "endpoint");
-    char reason [512];
-    if (xinf_endpoint_check_tcp (endpoint, reason, sizeof reason)) {
-        fprintf (stderr, "xinf-node: -e/--endpoint: %s\n", reason);
+    char reason [512], first [512];
+    const char *comma = strchr (endpoint, ',');
+    snprintf (first, sizeof first, "%.*s", (int) (comma ? comma - endpoint : (ptrdiff_t) strlen (endpoint)), endpoint);
+    if (xinf_endpoint_check_tcp (first, reason, sizeof reason)
+    ||  (comma && xinf_endpoint_check_tcp (comma + 1, reason, sizeof reason))) {
+        fprintf (stderr, "xinf-node: -e/--endpoint: %s (one supervisor, or the two of a standby pair: A,B)\n",
+                 reason);
+        return -1;
+    }
+    const char *peer = xinf_config_str (config, "standby-peer");
+    if (peer && xinf_endpoint_check_tcp (peer, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-node: --standby-peer: %s\n", reason);
         return -1;
     }
     const char *name = xinf_config_str (config, "node-name");
@@ -144,6 +165,7 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
         snprintf (settings->node_name, sizeof settings->node_name, "%s", name);
     settings->heartbeat_ms = xinf_config_int (config, "heartbeat-ms");
     settings->liveness = (int) xinf_config_int (config, "liveness");
+    settings->forget_lost_ms = xinf_config_int (config, "forget-lost-ms");
     return 0;
 }
 
@@ -154,8 +176,12 @@ s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, 
         xinf_error ("node", "cannot start the ZAP handler");
         return NULL;
     }
-    xinf_supervisor_t *supervisor = xinf_supervisor_new_secure (settings->node_name, settings->heartbeat_ms,
-                                                                settings->liveness, settings->cert);
+    xinf_supervisor_config_t supervisor_config = {
+        settings->node_name, settings->heartbeat_ms, settings->liveness, settings->forget_lost_ms,
+        xinf_config_str (config, "standby-peer"), streq (xinf_config_str (config, "standby"), "primary"),
+        settings->cert
+    };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     if (!supervisor)
         return NULL;
     char endpoint [300];

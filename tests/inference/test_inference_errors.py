@@ -133,6 +133,17 @@ def main():
         check(states["good"] == "ready" and states["arch"] == "failed", f"models: {states}")
         client.terminate("good")
         expect_error("UNKNOWN_MODEL", "good", client.generate, "good", prompt="hi")
+        # A failed launch keeps its error in the list; launching its uid again relaunches it
+        failed = [m for m in client.list_models() if m["uid"] == "missing"][0]
+        check(failed["state"] == "failed" and "No such file" in failed["error"], f"failed model listed: {failed}")
+        client.launch("missing", good)
+        client.wait_ready("missing", stall_s=20)
+        reply = client.generate("missing", prompt="Hello world", max_tokens=4)
+        check(len(reply["tokens"]) >= 1, f"relaunched failed uid: {reply}")
+        print("a failed uid launched again with a good file: ready and generating")
+        # A failed model's uid is freed by terminate
+        client.terminate("arch")
+        check("arch" not in {m["uid"] for m in client.list_models()}, "terminate of a failed model kept its uid")
         check(client.ping()["role"] == "supervisor", "the node stopped answering")
         client.close()
         check(node.stop() == 0, "the node did not stop cleanly")

@@ -79,7 +79,10 @@ def scenario_same_tokens(client, paths, waits_seen):
 def watch_waits(client, uid, path, n_worker):
     """Launches and polls WAITS until ready: the steps are registered waits."""
     seen = set()
-    client.launch(uid, path, n_worker=n_worker, threads=1)
+    reply = client.launch(uid, path, n_worker=n_worker, threads=1)
+    # All ranks on this one machine: the launch says they share its cores
+    check(any("one machine" in warning and "cores" in warning for warning in reply["warnings"]),
+          f"no shared-machine warning for {n_worker} ranks on 127.0.0.1: {reply['warnings']}")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for wait in client.waits():

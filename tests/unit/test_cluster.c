@@ -220,6 +220,13 @@ test_waits_and_events (void)
     CHECK_INT (xinf_value_count (events), 0);
     CHECK_INT (after, last);
     xinf_value_destroy (&events);
+    //  Without 'since': the newest 'limit', oldest first
+    events = xinf_cluster_events (cluster, 0, 3, &after);
+    CHECK_INT (xinf_value_count (events), 3);
+    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_array_at (events, 0), "seq")), last - 2);
+    CHECK_INT (after, last);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_array_at (events, 2), "detail")), "event 10049");
+    xinf_value_destroy (&events);
     xinf_cluster_destroy (&cluster);
 }
 
