@@ -242,6 +242,35 @@ test_handshakes (void)
     zcert_destroy (&server_cert);
 }
 
+//  The supervisor's vouching: an endpoint's key, and data sockets that
+//  dial only vouched endpoints once this process has an identity.
+static void
+test_vouching (void)
+{
+    char key [XINF_KEY_TEXT_SIZE], reason [256];
+    const char *good = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    CHECK (xinf_auth_vouch ("tcp://10.0.0.2:29500", "short") == -1);
+    CHECK (xinf_auth_vouch ("tcp://10.0.0.2:29500", NULL) == -1);
+    CHECK (xinf_auth_vouched ("tcp://10.0.0.2:29500", key) == -1);
+    CHECK (xinf_auth_vouch ("tcp://10.0.0.2:29500", good) == 0);
+    CHECK (xinf_auth_vouched ("tcp://10.0.0.2:29500", key) == 0);
+    CHECK_STR (key, good);
+    void *socket = zmq_socket (zsys_init (), ZMQ_DEALER);
+    CHECK (xinf_auth_secure_data (socket, "tcp://10.0.0.9:29500", reason, sizeof reason) == 0);   //  no identity: plain
+    zcert_t *identity = zcert_new ();
+    xinf_auth_set_identity (identity);
+    CHECK (xinf_auth_secure_data (socket, "tcp://10.0.0.9:29500", reason, sizeof reason) == -1);
+    CHECK_HAS (reason, "vouched for no key at tcp://10.0.0.9:29500");
+    CHECK (xinf_auth_secure_data (socket, "tcp://10.0.0.2:29500", reason, sizeof reason) == 0);
+    int mechanism = 0;
+    size_t size = sizeof mechanism;
+    CHECK (zmq_getsockopt (socket, ZMQ_MECHANISM, &mechanism, &size) == 0);
+    CHECK_INT (mechanism, ZMQ_CURVE);
+    xinf_auth_set_identity (NULL);
+    zcert_destroy (&identity);
+    zmq_close (socket);
+}
+
 int
 main (void)
 {
@@ -253,6 +282,7 @@ main (void)
     RUN (test_load_secret);
     RUN (test_keyring);
     RUN (test_handshakes);
+    RUN (test_vouching);
     char command [600];
     snprintf (command, sizeof command, "rm -rf '%s'", s_dir);
     CHECK (system (command) == 0);
