@@ -21,6 +21,7 @@ typedef struct {
 struct _xinf_hosted_t {
     char node [65];
     int port_low, port_high;          //  --data-ports, for the ranks' collectives
+    char bind_host [80];              //  where they bind ("": all addresses)
     xinf_dealer_t **upstream;
     zhashx_t *replicas;               //  key -> s_hosted_t
     xinf_ctx_t *ctx;                  //  the agent's, for readers
@@ -50,6 +51,12 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
+}
+
+void
+xinf_hosted_set_bind_host (xinf_hosted_t *self, const char *host)
+{
+    snprintf (self->bind_host, sizeof self->bind_host, "%s", host && strlen (host) < 64 ? host : "");
 }
 
 xinf_hosted_t *
@@ -207,6 +214,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_str (args, "group", group);
         xinf_map_put_uint (args, "port_low", (uint64_t) self->port_low);
         xinf_map_put_uint (args, "port_high", (uint64_t) self->port_high);
+        if (*self->bind_host)
+            xinf_map_put_str (args, "bind_host", self->bind_host);
         xinf_map_put_uint (args, "rendezvous_timeout_ms", rendezvous_ms);
         xinf_map_put_uint (args, "stall_timeout_ms", stall_ms);
     }

@@ -49,8 +49,8 @@ s_secure (void *arg, void *socket, const char *endpoint, char *reason, size_t re
 }
 
 xinf_rank_t *
-xinf_rank_new (const char *name, const char *group, int rank, int size, int port_low, int port_high,
-               int64_t stall_ms, char *error, size_t error_size)
+xinf_rank_new (const char *name, const char *group, int rank, int size, const char *host,
+               int port_low, int port_high, int64_t stall_ms, char *error, size_t error_size)
 {
     xinf_rank_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -58,8 +58,16 @@ xinf_rank_new (const char *name, const char *group, int rank, int size, int port
     self->rank = rank;
     self->size = size;
     xinf_collective_hooks_t hooks = { s_wait_begin, s_wait_progress, s_wait_end, s_log, self, s_secure };
-    self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, "*", port_low, port_high, stall_ms, &hooks,
+    char bind_host [80];
+    snprintf (bind_host, sizeof bind_host, host && strchr (host, ':') ? "[%s]" : "%s", host && *host ? host : "*");
+    self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, bind_host, port_low, port_high, stall_ms, &hooks,
                                      error, error_size);
+    if (!self->group && !streq (bind_host, "*")) {
+        xinf_info (name, "collective: cannot bind %s (%s; NAT, an address not of this machine?): binding all",
+                   bind_host, error);
+        self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, "*", port_low, port_high, stall_ms, &hooks,
+                                         error, error_size);
+    }
     if (!self->group) {
         free (self);
         return NULL;

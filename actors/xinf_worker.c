@@ -421,6 +421,7 @@ s_init (xinf_ctx_t *ctx)
     s_state_t *state = s_state (ctx);
     state->hosted = xinf_hosted_new (state->hello.node, &state->dealer, state->hello.data_port_low,
                                      state->hello.data_port_high);
+    xinf_hosted_set_bind_host (state->hosted, state->hello.host_ip);
     state->probe_jobs = zlistx_new ();
     zlistx_set_destructor (state->probe_jobs, (zlistx_destructor_fn *) zactor_destroy);
     s_connect (ctx);
