@@ -69,7 +69,15 @@ s_load_config (const char *path, bool secret, char *reason, size_t reason_size)
                   path, (unsigned) (info.st_mode & 0777), path);
         return NULL;
     }
-    zconfig_t *root = zconfig_load (path);
+    //  Read here and parsed from memory: zconfig_load leaks on bad syntax
+    char *text = calloc (1, (size_t) info.st_size + 1);
+    assert (text);
+    FILE *file = fopen (path, "rb");
+    size_t length = file ? fread (text, 1, (size_t) info.st_size, file) : 0;
+    if (file)
+        fclose (file);
+    zconfig_t *root = file && length == (size_t) info.st_size && strlen (text) == length ? zconfig_str_load (text) : NULL;
+    free (text);
     if (!root)
         snprintf (reason, reason_size, "%s: not a certificate (written by xinf-cli keygen?)", path);
     return root;
