@@ -233,7 +233,7 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
             s_set (&targets [index], "no_handshake", "keys are on and the supervisor vouched for no key there: not dialed");
             continue;
         }
-        targets [index].dealer = identity ? xinf_dealer_new_secure (targets [index].endpoint, node, identity, key, "")
+        targets [index].dealer = identity ? xinf_dealer_new_secure (targets [index].endpoint, node, identity, key, "this worker's")
                                           : xinf_dealer_new (targets [index].endpoint, node);
         xinf_msg_t *probe = s_handshake_msg (&targets [index]);
         if (!targets [index].dealer || xinf_dealer_send (targets [index].dealer, &probe)) {

@@ -4,12 +4,16 @@ worker's key that only the cluster's worker keys may reach, and a worker
 dials a peer only with the key the supervisor relays (PROBE_MESH targets,
 GROUP keys). Checked through real processes on 127.0.0.1: doctor's mesh
 and a tensor-parallel launch work with keys on; the probe listener answers
-a worker key and nobody else (no key, a user key)."""
+a worker key and nobody else (no key, a user key); a worker w3 that the
+supervisor lists but w1's --keys does not is refused by w1's collective,
+and the launch over w1 and w3 fails at once saying so, not at the
+rendezvous deadline."""
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xinf_testlib import SKIP, check, stop_process, tool  # noqa: E402
@@ -23,13 +27,17 @@ def main():
         print("SKIP: this pyzmq's libzmq has no CURVE")
         sys.exit(SKIP)
     workdir = tempfile.mkdtemp(prefix="xinf-security-data-")
-    keydir = os.path.join(workdir, "keys")
+    keydir, older = os.path.join(workdir, "keys"), os.path.join(workdir, "keys-without-w3")
     os.mkdir(keydir)
-    for name, role in (("sup", "admin"), ("w1", "worker"), ("w2", "worker"), ("alice", "user"), ("root", "admin")):
+    os.mkdir(older)
+    for name, role in (("sup", "admin"), ("w1", "worker"), ("w2", "worker"), ("w3", "worker"), ("alice", "user"),
+                       ("root", "admin")):
         subprocess.run([tool(build_dir, "xinf-cli"), "keygen", name, "--role", role, "--dir", workdir],
                        check=True, capture_output=True, timeout=30)
         if name != "sup":
             os.link(os.path.join(workdir, name + ".key"), os.path.join(keydir, name + ".key"))
+        if name not in ("sup", "w3"):
+            os.link(os.path.join(workdir, name + ".key"), os.path.join(older, name + ".key"))
     key = lambda name: os.path.join(workdir, name + ".key")  # noqa: E731
     node = tool(build_dir, "xinf-node")
     supervisor, sup_out, sup_log = start(node, ["--role=supervisor", "--bind", "127.0.0.1", "-p", "0", "--node-name", "sup",
@@ -37,9 +45,9 @@ def main():
     wait_for("the supervisor's endpoint", lambda: "listening on" in read(sup_out))
     endpoint = re.search(r"listening on (tcp://\S+)", read(sup_out)).group(1)
     workers = []
-    for name, ports in (("w1", "29600-29649"), ("w2", "29650-29699")):
+    for name, ports, listed in (("w1", "29600-29649", older), ("w2", "29650-29699", older)):
         process, out, _ = start(node, ["--role=worker", "--node-name", name, "-e", endpoint, "--data-ports", ports,
-                                       "--cert", key(name), "--server-key", key("sup"), "--keys", keydir], workdir, name)
+                                       "--cert", key(name), "--server-key", key("sup"), "--keys", listed], workdir, name)
         workers.append((process, name, out))
     for _, name, out in workers:
         wait_for(f"{name} registered", lambda out=out: "registered with" in read(out))
@@ -75,6 +83,21 @@ def main():
                     keys=(key("alice"), key("sup")))
     check(generated.returncode == 0 and generated.stdout.strip(), f"generate on the TP model: {generated.stderr}")
     print(f"tensor parallel with keys: generated {generated.stdout.strip()[:60]!r}")
+
+    #  w3: listed by the supervisor, not by w1 (an out-of-date key directory)
+    process, out, _ = start(node, ["--role=worker", "--node-name", "w3", "-e", endpoint, "--data-ports", "29550-29599",
+                                   "--cert", key("w3"), "--server-key", key("sup"), "--keys", keydir], workdir, "w3")
+    workers.append((process, "w3", out))
+    wait_for("w3 registered", lambda: "registered with" in read(out))
+    started = time.monotonic()
+    refused = cli(build_dir, endpoint, "launch", "tp3", model, "--workers", "w1,w3", "--n-worker", "2", "--threads", "1",
+                  "--rendezvous-timeout", "60000", "--probe-timeout", "2000", keys=admin, timeout=240)
+    took = time.monotonic() - started
+    said = refused.stdout + refused.stderr
+    check(refused.returncode != 0 and "refused our key" in said, f"a launch over w1 and w3: {said}")
+    check(took < 30, f"the refused key was said only after {took:.1f} s (the rendezvous allows 60 s)")
+    print(f"launch over w1 and w3 refused after {took:.1f} s: "
+          f"{[line for line in said.splitlines() if 'refused our key' in line][0][:160]}")
     alice.close()
     for process, name, _ in workers:
         stop_process(process, name)
