@@ -7,6 +7,7 @@ keys cannot even PING; a user key's LAUNCH is FORBIDDEN; a worker key may
 not GENERATE; an admin key launches a model and a user key generates."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -172,6 +173,7 @@ def main():
     alice.close()
     for process, name in ((nokey, "nokey"), (rogue, "rogue"), (worker, "w1"), (supervisor, "supervisor")):
         stop_process(process, name)
+    shutil.rmtree(workdir)
     print("OK: keys and roles hold")
 
 

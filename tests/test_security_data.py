@@ -10,6 +10,7 @@ and the launch over w1 and w3 fails at once saying so, not at the
 rendezvous deadline."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,6 +103,7 @@ def main():
     for process, name, _ in workers:
         stop_process(process, name)
     stop_process(supervisor, "supervisor")
+    shutil.rmtree(workdir)
     print("OK: data sockets are CURVE")
 
 
