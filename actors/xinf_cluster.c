@@ -30,6 +30,8 @@ struct _xinf_cluster_t {
     char name [XINF_NODE_NAME_MAX + 1];
     int64_t heartbeat_ms;
     int64_t forget_ms;                //  lost workers leave the table after it (0: never)
+    xinf_cluster_event_fn *event_fn;  //  told of every event, with event_arg
+    void *event_arg;
     int liveness;
     zhashx_t *workers;            //  node name -> s_worker_t
     xinf_heartbeat_t *liveness_tracker;
@@ -130,14 +132,30 @@ xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, co
     snprintf (event->kind, sizeof event->kind, "%s", kind);
     snprintf (event->node, sizeof event->node, "%s", node);
     event->detail = strdup (detail);
+    if (self->event_fn)
+        self->event_fn (event->time_ms, event->kind, event->node, event->detail, self->event_arg);
+}
+
+void
+xinf_cluster_on_event (xinf_cluster_t *self, xinf_cluster_event_fn *fn, void *arg)
+{
+    self->event_fn = fn;
+    self->event_arg = arg;
 }
 
 void
 xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node,
                          const char *detail)
 {
+    //  Stored with its own time, then told (journaled) as such
+    xinf_cluster_event_fn *fn = self->event_fn;
+    self->event_fn = NULL;
     xinf_cluster_event (self, kind, node, "%s", detail);
-    self->events [(self->next_seq - 2) % XINF_EVENTS_KEPT].time_ms = time_ms;
+    self->event_fn = fn;
+    s_event_t *event = &self->events [(self->next_seq - 2) % XINF_EVENTS_KEPT];
+    event->time_ms = time_ms;
+    if (fn)
+        fn (event->time_ms, event->kind, event->node, event->detail, self->event_arg);
 }
 
 static s_worker_t *

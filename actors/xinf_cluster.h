@@ -75,6 +75,10 @@ xinf_value_t *xinf_cluster_waits (xinf_cluster_t *self, int64_t now);
 xinf_value_t *xinf_cluster_events (xinf_cluster_t *self, uint64_t since, size_t limit, uint64_t *next);
 
 //  Appends an event (kind: joined, rejoined, lost, recovered, warned, left).
+//  Called with every event as it is logged (e.g. to journal it); NULL: none.
+typedef void (xinf_cluster_event_fn) (uint64_t time_ms, const char *kind, const char *node, const char *detail,
+                                      void *arg);
+void xinf_cluster_on_event (xinf_cluster_t *self, xinf_cluster_event_fn *fn, void *arg);
 //  An event from another supervisor's log (a standby peer's), kept with
 //  its own time; it gets this log's next seq.
 void xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node,

@@ -26,6 +26,7 @@ struct _xinf_hosted_t {
     zhashx_t *replicas;               //  key -> s_hosted_t
     xinf_ctx_t *ctx;                  //  the agent's, for readers
     xinf_inflight_t *inflight;        //  the runs, for a restarted supervisor
+    xinf_model_dirs_t *model_dirs;    //  where model files may be loaded from
 };
 
 static void
@@ -60,7 +61,8 @@ xinf_hosted_set_bind_host (xinf_hosted_t *self, const char *host)
 }
 
 xinf_hosted_t *
-xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int port_high)
+xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int port_high,
+                 xinf_model_dirs_t *model_dirs)
 {
     xinf_hosted_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -68,6 +70,7 @@ xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int p
     self->port_low = port_low;
     self->port_high = port_high;
     self->upstream = upstream;
+    self->model_dirs = model_dirs;
     self->replicas = zhashx_new ();
     self->inflight = xinf_inflight_new ();
     return self;
@@ -166,6 +169,10 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
     if (!check.failed && zhashx_lookup (self->replicas, key))
         xinf_check_fail (&check, "replica %s is already hosted here", key);
+    char resolved [4096], refusal [1200];
+    if (!check.failed && xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved,
+                                                  refusal, sizeof refusal))
+        xinf_check_fail (&check, "%s", refusal);
     if (check.failed) {
         xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
         s_reply_state (self, uid ? uid : "?", replica, rank, generation, "failed", check.reason);
@@ -197,7 +204,7 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     zhashx_insert (self->replicas, key, entry);
     xinf_msg_t *start = xinf_msg_new ("START");
     xinf_value_t *args = xinf_msg_body (start);
-    xinf_map_put_str (args, "path", path);
+    xinf_map_put_str (args, "path", resolved);
     xinf_map_put_uint (args, "threads", threads);
     //  The engine's settings, unchanged (0 / absent: the replica's defaults)
     if (kv_cache_mb)

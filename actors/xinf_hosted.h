@@ -11,13 +11,17 @@
 #define XINF_HOSTED_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_model_dirs.h"
 
 typedef struct _xinf_hosted_t xinf_hosted_t;
 
 //  'upstream' points at the agent's connection to the supervisor, which
 //  the agent may replace when it reconnects. Ranks of tensor-parallel
 //  replicas bind their collectives in [port_low, port_high] (--data-ports).
-xinf_hosted_t *xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int port_high);
+//  LOAD_MODEL loads only files under 'model_dirs' (not owned), else fails
+//  with the one error of xinf_model_dirs_resolve.
+xinf_hosted_t *xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int port_high,
+                                xinf_model_dirs_t *model_dirs);
 void xinf_hosted_destroy (xinf_hosted_t **self_p);
 //  The address the ranks' collectives bind (the worker's host address;
 //  all addresses when it is not one of this machine's). Default: all.

@@ -52,6 +52,7 @@ typedef struct {
     bool ports_checked;
     char lost_from [65];              //  the worker it was lost with, while it waits to be relaunched
     char note [256];                  //  how it got where it is (e.g. relaunched after a loss)
+    bool restoring;                   //  from the journal, not yet reported by its worker
     int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
     uint64_t wait;                    //  the registered wait of that step
 } xinf_replica_entry_t;

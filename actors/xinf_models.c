@@ -5,6 +5,8 @@
 #include "xinf_request_check.h"
 #include "xinf_placement.h"
 #include "xinf_heal.h"
+#include "xinf_journal.h"
+#include "xinf_restore.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -16,6 +18,8 @@ struct _xinf_models_t {
     xinf_cluster_t *cluster;
     xinf_launch_t *launch;            //  brings replicas up
     xinf_heal_t *heal;                //  brings lost workers' replicas back
+    xinf_journal_t *journal;          //  keeps the launched models on disk, or NULL
+    bool restore_pending;             //  restored models wait for their workers
     zhashx_t *models;                 //  uid -> s_model_t
     xinf_scheduler_t *scheduler;      //  the requests: queues, routing, answers
     xinf_ctx_t *ctx;                  //  the supervisor's, for the scheduler's sends
@@ -34,6 +38,21 @@ s_model_free (void **item)
 static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg);
 static void s_sync (xinf_models_t *self, s_model_t *model);
 static void s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how);
+
+//  The launched models to the journal, if there is one.
+static void
+s_save (xinf_models_t *self)
+{
+    if (!self->journal)
+        return;
+    xinf_value_t *list = xinf_value_new_array ();
+    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
+         model = (s_model_t *) zhashx_next (self->models))
+        if (model->n_worker <= 1)
+            xinf_array_push (list, xinf_restore_describe (model));
+    xinf_journal_save_models (self->journal, list);
+    xinf_value_destroy (&list);
+}
 
 static int
 s_scheduler_to_node (void *arg, const char *node, xinf_msg_t **msg_p)
@@ -116,67 +135,6 @@ s_model_state (s_model_t *model, const char **error)
     return loading ? "loading" : ready ? "ready" : "stopped";
 }
 
-//  The named workers: 'worker' (one) or 'workers' (one per rank), each
-//  alive and distinct. NULL when none are named (or on a failed check).
-static xinf_value_t *
-s_named_workers (xinf_models_t *self, xinf_value_t *body, uint64_t n_worker, xinf_check_t *check, const char **code)
-{
-    const char *worker = xinf_check_str_opt (check, body, "worker", 1, 64, NULL);
-    const xinf_value_t *workers = xinf_map_get (body, "workers") ? xinf_check_array (check, body, "workers", 16) : NULL;
-    if (check->failed || (!worker && !workers))
-        return NULL;
-    if (worker && workers) {
-        xinf_check_fail (check, "give 'worker' or 'workers', not both");
-        return NULL;
-    }
-    xinf_value_t *named = xinf_value_new_array ();
-    if (worker)
-        xinf_array_push (named, xinf_value_new_str (worker));
-    for (size_t index = 0; workers && index < xinf_value_count (workers); index++) {
-        const char *name = xinf_value_str (xinf_array_at (workers, index));
-        if (!name || !*name || strlen (name) > 64)
-            xinf_check_fail (check, "field 'workers[%zu]' must be a worker name (1-64 chars)", index);
-        else
-            xinf_array_push (named, xinf_value_new_str (name));
-    }
-    if (!check->failed && xinf_value_count (named) != n_worker)
-        xinf_check_fail (check, "%zu worker(s) named for n_worker %llu: name one per rank", xinf_value_count (named),
-                         (unsigned long long) n_worker);
-    for (size_t index = 0; !check->failed && index < xinf_value_count (named); index++) {
-        const char *name = xinf_value_str (xinf_array_at (named, index));
-        for (size_t other = 0; other < index; other++)
-            if (streq (name, xinf_value_str (xinf_array_at (named, other))))
-                xinf_check_fail (check, "worker '%s' is named twice: every rank needs its own worker", name);
-        if (!check->failed && !xinf_cluster_peer_of (self->cluster, name)) {
-            *code = "NO_WORKER";
-            xinf_check_fail (check, "worker '%s' is not registered and alive", name);
-        }
-    }
-    if (check->failed)
-        xinf_value_destroy (&named);
-    return named;
-}
-
-static xinf_value_t *
-s_placement (s_model_t *model)
-{
-    xinf_value_t *placed = xinf_value_new_array ();
-    for (size_t index = 0; index < model->count; index++) {
-        s_replica_t *replica = &model->replicas [index];
-        xinf_value_t *item = xinf_value_new_map ();
-        xinf_map_put_uint (item, "replica", index);
-        xinf_map_put_str (item, "worker", replica->node);
-        if (replica->n_ranks > 1) {
-            xinf_value_t *ranks = xinf_value_new_array ();
-            for (size_t rank = 0; rank < replica->n_ranks; rank++)
-                xinf_array_push (ranks, xinf_value_new_str (replica->ranks [rank].node));
-            xinf_map_put (item, "workers", ranks);
-        }
-        xinf_array_push (placed, item);
-    }
-    return placed;
-}
-
 static void
 s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -198,7 +156,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_check_fail (&check, "field 'step_tokens' must be 0 (the default) or 16-8192, got %llu",
                          (unsigned long long) step_tokens);
     const char *code = "BAD_REQUEST";
-    xinf_value_t *named = s_named_workers (self, body, n_worker, &check, &code);
+    xinf_value_t *named = xinf_placement_named (self->cluster, body, n_worker, &check, &code);
     if (!check.failed && !s_uid_valid (uid))
         xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
     if (!check.failed && named && replicas > 1 && n_worker > 1)
@@ -249,13 +207,14 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     zhashx_delete (self->terminated, uid);
     xinf_launch_start (self->launch, ctx, model);
     s_sync (self, model);
+    s_save (self);
     const char *error;
     xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
     xinf_map_put_str (xinf_msg_body (reply), "state", s_model_state (model, &error));
     xinf_map_put_str (xinf_msg_body (reply), "error", error);
     xinf_map_put_uint (xinf_msg_body (reply), "n_worker", n_worker);
-    xinf_map_put (xinf_msg_body (reply), "replicas", s_placement (model));
+    xinf_map_put (xinf_msg_body (reply), "replicas", xinf_placement_describe (model));
     xinf_map_put (xinf_msg_body (reply), "warnings",
                   model->warnings ? xinf_value_dup (model->warnings) : xinf_value_new_array ());
     xinf_info ("supervisor", "launch uid=%s path=%s replicas=%zu n_worker=%zu first_worker=%s", uid, path,
@@ -381,6 +340,7 @@ s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *ho
         zhashx_purge (self->terminated);
     zhashx_update (self->terminated, model->uid, self);
     zhashx_delete (self->models, model->uid);
+    s_save (self);
 }
 
 static void
@@ -645,6 +605,7 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
             model->adopted = true;
             model->rendezvous_timeout_ms = 10000;
             zhashx_insert (self->models, uid, model);
+            s_save (self);
         }
         if (generation != model->generation) {
             xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
@@ -670,6 +631,7 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
             snprintf (entry->state, sizeof entry->state, "%s", state);
             entry->error [0] = 0;
             entry->lost_from [0] = 0;
+            entry->restoring = false;
         }
         const xinf_value_t *info = xinf_map_get (item, "info");
         if (info && rank == 0) {
@@ -693,9 +655,53 @@ xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *nod
 }
 
 void
+xinf_models_restore (xinf_models_t *self, const xinf_value_t *saved)
+{
+    self->restore_pending = true;
+    for (size_t index = 0; index < xinf_value_count (saved); index++) {
+        char error [512];
+        s_model_t *model = xinf_restore_entry (xinf_array_at (saved, index), error, sizeof error);
+        if (!model || zhashx_lookup (self->models, model->uid)) {
+            xinf_warn ("supervisor", "journal: model %zu not restored: %s", index, model ? "uid taken" : error);
+            xinf_model_entry_free (&model);
+            continue;
+        }
+        xinf_info ("supervisor", "journal: restored model uid=%s replicas=%zu: waiting for the workers to report it",
+                   model->uid, model->count);
+        zhashx_insert (self->models, model->uid, model);
+        s_sync (self, model);
+    }
+}
+
+//  The restart window passed: restored replicas no worker reported are
+//  relaunched (xinf_heal.h).
+static void
+s_restore_the_rest (xinf_models_t *self, xinf_ctx_t *ctx)
+{
+    self->restore_pending = false;
+    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
+         model = (s_model_t *) zhashx_next (self->models)) {
+        for (size_t index = 0; index < model->count; index++) {
+            s_replica_t *replica = &model->replicas [index];
+            if (!replica->restoring)
+                continue;
+            replica->restoring = false;
+            char node [sizeof replica->node];
+            memcpy (node, replica->node, sizeof node);
+            xinf_heal_replica_lost (self->heal, ctx, model, replica, node,
+                                    "did not report it within the restart window");
+        }
+        s_sync (self, model);
+    }
+    s_save (self);
+}
+
+void
 xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
 {
     self->ctx = ctx;
+    if (self->restore_pending && now - self->started >= self->restart_window_ms)
+        s_restore_the_rest (self, ctx);
     xinf_launch_tick (self->launch, ctx, now);
     xinf_scheduler_tick (self->scheduler, now);
 }
@@ -723,6 +729,12 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
             s_sync (self, model);
     }
     return true;
+}
+
+void
+xinf_models_set_journal (xinf_models_t *self, xinf_journal_t *journal)
+{
+    self->journal = journal;
 }
 
 void

@@ -31,6 +31,12 @@ void xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *
 //  Replicas of an earlier launch, and ranks of a failed or still launching
 //  tensor-parallel replica, are unloaded instead.
 void xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models);
+typedef struct _xinf_journal_t xinf_journal_t;
+//  Launches and terminations are saved to 'journal' (lent; NULL: none).
+void xinf_models_set_journal (xinf_models_t *self, xinf_journal_t *journal);
+//  Models saved by an earlier run (xinf_restore.h): they wait for their
+//  workers to report them; after the restart window the rest relaunch.
+void xinf_models_restore (xinf_models_t *self, const xinf_value_t *saved);
 //  This supervisor took over from its standby peer (xinf_bstar.h): like
 //  a restart, workers re-register their models within the restart window,
 //  and until then an unknown model is MODEL_NOT_READY, not UNKNOWN_MODEL.

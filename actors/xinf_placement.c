@@ -196,3 +196,65 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
     free (placed);
     return found ? 0 : -1;
 }
+
+//  The named workers: 'worker' (one) or 'workers' (one per rank), each
+//  alive and distinct. NULL when none are named (or on a failed check).
+xinf_value_t *
+xinf_placement_named (xinf_cluster_t *cluster, xinf_value_t *body, uint64_t n_worker, xinf_check_t *check,
+                      const char **code)
+{
+    const char *worker = xinf_check_str_opt (check, body, "worker", 1, 64, NULL);
+    const xinf_value_t *workers = xinf_map_get (body, "workers") ? xinf_check_array (check, body, "workers", 16) : NULL;
+    if (check->failed || (!worker && !workers))
+        return NULL;
+    if (worker && workers) {
+        xinf_check_fail (check, "give 'worker' or 'workers', not both");
+        return NULL;
+    }
+    xinf_value_t *named = xinf_value_new_array ();
+    if (worker)
+        xinf_array_push (named, xinf_value_new_str (worker));
+    for (size_t index = 0; workers && index < xinf_value_count (workers); index++) {
+        const char *name = xinf_value_str (xinf_array_at (workers, index));
+        if (!name || !*name || strlen (name) > 64)
+            xinf_check_fail (check, "field 'workers[%zu]' must be a worker name (1-64 chars)", index);
+        else
+            xinf_array_push (named, xinf_value_new_str (name));
+    }
+    if (!check->failed && xinf_value_count (named) != n_worker)
+        xinf_check_fail (check, "%zu worker(s) named for n_worker %llu: name one per rank", xinf_value_count (named),
+                         (unsigned long long) n_worker);
+    for (size_t index = 0; !check->failed && index < xinf_value_count (named); index++) {
+        const char *name = xinf_value_str (xinf_array_at (named, index));
+        for (size_t other = 0; other < index; other++)
+            if (streq (name, xinf_value_str (xinf_array_at (named, other))))
+                xinf_check_fail (check, "worker '%s' is named twice: every rank needs its own worker", name);
+        if (!check->failed && !xinf_cluster_peer_of (cluster, name)) {
+            *code = "NO_WORKER";
+            xinf_check_fail (check, "worker '%s' is not registered and alive", name);
+        }
+    }
+    if (check->failed)
+        xinf_value_destroy (&named);
+    return named;
+}
+
+xinf_value_t *
+xinf_placement_describe (const xinf_model_entry_t *model)
+{
+    xinf_value_t *placed = xinf_value_new_array ();
+    for (size_t index = 0; index < model->count; index++) {
+        const xinf_replica_entry_t *replica = &model->replicas [index];
+        xinf_value_t *item = xinf_value_new_map ();
+        xinf_map_put_uint (item, "replica", index);
+        xinf_map_put_str (item, "worker", replica->node);
+        if (replica->n_ranks > 1) {
+            xinf_value_t *ranks = xinf_value_new_array ();
+            for (size_t rank = 0; rank < replica->n_ranks; rank++)
+                xinf_array_push (ranks, xinf_value_new_str (replica->ranks [rank].node));
+            xinf_map_put (item, "workers", ranks);
+        }
+        xinf_array_push (placed, item);
+    }
+    return placed;
+}

@@ -5,6 +5,7 @@
 #include "xinf_doctor.h"
 #include "xinf_guard.h"
 #include "xinf_bstar.h"
+#include "xinf_journal.h"
 
 #include <unistd.h>
 
@@ -21,6 +22,8 @@ typedef struct {
     xinf_mesh_t *mesh;            //  connectivity mesh sessions (doctor, preflight)
     xinf_doctor_t *doctor;        //  deployment checklist sessions
     xinf_bstar_t *bstar;          //  the standby pair, NULL without a peer
+    char state_dir [4096];        //  the journal's directory, "" for none
+    xinf_journal_t *journal;
     uint64_t ha_events_have;      //  the peer's events copied here, up to its seq
     uint64_t ha_peer_has;         //  our events the peer has copied, up to our seq
     uint64_t heartbeat_seq;
@@ -247,6 +250,40 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     zlist_destroy (&peers);
 }
 
+static void
+s_replayed_event (uint64_t time_ms, const char *kind, const char *node, const char *detail, void *arg)
+{
+    xinf_cluster_event_copy ((xinf_cluster_t *) arg, time_ms, kind, node, detail);
+}
+
+static void
+s_journal_event (uint64_t time_ms, const char *kind, const char *node, const char *detail, void *arg)
+{
+    xinf_journal_event ((xinf_journal_t *) arg, time_ms, kind, node, detail);
+}
+
+//  --state-dir: the history and the launched models of earlier runs come
+//  back, and from now on are kept. -1 when the directory is unusable.
+static int
+s_open_journal (s_state_t *state)
+{
+    char error [512];
+    state->journal = xinf_journal_new (state->state_dir, error, sizeof error);
+    if (!state->journal) {
+        xinf_error ("supervisor", "%s", error);
+        return -1;
+    }
+    size_t events = xinf_journal_replay (state->journal, XINF_EVENTS_KEPT, s_replayed_event, state->cluster);
+    xinf_cluster_on_event (state->cluster, s_journal_event, state->journal);
+    xinf_value_t *saved = xinf_journal_load_models (state->journal);
+    xinf_models_set_journal (state->models, state->journal);
+    xinf_models_restore (state->models, saved);
+    xinf_info ("supervisor", "journal dir=%s events=%zu models=%zu", state->state_dir, events,
+               xinf_value_count (saved));
+    xinf_value_destroy (&saved);
+    return 0;
+}
+
 static int
 s_init (xinf_ctx_t *ctx)
 {
@@ -260,6 +297,8 @@ s_init (xinf_ctx_t *ctx)
     //  Workers notice a lost supervisor after liveness intervals, then
     //  register with backoff (at most 2 s): twice that, and a margin
     xinf_models_set_restart_window (state->models, 2 * state->liveness * state->heartbeat_ms + 2000);
+    if (*state->state_dir && s_open_journal (state))
+        return -1;
     state->doctor = xinf_doctor_new (state->cluster, state->mesh, state->node_name);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
     if (state->bstar)
@@ -282,6 +321,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_cluster_destroy (&s_state (ctx)->cluster);
     xinf_guard_destroy (&s_state (ctx)->guard, ctx);
     xinf_bstar_destroy (&s_state (ctx)->bstar);
+    xinf_journal_destroy (&s_state (ctx)->journal);
 }
 
 //  Copies the active peer's events this log lacks (checked field by field).
@@ -423,6 +463,7 @@ xinf_supervisor_new (const xinf_supervisor_config_t *config)
     self->state->liveness = config->liveness;
     self->state->forget_lost_ms = config->forget_lost_ms;
     self->state->cert = config->cert;
+    snprintf (self->state->state_dir, sizeof self->state->state_dir, "%s", config->state_dir ? config->state_dir : "");
     if (config->standby_peer && *config->standby_peer)
         self->state->bstar = xinf_bstar_new (config->standby_primary, config->standby_peer, config->heartbeat_ms,
                                              config->heartbeat_ms * config->liveness);

@@ -21,6 +21,7 @@ typedef struct {
     int64_t forget_lost_ms;            //  a lost worker leaves the table after it (0: never)
     const char *standby_peer;          //  the other supervisor (xinf_bstar.h), NULL: none
     bool standby_primary;              //  with a peer: this one is the primary
+    const char *state_dir;             //  the journal (xinf_journal.h), NULL: none
     //  Keys on (protocols/security.md): our key pair, kept by the caller
     //  while the supervisor runs; the ROUTER is then a CURVE server and
     //  every message is checked against its sender's role (xinf_guard.h).

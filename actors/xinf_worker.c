@@ -28,6 +28,8 @@ typedef struct {
     int64_t backoff_ms;
     uint64_t seq;
     xinf_hosted_t *hosted;         //  the model replicas on this worker
+    xinf_model_dirs_t *model_dirs; //  where they may be loaded from
+    xinf_model_dirs_t *own_dirs;   //  the default (the current directory), when the config gave none
     xinf_probe_listener_t *probe_listener;
     zlistx_t *probe_jobs;          //  zactor_t running connectivity probes
     int64_t connect_at;            //  monotonic ms of the last (re)connect
@@ -420,7 +422,7 @@ s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     state->hosted = xinf_hosted_new (state->hello.node, &state->dealer, state->hello.data_port_low,
-                                     state->hello.data_port_high);
+                                     state->hello.data_port_high, state->model_dirs);
     xinf_hosted_set_bind_host (state->hosted, state->hello.host_ip);
     state->probe_jobs = zlistx_new ();
     zlistx_set_destructor (state->probe_jobs, (zlistx_destructor_fn *) zactor_destroy);
@@ -517,6 +519,13 @@ xinf_worker_new (const xinf_worker_config_t *config)
         snprintf (self->state->server_key, sizeof self->state->server_key, "%s", config->server_key);
     }
     snprintf (self->state->cert_file, sizeof self->state->cert_file, "%s", config->cert_file ? config->cert_file : "");
+    self->state->model_dirs = config->model_dirs;
+    char error [256];
+    if (!self->state->model_dirs) {
+        self->state->model_dirs = self->state->own_dirs = xinf_model_dirs_new ();
+        if (xinf_model_dirs_add (self->state->own_dirs, ".", error, sizeof error))
+            xinf_error ("worker", "%s", error);
+    }
     if (s_prepare_hello (self->state, config) == 0) {
         xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state, NULL };
         self->actor = xinf_actor_new (&spec);
@@ -534,6 +543,7 @@ xinf_worker_destroy (xinf_worker_t **self_p)
         if (xinf_actor_destroy (&self->actor)) {
             xinf_probe_listener_destroy (&self->state->probe_listener);
             xinf_hello_clear (&self->state->hello);
+            xinf_model_dirs_destroy (&self->state->own_dirs);
             free (self->state);
         }
         free (self);

@@ -13,6 +13,7 @@
 #define XINF_WORKER_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_model_dirs.h"
 
 typedef struct {
     const char *endpoint;          //  tcp://SUPERVISOR:9997
@@ -22,6 +23,9 @@ typedef struct {
     int data_port_low, data_port_high;
     int64_t heartbeat_ms;
     int liveness;
+    //  Where LOAD_MODEL may read model files (not owned; must outlive the
+    //  worker); NULL: the current directory.
+    xinf_model_dirs_t *model_dirs;
     zcert_t *cert;                 //  our key pair (not owned; kept while the worker runs), or NULL
     const char *cert_file;         //  its file, for the words on a refusal
     const char *server_key;        //  the supervisor's public key, Z85 (with cert)

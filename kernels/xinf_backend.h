@@ -62,6 +62,15 @@ typedef struct {
 
 typedef struct _xinf_backend_t xinf_backend_t;
 
+//  How RoPE rotates a head: pair i turns by pos x scale x base^(-2i/d) /
+//  factors [i] (d = head_dim; factors NULL: all 1).
+typedef struct {
+    float base;                       //  rope.freq_base
+    float scale;                      //  linear scaling: 1 / rope.scaling.factor, else 1
+    bool neox;                        //  pairs (i, i + d/2), else (2i, 2i + 1)
+    const float *factors;             //  [d / 2]: Llama 3 rope_freqs, or NULL
+} xinf_rope_t;
+
 //  The operations a backend provides. Pointers to activations and KV
 //  memory are the backend's (from alloc); token metadata (the batch) and
 //  small per-model vectors (norm weights, biases) are as the model has them.
@@ -84,9 +93,9 @@ typedef struct {
     void (*add) (xinf_backend_t *self, float *y, const float *x, size_t count);
     void (*add_bias) (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width);
     //  Rotates the heads of each token's row x [i] (n_heads x head_dim) for
-    //  its position; neox: pairs (j, j + d/2), else (2j, 2j + 1).
+    //  its position as 'rope' says.
     void (*rope) (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim,
-                  const int32_t *pos, float freq_base, bool neox);
+                  const int32_t *pos, const xinf_rope_t *rope);
     //  gate = silu (gate) * up.
     void (*silu_mul) (xinf_backend_t *self, float *gate, const float *up, size_t count);
     //  Writes each token's k and v rows [n][kv_dim] into its slot of 'layer'.

@@ -1,29 +1,95 @@
-/*  xinf_dtype: row sizes and names of the weight element types.  */
+/*  xinf_dtype: row sizes, block sizes and names of the weight element
+    types, and their rows as floats.  */
 #include "xinf_dtype.h"
+#include "xinf_quant.h"
+
+typedef struct {
+    const char *name;
+    size_t block_size, block_bytes;
+} s_type_t;
+
+static const s_type_t s_types [XINF_DTYPE_COUNT] = {
+    [XINF_DTYPE_F32] = { "F32", 1, 4 },
+    [XINF_DTYPE_F16] = { "F16", 1, 2 },
+    [XINF_DTYPE_BF16] = { "BF16", 1, 2 },
+    [XINF_DTYPE_Q8_0] = { "Q8_0", XINF_Q8_0_BLOCK_SIZE, XINF_Q8_0_BLOCK_BYTES },
+    [XINF_DTYPE_Q4_0] = { "Q4_0", 32, 18 },
+    [XINF_DTYPE_Q4_1] = { "Q4_1", 32, 20 },
+    [XINF_DTYPE_Q5_0] = { "Q5_0", 32, 22 },
+    [XINF_DTYPE_Q5_1] = { "Q5_1", 32, 24 },
+    [XINF_DTYPE_Q4_K] = { "Q4_K", 256, 144 },
+    [XINF_DTYPE_Q5_K] = { "Q5_K", 256, 176 },
+    [XINF_DTYPE_Q6_K] = { "Q6_K", 256, 210 },
+};
+
+static const s_type_t *
+s_type (xinf_dtype_t dtype)
+{
+    return (unsigned) dtype < XINF_DTYPE_COUNT ? &s_types [dtype] : NULL;
+}
 
 size_t
 xinf_dtype_row_bytes (xinf_dtype_t dtype, size_t cols)
 {
-    switch (dtype) {
-        case XINF_DTYPE_F32: return cols * 4;
-        case XINF_DTYPE_F16: return cols * 2;
-        case XINF_DTYPE_BF16: return cols * 2;
-        case XINF_DTYPE_Q8_0:
-            if (cols % XINF_Q8_0_BLOCK_SIZE)
-                return 0;
-            return cols / XINF_Q8_0_BLOCK_SIZE * XINF_Q8_0_BLOCK_BYTES;
-    }
-    return 0;
+    const s_type_t *type = s_type (dtype);
+    if (!type || cols % type->block_size)
+        return 0;
+    return cols / type->block_size * type->block_bytes;
+}
+
+size_t
+xinf_dtype_block_size (xinf_dtype_t dtype)
+{
+    const s_type_t *type = s_type (dtype);
+    return type ? type->block_size : 0;
+}
+
+size_t
+xinf_dtype_block_bytes (xinf_dtype_t dtype)
+{
+    const s_type_t *type = s_type (dtype);
+    return type ? type->block_bytes : 0;
+}
+
+bool
+xinf_dtype_is_quant (xinf_dtype_t dtype)
+{
+    return dtype >= XINF_DTYPE_Q4_0 && dtype <= XINF_DTYPE_Q6_K;
 }
 
 const char *
 xinf_dtype_name (xinf_dtype_t dtype)
 {
+    const s_type_t *type = s_type (dtype);
+    return type ? type->name : "?";
+}
+
+void
+xinf_dtype_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
+{
+    const uint16_t *halves = row;
+    const uint8_t *blocks = row;
     switch (dtype) {
-        case XINF_DTYPE_F32: return "F32";
-        case XINF_DTYPE_F16: return "F16";
-        case XINF_DTYPE_BF16: return "BF16";
-        case XINF_DTYPE_Q8_0: return "Q8_0";
+        case XINF_DTYPE_F32:
+            memcpy (out, row, cols * sizeof (float));
+            break;
+        case XINF_DTYPE_F16:
+            for (size_t i = 0; i < cols; i++)
+                out [i] = xinf_dtype_fp16_to_f32 (halves [i]);
+            break;
+        case XINF_DTYPE_BF16:
+            for (size_t i = 0; i < cols; i++)
+                out [i] = xinf_dtype_bf16_to_f32 (halves [i]);
+            break;
+        case XINF_DTYPE_Q8_0:
+            for (size_t i = 0; i < cols; i++) {
+                const uint8_t *block = blocks + i / XINF_Q8_0_BLOCK_SIZE * XINF_Q8_0_BLOCK_BYTES;
+                float d = xinf_dtype_fp16_to_f32 ((uint16_t) (block [0] | block [1] << 8));
+                out [i] = d * (float) (int8_t) block [2 + i % XINF_Q8_0_BLOCK_SIZE];
+            }
+            break;
+        default:
+            xinf_quant_to_f32 (dtype, row, cols, out);
+            break;
     }
-    return "?";
 }

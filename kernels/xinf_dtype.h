@@ -6,12 +6,35 @@
     Q8_0: blocks of 32 weights, each { uint16 fp16 scale d; int8 q [32] }
     = 34 bytes; weight = d * q. Rows of Q8_0 hold a multiple of 32 columns.
 
+    The other quantized types, as ggml lays them out (all numbers little
+    endian, "fp16" an IEEE half; xinf_quant.h decodes them):
+    Q4_0  32 weights, 18 bytes { fp16 d; u8 qs [16] }: weight i < 16 is
+          d * ((qs [i] & 15) - 8), weight 16 + i is d * ((qs [i] >> 4) - 8).
+    Q4_1  32 weights, 20 bytes { fp16 d, m; u8 qs [16] }: as Q4_0 without
+          the - 8, then + m.
+    Q5_0  32 weights, 22 bytes { fp16 d; u32 qh; u8 qs [16] }: the nibbles
+          of Q4_0 with bit i of qh as bit 4 of weight i, d * (q - 16).
+    Q5_1  32 weights, 24 bytes { fp16 d, m; u32 qh; u8 qs [16] }: d * q + m.
+    Q4_K  256 weights, 144 bytes { fp16 d, dmin; u8 scales [12]; u8 qs [128] }:
+          8 groups of 32 with 6-bit scales sc and mins m packed in 'scales';
+          weight = d * sc * q - dmin * m, q a nibble (bytes 32 k .. 32 k + 31
+          hold groups 2 k (low nibbles) and 2 k + 1 (high)).
+    Q5_K  256 weights, 176 bytes { fp16 d, dmin; u8 scales [12]; u8 qh [32];
+          u8 qs [128] }: Q4_K with bit 4 of weight l of groups 2 k and
+          2 k + 1 in bits 2 k and 2 k + 1 of qh [l].
+    Q6_K  256 weights, 210 bytes { u8 ql [128]; u8 qh [64]; i8 scales [16];
+          fp16 d }: 16 groups of 16, weight = d * scale * (q - 32), q 6 bits
+          (4 in ql, 2 in qh).
+    Rows of the 32-weight types hold a multiple of 32 columns, rows of the
+    K types a multiple of 256.
+
     Float to 16 bits rounds to nearest even; NaN stays NaN, overflow
     becomes infinity. Pure bit manipulation, the same on every machine.
 */
 #ifndef XINF_DTYPE_H_INCLUDED
 #define XINF_DTYPE_H_INCLUDED
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -20,18 +43,42 @@ typedef enum {
     XINF_DTYPE_F32,
     XINF_DTYPE_F16,
     XINF_DTYPE_BF16,
-    XINF_DTYPE_Q8_0
+    XINF_DTYPE_Q8_0,
+    XINF_DTYPE_Q4_0,
+    XINF_DTYPE_Q4_1,
+    XINF_DTYPE_Q5_0,
+    XINF_DTYPE_Q5_1,
+    XINF_DTYPE_Q4_K,
+    XINF_DTYPE_Q5_K,
+    XINF_DTYPE_Q6_K
 } xinf_dtype_t;
+
+//  Types there are (the enum's values are 0 .. XINF_DTYPE_COUNT - 1).
+#define XINF_DTYPE_COUNT 11
 
 #define XINF_Q8_0_BLOCK_SIZE 32             //  weights a block
 #define XINF_Q8_0_BLOCK_BYTES 34            //  bytes a block
 
-//  Bytes of one row of 'cols' elements; 0 for an unknown type or for Q8_0
-//  when cols is not a multiple of 32.
+//  Bytes of one row of 'cols' elements; 0 for an unknown type or for a
+//  block type when cols is not a multiple of its block.
 size_t xinf_dtype_row_bytes (xinf_dtype_t dtype, size_t cols);
 
-//  "F32", "F16", "BF16", "Q8_0"; "?" for an unknown value.
+//  Weights a block of dtype holds (1 for F32, F16, BF16; 32; 256) and its
+//  bytes (4, 2, 2 for the float types); 0 for an unknown value.
+size_t xinf_dtype_block_size (xinf_dtype_t dtype);
+size_t xinf_dtype_block_bytes (xinf_dtype_t dtype);
+
+//  Whether dtype is one of the quantized block types past Q8_0 (Q4_0 ..
+//  Q6_K: xinf_quant.h).
+bool xinf_dtype_is_quant (xinf_dtype_t dtype);
+
+//  "F32", "F16", "BF16", "Q8_0", "Q4_0", ..., "Q6_K"; "?" for an unknown
+//  value.
 const char *xinf_dtype_name (xinf_dtype_t dtype);
+
+//  out [cols] = one row of dtype as floats, cols a multiple of the block;
+//  exactly the values ggml's dequantizers give (xinf_quant.h).
+void xinf_dtype_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
 
 static inline float
 xinf_dtype_bits_to_f32 (uint32_t bits)

@@ -56,8 +56,14 @@ xinf_ggml_type_size (uint32_t type, uint32_t *block_elements, uint32_t *block_by
 bool
 xinf_ggml_type_supported (uint32_t type)
 {
-    return type == XINF_GGML_F32 || type == XINF_GGML_F16
-        || type == XINF_GGML_Q8_0 || type == XINF_GGML_BF16;
+    switch (type) {
+        case XINF_GGML_F32: case XINF_GGML_F16: case XINF_GGML_BF16: case XINF_GGML_Q8_0:
+        case XINF_GGML_Q4_0: case XINF_GGML_Q4_1: case XINF_GGML_Q5_0: case XINF_GGML_Q5_1:
+        case XINF_GGML_Q4_K: case XINF_GGML_Q5_K: case XINF_GGML_Q6_K:
+            return true;
+        default:
+            return false;
+    }
 }
 
 static const char *s_value_types [] = {
@@ -72,6 +78,10 @@ xinf_gguf_type_name (xinf_gguf_type_t type)
 
 //  ---- open and destroy --------------------------------------------------------------
 
+static int
+s_error (xinf_gguf_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
 static xinf_gguf_t *
 s_new (const void *data, size_t size, const char *name)
 {
@@ -80,6 +90,8 @@ s_new (const void *data, size_t size, const char *name)
         return NULL;
     self->base = data;
     self->size = size;
+    self->fd = -1;
+    self->loaded = size;
     self->name = strdup (name ? name : "(buffer)");
     if (!self->name)
         free (self), self = NULL;
@@ -109,10 +121,51 @@ xinf_gguf_open_buffer (const void *data, size_t size, const char *name, char *er
     return s_finish_open (self, error, error_size);
 }
 
+//  Reads 'bytes' bytes of the file at 'offset' into 'into'; 0, or -1 with
+//  the reason in self->error.
+static int
+s_pread (xinf_gguf_t *self, void *into, uint64_t bytes, uint64_t offset)
+{
+    uint64_t done = 0;
+    while (done < bytes) {
+        size_t chunk = bytes - done < (1u << 30) ? (size_t) (bytes - done) : (1u << 30);
+        ssize_t got = pread (self->fd, (char *) into + done, chunk, (off_t) (offset + done));
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return s_error (self, "cannot read %llu bytes at offset %llu: %s", (unsigned long long) (bytes - done),
+                            (unsigned long long) (offset + done),
+                            got < 0 ? strerror (errno) : "the file is shorter than when it was opened "
+                                                          "(truncated or replaced while loading)");
+        done += (uint64_t) got;
+    }
+    return 0;
+}
+
+int
+xinf_gguf_fill (xinf_gguf_t *self, uint64_t end)
+{
+    if (self->fd < 0 || end <= self->loaded)
+        return 0;
+    if (end > self->size)
+        return s_error (self, "offset %llu is past the end of the file (%llu bytes)", (unsigned long long) end,
+                        (unsigned long long) self->size);
+    //  Read ahead (doubling) so that a header costs few system calls
+    uint64_t target = self->loaded * 2 > end ? self->loaded * 2 : end;
+    target = target < (1u << 16) ? (1u << 16) : target;
+    target = target > self->size ? self->size : target;
+    if (s_pread (self, (uint8_t *) self->mapping + self->loaded, target - self->loaded, self->loaded))
+        return -1;
+    self->loaded = target;
+    return 0;
+}
+
 xinf_gguf_t *
 xinf_gguf_open (const char *path, char *error, size_t error_size)
 {
-    int handle = open (path, O_RDONLY | O_CLOEXEC);
+    //  Non-blocking, so that opening a FIFO or a device cannot hang; only
+    //  regular files are read.
+    int handle = open (path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     struct stat info;
     const char *problem = NULL;
     if (handle < 0 || fstat (handle, &info) < 0)
@@ -123,21 +176,78 @@ xinf_gguf_open (const char *path, char *error, size_t error_size)
     else
     if (info.st_size == 0)
         problem = "the file is empty";
-    void *mapping = MAP_FAILED;
-    if (!problem && (mapping = mmap (NULL, (size_t) info.st_size, PROT_READ, MAP_PRIVATE, handle, 0)) == MAP_FAILED)
+    else
+    if ((uint64_t) info.st_size > SIZE_MAX / 2)
+        problem = "the file is too large";
+    //  The image: anonymous memory the size of the file, filled from the
+    //  file with pread as the header is parsed and as the model's tensors
+    //  are read; pages never read cost nothing.
+    void *image = MAP_FAILED;
+    if (!problem && (image = mmap (NULL, (size_t) info.st_size, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)
         problem = strerror (errno);
-    if (handle >= 0)
-        close (handle);
-    xinf_gguf_t *self = problem ? NULL : s_new (mapping, (size_t) info.st_size, path);
+    xinf_gguf_t *self = problem ? NULL : s_new (image, (size_t) info.st_size, path);
     if (!self) {
-        if (mapping != MAP_FAILED)
-            munmap (mapping, (size_t) info.st_size);
+        if (image != MAP_FAILED)
+            munmap (image, (size_t) info.st_size);
+        if (handle >= 0)
+            close (handle);
         if (error && error_size)
             snprintf (error, error_size, "%s: %s", path, problem ? problem : "out of memory");
         return NULL;
     }
-    self->mapping = mapping;
+    self->mapping = image;
+    self->fd = handle;
+    self->loaded = 0;
     return s_finish_open (self, error, error_size);
+}
+
+//  Faults in the whole pages of [at, at + bytes) at once (one system call
+//  instead of one fault a page); a hint, ignored where unsupported.
+static void
+s_prefault (void *at, size_t bytes)
+{
+#ifdef MADV_POPULATE_WRITE
+    uintptr_t page = (uintptr_t) sysconf (_SC_PAGESIZE);
+    uintptr_t start = ((uintptr_t) at + page - 1) & ~(page - 1), end = ((uintptr_t) at + bytes) & ~(page - 1);
+    if (end > start)
+        madvise ((void *) start, end - start, MADV_POPULATE_WRITE);
+#else
+    (void) at, (void) bytes;
+#endif
+}
+
+int
+xinf_gguf_read (xinf_gguf_t *self, const void *at, size_t bytes, void *into)
+{
+    const uint8_t *start = at;
+    if (start < self->base || (uint64_t) (start - self->base) > self->size
+    ||  bytes > self->size - (uint64_t) (start - self->base))
+        return s_error (self, "%s: a read of %zu bytes outside the file", self->name, bytes);
+    uint64_t offset = (uint64_t) (start - self->base);
+    if (self->fd < 0 || offset + bytes <= self->loaded) {
+        if (into != at)
+            memmove (into, at, bytes);
+        return 0;
+    }
+    s_prefault (into, bytes);
+    if (s_pread (self, into, bytes, offset)) {
+        char reason [sizeof self->error];
+        snprintf (reason, sizeof reason, "%s", self->error);
+        return s_error (self, "%s: %s", self->name, reason);
+    }
+    return 0;
+}
+
+int
+xinf_gguf_load_tensors (xinf_gguf_t *self)
+{
+    for (size_t index = 0; index < self->tensor_count; index++) {
+        const xinf_gguf_tensor_t *tensor = &self->tensors [index];
+        if (xinf_gguf_read (self, tensor->data, (size_t) tensor->size, (void *) tensor->data))
+            return -1;
+    }
+    return 0;
 }
 
 void
@@ -148,6 +258,8 @@ xinf_gguf_destroy (xinf_gguf_t **self_p)
     xinf_gguf_t *self = *self_p;
     if (self->mapping)
         munmap (self->mapping, (size_t) self->size);
+    if (self->fd >= 0)
+        close (self->fd);
     free (self->name);
     free (self->kvs);
     free (self->strings);
@@ -169,10 +281,6 @@ uint64_t xinf_gguf_data_offset (xinf_gguf_t *self) { return self->data_offset; }
 const char *xinf_gguf_error (xinf_gguf_t *self) { return self->error; }
 size_t xinf_gguf_kv_count (xinf_gguf_t *self) { return self->kv_count; }
 size_t xinf_gguf_tensor_count (xinf_gguf_t *self) { return self->tensor_count; }
-
-static int
-s_error (xinf_gguf_t *self, const char *format, ...)
-    __attribute__ ((format (printf, 2, 3)));
 
 static int
 s_error (xinf_gguf_t *self, const char *format, ...)
@@ -443,7 +551,7 @@ xinf_gguf_tensor_data_size (xinf_gguf_t *self, const xinf_gguf_tensor_t *tensor)
 {
     if (!xinf_ggml_type_supported (tensor->type))
         return s_error (self, "tensor '%s' has type %s (ggml type %u), which xinf does not support "
-                        "(it reads F32, F16, BF16 and Q8_0)", tensor->name,
+                        "(it reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K)", tensor->name,
                         xinf_ggml_type_name (tensor->type), tensor->type);
     return (int64_t) tensor->size;
 }

@@ -1,8 +1,13 @@
-/*  xinf_gguf: a memory-mapped reader for GGUF files (versions 2 and 3).
+/*  xinf_gguf: a reader for GGUF files (versions 2 and 3).
 
-    Opening a file maps it read-only and walks the header once: the
+    Opening a file (only a regular file, opened non-blocking so that a FIFO
+    or a device cannot hang the caller) reserves an image of it in
+    anonymous memory and reads (pread) and walks the header once: the
     metadata (every value type, arrays included), the tensor infos and the
-    alignment. Every offset, size, count and string length is checked
+    alignment. Tensor data is read into the image only when asked
+    (xinf_gguf_read, xinf_gguf_load_tensors): the file is never mapped, so
+    a file truncated or replaced while in use gives a read error, never a
+    SIGBUS, and a shard reads only its own bytes. Every offset, size, count and string length is checked
     against the file size before use; a truncated or corrupt file gives
     NULL and an error naming what is wrong and where, never a crash, and no
     allocation is ever sized by a declared count the file cannot back.
@@ -16,10 +21,10 @@
             xinf_error ("model", "%s", xinf_gguf_error (gguf));
 
     Strings (keys, values, tensor names) are copied out NUL-terminated;
-    numeric array data and tensor data point into the mapping. Lookups are
-    read-only and may run on many threads; the getters that fail record
-    their reason in xinf_gguf_error (), which is per object, not per thread.
-    The file must not be truncated by someone else while it is mapped.
+    numeric array data and tensor data point into the image (tensor data
+    holds the file's bytes once read). Lookups are read-only and may run on
+    many threads; the getters that fail record their reason in
+    xinf_gguf_error (), which is per object, not per thread.
 */
 #ifndef XINF_GGUF_H_INCLUDED
 #define XINF_GGUF_H_INCLUDED
@@ -47,11 +52,18 @@ typedef enum {
 
 //  Tensor (ggml) types xinf computes with. The reader knows the sizes of
 //  every standard ggml type so it can bound-check any file; asking for the
-//  data of a type outside these four is an error naming the type.
+//  data of a type outside these is an error naming the type.
 typedef enum {
     XINF_GGML_F32 = 0,
     XINF_GGML_F16 = 1,
+    XINF_GGML_Q4_0 = 2,
+    XINF_GGML_Q4_1 = 3,
+    XINF_GGML_Q5_0 = 6,
+    XINF_GGML_Q5_1 = 7,
     XINF_GGML_Q8_0 = 8,
+    XINF_GGML_Q4_K = 12,
+    XINF_GGML_Q5_K = 13,
+    XINF_GGML_Q6_K = 14,
     XINF_GGML_BF16 = 30
 } xinf_ggml_type_t;
 
@@ -67,14 +79,23 @@ typedef struct {
     uint64_t n_elements;
     uint64_t offset;                    //  from the start of the data section
     uint64_t size;                      //  bytes (for every known ggml type)
-    const void *data;                   //  in the mapping, aligned to the file's alignment
+    const void *data;                   //  in the image, aligned to the file's alignment (read: xinf_gguf_read)
 } xinf_gguf_tensor_t;
 
 typedef struct _xinf_gguf_t xinf_gguf_t;
 
-//  Maps and checks a file. On failure returns NULL and writes the reason
+//  Opens and checks a file. On failure returns NULL and writes the reason
 //  (which names the path) into 'error' when it is not NULL.
 xinf_gguf_t *xinf_gguf_open (const char *path, char *error, size_t error_size);
+
+//  Reads the file's bytes that belong at 'at' (a pointer into the image:
+//  tensor data) into 'into', which may be 'at' itself. 0, or -1 with the
+//  reason (naming the file) in xinf_gguf_error (): outside the file, or
+//  the file is shorter now than when it was opened.
+int xinf_gguf_read (xinf_gguf_t *self, const void *at, size_t bytes, void *into);
+//  Reads every tensor's data into the image (tools and tests; a model
+//  reads only what it uses). 0 or -1 as xinf_gguf_read.
+int xinf_gguf_load_tensors (xinf_gguf_t *self);
 
 //  Reads a GGUF image already in memory; the bytes must outlive the object
 //  and are not copied. 'name' stands for the path in messages.

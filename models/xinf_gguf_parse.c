@@ -51,11 +51,18 @@ s_left (s_parser_t *self)
     return self->gguf->size - self->pos;
 }
 
+//  The next 'bytes' bytes (within the file) into the image.
+static int
+s_load (s_parser_t *self, uint64_t bytes)
+{
+    return xinf_gguf_fill (self->gguf, self->pos + bytes) ? s_fail (self, "%s", self->gguf->error) : 0;
+}
+
 static int
 s_need (s_parser_t *self, uint64_t bytes, const char *what)
 {
     if (bytes <= s_left (self))
-        return 0;
+        return s_load (self, bytes);
     return s_fail (self, "truncated: %s%s%s needs %llu bytes at offset %llu, the file has %llu",
                    what, *self->context ? " of " : "", self->context, (unsigned long long) bytes,
                    (unsigned long long) self->pos, (unsigned long long) self->gguf->size);
@@ -109,6 +116,8 @@ s_read_string (s_parser_t *self, const char *what, size_t *string_index)
         return s_fail (self, "%s%s%s at offset %llu declares %llu bytes, only %llu are left in the file",
                        what, *self->context ? " of " : "", self->context, (unsigned long long) start,
                        (unsigned long long) length, (unsigned long long) s_left (self));
+    if (s_load (self, length))
+        return -1;
     while (gguf->arena_size + length + 1 > gguf->arena_capacity) {
         size_t wanted = gguf->arena_capacity ? gguf->arena_capacity * 2 : 4096;
         char *grown = realloc (gguf->arena, wanted);
@@ -202,6 +211,8 @@ s_read_array (s_parser_t *self, xinf_gguf_kv_t *kv)
                        (unsigned long long) (self->pos - 8), (unsigned long long) s_left (self),
                        (unsigned long long) (s_left (self) / element_size));
     if (element_type != XINF_GGUF_STRING) {
+        if (s_load (self, kv->count * element_size))
+            return -1;
         kv->position = self->pos;
         if (element_type == XINF_GGUF_BOOL)
             for (uint64_t index = 0; index < kv->count; index++)

@@ -35,7 +35,9 @@ typedef struct {
 struct _xinf_gguf_t {
     const uint8_t *base;
     uint64_t size;
-    void *mapping;                      //  NULL for buffers
+    void *mapping;                      //  the file's image (anonymous memory), NULL for buffers
+    int fd;                             //  the file, -1 for buffers
+    uint64_t loaded;                    //  bytes of the image read from the file so far (from 0)
     char *name;
     uint32_t version;
     uint64_t alignment;
@@ -57,6 +59,11 @@ struct _xinf_gguf_t {
 //  Parses self->base / self->size into self; 0 or -1 with the reason
 //  (prefixed by self->name) in 'error'.
 int xinf_gguf_parse (xinf_gguf_t *self, char *error, size_t error_size);
+
+//  Makes bytes 0 .. end - 1 of the image hold the file's bytes (reading
+//  more of the file into the image as needed; nothing for buffers). 0, or
+//  -1 with the reason in self->error.
+int xinf_gguf_fill (xinf_gguf_t *self, uint64_t end);
 
 //  Bytes of one value of a scalar type (0 for string and array).
 extern const uint8_t xinf_gguf_value_sizes [13];

@@ -1,5 +1,6 @@
 /*  xinf_model: GGUF file -> transformer views (of one shard) + tokenizer.  */
 #include "xinf_model.h"
+#include "xinf_arch.h"
 #include "xinf_gguf.h"
 #include "xinf_shard.h"
 #include "xinf_slices.h"
@@ -15,14 +16,22 @@ struct _xinf_model_t {
     xinf_transformer_t transformer;
     xinf_tokenizer_t *tokenizer;
     xinf_model_info_t info;
+    float *rope_factors;              //  computed llama3 factors, or NULL
 };
 
 typedef struct {
     xinf_model_t *self;
+    const char *path;
+    const xinf_arch_t *arch;
     char *error;
     size_t error_size;
     bool failed;
 } s_loader_t;
+
+//  Records the first failure, prefixed with the file's path.
+static void
+s_fail (s_loader_t *loader, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
 
 static void
 s_fail (s_loader_t *loader, const char *format, ...)
@@ -30,37 +39,52 @@ s_fail (s_loader_t *loader, const char *format, ...)
     if (loader->failed)
         return;
     loader->failed = true;
+    char message [512];
     va_list args;
     va_start (args, format);
-    vsnprintf (loader->error, loader->error_size, format, args);
+    vsnprintf (message, sizeof message, format, args);
     va_end (args);
+    snprintf (loader->error, loader->error_size, "%s: %s", loader->path, message);
 }
 
+//  A hyperparameter within its range (xinf_arch.h), or 'fallback' when the
+//  file does not give it and it is not required.
 static uint64_t
-s_hparam (s_loader_t *loader, const char *key_suffix, bool required, uint64_t fallback)
+s_hparam (s_loader_t *loader, xinf_hparam_t which, uint64_t fallback)
 {
+    const xinf_hparam_spec_t *spec = xinf_arch_hparam (which);
     char key [128];
-    snprintf (key, sizeof key, "%s.%s", loader->self->info.arch, key_suffix);
+    snprintf (key, sizeof key, "%s.%s", loader->arch->name, spec->suffix);
     uint64_t value = fallback;
-    if (xinf_gguf_has (loader->self->gguf, key)) {
-        if (xinf_gguf_get_uint (loader->self->gguf, key, &value))
-            s_fail (loader, "%s", xinf_gguf_error (loader->self->gguf));
+    if (!xinf_gguf_has (loader->self->gguf, key)) {
+        if (spec->required)
+            s_fail (loader, "metadata key '%s' is missing", key);
     }
     else
-    if (required)
-        s_fail (loader, "metadata key '%s' is missing", key);
-    return value;
+    if (xinf_gguf_get_uint (loader->self->gguf, key, &value))
+        s_fail (loader, "metadata key '%s': %s", key, xinf_gguf_error (loader->self->gguf));
+    else
+    if (value < spec->min || value > spec->max)
+        s_fail (loader, "metadata key '%s' is %llu, outside %llu..%llu", key, (unsigned long long) value,
+                (unsigned long long) spec->min, (unsigned long long) spec->max);
+    return loader->failed ? 0 : value;
 }
 
+//  A real-valued hyperparameter within [min, max].
 static double
-s_hparam_float (s_loader_t *loader, const char *key_suffix, double fallback)
+s_hparam_float (s_loader_t *loader, const char *key_suffix, double fallback, double min, double max)
 {
     char key [128];
-    snprintf (key, sizeof key, "%s.%s", loader->self->info.arch, key_suffix);
+    snprintf (key, sizeof key, "%s.%s", loader->arch->name, key_suffix);
     double value = fallback;
-    if (xinf_gguf_has (loader->self->gguf, key) && xinf_gguf_get_float (loader->self->gguf, key, &value))
-        s_fail (loader, "%s", xinf_gguf_error (loader->self->gguf));
-    return value;
+    if (!xinf_gguf_has (loader->self->gguf, key))
+        return value;
+    if (xinf_gguf_get_float (loader->self->gguf, key, &value))
+        s_fail (loader, "metadata key '%s': %s", key, xinf_gguf_error (loader->self->gguf));
+    else
+    if (!(value >= min && value <= max))
+        s_fail (loader, "metadata key '%s' is %g, outside %g..%g", key, value, min, max);
+    return loader->failed ? fallback : value;
 }
 
 static bool
@@ -71,6 +95,13 @@ s_dtype (uint32_t ggml_type, xinf_dtype_t *dtype)
         case XINF_GGML_F16:  *dtype = XINF_DTYPE_F16; return true;
         case XINF_GGML_BF16: *dtype = XINF_DTYPE_BF16; return true;
         case XINF_GGML_Q8_0: *dtype = XINF_DTYPE_Q8_0; return true;
+        case XINF_GGML_Q4_0: *dtype = XINF_DTYPE_Q4_0; return true;
+        case XINF_GGML_Q4_1: *dtype = XINF_DTYPE_Q4_1; return true;
+        case XINF_GGML_Q5_0: *dtype = XINF_DTYPE_Q5_0; return true;
+        case XINF_GGML_Q5_1: *dtype = XINF_DTYPE_Q5_1; return true;
+        case XINF_GGML_Q4_K: *dtype = XINF_DTYPE_Q4_K; return true;
+        case XINF_GGML_Q5_K: *dtype = XINF_DTYPE_Q5_K; return true;
+        case XINF_GGML_Q6_K: *dtype = XINF_DTYPE_Q6_K; return true;
         default:             return false;
     }
 }
@@ -92,7 +123,7 @@ s_matrix (s_loader_t *loader, const char *name, size_t rows, size_t cols, bool o
     }
     if (!s_dtype (tensor->type, &matrix.dtype)) {
         const char *type = xinf_ggml_type_name (tensor->type);
-        s_fail (loader, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, BF16, Q8_0)",
+        s_fail (loader, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
                 name, type ? type : "unknown");
         return matrix;
     }
@@ -116,31 +147,52 @@ s_vector (s_loader_t *loader, const char *name, size_t length, bool optional)
     return tensor && !loader->failed ? (const float *) tensor->data : NULL;
 }
 
-//  Loads the layer's tensors with the whole model's shapes, then cuts them
-//  down to the shard.
+//  A tensor extent resolved against the hyperparameters.
+static size_t
+s_extent (const xinf_transformer_t *t, xinf_extent_t extent)
+{
+    switch (extent) {
+        case XINF_EXT_DIM:  return t->dim;
+        case XINF_EXT_Q:    return t->n_heads * t->head_dim;
+        case XINF_EXT_KV:   return t->n_kv_heads * t->head_dim;
+        case XINF_EXT_FFN:  return t->ffn;
+        case XINF_EXT_HEAD: return t->head_dim;
+        default:            return 0;
+    }
+}
+
+//  Loads the layer's tensors the architecture has (xinf_arch.h) with the
+//  whole model's shapes, then cuts them down to the shard.
 static void
 s_load_layer (s_loader_t *loader, size_t index, xinf_layer_t *layer)
 {
     const xinf_transformer_t *t = &loader->self->transformer;
-    size_t kv_dim = t->n_kv_heads * t->head_dim;
-    bool qwen2 = strcmp (loader->self->info.arch, "qwen2") == 0;
-    char name [96];
-#define TENSOR(suffix) (snprintf (name, sizeof name, "blk.%zu.%s", index, suffix), name)
-    layer->attn_norm = s_vector (loader, TENSOR ("attn_norm.weight"), t->dim, false);
-    layer->q = s_matrix (loader, TENSOR ("attn_q.weight"), t->dim, t->dim, false);
-    layer->k = s_matrix (loader, TENSOR ("attn_k.weight"), kv_dim, t->dim, false);
-    layer->v = s_matrix (loader, TENSOR ("attn_v.weight"), kv_dim, t->dim, false);
-    layer->o = s_matrix (loader, TENSOR ("attn_output.weight"), t->dim, t->dim, false);
-    layer->q_bias = s_vector (loader, TENSOR ("attn_q.bias"), t->dim, !qwen2);
-    layer->k_bias = s_vector (loader, TENSOR ("attn_k.bias"), kv_dim, !qwen2);
-    layer->v_bias = s_vector (loader, TENSOR ("attn_v.bias"), kv_dim, !qwen2);
-    layer->ffn_norm = s_vector (loader, TENSOR ("ffn_norm.weight"), t->dim, false);
-    layer->gate = s_matrix (loader, TENSOR ("ffn_gate.weight"), t->ffn, t->dim, false);
-    layer->up = s_matrix (loader, TENSOR ("ffn_up.weight"), t->ffn, t->dim, false);
-    layer->down = s_matrix (loader, TENSOR ("ffn_down.weight"), t->dim, t->ffn, false);
-#undef TENSOR
-    if (!loader->failed && xinf_shard_layer (t, index, layer, loader->self->slices, loader->error, loader->error_size))
-        loader->failed = true;
+    xinf_matrix_t *matrices [XINF_LT_COUNT] = {
+        [XINF_LT_Q] = &layer->q, [XINF_LT_K] = &layer->k, [XINF_LT_V] = &layer->v, [XINF_LT_O] = &layer->o,
+        [XINF_LT_GATE] = &layer->gate, [XINF_LT_UP] = &layer->up, [XINF_LT_DOWN] = &layer->down };
+    const float **vectors [XINF_LT_COUNT] = {
+        [XINF_LT_ATTN_NORM] = &layer->attn_norm, [XINF_LT_FFN_NORM] = &layer->ffn_norm,
+        [XINF_LT_Q_BIAS] = &layer->q_bias, [XINF_LT_K_BIAS] = &layer->k_bias, [XINF_LT_V_BIAS] = &layer->v_bias,
+        [XINF_LT_Q_NORM] = &layer->q_norm, [XINF_LT_K_NORM] = &layer->k_norm };
+    for (int which = 0; which < XINF_LT_COUNT; which++) {
+        xinf_presence_t presence = loader->arch->tensors [which];
+        const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
+        if (presence == XINF_UNUSED)
+            continue;
+        char name [96];
+        snprintf (name, sizeof name, "blk.%zu.%s", index, spec->suffix);
+        if (matrices [which])
+            *matrices [which] = s_matrix (loader, name, s_extent (t, spec->rows), s_extent (t, spec->cols),
+                                          presence == XINF_OPTIONAL);
+        else
+            *vectors [which] = s_vector (loader, name, s_extent (t, spec->rows), presence == XINF_OPTIONAL);
+    }
+    int biases = !!layer->q_bias + !!layer->k_bias + !!layer->v_bias;
+    if (biases == 1 || biases == 2)
+        s_fail (loader, "blk.%zu: attn_q.bias, attn_k.bias and attn_v.bias must come together", index);
+    char reason [256];
+    if (!loader->failed && xinf_shard_layer (t, index, layer, loader->self->slices, reason, sizeof reason))
+        s_fail (loader, "%s", reason);
 }
 
 //  32 when some ffn_down is Q8_0 (its split must keep blocks whole), else 1.
@@ -163,9 +215,9 @@ static void
 s_plan_shard (s_loader_t *loader, int rank, int n_ranks)
 {
     xinf_transformer_t *t = &loader->self->transformer;
-    if (xinf_shard_plan (&t->shard, t, (size_t) rank, (size_t) n_ranks, s_ffn_unit (loader),
-                         loader->error, loader->error_size))
-        loader->failed = true;
+    char reason [256];
+    if (xinf_shard_plan (&t->shard, t, (size_t) rank, (size_t) n_ranks, s_ffn_unit (loader), reason, sizeof reason))
+        s_fail (loader, "%s", reason);
 }
 
 //  A replicated tensor: all of its bytes are this shard's.
@@ -182,42 +234,121 @@ s_matrix_bytes (const xinf_matrix_t *matrix)
     return matrix->rows * xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
 }
 
+//  rope_freqs.weight, read now into memory the model owns, or NULL.
+static float *
+s_rope_freqs (s_loader_t *loader)
+{
+    xinf_model_t *self = loader->self;
+    size_t count = self->transformer.head_dim / 2;
+    const float *tensor = s_vector (loader, "rope_freqs.weight", count, true);
+    if (!tensor)
+        return NULL;
+    s_replicate (loader, tensor, count * sizeof (float));       //  part of every shard's bytes
+    if (!(self->rope_factors = malloc (count * sizeof (float))))
+        s_fail (loader, "out of memory");
+    else
+    if (xinf_gguf_read (self->gguf, tensor, count * sizeof (float), self->rope_factors))
+        s_fail (loader, "%s", xinf_gguf_error (self->gguf));
+    return self->rope_factors;
+}
+
+//  RoPE: the layout of the architecture, rope.freq_base, and for llama the
+//  scaling (rope.scaling.type none, linear or llama3; rope_freqs.weight,
+//  which wins over computed factors as in llama.cpp).
+static void
+s_load_rope (s_loader_t *loader)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    t->rope = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base", 10000.0, 1.0, 1e12), 1.0f,
+                              loader->arch->rope_neox, NULL };
+    if (!loader->arch->rope_scaling || loader->failed)
+        return;
+    char key [128];
+    snprintf (key, sizeof key, "%s.rope.scaling.type", loader->arch->name);
+    const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key) : "linear";
+    double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 0.0, 1024.0);
+    factor = factor < 1.0 ? 1.0 : factor;          //  0 (and below 1) means none, as in llama.cpp
+    if (!type)
+        s_fail (loader, "metadata key '%s' is not a string", key);
+    else
+    if (strcmp (type, "linear") == 0)
+        t->rope.scale = (float) (1.0 / factor);
+    else
+    if (strcmp (type, "llama3") == 0 && !xinf_gguf_find_tensor (self->gguf, "rope_freqs.weight")) {
+        double low = s_hparam_float (loader, "rope.scaling.low_freq_factor", 1.0, 1e-3, 1e3);
+        double high = s_hparam_float (loader, "rope.scaling.high_freq_factor", 4.0, 1e-3, 1e3);
+        double original = s_hparam_float (loader, "rope.scaling.original_context_length", 8192.0, 1.0, 1 << 24);
+        self->rope_factors = calloc (t->head_dim / 2, sizeof (float));
+        if (!loader->failed && !self->rope_factors)
+            s_fail (loader, "out of memory");
+        else
+        if (!loader->failed && xinf_arch_llama3_factors (self->rope_factors, t->head_dim, t->rope.base, factor, low,
+                                                         high, original))
+            s_fail (loader, "llama3 RoPE scaling: factor %g, low_freq_factor %g, high_freq_factor %g, "
+                    "original_context_length %g make no sense", factor, low, high, original);
+        t->rope.factors = self->rope_factors;
+    }
+    else
+    if (strcmp (type, "none") && strcmp (type, "llama3"))
+        s_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear and llama3 RoPE scaling", key, type);
+    if (!t->rope.factors)
+        t->rope.factors = s_rope_freqs (loader);
+    for (size_t i = 0; t->rope.factors && i < t->head_dim / 2 && !loader->failed; i++)
+        if (!(t->rope.factors [i] >= 1e-3f && t->rope.factors [i] <= 1e6f))
+            s_fail (loader, "rope_freqs.weight [%zu] is %g, outside 0.001..1e6", i, (double) t->rope.factors [i]);
+}
+
+//  Every hyperparameter in its range, and consistent with the others.
 static void
 s_load_hparams (s_loader_t *loader)
 {
     xinf_model_t *self = loader->self;
     const char *arch = xinf_gguf_get_str (self->gguf, "general.architecture");
     if (!arch) {
-        s_fail (loader, "metadata key 'general.architecture' is missing");
+        s_fail (loader, "metadata key 'general.architecture' is missing or not a string");
         return;
     }
-    if (strcmp (arch, "llama") && strcmp (arch, "qwen2")) {
-        s_fail (loader, "architecture '%.64s' is not supported (xinf runs llama and qwen2)", arch);
+    if (!(loader->arch = xinf_arch_find (arch))) {
+        s_fail (loader, "architecture '%.64s' is not supported (xinf runs %s)", arch, xinf_arch_names ());
         return;
     }
     snprintf (self->info.arch, sizeof self->info.arch, "%s", arch);
     const char *name = xinf_gguf_get_str (self->gguf, "general.name");
     snprintf (self->info.name, sizeof self->info.name, "%s", name ? name : "");
     xinf_transformer_t *t = &self->transformer;
-    t->dim = s_hparam (loader, "embedding_length", true, 0);
-    t->n_layers = s_hparam (loader, "block_count", true, 0);
-    t->ffn = s_hparam (loader, "feed_forward_length", true, 0);
-    t->n_heads = s_hparam (loader, "attention.head_count", true, 0);
-    t->n_kv_heads = s_hparam (loader, "attention.head_count_kv", false, t->n_heads);
-    t->context = s_hparam (loader, "context_length", true, 0);
-    bool qwen2 = strcmp (arch, "qwen2") == 0;
-    t->rms_eps = (float) s_hparam_float (loader, "attention.layer_norm_rms_epsilon", qwen2 ? 1e-6 : 1e-5);
-    t->rope_base = (float) s_hparam_float (loader, "rope.freq_base", 10000.0);
-    t->rope_neox = qwen2;
+    t->dim = s_hparam (loader, XINF_HP_DIM, 0);
+    t->n_layers = s_hparam (loader, XINF_HP_LAYERS, 0);
+    t->ffn = s_hparam (loader, XINF_HP_FFN, 0);
+    t->n_heads = s_hparam (loader, XINF_HP_HEADS, 0);
+    t->n_kv_heads = s_hparam (loader, XINF_HP_KV_HEADS, t->n_heads);
+    t->context = s_hparam (loader, XINF_HP_CONTEXT, 0);
+    t->rms_eps = (float) s_hparam_float (loader, "attention.layer_norm_rms_epsilon", loader->arch->rms_eps, 1e-12, 0.1);
     if (loader->failed)
         return;
-    if (!t->n_heads || t->dim % t->n_heads || t->n_layers > 4096 || t->dim > (1 << 20) || t->ffn > (1 << 22)
-    ||  !t->n_kv_heads || t->n_heads % t->n_kv_heads || t->context > (1 << 24)) {
-        s_fail (loader, "implausible hyperparameters: dim %zu, layers %zu, heads %zu, kv heads %zu, ffn %zu, context %zu",
-                t->dim, t->n_layers, t->n_heads, t->n_kv_heads, t->ffn, t->context);
+    if (t->n_heads % t->n_kv_heads) {
+        s_fail (loader, "%s.attention.head_count %zu is not a multiple of head_count_kv %zu", arch, t->n_heads,
+                t->n_kv_heads);
         return;
     }
-    t->head_dim = s_hparam (loader, "attention.key_length", false, t->dim / t->n_heads);
+    size_t fallback = t->dim % t->n_heads ? 0 : t->dim / t->n_heads;
+    t->head_dim = s_hparam (loader, XINF_HP_KEY_LENGTH, fallback);
+    size_t value_length = s_hparam (loader, XINF_HP_VALUE_LENGTH, t->head_dim);
+    size_t rope_dims = s_hparam (loader, XINF_HP_ROPE_DIMS, t->head_dim);
+    if (loader->failed)
+        return;
+    if (t->head_dim < 2 || t->head_dim % 2)
+        s_fail (loader, "the head dimension is %zu (%s.attention.key_length, or embedding_length %zu / head_count "
+                "%zu): it must be even", t->head_dim, arch, t->dim, t->n_heads);
+    else
+    if (value_length != t->head_dim)
+        s_fail (loader, "%s.attention.value_length %zu differs from the key length %zu: xinf needs them equal",
+                arch, value_length, t->head_dim);
+    else
+    if (rope_dims != t->head_dim)
+        s_fail (loader, "%s.rope.dimension_count %zu differs from the head dimension %zu: xinf rotates whole heads",
+                arch, rope_dims, t->head_dim);
+    s_load_rope (loader);
 }
 
 static void
@@ -231,6 +362,10 @@ s_load_tensors (s_loader_t *loader)
         return;
     }
     t->vocab = embed->ne [1];
+    if (t->vocab < 1 || t->vocab > (1u << 24)) {
+        s_fail (loader, "tensor 'token_embd.weight' has %zu rows: a vocabulary must have 1..16777216 tokens", t->vocab);
+        return;
+    }
     t->embed = s_matrix (loader, "token_embd.weight", t->vocab, t->dim, false);
     t->output_norm = s_vector (loader, "output_norm.weight", t->dim, false);
     t->output = s_matrix (loader, "output.weight", t->vocab, t->dim, true);
@@ -246,15 +381,17 @@ s_load_tensors (s_loader_t *loader)
         s_fail (loader, "out of memory");
     for (size_t index = 0; index < t->n_layers && !loader->failed; index++)
         s_load_layer (loader, index, &t->layers [index]);
-    if (!loader->failed && xinf_transformer_validate (t, loader->error, loader->error_size))
-        loader->failed = true;
+    char reason [256];
+    if (!loader->failed && xinf_transformer_validate (t, reason, sizeof reason))
+        s_fail (loader, "%s", reason);
     if (!loader->failed) {
         const char *type = xinf_ggml_type_name (xinf_gguf_find_tensor (self->gguf, "blk.0.attn_q.weight")->type);
         snprintf (self->info.weight_type, sizeof self->info.weight_type, "%s", type ? type : "?");
     }
 }
 
-//  Pointers and lengths of a string array (caller frees both).
+//  Pointers and lengths of a string array (caller frees both); NULL when
+//  the key is absent, or on failure (recorded, naming the key).
 static const char **
 s_strings (s_loader_t *loader, const char *key, size_t *count, size_t **lengths)
 {
@@ -263,17 +400,31 @@ s_strings (s_loader_t *loader, const char *key, size_t *count, size_t **lengths)
     uint64_t n;
     *count = 0;
     *lengths = NULL;
-    if (xinf_gguf_get_array (gguf, key, &type, &n) || type != XINF_GGUF_STRING)
+    if (!xinf_gguf_has (gguf, key))
         return NULL;
+    if (xinf_gguf_get_array (gguf, key, &type, &n) || type != XINF_GGUF_STRING) {
+        s_fail (loader, "metadata key '%s' is not an array of strings", key);
+        return NULL;
+    }
     int64_t index = xinf_gguf_find_key (gguf, key);
     const char **strings = calloc (n ? n : 1, sizeof (char *));
     *lengths = calloc (n ? n : 1, sizeof (size_t));
-    for (uint64_t at = 0; at < n; at++)
-        strings [at] = xinf_gguf_array_str (gguf, (size_t) index, at, &(*lengths) [at]);
+    if (!strings || !*lengths) {
+        s_fail (loader, "out of memory for %llu elements of '%s'", (unsigned long long) n, key);
+        free (strings);
+        free (*lengths);
+        *lengths = NULL;
+        return NULL;
+    }
+    for (uint64_t at = 0; at < n && !loader->failed; at++)
+        if (!(strings [at] = xinf_gguf_array_str (gguf, (size_t) index, at, &(*lengths) [at])))
+            s_fail (loader, "element %llu of metadata key '%s' cannot be read", (unsigned long long) at, key);
     *count = n;
     return strings;
 }
 
+//  A numeric array (floats, or integers that fit int32), NULL when the key
+//  is absent, or on failure (recorded, naming the key and the element).
 static void *
 s_numbers (s_loader_t *loader, const char *key, size_t *count, bool as_float)
 {
@@ -281,27 +432,53 @@ s_numbers (s_loader_t *loader, const char *key, size_t *count, bool as_float)
     xinf_gguf_type_t type;
     uint64_t n;
     *count = 0;
-    if (xinf_gguf_get_array (gguf, key, &type, &n) || type == XINF_GGUF_STRING || type == XINF_GGUF_ARRAY)
+    if (!xinf_gguf_has (gguf, key))
         return NULL;
+    if (xinf_gguf_get_array (gguf, key, &type, &n) || type == XINF_GGUF_STRING || type == XINF_GGUF_BOOL) {
+        s_fail (loader, "metadata key '%s' is not an array of numbers", key);
+        return NULL;
+    }
     int64_t index = xinf_gguf_find_key (gguf, key);
     void *values = calloc (n ? n : 1, as_float ? sizeof (float) : sizeof (int32_t));
-    for (uint64_t at = 0; at < n; at++) {
+    if (!values) {
+        s_fail (loader, "out of memory for %llu elements of '%s'", (unsigned long long) n, key);
+        return NULL;
+    }
+    for (uint64_t at = 0; at < n && !loader->failed; at++) {
         double real = 0;
         int64_t integer = 0;
         if (as_float && xinf_gguf_array_float (gguf, (size_t) index, at, &real) == 0)
             ((float *) values) [at] = (float) real;
-        if (!as_float && xinf_gguf_array_int (gguf, (size_t) index, at, &integer) == 0)
+        else
+        if (!as_float && xinf_gguf_array_int (gguf, (size_t) index, at, &integer) == 0
+        &&  integer >= INT32_MIN && integer <= INT32_MAX)
             ((int32_t *) values) [at] = (int32_t) integer;
+        else
+            s_fail (loader, "element %llu of metadata key '%s' is not a%s", (unsigned long long) at, key,
+                    as_float ? " number" : "n integer of 32 bits");
     }
     *count = n;
     return values;
 }
 
+//  An array that must have one element per token (when present).
+static void
+s_check_per_token (s_loader_t *loader, const char *key, const void *values, size_t count, size_t n_tokens)
+{
+    if (values && count != n_tokens)
+        s_fail (loader, "metadata key '%s' has %zu elements for %zu tokens", key, count, n_tokens);
+}
+
+//  A token id key: -1 when absent, negative or not an integer (ignored,
+//  as llama.cpp writes -1 for none); a value beyond int64 stays out of
+//  range, for the tokenizer to refuse (bos, eos, unk) or note (eot, eom).
 static int64_t
-s_token_id (xinf_gguf_t *gguf, const char *key)
+s_token_id (s_loader_t *loader, const char *key)
 {
     uint64_t value;
-    return xinf_gguf_has (gguf, key) && xinf_gguf_get_uint (gguf, key, &value) == 0 ? (int64_t) value : -1;
+    if (!xinf_gguf_has (loader->self->gguf, key) || xinf_gguf_get_uint (loader->self->gguf, key, &value))
+        return -1;
+    return value > INT64_MAX ? INT64_MAX : (int64_t) value;
 }
 
 static void
@@ -326,11 +503,11 @@ s_load_tokenizer (s_loader_t *loader)
     spec.merge_lengths = merge_lengths;
     spec.scores = scores;
     spec.token_types = types;
-    spec.bos_id = s_token_id (gguf, "tokenizer.ggml.bos_token_id");
-    spec.eos_id = s_token_id (gguf, "tokenizer.ggml.eos_token_id");
-    spec.unk_id = s_token_id (gguf, "tokenizer.ggml.unknown_token_id");
-    spec.eot_id = s_token_id (gguf, "tokenizer.ggml.eot_token_id");
-    spec.eom_id = s_token_id (gguf, "tokenizer.ggml.eom_token_id");
+    spec.bos_id = s_token_id (loader, "tokenizer.ggml.bos_token_id");
+    spec.eos_id = s_token_id (loader, "tokenizer.ggml.eos_token_id");
+    spec.unk_id = s_token_id (loader, "tokenizer.ggml.unknown_token_id");
+    spec.eot_id = s_token_id (loader, "tokenizer.ggml.eot_token_id");
+    spec.eom_id = s_token_id (loader, "tokenizer.ggml.eom_token_id");
     bool add_bos = xinf_tokenizer_default_add_bos (spec.model, spec.pre), space_prefix = true;
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_bos_token", &add_bos);
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_space_prefix", &space_prefix);
@@ -339,13 +516,17 @@ s_load_tokenizer (s_loader_t *loader)
     char reason [256] = "";
     if (!tokens)
         s_fail (loader, "metadata key 'tokenizer.ggml.tokens' is missing or not an array of strings");
+    s_check_per_token (loader, "tokenizer.ggml.scores", scores, spec.n_scores, spec.n_tokens);
+    s_check_per_token (loader, "tokenizer.ggml.token_type", types, spec.n_token_types, spec.n_tokens);
+    if (loader->failed)
+        ;
     else
     if (loader->self->transformer.vocab && spec.n_tokens != loader->self->transformer.vocab)
         s_fail (loader, "the tokenizer has %zu tokens but token_embd.weight has %zu rows",
                 spec.n_tokens, loader->self->transformer.vocab);
     else
     if (!(loader->self->tokenizer = xinf_tokenizer_new (&spec, reason, sizeof reason)))
-        s_fail (loader, "tokenizer: %s", reason);
+        s_fail (loader, "tokenizer (tokenizer.ggml.*): %s", reason);
     free (tokens);
     free (token_lengths);
     free (merges);
@@ -371,8 +552,26 @@ static void
 s_warm (s_loader_t *loader, xinf_model_progress_fn *progress, void *arg)
 {
     loader->self->info.shard_bytes = xinf_slices_bytes (loader->self->slices);
-    if (xinf_slices_read (loader->self->slices, progress, arg))
-        s_fail (loader, "load cancelled");
+    char reason [256];
+    if (xinf_slices_read (loader->self->slices, progress, arg, reason, sizeof reason) == 0)
+        return;
+    if (strcmp (reason, "load cancelled") == 0) {     //  not the file's fault: no path
+        snprintf (loader->error, loader->error_size, "%s", reason);
+        loader->failed = true;
+    }
+    else
+        s_fail (loader, "%s", reason);
+}
+
+//  The slices' reader: the file's bytes through the GGUF reader.
+static int
+s_read_file (void *arg, const void *at, size_t bytes, void *into, char *error, size_t error_size)
+{
+    xinf_gguf_t *gguf = arg;
+    if (xinf_gguf_read (gguf, at, bytes, into) == 0)
+        return 0;
+    snprintf (error, error_size, "%s", xinf_gguf_error (gguf));
+    return -1;
 }
 
 xinf_model_t *
@@ -395,15 +594,15 @@ xinf_model_load_shard (const char *path, int rank, int n_ranks, xinf_model_progr
     xinf_model_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    s_loader_t loader = { self, error, error_size, false };
+    s_loader_t loader = { self, path, NULL, error, error_size, false };
     self->info.rank = rank;
     self->info.n_ranks = n_ranks;
-    self->slices = xinf_slices_new ();
-    self->gguf = self->slices ? xinf_gguf_open (path, error, error_size) : NULL;
-    if (!self->slices)
-        s_fail (&loader, "out of memory");
+    self->gguf = xinf_gguf_open (path, error, error_size);
+    self->slices = self->gguf ? xinf_slices_new (s_read_file, self->gguf) : NULL;
     if (!self->gguf)
         loader.failed = true;
+    if (!self->slices)
+        s_fail (&loader, "out of memory");
     if (!loader.failed)
         s_load_hparams (&loader);
     if (!loader.failed)
@@ -425,7 +624,7 @@ xinf_tokenizer_t *
 xinf_model_load_tokenizer (const char *path, char *error, size_t error_size)
 {
     xinf_model_t model = { 0 };
-    s_loader_t loader = { &model, error, error_size, false };
+    s_loader_t loader = { &model, path, NULL, error, error_size, false };
     model.gguf = xinf_gguf_open (path, error, error_size);
     if (!model.gguf)
         return NULL;
@@ -441,6 +640,7 @@ xinf_model_destroy (xinf_model_t **self_p)
         xinf_model_t *self = *self_p;
         xinf_tokenizer_destroy (&self->tokenizer);
         free (self->transformer.layers);
+        free (self->rope_factors);
         xinf_slices_destroy (&self->slices);
         xinf_gguf_destroy (&self->gguf);
         free (self);

@@ -1,12 +1,17 @@
 /*  xinf_model: a model loaded from a GGUF file, ready to run: the
-    hyperparameters and tensor views of the transformer (llama, qwen2), and
-    the tokenizer from the file's tokenizer.ggml.* metadata.
+    hyperparameters and tensor views of the transformer (an architecture of
+    xinf_arch.h: llama, qwen2, qwen3), and the tokenizer from the file's
+    tokenizer.ggml.* metadata.
 
-    Weights stay in the memory-mapped file (no copy); loading checks every
-    tensor's name, shape and type, then reads the weights through once,
-    reporting byte progress, so that the first request does not pay for the
-    disk and a stuck disk shows up as a stalled load. Unsupported
-    architectures or weight types get an error that names them.
+    Loading range-checks every hyperparameter (xinf_arch.h), checks every
+    tensor's name, shape and type against them and every tokenizer array's
+    length against the vocabulary, then reads the weights (pread, into
+    memory the model owns: xinf_gguf) once, reporting byte progress, so
+    that the first request does not pay for the disk, a stuck disk shows
+    up as a stalled load, and a file truncated or replaced later cannot
+    crash the model. Every error names the file and the key or tensor
+    ("model.gguf: metadata key 'qwen3.attention.key_length' is
+    9223372036854775812, outside 2..4096").
 
     A tensor-parallel shard (xinf_model_load_shard, rank r of n) holds only
     its part of the attention heads and of the feed-forward dimension
@@ -25,7 +30,7 @@
 #include "xinf_tokenizer.h"
 
 typedef struct {
-    char arch [16];                   //  "llama" or "qwen2"
+    char arch [16];                   //  "llama", "qwen2" or "qwen3"
     char name [128];                  //  general.name, or ""
     char weight_type [16];            //  of the attention/FFN matrices: "F32", "F16", "BF16", "Q8_0"
     uint64_t size_bytes;              //  tensor data bytes of the file

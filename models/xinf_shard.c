@@ -21,7 +21,7 @@ xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t ra
     if (n_ranks < 1 || rank >= n_ranks)
         return s_fail (error, error_size, "rank %zu is out of range for %zu ranks", rank, n_ranks);
     if (!model->n_heads || !model->n_kv_heads || model->n_heads % model->n_kv_heads
-    ||  model->head_dim * model->n_heads != model->dim || model->head_dim % 2)
+    ||  model->head_dim < 2 || model->head_dim % 2)
         return s_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
                        model->dim, model->n_heads, model->n_kv_heads, model->head_dim);
     if (model->n_kv_heads % n_ranks)
@@ -30,10 +30,10 @@ xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t ra
         ffn_unit = 1;                  //  a whole model keeps every block whole anyway
     if (model->ffn % ffn_unit)
         return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks: it is not a multiple of %zu-column "
-                       "Q8_0 blocks", model->ffn, n_ranks, ffn_unit);
+                       "blocks", model->ffn, n_ranks, ffn_unit);
     size_t units = model->ffn / ffn_unit, base = units / n_ranks, extra = units % n_ranks;
     if (base == 0 && ffn_unit > 1)
-        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks in %zu-column Q8_0 blocks",
+        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks in %zu-column blocks",
                        model->ffn, n_ranks, ffn_unit);
     if (base == 0)
         return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks", model->ffn, n_ranks);
@@ -68,10 +68,11 @@ s_columns (xinf_slices_t *slices, xinf_matrix_t *matrix, size_t first, size_t co
     if (first == 0 && count == matrix->cols)
         return s_rows (slices, matrix, 0, matrix->rows)
              ? s_fail (error, error_size, "out of memory slicing blk.%zu.%s", layer, name) : 0;
-    size_t block = XINF_Q8_0_BLOCK_SIZE;
-    if (matrix->dtype == XINF_DTYPE_Q8_0 && (first % block || count % block || matrix->cols % block))
-        return s_fail (error, error_size, "blk.%zu.%s Q8_0 columns %zu..%zu are not on %zu-column block boundaries",
-                       layer, name, first, first + count, block);
+    //  a block type splits between whole blocks only (32 or 256 columns)
+    size_t block = xinf_dtype_block_size (matrix->dtype);
+    if (block > 1 && (first % block || count % block || matrix->cols % block))
+        return s_fail (error, error_size, "blk.%zu.%s %s columns %zu..%zu are not on %zu-column block boundaries",
+                       layer, name, xinf_dtype_name (matrix->dtype), first, first + count, block);
     size_t row_bytes = xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
     size_t offset = xinf_dtype_row_bytes (matrix->dtype, first), bytes = xinf_dtype_row_bytes (matrix->dtype, count);
     void *copy = xinf_slices_copy (slices, matrix->data, matrix->rows, row_bytes, offset, bytes);
@@ -103,6 +104,8 @@ xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *l
     size_t kv_first = shard->kv_head_first * head_dim, kv_count = shard->n_kv_heads * head_dim;
     if (s_vector (slices, &layer->attn_norm, 0, model->dim)
     ||  s_vector (slices, &layer->ffn_norm, 0, model->dim)
+    ||  s_vector (slices, &layer->q_norm, 0, head_dim)
+    ||  s_vector (slices, &layer->k_norm, 0, head_dim)
     ||  s_rows (slices, &layer->q, q_first, q_count)
     ||  s_rows (slices, &layer->k, kv_first, kv_count)
     ||  s_rows (slices, &layer->v, kv_first, kv_count)

@@ -5,15 +5,17 @@
     Rank r of n holds KV heads r * kvh .. (r + 1) * kvh - 1 (kvh =
     n_kv_heads / n) and the query heads that use them (a GQA group stays on
     one rank): those rows of attn_q, attn_k, attn_v and of their qwen2
-    biases, and those columns of attn_output. The feed-forward dimension is
+    biases, and those columns of attn_output (n_heads x head_dim of them,
+    whatever dim is: qwen3's head_dim is not dim / n_heads). The feed-forward dimension is
     split in n nearly equal parts (the first ranks take the remainder) of
     whole units of 32 columns when ffn_down is Q8_0 (a block never
     straddles two ranks), else of single columns: those rows of ffn_gate
     and ffn_up, those columns of ffn_down. Norms, the embedding and the
-    output matrix are replicated.
+    output matrix are replicated, qwen3's per-head q/k norms too.
 
-    Row ranges stay views into the mapped file; column ranges are copied
-    by xinf_slices (per row, the contiguous bytes of the columns). A split
+    Row ranges stay views into the file's image (read in place); column
+    ranges are copied by xinf_slices (per row, the contiguous bytes of the
+    columns). A split
     that cannot be made is an error that names it: "cannot split 2 KV
     heads over 3 ranks".
 */
@@ -31,8 +33,8 @@ int xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_
 
 //  Cuts layer 'index', whose tensors are views of the whole model's shapes,
 //  down to model->shard, registering every byte it keeps in 'slices' (the
-//  norms whole). 0, or -1 with the reason (Q8_0 columns off block
-//  boundaries, out of memory).
+//  norms whole). 0, or -1 with the reason (columns of a block type off
+//  block boundaries, out of memory).
 int xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *layer, xinf_slices_t *slices,
                       char *error, size_t error_size);
 

@@ -1,10 +1,11 @@
-/*  xinf_slices: the parts of a mapped file a model uses, read once.  */
+/*  xinf_slices: the parts of a file a model uses, read once.  */
 #include "xinf_slices.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE_STRIDE 4096
+#define VIEW_CHUNK (4u << 20)         //  bytes a view reads at a time
 #define PROGRESS_EVERY (16u << 20)     //  bytes between progress calls
 
 typedef struct {
@@ -15,6 +16,8 @@ typedef struct {
 } s_slice_t;
 
 struct _xinf_slices_t {
+    xinf_slices_read_fn *read;
+    void *read_arg;
     s_slice_t *slices;
     size_t count, capacity;
     uint64_t total;
@@ -22,15 +25,23 @@ struct _xinf_slices_t {
 
 //  Progress of one read.
 typedef struct {
+    xinf_slices_t *self;
     xinf_slices_progress_fn *progress;
     void *arg;
     uint64_t done, reported, total;
+    char *error;
+    size_t error_size;
 } s_reading_t;
 
 xinf_slices_t *
-xinf_slices_new (void)
+xinf_slices_new (xinf_slices_read_fn *read, void *arg)
 {
-    return calloc (1, sizeof (xinf_slices_t));
+    xinf_slices_t *self = calloc (1, sizeof (xinf_slices_t));
+    if (self) {
+        self->read = read;
+        self->read_arg = arg;
+    }
+    return self;
 }
 
 void
@@ -99,34 +110,41 @@ s_advance (s_reading_t *reading, uint64_t bytes)
     reading->done += bytes;
     if (reading->progress && reading->done - reading->reported >= PROGRESS_EVERY) {
         reading->reported = reading->done;
-        return reading->progress (reading->done, reading->total, reading->arg);
+        if (!reading->progress (reading->done, reading->total, reading->arg)) {
+            snprintf (reading->error, reading->error_size, "load cancelled");
+            return false;
+        }
     }
     return true;
 }
 
-//  Touches one byte a page, so the pages are in memory afterwards.
+static bool
+s_load (s_reading_t *reading, const unsigned char *at, size_t bytes, void *into)
+{
+    xinf_slices_t *self = reading->self;
+    return self->read (self->read_arg, at, bytes, into, reading->error, reading->error_size) == 0
+        && s_advance (reading, bytes);
+}
+
+//  A view is read into the image where it is, in chunks.
 static bool
 s_read_view (const s_slice_t *slice, s_reading_t *reading)
 {
-    volatile unsigned char sink = 0;
-    for (size_t at = 0; at < slice->bytes; at += PAGE_STRIDE) {
-        sink ^= slice->source [at];
-        size_t step = slice->bytes - at < PAGE_STRIDE ? slice->bytes - at : PAGE_STRIDE;
-        if (!s_advance (reading, step))
+    for (size_t at = 0; at < slice->bytes; at += VIEW_CHUNK) {
+        size_t step = slice->bytes - at < VIEW_CHUNK ? slice->bytes - at : VIEW_CHUNK;
+        if (!s_load (reading, slice->source + at, step, (void *) (slice->source + at)))
             return false;
     }
-    (void) sink;
     return true;
 }
 
 static bool
 s_read_copy (const s_slice_t *slice, s_reading_t *reading)
 {
-    for (size_t row = 0; row < slice->rows; row++) {
-        memcpy (slice->copy + row * slice->bytes, slice->source + row * slice->row_bytes + slice->offset, slice->bytes);
-        if (!s_advance (reading, slice->bytes))
+    for (size_t row = 0; row < slice->rows; row++)
+        if (!s_load (reading, slice->source + row * slice->row_bytes + slice->offset, slice->bytes,
+                     slice->copy + row * slice->bytes))
             return false;
-    }
     return true;
 }
 
@@ -138,15 +156,19 @@ s_compare (const void *a, const void *b)
 }
 
 int
-xinf_slices_read (xinf_slices_t *self, xinf_slices_progress_fn *progress, void *arg)
+xinf_slices_read (xinf_slices_t *self, xinf_slices_progress_fn *progress, void *arg, char *error, size_t error_size)
 {
     if (self->count > 1)
         qsort (self->slices, self->count, sizeof (s_slice_t), s_compare);     //  file order
-    s_reading_t reading = { progress, arg, 0, 0, self->total };
+    s_reading_t reading = { self, progress, arg, 0, 0, self->total, error, error_size };
     for (size_t index = 0; index < self->count; index++) {
         const s_slice_t *slice = &self->slices [index];
         if (!(slice->copy ? s_read_copy (slice, &reading) : s_read_view (slice, &reading)))
             return -1;
     }
-    return progress && !progress (reading.done, reading.total, arg) ? -1 : 0;
+    if (progress && !progress (reading.done, reading.total, arg)) {
+        snprintf (error, error_size, "load cancelled");
+        return -1;
+    }
+    return 0;
 }

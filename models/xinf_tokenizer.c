@@ -215,8 +215,8 @@ s_check_spec (const xinf_tokenizer_spec_t *spec, char *error, size_t error_size)
         snprintf (error, error_size, "vocabulary of %zu tokens is too large", spec->n_tokens);
         return -1;
     }
-    if ((spec->scores && spec->n_scores && spec->n_scores != spec->n_tokens)
-    ||  (spec->token_types && spec->n_token_types && spec->n_token_types != spec->n_tokens)) {
+    if ((spec->scores && spec->n_scores != spec->n_tokens)
+    ||  (spec->token_types && spec->n_token_types != spec->n_tokens)) {
         snprintf (error, error_size, "%zu tokens but %zu scores and %zu token types",
                   spec->n_tokens, spec->scores ? spec->n_scores : 0,
                   spec->token_types ? spec->n_token_types : 0);

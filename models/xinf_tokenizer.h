@@ -77,7 +77,7 @@ typedef struct {
     const float *scores;            //  tokenizer.ggml.scores or NULL (all 0)
     const int32_t *token_types;     //  tokenizer.ggml.token_type or NULL
     //  Lengths of the scores and token_type arrays as the file gives them,
-    //  checked against n_tokens when not 0.
+    //  which must be n_tokens when the arrays are given.
     size_t n_scores, n_token_types;
     size_t n_merges;
     const char *const *merges;      //  tokenizer.ggml.merges ("left right"), gpt2 only

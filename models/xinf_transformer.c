@@ -1,4 +1,4 @@
-/*  xinf_transformer: the batched forward pass of llama / qwen2 through a
+/*  xinf_transformer: the batched forward pass of llama / qwen2 / qwen3 through a
     compute backend, on a paged KV cache.  */
 #include "xinf_transformer.h"
 #include "xinf_cpu_backend.h"
@@ -37,9 +37,10 @@ s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, siz
     if (matrix->rows != rows || matrix->cols != cols)
         return s_fail (error, error_size, "layer %zu: tensor %s is %zux%zu, expected %zux%zu",
                        layer, name, matrix->rows, matrix->cols, rows, cols);
-    if (matrix->dtype == XINF_DTYPE_Q8_0 && cols % 32)
-        return s_fail (error, error_size, "layer %zu: tensor %s is Q8_0 with %zu columns (not a multiple of 32)",
-                       layer, name, cols);
+    size_t block = xinf_dtype_block_size (matrix->dtype);
+    if (block > 1 && cols % block)
+        return s_fail (error, error_size, "layer %zu: tensor %s is %s with %zu columns (not a multiple of %zu)",
+                       layer, name, xinf_dtype_name (matrix->dtype), cols, block);
     return 0;
 }
 
@@ -69,8 +70,8 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
     if (!self->dim || !self->n_layers || !self->n_heads || !self->n_kv_heads || !self->ffn || !self->vocab || !self->context)
         return s_fail (error, error_size, "a hyperparameter is zero (dim %zu, layers %zu, heads %zu, kv heads %zu, ffn %zu, vocab %zu, context %zu)",
                        self->dim, self->n_layers, self->n_heads, self->n_kv_heads, self->ffn, self->vocab, self->context);
-    if (self->dim % self->n_heads || self->n_heads % self->n_kv_heads || self->head_dim * self->n_heads != self->dim
-    ||  self->head_dim % 2)
+    if (self->n_heads % self->n_kv_heads || self->head_dim < 2 || self->head_dim % 2
+    ||  self->n_heads > SIZE_MAX / self->head_dim)
         return s_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
                        self->dim, self->n_heads, self->n_kv_heads, self->head_dim);
     if (s_check_shard (self, error, error_size))
@@ -86,6 +87,8 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
         const xinf_layer_t *layer = &self->layers [index];
         if (!layer->attn_norm || !layer->ffn_norm)
             return s_fail (error, error_size, "layer %zu: a norm weight is missing", index);
+        if (!layer->q_norm != !layer->k_norm)
+            return s_fail (error, error_size, "layer %zu: attn_q_norm and attn_k_norm must come together", index);
         if (s_check_matrix (&layer->q, "attn_q", index, q_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->k, "attn_k", index, kv_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->v, "attn_v", index, kv_dim, self->dim, error, error_size)
@@ -117,6 +120,15 @@ xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, siz
 {
     if (!n_blocks || !block_tokens || !max_tokens)
         return NULL;
+    //  Every buffer's float count fits (with room for the bytes): no wrap
+    size_t widths [] = { model->dim, model->shard.n_heads * model->head_dim, model->shard.ffn };
+    size_t kv_dim = model->shard.n_kv_heads * model->head_dim;
+    size_t slots_limit = SIZE_MAX / 8 / (model->n_layers ? model->n_layers : 1) / (kv_dim ? kv_dim : 1);
+    if (n_blocks > slots_limit / block_tokens)
+        return NULL;
+    for (size_t index = 0; index < sizeof widths / sizeof widths [0]; index++)
+        if (widths [index] && max_tokens > SIZE_MAX / 8 / widths [index])
+            return NULL;
     xinf_kv_cache_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
@@ -215,8 +227,12 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
     s_add_bias (be, cache->q, layer->q_bias, n, q_dim);
     s_add_bias (be, cache->k, layer->k_bias, n, kv_dim);
     s_add_bias (be, cache->v, layer->v_bias, n, kv_dim);
-    be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, self->rope_base, self->rope_neox);
-    be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, self->rope_base, self->rope_neox);
+    if (layer->q_norm) {
+        be->ops->rmsnorm (be, cache->q, cache->q, layer->q_norm, n * n_heads, self->head_dim, self->rms_eps);
+        be->ops->rmsnorm (be, cache->k, cache->k, layer->k_norm, n * n_kv_heads, self->head_dim, self->rms_eps);
+    }
+    be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, &self->rope);
+    be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, &self->rope);
     be->ops->kv_store (be, &cache->pool, index, batch, cache->k, cache->v);
     if (be->ops->attention (be, &cache->pool, index, batch, cache->q, n_heads, n_kv_heads, self->head_dim, cache->attn))
         return -1;

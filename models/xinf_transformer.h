@@ -1,10 +1,14 @@
 /*  xinf_transformer: the forward pass of Llama-family decoder models (llama,
-    qwen2) on the CPU kernels: RMSNorm, grouped-query attention with RoPE
-    (Meta adjacent-pair order for llama GGUF files, NeoX halves for qwen2),
-    Qwen2's QKV biases, SwiGLU feed-forward, tied or separate output.
+    qwen2, qwen3: xinf_arch.h) on the CPU kernels: RMSNorm, grouped-query
+    attention with RoPE (Meta adjacent-pair order for llama GGUF files, NeoX
+    halves for qwen2/qwen3; Llama 3 frequency factors and linear scaling),
+    Qwen2's QKV biases, Qwen3's per-head RMSNorm of queries and keys before
+    RoPE, SwiGLU feed-forward, tied or separate output. The head dimension
+    need not be dim / n_heads: attn_q is (n_heads x head_dim) x dim and
+    attn_output dim x (n_heads x head_dim).
 
-    The weights are views (usually into a memory-mapped GGUF file) that the
-    loader fills; this module owns none of them. The pass runs through a
+    The weights are views (usually into a GGUF file's image, xinf_gguf)
+    that the loader fills; this module owns none of them. The pass runs through a
     compute backend (kernels/xinf_backend.h) on a paged KV cache: one step
     takes a batch of tokens of many sequences (xinf_batch.h), each with its
     position and its sequence's block table, and gives the logits of the
@@ -41,7 +45,8 @@
 typedef struct {
     const float *attn_norm;            //  [dim]
     xinf_matrix_t q, k, v, o;          //  q: q_dim x dim; k, v: kv_dim x dim; o: dim x q_dim
-    const float *q_bias, *k_bias, *v_bias;   //  qwen2 only, else NULL
+    const float *q_bias, *k_bias, *v_bias;   //  qwen2 (llama optionally), else NULL
+    const float *q_norm, *k_norm;      //  [head_dim]: qwen3, else NULL
     const float *ffn_norm;             //  [dim]
     xinf_matrix_t gate, up, down;      //  gate, up: ffn x dim; down: dim x ffn
 } xinf_layer_t;
@@ -58,8 +63,8 @@ typedef struct {
 typedef struct {
     //  The whole model's hyperparameters (also in a shard)
     size_t dim, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, context;
-    float rms_eps, rope_base;
-    bool rope_neox;                    //  qwen2: true; llama: false
+    float rms_eps;
+    xinf_rope_t rope;                  //  factors, when any, are the loader's
     xinf_matrix_t embed;               //  vocab x dim
     xinf_layer_t *layers;              //  n_layers (owned by the loader)
     const float *output_norm;          //  [dim]

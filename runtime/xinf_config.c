@@ -10,6 +10,8 @@
 typedef struct {
     const char *value;         //  points into argv, environ, table or NULL
     const char *source;
+    const char **flags;        //  every value flags gave, in order (repeated options)
+    size_t flag_count;
 } s_slot_t;
 
 struct _xinf_config_t {
@@ -47,6 +49,8 @@ xinf_config_destroy (xinf_config_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_config_t *self = *self_p;
+        for (size_t index = 0; index < self->count; index++)
+            free (self->slots [index].flags);
         free (self->slots);
         free (self->positionals);
         free (self);
@@ -154,8 +158,16 @@ s_set (xinf_config_t *self, int index, const char *value, const char *origin, co
 {
     if (s_validate (self, &self->table [index], value, origin))
         return -1;
-    self->slots [index].value = value;
-    self->slots [index].source = source;
+    s_slot_t *slot = &self->slots [index];
+    slot->value = value;
+    slot->source = source;
+    if (strcmp (source, "flag") == 0) {
+        const char **flags = realloc (slot->flags, (slot->flag_count + 1) * sizeof (char *));
+        if (!flags)
+            return s_fail (self, "out of memory");
+        slot->flags = flags;
+        slot->flags [slot->flag_count++] = value;
+    }
     return 0;
 }
 
@@ -289,6 +301,20 @@ xinf_config_flag (xinf_config_t *self, const char *name)
     if (value)
         s_is_boolean (value, &flag);
     return flag;
+}
+
+size_t
+xinf_config_all (xinf_config_t *self, const char *name, const char **values, size_t max)
+{
+    const s_slot_t *slot = &self->slots [s_index (self, name)];
+    if (slot->flag_count) {
+        for (size_t index = 0; index < slot->flag_count && index < max; index++)
+            values [index] = slot->flags [index];
+        return slot->flag_count;
+    }
+    if (slot->value && max)
+        values [0] = slot->value;
+    return slot->value ? 1 : 0;
 }
 
 const char *

@@ -56,6 +56,11 @@ const char *xinf_config_error (xinf_config_t *self);
 const char *xinf_config_str (xinf_config_t *self, const char *name);
 int64_t xinf_config_int (xinf_config_t *self, const char *name);
 bool xinf_config_flag (xinf_config_t *self, const char *name);
+//  Every value of an option given more than once ("--model-dir A
+//  --model-dir B"): the flags' values in order, else the environment's or
+//  the default (one value), else none. Writes up to 'max' into 'values'
+//  and returns how many there are. xinf_config_str gives the last.
+size_t xinf_config_all (xinf_config_t *self, const char *name, const char **values, size_t max);
 //  "flag", "env" or "default": where the value came from.
 const char *xinf_config_source (xinf_config_t *self, const char *name);
 

@@ -9,7 +9,8 @@ sh scripts/setup.sh
 sh scripts/build.sh build
 WORK="$(mktemp -d)"
 LOG="$WORK/node.log"
-build/tools/xinf-node --role=local --bind 127.0.0.1 -p 0 --node-name local-worker --log-level warn >"$LOG" &
+build/tools/xinf-node --role=local --bind 127.0.0.1 -p 0 --node-name local-worker --log-level warn \
+    --model-dir "$WORK" >"$LOG" &
 NODE=$!
 trap 'kill $NODE 2>/dev/null || true; rm -rf "$WORK"' EXIT
 registered=""

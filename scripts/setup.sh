@@ -7,10 +7,11 @@ set -eu
 # the fault-injection tests in tests/netns that drop traffic between them.
 # libmicrohttpd-dev and libjansson-dev: the HTTP gateway (README, "The
 # front door"); python3-jinja2: the reference renderer the chat-template
-# tests compare against.
+# tests compare against; clang and libclang-rt-14-dev: libFuzzer for the
+# fuzz harnesses (scripts/fuzz.sh).
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           python3 python3-zmq python3-msgpack python3-numpy iproute2 util-linux nftables
-          libmicrohttpd-dev libjansson-dev python3-jinja2"
+          libmicrohttpd-dev libjansson-dev python3-jinja2 clang libclang-rt-14-dev"
 missing=""
 for package in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

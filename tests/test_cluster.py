@@ -26,7 +26,7 @@ import tempfile
 import time
 
 import xinf_testlib
-from xinf_testlib import Client, check, encode, fail, tool
+from xinf_testlib import Client, check, encode, fail, model_dir_args, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from xinf_client import XinfClient, XinfError  # noqa: E402
@@ -117,9 +117,9 @@ def start_supervisor(binary, port=0, name="supervisor"):
     return node
 
 
-def start_worker(binary, endpoint, name):
+def start_worker(binary, endpoint, name, model_dirs=()):
     return Proc(name, [binary, "--role=worker", "-e", endpoint, "--node-name", name, *BEAT_ARGS,
-                       "-H", "127.0.0.1", "--data-ports", "29500-29599"])
+                       "-H", "127.0.0.1", "--data-ports", "29500-29599", *model_dir_args(*model_dirs)])
 
 
 def poll(what, timeout, probe):

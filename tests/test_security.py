@@ -99,7 +99,7 @@ def main():
     endpoint = re.search(r"listening on (tcp://\S+)", read(sup_out)).group(1)
     check("keys required" in read(sup_out), "the supervisor does not say that keys are required")
     common = ["-e", endpoint, "--data-ports", "29700-29799"]
-    worker, w1_out, _ = start(node, ["--role=worker", "--node-name", "w1", "--cert", key("w1"),
+    worker, w1_out, _ = start(node, ["--role=worker", "--node-name", "w1", "--model-dir", workdir, "--cert", key("w1"),
                                      "--server-key", key("sup"), "--keys", keydir, *common], workdir, "w1")
     rogue, rogue_out, rogue_log = start(node, ["--role=worker", "--node-name", "rogue", "--cert", key("rogue"),
                                                "--server-key", key("sup"), "--keys", keydir, *common], workdir, "rogue")

@@ -48,6 +48,7 @@ def main():
     workers = []
     for name, ports, listed in (("w1", "29600-29649", older), ("w2", "29650-29699", older)):
         process, out, _ = start(node, ["--role=worker", "--node-name", name, "-e", endpoint, "--data-ports", ports,
+                                       "--model-dir", workdir,
                                        "--cert", key(name), "--server-key", key("sup"), "--keys", listed], workdir, name)
         workers.append((process, name, out))
     for _, name, out in workers:
@@ -87,6 +88,7 @@ def main():
 
     #  w3: listed by the supervisor, not by w1 (an out-of-date key directory)
     process, out, _ = start(node, ["--role=worker", "--node-name", "w3", "-e", endpoint, "--data-ports", "29550-29599",
+                                   "--model-dir", workdir,
                                    "--cert", key("w3"), "--server-key", key("sup"), "--keys", keydir], workdir, "w3")
     workers.append((process, "w3", out))
     wait_for("w3 registered", lambda: "registered with" in read(out))

@@ -61,7 +61,7 @@ def main():
         backup = supervisor(node_bin, "B", b_port, p_port, "backup")
         poll("P active and B passive", 10, lambda: standby_state(p_end) == "active"
              and standby_state(b_end) == "passive")
-        worker = start_worker(node_bin, f"{p_end},{b_end}", "w1")
+        worker = start_worker(node_bin, f"{p_end},{b_end}", "w1", model_dirs=[workdir])
         client = XinfClient(p_end, timeout_ms=5000)
         poll("w1 alive at P", 10, lambda: workers_by_name(client).get("w1", {}).get("state") == "alive")
         client.launch("m", path, threads=1, max_seqs=4)

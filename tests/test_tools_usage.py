@@ -39,6 +39,9 @@ def main():
     expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:9997,nonsense"], 2, "must be tcp://HOST:PORT")
     expect([node_bin, "--standby-peer", "tcp://x:0"], 2, "port must be a number")
     expect([node_bin, "--standby", "third"], 2, "not one of")
+    expect([node_bin, "--role=worker", "--model-dir", "/nonexistent/models"], 2,
+           "model directory '/nonexistent/models' is not an existing directory")
+    expect([node_bin, "--model-dir", os.path.abspath(__file__)], 2, "is not an existing directory")
     expect([node_bin, "--role=worker", "-e", "tcp://127.0.0.1:99999"], 2, "port must be a number")
     expect([node_bin, "--role=worker", "-e", "tcp://a b:9997"], 2, "the host must be")
     expect([cli_bin], 2, "missing command")

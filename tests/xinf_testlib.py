@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 SKIP = 77
@@ -64,6 +65,12 @@ def stop_process(process, name, timeout=10.0):
         process.kill()
         process.wait()
         fail(f"{name} did not stop within {timeout} s of SIGTERM")
+
+
+def model_dir_args(*dirs):
+    """xinf-node flags letting a worker load model files from 'dirs' (default:
+    the system's temporary directory, where the tests write their models)."""
+    return [arg for d in (dirs or (tempfile.gettempdir(),)) for arg in ("--model-dir", d)]
 
 
 class Node:

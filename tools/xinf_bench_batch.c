@@ -24,7 +24,7 @@ static const xinf_option_t s_options [] = {
     { "prompt", 'p', NULL, XINF_OPT_INT, "32", 1, 8192, NULL, "N", "prompt tokens of each sequence" },
     { "decode", 'd', NULL, XINF_OPT_INT, "32", 1, 8192, NULL, "N", "decode steps" },
     { "step-tokens", 0, NULL, XINF_OPT_INT, "256", 1, 8192, NULL, "N", "tokens a step carries at most" },
-    { NULL }
+    { 0 }
 };
 
 static int32_t

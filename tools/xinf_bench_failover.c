@@ -24,7 +24,7 @@ static const xinf_option_t s_options [] = {
     { "liveness", 0, NULL, XINF_OPT_INT, "3", 1, 100, NULL, "N", "missed heartbeats before lost" },
     { "node-binary", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "PATH", "xinf-node to start (default: next to this program)" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "also print the figures as JSON" },
-    { NULL }
+    { 0 }
 };
 
 static pid_t
@@ -164,7 +164,7 @@ main (int argc, char **argv)
     zsys_init ();
     xinf_supervisor_config_t supervisor_config = {
         "bench-supervisor", xinf_config_int (config, "heartbeat-ms"), (int) xinf_config_int (config, "liveness"), 0,
-        NULL, false, NULL
+        NULL, false, NULL, NULL
     };
     xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     char bound [256], endpoint [256];

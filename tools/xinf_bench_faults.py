@@ -105,7 +105,8 @@ class Cluster:
 
     def start_worker(self, name):
         return Node(self.binary, self.log_dir, name, ["--role=worker", "-e", self.endpoint, "--node-name", name,
-                                                      *self.beats, "-H", "127.0.0.1", "--data-ports", "29600-29699"])
+                                                      *self.beats, "-H", "127.0.0.1", "--data-ports", "29600-29699",
+                                                      "--model-dir", self.log_dir])
 
     def restart_supervisor(self):
         self.supervisor.kill()

@@ -21,7 +21,7 @@ static const xinf_option_t s_options [] = {
     { "prompt", 'p', NULL, XINF_OPT_INT, "128", 1, 65536, NULL, "N", "prefill length in tokens" },
     { "decode", 'd', NULL, XINF_OPT_INT, "64", 1, 65536, NULL, "N", "decode steps" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "also print the figures as JSON" },
-    { NULL }
+    { 0 }
 };
 
 typedef struct {

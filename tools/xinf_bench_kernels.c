@@ -6,7 +6,11 @@
                               [--matmul N] [--batch] [--threads N]
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
-    --dtype times one weight type only (F32, F16, BF16, Q8_0).
+    --dtype times one weight type only (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; the shapes whose columns are not whole
+    blocks of the type are left out: 896 columns are not whole K blocks,
+    which is why llama.cpp stores those tensors of a Qwen2.5-0.5B Q4_K_M
+    file as Q5_0 and Q8_0). Each row also prints ms a call.
     --matmul N times the matrix-matrix product with N x vectors (prefill)
     instead: GFLOP/s (2 rows cols N a product) of the best run.
     --batch times, with 2 threads (or --threads N), for n = 1, 4, 16, 64
@@ -14,7 +18,8 @@
     xinf_cpu_matvec_batch (the same bits as the matvecs) and one
     xinf_cpu_matmul (the GEMM, other rounding): ms a call (best run) and
     the ratios matvecs / batch and batch / matmul. Q8_0 and F16 unless
-    --dtype says.
+    --dtype says (any type: for the quantized types past Q8_0 the matmul
+    of fewer than 16 vectors is the batch, of more the float GEMM).
     --q8act times, for the Q8_0 shapes and n = 1, 4, 16, 64 x vectors, one
     xinf_cpu_matvec_batch with integer activations (the default path,
     xinf_cpu_q8_act.h) against the float kernels (XINF_CPU_Q8_ACT=off),
@@ -62,10 +67,30 @@ s_memcpy_bandwidth (double seconds)
 
 typedef struct { size_t rows, cols; } s_shape_t;
 
+//  The quantized types: varied quants, small normal fp16 scales where
+//  the blocks keep them.
+static void
+s_fill_quant (xinf_dtype_t dtype, char *w, size_t bytes)
+{
+    size_t block_bytes = xinf_dtype_block_bytes (dtype);
+    uint16_t scale = xinf_dtype_f32_to_fp16 (0.01f);
+    for (size_t at = 0; at < bytes; at++)
+        w [at] = (char) (at * 37 % 251);
+    for (size_t at = 0; at + block_bytes <= bytes; at += block_bytes) {
+        memcpy (w + at + (dtype == XINF_DTYPE_Q6_K ? 208 : 0), &scale, 2);
+        if (dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1 || dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K)
+            memcpy (w + at + 2, &scale, 2);
+    }
+}
+
 //  Small normal weights (denormals would time microcode assists instead).
 static void
 s_fill (xinf_dtype_t dtype, char *w, size_t bytes)
 {
+    if (xinf_dtype_is_quant (dtype)) {
+        s_fill_quant (dtype, w, bytes);
+        return;
+    }
     for (size_t at = 0, i = 0; at < bytes; i++) {
         float value = 0.01f * (float) ((int) (i % 13) - 6) + 0.001f;
         if (dtype == XINF_DTYPE_F32) {
@@ -145,9 +170,15 @@ s_matmul_table (xinf_threadpool_t **pools, const s_shape_t *shapes, int shape_co
                 double seconds)
 {
     printf ("matmul, %zu vectors\n%-5s %-12s %9s %9s\n", n, "dtype", "shape", "1t GFLOP/s", "2t GFLOP/s");
-    xinf_dtype_t dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
-    for (int d = 0; d < 4; d++)
-        for (int s = 0; s < shape_count && (!only || strcmp (only, xinf_dtype_name (dtypes [d])) == 0); s++) {
+    //  every type with --dtype; without, the float types and Q8_0
+    for (int d = 0; d < XINF_DTYPE_COUNT; d++)
+        for (int s = 0; s < shape_count; s++) {
+            xinf_dtype_t dtypes [XINF_DTYPE_COUNT];
+            dtypes [d] = (xinf_dtype_t) d;
+            if (only ? strcmp (only, xinf_dtype_name (dtypes [d])) != 0 : xinf_dtype_is_quant (dtypes [d]))
+                continue;
+            if (!xinf_dtype_row_bytes (dtypes [d], shapes [s].cols))
+                continue;
             double rate [2];
             for (int p = 0; p < 2; p++)
                 rate [p] = s_matmul_flops (pools [p], dtypes [d], shapes [s], n, seconds);
@@ -250,16 +281,19 @@ static void
 s_batch_table (xinf_threadpool_t *pool, const char *only, double seconds)
 {
     s_shape_t shapes [] = { { 896, 896 }, { 128, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
-    xinf_dtype_t dtypes [] = { XINF_DTYPE_Q8_0, XINF_DTYPE_F16, XINF_DTYPE_F32, XINF_DTYPE_BF16 };
     size_t counts [] = { 1, 4, 16, 64 };
     printf ("n products with %d threads (%s): ms a call\n%-5s %-12s %4s %10s %10s %10s %10s %10s\n",
             xinf_threadpool_size (pool), xinf_cpu_simd_name (), "dtype", "shape", "n", "matvecs", "batch",
             "matmul", "mv/batch", "batch/mm");
-    for (int d = 0; d < 4; d++) {
-        if (only ? strcmp (only, xinf_dtype_name (dtypes [d])) != 0 : d >= 2)
+    for (int type = 0; type < XINF_DTYPE_COUNT; type++) {
+        xinf_dtype_t dtypes [] = { (xinf_dtype_t) type };
+        int d = 0;
+        if (only ? strcmp (only, xinf_dtype_name (dtypes [d])) != 0 : type != XINF_DTYPE_Q8_0 && type != XINF_DTYPE_F16)
             continue;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
             for (size_t c = 0; c < sizeof counts / sizeof counts [0]; c++) {
+                if (!xinf_dtype_row_bytes (dtypes [d], shapes [s].cols))
+                    continue;
                 double time [S_WAYS];
                 s_batch_seconds (pool, dtypes [d], shapes [s], counts [c], seconds, time);
                 char shape [32];
@@ -331,17 +365,22 @@ main (int argc, char *argv [])
     }
     double copy = s_memcpy_bandwidth (seconds * 2);
     printf ("kernels: %s; memcpy %.1f GB/s (read + write)\n", xinf_cpu_simd_name (), copy / 1e9);
-    printf ("%-5s %-12s %8s %9s %8s %9s\n", "dtype", "shape", "1t GB/s", "1t/memcpy", "2t GB/s", "2t/memcpy");
-    xinf_dtype_t dtypes [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
-    for (int d = 0; d < 4; d++)
-        for (int s = 0; s < 4 && (!only || strcmp (only, xinf_dtype_name (dtypes [d])) == 0); s++) {
+    printf ("%-5s %-12s %8s %9s %8s %8s %9s %8s\n", "dtype", "shape", "1t GB/s", "1t/memcpy", "1t ms", "2t GB/s",
+            "2t/memcpy", "2t ms");
+    for (int d = 0; d < XINF_DTYPE_COUNT; d++)
+        for (int s = 0; s < 4 && (!only || strcmp (only, xinf_dtype_name ((xinf_dtype_t) d)) == 0); s++) {
+            xinf_dtype_t dtype = (xinf_dtype_t) d;
+            size_t bytes = xinf_dtype_row_bytes (dtype, shapes [s].cols) * shapes [s].rows;
+            if (!bytes)
+                continue;
             double rate [2];
             for (int p = 0; p < 2; p++)
-                rate [p] = s_matvec_bandwidth (pools [p], dtypes [d], shapes [s], seconds);
+                rate [p] = s_matvec_bandwidth (pools [p], dtype, shapes [s], seconds);
             char shape [32];
             snprintf (shape, sizeof shape, "%zux%zu", shapes [s].rows, shapes [s].cols);
-            printf ("%-5s %-12s %8.1f %9.2f %8.1f %9.2f\n", xinf_dtype_name (dtypes [d]), shape,
-                    rate [0] / 1e9, rate [0] / copy, rate [1] / 1e9, rate [1] / copy);
+            printf ("%-5s %-12s %8.1f %9.2f %8.3f %8.1f %9.2f %8.3f\n", xinf_dtype_name (dtype), shape,
+                    rate [0] / 1e9, rate [0] / copy, bytes / rate [0] * 1e3, rate [1] / 1e9, rate [1] / copy,
+                    bytes / rate [1] * 1e3);
         }
     xinf_threadpool_destroy (&pools [0]);
     xinf_threadpool_destroy (&pools [1]);

@@ -55,7 +55,7 @@ static const xinf_option_t s_options [] = {
     { "curve", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "the xinf client and actor speak CURVE (raw stays plain)" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print one JSON object after the table" },
-    { NULL }
+    { 0 }
 };
 
 //  The figures of one client in one run (or their medians over runs).

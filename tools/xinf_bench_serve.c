@@ -64,7 +64,7 @@ static const xinf_option_t s_options [] = {
       "before each measurement wait up to S s for a second with the CPUs 90% idle (a shared machine)" },
     { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "each request's deadline: not done by then, it is an error" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print JSON instead of tables" },
-    { NULL }
+    { 0 }
 };
 
 //  Every figure is a double, so that one field table prints a struct as a
@@ -219,14 +219,20 @@ s_run_program (char **argv)
     return WIFEXITED (status) ? WEXITSTATUS (status) : -1;
 }
 
-//  Starts xinf-node --role=local with output to 'log'; its pid, or -1.
+//  Starts xinf-node --role=local, allowed to load from the model's
+//  directory, with output to 'log'; its pid, or -1.
 static pid_t
-s_node_spawn (const char *dir, const char *node_args, const char *log)
+s_node_spawn (const char *dir, const char *node_args, const char *model, const char *log)
 {
-    char program [PATH_MAX + 32], copy [4096];
+    char program [PATH_MAX + 32], copy [4096], model_dir [PATH_MAX];
     snprintf (program, sizeof program, "%s/xinf-node", dir);
-    char *argv [64] = { program, "--role=local", "-p", "0", "--bind", "127.0.0.1", "--node-name", "bench" };
-    int count = s_split_args (node_args, copy, sizeof copy, argv, 8, 63);
+    const char *slash = strrchr (model, '/');
+    snprintf (model_dir, sizeof model_dir, "%.*s", slash ? (int) (slash - model) : 1, slash ? model : ".");
+    if (slash == model)
+        snprintf (model_dir, sizeof model_dir, "/");
+    char *argv [64] = { program, "--role=local", "-p", "0", "--bind", "127.0.0.1", "--node-name", "bench",
+                        "--model-dir", model_dir };
+    int count = s_split_args (node_args, copy, sizeof copy, argv, 10, 63);
     argv [count] = NULL;
     pid_t pid = fork ();
     if (pid == 0) {
@@ -645,7 +651,7 @@ s_serve (s_bench_t *bench)
     if (xinf_config_str (config, "endpoint"))
         snprintf (endpoint, sizeof endpoint, "%s", xinf_config_str (config, "endpoint"));
     else
-    if ((node = s_node_spawn (bench->dir, xinf_config_str (config, "node-args"), log)) < 0
+    if ((node = s_node_spawn (bench->dir, xinf_config_str (config, "node-args"), bench->model, log)) < 0
     ||  s_node_endpoint (node, log, endpoint, sizeof endpoint)) {
         s_node_stop (node);
         return 1;

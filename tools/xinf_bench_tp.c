@@ -26,7 +26,7 @@ static const xinf_option_t s_options [] = {
     { "threads", 't', NULL, XINF_OPT_INT, "1", 1, 1024, NULL, "N", "compute threads per rank" },
     { "prompt", 'p', NULL, XINF_OPT_INT, "32", 1, 65536, NULL, "N", "prefill length in tokens" },
     { "decode", 'd', NULL, XINF_OPT_INT, "64", 1, 65536, NULL, "N", "decode steps" },
-    { NULL }
+    { 0 }
 };
 
 //  A collective that times the all-reduces of the one it wraps.

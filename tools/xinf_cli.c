@@ -58,7 +58,7 @@ static const xinf_option_t s_options [] = {
     { "dir", 0, NULL, XINF_OPT_STR, ".", 0, 0, NULL, "DIR", "keygen: where to write NAME.key and NAME.key_secret" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "warn", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
-    { NULL }
+    { 0 }
 };
 
 //  The dealer to the supervisor: -e A, or -e A,B for a standby pair, where

@@ -1,18 +1,26 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama or qwen2), F32/F16/BF16/Q8_0 matrices, F32 norms and biases, a
-    valid tokenizer in the metadata.
+    (llama, qwen2 or qwen3), F32/F16/BF16/Q8_0 matrices, F32 norms and
+    biases, a valid tokenizer in the metadata.
 
         xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
         xinf-make-model --preset qwen2.5-0.5b --type f16 -o qwen-shape.gguf
+        xinf-make-model --arch qwen3 --head-dim 32 -o qwen3-tiny.gguf
+        xinf-make-model --arch llama --rope-scaling llama3 -o llama3-rope.gguf
 
-    Presets: tiny (a test model well under 5 MB), qwen2.5-0.5b and
-    llama3.2-1b (the real shapes, for benchmarks); explicit shape flags
-    override the preset. Tensor data is generated and written in chunks,
+    Presets: tiny (a test model well under 5 MB; its qwen3 has a head
+    dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
+    Qwen3 files), qwen2.5-0.5b, qwen3-0.6b and llama3.2-1b (the real shapes,
+    for benchmarks); explicit shape flags override the preset. RoPE scaling:
+    linear (rope.scaling.type/factor), llama3 (the rope_freqs.weight tensor
+    of Llama 3 frequency factors, as converters write it) or llama3-keys
+    (rope.scaling.type llama3 with its factor, original context and
+    low/high frequency factors as keys, for readers that compute them). Tensor data is generated and written in chunks,
     so a large preset never sits in memory. Every tensor has its own PRNG
     stream derived from the seed and its index.
 */
 #include "xinf.h"
+#include "xinf_arch.h"
 #include "xinf_fp16.h"
 #include "xinf_gguf_writer.h"
 #include "xinf_make_vocab.h"
@@ -21,9 +29,9 @@
 
 static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
-    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|llama3.2-1b", "NAME",
+    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
@@ -31,6 +39,8 @@ static const xinf_option_t s_options [] = {
     { "layers", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "transformer blocks" },
     { "heads", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "attention heads" },
     { "kv-heads", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "key/value heads (< heads: GQA; = heads: MHA)" },
+    { "head-dim", 0, NULL, XINF_OPT_INT, NULL, 2, 1024, NULL, "N",
+      "head dimension (attention.key_length; default: the preset's, else dim / heads)" },
     { "ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "feed-forward length" },
     { "vocab", 0, NULL, XINF_OPT_INT, NULL, 387, 1 << 24, NULL, "N", "vocabulary size" },
     { "context", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 24, NULL, "N", "context length" },
@@ -41,7 +51,12 @@ static const xinf_option_t s_options [] = {
     { "name", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "general.name" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
-    { NULL }
+    { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
+      "RoPE scaling, llama only (default: the preset's; llama3.2-1b: llama3)" },
+    { "rope-factor", 0, NULL, XINF_OPT_STR, "32", 0, 0, NULL, "X", "rope.scaling.factor" },
+    { "rope-original-context", 0, NULL, XINF_OPT_INT, "8192", 1, 1 << 24, NULL, "N",
+      "original context of Llama 3 scaling (the low/high frequency factors are 1 and 4)" },
+    { 0 }
 };
 
 typedef struct {
@@ -50,13 +65,17 @@ typedef struct {
     bool tied;
     double eps, theta;
     bool spm;
+    int64_t head_dim;                   //  0: dim / heads
+    const char *rope_scaling;           //  "none", "linear", "llama3", "llama3-keys"
 } s_shape_t;
 
 static const s_shape_t s_presets [] = {
-    { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true },
-    { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false },
-    { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false },
-    { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false },
+    { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none" },
+    { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 0, "none" },
+    { "tiny", "qwen3", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none" },
+    { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none" },
+    { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, true, 1e-6, 1000000, false, 128, "none" },
+    { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false, 0, "llama3" },
 };
 
 typedef struct {
@@ -64,11 +83,13 @@ typedef struct {
     uint32_t type;                      //  ggml type of the matrices
     uint64_t seed;
     float std;
+    double rope_factor;
+    int64_t rope_original_context;
     const char *name;
     const char *output;
 } s_model_t;
 
-typedef enum { S_MATRIX, S_NORM, S_BIAS } s_role_t;
+typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS } s_role_t;
 
 //  ---- options ---------------------------------------------------------------------
 
@@ -107,11 +128,13 @@ s_shape (xinf_config_t *config, s_shape_t *shape)
         shape->eps = tiny->eps;
         shape->theta = tiny->theta;
         shape->spm = false;
+        shape->head_dim = tiny->head_dim;
+        shape->rope_scaling = tiny->rope_scaling;
     }
     int64_t *fields [] = { &shape->dim, &shape->layers, &shape->heads, &shape->kv_heads,
-                           &shape->ffn, &shape->vocab, &shape->context };
-    const char *names [] = { "dim", "layers", "heads", "kv-heads", "ffn", "vocab", "context" };
-    for (size_t index = 0; index < 7; index++)
+                           &shape->ffn, &shape->vocab, &shape->context, &shape->head_dim };
+    const char *names [] = { "dim", "layers", "heads", "kv-heads", "ffn", "vocab", "context", "head-dim" };
+    for (size_t index = 0; index < 8; index++)
         if (xinf_config_str (config, names [index]))
             *fields [index] = xinf_config_int (config, names [index]);
     if (xinf_config_flag (config, "tied") && xinf_config_flag (config, "no-tied")) {
@@ -123,6 +146,10 @@ s_shape (xinf_config_t *config, s_shape_t *shape)
     const char *tokenizer = xinf_config_str (config, "tokenizer");
     if (tokenizer)
         shape->spm = streq (tokenizer, "llama");
+    if (xinf_config_str (config, "rope-scaling"))
+        shape->rope_scaling = xinf_config_str (config, "rope-scaling");
+    if (!shape->head_dim)
+        shape->head_dim = shape->dim % shape->heads ? 0 : shape->dim / shape->heads;
     return xinf_config_str (config, "rope-theta")
          ? s_number (xinf_config_str (config, "rope-theta"), "rope-theta", &shape->theta) : 0;
 }
@@ -131,19 +158,22 @@ static int
 s_validate (s_model_t *model)
 {
     s_shape_t *shape = &model->shape;
-    int64_t head_dim = shape->dim / shape->heads;
+    int64_t head_dim = shape->head_dim;
     const char *problem = NULL;
-    if (shape->dim % shape->heads)
-        problem = "--dim must be a multiple of --heads";
+    if (!head_dim)
+        problem = "--dim must be a multiple of --heads, or --head-dim given";
     else
     if (head_dim % 2)
-        problem = "the head dimension (dim / heads) must be even for RoPE";
+        problem = "the head dimension must be even for RoPE";
+    else
+    if (!streq (shape->rope_scaling, "none") && !xinf_arch_find (shape->arch)->rope_scaling)
+        problem = "--rope-scaling is for llama only";
     else
     if (shape->kv_heads > shape->heads || shape->heads % shape->kv_heads)
         problem = "--heads must be a multiple of --kv-heads";
     else
-    if (model->type == XINF_GGML_Q8_0 && (shape->dim % 32 || shape->ffn % 32))
-        problem = "q8_0 needs --dim and --ffn to be multiples of 32";
+    if (model->type == XINF_GGML_Q8_0 && (shape->dim % 32 || shape->ffn % 32 || (shape->heads * head_dim) % 32))
+        problem = "q8_0 needs --dim, --ffn and heads x head dim to be multiples of 32";
     if (problem)
         fprintf (stderr, "xinf-make-model: %s (dim %lld, heads %lld, kv-heads %lld, ffn %lld)\n", problem,
                  (long long) shape->dim, (long long) shape->heads, (long long) shape->kv_heads, (long long) shape->ffn);
@@ -163,6 +193,9 @@ s_settings (xinf_config_t *config, s_model_t *model)
     if (s_shape (config, &model->shape) || s_number (xinf_config_str (config, "std"), "std", &std))
         return -1;
     model->std = (float) std;
+    if (s_number (xinf_config_str (config, "rope-factor"), "rope-factor", &model->rope_factor))
+        return -1;
+    model->rope_original_context = xinf_config_int (config, "rope-original-context");
     for (size_t index = 0; index < 4; index++)
         if (streq (xinf_config_str (config, "type"), types [index]))
             model->type = codes [index];
@@ -179,6 +212,34 @@ s_set_key (xinf_gguf_writer_t *writer, const char *arch, const char *suffix, uin
     char key [128];
     snprintf (key, sizeof key, "%s.%s", arch, suffix);
     return xinf_gguf_writer_set_u32 (writer, key, value);
+}
+
+static int
+s_set_float (xinf_gguf_writer_t *writer, const char *arch, const char *suffix, double value)
+{
+    char key [128];
+    snprintf (key, sizeof key, "%s.%s", arch, suffix);
+    return xinf_gguf_writer_set_f32 (writer, key, (float) value);
+}
+
+//  linear: type and factor; llama3-keys: Llama 3's parameters as keys
+//  (llama3 writes the rope_freqs.weight tensor instead, s_plan).
+static int
+s_rope_scaling (s_model_t *model, xinf_gguf_writer_t *writer)
+{
+    const char *arch = model->shape.arch, *scaling = model->shape.rope_scaling;
+    char key [128];
+    snprintf (key, sizeof key, "%s.rope.scaling.type", arch);
+    if (streq (scaling, "linear"))
+        return xinf_gguf_writer_set_str (writer, key, "linear")
+            || s_set_float (writer, arch, "rope.scaling.factor", model->rope_factor);
+    if (streq (scaling, "llama3-keys"))
+        return xinf_gguf_writer_set_str (writer, key, "llama3")
+            || s_set_float (writer, arch, "rope.scaling.factor", model->rope_factor)
+            || s_set_key (writer, arch, "rope.scaling.original_context_length", (uint32_t) model->rope_original_context)
+            || s_set_float (writer, arch, "rope.scaling.low_freq_factor", 1.0)
+            || s_set_float (writer, arch, "rope.scaling.high_freq_factor", 4.0);
+    return 0;
 }
 
 static int
@@ -201,12 +262,16 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
           || s_set_key (writer, arch, "feed_forward_length", (uint32_t) shape->ffn)
           || s_set_key (writer, arch, "attention.head_count", (uint32_t) shape->heads)
           || s_set_key (writer, arch, "attention.head_count_kv", (uint32_t) shape->kv_heads)
-          || s_set_key (writer, arch, "rope.dimension_count", (uint32_t) (shape->dim / shape->heads))
+          || s_set_key (writer, arch, "rope.dimension_count", (uint32_t) shape->head_dim)
           || s_set_key (writer, arch, "vocab_size", (uint32_t) shape->vocab);
+    if (streq (arch, "qwen3") || shape->head_dim * shape->heads != shape->dim)
+        rc = rc || s_set_key (writer, arch, "attention.key_length", (uint32_t) shape->head_dim)
+                || s_set_key (writer, arch, "attention.value_length", (uint32_t) shape->head_dim);
     snprintf (key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->eps);
     snprintf (key, sizeof key, "%s.rope.freq_base", arch);
-    return rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->theta) ? -1 : 0;
+    rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->theta);
+    return rc || s_rope_scaling (model, writer) ? -1 : 0;
 }
 
 //  ---- tensors -----------------------------------------------------------------------
@@ -224,7 +289,7 @@ s_add (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint
 {
     s_tensor_t *tensor = &tensors [(*count)++];
     snprintf (tensor->name, sizeof tensor->name, "%s", name);
-    tensor->type = role == S_MATRIX ? type : XINF_GGML_F32;
+    tensor->type = role == S_MATRIX ? type : XINF_GGML_F32;      //  norms, biases, rope_freqs: F32
     tensor->n_dims = ne1 ? 2 : 1;
     tensor->ne [0] = ne0;
     tensor->ne [1] = ne1 ? ne1 : 1;
@@ -237,33 +302,31 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
 {
     s_shape_t *shape = &model->shape;
     uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->ffn, vocab = (uint64_t) shape->vocab;
-    uint64_t kv_dim = dim / (uint64_t) shape->heads * (uint64_t) shape->kv_heads;
-    bool qwen2 = streq (shape->arch, "qwen2");
+    uint64_t head_dim = (uint64_t) shape->head_dim;
+    uint64_t q_dim = head_dim * (uint64_t) shape->heads, kv_dim = head_dim * (uint64_t) shape->kv_heads;
+    const xinf_arch_t *arch = xinf_arch_find (shape->arch);
+    uint64_t extents [] = { [XINF_EXT_NONE] = 0, [XINF_EXT_DIM] = dim, [XINF_EXT_Q] = q_dim,
+                            [XINF_EXT_KV] = kv_dim, [XINF_EXT_FFN] = ffn, [XINF_EXT_HEAD] = head_dim };
     uint32_t type = model->type;
     size_t count = 0;
     s_add (tensors, &count, "token_embd.weight", type, dim, vocab, S_MATRIX);
-    for (int64_t layer = 0; layer < shape->layers; layer++) {
-        char name [64];
-        #define S_BLOCK(suffix, ne0, ne1, role) \
-            (snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, suffix), \
-             s_add (tensors, &count, name, type, ne0, ne1, role))
-        S_BLOCK ("attn_norm.weight", dim, 0, S_NORM);
-        S_BLOCK ("attn_q.weight", dim, dim, S_MATRIX);
-        if (qwen2)
-            S_BLOCK ("attn_q.bias", dim, 0, S_BIAS);
-        S_BLOCK ("attn_k.weight", dim, kv_dim, S_MATRIX);
-        if (qwen2)
-            S_BLOCK ("attn_k.bias", kv_dim, 0, S_BIAS);
-        S_BLOCK ("attn_v.weight", dim, kv_dim, S_MATRIX);
-        if (qwen2)
-            S_BLOCK ("attn_v.bias", kv_dim, 0, S_BIAS);
-        S_BLOCK ("attn_output.weight", dim, dim, S_MATRIX);
-        S_BLOCK ("ffn_norm.weight", dim, 0, S_NORM);
-        S_BLOCK ("ffn_gate.weight", dim, ffn, S_MATRIX);
-        S_BLOCK ("ffn_up.weight", dim, ffn, S_MATRIX);
-        S_BLOCK ("ffn_down.weight", ffn, dim, S_MATRIX);
-        #undef S_BLOCK
-    }
+    if (streq (shape->rope_scaling, "llama3"))
+        s_add (tensors, &count, "rope_freqs.weight", type, head_dim / 2, 0, S_ROPE_FREQS);
+    //  The layer's tensors the architecture requires (xinf_arch.h), in its order
+    for (int64_t layer = 0; layer < shape->layers; layer++)
+        for (int which = 0; which < XINF_LT_COUNT; which++) {
+            const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
+            if (arch->tensors [which] != XINF_REQUIRED)
+                continue;
+            char name [64];
+            snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, spec->suffix);
+            s_role_t role = spec->cols ? S_MATRIX : strstr (spec->suffix, "norm") ? S_NORM : S_BIAS;
+            //  ggml order: ne0 is the row length
+            if (spec->cols)
+                s_add (tensors, &count, name, type, extents [spec->cols], extents [spec->rows], role);
+            else
+                s_add (tensors, &count, name, type, extents [spec->rows], 0, role);
+        }
     s_add (tensors, &count, "output_norm.weight", type, dim, 0, S_NORM);
     if (!shape->tied)
         s_add (tensors, &count, "output.weight", type, dim, vocab, S_MATRIX);
@@ -313,6 +376,12 @@ s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *
     xinf_rng_t rng;
     xinf_rng_seed (&rng, model->seed ^ ((uint64_t) (index + 1) * 0xd1b54a32d192ed03ull));
     uint64_t rows_per_chunk = chunk / tensor->ne [0] ? chunk / tensor->ne [0] : 1;
+    if (tensor->role == S_ROPE_FREQS) {
+        if (xinf_arch_llama3_factors (values, 2 * (size_t) tensor->ne [0], model->shape.theta, model->rope_factor,
+                                      1.0, 4.0, (double) model->rope_original_context))
+            return -1;
+        return xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, (size_t) tensor->ne [0], bytes));
+    }
     for (uint64_t row = 0; row < tensor->ne [1]; row += rows_per_chunk) {
         uint64_t rows = tensor->ne [1] - row < rows_per_chunk ? tensor->ne [1] - row : rows_per_chunk;
         size_t count = (size_t) (rows * tensor->ne [0]);
@@ -328,7 +397,7 @@ static int
 s_write_model (s_model_t *model, xinf_gguf_writer_t *writer)
 {
     s_shape_t *shape = &model->shape;
-    size_t limit = (size_t) shape->layers * 12 + 4;
+    size_t limit = (size_t) shape->layers * 16 + 8;
     s_tensor_t *tensors = calloc (limit, sizeof (s_tensor_t));
     size_t count = tensors ? s_plan (model, tensors) : 0;
     size_t chunk = 1 << 16;
@@ -358,7 +427,7 @@ s_make (s_model_t *model)
     s_shape_t *shape = &model->shape;
     char error [256] = "";
     xinf_vocab_kind_t kind = shape->spm ? XINF_VOCAB_SPM
-                           : streq (shape->arch, "qwen2") ? XINF_VOCAB_QWEN2 : XINF_VOCAB_LLAMA3;
+                           : streq (shape->arch, "llama") ? XINF_VOCAB_LLAMA3 : XINF_VOCAB_QWEN2;
     xinf_make_vocab_t *vocab = xinf_make_vocab_new (kind, (uint32_t) shape->vocab, model->seed, error, sizeof error);
     if (!vocab) {
         fprintf (stderr, "xinf-make-model: %s\n", error);
@@ -371,10 +440,11 @@ s_make (s_model_t *model)
     if (rc)
         fprintf (stderr, "xinf-make-model: %s\n", writer ? xinf_gguf_writer_error (writer) : "out of memory");
     else
-        printf ("xinf-make-model: wrote %s: %s %s, dim %lld, %lld layers, %lld/%lld heads, ffn %lld, vocab %lld (%s), %s, "
-                "%llu bytes in %.2f s\n", model->output, shape->arch, xinf_ggml_type_name (model->type),
-                (long long) shape->dim, (long long) shape->layers, (long long) shape->heads,
-                (long long) shape->kv_heads, (long long) shape->ffn, (long long) shape->vocab,
+        printf ("xinf-make-model: wrote %s: %s %s, dim %lld, %lld layers, %lld/%lld heads of %lld, RoPE scaling %s, "
+                "ffn %lld, vocab %lld (%s), %s, %llu bytes in %.2f s\n", model->output, shape->arch,
+                xinf_ggml_type_name (model->type), (long long) shape->dim, (long long) shape->layers,
+                (long long) shape->heads, (long long) shape->kv_heads, (long long) shape->head_dim, shape->rope_scaling,
+                (long long) shape->ffn, (long long) shape->vocab,
                 shape->spm ? "llama" : "gpt2", shape->tied ? "tied" : "separate output",
                 (unsigned long long) xinf_gguf_writer_offset (writer), (double) (zclock_mono () - start) / 1000.0);
     xinf_gguf_writer_destroy (&writer);

@@ -39,8 +39,13 @@ static const xinf_option_t s_options [] = {
       "supervisor: the other supervisor of a standby pair, tcp://HOST:PORT (workers and clients take -e A,B)" },
     { "standby", 0, "XINF_STANDBY", XINF_OPT_STR, "primary", 0, 0, "primary|backup", "ROLE",
       "supervisor with --standby-peer: which of the pair this one is" },
+    { "state-dir", 0, "XINF_STATE_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
+      "supervisor/local: keep the event history and the launched models here, across restarts" },
     { "forget-lost-ms", 0, "XINF_FORGET_LOST_MS", XINF_OPT_INT, "600000", 0, 604800000, NULL, "MS",
       "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
+    { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
+      "worker/local: a directory launches may load model files from, subdirectories included (repeatable; "
+      "default: the current directory); other paths are refused" },
     { "cert", 0, "XINF_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "KEYFILE",
       "supervisor/worker: this node's key (NAME.key, NAME.key_secret beside it; xinf-cli keygen): turns CURVE on" },
     { "keys", 0, "XINF_KEYS", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
@@ -49,7 +54,7 @@ static const xinf_option_t s_options [] = {
       "worker: the supervisor's public certificate" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
-    { NULL }
+    { 0 }
 };
 
 typedef struct {
@@ -58,6 +63,7 @@ typedef struct {
     int liveness;
     int64_t forget_lost_ms;
     int port_low, port_high;
+    xinf_model_dirs_t *model_dirs;    //  --model-dir, resolved
     zcert_t *cert;                 //  --cert: our key pair
     xinf_keyring_t *keys;          //  supervisor --keys
     char server_key [XINF_KEY_TEXT_SIZE];     //  worker --server-key
@@ -121,6 +127,29 @@ s_warn_open (xinf_config_t *config, s_settings_t *settings)
     fflush (stdout);
 }
 
+
+#define S_MODEL_DIRS_MAX 64
+
+//  --model-dir (each an existing directory), or the current directory.
+static int
+s_model_dirs (xinf_config_t *config, s_settings_t *settings)
+{
+    const char *dirs [S_MODEL_DIRS_MAX];
+    size_t count = xinf_config_all (config, "model-dir", dirs, S_MODEL_DIRS_MAX);
+    if (count > S_MODEL_DIRS_MAX) {
+        fprintf (stderr, "xinf-node: --model-dir given %zu times (at most %d)\n", count, S_MODEL_DIRS_MAX);
+        return -1;
+    }
+    settings->model_dirs = xinf_model_dirs_new ();
+    char error [512];
+    for (size_t index = 0; index < (count ? count : 1); index++)
+        if (xinf_model_dirs_add (settings->model_dirs, count ? dirs [index] : ".", error, sizeof error)) {
+            fprintf (stderr, "xinf-node: --model-dir: %s\n", error);
+            return -1;
+        }
+    return 0;
+}
+
 //  Checks what the option table cannot: port range and host address shape.
 static int
 s_validate (xinf_config_t *config, s_settings_t *settings)
@@ -166,7 +195,7 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
     settings->heartbeat_ms = xinf_config_int (config, "heartbeat-ms");
     settings->liveness = (int) xinf_config_int (config, "liveness");
     settings->forget_lost_ms = xinf_config_int (config, "forget-lost-ms");
-    return 0;
+    return s_model_dirs (config, settings);
 }
 
 static xinf_supervisor_t *
@@ -179,6 +208,7 @@ s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, 
     xinf_supervisor_config_t supervisor_config = {
         settings->node_name, settings->heartbeat_ms, settings->liveness, settings->forget_lost_ms,
         xinf_config_str (config, "standby-peer"), streq (xinf_config_str (config, "standby"), "primary"),
+        xinf_config_str (config, "state-dir"),
         settings->cert
     };
     xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
@@ -211,7 +241,7 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
     const char *host = xinf_config_str (config, "host");
     xinf_worker_config_t worker_config = {
         endpoint, settings->node_name, host, xinf_config_source (config, "host"),
-        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness,
+        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs,
         settings->cert, xinf_config_str (config, "cert"), settings->server_key
     };
     //  Keys on: the data sockets (probe listener, collectives) by our key,
@@ -222,6 +252,8 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
     }
     xinf_auth_set_identity (settings->cert);
     printf ("xinf-node worker %s connecting to %s\n", settings->node_name, endpoint);
+    for (size_t index = 0; index < xinf_model_dirs_count (settings->model_dirs); index++)
+        xinf_info ("node", "model directory %s", xinf_model_dirs_at (settings->model_dirs, index));
     fflush (stdout);
     return xinf_worker_new (&worker_config);
 }
@@ -282,10 +314,11 @@ main (int argc, char **argv)
     else
     if (rc < 0)
         fprintf (stderr, "xinf-node: %s\n", xinf_config_error (config));
-    s_settings_t settings = { 0 };
+    s_settings_t settings = { .model_dirs = NULL };
     if (rc == 0 && (s_validate (config, &settings) || s_load_keys (config, &settings)))
         rc = -1;
     if (rc != 0) {
+        xinf_model_dirs_destroy (&settings.model_dirs);
         zcert_destroy (&settings.cert);
         xinf_keyring_destroy (&settings.keys);
         xinf_config_destroy (&config);
@@ -296,6 +329,7 @@ main (int argc, char **argv)
     rc = s_run (config, &settings);
     zcert_destroy (&settings.cert);
     xinf_keyring_destroy (&settings.keys);
+    xinf_model_dirs_destroy (&settings.model_dirs);
     xinf_config_destroy (&config);
     return rc;
 }

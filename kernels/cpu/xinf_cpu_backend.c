@@ -100,11 +100,11 @@ s_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size
 
 static void
 s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
-        float freq_base, bool neox)
+        const xinf_rope_t *rope)
 {
     (void) self;
     for (size_t i = 0; i < n; i++)
-        xinf_cpu_rope (x + i * n_heads * head_dim, n_heads, head_dim, (size_t) pos [i], freq_base, neox);
+        xinf_cpu_rope (x + i * n_heads * head_dim, n_heads, head_dim, (size_t) pos [i], rope);
 }
 
 static void

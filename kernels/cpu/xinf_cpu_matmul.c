@@ -20,10 +20,15 @@
     and x vector only, never on the blocks, tasks or threads.
     Q8_0 matvecs (one vector, many, batch) go to xinf_cpu_q8_matvec,
     integer activations, unless XINF_CPU_Q8_ACT=off; matmul stays float.
+    The quantized types past Q8_0 (Q4_0 .. Q6_K) have integer matvecs
+    only (xinf_cpu_qk_matvec, whatever XINF_CPU_Q8_ACT says), also for the
+    matmul of few vectors; the matmul of more widens their rows to floats
+    like the others'.
 */
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_kern.h"
 #include "xinf_cpu_q8_act.h"
+#include "xinf_cpu_qk.h"
 
 #include <assert.h>
 #include <stdatomic.h>
@@ -138,6 +143,10 @@ static void
 s_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
           const float *x, float *y)
 {
+    if (xinf_dtype_is_quant (dtype)) {
+        xinf_cpu_qk_matvec (pool, xinf_cpu_kern (), dtype, w, rows, cols, x, 1, y);
+        return;
+    }
     size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
     assert (row_bytes || cols == 0);
     if (rows == 0)
@@ -154,6 +163,9 @@ xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
 {
     if (dtype == XINF_DTYPE_Q8_0 && xinf_cpu_q8_act_on ())
         xinf_cpu_q8_matvec (pool, xinf_cpu_kern (), w, rows, cols, x, 1, y);
+    else
+    if (xinf_dtype_is_quant (dtype))
+        xinf_cpu_qk_matvec (pool, xinf_cpu_kern (), dtype, w, rows, cols, x, 1, y);
     else
         s_matvec (pool, dtype, w, rows, cols, x, y);
 }
@@ -180,7 +192,9 @@ void
 xinf_cpu_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_matvec_t *products, size_t count)
 {
     assert (count <= MATVEC_MANY_MAX);
-    xinf_cpu_matvec_t rest [MATVEC_MANY_MAX];
+    xinf_cpu_matvec_t rest [MATVEC_MANY_MAX], others [MATVEC_MANY_MAX];
+    count = xinf_cpu_qk_matvec_many (pool, xinf_cpu_kern (), products, count, others);
+    products = others;
     if (xinf_cpu_q8_act_on ()) {
         count = xinf_cpu_q8_matvec_many (pool, xinf_cpu_kern (), products, count, rest);
         products = rest;
@@ -293,6 +307,10 @@ xinf_cpu_matvec_batch (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *
         xinf_cpu_q8_matvec (pool, xinf_cpu_kern (), w, rows, cols, x, n, y);
         return;
     }
+    if (xinf_dtype_is_quant (dtype)) {
+        xinf_cpu_qk_matvec (pool, xinf_cpu_kern (), dtype, w, rows, cols, x, n, y);
+        return;
+    }
     if (n == 1) {
         xinf_cpu_matvec (pool, dtype, w, rows, cols, x, y);
         return;
@@ -381,8 +399,11 @@ s_matmul_block (s_matmul_t *job, size_t index, size_t end, int thread)
     const float *block = (const float *) (job->w + first * job->row_bytes);
     if (job->dtype != XINF_DTYPE_F32) {
         float *widened = job->scratch + (size_t) thread * job->block_rows * job->cols;
+        void (*to_f32) (xinf_dtype_t, const void *, size_t, float *) = job->kern->to_f32;
+        if (xinf_dtype_is_quant (job->dtype))
+            to_f32 = xinf_cpu_qk_kern (job->kern)->to_f32;
         for (size_t r = 0; r < count; r++)
-            job->kern->to_f32 (job->dtype, job->w + (first + r) * job->row_bytes, job->cols,
+            to_f32 (job->dtype, job->w + (first + r) * job->row_bytes, job->cols,
                                widened + r * job->cols);
         block = widened;
     }
@@ -460,10 +481,19 @@ s_matmul_run (xinf_threadpool_t *pool, s_matmul_t *job, bool panel)
     return true;
 }
 
+//  Vectors from which the matmul of a quantized type widens its rows to
+//  floats for the panel kernels (fewer: xinf_cpu_qk_matvec).
+#define S_QUANT_MATMUL 16
+
 void
 xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, size_t rows, size_t cols,
                  const float *x, size_t n, float *y)
 {
+    const xinf_cpu_kern_t *kern = xinf_cpu_kern ();
+    if (xinf_dtype_is_quant (dtype) && n < S_QUANT_MATMUL) {
+        xinf_cpu_qk_matvec (pool, kern, dtype, w, rows, cols, x, n, y);
+        return;
+    }
     if (n == 1) {
         s_matvec (pool, dtype, w, rows, cols, x, y);
         return;
@@ -476,7 +506,6 @@ xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w, siz
         memset (y, 0, n * rows * sizeof (float));
         return;
     }
-    const xinf_cpu_kern_t *kern = xinf_cpu_kern ();
     //  A panel does a weight's work for 16 vectors at least: few vectors of
     //  small weights (up to 6 of Q8_0, 3 of F16) go faster as matvecs,
     //  bound by reading the weights once a vector.

@@ -7,6 +7,7 @@
 */
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_kern.h"
+#include "xinf_cpu_qk.h"
 
 #include <assert.h>
 #include <math.h>
@@ -38,7 +39,7 @@ s_rope_pairs (float *lo, float *hi, size_t step, size_t count, const float *cosi
 }
 
 void
-xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, float freq_base, bool neox)
+xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, const xinf_rope_t *rope)
 {
     assert (head_dim % 2 == 0);
     size_t half = head_dim / 2;
@@ -46,13 +47,15 @@ xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, float fr
     for (size_t start = 0; start < half; start += ROPE_TABLE) {
         size_t count = half - start < ROPE_TABLE ? half - start : ROPE_TABLE;
         for (size_t i = 0; i < count; i++) {
-            double theta = (double) pos * pow (freq_base, -2.0 * (double) (start + i) / (double) head_dim);
+            double theta = (double) pos * rope->scale * pow (rope->base, -2.0 * (double) (start + i) / (double) head_dim);
+            if (rope->factors)
+                theta /= rope->factors [start + i];
             cosines [i] = (float) cos (theta);
             sines [i] = (float) sin (theta);
         }
         for (size_t h = 0; h < n_heads; h++) {
             float *head = vec + h * head_dim;
-            if (neox)
+            if (rope->neox)
                 s_rope_pairs (head + start, head + half + start, 1, count, cosines, sines);
             else
                 s_rope_pairs (head + 2 * start, head + 2 * start + 1, 2, count, cosines, sines);
@@ -96,7 +99,10 @@ xinf_cpu_add (float *y, const float *x, size_t n)
 void
 xinf_cpu_row_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
 {
-    xinf_cpu_kern ()->to_f32 (dtype, row, cols, out);
+    if (xinf_dtype_is_quant (dtype))
+        xinf_cpu_qk_kern (xinf_cpu_kern ())->to_f32 (dtype, row, cols, out);
+    else
+        xinf_cpu_kern ()->to_f32 (dtype, row, cols, out);
 }
 
 //  ---- attention -------------------------------------------------------------

@@ -21,6 +21,10 @@
     kernel set too (xinf_cpu_q8_act.h). XINF_CPU_Q8_ACT=off in the
     environment, or xinf_cpu_q8_act_set (false), gives the float kernels
     instead. xinf_cpu_matmul keeps the float kernels.
+    The quantized types past Q8_0 (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
+    Q6_K) have integer matvecs only, with 15-bit activations, likewise
+    bit for bit the same on every kernel set (xinf_cpu_qk.h); their
+    matmul of 16 vectors or more widens rows to floats for the GEMM.
 */
 #ifndef XINF_CPU_OPS_H_INCLUDED
 #define XINF_CPU_OPS_H_INCLUDED
@@ -28,6 +32,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "xinf_backend.h"
 #include "xinf_dtype.h"
 #include "xinf_threadpool.h"
 
@@ -63,9 +68,10 @@ void xinf_cpu_matmul (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w
 void xinf_cpu_rmsnorm (float *out, const float *x, const float *weight, size_t n, float eps);
 
 //  Rotates n_heads heads of head_dim (even) floats in place for position
-//  pos, theta_i = pos * freq_base^(-2i/head_dim). neox false: pairs
-//  (2i, 2i+1) (llama); neox true: pairs (i, i + head_dim/2) (qwen2).
-void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, float freq_base, bool neox);
+//  pos, theta_i = pos * scale * base^(-2i/head_dim) / factors [i]
+//  (xinf_rope_t). neox false: pairs (2i, 2i+1) (llama); neox true: pairs
+//  (i, i + head_dim/2) (qwen2, qwen3).
+void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, const xinf_rope_t *rope);
 
 //  x = softmax (x), in place; nothing for n = 0.
 void xinf_cpu_softmax (float *x, size_t n);

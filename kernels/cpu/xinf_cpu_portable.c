@@ -89,6 +89,7 @@ s_rows (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_
             case XINF_DTYPE_F16: y [r] = s_dot_f16 ((const uint16_t *) row, x, cols); break;
             case XINF_DTYPE_BF16: y [r] = s_dot_bf16 ((const uint16_t *) row, x, cols); break;
             case XINF_DTYPE_Q8_0: y [r] = s_dot_q8_0 (row, x, cols); break;
+            default: break;          //  the quantized types: xinf_cpu_qk
         }
 }
 
@@ -114,6 +115,9 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
                 const uint8_t *block = blocks + i / XINF_Q8_0_BLOCK_SIZE * XINF_Q8_0_BLOCK_BYTES;
                 out [i] = s_q8_scale (block) * (float) (int8_t) block [2 + i % XINF_Q8_0_BLOCK_SIZE];
             }
+            break;
+        default:
+            xinf_dtype_to_f32 (dtype, row, cols, out);
             break;
     }
 }

@@ -16,6 +16,7 @@
     instruction, handles them where the CPU has it.
 */
 #include "xinf_cpu_kern.h"
+#include "xinf_cpu_cpuid.h"
 
 #if defined (__x86_64__) && defined (__GNUC__)
 
@@ -244,7 +245,7 @@ s_rows_wide (xinf_dtype_t dtype, const uint8_t *row, size_t row_bytes, size_t co
             case XINF_DTYPE_F32: y [r] = s_dot_f32 ((const float *) row, x, cols, ahead); break;
             case XINF_DTYPE_F16: y [r] = s_dot_f16 ((const uint16_t *) row, x, cols, ahead); break;
             case XINF_DTYPE_BF16: y [r] = s_dot_bf16 ((const uint16_t *) row, x, cols, ahead); break;
-            case XINF_DTYPE_Q8_0: break;
+            default: break;          //  Q8_0 and the quantized types: elsewhere
         }
     }
 }
@@ -297,6 +298,9 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
                 for (int part = 0; part < 4; part++)
                     _mm256_storeu_ps (out + i + part * 8, _mm256_mul_ps (scale, xinf_simd_load_i8 (blocks + 2 + part * 8)));
             }
+            return;
+        default:
+            xinf_dtype_to_f32 (dtype, row, cols, out);
             return;
     }
 }
@@ -354,7 +358,7 @@ const xinf_cpu_kern_t *
 xinf_cpu_kern_avx2 (void)
 {
     __builtin_cpu_init ();
-    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !__builtin_cpu_supports ("f16c"))
+    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !xinf_cpu_has_f16c ())
         return NULL;
     pthread_once (&s_once, s_half_table_fill);
     return &s_kern_avx2;

@@ -27,6 +27,7 @@
     past the last whole group go as above.
 */
 #include "xinf_cpu_q8_act.h"
+#include "xinf_cpu_cpuid.h"
 
 #if defined (__x86_64__) && defined (__GNUC__)
 
@@ -489,7 +490,7 @@ const xinf_cpu_q8_kern_t *
 xinf_cpu_q8_avx2 (void)
 {
     __builtin_cpu_init ();
-    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !__builtin_cpu_supports ("f16c"))
+    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !xinf_cpu_has_f16c ())
         return NULL;
     return &s_avx2;
 }

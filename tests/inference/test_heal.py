@@ -43,7 +43,8 @@ def main():
                         "--tokenizer", "gpt2", "-o", path], check=True, capture_output=True, timeout=120)
         node_bin = tool(build_dir, "xinf-node")
         supervisor = start_supervisor(node_bin)
-        workers = {name: start_worker(node_bin, supervisor.endpoint, name) for name in ("h1", "h2")}
+        workers = {name: start_worker(node_bin, supervisor.endpoint, name, model_dirs=[workdir])
+                   for name in ("h1", "h2")}
         client = XinfClient(supervisor.endpoint, timeout_ms=5000)
         poll("2 alive workers", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
                                                 for n in workers))
@@ -70,7 +71,7 @@ def main():
               f"event: {relaunched[-1]['detail']}")
 
         # b. pinned: it waits for its worker
-        workers["h3"] = start_worker(node_bin, supervisor.endpoint, "h3")
+        workers["h3"] = start_worker(node_bin, supervisor.endpoint, "h3", model_dirs=[workdir])
         poll("h3 alive", 10, lambda: workers_by_name(client).get("h3", {}).get("state") == "alive")
         client.launch("p", path, worker="h3", threads=1, max_seqs=2)
         client.wait_ready("p", stall_s=30)

@@ -1,6 +1,9 @@
 """Bad input to model launch and generation, through a real local node and
-the Python client: a missing file, a truncated GGUF, an unknown
-architecture, a directory, a duplicate or malformed uid, unknown models,
+the Python client: a missing file, files outside the worker's model
+directory (directly, through '..' and through a symbolic link: the same
+error as a missing file), a FIFO (refused at once, never opened), a
+truncated GGUF, an unknown architecture, a directory, a duplicate or
+malformed uid, unknown models,
 prompts longer than the context, bad sampling fields, generation on a
 failed model. Each gets a clear ERROR (or a failed launch naming the
 cause), and the good model on the same worker keeps serving throughout."""
@@ -14,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
-from xinf_testlib import Node, check, tool  # noqa: E402
+from xinf_testlib import Node, check, model_dir_args, tool  # noqa: E402
 from xinf_client import XinfClient, XinfError  # noqa: E402
 
 
@@ -65,7 +68,9 @@ def generate_while_loading(client, path):
 
 def main():
     build_dir = sys.argv[1]
-    workdir = tempfile.mkdtemp(prefix="xinf-errors-")
+    top = tempfile.mkdtemp(prefix="xinf-errors-")
+    workdir = os.path.join(top, "models")        # the node's --model-dir
+    os.mkdir(workdir)
     try:
         good = os.path.join(workdir, "good.gguf")
         subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "qwen2", "--seed", "3", "-o", good],
@@ -78,8 +83,12 @@ def main():
                         "-o", medium], check=True, capture_output=True, timeout=120)
         unknown_arch = os.path.join(workdir, "arch.gguf")
         patched(good, unknown_arch, b"qwen2", b"qwen9")
+        outside = os.path.join(top, "outside.gguf")
+        shutil.copy(good, outside)
+        os.symlink(outside, os.path.join(workdir, "link.gguf"))
+        os.mkfifo(os.path.join(workdir, "fifo.gguf"))
         node = Node(tool(build_dir, "xinf-node"), "--role=local", "-p", "0", "--bind", "127.0.0.1",
-                    "--node-name", "w1", "--log-level", "error")
+                    "--node-name", "w1", "--log-level", "error", *model_dir_args(workdir))
         client = XinfClient(node.endpoint, timeout_ms=5000)
         deadline = time.monotonic() + 10
         while not any(w["state"] == "alive" for w in client.cluster_info()["workers"]):
@@ -87,10 +96,15 @@ def main():
         client.launch("good", good)
         client.wait_ready("good", stall_s=20)
 
-        expect_failed_launch(client, "missing", os.path.join(workdir, "nope.gguf"), "No such file")
+        refused = "is not a file in this worker's model directories"
+        expect_failed_launch(client, "missing", os.path.join(workdir, "nope.gguf"), refused)
+        expect_failed_launch(client, "outside", outside, refused)
+        expect_failed_launch(client, "dotdot", os.path.join(workdir, "..", "outside.gguf"), refused)
+        expect_failed_launch(client, "symlink", os.path.join(workdir, "link.gguf"), refused)
+        expect_failed_launch(client, "fifo", os.path.join(workdir, "fifo.gguf"), refused)
         expect_failed_launch(client, "truncated", truncated, "truncated.gguf")
         expect_failed_launch(client, "arch", unknown_arch, "architecture 'qwen9' is not supported")
-        expect_failed_launch(client, "directory", workdir, workdir)
+        expect_failed_launch(client, "directory", workdir, refused)
         expect_error("DUPLICATE_MODEL", "already launched", client.launch, "good", good)
         expect_error("BAD_REQUEST", "uid", client.launch, "bad uid!", good)
         expect_error("BAD_REQUEST", "path", client.launch, "empty", "")
@@ -135,7 +149,7 @@ def main():
         expect_error("UNKNOWN_MODEL", "good", client.generate, "good", prompt="hi")
         # A failed launch keeps its error in the list; launching its uid again relaunches it
         failed = [m for m in client.list_models() if m["uid"] == "missing"][0]
-        check(failed["state"] == "failed" and "No such file" in failed["error"], f"failed model listed: {failed}")
+        check(failed["state"] == "failed" and refused in failed["error"], f"failed model listed: {failed}")
         client.launch("missing", good)
         client.wait_ready("missing", stall_s=20)
         reply = client.generate("missing", prompt="Hello world", max_tokens=4)
@@ -148,7 +162,7 @@ def main():
         client.close()
         check(node.stop() == 0, "the node did not stop cleanly")
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.rmtree(top, ignore_errors=True)
     print("PASS: every bad launch and request got a clear error; the good model kept serving")
 
 

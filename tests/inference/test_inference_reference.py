@@ -1,7 +1,9 @@
 """Inference correctness against the independent numpy reference.
 
-For llama and qwen2 models written by xinf-make-model (F32 with tied and
-separate output, GQA and MHA; F16, BF16 and Q8_0), the numpy reference
+For llama, qwen2 and qwen3 models written by xinf-make-model (F32 with tied
+and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a head
+dimension other than dim / heads and its q/k norms; llama with Llama 3 RoPE
+scaling as a rope_freqs tensor and as keys, and linear scaling), the numpy reference
 (tests/reference, reading the GGUF itself) generates 64 greedy tokens.
 Then:
   1. xinf's forward pass, fed the same tokens (decode path, one position per
@@ -27,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from reference_forward import Model  # noqa: E402
-from xinf_testlib import Node, check, tool  # noqa: E402
+from xinf_testlib import Node, check, model_dir_args, tool  # noqa: E402
 
 PROMPT = [1, 2, 3]
 STEPS = 64
@@ -46,7 +48,26 @@ MODELS = [
     ("qwen2-bf16", "qwen2", "bf16", []),
     ("llama-q8", "llama", "q8_0", []),
     ("qwen2-q8", "qwen2", "q8_0", []),
+    ("qwen3-f32-tied-gqa", "qwen3", "f32", ["--tied"]),
+    ("qwen3-f32-sep-mha-hd24", "qwen3", "f32", ["--no-tied", "--kv-heads", "4", "--head-dim", "24"]),
+    ("qwen3-q8", "qwen3", "q8_0", []),
+    ("llama3-rope-freqs", "llama", "f32", ["--rope-scaling", "llama3", "--rope-original-context", "64"]),
+    ("llama3-rope-keys", "llama", "f16", ["--rope-scaling", "llama3-keys", "--rope-factor", "8",
+                                          "--rope-original-context", "64"]),
+    ("llama-rope-linear", "llama", "f32", ["--rope-scaling", "linear", "--rope-factor", "4"]),
 ]
+
+
+def check_shape(name, model):
+    """The file has what its name promises (so a generator that dropped it fails here)."""
+    hp = model.hp
+    if name.startswith("qwen3"):
+        check(hp.qk_norm and hp.head_dim * hp.n_head != hp.dim,
+              f"{name}: head_dim {hp.head_dim} x {hp.n_head} heads should differ from dim {hp.dim}")
+    if name.startswith("llama3-rope"):
+        check(hp.rope_factors is not None and np.max(hp.rope_factors) > 1.0, f"{name}: no Llama 3 RoPE factors")
+    if name == "llama-rope-linear":
+        check(hp.freq_scale == 0.25, f"{name}: linear RoPE scale {hp.freq_scale}")
 
 
 def relative_error(a, b):
@@ -113,10 +134,10 @@ def compare_tokens(name, wtype, reply, reference):
     print(f"  {name:22s} {STEPS} greedy tokens through the cluster equal the reference's")
 
 
-def generate_through_cluster(build_dir, paths, references):
+def generate_through_cluster(build_dir, workdir, paths, references):
     cli = tool(build_dir, "xinf-cli")
     node = Node(tool(build_dir, "xinf-node"), "--role=local", "-p", "0", "--bind", "127.0.0.1",
-                "--node-name", "w1", "--log-level", "warn")
+                "--node-name", "w1", "--log-level", "warn", *model_dir_args(workdir))
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:   # poll until the local worker registered
         result = subprocess.run([cli, "-e", node.endpoint, "workers", "--json"], capture_output=True, text=True,
@@ -146,9 +167,11 @@ def main():
         paths = make_models(build_dir, workdir)
         references = {}
         for name, arch, wtype, _ in MODELS:
-            references[name] = Model(paths[name]).greedy(PROMPT, STEPS)
+            model = Model(paths[name])
+            check_shape(name, model)
+            references[name] = model.greedy(PROMPT, STEPS)
             compare_forward(build_dir, name, wtype, paths[name], references[name])
-        generate_through_cluster(build_dir, paths, references)
+        generate_through_cluster(build_dir, workdir, paths, references)
     print("PASS: xinf's logits and greedy tokens agree with the numpy reference")
 
 

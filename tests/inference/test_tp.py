@@ -26,17 +26,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from test_cluster import (INTERVAL_MS, LIVENESS, Proc, poll, run_logged, start_supervisor,  # noqa: E402
                           start_worker, workers_by_name)
-from xinf_testlib import check, tool  # noqa: E402
+from xinf_testlib import check, model_dir_args, tool  # noqa: E402
 from xinf_client import XinfClient, XinfError  # noqa: E402
 
 PROMPT = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
 
 
-def make_model(build_dir, workdir, name, arch, heads, kv_heads, context=1024, type_="f32"):
+def make_model(build_dir, workdir, name, arch, heads, kv_heads, context=1024, type_="f32", extra=()):
     path = os.path.join(workdir, f"{name}.gguf")
     subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", arch, "--type", type_, "--dim", "192",
                     "--layers", "3", "--heads", str(heads), "--kv-heads", str(kv_heads), "--ffn", "384",
-                    "--vocab", "512", "--context", str(context), "--tokenizer", "gpt2", "--seed", "7", "-o", path],
+                    "--vocab", "512", "--context", str(context), "--tokenizer", "gpt2", "--seed", "7", "-o", path,
+                    *extra],
                    check=True, capture_output=True, timeout=120)
     return path
 
@@ -162,7 +163,8 @@ def scenario_frozen_rank(build_dir, node_bin, path):
     match = supervisor.wait_output(r"listening on tcp://[^\s:]+:(\d+)")
     endpoint = f"tcp://127.0.0.1:{match.group(1)}"
     nodes = {name: Proc(name, [node_bin, "--role=worker", "-e", endpoint, "--node-name", name, *beat,
-                               "-H", "127.0.0.1", "--data-ports", "29500-29599", "--log-level", "info"])
+                               "-H", "127.0.0.1", "--data-ports", "29500-29599", "--log-level", "info",
+                               *model_dir_args()])
              for name in ("z1", "z2")}
     client = XinfClient(endpoint, timeout_ms=5000)
     poll("z1, z2 alive", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive" for n in nodes))
@@ -218,11 +220,16 @@ def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-tp-") as workdir:
         paths = {"llama": make_model(build_dir, workdir, "llama", "llama", 12, 6),
-                 "qwen2": make_model(build_dir, workdir, "qwen2", "qwen2", 6, 6)}
+                 "qwen2": make_model(build_dir, workdir, "qwen2", "qwen2", 6, 6),
+                 # heads x head_dim = 288, not dim 192: attn_q/attn_output split by heads
+                 "qwen3": make_model(build_dir, workdir, "qwen3", "qwen3", 6, 6, extra=("--head-dim", "48")),
+                 "llama3": make_model(build_dir, workdir, "llama3", "llama", 12, 6,
+                                      extra=("--rope-scaling", "llama3", "--rope-original-context", "64"))}
         long_path = make_model(build_dir, workdir, "long", "llama", 12, 6, context=2048)
         node_bin = tool(build_dir, "xinf-node")
         supervisor = start_supervisor(node_bin)
-        workers = {name: start_worker(node_bin, supervisor.endpoint, name) for name in ("t1", "t2", "t3", "t4")}
+        workers = {name: start_worker(node_bin, supervisor.endpoint, name, model_dirs=(workdir,))
+                   for name in ("t1", "t2", "t3", "t4")}
         client = XinfClient(supervisor.endpoint, timeout_ms=5000)
         poll("4 alive workers", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
                                                 for n in workers))

@@ -29,16 +29,20 @@ test_rmsnorm (void)
 }
 
 static void
-s_rope_case (size_t n_heads, size_t head_dim, size_t pos, float base, bool neox)
+s_rope_case (size_t n_heads, size_t head_dim, size_t pos, float base, bool neox, bool scaled)
 {
     uint64_t state = n_heads * 31 + head_dim + pos;
     size_t n = n_heads * head_dim, half = head_dim / 2;
     float *vec = test_floats (n, &state), *before = malloc (n * 4);
     memcpy (before, vec, n * 4);
-    xinf_cpu_rope (vec, n_heads, head_dim, pos, base, neox);
+    float factors [1024];
+    for (size_t i = 0; i < half; i++)
+        factors [i] = 1.0f + (float) (i % 5);
+    xinf_rope_t rope = { base, scaled ? 0.25f : 1.0f, neox, scaled ? factors : NULL };
+    xinf_cpu_rope (vec, n_heads, head_dim, pos, &rope);
     for (size_t h = 0; h < n_heads; h++)
         for (size_t i = 0; i < half; i++) {
-            double theta = pos * pow (base, -2.0 * i / head_dim);
+            double theta = pos * pow (base, -2.0 * i / head_dim) * (scaled ? 0.25 / factors [i] : 1.0);
             size_t a = h * head_dim + (neox ? i : 2 * i), b = h * head_dim + (neox ? i + half : 2 * i + 1);
             CHECK_NEAR (vec [a], before [a] * cos (theta) - before [b] * sin (theta), 2e-6);
             CHECK_NEAR (vec [b], before [a] * sin (theta) + before [b] * cos (theta), 2e-6);
@@ -50,20 +54,26 @@ static void
 test_rope (void)
 {
     for (int neox = 0; neox < 2; neox++) {
-        s_rope_case (14, 64, 0, 1000000.0f, neox);
-        s_rope_case (14, 64, 1, 1000000.0f, neox);
-        s_rope_case (2, 64, 4095, 10000.0f, neox);
-        s_rope_case (3, 128, 777, 500000.0f, neox);
-        s_rope_case (1, 6, 5, 10000.0f, neox);
-        s_rope_case (2, 1024, 9, 10000.0f, neox);       //  more pairs than the table
+        s_rope_case (14, 64, 0, 1000000.0f, neox, false);
+        s_rope_case (14, 64, 0, 1000000.0f, neox, true);
+        s_rope_case (14, 64, 1, 1000000.0f, neox, false);
+        s_rope_case (14, 64, 1, 1000000.0f, neox, true);
+        s_rope_case (2, 64, 4095, 10000.0f, neox, false);
+        s_rope_case (2, 64, 4095, 10000.0f, neox, true);
+        s_rope_case (3, 128, 777, 500000.0f, neox, false);
+        s_rope_case (3, 128, 777, 500000.0f, neox, true);
+        s_rope_case (1, 6, 5, 10000.0f, neox, false);
+        s_rope_case (1, 6, 5, 10000.0f, neox, true);
+        s_rope_case (2, 1024, 9, 10000.0f, neox, false);       //  more pairs than the table
     }
     //  position 0 changes nothing; neox and llama orders differ otherwise
     float a [8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, b [8];
     memcpy (b, a, sizeof a);
-    xinf_cpu_rope (b, 1, 8, 0, 10000.0f, true);
+    xinf_rope_t neox = { 10000.0f, 1.0f, true, NULL }, normal = { 10000.0f, 1.0f, false, NULL };
+    xinf_cpu_rope (b, 1, 8, 0, &neox);
     CHECK (memcmp (a, b, sizeof a) == 0);
-    xinf_cpu_rope (a, 1, 8, 3, 10000.0f, false);
-    xinf_cpu_rope (b, 1, 8, 3, 10000.0f, true);
+    xinf_cpu_rope (a, 1, 8, 3, &normal);
+    xinf_cpu_rope (b, 1, 8, 3, &neox);
     CHECK (memcmp (a, b, sizeof a) != 0);
 }
 

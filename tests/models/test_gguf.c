@@ -222,6 +222,7 @@ test_metadata_round_trip (void)
     if (!gguf)
         fprintf (stderr, "%s\n", error);
     CHECK (gguf);
+    CHECK_INT (xinf_gguf_load_tensors (gguf), 0);
     CHECK_INT (xinf_gguf_version (gguf), 3);
     CHECK_INT (xinf_gguf_kv_count (gguf), 29);
     CHECK_INT (xinf_gguf_tensor_count (gguf), 0);
@@ -251,7 +252,7 @@ static const s_spec_t s_specs [] = {
     { "q8_0.matrix", XINF_GGML_Q8_0, 2, { 64, 3 } },
     { "f32.cube", XINF_GGML_F32, 3, { 2, 3, 4 } },
     { "f16.four", XINF_GGML_F16, 4, { 3, 1, 2, 2 } },
-    { "q4_0.unsupported", 2, 2, { 32, 2 } },
+    { "q2_k.unsupported", 10, 2, { 256, 2 } },
 };
 #define S_SPECS (sizeof s_specs / sizeof s_specs [0])
 
@@ -290,10 +291,11 @@ s_write_tensors (const char *path, uint32_t alignment)
 static void
 s_check_tensors (const char *path, uint64_t alignment)
 {
-    static const uint64_t sizes [S_SPECS] = { 7 * 3 * 4, 16 * 5 * 2, 5 * 2, 2 * 3 * 34, 24 * 4, 12 * 2, 2 * 18 };
+    static const uint64_t sizes [S_SPECS] = { 7 * 3 * 4, 16 * 5 * 2, 5 * 2, 2 * 3 * 34, 24 * 4, 12 * 2, 2 * 84 };
     char error [512];
     xinf_gguf_t *gguf = xinf_gguf_open (path, error, sizeof error);
     CHECK (gguf);
+    CHECK_INT (xinf_gguf_load_tensors (gguf), 0);
     CHECK_INT (xinf_gguf_tensor_count (gguf), S_SPECS);
     CHECK_INT (xinf_gguf_alignment (gguf), alignment);
     CHECK_INT (xinf_gguf_data_offset (gguf) % alignment, 0);
@@ -316,18 +318,18 @@ s_check_tensors (const char *path, uint64_t alignment)
             CHECK_INT (xinf_gguf_tensor_data_size (gguf, tensor), sizes [index]);
     }
     CHECK (xinf_gguf_find_tensor (gguf, "absent") == NULL);
-    const xinf_gguf_tensor_t *q4 = xinf_gguf_find_tensor (gguf, "q4_0.unsupported");
-    CHECK_INT (xinf_gguf_tensor_data_size (gguf, q4), -1);
-    CHECK_HAS (xinf_gguf_error (gguf), "tensor 'q4_0.unsupported' has type Q4_0 (ggml type 2), which xinf does not support");
+    const xinf_gguf_tensor_t *q2 = xinf_gguf_find_tensor (gguf, "q2_k.unsupported");
+    CHECK_INT (xinf_gguf_tensor_data_size (gguf, q2), -1);
+    CHECK_HAS (xinf_gguf_error (gguf), "tensor 'q2_k.unsupported' has type Q2_K (ggml type 10), which xinf does not support");
     uint64_t good [2] = { 16, 5 }, bad [2] = { 16, 4 };
     CHECK (xinf_gguf_expect_tensor (gguf, "f16.matrix", 2, good) != NULL);
     CHECK (xinf_gguf_expect_tensor (gguf, "f16.matrix", 2, bad) == NULL);
     CHECK_HAS (xinf_gguf_error (gguf), "tensor 'f16.matrix' is [16, 5], expected [16, 4]");
     CHECK (xinf_gguf_expect_tensor (gguf, "nothing", 2, good) == NULL);
     CHECK_HAS (xinf_gguf_error (gguf), "tensor 'nothing' is missing");
-    uint64_t q4_shape [2] = { 32, 2 };
-    CHECK (xinf_gguf_expect_tensor (gguf, "q4_0.unsupported", 2, q4_shape) == NULL);
-    CHECK_HAS (xinf_gguf_error (gguf), "Q4_0");
+    uint64_t q2_shape [2] = { 256, 2 };
+    CHECK (xinf_gguf_expect_tensor (gguf, "q2_k.unsupported", 2, q2_shape) == NULL);
+    CHECK_HAS (xinf_gguf_error (gguf), "Q2_K");
     xinf_gguf_destroy (&gguf);
 }
 
@@ -432,7 +434,8 @@ test_open_errors (void)
     CHECK (xinf_gguf_open (path, NULL, 0) == NULL);
     CHECK_STR (xinf_ggml_type_name (12), "Q4_K");
     CHECK (xinf_ggml_type_name (4) == NULL && xinf_ggml_type_name (1000) == NULL);
-    CHECK (xinf_ggml_type_supported (XINF_GGML_BF16) && !xinf_ggml_type_supported (2));
+    CHECK (xinf_ggml_type_supported (XINF_GGML_BF16) && xinf_ggml_type_supported (XINF_GGML_Q4_K));
+    CHECK (!xinf_ggml_type_supported (10) && !xinf_ggml_type_supported (9));     //  Q2_K, Q8_1
 }
 
 int

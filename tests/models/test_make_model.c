@@ -36,6 +36,7 @@ s_make (const char *name, const char *arguments)
     if (!gguf)
         fprintf (stderr, "%s\n", error);
     CHECK (gguf);
+    CHECK_INT (xinf_gguf_load_tensors (gguf), 0);
     return gguf;
 }
 

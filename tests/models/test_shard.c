@@ -18,6 +18,8 @@
 #include "test_coll_threads.h"
 #include "xinf_gguf.h"
 #include "xinf_model.h"
+#include "xinf_shard.h"
+#include "xinf_slices.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -35,16 +37,22 @@ typedef struct {
     size_t prefill;
     double tolerance;                  //  max |a - b| / max |b| of the logits
     unsigned ranks;                    //  bit n: test n ranks
+    const char *extra;                 //  more xinf-make-model flags, or NULL
 } s_case_t;
 
 static const s_case_t s_cases [] = {
-    { "llama-f32-mha", "llama", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3 },
-    { "qwen2-f32-gqa", "qwen2", "f32", 384, 12, 6, 200, true, 70, 1e-4, 1u << 2 | 1u << 3 },
-    { "llama-f32-gqa3", "llama", "f32", 192, 6, 2, 192, true, 9, 1e-4, 1u << 2 },
-    { "llama-f16-hd64", "llama", "f16", 384, 6, 6, 288, true, 9, 2e-3, 1u << 2 | 1u << 3 },
-    { "qwen2-bf16-gqa", "qwen2", "bf16", 384, 12, 6, 480, false, 9, 2e-3, 1u << 2 | 1u << 3 },
-    { "qwen2-q8-mha", "qwen2", "q8_0", 192, 6, 6, 288, false, 9, 2e-2, 1u << 2 | 1u << 3 },
-    { "llama-q8-gqa", "llama", "q8_0", 384, 12, 6, 480, true, 70, 2e-2, 1u << 2 | 1u << 3 },
+    { "llama-f32-mha", "llama", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3, NULL },
+    { "qwen2-f32-gqa", "qwen2", "f32", 384, 12, 6, 200, true, 70, 1e-4, 1u << 2 | 1u << 3, NULL },
+    { "llama-f32-gqa3", "llama", "f32", 192, 6, 2, 192, true, 9, 1e-4, 1u << 2, NULL },
+    { "llama-f16-hd64", "llama", "f16", 384, 6, 6, 288, true, 9, 2e-3, 1u << 2 | 1u << 3, NULL },
+    { "qwen2-bf16-gqa", "qwen2", "bf16", 384, 12, 6, 480, false, 9, 2e-3, 1u << 2 | 1u << 3, NULL },
+    { "qwen2-q8-mha", "qwen2", "q8_0", 192, 6, 6, 288, false, 9, 2e-2, 1u << 2 | 1u << 3, NULL },
+    { "llama-q8-gqa", "llama", "q8_0", 384, 12, 6, 480, true, 70, 2e-2, 1u << 2 | 1u << 3, NULL },
+    //  qwen3: heads x head_dim (288, 512) is not dim, attn_output's columns split by heads
+    { "qwen3-f32-hd48", "qwen3", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3, "--head-dim 48" },
+    { "qwen3-q8-gqa-hd64", "qwen3", "q8_0", 256, 8, 4, 256, true, 9, 2e-2, 1u << 2, "--head-dim 64" },
+    { "llama3-rope-f32", "llama", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 3,
+      "--rope-scaling llama3 --rope-original-context 64" },
 };
 #define CASES (sizeof s_cases / sizeof s_cases [0])
 
@@ -63,8 +71,9 @@ static void
 s_make_case (const s_case_t *c, char *path, size_t size)
 {
     char arguments [300], name [80];
-    snprintf (arguments, sizeof arguments, "--arch %s --type %s --dim %d --heads %d --kv-heads %d --ffn %d %s --seed 5",
-              c->arch, c->type, c->dim, c->heads, c->kv_heads, c->ffn, c->tied ? "--tied" : "--no-tied");
+    snprintf (arguments, sizeof arguments, "--arch %s --type %s --dim %d --heads %d --kv-heads %d --ffn %d %s --seed 5 %s",
+              c->arch, c->type, c->dim, c->heads, c->kv_heads, c->ffn, c->tied ? "--tied" : "--no-tied",
+              c->extra ? c->extra : "");
     snprintf (name, sizeof name, "%s.gguf", c->name);
     s_make (name, arguments, path, size);
 }
@@ -290,7 +299,7 @@ s_replicated_bytes (const char *path)
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         if (streq (tensor->name, "token_embd.weight") || streq (tensor->name, "output.weight")
-        ||  strstr (tensor->name, "_norm.weight"))
+        ||  streq (tensor->name, "rope_freqs.weight") || strstr (tensor->name, "_norm.weight"))
             bytes += tensor->size;
     }
     xinf_gguf_destroy (&gguf);
@@ -456,7 +465,7 @@ test_split_errors (void)
     s_make ("q8-hd16.gguf", "--type q8_0 --dim 96 --heads 6 --kv-heads 6 --ffn 64", path, sizeof path);
     s_expect_load_error (path, 0, 2, "blk.0.attn_output Q8_0 columns 0..48 are not on 32-column block boundaries");
     s_expect_load_error (path, 1, 2, "blk.0.attn_output Q8_0 columns 48..96 are not on 32-column block boundaries");
-    s_expect_load_error (path, 0, 3, "cannot split ffn 64 over 3 ranks in 32-column Q8_0 blocks");
+    s_expect_load_error (path, 0, 3, "cannot split ffn 64 over 3 ranks in 32-column blocks");
     //  the same shape in F32 splits by single columns
     s_make ("f32-hd16.gguf", "--dim 96 --heads 6 --kv-heads 6 --ffn 64", path, sizeof path);
     char error [512];
@@ -469,6 +478,46 @@ test_split_errors (void)
     xinf_model_destroy (&model);
     s_make ("f32-ffn2.gguf", "--dim 96 --heads 6 --kv-heads 6 --ffn 2", path, sizeof path);
     s_expect_load_error (path, 0, 3, "cannot split ffn 2 over 3 ranks");
+}
+
+//  A K-quant (256-column blocks) attn_output and ffn_down: a split between
+//  whole blocks copies the right bytes of every row, one inside a block
+//  is refused, naming the tensor and the columns.
+static void
+test_k_quant_columns (void)
+{
+    xinf_transformer_t model = { .dim = 512, .n_heads = 8, .n_kv_heads = 8, .head_dim = 64, .ffn = 512 };
+    size_t row_bytes = xinf_dtype_row_bytes (XINF_DTYPE_Q4_K, 512), bytes = 512 * row_bytes;
+    uint8_t *weights = malloc (bytes);
+    CHECK (weights);
+    for (size_t i = 0; i < bytes; i++)
+        weights [i] = (uint8_t) (i * 7 + i / 251);
+    xinf_matrix_t matrix = { XINF_DTYPE_Q4_K, weights, 512, 512 };
+    for (size_t ranks = 2; ranks <= 4; ranks += 2) {
+        char error [256] = "";
+        //  (4 ranks: ffn in single columns, which attn_output's split fails first)
+        CHECK (xinf_shard_plan (&model.shard, &model, 1, ranks, ranks == 2 ? 256 : 1, error, sizeof error) == 0);
+        xinf_layer_t layer = { .q = matrix, .k = matrix, .v = matrix, .o = matrix, .gate = matrix, .up = matrix,
+                               .down = matrix };
+        xinf_slices_t *slices = xinf_slices_new ();
+        CHECK (slices);
+        int rc = xinf_shard_layer (&model, 0, &layer, slices, error, sizeof error);
+        if (ranks == 2) {
+            CHECK (rc == 0);
+            CHECK (xinf_slices_read (slices, NULL, NULL) == 0);
+            CHECK_INT (layer.o.cols, 256);
+            CHECK_INT (layer.down.cols, 256);
+            for (size_t r = 0; r < 512; r++)
+                CHECK (memcmp ((const uint8_t *) layer.o.data + r * row_bytes / 2, weights + r * row_bytes + row_bytes / 2,
+                               row_bytes / 2) == 0);
+        }
+        else {
+            CHECK (rc == -1);
+            CHECK_HAS (error, "blk.0.attn_output Q4_K columns 128..256 are not on 256-column block boundaries");
+        }
+        xinf_slices_destroy (&slices);
+    }
+    free (weights);
 }
 
 static void
@@ -587,6 +636,7 @@ main (int argc, char **argv)
     RUN (test_thread_collective);
     RUN (test_rank_errors);
     RUN (test_split_errors);
+    RUN (test_k_quant_columns);
     RUN (test_shard_forward_errors);
     RUN (test_one_rank_is_whole);
     RUN (test_shards_match_whole_model);

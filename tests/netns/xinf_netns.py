@@ -387,7 +387,8 @@ class Hosts:
         endpoint = endpoint or self.endpoint
         check(endpoint, "start the supervisor first or pass endpoint=")
         argv = [self.tool("xinf-node"), "--role=worker", "-e", endpoint, "--node-name", name,
-                "--data-ports", f"{data_ports[0]}-{data_ports[1]}", *test_cluster.BEAT_ARGS]
+                "--data-ports", f"{data_ports[0]}-{data_ports[1]}", *test_cluster.BEAT_ARGS,
+                *xinf_testlib.model_dir_args()]
         if host_ip == "":
             host_ip = self.addr(host)
         if host_ip is not None:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent float64 reference of the llama / qwen2 forward pass (GGUF).
+"""Independent float64 reference of the llama / qwen2 / qwen3 forward pass (GGUF).
 
 Python standard library + numpy only.  Weights are the file's values
 dequantized to float32 (gguf_reader), then computed on in float64.
@@ -10,14 +10,22 @@ Architecture, as llama.cpp defines it for GGUF:
     for each layer:
         h = rmsnorm(x) * attn_norm
         q = Wq h (+ bq)   k = Wk h (+ bk)   v = Wv h (+ bv)   biases: qwen2 always, llama if present
+            Wq: [n_head * head_dim, dim], Wk/Wv: [n_head_kv * head_dim, dim];
+            head_dim = attention.key_length (default dim / n_head)
+        qwen3: each head of q and k = rmsnorm(head) * attn_q_norm / attn_k_norm  [head_dim]
         q, k = rope(q, pos), rope(k, pos)
             llama: "normal" mode, rotates ADJACENT pairs (2i, 2i+1)
-            qwen2: NeoX mode, rotates pairs (i, i + n_rot/2)
-            theta_i = pos * freq_base^(-2i/n_rot)   (n_rot = rope.dimension_count,
-            default head_dim; dims >= n_rot are not rotated)
+            qwen2, qwen3: NeoX mode, rotates pairs (i, i + n_rot/2)
+            theta_i = pos * freq_scale * freq_base^(-2i/n_rot) / factor_i
+                (n_rot = rope.dimension_count, default head_dim; dims >= n_rot are
+                not rotated; llama only: freq_scale = 1 / rope.scaling.factor for
+                rope.scaling.type linear (the default type), factor_i from the
+                rope_freqs.weight tensor, or for rope.scaling.type llama3 Meta's
+                Llama 3 formula from factor, original_context_length and the
+                low/high frequency factors)
         attention: causal, scale 1/sqrt(head_dim), query head h reads kv head
                    h // (n_head / n_head_kv)
-        x = x + Wo attn
+        x = x + Wo attn                                      Wo: [dim, n_head * head_dim]
         h = rmsnorm(x) * ffn_norm
         x = x + Wdown (silu(Wgate h) * (Wup h))
     logits = Wout (rmsnorm(x) * output_norm), Wout = output.weight or token_embd.weight
@@ -42,7 +50,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3")
+
+
+def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
+    """Meta's Llama 3 scaling (the "llama3" rope_type of Hugging Face configs),
+    as divisors of each pair's frequency."""
+    freqs = freq_base ** (-np.arange(0, n_rot, 2, dtype=np.float64) / n_rot)
+    wavelen = 2 * math.pi / freqs
+    low_wavelen = original_context / low_freq_factor
+    high_wavelen = original_context / high_freq_factor
+    smooth = (original_context / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor)
+    scaled = np.where(wavelen > low_wavelen, freqs / factor,
+                      np.where(wavelen < high_wavelen, freqs, (1 - smooth) * freqs / factor + smooth * freqs))
+    return freqs / scaled
 
 
 class HParams:
@@ -65,7 +86,7 @@ class HParams:
         self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
         self.context = r.get_int(arch + ".context_length", 0)
         self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
-                               1e-6 if arch == "qwen2" else 1e-5)
+                               1e-5 if arch == "llama" else 1e-6)
         self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
         self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
         vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
@@ -79,8 +100,26 @@ class HParams:
         if self.n_rot % 2 != 0 or self.n_rot > self.head_dim or self.head_dim % 2 != 0:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
-        self.neox = (arch == "qwen2")
+        self.neox = arch in ("qwen2", "qwen3")
         self.qkv_bias = (arch == "qwen2")
+        self.qk_norm = (arch == "qwen3")
+        self.freq_scale = 1.0
+        self.rope_factors = None
+        if arch == "llama":
+            kind = r.get(arch + ".rope.scaling.type", "linear")
+            factor = r.get_float(arch + ".rope.scaling.factor", 0.0)
+            if kind == "linear" and factor:
+                self.freq_scale = 1.0 / factor
+            elif kind == "llama3":
+                self.rope_factors = llama3_rope_factors(
+                    self.n_rot, self.freq_base, factor,
+                    r.get_float(arch + ".rope.scaling.low_freq_factor", 1.0),
+                    r.get_float(arch + ".rope.scaling.high_freq_factor", 4.0),
+                    r.get_float(arch + ".rope.scaling.original_context_length", 8192.0))
+            elif kind not in ("none", "linear"):
+                raise ValueError("%s: rope scaling %r not supported" % (r.path, kind))
+            if r.has_tensor("rope_freqs.weight"):
+                self.rope_factors = r.tensor("rope_freqs.weight").astype(np.float64).reshape(-1)
 
     def __repr__(self):
         return "HParams(%s)" % ", ".join("%s=%r" % kv for kv in sorted(vars(self).items()))
@@ -95,11 +134,13 @@ def silu(x):
     return x / (1.0 + np.exp(-x))
 
 
-def rope(x, positions, n_rot, freq_base, neox):
+def rope(x, positions, n_rot, freq_base, neox, freq_scale=1.0, factors=None):
     """x: (T, n_heads, head_dim); positions: (T,).  Returns a rotated copy."""
     x = x.copy()
     half = n_rot // 2
-    inv_freq = freq_base ** (-2.0 * np.arange(half, dtype=np.float64) / n_rot)  # (half,)
+    inv_freq = freq_scale * freq_base ** (-2.0 * np.arange(half, dtype=np.float64) / n_rot)  # (half,)
+    if factors is not None:
+        inv_freq = inv_freq / factors
     theta = np.asarray(positions, dtype=np.float64)[:, None] * inv_freq[None, :]  # (T, half)
     cos = np.cos(theta)[:, None, :]
     sin = np.sin(theta)[:, None, :]
@@ -196,6 +237,11 @@ class Model:
                 L.bv = w(p + "attn_v.bias", (kvd,))
             else:
                 L.bq = L.bk = L.bv = None
+            if hp.qk_norm:
+                L.q_norm = w(p + "attn_q_norm.weight", (hp.head_dim,))
+                L.k_norm = w(p + "attn_k_norm.weight", (hp.head_dim,))
+            else:
+                L.q_norm = L.k_norm = None
             L.wo = w(p + "attn_output.weight", (hp.dim, qd))
             L.ffn_norm = w(p + "ffn_norm.weight", (hp.dim,))
             L.wgate = w(p + "ffn_gate.weight", (hp.ffn, hp.dim))
@@ -224,8 +270,13 @@ class Model:
             q = q + L.bq
             k = k + L.bk
             v = v + L.bv
-        q = rope(q.reshape(T, hp.n_head, hp.head_dim), positions, hp.n_rot, hp.freq_base, hp.neox)
-        k = rope(k.reshape(T, hp.n_head_kv, hp.head_dim), positions, hp.n_rot, hp.freq_base, hp.neox)
+        q = q.reshape(T, hp.n_head, hp.head_dim)
+        k = k.reshape(T, hp.n_head_kv, hp.head_dim)
+        if L.q_norm is not None:
+            q = rms_norm(q, L.q_norm, hp.eps)
+            k = rms_norm(k, L.k_norm, hp.eps)
+        q = rope(q, positions, hp.n_rot, hp.freq_base, hp.neox, hp.freq_scale, hp.rope_factors)
+        k = rope(k, positions, hp.n_rot, hp.freq_base, hp.neox, hp.freq_scale, hp.rope_factors)
         v = v.reshape(T, hp.n_head_kv, hp.head_dim)
         return q, k, v
 
@@ -321,7 +372,7 @@ class Model:
 
 
 def _main(argv):
-    ap = argparse.ArgumentParser(description="float64 reference forward pass for llama/qwen2 GGUF")
+    ap = argparse.ArgumentParser(description="float64 reference forward pass for llama/qwen2/qwen3 GGUF")
     ap.add_argument("model")
     ap.add_argument("--prompt-tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--steps", type=int, default=64)

@@ -172,6 +172,8 @@ test_spec (const test_vocab_t *vocab, const char *model)
         .token_lengths = vocab->lengths,
         .scores = vocab->scores,
         .token_types = vocab->types,
+        .n_scores = vocab->scores ? vocab->count : 0,
+        .n_token_types = vocab->types ? vocab->count : 0,
         .n_merges = vocab->n_merges,
         .merges = (const char *const *) vocab->merges,
         .bos_id = llama ? 1 : -1, .eos_id = llama ? 2 : -1, .unk_id = llama ? 0 : -1,

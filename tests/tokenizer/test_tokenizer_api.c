@@ -47,6 +47,8 @@ test_spec_errors (void)
     s_check_error (&spec, "263 scores");
     spec = good, spec.n_token_types = vocab.count + 1;
     s_check_error (&spec, "265 token types");
+    spec = good, spec.n_scores = 0;        //  an empty scores array for a vocabulary of 264
+    s_check_error (&spec, "0 scores");
     spec = good, spec.pre = "deepseek-llm";
     s_check_error (&spec, "unknown pre-tokenizer 'deepseek-llm'");
     spec = good, spec.merges = NULL;
@@ -67,7 +69,7 @@ test_spec_errors (void)
     merges [1] = "he";
     s_check_error (&spec, "merge 1 'he' is not 'left right'");
     merges [1] = "o r";
-    spec.n_tokens = 256 + 5;            //  "or" (token 261) left out
+    spec.n_tokens = spec.n_scores = spec.n_token_types = 256 + 5;     //  "or" (token 261) left out
     s_check_error (&spec, "merge 1 'o r' makes a token not in the vocabulary");
     merges [1] = NULL;
     s_check_error (&spec, "merge 1 has no text");

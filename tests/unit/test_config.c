@@ -117,6 +117,27 @@ test_flag_forms (void)
     CHECK_INT (xinf_config_int (config, "port"), 2);
     xinf_config_destroy (&config);
 
+    //  Every value of a repeated option, in order; the default when none
+    config = s_new ();
+    static const char *repeated [] = { "--host", "a", "-p", "1", "--host=b", "--host", "c", NULL };
+    CHECK_INT (s_parse (config, repeated), 0);
+    const char *hosts [4] = { NULL };
+    CHECK_INT (xinf_config_all (config, "host", hosts, 2), 3);
+    CHECK_STR (hosts [0], "a");
+    CHECK_STR (hosts [1], "b");
+    CHECK (hosts [2] == NULL);
+    CHECK_INT (xinf_config_all (config, "host", hosts, 4), 3);
+    CHECK_STR (hosts [2], "c");
+    CHECK_STR (xinf_config_str (config, "host"), "c");
+    CHECK_INT (xinf_config_all (config, "name", hosts, 4), 1);
+    CHECK_STR (hosts [0], "node");
+    xinf_config_destroy (&config);
+    config = s_new ();
+    static const char *none [] = { NULL };
+    CHECK_INT (s_parse (config, none), 0);
+    CHECK_INT (xinf_config_all (config, "host", hosts, 4), 0);
+    xinf_config_destroy (&config);
+
     //  An empty string is a value for a string option
     config = s_new ();
     static const char *empty [] = { "--name=", NULL };

@@ -1,0 +1,22 @@
+/*  xinf_restore: a launched model as the journal keeps it (xinf_journal.h)
+    and back: uid, path, generation, replicas and where they were, and the
+    launch parameters. A restored model's replicas wait for their workers to
+    report them (a supervisor restart with the workers alive: adopted as
+    before); those not reported within the restart window are relaunched
+    (xinf_heal.h), so a restart after the workers lost their replicas too
+    brings the models back. Tensor-parallel models are not restored (their
+    ranks are adopted from the workers, or launched again by the user).
+*/
+#ifndef XINF_RESTORE_H_INCLUDED
+#define XINF_RESTORE_H_INCLUDED
+
+#include "xinf_launch.h"
+
+//  The model as a map of plain values.
+xinf_value_t *xinf_restore_describe (const xinf_model_entry_t *model);
+//  A model entry from such a map, every field checked; its replicas are
+//  `relaunching`, restoring, at their saved workers. NULL with the reason
+//  (also for a tensor-parallel model).
+xinf_model_entry_t *xinf_restore_entry (const xinf_value_t *saved, char *error, size_t error_size);
+
+#endif

@@ -1,0 +1,22 @@
+/*  xinf_cpu_cpuid: CPU features that __builtin_cpu_supports does not name
+    in every compiler (clang 14 lacks "f16c"), read with CPUID itself.  */
+#ifndef XINF_CPU_CPUID_H_INCLUDED
+#define XINF_CPU_CPUID_H_INCLUDED
+
+#include <stdbool.h>
+
+#if defined (__x86_64__) || defined (__i386__)
+#include <cpuid.h>
+
+//  F16C: half <-> single conversions (CPUID leaf 1, ECX bit 29).
+static inline bool
+xinf_cpu_has_f16c (void)
+{
+    unsigned int eax, ebx, ecx, edx;
+    return __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
+}
+#else
+static inline bool xinf_cpu_has_f16c (void) { return false; }
+#endif
+
+#endif

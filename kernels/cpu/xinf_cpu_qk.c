@@ -1,0 +1,118 @@
+/*  xinf_cpu_qk: the quantizer of x vectors into 15-bit groups and the
+    portable kernel set of the quantized types' products
+    (xinf_cpu_qk.h says the arithmetic).
+*/
+#include "xinf_cpu_qk.h"
+#include "xinf_quant_blocks.h"
+
+#include <string.h>
+
+const xinf_cpu_qk_kern_t *
+xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern)
+{
+    const xinf_cpu_qk_kern_t *qk = NULL;
+    if (kern == &xinf_cpu_kern_portable)
+        return &xinf_cpu_qk_portable;
+    if (kern == xinf_cpu_kern_avx512 ())
+        qk = xinf_cpu_qk_avx512 ();
+    if (!qk)
+        qk = xinf_cpu_qk_avx2 ();
+    return qk ? qk : &xinf_cpu_qk_portable;
+}
+
+//  ---- the quantizer ------------------------------------------------------------
+
+//  Round half to even of |value| < 2^22 in the default rounding mode.
+static inline float
+s_round (float value)
+{
+    const float magic = 12582912.0f;             //  1.5 * 2^23
+    return (value + magic) - magic;
+}
+
+void
+xinf_cpu_qk_quantize_span (const float *x, size_t span, int16_t *q, float *d, int32_t *s)
+{
+    uint32_t top = 0;
+    for (size_t i = 0; i < span; i++) {
+        uint32_t magnitude = xinf_dtype_f32_to_bits (x [i]) & 0x7fffffffu;
+        top = magnitude > top ? magnitude : top;
+    }
+    memset (q, 0, span * sizeof *q);
+    memset (s, 0, span / XINF_QUANT_GROUP * sizeof *s);
+    if (top >= 0x7f800000u) {        //  Inf or NaN
+        *d = xinf_dtype_bits_to_f32 (0x7fc00000u);
+        return;
+    }
+    float scale = xinf_dtype_bits_to_f32 (top) / (float) XINF_QK_ACT_MAX;
+    *d = scale;
+    if (scale == 0)
+        return;
+    for (size_t i = 0; i < span; i++) {
+        float value = s_round (x [i] / scale);
+        value = value < -XINF_QK_ACT_MAX ? -XINF_QK_ACT_MAX : value > XINF_QK_ACT_MAX ? XINF_QK_ACT_MAX : value;
+        q [i] = (int16_t) value;
+    }
+    for (size_t i = 0; i < span; i++)
+        s [i / XINF_QUANT_GROUP] += q [i];
+}
+
+//  ---- the portable kernel ---------------------------------------------------------
+
+static void
+s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_qk_chunk_t *chunk)
+{
+    xinf_qb_decode (dtype, row, first, count, chunk->q [0], XINF_QUANT_GROUP, chunk->a, chunk->c, 1);
+}
+
+static void
+s_chunk (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t first, float *acc)
+{
+    for (size_t j = 0; j < act->n; j++)
+        for (size_t g = 0; g < groups; g++) {
+            const int16_t *x = act->q + j * act->cols + (first + g) * XINF_QUANT_GROUP;
+            int32_t isum = 0;
+            for (int i = 0; i < XINF_QUANT_GROUP; i++)
+                isum += (int32_t) chunk->q [g][i] * x [i];
+            acc [j * XINF_QK_LANES + g] = xinf_qk_step (acc [j * XINF_QK_LANES + g], isum, chunk->a [g], chunk->c [g],
+                                                        act->s [j * act->groups + first + g],
+                                                        act->d [j * act->spans + first + g]);
+        }
+}
+
+//  K rows one at a time, a block decoded into scratch once for every
+//  vector.
+static void
+s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
+          float *y, size_t y_stride, void *scratch)
+{
+    int16_t *wq = scratch;
+    size_t block_bytes = xinf_dtype_block_bytes (dtype);
+    for (size_t r = 0; r < count; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        for (size_t j = 0; j < act->n; j++)
+            y [j * y_stride + r] = 0.0f;
+        for (size_t b = 0; b < act->spans; b++) {
+            int32_t m [8];
+            float d, dmin;
+            xinf_qb_k_fold (dtype, row + b * block_bytes, wq, m, &d, &dmin);
+            for (size_t j = 0; j < act->n; j++) {
+                const int16_t *x = act->q + j * act->cols + b * 256;
+                const int32_t *sums = act->s + j * act->groups + b * 8;
+                int64_t isum = 0, msum = 0;
+                for (int i = 0; i < 256; i++)
+                    isum += (int32_t) wq [i] * x [i];
+                for (int g = 0; g < 8; g++)
+                    msum += (int64_t) m [g] * sums [g];
+                y [j * y_stride + r] = xinf_qk_k_step (y [j * y_stride + r], isum, msum, d, dmin,
+                                                       act->d [j * act->spans + b]);
+            }
+        }
+        for (size_t j = 0; j < act->n; j++)
+            y [j * y_stride + r] = xinf_qk_canonical (y [j * y_stride + r]);
+    }
+}
+
+const xinf_cpu_qk_kern_t xinf_cpu_qk_portable = {
+    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL
+};

@@ -1,0 +1,195 @@
+/*  xinf_cpu_qk: products of the quantized weight types past Q8_0 (Q4_0,
+    Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with 15-bit integer activations:
+    the matvecs of these types (xinf_cpu_matvec, _many, _batch; and
+    xinf_cpu_matmul for few vectors). Private to kernels/cpu.
+
+    Quantizer: each x vector is cut into spans of 32 (the types of
+    32-weight blocks) or 256 (the K types); per span
+        amax = max |x_i| (NaN counts as greater than infinity)
+        amax Inf or NaN:   d = NaN, q_i = 0 (every product with that
+                           vector is then NaN)
+        else               d = amax / 16383 (float division), and
+                           q_i = 0 if d == 0, else clamp (rne (x_i / d),
+                           -16383, 16383), x_i / d a float division
+    and per group of 32, s = the sum of its q_i (an int32).
+    15 bits, not the 16 of Q8_0's path: a decoded weight reaches 4096
+    (xinf_quant.h), and 32 * 4096 * 16383 < 2^31, so every partial sum
+    below of at most 32 products is exact in an int32.
+
+    Product of a K row (Q4_K, Q5_K, Q6_K; its blocks decoded as
+    xinf_qb_k_fold says: the scales folded into the integer weights wq,
+    mins m, block floats d and dmin) and x quantized in spans of 256:
+        acc = +0.0f
+        for every block b, in order:
+            isum = sum of wq_i * q_i over the block (exact, int64)
+            msum = sum over its 8 groups of m_g * s_g (exact)
+            u = (float) isum * (d * d_b); v = (float) msum * (dmin * d_b)
+            acc = acc + (u - v)
+        y = acc (NaN: 0x7fc00000)
+    One float step a block of 256: the integer work is all there is.
+
+    Product of a row of the 32-weight types (Q4_0 .. Q5_1; its groups
+    decoded to q, a, c as xinf_quant.h says) and x quantized in spans of
+    32, in 8 lanes (lane k takes the groups g = k mod 8):
+        acc [k] = +0.0f for k < 8
+        for every group g, in order:
+            isum = sum of qw_i * q_i over the group (exact int32)
+            s = (float) isum * a_g; m = (float) s_g * c_g
+            t = (s + m) * d_g; acc [g % 8] = acc [g % 8] + t
+        h_k = acc [k] + acc [k + 4] (k < 4); p_k = h_k + h_{k + 2} (k < 2)
+        y = p_0 + p_1 (NaN: 0x7fc00000)
+    No FMA: the same float roundings in every kernel set, so results are
+    bit for bit the same across kernel sets, thread counts, vector counts
+    and row groupings (a NaN result is always 0x7fc00000: compilers may
+    swap the operands of an add, which decides whose NaN payload wins).
+
+    Accuracy: the quantization of x moves each x_i by at most d / 2, so a
+    product moves by at most the sum over x's spans of (sum |w_i|) amax /
+    32766, plus float rounding. test_matvec_quant measures at most 0.35 of
+    that bound against a double-precision product of the dequantized
+    weights (2.2e-5 of sum |w_i x_i| for the 32-weight types, 1.0e-5 for
+    the K types).
+
+    Kernel sets: portable C; AVX2; AVX-512 with VNNI (xinf_cpu_simd_qk.c,
+    xinf_cpu_simd_qk_k.c). K rows: a block decoded once for every vector
+    with its scales multiplied in (vpmullw), 256 products a vector into
+    int32 lanes (vpmaddwd; vpdpwssd), the lanes summed in int64, one
+    scalar float step. 32-weight rows: a chunk (8 blocks) decoded into
+    int16 (AVX-512: into registers), per vector the 8 blocks' sums by a
+    tree of hadds, the float steps of the 8 blocks in 8 lanes.
+*/
+#ifndef XINF_CPU_QK_H_INCLUDED
+#define XINF_CPU_QK_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "xinf_cpu_kern.h"
+#include "xinf_cpu_ops.h"
+#include "xinf_quant.h"
+
+#define XINF_QK_ACT_MAX 16383
+
+#define XINF_QK_LANES 8
+
+//  n quantized x vectors of cols (a multiple of span) elements.
+typedef struct {
+    size_t n, cols, groups;
+    size_t span, spans;              //  32 or 256; cols / span
+    int16_t *q;                      //  q [j * cols + i], 64-byte aligned
+    float *d;                        //  d [j * spans + b]
+    int32_t *s;                      //  s [j * groups + g]
+} xinf_qk_act_t;
+
+//  A chunk of a row, decoded.
+typedef struct {
+    int16_t q [XINF_QUANT_CHUNK_GROUPS][XINF_QUANT_GROUP];
+    float a [XINF_QUANT_CHUNK_GROUPS];
+    float c [XINF_QUANT_CHUNK_GROUPS];
+} xinf_qk_chunk_t;
+
+typedef void (xinf_cpu_qk_k_rows_fn) (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                                      const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch);
+
+typedef struct {
+    const char *name;
+    //  Blocks [first, first + count) of a row into chunk (count blocks
+    //  hold at most 8 groups).
+    void (*decode) (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_qk_chunk_t *chunk);
+    //  acc [j * 8 + k] = lane k after the steps of the chunk's groups
+    //  [0, groups) with groups [first, first + groups) of x [j] (first a
+    //  multiple of 8), for every j < act->n.
+    void (*chunk) (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t *act, size_t first,
+                   float *acc);
+    //  xinf_quant_to_f32 compiled for the set.
+    void (*to_f32) (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
+    //  K types: y [j * y_stride + r] = row r . x [j] for r < count, j <
+    //  act->n (act in spans of 256), row r at w + r * row_bytes; scratch
+    //  holds XINF_QK_SCRATCH bytes, 64-byte aligned.
+    xinf_cpu_qk_k_rows_fn *k_rows;
+    //  The 32-weight types: as k_rows (act in spans of 32, scratch also
+    //  holding act->n * 8 floats past XINF_QK_SCRATCH), the arithmetic of
+    //  decode and chunk; NULL: the set has none (decode and chunk a row
+    //  at a time).
+    xinf_cpu_qk_k_rows_fn *rows;
+} xinf_cpu_qk_kern_t;
+
+//  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
+//  where the compiler lacks them.
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
+
+//  Bytes of a thread's scratch (a chunk; 256 int16 for k_rows).
+#define XINF_QK_SCRATCH ((sizeof (xinf_qk_chunk_t) + 63) / 64 * 64)
+
+extern const xinf_cpu_qk_kern_t xinf_cpu_qk_portable;
+
+//  The AVX2 and AVX-512 (F, BW, VL) sets, NULL where the CPU or the
+//  compiler lacks them.
+const xinf_cpu_qk_kern_t *xinf_cpu_qk_avx2 (void);
+const xinf_cpu_qk_kern_t *xinf_cpu_qk_avx512 (void);
+
+//  The set that goes with the float table 'kern'.
+const xinf_cpu_qk_kern_t *xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern);
+
+//  The quantizer of one span of 32 or 256 (the reference of every set):
+//  q [span], *d, s [span / 32].
+void xinf_cpu_qk_quantize_span (const float *x, size_t span, int16_t *q, float *d, int32_t *s);
+
+//  Whether dtype is a K type (spans of 256, k_rows).
+static inline bool
+xinf_qk_is_k (xinf_dtype_t dtype)
+{
+    return dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K;
+}
+
+//  The float step of a K block.
+static inline float
+xinf_qk_k_step (float acc, int64_t isum, int64_t msum, float d, float dmin, float dx)
+{
+    float u = (float) isum * (d * dx);
+    float v = (float) msum * (dmin * dx);
+    return acc + (u - v);
+}
+
+//  NaN as 0x7fc00000, else value.
+static inline float
+xinf_qk_canonical (float value)
+{
+    return value != value ? xinf_dtype_bits_to_f32 (0x7fc00000u) : value;
+}
+
+//  One step of the product's float arithmetic.
+static inline float
+xinf_qk_step (float acc, int32_t isum, float a, float c, int32_t s, float d)
+{
+    float scaled = (float) isum * a;
+    float mins = (float) s * c;
+    float term = (scaled + mins) * d;
+    return acc + term;
+}
+
+//  The sum of the 8 lanes; any NaN comes out as the one quiet NaN
+//  0x7fc00000 (compilers may swap the operands of an add, which picks
+//  which NaN's payload survives).
+static inline float
+xinf_qk_lanes (const float *acc)
+{
+    float h0 = acc [0] + acc [4], h1 = acc [1] + acc [5], h2 = acc [2] + acc [6], h3 = acc [3] + acc [7];
+    float p0 = h0 + h2, p1 = h1 + h3;
+    return xinf_qk_canonical (p0 + p1);
+}
+
+//  xinf_cpu_matvec_batch (and xinf_cpu_matvec for n = 1) of a quantized
+//  type.
+void xinf_cpu_qk_matvec (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern, xinf_dtype_t dtype,
+                         const void *w, size_t rows, size_t cols, const float *x, size_t n, float *y);
+
+//  xinf_cpu_matvec_many: runs the products of quantized types among
+//  'products' (at most 8) in one hand-off to the pool, copies the others
+//  to 'rest' and returns their count.
+size_t xinf_cpu_qk_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern,
+                                const xinf_cpu_matvec_t *products, size_t count, xinf_cpu_matvec_t *rest);
+
+#endif

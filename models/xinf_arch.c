@@ -1,0 +1,105 @@
+/*  xinf_arch: the table of architectures, hyperparameter keys and layer
+    tensors.  */
+#include "xinf_arch.h"
+
+#include <math.h>
+#include <string.h>
+
+#define R XINF_REQUIRED
+#define O XINF_OPTIONAL
+#define U XINF_UNUSED
+
+//  Columns: attn_norm, q, q bias, k, k bias, v, v bias, q norm, k norm, o,
+//  ffn_norm, gate, up, down
+static const xinf_arch_t s_archs [] = {
+    { "llama", false, true,  1e-5, { R, R, O, R, O, R, O, U, U, R, R, R, R, R } },
+    { "qwen2", true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, R, R, R, R } },
+    { "qwen3", true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R } },
+};
+
+#undef R
+#undef O
+#undef U
+
+static const xinf_tensor_spec_t s_tensors [XINF_LT_COUNT] = {
+    [XINF_LT_ATTN_NORM] = { "attn_norm.weight", XINF_EXT_DIM, XINF_EXT_NONE },
+    [XINF_LT_Q] = { "attn_q.weight", XINF_EXT_Q, XINF_EXT_DIM },
+    [XINF_LT_Q_BIAS] = { "attn_q.bias", XINF_EXT_Q, XINF_EXT_NONE },
+    [XINF_LT_K] = { "attn_k.weight", XINF_EXT_KV, XINF_EXT_DIM },
+    [XINF_LT_K_BIAS] = { "attn_k.bias", XINF_EXT_KV, XINF_EXT_NONE },
+    [XINF_LT_V] = { "attn_v.weight", XINF_EXT_KV, XINF_EXT_DIM },
+    [XINF_LT_V_BIAS] = { "attn_v.bias", XINF_EXT_KV, XINF_EXT_NONE },
+    [XINF_LT_Q_NORM] = { "attn_q_norm.weight", XINF_EXT_HEAD, XINF_EXT_NONE },
+    [XINF_LT_K_NORM] = { "attn_k_norm.weight", XINF_EXT_HEAD, XINF_EXT_NONE },
+    [XINF_LT_O] = { "attn_output.weight", XINF_EXT_DIM, XINF_EXT_Q },
+    [XINF_LT_FFN_NORM] = { "ffn_norm.weight", XINF_EXT_DIM, XINF_EXT_NONE },
+    [XINF_LT_GATE] = { "ffn_gate.weight", XINF_EXT_FFN, XINF_EXT_DIM },
+    [XINF_LT_UP] = { "ffn_up.weight", XINF_EXT_FFN, XINF_EXT_DIM },
+    [XINF_LT_DOWN] = { "ffn_down.weight", XINF_EXT_DIM, XINF_EXT_FFN },
+};
+
+//  Ranges: generous for real models, tight enough that no product of them
+//  (dim x vocab rows, layers x context x kv_dim of a cache) can overflow
+//  64 bits.
+static const xinf_hparam_spec_t s_hparams [XINF_HP_COUNT] = {
+    [XINF_HP_DIM] = { "embedding_length", true, 1, 1 << 20 },
+    [XINF_HP_LAYERS] = { "block_count", true, 1, 4096 },
+    [XINF_HP_FFN] = { "feed_forward_length", true, 1, 1 << 22 },
+    [XINF_HP_HEADS] = { "attention.head_count", true, 1, 4096 },
+    [XINF_HP_KV_HEADS] = { "attention.head_count_kv", false, 1, 4096 },
+    [XINF_HP_CONTEXT] = { "context_length", true, 1, 1 << 24 },
+    [XINF_HP_KEY_LENGTH] = { "attention.key_length", false, 2, 4096 },
+    [XINF_HP_VALUE_LENGTH] = { "attention.value_length", false, 2, 4096 },
+    [XINF_HP_ROPE_DIMS] = { "rope.dimension_count", false, 2, 4096 },
+};
+
+const xinf_arch_t *
+xinf_arch_find (const char *name)
+{
+    for (size_t index = 0; name && index < sizeof s_archs / sizeof s_archs [0]; index++)
+        if (strcmp (s_archs [index].name, name) == 0)
+            return &s_archs [index];
+    return NULL;
+}
+
+const char *
+xinf_arch_names (void)
+{
+    return "llama, qwen2, qwen3";
+}
+
+const xinf_tensor_spec_t *
+xinf_arch_tensor (xinf_layer_tensor_t which)
+{
+    return (unsigned) which < XINF_LT_COUNT ? &s_tensors [which] : NULL;
+}
+
+const xinf_hparam_spec_t *
+xinf_arch_hparam (xinf_hparam_t which)
+{
+    return (unsigned) which < XINF_HP_COUNT ? &s_hparams [which] : NULL;
+}
+
+int
+xinf_arch_llama3_factors (float *factors, size_t n_rot, double base, double factor, double low_freq_factor,
+                          double high_freq_factor, double original_context)
+{
+    if (!(factor >= 1) || !(low_freq_factor > 0) || !(high_freq_factor > low_freq_factor) || !(original_context >= 1)
+    ||  !(base > 1) || n_rot < 2 || !isfinite (factor + low_freq_factor + high_freq_factor + original_context + base))
+        return -1;
+    double low_freq_wavelen = original_context / low_freq_factor;
+    double high_freq_wavelen = original_context / high_freq_factor;
+    for (size_t i = 0; i < n_rot / 2; i++) {
+        double wavelen = 2 * M_PI * pow (base, 2.0 * (double) i / (double) n_rot);
+        if (wavelen < high_freq_wavelen)
+            factors [i] = 1.0f;
+        else
+        if (wavelen > low_freq_wavelen)
+            factors [i] = (float) factor;
+        else {
+            double smooth = (original_context / wavelen - low_freq_factor) / (high_freq_factor - low_freq_factor);
+            factors [i] = (float) (1.0 / ((1.0 - smooth) / factor + smooth));
+        }
+    }
+    return 0;
+}

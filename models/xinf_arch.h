@@ -1,0 +1,82 @@
+/*  xinf_arch: the decoder architectures xinf runs, each described in one
+    place: which tensors of a layer it has (required, optional or unused),
+    its RoPE layout, its default RMSNorm epsilon and whether it reads the
+    Llama 3 RoPE scaling. The hyperparameter keys (with the ranges a file
+    may give them) and the tensor names and shapes, which the architectures
+    share, are tables here too; the loader (xinf_model) walks these tables
+    and never compares architecture names itself.
+
+        llama   RoPE in adjacent pairs, q/k/v biases optional, RoPE scaling
+                (rope.scaling.* keys, rope_freqs.weight); Mistral files are
+                stored as llama
+        qwen2   RoPE in NeoX halves, q/k/v biases required
+        qwen3   RoPE in NeoX halves, no biases, a per-head RMSNorm of the
+                queries and keys (attn_q_norm, attn_k_norm) before RoPE; the
+                head dimension (attention.key_length) is independent of
+                dim / heads
+
+    Shapes are in extents (dim, q_dim = heads x head_dim, kv_dim = kv heads
+    x head_dim, ffn, head_dim) that the loader resolves against the
+    hyperparameters, so a tensor of the wrong shape is named at load.
+*/
+#ifndef XINF_ARCH_H_INCLUDED
+#define XINF_ARCH_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+//  The tensors of one layer, in file order.
+typedef enum {
+    XINF_LT_ATTN_NORM, XINF_LT_Q, XINF_LT_Q_BIAS, XINF_LT_K, XINF_LT_K_BIAS, XINF_LT_V, XINF_LT_V_BIAS,
+    XINF_LT_Q_NORM, XINF_LT_K_NORM, XINF_LT_O, XINF_LT_FFN_NORM, XINF_LT_GATE, XINF_LT_UP, XINF_LT_DOWN,
+    XINF_LT_COUNT
+} xinf_layer_tensor_t;
+
+typedef enum { XINF_UNUSED = 0, XINF_REQUIRED, XINF_OPTIONAL } xinf_presence_t;
+
+//  A tensor's extents, resolved against the hyperparameters.
+typedef enum { XINF_EXT_NONE = 0, XINF_EXT_DIM, XINF_EXT_Q, XINF_EXT_KV, XINF_EXT_FFN, XINF_EXT_HEAD } xinf_extent_t;
+
+typedef struct {
+    const char *suffix;                //  "attn_q.weight": the name is blk.N.<suffix>
+    xinf_extent_t rows, cols;          //  a vector: rows only (cols XINF_EXT_NONE)
+} xinf_tensor_spec_t;
+
+typedef struct {
+    const char *name;                  //  general.architecture
+    bool rope_neox;                    //  NeoX halves, else adjacent pairs
+    bool rope_scaling;                 //  reads rope.scaling.* and rope_freqs.weight
+    double rms_eps;                    //  when the file does not say
+    xinf_presence_t tensors [XINF_LT_COUNT];
+} xinf_arch_t;
+
+//  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
+//  integers with the range each may take (anything else is refused, naming
+//  the key).
+typedef enum {
+    XINF_HP_DIM, XINF_HP_LAYERS, XINF_HP_FFN, XINF_HP_HEADS, XINF_HP_KV_HEADS, XINF_HP_CONTEXT,
+    XINF_HP_KEY_LENGTH, XINF_HP_VALUE_LENGTH, XINF_HP_ROPE_DIMS, XINF_HP_COUNT
+} xinf_hparam_t;
+
+typedef struct {
+    const char *suffix;                //  "embedding_length"
+    bool required;
+    uint64_t min, max;
+} xinf_hparam_spec_t;
+
+//  The architecture of that name, or NULL.
+const xinf_arch_t *xinf_arch_find (const char *name);
+//  "llama, qwen2, qwen3": for messages.
+const char *xinf_arch_names (void);
+const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
+const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);
+
+//  Llama 3 RoPE frequency factors (Meta's formula, as rope_scaling
+//  rope_type "llama3" in the Hugging Face config): factors [i] for the n_rot
+//  / 2 pairs, theta_i being divided by factors [i]. 0, or -1 when the
+//  parameters make no sense (factor < 1, high <= low, no context).
+int xinf_arch_llama3_factors (float *factors, size_t n_rot, double base, double factor, double low_freq_factor,
+                              double high_freq_factor, double original_context);
+
+#endif

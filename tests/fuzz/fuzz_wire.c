@@ -1,0 +1,27 @@
+/*  fuzz_wire: bytes through the binary wire decoders that peers feed:
+    the collective's frame header and control payload (a header frame,
+    then a payload of the rest) and the batch of a tensor-parallel step
+    (BTCH), with realistic limits.  */
+#include "fuzz.h"
+#include "xinf.h"
+#include "xinf_coll_wire.h"
+#include "xinf_batch.h"
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    char reason [256];
+    xinf_coll_header_t header;
+    size_t split = size ? data [0] : 0;
+    split = split < size ? split : size;
+    xinf_coll_header_decode (data, split, size - split, &header, reason, sizeof reason);
+    uint32_t group_size;
+    char group [XINF_COLL_WIRE_GROUP_MAX + 1];
+    xinf_coll_control_decode (data, size, &group_size, group);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    xinf_batch_limits_t limits = { .max_tokens = 512, .vocab = 1000, .context = 4096, .n_blocks = 256,
+                                   .block_tokens = 16, .max_out = 64 };
+    xinf_batch_buf_decode (batch, data, size, &limits, reason, sizeof reason);
+    xinf_batch_buf_destroy (&batch);
+    return 0;
+}

@@ -1,0 +1,85 @@
+"""Writes the seed corpus of a fuzz harness (tests/fuzz) into a directory:
+valid inputs the harness's decoders accept, from which mutations start.
+
+    python3 seeds.py envelope|gguf|tokenizer|wire DIR BUILD_DIR
+
+envelope: XINF envelopes (framed as fuzz_envelope.c reads them: u16 length,
+bytes) of PING, HELLO, WELCOME, HEARTBEAT, BYE, GENERATE; gguf: small
+models from xinf-make-model (llama/gpt2, qwen3, q8_0, tied); tokenizer: a
+first byte choosing the pre-tokenizer, then English, code, CJK, emoji,
+whitespace runs, digits and invalid UTF-8; wire: a tensor-parallel step's
+batch (BTCH) and collective control payloads."""
+import os
+import struct
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def frames(parts):
+    return b"".join(struct.pack(">H", len(part)) + part for part in parts)
+
+
+def envelope_seeds():
+    from xinf_testlib import encode
+    hello = {"node": "w1", "host_ip": "10.0.0.2", "host_ip_source": "flag", "data_ports": [29500, 29599],
+             "data_port": 29500, "pid": 42, "version": "0.1.0", "zmq_version": "4.3.4", "czmq_version": "4.2.1",
+             "cpus": 2, "memory_bytes": 1 << 33, "memory_available_bytes": 1 << 32, "devices": [
+                 {"kind": "cpu", "index": 0, "name": "x86", "memory_bytes": 1 << 33}],
+             "gpu_probe": "none", "models": [], "heartbeat_ms": 1000, "liveness": 3}
+    messages = [("PING", {}), ("HELLO", hello),
+                ("WELCOME", {"supervisor": "s", "heartbeat_ms": 1000, "liveness": 3, "observed_address": "10.0.0.2",
+                             "warnings": []}),
+                ("HEARTBEAT", {"node": "w1", "seq": 7, "waits": [
+                    {"id": 1, "actor": "a", "what": "w", "peer": "p", "age_ms": 5, "progress": 1, "idle_ms": 2,
+                     "stall_ms": 100, "stalled": False}]}),
+                ("BYE", {"node": "w1"}),
+                ("GENERATE", {"uid": "m", "prompt": "hi", "max_tokens": 8, "temperature": 0.5, "stream": True})]
+    return {name.lower(): frames(encode(name, body, corr=index + 1)) for index, (name, body) in enumerate(messages)}
+
+
+def gguf_seeds(build_dir, directory):
+    tool = os.path.join(build_dir, "tools", "xinf-make-model")
+    shapes = {"llama_gpt2": ["--arch", "llama", "--tokenizer", "gpt2"],
+              "llama_spm": ["--arch", "llama", "--tokenizer", "llama", "--tied"],
+              "qwen3_q8": ["--arch", "qwen3", "--type", "q8_0", "--head-dim", "32"]}
+    for name, args in shapes.items():
+        subprocess.run([tool, "--dim", "32", "--layers", "1", "--heads", "2", "--kv-heads", "1", "--ffn", "64",
+                        "--vocab", "400", "--context", "64", *args, "-o", os.path.join(directory, name)],
+                       check=True, capture_output=True, timeout=60)
+    return {}
+
+
+def tokenizer_seeds():
+    texts = ["Hello, world! The quick brown fox.", "def f(x):\n    return x ** 2  # comment\n",
+             "你好，世界。日本語のテキスト", "emoji 🙂👩‍💻🏳️‍🌈", "   \t\t\n\n  spaces", "1234567890 3.14159 1,000,000",
+             "it's we've they'll I'm", "\xff\xfe invalid \xc0\x80".encode("latin-1").decode("latin-1")]
+    seeds = {}
+    for index, text in enumerate(texts):
+        for pre in range(3):
+            data = text.encode("utf-8", "surrogateescape") if index < 7 else text.encode("latin-1")
+            seeds[f"text{index}_{pre}"] = bytes([pre]) + data
+    return seeds
+
+
+def wire_seeds(build_dir, directory):
+    # Batches (BTCH) written by the C encoder itself; collective control payloads
+    subprocess.run([os.path.join(build_dir, "tests", "fuzz", "seed_batch"), directory], check=True, timeout=60)
+    control = struct.pack("<I", 2) + b"group-1"
+    return {"control": control, "empty": b"", "short": b"\x18" + b"\x00" * 23}
+
+
+def main():
+    name, directory, build_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+    os.makedirs(directory, exist_ok=True)
+    makers = {"envelope": lambda: envelope_seeds(), "tokenizer": lambda: tokenizer_seeds(),
+              "wire": lambda: wire_seeds(build_dir, directory), "gguf": lambda: gguf_seeds(build_dir, directory)}
+    found = makers[name]()
+    for seed, data in found.items():
+        with open(os.path.join(directory, seed), "wb") as out:
+            out.write(data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""quant_blocks: an independent encoder and decoder of ggml's quantized
+block types (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), written from the
+format description (xinf_dtype.h, ggml-common.h), in numpy float32
+arithmetic as ggml's dequantizers compute. Writes blocks and the floats
+they stand for to a file that test_quant decodes with xinf's code and
+compares bit for bit.
+
+Blocks: random floats quantized by a plain encoder, raw random bytes, and
+blocks with extreme scales (largest half, subnormal, negative, zero,
+infinite, NaN).
+
+File: per type: 8 bytes of name (NUL-padded), uint32 block count, uint32
+block bytes, the blocks, then the expected float32 values.
+"""
+import struct
+import sys
+
+import numpy as np
+
+F32 = np.float32
+SIZES = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22), "Q5_1": (32, 24),
+         "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210)}
+
+
+def half(raw, at):
+    return F32(np.frombuffer(raw[at:at + 2], dtype="<f2")[0])
+
+
+def half_bytes(value):
+    return np.array([value], dtype="<f2").tobytes()
+
+
+# ---- decoders (the reference) -------------------------------------------------
+
+def low_high(qs):
+    qs = np.frombuffer(qs, dtype=np.uint8).astype(np.int32)
+    return np.concatenate([qs & 15, qs >> 4])
+
+
+def high_bits(raw):
+    qh = struct.unpack("<I", raw)[0]
+    return np.array([(qh >> i) & 1 for i in range(32)], dtype=np.int32)
+
+
+def dec_legacy(name, raw):
+    d = half(raw, 0)
+    if name == "Q4_0":
+        return (low_high(raw[2:18]) - 8).astype(F32) * d
+    if name == "Q4_1":
+        return low_high(raw[4:20]).astype(F32) * d + half(raw, 2)
+    if name == "Q5_0":
+        return (low_high(raw[6:22]) + 16 * high_bits(raw[2:6]) - 16).astype(F32) * d
+    return (low_high(raw[8:24]) + 16 * high_bits(raw[4:8])).astype(F32) * d + half(raw, 2)
+
+
+def scale_min(scales, j):
+    if j < 4:
+        return scales[j] & 63, scales[j + 4] & 63
+    return (scales[j + 4] & 15) | ((scales[j - 4] >> 6) << 4), (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4)
+
+
+def dec_k45(name, raw):
+    d, dmin = half(raw, 0), half(raw, 2)
+    scales = list(raw[4:16])
+    qh = np.frombuffer(raw[16:48], dtype=np.uint8).astype(np.int32) if name == "Q5_K" else None
+    qs = np.frombuffer(raw[48:176] if qh is not None else raw[16:144], dtype=np.uint8).astype(np.int32)
+    out = []
+    for g in range(8):
+        sc, m = scale_min(scales, g)
+        k = g // 2
+        q = (qs[32 * k:32 * k + 32] >> (4 * (g % 2))) & 15
+        if qh is not None:
+            q = q + 16 * ((qh >> g) & 1)
+        out.append((d * F32(sc)) * q.astype(F32) - dmin * F32(m))
+    return np.concatenate(out)
+
+
+def dec_q6_k(raw):
+    ql = np.frombuffer(raw[0:128], dtype=np.uint8).astype(np.int32)
+    qh = np.frombuffer(raw[128:192], dtype=np.uint8).astype(np.int32)
+    sc = np.frombuffer(raw[192:208], dtype=np.int8).astype(np.int32)
+    d = half(raw, 208)
+    out = np.zeros(256, dtype=F32)
+    for i in range(256):
+        h, rest = divmod(i, 128)
+        g, l = divmod(rest, 32)
+        low = (ql[64 * h + 32 * (g % 2) + l] >> (4 * (g // 2))) & 15
+        high = (qh[32 * h + l] >> (2 * g)) & 3
+        q = (low | (high << 4)) - 32
+        out[i] = (d * F32(sc[i // 16])) * F32(q)
+    return out
+
+
+def decode(name, raw):
+    with np.errstate(all="ignore"):
+        if name in ("Q4_K", "Q5_K"):
+            return dec_k45(name, raw)
+        if name == "Q6_K":
+            return dec_q6_k(raw)
+        return dec_legacy(name, raw)
+
+
+# ---- encoders --------------------------------------------------------------------
+
+def nearest(values):
+    return np.rint(values).astype(np.int32)
+
+
+def pack_nibbles(q):
+    return bytes((q[:16] | (q[16:] << 4)).astype(np.uint8))
+
+
+def pack_high(q):
+    return struct.pack("<I", int(sum(int((q[i] >> 4) & 1) << i for i in range(32))))
+
+
+def enc_legacy(name, x):
+    lo, hi = float(x.min()), float(x.max())
+    if name in ("Q4_0", "Q5_0"):
+        levels = 8 if name == "Q4_0" else 16
+        top = lo if abs(lo) > abs(hi) else hi
+        d = F32(np.float16(top / -levels))
+        q = np.clip(nearest(x / d) + levels, 0, 2 * levels - 1) if d else np.full(32, levels)
+        if name == "Q4_0":
+            return half_bytes(d) + pack_nibbles(q)
+        return half_bytes(d) + pack_high(q) + pack_nibbles(q & 15)
+    top = 15 if name == "Q4_1" else 31
+    d = F32(np.float16((hi - lo) / top))
+    q = np.clip(nearest((x - lo) / d), 0, top) if d else np.zeros(32, dtype=np.int32)
+    head = half_bytes(d) + half_bytes(lo)
+    if name == "Q4_1":
+        return head + pack_nibbles(q)
+    return head + pack_high(q) + pack_nibbles(q & 15)
+
+
+def pack_scales(sc, m):
+    out = [0] * 12
+    for j in range(4):
+        out[j] = sc[j] | ((sc[j + 4] >> 4) << 6)
+        out[j + 4] = m[j] | ((m[j + 4] >> 4) << 6)
+        out[j + 8] = (sc[j + 4] & 15) | ((m[j + 4] & 15) << 4)
+    return bytes(out)
+
+
+def enc_k45(name, x):
+    top = 15 if name == "Q4_K" else 31
+    groups = x.reshape(8, 32)
+    mins = np.minimum(groups.min(axis=1), 0)
+    scales = (groups.max(axis=1) - mins) / top
+    d = F32(np.float16(scales.max() / 63))
+    dmin = F32(np.float16(-mins.min() / 63))
+    sc = np.clip(nearest(scales / d), 0, 63) if d else np.zeros(8, dtype=np.int32)
+    m = np.clip(nearest(-mins / dmin), 0, 63) if dmin else np.zeros(8, dtype=np.int32)
+    q = np.zeros((8, 32), dtype=np.int32)
+    for g in range(8):
+        if sc[g]:
+            q[g] = np.clip(nearest((groups[g] + m[g] * dmin) / (sc[g] * d)), 0, top)
+    qs = bytearray(128)
+    qh = bytearray(32)
+    for k in range(4):
+        for l in range(32):
+            qs[32 * k + l] = (q[2 * k][l] & 15) | ((q[2 * k + 1][l] & 15) << 4)
+            qh[l] |= ((q[2 * k][l] >> 4) << (2 * k)) | ((q[2 * k + 1][l] >> 4) << (2 * k + 1))
+    head = half_bytes(d) + half_bytes(dmin) + pack_scales(list(sc), list(m))
+    return head + bytes(qs) if name == "Q4_K" else head + bytes(qh) + bytes(qs)
+
+
+def enc_q6_k(x):
+    groups = x.reshape(16, 16)
+    scales = np.abs(groups).max(axis=1) / 31
+    scales = np.where(groups.max(axis=1) < -groups.min(axis=1), -scales, scales)
+    d = F32(np.float16(np.abs(scales).max() / 127))
+    sc = np.clip(nearest(scales / d), -128, 127) if d else np.zeros(16, dtype=np.int32)
+    q = np.full(256, 32, dtype=np.int32)
+    for s in range(16):
+        if sc[s]:
+            q[16 * s:16 * s + 16] = np.clip(nearest(groups[s] / (d * sc[s])) + 32, 0, 63)
+    ql = bytearray(128)
+    qh = bytearray(64)
+    for h in range(2):
+        b = 128 * h
+        for l in range(32):
+            ql[64 * h + l] = (q[b + l] & 15) | ((q[b + 64 + l] & 15) << 4)
+            ql[64 * h + 32 + l] = (q[b + 32 + l] & 15) | ((q[b + 96 + l] & 15) << 4)
+            qh[32 * h + l] = ((q[b + l] >> 4) | ((q[b + 32 + l] >> 4) << 2) | ((q[b + 64 + l] >> 4) << 4)
+                              | ((q[b + 96 + l] >> 4) << 6))
+    return bytes(ql) + bytes(qh) + sc.astype(np.int8).tobytes() + half_bytes(d)
+
+
+def encode(name, x):
+    with np.errstate(all="ignore"):
+        if name in ("Q4_K", "Q5_K"):
+            return enc_k45(name, x)
+        if name == "Q6_K":
+            return enc_q6_k(x)
+        return enc_legacy(name, x)
+
+
+# ---- the blocks ------------------------------------------------------------------
+
+#  Where each type keeps its fp16 scales.
+SCALES = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208]}
+EXTREMES = [0x7bff, 0xfbff, 0x0001, 0x8001, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x3c00, 0xbc00]
+
+
+def blocks(name, rng):
+    size, nbytes = SIZES[name]
+    out = []
+    for scale in (1.0, 1e-3, 30.0):
+        for _ in range(24):
+            x = (rng.standard_normal(size) * scale).astype(F32)
+            raw = encode(name, x)
+            assert len(raw) == nbytes, (name, len(raw))
+            values = decode(name, raw)
+            assert np.all(np.abs(values - x) <= 0.25 * np.abs(x).max() + 1e-6), name
+            out.append(raw)
+    for _ in range(48):
+        out.append(rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes())
+    for bits in EXTREMES:
+        raw = bytearray(rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes())
+        for at in SCALES[name]:
+            raw[at:at + 2] = struct.pack("<H", bits)
+        out.append(bytes(raw))
+    return out
+
+
+def main():
+    rng = np.random.default_rng(20261203)
+    with open(sys.argv[1], "wb") as file:
+        for name in SIZES:
+            found = blocks(name, rng)
+            file.write(name.encode().ljust(8, b"\0"))
+            file.write(struct.pack("<II", len(found), SIZES[name][1]))
+            for raw in found:
+                file.write(raw)
+            for raw in found:
+                file.write(decode(name, raw).astype("<f4").tobytes())
+
+
+if __name__ == "__main__":
+    main()

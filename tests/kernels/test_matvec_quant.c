@@ -1,0 +1,432 @@
+/*  test_matvec_quant: products of the quantized weight types past Q8_0
+    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with 15-bit activations
+    (xinf_cpu_qk.h). Every kernel set (portable, AVX2, AVX-512, where the
+    CPU has them) gives, for matvec, matvec_batch, matvec_many and the
+    matmul of few vectors, bit for bit a scalar reference of the
+    specified arithmetic, for n in 1..17, 1..3 threads and row counts
+    around the tiles of 8; the distance from a double-precision product
+    of the dequantized weights stays within the bound the quantization of
+    x allows (the largest measured share of that bound is printed); the
+    matmul of many vectors (floats) is near the double product and the
+    same on every thread count; NaN and infinite scales, NaN and infinite
+    x, huge and tiny x, and the largest int32 block sums.  */
+#include "test_kernels.h"
+#include "xinf_cpu_ops.h"
+#include "xinf_quant.h"
+#include "xinf_quant_blocks.h"
+
+static const char *s_kernels [] = { "portable", "avx2", "avx512" };
+#define KERNELS (sizeof s_kernels / sizeof s_kernels [0])
+
+static const xinf_dtype_t s_types [] = {
+    XINF_DTYPE_Q4_0, XINF_DTYPE_Q4_1, XINF_DTYPE_Q5_0, XINF_DTYPE_Q5_1,
+    XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K
+};
+#define TYPES (sizeof s_types / sizeof s_types [0])
+
+#define POOLS 3
+static xinf_threadpool_t *s_pools [POOLS];     //  1, 2 and 3 threads
+
+//  The largest share of the quantization bound a product used, per type.
+static double s_worst [XINF_DTYPE_COUNT];
+//  ... and the largest distance relative to sum |w x|.
+static double s_worst_relative [XINF_DTYPE_COUNT];
+
+//  ---- weights -------------------------------------------------------------------
+
+static void
+s_put_half (uint8_t *at, float value)
+{
+    uint16_t half = xinf_dtype_f32_to_fp16 (value);
+    at [0] = (uint8_t) half;
+    at [1] = (uint8_t) (half >> 8);
+}
+
+//  Random quants with scales of a plausible size (signed d for the types
+//  without mins); special: some blocks' scales NaN or infinite.
+static uint8_t *
+s_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, bool special)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols), block_bytes = xinf_dtype_block_bytes (dtype);
+    size_t blocks = rows * row_bytes / block_bytes;
+    uint8_t *w = malloc (rows * row_bytes + 1);
+    CHECK (w);
+    for (size_t i = 0; i < rows * row_bytes; i++)
+        w [i] = (uint8_t) test_random (state);
+    for (size_t b = 0; b < blocks; b++) {
+        uint8_t *block = w + b * block_bytes;
+        float d = test_uniform (state) * 0.02f, m = test_uniform (state) * 0.1f;
+        switch (dtype) {
+            case XINF_DTYPE_Q6_K: s_put_half (block + 208, d * 0.01f); break;
+            case XINF_DTYPE_Q4_K: case XINF_DTYPE_Q5_K:
+                s_put_half (block, fabsf (d) * 0.1f);
+                s_put_half (block + 2, fabsf (m) * 0.05f);
+                break;
+            case XINF_DTYPE_Q4_1: case XINF_DTYPE_Q5_1:
+                s_put_half (block, fabsf (d));
+                s_put_half (block + 2, m);
+                break;
+            default: s_put_half (block, d); break;
+        }
+        if (special && b % 7 == 3)
+            s_put_half (dtype == XINF_DTYPE_Q6_K ? block + 208 : block, b % 2 ? NAN : -INFINITY);
+    }
+    return w;
+}
+
+//  x [n][cols] (special: zero, huge, tiny, NaN and Inf vectors among them).
+static float *
+s_vectors (size_t n, size_t cols, uint64_t *state, bool special)
+{
+    float *x = test_floats (n * cols, state);
+    for (size_t j = 0; special && j < n; j++) {
+        float *vector = x + j * cols;
+        for (size_t i = 0; i < cols; i++)
+            vector [i] *= j % 6 == 1 ? 0 : j % 6 == 2 ? 1e30f : j % 6 == 4 ? 1e-40f : 1;
+        if (j % 6 == 3)
+            vector [cols / 2] = j % 2 ? NAN : -INFINITY;
+    }
+    return x;
+}
+
+//  ---- the references -------------------------------------------------------------
+
+//  The specified quantizer of a span of 32 or 256, in the test's own
+//  words: q, d and the sums of the groups of 32.
+static void
+s_quantize_ref (const float *x, size_t span, int16_t *q, float *d, int32_t *s)
+{
+    float top = 0;
+    bool finite = true;
+    for (size_t i = 0; i < span; i++) {
+        finite = finite && isfinite (x [i]);
+        top = fabsf (x [i]) > top ? fabsf (x [i]) : top;
+    }
+    *d = finite ? top / 16383.0f : NAN;
+    for (size_t g = 0; g < span / 32; g++)
+        s [g] = 0;
+    for (size_t i = 0; i < span; i++) {
+        float value = !finite || *d == 0 ? 0 : nearbyintf (x [i] / *d);
+        q [i] = (int16_t) (value > 16383 ? 16383 : value < -16383 ? -16383 : value);
+        s [i / 32] += q [i];
+    }
+}
+
+//  A K row . x: per block the exact integer sums of the folded weights
+//  and of the mins, then one float step.
+static float
+s_k_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
+{
+    float acc = 0.0f;
+    for (size_t b = 0; b < cols / 256; b++) {
+        int16_t wq [256], q [256];
+        int32_t m [8], s [8];
+        float d, dmin, dx;
+        xinf_qb_k_fold (dtype, row + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
+        s_quantize_ref (x + b * 256, 256, q, &dx, s);
+        int64_t isum = 0, msum = 0;
+        for (int i = 0; i < 256; i++)
+            isum += (int64_t) wq [i] * q [i];
+        for (int g = 0; g < 8; g++)
+            msum += (int64_t) m [g] * s [g];
+        float u = (float) isum * (d * dx);
+        float v = (float) msum * (dmin * dx);
+        acc = acc + (u - v);
+    }
+    return isnan (acc) ? xinf_dtype_bits_to_f32 (0x7fc00000u) : acc;
+}
+
+//  Row . x by the specified arithmetic (exact int64 sums here): group g
+//  into lane g % 8, the lanes summed as (0+4 + 2+6) + (1+5 + 3+7).
+static float
+s_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
+{
+    if (dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K)
+        return s_k_dot_ref (dtype, row, x, cols);
+    size_t size = xinf_dtype_block_size (dtype);
+    float acc [8] = { 0 };
+    for (size_t b = 0; b < cols / size; b++) {
+        int16_t wq [8][32];
+        float a [8], c [8];
+        xinf_quant_decode (dtype, row, b, 1, wq [0], 32, a, c, 1);
+        for (size_t g = 0; g < size / 32; g++) {
+            int16_t q [32];
+            float d;
+            int32_t s;
+            s_quantize_ref (x + b * size + g * 32, 32, q, &d, &s);
+            int64_t isum = 0;
+            for (int i = 0; i < 32; i++)
+                isum += (int64_t) wq [g][i] * q [i];
+            CHECK (isum < INT32_MAX && isum > INT32_MIN);
+            float scaled = (float) isum * a [g];
+            float mins = (float) s * c [g];
+            float term = (scaled + mins) * d;
+            size_t lane = (b * size / 32 + g) % 8;
+            acc [lane] = acc [lane] + term;
+        }
+    }
+    float h0 = acc [0] + acc [4], h1 = acc [1] + acc [5], h2 = acc [2] + acc [6], h3 = acc [3] + acc [7];
+    float p0 = h0 + h2, p1 = h1 + h3;
+    float sum = p0 + p1;
+    return isnan (sum) ? xinf_dtype_bits_to_f32 (0x7fc00000u) : sum;
+}
+
+static bool
+s_same (float a, float b)
+{
+    return xinf_dtype_f32_to_bits (a) == xinf_dtype_f32_to_bits (b);
+}
+
+//  y [j][r] against the reference, bit for bit.
+static void
+s_check_ref (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, const float *x, size_t n,
+             const float *y, const char *what)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    for (size_t j = 0; j < n; j++)
+        for (size_t r = 0; r < rows; r++) {
+            float expected = s_dot_ref (dtype, w + r * row_bytes, x + j * cols, cols);
+            if (!s_same (y [j * rows + r], expected)) {
+                fprintf (stderr, "%s %s (%s) %zux%zu row %zu vector %zu: %.9g, expected %.9g\n", what,
+                         xinf_dtype_name (dtype), xinf_cpu_simd_name (), rows, cols, r, j, y [j * rows + r], expected);
+                exit (1);
+            }
+        }
+}
+
+//  y [j][r] within the quantization bound of the double product of the
+//  dequantized weights: sum over x's spans (the blocks, 32 or 256) of
+//  sum |w| amax / 32766, plus 1e-6 of sum |w x| for the float sums.
+//  Finite inputs only.
+static void
+s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, const float *x, size_t n,
+                const float *y)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    float *row = malloc (cols * sizeof (float));
+    CHECK (row);
+    for (size_t r = 0; r < rows; r++) {
+        xinf_dtype_to_f32 (dtype, w + r * row_bytes, cols, row);
+        for (size_t j = 0; j < n; j++) {
+            const float *v = x + j * cols;
+            double exact = 0, magnitude = 0, bound = 0;
+            size_t span = xinf_dtype_block_size (dtype);        //  x's spans: the blocks
+            for (size_t g = 0; g < cols / span; g++) {
+                double top = 0, weights = 0;
+                for (size_t i = g * span; i < g * span + span; i++) {
+                    exact += (double) row [i] * v [i];
+                    magnitude += fabs ((double) row [i] * v [i]);
+                    weights += fabs (row [i]);
+                    top = fabs (v [i]) > top ? fabs (v [i]) : top;
+                }
+                bound += weights * top / 32766;
+            }
+            bound = bound * 1.0001 + 1e-6 * magnitude + 1e-37;
+            double error = fabs (y [j * rows + r] - exact);
+            if (!(error <= bound)) {
+                fprintf (stderr, "%s %zux%zu row %zu vector %zu: %.9g, double %.9g, bound %.3g\n",
+                         xinf_dtype_name (dtype), rows, cols, r, j, y [j * rows + r], exact, bound);
+                exit (1);
+            }
+            s_worst [dtype] = error / bound > s_worst [dtype] ? error / bound : s_worst [dtype];
+            if (magnitude > 0 && error / magnitude > s_worst_relative [dtype])
+                s_worst_relative [dtype] = error / magnitude;
+        }
+    }
+    free (row);
+}
+
+//  ---- the products -------------------------------------------------------------
+
+typedef struct { size_t rows, cols; } s_shape_t;
+
+//  One matrix and x [n]: on every kernel set, matvec of each vector,
+//  batch of all on every pool and matmul, each the reference's bits.
+static void
+s_product_case (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool special)
+{
+    uint64_t state = shape.rows * 31 + shape.cols * 7 + n + dtype * 1000;
+    uint8_t *w = s_weights (dtype, shape.rows, shape.cols, &state, special);
+    float *x = s_vectors (n, shape.cols, &state, special);
+    size_t count = n * shape.rows;
+    float *y = malloc (count * sizeof (float)), *first = malloc (count * sizeof (float));
+    CHECK (y && first);
+    bool have_first = false;
+    for (size_t kernels = 0; kernels < KERNELS; kernels++) {
+        if (!xinf_cpu_simd_use (s_kernels [kernels]))
+            continue;
+        for (size_t j = 0; j < n; j++)
+            xinf_cpu_matvec (s_pools [j % POOLS], dtype, w, shape.rows, shape.cols, x + j * shape.cols,
+                             y + j * shape.rows);
+        if (!have_first) {
+            s_check_ref (dtype, w, shape.rows, shape.cols, x, n, y, "matvec");
+            if (!special)
+                s_check_double (dtype, w, shape.rows, shape.cols, x, n, y);
+            have_first = true;
+        }
+        //  the same bits on every set (NaN always 0x7fc00000)
+        CHECK (kernels == 0 || memcmp (y, first, count * sizeof (float)) == 0);
+        memcpy (first, y, count * sizeof (float));
+        for (int p = 0; p < POOLS; p++) {
+            memset (y, 0xa5, count * sizeof (float));
+            xinf_cpu_matvec_batch (s_pools [p], dtype, w, shape.rows, shape.cols, x, n, y);
+            CHECK (memcmp (y, first, count * sizeof (float)) == 0);
+        }
+        if (n < 16) {
+            memset (y, 0xa5, count * sizeof (float));
+            xinf_cpu_matmul (s_pools [n % POOLS], dtype, w, shape.rows, shape.cols, x, n, y);
+            CHECK (memcmp (y, first, count * sizeof (float)) == 0);
+        }
+    }
+    xinf_cpu_simd_set (true);
+    free (w), free (x), free (y), free (first);
+}
+
+static const s_shape_t s_shapes_32 [] = { { 1, 32 }, { 7, 96 }, { 9, 288 }, { 17, 896 }, { 66, 96 }, { 3, 4864 } };
+static const s_shape_t s_shapes_256 [] = { { 1, 256 }, { 7, 512 }, { 9, 1280 }, { 17, 256 }, { 33, 768 }, { 3, 4864 } };
+
+static void
+test_products (void)
+{
+    size_t counts [] = { 1, 2, 3, 5, 8, 9, 17 };
+    for (size_t t = 0; t < TYPES; t++) {
+        const s_shape_t *shapes = xinf_dtype_block_size (s_types [t]) == 32 ? s_shapes_32 : s_shapes_256;
+        for (size_t s = 0; s < 6; s++)
+            for (size_t c = 0; c < sizeof counts / sizeof counts [0]; c++)
+                s_product_case (s_types [t], shapes [s], counts [c], false);
+    }
+}
+
+//  NaN and infinite scales, zero, huge, tiny, NaN and Inf vectors: the
+//  reference's bits.
+static void
+test_products_special (void)
+{
+    size_t counts [] = { 1, 6, 13 };
+    for (size_t t = 0; t < TYPES; t++) {
+        s_shape_t shape = { 11, xinf_dtype_block_size (s_types [t]) == 32 ? 160 : 512 };
+        for (size_t c = 0; c < 3; c++)
+            s_product_case (s_types [t], shape, counts [c], true);
+    }
+}
+
+//  Many rows: many tasks a thread, tiles prefetching the next.
+static void
+test_products_tall (void)
+{
+    for (size_t t = 0; t < TYPES; t++) {
+        s_shape_t shape = { 301, xinf_dtype_block_size (s_types [t]) == 32 ? 896 : 1024 };
+        s_product_case (s_types [t], shape, 1, false);
+        s_product_case (s_types [t], shape, 4, false);
+    }
+}
+
+//  The largest block sums: Q6_K weights all (0 - 32) * -128 = 4096 and x
+//  all equal (q all 16383): 32 * 4096 * 16383, just under 2^31.
+static void
+test_largest_sums (void)
+{
+    uint8_t block [210] = { 0 };
+    memset (block + 192, 0x80, 16);
+    s_put_half (block + 208, 1.0f);
+    float x [256];
+    for (int i = 0; i < 256; i++)
+        x [i] = 1.0f;
+    for (size_t kernels = 0; kernels < KERNELS; kernels++) {
+        if (!xinf_cpu_simd_use (s_kernels [kernels]))
+            continue;
+        float y;
+        xinf_cpu_matvec (NULL, XINF_DTYPE_Q6_K, block, 1, 256, x, &y);
+        CHECK (s_same (y, s_dot_ref (XINF_DTYPE_Q6_K, block, x, 256)));
+        CHECK_NEAR (y, 256 * 4096.0, 1e-6);
+    }
+    xinf_cpu_simd_set (true);
+}
+
+//  matvec_many (shared and separate x, Q8_0 and F16 among them) gives
+//  the bits of separate matvecs.
+static void
+test_many (void)
+{
+    uint64_t state = 9;
+    xinf_dtype_t dtypes [5] = { XINF_DTYPE_Q4_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_0, XINF_DTYPE_F16 };
+    size_t rows [5] = { 64, 33, 130, 17, 9 };
+    for (size_t kernels = 0; kernels < KERNELS; kernels++) {
+        if (!xinf_cpu_simd_use (s_kernels [kernels]))
+            continue;
+        xinf_cpu_matvec_t products [5];
+        float *expected [5];
+        float *x = test_floats (2 * 512, &state);
+        for (int m = 0; m < 5; m++) {
+            float *decoded = NULL;
+            void *w = xinf_dtype_is_quant (dtypes [m]) ? s_weights (dtypes [m], rows [m], 512, &state, false)
+                                                       : test_weights (dtypes [m], rows [m], 512, &state, &decoded);
+            free (decoded);
+            const float *xm = x + (m == 1 ? 512 : 0);
+            expected [m] = calloc (rows [m], sizeof (float));
+            xinf_cpu_matvec (NULL, dtypes [m], w, rows [m], 512, xm, expected [m]);
+            products [m] = (xinf_cpu_matvec_t) { dtypes [m], w, rows [m], 512, xm, calloc (rows [m], sizeof (float)) };
+        }
+        xinf_cpu_matvec_many (s_pools [1], products, 5);
+        for (int m = 0; m < 5; m++) {
+            CHECK (memcmp (products [m].y, expected [m], rows [m] * sizeof (float)) == 0);
+            free (products [m].y), free ((void *) products [m].w), free (expected [m]);
+        }
+        free (x);
+    }
+    xinf_cpu_simd_set (true);
+}
+
+//  The matmul of many vectors (the weights widened to floats): near the
+//  double product, the same on every thread count.
+static void
+test_matmul (void)
+{
+    uint64_t state = 5;
+    for (size_t t = 0; t < TYPES; t++) {
+        size_t rows = 37, cols = 512, n = 40;
+        uint8_t *w = s_weights (s_types [t], rows, cols, &state, false);
+        float *x = test_floats (n * cols, &state), *y = malloc (n * rows * sizeof (float));
+        float *first = malloc (n * rows * sizeof (float)), *row = malloc (cols * sizeof (float));
+        CHECK (y && first && row);
+        for (int p = 0; p < POOLS; p++) {
+            xinf_cpu_matmul (s_pools [p], s_types [t], w, rows, cols, x, n, p ? y : first);
+            CHECK (p == 0 || memcmp (y, first, n * rows * sizeof (float)) == 0);
+        }
+        for (size_t r = 0; r < rows; r++) {
+            xinf_dtype_to_f32 (s_types [t], w + r * xinf_dtype_row_bytes (s_types [t], cols), cols, row);
+            for (size_t j = 0; j < n; j++) {
+                double exact = 0, magnitude = 0;
+                for (size_t i = 0; i < cols; i++) {
+                    exact += (double) row [i] * x [j * cols + i];
+                    magnitude += fabs ((double) row [i] * x [j * cols + i]);
+                }
+                CHECK (fabs (first [j * rows + r] - exact) <= 1e-5 * magnitude + 1e-30);
+            }
+        }
+        free (w), free (x), free (y), free (first), free (row);
+    }
+}
+
+int
+main (void)
+{
+    bool simd = xinf_cpu_simd_set (true);
+    fprintf (stderr, "test_matvec_quant (SIMD %s, fastest %s):\n", simd ? "available" : "not available",
+             xinf_cpu_simd_name ());
+    for (int p = 0; p < POOLS; p++)
+        s_pools [p] = xinf_threadpool_new (p + 1);
+    RUN (test_products);
+    RUN (test_products_special);
+    RUN (test_products_tall);
+    RUN (test_largest_sums);
+    RUN (test_many);
+    RUN (test_matmul);
+    for (size_t t = 0; t < TYPES; t++)
+        fprintf (stderr, "  %s: largest distance from the double product: %.3f of the quantization bound, "
+                 "%.2e of sum |w x|\n", xinf_dtype_name (s_types [t]), s_worst [s_types [t]],
+                 s_worst_relative [s_types [t]]);
+    for (int p = 0; p < POOLS; p++)
+        xinf_threadpool_destroy (&s_pools [p]);
+    return 0;
+}

@@ -1,0 +1,526 @@
+/*  test_hostile_model: hostile and broken model files through the model
+    loader (xinf_model_load, xinf_model_load_tokenizer), not only the GGUF
+    reader: every hyperparameter out of its range, products that would
+    overflow (key_length 2^63+4), tokenizer arrays of the wrong length or
+    type (an empty tokenizer.ggml.scores), tensors that do not match the
+    hyperparameters, unsupported RoPE scaling, a FIFO and a directory (never
+    opened for reading: no hang), a file truncated between opening and
+    reading (an error, not a SIGBUS) and after loading (the model keeps
+    working: it owns its weights). Each must fail with an error naming the
+    file and the field, never crash or leak (the ASan build runs it too).
+
+    Then a fuzz: thousands of mutated copies of two small models (qwen3 with
+    a byte-level BPE vocabulary, llama with a SentencePiece one), with
+    deterministic seeds, through both loaders; a file that loads must
+    tokenize, decode and run a forward pass.
+
+        test_hostile_model PATH/TO/xinf-make-model
+*/
+#include "test_models.h"
+#include "xinf_gguf.h"
+#include "xinf_gguf_writer.h"
+#include "xinf_model.h"
+
+#include <math.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static const char *s_tool;
+
+static void
+s_make (const char *name, const char *arguments, char *path, size_t size)
+{
+    char command [1500];
+    test_path (path, size, name);
+    snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", s_tool, arguments, path);
+    int status = system (command);
+    CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
+//  ---- rewriting a file with one key changed ---------------------------------------
+
+typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY } s_edit_kind_t;
+
+typedef struct {
+    const char *key;
+    s_edit_kind_t kind;
+    uint64_t number;
+    double real;
+    const char *text;
+} s_edit_t;
+
+//  Copies the key at 'index' of 'gguf' to 'writer' as it is.
+static void
+s_copy_key (xinf_gguf_t *gguf, size_t index, xinf_gguf_writer_t *writer, bool shorten)
+{
+    const char *key = xinf_gguf_kv_key (gguf, index);
+    xinf_gguf_type_t type = xinf_gguf_kv_type (gguf, index), element;
+    uint64_t count;
+    if (type == XINF_GGUF_STRING)
+        CHECK (xinf_gguf_writer_set_str (writer, key, xinf_gguf_get_str (gguf, key)) == 0);
+    else
+    if (type == XINF_GGUF_ARRAY) {
+        CHECK (xinf_gguf_get_array (gguf, key, &element, &count) == 0);
+        count = shorten && count ? count - 1 : count;
+        if (element == XINF_GGUF_STRING) {
+            const char **strings = calloc (count + 1, sizeof (char *));
+            size_t *lengths = calloc (count + 1, sizeof (size_t));
+            for (uint64_t at = 0; at < count; at++)
+                strings [at] = xinf_gguf_array_str (gguf, index, at, &lengths [at]);
+            CHECK (xinf_gguf_writer_set_str_array (writer, key, strings, lengths, count) == 0);
+            free (strings);
+            free (lengths);
+        }
+        else {
+            //  The file's array may be unaligned: the writer reads aligned values
+            size_t bytes = (size_t) count * 8 + 1;
+            void *aligned = malloc (bytes);
+            memcpy (aligned, xinf_gguf_array_data (gguf, index), (size_t) count * (element == XINF_GGUF_UINT64
+                    || element == XINF_GGUF_INT64 || element == XINF_GGUF_FLOAT64 ? 8 : element == XINF_GGUF_UINT32
+                    || element == XINF_GGUF_INT32 || element == XINF_GGUF_FLOAT32 ? 4 : element == XINF_GGUF_UINT16
+                    || element == XINF_GGUF_INT16 ? 2 : 1));
+            CHECK (xinf_gguf_writer_set_array (writer, key, element, aligned, count) == 0);
+            free (aligned);
+        }
+    }
+    else {
+        uint64_t raw = 0;
+        int64_t signed_value;
+        double real;
+        bool flag;
+        if (type == XINF_GGUF_FLOAT32 || type == XINF_GGUF_FLOAT64) {
+            CHECK (xinf_gguf_get_float (gguf, key, &real) == 0);
+            float single = (float) real;
+            if (type == XINF_GGUF_FLOAT32)
+                memcpy (&raw, &single, sizeof single);
+            else
+                memcpy (&raw, &real, sizeof real);
+        }
+        else
+        if (type == XINF_GGUF_BOOL) {
+            CHECK (xinf_gguf_get_bool (gguf, key, &flag) == 0);
+            raw = flag;
+        }
+        else
+        if (type == XINF_GGUF_INT8 || type == XINF_GGUF_INT16 || type == XINF_GGUF_INT32 || type == XINF_GGUF_INT64) {
+            CHECK (xinf_gguf_get_int (gguf, key, &signed_value) == 0);
+            raw = (uint64_t) signed_value;
+        }
+        else
+            CHECK (xinf_gguf_get_uint (gguf, key, &raw) == 0);
+        CHECK (xinf_gguf_writer_set (writer, key, type, &raw) == 0);
+    }
+}
+
+static void
+s_apply (const s_edit_t *edit, xinf_gguf_t *gguf, xinf_gguf_writer_t *writer)
+{
+    int64_t index = xinf_gguf_find_key (gguf, edit->key);
+    uint32_t numbers [3] = { 1, 2, 3 };
+    switch (edit->kind) {
+        case S_DROP:  break;
+        case S_U64:   CHECK (xinf_gguf_writer_set_u64 (writer, edit->key, edit->number) == 0); break;
+        case S_U32:   CHECK (xinf_gguf_writer_set_u32 (writer, edit->key, (uint32_t) edit->number) == 0); break;
+        case S_F32:   CHECK (xinf_gguf_writer_set_f32 (writer, edit->key, (float) edit->real) == 0); break;
+        case S_STR:   CHECK (xinf_gguf_writer_set_str (writer, edit->key, edit->text) == 0); break;
+        case S_U32_ARRAY:
+            CHECK (xinf_gguf_writer_set_array (writer, edit->key, XINF_GGUF_UINT32, numbers, 3) == 0);
+            break;
+        case S_EMPTY_ARRAY: {
+            xinf_gguf_type_t element;
+            uint64_t count;
+            CHECK (index >= 0 && xinf_gguf_get_array (gguf, edit->key, &element, &count) == 0);
+            if (element == XINF_GGUF_STRING)
+                CHECK (xinf_gguf_writer_set_str_array (writer, edit->key, NULL, NULL, 0) == 0);
+            else
+                CHECK (xinf_gguf_writer_set_array (writer, edit->key, element, numbers, 0) == 0);
+            break;
+        }
+        case S_SHORT_ARRAY:
+            CHECK (index >= 0);
+            s_copy_key (gguf, (size_t) index, writer, true);
+            break;
+    }
+}
+
+//  'source' rewritten to 'target' with 'edit' (key replaced, added or
+//  dropped); the tensors unchanged.
+static void
+s_rewrite (const char *source, const char *target, const s_edit_t *edit)
+{
+    char error [512];
+    xinf_gguf_t *gguf = xinf_gguf_open (source, error, sizeof error);
+    CHECK (gguf && xinf_gguf_load_tensors (gguf) == 0);
+    xinf_gguf_writer_t *writer = xinf_gguf_writer_new ();
+    bool applied = false;
+    for (size_t index = 0; index < xinf_gguf_kv_count (gguf); index++) {
+        const char *key = xinf_gguf_kv_key (gguf, index);
+        if (streq (key, "general.alignment"))
+            continue;
+        if (streq (key, edit->key)) {
+            s_apply (edit, gguf, writer);
+            applied = true;
+        }
+        else
+            s_copy_key (gguf, index, writer, false);
+    }
+    if (!applied)
+        s_apply (edit, gguf, writer);
+    for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
+        const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
+        CHECK (xinf_gguf_writer_add_tensor (writer, tensor->name, tensor->type, tensor->n_dims, tensor->ne) == 0);
+    }
+    CHECK (xinf_gguf_writer_begin (writer, target) == 0);
+    for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
+        const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
+        CHECK (xinf_gguf_writer_write (writer, tensor->data, (size_t) tensor->size) == 0);
+    }
+    CHECK (xinf_gguf_writer_finish (writer) == 0);
+    xinf_gguf_writer_destroy (&writer);
+    xinf_gguf_destroy (&gguf);
+}
+
+//  The rewritten file fails to load, naming the file and 'needle'; so does
+//  the tokenizer alone when 'tokenizer' is set.
+static void
+s_expect_refused (const char *source, const s_edit_t *edit, const char *needle, bool tokenizer)
+{
+    char path [300], error [512] = "";
+    test_path (path, sizeof path, "hostile.gguf");
+    s_rewrite (source, path, edit);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    if (model || !strstr (error, needle) || !strstr (error, path))
+        fprintf (stderr, "edit of '%s': %s\n", edit->key, model ? "loaded" : error);
+    CHECK (!model);
+    CHECK_HAS (error, path);
+    CHECK_HAS (error, needle);
+    if (tokenizer) {
+        xinf_tokenizer_t *loaded = xinf_model_load_tokenizer (path, error, sizeof error);
+        CHECK (!loaded);
+        CHECK_HAS (error, needle);
+    }
+}
+
+//  The rewritten file still loads (an edit within the ranges).
+static void
+s_expect_loads (const char *source, const s_edit_t *edit)
+{
+    char path [300], error [512] = "";
+    test_path (path, sizeof path, "fine.gguf");
+    s_rewrite (source, path, edit);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
+    CHECK (model);
+    xinf_model_destroy (&model);
+}
+
+static void
+test_hyperparameters (void)
+{
+    char qwen3 [300], llama [300];
+    s_make ("qwen3.gguf", "--arch qwen3 --seed 3", qwen3, sizeof qwen3);
+    s_make ("llama.gguf", "--arch llama --seed 4", llama, sizeof llama);
+    const uint64_t huge = (1ull << 63) + 4;
+    const struct { const char *key; s_edit_kind_t kind; uint64_t number; const char *needle; } cases [] = {
+        { "qwen3.attention.key_length", S_U64, huge, "'qwen3.attention.key_length' is 9223372036854775812, outside" },
+        { "qwen3.attention.key_length", S_U64, UINT64_MAX, "qwen3.attention.key_length" },
+        { "qwen3.attention.key_length", S_U32, 0, "qwen3.attention.key_length" },
+        { "qwen3.attention.key_length", S_U32, 33, "it must be even" },
+        { "qwen3.attention.key_length", S_U32, 16, "value_length 32 differs from the key length 16" },
+        { "qwen3.attention.head_count", S_U32, 8, "tensor 'blk.0.attn_q.weight'" },
+        { "qwen3.feed_forward_length", S_U32, 96, "tensor 'blk.0.ffn_gate.weight'" },
+        { "qwen3.attention.value_length", S_U32, 64, "value_length 64 differs" },
+        { "qwen3.attention.head_count", S_U32, 0, "qwen3.attention.head_count" },
+        { "qwen3.attention.head_count", S_U64, huge, "qwen3.attention.head_count" },
+        { "qwen3.attention.head_count_kv", S_U32, 3, "not a multiple of head_count_kv" },
+        { "qwen3.attention.head_count_kv", S_U64, 0, "qwen3.attention.head_count_kv" },
+        { "qwen3.embedding_length", S_U64, 1ull << 40, "qwen3.embedding_length" },
+        { "qwen3.embedding_length", S_U32, 32, "tensor 'token_embd.weight'" },
+        { "qwen3.block_count", S_U32, 1000000, "qwen3.block_count" },
+        { "qwen3.block_count", S_U32, 3, "blk.2." },
+        { "qwen3.feed_forward_length", S_U64, UINT64_MAX, "qwen3.feed_forward_length" },
+        { "qwen3.context_length", S_U64, huge, "qwen3.context_length" },
+        { "qwen3.context_length", S_DROP, 0, "'qwen3.context_length' is missing" },
+        { "qwen3.rope.dimension_count", S_U32, 16, "rope.dimension_count 16 differs" },
+        { "general.architecture", S_U32, 7, "general.architecture" },
+        { "general.architecture", S_STR, 0, "architecture 'gpt-j' is not supported" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        s_edit_t edit = { cases [index].key, cases [index].kind, cases [index].number, 0,
+                          cases [index].kind == S_STR ? "gpt-j" : NULL };
+        s_expect_refused (qwen3, &edit, cases [index].needle, false);
+    }
+    const struct { const char *key; double real; const char *needle; } reals [] = {
+        { "qwen3.attention.layer_norm_rms_epsilon", NAN, "qwen3.attention.layer_norm_rms_epsilon" },
+        { "qwen3.attention.layer_norm_rms_epsilon", -1.0, "qwen3.attention.layer_norm_rms_epsilon" },
+        { "qwen3.rope.freq_base", INFINITY, "qwen3.rope.freq_base" },
+        { "qwen3.rope.freq_base", 0.0, "qwen3.rope.freq_base" },
+    };
+    for (size_t index = 0; index < sizeof reals / sizeof reals [0]; index++) {
+        s_edit_t edit = { reals [index].key, S_F32, 0, reals [index].real, NULL };
+        s_expect_refused (qwen3, &edit, reals [index].needle, false);
+    }
+    //  RoPE scaling (llama)
+    s_edit_t yarn = { "llama.rope.scaling.type", S_STR, 0, 0, "yarn" };
+    s_expect_refused (llama, &yarn, "'llama.rope.scaling.type' is 'yarn'", false);
+    s_edit_t factor = { "llama.rope.scaling.factor", S_F32, 0, 1e9, NULL };
+    s_expect_refused (llama, &factor, "llama.rope.scaling.factor", false);
+    s_edit_t linear = { "llama.rope.scaling.factor", S_F32, 0, 4.0, NULL };
+    s_expect_loads (llama, &linear);
+    s_edit_t llama3 = { "llama.rope.scaling.type", S_STR, 0, 0, "llama3" };
+    s_expect_loads (llama, &llama3);
+}
+
+static void
+test_tokenizer_arrays (void)
+{
+    char qwen3 [300], llama [300];
+    test_path (qwen3, sizeof qwen3, "qwen3.gguf");
+    test_path (llama, sizeof llama, "llama.gguf");
+    const struct { const char *source; const char *key; s_edit_kind_t kind; const char *needle; } cases [] = {
+        { llama, "tokenizer.ggml.scores", S_EMPTY_ARRAY, "'tokenizer.ggml.scores' has 0 elements for 512 tokens" },
+        { llama, "tokenizer.ggml.scores", S_SHORT_ARRAY, "'tokenizer.ggml.scores' has 511 elements" },
+        { llama, "tokenizer.ggml.token_type", S_EMPTY_ARRAY, "'tokenizer.ggml.token_type' has 0 elements" },
+        { qwen3, "tokenizer.ggml.token_type", S_SHORT_ARRAY, "'tokenizer.ggml.token_type' has 511 elements" },
+        { llama, "tokenizer.ggml.scores", S_STR, "'tokenizer.ggml.scores' is not an array of numbers" },
+        { qwen3, "tokenizer.ggml.merges", S_U32_ARRAY, "'tokenizer.ggml.merges' is not an array of strings" },
+        { qwen3, "tokenizer.ggml.merges", S_SHORT_ARRAY, "tokenizer" },
+        { qwen3, "tokenizer.ggml.tokens", S_EMPTY_ARRAY, "tokenizer" },
+        { qwen3, "tokenizer.ggml.tokens", S_DROP, "'tokenizer.ggml.tokens' is missing" },
+        { qwen3, "tokenizer.ggml.tokens", S_SHORT_ARRAY, "tokenizer" },
+        { qwen3, "tokenizer.ggml.model", S_STR, "unknown tokenizer model" },
+        { qwen3, "tokenizer.ggml.eos_token_id", S_U64, "eos id 9223372036854775807 out of range" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        s_edit_t edit = { cases [index].key, cases [index].kind, UINT64_MAX, 0, "bert" };
+        //  A merge array one short is still a valid tokenizer: it must load
+        if (cases [index].kind == S_SHORT_ARRAY && streq (cases [index].key, "tokenizer.ggml.merges")) {
+            s_expect_loads (cases [index].source, &edit);
+            continue;
+        }
+        s_expect_refused (cases [index].source, &edit, cases [index].needle, true);
+    }
+}
+
+//  ---- special files and files that change under the reader ----------------------
+
+static void
+test_special_files (void)
+{
+    char fifo [300], error [512];
+    test_path (fifo, sizeof fifo, "fifo.gguf");
+    CHECK (mkfifo (fifo, 0600) == 0);
+    //  Nobody writes to the FIFO: a blocking open would hang here forever
+    int64_t start = zclock_mono ();
+    CHECK (xinf_gguf_open (fifo, error, sizeof error) == NULL);
+    CHECK_HAS (error, "not a regular file");
+    CHECK_HAS (error, fifo);
+    CHECK (xinf_model_load (fifo, NULL, NULL, error, sizeof error) == NULL);
+    CHECK_HAS (error, "not a regular file");
+    CHECK (xinf_model_load_tokenizer (fifo, error, sizeof error) == NULL);
+    CHECK (zclock_mono () - start < 5000);
+    CHECK (xinf_model_load ("/dev/null", NULL, NULL, error, sizeof error) == NULL);
+    CHECK_HAS (error, "not a regular file");
+    CHECK (xinf_model_load (s_scratch, NULL, NULL, error, sizeof error) == NULL);
+    CHECK_HAS (error, "not a regular file");
+}
+
+static void
+test_truncated_while_open (void)
+{
+    char source [300], path [300], error [512];
+    test_path (source, sizeof source, "qwen3.gguf");
+    test_path (path, sizeof path, "shrinking.gguf");
+    size_t size;
+    uint8_t *bytes = test_read_file (source, &size);
+    test_write_file (path, bytes, size);
+    //  Header read, then the file is cut: reading the tensors is an error
+    xinf_gguf_t *gguf = xinf_gguf_open (path, error, sizeof error);
+    CHECK (gguf);
+    CHECK (truncate (path, (off_t) (xinf_gguf_data_offset (gguf) + 100)) == 0);
+    CHECK (xinf_gguf_load_tensors (gguf) == -1);
+    CHECK_HAS (xinf_gguf_error (gguf), "shorter than when it was opened");
+    CHECK_HAS (xinf_gguf_error (gguf), path);
+    xinf_gguf_destroy (&gguf);
+
+    //  A loaded model owns its weights: cutting (or replacing) the file
+    //  afterwards changes nothing
+    test_write_file (path, bytes, size);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *transformer = xinf_model_transformer (model);
+    float *before = malloc (transformer->vocab * sizeof (float)), *after = malloc (transformer->vocab * sizeof (float));
+    int32_t tokens [3] = { 1, 2, 3 };
+    xinf_threadpool_t *pool = xinf_threadpool_new (1);
+    xinf_kv_t *kv = xinf_kv_new (transformer, 16);
+    CHECK (xinf_transformer_forward (transformer, kv, pool, tokens, 3, 0, before, NULL, error, sizeof error) == 0);
+    CHECK (truncate (path, 0) == 0);
+    CHECK (unlink (path) == 0);
+    CHECK (xinf_transformer_forward (transformer, kv, pool, tokens, 3, 0, after, NULL, error, sizeof error) == 0);
+    CHECK (memcmp (before, after, transformer->vocab * sizeof (float)) == 0);
+    xinf_kv_destroy (&kv);
+    xinf_threadpool_destroy (&pool);
+    xinf_model_destroy (&model);
+    free (before);
+    free (after);
+    free (bytes);
+}
+
+//  ---- the fuzz ---------------------------------------------------------------------
+
+static uint64_t
+s_next (uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return *state >> 17;
+}
+
+//  Offsets worth mutating: the value of every key (a string's length, an
+//  array's element type and count) and the tensor infos.
+static size_t
+s_targets (const uint8_t *bytes, size_t size, size_t *targets, size_t max, uint64_t *header_end, size_t *n_values)
+{
+    char error [512];
+    xinf_gguf_t *gguf = xinf_gguf_open_buffer (bytes, size, "fuzz", error, sizeof error);
+    CHECK (gguf);
+    size_t count = 0;
+    static const size_t widths [] = { 1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8 };   //  by value type
+    for (size_t index = 0; index < xinf_gguf_kv_count (gguf); index++) {
+        const char *key = xinf_gguf_kv_key (gguf, index);
+        const uint8_t *at = memmem (bytes, size, key, strlen (key));
+        size_t width = widths [xinf_gguf_kv_type (gguf, index)];
+        for (size_t byte = 4; at && byte < 4 + width && count < max; byte++)
+            targets [count++] = (size_t) (at - bytes) + strlen (key) + byte;
+    }
+    *n_values = count;
+    *header_end = xinf_gguf_data_offset (gguf);
+    const char *first = xinf_gguf_tensor (gguf, 0)->name;
+    const uint8_t *infos = memmem (bytes, size, first, strlen (first));
+    for (size_t at = infos ? (size_t) (infos - bytes) : *header_end; at < *header_end && count < max; at++)
+        targets [count++] = at;
+    xinf_gguf_destroy (&gguf);
+    return count;
+}
+
+//  What a server does with a model that loaded: tokenize, decode, run.
+static void
+s_exercise (xinf_model_t *model)
+{
+    xinf_tokenizer_t *tokenizer = xinf_model_tokenizer (model);
+    const xinf_transformer_t *transformer = xinf_model_transformer (model);
+    const char *text = "Hello, world! 123 \xe4\xbd\xa0\xe5\xa5\xbd  \xf0\x9f\x99\x82";
+    int32_t ids [256];
+    long count = xinf_tokenizer_encode (tokenizer, text, strlen (text), true, ids, 256);
+    char decoded [1024];
+    if (count > 0)
+        xinf_tokenizer_decode (tokenizer, ids, count < 256 ? (size_t) count : 256, decoded, sizeof decoded);
+    char error [256];
+    int32_t tokens [2] = { 0, (int32_t) (transformer->vocab - 1) };
+    float *logits = malloc (transformer->vocab * sizeof (float));
+    xinf_kv_t *kv = xinf_kv_new (transformer, 4);
+    xinf_threadpool_t *pool = xinf_threadpool_new (1);
+    if (kv)
+        CHECK (xinf_transformer_forward (transformer, kv, pool, tokens, 2, 0, logits, NULL, error, sizeof error) == 0);
+    xinf_threadpool_destroy (&pool);
+    xinf_kv_destroy (&kv);
+    free (logits);
+}
+
+static void
+s_fuzz (const char *source, uint64_t seed, int rounds)
+{
+    size_t size;
+    uint8_t *bytes = test_read_file (source, &size), *copy = malloc (size);
+    size_t max = 1 << 16, *targets = malloc (max * sizeof (size_t));
+    uint64_t header_end;
+    size_t n_values;
+    size_t n_targets = s_targets (bytes, size, targets, max, &header_end, &n_values);
+    CHECK (n_values > 100 && n_targets > n_values);
+    static const uint64_t extremes [] = { 0, 1, 2, 3, 0x7f, 0xff, 0x8000, 0xffff, 0x7fffffff, 0x80000000,
+                                          0xffffffff, 0x100000000ull, (1ull << 63) + 4, UINT64_MAX };
+    char path [300], error [512];
+    test_path (path, sizeof path, "mutant.gguf");
+    int loaded = 0, tokenizers = 0;
+    uint64_t state = seed;
+    for (int round = 0; round < rounds; round++) {
+        memcpy (copy, bytes, size);
+        int changes = 1 + (int) (s_next (&state) % 3);
+        for (int change = 0; change < changes; change++) {
+            //  Half the changes hit metadata values, a quarter the tensor
+            //  infos, a quarter any byte of the header
+            uint64_t where = s_next (&state) % 4;
+            size_t at = where < 2 ? targets [s_next (&state) % n_values]
+                      : where == 2 ? targets [n_values + s_next (&state) % (n_targets - n_values)]
+                      : (size_t) (s_next (&state) % header_end);
+            uint64_t kind = s_next (&state) % 3;
+            if (kind == 0)
+                copy [at] ^= (uint8_t) (1u << (s_next (&state) % 8));
+            else
+            if (kind == 1)
+                copy [at] = (uint8_t) s_next (&state);
+            else {
+                uint64_t value = extremes [s_next (&state) % (sizeof extremes / sizeof extremes [0])];
+                size_t width = (size_t) 1 << (s_next (&state) % 4);
+                for (size_t byte = 0; byte < width && at + byte < header_end; byte++)
+                    copy [at + byte] = (uint8_t) (value >> (8 * byte));
+            }
+        }
+        test_write_file (path, copy, size);
+        xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+        if (model) {
+            loaded++;
+            s_exercise (model);
+            xinf_model_destroy (&model);
+        }
+        else {
+            CHECK (*error);
+            if (getenv ("XINF_FUZZ_VERBOSE"))
+                fprintf (stderr, "%s\n", error);
+        }
+        xinf_tokenizer_t *tokenizer = xinf_model_load_tokenizer (path, error, sizeof error);
+        if (tokenizer) {
+            int32_t ids [64];
+            tokenizers++;
+            xinf_tokenizer_encode (tokenizer, "fuzz me: 42", 11, true, ids, 64);
+            xinf_tokenizer_destroy (&tokenizer);
+        }
+    }
+    fprintf (stderr, "      %s: %d mutants, %d loaded as models, %d as tokenizers\n", source, rounds, loaded,
+             tokenizers);
+    CHECK (loaded > 0 && loaded < rounds);
+    free (targets);
+    free (copy);
+    free (bytes);
+}
+
+static void
+test_fuzz_loaders (void)
+{
+    char qwen3 [300], llama [300];
+    s_make ("fuzz-qwen3.gguf", "--arch qwen3 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
+            "--vocab 400 --seed 11", qwen3, sizeof qwen3);
+    s_make ("fuzz-llama.gguf", "--arch llama --dim 32 --heads 2 --kv-heads 1 --ffn 32 --layers 1 --vocab 400 "
+            "--tokenizer llama --rope-scaling llama3 --seed 12", llama, sizeof llama);
+    int rounds = getenv ("XINF_FUZZ_ROUNDS") ? atoi (getenv ("XINF_FUZZ_ROUNDS")) : 2500;
+    s_fuzz (qwen3, 0x5eed1, rounds);
+    s_fuzz (llama, 0x5eed2, rounds);
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf (stderr, "usage: test_hostile_model PATH/TO/xinf-make-model\n");
+        return 2;
+    }
+    s_tool = argv [1];
+    test_scratch_begin ();
+    RUN (test_hyperparameters);
+    RUN (test_tokenizer_arrays);
+    RUN (test_special_files);
+    RUN (test_truncated_while_open);
+    RUN (test_fuzz_loaders);
+    test_scratch_end ();
+    return 0;
+}
