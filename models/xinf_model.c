@@ -200,14 +200,17 @@ static size_t
 s_ffn_unit (s_loader_t *loader)
 {
     const xinf_transformer_t *t = &loader->self->transformer;
+    size_t unit = 1;
     for (size_t index = 0; index < t->n_layers; index++) {
         char name [96];
         snprintf (name, sizeof name, "blk.%zu.ffn_down.weight", index);
         const xinf_gguf_tensor_t *tensor = xinf_gguf_find_tensor (loader->self->gguf, name);
-        if (tensor && tensor->type == XINF_GGML_Q8_0)
-            return XINF_Q8_0_BLOCK_SIZE;
+        xinf_dtype_t dtype;
+        //  A quantized ffn_down splits between whole blocks (32 or 256 columns)
+        if (tensor && s_dtype (tensor->type, &dtype) && xinf_dtype_block_size (dtype) > unit)
+            unit = xinf_dtype_block_size (dtype);
     }
-    return 1;
+    return unit;
 }
 
 //  Plans the split of heads and ffn for this rank.

@@ -75,6 +75,11 @@ main (int argc, char **argv)
         fprintf (stderr, "%s\n", error);
         return 1;
     }
+    //  The reader copies a file's tensors in when asked (no mmap)
+    if (xinf_gguf_load_tensors (gguf)) {
+        fprintf (stderr, "%s\n", xinf_gguf_error (gguf));
+        return 1;
+    }
     FILE *file = fopen (argv [2], "rb");
     CHECK (file);
     uint32_t length;
