@@ -15,6 +15,7 @@ typedef struct {
     xinf_value_t *waits;          //  latest reported, array of wait maps
     int64_t waits_at;
     uint64_t refused_pid;         //  the last other process refused this name (logged once)
+    char key [41];                //  its CURVE public key (Z85) when keys are on, else ""
 } s_worker_t;
 
 typedef struct {
@@ -379,6 +380,14 @@ xinf_cluster_peer_of (xinf_cluster_t *self, const char *node)
     return worker && worker->state == XINF_WORKER_ALIVE ? worker->peer_id : NULL;
 }
 
+void
+xinf_cluster_set_key (xinf_cluster_t *self, const char *node, const char *key)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    if (worker)
+        snprintf (worker->key, sizeof worker->key, "%s", key ? key : "");
+}
+
 const char *
 xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id)
 {
@@ -456,6 +465,8 @@ s_worker_info (xinf_cluster_t *self, s_worker_t *worker, int64_t now)
     xinf_map_put_uint (item, "last_heartbeat_ms", (uint64_t) (age >= 0 ? age : now - worker->state_since));
     xinf_map_put_uint (item, "registered_ms", (uint64_t) (now - worker->registered_at));
     xinf_map_put_str (item, "host_ip", hello->host_ip);
+    if (*worker->key)
+        xinf_map_put_str (item, "key", worker->key);
     xinf_map_put_str (item, "host_ip_source", hello->host_ip_source);
     xinf_map_put_str (item, "observed_address", worker->observed);
     xinf_map_put (item, "warnings", xinf_value_dup (worker->warnings));

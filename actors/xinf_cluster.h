@@ -52,6 +52,9 @@ bool xinf_cluster_data_ports (xinf_cluster_t *self, const char *node, uint64_t *
 
 //  The routing id of an alive worker, or NULL.
 const char *xinf_cluster_peer_of (xinf_cluster_t *self, const char *node);
+//  The CURVE public key (Z85) 'node' registered with, relayed to its
+//  peers in PROBE_MESH and GROUP (protocols/security.md); "" without keys.
+void xinf_cluster_set_key (xinf_cluster_t *self, const char *node, const char *key);
 //  The node name of a registered peer, or NULL.
 const char *xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id);
 //  The alive worker with the most available memory, skipping the names in

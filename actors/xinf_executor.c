@@ -274,14 +274,15 @@ s_bind_group (xinf_ctx_t *ctx, xinf_value_t *body, xinf_check_t *check)
     const char *group = xinf_check_str (check, body, "group", 1, 128);
     int low = (int) xinf_check_uint_opt (check, body, "port_low", 0, 65535, 0);
     int high = (int) xinf_check_uint_opt (check, body, "port_high", (uint64_t) low, 65535, (uint64_t) low);
+    const char *bind_host = xinf_check_str_opt (check, body, "bind_host", 1, 63, "*");
     state->rendezvous_ms = (int64_t) xinf_check_uint_opt (check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
     state->stall_ms = (int64_t) xinf_check_uint_opt (check, body, "stall_timeout_ms", 100, 3600000, 60000);
     int64_t stall_ms = state->stall_ms;
     if (check->failed)
         return 0;
     char error [512];
-    xinf_rank_t *rank = xinf_rank_new (state->name, group, state->rank, state->n_ranks, low, high, stall_ms,
-                                       error, sizeof error);
+    xinf_rank_t *rank = xinf_rank_new (state->name, group, state->rank, state->n_ranks, bind_host, low, high,
+                                       stall_ms, error, sizeof error);
     if (!rank) {
         xinf_check_fail (check, "rank %d of %d: cannot bind a data port in %d-%d: %s", state->rank, state->n_ranks,
                          low, high, error);

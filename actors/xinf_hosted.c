@@ -21,6 +21,7 @@ typedef struct {
 struct _xinf_hosted_t {
     char node [65];
     int port_low, port_high;          //  --data-ports, for the ranks' collectives
+    char bind_host [80];              //  where they bind ("": all addresses)
     xinf_dealer_t **upstream;
     zhashx_t *replicas;               //  key -> s_hosted_t
     xinf_ctx_t *ctx;                  //  the agent's, for readers
@@ -51,6 +52,12 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
+}
+
+void
+xinf_hosted_set_bind_host (xinf_hosted_t *self, const char *host)
+{
+    snprintf (self->bind_host, sizeof self->bind_host, "%s", host && strlen (host) < 64 ? host : "");
 }
 
 xinf_hosted_t *
@@ -214,6 +221,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_str (args, "group", group);
         xinf_map_put_uint (args, "port_low", (uint64_t) self->port_low);
         xinf_map_put_uint (args, "port_high", (uint64_t) self->port_high);
+        if (*self->bind_host)
+            xinf_map_put_str (args, "bind_host", self->bind_host);
         xinf_map_put_uint (args, "rendezvous_timeout_ms", rendezvous_ms);
         xinf_map_put_uint (args, "stall_timeout_ms", stall_ms);
     }
@@ -336,6 +345,14 @@ s_on_group (xinf_hosted_t *self, xinf_msg_t *msg)
         if (!node || !*node || strlen (node) > 64)
             xinf_check_fail (&check, "GROUP nodes[%zu] must be a node name", index);
     }
+    //  Keys on: each rank's key as the supervisor vouches for it; we dial
+    //  no endpoint without one (protocols/security.md)
+    const xinf_value_t *keys = xinf_map_get (body, "keys");
+    if (!check.failed && xinf_auth_identity () && (xinf_value_type (keys) != XINF_ARRAY || xinf_value_count (keys) != entry->n_ranks))
+        xinf_check_fail (&check, "GROUP needs 'keys', one per rank: this worker has keys");
+    for (size_t index = 0; !check.failed && keys && xinf_auth_identity () && index < entry->n_ranks; index++)
+        if (xinf_auth_vouch (xinf_value_str (xinf_array_at (endpoints, index)), xinf_value_str (xinf_array_at (keys, index))))
+            xinf_check_fail (&check, "GROUP keys[%zu] must be a 40-character Z85 key", index);
     if (check.failed) {
         xinf_warn ("worker", "GROUP refused reason=\"%s\"", check.reason);
         if (entry && entry->n_ranks > 1 && generation == entry->generation)

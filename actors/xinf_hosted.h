@@ -23,6 +23,9 @@ typedef struct _xinf_hosted_t xinf_hosted_t;
 xinf_hosted_t *xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int port_high,
                                 xinf_model_dirs_t *model_dirs);
 void xinf_hosted_destroy (xinf_hosted_t **self_p);
+//  The address the ranks' collectives bind (the worker's host address;
+//  all addresses when it is not one of this machine's). Default: all.
+void xinf_hosted_set_bind_host (xinf_hosted_t *self, const char *host);
 
 //  Handle one supervisor message of these types; false if not one of them.
 bool xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg);

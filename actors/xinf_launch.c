@@ -556,8 +556,13 @@ s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, x
     xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
     xinf_value_t *endpoints = xinf_value_new_array ();
     xinf_value_t *nodes = xinf_value_new_array ();
+    xinf_value_t *keys = xinf_value_new_array ();
+    bool keyed = false;
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
+        const char *key = s_field (s_worker (workers, replica->ranks [rank].node), "key");
+        keyed = keyed || *key;
+        xinf_array_push (keys, xinf_value_new_str (key));
         char endpoint [160];
         snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
                   (unsigned long long) replica->ranks [rank].data_port);
@@ -572,12 +577,15 @@ s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, x
         xinf_map_put_uint (body, "generation", model->generation);
         xinf_map_put (body, "endpoints", xinf_value_dup (endpoints));
         xinf_map_put (body, "nodes", xinf_value_dup (nodes));
+        if (keyed)                     //  keys on: each rank's public key, by rank
+            xinf_map_put (body, "keys", xinf_value_dup (keys));
         xinf_launch_send (self->cluster, ctx, replica->ranks [rank].node, &group);
     }
     xinf_info ("supervisor", "rendezvous uid=%s replica=%llu ranks=%zu: endpoints sent", model->uid,
                (unsigned long long) replica->index, replica->n_ranks);
     xinf_value_destroy (&endpoints);
     xinf_value_destroy (&nodes);
+    xinf_value_destroy (&keys);
     xinf_value_destroy (&workers);
     replica->group_sent = true;
     int64_t limit = (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;

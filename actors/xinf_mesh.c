@@ -92,6 +92,8 @@ xinf_mesh_targets (const xinf_value_t *workers, const xinf_value_t *names)
         xinf_value_t *target = xinf_value_new_map ();
         xinf_map_put_str (target, "node", s_str (worker, "node"));
         xinf_map_put_str (target, "endpoint", endpoint);
+        if (*s_str (worker, "key"))       //  keys on: the dialer accepts only this listener
+            xinf_map_put_str (target, "key", s_str (worker, "key"));
         xinf_array_push (targets, target);
     }
     return targets;

@@ -26,19 +26,38 @@ s_on_probe (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 
 static const xinf_handler_t s_listener_handlers [] = { { "PROBE", s_on_probe }, { NULL, NULL } };
 
+//  With keys, only the cluster's worker keys get in (the worker's ZAP
+//  handler), and dialers know us by the key the supervisor relays.
+static int
+s_listener_init (xinf_ctx_t *ctx)
+{
+    char reason [256];
+    return xinf_auth_secure_data (zsock_resolve (xinf_router_sock (xinf_ctx_router (ctx))), NULL, reason, sizeof reason);
+}
+
 xinf_probe_listener_t *
-xinf_probe_listener_new (const char *node, int low, int high)
+xinf_probe_listener_new (const char *node, const char *host, int low, int high)
 {
     xinf_probe_listener_t *self = calloc (1, sizeof *self);
     assert (self);
     snprintf (self->node, sizeof self->node, "%s", node);
-    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, NULL, NULL, self, NULL };
+    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, s_listener_init, NULL, self, NULL };
     self->actor = xinf_actor_new (&spec);
+    //  The host address when it is one of ours (not behind NAT), else all
+    char bind_host [80] = "0.0.0.0";
+    if (host && *host)
+        snprintf (bind_host, sizeof bind_host, strchr (host, ':') ? "[%s]" : "%s", host);
     for (int port = low; self->actor && port <= high && !self->port; port++) {
-        char endpoint [64];
-        snprintf (endpoint, sizeof endpoint, "tcp://0.0.0.0:%d", port);
+        char endpoint [128];
+        snprintf (endpoint, sizeof endpoint, "tcp://%s:%d", bind_host, port);
         if (xinf_actor_bind (self->actor, endpoint, NULL, 0) > 0)
             self->port = port;
+        else
+        if (errno == EADDRNOTAVAIL && !streq (bind_host, "0.0.0.0")) {
+            xinf_info ("worker", "probe listener: %s is not an address of this machine (NAT?): binding all", bind_host);
+            snprintf (bind_host, sizeof bind_host, "0.0.0.0");
+            port--;
+        }
     }
     if (!self->port) {
         xinf_warn ("worker", "no free port in the data port range %d-%d for the probe listener: "
@@ -208,7 +227,14 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
             s_set (&targets [index], "ok", "the TCP connect succeeded");
             continue;
         }
-        targets [index].dealer = xinf_dealer_new (targets [index].endpoint, node);
+        char key [XINF_KEY_TEXT_SIZE];
+        zcert_t *identity = xinf_auth_identity ();
+        if (identity && xinf_auth_vouched (targets [index].endpoint, key)) {
+            s_set (&targets [index], "no_handshake", "keys are on and the supervisor vouched for no key there: not dialed");
+            continue;
+        }
+        targets [index].dealer = identity ? xinf_dealer_new_secure (targets [index].endpoint, node, identity, key, "this worker's")
+                                          : xinf_dealer_new (targets [index].endpoint, node);
         xinf_msg_t *probe = s_handshake_msg (&targets [index]);
         if (!targets [index].dealer || xinf_dealer_send (targets [index].dealer, &probe)) {
             xinf_msg_destroy (&probe);
@@ -223,6 +249,8 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
         char error [256];
         xinf_msg_t *reply = xinf_dealer_recv (target->dealer, left > 0 ? (int) left : 0, error, sizeof error);
         s_judge_reply (target, reply);
+        if (!reply && strstr (error, "our key"))
+            s_set (target, "no_handshake", error);        //  a refused key, said as such
         xinf_msg_destroy (&reply);
     }
     for (size_t index = 0; index < count; index++)

@@ -18,7 +18,10 @@ typedef struct _xinf_probe_listener_t xinf_probe_listener_t;
 
 //  Binds the first free port in [low, high] on all interfaces; NULL when
 //  none is free (the reason is logged).
-xinf_probe_listener_t *xinf_probe_listener_new (const char *node, int low, int high);
+//  Binds the first free port of [low, high] on 'host' (all addresses when
+//  'host' is not one of this machine's); a CURVE server when this process
+//  has an identity (xinf_auth_set_identity).
+xinf_probe_listener_t *xinf_probe_listener_new (const char *node, const char *host, int low, int high);
 void xinf_probe_listener_destroy (xinf_probe_listener_t **self_p);
 int xinf_probe_listener_port (xinf_probe_listener_t *self);
 

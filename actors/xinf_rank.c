@@ -40,18 +40,34 @@ s_log (void *arg, const char *text)
     xinf_warn (((xinf_rank_t *) arg)->name, "collective: %s", text);
 }
 
+//  Keys on: the collective's ROUTER is a CURVE server by this worker's
+//  key, and it dials only endpoints whose key the supervisor vouched for.
+static int
+s_secure (void *arg, void *socket, const char *endpoint, char *reason, size_t reason_size)
+{
+    return xinf_auth_secure_data (socket, endpoint, reason, reason_size);
+}
+
 xinf_rank_t *
-xinf_rank_new (const char *name, const char *group, int rank, int size, int port_low, int port_high,
-               int64_t stall_ms, char *error, size_t error_size)
+xinf_rank_new (const char *name, const char *group, int rank, int size, const char *host,
+               int port_low, int port_high, int64_t stall_ms, char *error, size_t error_size)
 {
     xinf_rank_t *self = calloc (1, sizeof *self);
     assert (self);
     snprintf (self->name, sizeof self->name, "%s", name);
     self->rank = rank;
     self->size = size;
-    xinf_collective_hooks_t hooks = { s_wait_begin, s_wait_progress, s_wait_end, s_log, self };
-    self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, "*", port_low, port_high, stall_ms, &hooks,
+    xinf_collective_hooks_t hooks = { s_wait_begin, s_wait_progress, s_wait_end, s_log, self, s_secure };
+    char bind_host [80];
+    snprintf (bind_host, sizeof bind_host, host && strchr (host, ':') ? "[%s]" : "%s", host && *host ? host : "*");
+    self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, bind_host, port_low, port_high, stall_ms, &hooks,
                                      error, error_size);
+    if (!self->group && !streq (bind_host, "*")) {
+        xinf_info (name, "collective: cannot bind %s (%s; NAT, an address not of this machine?): binding all",
+                   bind_host, error);
+        self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, "*", port_low, port_high, stall_ms, &hooks,
+                                         error, error_size);
+    }
     if (!self->group) {
         free (self);
         return NULL;

@@ -21,9 +21,10 @@
 typedef struct _xinf_rank_t xinf_rank_t;
 
 //  Binds the collective of rank 'rank' of 'size' in 'group' on the first
-//  free port of [port_low, port_high]; NULL with the reason.
-xinf_rank_t *xinf_rank_new (const char *name, const char *group, int rank, int size, int port_low, int port_high,
-                            int64_t stall_ms, char *error, size_t error_size);
+//  free port of [port_low, port_high] on 'host' (all addresses, "*", when
+//  'host' is not one of this machine's); NULL with the reason.
+xinf_rank_t *xinf_rank_new (const char *name, const char *group, int rank, int size, const char *host,
+                            int port_low, int port_high, int64_t stall_ms, char *error, size_t error_size);
 void xinf_rank_destroy (xinf_rank_t **self_p);
 int xinf_rank_port (xinf_rank_t *self);
 int xinf_rank_index (xinf_rank_t *self);

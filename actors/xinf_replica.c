@@ -364,7 +364,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
                           xinf_value_dup (xinf_map_get (xinf_msg_body (msg), serving [index])));
     //  A rank: the executor binds its collective, then waits for GROUP
     const char *keys [] = { "rank", "n_ranks", "group", "port_low", "port_high", "rendezvous_timeout_ms",
-                            "stall_timeout_ms" };
+                            "stall_timeout_ms", "bind_host" };
     for (size_t index = 0; state->n_ranks > 1 && index < sizeof keys / sizeof keys [0]; index++)
         if (xinf_map_get (xinf_msg_body (msg), keys [index]))
             xinf_map_put (xinf_msg_body (load), keys [index], xinf_value_dup (xinf_map_get (xinf_msg_body (msg), keys [index])));

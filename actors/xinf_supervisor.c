@@ -3,6 +3,7 @@
 #include "xinf_cluster.h"
 #include "xinf_models.h"
 #include "xinf_doctor.h"
+#include "xinf_guard.h"
 #include "xinf_bstar.h"
 #include "xinf_journal.h"
 
@@ -28,6 +29,8 @@ typedef struct {
     xinf_value_t *ha_models;      //  the serving peer's launched models, restored on a take-over
     uint64_t heartbeat_seq;
     int64_t last_beat;
+    zcert_t *cert;                //  our key pair when keys are configured (not owned)
+    xinf_guard_t *guard;          //  CURVE and the role check, with a cert
 } s_state_t;
 
 struct _xinf_supervisor_t {
@@ -99,6 +102,7 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "%s", reason);
     }
     else {
+        xinf_cluster_set_key (state->cluster, node, xinf_peer_key (from));
         xinf_models_adopt (state->models, ctx, node, models);
         xinf_models_worker_joined (state->models, ctx, node);
         const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");
@@ -285,6 +289,8 @@ static int
 s_init (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
+    if (state->cert)
+        state->guard = xinf_guard_new (ctx, state->cert);
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
     xinf_cluster_set_forget (state->cluster, state->forget_lost_ms);
     state->mesh = xinf_mesh_new (state->cluster);
@@ -314,6 +320,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_doctor_destroy (&s_state (ctx)->doctor);
     xinf_mesh_destroy (&s_state (ctx)->mesh);
     xinf_cluster_destroy (&s_state (ctx)->cluster);
+    xinf_guard_destroy (&s_state (ctx)->guard, ctx);
     xinf_bstar_destroy (&s_state (ctx)->bstar);
     xinf_journal_destroy (&s_state (ctx)->journal);
     xinf_value_destroy (&s_state (ctx)->ha_models);
@@ -412,6 +419,9 @@ static bool
 s_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
+    //  Keys on: the sender's role first (security.md)
+    if (!xinf_guard_admit (state->guard, ctx, from, msg))
+        return false;
     if (!state->bstar || xinf_msg_is (msg, "PING") || xinf_msg_is (msg, "ERROR"))
         return true;
     if (xinf_msg_is (msg, "HA_STATE")) {
@@ -476,6 +486,7 @@ xinf_supervisor_new (const xinf_supervisor_config_t *config)
     self->state->heartbeat_ms = config->heartbeat_ms;
     self->state->liveness = config->liveness;
     self->state->forget_lost_ms = config->forget_lost_ms;
+    self->state->cert = config->cert;
     snprintf (self->state->state_dir, sizeof self->state->state_dir, "%s", config->state_dir ? config->state_dir : "");
     if (config->standby_peer && *config->standby_peer)
         self->state->bstar = xinf_bstar_new (config->standby_primary, config->standby_peer, config->heartbeat_ms,

@@ -22,6 +22,11 @@ typedef struct {
     const char *standby_peer;          //  the other supervisor (xinf_bstar.h), NULL: none
     bool standby_primary;              //  with a peer: this one is the primary
     const char *state_dir;             //  the journal (xinf_journal.h), NULL: none
+    //  Keys on (protocols/security.md): our key pair, kept by the caller
+    //  while the supervisor runs; the ROUTER is then a CURVE server and
+    //  every message is checked against its sender's role (xinf_guard.h).
+    //  The caller starts the ZAP handler first (xinf_auth_zap_start).
+    zcert_t *cert;
 } xinf_supervisor_config_t;
 
 xinf_supervisor_t *xinf_supervisor_new (const xinf_supervisor_config_t *config);

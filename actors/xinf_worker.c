@@ -37,6 +37,10 @@ typedef struct {
     int64_t diagnose_gap;
     zactor_t *diagnose_job;        //  the probe that finds out why, while it runs
     bool refusal_said;             //  a registration refusal was reported
+    zcert_t *cert;                 //  CURVE: our key pair (not owned), or NULL
+    char cert_file [256];
+    char server_key [41];          //  CURVE: the supervisor's public key
+    char handshake [600];          //  the last refused handshake's words, "" if none
 } s_state_t;
 
 struct _xinf_worker_t {
@@ -45,6 +49,7 @@ struct _xinf_worker_t {
 };
 
 static void s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg);
+static void s_check_handshake (s_state_t *state);
 
 static s_state_t *
 s_state (xinf_ctx_t *ctx)
@@ -72,7 +77,9 @@ s_connect (xinf_ctx_t *ctx)
         xinf_ctx_reader_end (ctx, xinf_dealer_sock (state->dealer));
         xinf_dealer_destroy (&state->dealer);
     }
-    state->dealer = xinf_dealer_new (state->endpoint, state->hello.node);
+    state->dealer = xinf_dealer_new_secure (state->endpoint, state->hello.node, state->cert,
+                                            state->cert ? state->server_key : NULL, state->cert_file);
+    state->handshake [0] = 0;
     //  Only queue to a live connection: a HELLO must not pile up while down
     zsock_set_immediate (xinf_dealer_sock (state->dealer), 1);
     xinf_ctx_reader (ctx, xinf_dealer_sock (state->dealer), s_on_supervisor, NULL);
@@ -98,12 +105,16 @@ s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     const xinf_value_t *first = xinf_array_at (xinf_map_get (xinf_msg_body (result), "results"), 0);
     const char *status = xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
     const char *detail = xinf_value_str (xinf_map_get (first, "detail")) ?: "";
+    s_check_handshake (state);
+    if (*state->handshake)
+        ;                              //  said by s_check_handshake: the probe knows less
+    else
     if (streq (status, "ok"))
         snprintf (text, sizeof text, "%s at %s, but it has not answered our HELLO: see the supervisor's log",
                   detail, state->endpoint);
     else
         xinf_probe_explain (state->endpoint, status, detail, text, sizeof text);
-    if (!state->registered) {
+    if (!state->registered && !*state->handshake) {
         long long silent_s = (long long) ((zclock_mono () - state->connect_at) / 1000);
         xinf_warn ("worker", "not registered after %lld s endpoint=%s cause=%s: %s; still trying", silent_s,
                    state->endpoint, status, text);
@@ -118,17 +129,57 @@ s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 
 //  Unregistered for a while: probe the supervisor's endpoint to find out
 //  why (refused, dropped, not xinf, ...), at a slowing pace.
+//  The supervisor refused our key (or the handshake failed): said on
+//  stdout and in the log, as it is, at the diagnosis' pace.
+static void
+s_say_handshake (s_state_t *state)
+{
+    long long silent_s = (long long) ((zclock_mono () - state->connect_at) / 1000);
+    xinf_error ("worker", "not registered after %lld s endpoint=%s cause=handshake: the supervisor %s; still trying",
+                silent_s, state->endpoint, state->handshake);
+    printf ("xinf-node worker %s: the supervisor at %s %s; still trying\n", state->hello.node, state->endpoint,
+            state->handshake);
+    fflush (stdout);
+}
+
+//  Reads the handshake monitor: a new refusal is said at once.
+static void
+s_check_handshake (s_state_t *state)
+{
+    char words [600];
+    if (xinf_dealer_refusal (state->dealer, words, sizeof words) == 0 || streq (words, state->handshake))
+        return;
+    snprintf (state->handshake, sizeof state->handshake, "%s", words);
+    s_say_handshake (state);
+}
+
 static void
 s_diagnose (xinf_ctx_t *ctx, int64_t now)
 {
     s_state_t *state = s_state (ctx);
     state->diagnose_due = now + state->diagnose_gap;
     state->diagnose_gap = state->diagnose_gap * 2 > SILENCE_SAY_MAX ? SILENCE_SAY_MAX : state->diagnose_gap * 2;
+    if (*state->handshake) {           //  the monitor knows why: no probe needed
+        s_say_handshake (state);
+        //  libzmq does not retry a refused handshake by itself: a new
+        //  connection finds the supervisor once it lists our key
+        char words [sizeof state->handshake];
+        int64_t gap = state->diagnose_gap, due = state->diagnose_due, since = state->connect_at;
+        snprintf (words, sizeof words, "%s", state->handshake);
+        s_connect (ctx);
+        snprintf (state->handshake, sizeof state->handshake, "%s", words);
+        state->diagnose_gap = gap;
+        state->diagnose_due = due;
+        state->connect_at = since;
+        return;
+    }
     xinf_value_t *targets = xinf_value_new_array ();
     xinf_value_t *target = xinf_value_new_map ();
     xinf_map_put_str (target, "node", "supervisor");
     xinf_map_put_str (target, "endpoint", state->endpoint);
     xinf_map_put_str (target, "role", "supervisor");
+    if (state->cert)
+        xinf_auth_vouch (state->endpoint, state->server_key);
     xinf_array_push (targets, target);
     state->diagnose_job = xinf_probe_job_new (state->hello.node, 0, targets, DIAGNOSE_MS);
     xinf_ctx_reader (ctx, zactor_sock (state->diagnose_job), s_on_diagnosed, NULL);
@@ -192,6 +243,8 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
         s_next_endpoint (state, "no WELCOME from the other within the liveness window");
         s_connect (ctx);
     }
+    if (!state->registered)
+        s_check_handshake (state);
     if (!state->registered && now >= state->hello_due)
         s_send_hello (ctx, now);
     if (!state->registered && !state->diagnose_job && now >= state->diagnose_due)
@@ -300,7 +353,11 @@ s_on_probe_mesh (xinf_ctx_t *ctx, xinf_msg_t *msg)
     for (size_t index = 0; targets && index < xinf_value_count (targets); index++) {
         const xinf_value_t *target = xinf_array_at (targets, index);
         xinf_check_str (&check, target, "node", 1, 64);
-        xinf_check_str (&check, target, "endpoint", 1, 255);
+        const char *endpoint = xinf_check_str (&check, target, "endpoint", 1, 255);
+        //  Keys on: we dial only listeners whose key the supervisor vouches for
+        const char *key = xinf_map_get (target, "key") ? xinf_check_str (&check, target, "key", 40, 40) : NULL;
+        if (!check.failed && key && xinf_auth_vouch (endpoint, key))
+            xinf_check_fail (&check, "targets[%zu].key is not a Z85 key", index);
     }
     if (!check.failed && zlistx_size (state->probe_jobs) >= 4) {
         //  Said, not dropped: the mesh then names the cause
@@ -366,6 +423,7 @@ s_init (xinf_ctx_t *ctx)
     s_state_t *state = s_state (ctx);
     state->hosted = xinf_hosted_new (state->hello.node, &state->dealer, state->hello.data_port_low,
                                      state->hello.data_port_high, state->model_dirs);
+    xinf_hosted_set_bind_host (state->hosted, state->hello.host_ip);
     state->probe_jobs = zlistx_new ();
     zlistx_set_destructor (state->probe_jobs, (zlistx_destructor_fn *) zactor_destroy);
     s_connect (ctx);
@@ -414,7 +472,7 @@ s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
     }
     hello->data_port_low = (uint16_t) config->data_port_low;
     hello->data_port_high = (uint16_t) config->data_port_high;
-    state->probe_listener = xinf_probe_listener_new (hello->node, config->data_port_low, config->data_port_high);
+    state->probe_listener = xinf_probe_listener_new (hello->node, hello->host_ip, config->data_port_low, config->data_port_high);
     hello->data_port = state->probe_listener ? (uint16_t) xinf_probe_listener_port (state->probe_listener) : 0;
     hello->pid = (uint64_t) getpid ();
     snprintf (hello->version, sizeof hello->version, "%s", XINF_VERSION_STRING);
@@ -456,6 +514,11 @@ xinf_worker_new (const xinf_worker_config_t *config)
     snprintf (state->endpoint, sizeof state->endpoint, "%s", state->endpoints [0]);
     self->state->heartbeat_ms = config->heartbeat_ms;
     self->state->liveness = config->liveness;
+    if (config->cert) {
+        self->state->cert = config->cert;
+        snprintf (self->state->server_key, sizeof self->state->server_key, "%s", config->server_key);
+    }
+    snprintf (self->state->cert_file, sizeof self->state->cert_file, "%s", config->cert_file ? config->cert_file : "");
     self->state->model_dirs = config->model_dirs;
     char error [256];
     if (!self->state->model_dirs) {

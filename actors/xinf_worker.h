@@ -26,6 +26,9 @@ typedef struct {
     //  Where LOAD_MODEL may read model files (not owned; must outlive the
     //  worker); NULL: the current directory.
     xinf_model_dirs_t *model_dirs;
+    zcert_t *cert;                 //  our key pair (not owned; kept while the worker runs), or NULL
+    const char *cert_file;         //  its file, for the words on a refusal
+    const char *server_key;        //  the supervisor's public key, Z85 (with cert)
 } xinf_worker_config_t;
 
 typedef struct _xinf_worker_t xinf_worker_t;

@@ -61,6 +61,10 @@ typedef struct {
     void (*wait_end) (void *arg, uint64_t handle);
     void (*log) (void *arg, const char *text);
     void *arg;
+    //  Secures a libzmq socket before use: 'endpoint' NULL for the
+    //  listening ROUTER (before bind), else a DEALER about to dial it.
+    //  Non-zero (reason set) refuses that socket: the group fails.
+    int (*secure) (void *arg, void *socket, const char *endpoint, char *reason, size_t reason_size);
 } xinf_collective_hooks_t;
 
 static inline int

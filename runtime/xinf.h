@@ -14,5 +14,7 @@
 #include "xinf_heartbeat.h"
 #include "xinf_endpoint.h"
 #include "xinf_actor.h"
+#include "xinf_roles.h"
+#include "xinf_auth.h"
 
 #endif

@@ -44,6 +44,7 @@ typedef struct {
     bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
 } xinf_actor_spec_t;
 
+
 typedef struct {
     uint64_t handled;          //  messages given to a handler
     uint64_t bad_envelopes;

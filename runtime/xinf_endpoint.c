@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include "xinf_log.h"
 #include "xinf_waits.h"
+#include "xinf_auth.h"
 
 #define PEER_ID_MAX  (2 * 255 + 1)
 
@@ -11,6 +12,9 @@ struct _xinf_peer_t {
     zframe_t *routing_id;
     char id [PEER_ID_MAX];
     char address [64];
+    char role [8];             //  ZAP metadata of the last message: "" without keys
+    char key_name [XINF_KEY_NAME_MAX + 1];
+    char key [XINF_KEY_TEXT_SIZE];
     int64_t last_seen;
     int64_t complaints_since;  //  start of the current window of logged complaints
     unsigned complaints;       //  logged in that window
@@ -30,6 +34,8 @@ struct _xinf_dealer_t {
     char endpoint [256];
     uint64_t next_corr;
     xinf_endpoint_stats_t stats;
+    xinf_auth_monitor_t *monitor;  //  handshakes, when made by xinf_dealer_new_secure
+    char key_label [300];      //  "FILE public key Z85" for the words on a refusal
 };
 
 void
@@ -143,6 +149,14 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     const char *address = first && (fresh || !*peer->address) ? zmq_msg_gets (first, "Peer-Address") : NULL;
     if (address)
         snprintf (peer->address, sizeof peer->address, "%s", address);
+    //  Read on every message: a routing id may come back on another
+    //  connection, with another key. Only the ZAP handler sets these
+    const char *role = first ? zmq_msg_gets (first, "role") : NULL;
+    const char *name = first ? zmq_msg_gets (first, "name") : NULL;
+    const char *key = first ? zmq_msg_gets (first, "key") : NULL;
+    snprintf (peer->role, sizeof peer->role, "%s", role ? role : "");
+    snprintf (peer->key_name, sizeof peer->key_name, "%s", name ? name : "");
+    snprintf (peer->key, sizeof peer->key, "%s", key ? key : "");
     peer->last_seen = zclock_mono ();
     return peer;
 }
@@ -321,6 +335,9 @@ xinf_router_send_to_id (xinf_router_t *self, const char *peer_id, xinf_msg_t **m
 void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats) { *stats = self->stats; }
 const char *xinf_peer_id (const xinf_peer_t *self) { return self->id; }
 const char *xinf_peer_address (const xinf_peer_t *self) { return self->address; }
+const char *xinf_peer_role (const xinf_peer_t *self) { return self->role; }
+const char *xinf_peer_key_name (const xinf_peer_t *self) { return self->key_name; }
+const char *xinf_peer_key (const xinf_peer_t *self) { return self->key; }
 int64_t xinf_peer_last_seen (const xinf_peer_t *self) { return self->last_seen; }
 
 // ---- DEALER ------------------------------------------------------------------
@@ -328,11 +345,25 @@ int64_t xinf_peer_last_seen (const xinf_peer_t *self) { return self->last_seen; 
 xinf_dealer_t *
 xinf_dealer_new (const char *endpoint, const char *name)
 {
+    return xinf_dealer_new_secure (endpoint, name, NULL, NULL, NULL);
+}
+
+xinf_dealer_t *
+xinf_dealer_new_secure (const char *endpoint, const char *name, zcert_t *cert, const char *server_key,
+                        const char *key_file)
+{
     xinf_dealer_t *self = calloc (1, sizeof *self);
     assert (self);
     self->sock = zsock_new (ZMQ_DEALER);
     assert (self->sock);
     xinf_endpoint_configure (self->sock);
+    if (cert && server_key) {
+        xinf_auth_curve_client (self->sock, cert, server_key);
+        snprintf (self->key_label, sizeof self->key_label, "%s public key %s", key_file ? key_file : "our",
+                  zcert_public_txt (cert));
+    }
+    if (cert || server_key || key_file)
+        self->monitor = xinf_auth_monitor_new (self->sock);
     zsock_set_reconnect_ivl (self->sock, 100);
     zsock_set_reconnect_ivl_max (self->sock, 2000);
     snprintf (self->name, sizeof self->name, "%s", name ? name : "");
@@ -352,6 +383,7 @@ xinf_dealer_destroy (xinf_dealer_t **self_p)
     if (self_p && *self_p) {
         xinf_dealer_t *self = *self_p;
         zsock_destroy (&self->sock);
+        xinf_auth_monitor_destroy (&self->monitor);
         free (self);
         *self_p = NULL;
     }
@@ -406,14 +438,28 @@ xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error
         return msg;                 //  it was queued: no wait, no poll
     xinf_waits_t *waits = xinf_waits_global ();
     uint64_t wait = xinf_wait_begin (waits, self->name, "reply", self->endpoint, timeout_ms > 0 ? timeout_ms : 1);
-    zmq_pollitem_t item = { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t items [2] = { { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 },
+                                 { self->monitor ? zsock_resolve (xinf_auth_monitor_sock (self->monitor)) : NULL, 0, ZMQ_POLLIN, 0 } };
     int64_t deadline = zclock_mono () + timeout_ms;
     int rc;
+    bool refused = false;
     do {
         int64_t left = deadline - zclock_mono ();
-        rc = zmq_poll (&item, 1, left > 0 ? (long) left : 0);
-    } while (rc < 0 && errno == EINTR && !zsys_interrupted && zclock_mono () < deadline);
+        rc = zmq_poll (items, self->monitor ? 2 : 1, left > 0 ? (long) left : 0);
+        //  A refused handshake ends the wait: no reply can come
+        if (rc > 0 && !(items [0].revents & ZMQ_POLLIN)) {
+            char words [600];
+            refused = xinf_dealer_refusal (self, words, sizeof words) != 0;
+            if (refused)
+                snprintf (error, error_size, "the server at %s %s", self->endpoint, words);
+            rc = refused ? -1 : 0;
+            if (!refused)
+                continue;
+        }
+    } while (((rc < 0 && errno == EINTR && !zsys_interrupted) || rc == 0) && !refused && zclock_mono () < deadline);
     xinf_wait_end (waits, wait);
+    if (refused)
+        return NULL;
     if (rc <= 0) {
         snprintf (error, error_size, rc == 0 ? "no reply from %s within %d ms" : "poll failed on %s", self->endpoint, timeout_ms);
         return NULL;
@@ -448,6 +494,36 @@ xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms
                     (unsigned long long) xinf_msg_corr (reply));
         xinf_msg_destroy (&reply);
     }
+}
+
+int
+xinf_dealer_refusal (xinf_dealer_t *self, char *text, size_t text_size)
+{
+    int value = 0, next_value = 0;
+    xinf_handshake_t outcome = XINF_HANDSHAKE_NONE, next;
+    //  The last failure queued; a success after it clears it
+    while (self->monitor && (next = xinf_auth_monitor_poll (self->monitor, &next_value, NULL, 0)) != XINF_HANDSHAKE_NONE) {
+        outcome = next == XINF_HANDSHAKE_OK ? XINF_HANDSHAKE_NONE : next;
+        value = next_value;
+    }
+    if (outcome == XINF_HANDSHAKE_REFUSED)
+        snprintf (text, text_size, "refused our key (%s): it is not among its --keys (ZAP status %d)",
+                  self->key_label, value);
+    else
+    if (outcome == XINF_HANDSHAKE_MISMATCH && *self->key_label)
+        snprintf (text, text_size, "does not use CURVE keys, but we do (%s): drop --cert/--server-key or give it keys",
+                  self->key_label);
+    else
+    if (outcome == XINF_HANDSHAKE_MISMATCH)
+        snprintf (text, text_size, "requires CURVE keys and we have none: pass --cert KEYFILE and --server-key SERVER.key "
+                  "(or XINF_CERT, XINF_SERVER_KEY)");
+    else
+    if (outcome == XINF_HANDSHAKE_FAILED && *self->key_label)   //  without keys: a non-xinf peer, for the diagnosis
+        snprintf (text, text_size, "failed the CURVE handshake with us (%s): is --server-key its public certificate?",
+                  self->key_label);
+    else
+        return 0;
+    return -1;
 }
 
 static bool

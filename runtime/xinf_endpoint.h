@@ -81,6 +81,11 @@ void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats);
 const char *xinf_peer_id (const xinf_peer_t *self);          //  routing id, hex
 const char *xinf_peer_address (const xinf_peer_t *self);     //  observed, "" if unknown
 int64_t xinf_peer_last_seen (const xinf_peer_t *self);       //  monotonic ms
+//  With CURVE (xinf_auth.h): the ZAP metadata of the peer's last message,
+//  its key's role, name and public key (Z85); "" without keys.
+const char *xinf_peer_role (const xinf_peer_t *self);
+const char *xinf_peer_key_name (const xinf_peer_t *self);
+const char *xinf_peer_key (const xinf_peer_t *self);
 
 //  Bounds the log lines one peer's bad input may cause: at most
 //  XINF_COMPLAIN_MAX a window of XINF_COMPLAIN_WINDOW_MS. Returns 0 when
@@ -94,6 +99,17 @@ uint64_t xinf_peer_may_complain (xinf_peer_t *self, int64_t now);
 //  Connects to 'endpoint'; 'name' is the sender put on outgoing messages.
 //  NULL if the endpoint is malformed.
 xinf_dealer_t *xinf_dealer_new (const char *endpoint, const char *name);
+//  The same as a CURVE client when 'cert' (our key pair) and 'server_key'
+//  (Z85) are given; 'key_file' names our key in messages. With any of the
+//  three set, a monitor watches the handshakes: a refused key ends a
+//  recv/request at once with the reason (xinf_dealer_refusal).
+xinf_dealer_t *xinf_dealer_new_secure (const char *endpoint, const char *name, zcert_t *cert,
+                                       const char *server_key, const char *key_file);
+//  -1 with the words when the monitor saw the server refuse our key, a
+//  CURVE/plain mismatch or a failed handshake since the last call; else 0.
+//  The words have no subject: "refused our key (FILE public key Z85): ...",
+//  the caller puts "the supervisor at ENDPOINT" before them.
+int xinf_dealer_refusal (xinf_dealer_t *self, char *text, size_t text_size);
 void xinf_dealer_destroy (xinf_dealer_t **self_p);
 zsock_t *xinf_dealer_sock (xinf_dealer_t *self);
 const char *xinf_dealer_endpoint (xinf_dealer_t *self);

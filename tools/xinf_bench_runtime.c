@@ -2,7 +2,7 @@
     libzmq, all measured in the same run on the same machine.
 
         xinf-bench-runtime [--payload BYTES] [--roundtrips N] [--messages N]
-                           [--window N] [--repeat R] [--handler ping|echo] [--json]
+                           [--window N] [--repeat R] [--handler ping|echo] [--curve] [--json]
 
     Three clients over TCP loopback, one CZMQ context, the same payload:
 
@@ -15,6 +15,11 @@
                   payload as one binary frame to an xinf actor; replies are
                   read through the real decoding path (xinf_dealer_request,
                   xinf_dealer_recv).
+
+    With --curve the xinf client and actor speak CURVE (keys made in
+    memory, the ZAP handler zauth accepting the client's key, the role
+    check's metadata read per message) while raw stays plain: xinf/raw is
+    then what the runtime plus CurveZMQ cost; compare with a run without.
 
     Round trip: one request in flight; the three clients alternate in blocks
     of 100 so that each sees the same machine state; p50 and p99 in us.
@@ -47,6 +52,8 @@ static const xinf_option_t s_options [] = {
     { "repeat", 'r', NULL, XINF_OPT_INT, "3", 1, 99, NULL, "R", "runs; the median run of each figure is reported" },
     { "handler", 0, NULL, XINF_OPT_STR, "ping", 0, 0, "ping|echo", "NAME",
       "xinf server: the built-in PING (PONG echoes frames) or an ECHO handler" },
+    { "curve", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "the xinf client and actor speak CURVE (raw stays plain)" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print one JSON object after the table" },
     { 0 }
 };
@@ -402,20 +409,62 @@ s_envelope_new (s_xinf_t *xinf)
     return xinf_msg_encode (&msg);
 }
 
+static zcert_t *s_server_cert, *s_client_cert;   //  --curve: made in memory
+static xinf_keyring_t *s_keyring;
+
+//  --curve: only a peer that came with a role gets in (the role check's read)
+static bool
+s_curve_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    return *xinf_peer_role (from) != 0;
+}
+
+static int
+s_curve_init (xinf_ctx_t *ctx)
+{
+    xinf_auth_curve_server (xinf_router_sock (xinf_ctx_router (ctx)), s_server_cert);
+    return 0;
+}
+
+static int
+s_curve_start (void)
+{
+    s_server_cert = zcert_new ();
+    s_client_cert = zcert_new ();
+    s_keyring = xinf_keyring_new ();
+    if (xinf_keyring_add (s_keyring, zcert_public_txt (s_client_cert), XINF_ROLE_ADMIN, "bench-client"))
+        return -1;
+    return xinf_auth_zap_start (s_keyring, XINF_ROLE_NONE);
+}
+
+static void
+s_curve_stop (void)
+{
+    xinf_auth_zap_stop ();
+    xinf_keyring_destroy (&s_keyring);
+    zcert_destroy (&s_server_cert);
+    zcert_destroy (&s_client_cert);
+}
+
 static int
 s_setup (s_bench_t *bench, xinf_config_t *config, const byte *payload, size_t size)
 {
+    bool curve = xinf_config_flag (config, "curve");
     bool echo = streq (xinf_config_str (config, "handler"), "echo");
     s_xinf_t *xinf = &bench->xinf;
     xinf->request = echo ? "ECHO" : "PING";
     xinf->reply = echo ? "ECHO" : "PONG";
     xinf->payload = payload;
     xinf->size = size;
-    xinf_actor_spec_t spec = { "bench", echo ? s_echo_handlers : NULL, NULL, NULL, NULL, NULL };
+    xinf_actor_spec_t spec = { "bench", echo ? s_echo_handlers : NULL, curve ? s_curve_init : NULL, NULL, NULL,
+                               curve ? s_curve_gate : NULL };
     bench->actor = xinf_actor_new (&spec);
     char bound [256];
-    if (!bench->actor || xinf_actor_bind (bench->actor, "tcp://127.0.0.1:0", bound, sizeof bound) <= 0
-    ||  !(xinf->dealer = xinf_dealer_new (bound, "bench-client")))
+    if (!bench->actor || xinf_actor_bind (bench->actor, "tcp://127.0.0.1:0", bound, sizeof bound) <= 0)
+        return -1;
+    xinf->dealer = curve ? xinf_dealer_new_secure (bound, "bench-client", s_client_cert, zcert_public_txt (s_server_cert), NULL)
+                         : xinf_dealer_new (bound, "bench-client");
+    if (!xinf->dealer)
         return -1;
 
     int port = -1;
@@ -537,11 +586,12 @@ s_report (xinf_config_t *config, const s_result_t *results, const s_bench_t *ben
     printf ("\nmachine: %ld cores (%s), libzmq %d.%d.%d, CZMQ %d.%d.%d, TCP loopback\n",
             cores, model, major, minor, patch, CZMQ_VERSION_MAJOR, CZMQ_VERSION_MINOR, CZMQ_VERSION_PATCH);
     printf ("payload %lld B (envelope frames %zu+%zu+%zu B), %lld round trips, %lld messages "
-            "in a window of %lld, xinf handler %s; median of %lld runs\n\n",
+            "in a window of %lld, xinf handler %s%s; median of %lld runs\n\n",
             (long long) xinf_config_int (config, "payload"), bench->raw [1].size [0], bench->raw [1].size [1],
             bench->raw [1].size [2], (long long) xinf_config_int (config, "roundtrips"),
             (long long) xinf_config_int (config, "messages"), (long long) xinf_config_int (config, "window"),
-            xinf_config_str (config, "handler"), (long long) xinf_config_int (config, "repeat"));
+            xinf_config_str (config, "handler"), xinf_config_flag (config, "curve") ? ", xinf over CURVE" : "",
+            (long long) xinf_config_int (config, "repeat"));
     printf ("%-22s %11s %11s %11s %9s  %-15s %s\n", "case", "raw libzmq", "raw+frames", "xinf",
             "xinf/raw", "target", "xinf/raw+frames");
     s_print_row ("round trip (us, p50)", results, S_P50, true, S_RTT_TARGET);
@@ -626,7 +676,7 @@ main (int argc, char **argv)
 
     s_bench_t bench = { 0 };
     s_result_t results [S_CLIENTS];        //  filled by s_run
-    if (s_setup (&bench, config, payload, size)) {
+    if ((xinf_config_flag (config, "curve") && s_curve_start ()) || s_setup (&bench, config, payload, size)) {
         fprintf (stderr, "xinf-bench-runtime: setup failed: %s\n", zmq_strerror (errno));
         rc = 1;
     }
@@ -636,6 +686,7 @@ main (int argc, char **argv)
     else
         s_report (config, results, &bench);
     s_teardown (&bench);
+    s_curve_stop ();
     free (payload);
     xinf_config_destroy (&config);
     return rc;

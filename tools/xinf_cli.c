@@ -3,6 +3,10 @@
 
         xinf-cli -e tcp://HOST:9997 ping [-n COUNT] [--json]
         xinf-cli -e tcp://HOST:9997 workers|waits|events [--json]
+        xinf-cli keygen NAME [--role worker|user|admin] [--dir DIR]
+
+    With --cert KEYFILE --server-key SUPERVISOR.key it talks CURVE
+    (protocols/security.md); a refused key is said as such.
 
     A table for people, JSON for scripts. Exit status: 0 on success, 1 when
     the node did not answer in time or answered ERROR, 2 on bad usage.
@@ -46,6 +50,12 @@ static const xinf_option_t s_options [] = {
     { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },
     { "probe-timeout", 0, "XINF_PROBE_TIMEOUT_MS", XINF_OPT_INT, "3000", 100, 60000, NULL, "MS",
       "doctor, launch --n-worker: how long each connectivity probe may take" },
+    { "cert", 0, "XINF_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "KEYFILE",
+      "our key (NAME.key with NAME.key_secret beside it, from keygen), for a supervisor with keys" },
+    { "server-key", 0, "XINF_SERVER_KEY", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "the supervisor's public certificate (its NAME.key)" },
+    { "role", 0, NULL, XINF_OPT_STR, "user", 0, 0, "worker|user|admin", "ROLE", "keygen: what the key may do" },
+    { "dir", 0, NULL, XINF_OPT_STR, ".", 0, 0, NULL, "DIR", "keygen: where to write NAME.key and NAME.key_secret" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "warn", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { 0 }
@@ -55,18 +65,32 @@ static const xinf_option_t s_options [] = {
 //  the one whose PONG says it serves (no standby, primary or active) is
 //  chosen, else one that answers at all (a passive one whose peer is gone
 //  takes over on our request), else the first (the command says why).
+typedef struct {
+    zcert_t *cert;                 //  --cert, or NULL
+    const char *cert_file;         //  "" without
+    char server_key [XINF_KEY_TEXT_SIZE];
+} s_keys_t;
+
+//  A dealer to one supervisor: CURVE with keys, its handshakes watched
 static xinf_dealer_t *
-s_connect (const char *endpoints, int timeout_ms)
+s_dealer_to (const char *endpoint, const s_keys_t *keys)
+{
+    return xinf_dealer_new_secure (endpoint, "xinf-cli", keys->cert, keys->cert ? keys->server_key : NULL,
+                                   keys->cert_file);
+}
+
+static xinf_dealer_t *
+s_connect (const char *endpoints, int timeout_ms, const s_keys_t *keys)
 {
     const char *comma = strchr (endpoints, ',');
     if (!comma)
-        return xinf_dealer_new (endpoints, "xinf-cli");
+        return s_dealer_to (endpoints, keys);
     char pair [2][512];
     snprintf (pair [0], sizeof pair [0], "%.*s", (int) (comma - endpoints), endpoints);
     snprintf (pair [1], sizeof pair [1], "%s", comma + 1);
     int answered = 0;
     for (int index = 0; index < 2; index++) {
-        xinf_dealer_t *dealer = xinf_dealer_new (pair [index], "xinf-cli");
+        xinf_dealer_t *dealer = s_dealer_to (pair [index], keys);
         xinf_msg_t *ping = xinf_msg_new ("PING");
         char error [256];
         xinf_msg_t *pong = dealer ? xinf_dealer_request (dealer, &ping, timeout_ms / 2, error, sizeof error) : NULL;
@@ -81,7 +105,7 @@ s_connect (const char *endpoints, int timeout_ms)
             return dealer;
         xinf_dealer_destroy (&dealer);
     }
-    return xinf_dealer_new (pair [answered], "xinf-cli");
+    return s_dealer_to (pair [answered], keys);
 }
 
 static int
@@ -184,7 +208,8 @@ static bool
 s_known_command (const char *command)
 {
     return command && (streq (command, "ping") || streq (command, "workers")
-                   ||  streq (command, "waits") || streq (command, "events") || streq (command, "doctor"));
+                   ||  streq (command, "waits") || streq (command, "events") || streq (command, "doctor")
+                   ||  streq (command, "keygen"));
 }
 
 //  The deployment checklist; exit status 1 when it found a problem.
@@ -216,13 +241,57 @@ s_doctor (xinf_config_t *config, xinf_dealer_t *dealer)
     return rc;
 }
 
+//  Writes a key pair: NAME.key (public, give it to the server) and
+//  NAME.key_secret (keep it; mode 0600).
+static int
+s_keygen (xinf_config_t *config, const char *name)
+{
+    char path [1100], reason [1200];
+    xinf_role_t role = xinf_role_parse (xinf_config_str (config, "role"));
+    if (xinf_auth_keygen (xinf_config_str (config, "dir"), name, role, path, sizeof path, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-cli: keygen: %s\n", reason);
+        return 1;
+    }
+    printf ("wrote %s (public, role %s: copy it into the supervisor's --keys directory) and %s_secret (keep it here, mode 0600)\n",
+            path, xinf_role_name (role), path);
+    return 0;
+}
+
+//  The dealer to the supervisor: a CURVE client with --cert and
+//  --server-key, watched for refused handshakes either way. NULL (said) on
+//  bad keys or a bad endpoint.
+static xinf_dealer_t *
+s_dealer (xinf_config_t *config, s_keys_t *keys)
+{
+    const char *cert_file = xinf_config_str (config, "cert");
+    const char *server_file = xinf_config_str (config, "server-key");
+    char reason [1200];
+    if (!cert_file != !server_file) {
+        fprintf (stderr, "xinf-cli: --cert and --server-key go together (XINF_CERT, XINF_SERVER_KEY)\n");
+        return NULL;
+    }
+    if (cert_file && !(keys->cert = xinf_auth_load_secret (cert_file, reason, sizeof reason))) {
+        fprintf (stderr, "xinf-cli: --cert: %s\n", reason);
+        return NULL;
+    }
+    if (server_file && xinf_auth_load_public (server_file, keys->server_key, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-cli: --server-key: %s\n", reason);
+        return NULL;
+    }
+    keys->cert_file = cert_file ? cert_file : "";
+    xinf_dealer_t *dealer = s_connect (xinf_config_str (config, "endpoint"), (int) xinf_config_int (config, "timeout"), keys);
+    if (!dealer)
+        fprintf (stderr, "xinf-cli: invalid endpoint '%s' (expected tcp://HOST:PORT)\n", xinf_config_str (config, "endpoint"));
+    return dealer;
+}
+
 //  Positional arguments each command takes after its name.
 static size_t
 s_command_args (const char *command)
 {
     if (streq (command, "launch"))
         return 2;
-    if (streq (command, "generate") || streq (command, "terminate"))
+    if (streq (command, "generate") || streq (command, "terminate") || streq (command, "keygen"))
         return 1;
     return 0;
 }
@@ -239,12 +308,13 @@ main (int argc, char **argv)
         "  launch UID PATH   load a GGUF model (PATH as the worker sees it), follow progress\n"
         "  models            the launched models\n"
         "  generate UID      --prompt TEXT | --prompt-tokens 1,2,3 [--max-tokens N] [--stream]\n"
-        "  terminate UID     stop a model", s_options);
+        "  terminate UID     stop a model\n"
+        "  keygen NAME       write a key pair NAME.key, NAME.key_secret [--role worker|user|admin] [--dir DIR]", s_options);
     int rc = xinf_config_parse (config, argc, argv);
     const char *command = rc == 0 ? xinf_config_positional (config, 0) : NULL;
     if (rc == 0 && (!(s_known_command (command) || xinf_cli_models_command (command))
                     || xinf_config_positionals (config) != 1 + s_command_args (command))) {
-        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events, doctor, launch UID PATH, models, generate UID, terminate UID; see --help)\n",
+        fprintf (stderr, "xinf-cli: %s (commands: ping, workers, waits, events, doctor, launch UID PATH, models, generate UID, terminate UID, keygen NAME; see --help)\n",
                  command ? "unknown command or wrong number of arguments" : "missing command");
         rc = -1;
     }
@@ -256,9 +326,14 @@ main (int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
-    xinf_dealer_t *dealer = s_connect (xinf_config_str (config, "endpoint"), (int) xinf_config_int (config, "timeout"));
+    if (streq (command, "keygen")) {
+        rc = s_keygen (config, xinf_config_positional (config, 1));
+        xinf_config_destroy (&config);
+        return rc;
+    }
+    s_keys_t keys = { 0 };
+    xinf_dealer_t *dealer = s_dealer (config, &keys);
     if (!dealer) {
-        fprintf (stderr, "xinf-cli: invalid endpoint '%s' (expected tcp://HOST:PORT)\n", xinf_config_str (config, "endpoint"));
         xinf_config_destroy (&config);
         return 2;
     }
@@ -268,6 +343,7 @@ main (int argc, char **argv)
         rc = streq (command, "ping") ? s_ping (config, dealer)
            : streq (command, "doctor") ? s_doctor (config, dealer) : s_query (config, dealer, command);
     xinf_dealer_destroy (&dealer);
+    zcert_destroy (&keys.cert);
     xinf_config_destroy (&config);
     return rc;
 }

@@ -205,7 +205,14 @@ xinf_cli_show_doctor (xinf_value_t *body, FILE *out)
 void
 xinf_cli_no_reply (xinf_dealer_t *dealer, const char *error)
 {
+    //  A refused or mismatched CURVE handshake: that is the whole story
+    if (strstr (error, "refused our key")) {
+        fprintf (stderr, "xinf-cli: the supervisor refused our key: %s\n", error);
+        return;
+    }
     fprintf (stderr, "xinf-cli: %s\n", error);
+    if (strstr (error, "CURVE"))
+        return;
     const char *endpoint = xinf_dealer_endpoint (dealer);
     if (strncmp (endpoint, "tcp://", 6) != 0)
         return;

@@ -27,6 +27,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -120,6 +121,28 @@ def decode_reply(frames):
     return header, frames[2:]
 
 
+def load_certificate(path, secret=False):
+    """(public, secret) Z85 keys of a CZMQ certificate written by xinf-cli
+    keygen; with secret, PATH_secret (or PATH when it ends so), which must
+    not be readable by others. ValueError with the reason otherwise."""
+    if secret and not path.endswith("_secret"):
+        path += "_secret"
+    try:
+        if secret and os.stat(path).st_mode & 0o077:
+            raise ValueError(f"{path} holds a secret key but others may read it: chmod 600 {path}")
+        with open(path, "rb") as handle:
+            text = handle.read(65537).decode("utf-8", "replace")
+    except OSError as error:
+        raise ValueError(f"{path}: {error.strerror}") from None
+    keys = {}
+    for name in ("public-key", "secret-key"):
+        match = re.search(r'^\s*' + name + r'\s*=\s*"([^"]{40})"\s*$', text, re.MULTILINE)
+        keys[name] = match.group(1).encode() if match else None
+    if not keys["public-key"] or (secret and not keys["secret-key"]):
+        raise ValueError(f"{path}: not a certificate with a {'secret' if secret else 'public'} key")
+    return keys["public-key"], keys["secret-key"]
+
+
 def progress_line(uid, progress):
     """One line of launch progress, as xinf-cli prints it: the state, and
     bytes once a worker knows the file's size; per rank for a
@@ -141,10 +164,13 @@ class XinfClient:
     """A DEALER connected to a supervisor; one request at a time."""
 
     def __init__(self, endpoint=DEFAULT_ENDPOINT, timeout_ms=3000, name="xinf_client.py", context=None,
-                 routing_id=None):
+                 routing_id=None, cert=None, server_key=None):
         """routing_id (bytes, default: a random one) names this client to
         the supervisor, so that a restarted supervisor can still answer its
-        requests in flight (client.md, "Supervisor restarts")."""
+        requests in flight (client.md, "Supervisor restarts"). cert (our
+        NAME.key, NAME.key_secret beside it) and server_key (the
+        supervisor's public certificate) make it a CURVE client
+        (protocols/security.md)."""
         if not isinstance(endpoint, str) or not endpoint.startswith(("tcp://", "ipc://", "inproc://")):
             raise ValueError(f"invalid endpoint {endpoint!r} (expected tcp://HOST:PORT)")
         self.endpoint = endpoint
@@ -156,6 +182,17 @@ class XinfClient:
         self._socket.setsockopt(zmq.LINGER, 0)
         self.routing_id = routing_id or b"xc" + os.urandom(8)
         self._socket.setsockopt(zmq.ROUTING_ID, self.routing_id)
+        if (cert is None) != (server_key is None):
+            self._socket.close(0)
+            raise ValueError("cert and server_key go together")
+        if cert is not None:
+            try:
+                public, secret = load_certificate(cert, secret=True)
+                self._socket.curve_serverkey = load_certificate(server_key)[0]
+            except ValueError:
+                self._socket.close(0)
+                raise
+            self._socket.curve_publickey, self._socket.curve_secretkey = public, secret
         try:
             self._socket.connect(endpoint)
         except zmq.ZMQError as error:
@@ -562,6 +599,10 @@ def main(argv=None):
     parser.add_argument("-t", "--timeout", type=_positive, default=3000, metavar="MS",
                         help="how long to wait for each reply (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print the reply as JSON for scripts")
+    parser.add_argument("--cert", default=os.environ.get("XINF_CERT"), metavar="KEYFILE",
+                        help="our key (NAME.key from xinf-cli keygen) for a supervisor with keys (default: $XINF_CERT)")
+    parser.add_argument("--server-key", default=os.environ.get("XINF_SERVER_KEY"), metavar="FILE",
+                        help="the supervisor's public certificate (default: $XINF_SERVER_KEY)")
     parser.add_argument("-n", "--count", type=_positive, default=1, help="ping: how many pings")
     parser.add_argument("--since", type=_unsigned, default=0, help="events: only events with seq > SINCE")
     parser.add_argument("--limit", type=_limit, default=1000, metavar="N",
@@ -579,7 +620,7 @@ def main(argv=None):
     if args.command == "generate" and (args.prompt is None) == (prompt_tokens is None):
         parser.error("generate needs exactly one of --prompt and --prompt-tokens")
     try:
-        client = XinfClient(args.endpoint, timeout_ms=args.timeout)
+        client = XinfClient(args.endpoint, timeout_ms=args.timeout, cert=args.cert, server_key=args.server_key)
     except ValueError as error:
         parser.error(str(error))
     try:

@@ -66,6 +66,12 @@ static const xinf_option_t s_options [] = {
       "supervisor/local: a request body not received whole within this is dropped (slow senders)" },
     { "http-request-timeout-s", 0, "XINF_HTTP_REQUEST_TIMEOUT_S", XINF_OPT_INT, "600", 1, 86400, NULL, "S",
       "supervisor/local: a generation's deadline" },
+    { "cert", 0, "XINF_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "KEYFILE",
+      "supervisor/worker: this node's key (NAME.key, NAME.key_secret beside it; xinf-cli keygen): turns CURVE on" },
+    { "keys", 0, "XINF_KEYS", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
+      "supervisor: the public certificates (*.key) it accepts, each with its role; worker: the same directory (its worker keys may reach the data ports)" },
+    { "server-key", 0, "XINF_SERVER_KEY", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "worker: the supervisor's public certificate" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
     { 0 }
@@ -78,7 +84,69 @@ typedef struct {
     int64_t forget_lost_ms;
     int port_low, port_high;
     xinf_model_dirs_t *model_dirs;    //  --model-dir, resolved
+    zcert_t *cert;                 //  --cert: our key pair
+    xinf_keyring_t *keys;          //  supervisor --keys
+    char server_key [XINF_KEY_TEXT_SIZE];     //  worker --server-key
 } s_settings_t;
+
+//  --cert with --keys (supervisor) or --server-key (worker): loaded and
+//  checked before anything starts; a bad key file is a bad flag.
+static int
+s_load_keys (xinf_config_t *config, s_settings_t *settings)
+{
+    const char *role = xinf_config_str (config, "role");
+    const char *cert = xinf_config_str (config, "cert");
+    const char *keys = xinf_config_str (config, "keys");
+    const char *server = xinf_config_str (config, "server-key");
+    char reason [1200];
+    bool supervisor = streq (role, "supervisor"), worker = streq (role, "worker");
+    if (streq (role, "local") && (cert || keys || server)) {
+        fprintf (stderr, "xinf-node: --role=local runs without keys on this machine; for keys run --role=supervisor and --role=worker\n");
+        return -1;
+    }
+    if ((supervisor && !cert != !keys) || (worker && (!cert != !server || !cert != !keys))) {
+        fprintf (stderr, "xinf-node: %s\n", supervisor ? "a supervisor takes --cert and --keys together"
+                 : "a worker takes --cert, --server-key and --keys together (--keys: the cluster's public "
+                   "certificates, whose worker keys may reach its data ports)");
+        return -1;
+    }
+    if (supervisor && server) {
+        fprintf (stderr, "xinf-node: --server-key is for workers\n");
+        return -1;
+    }
+    if (cert && xinf_config_str (config, "standby-peer")) {
+        fprintf (stderr, "xinf-node: a standby pair does not take keys yet (its HA_STATE link is plain)\n");
+        return -1;
+    }
+    if (cert && !(settings->cert = xinf_auth_load_secret (cert, reason, sizeof reason))) {
+        fprintf (stderr, "xinf-node: --cert: %s\n", reason);
+        return -1;
+    }
+    if (keys && !(settings->keys = xinf_keyring_load (keys, reason, sizeof reason))) {
+        fprintf (stderr, "xinf-node: --keys: %s\n", reason);
+        return -1;
+    }
+    if (server && xinf_auth_load_public (server, settings->server_key, reason, sizeof reason)) {
+        fprintf (stderr, "xinf-node: --server-key: %s\n", reason);
+        return -1;
+    }
+    return 0;
+}
+
+//  A supervisor that anyone on the network may reach, without keys.
+static void
+s_warn_open (xinf_config_t *config, s_settings_t *settings)
+{
+    const char *bind = xinf_config_str (config, "bind");
+    if (settings->keys || strncmp (bind, "127.", 4) == 0 || streq (bind, "::1") || streq (bind, "localhost"))
+        return;
+    long port = (long) xinf_config_int (config, "port");
+    xinf_warn ("node", "no keys: anyone who reaches port %ld can register workers and read prompts: see xinf-cli keygen", port);
+    printf ("xinf-node: warning: bound to %s without keys: anyone who reaches port %ld can register workers and read "
+            "prompts: see xinf-cli keygen and --cert/--keys\n", bind, port);
+    fflush (stdout);
+}
+
 
 #define S_MODEL_DIRS_MAX 64
 
@@ -153,10 +221,15 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
 static xinf_supervisor_t *
 s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, size_t bound_size)
 {
+    if (settings->keys && xinf_auth_zap_start (settings->keys, XINF_ROLE_NONE)) {
+        xinf_error ("node", "cannot start the ZAP handler");
+        return NULL;
+    }
     xinf_supervisor_config_t supervisor_config = {
         settings->node_name, settings->heartbeat_ms, settings->liveness, settings->forget_lost_ms,
         xinf_config_str (config, "standby-peer"), streq (xinf_config_str (config, "standby"), "primary"),
-        xinf_config_str (config, "state-dir")
+        xinf_config_str (config, "state-dir"),
+        settings->cert
     };
     xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     if (!supervisor)
@@ -169,8 +242,13 @@ s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, 
         xinf_supervisor_destroy (&supervisor);
         return NULL;
     }
-    printf ("xinf-node supervisor %s listening on %s\n", settings->node_name, bound);
+    printf ("xinf-node supervisor %s listening on %s%s\n", settings->node_name, bound,
+            settings->keys ? " (CURVE: keys required)" : "");
     fflush (stdout);
+    if (settings->keys)
+        xinf_info ("node", "CURVE on: %zu keys accepted, public key %s", xinf_keyring_size (settings->keys),
+                   zcert_public_txt (settings->cert));
+    s_warn_open (config, settings);
     xinf_info ("node", "started role=supervisor node=%s endpoint=%s pid=%d version=%s heartbeat_ms=%lld liveness=%d",
                settings->node_name, bound, (int) getpid (), XINF_VERSION_STRING,
                (long long) settings->heartbeat_ms, settings->liveness);
@@ -215,8 +293,16 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
     const char *host = xinf_config_str (config, "host");
     xinf_worker_config_t worker_config = {
         endpoint, settings->node_name, host, xinf_config_source (config, "host"),
-        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs
+        settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs,
+        settings->cert, xinf_config_str (config, "cert"), settings->server_key
     };
+    //  Keys on: the data sockets (probe listener, collectives) by our key,
+    //  open to the cluster's worker keys only
+    if (settings->cert && xinf_auth_zap_start (settings->keys, XINF_ROLE_WORKER)) {
+        xinf_error ("node", "cannot start the ZAP handler");
+        return NULL;
+    }
+    xinf_auth_set_identity (settings->cert);
     printf ("xinf-node worker %s connecting to %s\n", settings->node_name, endpoint);
     for (size_t index = 0; index < xinf_model_dirs_count (settings->model_dirs); index++)
         xinf_info ("node", "model directory %s", xinf_model_dirs_at (settings->model_dirs, index));
@@ -275,6 +361,7 @@ s_run (xinf_config_t *config, s_settings_t *settings)
     xinf_gateway_destroy (&gateway);
     xinf_worker_destroy (&worker);
     xinf_supervisor_destroy (&supervisor);
+    xinf_auth_zap_stop ();
     return 0;
 }
 
@@ -291,16 +378,20 @@ main (int argc, char **argv)
     if (rc < 0)
         fprintf (stderr, "xinf-node: %s\n", xinf_config_error (config));
     s_settings_t settings = { .model_dirs = NULL };
-    if (rc == 0 && s_validate (config, &settings))
+    if (rc == 0 && (s_validate (config, &settings) || s_load_keys (config, &settings)))
         rc = -1;
     if (rc != 0) {
         xinf_model_dirs_destroy (&settings.model_dirs);
+        zcert_destroy (&settings.cert);
+        xinf_keyring_destroy (&settings.keys);
         xinf_config_destroy (&config);
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
     zsys_init ();
     rc = s_run (config, &settings);
+    zcert_destroy (&settings.cert);
+    xinf_keyring_destroy (&settings.keys);
     xinf_model_dirs_destroy (&settings.model_dirs);
     xinf_config_destroy (&config);
     return rc;

@@ -92,11 +92,14 @@ s_peer_connect (xinf_coll_zmq_t *self, xinf_coll_peer_t *peer, const char *endpo
     char address [64];
     snprintf (address, sizeof address, "inproc://xinf-coll-%p-%d", (void *) self, peer->rank);
     if (zmq_socket_monitor (peer->dealer, address, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                            | ZMQ_EVENT_HANDSHAKE_SUCCEEDED) == 0
+                            | ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0
     &&  (peer->monitor = zmq_socket (self->context, ZMQ_PAIR))) {
         xinf_coll_set_int (peer->monitor, ZMQ_LINGER, 0);
         zmq_connect (peer->monitor, address);
     }
+    char reason [XINF_COLL_TEXT_MAX];
+    if (self->hooks.secure && self->hooks.secure (self->hooks.arg, peer->dealer, endpoint, reason, sizeof reason))
+        return xinf_coll_set_failed (self, error, error_size, "rendezvous: %s: %s", peer->label, reason);
     if (zmq_connect (peer->dealer, endpoint))
         return xinf_coll_set_failed (self, error, error_size, "rendezvous: %s: cannot connect: %s",
                                      peer->label, zmq_strerror (errno));
@@ -163,6 +166,8 @@ s_on_monitor (xinf_coll_peer_t *peer)
                 peer->link = XINF_COLL_LINK_ZMTP;
             if (event == ZMQ_EVENT_DISCONNECTED)
                 peer->link = XINF_COLL_LINK_NONE;
+            if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && zmq_msg_size (&parts [0]) >= 6)
+                memcpy (&peer->refused, bytes + 2, 4);
         }
     }
     xinf_coll_parts_close (parts, 2);
@@ -186,6 +191,10 @@ s_join_read (xinf_coll_zmq_t *self)
         xinf_coll_parts_close (parts, 2);
         if (peer->monitor)
             s_on_monitor (peer);
+        //  Keys on: a refused key is the whole story, said at once
+        if (peer->refused)
+            xinf_coll_set_failed (self, NULL, 0, "rendezvous: %s refused our key (ZAP status %u): its worker "
+                                  "is not given this worker's key in --keys", peer->label, (unsigned) peer->refused);
     }
 }
 

@@ -445,7 +445,8 @@ xinf_coll_zmq_new (void *zmq_context, const char *group, int rank, int size,
     }
     xinf_coll_configure (self->router, XINF_COLL_ZMQ_PAYLOAD_MAX);
     xinf_coll_set_int (self->router, ZMQ_ROUTER_MANDATORY, 1);
-    if (s_bind (self, bind_host, port_low, port_high, error, error_size)) {
+    if ((self->hooks.secure && self->hooks.secure (self->hooks.arg, self->router, NULL, error, error_size))
+    ||  s_bind (self, bind_host, port_low, port_high, error, error_size)) {
         s_destroy (&self->base);
         return NULL;
     }

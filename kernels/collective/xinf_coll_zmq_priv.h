@@ -40,6 +40,7 @@ typedef struct {
     void *dealer;                               //  to the peer's ROUTER
     void *monitor;                              //  the dealer's events, during the join
     int link;                                   //  XINF_COLL_LINK_*
+    uint32_t refused;                           //  ZAP status when its ROUTER refused our key, else 0
     uint8_t routing_id [256];                   //  of the peer's DEALER on our ROUTER
     size_t routing_size;
     bool joined_in, acked;                      //  its JOIN came; it acknowledged ours

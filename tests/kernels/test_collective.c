@@ -85,7 +85,7 @@ coll_group_init (coll_group_t *group, const char *id, int size, int64_t stall_ms
     for (int rank = 0; rank < size; rank++) {
         coll_rank_t *self = &group->ranks [rank];
         pthread_mutex_init (&self->record.mutex, NULL);
-        xinf_collective_hooks_t hooks = { s_on_begin, NULL, s_on_end, s_on_log, &self->record };
+        xinf_collective_hooks_t hooks = { s_on_begin, NULL, s_on_end, s_on_log, &self->record, NULL };
         self->coll = xinf_coll_zmq_new (coll_context, id, rank, size, "127.0.0.1", S_PORT_LOW, S_PORT_HIGH,
                                         stall_ms, &hooks, self->error, sizeof self->error);
         if (!self->coll)
