@@ -129,13 +129,45 @@ async function qwen3 () {
     };
 }
 
+//  Random texts from a pool of characters of every class the
+//  pre-tokenizers and SentencePiece treat apart (letters of several
+//  scripts, digits and other numbers, marks, punctuation, symbols, emoji
+//  with modifiers and joiners, whitespace of several kinds, pieces of
+//  common tokens), from a fixed seed so that every run sees the same cases.
+const POOL = [...'abcXYZ', ...'0123456789', "'", "'", "'", ...'srtvemldRLVESTMD',
+    ' ', ' ', ' ', '  ', '\t', '\n', '\n', '\r', '\r\n', '\u00a0', '\u3000', '\u2003',
+    ...'.,!?-_$()[]{}"#@/\\:;<>=+*&%^|~`', 'é', 'ß', 'Ä', 'ñ', '日', '本', '語', 'ク', 'の', '한',
+    '국', 'Ω', 'ж', 'ع', 'ह', 'ि', '\u0301', '٣', 'Ⅻ', '½', '²', '😀', '👍', '🏽', '\u200d',
+    '❤', '\ufe0f', '🇺', '🇸', '€', '©', '→', '…', '“', '”', '\u200b', '\u00ad', '▁', 'Ġ',
+    'ing', 'the', ' the', 'tion', '  ', '\n\n', '    ', '123', '2024'];
+const N_RANDOM = 400;
+
+function randomCases () {
+    let state = 0x5EED2026;
+    const next = () => {            //  mulberry32
+        state = (state + 0x6D2B79F5) | 0;
+        let t = Math.imul (state ^ (state >>> 15), 1 | state);
+        t = (t + Math.imul (t ^ (t >>> 7), 61 | t)) ^ t;
+        return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const cases = [];
+    for (let i = 0; i < N_RANDOM; i++) {
+        const length = 1 + Math.floor (next () * 40);
+        let text = '';
+        for (let j = 0; j < length; j++)
+            text += POOL [Math.floor (next () * POOL.length)];
+        cases.push (text);
+    }
+    return cases;
+}
+
 const makers = { llama3, llama2, mistral, qwen3 };
 if (!makers [name]) {
     console.error (`dump.mjs: unknown vocabulary '${name}' (${Object.keys (makers).join (', ')})`);
     process.exit (2);
 }
 const ref = await makers [name] ();
-const cases = corpus.map (text => {
+const cases = [...corpus, ...randomCases ()].map (text => {
     const ids = Array.from (ref.encode (text));
     return { text, ids, decoded: ref.decode (ids) };
 });
