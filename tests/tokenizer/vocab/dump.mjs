@@ -167,7 +167,8 @@ if (!makers [name]) {
     process.exit (2);
 }
 const ref = await makers [name] ();
-const cases = [...corpus, ...randomCases ()].map (text => {
+//  The corpus, all of it as one text, then the random texts
+const cases = [...corpus, corpus.join ('\n'), ...randomCases ()].map (text => {
     const ids = Array.from (ref.encode (text));
     return { text, ids, decoded: ref.decode (ids) };
 });
