@@ -215,7 +215,7 @@ check_decode (xinf_tokenizer_t *tok, size_t index, const char *text, size_t leng
     bool same = mine && theirs && n_mine == length && n_theirs == length
              && memcmp (mine, text, length) == 0 && memcmp (theirs, text, length) == 0;
     if (!same)
-        printf ("  case %zu: decode does not give the text back (xinf ids: '%s', reference ids: '%s')\n",
+        printf ("  case %zu: decode does not give the text back (xinf ids: '%.200s', reference ids: '%.200s')\n",
                 index, mine ? mine : "(bad id)", theirs ? theirs : "(bad id)");
     free (mine);
     free (theirs);

@@ -17,7 +17,7 @@ if [ -d "$work/node_modules" ] && cmp -s "$src/package-lock.json" "$work/package
     exit 0
 fi
 cp "$src/package.json" "$src/package-lock.json" "$work/" || exit 1
-rm -rf "$work/node_modules" "$work/.installed"
+rm -rf "$work/node_modules"
 cd "$work" || exit 1
 if npm ci --ignore-scripts --no-audit --no-fund --prefer-offline \
           --fetch-retries=1 --fetch-timeout=30000; then
