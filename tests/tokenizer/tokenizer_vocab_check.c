@@ -7,6 +7,10 @@
     and compares them with the text where the reference round-trips.
     Prints the first mismatch of each failing case (position, both id
     sequences around it, the token texts) and the agreement in figures.
+    The check runs twice: on a tokenizer built from the arrays directly,
+    and on one loaded (xinf_model_load_tokenizer) from a tokenizer-only
+    GGUF file that xinf's writer makes of them (VOCAB.json.gguf), as a
+    model file would carry them (tokenizer.ggml.*).
     Exit 0 when every case agrees, 1 when one does not, 2 on bad input.
 
     Usage: tokenizer_vocab_check VOCAB.json
@@ -16,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xinf_gguf_writer.h"
+#include "xinf_model.h"
 #include "xinf_tokenizer.h"
 
 #define CONTEXT 4               //  ids shown either side of a mismatch
@@ -259,6 +265,56 @@ check_case (vocab_t *vocab, xinf_tokenizer_t *tok, size_t index, tally_t *tally)
     free (got);
 }
 
+//  Writes the vocabulary as the tokenizer.ggml.* keys of a GGUF file.
+static bool
+write_gguf (vocab_t *vocab, const char *path)
+{
+    const xinf_tokenizer_spec_t *spec = &vocab->spec;
+    xinf_gguf_writer_t *writer = xinf_gguf_writer_new ();
+    xinf_gguf_writer_set_str (writer, "tokenizer.ggml.model", spec->model);
+    if (spec->pre)
+        xinf_gguf_writer_set_str (writer, "tokenizer.ggml.pre", spec->pre);
+    xinf_gguf_writer_set_str_array (writer, "tokenizer.ggml.tokens", spec->tokens,
+                                    spec->token_lengths, spec->n_tokens);
+    xinf_gguf_writer_set_array (writer, "tokenizer.ggml.token_type", XINF_GGUF_INT32,
+                                spec->token_types, spec->n_token_types);
+    if (spec->scores)
+        xinf_gguf_writer_set_array (writer, "tokenizer.ggml.scores", XINF_GGUF_FLOAT32,
+                                    spec->scores, spec->n_scores);
+    if (spec->merges)
+        xinf_gguf_writer_set_str_array (writer, "tokenizer.ggml.merges", spec->merges,
+                                        spec->merge_lengths, spec->n_merges);
+    if (spec->bos_id >= 0)
+        xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.bos_token_id", (uint32_t) spec->bos_id);
+    if (spec->eos_id >= 0)
+        xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.eos_token_id", (uint32_t) spec->eos_id);
+    if (spec->unk_id >= 0)
+        xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.unknown_token_id", (uint32_t) spec->unk_id);
+    xinf_gguf_writer_set_bool (writer, "tokenizer.ggml.add_bos_token", spec->add_bos);
+    bool ok = xinf_gguf_writer_begin (writer, path) == 0 && xinf_gguf_writer_finish (writer) == 0;
+    if (!ok)
+        printf ("%s: cannot write %s: %s\n", vocab->name, path, xinf_gguf_writer_error (writer));
+    xinf_gguf_writer_destroy (&writer);
+    return ok;
+}
+
+//  Runs every case through one tokenizer; true when all agree.
+static bool
+check_all (vocab_t *vocab, xinf_tokenizer_t *tok, const char *how)
+{
+    if (*xinf_tokenizer_notes (tok))
+        printf ("%s: notes: %s\n", vocab->name, xinf_tokenizer_notes (tok));
+    tally_t tally = { 0 };
+    for (size_t i = 0; i < json_array_size (vocab->cases); i++)
+        check_case (vocab, tok, i, &tally);
+    printf ("%s (%s, %zu tokens, %s): cases identical %zu/%zu, ids identical %zu/%zu, "
+            "decode round trips %zu/%zu\n",
+            vocab->name, json_string_value (json_object_get (vocab->root, "package")),
+            vocab->spec.n_tokens, how, tally.cases_same, tally.cases, tally.ids_same, tally.ids,
+            tally.decodes_same, tally.decodes);
+    return tally.cases_same == tally.cases && tally.decodes_same == tally.decodes && tally.cases > 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -271,26 +327,31 @@ main (int argc, char **argv)
         vocab_destroy (&vocab);
         return 2;
     }
-    char error [256] = "";
+    char error [512] = "";
     xinf_tokenizer_t *tok = xinf_tokenizer_new (&vocab.spec, error, sizeof (error));
-    if (!tok) {
+    bool pass = tok != NULL;
+    if (tok)
+        pass = check_all (&vocab, tok, "from the arrays");
+    else
         printf ("%s: xinf cannot build the tokenizer: %s\n", vocab.name, error);
-        vocab_destroy (&vocab);
-        return 1;
-    }
-    if (*xinf_tokenizer_notes (tok))
-        printf ("%s: notes: %s\n", vocab.name, xinf_tokenizer_notes (tok));
-    tally_t tally = { 0 };
-    for (size_t i = 0; i < json_array_size (vocab.cases); i++)
-        check_case (&vocab, tok, i, &tally);
-    printf ("%s (%s, %zu tokens): cases identical %zu/%zu, ids identical %zu/%zu, "
-            "decode round trips %zu/%zu\n",
-            vocab.name, json_string_value (json_object_get (vocab.root, "package")),
-            vocab.spec.n_tokens, tally.cases_same, tally.cases, tally.ids_same, tally.ids,
-            tally.decodes_same, tally.decodes);
-    bool pass = tally.cases_same == tally.cases && tally.decodes_same == tally.decodes
-             && tally.cases > 0;
     xinf_tokenizer_destroy (&tok);
+    size_t path_size = strlen (argv [1]) + 6;
+    char *path = malloc (path_size);
+    snprintf (path, path_size, "%s.gguf", argv [1]);
+    if (write_gguf (&vocab, path)) {
+        tok = xinf_model_load_tokenizer (path, error, sizeof (error));
+        if (tok)
+            pass &= check_all (&vocab, tok, "from a GGUF file");
+        else {
+            printf ("%s: xinf cannot load the tokenizer of %s: %s\n", vocab.name, path, error);
+            pass = false;
+        }
+        xinf_tokenizer_destroy (&tok);
+        remove (path);
+    }
+    else
+        pass = false;
+    free (path);
     vocab_destroy (&vocab);
     return pass ? 0 : 1;
 }
