@@ -4,9 +4,11 @@
     text before splitting it, so that "e" + U+0301 and "é" give the same
     ids. Tables: xinf_tokenizer_nfc_data.c (Unicode 14).
 
-    Text without a byte from 0xCC up has no code point from U+0300 up and
-    is already in NFC: it costs one scan. Bytes that are not valid UTF-8
-    pass through unchanged, as starters that compose with nothing.
+    A text whose characters NFC keeps, that are not marks and that compose
+    with nothing before them (most text: below U+0300, CJK ideographs,
+    Hangul syllables, precomposed letters) is already in NFC: it costs one
+    scan. Bytes that are not valid UTF-8 pass through unchanged, as
+    starters that compose with nothing.
 */
 #include "xinf_tokenizer_private.h"
 
@@ -219,14 +221,54 @@ s_recompose (s_cpts_t *list)
     list->count = kept;
 }
 
+//  Whether a character stays as it is whatever surrounds it: class 0, NFC
+//  keeps it (NFC_Quick_Check Yes) and it composes with nothing before it.
+static bool
+s_stable (uint32_t cpt)
+{
+    if (cpt < 0x300 || (cpt >= 0x4E00 && cpt <= 0x9FFF)
+    ||  (cpt >= HANGUL_S && cpt < HANGUL_S + HANGUL_S_COUNT))
+        return true;            //  most text: Latin-1, CJK ideographs, Hangul
+    if (s_combining (cpt) != 0
+    ||  (cpt >= HANGUL_V && cpt < HANGUL_V + HANGUL_V_COUNT)
+    ||  (cpt > HANGUL_T && cpt < HANGUL_T + HANGUL_T_COUNT))
+        return false;
+    size_t n_maybe = sizeof xinf_tok_nfc_maybe / sizeof xinf_tok_nfc_maybe [0];
+    for (size_t low = 0, high = n_maybe; low < high; ) {
+        size_t middle = (low + high) / 2;
+        if (xinf_tok_nfc_maybe [middle] == cpt)
+            return false;
+        if (xinf_tok_nfc_maybe [middle] < cpt)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    const uint64_t *entry = s_decomposition (cpt);
+    return !entry || (*entry & 1);
+}
+
+//  Whether NFC leaves the text as it is (every character stable).
+static bool
+s_quick_check (const uint8_t *bytes, size_t length)
+{
+    size_t at = 0;
+    while (at < length && bytes [at] < 0xCC)
+        at++;                   //  no code point from U+0300 up so far
+    while (at < length) {
+        uint32_t cpt;
+        size_t size = xinf_tok_utf8 (bytes + at, length - at, &cpt);
+        if (cpt != XINF_TOK_BAD && !s_stable (cpt))
+            return false;
+        at += size;
+    }
+    return true;
+}
+
 char *
 xinf_tok_nfc (const char *text, size_t length, size_t *out_length)
 {
     const uint8_t *bytes = (const uint8_t *) text;
-    size_t at = 0;
-    while (at < length && bytes [at] < 0xCC)
-        at++;
-    if (at == length)
+    if (s_quick_check (bytes, length))
         return NULL;
     s_cpts_t cpts = { NULL, 0, 0 };
     for (size_t next = 0; next < length; ) {

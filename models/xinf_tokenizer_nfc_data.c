@@ -10,7 +10,11 @@
     composes first + second back into cp (not a composition exclusion).
     xinf_tok_compositions: the indexes of the composing entries, ordered by
     (first, second). xinf_tok_combining: runs of code points with the same
-    combining class, cp << 8 | class, in order.
+    combining class, cp << 8 | class, in order. xinf_tok_nfc_maybe: the
+    characters of class 0 that compose with a character before them (as
+    the second of a pair; Hangul jamo aside), in order: a text without
+    them, without marks and without characters that NFC changes is
+    already in NFC.
 
     Generated from Python's unicodedata (Unicode 14.0):
 
@@ -30,6 +34,7 @@
         for cp in range(0x110000):
             if u.combining(chr(cp)) != prev:
                 prev = u.combining(chr(cp)); combining.append((cp << 8) | prev)
+        maybe = sorted({e[2] for e in entries if e[3] and u.combining(chr(e[2])) == 0})
 */
 #include "xinf_tokenizer_private.h"
 
@@ -723,4 +728,10 @@ const uint32_t xinf_tok_combining [571] = {
     0x1e008e6, 0x1e01900, 0x1e01be6, 0x1e02200, 0x1e023e6, 0x1e02500, 0x1e026e6, 0x1e02b00,
     0x1e130e6, 0x1e13700, 0x1e2aee6, 0x1e2af00, 0x1e2ece6, 0x1e2f000, 0x1e8d0dc, 0x1e8d700,
     0x1e944e6, 0x1e94a07, 0x1e94b00
+};
+
+const uint32_t xinf_tok_nfc_maybe [24] = {
+    0x009be, 0x009d7, 0x00b3e, 0x00b56, 0x00b57, 0x00bbe, 0x00bd7, 0x00cc2,
+    0x00cd5, 0x00cd6, 0x00d3e, 0x00d57, 0x00dcf, 0x00ddf, 0x0102e, 0x01b35,
+    0x11127, 0x1133e, 0x11357, 0x114b0, 0x114ba, 0x114bd, 0x115af, 0x11930
 };

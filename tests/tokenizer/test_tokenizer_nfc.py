@@ -3,7 +3,8 @@ used by Qwen2's tokenizer) against Python's unicodedata.normalize("NFC"):
 every code point alone (when Python's Unicode is 14.0, the version of
 xinf's tables), and random sequences of starters, precomposed letters,
 combining marks of several classes, Hangul jamo and syllables, singletons
-and composition exclusions, and long runs of marks (canonical ordering of
+and composition exclusions, every canonical pair decomposed, Hangul jamo
+triples, and long runs of marks (canonical ordering of
 runs longer than 32 marks takes another path). Usage: test_tokenizer_nfc.py PATH/tokenizer_split_dump
 """
 import random
@@ -42,6 +43,16 @@ def main():
     rng = random.Random(0x4EFC2026)
     failures = check(dump, "sequences",
                      ["".join(rng.choice(POOL) for _ in range(rng.randrange(0, 12))) for _ in range(20000)])
+    # Every canonical pair (composing or not) as two characters, after a
+    # letter and before one: composition with any second character
+    pairs = []
+    for cp in range(0x110000):
+        parts = unicodedata.decomposition(chr(cp)).split()
+        if len(parts) == 2 and not parts[0].startswith("<"):
+            pairs.append("a" + "".join(chr(int(p, 16)) for p in parts) + "b")
+    pairs += [chr(l) + chr(v) + chr(t) for l in range(0x1100, 0x1113, 3)
+              for v in range(0x1161, 0x1176, 4) for t in range(0x11a7, 0x11c3, 5)]
+    failures += check(dump, "canonical pairs", pairs)
     marks = [c for c in POOL if len(c) == 1 and unicodedata.combining(c)]
     failures += check(dump, "long runs of marks",
                       ["".join(rng.choice(POOL[:20]) + "".join(rng.choice(marks) for _ in range(rng.randrange(20, 300)))
