@@ -282,7 +282,7 @@ xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xi
     size_t longest = 0;
     for (size_t index = 0, start = 0; index < count; start = ends [index++])
         longest = ends [index] - start > longest ? ends [index] - start : longest;
-    s_work_t work = { NULL };
+    s_work_t work = { 0 };
     work.ids = malloc (longest * sizeof *work.ids);
     work.prev = malloc (longest * sizeof *work.prev);
     work.next = malloc (longest * sizeof *work.next);
