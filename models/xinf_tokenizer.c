@@ -253,8 +253,11 @@ s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_si
     if (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0)
         self->pre = XINF_PRE_LLAMA3;
     else
-    if (strcmp (pre, "qwen2") == 0 || strcmp (pre, "deepseek-r1-qwen") == 0)
+    if (strcmp (pre, "qwen2") == 0 || strcmp (pre, "deepseek-r1-qwen") == 0) {
         self->pre = XINF_PRE_QWEN2;
+        //  Qwen2's tokenizer.json normalizes to NFC (llama.cpp does not)
+        self->nfc = strcmp (pre, "qwen2") == 0;
+    }
     else {
         snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, qwen2, deepseek-r1-qwen)", pre);
         return -1;
@@ -515,6 +518,25 @@ xinf_tokenizer_decode (xinf_tokenizer_t *self, const int32_t *ids, size_t n_ids,
     if (at < max_bytes)
         text [at] = 0;
     return (long) at;
+}
+
+long
+xinf_tokenizer_normalize (xinf_tokenizer_t *self, const char *text, size_t length,
+                          char *out, size_t max_bytes)
+{
+    if (!self || (!text && length > 0) || (!out && max_bytes > 0))
+        return -1;
+    size_t normal_length = 0;
+    char *normal = self->nfc ? xinf_tok_nfc (text, length, &normal_length) : NULL;
+    if (normal) {
+        text = normal;
+        length = normal_length;
+    }
+    s_put (out, max_bytes, 0, text, length);
+    if (length < max_bytes)
+        out [length] = 0;
+    free (normal);
+    return (long) length;
 }
 
 long

@@ -8,7 +8,9 @@
            byte tokens through GPT-2's bytes_to_unicode table, and merges
            apply by rank (lower index first, leftmost first on ties);
            llama3 takes a pre-token that is a whole token as it is (Hugging
-           Face's ignore_merges).
+           Face's ignore_merges). "qwen2" first normalizes the text to
+           Unicode NFC, as the normalizer of Qwen2's tokenizer.json does
+           (llama.cpp skips it; "deepseek-r1-qwen" does not normalize).
     llama: SentencePiece BPE. Spaces become U+2581 "▁" and one is put in
            front (add_space_prefix); starting from UTF-8 characters, the
            adjacent pair whose concatenation is a vocabulary piece with the
@@ -33,7 +35,8 @@
     llama.cpp, byte tokens as their byte, "▁" as a space (llama) and GPT-2's
     unicode characters back to bytes (gpt2). For llama, the space that the
     dummy prefix puts before the first token (after a leading BOS) is
-    removed, like SentencePiece, so decode (encode (x)) == x for any x, but
+    removed, like SentencePiece, so decode (encode (x)) == x for any x (its
+    NFC form for qwen2: xinf_tokenizer_normalize), but
     for llama a literal "▁" in the text, which comes back as a space (as in
     SentencePiece and llama.cpp), and bytes that only the unknown token
     could stand for.
@@ -113,6 +116,13 @@ long xinf_tokenizer_encode (xinf_tokenizer_t *self, const char *text, size_t len
 //  the NUL); -1 when an id is out of range.
 long xinf_tokenizer_decode (xinf_tokenizer_t *self, const int32_t *ids, size_t n_ids,
                             char *text, size_t max_bytes);
+
+//  The text as encode sees it, after the model's normalizer: NFC for the
+//  "qwen2" pre-tokenizer, as Hugging Face's Qwen2 tokenizer (llama.cpp does
+//  not normalize), the text unchanged otherwise. decode (encode (x)) gives
+//  this back. Same counting as decode; -1 on bad arguments.
+long xinf_tokenizer_normalize (xinf_tokenizer_t *self, const char *text, size_t length,
+                               char *out, size_t max_bytes);
 
 //  The bytes one token decodes to, for streaming: may be part of a UTF-8
 //  character (a byte token), which the caller joins with what follows.

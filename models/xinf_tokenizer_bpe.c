@@ -271,12 +271,18 @@ s_encode_word (xinf_tokenizer_t *self, s_work_t *work, const uint8_t *bytes, siz
 int
 xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
 {
+    size_t normal_length = 0;
+    char *normal = self->nfc ? xinf_tok_nfc (text, length, &normal_length) : NULL;
+    if (normal) {
+        text = normal;
+        length = normal_length;
+    }
     size_t *ends;
     size_t count = xinf_tok_split (self->pre, text, length, &ends);
     size_t longest = 0;
     for (size_t index = 0, start = 0; index < count; start = ends [index++])
         longest = ends [index] - start > longest ? ends [index] - start : longest;
-    s_work_t work = { NULL };
+    s_work_t work = { 0 };
     work.ids = malloc (longest * sizeof *work.ids);
     work.prev = malloc (longest * sizeof *work.prev);
     work.next = malloc (longest * sizeof *work.next);
@@ -291,5 +297,6 @@ xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xi
     free (work.word);
     free (work.heap.items);
     free (ends);
+    free (normal);
     return rc;
 }

@@ -34,6 +34,7 @@ struct _xinf_tokenizer_t {
     size_t merge_mask;
     int64_t bos_id, eos_id, unk_id, eot_id, eom_id;
     bool add_bos, space_prefix;
+    bool nfc;                       //  gpt2: NFC-normalize text first (qwen2)
     int32_t end_ids [XINF_TOK_MAX_ENDS];    //  end of generation, no repeats
     size_t n_end_ids;
     char notes [XINF_TOK_NOTES];            //  what building ignored
@@ -75,6 +76,17 @@ size_t xinf_tok_utf8_put (uint32_t cpt, char *out);
 #define XINF_TOK_SPACE  4           //  \s (White_Space)
 #define XINF_TOK_OTHER  8           //  [^\s\p{L}\p{N}], invalid bytes too
 int xinf_tok_class (uint32_t cpt);
+
+//  NFC normalization (Qwen2's normalizer): returns the NFC form of the
+//  text, malloc'ed, with its length in *out_length, or NULL when the text is
+//  already in NFC (as every text without a code point from U+0300 up is).
+//  Invalid UTF-8 bytes pass through unchanged and block composition.
+char *xinf_tok_nfc (const char *text, size_t length, size_t *out_length);
+//  The tables it uses (xinf_tokenizer_nfc_data.c).
+extern const uint64_t xinf_tok_decompositions [2061];
+extern const uint16_t xinf_tok_compositions [941];
+extern const uint32_t xinf_tok_combining [571];
+extern const uint32_t xinf_tok_nfc_maybe [24];
 
 //  Splits text into pre-tokens; returns their count and their byte end
 //  offsets in *ends_p (malloc'ed, caller frees).

@@ -168,7 +168,7 @@ s_merge_all (xinf_tokenizer_t *self, s_work_t *work)
 int
 xinf_tok_spm_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
 {
-    s_work_t work = { NULL };
+    s_work_t work = { 0 };
     size_t size;
     char *normal = s_normalize (self, text, length, &size);
     work.text = normal;

@@ -1,7 +1,8 @@
 /*  test_tokenizer_api: what both models share: checks on the spec, bad
     arguments, snprintf-like counts, BOS, round trips of varied UTF-8 text
     (and of bytes that are not UTF-8) through hand-made and random
-    vocabularies, a 100 KB input, and build and encode times with 152k-token
+    vocabularies, NFC normalization (qwen2 only),
+    a 100 KB input, and build and encode times with 152k-token
     vocabularies.
 */
 #include "test_tokenizer.h"
@@ -272,6 +273,63 @@ test_long_input (void)
 }
 
 //  --------------------------------------------------------------------------
+//  NFC: qwen2 normalizes (as Qwen2's tokenizer.json), the others do not.
+
+//  The ids of a text (at most 16).
+static long
+s_ids (xinf_tokenizer_t *tokenizer, const char *text, int32_t *ids)
+{
+    long count = xinf_tokenizer_encode (tokenizer, text, strlen (text), false, ids, 16);
+    CHECK (count >= 0 && count <= 16);
+    return count;
+}
+
+static void
+test_normalize (void)
+{
+    test_vocab_t vocab;
+    test_gpt2_vocab (&vocab, NULL, 0);
+    xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
+    spec.pre = "qwen2";
+    xinf_tokenizer_t *qwen2 = test_tokenizer (&spec);
+    spec.pre = "llama3";
+    xinf_tokenizer_t *llama3 = test_tokenizer (&spec);
+    spec.pre = "deepseek-r1-qwen";
+    xinf_tokenizer_t *deepseek = test_tokenizer (&spec);
+    char out [32];
+    //  e + combining acute is é; a Hangul L + V jamo pair is one syllable;
+    //  the combining marks are put in canonical order; bad bytes stay
+    CHECK_INT (xinf_tokenizer_normalize (qwen2, "e\xcc\x81", 3, out, sizeof out), 2);
+    CHECK_STR (out, "\xc3\xa9");
+    CHECK_INT (xinf_tokenizer_normalize (qwen2, "\xe1\x84\x80\xe1\x85\xa1", 6, out, sizeof out), 3);
+    CHECK_STR (out, "\xea\xb0\x80");
+    CHECK_INT (xinf_tokenizer_normalize (qwen2, "q\xcc\x81\xcc\xa3", 5, out, sizeof out), 5);
+    CHECK_STR (out, "q\xcc\xa3\xcc\x81");
+    CHECK_INT (xinf_tokenizer_normalize (qwen2, "\xff" "e\xcc\x81\xcc", 5, out, sizeof out), 4);
+    CHECK (memcmp (out, "\xff\xc3\xa9\xcc", 4) == 0);
+    //  Counting as snprintf: the size needed, what fits written
+    memset (out, 'x', sizeof out);
+    CHECK_INT (xinf_tokenizer_normalize (qwen2, "e\xcc\x81", 3, out, 1), 2);
+    CHECK (out [0] == '\xc3' && out [1] == 'x');
+    CHECK_INT (xinf_tokenizer_normalize (qwen2, NULL, 0, NULL, 0), 0);
+    CHECK_INT (xinf_tokenizer_normalize (qwen2, NULL, 1, out, sizeof out), -1);
+    CHECK_INT (xinf_tokenizer_normalize (NULL, "a", 1, out, sizeof out), -1);
+    //  Encoding sees the normalized text under qwen2 only
+    int32_t one [16], two [16];
+    long n_one = s_ids (qwen2, "caf\xc3\xa9", one);
+    CHECK_INT (s_ids (qwen2, "cafe\xcc\x81", two), n_one);
+    CHECK (memcmp (one, two, (size_t) n_one * sizeof *one) == 0);
+    CHECK_INT (s_ids (llama3, "cafe\xcc\x81", two), n_one + 1);
+    CHECK_INT (s_ids (deepseek, "cafe\xcc\x81", two), n_one + 1);
+    CHECK_INT (xinf_tokenizer_normalize (llama3, "e\xcc\x81", 3, out, sizeof out), 3);
+    CHECK_STR (out, "e\xcc\x81");
+    xinf_tokenizer_destroy (&qwen2);
+    xinf_tokenizer_destroy (&llama3);
+    xinf_tokenizer_destroy (&deepseek);
+    test_vocab_destroy (&vocab);
+}
+
+//  --------------------------------------------------------------------------
 //  152k-token vocabularies: every pair of bytes, then byte triples.
 
 static void
@@ -349,6 +407,7 @@ main (void)
     RUN (test_bad_arguments);
     RUN (test_counts);
     RUN (test_round_trips);
+    RUN (test_normalize);
     RUN (test_long_input);
     RUN (test_large_vocab);
     return 0;

@@ -1,7 +1,9 @@
 /*  tokenizer_split_dump: prints the gpt2 pre-tokenizer's splits for
-    test_tokenizer_regex.py. Usage: tokenizer_split_dump gpt2|llama3|qwen2;
+    test_tokenizer_regex.py, or the NFC normalization for
+    test_tokenizer_nfc.py. Usage: tokenizer_split_dump gpt2|llama3|qwen2|nfc;
     stdin holds records "<byte length>\n<bytes>", stdout gets one line per
-    record with the byte offsets where the pre-tokens end.
+    record with the byte offsets where the pre-tokens end (nfc: the
+    normalized bytes in hex).
 */
 #include "xinf_tokenizer_private.h"
 
@@ -9,11 +11,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Prints the NFC form of the text in hex, on one line.
+static void
+print_nfc (const char *text, size_t length)
+{
+    size_t normal_length = 0;
+    char *normal = xinf_tok_nfc (text, length, &normal_length);
+    const char *out = normal ? normal : text;
+    size_t size = normal ? normal_length : length;
+    for (size_t i = 0; i < size; i++)
+        printf ("%02x", (uint8_t) out [i]);
+    printf ("\n");
+    free (normal);
+}
+
 int
 main (int argc, char *argv [])
 {
     if (argc != 2) {
-        fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2\n");
+        fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2|nfc\n");
         return 2;
     }
     xinf_tok_pre_t pre = strcmp (argv [1], "llama3") == 0 ? XINF_PRE_LLAMA3
@@ -23,6 +39,11 @@ main (int argc, char *argv [])
         char *text = malloc (length + 1);
         if (!text || fread (text, 1, length, stdin) != length)
             return 1;
+        if (strcmp (argv [1], "nfc") == 0) {
+            print_nfc (text, length);
+            free (text);
+            continue;
+        }
         size_t *ends;
         size_t count = xinf_tok_split (pre, text, length, &ends);
         for (size_t index = 0; index < count; index++)
