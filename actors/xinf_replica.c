@@ -159,8 +159,13 @@ s_serving_wait (s_state_t *state, bool busy)
 
 //  The prompt tokens a step may carry beside running streams: about one
 //  and a half decode steps' worth of time, so that a long prompt slows
-//  each stream's next token by a bounded factor; all of step_tokens when
-//  no stream waits (or nothing is measured yet, then one block).
+//  each stream's next token by a bounded factor, plus one decode step's
+//  worth for every request still waiting to be admitted: a user waiting
+//  for a first token weighs as much as one more token of delay to the
+//  streams, so a burst of short prompts is admitted in a few steps and
+//  then decodes in one batch (the throughput), while one long prompt
+//  alone keeps the streams' pace. All of step_tokens when no stream
+//  decodes (or nothing is measured yet, then one block).
 static size_t
 s_prompt_cap (s_state_t *state)
 {
@@ -169,7 +174,7 @@ s_prompt_cap (s_state_t *state)
         return 0;
     if (state->decode_step_ms <= 0 || state->prompt_token_ms <= 0)
         return XINF_BLOCK_TOKENS;
-    double cap = 1.5 * state->decode_step_ms / state->prompt_token_ms;
+    double cap = (1.5 + (double) stats.waiting) * state->decode_step_ms / state->prompt_token_ms;
     return cap < 4 ? 4 : cap > (double) state->step_tokens ? state->step_tokens : (size_t) cap;
 }
 
