@@ -112,15 +112,6 @@ xinf_models_destroy (xinf_models_t **self_p)
     }
 }
 
-static bool
-s_uid_valid (const char *uid)
-{
-    for (const char *c = uid; *c; c++)
-        if (!isalnum ((unsigned char) *c) && *c != '.' && *c != '_' && *c != '-')
-            return false;
-    return *uid != 0;
-}
-
 static void
 s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -143,7 +134,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
                          (unsigned long long) step_tokens);
     const char *code = "BAD_REQUEST";
     xinf_value_t *named = xinf_placement_named (self->cluster, body, n_worker, &check, &code);
-    if (!check.failed && !s_uid_valid (uid))
+    if (!check.failed && !xinf_restore_uid_valid (uid))
         xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
     if (!check.failed && named && replicas > 1 && n_worker > 1)
         xinf_check_fail (&check, "named workers place one replica: give replicas 1");
@@ -512,7 +503,7 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
         const char *path = xinf_value_str (xinf_map_get (item, "path"));
         const char *state = xinf_value_str (xinf_map_get (item, "state"));
         uint64_t replica = xinf_value_uint (xinf_map_get (item, "replica"));
-        if (!s_uid_valid (uid))
+        if (!xinf_restore_uid_valid (uid))
             continue;
         uint64_t generation = xinf_value_uint (xinf_map_get (item, "generation"));
         s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);

@@ -27,8 +27,8 @@ xinf_restore_describe (const xinf_model_entry_t *model)
     return map;
 }
 
-static bool
-s_uid_valid (const char *uid)
+bool
+xinf_restore_uid_valid (const char *uid)
 {
     for (const char *c = uid; *c; c++)
         if (!isalnum ((unsigned char) *c) && *c != '.' && *c != '_' && *c != '-')
@@ -55,7 +55,7 @@ xinf_restore_entry (const xinf_value_t *saved, char *error, size_t error_size)
         if (!node || !*node || strlen (node) > 64)
             xinf_check_fail (&check, "field 'workers[%zu]' must be a worker name", index);
     }
-    if (!check.failed && (!s_uid_valid (uid) || xinf_value_count (workers) == 0))
+    if (!check.failed && (!xinf_restore_uid_valid (uid) || xinf_value_count (workers) == 0))
         xinf_check_fail (&check, "field 'uid' or 'workers' is not one a launch makes");
     if (!check.failed && n_worker > 1)
         xinf_check_fail (&check, "model %s is tensor-parallel: its ranks are adopted from the workers", uid);

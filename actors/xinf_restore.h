@@ -12,6 +12,8 @@
 
 #include "xinf_launch.h"
 
+//  A uid a launch accepts: 1-64 of A-Z a-z 0-9 . _ - (the caller checks the length).
+bool xinf_restore_uid_valid (const char *uid);
 //  The model as a map of plain values.
 xinf_value_t *xinf_restore_describe (const xinf_model_entry_t *model);
 //  A model entry from such a map, every field checked; its replicas are

@@ -14,23 +14,17 @@ actors/xinf_journal.h) on 127.0.0.1.
 
 Waits poll with deadlines; heartbeats are 200 ms x 3."""
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 from test_cluster import BEAT_ARGS, Proc, poll, run_logged, start_worker, workers_by_name
-from xinf_testlib import check, tool
+from xinf_testlib import check, free_port, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from xinf_client import XinfClient, XinfError  # noqa: E402
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def models(client):

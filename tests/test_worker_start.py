@@ -24,16 +24,11 @@ import threading
 import time
 
 from test_cluster import BEAT_ARGS, Proc, dump_logs, poll, start_worker, workers_by_name
-from xinf_testlib import check, tool
+from xinf_testlib import check, free_port, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from xinf_client import XinfClient  # noqa: E402
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class NotXinf:

@@ -67,6 +67,15 @@ def stop_process(process, name, timeout=10.0):
         fail(f"{name} did not stop within {timeout} s of SIGTERM")
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a node that
+    must be told its port before it starts, or a peer's)."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def model_dir_args(*dirs):
     """xinf-node flags letting a worker load model files from 'dirs' (default:
     the system's temporary directory, where the tests write their models)."""
