@@ -4,6 +4,8 @@
 
 #include <stdarg.h>
 
+#define XINF_DOCTOR_RANGE_PORTS  4     //  ports of each range probed besides the listener
+
 typedef struct {
     uint64_t id;                       //  the mesh session
     char client [512];
@@ -212,7 +214,10 @@ s_on_doctor (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     session->corr = xinf_msg_corr (msg);
     session->workers = xinf_cluster_workers (self->cluster, zclock_mono ());
     //  Every alive worker with a listener probes every other one
+    //  The probe listeners, and the first ports of each range, which the
+    //  collectives of a launch bind: the ports probed are the ports used
     xinf_value_t *targets = xinf_mesh_targets (session->workers, NULL);
+    xinf_mesh_range_targets (session->workers, XINF_DOCTOR_RANGE_PORTS, targets);
     xinf_info ("supervisor", "doctor probing workers=%zu timeout_ms=%llu", xinf_value_count (targets),
                (unsigned long long) timeout);
     session->id = xinf_mesh_start (self->mesh, ctx, targets, timeout, s_on_mesh_done, self);

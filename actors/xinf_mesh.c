@@ -76,6 +76,35 @@ s_named (const xinf_value_t *names, const char *node)
     return false;
 }
 
+void
+xinf_mesh_range_targets (const xinf_value_t *workers, size_t ports_each, xinf_value_t *targets)
+{
+    for (size_t index = 0; index < xinf_value_count (workers); index++) {
+        const xinf_value_t *worker = xinf_array_at (workers, index);
+        uint64_t listener = xinf_value_uint (xinf_map_get (worker, "data_port"));
+        const xinf_value_t *range = xinf_map_get (worker, "data_ports");
+        uint64_t low = xinf_value_uint (xinf_array_at (range, 0)), high = xinf_value_uint (xinf_array_at (range, 1));
+        if (!streq (s_str (worker, "state"), "alive") || !listener || !low || high < low)
+            continue;
+        const char *host = s_str (worker, "host_ip");
+        size_t added = 0;
+        for (uint64_t port = low; port <= high && added < ports_each; port++) {
+            if (port == listener)
+                continue;
+            char endpoint [128];
+            snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
+                      (unsigned long long) port);
+            xinf_value_t *target = xinf_value_new_map ();
+            xinf_map_put_str (target, "node", s_str (worker, "node"));
+            xinf_map_put_str (target, "endpoint", endpoint);
+            xinf_map_put_bool (target, "tcp_only", true);
+            xinf_map_put_bool (target, "closed_ok", true);
+            xinf_array_push (targets, target);
+            added++;
+        }
+    }
+}
+
 xinf_value_t *
 xinf_mesh_targets (const xinf_value_t *workers, const xinf_value_t *names)
 {
@@ -118,16 +147,25 @@ xinf_mesh_start (xinf_mesh_t *self, xinf_ctx_t *ctx, const xinf_value_t *targets
     session->results = xinf_value_new_map ();
     session->fn = fn;
     session->arg = arg;
+    //  A node may stand for several targets (its probe listener, ports of
+    //  its range): it is asked once, to probe every other node's targets
     size_t count = xinf_value_count (targets);
     for (size_t index = 0; count > 1 && index < count; index++) {
         const char *node = s_str (xinf_array_at (targets, index), "node");
+        bool asked = false;
+        for (size_t at = 0; at < index && !asked; at++)
+            asked = streq (s_str (xinf_array_at (targets, at), "node"), node);
+        xinf_value_t *others = xinf_value_new_array ();
+        for (size_t at = 0; !asked && at < count; at++)
+            if (!streq (s_str (xinf_array_at (targets, at), "node"), node))
+                xinf_array_push (others, xinf_value_dup (xinf_array_at (targets, at)));
+        if (xinf_value_count (others) == 0) {
+            xinf_value_destroy (&others);
+            continue;
+        }
         xinf_msg_t *probe = xinf_msg_new ("PROBE_MESH");
         xinf_map_put_uint (xinf_msg_body (probe), "session", session->id);
         xinf_map_put_uint (xinf_msg_body (probe), "timeout_ms", timeout_ms);
-        xinf_value_t *others = xinf_value_new_array ();
-        for (size_t at = 0; at < count; at++)
-            if (at != index)
-                xinf_array_push (others, xinf_value_dup (xinf_array_at (targets, at)));
         xinf_map_put (xinf_msg_body (probe), "targets", others);
         const char *peer_id = xinf_cluster_peer_of (self->cluster, node);
         xinf_peer_t *peer = peer_id ? xinf_router_peer (xinf_ctx_router (ctx), peer_id) : NULL;

@@ -30,6 +30,12 @@ void xinf_mesh_destroy (xinf_mesh_t **self_p);
 //  'names' (array of strings) when it is not NULL.
 xinf_value_t *xinf_mesh_targets (const xinf_value_t *workers, const xinf_value_t *names);
 
+//  Appends to 'targets', for each alive worker, up to 'ports_each' ports
+//  of its --data-ports range other than its probe listener's, as TCP-only
+//  targets where a refused connect counts as reachable (nothing listens
+//  there now; a firewall would drop it): the ports its collectives bind.
+void xinf_mesh_range_targets (const xinf_value_t *workers, size_t ports_each, xinf_value_t *targets);
+
 //  Starts a session over 'targets' (lent): every target probes every
 //  other within timeout_ms. Returns the session id; 'fn' is called later,
 //  from xinf_mesh_handle or xinf_mesh_tick (never from here; with fewer

@@ -86,6 +86,7 @@ typedef struct {
     char endpoint [256];
     char role [16];                    //  set: PING, the PONG must name this role
     bool tcp_only;                     //  a port another socket bound: the TCP connect is all
+    bool closed_ok;                    //  a refused connect is fine: reachable, nothing listens now
     char status [16];
     char detail [256];
     int fd;
@@ -274,9 +275,15 @@ s_job_main (zsock_t *pipe, void *args)
         snprintf (targets [index].role, sizeof targets [index].role, "%s", xinf_value_str (xinf_map_get (item, "role")) ?: "");
         targets [index].tcp_only = xinf_value_type (xinf_map_get (item, "tcp_only")) == XINF_BOOL
                                 && xinf_value_bool (xinf_map_get (item, "tcp_only"));
+        targets [index].closed_ok = targets [index].tcp_only
+                                 && xinf_value_type (xinf_map_get (item, "closed_ok")) == XINF_BOOL
+                                 && xinf_value_bool (xinf_map_get (item, "closed_ok"));
         s_connect (&targets [index]);
     }
     s_finish_connects (targets, count, deadline);
+    for (size_t index = 0; index < count; index++)
+        if (targets [index].closed_ok && streq (targets [index].status, "refused"))
+            s_set (&targets [index], "ok", "reachable (refused: nothing listens there now)");
     //  A dropped SYN may have used the whole budget: the handshakes with the
     //  open ports (milliseconds when all is well) still get half a timeout
     int64_t floor = zclock_mono () + job->timeout_ms / 2;
@@ -293,6 +300,8 @@ s_job_main (zsock_t *pipe, void *args)
         xinf_map_put_str (result, "status", *targets [index].status ? targets [index].status : "timeout");
         xinf_map_put_uint (result, "ms", (uint64_t) (targets [index].ended - targets [index].started));
         xinf_map_put_str (result, "detail", targets [index].detail);
+        if (targets [index].tcp_only)
+            xinf_map_put_bool (result, "tcp_only", true);
         xinf_array_push (results, result);
     }
     xinf_map_put (xinf_msg_body (msg), "results", results);

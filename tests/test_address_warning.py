@@ -130,7 +130,7 @@ def inside():
     report = client.doctor(probe_timeout_ms=1500)
     took = time.monotonic() - started
     check(not report["ok"] and took < 10, f"doctor: ok={report['ok']} after {took:.1f} s")
-    towards_wrong = [pair for pair in report["mesh"] if pair["to"] == "wrong"]
+    towards_wrong = [pair for pair in report["mesh"] if pair["to"] == "wrong" and not pair.get("tcp_only")]
     check(len(towards_wrong) == 3 and all(pair["status"] in ("timeout", "unreachable") and WRONG in pair["endpoint"]
                                           for pair in towards_wrong), f"doctor mesh towards 'wrong': {towards_wrong}")
     others = [pair for pair in report["mesh"] if pair["to"] != "wrong"]

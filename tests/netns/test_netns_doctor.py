@@ -53,7 +53,7 @@ def doctor_py(hosts):
 
 
 def pair(report, source, target):
-    found = [p for p in report["mesh"] if p["from"] == source and p["to"] == target]
+    found = [p for p in report["mesh"] if p["from"] == source and p["to"] == target and not p.get("tcp_only")]
     check(len(found) == 1, f"mesh has {len(found)} entries {source} -> {target}: {report['mesh']}")
     return found[0]
 
@@ -61,7 +61,8 @@ def pair(report, source, target):
 def check_all_ok(what, code, report):
     check(code == 0 and report["ok"] and not report["problems"],
           f"{what} with all open: exit {code}, ok={report.get('ok')}, problems {report.get('problems')}")
-    check(len(report["mesh"]) == 2 and all(p["status"] == "ok" for p in report["mesh"]),
+    check(len([p for p in report["mesh"] if not p.get("tcp_only")]) == 2
+          and all(p["status"] == "ok" for p in report["mesh"]),
           f"{what} with all open: mesh {report['mesh']}")
 
 
@@ -76,8 +77,9 @@ def check_blocked(what, code, report, hosts):
     back = pair(report, "w2", "w1")
     check(back["status"] == "ok", f"{what}: pair w2 -> w1 is {back}, wanted ok")
     named = [p for p in report["problems"] if "w1" in p and "w2" in p and f"{hosts.addr('w2')}:{port}" in p]
-    check(named and len(report["problems"]) == 1,
-          f"{what}: problems {report['problems']}, wanted exactly one naming w1 -> w2 at {hosts.addr('w2')}:{port}")
+    check(named and all("w1 cannot reach w2" in p for p in report["problems"]),
+          f"{what}: problems {report['problems']}, wanted only w1 -> w2 (its listener {hosts.addr('w2')}:{port} and "
+          f"range ports)")
     return blocked, named[0]
 
 
@@ -127,6 +129,19 @@ def main():
         took = time.monotonic() - started
         blocked, _ = check_blocked("DOCTOR (timeout_ms 500)", 1, report, hosts)
         print(f"   DOCTOR timeout_ms=500 from this process in {took:.2f} s: w1 -> w2 {blocked['status']}")
+
+        # 2b. only the collectives' ports dropped (the probe listener's open):
+        # doctor probes the first ports of each range too, and names them
+        hosts.undrop(rule)
+        rule = hosts.drop("w2", "w1", (DATA_PORTS[0] + 1, DATA_PORTS[1]))
+        code, report, took = doctor_cli(hosts)
+        ranges = [p for p in report["mesh"] if p.get("tcp_only") and p["from"] == "w1" and p["to"] == "w2"
+                  and p["status"] != "ok"]
+        fixes = [p for p in report["problems"] if f"open {DATA_PORTS[0]}-{DATA_PORTS[1]}/tcp on {hosts.addr('w2')}" in p]
+        check(code != 0 and ranges and fixes, f"doctor with w2's collective ports dropped: exit {code}, "
+              f"mesh {report['mesh']}, problems {report['problems']}")
+        print(f"2b. w2's collective ports dropped, its probe listener open: doctor exit {code} in {took:.2f} s: "
+              f"{fixes[0][:200]}")
 
         # 3. rule removed: ok again
         hosts.undrop(rule)
