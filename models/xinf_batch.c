@@ -136,10 +136,11 @@ s_check_shape (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, cha
     if (batch->table_start [0] != 0)
         return s_fail (error, error_size, "field 'table_start[0]' must be 0");
     for (size_t s = 0; s < batch->n_seqs; s++) {
-        int32_t first = batch->table_start [s], end = batch->table_start [s + 1];
-        if (end < first || (size_t) (end - first) > longest)
-            return s_fail (error, error_size, "field 'table_start[%zu]': a table of %d blocks (at most %zu)",
-                           s + 1, end - first, longest);
+        //  In 64 bits: the fields are any int32 a peer sends (found by fuzz_wire)
+        int64_t first = batch->table_start [s], end = batch->table_start [s + 1];
+        if (end < first || (uint64_t) (end - first) > longest)
+            return s_fail (error, error_size, "field 'table_start[%zu]': a table of %lld blocks (at most %zu)",
+                           s + 1, (long long) (end - first), longest);
     }
     for (size_t b = 0; b < (size_t) batch->table_start [batch->n_seqs]; b++)
         if (batch->blocks [b] < 0 || (size_t) batch->blocks [b] >= limits->n_blocks)

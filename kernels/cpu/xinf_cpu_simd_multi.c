@@ -28,7 +28,7 @@
 */
 #include "xinf_cpu_kern.h"
 
-#if defined (__x86_64__) && defined (__GNUC__)
+#if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
 
 #include "xinf_cpu_simd.h"
 

@@ -15,7 +15,7 @@
 #include "xinf_cpu_qk.h"
 #include "xinf_cpu_cpuid.h"
 
-#if defined (__x86_64__) && defined (__GNUC__)
+#if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
 
 #include <immintrin.h>
 #include <string.h>

@@ -8,7 +8,8 @@ bytes) of PING, HELLO, WELCOME, HEARTBEAT, BYE, GENERATE; gguf: small
 models from xinf-make-model (llama/gpt2, qwen3, q8_0, tied); tokenizer: a
 first byte choosing the pre-tokenizer, then English, code, CJK, emoji,
 whitespace runs, digits and invalid UTF-8; wire: a tensor-parallel step's
-batch (BTCH) and collective control payloads."""
+batch (BTCH) and collective control payloads. Files in regressions/NAME
+(inputs that once broke a decoder, found by libFuzzer) are seeds too."""
 import os
 import struct
 import subprocess
@@ -76,6 +77,11 @@ def main():
     makers = {"envelope": lambda: envelope_seeds(), "tokenizer": lambda: tokenizer_seeds(),
               "wire": lambda: wire_seeds(build_dir, directory), "gguf": lambda: gguf_seeds(build_dir, directory)}
     found = makers[name]()
+    # Inputs that once broke a decoder stay in the corpus (regressions/NAME)
+    regressions = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regressions", name)
+    for entry in sorted(os.listdir(regressions)) if os.path.isdir(regressions) else []:
+        with open(os.path.join(regressions, entry), "rb") as source:
+            found[f"regression_{entry}"] = source.read()
     for seed, data in found.items():
         with open(os.path.join(directory, seed), "wb") as out:
             out.write(data)
