@@ -117,13 +117,18 @@ xinf_sampler_destroy (xinf_sampler_t **self_p)
     }
 }
 
+//  The first index of the largest logit, a NaN counting as -inf (a NaN
+//  compares false, so it is never taken): one compare a logit.
 static int32_t
 s_argmax (const float *logits, size_t vocab)
 {
     size_t best = 0;
+    float top = s_logit (logits, 0);
     for (size_t i = 1; i < vocab; i++)
-        if (s_logit (logits, i) > s_logit (logits, best))
+        if (logits [i] > top) {
+            top = logits [i];
             best = i;
+        }
     return (int32_t) best;
 }
 
