@@ -255,13 +255,17 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_warn ("worker", "UNLOAD_MODEL ignored reason=\"%s\"", check.reason);
         return;
     }
-    xinf_info ("worker", "unloading replica=%s", entry->key);
+    //  The supervisor's reason, said back in the stopped report
+    const char *why = xinf_check_str_opt (&check, xinf_msg_body (msg), "why", 0, 400, "");
+    char reason [480];
+    snprintf (reason, sizeof reason, "%s%s", *why ? "unloaded: " : "", check.failed ? "" : why);
+    xinf_info ("worker", "unloading replica=%s%s%s", entry->key, *reason ? " reason=" : "", reason);
     zhashx_delete (self->replicas, entry->key);
     char uid [65];
     uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
     snprintf (uid, sizeof uid, "%s", entry->uid);
     s_hosted_free (self, &entry);
-    s_reply_state (self, uid, replica, rank, generation, "stopped", "");
+    s_reply_state (self, uid, replica, rank, generation, "stopped", reason);
 }
 
 static void

@@ -686,6 +686,7 @@ xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mode
             xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
             xinf_map_put_str (xinf_msg_body (unload), "uid", model->uid);
             xinf_map_put_uint (xinf_msg_body (unload), "replica", index);
+            xinf_map_put_str (xinf_msg_body (unload), "why", "the model was terminated");
             xinf_launch_send (self->cluster, ctx, replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node,
                               &unload);
         }
@@ -700,6 +701,7 @@ xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, 
     xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
     xinf_map_put_str (xinf_msg_body (unload), "uid", uid);
     xinf_map_put_uint (xinf_msg_body (unload), "replica", replica);
+    xinf_map_put_str (xinf_msg_body (unload), "why", why);
     xinf_launch_send (cluster, ctx, node, &unload);
 }
 

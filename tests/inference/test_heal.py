@@ -95,7 +95,8 @@ def main():
         poll("u ready on h3", 30, lambda: model_of(client, "u")["state"] == "ready"
              and model_of(client, "u")["replicas"][0]["worker"] == "h3")
         workers[holder].process.send_signal(signal.SIGCONT)
-        workers[holder].wait_output(r"unloading replica=u/0", timeout=20, which="err")
+        workers[holder].wait_output(r"unloading replica=u/0 reason=unloaded: relaunched elsewhere", timeout=20,
+                                    which="err")
         poll(f"{holder} alive again", 10, lambda: workers_by_name(client)[holder]["state"] == "alive")
         check(model_of(client, "u")["replicas"][0]["worker"] == "h3", "u moved back to its old worker")
         print(f"c. SIGSTOP {holder}: u moved to h3; on SIGCONT {holder} unloaded its stale replica")
