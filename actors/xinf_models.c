@@ -118,7 +118,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
     const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    const char *path = xinf_check_str (&check, body, "path", 1, 4095);
+    const char *path = xinf_check_text (&check, body, "path", 1, 4095);
     uint64_t replicas = xinf_check_uint_opt (&check, body, "replicas", 1, XINF_REPLICAS_MAX, 1);
     uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
     uint64_t n_worker = xinf_check_uint_opt (&check, body, "n_worker", 1, XINF_RANKS_MAX, 1);

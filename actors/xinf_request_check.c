@@ -32,7 +32,7 @@ s_check_prompt (const xinf_value_t *body, uint64_t vocab, xinf_check_t *check, c
                              strlen (xinf_value_str (prompt)), XINF_GENERATE_BODY_MAX);
         }
         else
-            xinf_check_str (check, body, "prompt", 0, XINF_GENERATE_BODY_MAX);
+            xinf_check_text (check, body, "prompt", 0, XINF_GENERATE_BODY_MAX);
         return;
     }
     const xinf_value_t *ids = xinf_map_get (body, "prompt_tokens");

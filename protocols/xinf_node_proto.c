@@ -134,7 +134,7 @@ xinf_hello_decode (xinf_msg_t *msg, xinf_hello_t *self, xinf_check_t *check)
 {
     memset (self, 0, sizeof *self);
     xinf_value_t *body = xinf_msg_body (msg);
-    s_copy (self->node, sizeof self->node, xinf_check_str (check, body, "node", 1, XINF_NODE_NAME_MAX));
+    s_copy (self->node, sizeof self->node, xinf_check_text (check, body, "node", 1, XINF_NODE_NAME_MAX));
     s_copy (self->host_ip, sizeof self->host_ip, xinf_check_str (check, body, "host_ip", 1, XINF_HOST_IP_MAX));
     const char *source = xinf_check_str (check, body, "host_ip_source", 1, 15);
     if (source && strcmp (source, "flag") && strcmp (source, "env") && strcmp (source, "detected"))

@@ -239,3 +239,42 @@ xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key
     const xinf_value_t *value = s_field (self, map, key, false);
     return value ? s_str (self, value, key, min, max, fallback) : fallback;
 }
+
+bool
+xinf_utf8_valid (const char *text, size_t length, size_t *at)
+{
+    const unsigned char *bytes = (const unsigned char *) text;
+    size_t index = 0;
+    while (index < length) {
+        unsigned char lead = bytes [index];
+        size_t size = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3
+                    : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+        bool good = size > 0 && index + size <= length;
+        for (size_t k = 1; good && k < size; k++)
+            good = (bytes [index + k] & 0xc0) == 0x80;
+        //  Overlong three- and four-byte forms, surrogates, beyond U+10FFFF
+        if (good && size == 3)
+            good = !(lead == 0xe0 && bytes [index + 1] < 0xa0) && !(lead == 0xed && bytes [index + 1] >= 0xa0);
+        if (good && size == 4)
+            good = !(lead == 0xf0 && bytes [index + 1] < 0x90) && !(lead == 0xf4 && bytes [index + 1] >= 0x90);
+        if (!good) {
+            if (at)
+                *at = index;
+            return false;
+        }
+        index += size;
+    }
+    return true;
+}
+
+const char *
+xinf_check_text (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max)
+{
+    const char *text = xinf_check_str (self, map, key, min, max);
+    size_t at;
+    if (text && !xinf_utf8_valid (text, strlen (text), &at)) {
+        xinf_check_fail (self, "field '%s' is not valid UTF-8 (byte %zu)", key, at);
+        return NULL;
+    }
+    return text;
+}

@@ -42,6 +42,14 @@ uint64_t xinf_check_uint_opt (xinf_check_t *self, const xinf_value_t *map, const
 int64_t xinf_check_int_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, int64_t min, int64_t max, int64_t fallback);
 double xinf_check_float_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, double min, double max, double fallback);
 bool xinf_check_bool_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, bool fallback);
+//  As xinf_check_str, and the bytes must be valid UTF-8 (for text a peer
+//  gives that others read or tokenize: prompts, paths, names); the
+//  reason names the first bad byte.
+const char *xinf_check_text (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max);
+//  True when the bytes are valid UTF-8 (no overlong forms, no surrogates,
+//  nothing past U+10FFFF); else false with the offset of the first bad
+//  sequence in 'at'.
+bool xinf_utf8_valid (const char *text, size_t length, size_t *at);
 const char *xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max, const char *fallback);
 
 #endif

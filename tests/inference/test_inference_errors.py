@@ -17,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
-from xinf_testlib import Node, check, model_dir_args, tool  # noqa: E402
+from xinf_testlib import SIGNATURE, Client, Node, check, model_dir_args, msgpack, tool  # noqa: E402
 from xinf_client import XinfClient, XinfError  # noqa: E402
 
 
@@ -131,6 +131,15 @@ def main():
         expect_error("MODEL_NOT_READY", "failed", client.generate, "arch", prompt="hi")
         expect_error("CONTEXT_EXCEEDED", "context", client.generate, "good", prompt_tokens=[5] * 600)
         expect_error("BAD_REQUEST", "below 512", client.generate, "good", prompt_tokens=[1, 100000])
+        # A prompt of bytes that are not UTF-8 (a msgpack str all the same): refused, the byte named
+        raw = Client(node.endpoint)
+        header = {b"type": b"GENERATE", b"corr": 77, b"sender": b"raw", b"deadline": 0,
+                  b"body": {b"uid": b"good", b"prompt": b"caf\xc3 \xff", b"max_tokens": 2}}
+        raw.send_raw([SIGNATURE, msgpack.packb(header, use_bin_type=False)])
+        reply = raw.recv(5000)
+        check(reply and reply[0]["type"] == "ERROR" and reply[0]["body"]["code"] == "BAD_REQUEST"
+              and "not valid UTF-8 (byte 3)" in reply[0]["body"]["message"], f"a non-UTF-8 prompt: {reply}")
+        raw.close()
         raw = [("max_tokens", 0, "max_tokens"), ("max_tokens", "5", "max_tokens"), ("temperature", -1.0, "temperature"),
                ("top_p", 0.0, "top_p"), ("top_k", -3, "top_k")]
         for key, value, needle in raw:

@@ -188,6 +188,33 @@ test_first_error_kept (void)
     xinf_value_destroy (&body);
 }
 
+//  Text fields: valid UTF-8 or refused, naming the first bad byte
+static void
+test_utf8 (void)
+{
+    const char *good [] = { "", "plain", "caf\xc3\xa9", "\xe4\xbd\xa0\xe5\xa5\xbd", "\xf0\x9f\x99\x82",
+                            "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf" };
+    for (size_t index = 0; index < sizeof good / sizeof good [0]; index++)
+        CHECK (xinf_utf8_valid (good [index], strlen (good [index]), NULL));
+    struct { const char *text; size_t at; } bad [] = {
+        { "ab\xff", 2 }, { "\xc0\x80", 0 }, { "\xc1\xbf", 0 }, { "x\xe0\x80\x80", 1 }, { "\xed\xa0\x80", 0 },
+        { "\xf4\x90\x80\x80", 0 }, { "\xf5\x80\x80\x80", 0 }, { "ok\xe4\xbd", 2 }, { "\x80", 0 },
+        { "\xf0\x9f\x99", 0 }, { "\xc3(", 0 }
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        size_t at = 99;
+        CHECK (!xinf_utf8_valid (bad [index].text, strlen (bad [index].text), &at));
+        CHECK_INT (at, bad [index].at);
+    }
+    xinf_value_t *map = xinf_value_new_map ();
+    xinf_map_put_str (map, "prompt", "half a character: \xe4\xbd");
+    xinf_check_t check = XINF_CHECK_INIT;
+    CHECK (xinf_check_text (&check, map, "prompt", 0, 100) == NULL);
+    CHECK (check.failed);
+    CHECK_HAS (check.reason, "field 'prompt' is not valid UTF-8 (byte 18)");
+    xinf_value_destroy (&map);
+}
+
 int
 main (void)
 {
@@ -196,5 +223,6 @@ main (void)
     RUN (test_good_reads);
     RUN (test_optional);
     RUN (test_first_error_kept);
+    RUN (test_utf8);
     return 0;
 }
