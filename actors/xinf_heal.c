@@ -61,7 +61,7 @@ s_wait (xinf_heal_t *self, xinf_model_entry_t *model, xinf_replica_entry_t *repl
 {
     snprintf (replica->state, sizeof replica->state, "relaunching");
     snprintf (replica->error, sizeof replica->error, "worker %s was lost; %s", replica->lost_from, why);
-    xinf_warn ("supervisor", "replica uid=%s replica=%llu waits: %s", model->uid, (unsigned long long) replica->index,
+    xinf_info ("supervisor", "replica uid=%s replica=%llu waits: %s", model->uid, (unsigned long long) replica->index,
                replica->error);
     xinf_cluster_event (self->cluster, "relaunch_waiting", replica->lost_from, "replica %llu of %s: %s",
                         (unsigned long long) replica->index, model->uid, why);

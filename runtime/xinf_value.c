@@ -469,6 +469,11 @@ static void
 s_print_double (double value, FILE *stream)
 {
     char text [32];
+    //  Whole numbers as such (12000, not 1.2e+04), while exact in a double
+    if (value == trunc (value) && fabs (value) < 1e15) {
+        fprintf (stream, "%.0f", value);
+        return;
+    }
     for (int precision = 1; precision <= 17; precision++) {
         snprintf (text, sizeof text, "%.*g", precision, value);
         if (strtod (text, NULL) == value)

@@ -383,9 +383,10 @@ test_json (void)
     CHECK_STR (text, "null");
     free (text);
     //  The shortest text that reads back as the same double
-    const double numbers [] = { 0.1, 38.145, 1.0 / 3.0, 1e-300, 123456789012345678.0, -2.5, 5e-324 };
+    const double numbers [] = { 0.1, 38.145, 1.0 / 3.0, 1e-300, 123456789012345678.0, -2.5, 5e-324, 12000.0, -7.0,
+                                0.0 };
     const char *expected [] = { "0.1", "38.145", "0.3333333333333333", "1e-300", "1.2345678901234568e+17", "-2.5",
-                                "5e-324" };
+                                "5e-324", "12000", "-7", "0" };
     for (size_t index = 0; index < sizeof numbers / sizeof numbers [0]; index++) {
         xinf_value_t *number = xinf_value_new_float (numbers [index]);
         text = s_json (number);
