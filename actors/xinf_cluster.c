@@ -117,23 +117,30 @@ xinf_cluster_destroy (xinf_cluster_t **self_p)
     }
 }
 
-void
-xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, const char *format, ...)
+//  Logs one event at 'time_ms' and tells the sink (the journal).
+static void
+s_log_event (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node, const char *detail)
 {
     s_event_t *event = &self->events [(self->next_seq - 1) % XINF_EVENTS_KEPT];
     free (event->detail);
-    char detail [1024];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (detail, sizeof detail, format, args);
-    va_end (args);
     event->seq = self->next_seq++;
-    event->time_ms = (uint64_t) zclock_time ();
+    event->time_ms = time_ms;
     snprintf (event->kind, sizeof event->kind, "%s", kind);
     snprintf (event->node, sizeof event->node, "%s", node);
     event->detail = strdup (detail);
     if (self->event_fn)
         self->event_fn (event->time_ms, event->kind, event->node, event->detail, self->event_arg);
+}
+
+void
+xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, const char *format, ...)
+{
+    char detail [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (detail, sizeof detail, format, args);
+    va_end (args);
+    s_log_event (self, (uint64_t) zclock_time (), kind, node, detail);
 }
 
 void
@@ -147,15 +154,7 @@ void
 xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kind, const char *node,
                          const char *detail)
 {
-    //  Stored with its own time, then told (journaled) as such
-    xinf_cluster_event_fn *fn = self->event_fn;
-    self->event_fn = NULL;
-    xinf_cluster_event (self, kind, node, "%s", detail);
-    self->event_fn = fn;
-    s_event_t *event = &self->events [(self->next_seq - 2) % XINF_EVENTS_KEPT];
-    event->time_ms = time_ms;
-    if (fn)
-        fn (event->time_ms, event->kind, event->node, event->detail, self->event_arg);
+    s_log_event (self, time_ms, kind, node, detail);
 }
 
 static s_worker_t *

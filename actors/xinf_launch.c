@@ -529,8 +529,7 @@ s_check_ports (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, 
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
         char endpoint [160];
-        snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
-                  (unsigned long long) replica->ranks [rank].data_port);
+        xinf_endpoint_tcp (endpoint, sizeof endpoint, host, replica->ranks [rank].data_port);
         xinf_value_t *target = xinf_value_new_map ();
         xinf_map_put_str (target, "node", replica->ranks [rank].node);
         xinf_map_put_str (target, "endpoint", endpoint);
@@ -564,8 +563,7 @@ s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, x
         keyed = keyed || *key;
         xinf_array_push (keys, xinf_value_new_str (key));
         char endpoint [160];
-        snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
-                  (unsigned long long) replica->ranks [rank].data_port);
+        xinf_endpoint_tcp (endpoint, sizeof endpoint, host, replica->ranks [rank].data_port);
         xinf_array_push (endpoints, xinf_value_new_str (endpoint));
         xinf_array_push (nodes, xinf_value_new_str (replica->ranks [rank].node));
     }

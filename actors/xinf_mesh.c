@@ -92,8 +92,7 @@ xinf_mesh_range_targets (const xinf_value_t *workers, size_t ports_each, xinf_va
             if (port == listener)
                 continue;
             char endpoint [128];
-            snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
-                      (unsigned long long) port);
+            xinf_endpoint_tcp (endpoint, sizeof endpoint, host, port);
             xinf_value_t *target = xinf_value_new_map ();
             xinf_map_put_str (target, "node", s_str (worker, "node"));
             xinf_map_put_str (target, "endpoint", endpoint);
@@ -116,8 +115,7 @@ xinf_mesh_targets (const xinf_value_t *workers, const xinf_value_t *names)
             continue;
         char endpoint [128];
         const char *host = s_str (worker, "host_ip");
-        snprintf (endpoint, sizeof endpoint, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host,
-                  (unsigned long long) port);
+        xinf_endpoint_tcp (endpoint, sizeof endpoint, host, port);
         xinf_value_t *target = xinf_value_new_map ();
         xinf_map_put_str (target, "node", s_str (worker, "node"));
         xinf_map_put_str (target, "endpoint", endpoint);

@@ -356,9 +356,8 @@ xinf_probe_explain (const char *endpoint, const char *status, const char *detail
         snprintf (text, size, "%s (%s) at %s", detail, status, endpoint);
 }
 
-int
-xinf_probe_diagnose (const char *node, const char *endpoint, const char *role, int64_t timeout_ms,
-                     char *text, size_t size)
+zactor_t *
+xinf_probe_node_job_new (const char *node, const char *endpoint, const char *role, int64_t timeout_ms)
 {
     xinf_value_t *targets = xinf_value_new_array ();
     xinf_value_t *target = xinf_value_new_map ();
@@ -366,14 +365,30 @@ xinf_probe_diagnose (const char *node, const char *endpoint, const char *role, i
     xinf_map_put_str (target, "endpoint", endpoint);
     xinf_map_put_str (target, "role", role);
     xinf_array_push (targets, target);
-    zactor_t *job = xinf_probe_job_new (node, 0, targets, timeout_ms);
-    zmsg_t *frames = zmsg_recv (job);           //  the job ends by its own deadline
+    return xinf_probe_job_new (node, 0, targets, timeout_ms);
+}
+
+const char *
+xinf_probe_node_result (zsock_t *pipe, xinf_msg_t **result, const char **detail)
+{
+    zmsg_t *frames = zmsg_recv (pipe);            //  the job ends by its own deadline
     char error [256];
-    xinf_msg_t *result = frames ? xinf_msg_decode (&frames, error, sizeof error, NULL) : NULL;
+    *result = frames ? xinf_msg_decode (&frames, error, sizeof error, NULL) : NULL;
     zmsg_destroy (&frames);
-    const xinf_value_t *first = result ? xinf_array_at (xinf_map_get (xinf_msg_body (result), "results"), 0) : NULL;
-    const char *status = xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
-    xinf_probe_explain (endpoint, status, xinf_value_str (xinf_map_get (first, "detail")) ?: "", text, size);
+    const xinf_value_t *first = xinf_array_at (xinf_map_get (xinf_msg_body (*result), "results"), 0);
+    *detail = xinf_value_str (xinf_map_get (first, "detail")) ?: "";
+    return xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
+}
+
+int
+xinf_probe_diagnose (const char *node, const char *endpoint, const char *role, int64_t timeout_ms,
+                     char *text, size_t size)
+{
+    zactor_t *job = xinf_probe_node_job_new (node, endpoint, role, timeout_ms);
+    xinf_msg_t *result;
+    const char *detail;
+    const char *status = xinf_probe_node_result (zactor_sock (job), &result, &detail);
+    xinf_probe_explain (endpoint, status, detail, text, size);
     int rc = streq (status, "ok") ? 0 : -1;
     xinf_msg_destroy (&result);
     zactor_destroy (&job);

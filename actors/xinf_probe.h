@@ -35,6 +35,13 @@ int xinf_probe_listener_port (xinf_probe_listener_t *self);
 //  version) or the result is wrong_peer.
 zactor_t *xinf_probe_job_new (const char *node, uint64_t session, xinf_value_t *targets, int64_t timeout_ms);
 
+//  A probe job of one node of 'role' at 'endpoint' (TCP connect, then PING),
+//  as xinf_probe_job_new; and the status and detail of its first result
+//  read from the job's pipe (status "timeout" when none came; 'result'
+//  holds the message the strings live in: destroy it after use).
+zactor_t *xinf_probe_node_job_new (const char *node, const char *endpoint, const char *role, int64_t timeout_ms);
+const char *xinf_probe_node_result (zsock_t *pipe, xinf_msg_t **result, const char **detail);
+
 //  One sentence for an operator from a probe result: why 'endpoint' did
 //  not answer (refused, timeout, not an xinf node, ...) and what to check.
 void xinf_probe_explain (const char *endpoint, const char *status, const char *detail, char *text, size_t size);

@@ -98,13 +98,10 @@ static void
 s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 {
     s_state_t *state = s_state (ctx);
-    zmsg_t *frames = zmsg_recv (sock);
-    char error [256], text [600];
-    xinf_msg_t *result = frames ? xinf_msg_decode (&frames, error, sizeof error, NULL) : NULL;
-    zmsg_destroy (&frames);
-    const xinf_value_t *first = xinf_array_at (xinf_map_get (xinf_msg_body (result), "results"), 0);
-    const char *status = xinf_value_str (xinf_map_get (first, "status")) ?: "timeout";
-    const char *detail = xinf_value_str (xinf_map_get (first, "detail")) ?: "";
+    char text [600];
+    xinf_msg_t *result;
+    const char *detail;
+    const char *status = xinf_probe_node_result (sock, &result, &detail);
     s_check_handshake (state);
     if (*state->handshake)
         ;                              //  said by s_check_handshake: the probe knows less
@@ -173,15 +170,9 @@ s_diagnose (xinf_ctx_t *ctx, int64_t now)
         state->connect_at = since;
         return;
     }
-    xinf_value_t *targets = xinf_value_new_array ();
-    xinf_value_t *target = xinf_value_new_map ();
-    xinf_map_put_str (target, "node", "supervisor");
-    xinf_map_put_str (target, "endpoint", state->endpoint);
-    xinf_map_put_str (target, "role", "supervisor");
     if (state->cert)
         xinf_auth_vouch (state->endpoint, state->server_key);
-    xinf_array_push (targets, target);
-    state->diagnose_job = xinf_probe_job_new (state->hello.node, 0, targets, DIAGNOSE_MS);
+    state->diagnose_job = xinf_probe_node_job_new (state->hello.node, state->endpoint, "supervisor", DIAGNOSE_MS);
     xinf_ctx_reader (ctx, zactor_sock (state->diagnose_job), s_on_diagnosed, NULL);
 }
 

@@ -588,3 +588,9 @@ xinf_peer_may_complain (xinf_peer_t *self, int64_t now)
     self->unlogged = 0;
     return count;
 }
+
+void
+xinf_endpoint_tcp (char *endpoint, size_t size, const char *host, uint64_t port)
+{
+    snprintf (endpoint, size, strchr (host, ':') ? "tcp://[%s]:%llu" : "tcp://%s:%llu", host, (unsigned long long) port);
+}

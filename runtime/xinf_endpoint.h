@@ -31,6 +31,9 @@
 //  in 'reason' (e.g. a comma-separated list of endpoints).
 int xinf_endpoint_check_tcp (const char *endpoint, char *reason, size_t reason_size);
 
+//  "tcp://HOST:PORT", or "tcp://[HOST]:PORT" for an IPv6 address.
+void xinf_endpoint_tcp (char *endpoint, size_t size, const char *host, uint64_t port);
+
 typedef struct _xinf_router_t xinf_router_t;
 typedef struct _xinf_dealer_t xinf_dealer_t;
 typedef struct _xinf_peer_t xinf_peer_t;

@@ -15,8 +15,17 @@ xinf_cpu_has_f16c (void)
     unsigned int eax, ebx, ecx, edx;
     return __get_cpuid (1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29));
 }
+
+//  The AVX2 kernel sets' needs: AVX2, FMA and F16C.
+static inline bool
+xinf_cpu_has_avx2_set (void)
+{
+    __builtin_cpu_init ();
+    return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && xinf_cpu_has_f16c ();
+}
 #else
 static inline bool xinf_cpu_has_f16c (void) { return false; }
+static inline bool xinf_cpu_has_avx2_set (void) { return false; }
 #endif
 
 #endif

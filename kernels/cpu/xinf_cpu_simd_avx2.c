@@ -358,7 +358,7 @@ const xinf_cpu_kern_t *
 xinf_cpu_kern_avx2 (void)
 {
     __builtin_cpu_init ();
-    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !xinf_cpu_has_f16c ())
+    if (!xinf_cpu_has_avx2_set ())
         return NULL;
     pthread_once (&s_once, s_half_table_fill);
     return &s_kern_avx2;

@@ -490,7 +490,7 @@ const xinf_cpu_q8_kern_t *
 xinf_cpu_q8_avx2 (void)
 {
     __builtin_cpu_init ();
-    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !xinf_cpu_has_f16c ())
+    if (!xinf_cpu_has_avx2_set ())
         return NULL;
     return &s_avx2;
 }

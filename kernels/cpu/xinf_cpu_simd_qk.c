@@ -372,7 +372,7 @@ const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)
 {
     __builtin_cpu_init ();
-    if (!__builtin_cpu_supports ("avx2") || !__builtin_cpu_supports ("fma") || !xinf_cpu_has_f16c ())
+    if (!xinf_cpu_has_avx2_set ())
         return NULL;
     s_avx2.k_rows = xinf_cpu_qk_k_rows_avx2 ();
     return &s_avx2;
