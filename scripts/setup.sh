@@ -8,10 +8,11 @@ set -eu
 # libmicrohttpd-dev and libjansson-dev: the HTTP gateway (README, "The
 # front door"); python3-jinja2: the reference renderer the chat-template
 # tests compare against; clang and libclang-rt-14-dev: libFuzzer for the
-# fuzz harnesses (scripts/fuzz.sh).
+# fuzz harnesses (scripts/fuzz.sh); chromium: the web console's test drives
+# it headless through playwright-core (tests/http).
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           python3 python3-zmq python3-msgpack python3-numpy iproute2 util-linux nftables
-          libmicrohttpd-dev libjansson-dev python3-jinja2 clang libclang-rt-14-dev"
+          libmicrohttpd-dev libjansson-dev python3-jinja2 clang libclang-rt-14-dev chromium"
 missing=""
 for package in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then
