@@ -4,6 +4,7 @@
 #include "xinf_model.h"
 #include "xinf_request.h"
 #include "xinf_batcher.h"
+#include "xinf_step_cost.h"
 #include "xinf_gguf.h"
 #include "xinf_tokenize.h"
 
@@ -37,8 +38,7 @@ typedef struct {
     size_t step_rows;
     bool in_flight;
     int64_t step_started;             //  monotonic us
-    size_t step_prompt_tokens;
-    double decode_step_ms, prompt_token_ms;   //  running averages
+    xinf_step_cost_t *step_cost;      //  a step's time by its tokens
     uint64_t wait, steps;             //  the serving wait, steps done
 } s_state_t;
 
@@ -157,40 +157,16 @@ s_serving_wait (s_state_t *state, bool busy)
     }
 }
 
-//  The prompt tokens a step may carry beside running streams: about one
-//  and a half decode steps' worth of time, so that a long prompt slows
-//  each stream's next token by a bounded factor, plus one decode step's
-//  worth for every request still waiting to be admitted: a user waiting
-//  for a first token weighs as much as one more token of delay to the
-//  streams, so a burst of short prompts is admitted in a few steps and
-//  then decodes in one batch (the throughput), while one long prompt
-//  alone keeps the streams' pace. All of step_tokens when no stream
-//  decodes (or nothing is measured yet, then one block).
+//  The prompt tokens a step may carry beside running streams (see
+//  xinf_step_cost): every request whose prompt is not done waits for its
+//  first token.
 static size_t
 s_prompt_cap (s_state_t *state)
 {
     xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
-    if (stats.decoding == 0)
-        return 0;
-    if (state->decode_step_ms <= 0 || state->prompt_token_ms <= 0)
-        return XINF_BLOCK_TOKENS;
-    double cap = (1.5 + (double) stats.waiting) * state->decode_step_ms / state->prompt_token_ms;
-    return cap < 4 ? 4 : cap > (double) state->step_tokens ? state->step_tokens : (size_t) cap;
-}
-
-//  Running averages of a decode step's time and a prompt token's.
-static void
-s_measure_step (s_state_t *state, size_t tokens)
-{
-    double ms = (double) (zclock_usecs () - state->step_started) / 1000.0;
-    size_t prompt = state->step_prompt_tokens;
-    if (prompt == 0)
-        state->decode_step_ms = state->decode_step_ms > 0 ? 0.8 * state->decode_step_ms + 0.2 * ms : ms;
-    else {
-        double decode = tokens > prompt ? state->decode_step_ms : 0;
-        double per_token = ms > decode ? (ms - decode) / (double) prompt : ms / (double) prompt;
-        state->prompt_token_ms = state->prompt_token_ms > 0 ? 0.8 * state->prompt_token_ms + 0.2 * per_token : per_token;
-    }
+    size_t waiting = stats.waiting + (stats.running - stats.decoding);
+    return xinf_step_cost_prompt_cap (state->step_cost, stats.decoding, waiting, state->step_tokens,
+                                      XINF_BLOCK_TOKENS);
 }
 
 //  Sends the next step to the executor if one can run and none is in flight.
@@ -211,7 +187,6 @@ s_kick (xinf_ctx_t *ctx)
     xinf_batch_encode (batch, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
     state->step_started = zclock_usecs ();
-    state->step_prompt_tokens = xinf_batcher_last_prompt_tokens (state->batcher);
     if (xinf_dealer_send (state->to_executor, &msg)) {
         xinf_batcher_abandon (state->batcher);
         s_fail_all (ctx, "EXECUTOR_BUSY", "cannot send a step to the executor");
@@ -251,6 +226,17 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
     }
 }
 
+//  A finished step's shape and time against the cost model (--log-level debug).
+static void
+s_log_step (s_state_t *state)
+{
+    xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
+    size_t tokens = xinf_batch_buf_view (state->batch)->n;
+    xinf_debug (state->name, "step tokens=%zu rows=%zu ms=%.1f model_ms=%.1f running=%zu waiting=%zu", tokens,
+                state->step_rows, (double) (zclock_usecs () - state->step_started) / 1000.0,
+                xinf_step_cost_ms (state->step_cost, tokens), stats.running, stats.waiting);
+}
+
 //  LOGITS for the step in flight: a row per request that gets a token.
 static void
 s_on_logits (xinf_ctx_t *ctx, xinf_msg_t *msg)
@@ -267,8 +253,10 @@ s_on_logits (xinf_ctx_t *ctx, xinf_msg_t *msg)
         return;
     }
     xinf_batcher_commit (state->batcher);
-    s_measure_step (state, xinf_batch_buf_view (state->batch)->n);
-    xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
+    xinf_step_cost_add (state->step_cost, xinf_batch_buf_view (state->batch)->n,
+                        (double) (zclock_usecs () - state->step_started) / 1000.0);
+    if (xinf_log_get_level () <= XINF_LOG_DEBUG)
+        s_log_step (state);
     const float *logits = (const float *) zframe_data (frame);
     for (size_t k = 0; k < state->step_rows; k++) {
         xinf_request_t *request = s_request (state, state->step_ids [k]);
@@ -440,6 +428,8 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_check_fail (&check, "the executor's vocabulary (%zu) differs from the tokenizer's (%zu)",
                          state->vocab, xinf_tokenizer_vocab (state->tokenizer));
     xinf_batcher_config_t config = { blocks, block_tokens, state->max_seqs, state->step_tokens, state->context, true };
+    if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
+        xinf_check_fail (&check, "out of memory for the step cost model");
     if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
         xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);
     if (check.failed) {
@@ -555,6 +545,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_dealer_destroy (&state->to_executor);
     xinf_executor_destroy (&state->executor);
     xinf_batcher_destroy (&state->batcher);
+    xinf_step_cost_destroy (&state->step_cost);
     xinf_batch_buf_destroy (&state->batch);
     xinf_tokenizer_destroy (&state->tokenizer);
     xinf_value_destroy (&state->info);
