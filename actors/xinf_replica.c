@@ -5,6 +5,7 @@
 #include "xinf_request.h"
 #include "xinf_batcher.h"
 #include "xinf_step_cost.h"
+#include "xinf_states.h"
 #include "xinf_gguf.h"
 #include "xinf_tokenize.h"
 
@@ -24,7 +25,7 @@ typedef struct {
     xinf_executor_t *executor;
     xinf_dealer_t *to_executor;
     char upstream [512];              //  the worker agent's peer id
-    char state [16];                  //  starting, loading, ready, failed, stopped
+    int state;                        //  xinf_replica_fsm
     char error [512];
     uint64_t bytes_done, bytes_total;
     xinf_value_t *info;               //  LOADED body
@@ -71,7 +72,7 @@ s_report_state (xinf_ctx_t *ctx)
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_map_put_str (body, "uid", state->uid);
     xinf_map_put_uint (body, "replica", state->replica);
-    xinf_map_put_str (body, "state", state->state);
+    xinf_map_put_str (body, "state", xinf_fsm_name (&xinf_replica_fsm, state->state));
     xinf_map_put_uint (body, "bytes_done", state->bytes_done);
     xinf_map_put_uint (body, "bytes_total", state->bytes_total);
     xinf_map_put_str (body, "error", state->error);
@@ -85,14 +86,17 @@ s_report_state (xinf_ctx_t *ctx)
     s_send_up (ctx, &msg);
 }
 
+//  Moves the replica's state (an illegal move is refused and logged).
 static void
-s_set_state (xinf_ctx_t *ctx, const char *value, const char *error)
+s_set_state (xinf_ctx_t *ctx, xinf_replica_state_t to, const char *error)
 {
     s_state_t *state = s_state (ctx);
-    snprintf (state->state, sizeof state->state, "%s", value);
+    if (xinf_fsm_move (&xinf_replica_fsm, &state->state, to, state->name))
+        return;
     if (error)
         snprintf (state->error, sizeof state->error, "%s", error);
-    xinf_info (state->name, "state=%s%s%s", value, error ? " error=" : "", error ? error : "");
+    xinf_info (state->name, "state=%s%s%s", xinf_fsm_name (&xinf_replica_fsm, to), error ? " error=" : "",
+               error ? error : "");
     s_report_state (ctx);
 }
 
@@ -277,9 +281,10 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     if (!check.failed && state->rank > 0)
         xinf_check_fail (&check, "rank %llu of a tensor-parallel replica takes no requests (rank 0 does)",
                          (unsigned long long) state->rank);
-    if (!check.failed && strcmp (state->state, "ready")) {
+    if (!check.failed && state->state != XINF_REPLICA_READY) {
         code = "MODEL_NOT_READY";
-        xinf_check_fail (&check, "model %s is %s%s%s", state->uid, state->state, *state->error ? ": " : "", state->error);
+        xinf_check_fail (&check, "model %s is %s%s%s", state->uid, xinf_fsm_name (&xinf_replica_fsm, state->state),
+                         *state->error ? ": " : "", state->error);
     }
     if (!check.failed && s_request (state, id))
         xinf_check_fail (&check, "request %llu is already running here", (unsigned long long) id);
@@ -324,14 +329,14 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->n_ranks = n_ranks;
     state->rank = rank;
     if (check.failed) {
-        s_set_state (ctx, "failed", check.reason);
+        s_set_state (ctx, XINF_REPLICA_FAILED, check.reason);
         return;
     }
     snprintf (state->path, sizeof state->path, "%s", path);
     char error [512];
     state->tokenizer = xinf_model_load_tokenizer (path, error, sizeof error);
     if (!state->tokenizer) {
-        s_set_state (ctx, "failed", error);
+        s_set_state (ctx, XINF_REPLICA_FAILED, error);
         return;
     }
     if (*xinf_tokenizer_notes (state->tokenizer))
@@ -342,7 +347,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->executor = xinf_executor_new (name, state->exec_endpoint);
     state->to_executor = state->executor ? xinf_dealer_new (state->exec_endpoint, state->name) : NULL;
     if (!state->to_executor) {
-        s_set_state (ctx, "failed", "cannot start the executor");
+        s_set_state (ctx, XINF_REPLICA_FAILED, "cannot start the executor");
         return;
     }
     xinf_ctx_reader (ctx, xinf_dealer_sock (state->to_executor), s_on_executor, NULL);
@@ -362,9 +367,9 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         if (xinf_map_get (xinf_msg_body (msg), keys [index]))
             xinf_map_put (xinf_msg_body (load), keys [index], xinf_value_dup (xinf_map_get (xinf_msg_body (msg), keys [index])));
     if (xinf_dealer_send (state->to_executor, &load))
-        s_set_state (ctx, "failed", "cannot send LOAD to the executor");
+        s_set_state (ctx, XINF_REPLICA_FAILED, "cannot send LOAD to the executor");
     else
-        s_set_state (ctx, state->n_ranks > 1 ? "starting" : "loading", NULL);
+        s_set_state (ctx, state->n_ranks > 1 ? XINF_REPLICA_STARTING : XINF_REPLICA_LOADING, NULL);
 }
 
 //  GROUP from the worker agent: the rendezvous goes on in the executor.
@@ -380,7 +385,7 @@ s_on_group (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put (xinf_msg_body (group), "endpoints", xinf_map_take (xinf_msg_body (msg), "endpoints"));
     xinf_map_put (xinf_msg_body (group), "nodes", xinf_map_take (xinf_msg_body (msg), "nodes"));
     if (xinf_dealer_send (state->to_executor, &group))
-        s_set_state (ctx, "failed", "cannot send GROUP to the executor");
+        s_set_state (ctx, XINF_REPLICA_FAILED, "cannot send GROUP to the executor");
 }
 
 //  A special token's vocabulary text ("" when the model has none).
@@ -433,14 +438,14 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
         xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);
     if (check.failed) {
-        s_set_state (ctx, "failed", check.reason);
+        s_set_state (ctx, XINF_REPLICA_FAILED, check.reason);
         return;
     }
     xinf_value_destroy (&state->info);
     state->info = xinf_value_dup (body);
     s_add_chat_info (state);
     state->bytes_done = state->bytes_total = xinf_value_uint (xinf_map_get (body, "size_bytes"));
-    s_set_state (ctx, "ready", NULL);
+    s_set_state (ctx, XINF_REPLICA_READY, NULL);
 }
 
 //  An ERROR from the executor: a failed load, a failed step, or a broken
@@ -451,8 +456,8 @@ s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
     s_state_t *state = s_state (ctx);
     const char *code = xinf_value_str (xinf_map_get (body, "code")) ?: "?";
     const char *text = xinf_value_str (xinf_map_get (body, "message")) ?: "?";
-    bool loading = !strcmp (state->state, "loading") || !strcmp (state->state, "starting")
-                || !strcmp (state->state, "joining");
+    bool loading = state->state == XINF_REPLICA_STARTING || state->state == XINF_REPLICA_JOINING
+                || state->state == XINF_REPLICA_LOADING;
     //  A failed step computed nothing: every request it held ends with the reason
     if (state->in_flight) {
         state->in_flight = false;
@@ -460,7 +465,7 @@ s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
         s_fail_all (ctx, code, text);
     }
     if (streq (code, "LOAD_FAILED") || streq (code, "COLLECTIVE_FAILED") || loading)
-        s_set_state (ctx, "failed", text);
+        s_set_state (ctx, XINF_REPLICA_FAILED, text);
     s_kick (ctx);
 }
 
@@ -498,11 +503,11 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     if (xinf_msg_is (msg, "BOUND")) {
         xinf_check_t check = XINF_CHECK_INIT;
         state->data_port = xinf_check_uint (&check, body, "data_port", 1, 65535);
-        s_set_state (ctx, check.failed ? "failed" : "joining", check.failed ? check.reason : NULL);
+        s_set_state (ctx, check.failed ? XINF_REPLICA_FAILED : XINF_REPLICA_JOINING, check.failed ? check.reason : NULL);
     }
     else
     if (xinf_msg_is (msg, "JOINED"))
-        s_set_state (ctx, "loading", NULL);
+        s_set_state (ctx, XINF_REPLICA_LOADING, NULL);
     else
     if (xinf_msg_is (msg, "ERROR"))
         s_on_executor_error (ctx, body);
@@ -523,7 +528,7 @@ s_init (xinf_ctx_t *ctx)
     state->batch = xinf_batch_buf_new ();
     assert (state->requests && state->batch);
     zhashx_set_destructor (state->requests, s_destroy_item);
-    snprintf (state->state, sizeof state->state, "starting");
+    state->state = XINF_REPLICA_STARTING;
     return 0;
 }
 
@@ -537,7 +542,7 @@ s_fini (xinf_ctx_t *ctx)
     if (state->batcher)
         s_fail_all (ctx, "MODEL_NOT_READY", text);
     s_serving_wait (state, false);
-    snprintf (state->state, sizeof state->state, "stopped");
+    xinf_fsm_move (&xinf_replica_fsm, &state->state, XINF_REPLICA_STOPPED, state->name);
     s_report_state (ctx);
     zhashx_destroy (&state->requests);
     if (state->to_executor)
