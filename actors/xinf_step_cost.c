@@ -97,7 +97,7 @@ xinf_step_cost_prompt_cap (xinf_step_cost_t *self, size_t decoding, size_t waiti
         return 0;
     size_t cap = fallback;
     if (self->known && self->per_token > 0) {
-        double extra_ms = (1.5 + (double) waiting) * xinf_step_cost_ms (self, decoding);
+        double extra_ms = (0.5 + (double) waiting) * xinf_step_cost_ms (self, decoding);
         double tokens = extra_ms / self->per_token;
         cap = tokens >= (double) step_tokens ? step_tokens : (size_t) tokens;
     }

@@ -30,10 +30,11 @@ double xinf_step_cost_ms (xinf_step_cost_t *self, size_t tokens);
 double xinf_step_cost_per_token_ms (xinf_step_cost_t *self);
 
 //  The prompt tokens the next step may carry beside 'decoding' streams
-//  while 'waiting' requests wait for their first token: the prompt tokens
-//  may take (1.5 + waiting) times a decode-only step, so a long prompt slows each
-//  stream's next token by a bounded factor while a burst of short prompts
-//  is admitted in a few steps (a user waiting for a first token weighs as
+//  while 'waiting' requests (queued or part-way through their prompt) wait
+//  for their first token: the prompt tokens may take (0.5 + waiting) times
+//  a decode-only step. One long prompt alone so makes each stream's next
+//  token at most about 2.5 times slower, while a burst of short prompts is
+//  admitted in a few steps (a user waiting for a first token weighs as
 //  much as one more decode step of delay to the streams). 0 means no
 //  limit (no stream decodes); 'fallback' until the cost is known; at
 //  least 4 tokens, at most 'step_tokens'.

@@ -69,11 +69,11 @@ s_test_cap (void)
     xinf_step_cost_t *cost = xinf_step_cost_new ();
     for (size_t tokens = 1; tokens <= 32; tokens++)   //  ms = 40 + 4 n
         xinf_step_cost_add (cost, tokens, 40.0 + 4.0 * (double) tokens);
-    //  1 stream, nobody waiting: 1.5 decode steps (66 ms) of prompt = 16 tokens
-    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 0, 512, 16), 16);
-    //  10 waiting: 11.5 x 44 ms / 4 = 126 tokens
-    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 10, 512, 16), 126);
-    CHECK (xinf_step_cost_prompt_cap (cost, 8, 0, 512, 16) > xinf_step_cost_prompt_cap (cost, 1, 0, 512, 16));
+    //  1 stream, one prompt waiting: 1.5 decode steps (66 ms) of prompt = 16 tokens
+    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 1, 512, 16), 16);
+    //  10 waiting: 10.5 x 44 ms / 4 = 115 tokens
+    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 10, 512, 16), 115);
+    CHECK (xinf_step_cost_prompt_cap (cost, 8, 1, 512, 16) > xinf_step_cost_prompt_cap (cost, 1, 1, 512, 16));
     CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 1000, 512, 16), 512);
     CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 10, 64, 16), 64);
     xinf_step_cost_destroy (&cost);
@@ -81,7 +81,7 @@ s_test_cap (void)
     cost = xinf_step_cost_new ();
     for (size_t tokens = 1; tokens <= 32; tokens++)
         xinf_step_cost_add (cost, tokens, 100.0 * (double) tokens);
-    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 0, 512, 16), 4);
+    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 1, 512, 16), 4);
     xinf_step_cost_destroy (&cost);
 }
 
