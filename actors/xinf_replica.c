@@ -107,6 +107,7 @@ s_fail_request (xinf_ctx_t *ctx, uint64_t id, const char *code, const char *form
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_trim (text);
     va_end (args);
     xinf_msg_t *msg = xinf_request_failed_msg (id, code, text);
     s_send_up (ctx, &msg);
