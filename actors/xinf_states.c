@@ -40,3 +40,20 @@ static const uint32_t s_worker_moves [] = {
 const xinf_fsm_t xinf_worker_fsm = {
     "worker", XINF_WORKER_STATES, s_worker_names, s_worker_moves, s_worker_why
 };
+
+// ---- a client's request in the scheduler -----------------------------------
+static const char *const s_request_names [] = { "queued", "running", "answered" };
+static const char *const s_request_why [] = {
+    "accepted, waits in its model's queue for a replica with room",
+    "sent to a replica as RUN (or adopted from a worker after a supervisor restart)",
+    "its one terminal answer was sent or held for its client (terminal)"
+};
+#define Q(state) XINF_FSM_TO (XINF_REQUEST_##state)
+static const uint32_t s_request_moves [] = {
+    [XINF_REQUEST_QUEUED]   = Q (RUNNING) | Q (ANSWERED),
+    [XINF_REQUEST_RUNNING]  = Q (QUEUED) | Q (ANSWERED),
+    [XINF_REQUEST_ANSWERED] = 0
+};
+const xinf_fsm_t xinf_request_fsm = {
+    "request", XINF_REQUEST_STATES, s_request_names, s_request_moves, s_request_why
+};
