@@ -11,51 +11,19 @@ xinf_samples_wire_size (size_t count)
     return XINF_SAMPLES_HEADER + count * XINF_SAMPLES_ROW;
 }
 
+//  Fields are copied as the host holds them: little-endian, as the batch
+//  beside it (xinf_batch.c).
 static void
-s_put32 (unsigned char *at, uint32_t value)
+s_put (unsigned char *at, const void *value, size_t size)
 {
-    for (int byte = 0; byte < 4; byte++)
-        at [byte] = (unsigned char) (value >> (8 * byte));
-}
-
-static void
-s_put64 (unsigned char *at, uint64_t value)
-{
-    for (int byte = 0; byte < 8; byte++)
-        at [byte] = (unsigned char) (value >> (8 * byte));
+    memcpy (at, value, size);
 }
 
 static uint32_t
 s_get32 (const unsigned char *at)
 {
-    uint32_t value = 0;
-    for (int byte = 0; byte < 4; byte++)
-        value |= (uint32_t) at [byte] << (8 * byte);
-    return value;
-}
-
-static uint64_t
-s_get64 (const unsigned char *at)
-{
-    uint64_t value = 0;
-    for (int byte = 0; byte < 8; byte++)
-        value |= (uint64_t) at [byte] << (8 * byte);
-    return value;
-}
-
-static uint32_t
-s_float_bits (float value)
-{
-    uint32_t bits;
-    memcpy (&bits, &value, sizeof bits);
-    return bits;
-}
-
-static float
-s_bits_float (uint32_t bits)
-{
-    float value;
-    memcpy (&value, &bits, sizeof value);
+    uint32_t value;
+    memcpy (&value, at, sizeof value);
     return value;
 }
 
@@ -63,16 +31,16 @@ void
 xinf_samples_encode (const xinf_sampling_t *rows, size_t count, void *bytes)
 {
     unsigned char *at = (unsigned char *) bytes;
-    s_put32 (at, XINF_SAMPLES_MAGIC);
-    s_put32 (at + 4, (uint32_t) count);
+    uint32_t header [2] = { XINF_SAMPLES_MAGIC, (uint32_t) count }, reserved = 0;
+    s_put (at, header, sizeof header);
     at += XINF_SAMPLES_HEADER;
     for (size_t row = 0; row < count; row++, at += XINF_SAMPLES_ROW) {
-        s_put32 (at, s_float_bits (rows [row].temperature));
-        s_put32 (at + 4, s_float_bits (rows [row].top_p));
-        s_put32 (at + 8, rows [row].top_k);
-        s_put32 (at + 12, 0);
-        s_put64 (at + 16, rows [row].seed);
-        s_put64 (at + 24, rows [row].index);
+        s_put (at, &rows [row].temperature, 4);
+        s_put (at + 4, &rows [row].top_p, 4);
+        s_put (at + 8, &rows [row].top_k, 4);
+        s_put (at + 12, &reserved, 4);
+        s_put (at + 16, &rows [row].seed, 8);
+        s_put (at + 24, &rows [row].index, 8);
     }
 }
 
@@ -93,11 +61,11 @@ xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab,
     at += XINF_SAMPLES_HEADER;
     for (size_t row = 0; row < count; row++, at += XINF_SAMPLES_ROW) {
         xinf_sampling_t *params = &rows [row];
-        params->temperature = s_bits_float (s_get32 (at));
-        params->top_p = s_bits_float (s_get32 (at + 4));
+        memcpy (&params->temperature, at, 4);
+        memcpy (&params->top_p, at + 4, 4);
         params->top_k = s_get32 (at + 8);
-        params->seed = s_get64 (at + 16);
-        params->index = s_get64 (at + 24);
+        memcpy (&params->seed, at + 16, 8);
+        memcpy (&params->index, at + 24, 8);
         const char *field = !(params->temperature >= 0 && params->temperature <= 100) ? "temperature"
                           : !(params->top_p > 0 && params->top_p <= 1) ? "top_p"
                           : params->top_k > vocab ? "top_k" : s_get32 (at + 12) ? "reserved" : NULL;
