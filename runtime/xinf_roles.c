@@ -20,6 +20,7 @@ static const struct {
     { "HEARTBEAT",       W },
     { "BYE",             W },
     { "MODEL_STATE",     W },
+    { "MODEL_LOAD",      W },
     { "RUN_TOKEN",       W },
     { "RUN_DONE",        W },
     { "RUN_FAILED",      W },
