@@ -25,6 +25,7 @@ static const struct {
     { "RUN_DONE",        W },
     { "RUN_FAILED",      W },
     { "PROBE_RESULT",    W },
+    { "TOKENIZE_RESULT", W },
     //  Clients: read-only and inference (protocols/client.md)
     { "CLUSTER_INFO",    U | A },
     { "WAITS",           U | A },
