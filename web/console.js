@@ -18,8 +18,10 @@ let refreshing = null;
 
 function askForKey(reason) {
   $('key-reason').textContent = reason;
-  $('key-form').hidden = false;
-  $('key-input').focus();
+  if ($('key-form').hidden) {
+    $('key-form').hidden = false;
+    $('key-input').focus();
+  }
 }
 
 function problem(text) {
