@@ -13,6 +13,7 @@ const EVENTS_KEPT = 200;
 const $ = (id) => document.getElementById(id);
 
 let events = [];
+let hosted = {};                 // worker -> its replicas, from the last models refresh
 let eventsNext = 0;
 let refreshing = null;
 
@@ -51,6 +52,14 @@ async function refreshModels(setModels) {
     }
   }));
   renderModels($('models'), list, progress, terminate);
+  hosted = {};
+  for (const [uid, detail] of Object.entries(progress)) {
+    for (const replica of detail.replicas || []) {
+      for (const rank of replica.ranks || [{ worker: replica.worker, state: replica.state }]) {
+        (hosted[rank.worker] = hosted[rank.worker] || []).push(`${uid}/${replica.replica} ${rank.state}`);
+      }
+    }
+  }
 }
 
 async function refreshEvents() {
@@ -62,16 +71,18 @@ async function refreshEvents() {
 }
 
 async function refresh(setModels) {
+  const models = refreshModels(setModels);
   const views = [
     ['workers', async () => {
       const cluster = await call('GET', '/v1/cluster');
-      renderWorkers($('workers'), cluster);
+      await models.catch(() => null);             // the replicas each worker hosts, as of now
+      renderWorkers($('workers'), cluster, hosted);
       const alive = (cluster.workers || []).filter((worker) => worker.state === 'alive').length;
       const requests = cluster.requests || {};
       $('summary').textContent = `supervisor ${cluster.supervisor.node} · ${alive}/${(cluster.workers || []).length} workers alive`
         + ` · ${requests.running || 0} running, ${requests.queued || 0} queued`;
     }],
-    ['models', () => refreshModels(setModels)],
+    ['models', () => models],
     ['waits', async () => renderWaits($('waits'), (await call('GET', '/v1/cluster/waits')).waits || [])],
     ['events', refreshEvents],
   ];

@@ -14,7 +14,8 @@ function resources(worker) {
   return parts.join(', ');
 }
 
-export function renderWorkers(container, cluster) {
+// 'hosted': worker -> ["uid/replica state", ...] from the models' progress.
+export function renderWorkers(container, cluster, hosted) {
   const workers = cluster.workers || [];
   if (!workers.length) {
     show(container, h('p', { className: 'muted' }, 'No worker has registered.'));
@@ -27,9 +28,9 @@ export function renderWorkers(container, cluster) {
     h('td', {}, worker.host_ip || '', worker.observed_address && worker.observed_address !== worker.host_ip
       ? h('span', { className: 'warn' }, ` (seen as ${worker.observed_address})`) : ''),
     h('td', {}, resources(worker)),
-    h('td', {}, (worker.models || []).map((model) => model.uid || model).join(', ')),
+    h('td', {}, (hosted[worker.node] || []).join(', ')),
     h('td', { className: 'warn' }, (worker.warnings || []).join('; '))));
-  show(container, table(['worker', 'state', 'heartbeat age', 'address', 'resources', 'models', 'warnings'], rows));
+  show(container, table(['worker', 'state', 'heartbeat age', 'address', 'resources', 'replicas', 'warnings'], rows));
 }
 
 function replicaCell(replica) {

@@ -3,8 +3,8 @@
 //
 //   node console_browser.mjs CONFIG_JSON
 //
-// CONFIG: url, chromium (its path), key (admin), model_path, bad_path,
-// uid, prompt, max_tokens, timeout_ms. Prints one JSON line: what the page
+// CONFIG: url, chromium (its path), key (admin), user_key, model_path, bad_path,
+// uid, prompt, max_tokens, timeout_ms, screenshot (a PNG path, opt). Prints one JSON line: what the page
 // showed, for the Python side to check against the API. Every wait is
 // playwright's polling with a deadline; nothing sleeps a fixed time.
 import { chromium } from 'playwright-core';
@@ -19,10 +19,11 @@ try {
   const page = await browser.newPage();
   page.setDefaultTimeout(timeout);
   // Errors of the page's scripts fail the test; the 401s of the calls made
-  // before the key is given are expected (the browser logs them).
+  // before the key is given and the 403s of the admin views with a user
+  // key are expected (the browser logs them).
   page.on('pageerror', (error) => result.problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
-    if (message.type() === 'error' && !/status of 401/.test(message.text())) {
+    if (message.type() === 'error' && !/status of 40[13]/.test(message.text())) {
       result.problems.push(`console error: ${message.text()}`);
     }
   });
@@ -85,6 +86,17 @@ try {
   result.chat_chunks = Number(await page.locator('#chat-log .message.assistant .text').getAttribute('data-chunks'));
   result.chat_stats = await page.locator('#chat-stats').textContent();
   result.chat_seen = await page.evaluate(() => window.seen.map((item) => item.text.length));
+
+  if (config.screenshot) await page.screenshot({ path: config.screenshot, fullPage: true });
+
+  // A user key: the cluster views say they need the admin role, the
+  // models stay listed for the chat
+  await page.click('#key-button');
+  await page.fill('#key-input', config.user_key);
+  await page.click('#key-form button[type=submit]');
+  result.user_workers = await page.locator('#workers p.error', { hasText: 'admin role' }).textContent();
+  await page.locator(`#models tr.model.state-ready[data-model="${config.uid}"]`).waitFor();
+  result.user_chat_model = await page.locator('#chat-model').inputValue();
   result.hosts = [...new Set(requests)];
 } finally {
   await browser.close();

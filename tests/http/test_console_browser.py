@@ -5,9 +5,12 @@ with no key and asks for one; with the admin key it shows both workers
 alive with heartbeat ages, a launch of a missing file failing with its
 error, a launch through the form becoming ready, the doctor's 2x2 grid
 (green off the diagonal), and a chat answer streamed into the playground
-in several pieces whose text is the API's own answer to the same request.
+in several pieces whose text is the API's own answer to the same request;
+with a user key the cluster views say they need the admin role while the
+chat keeps its models.
 Nothing is loaded from another host. Skipped (exit 77, with the reason)
-when chromium, node or npm is missing or the registry cannot be reached."""
+when chromium, node or npm is missing or the registry cannot be reached.
+XINF_CONSOLE_SCREENSHOT=FILE.png keeps a picture of the page after the chat."""
 import json
 import os
 import shutil
@@ -18,7 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xinf_httplib import ADMIN_KEY, Gateway, check, make_model, tool  # noqa: E402
+from xinf_httplib import ADMIN_KEY, USER_KEY, Gateway, check, make_model, tool  # noqa: E402
 from test_cluster import poll, run_logged, start_worker, workers_by_name  # noqa: E402
 
 PROMPT = "Tell me a story about a fox"
@@ -74,9 +77,10 @@ def main():
         worker = start_worker(tool(build_dir, "xinf-node"), gateway.node.endpoint, "w2", [workdir])
         poll("two workers alive", 30, lambda: sum(w["state"] == "alive" for w in workers_by_name(gateway.client).values()) == 2)
         started = time.monotonic()
-        config = {"url": f"http://127.0.0.1:{gateway.port}/", "chromium": chromium, "key": ADMIN_KEY,
+        config = {"url": f"http://127.0.0.1:{gateway.port}/", "chromium": chromium, "key": ADMIN_KEY, "user_key": USER_KEY,
                   "model_path": path, "bad_path": os.path.join(workdir, "missing.gguf"), "uid": "console-m",
-                  "prompt": PROMPT, "max_tokens": MAX_TOKENS, "timeout_ms": 60000, "workers": 2}
+                  "prompt": PROMPT, "max_tokens": MAX_TOKENS, "timeout_ms": 60000, "workers": 2,
+                  "screenshot": os.environ.get("XINF_CONSOLE_SCREENSHOT")}
         run = subprocess.run(["node", os.path.join(HERE, "console_browser.mjs"), json.dumps(config)],
                              capture_output=True, text=True, timeout=180, cwd=HERE)
         check(run.returncode == 0, f"the browser run failed: {run.stdout[-3000:]} {run.stderr[-3000:]}")
@@ -105,6 +109,7 @@ def main():
         lengths = sorted(set(length for length in result["chat_seen"] if length > 0))
         check(result["chat_chunks"] > 1 and len(lengths) > 1 and lengths[0] < len(expected),
               f"the text arrived at once (lengths seen {result['chat_seen']}, {result['chat_chunks']} chunks)")
+        check(result["user_chat_model"] == "console-m", f"with a user key the chat keeps its model: {result}")
         check(result["hosts"] == [f"127.0.0.1:{gateway.port}"], f"the page loaded from other hosts: {result['hosts']}")
         check(worker.stop() == 0, "the second worker exits 0")
         check(gateway.stop() == 0, "the node exits 0")
