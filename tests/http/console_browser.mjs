@@ -65,19 +65,11 @@ try {
   await page.locator('#doctor table.grid').waitFor();
   result.doctor_cells = await page.locator('#doctor table.grid td.cell').evaluateAll((cells) => cells.map((cell) => cell.className));
 
-  // A chat answer streamed into the playground: the text the page showed
-  // at each change, recorded as it happened
+  // A short chat answer streamed into the playground, in pieces
   await page.locator(`#chat-model option[value="${config.uid}"]`).waitFor({ state: 'attached' });
   await page.selectOption('#chat-model', config.uid);
   await page.fill('#chat-max', String(config.max_tokens));
   await page.fill('#chat-temperature', '0');
-  await page.evaluate(() => {
-    window.seen = [];
-    new MutationObserver(() => {
-      const answer = document.querySelector('#chat-log .message.assistant .text');
-      if (answer) window.seen.push({ at: performance.now(), text: answer.textContent });
-    }).observe(document.querySelector('#chat-log'), { childList: true, subtree: true, characterData: true });
-  });
   await page.fill('#chat-input', config.prompt);
   await page.click('#chat-send');
   await page.locator('#chat-log .message.assistant .text[data-done]').waitFor();
@@ -85,7 +77,23 @@ try {
   result.chat_text = await page.locator('#chat-log .message.assistant .text').textContent();
   result.chat_chunks = Number(await page.locator('#chat-log .message.assistant .text').getAttribute('data-chunks'));
   result.chat_stats = await page.locator('#chat-stats').textContent();
-  result.chat_seen = await page.evaluate(() => window.seen.map((item) => item.text.length));
+
+  // A long answer: its text is seen growing while it still streams (the
+  // Stop button shown), then Stop ends it (the gateway cancels it)
+  await page.click('#chat-clear');
+  await page.fill('#chat-max', String(config.long_tokens));
+  await page.fill('#chat-input', config.prompt);
+  await page.click('#chat-send');
+  const streamed = async (least) => (await page.waitForFunction((shorter) => {
+    const answer = document.querySelector('#chat-log .message.assistant .text');
+    const length = answer ? answer.textContent.length : 0;
+    return !document.querySelector('#chat-stop').hidden && length > shorter ? length : false;
+  }, least)).jsonValue();
+  const first = await streamed(0);
+  const second = await streamed(first);
+  await page.click('#chat-stop');
+  await page.locator('#chat-log .message.assistant .text[data-done]').waitFor();
+  result.long = { first, second, text: await page.locator('#chat-log .message.assistant .text').textContent() };
 
   if (config.screenshot) await page.screenshot({ path: config.screenshot, fullPage: true });
 

@@ -4,8 +4,10 @@ against a local node with API keys and a second worker. The page loads
 with no key and asks for one; with the admin key it shows both workers
 alive with heartbeat ages, a launch of a missing file failing with its
 error, a launch through the form becoming ready, the doctor's 2x2 grid
-(green off the diagonal), and a chat answer streamed into the playground
-in several pieces whose text is the API's own answer to the same request;
+(green off the diagonal), a chat answer streamed into the playground
+in several pieces whose text is the API's own answer to the same request,
+a long answer seen growing while it streams and then stopped (its
+generation cancelled);
 with a user key the cluster views say they need the admin role while the
 chat keeps its models.
 Nothing is loaded from another host. Skipped (exit 77, with the reason)
@@ -21,11 +23,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xinf_httplib import ADMIN_KEY, USER_KEY, Gateway, check, make_model, tool  # noqa: E402
+from xinf_httplib import ADMIN_KEY, USER_KEY, Gateway, check, cluster_requests, make_model, tool  # noqa: E402
 from test_cluster import poll, run_logged, start_worker, workers_by_name  # noqa: E402
 
 PROMPT = "Tell me a story about a fox"
 MAX_TOKENS = 48
+LONG_TOKENS = 2000
 
 
 def chromium_path():
@@ -76,10 +79,11 @@ def main():
         check_files(gateway)
         worker = start_worker(tool(build_dir, "xinf-node"), gateway.node.endpoint, "w2", [workdir])
         poll("two workers alive", 30, lambda: sum(w["state"] == "alive" for w in workers_by_name(gateway.client).values()) == 2)
+        cancelled = cluster_requests(gateway.client)["by_code"].get("CANCELLED", 0)
         started = time.monotonic()
         config = {"url": f"http://127.0.0.1:{gateway.port}/", "chromium": chromium, "key": ADMIN_KEY, "user_key": USER_KEY,
                   "model_path": path, "bad_path": os.path.join(workdir, "missing.gguf"), "uid": "console-m",
-                  "prompt": PROMPT, "max_tokens": MAX_TOKENS, "timeout_ms": 60000, "workers": 2,
+                  "prompt": PROMPT, "max_tokens": MAX_TOKENS, "long_tokens": LONG_TOKENS, "timeout_ms": 60000, "workers": 2,
                   "screenshot": os.environ.get("XINF_CONSOLE_SCREENSHOT")}
         run = subprocess.run(["node", os.path.join(HERE, "console_browser.mjs"), json.dumps(config)],
                              capture_output=True, text=True, timeout=180, cwd=HERE)
@@ -106,16 +110,25 @@ def main():
         expected = reference["choices"][0]["message"]["content"]
         check(result["chat_done"] == "true", f"the chat ended with {result['chat_done']}: {result['chat_text']!r}")
         check(result["chat_text"] == expected, f"streamed {result['chat_text']!r}, the API says {expected!r}")
-        lengths = sorted(set(length for length in result["chat_seen"] if length > 0))
-        check(result["chat_chunks"] > 1 and len(lengths) > 1 and lengths[0] < len(expected),
-              f"the text arrived at once (lengths seen {result['chat_seen']}, {result['chat_chunks']} chunks)")
+        check(result["chat_chunks"] > 1, f"the answer came as {result['chat_chunks']} piece(s)")
+        long = result["long"]
+        # The same request but longer: it starts as the short one (up to a
+        # character the short one's end may have cut)
+        shown = long["text"][:-len(" [stopped]")]
+        same = min(len(shown), len(expected)) - 1
+        check(0 < long["first"] < long["second"] and long["text"].endswith(" [stopped]")
+              and same > 0 and shown[:same] == expected[:same], f"the long answer while it streamed: {long['first']} "
+              f"then {long['second']} characters, at the end {long['text'][:200]!r} ({len(long['text'])} characters)")
+        poll("the stopped chat's generation is cancelled", 30,
+             lambda: cluster_requests(gateway.client)["by_code"].get("CANCELLED", 0) > cancelled)
         check(result["user_chat_model"] == "console-m", f"with a user key the chat keeps its model: {result}")
         check(result["hosts"] == [f"127.0.0.1:{gateway.port}"], f"the page loaded from other hosts: {result['hosts']}")
         check(worker.stop() == 0, "the second worker exits 0")
         check(gateway.stop() == 0, "the node exits 0")
     print(f"PASS: the web console in chromium ({seconds:.1f} s in the browser): workers {nodes}, a failed launch's error, "
-          f"a launch through the form, the doctor's grid, a chat answer in {len(lengths)} visible steps "
-          f"({result['chat_chunks']} chunks): {result['chat_stats']}")
+          f"a launch through the form, the doctor's grid, a chat answer in {result['chat_chunks']} pieces "
+          f"({result['chat_stats']}), a long one seen at {long['first']} then {long['second']} characters while it "
+          f"streamed, then stopped and cancelled")
 
 
 if __name__ == "__main__":
