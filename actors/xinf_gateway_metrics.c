@@ -144,11 +144,22 @@ static void
 s_line (xinf_gw_buf_t *out, const char *format, ...)
 {
     char text [512];
-    va_list args;
+    va_list args, again;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
+    va_copy (again, args);
+    int length = vsnprintf (text, sizeof text, format, args);
+    if (length >= (int) sizeof text) {     //  a long one is written whole, never cut
+        char *long_text = malloc ((size_t) length + 1);
+        assert (long_text);
+        vsnprintf (long_text, (size_t) length + 1, format, again);
+        xinf_gw_buf_add (out, long_text, (size_t) length);
+        free (long_text);
+    }
+    else
+    if (length > 0)
+        xinf_gw_buf_add (out, text, (size_t) length);
+    va_end (again);
     va_end (args);
-    xinf_gw_buf_add_str (out, text);
 }
 
 static void
