@@ -84,14 +84,18 @@ try {
   await page.fill('#chat-max', String(config.long_tokens));
   await page.fill('#chat-input', config.prompt);
   await page.click('#chat-send');
-  const streamed = async (least) => (await page.waitForFunction((shorter) => {
+  //  Read while the Stop button is up; the second reading also presses it
+  //  (in the same moment, so that it is surely pressed while streaming)
+  const streamed = async (least, stop) => (await page.waitForFunction(([shorter, press]) => {
     const answer = document.querySelector('#chat-log .message.assistant .text');
     const length = answer ? answer.textContent.length : 0;
-    return !document.querySelector('#chat-stop').hidden && length > shorter ? length : false;
-  }, least)).jsonValue();
-  const first = await streamed(0);
-  const second = await streamed(first);
-  await page.click('#chat-stop');
+    const button = document.querySelector('#chat-stop');
+    if (button.hidden || length <= shorter) return false;
+    if (press) button.click();
+    return length;
+  }, [least, stop], { polling: 10 })).jsonValue();
+  const first = await streamed(0, false);
+  const second = await streamed(first, true);
   await page.locator('#chat-log .message.assistant .text[data-done]').waitFor();
   result.long = { first, second, text: await page.locator('#chat-log .message.assistant .text').textContent() };
 
