@@ -3,7 +3,8 @@
 //
 //   node console_browser.mjs CONFIG_JSON
 //
-// CONFIG: url, chromium (its path), key (admin), user_key, model_path, bad_path,
+// CONFIG: url, chromium (its path), keyless (only: the page of a gateway
+// without keys), key (admin), user_key, model_path, bad_path,
 // uid, prompt, max_tokens, timeout_ms, screenshot (a PNG path, opt). Prints one JSON line: what the page
 // showed, for the Python side to check against the API. Every wait is
 // playwright's polling with a deadline; nothing sleeps a fixed time.
@@ -29,6 +30,16 @@ try {
   });
   const requests = [];
   page.on('request', (request) => requests.push(new URL(request.url()).host));
+
+  // A gateway without keys: the page shows the cluster and asks for none
+  if (config.keyless) {
+    await page.goto(config.url);
+    await page.locator('#workers tr.worker.state-alive').waitFor();
+    result.key_form_hidden = await page.locator('#key-form').isHidden();
+    result.models_text = await page.locator('#models').textContent();
+    console.log(JSON.stringify(result));
+    process.exit(0);
+  }
 
   // The page loads without a key and asks for one
   await page.goto(config.url);

@@ -9,7 +9,8 @@ in several pieces whose text is the API's own answer to the same request,
 a long answer seen growing while it streams and then stopped (its
 generation cancelled);
 with a user key the cluster views say they need the admin role while the
-chat keeps its models.
+chat keeps its models; a gateway without keys gets a page that asks for
+none.
 Nothing is loaded from another host. Skipped (exit 77, with the reason)
 when chromium, node or npm is missing or the registry cannot be reached.
 XINF_CONSOLE_SCREENSHOT=FILE.png keeps a picture of the page after the chat."""
@@ -56,6 +57,19 @@ def check_files(gateway):
         check(status == 404, f"GET {path}: {status}, not 404")
     check(gateway.call("POST", "/", b"{}", key=None)[0] == 405, "POST / is 405")
     check(gateway.call("GET", "/v1/cluster", key=None)[0] == 401, "the API the page calls still needs the key")
+
+
+def keyless_page(build_dir, workdir, chromium):
+    """A gateway without --api-key-file: the page asks for no key."""
+    gateway = Gateway(build_dir, workdir, keys=False)
+    config = {"url": f"http://127.0.0.1:{gateway.port}/", "chromium": chromium, "keyless": True, "timeout_ms": 60000}
+    run = subprocess.run(["node", os.path.join(HERE, "console_browser.mjs"), json.dumps(config)],
+                         capture_output=True, text=True, timeout=120, cwd=HERE)
+    check(run.returncode == 0, f"the keyless browser run failed: {run.stdout[-3000:]} {run.stderr[-3000:]}")
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    check(result["key_form_hidden"] and not result["problems"], f"without keys the page asks for none: {result}")
+    check("No model is launched" in result["models_text"], f"the models of a new node: {result['models_text']!r}")
+    check(gateway.stop() == 0, "the keyless node exits 0")
 
 
 def main():
@@ -125,6 +139,7 @@ def main():
         check(result["hosts"] == [f"127.0.0.1:{gateway.port}"], f"the page loaded from other hosts: {result['hosts']}")
         check(worker.stop() == 0, "the second worker exits 0")
         check(gateway.stop() == 0, "the node exits 0")
+        keyless_page(build_dir, workdir, chromium)
     print(f"PASS: the web console in chromium ({seconds:.1f} s in the browser): workers {nodes}, a failed launch's error, "
           f"a launch through the form, the doctor's grid, a chat answer in {result['chat_chunks']} pieces "
           f"({result['chat_stats']}), a long one seen at {long['first']} then {long['second']} characters while it "
