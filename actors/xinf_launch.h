@@ -55,6 +55,8 @@ typedef struct {
     bool restoring;                   //  from the journal, not yet reported by its worker
     int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
     uint64_t wait;                    //  the registered wait of that step
+    bool has_kv;                      //  a MODEL_LOAD came since it was last ready
+    uint64_t kv_blocks_used, kv_blocks_free;   //  its paged KV pool, as of that MODEL_LOAD
 } xinf_replica_entry_t;
 
 typedef struct {

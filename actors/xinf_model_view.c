@@ -38,6 +38,10 @@ xinf_model_view_replica (const xinf_replica_entry_t *replica)
     xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
     xinf_map_put_str (item, "error", replica->error);
     xinf_map_put_str (item, "note", replica->note);
+    if (replica->has_kv && streq (replica->state, "ready")) {
+        xinf_map_put_uint (item, "kv_blocks_used", replica->kv_blocks_used);
+        xinf_map_put_uint (item, "kv_blocks_free", replica->kv_blocks_free);
+    }
     if (replica->n_ranks > 1) {
         xinf_value_t *ranks = xinf_value_new_array ();
         for (size_t rank = 0; rank < replica->n_ranks; rank++) {

@@ -427,6 +427,7 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     if (!streq (replica->node, node) || rank != 0)
         return;
     snprintf (replica->state, sizeof replica->state, "%s", state);
+    replica->has_kv &= streq (state, "ready");
     replica->bytes_done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
     replica->bytes_total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
     snprintf (replica->error, sizeof replica->error, "%s", xinf_value_str (xinf_map_get (body, "error")) ?: "");
@@ -444,6 +445,31 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
         xinf_scheduler_replica_down (self->scheduler, uid, index, streq (state, "failed") ? "REPLICA_FAILED"
                                      : "MODEL_NOT_READY", reason, zclock_mono ());
     }
+}
+
+//  MODEL_LOAD from a worker: a ready replica's KV blocks in use and free.
+static void
+s_on_model_load (xinf_models_t *self, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_value_t *body = xinf_msg_body (msg);
+    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
+    uint64_t index = xinf_check_uint (&check, body, "replica", 0, XINF_REPLICAS_MAX - 1);
+    uint64_t used = xinf_check_uint (&check, body, "kv_blocks_used", 0, INT32_MAX);
+    uint64_t free_blocks = xinf_check_uint (&check, body, "kv_blocks_free", 0, INT32_MAX);
+    uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
+    const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
+    if (check.failed && node)
+        xinf_warn ("supervisor", "MODEL_LOAD from %s ignored reason=\"%s\"", node, check.reason);
+    s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!model || index >= model->count || !node || generation != model->generation)
+        return;                       //  a model we terminated, an earlier launch, a stray report
+    s_replica_t *replica = &model->replicas [index];
+    if (!streq (replica->node, node) || !streq (replica->state, "ready"))
+        return;
+    replica->has_kv = true;
+    replica->kv_blocks_used = used;
+    replica->kv_blocks_free = free_blocks;
 }
 
 //  A tensor-parallel replica failed (a rank failed, a rendezvous step ran
@@ -658,6 +684,7 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
     else if (streq (type, "TOKENIZE") || streq (type, "DETOKENIZE")) s_on_tokenize (self, ctx, from, msg);
     else if (streq (type, "TOKENIZE_RESULT")) xinf_relay_result (self->relay, ctx, msg);
     else if (streq (type, "MODEL_STATE"))     s_on_model_state (self, ctx, from, msg);
+    else if (streq (type, "MODEL_LOAD"))      s_on_model_load (self, from, msg);
     else if (streq (type, "RUN_TOKEN") || streq (type, "RUN_DONE") || streq (type, "RUN_FAILED"))
         s_on_run_reply (self, ctx, from, msg);
     else

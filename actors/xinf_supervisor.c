@@ -466,6 +466,7 @@ static const xinf_handler_t s_handlers [] = {
     { "DETOKENIZE", s_on_models },
     { "TOKENIZE_RESULT", s_on_models },
     { "MODEL_STATE", s_on_models },
+    { "MODEL_LOAD", s_on_models },
     { "RUN_TOKEN", s_on_models },
     { "RUN_DONE", s_on_models },
     { "RUN_FAILED", s_on_models },

@@ -20,10 +20,12 @@ static const struct {
     { "HEARTBEAT",       W },
     { "BYE",             W },
     { "MODEL_STATE",     W },
+    { "MODEL_LOAD",      W },
     { "RUN_TOKEN",       W },
     { "RUN_DONE",        W },
     { "RUN_FAILED",      W },
     { "PROBE_RESULT",    W },
+    { "TOKENIZE_RESULT", W },
     //  Clients: read-only and inference (protocols/client.md)
     { "CLUSTER_INFO",    U | A },
     { "WAITS",           U | A },

@@ -161,6 +161,9 @@ def main():
     with XinfClient(endpoint, cert=key("alice"), server_key=key("sup")) as python_client:
         tokens = python_client.generate("tiny", prompt_tokens=[1, 2, 3], max_tokens=4)["tokens"]
         check((len(tokens) if isinstance(tokens, list) else tokens) == 4, f"xinf_client.py with a user key: {tokens}")
+        #  TOKENIZE is answered by the worker (TOKENIZE_RESULT, a worker key's message)
+        reply = python_client.request("TOKENIZE", {"uid": "tiny", "content": "hello"}, timeout_ms=10000)[0]
+        check(reply.get("tokens"), f"TOKENIZE with keys on: {reply}")
         try:
             python_client.terminate("tiny")
             fail("xinf_client.py with a user key terminated a model")
