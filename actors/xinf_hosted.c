@@ -2,6 +2,7 @@
 #include "xinf_hosted.h"
 #include "xinf_replica.h"
 #include "xinf_inflight.h"
+#include "xinf_transfer_fetch.h"
 
 
 typedef struct {
@@ -16,6 +17,8 @@ typedef struct {
     xinf_dealer_t *dealer;            //  to the replica
     char state [16];
     xinf_value_t *info;               //  the replica's model info, once ready
+    xinf_fetch_t *fetch;              //  while its file comes from the cluster
+    xinf_value_t *start;              //  the START it then gets (without the path)
 } s_hosted_t;
 
 struct _xinf_hosted_t {
@@ -27,6 +30,9 @@ struct _xinf_hosted_t {
     xinf_ctx_t *ctx;                  //  the agent's, for readers
     xinf_inflight_t *inflight;        //  the runs, for a restarted supervisor
     xinf_model_dirs_t *model_dirs;    //  where model files may be loaded from
+    bool fetch;                       //  files it lacks are fetched (--no-fetch-models: not)
+    int64_t fetch_stall_ms;
+    uint64_t next_transfer;           //  ids of its fetches
 };
 
 static void
@@ -37,6 +43,17 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
         xinf_ctx_reader_end (self->ctx, xinf_dealer_sock (entry->dealer));
     //  Stop the replica first; its last words (failed requests, stopped)
     //  are already queued on the dealer when destroy returns: relay them
+    if (entry->fetch && self->ctx)
+        xinf_ctx_reader_end (self->ctx, xinf_fetch_sock (entry->fetch));
+    if (entry->fetch) {               //  the source frees its open file
+        xinf_msg_t *close = xinf_msg_new ("FILE_CLOSE");
+        xinf_map_put_uint (xinf_msg_body (close), "transfer", xinf_fetch_transfer (entry->fetch));
+        if (*self->upstream)
+            xinf_dealer_send (*self->upstream, &close);
+        xinf_msg_destroy (&close);
+    }
+    xinf_fetch_destroy (&entry->fetch);
+    xinf_value_destroy (&entry->start);
     xinf_replica_destroy (&entry->actor);
     char error [256];
     xinf_msg_t *msg;
@@ -52,6 +69,13 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
+}
+
+void
+xinf_hosted_set_fetch (xinf_hosted_t *self, bool fetch, int64_t stall_ms)
+{
+    self->fetch = fetch;
+    self->fetch_stall_ms = stall_ms > 0 ? stall_ms : 60000;
 }
 
 void
@@ -73,6 +97,9 @@ xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int p
     self->model_dirs = model_dirs;
     self->replicas = zhashx_new ();
     self->inflight = xinf_inflight_new ();
+    self->fetch = true;
+    self->fetch_stall_ms = 60000;
+    self->next_transfer = (uint64_t) zclock_usecs ();
     return self;
 }
 
@@ -129,8 +156,8 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 }
 
 static void
-s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
-               const char *state, const char *error)
+s_reply_bytes (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
+               const char *state, const char *error, uint64_t done, uint64_t total)
 {
     xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
     xinf_value_t *body = xinf_msg_body (msg);
@@ -138,12 +165,104 @@ s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t 
     xinf_map_put_uint (body, "replica", replica);
     xinf_map_put_uint (body, "rank", rank);
     xinf_map_put_str (body, "state", state);
-    xinf_map_put_uint (body, "bytes_done", 0);
-    xinf_map_put_uint (body, "bytes_total", 0);
+    xinf_map_put_uint (body, "bytes_done", done);
+    xinf_map_put_uint (body, "bytes_total", total);
     xinf_map_put_str (body, "error", error);
     xinf_map_put_str (body, "node", self->node);
     xinf_map_put_uint (body, "generation", generation);
     s_send_up (self, &msg);
+}
+
+static void
+s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
+               const char *state, const char *error)
+{
+    s_reply_bytes (self, uid, replica, rank, generation, state, error, 0, 0);
+}
+
+//  START for the replica, once its file is here at 'resolved'.
+static void
+s_start_replica (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved)
+{
+    xinf_msg_t *start = xinf_msg_new ("START");
+    xinf_value_t *args = xinf_msg_body (start);
+    for (size_t index = 0; index < xinf_value_count (entry->start); index++)
+        xinf_map_put (args, xinf_map_key_at (entry->start, index), xinf_value_dup (xinf_map_value_at (entry->start, index)));
+    xinf_map_put_str (args, "path", resolved);
+    xinf_value_destroy (&entry->start);
+    snprintf (entry->state, sizeof entry->state, "starting");
+    xinf_dealer_send (entry->dealer, &start);
+    xinf_info ("worker", "hosting replica=%s path=%s rank=%llu/%llu", entry->key, resolved,
+               (unsigned long long) entry->rank, (unsigned long long) entry->n_ranks);
+}
+
+//  A fetch that ended badly: the replica goes, the supervisor hears why.
+static void
+s_fetch_failed (xinf_hosted_t *self, s_hosted_t *entry, const char *error)
+{
+    xinf_warn ("worker", "replica=%s cannot load: %s", entry->key, error);
+    char uid [65], reason [1200];
+    uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
+    snprintf (uid, sizeof uid, "%s", entry->uid);
+    snprintf (reason, sizeof reason, "%s", error);
+    zhashx_delete (self->replicas, entry->key);
+    s_hosted_free (self, &entry);
+    s_reply_state (self, uid, replica, rank, generation, "failed", reason);
+}
+
+//  What a fetch job says: requests go up to the supervisor, progress as
+//  MODEL_STATE fetching, and at the end the replica starts or fails.
+static void
+s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_hosted_t *entry = (s_hosted_t *) arg;
+    xinf_hosted_t *self = entry->owner;
+    xinf_msg_t *msg = xinf_fetch_recv (entry->fetch);
+    if (!msg)
+        return;
+    xinf_value_t *body = xinf_msg_body (msg);
+    if (xinf_msg_is (msg, "FETCH_PROGRESS"))
+        s_reply_bytes (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "",
+                       xinf_value_uint (xinf_map_get (body, "done")), xinf_value_uint (xinf_map_get (body, "total")));
+    else
+    if (xinf_msg_is (msg, "FETCH_DONE") || xinf_msg_is (msg, "FETCH_FAILED")) {
+        xinf_ctx_reader_end (ctx, sock);
+        xinf_fetch_destroy (&entry->fetch);
+        char resolved [4096], error [1200];
+        const char *path = xinf_value_str (xinf_map_get (body, "path"));
+        if (xinf_msg_is (msg, "FETCH_FAILED"))
+            s_fetch_failed (self, entry, xinf_value_str (xinf_map_get (body, "error")) ?: "the fetch failed");
+        else
+        if (!path || xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, error, sizeof error))
+            s_fetch_failed (self, entry, path ? error : "the fetch named no file");
+        else
+            s_start_replica (self, entry, resolved);
+    }
+    else {
+        xinf_map_put_str (body, "node", self->node);
+        s_send_up (self, &msg);        //  FILE_FETCH, FILE_READ, FILE_CLOSE
+    }
+    xinf_msg_destroy (&msg);
+}
+
+//  The launch's file is not here: fetch it from the cluster into the
+//  first model directory, then start the replica.
+static int
+s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
+{
+    xinf_fetch_config_t config = {
+        self->next_transfer++, entry->uid, entry->generation, entry->path,
+        xinf_model_dirs_at (self->model_dirs, 0), self->fetch_stall_ms
+    };
+    entry->fetch = xinf_fetch_new (&config);
+    if (!entry->fetch)
+        return -1;
+    snprintf (entry->state, sizeof entry->state, "fetching");
+    xinf_ctx_reader (ctx, xinf_fetch_sock (entry->fetch), s_on_fetch, entry);
+    xinf_info ("worker", "replica=%s: model file %s is not here: fetching it into %s (transfer %llu)", entry->key,
+               entry->path, config.directory, (unsigned long long) config.transfer);
+    s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "");
+    return 0;
 }
 
 static void
@@ -170,8 +289,9 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && zhashx_lookup (self->replicas, key))
         xinf_check_fail (&check, "replica %s is already hosted here", key);
     char resolved [4096], refusal [1200];
-    if (!check.failed && xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved,
-                                                  refusal, sizeof refusal))
+    bool missing = !check.failed && xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved,
+                                                             refusal, sizeof refusal);
+    if (missing && !(self->fetch && xinf_model_dirs_count (self->model_dirs)))
         xinf_check_fail (&check, "%s", refusal);
     if (check.failed) {
         xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
@@ -202,9 +322,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     self->ctx = ctx;
     xinf_ctx_reader (ctx, xinf_dealer_sock (entry->dealer), s_on_replica, entry);
     zhashx_insert (self->replicas, key, entry);
-    xinf_msg_t *start = xinf_msg_new ("START");
-    xinf_value_t *args = xinf_msg_body (start);
-    xinf_map_put_str (args, "path", resolved);
+    entry->start = xinf_value_new_map ();
+    xinf_value_t *args = entry->start;
     xinf_map_put_uint (args, "threads", threads);
     //  The engine's settings, unchanged (0 / absent: the replica's defaults)
     if (kv_cache_mb)
@@ -226,9 +345,11 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "rendezvous_timeout_ms", rendezvous_ms);
         xinf_map_put_uint (args, "stall_timeout_ms", stall_ms);
     }
-    xinf_dealer_send (entry->dealer, &start);
-    xinf_info ("worker", "hosting replica=%s path=%s threads=%llu rank=%llu/%llu", key, path,
-               (unsigned long long) threads, (unsigned long long) rank, (unsigned long long) n_ranks);
+    if (!missing)
+        s_start_replica (self, entry, resolved);
+    else
+    if (s_begin_fetch (self, ctx, entry))
+        s_fetch_failed (self, entry, "cannot start the fetch of the model file");
 }
 
 static s_hosted_t *
@@ -383,6 +504,31 @@ s_on_cancel (xinf_hosted_t *self, xinf_msg_t *msg)
     xinf_dealer_send (entry->dealer, &cancel);
 }
 
+//  An answer of the cluster for one of our fetches: to its job.
+static void
+s_on_file_answer (xinf_hosted_t *self, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t transfer = xinf_check_uint (&check, xinf_msg_body (msg), "transfer", 0, UINT64_MAX);
+    for (s_hosted_t *entry = (s_hosted_t *) zhashx_first (self->replicas); entry && !check.failed;
+         entry = (s_hosted_t *) zhashx_next (self->replicas))
+        if (entry->fetch && xinf_fetch_transfer (entry->fetch) == transfer) {
+            xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
+            xinf_value_t *body = xinf_msg_body (msg);
+            for (size_t index = 0; index < xinf_value_count (body); index++)
+                xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, index),
+                              xinf_value_dup (xinf_map_value_at (body, index)));
+            for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
+                zframe_t *frame = zframe_dup (xinf_msg_frame (msg, index));
+                xinf_msg_add_frame (copy, &frame);
+            }
+            xinf_fetch_deliver (entry->fetch, &copy);
+            return;
+        }
+    xinf_debug ("worker", "%s for transfer %llu, which is not under way here: ignored", xinf_msg_type (msg),
+                check.failed ? 0ULL : (unsigned long long) transfer);
+}
+
 bool
 xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
@@ -403,6 +549,10 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     else
     if (xinf_msg_is (msg, "TOKENIZE"))
         s_on_tokenize (self, msg);
+    else
+    if (xinf_msg_is (msg, "FILE_HASHING") || xinf_msg_is (msg, "FILE_OPENED") || xinf_msg_is (msg, "FILE_DATA")
+    ||  xinf_msg_is (msg, "FILE_ERROR"))
+        s_on_file_answer (self, msg);
     else
     if (xinf_msg_is (msg, "RUN_ACK"))
         xinf_inflight_forget (self->inflight, xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));

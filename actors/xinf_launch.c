@@ -651,6 +651,8 @@ xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     uint64_t port = xinf_value_uint (xinf_map_get (body, "data_port"));
     if (port)
         entry->data_port = port;
+    if (streq (entry->state, "fetching") && replica->deadline)    //  a copy that moves is no stalled rendezvous
+        replica->deadline = zclock_mono () + (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
     const xinf_value_t *info = xinf_map_get (body, "info");
     if (info)
         snprintf (entry->model, sizeof entry->model, "%s, dim %llu, %llu layers, vocab %llu, %llu parameters",

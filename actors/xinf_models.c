@@ -409,12 +409,13 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     xinf_check_str_opt (&check, body, "error", 0, 511, "");
     if (xinf_map_get (body, "info"))
         xinf_check_map (&check, body, "info", 64);
-    const char *states [] = { "starting", "joining", "loading", "ready", "failed", "stopped" };
+    const char *states [] = { "starting", "fetching", "joining", "loading", "ready", "failed", "stopped" };
     bool known = false;
     for (size_t at = 0; !check.failed && at < sizeof states / sizeof states [0]; at++)
         known |= streq (state, states [at]);
     if (!check.failed && !known)
-        xinf_check_fail (&check, "field 'state' must be one of starting, joining, loading, ready, failed, stopped");
+        xinf_check_fail (&check, "field 'state' must be one of starting, fetching, joining, loading, ready, failed, "
+                         "stopped");
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
@@ -706,6 +707,18 @@ xinf_value_t *
 xinf_models_stats (xinf_models_t *self)
 {
     return xinf_scheduler_stats (self->scheduler);
+}
+
+bool
+xinf_models_names_file (xinf_models_t *self, const char *uid, uint64_t generation, const char *node, const char *path)
+{
+    s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!model || model->generation != generation || strcmp (model->path, path))
+        return false;
+    for (size_t index = 0; index < model->count; index++)
+        if (xinf_launch_uses (&model->replicas [index], node))
+            return true;
+    return false;
 }
 
 void
