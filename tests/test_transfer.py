@@ -1,0 +1,358 @@
+"""Multi-process test: model files reach the workers that lack them
+(protocols/node.md, "Model files").
+
+A supervisor (with a model directory of its own) and workers with model
+directories of their own on 127.0.0.1; only worker `wb` has the model.
+
+  a. a launch placed on `wa`, which lacks the file: while `wb` is frozen
+     (SIGSTOP) the launch shows `fetching` in LAUNCH_PROGRESS and wa's
+     wait "fetch model file" in WAITS; after SIGCONT the file arrives in
+     wa's model directory byte-identical (SHA-256) and the replica is ready;
+  b. a tensor-parallel launch (n_worker 2, rank 1 on wa) after a truncated
+     .part was left in wa's directory: resumed at its end (wa's log says
+     so), byte-identical, and the split model's greedy tokens equal one
+     worker's; then with a corrupted .part: started over, byte-identical;
+  c. the file already there and identical: used without a copy; a
+     different file of that name there: the launch fails naming it, the
+     file untouched;
+  d. the supervisor's own copy (--model-dir) is served to a worker;
+  e. a file no node has (and /etc/passwd, ../../etc/passwd): the launch
+     fails with one NOT_FOUND text naming the file; a worker with
+     --no-fetch-models refuses as before;
+  f. garbage: FILE_* from a peer that is not a registered worker get
+     NOT_REGISTERED; a worker's file server (talking to a fake supervisor)
+     refuses bad offsets, sizes, types, unknown transfers and paths
+     outside its model directories (../../etc/passwd) with FILE_ERROR and a
+     log line, and serves the right bytes and digests, also of a prefix.
+
+No fixed sleeps: every wait polls with a deadline."""
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import zmq
+
+import xinf_testlib
+from xinf_testlib import Client, check, decode, encode, fail, free_port, tool
+from test_cluster import LOGS, Proc, poll, run_logged
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from xinf_client import XinfClient, XinfError  # noqa: E402
+
+BEAT_ARGS = ["--heartbeat-ms", "250", "--liveness", "12"]
+PROMPT = [1, 2, 3, 4, 5, 6, 7, 8]
+MiB = 1 << 20
+
+
+def sha256(path, size=None):
+    with open(path, "rb") as file:
+        data = file.read() if size is None else file.read(size)
+    return hashlib.sha256(data).hexdigest()
+
+
+def make_model(build_dir, path, seed=7):
+    subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "llama", "--type", "f32", "--dim", "192",
+                    "--layers", "3", "--heads", "4", "--kv-heads", "2", "--ffn", "384", "--vocab", "512",
+                    "--context", "256", "--tokenizer", "gpt2", "--seed", str(seed), "-o", path],
+                   check=True, capture_output=True, timeout=120)
+    return path
+
+
+def start_supervisor(node_bin, model_dir):
+    node = Proc("supervisor", [node_bin, "-p", "0", "--bind", "127.0.0.1", "--node-name", "sup",
+                               "--log-level", "info", "--model-dir", model_dir, *BEAT_ARGS])
+    match = node.wait_output(r"listening on tcp://[^\s:]+:(\d+)")
+    node.endpoint = f"tcp://127.0.0.1:{match.group(1)}"
+    return node
+
+
+def start_worker(node_bin, endpoint, name, model_dir, *extra):
+    return Proc(name, [node_bin, "--role=worker", "-e", endpoint, "--node-name", name, *BEAT_ARGS,
+                       "-H", "127.0.0.1", "--data-ports", "29500-29599", "--model-dir", model_dir,
+                       "--log-level", "info", *extra])
+
+
+def launch(client, uid, path, seen=None, **options):
+    """Launches and follows it to ready (raises XinfError when it fails);
+    'seen' collects the states the replicas and ranks went through."""
+    client.launch(uid, path, threads=1, **options)
+
+    def note(progress):
+        for replica in progress.get("replicas", []):
+            for part in [replica] + replica.get("ranks", []):
+                if seen is not None:
+                    seen.add(part.get("state"))
+    return client.wait_ready(uid, stall_s=60, on_progress=note)
+
+
+def launch_fails(client, uid, path, **options):
+    client.launch(uid, path, threads=1, **options)
+    try:
+        client.wait_ready(uid, stall_s=60)
+    except XinfError as error:
+        client.terminate(uid)
+        return str(error)
+    fail(f"launch of {path} as {uid} became ready")
+
+
+def greedy(client, uid):
+    return client.generate(uid, prompt_tokens=PROMPT, max_tokens=16, temperature=0.0)["tokens"]
+
+
+def waits_text(client):
+    return repr(client.waits())
+
+
+def scenario_frozen_source(client, wb, path, dir_a):
+    """a. progress is visible while the source is frozen; then the copy arrives."""
+    wb.signal(signal.SIGSTOP)
+    try:
+        client.launch("plain", path, worker="wa", threads=1)
+        poll("LAUNCH_PROGRESS shows fetching", 20, lambda: client.launch_progress("plain")["replicas"][0]["state"]
+             == "fetching")
+        poll("WAITS show wa's fetch", 20, lambda: "fetch model file model.gguf" in waits_text(client))
+    finally:
+        wb.signal(signal.SIGCONT)
+    progress = client.wait_ready("plain", stall_s=60)
+    landed = os.path.join(dir_a, "model.gguf")
+    check(os.path.exists(landed) and sha256(landed) == sha256(path), f"{landed} is not the same as {path}")
+    check(not os.path.exists(landed + ".part"), "the .part is left behind")
+    tokens = greedy(client, "plain")
+    client.terminate("plain")
+    print(f"a. launch on wa (lacks the file, source frozen): fetching shown in LAUNCH_PROGRESS and WAITS, file "
+          f"arrived byte-identical ({os.path.getsize(path)} bytes), state {progress['state']}")
+    return tokens
+
+
+def scenario_resume(client, wa, path, dir_a, expected):
+    """b. a truncated .part is resumed, a corrupted one restarted, on a TP launch."""
+    landed = os.path.join(dir_a, "model.gguf")
+    size = os.path.getsize(path)
+    for kind, keep in (("truncated", 2 * MiB + 12345), ("corrupted", 3 * MiB)):
+        os.unlink(landed)
+        with open(path, "rb") as source, open(landed + ".part", "wb") as part:
+            data = bytearray(source.read(keep))
+            if kind == "corrupted":
+                data[MiB + 7] ^= 0xFF
+            part.write(data)
+        seen = set()
+        launch(client, f"tp-{kind}", path, seen=seen, n_worker=2, workers=["wb", "wa"])
+        check(sha256(landed) == sha256(path), f"{kind} .part: the file is not the same")
+        check(not os.path.exists(landed + ".part"), f"{kind} .part: the .part is left behind")
+        log = wa.log("err")
+        if kind == "truncated":
+            check(f"at byte {keep} of {size}" in log, f"wa's log does not say it resumed at {keep}")
+        else:
+            check("does not match the source's first bytes: starting over" in log,
+                  "wa's log does not say the corrupted .part was started over")
+        tokens = greedy(client, f"tp-{kind}")
+        check(tokens == expected, f"tp-{kind}: tokens {tokens} differ from one worker's {expected}")
+        client.terminate(f"tp-{kind}")
+        print(f"b. n_worker=2 with a {kind} .part ({keep} of {size} bytes) on wa: "
+              f"{'resumed' if kind == 'truncated' else 'started over'}, byte-identical, same greedy tokens; "
+              f"states seen {sorted(s for s in seen if s)}")
+
+
+def scenario_already_there(client, wa, build_dir, path, dir_a, dir_b):
+    """c. an identical file is used as is; a different one is never overwritten."""
+    landed = os.path.join(dir_a, "model.gguf")
+    mtime = os.stat(landed).st_mtime_ns
+    launch(client, "again", path, worker="wa")
+    client.terminate("again")
+    check(os.stat(landed).st_mtime_ns == mtime, "the identical file was written again")
+    check("is already here, the same as wb's" in wa.log("err"), "wa's log does not say the file was already there")
+    other = make_model(build_dir, os.path.join(dir_b, "other.gguf"), seed=8)
+    junk = os.path.join(dir_a, "other.gguf")
+    with open(junk, "wb") as file:
+        file.write(b"not this model" * 1000)
+    before = sha256(junk)
+    error = launch_fails(client, "other", other, worker="wa")
+    check(junk in error and "differs from the copy of wb" in error, f"the error does not name the file: {error}")
+    check(sha256(junk) == before, "the different file was overwritten")
+    print(f"c. the identical file used without a copy; a different one kept, the launch failed: {error[:160]}")
+
+
+def scenario_supervisor_copy(client, build_dir, dir_s, dir_a):
+    """d. the supervisor's own --model-dir copy."""
+    path = make_model(build_dir, os.path.join(dir_s, "sup.gguf"), seed=9)
+    launch(client, "sup", path, worker="wa")
+    client.terminate("sup")
+    check(sha256(os.path.join(dir_a, "sup.gguf")) == sha256(path), "the supervisor's copy did not arrive whole")
+    print("d. the supervisor's own copy served to wa, byte-identical")
+
+
+def scenario_nowhere(client, dir_b):
+    """e. a file no node has: one NOT_FOUND text naming it, whatever the path."""
+    texts = []
+    for uid, path in (("none", os.path.join(dir_b, "none.gguf")), ("passwd", "/etc/passwd"),
+                      ("traversal", "../../etc/passwd")):
+        error = launch_fails(client, uid, path, worker="wa")
+        check(f"model file '{path}' is in no model directory of the cluster" in error,
+              f"{path}: unexpected error {error}")
+        texts.append(error.replace(path, "PATH").replace(f"{uid} failed", "UID failed"))
+    check(len(set(texts)) == 1, f"the errors differ beyond the path: {texts}")
+    error = launch_fails(client, "nofetch", os.path.join(dir_b, "model.gguf"), worker="wc")
+    check("is not a file in this worker's model directories" in error, f"--no-fetch-models: {error}")
+    print(f"e. missing, /etc/passwd and ../../etc/passwd: the same words ({texts[0][:120]}); "
+          f"--no-fetch-models refuses as before")
+
+
+def scenario_unregistered(endpoint, supervisor):
+    """f1. FILE_* from a client that is no registered worker."""
+    client = Client(endpoint)
+    try:
+        for msg_type, body in (("FILE_FETCH", {"transfer": 1, "uid": "x", "generation": 1, "path": "/etc/passwd"}),
+                               ("FILE_READ", {"transfer": 1, "offset": 0, "length": 10}),
+                               ("FILE_DATA", {"transfer": 1, "offset": 0}),
+                               ("FILE_OPENED", {"transfer": "one"})):
+            header, _ = client.request(msg_type, body)
+            check(header["type"] == "ERROR" and header["body"]["code"] == "NOT_REGISTERED",
+                  f"{msg_type} from a client: {header}")
+    finally:
+        client.close()
+    check("not a registered worker: refused" in supervisor.log("err"), "the supervisor did not log the refusals")
+    print("f1. FILE_* from an unregistered peer: NOT_REGISTERED and a log line")
+
+
+class FakeSupervisor:
+    """A ROUTER a worker registers with; it sends the worker FILE_* requests."""
+
+    def __init__(self):
+        self.socket = zmq.Context.instance().socket(zmq.ROUTER)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.port = self.socket.bind_to_random_port("tcp://127.0.0.1")
+        self.identity = None
+
+    def wait_hello(self):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.socket.poll(200):
+                frames = self.socket.recv_multipart()
+                if decode(frames[1:])[0]["type"] == "HELLO":
+                    self.identity = frames[0]
+                    return
+        fail("the worker sent no HELLO to the fake supervisor")
+
+    def ask(self, msg_type, body, expect=True):
+        self.socket.send_multipart([self.identity] + encode(msg_type, body))
+        if not expect:
+            return None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.socket.poll(200):
+                frames = self.socket.recv_multipart()
+                header, data = decode(frames[1:])
+                if header["type"].startswith("FILE_") and header["type"] != "FILE_HASHING":
+                    return header, data
+        fail(f"no answer to {msg_type} {body}")
+
+    def close(self):
+        self.socket.close(0)
+
+
+def scenario_server_garbage(node_bin, path, dir_b):
+    """f2. a worker's file server, asked directly by a fake supervisor."""
+    fake = FakeSupervisor()
+    worker = start_worker(node_bin, f"tcp://127.0.0.1:{fake.port}", "wz", dir_b)
+    try:
+        fake.wait_hello()
+        size = os.path.getsize(path)
+        refused = [
+            ("FILE_OPEN", {"transfer": 1, "path": "../../etc/passwd"}, "NOT_FOUND"),
+            ("FILE_OPEN", {"transfer": 2, "path": "/etc/passwd"}, "NOT_FOUND"),
+            ("FILE_OPEN", {"transfer": 3, "path": os.path.join(dir_b, "..", "..", "etc", "passwd")}, "NOT_FOUND"),
+            ("FILE_OPEN", {"transfer": 4, "path": dir_b}, "NOT_FOUND"),
+            ("FILE_OPEN", {"transfer": 5, "path": ""}, "BAD_REQUEST"),
+            ("FILE_OPEN", {"transfer": 6, "path": 42}, "BAD_REQUEST"),
+            ("FILE_OPEN", {"transfer": 7, "path": "x" * 5000}, "BAD_REQUEST"),
+            ("FILE_OPEN", {"transfer": 8, "path": b"\xff\xfe"}, "BAD_REQUEST"),
+            ("FILE_OPEN", {"transfer": "nine", "path": path}, "BAD_REQUEST"),
+            ("FILE_READ", {"transfer": 99, "offset": 0, "length": 10}, "NOT_OPEN"),
+        ]
+        for msg_type, body, code in refused:
+            header, _ = fake.ask(msg_type, body)
+            check(header["type"] == "FILE_ERROR" and header["body"]["code"] == code,
+                  f"{msg_type} {str(body)[:80]}: expected FILE_ERROR {code}, got {header}")
+        header, _ = fake.ask("FILE_OPEN", {"transfer": 10, "path": path, "have": MiB + 3})
+        check(header["type"] == "FILE_OPENED" and header["body"]["size"] == size
+              and header["body"]["sha256"] == sha256(path) and header["body"]["have_sha256"] == sha256(path, MiB + 3),
+              f"FILE_OPENED: {header}")
+        bad_reads = [
+            {"transfer": 10, "offset": size, "length": 1},
+            {"transfer": 10, "offset": size - 5, "length": 10},
+            {"transfer": 10, "offset": 2 ** 64 - 1, "length": 4 * MiB},
+            {"transfer": 10, "offset": 0, "length": 0},
+            {"transfer": 10, "offset": 0, "length": 4 * MiB + 1},
+            {"transfer": 10, "offset": -1, "length": 10},
+            {"transfer": 10, "offset": "0", "length": 10},
+            {"transfer": 10, "length": 10},
+        ]
+        for body in bad_reads:
+            header, _ = fake.ask("FILE_READ", body)
+            check(header["type"] == "FILE_ERROR" and header["body"]["code"] == "BAD_REQUEST",
+                  f"FILE_READ {body}: {header}")
+        with open(path, "rb") as file:
+            file.seek(size - 1000)
+            tail = file.read()
+        header, data = fake.ask("FILE_READ", {"transfer": 10, "offset": size - 1000, "length": 1000})
+        check(header["type"] == "FILE_DATA" and data == [tail], f"FILE_READ of the tail: {header}")
+        fake.ask("FILE_CLOSE", {"transfer": 10}, expect=False)
+        header, _ = fake.ask("FILE_READ", {"transfer": 10, "offset": 0, "length": 10})
+        check(header["body"]["code"] == "NOT_OPEN", f"FILE_READ after FILE_CLOSE: {header}")
+        check(worker.alive(), "the worker died")
+        log = worker.log("err")
+        check(log.count("refused code=BAD_REQUEST") >= 9 and "refused code=NOT_OPEN" in log,
+              "the worker did not log its refusals")
+    finally:
+        check(worker.stop() == 0, "wz did not stop cleanly")
+        fake.close()
+    print(f"f2. a worker's file server: {len(refused) + len(bad_reads)} bad requests refused with FILE_ERROR and a "
+          f"log line (../../etc/passwd: NOT_FOUND); the tail and a prefix digest served right")
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: test_transfer.py BUILD_DIR")
+        sys.exit(2)
+    build_dir = sys.argv[1]
+    node_bin = tool(build_dir, "xinf-node")
+    work = tempfile.mkdtemp(prefix="xinf-test-transfer-")
+    dirs = {name: os.path.join(work, name) for name in ("s", "a", "b", "c")}
+    for directory in dirs.values():
+        os.mkdir(directory)
+    path = make_model(build_dir, os.path.join(dirs["b"], "model.gguf"))
+    supervisor = start_supervisor(node_bin, dirs["s"])
+    wa = start_worker(node_bin, supervisor.endpoint, "wa", dirs["a"])
+    wb = start_worker(node_bin, supervisor.endpoint, "wb", dirs["b"])
+    wc = start_worker(node_bin, supervisor.endpoint, "wc", dirs["c"], "--no-fetch-models")
+    client = XinfClient(supervisor.endpoint, timeout_ms=10000)
+    try:
+        poll("three workers registered", 20, lambda: len([w for w in client.cluster_info()["workers"]
+                                                           if w["state"] == "alive"]) == 3)
+        launch(client, "one", path, worker="wb")
+        expected = greedy(client, "one")
+        client.terminate("one")
+        scenario_frozen_source(client, wb, path, dirs["a"])
+        scenario_resume(client, wa, path, dirs["a"], expected)
+        scenario_already_there(client, wa, build_dir, path, dirs["a"], dirs["b"])
+        scenario_supervisor_copy(client, build_dir, dirs["s"], dirs["a"])
+        scenario_nowhere(client, dirs["b"])
+        scenario_unregistered(supervisor.endpoint, supervisor)
+        scenario_server_garbage(node_bin, path, dirs["b"])
+        for node in (wa, wb, wc):
+            check(node.alive(), f"{node.name} died")
+    finally:
+        client.close()
+        for node in (wa, wb, wc, supervisor):
+            node.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    print("PASS: model files reach the workers that lack them")
+
+
+if __name__ == "__main__":
+    run_logged(main)
