@@ -18,6 +18,7 @@ typedef struct {
     char state [16];
     xinf_value_t *info;               //  the replica's model info, once ready
     xinf_fetch_t *fetch;              //  while its file comes from the cluster
+    bool fetch_only;                  //  a rank's LOAD_MODEL fetch_only: no replica, "fetched" at the end
     xinf_value_t *start;              //  the START it then gets (without the path)
 } s_hosted_t;
 
@@ -236,6 +237,12 @@ s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         if (!path || xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, error, sizeof error))
             s_fetch_failed (self, entry, path ? error : "the fetch named no file");
         else
+        if (entry->fetch_only) {
+            s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
+            zhashx_delete (self->replicas, entry->key);
+            s_hosted_free (self, &entry);
+        }
+        else
             s_start_replica (self, entry, resolved);
     }
     else {
@@ -265,6 +272,33 @@ s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
     return 0;
 }
 
+//  LOAD_MODEL fetch_only (a rank before its rendezvous): the file is made
+//  sure of, no replica starts; MODEL_STATE "fetched" says it is here.
+static void
+s_fetch_only (xinf_hosted_t *self, xinf_ctx_t *ctx, const xinf_value_t *body, bool missing)
+{
+    s_hosted_t *entry = calloc (1, sizeof *entry);
+    assert (entry);
+    entry->owner = self;
+    entry->fetch_only = true;
+    snprintf (entry->uid, sizeof entry->uid, "%s", xinf_value_str (xinf_map_get (body, "uid")));
+    snprintf (entry->path, sizeof entry->path, "%s", xinf_value_str (xinf_map_get (body, "path")));
+    entry->replica = xinf_value_uint (xinf_map_get (body, "replica"));
+    entry->generation = xinf_value_uint (xinf_map_get (body, "generation"));
+    entry->rank = xinf_value_uint (xinf_map_get (body, "rank"));
+    entry->n_ranks = xinf_map_get (body, "n_ranks") ? xinf_value_uint (xinf_map_get (body, "n_ranks")) : 1;
+    snprintf (entry->key, sizeof entry->key, "%s/%llu", entry->uid, (unsigned long long) entry->replica);
+    self->ctx = ctx;
+    if (!missing) {
+        s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
+        s_hosted_free (self, &entry);
+        return;
+    }
+    zhashx_insert (self->replicas, entry->key, entry);
+    if (s_begin_fetch (self, ctx, entry))
+        s_fetch_failed (self, entry, "cannot start the fetch of the model file");
+}
+
 static void
 s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
@@ -282,6 +316,7 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     uint64_t kv_cache_mb = xinf_check_uint_opt (&check, body, "kv_cache_mb", 0, UINT32_MAX, 0);
     uint64_t max_seqs = xinf_check_uint_opt (&check, body, "max_seqs", 0, 256, 0);
     uint64_t step_tokens = xinf_check_uint_opt (&check, body, "step_tokens", 0, 8192, 0);
+    bool fetch_only = xinf_check_bool_opt (&check, body, "fetch_only", false);
     if (!check.failed && step_tokens && step_tokens < 16)
         xinf_check_fail (&check, "field 'step_tokens' must be 0 or 16-8192, got %llu", (unsigned long long) step_tokens);
     char key [96];
@@ -296,6 +331,10 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (check.failed) {
         xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
         s_reply_state (self, uid ? uid : "?", replica, rank, generation, "failed", check.reason);
+        return;
+    }
+    if (fetch_only) {
+        s_fetch_only (self, ctx, body, missing);
         return;
     }
     s_hosted_t *entry = calloc (1, sizeof *entry);

@@ -409,13 +409,13 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     xinf_check_str_opt (&check, body, "error", 0, 511, "");
     if (xinf_map_get (body, "info"))
         xinf_check_map (&check, body, "info", 64);
-    const char *states [] = { "starting", "fetching", "joining", "loading", "ready", "failed", "stopped" };
+    const char *states [] = { "starting", "fetching", "fetched", "joining", "loading", "ready", "failed", "stopped" };
     bool known = false;
     for (size_t at = 0; !check.failed && at < sizeof states / sizeof states [0]; at++)
         known |= streq (state, states [at]);
     if (!check.failed && !known)
-        xinf_check_fail (&check, "field 'state' must be one of starting, fetching, joining, loading, ready, failed, "
-                         "stopped");
+        xinf_check_fail (&check, "field 'state' must be one of starting, fetching, fetched, joining, loading, ready, "
+                         "failed, stopped");
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);

@@ -12,6 +12,11 @@ directories of their own on 127.0.0.1; only worker `wb` has the model.
      .part was left in wa's directory: resumed at its end (wa's log says
      so), byte-identical, and the split model's greedy tokens equal one
      worker's; then with a corrupted .part: started over, byte-identical;
+  b2. a tensor-parallel launch whose rank 1 gets the file later than a
+     rank waits for its group (rendezvous_timeout_ms 100: 5.1 s; its only
+     source, a fake worker, sends a chunk every 1.3 s):
+     the ranks first make sure of the file (LAUNCH_PROGRESS `fetching`,
+     the supervisor's wait "the ranks' model files"), then join; ready;
   c. the file already there and identical: used without a copy; a
      different file of that name there: the launch fails naming it, the
      file untouched;
@@ -23,7 +28,9 @@ directories of their own on 127.0.0.1; only worker `wb` has the model.
      NOT_REGISTERED; a worker's file server (talking to a fake supervisor)
      refuses bad offsets, sizes, types, unknown transfers and paths
      outside its model directories (../../etc/passwd) with FILE_ERROR and a
-     log line, and serves the right bytes and digests, also of a prefix.
+     log line, and serves the right bytes and digests, also of a prefix;
+  f3. a lying source (wrong offset, short chunk, two frames, wrong digest,
+     a digest that is no hex): the launch fails naming it, nothing lands.
 
 No fixed sleeps: every wait polls with a deadline."""
 import hashlib
@@ -33,13 +40,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import zmq
 
 import xinf_testlib
 from xinf_testlib import Client, check, decode, encode, fail, free_port, tool
-from test_cluster import LOGS, Proc, poll, run_logged
+from test_cluster import HELLO, Proc, poll, run_logged
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
 from xinf_client import XinfClient, XinfError  # noqa: E402
@@ -156,6 +164,119 @@ def scenario_resume(client, wa, path, dir_a, expected):
         print(f"b. n_worker=2 with a {kind} .part ({keep} of {size} bytes) on wa: "
               f"{'resumed' if kind == 'truncated' else 'started over'}, byte-identical, same greedy tokens; "
               f"states seen {sorted(s for s in seen if s)}")
+
+
+class FakeSource(threading.Thread):
+    """A worker 'wf' that speaks the node protocol from Python and serves
+    files from memory, each path with its behaviour: 'slow' (one chunk
+    every 1.3 s), and lies: 'offset' (FILE_DATA at the wrong offset),
+    'short' (a byte short), 'frames' (two frames), 'sha' (a wrong digest of
+    the whole file), 'opened' (a FILE_OPENED whose digest is no hex)."""
+
+    def __init__(self, endpoint, files):
+        super().__init__(daemon=True)
+        self.endpoint, self.files = endpoint, files
+        self.registered, self.stopping = threading.Event(), threading.Event()
+        self.pending = []                       # (due, frames)
+
+    def hello(self, socket):
+        socket.send_multipart(encode("HELLO", dict(HELLO, node="wf", pid=os.getpid(), heartbeat_ms=250,
+                                                   liveness=12)))
+
+    def answer(self, socket, header):
+        body, kind = header["body"], header["type"]
+        if kind == "FILE_OPEN":
+            if body["path"] not in self.files:
+                return self.reply(0, "FILE_ERROR", {"transfer": body["transfer"], "code": "NOT_FOUND",
+                                                    "message": "not here"})
+            data, mode = self.files[body["path"]]
+            self.transfers[body["transfer"]] = body["path"]
+            digest = hashlib.sha256(data + (b"x" if mode == "sha" else b"")).hexdigest()
+            opened = {"transfer": body["transfer"], "size": len(data), "chunk": MiB,
+                      "sha256": "zz" * 32 if mode == "opened" else digest}
+            if body.get("have"):
+                opened["have_sha256"] = hashlib.sha256(data[:body["have"]]).hexdigest()
+            return self.reply(0, "FILE_OPENED", opened)
+        if kind == "FILE_READ":
+            data, mode = self.files[self.transfers[body["transfer"]]]
+            chunk = data[body["offset"]:body["offset"] + body["length"]]
+            offset = body["offset"] + (1 if mode == "offset" else 0)
+            frames = [chunk[:-1]] if mode == "short" else [chunk, chunk] if mode == "frames" else [chunk]
+            delay = 1.3 if mode == "slow" else 0
+            return self.reply(delay, "FILE_DATA", {"transfer": body["transfer"], "offset": offset}, frames)
+
+    def reply(self, delay, kind, body, frames=()):
+        last = self.pending[-1][0] if self.pending else time.monotonic()
+        due = max(last, time.monotonic()) + delay
+        self.pending.append((due, encode(kind, dict(body, node="wf"), frames=frames)))
+
+    def run(self):
+        socket = zmq.Context.instance().socket(zmq.DEALER)
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.connect(self.endpoint)
+        self.hello(socket)
+        self.transfers, seq, beat = {}, 0, 0.0
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if now >= beat and self.registered.is_set():
+                seq += 1
+                socket.send_multipart(encode("HEARTBEAT", {"node": "wf", "seq": seq}))
+                beat = now + 0.25
+            while self.pending and self.pending[0][0] <= now:
+                socket.send_multipart(self.pending.pop(0)[1])
+            if not socket.poll(20):
+                continue
+            header, _ = decode(socket.recv_multipart())
+            if header["type"] == "WELCOME":
+                self.registered.set()
+            elif header["type"] == "ERROR" and header["body"].get("code") == "NOT_REGISTERED":
+                self.hello(socket)
+            elif header["type"] in ("FILE_OPEN", "FILE_READ"):
+                self.answer(socket, header)
+        socket.close(0)
+
+
+def scenario_slow_copy(client, fake, build_dir, dir_a, dir_x):
+    """b2. the rendezvous waits for a rank's copy (no GROUP timeout while it copies)."""
+    path = make_model(build_dir, os.path.join(dir_x, "slow.gguf"), seed=10)
+    with open(path, "rb") as file:
+        fake.files[path] = (file.read(), "slow")
+    started = time.monotonic()
+    client.launch("slow", path, threads=1, n_worker=2, workers=["wx", "wa"], rendezvous_timeout_ms=100)
+    poll("the replica shows fetching", 20, lambda: client.launch_progress("slow")["replicas"][0]["state"]
+         == "fetching")
+    poll("WAITS show the staging step", 20, lambda: "the ranks' model files" in waits_text(client))
+    bytes_seen = set()
+    client.wait_ready("slow", stall_s=60, on_progress=lambda progress: bytes_seen.add(
+        progress["replicas"][0].get("ranks", [{}, {}])[1].get("bytes_done")))
+    took = time.monotonic() - started
+    check(took > 5.1, f"the copy took only {took:.1f} s: the test proves nothing")
+    check(sha256(os.path.join(dir_a, "slow.gguf")) == sha256(path), "slow.gguf did not arrive whole")
+    check(len(bytes_seen) >= 3, f"rank 1's bytes_done took too few values: {sorted(b for b in bytes_seen if b)}")
+    greedy(client, "slow")
+    client.terminate("slow")
+    print(f"b2. n_worker=2, rank 1's copy from a slow source took {took:.1f} s with rendezvous_timeout_ms=100 (a rank "
+          f"waits 5.1 s for its group): the ranks made sure of the file first (fetching, wait \"the ranks' model "
+          f"files\", {len(bytes_seen)} byte counts seen), then joined; ready")
+
+
+def scenario_lying_source(client, fake, path, dir_a, dir_x):
+    """f3. a source that lies: every lie fails the launch, named; nothing lands."""
+    with open(path, "rb") as file:
+        data = file.read()
+    expected = {"offset": "bad FILE_DATA from wf: expected bytes 0-1048576, got offset 1",
+                "short": "bad FILE_DATA from wf", "frames": "bad FILE_DATA from wf",
+                "sha": "arrived with sha256", "opened": "bad FILE_OPENED from the cluster"}
+    for mode, words in expected.items():
+        lie = os.path.join(dir_x, f"lie-{mode}.gguf")
+        fake.files = {lie: (data, mode)}
+        error = launch_fails(client, f"lie-{mode}", lie, worker="wa")
+        check(words in error, f"lie {mode}: {error}")
+        check(not os.path.exists(os.path.join(dir_a, f"lie-{mode}.gguf")), f"lie {mode}: the file landed")
+    check(not os.path.exists(os.path.join(dir_a, "lie-sha.gguf.part")), "a .part of a wrong digest was kept")
+    fake.files = {}
+    print(f"f3. a lying source (wrong offset, short chunk, two frames, wrong digest, digest not hex): each launch "
+          f"failed naming it, nothing landed, the wrong-digest .part removed")
 
 
 def scenario_already_there(client, wa, build_dir, path, dir_a, dir_b):
@@ -322,7 +443,7 @@ def main():
     build_dir = sys.argv[1]
     node_bin = tool(build_dir, "xinf-node")
     work = tempfile.mkdtemp(prefix="xinf-test-transfer-")
-    dirs = {name: os.path.join(work, name) for name in ("s", "a", "b", "c")}
+    dirs = {name: os.path.join(work, name) for name in ("s", "a", "b", "c", "x")}
     for directory in dirs.values():
         os.mkdir(directory)
     path = make_model(build_dir, os.path.join(dirs["b"], "model.gguf"))
@@ -330,25 +451,33 @@ def main():
     wa = start_worker(node_bin, supervisor.endpoint, "wa", dirs["a"])
     wb = start_worker(node_bin, supervisor.endpoint, "wb", dirs["b"])
     wc = start_worker(node_bin, supervisor.endpoint, "wc", dirs["c"], "--no-fetch-models")
+    #  wx does not serve its files: the fake worker wf is the only source of them
+    wx = start_worker(node_bin, supervisor.endpoint, "wx", dirs["x"], "--no-serve-models")
+    fake = FakeSource(supervisor.endpoint, {})
+    fake.start()
     client = XinfClient(supervisor.endpoint, timeout_ms=10000)
     try:
-        poll("three workers registered", 20, lambda: len([w for w in client.cluster_info()["workers"]
-                                                           if w["state"] == "alive"]) == 3)
+        poll("five workers registered", 20, lambda: len([w for w in client.cluster_info()["workers"]
+                                                          if w["state"] == "alive"]) == 5)
         launch(client, "one", path, worker="wb")
         expected = greedy(client, "one")
         client.terminate("one")
         scenario_frozen_source(client, wb, path, dirs["a"])
         scenario_resume(client, wa, path, dirs["a"], expected)
+        scenario_slow_copy(client, fake, build_dir, dirs["a"], dirs["x"])
         scenario_already_there(client, wa, build_dir, path, dirs["a"], dirs["b"])
         scenario_supervisor_copy(client, build_dir, dirs["s"], dirs["a"])
         scenario_nowhere(client, dirs["b"])
         scenario_unregistered(supervisor.endpoint, supervisor)
         scenario_server_garbage(node_bin, path, dirs["b"])
-        for node in (wa, wb, wc):
+        scenario_lying_source(client, fake, path, dirs["a"], dirs["x"])
+        for node in (wa, wb, wc, wx):
             check(node.alive(), f"{node.name} died")
     finally:
         client.close()
-        for node in (wa, wb, wc, supervisor):
+        fake.stopping.set()
+        fake.join(5)
+        for node in (wa, wb, wc, wx, supervisor):
             node.stop()
     shutil.rmtree(work, ignore_errors=True)
     print("PASS: model files reach the workers that lack them")
