@@ -25,7 +25,7 @@
 
 #define XINF_TRANSFER_CHUNK      (1u << 20)     //  bytes a fetcher asks for at once
 #define XINF_TRANSFER_CHUNK_MAX  (4u << 20)     //  the most a server sends in one FILE_DATA
-#define XINF_TRANSFER_WINDOW     4              //  FILE_READs in flight per transfer
+#define XINF_TRANSFER_WINDOW     8              //  FILE_READs in flight per transfer
 #define XINF_TRANSFER_NAME_MAX   255            //  bytes in a file name
 #define XINF_SHA256_HEX          65             //  64 hex digits and the NUL
 

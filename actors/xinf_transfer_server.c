@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #define S_HASHING_SAY_MS  1000         //  FILE_HASHING at most this often
+#define S_SUMS_KEPT       16           //  digests remembered (N workers fetching one file hash it once)
 
 typedef struct {
     bool used;
@@ -18,6 +19,15 @@ typedef struct {
     uint64_t size;
     int64_t last_used;
 } s_open_t;
+
+//  A file's digest, valid while the file is the same (device, inode, size, mtime).
+typedef struct {
+    dev_t device;
+    ino_t inode;
+    off_t size;
+    struct timespec mtime;
+    char hex [XINF_SHA256_HEX];
+} s_sum_t;
 
 struct _xinf_transfer_server_t {
     char node [65];
@@ -29,6 +39,8 @@ struct _xinf_transfer_server_t {
     s_open_t open [XINF_TRANSFER_SERVER_OPEN];
     uint64_t hashing;                  //  the transfer being hashed
     int64_t said_at;
+    s_sum_t sums [S_SUMS_KEPT];
+    size_t next_sum;
 };
 
 xinf_msg_t *
@@ -97,6 +109,50 @@ s_hash_progress (uint64_t done, uint64_t total, void *arg)
     return 0;
 }
 
+static s_sum_t *
+s_sum_of (xinf_transfer_server_t *self, const struct stat *info)
+{
+    for (size_t index = 0; index < S_SUMS_KEPT; index++) {
+        s_sum_t *sum = &self->sums [index];
+        if (*sum->hex && sum->device == info->st_dev && sum->inode == info->st_ino && sum->size == info->st_size
+        &&  sum->mtime.tv_sec == info->st_mtim.tv_sec && sum->mtime.tv_nsec == info->st_mtim.tv_nsec)
+            return sum;
+    }
+    return NULL;
+}
+
+static void
+s_remember (xinf_transfer_server_t *self, const struct stat *info, const char *hex)
+{
+    s_sum_t *sum = &self->sums [self->next_sum++ % S_SUMS_KEPT];
+    *sum = (s_sum_t) { info->st_dev, info->st_ino, info->st_size, info->st_mtim, "" };
+    snprintf (sum->hex, sizeof sum->hex, "%s", hex);
+}
+
+//  The digest of the whole file (remembered, or read) and of its first
+//  'have' bytes: 0, or -1 with the reason.
+static int
+s_digests (xinf_transfer_server_t *self, int fd, const struct stat *info, uint64_t have, char *hex, char *prefix_hex,
+           char *error, size_t error_size)
+{
+    s_sum_t *known = s_sum_of (self, info);
+    uint64_t size = (uint64_t) info->st_size;
+    //  A known file needs only its prefix read, and none without one
+    uint64_t upto = known ? (have && have <= size ? have : 0) : size;
+    xinf_sha256_t *sum = xinf_sha256_new ();
+    self->said_at = zclock_mono ();
+    int rc = sum ? xinf_sha256_file (fd, upto, sum, have, prefix_hex, s_hash_progress, self, error, error_size) : -1;
+    if (rc == 0 && known)
+        snprintf (hex, XINF_SHA256_HEX, "%s", known->hex);
+    else
+    if (rc == 0) {
+        xinf_sha256_peek (sum, hex);
+        s_remember (self, info, hex);
+    }
+    xinf_sha256_destroy (&sum);
+    return rc;
+}
+
 //  Opens a file of the model directories and hashes it (and the prefix
 //  the fetcher has): FILE_OPENED, or FILE_ERROR.
 static void
@@ -137,16 +193,10 @@ s_on_open (xinf_transfer_server_t *self, xinf_value_t *body)
         s_refuse (self, transfer, "NOT_FOUND", "not a regular file");
         return;
     }
-    xinf_sha256_t *sum = xinf_sha256_new ();
     char hex [XINF_SHA256_HEX] = "", prefix_hex [XINF_SHA256_HEX] = "", error [256];
     self->hashing = transfer;
-    self->said_at = zclock_mono ();
     uint64_t size = (uint64_t) info.st_size;
-    int rc = sum ? xinf_sha256_file (fd, size, sum, have, prefix_hex, s_hash_progress, self, error, sizeof error) : -1;
-    if (rc == 0)
-        xinf_sha256_peek (sum, hex);
-    xinf_sha256_destroy (&sum);
-    if (rc) {
+    if (s_digests (self, fd, &info, have, hex, prefix_hex, error, sizeof error)) {
         close (fd);
         s_refuse (self, transfer, "IO_ERROR", error);
         return;
