@@ -473,6 +473,9 @@ def main():
         scenario_lying_source(client, fake, path, dirs["a"], dirs["x"])
         for node in (wa, wb, wc, wx):
             check(node.alive(), f"{node.name} died")
+        fake.stopping.set()
+        for node in (wa, wb, wc, wx, supervisor):   #  a clean exit: no leak, no sanitizer report
+            check(node.stop() == 0, f"{node.name} did not exit cleanly: {node.log('err')[-1500:]}")
     finally:
         client.close()
         fake.stopping.set()
