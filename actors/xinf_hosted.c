@@ -19,6 +19,7 @@ typedef struct {
     xinf_value_t *info;               //  the replica's model info, once ready
     xinf_fetch_t *fetch;              //  while its file comes from the cluster
     bool fetch_only;                  //  a rank's LOAD_MODEL fetch_only: no replica, "fetched" at the end
+    bool follows;                     //  waits for another replica's fetch of the same file
     xinf_value_t *start;              //  the START it then gets (without the path)
 } s_hosted_t;
 
@@ -211,8 +212,40 @@ s_fetch_failed (xinf_hosted_t *self, s_hosted_t *entry, const char *error)
     s_reply_state (self, uid, replica, rank, generation, "failed", reason);
 }
 
+//  The end of the fetch of an entry's file (its own, or the one it
+//  follows): the replica starts, or says "fetched", or fails with 'error'.
+static void
+s_fetch_ended (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved, const char *error)
+{
+    entry->follows = false;
+    if (error)
+        s_fetch_failed (self, entry, error);
+    else
+    if (entry->fetch_only) {
+        s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
+        zhashx_delete (self->replicas, entry->key);
+        s_hosted_free (self, &entry);
+    }
+    else
+        s_start_replica (self, entry, resolved);
+}
+
+//  The keys of the entries that follow the fetch of 'path'.
+static zlist_t *
+s_followers (xinf_hosted_t *self, const char *path)
+{
+    zlist_t *keys = zlist_new ();
+    zlist_autofree (keys);
+    for (s_hosted_t *entry = (s_hosted_t *) zhashx_first (self->replicas); entry;
+         entry = (s_hosted_t *) zhashx_next (self->replicas))
+        if (entry->follows && streq (entry->path, path))
+            zlist_append (keys, entry->key);
+    return keys;
+}
+
 //  What a fetch job says: requests go up to the supervisor, progress as
-//  MODEL_STATE fetching, and at the end the replica starts or fails.
+//  MODEL_STATE fetching, and at the end the replica starts or fails, and
+//  so do those that follow it.
 static void
 s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 {
@@ -229,21 +262,24 @@ s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     if (xinf_msg_is (msg, "FETCH_DONE") || xinf_msg_is (msg, "FETCH_FAILED")) {
         xinf_ctx_reader_end (ctx, sock);
         xinf_fetch_destroy (&entry->fetch);
-        char resolved [4096], error [1200];
+        char resolved [4096] = "", error [1200] = "", wanted [4096];
+        snprintf (wanted, sizeof wanted, "%s", entry->path);
         const char *path = xinf_value_str (xinf_map_get (body, "path"));
         if (xinf_msg_is (msg, "FETCH_FAILED"))
-            s_fetch_failed (self, entry, xinf_value_str (xinf_map_get (body, "error")) ?: "the fetch failed");
+            snprintf (error, sizeof error, "%s", xinf_value_str (xinf_map_get (body, "error")) ?: "the fetch failed");
         else
-        if (!path || xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, error, sizeof error))
-            s_fetch_failed (self, entry, path ? error : "the fetch named no file");
+        if (!path)
+            snprintf (error, sizeof error, "the fetch named no file");
         else
-        if (entry->fetch_only) {
-            s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
-            zhashx_delete (self->replicas, entry->key);
-            s_hosted_free (self, &entry);
+            xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, error, sizeof error);
+        s_fetch_ended (self, entry, resolved, *error ? error : NULL);
+        zlist_t *followers = s_followers (self, wanted);
+        for (char *key = (char *) zlist_first (followers); key; key = (char *) zlist_next (followers)) {
+            s_hosted_t *follower = (s_hosted_t *) zhashx_lookup (self->replicas, key);
+            if (follower)
+                s_fetch_ended (self, follower, resolved, *error ? error : NULL);
         }
-        else
-            s_start_replica (self, entry, resolved);
+        zlist_destroy (&followers);
     }
     else {
         xinf_map_put_str (body, "node", self->node);
@@ -257,6 +293,17 @@ s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 static int
 s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
 {
+    //  Another replica fetches that file already: one copy, one .part
+    for (s_hosted_t *other = (s_hosted_t *) zhashx_first (self->replicas); other;
+         other = (s_hosted_t *) zhashx_next (self->replicas))
+        if (other != entry && other->fetch && streq (other->path, entry->path)) {
+            entry->follows = true;
+            snprintf (entry->state, sizeof entry->state, "fetching");
+            xinf_info ("worker", "replica=%s: model file %s is on its way for replica %s: waiting for it", entry->key,
+                       entry->path, other->key);
+            s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "");
+            return 0;
+        }
     xinf_fetch_config_t config = {
         self->next_transfer++, entry->uid, entry->generation, entry->path,
         xinf_model_dirs_at (self->model_dirs, 0), self->fetch_stall_ms
@@ -421,11 +468,23 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     snprintf (reason, sizeof reason, "%s%s", *why ? "unloaded: " : "", check.failed ? "" : why);
     xinf_info ("worker", "unloading replica=%s%s%s", entry->key, *reason ? " reason=" : "", reason);
     zhashx_delete (self->replicas, entry->key);
-    char uid [65];
+    char uid [65], path [4096];
     uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
+    bool leader = entry->fetch != NULL;
     snprintf (uid, sizeof uid, "%s", entry->uid);
+    snprintf (path, sizeof path, "%s", entry->path);
     s_hosted_free (self, &entry);
     s_reply_state (self, uid, replica, rank, generation, "stopped", reason);
+    //  Its fetch had followers: the first goes on with it (from the .part)
+    zlist_t *followers = leader ? s_followers (self, path) : NULL;
+    s_hosted_t *next = followers && zlist_first (followers)
+                     ? (s_hosted_t *) zhashx_lookup (self->replicas, (char *) zlist_first (followers)) : NULL;
+    zlist_destroy (&followers);
+    if (next) {
+        next->follows = false;
+        if (s_begin_fetch (self, ctx, next))
+            s_fetch_failed (self, next, "cannot start the fetch of the model file");
+    }
 }
 
 static void

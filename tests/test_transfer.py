@@ -8,6 +8,8 @@ directories of their own on 127.0.0.1; only worker `wb` has the model.
      (SIGSTOP) the launch shows `fetching` in LAUNCH_PROGRESS and wa's
      wait "fetch model file" in WAITS; after SIGCONT the file arrives in
      wa's model directory byte-identical (SHA-256) and the replica is ready;
+  a2. two replicas placed on wa, which lacks their file: one fetch, the
+     other replica waits for it (one .part, no race), both ready;
   b. a tensor-parallel launch (n_worker 2, rank 1 on wa) after a truncated
      .part was left in wa's directory: resumed at its end (wa's log says
      so), byte-identical, and the split model's greedy tokens equal one
@@ -135,6 +137,20 @@ def scenario_frozen_source(client, wb, path, dir_a):
     print(f"a. launch on wa (lacks the file, source frozen): fetching shown in LAUNCH_PROGRESS and WAITS, file "
           f"arrived byte-identical ({os.path.getsize(path)} bytes), state {progress['state']}")
     return tokens
+
+
+def scenario_two_replicas(client, wa, build_dir, dir_a, dir_b):
+    """a2. two replicas on one worker that lacks their file: one copy, one .part."""
+    path = make_model(build_dir, os.path.join(dir_b, "twin.gguf"), seed=11)
+    progress = launch(client, "twin", path, worker="wa", replicas=2)
+    placed = [replica["worker"] for replica in progress["replicas"]]
+    check(placed == ["wa", "wa"], f"the replicas went to {placed}")
+    check(sha256(os.path.join(dir_a, "twin.gguf")) == sha256(path), "twin.gguf did not arrive whole")
+    check("is on its way for replica twin/" in wa.log("err"), "the second replica did not wait for the first's copy")
+    check(wa.log("err").count("twin.gguf is not here: fetching") == 1, "more than one fetch ran for twin.gguf")
+    greedy(client, "twin")
+    client.terminate("twin")
+    print("a2. two replicas on wa, which lacks their file: one fetch, the other replica waited for it; both ready")
 
 
 def scenario_resume(client, wa, path, dir_a, expected):
@@ -463,6 +479,7 @@ def main():
         expected = greedy(client, "one")
         client.terminate("one")
         scenario_frozen_source(client, wb, path, dirs["a"])
+        scenario_two_replicas(client, wa, build_dir, dirs["a"], dirs["b"])
         scenario_resume(client, wa, path, dirs["a"], expected)
         scenario_slow_copy(client, fake, build_dir, dirs["a"], dirs["x"])
         scenario_already_there(client, wa, build_dir, path, dirs["a"], dirs["b"])
