@@ -3,6 +3,7 @@
 #include "xinf_replica.h"
 #include "xinf_inflight.h"
 #include "xinf_transfer_fetch.h"
+#include "xinf_transfer.h"
 
 
 typedef struct {
@@ -35,6 +36,7 @@ struct _xinf_hosted_t {
     bool fetch;                       //  files it lacks are fetched (--no-fetch-models: not)
     int64_t fetch_stall_ms;
     uint64_t next_transfer;           //  ids of its fetches
+    xinf_sums_t *fetched;             //  digests of the files fetched (or found the same) here
 };
 
 static void
@@ -102,6 +104,7 @@ xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int p
     self->fetch = true;
     self->fetch_stall_ms = 60000;
     self->next_transfer = (uint64_t) zclock_usecs ();
+    self->fetched = xinf_sums_new (64);
     return self;
 }
 
@@ -117,6 +120,7 @@ xinf_hosted_destroy (xinf_hosted_t **self_p)
         }
         zhashx_destroy (&self->replicas);
         xinf_inflight_destroy (&self->inflight);
+        xinf_sums_destroy (&self->fetched);
         free (self);
         *self_p = NULL;
     }
@@ -230,6 +234,16 @@ s_fetch_ended (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved, con
         s_start_replica (self, entry, resolved);
 }
 
+//  A file that came (or was found the same): its digest, so that the next
+//  launch naming it compares it with the source's without reading it.
+static void
+s_remember_fetched (xinf_hosted_t *self, const char *path, const char *sha256)
+{
+    struct stat info;
+    if (sha256 && xinf_sha256_hex_valid (sha256) && stat (path, &info) == 0)
+        xinf_sums_remember (self->fetched, &info, sha256);
+}
+
 //  The keys of the entries that follow the fetch of 'path'.
 static zlist_t *
 s_followers (xinf_hosted_t *self, const char *path)
@@ -271,7 +285,8 @@ s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         if (!path)
             snprintf (error, sizeof error, "the fetch named no file");
         else
-            xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, error, sizeof error);
+        if (xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, error, sizeof error) == 0)
+            s_remember_fetched (self, resolved, xinf_value_str (xinf_map_get (body, "sha256")));
         s_fetch_ended (self, entry, resolved, *error ? error : NULL);
         zlist_t *followers = s_followers (self, wanted);
         for (char *key = (char *) zlist_first (followers); key; key = (char *) zlist_next (followers)) {
@@ -306,8 +321,12 @@ s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
         }
     xinf_fetch_config_t config = {
         self->next_transfer++, entry->uid, entry->generation, entry->path,
-        xinf_model_dirs_at (self->model_dirs, 0), self->fetch_stall_ms
+        xinf_model_dirs_at (self->model_dirs, 0), self->fetch_stall_ms, NULL, { 0 }
     };
+    char final [4352];
+    snprintf (final, sizeof final, "%s/%s", config.directory, xinf_transfer_basename (entry->path));
+    if (stat (final, &config.known) == 0)
+        config.known_sha256 = xinf_sums_find (self->fetched, &config.known);
     entry->fetch = xinf_fetch_new (&config);
     if (!entry->fetch)
         return -1;

@@ -107,6 +107,68 @@ xinf_sha256_file (int fd, uint64_t size, xinf_sha256_t *sum, uint64_t prefix, ch
     return rc;
 }
 
+typedef struct {
+    struct stat info;
+    char hex [XINF_SHA256_HEX];
+} s_sum_t;
+
+struct _xinf_sums_t {
+    s_sum_t *sums;
+    size_t capacity, next;
+};
+
+xinf_sums_t *
+xinf_sums_new (size_t capacity)
+{
+    xinf_sums_t *self = calloc (1, sizeof *self);
+    if (self && !(self->sums = calloc (capacity ? capacity : 1, sizeof (s_sum_t)))) {
+        free (self);
+        return NULL;
+    }
+    if (self)
+        self->capacity = capacity ? capacity : 1;
+    return self;
+}
+
+void
+xinf_sums_destroy (xinf_sums_t **self_p)
+{
+    if (self_p && *self_p) {
+        free ((*self_p)->sums);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+bool
+xinf_stat_same (const struct stat *one, const struct stat *other)
+{
+    return one->st_dev == other->st_dev && one->st_ino == other->st_ino && one->st_size == other->st_size
+        && one->st_mtim.tv_sec == other->st_mtim.tv_sec && one->st_mtim.tv_nsec == other->st_mtim.tv_nsec;
+}
+
+const char *
+xinf_sums_find (xinf_sums_t *self, const struct stat *info)
+{
+    for (size_t index = 0; index < self->capacity; index++)
+        if (*self->sums [index].hex && xinf_stat_same (&self->sums [index].info, info))
+            return self->sums [index].hex;
+    return NULL;
+}
+
+void
+xinf_sums_remember (xinf_sums_t *self, const struct stat *info, const char *hex)
+{
+    s_sum_t *sum = NULL;
+    for (size_t index = 0; index < self->capacity && !sum; index++)
+        if (xinf_stat_same (&self->sums [index].info, info))
+            sum = &self->sums [index];        //  the same file again: replaced in place
+    if (!sum)
+        sum = &self->sums [self->next++ % self->capacity];
+    sum->info = *info;
+    snprintf (sum->hex, sizeof sum->hex, "%s", hex);
+}
+
 const char *
 xinf_transfer_basename (const char *path)
 {

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define XINF_TRANSFER_CHUNK      (1u << 20)     //  bytes a fetcher asks for at once
 #define XINF_TRANSFER_CHUNK_MAX  (4u << 20)     //  the most a server sends in one FILE_DATA
@@ -48,6 +49,19 @@ typedef int (xinf_sha256_progress_fn) (uint64_t done, uint64_t total, void *arg)
 //  the reason (a read error, a file shorter than 'size', stopped).
 int xinf_sha256_file (int fd, uint64_t size, xinf_sha256_t *sum, uint64_t prefix, char prefix_hex [XINF_SHA256_HEX],
                       xinf_sha256_progress_fn *progress, void *arg, char *error, size_t error_size);
+
+//  Digests remembered by file: valid while the file is the same (device,
+//  inode, size, modification time), the oldest forgotten first. Not
+//  thread-safe: one per thread.
+typedef struct _xinf_sums_t xinf_sums_t;
+
+xinf_sums_t *xinf_sums_new (size_t capacity);
+void xinf_sums_destroy (xinf_sums_t **self_p);
+//  The digest of the file 'info' describes, or NULL.
+const char *xinf_sums_find (xinf_sums_t *self, const struct stat *info);
+void xinf_sums_remember (xinf_sums_t *self, const struct stat *info, const char *hex);
+//  The same file: device, inode, size and modification time.
+bool xinf_stat_same (const struct stat *one, const struct stat *other);
 
 //  The last component of 'path' (after the last '/'), or "" when it ends in '/'.
 const char *xinf_transfer_basename (const char *path);

@@ -16,6 +16,8 @@ typedef struct {
     char uid [65], path [4096], directory [4096];
     char final [4352], part [4360];    //  where it lands, and while it comes
     char source [80];                  //  who serves it, once known
+    char known_sha256 [XINF_SHA256_HEX];   //  of the NAME already here, if the owner knows it
+    char sha256 [XINF_SHA256_HEX];     //  the file's, once it is here
     zsock_t *pipe;
     bool terminated;                   //  the owner ended us
     int64_t deadline;                  //  the stall deadline (monotonic ms)
@@ -226,16 +228,20 @@ s_compare (s_job_t *job, const s_opened_t *opened)
     struct stat info;
     xinf_sha256_t *sum = xinf_sha256_new ();
     char hex [XINF_SHA256_HEX] = "";
+    bool known = fd >= 0 && fstat (fd, &info) == 0 && *job->known_sha256 && xinf_stat_same (&info, &job->config.known);
+    if (known)                         //  fetched before and not changed since: no need to read it again
+        snprintf (hex, sizeof hex, "%s", job->known_sha256);
     bool same = fd >= 0 && fstat (fd, &info) == 0 && S_ISREG (info.st_mode) && (uint64_t) info.st_size == opened->size
-             && s_hash_local (job, fd, opened->size, sum, hex) == 0 && streq (hex, opened->sha256);
+             && (known || s_hash_local (job, fd, opened->size, sum, hex) == 0) && streq (hex, opened->sha256);
     xinf_sha256_destroy (&sum);
     if (fd >= 0)
         close (fd);
     if (!same)
         return s_fail (job, "model file '%s' on this worker differs from the copy of %s (sha256 %s): remove or "
                        "rename it to have it fetched", job->final, job->source, opened->sha256);
-    xinf_info ("worker", "model file %s is already here, the same as %s's (sha256 %s)", job->final, job->source,
-               opened->sha256);
+    xinf_info ("worker", "model file %s is already here, the same as %s's (sha256 %s%s)", job->final, job->source,
+               opened->sha256, known ? ", known from its fetch" : "");
+    snprintf (job->sha256, sizeof job->sha256, "%s", opened->sha256);
     return 0;
 }
 
@@ -370,9 +376,11 @@ s_fetch (s_job_t *job)
         rc = s_fail (job, "cannot put %s in place: %s", job->final, strerror (errno));
     close (fd);
     xinf_sha256_destroy (&sum);
-    if (rc == 0)
+    if (rc == 0) {
         xinf_info ("worker", "model file %s fetched from %s: %llu bytes (%llu resumed), sha256 %s", job->final,
                    job->source, (unsigned long long) opened.size, (unsigned long long) from, hex);
+        snprintf (job->sha256, sizeof job->sha256, "%s", hex);
+    }
     return rc;
 }
 
@@ -395,8 +403,10 @@ s_fetch_main (zsock_t *pipe, void *arg)
         xinf_msg_t *msg = xinf_msg_new (rc ? "FETCH_FAILED" : "FETCH_DONE");
         if (rc)
             xinf_map_put_str (xinf_msg_body (msg), "error", job->error);
-        else
+        else {
             xinf_map_put_str (xinf_msg_body (msg), "path", job->final);
+            xinf_map_put_str (xinf_msg_body (msg), "sha256", job->sha256);
+        }
         s_send (job, &msg);
         //  Stay until the owner ends us, so that it reads the result first
         char *command = zstr_recv (pipe);
@@ -416,7 +426,8 @@ xinf_fetch_new (const xinf_fetch_config_t *config)
     snprintf (job->directory, sizeof job->directory, "%s", config->directory);
     snprintf (job->final, sizeof job->final, "%s/%s", job->directory, xinf_transfer_basename (job->path));
     snprintf (job->part, sizeof job->part, "%s.part", job->final);
-    job->config.uid = job->config.path = job->config.directory = NULL;
+    snprintf (job->known_sha256, sizeof job->known_sha256, "%s", config->known_sha256 ? config->known_sha256 : "");
+    job->config.uid = job->config.path = job->config.directory = job->config.known_sha256 = NULL;
     xinf_fetch_t *self = calloc (1, sizeof *self);
     assert (self);
     self->transfer = config->transfer;

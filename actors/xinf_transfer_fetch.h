@@ -14,13 +14,15 @@
     The owner (xinf_hosted) sends up what the job asks to send (FILE_FETCH,
     FILE_READ, FILE_CLOSE), hands it the answers (xinf_fetch_deliver), and
     reads its reports: FETCH_PROGRESS {phase, done, total}, and at the end
-    FETCH_DONE {path} or FETCH_FAILED {error}. No word for stall_ms is a
+    FETCH_DONE {path, sha256} or FETCH_FAILED {error}. A NAME the owner
+    knows the digest of (config.known_sha256) is compared without hashing. No word for stall_ms is a
     failure; the job's wait (xinf_waits) shows the bytes as progress.
 */
 #ifndef XINF_TRANSFER_FETCH_H_INCLUDED
 #define XINF_TRANSFER_FETCH_H_INCLUDED
 
 #include "xinf.h"
+#include <sys/stat.h>
 
 typedef struct {
     uint64_t transfer;                 //  the worker's id of this transfer
@@ -29,6 +31,10 @@ typedef struct {
     const char *path;                  //  as the launch names it
     const char *directory;             //  where it lands: the first model directory
     int64_t stall_ms;                  //  no word from the cluster this long: failed
+    //  What the owner knows of the file already at NAME (from an earlier
+    //  fetch): its digest while it is that file (xinf_stat_same), or NULL
+    const char *known_sha256;
+    struct stat known;
 } xinf_fetch_config_t;
 
 typedef struct _xinf_fetch_t xinf_fetch_t;

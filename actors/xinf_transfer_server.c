@@ -20,15 +20,6 @@ typedef struct {
     int64_t last_used;
 } s_open_t;
 
-//  A file's digest, valid while the file is the same (device, inode, size, mtime).
-typedef struct {
-    dev_t device;
-    ino_t inode;
-    off_t size;
-    struct timespec mtime;
-    char hex [XINF_SHA256_HEX];
-} s_sum_t;
-
 struct _xinf_transfer_server_t {
     char node [65];
     xinf_model_dirs_t *dirs;
@@ -39,8 +30,7 @@ struct _xinf_transfer_server_t {
     s_open_t open [XINF_TRANSFER_SERVER_OPEN];
     uint64_t hashing;                  //  the transfer being hashed
     int64_t said_at;
-    s_sum_t sums [S_SUMS_KEPT];
-    size_t next_sum;
+    xinf_sums_t *sums;                 //  the thread's own
 };
 
 xinf_msg_t *
@@ -109,33 +99,13 @@ s_hash_progress (uint64_t done, uint64_t total, void *arg)
     return 0;
 }
 
-static s_sum_t *
-s_sum_of (xinf_transfer_server_t *self, const struct stat *info)
-{
-    for (size_t index = 0; index < S_SUMS_KEPT; index++) {
-        s_sum_t *sum = &self->sums [index];
-        if (*sum->hex && sum->device == info->st_dev && sum->inode == info->st_ino && sum->size == info->st_size
-        &&  sum->mtime.tv_sec == info->st_mtim.tv_sec && sum->mtime.tv_nsec == info->st_mtim.tv_nsec)
-            return sum;
-    }
-    return NULL;
-}
-
-static void
-s_remember (xinf_transfer_server_t *self, const struct stat *info, const char *hex)
-{
-    s_sum_t *sum = &self->sums [self->next_sum++ % S_SUMS_KEPT];
-    *sum = (s_sum_t) { info->st_dev, info->st_ino, info->st_size, info->st_mtim, "" };
-    snprintf (sum->hex, sizeof sum->hex, "%s", hex);
-}
-
 //  The digest of the whole file (remembered, or read) and of its first
 //  'have' bytes: 0, or -1 with the reason.
 static int
 s_digests (xinf_transfer_server_t *self, int fd, const struct stat *info, uint64_t have, char *hex, char *prefix_hex,
            char *error, size_t error_size)
 {
-    s_sum_t *known = s_sum_of (self, info);
+    const char *known = xinf_sums_find (self->sums, info);
     uint64_t size = (uint64_t) info->st_size;
     //  A known file needs only its prefix read, and none without one
     uint64_t upto = known ? (have && have <= size ? have : 0) : size;
@@ -143,11 +113,11 @@ s_digests (xinf_transfer_server_t *self, int fd, const struct stat *info, uint64
     self->said_at = zclock_mono ();
     int rc = sum ? xinf_sha256_file (fd, upto, sum, have, prefix_hex, s_hash_progress, self, error, error_size) : -1;
     if (rc == 0 && known)
-        snprintf (hex, XINF_SHA256_HEX, "%s", known->hex);
+        snprintf (hex, XINF_SHA256_HEX, "%s", known);
     else
     if (rc == 0) {
         xinf_sha256_peek (sum, hex);
-        s_remember (self, info, hex);
+        xinf_sums_remember (self->sums, info, hex);
     }
     xinf_sha256_destroy (&sum);
     return rc;
@@ -306,6 +276,7 @@ s_server_main (zsock_t *pipe, void *arg)
 {
     xinf_transfer_server_t *self = (xinf_transfer_server_t *) arg;
     self->pipe = pipe;
+    self->sums = xinf_sums_new (S_SUMS_KEPT);
     zsock_signal (pipe, 0);
     while (!atomic_load (&self->stopping)) {
         zpoller_t *poller = zpoller_new (pipe, NULL);
@@ -328,6 +299,7 @@ s_server_main (zsock_t *pipe, void *arg)
     }
     for (size_t index = 0; index < XINF_TRANSFER_SERVER_OPEN; index++)
         s_close (&self->open [index]);
+    xinf_sums_destroy (&self->sums);
 }
 
 xinf_transfer_server_t *

@@ -19,7 +19,8 @@ directories of their own on 127.0.0.1; only worker `wb` has the model.
      source, a fake worker, sends a chunk every 1.3 s):
      the ranks first make sure of the file (LAUNCH_PROGRESS `fetching`,
      the supervisor's wait "the ranks' model files"), then join; ready;
-  c. the file already there and identical: used without a copy; a
+  c. the file already there and identical: used without a copy (and,
+     fetched before, without reading it again); a
      different file of that name there: the launch fails naming it, the
      file untouched;
   d. the supervisor's own copy (--model-dir) is served to a worker;
@@ -302,7 +303,8 @@ def scenario_already_there(client, wa, build_dir, path, dir_a, dir_b):
     launch(client, "again", path, worker="wa")
     client.terminate("again")
     check(os.stat(landed).st_mtime_ns == mtime, "the identical file was written again")
-    check("is already here, the same as wb's" in wa.log("err"), "wa's log does not say the file was already there")
+    check("is already here, the same as wb's (sha256 " + sha256(path) + ", known from its fetch)" in wa.log("err"),
+          "wa's log does not say the file was there, known from its fetch (not read again)")
     other = make_model(build_dir, os.path.join(dir_b, "other.gguf"), seed=8)
     junk = os.path.join(dir_a, "other.gguf")
     with open(junk, "wb") as file:
