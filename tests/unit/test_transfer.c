@@ -2,8 +2,8 @@
     (actors/xinf_transfer): SHA-256 against the FIPS 180-2 / NIST example
     vectors (empty, "abc", the 448-bit message, a million 'a'), the same
     digest fed in pieces and peeked on the way, a file's digest with its
-    prefix's in one pass (and a file shorter than said), and the names a
-    fetched file may land under.  */
+    prefix's in one pass (and a file shorter than said), digests remembered
+    by file identity, and the names a fetched file may land under.  */
 #include "test_unit.h"
 #include "xinf_transfer.h"
 
@@ -94,6 +94,43 @@ s_file (void)
     free (data);
 }
 
+//  Digests remembered by file identity: found while the file is the same,
+//  not once it changed, the oldest forgotten first.
+static void
+s_sums (void)
+{
+    char one [] = "/tmp/xinf-test-sums-XXXXXX", two [] = "/tmp/xinf-test-sums-XXXXXX";
+    int fd_one = mkstemp (one), fd_two = mkstemp (two);
+    CHECK (fd_one >= 0 && fd_two >= 0);
+    CHECK_INT (write (fd_one, "abc", 3), 3);
+    struct stat info_one, info_two;
+    CHECK (fstat (fd_one, &info_one) == 0 && fstat (fd_two, &info_two) == 0);
+    xinf_sums_t *sums = xinf_sums_new (2);
+    CHECK (xinf_sums_find (sums, &info_one) == NULL);
+    xinf_sums_remember (sums, &info_one, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK_STR (xinf_sums_find (sums, &info_one), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    CHECK (xinf_sums_find (sums, &info_two) == NULL);
+    //  The same file, written since: another size and mtime, not found
+    CHECK_INT (write (fd_one, "d", 1), 1);
+    struct stat changed;
+    CHECK (fstat (fd_one, &changed) == 0);
+    CHECK (!xinf_stat_same (&changed, &info_one));
+    CHECK (xinf_sums_find (sums, &changed) == NULL);
+    //  Remembered again: replaced in place; then a third file evicts the oldest
+    xinf_sums_remember (sums, &info_one, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    CHECK_STR (xinf_sums_find (sums, &info_one), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    xinf_sums_remember (sums, &info_two, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    xinf_sums_remember (sums, &changed, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    CHECK (xinf_sums_find (sums, &info_one) == NULL);
+    CHECK (xinf_sums_find (sums, &info_two) != NULL && xinf_sums_find (sums, &changed) != NULL);
+    xinf_sums_destroy (&sums);
+    CHECK (sums == NULL);
+    close (fd_one);
+    close (fd_two);
+    unlink (one);
+    unlink (two);
+}
+
 static void
 s_names (void)
 {
@@ -125,6 +162,7 @@ main (void)
 {
     s_vectors ();
     s_file ();
+    s_sums ();
     s_names ();
     printf ("unit_transfer: OK\n");
     return 0;
