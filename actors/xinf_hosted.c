@@ -193,7 +193,8 @@ s_start_replica (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved)
     xinf_msg_t *start = xinf_msg_new ("START");
     xinf_value_t *args = xinf_msg_body (start);
     for (size_t index = 0; index < xinf_value_count (entry->start); index++)
-        xinf_map_put (args, xinf_map_key_at (entry->start, index), xinf_value_dup (xinf_map_value_at (entry->start, index)));
+        xinf_map_put (args, xinf_map_key_at (entry->start, index),
+                      xinf_value_dup (xinf_map_value_at (entry->start, index)));
     xinf_map_put_str (args, "path", resolved);
     xinf_value_destroy (&entry->start);
     snprintf (entry->state, sizeof entry->state, "starting");
@@ -630,15 +631,7 @@ s_on_file_answer (xinf_hosted_t *self, xinf_msg_t *msg)
     for (s_hosted_t *entry = (s_hosted_t *) zhashx_first (self->replicas); entry && !check.failed;
          entry = (s_hosted_t *) zhashx_next (self->replicas))
         if (entry->fetch && xinf_fetch_transfer (entry->fetch) == transfer) {
-            xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
-            xinf_value_t *body = xinf_msg_body (msg);
-            for (size_t index = 0; index < xinf_value_count (body); index++)
-                xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, index),
-                              xinf_value_dup (xinf_map_value_at (body, index)));
-            for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
-                zframe_t *frame = zframe_dup (xinf_msg_frame (msg, index));
-                xinf_msg_add_frame (copy, &frame);
-            }
+            xinf_msg_t *copy = xinf_transfer_copy (msg);
             xinf_fetch_deliver (entry->fetch, &copy);
             return;
         }

@@ -368,7 +368,8 @@ s_stage (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_r
     int64_t limit = (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
     replica->deadline = zclock_mono () + limit;
     char what [160];
-    snprintf (what, sizeof what, "launch %s/%llu: the ranks' model files", model->uid, (unsigned long long) replica->index);
+    snprintf (what, sizeof what, "launch %s/%llu: the ranks' model files", model->uid,
+              (unsigned long long) replica->index);
     replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers", limit);
 }
 

@@ -169,6 +169,21 @@ xinf_sums_remember (xinf_sums_t *self, const struct stat *info, const char *hex)
     snprintf (sum->hex, sizeof sum->hex, "%s", hex);
 }
 
+xinf_msg_t *
+xinf_transfer_copy (xinf_msg_t *msg)
+{
+    xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
+    xinf_value_t *body = xinf_msg_body (msg);
+    for (size_t index = 0; index < xinf_value_count (body); index++)
+        xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, index),
+                      xinf_value_dup (xinf_map_value_at (body, index)));
+    for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
+        zframe_t *frame = zframe_dup (xinf_msg_frame (msg, index));
+        xinf_msg_add_frame (copy, &frame);
+    }
+    return copy;
+}
+
 const char *
 xinf_transfer_basename (const char *path)
 {

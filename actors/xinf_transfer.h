@@ -19,9 +19,7 @@
 #ifndef XINF_TRANSFER_H_INCLUDED
 #define XINF_TRANSFER_H_INCLUDED
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "xinf.h"
 #include <sys/stat.h>
 
 #define XINF_TRANSFER_CHUNK      (1u << 20)     //  bytes a fetcher asks for at once
@@ -62,6 +60,10 @@ const char *xinf_sums_find (xinf_sums_t *self, const struct stat *info);
 void xinf_sums_remember (xinf_sums_t *self, const struct stat *info, const char *hex);
 //  The same file: device, inode, size and modification time.
 bool xinf_stat_same (const struct stat *one, const struct stat *other);
+
+//  A copy of a FILE_* message (body and binary frames), to pass on: a
+//  handler does not own the message it is given.
+xinf_msg_t *xinf_transfer_copy (xinf_msg_t *msg);
 
 //  The last component of 'path' (after the last '/'), or "" when it ends in '/'.
 const char *xinf_transfer_basename (const char *path);

@@ -103,17 +103,8 @@ s_send_node (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xin
 static xinf_msg_t *
 s_translate (xinf_msg_t *msg, uint64_t transfer)
 {
-    xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
-    xinf_value_t *body = xinf_msg_body (msg);
-    for (size_t index = 0; index < xinf_value_count (body); index++)
-        if (strcmp (xinf_map_key_at (body, index), "node"))
-            xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, index),
-                          xinf_value_dup (xinf_map_value_at (body, index)));
+    xinf_msg_t *copy = xinf_transfer_copy (msg);
     xinf_map_put_uint (xinf_msg_body (copy), "transfer", transfer);
-    for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
-        zframe_t *frame = zframe_dup (xinf_msg_frame (msg, index));
-        xinf_msg_add_frame (copy, &frame);
-    }
     return copy;
 }
 

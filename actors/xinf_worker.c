@@ -5,6 +5,7 @@
 #include "xinf_hosted.h"
 #include "xinf_probe.h"
 #include "xinf_transfer_server.h"
+#include "xinf_transfer.h"
 
 #include <unistd.h>
 
@@ -407,11 +408,7 @@ s_on_file_request (xinf_ctx_t *ctx, xinf_msg_t *msg)
         error = xinf_transfer_error (transfer, "NOT_FOUND", "worker %s serves no model files (--no-serve-models)",
                                      state->hello.node);
     else {
-        xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
-        xinf_value_t *body = xinf_msg_body (msg);
-        for (size_t index = 0; index < xinf_value_count (body); index++)
-            xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, index),
-                          xinf_value_dup (xinf_map_value_at (body, index)));
+        xinf_msg_t *copy = xinf_transfer_copy (msg);
         if (xinf_transfer_server_send (state->files, &copy))
             error = xinf_transfer_error (transfer, "BUSY", "worker %s has too many file requests queued",
                                          state->hello.node);
