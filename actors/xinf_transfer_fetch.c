@@ -160,8 +160,15 @@ s_open (s_job_t *job, uint64_t have, s_opened_t *opened)
         }
         else
         if (xinf_msg_is (msg, "FILE_ERROR")) {
+            const char *code = xinf_check_str (&check, body, "code", 1, 32);
             const char *text = xinf_check_str (&check, body, "message", 0, 1200);
-            s_fail (job, "%s", check.failed ? "the source refused" : text);
+            //  Not here and not elsewhere: the words of a plain refusal first
+            if (!check.failed && streq (code, "NOT_FOUND"))
+                s_fail (job, "model file '%.1024s' is not a file in this worker's model directories, and %s", job->path,
+                        text);
+            else
+                s_fail (job, "model file '%.1024s' cannot be fetched: %s", job->path,
+                        check.failed ? "the cluster refused" : text);
             xinf_msg_destroy (&msg);
             return -1;
         }

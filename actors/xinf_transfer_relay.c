@@ -161,9 +161,9 @@ s_ask_next (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, s_transfer_t *transfer
             return;
         }
     }
-    char reason [1700];
-    snprintf (reason, sizeof reason, "model file '%.1024s' is in no model directory of the cluster (asked: %s)",
-              transfer->path, *transfer->asked ? transfer->asked : "no other node is up");
+    char reason [700];
+    snprintf (reason, sizeof reason, "no other node has it in its model directories (asked: %s)",
+              *transfer->asked ? transfer->asked : "none: no other node is up");
     transfer->opened = false;
     s_fail (self, ctx, transfer, "NOT_FOUND", reason);
 }

@@ -331,8 +331,8 @@ def scenario_nowhere(client, dir_b):
     for uid, path in (("none", os.path.join(dir_b, "none.gguf")), ("passwd", "/etc/passwd"),
                       ("traversal", "../../etc/passwd")):
         error = launch_fails(client, uid, path, worker="wa")
-        check(f"model file '{path}' is in no model directory of the cluster" in error,
-              f"{path}: unexpected error {error}")
+        check(f"model file '{path}' is not a file in this worker's model directories, and no other node has it in "
+              "its model directories (asked: the supervisor, " in error, f"{path}: unexpected error {error}")
         texts.append(error.replace(path, "PATH").replace(f"{uid} failed", "UID failed"))
     check(len(set(texts)) == 1, f"the errors differ beyond the path: {texts}")
     error = launch_fails(client, "nofetch", os.path.join(dir_b, "model.gguf"), worker="wc")
