@@ -49,9 +49,9 @@ static const xinf_option_t s_options [] = {
       "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
     { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
       "worker/local: a directory launches may load model files from, subdirectories included (repeatable; "
-      "default: the current directory); other paths are refused; a launch's file that none has is fetched "
-      "from the cluster into the first. supervisor: files in it that a launch names are served to workers "
-      "that lack them (default: none)" },
+      "default: the current directory); a launch's file that none of them has is fetched from the cluster into "
+      "the first (with --no-fetch-models: refused). supervisor: files in it that a launch names are served to "
+      "workers that lack them (default: none)" },
     { "no-fetch-models", 0, "XINF_NO_FETCH_MODELS", XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "worker/local: refuse a launch whose file the model directories lack, instead of fetching it from the cluster" },
     { "no-serve-models", 0, "XINF_NO_SERVE_MODELS", XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
