@@ -33,11 +33,14 @@ directories of their own on 127.0.0.1; only worker `wb` has the model.
      outside its model directories (../../etc/passwd) with FILE_ERROR and a
      log line, and serves the right bytes and digests, also of a prefix;
   f3. a lying source (wrong offset, short chunk, two frames, wrong digest,
-     a digest that is no hex): the launch fails naming it, nothing lands.
+     a digest that is no hex): the launch fails naming it, nothing lands;
+  g. kill -9 of a worker in the middle of a fetch: when it is back its
+     pinned replica loads there again, resuming from the .part.
 
 No fixed sleeps: every wait polls with a deadline."""
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -277,6 +280,31 @@ def scenario_slow_copy(client, fake, build_dir, dir_a, dir_x):
           f"files\", {len(bytes_seen)} byte counts seen), then joined; ready")
 
 
+def scenario_crash_resume(client, fake, node_bin, endpoint, wa, build_dir, dir_a, dir_x):
+    """g. kill -9 of a worker mid-fetch: back, it resumes from its .part."""
+    path = make_model(build_dir, os.path.join(dir_x, "crash.gguf"), seed=12)
+    with open(path, "rb") as file:
+        fake.files[path] = (file.read(), "slow")
+    part = os.path.join(dir_a, "crash.gguf.part")
+    client.launch("crash", path, worker="wa", threads=1)
+    poll("two chunks in wa's .part", 30, lambda: os.path.exists(part) and os.path.getsize(part) >= 2 * MiB)
+    check(wa.kill() == -signal.SIGKILL, "wa did not die of SIGKILL")
+    kept = os.path.getsize(part)
+    wa = Proc("wa", [node_bin, "--role=worker", "-e", endpoint, "--node-name", "wa", *BEAT_ARGS, "-H", "127.0.0.1",
+                     "--data-ports", "29500-29599", "--model-dir", dir_a, "--log-level", "info"], base="wa-again")
+    client.wait_ready("crash", stall_s=60)       # a pinned replica loads there again when its worker is back
+    match = re.search(r"resuming \S+crash.gguf.part at byte (\d+) of (\d+)", wa.log("err"))
+    check(match and int(match.group(1)) >= kept - MiB, f"wa did not resume the .part ({kept} bytes): "
+                                                      f"{wa.log('err')[-1500:]}")
+    check(sha256(os.path.join(dir_a, "crash.gguf")) == sha256(path), "crash.gguf did not arrive whole")
+    greedy(client, "crash")
+    client.terminate("crash")
+    fake.files = {}
+    print(f"g. kill -9 of wa with {kept} bytes of crash.gguf in its .part: back, the pinned replica loaded there "
+          f"again, resuming at byte {match.group(1)} of {match.group(2)}; byte-identical")
+    return wa
+
+
 def scenario_lying_source(client, fake, path, dir_a, dir_x):
     """f3. a source that lies: every lie fails the launch, named; nothing lands."""
     with open(path, "rb") as file:
@@ -490,6 +518,7 @@ def main():
         scenario_unregistered(supervisor.endpoint, supervisor)
         scenario_server_garbage(node_bin, path, dirs["b"])
         scenario_lying_source(client, fake, path, dirs["a"], dirs["x"])
+        wa = scenario_crash_resume(client, fake, node_bin, supervisor.endpoint, wa, build_dir, dirs["a"], dirs["x"])
         for node in (wa, wb, wc, wx):
             check(node.alive(), f"{node.name} died")
         fake.stopping.set()
