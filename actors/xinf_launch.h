@@ -28,10 +28,11 @@
 
 #define XINF_REPLICAS_MAX  16
 #define XINF_RANKS_MAX     16
+#define XINF_STEP_SLACK_MS 5000       //  a rendezvous step's deadline beyond the ranks' own
 
 typedef struct {
     char node [65];
-    char state [16];                  //  starting, joining, loading, ready, failed, stopped
+    char state [16];                  //  staging, fetching, fetched, starting, joining, loading, ready, failed, stopped
     uint64_t bytes_done, bytes_total;
     uint64_t data_port;               //  its collective's, once joining
     char error [512];
@@ -47,6 +48,7 @@ typedef struct {
     xinf_value_t *info;               //  arch, weight_type, size, context, vocab...
     size_t n_ranks;                   //  1: a plain replica, ranks [] unused
     xinf_rank_entry_t ranks [XINF_RANKS_MAX];
+    bool staged;                      //  every rank has the model file (LOAD_MODEL fetch_only answered)
     bool group_sent;
     uint64_t port_session;            //  the check of the ranks' bound data ports, while it runs
     bool ports_checked;
@@ -97,6 +99,8 @@ typedef void (xinf_launch_failed_fn) (xinf_ctx_t *ctx, xinf_model_entry_t *model
 xinf_launch_t *xinf_launch_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh, zhashx_t *models,
                                 xinf_launch_failed_fn *failed_fn, void *arg);
 void xinf_launch_destroy (xinf_launch_t **self_p);
+//  The cluster table it was made with.
+xinf_cluster_t *xinf_launch_cluster (xinf_launch_t *self);
 
 //  Brings up a placed model (its replicas' nodes and ranks are set).
 void xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);

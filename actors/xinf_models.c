@@ -410,7 +410,8 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     if (xinf_map_get (body, "info"))
         xinf_check_map (&check, body, "info", 64);
     if (!check.failed && xinf_fsm_parse (&xinf_replica_fsm, state) < 0)
-        xinf_check_fail (&check, "field 'state' must be one of starting, joining, loading, ready, failed, stopped");
+        xinf_check_fail (&check, "field 'state' must be one of fetching, fetched, starting, joining, loading, ready, "
+                         "failed, stopped");
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
@@ -729,6 +730,18 @@ xinf_value_t *
 xinf_models_stats (xinf_models_t *self)
 {
     return xinf_scheduler_stats (self->scheduler);
+}
+
+bool
+xinf_models_names_file (xinf_models_t *self, const char *uid, uint64_t generation, const char *node, const char *path)
+{
+    s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!model || model->generation != generation || strcmp (model->path, path))
+        return false;
+    for (size_t index = 0; index < model->count; index++)
+        if (xinf_launch_uses (&model->replicas [index], node))
+            return true;
+    return false;
 }
 
 void

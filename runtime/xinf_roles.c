@@ -26,6 +26,14 @@ static const struct {
     { "RUN_FAILED",      W },
     { "PROBE_RESULT",    W },
     { "TOKENIZE_RESULT", W },
+    //  Model file transfers (protocols/node.md, "Model files")
+    { "FILE_FETCH",      W },
+    { "FILE_READ",       W },
+    { "FILE_CLOSE",      W },
+    { "FILE_HASHING",    W },
+    { "FILE_OPENED",     W },
+    { "FILE_DATA",       W },
+    { "FILE_ERROR",      W },
     //  Clients: read-only and inference (protocols/client.md)
     { "CLUSTER_INFO",    U | A },
     { "WAITS",           U | A },
