@@ -83,6 +83,9 @@ typedef struct {
                                       //  addresses, other builds); NULL until one
     bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
     bool pinned;                      //  launched on named workers: relaunched only there
+    bool stopping;                    //  terminated, its workers unloading it (xinf_stopping.h)
+    int64_t stopping_since;           //  monotonic ms
+    char stopping_how [32];           //  "terminated"
 } xinf_model_entry_t;
 
 typedef struct _xinf_launch_t xinf_launch_t;
