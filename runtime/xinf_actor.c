@@ -2,6 +2,7 @@
 #include "xinf_actor.h"
 #include "xinf_log.h"
 #include "xinf_waits.h"
+#include "xinf_tsan.h"
 
 #define XINF_ACTOR_BATCH   256    //  messages handled per wake-up
 #define XINF_BIND_WAIT_MS  5000
@@ -161,6 +162,7 @@ s_actor_main (zsock_t *pipe, void *args)
     zloop_reader (ctx->loop, pipe, s_on_pipe, ctx);
     zloop_reader (ctx->loop, xinf_router_sock (ctx->router), s_on_router, ctx);
     ctx->init_rc = ctx->init ? ctx->init (ctx) : 0;
+    xinf_tsan_release (ctx);            //  the owner reads ctx after the signal
     zsock_signal (pipe, 0);
     if (ctx->init_rc == 0) {
         zloop_start (ctx->loop);
@@ -170,6 +172,7 @@ s_actor_main (zsock_t *pipe, void *args)
     zloop_destroy (&ctx->loop);
     xinf_router_destroy (&ctx->router);
     zlistx_destroy (&ctx->callbacks);
+    xinf_tsan_release (ctx);            //  the owner frees ctx after the thread's last signal
 }
 
 static xinf_ctx_t *
@@ -208,6 +211,7 @@ xinf_actor_new (const xinf_actor_spec_t *spec)
     snprintf (self->name, sizeof self->name, "%s", self->ctx->name);
     //  zactor_new returns once the actor signalled, after its init ran
     self->zactor = zactor_new (s_actor_main, self->ctx);
+    xinf_tsan_acquire (self->ctx);
     if (!self->zactor || self->ctx->init_rc != 0) {
         xinf_error (self->name, "actor failed to start init_rc=%d", self->ctx->init_rc);
         xinf_actor_destroy (&self);
@@ -279,8 +283,10 @@ xinf_actor_destroy (xinf_actor_t **self_p)
             xinf_error (self->name, "actor did not stop within %d ms; abandoning its thread",
                         XINF_ACTOR_STOP_MS);
     }
-    if (ended)
+    if (ended) {
+        xinf_tsan_acquire (self->ctx);
         s_ctx_destroy (&self->ctx);
+    }
     free (self);
     *self_p = NULL;
     return ended;

@@ -5,6 +5,7 @@
 #include "xinf_log.h"
 #include "xinf_waits.h"
 #include "xinf_auth.h"
+#include "xinf_tsan.h"
 
 #define PEER_ID_MAX  (2 * 255 + 1)
 
@@ -172,6 +173,7 @@ s_recv_rest (void *handle, bool more, zmsg_t **rest)
         if (!frame)
             break;
         more = zframe_more (frame);
+        xinf_tsan_acquire (zframe_data (frame));     //  an inproc frame: the sender's memory
         zmsg_append (*rest, &frame);
     }
 }
@@ -240,6 +242,7 @@ s_send_wire (zsock_t *sock, zframe_t *routing_id, xinf_msg_t **msg_p)
     zframe_t *frame;
     while (rc == 0 && frames && (frame = zmsg_pop (frames))) {
         int flags = zmsg_size (frames) ? ZFRAME_MORE : 0;
+        xinf_tsan_release (zframe_data (frame));     //  inproc hands this memory over, not a copy
         rc = zframe_send (&frame, sock, flags | ZFRAME_DONTWAIT);
         if (rc)
             zframe_destroy (&frame);

@@ -24,6 +24,17 @@ def run(args, what, env=None, timeout=240):
     return result
 
 
+def sanitizer_flags(build_dir):
+    """The sanitizer the build used (its libxinf.so needs it in the program too)."""
+    with open(os.path.join(build_dir, "CMakeCache.txt")) as cache:
+        text = cache.read()
+    if "XINF_SANITIZE:BOOL=ON" in text:
+        return ["-fsanitize=address,undefined"]
+    if "XINF_TSAN:BOOL=ON" in text:
+        return ["-fsanitize=thread"]
+    return []
+
+
 def check_program(program, prefix, how):
     """The built example loads the installed libxinf.so and its checks answer."""
     env = dict(os.environ, LD_LIBRARY_PATH=os.path.join(prefix, "lib"))
@@ -55,7 +66,9 @@ def main():
           or any(os.path.realpath(flag[2:]) == os.path.realpath(os.path.join(prefix, "include"))
                  for flag in flags if flag.startswith("-I")), f"pkg-config --cflags: {flags}")
     program = os.path.join(work, "embed_worker_pkgconfig")
-    run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", EXAMPLE, "-o", program, *flags], "cc with pkg-config")
+    sanitize = sanitizer_flags(build_dir)
+    run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE", *sanitize, EXAMPLE, "-o", program, *flags],
+        "cc with pkg-config")
     check_program(program, prefix, "pkg-config")
 
     # find_package(xinf)
@@ -71,7 +84,8 @@ def main():
                     "target_compile_definitions(embed_worker PRIVATE _GNU_SOURCE)\n"
                     "target_link_libraries(embed_worker PRIVATE xinf::xinf PkgConfig::CZMQ)\n")
     build = os.path.join(work, "build")
-    run(["cmake", "-S", project, "-B", build, f"-DCMAKE_PREFIX_PATH={prefix}"], "cmake with find_package(xinf)")
+    run(["cmake", "-S", project, "-B", build, f"-DCMAKE_PREFIX_PATH={prefix}", f"-DCMAKE_C_FLAGS={' '.join(sanitize)}"],
+        "cmake with find_package(xinf)")
     run(["cmake", "--build", build], "cmake --build")
     check_program(os.path.join(build, "embed_worker"), prefix, "find_package")
     shutil.rmtree(work)
