@@ -123,6 +123,17 @@ s_peer_evict_oldest (xinf_router_t *self)
         zhashx_delete (self->peers, oldest->id);
 }
 
+//  Copies 'text' (NULL: empty) into 'target', cut to fit: a per-message
+//  copy without snprintf's formatting machinery.
+static void
+s_set_text (char *target, size_t size, const char *text)
+{
+    size_t length = text ? strnlen (text, size - 1) : 0;
+    if (length)
+        memcpy (target, text, length);
+    target [length] = 0;
+}
+
 //  Finds or adds the peer record for a routing id.
 static xinf_peer_t *
 s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
@@ -155,9 +166,9 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     const char *role = first ? zmq_msg_gets (first, "role") : NULL;
     const char *name = first ? zmq_msg_gets (first, "name") : NULL;
     const char *key = first ? zmq_msg_gets (first, "key") : NULL;
-    snprintf (peer->role, sizeof peer->role, "%s", role ? role : "");
-    snprintf (peer->key_name, sizeof peer->key_name, "%s", name ? name : "");
-    snprintf (peer->key, sizeof peer->key, "%s", key ? key : "");
+    s_set_text (peer->role, sizeof peer->role, role);
+    s_set_text (peer->key_name, sizeof peer->key_name, name);
+    s_set_text (peer->key, sizeof peer->key, key);
     peer->last_seen = zclock_mono ();
     return peer;
 }
