@@ -88,7 +88,7 @@ s_worker_config (const xinf_worker_options_t *options, xinf_worker_config_t *con
             return -1;
     *config = (xinf_worker_config_t) {
         options->supervisor, options->node_name, host, "flag", low, high, heartbeat_ms, liveness,
-        node->model_dirs, NULL, NULL, NULL
+        node->model_dirs, NULL, NULL, NULL, false, false
     };
     return 0;
 }
@@ -122,7 +122,8 @@ xinf_supervisor_start (const xinf_supervisor_options_t *options, char *error, si
         s_fail (error, error_size, "bind '%s' must be tcp://ADDRESS:PORT", bind);
         return NULL;
     }
-    xinf_supervisor_config_t config = { options->node_name, heartbeat_ms, liveness, 600000, NULL, false, NULL, NULL };
+    xinf_supervisor_config_t config = { options->node_name, heartbeat_ms, liveness, 600000, NULL, false, NULL, NULL,
+                                        NULL };
     xinf_node_t *self = s_node_new ();
     zsys_init ();
     self->supervisor = xinf_supervisor_new (&config);
