@@ -287,7 +287,7 @@ peer_make_model (const char *make_model, const char *dir, const char *name, char
 {
     char command [1200];
     snprintf (path, size, "%s/%s", dir, name);
-    snprintf (command, sizeof command, "'%s' --preset tiny --arch qwen2 -o '%s' > /dev/null", make_model, path);
+    snprintf (command, sizeof command, "'%s' --preset tiny --arch qwen2 --context 4096 -o '%s' > /dev/null", make_model, path);
     CHECK (system (command) == 0);
 }
 

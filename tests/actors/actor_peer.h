@@ -65,7 +65,8 @@ void peer_router_send (xinf_router_t *router, const char *peer_id, xinf_msg_t **
 //  A scratch directory (mkdtemp) and its removal.
 void peer_scratch (char *dir, size_t size);
 void peer_scratch_remove (const char *dir);
-//  Writes a tiny model (xinf-make-model --preset tiny) as DIR/NAME.
+//  Writes a tiny model (xinf-make-model --preset tiny, a context of 4096
+//  so that a long request runs for a while) as DIR/NAME.
 void peer_make_model (const char *make_model, const char *dir, const char *name, char *path, size_t size);
 //  Greedy generation with the model API (one sequence, no batching): up to
 //  'max' tokens after 'prompt', stopping after an end token. Returns the
