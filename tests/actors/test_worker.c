@@ -1,0 +1,423 @@
+/*  test_worker: the worker node agent in this process, connected on
+    inproc:// to a ROUTER that plays the supervisor, driven message by
+    message. It checks registration (HELLO resent with backoff until
+    WELCOME, a refusal retried, the agreed heartbeats, NOT_REGISTERED and a
+    silent supervisor answered by registering again), the model protocol
+    (LOAD_MODEL outside --model-dir or with bad fields refused with
+    MODEL_STATE failed, a real load reported loading ... ready, RUN through
+    to the replica and RUN_DONE up with greedy's tokens, RUN for a model not
+    hosted, the last word of a run sent again after a re-registration until
+    RUN_ACK, UNLOAD_MODEL), garbage from the supervisor survived, and BYE
+    at the end.
+
+    The probe listener binds tcp://127.0.0.1 in the data-port range (it is
+    TCP by design: peers dial it); the supervisor link is inproc://.
+
+        test_actor_worker PATH/TO/xinf-make-model
+*/
+#include "actor_peer.h"
+#include "xinf_worker.h"
+
+#include <unistd.h>
+
+static char s_dir [300], s_model [600];
+static const char *s_make_model;
+
+typedef struct {
+    xinf_router_t *supervisor;            //  the fake supervisor
+    xinf_model_dirs_t *dirs;
+    xinf_worker_t *worker;
+    char peer [512];                      //  the worker's routing id
+} s_fixture_t;
+
+static s_fixture_t
+s_start_worker (const char *endpoint)
+{
+    s_fixture_t fixture;
+    memset (&fixture, 0, sizeof fixture);
+    fixture.supervisor = xinf_router_new ("fake-supervisor");
+    CHECK (xinf_router_bind (fixture.supervisor, endpoint, NULL, 0) == 0);
+    fixture.dirs = xinf_model_dirs_new ();
+    char error [256];
+    CHECK (xinf_model_dirs_add (fixture.dirs, s_dir, error, sizeof error) == 0);
+    xinf_worker_config_t config = { .endpoint = endpoint, .node_name = "wk", .host_ip = "127.0.0.1",
+                                    .host_ip_source = "flag", .data_port_low = 42100, .data_port_high = 42199,
+                                    .heartbeat_ms = 1000, .liveness = 10, .model_dirs = fixture.dirs };
+    fixture.worker = xinf_worker_new (&config);
+    CHECK (fixture.worker);
+    return fixture;
+}
+
+static void
+s_stop_worker (s_fixture_t *fixture)
+{
+    xinf_worker_destroy (&fixture->worker);
+    xinf_model_dirs_destroy (&fixture->dirs);
+    xinf_router_destroy (&fixture->supervisor);
+}
+
+static xinf_msg_t *
+s_expect (s_fixture_t *fixture, const char *type)
+{
+    return peer_router_expect (fixture->supervisor, type, fixture->peer, sizeof fixture->peer);
+}
+
+static void
+s_send (s_fixture_t *fixture, xinf_msg_t *msg)
+{
+    peer_router_send (fixture->supervisor, fixture->peer, &msg);
+}
+
+static void
+s_welcome (s_fixture_t *fixture, uint64_t heartbeat_ms, uint64_t liveness)
+{
+    xinf_welcome_t welcome = { .heartbeat_ms = heartbeat_ms, .liveness = liveness };
+    snprintf (welcome.supervisor, sizeof welcome.supervisor, "fake");
+    welcome.warnings = xinf_value_new_array ();
+    xinf_msg_t *msg = xinf_welcome_encode (&welcome);
+    xinf_welcome_clear (&welcome);
+    s_send (fixture, msg);
+}
+
+static xinf_msg_t *
+s_error (const char *code, const char *text)
+{
+    return xinf_msg_new_error (0, code, "%s", text);
+}
+
+//  The next HELLO, checked; returns it (decoded into 'hello').
+static void
+s_expect_hello (s_fixture_t *fixture, xinf_hello_t *hello)
+{
+    xinf_msg_t *msg = s_expect (fixture, "HELLO");
+    xinf_check_t check = XINF_CHECK_INIT;
+    if (xinf_hello_decode (msg, hello, &check))
+        fprintf (stderr, "HELLO does not decode: %s\n", check.reason);
+    CHECK (!check.failed);
+    CHECK_STR (hello->node, "wk");
+    CHECK_STR (hello->host_ip, "127.0.0.1");
+    CHECK_STR (hello->host_ip_source, "flag");
+    CHECK_INT (hello->data_port_low, 42100);
+    xinf_msg_destroy (&msg);
+}
+
+//  HEARTBEATs from the worker: 'count' of them, seq increasing; each
+//  answered by ours, as the supervisor beats too.
+static void
+s_expect_beats (s_fixture_t *fixture, int count)
+{
+    uint64_t last = 0;
+    static uint64_t seq;
+    for (int beat = 0; beat < count; beat++) {
+        xinf_msg_t *msg = s_expect (fixture, "HEARTBEAT");
+        xinf_heartbeat_msg_t decoded;
+        xinf_check_t check = XINF_CHECK_INIT;
+        CHECK_INT (xinf_heartbeat_msg_decode (msg, &decoded, &check), 0);
+        CHECK_STR (decoded.node, "wk");
+        CHECK (decoded.seq > last);
+        last = decoded.seq;
+        xinf_heartbeat_msg_clear (&decoded);
+        xinf_msg_destroy (&msg);
+        xinf_msg_t *ours = xinf_msg_new ("HEARTBEAT");
+        xinf_map_put_str (xinf_msg_body (ours), "node", "fake");
+        xinf_map_put_uint (xinf_msg_body (ours), "seq", ++seq);
+        s_send (fixture, ours);
+    }
+}
+
+//  Raw frames to the worker: its routing id (hex in fixture->peer), then junk.
+static void
+s_send_junk (s_fixture_t *fixture, const char *junk, size_t size)
+{
+    byte id [256];
+    size_t length = strlen (fixture->peer) / 2;
+    CHECK (length > 0 && length <= sizeof id);
+    for (size_t at = 0; at < length; at++) {
+        unsigned int value;
+        CHECK (sscanf (fixture->peer + 2 * at, "%2x", &value) == 1);
+        id [at] = (byte) value;
+    }
+    peer_send_raw (xinf_router_sock (fixture->supervisor), id, length, junk, size);
+}
+
+// ---- registration ------------------------------------------------------------
+
+static void
+test_registration (void)
+{
+    s_fixture_t fixture = s_start_worker ("inproc://test-worker-hello");
+    //  Unanswered, HELLO comes again (backoff from 100 ms)
+    xinf_hello_t hello;
+    s_expect_hello (&fixture, &hello);
+    CHECK_INT (hello.heartbeat_ms, 1000);
+    CHECK_INT (hello.liveness, 10);
+    CHECK (hello.cpus >= 1 && hello.pid > 0);
+    CHECK_INT (xinf_value_count (hello.models), 0);
+    xinf_hello_clear (&hello);
+    int64_t first = zclock_mono ();
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    CHECK (zclock_mono () - first >= 50);
+    //  A refusal: retried, quietly
+    s_send (&fixture, s_error ("DUPLICATE_NODE", "node name 'wk' is already registered"));
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    //  WELCOME: the supervisor's interval is adopted (200 ms, not 1000)
+    s_welcome (&fixture, 200, 5);
+    int64_t welcomed = zclock_mono ();
+    s_expect_beats (&fixture, 5);
+    CHECK (zclock_mono () - welcomed < 4 * 1000);          //  not the worker's own 1000 ms
+    //  NOT_REGISTERED (a restarted supervisor): registers again at once
+    s_send (&fixture, s_error ("NOT_REGISTERED", "this supervisor does not know you"));
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    s_welcome (&fixture, 200, 5);
+    s_expect_beats (&fixture, 2);
+    //  The supervisor falls silent: after liveness x interval the worker
+    //  reconnects (a new routing id) and says HELLO again
+    char before [512];
+    snprintf (before, sizeof before, "%s", fixture.peer);
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    CHECK (!streq (before, fixture.peer));
+    s_welcome (&fixture, 200, 5);
+    s_expect_beats (&fixture, 2);
+
+    //  Garbage from the supervisor: logged, survived
+    s_send_junk (&fixture, "junk", 4);
+    s_send_junk (&fixture, "XINF\x01", 5);
+    xinf_msg_t *odd = xinf_msg_new ("NO_SUCH_TYPE");
+    s_send (&fixture, odd);
+    s_send (&fixture, xinf_msg_new ("WELCOME"));            //  a WELCOME without its fields
+    s_send (&fixture, xinf_msg_new ("LOAD_MODEL"));         //  no uid, no path
+    xinf_msg_t *state = s_expect (&fixture, "MODEL_STATE");
+    CHECK_STR (peer_str (state, "state"), "failed");
+    CHECK_HAS (peer_str (state, "error"), "uid");
+    xinf_msg_destroy (&state);
+    s_expect_beats (&fixture, 2);
+
+    //  Stopping says BYE
+    xinf_worker_destroy (&fixture.worker);
+    xinf_msg_t *bye = s_expect (&fixture, "BYE");
+    CHECK_STR (peer_str (bye, "node"), "wk");
+    xinf_msg_destroy (&bye);
+    s_stop_worker (&fixture);
+}
+
+// ---- models --------------------------------------------------------------------
+
+static xinf_msg_t *
+s_load_msg (const char *uid, const char *path, uint64_t generation)
+{
+    xinf_msg_t *load = xinf_msg_new ("LOAD_MODEL");
+    xinf_value_t *body = xinf_msg_body (load);
+    xinf_map_put_str (body, "uid", uid);
+    xinf_map_put_uint (body, "replica", 0);
+    xinf_map_put_str (body, "path", path);
+    xinf_map_put_uint (body, "threads", 1);
+    xinf_map_put_uint (body, "generation", generation);
+    return load;
+}
+
+//  The MODEL_STATE 'state' of 'uid' (earlier reports of it dropped).
+static xinf_msg_t *
+s_expect_state (s_fixture_t *fixture, const char *uid, const char *state)
+{
+    while (true) {
+        xinf_msg_t *msg = s_expect (fixture, "MODEL_STATE");
+        CHECK_STR (peer_str (msg, "node"), "wk");
+        if (streq (peer_str (msg, "uid"), uid) && streq (peer_str (msg, "state"), state))
+            return msg;
+        CHECK (!streq (peer_str (msg, "state"), "failed"));
+        xinf_msg_destroy (&msg);
+    }
+}
+
+//  A refused LOAD_MODEL: MODEL_STATE failed naming 'needle'.
+static void
+s_load_refused (s_fixture_t *fixture, xinf_msg_t *load, const char *needle)
+{
+    char uid [65];
+    snprintf (uid, sizeof uid, "%s", peer_str (load, "uid"));
+    s_send (fixture, load);
+    xinf_msg_t *state = s_expect (fixture, "MODEL_STATE");
+    CHECK_STR (peer_str (state, "uid"), uid);
+    CHECK_STR (peer_str (state, "state"), "failed");
+    CHECK_HAS (peer_str (state, "error"), needle);
+    xinf_msg_destroy (&state);
+}
+
+static xinf_msg_t *
+s_run_msg (const char *uid, uint64_t request, const int32_t *prompt, size_t count, uint64_t max_tokens)
+{
+    xinf_msg_t *run = xinf_msg_new ("RUN");
+    xinf_value_t *body = xinf_msg_body (run);
+    xinf_map_put_str (body, "uid", uid);
+    xinf_map_put_uint (body, "replica", 0);
+    xinf_map_put_uint (body, "request", request);
+    xinf_map_put_str (body, "client", "00c0ffee");
+    xinf_map_put_uint (body, "corr", 31);
+    xinf_value_t *tokens = xinf_value_new_array ();
+    for (size_t index = 0; index < count; index++)
+        xinf_array_push (tokens, xinf_value_new_uint ((uint64_t) prompt [index]));
+    xinf_map_put (body, "prompt_tokens", tokens);
+    xinf_map_put_uint (body, "max_tokens", max_tokens);
+    return run;
+}
+
+//  Whether HELLO's `requests` reports run 'request'.
+static bool
+s_reports_run (const xinf_value_t *requests, uint64_t request)
+{
+    for (size_t index = 0; index < xinf_value_count (requests); index++)
+        if (xinf_value_uint (xinf_map_get (xinf_array_at (requests, index), "request")) == request)
+            return true;
+    return false;
+}
+
+static void
+test_models (void)
+{
+    s_fixture_t fixture = s_start_worker ("inproc://test-worker-models");
+    xinf_hello_t hello;
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    s_welcome (&fixture, 1000, 10);
+
+    //  Refused loads: outside --model-dir (also by ..), missing, bad fields
+    s_load_refused (&fixture, s_load_msg ("etc", "/etc/passwd", 1), "not a file in this worker's model directories");
+    char sneaky [700];
+    snprintf (sneaky, sizeof sneaky, "%s/../%s", s_dir, "x.gguf");
+    s_load_refused (&fixture, s_load_msg ("up", sneaky, 1), "not a file in this worker's model directories");
+    //  A real model outside, reached by a link inside: refused after realpath
+    char outside [300], outside_model [700], link [700];
+    peer_scratch (outside, sizeof outside);
+    peer_make_model (s_make_model, outside, "out.gguf", outside_model, sizeof outside_model);
+    snprintf (link, sizeof link, "%s/link.gguf", s_dir);
+    CHECK (symlink (outside_model, link) == 0);
+    s_load_refused (&fixture, s_load_msg ("link", link, 1), "not a file in this worker's model directories");
+    peer_scratch_remove (outside);
+    char missing [700];
+    snprintf (missing, sizeof missing, "%s/none.gguf", s_dir);
+    s_load_refused (&fixture, s_load_msg ("none", missing, 1), "not a file in this worker's model directories");
+    xinf_msg_t *load = s_load_msg ("bad", s_model, 1);
+    xinf_map_put_uint (xinf_msg_body (load), "step_tokens", 8);
+    s_load_refused (&fixture, load, "step_tokens");
+    load = s_load_msg ("bad", s_model, 1);
+    xinf_map_put_uint (xinf_msg_body (load), "replica", 5000);
+    s_load_refused (&fixture, load, "replica");
+
+    //  A real load: loading ... ready, relayed with the node and generation
+    s_send (&fixture, s_load_msg ("tiny", s_model, 7));
+    xinf_msg_t *ready = s_expect_state (&fixture, "tiny", "ready");
+    CHECK_INT (peer_uint (ready, "generation"), 7);
+    size_t vocab = xinf_value_uint (xinf_map_get (xinf_map_get (xinf_msg_body (ready), "info"), "vocab"));
+    CHECK (vocab > 0);
+    xinf_msg_destroy (&ready);
+    s_load_refused (&fixture, s_load_msg ("tiny", s_model, 8), "already hosted");
+
+    //  RUN through the agent to the replica; RUN_DONE up with greedy's tokens
+    int32_t prompt [4] = { 2, 4, 6, 8 }, expected [8];
+    size_t expected_count = peer_greedy (s_model, prompt, 4, 6, expected);
+    s_send (&fixture, s_run_msg ("tiny", 501, prompt, 4, 6));
+    xinf_msg_t *done = s_expect (&fixture, "RUN_DONE");
+    CHECK_INT (peer_uint (done, "request"), 501);
+    CHECK_STR (peer_str (done, "node"), "wk");
+    CHECK_INT (peer_uint (done, "generation"), 7);
+    xinf_value_t *tokens = xinf_map_get (xinf_msg_body (done), "tokens");
+    CHECK_INT (xinf_value_count (tokens), expected_count);
+    for (size_t index = 0; index < expected_count; index++)
+        CHECK_INT (xinf_value_uint (xinf_array_at (tokens, index)), expected [index]);
+    xinf_msg_destroy (&done);
+    //  A RUN for a model not hosted here
+    s_send (&fixture, s_run_msg ("other", 502, prompt, 4, 6));
+    xinf_msg_t *failed = s_expect (&fixture, "RUN_FAILED");
+    CHECK_INT (peer_uint (failed, "request"), 502);
+    CHECK_STR (peer_str (failed, "code"), "MODEL_NOT_READY");
+    CHECK_HAS (peer_str (failed, "message"), "not hosted");
+    xinf_msg_destroy (&failed);
+    //  A bad RUN field, named by the replica, relayed
+    xinf_msg_t *run = s_run_msg ("tiny", 503, prompt, 4, 6);
+    xinf_map_put_float (xinf_msg_body (run), "top_p", 7);
+    s_send (&fixture, run);
+    failed = s_expect (&fixture, "RUN_FAILED");
+    CHECK_INT (peer_uint (failed, "request"), 503);
+    CHECK_STR (peer_str (failed, "code"), "BAD_REQUEST");
+    CHECK_HAS (peer_str (failed, "message"), "top_p");
+    xinf_msg_destroy (&failed);
+
+    //  A restarted supervisor: HELLO reports the replica and the
+    //  unacknowledged runs, whose last word comes again after WELCOME
+    s_send (&fixture, s_error ("NOT_REGISTERED", "restarted"));
+    xinf_msg_t *again = s_expect (&fixture, "HELLO");
+    xinf_value_t *models = xinf_map_get (xinf_msg_body (again), "models");
+    CHECK_INT (xinf_value_count (models), 1);
+    CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (models, 0), "uid")), "tiny");
+    CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (models, 0), "state")), "ready");
+    CHECK (s_reports_run (xinf_map_get (xinf_msg_body (again), "requests"), 501));
+    xinf_msg_destroy (&again);
+    s_welcome (&fixture, 1000, 10);
+    done = s_expect (&fixture, "RUN_DONE");
+    CHECK_INT (peer_uint (done, "request"), 501);
+    xinf_msg_destroy (&done);
+    //  Acknowledged: no longer reported
+    xinf_msg_t *ack = xinf_msg_new ("RUN_ACK");
+    xinf_map_put_uint (xinf_msg_body (ack), "request", 501);
+    s_send (&fixture, ack);
+    ack = xinf_msg_new ("RUN_ACK");
+    xinf_map_put_uint (xinf_msg_body (ack), "request", 502);
+    s_send (&fixture, ack);
+    ack = xinf_msg_new ("RUN_ACK");
+    xinf_map_put_uint (xinf_msg_body (ack), "request", 503);
+    s_send (&fixture, ack);
+    s_send (&fixture, s_error ("NOT_REGISTERED", "restarted again"));
+    again = s_expect (&fixture, "HELLO");
+    CHECK (!s_reports_run (xinf_map_get (xinf_msg_body (again), "requests"), 501));
+    xinf_msg_destroy (&again);
+    s_welcome (&fixture, 1000, 10);
+
+    //  UNLOAD_MODEL: stopped, with the reason; an unknown one is ignored
+    xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
+    xinf_map_put_str (xinf_msg_body (unload), "uid", "nothing");
+    xinf_map_put_uint (xinf_msg_body (unload), "replica", 0);
+    s_send (&fixture, unload);
+    unload = xinf_msg_new ("UNLOAD_MODEL");
+    xinf_map_put_str (xinf_msg_body (unload), "uid", "tiny");
+    xinf_map_put_uint (xinf_msg_body (unload), "replica", 0);
+    xinf_map_put_str (xinf_msg_body (unload), "why", "terminated by the test");
+    s_send (&fixture, unload);
+    //  (the replica's own last report, stopped without the reason, is
+    //  relayed first; then the agent's, carrying it)
+    xinf_msg_t *stopped = s_expect_state (&fixture, "tiny", "stopped");
+    if (streq (peer_str (stopped, "error"), "")) {
+        xinf_msg_destroy (&stopped);
+        stopped = s_expect_state (&fixture, "tiny", "stopped");
+    }
+    CHECK_STR (peer_str (stopped, "error"), "unloaded: terminated by the test");
+    CHECK_INT (peer_uint (stopped, "generation"), 7);
+    xinf_msg_destroy (&stopped);
+    s_send (&fixture, s_run_msg ("tiny", 504, prompt, 4, 6));
+    failed = s_expect (&fixture, "RUN_FAILED");
+    CHECK_STR (peer_str (failed, "code"), "MODEL_NOT_READY");
+    xinf_msg_destroy (&failed);
+    //  And the same uid loads again
+    s_send (&fixture, s_load_msg ("tiny", s_model, 9));
+    ready = s_expect_state (&fixture, "tiny", "ready");
+    CHECK_INT (peer_uint (ready, "generation"), 9);
+    xinf_msg_destroy (&ready);
+    s_stop_worker (&fixture);
+}
+
+int
+main (int argc, char *argv [])
+{
+    CHECK (argc == 2);
+    s_make_model = argv [1];
+    peer_scratch (s_dir, sizeof s_dir);
+    peer_make_model (argv [1], s_dir, "tiny.gguf", s_model, sizeof s_model);
+    RUN (test_registration);
+    RUN (test_models);
+    peer_scratch_remove (s_dir);
+    fprintf (stderr, "PASS: worker in-process: registration and liveness, loads refused and done, runs, re-registration, unload\n");
+    return 0;
+}
