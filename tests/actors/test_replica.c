@@ -341,7 +341,7 @@ test_generation (void)
     taken = xinf_map_take (xinf_msg_body (run), "prompt_tokens");
     xinf_value_destroy (&taken);
     xinf_map_put_str (xinf_msg_body (run), "prompt", "\xc3\x28 bad");
-    s_bad_run (fixture.agent, run, "BAD_REQUEST", "prompt");
+    s_bad_run (fixture.agent, run, "BAD_REQUEST", "'prompt' is not valid UTF-8");
     run = s_run_msg (0, prompt, 5, 4, false);
     xinf_map_put_str (xinf_msg_body (run), "request", "first");
     s_bad_run (fixture.agent, run, "BAD_REQUEST", "request");

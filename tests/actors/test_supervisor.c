@@ -166,7 +166,7 @@ test_ping_and_garbage (void)
 
     //  HELLO: node of the wrong type, too long, invalid UTF-8, fields missing
     s_bad_body (client, "HELLO", "\x81\xa4node\x07", 7, "BAD_REQUEST", "node");
-    s_bad_body (client, "HELLO", "\x81\xa4node\xa2\xc3\x28", 9, "BAD_REQUEST", "node");
+    s_bad_body (client, "HELLO", "\x81\xa4node\xa2\xc3\x28", 9, "BAD_REQUEST", "'node' is not valid UTF-8");
     s_bad_body (client, "HELLO", "\x80", 1, "BAD_REQUEST", "node");
     xinf_msg_t *hello = peer_hello ("w", 1, 1000, 3);
     char name [200];
@@ -201,6 +201,12 @@ test_ping_and_garbage (void)
     xinf_map_put_str (xinf_msg_body (launch), "path", "/m.gguf");
     xinf_map_put_uint (xinf_msg_body (launch), "replicas", 1ull << 40);
     s_bad_msg (client, launch, "BAD_REQUEST", "replicas");
+    s_bad_body (client, "LAUNCH", "\x82\xa3uid\xa1m\xa4path\xa3/\xe2\x82", 16, "BAD_REQUEST", "'path' is not valid UTF-8");
+    launch = xinf_msg_new ("LAUNCH");
+    xinf_map_put_str (xinf_msg_body (launch), "uid", "m");
+    xinf_map_put_str (xinf_msg_body (launch), "path", "/m.gguf");
+    xinf_map_put_uint (xinf_msg_body (launch), "max_seqs", 100000);
+    s_bad_msg (client, launch, "BAD_REQUEST", "max_seqs");
     //  No worker yet: nowhere to place it
     launch = xinf_msg_new ("LAUNCH");
     xinf_map_put_str (xinf_msg_body (launch), "uid", "m");
@@ -444,7 +450,7 @@ test_models (void)
     xinf_map_put_float (xinf_msg_body (generate), "top_p", 2.0);
     s_bad_msg (client, generate, "BAD_REQUEST", "top_p");
     s_bad_body (client, "GENERATE", "\x83\xa3uid\xa2m1\xa6prompt\xa2\xff\xfe\xaamax_tokens\x01", 30,
-                "BAD_REQUEST", "prompt");
+                "BAD_REQUEST", "'prompt' is not valid UTF-8");
     CHECK (peer_silent (worker, 200));                      //  none of them reached the worker
 
     //  A streamed request: RUN to the worker, tokens and the reply relayed
