@@ -27,12 +27,17 @@ struct _xinf_hosted_t {
     xinf_ctx_t *ctx;                  //  the agent's, for readers
     xinf_inflight_t *inflight;        //  the runs, for a restarted supervisor
     xinf_model_dirs_t *model_dirs;    //  where model files may be loaded from
+    uint64_t started;                 //  replicas started, for unique endpoints
 };
 
-static void
-s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
+//  Stops a replica and frees its entry. Its last words (failed requests,
+//  stopped) are relayed; 'why' (may be NULL) becomes the error of its
+//  stopped report. True when that report was relayed.
+static bool
+s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p, const char *why)
 {
     s_hosted_t *entry = *entry_p;
+    bool stopped = false;
     if (entry->dealer && self->ctx)
         xinf_ctx_reader_end (self->ctx, xinf_dealer_sock (entry->dealer));
     //  Stop the replica first; its last words (failed requests, stopped)
@@ -41,6 +46,12 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     char error [256];
     xinf_msg_t *msg;
     while (entry->dealer && (msg = xinf_dealer_recv (entry->dealer, 0, error, sizeof error))) {
+        const char *state = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state"));
+        if (xinf_msg_is (msg, "MODEL_STATE") && state && streq (state, "stopped")) {
+            stopped = true;
+            if (why && *why)
+                xinf_map_put_str (xinf_msg_body (msg), "error", why);
+        }
         xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
         xinf_map_put_uint (xinf_msg_body (msg), "generation", entry->generation);
         if (*self->upstream)
@@ -52,6 +63,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
+    return stopped;
 }
 
 void
@@ -84,7 +96,7 @@ xinf_hosted_destroy (xinf_hosted_t **self_p)
         s_hosted_t *entry;
         while ((entry = (s_hosted_t *) zhashx_first (self->replicas))) {
             zhashx_delete (self->replicas, entry->key);
-            s_hosted_free (self, &entry);
+            s_hosted_free (self, &entry, NULL);
         }
         zhashx_destroy (&self->replicas);
         xinf_inflight_destroy (&self->inflight);
@@ -189,14 +201,17 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     entry->rank = rank;
     entry->n_ranks = n_ranks;
     char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "inproc://xinf-replica-%s-%s-%llu-%p", self->node, uid,
-              (unsigned long long) replica, (void *) entry);
+    //  Unique per start: an unloaded replica's inproc endpoint is released
+    //  by libzmq's reaper after its socket closes, so a reload at once
+    //  (even at the same entry address) must not reuse its name
+    snprintf (endpoint, sizeof endpoint, "inproc://xinf-replica-%s-%s-%llu-%p-%llu", self->node, uid,
+              (unsigned long long) replica, (void *) self, (unsigned long long) ++self->started);
     entry->actor = xinf_replica_new (uid, replica, endpoint);
     entry->dealer = entry->actor ? xinf_dealer_new (endpoint, "worker") : NULL;
     if (!entry->dealer) {
         s_reply_state (self, uid, replica, rank, generation, "failed", "cannot start the replica actor");
         self->ctx = ctx;
-        s_hosted_free (self, &entry);
+        s_hosted_free (self, &entry, NULL);
         return;
     }
     self->ctx = ctx;
@@ -264,8 +279,9 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     char uid [65];
     uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
     snprintf (uid, sizeof uid, "%s", entry->uid);
-    s_hosted_free (self, &entry);
-    s_reply_state (self, uid, replica, rank, generation, "stopped", reason);
+    //  One stopped report, with the reason: the replica's own, else ours
+    if (!s_hosted_free (self, &entry, reason))
+        s_reply_state (self, uid, replica, rank, generation, "stopped", reason);
 }
 
 static void

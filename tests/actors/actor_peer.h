@@ -55,9 +55,13 @@ xinf_msg_t *peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, u
 void peer_keepalive (xinf_dealer_t *dealer, const char *node, int64_t interval_ms);
 void peer_keepalive_stop (xinf_dealer_t *dealer);
 
-//  The ROUTER side (a fake supervisor): the next message of 'type' within
-//  PEER_WAIT_MS from any peer (others dropped; HEARTBEATs never counted),
-//  with the sender's routing id in 'peer_id'.
+//  The ROUTER side (a fake supervisor): the next message that is not a
+//  HEARTBEAT within timeout_ms (NULL if none), its sender's routing id in
+//  'peer_id'.
+xinf_msg_t *peer_router_recv (xinf_router_t *router, int timeout_ms, char *peer_id, size_t peer_id_size);
+//  The next message of 'type' within
+//  PEER_WAIT_MS from any peer (others dropped), with the sender's routing
+//  id in 'peer_id'.
 xinf_msg_t *peer_router_expect (xinf_router_t *router, const char *type, char *peer_id, size_t peer_id_size);
 //  Sends to a peer by its routing id; fails the test when it cannot.
 void peer_router_send (xinf_router_t *router, const char *peer_id, xinf_msg_t **msg_p);
