@@ -569,6 +569,42 @@ test_models (void)
     s_model_state (client, "m1", state, sizeof state);
     CHECK_STR (state, "");
 
+    //  The replica fails under a streamed request: the client gets
+    //  REPLICA_FAILED with the worker's words; the model is failed, and a
+    //  GENERATE now is refused without a retry hint
+    generation = s_launch (client, worker, "m2");
+    s_model_state_msg (worker, "m2", generation, "ready", true);
+    CHECK_SOON ((s_model_state (client, "m2", state, sizeof state), streq (state, "ready")), PEER_WAIT_MS);
+    run = s_generate (client, worker, "m2", 90, true);
+    s_run_token (worker, peer_uint (run, "request"), 0, 5);
+    xinf_msg_destroy (&run);
+    token = peer_expect (client, "GENERATE_TOKEN", NULL);
+    xinf_msg_destroy (&token);
+    xinf_msg_t *broken = xinf_msg_new ("MODEL_STATE");
+    xinf_map_put_str (xinf_msg_body (broken), "uid", "m2");
+    xinf_map_put_uint (xinf_msg_body (broken), "replica", 0);
+    xinf_map_put_uint (xinf_msg_body (broken), "generation", generation);
+    xinf_map_put_str (xinf_msg_body (broken), "state", "failed");
+    xinf_map_put_str (xinf_msg_body (broken), "error", "out of memory for the KV cache");
+    CHECK (xinf_dealer_send (worker, &broken) == 0);
+    reply = peer_expect (client, "ERROR", NULL);
+    CHECK_INT (xinf_msg_corr (reply), 90);
+    peer_check_error (reply, "REPLICA_FAILED", "out of memory for the KV cache");
+    xinf_msg_destroy (&reply);
+    s_model_state (client, "m2", state, sizeof state);
+    CHECK_STR (state, "failed");
+    generate = xinf_msg_new ("GENERATE");
+    xinf_map_put_str (xinf_msg_body (generate), "uid", "m2");
+    xinf_map_put_str (xinf_msg_body (generate), "prompt", "hi");
+    xinf_map_put_uint (xinf_msg_body (generate), "max_tokens", 1);
+    reply = s_ask (client, generate);
+    peer_check_error (reply, "MODEL_NOT_READY", "failed");
+    CHECK (!xinf_map_get (xinf_msg_body (reply), "retry_after_ms"));
+    xinf_msg_destroy (&reply);
+    //  A failed model may be launched again in its place
+    uint64_t relaunched = s_launch (client, worker, "m2");
+    CHECK (relaunched > generation);
+
     peer_keepalive_stop (NULL);
     xinf_dealer_destroy (&worker);
     xinf_dealer_destroy (&client);

@@ -348,6 +348,61 @@ test_models (void)
     CHECK_HAS (peer_str (failed, "message"), "top_p");
     xinf_msg_destroy (&failed);
 
+    //  RUN_CANCEL through the agent: the stream stops, no last word
+    run = s_run_msg ("tiny", 505, prompt, 4, 4000);
+    xinf_map_put_bool (xinf_msg_body (run), "stream", true);
+    s_send (&fixture, run);
+    xinf_msg_t *token = s_expect (&fixture, "RUN_TOKEN");
+    CHECK_INT (peer_uint (token, "request"), 505);
+    xinf_msg_destroy (&token);
+    xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
+    xinf_map_put_uint (xinf_msg_body (cancel), "request", 505);
+    xinf_map_put_str (xinf_msg_body (cancel), "uid", "tiny");
+    xinf_map_put_uint (xinf_msg_body (cancel), "replica", 0);
+    s_send (&fixture, cancel);
+    size_t late = 0;
+    xinf_msg_t *later;
+    while ((later = peer_router_recv (fixture.supervisor, 500, fixture.peer, sizeof fixture.peer))) {
+        CHECK_STR (xinf_msg_type (later), "RUN_TOKEN");
+        late++;
+        xinf_msg_destroy (&later);
+    }
+    CHECK (late < 3999);
+    //  TOKENIZE through the agent: the replica's tokenizer answers
+    xinf_msg_t *tokenize = xinf_msg_new ("TOKENIZE");
+    xinf_map_put_str (xinf_msg_body (tokenize), "uid", "tiny");
+    xinf_map_put_uint (xinf_msg_body (tokenize), "replica", 0);
+    xinf_map_put_uint (xinf_msg_body (tokenize), "request", 600);
+    xinf_map_put_str (xinf_msg_body (tokenize), "mode", "tokenize");
+    xinf_map_put_str (xinf_msg_body (tokenize), "content", "hello world");
+    s_send (&fixture, tokenize);
+    xinf_msg_t *result = s_expect (&fixture, "TOKENIZE_RESULT");
+    CHECK_INT (peer_uint (result, "request"), 600);
+    CHECK_STR (peer_str (result, "node"), "wk");
+    CHECK (xinf_value_count (xinf_map_get (xinf_msg_body (result), "tokens")) > 0);
+    xinf_msg_destroy (&result);
+    tokenize = xinf_msg_new ("TOKENIZE");
+    xinf_map_put_str (xinf_msg_body (tokenize), "uid", "tiny");
+    xinf_map_put_uint (xinf_msg_body (tokenize), "replica", 0);
+    xinf_map_put_uint (xinf_msg_body (tokenize), "request", 601);
+    xinf_map_put_str (xinf_msg_body (tokenize), "mode", "scramble");
+    s_send (&fixture, tokenize);
+    result = s_expect (&fixture, "TOKENIZE_RESULT");
+    CHECK_INT (peer_uint (result, "request"), 601);
+    CHECK_STR (peer_str (result, "code"), "BAD_REQUEST");
+    CHECK_HAS (peer_str (result, "message"), "mode");
+    xinf_msg_destroy (&result);
+    tokenize = xinf_msg_new ("TOKENIZE");
+    xinf_map_put_str (xinf_msg_body (tokenize), "uid", "other");
+    xinf_map_put_uint (xinf_msg_body (tokenize), "replica", 0);
+    xinf_map_put_uint (xinf_msg_body (tokenize), "request", 602);
+    xinf_map_put_str (xinf_msg_body (tokenize), "mode", "tokenize");
+    s_send (&fixture, tokenize);
+    result = s_expect (&fixture, "TOKENIZE_RESULT");
+    CHECK_INT (peer_uint (result, "request"), 602);
+    CHECK_STR (peer_str (result, "code"), "MODEL_NOT_READY");
+    xinf_msg_destroy (&result);
+
     //  A restarted supervisor: HELLO reports the replica and the
     //  unacknowledged runs, whose last word comes again after WELCOME
     s_send (&fixture, s_error ("NOT_REGISTERED", "restarted"));
@@ -357,6 +412,7 @@ test_models (void)
     CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (models, 0), "uid")), "tiny");
     CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (models, 0), "state")), "ready");
     CHECK (s_reports_run (xinf_map_get (xinf_msg_body (again), "requests"), 501));
+    CHECK (!s_reports_run (xinf_map_get (xinf_msg_body (again), "requests"), 505));    //  cancelled
     xinf_msg_destroy (&again);
     s_welcome (&fixture, 1000, 10);
     done = s_expect (&fixture, "RUN_DONE");
