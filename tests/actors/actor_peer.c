@@ -231,8 +231,10 @@ peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t live
     return msg;
 }
 
-xinf_msg_t *
-peer_router_recv (xinf_router_t *router, int timeout_ms, char *peer_id, size_t peer_id_size)
+//  The next message on the ROUTER within timeout_ms, HEARTBEATs included
+//  or not; NULL if none came.
+static xinf_msg_t *
+s_router_next (xinf_router_t *router, int64_t timeout_ms, bool heartbeats, char *peer_id, size_t peer_id_size)
 {
     int64_t deadline = zclock_mono () + timeout_ms;
     while (s_poll (xinf_router_sock (router), deadline - zclock_mono ())) {
@@ -244,7 +246,7 @@ peer_router_recv (xinf_router_t *router, int timeout_ms, char *peer_id, size_t p
             fprintf (stderr, "bad message from the actor: %s\n", error);
             CHECK (msg);
         }
-        if (msg && !xinf_msg_is (msg, "HEARTBEAT")) {
+        if (msg && (heartbeats || !xinf_msg_is (msg, "HEARTBEAT"))) {
             snprintf (peer_id, peer_id_size, "%s", xinf_peer_id (peer));
             return msg;
         }
@@ -254,26 +256,19 @@ peer_router_recv (xinf_router_t *router, int timeout_ms, char *peer_id, size_t p
 }
 
 xinf_msg_t *
+peer_router_recv (xinf_router_t *router, int timeout_ms, char *peer_id, size_t peer_id_size)
+{
+    return s_router_next (router, timeout_ms, false, peer_id, peer_id_size);
+}
+
+xinf_msg_t *
 peer_router_expect (xinf_router_t *router, const char *type, char *peer_id, size_t peer_id_size)
 {
     char seen [512] = "";
     int64_t deadline = zclock_mono () + PEER_WAIT_MS;
+    bool heartbeats = streq (type, "HEARTBEAT");
     while (zclock_mono () < deadline) {
-        //  HEARTBEATs are what some tests expect: received here directly
-        xinf_msg_t *msg = NULL;
-        if (streq (type, "HEARTBEAT")) {
-            xinf_peer_t *peer = NULL;
-            char error [256];
-            uint64_t corr;
-            if (s_poll (xinf_router_sock (router), deadline - zclock_mono ())) {
-                msg = xinf_router_try_recv (router, &peer, error, sizeof error, &corr);
-                CHECK (msg || !peer);
-                if (msg)
-                    snprintf (peer_id, peer_id_size, "%s", xinf_peer_id (peer));
-            }
-        }
-        else
-            msg = peer_router_recv (router, (int) (deadline - zclock_mono ()), peer_id, peer_id_size);
+        xinf_msg_t *msg = s_router_next (router, deadline - zclock_mono (), heartbeats, peer_id, peer_id_size);
         if (msg && xinf_msg_is (msg, type))
             return msg;
         if (msg && strlen (seen) + strlen (xinf_msg_type (msg)) + 2 < sizeof seen)
