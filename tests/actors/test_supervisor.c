@@ -184,11 +184,21 @@ test_ping_and_garbage (void)
     xinf_map_put (xinf_msg_body (hello), "devices", xinf_value_new_str ("gpu"));
     s_bad_msg (client, hello, "BAD_REQUEST", "devices");
 
+    hello = peer_hello ("w", 1, 1000, 3);
+    xinf_value_t *models = xinf_value_new_array ();
+    for (int index = 0; index < 1025; index++)
+        xinf_array_push (models, xinf_value_new_map ());
+    xinf_map_put (xinf_msg_body (hello), "models", models);
+    s_bad_msg (client, hello, "BAD_REQUEST", "models");
+
     //  Client requests with bad fields
     xinf_msg_t *events = xinf_msg_new ("EVENTS");
     xinf_map_put_uint (xinf_msg_body (events), "limit", 0);
     s_bad_msg (client, events, "BAD_REQUEST", "limit");
     s_bad_body (client, "EVENTS", "\x81\xa5since\xa1x", 9, "BAD_REQUEST", "since");
+    events = xinf_msg_new ("EVENTS");
+    xinf_map_put_uint (xinf_msg_body (events), "limit", 10001);
+    s_bad_msg (client, events, "BAD_REQUEST", "limit");
     xinf_msg_t *launch = xinf_msg_new ("LAUNCH");
     xinf_map_put_str (xinf_msg_body (launch), "uid", "m");
     s_bad_msg (client, launch, "BAD_REQUEST", "path");
