@@ -166,14 +166,6 @@ peer_check_error (xinf_msg_t *reply, const char *code, const char *needle)
 }
 
 void
-peer_check_field (xinf_msg_t *msg, const char *type, const char *key, const char *needle)
-{
-    CHECK (msg);
-    CHECK_STR (xinf_msg_type (msg), type);
-    CHECK_HAS (peer_str (msg, key), needle);
-}
-
-void
 peer_send_raw (zsock_t *sock, const void *frame0, size_t size0, const void *frame1, size_t size1)
 {
     void *handle = zsock_resolve (sock);

@@ -39,8 +39,6 @@ bool peer_silent (xinf_dealer_t *dealer, int quiet_ms);
 
 //  Checks that 'reply' is ERROR 'code' whose message contains 'needle'.
 void peer_check_error (xinf_msg_t *reply, const char *code, const char *needle);
-//  Checks a message of 'type' whose body field 'key' contains 'needle'.
-void peer_check_field (xinf_msg_t *msg, const char *type, const char *key, const char *needle);
 
 //  Raw frames on a socket (garbage the codec would never build).
 void peer_send_raw (zsock_t *sock, const void *frame0, size_t size0, const void *frame1, size_t size1);
