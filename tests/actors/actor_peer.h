@@ -49,17 +49,17 @@ void peer_send_body (zsock_t *sock, const char *type, uint64_t corr, const void 
 //  (memory 8 GiB available, one CPU device, heartbeat and liveness given).
 xinf_msg_t *peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness);
 //  Keeps 'dealer' (a worker named 'node') heartbeating every interval_ms
-//  while the test waits in this module; NULL dealer: stops all.
+//  while the test waits in this module (at most 4 at once).
 void peer_keepalive (xinf_dealer_t *dealer, const char *node, int64_t interval_ms);
+//  Stops it (a NULL dealer: all of them).
 void peer_keepalive_stop (xinf_dealer_t *dealer);
 
 //  The ROUTER side (a fake supervisor): the next message that is not a
 //  HEARTBEAT within timeout_ms (NULL if none), its sender's routing id in
 //  'peer_id'.
 xinf_msg_t *peer_router_recv (xinf_router_t *router, int timeout_ms, char *peer_id, size_t peer_id_size);
-//  The next message of 'type' within
-//  PEER_WAIT_MS from any peer (others dropped), with the sender's routing
-//  id in 'peer_id'.
+//  The next message of 'type' within PEER_WAIT_MS from any peer (others
+//  dropped), with the sender's routing id in 'peer_id'.
 xinf_msg_t *peer_router_expect (xinf_router_t *router, const char *type, char *peer_id, size_t peer_id_size);
 //  Sends to a peer by its routing id; fails the test when it cannot.
 void peer_router_send (xinf_router_t *router, const char *peer_id, xinf_msg_t **msg_p);
