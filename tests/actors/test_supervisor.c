@@ -628,9 +628,11 @@ test_worker_lost (void)
 {
     const char *endpoint = "inproc://test-supervisor-lost";
     int64_t started = zclock_mono ();
-    xinf_supervisor_t *supervisor = s_supervisor (endpoint, 100, 3);
+    //  200 ms x 5: lost after 1 s of silence (a loaded machine may stall
+    //  this process for a few hundred ms; the fake worker beats every 66 ms)
+    xinf_supervisor_t *supervisor = s_supervisor (endpoint, 200, 5);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
-    xinf_dealer_t *worker = s_worker (endpoint, "w1", 100, 3);
+    xinf_dealer_t *worker = s_worker (endpoint, "w1", 200, 5);
     //  The supervisor beats too
     char error [256];
     int64_t deadline = zclock_mono () + PEER_WAIT_MS;
@@ -656,7 +658,7 @@ test_worker_lost (void)
     xinf_msg_t *token = peer_expect (client, "GENERATE_TOKEN", NULL);
     xinf_msg_destroy (&token);
     //  Heartbeats keep it alive past several liveness windows
-    int64_t alive_until = zclock_mono () + 1000;
+    int64_t alive_until = zclock_mono () + 2500;
     while (zclock_mono () < alive_until)
         CHECK (peer_silent (client, 100));
     s_worker_state (client, "w1", state, sizeof state);
@@ -678,7 +680,7 @@ test_worker_lost (void)
     xinf_msg_t *refused = s_ask (worker, xinf_heartbeat_msg_encode (&heartbeat));
     peer_check_error (refused, "NOT_REGISTERED", "HELLO");
     xinf_msg_destroy (&refused);
-    xinf_msg_t *welcome = s_ask (worker, peer_hello ("w1", 4242, 100, 3));
+    xinf_msg_t *welcome = s_ask (worker, peer_hello ("w1", 4242, 200, 5));
     CHECK_STR (xinf_msg_type (welcome), "WELCOME");
     xinf_msg_destroy (&welcome);
     CHECK_INT (s_events (client, "rejoined", "w1"), 1);
@@ -688,7 +690,7 @@ test_worker_lost (void)
     //  A model nobody launched: a retryable MODEL_NOT_READY within the
     //  restart window (2 x liveness x interval + 2 s: workers of a
     //  restarted supervisor re-register theirs), UNKNOWN_MODEL after it
-    int64_t window = 2 * 3 * 100 + 2000;
+    int64_t window = 2 * 5 * 200 + 2000;
     bool unknown = false;
     deadline = started + window + PEER_WAIT_MS;
     while (!unknown && zclock_mono () < deadline) {
