@@ -6,6 +6,7 @@
 #include "xinf_batcher.h"
 #include "xinf_step_cost.h"
 #include "xinf_states.h"
+#include "xinf_samples.h"
 #include "xinf_gguf.h"
 #include "xinf_tokenize.h"
 
@@ -35,12 +36,14 @@ typedef struct {
     xinf_batcher_t *batcher;
     xinf_batch_buf_t *batch;
     zhashx_t *requests;               //  id (text) -> xinf_request_t
-    const uint64_t *step_ids;         //  the step in flight: its logits rows' requests
+    const uint64_t *step_ids;         //  the step in flight: its sampled rows' requests
+    xinf_sampling_t *step_sampling;   //  [max_seqs]: their sampling
     size_t step_rows;
     bool in_flight;
     int64_t step_started;             //  monotonic us
     xinf_step_cost_t *step_cost;      //  a step's time by its tokens
     uint64_t wait, steps;             //  the serving wait, steps done
+    size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
 } s_state_t;
 
 struct _xinf_replica_t {
@@ -174,6 +177,36 @@ s_prompt_cap (s_state_t *state)
                                       XINF_BLOCK_TOKENS);
 }
 
+//  The step's second frame: each row's sampling, so that the executor
+//  samples and only token ids come back.
+static void
+s_add_sampling (s_state_t *state, xinf_msg_t *msg)
+{
+    for (size_t row = 0; row < state->step_rows; row++)
+        state->step_sampling [row] = xinf_request_sampling (s_request (state, state->step_ids [row]));
+    zframe_t *frame = zframe_new (NULL, xinf_samples_wire_size (state->step_rows));
+    xinf_samples_encode (state->step_sampling, state->step_rows, zframe_data (frame));
+    xinf_msg_add_frame (msg, &frame);
+}
+
+//  MODEL_LOAD up when the KV blocks free changed (model.md): at most once a step.
+static void
+s_report_kv (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    size_t free_blocks = xinf_batcher_stats (state->batcher).blocks_available;
+    if (state->rank > 0 || free_blocks == state->kv_free_reported)
+        return;
+    state->kv_free_reported = free_blocks;
+    xinf_msg_t *msg = xinf_msg_new ("MODEL_LOAD");
+    xinf_map_put_str (xinf_msg_body (msg), "uid", state->uid);
+    xinf_map_put_uint (xinf_msg_body (msg), "replica", state->replica);
+    xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_used",
+                       xinf_value_uint (xinf_map_get (state->info, "kv_blocks")) - free_blocks);
+    xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_free", free_blocks);
+    s_send_up (ctx, &msg);
+}
+
 //  Sends the next step to the executor if one can run and none is in flight.
 static void
 s_kick (xinf_ctx_t *ctx)
@@ -183,6 +216,7 @@ s_kick (xinf_ctx_t *ctx)
         return;
     if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
         s_serving_wait (state, zhashx_size (state->requests) > 0);
+        s_report_kv (ctx);
         return;
     }
     const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
@@ -191,6 +225,7 @@ s_kick (xinf_ctx_t *ctx)
     zframe_t *frame = zframe_new (NULL, bytes);
     xinf_batch_encode (batch, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
+    s_add_sampling (state, msg);
     state->step_started = zclock_usecs ();
     if (xinf_dealer_send (state->to_executor, &msg)) {
         xinf_batcher_abandon (state->batcher);
@@ -199,15 +234,16 @@ s_kick (xinf_ctx_t *ctx)
     }
     state->in_flight = true;
     s_serving_wait (state, true);
+    s_report_kv (ctx);
 }
 
-//  The next token of one request from its logits row: stream it, then
+//  The next token of one request, sampled by the executor: stream it, then
 //  finish the request or feed the token back into the batch.
 static void
-s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
+s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token)
 {
     s_state_t *state = s_state (ctx);
-    int32_t token = xinf_request_sample (request, row, state->vocab);
+    xinf_request_take (request, token);
     if (request->stream) {
         xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer,
                                                   xinf_tokenizer_is_end (state->tokenizer, token));
@@ -242,19 +278,22 @@ s_log_step (s_state_t *state)
                 xinf_step_cost_ms (state->step_cost, tokens), stats.running, stats.waiting);
 }
 
-//  LOGITS for the step in flight: a row per request that gets a token.
+//  TOKENS for the step in flight: a token per request that gets one.
 static void
-s_on_logits (xinf_ctx_t *ctx, xinf_msg_t *msg)
+s_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     if (!state->in_flight)
         return;
     state->in_flight = false;
     zframe_t *frame = xinf_msg_frame (msg, 0);
-    size_t expected = state->step_rows * state->vocab * sizeof (float);
-    if (!frame || zframe_size (frame) != expected) {
+    const int32_t *tokens = frame ? (const int32_t *) zframe_data (frame) : NULL;
+    bool good = frame && zframe_size (frame) == state->step_rows * sizeof (int32_t);
+    for (size_t row = 0; good && row < state->step_rows; row++)
+        good = tokens [row] >= 0 && (size_t) tokens [row] < state->vocab;
+    if (!good) {
         xinf_batcher_abandon (state->batcher);
-        s_fail_all (ctx, "BAD_REPLY", "the executor sent a step's logits of the wrong size");
+        s_fail_all (ctx, "BAD_REPLY", "the executor sent a step's tokens of the wrong size or out of the vocabulary");
         return;
     }
     xinf_batcher_commit (state->batcher);
@@ -262,11 +301,11 @@ s_on_logits (xinf_ctx_t *ctx, xinf_msg_t *msg)
                         (double) (zclock_usecs () - state->step_started) / 1000.0);
     if (xinf_log_get_level () <= XINF_LOG_DEBUG)
         s_log_step (state);
-    const float *logits = (const float *) zframe_data (frame);
-    for (size_t k = 0; k < state->step_rows; k++) {
-        xinf_request_t *request = s_request (state, state->step_ids [k]);
+    xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
+    for (size_t row = 0; row < state->step_rows; row++) {
+        xinf_request_t *request = s_request (state, state->step_ids [row]);
         if (request)                  //  else cancelled meanwhile
-            s_on_row (ctx, request, logits + k * state->vocab);
+            s_on_row (ctx, request, tokens [row]);
     }
     s_kick (ctx);
 }
@@ -436,6 +475,9 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_batcher_config_t config = { blocks, block_tokens, state->max_seqs, state->step_tokens, state->context, true };
     if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
         xinf_check_fail (&check, "out of memory for the step cost model");
+    if (!check.failed && !state->step_sampling
+    &&  !(state->step_sampling = calloc (state->max_seqs, sizeof (xinf_sampling_t))))
+        xinf_check_fail (&check, "out of memory for the steps' sampling");
     if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
         xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);
     if (check.failed) {
@@ -447,6 +489,7 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_add_chat_info (state);
     state->bytes_done = state->bytes_total = xinf_value_uint (xinf_map_get (body, "size_bytes"));
     s_set_state (ctx, XINF_REPLICA_READY, NULL);
+    s_report_kv (ctx);
 }
 
 //  An ERROR from the executor: a failed load, a failed step, or a broken
@@ -482,8 +525,8 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         return;
     }
     xinf_value_t *body = xinf_msg_body (msg);
-    if (xinf_msg_is (msg, "LOGITS"))
-        s_on_logits (ctx, msg);
+    if (xinf_msg_is (msg, "TOKENS"))
+        s_on_tokens (ctx, msg);
     else
     if (xinf_msg_is (msg, "LOAD_PROGRESS")) {
         xinf_check_t check = XINF_CHECK_INIT;
@@ -551,6 +594,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_dealer_destroy (&state->to_executor);
     xinf_executor_destroy (&state->executor);
     xinf_batcher_destroy (&state->batcher);
+    free (state->step_sampling);
     xinf_step_cost_destroy (&state->step_cost);
     xinf_batch_buf_destroy (&state->batch);
     xinf_tokenizer_destroy (&state->tokenizer);

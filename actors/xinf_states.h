@@ -1,15 +1,18 @@
 /*  xinf_states: the state machines of xinf's actors, each described once
     (xinf_fsm.h): their enums here, their names and legal moves in
     xinf_states.c, their tables printed in the specs (protocols/model.md,
-    protocols/node.md) and checked there by unit_states.
+    protocols/node.md, protocols/client.md) and checked there by unit_states.
 */
 #ifndef XINF_STATES_H_INCLUDED
 #define XINF_STATES_H_INCLUDED
 
 #include "xinf.h"
 
-//  A replica on its worker (the replica actor; MODEL_STATE's `state`).
+//  A replica on its worker (MODEL_STATE's `state`): the worker fetches a
+//  missing file first, then the replica actor starts.
 typedef enum {
+    XINF_REPLICA_FETCHING,
+    XINF_REPLICA_FETCHED,
     XINF_REPLICA_STARTING,
     XINF_REPLICA_JOINING,
     XINF_REPLICA_LOADING,
@@ -27,7 +30,16 @@ typedef enum {
     XINF_WORKER_STATES
 } xinf_worker_state_t;
 
+//  A client's request in the supervisor's scheduler.
+typedef enum {
+    XINF_REQUEST_QUEUED,
+    XINF_REQUEST_RUNNING,
+    XINF_REQUEST_ANSWERED,
+    XINF_REQUEST_STATES
+} xinf_request_state_t;
+
 extern const xinf_fsm_t xinf_replica_fsm;
+extern const xinf_fsm_t xinf_request_fsm;
 extern const xinf_fsm_t xinf_worker_fsm;
 
 #endif

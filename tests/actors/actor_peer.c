@@ -12,6 +12,30 @@ typedef struct {
 } s_keepalive_t;
 
 static s_keepalive_t s_keepalive [KEEPALIVE_MAX];
+static char s_ignored [4][XINF_TYPE_MAX + 1];
+
+void
+peer_ignore (const char *type)
+{
+    for (size_t at = 0; at < 4; at++)
+        if (!*s_ignored [at]) {
+            snprintf (s_ignored [at], sizeof s_ignored [at], "%s", type);
+            return;
+        }
+    CHECK (!"more than 4 ignored types");
+}
+
+//  HEARTBEATs and the types the test ignores.
+static bool
+s_ignored_type (xinf_msg_t *msg)
+{
+    if (xinf_msg_is (msg, "HEARTBEAT"))
+        return true;
+    for (size_t at = 0; at < 4; at++)
+        if (*s_ignored [at] && xinf_msg_is (msg, s_ignored [at]))
+            return true;
+    return false;
+}
 
 const char *
 peer_str (xinf_msg_t *msg, const char *key)
@@ -93,7 +117,7 @@ peer_recv (xinf_dealer_t *dealer, int timeout_ms)
             fprintf (stderr, "bad message from the actor: %s\n", error);
             CHECK (msg);
         }
-        if (!xinf_msg_is (msg, "HEARTBEAT"))
+        if (!s_ignored_type (msg))
             return msg;
         xinf_msg_destroy (&msg);
     }
@@ -238,7 +262,7 @@ s_router_next (xinf_router_t *router, int64_t timeout_ms, bool heartbeats, char 
             fprintf (stderr, "bad message from the actor: %s\n", error);
             CHECK (msg);
         }
-        if (msg && (heartbeats || !xinf_msg_is (msg, "HEARTBEAT"))) {
+        if (msg && ((heartbeats && xinf_msg_is (msg, "HEARTBEAT")) || !s_ignored_type (msg))) {
             snprintf (peer_id, peer_id_size, "%s", xinf_peer_id (peer));
             return msg;
         }

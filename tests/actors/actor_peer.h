@@ -24,6 +24,9 @@
 const char *peer_str (xinf_msg_t *msg, const char *key);
 uint64_t peer_uint (xinf_msg_t *msg, const char *key);
 
+//  Messages of 'type' are dropped by every receive here, like HEARTBEATs
+//  (at most 4 types; e.g. MODEL_LOAD, a ready replica's KV figures).
+void peer_ignore (const char *type);
 //  The next message on 'dealer' that is not a HEARTBEAT within timeout_ms,
 //  or NULL when none came (a bad envelope fails the test).
 xinf_msg_t *peer_recv (xinf_dealer_t *dealer, int timeout_ms);

@@ -566,7 +566,8 @@ test_models (void)
     CHECK (!xinf_value_bool (xinf_map_get (xinf_msg_body (reply), "cancelled")));
     xinf_msg_destroy (&reply);
 
-    //  TERMINATE: the worker is told to unload, the model leaves the list
+    //  TERMINATE: the worker is told to unload; the model is stopping
+    //  (GENERATE and LAUNCH refused) until the worker says it stopped
     xinf_msg_t *terminate = xinf_msg_new ("TERMINATE");
     xinf_map_put_str (xinf_msg_body (terminate), "uid", "m1");
     reply = s_ask (client, terminate);
@@ -577,7 +578,21 @@ test_models (void)
     CHECK_STR (peer_str (unload, "uid"), "m1");
     xinf_msg_destroy (&unload);
     s_model_state (client, "m1", state, sizeof state);
-    CHECK_STR (state, "");
+    CHECK_STR (state, "stopping");
+    generate = xinf_msg_new ("GENERATE");
+    xinf_map_put_str (xinf_msg_body (generate), "uid", "m1");
+    xinf_map_put_str (xinf_msg_body (generate), "prompt", "hi");
+    xinf_map_put_uint (xinf_msg_body (generate), "max_tokens", 1);
+    reply = s_ask (client, generate);
+    peer_check_error (reply, "MODEL_NOT_READY", "stopping");
+    CHECK (!xinf_map_get (xinf_msg_body (reply), "retry_after_ms"));
+    xinf_msg_destroy (&reply);
+    launch = xinf_msg_new ("LAUNCH");
+    xinf_map_put_str (xinf_msg_body (launch), "uid", "m1");
+    xinf_map_put_str (xinf_msg_body (launch), "path", "/models/tiny.gguf");
+    s_bad_msg (client, launch, "DUPLICATE_MODEL", "stopping");
+    s_model_state_msg (worker, "m1", generation, "stopped", false);
+    CHECK_SOON ((s_model_state (client, "m1", state, sizeof state), streq (state, "")), PEER_WAIT_MS);
 
     //  The replica fails under a streamed request: the client gets
     //  REPLICA_FAILED with the worker's words; the model is failed, and a

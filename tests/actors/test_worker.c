@@ -7,8 +7,10 @@
     MODEL_STATE failed, a real load reported loading ... ready, RUN through
     to the replica and RUN_DONE up with greedy's tokens, RUN for a model not
     hosted, the last word of a run sent again after a re-registration until
-    RUN_ACK, UNLOAD_MODEL), garbage from the supervisor survived, and BYE
-    at the end.
+    RUN_ACK, UNLOAD_MODEL), model files (served from its model directory by
+    FILE_OPEN/READ/CLOSE and nothing outside it; a file it lacks fetched
+    with FILE_FETCH, a FILE_ERROR failing the load), garbage from the
+    supervisor survived, and BYE at the end.
 
     The probe listener binds tcp://127.0.0.1 in the data-port range (it is
     TCP by design: peers dial it); the supervisor link is inproc://.
@@ -31,7 +33,7 @@ typedef struct {
 } s_fixture_t;
 
 static s_fixture_t
-s_start_worker (const char *endpoint)
+s_start_worker (const char *endpoint, bool no_fetch)
 {
     s_fixture_t fixture;
     memset (&fixture, 0, sizeof fixture);
@@ -42,7 +44,8 @@ s_start_worker (const char *endpoint)
     CHECK (xinf_model_dirs_add (fixture.dirs, s_dir, error, sizeof error) == 0);
     xinf_worker_config_t config = { .endpoint = endpoint, .node_name = "wk", .host_ip = "127.0.0.1",
                                     .host_ip_source = "flag", .data_port_low = 42100, .data_port_high = 42199,
-                                    .heartbeat_ms = 1000, .liveness = 10, .model_dirs = fixture.dirs };
+                                    .heartbeat_ms = 1000, .liveness = 10, .model_dirs = fixture.dirs,
+                                    .no_fetch = no_fetch };
     fixture.worker = xinf_worker_new (&config);
     CHECK (fixture.worker);
     return fixture;
@@ -145,7 +148,7 @@ s_send_junk (s_fixture_t *fixture, const char *junk, size_t size)
 static void
 test_registration (void)
 {
-    s_fixture_t fixture = s_start_worker ("inproc://test-worker-hello");
+    s_fixture_t fixture = s_start_worker ("inproc://test-worker-hello", false);
     //  Unanswered, HELLO comes again (backoff from 100 ms)
     xinf_hello_t hello;
     s_expect_hello (&fixture, &hello);
@@ -279,13 +282,14 @@ s_reports_run (const xinf_value_t *requests, uint64_t request)
 static void
 test_models (void)
 {
-    s_fixture_t fixture = s_start_worker ("inproc://test-worker-models");
+    s_fixture_t fixture = s_start_worker ("inproc://test-worker-models", true);
     xinf_hello_t hello;
     s_expect_hello (&fixture, &hello);
     xinf_hello_clear (&hello);
     s_welcome (&fixture, 1000, 10);
 
-    //  Refused loads: outside --model-dir (also by ..), missing, bad fields
+    //  Refused loads (--no-fetch-models): outside --model-dir (also by ..),
+    //  missing, bad fields
     s_load_refused (&fixture, s_load_msg ("etc", "/etc/passwd", 1), "not a file in this worker's model directories");
     char sneaky [700];
     snprintf (sneaky, sizeof sneaky, "%s/../%s", s_dir, "x.gguf");
@@ -474,15 +478,138 @@ test_models (void)
     s_stop_worker (&fixture);
 }
 
+// ---- model files ----------------------------------------------------------------
+
+//  The next FILE_* answer for 'transfer' of 'type' (FILE_HASHING skipped).
+static xinf_msg_t *
+s_expect_file (s_fixture_t *fixture, const char *type, uint64_t transfer)
+{
+    while (true) {
+        xinf_msg_t *msg = peer_router_recv (fixture->supervisor, PEER_WAIT_MS, fixture->peer, sizeof fixture->peer);
+        CHECK (msg);
+        if (xinf_msg_is (msg, "FILE_HASHING")) {
+            xinf_msg_destroy (&msg);
+            continue;
+        }
+        if (!xinf_msg_is (msg, type))
+            fprintf (stderr, "expected %s, got %s %s\n", type, xinf_msg_type (msg), peer_str (msg, "message") ?: "");
+        CHECK_STR (xinf_msg_type (msg), type);
+        CHECK_INT (peer_uint (msg, "transfer"), transfer);
+        CHECK_STR (peer_str (msg, "node"), "wk");
+        return msg;
+    }
+}
+
+static xinf_msg_t *
+s_file_msg (const char *type, uint64_t transfer)
+{
+    xinf_msg_t *msg = xinf_msg_new (type);
+    xinf_map_put_uint (xinf_msg_body (msg), "transfer", transfer);
+    return msg;
+}
+
+static void
+s_file_read (s_fixture_t *fixture, uint64_t transfer, uint64_t offset, uint64_t length)
+{
+    xinf_msg_t *read = s_file_msg ("FILE_READ", transfer);
+    xinf_map_put_uint (xinf_msg_body (read), "offset", offset);
+    xinf_map_put_uint (xinf_msg_body (read), "length", length);
+    s_send (fixture, read);
+}
+
+//  The worker as a source (FILE_OPEN, FILE_READ, FILE_CLOSE from the
+//  supervisor) and as a fetcher (LOAD_MODEL of a file it lacks: FILE_FETCH
+//  up, and a FILE_ERROR back fails the load with the words of node.md).
+static void
+test_files (void)
+{
+    s_fixture_t fixture = s_start_worker ("inproc://test-worker-files", false);
+    xinf_hello_t hello;
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    s_welcome (&fixture, 1000, 10);
+    size_t size;
+    FILE *file = fopen (s_model, "rb");
+    CHECK (file);
+    byte head [16];
+    CHECK (fread (head, 1, sizeof head, file) == sizeof head);
+    CHECK (fseek (file, 0, SEEK_END) == 0);
+    size = (size_t) ftell (file);
+    fclose (file);
+
+    //  A file of its model directory: opened, read, closed
+    xinf_msg_t *open = s_file_msg ("FILE_OPEN", 77);
+    xinf_map_put_str (xinf_msg_body (open), "path", s_model);
+    s_send (&fixture, open);
+    xinf_msg_t *opened = s_expect_file (&fixture, "FILE_OPENED", 77);
+    CHECK_INT (peer_uint (opened, "size"), size);
+    CHECK_INT (strlen (peer_str (opened, "sha256")), 64);
+    xinf_msg_destroy (&opened);
+    s_file_read (&fixture, 77, 0, sizeof head);
+    xinf_msg_t *data = s_expect_file (&fixture, "FILE_DATA", 77);
+    CHECK_INT (peer_uint (data, "offset"), 0);
+    CHECK_INT (xinf_msg_frame_count (data), 1);
+    CHECK_INT (zframe_size (xinf_msg_frame (data, 0)), sizeof head);
+    CHECK (memcmp (zframe_data (xinf_msg_frame (data, 0)), head, sizeof head) == 0);
+    xinf_msg_destroy (&data);
+    //  A read past the end, then one after the close
+    s_file_read (&fixture, 77, size - 4, 16);
+    xinf_msg_t *error = s_expect_file (&fixture, "FILE_ERROR", 77);
+    CHECK_STR (peer_str (error, "code"), "BAD_REQUEST");
+    xinf_msg_destroy (&error);
+    s_send (&fixture, s_file_msg ("FILE_CLOSE", 77));
+    s_file_read (&fixture, 77, 0, 16);
+    error = s_expect_file (&fixture, "FILE_ERROR", 77);
+    CHECK_STR (peer_str (error, "code"), "NOT_OPEN");
+    xinf_msg_destroy (&error);
+    //  Files outside its model directories are not served; nor bad fields
+    open = s_file_msg ("FILE_OPEN", 78);
+    xinf_map_put_str (xinf_msg_body (open), "path", "/etc/passwd");
+    s_send (&fixture, open);
+    error = s_expect_file (&fixture, "FILE_ERROR", 78);
+    CHECK_STR (peer_str (error, "code"), "NOT_FOUND");
+    CHECK_HAS (peer_str (error, "message"), "not a file in this worker's model directories");
+    xinf_msg_destroy (&error);
+    open = s_file_msg ("FILE_OPEN", 79);
+    xinf_map_put_uint (xinf_msg_body (open), "path", 5);
+    s_send (&fixture, open);
+    error = s_expect_file (&fixture, "FILE_ERROR", 79);
+    CHECK_STR (peer_str (error, "code"), "BAD_REQUEST");
+    CHECK_HAS (peer_str (error, "message"), "path");
+    xinf_msg_destroy (&error);
+
+    //  A file it lacks: fetched through the supervisor; nobody has it
+    s_send (&fixture, s_load_msg ("far", "/elsewhere/far.gguf", 3));
+    xinf_msg_t *fetch = s_expect (&fixture, "FILE_FETCH");
+    CHECK_STR (peer_str (fetch, "uid"), "far");
+    CHECK_INT (peer_uint (fetch, "generation"), 3);
+    CHECK_STR (peer_str (fetch, "path"), "/elsewhere/far.gguf");
+    CHECK_STR (peer_str (fetch, "node"), "wk");
+    uint64_t transfer = peer_uint (fetch, "transfer");
+    xinf_msg_destroy (&fetch);
+    error = s_file_msg ("FILE_ERROR", transfer);
+    xinf_map_put_str (xinf_msg_body (error), "code", "NOT_FOUND");
+    xinf_map_put_str (xinf_msg_body (error), "message",
+                      "no other node has it in its model directories (asked: the supervisor)");
+    s_send (&fixture, error);
+    xinf_msg_t *failed = s_expect_state (&fixture, "far", "failed");
+    CHECK_HAS (peer_str (failed, "error"), "is not a file in this worker's model directories, and no other node has it");
+    CHECK_INT (peer_uint (failed, "generation"), 3);
+    xinf_msg_destroy (&failed);
+    s_stop_worker (&fixture);
+}
+
 int
 main (int argc, char *argv [])
 {
     CHECK (argc == 2);
     s_make_model = argv [1];
+    peer_ignore ("MODEL_LOAD");         //  a ready replica's KV figures, relayed
     peer_scratch (s_dir, sizeof s_dir);
     peer_make_model (argv [1], s_dir, "tiny.gguf", s_model, sizeof s_model);
     RUN (test_registration);
     RUN (test_models);
+    RUN (test_files);
     peer_scratch_remove (s_dir);
     fprintf (stderr, "PASS: worker in-process: registration and liveness, loads refused and done, runs, re-registration, unload\n");
     return 0;

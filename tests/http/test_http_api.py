@@ -363,8 +363,12 @@ def scenario_metrics(gateway):
     check(samples['xinf_model_replicas_ready{model="m"}'] == 1, "one replica ready")
     check(any(key.startswith("xinf_worker_up{") and value == 1 for key, value in samples.items()), "a worker up")
     check(any(key.startswith("xinf_worker_heartbeat_age_seconds{") for key in samples), "heartbeat age")
+    kv = {key.split("{")[0]: value for key, value in samples.items() if key.startswith("xinf_replica_kv_blocks_")
+          and '{model="m",replica="0",' in key}
+    check(len(kv) == 2 and kv["xinf_replica_kv_blocks_used"] + kv["xinf_replica_kv_blocks_free"]
+          == samples['xinf_model_kv_blocks{model="m"}'], f"m's replica KV blocks used and free: {kv}")
     print(f"/metrics: {len(samples)} samples in Prometheus text format (requests, tokens, TTFT/ITL histograms, "
-          "queue, workers, waits, models)")
+          "queue, workers, waits, models, KV blocks)")
 
 
 def scenario_manage(gateway, path):

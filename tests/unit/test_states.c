@@ -3,7 +3,7 @@
     ones are refused and leave the state as it was, terminal states stay,
     and the specs print exactly the tables the code enforces.
 
-        unit_states PROTOCOLS_DIR      checks protocols/model.md, node.md
+        unit_states PROTOCOLS_DIR      checks protocols/model.md, node.md, client.md
         unit_states --print            prints the tables to paste there
 */
 #include "test_unit.h"
@@ -15,6 +15,7 @@ static const struct {
 } s_machines [] = {
     { &xinf_replica_fsm, "model.md" },
     { &xinf_worker_fsm, "node.md" },
+    { &xinf_request_fsm, "client.md" },
 };
 #define S_MACHINES (sizeof s_machines / sizeof s_machines [0])
 
@@ -66,6 +67,18 @@ s_test_worker (void)
     CHECK_INT (state, XINF_WORKER_LEFT);
 }
 
+static void
+s_test_request (void)
+{
+    const xinf_fsm_t *fsm = &xinf_request_fsm;
+    int state = XINF_REQUEST_QUEUED;
+    CHECK (xinf_fsm_move (fsm, &state, XINF_REQUEST_RUNNING, "c/1") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_REQUEST_QUEUED, "c/1") == 0);      //  retried elsewhere
+    CHECK (xinf_fsm_move (fsm, &state, XINF_REQUEST_ANSWERED, "c/1") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_REQUEST_RUNNING, "c/1") == -1);    //  one answer, then nothing
+    CHECK_INT (state, XINF_REQUEST_ANSWERED);
+}
+
 static char *
 s_read (const char *path)
 {
@@ -115,6 +128,7 @@ main (int argc, char **argv)
         s_test_names (s_machines [index].fsm);
     s_test_replica ();
     s_test_worker ();
+    s_test_request ();
     char small [16];                   //  a table cut to fit still ends in a NUL
     CHECK (xinf_fsm_table (&xinf_worker_fsm, small, sizeof small) > sizeof small);
     CHECK_INT (strlen (small), sizeof small - 1);
