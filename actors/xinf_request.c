@@ -156,7 +156,9 @@ xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, size_t lengt
 static int32_t *
 s_prompt_text (xinf_value_t *body, xinf_tokenizer_t *tokenizer, xinf_check_t *check, size_t *count)
 {
-    const char *text = xinf_check_str (check, body, "prompt", 0, XINF_PROMPT_MAX);
+    //  Valid UTF-8 as the supervisor checks it (client.md): RUN may come
+    //  from an older supervisor, or from anyone who reaches the agent
+    const char *text = xinf_check_text (check, body, "prompt", 0, XINF_PROMPT_MAX);
     bool add_bos = xinf_check_bool_opt (check, body, "add_bos", xinf_tokenizer_add_bos (tokenizer));
     bool special = xinf_check_bool_opt (check, body, "special", false);
     if (check->failed)
