@@ -361,7 +361,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     uint64_t threads = xinf_check_uint_opt (&check, xinf_msg_body (msg), "threads", 0, 1024, 0);
     uint64_t n_ranks = xinf_check_uint_opt (&check, xinf_msg_body (msg), "n_ranks", 1, 16, 1);
     uint64_t rank = xinf_check_uint_opt (&check, xinf_msg_body (msg), "rank", 0, n_ranks ? n_ranks - 1 : 0, 0);
-    if (state->executor) {
+    if (state->executor || state->state != XINF_REPLICA_STARTING) {   //  a failed start stays failed
         xinf_warn (state->name, "START sent twice: ignored");
         return;
     }
