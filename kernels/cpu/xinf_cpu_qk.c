@@ -57,6 +57,35 @@ xinf_cpu_qk_quantize_span (const float *x, size_t span, int16_t *q, float *d, in
         s [i / XINF_QUANT_GROUP] += q [i];
 }
 
+void
+xinf_cpu_qk_quantize_k (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32)
+{
+    uint32_t top = 0;
+    for (size_t i = 0; i < 256; i++) {
+        uint32_t magnitude = xinf_dtype_f32_to_bits (x [i]) & 0x7fffffffu;
+        top = magnitude > top ? magnitude : top;
+    }
+    memset (q, 0, 256);
+    memset (s16, 0, 16 * sizeof *s16);
+    memset (s32, 0, 8 * sizeof *s32);
+    if (top >= 0x7f800000u) {        //  Inf or NaN
+        *d = xinf_dtype_bits_to_f32 (0x7fc00000u);
+        return;
+    }
+    float scale = xinf_dtype_bits_to_f32 (top) / (float) XINF_QK_K_ACT_MAX;
+    *d = scale;
+    if (scale == 0)
+        return;
+    for (size_t i = 0; i < 256; i++) {
+        float value = s_round (x [i] / scale);
+        value = value < -XINF_QK_K_ACT_MAX ? -XINF_QK_K_ACT_MAX : value > XINF_QK_K_ACT_MAX ? XINF_QK_K_ACT_MAX : value;
+        q [i] = (int8_t) value;
+        s16 [i / 16] = (int16_t) (s16 [i / 16] + q [i]);
+    }
+    for (int g = 0; g < 8; g++)
+        s32 [g] = (int16_t) (s16 [2 * g] + s16 [2 * g + 1]);
+}
+
 //  ---- the portable kernel ---------------------------------------------------------
 
 static void
@@ -97,13 +126,13 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
             float d, dmin;
             xinf_qb_k_fold (dtype, row + b * block_bytes, wq, m, &d, &dmin);
             for (size_t j = 0; j < act->n; j++) {
-                const int16_t *x = act->q + j * act->cols + b * 256;
-                const int32_t *sums = act->s + j * act->groups + b * 8;
-                int64_t isum = 0, msum = 0;
+                const int8_t *x = act->q8 + j * act->cols + b * 256;
+                const int16_t *sums = act->s32 + j * act->groups + b * 8;
+                int32_t isum = 0, msum = 0;
                 for (int i = 0; i < 256; i++)
                     isum += (int32_t) wq [i] * x [i];
                 for (int g = 0; g < 8; g++)
-                    msum += (int64_t) m [g] * sums [g];
+                    msum += m [g] * sums [g];
                 y [j * y_stride + r] = xinf_qk_k_step (y [j * y_stride + r], isum, msum, d, dmin,
                                                        act->d [j * act->spans + b]);
             }

@@ -1,6 +1,7 @@
 /*  test_matvec_quant: products of the quantized weight types past Q8_0
-    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with 15-bit activations
-    (xinf_cpu_qk.h). Every kernel set (portable, AVX2, AVX-512, where the
+    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with integer activations
+    (xinf_cpu_qk.h: 15 bits in spans of 32, 8 bits in spans of 256 for
+    the K types). Every kernel set (portable, AVX2, AVX-512, where the
     CPU has them) gives, for matvec, matvec_batch, matvec_many and the
     matmul of few vectors, bit for bit a scalar reference of the
     specified arithmetic, for n in 1..17, 1..3 threads and row counts
@@ -96,18 +97,19 @@ s_vectors (size_t n, size_t cols, uint64_t *state, bool special)
 static void
 s_quantize_ref (const float *x, size_t span, int16_t *q, float *d, int32_t *s)
 {
+    float limit = span == 256 ? 127.0f : 16383.0f;
     float top = 0;
     bool finite = true;
     for (size_t i = 0; i < span; i++) {
         finite = finite && isfinite (x [i]);
         top = fabsf (x [i]) > top ? fabsf (x [i]) : top;
     }
-    *d = finite ? top / 16383.0f : NAN;
+    *d = finite ? top / limit : NAN;
     for (size_t g = 0; g < span / 32; g++)
         s [g] = 0;
     for (size_t i = 0; i < span; i++) {
         float value = !finite || *d == 0 ? 0 : nearbyintf (x [i] / *d);
-        q [i] = (int16_t) (value > 16383 ? 16383 : value < -16383 ? -16383 : value);
+        q [i] = (int16_t) (value > limit ? limit : value < -limit ? -limit : value);
         s [i / 32] += q [i];
     }
 }
@@ -129,6 +131,7 @@ s_k_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols
             isum += (int64_t) wq [i] * q [i];
         for (int g = 0; g < 8; g++)
             msum += (int64_t) m [g] * s [g];
+        CHECK (isum < INT32_MAX && isum > INT32_MIN);
         float u = (float) isum * (d * dx);
         float v = (float) msum * (dmin * dx);
         acc = acc + (u - v);
@@ -196,7 +199,8 @@ s_check_ref (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, con
 
 //  y [j][r] within the quantization bound of the double product of the
 //  dequantized weights: sum over x's spans (the blocks, 32 or 256) of
-//  sum |w| amax / 32766, plus 1e-6 of sum |w x| for the float sums.
+//  sum |w| amax / 32766 (K types: / 254), plus 1e-6 of sum |w x| for the
+//  float sums.
 //  Finite inputs only.
 static void
 s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, const float *x, size_t n,
@@ -219,7 +223,7 @@ s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, 
                     weights += fabs (row [i]);
                     top = fabs (v [i]) > top ? fabs (v [i]) : top;
                 }
-                bound += weights * top / 32766;
+                bound += weights * top / (span == 256 ? 254 : 32766);
             }
             bound = bound * 1.0001 + 1e-6 * magnitude + 1e-37;
             double error = fabs (y [j * rows + r] - exact);
@@ -322,7 +326,7 @@ test_products_tall (void)
 }
 
 //  The largest block sums: Q6_K weights all (0 - 32) * -128 = 4096 and x
-//  all equal (q all 16383): 32 * 4096 * 16383, just under 2^31.
+//  all equal (q all 127): 256 * 4096 * 127 in one block.
 static void
 test_largest_sums (void)
 {
