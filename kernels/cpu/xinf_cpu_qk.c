@@ -86,6 +86,28 @@ xinf_cpu_qk_quantize_k (const float *x, int8_t *q, float *d, int16_t *s16, int16
         s32 [g] = (int16_t) (s16 [2 * g] + s16 [2 * g + 1]);
 }
 
+void
+xinf_cpu_qk_pack_k (xinf_qk_act_t *act)
+{
+    for (size_t g = 0; g < act->packs; g++)
+        for (size_t b = 0; b < act->spans; b++) {
+            uint8_t *out = act->packed + (g * act->spans + b) * XINF_QK_PACKED_BLOCK;
+            for (size_t j = 0; j < XINF_QK_PACK; j++) {
+                size_t vector = g * XINF_QK_PACK + j;
+                const int8_t *q = act->q8 + vector * act->cols + b * 256;
+                const int16_t *s16 = act->s16 + (vector * act->cols + b * 256) / 16;
+                const int16_t *s32 = act->s32 + vector * act->groups + b * 8;
+                for (int k = 0; k < 64; k++)
+                    memcpy (out + XINF_QK_PACK_XQ + 64 * k + 4 * j, q + 4 * k, 4);
+                memcpy (out + XINF_QK_PACK_D + 4 * j, act->d + vector * act->spans + b, 4);
+                for (int p = 0; p < 4; p++)
+                    memcpy (out + XINF_QK_PACK_S32 + 64 * p + 4 * j, s32 + 2 * p, 4);
+                for (int p = 0; p < 8; p++)
+                    memcpy (out + XINF_QK_PACK_S16 + 64 * p + 4 * j, s16 + 2 * p, 4);
+            }
+        }
+}
+
 //  ---- the portable kernel ---------------------------------------------------------
 
 static void
@@ -143,5 +165,5 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
 }
 
 const xinf_cpu_qk_kern_t xinf_cpu_qk_portable = {
-    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL
+    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false
 };

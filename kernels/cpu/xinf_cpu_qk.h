@@ -90,7 +90,33 @@ typedef struct {
     int8_t *q8;                      //  q8 [j * cols + i], 64-byte aligned
     int16_t *s16;                    //  s16 [j * cols / 16 + k]
     int16_t *s32;                    //  s32 [j * groups + g]
+    //  Where the set's k_packs: whole groups of XINF_QK_PACK vectors
+    //  transposed (xinf_cpu_qk_pack_k), 'packs' of them; else NULL, 0.
+    uint8_t *packed;
+    size_t packs;
 } xinf_qk_act_t;
+
+//  Vectors a packed group holds, and the bytes of its block of 256:
+//  q8 as 64 rows of 16 dwords (row k, lane j: bytes 4k .. 4k + 3 of
+//  vector j), then the 16 d, then the s32 in 4 rows of 16 int16 pairs
+//  (row p, lane j: groups 2p, 2p + 1 of vector j), then the s16 in 8
+//  such rows.
+#define XINF_QK_PACK 16
+#define XINF_QK_PACK_XQ 0
+#define XINF_QK_PACK_D 4096
+#define XINF_QK_PACK_S32 4160
+#define XINF_QK_PACK_S16 4416
+#define XINF_QK_PACKED_BLOCK 4928
+
+//  Fills act->packed from act's q8, d, s16 and s32.
+void xinf_cpu_qk_pack_k (xinf_qk_act_t *act);
+
+//  Bytes of a thread's k_rows scratch for rows of cols.
+static inline size_t
+xinf_cpu_qk_k_scratch (size_t cols)
+{
+    return 4 * cols + 4 * (cols / 256) * 128;
+}
 
 //  A chunk of a row, decoded.
 typedef struct {
@@ -116,13 +142,16 @@ typedef struct {
     void (*to_f32) (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
     //  K types: y [j * y_stride + r] = row r . x [j] for r < count, j <
     //  act->n (act in spans of 256, 8 bits), row r at w + r * row_bytes;
-    //  scratch holds XINF_QK_SCRATCH bytes, 64-byte aligned.
+    //  scratch holds XINF_QK_SCRATCH + xinf_cpu_qk_k_scratch (cols)
+    //  bytes, 64-byte aligned.
     xinf_cpu_qk_k_rows_fn *k_rows;
     //  The 32-weight types: as k_rows (act in spans of 32, scratch also
     //  holding act->n * 8 floats past XINF_QK_SCRATCH), the arithmetic of
     //  decode and chunk; NULL: the set has none (decode and chunk a row
     //  at a time).
     xinf_cpu_qk_k_rows_fn *rows;
+    //  Whether k_rows wants act->packed.
+    bool k_packs;
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL

@@ -36,18 +36,20 @@ s_span (xinf_dtype_t dtype)
 //  act for n vectors of cols in spans of 'span', quantized from x, in one
 //  64-byte aligned allocation; false if out of memory.
 static bool
-s_act_new (size_t n, size_t cols, size_t span, const float *x, xinf_qk_act_t *act)
+s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, const float *x, xinf_qk_act_t *act)
 {
     size_t groups = cols / XINF_QUANT_GROUP, spans = cols / span;
     bool k = span == 256;
+    size_t packs = k && kern->k_packs ? n / XINF_QK_PACK : 0;
     //  the kernels may read the d and s of a whole chunk past the last group
     size_t q_bytes = s_round64 (n * cols * (k ? 1 : 2)), d_bytes = s_round64 (n * groups * 4 + 32);
     size_t s_bytes = k ? s_round64 (n * (cols / 16) * 2) + s_round64 (n * groups * 2) : d_bytes;
-    uint8_t *memory = aligned_alloc (64, q_bytes + d_bytes + s_bytes);
+    size_t packed_bytes = packs * spans * XINF_QK_PACKED_BLOCK;
+    uint8_t *memory = aligned_alloc (64, q_bytes + d_bytes + s_bytes + packed_bytes);
     if (!memory)
         return false;
     *act = (xinf_qk_act_t) { n, cols, groups, span, spans, (float *) (memory + q_bytes), NULL, NULL, NULL, NULL,
-                             NULL };
+                             NULL, NULL, 0 };
     uint8_t *sums = memory + q_bytes + d_bytes;
     if (k) {
         act->q8 = (int8_t *) memory;
@@ -57,6 +59,11 @@ s_act_new (size_t n, size_t cols, size_t span, const float *x, xinf_qk_act_t *ac
             for (size_t b = 0; b < spans; b++)
                 xinf_cpu_qk_quantize_k (x + j * cols + b * 256, act->q8 + j * cols + b * 256, act->d + j * spans + b,
                                         act->s16 + (j * cols + b * 256) / 16, act->s32 + j * groups + b * 8);
+        if (packs) {
+            act->packed = sums + s_bytes;
+            act->packs = packs;
+            xinf_cpu_qk_pack_k (act);
+        }
         return true;
     }
     act->q = (int16_t *) memory;
@@ -190,8 +197,12 @@ s_jobs_add (s_jobs_t *jobs, xinf_threadpool_t *pool, const xinf_cpu_qk_kern_t *k
 static bool
 s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 {
-    size_t threads = (size_t) xinf_threadpool_size (pool);
-    jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float));
+    size_t threads = (size_t) xinf_threadpool_size (pool), widest = 0;
+    for (size_t index = 0; index < jobs->count; index++)
+        if (xinf_qk_is_k (jobs->jobs [index].dtype) && jobs->jobs [index].act->cols > widest)
+            widest = jobs->jobs [index].act->cols;
+    jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float))
+                          + s_round64 (xinf_cpu_qk_k_scratch (widest));
     if (!(jobs->scratch = aligned_alloc (64, threads * jobs->scratch_bytes)))
         return false;
     jobs->first_task [jobs->count] = tasks;
@@ -236,7 +247,7 @@ s_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
         size_t groups = (cols - at < 256 ? cols - at : 256) / XINF_QUANT_GROUP;
         for (size_t g = 0; g < groups; g++)
             xinf_cpu_qk_quantize_span (x + at + g * 32, 32, q + g * 32, d + g, s + g);
-        xinf_qk_act_t act = { 1, groups * 32, groups, 32, groups, d, q, s, NULL, NULL, NULL };
+        xinf_qk_act_t act = { 1, groups * 32, groups, 32, groups, d, q, s, NULL, NULL, NULL, NULL, 0 };
         xinf_cpu_qk_portable.decode (dtype, row, at / 32, groups, &chunk);
         xinf_cpu_qk_portable.chunk (&chunk, groups, &act, 0, acc);
     }
@@ -269,7 +280,7 @@ xinf_cpu_qk_matvec (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern, xinf_d
     }
     const xinf_cpu_qk_kern_t *qk = xinf_cpu_qk_kern (kern);
     xinf_qk_act_t act;
-    if (!s_act_new (n, cols, s_span (dtype), x, &act)) {
+    if (!s_act_new (qk, n, cols, s_span (dtype), x, &act)) {
         s_without_memory (dtype, w, rows, cols, x, n, y);
         return;
     }
@@ -310,7 +321,7 @@ xinf_cpu_qk_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern,
         while (a < act_count && !(sources [a] == product->x && acts [a].cols == product->cols && acts [a].span == span))
             a++;
         if (a == act_count) {
-            if (!(memory = s_act_new (1, product->cols, span, product->x, &acts [act_count])))
+            if (!(memory = s_act_new (qk, 1, product->cols, span, product->x, &acts [act_count])))
                 break;
             sources [act_count++] = product->x;
         }

@@ -37,7 +37,6 @@
 typedef struct {
     const uint8_t *rows [S_ROWS];
     size_t count, block_bytes, row_bytes;
-    const uint8_t *end;              //  of the rows of the call
 } s_tile_t;
 
 S_AVX2 static S_INLINE float
@@ -62,19 +61,17 @@ s_scale_min (const uint8_t *block, uint8_t *scales, uint8_t *mins)
     memcpy (mins, packed + 2, 8);
 }
 
-//  Prefetches block b of the tile's next rows (the rows of a call lie
-//  one after another), into L1, and S_FAR further into L2.
+//  Prefetches the share of block b of the next tile (the rows of a call
+//  lie one after another) into L1, and S_FAR further on into L2.
 static S_INLINE void
 s_prefetch (const s_tile_t *tile, size_t b)
 {
-    const uint8_t *near = tile->rows [0] + S_ROWS * tile->row_bytes + b * tile->block_bytes;
-    for (int r = 0; r < S_ROWS; r++, near += tile->row_bytes)
-        for (size_t line = 0; line < tile->block_bytes; line += 64) {
-            if (near + line < tile->end)
-                _mm_prefetch ((const char *) (near + line), _MM_HINT_T0);
-            if (near + line + S_FAR < tile->end)
-                _mm_prefetch ((const char *) (near + line + S_FAR), _MM_HINT_T1);
-        }
+    size_t share = S_ROWS * tile->block_bytes;
+    const uint8_t *near = tile->rows [0] + S_ROWS * tile->row_bytes + b * share;
+    for (size_t line = 0; line < share; line += 64) {
+        _mm_prefetch ((const char *) (near + line), _MM_HINT_T0);
+        _mm_prefetch ((const char *) (near + line + S_FAR), _MM_HINT_T1);
+    }
 }
 
 //  The float step of a block for the tile's four rows in four lanes (the
@@ -146,7 +143,7 @@ s_block_avx2 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_
                 __m256i codes = _mm256_or_si256 (low, top);
                 const int8_t *sc = scales + 8 * h + 2 * k;
                 __m256i scale = _mm256_setr_m128i (_mm_set1_epi16 (sc [0]), _mm_set1_epi16 (sc [1]));
-                for (int v = 0; v < V; v++) {
+                S_UNROLL for (int v = 0; v < V; v++) {
                     __m256i xq = _mm256_loadu_si256 ((const __m256i *) (x [v] + 128 * h + 32 * k));
                     isum [v] = _mm256_add_epi32 (isum [v], _mm256_madd_epi16 (_mm256_maddubs_epi16 (codes, xq), scale));
                 }
@@ -171,7 +168,7 @@ s_block_avx2 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_
         if (five)
             codes = _mm256_or_si256 (codes, _mm256_slli_epi16 (_mm256_and_si256 (_mm256_srli_epi16 (bits, g), one), 4));
         __m256i scale = _mm256_set1_epi16 (scales [g]);
-        for (int v = 0; v < V; v++) {
+        S_UNROLL for (int v = 0; v < V; v++) {
             __m256i xq = _mm256_loadu_si256 ((const __m256i *) (x [v] + 32 * g));
             isum [v] = _mm256_add_epi32 (isum [v], _mm256_madd_epi16 (_mm256_maddubs_epi16 (codes, xq), scale));
         }
@@ -190,14 +187,14 @@ s_tile_avx2 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t
         __m128i msum [S_ROWS][2];
         float d [S_ROWS], dmin [S_ROWS];
         s_prefetch (tile, b);
-        for (int r = 0; r < S_ROWS; r++) {
-            for (int v = 0; v < V; v++)
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            S_UNROLL for (int v = 0; v < V; v++)
                 isum [r][v] = _mm256_setzero_si256 ();
             s_block_avx2 (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r], &d [r],
                           &dmin [r]);
         }
         __m128 dv = _mm_loadu_ps (d), dminv = _mm_loadu_ps (dmin);
-        for (int v = 0; v < V; v++) {
+        S_UNROLL for (int v = 0; v < V; v++) {
             __m128i is = s_reduce4 (isum [0][v], isum [1][v], isum [2][v], isum [3][v]);
             __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
             acc [v] = s_step (acc [v], is, ms, dv, dminv, act->d [(first + v) * act->spans + b]);
@@ -227,7 +224,6 @@ s_tile_at (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t row, s
         tile->rows [r] = w + (row + (r < tile->count ? r : tile->count - 1)) * row_bytes;
     tile->block_bytes = xinf_dtype_block_bytes (dtype);
     tile->row_bytes = row_bytes;
-    tile->end = w + count * row_bytes;
 }
 
 S_AVX2 static void
@@ -278,18 +274,43 @@ s_halves (const uint8_t *bytes, int low_shift, int high_shift)
     return _mm512_srlv_epi16 (both, shifts);
 }
 
+//  The unsigned codes of a block in order, 64 a register.
+S_AVX512 static S_INLINE void
+s_codes512 (const xinf_dtype_t dtype, const uint8_t *block, __m512i *codes)
+{
+    __m512i low4 = _mm512_set1_epi8 (15);
+    if (dtype == XINF_DTYPE_Q6_K) {
+        S_UNROLL for (int j = 0; j < 4; j++) {
+            int h = j / 2, kk = j % 2;
+            __m512i ql = _mm512_loadu_si512 (block + 64 * h);
+            __m512i low = _mm512_and_si512 (kk ? _mm512_srli_epi16 (ql, 4) : ql, low4);
+            __m512i top = _mm512_and_si512 (s_halves (block + 128 + 32 * h, 4 * kk, 4 * kk + 2), _mm512_set1_epi8 (3));
+            codes [j] = _mm512_or_si512 (low, _mm512_slli_epi16 (top, 4));
+        }
+        return;
+    }
+    bool five = dtype == XINF_DTYPE_Q5_K;
+    const uint8_t *qs = block + (five ? 48 : 16);
+    S_UNROLL for (int j = 0; j < 4; j++) {
+        codes [j] = _mm512_and_si512 (s_halves (qs + 32 * j, 0, 4), low4);
+        if (five) {
+            __m512i high = _mm512_and_si512 (s_halves (block + 16, 2 * j, 2 * j + 1), _mm512_set1_epi8 (1));
+            codes [j] = _mm512_or_si512 (codes [j], _mm512_slli_epi16 (high, 4));
+        }
+    }
+}
+
 //  Row r's block b (as s_block_avx2) in 16-lane sums.
 S_AVX512 static S_INLINE void
 s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_t *act, size_t first, size_t b,
                 const int V, __m512i *isum, __m128i *msum, float *d, float *dmin)
 {
-    __m512i low4 = _mm512_set1_epi8 (15);
     __m512i codes [4], scale [4];
     const int8_t *x [4];
     for (int v = 0; v < V; v++)
         x [v] = act->q8 + (first + v) * act->cols + b * 256;
+    s_codes512 (dtype, block, codes);
     if (dtype == XINF_DTYPE_Q6_K) {
-        __m512i three = _mm512_set1_epi8 (3);
         __m256i sc = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) (block + 192)));
         *d = s_half (block + 208);
         *dmin = 0;
@@ -299,37 +320,23 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
             isum [v] = _mm512_sub_epi32 (isum [v], _mm512_zextsi256_si512 (_mm256_madd_epi16 (bias, sums)));
             msum [v] = _mm_setzero_si128 ();
         }
-        S_UNROLL for (int j = 0; j < 4; j++) {
-            int h = j / 2, kk = j % 2;
-            __m512i ql = _mm512_loadu_si512 (block + 64 * h);
-            __m512i low = _mm512_and_si512 (kk ? _mm512_srli_epi16 (ql, 4) : ql, low4);
-            __m512i top = _mm512_and_si512 (s_halves (block + 128 + 32 * h, 4 * kk, 4 * kk + 2), three);
-            codes [j] = _mm512_or_si512 (low, _mm512_slli_epi16 (top, 4));
+        S_UNROLL for (int j = 0; j < 4; j++)
             scale [j] = _mm512_permutexvar_epi16 (s_index6 (j), _mm512_castsi256_si512 (sc));
-        }
     }
     else {
         uint8_t scales [8], mins [8];
         s_scale_min (block, scales, mins);
         *d = s_half (block);
         *dmin = s_half (block + 2);
-        bool five = dtype == XINF_DTYPE_Q5_K;
-        const uint8_t *qs = block + (five ? 48 : 16);
         __m128i m = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) mins));
         __m128i sc = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) scales));
         for (int v = 0; v < V; v++)
             msum [v] = _mm_madd_epi16 (m, _mm_loadu_si128 ((const __m128i *) (act->s32 + (first + v) * act->groups + b * 8)));
-        S_UNROLL for (int j = 0; j < 4; j++) {
-            codes [j] = _mm512_and_si512 (s_halves (qs + 32 * j, 0, 4), low4);
-            if (five) {
-                __m512i high = _mm512_and_si512 (s_halves (block + 16, 2 * j, 2 * j + 1), _mm512_set1_epi8 (1));
-                codes [j] = _mm512_or_si512 (codes [j], _mm512_slli_epi16 (high, 4));
-            }
+        S_UNROLL for (int j = 0; j < 4; j++)
             scale [j] = _mm512_permutexvar_epi16 (s_index45 (j), _mm512_castsi128_si512 (sc));
-        }
     }
     S_UNROLL for (int j = 0; j < 4; j++)
-        for (int v = 0; v < V; v++) {
+        S_UNROLL for (int v = 0; v < V; v++) {
             __m512i xq = _mm512_loadu_si512 (x [v] + 64 * j);
             isum [v] = _mm512_dpwssd_epi32 (isum [v], _mm512_maddubs_epi16 (codes [j], xq), scale [j]);
         }
@@ -353,14 +360,14 @@ s_tile_avx512 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act
         __m128i msum [S_ROWS][4];
         float d [S_ROWS], dmin [S_ROWS];
         s_prefetch (tile, b);
-        for (int r = 0; r < S_ROWS; r++) {
-            for (int v = 0; v < V; v++)
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            S_UNROLL for (int v = 0; v < V; v++)
                 isum [r][v] = _mm512_setzero_si512 ();
             s_block_avx512 (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r],
                             &d [r], &dmin [r]);
         }
         __m128 dv = _mm_loadu_ps (d), dminv = _mm_loadu_ps (dmin);
-        for (int v = 0; v < V; v++) {
+        S_UNROLL for (int v = 0; v < V; v++) {
             __m128i is = s_reduce4 (s_fold (isum [0][v]), s_fold (isum [1][v]), s_fold (isum [2][v]), s_fold (isum [3][v]));
             __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
             acc [v] = s_step (acc [v], is, ms, dv, dminv, act->d [(first + v) * act->spans + b]);
@@ -376,15 +383,141 @@ s_tile_avx512 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act
         default: FN (dt, TILE, act, j, 4, acc); break; \
     }
 
+//  ---- AVX-512, whole groups of 16 vectors ----------------------------------------
+
+//  A decoded block of a row in scratch: its codes in order (256 bytes,
+//  [row][block]), and after all the codes its S_META bytes: the scales
+//  as int32 (8; Q6_K 16), the int16 pairs that meet act's packed sums
+//  (mins 2p, 2p + 1; Q6_K: -32 sc 2p, 2p + 1), d and dmin.
+#define S_META 128
+typedef struct {
+    int32_t scales [16];
+    int32_t pairs [8];
+    float d, dmin;
+} s_meta_t;
+
+//  The tile's blocks decoded into scratch.
+S_AVX512 static void
+s_tile_decode (const xinf_dtype_t dtype, const s_tile_t *tile, size_t spans, uint8_t *scratch)
+{
+    uint8_t *meta = scratch + S_ROWS * spans * 256;
+    for (int r = 0; r < S_ROWS; r++)
+        for (size_t b = 0; b < spans; b++) {
+            const uint8_t *block = tile->rows [r] + b * tile->block_bytes;
+            __m512i codes [4];
+            s_codes512 (dtype, block, codes);
+            uint8_t *out = scratch + (r * spans + b) * 256;
+            for (int j = 0; j < 4; j++)
+                _mm512_store_si512 (out + 64 * j, codes [j]);
+            s_meta_t *m = (s_meta_t *) (meta + (r * spans + b) * S_META);
+            if (dtype == XINF_DTYPE_Q6_K) {
+                const int8_t *sc = (const int8_t *) (block + 192);
+                for (int k = 0; k < 16; k++)
+                    m->scales [k] = sc [k];
+                for (int p = 0; p < 8; p++)
+                    m->pairs [p] = (int32_t) (((uint32_t) (uint16_t) (-32 * sc [2 * p])) | ((uint32_t) (uint16_t) (-32 * sc [2 * p + 1]) << 16));
+                m->d = s_half (block + 208);
+                m->dmin = 0;
+            }
+            else {
+                uint8_t scales [8], mins [8];
+                s_scale_min (block, scales, mins);
+                for (int k = 0; k < 8; k++)
+                    m->scales [k] = scales [k];
+                for (int p = 0; p < 4; p++)
+                    m->pairs [p] = (int32_t) ((uint32_t) mins [2 * p] | (uint32_t) mins [2 * p + 1] << 16);
+                m->d = s_half (block);
+                m->dmin = s_half (block + 2);
+            }
+        }
+}
+
+//  The tile's rows times the 16 vectors of packed group 'packed': acc [r]
+//  lane j = row r . x [j].
+S_AVX512 static S_INLINE void
+s_tile_group (const xinf_dtype_t dtype, const uint8_t *scratch, size_t spans, const uint8_t *packed, __m512 *acc)
+{
+    const bool six = dtype == XINF_DTYPE_Q6_K;
+    const int per = six ? 4 : 8;         //  dwords a scale covers
+    const uint8_t *meta = scratch + S_ROWS * spans * 256;
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        acc [r] = _mm512_setzero_ps ();
+    for (size_t b = 0; b < spans; b++, packed += XINF_QK_PACKED_BLOCK) {
+        const int32_t *codes [S_ROWS];
+        const s_meta_t *m [S_ROWS];
+        __m512i isum [S_ROWS], msum [S_ROWS];
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            codes [r] = (const int32_t *) (scratch + (r * spans + b) * 256);
+            m [r] = (const s_meta_t *) (meta + (r * spans + b) * S_META);
+            isum [r] = _mm512_setzero_si512 ();
+            msum [r] = _mm512_setzero_si512 ();
+        }
+        for (int sub = 0; sub < 64 / per; sub++) {
+            __m512i t [S_ROWS];
+            S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                t [r] = _mm512_setzero_si512 ();
+            S_UNROLL for (int k = 0; k < per; k++) {
+                __m512i xq = _mm512_load_si512 (packed + XINF_QK_PACK_XQ + 64 * (sub * per + k));
+                S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                    t [r] = _mm512_dpbusd_epi32 (t [r], _mm512_set1_epi32 (codes [r][sub * per + k]), xq);
+            }
+            S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                isum [r] = _mm512_add_epi32 (isum [r], _mm512_mullo_epi32 (t [r], _mm512_set1_epi32 (m [r]->scales [sub])));
+        }
+        if (six)
+            S_UNROLL for (int p = 0; p < 8; p++) {
+                __m512i sums = _mm512_load_si512 (packed + XINF_QK_PACK_S16 + 64 * p);
+                S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                    isum [r] = _mm512_dpwssd_epi32 (isum [r], sums, _mm512_set1_epi32 (m [r]->pairs [p]));
+            }
+        else
+            S_UNROLL for (int p = 0; p < 4; p++) {
+                __m512i sums = _mm512_load_si512 (packed + XINF_QK_PACK_S32 + 64 * p);
+                S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                    msum [r] = _mm512_dpwssd_epi32 (msum [r], sums, _mm512_set1_epi32 (m [r]->pairs [p]));
+            }
+        __m512 dx = _mm512_load_ps (packed + XINF_QK_PACK_D);
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            __m512 u = _mm512_mul_ps (_mm512_cvtepi32_ps (isum [r]), _mm512_mul_ps (_mm512_set1_ps (m [r]->d), dx));
+            __m512 v = _mm512_mul_ps (_mm512_cvtepi32_ps (msum [r]), _mm512_mul_ps (_mm512_set1_ps (m [r]->dmin), dx));
+            acc [r] = _mm512_add_ps (acc [r], _mm512_sub_ps (u, v));
+        }
+    }
+}
+
+//  The tile times every whole packed group of act.
+S_AVX512 static void
+s_tile_groups (xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, uint8_t *scratch, float *y,
+               size_t y_stride)
+{
+    s_tile_decode (dtype, tile, act->spans, scratch);
+    for (size_t g = 0; g < act->packs; g++) {
+        __m512 acc [S_ROWS];
+        const uint8_t *packed = act->packed + g * act->spans * XINF_QK_PACKED_BLOCK;
+        switch (dtype) {
+            case XINF_DTYPE_Q4_K:
+            case XINF_DTYPE_Q5_K: s_tile_group (XINF_DTYPE_Q4_K, scratch, act->spans, packed, acc); break;
+            default: s_tile_group (XINF_DTYPE_Q6_K, scratch, act->spans, packed, acc); break;
+        }
+        for (size_t r = 0; r < tile->count; r++) {
+            float lanes [16];
+            _mm512_storeu_ps (lanes, acc [r]);
+            for (int j = 0; j < 16; j++)
+                y [(g * XINF_QK_PACK + j) * y_stride + r] = xinf_qk_canonical (lanes [j]);
+        }
+    }
+}
+
 S_AVX512 static void
 s_k_rows_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                  float *y, size_t y_stride, void *scratch)
 {
-    (void) scratch;
     for (size_t row = 0; row < count; row += S_ROWS) {
         s_tile_t tile;
         s_tile_at (dtype, w, row_bytes, row, count, &tile);
-        for (size_t j = 0; j < act->n; j += 4) {
+        if (act->packs)
+            s_tile_groups (dtype, &tile, act, scratch, y + row, y_stride);
+        for (size_t j = act->packs * XINF_QK_PACK; j < act->n; j += 4) {
             __m128 acc [4];
             int V = act->n - j < 4 ? (int) (act->n - j) : 4;
             switch (dtype) {
