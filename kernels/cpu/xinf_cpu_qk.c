@@ -5,7 +5,21 @@
 #include "xinf_cpu_qk.h"
 #include "xinf_quant_blocks.h"
 
+#include <pthread.h>
 #include <string.h>
+
+//  The CPU's tables, looked up once (a matvec asks for them each call).
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static const xinf_cpu_kern_t *s_kern_avx512;
+static const xinf_cpu_qk_kern_t *s_qk_avx512, *s_qk_avx2;
+
+static void
+s_lookup (void)
+{
+    s_kern_avx512 = xinf_cpu_kern_avx512 ();
+    s_qk_avx512 = xinf_cpu_qk_avx512 ();
+    s_qk_avx2 = xinf_cpu_qk_avx2 ();
+}
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern)
@@ -13,10 +27,11 @@ xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern)
     const xinf_cpu_qk_kern_t *qk = NULL;
     if (kern == &xinf_cpu_kern_portable)
         return &xinf_cpu_qk_portable;
-    if (kern == xinf_cpu_kern_avx512 ())
-        qk = xinf_cpu_qk_avx512 ();
+    pthread_once (&s_once, s_lookup);
+    if (kern == s_kern_avx512)
+        qk = s_qk_avx512;
     if (!qk)
-        qk = xinf_cpu_qk_avx2 ();
+        qk = s_qk_avx2;
     return qk ? qk : &xinf_cpu_qk_portable;
 }
 
