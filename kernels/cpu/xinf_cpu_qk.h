@@ -91,7 +91,8 @@ typedef struct {
     int16_t *s16;                    //  s16 [j * cols / 16 + k]
     int16_t *s32;                    //  s32 [j * groups + g]
     //  Where the set's k_packs: whole groups of XINF_QK_PACK vectors
-    //  transposed (xinf_cpu_qk_pack_k), 'packs' of them; else NULL, 0.
+    //  transposed (xinf_cpu_qk_pack_k, xinf_cpu_qk_pack32), 'packs' of
+    //  them; else NULL, 0.
     uint8_t *packed;
     size_t packs;
 } xinf_qk_act_t;
@@ -111,11 +112,27 @@ typedef struct {
 //  Fills act->packed from act's q8, d, s16 and s32.
 void xinf_cpu_qk_pack_k (xinf_qk_act_t *act);
 
-//  Bytes of a thread's k_rows scratch for rows of cols.
+//  The packed block of a group for the 32-weight types: q as 16 rows of
+//  16 dwords (row k, lane j: q 2k and 2k + 1 of vector j), then the 16
+//  vectors' s as floats, then their d.
+#define XINF_QK_PACKED32_BLOCK 1152
+
+//  Fills act->packed from act's q, s and d (spans of 32).
+void xinf_cpu_qk_pack32 (xinf_qk_act_t *act);
+
+//  The AVX-512 rows of the 32-weight types for act's whole packed groups
+//  (xinf_cpu_simd_qk_group.c), the rows function's results for vectors
+//  [0, 16 act->packs).
+void xinf_cpu_qk_groups32_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                                  const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch);
+
+//  Bytes of a thread's scratch for the packed groups' tiles of rows of
+//  cols (K types: 4 rows of codes and 128 bytes a block; the others: 4
+//  rows of int16 and 8 bytes a block).
 static inline size_t
 xinf_cpu_qk_k_scratch (size_t cols)
 {
-    return 4 * cols + 4 * (cols / 256) * 128;
+    return 9 * cols;
 }
 
 //  A chunk of a row, decoded.
@@ -150,7 +167,7 @@ typedef struct {
     //  decode and chunk; NULL: the set has none (decode and chunk a row
     //  at a time).
     xinf_cpu_qk_k_rows_fn *rows;
-    //  Whether k_rows wants act->packed.
+    //  Whether k_rows and rows want act->packed.
     bool k_packs;
 } xinf_cpu_qk_kern_t;
 

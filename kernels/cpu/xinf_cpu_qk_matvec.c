@@ -40,11 +40,11 @@ s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, c
 {
     size_t groups = cols / XINF_QUANT_GROUP, spans = cols / span;
     bool k = span == 256;
-    size_t packs = k && kern->k_packs ? n / XINF_QK_PACK : 0;
+    size_t packs = kern->k_packs ? n / XINF_QK_PACK : 0;
     //  the kernels may read the d and s of a whole chunk past the last group
     size_t q_bytes = s_round64 (n * cols * (k ? 1 : 2)), d_bytes = s_round64 (n * groups * 4 + 32);
     size_t s_bytes = k ? s_round64 (n * (cols / 16) * 2) + s_round64 (n * groups * 2) : d_bytes;
-    size_t packed_bytes = packs * spans * XINF_QK_PACKED_BLOCK;
+    size_t packed_bytes = packs * spans * (k ? XINF_QK_PACKED_BLOCK : XINF_QK_PACKED32_BLOCK);
     uint8_t *memory = aligned_alloc (64, q_bytes + d_bytes + s_bytes + packed_bytes);
     if (!memory)
         return false;
@@ -72,6 +72,11 @@ s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, c
         for (size_t b = 0; b < spans; b++)
             xinf_cpu_qk_quantize_span (x + j * cols + b * span, span, act->q + j * cols + b * span,
                                        act->d + j * spans + b, act->s + j * groups + b * span / XINF_QUANT_GROUP);
+    if (packs) {
+        act->packed = sums + s_bytes;
+        act->packs = packs;
+        xinf_cpu_qk_pack32 (act);
+    }
     return true;
 }
 
@@ -199,7 +204,7 @@ s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 {
     size_t threads = (size_t) xinf_threadpool_size (pool), widest = 0;
     for (size_t index = 0; index < jobs->count; index++)
-        if (xinf_qk_is_k (jobs->jobs [index].dtype) && jobs->jobs [index].act->cols > widest)
+        if (jobs->jobs [index].act->cols > widest)
             widest = jobs->jobs [index].act->cols;
     jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float))
                           + s_round64 (xinf_cpu_qk_k_scratch (widest));

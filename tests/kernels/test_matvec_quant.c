@@ -4,7 +4,8 @@
     the K types). Every kernel set (portable, AVX2, AVX-512, where the
     CPU has them) gives, for matvec, matvec_batch, matvec_many and the
     matmul of few vectors, bit for bit a scalar reference of the
-    specified arithmetic, for n in 1..17, 1..3 threads and row counts
+    specified arithmetic, for n in 1..35 (whole groups of 16 and the
+    rest), 1..3 threads and row counts
     around the tiles of 8; the distance from a double-precision product
     of the dequantized weights stays within the bound the quantization of
     x allows (the largest measured share of that bound is printed); the
@@ -292,7 +293,7 @@ static const s_shape_t s_shapes_256 [] = { { 1, 256 }, { 7, 512 }, { 9, 1280 }, 
 static void
 test_products (void)
 {
-    size_t counts [] = { 1, 2, 3, 5, 8, 9, 17 };
+    size_t counts [] = { 1, 2, 3, 5, 8, 9, 16, 17, 35 };
     for (size_t t = 0; t < TYPES; t++) {
         const s_shape_t *shapes = xinf_dtype_block_size (s_types [t]) == 32 ? s_shapes_32 : s_shapes_256;
         for (size_t s = 0; s < 6; s++)
@@ -306,10 +307,10 @@ test_products (void)
 static void
 test_products_special (void)
 {
-    size_t counts [] = { 1, 6, 13 };
+    size_t counts [] = { 1, 6, 13, 17 };
     for (size_t t = 0; t < TYPES; t++) {
         s_shape_t shape = { 11, xinf_dtype_block_size (s_types [t]) == 32 ? 160 : 512 };
-        for (size_t c = 0; c < 3; c++)
+        for (size_t c = 0; c < 4; c++)
             s_product_case (s_types [t], shape, counts [c], true);
     }
 }
@@ -322,6 +323,7 @@ test_products_tall (void)
         s_shape_t shape = { 301, xinf_dtype_block_size (s_types [t]) == 32 ? 896 : 1024 };
         s_product_case (s_types [t], shape, 1, false);
         s_product_case (s_types [t], shape, 4, false);
+        s_product_case (s_types [t], shape, 19, false);
     }
 }
 
