@@ -203,8 +203,8 @@ static bool
 s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 {
     size_t threads = (size_t) xinf_threadpool_size (pool), widest = 0;
-    for (size_t index = 0; index < jobs->count; index++)
-        if (jobs->jobs [index].act->cols > widest)
+    for (size_t index = 0; index < jobs->count; index++)      //  the group kernels' tiles
+        if (jobs->jobs [index].act->packs && jobs->jobs [index].act->cols > widest)
             widest = jobs->jobs [index].act->cols;
     jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float))
                           + s_round64 (xinf_cpu_qk_k_scratch (widest));
