@@ -169,12 +169,19 @@ typedef struct {
     xinf_cpu_qk_k_rows_fn *rows;
     //  Whether k_rows and rows want act->packed.
     bool k_packs;
+    //  xinf_cpu_qk_quantize_k compiled for the set: the same values.
+    void (*quantize_k) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
 //  where the compiler lacks them.
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
+
+//  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_k.c), NULL where
+//  the compiler lacks it.
+typedef void (xinf_cpu_qk_quantize_k_fn) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
+xinf_cpu_qk_quantize_k_fn *xinf_cpu_qk_quantize_k_avx512 (void);
 
 //  Bytes of a thread's scratch (a chunk; 256 int16 for k_rows).
 #define XINF_QK_SCRATCH ((sizeof (xinf_qk_chunk_t) + 63) / 64 * 64)

@@ -57,8 +57,8 @@ s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, c
         act->s32 = (int16_t *) (sums + s_round64 (n * (cols / 16) * 2));
         for (size_t j = 0; j < n; j++)
             for (size_t b = 0; b < spans; b++)
-                xinf_cpu_qk_quantize_k (x + j * cols + b * 256, act->q8 + j * cols + b * 256, act->d + j * spans + b,
-                                        act->s16 + (j * cols + b * 256) / 16, act->s32 + j * groups + b * 8);
+                kern->quantize_k (x + j * cols + b * 256, act->q8 + j * cols + b * 256, act->d + j * spans + b,
+                                  act->s16 + (j * cols + b * 256) / 16, act->s32 + j * groups + b * 8);
         if (packs) {
             act->packed = sums + s_bytes;
             act->packs = packs;

@@ -370,8 +370,10 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
     }
 }
 
-static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL, false };
-static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows, true };
+static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL, false,
+                                     xinf_cpu_qk_quantize_k };
+static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows, true,
+                                       xinf_cpu_qk_quantize_k };
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)
@@ -390,6 +392,7 @@ xinf_cpu_qk_avx512 (void)
         || !__builtin_cpu_supports ("avx512vl") || !__builtin_cpu_supports ("avx512vnni"))
         return NULL;
     s_avx512.k_rows = xinf_cpu_qk_k_rows_avx512 ();
+    s_avx512.quantize_k = xinf_cpu_qk_quantize_k_avx512 ();
     return &s_avx512;
 }
 

@@ -16,6 +16,7 @@
 #include "xinf_cpu_ops.h"
 #include "xinf_quant.h"
 #include "xinf_quant_blocks.h"
+#include "xinf_cpu_qk.h"
 
 static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 #define KERNELS (sizeof s_kernels / sizeof s_kernels [0])
@@ -414,6 +415,41 @@ test_matmul (void)
     }
 }
 
+//  Each set's 8-bit quantizer of the K types gives the portable one's
+//  bytes: random spans, spans with zeros, ties at .5, huge, tiny and
+//  subnormal values, Inf and NaN.
+static void
+test_quantize_k (void)
+{
+    const xinf_cpu_qk_kern_t *sets [2] = { xinf_cpu_qk_avx2 (), xinf_cpu_qk_avx512 () };
+    uint64_t state = 77;
+    for (int round = 0; round < 400; round++) {
+        float x [256];
+        float *random = test_floats (256, &state);
+        memcpy (x, random, sizeof x);
+        free (random);
+        float scale = round % 5 == 0 ? 1e-39f : round % 5 == 1 ? 3e37f : round % 5 == 2 ? 127.0f : 1.0f;
+        for (int i = 0; i < 256; i++)
+            x [i] = round % 5 == 2 ? (float) ((i % 255) - 127) + 0.5f : x [i] * scale;
+        if (round % 7 == 3)
+            memset (x, 0, sizeof x);
+        if (round % 11 == 4)
+            x [round % 256] = round % 2 ? INFINITY : NAN;
+        int8_t q [256], q_set [256];
+        int16_t s16 [16], s16_set [16], s32 [8], s32_set [8];
+        float d, d_set;
+        xinf_cpu_qk_quantize_k (x, q, &d, s16, s32);
+        for (int k = 0; k < 2; k++) {
+            if (!sets [k])
+                continue;
+            sets [k]->quantize_k (x, q_set, &d_set, s16_set, s32_set);
+            CHECK (memcmp (q, q_set, sizeof q) == 0 && memcmp (s16, s16_set, sizeof s16) == 0);
+            CHECK (memcmp (s32, s32_set, sizeof s32) == 0);
+            CHECK (s_same (d, d_set) || (isnan (d) && isnan (d_set)));
+        }
+    }
+}
+
 int
 main (void)
 {
@@ -422,6 +458,7 @@ main (void)
              xinf_cpu_simd_name ());
     for (int p = 0; p < POOLS; p++)
         s_pools [p] = xinf_threadpool_new (p + 1);
+    RUN (test_quantize_k);
     RUN (test_products);
     RUN (test_products_special);
     RUN (test_products_tall);
