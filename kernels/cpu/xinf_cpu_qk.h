@@ -56,9 +56,16 @@
     prints it with the distance relative to sum |w_i x_i|.
 
     Kernel sets: portable C; AVX2; AVX-512 with VNNI (xinf_cpu_simd_qk.c,
-    xinf_cpu_simd_qk_k.c). 32-weight rows: a chunk (8 blocks) decoded into
-    int16 (AVX-512: into registers), per vector the 8 blocks' sums by a
-    tree of hadds, the float steps of the 8 blocks in 8 lanes.
+    xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_group.c). 32-weight rows: a
+    chunk (8 blocks) decoded into int16 (AVX-512: into registers), per
+    vector the 8 blocks' sums by a tree of hadds, the float steps of the 8
+    blocks in 8 lanes. K rows: 4 rows a tile, up to 4 vectors a pass
+    (xinf_cpu_simd_qk_k.c). AVX-512, whole groups of 16 vectors (prefill,
+    batches): x packed transposed once a call (vector j in lane j), a
+    tile of 4 rows decoded once into scratch, broadcast weights against
+    16 vectors a instruction (K: vpdpbusd; the others: vpdpwssd), the
+    float steps in 16 lanes; the vectors past the last whole group go as
+    above. Every path gives the same bits.
 */
 #ifndef XINF_CPU_QK_H_INCLUDED
 #define XINF_CPU_QK_H_INCLUDED
