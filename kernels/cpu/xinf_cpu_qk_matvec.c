@@ -1,7 +1,9 @@
-/*  xinf_cpu_qk_matvec: products of the quantized types with 15-bit
+/*  xinf_cpu_qk_matvec: products of the quantized types with integer
     activations over the thread pool: every x vector is quantized once a
-    call (by the calling thread; spans of 256 for the K types, 32 for the
-    others), then tasks take runs of rows to the kernel set's rows
+    call (by the calling thread; 8 bits in spans of 256 for the K types,
+    15 bits in spans of 32 for the others; where the kernel set packs,
+    whole groups of 16 vectors are also written transposed for its group
+    kernels), then tasks take runs of rows to the kernel set's rows
     function (k_rows, rows), or where it has none, decode a row a chunk at
     a time into the thread's scratch and multiply it with every vector
     there (the weights a little ahead prefetched into L1, further ahead
