@@ -63,6 +63,8 @@ static const xinf_option_t s_options [] = {
       "interference run: tokens each stream generates" },
     { "llamacpp-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"",
       "extra flags for llama-batched-bench, e.g. \"--poll 0\"" },
+    { "keep-log", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "keep the local node's log (its path is printed; with --node-args \"--log-level debug\" it has every step)" },
     { "quiet-wait", 0, NULL, XINF_OPT_INT, "0", 0, 3600, NULL, "S",
       "before each measurement wait up to S s for a second with the CPUs 90% idle (a shared machine)" },
     { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "each request's deadline: not done by then, it is an error" },
@@ -671,8 +673,11 @@ s_serve (s_bench_t *bench)
     if (launch && node < 0)
         s_terminate (bench->dir, endpoint, uid);
     s_node_stop (node);
-    if (node > 0)
+    if (node > 0 && !xinf_config_flag (config, "keep-log"))
         unlink (log);
+    else
+    if (node > 0)
+        fprintf (stderr, "xinf-bench-serve: the node's log is %s\n", log);
     return rc;
 }
 
