@@ -75,3 +75,28 @@ xinf_codec_within (xinf_check_t *check, bool failed_before, const char *where)
     memcpy (check->reason, reason, length);
     check->reason [length] = 0;
 }
+
+const char *
+xinf_codec_item_raw (xinf_check_t *check, const xinf_value_t *value, const char *key, size_t min, size_t max)
+{
+    if (check->failed)
+        return NULL;
+    if (xinf_value_type (value) != XINF_STR) {
+        xinf_check_fail (check, "field '%s' must be str, got %s", key, xinf_value_type_name (value));
+        return NULL;
+    }
+    size_t length;
+    const char *text = xinf_value_bytes (value, &length);
+    if (length < min || length > max) {
+        xinf_check_fail (check, "field '%s' has %zu bytes, must have %zu to %zu", key, length, min, max);
+        return NULL;
+    }
+    return text;
+}
+
+const char *
+xinf_codec_raw (xinf_check_t *check, const xinf_value_t *map, const char *key, size_t min, size_t max)
+{
+    const xinf_value_t *value = xinf_codec_any (check, map, key, true);
+    return value ? xinf_codec_item_raw (check, value, key, min, max) : NULL;
+}

@@ -27,6 +27,11 @@ void xinf_codec_count_min (xinf_check_t *check, const char *key, const xinf_valu
 //  A field of any type: the value, or NULL; a missing required one fails.
 const xinf_value_t *xinf_codec_any (xinf_check_t *check, const xinf_value_t *map, const char *key, bool required);
 
+//  A str of min..max bytes, any bytes (NUL and partial UTF-8 included: a
+//  token's text); NULL when missing (a failure) or wrong.
+const char *xinf_codec_raw (xinf_check_t *check, const xinf_value_t *map, const char *key, size_t min, size_t max);
+const char *xinf_codec_item_raw (xinf_check_t *check, const xinf_value_t *value, const char *key, size_t min, size_t max);
+
 //  "key[index]" into buffer, for the reasons of array items.
 const char *xinf_codec_item_key (char *buffer, size_t size, const char *key, size_t index);
 

@@ -45,7 +45,7 @@ import re
 import sys
 import xml.etree.ElementTree as ElementTree
 
-SCALARS = ("str", "text", "uint", "int", "float", "bool", "bin")
+SCALARS = ("str", "text", "raw", "uint", "int", "float", "bool", "bin")
 KINDS = SCALARS + ("array", "map", "any")
 UINT_MAX = (1 << 64) - 1
 INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
@@ -102,9 +102,9 @@ class Field:
             raise SchemaError(f"{self.where}: a {self.type} needs max=")
         if self.values and self.max is None:
             self.min, self.max = 1, max(len(value.encode()) for value in self.values)
-        if self.type in ("str", "text") and self.max is None:
+        if self.type in ("str", "text", "raw") and self.max is None:
             raise SchemaError(f"{self.where}: a {self.type} needs max=")
-        if self.item in ("str", "text") and self.item_max is None:
+        if self.item in ("str", "text", "raw") and self.item_max is None:
             raise SchemaError(f"{self.where}: items of {self.item} need item_max=")
         if (self.values or self.chars) and self.type not in ("str", "text"):
             raise SchemaError(f"{self.where}: values= and chars= are for str and text")
@@ -214,7 +214,7 @@ def _c_members(protocol, record):
     for field in record.fields:
         comment = f"   //  {field.doc[:60]}" if field.doc else ""
         kind = field.type
-        if kind in ("str", "text"):
+        if kind in ("str", "text", "raw"):
             lines.append(f"    const char *{field.name};{comment}")
         elif kind == "uint":
             lines.append(f"    uint64_t {field.name};{comment}")
@@ -247,6 +247,8 @@ def _c_read(protocol, field, target):
                    f"{_c_number(kind, low)}, {_c_number(kind, high)});")
     elif kind == "bool":
         out.append(f"{lvalue} = xinf_check_bool (check, map, {_c_string(name)});")
+    elif kind == "raw":
+        out.append(f"{lvalue} = xinf_codec_raw (check, map, {_c_string(name)}, {_c_length(low)}, {_c_length(high)});")
     elif kind in ("str", "text"):
         out.append(f"{lvalue} = xinf_check_{kind} (check, map, {_c_string(name)}, {_c_length(low)}, {_c_length(high)});")
         if field.values:
@@ -314,6 +316,8 @@ def _c_items(protocol, field, lvalue):
         call = "xinf_check_item_bool (check, item, key);"
     elif kind in ("str", "text"):
         call = f"xinf_check_item_{kind} (check, item, key, {_c_length(low)}, {_c_length(high)});"
+    elif kind == "raw":
+        call = f"xinf_codec_item_raw (check, item, key, {_c_length(low)}, {_c_length(high)});"
     elif kind in protocol.types:
         call = None
     else:
@@ -336,7 +340,7 @@ def _c_put(field, source):
     name, kind = field.name, field.type
     value = f"{source}{name}"
     key = _c_string(name)
-    if kind in ("str", "text"):
+    if kind in ("str", "text", "raw"):
         line = f"xinf_map_put_str (map, {key}, {value} ? {value} : \"\");"
     elif kind == "uint":
         line = f"xinf_map_put_uint (map, {key}, {value});"
@@ -482,13 +486,13 @@ def _check_value(protocol, kind, value, where, low, high, field):
     elif kind == "bool":
         if not isinstance(value, bool):
             _fail(where, f"must be bool, got {type(value).__name__}")
-    elif kind in ("str", "text"):
+    elif kind in ("str", "text", "raw"):
         if not isinstance(value, str):
             _fail(where, f"must be str, got {type(value).__name__}")
         raw = value.encode("utf-8", "surrogateescape")
         if not low <= len(raw) <= (high if high is not None else len(raw)):
             _fail(where, f"has {len(raw)} bytes, must have {low} to {high}")
-        if "\\0" in value:
+        if kind != "raw" and "\\0" in value:
             _fail(where, "contains a NUL byte")
         if kind == "text":
             try:
@@ -622,9 +626,9 @@ def _md_range(low, high, unit=""):
 
 
 def _md_type(field):
-    kind = field.type
+    kind = "str" if field.type == "raw" else field.type
     if kind == "array":
-        kind = f"array of {field.item}"
+        kind = f"array of {'str' if field.item == 'raw' else field.item}"
     return kind + (", opt" if field.optional else "")
 
 
@@ -633,6 +637,8 @@ def _md_constraints(field):
     kind = field.type
     if kind in ("uint", "int", "float") and (field.min is not None or field.max is not None):
         parts.append(_md_range(field.min if field.min is not None else (0 if kind == "uint" else None), field.max))
+    if kind == "raw":
+        parts.append(_md_range(field.min or 0, field.max, " bytes") + ", any bytes")
     if kind in ("str", "text"):
         if field.values:
             parts.append("one of " + ", ".join(f"`{value}`" for value in field.values))
@@ -648,7 +654,7 @@ def _md_constraints(field):
         parts.append(_md_range(field.min or 0, field.max, " entries"))
     if field.item in ("uint", "int", "float") and (field.item_min is not None or field.item_max is not None):
         parts.append("each " + _md_range(field.item_min if field.item_min is not None else 0, field.item_max))
-    if field.item in ("str", "text"):
+    if field.item in ("str", "text", "raw"):
         parts.append("each " + _md_range(field.item_min or 0, field.item_max, " bytes"))
     if field.default is not None:
         parts.append(f"default {field.default}")

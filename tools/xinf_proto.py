@@ -132,7 +132,7 @@ MESSAGES = {
         'GENERATE_TOKEN': [
             {'name': 'index', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
             {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
-            {'name': 'text', 'type': 'str', 'min': 0, 'max': 1024, 'optional': False},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
             {'name': 'end', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
         ],
@@ -141,7 +141,7 @@ MESSAGES = {
             {'name': 'worker', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
             {'name': 'prompt_tokens', 'type': 'array', 'min': 0, 'max': 262144, 'optional': False, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
             {'name': 'tokens', 'type': 'array', 'min': 0, 'max': 262144, 'optional': False, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
-            {'name': 'text', 'type': 'str', 'min': 0, 'max': 1048576, 'optional': False},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1048576, 'optional': False},
             {'name': 'finish_reason', 'type': 'str', 'min': 1, 'max': 7, 'optional': False, 'values': ['length', 'stop', 'context']},
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
         ],
@@ -154,7 +154,7 @@ MESSAGES = {
         ],
         'TOKENIZE': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
-            {'name': 'content', 'type': 'str', 'min': 0, 'max': 1044480, 'optional': False},
+            {'name': 'content', 'type': 'raw', 'min': 0, 'max': 1044480, 'optional': False},
             {'name': 'add_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'parse_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'with_pieces', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
@@ -162,7 +162,7 @@ MESSAGES = {
         'TOKENIZE_REPLY': [
             {'name': 'uid', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
             {'name': 'tokens', 'type': 'array', 'min': 0, 'max': 1044482, 'optional': False, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
-            {'name': 'pieces', 'type': 'array', 'min': 0, 'max': 1044482, 'optional': True, 'item': 'str', 'item_min': 0, 'item_max': 1024},
+            {'name': 'pieces', 'type': 'array', 'min': 0, 'max': 1044482, 'optional': True, 'item': 'raw', 'item_min': 0, 'item_max': 1024},
         ],
         'DETOKENIZE': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
@@ -170,7 +170,7 @@ MESSAGES = {
         ],
         'DETOKENIZE_REPLY': [
             {'name': 'uid', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
-            {'name': 'content', 'type': 'str', 'min': 0, 'max': 1048576, 'optional': False},
+            {'name': 'content', 'type': 'raw', 'min': 0, 'max': 1048576, 'optional': False},
         ],
     },
     'node': {
@@ -265,7 +265,7 @@ MESSAGES = {
             {'name': 'request', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'index', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
             {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
-            {'name': 'text', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'end', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
         ],
@@ -275,7 +275,7 @@ MESSAGES = {
             {'name': 'request', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'prompt_tokens', 'type': 'array', 'min': 0, 'max': 262144, 'optional': False, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
             {'name': 'tokens', 'type': 'array', 'min': 0, 'max': 262144, 'optional': False, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
-            {'name': 'text', 'type': 'str', 'min': 0, 'max': 1048576, 'optional': False},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1048576, 'optional': False},
             {'name': 'finish_reason', 'type': 'str', 'min': 1, 'max': 7, 'optional': False, 'values': ['length', 'stop', 'context']},
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
         ],
@@ -299,7 +299,7 @@ MESSAGES = {
             {'name': 'replica', 'type': 'uint', 'min': 0, 'max': 1023, 'optional': False},
             {'name': 'request', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'mode', 'type': 'str', 'min': 1, 'max': 10, 'optional': False, 'values': ['tokenize', 'detokenize']},
-            {'name': 'content', 'type': 'str', 'min': 0, 'max': 1044480, 'optional': True},
+            {'name': 'content', 'type': 'raw', 'min': 0, 'max': 1044480, 'optional': True},
             {'name': 'add_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'parse_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'with_pieces', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
@@ -310,8 +310,8 @@ MESSAGES = {
             {'name': 'generation', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'request', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'tokens', 'type': 'array', 'min': 0, 'max': 1044482, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
-            {'name': 'pieces', 'type': 'array', 'min': 0, 'max': 1044482, 'optional': True, 'item': 'str', 'item_min': 0, 'item_max': 1024},
-            {'name': 'content', 'type': 'str', 'min': 0, 'max': 1048576, 'optional': True},
+            {'name': 'pieces', 'type': 'array', 'min': 0, 'max': 1044482, 'optional': True, 'item': 'raw', 'item_min': 0, 'item_max': 1024},
+            {'name': 'content', 'type': 'raw', 'min': 0, 'max': 1048576, 'optional': True},
             {'name': 'code', 'type': 'str', 'min': 1, 'max': 15, 'optional': True, 'values': ['BAD_REQUEST', 'MODEL_NOT_READY']},
             {'name': 'message', 'type': 'str', 'min': 0, 'max': 4096, 'optional': True},
         ],
@@ -605,13 +605,13 @@ def _check_value(protocol, kind, value, where, low, high, field):
     elif kind == "bool":
         if not isinstance(value, bool):
             _fail(where, f"must be bool, got {type(value).__name__}")
-    elif kind in ("str", "text"):
+    elif kind in ("str", "text", "raw"):
         if not isinstance(value, str):
             _fail(where, f"must be str, got {type(value).__name__}")
         raw = value.encode("utf-8", "surrogateescape")
         if not low <= len(raw) <= (high if high is not None else len(raw)):
             _fail(where, f"has {len(raw)} bytes, must have {low} to {high}")
-        if "\0" in value:
+        if kind != "raw" and "\0" in value:
             _fail(where, "contains a NUL byte")
         if kind == "text":
             try:
