@@ -100,3 +100,10 @@ xinf_codec_raw (xinf_check_t *check, const xinf_value_t *map, const char *key, s
     const xinf_value_t *value = xinf_codec_any (check, map, key, true);
     return value ? xinf_codec_item_raw (check, value, key, min, max) : NULL;
 }
+
+void
+xinf_codec_item_map (xinf_check_t *check, const xinf_value_t *value, const char *key)
+{
+    if (!check->failed && xinf_value_type (value) != XINF_MAP)
+        xinf_check_fail (check, "field '%s' must be map, got %s", key, xinf_value_type_name (value));
+}

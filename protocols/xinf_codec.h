@@ -32,6 +32,9 @@ const xinf_value_t *xinf_codec_any (xinf_check_t *check, const xinf_value_t *map
 const char *xinf_codec_raw (xinf_check_t *check, const xinf_value_t *map, const char *key, size_t min, size_t max);
 const char *xinf_codec_item_raw (xinf_check_t *check, const xinf_value_t *value, const char *key, size_t min, size_t max);
 
+//  Fails the check unless an array item is a map (before its fields are read).
+void xinf_codec_item_map (xinf_check_t *check, const xinf_value_t *value, const char *key);
+
 //  "key[index]" into buffer, for the reasons of array items.
 const char *xinf_codec_item_key (char *buffer, size_t size, const char *key, size_t index);
 

@@ -330,8 +330,11 @@ def _c_items(protocol, field, lvalue):
         out.append(f"    {call}")
     else:
         out += [f"    {protocol.prefix()}_{kind}_t decoded;",
-                f"    {protocol.prefix()}_{kind}_decode (item, &decoded, check);",
-                "    xinf_codec_within (check, false, key);"]
+                "    xinf_codec_item_map (check, item, key);",
+                "    if (!check->failed) {",
+                f"        {protocol.prefix()}_{kind}_decode (item, &decoded, check);",
+                "        xinf_codec_within (check, false, key);",
+                "    }"]
     out.append("}")
     return out
 

@@ -547,6 +547,13 @@ TYPES = {
             {'name': 'stall_ms', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'stalled', 'type': 'bool', 'min': 0, 'max': None, 'optional': False},
         ],
+        'event': [
+            {'name': 'seq', 'type': 'uint', 'min': 1, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'time_ms', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'kind', 'type': 'str', 'min': 1, 'max': 23, 'optional': False},
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
+            {'name': 'detail', 'type': 'str', 'min': 0, 'max': 1023, 'optional': False},
+        ],
         'probe_target': [
             {'name': 'node', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
             {'name': 'endpoint', 'type': 'str', 'min': 1, 'max': 255, 'optional': False},
