@@ -348,6 +348,9 @@ MESSAGES = {
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
         ],
+        'RUN_CANCEL': [
+            {'name': 'request', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+        ],
         'LOAD': [
             {'name': 'path', 'type': 'str', 'min': 1, 'max': 4095, 'optional': False},
             {'name': 'threads', 'type': 'uint', 'min': 0, 'max': 1024, 'optional': True},
