@@ -297,7 +297,7 @@ def _c_read(protocol, field, target):
 def _c_default(field):
     if field.default is None:
         return None
-    if field.type in ("str", "text"):
+    if field.type in ("str", "text", "raw"):
         return _c_string(field.default)
     if field.type == "bool":
         return "true" if field.default in ("1", "true") else "false"

@@ -136,8 +136,16 @@ s_reply (xinf_scheduler_t *scheduler, const char *node, const char *type, uint64
     }
     else
     if (streq (type, "RUN_DONE")) {
+        //  Whole, as node.xml has it: the scheduler validates it all
+        xinf_map_put (body, "prompt_tokens", xinf_value_new_array ());
         xinf_map_put (body, "tokens", xinf_value_new_array ());
+        xinf_map_put_str (body, "text", "");
         xinf_map_put_str (body, "finish_reason", "length");
+        xinf_value_t *timings = xinf_value_new_map ();
+        const char *keys [] = { "prefill_ms", "prefill_tokens_per_s", "decode_ms", "decode_tokens_per_s" };
+        for (size_t at = 0; at < 4; at++)
+            xinf_map_put_float (timings, keys [at], 1);
+        xinf_map_put (body, "timings", timings);
     }
     else {
         xinf_map_put_str (body, "code", code);
@@ -498,6 +506,38 @@ test_grace (void)
     s_end (&scheduler, &io);
 }
 
+//  A relayed RUN_DONE or RUN_TOKEN that breaks node.xml goes no further:
+//  the client gets nothing from it, the run stays in flight.
+static void
+test_malformed_reply (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    s_submit (scheduler, "c", 1, true, 0, 10);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    xinf_msg_t *token = xinf_msg_new ("RUN_TOKEN");
+    xinf_map_put_uint (xinf_msg_body (token), "request", s_uint (run, "request"));
+    xinf_map_put_uint (xinf_msg_body (token), "index", 0);
+    xinf_map_put_uint (xinf_msg_body (token), "token", 7);
+    xinf_map_put_uint (xinf_msg_body (token), "text", 5);          //  not a str
+    xinf_scheduler_run_reply (scheduler, "w0", token, 11);
+    xinf_msg_destroy (&token);
+    xinf_msg_t *done = xinf_msg_new ("RUN_DONE");
+    xinf_map_put_uint (xinf_msg_body (done), "request", s_uint (run, "request"));
+    xinf_map_put (xinf_msg_body (done), "tokens", xinf_value_new_array ());
+    xinf_map_put_str (xinf_msg_body (done), "finish_reason", "length");   //  no text, timings
+    xinf_scheduler_run_reply (scheduler, "w0", done, 12);
+    xinf_msg_destroy (&done);
+    CHECK_INT (s_count (&io, "GENERATE_TOKEN") + s_count (&io, "GENERATE_REPLY") + s_count (&io, "RUN_ACK"), 0);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 13);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 1);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -510,5 +550,6 @@ main (void)
     RUN (test_client_gone);
     RUN (test_adopt);
     RUN (test_grace);
+    RUN (test_malformed_reply);
     return 0;
 }
