@@ -401,8 +401,14 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (xinf_msg_is (msg, "TOKENIZE"))
         s_on_tokenize (self, msg);
     else
-    if (xinf_msg_is (msg, "RUN_ACK"))
-        xinf_inflight_forget (self->inflight, xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));
+    if (xinf_msg_is (msg, "RUN_ACK")) {
+        xinf_check_t check = XINF_CHECK_INIT;
+        xinf_node_msg_run_ack_t ack;
+        if (xinf_node_msg_run_ack_decode (xinf_msg_body (msg), &ack, &check) == 0)
+            xinf_inflight_forget (self->inflight, ack.request);
+        else
+            xinf_warn ("worker", "RUN_ACK ignored reason=\"%s\"", check.reason);
+    }
     else
         return false;
     return true;
