@@ -127,7 +127,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_check_fail (&check, "field 'step_tokens' must be 0 (the default) or 16-8192, got %llu",
                          (unsigned long long) launch.step_tokens);
     const char *code = "BAD_REQUEST";
-    xinf_value_t *named = xinf_placement_named (self->cluster, body, n_worker, &check, &code);
+    xinf_value_t *named = xinf_placement_named (self->cluster, launch.worker, launch.workers, n_worker, &check, &code);
     if (!check.failed && named && replicas > 1 && n_worker > 1)
         xinf_check_fail (&check, "named workers place one replica: give replicas 1");
     s_model_t *existing = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
