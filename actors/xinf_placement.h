@@ -45,9 +45,8 @@ int xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_e
 
 //  The workers a LAUNCH names (its decoded fields): 'worker' (one) or
 //  'workers' (one per rank), each registered and alive and distinct, as
-//  many as n_worker. NULL when
-//  none are named or on a failed check ('code': NO_WORKER for a worker
-//  that is not alive, else left as is).
+//  many as n_worker. NULL when none are named or on a failed check
+//  ('code': NO_WORKER for a worker that is not alive, else left as is).
 xinf_value_t *xinf_placement_named (xinf_cluster_t *cluster, const char *worker, const xinf_value_t *workers,
                                     uint64_t n_worker, xinf_check_t *check, const char **code);
 //  Where a model's replicas are: [{replica, worker, workers (per rank)}].
