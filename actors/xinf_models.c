@@ -409,7 +409,7 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     s_replica_t *replica = &model->replicas [index];
     if (replica->n_ranks > 1) {
         if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node))
-            xinf_launch_rank_state (self->launch, ctx, model, replica, rank, body);
+            xinf_launch_rank_state (self->launch, ctx, model, replica, rank, &report);
         return;
     }
     if (!streq (replica->node, node) || rank != 0)
