@@ -13,11 +13,13 @@ optional and what it means, and the protocol's error codes. From it:
     xinf_gen.py doc SCHEMA SPEC          rewrites the generated tables in
                                          the Markdown spec in place
     xinf_gen.py check SCHEMA... --spec-dir DIR --python FILE --sources DIR...
+                      [--collective collective.md xinf_coll_wire.h]
                                          the drift test (CTest proto_schema):
                                          every spec table is what the schema
                                          gives, the Python codec is current,
                                          every message type and error code
-                                         the C code names is in a schema
+                                         the C code names is in a schema;
+                                         XCOL's tables agree with its codec
 
 Schema format (see client.xml):
 
@@ -783,6 +785,41 @@ def check_sources(protocols, roots):
     return problems
 
 
+# ------------------------------------------------------ XCOL (collective.md)
+
+def check_collective(spec_path, header_path):
+    """XCOL is a binary protocol with a hand-written codec (its frames are
+    not MessagePack): its spec's header and kinds tables are checked
+    against the codec's constants in xinf_coll_wire.h."""
+    problems = []
+    with open(spec_path, encoding="utf-8") as handle:
+        spec = handle.read()
+    with open(header_path, encoding="utf-8") as handle:
+        code = handle.read()
+    name = os.path.basename(spec_path)
+    constants = {key: int(value) for key, value in re.findall(r"#define (XINF_COLL_WIRE_\w+)\s+(\d+)\b", code)}
+    kinds_code = {int(value): key for key, value in re.findall(r"XINF_COLL_([A-Z]+) = (\d+)", code)}
+    kinds_spec = {int(number): kind for number, kind in re.findall(r"^\| (\d) ([A-Z]+) \|", spec, re.M)}
+    if kinds_spec != kinds_code:
+        problems.append(f"{name}: kinds {kinds_spec} differ from xinf_coll_wire.h's {kinds_code}")
+    header = spec[spec.index("## 3. Header"):spec.index("## 4. Kinds")]
+    rows = re.findall(r"^\| (\d+) \| (\d+) \| (\w+) \|", header, re.M)
+    offset = 0
+    for at, size, field in rows:
+        if int(at) != offset:
+            problems.append(f"{name}: header field {field} at offset {at}, expected {offset}")
+        offset = int(at) + int(size)
+    if offset != constants.get("XINF_COLL_WIRE_HEADER_SIZE"):
+        problems.append(f"{name}: the header table adds up to {offset} bytes, the codec's header has "
+                        f"{constants.get('XINF_COLL_WIRE_HEADER_SIZE')}")
+    version = re.search(r"^\| 4 \| 1 \| version \| `0*(\d+)` \|", header, re.M)
+    if not version or int(version.group(1)) != constants.get("XINF_COLL_WIRE_VERSION"):
+        problems.append(f"{name}: the version byte differs from XINF_COLL_WIRE_VERSION")
+    if f"group id {constants.get('XINF_COLL_WIRE_GROUP_MAX')} bytes" not in spec:
+        problems.append(f"{name}: the group id limit differs from XINF_COLL_WIRE_GROUP_MAX")
+    return problems
+
+
 # ----------------------------------------------------------------------- main
 
 def main(argv):
@@ -811,7 +848,7 @@ def main(argv):
 
 
 def _check(args):
-    schemas, spec_dir, python, sources = [], None, None, []
+    schemas, spec_dir, python, sources, collective = [], None, None, [], []
     mode = schemas
     for arg in args:
         if arg == "--spec-dir":
@@ -820,6 +857,8 @@ def _check(args):
             mode = "python"
         elif arg == "--sources":
             mode = sources
+        elif arg == "--collective":
+            mode = collective
         elif mode == "spec":
             spec_dir, mode = arg, schemas
         elif mode == "python":
@@ -837,6 +876,8 @@ def _check(args):
             if handle.read() != emit_python(protocols):
                 problems.append(f"{python} is not what the schemas give (run: cmake --build build --target proto_python)")
     problems += check_sources(protocols, sources)
+    if collective:
+        problems += check_collective(*collective)
     names = {}
     for protocol in protocols:
         for message in protocol.messages:
