@@ -2,6 +2,7 @@
 #include "xinf_worker.h"
 #include "xinf_node_proto.h"
 #include "xinf_node_msg.h"
+#include "xinf_envelope_msg.h"
 #include "xinf_resources.h"
 #include "xinf_hosted.h"
 #include "xinf_probe.h"
@@ -283,8 +284,13 @@ static void
 s_on_error (xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
-    const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")) ?: "?";
-    const char *text = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "?";
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_envelope_msg_error_t error;
+    if (xinf_envelope_msg_error_decode (xinf_msg_body (msg), &error, &check)) {
+        xinf_warn ("worker", "malformed ERROR from the supervisor ignored reason=\"%s\"", check.reason);
+        return;
+    }
+    const char *code = error.code, *text = error.message;
     if (streq (code, "STANDBY")) {
         //  A passive supervisor: the active one is the other endpoint
         xinf_info ("worker", "supervisor at %s stands by: %s", state->endpoint, text);
