@@ -113,12 +113,22 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     xinf_msg_t *msg = xinf_dealer_recv (entry->dealer, 0, error, sizeof error);
     if (!msg)
         return;
+    //  Checked here as the supervisor will check it (node.xml): a replica
+    //  that breaks the protocol is said here, not sent on
+    xinf_check_t check = XINF_CHECK_INIT;
+    if (xinf_node_msg_validate (xinf_msg_type (msg), xinf_msg_body (msg), &check) == -1) {
+        xinf_error ("worker", "replica %s sent a malformed %s, dropped reason=\"%s\"", entry->key,
+                    xinf_msg_type (msg), check.reason);
+        xinf_msg_destroy (&msg);
+        return;
+    }
     if (xinf_msg_is (msg, "MODEL_STATE")) {
-        const char *state = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state"));
-        snprintf (entry->state, sizeof entry->state, "%s", state ? state : "?");
-        if (xinf_map_get (xinf_msg_body (msg), "info")) {
+        xinf_node_msg_model_state_t report;
+        xinf_node_msg_model_state_decode (xinf_msg_body (msg), &report, &check);
+        snprintf (entry->state, sizeof entry->state, "%s", report.state);
+        if (report.info) {
             xinf_value_destroy (&entry->info);
-            entry->info = xinf_value_dup (xinf_map_get (xinf_msg_body (msg), "info"));
+            entry->info = xinf_value_dup (report.info);
         }
     }
     else
