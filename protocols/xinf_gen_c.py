@@ -6,7 +6,6 @@ import os
 import textwrap
 
 from xinf_schema import (INT_MAX, INT_MIN, UINT_MAX, SchemaError, _expand_chars, _limits, _number)
-from xinf_schema import _write_if_changed
 
 
 def _c_string(text):
@@ -257,5 +256,8 @@ def emit_c(protocol, outdir):
     source += [f"    {_c_string(message.name)}," for message in protocol.messages]
     source += ["    NULL", "};", ""]
     os.makedirs(outdir, exist_ok=True)
-    _write_if_changed(os.path.join(outdir, f"{prefix}.h"), "\n".join(header))
-    _write_if_changed(os.path.join(outdir, f"{prefix}.c"), "\n".join(source))
+    #  Written every time: the build tool then sees the outputs newer than
+    #  the schema and the generator, and does not run this again
+    for name, lines in ((f"{prefix}.h", header), (f"{prefix}.c", source)):
+        with open(os.path.join(outdir, name), "w", encoding="utf-8") as out:
+            out.write("\n".join(lines))
