@@ -9,6 +9,7 @@ struct _xinf_bstar_t {
     int64_t interval_ms, expiry_ms;
     int64_t peer_heard;                //  monotonic ms, 0: never
     xinf_dealer_t *dealer;             //  to the peer's client port
+    char refusal [600];                //  the link's last failed handshake, said once
 };
 
 xinf_bstar_t *
@@ -123,14 +124,27 @@ s_on_peer_reply (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 }
 
 void
-xinf_bstar_start (xinf_bstar_t *self, xinf_ctx_t *ctx)
+xinf_bstar_start (xinf_bstar_t *self, xinf_ctx_t *ctx, zcert_t *cert)
 {
-    self->dealer = xinf_dealer_new (self->peer, "supervisor-peer");
+    self->dealer = cert ? xinf_dealer_new_secure (self->peer, "supervisor-peer", cert, zcert_public_txt (cert), NULL)
+                        : xinf_dealer_new (self->peer, "supervisor-peer");
     //  Only a live connection takes HA_STATE: a stale one is worthless
     if (self->dealer) {
         zsock_set_immediate (xinf_dealer_sock (self->dealer), 1);
         xinf_ctx_reader (ctx, xinf_dealer_sock (self->dealer), s_on_peer_reply, self);
     }
+}
+
+//  A refused handshake on the link is said once, as what it is.
+static void
+s_check_handshake (xinf_bstar_t *self)
+{
+    char words [sizeof self->refusal];
+    if (xinf_dealer_refusal (self->dealer, words, sizeof words) == 0 || streq (words, self->refusal))
+        return;
+    snprintf (self->refusal, sizeof self->refusal, "%s", words);
+    xinf_error ("supervisor", "the standby peer %s %s: the two supervisors of a pair share one key pair of role "
+                "supervisor (--cert) whose public file is in both --keys directories", self->peer, words);
 }
 
 void
@@ -140,6 +154,7 @@ xinf_bstar_tick (xinf_bstar_t *self, xinf_value_t *extra)
         xinf_value_destroy (&extra);
         return;
     }
+    s_check_handshake (self);
     xinf_msg_t *msg = xinf_msg_new ("HA_STATE");
     for (size_t index = 0; extra && index < xinf_value_count (extra); index++)
         xinf_map_put (xinf_msg_body (msg), xinf_map_key_at (extra, index), xinf_value_dup (xinf_map_value_at (extra, index)));

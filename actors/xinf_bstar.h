@@ -53,8 +53,11 @@ xinf_bstar_state_t xinf_bstar_peer_state (xinf_bstar_t *self, xinf_bstar_state_t
 bool xinf_bstar_request (xinf_bstar_t *self, int64_t now);
 
 //  Starts the link to the peer on the actor's loop: HA_STATE every
-//  interval, and HA_STATE from it read by the caller's handler.
-void xinf_bstar_start (xinf_bstar_t *self, xinf_ctx_t *ctx);
+//  interval, and HA_STATE from it read by the caller's handler. With
+//  'cert' (keys on) the link is a CURVE client by that key pair that
+//  accepts only the same public key: the two supervisors of a pair share
+//  one key pair, of role supervisor (protocols/security.md).
+void xinf_bstar_start (xinf_bstar_t *self, xinf_ctx_t *ctx, zcert_t *cert);
 //  Sends our state to the peer (called every interval), with the fields
 //  of 'extra' (a map, taken; NULL: none) in the same HA_STATE.
 void xinf_bstar_tick (xinf_bstar_t *self, xinf_value_t *extra);

@@ -8,7 +8,7 @@ typedef struct {
     xinf_hello_t hello;
     char peer_id [512];
     char observed [64];
-    xinf_worker_state_t state;
+    int state;                        //  xinf_worker_fsm
     int64_t state_since;
     int64_t registered_at;
     xinf_value_t *warnings;       //  array of str
@@ -59,7 +59,7 @@ s_on_lost (const char *node, int64_t silence_ms, void *arg)
     s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
     if (!worker || worker->state != XINF_WORKER_ALIVE)
         return;
-    worker->state = XINF_WORKER_LOST;
+    xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_LOST, node);
     worker->state_since = zclock_mono ();
     xinf_warn ("supervisor", "worker lost node=%s silence_ms=%lld limit_ms=%lld host_ip=%s observed=%s",
                node, (long long) silence_ms, (long long) (self->heartbeat_ms * self->liveness),
@@ -78,7 +78,7 @@ s_on_recovered (const char *node, int64_t silence_ms, void *arg)
     s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
     if (!worker || worker->state != XINF_WORKER_LOST)
         return;
-    worker->state = XINF_WORKER_ALIVE;
+    xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_ALIVE, node);
     worker->state_since = zclock_mono ();
     xinf_info ("supervisor", "worker recovered node=%s silence_ms=%lld", node, (long long) silence_ms);
     xinf_cluster_event (self, "recovered", node, "heard again after %lld ms of silence", (long long) silence_ms);
@@ -139,6 +139,7 @@ xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, co
     va_list args;
     va_start (args, format);
     vsnprintf (detail, sizeof detail, format, args);
+    xinf_utf8_trim (detail);
     va_end (args);
     s_log_event (self, (uint64_t) zclock_time (), kind, node, detail);
 }
@@ -248,7 +249,7 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
     memset (hello, 0, sizeof *hello);
     snprintf (worker->peer_id, sizeof worker->peer_id, "%s", peer_id);
     snprintf (worker->observed, sizeof worker->observed, "%s", observed);
-    worker->state = XINF_WORKER_ALIVE;
+    xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_ALIVE, worker->hello.node);
     if (!repeat)
         worker->state_since = worker->registered_at = now;
     xinf_value_destroy (&worker->warnings);
@@ -312,7 +313,7 @@ xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now)
     s_worker_t *worker = s_by_peer (self, peer_id);
     if (!worker)
         return;
-    worker->state = XINF_WORKER_LEFT;
+    xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_LEFT, worker->hello.node);
     worker->state_since = now;
     xinf_heartbeat_remove (self->liveness_tracker, worker->hello.node);
     xinf_info ("supervisor", "worker left node=%s", worker->hello.node);
@@ -446,19 +447,13 @@ xinf_cluster_on_lost (xinf_cluster_t *self, xinf_cluster_lost_fn *fn, void *arg)
     self->lost_arg = arg;
 }
 
-static const char *
-s_state_name (xinf_worker_state_t state)
-{
-    return state == XINF_WORKER_ALIVE ? "alive" : state == XINF_WORKER_LOST ? "lost" : "left";
-}
-
 static xinf_value_t *
 s_worker_info (xinf_cluster_t *self, s_worker_t *worker, int64_t now)
 {
     const xinf_hello_t *hello = &worker->hello;
     xinf_value_t *item = xinf_value_new_map ();
     xinf_map_put_str (item, "node", hello->node);
-    xinf_map_put_str (item, "state", s_state_name (worker->state));
+    xinf_map_put_str (item, "state", xinf_fsm_name (&xinf_worker_fsm, worker->state));
     xinf_map_put_uint (item, "state_age_ms", (uint64_t) (now - worker->state_since));
     int64_t age = xinf_heartbeat_age (self->liveness_tracker, hello->node, now);
     xinf_map_put_uint (item, "last_heartbeat_ms", (uint64_t) (age >= 0 ? age : now - worker->state_since));

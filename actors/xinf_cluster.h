@@ -10,12 +10,12 @@
 #define XINF_CLUSTER_H_INCLUDED
 
 #include "xinf_node_proto.h"
+#include "xinf_states.h"
 
 #define XINF_EVENTS_KEPT  10000
 
 typedef struct _xinf_cluster_t xinf_cluster_t;
 
-typedef enum { XINF_WORKER_ALIVE, XINF_WORKER_LOST, XINF_WORKER_LEFT } xinf_worker_state_t;
 
 xinf_cluster_t *xinf_cluster_new (const char *supervisor_name, int64_t heartbeat_ms, int liveness);
 void xinf_cluster_destroy (xinf_cluster_t **self_p);

@@ -5,6 +5,7 @@
 #include "xinf_rank.h"
 #include "xinf_resources.h"
 #include "xinf_cpu_backend.h"
+#include "xinf_samples.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -40,6 +41,9 @@ typedef struct {
     xinf_batch_limits_t limits;
     xinf_batch_buf_t *batch;
     float *logits;                   //  [max_seqs][vocab]
+    xinf_sampling_t *samples;        //  [max_seqs]: a step's sampling, when it asks
+    int32_t *tokens;                 //  [max_seqs]: the tokens sampled
+    xinf_sampler_t *sampler;
     //  A rank of a tensor-parallel replica (n_ranks > 1)
     int rank, n_ranks;
     xinf_rank_t *_Atomic group;      //  read by the owner's thread to abort
@@ -160,7 +164,10 @@ s_start_serving (s_state_t *state)
     state->cache = xinf_kv_cache_new (t, state->backend, n_blocks, XINF_BLOCK_TOKENS, state->step_tokens);
     state->batch = xinf_batch_buf_new ();
     state->logits = calloc (state->max_seqs * t->vocab, sizeof (float));
-    if (!state->cache || !state->batch || !state->logits) {
+    state->samples = calloc (state->max_seqs, sizeof (xinf_sampling_t));
+    state->tokens = calloc (state->max_seqs, sizeof (int32_t));
+    state->sampler = xinf_sampler_new (0, 0, 1, 0);
+    if (!state->cache || !state->batch || !state->logits || !state->samples || !state->tokens || !state->sampler) {
         snprintf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
                   "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
                   (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
@@ -426,8 +433,55 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, const char **code, char
     return 0;
 }
 
-//  STEP: one binary frame, a batch in its wire form (xinf_batch.h);
-//  answered by LOGITS with the rows asked for.
+//  A STEP's second frame, its sampling (xinf_samples.h), one row per
+//  logits row of the batch (n_out, read from the batch's header here; the
+//  batch itself is checked by s_step). 0, or -1 with the reason.
+static int
+s_read_samples (s_state_t *state, zframe_t *batch, zframe_t *samples, char *error, size_t size)
+{
+    const unsigned char *header = zframe_data (batch);
+    if (zframe_size (batch) < XINF_BATCH_HEADER) {
+        snprintf (error, size, "the batch frame has %zu bytes, less than its header", zframe_size (batch));
+        return -1;
+    }
+    size_t n_out = (size_t) header [16] | (size_t) header [17] << 8 | (size_t) header [18] << 16
+                 | (size_t) header [19] << 24;
+    if (n_out > state->max_seqs) {
+        snprintf (error, size, "field 'n_out': %zu logits rows, at most %zu", n_out, state->max_seqs);
+        return -1;
+    }
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    return xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, t->vocab, state->samples,
+                                error, size);
+}
+
+//  The reply to a step: TOKENS sampled here when it asked (only ids cross
+//  back), else LOGITS, the rows asked for.
+static xinf_msg_t *
+s_step_reply (s_state_t *state, bool sample)
+{
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
+    if (!sample) {
+        xinf_msg_t *reply = xinf_msg_new ("LOGITS");
+        xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
+        xinf_map_put_uint (xinf_msg_body (reply), "vocab", t->vocab);
+        xinf_msg_add_bytes (reply, state->logits, batch->n_out * t->vocab * sizeof (float));
+        return reply;
+    }
+    for (size_t row = 0; row < batch->n_out; row++) {
+        xinf_sampler_set (state->sampler, &state->samples [row]);
+        state->tokens [row] = xinf_sampler_sample (state->sampler, state->logits + row * t->vocab, t->vocab);
+    }
+    xinf_msg_t *reply = xinf_msg_new ("TOKENS");
+    xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
+    xinf_msg_add_bytes (reply, state->tokens, batch->n_out * sizeof (int32_t));
+    return reply;
+}
+
+//  STEP: one binary frame, a batch in its wire form (xinf_batch.h), and
+//  optionally a second, its sampling (xinf_samples.h); answered by TOKENS
+//  (with sampling) or LOGITS with the rows asked for.
 static void
 s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -436,25 +490,24 @@ s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NOT_LOADED", "STEP: no model loaded (yet)");
         return;
     }
-    zframe_t *frame = xinf_msg_frame_count (msg) == 1 ? xinf_msg_frame (msg, 0) : NULL;
+    size_t frames = xinf_msg_frame_count (msg);
+    zframe_t *frame = frames == 1 || frames == 2 ? xinf_msg_frame (msg, 0) : NULL;
+    zframe_t *samples = frames == 2 ? xinf_msg_frame (msg, 1) : NULL;
     if (!frame || state->rank > 0) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "STEP: %s", !frame ?
-                              "needs one binary frame, the batch" : "a follower rank runs rank 0's steps");
+                              "needs one binary frame, the batch, and optionally a second, its sampling"
+                              : "a follower rank runs rank 0's steps");
         return;
     }
     char error [512];
-    const char *code;
-    if (s_step (ctx, zframe_data (frame), zframe_size (frame), &code, error, sizeof error)) {
+    const char *code = "BAD_REQUEST";
+    if ((samples && s_read_samples (state, frame, samples, error, sizeof error))
+    ||  s_step (ctx, zframe_data (frame), zframe_size (frame), &code, error, sizeof error)) {
         xinf_warn (state->name, "step failed code=%s reason=\"%s\"", code, error);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "STEP: %s", error);
         return;
     }
-    const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
-    xinf_msg_t *reply = xinf_msg_new ("LOGITS");
-    xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
-    xinf_map_put_uint (xinf_msg_body (reply), "vocab", t->vocab);
-    xinf_msg_add_bytes (reply, state->logits, batch->n_out * t->vocab * sizeof (float));
+    xinf_msg_t *reply = s_step_reply (state, samples != NULL);
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
@@ -537,6 +590,9 @@ s_fini (xinf_ctx_t *ctx)
     xinf_kv_cache_destroy (&state->cache);
     xinf_batch_buf_destroy (&state->batch);
     free (state->logits);
+    free (state->samples);
+    free (state->tokens);
+    xinf_sampler_destroy (&state->sampler);
     xinf_model_destroy (&state->model);
     xinf_rank_t *group = atomic_exchange (&state->group, NULL);
     xinf_rank_destroy (&group);

@@ -253,6 +253,7 @@ s_mhd_log (void *cls, const char *format, va_list args)
 {
     char text [512];
     vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_trim (text);
     size_t length = strlen (text);
     while (length && (text [length - 1] == '\n' || text [length - 1] == '\r'))
         text [--length] = 0;
@@ -319,7 +320,10 @@ s_init (xinf_ctx_t *ctx)
     gateway->metrics = xinf_gw_metrics_new ();
     if (!(gateway->daemon = s_daemon_start (gateway)))
         return -1;
-    gateway->dealer = xinf_dealer_new (gateway->supervisor, "gateway");
+    gateway->dealer = gateway->config.cert && gateway->config.server_key
+                    ? xinf_dealer_new_secure (gateway->supervisor, "gateway", gateway->config.cert,
+                                              gateway->config.server_key, NULL)
+                    : xinf_dealer_new (gateway->supervisor, "gateway");
     if (!gateway->dealer) {
         snprintf (gateway->error, sizeof gateway->error, "bad supervisor endpoint %s", gateway->supervisor);
         return -1;
@@ -386,6 +390,10 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
     state->config.supervisor = state->supervisor;
     state->config.host = state->host;
     state->config.node_name = state->node_name;
+    if (config->cert && config->server_key) {
+        snprintf (state->server_key, sizeof state->server_key, "%s", config->server_key);
+        state->config.server_key = state->server_key;
+    }
     state->config.key_file = NULL;
     if (config->key_file && !(state->keys = xinf_gw_keys_load (config->key_file, error, error_size))) {
         free (state);

@@ -31,6 +31,8 @@ typedef struct {
     unsigned body_timeout_s;          //  a request not received whole by then is closed (slow senders)
     int64_t request_timeout_ms;       //  a generation's deadline
     const char *node_name;            //  for the models' owned_by
+    zcert_t *cert;                    //  keys on: the gateway's key pair (not owned), else NULL
+    const char *server_key;           //  keys on: the supervisor's public key (Z85)
 } xinf_gateway_config_t;
 
 typedef struct _xinf_gateway_t xinf_gateway_t;

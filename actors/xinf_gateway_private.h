@@ -189,7 +189,7 @@ typedef struct {
 
 struct _xinf_gw_state_t {
     xinf_gateway_config_t config;
-    char supervisor [300], host [128], node_name [128];
+    char supervisor [300], host [128], node_name [128], server_key [41];
     xinf_gw_keys_t *keys;
     struct MHD_Daemon *daemon;
     xinf_dealer_t *dealer;

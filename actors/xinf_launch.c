@@ -124,6 +124,7 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     va_list args;
     va_start (args, format);
     vsnprintf (replica->error, sizeof replica->error, format, args);
+    xinf_utf8_trim (replica->error);
     va_end (args);
     s_set (replica->state, sizeof replica->state, "failed");
     replica->deadline = 0;
@@ -177,6 +178,7 @@ xinf_launch_warn (xinf_model_entry_t *model, const char *format, ...)
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_trim (text);
     va_end (args);
     if (!model->warnings)
         model->warnings = xinf_value_new_array ();

@@ -400,6 +400,8 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     xinf_node_msg_model_state_decode (body, &report, &check);
     const char *uid = report.uid, *state = report.state;
     uint64_t index = report.replica, rank = report.rank, generation = report.generation;
+    if (!check.failed && xinf_fsm_parse (&xinf_replica_fsm, state) < 0)
+        xinf_check_fail (&check, "field 'state' must be one of starting, joining, loading, ready, failed, stopped");
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     if (check.failed && node)

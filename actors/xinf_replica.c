@@ -5,6 +5,9 @@
 #include "xinf_model.h"
 #include "xinf_request.h"
 #include "xinf_batcher.h"
+#include "xinf_step_cost.h"
+#include "xinf_states.h"
+#include "xinf_samples.h"
 #include "xinf_gguf.h"
 #include "xinf_tokenize.h"
 
@@ -24,7 +27,7 @@ typedef struct {
     xinf_executor_t *executor;
     xinf_dealer_t *to_executor;
     char upstream [512];              //  the worker agent's peer id
-    char state [16];                  //  starting, loading, ready, failed, stopped
+    int state;                        //  xinf_replica_fsm
     char error [512];
     uint64_t bytes_done, bytes_total;
     xinf_value_t *info;               //  LOADED body
@@ -34,12 +37,12 @@ typedef struct {
     xinf_batcher_t *batcher;
     xinf_batch_buf_t *batch;
     zhashx_t *requests;               //  id (text) -> xinf_request_t
-    const uint64_t *step_ids;         //  the step in flight: its logits rows' requests
+    const uint64_t *step_ids;         //  the step in flight: its sampled rows' requests
+    xinf_sampling_t *step_sampling;   //  [max_seqs]: their sampling
     size_t step_rows;
     bool in_flight;
     int64_t step_started;             //  monotonic us
-    size_t step_prompt_tokens;
-    double decode_step_ms, prompt_token_ms;   //  running averages
+    xinf_step_cost_t *step_cost;      //  a step's time by its tokens
     uint64_t wait, steps;             //  the serving wait, steps done
 } s_state_t;
 
@@ -72,7 +75,7 @@ s_report_state (xinf_ctx_t *ctx)
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_map_put_str (body, "uid", state->uid);
     xinf_map_put_uint (body, "replica", state->replica);
-    xinf_map_put_str (body, "state", state->state);
+    xinf_map_put_str (body, "state", xinf_fsm_name (&xinf_replica_fsm, state->state));
     xinf_map_put_uint (body, "bytes_done", state->bytes_done);
     xinf_map_put_uint (body, "bytes_total", state->bytes_total);
     xinf_map_put_str (body, "error", state->error);
@@ -86,14 +89,17 @@ s_report_state (xinf_ctx_t *ctx)
     s_send_up (ctx, &msg);
 }
 
+//  Moves the replica's state (an illegal move is refused and logged).
 static void
-s_set_state (xinf_ctx_t *ctx, const char *value, const char *error)
+s_set_state (xinf_ctx_t *ctx, xinf_replica_state_t to, const char *error)
 {
     s_state_t *state = s_state (ctx);
-    snprintf (state->state, sizeof state->state, "%s", value);
+    if (xinf_fsm_move (&xinf_replica_fsm, &state->state, to, state->name))
+        return;
     if (error)
         snprintf (state->error, sizeof state->error, "%s", error);
-    xinf_info (state->name, "state=%s%s%s", value, error ? " error=" : "", error ? error : "");
+    xinf_info (state->name, "state=%s%s%s", xinf_fsm_name (&xinf_replica_fsm, to), error ? " error=" : "",
+               error ? error : "");
     s_report_state (ctx);
 }
 
@@ -104,6 +110,7 @@ s_fail_request (xinf_ctx_t *ctx, uint64_t id, const char *code, const char *form
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_trim (text);
     va_end (args);
     xinf_msg_t *msg = xinf_request_failed_msg (id, code, text);
     s_send_up (ctx, &msg);
@@ -158,40 +165,28 @@ s_serving_wait (s_state_t *state, bool busy)
     }
 }
 
-//  The prompt tokens a step may carry beside running streams: about one
-//  and a half decode steps' worth of time, so that a long prompt slows
-//  each stream's next token by a bounded factor, plus one decode step's
-//  worth for every request still waiting to be admitted: a user waiting
-//  for a first token weighs as much as one more token of delay to the
-//  streams, so a burst of short prompts is admitted in a few steps and
-//  then decodes in one batch (the throughput), while one long prompt
-//  alone keeps the streams' pace. All of step_tokens when no stream
-//  decodes (or nothing is measured yet, then one block).
+//  The prompt tokens a step may carry beside running streams (see
+//  xinf_step_cost): every request whose prompt is not done waits for its
+//  first token.
 static size_t
 s_prompt_cap (s_state_t *state)
 {
     xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
-    if (stats.decoding == 0)
-        return 0;
-    if (state->decode_step_ms <= 0 || state->prompt_token_ms <= 0)
-        return XINF_BLOCK_TOKENS;
-    double cap = (1.5 + (double) stats.waiting) * state->decode_step_ms / state->prompt_token_ms;
-    return cap < 4 ? 4 : cap > (double) state->step_tokens ? state->step_tokens : (size_t) cap;
+    size_t waiting = stats.waiting + (stats.running - stats.decoding);
+    return xinf_step_cost_prompt_cap (state->step_cost, stats.decoding, waiting, state->step_tokens,
+                                      XINF_BLOCK_TOKENS);
 }
 
-//  Running averages of a decode step's time and a prompt token's.
+//  The step's second frame: each row's sampling, so that the executor
+//  samples and only token ids come back.
 static void
-s_measure_step (s_state_t *state, size_t tokens)
+s_add_sampling (s_state_t *state, xinf_msg_t *msg)
 {
-    double ms = (double) (zclock_usecs () - state->step_started) / 1000.0;
-    size_t prompt = state->step_prompt_tokens;
-    if (prompt == 0)
-        state->decode_step_ms = state->decode_step_ms > 0 ? 0.8 * state->decode_step_ms + 0.2 * ms : ms;
-    else {
-        double decode = tokens > prompt ? state->decode_step_ms : 0;
-        double per_token = ms > decode ? (ms - decode) / (double) prompt : ms / (double) prompt;
-        state->prompt_token_ms = state->prompt_token_ms > 0 ? 0.8 * state->prompt_token_ms + 0.2 * per_token : per_token;
-    }
+    for (size_t row = 0; row < state->step_rows; row++)
+        state->step_sampling [row] = xinf_request_sampling (s_request (state, state->step_ids [row]));
+    zframe_t *frame = zframe_new (NULL, xinf_samples_wire_size (state->step_rows));
+    xinf_samples_encode (state->step_sampling, state->step_rows, zframe_data (frame));
+    xinf_msg_add_frame (msg, &frame);
 }
 
 //  Sends the next step to the executor if one can run and none is in flight.
@@ -211,8 +206,8 @@ s_kick (xinf_ctx_t *ctx)
     zframe_t *frame = zframe_new (NULL, bytes);
     xinf_batch_encode (batch, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
+    s_add_sampling (state, msg);
     state->step_started = zclock_usecs ();
-    state->step_prompt_tokens = xinf_batcher_last_prompt_tokens (state->batcher);
     if (xinf_dealer_send (state->to_executor, &msg)) {
         xinf_batcher_abandon (state->batcher);
         s_fail_all (ctx, "EXECUTOR_BUSY", "cannot send a step to the executor");
@@ -222,13 +217,13 @@ s_kick (xinf_ctx_t *ctx)
     s_serving_wait (state, true);
 }
 
-//  The next token of one request from its logits row: stream it, then
+//  The next token of one request, sampled by the executor: stream it, then
 //  finish the request or feed the token back into the batch.
 static void
-s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
+s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token)
 {
     s_state_t *state = s_state (ctx);
-    int32_t token = xinf_request_sample (request, row, state->vocab);
+    xinf_request_take (request, token);
     if (request->stream) {
         xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer,
                                                   xinf_tokenizer_is_end (state->tokenizer, token));
@@ -252,29 +247,45 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
     }
 }
 
-//  LOGITS for the step in flight: a row per request that gets a token.
+//  A finished step's shape and time against the cost model (--log-level debug).
 static void
-s_on_logits (xinf_ctx_t *ctx, xinf_msg_t *msg)
+s_log_step (s_state_t *state)
+{
+    xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
+    size_t tokens = xinf_batch_buf_view (state->batch)->n;
+    xinf_debug (state->name, "step tokens=%zu rows=%zu ms=%.1f model_ms=%.1f running=%zu waiting=%zu", tokens,
+                state->step_rows, (double) (zclock_usecs () - state->step_started) / 1000.0,
+                xinf_step_cost_ms (state->step_cost, tokens), stats.running, stats.waiting);
+}
+
+//  TOKENS for the step in flight: a token per request that gets one.
+static void
+s_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     if (!state->in_flight)
         return;
     state->in_flight = false;
     zframe_t *frame = xinf_msg_frame (msg, 0);
-    size_t expected = state->step_rows * state->vocab * sizeof (float);
-    if (!frame || zframe_size (frame) != expected) {
+    const int32_t *tokens = frame ? (const int32_t *) zframe_data (frame) : NULL;
+    bool good = frame && zframe_size (frame) == state->step_rows * sizeof (int32_t);
+    for (size_t row = 0; good && row < state->step_rows; row++)
+        good = tokens [row] >= 0 && (size_t) tokens [row] < state->vocab;
+    if (!good) {
         xinf_batcher_abandon (state->batcher);
-        s_fail_all (ctx, "BAD_REPLY", "the executor sent a step's logits of the wrong size");
+        s_fail_all (ctx, "BAD_REPLY", "the executor sent a step's tokens of the wrong size or out of the vocabulary");
         return;
     }
     xinf_batcher_commit (state->batcher);
-    s_measure_step (state, xinf_batch_buf_view (state->batch)->n);
+    xinf_step_cost_add (state->step_cost, xinf_batch_buf_view (state->batch)->n,
+                        (double) (zclock_usecs () - state->step_started) / 1000.0);
+    if (xinf_log_get_level () <= XINF_LOG_DEBUG)
+        s_log_step (state);
     xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
-    const float *logits = (const float *) zframe_data (frame);
-    for (size_t k = 0; k < state->step_rows; k++) {
-        xinf_request_t *request = s_request (state, state->step_ids [k]);
+    for (size_t row = 0; row < state->step_rows; row++) {
+        xinf_request_t *request = s_request (state, state->step_ids [row]);
         if (request)                  //  else cancelled meanwhile
-            s_on_row (ctx, request, logits + k * state->vocab);
+            s_on_row (ctx, request, tokens [row]);
     }
     s_kick (ctx);
 }
@@ -290,9 +301,10 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     if (!check.failed && state->rank > 0)
         xinf_check_fail (&check, "rank %llu of a tensor-parallel replica takes no requests (rank 0 does)",
                          (unsigned long long) state->rank);
-    if (!check.failed && strcmp (state->state, "ready")) {
+    if (!check.failed && state->state != XINF_REPLICA_READY) {
         code = "MODEL_NOT_READY";
-        xinf_check_fail (&check, "model %s is %s%s%s", state->uid, state->state, *state->error ? ": " : "", state->error);
+        xinf_check_fail (&check, "model %s is %s%s%s", state->uid, xinf_fsm_name (&xinf_replica_fsm, state->state),
+                         *state->error ? ": " : "", state->error);
     }
     if (!check.failed && s_request (state, id))
         xinf_check_fail (&check, "request %llu is already running here", (unsigned long long) id);
@@ -340,14 +352,14 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->n_ranks = n_ranks;
     state->rank = rank;
     if (check.failed) {
-        s_set_state (ctx, "failed", check.reason);
+        s_set_state (ctx, XINF_REPLICA_FAILED, check.reason);
         return;
     }
     snprintf (state->path, sizeof state->path, "%s", path);
     char error [512];
     state->tokenizer = xinf_model_load_tokenizer (path, error, sizeof error);
     if (!state->tokenizer) {
-        s_set_state (ctx, "failed", error);
+        s_set_state (ctx, XINF_REPLICA_FAILED, error);
         return;
     }
     if (*xinf_tokenizer_notes (state->tokenizer))
@@ -358,7 +370,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->executor = xinf_executor_new (name, state->exec_endpoint);
     state->to_executor = state->executor ? xinf_dealer_new (state->exec_endpoint, state->name) : NULL;
     if (!state->to_executor) {
-        s_set_state (ctx, "failed", "cannot start the executor");
+        s_set_state (ctx, XINF_REPLICA_FAILED, "cannot start the executor");
         return;
     }
     xinf_ctx_reader (ctx, xinf_dealer_sock (state->to_executor), s_on_executor, NULL);
@@ -378,9 +390,9 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         if (xinf_map_get (xinf_msg_body (msg), keys [index]))
             xinf_map_put (xinf_msg_body (load), keys [index], xinf_value_dup (xinf_map_get (xinf_msg_body (msg), keys [index])));
     if (xinf_dealer_send (state->to_executor, &load))
-        s_set_state (ctx, "failed", "cannot send LOAD to the executor");
+        s_set_state (ctx, XINF_REPLICA_FAILED, "cannot send LOAD to the executor");
     else
-        s_set_state (ctx, state->n_ranks > 1 ? "starting" : "loading", NULL);
+        s_set_state (ctx, state->n_ranks > 1 ? XINF_REPLICA_STARTING : XINF_REPLICA_LOADING, NULL);
 }
 
 //  GROUP from the worker agent: the rendezvous goes on in the executor.
@@ -396,7 +408,7 @@ s_on_group (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put (xinf_msg_body (group), "endpoints", xinf_map_take (xinf_msg_body (msg), "endpoints"));
     xinf_map_put (xinf_msg_body (group), "nodes", xinf_map_take (xinf_msg_body (msg), "nodes"));
     if (xinf_dealer_send (state->to_executor, &group))
-        s_set_state (ctx, "failed", "cannot send GROUP to the executor");
+        s_set_state (ctx, XINF_REPLICA_FAILED, "cannot send GROUP to the executor");
 }
 
 //  A special token's vocabulary text ("" when the model has none).
@@ -448,17 +460,22 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_check_fail (&check, "the executor's vocabulary (%zu) differs from the tokenizer's (%zu)",
                          state->vocab, xinf_tokenizer_vocab (state->tokenizer));
     xinf_batcher_config_t config = { blocks, block_tokens, state->max_seqs, state->step_tokens, state->context, true };
+    if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
+        xinf_check_fail (&check, "out of memory for the step cost model");
+    if (!check.failed && !state->step_sampling
+    &&  !(state->step_sampling = calloc (state->max_seqs, sizeof (xinf_sampling_t))))
+        xinf_check_fail (&check, "out of memory for the steps' sampling");
     if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
         xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);
     if (check.failed) {
-        s_set_state (ctx, "failed", check.reason);
+        s_set_state (ctx, XINF_REPLICA_FAILED, check.reason);
         return;
     }
     xinf_value_destroy (&state->info);
     state->info = xinf_value_dup (body);
     s_add_chat_info (state);
     state->bytes_done = state->bytes_total = loaded.size_bytes;
-    s_set_state (ctx, "ready", NULL);
+    s_set_state (ctx, XINF_REPLICA_READY, NULL);
 }
 
 //  An ERROR from the executor: a failed load, a failed step, or a broken
@@ -469,8 +486,8 @@ s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
     s_state_t *state = s_state (ctx);
     const char *code = xinf_value_str (xinf_map_get (body, "code")) ?: "?";
     const char *text = xinf_value_str (xinf_map_get (body, "message")) ?: "?";
-    bool loading = !strcmp (state->state, "loading") || !strcmp (state->state, "starting")
-                || !strcmp (state->state, "joining");
+    bool loading = state->state == XINF_REPLICA_STARTING || state->state == XINF_REPLICA_JOINING
+                || state->state == XINF_REPLICA_LOADING;
     //  A failed step computed nothing: every request it held ends with the reason
     if (state->in_flight) {
         state->in_flight = false;
@@ -478,7 +495,7 @@ s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
         s_fail_all (ctx, code, text);
     }
     if (streq (code, "LOAD_FAILED") || streq (code, "COLLECTIVE_FAILED") || loading)
-        s_set_state (ctx, "failed", text);
+        s_set_state (ctx, XINF_REPLICA_FAILED, text);
     s_kick (ctx);
 }
 
@@ -494,8 +511,8 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         return;
     }
     xinf_value_t *body = xinf_msg_body (msg);
-    if (xinf_msg_is (msg, "LOGITS"))
-        s_on_logits (ctx, msg);
+    if (xinf_msg_is (msg, "TOKENS"))
+        s_on_tokens (ctx, msg);
     else
     if (xinf_msg_is (msg, "LOAD_PROGRESS")) {
         xinf_check_t check = XINF_CHECK_INIT;
@@ -517,11 +534,11 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         xinf_model_msg_bound_t bound;
         xinf_model_msg_bound_decode (body, &bound, &check);
         state->data_port = bound.data_port;
-        s_set_state (ctx, check.failed ? "failed" : "joining", check.failed ? check.reason : NULL);
+        s_set_state (ctx, check.failed ? XINF_REPLICA_FAILED : XINF_REPLICA_JOINING, check.failed ? check.reason : NULL);
     }
     else
     if (xinf_msg_is (msg, "JOINED"))
-        s_set_state (ctx, "loading", NULL);
+        s_set_state (ctx, XINF_REPLICA_LOADING, NULL);
     else
     if (xinf_msg_is (msg, "ERROR"))
         s_on_executor_error (ctx, body);
@@ -542,7 +559,7 @@ s_init (xinf_ctx_t *ctx)
     state->batch = xinf_batch_buf_new ();
     assert (state->requests && state->batch);
     zhashx_set_destructor (state->requests, s_destroy_item);
-    snprintf (state->state, sizeof state->state, "starting");
+    state->state = XINF_REPLICA_STARTING;
     return 0;
 }
 
@@ -556,7 +573,7 @@ s_fini (xinf_ctx_t *ctx)
     if (state->batcher)
         s_fail_all (ctx, "MODEL_NOT_READY", text);
     s_serving_wait (state, false);
-    snprintf (state->state, sizeof state->state, "stopped");
+    xinf_fsm_move (&xinf_replica_fsm, &state->state, XINF_REPLICA_STOPPED, state->name);
     s_report_state (ctx);
     zhashx_destroy (&state->requests);
     if (state->to_executor)
@@ -564,6 +581,8 @@ s_fini (xinf_ctx_t *ctx)
     xinf_dealer_destroy (&state->to_executor);
     xinf_executor_destroy (&state->executor);
     xinf_batcher_destroy (&state->batcher);
+    free (state->step_sampling);
+    xinf_step_cost_destroy (&state->step_cost);
     xinf_batch_buf_destroy (&state->batch);
     xinf_tokenizer_destroy (&state->tokenizer);
     xinf_value_destroy (&state->info);

@@ -1,6 +1,5 @@
 /*  xinf_request: a generation request in a model replica.  */
 #include "xinf_request.h"
-#include "xinf_sampler.h"
 #include "xinf_client_msg.h"
 #include "xinf_node_msg.h"
 
@@ -10,7 +9,6 @@ xinf_request_destroy (xinf_request_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_request_t *self = *self_p;
-        xinf_sampler_destroy (&self->sampler);
         free (self->prompt);
         free (self->tokens);
         free (self);
@@ -226,10 +224,10 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
                          self->prompt_count, context);
     }
     if (!check->failed) {
-        self->sampler = xinf_sampler_new ((float) temperature, (int) top_k, (float) top_p, seed);
+        self->sampling = (xinf_sampling_t) { (float) temperature, (float) top_p, (uint32_t) top_k, seed, 0 };
         self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
-        if (!self->sampler || !self->tokens)
-            xinf_check_fail (check, "invalid sampling parameters");
+        if (!self->tokens)
+            xinf_check_fail (check, "out of memory for %zu tokens", self->max_tokens);
     }
     if (check->failed)
         xinf_request_destroy (&self);
@@ -238,15 +236,21 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     return self;
 }
 
-int32_t
-xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab)
+xinf_sampling_t
+xinf_request_sampling (const xinf_request_t *self)
+{
+    xinf_sampling_t sampling = self->sampling;
+    sampling.index = self->count;
+    return sampling;
+}
+
+void
+xinf_request_take (xinf_request_t *self, int32_t token)
 {
     if (!self->first_token)
         self->first_token = zclock_usecs ();
-    int32_t token = xinf_sampler_sample (self->sampler, logits, vocab);
     if (self->count < self->max_tokens)
         self->tokens [self->count++] = token;
-    return token;
 }
 
 xinf_msg_t *

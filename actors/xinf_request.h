@@ -1,6 +1,6 @@
 /*  xinf_request: one generation request as a model replica holds it: the
     prompt (token ids, or text tokenized with a BOS only where the model's
-    file asks for one), the sampling parameters and sampler, the tokens
+    file asks for one), the sampling parameters (the executor samples), the tokens
     generated so far and the timings; and the upstream messages it gives
     (RUN_TOKEN per token when streaming, RUN_DONE or RUN_FAILED once).
 
@@ -21,7 +21,7 @@ typedef struct {
     size_t count, max_tokens;
     bool stream;
     int64_t started, first_token;     //  monotonic us
-    xinf_sampler_t *sampler;
+    xinf_sampling_t sampling;         //  its parameters; index: the next token's
 } xinf_request_t;
 
 //  A request from RUN's body for a model of 'vocab' tokens and 'context'
@@ -36,8 +36,10 @@ void xinf_request_destroy (xinf_request_t **self_p);
 int32_t *xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos,
                               bool special, size_t *count, xinf_check_t *check);
 
-//  Samples the next token from one logits row and keeps it.
-int32_t xinf_request_sample (xinf_request_t *self, const float *logits, size_t vocab);
+//  The sampling of the request's next token (its index: the tokens so far).
+xinf_sampling_t xinf_request_sampling (const xinf_request_t *self);
+//  Keeps the next token (sampled by the executor).
+void xinf_request_take (xinf_request_t *self, int32_t token);
 
 //  RUN_TOKEN for the token just kept; 'end' marks an end-of-generation
 //  token (its text is not part of the answer). The first token also

@@ -227,6 +227,7 @@ xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_
     if (streq (code, "OK"))
         self->answered_ok++;
     bool grace = xinf_sched_grace (self, request);
+    xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_ANSWERED, request->key);
     s_forget (self, request);
     if (grace)
         s_hold (self, client, answer_p);
@@ -247,6 +248,7 @@ xinf_sched_end_error (xinf_scheduler_t *self, xinf_sched_request_t *request, boo
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_trim (text);
     va_end (args);
     if (cancel)
         s_cancel_run (self, request);
@@ -374,6 +376,7 @@ s_dispatch (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_reques
     zhashx_insert (self->runs, key, request);
     request->replica = index;
     snprintf (request->node, sizeof request->node, "%s", replica->node);
+    xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_RUNNING, request->key);
     request->tried |= 1u << index;
     request->attempts++;
     request->dispatched = now;
@@ -482,6 +485,7 @@ xinf_sched_requeue (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sche
     for (size_t at = count; at-- > 0;) {
         xinf_sched_request_t *request = list [at];
         xinf_sched_detach (self, request);
+        xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_QUEUED, request->key);
         request->queue_handle = zlistx_add_start (model->queue, request);
         model->queued_bytes += request->bytes;
         self->retried++;
@@ -604,6 +608,7 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_trim (text);
     va_end (args);
     char key [600];
     snprintf (key, sizeof key, "%s/%llu", client, (unsigned long long) corr);

@@ -7,6 +7,7 @@
 
 #include "xinf_scheduler.h"
 #include "xinf_request_check.h"
+#include "xinf_states.h"
 
 #define CODES_MAX     32
 #define ANSWERED_MAX  65536           //  answered requests remembered, for adoption
@@ -42,6 +43,7 @@ typedef struct {
     bool relayed;                     //  a token of it reached the client
     int64_t deadline;                 //  monotonic ms, 0 = none
     int64_t submitted, dispatched;
+    int state;                        //  xinf_request_fsm
     uint64_t run;                     //  the current run's id, 0 while queued
     int replica;                      //  -1 while queued
     char node [65];

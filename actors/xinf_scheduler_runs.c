@@ -163,6 +163,7 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
     request->submitted = request->dispatched = now;
     request->run = run;
     request->replica = (int) index;
+    xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_RUNNING, request->key);
     request->attempts = XINF_SCHED_ATTEMPTS;
     request->adopted = true;
     snprintf (request->node, sizeof request->node, "%s", node);

@@ -297,7 +297,7 @@ s_init (xinf_ctx_t *ctx)
     state->doctor = xinf_doctor_new (state->cluster, state->mesh, state->node_name);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
     if (state->bstar)
-        xinf_bstar_start (state->bstar, ctx);
+        xinf_bstar_start (state->bstar, ctx, state->cert);
     int64_t tick = state->heartbeat_ms / 10 > 10 ? state->heartbeat_ms / 10 : 10;
     xinf_ctx_timer (ctx, tick, 0, s_on_tick, NULL);
     return 0;

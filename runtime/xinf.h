@@ -15,6 +15,7 @@
 #include "xinf_endpoint.h"
 #include "xinf_actor.h"
 #include "xinf_roles.h"
+#include "xinf_fsm.h"
 #include "xinf_auth.h"
 
 #endif

@@ -1,5 +1,6 @@
 /*  xinf_actor: an actor on a CZMQ zactor thread with a handler table.  */
 #include "xinf_actor.h"
+#include "xinf_check.h"
 #include "xinf_log.h"
 #include "xinf_waits.h"
 
@@ -311,6 +312,7 @@ xinf_ctx_reply_error (xinf_ctx_t *ctx, xinf_peer_t *to, uint64_t corr, const cha
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_trim (text);
     va_end (args);
     xinf_msg_t *error = xinf_msg_new_error (corr, code, "%s", text);
     return xinf_router_send (ctx->router, to, &error);

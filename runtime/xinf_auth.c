@@ -144,10 +144,10 @@ s_load_public (const char *path, s_entry_t *entry, bool need_role, char *reason,
         snprintf (reason, reason_size, "%s: no valid curve public-key (40 Z85 characters)", path);
     else
     if (need_role && !role)
-        snprintf (reason, reason_size, "%s: metadata 'role' is missing (worker, user or admin): make keys with xinf-cli keygen NAME --role ROLE", path);
+        snprintf (reason, reason_size, "%s: metadata 'role' is missing (worker, user, admin or supervisor): make keys with xinf-cli keygen NAME --role ROLE", path);
     else
     if (need_role && xinf_role_parse (role) == XINF_ROLE_NONE)
-        snprintf (reason, reason_size, "%s: metadata role '%.32s' is not worker, user or admin", path, role);
+        snprintf (reason, reason_size, "%s: metadata role '%.32s' is not worker, user, admin or supervisor", path, role);
     else
     if (name && !xinf_auth_name_valid (name))
         snprintf (reason, reason_size, "%s: metadata name must be 1-%d letters, digits, '.', '-', '_'", path, XINF_KEY_NAME_MAX);

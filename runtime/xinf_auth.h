@@ -3,7 +3,7 @@
 
     A key is a CZMQ certificate pair written by `xinf-cli keygen NAME`:
     NAME.key, the public certificate, with metadata `name` and `role`
-    (worker, user or admin, see xinf_roles.h), and NAME.key_secret, the
+    (worker, user, admin or supervisor, see xinf_roles.h), and NAME.key_secret, the
     same plus the secret key, mode 0600.
 
     A server (the supervisor) loads the public certificates it accepts into
@@ -54,7 +54,7 @@ typedef struct _xinf_keyring_t xinf_keyring_t;
 
 //  Loads every DIR/*.key (public certificates; *_secret files are skipped
 //  with a warning). Every file must be a valid certificate whose `role` is
-//  worker, user or admin; a bad file, a duplicate key or an empty
+//  worker, user, admin or supervisor; a bad file, a duplicate key or an empty
 //  directory fails the load: NULL with the reason, naming the file.
 xinf_keyring_t *xinf_keyring_load (const char *dir, char *reason, size_t reason_size);
 void xinf_keyring_destroy (xinf_keyring_t **self_p);

@@ -14,6 +14,7 @@ xinf_check_fail (xinf_check_t *self, const char *format, ...)
     va_list args;
     va_start (args, format);
     vsnprintf (self->reason, sizeof self->reason, format, args);
+    xinf_utf8_trim (self->reason);
     va_end (args);
 }
 
@@ -265,6 +266,24 @@ xinf_utf8_valid (const char *text, size_t length, size_t *at)
         index += size;
     }
     return true;
+}
+
+char *
+xinf_utf8_trim (char *text)
+{
+    size_t length = strlen (text);
+    //  The last character's lead byte is at most 3 bytes back
+    size_t start = length;
+    while (start > 0 && length - start < 4 && ((unsigned char) text [start - 1] & 0xc0) == 0x80)
+        start--;
+    if (start == 0 || ((unsigned char) text [start - 1] & 0x80) == 0)
+        return text;                  //  ends in ASCII, or no lead byte found
+    start--;                          //  the lead byte
+    unsigned char lead = (unsigned char) text [start];
+    size_t size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (length - start < size)
+        text [start] = 0;
+    return text;
 }
 
 const char *

@@ -50,6 +50,10 @@ const char *xinf_check_text (xinf_check_t *self, const xinf_value_t *map, const 
 //  nothing past U+10FFFF); else false with the offset of the first bad
 //  sequence in 'at'.
 bool xinf_utf8_valid (const char *text, size_t length, size_t *at);
+//  Cuts a character that a fixed buffer cut in two (snprintf truncates by
+//  bytes) off the end of 'text', so that text formatted from valid UTF-8
+//  stays valid. Returns text.
+char *xinf_utf8_trim (char *text);
 const char *xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max, const char *fallback);
 
 //  One value that is not a map entry (an array item), with the same rules

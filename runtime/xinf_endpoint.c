@@ -12,7 +12,7 @@ struct _xinf_peer_t {
     zframe_t *routing_id;
     char id [PEER_ID_MAX];
     char address [64];
-    char role [8];             //  ZAP metadata of the last message: "" without keys
+    char role [16];            //  ZAP metadata of the last message: "" without keys
     char key_name [XINF_KEY_NAME_MAX + 1];
     char key [XINF_KEY_TEXT_SIZE];
     int64_t last_seen;

@@ -405,6 +405,7 @@ xinf_msg_new_error (uint64_t corr, const char *code, const char *format, ...)
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
+    xinf_utf8_trim (text);
     xinf_map_put_str (self->body, "code", code);
     xinf_map_put_str (self->body, "message", text);
     return self;

@@ -5,13 +5,16 @@
 #define W (1u << XINF_ROLE_WORKER)
 #define U (1u << XINF_ROLE_USER)
 #define A (1u << XINF_ROLE_ADMIN)
+#define S (1u << XINF_ROLE_SUPERVISOR)
 
 static const struct {
     const char *type;
     unsigned roles;
 } s_table [] = {
-    { "PING",            W | U | A },
-    { "ERROR",           W | U | A },
+    { "PING",            W | U | A | S },
+    { "ERROR",           W | U | A | S },
+    //  The standby pair's link (node.md, supervisor -> supervisor)
+    { "HA_STATE",        S },
     //  The worker protocol (protocols/node.md, worker -> supervisor)
     { "HELLO",           W },
     { "HEARTBEAT",       W },
@@ -48,6 +51,8 @@ xinf_role_parse (const char *name)
         return XINF_ROLE_USER;
     if (strcmp (name, "admin") == 0)
         return XINF_ROLE_ADMIN;
+    if (strcmp (name, "supervisor") == 0)
+        return XINF_ROLE_SUPERVISOR;
     return XINF_ROLE_NONE;
 }
 
@@ -56,7 +61,8 @@ xinf_role_name (xinf_role_t role)
 {
     return role == XINF_ROLE_WORKER ? "worker"
          : role == XINF_ROLE_USER ? "user"
-         : role == XINF_ROLE_ADMIN ? "admin" : "none";
+         : role == XINF_ROLE_ADMIN ? "admin"
+         : role == XINF_ROLE_SUPERVISOR ? "supervisor" : "none";
 }
 
 bool

@@ -7,6 +7,8 @@
         user    PING, GENERATE, CANCEL, LIST_MODELS, LAUNCH_PROGRESS and the
                 read-only cluster queries (CLUSTER_INFO, WAITS, EVENTS)
         admin   everything a user may, plus LAUNCH, TERMINATE, DOCTOR
+        supervisor  HA_STATE only: the other supervisor of a standby pair,
+                which shares this supervisor's key pair
 
     This table is the one place that says so: a message type it does not
     list is forbidden to every role (a new message must be added here).
@@ -21,10 +23,11 @@ typedef enum {
     XINF_ROLE_NONE = 0,        //  no key, an unknown key or an unknown role name
     XINF_ROLE_WORKER,
     XINF_ROLE_USER,
-    XINF_ROLE_ADMIN
+    XINF_ROLE_ADMIN,
+    XINF_ROLE_SUPERVISOR
 } xinf_role_t;
 
-//  "worker", "user", "admin"; XINF_ROLE_NONE for anything else (or NULL).
+//  "worker", "user", "admin", "supervisor"; XINF_ROLE_NONE for anything else (or NULL).
 xinf_role_t xinf_role_parse (const char *name);
 //  The role's name; "none" for XINF_ROLE_NONE.
 const char *xinf_role_name (xinf_role_t role);

@@ -20,7 +20,10 @@
 
     Per N: aggregate generated tok/s (tokens / wall time), decode tok/s
     (tokens after each request's first / time during which some request was
-    decoding), time to first token and inter-token latency p50/p99. The
+    decoding), full-batch decode tok/s (tokens while all N requests decoded
+    at once / that time: what llama.cpp's S_TG measures, and what the
+    xN=1 and xllama ratios compare), time to first token and inter-token
+    latency p50/p99. The
     llama.cpp row is llama-batched-bench -npp P -ntg M -npl N (run just
     before xinf's run of N, while the node idles, so that other load on the
     machine hits both alike): S_TG is its decode tok/s, N*M/T its generated
@@ -81,7 +84,8 @@ static const s_field_t s_row_fields [] = {
     { "errors", "errors", ROW (errors), 6, 0 }, { "tokens", "", ROW (tokens), 0, 0 },
     { "gen_tokens_per_s", "gen tok/s", ROW (gen_tok_s), 10, 1 },
     { "decode_tokens_per_s", "decode tok/s", ROW (decode_tok_s), 12, 1 },
-    { "decode_vs_n1", "xN=1", ROW (vs_n1), 6, 2 }, { "decode_vs_llamacpp", "xllama", ROW (vs_llama), 6, 2 },
+    { "full_batch_tokens_per_s", "full tok/s", ROW (full_tok_s), 10, 1 },
+    { "full_vs_n1", "xN=1", ROW (vs_n1), 6, 2 }, { "full_vs_llamacpp", "xllama", ROW (vs_llama), 6, 2 },
     { "ttft_p50_ms", "TTFT p50 ms", ROW (ttft_p50), 11, 1 }, { "ttft_p99_ms", "TTFT p99 ms", ROW (ttft_p99), 11, 1 },
     { "itl_p50_ms", "ITL p50 ms", ROW (itl_p50), 10, 1 }, { "itl_p99_ms", "ITL p99 ms", ROW (itl_p99), 10, 1 },
     { "wall_s", "wall s", ROW (wall_s), 7, 1 }, { NULL }
@@ -478,18 +482,19 @@ s_ratio (double value, double base)
     return base > 0 ? value / base : 0;
 }
 
-//  Fills each row's ratios: decode against N=1 (when measured) and llama.cpp.
+//  Fills each row's ratios: full-batch decode against N=1 (when measured)
+//  and against llama.cpp's S_TG (both: all sequences decoding at once).
 static void
 s_rows_compare (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count)
 {
     double base = 0;
     for (size_t index = 0; index < count; index++)
-        base = rows [index].clients == 1 ? rows [index].decode_tok_s : base;
+        base = rows [index].clients == 1 ? rows [index].full_tok_s : base;
     for (size_t index = 0; index < count; index++) {
-        rows [index].vs_n1 = s_ratio (rows [index].decode_tok_s, base);
+        rows [index].vs_n1 = s_ratio (rows [index].full_tok_s, base);
         for (size_t at = 0; at < llama_count; at++)
             if (llama [at].clients == rows [index].clients)
-                rows [index].vs_llama = s_ratio (rows [index].decode_tok_s, llama [at].speed_tg);
+                rows [index].vs_llama = s_ratio (rows [index].full_tok_s, llama [at].speed_tg);
     }
 }
 
@@ -531,10 +536,10 @@ s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t ll
         target = rows [index].clients == 16 ? &rows [index] : target;
     printf ("\n");
     if (target->vs_n1 > 0 && target->clients != 1)
-        printf ("decode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
+        printf ("full-batch decode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
     for (size_t index = 0; index < llama_count; index++)
         if (llama [index].clients == target->clients)
-            printf ("decode N=%.0f, xinf / llama.cpp: %.2fx (target >= 1.2x); generated tok/s: %.2fx\n",
+            printf ("full-batch decode N=%.0f, xinf / llama.cpp S_TG: %.2fx (target >= 1.2x); generated tok/s: %.2fx\n",
                     target->clients, target->vs_llama, s_ratio (target->gen_tok_s, llama [index].gen_tok_s));
     if (late->prompt_length > 0)
         printf ("\ninterference: %.0f streams decoding, a %.0f-token prompt arrives: its TTFT %.0f ms (%.1f tok/s), "

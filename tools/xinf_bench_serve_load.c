@@ -289,6 +289,52 @@ s_decode_busy_us (xinf_load_t *run)
     return (double) busy;
 }
 
+//  qsort order: times.
+static int
+s_compare_times (const void *left, const void *right)
+{
+    int64_t a = *(const int64_t *) left, b = *(const int64_t *) right;
+    return a < b ? -1 : a > b;
+}
+
+//  Decode tok/s while every client's request was decoding at once (from
+//  the last of their first tokens to the first of their last ones), as
+//  llama-batched-bench's S_TG measures all sequences decoding in lock
+//  step: tokens that came in such spans over their length. 0 if never.
+static double
+s_full_batch_tok_s (xinf_load_t *run)
+{
+    //  Span edges: +1 at a request's first token, -1 at its last (encoded
+    //  as time * 2 + (0 for an end, 1 for a start), so ends sort first).
+    int64_t *edges = calloc (2 * run->request_count + 1, sizeof *edges);
+    assert (edges);
+    size_t count = 0;
+    for (size_t index = 0; index < run->request_count; index++) {
+        s_request_t *request = run->requests [index];
+        if (request->count < 2)
+            continue;
+        edges [count++] = request->times [0] * 2 + 1;
+        edges [count++] = request->times [request->count - 1] * 2;
+    }
+    qsort (edges, count, sizeof *edges, s_compare_times);
+    double tokens = 0, span_us = 0;
+    size_t depth = 0;
+    for (size_t at = 0; at < count; at++) {
+        depth += (edges [at] & 1) ? 1 : (size_t) -1;
+        if (depth != run->client_count || at + 1 == count)
+            continue;
+        int64_t from = edges [at] >> 1, to = edges [at + 1] >> 1;
+        span_us += (double) (to - from);
+        for (size_t index = 0; index < run->request_count; index++) {
+            s_request_t *request = run->requests [index];
+            for (size_t token = 1; token < request->count; token++)
+                tokens += request->times [token] > from && request->times [token] <= to;
+        }
+    }
+    free (edges);
+    return span_us > 0 ? tokens * 1e6 / span_us : 0;
+}
+
 //  The table row of a finished run.
 xinf_load_row_t
 xinf_load_row (xinf_load_t *run)
@@ -313,6 +359,7 @@ xinf_load_row (xinf_load_t *run)
     row.gen_tok_s = row.wall_s > 0 ? row.tokens / row.wall_s : 0;
     double busy_us = s_decode_busy_us (run);
     row.decode_tok_s = busy_us > 0 ? (double) decode_tokens * 1e6 / busy_us : 0;
+    row.full_tok_s = s_full_batch_tok_s (run);
     row.ttft_p50 = s_percentile (ttft, ttft_count, 0.50);
     row.ttft_p99 = s_percentile (ttft, ttft_count, 0.99);
     row.itl_p50 = s_percentile (gaps, gap_count, 0.50);

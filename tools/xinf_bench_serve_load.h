@@ -10,7 +10,7 @@
 
 //  One row of the result table (every figure a double, for the field tables).
 typedef struct {
-    double clients, requests, errors, tokens, wall_s, gen_tok_s, decode_tok_s;
+    double clients, requests, errors, tokens, wall_s, gen_tok_s, decode_tok_s, full_tok_s;
     double vs_n1, vs_llama, ttft_p50, ttft_p99, itl_p50, itl_p99;
 } xinf_load_row_t;
 

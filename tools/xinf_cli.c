@@ -3,7 +3,7 @@
 
         xinf-cli -e tcp://HOST:9997 ping [-n COUNT] [--json]
         xinf-cli -e tcp://HOST:9997 workers|waits|events [--json]
-        xinf-cli keygen NAME [--role worker|user|admin] [--dir DIR]
+        xinf-cli keygen NAME [--role worker|user|admin|supervisor] [--dir DIR]
 
     With --cert KEYFILE --server-key SUPERVISOR.key it talks CURVE
     (protocols/security.md); a refused key is said as such.
@@ -54,7 +54,7 @@ static const xinf_option_t s_options [] = {
       "our key (NAME.key with NAME.key_secret beside it, from keygen), for a supervisor with keys" },
     { "server-key", 0, "XINF_SERVER_KEY", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
       "the supervisor's public certificate (its NAME.key)" },
-    { "role", 0, NULL, XINF_OPT_STR, "user", 0, 0, "worker|user|admin", "ROLE", "keygen: what the key may do" },
+    { "role", 0, NULL, XINF_OPT_STR, "user", 0, 0, "worker|user|admin|supervisor", "ROLE", "keygen: what the key may do" },
     { "dir", 0, NULL, XINF_OPT_STR, ".", 0, 0, NULL, "DIR", "keygen: where to write NAME.key and NAME.key_secret" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "warn", 0, 0,
       "trace|debug|info|warn|error|off", "LEVEL", "lowest level logged" },
@@ -309,7 +309,7 @@ main (int argc, char **argv)
         "  models            the launched models\n"
         "  generate UID      --prompt TEXT | --prompt-tokens 1,2,3 [--max-tokens N] [--stream]\n"
         "  terminate UID     stop a model\n"
-        "  keygen NAME       write a key pair NAME.key, NAME.key_secret [--role worker|user|admin] [--dir DIR]", s_options);
+        "  keygen NAME       write a key pair NAME.key, NAME.key_secret [--role worker|user|admin|supervisor] [--dir DIR]", s_options);
     int rc = xinf_config_parse (config, argc, argv);
     const char *command = rc == 0 ? xinf_config_positional (config, 0) : NULL;
     if (rc == 0 && (!(s_known_command (command) || xinf_cli_models_command (command))

@@ -87,7 +87,27 @@ typedef struct {
     zcert_t *cert;                 //  --cert: our key pair
     xinf_keyring_t *keys;          //  supervisor --keys
     char server_key [XINF_KEY_TEXT_SIZE];     //  worker --server-key
+    zcert_t *gateway_cert;         //  keys on: the HTTP gateway's own key pair (memory only)
 } s_settings_t;
+
+//  A standby pair with keys shares one key pair of role supervisor, whose
+//  public file is in --keys: each supervisor's link to the other is a
+//  CURVE client by that key, and workers and clients need one --server-key
+//  for both.
+static int
+s_check_standby_keys (xinf_config_t *config, s_settings_t *settings)
+{
+    if (!settings->cert || !xinf_config_str (config, "standby-peer"))
+        return 0;
+    xinf_role_t role = xinf_keyring_role (settings->keys, zcert_public_txt (settings->cert));
+    if (role == XINF_ROLE_SUPERVISOR)
+        return 0;
+    fprintf (stderr, "xinf-node: a standby pair shares one key pair of role supervisor: the key of --cert is %s; "
+             "make one with `xinf-cli keygen NAME --role supervisor`, give both supervisors --cert NAME.key_secret "
+             "and put NAME.key in both --keys directories (workers and clients take --server-key NAME.key)\n",
+             role == XINF_ROLE_NONE ? "not in --keys" : "of another role");
+    return -1;
+}
 
 //  --cert with --keys (supervisor) or --server-key (worker): loaded and
 //  checked before anything starts; a bad key file is a bad flag.
@@ -114,10 +134,6 @@ s_load_keys (xinf_config_t *config, s_settings_t *settings)
         fprintf (stderr, "xinf-node: --server-key is for workers\n");
         return -1;
     }
-    if (cert && xinf_config_str (config, "standby-peer")) {
-        fprintf (stderr, "xinf-node: a standby pair does not take keys yet (its HA_STATE link is plain)\n");
-        return -1;
-    }
     if (cert && !(settings->cert = xinf_auth_load_secret (cert, reason, sizeof reason))) {
         fprintf (stderr, "xinf-node: --cert: %s\n", reason);
         return -1;
@@ -130,7 +146,7 @@ s_load_keys (xinf_config_t *config, s_settings_t *settings)
         fprintf (stderr, "xinf-node: --server-key: %s\n", reason);
         return -1;
     }
-    return 0;
+    return s_check_standby_keys (config, settings);
 }
 
 //  A supervisor that anyone on the network may reach, without keys.
@@ -218,9 +234,28 @@ s_validate (xinf_config_t *config, s_settings_t *settings)
     return s_model_dirs (config, settings);
 }
 
+//  With keys, the HTTP gateway dials the supervisor as a CURVE client by a
+//  key pair made at start and kept in memory, listed with role admin
+//  (the gateway checks its own API keys' roles before it forwards).
+static int
+s_gateway_key (xinf_config_t *config, s_settings_t *settings)
+{
+    if (!settings->keys || xinf_config_int (config, "http-port") <= 0)
+        return 0;
+    settings->gateway_cert = zcert_new ();
+    if (!settings->gateway_cert
+    ||  xinf_keyring_add (settings->keys, zcert_public_txt (settings->gateway_cert), XINF_ROLE_ADMIN, "gateway")) {
+        xinf_error ("node", "cannot make the HTTP gateway's key");
+        return -1;
+    }
+    return 0;
+}
+
 static xinf_supervisor_t *
 s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, size_t bound_size)
 {
+    if (s_gateway_key (config, settings))
+        return NULL;
     if (settings->keys && xinf_auth_zap_start (settings->keys, XINF_ROLE_NONE)) {
         xinf_error ("node", "cannot start the ZAP handler");
         return NULL;
@@ -269,7 +304,7 @@ s_start_gateway (xinf_config_t *config, s_settings_t *settings, const char *supe
         (size_t) xinf_config_int (config, "http-max-body"), (unsigned) xinf_config_int (config, "http-max-connections"),
         (unsigned) xinf_config_int (config, "http-timeout-s"), (unsigned) xinf_config_int (config, "http-body-timeout-s"),
         xinf_config_int (config, "http-request-timeout-s") * 1000,
-        settings->node_name
+        settings->node_name, settings->gateway_cert, settings->cert ? zcert_public_txt (settings->cert) : NULL
     };
     char error [600];
     xinf_gateway_t *gateway = xinf_gateway_new (&gateway_config, error, sizeof error);
@@ -331,13 +366,16 @@ s_run (xinf_config_t *config, s_settings_t *settings)
     xinf_worker_t *worker = NULL;
     xinf_gateway_t *gateway = NULL;
     char bound [300] = "";
-    if (!streq (role, "worker") && !(supervisor = s_start_supervisor (config, settings, bound, sizeof bound)))
+    if (!streq (role, "worker") && !(supervisor = s_start_supervisor (config, settings, bound, sizeof bound))) {
+        xinf_auth_zap_stop ();
         return 1;
+    }
     if (supervisor && xinf_config_int (config, "http-port") > 0) {
         char endpoint [300];
         s_local_endpoint (bound, endpoint, sizeof endpoint);
         if (!(gateway = s_start_gateway (config, settings, endpoint))) {
             xinf_supervisor_destroy (&supervisor);
+            xinf_auth_zap_stop ();
             return 1;
         }
     }
@@ -352,6 +390,7 @@ s_run (xinf_config_t *config, s_settings_t *settings)
     if (!streq (role, "supervisor") && !worker) {
         xinf_gateway_destroy (&gateway);
         xinf_supervisor_destroy (&supervisor);
+        xinf_auth_zap_stop ();
         return 1;
     }
     //  Sleep until SIGINT/SIGTERM: the signal interrupts the poll at once
@@ -383,6 +422,7 @@ main (int argc, char **argv)
     if (rc != 0) {
         xinf_model_dirs_destroy (&settings.model_dirs);
         zcert_destroy (&settings.cert);
+        zcert_destroy (&settings.gateway_cert);
         xinf_keyring_destroy (&settings.keys);
         xinf_config_destroy (&config);
         return rc == 1 ? 0 : 2;
@@ -391,6 +431,7 @@ main (int argc, char **argv)
     zsys_init ();
     rc = s_run (config, &settings);
     zcert_destroy (&settings.cert);
+    zcert_destroy (&settings.gateway_cert);
     xinf_keyring_destroy (&settings.keys);
     xinf_model_dirs_destroy (&settings.model_dirs);
     xinf_config_destroy (&config);

@@ -401,6 +401,9 @@ MESSAGES = {
         ],
         'STEP': [
         ],
+        'TOKENS': [
+            {'name': 'n_out', 'type': 'uint', 'min': 0, 'max': 256, 'optional': False},
+        ],
         'LOGITS': [
             {'name': 'n_out', 'type': 'uint', 'min': 0, 'max': 256, 'optional': False},
             {'name': 'vocab', 'type': 'uint', 'min': 1, 'max': 4294967295, 'optional': False},

@@ -105,6 +105,23 @@ xinf_sampler_new (float temperature, int top_k, float top_p, uint64_t seed)
     return self;
 }
 
+int
+xinf_sampler_set (xinf_sampler_t *self, const xinf_sampling_t *params)
+{
+    float temperature = params->temperature, top_p = params->top_p;
+    if (!(temperature >= 0) || isinf (temperature) || !(top_p > 0 && top_p <= 1) || params->top_k > INT32_MAX)
+        return -1;
+    self->temperature = temperature;
+    self->top_k = params->top_k;
+    self->top_p = top_p;
+    //  The index spreads by an odd constant so that neighbouring draws of
+    //  one seed start far apart in splitmix64's sequence
+    uint64_t state = params->seed ^ (params->index * 0xd1b54a32d192ed03ull);
+    for (int i = 0; i < 4; i++)
+        self->state [i] = s_splitmix64 (&state);
+    return 0;
+}
+
 void
 xinf_sampler_destroy (xinf_sampler_t **self_p)
 {

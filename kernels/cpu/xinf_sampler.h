@@ -9,6 +9,11 @@
     Candidates are ranked by logit, ties by lower index. The arithmetic is
     IEEE double with the sampler's own exp, so the same seed and the same
     logits give the same tokens on any machine. NaN logits count as -inf.
+
+    A generation's draws are counter-based: xinf_sampler_set seeds the draw
+    of the token at 'index' from (seed, index) alone, so whoever samples
+    (the executor, for every row of a step) keeps no state between steps,
+    and a recomputed or moved sequence draws the same tokens.
 */
 #ifndef XINF_SAMPLER_H_INCLUDED
 #define XINF_SAMPLER_H_INCLUDED
@@ -18,6 +23,15 @@
 
 typedef struct _xinf_sampler_t xinf_sampler_t;
 
+//  One sequence's sampling for its token at 'index' (0: the first token).
+typedef struct {
+    float temperature;                //  >= 0, finite; 0 is greedy
+    float top_p;                      //  (0, 1]
+    uint32_t top_k;                   //  0: all
+    uint64_t seed;
+    uint64_t index;
+} xinf_sampling_t;
+
 //  NULL unless temperature >= 0 (and finite), top_k >= 0, 0 < top_p <= 1.
 xinf_sampler_t *xinf_sampler_new (float temperature, int top_k, float top_p, uint64_t seed);
 
@@ -25,5 +39,9 @@ void xinf_sampler_destroy (xinf_sampler_t **self_p);
 
 //  A token in [0, vocab); -1 when vocab is 0.
 int32_t xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t vocab);
+
+//  Takes 'params' (as xinf_sampler_new checks them) and seeds the next
+//  draw from (seed, index). 0, or -1 for bad parameters (left unchanged).
+int xinf_sampler_set (xinf_sampler_t *self, const xinf_sampling_t *params);
 
 #endif

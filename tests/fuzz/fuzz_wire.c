@@ -1,11 +1,12 @@
 /*  fuzz_wire: bytes through the binary wire decoders that peers feed:
     the collective's frame header and control payload (a header frame,
     then a payload of the rest) and the batch of a tensor-parallel step
-    (BTCH), with realistic limits.  */
+    (BTCH) and its sampling frame (SMPL), with realistic limits.  */
 #include "fuzz.h"
 #include "xinf.h"
 #include "xinf_coll_wire.h"
 #include "xinf_batch.h"
+#include "xinf_samples.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -23,5 +24,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                    .block_tokens = 16, .max_out = 64 };
     xinf_batch_buf_decode (batch, data, size, &limits, reason, sizeof reason);
     xinf_batch_buf_destroy (&batch);
+    xinf_sampling_t rows [64];
+    size_t count = size >= XINF_SAMPLES_HEADER ? (size - XINF_SAMPLES_HEADER) / XINF_SAMPLES_ROW : 0;
+    xinf_samples_decode (data, size, count < 64 ? count : 64, 1000, rows, reason, sizeof reason);
     return 0;
 }

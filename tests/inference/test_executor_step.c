@@ -1,6 +1,8 @@
 /*  test_executor_step: the executor actor driven message by message in
     this process (inproc://): LOAD with the serving options, a STEP whose
-    logits equal the one-sequence forward pass bit for bit, and every kind
+    logits equal the one-sequence forward pass bit for bit, the same step
+    with a sampling frame answered by TOKENS (greedy: the argmax; seeded:
+    the sampler's draw for that seed and index), and every kind
     of bad STEP (missing frame, each field out of range, truncations,
     thousands of mutated frames) answered by an ERROR that names the
     field, never a crash or silence; a good step still runs after them.
@@ -10,6 +12,7 @@
 #include "test_unit.h"
 #include "xinf_executor.h"
 #include "xinf_batch.h"
+#include "xinf_samples.h"
 #include "xinf_model.h"
 
 #include <sys/wait.h>
@@ -83,6 +86,99 @@ s_bad_word (const uint8_t *wire, size_t size, size_t index, int32_t value, const
     free (copy);
 }
 
+//  The step 'wire' with a sampling frame (n rows) of 'rows'; its answer.
+static xinf_msg_t *
+s_sampled_step (const void *wire, size_t size, const void *samples, size_t samples_size)
+{
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (msg, wire, size);
+    xinf_msg_add_bytes (msg, samples, samples_size);
+    return s_ask (msg);
+}
+
+//  A one-row sampling frame with one 32-bit word (after the 8-byte header)
+//  replaced, and the error it must get.
+static void
+s_bad_sampling (const void *wire, size_t size, const xinf_sampling_t *good, size_t word, uint32_t value,
+                const char *needle)
+{
+    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (good, 1, frame);
+    memcpy (frame + 4 * word, &value, 4);
+    xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
+    s_check_error (reply, "BAD_REQUEST", needle);
+    xinf_msg_destroy (&reply);
+}
+
+//  TOKENS: sampled on the executor from the logits the step computes.
+static void
+s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
+{
+    int32_t best = 0;
+    for (size_t index = 1; index < vocab; index++)
+        best = logits [index] > logits [best] ? (int32_t) index : best;
+    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 }, hot = { 1.5f, 0.95f, 40, 1234, 3 };
+    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (&greedy, 1, frame);
+    xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
+    CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);
+    CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), sizeof (int32_t));
+    CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), best);
+    xinf_msg_destroy (&reply);
+    //  A seeded draw is the sampler's for (seed, index), whoever draws it
+    xinf_sampler_t *sampler = xinf_sampler_new (0, 0, 1, 0);
+    CHECK (xinf_sampler_set (sampler, &hot) == 0);
+    int32_t expected = xinf_sampler_sample (sampler, logits, vocab);
+    xinf_sampler_destroy (&sampler);
+    xinf_samples_encode (&hot, 1, frame);
+    for (int again = 0; again < 2; again++) {
+        reply = s_sampled_step (wire, size, frame, sizeof frame);
+        CHECK (xinf_msg_is (reply, "TOKENS"));
+        CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), expected);
+        xinf_msg_destroy (&reply);
+    }
+    //  Each field out of range, named; a frame of the wrong size or rows
+    float nan_value = NAN, negative = -1, hundred_one = 101, zero = 0, above_one = 1.5f;
+    uint32_t bits;
+    memcpy (&bits, &nan_value, 4);
+    s_bad_sampling (wire, size, &hot, 2, bits, "samples[0].temperature");
+    memcpy (&bits, &negative, 4);
+    s_bad_sampling (wire, size, &hot, 2, bits, "samples[0].temperature");
+    memcpy (&bits, &hundred_one, 4);
+    s_bad_sampling (wire, size, &hot, 2, bits, "samples[0].temperature");
+    memcpy (&bits, &zero, 4);
+    s_bad_sampling (wire, size, &hot, 3, bits, "samples[0].top_p");
+    memcpy (&bits, &above_one, 4);
+    s_bad_sampling (wire, size, &hot, 3, bits, "samples[0].top_p");
+    s_bad_sampling (wire, size, &hot, 4, (uint32_t) vocab + 1, "samples[0].top_k");
+    s_bad_sampling (wire, size, &hot, 5, 1, "samples[0].reserved");
+    s_bad_sampling (wire, size, &hot, 0, 0x12345678, "SMPL");
+    s_bad_sampling (wire, size, &hot, 1, 2, "SMPL");
+    for (size_t cut = 0; cut < sizeof frame; cut += 5) {
+        reply = s_sampled_step (wire, size, frame, cut);
+        s_check_error (reply, "BAD_REQUEST", "sampling frame");
+        xinf_msg_destroy (&reply);
+    }
+    xinf_msg_t *three = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (three, wire, size);
+    xinf_msg_add_bytes (three, frame, sizeof frame);
+    xinf_msg_add_bytes (three, frame, sizeof frame);
+    reply = s_ask (three);
+    s_check_error (reply, "BAD_REQUEST", "optionally a second");
+    xinf_msg_destroy (&reply);
+    //  Mutated sampling frames: every one answered
+    uint8_t mutated [sizeof frame];
+    uint64_t state = 11;
+    for (int round = 0; round < 500; round++) {
+        memcpy (mutated, frame, sizeof frame);
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        mutated [(state >> 33) % sizeof frame] ^= (uint8_t) (1u << ((state >> 20) % 8));
+        reply = s_sampled_step (wire, size, mutated, sizeof mutated);
+        CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "TOKENS"));
+        xinf_msg_destroy (&reply);
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -137,6 +233,7 @@ main (int argc, char *argv [])
     CHECK (xinf_transformer_forward (t, kv, NULL, tokens, 5, 0, logits, NULL, error, sizeof error) == 0);
     CHECK (memcmp (zframe_data (xinf_msg_frame (reply, 0)), logits, vocab * sizeof (float)) == 0);
     xinf_msg_destroy (&reply);
+    s_test_sampling (wire, size, logits, vocab);
 
     //  Each field out of range, named
     reply = s_step (NULL, 0);
@@ -195,6 +292,6 @@ main (int argc, char *argv [])
     xinf_executor_destroy (&executor);
     snprintf (command, sizeof command, "rm -rf '%s'", path);
     CHECK (system (command) == 0);
-    fprintf (stderr, "PASS: executor steps: bit-identical logits, every bad field named, 3000 mutations answered\n");
+    fprintf (stderr, "PASS: executor steps: bit-identical logits, sampled tokens, every bad field named, 3500 mutations answered\n");
     return 0;
 }

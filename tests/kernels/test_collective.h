@@ -23,13 +23,6 @@
 extern void *coll_context;                          //  one libzmq context for every test
 extern const char *coll_names [S_RANKS_MAX];        //  node names: "n0", "n1", ...
 
-#define CHECK_HAS(text, needle) do { \
-    if (!strstr ((text), (needle))) { \
-        fprintf (stderr, "%s:%d: expected \"%s\" in:\n  %s\n", __FILE__, __LINE__, (needle), (text)); \
-        exit (1); \
-    } \
-} while (0)
-
 //  What a rank's hooks saw.
 typedef struct {
     pthread_mutex_t mutex;

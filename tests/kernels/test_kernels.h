@@ -1,5 +1,6 @@
-/*  test_kernels.h: the assertion kit and helpers of the kernel tests (no
-    runtime or ZeroMQ: the kernels stand alone).  */
+/*  test_kernels.h: the kernel tests' helpers (random data in each dtype)
+    beside the assertion kit, tests/test_assert.h (no runtime or ZeroMQ:
+    the kernels stand alone).  */
 #ifndef TEST_KERNELS_H_INCLUDED
 #define TEST_KERNELS_H_INCLUDED
 
@@ -10,47 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "../test_assert.h"
 #include "xinf_dtype.h"
-
-#define CHECK(expr) do { \
-    if (!(expr)) { \
-        fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        exit (1); \
-    } \
-} while (0)
-
-#define CHECK_INT(actual, expected) do { \
-    long long actual_ = (long long) (actual), expected_ = (long long) (expected); \
-    if (actual_ != expected_) { \
-        fprintf (stderr, "%s:%d: CHECK_INT failed: %s == %s\n  got:      %lld\n  expected: %lld\n", \
-                 __FILE__, __LINE__, #actual, #expected, actual_, expected_); \
-        exit (1); \
-    } \
-} while (0)
-
-//  |actual - expected| <= tolerance * (1 + |expected|)
-#define CHECK_NEAR(actual, expected, tolerance) do { \
-    double actual_ = (actual), expected_ = (expected); \
-    if (!(fabs (actual_ - expected_) <= (tolerance) * (1 + fabs (expected_)))) { \
-        fprintf (stderr, "%s:%d: CHECK_NEAR failed: %s ~ %s\n  got:      %.9g\n  expected: %.9g\n", \
-                 __FILE__, __LINE__, #actual, #expected, actual_, expected_); \
-        exit (1); \
-    } \
-} while (0)
-
-static inline double
-test_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return now.tv_sec * 1e3 + now.tv_nsec / 1e6;
-}
-
-#define RUN(test) do { \
-    double start_ = test_now_ms (); \
-    test (); \
-    fprintf (stderr, "  ok  %-40s %7.1f ms\n", #test, test_now_ms () - start_); \
-} while (0)
 
 //  A small deterministic generator for test data.
 static inline uint64_t

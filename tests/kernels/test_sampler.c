@@ -1,4 +1,5 @@
 /*  test_sampler: parameter checks, greedy ties, determinism by seed,
+    counter-based draws by (seed, index),
     top-k = 1 and tiny top-p equal greedy, and the drawn distribution with
     and without filters over many draws.  */
 #include "test_kernels.h"
@@ -175,12 +176,57 @@ test_long_tail (void)
     free (logits);
 }
 
+//  Counter-based draws: the token at 'index' depends on (seed, index)
+//  only, not on the draws before it; bad parameters are refused.
+static void
+test_set (void)
+{
+    float logits [64];
+    for (int i = 0; i < 64; i++)
+        logits [i] = (float) ((i * 37) % 23) / 4.0f;
+    xinf_sampler_t *first = xinf_sampler_new (0, 0, 1, 0), *second = xinf_sampler_new (0, 0, 1, 0);
+    xinf_sampling_t params = { 2.0f, 0.9f, 0, 77, 0 };
+    int32_t drawn [32];
+    for (uint64_t index = 0; index < 32; index++) {
+        params.index = index;
+        CHECK (xinf_sampler_set (first, &params) == 0);
+        drawn [index] = xinf_sampler_sample (first, logits, 64);
+    }
+    int distinct = 0;
+    for (uint64_t index = 32; index-- > 0;) {           //  backwards, on another sampler
+        params.index = index;
+        CHECK (xinf_sampler_set (second, &params) == 0);
+        CHECK_INT (xinf_sampler_sample (second, logits, 64), drawn [index]);
+        distinct += index > 0 && drawn [index] != drawn [index - 1];
+    }
+    CHECK (distinct > 8);                               //  the index changes the draw
+    params.seed = 78;
+    params.index = 0;
+    int differs = 0;
+    for (uint64_t index = 0; index < 32; index++) {
+        params.index = index;
+        xinf_sampler_set (first, &params);
+        differs += xinf_sampler_sample (first, logits, 64) != drawn [index];
+    }
+    CHECK (differs > 8);                                //  and so does the seed
+    xinf_sampling_t bad [] = { { -1, 1, 0, 0, 0 }, { NAN, 1, 0, 0, 0 }, { INFINITY, 1, 0, 0, 0 }, { 1, 0, 0, 0, 0 },
+                               { 1, 1.5f, 0, 0, 0 }, { 1, NAN, 0, 0, 0 }, { 1, 1, 0x80000000u, 0, 0 } };
+    for (size_t at = 0; at < sizeof bad / sizeof bad [0]; at++)
+        CHECK (xinf_sampler_set (first, &bad [at]) == -1);
+    xinf_sampling_t greedy = { 0, 1, 0, 5, 9 };
+    CHECK (xinf_sampler_set (first, &greedy) == 0);
+    CHECK_INT (xinf_sampler_sample (first, logits, 64), 18);     //  (18 * 37) % 23 = 22, the top (and 41 ties)
+    xinf_sampler_destroy (&first);
+    xinf_sampler_destroy (&second);
+}
+
 int
 main (void)
 {
     fprintf (stderr, "test_sampler:\n");
     RUN (test_invalid);
     RUN (test_greedy);
+    RUN (test_set);
     RUN (test_determinism);
     RUN (test_golden);
     RUN (test_equals_greedy);

@@ -44,6 +44,12 @@ test_roles (void)
     CHECK (!xinf_role_allows (XINF_ROLE_ADMIN, "NEW_THING"));   //  unlisted: nobody
     CHECK (!xinf_role_allows (XINF_ROLE_NONE, "PING"));
     CHECK (!xinf_role_allows (XINF_ROLE_ADMIN, NULL));
+    CHECK (xinf_role_allows (XINF_ROLE_SUPERVISOR, "HA_STATE"));   //  a standby pair's link only
+    CHECK (!xinf_role_allows (XINF_ROLE_ADMIN, "HA_STATE"));
+    CHECK (!xinf_role_allows (XINF_ROLE_SUPERVISOR, "GENERATE"));
+    CHECK (!xinf_role_allows (XINF_ROLE_SUPERVISOR, "HELLO"));
+    CHECK_INT (xinf_role_parse ("supervisor"), XINF_ROLE_SUPERVISOR);
+    CHECK_STR (xinf_role_name (XINF_ROLE_SUPERVISOR), "supervisor");
     CHECK_INT (xinf_role_parse ("admin"), XINF_ROLE_ADMIN);
     CHECK_INT (xinf_role_parse ("Admin"), XINF_ROLE_NONE);
     CHECK_INT (xinf_role_parse (""), XINF_ROLE_NONE);
@@ -158,7 +164,7 @@ test_keyring (void)
     fprintf (file, "metadata\n    role = \"root\"\ncurve\n    public-key = \"%s\"\n", "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7");
     fclose (file);
     CHECK (!xinf_keyring_load (dir, reason, sizeof reason));
-    CHECK_HAS (reason, "'root' is not worker, user or admin");
+    CHECK_HAS (reason, "'root' is not worker, user, admin or supervisor");
     file = fopen (bad, "w");
     fprintf (file, "metadata\n    role = \"user\"\ncurve\n    public-key = \"%s\"\n", key);
     fclose (file);

@@ -215,6 +215,37 @@ test_utf8 (void)
     xinf_value_destroy (&map);
 }
 
+//  A character a fixed buffer cut in two is cut off; whole ones stay
+static void
+test_utf8_trim (void)
+{
+    struct { const char *text, *trimmed; } cases [] = {
+        { "", "" }, { "plain", "plain" }, { "caf\xc3\xa9", "caf\xc3\xa9" }, { "caf\xc3", "caf" },
+        { "\xe4\xbd\xa0\xe5\xa5", "\xe4\xbd\xa0" }, { "\xe4\xbd\xa0\xe5", "\xe4\xbd\xa0" },
+        { "x\xf0\x9f\x99", "x" }, { "x\xf0\x9f\x99\x82", "x\xf0\x9f\x99\x82" }, { "\xf0", "" }
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        char text [32];
+        snprintf (text, sizeof text, "%s", cases [index].text);
+        CHECK_STR (xinf_utf8_trim (text), cases [index].trimmed);
+    }
+    //  What a 10-byte buffer keeps of an emoji run (9 bytes and the NUL) is valid
+    char small [10];
+    memcpy (small, "\xf0\x9f\x99\x82\xf0\x9f\x99\x82\xf0\x9f\x99\x82", sizeof small - 1);
+    small [sizeof small - 1] = 0;
+    xinf_utf8_trim (small);
+    CHECK_INT (strlen (small), 8);
+    CHECK (xinf_utf8_valid (small, strlen (small), NULL));
+    //  A check's reason cut mid-character by its buffer is valid too
+    xinf_check_t check = XINF_CHECK_INIT;
+    char long_text [2000];
+    for (size_t at = 0; at + 3 < sizeof long_text; at += 3)
+        memcpy (long_text + at, "\xe4\xbd\xa0", 3);
+    long_text [sizeof long_text - 2] = 0;
+    xinf_check_fail (&check, "x%s", long_text);
+    CHECK (xinf_utf8_valid (check.reason, strlen (check.reason), NULL));
+}
+
 int
 main (void)
 {
@@ -224,5 +255,6 @@ main (void)
     RUN (test_optional);
     RUN (test_first_error_kept);
     RUN (test_utf8);
+    RUN (test_utf8_trim);
     return 0;
 }

@@ -1,57 +1,15 @@
-/*  test_unit.h: the tiny assertion kit shared by the libxinf unit tests.
-
-    Every CHECK works in all build types (it does not use assert ()): a
-    failure prints file:line, the expression and the values, and exits 1.
+/*  test_unit.h: what the libxinf tests add to the assertion kit
+    (tests/test_assert.h): CHECK_SOON, which polls with a deadline, and
+    helpers for values and envelopes.
 */
 #ifndef TEST_UNIT_H_INCLUDED
 #define TEST_UNIT_H_INCLUDED
 
+#include "../test_assert.h"
 #include "xinf.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CHECK(expr) do { \
-    if (!(expr)) { \
-        fprintf (stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #expr); \
-        exit (1); \
-    } \
-} while (0)
-
-#define CHECK_INT(actual, expected) do { \
-    long long actual_ = (long long) (actual), expected_ = (long long) (expected); \
-    if (actual_ != expected_) { \
-        fprintf (stderr, "%s:%d: CHECK_INT failed: %s == %s\n  got:      %lld\n  expected: %lld\n", \
-                 __FILE__, __LINE__, #actual, #expected, actual_, expected_); \
-        exit (1); \
-    } \
-} while (0)
-
-#define CHECK_STR(actual, expected) do { \
-    const char *actual_ = (actual), *expected_ = (expected); \
-    if (!actual_ || !expected_ || strcmp (actual_, expected_) != 0) { \
-        fprintf (stderr, "%s:%d: CHECK_STR failed: %s == %s\n  got:      \"%s\"\n  expected: \"%s\"\n", \
-                 __FILE__, __LINE__, #actual, #expected, \
-                 actual_ ? actual_ : "(null)", expected_ ? expected_ : "(null)"); \
-        exit (1); \
-    } \
-} while (0)
-
-//  'haystack' contains 'needle'
-#define CHECK_HAS(haystack, needle) do { \
-    const char *haystack_ = (haystack), *needle_ = (needle); \
-    if (!haystack_ || !strstr (haystack_, needle_)) { \
-        fprintf (stderr, "%s:%d: CHECK_HAS failed: %s contains \"%s\"\n  got: \"%s\"\n", \
-                 __FILE__, __LINE__, #haystack, needle_, haystack_ ? haystack_ : "(null)"); \
-        exit (1); \
-    } \
-} while (0)
-
-#define RUN(test) do { \
-    int64_t start_ = zclock_mono (); \
-    test (); \
-    fprintf (stderr, "  ok  %-40s %5lld ms\n", #test, (long long) (zclock_mono () - start_)); \
-} while (0)
 
 //  Polls 'cond' every millisecond until it holds or 'timeout_ms' passed,
 //  then checks it: waiting is never a fixed sleep.

@@ -1,0 +1,59 @@
+/*  xinf_states: the names and legal moves of each actor's states.  */
+#include "xinf_states.h"
+
+// ---- a replica on its worker ------------------------------------------------
+static const char *const s_replica_names [] = { "starting", "joining", "loading", "ready", "failed", "stopped" };
+static const char *const s_replica_why [] = {
+    "the replica actor runs; its executor starts (a tensor-parallel rank waits for its group)",
+    "a tensor-parallel rank meets the other ranks (rendezvous)",
+    "the executor reads the weights; progress in bytes",
+    "serves requests",
+    "could not load or serve; `error` says why (terminal until unloaded)",
+    "unloaded; `error` says why (terminal)"
+};
+#define R(state) XINF_FSM_TO (XINF_REPLICA_##state)
+static const uint32_t s_replica_moves [] = {
+    [XINF_REPLICA_STARTING] = R (JOINING) | R (LOADING) | R (FAILED) | R (STOPPED),
+    [XINF_REPLICA_JOINING]  = R (LOADING) | R (FAILED) | R (STOPPED),
+    [XINF_REPLICA_LOADING]  = R (READY) | R (FAILED) | R (STOPPED),
+    [XINF_REPLICA_READY]    = R (FAILED) | R (STOPPED),
+    [XINF_REPLICA_FAILED]   = R (STOPPED),
+    [XINF_REPLICA_STOPPED]  = 0
+};
+const xinf_fsm_t xinf_replica_fsm = {
+    "replica", XINF_REPLICA_STATES, s_replica_names, s_replica_moves, s_replica_why
+};
+
+// ---- a worker, as the supervisor sees it ------------------------------------
+static const char *const s_worker_names [] = { "alive", "lost", "left" };
+static const char *const s_worker_why [] = {
+    "registered, heartbeats arrive",
+    "no heartbeat for liveness x interval; forgotten after `--forget-lost-ms`",
+    "said BYE (stopped on purpose)"
+};
+#define W(state) XINF_FSM_TO (XINF_WORKER_##state)
+static const uint32_t s_worker_moves [] = {
+    [XINF_WORKER_ALIVE] = W (LOST) | W (LEFT),
+    [XINF_WORKER_LOST]  = W (ALIVE) | W (LEFT),
+    [XINF_WORKER_LEFT]  = W (ALIVE)
+};
+const xinf_fsm_t xinf_worker_fsm = {
+    "worker", XINF_WORKER_STATES, s_worker_names, s_worker_moves, s_worker_why
+};
+
+// ---- a client's request in the scheduler -----------------------------------
+static const char *const s_request_names [] = { "queued", "running", "answered" };
+static const char *const s_request_why [] = {
+    "accepted, waits in its model's queue for a replica with room",
+    "sent to a replica as RUN (or adopted from a worker after a supervisor restart)",
+    "its one terminal answer was sent or held for its client (terminal)"
+};
+#define Q(state) XINF_FSM_TO (XINF_REQUEST_##state)
+static const uint32_t s_request_moves [] = {
+    [XINF_REQUEST_QUEUED]   = Q (RUNNING) | Q (ANSWERED),
+    [XINF_REQUEST_RUNNING]  = Q (QUEUED) | Q (ANSWERED),
+    [XINF_REQUEST_ANSWERED] = 0
+};
+const xinf_fsm_t xinf_request_fsm = {
+    "request", XINF_REQUEST_STATES, s_request_names, s_request_moves, s_request_why
+};

@@ -1,0 +1,42 @@
+/*  xinf_states: the state machines of xinf's actors, each described once
+    (xinf_fsm.h): their enums here, their names and legal moves in
+    xinf_states.c, their tables printed in the specs (protocols/model.md,
+    protocols/node.md, protocols/client.md) and checked there by unit_states.
+*/
+#ifndef XINF_STATES_H_INCLUDED
+#define XINF_STATES_H_INCLUDED
+
+#include "xinf.h"
+
+//  A replica on its worker (the replica actor; MODEL_STATE's `state`).
+typedef enum {
+    XINF_REPLICA_STARTING,
+    XINF_REPLICA_JOINING,
+    XINF_REPLICA_LOADING,
+    XINF_REPLICA_READY,
+    XINF_REPLICA_FAILED,
+    XINF_REPLICA_STOPPED,
+    XINF_REPLICA_STATES
+} xinf_replica_state_t;
+
+//  A worker as the supervisor sees it (CLUSTER_INFO's `state`).
+typedef enum {
+    XINF_WORKER_ALIVE,
+    XINF_WORKER_LOST,
+    XINF_WORKER_LEFT,
+    XINF_WORKER_STATES
+} xinf_worker_state_t;
+
+//  A client's request in the supervisor's scheduler.
+typedef enum {
+    XINF_REQUEST_QUEUED,
+    XINF_REQUEST_RUNNING,
+    XINF_REQUEST_ANSWERED,
+    XINF_REQUEST_STATES
+} xinf_request_state_t;
+
+extern const xinf_fsm_t xinf_replica_fsm;
+extern const xinf_fsm_t xinf_request_fsm;
+extern const xinf_fsm_t xinf_worker_fsm;
+
+#endif

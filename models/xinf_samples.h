@@ -1,0 +1,29 @@
+/*  xinf_samples: the sampling a STEP asks for, one row per logits row
+    (protocols/model.md, STEP's second frame): with it the executor
+    samples every row itself and answers TOKENS (token ids) instead of
+    LOGITS (n_out x vocab floats), so that only ids cross back.
+
+    Wire form, little-endian: u32 magic "SMPL", u32 n, then n rows of 32
+    bytes: f32 temperature, f32 top_p, u32 top_k, u32 0, u64 seed, u64
+    index.
+*/
+#ifndef XINF_SAMPLES_H_INCLUDED
+#define XINF_SAMPLES_H_INCLUDED
+
+#include <stddef.h>
+#include <stdint.h>
+#include "xinf_sampler.h"
+
+#define XINF_SAMPLES_MAGIC  0x4c504d53u   //  "SMPL" little-endian
+#define XINF_SAMPLES_HEADER 8
+#define XINF_SAMPLES_ROW    32
+
+size_t xinf_samples_wire_size (size_t count);
+void xinf_samples_encode (const xinf_sampling_t *rows, size_t count, void *bytes);
+//  Reads 'count' rows (the step's n_out) and checks each: temperature
+//  finite in [0, 100], top_p in (0, 1], top_k <= vocab, the reserved word
+//  0. 0, or -1 with the reason naming the row and field.
+int xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sampling_t *rows,
+                         char *error, size_t error_size);
+
+#endif
