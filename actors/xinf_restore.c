@@ -65,10 +65,11 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
         replica->index = index;
         replica->n_ranks = 1;
         replica->restoring = true;
-        snprintf (replica->node, sizeof replica->node, "%s", xinf_value_str (xinf_array_at (saved.workers, index)));
+        const char *node = xinf_value_str (xinf_array_at (saved.workers, index));
+        snprintf (replica->node, sizeof replica->node, "%s", node);
         snprintf (replica->state, sizeof replica->state, "relaunching");
         snprintf (replica->error, sizeof replica->error, "restored from the journal: waiting for worker %s to "
-                  "report it", replica->node);
+                  "report it", node);
     }
     return model;
 }
