@@ -3,6 +3,7 @@
 #include "xinf_replica.h"
 #include "xinf_inflight.h"
 #include "xinf_node_msg.h"
+#include "xinf_model_msg.h"
 
 
 typedef struct {
@@ -385,8 +386,8 @@ s_on_cancel (xinf_hosted_t *self, xinf_msg_t *msg)
     if (!entry)
         return;                        //  the replica is gone: nothing runs
     xinf_inflight_forget (self->inflight, request);
-    xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
-    xinf_map_put_uint (xinf_msg_body (cancel), "request", request);
+    xinf_model_msg_run_cancel_t fields = { .request = request };
+    xinf_msg_t *cancel = xinf_model_msg_run_cancel_encode (&fields);
     xinf_dealer_send (entry->dealer, &cancel);
 }
 

@@ -255,9 +255,8 @@ s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_ms
     s_model_t *model = s_lookup (self, ctx, from, msg, "TERMINATE");
     if (!model)
         return;
-    xinf_msg_t *reply = xinf_msg_new ("TERMINATE_REPLY");
-    xinf_map_put_str (xinf_msg_body (reply), "uid", model->uid);
-    xinf_map_put_uint (xinf_msg_body (reply), "replicas", model->count);
+    xinf_client_msg_terminate_reply_t fields = { .uid = model->uid, .replicas = model->count };
+    xinf_msg_t *reply = xinf_client_msg_terminate_reply_encode (&fields);
     s_forget (self, ctx, model, "terminated");
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
@@ -372,9 +371,8 @@ s_on_cancel (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         return;
     }
     bool cancelled = xinf_scheduler_cancel (self->scheduler, xinf_peer_id (from), corr, zclock_mono ());
-    xinf_msg_t *reply = xinf_msg_new ("CANCEL_REPLY");
-    xinf_map_put_uint (xinf_msg_body (reply), "corr", corr);
-    xinf_map_put_bool (xinf_msg_body (reply), "cancelled", cancelled);
+    xinf_client_msg_cancel_reply_t fields = { .corr = corr, .cancelled = cancelled };
+    xinf_msg_t *reply = xinf_client_msg_cancel_reply_encode (&fields);
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 

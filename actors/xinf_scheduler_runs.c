@@ -65,8 +65,8 @@ s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *
 static void
 s_ack (xinf_scheduler_t *self, const char *node, uint64_t run)
 {
-    xinf_msg_t *ack = xinf_msg_new ("RUN_ACK");
-    xinf_map_put_uint (xinf_msg_body (ack), "request", run);
+    xinf_node_msg_run_ack_t fields = { .request = run };
+    xinf_msg_t *ack = xinf_node_msg_run_ack_encode (&fields);
     self->io.to_node (self->io.arg, node, &ack);
 }
 
@@ -149,10 +149,8 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
         //  The client sent it again and it runs, or it was answered
         //  already (e.g. MODEL_NOT_READY right after the restart): the
         //  reported run stops, so that the client gets one answer
-        xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
-        xinf_map_put_uint (xinf_msg_body (cancel), "request", run);
-        xinf_map_put_str (xinf_msg_body (cancel), "uid", uid);
-        xinf_map_put_uint (xinf_msg_body (cancel), "replica", index);
+        xinf_node_msg_run_cancel_t fields = { .request = run, .uid = uid, .replica = index };
+        xinf_msg_t *cancel = xinf_node_msg_run_cancel_encode (&fields);
         self->io.to_node (self->io.arg, node, &cancel);
         free (request);
         return true;
