@@ -4,9 +4,13 @@
     and OVERLOADED with retry_after_ms, deadlines in the queue and on a
     replica, cancel, retries on another replica before the first token
     (and none after it), late answers of an earlier attempt ignored, a
-    client that cannot take its answer, adoption after a restart.  */
+    client that cannot take its answer, adoption after a restart; every
+    message it sends checked against its protocol schema.  */
 #include "test_unit.h"
 #include "xinf_scheduler.h"
+#include "xinf_node_msg.h"
+#include "xinf_client_msg.h"
+#include "xinf_envelope_msg.h"
 
 typedef struct {
     char to [512];
@@ -35,6 +39,17 @@ s_record (s_io_t *io, const char *to, bool to_node, xinf_msg_t **msg_p)
         xinf_msg_destroy (msg_p);
         return -1;
     }
+    //  Everything the scheduler sends is what its schema says (node.xml
+    //  to workers; client.xml, envelope.xml to clients)
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *type = xinf_msg_type (*msg_p);
+    const xinf_value_t *body = xinf_msg_body (*msg_p);
+    int rc = to_node ? xinf_node_msg_validate (type, body, &check)
+                     : xinf_client_msg_validate (type, body, &check) == 1 ? xinf_envelope_msg_validate (type, body, &check)
+                     : check.failed ? -1 : 0;
+    if (rc != 0)
+        fprintf (stderr, "sent %s breaks its schema (%d): %s\n", type, rc, check.reason);
+    CHECK (rc == 0);
     s_sent_t *sent = calloc (1, sizeof *sent);
     snprintf (sent->to, sizeof sent->to, "%s", to);
     sent->to_node = to_node;
