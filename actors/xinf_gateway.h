@@ -13,7 +13,9 @@
 
     Endpoints: GET /v1/models, GET /v1/models/{id}, POST /v1/completions,
     POST /v1/chat/completions (with and without stream), GET /health,
-    POST /tokenize, POST /detokenize, POST /apply-template.
+    POST /tokenize, POST /detokenize, POST /apply-template, GET /metrics,
+    management under /v1/models and /v1/cluster, and the web console at /
+    (its files compiled in: xinf_gateway_console.h).
 */
 #ifndef XINF_GATEWAY_H_INCLUDED
 #define XINF_GATEWAY_H_INCLUDED

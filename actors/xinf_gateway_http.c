@@ -10,6 +10,7 @@
     connection when there are none yet.
 */
 #include "xinf_gateway_private.h"
+#include "xinf_gateway_console.h"
 
 static const struct { const char *path; const char *method; xinf_gw_route_t route; } s_routes [] = {
     { "/health", "GET", XINF_GW_ROUTE_HEALTH },
@@ -87,17 +88,29 @@ s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_g
     }
     if (strncmp (url, "/v1/models/", strlen ("/v1/models/")) == 0)
         return s_route_model (request, url, method, error);
+    const xinf_web_file_t *file = xinf_web_file_find (url);
+    if (file && (streq (method, "GET") || streq (method, "HEAD"))) {
+        request->route = XINF_GW_ROUTE_CONSOLE;
+        request->console_path = file->path;
+        return true;
+    }
+    if (file) {
+        xinf_gw_error_set (error, 405, "invalid_request_error", "method_not_allowed", NULL,
+                           "%s is not allowed on %s: use GET", method, url);
+        return false;
+    }
     xinf_gw_error_set (error, 404, "invalid_request_error", "not_found", NULL, "no such endpoint: %s %.200s",
                        method, url);
     return false;
 }
 
-//  The key check; false with the 401 in 'error'. /health is open.
+//  The key check; false with the 401 in 'error'. /health and the
+//  console's files are open (the page asks for a key for its API calls).
 static bool
 s_authorized (xinf_gw_request_t *request, xinf_gw_error_t *error)
 {
     xinf_gw_keys_t *keys = request->gateway->keys;
-    if (!keys || request->route == XINF_GW_ROUTE_HEALTH)
+    if (!keys || request->route == XINF_GW_ROUTE_HEALTH || request->route == XINF_GW_ROUTE_CONSOLE)
         return true;
     const char *authorization = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
                                                              MHD_HTTP_HEADER_AUTHORIZATION);
@@ -268,8 +281,8 @@ xinf_gw_resume (xinf_gw_request_t *request)
 }
 
 //  Sets the response to queue at the next access call.
-static void
-s_set_response (xinf_gw_request_t *request, unsigned status, struct MHD_Response *response)
+void
+xinf_gw_respond_response (xinf_gw_request_t *request, unsigned status, struct MHD_Response *response)
 {
     if (request->response)
         MHD_destroy_response (request->response);
@@ -292,7 +305,7 @@ xinf_gw_respond_json (xinf_gw_request_t *request, unsigned status, json_t *json)
     body [length] = '\n';
     struct MHD_Response *response = MHD_create_response_from_buffer (length + 1, body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    s_set_response (request, status, response);
+    xinf_gw_respond_response (request, status, response);
 }
 
 void
@@ -301,7 +314,7 @@ xinf_gw_respond_text (xinf_gw_request_t *request, unsigned status, const char *c
     struct MHD_Response *response = MHD_create_response_from_buffer (size, text ? text : strdup (""),
                                                                      MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    s_set_response (request, status, response);
+    xinf_gw_respond_response (request, status, response);
 }
 
 void
@@ -347,7 +360,7 @@ xinf_gw_stream_wake (xinf_gw_request_t *request)
         MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
         MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         MHD_add_response_header (response, "X-Accel-Buffering", "no");
-        s_set_response (request, 200, response);
+        xinf_gw_respond_response (request, 200, response);
     }
     else
         xinf_gw_resume (request);

@@ -7,7 +7,8 @@
     /metrics is read: the scheduler's queue and running requests and its
     answers by code (CLUSTER_INFO), every worker's liveness and heartbeat
     age, open waits by actor and what they wait for (WAITS), each model's
-    replicas ready and KV blocks (LIST_MODELS).
+    replicas ready and KV blocks: the budget, and per ready replica the
+    blocks in use and free as its worker last reported them (LIST_MODELS).
 */
 #include "xinf_gateway_private.h"
 
@@ -143,11 +144,22 @@ static void
 s_line (xinf_gw_buf_t *out, const char *format, ...)
 {
     char text [512];
-    va_list args;
+    va_list args, again;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
+    va_copy (again, args);
+    int length = vsnprintf (text, sizeof text, format, args);
+    if (length >= (int) sizeof text) {     //  a long one is written whole, never cut
+        char *long_text = malloc ((size_t) length + 1);
+        assert (long_text);
+        vsnprintf (long_text, (size_t) length + 1, format, again);
+        xinf_gw_buf_add (out, long_text, (size_t) length);
+        free (long_text);
+    }
+    else
+    if (length > 0)
+        xinf_gw_buf_add (out, text, (size_t) length);
+    va_end (again);
     va_end (args);
-    xinf_gw_buf_add_str (out, text);
 }
 
 static void
@@ -291,13 +303,36 @@ s_render_waits (xinf_gw_buf_t *out, const xinf_value_t *waits)
     zhashx_destroy (&counts);
 }
 
+//  A ready replica's KV blocks in use and free, when its worker reported them.
+static void
+s_render_replica_kv (xinf_gw_buf_t *out, const char *uid, const xinf_value_t *replica)
+{
+    const char *names [] = { "used", "free" };
+    for (size_t index = 0; index < 2; index++) {
+        char key [32];
+        snprintf (key, sizeof key, "kv_blocks_%s", names [index]);
+        if (xinf_value_type (xinf_map_get (replica, key)) != XINF_UINT)
+            continue;
+        s_line (out, "xinf_replica_kv_blocks_%s{model=\"", names [index]);
+        s_label (out, uid);
+        s_line (out, "\",replica=\"%llu\",worker=\"", (unsigned long long) s_uint (replica, "replica"));
+        s_label (out, xinf_value_str (xinf_map_get (replica, "worker")));
+        s_line (out, "\"} %llu\n", (unsigned long long) s_uint (replica, key));
+    }
+}
+
 //  Replicas ready and KV blocks per model, from LIST_MODELS.
 static void
 s_render_models (xinf_gw_buf_t *out, const xinf_value_t *models)
 {
     s_line (out, "# HELP xinf_model_replicas_ready Ready replicas of the model.\n# TYPE xinf_model_replicas_ready gauge\n"
                  "# HELP xinf_model_kv_blocks KV cache blocks of a replica of the model (its budget).\n"
-                 "# TYPE xinf_model_kv_blocks gauge\n");
+                 "# TYPE xinf_model_kv_blocks gauge\n"
+                 "# HELP xinf_replica_kv_blocks_used KV cache blocks the replica's sequences hold.\n"
+                 "# TYPE xinf_replica_kv_blocks_used gauge\n"
+                 "# HELP xinf_replica_kv_blocks_free KV cache blocks free for the replica's next allocation "
+                 "(never used, or cached prefixes nobody holds).\n"
+                 "# TYPE xinf_replica_kv_blocks_free gauge\n");
     const xinf_value_t *list = xinf_map_get (models, "models");
     for (size_t index = 0; index < xinf_value_count (list); index++) {
         const xinf_value_t *model = xinf_array_at (list, index), *replicas = xinf_map_get (model, "replicas");
@@ -314,6 +349,8 @@ s_render_models (xinf_gw_buf_t *out, const xinf_value_t *models)
             s_label (out, xinf_value_str (xinf_map_get (model, "uid")));
             s_line (out, "\"} %llu\n", (unsigned long long) s_uint (model, "kv_blocks"));
         }
+        for (size_t at = 0; at < xinf_value_count (replicas); at++)
+            s_render_replica_kv (out, xinf_value_str (xinf_map_get (model, "uid")), xinf_array_at (replicas, at));
     }
 }
 

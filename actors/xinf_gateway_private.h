@@ -142,6 +142,7 @@ typedef enum {
     XINF_GW_ROUTE_DETOKENIZE,
     XINF_GW_ROUTE_APPLY_TEMPLATE,
     XINF_GW_ROUTE_METRICS,
+    XINF_GW_ROUTE_CONSOLE,            //  the web console's files (no key needed)
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,
@@ -161,6 +162,7 @@ typedef struct {
     struct MHD_Connection *connection;
     xinf_gw_route_t route;
     char path_model [XINF_GW_UID_MAX + 1];   //  GET /v1/models/{id}
+    const char *console_path;         //  the console file's path (static), for ROUTE_CONSOLE
     xinf_gw_buf_t body;
     bool too_large, suspended, answered, closed;
     uint64_t corr;                    //  the supervisor call in flight (0: none)
@@ -216,6 +218,8 @@ void xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *e
 //  Sets a text answer (takes 'text', a heap string of 'size' bytes).
 void xinf_gw_respond_text (xinf_gw_request_t *request, unsigned status, const char *content_type, char *text,
                            size_t size);
+//  Sets a prepared response (MHD's, consumed).
+void xinf_gw_respond_response (xinf_gw_request_t *request, unsigned status, struct MHD_Response *response);
 //  Opens the SSE response (once) and wakes the connection to send 'sse'.
 void xinf_gw_stream_wake (xinf_gw_request_t *request);
 //  Resumes a suspended connection and runs MHD.
@@ -236,6 +240,8 @@ void xinf_gw_generate_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
 //  xinf_gateway_routes.c: the other endpoints over LIST_MODELS, TOKENIZE, ...
 void xinf_gw_route_start (xinf_gw_request_t *request);
 void xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  xinf_gateway_console.c: a file of the web console (route CONSOLE).
+void xinf_gw_console_respond (xinf_gw_request_t *request, const char *path);
 //  xinf_gateway_manage.c: launch, terminate, progress, cluster, workers,
 //  waits, events, doctor as JSON.
 void xinf_gw_manage_start (xinf_gw_request_t *request);

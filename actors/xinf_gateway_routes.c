@@ -3,7 +3,8 @@
     GET /health (llama-server's: 200 while the supervisor answers), GET
     /v1/models and /v1/models/{id} (LIST_MODELS), POST /apply-template (the
     chat prompt a model's template makes), POST /tokenize and /detokenize
-    (TOKENIZE and DETOKENIZE, answered by a ready replica of the model).
+    (TOKENIZE and DETOKENIZE, answered by a ready replica of the model),
+    GET /metrics, and the web console's files (xinf_gateway_console.c).
 */
 #include "xinf_gateway_chat.h"
 
@@ -153,6 +154,9 @@ xinf_gw_route_start (xinf_gw_request_t *request)
             break;
         case XINF_GW_ROUTE_METRICS:
             s_call (request, xinf_msg_new ("CLUSTER_INFO"));
+            break;
+        case XINF_GW_ROUTE_CONSOLE:
+            xinf_gw_console_respond (request, request->console_path);
             break;
         default: {
             xinf_gw_error_t error;

@@ -109,7 +109,7 @@ xinf_heal_worker_joined (xinf_heal_t *self, xinf_ctx_t *ctx, const char *node)
          model = (xinf_model_entry_t *) zhashx_next (self->models))
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
-            if (*replica->lost_from && (!model->pinned || streq (replica->lost_from, node)))
+            if (*replica->lost_from && !model->stopping && (!model->pinned || streq (replica->lost_from, node)))
                 s_try (self, ctx, model, replica, false);
         }
 }

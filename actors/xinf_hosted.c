@@ -4,6 +4,8 @@
 #include "xinf_inflight.h"
 #include "xinf_node_msg.h"
 #include "xinf_model_msg.h"
+#include "xinf_transfer_fetch.h"
+#include "xinf_transfer.h"
 
 
 typedef struct {
@@ -18,6 +20,10 @@ typedef struct {
     xinf_dealer_t *dealer;            //  to the replica
     char state [16];
     xinf_value_t *info;               //  the replica's model info, once ready
+    xinf_fetch_t *fetch;              //  while its file comes from the cluster
+    bool fetch_only;                  //  a rank's LOAD_MODEL fetch_only: no replica, "fetched" at the end
+    bool follows;                     //  waits for another replica's fetch of the same file
+    xinf_value_t *start;              //  the START it then gets (without the path)
 } s_hosted_t;
 
 struct _xinf_hosted_t {
@@ -29,6 +35,10 @@ struct _xinf_hosted_t {
     xinf_ctx_t *ctx;                  //  the agent's, for readers
     xinf_inflight_t *inflight;        //  the runs, for a restarted supervisor
     xinf_model_dirs_t *model_dirs;    //  where model files may be loaded from
+    bool fetch;                       //  files it lacks are fetched (--no-fetch-models: not)
+    int64_t fetch_stall_ms;
+    uint64_t next_transfer;           //  ids of its fetches
+    xinf_sums_t *fetched;             //  digests of the files fetched (or found the same) here
 };
 
 static void
@@ -39,6 +49,17 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
         xinf_ctx_reader_end (self->ctx, xinf_dealer_sock (entry->dealer));
     //  Stop the replica first; its last words (failed requests, stopped)
     //  are already queued on the dealer when destroy returns: relay them
+    if (entry->fetch && self->ctx)
+        xinf_ctx_reader_end (self->ctx, xinf_fetch_sock (entry->fetch));
+    if (entry->fetch) {               //  the source frees its open file
+        xinf_msg_t *close = xinf_msg_new ("FILE_CLOSE");
+        xinf_map_put_uint (xinf_msg_body (close), "transfer", xinf_fetch_transfer (entry->fetch));
+        if (*self->upstream)
+            xinf_dealer_send (*self->upstream, &close);
+        xinf_msg_destroy (&close);
+    }
+    xinf_fetch_destroy (&entry->fetch);
+    xinf_value_destroy (&entry->start);
     xinf_replica_destroy (&entry->actor);
     char error [256];
     xinf_msg_t *msg;
@@ -54,6 +75,13 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
+}
+
+void
+xinf_hosted_set_fetch (xinf_hosted_t *self, bool fetch, int64_t stall_ms)
+{
+    self->fetch = fetch;
+    self->fetch_stall_ms = stall_ms > 0 ? stall_ms : 60000;
 }
 
 void
@@ -75,6 +103,10 @@ xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int p
     self->model_dirs = model_dirs;
     self->replicas = zhashx_new ();
     self->inflight = xinf_inflight_new ();
+    self->fetch = true;
+    self->fetch_stall_ms = 60000;
+    self->next_transfer = (uint64_t) zclock_usecs ();
+    self->fetched = xinf_sums_new (64);
     return self;
 }
 
@@ -90,6 +122,7 @@ xinf_hosted_destroy (xinf_hosted_t **self_p)
         }
         zhashx_destroy (&self->replicas);
         xinf_inflight_destroy (&self->inflight);
+        xinf_sums_destroy (&self->fetched);
         free (self);
         *self_p = NULL;
     }
@@ -141,8 +174,8 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 }
 
 static void
-s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
-               const char *state, const char *error)
+s_reply_bytes (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
+               const char *state, const char *error, uint64_t done, uint64_t total)
 {
     xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
     xinf_value_t *body = xinf_msg_body (msg);
@@ -150,12 +183,207 @@ s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t 
     xinf_map_put_uint (body, "replica", replica);
     xinf_map_put_uint (body, "rank", rank);
     xinf_map_put_str (body, "state", state);
-    xinf_map_put_uint (body, "bytes_done", 0);
-    xinf_map_put_uint (body, "bytes_total", 0);
+    xinf_map_put_uint (body, "bytes_done", done);
+    xinf_map_put_uint (body, "bytes_total", total);
     xinf_map_put_str (body, "error", error);
     xinf_map_put_str (body, "node", self->node);
     xinf_map_put_uint (body, "generation", generation);
     s_send_up (self, &msg);
+}
+
+static void
+s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
+               const char *state, const char *error)
+{
+    s_reply_bytes (self, uid, replica, rank, generation, state, error, 0, 0);
+}
+
+//  START for the replica, once its file is here at 'resolved'.
+static void
+s_start_replica (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved)
+{
+    xinf_msg_t *start = xinf_msg_new ("START");
+    xinf_value_t *args = xinf_msg_body (start);
+    for (size_t index = 0; index < xinf_value_count (entry->start); index++)
+        xinf_map_put (args, xinf_map_key_at (entry->start, index),
+                      xinf_value_dup (xinf_map_value_at (entry->start, index)));
+    xinf_map_put_str (args, "path", resolved);
+    xinf_value_destroy (&entry->start);
+    snprintf (entry->state, sizeof entry->state, "starting");
+    xinf_dealer_send (entry->dealer, &start);
+    xinf_info ("worker", "hosting replica=%s path=%s rank=%llu/%llu", entry->key, resolved,
+               (unsigned long long) entry->rank, (unsigned long long) entry->n_ranks);
+}
+
+//  A fetch that ended badly: the replica goes, the supervisor hears why.
+static void
+s_fetch_failed (xinf_hosted_t *self, s_hosted_t *entry, const char *error)
+{
+    xinf_warn ("worker", "replica=%s cannot load: %s", entry->key, error);
+    char uid [65], reason [1200];
+    uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
+    snprintf (uid, sizeof uid, "%s", entry->uid);
+    snprintf (reason, sizeof reason, "%s", error);
+    zhashx_delete (self->replicas, entry->key);
+    s_hosted_free (self, &entry);
+    s_reply_state (self, uid, replica, rank, generation, "failed", reason);
+}
+
+//  The end of the fetch of an entry's file (its own, or the one it
+//  follows): the replica starts, or says "fetched", or fails with 'error'.
+static void
+s_fetch_ended (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved, const char *error)
+{
+    entry->follows = false;
+    if (error)
+        s_fetch_failed (self, entry, error);
+    else
+    if (entry->fetch_only) {
+        s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
+        zhashx_delete (self->replicas, entry->key);
+        s_hosted_free (self, &entry);
+    }
+    else
+        s_start_replica (self, entry, resolved);
+}
+
+//  A file that came (or was found the same): its digest, so that the next
+//  launch naming it compares it with the source's without reading it.
+static void
+s_remember_fetched (xinf_hosted_t *self, const char *path, const char *sha256)
+{
+    struct stat info;
+    if (sha256 && xinf_sha256_hex_valid (sha256) && stat (path, &info) == 0)
+        xinf_sums_remember (self->fetched, &info, sha256);
+}
+
+//  The keys of the entries that follow the fetch of 'path'.
+static zlist_t *
+s_followers (xinf_hosted_t *self, const char *path)
+{
+    zlist_t *keys = zlist_new ();
+    zlist_autofree (keys);
+    for (s_hosted_t *entry = (s_hosted_t *) zhashx_first (self->replicas); entry;
+         entry = (s_hosted_t *) zhashx_next (self->replicas))
+        if (entry->follows && streq (entry->path, path))
+            zlist_append (keys, entry->key);
+    return keys;
+}
+
+//  What a fetch job says: requests go up to the supervisor, progress as
+//  MODEL_STATE fetching, and at the end the replica starts or fails, and
+//  so do those that follow it.
+static void
+s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_hosted_t *entry = (s_hosted_t *) arg;
+    xinf_hosted_t *self = entry->owner;
+    xinf_msg_t *msg = xinf_fetch_recv (entry->fetch);
+    if (!msg)
+        return;
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_check_t check = XINF_CHECK_INIT;
+    if (xinf_msg_is (msg, "FETCH_PROGRESS")) {
+        xinf_node_msg_fetch_progress_t progress;
+        if (xinf_node_msg_fetch_progress_decode (body, &progress, &check) == 0)
+            s_reply_bytes (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "",
+                           progress.done, progress.total);
+        else
+            xinf_warn ("worker", "replica=%s: FETCH_PROGRESS ignored reason=\"%s\"", entry->key, check.reason);
+    }
+    else
+    if (xinf_msg_is (msg, "FETCH_DONE") || xinf_msg_is (msg, "FETCH_FAILED")) {
+        xinf_ctx_reader_end (ctx, sock);
+        xinf_fetch_destroy (&entry->fetch);
+        char resolved [4096] = "", error [1200] = "", wanted [4096];
+        snprintf (wanted, sizeof wanted, "%s", entry->path);
+        xinf_node_msg_fetch_done_t done = { 0 };
+        xinf_node_msg_fetch_failed_t failed = { 0 };
+        if (xinf_msg_is (msg, "FETCH_FAILED"))
+            snprintf (error, sizeof error, "%s", xinf_node_msg_fetch_failed_decode (body, &failed, &check) == 0
+                      && *failed.error ? failed.error : "the fetch failed");
+        else
+        if (xinf_node_msg_fetch_done_decode (body, &done, &check))
+            snprintf (error, sizeof error, "the fetch's report is broken: %s", check.reason);
+        else
+        if (xinf_model_dirs_resolve (self->model_dirs, done.path, resolved, sizeof resolved, error, sizeof error) == 0)
+            s_remember_fetched (self, resolved, done.sha256);
+        s_fetch_ended (self, entry, resolved, *error ? error : NULL);
+        zlist_t *followers = s_followers (self, wanted);
+        for (char *key = (char *) zlist_first (followers); key; key = (char *) zlist_next (followers)) {
+            s_hosted_t *follower = (s_hosted_t *) zhashx_lookup (self->replicas, key);
+            if (follower)
+                s_fetch_ended (self, follower, resolved, *error ? error : NULL);
+        }
+        zlist_destroy (&followers);
+    }
+    else {
+        xinf_map_put_str (body, "node", self->node);
+        s_send_up (self, &msg);        //  FILE_FETCH, FILE_READ, FILE_CLOSE
+    }
+    xinf_msg_destroy (&msg);
+}
+
+//  The launch's file is not here: fetch it from the cluster into the
+//  first model directory, then start the replica.
+static int
+s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
+{
+    //  Another replica fetches that file already: one copy, one .part
+    for (s_hosted_t *other = (s_hosted_t *) zhashx_first (self->replicas); other;
+         other = (s_hosted_t *) zhashx_next (self->replicas))
+        if (other != entry && other->fetch && streq (other->path, entry->path)) {
+            entry->follows = true;
+            snprintf (entry->state, sizeof entry->state, "fetching");
+            xinf_info ("worker", "replica=%s: model file %s is on its way for replica %s: waiting for it", entry->key,
+                       entry->path, other->key);
+            s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "");
+            return 0;
+        }
+    xinf_fetch_config_t config = {
+        self->next_transfer++, entry->uid, entry->generation, entry->path,
+        xinf_model_dirs_at (self->model_dirs, 0), self->fetch_stall_ms, NULL, { 0 }
+    };
+    char final [4352];
+    snprintf (final, sizeof final, "%s/%s", config.directory, xinf_transfer_basename (entry->path));
+    if (stat (final, &config.known) == 0)
+        config.known_sha256 = xinf_sums_find (self->fetched, &config.known);
+    entry->fetch = xinf_fetch_new (&config);
+    if (!entry->fetch)
+        return -1;
+    snprintf (entry->state, sizeof entry->state, "fetching");
+    xinf_ctx_reader (ctx, xinf_fetch_sock (entry->fetch), s_on_fetch, entry);
+    xinf_info ("worker", "replica=%s: model file %s is not here: fetching it into %s (transfer %llu)", entry->key,
+               entry->path, config.directory, (unsigned long long) config.transfer);
+    s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "");
+    return 0;
+}
+
+//  LOAD_MODEL fetch_only (a rank before its rendezvous): the file is made
+//  sure of, no replica starts; MODEL_STATE "fetched" says it is here.
+static void
+s_fetch_only (xinf_hosted_t *self, xinf_ctx_t *ctx, const xinf_node_msg_load_model_t *load, bool missing)
+{
+    s_hosted_t *entry = calloc (1, sizeof *entry);
+    assert (entry);
+    entry->owner = self;
+    entry->fetch_only = true;
+    snprintf (entry->uid, sizeof entry->uid, "%s", load->uid);
+    snprintf (entry->path, sizeof entry->path, "%s", load->path);
+    entry->replica = load->replica;
+    entry->generation = load->generation;
+    entry->rank = load->rank;
+    entry->n_ranks = load->n_ranks;
+    snprintf (entry->key, sizeof entry->key, "%s/%llu", entry->uid, (unsigned long long) entry->replica);
+    self->ctx = ctx;
+    if (!missing) {
+        s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
+        s_hosted_free (self, &entry);
+        return;
+    }
+    zhashx_insert (self->replicas, entry->key, entry);
+    if (s_begin_fetch (self, ctx, entry))
+        s_fetch_failed (self, entry, "cannot start the fetch of the model file");
 }
 
 static void
@@ -177,12 +405,17 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && zhashx_lookup (self->replicas, key))
         xinf_check_fail (&check, "replica %s is already hosted here", key);
     char resolved [4096], refusal [1200];
-    if (!check.failed && xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved,
-                                                  refusal, sizeof refusal))
+    bool missing = !check.failed && xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved,
+                                                             refusal, sizeof refusal);
+    if (missing && !(self->fetch && xinf_model_dirs_count (self->model_dirs)))
         xinf_check_fail (&check, "%s", refusal);
     if (check.failed) {
         xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
         s_reply_state (self, uid ? uid : "?", replica, rank, generation, "failed", check.reason);
+        return;
+    }
+    if (load.fetch_only) {
+        s_fetch_only (self, ctx, &load, missing);
         return;
     }
     s_hosted_t *entry = calloc (1, sizeof *entry);
@@ -209,9 +442,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     self->ctx = ctx;
     xinf_ctx_reader (ctx, xinf_dealer_sock (entry->dealer), s_on_replica, entry);
     zhashx_insert (self->replicas, key, entry);
-    xinf_msg_t *start = xinf_msg_new ("START");
-    xinf_value_t *args = xinf_msg_body (start);
-    xinf_map_put_str (args, "path", resolved);
+    entry->start = xinf_value_new_map ();
+    xinf_value_t *args = entry->start;
     xinf_map_put_uint (args, "threads", load.threads);
     //  The engine's settings, unchanged (0 / absent: the replica's defaults)
     if (load.kv_cache_mb)
@@ -233,9 +465,11 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "rendezvous_timeout_ms", load.rendezvous_timeout_ms);
         xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
     }
-    xinf_dealer_send (entry->dealer, &start);
-    xinf_info ("worker", "hosting replica=%s path=%s threads=%llu rank=%llu/%llu", key, path,
-               (unsigned long long) load.threads, (unsigned long long) rank, (unsigned long long) n_ranks);
+    if (!missing)
+        s_start_replica (self, entry, resolved);
+    else
+    if (s_begin_fetch (self, ctx, entry))
+        s_fetch_failed (self, entry, "cannot start the fetch of the model file");
 }
 
 //  The replica a decoded message names (uid, replica), or NULL with the
@@ -269,11 +503,23 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     snprintf (reason, sizeof reason, "%s%s", *unload.why ? "unloaded: " : "", unload.why);
     xinf_info ("worker", "unloading replica=%s%s%s", entry->key, *reason ? " reason=" : "", reason);
     zhashx_delete (self->replicas, entry->key);
-    char uid [65];
+    char uid [65], path [4096];
     uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
+    bool leader = entry->fetch != NULL;
     snprintf (uid, sizeof uid, "%s", entry->uid);
+    snprintf (path, sizeof path, "%s", entry->path);
     s_hosted_free (self, &entry);
     s_reply_state (self, uid, replica, rank, generation, "stopped", reason);
+    //  Its fetch had followers: the first goes on with it (from the .part)
+    zlist_t *followers = leader ? s_followers (self, path) : NULL;
+    s_hosted_t *next = followers && zlist_first (followers)
+                     ? (s_hosted_t *) zhashx_lookup (self->replicas, (char *) zlist_first (followers)) : NULL;
+    zlist_destroy (&followers);
+    if (next) {
+        next->follows = false;
+        if (s_begin_fetch (self, ctx, next))
+            s_fetch_failed (self, next, "cannot start the fetch of the model file");
+    }
 }
 
 static void
@@ -391,6 +637,23 @@ s_on_cancel (xinf_hosted_t *self, xinf_msg_t *msg)
     xinf_dealer_send (entry->dealer, &cancel);
 }
 
+//  An answer of the cluster for one of our fetches: to its job.
+static void
+s_on_file_answer (xinf_hosted_t *self, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    uint64_t transfer = xinf_check_uint (&check, xinf_msg_body (msg), "transfer", 0, UINT64_MAX);
+    for (s_hosted_t *entry = (s_hosted_t *) zhashx_first (self->replicas); entry && !check.failed;
+         entry = (s_hosted_t *) zhashx_next (self->replicas))
+        if (entry->fetch && xinf_fetch_transfer (entry->fetch) == transfer) {
+            xinf_msg_t *copy = xinf_transfer_copy (msg);
+            xinf_fetch_deliver (entry->fetch, &copy);
+            return;
+        }
+    xinf_debug ("worker", "%s for transfer %llu, which is not under way here: ignored", xinf_msg_type (msg),
+                check.failed ? 0ULL : (unsigned long long) transfer);
+}
+
 bool
 xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
@@ -411,6 +674,10 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     else
     if (xinf_msg_is (msg, "TOKENIZE"))
         s_on_tokenize (self, msg);
+    else
+    if (xinf_msg_is (msg, "FILE_HASHING") || xinf_msg_is (msg, "FILE_OPENED") || xinf_msg_is (msg, "FILE_DATA")
+    ||  xinf_msg_is (msg, "FILE_ERROR"))
+        s_on_file_answer (self, msg);
     else
     if (xinf_msg_is (msg, "RUN_ACK")) {
         xinf_check_t check = XINF_CHECK_INIT;

@@ -1,4 +1,7 @@
 /*  xinf_hosted: the model replicas a worker hosts, as seen by its agent.
+    A replica whose file is not here waits (state "fetching") while
+    xinf_transfer_fetch brings it from the cluster; the answers for those
+    fetches (FILE_HASHING, FILE_OPENED, FILE_DATA, FILE_ERROR) come here too.
 
     The worker agent hands it LOAD_MODEL, UNLOAD_MODEL and RUN from the
     supervisor; it starts and stops replica actors (in this process, over
@@ -26,6 +29,12 @@ void xinf_hosted_destroy (xinf_hosted_t **self_p);
 //  The address the ranks' collectives bind (the worker's host address;
 //  all addresses when it is not one of this machine's). Default: all.
 void xinf_hosted_set_bind_host (xinf_hosted_t *self, const char *host);
+
+//  A file that LOAD_MODEL names and the model directories lack is fetched
+//  from the cluster (xinf_transfer_fetch) into the first of them, unless
+//  'fetch' is false (--no-fetch-models: refused as before). Default: on,
+//  a fetch with no word for 'stall_ms' (default 60000) fails.
+void xinf_hosted_set_fetch (xinf_hosted_t *self, bool fetch, int64_t stall_ms);
 
 //  Handle one supervisor message of these types; false if not one of them.
 bool xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg);

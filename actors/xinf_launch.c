@@ -5,7 +5,6 @@
 
 #include <stdarg.h>
 
-#define XINF_STEP_SLACK_MS  5000      //  beyond the ranks' own deadlines
 
 struct _xinf_launch_t {
     xinf_cluster_t *cluster;
@@ -27,6 +26,12 @@ xinf_launch_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh, zhashx_t *models,
     self->failed_fn = failed_fn;
     self->failed_arg = arg;
     return self;
+}
+
+xinf_cluster_t *
+xinf_launch_cluster (xinf_launch_t *self)
+{
+    return self->cluster;
 }
 
 void
@@ -92,7 +97,7 @@ s_set (char *field, size_t size, const char *value)
 //  its worker cannot be reached.
 static int
 s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
-             size_t rank)
+             size_t rank, bool fetch_only)
 {
     xinf_msg_t *load = xinf_msg_new ("LOAD_MODEL");
     xinf_value_t *body = xinf_msg_body (load);
@@ -107,6 +112,8 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_uint (body, "max_seqs", model->max_seqs);
     if (model->step_tokens)
         xinf_map_put_uint (body, "step_tokens", model->step_tokens);
+    if (fetch_only)
+        xinf_map_put_bool (body, "fetch_only", true);
     if (replica->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", rank);
         xinf_map_put_uint (body, "n_ranks", replica->n_ranks);
@@ -147,7 +154,7 @@ int
 xinf_launch_load_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                           xinf_replica_entry_t *replica)
 {
-    return s_send_load (self, ctx, model, replica, 0);
+    return s_send_load (self, ctx, model, replica, 0, false);
 }
 
 // ---- 1. address check ---------------------------------------------------
@@ -343,16 +350,43 @@ s_preflight_verdict (xinf_launch_t *self, xinf_replica_entry_t *replica, const x
     return rc;
 }
 
+//  Before the rendezvous every rank makes sure it has the model file
+//  (LOAD_MODEL fetch_only; a rank that lacks it fetches it, node.md "Model
+//  files"), so that no rank waits for GROUP while another one copies.
+static void
+s_stage (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
+{
+    s_set (replica->state, sizeof replica->state, "starting");
+    replica->staged = false;
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
+        s_set (replica->ranks [rank].state, sizeof replica->ranks [rank].state, "staging");
+        if (s_send_load (self, ctx, model, replica, rank, true)) {
+            xinf_launch_fail_replica (self, ctx, model, replica, "cannot reach worker %s (rank %zu)",
+                                      replica->ranks [rank].node, rank);
+            return;
+        }
+    }
+    //  A copy is a load: its stall deadline, renewed as bytes move
+    int64_t limit = (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
+    replica->deadline = zclock_mono () + limit;
+    char what [160];
+    snprintf (what, sizeof what, "launch %s/%llu: the ranks' model files", model->uid,
+              (unsigned long long) replica->index);
+    replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers", limit);
+}
+
 static void
 s_begin_rendezvous (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
 {
     s_set (replica->state, sizeof replica->state, "starting");
+    replica->staged = true;
+    s_wait_end (&replica->wait);
     char peers [256] = "";
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         s_set (replica->ranks [rank].state, sizeof replica->ranks [rank].state, "starting");
         size_t used = strlen (peers);
         snprintf (peers + used, sizeof peers - used, "%s%s", rank ? "," : "", replica->ranks [rank].node);
-        if (s_send_load (self, ctx, model, replica, rank)) {
+        if (s_send_load (self, ctx, model, replica, rank, false)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "cannot reach worker %s (rank %zu)",
                                       replica->ranks [rank].node, rank);
             return;
@@ -403,7 +437,7 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
             xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
         }
         else
-            s_begin_rendezvous (self, ctx, model, replica);
+            s_stage (self, ctx, model, replica);
     }
 }
 
@@ -434,7 +468,7 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             s_set (replica->state, sizeof replica->state, "loading");
-            if (s_send_load (self, ctx, model, replica, 0)) {
+            if (s_send_load (self, ctx, model, replica, 0, false)) {
                 s_set (replica->state, sizeof replica->state, "failed");
                 char node [sizeof replica->node];
                 memcpy (node, replica->node, sizeof node);
@@ -600,7 +634,7 @@ s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, x
 static void
 s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
 {
-    bool all_ready = true, all_ported = true, any_joining = false;
+    bool all_ready = true, all_ported = true, any_joining = false, any_fetching = false;
     replica->bytes_done = replica->bytes_total = 0;
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
@@ -612,6 +646,7 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         all_ready &= streq (entry->state, "ready");
         all_ported &= entry->data_port > 0;
         any_joining |= streq (entry->state, "joining") || streq (entry->state, "starting");
+        any_fetching |= streq (entry->state, "fetching");
         replica->bytes_done += entry->bytes_done;
         replica->bytes_total += entry->bytes_total;
     }
@@ -631,7 +666,7 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
                    (unsigned long long) replica->index, replica->n_ranks);
     }
     else
-        s_set (replica->state, sizeof replica->state, any_joining ? "joining" : "loading");
+        s_set (replica->state, sizeof replica->state, any_fetching ? "fetching" : any_joining ? "joining" : "loading");
     if (replica->group_sent && !any_joining) {
         replica->deadline = 0;        //  loads have their own stall waits
         s_wait_end (&replica->wait);
@@ -651,6 +686,18 @@ xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     s_set (entry->error, sizeof entry->error, report->error);
     if (report->data_port)
         entry->data_port = report->data_port;
+    if (streq (entry->state, "fetching") && replica->deadline) {  //  a copy that moves is no stalled step
+        replica->deadline = zclock_mono () + (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
+        xinf_wait_progress (xinf_waits_global (), replica->wait, entry->bytes_done);
+    }
+    if (streq (entry->state, "fetched")) {
+        bool staged = !replica->staged;
+        for (size_t at = 0; at < replica->n_ranks; at++)
+            staged &= streq (replica->ranks [at].state, "fetched");
+        if (staged)                    //  the LOAD_MODEL that follows reports the rest
+            s_begin_rendezvous (self, ctx, model, replica);
+        return;
+    }
     const xinf_value_t *info = report->info;
     if (info)
         snprintf (entry->model, sizeof entry->model, "%s, dim %llu, %llu layers, vocab %llu, %llu parameters",
@@ -703,52 +750,6 @@ xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, 
     xinf_launch_send (cluster, ctx, node, &unload);
 }
 
-bool
-xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
-                        xinf_replica_entry_t *replica, const char *node, const xinf_value_t *item)
-{
-    uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
-    uint64_t n_ranks = xinf_value_uint (xinf_map_get (item, "n_ranks"));
-    const char *state = xinf_value_str (xinf_map_get (item, "state"));
-    const char *why = NULL;
-    if (!model->adopted) {
-        //  A rank that reconnected: the launch goes on by MODEL_STATE
-        if (streq (replica->state, "failed"))
-            why = "its replica failed";
-        else
-        if (replica->n_ranks != n_ranks || rank >= replica->n_ranks || strcmp (replica->ranks [rank].node, node))
-            why = "the launch placed that rank elsewhere";
-        if (why)
-            xinf_launch_unload (self->cluster, ctx, node, model->uid, replica->index, why);
-        return false;
-    }
-    if (replica->n_ranks && replica->n_ranks != n_ranks) {
-        xinf_launch_unload (self->cluster, ctx, node, model->uid, replica->index, "other ranks report another group size");
-        return false;
-    }
-    model->n_worker = n_ranks;
-    replica->n_ranks = n_ranks;
-    replica->group_sent = true;
-    s_set (replica->ranks [rank].node, sizeof replica->ranks [rank].node, node);
-    s_set (replica->ranks [rank].state, sizeof replica->ranks [rank].state, state);
-    if (rank == 0)
-        s_set (replica->node, sizeof replica->node, node);
-    if (streq (replica->state, "failed"))
-        return true;
-    bool ready = true;
-    for (size_t at = 0; at < n_ranks; at++)
-        ready &= streq (replica->ranks [at].state, "ready");
-    if (streq (state, "failed") || streq (state, "stopped")) {
-        xinf_launch_fail_replica (self, ctx, model, replica, "rank %llu (worker %s) is %s", (unsigned long long) rank,
-                                  node, state);
-        return true;
-    }
-    s_set (replica->state, sizeof replica->state, ready ? "ready" : "loading");
-    //  The other ranks must come back too, or the replica fails named
-    replica->deadline = ready ? 0 : zclock_mono () + (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
-    return true;
-}
-
 //  Names the ranks that have not reached the step's goal.
 static void
 s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
@@ -756,8 +757,9 @@ s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     char late [768] = "";
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
-        bool behind = replica->group_sent ? !streq (entry->state, "loading") && !streq (entry->state, "ready")
-                                          : entry->data_port == 0;
+        bool behind = !replica->staged ? !streq (entry->state, "fetched")
+                    : replica->group_sent ? !streq (entry->state, "loading") && !streq (entry->state, "ready")
+                    : entry->data_port == 0;
         if (!behind)
             continue;
         size_t used = strlen (late);
@@ -766,8 +768,10 @@ s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
                   *entry->state ? entry->state : "unknown");
     }
     xinf_launch_fail_replica (self, ctx, model, replica, "rendezvous: %s did not %s within %llu ms", late,
-                              replica->group_sent ? "join the group" : "report its data port",
-                              (unsigned long long) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS);
+                              !replica->staged ? "have the model file" : replica->group_sent ? "join the group"
+                              : "report its data port",
+                              (unsigned long long) (replica->staged ? model->rendezvous_timeout_ms
+                                                    : model->stall_timeout_ms) + XINF_STEP_SLACK_MS);
 }
 
 void

@@ -29,10 +29,11 @@
 
 #define XINF_REPLICAS_MAX  16
 #define XINF_RANKS_MAX     16
+#define XINF_STEP_SLACK_MS 5000       //  a rendezvous step's deadline beyond the ranks' own
 
 typedef struct {
     char node [65];
-    char state [16];                  //  starting, joining, loading, ready, failed, stopped
+    char state [16];                  //  staging, fetching, fetched, starting, joining, loading, ready, failed, stopped
     uint64_t bytes_done, bytes_total;
     uint64_t data_port;               //  its collective's, once joining
     char error [512];
@@ -48,6 +49,7 @@ typedef struct {
     xinf_value_t *info;               //  arch, weight_type, size, context, vocab...
     size_t n_ranks;                   //  1: a plain replica, ranks [] unused
     xinf_rank_entry_t ranks [XINF_RANKS_MAX];
+    bool staged;                      //  every rank has the model file (LOAD_MODEL fetch_only answered)
     bool group_sent;
     uint64_t port_session;            //  the check of the ranks' bound data ports, while it runs
     bool ports_checked;
@@ -56,6 +58,8 @@ typedef struct {
     bool restoring;                   //  from the journal, not yet reported by its worker
     int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
     uint64_t wait;                    //  the registered wait of that step
+    bool has_kv;                      //  a MODEL_LOAD came since it was last ready
+    uint64_t kv_blocks_used, kv_blocks_free;   //  its paged KV pool, as of that MODEL_LOAD
 } xinf_replica_entry_t;
 
 typedef struct {
@@ -80,6 +84,9 @@ typedef struct {
                                       //  addresses, other builds); NULL until one
     bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
     bool pinned;                      //  launched on named workers: relaunched only there
+    bool stopping;                    //  terminated, its workers unloading it (xinf_stopping.h)
+    int64_t stopping_since;           //  monotonic ms
+    char stopping_how [32];           //  "terminated"
 } xinf_model_entry_t;
 
 typedef struct _xinf_launch_t xinf_launch_t;
@@ -96,6 +103,8 @@ typedef void (xinf_launch_failed_fn) (xinf_ctx_t *ctx, xinf_model_entry_t *model
 xinf_launch_t *xinf_launch_new (xinf_cluster_t *cluster, xinf_mesh_t *mesh, zhashx_t *models,
                                 xinf_launch_failed_fn *failed_fn, void *arg);
 void xinf_launch_destroy (xinf_launch_t **self_p);
+//  The cluster table it was made with.
+xinf_cluster_t *xinf_launch_cluster (xinf_launch_t *self);
 
 //  Brings up a placed model (its replicas' nodes and ranks are set).
 void xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);

@@ -1,14 +1,19 @@
 /*  xinf_model_view: the supervisor's models as the client protocol shows them.  */
 #include "xinf_model_view.h"
 
-//  The model's state from its replicas: failed > relaunching > loading >
-//  ready > stopped; 'error' says why when failed or relaunching.
+//  The model's state from its replicas: stopping (terminated, its workers
+//  unloading it) > failed > relaunching > loading > ready > stopped;
+//  'error' says why when stopping, failed or relaunching.
 const char *
 xinf_model_view_state (const xinf_model_entry_t *model, const char **error)
 {
     bool loading = false, ready = model->count > 0;
     const char *relaunching = NULL;
     *error = "";
+    if (model->stopping) {
+        *error = "terminated; its workers are unloading it (each replica's state says which)";
+        return "stopping";
+    }
     for (size_t index = 0; index < model->count; index++) {
         const xinf_replica_entry_t *replica = &model->replicas [index];
         if (streq (replica->state, "failed")) {
@@ -38,6 +43,10 @@ xinf_model_view_replica (const xinf_replica_entry_t *replica)
     xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
     xinf_map_put_str (item, "error", replica->error);
     xinf_map_put_str (item, "note", replica->note);
+    if (replica->has_kv && streq (replica->state, "ready")) {
+        xinf_map_put_uint (item, "kv_blocks_used", replica->kv_blocks_used);
+        xinf_map_put_uint (item, "kv_blocks_free", replica->kv_blocks_free);
+    }
     if (replica->n_ranks > 1) {
         xinf_value_t *ranks = xinf_value_new_array ();
         for (size_t rank = 0; rank < replica->n_ranks; rank++) {

@@ -11,6 +11,7 @@
 #include "xinf_model_view.h"
 #include "xinf_client_msg.h"
 #include "xinf_node_msg.h"
+#include "xinf_stopping.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -50,7 +51,7 @@ xinf_models_describe (xinf_models_t *self)
     xinf_value_t *list = xinf_value_new_array ();
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models))
-        if (model->n_worker <= 1)
+        if (model->n_worker <= 1 && !model->stopping)
             xinf_array_push (list, xinf_restore_describe (model));
     return list;
 }
@@ -133,6 +134,12 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     s_model_t *existing = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     const char *existing_error;
     const char *existing_state = existing ? xinf_model_view_state (existing, &existing_error) : "";
+    if (existing && existing->stopping) {
+        code = "DUPLICATE_MODEL";
+        xinf_check_fail (&check, "model '%s' is stopping: its workers are unloading it; launch it again once it "
+                         "is gone (at most %d s)", uid, XINF_STOPPING_CONFIRM_MS / 1000);
+    }
+    else
     if (existing && !streq (existing_state, "failed") && !streq (existing_state, "stopped")) {
         code = "DUPLICATE_MODEL";
         xinf_check_fail (&check, "model '%s' is already launched and %s (terminate it first)", uid, existing_state);
@@ -233,9 +240,9 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
-//  Ends a model: its requests, its replicas on the workers, its entry.
+//  Ends a model's requests and has its workers unload its replicas.
 static void
-s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how)
+s_unload (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how)
 {
     char reason [128];
     snprintf (reason, sizeof reason, "model %s was %s", model->uid, how);
@@ -245,8 +252,28 @@ s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *ho
     if (zhashx_size (self->terminated) >= 1024)
         zhashx_purge (self->terminated);
     zhashx_update (self->terminated, model->uid, self);
+}
+
+//  Ends a model at once: its requests, its replicas on the workers, its
+//  entry (a failed or stopped launch that a new one replaces).
+static void
+s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how)
+{
+    s_unload (self, ctx, model, how);
     zhashx_delete (self->models, model->uid);
     s_save (self);
+}
+
+//  A stopping model leaves the table once its workers let it go.
+static void
+s_settle (xinf_models_t *self, s_model_t *model, int64_t now)
+{
+    char why [256];
+    if (!model->stopping || !xinf_stopping_settled (model, self->cluster, now, why, sizeof why))
+        return;
+    xinf_info ("supervisor", "stopped uid=%s: %s", model->uid, why);
+    xinf_cluster_event (self->cluster, "stopped", "", "model %s %s: %s", model->uid, model->stopping_how, why);
+    zhashx_delete (self->models, model->uid);
 }
 
 static void
@@ -257,8 +284,13 @@ s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_ms
         return;
     xinf_client_msg_terminate_reply_t fields = { .uid = model->uid, .replicas = model->count };
     xinf_msg_t *reply = xinf_client_msg_terminate_reply_encode (&fields);
-    s_forget (self, ctx, model, "terminated");
+    if (!model->stopping) {
+        s_unload (self, ctx, model, "terminated");
+        xinf_stopping_begin (model, "terminated", zclock_mono ());
+        s_save (self);
+    }
     xinf_ctx_reply (ctx, from, msg, &reply);
+    s_settle (self, model, zclock_mono ());
 }
 
 //  A replica's capacity: the sequences it runs at once (`max_seqs` in its
@@ -298,6 +330,8 @@ s_vocab (s_model_t *model)
 static bool
 s_any_ready (s_model_t *model)
 {
+    if (model->stopping)
+        return false;
     for (size_t index = 0; index < model->count; index++)
         if (streq (model->replicas [index].state, "ready"))
             return true;
@@ -347,7 +381,7 @@ s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
         const char *state = xinf_model_view_state (model, &error);
         xinf_msg_t *reply = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY", "GENERATE: model %s is %s%s%s",
                                                 model->uid, state, *error ? ": " : "", error);
-        if (!streq (state, "failed") && !streq (state, "stopped"))
+        if (!streq (state, "failed") && !streq (state, "stopped") && !model->stopping)
             xinf_map_put_uint (xinf_msg_body (reply), "retry_after_ms", 1000);
         xinf_ctx_reply (ctx, from, msg, &reply);
         return;
@@ -399,13 +433,19 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     const char *uid = report.uid, *state = report.state;
     uint64_t index = report.replica, rank = report.rank, generation = report.generation;
     if (!check.failed && xinf_fsm_parse (&xinf_replica_fsm, state) < 0)
-        xinf_check_fail (&check, "field 'state' must be one of starting, joining, loading, ready, failed, stopped");
+        xinf_check_fail (&check, "field 'state' must be one of fetching, fetched, starting, joining, loading, ready, "
+                         "failed, stopped");
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     if (check.failed && node)
         xinf_warn ("supervisor", "MODEL_STATE from %s ignored reason=\"%s\"", node, check.reason);
     if (check.failed || !model || index >= model->count || !node || generation != model->generation)
         return;                       //  a model we terminated, an earlier launch, a stray report
+    if (model->stopping) {
+        xinf_stopping_report (model, index, rank, node, state);
+        s_settle (self, model, zclock_mono ());
+        return;
+    }
     s_replica_t *replica = &model->replicas [index];
     if (replica->n_ranks > 1) {
         if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node))
@@ -415,6 +455,7 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     if (!streq (replica->node, node) || rank != 0)
         return;
     snprintf (replica->state, sizeof replica->state, "%s", state);
+    replica->has_kv &= streq (state, "ready");
     replica->bytes_done = report.bytes_done;
     replica->bytes_total = report.bytes_total;
     snprintf (replica->error, sizeof replica->error, "%s", report.error);
@@ -432,6 +473,29 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
         xinf_scheduler_replica_down (self->scheduler, uid, index, streq (state, "failed") ? "REPLICA_FAILED"
                                      : "MODEL_NOT_READY", reason, zclock_mono ());
     }
+}
+
+//  MODEL_LOAD from a worker: a ready replica's KV blocks in use and free.
+static void
+s_on_model_load (xinf_models_t *self, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_node_msg_model_load_t report;
+    xinf_node_msg_model_load_decode (xinf_msg_body (msg), &report, &check);
+    const char *uid = report.uid;
+    uint64_t index = report.replica, generation = report.generation;
+    const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
+    if (check.failed && node)
+        xinf_warn ("supervisor", "MODEL_LOAD from %s ignored reason=\"%s\"", node, check.reason);
+    s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!model || index >= model->count || !node || generation != model->generation)
+        return;                       //  a model we terminated, an earlier launch, a stray report
+    s_replica_t *replica = &model->replicas [index];
+    if (!streq (replica->node, node) || !streq (replica->state, "ready"))
+        return;
+    replica->has_kv = true;
+    replica->kv_blocks_used = report.kv_blocks_used;
+    replica->kv_blocks_free = report.kv_blocks_free;
 }
 
 //  A tensor-parallel replica failed (a rank failed, a rendezvous step ran
@@ -455,7 +519,7 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
          model = (s_model_t *) zhashx_next (self->models))
         for (size_t index = 0; index < model->count; index++) {
             s_replica_t *replica = &model->replicas [index];
-            if (!xinf_launch_uses (replica, node) || streq (replica->state, "failed"))
+            if (!xinf_launch_uses (replica, node) || streq (replica->state, "failed") || model->stopping)
                 continue;
             if (replica->n_ranks <= 1) {
                 snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
@@ -630,6 +694,11 @@ xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
     xinf_relay_tick (self->relay, ctx, now);
     xinf_launch_tick (self->launch, ctx, now);
     xinf_scheduler_tick (self->scheduler, now);
+    //  Stopping models whose workers let go or whose time is up
+    zlistx_t *uids = zhashx_keys (self->models);
+    for (const char *uid = (const char *) zlistx_first (uids); uid; uid = (const char *) zlistx_next (uids))
+        s_settle (self, (s_model_t *) zhashx_lookup (self->models, uid), now);
+    zlistx_destroy (&uids);
 }
 
 bool
@@ -646,6 +715,7 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
     else if (streq (type, "TOKENIZE") || streq (type, "DETOKENIZE")) s_on_tokenize (self, ctx, from, msg);
     else if (streq (type, "TOKENIZE_RESULT")) xinf_relay_result (self->relay, ctx, msg);
     else if (streq (type, "MODEL_STATE"))     s_on_model_state (self, ctx, from, msg);
+    else if (streq (type, "MODEL_LOAD"))      s_on_model_load (self, from, msg);
     else if (streq (type, "RUN_TOKEN") || streq (type, "RUN_DONE") || streq (type, "RUN_FAILED"))
         s_on_run_reply (self, ctx, from, msg);
     else
@@ -690,6 +760,18 @@ xinf_value_t *
 xinf_models_stats (xinf_models_t *self)
 {
     return xinf_scheduler_stats (self->scheduler);
+}
+
+bool
+xinf_models_names_file (xinf_models_t *self, const char *uid, uint64_t generation, const char *node, const char *path)
+{
+    s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!model || model->generation != generation || strcmp (model->path, path))
+        return false;
+    for (size_t index = 0; index < model->count; index++)
+        if (xinf_launch_uses (&model->replicas [index], node))
+            return true;
+    return false;
 }
 
 void

@@ -58,6 +58,10 @@ void xinf_models_adopt_requests (xinf_models_t *self, xinf_ctx_t *ctx, const cha
 //  The scheduler's counters (CLUSTER_INFO's `requests`).
 xinf_value_t *xinf_models_stats (xinf_models_t *self);
 //  The supervisor stops: every request in flight is answered RESTARTING.
+//  True when the launch of 'uid' (that generation) names 'path' and has a
+//  replica or rank on 'node': the files a worker may fetch (xinf_transfer_relay).
+bool xinf_models_names_file (xinf_models_t *self, const char *uid, uint64_t generation, const char *node,
+                             const char *path);
 void xinf_models_stop (xinf_models_t *self, xinf_ctx_t *ctx);
 
 #endif

@@ -44,6 +44,7 @@ typedef struct {
     int64_t step_started;             //  monotonic us
     xinf_step_cost_t *step_cost;      //  a step's time by its tokens
     uint64_t wait, steps;             //  the serving wait, steps done
+    size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
 } s_state_t;
 
 struct _xinf_replica_t {
@@ -189,6 +190,24 @@ s_add_sampling (s_state_t *state, xinf_msg_t *msg)
     xinf_msg_add_frame (msg, &frame);
 }
 
+//  MODEL_LOAD up when the KV blocks free changed (model.md): at most once a step.
+static void
+s_report_kv (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    size_t free_blocks = xinf_batcher_stats (state->batcher).blocks_available;
+    if (state->rank > 0 || free_blocks == state->kv_free_reported)
+        return;
+    state->kv_free_reported = free_blocks;
+    xinf_msg_t *msg = xinf_msg_new ("MODEL_LOAD");
+    xinf_map_put_str (xinf_msg_body (msg), "uid", state->uid);
+    xinf_map_put_uint (xinf_msg_body (msg), "replica", state->replica);
+    xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_used",
+                       xinf_value_uint (xinf_map_get (state->info, "kv_blocks")) - free_blocks);
+    xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_free", free_blocks);
+    s_send_up (ctx, &msg);
+}
+
 //  Sends the next step to the executor if one can run and none is in flight.
 static void
 s_kick (xinf_ctx_t *ctx)
@@ -198,6 +217,7 @@ s_kick (xinf_ctx_t *ctx)
         return;
     if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
         s_serving_wait (state, zhashx_size (state->requests) > 0);
+        s_report_kv (ctx);
         return;
     }
     const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
@@ -215,6 +235,7 @@ s_kick (xinf_ctx_t *ctx)
     }
     state->in_flight = true;
     s_serving_wait (state, true);
+    s_report_kv (ctx);
 }
 
 //  The next token of one request, sampled by the executor: stream it, then
@@ -476,6 +497,7 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_add_chat_info (state);
     state->bytes_done = state->bytes_total = loaded.size_bytes;
     s_set_state (ctx, XINF_REPLICA_READY, NULL);
+    s_report_kv (ctx);
 }
 
 //  An ERROR from the executor: a failed load, a failed step, or a broken

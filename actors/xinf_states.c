@@ -2,8 +2,12 @@
 #include "xinf_states.h"
 
 // ---- a replica on its worker ------------------------------------------------
-static const char *const s_replica_names [] = { "starting", "joining", "loading", "ready", "failed", "stopped" };
+static const char *const s_replica_names [] = {
+    "fetching", "fetched", "starting", "joining", "loading", "ready", "failed", "stopped"
+};
 static const char *const s_replica_why [] = {
+    "the worker lacks the file: it comes from the cluster (node.md, \"Model files\"); progress in bytes",
+    "the file is here (the answer to a `fetch_only` LOAD_MODEL of a tensor-parallel rank)",
     "the replica actor runs; its executor starts (a tensor-parallel rank waits for its group)",
     "a tensor-parallel rank meets the other ranks (rendezvous)",
     "the executor reads the weights; progress in bytes",
@@ -13,6 +17,8 @@ static const char *const s_replica_why [] = {
 };
 #define R(state) XINF_FSM_TO (XINF_REPLICA_##state)
 static const uint32_t s_replica_moves [] = {
+    [XINF_REPLICA_FETCHING] = R (FETCHED) | R (STARTING) | R (FAILED) | R (STOPPED),
+    [XINF_REPLICA_FETCHED]  = R (FETCHING) | R (STARTING) | R (FAILED) | R (STOPPED),
     [XINF_REPLICA_STARTING] = R (JOINING) | R (LOADING) | R (FAILED) | R (STOPPED),
     [XINF_REPLICA_JOINING]  = R (LOADING) | R (FAILED) | R (STOPPED),
     [XINF_REPLICA_LOADING]  = R (READY) | R (FAILED) | R (STOPPED),

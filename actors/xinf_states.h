@@ -8,8 +8,11 @@
 
 #include "xinf.h"
 
-//  A replica on its worker (the replica actor; MODEL_STATE's `state`).
+//  A replica on its worker (MODEL_STATE's `state`): the worker fetches a
+//  missing file first, then the replica actor starts.
 typedef enum {
+    XINF_REPLICA_FETCHING,
+    XINF_REPLICA_FETCHED,
     XINF_REPLICA_STARTING,
     XINF_REPLICA_JOINING,
     XINF_REPLICA_LOADING,

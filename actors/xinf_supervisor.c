@@ -7,6 +7,7 @@
 #include "xinf_bstar.h"
 #include "xinf_journal.h"
 #include "xinf_client_msg.h"
+#include "xinf_transfer_relay.h"
 
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ typedef struct {
     int64_t last_beat;
     zcert_t *cert;                //  our key pair when keys are configured (not owned)
     xinf_guard_t *guard;          //  CURVE and the role check, with a cert
+    xinf_model_dirs_t *model_dirs;    //  the copies it serves (not owned), or NULL
+    xinf_transfer_relay_t *transfers; //  model files on their way to workers
 } s_state_t;
 
 struct _xinf_supervisor_t {
@@ -215,6 +218,22 @@ s_on_worker_lost (const char *node, const char *reason, void *arg)
 {
     xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
     xinf_models_worker_lost (s_state (ctx)->models, ctx, node, reason);
+    xinf_transfer_relay_worker_lost (s_state (ctx)->transfers, ctx, node);
+}
+
+//  Model file transfers (FILE_*): a worker's message is a sign of life.
+static void
+s_on_transfer (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_cluster_seen (state->cluster, xinf_peer_id (from), zclock_mono ());
+    xinf_transfer_relay_handle (state->transfers, ctx, from, msg);
+}
+
+static bool
+s_names_file (const char *uid, uint64_t generation, const char *node, const char *path, void *arg)
+{
+    return xinf_models_names_file ((xinf_models_t *) arg, uid, generation, node, path);
 }
 
 //  Liveness checks run several times per interval; our beats go out once.
@@ -226,6 +245,7 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
     xinf_cluster_check (state->cluster, now);
     xinf_models_tick (state->models, ctx, now);
     xinf_mesh_tick (state->mesh, ctx, now);
+    xinf_transfer_relay_tick (state->transfers, ctx, now);
     if (now - state->last_beat < state->heartbeat_ms)
         return;
     state->last_beat = now;
@@ -295,6 +315,8 @@ s_init (xinf_ctx_t *ctx)
     if (*state->state_dir && s_open_journal (state))
         return -1;
     state->doctor = xinf_doctor_new (state->cluster, state->mesh, state->node_name);
+    state->transfers = xinf_transfer_relay_new (ctx, state->cluster, state->node_name, state->model_dirs,
+                                                s_names_file, state->models);
     xinf_cluster_on_lost (state->cluster, s_on_worker_lost, ctx);
     if (state->bstar)
         xinf_bstar_start (state->bstar, ctx, state->cert);
@@ -310,6 +332,7 @@ s_fini (xinf_ctx_t *ctx)
     //  answers leave before the socket closes
     xinf_models_stop (s_state (ctx)->models, ctx);
     zsock_set_linger (xinf_router_sock (xinf_ctx_router (ctx)), 500);
+    xinf_transfer_relay_destroy (&s_state (ctx)->transfers);
     xinf_models_destroy (&s_state (ctx)->models);
     xinf_doctor_destroy (&s_state (ctx)->doctor);
     xinf_mesh_destroy (&s_state (ctx)->mesh);
@@ -454,11 +477,19 @@ static const xinf_handler_t s_handlers [] = {
     { "DETOKENIZE", s_on_models },
     { "TOKENIZE_RESULT", s_on_models },
     { "MODEL_STATE", s_on_models },
+    { "MODEL_LOAD", s_on_models },
     { "RUN_TOKEN", s_on_models },
     { "RUN_DONE", s_on_models },
     { "RUN_FAILED", s_on_models },
     { "DOCTOR", s_on_doctor },
     { "PROBE_RESULT", s_on_doctor },
+    { "FILE_FETCH", s_on_transfer },
+    { "FILE_READ", s_on_transfer },
+    { "FILE_CLOSE", s_on_transfer },
+    { "FILE_HASHING", s_on_transfer },
+    { "FILE_OPENED", s_on_transfer },
+    { "FILE_DATA", s_on_transfer },
+    { "FILE_ERROR", s_on_transfer },
     { NULL, NULL }
 };
 
@@ -475,6 +506,7 @@ xinf_supervisor_new (const xinf_supervisor_config_t *config)
     self->state->liveness = config->liveness;
     self->state->forget_lost_ms = config->forget_lost_ms;
     self->state->cert = config->cert;
+    self->state->model_dirs = config->model_dirs;
     snprintf (self->state->state_dir, sizeof self->state->state_dir, "%s", config->state_dir ? config->state_dir : "");
     if (config->standby_peer && *config->standby_peer)
         self->state->bstar = xinf_bstar_new (config->standby_primary, config->standby_peer, config->heartbeat_ms,

@@ -11,6 +11,7 @@
 #define XINF_SUPERVISOR_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_model_dirs.h"
 
 typedef struct _xinf_supervisor_t xinf_supervisor_t;
 
@@ -27,6 +28,10 @@ typedef struct {
     //  every message is checked against its sender's role (xinf_guard.h).
     //  The caller starts the ZAP handler first (xinf_auth_zap_start).
     zcert_t *cert;
+    //  Model files it serves to workers that lack them (protocols/node.md,
+    //  "Model files"); lent, must outlive the supervisor; NULL: none of its
+    //  own (it still relays other workers' copies).
+    xinf_model_dirs_t *model_dirs;
 } xinf_supervisor_config_t;
 
 xinf_supervisor_t *xinf_supervisor_new (const xinf_supervisor_config_t *config);

@@ -6,6 +6,8 @@
 #include "xinf_resources.h"
 #include "xinf_hosted.h"
 #include "xinf_probe.h"
+#include "xinf_transfer_server.h"
+#include "xinf_transfer.h"
 
 #include <unistd.h>
 
@@ -43,6 +45,8 @@ typedef struct {
     char cert_file [256];
     char server_key [41];          //  CURVE: the supervisor's public key
     char handshake [600];          //  the last refused handshake's words, "" if none
+    bool no_fetch, no_serve;       //  --no-fetch-models, --no-serve-models
+    xinf_transfer_server_t *files; //  serves our model files to others, unless no_serve
 } s_state_t;
 
 struct _xinf_worker_t {
@@ -386,6 +390,42 @@ s_on_probe_mesh (xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_ctx_reader (ctx, zactor_sock (job), s_on_probe_done, job);
 }
 
+//  Our file server's answers go up to the supervisor, which relays them.
+static void
+s_on_files (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_msg_t *msg = xinf_transfer_server_recv (state->files);
+    if (!msg)
+        return;
+    xinf_map_put_str (xinf_msg_body (msg), "node", state->hello.node);
+    xinf_dealer_send (state->dealer, &msg);
+    xinf_msg_destroy (&msg);
+}
+
+//  FILE_OPEN, FILE_READ, FILE_CLOSE: a copy of ours for another worker.
+static void
+s_on_file_request (xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    s_state_t *state = s_state (ctx);
+    uint64_t transfer = xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "transfer"));
+    xinf_msg_t *error = NULL;
+    if (!state->files)
+        error = xinf_transfer_error (transfer, "NOT_FOUND", "worker %s serves no model files (--no-serve-models)",
+                                     state->hello.node);
+    else {
+        xinf_msg_t *copy = xinf_transfer_copy (msg);
+        if (xinf_transfer_server_send (state->files, &copy))
+            error = xinf_transfer_error (transfer, "BUSY", "worker %s has too many file requests queued",
+                                         state->hello.node);
+    }
+    if (error && !xinf_msg_is (msg, "FILE_CLOSE")) {
+        xinf_map_put_str (xinf_msg_body (error), "node", state->hello.node);
+        xinf_dealer_send (state->dealer, &error);
+    }
+    xinf_msg_destroy (&error);
+}
+
 static void
 s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
 {
@@ -402,6 +442,9 @@ s_on_supervisor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     else
     if (xinf_msg_is (msg, "PROBE_MESH"))
         s_on_probe_mesh (ctx, msg);
+    else
+    if (xinf_msg_is (msg, "FILE_OPEN") || xinf_msg_is (msg, "FILE_READ") || xinf_msg_is (msg, "FILE_CLOSE"))
+        s_on_file_request (ctx, msg);
     else
     if (xinf_msg_is (msg, "WELCOME"))
         s_on_welcome (ctx, msg);
@@ -421,6 +464,9 @@ s_init (xinf_ctx_t *ctx)
     state->hosted = xinf_hosted_new (state->hello.node, &state->dealer, state->hello.data_port_low,
                                      state->hello.data_port_high, state->model_dirs);
     xinf_hosted_set_bind_host (state->hosted, state->hello.host_ip);
+    xinf_hosted_set_fetch (state->hosted, !state->no_fetch, 0);
+    if (!state->no_serve && (state->files = xinf_transfer_server_new (state->hello.node, state->model_dirs)))
+        xinf_ctx_reader (ctx, xinf_transfer_server_sock (state->files), s_on_files, NULL);
     state->probe_jobs = zlistx_new ();
     zlistx_set_destructor (state->probe_jobs, (zlistx_destructor_fn *) zactor_destroy);
     s_connect (ctx);
@@ -434,6 +480,7 @@ s_fini (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
     xinf_hosted_destroy (&state->hosted);
+    xinf_transfer_server_destroy (&state->files);
     zlistx_destroy (&state->probe_jobs);
     zactor_destroy (&state->diagnose_job);
     if (state->registered) {
@@ -517,6 +564,8 @@ xinf_worker_new (const xinf_worker_config_t *config)
     }
     snprintf (self->state->cert_file, sizeof self->state->cert_file, "%s", config->cert_file ? config->cert_file : "");
     self->state->model_dirs = config->model_dirs;
+    self->state->no_fetch = config->no_fetch;
+    self->state->no_serve = config->no_serve;
     char error [256];
     if (!self->state->model_dirs) {
         self->state->model_dirs = self->state->own_dirs = xinf_model_dirs_new ();

@@ -29,6 +29,11 @@ typedef struct {
     zcert_t *cert;                 //  our key pair (not owned; kept while the worker runs), or NULL
     const char *cert_file;         //  its file, for the words on a refusal
     const char *server_key;        //  the supervisor's public key, Z85 (with cert)
+    //  Model files (protocols/node.md, "Model files"): a launch's file that
+    //  the model directories lack is fetched from the cluster unless
+    //  no_fetch; files of the model directories that a launch names are
+    //  served to workers that lack them unless no_serve.
+    bool no_fetch, no_serve;
 } xinf_worker_config_t;
 
 typedef struct _xinf_worker_t xinf_worker_t;

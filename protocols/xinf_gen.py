@@ -39,9 +39,10 @@ from xinf_schema import Protocol, SchemaError, _write_if_changed  # noqa: E402
 LITERAL = re.compile(r'"([A-Z][A-Z0-9_]{2,31})"')
 #  Upper-case strings in the actors' and runtime's C sources that are not
 #  message types or error codes: HTTP methods, log levels, file magic,
-#  and INTERNAL, the HTTP gateway's own name for an answer without a code.
+#  INTERNAL, the HTTP gateway's own name for an answer without a code, and
+#  DENY, the web console's X-Frame-Options header value.
 NOT_PROTOCOL = {"POST", "GET", "DELETE", "PUT", "GGUF", "BIND", "VALUE", "TRACE", "DEBUG", "INFO", "WARN", "ERR",
-                "OPTIONS", "HEAD", "INTERNAL"}
+                "OPTIONS", "HEAD", "INTERNAL", "DENY"}
 
 
 def check_sources(protocols, roots):

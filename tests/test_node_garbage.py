@@ -88,6 +88,14 @@ def main():
         errors += 1
     print(f"sent {sent} malformed messages, got {errors} ERROR replies")
 
+    # Worker reports with bad fields (MODEL_LOAD: KV block counts) are
+    # dropped, with no reply (worker messages get none), and change nothing
+    for body in ({}, {"uid": 5, "replica": 0, "kv_blocks_used": 1, "kv_blocks_free": 1},
+                 {"uid": "m", "replica": -1, "kv_blocks_used": 1, "kv_blocks_free": 1},
+                 {"uid": "m", "replica": 0, "kv_blocks_used": 2 ** 40, "kv_blocks_free": 1},
+                 {"uid": "m", "replica": 0, "kv_blocks_used": 1, "kv_blocks_free": "x"},
+                 {"uid": "m" * 100, "replica": 2 ** 63, "kv_blocks_used": [1], "kv_blocks_free": {"a": 1}}):
+        client.send_raw(encode("MODEL_LOAD", body, corr=77))
     header, frames = client.request("PING", frames=[b"payload"])
     check(header["type"] == "PONG", f"PING answered with {header['type']}")
     check(frames == [b"payload"], "PONG did not echo the binary frame")

@@ -4,7 +4,9 @@ listed worker key registers; a worker with an unlisted key, and one with
 no key, are refused with the words on both sides (their stdout, the
 supervisor's log) and never appear among the workers; a client without
 keys cannot even PING; a user key's LAUNCH is FORBIDDEN; a worker key may
-not GENERATE; an admin key launches a model and a user key generates."""
+not GENERATE; an admin key launches a model and a user key generates; a
+keyed worker that lacks the model fetches it from another through the
+supervisor."""
 import os
 import re
 import shutil
@@ -83,7 +85,8 @@ def main():
     workdir = tempfile.mkdtemp(prefix="xinf-security-")
     keydir = os.path.join(workdir, "keys")
     os.mkdir(keydir)
-    for name, role in (("sup", "admin"), ("w1", "worker"), ("alice", "user"), ("root", "admin"), ("rogue", "worker")):
+    for name, role in (("sup", "admin"), ("w1", "worker"), ("alice", "user"), ("root", "admin"), ("rogue", "worker"),
+                       ("w2", "worker")):
         made = subprocess.run([tool(build_dir, "xinf-cli"), "keygen", name, "--role", role, "--dir", workdir],
                               capture_output=True, text=True, timeout=30)
         check(made.returncode == 0, f"keygen {name}: {made.stderr}")
@@ -161,17 +164,35 @@ def main():
     with XinfClient(endpoint, cert=key("alice"), server_key=key("sup")) as python_client:
         tokens = python_client.generate("tiny", prompt_tokens=[1, 2, 3], max_tokens=4)["tokens"]
         check((len(tokens) if isinstance(tokens, list) else tokens) == 4, f"xinf_client.py with a user key: {tokens}")
+        #  TOKENIZE is answered by the worker (TOKENIZE_RESULT, a worker key's message)
+        reply = python_client.request("TOKENIZE", {"uid": "tiny", "content": "hello"}, timeout_ms=10000)[0]
+        check(reply.get("tokens"), f"TOKENIZE with keys on: {reply}")
         try:
             python_client.terminate("tiny")
             fail("xinf_client.py with a user key terminated a model")
         except XinfError as error:
             check(error.code == "FORBIDDEN", f"xinf_client.py TERMINATE as user: {error}")
 
+    #  A worker with keys that lacks the model gets it from w1 through the
+    #  supervisor, over the CURVE connections they have (protocols/node.md)
+    w2_dir = os.path.join(workdir, "w2-models")
+    os.mkdir(w2_dir)
+    w2, w2_out, w2_log = start(node, ["--role=worker", "--node-name", "w2", "--model-dir", w2_dir, "--cert", key("w2"),
+                                      "--server-key", key("sup"), "--keys", keydir, *common], workdir, "w2")
+    wait_for("w2 registered", lambda: "registered with" in read(w2_out))
+    fetched = cli(build_dir, endpoint, "launch", "tiny2", model, "--worker", "w2", keys=(key("root"), key("sup")),
+                  timeout=180)
+    check(fetched.returncode == 0, f"the launch on w2, which lacks the model: {fetched.stdout} {fetched.stderr}")
+    with open(model, "rb") as original, open(os.path.join(w2_dir, "tiny.gguf"), "rb") as copy:
+        check(original.read() == copy.read(), "the model fetched by w2 differs from w1's")
+    check("fetched from w1" in read(w2_log), "w2's log does not say it fetched the model from w1")
+    print("a keyed worker lacking the model fetched it from w1 through the supervisor, byte-identical")
+
     #  Nothing reached the refused workers
     check("registered with" not in read(rogue_out) and "hosting" not in read(rogue_log), "the rogue worker got work")
     check("registered with" not in read(nokey_out), "the keyless worker registered")
     alice.close()
-    for process, name in ((nokey, "nokey"), (rogue, "rogue"), (worker, "w1"), (supervisor, "supervisor")):
+    for process, name in ((nokey, "nokey"), (rogue, "rogue"), (w2, "w2"), (worker, "w1"), (supervisor, "supervisor")):
         stop_process(process, name)
     shutil.rmtree(workdir)
     print("OK: keys and roles hold")

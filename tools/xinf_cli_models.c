@@ -225,6 +225,30 @@ s_models (xinf_config_t *config, xinf_dealer_t *dealer)
     return 0;
 }
 
+//  After TERMINATE the model is `stopping` until its workers unloaded it:
+//  polls LAUNCH_PROGRESS until the uid is unknown (gone), at most 15 s.
+//  True when it is gone.
+static bool
+s_wait_gone (xinf_config_t *config, xinf_dealer_t *dealer, const char *uid)
+{
+    int64_t deadline = zclock_mono () + 15000;
+    while (zclock_mono () < deadline) {
+        xinf_msg_t *request = xinf_msg_new ("LAUNCH_PROGRESS");
+        xinf_map_put_str (xinf_msg_body (request), "uid", uid);
+        char error [256];
+        xinf_msg_t *reply = xinf_dealer_request (dealer, &request, (int) xinf_config_int (config, "timeout"),
+                                                 error, sizeof error);
+        const char *code = reply && xinf_msg_is (reply, "ERROR")
+                         ? xinf_value_str (xinf_map_get (xinf_msg_body (reply), "code")) : NULL;
+        bool gone = code && streq (code, "UNKNOWN_MODEL");
+        xinf_msg_destroy (&reply);
+        if (gone)
+            return true;
+        zclock_sleep (100);
+    }
+    return false;
+}
+
 static int
 s_terminate (xinf_config_t *config, xinf_dealer_t *dealer)
 {
@@ -233,10 +257,18 @@ s_terminate (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_msg_t *reply = s_request (config, dealer, &request, "TERMINATE_REPLY");
     if (!reply)
         return 1;
-    if (xinf_config_flag (config, "json"))
+    const char *uid = xinf_config_positional (config, 1);
+    bool gone = s_wait_gone (config, dealer, uid);
+    if (xinf_config_flag (config, "json")) {
+        xinf_map_put_bool (xinf_msg_body (reply), "unloaded", gone);
         s_print (config, xinf_msg_body (reply));
+    }
     else
-        printf ("%s terminated\n", xinf_config_positional (config, 1));
+    if (gone)
+        printf ("%s terminated: its workers unloaded it\n", uid);
+    else
+        printf ("%s terminated; still stopping after 15 s (a worker has not confirmed: see `xinf-cli models`)\n",
+                uid);
     xinf_msg_destroy (&reply);
     return 0;
 }

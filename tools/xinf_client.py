@@ -364,8 +364,21 @@ class XinfClient:
         reply, _ = decode_reply(self._socket.recv_multipart())
         return reply["type"], reply["corr"], check_body(reply["type"], reply["body"])
 
-    def terminate(self, uid):
+    def terminate(self, uid, wait_s=15.0):
+        """TERMINATE; the model is then `stopping` until its workers unloaded
+        it. With wait_s, waits (polling) until it is gone, at most that long;
+        reply["unloaded"] says whether it went."""
         reply, _ = self.request("TERMINATE", {"uid": uid}, expect="TERMINATE_REPLY")
+        deadline = time.monotonic() + (wait_s or 0)
+        reply["unloaded"] = False
+        while wait_s and time.monotonic() < deadline:
+            try:
+                self.request("LAUNCH_PROGRESS", {"uid": uid}, expect="LAUNCH_PROGRESS_REPLY")
+            except XinfError as error:
+                if error.code == "UNKNOWN_MODEL":
+                    reply["unloaded"] = True
+                    break
+            time.sleep(0.05)
         return reply
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
@@ -528,7 +541,9 @@ def _model_command(client, args, prompt_tokens):
             _table(rows, ["UID", "STATE", "ARCH", "TYPE", "WORKERS", "PATH"], sys.stdout)
     elif args.command == "terminate":
         body = client.terminate(args.args[0])
-        print(_json(body) if args.json else f"{args.args[0]} terminated")
+        uid = args.args[0]
+        print(_json(body) if args.json else f"{uid} terminated: its workers unloaded it" if body["unloaded"]
+              else f"{uid} terminated; still stopping after 15 s (a worker has not confirmed: see `xinf-cli models`)")
     else:
         def show(index, token, text):
             sys.stdout.buffer.write(text)

@@ -49,7 +49,13 @@ static const xinf_option_t s_options [] = {
       "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
     { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
       "worker/local: a directory launches may load model files from, subdirectories included (repeatable; "
-      "default: the current directory); other paths are refused" },
+      "default: the current directory); a launch's file that none of them has is fetched from the cluster into "
+      "the first (with --no-fetch-models: refused). supervisor: files in it that a launch names are served to "
+      "workers that lack them (default: none)" },
+    { "no-fetch-models", 0, "XINF_NO_FETCH_MODELS", XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "worker/local: refuse a launch whose file the model directories lack, instead of fetching it from the cluster" },
+    { "no-serve-models", 0, "XINF_NO_SERVE_MODELS", XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "worker/local: do not serve this worker's model files to workers that lack them" },
     { "http-port", 0, "XINF_HTTP_PORT", XINF_OPT_INT, "9998", 0, 65535, NULL, "PORT",
       "supervisor/local: the HTTP gateway's port (OpenAI API; 0: no gateway)" },
     { "http-host", 0, "XINF_HTTP_HOST", XINF_OPT_STR, NULL, 0, 0, NULL, "ADDR",
@@ -84,6 +90,7 @@ typedef struct {
     int64_t forget_lost_ms;
     int port_low, port_high;
     xinf_model_dirs_t *model_dirs;    //  --model-dir, resolved
+    bool model_dirs_given;            //  on the command line (a supervisor serves only those)
     zcert_t *cert;                 //  --cert: our key pair
     xinf_keyring_t *keys;          //  supervisor --keys
     char server_key [XINF_KEY_TEXT_SIZE];     //  worker --server-key
@@ -172,6 +179,7 @@ s_model_dirs (xinf_config_t *config, s_settings_t *settings)
 {
     const char *dirs [S_MODEL_DIRS_MAX];
     size_t count = xinf_config_all (config, "model-dir", dirs, S_MODEL_DIRS_MAX);
+    settings->model_dirs_given = count > 0;
     if (count > S_MODEL_DIRS_MAX) {
         fprintf (stderr, "xinf-node: --model-dir given %zu times (at most %d)\n", count, S_MODEL_DIRS_MAX);
         return -1;
@@ -264,7 +272,9 @@ s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, 
         settings->node_name, settings->heartbeat_ms, settings->liveness, settings->forget_lost_ms,
         xinf_config_str (config, "standby-peer"), streq (xinf_config_str (config, "standby"), "primary"),
         xinf_config_str (config, "state-dir"),
-        settings->cert
+        settings->cert,
+        //  A supervisor serves its own copies only from directories it was given
+        streq (xinf_config_str (config, "role"), "supervisor") && settings->model_dirs_given ? settings->model_dirs : NULL
     };
     xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     if (!supervisor)
@@ -329,7 +339,8 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
     xinf_worker_config_t worker_config = {
         endpoint, settings->node_name, host, xinf_config_source (config, "host"),
         settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs,
-        settings->cert, xinf_config_str (config, "cert"), settings->server_key
+        settings->cert, xinf_config_str (config, "cert"), settings->server_key,
+        xinf_config_flag (config, "no-fetch-models"), xinf_config_flag (config, "no-serve-models")
     };
     //  Keys on: the data sockets (probe listener, collectives) by our key,
     //  open to the cluster's worker keys only

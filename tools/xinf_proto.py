@@ -95,7 +95,7 @@ MESSAGES = {
         ],
         'LAUNCH_PROGRESS_REPLY': [
             {'name': 'uid', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
-            {'name': 'state', 'type': 'str', 'min': 1, 'max': 11, 'optional': False, 'values': ['preflight', 'starting', 'joining', 'loading', 'ready', 'relaunching', 'failed', 'stopped']},
+            {'name': 'state', 'type': 'str', 'min': 1, 'max': 11, 'optional': False, 'values': ['preflight', 'starting', 'joining', 'loading', 'ready', 'relaunching', 'failed', 'stopping', 'stopped']},
             {'name': 'error', 'type': 'str', 'min': 0, 'max': 4095, 'optional': False},
             {'name': 'bytes_done', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'bytes_total', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
@@ -222,6 +222,7 @@ MESSAGES = {
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
             {'name': 'rendezvous_timeout_ms', 'type': 'uint', 'min': 100, 'max': 600000, 'optional': True},
             {'name': 'stall_timeout_ms', 'type': 'uint', 'min': 100, 'max': 3600000, 'optional': True},
+            {'name': 'fetch_only', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
         ],
         'UNLOAD_MODEL': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
@@ -233,7 +234,7 @@ MESSAGES = {
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
             {'name': 'replica', 'type': 'uint', 'min': 0, 'max': 15, 'optional': False},
             {'name': 'generation', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
-            {'name': 'state', 'type': 'str', 'min': 1, 'max': 8, 'optional': False, 'values': ['starting', 'joining', 'loading', 'ready', 'failed', 'stopped']},
+            {'name': 'state', 'type': 'str', 'min': 1, 'max': 8, 'optional': False, 'values': ['fetching', 'fetched', 'starting', 'joining', 'loading', 'ready', 'failed', 'stopped']},
             {'name': 'bytes_done', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'bytes_total', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'error', 'type': 'str', 'min': 0, 'max': 511, 'optional': True},
@@ -241,6 +242,14 @@ MESSAGES = {
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
             {'name': 'data_port', 'type': 'uint', 'min': 0, 'max': 65535, 'optional': True},
+        ],
+        'MODEL_LOAD': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
+            {'name': 'replica', 'type': 'uint', 'min': 0, 'max': 15, 'optional': False},
+            {'name': 'generation', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
+            {'name': 'kv_blocks_used', 'type': 'uint', 'min': 0, 'max': 2147483647, 'optional': False},
+            {'name': 'kv_blocks_free', 'type': 'uint', 'min': 0, 'max': 2147483647, 'optional': False},
         ],
         'GROUP': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
@@ -314,6 +323,67 @@ MESSAGES = {
             {'name': 'content', 'type': 'raw', 'min': 0, 'max': 1048576, 'optional': True},
             {'name': 'code', 'type': 'str', 'min': 1, 'max': 15, 'optional': True, 'values': ['BAD_REQUEST', 'MODEL_NOT_READY']},
             {'name': 'message', 'type': 'str', 'min': 0, 'max': 4096, 'optional': True},
+        ],
+        'FILE_FETCH': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
+            {'name': 'generation', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'path', 'type': 'text', 'min': 1, 'max': 4095, 'optional': False},
+            {'name': 'have', 'type': 'uint', 'min': 0, 'max': 9223372036854775807, 'optional': True},
+        ],
+        'FILE_OPEN': [
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'path', 'type': 'text', 'min': 1, 'max': 4095, 'optional': False},
+            {'name': 'have', 'type': 'uint', 'min': 0, 'max': 9223372036854775807, 'optional': True},
+        ],
+        'FILE_HASHING': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'done', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'size', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+        ],
+        'FILE_OPENED': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'size', 'type': 'uint', 'min': 0, 'max': 9223372036854775807, 'optional': False},
+            {'name': 'sha256', 'type': 'str', 'min': 64, 'max': 64, 'optional': False, 'chars': '0-9 a-f', 'chars_allowed': '0123456789abcdef'},
+            {'name': 'have_sha256', 'type': 'str', 'min': 64, 'max': 64, 'optional': True, 'chars': '0-9 a-f', 'chars_allowed': '0123456789abcdef'},
+            {'name': 'chunk', 'type': 'uint', 'min': 1, 'max': 4194304, 'optional': True},
+            {'name': 'source', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+        ],
+        'FILE_READ': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'offset', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'length', 'type': 'uint', 'min': 1, 'max': 4194304, 'optional': False},
+        ],
+        'FILE_DATA': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'offset', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+        ],
+        'FILE_CLOSE': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+        ],
+        'FILE_ERROR': [
+            {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'code', 'type': 'str', 'min': 1, 'max': 11, 'optional': False, 'values': ['NOT_FOUND', 'BAD_REQUEST', 'NOT_OPEN', 'BUSY', 'IO_ERROR', 'SOURCE_LOST', 'TIMEOUT']},
+            {'name': 'message', 'type': 'str', 'min': 0, 'max': 1200, 'optional': False},
+        ],
+        'FETCH_PROGRESS': [
+            {'name': 'phase', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
+            {'name': 'done', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'total', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+        ],
+        'FETCH_DONE': [
+            {'name': 'path', 'type': 'str', 'min': 1, 'max': 4351, 'optional': False},
+            {'name': 'sha256', 'type': 'str', 'min': 64, 'max': 64, 'optional': False, 'chars': '0-9 a-f', 'chars_allowed': '0123456789abcdef'},
+        ],
+        'FETCH_FAILED': [
+            {'name': 'error', 'type': 'str', 'min': 0, 'max': 1199, 'optional': False},
         ],
         'PROBE': [
             {'name': 'expect', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
@@ -477,6 +547,8 @@ TYPES = {
             {'name': 'bytes_total', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'error', 'type': 'str', 'min': 0, 'max': 4095, 'optional': False},
             {'name': 'note', 'type': 'str', 'min': 0, 'max': 1023, 'optional': False},
+            {'name': 'kv_blocks_used', 'type': 'uint', 'min': 0, 'max': 2147483647, 'optional': True},
+            {'name': 'kv_blocks_free', 'type': 'uint', 'min': 0, 'max': 2147483647, 'optional': True},
             {'name': 'ranks', 'type': 'array', 'min': 0, 'max': 16, 'optional': True, 'item': 'rank_progress', 'item_min': 0, 'item_max': None},
         ],
         'rank_progress': [
@@ -503,7 +575,7 @@ TYPES = {
             {'name': 'bos_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'eos_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'chat_template', 'type': 'str', 'min': 0, 'max': 262144, 'optional': True},
-            {'name': 'replicas', 'type': 'array', 'min': 0, 'max': 16, 'optional': False, 'item': 'map', 'item_min': 0, 'item_max': None},
+            {'name': 'replicas', 'type': 'array', 'min': 0, 'max': 16, 'optional': False, 'item': 'replica_progress', 'item_min': 0, 'item_max': None},
         ],
         'timings': [
             {'name': 'prefill_ms', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
@@ -606,7 +678,7 @@ TYPES = {
 ERRORS = {
     'envelope': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'FORBIDDEN'],
     'client': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'STANDBY', 'UNKNOWN_MODEL', 'DUPLICATE_MODEL', 'MODEL_NOT_READY', 'NO_WORKER', 'LOAD_FAILED', 'WORKER_LOST', 'CONTEXT_EXCEEDED', 'REPLICA_FAILED', 'COLLECTIVE_FAILED', 'OVERLOADED', 'TOO_LARGE', 'DEADLINE_EXCEEDED', 'CANCELLED', 'RESTARTING', 'CONTEXT_TOO_LONG', 'EXECUTOR_BUSY', 'BAD_REPLY', 'CLIENT_GONE'],
-    'node': ['DUPLICATE_NODE', 'NOT_REGISTERED'],
+    'node': ['DUPLICATE_NODE', 'NOT_REGISTERED', 'NOT_FOUND', 'NOT_OPEN', 'BUSY', 'IO_ERROR', 'SOURCE_LOST', 'TIMEOUT'],
     'model': ['LOAD_FAILED', 'NOT_LOADED', 'STEP_FAILED', 'COLLECTIVE_FAILED', 'BAD_REQUEST'],
 }
 

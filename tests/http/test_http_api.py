@@ -363,8 +363,12 @@ def scenario_metrics(gateway):
     check(samples['xinf_model_replicas_ready{model="m"}'] == 1, "one replica ready")
     check(any(key.startswith("xinf_worker_up{") and value == 1 for key, value in samples.items()), "a worker up")
     check(any(key.startswith("xinf_worker_heartbeat_age_seconds{") for key in samples), "heartbeat age")
+    kv = {key.split("{")[0]: value for key, value in samples.items() if key.startswith("xinf_replica_kv_blocks_")
+          and '{model="m",replica="0",' in key}
+    check(len(kv) == 2 and kv["xinf_replica_kv_blocks_used"] + kv["xinf_replica_kv_blocks_free"]
+          == samples['xinf_model_kv_blocks{model="m"}'], f"m's replica KV blocks used and free: {kv}")
     print(f"/metrics: {len(samples)} samples in Prometheus text format (requests, tokens, TTFT/ITL histograms, "
-          "queue, workers, waits, models)")
+          "queue, workers, waits, models, KV blocks)")
 
 
 def scenario_manage(gateway, path):
@@ -404,7 +408,12 @@ def scenario_manage(gateway, path):
     check(status == 200 and body["ok"] is True and len(body["workers"]) == 1, f"doctor: {body}")
     status, _, body = gateway.call("DELETE", "/v1/models/m2", key=ADMIN_KEY)
     check(status == 200 and body["uid"] == "m2" and body["replicas"] == 1, f"terminate: {body}")
-    expect_error(gateway.call("GET", "/v1/models/m2"), 404, "m2")
+    # The model is listed as stopping until its worker confirmed the unload
+    deadline = time.monotonic() + 30
+    while (result := gateway.call("GET", "/v1/models/m2"))[0] == 200 and time.monotonic() < deadline:
+        check(result[2]["status"] == "stopping", f"a terminated model is stopping: {result[2]}")
+        time.sleep(0.01)
+    expect_error(result, 404, "m2")
     expect_error(gateway.call("DELETE", "/v1/models/m2", key=ADMIN_KEY), 404, "m2")
     expect_error(gateway.call("PUT", "/v1/models/m2", key=ADMIN_KEY), 405, "GET or DELETE")
     expect_error(gateway.call("GET", "/v1/models/m2/nothing", key=ADMIN_KEY), 404, "does not exist")

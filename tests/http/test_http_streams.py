@@ -2,9 +2,11 @@
 generation (the scheduler counts it CANCELLED); a full queue answers 429
 with Retry-After; a thousand concurrent idle streams are held by the
 gateway's one thread (the node's thread count unchanged) with bounded
-memory, and the gateway still answers meanwhile."""
+memory, and the gateway still answers meanwhile; /metrics' KV block gauges
+of a replica rise while streams run and fall back when they end."""
 import json
 import os
+import re
 import socket
 import sys
 import tempfile
@@ -102,6 +104,43 @@ def scenario_overloaded(gateway, prompt):
     print(f"429 with Retry-After {headers['retry-after']} s when the model's queue is full")
 
 
+def kv_gauges(gateway, uid):
+    """(used, free, budget) of the model's replica 0 from /metrics; None until reported."""
+    status, _, text = gateway.call("GET", "/metrics")
+    check(status == 200, f"/metrics: {status}")
+    text = text.decode()
+    found = [re.search(r'^%s\{model="%s"(?:,replica="0",worker="[^"]*")?\} (\d+)$' % (name, uid), text, re.M)
+             for name in ("xinf_replica_kv_blocks_used", "xinf_replica_kv_blocks_free", "xinf_model_kv_blocks")]
+    return tuple(int(match.group(1)) for match in found) if all(found) else None
+
+
+def scenario_kv_gauges(gateway, prompt):
+    """The replica's paged KV pool as /metrics shows it: nothing used when
+    idle; while 4 streams run, at least a block per stream and more as they
+    grow (used + free = the budget at every reading); all free again once
+    they are cancelled."""
+    used, free, budget = poll("m's KV gauges, idle", 30, lambda: (lambda g: g if g and g[0] == 0 else None)(kv_gauges(gateway, "m")))
+    check(free == budget > 0, f"idle: used {used}, free {free}, budget {budget}")
+    streams = [post_raw(gateway.port, {"model": "m", "prompt": prompt, "max_tokens": 100000, "temperature": 0,
+                                       "stream": True}) for _ in range(4)]
+    for sock in streams:
+        check(b"data: {" in read_until(sock, b"data: {", 30), "a stream started")
+    readings = []
+
+    def growing():
+        gauges = kv_gauges(gateway, "m")
+        check(gauges[0] + gauges[1] == gauges[2], f"used + free is the budget: {gauges}")
+        readings.append(gauges[0])
+        return gauges[0] >= 4 and gauges[0] > min(readings)
+    poll("the KV blocks used grow while 4 streams run", 60, growing)
+    for sock in streams:
+        sock.close()              # each generation is cancelled: its blocks are released
+    poll("the KV blocks are all free once the streams are cancelled", 60,
+         lambda: kv_gauges(gateway, "m") == (0, budget, budget))
+    print(f"KV blocks of m's replica under 4 streams: used {min(readings)} -> {max(readings)} of {budget}, "
+          f"0 again after they end")
+
+
 def scenario_idle_streams(gateway, prompt):
     """A thousand streams waiting behind a long one: no thread each, bounded memory."""
     pid = gateway.pid()
@@ -172,6 +211,7 @@ def main():
         gateway.launch("q1000", path, max_seqs=1, max_queued=IDLE_STREAMS + 100)
         prompt = endless_prompt(gateway)
         scenario_disconnect(gateway, prompt)
+        scenario_kv_gauges(gateway, prompt)
         scenario_overloaded(gateway, prompt)
         scenario_idle_streams(gateway, prompt)
         check(gateway.stop() == 0, "the node exits 0 with streams still waiting")

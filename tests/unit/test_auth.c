@@ -26,6 +26,9 @@ test_roles (void)
     CHECK (xinf_role_allows (XINF_ROLE_WORKER, "HELLO"));
     CHECK (xinf_role_allows (XINF_ROLE_WORKER, "RUN_TOKEN"));
     CHECK (xinf_role_allows (XINF_ROLE_WORKER, "PROBE_RESULT"));
+    CHECK (xinf_role_allows (XINF_ROLE_WORKER, "TOKENIZE_RESULT"));
+    CHECK (xinf_role_allows (XINF_ROLE_WORKER, "MODEL_LOAD"));
+    CHECK (!xinf_role_allows (XINF_ROLE_USER, "MODEL_LOAD"));
     CHECK (!xinf_role_allows (XINF_ROLE_WORKER, "GENERATE"));
     CHECK (!xinf_role_allows (XINF_ROLE_WORKER, "CLUSTER_INFO"));
     CHECK (!xinf_role_allows (XINF_ROLE_WORKER, "LAUNCH"));

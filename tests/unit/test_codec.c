@@ -183,6 +183,69 @@ test_values_counts_and_raw (void)
     xinf_value_destroy (&body);
 }
 
+//  Model files and the states main added: FILE_OPENED's digests are
+//  lower-case hex, FILE_ERROR's code one of node.xml's, MODEL_STATE has
+//  fetching and fetched but not a supervisor's stopping, MODEL_LOAD's
+//  counts fit an int32.
+static void
+test_model_files (void)
+{
+    xinf_value_t *body = xinf_value_new_map ();
+    xinf_map_put_uint (body, "transfer", 7);
+    xinf_map_put_uint (body, "size", 3);
+    xinf_map_put_str (body, "sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    xinf_node_msg_file_opened_t opened;
+    xinf_check_t check = XINF_CHECK_INIT;
+    CHECK_INT (xinf_node_msg_file_opened_decode (body, &opened, &check), 0);
+    CHECK (opened.transfer == 7 && !opened.has_have_sha256 && !opened.has_source);
+    xinf_map_put_str (body, "sha256", "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
+    CHECK_INT (xinf_node_msg_file_opened_decode (body, &opened, &check), -1);
+    CHECK_STR (check.reason, "field 'sha256' may only hold 0-9 a-f");
+    xinf_map_put_str (body, "sha256", "ba7816bf");
+    check = (xinf_check_t) XINF_CHECK_INIT;
+    CHECK_INT (xinf_node_msg_file_opened_decode (body, &opened, &check), -1);
+    CHECK (strstr (check.reason, "'sha256'") != NULL);
+    xinf_value_destroy (&body);
+
+    body = xinf_value_new_map ();
+    xinf_map_put_uint (body, "transfer", 7);
+    xinf_map_put_str (body, "code", "SOURCE_LOST");
+    xinf_map_put_str (body, "message", "w2 was lost");
+    check = (xinf_check_t) XINF_CHECK_INIT;
+    CHECK_INT (xinf_node_msg_validate ("FILE_ERROR", body, &check), 0);
+    xinf_map_put_str (body, "code", "OOPS");
+    CHECK_INT (xinf_node_msg_validate ("FILE_ERROR", body, &check), -1);
+    CHECK (strstr (check.reason, "field 'code' must be one of NOT_FOUND") == check.reason);
+    xinf_value_destroy (&body);
+
+    body = xinf_value_new_map ();
+    xinf_map_put_uint (body, "transfer", 7);
+    xinf_map_put_uint (body, "offset", 0);
+    xinf_map_put_uint (body, "length", (4u << 20) + 1);
+    check = (xinf_check_t) XINF_CHECK_INIT;
+    CHECK_INT (xinf_node_msg_validate ("FILE_READ", body, &check), -1);
+    CHECK (strstr (check.reason, "'length'") != NULL);
+    xinf_value_destroy (&body);
+
+    body = xinf_value_new_map ();
+    xinf_map_put_str (body, "uid", "m");
+    xinf_map_put_uint (body, "replica", 0);
+    const char *states [] = { "fetching", "fetched", "stopped" };
+    for (size_t index = 0; index < 3; index++) {
+        xinf_map_put_str (body, "state", states [index]);
+        check = (xinf_check_t) XINF_CHECK_INIT;
+        CHECK_INT (xinf_node_msg_validate ("MODEL_STATE", body, &check), 0);
+    }
+    xinf_map_put_str (body, "state", "stopping");
+    CHECK_INT (xinf_node_msg_validate ("MODEL_STATE", body, &check), -1);
+    xinf_map_put_uint (body, "kv_blocks_used", 1);
+    xinf_map_put_uint (body, "kv_blocks_free", (uint64_t) INT32_MAX + 1);
+    check = (xinf_check_t) XINF_CHECK_INIT;
+    CHECK_INT (xinf_node_msg_validate ("MODEL_LOAD", body, &check), -1);
+    CHECK (strstr (check.reason, "'kv_blocks_free'") != NULL);
+    xinf_value_destroy (&body);
+}
+
 //  Every message type of every protocol survives garbage bodies: random
 //  maps of the right keys with values of random types.
 static void
@@ -228,6 +291,7 @@ main (void)
     RUN (test_launch_refusals);
     RUN (test_nested_maps);
     RUN (test_values_counts_and_raw);
+    RUN (test_model_files);
     RUN (test_garbage);
     return 0;
 }

@@ -1,0 +1,52 @@
+/*  xinf_launch_adopt: the ranks a restarted supervisor finds in its
+    workers' HELLOs (part of xinf_launch, xinf_launch.h).  */
+#include "xinf_launch.h"
+
+#define S_SET(field, size, value)  snprintf ((field), (size), "%s", (value))
+
+bool
+xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                        xinf_replica_entry_t *replica, const char *node, const xinf_value_t *item)
+{
+    uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
+    uint64_t n_ranks = xinf_value_uint (xinf_map_get (item, "n_ranks"));
+    const char *state = xinf_value_str (xinf_map_get (item, "state"));
+    const char *why = NULL;
+    if (!model->adopted) {
+        //  A rank that reconnected: the launch goes on by MODEL_STATE
+        if (streq (replica->state, "failed"))
+            why = "its replica failed";
+        else
+        if (replica->n_ranks != n_ranks || rank >= replica->n_ranks || strcmp (replica->ranks [rank].node, node))
+            why = "the launch placed that rank elsewhere";
+        if (why)
+            xinf_launch_unload (xinf_launch_cluster (self), ctx, node, model->uid, replica->index, why);
+        return false;
+    }
+    if (replica->n_ranks && replica->n_ranks != n_ranks) {
+        xinf_launch_unload (xinf_launch_cluster (self), ctx, node, model->uid, replica->index,
+                            "other ranks report another group size");
+        return false;
+    }
+    model->n_worker = n_ranks;
+    replica->n_ranks = n_ranks;
+    replica->staged = replica->group_sent = true;
+    S_SET (replica->ranks [rank].node, sizeof replica->ranks [rank].node, node);
+    S_SET (replica->ranks [rank].state, sizeof replica->ranks [rank].state, state);
+    if (rank == 0)
+        S_SET (replica->node, sizeof replica->node, node);
+    if (streq (replica->state, "failed"))
+        return true;
+    bool ready = true;
+    for (size_t at = 0; at < n_ranks; at++)
+        ready &= streq (replica->ranks [at].state, "ready");
+    if (streq (state, "failed") || streq (state, "stopped")) {
+        xinf_launch_fail_replica (self, ctx, model, replica, "rank %llu (worker %s) is %s", (unsigned long long) rank,
+                                  node, state);
+        return true;
+    }
+    S_SET (replica->state, sizeof replica->state, ready ? "ready" : "loading");
+    //  The other ranks must come back too, or the replica fails named
+    replica->deadline = ready ? 0 : zclock_mono () + (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
+    return true;
+}
