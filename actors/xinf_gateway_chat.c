@@ -39,8 +39,10 @@ xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t 
                            xinf_msg_type (msg), text);
         return -1;
     }
+    //  A terminated model whose workers are still unloading it is gone
+    //  for the OpenAI API (the management views still show it)
     for (size_t index = 0; xinf_gw_chat_model_at (msg, index, model); index++)
-        if (streq (model->uid, uid))
+        if (streq (model->uid, uid) && !streq (model->state, "stopping"))
             return 0;
     xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
                        "The model '%s' does not exist (GET /v1/models lists them)", uid);

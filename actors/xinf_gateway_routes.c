@@ -204,7 +204,8 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
     }
     json_t *list = json_array ();
     for (size_t index = 0; xinf_gw_chat_model_at (msg, index, &model); index++)
-        json_array_append_new (list, xinf_gw_chat_model_json (&model));
+        if (!streq (model.state, "stopping"))     //  terminated: gone for the OpenAI API
+            json_array_append_new (list, xinf_gw_chat_model_json (&model));
     json_t *object = json_object ();
     json_object_set_new (object, "object", json_string ("list"));
     json_object_set_new (object, "data", list);

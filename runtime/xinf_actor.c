@@ -3,6 +3,7 @@
 #include "xinf_check.h"
 #include "xinf_log.h"
 #include "xinf_waits.h"
+#include "xinf_tsan.h"
 
 #define XINF_ACTOR_BATCH   256    //  messages handled per wake-up
 #define XINF_BIND_WAIT_MS  5000
@@ -36,12 +37,16 @@ struct _xinf_actor_t {
     char name [XINF_SENDER_MAX + 1];
 };
 
-//  Built-in PING: PONG with the actor's name, echoing any binary frames.
+//  Built-in PING: PONG with the actor's name, echoing the body field
+//  'echo' and any binary frames.
 static void
 s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_msg_t *pong = xinf_msg_new ("PONG");
     xinf_map_put_str (xinf_msg_body (pong), "actor", ctx->name);
+    xinf_value_t *echo = xinf_map_take (xinf_msg_body (msg), "echo");
+    if (echo)
+        xinf_map_put (xinf_msg_body (pong), "echo", echo);
     for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
         zframe_t *copy = zframe_dup (xinf_msg_frame (msg, index));
         xinf_msg_add_frame (pong, &copy);
@@ -158,6 +163,7 @@ s_actor_main (zsock_t *pipe, void *args)
     zloop_reader (ctx->loop, pipe, s_on_pipe, ctx);
     zloop_reader (ctx->loop, xinf_router_sock (ctx->router), s_on_router, ctx);
     ctx->init_rc = ctx->init ? ctx->init (ctx) : 0;
+    xinf_tsan_release (ctx);            //  the owner reads ctx after the signal
     zsock_signal (pipe, 0);
     if (ctx->init_rc == 0) {
         zloop_start (ctx->loop);
@@ -167,6 +173,7 @@ s_actor_main (zsock_t *pipe, void *args)
     zloop_destroy (&ctx->loop);
     xinf_router_destroy (&ctx->router);
     zlistx_destroy (&ctx->callbacks);
+    xinf_tsan_release (ctx);            //  the owner frees ctx after the thread's last signal
 }
 
 static xinf_ctx_t *
@@ -205,6 +212,7 @@ xinf_actor_new (const xinf_actor_spec_t *spec)
     snprintf (self->name, sizeof self->name, "%s", self->ctx->name);
     //  zactor_new returns once the actor signalled, after its init ran
     self->zactor = zactor_new (s_actor_main, self->ctx);
+    xinf_tsan_acquire (self->ctx);
     if (!self->zactor || self->ctx->init_rc != 0) {
         xinf_error (self->name, "actor failed to start init_rc=%d", self->ctx->init_rc);
         xinf_actor_destroy (&self);
@@ -276,8 +284,10 @@ xinf_actor_destroy (xinf_actor_t **self_p)
             xinf_error (self->name, "actor did not stop within %d ms; abandoning its thread",
                         XINF_ACTOR_STOP_MS);
     }
-    if (ended)
+    if (ended) {
+        xinf_tsan_acquire (self->ctx);
         s_ctx_destroy (&self->ctx);
+    }
     free (self);
     *self_p = NULL;
     return ended;

@@ -5,6 +5,7 @@
 #include "xinf_log.h"
 #include "xinf_waits.h"
 #include "xinf_auth.h"
+#include "xinf_tsan.h"
 
 #define PEER_ID_MAX  (2 * 255 + 1)
 
@@ -122,6 +123,17 @@ s_peer_evict_oldest (xinf_router_t *self)
         zhashx_delete (self->peers, oldest->id);
 }
 
+//  Copies 'text' (NULL: empty) into 'target', cut to fit: a per-message
+//  copy without snprintf's formatting machinery.
+static void
+s_set_text (char *target, size_t size, const char *text)
+{
+    size_t length = text ? strnlen (text, size - 1) : 0;
+    if (length)
+        memcpy (target, text, length);
+    target [length] = 0;
+}
+
 //  Finds or adds the peer record for a routing id.
 static xinf_peer_t *
 s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
@@ -154,38 +166,27 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     const char *role = first ? zmq_msg_gets (first, "role") : NULL;
     const char *name = first ? zmq_msg_gets (first, "name") : NULL;
     const char *key = first ? zmq_msg_gets (first, "key") : NULL;
-    snprintf (peer->role, sizeof peer->role, "%s", role ? role : "");
-    snprintf (peer->key_name, sizeof peer->key_name, "%s", name ? name : "");
-    snprintf (peer->key, sizeof peer->key, "%s", key ? key : "");
+    s_set_text (peer->role, sizeof peer->role, role);
+    s_set_text (peer->key_name, sizeof peer->key_name, name);
+    s_set_text (peer->key, sizeof peer->key, key);
     peer->last_seen = zclock_mono ();
     return peer;
 }
 
-//  Receives one message without waiting: frames 0 and 1 into parts [0..1]
-//  (*have says how many came), the rest into *rest. -1 if nothing queued.
-static int
-s_recv_parts (void *handle, zmq_msg_t *parts, int *have, zmsg_t **rest)
+//  Receives the binary frames that follow frame 0 into *rest (NULL when
+//  there are none: a message without bulk data allocates no list).
+static void
+s_recv_rest (void *handle, bool more, zmsg_t **rest)
 {
-    *have = 0;
-    *rest = NULL;
-    if (zmq_msg_recv (&parts [0], handle, ZMQ_DONTWAIT) < 0)
-        return -1;
-    *have = 1;
-    bool more = zmq_msg_more (&parts [0]);
-    if (more) {
-        zmq_msg_recv (&parts [1], handle, 0);
-        *have = 2;
-        more = zmq_msg_more (&parts [1]);
-    }
-    *rest = zmsg_new ();
+    *rest = more ? zmsg_new () : NULL;
     while (more) {
         zframe_t *frame = zframe_recv (handle);
         if (!frame)
             break;
         more = zframe_more (frame);
+        xinf_tsan_acquire (zframe_data (frame));     //  an inproc frame: the sender's memory
         zmsg_append (*rest, &frame);
     }
-    return 0;
 }
 
 static xinf_msg_t *
@@ -203,22 +204,16 @@ s_router_recv (xinf_router_t *self, int flags, xinf_peer_t **peer_p,
         snprintf (error, error_size, "interrupted");
         return NULL;
     }
-    zmq_msg_t parts [2];
-    zmq_msg_init (&parts [0]);
-    zmq_msg_init (&parts [1]);
-    int have = 0;
+    zmq_msg_t head;
+    zmq_msg_init (&head);
+    bool have = zmq_msg_more (&routing_id) && zmq_msg_recv (&head, handle, 0) >= 0;
     zmsg_t *rest = NULL;
-    if (zmq_msg_more (&routing_id))
-        s_recv_parts (handle, parts, &have, &rest);
-    if (!rest)
-        rest = zmsg_new ();
-    *peer_p = s_peer_touch (self, zmq_msg_data (&routing_id), zmq_msg_size (&routing_id), have ? &parts [0] : NULL);
-    xinf_msg_t *msg = xinf_msg_decode_wire (have > 0 ? zmq_msg_data (&parts [0]) : NULL, zmq_msg_size (&parts [0]),
-                                            have > 1 ? zmq_msg_data (&parts [1]) : NULL, zmq_msg_size (&parts [1]),
+    s_recv_rest (handle, have && zmq_msg_more (&head), &rest);
+    *peer_p = s_peer_touch (self, zmq_msg_data (&routing_id), zmq_msg_size (&routing_id), have ? &head : NULL);
+    xinf_msg_t *msg = xinf_msg_decode_wire (have ? zmq_msg_data (&head) : NULL, zmq_msg_size (&head),
                                             &rest, error, error_size, corr_hint);
     zmq_msg_close (&routing_id);
-    zmq_msg_close (&parts [0]);
-    zmq_msg_close (&parts [1]);
+    zmq_msg_close (&head);
     if (msg)
         self->stats.received++;
     else
@@ -240,32 +235,31 @@ xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
     return s_router_recv (self, ZMQ_DONTWAIT, peer_p, error, error_size, corr_hint);
 }
 
-//  Sends routing id (ROUTER), signature, header and the binary frames, all
-//  with DONTWAIT; only the first can be refused, the rest then go through.
+//  Sends routing id (ROUTER), frame 0 (signature and header) and the
+//  binary frames, all with DONTWAIT; only the first can be refused, the
+//  rest then go through.
 static int
 s_send_wire (zsock_t *sock, zframe_t *routing_id, xinf_msg_t **msg_p)
 {
-    static const byte signature [5] = { 'X', 'I', 'N', 'F', XINF_VERSION };
     void *handle = zsock_resolve (sock);
-    xinf_wire_t header;
-    zmsg_t *frames = xinf_msg_encode_wire (msg_p, &header);
-    int more = zmsg_size (frames) ? ZMQ_SNDMORE : 0;
+    xinf_wire_t head;
+    zmsg_t *frames = xinf_msg_encode_wire (msg_p, &head);
+    int more = frames ? ZMQ_SNDMORE : 0;
     int rc = 0;
     if (routing_id)
         rc = zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     if (rc == 0)
-        rc = zmq_send (handle, signature, sizeof signature, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
-    if (rc == 0)
-        rc = zmq_send (handle, header.data, header.size, more | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+        rc = zmq_send (handle, head.data, head.size, more | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     zframe_t *frame;
-    while (rc == 0 && (frame = zmsg_pop (frames))) {
+    while (rc == 0 && frames && (frame = zmsg_pop (frames))) {
         int flags = zmsg_size (frames) ? ZFRAME_MORE : 0;
+        xinf_tsan_release (zframe_data (frame));     //  inproc hands this memory over, not a copy
         rc = zframe_send (&frame, sock, flags | ZFRAME_DONTWAIT);
         if (rc)
             zframe_destroy (&frame);
     }
     zmsg_destroy (&frames);
-    xinf_wire_release (&header);
+    xinf_wire_release (&head);
     return rc;
 }
 
@@ -410,23 +404,20 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
 static int
 s_dealer_try (xinf_dealer_t *self, xinf_msg_t **msg_p, char *error, size_t error_size)
 {
-    zmq_msg_t parts [2];
-    zmq_msg_init (&parts [0]);
-    zmq_msg_init (&parts [1]);
-    int have;
-    zmsg_t *rest;
-    int rc = s_recv_parts (zsock_resolve (self->sock), parts, &have, &rest);
+    void *handle = zsock_resolve (self->sock);
+    zmq_msg_t head;
+    zmq_msg_init (&head);
+    int rc = zmq_msg_recv (&head, handle, ZMQ_DONTWAIT) < 0 ? -1 : 0;
     if (rc == 0) {
-        *msg_p = xinf_msg_decode_wire (have > 0 ? zmq_msg_data (&parts [0]) : NULL, zmq_msg_size (&parts [0]),
-                                       have > 1 ? zmq_msg_data (&parts [1]) : NULL, zmq_msg_size (&parts [1]),
-                                       &rest, error, error_size, NULL);
+        zmsg_t *rest;
+        s_recv_rest (handle, zmq_msg_more (&head), &rest);
+        *msg_p = xinf_msg_decode_wire (zmq_msg_data (&head), zmq_msg_size (&head), &rest, error, error_size, NULL);
         if (*msg_p)
             self->stats.received++;
         else
             self->stats.bad++;
     }
-    zmq_msg_close (&parts [0]);
-    zmq_msg_close (&parts [1]);
+    zmq_msg_close (&head);
     return rc;
 }
 

@@ -1,4 +1,9 @@
-/*  xinf_msg: the XINF envelope: encoding and validating decoding.  */
+/*  xinf_msg: the XINF envelope: encoding and validating decoding.
+
+    Frame 0 is the signature and the MessagePack header together; binary
+    frames follow only when a message has bulk data. A message without any
+    allocates no frame list.
+*/
 #include "xinf_msg.h"
 #include "xinf_check.h"
 #include "xinf_mpscan.h"
@@ -12,7 +17,7 @@ struct _xinf_msg_t {
     char sender [XINF_SENDER_MAX + 1];
     uint64_t deadline;
     xinf_value_t *body;
-    zmsg_t *frames;            //  binary frames, possibly none
+    zmsg_t *frames;            //  binary frames; NULL until the first one
 };
 
 static const xinf_mpscan_limits_t s_limits = {
@@ -42,7 +47,7 @@ s_msg_alloc (zmsg_t *frames)
     self->sender [0] = 0;
     self->deadline = 0;
     self->body = NULL;
-    self->frames = frames ? frames : zmsg_new ();
+    self->frames = frames;
     return self;
 }
 
@@ -88,7 +93,7 @@ const char *xinf_msg_sender (const xinf_msg_t *self) { return self->sender; }
 uint64_t xinf_msg_deadline (const xinf_msg_t *self) { return self->deadline; }
 void xinf_msg_set_deadline (xinf_msg_t *self, uint64_t deadline_ms) { self->deadline = deadline_ms; }
 xinf_value_t *xinf_msg_body (xinf_msg_t *self) { return self->body; }
-size_t xinf_msg_frame_count (const xinf_msg_t *self) { return zmsg_size (self->frames); }
+size_t xinf_msg_frame_count (const xinf_msg_t *self) { return self->frames ? zmsg_size (self->frames) : 0; }
 
 void
 xinf_msg_set_sender (xinf_msg_t *self, const char *sender)
@@ -100,18 +105,24 @@ xinf_msg_set_sender (xinf_msg_t *self, const char *sender)
 void
 xinf_msg_add_frame (xinf_msg_t *self, zframe_t **frame_p)
 {
+    if (!self->frames)
+        self->frames = zmsg_new ();
     zmsg_append (self->frames, frame_p);
 }
 
 void
 xinf_msg_add_bytes (xinf_msg_t *self, const void *data, size_t size)
 {
+    if (!self->frames)
+        self->frames = zmsg_new ();
     zmsg_addmem (self->frames, data, size);
 }
 
 zframe_t *
 xinf_msg_frame (const xinf_msg_t *self, size_t index)
 {
+    if (!self->frames)
+        return NULL;
     zframe_t *frame = zmsg_first (self->frames);
     while (frame && index--)
         frame = zmsg_next (self->frames);
@@ -164,14 +175,16 @@ xinf_wire_release (xinf_wire_t *self)
 }
 
 zmsg_t *
-xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *header)
+xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
 {
+    static const char signature [XINF_SIGNATURE_SIZE] = { 'X', 'I', 'N', 'F', XINF_VERSION };
     xinf_msg_t *self = *self_p;
-    header->data = header->inline_data;
-    header->size = 0;
-    header->alloc = sizeof header->inline_data;
+    head->data = head->inline_data;
+    memcpy (head->data, signature, sizeof signature);
+    head->size = sizeof signature;
+    head->alloc = sizeof head->inline_data;
     msgpack_packer packer;
-    msgpack_packer_init (&packer, header, s_buffer_write);
+    msgpack_packer_init (&packer, head, s_buffer_write);
     msgpack_pack_map (&packer, 5);
     s_pack_str (&packer, "type", self->type);
     s_pack_uint (&packer, "corr", self->corr);
@@ -183,18 +196,20 @@ xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *header)
     zmsg_t *frames = self->frames;
     self->frames = NULL;
     xinf_msg_destroy (self_p);
+    if (frames && zmsg_size (frames) == 0)
+        zmsg_destroy (&frames);
     return frames;
 }
 
 zmsg_t *
 xinf_msg_encode (xinf_msg_t **self_p)
 {
-    xinf_wire_t header;
-    zmsg_t *zmsg = xinf_msg_encode_wire (self_p, &header);
-    unsigned char signature [5] = { 'X', 'I', 'N', 'F', XINF_VERSION };
-    zmsg_pushmem (zmsg, header.data, header.size);
-    zmsg_pushmem (zmsg, signature, sizeof signature);
-    xinf_wire_release (&header);
+    xinf_wire_t head;
+    zmsg_t *zmsg = xinf_msg_encode_wire (self_p, &head);
+    if (!zmsg)
+        zmsg = zmsg_new ();
+    zmsg_pushmem (zmsg, head.data, head.size);
+    xinf_wire_release (&head);
     return zmsg;
 }
 
@@ -208,13 +223,16 @@ s_fail (char *error, size_t error_size, const char *format, ...)
     return -1;
 }
 
+//  Frame 0 must start with "XINF" and this node's version byte.
 static int
 s_check_signature (const byte *data, size_t size, char *error, size_t error_size)
 {
     if (!data)
         return s_fail (error, error_size, "empty message");
-    if (size != 5 || memcmp (data, XINF_SIGNATURE, 4) != 0)
-        return s_fail (error, error_size, "frame 0 is not the XINF signature (%zu bytes)", size);
+    if (size < 4 || memcmp (data, XINF_SIGNATURE, 4) != 0)
+        return s_fail (error, error_size, "frame 0 does not start with the XINF signature (%zu bytes)", size);
+    if (size < XINF_SIGNATURE_SIZE)
+        return s_fail (error, error_size, "frame 0 ends before the version byte");
     int version = data [4];
     if (version != XINF_VERSION)
         return s_fail (error, error_size, "unsupported envelope version %d (this node speaks %d)", version, XINF_VERSION);
@@ -318,14 +336,14 @@ s_take_fast (xinf_msg_t *self, const msgpack_object *header, uint64_t *corr_hint
     return 0;
 }
 
-//  Validates frame 1 and reads it into self.
+//  Validates the header (frame 0 after the signature) and reads it into self.
 static int
 s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, size_t error_size, uint64_t *corr_hint)
 {
-    if (!data)
-        return s_fail (error, error_size, "missing frame 1 (header)");
+    if (size == 0)
+        return s_fail (error, error_size, "frame 0 has no header after the signature");
     if (size > XINF_HEADER_MAX)
-        return s_fail (error, error_size, "header frame has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
+        return s_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
     if (xinf_mpscan (data, size, &s_limits, error, error_size))
         return -1;
     msgpack_zone *zone = s_thread_zone ();
@@ -350,21 +368,24 @@ s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, si
 }
 
 xinf_msg_t *
-xinf_msg_decode_wire (const byte *signature, size_t signature_size, const byte *header, size_t header_size,
-                      zmsg_t **frames_p, char *error, size_t error_size, uint64_t *corr_hint)
+xinf_msg_decode_wire (const byte *head, size_t head_size, zmsg_t **frames_p,
+                      char *error, size_t error_size, uint64_t *corr_hint)
 {
     zmsg_t *frames = *frames_p;
     *frames_p = NULL;
+    if (frames && zmsg_size (frames) == 0)
+        zmsg_destroy (&frames);
     if (corr_hint)
         *corr_hint = 0;
-    size_t count = (signature ? 1 : 0) + (header ? 1 : 0) + zmsg_size (frames);
+    size_t count = (head ? 1 : 0) + (frames ? zmsg_size (frames) : 0);
     xinf_msg_t *self = NULL;
-    if (count > 2 + XINF_FRAMES_MAX)
-        s_fail (error, error_size, "%zu frames, at most %d allowed", count, 2 + XINF_FRAMES_MAX);
+    if (count > 1 + XINF_FRAMES_MAX)
+        s_fail (error, error_size, "%zu frames, at most %d allowed", count, 1 + XINF_FRAMES_MAX);
     else
-    if (s_check_signature (signature, signature_size, error, error_size) == 0) {
+    if (s_check_signature (head, head_size, error, error_size) == 0) {
         self = s_msg_alloc (frames);
-        if (s_parse_header (self, header, header_size, error, error_size, corr_hint)) {
+        if (s_parse_header (self, head + XINF_SIGNATURE_SIZE, head_size - XINF_SIGNATURE_SIZE,
+                            error, error_size, corr_hint)) {
             self->frames = NULL;
             xinf_msg_destroy (&self);
         }
@@ -385,13 +406,10 @@ xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, uint64_t *corr
         s_fail (error, error_size, "no message");
         return NULL;
     }
-    zframe_t *signature = zmsg_pop (zmsg);
-    zframe_t *header = zmsg_pop (zmsg);
-    xinf_msg_t *self = xinf_msg_decode_wire (signature ? zframe_data (signature) : NULL, signature ? zframe_size (signature) : 0,
-                                             header ? zframe_data (header) : NULL, header ? zframe_size (header) : 0,
+    zframe_t *head = zmsg_pop (zmsg);
+    xinf_msg_t *self = xinf_msg_decode_wire (head ? zframe_data (head) : NULL, head ? zframe_size (head) : 0,
                                              &zmsg, error, error_size, corr_hint);
-    zframe_destroy (&signature);
-    zframe_destroy (&header);
+    zframe_destroy (&head);
     return self;
 }
 

@@ -1,11 +1,14 @@
 /*  xinf_msg: the XINF envelope, the one message format of every xinf protocol.
 
-    On the wire (protocols/envelope.md):
+    On the wire (protocols/envelope.md, version 2):
 
-        frame 0   "XINF" + version byte (0x01)             5 bytes
-        frame 1   MessagePack map: type, corr, sender, deadline, body
-        frame 2+  zero or more binary frames (tensors, weights), never
-                  re-encoded
+        frame 0   "XINF" + version byte (0x02), then the MessagePack header
+                  map (type, corr, sender, deadline, body) in the same frame
+        frame 1+  zero or more binary frames (tensors, weights), never
+                  re-encoded or copied
+
+    A message without bulk data is one frame: ZeroMQ's per-frame costs
+    (pipe entries, wake-ups, ZMTP frame headers) are paid once.
 
     Decoding validates every frame and field (signature, version, frame
     count, header size, structure before msgpack-c allocates, field types,
@@ -18,13 +21,14 @@
 #include "xinf_value.h"
 
 #define XINF_SIGNATURE          "XINF"
-#define XINF_VERSION            1
+#define XINF_SIGNATURE_SIZE     5           //  "XINF" + the version byte
+#define XINF_VERSION            2
 #define XINF_TYPE_MAX           32          //  bytes in a message type
 #define XINF_SENDER_MAX         128         //  bytes in a sender name
-#define XINF_HEADER_MAX         (1 << 20)   //  bytes in frame 1
-#define XINF_FRAMES_MAX         64          //  binary frames after frame 1
-#define XINF_DEPTH_MAX          16          //  nesting of arrays/maps in frame 1
-#define XINF_OBJECTS_MAX        (1 << 18)   //  values in frame 1
+#define XINF_HEADER_MAX         (1 << 20)   //  bytes of MessagePack in frame 0
+#define XINF_FRAMES_MAX         64          //  binary frames after frame 0
+#define XINF_DEPTH_MAX          16          //  nesting of arrays/maps in the header
+#define XINF_OBJECTS_MAX        (1 << 18)   //  values in the header
 #define XINF_MAP_ENTRIES_MAX    1024        //  entries in one map
 
 typedef struct _xinf_msg_t xinf_msg_t;
@@ -62,19 +66,21 @@ zmsg_t *xinf_msg_encode (xinf_msg_t **self_p);
 //  readable one, 0 otherwise, so that an ERROR reply can be correlated.
 xinf_msg_t *xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, uint64_t *corr_hint);
 
-//  For the endpoints: frame 1 packed into 'header' (stack first), the binary
-//  frames returned; consumes the message. Release the header after sending.
+//  For the endpoints: frame 0 (signature and header) packed into 'head'
+//  (on the stack first), the binary frames returned, NULL when there are
+//  none; consumes the message. Release the head after sending.
 typedef struct {
     char *data;
     size_t size, alloc;
     char inline_data [512];
 } xinf_wire_t;
-zmsg_t *xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *header);
+zmsg_t *xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head);
 void xinf_wire_release (xinf_wire_t *self);
-//  Decodes from frames 0 and 1 as bytes (NULL if absent) and the binary
-//  frames (consumed), with the checks and reasons of xinf_msg_decode.
-xinf_msg_t *xinf_msg_decode_wire (const byte *signature, size_t signature_size, const byte *header, size_t header_size,
-                                  zmsg_t **frames_p, char *error, size_t error_size, uint64_t *corr_hint);
+//  Decodes from frame 0 as bytes (NULL if absent) and the binary frames
+//  (consumed; *frames_p may be NULL for none), with the checks and reasons
+//  of xinf_msg_decode.
+xinf_msg_t *xinf_msg_decode_wire (const byte *head, size_t head_size, zmsg_t **frames_p,
+                                  char *error, size_t error_size, uint64_t *corr_hint);
 
 //  Builds an ERROR message: body { code, message }.
 xinf_msg_t *xinf_msg_new_error (uint64_t corr, const char *code, const char *format, ...)

@@ -15,17 +15,21 @@ struct _xinf_value_t {
         int64_t sint;
         double real;
         struct {
-            char *bytes;            //  STR and BIN; STR has a trailing NUL
-            size_t size;
+            char *bytes;            //  STR and BIN, right after the value in
+            size_t size;            //  one allocation; STR has a trailing NUL
         } blob;
         struct {
             xinf_value_t **items;
-            char **keys;            //  MAP only
+            char **keys;            //  MAP only: after the items, one block
             size_t count;
             size_t capacity;
         } list;
     } u;
 };
+
+//  Maps up to this size check their keys for duplicates pairwise, without
+//  sorting (and without allocating)
+#define S_SMALL_MAP  16
 
 static xinf_value_t *
 s_new (xinf_type_t type)
@@ -72,12 +76,15 @@ xinf_value_new_float (double number)
     return self;
 }
 
+//  The value and its bytes in one allocation (one malloc per string).
 static xinf_value_t *
 s_new_blob (xinf_type_t type, const void *data, size_t size)
 {
-    xinf_value_t *self = s_new (type);
-    self->u.blob.bytes = malloc (size + 1);
-    assert (self->u.blob.bytes);
+    xinf_value_t *self = malloc (sizeof *self + size + 1);
+    assert (self);
+    memset (self, 0, sizeof *self);
+    self->type = type;
+    self->u.blob.bytes = (char *) (self + 1);
     if (size)
         memcpy (self->u.blob.bytes, data, size);
     self->u.blob.bytes [size] = 0;
@@ -97,17 +104,13 @@ xinf_value_destroy (xinf_value_t **self_p)
     if (!self_p || !*self_p)
         return;
     xinf_value_t *self = *self_p;
-    if (self->type == XINF_STR || self->type == XINF_BIN)
-        free (self->u.blob.bytes);
-    else
     if (self->type == XINF_ARRAY || self->type == XINF_MAP) {
         for (size_t index = 0; index < self->u.list.count; index++) {
             xinf_value_destroy (&self->u.list.items [index]);
             if (self->u.list.keys)
                 free (self->u.list.keys [index]);
         }
-        free (self->u.list.items);
-        free (self->u.list.keys);
+        free (self->u.list.items);         //  the keys share its block
     }
     free (self);
     *self_p = NULL;
@@ -212,17 +215,30 @@ xinf_value_count (const xinf_value_t *self)
     return 0;
 }
 
+//  Room for one more entry. A map's keys live in the items' block, after
+//  the items: one allocation per container, not two.
 static void
 s_grow (xinf_value_t *self)
 {
     if (self->u.list.count < self->u.list.capacity)
         return;
     size_t capacity = self->u.list.capacity ? self->u.list.capacity * 2 : 4;
-    self->u.list.items = realloc (self->u.list.items, capacity * sizeof (xinf_value_t *));
-    assert (self->u.list.items);
-    if (self->type == XINF_MAP) {
-        self->u.list.keys = realloc (self->u.list.keys, capacity * sizeof (char *));
-        assert (self->u.list.keys);
+    size_t count = self->u.list.count;
+    if (self->type == XINF_ARRAY) {
+        self->u.list.items = realloc (self->u.list.items, capacity * sizeof (xinf_value_t *));
+        assert (self->u.list.items);
+    }
+    else {
+        xinf_value_t **items = malloc (capacity * (sizeof (xinf_value_t *) + sizeof (char *)));
+        assert (items);
+        char **keys = (char **) (items + capacity);
+        if (count) {
+            memcpy (items, self->u.list.items, count * sizeof (xinf_value_t *));
+            memcpy (keys, self->u.list.keys, count * sizeof (char *));
+        }
+        free (self->u.list.items);
+        self->u.list.items = items;
+        self->u.list.keys = keys;
     }
     self->u.list.capacity = capacity;
 }
@@ -363,13 +379,15 @@ s_compare_keys (const void *a, const void *b)
 }
 
 //  Checks a decoded map's keys: strings under 256 bytes, no NUL, no key
-//  twice. Sorted once, so a map of many keys costs n log n, not n^2.
+//  twice. A large map's keys are sorted once, so that it costs n log n,
+//  not n^2; a small one's are compared pairwise on the stack.
 static int
 s_check_keys (const msgpack_object_map *map, char *error, size_t error_size)
 {
     if (map->size == 0)
         return 0;
-    const msgpack_object_str **keys = malloc (map->size * sizeof *keys);
+    const msgpack_object_str *small [S_SMALL_MAP];
+    const msgpack_object_str **keys = map->size <= S_SMALL_MAP ? small : malloc (map->size * sizeof *keys);
     assert (keys);
     const char *problem = NULL;
     for (uint32_t index = 0; !problem && index < map->size; index++) {
@@ -388,14 +406,26 @@ s_check_keys (const msgpack_object_map *map, char *error, size_t error_size)
     int rc = problem ? -1 : 0;
     if (problem)
         snprintf (error, error_size, "%s", problem);
-    if (rc == 0)
+    const msgpack_object_str *twice = NULL;
+    if (rc == 0 && keys == small) {
+        for (uint32_t index = 1; !twice && index < map->size; index++)
+            for (uint32_t other = 0; !twice && other < index; other++)
+                if (s_compare_keys (&keys [other], &keys [index]) == 0)
+                    twice = keys [index];
+    }
+    else
+    if (rc == 0) {
         qsort (keys, map->size, sizeof *keys, s_compare_keys);
-    for (uint32_t index = 1; rc == 0 && index < map->size; index++)
-        if (s_compare_keys (&keys [index - 1], &keys [index]) == 0) {
-            snprintf (error, error_size, "duplicate map key '%.*s'", (int) keys [index]->size, keys [index]->ptr);
-            rc = -1;
-        }
-    free (keys);
+        for (uint32_t index = 1; !twice && index < map->size; index++)
+            if (s_compare_keys (&keys [index - 1], &keys [index]) == 0)
+                twice = keys [index];
+    }
+    if (twice) {
+        snprintf (error, error_size, "duplicate map key '%.*s'", (int) twice->size, twice->ptr);
+        rc = -1;
+    }
+    if (keys != small)
+        free (keys);
     return rc;
 }
 

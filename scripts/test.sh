@@ -1,7 +1,8 @@
 #!/bin/sh
 # The whole test suite: installs what is missing, builds twice (normal and
 # with -fsanitize=address,undefined) and runs every CTest test in both,
-# then runs each libFuzzer harness for 10 s (scripts/fuzz.sh, clang).
+# then the multi-threaded tests under ThreadSanitizer (scripts/tsan.sh),
+# then each libFuzzer harness for 10 s (scripts/fuzz.sh, clang).
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/setup.sh
@@ -12,5 +13,7 @@ echo "== tests with address and undefined-behaviour sanitizers (build-asan)"
 sh scripts/build.sh build
 echo "== tests (build)"
 (cd build && ctest --output-on-failure -j "$JOBS")
+echo "== ThreadSanitizer (build-tsan)"
+sh scripts/tsan.sh
 echo "== libFuzzer, 10 s a harness (build-fuzz)"
 sh scripts/fuzz.sh 10

@@ -11,50 +11,54 @@ import socket
 import subprocess
 import sys
 
-from xinf_testlib import Client, Node, check, encode, fail, msgpack, tool
+from xinf_testlib import SIGNATURE, Client, Node, check, encode, envelope, fail, msgpack, tool
 
 SEED = 20261124
 
 
 def garbage_messages(rng):
     """Yields (frames, expected ERROR code) for malformed envelopes."""
-    sig = b"XINF\x01"
+    sig = SIGNATURE
+    ping = {"type": "PING", "corr": 1, "sender": "", "deadline": 0, "body": {}}
     fixed = [
         ([b""], "BAD_ENVELOPE"),
         ([b"XINF"], "BAD_ENVELOPE"),
-        ([b"XINF\x02", msgpack.packb({})], "BAD_ENVELOPE"),
+        ([b"XINF\x03" + msgpack.packb(ping)], "BAD_ENVELOPE"),
+        ([b"XINF\x01", msgpack.packb(ping)], "BAD_ENVELOPE"),   # version 1: header in frame 1
+        ([sig, msgpack.packb(ping)], "BAD_ENVELOPE"),          # nothing after the signature
         ([sig], "BAD_ENVELOPE"),
-        ([sig, b"\xdd\xff\xff\xff\xff"], "BAD_ENVELOPE"),
-        ([sig, b"\xdf\xff\xff\xff\xff"], "BAD_ENVELOPE"),
-        ([sig, b"\xdb\xff\xff\xff\xff"], "BAD_ENVELOPE"),
-        ([sig, b"\xc1"], "BAD_ENVELOPE"),
-        ([sig, b"\x91" * 100 + b"\xc0"], "BAD_ENVELOPE"),
-        ([sig, msgpack.packb([1, 2, 3])], "BAD_ENVELOPE"),
-        ([sig, msgpack.packb({"type": "PING", "corr": "7", "sender": "", "deadline": 0, "body": {}})], "BAD_ENVELOPE"),
-        ([sig, msgpack.packb({"type": "PING", "corr": -1, "sender": "", "deadline": 0, "body": {}})], "BAD_ENVELOPE"),
-        ([sig, msgpack.packb({"type": "ping", "corr": 1, "sender": "", "deadline": 0, "body": {}})], "BAD_ENVELOPE"),
-        ([sig, msgpack.packb({"type": "PING", "corr": 1, "sender": "", "deadline": 0, "body": []})], "BAD_ENVELOPE"),
-        ([sig, msgpack.packb({"type": "PING", "corr": 1, "sender": "x" * 500, "deadline": 0, "body": {}})], "BAD_ENVELOPE"),
-        ([sig, msgpack.packb({"type": "PING", "corr": 1})], "BAD_ENVELOPE"),
+        ([envelope(b"\xdd\xff\xff\xff\xff")], "BAD_ENVELOPE"),
+        ([envelope(b"\xdf\xff\xff\xff\xff")], "BAD_ENVELOPE"),
+        ([envelope(b"\xdb\xff\xff\xff\xff")], "BAD_ENVELOPE"),
+        ([envelope(b"\xc1")], "BAD_ENVELOPE"),
+        ([envelope(b"\x91" * 100 + b"\xc0")], "BAD_ENVELOPE"),
+        ([envelope(msgpack.packb(ping) + b"\x00")], "BAD_ENVELOPE"),  # bytes after the header map
+        ([envelope([1, 2, 3])], "BAD_ENVELOPE"),
+        ([envelope(dict(ping, corr="7"))], "BAD_ENVELOPE"),
+        ([envelope(dict(ping, corr=-1))], "BAD_ENVELOPE"),
+        ([envelope(dict(ping, type="ping"))], "BAD_ENVELOPE"),
+        ([envelope(dict(ping, body=[]))], "BAD_ENVELOPE"),
+        ([envelope(dict(ping, sender="x" * 500))], "BAD_ENVELOPE"),
+        ([envelope({"type": "PING", "corr": 1})], "BAD_ENVELOPE"),
         (encode("NO_SUCH_TYPE", corr=5), "UNKNOWN_TYPE"),
         (encode("PING", corr=6) + [b""] * 70, "BAD_ENVELOPE"),
     ]
     yield from fixed
-    valid = encode("PING", {"a": [1, 2, {"b": "c"}]}, corr=9)[1]
+    valid = encode("PING", {"a": [1, 2, {"b": "c"}]}, corr=9)[0][len(sig):]
     for _ in range(2000):
         kind = rng.randrange(3)
         if kind == 0:
             frames = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 40)))
                       for _ in range(rng.randrange(1, 4))]
-            if frames[0] == sig:
+            if frames[0].startswith(sig):
                 continue
         elif kind == 1:
             data = bytearray(valid)
             for _ in range(rng.randrange(1, 4)):
                 data[rng.randrange(len(data))] = rng.randrange(256)
-            frames = [sig, bytes(data)]
+            frames = [envelope(bytes(data))]
         else:
-            frames = [sig, valid[:rng.randrange(len(valid))]]
+            frames = [envelope(valid[:rng.randrange(len(valid))])]
         yield frames, None
 
 
@@ -129,7 +133,7 @@ def flood_and_big_maps(build_dir):
     client = Client(f"tcp://127.0.0.1:{port}")
     flood = 300
     for _ in range(flood):
-        client.send_raw([b"XINF\x01", b"\xc1"])
+        client.send_raw([envelope(b"\xc1")])
         reply = client.recv(3000)
         check(reply is not None and reply[0]["body"]["code"] == "BAD_ENVELOPE", f"flood: reply {reply}")
     lines = re.findall(r"bad envelope peer=\S+ address=\S* count=(\d+)", node.log("err"))

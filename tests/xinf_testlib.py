@@ -19,7 +19,10 @@ except ImportError as error:  # the test is skipped with a visible reason
     print(f"SKIP: python module missing ({error}); install python3-zmq python3-msgpack")
     sys.exit(SKIP)
 
-SIGNATURE = b"XINF\x01"
+# The one Python codec of the envelope (protocols/envelope.md) is the client's
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from xinf_client import SIGNATURE, XinfBadReply, decode_reply, encode_message  # noqa: E402
+
 _children = []
 
 
@@ -43,15 +46,22 @@ def check(condition, text):
 
 
 def encode(msg_type, body=None, corr=0, sender="test", deadline=0, frames=()):
-    header = {"type": msg_type, "corr": corr, "sender": sender,
-              "deadline": deadline, "body": body or {}}
-    return [SIGNATURE, msgpack.packb(header, use_bin_type=True)] + list(frames)
+    """The frames of one message: frame 0 (signature and header), then 'frames'."""
+    return encode_message(msg_type, body, corr, sender, deadline, frames)
+
+
+def envelope(header):
+    """Frame 0 of a hand-made header (a dict, valid or not, or packed bytes)."""
+    return SIGNATURE + (header if isinstance(header, bytes) else msgpack.packb(header, use_bin_type=True))
 
 
 def decode(frames):
-    check(len(frames) >= 2 and frames[0] == SIGNATURE, f"bad reply frames {frames[:2]!r}")
-    header = msgpack.unpackb(frames[1], raw=False)
-    return header, frames[2:]
+    """(header, binary frames) of a received message; the test fails on one
+    that breaks the envelope."""
+    try:
+        return decode_reply(frames)
+    except XinfBadReply as error:
+        fail(f"bad reply: {error.message}; frames {[bytes(frame[:24]) for frame in frames[:3]]!r}")
 
 
 def stop_process(process, name, timeout=10.0):

@@ -35,17 +35,15 @@ import tempfile
 import threading
 import time
 
-import msgpack
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xinf_client import XinfClient, XinfError  # noqa: E402
+from xinf_client import XinfClient, XinfError, decode_reply, encode_message  # noqa: E402
 
 INTERVAL_MS = 200
 LIVENESS = 3
-SIGNATURE = b"XINF\x01"
 
 
 class Node:
@@ -165,9 +163,8 @@ class LoadClient(threading.Thread):
             return True
 
     def send(self, request):
-        header = {"type": "GENERATE", "corr": request["corr"], "sender": "bench", "deadline": request["deadline_ms"],
-                  "body": request["body"]}
-        self.socket.send_multipart([SIGNATURE, msgpack.packb(header)])
+        self.socket.send_multipart(encode_message("GENERATE", request["body"], request["corr"], "bench",
+                                                  request["deadline_ms"]))
 
     def new_request(self):
         stream = self.rng.random() < 0.5
@@ -196,7 +193,7 @@ class LoadClient(threading.Thread):
 
     def on_message(self, answered):
         frames = self.socket.recv_multipart()
-        header = msgpack.unpackb(frames[1], raw=False, unicode_errors="surrogateescape")
+        header, _ = decode_reply(frames)
         corr, kind = header["corr"], header["type"]
         request = self.inflight.get(corr)
         if request is None:

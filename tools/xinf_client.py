@@ -44,9 +44,9 @@ except ImportError as missing:
         raise
     sys.exit(f"xinf_client.py: {missing}: install pyzmq and msgpack (Debian: python3-zmq python3-msgpack)")
 
-SIGNATURE = b"XINF\x01"
-HEADER_MAX = 1 << 20          # envelope.md: frame 1 is at most 1 MiB
-FRAMES_MAX = 66               # signature + header + 64 binary frames
+SIGNATURE = b"XINF\x02"      # envelope.md: "XINF" and the version byte, then the header
+HEADER_MAX = 1 << 20          # envelope.md: the header after the signature is at most 1 MiB
+FRAMES_MAX = 65               # frame 0 (signature + header) and 64 binary frames
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:9997"
 
 
@@ -112,22 +112,34 @@ def check_body(msg_type, body):
     return body
 
 
+def encode_message(msg_type, body=None, corr=0, sender="", deadline=0, frames=()):
+    """One message as envelope.md frames: frame 0 is the signature and the
+    MessagePack header together, then the binary frames (bulk data), if any."""
+    header = {"type": msg_type, "corr": corr, "sender": sender, "deadline": deadline, "body": body or {}}
+    return [SIGNATURE + msgpack.packb(header, use_bin_type=True), *frames]
+
+
 def decode_reply(frames):
     """Checks one received message against envelope.md; returns (header, binary frames)."""
-    _need(2 <= len(frames) <= FRAMES_MAX, f"reply has {len(frames)} frames (2 to {FRAMES_MAX} allowed)")
-    _need(frames[0] == SIGNATURE, f"reply signature is {frames[0][:16]!r}, not {SIGNATURE!r}")
-    _need(len(frames[1]) <= HEADER_MAX, f"reply header has {len(frames[1])} bytes (at most {HEADER_MAX})")
+    _need(1 <= len(frames) <= FRAMES_MAX, f"reply has {len(frames)} frames (1 to {FRAMES_MAX} allowed)")
+    head = bytes(frames[0])
+    _need(head[:4] == SIGNATURE[:4], f"reply frame 0 starts with {head[:16]!r}, not the XINF signature")
+    _need(len(head) > 4 and head[4] == SIGNATURE[4],
+          f"reply has envelope version {head[4] if len(head) > 4 else 'none'}, this client speaks {SIGNATURE[4]}")
+    packed = head[len(SIGNATURE):]
+    _need(packed, "reply frame 0 has no header after the signature")
+    _need(len(packed) <= HEADER_MAX, f"reply header has {len(packed)} bytes (at most {HEADER_MAX})")
 
     def no_ext(code, data):
         raise ValueError(f"ext type {code} is not allowed")
     try:
-        header = msgpack.unpackb(frames[1], raw=False, unicode_errors="surrogateescape", ext_hook=no_ext, strict_map_key=True,
+        header = msgpack.unpackb(packed, raw=False, unicode_errors="surrogateescape", ext_hook=no_ext, strict_map_key=True,
                                  max_map_len=1024, max_array_len=262144)
     except Exception as error:  # msgpack raises several unrelated types
         raise XinfBadReply(f"reply header is not one MessagePack map: {error}") from None
     _check_map(header, "reply header", {"type": str, "corr": _is_uint, "sender": str,
                                         "deadline": _is_uint, "body": dict})
-    return header, frames[2:]
+    return header, frames[1:]
 
 
 def load_certificate(path, secret=False):
@@ -226,11 +238,9 @@ class XinfClient:
             raise ValueError("client is closed")
         timeout_ms = self.timeout_ms if timeout_ms is None else timeout_ms
         corr = next(self._corr)
-        header = {"type": msg_type, "corr": corr, "sender": self.name,
-                  "deadline": max(0, int(timeout_ms)), "body": body or {}}
+        message = encode_message(msg_type, body, corr, self.name, max(0, int(timeout_ms)), frames)
         try:
-            self._socket.send_multipart([SIGNATURE, msgpack.packb(header, use_bin_type=True), *frames],
-                                        flags=zmq.DONTWAIT)
+            self._socket.send_multipart(message, flags=zmq.DONTWAIT)
         except zmq.Again:
             raise XinfTimeout(f"cannot send {msg_type} to {self.endpoint}: send queue full") from None
         deadline = time.monotonic() + timeout_ms / 1000
@@ -350,8 +360,7 @@ class XinfClient:
         if prompt_tokens is not None:
             body["prompt_tokens"] = list(prompt_tokens)
         corr = next(self._corr)
-        header = {"type": "GENERATE", "corr": corr, "sender": self.name, "deadline": deadline_ms, "body": body}
-        self._socket.send_multipart([SIGNATURE, msgpack.packb(header, use_bin_type=True)])
+        self._socket.send_multipart(encode_message("GENERATE", body, corr, self.name, deadline_ms))
         return corr
 
     def next_message(self, timeout_ms):
@@ -397,8 +406,7 @@ class XinfClient:
             body["prompt_tokens"] = list(prompt_tokens)
         corr = next(self._corr)
         deadline = timeout_ms if deadline_ms is None else deadline_ms
-        header = {"type": "GENERATE", "corr": corr, "sender": self.name, "deadline": deadline, "body": body}
-        self._socket.send_multipart([SIGNATURE, msgpack.packb(header, use_bin_type=True)])
+        self._socket.send_multipart(encode_message("GENERATE", body, corr, self.name, deadline))
         while True:
             if not self._socket.poll(timeout_ms):
                 raise XinfTimeout(f"no answer to GENERATE from {self.endpoint} within {timeout_ms} ms")

@@ -23,6 +23,7 @@ MESSAGES = {
             {'name': 'unknown_types', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'workers', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'standby', 'type': 'str', 'min': 0, 'max': 15, 'optional': True},
+            {'name': 'echo', 'type': 'any', 'min': 0, 'max': None, 'optional': True},
         ],
         'ERROR': [
             {'name': 'code', 'type': 'str', 'min': 1, 'max': 31, 'optional': False},

@@ -135,7 +135,7 @@ def main():
         raw = Client(node.endpoint)
         header = {b"type": b"GENERATE", b"corr": 77, b"sender": b"raw", b"deadline": 0,
                   b"body": {b"uid": b"good", b"prompt": b"caf\xc3 \xff", b"max_tokens": 2}}
-        raw.send_raw([SIGNATURE, msgpack.packb(header, use_bin_type=False)])
+        raw.send_raw([SIGNATURE + msgpack.packb(header, use_bin_type=False)])
         reply = raw.recv(5000)
         check(reply and reply[0]["type"] == "ERROR" and reply[0]["body"]["code"] == "BAD_REQUEST"
               and "not valid UTF-8 (byte 3)" in reply[0]["body"]["message"], f"a non-UTF-8 prompt: {reply}")

@@ -34,7 +34,7 @@ def plain_generate(endpoint, corr, max_tokens, deadline_ms):
     sock.connect(endpoint)
     header = {"type": "GENERATE", "corr": corr, "sender": "plain", "deadline": deadline_ms,
               "body": {"uid": "m", "prompt_tokens": [1, 2, 3], "max_tokens": max_tokens}}
-    sock.send_multipart([b"XINF\x01", msgpack.packb(header)])
+    sock.send_multipart([b"XINF\x02" + msgpack.packb(header)])
     return sock
 
 
@@ -52,7 +52,9 @@ def scenario_graceful(node_bin, supervisor, port):
     client.close()
     supervisor.signal(signal.SIGTERM)
     check(sock.poll(10000), "the plain client got no answer when the supervisor stopped")
-    header = msgpack.unpackb(sock.recv_multipart()[1], raw=False)
+    head = sock.recv_multipart()[0]
+    check(head[:5] == b"XINF\x02", f"plain client: frame 0 starts {head[:8]!r}")
+    header = msgpack.unpackb(head[5:], raw=False)
     check(header["type"] == "ERROR" and header["corr"] == 1 and header["body"]["code"] == "RESTARTING",
           f"plain client on SIGTERM: {header}")
     sock.close(0)

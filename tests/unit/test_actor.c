@@ -249,13 +249,8 @@ test_bad_input (void)
     xinf_value_t *header = xinf_value_new_map ();
     xinf_map_put_uint (header, "corr", 4242);
     xinf_map_put_str (header, "type", "no good");
-    msgpack_sbuffer buffer;
-    test_pack (header, &buffer);
-    zmsg_t *zmsg = zmsg_new ();
-    zmsg_addmem (zmsg, "XINF\x01", 5);
-    zmsg_addmem (zmsg, buffer.data, buffer.size);
+    zmsg_t *zmsg = test_envelope (header);
     zmsg_send (&zmsg, raw);
-    msgpack_sbuffer_destroy (&buffer);
     xinf_value_destroy (&header);
     reply = s_raw_reply (raw);
     CHECK_STR (xinf_msg_type (reply), "ERROR");

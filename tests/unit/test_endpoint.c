@@ -439,7 +439,7 @@ test_garbage (void)
     uint64_t hint = 7;
     CHECK (xinf_router_recv (router, &peer, error, sizeof error, &hint) == NULL);
     CHECK (peer != NULL);
-    CHECK_STR (error, "frame 0 is not the XINF signature (4 bytes)");
+    CHECK_STR (error, "frame 0 does not start with the XINF signature (4 bytes)");
     CHECK_INT (hint, 0);
     CHECK_STR (xinf_peer_address (peer), "127.0.0.1");
     char id [600];
@@ -449,13 +449,8 @@ test_garbage (void)
     xinf_value_t *header = xinf_value_new_map ();
     xinf_map_put_str (header, "type", "lower");
     xinf_map_put_uint (header, "corr", 99);
-    msgpack_sbuffer buffer;
-    test_pack (header, &buffer);
-    zmsg_t *zmsg = zmsg_new ();
-    zmsg_addmem (zmsg, "XINF\x01", 5);
-    zmsg_addmem (zmsg, buffer.data, buffer.size);
+    zmsg_t *zmsg = test_envelope (header);
     zmsg_send (&zmsg, raw);
-    msgpack_sbuffer_destroy (&buffer);
     xinf_value_destroy (&header);
     CHECK (xinf_router_recv (router, &peer, error, sizeof error, &hint) == NULL);
     CHECK (peer != NULL);

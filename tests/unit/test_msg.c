@@ -1,14 +1,16 @@
 /*  test_msg: xinf_msg, the XINF envelope.
 
     Encode -> decode keeps type, corr, sender, deadline, body and the binary
-    frames byte-exact and in order. Decoding refuses, with a precise reason,
-    a wrong signature or version, a missing or non-map header, missing and
-    ill-typed fields, invalid type names, too many frames and an oversize
-    header, and still hands out the corr when it was readable.
+    frames byte-exact and in order; a message without bulk data is one
+    frame (signature and header). Decoding refuses, with a precise reason,
+    a wrong signature or version (version 1's separate header frame
+    included), a missing or non-map header, missing and ill-typed fields,
+    invalid type names, too many frames and an oversize header, and still
+    hands out the corr when it was readable.
 */
 #include "test_unit.h"
 
-//  A frame-1 header map with every field valid; tests break one field.
+//  A header map with every field valid; tests break one field.
 static xinf_value_t *
 s_header (void)
 {
@@ -21,20 +23,33 @@ s_header (void)
     return header;
 }
 
-//  [signature with 'version'][header packed]; consumes the header.
+//  One frame: the signature with 'version', then 'size' bytes of 'header'.
+static zmsg_t *
+s_zmsg_bytes (int version, const void *header, size_t size)
+{
+    zframe_t *frame = zframe_new (NULL, XINF_SIGNATURE_SIZE + size);
+    byte *data = zframe_data (frame);
+    memcpy (data, "XINF", 4);
+    data [4] = (byte) version;
+    if (size)
+        memcpy (data + XINF_SIGNATURE_SIZE, header, size);
+    zmsg_t *zmsg = zmsg_new ();
+    zmsg_append (zmsg, &frame);
+    return zmsg;
+}
+
+//  [signature with 'version' + header packed]; consumes the header (none:
+//  the signature alone).
 static zmsg_t *
 s_zmsg (xinf_value_t **header_p, int version)
 {
-    zmsg_t *zmsg = zmsg_new ();
-    unsigned char signature [5] = { 'X', 'I', 'N', 'F', (unsigned char) version };
-    zmsg_addmem (zmsg, signature, sizeof signature);
-    if (*header_p) {
-        msgpack_sbuffer buffer;
-        test_pack (*header_p, &buffer);
-        zmsg_addmem (zmsg, buffer.data, buffer.size);
-        msgpack_sbuffer_destroy (&buffer);
-        xinf_value_destroy (header_p);
-    }
+    if (!*header_p)
+        return s_zmsg_bytes (version, NULL, 0);
+    msgpack_sbuffer buffer;
+    test_pack (*header_p, &buffer);
+    zmsg_t *zmsg = s_zmsg_bytes (version, buffer.data, buffer.size);
+    msgpack_sbuffer_destroy (&buffer);
+    xinf_value_destroy (header_p);
     return zmsg;
 }
 
@@ -104,10 +119,11 @@ test_round_trip (void)
 
     zmsg_t *zmsg = xinf_msg_encode (&msg);
     CHECK (msg == NULL);
-    CHECK_INT (zmsg_size (zmsg), 6);
-    zframe_t *signature = zmsg_first (zmsg);
-    CHECK_INT (zframe_size (signature), 5);
-    CHECK (memcmp (zframe_data (signature), "XINF\x01", 5) == 0);
+    CHECK_INT (zmsg_size (zmsg), 5);
+    zframe_t *head = zmsg_first (zmsg);
+    CHECK (zframe_size (head) > XINF_SIGNATURE_SIZE);
+    CHECK (memcmp (zframe_data (head), "XINF\x02", 5) == 0);
+    CHECK (zframe_data (head) [5] == 0x85);     //  the header: a map of 5
 
     char error [256] = "";
     uint64_t hint = 0;
@@ -139,7 +155,7 @@ test_minimal (void)
 {
     xinf_msg_t *msg = xinf_msg_new ("A");
     zmsg_t *zmsg = xinf_msg_encode (&msg);
-    CHECK_INT (zmsg_size (zmsg), 2);
+    CHECK_INT (zmsg_size (zmsg), 1);           //  no bulk data: one frame
     char error [256] = "";
     msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
     CHECK (msg);
@@ -211,44 +227,58 @@ test_frame_errors (void)
     s_expect_refused (zmsg_new (), "empty message", 0);
 
     zmsg = zmsg_new ();
-    zmsg_addmem (zmsg, "ZINF\x01", 5);
-    s_expect_refused (zmsg, "frame 0 is not the XINF signature (5 bytes)", 0);
+    zmsg_addmem (zmsg, "ZINF\x02\x80", 6);
+    s_expect_refused (zmsg, "frame 0 does not start with the XINF signature (6 bytes)", 0);
     zmsg = zmsg_new ();
     zmsg_addstr (zmsg, "XINFO");                //  the fifth byte is the version
     s_expect_refused (zmsg, "unsupported envelope version 79", 0);
     zmsg = zmsg_new ();
     zmsg_addstr (zmsg, "XIN");
-    s_expect_refused (zmsg, "frame 0 is not the XINF signature (3 bytes)", 0);
+    s_expect_refused (zmsg, "frame 0 does not start with the XINF signature (3 bytes)", 0);
     zmsg = zmsg_new ();
-    zmsg_addmem (zmsg, "XINF\x01\x01", 6);
-    s_expect_refused (zmsg, "frame 0 is not the XINF signature (6 bytes)", 0);
+    zmsg_addstr (zmsg, "XINF");
+    s_expect_refused (zmsg, "frame 0 ends before the version byte", 0);
+    zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, "", 0);
+    s_expect_refused (zmsg, "frame 0 does not start with the XINF signature (0 bytes)", 0);
 
     xinf_value_t *header = s_header ();
-    s_expect_refused (s_zmsg (&header, 2), "unsupported envelope version 2 (this node speaks 1)", 0);
+    s_expect_refused (s_zmsg (&header, 3), "unsupported envelope version 3 (this node speaks 2)", 0);
     header = s_header ();
     s_expect_refused (s_zmsg (&header, 0), "unsupported envelope version 0", 0);
 
-    header = NULL;
-    s_expect_refused (s_zmsg (&header, XINF_VERSION), "missing frame 1 (header)", 0);
+    //  Version 1 (signature and header in two frames) is refused by version
+    header = s_header ();
+    msgpack_sbuffer buffer;
+    test_pack (header, &buffer);
+    xinf_value_destroy (&header);
+    zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, "XINF\x01", 5);
+    zmsg_addmem (zmsg, buffer.data, buffer.size);
+    s_expect_refused (zmsg, "unsupported envelope version 1 (this node speaks 2)", 0);
+    //  ... and so is a version 2 signature followed by a separate header frame
+    zmsg = zmsg_new ();
+    zmsg_addmem (zmsg, "XINF\x02", 5);
+    zmsg_addmem (zmsg, buffer.data, buffer.size);
+    s_expect_refused (zmsg, "frame 0 has no header after the signature", 0);
+    msgpack_sbuffer_destroy (&buffer);
 
-    //  Header frames that are not maps, or not msgpack at all
+    header = NULL;
+    s_expect_refused (s_zmsg (&header, XINF_VERSION), "frame 0 has no header after the signature", 0);
+
+    //  Headers that are not maps, or not msgpack at all, or with bytes after the map
     xinf_value_t *array = xinf_value_new_array ();
     xinf_array_push (array, xinf_value_new_uint (1));
     s_expect_refused (s_zmsg (&array, XINF_VERSION), "header must be a map", 0);
     xinf_value_t *text = xinf_value_new_str ("HELLO");
     s_expect_refused (s_zmsg (&text, XINF_VERSION), "header must be a map", 0);
-    zmsg = s_zmsg (&header, XINF_VERSION);
-    zmsg_addmem (zmsg, "\xdd\xff\xff\xff\xff", 5);
-    s_expect_refused (zmsg, "msgpack: declared count larger than the bytes left", 0);
-    zmsg = s_zmsg (&header, XINF_VERSION);
-    zmsg_addmem (zmsg, "\xdf\xff\xff\xff\xff", 5);
-    s_expect_refused (zmsg, "msgpack: map has more entries than allowed", 0);
-    zmsg = s_zmsg (&header, XINF_VERSION);
-    zmsg_addmem (zmsg, "", 0);
-    s_expect_refused (zmsg, "msgpack: truncated", 0);
-    zmsg = s_zmsg (&header, XINF_VERSION);
-    zmsg_addmem (zmsg, "\x81\x01\x02", 3);
-    s_expect_refused (zmsg, "map keys must be str", 0);
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\xdd\xff\xff\xff\xff", 5),
+                      "msgpack: declared count larger than the bytes left", 0);
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\xdf\xff\xff\xff\xff", 5),
+                      "msgpack: map has more entries than allowed", 0);
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\x81\xa4type", 6), "msgpack: truncated", 0);
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\x81\x01\x02", 3), "map keys must be str", 0);
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\x80\x80", 2), "msgpack: trailing bytes after the object", 0);
 }
 
 static void
@@ -316,8 +346,8 @@ test_limits (void)
         CHECK_INT (value, index);
     }
     xinf_msg_destroy (&msg);
-    s_expect_refused (s_with_frames (XINF_FRAMES_MAX + 1), "67 frames, at most 66 allowed", 0);
-    s_expect_refused (s_with_frames (1000), "1002 frames, at most 66 allowed", 0);
+    s_expect_refused (s_with_frames (XINF_FRAMES_MAX + 1), "66 frames, at most 65 allowed", 0);
+    s_expect_refused (s_with_frames (1000), "1001 frames, at most 65 allowed", 0);
 
     //  A header of just under the limit decodes, one over is refused
     xinf_msg_t *large = xinf_msg_new ("LARGE");
@@ -325,8 +355,8 @@ test_limits (void)
     char *blob = calloc (1, XINF_HEADER_MAX);
     xinf_map_put (xinf_msg_body (large), "blob", xinf_value_new_bin (blob, size));
     zmsg = xinf_msg_encode (&large);
-    zmsg_first (zmsg);
-    size_t header_size = zframe_size (zmsg_next (zmsg));
+    CHECK_INT (zmsg_size (zmsg), 1);
+    size_t header_size = zframe_size (zmsg_first (zmsg)) - XINF_SIGNATURE_SIZE;
     CHECK (header_size <= XINF_HEADER_MAX);
     msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
     CHECK (msg);

@@ -148,7 +148,7 @@ s_make_seeds (void)
         }
         if (index == 4) {
             xinf_map_put_str (body, "code", "BAD_ENVELOPE");
-            xinf_map_put_str (body, "message", "frame 0 is not the XINF signature");
+            xinf_map_put_str (body, "message", "frame 0 does not start with the XINF signature");
         }
         if (index == 5)
             for (int key = 0; key < 20; key++) {
@@ -266,8 +266,8 @@ s_mutate_bytes (s_bytes_t *frame)
             s_splice (frame, at, remove, lie, 5);
             break;
         }
-        case 7: {                               //  splice from a seed's header
-            const s_bytes_t *other = &s_seeds [s_below (SEEDS)].frames [1];
+        case 7: {                               //  splice from a seed's frame 0
+            const s_bytes_t *other = &s_seeds [s_below (SEEDS)].frames [0];
             size_t from = s_below (other->size);
             size_t count = 1 + s_below (other->size - from);
             size_t at = s_below (size + 1);
@@ -309,7 +309,7 @@ s_mutate_frames (s_input_t *input)
             }
             break;
         case 3:                                 //  version byte
-            if (input->count && input->frames [0].size == 5)
+            if (input->count && input->frames [0].size >= XINF_SIGNATURE_SIZE)
                 input->frames [0].data [4] = (unsigned char) s_below (4);
             break;
         default:                                //  many extra frames
@@ -402,13 +402,13 @@ fuzz_random_frames (size_t rounds)
         for (size_t index = 0; index < input.count; index++)
             s_random_frame (&input.frames [index], 64);
         if (input.count && s_chance (60))
-            memcpy (input.frames [0].data, "XINF\x01", input.frames [0].size < 5 ? input.frames [0].size : 5);
-        if (input.count && s_chance (30)) {
+            memcpy (input.frames [0].data, "XINF\x02", input.frames [0].size < 5 ? input.frames [0].size : 5);
+        if (input.count && s_chance (10)) {
             free (input.frames [0].data);
-            s_frame_set (&input.frames [0], "XINF\x01", 5);
+            s_frame_set (&input.frames [0], "XINF\x02", 5);
         }
-        if (input.count >= 2 && input.frames [1].size && s_chance (40))
-            input.frames [1].data [0] = (unsigned char) (0x80 | s_below (16));
+        if (input.count && input.frames [0].size > XINF_SIGNATURE_SIZE && s_chance (40))
+            input.frames [0].data [XINF_SIGNATURE_SIZE] = (unsigned char) (0x80 | s_below (16));
         s_decode (&input);
     }
     return rounds;
@@ -426,7 +426,7 @@ fuzz_mutations (size_t rounds)
                 s_mutate_frames (&input);
             else
             if (input.count) {
-                size_t which = s_chance (80) && input.count > 1 ? 1 : s_below (input.count);
+                size_t which = s_chance (80) ? 0 : s_below (input.count);
                 s_mutate_bytes (&input.frames [which]);
             }
         }
@@ -445,7 +445,7 @@ fuzz_frame_counts (size_t rounds)
         size_t want = s_below (FRAMES_CAP + 1);
         while (input.count < want)
             s_random_frame (&input.frames [input.count++], 8);
-        bool too_many = input.count > 2 + XINF_FRAMES_MAX;
+        bool too_many = input.count > 1 + XINF_FRAMES_MAX;
         bool decoded = s_decode (&input);
         CHECK (!(too_many && decoded));
     }
@@ -494,8 +494,8 @@ fuzz_mpscan (size_t rounds)
         if (s_chance (40))
             s_random_frame (&input.frames [0], 48);
         else {
-            const s_bytes_t *seed = &s_seeds [s_below (SEEDS)].frames [1];
-            s_frame_set (&input.frames [0], seed->data, seed->size);
+            const s_bytes_t *seed = &s_seeds [s_below (SEEDS)].frames [0];
+            s_frame_set (&input.frames [0], seed->data + XINF_SIGNATURE_SIZE, seed->size - XINF_SIGNATURE_SIZE);
             for (size_t steps = 1 + s_below (3); steps; steps--)
                 s_mutate_bytes (&input.frames [0]);
         }
