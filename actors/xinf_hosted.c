@@ -39,12 +39,17 @@ struct _xinf_hosted_t {
     int64_t fetch_stall_ms;
     uint64_t next_transfer;           //  ids of its fetches
     xinf_sums_t *fetched;             //  digests of the files fetched (or found the same) here
+    uint64_t started;                 //  replicas started, for unique endpoints
 };
 
-static void
-s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
+//  Stops a replica and frees its entry. Its last words (failed requests,
+//  stopped) are relayed; 'why' (may be NULL) becomes the error of its
+//  stopped report. True when that report was relayed.
+static bool
+s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p, const char *why)
 {
     s_hosted_t *entry = *entry_p;
+    bool stopped = false;
     if (entry->dealer && self->ctx)
         xinf_ctx_reader_end (self->ctx, xinf_dealer_sock (entry->dealer));
     //  Stop the replica first; its last words (failed requests, stopped)
@@ -64,6 +69,12 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     char error [256];
     xinf_msg_t *msg;
     while (entry->dealer && (msg = xinf_dealer_recv (entry->dealer, 0, error, sizeof error))) {
+        const char *state = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state"));
+        if (xinf_msg_is (msg, "MODEL_STATE") && state && streq (state, "stopped")) {
+            stopped = true;
+            if (why && *why)
+                xinf_map_put_str (xinf_msg_body (msg), "error", why);
+        }
         xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
         xinf_map_put_uint (xinf_msg_body (msg), "generation", entry->generation);
         if (*self->upstream)
@@ -75,6 +86,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p)
     xinf_value_destroy (&entry->info);
     free (entry);
     *entry_p = NULL;
+    return stopped;
 }
 
 void
@@ -118,7 +130,7 @@ xinf_hosted_destroy (xinf_hosted_t **self_p)
         s_hosted_t *entry;
         while ((entry = (s_hosted_t *) zhashx_first (self->replicas))) {
             zhashx_delete (self->replicas, entry->key);
-            s_hosted_free (self, &entry);
+            s_hosted_free (self, &entry, NULL);
         }
         zhashx_destroy (&self->replicas);
         xinf_inflight_destroy (&self->inflight);
@@ -225,7 +237,7 @@ s_fetch_failed (xinf_hosted_t *self, s_hosted_t *entry, const char *error)
     snprintf (uid, sizeof uid, "%s", entry->uid);
     snprintf (reason, sizeof reason, "%s", error);
     zhashx_delete (self->replicas, entry->key);
-    s_hosted_free (self, &entry);
+    s_hosted_free (self, &entry, NULL);
     s_reply_state (self, uid, replica, rank, generation, "failed", reason);
 }
 
@@ -241,7 +253,7 @@ s_fetch_ended (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved, con
     if (entry->fetch_only) {
         s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
         zhashx_delete (self->replicas, entry->key);
-        s_hosted_free (self, &entry);
+        s_hosted_free (self, &entry, NULL);
     }
     else
         s_start_replica (self, entry, resolved);
@@ -378,7 +390,7 @@ s_fetch_only (xinf_hosted_t *self, xinf_ctx_t *ctx, const xinf_node_msg_load_mod
     self->ctx = ctx;
     if (!missing) {
         s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetched", "");
-        s_hosted_free (self, &entry);
+        s_hosted_free (self, &entry, NULL);
         return;
     }
     zhashx_insert (self->replicas, entry->key, entry);
@@ -429,14 +441,17 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     entry->rank = rank;
     entry->n_ranks = n_ranks;
     char endpoint [256];
-    snprintf (endpoint, sizeof endpoint, "inproc://xinf-replica-%s-%s-%llu-%p", self->node, uid,
-              (unsigned long long) replica, (void *) entry);
+    //  Unique per start: an unloaded replica's inproc endpoint is released
+    //  by libzmq's reaper after its socket closes, so a reload at once
+    //  (even at the same entry address) must not reuse its name
+    snprintf (endpoint, sizeof endpoint, "inproc://xinf-replica-%s-%s-%llu-%p-%llu", self->node, uid,
+              (unsigned long long) replica, (void *) self, (unsigned long long) ++self->started);
     entry->actor = xinf_replica_new (uid, replica, endpoint);
     entry->dealer = entry->actor ? xinf_dealer_new (endpoint, "worker") : NULL;
     if (!entry->dealer) {
         s_reply_state (self, uid, replica, rank, generation, "failed", "cannot start the replica actor");
         self->ctx = ctx;
-        s_hosted_free (self, &entry);
+        s_hosted_free (self, &entry, NULL);
         return;
     }
     self->ctx = ctx;
@@ -508,8 +523,9 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     bool leader = entry->fetch != NULL;
     snprintf (uid, sizeof uid, "%s", entry->uid);
     snprintf (path, sizeof path, "%s", entry->path);
-    s_hosted_free (self, &entry);
-    s_reply_state (self, uid, replica, rank, generation, "stopped", reason);
+    //  One stopped report, with the reason: the replica's own, else ours
+    if (!s_hosted_free (self, &entry, reason))
+        s_reply_state (self, uid, replica, rank, generation, "stopped", reason);
     //  Its fetch had followers: the first goes on with it (from the .part)
     zlist_t *followers = leader ? s_followers (self, path) : NULL;
     s_hosted_t *next = followers && zlist_first (followers)
@@ -563,7 +579,7 @@ s_on_tokenize (xinf_hosted_t *self, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_node_msg_tokenize_t tokenize;
-    xinf_node_msg_tokenize_decode (xinf_msg_body (msg), &tokenize, &check);
+    bool malformed = xinf_node_msg_tokenize_decode (xinf_msg_body (msg), &tokenize, &check) != 0;
     uint64_t request = tokenize.request;
     s_hosted_t *entry = s_find (self, tokenize.uid, tokenize.replica, &check);
     xinf_msg_t *relay = NULL;
@@ -578,8 +594,10 @@ s_on_tokenize (xinf_hosted_t *self, xinf_msg_t *msg)
     }
     xinf_msg_t *failed = xinf_msg_new ("TOKENIZE_RESULT");
     xinf_map_put_uint (xinf_msg_body (failed), "request", request);
-    xinf_map_put_str (xinf_msg_body (failed), "code", "MODEL_NOT_READY");
+    xinf_map_put_str (xinf_msg_body (failed), "code", malformed ? "BAD_REQUEST" : "MODEL_NOT_READY");
     xinf_map_put_str (xinf_msg_body (failed), "message", entry ? "the replica's queue is full" : check.reason);
+    if (malformed)
+        xinf_warn ("worker", "TOKENIZE refused reason=\"%s\"", check.reason);
     xinf_map_put_str (xinf_msg_body (failed), "node", self->node);
     s_send_up (self, &failed);
 }

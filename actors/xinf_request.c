@@ -157,6 +157,9 @@ static int32_t *
 s_prompt_text (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, xinf_check_t *check,
                size_t *count)
 {
+    //  prompt is valid UTF-8 (client.xml's text), checked by the decoder as
+    //  the supervisor checks it: RUN may come from an older supervisor, or
+    //  from anyone who reaches the agent
     const char *text = generate->prompt;
     bool add_bos = generate->has_add_bos ? generate->add_bos : xinf_tokenizer_add_bos (tokenizer);
     bool special = generate->special;

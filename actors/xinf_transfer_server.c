@@ -1,5 +1,6 @@
 /*  xinf_transfer_server: the serving side of a model file transfer.  */
 #include "xinf_transfer_server.h"
+#include "xinf_tsan.h"
 #include "xinf_transfer.h"
 #include "xinf_node_msg.h"
 
@@ -306,6 +307,7 @@ s_server_main (zsock_t *pipe, void *arg)
     for (size_t index = 0; index < XINF_TRANSFER_SERVER_OPEN; index++)
         s_close (&self->open [index]);
     xinf_sums_destroy (&self->sums);
+    xinf_tsan_release (self);           //  the owner frees self after the thread's last signal
 }
 
 xinf_transfer_server_t *
@@ -334,6 +336,7 @@ xinf_transfer_server_destroy (xinf_transfer_server_t **self_p)
         atomic_store (&self->stopping, true);
         zsock_set_sndtimeo (zactor_sock (self->actor), -1);
         zactor_destroy (&self->actor);
+        xinf_tsan_acquire (self);
         free (self);
         *self_p = NULL;
     }

@@ -4,8 +4,9 @@
     and OVERLOADED with retry_after_ms, deadlines in the queue and on a
     replica, cancel, retries on another replica before the first token
     (and none after it), late answers of an earlier attempt ignored, a
-    client that cannot take its answer, adoption after a restart; every
-    message it sends checked against its protocol schema.  */
+    client that cannot take its answer, adoption after a restart, a
+    worker's malformed replies dropped, and stopping with all in flight;
+    every message it sends checked against its protocol schema.  */
 #include "test_unit.h"
 #include "xinf_scheduler.h"
 #include "xinf_node_msg.h"
@@ -553,6 +554,79 @@ test_malformed_reply (void)
     s_end (&scheduler, &io);
 }
 
+//  A worker's malformed RUN_* (a field missing, of the wrong type, out of
+//  range) is dropped: nothing relayed, nothing acknowledged, the request
+//  still in flight; a good reply afterwards still ends it. Stopping ends
+//  every request, queued or running, with the one error given.
+static void
+test_malformed_replies (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    s_submit (scheduler, "c", 1, true, 0, 0);
+    s_submit (scheduler, "c", 2, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    uint64_t request = s_uint (run, "request");
+    xinf_msg_destroy (&run);
+    const char *types [] = { "RUN_TOKEN", "RUN_TOKEN", "RUN_TOKEN", "RUN_DONE", "RUN_DONE", "RUN_FAILED",
+                             "RUN_FAILED", "RUN_TOKEN" };
+    for (size_t index = 0; index < sizeof types / sizeof types [0]; index++) {
+        xinf_msg_t *msg = xinf_msg_new (types [index]);
+        xinf_value_t *body = xinf_msg_body (msg);
+        xinf_map_put_uint (body, "request", request);
+        if (index == 0)                    //  no index
+            xinf_map_put_uint (body, "token", 7);
+        if (index == 1) {                  //  a token id as text
+            xinf_map_put_uint (body, "index", 0);
+            xinf_map_put_str (body, "token", "seven");
+        }
+        if (index == 2) {                  //  an index past 2^32
+            xinf_map_put_uint (body, "index", 1ull << 40);
+            xinf_map_put_uint (body, "token", 7);
+        }
+        if (index == 3)                    //  no tokens
+            xinf_map_put_str (body, "finish_reason", "stop");
+        if (index == 4) {                  //  no finish_reason
+            xinf_map_put (body, "tokens", xinf_value_new_array ());
+        }
+        if (index == 5)                    //  no code
+            xinf_map_put_str (body, "message", "broke");
+        if (index == 6)                    //  a code too long
+            xinf_map_put_str (body, "code", "A_CODE_THAT_IS_FAR_TOO_LONG_TO_BE_ONE");
+        if (index == 7) {                  //  no request at all
+            xinf_value_t *taken = xinf_map_take (body, "request");
+            xinf_value_destroy (&taken);
+            xinf_map_put_uint (body, "index", 0);
+            xinf_map_put_uint (body, "token", 7);
+        }
+        xinf_scheduler_run_reply (scheduler, "w0", msg, 10 + (int64_t) index);
+        xinf_msg_destroy (&msg);
+    }
+    CHECK_INT (s_count (&io, "GENERATE_TOKEN"), 0);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 0);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    CHECK_INT (s_count (&io, "RUN_ACK"), 0);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
+    s_reply (scheduler, "w0", "RUN_TOKEN", request, NULL, 30);
+    CHECK_INT (s_count (&io, "GENERATE_TOKEN"), 1);
+    //  Stopping: the running one and the queued one end, once each
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_scheduler_end_all (scheduler, "RESTARTING", "the supervisor stops");
+    CHECK_INT (s_count (&io, "ERROR"), 2);
+    for (uint64_t corr = 1; corr <= 2; corr++) {
+        xinf_msg_t *error = s_take (&io, "ERROR", "c");
+        CHECK (error);
+        CHECK_STR (s_str (error, "code"), "RESTARTING");
+        xinf_msg_destroy (&error);
+    }
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 0);
+    s_reply (scheduler, "w0", "RUN_DONE", request, NULL, 40);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 0);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -566,5 +640,6 @@ main (void)
     RUN (test_adopt);
     RUN (test_grace);
     RUN (test_malformed_reply);
+    RUN (test_malformed_replies);
     return 0;
 }
