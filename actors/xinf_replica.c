@@ -365,7 +365,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
                          (unsigned long long) start.n_ranks);
     const char *path = start.path;
     uint64_t threads = start.threads, n_ranks = start.n_ranks, rank = start.rank;
-    if (state->executor) {
+    if (state->executor || state->state != XINF_REPLICA_STARTING) {   //  a failed start stays failed
         xinf_warn (state->name, "START sent twice: ignored");
         return;
     }

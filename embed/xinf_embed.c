@@ -19,16 +19,6 @@ struct _xinf_node_t {
     char endpoint [300];
 };
 
-static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
-
 //  Heartbeat and liveness: 0 for the default, else the node's ranges.
 static int
 s_check_beat (int *heartbeat_ms, int *liveness, char *error, size_t error_size)
@@ -36,9 +26,9 @@ s_check_beat (int *heartbeat_ms, int *liveness, char *error, size_t error_size)
     *heartbeat_ms = *heartbeat_ms ? *heartbeat_ms : 1000;
     *liveness = *liveness ? *liveness : 3;
     if (*heartbeat_ms < 10 || *heartbeat_ms > 60000)
-        return s_fail (error, error_size, "heartbeat_ms must be 10-60000, got %d", *heartbeat_ms);
+        return xinf_fail (error, error_size, "heartbeat_ms must be 10-60000, got %d", *heartbeat_ms);
     if (*liveness < 1 || *liveness > 100)
-        return s_fail (error, error_size, "liveness must be 1-100, got %d", *liveness);
+        return xinf_fail (error, error_size, "liveness must be 1-100, got %d", *liveness);
     return 0;
 }
 
@@ -46,10 +36,10 @@ static int
 s_check_name (const char *name, char *error, size_t error_size)
 {
     if (!name || strlen (name) < 1 || strlen (name) > S_NAME_MAX)
-        return s_fail (error, error_size, "node_name must have 1 to %d bytes", S_NAME_MAX);
+        return xinf_fail (error, error_size, "node_name must have 1 to %d bytes", S_NAME_MAX);
     size_t at;
     if (!xinf_utf8_valid (name, strlen (name), &at))
-        return s_fail (error, error_size, "node_name is not valid UTF-8 (byte %zu)", at);
+        return xinf_fail (error, error_size, "node_name is not valid UTF-8 (byte %zu)", at);
     return 0;
 }
 
@@ -67,17 +57,17 @@ s_worker_config (const xinf_worker_options_t *options, xinf_worker_config_t *con
                  char *error, size_t error_size)
 {
     if (!options->supervisor || xinf_endpoint_check_tcp (options->supervisor, error, error_size))
-        return options->supervisor ? -1 : s_fail (error, error_size, "supervisor (tcp://HOST:PORT) is required");
+        return options->supervisor ? -1 : xinf_fail (error, error_size, "supervisor (tcp://HOST:PORT) is required");
     if (s_check_name (options->node_name, error, error_size))
         return -1;
     unsigned char address [16];
     const char *host = options->host_ip;
     if (host && *host && inet_pton (AF_INET, host, address) != 1 && inet_pton (AF_INET6, host, address) != 1)
-        return s_fail (error, error_size, "host_ip '%s' is not an IPv4 or IPv6 address", host);
+        return xinf_fail (error, error_size, "host_ip '%s' is not an IPv4 or IPv6 address", host);
     int low = options->data_port_low ? options->data_port_low : 29500;
     int high = options->data_port_high ? options->data_port_high : (low + 99 > 65535 ? 65535 : low + 99);
     if (low < 1 || high > 65535 || low > high)
-        return s_fail (error, error_size, "data ports %d-%d: need 1 <= low <= high <= 65535", low, high);
+        return xinf_fail (error, error_size, "data ports %d-%d: need 1 <= low <= high <= 65535", low, high);
     int heartbeat_ms = options->heartbeat_ms, liveness = options->liveness;
     if (s_check_beat (&heartbeat_ms, &liveness, error, error_size))
         return -1;
@@ -103,7 +93,7 @@ xinf_worker_start (const xinf_worker_options_t *options, char *error, size_t err
         zsys_init ();
         self->worker = xinf_worker_new (&config);
         if (!self->worker)
-            s_fail (error, error_size, "the worker actor did not start (see the log)");
+            xinf_fail (error, error_size, "the worker actor did not start (see the log)");
     }
     if (!self->worker)
         xinf_node_stop (&self);
@@ -119,7 +109,7 @@ xinf_supervisor_start (const xinf_supervisor_options_t *options, char *error, si
     ||  s_check_beat (&heartbeat_ms, &liveness, error, error_size))
         return NULL;
     if (strncmp (bind, "tcp://", 6) != 0 || strlen (bind) >= 256) {
-        s_fail (error, error_size, "bind '%s' must be tcp://ADDRESS:PORT", bind);
+        xinf_fail (error, error_size, "bind '%s' must be tcp://ADDRESS:PORT", bind);
         return NULL;
     }
     xinf_supervisor_config_t config = { options->node_name, heartbeat_ms, liveness, 600000, NULL, false, NULL, NULL,
@@ -128,10 +118,10 @@ xinf_supervisor_start (const xinf_supervisor_options_t *options, char *error, si
     zsys_init ();
     self->supervisor = xinf_supervisor_new (&config);
     if (!self->supervisor)
-        s_fail (error, error_size, "the supervisor actor did not start (see the log)");
+        xinf_fail (error, error_size, "the supervisor actor did not start (see the log)");
     else
     if (xinf_supervisor_bind (self->supervisor, bind, self->endpoint, sizeof self->endpoint) < 0) {
-        s_fail (error, error_size, "cannot bind %s: %s", bind, zmq_strerror (errno));
+        xinf_fail (error, error_size, "cannot bind %s: %s", bind, zmq_strerror (errno));
         xinf_supervisor_destroy (&self->supervisor);
     }
     if (!self->supervisor)

@@ -1,5 +1,6 @@
 /*  xinf_batch: the batch of a forward step: builder, checks, wire form.  */
 #include "xinf_batch.h"
+#include "xinf_check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,42 +110,32 @@ xinf_batch_buf_view (xinf_batch_buf_t *self)
     return &self->view;
 }
 
-static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
-
 //  Counts, and the block tables' shape.
 static int
 s_check_shape (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, char *error, size_t error_size)
 {
     if (batch->n == 0)
-        return s_fail (error, error_size, "field 'n': a step needs at least one token");
+        return xinf_fail (error, error_size, "field 'n': a step needs at least one token");
     if (limits->max_tokens && batch->n > limits->max_tokens)
-        return s_fail (error, error_size, "field 'n': %zu tokens, at most %zu a step", batch->n, limits->max_tokens);
+        return xinf_fail (error, error_size, "field 'n': %zu tokens, at most %zu a step", batch->n, limits->max_tokens);
     if (batch->n_seqs == 0 || batch->n_seqs > batch->n)
-        return s_fail (error, error_size, "field 'n_seqs': %zu sequences for %zu tokens", batch->n_seqs, batch->n);
+        return xinf_fail (error, error_size, "field 'n_seqs': %zu sequences for %zu tokens", batch->n_seqs, batch->n);
     if (batch->n_out > batch->n || (limits->max_out && batch->n_out > limits->max_out))
-        return s_fail (error, error_size, "field 'n_out': %zu logits rows for %zu tokens (at most %zu)", batch->n_out,
+        return xinf_fail (error, error_size, "field 'n_out': %zu logits rows for %zu tokens (at most %zu)", batch->n_out,
                        batch->n, limits->max_out ? limits->max_out : batch->n);
     size_t longest = (limits->context + limits->block_tokens - 1) / limits->block_tokens;
     if (batch->table_start [0] != 0)
-        return s_fail (error, error_size, "field 'table_start[0]' must be 0");
+        return xinf_fail (error, error_size, "field 'table_start[0]' must be 0");
     for (size_t s = 0; s < batch->n_seqs; s++) {
         //  In 64 bits: the fields are any int32 a peer sends (found by fuzz_wire)
         int64_t first = batch->table_start [s], end = batch->table_start [s + 1];
         if (end < first || (uint64_t) (end - first) > longest)
-            return s_fail (error, error_size, "field 'table_start[%zu]': a table of %lld blocks (at most %zu)",
+            return xinf_fail (error, error_size, "field 'table_start[%zu]': a table of %lld blocks (at most %zu)",
                            s + 1, (long long) (end - first), longest);
     }
     for (size_t b = 0; b < (size_t) batch->table_start [batch->n_seqs]; b++)
         if (batch->blocks [b] < 0 || (size_t) batch->blocks [b] >= limits->n_blocks)
-            return s_fail (error, error_size, "field 'blocks[%zu]': block %d is outside the cache's %zu",
+            return xinf_fail (error, error_size, "field 'blocks[%zu]': block %d is outside the cache's %zu",
                            b, batch->blocks [b], limits->n_blocks);
     return 0;
 }
@@ -157,25 +148,25 @@ s_check_tokens (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, in
     for (size_t i = 0; i < batch->n; i++) {
         int32_t token = batch->tokens [i], pos = batch->pos [i], seq = batch->seq [i];
         if (token < 0 || (size_t) token >= limits->vocab)
-            return s_fail (error, error_size, "field 'tokens[%zu]': id %d is outside the vocabulary of %zu",
+            return xinf_fail (error, error_size, "field 'tokens[%zu]': id %d is outside the vocabulary of %zu",
                            i, token, limits->vocab);
         if (seq < 0 || (size_t) seq >= batch->n_seqs)
-            return s_fail (error, error_size, "field 'seq[%zu]': sequence %d of %zu", i, seq, batch->n_seqs);
+            return xinf_fail (error, error_size, "field 'seq[%zu]': sequence %d of %zu", i, seq, batch->n_seqs);
         if (pos < 0 || (size_t) pos >= limits->context)
-            return s_fail (error, error_size, "field 'pos[%zu]': position %d is outside the context of %zu",
+            return xinf_fail (error, error_size, "field 'pos[%zu]': position %d is outside the context of %zu",
                            i, pos, limits->context);
         size_t table = (size_t) (batch->table_start [seq + 1] - batch->table_start [seq]);
         if ((size_t) pos / limits->block_tokens >= table)
-            return s_fail (error, error_size, "field 'pos[%zu]': position %d is beyond sequence %d's %zu blocks",
+            return xinf_fail (error, error_size, "field 'pos[%zu]': position %d is beyond sequence %d's %zu blocks",
                            i, pos, seq, table);
         if (pos <= last_pos [seq])
-            return s_fail (error, error_size, "field 'pos[%zu]': position %d of sequence %d after position %d",
+            return xinf_fail (error, error_size, "field 'pos[%zu]': position %d of sequence %d after position %d",
                            i, pos, seq, last_pos [seq]);
         last_pos [seq] = pos;
     }
     for (size_t k = 0; k < batch->n_out; k++)
         if (batch->out [k] < 0 || (size_t) batch->out [k] >= batch->n || (k && batch->out [k] <= batch->out [k - 1]))
-            return s_fail (error, error_size, "field 'out[%zu]': row %d (rows ascending, below %zu)",
+            return xinf_fail (error, error_size, "field 'out[%zu]': row %d (rows ascending, below %zu)",
                            k, batch->out [k], batch->n);
     return 0;
 }
@@ -184,12 +175,12 @@ int
 xinf_batch_check (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, char *error, size_t error_size)
 {
     if (!limits->block_tokens || !limits->context)
-        return s_fail (error, error_size, "the KV cache is not set up");
+        return xinf_fail (error, error_size, "the KV cache is not set up");
     if (s_check_shape (batch, limits, error, error_size))
         return -1;
     int32_t *last_pos = malloc (batch->n_seqs * sizeof (int32_t));
     if (!last_pos)
-        return s_fail (error, error_size, "out of memory checking %zu sequences", batch->n_seqs);
+        return xinf_fail (error, error_size, "out of memory checking %zu sequences", batch->n_seqs);
     for (size_t s = 0; s < batch->n_seqs; s++)
         last_pos [s] = -1;
     int rc = s_check_tokens (batch, limits, last_pos, error, error_size);
@@ -248,28 +239,28 @@ xinf_batch_buf_decode (xinf_batch_buf_t *self, const void *bytes, size_t size, c
     xinf_batch_buf_clear (self);
     uint32_t header [6];
     if (size < XINF_BATCH_HEADER)
-        return s_fail (error, error_size, "a step of %zu bytes is shorter than its %d-byte header", size, XINF_BATCH_HEADER);
+        return xinf_fail (error, error_size, "a step of %zu bytes is shorter than its %d-byte header", size, XINF_BATCH_HEADER);
     memcpy (header, bytes, sizeof header);
     if (header [0] != XINF_BATCH_MAGIC || header [5] != 0)
-        return s_fail (error, error_size, "a step must start with \"BTCH\" and a zero reserved word");
+        return xinf_fail (error, error_size, "a step must start with \"BTCH\" and a zero reserved word");
     //  Every count is at most the words there are: no sum below can wrap
     size_t words = (size - XINF_BATCH_HEADER) / 4;
     size_t n = header [1], n_seqs = header [2], table = header [3], n_out = header [4];
     if (n > words || n_seqs > words || table > words || n_out > words
     ||  size != XINF_BATCH_HEADER + 4 * (3 * n + n_seqs + 1 + table + n_out))
-        return s_fail (error, error_size, "a step of %zu bytes does not match its counts (n %zu, n_seqs %zu, "
+        return xinf_fail (error, error_size, "a step of %zu bytes does not match its counts (n %zu, n_seqs %zu, "
                        "n_table %zu, n_out %zu)", size, n, n_seqs, table, n_out);
     const char *at = (const char *) bytes + XINF_BATCH_HEADER;
     if (s_take (&self->tokens, &at, n) || s_take (&self->pos, &at, n) || s_take (&self->seq, &at, n)
     ||  s_take (&self->table_start, &at, n_seqs + 1) || s_take (&self->blocks, &at, table)
     ||  s_take (&self->out, &at, n_out)) {
         xinf_batch_buf_clear (self);
-        return s_fail (error, error_size, "out of memory for a step of %zu tokens", n);
+        return xinf_fail (error, error_size, "out of memory for a step of %zu tokens", n);
     }
     const xinf_batch_t *batch = xinf_batch_buf_view (self);
     if (self->table_start.data [n_seqs] != (int32_t) table) {
         xinf_batch_buf_clear (self);
-        return s_fail (error, error_size, "field 'table_start[%zu]' must be n_table (%zu)", n_seqs, table);
+        return xinf_fail (error, error_size, "field 'table_start[%zu]' must be n_table (%zu)", n_seqs, table);
     }
     if (xinf_batch_check (batch, limits, error, error_size)) {
         xinf_batch_buf_clear (self);

@@ -1,5 +1,6 @@
 /*  xinf_batcher: continuous batching: steps, blocks, preemption.  */
 #include "xinf_batcher.h"
+#include "xinf_check.h"
 #include "xinf_blocks.h"
 
 #include <stdarg.h>
@@ -88,23 +89,13 @@ xinf_batcher_destroy (xinf_batcher_t **self_p)
     }
 }
 
-static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
-
 int
 xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size_t count, char *error, size_t error_size)
 {
     if (count == 0)
-        return s_fail (error, error_size, "the prompt is empty");
+        return xinf_fail (error, error_size, "the prompt is empty");
     if (count + 1 > self->config.context)
-        return s_fail (error, error_size, "the prompt's %zu tokens and one generated token need %zu positions; "
+        return xinf_fail (error, error_size, "the prompt's %zu tokens and one generated token need %zu positions; "
                        "this replica holds %zu (KV cache %zu blocks of %zu, context %zu)", count, count + 1,
                        self->config.context, self->config.n_blocks, self->config.block_tokens, self->config.context);
     s_seq_t *seq = calloc (1, sizeof *seq);
@@ -116,7 +107,7 @@ xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size
     }
     if (!seq || !seq->tokens || !seq->blocks || !seq->hashes) {
         s_seq_destroy (&seq);
-        return s_fail (error, error_size, "out of memory for a sequence of %zu tokens", count);
+        return xinf_fail (error, error_size, "out of memory for a sequence of %zu tokens", count);
     }
     memcpy (seq->tokens, prompt, count * sizeof (int32_t));
     seq->count = count;

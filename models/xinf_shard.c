@@ -1,42 +1,33 @@
 /*  xinf_shard: the tensor-parallel split of a model's weights.  */
 #include "xinf_shard.h"
+#include "xinf_check.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-
-static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
 
 int
 xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t rank, size_t n_ranks,
                  size_t ffn_unit, char *error, size_t error_size)
 {
     if (n_ranks < 1 || rank >= n_ranks)
-        return s_fail (error, error_size, "rank %zu is out of range for %zu ranks", rank, n_ranks);
+        return xinf_fail (error, error_size, "rank %zu is out of range for %zu ranks", rank, n_ranks);
     if (!model->n_heads || !model->n_kv_heads || model->n_heads % model->n_kv_heads
     ||  model->head_dim < 2 || model->head_dim % 2)
-        return s_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
+        return xinf_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
                        model->dim, model->n_heads, model->n_kv_heads, model->head_dim);
     if (model->n_kv_heads % n_ranks)
-        return s_fail (error, error_size, "cannot split %zu KV heads over %zu ranks", model->n_kv_heads, n_ranks);
+        return xinf_fail (error, error_size, "cannot split %zu KV heads over %zu ranks", model->n_kv_heads, n_ranks);
     if (ffn_unit < 1 || n_ranks == 1)
         ffn_unit = 1;                  //  a whole model keeps every block whole anyway
     if (model->ffn % ffn_unit)
-        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks: it is not a multiple of %zu-column "
+        return xinf_fail (error, error_size, "cannot split ffn %zu over %zu ranks: it is not a multiple of %zu-column "
                        "blocks", model->ffn, n_ranks, ffn_unit);
     size_t units = model->ffn / ffn_unit, base = units / n_ranks, extra = units % n_ranks;
     if (base == 0 && ffn_unit > 1)
-        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks in %zu-column blocks",
+        return xinf_fail (error, error_size, "cannot split ffn %zu over %zu ranks in %zu-column blocks",
                        model->ffn, n_ranks, ffn_unit);
     if (base == 0)
-        return s_fail (error, error_size, "cannot split ffn %zu over %zu ranks", model->ffn, n_ranks);
+        return xinf_fail (error, error_size, "cannot split ffn %zu over %zu ranks", model->ffn, n_ranks);
     size_t group = model->n_heads / model->n_kv_heads;
     shard->rank = rank;
     shard->n_ranks = n_ranks;
@@ -67,17 +58,17 @@ s_columns (xinf_slices_t *slices, xinf_matrix_t *matrix, size_t first, size_t co
 {
     if (first == 0 && count == matrix->cols)
         return s_rows (slices, matrix, 0, matrix->rows)
-             ? s_fail (error, error_size, "out of memory slicing blk.%zu.%s", layer, name) : 0;
+             ? xinf_fail (error, error_size, "out of memory slicing blk.%zu.%s", layer, name) : 0;
     //  a block type splits between whole blocks only (32 or 256 columns)
     size_t block = xinf_dtype_block_size (matrix->dtype);
     if (block > 1 && (first % block || count % block || matrix->cols % block))
-        return s_fail (error, error_size, "blk.%zu.%s %s columns %zu..%zu are not on %zu-column block boundaries",
+        return xinf_fail (error, error_size, "blk.%zu.%s %s columns %zu..%zu are not on %zu-column block boundaries",
                        layer, name, xinf_dtype_name (matrix->dtype), first, first + count, block);
     size_t row_bytes = xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
     size_t offset = xinf_dtype_row_bytes (matrix->dtype, first), bytes = xinf_dtype_row_bytes (matrix->dtype, count);
     void *copy = xinf_slices_copy (slices, matrix->data, matrix->rows, row_bytes, offset, bytes);
     if (!copy)
-        return s_fail (error, error_size, "out of memory copying columns %zu..%zu of blk.%zu.%s",
+        return xinf_fail (error, error_size, "out of memory copying columns %zu..%zu of blk.%zu.%s",
                        first, first + count, layer, name);
     matrix->data = copy;
     matrix->cols = count;
@@ -114,7 +105,7 @@ xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *l
     ||  s_vector (slices, &layer->v_bias, kv_first, kv_count)
     ||  s_rows (slices, &layer->gate, shard->ffn_first, shard->ffn)
     ||  s_rows (slices, &layer->up, shard->ffn_first, shard->ffn))
-        return s_fail (error, error_size, "out of memory slicing layer %zu", index);
+        return xinf_fail (error, error_size, "out of memory slicing layer %zu", index);
     if (s_columns (slices, &layer->o, q_first, q_count, index, "attn_output", error, error_size)
     ||  s_columns (slices, &layer->down, shard->ffn_first, shard->ffn, index, "ffn_down", error, error_size))
         return -1;

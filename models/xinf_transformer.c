@@ -1,6 +1,7 @@
 /*  xinf_transformer: the batched forward pass of llama / qwen2 / qwen3 through a
     compute backend, on a paged KV cache.  */
 #include "xinf_transformer.h"
+#include "xinf_check.h"
 #include "xinf_cpu_backend.h"
 
 #include <stdarg.h>
@@ -19,27 +20,17 @@ struct _xinf_kv_cache_t {
 };
 
 static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
-
-static int
 s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, size_t rows, size_t cols,
                 char *error, size_t error_size)
 {
     if (!matrix->data)
-        return s_fail (error, error_size, "layer %zu: tensor %s is missing", layer, name);
+        return xinf_fail (error, error_size, "layer %zu: tensor %s is missing", layer, name);
     if (matrix->rows != rows || matrix->cols != cols)
-        return s_fail (error, error_size, "layer %zu: tensor %s is %zux%zu, expected %zux%zu",
+        return xinf_fail (error, error_size, "layer %zu: tensor %s is %zux%zu, expected %zux%zu",
                        layer, name, matrix->rows, matrix->cols, rows, cols);
     size_t block = xinf_dtype_block_size (matrix->dtype);
     if (block > 1 && cols % block)
-        return s_fail (error, error_size, "layer %zu: tensor %s is %s with %zu columns (not a multiple of %zu)",
+        return xinf_fail (error, error_size, "layer %zu: tensor %s is %s with %zu columns (not a multiple of %zu)",
                        layer, name, xinf_dtype_name (matrix->dtype), cols, block);
     return 0;
 }
@@ -51,13 +42,13 @@ s_check_shard (const xinf_transformer_t *self, char *error, size_t error_size)
     const xinf_shard_t *shard = &self->shard;
     size_t group = self->n_heads / self->n_kv_heads;
     if (shard->n_ranks < 1 || shard->rank >= shard->n_ranks)
-        return s_fail (error, error_size, "shard rank %zu of %zu ranks is out of range", shard->rank, shard->n_ranks);
+        return xinf_fail (error, error_size, "shard rank %zu of %zu ranks is out of range", shard->rank, shard->n_ranks);
     bool whole = shard->n_heads == self->n_heads && shard->ffn == self->ffn;
     if (!shard->n_kv_heads || shard->n_heads != shard->n_kv_heads * group
     ||  shard->head_first != shard->kv_head_first * group
     ||  shard->kv_head_first + shard->n_kv_heads > self->n_kv_heads
     ||  !shard->ffn || shard->ffn_first + shard->ffn > self->ffn || (shard->n_ranks == 1 && !whole))
-        return s_fail (error, error_size, "inconsistent shard %zu of %zu: heads %zu+%zu, kv heads %zu+%zu, ffn %zu+%zu "
+        return xinf_fail (error, error_size, "inconsistent shard %zu of %zu: heads %zu+%zu, kv heads %zu+%zu, ffn %zu+%zu "
                        "of heads %zu, kv heads %zu, ffn %zu", shard->rank, shard->n_ranks, shard->head_first,
                        shard->n_heads, shard->kv_head_first, shard->n_kv_heads, shard->ffn_first, shard->ffn,
                        self->n_heads, self->n_kv_heads, self->ffn);
@@ -68,11 +59,11 @@ int
 xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t error_size)
 {
     if (!self->dim || !self->n_layers || !self->n_heads || !self->n_kv_heads || !self->ffn || !self->vocab || !self->context)
-        return s_fail (error, error_size, "a hyperparameter is zero (dim %zu, layers %zu, heads %zu, kv heads %zu, ffn %zu, vocab %zu, context %zu)",
+        return xinf_fail (error, error_size, "a hyperparameter is zero (dim %zu, layers %zu, heads %zu, kv heads %zu, ffn %zu, vocab %zu, context %zu)",
                        self->dim, self->n_layers, self->n_heads, self->n_kv_heads, self->ffn, self->vocab, self->context);
     if (self->n_heads % self->n_kv_heads || self->head_dim < 2 || self->head_dim % 2
     ||  self->n_heads > SIZE_MAX / self->head_dim)
-        return s_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
+        return xinf_fail (error, error_size, "inconsistent heads: dim %zu, heads %zu, kv heads %zu, head dim %zu",
                        self->dim, self->n_heads, self->n_kv_heads, self->head_dim);
     if (s_check_shard (self, error, error_size))
         return -1;
@@ -82,13 +73,13 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
     ||  s_check_matrix (&self->output, "output", 0, self->vocab, self->dim, error, error_size))
         return -1;
     if (!self->output_norm)
-        return s_fail (error, error_size, "tensor output_norm is missing");
+        return xinf_fail (error, error_size, "tensor output_norm is missing");
     for (size_t index = 0; index < self->n_layers; index++) {
         const xinf_layer_t *layer = &self->layers [index];
         if (!layer->attn_norm || !layer->ffn_norm)
-            return s_fail (error, error_size, "layer %zu: a norm weight is missing", index);
+            return xinf_fail (error, error_size, "layer %zu: a norm weight is missing", index);
         if (!layer->q_norm != !layer->k_norm)
-            return s_fail (error, error_size, "layer %zu: attn_q_norm and attn_k_norm must come together", index);
+            return xinf_fail (error, error_size, "layer %zu: attn_q_norm and attn_k_norm must come together", index);
         if (s_check_matrix (&layer->q, "attn_q", index, q_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->k, "attn_k", index, kv_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->v, "attn_v", index, kv_dim, self->dim, error, error_size)
@@ -199,7 +190,7 @@ s_all_reduce (const xinf_transformer_t *self, float *partial, size_t n, size_t l
         return 0;
     char reason [256] = "";
     if (xinf_collective_all_reduce_sum (self->collective, partial, n * self->dim, reason, sizeof reason))
-        return s_fail (error, error_size, "%s (all-reduce of layer %zu %s)", reason [0] ? reason : "collective failed",
+        return xinf_fail (error, error_size, "%s (all-reduce of layer %zu %s)", reason [0] ? reason : "collective failed",
                        layer, what);
     return 0;
 }
@@ -277,9 +268,9 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
     be->ops->embed (be, &self->embed, batch->tokens, n, cache->x);
     for (size_t index = 0; index < self->n_layers; index++) {
         if (s_cancelled (self, cache))
-            return s_fail (error, error_size, "cancelled");
+            return xinf_fail (error, error_size, "cancelled");
         if (s_attention (self, &self->layers [index], index, cache, batch))
-            return s_fail (error, error_size, "out of memory for attention scores");
+            return xinf_fail (error, error_size, "out of memory for attention scores");
         if (s_all_reduce (self, cache->xb2, n, index, "attn_output", error, error_size))
             return -1;
         be->ops->add (be, cache->x, cache->xb2, n * self->dim);
@@ -315,11 +306,11 @@ xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, c
 {
     const xinf_shard_t *shard = &self->shard;
     if (shard->n_ranks > 1 && !self->collective)
-        return s_fail (error, error_size, "rank %zu of %zu has no collective to sum the partial results with",
+        return xinf_fail (error, error_size, "rank %zu of %zu has no collective to sum the partial results with",
                        shard->rank, shard->n_ranks);
     if (shard->n_ranks > 1
     &&  (self->collective->size != (int) shard->n_ranks || self->collective->rank != (int) shard->rank))
-        return s_fail (error, error_size, "the collective is rank %d of %d, the model shard %zu of %zu",
+        return xinf_fail (error, error_size, "the collective is rank %d of %d, the model shard %zu of %zu",
                        self->collective->rank, self->collective->size, shard->rank, shard->n_ranks);
     int32_t *rows = NULL;
     for (size_t first = 0; first < batch->n; first += cache->max_tokens) {
@@ -331,7 +322,7 @@ xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, c
             int32_t *shifted = realloc (rows, pass.n_out * sizeof (int32_t));
             if (!shifted) {
                 free (rows);
-                return s_fail (error, error_size, "out of memory for %zu logits rows", pass.n_out);
+                return xinf_fail (error, error_size, "out of memory for %zu logits rows", pass.n_out);
             }
             rows = shifted;
             for (size_t k = 0; k < pass.n_out; k++)
@@ -407,12 +398,12 @@ xinf_transformer_check_step (const xinf_transformer_t *self, xinf_kv_t *kv, cons
                              size_t pos, char *error, size_t error_size)
 {
     if (count == 0)
-        return s_fail (error, error_size, "no tokens to run");
+        return xinf_fail (error, error_size, "no tokens to run");
     if (pos + count > kv->context)
-        return s_fail (error, error_size, "positions %zu..%zu exceed the context of %zu", pos, pos + count - 1, kv->context);
+        return xinf_fail (error, error_size, "positions %zu..%zu exceed the context of %zu", pos, pos + count - 1, kv->context);
     for (size_t index = 0; index < count; index++)
         if (tokens [index] < 0 || (size_t) tokens [index] >= self->vocab)
-            return s_fail (error, error_size, "token id %d at %zu is outside the vocabulary of %zu",
+            return xinf_fail (error, error_size, "token id %d at %zu is outside the vocabulary of %zu",
                            tokens [index], index, self->vocab);
     return 0;
 }
@@ -431,7 +422,7 @@ xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_th
         rc = xinf_batch_buf_add_token (kv->batch, tokens [index], (int32_t) (pos + index), 0,
                                        all_logits || (logits && index == count - 1));
     if (rc)
-        return s_fail (error, error_size, "out of memory for a step of %zu tokens", count);
+        return xinf_fail (error, error_size, "out of memory for a step of %zu tokens", count);
     xinf_cpu_backend_set_pool (kv->backend, pool);
     rc = xinf_transformer_step (self, kv->cache, xinf_batch_buf_view (kv->batch), all_logits ? all_logits : logits,
                                 error, error_size);

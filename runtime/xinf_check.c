@@ -268,6 +268,18 @@ xinf_utf8_valid (const char *text, size_t length, size_t *at)
     return true;
 }
 
+int
+xinf_fail (char *error, size_t error_size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (error, error_size, format, args);
+    va_end (args);
+    if (error_size)
+        xinf_utf8_trim (error);
+    return -1;
+}
+
 char *
 xinf_utf8_trim (char *text)
 {

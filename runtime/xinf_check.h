@@ -50,6 +50,9 @@ const char *xinf_check_text (xinf_check_t *self, const xinf_value_t *map, const 
 //  nothing past U+10FFFF); else false with the offset of the first bad
 //  sequence in 'at'.
 bool xinf_utf8_valid (const char *text, size_t length, size_t *at);
+//  Formats a reason into 'error' (valid UTF-8 even when the buffer cuts
+//  it) and returns -1: `return xinf_fail (error, size, "...", ...);`.
+int xinf_fail (char *error, size_t error_size, const char *format, ...) __attribute__ ((format (printf, 3, 4)));
 //  Cuts a character that a fixed buffer cut in two (snprintf truncates by
 //  bytes) off the end of 'text', so that text formatted from valid UTF-8
 //  stays valid. Returns text.

@@ -213,29 +213,19 @@ xinf_msg_encode (xinf_msg_t **self_p)
     return zmsg;
 }
 
-static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
-
 //  Frame 0 must start with "XINF" and this node's version byte.
 static int
 s_check_signature (const byte *data, size_t size, char *error, size_t error_size)
 {
     if (!data)
-        return s_fail (error, error_size, "empty message");
+        return xinf_fail (error, error_size, "empty message");
     if (size < 4 || memcmp (data, XINF_SIGNATURE, 4) != 0)
-        return s_fail (error, error_size, "frame 0 does not start with the XINF signature (%zu bytes)", size);
+        return xinf_fail (error, error_size, "frame 0 does not start with the XINF signature (%zu bytes)", size);
     if (size < XINF_SIGNATURE_SIZE)
-        return s_fail (error, error_size, "frame 0 ends before the version byte");
+        return xinf_fail (error, error_size, "frame 0 ends before the version byte");
     int version = data [4];
     if (version != XINF_VERSION)
-        return s_fail (error, error_size, "unsupported envelope version %d (this node speaks %d)", version, XINF_VERSION);
+        return xinf_fail (error, error_size, "unsupported envelope version %d (this node speaks %d)", version, XINF_VERSION);
     return 0;
 }
 
@@ -254,7 +244,7 @@ s_take_header (xinf_msg_t *self, xinf_value_t *header, char *error, size_t error
     uint64_t deadline = xinf_check_uint (&check, header, "deadline", 0, UINT64_MAX);
     xinf_check_map (&check, header, "body", XINF_MAP_ENTRIES_MAX);
     if (check.failed)
-        return s_fail (error, error_size, "%s", check.reason);
+        return xinf_fail (error, error_size, "%s", check.reason);
     s_copy (self->type, type, strlen (type));
     s_copy (self->sender, sender, strlen (sender));
     self->corr = corr;
@@ -341,9 +331,9 @@ static int
 s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, size_t error_size, uint64_t *corr_hint)
 {
     if (size == 0)
-        return s_fail (error, error_size, "frame 0 has no header after the signature");
+        return xinf_fail (error, error_size, "frame 0 has no header after the signature");
     if (size > XINF_HEADER_MAX)
-        return s_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
+        return xinf_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
     if (xinf_mpscan (data, size, &s_limits, error, error_size))
         return -1;
     msgpack_zone *zone = s_thread_zone ();
@@ -351,10 +341,10 @@ s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, si
     size_t offset = 0;
     int rc = msgpack_unpack ((const char *) data, size, &offset, zone, &object);
     if (rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES)
-        rc = s_fail (error, error_size, "msgpack-c could not unpack the header (rc=%d)", rc);
+        rc = xinf_fail (error, error_size, "msgpack-c could not unpack the header (rc=%d)", rc);
     else
     if (object.type != MSGPACK_OBJECT_MAP)
-        rc = s_fail (error, error_size, "header must be a map");
+        rc = xinf_fail (error, error_size, "header must be a map");
     else
     if (s_take_fast (self, &object, corr_hint) == 0)
         rc = 0;
@@ -380,7 +370,7 @@ xinf_msg_decode_wire (const byte *head, size_t head_size, zmsg_t **frames_p,
     size_t count = (head ? 1 : 0) + (frames ? zmsg_size (frames) : 0);
     xinf_msg_t *self = NULL;
     if (count > 1 + XINF_FRAMES_MAX)
-        s_fail (error, error_size, "%zu frames, at most %d allowed", count, 1 + XINF_FRAMES_MAX);
+        xinf_fail (error, error_size, "%zu frames, at most %d allowed", count, 1 + XINF_FRAMES_MAX);
     else
     if (s_check_signature (head, head_size, error, error_size) == 0) {
         self = s_msg_alloc (frames);
@@ -403,7 +393,7 @@ xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, uint64_t *corr
     if (corr_hint)
         *corr_hint = 0;
     if (!zmsg) {
-        s_fail (error, error_size, "no message");
+        xinf_fail (error, error_size, "no message");
         return NULL;
     }
     zframe_t *head = zmsg_pop (zmsg);

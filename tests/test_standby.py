@@ -4,12 +4,13 @@ Guide's Binary Star) on 127.0.0.1.
   a. primary P and backup B: P becomes active, B passive; a worker with
      -e P,B registers with P; a model launched there generates; B answers
      a client's request with ERROR STANDBY naming P;
-  b. kill -9 of P: the worker turns to B (which holds P's event history,
+  b. kill -9 of P while a client streams through it: the worker turns to B (which holds P's event history,
      replicated while it stood by), B takes over (the peer silent and
      a request here), the worker registers there with its replica (adopted,
      no reload) and the model generates through B; the time from the kill
      to the first answer through B is printed, as are the requests a client
-     sent meanwhile and how each ended;
+     sent meanwhile and how each ended; the streaming client (its routing
+     id set) connects to B and gets its one answer, with every token;
   c. xinf-cli -e P,B finds the active one;
   d. P restarted as primary: it sees B active and stands by (no second
      active supervisor);
@@ -27,7 +28,8 @@ from test_cluster import BEAT_ARGS, INTERVAL_MS, LIVENESS, Proc, poll, run_logge
 from xinf_testlib import check, free_port, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from xinf_client import XinfClient, XinfError  # noqa: E402
+from xinf_client import XinfClient, XinfError, decode_reply, encode_message  # noqa: E402
+import zmq  # noqa: E402
 
 
 
@@ -72,7 +74,18 @@ def main():
                 print(f"a. P active, B passive; B answers: {error}")
         client.close()
 
-        # b. kill -9 of the primary
+        # b. kill -9 of the primary, with a stream in flight through it: a
+        # client with a routing id, connected to P, reading tokens
+        streamer = zmq.Context.instance().socket(zmq.DEALER)
+        streamer.setsockopt(zmq.LINGER, 0)
+        streamer.setsockopt(zmq.ROUTING_ID, b"xc-standby-stream")
+        streamer.connect(p_end)
+        streamer.send_multipart(encode_message("GENERATE", {"uid": "m", "prompt_tokens": [1, 2, 3],
+                                                            "max_tokens": 1000, "stream": True},
+                                               corr=77, deadline=60000))
+        check(streamer.poll(10000), "no token of the stream through P within 10 s")
+        first, _ = decode_reply(streamer.recv_multipart())
+        check(first["type"] == "GENERATE_TOKEN", f"the stream's first message: {first['type']} {first['body']}")
         primary.kill()
         killed = time.monotonic()
         killed_wall_ms = time.time() * 1000
@@ -107,6 +120,24 @@ def main():
         print(f"   B's events hold P's history ({copied[0]['kind']} {copied[0]['node']} before the kill) and "
               f"its own: {events[-1]['detail']}")
         fallback.close()
+
+        # The stream's client turns to B with the same routing id: B adopted
+        # the run from the worker's HELLO and delivers its one answer there
+        streamer.connect(b_end)
+        reply = None
+        stream_deadline = killed + 30
+        while reply is None and time.monotonic() < stream_deadline:
+            if not streamer.poll(200):
+                continue
+            message, _ = decode_reply(streamer.recv_multipart())
+            if message["corr"] == 77 and message["type"] != "GENERATE_TOKEN":
+                reply = message
+        check(reply is not None, "the stream in flight at the kill got no answer through B within 30 s")
+        check(reply["type"] == "GENERATE_REPLY" and len(reply["body"]["tokens"]) == 1000,
+              f"the stream's answer through B: {reply['type']} {str(reply['body'])[:300]}")
+        print(f"   a stream in flight through P at the kill (client routing id set, then connected to B): its "
+              f"answer, all 1000 tokens, came through B {time.monotonic() - killed:.2f} s after the kill")
+        streamer.close()
 
         # c. xinf-cli -e P,B finds the active one (B)
         result = subprocess.run([tool(build_dir, "xinf-cli"), "-e", f"{p_end},{b_end}", "workers"],

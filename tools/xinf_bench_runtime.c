@@ -87,16 +87,6 @@ s_now_ns (void)
     return (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
-static int
-s_fail (char *error, size_t error_size, const char *format, ...)
-{
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-    return -1;
-}
-
 //  Waits up to S_STALL_MS for 'events' on a libzmq socket; false on timeout.
 static bool
 s_wait_events (void *handle, short events)
@@ -180,7 +170,7 @@ s_raw_send (void *arg, char *error, size_t error_size)
         //  Only the first frame can be refused; wait for room and retry it
         if (index > 0 || errno != EAGAIN || !s_wait_events (self->handle, ZMQ_POLLOUT)
         ||  zmq_send (self->handle, self->data [index], self->size [index], flags) < 0)
-            return s_fail (error, error_size, "raw send failed: %s", zmq_strerror (errno));
+            return xinf_fail (error, error_size, "raw send failed: %s", zmq_strerror (errno));
     }
     return 0;
 }
@@ -195,7 +185,7 @@ s_raw_recv (void *arg, char *error, size_t error_size)
     if (rc < 0 && errno == EAGAIN) {
         if (!s_wait_events (self->handle, ZMQ_POLLIN)) {
             zmq_msg_close (&part);
-            return s_fail (error, error_size, "no raw reply within %d ms", S_STALL_MS);
+            return xinf_fail (error, error_size, "no raw reply within %d ms", S_STALL_MS);
         }
         rc = zmq_msg_recv (&part, self->handle, ZMQ_DONTWAIT);
     }
@@ -210,7 +200,7 @@ s_raw_recv (void *arg, char *error, size_t error_size)
         good = good && rc >= 0;
     }
     zmq_msg_close (&part);
-    return good ? 0 : s_fail (error, error_size, "bad raw reply");
+    return good ? 0 : xinf_fail (error, error_size, "bad raw reply");
 }
 
 static int
@@ -283,7 +273,7 @@ s_xinf_check (s_xinf_t *self, xinf_msg_t **reply_p, char *error, size_t error_si
     xinf_msg_t *reply = *reply_p;
     bool good = xinf_msg_is (reply, self->reply) && s_xinf_echoed (self, reply) == self->size;
     if (!good)
-        s_fail (error, error_size, "bad xinf reply type=%s frames=%zu",
+        xinf_fail (error, error_size, "bad xinf reply type=%s frames=%zu",
                 xinf_msg_type (reply), xinf_msg_frame_count (reply));
     xinf_msg_destroy (reply_p);
     return good ? 0 : -1;
@@ -311,7 +301,7 @@ s_xinf_send (void *arg, char *error, size_t error_size)
         if (errno != EAGAIN || !s_wait_events (zsock_resolve (xinf_dealer_sock (self->dealer)), ZMQ_POLLOUT))
             break;
     }
-    return s_fail (error, error_size, "xinf send failed: %s", zmq_strerror (errno));
+    return xinf_fail (error, error_size, "xinf send failed: %s", zmq_strerror (errno));
 }
 
 static int
@@ -353,7 +343,7 @@ s_measure_rtt (s_client_t *clients, int64_t count, s_result_t *results, char *er
             for (int64_t index = done; index < count && index < done + S_BLOCK; index++) {
                 int64_t start = s_now_ns ();
                 if (client->roundtrip (client->self, error, error_size))
-                    return s_fail (error + strlen (error), error_size - strlen (error), " (%s)", client->name);
+                    return xinf_fail (error + strlen (error), error_size - strlen (error), " (%s)", client->name);
                 client->samples [index] = (double) (s_now_ns () - start) / 1000.0;
             }
         }
@@ -396,7 +386,7 @@ s_measure_throughput (s_client_t *client, int64_t count, int64_t window, s_resul
         return -1;
     int64_t start = s_now_ns ();
     if (s_pipeline (client, count, window, error, error_size))
-        return s_fail (error + strlen (error), error_size - strlen (error), " (%s)", client->name);
+        return xinf_fail (error + strlen (error), error_size - strlen (error), " (%s)", client->name);
     result->figure [S_TPUT] = (double) count * 1e9 / (double) (s_now_ns () - start);
     return 0;
 }

@@ -371,7 +371,7 @@ test_generation (void)
     xinf_msg_t *error = peer_expect (fixture.agent, "ERROR", NULL);
     peer_check_error (error, "UNKNOWN_TYPE", "NO_SUCH_TYPE");
     xinf_msg_destroy (&error);
-    peer_send_raw (xinf_dealer_sock (fixture.agent), "XINF\x01", 5, "\xc1", 1);
+    peer_send_raw (xinf_dealer_sock (fixture.agent), "XINF\x02\xc1", 6, NULL, 0);
     error = peer_expect (fixture.agent, "ERROR", NULL);
     peer_check_error (error, "BAD_ENVELOPE", "");
     xinf_msg_destroy (&error);

@@ -142,15 +142,18 @@ test_ping_and_garbage (void)
     CHECK_STR (peer_str (pong, "node"), "sup");
     xinf_msg_destroy (&pong);
 
-    //  Envelopes: one frame, a wrong signature, a header that is not msgpack
+    //  Envelopes: no signature, a wrong one, the old version, a header that
+    //  is not msgpack, a header that is not a map
     zsock_t *sock = xinf_dealer_sock (client);
     peer_send_raw (sock, "hello", 5, NULL, 0);
     s_expect_error (client, "BAD_ENVELOPE", "");
-    peer_send_raw (sock, "XINX\x01", 5, "\x80", 1);
+    peer_send_raw (sock, "XINX\x02\x80", 6, NULL, 0);
+    s_expect_error (client, "BAD_ENVELOPE", "signature");
+    peer_send_raw (sock, "XINF\x01", 5, "\x80", 1);
+    s_expect_error (client, "BAD_ENVELOPE", "version 1");
+    peer_send_raw (sock, "XINF\x02\xc1\xc1\xc1", 8, NULL, 0);
     s_expect_error (client, "BAD_ENVELOPE", "");
-    peer_send_raw (sock, "XINF\x01", 5, "\xc1\xc1\xc1", 3);
-    s_expect_error (client, "BAD_ENVELOPE", "");
-    peer_send_raw (sock, "XINF\x01", 5, "\x93\x01\x02\x03", 4);         //  an array, not a map
+    peer_send_raw (sock, "XINF\x02\x93\x01\x02\x03", 9, NULL, 0);       //  an array, not a map
     s_expect_error (client, "BAD_ENVELOPE", "");
     //  A header over 1 MiB
     xinf_msg_t *huge = xinf_msg_new ("PING");
