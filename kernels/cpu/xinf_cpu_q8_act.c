@@ -6,6 +6,7 @@
 #include "xinf_cpu_q8_act.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,16 +35,30 @@ xinf_cpu_q8_act_set (bool enable)
     return enable;
 }
 
+//  The CPU's tables, looked up once (a matvec asks for them each call).
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static const xinf_cpu_kern_t *s_kern_avx512;
+static const xinf_cpu_q8_kern_t *s_q8_avx512, *s_q8_avx2;
+
+static void
+s_lookup (void)
+{
+    s_kern_avx512 = xinf_cpu_kern_avx512 ();
+    s_q8_avx512 = xinf_cpu_q8_avx512 ();
+    s_q8_avx2 = xinf_cpu_q8_avx2 ();
+}
+
 const xinf_cpu_q8_kern_t *
 xinf_cpu_q8_kern (const xinf_cpu_kern_t *kern)
 {
     const xinf_cpu_q8_kern_t *q8 = NULL;
     if (kern == &xinf_cpu_kern_portable)
         return &xinf_cpu_q8_portable;
-    if (kern == xinf_cpu_kern_avx512 ())
-        q8 = xinf_cpu_q8_avx512 ();
+    pthread_once (&s_once, s_lookup);
+    if (kern == s_kern_avx512)
+        q8 = s_q8_avx512;
     if (!q8)
-        q8 = xinf_cpu_q8_avx2 ();
+        q8 = s_q8_avx2;
     return q8 ? q8 : &xinf_cpu_q8_portable;
 }
 

@@ -5,7 +5,21 @@
 #include "xinf_cpu_qk.h"
 #include "xinf_quant_blocks.h"
 
+#include <pthread.h>
 #include <string.h>
+
+//  The CPU's tables, looked up once (a matvec asks for them each call).
+static pthread_once_t s_once = PTHREAD_ONCE_INIT;
+static const xinf_cpu_kern_t *s_kern_avx512;
+static const xinf_cpu_qk_kern_t *s_qk_avx512, *s_qk_avx2;
+
+static void
+s_lookup (void)
+{
+    s_kern_avx512 = xinf_cpu_kern_avx512 ();
+    s_qk_avx512 = xinf_cpu_qk_avx512 ();
+    s_qk_avx2 = xinf_cpu_qk_avx2 ();
+}
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern)
@@ -13,10 +27,11 @@ xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern)
     const xinf_cpu_qk_kern_t *qk = NULL;
     if (kern == &xinf_cpu_kern_portable)
         return &xinf_cpu_qk_portable;
-    if (kern == xinf_cpu_kern_avx512 ())
-        qk = xinf_cpu_qk_avx512 ();
+    pthread_once (&s_once, s_lookup);
+    if (kern == s_kern_avx512)
+        qk = s_qk_avx512;
     if (!qk)
-        qk = xinf_cpu_qk_avx2 ();
+        qk = s_qk_avx2;
     return qk ? qk : &xinf_cpu_qk_portable;
 }
 
@@ -55,6 +70,57 @@ xinf_cpu_qk_quantize_span (const float *x, size_t span, int16_t *q, float *d, in
     }
     for (size_t i = 0; i < span; i++)
         s [i / XINF_QUANT_GROUP] += q [i];
+}
+
+void
+xinf_cpu_qk_quantize_k (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32)
+{
+    uint32_t top = 0;
+    for (size_t i = 0; i < 256; i++) {
+        uint32_t magnitude = xinf_dtype_f32_to_bits (x [i]) & 0x7fffffffu;
+        top = magnitude > top ? magnitude : top;
+    }
+    memset (q, 0, 256);
+    memset (s16, 0, 16 * sizeof *s16);
+    memset (s32, 0, 8 * sizeof *s32);
+    if (top >= 0x7f800000u) {        //  Inf or NaN
+        *d = xinf_dtype_bits_to_f32 (0x7fc00000u);
+        return;
+    }
+    float scale = xinf_dtype_bits_to_f32 (top) / (float) XINF_QK_K_ACT_MAX;
+    *d = scale;
+    if (scale == 0)
+        return;
+    for (size_t i = 0; i < 256; i++) {
+        float value = s_round (x [i] / scale);
+        value = value < -XINF_QK_K_ACT_MAX ? -XINF_QK_K_ACT_MAX : value > XINF_QK_K_ACT_MAX ? XINF_QK_K_ACT_MAX : value;
+        q [i] = (int8_t) value;
+        s16 [i / 16] = (int16_t) (s16 [i / 16] + q [i]);
+    }
+    for (int g = 0; g < 8; g++)
+        s32 [g] = (int16_t) (s16 [2 * g] + s16 [2 * g + 1]);
+}
+
+void
+xinf_cpu_qk_pack_k (xinf_qk_act_t *act)
+{
+    for (size_t g = 0; g < act->packs; g++)
+        for (size_t b = 0; b < act->spans; b++) {
+            uint8_t *out = act->packed + (g * act->spans + b) * XINF_QK_PACKED_BLOCK;
+            for (size_t j = 0; j < XINF_QK_PACK; j++) {
+                size_t vector = g * XINF_QK_PACK + j;
+                const int8_t *q = act->q8 + vector * act->cols + b * 256;
+                const int16_t *s16 = act->s16 + (vector * act->cols + b * 256) / 16;
+                const int16_t *s32 = act->s32 + vector * act->groups + b * 8;
+                for (int k = 0; k < 64; k++)
+                    memcpy (out + XINF_QK_PACK_XQ + 64 * k + 4 * j, q + 4 * k, 4);
+                memcpy (out + XINF_QK_PACK_D + 4 * j, act->d + vector * act->spans + b, 4);
+                for (int p = 0; p < 4; p++)
+                    memcpy (out + XINF_QK_PACK_S32 + 64 * p + 4 * j, s32 + 2 * p, 4);
+                for (int p = 0; p < 8; p++)
+                    memcpy (out + XINF_QK_PACK_S16 + 64 * p + 4 * j, s16 + 2 * p, 4);
+            }
+        }
 }
 
 //  ---- the portable kernel ---------------------------------------------------------
@@ -97,13 +163,13 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
             float d, dmin;
             xinf_qb_k_fold (dtype, row + b * block_bytes, wq, m, &d, &dmin);
             for (size_t j = 0; j < act->n; j++) {
-                const int16_t *x = act->q + j * act->cols + b * 256;
-                const int32_t *sums = act->s + j * act->groups + b * 8;
-                int64_t isum = 0, msum = 0;
+                const int8_t *x = act->q8 + j * act->cols + b * 256;
+                const int16_t *sums = act->s32 + j * act->groups + b * 8;
+                int32_t isum = 0, msum = 0;
                 for (int i = 0; i < 256; i++)
                     isum += (int32_t) wq [i] * x [i];
                 for (int g = 0; g < 8; g++)
-                    msum += (int64_t) m [g] * sums [g];
+                    msum += m [g] * sums [g];
                 y [j * y_stride + r] = xinf_qk_k_step (y [j * y_stride + r], isum, msum, d, dmin,
                                                        act->d [j * act->spans + b]);
             }
@@ -114,5 +180,5 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
 }
 
 const xinf_cpu_qk_kern_t xinf_cpu_qk_portable = {
-    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL
+    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false, xinf_cpu_qk_quantize_k
 };

@@ -1,36 +1,41 @@
 /*  xinf_cpu_qk: products of the quantized weight types past Q8_0 (Q4_0,
-    Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with 15-bit integer activations:
-    the matvecs of these types (xinf_cpu_matvec, _many, _batch; and
+    Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with integer activations: the
+    matvecs of these types (xinf_cpu_matvec, _many, _batch; and
     xinf_cpu_matmul for few vectors). Private to kernels/cpu.
 
-    Quantizer: each x vector is cut into spans of 32 (the types of
-    32-weight blocks) or 256 (the K types); per span
+    K types (Q4_K, Q5_K, Q6_K): 8-bit activations, as llama.cpp's Q8_K.
+    Each x vector is cut into spans of 256; per span
         amax = max |x_i| (NaN counts as greater than infinity)
         amax Inf or NaN:   d = NaN, q_i = 0 (every product with that
                            vector is then NaN)
-        else               d = amax / 16383 (float division), and
+        else               d = amax / 127 (float division), and
                            q_i = 0 if d == 0, else clamp (rne (x_i / d),
-                           -16383, 16383), x_i / d a float division
-    and per group of 32, s = the sum of its q_i (an int32).
-    15 bits, not the 16 of Q8_0's path: a decoded weight reaches 4096
-    (xinf_quant.h), and 32 * 4096 * 16383 < 2^31, so every partial sum
-    below of at most 32 products is exact in an int32.
-
-    Product of a K row (Q4_K, Q5_K, Q6_K; its blocks decoded as
-    xinf_qb_k_fold says: the scales folded into the integer weights wq,
-    mins m, block floats d and dmin) and x quantized in spans of 256:
+                           -127, 127), x_i / d a float division
+    and the sums of q_i per 16 (s16) and per 32 (s32), int16.
+    Product of a K row (its blocks decoded as xinf_qb_k_fold says: the
+    scales folded into the integer weights wq, mins m, block floats d and
+    dmin) and x:
         acc = +0.0f
         for every block b, in order:
-            isum = sum of wq_i * q_i over the block (exact, int64)
-            msum = sum over its 8 groups of m_g * s_g (exact)
+            isum = sum of wq_i * q_i over the block (exact, int32:
+                   |isum| <= 256 * 4096 * 127 < 2^31)
+            msum = sum over its 8 groups of m_g * s32_g (exact)
             u = (float) isum * (d * d_b); v = (float) msum * (dmin * d_b)
             acc = acc + (u - v)
         y = acc (NaN: 0x7fc00000)
-    One float step a block of 256: the integer work is all there is.
+    The SIMD kernels get the same isum another way: the unsigned codes
+    times q (vpmaddubsw), times the scales (vpmaddwd / vpdpwssd), and for
+    Q6_K minus 32 * sum of sc_k * s16_k; four rows' sums reduced together
+    and their float steps in four lanes.
 
-    Product of a row of the 32-weight types (Q4_0 .. Q5_1; its groups
-    decoded to q, a, c as xinf_quant.h says) and x quantized in spans of
-    32, in 8 lanes (lane k takes the groups g = k mod 8):
+    The 32-weight types (Q4_0 .. Q5_1): 15-bit activations in spans of 32:
+    per span as above with d = amax / 16383 and clamp to +-16383, and
+    per group of 32, s = the sum of its q_i (an int32). 15 bits, not the
+    16 of Q8_0's path: a decoded weight reaches 4096 (xinf_quant.h), and
+    32 * 4096 * 16383 < 2^31, so every partial sum below of at most 32
+    products is exact in an int32. Product of a row (its groups decoded
+    to q, a, c as xinf_quant.h says) and x, in 8 lanes (lane k takes the
+    groups g = k mod 8):
         acc [k] = +0.0f for k < 8
         for every group g, in order:
             isum = sum of qw_i * q_i over the group (exact int32)
@@ -45,18 +50,22 @@
 
     Accuracy: the quantization of x moves each x_i by at most d / 2, so a
     product moves by at most the sum over x's spans of (sum |w_i|) amax /
-    32766, plus float rounding. test_matvec_quant measures at most 0.35 of
-    that bound against a double-precision product of the dequantized
-    weights (2.2e-5 of sum |w_i x_i| for the 32-weight types, 1.0e-5 for
-    the K types).
+    254 (K types) or amax / 32766 (the others), plus float rounding.
+    test_matvec_quant measures how much of that bound a product uses
+    against a double-precision product of the dequantized weights, and
+    prints it with the distance relative to sum |w_i x_i|.
 
     Kernel sets: portable C; AVX2; AVX-512 with VNNI (xinf_cpu_simd_qk.c,
-    xinf_cpu_simd_qk_k.c). K rows: a block decoded once for every vector
-    with its scales multiplied in (vpmullw), 256 products a vector into
-    int32 lanes (vpmaddwd; vpdpwssd), the lanes summed in int64, one
-    scalar float step. 32-weight rows: a chunk (8 blocks) decoded into
-    int16 (AVX-512: into registers), per vector the 8 blocks' sums by a
-    tree of hadds, the float steps of the 8 blocks in 8 lanes.
+    xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_group.c). 32-weight rows: a
+    chunk (8 blocks) decoded into int16 (AVX-512: into registers), per
+    vector the 8 blocks' sums by a tree of hadds, the float steps of the 8
+    blocks in 8 lanes. K rows: 4 rows a tile, up to 4 vectors a pass
+    (xinf_cpu_simd_qk_k.c). AVX-512, whole groups of 16 vectors (prefill,
+    batches): x packed transposed once a call (vector j in lane j), a
+    tile of 4 rows decoded once into scratch, broadcast weights against
+    16 vectors a instruction (K: vpdpbusd; the others: vpdpwssd), the
+    float steps in 16 lanes; the vectors past the last whole group go as
+    above. Every path gives the same bits.
 */
 #ifndef XINF_CPU_QK_H_INCLUDED
 #define XINF_CPU_QK_H_INCLUDED
@@ -71,16 +80,67 @@
 
 #define XINF_QK_ACT_MAX 16383
 
+//  The largest |q| of the K types' 8-bit activations.
+#define XINF_QK_K_ACT_MAX 127
+
 #define XINF_QK_LANES 8
 
 //  n quantized x vectors of cols (a multiple of span) elements.
 typedef struct {
     size_t n, cols, groups;
     size_t span, spans;              //  32 or 256; cols / span
-    int16_t *q;                      //  q [j * cols + i], 64-byte aligned
     float *d;                        //  d [j * spans + b]
+    //  Spans of 32:
+    int16_t *q;                      //  q [j * cols + i], 64-byte aligned
     int32_t *s;                      //  s [j * groups + g]
+    //  Spans of 256 (the K types):
+    int8_t *q8;                      //  q8 [j * cols + i], 64-byte aligned
+    int16_t *s16;                    //  s16 [j * cols / 16 + k]
+    int16_t *s32;                    //  s32 [j * groups + g]
+    //  Where the set's k_packs: whole groups of XINF_QK_PACK vectors
+    //  transposed (xinf_cpu_qk_pack_k, xinf_cpu_qk_pack32), 'packs' of
+    //  them; else NULL, 0.
+    uint8_t *packed;
+    size_t packs;
 } xinf_qk_act_t;
+
+//  Vectors a packed group holds, and the bytes of its block of 256:
+//  q8 as 64 rows of 16 dwords (row k, lane j: bytes 4k .. 4k + 3 of
+//  vector j), then the 16 d, then the s32 in 4 rows of 16 int16 pairs
+//  (row p, lane j: groups 2p, 2p + 1 of vector j), then the s16 in 8
+//  such rows.
+#define XINF_QK_PACK 16
+#define XINF_QK_PACK_XQ 0
+#define XINF_QK_PACK_D 4096
+#define XINF_QK_PACK_S32 4160
+#define XINF_QK_PACK_S16 4416
+#define XINF_QK_PACKED_BLOCK 4928
+
+//  Fills act->packed from act's q8, d, s16 and s32.
+void xinf_cpu_qk_pack_k (xinf_qk_act_t *act);
+
+//  The packed block of a group for the 32-weight types: q as 16 rows of
+//  16 dwords (row k, lane j: q 2k and 2k + 1 of vector j), then the 16
+//  vectors' s as floats, then their d.
+#define XINF_QK_PACKED32_BLOCK 1152
+
+//  Fills act->packed from act's q, s and d (spans of 32).
+void xinf_cpu_qk_pack32 (xinf_qk_act_t *act);
+
+//  The AVX-512 rows of the 32-weight types for act's whole packed groups
+//  (xinf_cpu_simd_qk_group.c), the rows function's results for vectors
+//  [0, 16 act->packs).
+void xinf_cpu_qk_groups32_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                                  const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch);
+
+//  Bytes of a thread's scratch for the packed groups' tiles of rows of
+//  cols (K types: 4 rows of codes and 128 bytes a block; the others: 4
+//  rows of int16 and 8 bytes a block).
+static inline size_t
+xinf_cpu_qk_k_scratch (size_t cols)
+{
+    return 9 * cols;
+}
 
 //  A chunk of a row, decoded.
 typedef struct {
@@ -105,20 +165,30 @@ typedef struct {
     //  xinf_quant_to_f32 compiled for the set.
     void (*to_f32) (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
     //  K types: y [j * y_stride + r] = row r . x [j] for r < count, j <
-    //  act->n (act in spans of 256), row r at w + r * row_bytes; scratch
-    //  holds XINF_QK_SCRATCH bytes, 64-byte aligned.
+    //  act->n (act in spans of 256, 8 bits), row r at w + r * row_bytes;
+    //  scratch holds XINF_QK_SCRATCH + xinf_cpu_qk_k_scratch (cols)
+    //  bytes, 64-byte aligned.
     xinf_cpu_qk_k_rows_fn *k_rows;
     //  The 32-weight types: as k_rows (act in spans of 32, scratch also
     //  holding act->n * 8 floats past XINF_QK_SCRATCH), the arithmetic of
     //  decode and chunk; NULL: the set has none (decode and chunk a row
     //  at a time).
     xinf_cpu_qk_k_rows_fn *rows;
+    //  Whether k_rows and rows want act->packed.
+    bool k_packs;
+    //  xinf_cpu_qk_quantize_k compiled for the set: the same values.
+    void (*quantize_k) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
 //  where the compiler lacks them.
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
+
+//  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_k.c), NULL where
+//  the compiler lacks it.
+typedef void (xinf_cpu_qk_quantize_k_fn) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
+xinf_cpu_qk_quantize_k_fn *xinf_cpu_qk_quantize_k_avx512 (void);
 
 //  Bytes of a thread's scratch (a chunk; 256 int16 for k_rows).
 #define XINF_QK_SCRATCH ((sizeof (xinf_qk_chunk_t) + 63) / 64 * 64)
@@ -133,9 +203,13 @@ const xinf_cpu_qk_kern_t *xinf_cpu_qk_avx512 (void);
 //  The set that goes with the float table 'kern'.
 const xinf_cpu_qk_kern_t *xinf_cpu_qk_kern (const xinf_cpu_kern_t *kern);
 
-//  The quantizer of one span of 32 or 256 (the reference of every set):
-//  q [span], *d, s [span / 32].
+//  The quantizer of one span of 32 (the reference of every set): q [span],
+//  *d, s [span / 32].
 void xinf_cpu_qk_quantize_span (const float *x, size_t span, int16_t *q, float *d, int32_t *s);
+
+//  The 8-bit quantizer of one span of 256 of the K types: q [256], *d,
+//  s16 [16], s32 [8].
+void xinf_cpu_qk_quantize_k (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 
 //  Whether dtype is a K type (spans of 256, k_rows).
 static inline bool

@@ -1,7 +1,9 @@
-/*  xinf_cpu_qk_matvec: products of the quantized types with 15-bit
+/*  xinf_cpu_qk_matvec: products of the quantized types with integer
     activations over the thread pool: every x vector is quantized once a
-    call (by the calling thread; spans of 256 for the K types, 32 for the
-    others), then tasks take runs of rows to the kernel set's rows
+    call (by the calling thread; 8 bits in spans of 256 for the K types,
+    15 bits in spans of 32 for the others; where the kernel set packs,
+    whole groups of 16 vectors are also written transposed for its group
+    kernels), then tasks take runs of rows to the kernel set's rows
     function (k_rows, rows), or where it has none, decode a row a chunk at
     a time into the thread's scratch and multiply it with every vector
     there (the weights a little ahead prefetched into L1, further ahead
@@ -36,28 +38,56 @@ s_span (xinf_dtype_t dtype)
 //  act for n vectors of cols in spans of 'span', quantized from x, in one
 //  64-byte aligned allocation; false if out of memory.
 static bool
-s_act_new (size_t n, size_t cols, size_t span, const float *x, xinf_qk_act_t *act)
+s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, const float *x, xinf_qk_act_t *act)
 {
     size_t groups = cols / XINF_QUANT_GROUP, spans = cols / span;
+    bool k = span == 256;
+    size_t packs = kern->k_packs ? n / XINF_QK_PACK : 0;
     //  the kernels may read the d and s of a whole chunk past the last group
-    size_t q_bytes = s_round64 (n * cols * 2), d_bytes = s_round64 (n * groups * 4 + 32);
-    uint8_t *memory = aligned_alloc (64, q_bytes + 2 * d_bytes);
+    size_t q_bytes = s_round64 (n * cols * (k ? 1 : 2)), d_bytes = s_round64 (n * groups * 4 + 32);
+    size_t s_bytes = k ? s_round64 (n * (cols / 16) * 2) + s_round64 (n * groups * 2) : d_bytes;
+    size_t packed_bytes = packs * spans * (k ? XINF_QK_PACKED_BLOCK : XINF_QK_PACKED32_BLOCK);
+    uint8_t *memory = aligned_alloc (64, q_bytes + d_bytes + s_bytes + packed_bytes);
     if (!memory)
         return false;
-    *act = (xinf_qk_act_t) { n, cols, groups, span, spans, (int16_t *) memory, (float *) (memory + q_bytes),
-                             (int32_t *) (memory + q_bytes + d_bytes) };
+    *act = (xinf_qk_act_t) { n, cols, groups, span, spans, (float *) (memory + q_bytes), NULL, NULL, NULL, NULL,
+                             NULL, NULL, 0 };
+    uint8_t *sums = memory + q_bytes + d_bytes;
+    if (k) {
+        act->q8 = (int8_t *) memory;
+        act->s16 = (int16_t *) sums;
+        act->s32 = (int16_t *) (sums + s_round64 (n * (cols / 16) * 2));
+        for (size_t j = 0; j < n; j++)
+            for (size_t b = 0; b < spans; b++)
+                kern->quantize_k (x + j * cols + b * 256, act->q8 + j * cols + b * 256, act->d + j * spans + b,
+                                  act->s16 + (j * cols + b * 256) / 16, act->s32 + j * groups + b * 8);
+        if (packs) {
+            act->packed = sums + s_bytes;
+            act->packs = packs;
+            xinf_cpu_qk_pack_k (act);
+        }
+        return true;
+    }
+    act->q = (int16_t *) memory;
+    act->s = (int32_t *) sums;
     for (size_t j = 0; j < n; j++)
         for (size_t b = 0; b < spans; b++)
             xinf_cpu_qk_quantize_span (x + j * cols + b * span, span, act->q + j * cols + b * span,
                                        act->d + j * spans + b, act->s + j * groups + b * span / XINF_QUANT_GROUP);
+    if (packs) {
+        act->packed = sums + s_bytes;
+        act->packs = packs;
+        xinf_cpu_qk_pack32 (act);
+    }
     return true;
 }
 
 static void
 s_act_destroy (xinf_qk_act_t *act)
 {
-    free (act->q);
+    free (act->q ? (void *) act->q : (void *) act->q8);
     act->q = NULL;
+    act->q8 = NULL;
 }
 
 //  ---- a row ---------------------------------------------------------------------
@@ -174,8 +204,12 @@ s_jobs_add (s_jobs_t *jobs, xinf_threadpool_t *pool, const xinf_cpu_qk_kern_t *k
 static bool
 s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 {
-    size_t threads = (size_t) xinf_threadpool_size (pool);
-    jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float));
+    size_t threads = (size_t) xinf_threadpool_size (pool), widest = 0;
+    for (size_t index = 0; index < jobs->count; index++)      //  the group kernels' tiles
+        if (jobs->jobs [index].act->packs && jobs->jobs [index].act->cols > widest)
+            widest = jobs->jobs [index].act->cols;
+    jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float))
+                          + s_round64 (xinf_cpu_qk_k_scratch (widest));
     if (!(jobs->scratch = aligned_alloc (64, threads * jobs->scratch_bytes)))
         return false;
     jobs->first_task [jobs->count] = tasks;
@@ -191,17 +225,18 @@ s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
 static float
 s_k_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
 {
-    int16_t wq [256], q [256];
-    int32_t m [8], s [8];
+    int16_t wq [256], s16 [16], s [8];
+    int8_t q [256];
+    int32_t m [8];
     float acc = 0.0f, d, dmin, dx;
     for (size_t b = 0; b < cols / 256; b++) {
         xinf_qb_k_fold (dtype, row + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
-        xinf_cpu_qk_quantize_span (x + b * 256, 256, q, &dx, s);
-        int64_t isum = 0, msum = 0;
+        xinf_cpu_qk_quantize_k (x + b * 256, q, &dx, s16, s);
+        int32_t isum = 0, msum = 0;
         for (int i = 0; i < 256; i++)
             isum += (int32_t) wq [i] * q [i];
         for (int g = 0; g < 8; g++)
-            msum += (int64_t) m [g] * s [g];
+            msum += m [g] * s [g];
         acc = xinf_qk_k_step (acc, isum, msum, d, dmin, dx);
     }
     return xinf_qk_canonical (acc);
@@ -219,7 +254,7 @@ s_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
         size_t groups = (cols - at < 256 ? cols - at : 256) / XINF_QUANT_GROUP;
         for (size_t g = 0; g < groups; g++)
             xinf_cpu_qk_quantize_span (x + at + g * 32, 32, q + g * 32, d + g, s + g);
-        xinf_qk_act_t act = { 1, groups * 32, groups, 32, groups, q, d, s };
+        xinf_qk_act_t act = { 1, groups * 32, groups, 32, groups, d, q, s, NULL, NULL, NULL, NULL, 0 };
         xinf_cpu_qk_portable.decode (dtype, row, at / 32, groups, &chunk);
         xinf_cpu_qk_portable.chunk (&chunk, groups, &act, 0, acc);
     }
@@ -252,7 +287,7 @@ xinf_cpu_qk_matvec (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern, xinf_d
     }
     const xinf_cpu_qk_kern_t *qk = xinf_cpu_qk_kern (kern);
     xinf_qk_act_t act;
-    if (!s_act_new (n, cols, s_span (dtype), x, &act)) {
+    if (!s_act_new (qk, n, cols, s_span (dtype), x, &act)) {
         s_without_memory (dtype, w, rows, cols, x, n, y);
         return;
     }
@@ -293,7 +328,7 @@ xinf_cpu_qk_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_kern_t *kern,
         while (a < act_count && !(sources [a] == product->x && acts [a].cols == product->cols && acts [a].span == span))
             a++;
         if (a == act_count) {
-            if (!(memory = s_act_new (1, product->cols, span, product->x, &acts [act_count])))
+            if (!(memory = s_act_new (qk, 1, product->cols, span, product->x, &acts [act_count])))
                 break;
             sources [act_count++] = product->x;
         }

@@ -321,6 +321,11 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
     bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
     __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
     __m256i offsets = _mm256_mullo_epi32 (lanes, _mm256_set1_epi32 ((int) block_bytes));
+    size_t grouped = act->packs * XINF_QK_PACK;         //  vectors the group kernel takes
+    if (act->packs)
+        xinf_cpu_qk_groups32_avx512 (dtype, w, row_bytes, count, act, y, y_stride, scratch);
+    if (grouped == act->n)
+        return;
     for (size_t r = 0; r < count; r++) {
         const uint8_t *row = w + r * row_bytes;
         memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
@@ -345,7 +350,7 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
             __m256 a = _mm256_cvtph_ps (_mm256_cvtepi32_epi16 (halves)), c = _mm256_setzero_ps ();
             if (mins)
                 c = _mm256_cvtph_ps (_mm256_cvtepi32_epi16 (_mm256_srli_epi32 (halves, 16)));
-            for (size_t j = 0; j < act->n; j++) {
+            for (size_t j = grouped; j < act->n; j++) {
                 const int16_t *x = act->q + j * act->cols + first * XINF_QUANT_GROUP;
                 __m256i p [XINF_QK_LANES];
                 S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++) {
@@ -360,13 +365,15 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
                 _mm256_storeu_ps (out, s_step_v (_mm256_loadu_ps (out), s_reduce8 (p), a, c, groups, act, j, first));
             }
         }
-        for (size_t j = 0; j < act->n; j++)
+        for (size_t j = grouped; j < act->n; j++)
             y [j * y_stride + r] = xinf_qk_lanes (acc + j * XINF_QK_LANES);
     }
 }
 
-static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL };
-static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows };
+static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL, false,
+                                     xinf_cpu_qk_quantize_k };
+static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows, true,
+                                       xinf_cpu_qk_quantize_k };
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)
@@ -385,6 +392,7 @@ xinf_cpu_qk_avx512 (void)
         || !__builtin_cpu_supports ("avx512vl") || !__builtin_cpu_supports ("avx512vnni"))
         return NULL;
     s_avx512.k_rows = xinf_cpu_qk_k_rows_avx512 ();
+    s_avx512.quantize_k = xinf_cpu_qk_quantize_k_avx512 ();
     return &s_avx512;
 }
 

@@ -1,15 +1,18 @@
 /*  xinf_cpu_simd_qk_k: the AVX2 and AVX-512 (VNNI) k_rows of the K types
-    (Q4_K, Q5_K, Q6_K; xinf_cpu_qk.h says the arithmetic, which both
-    repeat bit for bit).
+    (Q4_K, Q5_K, Q6_K) with 8-bit activations (xinf_cpu_qk.h says the
+    arithmetic, which both repeat bit for bit).
 
-    A block of a row is decoded once for every vector, the group scales
-    multiplied into the int16 weights (vpmullw); then per vector the 256
-    products go into int32 lanes (AVX2: vpmaddwd into two accumulators of
-    8 lanes; AVX-512: vpdpwssd into two of 16), the two added: each lane
-    sums at most 32 products, so exact (xinf_cpu_qk.h); the lanes are
-    summed in int64,
-    the mins' sum of 8 products in int32, and the block's float step is
-    scalar. AVX-512 keeps the decoded block in 8 registers.
+    Rows go four at a time (a tile), past up to 4 vectors (AVX2: 2) at a
+    time. Per block and row the unsigned codes (Q4_K 0..15, Q5_K 0..31,
+    Q6_K 0..63) are unpacked in order, 64 to a register (AVX2: 32), and
+    each register meets x twice: vpmaddubsw (code times q, pairs summed
+    into int16: at most 2 * 63 * 127, no saturation), then vpdpwssd
+    (AVX2: vpmaddwd and an add) with the sub-blocks' scales into int32
+    lanes: exact, |isum| < 2^31. Q6_K's offset of 32 comes off as
+    32 * sum of sc_k * s16_k (vpmaddwd), the mins of Q4_K and Q5_K as
+    m_g * s32_g (vpmaddwd). The four rows' lanes are then summed by one
+    tree of adds and hadds into four int32, and the float step of the
+    block runs for the four rows in four lanes.
 */
 #include "xinf_cpu_qk.h"
 
@@ -21,29 +24,21 @@
 #define S_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define S_INLINE inline __attribute__ ((always_inline))
+#define S_UNROLL _Pragma ("GCC unroll 8")
 
-//  How far ahead the weights are prefetched: 4 blocks into L1, S_FAR
-//  bytes into L2 (the rows of a call lie one after another; the
-//  hardware's streams stop at page boundaries).
-#define S_FAR 4096
+//  Rows a tile.
+#define S_ROWS 4
 
-//  Prefetches for block b of a row.
-static S_INLINE void
-s_prefetch (const uint8_t *row, size_t b, size_t block_bytes)
-{
-    const uint8_t *near = row + (b + 4) * block_bytes;
-    for (size_t line = 0; line < block_bytes; line += 64) {
-        _mm_prefetch ((const char *) (near + line), _MM_HINT_T0);
-        _mm_prefetch ((const char *) (near + S_FAR + line), _MM_HINT_T1);
-    }
-}
+//  How far past the next tile the weights are prefetched into L2.
+#define S_FAR 16384
 
-//  The block's d and dmin (0 for Q6_K), and its 8 mins and scales as
-//  bytes (Q4_K, Q5_K: the 6-bit fields of xinf_qb_scale_min).
+
+//  A tile: its rows (the missing ones repeat the last), how many are
+//  real, and the bytes of a block.
 typedef struct {
-    float d, dmin;
-    uint8_t scales [8], mins [8];
-} s_head_t;
+    const uint8_t *rows [S_ROWS];
+    size_t count, block_bytes, row_bytes;
+} s_tile_t;
 
 S_AVX2 static S_INLINE float
 s_half (const uint8_t *bytes)
@@ -53,8 +48,9 @@ s_half (const uint8_t *bytes)
     return _cvtsh_ss (half);
 }
 
-S_AVX2 static S_INLINE void
-s_head (const uint8_t *block, s_head_t *head)
+//  The 6-bit scales and mins of a Q4_K / Q5_K block as 8 bytes each.
+static S_INLINE void
+s_scale_min (const uint8_t *block, uint8_t *scales, uint8_t *mins)
 {
     uint32_t words [3], packed [4];
     memcpy (words, block + 4, 12);
@@ -62,174 +58,463 @@ s_head (const uint8_t *block, s_head_t *head)
     packed [1] = (words [2] & 0x0f0f0f0fu) | ((words [0] >> 2) & 0x30303030u);
     packed [2] = words [1] & 0x3f3f3f3fu;
     packed [3] = ((words [2] >> 4) & 0x0f0f0f0fu) | ((words [1] >> 2) & 0x30303030u);
-    memcpy (head->scales, packed, 8);
-    memcpy (head->mins, packed + 2, 8);
-    head->d = s_half (block);
-    head->dmin = s_half (block + 2);
+    memcpy (scales, packed, 8);
+    memcpy (mins, packed + 2, 8);
 }
 
-//  msum = sum of m_g s_g (int32: 8 products of at most 63 * 32 * 16383).
-S_AVX2 static S_INLINE int64_t
-s_msum (const s_head_t *head, const int32_t *sums)
+//  Prefetches the share of block b of the next tile (the rows of a call
+//  lie one after another) into L1, so that the next tile arrives while
+//  this one is multiplied, and the share S_FAR bytes past it into L2.
+//  (Decode of the 1B Q4_K_M shape, 2 threads, on the shared VM: without
+//  either 3-4x slower; the L1 share alone 11.5-18.5 tokens/s in 7 runs,
+//  both 8.3-27.0, faster in 5 of the 7 alternating pairs.)
+static S_INLINE void
+s_prefetch (const s_tile_t *tile, size_t b)
 {
-    __m256i m = _mm256_cvtepu8_epi32 (_mm_loadl_epi64 ((const __m128i *) head->mins));
-    __m256i p = _mm256_mullo_epi32 (m, _mm256_loadu_si256 ((const __m256i *) sums));
-    __m128i half = _mm_add_epi32 (_mm256_castsi256_si128 (p), _mm256_extracti128_si256 (p, 1));
-    half = _mm_add_epi32 (half, _mm_shuffle_epi32 (half, 0x4e));
-    half = _mm_add_epi32 (half, _mm_shuffle_epi32 (half, 0xb1));
-    return _mm_cvtsi128_si32 (half);
+    size_t share = S_ROWS * tile->block_bytes;
+    const uint8_t *near = tile->rows [0] + S_ROWS * tile->row_bytes + b * share;
+    for (size_t line = 0; line < share; line += 64) {
+        _mm_prefetch ((const char *) (near + line), _MM_HINT_T0);
+        _mm_prefetch ((const char *) (near + S_FAR + line), _MM_HINT_T1);
+    }
+}
+
+//  The float step of a block for the tile's four rows in four lanes (the
+//  arithmetic of xinf_qk_k_step).
+S_AVX2 static S_INLINE __m128
+s_step (__m128 acc, __m128i isum, __m128i msum, __m128 d, __m128 dmin, float dx)
+{
+    __m128 scale = _mm_set1_ps (dx);
+    __m128 u = _mm_mul_ps (_mm_cvtepi32_ps (isum), _mm_mul_ps (d, scale));
+    __m128 v = _mm_mul_ps (_mm_cvtepi32_ps (msum), _mm_mul_ps (dmin, scale));
+    return _mm_add_ps (acc, _mm_sub_ps (u, v));
+}
+
+//  Lane r = the sum of the lanes of p [r] (four rows' int32 lanes).
+S_AVX2 static S_INLINE __m128i
+s_reduce4 (__m256i p0, __m256i p1, __m256i p2, __m256i p3)
+{
+    __m256i h = _mm256_hadd_epi32 (_mm256_hadd_epi32 (p0, p1), _mm256_hadd_epi32 (p2, p3));
+    return _mm_add_epi32 (_mm256_castsi256_si128 (h), _mm256_extracti128_si256 (h, 1));
+}
+
+//  Lane r = the sum of the 4 lanes of p [r].
+S_AVX2 static S_INLINE __m128i
+s_reduce4x4 (__m128i p0, __m128i p1, __m128i p2, __m128i p3)
+{
+    return _mm_hadd_epi32 (_mm_hadd_epi32 (p0, p1), _mm_hadd_epi32 (p2, p3));
+}
+
+//  Stores the tile's count rows of a vector, NaN as 0x7fc00000.
+static void
+s_store (__m128 acc, size_t count, float *y)
+{
+    float lanes [4];
+    _mm_storeu_ps (lanes, acc);
+    for (size_t r = 0; r < count; r++)
+        y [r] = xinf_qk_canonical (lanes [r]);
 }
 
 //  ---- AVX2 -------------------------------------------------------------------------
 
-//  32 bytes (values 0..255) minus bias times scale into q [32].
+//  Row r's integer sums of block b with V vectors from 'first' added into
+//  isum [v] (8 lanes) and msum [v] (4 lanes); its d and dmin out.
 S_AVX2 static S_INLINE void
-s_store (__m256i bytes, int bias, int scale_low, int scale_high, int16_t *q)
+s_block_avx2 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_t *act, size_t first, size_t b,
+              const int V, __m256i *isum, __m128i *msum, float *d, float *dmin)
 {
-    __m256i shift = _mm256_set1_epi16 ((short) bias);
-    __m256i low = _mm256_sub_epi16 (_mm256_cvtepu8_epi16 (_mm256_castsi256_si128 (bytes)), shift);
-    __m256i high = _mm256_sub_epi16 (_mm256_cvtepu8_epi16 (_mm256_extracti128_si256 (bytes, 1)), shift);
-    _mm256_store_si256 ((__m256i *) q, _mm256_mullo_epi16 (low, _mm256_set1_epi16 ((short) scale_low)));
-    _mm256_store_si256 ((__m256i *) (q + 16), _mm256_mullo_epi16 (high, _mm256_set1_epi16 ((short) scale_high)));
-}
-
-//  A block folded into wq [256] (xinf_qb_k_fold's values).
-S_AVX2 static void
-s_fold_avx2 (xinf_dtype_t dtype, const uint8_t *block, int16_t *wq, s_head_t *head)
-{
-    __m256i mask = _mm256_set1_epi8 (15);
+    __m256i low4 = _mm256_set1_epi8 (15);
+    const int8_t *x [4];
+    for (int v = 0; v < V; v++)
+        x [v] = act->q8 + (first + v) * act->cols + b * 256;
     if (dtype == XINF_DTYPE_Q6_K) {
         const int8_t *scales = (const int8_t *) (block + 192);
         __m256i three = _mm256_set1_epi8 (3);
-        memset (head, 0, sizeof *head);
-        head->d = s_half (block + 208);
+        *d = s_half (block + 208);
+        *dmin = 0;
+        __m256i bias = _mm256_slli_epi16 (_mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) scales)), 5);
+        for (int v = 0; v < V; v++) {
+            __m256i sums = _mm256_loadu_si256 ((const __m256i *) (act->s16 + ((first + v) * act->cols + b * 256) / 16));
+            isum [v] = _mm256_sub_epi32 (isum [v], _mm256_madd_epi16 (bias, sums));
+            msum [v] = _mm_setzero_si128 ();
+        }
         for (int h = 0; h < 2; h++) {
-            __m256i first = _mm256_loadu_si256 ((const __m256i *) (block + 64 * h));
-            __m256i second = _mm256_loadu_si256 ((const __m256i *) (block + 64 * h + 32));
-            __m256i high = _mm256_loadu_si256 ((const __m256i *) (block + 128 + 32 * h));
-            __m256i low [4] = { _mm256_and_si256 (first, mask), _mm256_and_si256 (second, mask),
-                                _mm256_and_si256 (_mm256_srli_epi16 (first, 4), mask),
-                                _mm256_and_si256 (_mm256_srli_epi16 (second, 4), mask) };
-            for (int g = 0; g < 4; g++) {
-                __m256i top = _mm256_and_si256 (_mm256_srli_epi16 (high, 2 * g), three);
-                const int8_t *sc = scales + 8 * h + 2 * g;
-                s_store (_mm256_or_si256 (low [g], _mm256_slli_epi16 (top, 4)), 32, sc [0], sc [1],
-                         wq + 128 * h + 32 * g);
+            __m256i ql [2] = { _mm256_loadu_si256 ((const __m256i *) (block + 64 * h)),
+                               _mm256_loadu_si256 ((const __m256i *) (block + 64 * h + 32)) };
+            __m256i qh = _mm256_loadu_si256 ((const __m256i *) (block + 128 + 32 * h));
+            S_UNROLL for (int k = 0; k < 4; k++) {
+                __m256i low = _mm256_and_si256 (k < 2 ? ql [k & 1] : _mm256_srli_epi16 (ql [k & 1], 4), low4);
+                __m256i top = _mm256_slli_epi16 (_mm256_and_si256 (_mm256_srli_epi16 (qh, 2 * k), three), 4);
+                __m256i codes = _mm256_or_si256 (low, top);
+                const int8_t *sc = scales + 8 * h + 2 * k;
+                __m256i scale = _mm256_setr_m128i (_mm_set1_epi16 (sc [0]), _mm_set1_epi16 (sc [1]));
+                S_UNROLL for (int v = 0; v < V; v++) {
+                    __m256i xq = _mm256_loadu_si256 ((const __m256i *) (x [v] + 128 * h + 32 * k));
+                    isum [v] = _mm256_add_epi32 (isum [v], _mm256_madd_epi16 (_mm256_maddubs_epi16 (codes, xq), scale));
+                }
             }
         }
         return;
     }
-    s_head (block, head);
+    uint8_t scales [8], mins [8];
+    s_scale_min (block, scales, mins);
+    *d = s_half (block);
+    *dmin = s_half (block + 2);
     bool five = dtype == XINF_DTYPE_Q5_K;
     const uint8_t *qs = block + (five ? 48 : 16);
-    __m256i one = _mm256_set1_epi8 (1);
+    __m128i m = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) mins));
+    for (int v = 0; v < V; v++)
+        msum [v] = _mm_madd_epi16 (m, _mm_loadu_si128 ((const __m128i *) (act->s32 + (first + v) * act->groups + b * 8)));
     __m256i bits = five ? _mm256_loadu_si256 ((const __m256i *) (block + 16)) : _mm256_setzero_si256 ();
-    for (int k = 0; k < 4; k++) {
-        __m256i bytes = _mm256_loadu_si256 ((const __m256i *) (qs + 32 * k));
-        __m256i low = _mm256_and_si256 (bytes, mask), high = _mm256_and_si256 (_mm256_srli_epi16 (bytes, 4), mask);
-        if (five) {
-            low = _mm256_or_si256 (low, _mm256_slli_epi16 (_mm256_and_si256 (bits, one), 4));
-            high = _mm256_or_si256 (high, _mm256_slli_epi16 (_mm256_and_si256 (_mm256_srli_epi16 (bits, 1), one), 4));
-            bits = _mm256_srli_epi16 (bits, 2);
+    __m256i one = _mm256_set1_epi8 (1);
+    S_UNROLL for (int g = 0; g < 8; g++) {
+        __m256i bytes = _mm256_loadu_si256 ((const __m256i *) (qs + 32 * (g / 2)));
+        __m256i codes = _mm256_and_si256 (g % 2 ? _mm256_srli_epi16 (bytes, 4) : bytes, low4);
+        if (five)
+            codes = _mm256_or_si256 (codes, _mm256_slli_epi16 (_mm256_and_si256 (_mm256_srli_epi16 (bits, g), one), 4));
+        __m256i scale = _mm256_set1_epi16 (scales [g]);
+        S_UNROLL for (int v = 0; v < V; v++) {
+            __m256i xq = _mm256_loadu_si256 ((const __m256i *) (x [v] + 32 * g));
+            isum [v] = _mm256_add_epi32 (isum [v], _mm256_madd_epi16 (_mm256_maddubs_epi16 (codes, xq), scale));
         }
-        int sc_low = head->scales [2 * k], sc_high = head->scales [2 * k + 1];
-        s_store (low, 0, sc_low, sc_low, wq + 64 * k);
-        s_store (high, 0, sc_high, sc_high, wq + 64 * k + 32);
     }
 }
 
-//  The int64 sum of 8 int32 lanes.
-S_AVX2 static S_INLINE int64_t
-s_sum64 (__m256i lanes)
+//  The tile times V vectors from 'first': acc [v] lane r = row r . x.
+S_AVX2 static S_INLINE void
+s_tile_avx2 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, size_t first, const int V,
+             __m128 *acc)
 {
-    __m256i wide = _mm256_add_epi64 (_mm256_cvtepi32_epi64 (_mm256_castsi256_si128 (lanes)),
-                                     _mm256_cvtepi32_epi64 (_mm256_extracti128_si256 (lanes, 1)));
-    __m128i half = _mm_add_epi64 (_mm256_castsi256_si128 (wide), _mm256_extracti128_si256 (wide, 1));
-    return _mm_cvtsi128_si64 (half) + _mm_extract_epi64 (half, 1);
+    for (int v = 0; v < V; v++)
+        acc [v] = _mm_setzero_ps ();
+    for (size_t b = 0; b < act->spans; b++) {
+        __m256i isum [S_ROWS][2];
+        __m128i msum [S_ROWS][2];
+        float d [S_ROWS], dmin [S_ROWS];
+        s_prefetch (tile, b);
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            S_UNROLL for (int v = 0; v < V; v++)
+                isum [r][v] = _mm256_setzero_si256 ();
+            s_block_avx2 (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r], &d [r],
+                          &dmin [r]);
+        }
+        __m128 dv = _mm_loadu_ps (d), dminv = _mm_loadu_ps (dmin);
+        S_UNROLL for (int v = 0; v < V; v++) {
+            __m128i is = s_reduce4 (isum [0][v], isum [1][v], isum [2][v], isum [3][v]);
+            __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
+            acc [v] = s_step (acc [v], is, ms, dv, dminv, act->d [(first + v) * act->spans + b]);
+        }
+    }
+}
+
+#define S_TILE_CASES(FN, TILE, act, j, acc) \
+    switch (dtype) { \
+        case XINF_DTYPE_Q4_K: \
+            if (V == 1) FN (XINF_DTYPE_Q4_K, TILE, act, j, 1, acc); else FN (XINF_DTYPE_Q4_K, TILE, act, j, 2, acc); \
+            break; \
+        case XINF_DTYPE_Q5_K: \
+            if (V == 1) FN (XINF_DTYPE_Q5_K, TILE, act, j, 1, acc); else FN (XINF_DTYPE_Q5_K, TILE, act, j, 2, acc); \
+            break; \
+        default: \
+            if (V == 1) FN (XINF_DTYPE_Q6_K, TILE, act, j, 1, acc); else FN (XINF_DTYPE_Q6_K, TILE, act, j, 2, acc); \
+            break; \
+    }
+
+//  The tile at 'row' of count rows.
+static void
+s_tile_at (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t row, size_t count, s_tile_t *tile)
+{
+    tile->count = count - row < S_ROWS ? count - row : S_ROWS;
+    for (size_t r = 0; r < S_ROWS; r++)
+        tile->rows [r] = w + (row + (r < tile->count ? r : tile->count - 1)) * row_bytes;
+    tile->block_bytes = xinf_dtype_block_bytes (dtype);
+    tile->row_bytes = row_bytes;
 }
 
 S_AVX2 static void
 s_k_rows_avx2 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
 {
-    int16_t *wq = scratch;
-    size_t block_bytes = xinf_dtype_block_bytes (dtype);
-    for (size_t r = 0; r < count; r++) {
-        const uint8_t *row = w + r * row_bytes;
-        for (size_t j = 0; j < act->n; j++)
-            y [j * y_stride + r] = 0.0f;
-        for (size_t b = 0; b < act->spans; b++) {
-            s_head_t head;
-            s_prefetch (row, b, block_bytes);
-            s_fold_avx2 (dtype, row + b * block_bytes, wq, &head);
-            for (size_t j = 0; j < act->n; j++) {
-                const __m256i *x = (const __m256i *) (act->q + j * act->cols + b * 256);
-                const __m256i *v = (const __m256i *) wq;
-                __m256i even = _mm256_setzero_si256 (), odd = _mm256_setzero_si256 ();
-                for (int i = 0; i < 16; i += 2) {
-                    even = _mm256_add_epi32 (even, _mm256_madd_epi16 (_mm256_load_si256 (v + i), _mm256_load_si256 (x + i)));
-                    odd = _mm256_add_epi32 (odd, _mm256_madd_epi16 (_mm256_load_si256 (v + i + 1), _mm256_load_si256 (x + i + 1)));
-                }
-                int64_t isum = s_sum64 (_mm256_add_epi32 (even, odd));    //  32 products a lane
-                int64_t msum = dtype == XINF_DTYPE_Q6_K ? 0 : s_msum (&head, act->s + j * act->groups + b * 8);
-                y [j * y_stride + r] = xinf_qk_k_step (y [j * y_stride + r], isum, msum, head.d, head.dmin,
-                                                       act->d [j * act->spans + b]);
-            }
+    (void) scratch;
+    for (size_t row = 0; row < count; row += S_ROWS) {
+        s_tile_t tile;
+        s_tile_at (dtype, w, row_bytes, row, count, &tile);
+        for (size_t j = 0; j < act->n; j += 2) {
+            __m128 acc [2];
+            int V = act->n - j < 2 ? 1 : 2;
+            S_TILE_CASES (s_tile_avx2, &tile, act, j, acc)
+            for (int v = 0; v < V; v++)
+                s_store (acc [v], tile.count, y + (j + v) * y_stride + row);
         }
-        for (size_t j = 0; j < act->n; j++)
-            y [j * y_stride + r] = xinf_qk_canonical (y [j * y_stride + r]);
     }
 }
 
 //  ---- AVX-512 ------------------------------------------------------------------------
 
-//  32 int16 lanes of byte values minus bias, times a scale a half.
+//  vpermw indices: Q4_K / Q5_K register j (sub-blocks 2j, 2j + 1) and
+//  Q6_K register j (scales 4j .. 4j + 3, one a 128-bit lane).
 S_AVX512 static S_INLINE __m512i
-s_scaled (__m512i values, int bias, int scale_low, int scale_high)
+s_index45 (int j)
 {
-    __m512i scale = _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi16 ((short) scale_low)),
-                                        _mm256_set1_epi16 ((short) scale_high), 1);
-    return _mm512_mullo_epi16 (_mm512_sub_epi16 (values, _mm512_set1_epi16 ((short) bias)), scale);
+    return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi16 ((short) (2 * j))),
+                               _mm256_set1_epi16 ((short) (2 * j + 1)), 1);
 }
 
-//  A block folded into 8 registers of 32 weights.
-S_AVX512 static S_INLINE void
-s_fold_avx512 (xinf_dtype_t dtype, const uint8_t *block, __m512i *wq, s_head_t *head)
+S_AVX512 static S_INLINE __m512i
+s_index6 (int j)
 {
-    __m512i mask = _mm512_set1_epi16 (15);
+    return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_setr_m128i (_mm_set1_epi16 ((short) (4 * j)),
+                                                                          _mm_set1_epi16 ((short) (4 * j + 1)))),
+                               _mm256_setr_m128i (_mm_set1_epi16 ((short) (4 * j + 2)),
+                                                  _mm_set1_epi16 ((short) (4 * j + 3))), 1);
+}
+
+//  32 bytes in both halves, the upper half shifted right by 'shift' bits
+//  (per 16-bit lane).
+S_AVX512 static S_INLINE __m512i
+s_halves (const uint8_t *bytes, int low_shift, int high_shift)
+{
+    __m512i both = _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) bytes));
+    __m512i shifts = _mm512_inserti64x4 (_mm512_set1_epi16 ((short) low_shift), _mm256_set1_epi16 ((short) high_shift), 1);
+    return _mm512_srlv_epi16 (both, shifts);
+}
+
+//  The unsigned codes of a block in order, 64 a register.
+S_AVX512 static S_INLINE void
+s_codes512 (const xinf_dtype_t dtype, const uint8_t *block, __m512i *codes)
+{
+    __m512i low4 = _mm512_set1_epi8 (15);
     if (dtype == XINF_DTYPE_Q6_K) {
-        const int8_t *scales = (const int8_t *) (block + 192);
-        __m512i three = _mm512_set1_epi16 (3);
-        memset (head, 0, sizeof *head);
-        head->d = s_half (block + 208);
-        for (int h = 0; h < 2; h++) {
-            __m512i first = _mm512_cvtepu8_epi16 (_mm256_loadu_si256 ((const __m256i *) (block + 64 * h)));
-            __m512i second = _mm512_cvtepu8_epi16 (_mm256_loadu_si256 ((const __m256i *) (block + 64 * h + 32)));
-            __m512i high = _mm512_cvtepu8_epi16 (_mm256_loadu_si256 ((const __m256i *) (block + 128 + 32 * h)));
-            __m512i low [4] = { _mm512_and_si512 (first, mask), _mm512_and_si512 (second, mask),
-                                _mm512_srli_epi16 (first, 4), _mm512_srli_epi16 (second, 4) };
-            for (int g = 0; g < 4; g++) {
-                __m512i top = _mm512_and_si512 (_mm512_srli_epi16 (high, 2 * g), three);
-                const int8_t *sc = scales + 8 * h + 2 * g;
-                wq [4 * h + g] = s_scaled (_mm512_or_si512 (low [g], _mm512_slli_epi16 (top, 4)), 32, sc [0], sc [1]);
-            }
+        S_UNROLL for (int j = 0; j < 4; j++) {
+            int h = j / 2, kk = j % 2;
+            __m512i ql = _mm512_loadu_si512 (block + 64 * h);
+            __m512i low = _mm512_and_si512 (kk ? _mm512_srli_epi16 (ql, 4) : ql, low4);
+            __m512i top = _mm512_and_si512 (s_halves (block + 128 + 32 * h, 4 * kk, 4 * kk + 2), _mm512_set1_epi8 (3));
+            codes [j] = _mm512_or_si512 (low, _mm512_slli_epi16 (top, 4));
         }
         return;
     }
-    s_head (block, head);
     bool five = dtype == XINF_DTYPE_Q5_K;
     const uint8_t *qs = block + (five ? 48 : 16);
-    __m512i one = _mm512_set1_epi16 (1);
-    __m512i bits = five ? _mm512_cvtepu8_epi16 (_mm256_loadu_si256 ((const __m256i *) (block + 16))) : _mm512_setzero_si512 ();
-    for (int k = 0; k < 4; k++) {
-        __m512i bytes = _mm512_cvtepu8_epi16 (_mm256_loadu_si256 ((const __m256i *) (qs + 32 * k)));
-        __m512i low = _mm512_and_si512 (bytes, mask), high = _mm512_srli_epi16 (bytes, 4);
+    S_UNROLL for (int j = 0; j < 4; j++) {
+        codes [j] = _mm512_and_si512 (s_halves (qs + 32 * j, 0, 4), low4);
         if (five) {
-            low = _mm512_or_si512 (low, _mm512_slli_epi16 (_mm512_and_si512 (_mm512_srli_epi16 (bits, 2 * k), one), 4));
-            high = _mm512_or_si512 (high, _mm512_slli_epi16 (_mm512_and_si512 (_mm512_srli_epi16 (bits, 2 * k + 1), one), 4));
+            __m512i high = _mm512_and_si512 (s_halves (block + 16, 2 * j, 2 * j + 1), _mm512_set1_epi8 (1));
+            codes [j] = _mm512_or_si512 (codes [j], _mm512_slli_epi16 (high, 4));
         }
-        wq [2 * k] = _mm512_mullo_epi16 (low, _mm512_set1_epi16 (head->scales [2 * k]));
-        wq [2 * k + 1] = _mm512_mullo_epi16 (high, _mm512_set1_epi16 (head->scales [2 * k + 1]));
+    }
+}
+
+//  Row r's block b (as s_block_avx2) in 16-lane sums.
+S_AVX512 static S_INLINE void
+s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_t *act, size_t first, size_t b,
+                const int V, __m512i *isum, __m128i *msum, float *d, float *dmin)
+{
+    __m512i codes [4], scale [4];
+    const int8_t *x [4];
+    for (int v = 0; v < V; v++)
+        x [v] = act->q8 + (first + v) * act->cols + b * 256;
+    s_codes512 (dtype, block, codes);
+    if (dtype == XINF_DTYPE_Q6_K) {
+        __m256i sc = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) (block + 192)));
+        *d = s_half (block + 208);
+        *dmin = 0;
+        __m256i bias = _mm256_slli_epi16 (sc, 5);
+        for (int v = 0; v < V; v++) {
+            __m256i sums = _mm256_loadu_si256 ((const __m256i *) (act->s16 + ((first + v) * act->cols + b * 256) / 16));
+            isum [v] = _mm512_sub_epi32 (isum [v], _mm512_zextsi256_si512 (_mm256_madd_epi16 (bias, sums)));
+            msum [v] = _mm_setzero_si128 ();
+        }
+        S_UNROLL for (int j = 0; j < 4; j++)
+            scale [j] = _mm512_permutexvar_epi16 (s_index6 (j), _mm512_castsi256_si512 (sc));
+    }
+    else {
+        uint8_t scales [8], mins [8];
+        s_scale_min (block, scales, mins);
+        *d = s_half (block);
+        *dmin = s_half (block + 2);
+        __m128i m = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) mins));
+        __m128i sc = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) scales));
+        for (int v = 0; v < V; v++)
+            msum [v] = _mm_madd_epi16 (m, _mm_loadu_si128 ((const __m128i *) (act->s32 + (first + v) * act->groups + b * 8)));
+        S_UNROLL for (int j = 0; j < 4; j++)
+            scale [j] = _mm512_permutexvar_epi16 (s_index45 (j), _mm512_castsi128_si512 (sc));
+    }
+    S_UNROLL for (int j = 0; j < 4; j++)
+        S_UNROLL for (int v = 0; v < V; v++) {
+            __m512i xq = _mm512_loadu_si512 (x [v] + 64 * j);
+            isum [v] = _mm512_dpwssd_epi32 (isum [v], _mm512_maddubs_epi16 (codes [j], xq), scale [j]);
+        }
+}
+
+//  8 lanes: the two halves of 16 added.
+S_AVX512 static S_INLINE __m256i
+s_fold (__m512i lanes)
+{
+    return _mm256_add_epi32 (_mm512_castsi512_si256 (lanes), _mm512_extracti64x4_epi64 (lanes, 1));
+}
+
+S_AVX512 static S_INLINE void
+s_tile_avx512 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, size_t first, const int V,
+               __m128 *acc)
+{
+    for (int v = 0; v < V; v++)
+        acc [v] = _mm_setzero_ps ();
+    for (size_t b = 0; b < act->spans; b++) {
+        __m512i isum [S_ROWS][4];
+        __m128i msum [S_ROWS][4];
+        float d [S_ROWS], dmin [S_ROWS];
+        s_prefetch (tile, b);
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            S_UNROLL for (int v = 0; v < V; v++)
+                isum [r][v] = _mm512_setzero_si512 ();
+            s_block_avx512 (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r],
+                            &d [r], &dmin [r]);
+        }
+        __m128 dv = _mm_loadu_ps (d), dminv = _mm_loadu_ps (dmin);
+        S_UNROLL for (int v = 0; v < V; v++) {
+            __m128i is = s_reduce4 (s_fold (isum [0][v]), s_fold (isum [1][v]), s_fold (isum [2][v]), s_fold (isum [3][v]));
+            __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
+            acc [v] = s_step (acc [v], is, ms, dv, dminv, act->d [(first + v) * act->spans + b]);
+        }
+    }
+}
+
+#define S_TILE_CASES4(FN, dt, TILE, act, j, acc) \
+    switch (V) { \
+        case 1: FN (dt, TILE, act, j, 1, acc); break; \
+        case 2: FN (dt, TILE, act, j, 2, acc); break; \
+        case 3: FN (dt, TILE, act, j, 3, acc); break; \
+        default: FN (dt, TILE, act, j, 4, acc); break; \
+    }
+
+//  ---- AVX-512, whole groups of 16 vectors ----------------------------------------
+
+//  A decoded block of a row in scratch: its codes in order (256 bytes,
+//  [row][block]), and after all the codes its S_META bytes: the scales
+//  as int32 (8; Q6_K 16), the int16 pairs that meet act's packed sums
+//  (mins 2p, 2p + 1; Q6_K: -32 sc 2p, 2p + 1), d and dmin.
+#define S_META 128
+typedef struct {
+    int32_t scales [16];
+    int32_t pairs [8];
+    float d, dmin;
+} s_meta_t;
+
+//  The tile's blocks decoded into scratch.
+S_AVX512 static void
+s_tile_decode (const xinf_dtype_t dtype, const s_tile_t *tile, size_t spans, uint8_t *scratch)
+{
+    uint8_t *meta = scratch + S_ROWS * spans * 256;
+    for (int r = 0; r < S_ROWS; r++)
+        for (size_t b = 0; b < spans; b++) {
+            const uint8_t *block = tile->rows [r] + b * tile->block_bytes;
+            __m512i codes [4];
+            s_codes512 (dtype, block, codes);
+            uint8_t *out = scratch + (r * spans + b) * 256;
+            for (int j = 0; j < 4; j++)
+                _mm512_store_si512 (out + 64 * j, codes [j]);
+            s_meta_t *m = (s_meta_t *) (meta + (r * spans + b) * S_META);
+            if (dtype == XINF_DTYPE_Q6_K) {
+                const int8_t *sc = (const int8_t *) (block + 192);
+                for (int k = 0; k < 16; k++)
+                    m->scales [k] = sc [k];
+                for (int p = 0; p < 8; p++)
+                    m->pairs [p] = (int32_t) (((uint32_t) (uint16_t) (-32 * sc [2 * p])) | ((uint32_t) (uint16_t) (-32 * sc [2 * p + 1]) << 16));
+                m->d = s_half (block + 208);
+                m->dmin = 0;
+            }
+            else {
+                uint8_t scales [8], mins [8];
+                s_scale_min (block, scales, mins);
+                for (int k = 0; k < 8; k++)
+                    m->scales [k] = scales [k];
+                for (int p = 0; p < 4; p++)
+                    m->pairs [p] = (int32_t) ((uint32_t) mins [2 * p] | (uint32_t) mins [2 * p + 1] << 16);
+                m->d = s_half (block);
+                m->dmin = s_half (block + 2);
+            }
+        }
+}
+
+//  The tile's rows times the 16 vectors of packed group 'packed': acc [r]
+//  lane j = row r . x [j].
+S_AVX512 static S_INLINE void
+s_tile_group (const xinf_dtype_t dtype, const uint8_t *scratch, size_t spans, const uint8_t *packed, __m512 *acc,
+              const s_tile_t *ahead)
+{
+    const bool six = dtype == XINF_DTYPE_Q6_K;
+    const int per = six ? 4 : 8;         //  dwords a scale covers
+    const uint8_t *meta = scratch + S_ROWS * spans * 256;
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        acc [r] = _mm512_setzero_ps ();
+    for (size_t b = 0; b < spans; b++, packed += XINF_QK_PACKED_BLOCK) {
+        const int32_t *codes [S_ROWS];
+        const s_meta_t *m [S_ROWS];
+        __m512i isum [S_ROWS], msum [S_ROWS];
+        if (ahead)
+            s_prefetch (ahead, b);
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            codes [r] = (const int32_t *) (scratch + (r * spans + b) * 256);
+            m [r] = (const s_meta_t *) (meta + (r * spans + b) * S_META);
+            isum [r] = _mm512_setzero_si512 ();
+            msum [r] = _mm512_setzero_si512 ();
+        }
+        for (int sub = 0; sub < 64 / per; sub++) {
+            __m512i t [2][S_ROWS];           //  two chains a row
+            S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                t [0][r] = t [1][r] = _mm512_setzero_si512 ();
+            S_UNROLL for (int k = 0; k < per; k++) {
+                __m512i xq = _mm512_load_si512 (packed + XINF_QK_PACK_XQ + 64 * (sub * per + k));
+                S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                    t [k % 2][r] = _mm512_dpbusd_epi32 (t [k % 2][r], _mm512_set1_epi32 (codes [r][sub * per + k]), xq);
+            }
+            S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+                __m512i sum = _mm512_add_epi32 (t [0][r], t [1][r]);
+                isum [r] = _mm512_add_epi32 (isum [r], _mm512_mullo_epi32 (sum, _mm512_set1_epi32 (m [r]->scales [sub])));
+            }
+        }
+        if (six)
+            S_UNROLL for (int p = 0; p < 8; p++) {
+                __m512i sums = _mm512_load_si512 (packed + XINF_QK_PACK_S16 + 64 * p);
+                S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                    isum [r] = _mm512_dpwssd_epi32 (isum [r], sums, _mm512_set1_epi32 (m [r]->pairs [p]));
+            }
+        else
+            S_UNROLL for (int p = 0; p < 4; p++) {
+                __m512i sums = _mm512_load_si512 (packed + XINF_QK_PACK_S32 + 64 * p);
+                S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                    msum [r] = _mm512_dpwssd_epi32 (msum [r], sums, _mm512_set1_epi32 (m [r]->pairs [p]));
+            }
+        __m512 dx = _mm512_load_ps (packed + XINF_QK_PACK_D);
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            __m512 u = _mm512_mul_ps (_mm512_cvtepi32_ps (isum [r]), _mm512_mul_ps (_mm512_set1_ps (m [r]->d), dx));
+            __m512 v = _mm512_mul_ps (_mm512_cvtepi32_ps (msum [r]), _mm512_mul_ps (_mm512_set1_ps (m [r]->dmin), dx));
+            acc [r] = _mm512_add_ps (acc [r], _mm512_sub_ps (u, v));
+        }
+    }
+}
+
+//  The tile times every whole packed group of act.
+S_AVX512 static void
+s_tile_groups (xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, uint8_t *scratch, float *y,
+               size_t y_stride)
+{
+    s_tile_decode (dtype, tile, act->spans, scratch);
+    for (size_t g = 0; g < act->packs; g++) {
+        __m512 acc [S_ROWS];
+        const uint8_t *packed = act->packed + g * act->spans * XINF_QK_PACKED_BLOCK;
+        switch (dtype) {
+            case XINF_DTYPE_Q4_K:
+            case XINF_DTYPE_Q5_K: s_tile_group (XINF_DTYPE_Q4_K, scratch, act->spans, packed, acc, g ? NULL : tile); break;
+            default: s_tile_group (XINF_DTYPE_Q6_K, scratch, act->spans, packed, acc, g ? NULL : tile); break;
+        }
+        for (size_t r = 0; r < tile->count; r++) {
+            float lanes [16];
+            _mm512_storeu_ps (lanes, acc [r]);
+            for (int j = 0; j < 16; j++)
+                y [(g * XINF_QK_PACK + j) * y_stride + r] = xinf_qk_canonical (lanes [j]);
+        }
     }
 }
 
@@ -237,35 +522,68 @@ S_AVX512 static void
 s_k_rows_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                  float *y, size_t y_stride, void *scratch)
 {
-    size_t block_bytes = xinf_dtype_block_bytes (dtype);
-    for (size_t r = 0; r < count; r++) {
-        const uint8_t *row = w + r * row_bytes;
-        for (size_t j = 0; j < act->n; j++)
-            y [j * y_stride + r] = 0.0f;
-        for (size_t b = 0; b < act->spans; b++) {
-            s_head_t head;
-            __m512i wq [8];
-            s_prefetch (row, b, block_bytes);
-            s_fold_avx512 (dtype, row + b * block_bytes, wq, &head);
-            for (size_t j = 0; j < act->n; j++) {
-                const int16_t *x = act->q + j * act->cols + b * 256;
-                __m512i even = _mm512_setzero_si512 (), odd = _mm512_setzero_si512 ();
-                for (int g = 0; g < 8; g += 2) {
-                    even = _mm512_dpwssd_epi32 (even, wq [g], _mm512_load_si512 (x + 32 * g));
-                    odd = _mm512_dpwssd_epi32 (odd, wq [g + 1], _mm512_load_si512 (x + 32 * g + 32));
-                }
-                __m512i lanes = _mm512_add_epi32 (even, odd);           //  32 products a lane at most
-                __m512i wide = _mm512_add_epi64 (_mm512_cvtepi32_epi64 (_mm512_castsi512_si256 (lanes)),
-                                                 _mm512_cvtepi32_epi64 (_mm512_extracti64x4_epi64 (lanes, 1)));
-                int64_t isum = _mm512_reduce_add_epi64 (wide);
-                int64_t msum = dtype == XINF_DTYPE_Q6_K ? 0 : s_msum (&head, act->s + j * act->groups + b * 8);
-                y [j * y_stride + r] = xinf_qk_k_step (y [j * y_stride + r], isum, msum, head.d, head.dmin,
-                                                       act->d [j * act->spans + b]);
+    for (size_t row = 0; row < count; row += S_ROWS) {
+        s_tile_t tile;
+        s_tile_at (dtype, w, row_bytes, row, count, &tile);
+        if (act->packs)
+            s_tile_groups (dtype, &tile, act, scratch, y + row, y_stride);
+        for (size_t j = act->packs * XINF_QK_PACK; j < act->n; j += 4) {
+            __m128 acc [4];
+            int V = act->n - j < 4 ? (int) (act->n - j) : 4;
+            switch (dtype) {
+                case XINF_DTYPE_Q4_K: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q4_K, &tile, act, j, acc) break;
+                case XINF_DTYPE_Q5_K: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q5_K, &tile, act, j, acc) break;
+                default: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q6_K, &tile, act, j, acc) break;
             }
+            for (int v = 0; v < V; v++)
+                s_store (acc [v], tile.count, y + (j + v) * y_stride + row);
         }
-        for (size_t j = 0; j < act->n; j++)
-            y [j * y_stride + r] = xinf_qk_canonical (y [j * y_stride + r]);
     }
+}
+
+//  ---- the quantizer ------------------------------------------------------------------
+
+//  xinf_cpu_qk_quantize_k's operations, 16 floats an instruction (the
+//  same division; roundscale rounds half to even as the portable magic
+//  number does).
+S_AVX512 static void
+s_quantize_k_avx512 (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32)
+{
+    __m512i top = _mm512_setzero_si512 (), magnitude = _mm512_set1_epi32 (0x7fffffff);
+    for (int i = 0; i < 256; i += 16)
+        top = _mm512_max_epu32 (top, _mm512_and_si512 (_mm512_loadu_si512 (x + i), magnitude));
+    uint32_t bits = _mm512_reduce_max_epu32 (top);
+    float amax;
+    memcpy (&amax, &bits, 4);
+    float scale = amax / (float) XINF_QK_K_ACT_MAX;
+    if (bits >= 0x7f800000u || scale == 0) {
+        uint32_t nan = 0x7fc00000u;
+        memset (q, 0, 256);
+        memset (s16, 0, 16 * sizeof *s16);
+        memset (s32, 0, 8 * sizeof *s32);
+        if (bits >= 0x7f800000u)
+            memcpy (&scale, &nan, 4);
+        *d = scale;
+        return;
+    }
+    *d = scale;
+    __m512 divisor = _mm512_set1_ps (scale);
+    __m512 low = _mm512_set1_ps (-XINF_QK_K_ACT_MAX), high = _mm512_set1_ps (XINF_QK_K_ACT_MAX);
+    for (int i = 0; i < 16; i++) {
+        __m512 value = _mm512_div_ps (_mm512_loadu_ps (x + 16 * i), divisor);
+        value = _mm512_roundscale_ps (value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i whole = _mm512_cvtps_epi32 (_mm512_min_ps (_mm512_max_ps (value, low), high));
+        _mm_storeu_si128 ((__m128i *) (q + 16 * i), _mm512_cvtepi32_epi8 (whole));
+        s16 [i] = (int16_t) _mm512_reduce_add_epi32 (whole);
+    }
+    for (int g = 0; g < 8; g++)
+        s32 [g] = (int16_t) (s16 [2 * g] + s16 [2 * g + 1]);
+}
+
+xinf_cpu_qk_quantize_k_fn *
+xinf_cpu_qk_quantize_k_avx512 (void)
+{
+    return s_quantize_k_avx512;
 }
 
 xinf_cpu_qk_k_rows_fn *
@@ -281,6 +599,12 @@ xinf_cpu_qk_k_rows_avx512 (void)
 }
 
 #else
+
+xinf_cpu_qk_quantize_k_fn *
+xinf_cpu_qk_quantize_k_avx512 (void)
+{
+    return NULL;
+}
 
 xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_k_rows_avx2 (void)

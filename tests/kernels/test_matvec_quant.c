@@ -1,9 +1,11 @@
 /*  test_matvec_quant: products of the quantized weight types past Q8_0
-    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with 15-bit activations
-    (xinf_cpu_qk.h). Every kernel set (portable, AVX2, AVX-512, where the
+    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with integer activations
+    (xinf_cpu_qk.h: 15 bits in spans of 32, 8 bits in spans of 256 for
+    the K types). Every kernel set (portable, AVX2, AVX-512, where the
     CPU has them) gives, for matvec, matvec_batch, matvec_many and the
     matmul of few vectors, bit for bit a scalar reference of the
-    specified arithmetic, for n in 1..17, 1..3 threads and row counts
+    specified arithmetic, for n in 1..35 (whole groups of 16 and the
+    rest), 1..3 threads and row counts
     around the tiles of 8; the distance from a double-precision product
     of the dequantized weights stays within the bound the quantization of
     x allows (the largest measured share of that bound is printed); the
@@ -14,6 +16,7 @@
 #include "xinf_cpu_ops.h"
 #include "xinf_quant.h"
 #include "xinf_quant_blocks.h"
+#include "xinf_cpu_qk.h"
 
 static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 #define KERNELS (sizeof s_kernels / sizeof s_kernels [0])
@@ -96,18 +99,19 @@ s_vectors (size_t n, size_t cols, uint64_t *state, bool special)
 static void
 s_quantize_ref (const float *x, size_t span, int16_t *q, float *d, int32_t *s)
 {
+    float limit = span == 256 ? 127.0f : 16383.0f;
     float top = 0;
     bool finite = true;
     for (size_t i = 0; i < span; i++) {
         finite = finite && isfinite (x [i]);
         top = fabsf (x [i]) > top ? fabsf (x [i]) : top;
     }
-    *d = finite ? top / 16383.0f : NAN;
+    *d = finite ? top / limit : NAN;
     for (size_t g = 0; g < span / 32; g++)
         s [g] = 0;
     for (size_t i = 0; i < span; i++) {
         float value = !finite || *d == 0 ? 0 : nearbyintf (x [i] / *d);
-        q [i] = (int16_t) (value > 16383 ? 16383 : value < -16383 ? -16383 : value);
+        q [i] = (int16_t) (value > limit ? limit : value < -limit ? -limit : value);
         s [i / 32] += q [i];
     }
 }
@@ -129,6 +133,7 @@ s_k_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols
             isum += (int64_t) wq [i] * q [i];
         for (int g = 0; g < 8; g++)
             msum += (int64_t) m [g] * s [g];
+        CHECK (isum < INT32_MAX && isum > INT32_MIN);
         float u = (float) isum * (d * dx);
         float v = (float) msum * (dmin * dx);
         acc = acc + (u - v);
@@ -196,7 +201,8 @@ s_check_ref (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, con
 
 //  y [j][r] within the quantization bound of the double product of the
 //  dequantized weights: sum over x's spans (the blocks, 32 or 256) of
-//  sum |w| amax / 32766, plus 1e-6 of sum |w x| for the float sums.
+//  sum |w| amax / 32766 (K types: / 254), plus 1e-6 of sum |w x| for the
+//  float sums.
 //  Finite inputs only.
 static void
 s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, const float *x, size_t n,
@@ -219,7 +225,7 @@ s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, 
                     weights += fabs (row [i]);
                     top = fabs (v [i]) > top ? fabs (v [i]) : top;
                 }
-                bound += weights * top / 32766;
+                bound += weights * top / (span == 256 ? 254 : 32766);
             }
             bound = bound * 1.0001 + 1e-6 * magnitude + 1e-37;
             double error = fabs (y [j * rows + r] - exact);
@@ -288,7 +294,7 @@ static const s_shape_t s_shapes_256 [] = { { 1, 256 }, { 7, 512 }, { 9, 1280 }, 
 static void
 test_products (void)
 {
-    size_t counts [] = { 1, 2, 3, 5, 8, 9, 17 };
+    size_t counts [] = { 1, 2, 3, 5, 8, 9, 16, 17, 35 };
     for (size_t t = 0; t < TYPES; t++) {
         const s_shape_t *shapes = xinf_dtype_block_size (s_types [t]) == 32 ? s_shapes_32 : s_shapes_256;
         for (size_t s = 0; s < 6; s++)
@@ -302,10 +308,10 @@ test_products (void)
 static void
 test_products_special (void)
 {
-    size_t counts [] = { 1, 6, 13 };
+    size_t counts [] = { 1, 6, 13, 17 };
     for (size_t t = 0; t < TYPES; t++) {
         s_shape_t shape = { 11, xinf_dtype_block_size (s_types [t]) == 32 ? 160 : 512 };
-        for (size_t c = 0; c < 3; c++)
+        for (size_t c = 0; c < 4; c++)
             s_product_case (s_types [t], shape, counts [c], true);
     }
 }
@@ -318,11 +324,12 @@ test_products_tall (void)
         s_shape_t shape = { 301, xinf_dtype_block_size (s_types [t]) == 32 ? 896 : 1024 };
         s_product_case (s_types [t], shape, 1, false);
         s_product_case (s_types [t], shape, 4, false);
+        s_product_case (s_types [t], shape, 19, false);
     }
 }
 
 //  The largest block sums: Q6_K weights all (0 - 32) * -128 = 4096 and x
-//  all equal (q all 16383): 32 * 4096 * 16383, just under 2^31.
+//  all equal (q all 127): 256 * 4096 * 127 in one block.
 static void
 test_largest_sums (void)
 {
@@ -408,6 +415,41 @@ test_matmul (void)
     }
 }
 
+//  Each set's 8-bit quantizer of the K types gives the portable one's
+//  bytes: random spans, spans with zeros, ties at .5, huge, tiny and
+//  subnormal values, Inf and NaN.
+static void
+test_quantize_k (void)
+{
+    const xinf_cpu_qk_kern_t *sets [2] = { xinf_cpu_qk_avx2 (), xinf_cpu_qk_avx512 () };
+    uint64_t state = 77;
+    for (int round = 0; round < 400; round++) {
+        float x [256];
+        float *random = test_floats (256, &state);
+        memcpy (x, random, sizeof x);
+        free (random);
+        float scale = round % 5 == 0 ? 1e-39f : round % 5 == 1 ? 3e37f : round % 5 == 2 ? 127.0f : 1.0f;
+        for (int i = 0; i < 256; i++)
+            x [i] = round % 5 == 2 ? (float) ((i % 255) - 127) + 0.5f : x [i] * scale;
+        if (round % 7 == 3)
+            memset (x, 0, sizeof x);
+        if (round % 11 == 4)
+            x [round % 256] = round % 2 ? INFINITY : NAN;
+        int8_t q [256], q_set [256];
+        int16_t s16 [16], s16_set [16], s32 [8], s32_set [8];
+        float d, d_set;
+        xinf_cpu_qk_quantize_k (x, q, &d, s16, s32);
+        for (int k = 0; k < 2; k++) {
+            if (!sets [k])
+                continue;
+            sets [k]->quantize_k (x, q_set, &d_set, s16_set, s32_set);
+            CHECK (memcmp (q, q_set, sizeof q) == 0 && memcmp (s16, s16_set, sizeof s16) == 0);
+            CHECK (memcmp (s32, s32_set, sizeof s32) == 0);
+            CHECK (s_same (d, d_set) || (isnan (d) && isnan (d_set)));
+        }
+    }
+}
+
 int
 main (void)
 {
@@ -416,6 +458,7 @@ main (void)
              xinf_cpu_simd_name ());
     for (int p = 0; p < POOLS; p++)
         s_pools [p] = xinf_threadpool_new (p + 1);
+    RUN (test_quantize_k);
     RUN (test_products);
     RUN (test_products_special);
     RUN (test_products_tall);

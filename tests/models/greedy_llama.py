@@ -1,0 +1,90 @@
+"""greedy_llama: xinf's greedy tokens on K-quant files against llama.cpp's
+own greedy generation on the same files. Skips (exit 77) when llama.cpp
+is not built.
+
+    greedy_llama.py MAKE_MODEL LLAMA_DIR WORK_DIR TEST_PROGRAM
+
+MAKE_MODEL is xinf-make-model; LLAMA_DIR the llama.cpp tree of
+tools/llamacpp/build-native.sh (build/bin/llama-quantize and
+llama-completion). Small F16 models (llama with a SentencePiece
+vocabulary, qwen2 with a byte-level BPE one; every matrix a multiple of
+256 columns, so that the K types are used) are quantized to Q4_K_M,
+Q5_K_M and Q6_K; llama-completion generates greedily (top-k 1) from a
+prompt and saves the prompt and generated ids in its session file
+(--prompt-cache-all: magic, version, count, then the int32 ids); the
+test program runs the same ids through xinf and compares its greedy
+choice at every generated position (test_greedy_llama.c says how near-
+ties are judged).
+"""
+import os
+import struct
+import subprocess
+import sys
+
+TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K"]
+MODELS = [
+    ("llama", ["--arch", "llama", "--tokenizer", "llama", "--dim", "512", "--heads", "8", "--kv-heads", "4",
+               "--ffn", "1536", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05"]),
+    ("qwen2", ["--arch", "qwen2", "--tokenizer", "gpt2", "--dim", "512", "--heads", "8", "--kv-heads", "2",
+               "--ffn", "1024", "--layers", "3", "--vocab", "1024", "--tied", "--seed", "7", "--std", "0.05"]),
+]
+PROMPT = "hello world, this is a test of the"
+GENERATE = 32
+
+
+def session_ids(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    magic, version, count = struct.unpack_from("<III", data, 0)
+    if magic != 0x6767736E:
+        raise ValueError("%s: not a llama.cpp session file" % path)
+    return list(struct.unpack_from("<%di" % count, data, 12))
+
+
+def run(command):
+    result = subprocess.run(command, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL,
+                            timeout=600)
+    if result.returncode != 0:
+        sys.stdout.write(" ".join(command) + "\n" + result.stdout[-3000:] + result.stderr[-3000:])
+        raise SystemExit(1)
+    return result
+
+
+def main():
+    make_model, llama_dir, work, program = sys.argv[1:5]
+    binaries = os.path.join(llama_dir, "build", "bin")
+    quantize = os.path.join(binaries, "llama-quantize")
+    completion = os.path.join(binaries, "llama-completion")
+    if not os.access(quantize, os.X_OK) or not os.access(completion, os.X_OK):
+        print("SKIP: llama.cpp is not built (%s, llama-completion): run tools/llamacpp/build-native.sh" % quantize)
+        return 77
+    os.makedirs(work, exist_ok=True)
+    for arch, flags in MODELS:
+        source = os.path.join(work, arch + "-f16.gguf")
+        run([make_model, "--type", "f16"] + flags + ["-o", source])
+        for name in TYPES:
+            target = os.path.join(work, "%s-%s.gguf" % (arch, name))
+            session = target + ".session"
+            if os.path.exists(session):
+                os.remove(session)
+            run([quantize, source, target, name])
+            run([completion, "-m", target, "-p", PROMPT, "-n", str(GENERATE), "--temp", "0", "--top-k", "1",
+                 "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup", "--prompt-cache", session,
+                 "--prompt-cache-all"])
+            ids = session_ids(session)
+            prompt = len(ids) - GENERATE
+            if prompt <= 0:
+                print("%s: llama.cpp saved %d ids for %d generated" % (target, len(ids), GENERATE))
+                return 1
+            listing = target + ".ids"
+            with open(listing, "w") as out:
+                out.write("%d\n%s\n" % (prompt, " ".join(str(i) for i in ids)))
+            result = subprocess.run([program, target, listing], capture_output=True, text=True, timeout=600)
+            sys.stdout.write(result.stdout + result.stderr)
+            if result.returncode != 0:
+                return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
