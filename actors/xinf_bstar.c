@@ -1,5 +1,6 @@
 /*  xinf_bstar: the Binary Star state machine and the link to the peer.  */
 #include "xinf_bstar.h"
+#include "xinf_envelope_msg.h"
 
 struct _xinf_bstar_t {
     xinf_bstar_state_t state;
@@ -111,9 +112,14 @@ s_on_peer_reply (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     xinf_bstar_t *self = (xinf_bstar_t *) arg;
     char error [256];
     xinf_msg_t *msg = xinf_dealer_recv (self->dealer, 0, error, sizeof error);
-    if (msg && xinf_msg_is (msg, "ERROR"))
-        xinf_warn ("supervisor", "standby peer %s answered HA_STATE with ERROR %s", self->peer,
-                   xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")) ?: "?");
+    if (msg && xinf_msg_is (msg, "ERROR")) {
+        xinf_check_t check = XINF_CHECK_INIT;
+        xinf_envelope_msg_error_t answer;
+        xinf_envelope_msg_error_decode (xinf_msg_body (msg), &answer, &check);
+        xinf_warn ("supervisor", "standby peer %s answered HA_STATE with ERROR %s%s%s%s", self->peer,
+                   answer.code ? answer.code : "?", check.failed ? " (malformed: " : "",
+                   check.failed ? check.reason : "", check.failed ? ")" : "");
+    }
     xinf_msg_destroy (&msg);
 }
 

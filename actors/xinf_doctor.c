@@ -1,5 +1,6 @@
 /*  xinf_doctor: the connectivity mesh and the deployment checklist.  */
 #include "xinf_doctor.h"
+#include "xinf_client_msg.h"
 #include "xinf_resources.h"
 
 #include <stdarg.h>
@@ -204,8 +205,8 @@ static void
 s_on_doctor (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t timeout = xinf_check_uint_opt (&check, xinf_msg_body (msg), "timeout_ms", 100, 60000, 3000);
-    if (check.failed) {
+    xinf_client_msg_doctor_t doctor;
+    if (xinf_client_msg_doctor_decode (xinf_msg_body (msg), &doctor, &check)) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "DOCTOR: %s", check.reason);
         return;
     }
@@ -220,8 +221,8 @@ s_on_doctor (xinf_doctor_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     xinf_value_t *targets = xinf_mesh_targets (session->workers, NULL);
     xinf_mesh_range_targets (session->workers, XINF_DOCTOR_RANGE_PORTS, targets);
     xinf_info ("supervisor", "doctor probing workers=%zu timeout_ms=%llu", xinf_value_count (targets),
-               (unsigned long long) timeout);
-    session->id = xinf_mesh_start (self->mesh, ctx, targets, timeout, s_on_mesh_done, self);
+               (unsigned long long) doctor.timeout_ms);
+    session->id = xinf_mesh_start (self->mesh, ctx, targets, doctor.timeout_ms, s_on_mesh_done, self);
     zlistx_add_end (self->sessions, session);
     xinf_value_destroy (&targets);
 }

@@ -1,5 +1,6 @@
 /*  xinf_executor: the CPU executor actor: weights, KV cache, batched steps.  */
 #include "xinf_executor.h"
+#include "xinf_model_msg.h"
 #include "xinf_model.h"
 #include "xinf_rank.h"
 #include "xinf_resources.h"
@@ -271,19 +272,23 @@ s_start_loader (xinf_ctx_t *ctx)
 //  A rank binds its collective at once and reports the port (BOUND); the
 //  load starts when GROUP brings the other ranks' endpoints.
 static int
-s_bind_group (xinf_ctx_t *ctx, xinf_value_t *body, xinf_check_t *check)
+s_bind_group (xinf_ctx_t *ctx, const xinf_model_msg_load_t *load, xinf_check_t *check)
 {
     s_state_t *state = s_state (ctx);
-    state->n_ranks = (int) xinf_check_uint_opt (check, body, "n_ranks", 1, 16, 1);
-    state->rank = (int) xinf_check_uint_opt (check, body, "rank", 0, state->n_ranks > 0 ? (uint64_t) state->n_ranks - 1 : 0, 0);
-    if (check->failed || state->n_ranks == 1)
+    state->n_ranks = (int) load->n_ranks;
+    state->rank = (int) load->rank;
+    if (state->n_ranks == 1)
         return 0;
-    const char *group = xinf_check_str (check, body, "group", 1, 128);
-    int low = (int) xinf_check_uint_opt (check, body, "port_low", 0, 65535, 0);
-    int high = (int) xinf_check_uint_opt (check, body, "port_high", (uint64_t) low, 65535, (uint64_t) low);
-    const char *bind_host = xinf_check_str_opt (check, body, "bind_host", 1, 63, "*");
-    state->rendezvous_ms = (int64_t) xinf_check_uint_opt (check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
-    state->stall_ms = (int64_t) xinf_check_uint_opt (check, body, "stall_timeout_ms", 100, 3600000, 60000);
+    //  What model.xml cannot say: a rank's LOAD names its group and range
+    const char *group = load->group, *bind_host = load->bind_host;
+    int low = (int) load->port_low, high = load->has_port_high ? (int) load->port_high : low;
+    if (!group)
+        xinf_check_fail (check, "field 'group' is missing (a rank of %d)", state->n_ranks);
+    else
+    if (high < low)
+        xinf_check_fail (check, "field 'port_high' is %d, below port_low %d", high, low);
+    state->rendezvous_ms = (int64_t) load->rendezvous_timeout_ms;
+    state->stall_ms = (int64_t) load->stall_timeout_ms;
     int64_t stall_ms = state->stall_ms;
     if (check->failed)
         return 0;
@@ -315,8 +320,13 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     xinf_check_t check = XINF_CHECK_INIT;
-    const char *path = xinf_check_str (&check, xinf_msg_body (msg), "path", 1, sizeof state->path - 1);
-    int threads = (int) xinf_check_uint_opt (&check, xinf_msg_body (msg), "threads", 0, 1024, 0);
+    xinf_model_msg_load_t load;
+    xinf_model_msg_load_decode (xinf_msg_body (msg), &load, &check);
+    if (!check.failed && load.rank >= load.n_ranks)
+        xinf_check_fail (&check, "field 'rank' is %llu, must be below n_ranks %llu", (unsigned long long) load.rank,
+                         (unsigned long long) load.n_ranks);
+    const char *path = load.path;
+    int threads = (int) load.threads;
     if (!check.failed && (state->loader_running || state->model || atomic_load (&state->group)))
         xinf_check_fail (&check, "this executor already has a model");
     if (check.failed) {
@@ -327,9 +337,9 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     snprintf (state->requester, sizeof state->requester, "%s", xinf_peer_id (from));
     state->load_corr = xinf_msg_corr (msg);
     state->threads = threads;
-    state->kv_cache_mb = xinf_check_uint_opt (&check, xinf_msg_body (msg), "kv_cache_mb", 0, 1u << 24, 0);
-    state->max_seqs = xinf_check_uint_opt (&check, xinf_msg_body (msg), "max_seqs", 0, 256, 0);
-    state->step_tokens = xinf_check_uint_opt (&check, xinf_msg_body (msg), "step_tokens", 0, 8192, 0);
+    state->kv_cache_mb = load.kv_cache_mb;
+    state->max_seqs = load.max_seqs;
+    state->step_tokens = load.step_tokens;
     state->max_seqs = state->max_seqs ? state->max_seqs : XINF_MAX_SEQS;
     state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
     //  Every running sequence's decode token fits in one step
@@ -340,7 +350,7 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "LOAD: %s", check.reason);
         return;
     }
-    int rc = s_bind_group (ctx, xinf_msg_body (msg), &check);
+    int rc = s_bind_group (ctx, &load, &check);
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), rc ? "LOAD_FAILED" : "BAD_REQUEST", "LOAD: %s", check.reason);
         return;
@@ -356,16 +366,14 @@ s_on_group (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     s_state_t *state = s_state (ctx);
     xinf_rank_t *group = atomic_load (&state->group);
     xinf_check_t check = XINF_CHECK_INIT;
-    const xinf_value_t *endpoints = xinf_check_array (&check, xinf_msg_body (msg), "endpoints", 16);
-    const xinf_value_t *nodes = xinf_check_array (&check, xinf_msg_body (msg), "nodes", 16);
+    xinf_model_msg_group_t peers;
+    xinf_model_msg_group_decode (xinf_msg_body (msg), &peers, &check);
+    const xinf_value_t *endpoints = peers.endpoints, *nodes = peers.nodes;
     if (!check.failed && (!group || !state->group_wait || state->loader_running || state->model))
         xinf_check_fail (&check, "GROUP: not a rank waiting for its group");
     if (!check.failed && (xinf_value_count (endpoints) != (size_t) state->n_ranks
                       ||  xinf_value_count (nodes) != (size_t) state->n_ranks))
         xinf_check_fail (&check, "GROUP needs %d endpoints and nodes", state->n_ranks);
-    for (size_t index = 0; !check.failed && index < (size_t) state->n_ranks; index++)
-        if (!xinf_value_str (xinf_array_at (endpoints, index)) || !xinf_value_str (xinf_array_at (nodes, index)))
-            xinf_check_fail (&check, "GROUP endpoints and nodes must be strings");
     if (check.failed) {
         xinf_warn (state->name, "%s", check.reason);
         if (group && !state->loader_running && !state->model) {

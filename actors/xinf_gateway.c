@@ -6,6 +6,8 @@
     answer is routed to the request that made the call.
 */
 #include "xinf_gateway_private.h"
+#include "xinf_client_msg.h"
+#include "xinf_envelope_msg.h"
 
 #define XINF_GW_TICK_MS  100
 
@@ -94,6 +96,23 @@ s_is_generation (xinf_gw_request_t *request)
     return request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT;
 }
 
+//  An answer that breaks its schema (protocols/client.xml, envelope.xml)
+//  becomes ERROR BAD_REPLY naming the field, so that no handler reads it.
+static void
+s_check_answer (xinf_msg_t **msg_p)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *type = xinf_msg_type (*msg_p);
+    if (xinf_client_msg_validate (type, xinf_msg_body (*msg_p), &check) != -1
+    &&  xinf_envelope_msg_validate (type, xinf_msg_body (*msg_p), &check) != -1)
+        return;
+    xinf_warn ("gateway", "%s from the supervisor breaks its schema: %s", type, check.reason);
+    xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (*msg_p), "BAD_REPLY", "the supervisor's %s: %s", type,
+                                            check.reason);
+    xinf_msg_destroy (msg_p);
+    *msg_p = error;
+}
+
 //  Answers from the supervisor, each to the request that made the call.
 static void
 s_on_dealer (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
@@ -104,6 +123,7 @@ s_on_dealer (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         xinf_msg_t *msg = xinf_dealer_recv (gateway->dealer, 0, error, sizeof error);
         if (!msg)
             break;
+        s_check_answer (&msg);
         char key [32];
         s_corr_key (xinf_msg_corr (msg), key, sizeof key);
         xinf_gw_request_t *request = (xinf_gw_request_t *) zhashx_lookup (gateway->pending, key);

@@ -11,6 +11,8 @@
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_chat.h"
+#include "xinf_client_msg.h"
+#include "xinf_envelope_msg.h"
 
 #define XINF_GW_LIST_MS  10000     //  LIST_MODELS deadline
 
@@ -218,19 +220,16 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_check_uint (&check, body, "index", 0, UINT32_MAX);
-    //  A token's bytes may hold a NUL (a byte token): read them as bytes
-    const xinf_value_t *piece = xinf_map_get (body, "text");
-    size_t size = 0;
-    const char *text = xinf_value_type (piece) == XINF_STR ? xinf_value_bytes (piece, &size) : NULL;
-    if (!text || size > (1 << 16))
-        xinf_check_fail (&check, "field 'text' must be a str of at most 65536 bytes");
-    bool end = xinf_check_bool_opt (&check, body, "end", false);
-    uint64_t prompt_length = xinf_check_uint_opt (&check, body, "prompt_length", 0, UINT32_MAX, 0);
-    if (check.failed) {
+    xinf_client_msg_generate_token_t token;
+    if (xinf_client_msg_generate_token_decode (body, &token, &check)) {
         xinf_warn ("gateway", "GENERATE_TOKEN ignored reason=\"%s\"", check.reason);
         return;
     }
+    //  A token's bytes may hold a NUL (a byte token): read them as bytes
+    size_t size = 0;
+    const char *text = xinf_value_bytes (xinf_map_get (body, "text"), &size);
+    bool end = token.has_end && token.end;
+    uint64_t prompt_length = token.has_prompt_length ? token.prompt_length : 0;
     int64_t now = zclock_usecs ();
     xinf_gw_metrics_token (request->gateway->metrics, request->oai.model,
                            (double) (now - (request->last_token_us ? request->last_token_us : request->sent_us)) / 1e6,
@@ -272,28 +271,29 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
 static void
 s_on_done (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
-    xinf_value_t *body = xinf_msg_body (msg);
     request->generating = false;
-    const xinf_value_t *tokens = xinf_map_get (body, "tokens"), *prompt = xinf_map_get (body, "prompt_tokens");
-    if (xinf_value_type (tokens) == XINF_ARRAY)
-        request->completion_tokens = xinf_value_count (tokens);
-    if (xinf_value_type (prompt) == XINF_ARRAY)
-        request->prompt_tokens = xinf_value_count (prompt);
-    const char *reason = xinf_value_str (xinf_map_get (body, "finish_reason"));
-    s_finish (request, reason && streq (reason, "stop") ? "stop" : "length");
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_client_msg_generate_reply_t reply;
+    if (xinf_client_msg_generate_reply_decode (xinf_msg_body (msg), &reply, &check))
+        xinf_warn ("gateway", "GENERATE_REPLY malformed reason=\"%s\"", check.reason);
+    if (reply.tokens)
+        request->completion_tokens = xinf_value_count (reply.tokens);
+    if (reply.prompt_tokens)
+        request->prompt_tokens = xinf_value_count (reply.prompt_tokens);
+    s_finish (request, reply.finish_reason && streq (reply.finish_reason, "stop") ? "stop" : "length");
 }
 
 static void
 s_on_error (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
-    xinf_value_t *body = xinf_msg_body (msg);
     request->generating = false;
-    const char *code = xinf_value_str (xinf_map_get (body, "code"));
-    const char *message = xinf_value_str (xinf_map_get (body, "message"));
-    const xinf_value_t *retry = xinf_map_get (body, "retry_after_ms");
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_envelope_msg_error_t answer;
+    xinf_envelope_msg_error_decode (xinf_msg_body (msg), &answer, &check);
+    const char *code = answer.code, *message = answer.message;
     xinf_gw_error_t error;
     xinf_gw_error_from_code (&error, code ? code : "INTERNAL", message ? message : "",
-                             xinf_value_type (retry) == XINF_UINT ? xinf_value_uint (retry) : 0);
+                             answer.has_retry_after_ms ? answer.retry_after_ms : 0);
     if (error.status >= 500)
         xinf_info ("gateway", "generation failed model=%s code=%s message=\"%s\"", request->oai.model,
                    code ? code : "?", message ? message : "");

@@ -2,6 +2,8 @@
 #include "xinf_hosted.h"
 #include "xinf_replica.h"
 #include "xinf_inflight.h"
+#include "xinf_node_msg.h"
+#include "xinf_model_msg.h"
 #include "xinf_transfer_fetch.h"
 #include "xinf_transfer.h"
 
@@ -157,12 +159,22 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     xinf_msg_t *msg = xinf_dealer_recv (entry->dealer, 0, error, sizeof error);
     if (!msg)
         return;
+    //  Checked here as the supervisor will check it (node.xml): a replica
+    //  that breaks the protocol is said here, not sent on
+    xinf_check_t check = XINF_CHECK_INIT;
+    if (xinf_node_msg_validate (xinf_msg_type (msg), xinf_msg_body (msg), &check) == -1) {
+        xinf_error ("worker", "replica %s sent a malformed %s, dropped reason=\"%s\"", entry->key,
+                    xinf_msg_type (msg), check.reason);
+        xinf_msg_destroy (&msg);
+        return;
+    }
     if (xinf_msg_is (msg, "MODEL_STATE")) {
-        const char *state = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "state"));
-        snprintf (entry->state, sizeof entry->state, "%s", state ? state : "?");
-        if (xinf_map_get (xinf_msg_body (msg), "info")) {
+        xinf_node_msg_model_state_t report;
+        xinf_node_msg_model_state_decode (xinf_msg_body (msg), &report, &check);
+        snprintf (entry->state, sizeof entry->state, "%s", report.state);
+        if (report.info) {
             xinf_value_destroy (&entry->info);
-            entry->info = xinf_value_dup (xinf_map_get (xinf_msg_body (msg), "info"));
+            entry->info = xinf_value_dup (report.info);
         }
     }
     else
@@ -282,24 +294,32 @@ s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     if (!msg)
         return;
     xinf_value_t *body = xinf_msg_body (msg);
-    if (xinf_msg_is (msg, "FETCH_PROGRESS"))
-        s_reply_bytes (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "",
-                       xinf_value_uint (xinf_map_get (body, "done")), xinf_value_uint (xinf_map_get (body, "total")));
+    xinf_check_t check = XINF_CHECK_INIT;
+    if (xinf_msg_is (msg, "FETCH_PROGRESS")) {
+        xinf_node_msg_fetch_progress_t progress;
+        if (xinf_node_msg_fetch_progress_decode (body, &progress, &check) == 0)
+            s_reply_bytes (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "",
+                           progress.done, progress.total);
+        else
+            xinf_warn ("worker", "replica=%s: FETCH_PROGRESS ignored reason=\"%s\"", entry->key, check.reason);
+    }
     else
     if (xinf_msg_is (msg, "FETCH_DONE") || xinf_msg_is (msg, "FETCH_FAILED")) {
         xinf_ctx_reader_end (ctx, sock);
         xinf_fetch_destroy (&entry->fetch);
         char resolved [4096] = "", error [1200] = "", wanted [4096];
         snprintf (wanted, sizeof wanted, "%s", entry->path);
-        const char *path = xinf_value_str (xinf_map_get (body, "path"));
+        xinf_node_msg_fetch_done_t done = { 0 };
+        xinf_node_msg_fetch_failed_t failed = { 0 };
         if (xinf_msg_is (msg, "FETCH_FAILED"))
-            snprintf (error, sizeof error, "%s", xinf_value_str (xinf_map_get (body, "error")) ?: "the fetch failed");
+            snprintf (error, sizeof error, "%s", xinf_node_msg_fetch_failed_decode (body, &failed, &check) == 0
+                      && *failed.error ? failed.error : "the fetch failed");
         else
-        if (!path)
-            snprintf (error, sizeof error, "the fetch named no file");
+        if (xinf_node_msg_fetch_done_decode (body, &done, &check))
+            snprintf (error, sizeof error, "the fetch's report is broken: %s", check.reason);
         else
-        if (xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, error, sizeof error) == 0)
-            s_remember_fetched (self, resolved, xinf_value_str (xinf_map_get (body, "sha256")));
+        if (xinf_model_dirs_resolve (self->model_dirs, done.path, resolved, sizeof resolved, error, sizeof error) == 0)
+            s_remember_fetched (self, resolved, done.sha256);
         s_fetch_ended (self, entry, resolved, *error ? error : NULL);
         zlist_t *followers = s_followers (self, wanted);
         for (char *key = (char *) zlist_first (followers); key; key = (char *) zlist_next (followers)) {
@@ -354,18 +374,18 @@ s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
 //  LOAD_MODEL fetch_only (a rank before its rendezvous): the file is made
 //  sure of, no replica starts; MODEL_STATE "fetched" says it is here.
 static void
-s_fetch_only (xinf_hosted_t *self, xinf_ctx_t *ctx, const xinf_value_t *body, bool missing)
+s_fetch_only (xinf_hosted_t *self, xinf_ctx_t *ctx, const xinf_node_msg_load_model_t *load, bool missing)
 {
     s_hosted_t *entry = calloc (1, sizeof *entry);
     assert (entry);
     entry->owner = self;
     entry->fetch_only = true;
-    snprintf (entry->uid, sizeof entry->uid, "%s", xinf_value_str (xinf_map_get (body, "uid")));
-    snprintf (entry->path, sizeof entry->path, "%s", xinf_value_str (xinf_map_get (body, "path")));
-    entry->replica = xinf_value_uint (xinf_map_get (body, "replica"));
-    entry->generation = xinf_value_uint (xinf_map_get (body, "generation"));
-    entry->rank = xinf_value_uint (xinf_map_get (body, "rank"));
-    entry->n_ranks = xinf_map_get (body, "n_ranks") ? xinf_value_uint (xinf_map_get (body, "n_ranks")) : 1;
+    snprintf (entry->uid, sizeof entry->uid, "%s", load->uid);
+    snprintf (entry->path, sizeof entry->path, "%s", load->path);
+    entry->replica = load->replica;
+    entry->generation = load->generation;
+    entry->rank = load->rank;
+    entry->n_ranks = load->n_ranks;
     snprintf (entry->key, sizeof entry->key, "%s/%llu", entry->uid, (unsigned long long) entry->replica);
     self->ctx = ctx;
     if (!missing) {
@@ -382,22 +402,16 @@ static void
 s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    uint64_t replica = xinf_check_uint (&check, body, "replica", 0, 1023);
-    const char *path = xinf_check_str (&check, body, "path", 1, 4095);
-    uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
-    uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
-    uint64_t n_ranks = xinf_check_uint_opt (&check, body, "n_ranks", 1, 16, 1);
-    uint64_t rank = xinf_check_uint_opt (&check, body, "rank", 0, n_ranks ? n_ranks - 1 : 0, 0);
-    uint64_t rendezvous_ms = xinf_check_uint_opt (&check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
-    uint64_t stall_ms = xinf_check_uint_opt (&check, body, "stall_timeout_ms", 100, 3600000, 60000);
-    uint64_t kv_cache_mb = xinf_check_uint_opt (&check, body, "kv_cache_mb", 0, UINT32_MAX, 0);
-    uint64_t max_seqs = xinf_check_uint_opt (&check, body, "max_seqs", 0, 256, 0);
-    uint64_t step_tokens = xinf_check_uint_opt (&check, body, "step_tokens", 0, 8192, 0);
-    bool fetch_only = xinf_check_bool_opt (&check, body, "fetch_only", false);
-    if (!check.failed && step_tokens && step_tokens < 16)
-        xinf_check_fail (&check, "field 'step_tokens' must be 0 or 16-8192, got %llu", (unsigned long long) step_tokens);
+    xinf_node_msg_load_model_t load;
+    xinf_node_msg_load_model_decode (xinf_msg_body (msg), &load, &check);
+    const char *uid = load.uid, *path = load.path;
+    uint64_t replica = load.replica, generation = load.generation, rank = load.rank, n_ranks = load.n_ranks;
+    if (!check.failed && rank >= n_ranks)
+        xinf_check_fail (&check, "field 'rank' is %llu, must be below n_ranks %llu", (unsigned long long) rank,
+                         (unsigned long long) n_ranks);
+    if (!check.failed && load.step_tokens && load.step_tokens < 16)
+        xinf_check_fail (&check, "field 'step_tokens' must be 0 or 16-8192, got %llu",
+                         (unsigned long long) load.step_tokens);
     char key [96];
     snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
     if (!check.failed && zhashx_lookup (self->replicas, key))
@@ -412,8 +426,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         s_reply_state (self, uid ? uid : "?", replica, rank, generation, "failed", check.reason);
         return;
     }
-    if (fetch_only) {
-        s_fetch_only (self, ctx, body, missing);
+    if (load.fetch_only) {
+        s_fetch_only (self, ctx, &load, missing);
         return;
     }
     s_hosted_t *entry = calloc (1, sizeof *entry);
@@ -445,14 +459,14 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     zhashx_insert (self->replicas, key, entry);
     entry->start = xinf_value_new_map ();
     xinf_value_t *args = entry->start;
-    xinf_map_put_uint (args, "threads", threads);
+    xinf_map_put_uint (args, "threads", load.threads);
     //  The engine's settings, unchanged (0 / absent: the replica's defaults)
-    if (kv_cache_mb)
-        xinf_map_put_uint (args, "kv_cache_mb", kv_cache_mb);
-    if (max_seqs)
-        xinf_map_put_uint (args, "max_seqs", max_seqs);
-    if (step_tokens)
-        xinf_map_put_uint (args, "step_tokens", step_tokens);
+    if (load.kv_cache_mb)
+        xinf_map_put_uint (args, "kv_cache_mb", load.kv_cache_mb);
+    if (load.max_seqs)
+        xinf_map_put_uint (args, "max_seqs", load.max_seqs);
+    if (load.step_tokens)
+        xinf_map_put_uint (args, "step_tokens", load.step_tokens);
     if (n_ranks > 1) {
         char group [128];
         snprintf (group, sizeof group, "%s/%llu/%llu", uid, (unsigned long long) generation, (unsigned long long) replica);
@@ -463,8 +477,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "port_high", (uint64_t) self->port_high);
         if (*self->bind_host)
             xinf_map_put_str (args, "bind_host", self->bind_host);
-        xinf_map_put_uint (args, "rendezvous_timeout_ms", rendezvous_ms);
-        xinf_map_put_uint (args, "stall_timeout_ms", stall_ms);
+        xinf_map_put_uint (args, "rendezvous_timeout_ms", load.rendezvous_timeout_ms);
+        xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
     }
     if (!missing)
         s_start_replica (self, entry, resolved);
@@ -473,11 +487,11 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         s_fetch_failed (self, entry, "cannot start the fetch of the model file");
 }
 
+//  The replica a decoded message names (uid, replica), or NULL with the
+//  reason in check (also when the decode failed).
 static s_hosted_t *
-s_find (xinf_hosted_t *self, xinf_msg_t *msg, xinf_check_t *check)
+s_find (xinf_hosted_t *self, const char *uid, uint64_t replica, xinf_check_t *check)
 {
-    const char *uid = xinf_check_str (check, xinf_msg_body (msg), "uid", 1, 64);
-    uint64_t replica = xinf_check_uint (check, xinf_msg_body (msg), "replica", 0, 1023);
     if (check->failed)
         return NULL;
     char key [96];
@@ -492,15 +506,16 @@ static void
 s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    s_hosted_t *entry = s_find (self, msg, &check);
+    xinf_node_msg_unload_model_t unload;
+    xinf_node_msg_unload_model_decode (xinf_msg_body (msg), &unload, &check);
+    s_hosted_t *entry = s_find (self, unload.uid, unload.replica, &check);
     if (!entry) {
         xinf_warn ("worker", "UNLOAD_MODEL ignored reason=\"%s\"", check.reason);
         return;
     }
     //  The supervisor's reason, said back in the stopped report
-    const char *why = xinf_check_str_opt (&check, xinf_msg_body (msg), "why", 0, 400, "");
     char reason [480];
-    snprintf (reason, sizeof reason, "%s%s", *why ? "unloaded: " : "", check.failed ? "" : why);
+    snprintf (reason, sizeof reason, "%s%s", *unload.why ? "unloaded: " : "", unload.why);
     xinf_info ("worker", "unloading replica=%s%s%s", entry->key, *reason ? " reason=" : "", reason);
     zhashx_delete (self->replicas, entry->key);
     char uid [65], path [4096];
@@ -527,8 +542,10 @@ static void
 s_on_run (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t request = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
-    s_hosted_t *entry = s_find (self, msg, &check);
+    xinf_node_msg_run_t run_msg;
+    xinf_node_msg_run_decode (xinf_msg_body (msg), &run_msg, &check);
+    uint64_t request = run_msg.request;
+    s_hosted_t *entry = s_find (self, run_msg.uid, run_msg.replica, &check);
     if (!entry) {
         xinf_msg_t *failed = xinf_msg_new ("RUN_FAILED");
         xinf_map_put_uint (xinf_msg_body (failed), "request", request);
@@ -561,8 +578,10 @@ static void
 s_on_tokenize (xinf_hosted_t *self, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t request = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
-    s_hosted_t *entry = s_find (self, msg, &check);
+    xinf_node_msg_tokenize_t tokenize;
+    bool malformed = xinf_node_msg_tokenize_decode (xinf_msg_body (msg), &tokenize, &check) != 0;
+    uint64_t request = tokenize.request;
+    s_hosted_t *entry = s_find (self, tokenize.uid, tokenize.replica, &check);
     xinf_msg_t *relay = NULL;
     if (entry) {
         relay = xinf_msg_new ("TOKENIZE");
@@ -575,8 +594,10 @@ s_on_tokenize (xinf_hosted_t *self, xinf_msg_t *msg)
     }
     xinf_msg_t *failed = xinf_msg_new ("TOKENIZE_RESULT");
     xinf_map_put_uint (xinf_msg_body (failed), "request", request);
-    xinf_map_put_str (xinf_msg_body (failed), "code", "MODEL_NOT_READY");
+    xinf_map_put_str (xinf_msg_body (failed), "code", malformed ? "BAD_REQUEST" : "MODEL_NOT_READY");
     xinf_map_put_str (xinf_msg_body (failed), "message", entry ? "the replica's queue is full" : check.reason);
+    if (malformed)
+        xinf_warn ("worker", "TOKENIZE refused reason=\"%s\"", check.reason);
     xinf_map_put_str (xinf_msg_body (failed), "node", self->node);
     s_send_up (self, &failed);
 }
@@ -586,28 +607,22 @@ static void
 s_on_group (xinf_hosted_t *self, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    s_hosted_t *entry = s_find (self, msg, &check);
-    xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t generation = xinf_check_uint (&check, body, "generation", 0, UINT64_MAX);
-    const xinf_value_t *endpoints = xinf_check_array (&check, body, "endpoints", 16);
-    const xinf_value_t *nodes = xinf_check_array (&check, body, "nodes", 16);
+    xinf_node_msg_group_t group;
+    xinf_node_msg_group_decode (xinf_msg_body (msg), &group, &check);
+    s_hosted_t *entry = s_find (self, group.uid, group.replica, &check);
+    uint64_t generation = group.generation;
+    const xinf_value_t *endpoints = group.endpoints, *nodes = group.nodes, *keys = group.keys;
     if (!check.failed && (entry->n_ranks < 2 || generation != entry->generation))
         xinf_check_fail (&check, "replica %s is not a rank of launch %llu", entry->key, (unsigned long long) generation);
     if (!check.failed && (xinf_value_count (endpoints) != entry->n_ranks || xinf_value_count (nodes) != entry->n_ranks))
         xinf_check_fail (&check, "GROUP needs %llu endpoints and nodes", (unsigned long long) entry->n_ranks);
     for (size_t index = 0; !check.failed && index < entry->n_ranks; index++) {
-        const char *endpoint = xinf_value_str (xinf_array_at (endpoints, index));
-        const char *node = xinf_value_str (xinf_array_at (nodes, index));
-        if (!endpoint || strncmp (endpoint, "tcp://", 6) || strlen (endpoint) > 255)
+        if (strncmp (xinf_value_str (xinf_array_at (endpoints, index)), "tcp://", 6))
             xinf_check_fail (&check, "GROUP endpoints[%zu] must be a tcp:// endpoint", index);
-        else
-        if (!node || !*node || strlen (node) > 64)
-            xinf_check_fail (&check, "GROUP nodes[%zu] must be a node name", index);
     }
     //  Keys on: each rank's key as the supervisor vouches for it; we dial
     //  no endpoint without one (protocols/security.md)
-    const xinf_value_t *keys = xinf_map_get (body, "keys");
-    if (!check.failed && xinf_auth_identity () && (xinf_value_type (keys) != XINF_ARRAY || xinf_value_count (keys) != entry->n_ranks))
+    if (!check.failed && xinf_auth_identity () && (!keys || xinf_value_count (keys) != entry->n_ranks))
         xinf_check_fail (&check, "GROUP needs 'keys', one per rank: this worker has keys");
     for (size_t index = 0; !check.failed && keys && xinf_auth_identity () && index < entry->n_ranks; index++)
         if (xinf_auth_vouch (xinf_value_str (xinf_array_at (endpoints, index)), xinf_value_str (xinf_array_at (keys, index))))
@@ -628,13 +643,15 @@ static void
 s_on_cancel (xinf_hosted_t *self, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t request = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
-    s_hosted_t *entry = s_find (self, msg, &check);
+    xinf_node_msg_run_cancel_t cancel_msg;
+    xinf_node_msg_run_cancel_decode (xinf_msg_body (msg), &cancel_msg, &check);
+    uint64_t request = cancel_msg.request;
+    s_hosted_t *entry = s_find (self, cancel_msg.uid, cancel_msg.replica, &check);
     if (!entry)
         return;                        //  the replica is gone: nothing runs
     xinf_inflight_forget (self->inflight, request);
-    xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
-    xinf_map_put_uint (xinf_msg_body (cancel), "request", request);
+    xinf_model_msg_run_cancel_t fields = { .request = request };
+    xinf_msg_t *cancel = xinf_model_msg_run_cancel_encode (&fields);
     xinf_dealer_send (entry->dealer, &cancel);
 }
 
@@ -680,8 +697,14 @@ xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     ||  xinf_msg_is (msg, "FILE_ERROR"))
         s_on_file_answer (self, msg);
     else
-    if (xinf_msg_is (msg, "RUN_ACK"))
-        xinf_inflight_forget (self->inflight, xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "request")));
+    if (xinf_msg_is (msg, "RUN_ACK")) {
+        xinf_check_t check = XINF_CHECK_INIT;
+        xinf_node_msg_run_ack_t ack;
+        if (xinf_node_msg_run_ack_decode (xinf_msg_body (msg), &ack, &check) == 0)
+            xinf_inflight_forget (self->inflight, ack.request);
+        else
+            xinf_warn ("worker", "RUN_ACK ignored reason=\"%s\"", check.reason);
+    }
     else
         return false;
     return true;

@@ -1,5 +1,6 @@
 /*  xinf_inflight: a worker's record of the requests its replicas run.  */
 #include "xinf_inflight.h"
+#include "xinf_node_msg.h"
 
 typedef struct {
     uint64_t request;
@@ -57,15 +58,14 @@ void
 xinf_inflight_started (xinf_inflight_t *self, const xinf_value_t *body, int64_t now)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t request = xinf_check_uint (&check, body, "request", 1, UINT64_MAX);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    uint64_t replica = xinf_check_uint (&check, body, "replica", 0, 1023);
-    const char *client = xinf_check_str_opt (&check, body, "client", 0, 510, "");
-    uint64_t corr = xinf_check_uint_opt (&check, body, "corr", 0, UINT64_MAX, 0);
-    uint64_t left = xinf_check_uint_opt (&check, body, "deadline_ms", 0, 604800000ULL, 0);
-    bool stream = xinf_check_bool_opt (&check, body, "stream", false);
-    if (check.failed || !*client)
+    xinf_node_msg_run_t started;
+    xinf_node_msg_run_decode (body, &started, &check);
+    if (check.failed || !*started.client)
         return;                       //  nothing a supervisor could answer
+    uint64_t request = started.request, replica = started.replica, corr = started.corr;
+    uint64_t left = started.has_deadline_ms ? started.deadline_ms : 0;
+    const char *uid = started.uid, *client = started.client;
+    bool stream = started.stream;
     s_run_t *run = calloc (1, sizeof *run);
     assert (run);
     run->request = request;

@@ -675,19 +675,17 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
 
 void
 xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
-                        xinf_replica_entry_t *replica, size_t rank, const xinf_value_t *body)
+                        xinf_replica_entry_t *replica, size_t rank, const xinf_node_msg_model_state_t *report)
 {
     if (streq (replica->state, "failed") || rank >= replica->n_ranks)
         return;
     xinf_rank_entry_t *entry = &replica->ranks [rank];
-    s_set (entry->state, sizeof entry->state, xinf_value_str (xinf_map_get (body, "state")));
-    entry->bytes_done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
-    entry->bytes_total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
-    const char *error = xinf_value_str (xinf_map_get (body, "error"));
-    s_set (entry->error, sizeof entry->error, error ? error : "");
-    uint64_t port = xinf_value_uint (xinf_map_get (body, "data_port"));
-    if (port)
-        entry->data_port = port;
+    s_set (entry->state, sizeof entry->state, report->state);
+    entry->bytes_done = report->bytes_done;
+    entry->bytes_total = report->bytes_total;
+    s_set (entry->error, sizeof entry->error, report->error);
+    if (report->data_port)
+        entry->data_port = report->data_port;
     if (streq (entry->state, "fetching") && replica->deadline) {  //  a copy that moves is no stalled step
         replica->deadline = zclock_mono () + (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
         xinf_wait_progress (xinf_waits_global (), replica->wait, entry->bytes_done);
@@ -700,16 +698,16 @@ xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
             s_begin_rendezvous (self, ctx, model, replica);
         return;
     }
-    const xinf_value_t *info = xinf_map_get (body, "info");
+    const xinf_value_t *info = report->info;
     if (info)
         snprintf (entry->model, sizeof entry->model, "%s, dim %llu, %llu layers, vocab %llu, %llu parameters",
                   s_field (info, "arch"), (unsigned long long) xinf_value_uint (xinf_map_get (info, "dim")),
                   (unsigned long long) xinf_value_uint (xinf_map_get (info, "layers")),
                   (unsigned long long) xinf_value_uint (xinf_map_get (info, "vocab")),
                   (unsigned long long) xinf_value_uint (xinf_map_get (info, "n_params")));
-    if (rank == 0 && xinf_map_get (body, "info")) {
+    if (rank == 0 && info) {
         xinf_value_destroy (&replica->info);
-        replica->info = xinf_value_dup (xinf_map_get (body, "info"));
+        replica->info = xinf_value_dup (info);
     }
     s_aggregate (self, ctx, model, replica);
 }

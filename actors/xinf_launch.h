@@ -25,6 +25,7 @@
 #define XINF_LAUNCH_H_INCLUDED
 
 #include "xinf_mesh.h"
+#include "xinf_node_msg.h"
 
 #define XINF_REPLICAS_MAX  16
 #define XINF_RANKS_MAX     16
@@ -107,10 +108,10 @@ xinf_cluster_t *xinf_launch_cluster (xinf_launch_t *self);
 
 //  Brings up a placed model (its replicas' nodes and ranks are set).
 void xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);
-//  A MODEL_STATE (validated by the caller) for rank 'rank' of a
+//  A MODEL_STATE (decoded by the caller, node.xml) for rank 'rank' of a
 //  tensor-parallel replica, sent by that rank's worker.
 void xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
-                             xinf_replica_entry_t *replica, size_t rank, const xinf_value_t *body);
+                             xinf_replica_entry_t *replica, size_t rank, const xinf_node_msg_model_state_t *report);
 //  Fails a replica with a reason and unloads the ranks still up.
 void xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                                xinf_replica_entry_t *replica, const char *format, ...)

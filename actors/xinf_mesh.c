@@ -1,5 +1,6 @@
 /*  xinf_mesh: connectivity mesh sessions (doctor and launch preflight).  */
 #include "xinf_mesh.h"
+#include "xinf_node_msg.h"
 
 #include <stdarg.h>
 
@@ -204,17 +205,10 @@ xinf_mesh_handle (xinf_mesh_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_ms
         return false;
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t id = xinf_check_uint (&check, body, "session", 0, UINT64_MAX);
+    xinf_node_msg_probe_result_t result;
+    xinf_node_msg_probe_result_decode (body, &result, &check);
+    uint64_t id = result.session;
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
-    const xinf_value_t *results = xinf_check_array (&check, body, "results", 256);
-    for (size_t index = 0; results && index < xinf_value_count (results); index++) {
-        const xinf_value_t *result = xinf_array_at (results, index);
-        xinf_check_str (&check, result, "to", 1, 64);
-        xinf_check_str (&check, result, "endpoint", 0, 255);
-        xinf_check_str (&check, result, "status", 1, 15);
-        xinf_check_uint (&check, result, "ms", 0, UINT32_MAX);
-        xinf_check_str (&check, result, "detail", 0, 255);
-    }
     if (check.failed || !node) {
         xinf_warn ("supervisor", "PROBE_RESULT ignored reason=\"%s\"", check.failed ? check.reason : "unregistered sender");
         return true;

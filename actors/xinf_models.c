@@ -9,6 +9,8 @@
 #include "xinf_restore.h"
 #include "xinf_relay.h"
 #include "xinf_model_view.h"
+#include "xinf_client_msg.h"
+#include "xinf_node_msg.h"
 #include "xinf_stopping.h"
 
 #include <ctype.h>
@@ -118,25 +120,15 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
 {
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    const char *path = xinf_check_text (&check, body, "path", 1, 4095);
-    uint64_t replicas = xinf_check_uint_opt (&check, body, "replicas", 1, XINF_REPLICAS_MAX, 1);
-    uint64_t threads = xinf_check_uint_opt (&check, body, "threads", 0, 1024, 0);
-    uint64_t n_worker = xinf_check_uint_opt (&check, body, "n_worker", 1, XINF_RANKS_MAX, 1);
-    uint64_t probe_ms = xinf_check_uint_opt (&check, body, "probe_timeout_ms", 100, 60000, 3000);
-    uint64_t rendezvous_ms = xinf_check_uint_opt (&check, body, "rendezvous_timeout_ms", 100, 600000, 10000);
-    uint64_t stall_ms = xinf_check_uint_opt (&check, body, "stall_timeout_ms", 100, 3600000, 60000);
-    uint64_t kv_cache_mb = xinf_check_uint_opt (&check, body, "kv_cache_mb", 0, UINT32_MAX, 0);
-    uint64_t max_seqs = xinf_check_uint_opt (&check, body, "max_seqs", 0, 256, 0);
-    uint64_t step_tokens = xinf_check_uint_opt (&check, body, "step_tokens", 0, 8192, 0);
-    uint64_t max_queued = xinf_check_uint_opt (&check, body, "max_queued", 1, 100000, XINF_SCHED_QUEUE_DEFAULT);
-    if (!check.failed && step_tokens && step_tokens < 16)
+    xinf_client_msg_launch_t launch;
+    xinf_client_msg_launch_decode (body, &launch, &check);
+    const char *uid = launch.uid, *path = launch.path;
+    uint64_t replicas = launch.replicas, n_worker = launch.n_worker;
+    if (!check.failed && launch.step_tokens && launch.step_tokens < 16)
         xinf_check_fail (&check, "field 'step_tokens' must be 0 (the default) or 16-8192, got %llu",
-                         (unsigned long long) step_tokens);
+                         (unsigned long long) launch.step_tokens);
     const char *code = "BAD_REQUEST";
-    xinf_value_t *named = xinf_placement_named (self->cluster, body, n_worker, &check, &code);
-    if (!check.failed && !xinf_restore_uid_valid (uid))
-        xinf_check_fail (&check, "field 'uid' may only hold A-Z a-z 0-9 . _ -");
+    xinf_value_t *named = xinf_placement_named (self->cluster, launch.worker, launch.workers, n_worker, &check, &code);
     if (!check.failed && named && replicas > 1 && n_worker > 1)
         xinf_check_fail (&check, "named workers place one replica: give replicas 1");
     s_model_t *existing = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
@@ -164,7 +156,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     model->n_worker = n_worker;
     char reason [256];
     snprintf (model->path, sizeof model->path, "%s", path);
-    model->kv_cache_mb = kv_cache_mb;
+    model->kv_cache_mb = launch.kv_cache_mb;
     if (xinf_placement_place (self->cluster, self->models, model, named, replicas, reason, sizeof reason)) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NO_WORKER", "LAUNCH: %s", reason);
         xinf_value_destroy (&named);
@@ -175,14 +167,14 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     xinf_value_destroy (&named);
     snprintf (model->uid, sizeof model->uid, "%s", uid);
     snprintf (model->path, sizeof model->path, "%s", path);
-    model->threads = threads;
-    model->probe_timeout_ms = probe_ms;
-    model->rendezvous_timeout_ms = rendezvous_ms;
-    model->stall_timeout_ms = stall_ms;
-    model->kv_cache_mb = kv_cache_mb;
-    model->max_seqs = max_seqs;
-    model->step_tokens = step_tokens;
-    model->max_queued = (size_t) max_queued;
+    model->threads = launch.threads;
+    model->probe_timeout_ms = launch.probe_timeout_ms;
+    model->rendezvous_timeout_ms = launch.rendezvous_timeout_ms;
+    model->stall_timeout_ms = launch.stall_timeout_ms;
+    model->kv_cache_mb = launch.kv_cache_mb;
+    model->max_seqs = launch.max_seqs;
+    model->step_tokens = launch.step_tokens;
+    model->max_queued = (size_t) launch.max_queued;
     //  Distinct across supervisor restarts too: the clock's ms, then counting
     if (!self->next_generation)
         self->next_generation = (uint64_t) zclock_time ();
@@ -209,8 +201,11 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
 static s_model_t *
 s_lookup (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg, const char *what)
 {
+    //  The whole request is checked against its schema (client.xml) here,
+    //  where it enters: LAUNCH_PROGRESS, TERMINATE, TOKENIZE, DETOKENIZE
     xinf_check_t check = XINF_CHECK_INIT;
-    const char *uid = xinf_check_str (&check, xinf_msg_body (msg), "uid", 1, 64);
+    xinf_client_msg_validate (xinf_msg_type (msg), xinf_msg_body (msg), &check);
+    const char *uid = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "uid"));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     if (check.failed)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", what, check.reason);
@@ -287,9 +282,8 @@ s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_ms
     s_model_t *model = s_lookup (self, ctx, from, msg, "TERMINATE");
     if (!model)
         return;
-    xinf_msg_t *reply = xinf_msg_new ("TERMINATE_REPLY");
-    xinf_map_put_str (xinf_msg_body (reply), "uid", model->uid);
-    xinf_map_put_uint (xinf_msg_body (reply), "replicas", model->count);
+    xinf_client_msg_terminate_reply_t fields = { .uid = model->uid, .replicas = model->count };
+    xinf_msg_t *reply = xinf_client_msg_terminate_reply_encode (&fields);
     if (!model->stopping) {
         s_unload (self, ctx, model, "terminated");
         xinf_stopping_begin (model, "terminated", zclock_mono ());
@@ -368,7 +362,7 @@ s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
 {
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
+    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);     //  the rest once the model is known
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     if (!check.failed && !model) {
         s_unknown_model (self, ctx, msg, from, uid);
@@ -402,16 +396,17 @@ static void
 s_on_cancel (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t corr = xinf_check_uint (&check, xinf_msg_body (msg), "corr", 0, UINT64_MAX);
+    xinf_client_msg_cancel_t cancel;
+    xinf_client_msg_cancel_decode (xinf_msg_body (msg), &cancel, &check);
+    uint64_t corr = cancel.corr;
     if (check.failed) {
         xinf_warn ("supervisor", "CANCEL refused peer=%s reason=\"%s\"", xinf_peer_id (from), check.reason);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "CANCEL: %s", check.reason);
         return;
     }
     bool cancelled = xinf_scheduler_cancel (self->scheduler, xinf_peer_id (from), corr, zclock_mono ());
-    xinf_msg_t *reply = xinf_msg_new ("CANCEL_REPLY");
-    xinf_map_put_uint (xinf_msg_body (reply), "corr", corr);
-    xinf_map_put_bool (xinf_msg_body (reply), "cancelled", cancelled);
+    xinf_client_msg_cancel_reply_t fields = { .corr = corr, .cancelled = cancelled };
+    xinf_msg_t *reply = xinf_client_msg_cancel_reply_encode (&fields);
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
 
@@ -433,22 +428,15 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
 {
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    uint64_t index = xinf_check_uint (&check, body, "replica", 0, XINF_REPLICAS_MAX - 1);
-    const char *state = xinf_check_str (&check, body, "state", 1, 15);
-    uint64_t rank = xinf_check_uint_opt (&check, body, "rank", 0, XINF_RANKS_MAX - 1, 0);
-    xinf_check_uint_opt (&check, body, "bytes_done", 0, UINT64_MAX, 0);
-    xinf_check_uint_opt (&check, body, "bytes_total", 0, UINT64_MAX, 0);
-    xinf_check_uint_opt (&check, body, "data_port", 0, 65535, 0);
-    xinf_check_str_opt (&check, body, "error", 0, 511, "");
-    if (xinf_map_get (body, "info"))
-        xinf_check_map (&check, body, "info", 64);
+    xinf_node_msg_model_state_t report;
+    xinf_node_msg_model_state_decode (body, &report, &check);
+    const char *uid = report.uid, *state = report.state;
+    uint64_t index = report.replica, rank = report.rank, generation = report.generation;
     if (!check.failed && xinf_fsm_parse (&xinf_replica_fsm, state) < 0)
         xinf_check_fail (&check, "field 'state' must be one of fetching, fetched, starting, joining, loading, ready, "
                          "failed, stopped");
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
-    uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
     if (check.failed && node)
         xinf_warn ("supervisor", "MODEL_STATE from %s ignored reason=\"%s\"", node, check.reason);
     if (check.failed || !model || index >= model->count || !node || generation != model->generation)
@@ -461,19 +449,19 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     s_replica_t *replica = &model->replicas [index];
     if (replica->n_ranks > 1) {
         if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node))
-            xinf_launch_rank_state (self->launch, ctx, model, replica, rank, body);
+            xinf_launch_rank_state (self->launch, ctx, model, replica, rank, &report);
         return;
     }
     if (!streq (replica->node, node) || rank != 0)
         return;
     snprintf (replica->state, sizeof replica->state, "%s", state);
     replica->has_kv &= streq (state, "ready");
-    replica->bytes_done = xinf_value_uint (xinf_map_get (body, "bytes_done"));
-    replica->bytes_total = xinf_value_uint (xinf_map_get (body, "bytes_total"));
-    snprintf (replica->error, sizeof replica->error, "%s", xinf_value_str (xinf_map_get (body, "error")) ?: "");
-    if (xinf_map_get (body, "info")) {
+    replica->bytes_done = report.bytes_done;
+    replica->bytes_total = report.bytes_total;
+    snprintf (replica->error, sizeof replica->error, "%s", report.error);
+    if (report.info) {
         xinf_value_destroy (&replica->info);
-        replica->info = xinf_value_dup (xinf_map_get (body, "info"));
+        replica->info = xinf_value_dup (report.info);
     }
     if (streq (state, "ready") || streq (state, "failed"))
         xinf_info ("supervisor", "model uid=%s replica=%llu node=%s state=%s%s%s", uid, (unsigned long long) index,
@@ -492,12 +480,10 @@ static void
 s_on_model_load (xinf_models_t *self, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    uint64_t index = xinf_check_uint (&check, body, "replica", 0, XINF_REPLICAS_MAX - 1);
-    uint64_t used = xinf_check_uint (&check, body, "kv_blocks_used", 0, INT32_MAX);
-    uint64_t free_blocks = xinf_check_uint (&check, body, "kv_blocks_free", 0, INT32_MAX);
-    uint64_t generation = xinf_check_uint_opt (&check, body, "generation", 0, UINT64_MAX, 0);
+    xinf_node_msg_model_load_t report;
+    xinf_node_msg_model_load_decode (xinf_msg_body (msg), &report, &check);
+    const char *uid = report.uid;
+    uint64_t index = report.replica, generation = report.generation;
     const char *node = xinf_cluster_node_of (self->cluster, xinf_peer_id (from));
     if (check.failed && node)
         xinf_warn ("supervisor", "MODEL_LOAD from %s ignored reason=\"%s\"", node, check.reason);
@@ -508,8 +494,8 @@ s_on_model_load (xinf_models_t *self, xinf_peer_t *from, xinf_msg_t *msg)
     if (!streq (replica->node, node) || !streq (replica->state, "ready"))
         return;
     replica->has_kv = true;
-    replica->kv_blocks_used = used;
-    replica->kv_blocks_free = free_blocks;
+    replica->kv_blocks_used = report.kv_blocks_used;
+    replica->kv_blocks_free = report.kv_blocks_free;
 }
 
 //  A tensor-parallel replica failed (a rank failed, a rendezvous step ran

@@ -197,14 +197,13 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
     return found ? 0 : -1;
 }
 
-//  The named workers: 'worker' (one) or 'workers' (one per rank), each
-//  alive and distinct. NULL when none are named (or on a failed check).
+//  The named workers of a LAUNCH (decoded, client.xml): 'worker' (one) or
+//  'workers' (one per rank), each alive and distinct. NULL when none are
+//  named (or on a failed check).
 xinf_value_t *
-xinf_placement_named (xinf_cluster_t *cluster, xinf_value_t *body, uint64_t n_worker, xinf_check_t *check,
-                      const char **code)
+xinf_placement_named (xinf_cluster_t *cluster, const char *worker, const xinf_value_t *workers, uint64_t n_worker,
+                      xinf_check_t *check, const char **code)
 {
-    const char *worker = xinf_check_str_opt (check, body, "worker", 1, 64, NULL);
-    const xinf_value_t *workers = xinf_map_get (body, "workers") ? xinf_check_array (check, body, "workers", 16) : NULL;
     if (check->failed || (!worker && !workers))
         return NULL;
     if (worker && workers) {
@@ -214,13 +213,8 @@ xinf_placement_named (xinf_cluster_t *cluster, xinf_value_t *body, uint64_t n_wo
     xinf_value_t *named = xinf_value_new_array ();
     if (worker)
         xinf_array_push (named, xinf_value_new_str (worker));
-    for (size_t index = 0; workers && index < xinf_value_count (workers); index++) {
-        const char *name = xinf_value_str (xinf_array_at (workers, index));
-        if (!name || !*name || strlen (name) > 64)
-            xinf_check_fail (check, "field 'workers[%zu]' must be a worker name (1-64 chars)", index);
-        else
-            xinf_array_push (named, xinf_value_new_str (name));
-    }
+    for (size_t index = 0; workers && index < xinf_value_count (workers); index++)
+        xinf_array_push (named, xinf_value_dup (xinf_array_at (workers, index)));
     if (!check->failed && xinf_value_count (named) != n_worker)
         xinf_check_fail (check, "%zu worker(s) named for n_worker %llu: name one per rank", xinf_value_count (named),
                          (unsigned long long) n_worker);

@@ -43,12 +43,12 @@ int xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_
 int xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
                          const char *avoid, char *node, size_t node_size, char *reason, size_t size);
 
-//  The workers a LAUNCH names: 'worker' (one) or 'workers' (one per rank),
-//  each registered and alive and distinct, as many as n_worker. NULL when
-//  none are named or on a failed check ('code': NO_WORKER for a worker
-//  that is not alive, else left as is).
-xinf_value_t *xinf_placement_named (xinf_cluster_t *cluster, xinf_value_t *body, uint64_t n_worker, xinf_check_t *check,
-                                    const char **code);
+//  The workers a LAUNCH names (its decoded fields): 'worker' (one) or
+//  'workers' (one per rank), each registered and alive and distinct, as
+//  many as n_worker. NULL when none are named or on a failed check
+//  ('code': NO_WORKER for a worker that is not alive, else left as is).
+xinf_value_t *xinf_placement_named (xinf_cluster_t *cluster, const char *worker, const xinf_value_t *workers,
+                                    uint64_t n_worker, xinf_check_t *check, const char **code);
 //  Where a model's replicas are: [{replica, worker, workers (per rank)}].
 xinf_value_t *xinf_placement_describe (const xinf_model_entry_t *model);
 

@@ -1,5 +1,7 @@
 /*  xinf_probe: probe listener and parallel probe jobs.  */
 #include "xinf_probe.h"
+#include "xinf_node_msg.h"
+#include "xinf_envelope_msg.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -187,10 +189,13 @@ s_handshake_msg (s_target_t *target)
 static void
 s_judge_pong (s_target_t *target, xinf_msg_t *reply)
 {
-    const xinf_value_t *body = xinf_msg_body (reply);
-    const char *role = xinf_value_str (xinf_map_get (body, "role")) ?: "?";
-    const char *node = xinf_value_str (xinf_map_get (body, "node")) ?: "?";
-    const char *version = xinf_value_str (xinf_map_get (body, "version")) ?: "?";
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_envelope_msg_pong_t pong;
+    if (xinf_envelope_msg_pong_decode (xinf_msg_body (reply), &pong, &check)) {
+        s_set (target, "no_handshake", check.reason);
+        return;
+    }
+    const char *role = pong.role ?: "?", *node = pong.node ?: "?", *version = pong.version ?: "?";
     char detail [256];
     snprintf (detail, sizeof detail, "xinf %.16s '%.64s' version %.32s answers there", role, node, version);
     s_set (target, strcmp (role, target->role) ? "wrong_peer" : "ok", detail);
@@ -203,7 +208,10 @@ s_judge_reply (s_target_t *target, xinf_msg_t *reply)
         s_judge_pong (target, reply);
         return;
     }
-    const char *peer = reply && xinf_msg_is (reply, "PROBE_OK") ? xinf_value_str (xinf_map_get (xinf_msg_body (reply), "node")) : NULL;
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_node_msg_probe_ok_t answer;
+    const char *peer = reply && xinf_msg_is (reply, "PROBE_OK")
+                    && xinf_node_msg_probe_ok_decode (xinf_msg_body (reply), &answer, &check) == 0 ? answer.node : NULL;
     char detail [256];
     if (!peer)
         s_set (target, "no_handshake", *target->role ? "the port is open but no xinf node answered PING"

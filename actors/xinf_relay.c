@@ -1,5 +1,7 @@
 /*  xinf_relay: TOKENIZE and DETOKENIZE through the supervisor (see the header).  */
 #include "xinf_relay.h"
+#include "xinf_client_msg.h"
+#include "xinf_node_msg.h"
 #include "xinf_tokenize.h"
 
 #define XINF_RELAY_DEFAULT_MS  10000
@@ -47,37 +49,13 @@ s_key (uint64_t id, char *key, size_t size)
     snprintf (key, size, "%llu", (unsigned long long) id);
 }
 
-//  The client's fields, checked as GENERATE's are: a bad one is named.
-static void
-s_check_request (xinf_msg_t *request, bool detokenize, xinf_check_t *check)
-{
-    xinf_value_t *body = xinf_msg_body (request);
-    if (detokenize) {
-        const xinf_value_t *tokens = xinf_check_array (check, body, "tokens", XINF_TOKENIZE_TOKENS_MAX);
-        for (size_t index = 0; !check->failed && index < xinf_value_count (tokens); index++)
-            if (xinf_value_type (xinf_array_at (tokens, index)) != XINF_UINT
-            ||  xinf_value_uint (xinf_array_at (tokens, index)) > UINT32_MAX)
-                xinf_check_fail (check, "field 'tokens[%zu]' must be a token id (uint32)", index);
-        return;
-    }
-    const xinf_value_t *content = xinf_map_get (body, "content");
-    size_t length = 0;
-    if (xinf_value_type (content) != XINF_STR)
-        xinf_check_fail (check, "field 'content' must be a str");
-    else
-    if (xinf_value_bytes (content, &length) && length > XINF_TOKENIZE_TEXT_MAX)
-        xinf_check_fail (check, "field 'content' has %zu bytes; at most %d", length, XINF_TOKENIZE_TEXT_MAX);
-    xinf_check_bool_opt (check, body, "add_special", false);
-    xinf_check_bool_opt (check, body, "parse_special", true);
-    xinf_check_bool_opt (check, body, "with_pieces", false);
-}
-
 xinf_msg_t *
 xinf_relay_begin (xinf_relay_t *self, xinf_msg_t *request, const char *client, const char *uid, uint64_t replica,
                   xinf_check_t *check)
 {
     bool detokenize = xinf_msg_is (request, "DETOKENIZE");
-    s_check_request (request, detokenize, check);
+    //  The client's fields, by client.xml: a bad one is named
+    xinf_client_msg_validate (xinf_msg_type (request), xinf_msg_body (request), check);
     if (!check->failed && zhashx_size (self->pending) >= XINF_RELAY_PENDING_MAX)
         xinf_check_fail (check, "%d requests are waiting for a tokenizer already", XINF_RELAY_PENDING_MAX);
     if (check->failed)
@@ -130,36 +108,37 @@ void
 xinf_relay_result (xinf_relay_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t id = xinf_check_uint (&check, body, "request", 0, UINT64_MAX);
+    xinf_node_msg_tokenize_result_t result;
+    xinf_node_msg_tokenize_result_decode (xinf_msg_body (msg), &result, &check);
     char key [32];
-    s_key (id, key, sizeof key);
-    s_pending_t *pending = check.failed ? NULL : (s_pending_t *) zhashx_lookup (self->pending, key);
-    if (!pending) {
+    s_key (result.request, key, sizeof key);
+    s_pending_t *pending = (s_pending_t *) zhashx_lookup (self->pending, key);
+    if (!pending || !xinf_map_get (xinf_msg_body (msg), "request")) {
         xinf_debug ("supervisor", "TOKENIZE_RESULT for no waiting request: ignored");
         return;
     }
-    const char *code = xinf_value_str (xinf_map_get (body, "code"));
+    const char *code = check.failed ? NULL : result.code;
     xinf_msg_t *reply = NULL;
-    if (code) {
-        const char *message = xinf_value_str (xinf_map_get (body, "message"));
-        reply = xinf_msg_new_error (0, streq (code, "BAD_REQUEST") ? "BAD_REQUEST" : "MODEL_NOT_READY", "%s: %s",
-                                    pending->detokenize ? "DETOKENIZE" : "TOKENIZE", message ? message : "");
-    }
+    if (check.failed)
+        xinf_warn ("supervisor", "TOKENIZE_RESULT malformed reason=\"%s\"", check.reason);
+    if (code)
+        reply = xinf_msg_new_error (0, code, "%s: %s", pending->detokenize ? "DETOKENIZE" : "TOKENIZE",
+                                    result.message ? result.message : "");
     else
-    if (pending->detokenize && xinf_value_type (xinf_map_get (body, "content")) == XINF_STR) {
+    if (!check.failed && pending->detokenize && result.content) {
         reply = xinf_msg_new ("DETOKENIZE_REPLY");
-        xinf_map_put (xinf_msg_body (reply), "content", xinf_value_dup (xinf_map_get (body, "content")));
+        xinf_map_put (xinf_msg_body (reply), "content", xinf_value_dup (xinf_map_get (xinf_msg_body (msg), "content")));
     }
     else
-    if (!pending->detokenize && xinf_value_type (xinf_map_get (body, "tokens")) == XINF_ARRAY) {
+    if (!check.failed && !pending->detokenize && result.tokens) {
         reply = xinf_msg_new ("TOKENIZE_REPLY");
-        xinf_map_put (xinf_msg_body (reply), "tokens", xinf_value_dup (xinf_map_get (body, "tokens")));
-        if (xinf_value_type (xinf_map_get (body, "pieces")) == XINF_ARRAY)
-            xinf_map_put (xinf_msg_body (reply), "pieces", xinf_value_dup (xinf_map_get (body, "pieces")));
+        xinf_map_put (xinf_msg_body (reply), "tokens", xinf_value_dup (result.tokens));
+        if (result.pieces)
+            xinf_map_put (xinf_msg_body (reply), "pieces", xinf_value_dup (result.pieces));
     }
     else
-        reply = xinf_msg_new_error (0, "REPLICA_FAILED", "the replica's TOKENIZE_RESULT was malformed");
+        reply = xinf_msg_new_error (0, "REPLICA_FAILED", "the replica's TOKENIZE_RESULT was malformed%s%s",
+                                    check.failed ? ": " : "", check.failed ? check.reason : "");
     if (!code || !xinf_msg_is (reply, "ERROR"))
         xinf_map_put_str (xinf_msg_body (reply), "uid", pending->uid);
     s_answer (ctx, pending, &reply);

@@ -1,5 +1,6 @@
 /*  xinf_replica: one model replica: load follow-up, continuous batching.  */
 #include "xinf_replica.h"
+#include "xinf_model_msg.h"
 #include "xinf_executor.h"
 #include "xinf_model.h"
 #include "xinf_request.h"
@@ -357,10 +358,13 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     xinf_check_t check = XINF_CHECK_INIT;
-    const char *path = xinf_check_str (&check, xinf_msg_body (msg), "path", 1, sizeof state->path - 1);
-    uint64_t threads = xinf_check_uint_opt (&check, xinf_msg_body (msg), "threads", 0, 1024, 0);
-    uint64_t n_ranks = xinf_check_uint_opt (&check, xinf_msg_body (msg), "n_ranks", 1, 16, 1);
-    uint64_t rank = xinf_check_uint_opt (&check, xinf_msg_body (msg), "rank", 0, n_ranks ? n_ranks - 1 : 0, 0);
+    xinf_model_msg_start_t start;
+    xinf_model_msg_start_decode (xinf_msg_body (msg), &start, &check);
+    if (!check.failed && start.rank >= start.n_ranks)
+        xinf_check_fail (&check, "field 'rank' is %llu, must be below n_ranks %llu", (unsigned long long) start.rank,
+                         (unsigned long long) start.n_ranks);
+    const char *path = start.path;
+    uint64_t threads = start.threads, n_ranks = start.n_ranks, rank = start.rank;
     if (state->executor || state->state != XINF_REPLICA_STARTING) {   //  a failed start stays failed
         xinf_warn (state->name, "START sent twice: ignored");
         return;
@@ -463,12 +467,16 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_state_t *state = s_state (ctx);
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
-    state->context = xinf_check_uint (&check, body, "context", 2, UINT32_MAX);
-    state->vocab = xinf_check_uint (&check, body, "vocab", 1, UINT32_MAX);
-    state->max_seqs = xinf_check_uint (&check, body, "max_seqs", 1, 256);
-    state->step_tokens = xinf_check_uint (&check, body, "step_tokens", state->max_seqs, 8192);
-    uint64_t blocks = xinf_check_uint (&check, body, "kv_blocks", 1, INT32_MAX);
-    uint64_t block_tokens = xinf_check_uint (&check, body, "kv_block_tokens", 1, 4096);
+    xinf_model_msg_loaded_t loaded;
+    xinf_model_msg_loaded_decode (body, &loaded, &check);
+    if (!check.failed && loaded.step_tokens < loaded.max_seqs)
+        xinf_check_fail (&check, "field 'step_tokens' is %llu, below max_seqs %llu",
+                         (unsigned long long) loaded.step_tokens, (unsigned long long) loaded.max_seqs);
+    state->context = loaded.context;
+    state->vocab = loaded.vocab;
+    state->max_seqs = loaded.max_seqs;
+    state->step_tokens = loaded.step_tokens;
+    uint64_t blocks = loaded.kv_blocks, block_tokens = loaded.kv_block_tokens;
     if (!check.failed && state->vocab != xinf_tokenizer_vocab (state->tokenizer))
         xinf_check_fail (&check, "the executor's vocabulary (%zu) differs from the tokenizer's (%zu)",
                          state->vocab, xinf_tokenizer_vocab (state->tokenizer));
@@ -487,7 +495,7 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_value_destroy (&state->info);
     state->info = xinf_value_dup (body);
     s_add_chat_info (state);
-    state->bytes_done = state->bytes_total = xinf_value_uint (xinf_map_get (body, "size_bytes"));
+    state->bytes_done = state->bytes_total = loaded.size_bytes;
     s_set_state (ctx, XINF_REPLICA_READY, NULL);
     s_report_kv (ctx);
 }
@@ -530,13 +538,12 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     else
     if (xinf_msg_is (msg, "LOAD_PROGRESS")) {
         xinf_check_t check = XINF_CHECK_INIT;
-        uint64_t done = xinf_check_uint (&check, body, "bytes_done", 0, UINT64_MAX);
-        uint64_t total = xinf_check_uint (&check, body, "bytes_total", 0, UINT64_MAX);
-        if (check.failed)
+        xinf_model_msg_load_progress_t progress;
+        if (xinf_model_msg_load_progress_decode (body, &progress, &check))
             xinf_warn (state->name, "bad LOAD_PROGRESS from the executor reason=\"%s\"", check.reason);
         else {
-            state->bytes_done = done;
-            state->bytes_total = total;
+            state->bytes_done = progress.bytes_done;
+            state->bytes_total = progress.bytes_total;
             s_report_state (ctx);
         }
     }
@@ -546,7 +553,9 @@ s_on_executor (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     else
     if (xinf_msg_is (msg, "BOUND")) {
         xinf_check_t check = XINF_CHECK_INIT;
-        state->data_port = xinf_check_uint (&check, body, "data_port", 1, 65535);
+        xinf_model_msg_bound_t bound;
+        xinf_model_msg_bound_decode (body, &bound, &check);
+        state->data_port = bound.data_port;
         s_set_state (ctx, check.failed ? XINF_REPLICA_FAILED : XINF_REPLICA_JOINING, check.failed ? check.reason : NULL);
     }
     else
@@ -609,7 +618,9 @@ s_on_cancel (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t id = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
+    xinf_model_msg_run_cancel_t cancel;
+    xinf_model_msg_run_cancel_decode (xinf_msg_body (msg), &cancel, &check);
+    uint64_t id = cancel.request;
     if (check.failed || !s_request (state, id))
         return;
     xinf_info (state->name, "request %llu cancelled after %zu tokens", (unsigned long long) id,

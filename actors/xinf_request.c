@@ -1,7 +1,8 @@
 /*  xinf_request: a generation request in a model replica.  */
 #include "xinf_request.h"
+#include "xinf_client_msg.h"
+#include "xinf_node_msg.h"
 
-#define XINF_PROMPT_MAX  (1 << 20)    //  bytes of prompt text, ids of a prompt
 
 void
 xinf_request_destroy (xinf_request_t **self_p)
@@ -17,12 +18,11 @@ xinf_request_destroy (xinf_request_t **self_p)
 
 //  Prompt ids as given ('prompt_tokens', each below vocab).
 static int32_t *
-s_prompt_ids (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check, size_t *count)
+s_prompt_ids (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, size_t vocab,
+              xinf_check_t *check, size_t *count)
 {
-    const xinf_value_t *ids = xinf_check_array (check, body, "prompt_tokens", XINF_PROMPT_MAX);
-    bool add_bos = xinf_check_bool_opt (check, body, "add_bos", false);
-    if (check->failed)
-        return NULL;
+    const xinf_value_t *ids = generate->prompt_tokens;
+    bool add_bos = generate->has_add_bos && generate->add_bos;
     size_t n = xinf_value_count (ids) + (add_bos ? 1 : 0), at = 0;
     int32_t *prompt = calloc (n + 1, sizeof (int32_t));
     if (!prompt) {
@@ -33,7 +33,7 @@ s_prompt_ids (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, xin
         prompt [at++] = (int32_t) xinf_tokenizer_bos (tokenizer);
     for (size_t index = 0; !check->failed && index < xinf_value_count (ids); index++) {
         const xinf_value_t *id = xinf_array_at (ids, index);
-        if (xinf_value_type (id) != XINF_UINT || xinf_value_uint (id) >= vocab)
+        if (xinf_value_uint (id) >= vocab)
             xinf_check_fail (check, "field 'prompt_tokens[%zu]' must be a token id below %zu", index, vocab);
         prompt [at++] = (int32_t) xinf_value_uint (id);
     }
@@ -154,15 +154,15 @@ xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, size_t lengt
 //  Prompt ids of 'prompt' text, with a BOS where the model's file asks
 //  for one (tokenizer.ggml.add_bos_token) unless 'add_bos' says otherwise.
 static int32_t *
-s_prompt_text (xinf_value_t *body, xinf_tokenizer_t *tokenizer, xinf_check_t *check, size_t *count)
+s_prompt_text (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, xinf_check_t *check,
+               size_t *count)
 {
-    //  Valid UTF-8 as the supervisor checks it (client.md): RUN may come
-    //  from an older supervisor, or from anyone who reaches the agent
-    const char *text = xinf_check_text (check, body, "prompt", 0, XINF_PROMPT_MAX);
-    bool add_bos = xinf_check_bool_opt (check, body, "add_bos", xinf_tokenizer_add_bos (tokenizer));
-    bool special = xinf_check_bool_opt (check, body, "special", false);
-    if (check->failed)
-        return NULL;
+    //  prompt is valid UTF-8 (client.xml's text), checked by the decoder as
+    //  the supervisor checks it: RUN may come from an older supervisor, or
+    //  from anyone who reaches the agent
+    const char *text = generate->prompt;
+    bool add_bos = generate->has_add_bos ? generate->add_bos : xinf_tokenizer_add_bos (tokenizer);
+    bool special = generate->special;
     size_t length = strlen (text);
     if (special)
         return s_prompt_special (tokenizer, text, length, add_bos, count, check);
@@ -182,15 +182,16 @@ s_prompt_text (xinf_value_t *body, xinf_tokenizer_t *tokenizer, xinf_check_t *ch
 }
 
 static int32_t *
-s_prompt (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check, size_t *count)
+s_prompt (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check,
+          size_t *count)
 {
-    bool ids = xinf_map_get (body, "prompt_tokens") != NULL, text = xinf_map_get (body, "prompt") != NULL;
     *count = 0;
-    if (ids == text) {
+    if (generate->has_prompt_tokens == generate->has_prompt) {
         xinf_check_fail (check, "give exactly one of 'prompt' and 'prompt_tokens'");
         return NULL;
     }
-    return ids ? s_prompt_ids (body, tokenizer, vocab, check, count) : s_prompt_text (body, tokenizer, check, count);
+    return generate->has_prompt_tokens ? s_prompt_ids (generate, tokenizer, vocab, check, count)
+                                       : s_prompt_text (generate, tokenizer, check, count);
 }
 
 xinf_request_t *
@@ -203,18 +204,21 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         xinf_check_fail (check, "out of memory for a request");
         return NULL;
     }
-    self->id = xinf_check_uint (check, body, "request", 0, UINT64_MAX);
+    //  The RUN's own fields (node.xml) and the client's GENERATE (client.xml)
+    xinf_node_msg_run_t run;
+    xinf_client_msg_generate_t generate;
+    xinf_node_msg_run_decode (body, &run, check);
+    xinf_client_msg_generate_decode (body, &generate, check);
+    if (!check->failed && !(generate.top_p > 0))
+        xinf_check_fail (check, "field 'top_p' must be in (0, 1], got %g", generate.top_p);
+    self->id = run.request;
     //  More than the context can hold ends with finish_reason "context"
-    self->max_tokens = xinf_check_uint (check, body, "max_tokens", 1, UINT32_MAX);
-    self->max_tokens = self->max_tokens > context ? context : self->max_tokens;
-    double temperature = xinf_check_float_opt (check, body, "temperature", 0, 100, 0);
-    uint64_t top_k = xinf_check_uint_opt (check, body, "top_k", 0, UINT32_MAX, 0);
-    top_k = top_k > vocab ? vocab : top_k;
-    double top_p = xinf_check_float_opt (check, body, "top_p", 1e-9, 1, 1);
-    uint64_t seed = xinf_check_uint_opt (check, body, "seed", 0, UINT64_MAX, 0);
-    self->stream = xinf_check_bool_opt (check, body, "stream", false);
+    self->max_tokens = generate.max_tokens > context ? context : generate.max_tokens;
+    double temperature = generate.temperature, top_p = generate.top_p;
+    uint64_t top_k = generate.top_k > vocab ? vocab : generate.top_k, seed = generate.seed;
+    self->stream = generate.stream;
     if (!check->failed)
-        self->prompt = s_prompt (body, tokenizer, vocab, check, &self->prompt_count);
+        self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);
     if (!check->failed && self->prompt_count == 0)
         xinf_check_fail (check, "the prompt is empty");
     if (!check->failed && self->prompt_count + 1 > context) {

@@ -14,60 +14,53 @@ xinf_request_packed_size (const xinf_value_t *value)
     return size;
 }
 
-//  prompt or prompt_tokens, exactly one, within the limits.
+//  TOO_LARGE before the field checks: a prompt or token list over the
+//  entry's limits is named with its size, not just refused.
 static void
-s_check_prompt (const xinf_value_t *body, uint64_t vocab, xinf_check_t *check, const char **code)
+s_check_size (const xinf_value_t *body, xinf_check_t *check, const char **code)
 {
-    bool text = xinf_map_get (body, "prompt") != NULL;
-    bool tokens = xinf_map_get (body, "prompt_tokens") != NULL;
-    if (text == tokens) {
-        xinf_check_fail (check, "give exactly one of 'prompt' and 'prompt_tokens'");
-        return;
-    }
-    if (text) {
-        const xinf_value_t *prompt = xinf_map_get (body, "prompt");
-        if (xinf_value_type (prompt) == XINF_STR && strlen (xinf_value_str (prompt)) > XINF_GENERATE_BODY_MAX) {
-            *code = "TOO_LARGE";
-            xinf_check_fail (check, "field 'prompt' has %zu bytes; at most %d are accepted",
-                             strlen (xinf_value_str (prompt)), XINF_GENERATE_BODY_MAX);
-        }
-        else
-            xinf_check_text (check, body, "prompt", 0, XINF_GENERATE_BODY_MAX);
-        return;
-    }
+    const xinf_value_t *prompt = xinf_map_get (body, "prompt");
     const xinf_value_t *ids = xinf_map_get (body, "prompt_tokens");
+    size_t length = 0;
+    if (xinf_value_type (prompt) == XINF_STR && xinf_value_bytes (prompt, &length) && length > XINF_GENERATE_BODY_MAX) {
+        *code = "TOO_LARGE";
+        xinf_check_fail (check, "field 'prompt' has %zu bytes; at most %d are accepted", length, XINF_GENERATE_BODY_MAX);
+    }
+    else
     if (xinf_value_type (ids) == XINF_ARRAY && xinf_value_count (ids) > XINF_PROMPT_TOKENS_MAX) {
         *code = "TOO_LARGE";
         xinf_check_fail (check, "field 'prompt_tokens' has %zu entries; at most %d are accepted",
                          xinf_value_count (ids), XINF_PROMPT_TOKENS_MAX);
+    }
+}
+
+//  What the schema cannot say: one of prompt and prompt_tokens, top_p
+//  above 0, token ids below the vocabulary.
+static void
+s_check_rules (const xinf_client_msg_generate_t *generate, uint64_t vocab, xinf_check_t *check)
+{
+    if (check->failed)
         return;
-    }
-    ids = xinf_check_array (check, body, "prompt_tokens", XINF_PROMPT_TOKENS_MAX);
-    uint64_t limit = vocab ? vocab : (uint64_t) UINT32_MAX + 1;
-    for (size_t index = 0; ids && !check->failed && index < xinf_value_count (ids); index++) {
-        const xinf_value_t *id = xinf_array_at (ids, index);
-        if (xinf_value_type (id) != XINF_UINT || xinf_value_uint (id) >= limit)
+    if (generate->has_prompt == generate->has_prompt_tokens)
+        xinf_check_fail (check, "give exactly one of 'prompt' and 'prompt_tokens'");
+    else
+    if (!(generate->top_p > 0))
+        xinf_check_fail (check, "field 'top_p' must be in (0, 1], got %g", generate->top_p);
+    const xinf_value_t *ids = generate->prompt_tokens;
+    for (size_t index = 0; vocab && ids && !check->failed && index < xinf_value_count (ids); index++)
+        if (xinf_value_uint (xinf_array_at (ids, index)) >= vocab)
             xinf_check_fail (check, "field 'prompt_tokens[%zu]' must be a token id below %llu", index,
-                             (unsigned long long) limit);
-    }
+                             (unsigned long long) vocab);
 }
 
 int
 xinf_request_check (const xinf_value_t *body, uint64_t vocab, xinf_check_t *check, const char **code)
 {
     *code = "BAD_REQUEST";
-    xinf_check_str (check, body, "uid", 1, 64);
-    s_check_prompt (body, vocab, check, code);
-    xinf_check_uint (check, body, "max_tokens", 1, UINT32_MAX);
-    xinf_check_float_opt (check, body, "temperature", 0, 100, 0);
-    xinf_check_uint_opt (check, body, "top_k", 0, UINT32_MAX, 0);
-    double top_p = xinf_check_float_opt (check, body, "top_p", 0, 1, 1);
-    if (!check->failed && !(top_p > 0))
-        xinf_check_fail (check, "field 'top_p' must be in (0, 1], got %g", top_p);
-    xinf_check_uint_opt (check, body, "seed", 0, UINT64_MAX, 0);
-    xinf_check_bool_opt (check, body, "stream", false);
-    xinf_check_bool_opt (check, body, "add_bos", false);
-    xinf_check_bool_opt (check, body, "special", false);
+    s_check_size (body, check, code);
+    xinf_client_msg_generate_t generate;
+    xinf_client_msg_generate_decode (body, &generate, check);
+    s_check_rules (&generate, vocab, check);
     if (!check->failed) {
         size_t size = xinf_request_packed_size (body);
         if (size > XINF_GENERATE_BODY_MAX) {

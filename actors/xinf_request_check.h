@@ -10,6 +10,7 @@
 #define XINF_REQUEST_CHECK_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_client_msg.h"
 
 //  Room the supervisor keeps in a relayed RUN for the fields it adds
 //  (request, replica, client, corr) and a longer sender name.
@@ -21,7 +22,8 @@
 //  value limit (the other fields count too).
 #define XINF_PROMPT_TOKENS_MAX  (XINF_OBJECTS_MAX - 1024)
 
-//  Checks a GENERATE body: exactly one of prompt / prompt_tokens, every
+//  Checks a GENERATE body with the generated codec (client.xml), then
+//  what the schema cannot say: exactly one of prompt / prompt_tokens, every
 //  sampling field's type and range, token ids below 'vocab' (0: unknown),
 //  and the packed size. 0, or -1 with the reason in 'check' and *code
 //  set (BAD_REQUEST, or TOO_LARGE with the limit named).

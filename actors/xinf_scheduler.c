@@ -3,6 +3,7 @@
     runs adopted after a restart, are in xinf_scheduler_runs.c.  */
 #include "xinf_scheduler.h"
 #include "xinf_scheduler_private.h"
+#include "xinf_node_msg.h"
 
 #include <stdarg.h>
 
@@ -130,10 +131,9 @@ s_cancel_run (xinf_scheduler_t *self, xinf_sched_request_t *request)
 {
     if (!request->run || !*request->node)
         return;
-    xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
-    xinf_map_put_uint (xinf_msg_body (cancel), "request", request->run);
-    xinf_map_put_str (xinf_msg_body (cancel), "uid", request->uid);
-    xinf_map_put_uint (xinf_msg_body (cancel), "replica", (uint64_t) request->replica);
+    xinf_node_msg_run_cancel_t fields = { .request = request->run, .uid = request->uid,
+                                          .replica = (uint64_t) request->replica };
+    xinf_msg_t *cancel = xinf_node_msg_run_cancel_encode (&fields);
     self->io.to_node (self->io.arg, request->node, &cancel);
 }
 

@@ -3,6 +3,7 @@
     adopted from a worker's report after a supervisor restart, and the
     scheduler's counters.  */
 #include "xinf_scheduler_private.h"
+#include "xinf_node_msg.h"
 
 //  GENERATE_TOKEN or GENERATE_REPLY from a worker's RUN_TOKEN / RUN_DONE.
 static xinf_msg_t *
@@ -21,28 +22,14 @@ s_client_message (xinf_sched_request_t *request, xinf_msg_t *msg, bool done)
     return out;
 }
 
-//  Checks a worker's RUN_* body; NULL (logged) when it is malformed.
+//  Checks a worker's RUN_* body against node.xml, every field of it, where
+//  it enters (it is relayed to the client as it is); false (logged) when
+//  it is malformed.
 static bool
 s_reply_valid (const char *node, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    xinf_check_uint (&check, body, "request", 0, UINT64_MAX);
-    if (xinf_msg_is (msg, "RUN_TOKEN")) {
-        xinf_check_uint (&check, body, "index", 0, UINT32_MAX);
-        xinf_check_uint (&check, body, "token", 0, UINT32_MAX);
-        xinf_check_bool_opt (&check, body, "end", false);
-        xinf_check_uint_opt (&check, body, "prompt_length", 0, UINT32_MAX, 0);
-    }
-    else
-    if (xinf_msg_is (msg, "RUN_DONE")) {
-        xinf_check_array (&check, body, "tokens", XINF_OBJECTS_MAX);
-        xinf_check_str (&check, body, "finish_reason", 1, 32);
-    }
-    else {
-        xinf_check_str (&check, body, "code", 1, 31);
-        xinf_check_str_opt (&check, body, "message", 0, 4096, "");
-    }
+    xinf_node_msg_validate (xinf_msg_type (msg), xinf_msg_body (msg), &check);
     if (check.failed)
         xinf_warn ("scheduler", "%s from %s ignored reason=\"%s\"", xinf_msg_type (msg), node, check.reason);
     return !check.failed;
@@ -54,7 +41,7 @@ static void
 s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg, int64_t now)
 {
     const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code"));
-    const char *message = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "";
+    const char *message = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "";     //  valid: s_reply_valid
     const char *retryable [] = { "MODEL_NOT_READY", "WORKER_LOST", "REPLICA_FAILED", "COLLECTIVE_FAILED", "OVERLOADED" };
     bool replica_fault = false;
     for (size_t at = 0; at < sizeof retryable / sizeof retryable [0]; at++)
@@ -78,8 +65,8 @@ s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *
 static void
 s_ack (xinf_scheduler_t *self, const char *node, uint64_t run)
 {
-    xinf_msg_t *ack = xinf_msg_new ("RUN_ACK");
-    xinf_map_put_uint (xinf_msg_body (ack), "request", run);
+    xinf_node_msg_run_ack_t fields = { .request = run };
+    xinf_msg_t *ack = xinf_node_msg_run_ack_encode (&fields);
     self->io.to_node (self->io.arg, node, &ack);
 }
 
@@ -130,18 +117,20 @@ static bool
 s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item, int64_t now)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t run = xinf_check_uint (&check, item, "request", 1, UINT64_MAX);
-    const char *uid = xinf_check_str (&check, item, "uid", 1, 64);
-    uint64_t index = xinf_check_uint (&check, item, "replica", 0, XINF_SCHED_REPLICAS_MAX - 1);
-    const char *client = xinf_check_str (&check, item, "client", 1, 510);
-    uint64_t corr = xinf_check_uint (&check, item, "corr", 0, UINT64_MAX);
-    bool stream = xinf_check_bool_opt (&check, item, "stream", false);
-    bool relayed = xinf_check_bool_opt (&check, item, "relayed", false);
-    uint64_t left = xinf_check_uint_opt (&check, item, "deadline_ms", 0, 604800000ULL, 0);
+    xinf_node_msg_run_report_t report;
+    xinf_node_msg_run_report_decode (item, &report, &check);
+    if (!check.failed && report.replica >= XINF_SCHED_REPLICAS_MAX)
+        xinf_check_fail (&check, "field 'replica' is %llu, must be below %d", (unsigned long long) report.replica,
+                         XINF_SCHED_REPLICAS_MAX);
+    if (!check.failed && !*report.client)
+        xinf_check_fail (&check, "field 'client' is empty");
     if (check.failed) {
         xinf_warn ("scheduler", "request reported by %s ignored reason=\"%s\"", node, check.reason);
         return false;
     }
+    uint64_t run = report.request, index = report.replica, corr = report.corr, left = report.deadline_ms;
+    const char *uid = report.uid, *client = report.client;
+    bool stream = report.stream, relayed = report.relayed;
     char key [32];
     xinf_sched_run_key (run, key, sizeof key);
     //  A run of this supervisor that is not listed has ended already
@@ -160,10 +149,8 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
         //  The client sent it again and it runs, or it was answered
         //  already (e.g. MODEL_NOT_READY right after the restart): the
         //  reported run stops, so that the client gets one answer
-        xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
-        xinf_map_put_uint (xinf_msg_body (cancel), "request", run);
-        xinf_map_put_str (xinf_msg_body (cancel), "uid", uid);
-        xinf_map_put_uint (xinf_msg_body (cancel), "replica", index);
+        xinf_node_msg_run_cancel_t fields = { .request = run, .uid = uid, .replica = index };
+        xinf_msg_t *cancel = xinf_node_msg_run_cancel_encode (&fields);
         self->io.to_node (self->io.arg, node, &cancel);
         free (request);
         return true;

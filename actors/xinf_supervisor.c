@@ -6,11 +6,11 @@
 #include "xinf_guard.h"
 #include "xinf_bstar.h"
 #include "xinf_journal.h"
+#include "xinf_client_msg.h"
 #include "xinf_transfer_relay.h"
 
 #include <unistd.h>
 
-#define XINF_HELLO_REQUESTS_MAX  65536     //  in-flight requests a worker reports
 
 typedef struct {
     char node_name [XINF_SENDER_MAX + 1];
@@ -111,13 +111,9 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_cluster_set_key (state->cluster, node, xinf_peer_key (from));
         xinf_models_adopt (state->models, ctx, node, models);
         xinf_models_worker_joined (state->models, ctx, node);
-        const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");
-        if (xinf_value_type (requests) == XINF_ARRAY && xinf_value_count (requests) <= XINF_HELLO_REQUESTS_MAX)
-            xinf_models_adopt_requests (state->models, ctx, node, requests);
-        else
+        const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");   //  checked by the decode
         if (requests)
-            xinf_warn ("supervisor", "HELLO from %s: field 'requests' must be an array of at most %d, ignored", node,
-                       XINF_HELLO_REQUESTS_MAX);
+            xinf_models_adopt_requests (state->models, ctx, node, requests);
         xinf_msg_t *reply = xinf_welcome_encode (&welcome);
         xinf_ctx_reply (ctx, from, msg, &reply);
         xinf_welcome_clear (&welcome);
@@ -188,17 +184,15 @@ static void
 s_on_events (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t since = xinf_check_uint_opt (&check, body, "since", 0, UINT64_MAX, 0);
-    uint64_t limit = xinf_check_uint_opt (&check, body, "limit", 1, 10000, 1000);
-    if (check.failed) {
+    xinf_client_msg_events_t events;
+    if (xinf_client_msg_events_decode (xinf_msg_body (msg), &events, &check)) {
         s_bad_request (ctx, from, msg, check.reason);
         return;
     }
     uint64_t next;
     xinf_msg_t *reply = xinf_msg_new ("EVENTS_REPLY");
     xinf_map_put (xinf_msg_body (reply), "events",
-                  xinf_cluster_events (s_state (ctx)->cluster, since, (size_t) limit, &next));
+                  xinf_cluster_events (s_state (ctx)->cluster, events.since, (size_t) events.limit, &next));
     xinf_map_put_uint (xinf_msg_body (reply), "next", next);
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
@@ -359,19 +353,15 @@ s_copy_peer_events (s_state_t *state, const xinf_value_t *events)
     for (size_t index = 0; index < xinf_value_count (events); index++) {
         const xinf_value_t *event = xinf_array_at (events, index);
         xinf_check_t check = XINF_CHECK_INIT;
-        uint64_t seq = xinf_check_uint (&check, event, "seq", 1, UINT64_MAX);
-        uint64_t time_ms = xinf_check_uint (&check, event, "time_ms", 0, UINT64_MAX);
-        const char *kind = xinf_check_str (&check, event, "kind", 1, 23);
-        const char *node = xinf_check_str (&check, event, "node", 0, 64);
-        const char *detail = xinf_check_str (&check, event, "detail", 0, 1023);
-        if (check.failed) {
+        xinf_node_msg_event_t copy;
+        if (xinf_node_msg_event_decode (event, &copy, &check)) {
             xinf_warn ("supervisor", "HA_STATE event %zu ignored reason=\"%s\"", index, check.reason);
             continue;
         }
-        if (seq <= state->ha_events_have)
+        if (copy.seq <= state->ha_events_have)
             continue;
-        xinf_cluster_event_copy (state->cluster, time_ms, kind, node, detail);
-        state->ha_events_have = seq;
+        xinf_cluster_event_copy (state->cluster, copy.time_ms, copy.kind, copy.node, copy.detail);
+        state->ha_events_have = copy.seq;
     }
 }
 
@@ -395,21 +385,19 @@ s_on_peer_state (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_state_t *state = s_state (ctx);
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_check_t check = XINF_CHECK_INIT;
-    const char *name = xinf_check_str (&check, body, "state", 1, 15);
-    uint64_t has = xinf_check_uint_opt (&check, body, "events_have", 0, UINT64_MAX, 0);
-    const xinf_value_t *events = xinf_map_get (body, "events") ? xinf_check_array (&check, body, "events", 1000) : NULL;
-    xinf_bstar_state_t peer = check.failed ? 0 : xinf_bstar_state_parse (name);
+    xinf_node_msg_ha_state_t ha;
+    xinf_node_msg_ha_state_decode (body, &ha, &check);
+    xinf_bstar_state_t peer = check.failed ? 0 : xinf_bstar_state_parse (ha.state);
     if (!peer) {
         xinf_warn ("supervisor", "HA_STATE ignored reason=\"%s\"", check.failed ? check.reason : "unknown state");
         return;
     }
-    state->ha_peer_has = has;
+    state->ha_peer_has = ha.events_have;
     if (peer == XINF_BSTAR_ACTIVE || peer == XINF_BSTAR_PRIMARY) {
-        s_copy_peer_events (state, events);
-        const xinf_value_t *models = xinf_map_get (body, "models");
-        if (xinf_value_type (models) == XINF_ARRAY && xinf_value_count (models) <= 1024) {
+        s_copy_peer_events (state, ha.events);
+        if (ha.models) {
             xinf_value_destroy (&state->ha_models);
-            state->ha_models = xinf_value_dup (models);
+            state->ha_models = xinf_value_dup (ha.models);
         }
     }
     xinf_bstar_state_t before = xinf_bstar_state (state->bstar);

@@ -1,6 +1,7 @@
 /*  xinf_tokenize: a replica's answer to TOKENIZE (see the header).  */
 #include "xinf_tokenize.h"
 #include "xinf_request.h"
+#include "xinf_node_msg.h"
 
 static xinf_msg_t *
 s_failed (uint64_t request, const char *code, const char *message)
@@ -14,26 +15,19 @@ s_failed (uint64_t request, const char *code, const char *message)
 
 //  mode tokenize: content -> tokens (and pieces, the bytes of each).
 static xinf_msg_t *
-s_tokenize (xinf_tokenizer_t *tokenizer, xinf_value_t *body, uint64_t request, xinf_check_t *check)
+s_tokenize (xinf_tokenizer_t *tokenizer, const xinf_node_msg_tokenize_t *asked, xinf_value_t *body, xinf_check_t *check)
 {
-    const xinf_value_t *content = xinf_map_get (body, "content");
+    uint64_t request = asked->request;
     size_t length = 0;
-    const char *text = xinf_value_type (content) == XINF_STR ? xinf_value_bytes (content, &length) : NULL;
-    if (!check->failed && !text)
-        xinf_check_fail (check, "field 'content' must be a str");
-    if (!check->failed && length > XINF_TOKENIZE_TEXT_MAX)
-        xinf_check_fail (check, "field 'content' has %zu bytes; at most %d", length, XINF_TOKENIZE_TEXT_MAX);
-    bool add_special = xinf_check_bool_opt (check, body, "add_special", false);
-    bool parse_special = xinf_check_bool_opt (check, body, "parse_special", true);
-    bool with_pieces = xinf_check_bool_opt (check, body, "with_pieces", false);
-    if (check->failed)
-        return s_failed (request, "BAD_REQUEST", check->reason);
+    const char *text = asked->content ? xinf_value_bytes (xinf_map_get (body, "content"), &length) : NULL;
+    if (!text)
+        return s_failed (request, "BAD_REQUEST", "field 'content' is missing");
     size_t count = 0;
-    int32_t *ids = xinf_request_encode (tokenizer, text, length, add_special, parse_special, &count, check);
+    int32_t *ids = xinf_request_encode (tokenizer, text, length, asked->add_special, asked->parse_special, &count, check);
     if (!ids)
         return s_failed (request, "BAD_REQUEST", check->reason);
     xinf_msg_t *msg = xinf_msg_new ("TOKENIZE_RESULT");
-    xinf_value_t *tokens = xinf_value_new_array (), *pieces = with_pieces ? xinf_value_new_array () : NULL;
+    xinf_value_t *tokens = xinf_value_new_array (), *pieces = asked->with_pieces ? xinf_value_new_array () : NULL;
     for (size_t index = 0; index < count; index++) {
         xinf_array_push (tokens, xinf_value_new_uint ((uint64_t) ids [index]));
         if (pieces) {
@@ -52,17 +46,18 @@ s_tokenize (xinf_tokenizer_t *tokenizer, xinf_value_t *body, uint64_t request, x
 
 //  mode detokenize: tokens -> content.
 static xinf_msg_t *
-s_detokenize (xinf_tokenizer_t *tokenizer, xinf_value_t *body, uint64_t request, xinf_check_t *check)
+s_detokenize (xinf_tokenizer_t *tokenizer, const xinf_node_msg_tokenize_t *asked, xinf_check_t *check)
 {
-    const xinf_value_t *tokens = xinf_check_array (check, body, "tokens", XINF_TOKENIZE_TOKENS_MAX);
-    if (check->failed)
-        return s_failed (request, "BAD_REQUEST", check->reason);
+    uint64_t request = asked->request;
+    const xinf_value_t *tokens = asked->tokens;
+    if (!tokens)
+        return s_failed (request, "BAD_REQUEST", "field 'tokens' is missing");
     size_t count = xinf_value_count (tokens), vocab = xinf_tokenizer_vocab (tokenizer);
     int32_t *ids = calloc (count + 1, sizeof *ids);
     assert (ids);
     for (size_t index = 0; !check->failed && index < count; index++) {
         const xinf_value_t *id = xinf_array_at (tokens, index);
-        if (xinf_value_type (id) != XINF_UINT || xinf_value_uint (id) >= vocab)
+        if (xinf_value_uint (id) >= vocab)
             xinf_check_fail (check, "field 'tokens[%zu]' must be a token id below %zu", index, vocab);
         else
             ids [index] = (int32_t) xinf_value_uint (id);
@@ -87,14 +82,11 @@ xinf_msg_t *
 xinf_tokenize_answer (xinf_tokenizer_t *tokenizer, xinf_value_t *body)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t request = xinf_check_uint (&check, body, "request", 0, UINT64_MAX);
-    const char *mode = xinf_check_str (&check, body, "mode", 1, 16);
-    if (!check.failed && !streq (mode, "tokenize") && !streq (mode, "detokenize"))
-        xinf_check_fail (&check, "field 'mode' must be tokenize or detokenize");
-    if (check.failed)
-        return s_failed (request, "BAD_REQUEST", check.reason);
+    xinf_node_msg_tokenize_t asked;
+    if (xinf_node_msg_tokenize_decode (body, &asked, &check))
+        return s_failed (asked.request, "BAD_REQUEST", check.reason);
     if (!tokenizer)
-        return s_failed (request, "MODEL_NOT_READY", "the replica has no tokenizer yet");
-    return streq (mode, "tokenize") ? s_tokenize (tokenizer, body, request, &check)
-                                    : s_detokenize (tokenizer, body, request, &check);
+        return s_failed (asked.request, "MODEL_NOT_READY", "the replica has no tokenizer yet");
+    return streq (asked.mode, "tokenize") ? s_tokenize (tokenizer, &asked, body, &check)
+                                          : s_detokenize (tokenizer, &asked, &check);
 }

@@ -1,6 +1,7 @@
 /*  xinf_transfer_fetch: fetching a model file a worker does not have.  */
 #include "xinf_transfer_fetch.h"
 #include "xinf_transfer.h"
+#include "xinf_node_msg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -153,33 +154,32 @@ s_open (s_job_t *job, uint64_t have, s_opened_t *opened)
         xinf_check_t check = XINF_CHECK_INIT;
         body = xinf_msg_body (msg);
         if (xinf_msg_is (msg, "FILE_HASHING")) {
-            uint64_t done = xinf_check_uint (&check, body, "done", 0, UINT64_MAX);
-            uint64_t size = xinf_check_uint (&check, body, "size", 0, UINT64_MAX);
-            if (!check.failed)
-                s_report (job, "checksum at the source", done, size, false);
+            xinf_node_msg_file_hashing_t hashing;
+            if (xinf_node_msg_file_hashing_decode (body, &hashing, &check) == 0)
+                s_report (job, "checksum at the source", hashing.done, hashing.size, false);
         }
         else
         if (xinf_msg_is (msg, "FILE_ERROR")) {
-            const char *code = xinf_check_str (&check, body, "code", 1, 32);
-            const char *text = xinf_check_str (&check, body, "message", 0, 1200);
+            xinf_node_msg_file_error_t error;
+            xinf_node_msg_file_error_decode (body, &error, &check);
             //  Not here and not elsewhere: the words of a plain refusal first
-            if (!check.failed && streq (code, "NOT_FOUND"))
+            if (!check.failed && streq (error.code, "NOT_FOUND"))
                 s_fail (job, "model file '%.1024s' is not a file in this worker's model directories, and %s", job->path,
-                        text);
+                        error.message);
             else
                 s_fail (job, "model file '%.1024s' cannot be fetched: %s", job->path,
-                        check.failed ? "the cluster refused" : text);
+                        check.failed ? "the cluster refused" : error.message);
             xinf_msg_destroy (&msg);
             return -1;
         }
         else
         if (xinf_msg_is (msg, "FILE_OPENED")) {
-            opened->size = xinf_check_uint (&check, body, "size", 0, INT64_MAX);
-            const char *sha = xinf_check_str (&check, body, "sha256", 64, 64);
-            const char *prefix = xinf_check_str_opt (&check, body, "have_sha256", 64, 64, "");
-            const char *source = xinf_check_str_opt (&check, body, "source", 0, 64, "?");
-            if (!check.failed && (!xinf_sha256_hex_valid (sha) || (*prefix && !xinf_sha256_hex_valid (prefix))))
-                xinf_check_fail (&check, "sha256 must be 64 lower-case hex digits");
+            xinf_node_msg_file_opened_t answer;      //  sha256 and have_sha256: 64 lower-case hex digits
+            xinf_node_msg_file_opened_decode (body, &answer, &check);
+            opened->size = answer.size;
+            const char *sha = answer.sha256;
+            const char *prefix = answer.has_have_sha256 ? answer.have_sha256 : "";
+            const char *source = answer.has_source ? answer.source : "?";
             if (check.failed) {
                 xinf_warn ("worker", "bad FILE_OPENED for transfer %llu: %s", (unsigned long long) job->config.transfer,
                            check.reason);
@@ -280,7 +280,9 @@ static int
 s_take_data (s_job_t *job, xinf_msg_t *msg, int fd, xinf_sha256_t *sum, uint64_t *written, uint64_t size)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t offset = xinf_check_uint (&check, xinf_msg_body (msg), "offset", 0, UINT64_MAX);
+    xinf_node_msg_file_data_t data;
+    xinf_node_msg_file_data_decode (xinf_msg_body (msg), &data, &check);
+    uint64_t offset = data.offset;
     uint64_t expected = size - *written < XINF_TRANSFER_CHUNK ? size - *written : XINF_TRANSFER_CHUNK;
     zframe_t *frame = xinf_msg_frame_count (msg) == 1 ? xinf_msg_frame (msg, 0) : NULL;
     if (!check.failed && (offset != *written || !frame || zframe_size (frame) != expected))
@@ -330,8 +332,11 @@ s_copy (s_job_t *job, int fd, uint64_t from, const s_opened_t *opened, xinf_sha2
         }
         else
         if (xinf_msg_is (msg, "FILE_ERROR")) {
-            const char *text = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message"));
-            rc = s_fail (job, "%s stopped serving '%s': %.1000s", job->source, job->path, text ? text : "?");
+            xinf_check_t check = XINF_CHECK_INIT;
+            xinf_node_msg_file_error_t error;
+            xinf_node_msg_file_error_decode (xinf_msg_body (msg), &error, &check);
+            rc = s_fail (job, "%s stopped serving '%s': %.1000s", job->source, job->path,
+                         check.failed ? check.reason : error.message);
         }
         xinf_msg_destroy (&msg);
         if (rc)

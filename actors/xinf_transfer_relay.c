@@ -2,6 +2,7 @@
 #include "xinf_transfer_relay.h"
 #include "xinf_transfer_server.h"
 #include "xinf_transfer.h"
+#include "xinf_node_msg.h"
 
 #define S_CANDIDATES_MAX  256
 #define S_ASK_MS          10000        //  a candidate silent this long (no FILE_HASHING either): the next
@@ -216,12 +217,10 @@ static void
 s_on_fetch (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t id = xinf_check_uint (&check, body, "transfer", 0, UINT64_MAX);
-    const char *uid = xinf_check_str (&check, body, "uid", 1, 64);
-    uint64_t generation = xinf_check_uint (&check, body, "generation", 0, UINT64_MAX);
-    const char *path = xinf_check_text (&check, body, "path", 1, 4095);
-    uint64_t have = xinf_check_uint_opt (&check, body, "have", 0, INT64_MAX, 0);
+    xinf_node_msg_file_fetch_t fetch;
+    xinf_node_msg_file_fetch_decode (xinf_msg_body (msg), &fetch, &check);
+    uint64_t id = fetch.transfer, generation = fetch.generation, have = fetch.have;
+    const char *uid = fetch.uid, *path = fetch.path;
     const char *code = "BAD_REQUEST";
     if (!check.failed && s_by_fetcher (self, node, id))
         xinf_check_fail (&check, "transfer %llu is already under way", (unsigned long long) id);
@@ -258,12 +257,17 @@ static void
 s_on_fetcher (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t id = xinf_check_uint (&check, body, "transfer", 0, UINT64_MAX);
     bool read = xinf_msg_is (msg, "FILE_READ");
-    if (read) {                        //  the source checks them against the file
-        xinf_check_uint (&check, body, "offset", 0, UINT64_MAX);
-        xinf_check_uint (&check, body, "length", 1, XINF_TRANSFER_CHUNK_MAX);
+    uint64_t id;
+    if (read) {                        //  the source checks offset and length against the file
+        xinf_node_msg_file_read_t request;
+        xinf_node_msg_file_read_decode (xinf_msg_body (msg), &request, &check);
+        id = request.transfer;
+    }
+    else {
+        xinf_node_msg_file_close_t request;
+        xinf_node_msg_file_close_decode (xinf_msg_body (msg), &request, &check);
+        id = request.transfer;
     }
     s_transfer_t *transfer = check.failed ? NULL : s_by_fetcher (self, node, id);
     if (!check.failed && !transfer && read)
@@ -290,25 +294,58 @@ s_on_fetcher (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xi
     }
 }
 
+//  A source's answer decoded by its node.xml decoder: its transfer (0 when
+//  even that is unreadable), the rest checked; a FILE_ERROR fills 'error'.
+static uint64_t
+s_source_decode (xinf_msg_t *msg, xinf_node_msg_file_error_t *error, xinf_check_t *check)
+{
+    const xinf_value_t *body = xinf_msg_body (msg);
+    if (xinf_msg_is (msg, "FILE_ERROR")) {
+        xinf_node_msg_file_error_decode (body, error, check);
+        return error->transfer;
+    }
+    if (xinf_msg_is (msg, "FILE_OPENED")) {
+        xinf_node_msg_file_opened_t opened = { 0 };
+        xinf_node_msg_file_opened_decode (body, &opened, check);
+        return opened.transfer;
+    }
+    if (xinf_msg_is (msg, "FILE_DATA")) {
+        xinf_node_msg_file_data_t data = { 0 };
+        xinf_node_msg_file_data_decode (body, &data, check);
+        return data.transfer;
+    }
+    xinf_node_msg_file_hashing_t hashing = { 0 };
+    xinf_node_msg_file_hashing_decode (body, &hashing, check);
+    return hashing.transfer;
+}
+
 //  FILE_HASHING, FILE_OPENED, FILE_DATA, FILE_ERROR from a source ("" for
-//  our own server): back to the fetcher, or the next candidate.
+//  our own server), checked against node.xml: back to the fetcher, or the
+//  next candidate.
 static void
 s_on_source (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t id = xinf_check_uint (&check, xinf_msg_body (msg), "transfer", 0, UINT64_MAX);
-    s_transfer_t *transfer = check.failed ? NULL : s_by_id (self, id);
+    xinf_node_msg_file_error_t error = { 0 };
+    uint64_t id = s_source_decode (msg, &error, &check);
+    s_transfer_t *transfer = s_by_id (self, id);
     if (!transfer || strcmp (transfer->source, node)) {
         xinf_warn ("supervisor", "%s from %s for transfer %llu, which it does not serve: ignored", xinf_msg_type (msg),
                    *node ? node : self->node, (unsigned long long) id);
         return;
     }
     transfer->last = zclock_mono ();
+    if (check.failed) {                //  a source that breaks node.xml ends the transfer, named
+        char reason [1200];
+        snprintf (reason, sizeof reason, "bad %s from %s: %s", xinf_msg_type (msg), *node ? node : self->node,
+                  check.reason);
+        s_fail (self, ctx, transfer, "IO_ERROR", reason);
+        return;
+    }
     if (xinf_msg_is (msg, "FILE_ERROR") && !transfer->opened) {
-        const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code"));
-        if (!code || strcmp (code, "NOT_FOUND"))
+        if (strcmp (error.code, "NOT_FOUND"))
             xinf_warn ("supervisor", "%s cannot serve %s: %s", *node ? node : self->node, transfer->path,
-                       xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "?");
+                       error.message);
         s_ask_next (self, ctx, transfer);
         return;
     }

@@ -2,6 +2,7 @@
 #include "xinf_transfer_server.h"
 #include "xinf_tsan.h"
 #include "xinf_transfer.h"
+#include "xinf_node_msg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -130,9 +131,10 @@ static void
 s_on_open (xinf_transfer_server_t *self, xinf_value_t *body)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t transfer = xinf_check_uint (&check, body, "transfer", 0, UINT64_MAX);
-    const char *path = xinf_check_text (&check, body, "path", 1, 4095);
-    uint64_t have = xinf_check_uint_opt (&check, body, "have", 0, UINT64_MAX, 0);
+    xinf_node_msg_file_open_t request;
+    xinf_node_msg_file_open_decode (body, &request, &check);
+    uint64_t transfer = request.transfer, have = request.have;
+    const char *path = request.path;
     if (!check.failed && s_find (self, transfer))
         xinf_check_fail (&check, "transfer %llu is already open", (unsigned long long) transfer);
     if (check.failed) {
@@ -189,9 +191,9 @@ static void
 s_on_read (xinf_transfer_server_t *self, xinf_value_t *body)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t transfer = xinf_check_uint (&check, body, "transfer", 0, UINT64_MAX);
-    uint64_t offset = xinf_check_uint (&check, body, "offset", 0, UINT64_MAX);
-    uint64_t length = xinf_check_uint (&check, body, "length", 1, XINF_TRANSFER_CHUNK_MAX);
+    xinf_node_msg_file_read_t request;
+    xinf_node_msg_file_read_decode (body, &request, &check);
+    uint64_t transfer = request.transfer, offset = request.offset, length = request.length;
     s_open_t *open = check.failed ? NULL : s_find (self, transfer);
     const char *code = !check.failed && !open ? "NOT_OPEN" : "BAD_REQUEST";
     if (!check.failed && !open)
@@ -231,8 +233,12 @@ static void
 s_on_close (xinf_transfer_server_t *self, xinf_value_t *body)
 {
     xinf_check_t check = XINF_CHECK_INIT;
-    uint64_t transfer = xinf_check_uint (&check, body, "transfer", 0, UINT64_MAX);
+    xinf_node_msg_file_close_t request;
+    xinf_node_msg_file_close_decode (body, &request, &check);
+    uint64_t transfer = request.transfer;
     s_open_t *open = check.failed ? NULL : s_find (self, transfer);
+    if (check.failed)
+        xinf_warn ("transfer", "%s: FILE_CLOSE ignored reason=\"%s\"", self->node, check.reason);
     if (open) {
         xinf_debug ("transfer", "%s: transfer %llu closed", self->node, (unsigned long long) transfer);
         s_close (open);

@@ -1,6 +1,8 @@
 /*  xinf_worker: the worker node agent.  */
 #include "xinf_worker.h"
 #include "xinf_node_proto.h"
+#include "xinf_node_msg.h"
+#include "xinf_envelope_msg.h"
 #include "xinf_resources.h"
 #include "xinf_hosted.h"
 #include "xinf_probe.h"
@@ -286,8 +288,13 @@ static void
 s_on_error (xinf_ctx_t *ctx, xinf_msg_t *msg)
 {
     s_state_t *state = s_state (ctx);
-    const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")) ?: "?";
-    const char *text = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "?";
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_envelope_msg_error_t error;
+    if (xinf_envelope_msg_error_decode (xinf_msg_body (msg), &error, &check)) {
+        xinf_warn ("worker", "malformed ERROR from the supervisor ignored reason=\"%s\"", check.reason);
+        return;
+    }
+    const char *code = error.code, *text = error.message;
     if (streq (code, "STANDBY")) {
         //  A passive supervisor: the active one is the other endpoint
         xinf_info ("worker", "supervisor at %s stands by: %s", state->endpoint, text);
@@ -342,16 +349,15 @@ s_on_probe_mesh (xinf_ctx_t *ctx, xinf_msg_t *msg)
     s_state_t *state = s_state (ctx);
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_value_t *body = xinf_msg_body (msg);
-    uint64_t session = xinf_check_uint (&check, body, "session", 0, UINT64_MAX);
-    uint64_t timeout = xinf_check_uint (&check, body, "timeout_ms", 10, 60000);
-    const xinf_value_t *targets = xinf_check_array (&check, body, "targets", 256);
-    for (size_t index = 0; targets && index < xinf_value_count (targets); index++) {
+    xinf_node_msg_probe_mesh_t mesh;
+    xinf_node_msg_probe_mesh_decode (body, &mesh, &check);
+    uint64_t session = mesh.session, timeout = mesh.timeout_ms;
+    const xinf_value_t *targets = mesh.targets;
+    for (size_t index = 0; !check.failed && index < xinf_value_count (targets); index++) {
         const xinf_value_t *target = xinf_array_at (targets, index);
-        xinf_check_str (&check, target, "node", 1, 64);
-        const char *endpoint = xinf_check_str (&check, target, "endpoint", 1, 255);
         //  Keys on: we dial only listeners whose key the supervisor vouches for
-        const char *key = xinf_map_get (target, "key") ? xinf_check_str (&check, target, "key", 40, 40) : NULL;
-        if (!check.failed && key && xinf_auth_vouch (endpoint, key))
+        const char *key = xinf_value_str (xinf_map_get (target, "key"));
+        if (key && xinf_auth_vouch (xinf_value_str (xinf_map_get (target, "endpoint")), key))
             xinf_check_fail (&check, "targets[%zu].key is not a Z85 key", index);
     }
     if (!check.failed && zlistx_size (state->probe_jobs) >= 4) {

@@ -1,14 +1,17 @@
-/*  xinf_node_proto: the C codec of XINF-NODE/1 (protocols/node.md), the
-    worker <-> supervisor messages HELLO, WELCOME, HEARTBEAT and BYE.
+/*  xinf_node_proto: the registration messages of XINF-NODE/1 (HELLO,
+    WELCOME, HEARTBEAT, BYE) as records a node keeps: fixed-size strings
+    and owned values that outlive the message.
 
-    Encoders build envelopes from plain structs; decoders validate every
-    field (type, range, length, nested maps) and fill the struct, or fail
-    with a reason that names the field.
+    The messages are decoded and encoded by the codec generated from
+    protocols/node.xml (xinf_node_msg.h), which validates every field;
+    this module adds what the schema cannot say (data_ports low <= high, a
+    rank below its n_ranks) and copies the fields into the records.
 */
 #ifndef XINF_NODE_PROTO_H_INCLUDED
 #define XINF_NODE_PROTO_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_node_msg.h"
 
 #define XINF_NODE_NAME_MAX   64
 #define XINF_HOST_IP_MAX     64
@@ -62,8 +65,5 @@ int xinf_hello_decode (xinf_msg_t *msg, xinf_hello_t *self, xinf_check_t *check)
 int xinf_welcome_decode (xinf_msg_t *msg, xinf_welcome_t *self, xinf_check_t *check);
 int xinf_heartbeat_msg_decode (xinf_msg_t *msg, xinf_heartbeat_msg_t *self, xinf_check_t *check);
 int xinf_bye_decode (xinf_msg_t *msg, char *node, size_t node_size, xinf_check_t *check);
-
-//  Validates one wait map as in node.md (used for heartbeats and replies).
-void xinf_check_wait_map (xinf_check_t *check, const xinf_value_t *wait, const char *where);
 
 #endif

@@ -309,3 +309,45 @@ xinf_check_text (xinf_check_t *self, const xinf_value_t *map, const char *key, s
     }
     return text;
 }
+
+uint64_t
+xinf_check_item_uint (xinf_check_t *self, const xinf_value_t *value, const char *key, uint64_t min, uint64_t max)
+{
+    return self->failed ? 0 : s_uint (self, value, key, min, max, 0);
+}
+
+int64_t
+xinf_check_item_int (xinf_check_t *self, const xinf_value_t *value, const char *key, int64_t min, int64_t max)
+{
+    return self->failed ? 0 : s_int (self, value, key, min, max, 0);
+}
+
+double
+xinf_check_item_float (xinf_check_t *self, const xinf_value_t *value, const char *key, double min, double max)
+{
+    return self->failed ? 0 : s_float (self, value, key, min, max, 0);
+}
+
+bool
+xinf_check_item_bool (xinf_check_t *self, const xinf_value_t *value, const char *key)
+{
+    return self->failed ? false : s_bool (self, value, key, false);
+}
+
+const char *
+xinf_check_item_str (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max)
+{
+    return self->failed ? NULL : s_str (self, value, key, min, max, NULL);
+}
+
+const char *
+xinf_check_item_text (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max)
+{
+    const char *text = xinf_check_item_str (self, value, key, min, max);
+    size_t at;
+    if (text && !xinf_utf8_valid (text, strlen (text), &at)) {
+        xinf_check_fail (self, "field '%s' is not valid UTF-8 (byte %zu)", key, at);
+        return NULL;
+    }
+    return text;
+}

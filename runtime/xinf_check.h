@@ -59,4 +59,13 @@ int xinf_fail (char *error, size_t error_size, const char *format, ...) __attrib
 char *xinf_utf8_trim (char *text);
 const char *xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max, const char *fallback);
 
+//  One value that is not a map entry (an array item), with the same rules
+//  and reasons; 'key' names it in the reason, e.g. "tokens[3]".
+uint64_t xinf_check_item_uint (xinf_check_t *self, const xinf_value_t *value, const char *key, uint64_t min, uint64_t max);
+int64_t xinf_check_item_int (xinf_check_t *self, const xinf_value_t *value, const char *key, int64_t min, int64_t max);
+double xinf_check_item_float (xinf_check_t *self, const xinf_value_t *value, const char *key, double min, double max);
+bool xinf_check_item_bool (xinf_check_t *self, const xinf_value_t *value, const char *key);
+const char *xinf_check_item_str (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max);
+const char *xinf_check_item_text (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max);
+
 #endif

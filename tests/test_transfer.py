@@ -311,7 +311,7 @@ def scenario_lying_source(client, fake, path, dir_a, dir_x):
         data = file.read()
     expected = {"offset": "bad FILE_DATA from wf: expected bytes 0-1048576, got offset 1",
                 "short": "bad FILE_DATA from wf", "frames": "bad FILE_DATA from wf",
-                "sha": "arrived with sha256", "opened": "bad FILE_OPENED from the cluster"}
+                "sha": "arrived with sha256", "opened": "bad FILE_OPENED from wf: field 'sha256'"}
     for mode, words in expected.items():
         lie = os.path.join(dir_x, f"lie-{mode}.gguf")
         fake.files = {lie: (data, mode)}

@@ -2,18 +2,26 @@
 #include "xinf_cli_show.h"
 #include "xinf_probe.h"
 #include "xinf_cli_table.h"
+#include "xinf_client_msg.h"
+#include "xinf_envelope_msg.h"
 
 #include <time.h>
 
 bool
 xinf_cli_is_error (xinf_msg_t *reply)
 {
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *type = xinf_msg_type (reply);
+    if (xinf_client_msg_validate (type, xinf_msg_body (reply), &check) == -1
+    ||  xinf_envelope_msg_validate (type, xinf_msg_body (reply), &check) == -1) {
+        fprintf (stderr, "xinf-cli: BAD_REPLY: %s: %s\n", type, check.reason);
+        return true;
+    }
     if (!xinf_msg_is (reply, "ERROR"))
         return false;
-    xinf_value_t *body = xinf_msg_body (reply);
-    fprintf (stderr, "xinf-cli: ERROR %s: %s\n",
-             xinf_value_str (xinf_map_get (body, "code")) ?: "?",
-             xinf_value_str (xinf_map_get (body, "message")) ?: "?");
+    xinf_envelope_msg_error_t error;
+    xinf_envelope_msg_error_decode (xinf_msg_body (reply), &error, &check);
+    fprintf (stderr, "xinf-cli: ERROR %s: %s\n", error.code, error.message);
     return true;
 }
 

@@ -5,7 +5,9 @@
 
 #include "xinf.h"
 
-//  Prints the code and reason of an ERROR reply; true if it was one.
+//  True (and the reason printed) when the reply is no answer to use: an
+//  ERROR (its code and message), or a reply that breaks its schema
+//  (protocols/client.xml, envelope.xml; the field named).
 bool xinf_cli_is_error (xinf_msg_t *reply);
 
 //  A request got no reply ('error' says so): prints it, then probes the

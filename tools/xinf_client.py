@@ -12,8 +12,9 @@ tests and people without the C tools can ask a cluster what it is doing:
 
 Every request waits at most timeout_ms for its reply: an ERROR reply raises
 XinfError(code, message), no reply raises XinfTimeout, and a reply that breaks
-the envelope or the protocol raises XinfBadReply. All three derive from
-XinfError.
+the envelope or its schema (protocols/client.xml, checked by the generated
+codec tools/xinf_proto.py) raises XinfBadReply naming the field. All three
+derive from XinfError.
 
 Command line (tables for people, --json for scripts):
 
@@ -31,6 +32,9 @@ import re
 import sys
 import time
 from datetime import datetime, timezone
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import xinf_proto  # noqa: E402  (generated from protocols/*.xml: the replies' schemas)
 
 try:
     import msgpack
@@ -95,12 +99,17 @@ def _check_map(value, where, fields):
     return value
 
 
-WORKER_FIELDS = {"node": str, "state": str, "state_age_ms": _is_uint, "last_heartbeat_ms": _is_uint,
-                 "host_ip": str, "observed_address": str, "warnings": list, "cpus": _is_uint,
-                 "memory_bytes": _is_uint, "data_ports": list, "devices": list}
-WAIT_FIELDS = {"node": str, "actor": str, "what": str, "peer": str, "age_ms": _is_uint,
-               "progress": _is_uint, "stalled": bool}
-EVENT_FIELDS = {"seq": _is_uint, "time_ms": _is_uint, "kind": str, "node": str, "detail": str}
+def check_body(msg_type, body):
+    """Checks a reply body against its schema (client.xml, envelope.xml);
+    raises XinfBadReply naming the field. Types without a schema pass."""
+    for protocol in ("client", "envelope"):
+        if xinf_proto.knows(protocol, msg_type):
+            try:
+                xinf_proto.check(protocol, msg_type, body)
+            except xinf_proto.ProtoError as error:
+                raise XinfBadReply(f"{msg_type}: {error}") from None
+            break
+    return body
 
 
 def encode_message(msg_type, body=None, corr=0, sender="", deadline=0, frames=()):
@@ -247,11 +256,9 @@ class XinfClient:
                 if len(self._pending) < 10000:   # for next_message (requests started earlier)
                     self._pending.append((reply["type"], reply["corr"], reply["body"]))
                 continue
+            check_body(reply["type"], reply["body"])
             if reply["type"] == "ERROR":
-                error = reply["body"]
-                code, message = error.get("code"), error.get("message")
-                _need(isinstance(code, str) and isinstance(message, str), f"ERROR body is malformed: {error!r:.200}")
-                raise XinfError(code, message)
+                raise XinfError(reply["body"]["code"], reply["body"]["message"])
             if expect and reply["type"] != expect:
                 raise XinfBadReply(f"{msg_type} answered with {reply['type']}, expected {expect}")
             return reply["body"], binary
@@ -267,33 +274,22 @@ class XinfClient:
     def cluster_info(self):
         """CLUSTER_INFO; returns the reply body: supervisor, heartbeat_ms, liveness, workers."""
         body, _ = self.request("CLUSTER_INFO", expect="CLUSTER_INFO_REPLY")
-        _check_map(body, "CLUSTER_INFO_REPLY", {"supervisor": dict, "heartbeat_ms": _is_uint,
-                                                "liveness": _is_uint, "workers": list})
-        for index, worker in enumerate(body["workers"]):
-            _check_map(worker, f"workers[{index}]", WORKER_FIELDS)
         return body
 
     def waits(self):
         """WAITS; returns the list of wait maps (node, actor, what, peer, age_ms, ...)."""
         body, _ = self.request("WAITS", expect="WAITS_REPLY")
-        _check_map(body, "WAITS_REPLY", {"waits": list})
-        for index, wait in enumerate(body["waits"]):
-            _check_map(wait, f"waits[{index}]", WAIT_FIELDS)
         return body["waits"]
 
     def events(self, since=0, limit=1000):
         """EVENTS; returns the reply body: events (oldest first) and next (pass it as since)."""
         body, _ = self.request("EVENTS", {"since": since, "limit": limit}, expect="EVENTS_REPLY")
-        _check_map(body, "EVENTS_REPLY", {"events": list, "next": _is_uint})
-        for index, event in enumerate(body["events"]):
-            _check_map(event, f"events[{index}]", EVENT_FIELDS)
         return body
 
     def doctor(self, probe_timeout_ms=3000):
         """DOCTOR; returns the reply body: ok, problems, mesh, workers, versions."""
         body, _ = self.request("DOCTOR", {"timeout_ms": probe_timeout_ms}, expect="DOCTOR_REPLY",
                                timeout_ms=probe_timeout_ms + 5000)
-        _check_map(body, "DOCTOR_REPLY", {"ok": bool, "problems": list, "mesh": list, "versions": list})
         return body
 
     # ------------------------------------------------------------- models
@@ -322,7 +318,6 @@ class XinfClient:
 
     def launch_progress(self, uid):
         reply, _ = self.request("LAUNCH_PROGRESS", {"uid": uid}, expect="LAUNCH_PROGRESS_REPLY")
-        _check_map(reply, "LAUNCH_PROGRESS_REPLY", {"state": str, "bytes_done": _is_uint, "bytes_total": _is_uint})
         return reply
 
     def wait_ready(self, uid, stall_s=60.0, on_progress=None):
@@ -347,14 +342,12 @@ class XinfClient:
 
     def list_models(self):
         reply, _ = self.request("LIST_MODELS", expect="LIST_MODELS_REPLY")
-        _check_map(reply, "LIST_MODELS_REPLY", {"models": list})
         return reply["models"]
 
     def cancel(self, corr):
         """CANCEL of this client's GENERATE 'corr' (see generate_start): True
         when it was in flight (it then ends with ERROR CANCELLED)."""
         reply, _ = self.request("CANCEL", {"corr": corr}, expect="CANCEL_REPLY")
-        _check_map(reply, "CANCEL_REPLY", {"cancelled": bool})
         return reply["cancelled"]
 
     def generate_start(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, stream=False, deadline_ms=300000,
@@ -378,7 +371,7 @@ class XinfClient:
         if not self._socket.poll(timeout_ms):
             return None
         reply, _ = decode_reply(self._socket.recv_multipart())
-        return reply["type"], reply["corr"], reply["body"]
+        return reply["type"], reply["corr"], check_body(reply["type"], reply["body"])
 
     def terminate(self, uid, wait_s=15.0):
         """TERMINATE; the model is then `stopping` until its workers unloaded
@@ -420,8 +413,9 @@ class XinfClient:
             reply, _ = decode_reply(self._socket.recv_multipart())
             if reply["corr"] != corr:
                 continue
+            check_body(reply["type"], reply["body"])
             if reply["type"] == "ERROR":
-                raise XinfError(reply["body"].get("code", "?"), reply["body"].get("message", "?"))
+                raise XinfError(reply["body"]["code"], reply["body"]["message"])
             if reply["type"] == "GENERATE_TOKEN":
                 if on_token:
                     text = reply["body"].get("text", "")
@@ -429,7 +423,6 @@ class XinfClient:
                              text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
                 continue
             _need(reply["type"] == "GENERATE_REPLY", f"GENERATE answered with {reply['type']}")
-            _check_map(reply["body"], "GENERATE_REPLY", {"tokens": list, "finish_reason": str})
             return reply["body"]
 
 

@@ -490,14 +490,23 @@ test_models (void)
     xinf_msg_t *done = xinf_msg_new ("RUN_DONE");
     xinf_value_t *body = xinf_msg_body (done);
     xinf_map_put_uint (body, "request", request);
-    xinf_map_put_uint (body, "prompt_tokens", 3);
+    //  A whole RUN_DONE as node.xml has it: the supervisor relays no less
+    xinf_value_t *prompt_ids = xinf_value_new_array ();
+    for (uint64_t id = 1; id <= 3; id++)
+        xinf_array_push (prompt_ids, xinf_value_new_uint (id));
+    xinf_map_put (body, "prompt_tokens", prompt_ids);
     xinf_value_t *tokens = xinf_value_new_array ();
     xinf_array_push (tokens, xinf_value_new_uint (5));
     xinf_array_push (tokens, xinf_value_new_uint (6));
     xinf_map_put (body, "tokens", tokens);
     xinf_map_put_str (body, "text", "tt");
     xinf_map_put_str (body, "finish_reason", "length");
-    xinf_map_put (body, "timings", xinf_value_new_map ());
+    xinf_value_t *timings = xinf_value_new_map ();
+    xinf_map_put_float (timings, "prefill_ms", 1);
+    xinf_map_put_float (timings, "prefill_tokens_per_s", 3000);
+    xinf_map_put_float (timings, "decode_ms", 2);
+    xinf_map_put_float (timings, "decode_tokens_per_s", 1000);
+    xinf_map_put (body, "timings", timings);
     xinf_map_put_str (body, "node", "w1");
     CHECK (xinf_dealer_send (worker, &done) == 0);
     reply = peer_expect (client, "GENERATE_REPLY", NULL);

@@ -1,10 +1,48 @@
 /*  fuzz_envelope: bytes as ZeroMQ frames (each a u16 length, big endian,
     then that many bytes) through the XINF envelope decoder, and every
-    decoded message through the node protocol's decoders (HELLO, WELCOME,
-    HEARTBEAT, BYE): nothing may crash, leak or read out of bounds.  */
+    decoded message through the node protocol's records (HELLO, WELCOME,
+    HEARTBEAT, BYE) and the generated decoders of every protocol schema
+    (the protocols' .xml files): under its own type in each protocol, and under one
+    more type picked by the body's size, so that every decoder meets
+    bodies meant for others. Nothing may crash, leak or read out of
+    bounds; a refusal must give a reason.  */
 #include "fuzz.h"
 #include "xinf.h"
 #include "xinf_node_proto.h"
+#include "xinf_client_msg.h"
+#include "xinf_node_msg.h"
+#include "xinf_model_msg.h"
+#include "xinf_envelope_msg.h"
+
+typedef int (s_validate_fn) (const char *type, const xinf_value_t *body, xinf_check_t *check);
+
+static void
+s_validate (s_validate_fn *validate, const char *type, const xinf_value_t *body)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    int rc = validate (type, body, &check);
+    if (rc == -1 && !*check.reason)
+        abort ();                      //  a refusal without a reason
+    if (rc != -1 && check.failed)
+        abort ();
+}
+
+static void
+s_schema_decoders (xinf_msg_t *msg)
+{
+    s_validate_fn *validates [] = { xinf_client_msg_validate, xinf_node_msg_validate, xinf_model_msg_validate,
+                                    xinf_envelope_msg_validate };
+    const char *const *types [] = { xinf_client_msg_types, xinf_node_msg_types, xinf_model_msg_types,
+                                    xinf_envelope_msg_types };
+    const xinf_value_t *body = xinf_msg_body (msg);
+    for (size_t at = 0; at < 4; at++)
+        s_validate (validates [at], xinf_msg_type (msg), body);
+    size_t pick = xinf_value_count (body) + strlen (xinf_msg_type (msg));
+    size_t protocol = pick % 4, count = 0;
+    while (types [protocol][count])
+        count++;
+    s_validate (validates [protocol], types [protocol][pick % count], body);
+}
 
 static void
 s_node_decoders (xinf_msg_t *msg)
@@ -48,6 +86,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     xinf_msg_t *msg = xinf_msg_decode (&frames, error, sizeof error, &corr);
     if (msg) {
         s_node_decoders (msg);
+        s_schema_decoders (msg);
         xinf_msg_destroy (&msg);
     }
     zmsg_destroy (&frames);

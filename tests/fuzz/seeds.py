@@ -4,7 +4,9 @@ valid inputs the harness's decoders accept, from which mutations start.
     python3 seeds.py envelope|gguf|tokenizer|wire DIR BUILD_DIR
 
 envelope: XINF envelopes (framed as fuzz_envelope.c reads them: u16 length,
-bytes) of PING, HELLO, WELCOME, HEARTBEAT, BYE, GENERATE; gguf: small
+bytes) of PING, HELLO, WELCOME, HEARTBEAT, BYE, GENERATE, LAUNCH, RUN_DONE,
+PROBE_RESULT, TOKENIZE, MODEL_STATE, HA_STATE (whole, as the schemas in
+protocols/*.xml have them); gguf: small
 models from xinf-make-model (llama/gpt2, qwen3, q8_0, tied); tokenizer: a
 first byte choosing the pre-tokenizer, then English, code, CJK, emoji,
 whitespace runs, digits and invalid UTF-8; wire: a tensor-parallel step's
@@ -36,7 +38,17 @@ def envelope_seeds():
                     {"id": 1, "actor": "a", "what": "w", "peer": "p", "age_ms": 5, "progress": 1, "idle_ms": 2,
                      "stall_ms": 100, "stalled": False}]}),
                 ("BYE", {"node": "w1"}),
-                ("GENERATE", {"uid": "m", "prompt": "hi", "max_tokens": 8, "temperature": 0.5, "stream": True})]
+                ("GENERATE", {"uid": "m", "prompt": "hi", "max_tokens": 8, "temperature": 0.5, "stream": True}),
+                ("LAUNCH", {"uid": "m", "path": "/m.gguf", "workers": ["w1", "w2"], "n_worker": 2, "step_tokens": 64}),
+                ("RUN_DONE", {"request": 9, "prompt_tokens": [1, 2], "tokens": [3], "text": "x",
+                              "finish_reason": "stop", "timings": {"prefill_ms": 1.0, "prefill_tokens_per_s": 2.0,
+                                                                   "decode_ms": 3.0, "decode_tokens_per_s": 4.0}}),
+                ("PROBE_RESULT", {"session": 3, "node": "w1", "results": [
+                    {"to": "w2", "endpoint": "tcp://10.0.0.3:29500", "status": "ok", "ms": 2, "detail": ""}]}),
+                ("TOKENIZE", {"uid": "m", "replica": 0, "request": 4, "mode": "tokenize", "content": "hi"}),
+                ("MODEL_STATE", {"uid": "m", "replica": 0, "generation": 5, "state": "ready", "info": {"vocab": 9}}),
+                ("HA_STATE", {"state": "active", "events_have": 2, "events": [
+                    {"seq": 3, "time_ms": 1, "kind": "joined", "node": "w1", "detail": ""}]})]
     return {name.lower(): frames(encode(name, body, corr=index + 1)) for index, (name, body) in enumerate(messages)}
 
 

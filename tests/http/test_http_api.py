@@ -408,7 +408,14 @@ def scenario_manage(gateway, path):
     check(status == 200 and body["ok"] is True and len(body["workers"]) == 1, f"doctor: {body}")
     status, _, body = gateway.call("DELETE", "/v1/models/m2", key=ADMIN_KEY)
     check(status == 200 and body["uid"] == "m2" and body["replicas"] == 1, f"terminate: {body}")
-    expect_error(gateway.call("GET", "/v1/models/m2"), 404, "m2")
+    expect_error(gateway.call("GET", "/v1/models/m2"), 404, "m2")     # a stopping model is not listed
+    # Its progress says stopping until the worker confirmed the unload; then it is gone
+    deadline = time.monotonic() + 30
+    while (result := gateway.call("GET", "/v1/models/m2/progress", key=ADMIN_KEY))[0] == 200 \
+            and time.monotonic() < deadline:
+        check(result[2]["state"] == "stopping", f"a terminated model is stopping: {result[2]}")
+        time.sleep(0.01)
+    expect_error(result, 404, "m2")
     expect_error(gateway.call("DELETE", "/v1/models/m2", key=ADMIN_KEY), 404, "m2")
     expect_error(gateway.call("PUT", "/v1/models/m2", key=ADMIN_KEY), 405, "GET or DELETE")
     expect_error(gateway.call("GET", "/v1/models/m2/nothing", key=ADMIN_KEY), 404, "does not exist")

@@ -121,10 +121,10 @@ test_hello_bad_fields (void)
     xinf_map_put_str (device, "name", "x");
     xinf_map_put_uint (device, "memory_bytes", 1);
     xinf_array_push (devices, device);
-    s_expect_bad_hello ("devices", devices, "cpu or gpu");
+    s_expect_bad_hello ("devices", devices, "devices[0]: field 'kind' must be one of cpu, gpu");
     xinf_value_t *models = xinf_value_new_array ();
     xinf_array_push (models, xinf_value_new_str ("not a map"));
-    s_expect_bad_hello ("models", models, "field 'models' must hold maps");
+    s_expect_bad_hello ("models", models, "field 'models[0]' must be map, got str");
     s_expect_bad_hello ("pid", NULL, "field 'pid' is missing");
 }
 

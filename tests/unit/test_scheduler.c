@@ -5,9 +5,13 @@
     replica, cancel, retries on another replica before the first token
     (and none after it), late answers of an earlier attempt ignored, a
     client that cannot take its answer, adoption after a restart, a
-    worker's malformed replies dropped, and stopping with all in flight.  */
+    worker's malformed replies dropped, and stopping with all in flight;
+    every message it sends checked against its protocol schema.  */
 #include "test_unit.h"
 #include "xinf_scheduler.h"
+#include "xinf_node_msg.h"
+#include "xinf_client_msg.h"
+#include "xinf_envelope_msg.h"
 
 typedef struct {
     char to [512];
@@ -36,6 +40,17 @@ s_record (s_io_t *io, const char *to, bool to_node, xinf_msg_t **msg_p)
         xinf_msg_destroy (msg_p);
         return -1;
     }
+    //  Everything the scheduler sends is what its schema says (node.xml
+    //  to workers; client.xml, envelope.xml to clients)
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *type = xinf_msg_type (*msg_p);
+    const xinf_value_t *body = xinf_msg_body (*msg_p);
+    int rc = to_node ? xinf_node_msg_validate (type, body, &check)
+                     : xinf_client_msg_validate (type, body, &check) == 1 ? xinf_envelope_msg_validate (type, body, &check)
+                     : check.failed ? -1 : 0;
+    if (rc != 0)
+        fprintf (stderr, "sent %s breaks its schema (%d): %s\n", type, rc, check.reason);
+    CHECK (rc == 0);
     s_sent_t *sent = calloc (1, sizeof *sent);
     snprintf (sent->to, sizeof sent->to, "%s", to);
     sent->to_node = to_node;
@@ -137,8 +152,16 @@ s_reply (xinf_scheduler_t *scheduler, const char *node, const char *type, uint64
     }
     else
     if (streq (type, "RUN_DONE")) {
+        //  Whole, as node.xml has it: the scheduler validates it all
+        xinf_map_put (body, "prompt_tokens", xinf_value_new_array ());
         xinf_map_put (body, "tokens", xinf_value_new_array ());
+        xinf_map_put_str (body, "text", "");
         xinf_map_put_str (body, "finish_reason", "length");
+        xinf_value_t *timings = xinf_value_new_map ();
+        const char *keys [] = { "prefill_ms", "prefill_tokens_per_s", "decode_ms", "decode_tokens_per_s" };
+        for (size_t at = 0; at < 4; at++)
+            xinf_map_put_float (timings, keys [at], 1);
+        xinf_map_put (body, "timings", timings);
     }
     else {
         xinf_map_put_str (body, "code", code);
@@ -499,6 +522,38 @@ test_grace (void)
     s_end (&scheduler, &io);
 }
 
+//  A relayed RUN_DONE or RUN_TOKEN that breaks node.xml goes no further:
+//  the client gets nothing from it, the run stays in flight.
+static void
+test_malformed_reply (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    s_submit (scheduler, "c", 1, true, 0, 10);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    xinf_msg_t *token = xinf_msg_new ("RUN_TOKEN");
+    xinf_map_put_uint (xinf_msg_body (token), "request", s_uint (run, "request"));
+    xinf_map_put_uint (xinf_msg_body (token), "index", 0);
+    xinf_map_put_uint (xinf_msg_body (token), "token", 7);
+    xinf_map_put_uint (xinf_msg_body (token), "text", 5);          //  not a str
+    xinf_scheduler_run_reply (scheduler, "w0", token, 11);
+    xinf_msg_destroy (&token);
+    xinf_msg_t *done = xinf_msg_new ("RUN_DONE");
+    xinf_map_put_uint (xinf_msg_body (done), "request", s_uint (run, "request"));
+    xinf_map_put (xinf_msg_body (done), "tokens", xinf_value_new_array ());
+    xinf_map_put_str (xinf_msg_body (done), "finish_reason", "length");   //  no text, timings
+    xinf_scheduler_run_reply (scheduler, "w0", done, 12);
+    xinf_msg_destroy (&done);
+    CHECK_INT (s_count (&io, "GENERATE_TOKEN") + s_count (&io, "GENERATE_REPLY") + s_count (&io, "RUN_ACK"), 0);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 13);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 1);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
 //  A worker's malformed RUN_* (a field missing, of the wrong type, out of
 //  range) is dropped: nothing relayed, nothing acknowledged, the request
 //  still in flight; a good reply afterwards still ends it. Stopping ends
@@ -584,6 +639,7 @@ main (void)
     RUN (test_client_gone);
     RUN (test_adopt);
     RUN (test_grace);
+    RUN (test_malformed_reply);
     RUN (test_malformed_replies);
     return 0;
 }
