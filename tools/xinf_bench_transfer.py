@@ -24,22 +24,14 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from xinf_benchlib import start, wait_for as _wait_for  # noqa: E402
 from xinf_client import XinfClient, XinfError  # noqa: E402
 
 
-def start(args, log):
-    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
 def wait_for(what, timeout, probe):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise SystemExit(f"xinf-bench-transfer: {what} not within {timeout} s")
-
+    return _wait_for("xinf-bench-transfer", what, timeout, probe)
 
 def baseline(path, workdir):
     """cp, then sha256sum of the copy: seconds."""
