@@ -31,6 +31,7 @@ typedef struct {
     uint64_t heartbeat_seq;
     int64_t last_beat;
     zcert_t *cert;                //  our key pair when keys are configured (not owned)
+    double peer_rate;             //  messages a second one peer may send (0: no limit)
     xinf_guard_t *guard;          //  CURVE and the role check, with a cert
     xinf_model_dirs_t *model_dirs;    //  the copies it serves (not owned), or NULL
     xinf_transfer_relay_t *transfers; //  model files on their way to workers
@@ -308,6 +309,8 @@ s_init (xinf_ctx_t *ctx)
     s_state_t *state = s_state (ctx);
     if (state->cert)
         state->guard = xinf_guard_new (ctx, state->cert);
+    if (state->peer_rate > 0)
+        xinf_router_set_peer_limit (xinf_ctx_router (ctx), state->peer_rate, 4 * state->peer_rate);
     state->cluster = xinf_cluster_new (state->node_name, state->heartbeat_ms, state->liveness);
     xinf_cluster_set_forget (state->cluster, state->forget_lost_ms);
     state->mesh = xinf_mesh_new (state->cluster);
@@ -509,6 +512,7 @@ xinf_supervisor_new (const xinf_supervisor_config_t *config)
     self->state->liveness = config->liveness;
     self->state->forget_lost_ms = config->forget_lost_ms;
     self->state->cert = config->cert;
+    self->state->peer_rate = config->peer_rate;
     self->state->model_dirs = config->model_dirs;
     snprintf (self->state->state_dir, sizeof self->state->state_dir, "%s", config->state_dir ? config->state_dir : "");
     if (config->standby_peer && *config->standby_peer)

@@ -32,6 +32,9 @@ typedef struct {
     //  "Model files"); lent, must outlive the supervisor; NULL: none of its
     //  own (it still relays other workers' copies).
     xinf_model_dirs_t *model_dirs;
+    //  Messages a second one peer (a worker, a client) may send, sustained;
+    //  four times that at once. 0: no limit.
+    double peer_rate;
 } xinf_supervisor_config_t;
 
 xinf_supervisor_t *xinf_supervisor_new (const xinf_supervisor_config_t *config);

@@ -113,7 +113,7 @@ xinf_supervisor_start (const xinf_supervisor_options_t *options, char *error, si
         return NULL;
     }
     xinf_supervisor_config_t config = { options->node_name, heartbeat_ms, liveness, 600000, NULL, false, NULL, NULL,
-                                        NULL };
+                                        NULL, 0 };
     xinf_node_t *self = s_node_new ();
     zsys_init ();
     self->supervisor = xinf_supervisor_new (&config);

@@ -82,6 +82,26 @@ s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
                           "unknown message type '%s'", xinf_msg_type (msg));
 }
 
+//  A message over its peer's rate limit: dropped, logged at a bounded
+//  rate; the first of a run is answered ERROR RATE_LIMITED with when to
+//  send again.
+static void
+s_refuse_flood (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg, bool answer)
+{
+    ctx->stats.rate_limited++;
+    uint64_t count = xinf_peer_may_complain (peer, zclock_mono ());
+    if (count)
+        xinf_warn (ctx->name, "rate limited peer=%s address=%s type=%s count=%llu: over its messages a second",
+                   xinf_peer_id (peer), xinf_peer_address (peer), xinf_msg_type (msg), (unsigned long long) count);
+    if (!answer)
+        return;
+    xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "RATE_LIMITED", "%s: this peer sends more "
+                                            "messages a second than this node takes from one peer", xinf_msg_type (msg));
+    xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms",
+                       (uint64_t) xinf_router_retry_after_ms (ctx->router, peer));
+    xinf_router_send (ctx->router, peer, &error);
+}
+
 static bool
 s_receive_one (xinf_ctx_t *ctx)
 {
@@ -89,10 +109,14 @@ s_receive_one (xinf_ctx_t *ctx)
     char error [256];
     uint64_t corr;
     xinf_msg_t *msg = xinf_router_try_recv (ctx->router, &peer, error, sizeof error, &corr);
-    if (msg) {
+    int admit = msg ? xinf_router_admit (ctx->router, peer, zclock_mono ()) : 1;
+    if (msg && admit == 1)
         s_dispatch (ctx, peer, msg);
+    else
+    if (msg)
+        s_refuse_flood (ctx, peer, msg, admit == 0);
+    if (msg)
         xinf_msg_destroy (&msg);
-    }
     else
     if (peer) {
         ctx->stats.bad_envelopes++;

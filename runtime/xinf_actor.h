@@ -49,6 +49,7 @@ typedef struct {
     uint64_t handled;          //  messages given to a handler
     uint64_t bad_envelopes;
     uint64_t unknown_types;
+    uint64_t rate_limited;     //  messages dropped over their peer's rate limit
     xinf_endpoint_stats_t endpoint;
 } xinf_actor_stats_t;
 

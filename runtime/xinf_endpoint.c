@@ -20,6 +20,9 @@ struct _xinf_peer_t {
     int64_t complaints_since;  //  start of the current window of logged complaints
     unsigned complaints;       //  logged in that window
     uint64_t unlogged;         //  not logged since the last line that was
+    double tokens;             //  messages it may still send now (the rate limit's bucket)
+    int64_t refilled;          //  when the bucket was last filled up (monotonic ms)
+    bool limited;              //  its last message was over the limit
 };
 
 struct _xinf_router_t {
@@ -27,6 +30,7 @@ struct _xinf_router_t {
     char name [XINF_SENDER_MAX + 1];
     zhashx_t *peers;           //  hex id -> xinf_peer_t
     xinf_endpoint_stats_t stats;
+    double peer_rate, peer_burst;   //  messages a second and at once per peer (0: no limit)
 };
 
 struct _xinf_dealer_t {
@@ -561,6 +565,43 @@ xinf_endpoint_check_tcp (const char *endpoint, char *reason, size_t reason_size)
         return -1;
     }
     return 0;
+}
+
+void
+xinf_router_set_peer_limit (xinf_router_t *self, double per_second, double burst)
+{
+    self->peer_rate = per_second > 0 ? per_second : 0;
+    self->peer_burst = burst > 1 ? burst : 1;
+}
+
+int
+xinf_router_admit (xinf_router_t *self, xinf_peer_t *peer, int64_t now)
+{
+    if (self->peer_rate <= 0)
+        return 1;
+    if (peer->refilled == 0)
+        peer->tokens = self->peer_burst;      //  a new peer starts with a full bucket
+    else {
+        double tokens = peer->tokens + (double) (now - peer->refilled) * self->peer_rate / 1000.0;
+        peer->tokens = tokens > self->peer_burst ? self->peer_burst : tokens;
+    }
+    peer->refilled = now;
+    if (peer->tokens >= 1) {
+        peer->tokens -= 1;
+        peer->limited = false;
+        return 1;
+    }
+    int verdict = peer->limited ? -1 : 0;
+    peer->limited = true;
+    return verdict;
+}
+
+int64_t
+xinf_router_retry_after_ms (xinf_router_t *self, xinf_peer_t *peer)
+{
+    if (self->peer_rate <= 0 || peer->tokens >= 1)
+        return 0;
+    return (int64_t) ((1 - peer->tokens) * 1000.0 / self->peer_rate) + 1;
 }
 
 uint64_t

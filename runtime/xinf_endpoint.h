@@ -98,6 +98,18 @@ const char *xinf_peer_key (const xinf_peer_t *self);
 #define XINF_COMPLAIN_WINDOW_MS  10000
 uint64_t xinf_peer_may_complain (xinf_peer_t *self, int64_t now);
 
+//  A limit on the messages each peer may send: 'per_second' sustained and
+//  'burst' at once (a token bucket per peer; per_second 0: no limit, the
+//  default). Flooding one actor cannot starve its other peers.
+void xinf_router_set_peer_limit (xinf_router_t *self, double per_second, double burst);
+//  Takes one message of 'peer' at 'now' (monotonic ms) against the limit:
+//  1 admitted; 0 refused, the first of a run (answer it: ERROR
+//  RATE_LIMITED); -1 refused again (drop it, so a flood is not answered
+//  message for message).
+int xinf_router_admit (xinf_router_t *self, xinf_peer_t *peer, int64_t now);
+//  When the peer may send again (ms from now; 0: now).
+int64_t xinf_router_retry_after_ms (xinf_router_t *self, xinf_peer_t *peer);
+
 // ---- DEALER ------------------------------------------------------------------
 //  Connects to 'endpoint'; 'name' is the sender put on outgoing messages.
 //  NULL if the endpoint is malformed.

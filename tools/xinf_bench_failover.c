@@ -164,7 +164,7 @@ main (int argc, char **argv)
     zsys_init ();
     xinf_supervisor_config_t supervisor_config = {
         "bench-supervisor", xinf_config_int (config, "heartbeat-ms"), (int) xinf_config_int (config, "liveness"), 0,
-        NULL, false, NULL, NULL, NULL
+        NULL, false, NULL, NULL, NULL, 0
     };
     xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     char bound [256], endpoint [256];

@@ -45,6 +45,9 @@ static const xinf_option_t s_options [] = {
       "supervisor with --standby-peer: which of the pair this one is" },
     { "state-dir", 0, "XINF_STATE_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
       "supervisor/local: keep the event history and the launched models here, across restarts" },
+    { "peer-rate", 0, "XINF_PEER_RATE", XINF_OPT_INT, "5000", 0, 10000000, NULL, "N",
+      "supervisor: messages a second one worker or client may send (four times that at once; beyond: "
+      "RATE_LIMITED); 0: no limit" },
     { "forget-lost-ms", 0, "XINF_FORGET_LOST_MS", XINF_OPT_INT, "600000", 0, 604800000, NULL, "MS",
       "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
     { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
@@ -274,7 +277,8 @@ s_start_supervisor (xinf_config_t *config, s_settings_t *settings, char *bound, 
         xinf_config_str (config, "state-dir"),
         settings->cert,
         //  A supervisor serves its own copies only from directories it was given
-        streq (xinf_config_str (config, "role"), "supervisor") && settings->model_dirs_given ? settings->model_dirs : NULL
+        streq (xinf_config_str (config, "role"), "supervisor") && settings->model_dirs_given ? settings->model_dirs : NULL,
+        (double) xinf_config_int (config, "peer-rate")
     };
     xinf_supervisor_t *supervisor = xinf_supervisor_new (&supervisor_config);
     if (!supervisor)

@@ -745,13 +745,61 @@ test_worker_lost (void)
     xinf_supervisor_destroy (&supervisor);
 }
 
+//  A peer over its rate limit (50 a second, 200 at once here): the first
+//  message over it is answered RATE_LIMITED with when to send again, the
+//  rest of the run dropped; another peer is served meanwhile; the peer
+//  is served again once its bucket refilled.
+static void
+test_rate_limit (void)
+{
+    const char *endpoint = "inproc://test-supervisor-rate";
+    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 1000, .liveness = 3, .peer_rate = 50 };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
+    CHECK (supervisor);
+    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    xinf_dealer_t *flood = xinf_dealer_new (endpoint, "flood");
+    xinf_dealer_t *other = xinf_dealer_new (endpoint, "other");
+    for (int index = 0; index < 400; index++) {
+        xinf_msg_t *ping = xinf_msg_new ("PING");
+        xinf_msg_set_corr (ping, (uint64_t) index + 1);
+        CHECK (xinf_dealer_send (flood, &ping) == 0);
+    }
+    size_t pongs = 0, limited = 0;
+    uint64_t retry_after = 0;
+    xinf_msg_t *reply;
+    while ((reply = peer_recv (flood, 500))) {
+        if (xinf_msg_is (reply, "PONG"))
+            pongs++;
+        else {
+            peer_check_error (reply, "RATE_LIMITED", "PING");
+            retry_after = xinf_value_uint (xinf_map_get (xinf_msg_body (reply), "retry_after_ms"));
+            limited++;
+        }
+        xinf_msg_destroy (&reply);
+    }
+    //  200 at once, plus what refilled while they were read (50 a second)
+    CHECK (pongs >= 200 && pongs < 400);
+    CHECK (limited >= 1 && limited <= 4);
+    CHECK (retry_after >= 1 && retry_after <= 1000);
+    xinf_msg_t *pong = s_ask (other, xinf_msg_new ("PING"));
+    CHECK_STR (xinf_msg_type (pong), "PONG");
+    xinf_msg_destroy (&pong);
+    pong = s_ask (flood, xinf_msg_new ("PING"));            //  refilled while waiting above
+    CHECK_STR (xinf_msg_type (pong), "PONG");
+    xinf_msg_destroy (&pong);
+    xinf_dealer_destroy (&flood);
+    xinf_dealer_destroy (&other);
+    xinf_supervisor_destroy (&supervisor);
+}
+
 int
 main (void)
 {
     RUN (test_ping_and_garbage);
+    RUN (test_rate_limit);
     RUN (test_registration);
     RUN (test_models);
     RUN (test_worker_lost);
-    fprintf (stderr, "PASS: supervisor in-process: garbage answered, registration, models and requests, liveness\n");
+    fprintf (stderr, "PASS: supervisor in-process: garbage answered, a flooding peer rate-limited, registration, models and requests, liveness\n");
     return 0;
 }
