@@ -25,7 +25,8 @@ def main():
     node_bin = tool(build_dir, "xinf-node")
     supervisor = start_supervisor(node_bin)
     names = ["d1", "d2", "d3"]
-    workers = {name: start_worker(node_bin, supervisor.endpoint, name) for name in names}
+    #  Its own port range: killed workers' ports must not go to other tests' nodes
+    workers = {name: start_worker(node_bin, supervisor.endpoint, name, data_ports="30100-30199") for name in names}
     client = XinfClient(supervisor.endpoint, timeout_ms=3000)
     poll("3 alive workers", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive" for n in names))
 
@@ -70,7 +71,7 @@ def crashed_worker(node_bin):
     supervisor = Proc("crash-sup", [node_bin, "-p", "0", "--bind", "127.0.0.1", "--node-name", "crash-sup", *beat])
     endpoint = "tcp://127.0.0.1:" + supervisor.wait_output(r"listening on tcp://[^\s:]+:(\d+)").group(1)
     workers = {name: Proc(name, [node_bin, "--role=worker", "-e", endpoint, "--node-name", name, *beat,
-                                 "-H", "127.0.0.1", "--data-ports", "29500-29599"]) for name in ("c1", "c2")}
+                                 "-H", "127.0.0.1", "--data-ports", "30200-30299"]) for name in ("c1", "c2")}
     client = XinfClient(endpoint, timeout_ms=3000)
     poll("c1, c2 alive", 15, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
                                          for n in workers))
