@@ -95,6 +95,11 @@ xinf_step_cost_prompt_cap (xinf_step_cost_t *self, size_t decoding, size_t waiti
 {
     if (decoding == 0)
         return 0;
+    //  More users wait for a first token than streams decode (a burst):
+    //  admitting them all in one step costs the few streams one slow token
+    //  and saves every waiting user steps; then they decode together
+    if (waiting >= 2 && waiting >= decoding)
+        return step_tokens;
     size_t cap = fallback;
     if (self->known && self->per_token > 0) {
         double extra_ms = (0.5 + (double) waiting) * xinf_step_cost_ms (self, decoding);

@@ -35,7 +35,9 @@ double xinf_step_cost_per_token_ms (xinf_step_cost_t *self);
 //  a decode-only step. One long prompt alone so makes each stream's next
 //  token at most about 2.5 times slower, while a burst of short prompts is
 //  admitted in a few steps (a user waiting for a first token weighs as
-//  much as one more decode step of delay to the streams). 0 means no
+//  much as one more decode step of delay to the streams). When at least
+//  two requests wait and they are at least as many as the streams (a
+//  burst), all of step_tokens. 0 means no
 //  limit (no stream decodes); 'fallback' until the cost is known; at
 //  least 4 tokens, at most 'step_tokens'.
 size_t xinf_step_cost_prompt_cap (xinf_step_cost_t *self, size_t decoding, size_t waiting,

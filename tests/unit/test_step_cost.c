@@ -71,11 +71,14 @@ s_test_cap (void)
         xinf_step_cost_add (cost, tokens, 40.0 + 4.0 * (double) tokens);
     //  1 stream, one prompt waiting: 1.5 decode steps (66 ms) of prompt = 16 tokens
     CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 1, 512, 16), 16);
-    //  10 waiting: 10.5 x 44 ms / 4 = 115 tokens
-    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 10, 512, 16), 115);
+    //  3 waiting beside 4 streams: 3.5 x 56 ms / 4 = 49 tokens
+    CHECK_INT (xinf_step_cost_prompt_cap (cost, 4, 3, 512, 16), 49);
+    //  A burst (10 waiting, 1 stream): the whole step
+    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 10, 512, 16), 512);
+    CHECK_INT (xinf_step_cost_prompt_cap (cost, 4, 4, 512, 16), 512);
     CHECK (xinf_step_cost_prompt_cap (cost, 8, 1, 512, 16) > xinf_step_cost_prompt_cap (cost, 1, 1, 512, 16));
     CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 1000, 512, 16), 512);
-    CHECK_INT (xinf_step_cost_prompt_cap (cost, 1, 10, 64, 16), 64);
+    CHECK_INT (xinf_step_cost_prompt_cap (cost, 20, 10, 64, 16), 64);
     xinf_step_cost_destroy (&cost);
     //  A tiny fixed part cannot make the cap smaller than 4 tokens
     cost = xinf_step_cost_new ();
