@@ -166,7 +166,6 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     model->pinned = named != NULL;
     xinf_value_destroy (&named);
     snprintf (model->uid, sizeof model->uid, "%s", uid);
-    snprintf (model->path, sizeof model->path, "%s", path);
     model->threads = launch.threads;
     model->probe_timeout_ms = launch.probe_timeout_ms;
     model->rendezvous_timeout_ms = launch.rendezvous_timeout_ms;
