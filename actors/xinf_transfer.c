@@ -2,6 +2,7 @@
 #include "xinf_transfer.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,12 @@ xinf_sha256_peek (xinf_sha256_t *self, char hex [XINF_SHA256_HEX])
         for (unsigned int index = 0; index < length && index < 32; index++)
             snprintf (hex + 2 * index, 3, "%02x", digest [index]);
     EVP_MD_CTX_free (copy);
+}
+
+void
+xinf_sha256_thread_done (void)
+{
+    OPENSSL_thread_stop ();
 }
 
 bool

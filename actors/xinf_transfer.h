@@ -35,6 +35,10 @@ void xinf_sha256_destroy (xinf_sha256_t **self_p);
 void xinf_sha256_update (xinf_sha256_t *self, const void *data, size_t size);
 //  The digest of what was added so far, as lower-case hex; adding may go on.
 void xinf_sha256_peek (xinf_sha256_t *self, char hex [XINF_SHA256_HEX]);
+//  Frees what the hashing library keeps for the calling thread. A thread
+//  that hashed calls it last: a detached actor thread may otherwise still
+//  be unwinding when its process exits, and that state would be lost.
+void xinf_sha256_thread_done (void);
 //  True when 'text' is 64 lower-case hex digits.
 bool xinf_sha256_hex_valid (const char *text);
 

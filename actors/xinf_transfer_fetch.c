@@ -424,6 +424,7 @@ s_fetch_main (zsock_t *pipe, void *arg)
         char *command = zstr_recv (pipe);
         zstr_free (&command);
     }
+    xinf_sha256_thread_done ();
     free (job);
 }
 

@@ -307,6 +307,7 @@ s_server_main (zsock_t *pipe, void *arg)
     for (size_t index = 0; index < XINF_TRANSFER_SERVER_OPEN; index++)
         s_close (&self->open [index]);
     xinf_sums_destroy (&self->sums);
+    xinf_sha256_thread_done ();
     xinf_tsan_release (self);           //  the owner frees self after the thread's last signal
 }
 
