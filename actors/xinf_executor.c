@@ -55,6 +55,7 @@ typedef struct {
     zmq_pollitem_t follower;         //  rank > 0: step commands from rank 0
     bool following;
     char broken [512];               //  the group failed: why ("" while fine)
+    xinf_beacon_t *beacon;           //  where a step is; freed with the state
 } s_state_t;
 
 struct _xinf_executor_t {
@@ -175,6 +176,7 @@ s_start_serving (s_state_t *state)
     }
     //  A stop request ends a long step between layers
     xinf_kv_cache_set_cancel (state->cache, &state->cancel);
+    xinf_kv_cache_set_beacon (state->cache, state->beacon);
     state->limits = xinf_transformer_limits (t, state->cache);
     state->limits.max_tokens = state->step_tokens;
     state->limits.max_out = state->max_seqs;
@@ -425,12 +427,12 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, const char **code, char
         s_break_group (ctx, error);
         return -1;
     }
-    if (xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), state->logits, error, size)) {
-        if (group)
-            s_break_group (ctx, error);
-        return -1;
-    }
-    return 0;
+    xinf_beacon_step_begin (state->beacon);
+    int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), state->logits, error, size);
+    xinf_beacon_step_end (state->beacon);
+    if (rc && group)
+        s_break_group (ctx, error);
+    return rc;
 }
 
 //  A STEP's second frame, its sampling (xinf_samples.h), one row per
@@ -469,10 +471,12 @@ s_step_reply (s_state_t *state, bool sample)
         xinf_msg_add_bytes (reply, state->logits, batch->n_out * t->vocab * sizeof (float));
         return reply;
     }
+    xinf_beacon_enter (state->beacon, XINF_PHASE_SAMPLE, 0, "sampling");
     for (size_t row = 0; row < batch->n_out; row++) {
         xinf_sampler_set (state->sampler, &state->samples [row]);
         state->tokens [row] = xinf_sampler_sample (state->sampler, state->logits + row * t->vocab, t->vocab);
     }
+    xinf_beacon_step_end (state->beacon);
     xinf_msg_t *reply = xinf_msg_new ("TOKENS");
     xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
     xinf_msg_add_bytes (reply, state->tokens, batch->n_out * sizeof (int32_t));
@@ -521,6 +525,16 @@ s_step_capacity (s_state_t *state)
     return XINF_BATCH_HEADER + 4 * (5 * n + 1 + n * table);
 }
 
+//  One of rank 0's steps on a follower, marked on the beacon.
+static int
+s_follow_step (s_state_t *state, const xinf_transformer_t *t, char *error, size_t size)
+{
+    xinf_beacon_step_begin (state->beacon);
+    int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), NULL, error, size);
+    xinf_beacon_step_end (state->beacon);
+    return rc;
+}
+
 //  A follower runs every step rank 0 broadcasts (no logits needed). A
 //  failure is reported up once; the supervisor then ends the replica.
 static int
@@ -537,7 +551,7 @@ s_on_step (zloop_t *loop, zmq_pollitem_t *item, void *arg)
         size_t bytes;
         if (xinf_rank_recv_step (group, s_step_capacity (state), &wire, &bytes, error, sizeof error)
         ||  xinf_batch_buf_decode (state->batch, wire, bytes, &state->limits, error, sizeof error)
-        ||  xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), NULL, error, sizeof error)) {
+        ||  s_follow_step (state, t, error, sizeof error)) {
             s_break_group (ctx, error);
             xinf_msg_t *failed = xinf_msg_new_error (0, "COLLECTIVE_FAILED", "rank %d: %s", state->rank, error);
             xinf_router_send (xinf_ctx_router (ctx), s_requester (ctx), &failed);
@@ -614,6 +628,8 @@ xinf_executor_new (const char *name, const char *endpoint)
     self->state = calloc (1, sizeof (s_state_t));
     assert (self->state);
     snprintf (self->state->name, sizeof self->state->name, "%s", name);
+    self->state->beacon = xinf_beacon_new ();
+    assert (self->state->beacon);
     xinf_actor_spec_t spec = { self->state->name, s_handlers, s_init, s_fini, self->state, NULL };
     self->actor = xinf_actor_new (&spec);
     if (self->actor && xinf_actor_bind (self->actor, endpoint, NULL, 0) < 0)
@@ -631,12 +647,21 @@ xinf_executor_destroy (xinf_executor_t **self_p)
         //  The state shared with the thread is freed only once it has ended;
         //  a rank waiting in its group (a join, a collective) stops at once
         atomic_store (&self->state->cancel, true);
+        xinf_beacon_release (self->state->beacon);
         xinf_rank_t *group = atomic_load (&self->state->group);
         if (group)
             xinf_rank_abort (group);
-        if (xinf_actor_destroy (&self->actor))
+        if (xinf_actor_destroy (&self->actor)) {
+            xinf_beacon_destroy (&self->state->beacon);
             free (self->state);
+        }
         free (self);
         *self_p = NULL;
     }
+}
+
+xinf_beacon_t *
+xinf_executor_beacon (xinf_executor_t *self)
+{
+    return self->state->beacon;
 }

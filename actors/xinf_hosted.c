@@ -467,6 +467,7 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "max_seqs", load.max_seqs);
     if (load.step_tokens)
         xinf_map_put_uint (args, "step_tokens", load.step_tokens);
+    xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
     if (n_ranks > 1) {
         char group [128];
         snprintf (group, sizeof group, "%s/%llu/%llu", uid, (unsigned long long) generation, (unsigned long long) replica);
@@ -478,7 +479,6 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         if (*self->bind_host)
             xinf_map_put_str (args, "bind_host", self->bind_host);
         xinf_map_put_uint (args, "rendezvous_timeout_ms", load.rendezvous_timeout_ms);
-        xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
     }
     if (!missing)
         s_start_replica (self, entry, resolved);

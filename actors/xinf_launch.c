@@ -114,11 +114,12 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_uint (body, "step_tokens", model->step_tokens);
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
+    if (model->stall_timeout_ms)      //  an adopted model's is not known: the worker's default
+        xinf_map_put_uint (body, "stall_timeout_ms", model->stall_timeout_ms);
     if (replica->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", rank);
         xinf_map_put_uint (body, "n_ranks", replica->n_ranks);
         xinf_map_put_uint (body, "rendezvous_timeout_ms", model->rendezvous_timeout_ms);
-        xinf_map_put_uint (body, "stall_timeout_ms", model->stall_timeout_ms);
     }
     const char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
     return xinf_launch_send (self->cluster, ctx, node, &load);

@@ -12,6 +12,8 @@
 #include "xinf_tokenize.h"
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
+#define XINF_WATCH_MS       250       //  how often the step watchdog looks
+#define XINF_REDUCE_SLACK_MS 5000     //  an all-reduce's own deadline names the peer first
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
 #define XINF_BLOCK_TOKENS   16
 #define XINF_CHAT_TEMPLATE_MAX  (256 << 10)   //  bytes of a chat template reported in info
@@ -45,6 +47,7 @@ typedef struct {
     xinf_step_cost_t *step_cost;      //  a step's time by its tokens
     uint64_t wait, steps;             //  the serving wait, steps done
     size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
+    int64_t stall_ms;                 //  a step phase lasting longer is hung
 } s_state_t;
 
 struct _xinf_replica_t {
@@ -353,6 +356,41 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     s_kick (ctx);
 }
 
+//  XINF_FAULT_HANG=model=UID,rank=R,step=N,phase=P[,layer=L] (model and
+//  rank optional): the executor of that replica's rank hangs there, to
+//  test the watchdog (xinf_beacon_set_fault). A bad text is logged.
+static void
+s_arm_fault (s_state_t *state)
+{
+    const char *spec = getenv ("XINF_FAULT_HANG");
+    if (!spec || !*spec)
+        return;
+    char rest [256] = "", item [256], error [256];
+    bool ours = true;
+    for (const char *at = spec; *at; ) {
+        size_t length = strcspn (at, ",");
+        snprintf (item, sizeof item, "%.*s", (int) (length < sizeof item - 1 ? length : sizeof item - 1), at);
+        at += length + (at [length] == ',');
+        if (!strncmp (item, "model=", 6))
+            ours = ours && streq (item + 6, state->uid);
+        else
+        if (!strncmp (item, "rank=", 5))
+            ours = ours && strtoull (item + 5, NULL, 10) == state->rank;
+        else
+        if (strlen (rest) + strlen (item) + 2 <= sizeof rest) {
+            if (*rest)
+                strcat (rest, ",");
+            strcat (rest, item);
+        }
+    }
+    if (!ours)
+        return;
+    if (xinf_beacon_set_fault (xinf_executor_beacon (state->executor), rest, error, sizeof error))
+        xinf_warn (state->name, "XINF_FAULT_HANG='%s' ignored: %s", spec, error);
+    else
+        xinf_warn (state->name, "XINF_FAULT_HANG: rank %llu will hang at %s", (unsigned long long) state->rank, rest);
+}
+
 static void
 s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -388,7 +426,10 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     char name [XINF_SENDER_MAX + 1];
     snprintf (name, sizeof name, "executor-%s-%llu-%llu", state->uid, (unsigned long long) state->replica,
               (unsigned long long) state->rank);
+    state->stall_ms = (int64_t) start.stall_timeout_ms;
     state->executor = xinf_executor_new (name, state->exec_endpoint);
+    if (state->executor)
+        s_arm_fault (state);
     state->to_executor = state->executor ? xinf_dealer_new (state->exec_endpoint, state->name) : NULL;
     if (!state->to_executor) {
         s_set_state (ctx, XINF_REPLICA_FAILED, "cannot start the executor");
@@ -573,6 +614,36 @@ s_destroy_item (void **item)
     xinf_request_destroy ((xinf_request_t **) item);
 }
 
+//  The step watchdog: an executor that stays in one phase of a step
+//  longer than stall_timeout_ms (an all-reduce 5 s more) is hung. The
+//  step's requests end with EXECUTOR_HUNG and the replica fails, naming
+//  the rank, step, layer and phase.
+static void
+s_on_watch (xinf_ctx_t *ctx, void *arg)
+{
+    s_state_t *state = s_state (ctx);
+    if (!state->executor || state->state == XINF_REPLICA_FAILED || !state->stall_ms)
+        return;
+    xinf_beacon_view_t view = xinf_beacon_read (xinf_executor_beacon (state->executor));
+    int64_t now = zclock_mono ();
+    int64_t limit = state->stall_ms + (view.phase == XINF_PHASE_COLLECTIVE ? XINF_REDUCE_SLACK_MS : 0);
+    if (view.phase == XINF_PHASE_IDLE || now - view.phase_ms <= limit)
+        return;
+    char where [256], text [512];
+    xinf_beacon_describe (&view, now, where, sizeof where);
+    snprintf (text, sizeof text, "rank %llu of replica %llu of %s is stuck in %s (stall_timeout_ms %lld); its "
+              "thread is abandoned when the replica unloads: relaunch the model", (unsigned long long) state->rank,
+              (unsigned long long) state->replica, state->uid, where, (long long) state->stall_ms);
+    xinf_error (state->name, "executor hung: %s", text);
+    if (state->in_flight) {
+        state->in_flight = false;
+        xinf_batcher_abandon (state->batcher);
+    }
+    s_fail_all (ctx, "EXECUTOR_HUNG", text);
+    s_serving_wait (state, false);
+    s_set_state (ctx, XINF_REPLICA_FAILED, text);
+}
+
 static int
 s_init (xinf_ctx_t *ctx)
 {
@@ -582,6 +653,7 @@ s_init (xinf_ctx_t *ctx)
     assert (state->requests && state->batch);
     zhashx_set_destructor (state->requests, s_destroy_item);
     state->state = XINF_REPLICA_STARTING;
+    xinf_ctx_timer (ctx, XINF_WATCH_MS, 0, s_on_watch, NULL);
     return 0;
 }
 

@@ -17,6 +17,7 @@ struct _xinf_kv_cache_t {
     float *x, *xb, *xb2;               //  [max_tokens][dim]
     float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
     atomic_bool *cancel;
+    xinf_beacon_t *beacon;             //  where a step is, or NULL; not owned
 };
 
 static int
@@ -164,6 +165,14 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
 }
 
 void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag) { self->cancel = flag; }
+void xinf_kv_cache_set_beacon (xinf_kv_cache_t *self, xinf_beacon_t *beacon) { self->beacon = beacon; }
+
+static void
+s_enter (xinf_kv_cache_t *cache, xinf_phase_t phase, size_t layer, const char *what)
+{
+    if (cache->beacon)
+        xinf_beacon_enter (cache->beacon, phase, layer, what);
+}
 
 xinf_batch_limits_t
 xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache)
@@ -269,18 +278,26 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
     for (size_t index = 0; index < self->n_layers; index++) {
         if (s_cancelled (self, cache))
             return xinf_fail (error, error_size, "cancelled");
+        s_enter (cache, XINF_PHASE_COMPUTE, index, "attention");
         if (s_attention (self, &self->layers [index], index, cache, batch))
             return xinf_fail (error, error_size, "out of memory for attention scores");
+        if (self->shard.n_ranks > 1)
+            s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce attn_output");
         if (s_all_reduce (self, cache->xb2, n, index, "attn_output", error, error_size))
             return -1;
         be->ops->add (be, cache->x, cache->xb2, n * self->dim);
+        s_enter (cache, XINF_PHASE_COMPUTE, index, "feed-forward");
         s_feed_forward (self, &self->layers [index], cache, n);
+        if (self->shard.n_ranks > 1)
+            s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce ffn_down");
         if (s_all_reduce (self, cache->xb2, n, index, "ffn_down", error, error_size))
             return -1;
         be->ops->add (be, cache->x, cache->xb2, n * self->dim);
     }
-    if (logits && batch->n_out)
+    if (logits && batch->n_out) {
+        s_enter (cache, XINF_PHASE_COMPUTE, self->n_layers, "logits");
         s_logits (self, cache, batch, logits);
+    }
     return 0;
 }
 

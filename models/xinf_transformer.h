@@ -35,6 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "xinf_backend.h"
+#include "xinf_beacon.h"
 #include "xinf_collective.h"
 #include "xinf_dtype.h"
 #include "xinf_threadpool.h"
@@ -95,6 +96,9 @@ void xinf_kv_cache_destroy (xinf_kv_cache_t **self_p);
 //  between layers): the step then fails with "cancelled". Not checked by a
 //  shard of n_ranks > 1 (its ranks must stay in lockstep).
 void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag);
+//  Marks each layer's phases on 'beacon' (xinf_beacon.h), or nothing when
+//  NULL; the beacon is the caller's and outlives the cache's steps.
+void xinf_kv_cache_set_beacon (xinf_kv_cache_t *self, xinf_beacon_t *beacon);
 
 //  The limits a batch must keep on this model and cache (xinf_batch_check).
 xinf_batch_limits_t xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache);

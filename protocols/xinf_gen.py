@@ -40,9 +40,10 @@ LITERAL = re.compile(r'"([A-Z][A-Z0-9_]{2,31})"')
 #  Upper-case strings in the actors' and runtime's C sources that are not
 #  message types or error codes: HTTP methods, log levels, file magic,
 #  INTERNAL, the HTTP gateway's own name for an answer without a code, and
-#  DENY, the web console's X-Frame-Options header value.
+#  DENY, the web console's X-Frame-Options header value, and the environment
+#  variable of the step watchdog's injected hang.
 NOT_PROTOCOL = {"POST", "GET", "DELETE", "PUT", "GGUF", "BIND", "VALUE", "TRACE", "DEBUG", "INFO", "WARN", "ERR",
-                "OPTIONS", "HEAD", "INTERNAL", "DENY"}
+                "OPTIONS", "HEAD", "INTERNAL", "DENY", "XINF_FAULT_HANG"}
 
 
 def check_sources(protocols, roots):

@@ -117,11 +117,13 @@ def start_supervisor(binary, port=0, name="supervisor"):
     return node
 
 
-def start_worker(binary, endpoint, name, model_dirs=(), data_ports="29500-29599"):
+def start_worker(binary, endpoint, name, model_dirs=(), data_ports="29500-29599", env=None):
     """data_ports: a test that kills workers and probes their ports gives
-    its own range, so that no other test's node takes a freed port."""
+    its own range, so that no other test's node takes a freed port. env:
+    variables added to the worker's environment."""
     return Proc(name, [binary, "--role=worker", "-e", endpoint, "--node-name", name, *BEAT_ARGS,
-                       "-H", "127.0.0.1", "--data-ports", data_ports, *model_dir_args(*model_dirs)])
+                       "-H", "127.0.0.1", "--data-ports", data_ports, *model_dir_args(*model_dirs)],
+                env={**os.environ, **env} if env else None)
 
 
 def poll(what, timeout, probe):

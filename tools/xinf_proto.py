@@ -418,6 +418,7 @@ MESSAGES = {
             {'name': 'step_tokens', 'type': 'uint', 'min': 0, 'max': 8192, 'optional': True},
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
+            {'name': 'stall_timeout_ms', 'type': 'uint', 'min': 100, 'max': 3600000, 'optional': True},
         ],
         'RUN_CANCEL': [
             {'name': 'request', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
@@ -678,7 +679,7 @@ TYPES = {
 
 ERRORS = {
     'envelope': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'RATE_LIMITED', 'FORBIDDEN'],
-    'client': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'STANDBY', 'UNKNOWN_MODEL', 'DUPLICATE_MODEL', 'MODEL_NOT_READY', 'NO_WORKER', 'LOAD_FAILED', 'WORKER_LOST', 'CONTEXT_EXCEEDED', 'REPLICA_FAILED', 'COLLECTIVE_FAILED', 'OVERLOADED', 'TOO_LARGE', 'DEADLINE_EXCEEDED', 'CANCELLED', 'RESTARTING', 'CONTEXT_TOO_LONG', 'EXECUTOR_BUSY', 'BAD_REPLY', 'CLIENT_GONE'],
+    'client': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'STANDBY', 'UNKNOWN_MODEL', 'DUPLICATE_MODEL', 'MODEL_NOT_READY', 'NO_WORKER', 'LOAD_FAILED', 'WORKER_LOST', 'CONTEXT_EXCEEDED', 'REPLICA_FAILED', 'COLLECTIVE_FAILED', 'OVERLOADED', 'TOO_LARGE', 'DEADLINE_EXCEEDED', 'CANCELLED', 'RESTARTING', 'CONTEXT_TOO_LONG', 'EXECUTOR_HUNG', 'EXECUTOR_BUSY', 'BAD_REPLY', 'CLIENT_GONE'],
     'node': ['DUPLICATE_NODE', 'NOT_REGISTERED', 'NOT_FOUND', 'NOT_OPEN', 'BUSY', 'IO_ERROR', 'SOURCE_LOST', 'TIMEOUT'],
     'model': ['LOAD_FAILED', 'NOT_LOADED', 'STEP_FAILED', 'COLLECTIVE_FAILED', 'BAD_REQUEST'],
 }

@@ -1,0 +1,114 @@
+"""Multi-process test: the step watchdog names a hung executor (issue #15
+item 3, on the CPU backend), real processes on 127.0.0.1.
+
+XINF_FAULT_HANG (models/xinf_beacon.h) makes an executor hang in a chosen
+step, layer and phase, as a stuck device call or collective would.
+
+  a. a plain replica hangs in step 3, layer 1's compute: the request ends
+     with EXECUTOR_HUNG naming rank 0, step 3 and layer 1 within about
+     stall_timeout_ms (1 s), the replica lists as failed with that text,
+     another model on the same worker serves, and terminating the hung
+     model unloads it (the held thread is released);
+  b. a fault text that is garbage is refused with a warning and the model
+     serves;
+  c. a tensor-parallel replica whose rank 1 hangs in step 2: the request
+     ends with an error naming rank 1 (its collective peer's or its own
+     watchdog's report), and the replica fails.
+
+Waits poll with deadlines."""
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from test_cluster import poll, start_supervisor, start_worker, workers_by_name
+from xinf_testlib import check, tool
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from xinf_client import XinfClient, XinfError  # noqa: E402
+
+
+def model_of(client, uid):
+    return next((m for m in client.list_models() if m["uid"] == uid), None)
+
+
+def generate_error(client, uid, max_tokens=16):
+    """Runs a request that must fail; returns (error, seconds)."""
+    started = time.monotonic()
+    try:
+        reply = client.generate(uid, prompt_tokens=[1, 2, 3, 4], max_tokens=max_tokens, timeout_ms=60000)
+        check(False, f"{uid}: the request was served ({reply.get('finish_reason')}) though its executor hangs")
+    except XinfError as error:
+        return error, time.monotonic() - started
+
+
+def main():
+    build_dir = sys.argv[1]
+    node_bin = tool(build_dir, "xinf-node")
+    with tempfile.TemporaryDirectory(prefix="xinf-watchdog-") as workdir:
+        path = os.path.join(workdir, "small.gguf")
+        subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "llama", "--dim", "128", "--layers", "2",
+                        "--heads", "4", "--kv-heads", "2", "--ffn", "256", "--vocab", "512", "--context", "1024",
+                        "--tokenizer", "gpt2", "-o", path], check=True, capture_output=True, timeout=120)
+        supervisor = start_supervisor(node_bin)
+        w1 = start_worker(node_bin, supervisor.endpoint, "w1", model_dirs=[workdir],
+                          env={"XINF_FAULT_HANG": "model=hang,step=3,phase=compute,layer=1"})
+        w2 = start_worker(node_bin, supervisor.endpoint, "w2", model_dirs=[workdir],
+                          env={"XINF_FAULT_HANG": "model=garbage,step=zero,phase=compute"})
+        tp_fault = {"XINF_FAULT_HANG": "model=tp,rank=1,step=2,phase=compute,layer=0"}
+        w3 = start_worker(node_bin, supervisor.endpoint, "w3", model_dirs=[workdir], env=tp_fault)
+        w4 = start_worker(node_bin, supervisor.endpoint, "w4", model_dirs=[workdir], env=tp_fault)
+        client = XinfClient(supervisor.endpoint, timeout_ms=5000)
+        poll("w1 .. w4 alive", 15, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
+                                               for n in ("w1", "w2", "w3", "w4")))
+
+        # a. a plain replica hangs in step 3, layer 1
+        client.launch("hang", path, worker="w1", threads=1, stall_timeout_ms=1000)
+        client.wait_ready("hang", stall_s=30)
+        error, seconds = generate_error(client, "hang")
+        text = str(error)
+        check(error.code == "EXECUTOR_HUNG", f"the hung request's error: {error.code} {text}")
+        for part in ("rank 0", "stuck in step 3, layer 1 attention (compute)", "stall_timeout_ms 1000"):
+            check(part in text, f"'{part}' is not in the report: {text}")
+        check(seconds < 20, f"the hang was reported after {seconds:.1f} s (stall_timeout_ms 1 s)")
+        print(f"a. reported after {seconds:.2f} s: {text}")
+        model = poll("hang listed as failed", 10, lambda: (lambda m: m if m and m["state"] == "failed" else None)
+                     (model_of(client, "hang")))
+        check("stuck in step 3" in model.get("error", "") or any("stuck in step 3" in r.get("error", "")
+                                                                for r in model["replicas"]),
+              f"the failed model does not say why: {model}")
+        client.launch("fine", path, worker="w1", threads=1, stall_timeout_ms=1000)
+        client.wait_ready("fine", stall_s=30)
+        reply = client.generate("fine", prompt_tokens=[1, 2, 3, 4], max_tokens=8)
+        check(len(reply["tokens"]) == 8, f"another model on the same worker: {reply}")
+        reply = client.terminate("hang")
+        check(reply["unloaded"], f"terminating the hung model: {reply}")
+        check("injected hang" in w1.log("err"), "w1's log does not show the injected hang")
+        print("a. another model serves on w1; the hung model unloaded")
+
+        # b. a garbage fault text is refused, the model serves
+        client.launch("garbage", path, worker="w2", threads=1, stall_timeout_ms=1000)
+        client.wait_ready("garbage", stall_s=30)
+        reply = client.generate("garbage", prompt_tokens=[1, 2, 3, 4], max_tokens=8)
+        check(len(reply["tokens"]) == 8, f"the model with a garbage fault text: {reply}")
+        check("XINF_FAULT_HANG='model=garbage,step=zero,phase=compute' ignored" in w2.log("err"),
+              "w2's log does not refuse the garbage fault text")
+        print("b. a garbage XINF_FAULT_HANG is refused with a warning; the model serves")
+
+        # c. rank 1 of a tensor-parallel replica hangs in step 2
+        client.launch("tp", path, n_worker=2, workers=["w3", "w4"], threads=1, stall_timeout_ms=1000)
+        client.wait_ready("tp", stall_s=60)
+        error, seconds = generate_error(client, "tp")
+        check("rank 1" in str(error), f"the tensor-parallel hang's error does not name rank 1: {error.code} {error}")
+        print(f"c. reported after {seconds:.2f} s: {error.code} {error}")
+        poll("tp listed as failed", 15, lambda: (model_of(client, "tp") or {}).get("state") == "failed")
+        reply = client.terminate("tp")
+        check(reply["unloaded"], f"terminating the hung tensor-parallel model: {reply}")
+        for proc in (w1, w2, w3, w4, supervisor):
+            check(proc.stop() == 0, f"{proc.name} did not exit cleanly")
+    print("test_watchdog: OK")
+
+
+if __name__ == "__main__":
+    main()
