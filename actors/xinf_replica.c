@@ -160,7 +160,9 @@ s_serving_wait (s_state_t *state, bool busy)
     if (busy && !state->wait) {
         char what [96];
         snprintf (what, sizeof what, "serving %zu request(s)", zhashx_size (state->requests));
-        state->wait = xinf_wait_begin (xinf_waits_global (), state->name, what, state->uid, XINF_STEP_STALL_MS);
+        //  Overdue when no step finished for the watchdog's time (and more)
+        int64_t stall = state->stall_ms ? state->stall_ms + XINF_REDUCE_SLACK_MS : XINF_STEP_STALL_MS;
+        state->wait = xinf_wait_begin (xinf_waits_global (), state->name, what, state->uid, stall);
     }
     else
     if (!busy && state->wait) {
