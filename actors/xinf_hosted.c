@@ -36,6 +36,7 @@ struct _xinf_hosted_t {
     xinf_inflight_t *inflight;        //  the runs, for a restarted supervisor
     xinf_model_dirs_t *model_dirs;    //  where model files may be loaded from
     bool fetch;                       //  files it lacks are fetched (--no-fetch-models: not)
+    bool executor_process;            //  executors in processes of their own
     int64_t fetch_stall_ms;
     uint64_t next_transfer;           //  ids of its fetches
     xinf_sums_t *fetched;             //  digests of the files fetched (or found the same) here
@@ -94,6 +95,12 @@ xinf_hosted_set_fetch (xinf_hosted_t *self, bool fetch, int64_t stall_ms)
 {
     self->fetch = fetch;
     self->fetch_stall_ms = stall_ms > 0 ? stall_ms : 60000;
+}
+
+void
+xinf_hosted_set_executor_process (xinf_hosted_t *self, bool process)
+{
+    self->executor_process = process;
 }
 
 void
@@ -468,6 +475,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (load.step_tokens)
         xinf_map_put_uint (args, "step_tokens", load.step_tokens);
     xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
+    if (self->executor_process)
+        xinf_map_put_bool (args, "executor_process", true);
     if (n_ranks > 1) {
         char group [128];
         snprintf (group, sizeof group, "%s/%llu/%llu", uid, (unsigned long long) generation, (unsigned long long) replica);

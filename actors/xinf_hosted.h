@@ -36,6 +36,10 @@ void xinf_hosted_set_bind_host (xinf_hosted_t *self, const char *host);
 //  a fetch with no word for 'stall_ms' (default 60000) fails.
 void xinf_hosted_set_fetch (xinf_hosted_t *self, bool fetch, int64_t stall_ms);
 
+//  Replicas run their executors in processes of their own (xinf-executor)
+//  when 'process' is true. Default: on a thread of this node.
+void xinf_hosted_set_executor_process (xinf_hosted_t *self, bool process);
+
 //  Handle one supervisor message of these types; false if not one of them.
 bool xinf_hosted_handle (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg);
 

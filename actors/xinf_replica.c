@@ -1,7 +1,7 @@
 /*  xinf_replica: one model replica: load follow-up, continuous batching.  */
 #include "xinf_replica.h"
 #include "xinf_model_msg.h"
-#include "xinf_executor.h"
+#include "xinf_exec_host.h"
 #include "xinf_model.h"
 #include "xinf_request.h"
 #include "xinf_batcher.h"
@@ -26,7 +26,7 @@ typedef struct {
     char name [XINF_SENDER_MAX + 1];
     char path [4096];
     char exec_endpoint [256];
-    xinf_executor_t *executor;
+    xinf_exec_host_t *host;           //  the executor, on a thread or in its process
     xinf_dealer_t *to_executor;
     char upstream [512];              //  the worker agent's peer id
     int state;                        //  xinf_replica_fsm
@@ -358,41 +358,6 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     s_kick (ctx);
 }
 
-//  XINF_FAULT_HANG=model=UID,rank=R,step=N,phase=P[,layer=L] (model and
-//  rank optional): the executor of that replica's rank hangs there, to
-//  test the watchdog (xinf_beacon_set_fault). A bad text is logged.
-static void
-s_arm_fault (s_state_t *state)
-{
-    const char *spec = getenv ("XINF_FAULT_HANG");
-    if (!spec || !*spec)
-        return;
-    char rest [256] = "", item [256], error [256];
-    bool ours = true;
-    for (const char *at = spec; *at; ) {
-        size_t length = strcspn (at, ",");
-        snprintf (item, sizeof item, "%.*s", (int) (length < sizeof item - 1 ? length : sizeof item - 1), at);
-        at += length + (at [length] == ',');
-        if (!strncmp (item, "model=", 6))
-            ours = ours && streq (item + 6, state->uid);
-        else
-        if (!strncmp (item, "rank=", 5))
-            ours = ours && strtoull (item + 5, NULL, 10) == state->rank;
-        else
-        if (strlen (rest) + strlen (item) + 2 <= sizeof rest) {
-            if (*rest)
-                strcat (rest, ",");
-            strcat (rest, item);
-        }
-    }
-    if (!ours)
-        return;
-    if (xinf_beacon_set_fault (xinf_executor_beacon (state->executor), rest, error, sizeof error))
-        xinf_warn (state->name, "XINF_FAULT_HANG='%s' ignored: %s", spec, error);
-    else
-        xinf_warn (state->name, "XINF_FAULT_HANG: rank %llu will hang at %s", (unsigned long long) state->rank, rest);
-}
-
 static void
 s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -405,7 +370,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
                          (unsigned long long) start.n_ranks);
     const char *path = start.path;
     uint64_t threads = start.threads, n_ranks = start.n_ranks, rank = start.rank;
-    if (state->executor || state->state != XINF_REPLICA_STARTING) {   //  a failed start stays failed
+    if (state->host || state->state != XINF_REPLICA_STARTING) {   //  a failed start stays failed
         xinf_warn (state->name, "START sent twice: ignored");
         return;
     }
@@ -429,12 +394,11 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     snprintf (name, sizeof name, "executor-%s-%llu-%llu", state->uid, (unsigned long long) state->replica,
               (unsigned long long) state->rank);
     state->stall_ms = (int64_t) start.stall_timeout_ms;
-    state->executor = xinf_executor_new (name, state->exec_endpoint);
-    if (state->executor)
-        s_arm_fault (state);
-    state->to_executor = state->executor ? xinf_dealer_new (state->exec_endpoint, state->name) : NULL;
+    state->host = xinf_exec_host_new (name, state->uid, state->rank, state->exec_endpoint, start.executor_process,
+                                      error, sizeof error);
+    state->to_executor = state->host ? xinf_dealer_new (xinf_exec_host_endpoint (state->host), state->name) : NULL;
     if (!state->to_executor) {
-        s_set_state (ctx, XINF_REPLICA_FAILED, "cannot start the executor");
+        s_set_state (ctx, XINF_REPLICA_FAILED, state->host ? "cannot connect to the executor" : error);
         return;
     }
     xinf_ctx_reader (ctx, xinf_dealer_sock (state->to_executor), s_on_executor, NULL);
@@ -621,29 +585,41 @@ s_destroy_item (void **item)
 //  step's requests end with EXECUTOR_HUNG and the replica fails, naming
 //  the rank, step, layer and phase.
 static void
+s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
+{
+    s_state_t *state = s_state (ctx);
+    xinf_error (state->name, "%s: %s", code, text);
+    if (state->in_flight) {
+        state->in_flight = false;
+        xinf_batcher_abandon (state->batcher);
+    }
+    s_fail_all (ctx, code, text);
+    s_serving_wait (state, false);
+    s_set_state (ctx, XINF_REPLICA_FAILED, text);
+}
+
+static void
 s_on_watch (xinf_ctx_t *ctx, void *arg)
 {
     s_state_t *state = s_state (ctx);
-    if (!state->executor || state->state == XINF_REPLICA_FAILED || !state->stall_ms)
+    if (!state->host || state->state == XINF_REPLICA_FAILED || !state->stall_ms)
         return;
-    xinf_beacon_view_t view = xinf_beacon_read (xinf_executor_beacon (state->executor));
+    xinf_beacon_view_t view;
+    char reason [512];
+    if (xinf_exec_host_look (state->host, state->stall_ms, &view, reason, sizeof reason)) {
+        s_executor_down (ctx, "EXECUTOR_LOST", reason);
+        return;
+    }
     int64_t now = zclock_mono ();
     int64_t limit = state->stall_ms + (view.phase == XINF_PHASE_COLLECTIVE ? XINF_REDUCE_SLACK_MS : 0);
     if (view.phase == XINF_PHASE_IDLE || now - view.phase_ms <= limit)
         return;
     char where [256], text [512];
     xinf_beacon_describe (&view, now, where, sizeof where);
-    snprintf (text, sizeof text, "rank %llu of replica %llu of %s is stuck in %s (stall_timeout_ms %lld); its "
-              "thread is abandoned when the replica unloads: relaunch the model", (unsigned long long) state->rank,
+    snprintf (text, sizeof text, "rank %llu of replica %llu of %s is stuck in %s (stall_timeout_ms %lld); the "
+              "replica fails: relaunch the model", (unsigned long long) state->rank,
               (unsigned long long) state->replica, state->uid, where, (long long) state->stall_ms);
-    xinf_error (state->name, "executor hung: %s", text);
-    if (state->in_flight) {
-        state->in_flight = false;
-        xinf_batcher_abandon (state->batcher);
-    }
-    s_fail_all (ctx, "EXECUTOR_HUNG", text);
-    s_serving_wait (state, false);
-    s_set_state (ctx, XINF_REPLICA_FAILED, text);
+    s_executor_down (ctx, "EXECUTOR_HUNG", text);
 }
 
 static int
@@ -675,7 +651,7 @@ s_fini (xinf_ctx_t *ctx)
     if (state->to_executor)
         xinf_ctx_reader_end (ctx, xinf_dealer_sock (state->to_executor));
     xinf_dealer_destroy (&state->to_executor);
-    xinf_executor_destroy (&state->executor);
+    xinf_exec_host_destroy (&state->host);
     xinf_batcher_destroy (&state->batcher);
     free (state->step_sampling);
     xinf_step_cost_destroy (&state->step_cost);

@@ -46,6 +46,7 @@ typedef struct {
     char server_key [41];          //  CURVE: the supervisor's public key
     char handshake [600];          //  the last refused handshake's words, "" if none
     bool no_fetch, no_serve;       //  --no-fetch-models, --no-serve-models
+    bool executor_process;         //  --executor process
     xinf_transfer_server_t *files; //  serves our model files to others, unless no_serve
 } s_state_t;
 
@@ -465,6 +466,7 @@ s_init (xinf_ctx_t *ctx)
                                      state->hello.data_port_high, state->model_dirs);
     xinf_hosted_set_bind_host (state->hosted, state->hello.host_ip);
     xinf_hosted_set_fetch (state->hosted, !state->no_fetch, 0);
+    xinf_hosted_set_executor_process (state->hosted, state->executor_process);
     if (!state->no_serve && (state->files = xinf_transfer_server_new (state->hello.node, state->model_dirs)))
         xinf_ctx_reader (ctx, xinf_transfer_server_sock (state->files), s_on_files, NULL);
     state->probe_jobs = zlistx_new ();
@@ -566,6 +568,7 @@ xinf_worker_new (const xinf_worker_config_t *config)
     self->state->model_dirs = config->model_dirs;
     self->state->no_fetch = config->no_fetch;
     self->state->no_serve = config->no_serve;
+    self->state->executor_process = config->executor_process;
     char error [256];
     if (!self->state->model_dirs) {
         self->state->model_dirs = self->state->own_dirs = xinf_model_dirs_new ();

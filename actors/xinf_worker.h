@@ -34,6 +34,8 @@ typedef struct {
     //  no_fetch; files of the model directories that a launch names are
     //  served to workers that lack them unless no_serve.
     bool no_fetch, no_serve;
+    //  Each replica's executor in a process of its own (xinf-executor)
+    bool executor_process;
 } xinf_worker_config_t;
 
 typedef struct _xinf_worker_t xinf_worker_t;

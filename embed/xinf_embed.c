@@ -78,7 +78,7 @@ s_worker_config (const xinf_worker_options_t *options, xinf_worker_config_t *con
             return -1;
     *config = (xinf_worker_config_t) {
         options->supervisor, options->node_name, host, "flag", low, high, heartbeat_ms, liveness,
-        node->model_dirs, NULL, NULL, NULL, false, false
+        node->model_dirs, NULL, NULL, NULL, false, false, false
     };
     return 0;
 }

@@ -44,6 +44,7 @@ xinf_beacon_new (void)
     pthread_mutex_init (&self->mutex, NULL);
     pthread_cond_init (&self->released_cond, NULL);
     self->view.what = "";
+    self->view.step_ms = self->view.phase_ms = s_now_ms ();
     return self;
 }
 

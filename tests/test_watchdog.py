@@ -13,10 +13,20 @@ step, layer and phase, as a stuck device call or collective would.
      serves;
   c. a tensor-parallel replica whose rank 1 hangs in step 2: the request
      ends with an error naming rank 1 (its collective peer's or its own
-     watchdog's report), and the replica fails.
+     watchdog's report), and the replica fails;
+  d. a worker with --executor process: the replica's executor is an
+     xinf-executor process and gives the same greedy tokens as one on a
+     thread; kill -9 of that process while a request streams ends the
+     request with EXECUTOR_LOST naming the pid and signal 9, the replica
+     fails, the worker stays alive and serves another model;
+  e. a hang injected into an executor process is reported from its beats
+     (EXECUTOR_HUNG, step 3, layer 1), and terminating the model ends the
+     process.
 
 Waits poll with deadlines."""
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -43,6 +53,31 @@ def generate_error(client, uid, max_tokens=16):
         return error, time.monotonic() - started
 
 
+def executor_pid(worker, uid):
+    """The pid of the executor process of uid's replica on 'worker' (its log)."""
+    match = poll(f"{uid}'s executor process in {worker.name}'s log", 10, lambda: re.findall(
+        rf"executor-{uid}-0-0: executor process pid=(\d+) started", worker.log("err")))
+    return int(match[-1])
+
+
+def stream_until_error(client, uid):
+    """Starts a long streaming request; returns its corr after its first token."""
+    corr = client.generate_start(uid, prompt_tokens=[1, 2, 3, 4], max_tokens=900, stream=True)
+    first = client.next_message(30000)
+    check(first is not None and first[0] == "GENERATE_TOKEN", f"{uid}: the first streamed message: {first}")
+    return corr
+
+
+def terminal(client, corr, timeout_s=30):
+    """The request's terminal message (type, body), tokens skipped."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        message = client.next_message(1000)
+        if message and message[1] == corr and message[0] != "GENERATE_TOKEN":
+            return message[0], message[2]
+    check(False, f"no terminal answer to request {corr} within {timeout_s} s")
+
+
 def main():
     build_dir = sys.argv[1]
     node_bin = tool(build_dir, "xinf-node")
@@ -59,9 +94,15 @@ def main():
         tp_fault = {"XINF_FAULT_HANG": "model=tp,rank=1,step=2,phase=compute,layer=0"}
         w3 = start_worker(node_bin, supervisor.endpoint, "w3", model_dirs=[workdir], env=tp_fault)
         w4 = start_worker(node_bin, supervisor.endpoint, "w4", model_dirs=[workdir], env=tp_fault)
+        w5 = start_worker(node_bin, supervisor.endpoint, "w5", model_dirs=[workdir],
+                          env={"XINF_EXECUTOR": "process"})
+        w6 = start_worker(node_bin, supervisor.endpoint, "w6", model_dirs=[workdir],
+                          env={"XINF_EXECUTOR": "process",
+                               "XINF_FAULT_HANG": "model=phang,step=3,phase=compute,layer=1"})
+        workers = ("w1", "w2", "w3", "w4", "w5", "w6")
         client = XinfClient(supervisor.endpoint, timeout_ms=5000)
-        poll("w1 .. w4 alive", 15, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
-                                               for n in ("w1", "w2", "w3", "w4")))
+        poll("w1 .. w6 alive", 20, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
+                                               for n in workers))
 
         # a. a plain replica hangs in step 3, layer 1
         client.launch("hang", path, worker="w1", threads=1, stall_timeout_ms=1000)
@@ -82,6 +123,7 @@ def main():
         client.wait_ready("fine", stall_s=30)
         reply = client.generate("fine", prompt_tokens=[1, 2, 3, 4], max_tokens=8)
         check(len(reply["tokens"]) == 8, f"another model on the same worker: {reply}")
+        thread_tokens = reply["tokens"]
         reply = client.terminate("hang")
         check(reply["unloaded"], f"terminating the hung model: {reply}")
         check("injected hang" in w1.log("err"), "w1's log does not show the injected hang")
@@ -105,7 +147,39 @@ def main():
         poll("tp listed as failed", 15, lambda: (model_of(client, "tp") or {}).get("state") == "failed")
         reply = client.terminate("tp")
         check(reply["unloaded"], f"terminating the hung tensor-parallel model: {reply}")
-        for proc in (w1, w2, w3, w4, supervisor):
+
+        # d. an executor in its own process: the same tokens; kill -9 of it is named
+        client.launch("proc", path, worker="w5", threads=1, stall_timeout_ms=1000)
+        client.wait_ready("proc", stall_s=30)
+        pid = executor_pid(w5, "proc")
+        reply = client.generate("proc", prompt_tokens=[1, 2, 3, 4], max_tokens=8)
+        check(reply["tokens"] == thread_tokens, f"process executor {reply['tokens']} != thread {thread_tokens}")
+        corr = stream_until_error(client, "proc")
+        os.kill(pid, signal.SIGKILL)
+        kind, body = terminal(client, corr)
+        check(kind == "ERROR" and body.get("code") == "EXECUTOR_LOST", f"after kill -9 of the executor: {kind} {body}")
+        check(f"pid {pid} was killed by signal 9" in body.get("message", ""), f"the report: {body}")
+        print(f"d. {body['code']}: {body['message']}")
+        poll("proc listed as failed", 10, lambda: (model_of(client, "proc") or {}).get("state") == "failed")
+        check(workers_by_name(client)["w5"]["state"] == "alive", "w5 is not alive after its executor was killed")
+        client.launch("proc2", path, worker="w5", threads=1, stall_timeout_ms=1000)
+        client.wait_ready("proc2", stall_s=30)
+        reply = client.generate("proc2", prompt_tokens=[1, 2, 3, 4], max_tokens=8)
+        check(reply["tokens"] == thread_tokens, f"w5 after the kill: {reply}")
+        print("d. the same greedy tokens as a thread's; w5 alive and serving after the kill")
+
+        # e. a hang in an executor process, seen through its beats
+        client.launch("phang", path, worker="w6", threads=1, stall_timeout_ms=1000)
+        client.wait_ready("phang", stall_s=30)
+        pid = executor_pid(w6, "phang")
+        error, seconds = generate_error(client, "phang")
+        check(error.code == "EXECUTOR_HUNG" and "stuck in step 3, layer 1 attention (compute)" in str(error),
+              f"the process hang's report: {error.code} {error}")
+        print(f"e. reported after {seconds:.2f} s: {error}")
+        reply = client.terminate("phang")
+        check(reply["unloaded"], f"terminating the hung process model: {reply}")
+        poll(f"executor process {pid} gone", 10, lambda: not os.path.exists(f"/proc/{pid}"))
+        for proc in (w1, w2, w3, w4, w5, w6, supervisor):
             check(proc.stop() == 0, f"{proc.name} did not exit cleanly")
     print("test_watchdog: OK")
 

@@ -59,6 +59,9 @@ static const xinf_option_t s_options [] = {
       "worker/local: refuse a launch whose file the model directories lack, instead of fetching it from the cluster" },
     { "no-serve-models", 0, "XINF_NO_SERVE_MODELS", XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "worker/local: do not serve this worker's model files to workers that lack them" },
+    { "executor", 0, "XINF_EXECUTOR", XINF_OPT_STR, "thread", 0, 0, "thread|process", "WHERE",
+      "worker/local: run each replica's executor on a thread of this node, or in a process of its own "
+      "(xinf-executor: a crash or a stuck step ends that process and is named, the worker goes on)" },
     { "http-port", 0, "XINF_HTTP_PORT", XINF_OPT_INT, "9998", 0, 65535, NULL, "PORT",
       "supervisor/local: the HTTP gateway's port (OpenAI API; 0: no gateway)" },
     { "http-host", 0, "XINF_HTTP_HOST", XINF_OPT_STR, NULL, 0, 0, NULL, "ADDR",
@@ -344,7 +347,8 @@ s_start_worker (xinf_config_t *config, s_settings_t *settings, const char *endpo
         endpoint, settings->node_name, host, xinf_config_source (config, "host"),
         settings->port_low, settings->port_high, settings->heartbeat_ms, settings->liveness, settings->model_dirs,
         settings->cert, xinf_config_str (config, "cert"), settings->server_key,
-        xinf_config_flag (config, "no-fetch-models"), xinf_config_flag (config, "no-serve-models")
+        xinf_config_flag (config, "no-fetch-models"), xinf_config_flag (config, "no-serve-models"),
+        streq (xinf_config_str (config, "executor"), "process")
     };
     //  Keys on: the data sockets (probe listener, collectives) by our key,
     //  open to the cluster's worker keys only

@@ -418,6 +418,7 @@ MESSAGES = {
             {'name': 'step_tokens', 'type': 'uint', 'min': 0, 'max': 8192, 'optional': True},
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
+            {'name': 'executor_process', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'stall_timeout_ms', 'type': 'uint', 'min': 100, 'max': 3600000, 'optional': True},
         ],
         'RUN_CANCEL': [
@@ -451,6 +452,14 @@ MESSAGES = {
             {'name': 'keys', 'type': 'array', 'min': 0, 'max': 16, 'optional': True, 'item': 'str', 'item_min': 40, 'item_max': 40},
         ],
         'JOINED': [
+        ],
+        'EXECUTOR_BEAT': [
+            {'name': 'pid', 'type': 'uint', 'min': 1, 'max': 4294967295, 'optional': False},
+            {'name': 'step', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
+            {'name': 'phase', 'type': 'str', 'min': 1, 'max': 16, 'optional': False},
+            {'name': 'layer', 'type': 'uint', 'min': 0, 'max': 1000000, 'optional': False},
+            {'name': 'what', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
+            {'name': 'phase_age_ms', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
         ],
         'LOADED': [
             {'name': 'arch', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
@@ -679,7 +688,7 @@ TYPES = {
 
 ERRORS = {
     'envelope': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'RATE_LIMITED', 'FORBIDDEN'],
-    'client': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'STANDBY', 'UNKNOWN_MODEL', 'DUPLICATE_MODEL', 'MODEL_NOT_READY', 'NO_WORKER', 'LOAD_FAILED', 'WORKER_LOST', 'CONTEXT_EXCEEDED', 'REPLICA_FAILED', 'COLLECTIVE_FAILED', 'OVERLOADED', 'TOO_LARGE', 'DEADLINE_EXCEEDED', 'CANCELLED', 'RESTARTING', 'CONTEXT_TOO_LONG', 'EXECUTOR_HUNG', 'EXECUTOR_BUSY', 'BAD_REPLY', 'CLIENT_GONE'],
+    'client': ['BAD_ENVELOPE', 'UNKNOWN_TYPE', 'BAD_REQUEST', 'STANDBY', 'UNKNOWN_MODEL', 'DUPLICATE_MODEL', 'MODEL_NOT_READY', 'NO_WORKER', 'LOAD_FAILED', 'WORKER_LOST', 'CONTEXT_EXCEEDED', 'REPLICA_FAILED', 'COLLECTIVE_FAILED', 'OVERLOADED', 'TOO_LARGE', 'DEADLINE_EXCEEDED', 'CANCELLED', 'RESTARTING', 'CONTEXT_TOO_LONG', 'EXECUTOR_HUNG', 'EXECUTOR_LOST', 'EXECUTOR_BUSY', 'BAD_REPLY', 'CLIENT_GONE'],
     'node': ['DUPLICATE_NODE', 'NOT_REGISTERED', 'NOT_FOUND', 'NOT_OPEN', 'BUSY', 'IO_ERROR', 'SOURCE_LOST', 'TIMEOUT'],
     'model': ['LOAD_FAILED', 'NOT_LOADED', 'STEP_FAILED', 'COLLECTIVE_FAILED', 'BAD_REQUEST'],
 }
