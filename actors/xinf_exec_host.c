@@ -105,7 +105,8 @@ s_spawn (xinf_exec_host_t *self, const char *fault, char *error, size_t error_si
         snprintf (error, error_size, "cannot start the executor process %s: %s", program, strerror (rc));
         return -1;
     }
-    xinf_info (self->name, "executor process pid=%d started (%s)", (int) self->pid, program);
+    xinf_info (self->name, "executor process pid=%d started (%s) serving %s, beats to %s", (int) self->pid, program,
+               self->endpoint, self->beats_endpoint);
     return 0;
 }
 

@@ -53,11 +53,34 @@ def generate_error(client, uid, max_tokens=16):
         return error, time.monotonic() - started
 
 
-def executor_pid(worker, uid):
-    """The pid of the executor process of uid's replica on 'worker' (its log)."""
+def executor_process(worker, uid):
+    """The pid and beats endpoint of the executor process of uid's replica
+    on 'worker' (from its log)."""
     match = poll(f"{uid}'s executor process in {worker.name}'s log", 10, lambda: re.findall(
-        rf"executor-{uid}-0-0: executor process pid=(\d+) started", worker.log("err")))
-    return int(match[-1])
+        rf"executor-{uid}-0-0: executor process pid=(\d+) started .* beats to (\S+)", worker.log("err")))
+    return int(match[-1][0]), match[-1][1]
+
+
+def garbage_beats(endpoint, pid):
+    """Beats that break EXECUTOR_BEAT's table, sent where the real ones go."""
+    import msgpack
+    import zmq
+    from xinf_client import encode_message
+    context = zmq.Context.instance()
+    push = context.socket(zmq.PUSH)
+    push.setsockopt(zmq.LINGER, 1000)
+    push.connect(endpoint)
+    good = {"pid": pid, "step": 1, "phase": "compute", "layer": 0, "what": "attention", "phase_age_ms": 5}
+    bad_bodies = [{**good, "pid": pid + 1}, {**good, "phase": "graph"}, {**good, "phase": ""},
+                  {**good, "layer": -1}, {**good, "what": "x" * 65}, {**good, "step": "seven"},
+                  {k: v for k, v in good.items() if k != "phase_age_ms"}]
+    frames = [[b"garbage"], [b"XINF\x02" + msgpack.packb({"type": 7})], [b""], [b"\xff" * 300]]
+    frames += [encode_message("EXECUTOR_BEAT", body, corr=0, sender="test") for body in bad_bodies]
+    frames.append(encode_message("PING", {}, corr=0, sender="test"))
+    for message in frames:
+        push.send_multipart(message)
+    push.close()
+    return len(frames)
 
 
 def stream_until_error(client, uid):
@@ -151,9 +174,12 @@ def main():
         # d. an executor in its own process: the same tokens; kill -9 of it is named
         client.launch("proc", path, worker="w5", threads=1, stall_timeout_ms=1000)
         client.wait_ready("proc", stall_s=30)
-        pid = executor_pid(w5, "proc")
+        pid, beats = executor_process(w5, "proc")
+        sent = garbage_beats(beats, pid)
+        poll("the garbage beats logged", 10, lambda: w5.log("err").count("bad beat from the executor process") >= sent)
         reply = client.generate("proc", prompt_tokens=[1, 2, 3, 4], max_tokens=8)
         check(reply["tokens"] == thread_tokens, f"process executor {reply['tokens']} != thread {thread_tokens}")
+        print(f"d. {sent} garbage beats logged and dropped; the replica serves")
         corr = stream_until_error(client, "proc")
         os.kill(pid, signal.SIGKILL)
         kind, body = terminal(client, corr)
@@ -171,7 +197,7 @@ def main():
         # e. a hang in an executor process, seen through its beats
         client.launch("phang", path, worker="w6", threads=1, stall_timeout_ms=1000)
         client.wait_ready("phang", stall_s=30)
-        pid = executor_pid(w6, "phang")
+        pid, _ = executor_process(w6, "phang")
         error, seconds = generate_error(client, "phang")
         check(error.code == "EXECUTOR_HUNG" and "stuck in step 3, layer 1 attention (compute)" in str(error),
               f"the process hang's report: {error.code} {error}")
