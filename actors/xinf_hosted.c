@@ -1,5 +1,6 @@
 /*  xinf_hosted: the replicas a worker hosts.  */
 #include "xinf_hosted.h"
+#include "xinf_states.h"
 #include "xinf_replica.h"
 #include "xinf_inflight.h"
 #include "xinf_node_msg.h"
@@ -18,7 +19,7 @@ typedef struct {
     char path [4096];
     xinf_replica_t *actor;
     xinf_dealer_t *dealer;            //  to the replica
-    char state [16];
+    int state;                        //  xinf_replica_fsm: its fetch here, then the replica's reports
     xinf_value_t *info;               //  the replica's model info, once ready
     xinf_fetch_t *fetch;              //  while its file comes from the cluster
     bool fetch_only;                  //  a rank's LOAD_MODEL fetch_only: no replica, "fetched" at the end
@@ -178,7 +179,9 @@ s_on_replica (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
     if (xinf_msg_is (msg, "MODEL_STATE")) {
         xinf_node_msg_model_state_t report;
         xinf_node_msg_model_state_decode (xinf_msg_body (msg), &report, &check);
-        snprintf (entry->state, sizeof entry->state, "%s", report.state);
+        int to = xinf_fsm_parse (&xinf_replica_fsm, report.state);
+        if (to >= 0)
+            xinf_fsm_move (&xinf_replica_fsm, &entry->state, to, entry->key);
         if (report.info) {
             xinf_value_destroy (&entry->info);
             entry->info = xinf_value_dup (report.info);
@@ -228,7 +231,7 @@ s_start_replica (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved)
                       xinf_value_dup (xinf_map_value_at (entry->start, index)));
     xinf_map_put_str (args, "path", resolved);
     xinf_value_destroy (&entry->start);
-    snprintf (entry->state, sizeof entry->state, "starting");
+    xinf_fsm_move (&xinf_replica_fsm, &entry->state, XINF_REPLICA_STARTING, entry->key);
     xinf_dealer_send (entry->dealer, &start);
     xinf_info ("worker", "hosting replica=%s path=%s rank=%llu/%llu", entry->key, resolved,
                (unsigned long long) entry->rank, (unsigned long long) entry->n_ranks);
@@ -353,7 +356,7 @@ s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
          other = (s_hosted_t *) zhashx_next (self->replicas))
         if (other != entry && other->fetch && streq (other->path, entry->path)) {
             entry->follows = true;
-            snprintf (entry->state, sizeof entry->state, "fetching");
+            xinf_fsm_move (&xinf_replica_fsm, &entry->state, XINF_REPLICA_FETCHING, entry->key);
             xinf_info ("worker", "replica=%s: model file %s is on its way for replica %s: waiting for it", entry->key,
                        entry->path, other->key);
             s_reply_state (self, entry->uid, entry->replica, entry->rank, entry->generation, "fetching", "");
@@ -370,7 +373,7 @@ s_begin_fetch (xinf_hosted_t *self, xinf_ctx_t *ctx, s_hosted_t *entry)
     entry->fetch = xinf_fetch_new (&config);
     if (!entry->fetch)
         return -1;
-    snprintf (entry->state, sizeof entry->state, "fetching");
+    xinf_fsm_move (&xinf_replica_fsm, &entry->state, XINF_REPLICA_FETCHING, entry->key);
     xinf_ctx_reader (ctx, xinf_fetch_sock (entry->fetch), s_on_fetch, entry);
     xinf_info ("worker", "replica=%s: model file %s is not here: fetching it into %s (transfer %llu)", entry->key,
                entry->path, config.directory, (unsigned long long) config.transfer);
@@ -442,7 +445,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     snprintf (entry->key, sizeof entry->key, "%s", key);
     snprintf (entry->uid, sizeof entry->uid, "%s", uid);
     snprintf (entry->path, sizeof entry->path, "%s", path);
-    snprintf (entry->state, sizeof entry->state, "starting");
+    //  Where it begins: fetching its file, or starting at once
+    entry->state = missing ? XINF_REPLICA_FETCHING : XINF_REPLICA_STARTING;
     entry->replica = replica;
     entry->generation = generation;
     entry->rank = rank;
@@ -729,7 +733,7 @@ xinf_hosted_models (xinf_hosted_t *self)
         xinf_map_put_str (model, "uid", entry->uid);
         xinf_map_put_uint (model, "replica", entry->replica);
         xinf_map_put_str (model, "path", entry->path);
-        xinf_map_put_str (model, "state", entry->state);
+        xinf_map_put_str (model, "state", xinf_fsm_name (&xinf_replica_fsm, entry->state));
         xinf_map_put_uint (model, "generation", entry->generation);
         if (entry->n_ranks > 1) {
             xinf_map_put_uint (model, "rank", entry->rank);
