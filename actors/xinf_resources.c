@@ -112,7 +112,68 @@ typedef struct {
     int (*get) (int *, int);
     int (*name) (char *, int, int);
     int (*total_mem) (size_t *, int);
+    int (*attribute) (int *, int, int);          //  may be NULL
+    int (*bus_id) (char *, int, int);            //  may be NULL
 } s_cuda_api_t;
+
+#define S_CU_COMPUTE_MAJOR  75            //  CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+#define S_CU_COMPUTE_MINOR  76
+
+//  NVML, for a device's free memory without a CUDA context; absent: none.
+typedef struct {
+    void *library;
+    int (*init) (void);
+    int (*shutdown) (void);
+    int (*by_bus_id) (const char *, void **);
+    int (*memory) (void *, unsigned long long [3]);   //  total, free, used
+} s_nvml_t;
+
+static void
+s_nvml_open (s_nvml_t *nvml)
+{
+    static const char *const names [] = { "libnvidia-ml.so.1", "libnvidia-ml.so", NULL };
+    memset (nvml, 0, sizeof *nvml);
+    if (!(nvml->library = s_open_first (names)))
+        return;
+    nvml->init = (int (*) (void)) dlsym (nvml->library, "nvmlInit_v2");
+    nvml->shutdown = (int (*) (void)) dlsym (nvml->library, "nvmlShutdown");
+    nvml->by_bus_id = (int (*) (const char *, void **)) dlsym (nvml->library, "nvmlDeviceGetHandleByPciBusId_v2");
+    nvml->memory = (int (*) (void *, unsigned long long [3])) dlsym (nvml->library, "nvmlDeviceGetMemoryInfo");
+    if (!nvml->init || !nvml->shutdown || !nvml->by_bus_id || !nvml->memory || nvml->init () != 0) {
+        dlclose (nvml->library);
+        nvml->library = NULL;
+    }
+}
+
+static void
+s_nvml_close (s_nvml_t *nvml)
+{
+    if (nvml->library) {
+        nvml->shutdown ();
+        dlclose (nvml->library);
+    }
+}
+
+//  The compute capability ("9.0", "" unknown) and free memory (through
+//  NVML, matched by PCI bus id: its order may differ from CUDA's; false
+//  when unknown) of CUDA device 'device'.
+static bool
+s_gpu_details (s_cuda_api_t *api, s_nvml_t *nvml, int device, char *capability, size_t size, uint64_t *free_bytes)
+{
+    int major = 0, minor = 0;
+    *capability = 0;
+    if (api->attribute && api->attribute (&major, S_CU_COMPUTE_MAJOR, device) == 0
+    &&  api->attribute (&minor, S_CU_COMPUTE_MINOR, device) == 0)
+        snprintf (capability, size, "%d.%d", major, minor);
+    char bus [64] = "";
+    void *handle = NULL;
+    unsigned long long memory [3] = { 0, 0, 0 };
+    if (!nvml->library || !api->bus_id || api->bus_id (bus, sizeof bus, device) != 0
+    ||  nvml->by_bus_id (bus, &handle) != 0 || nvml->memory (handle, memory) != 0)
+        return false;
+    *free_bytes = memory [1];
+    return true;
+}
 
 static bool
 s_cuda_api_load (void *driver, s_cuda_api_t *api)
@@ -123,6 +184,8 @@ s_cuda_api_load (void *driver, s_cuda_api_t *api)
     api->get = (int (*) (int *, int)) dlsym (driver, "cuDeviceGet");
     api->name = (int (*) (char *, int, int)) dlsym (driver, "cuDeviceGetName");
     api->total_mem = (int (*) (size_t *, int)) dlsym (driver, "cuDeviceTotalMem_v2");
+    api->attribute = (int (*) (int *, int, int)) dlsym (driver, "cuDeviceGetAttribute");
+    api->bus_id = (int (*) (char *, int, int)) dlsym (driver, "cuDeviceGetPCIBusId");
     return api->init && api->driver_version && api->count && api->get && api->name && api->total_mem;
 }
 
@@ -134,6 +197,8 @@ s_gpu_devices (xinf_value_t *devices, s_cuda_api_t *api, int count)
     char driver_text [32], runtime [32], nccl [32];
     s_version_text (driver_text, sizeof driver_text, driver, 1000, 10, 100);
     s_library_versions (runtime, sizeof runtime, nccl, sizeof nccl);
+    s_nvml_t nvml;
+    s_nvml_open (&nvml);
     for (int index = 0; index < count; index++) {
         int device = 0;
         char name [129] = "";
@@ -150,8 +215,15 @@ s_gpu_devices (xinf_value_t *devices, s_cuda_api_t *api, int count)
         xinf_map_put_str (gpu, "driver_version", driver_text);
         xinf_map_put_str (gpu, "cuda_runtime_version", runtime);
         xinf_map_put_str (gpu, "nccl_version", nccl);
+        char capability [16];
+        uint64_t free_bytes = 0;
+        if (s_gpu_details (api, &nvml, device, capability, sizeof capability, &free_bytes))
+            xinf_map_put_uint (gpu, "memory_free_bytes", free_bytes);
+        if (*capability)
+            xinf_map_put_str (gpu, "compute_capability", capability);
         xinf_array_push (devices, gpu);
     }
+    s_nvml_close (&nvml);
 }
 
 xinf_value_t *

@@ -604,6 +604,8 @@ TYPES = {
             {'name': 'driver_version', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
             {'name': 'cuda_runtime_version', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
             {'name': 'nccl_version', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'compute_capability', 'type': 'str', 'min': 0, 'max': 16, 'optional': True},
+            {'name': 'memory_free_bytes', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
         ],
         'hosted_model': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
