@@ -84,6 +84,10 @@ void xinf_cuda_backend_forget (xinf_backend_t *backend);
 //  model vectors), for resource reports.
 size_t xinf_cuda_backend_cached_bytes (xinf_backend_t *backend);
 
+//  A row of 'cols' weights of 'dtype' as floats, decoded on the host by
+//  the very functions the kernels decode with (for tests without a GPU).
+void xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
+
 #ifdef __cplusplus
 }
 #endif

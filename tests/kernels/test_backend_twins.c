@@ -13,6 +13,10 @@
             whose every comparison must fail: the harness itself is tested
             where there is no GPU
 
+        test_backend_twins decode
+            the CUDA kernels' weight decoders run on the host against the
+            CPU's: the same floats for every type (no GPU needed)
+
     Tolerances (NMSE), and why:
       add, add_bias, kv_store, embed          1e-12  the same floats expected
       silu_mul, rope, rmsnorm                 1e-10  expf / cos / a float
@@ -665,13 +669,53 @@ s_cuda (const char *make_model)
 #endif
 }
 
+//  The CUDA kernels' weight decoders, run on the host, against the CPU's
+//  (xinf_dtype_to_f32): the same floats for every type (no GPU needed).
+static int
+s_cuda_decode (void)
+{
+#if defined (XINF_HAVE_CUDA)
+    size_t checked = 0;
+    for (int type = 0; type < XINF_DTYPE_COUNT; type++) {
+        xinf_dtype_t dtype = (xinf_dtype_t) type;
+        size_t block = xinf_dtype_block_size (dtype), cols = block == 1 ? 77 : block * 3, rows = 40;
+        size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+        uint8_t *weights = s_weights (dtype, rows, cols);
+        float *cpu = malloc (cols * sizeof (float)), *gpu = malloc (cols * sizeof (float));
+        CHECK (cpu && gpu);
+        for (size_t r = 0; r < rows; r++) {
+            xinf_dtype_to_f32 (dtype, weights + r * row_bytes, cols, cpu);
+            xinf_cuda_decode_row (dtype, weights + r * row_bytes, cols, gpu);
+            for (size_t k = 0; k < cols; k++, checked++)
+                if (!(cpu [k] == gpu [k])) {
+                    fprintf (stderr, "FAIL: %s row %zu weight %zu: the CUDA decoder gives %.9g, the CPU %.9g\n",
+                             xinf_dtype_name (dtype), r, k, gpu [k], cpu [k]);
+                    exit (1);
+                }
+        }
+        free (cpu);
+        free (gpu);
+        free (weights);
+    }
+    printf ("the CUDA decoders give the CPU's floats: %zu weights of %d types\n", checked, XINF_DTYPE_COUNT);
+    return 0;
+#else
+    printf ("SKIP: this build has no CUDA backend (CUDA toolkit not found)\n");
+    return 77;
+#endif
+}
+
 int
 main (int argc, char *argv [])
 {
-    if (argc != 3 || (strcmp (argv [1], "cpu") && strcmp (argv [1], "cuda"))) {
-        fprintf (stderr, "usage: test_backend_twins cpu|cuda PATH/TO/xinf-make-model\n");
+    bool known = argc == 3 && (strcmp (argv [1], "cpu") == 0 || strcmp (argv [1], "cuda") == 0);
+    if (!known && !(argc == 2 && strcmp (argv [1], "decode") == 0)) {
+        fprintf (stderr, "usage: test_backend_twins cpu|cuda PATH/TO/xinf-make-model\n"
+                         "       test_backend_twins decode\n");
         return 2;
     }
     setvbuf (stdout, NULL, _IONBF, 0);
+    if (strcmp (argv [1], "decode") == 0)
+        return s_cuda_decode ();
     return strcmp (argv [1], "cpu") == 0 ? s_cpu (argv [2]) : s_cuda (argv [2]);
 }
