@@ -33,6 +33,12 @@ xinf_cuda_check_blas (xinf_cuda_t *cuda, cublasStatus_t status, const char *what
     return status == CUBLAS_STATUS_SUCCESS ? 0 : xinf_cuda_fail (cuda, what, cublasGetStatusString (status));
 }
 
+bool
+xinf_cuda_enter (xinf_cuda_t *cuda)
+{
+    return !cuda->failed && xinf_cuda_check (cuda, cudaSetDevice (cuda->device), "cudaSetDevice") == 0;
+}
+
 int
 xinf_cuda_launched (xinf_cuda_t *cuda, const char *what)
 {
@@ -69,6 +75,8 @@ s_alloc (xinf_backend_t *self, size_t bytes)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     bytes = bytes ? bytes : 1;
+    if (!xinf_cuda_enter (cuda))
+        return NULL;
     if (cuda->n_spans == cuda->max_spans) {
         size_t max = cuda->max_spans ? 2 * cuda->max_spans : 16;
         xinf_cuda_span_t *spans = (xinf_cuda_span_t *) realloc (cuda->spans, max * sizeof *spans);
@@ -99,6 +107,7 @@ static void
 s_free (xinf_backend_t *self, void *memory)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
+    cudaSetDevice (cuda->device);
     for (size_t index = 0; index < cuda->n_spans; index++)
         if (cuda->spans [index].base == memory) {
             xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "free");
@@ -183,6 +192,7 @@ xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const cha
 static void
 s_forget (xinf_cuda_t *cuda)
 {
+    cudaSetDevice (cuda->device);
     cudaStreamSynchronize (cuda->stream);
     for (size_t index = 0; index < cuda->max_copies; index++)
         if (cuda->copies [index].host)
@@ -298,7 +308,7 @@ static int
 s_write (xinf_backend_t *self, void *memory, const void *host, size_t bytes)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    if (cuda->failed || !xinf_cuda_device_memory (cuda, memory, bytes, "write"))
+    if (!xinf_cuda_enter (cuda) || !xinf_cuda_device_memory (cuda, memory, bytes, "write"))
         return -1;
     if (xinf_cuda_check (cuda, cudaMemcpyAsync (memory, host, bytes, cudaMemcpyHostToDevice, cuda->stream), "write")
     ||  xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "write"))
@@ -310,7 +320,7 @@ static int
 s_read (xinf_backend_t *self, void *host, const void *memory, size_t bytes)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    if (cuda->failed || !xinf_cuda_device_memory (cuda, memory, bytes, "read"))
+    if (!xinf_cuda_enter (cuda) || !xinf_cuda_device_memory (cuda, memory, bytes, "read"))
         return -1;
     if (xinf_cuda_check (cuda, cudaMemcpyAsync (host, memory, bytes, cudaMemcpyDeviceToHost, cuda->stream), "read")
     ||  xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "read"))

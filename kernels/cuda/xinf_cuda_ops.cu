@@ -50,7 +50,7 @@ xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = n * dim * sizeof (float);
-    if (cuda->failed || !n || !xinf_cuda_device_memory (cuda, out, bytes, "rmsnorm")
+    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, out, bytes, "rmsnorm")
     ||  !xinf_cuda_device_memory (cuda, x, bytes, "rmsnorm"))
         return;
     const float *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), "rmsnorm") : NULL;
@@ -91,7 +91,7 @@ xinf_cuda_add (xinf_backend_t *self, float *y, const float *x, size_t count)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = count * sizeof (float);
-    if (cuda->failed || !count || !xinf_cuda_device_memory (cuda, y, bytes, "add")
+    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, y, bytes, "add")
     ||  !xinf_cuda_device_memory (cuda, x, bytes, "add"))
         return;
     k_add<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (y, x, count);
@@ -102,7 +102,7 @@ void
 xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    if (cuda->failed || !n || !width || !xinf_cuda_device_memory (cuda, rows, n * width * sizeof (float), "add_bias"))
+    if (!xinf_cuda_enter (cuda) || !n || !width || !xinf_cuda_device_memory (cuda, rows, n * width * sizeof (float), "add_bias"))
         return;
     const float *b = (const float *) xinf_cuda_constant (cuda, bias, width * sizeof (float), "add_bias");
     if (!b)
@@ -116,7 +116,7 @@ xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t c
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = count * sizeof (float);
-    if (cuda->failed || !count || !xinf_cuda_device_memory (cuda, gate, bytes, "silu_mul")
+    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, gate, bytes, "silu_mul")
     ||  !xinf_cuda_device_memory (cuda, up, bytes, "silu_mul"))
         return;
     k_silu_mul<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (gate, up, count);
@@ -151,7 +151,7 @@ xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t
                 const xinf_rope_t *rope)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    if (cuda->failed || !n || !n_heads || head_dim < 2
+    if (!xinf_cuda_enter (cuda) || !n || !n_heads || head_dim < 2
     ||  !xinf_cuda_device_memory (cuda, x, n * n_heads * head_dim * sizeof (float), "rope"))
         return;
     const float *factors = NULL;
@@ -211,7 +211,7 @@ xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, co
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = batch->n * pool->kv_dim * sizeof (float);
     xinf_cuda_batch_t device;
-    if (cuda->failed || !batch->n || !s_pool_ok (cuda, pool, layer, "kv_store")
+    if (!xinf_cuda_enter (cuda) || !batch->n || !s_pool_ok (cuda, pool, layer, "kv_store")
     ||  !xinf_cuda_device_memory (cuda, k, bytes, "kv_store") || !xinf_cuda_device_memory (cuda, v, bytes, "kv_store")
     ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
         return;
@@ -288,7 +288,7 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = batch->n * n_heads * head_dim * sizeof (float);
     xinf_cuda_batch_t device;
-    if (cuda->failed)
+    if (!xinf_cuda_enter (cuda))
         return -1;
     if (!batch->n)
         return 0;

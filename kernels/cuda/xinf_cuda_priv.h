@@ -74,6 +74,11 @@ int xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason);
 int xinf_cuda_check (xinf_cuda_t *cuda, cudaError_t status, const char *what);
 int xinf_cuda_check_blas (xinf_cuda_t *cuda, cublasStatus_t status, const char *what);
 
+//  At the start of an op: false when the backend has failed; else makes
+//  its device the calling thread's current one (the CUDA runtime keeps
+//  that per thread: ops may come from another thread than new's).
+bool xinf_cuda_enter (xinf_cuda_t *cuda);
+
 //  After a kernel launch: the launch's error, if any.
 int xinf_cuda_launched (xinf_cuda_t *cuda, const char *what);
 

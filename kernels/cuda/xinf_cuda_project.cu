@@ -167,6 +167,8 @@ void
 xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!xinf_cuda_enter (cuda))
+        return;
     for (size_t index = 0; index < count && n && !cuda->failed; index++)
         if (s_product (cuda, &products [index], n))
             return;
@@ -188,7 +190,7 @@ xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t row_bytes;
-    if (cuda->failed || !n || !xinf_cuda_device_memory (cuda, x, n * table->cols * sizeof (float), "embed"))
+    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, x, n * table->cols * sizeof (float), "embed"))
         return;
     for (size_t i = 0; i < n; i++)
         if (tokens [i] < 0 || (size_t) tokens [i] >= table->rows) {
