@@ -15,7 +15,8 @@
 
         test_backend_twins decode
             the CUDA kernels' weight decoders run on the host against the
-            CPU's: the same floats for every type (no GPU needed)
+            CPU's: the same floats for every type; device discovery and
+            the refusal of a device that is not there (no GPU needed)
 
     Tolerances (NMSE), and why:
       add, add_bias, kv_store, embed          1e-12  the same floats expected
@@ -698,6 +699,20 @@ s_cuda_decode (void)
         free (weights);
     }
     printf ("the CUDA decoders give the CPU's floats: %zu weights of %d types\n", checked, XINF_DTYPE_COUNT);
+    //  Discovery and refusal: no device means a reason, never a crash
+    char error [512] = "";
+    xinf_cuda_device_t devices [4];
+    xinf_cuda_versions_t versions;
+    int count = xinf_cuda_devices (devices, 4, &versions, error, sizeof error);
+    printf ("CUDA devices: %d (%s), runtime %d, driver %d, NCCL %d\n", count, count < 0 ? error : "ok",
+            versions.runtime, versions.driver, versions.nccl);
+    CHECK (versions.runtime > 0);
+    CHECK (count >= 0 || error [0]);
+    error [0] = 0;
+    xinf_backend_t *backend = xinf_cuda_backend_new (count > 0 ? count : 0, error, sizeof error);
+    CHECK (!backend && error [0]);
+    printf ("xinf_cuda_backend_new (%d): refused: %s\n", count > 0 ? count : 0, error);
+    CHECK (!xinf_cuda_backend_is (NULL) && xinf_cuda_backend_error (NULL) == NULL);
     return 0;
 #else
     printf ("SKIP: this build has no CUDA backend (CUDA toolkit not found)\n");
