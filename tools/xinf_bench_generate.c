@@ -92,6 +92,7 @@ s_bytes_per_token (const xinf_transformer_t *t)
     return bytes;
 }
 
+#if defined (XINF_HAVE_CUDA)
 //  One step of the tokens at positions first .. first + count - 1 of the
 //  one sequence (blocks 0, 1, ...), the logits of the last.
 static int
@@ -144,6 +145,8 @@ s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, size_t prompt, si
     xinf_kv_cache_destroy (&cache);
     return rc;
 }
+
+#endif
 
 //  --backend cuda: the GPU and the CPU backend over the same steps.
 static int
