@@ -206,7 +206,7 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
     (void) path;
     (void) t;
     (void) info;
-    fprintf (stderr, "xinf-bench-generate: this build has no CUDA backend (CUDA toolkit not found)\n");
+    fprintf (stderr, "xinf-bench-generate: this build has no CUDA backend (no CUDA toolkit found, or -DXINF_CUDA=OFF)\n");
     return 1;
 #endif
 }

@@ -665,7 +665,7 @@ s_cuda (const char *make_model)
     return 0;
 #else
     (void) make_model;
-    printf ("SKIP: no CUDA device: this build has no CUDA backend (CUDA toolkit not found)\n");
+    printf ("SKIP: no CUDA device: this build has no CUDA backend (no CUDA toolkit found, or -DXINF_CUDA=OFF)\n");
     return 77;
 #endif
 }
@@ -715,7 +715,7 @@ s_cuda_decode (void)
     CHECK (!xinf_cuda_backend_is (NULL) && xinf_cuda_backend_error (NULL) == NULL);
     return 0;
 #else
-    printf ("SKIP: this build has no CUDA backend (CUDA toolkit not found)\n");
+    printf ("SKIP: this build has no CUDA backend (no CUDA toolkit found, or -DXINF_CUDA=OFF)\n");
     return 77;
 #endif
 }
