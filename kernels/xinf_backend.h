@@ -108,6 +108,11 @@ typedef struct {
     //  when out of memory for its scratch.
     int (*attention) (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                        const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
+    //  Copies 'bytes' from the caller's host memory into the backend's
+    //  memory (from alloc), or back: 0, or -1 when the copy failed. For
+    //  loading and inspecting activations and KV blocks (tests, tools).
+    int (*write) (xinf_backend_t *self, void *memory, const void *host, size_t bytes);
+    int (*read) (xinf_backend_t *self, void *host, const void *memory, size_t bytes);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

@@ -9,10 +9,22 @@
     can stream.
 
         xinf-bench-generate MODEL.gguf [--threads N] [--prompt N] [--decode N] [--json]
+                            [--backend cpu|cuda] [--device N]
+
+    --backend cuda runs the same prefill and decode through the batched
+    step (xinf_transformer_step) on the CUDA backend and on the CPU
+    backend, and prints the GPU's speed as a ratio to the CPU's measured
+    in the same run (the weights' upload to the device happens in an
+    untimed warm-up step).
 */
 #include "xinf.h"
+#include "xinf_batch.h"
+#include "xinf_cpu_backend.h"
 #include "xinf_model.h"
 #include "xinf_cpu_ops.h"
+#if defined (XINF_HAVE_CUDA)
+#include "xinf_cuda_backend.h"
+#endif
 
 #define COPY_BYTES  (256u << 20)
 
@@ -21,6 +33,9 @@ static const xinf_option_t s_options [] = {
     { "prompt", 'p', NULL, XINF_OPT_INT, "128", 1, 65536, NULL, "N", "prefill length in tokens" },
     { "decode", 'd', NULL, XINF_OPT_INT, "64", 1, 65536, NULL, "N", "decode steps" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "also print the figures as JSON" },
+    { "backend", 'b', NULL, XINF_OPT_STR, "cpu", 0, 0, NULL, "NAME",
+      "cpu, or cuda: the GPU against the CPU backend in the same run" },
+    { "device", 0, NULL, XINF_OPT_INT, "0", 0, 1024, NULL, "N", "CUDA device (--backend cuda)" },
     { 0 }
 };
 
@@ -77,6 +92,125 @@ s_bytes_per_token (const xinf_transformer_t *t)
     return bytes;
 }
 
+#if defined (XINF_HAVE_CUDA)
+//  One step of the tokens at positions first .. first + count - 1 of the
+//  one sequence (blocks 0, 1, ...), the logits of the last.
+static int
+s_step (const xinf_transformer_t *t, xinf_kv_cache_t *cache, xinf_batch_buf_t *batch, const int32_t *table,
+        size_t n_blocks, size_t first, size_t count, float *logits, char *error, size_t error_size)
+{
+    xinf_batch_buf_clear (batch);
+    int rc = xinf_batch_buf_add_seq (batch, table, n_blocks) < 0 ? -1 : 0;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = xinf_batch_buf_add_token (batch, (int32_t) (((first + i) * 7919 + 13) % t->vocab), (int32_t) (first + i), 0,
+                                       i + 1 == count);
+    if (rc) {
+        snprintf (error, error_size, "out of memory for a batch of %zu tokens", count);
+        return -1;
+    }
+    return xinf_transformer_step (t, cache, xinf_batch_buf_view (batch), logits, error, error_size);
+}
+
+//  Prefill of 'prompt' tokens, then 'decode' steps of one, through the
+//  batched step on 'backend': seconds of each in *prefill_s, *decode_s
+//  (after an untimed step of one token, where a device uploads the
+//  weights); 0 or -1 with the reason.
+static int
+s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, size_t prompt, size_t decode, double *prefill_s,
+         double *decode_s, char *error, size_t error_size)
+{
+    size_t n_blocks = (prompt + decode + 1 + 15) / 16, pass = prompt < 512 ? prompt : 512;
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, n_blocks, 16, pass);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t *table = calloc (n_blocks, sizeof (int32_t));
+    float *logits = calloc (t->vocab, sizeof (float));
+    int rc = cache && batch && table && logits ? 0 : -1;
+    if (rc)
+        snprintf (error, error_size, "out of memory for a cache of %zu blocks", n_blocks);
+    for (size_t block = 0; rc == 0 && block < n_blocks; block++)
+        table [block] = (int32_t) block;
+    if (rc == 0)
+        rc = s_step (t, cache, batch, table, n_blocks, 0, 1, logits, error, error_size);
+    int64_t start = zclock_usecs ();
+    if (rc == 0)
+        rc = s_step (t, cache, batch, table, n_blocks, 0, prompt, logits, error, error_size);
+    *prefill_s = (double) (zclock_usecs () - start) / 1e6;
+    start = zclock_usecs ();
+    for (size_t step = 0; rc == 0 && step < decode; step++)
+        rc = s_step (t, cache, batch, table, n_blocks, prompt + step, 1, logits, error, error_size);
+    *decode_s = (double) (zclock_usecs () - start) / 1e6;
+    free (logits);
+    free (table);
+    xinf_batch_buf_destroy (&batch);
+    xinf_kv_cache_destroy (&cache);
+    return rc;
+}
+
+#endif
+
+//  --backend cuda: the GPU and the CPU backend over the same steps.
+static int
+s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t, const xinf_model_info_t *info)
+{
+#if defined (XINF_HAVE_CUDA)
+    char error [512] = "";
+    size_t prompt = (size_t) xinf_config_int (config, "prompt"), decode = (size_t) xinf_config_int (config, "decode");
+    int device = (int) xinf_config_int (config, "device");
+    xinf_cuda_device_t found;
+    xinf_cuda_versions_t versions;
+    if (xinf_cuda_devices (&found, 1, &versions, error, sizeof error) < 0) {
+        fprintf (stderr, "xinf-bench-generate: %s\n", error);
+        return 1;
+    }
+    xinf_backend_t *gpu = xinf_cuda_backend_new (device, error, sizeof error);
+    if (!gpu) {
+        fprintf (stderr, "xinf-bench-generate: %s\n", error);
+        return 1;
+    }
+    xinf_threadpool_t *pool = xinf_threadpool_new ((int) xinf_config_int (config, "threads"));
+    xinf_backend_t *cpu = pool ? xinf_cpu_backend_new_on (pool) : NULL;
+    double times [2][2] = { { 0, 0 }, { 0, 0 } };           //  [gpu, cpu][prefill, decode]
+    int rc = cpu ? 0 : -1;
+    if (rc == 0)
+        rc = s_steps (t, gpu, prompt, decode, &times [0][0], &times [0][1], error, sizeof error);
+    if (rc == 0)
+        rc = s_steps (t, cpu, prompt, decode, &times [1][0], &times [1][1], error, sizeof error);
+    if (rc == 0 && xinf_cuda_backend_error (gpu))
+        rc = -1, snprintf (error, sizeof error, "%s", xinf_cuda_backend_error (gpu));
+    if (rc)
+        fprintf (stderr, "xinf-bench-generate: %s\n", error [0] ? error : "out of memory");
+    else {
+        double rates [2][2];
+        for (int b = 0; b < 2; b++) {
+            rates [b][0] = (double) prompt / times [b][0];
+            rates [b][1] = (double) decode / times [b][1];
+        }
+        printf ("model %s (%s %s, %.0f M params), CUDA device %d (%s, compute %d.%d), runtime %d, driver %d; "
+                "CPU baseline %d threads\n", path, info->arch, info->weight_type, (double) info->n_params / 1e6, device,
+                found.name, found.major, found.minor, versions.runtime, versions.driver, xinf_threadpool_size (pool));
+        printf ("prefill %zu tokens: cuda %8.1f tokens/s, cpu %8.1f tokens/s: %.2fx\n", prompt, rates [0][0],
+                rates [1][0], rates [0][0] / rates [1][0]);
+        printf ("decode  %zu tokens: cuda %8.1f tokens/s, cpu %8.1f tokens/s: %.2fx\n", decode, rates [0][1],
+                rates [1][1], rates [0][1] / rates [1][1]);
+        if (xinf_config_flag (config, "json"))
+            printf ("{\"backend\":\"cuda\",\"device\":\"%s\",\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
+                    "\"cpu_prefill_tokens_per_s\":%.2f,\"cpu_decode_tokens_per_s\":%.2f}\n", found.name, rates [0][0],
+                    rates [0][1], rates [1][0], rates [1][1]);
+    }
+    xinf_backend_destroy (&cpu);
+    xinf_backend_destroy (&gpu);
+    xinf_threadpool_destroy (&pool);
+    return rc ? 1 : 0;
+#else
+    (void) config;
+    (void) path;
+    (void) t;
+    (void) info;
+    fprintf (stderr, "xinf-bench-generate: this build has no CUDA backend (no CUDA toolkit found, or -DXINF_CUDA=OFF)\n");
+    return 1;
+#endif
+}
+
 static int
 s_run (xinf_config_t *config, const char *path)
 {
@@ -90,6 +224,14 @@ s_run (xinf_config_t *config, const char *path)
     double load_s = (double) (zclock_usecs () - start) / 1e6;
     const xinf_transformer_t *t = xinf_model_transformer (model);
     const xinf_model_info_t *info = xinf_model_info (model);
+    const char *backend = xinf_config_str (config, "backend");
+    if (strcmp (backend, "cpu") != 0) {
+        int code = strcmp (backend, "cuda") == 0 ? s_run_cuda (config, path, t, info) : 2;
+        if (code == 2)
+            fprintf (stderr, "xinf-bench-generate: unknown backend '%s' (cpu or cuda)\n", backend);
+        xinf_model_destroy (&model);
+        return code;
+    }
     size_t prompt = (size_t) xinf_config_int (config, "prompt"), decode = (size_t) xinf_config_int (config, "decode");
     xinf_threadpool_t *pool = xinf_threadpool_new ((int) xinf_config_int (config, "threads"));
     xinf_kv_t *kv = xinf_kv_new (t, prompt + decode + 1);

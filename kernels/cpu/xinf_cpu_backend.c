@@ -157,9 +157,25 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
     return 0;
 }
 
+static int
+s_write (xinf_backend_t *self, void *memory, const void *host, size_t bytes)
+{
+    (void) self;
+    memcpy (memory, host, bytes);
+    return 0;
+}
+
+static int
+s_read (xinf_backend_t *self, void *host, const void *memory, size_t bytes)
+{
+    (void) self;
+    memcpy (host, memory, bytes);
+    return 0;
+}
+
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
-    s_silu_mul, s_kv_store, s_attention
+    s_silu_mul, s_kv_store, s_attention, s_write, s_read
 };
 
 xinf_backend_t *

@@ -1,0 +1,452 @@
+/*  xinf_cuda_backend: the CUDA backend's life, memory and bookkeeping:
+    device allocations (registered, so that an op can tell the backend's
+    memory from the caller's host memory), the cache of host data copied
+    to the device, staging buffers, errors, and the ops table.  */
+#include "xinf_cuda_priv.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  ---- errors ------------------------------------------------------------------
+
+int
+xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason)
+{
+    fprintf (stderr, "xinf cuda (device %d): %s: %s\n", cuda->device, what, reason);
+    if (!cuda->failed)
+        snprintf (cuda->error, sizeof cuda->error, "%s: %s", what, reason);
+    cuda->failed = true;
+    return -1;
+}
+
+int
+xinf_cuda_check (xinf_cuda_t *cuda, cudaError_t status, const char *what)
+{
+    return status == cudaSuccess ? 0 : xinf_cuda_fail (cuda, what, cudaGetErrorString (status));
+}
+
+int
+xinf_cuda_check_blas (xinf_cuda_t *cuda, cublasStatus_t status, const char *what)
+{
+    return status == CUBLAS_STATUS_SUCCESS ? 0 : xinf_cuda_fail (cuda, what, cublasGetStatusString (status));
+}
+
+bool
+xinf_cuda_enter (xinf_cuda_t *cuda)
+{
+    return !cuda->failed && xinf_cuda_check (cuda, cudaSetDevice (cuda->device), "cudaSetDevice") == 0;
+}
+
+int
+xinf_cuda_launched (xinf_cuda_t *cuda, const char *what)
+{
+    return xinf_cuda_check (cuda, cudaGetLastError (), what);
+}
+
+//  ---- the backend's allocations -------------------------------------------------
+
+bool
+xinf_cuda_owns (const xinf_cuda_t *cuda, const void *memory, size_t bytes)
+{
+    const char *start = (const char *) memory;
+    for (size_t index = 0; index < cuda->n_spans; index++) {
+        const xinf_cuda_span_t *span = &cuda->spans [index];
+        if (start >= span->base && start < span->base + span->bytes)
+            return bytes <= (size_t) (span->base + span->bytes - start);
+    }
+    return false;
+}
+
+void *
+xinf_cuda_device_memory (xinf_cuda_t *cuda, const void *memory, size_t bytes, const char *what)
+{
+    if (memory && xinf_cuda_owns (cuda, memory, bytes))
+        return (void *) memory;
+    char reason [128];
+    snprintf (reason, sizeof reason, "%zu bytes at %p are not memory of this backend", bytes, memory);
+    xinf_cuda_fail (cuda, what, reason);
+    return NULL;
+}
+
+static void *
+s_alloc (xinf_backend_t *self, size_t bytes)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    bytes = bytes ? bytes : 1;
+    if (!xinf_cuda_enter (cuda))
+        return NULL;
+    if (cuda->n_spans == cuda->max_spans) {
+        size_t max = cuda->max_spans ? 2 * cuda->max_spans : 16;
+        xinf_cuda_span_t *spans = (xinf_cuda_span_t *) realloc (cuda->spans, max * sizeof *spans);
+        if (!spans)
+            return NULL;
+        cuda->spans = spans;
+        cuda->max_spans = max;
+    }
+    void *memory = NULL;
+    cudaError_t status = cudaMalloc (&memory, bytes);
+    if (status != cudaSuccess) {
+        //  Out of memory is the caller's to report, not a broken backend
+        fprintf (stderr, "xinf cuda (device %d): alloc of %zu bytes: %s\n", cuda->device, bytes,
+                 cudaGetErrorString (status));
+        cudaGetLastError ();
+        return NULL;
+    }
+    if (xinf_cuda_check (cuda, cudaMemsetAsync (memory, 0, bytes, cuda->stream), "alloc (zeroing)")
+    ||  xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "alloc (zeroing)")) {
+        cudaFree (memory);
+        return NULL;
+    }
+    cuda->spans [cuda->n_spans++] = (xinf_cuda_span_t) { (char *) memory, bytes };
+    return memory;
+}
+
+static void
+s_free (xinf_backend_t *self, void *memory)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    cudaSetDevice (cuda->device);
+    for (size_t index = 0; index < cuda->n_spans; index++)
+        if (cuda->spans [index].base == memory) {
+            xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "free");
+            xinf_cuda_check (cuda, cudaFree (memory), "free");
+            cuda->spans [index] = cuda->spans [--cuda->n_spans];
+            return;
+        }
+    if (memory)
+        xinf_cuda_fail (cuda, "free", "not memory of this backend");
+}
+
+//  ---- copies of host data -------------------------------------------------------
+
+static size_t
+s_slot (const void *host, size_t max)
+{
+    uint64_t key = (uint64_t) (uintptr_t) host;
+    key ^= key >> 33;
+    key *= 0xff51afd7ed558ccdull;
+    key ^= key >> 33;
+    return (size_t) key & (max - 1);
+}
+
+//  Room for one more copy (the table at most half full).
+static int
+s_copies_grow (xinf_cuda_t *cuda)
+{
+    if (2 * (cuda->n_copies + 1) <= cuda->max_copies)
+        return 0;
+    size_t max = cuda->max_copies ? 2 * cuda->max_copies : 256;
+    xinf_cuda_copy_t *copies = (xinf_cuda_copy_t *) calloc (max, sizeof *copies);
+    if (!copies)
+        return xinf_cuda_fail (cuda, "host data cache", "out of host memory");
+    for (size_t index = 0; index < cuda->max_copies; index++)
+        if (cuda->copies [index].host) {
+            size_t slot = s_slot (cuda->copies [index].host, max);
+            while (copies [slot].host)
+                slot = (slot + 1) & (max - 1);
+            copies [slot] = cuda->copies [index];
+        }
+    free (cuda->copies);
+    cuda->copies = copies;
+    cuda->max_copies = max;
+    return 0;
+}
+
+const void *
+xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const char *what)
+{
+    if (cuda->failed)
+        return NULL;
+    if (xinf_cuda_owns (cuda, host, bytes))
+        return host;
+    if (cuda->max_copies) {
+        size_t slot = s_slot (host, cuda->max_copies);
+        for (; cuda->copies [slot].host; slot = (slot + 1) & (cuda->max_copies - 1))
+            if (cuda->copies [slot].host == host) {
+                if (cuda->copies [slot].bytes >= bytes)
+                    return cuda->copies [slot].device;
+                xinf_cuda_fail (cuda, what, "host data seen before with fewer bytes (changed under the backend)");
+                return NULL;
+            }
+    }
+    if (s_copies_grow (cuda))
+        return NULL;
+    void *device = NULL;
+    if (xinf_cuda_check (cuda, cudaMalloc (&device, bytes ? bytes : 1), what))
+        return NULL;
+    if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, host, bytes, cudaMemcpyHostToDevice, cuda->stream), what)) {
+        cudaFree (device);
+        return NULL;
+    }
+    size_t slot = s_slot (host, cuda->max_copies);
+    while (cuda->copies [slot].host)
+        slot = (slot + 1) & (cuda->max_copies - 1);
+    cuda->copies [slot] = (xinf_cuda_copy_t) { host, bytes, device };
+    cuda->n_copies++;
+    cuda->copied_bytes += bytes;
+    return device;
+}
+
+static void
+s_forget (xinf_cuda_t *cuda)
+{
+    cudaSetDevice (cuda->device);
+    cudaStreamSynchronize (cuda->stream);
+    for (size_t index = 0; index < cuda->max_copies; index++)
+        if (cuda->copies [index].host)
+            cudaFree (cuda->copies [index].device);
+    free (cuda->copies);
+    cuda->copies = NULL;
+    cuda->n_copies = cuda->max_copies = cuda->copied_bytes = 0;
+}
+
+//  ---- staging -------------------------------------------------------------------
+
+void *
+xinf_cuda_stage (xinf_cuda_t *cuda, xinf_cuda_stage_t which, size_t bytes)
+{
+    xinf_cuda_buffer_t *stage = &cuda->stages [which];
+    if (cuda->failed)
+        return NULL;
+    if (bytes <= stage->capacity)
+        return stage->device;
+    size_t capacity = stage->capacity ? stage->capacity : 4096;
+    while (capacity < bytes)
+        capacity *= 2;
+    //  The stream may still read the old buffer: cudaFree waits for it
+    if (xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "staging")
+    ||  (stage->device && xinf_cuda_check (cuda, cudaFree (stage->device), "staging")))
+        return NULL;
+    stage->device = NULL;
+    stage->capacity = 0;
+    stage->mirror_bytes = 0;          //  nothing of the old content is on the device now
+    if (xinf_cuda_check (cuda, cudaMalloc (&stage->device, capacity), "staging"))
+        return NULL;
+    stage->capacity = capacity;
+    return stage->device;
+}
+
+int
+xinf_cuda_upload (xinf_cuda_t *cuda, xinf_cuda_stage_t which, const void *const *hosts, const size_t *sizes,
+                  size_t count, void **parts)
+{
+    size_t total = 0;
+    for (size_t index = 0; index < count; index++)
+        total += (sizes [index] + 15) / 16 * 16;
+    char *device = (char *) xinf_cuda_stage (cuda, which, total);
+    if (!device)
+        return -1;
+    xinf_cuda_buffer_t *stage = &cuda->stages [which];
+    if (stage->host_capacity < total) {
+        void *image = realloc (stage->image, total), *mirror = image ? realloc (stage->mirror, total) : NULL;
+        stage->image = image ? image : stage->image;
+        stage->mirror = mirror ? mirror : stage->mirror;
+        stage->mirror_bytes = 0;
+        if (!image || !mirror)
+            return xinf_cuda_fail (cuda, "staging", "out of host memory");
+        stage->host_capacity = total;
+    }
+    //  The whole image, padding zeroed; copied only when the device holds
+    //  something else (a batch's arrays stay the same for all its layers)
+    char *image = (char *) stage->image;
+    size_t offset = 0;
+    for (size_t index = 0; index < count; index++) {
+        size_t padded = (sizes [index] + 15) / 16 * 16;
+        memcpy (image + offset, hosts [index], sizes [index]);
+        memset (image + offset + sizes [index], 0, padded - sizes [index]);
+        parts [index] = device + offset;
+        offset += padded;
+    }
+    if (stage->mirror_bytes == total && memcmp (stage->mirror, image, total) == 0)
+        return 0;
+    stage->mirror_bytes = 0;
+    if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, image, total, cudaMemcpyHostToDevice, cuda->stream), "upload"))
+        return -1;
+    //  cudaMemcpyAsync from pageable memory returns once the bytes are staged
+    stage->image = stage->mirror;
+    stage->mirror = image;
+    stage->mirror_bytes = total;
+    return 0;
+}
+
+int
+xinf_cuda_batch (xinf_cuda_t *cuda, const xinf_batch_t *batch, size_t n_blocks, size_t block_tokens,
+                 xinf_cuda_batch_t *device)
+{
+    if (cuda->failed)
+        return -1;
+    if (!batch->n_seqs || batch->table_start [0] < 0)
+        return xinf_cuda_fail (cuda, "batch", "no sequences or a negative table start");
+    for (size_t s = 0; s < batch->n_seqs; s++)
+        if (batch->table_start [s + 1] < batch->table_start [s])
+            return xinf_cuda_fail (cuda, "batch", "block tables out of order");
+    for (size_t i = 0; i < batch->n; i++) {
+        int32_t seq = batch->seq [i], pos = batch->pos [i];
+        if (seq < 0 || (size_t) seq >= batch->n_seqs || pos < 0
+        ||  (size_t) pos / block_tokens >= (size_t) (batch->table_start [seq + 1] - batch->table_start [seq]))
+            return xinf_cuda_fail (cuda, "batch", "a token's sequence or position lies outside its block table");
+    }
+    size_t n = batch->n, n_tables = batch->n_seqs + 1, n_listed = (size_t) batch->table_start [batch->n_seqs];
+    for (size_t index = 0; index < n_listed; index++)
+        if (batch->blocks [index] < 0 || (size_t) batch->blocks [index] >= n_blocks)
+            return xinf_cuda_fail (cuda, "batch", "a block table names a block outside the pool");
+    const void *hosts [4] = { batch->pos, batch->seq, batch->table_start, batch->blocks };
+    size_t sizes [4] = { n * 4, n * 4, n_tables * 4, n_listed * 4 };
+    void *parts [4];
+    if (xinf_cuda_upload (cuda, XINF_CUDA_STAGE_BATCH, hosts, sizes, 4, parts))
+        return -1;
+    *device = (xinf_cuda_batch_t) { (const int32_t *) parts [0], (const int32_t *) parts [1],
+                                    (const int32_t *) parts [2], (const int32_t *) parts [3] };
+    return 0;
+}
+
+//  ---- copies in and out ---------------------------------------------------------
+
+static int
+s_write (xinf_backend_t *self, void *memory, const void *host, size_t bytes)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!xinf_cuda_enter (cuda) || !xinf_cuda_device_memory (cuda, memory, bytes, "write"))
+        return -1;
+    if (xinf_cuda_check (cuda, cudaMemcpyAsync (memory, host, bytes, cudaMemcpyHostToDevice, cuda->stream), "write")
+    ||  xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "write"))
+        return -1;
+    return 0;
+}
+
+static int
+s_read (xinf_backend_t *self, void *host, const void *memory, size_t bytes)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!xinf_cuda_enter (cuda) || !xinf_cuda_device_memory (cuda, memory, bytes, "read"))
+        return -1;
+    if (xinf_cuda_check (cuda, cudaMemcpyAsync (host, memory, bytes, cudaMemcpyDeviceToHost, cuda->stream), "read")
+    ||  xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "read"))
+        return -1;
+    return 0;
+}
+
+//  ---- life ----------------------------------------------------------------------
+
+static void
+s_destroy (xinf_backend_t *self)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    cudaSetDevice (cuda->device);
+    s_forget (cuda);
+    for (size_t index = 0; index < cuda->n_spans; index++)
+        cudaFree (cuda->spans [index].base);
+    for (int which = 0; which < XINF_CUDA_STAGES; which++) {
+        cudaFree (cuda->stages [which].device);
+        free (cuda->stages [which].image);
+        free (cuda->stages [which].mirror);
+    }
+    if (cuda->cublas)
+        cublasDestroy (cuda->cublas);
+    if (cuda->stream)
+        cudaStreamDestroy (cuda->stream);
+    free (cuda->spans);
+    free (cuda);
+    free (self);
+}
+
+static const xinf_backend_ops_t s_ops = {
+    "cuda", s_destroy, s_alloc, s_free, xinf_cuda_project, xinf_cuda_embed, xinf_cuda_rmsnorm, xinf_cuda_add,
+    xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read
+};
+
+static xinf_backend_t *
+s_refuse (char *error, size_t error_size, const char *what, const char *reason)
+{
+    if (error && error_size)
+        snprintf (error, error_size, "%s: %s", what, reason);
+    return NULL;
+}
+
+xinf_backend_t *
+xinf_cuda_backend_new (int device, char *error, size_t error_size)
+{
+    int count = 0;
+    cudaError_t status = cudaGetDeviceCount (&count);
+    if (status != cudaSuccess) {
+        cudaGetLastError ();
+        return s_refuse (error, error_size, "no CUDA device", cudaGetErrorString (status));
+    }
+    if (device < 0 || device >= count) {
+        char reason [64];
+        snprintf (reason, sizeof reason, "device %d of %d", device, count);
+        return s_refuse (error, error_size, "no such CUDA device", reason);
+    }
+    if ((status = cudaSetDevice (device)) != cudaSuccess)
+        return s_refuse (error, error_size, "cudaSetDevice", cudaGetErrorString (status));
+    xinf_backend_t *self = (xinf_backend_t *) calloc (1, sizeof *self);
+    xinf_cuda_t *cuda = (xinf_cuda_t *) calloc (1, sizeof *cuda);
+    if (!self || !cuda) {
+        free (self);
+        free (cuda);
+        return s_refuse (error, error_size, "CUDA backend", "out of host memory");
+    }
+    cuda->device = device;
+    self->ops = &s_ops;
+    self->impl = cuda;
+    const char *failed = NULL, *reason = NULL;
+    if ((status = cudaStreamCreateWithFlags (&cuda->stream, cudaStreamNonBlocking)) != cudaSuccess)
+        failed = "cudaStreamCreate", reason = cudaGetErrorString (status);
+    else {
+        cublasStatus_t blas = cublasCreate (&cuda->cublas);
+        if (blas == CUBLAS_STATUS_SUCCESS)
+            blas = cublasSetStream (cuda->cublas, cuda->stream);
+        if (blas != CUBLAS_STATUS_SUCCESS)
+            failed = "cuBLAS", reason = cublasGetStatusString (blas);
+    }
+    if (failed) {
+        s_refuse (error, error_size, failed, reason);
+        s_destroy (self);
+        return NULL;
+    }
+    return self;
+}
+
+bool
+xinf_cuda_backend_is (const xinf_backend_t *backend)
+{
+    return backend && backend->ops == &s_ops;
+}
+
+void
+xinf_cuda_backend_set_cublas (xinf_backend_t *backend, bool on)
+{
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->use_cublas = on;
+}
+
+const char *
+xinf_cuda_backend_error (xinf_backend_t *backend)
+{
+    return xinf_cuda_backend_is (backend) && xinf_cuda (backend)->failed ? xinf_cuda (backend)->error : NULL;
+}
+
+void
+xinf_cuda_backend_clear_error (xinf_backend_t *backend)
+{
+    if (xinf_cuda_backend_is (backend)) {
+        xinf_cuda (backend)->failed = false;
+        xinf_cuda (backend)->error [0] = 0;
+        cudaGetLastError ();
+    }
+}
+
+void
+xinf_cuda_backend_forget (xinf_backend_t *backend)
+{
+    if (xinf_cuda_backend_is (backend))
+        s_forget (xinf_cuda (backend));
+}
+
+size_t
+xinf_cuda_backend_cached_bytes (xinf_backend_t *backend)
+{
+    return xinf_cuda_backend_is (backend) ? xinf_cuda (backend)->copied_bytes : 0;
+}

@@ -1,0 +1,95 @@
+/*  xinf_cuda_backend: the CUDA implementation of the compute-backend seam
+    (xinf_backend.h), and discovery of the machine's CUDA devices. Built
+    only where CMake finds the CUDA toolkit (XINF_HAVE_CUDA); a plain C
+    header, usable from C and C++.
+
+    Memory from alloc is device memory (zeroed). What the model hands the
+    ops as host pointers is copied to the device: weight matrices once, on
+    their first use, into a cache keyed by their host address (the model's
+    weights stay put and unchanged while the backend lives); norm weights,
+    biases and RoPE factors likewise; the batch's arrays on every call that
+    changes them. A product whose output is not the backend's memory (the
+    caller's logits) is computed on the device and copied back before the
+    call returns.
+
+    Products run one warp per output row, each (row, token) dot product
+    in the same lane order and reduction tree whatever the batch holds: a
+    token's results do not depend on its batch, as the seam promises.
+    With cuBLAS on (xinf_cuda_backend_set_cublas) products of F32, F16 and
+    BF16 weights over more than one token go through cublasGemmEx
+    (activations rounded to the weight's 16-bit type, F32 accumulation):
+    faster for prompts, but then a token's result may depend on its batch.
+
+    All work runs on one CUDA stream of the backend. A CUDA or cuBLAS
+    error fails its op with a log line on stderr and marks the backend
+    failed: later ops do nothing, attention returns -1, and the error
+    stays readable (xinf_cuda_backend_error) until cleared.
+*/
+#ifndef XINF_CUDA_BACKEND_H_INCLUDED
+#define XINF_CUDA_BACKEND_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include "xinf_backend.h"
+
+//  One CUDA device as the runtime reports it.
+typedef struct {
+    int index;                        //  the CUDA runtime's device number
+    char name [256];
+    size_t total_bytes, free_bytes;   //  device memory
+    int major, minor;                 //  compute capability
+    int multiprocessors;
+} xinf_cuda_device_t;
+
+//  Versions as CUDA encodes them (1000 * major + 10 * minor), 0 if unknown;
+//  NCCL's as ncclGetVersion gives it, 0 when xinf is built without NCCL.
+typedef struct {
+    int driver, runtime, nccl;
+} xinf_cuda_versions_t;
+
+//  The versions, and up to 'max' devices into 'devices': the number of
+//  devices there are (may exceed max), or -1 with the reason (no driver,
+//  no device) in 'error'; 'versions' is filled either way.
+int xinf_cuda_devices (xinf_cuda_device_t *devices, size_t max, xinf_cuda_versions_t *versions, char *error,
+                       size_t error_size);
+
+//  A backend on CUDA device 'device' with its own stream and cuBLAS
+//  handle; NULL with the reason in 'error' when there is no such device
+//  or driver.
+xinf_backend_t *xinf_cuda_backend_new (int device, char *error, size_t error_size);
+
+//  Whether 'backend' is a CUDA backend.
+bool xinf_cuda_backend_is (const xinf_backend_t *backend);
+
+//  Products of float weights over more than one token through cuBLAS
+//  (off when created). Not while a call runs.
+void xinf_cuda_backend_set_cublas (xinf_backend_t *backend, bool on);
+
+//  The first error since the backend began or was cleared; NULL if none.
+const char *xinf_cuda_backend_error (xinf_backend_t *backend);
+void xinf_cuda_backend_clear_error (xinf_backend_t *backend);
+
+//  Drops the device copies of host data (weights, norm weights, biases):
+//  before the model they came from is unloaded while the backend lives on.
+void xinf_cuda_backend_forget (xinf_backend_t *backend);
+
+//  Device bytes the backend holds for copies of host data (weights and
+//  model vectors), for resource reports.
+size_t xinf_cuda_backend_cached_bytes (xinf_backend_t *backend);
+
+//  A row of 'cols' weights of 'dtype' as floats, decoded on the host by
+//  the very functions the kernels decode with (for tests without a GPU).
+void xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,71 @@
+/*  xinf_cuda_devices: what the CUDA runtime reports about the machine's
+    devices (name, memory, compute capability) and the driver, runtime and
+    NCCL versions, for the worker's resource report.  */
+#include "xinf_cuda_backend.h"
+
+#include <cuda_runtime.h>
+#include <stdio.h>
+#include <string.h>
+#if defined (XINF_HAVE_NCCL)
+#include <nccl.h>
+#endif
+
+static int
+s_fail (char *error, size_t error_size, const char *what, cudaError_t status)
+{
+    if (error && error_size)
+        snprintf (error, error_size, "%s: %s", what, cudaGetErrorString (status));
+    cudaGetLastError ();
+    return -1;
+}
+
+//  One device's properties and memory (the runtime makes its context).
+static int
+s_device (int index, xinf_cuda_device_t *device, char *error, size_t error_size)
+{
+    cudaDeviceProp properties;
+    cudaError_t status = cudaGetDeviceProperties (&properties, index);
+    if (status != cudaSuccess)
+        return s_fail (error, error_size, "cudaGetDeviceProperties", status);
+    memset (device, 0, sizeof *device);
+    device->index = index;
+    snprintf (device->name, sizeof device->name, "%s", properties.name);
+    device->major = properties.major;
+    device->minor = properties.minor;
+    device->multiprocessors = properties.multiProcessorCount;
+    device->total_bytes = properties.totalGlobalMem;
+    int current = 0;
+    size_t free_bytes = 0, total_bytes = 0;
+    if ((status = cudaGetDevice (&current)) != cudaSuccess || (status = cudaSetDevice (index)) != cudaSuccess
+    ||  (status = cudaMemGetInfo (&free_bytes, &total_bytes)) != cudaSuccess)
+        return s_fail (error, error_size, "cudaMemGetInfo", status);
+    cudaSetDevice (current);
+    device->free_bytes = free_bytes;
+    device->total_bytes = total_bytes;
+    return 0;
+}
+
+int
+xinf_cuda_devices (xinf_cuda_device_t *devices, size_t max, xinf_cuda_versions_t *versions, char *error,
+                   size_t error_size)
+{
+    xinf_cuda_versions_t found = { 0, 0, 0 };
+    if (cudaDriverGetVersion (&found.driver) != cudaSuccess)
+        found.driver = 0;
+    if (cudaRuntimeGetVersion (&found.runtime) != cudaSuccess)
+        found.runtime = 0;
+#if defined (XINF_HAVE_NCCL)
+    if (ncclGetVersion (&found.nccl) != ncclSuccess)
+        found.nccl = 0;
+#endif
+    if (versions)
+        *versions = found;
+    int count = 0;
+    cudaError_t status = cudaGetDeviceCount (&count);
+    if (status != cudaSuccess)
+        return s_fail (error, error_size, "no CUDA device", status);
+    for (int index = 0; index < count && (size_t) index < max; index++)
+        if (s_device (index, &devices [index], error, error_size))
+            return -1;
+    return count;
+}

@@ -1,0 +1,309 @@
+/*  xinf_cuda_ops: the element-wise ops of the CUDA backend (RMSNorm, adds,
+    RoPE, SiLU) and the paged KV cache (store, attention), each with the
+    CPU backend's semantics (kernels/cpu/xinf_cpu_ops.c, xinf_cpu_paged.c).
+
+    RMSNorm: one warp a row. RoPE: one thread a pair, its angle in double
+    precision as the CPU computes it, the rotation without FMA contraction
+    (the CPU's C11 build contracts nothing), so both give the same floats
+    but for a rare last-bit difference of cos/sin. Attention: one block of
+    4 warps a (token, head); each warp takes every 4th position with an
+    online softmax, the warps' partial sums are merged at the end.
+*/
+#include "xinf_cuda_priv.h"
+
+#include <math.h>
+
+#define WARP 32
+#define ATTENTION_WARPS 4
+
+__device__ __forceinline__ float
+s_warp_sum (float value)
+{
+    for (int mask = WARP / 2; mask > 0; mask /= 2)
+        value += __shfl_xor_sync (0xffffffffu, value, mask);
+    return value;
+}
+
+//  ---- RMSNorm ---------------------------------------------------------------------
+
+__global__ void
+k_rmsnorm (float *out, const float *x, const float *weight, size_t n, size_t dim, float eps)
+{
+    size_t row = (size_t) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
+    unsigned lane = threadIdx.x % WARP;
+    if (row >= n)
+        return;
+    const float *in = x + row * dim;
+    float squares = 0;
+    for (size_t i = lane; i < dim; i += WARP)
+        squares += in [i] * in [i];
+    squares = s_warp_sum (squares);
+    float scale = (float) (1.0 / sqrt ((double) squares / (double) (dim ? dim : 1) + eps));
+    float *to = out + row * dim;
+    for (size_t i = lane; i < dim; i += WARP)
+        to [i] = weight ? in [i] * scale * weight [i] : in [i] * scale;
+}
+
+void
+xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float *weight, size_t n, size_t dim,
+                   float eps)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = n * dim * sizeof (float);
+    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, out, bytes, "rmsnorm")
+    ||  !xinf_cuda_device_memory (cuda, x, bytes, "rmsnorm"))
+        return;
+    const float *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), "rmsnorm") : NULL;
+    if (weight && !w)
+        return;
+    k_rmsnorm<<<xinf_cuda_blocks (n, 4), 4 * WARP, 0, cuda->stream>>> (out, x, w, n, dim, eps);
+    xinf_cuda_launched (cuda, "rmsnorm");
+}
+
+//  ---- adds, SiLU --------------------------------------------------------------------
+
+__global__ void
+k_add (float *y, const float *x, size_t count)
+{
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count)
+        y [i] += x [i];
+}
+
+__global__ void
+k_add_bias (float *rows, const float *bias, size_t count, size_t width)
+{
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count)
+        rows [i] += bias [i % width];
+}
+
+__global__ void
+k_silu_mul (float *gate, const float *up, size_t count)
+{
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count)
+        gate [i] = gate [i] / (1.0f + expf (-gate [i])) * up [i];
+}
+
+void
+xinf_cuda_add (xinf_backend_t *self, float *y, const float *x, size_t count)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = count * sizeof (float);
+    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, y, bytes, "add")
+    ||  !xinf_cuda_device_memory (cuda, x, bytes, "add"))
+        return;
+    k_add<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (y, x, count);
+    xinf_cuda_launched (cuda, "add");
+}
+
+void
+xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!xinf_cuda_enter (cuda) || !n || !width || !xinf_cuda_device_memory (cuda, rows, n * width * sizeof (float), "add_bias"))
+        return;
+    const float *b = (const float *) xinf_cuda_constant (cuda, bias, width * sizeof (float), "add_bias");
+    if (!b)
+        return;
+    k_add_bias<<<xinf_cuda_blocks (n * width, 256), 256, 0, cuda->stream>>> (rows, b, n * width, width);
+    xinf_cuda_launched (cuda, "add_bias");
+}
+
+void
+xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = count * sizeof (float);
+    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, gate, bytes, "silu_mul")
+    ||  !xinf_cuda_device_memory (cuda, up, bytes, "silu_mul"))
+        return;
+    k_silu_mul<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (gate, up, count);
+    xinf_cuda_launched (cuda, "silu_mul");
+}
+
+//  ---- RoPE --------------------------------------------------------------------------
+
+__global__ void
+k_rope (float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos, float base, float scale, bool neox,
+        const float *factors)
+{
+    size_t half = head_dim / 2;
+    size_t item = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (item >= n * n_heads * half)
+        return;
+    size_t i = item % half, head = item / half;             //  head counts over all tokens
+    size_t token = head / n_heads;
+    double theta = (double) pos [token] * scale * pow ((double) base, -2.0 * (double) i / (double) head_dim);
+    if (factors)
+        theta /= factors [i];
+    float c = (float) cos (theta), s = (float) sin (theta);
+    float *row = x + head * head_dim;
+    float *lo = neox ? row + i : row + 2 * i, *hi = neox ? row + half + i : row + 2 * i + 1;
+    float x0 = *lo, x1 = *hi;
+    *lo = __fsub_rn (__fmul_rn (x0, c), __fmul_rn (x1, s));
+    *hi = __fadd_rn (__fmul_rn (x0, s), __fmul_rn (x1, c));
+}
+
+void
+xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
+                const xinf_rope_t *rope)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!xinf_cuda_enter (cuda) || !n || !n_heads || head_dim < 2
+    ||  !xinf_cuda_device_memory (cuda, x, n * n_heads * head_dim * sizeof (float), "rope"))
+        return;
+    const float *factors = NULL;
+    if (rope->factors
+    &&  !(factors = (const float *) xinf_cuda_constant (cuda, rope->factors, head_dim / 2 * sizeof (float), "rope")))
+        return;
+    const void *hosts [1] = { pos };
+    size_t sizes [1] = { n * sizeof (int32_t) };
+    void *parts [1];
+    if (xinf_cuda_upload (cuda, XINF_CUDA_STAGE_POS, hosts, sizes, 1, parts))
+        return;
+    size_t items = n * n_heads * (head_dim / 2);
+    k_rope<<<xinf_cuda_blocks (items, 256), 256, 0, cuda->stream>>> (x, n, n_heads, head_dim, (const int32_t *) parts [0],
+                                                                     rope->base, rope->scale, rope->neox, factors);
+    xinf_cuda_launched (cuda, "rope");
+}
+
+//  ---- the paged KV cache --------------------------------------------------------------
+
+//  The pool row (layer_first + block * block_tokens + offset) of position
+//  p of sequence 'seq'.
+__device__ __forceinline__ size_t
+s_pool_row (const xinf_cuda_batch_t batch, int32_t seq, size_t p, size_t block_tokens, size_t layer_first)
+{
+    const int32_t *table = batch.blocks + batch.table_start [seq];
+    return layer_first + (size_t) table [p / block_tokens] * block_tokens + p % block_tokens;
+}
+
+__global__ void
+k_kv_store (float *keys, float *values, const float *k, const float *v, const xinf_cuda_batch_t batch,
+            size_t block_tokens, size_t layer_first, size_t kv_dim)
+{
+    size_t token = blockIdx.x;
+    size_t row = s_pool_row (batch, batch.seq [token], (size_t) batch.pos [token], block_tokens, layer_first);
+    for (size_t i = threadIdx.x; i < kv_dim; i += blockDim.x) {
+        keys [row * kv_dim + i] = k [token * kv_dim + i];
+        values [row * kv_dim + i] = v [token * kv_dim + i];
+    }
+}
+
+//  The pool's key and value memory of 'layer', checked; false after a failure.
+static bool
+s_pool_ok (xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, size_t layer, const char *what)
+{
+    size_t bytes = pool->n_layers * pool->n_blocks * pool->block_tokens * pool->kv_dim * sizeof (float);
+    if (layer >= pool->n_layers || !pool->block_tokens || !pool->kv_dim) {
+        xinf_cuda_fail (cuda, what, "layer outside the pool or an empty pool");
+        return false;
+    }
+    return xinf_cuda_device_memory (cuda, pool->keys, bytes, what) && xinf_cuda_device_memory (cuda, pool->values, bytes, what);
+}
+
+void
+xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                    const float *k, const float *v)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = batch->n * pool->kv_dim * sizeof (float);
+    xinf_cuda_batch_t device;
+    if (!xinf_cuda_enter (cuda) || !batch->n || !s_pool_ok (cuda, pool, layer, "kv_store")
+    ||  !xinf_cuda_device_memory (cuda, k, bytes, "kv_store") || !xinf_cuda_device_memory (cuda, v, bytes, "kv_store")
+    ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
+        return;
+    if (batch->n > 0x7fffffff) {
+        xinf_cuda_fail (cuda, "kv_store", "too many tokens for one launch");
+        return;
+    }
+    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
+    k_kv_store<<<(unsigned) batch->n, 128, 0, cuda->stream>>> (pool->keys, pool->values, k, v, device,
+                                                               pool->block_tokens, layer_first, pool->kv_dim);
+    xinf_cuda_launched (cuda, "kv_store");
+}
+
+//  One (token, head) a block: dynamic shared memory holds q [head_dim],
+//  each warp's sums acc [ATTENTION_WARPS][head_dim], then its running max
+//  and sum.
+__global__ void
+k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
+             size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
+             float scale)
+{
+    extern __shared__ float shared [];
+    float *query = shared, *acc_all = shared + head_dim;
+    float *maxima = acc_all + ATTENTION_WARPS * head_dim, *sums = maxima + ATTENTION_WARPS;
+    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
+    unsigned warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+    size_t q_dim = n_heads * head_dim, offset = head / group * head_dim;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x)
+        query [d] = q [token * q_dim + head * head_dim + d];
+    float *acc = acc_all + warp * head_dim;
+    for (size_t d = lane; d < head_dim; d += WARP)
+        acc [d] = 0;
+    __syncthreads ();
+    int32_t seq = batch.seq [token];
+    size_t n_pos = (size_t) batch.pos [token] + 1;
+    float top = -INFINITY, sum = 0;
+    for (size_t p = warp; p < n_pos; p += ATTENTION_WARPS) {
+        size_t row = s_pool_row (batch, seq, p, block_tokens, layer_first) * kv_dim + offset;
+        float dot = 0;
+        for (size_t d = lane; d < head_dim; d += WARP)
+            dot += query [d] * keys [row + d];
+        float score = s_warp_sum (dot) * scale;
+        float next = fmaxf (top, score);
+        float fade = expf (top - next), weight = expf (score - next);
+        sum = sum * fade + weight;
+        for (size_t d = lane; d < head_dim; d += WARP)
+            acc [d] = acc [d] * fade + weight * values [row + d];
+        top = next;
+    }
+    if (lane == 0) {
+        maxima [warp] = top;
+        sums [warp] = sum;
+    }
+    __syncthreads ();
+    float overall = -INFINITY;
+    for (int w = 0; w < ATTENTION_WARPS; w++)
+        overall = fmaxf (overall, maxima [w]);
+    float total = 0;
+    for (int w = 0; w < ATTENTION_WARPS; w++)
+        total += sums [w] * expf (maxima [w] - overall);
+    float *to = out + token * q_dim + head * head_dim;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float value = 0;
+        for (int w = 0; w < ATTENTION_WARPS; w++)
+            value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
+        to [d] = value / total;
+    }
+}
+
+int
+xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                     const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = batch->n * n_heads * head_dim * sizeof (float);
+    xinf_cuda_batch_t device;
+    if (!xinf_cuda_enter (cuda))
+        return -1;
+    if (!batch->n)
+        return 0;
+    if (!n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
+        return xinf_cuda_fail (cuda, "attention", "heads do not match the pool's rows");
+    size_t shared = ((ATTENTION_WARPS + 1) * head_dim + 2 * ATTENTION_WARPS) * sizeof (float);
+    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff)
+        return xinf_cuda_fail (cuda, "attention", "head_dim or tokens x heads too large for one launch");
+    if (!s_pool_ok (cuda, pool, layer, "attention") || !xinf_cuda_device_memory (cuda, q, bytes, "attention")
+    ||  !xinf_cuda_device_memory (cuda, out, bytes, "attention")
+    ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
+        return -1;
+    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
+    k_attention<<<(unsigned) (batch->n * n_heads), ATTENTION_WARPS * WARP, shared, cuda->stream>>> (
+        pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
+        n_heads / n_kv_heads, head_dim, (float) (1.0 / sqrt ((double) head_dim)));
+    return xinf_cuda_launched (cuda, "attention");
+}

@@ -1,0 +1,134 @@
+/*  xinf_cuda_priv: the CUDA backend's state and the helpers its op files
+    share (CUDA C++, private to kernels/cuda): error checks, the registry
+    of its own allocations, the cache of host data copied to the device,
+    and staging buffers for per-call host arrays.
+*/
+#ifndef XINF_CUDA_PRIV_H_INCLUDED
+#define XINF_CUDA_PRIV_H_INCLUDED
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include "xinf_cuda_backend.h"
+
+//  One allocation of the backend (alloc's memory).
+typedef struct {
+    char *base;
+    size_t bytes;
+} xinf_cuda_span_t;
+
+//  A device copy of host data, keyed by its host address.
+typedef struct {
+    const void *host;
+    size_t bytes;
+    void *device;
+} xinf_cuda_copy_t;
+
+//  Staging buffers: each grows to the largest request and is reused.
+typedef enum {
+    XINF_CUDA_STAGE_BATCH,            //  pos, seq, table_start, blocks of a batch
+    XINF_CUDA_STAGE_POS,              //  rope's positions
+    XINF_CUDA_STAGE_TOKENS,           //  embed's token ids
+    XINF_CUDA_STAGE_IN,               //  a product's host input
+    XINF_CUDA_STAGE_OUT,              //  a product's host output
+    XINF_CUDA_STAGE_HALF,             //  activations as F16 / BF16 for cuBLAS
+    XINF_CUDA_STAGES
+} xinf_cuda_stage_t;
+
+typedef struct {
+    void *device;
+    size_t capacity;
+    void *image, *mirror;             //  the upload being built; a copy of the last one
+    size_t host_capacity, mirror_bytes;
+} xinf_cuda_buffer_t;
+
+typedef struct {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t cublas;
+    bool use_cublas;
+    xinf_cuda_span_t *spans;
+    size_t n_spans, max_spans;
+    xinf_cuda_copy_t *copies;         //  open addressing, 'max_copies' a power of two
+    size_t n_copies, max_copies, copied_bytes;
+    xinf_cuda_buffer_t stages [XINF_CUDA_STAGES];
+    bool failed;
+    char error [512];
+} xinf_cuda_t;
+
+//  The device arrays of a batch (in the BATCH stage).
+typedef struct {
+    const int32_t *pos, *seq, *table_start, *blocks;
+} xinf_cuda_batch_t;
+
+static inline xinf_cuda_t *
+xinf_cuda (xinf_backend_t *self)
+{
+    return (xinf_cuda_t *) self->impl;
+}
+
+//  Records and logs a failure (the first one stays readable); returns -1.
+int xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason);
+
+//  0, or -1 after xinf_cuda_fail when 'status' is an error.
+int xinf_cuda_check (xinf_cuda_t *cuda, cudaError_t status, const char *what);
+int xinf_cuda_check_blas (xinf_cuda_t *cuda, cublasStatus_t status, const char *what);
+
+//  At the start of an op: false when the backend has failed; else makes
+//  its device the calling thread's current one (the CUDA runtime keeps
+//  that per thread: ops may come from another thread than new's).
+bool xinf_cuda_enter (xinf_cuda_t *cuda);
+
+//  After a kernel launch: the launch's error, if any.
+int xinf_cuda_launched (xinf_cuda_t *cuda, const char *what);
+
+//  Whether [memory, memory + bytes) lies in one of the backend's
+//  allocations.
+bool xinf_cuda_owns (const xinf_cuda_t *cuda, const void *memory, size_t bytes);
+
+//  'memory' as the device memory of 'bytes' an op reads or writes: NULL
+//  (after xinf_cuda_fail) when it is not the backend's.
+void *xinf_cuda_device_memory (xinf_cuda_t *cuda, const void *memory, size_t bytes, const char *what);
+
+//  The device copy of constant host data (uploaded on first use); device
+//  memory of the backend is used as it is. NULL after a failure.
+const void *xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const char *what);
+
+//  Stage 'which' with room for 'bytes'; NULL after a failure.
+void *xinf_cuda_stage (xinf_cuda_t *cuda, xinf_cuda_stage_t which, size_t bytes);
+
+//  Uploads the concatenation of 'count' host arrays (each padded to 16
+//  bytes) into stage 'which', skipping the copy when the stage holds the
+//  same bytes already; the device address of each part in 'parts'. -1
+//  after a failure.
+int xinf_cuda_upload (xinf_cuda_t *cuda, xinf_cuda_stage_t which, const void *const *hosts, const size_t *sizes,
+                      size_t count, void **parts);
+
+//  The batch's arrays on the device, after checking that every token's
+//  slot lies inside its table and the pool; -1 after a failure.
+int xinf_cuda_batch (xinf_cuda_t *cuda, const xinf_batch_t *batch, size_t n_blocks, size_t block_tokens,
+                     xinf_cuda_batch_t *device);
+
+//  The ops of xinf_cuda_ops.cu and xinf_cuda_project.cu.
+void xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n);
+void xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens, size_t n, float *x);
+void xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float *weight, size_t n, size_t dim,
+                        float eps);
+void xinf_cuda_add (xinf_backend_t *self, float *y, const float *x, size_t count);
+void xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width);
+void xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
+                     const xinf_rope_t *rope);
+void xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count);
+void xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                         const float *k, const float *v);
+int xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                         const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
+
+//  Blocks of 'threads' covering 'count' items.
+static inline unsigned
+xinf_cuda_blocks (size_t count, unsigned threads)
+{
+    return (unsigned) ((count + threads - 1) / threads);
+}
+
+#endif

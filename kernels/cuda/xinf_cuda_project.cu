@@ -1,0 +1,222 @@
+/*  xinf_cuda_project: the CUDA backend's products and embedding lookup,
+    for every weight type of xinf_dtype.h.
+
+    Weights are decoded one element at a time (xinf_cuda_decode.cuh). A product
+    gives each output row to one warp and takes up to PROJECT_TOKENS
+    tokens at once: lane l sums the weights l, l + 32, ... times the
+    token's activations (float FMA), then the warp adds its lanes in a
+    fixed tree. So every (row, token) result comes from the same
+    arithmetic whatever the batch: a token's result never depends on the
+    other tokens of its step.
+
+    With cuBLAS on, products of F32 / F16 / BF16 weights over several
+    tokens are one cublasGemmEx each (F32 accumulation; activations
+    rounded to the weight's type first, as cuBLAS wants both inputs of a
+    16-bit product in the same type).
+*/
+#include "xinf_cuda_priv.h"
+#include "xinf_cuda_decode.cuh"
+
+#include <stdio.h>
+
+#define WARP 32
+#define PROJECT_WARPS 4
+#define PROJECT_TOKENS 8
+
+//  ---- products ------------------------------------------------------------------------
+
+//  y [t][r] = W [r] . x [t] for the tokens blockIdx.y * PROJECT_TOKENS ..
+//  (up to PROJECT_TOKENS of them), one warp a row r.
+__global__ void
+k_project (int dtype, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x, size_t n,
+           float *y)
+{
+    size_t r = (size_t) blockIdx.x * PROJECT_WARPS + threadIdx.x / WARP;
+    unsigned lane = threadIdx.x % WARP;
+    size_t first = (size_t) blockIdx.y * PROJECT_TOKENS;
+    if (r >= rows)
+        return;
+    size_t count = n - first < PROJECT_TOKENS ? n - first : PROJECT_TOKENS;
+    const uint8_t *row = w + r * row_bytes;
+    const float *in = x + first * cols;
+    float acc [PROJECT_TOKENS];
+#pragma unroll
+    for (int t = 0; t < PROJECT_TOKENS; t++)
+        acc [t] = 0;
+    for (size_t k = lane; k < cols; k += WARP) {
+        float weight = s_weight (dtype, row, k);
+#pragma unroll
+        for (int t = 0; t < PROJECT_TOKENS; t++)
+            if ((size_t) t < count)
+                acc [t] = fmaf (weight, in [t * cols + k], acc [t]);
+    }
+#pragma unroll
+    for (int t = 0; t < PROJECT_TOKENS; t++) {
+        float sum = acc [t];
+        for (int mask = WARP / 2; mask > 0; mask /= 2)
+            sum += __shfl_xor_sync (0xffffffffu, sum, mask);
+        if (lane == 0 && (size_t) t < count)
+            y [(first + t) * rows + r] = sum;
+    }
+}
+
+__global__ void
+k_to_half (const float *x, __half *out, size_t count)
+{
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count)
+        out [i] = __float2half_rn (x [i]);
+}
+
+__global__ void
+k_to_bf16 (const float *x, __nv_bfloat16 *out, size_t count)
+{
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count)
+        out [i] = __float2bfloat16_rn (x [i]);
+}
+
+//  The weights on the device: the backend's memory as it is, host weights
+//  copied once. NULL after a failure.
+static const uint8_t *
+s_weights (xinf_cuda_t *cuda, const xinf_matrix_t *w, size_t *row_bytes)
+{
+    *row_bytes = xinf_dtype_row_bytes (w->dtype, w->cols);
+    if (!*row_bytes || !w->data || !w->rows) {
+        char reason [128];
+        snprintf (reason, sizeof reason, "a %zux%zu %s matrix it cannot use", w->rows, w->cols, xinf_dtype_name (w->dtype));
+        xinf_cuda_fail (cuda, "project", reason);
+        return NULL;
+    }
+    return (const uint8_t *) xinf_cuda_constant (cuda, w->data, w->rows * *row_bytes, "project (weights)");
+}
+
+//  y = x . W^T through cublasGemmEx: column-major, Y (rows x n) = W^T X
+//  with W a cols x rows and X a cols x n column-major matrix.
+static int
+s_gemm (xinf_cuda_t *cuda, const xinf_matrix_t *w, const void *weights, const float *x, size_t n, float *y)
+{
+    if (w->rows > 0x7fffffff || w->cols > 0x7fffffff || n > 0x7fffffff)
+        return xinf_cuda_fail (cuda, "project (cuBLAS)", "a dimension over INT_MAX");
+    cudaDataType_t type = w->dtype == XINF_DTYPE_F32 ? CUDA_R_32F : w->dtype == XINF_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
+    const void *b = x;
+    size_t count = n * w->cols;
+    if (w->dtype != XINF_DTYPE_F32) {
+        void *narrow = xinf_cuda_stage (cuda, XINF_CUDA_STAGE_HALF, count * 2);
+        if (!narrow)
+            return -1;
+        if (w->dtype == XINF_DTYPE_F16)
+            k_to_half<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (x, (__half *) narrow, count);
+        else
+            k_to_bf16<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (x, (__nv_bfloat16 *) narrow, count);
+        if (xinf_cuda_launched (cuda, "project (cuBLAS input)"))
+            return -1;
+        b = narrow;
+    }
+    float one = 1, zero = 0;
+    int rows = (int) w->rows, cols = (int) w->cols;
+    return xinf_cuda_check_blas (cuda, cublasGemmEx (cuda->cublas, CUBLAS_OP_T, CUBLAS_OP_N, rows, (int) n, cols, &one,
+                                                     weights, type, cols, b, type, cols, &zero, y, CUDA_R_32F, rows,
+                                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "project (cublasGemmEx)");
+}
+
+//  One product; x and y may be host memory (staged through the device).
+static int
+s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n)
+{
+    const xinf_matrix_t *w = product->w;
+    size_t row_bytes, in_bytes = n * w->cols * sizeof (float), out_bytes = n * w->rows * sizeof (float);
+    const uint8_t *weights = s_weights (cuda, w, &row_bytes);
+    if (!weights)
+        return -1;
+    const float *x = product->x;
+    if (!xinf_cuda_owns (cuda, x, in_bytes)) {
+        void *part;
+        const void *hosts [1] = { x };
+        if (xinf_cuda_upload (cuda, XINF_CUDA_STAGE_IN, hosts, &in_bytes, 1, &part))
+            return -1;
+        x = (const float *) part;
+    }
+    bool host_out = !xinf_cuda_owns (cuda, product->y, out_bytes);
+    float *y = host_out ? (float *) xinf_cuda_stage (cuda, XINF_CUDA_STAGE_OUT, out_bytes) : product->y;
+    if (!y)
+        return -1;
+    bool gemm = cuda->use_cublas && n > 1 && w->dtype <= XINF_DTYPE_BF16;
+    if (gemm) {
+        if (s_gemm (cuda, w, weights, x, n, y))
+            return -1;
+    }
+    else {
+        if ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS > 65535 || xinf_cuda_blocks (w->rows, PROJECT_WARPS) > 0x7fffffffu)
+            return xinf_cuda_fail (cuda, "project", "too many tokens or rows for one launch");
+        dim3 grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), (unsigned) ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS));
+        k_project<<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, weights, row_bytes, w->rows, w->cols,
+                                                                    x, n, y);
+        if (xinf_cuda_launched (cuda, "project"))
+            return -1;
+    }
+    if (host_out
+    &&  (xinf_cuda_check (cuda, cudaMemcpyAsync (product->y, y, out_bytes, cudaMemcpyDeviceToHost, cuda->stream),
+                          "project (to host)")
+    ||   xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "project (to host)")))
+        return -1;
+    return 0;
+}
+
+void
+xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!xinf_cuda_enter (cuda))
+        return;
+    for (size_t index = 0; index < count && n && !cuda->failed; index++)
+        if (s_product (cuda, &products [index], n))
+            return;
+}
+
+//  ---- embedding -------------------------------------------------------------------------
+
+__global__ void
+k_embed (int dtype, const uint8_t *table, size_t row_bytes, size_t cols, const int32_t *tokens, float *x)
+{
+    size_t token = blockIdx.x;
+    const uint8_t *row = table + (size_t) tokens [token] * row_bytes;
+    for (size_t k = threadIdx.x; k < cols; k += blockDim.x)
+        x [token * cols + k] = s_weight (dtype, row, k);
+}
+
+void
+xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens, size_t n, float *x)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t row_bytes;
+    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, x, n * table->cols * sizeof (float), "embed"))
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (tokens [i] < 0 || (size_t) tokens [i] >= table->rows) {
+            xinf_cuda_fail (cuda, "embed", "a token id outside the table");
+            return;
+        }
+    if (n > 0x7fffffff) {
+        xinf_cuda_fail (cuda, "embed", "too many tokens for one launch");
+        return;
+    }
+    const uint8_t *weights = s_weights (cuda, table, &row_bytes);
+    const void *hosts [1] = { tokens };
+    size_t sizes [1] = { n * sizeof (int32_t) };
+    void *parts [1];
+    if (!weights || xinf_cuda_upload (cuda, XINF_CUDA_STAGE_TOKENS, hosts, sizes, 1, parts))
+        return;
+    k_embed<<<(unsigned) n, 128, 0, cuda->stream>>> ((int) table->dtype, weights, row_bytes, table->cols,
+                                                     (const int32_t *) parts [0], x);
+    xinf_cuda_launched (cuda, "embed");
+}
+
+//  ---- the decoders on the host (tests) ----------------------------------------------------
+
+void
+xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
+{
+    for (size_t k = 0; k < cols; k++)
+        out [k] = s_weight ((int) dtype, (const uint8_t *) row, k);
+}
