@@ -191,6 +191,11 @@ xinf_gw_tools_check_message (json_t *message, size_t index, xinf_gw_error_t *err
                 return -1;
         if (json_array_size (calls) == 0)
             json_object_del (message, "tool_calls");
+        else
+        if (!json_is_string (json_object_get (message, "content")))
+            //  OpenAI's null content is "" for the template, as vLLM does
+            //  (Qwen3's template cannot test a null content)
+            json_object_set_new (message, "content", json_string (""));
     }
     else
     if (calls)
