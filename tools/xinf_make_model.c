@@ -51,6 +51,10 @@ static const xinf_option_t s_options [] = {
     { "name", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "general.name" },
     { "chat-template", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
       "a Jinja chat template to store as tokenizer.chat_template" },
+    { "script", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT",
+      "a scripted model for end-to-end tests: zero blocks and one-hot embeddings so that its answer to any "
+      "prompt is TEXT (in tokens of up to 4 bytes added to the vocabulary, at most dim - 2 of them), then its "
+      "end token; gpt2 tokenizer, separate output" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
     { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
@@ -90,6 +94,9 @@ typedef struct {
     const char *name;
     const char *chat_template_path;    //  or NULL
     const char *output;
+    const char *script;                 //  --script TEXT, or NULL
+    uint32_t script_first, script_count;  //  its tokens
+    int64_t script_end;                 //  the end token after it
 } s_model_t;
 
 typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS } s_role_t;
@@ -205,6 +212,11 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->seed = (uint64_t) xinf_config_int (config, "seed");
     model->name = xinf_config_str (config, "name");
     model->chat_template_path = xinf_config_str (config, "chat-template");
+    model->script = xinf_config_str (config, "script");
+    if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
+        fprintf (stderr, "xinf-make-model: --script needs the gpt2 tokenizer, a separate output and f32\n");
+        return -1;
+    }
     return s_validate (model);
 }
 
@@ -394,6 +406,34 @@ s_convert (uint32_t type, const float *values, size_t count, uint8_t *out)
     return 2 * count;
 }
 
+//  A scripted model's weights: every block is zero (it adds nothing to
+//  the residual), norms are 1, token t's embedding is the unit vector of
+//  its axis (0 for every token outside the script, 1 + i for script token
+//  i), and the output row of the token that follows a script position
+//  points along that position's axis, so the argmax walks the script
+//  (about 30 logits ahead of every other token) and then ends.
+static uint64_t
+s_script_axis (const s_model_t *model, uint64_t token)
+{
+    uint64_t first = model->script_first;
+    return token >= first && token < first + model->script_count ? 1 + token - first : 0;
+}
+
+static float
+s_script_value (const s_model_t *model, const s_tensor_t *tensor, uint64_t row, uint64_t col)
+{
+    if (tensor->role == S_NORM)
+        return 1.0f;
+    if (streq (tensor->name, "token_embd.weight"))
+        return col == s_script_axis (model, row) ? 1.0f : 0.0f;
+    if (!streq (tensor->name, "output.weight"))
+        return 0.0f;
+    uint64_t first = model->script_first, count = model->script_count;
+    bool next = row >= first && row < first + count;             //  follows axis row - first
+    bool end = (int64_t) row == model->script_end;                //  follows the last piece
+    return (next && col == row - first) || (end && col == count) ? 4.0f : 0.0f;
+}
+
 static int
 s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *tensor, size_t index,
                 float *values, uint8_t *bytes, size_t chunk)
@@ -411,7 +451,8 @@ s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *
         uint64_t rows = tensor->ne [1] - row < rows_per_chunk ? tensor->ne [1] - row : rows_per_chunk;
         size_t count = (size_t) (rows * tensor->ne [0]);
         for (size_t at = 0; at < count; at++)
-            values [at] = (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * s_normal (&rng);
+            values [at] = model->script ? s_script_value (model, tensor, row + at / tensor->ne [0], at % tensor->ne [0])
+                        : (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * s_normal (&rng);
         if (xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, count, bytes)))
             return -1;
     }
@@ -457,6 +498,17 @@ s_make (s_model_t *model)
     if (!vocab) {
         fprintf (stderr, "xinf-make-model: %s\n", error);
         return 1;
+    }
+    if (model->script) {
+        if (xinf_make_vocab_add_script (vocab, model->script, &model->script_first, &model->script_count)
+        ||  model->script_count + 2 > (uint32_t) shape->dim) {
+            fprintf (stderr, "xinf-make-model: --script: %u tokens need a --dim of at least %u\n",
+                     model->script_count, model->script_count + 2);
+            xinf_make_vocab_destroy (&vocab);
+            return 1;
+        }
+        shape->vocab += model->script_count;
+        model->script_end = xinf_make_vocab_end (vocab);
     }
     xinf_gguf_writer_t *writer = xinf_gguf_writer_new ();
     int rc = !writer || s_metadata (model, writer) || xinf_make_vocab_store (vocab, writer)
