@@ -127,22 +127,26 @@ s_member_span (const char *text, size_t size, const char *key, size_t *start, si
 
 // ---- one call ---------------------------------------------------------------
 
+//  "call_" and 24 letters or digits, as OpenAI; Mistral's templates
+//  refuse any id but 9 letters or digits (as vLLM makes them for Mistral).
 static void
-s_call_id (char *id, size_t size)
+s_call_id (xinf_gw_tool_format_t format, char *id, size_t size)
 {
     static const char alphabet [] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    snprintf (id, size, "call_");
-    for (size_t at = 5; at < 29 && at + 1 < size; at++) {
+    size_t start = format == XINF_GW_TOOLS_MISTRAL ? 0 : 5, end = format == XINF_GW_TOOLS_MISTRAL ? 9 : 29;
+    snprintf (id, size, "%s", start ? "call_" : "");
+    for (size_t at = start; at < end && at + 1 < size; at++) {
         id [at] = alphabet [randof (sizeof alphabet - 1)];
         id [at + 1] = 0;
     }
 }
 
 static json_t *
-s_call_new (const char *name, size_t name_size, const char *arguments, size_t arguments_size)
+s_call_new (xinf_gw_tool_format_t format, const char *name, size_t name_size, const char *arguments,
+            size_t arguments_size)
 {
     char id [32];
-    s_call_id (id, sizeof id);
+    s_call_id (format, id, sizeof id);
     json_t *function = json_object ();
     json_object_set_new (function, "name", json_stringn (name, name_size));
     json_object_set_new (function, "arguments", json_stringn (arguments, arguments_size));
@@ -168,7 +172,7 @@ s_name_valid (const char *name, size_t size)
 //  One call object: {"name": N, "arguments" or "parameters": {...} or a
 //  string}; appended to 'calls' (NULL when the object is not a call).
 static json_t *
-s_call_from_object (json_t *object, const char *text, size_t size)
+s_call_from_object (xinf_gw_tool_format_t format, json_t *object, const char *text, size_t size)
 {
     json_t *name = json_object_get (object, "name");
     if (!json_is_string (name) || !s_name_valid (json_string_value (name), json_string_length (name)))
@@ -179,20 +183,21 @@ s_call_from_object (json_t *object, const char *text, size_t size)
         if (!arguments)
             continue;
         if (json_is_string (arguments))
-            return s_call_new (json_string_value (name), json_string_length (name), json_string_value (arguments),
+            return s_call_new (format, json_string_value (name), json_string_length (name), json_string_value (arguments),
                                json_string_length (arguments));
         size_t start, end;
         if (!json_is_object (arguments) || !s_member_span (text, size, keys [index], &start, &end))
             return NULL;
-        return s_call_new (json_string_value (name), json_string_length (name), text + start, end - start);
+        return s_call_new (format, json_string_value (name), json_string_length (name), text + start, end - start);
     }
-    return s_call_new (json_string_value (name), json_string_length (name), "{}", 2);
+    return s_call_new (format, json_string_value (name), json_string_length (name), "{}", 2);
 }
 
 //  Parses JSON values from text[*at]: one object (want_array false) or an
 //  array of objects; each a call, added to 'found'. False when any is not.
 static bool
-s_parse_calls (const char *text, size_t size, size_t *at, bool want_array, json_t *found)
+s_parse_calls (xinf_gw_tool_format_t format, const char *text, size_t size, size_t *at, bool want_array,
+               json_t *found)
 {
     json_error_t error;
     size_t start = s_skip_space (text, size, *at);
@@ -202,7 +207,7 @@ s_parse_calls (const char *text, size_t size, size_t *at, bool want_array, json_
     bool ok = want_array ? json_is_array (value) && json_array_size (value) > 0 : json_is_object (value);
     size_t end = start + s_value_end (text + start, size - start, 0);
     if (ok && !want_array) {
-        json_t *call = s_call_from_object (value, text + start, end - start);
+        json_t *call = s_call_from_object (format, value, text + start, end - start);
         ok = call != NULL;
         if (call)
             json_array_append_new (found, call);
@@ -212,7 +217,7 @@ s_parse_calls (const char *text, size_t size, size_t *at, bool want_array, json_
          && index < json_array_size (value); index++) {
         json_t *object = json_array_get (value, index);
         size_t item_end = item + s_value_end (text + item, end - item, 0);
-        json_t *call = json_is_object (object) ? s_call_from_object (object, text + item, item_end - item) : NULL;
+        json_t *call = json_is_object (object) ? s_call_from_object (format, object, text + item, item_end - item) : NULL;
         ok = call != NULL;
         if (call)
             json_array_append_new (found, call);
@@ -251,7 +256,8 @@ s_parse_named_args (const char *text, size_t size, json_t *found)
         size_t start, end;
         if (!s_object_span (text, size, (size_t) (args - text) + strlen (MISTRAL_ARGS), &start, &end))
             return false;
-        json_array_append_new (found, s_call_new (text + at, (size_t) (args - text - at), text + start, end - start));
+        json_array_append_new (found, s_call_new (XINF_GW_TOOLS_MISTRAL, text + at, (size_t) (args - text - at),
+                                                  text + start, end - start));
         at = s_skip_space (text, size, end);
         if (at == size)
             return true;
@@ -272,7 +278,7 @@ s_parse_body (xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *
         return s_parse_named_args (text, size, found);
     bool array = self->format == XINF_GW_TOOLS_MISTRAL;
     while (at < size) {
-        if (!s_parse_calls (text, size, &at, array, found))
+        if (!s_parse_calls (self->format, text, size, &at, array, found))
             return false;
         //  Llama 3: several objects, blanks or ';' between
         at = s_skip_space (text, size, at);

@@ -117,7 +117,7 @@ s_check_call (const s_result_t *result, size_t index, const char *name, const ch
     CHECK (call != NULL);
     CHECK_STR (json_string_value (json_object_get (call, "type")), "function");
     const char *id = json_string_value (json_object_get (call, "id"));
-    CHECK (id && strncmp (id, "call_", 5) == 0 && strlen (id) == 29);
+    CHECK (id && ((strncmp (id, "call_", 5) == 0 && strlen (id) == 29) || strlen (id) == 9));
     json_t *function = json_object_get (call, "function");
     CHECK_STR (json_string_value (json_object_get (function, "name")), name);
     CHECK_STR (json_string_value (json_object_get (function, "arguments")), arguments);
@@ -266,6 +266,8 @@ s_test_mistral (void)
     CHECK_INT (json_array_size (result.calls), 2);
     s_check_call (&result, 0, "get_weather", "{\"city\": \"Paris\"}");
     s_check_call (&result, 1, "noop", "{}");
+    //  Mistral's templates take back only ids of 9 letters or digits
+    CHECK_INT (strlen (json_string_value (json_object_get (json_array_get (result.calls, 0), "id"))), 9);
     s_result_free (&result);
     s_check_splits (mistral, visible);
     //  [TOOL_CALLS] is a control token the worker renders as nothing

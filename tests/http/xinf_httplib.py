@@ -26,12 +26,16 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64, layers=2, ffn=128):
+def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64, layers=2, ffn=128, script=None):
     """A tiny llama with a byte-level BPE vocabulary and Llama 3's special
-    tokens; 'chat_template' names a file under tests/templates/data."""
+    tokens; 'chat_template' names a file under tests/templates/data;
+    'script': the model answers every prompt with this text, then its end
+    token (xinf-make-model --script)."""
     extra = []
     if chat_template:
         extra = ["--chat-template", os.path.join(HERE, "..", "templates", "data", chat_template)]
+    if script:
+        extra += ["--script", script, "--no-tied"]
     subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "llama", "--dim", str(dim), "--layers", str(layers),
                     "--heads", "4", "--kv-heads", "2", "--ffn", str(ffn), "--vocab", "512", "--context", str(context),
                     "--tokenizer", "gpt2", "--seed", str(seed), "-o", path, *extra],
