@@ -115,6 +115,14 @@ size_t xinf_gw_utf8_complete (const char *bytes, size_t size);
 //  Appends "data: <json>\n\n" (consumes object).
 void xinf_gw_sse_json (xinf_gw_buf_t *sse, json_t *object);
 
+// ---- HTTPS (xinf_gateway_tls.c) ---------------------------------------------
+//  Reads the PEM certificate and key and checks that they parse and belong
+//  together; -1 with the reason in 'error' (the caller refuses to start).
+int xinf_gw_tls_load (const char *cert_path, const char *key_path, char **cert, char **key, char *error,
+                      size_t error_size);
+//  Frees both (the key's bytes wiped first).
+void xinf_gw_tls_free (char **cert, char **key);
+
 // ---- API keys (xinf_gateway_keys.c) -----------------------------------------
 typedef enum { XINF_GW_ROLE_NONE = 0, XINF_GW_ROLE_USER, XINF_GW_ROLE_ADMIN } xinf_gw_role_t;
 typedef struct _xinf_gw_keys_t xinf_gw_keys_t;
@@ -221,6 +229,7 @@ struct _xinf_gw_state_t {
     xinf_gw_metrics_t *metrics;
     uint64_t next_corr;
     uint64_t requests, cancels_sent, disconnects;
+    char *tls_cert, *tls_key;         //  HTTPS: the PEM texts, or NULL
     char error [512];                 //  why init failed
 };
 
