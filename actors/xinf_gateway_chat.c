@@ -116,6 +116,19 @@ s_warn_once (zhashx_t *warned, const char *uid, const char *kind, const char *te
         zhashx_insert (warned, key, (void *) 1);
 }
 
+//  The messages and tools for a template that renders no tools.
+static void
+s_use_fallback (zhashx_t *warned, const char *uid, json_t **messages, json_t **tools)
+{
+    s_warn_once (warned, uid, "tools", "it renders no tools: they are described in a system message "
+                 "and the model is asked for <tool_call> blocks (Hermes format)");
+    json_t *rewritten = xinf_gw_tools_fallback (*messages, *tools);
+    json_decref (*messages);
+    json_decref (*tools);
+    *messages = rewritten;
+    *tools = NULL;
+}
+
 char *
 xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
                      bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error)
@@ -125,18 +138,23 @@ xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const 
     xinf_gw_tool_format_of (model->chat_template, &supports);
     json_t *tools = s_template_tools (oai);
     json_t *messages = json_incref (oai->messages);
-    *fallback = !supports && (tools || s_has_tool_messages (messages));
-    if (*fallback) {
-        s_warn_once (warned, model->uid, "tools", "it renders no tools: they are described in a system message "
-                     "and the model is asked for <tool_call> blocks (Hermes format)");
-        json_t *rewritten = xinf_gw_tools_fallback (messages, tools);
-        json_decref (messages);
-        json_decref (tools);
-        messages = rewritten;
-        tools = NULL;
-    }
+    bool tool_use = tools || s_has_tool_messages (messages);
+    *fallback = !supports && tool_use;
+    if (*fallback)
+        s_use_fallback (warned, model->uid, &messages, &tools);
     char *prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
                                              model->eos_token, add_generation_prompt, &warning, &reason);
+    if (warning && tool_use && !*fallback) {
+        //  The template was not usable and a built-in (no tools) stood in
+        free (prompt);
+        free (warning);
+        free (reason);
+        reason = NULL;
+        *fallback = true;
+        s_use_fallback (warned, model->uid, &messages, &tools);
+        prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
+                                           model->eos_token, add_generation_prompt, &warning, &reason);
+    }
     json_decref (messages);
     json_decref (tools);
     if (warning)

@@ -247,7 +247,8 @@ s_on_apply_template (xinf_gw_request_t *request, xinf_msg_t *msg)
     if (request->oai.tools) {
         //  How the tools reached the prompt and how calls will be read
         bool supports;
-        xinf_gw_tool_format_t format = xinf_gw_tool_format_of (model.chat_template, &supports);
+        xinf_gw_tool_format_t format = fallback ? XINF_GW_TOOLS_HERMES
+                                                : xinf_gw_tool_format_of (model.chat_template, &supports);
         json_object_set_new (object, "tool_format", json_string (xinf_gw_tool_format_name (format)));
         json_object_set_new (object, "tools_fallback", json_boolean (fallback));
     }

@@ -7,8 +7,9 @@ what the template's model family writes: Qwen2.5 (Hermes <tool_call> blocks,
 text before, two calls), Llama 3.1 (a JSON object with "parameters"),
 Mistral Nemo (a JSON array of calls, its [TOOL_CALLS] control token
 rendered as nothing), a model without a template (ChatML: the tools go in a
-Hermes-style system message) and a broken call (returned as content); a
-random model with tools answers text without calls.
+Hermes-style system message), one whose template the interpreter cannot run
+(the same fallback) and a broken call (returned as content); a random model
+with tools answers text without calls.
 
 Checked over HTTP: /apply-template with tools (the format, the fallback,
 tool_choice none and a forced function), the answer's tool_calls,
@@ -49,7 +50,12 @@ MODELS = {
                 "mistral", False, None, [("get_weather", '{"city": "Rome"}')]),
     "plain": (None, '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Lima"}}\n</tool_call>',
               "hermes", True, None, [("get_weather", '{"city": "Lima"}')]),
+    # A template the interpreter cannot run (include): the built-in ChatML stands in, and the tools go in
+    # the system message as for a template without tools
+    "unusable": ("UNUSABLE", '<tool_call>{"name": "get_weather", "arguments": {"city": "Kyiv"}}</tool_call>',
+                 "hermes", True, None, [("get_weather", '{"city": "Kyiv"}')]),
 }
+UNUSABLE = "{% include 'tools.jinja' %}{% for message in messages %}<|im_start|>{{ message.content }}{% endfor %}"
 BROKEN = '<tool_call>\n{"name": "get_weather", "arguments": {"city": \n</tool_call>'
 
 
@@ -211,8 +217,12 @@ def scenario_openai_client(gateway):
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-tools-") as workdir:
+        unusable = os.path.join(workdir, "unusable.jinja")
+        with open(unusable, "w") as file:
+            file.write(UNUSABLE)
         for uid, spec in MODELS.items():
-            make_model(build_dir, os.path.join(workdir, uid + ".gguf"), chat_template=spec[0], script=spec[1])
+            template = unusable if spec[0] == "UNUSABLE" else spec[0]
+            make_model(build_dir, os.path.join(workdir, uid + ".gguf"), chat_template=template, script=spec[1])
         make_model(build_dir, os.path.join(workdir, "broken.gguf"), chat_template=MODELS["qwen"][0], script=BROKEN)
         make_model(build_dir, os.path.join(workdir, "m.gguf"), chat_template=MODELS["qwen"][0])
         gateway = Gateway(build_dir, workdir)
