@@ -7,6 +7,7 @@
         xinf-make-model --preset qwen2.5-0.5b --type f16 -o qwen-shape.gguf
         xinf-make-model --arch qwen3 --head-dim 32 -o qwen3-tiny.gguf
         xinf-make-model --arch llama --rope-scaling llama3 -o llama3-rope.gguf
+        xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
@@ -17,7 +18,10 @@
     (rope.scaling.type llama3 with its factor, original context and
     low/high frequency factors as keys, for readers that compute them). Tensor data is generated and written in chunks,
     so a large preset never sits in memory. Every tensor has its own PRNG
-    stream derived from the seed and its index.
+    stream derived from the seed and its index. --script TEXT makes a
+    scripted model instead of a random one: its greedy answer to any prompt
+    is TEXT, then its end token (for end-to-end tests of what the gateway
+    does with a known model output, e.g. tool calls).
 */
 #include "xinf.h"
 #include "xinf_arch.h"
