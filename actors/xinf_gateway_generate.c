@@ -141,7 +141,8 @@ s_call_deltas (xinf_gw_request_t *request, json_t *calls)
     json_t *deltas = json_array ();
     for (size_t index = 0; index < json_array_size (calls); index++) {
         json_t *call = json_deep_copy (json_array_get (calls, index));
-        json_object_set_new (call, "index", json_integer ((json_int_t) (request->tool_call_count - json_array_size (calls) + index)));
+        size_t first = request->tool_call_count - json_array_size (calls);       //  already counted
+        json_object_set_new (call, "index", json_integer ((json_int_t) (first + index)));
         json_array_append_new (deltas, call);
     }
     return deltas;
