@@ -283,8 +283,18 @@ s_daemon_start (xinf_gw_state_t *gateway)
                   gateway->host);
         return NULL;
     }
+    struct MHD_OptionItem tls [] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, gateway->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, gateway->tls_key },
+        { MHD_OPTION_END, 0, NULL }
+    };
+    if (gateway->tls_cert)
+        flags |= MHD_USE_TLS;
+    else
+        tls [0].option = MHD_OPTION_END;
     struct MHD_Daemon *daemon = MHD_start_daemon (flags, (uint16_t) gateway->config.port, NULL, NULL,
         xinf_gw_http_access, gateway,
+        MHD_OPTION_ARRAY, tls,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
         MHD_OPTION_CONNECTION_LIMIT, gateway->config.connection_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, gateway->config.connection_timeout_s,
@@ -293,8 +303,8 @@ s_daemon_start (xinf_gw_state_t *gateway)
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gateway,
         MHD_OPTION_END);
     if (!daemon)
-        snprintf (gateway->error, sizeof gateway->error, "cannot listen on http://%s:%d: %s (is the port in use?)",
-                  gateway->host, gateway->config.port, strerror (errno));
+        snprintf (gateway->error, sizeof gateway->error, "cannot listen on %s://%s:%d: %s (is the port in use?)",
+                  gateway->tls_cert ? "https" : "http", gateway->host, gateway->config.port, strerror (errno));
     return daemon;
 }
 
@@ -395,7 +405,14 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
         state->config.server_key = state->server_key;
     }
     state->config.key_file = NULL;
+    state->config.tls_cert = state->config.tls_key = NULL;
+    if ((config->tls_cert || config->tls_key)
+    &&  xinf_gw_tls_load (config->tls_cert, config->tls_key, &state->tls_cert, &state->tls_key, error, error_size)) {
+        free (state);
+        return NULL;
+    }
     if (config->key_file && !(state->keys = xinf_gw_keys_load (config->key_file, error, error_size))) {
+        xinf_gw_tls_free (&state->tls_cert, &state->tls_key);
         free (state);
         return NULL;
     }
@@ -413,6 +430,7 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
         zhashx_destroy (&state->pending);
         zhashx_destroy (&state->template_warned);
         xinf_gw_metrics_destroy (&state->metrics);
+        xinf_gw_tls_free (&state->tls_cert, &state->tls_key);
         free (state);
         free (self);
         return NULL;
@@ -427,6 +445,7 @@ xinf_gateway_destroy (xinf_gateway_t **self_p)
         xinf_gateway_t *self = *self_p;
         if (xinf_actor_destroy (&self->actor)) {
             xinf_gw_keys_destroy (&self->state->keys);
+            xinf_gw_tls_free (&self->state->tls_cert, &self->state->tls_key);
             free (self->state);
         }
         free (self);

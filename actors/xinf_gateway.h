@@ -15,7 +15,9 @@
     POST /v1/chat/completions (with and without stream), GET /health,
     POST /tokenize, POST /detokenize, POST /apply-template, GET /metrics,
     management under /v1/models and /v1/cluster, and the web console at /
-    (its files compiled in: xinf_gateway_console.h).
+    (its files compiled in: xinf_gateway_console.h). OpenAI function calling
+    (xinf_gateway_tools.h, xinf_gateway_toolcalls.h); HTTPS with tls_cert
+    and tls_key. The surface is specified in protocols/http.md.
 */
 #ifndef XINF_GATEWAY_H_INCLUDED
 #define XINF_GATEWAY_H_INCLUDED
@@ -35,12 +37,14 @@ typedef struct {
     const char *node_name;            //  for the models' owned_by
     zcert_t *cert;                    //  keys on: the gateway's key pair (not owned), else NULL
     const char *server_key;           //  keys on: the supervisor's public key (Z85)
+    const char *tls_cert, *tls_key;   //  HTTPS: PEM files (both or neither); NULL: plain HTTP
 } xinf_gateway_config_t;
 
 typedef struct _xinf_gateway_t xinf_gateway_t;
 
 //  Starts the gateway; NULL with the reason in 'error' (a bad key file, a
-//  port in use, an address that is not local).
+//  port in use, an address that is not local, a TLS certificate or key
+//  that is missing, unreadable, malformed, or not a pair).
 xinf_gateway_t *xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error_size);
 void xinf_gateway_destroy (xinf_gateway_t **self_p);
 

@@ -2,6 +2,8 @@
     rendering with the model's GGUF template.  */
 #include "xinf_gateway_chat.h"
 #include "xinf_chat_template.h"
+#include "xinf_gateway_tools.h"
+#include "xinf_gateway_toolcalls.h"
 
 //  A string field of a model entry, or 'otherwise' when absent or not a string.
 static const char *
@@ -69,18 +71,94 @@ xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model)
     return object;
 }
 
+//  The tools the template sees: none for tool_choice "none", only the
+//  named one for a forced function.
+static json_t *
+s_template_tools (const xinf_gw_oai_t *oai)
+{
+    if (!oai->tools || oai->tool_choice == XINF_GW_TOOL_CHOICE_NONE)
+        return NULL;
+    if (oai->tool_choice != XINF_GW_TOOL_CHOICE_FUNCTION)
+        return json_incref (oai->tools);
+    json_t *only = json_array ();
+    for (size_t index = 0; index < json_array_size (oai->tools); index++) {
+        json_t *tool = json_array_get (oai->tools, index);
+        const char *name = json_string_value (json_object_get (json_object_get (tool, "function"), "name"));
+        if (name && streq (name, oai->tool_choice_name))
+            json_array_append (only, tool);
+    }
+    return only;
+}
+
+//  True when a message carries tool calls or is a tool result.
+static bool
+s_has_tool_messages (json_t *messages)
+{
+    for (size_t index = 0; index < json_array_size (messages); index++) {
+        json_t *message = json_array_get (messages, index);
+        const char *role = json_string_value (json_object_get (message, "role"));
+        if (json_object_get (message, "tool_calls") || (role && streq (role, "tool")))
+            return true;
+    }
+    return false;
+}
+
+//  Logs 'text' once per model uid.
+static void
+s_warn_once (zhashx_t *warned, const char *uid, const char *kind, const char *text)
+{
+    char key [XINF_GW_UID_MAX + 16];
+    snprintf (key, sizeof key, "%s/%s", kind, uid);
+    if (zhashx_lookup (warned, key))
+        return;
+    xinf_warn ("gateway", "chat template of model=%s: %s", uid, text);
+    if (zhashx_size (warned) < 10000)
+        zhashx_insert (warned, key, (void *) 1);
+}
+
+//  The messages and tools for a template that renders no tools.
+static void
+s_use_fallback (zhashx_t *warned, const char *uid, json_t **messages, json_t **tools)
+{
+    s_warn_once (warned, uid, "tools", "it renders no tools: they are described in a system message "
+                 "and the model is asked for <tool_call> blocks (Hermes format)");
+    json_t *rewritten = xinf_gw_tools_fallback (*messages, *tools);
+    json_decref (*messages);
+    json_decref (*tools);
+    *messages = rewritten;
+    *tools = NULL;
+}
+
 char *
-xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
-                     bool add_generation_prompt, xinf_gw_error_t *error)
+xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
+                     bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error)
 {
     char *warning = NULL, *reason = NULL;
+    bool supports;
+    xinf_gw_tool_format_of (model->chat_template, &supports);
+    json_t *tools = s_template_tools (oai);
+    json_t *messages = json_incref (oai->messages);
+    bool tool_use = tools || s_has_tool_messages (messages);
+    *fallback = !supports && tool_use;
+    if (*fallback)
+        s_use_fallback (warned, model->uid, &messages, &tools);
     char *prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
                                              model->eos_token, add_generation_prompt, &warning, &reason);
-    if (warning && !zhashx_lookup (warned, model->uid)) {
-        xinf_warn ("gateway", "chat template of model=%s: %s", model->uid, warning);
-        if (zhashx_size (warned) < 10000)
-            zhashx_insert (warned, model->uid, (void *) 1);
+    if (warning && tool_use && !*fallback) {
+        //  The template was not usable and a built-in (no tools) stood in
+        free (prompt);
+        free (warning);
+        free (reason);
+        reason = NULL;
+        *fallback = true;
+        s_use_fallback (warned, model->uid, &messages, &tools);
+        prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
+                                           model->eos_token, add_generation_prompt, &warning, &reason);
     }
+    json_decref (messages);
+    json_decref (tools);
+    if (warning)
+        s_warn_once (warned, model->uid, "template", warning);
     free (warning);
     if (!prompt)
         xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_chat", "messages",

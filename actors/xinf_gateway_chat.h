@@ -23,9 +23,12 @@ int xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_mode
 json_t *xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model);
 //  Reads entry 'index' of the reply's models; false past the end or when malformed.
 bool xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t *model);
-//  Renders the chat; NULL with a 400 (the template refused it) in 'error'.
-//  A fallback's warning is logged once per model uid in 'warned'.
-char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, json_t *messages, json_t *tools,
-                           bool add_generation_prompt, xinf_gw_error_t *error);
+//  Renders the chat of 'oai' (messages, tools, tool_choice); NULL with a
+//  400 (the template refused it) in 'error'. A template that renders no
+//  tools gets them in a system message (xinf_gw_tools_fallback) and
+//  *fallback is set. Warnings (a fallback) are logged once per model uid
+//  in 'warned'.
+char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
+                           bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error);
 
 #endif

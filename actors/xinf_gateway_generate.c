@@ -11,6 +11,7 @@
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_chat.h"
+#include "xinf_gateway_toolcalls.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 
@@ -107,10 +108,23 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         return;
     }
     request->context_length = model.context_length;
-    char *prompt = xinf_gw_chat_render (request->gateway->template_warned, &model, request->oai.messages, request->oai.tools, true, &error);
+    bool fallback;
+    char *prompt = xinf_gw_chat_render (request->gateway->template_warned, &model, &request->oai, true, &fallback,
+                                        &error);
     if (!prompt) {
         xinf_gw_request_fail (request, &error);
         return;
+    }
+    if (request->oai.tools && request->oai.tool_choice != XINF_GW_TOOL_CHOICE_NONE) {
+        //  The answer is read for calls in the format the template taught
+        bool supports;
+        xinf_gw_tool_format_t format = fallback ? XINF_GW_TOOLS_HERMES
+                                                : xinf_gw_tool_format_of (model.chat_template, &supports);
+        request->toolcalls = malloc (sizeof (xinf_gw_toolcalls_t));
+        assert (request->toolcalls);
+        xinf_gw_toolcalls_init (request->toolcalls, format, request->oai.parallel_tool_calls);
+        request->tool_calls = json_array ();
+        request->tool_parsing = true;
     }
     free (request->oai.prompt);
     request->oai.prompt = prompt;
@@ -120,9 +134,25 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
     s_send_generate (request, add_bos);
 }
 
-//  One choice of a chunk or answer, text or delta.
+//  Calls as a delta's tool_calls: each with its index among the answer's calls.
 static json_t *
-s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char *finish, bool delta, bool role)
+s_call_deltas (xinf_gw_request_t *request, json_t *calls)
+{
+    json_t *deltas = json_array ();
+    for (size_t index = 0; index < json_array_size (calls); index++) {
+        json_t *call = json_deep_copy (json_array_get (calls, index));
+        size_t first = request->tool_call_count - json_array_size (calls);       //  already counted
+        json_object_set_new (call, "index", json_integer ((json_int_t) (first + index)));
+        json_array_append_new (deltas, call);
+    }
+    return deltas;
+}
+
+//  One choice of a chunk or answer, text or delta; 'calls' (borrowed) the
+//  tool calls it carries, or NULL.
+static json_t *
+s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char *finish, bool delta, bool role,
+          json_t *calls)
 {
     json_t *choice = json_object ();
     json_object_set_new (choice, "index", json_integer (0));
@@ -130,8 +160,13 @@ s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char 
         json_t *message = json_object ();
         if (role || !delta)
             json_object_set_new (message, "role", json_string ("assistant"));
-        if (text)
+        if (text && !(calls && !delta && size == 0))
             json_object_set_new (message, "content", xinf_gw_json_text (text, size));
+        else
+        if (!delta)
+            json_object_set_new (message, "content", json_null ());
+        if (calls && json_array_size (calls))
+            json_object_set_new (message, "tool_calls", delta ? s_call_deltas (request, calls) : json_incref (calls));
         json_object_set_new (choice, delta ? "delta" : "message", message);
     }
     else
@@ -169,15 +204,63 @@ s_object (xinf_gw_request_t *request, bool chunk)
     return object;
 }
 
-//  Appends a chunk with 'text' (the first of a chat also names the role).
+//  Appends a chunk with 'text' or 'calls' (the first of a chat also names the role).
 static void
-s_chunk (xinf_gw_request_t *request, const char *text, size_t size, const char *finish)
+s_chunk_calls (xinf_gw_request_t *request, const char *text, size_t size, const char *finish, json_t *calls)
 {
     json_t *object = s_object (request, true);
     json_array_append_new (json_object_get (object, "choices"),
-                           s_choice (request, text, size, finish, true, !request->role_sent && request->oai.chat));
+                           s_choice (request, text, size, finish, true, !request->role_sent && request->oai.chat,
+                                     calls));
     request->role_sent = true;
     xinf_gw_sse_json (&request->sse, object);
+}
+
+static void
+s_chunk (xinf_gw_request_t *request, const char *text, size_t size, const char *finish)
+{
+    s_chunk_calls (request, text, size, finish, NULL);
+}
+
+//  Text that is decided (no stop string in it): through the tool call
+//  parser when the chat has tools; then to the stream or the answer.
+//  'end': the text is over, the parser gives out what it held.
+static void
+s_emit (xinf_gw_request_t *request, const char *text, size_t size, bool end)
+{
+    xinf_gw_buf_t content = { 0 };
+    json_t *calls = NULL;
+    if (request->tool_parsing) {
+        calls = json_array ();
+        xinf_gw_toolcalls_feed (request->toolcalls, text, size, &content, calls);
+        if (end)
+            xinf_gw_toolcalls_flush (request->toolcalls, &content, calls);
+        request->tool_call_count += json_array_size (calls);
+        json_array_extend (request->tool_calls, calls);
+        text = content.data;
+        size = content.size;
+    }
+    if (request->oai.stream) {
+        if (size)
+            s_chunk (request, text, size, NULL);
+        if (calls && json_array_size (calls))
+            s_chunk_calls (request, NULL, 0, NULL, calls);
+    }
+    else
+        xinf_gw_buf_add (&request->output, text, size);
+    json_decref (calls);
+    xinf_gw_buf_free (&content);
+}
+
+void
+xinf_gw_generate_clear (xinf_gw_request_t *request)
+{
+    if (request->toolcalls)
+        xinf_gw_toolcalls_clear (request->toolcalls);
+    free (request->toolcalls);
+    request->toolcalls = NULL;
+    json_decref (request->tool_calls);
+    request->tool_calls = NULL;
 }
 
 //  The generation is over: the last chunks, or the whole answer.
@@ -191,8 +274,12 @@ s_finish (xinf_gw_request_t *request, const char *reason)
     xinf_gw_buf_t tail = { 0 };
     xinf_gw_text_flush (&request->text, &tail);
     if (request->oai.stream) {
-        if (tail.size || !request->stream_open)
-            s_chunk (request, tail.data, tail.size, NULL);
+        if (tail.size || request->tool_parsing)
+            s_emit (request, tail.data, tail.size, true);
+        if (!request->stream_open && !request->sse.size)
+            s_chunk (request, NULL, 0, NULL);
+        if (request->tool_call_count)
+            reason = "tool_calls";
         s_chunk (request, NULL, 0, reason);
         if (request->oai.include_usage) {
             json_t *object = s_object (request, true);
@@ -204,11 +291,14 @@ s_finish (xinf_gw_request_t *request, const char *reason)
         xinf_gw_stream_wake (request);
     }
     else {
-        xinf_gw_buf_add (&request->output, tail.data, tail.size);
+        s_emit (request, tail.data, tail.size, true);
+        if (request->tool_call_count)
+            reason = "tool_calls";
         json_t *object = s_object (request, false);
         json_array_append_new (json_object_get (object, "choices"),
                                s_choice (request, request->output.data ? request->output.data : "",
-                                         request->output.size, reason, false, false));
+                                         request->output.size, reason, false, false,
+                                         request->tool_call_count ? request->tool_calls : NULL));
         json_object_set_new (object, "usage", s_usage (request));
         xinf_gw_respond_json (request, 200, object);
     }
@@ -243,7 +333,10 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_gw_buf_t shown = { 0 };
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {
-        s_chunk (request, shown.data, shown.size, NULL);
+        if (request->tool_parsing)
+            s_emit (request, shown.data, shown.size, false);
+        else
+            s_chunk (request, shown.data, shown.size, NULL);
         xinf_gw_stream_wake (request);
         if (request->sse.size > XINF_GW_SSE_MAX) {
             //  The client does not read: its generation ends, its buffer goes
@@ -260,7 +353,7 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
         }
     }
     else
-        xinf_gw_buf_add (&request->output, shown.data, shown.size);
+        s_emit (request, shown.data, shown.size, false);
     xinf_gw_buf_free (&shown);
     if (stopped) {
         xinf_gw_cancel (request);

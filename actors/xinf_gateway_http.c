@@ -262,6 +262,7 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
         xinf_value_destroy (&request->replies [index]);
     if (request->response)
         MHD_destroy_response (request->response);
+    xinf_gw_generate_clear (request);
     xinf_gw_oai_clear (&request->oai);
     xinf_gw_text_clear (&request->text);
     xinf_gw_buf_free (&request->body);

@@ -7,6 +7,7 @@
     and limits nesting.
 */
 #include "xinf_gateway_private.h"
+#include "xinf_gateway_tools.h"
 #include <math.h>
 
 void
@@ -331,13 +332,11 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         if (!known)
             return s_bad (error, "messages", "message %zu: role must be system, developer, user, assistant or tool",
                           index);
-        if (s_content (message, index, error))
+        if (s_content (message, index, error) || xinf_gw_tools_check_message (message, index, error))
             return -1;
     }
-    json_t *tools = json_object_get (root, "tools");
-    if (tools && !json_is_null (tools) && !json_is_array (tools))
-        return s_bad (error, "tools", "must be an array");
-    out->tools = tools && json_is_array (tools) ? json_incref (tools) : NULL;
+    if (xinf_gw_tools_parse (root, out, error))
+        return -1;
     out->add_generation_prompt = true;
     return s_bool (root, "add_generation_prompt", &out->add_generation_prompt, error);
 }

@@ -18,6 +18,9 @@
 #define XINF_GW_MESSAGES_MAX   10000    //  messages of a chat
 #define XINF_GW_CALL_GRACE_MS  5000     //  the gateway waits this long past a call's deadline
 #define XINF_GW_SSE_MAX        (4 << 20) //  bytes of a stream its client has not read: beyond, it ends
+#define XINF_GW_TOOLS_MAX      128      //  tools of a chat (OpenAI's limit)
+#define XINF_GW_TOOLS_BYTES    (512 << 10) //  bytes of a chat's tools as compact JSON
+#define XINF_GW_TOOL_CALLS_MAX 128      //  tool calls of one assistant message
 
 // ---- growable bytes ---------------------------------------------------------
 typedef struct {
@@ -49,6 +52,13 @@ json_t *xinf_gw_error_json (const xinf_gw_error_t *self);
 void xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *message, uint64_t retry_after_ms);
 
 // ---- OpenAI generation requests (xinf_gateway_openai.c) --------------------
+typedef enum {
+    XINF_GW_TOOL_CHOICE_NONE = 0,     //  no tools, or "none": the text is content
+    XINF_GW_TOOL_CHOICE_AUTO,
+    XINF_GW_TOOL_CHOICE_REQUIRED,
+    XINF_GW_TOOL_CHOICE_FUNCTION      //  {"type": "function", "function": {"name"}}
+} xinf_gw_tool_choice_t;
+
 typedef struct {
     bool chat;
     char model [XINF_GW_UID_MAX + 1];
@@ -58,6 +68,9 @@ typedef struct {
     size_t prompt_token_count;
     json_t *messages;                 //  chat: the messages, content parts joined (owned)
     json_t *tools;                    //  chat: tools or NULL (owned)
+    int tool_choice;                  //  xinf_gw_tool_choice_t
+    char tool_choice_name [65];       //  TOOL_CHOICE_FUNCTION: the function
+    bool parallel_tool_calls;         //  default true
     uint64_t max_tokens;              //  0: not given
     double temperature, top_p;
     uint64_t top_k, seed;
@@ -101,6 +114,14 @@ void xinf_gw_text_clear (xinf_gw_text_t *self);
 size_t xinf_gw_utf8_complete (const char *bytes, size_t size);
 //  Appends "data: <json>\n\n" (consumes object).
 void xinf_gw_sse_json (xinf_gw_buf_t *sse, json_t *object);
+
+// ---- HTTPS (xinf_gateway_tls.c) ---------------------------------------------
+//  Reads the PEM certificate and key and checks that they parse and belong
+//  together; -1 with the reason in 'error' (the caller refuses to start).
+int xinf_gw_tls_load (const char *cert_path, const char *key_path, char **cert, char **key, char *error,
+                      size_t error_size);
+//  Frees both (the key's bytes wiped first).
+void xinf_gw_tls_free (char **cert, char **key);
 
 // ---- API keys (xinf_gateway_keys.c) -----------------------------------------
 typedef enum { XINF_GW_ROLE_NONE = 0, XINF_GW_ROLE_USER, XINF_GW_ROLE_ADMIN } xinf_gw_role_t;
@@ -177,6 +198,11 @@ typedef struct {
     xinf_gw_buf_t sse;                //  with stream: bytes not yet handed to MHD
     bool stream_open, stream_ended;   //  SSE response queued; last bytes appended
     bool role_sent;                   //  chat stream: the first chunk named the role
+    bool tool_parsing;                //  chat with tools: the text is parsed for calls
+    int tool_format;                  //  xinf_gw_tool_format_t
+    void *toolcalls;                  //  xinf_gw_toolcalls_t while tool_parsing (owned)
+    json_t *tool_calls;               //  the calls found (owned; without stream: the answer's)
+    size_t tool_call_count;
     bool generating;                  //  GENERATE sent and not ended
     int step;                         //  routes of several calls: which one is in flight
     xinf_value_t *replies [2];        //  /metrics: the bodies of the calls before the last
@@ -203,6 +229,7 @@ struct _xinf_gw_state_t {
     xinf_gw_metrics_t *metrics;
     uint64_t next_corr;
     uint64_t requests, cancels_sent, disconnects;
+    char *tls_cert, *tls_key;         //  HTTPS: the PEM texts, or NULL
     char error [512];                 //  why init failed
 };
 
@@ -237,6 +264,8 @@ void xinf_gw_cancel (xinf_gw_request_t *request);
 //  xinf_gateway_generate.c: completions and chat over GENERATE.
 void xinf_gw_generate_start (xinf_gw_request_t *request);
 void xinf_gw_generate_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  Frees what a generation holds beyond the request's buffers (tool calls).
+void xinf_gw_generate_clear (xinf_gw_request_t *request);
 //  xinf_gateway_routes.c: the other endpoints over LIST_MODELS, TOKENIZE, ...
 void xinf_gw_route_start (xinf_gw_request_t *request);
 void xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);

@@ -7,6 +7,7 @@
     GET /metrics, and the web console's files (xinf_gateway_console.c).
 */
 #include "xinf_gateway_chat.h"
+#include "xinf_gateway_toolcalls.h"
 
 #define XINF_GW_ROUTE_MS  10000     //  deadline of these calls
 
@@ -234,14 +235,23 @@ s_on_apply_template (xinf_gw_request_t *request, xinf_msg_t *msg)
                            "'model' is required when the cluster does not run exactly one model");
         rc = -1;
     }
-    char *prompt = rc ? NULL : xinf_gw_chat_render (request->gateway->template_warned, &model, request->oai.messages, request->oai.tools,
-                                                    request->oai.add_generation_prompt, &error);
+    bool fallback = false;
+    char *prompt = rc ? NULL : xinf_gw_chat_render (request->gateway->template_warned, &model, &request->oai,
+                                                    request->oai.add_generation_prompt, &fallback, &error);
     if (!prompt) {
         xinf_gw_respond_error (request, &error);
         return;
     }
     json_t *object = json_object ();
     json_object_set_new (object, "prompt", xinf_gw_json_text (prompt, strlen (prompt)));
+    if (request->oai.tools) {
+        //  How the tools reached the prompt and how calls will be read
+        bool supports;
+        xinf_gw_tool_format_t format = fallback ? XINF_GW_TOOLS_HERMES
+                                                : xinf_gw_tool_format_of (model.chat_template, &supports);
+        json_object_set_new (object, "tool_format", json_string (xinf_gw_tool_format_name (format)));
+        json_object_set_new (object, "tools_fallback", json_boolean (fallback));
+    }
     free (prompt);
     xinf_gw_respond_json (request, 200, object);
 }

@@ -7,6 +7,7 @@
         xinf-make-model --preset qwen2.5-0.5b --type f16 -o qwen-shape.gguf
         xinf-make-model --arch qwen3 --head-dim 32 -o qwen3-tiny.gguf
         xinf-make-model --arch llama --rope-scaling llama3 -o llama3-rope.gguf
+        xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
@@ -17,7 +18,10 @@
     (rope.scaling.type llama3 with its factor, original context and
     low/high frequency factors as keys, for readers that compute them). Tensor data is generated and written in chunks,
     so a large preset never sits in memory. Every tensor has its own PRNG
-    stream derived from the seed and its index.
+    stream derived from the seed and its index. --script TEXT makes a
+    scripted model instead of a random one: its greedy answer to any prompt
+    is TEXT, then its end token (for end-to-end tests of what the gateway
+    does with a known model output, e.g. tool calls).
 */
 #include "xinf.h"
 #include "xinf_arch.h"
@@ -51,6 +55,10 @@ static const xinf_option_t s_options [] = {
     { "name", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "general.name" },
     { "chat-template", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
       "a Jinja chat template to store as tokenizer.chat_template" },
+    { "script", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT",
+      "a scripted model for end-to-end tests: zero blocks and one-hot embeddings so that its answer to any "
+      "prompt is TEXT (in tokens of up to 4 bytes added to the vocabulary, at most dim - 2 of them), then its "
+      "end token; gpt2 tokenizer, separate output" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
     { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
@@ -90,6 +98,9 @@ typedef struct {
     const char *name;
     const char *chat_template_path;    //  or NULL
     const char *output;
+    const char *script;                 //  --script TEXT, or NULL
+    uint32_t script_first, script_count;  //  its tokens
+    int64_t script_end;                 //  the end token after it
 } s_model_t;
 
 typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS } s_role_t;
@@ -205,6 +216,11 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->seed = (uint64_t) xinf_config_int (config, "seed");
     model->name = xinf_config_str (config, "name");
     model->chat_template_path = xinf_config_str (config, "chat-template");
+    model->script = xinf_config_str (config, "script");
+    if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
+        fprintf (stderr, "xinf-make-model: --script needs the gpt2 tokenizer, a separate output and f32\n");
+        return -1;
+    }
     return s_validate (model);
 }
 
@@ -394,6 +410,34 @@ s_convert (uint32_t type, const float *values, size_t count, uint8_t *out)
     return 2 * count;
 }
 
+//  A scripted model's weights: every block is zero (it adds nothing to
+//  the residual), norms are 1, token t's embedding is the unit vector of
+//  its axis (0 for every token outside the script, 1 + i for script token
+//  i), and the output row of the token that follows a script position
+//  points along that position's axis, so the argmax walks the script
+//  (about 30 logits ahead of every other token) and then ends.
+static uint64_t
+s_script_axis (const s_model_t *model, uint64_t token)
+{
+    uint64_t first = model->script_first;
+    return token >= first && token < first + model->script_count ? 1 + token - first : 0;
+}
+
+static float
+s_script_value (const s_model_t *model, const s_tensor_t *tensor, uint64_t row, uint64_t col)
+{
+    if (tensor->role == S_NORM)
+        return 1.0f;
+    if (streq (tensor->name, "token_embd.weight"))
+        return col == s_script_axis (model, row) ? 1.0f : 0.0f;
+    if (!streq (tensor->name, "output.weight"))
+        return 0.0f;
+    uint64_t first = model->script_first, count = model->script_count;
+    bool next = row >= first && row < first + count;             //  follows axis row - first
+    bool end = (int64_t) row == model->script_end;                //  follows the last piece
+    return (next && col == row - first) || (end && col == count) ? 4.0f : 0.0f;
+}
+
 static int
 s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *tensor, size_t index,
                 float *values, uint8_t *bytes, size_t chunk)
@@ -411,7 +455,8 @@ s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *
         uint64_t rows = tensor->ne [1] - row < rows_per_chunk ? tensor->ne [1] - row : rows_per_chunk;
         size_t count = (size_t) (rows * tensor->ne [0]);
         for (size_t at = 0; at < count; at++)
-            values [at] = (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * s_normal (&rng);
+            values [at] = model->script ? s_script_value (model, tensor, row + at / tensor->ne [0], at % tensor->ne [0])
+                        : (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * s_normal (&rng);
         if (xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, count, bytes)))
             return -1;
     }
@@ -457,6 +502,17 @@ s_make (s_model_t *model)
     if (!vocab) {
         fprintf (stderr, "xinf-make-model: %s\n", error);
         return 1;
+    }
+    if (model->script) {
+        if (xinf_make_vocab_add_script (vocab, model->script, &model->script_first, &model->script_count)
+        ||  model->script_count + 2 > (uint32_t) shape->dim) {
+            fprintf (stderr, "xinf-make-model: --script: %u tokens need a --dim of at least %u\n",
+                     model->script_count, model->script_count + 2);
+            xinf_make_vocab_destroy (&vocab);
+            return 1;
+        }
+        shape->vocab += model->script_count;
+        model->script_end = xinf_make_vocab_end (vocab);
     }
     xinf_gguf_writer_t *writer = xinf_gguf_writer_new ();
     int rc = !writer || s_metadata (model, writer) || xinf_make_vocab_store (vocab, writer)

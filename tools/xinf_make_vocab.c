@@ -51,6 +51,7 @@ struct _xinf_make_vocab_t {
     uint32_t (*merges) [2];             //  gpt2: the pair each merge joins
     uint32_t merge_count;
     int64_t bos, eos, eot, eom;         //  -1 when the kind has none
+    uint32_t script_first;              //  first scripted token (gpt2, after the specials); 0: none
 };
 
 //  ---- PRNG ------------------------------------------------------------------------
@@ -467,6 +468,55 @@ xinf_make_vocab_destroy (xinf_make_vocab_t **self_p)
     *self_p = NULL;
 }
 
+int
+xinf_make_vocab_add_script (xinf_make_vocab_t *self, const char *text, uint32_t *first, uint32_t *count)
+{
+    size_t length = strlen (text);
+    if (self->kind == XINF_VOCAB_SPM || length == 0 || self->script_first)
+        return -1;
+    //  Pieces of up to 4 bytes, never splitting a UTF-8 character
+    uint32_t pieces = 0;
+    for (size_t at = 0; at < length; pieces++) {
+        size_t end = at + 4 < length ? at + 4 : length;
+        while (end < length && end > at + 1 && ((uint8_t) text [end] & 0xC0) == 0x80)
+            end--;
+        at = end;
+    }
+    s_piece_t *grown = realloc (self->pieces, (self->size + pieces) * sizeof (s_piece_t));
+    if (grown)
+        self->pieces = grown;
+    int32_t *types = grown ? realloc (self->types, (self->size + pieces) * sizeof (int32_t)) : NULL;
+    if (types)
+        self->types = types;
+    float *scores = types ? realloc (self->scores, (self->size + pieces) * sizeof (float)) : NULL;
+    if (!scores)
+        return -1;
+    self->scores = scores;
+    *first = self->script_first = self->size;
+    *count = pieces;
+    for (size_t at = 0; at < length; self->size++) {
+        size_t end = at + 4 < length ? at + 4 : length;
+        while (end < length && end > at + 1 && ((uint8_t) text [end] & 0xC0) == 0x80)
+            end--;
+        s_piece_t *piece = &self->pieces [self->size];
+        if (!(piece->bytes = malloc (end - at + 1)))
+            return -1;
+        memcpy (piece->bytes, text + at, end - at);
+        piece->bytes [end - at] = 0;
+        piece->length = (uint32_t) (end - at);
+        self->types [self->size] = 1;
+        self->scores [self->size] = 0;
+        at = end;
+    }
+    return 0;
+}
+
+int64_t
+xinf_make_vocab_end (xinf_make_vocab_t *self)
+{
+    return self->eot >= 0 ? self->eot : self->eos;
+}
+
 //  ---- storing -----------------------------------------------------------------------------
 
 //  A gpt2 token as stored: every byte as the UTF-8 of its codepoint.
@@ -496,7 +546,7 @@ s_store_gpt2 (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer, char **texts)
     for (uint32_t id = 0; id < self->size; id++) {
         if (!(texts [id] = malloc (2 * self->pieces [id].length + 1)))
             return -1;
-        if (id < self->regular_end)
+        if (id < self->regular_end || (self->script_first && id >= self->script_first))
             s_encode (&self->pieces [id], codepoints, texts [id]);
         else
             memcpy (texts [id], self->pieces [id].bytes, self->pieces [id].length + 1);

@@ -37,6 +37,13 @@ typedef struct _xinf_make_vocab_t xinf_make_vocab_t;
 xinf_make_vocab_t *xinf_make_vocab_new (xinf_vocab_kind_t kind, uint32_t size, uint64_t seed,
                                         char *error, size_t error_size);
 void xinf_make_vocab_destroy (xinf_make_vocab_t **self_p);
+//  gpt2 kinds: appends TEXT cut into pieces of up to 4 bytes (whole UTF-8
+//  characters), one new normal token each, ids first .. first + count - 1
+//  after the specials (the vocabulary grows by count; no merge makes them,
+//  so no prompt holds them); -1 for llama SPM or a second call.
+int xinf_make_vocab_add_script (xinf_make_vocab_t *self, const char *text, uint32_t *first, uint32_t *count);
+//  The token that ends an answer: EOT, else EOS.
+int64_t xinf_make_vocab_end (xinf_make_vocab_t *self);
 //  Sets the tokenizer.ggml.* keys.
 int xinf_make_vocab_store (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer);
 

@@ -68,6 +68,10 @@ static const xinf_option_t s_options [] = {
       "supervisor/local: the gateway's address (default: 0.0.0.0 with --api-key-file, else 127.0.0.1)" },
     { "api-key-file", 0, "XINF_API_KEY_FILE", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
       "supervisor/local: HTTP keys, lines 'KEY ROLE' (role user or admin); without it no authentication" },
+    { "tls-cert", 0, "XINF_TLS_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "supervisor/local: serve the gateway over HTTPS with this PEM certificate (chain); needs --tls-key" },
+    { "tls-key", 0, "XINF_TLS_KEY", XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "supervisor/local: the PEM private key of --tls-cert (unencrypted; chmod 600)" },
     { "http-max-body", 0, "XINF_HTTP_MAX_BODY", XINF_OPT_INT, "4194304", 1024, 1073741824, NULL, "BYTES",
       "supervisor/local: the largest HTTP request body (beyond: 413)" },
     { "http-max-connections", 0, "XINF_HTTP_MAX_CONNECTIONS", XINF_OPT_INT, "4096", 1, 1000000, NULL, "N",
@@ -321,21 +325,24 @@ s_start_gateway (xinf_config_t *config, s_settings_t *settings, const char *supe
         (size_t) xinf_config_int (config, "http-max-body"), (unsigned) xinf_config_int (config, "http-max-connections"),
         (unsigned) xinf_config_int (config, "http-timeout-s"), (unsigned) xinf_config_int (config, "http-body-timeout-s"),
         xinf_config_int (config, "http-request-timeout-s") * 1000,
-        settings->node_name, settings->gateway_cert, settings->cert ? zcert_public_txt (settings->cert) : NULL
+        settings->node_name, settings->gateway_cert, settings->cert ? zcert_public_txt (settings->cert) : NULL,
+        xinf_config_str (config, "tls-cert"), xinf_config_str (config, "tls-key")
     };
+    const char *scheme = gateway_config.tls_cert ? "https" : "http";
     char error [600];
     xinf_gateway_t *gateway = xinf_gateway_new (&gateway_config, error, sizeof error);
     if (!gateway) {
         xinf_error ("node", "cannot start the HTTP gateway: %s", error);
         return NULL;
     }
-    printf ("xinf-node gateway listening on http://%s:%d\n", host, gateway_config.port);
+    printf ("xinf-node gateway listening on %s://%s:%d\n", scheme, host, gateway_config.port);
     fflush (stdout);
     if (!key_file)
-        xinf_warn ("node", "HTTP gateway on http://%s:%d without authentication (no --api-key-file)%s", host,
+        xinf_warn ("node", "HTTP gateway on %s://%s:%d without authentication (no --api-key-file)%s", scheme, host,
                    gateway_config.port, streq (host, "127.0.0.1") ? ": reachable from this machine only" : "");
     else
-        xinf_info ("node", "HTTP gateway on http://%s:%d with API keys from %s", host, gateway_config.port, key_file);
+        xinf_info ("node", "HTTP gateway on %s://%s:%d with API keys from %s", scheme, host, gateway_config.port,
+                   key_file);
     return gateway;
 }
 

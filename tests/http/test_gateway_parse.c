@@ -3,13 +3,15 @@
 
     Stop strings over token pieces (ASCII and UTF-8 split across pieces),
     the UTF-8 hold-back, invalid bytes made U+FFFD, the key file; then the
-    parser fed thousands of mutated bodies (bytes flipped, cut, spliced,
+    parser fed thousands of mutated bodies (with tools, tool calls and
+    tool results among the seeds: bytes flipped, cut, spliced,
     values swapped for other JSON types): every one is accepted or refused
     with a 400/404 and a message, never a crash or a leak (run it under
     ASan: -DXINF_SANITIZE=ON).
 */
 #include "test_unit.h"
 #include "xinf_gateway_private.h"
+#include "xinf_gateway_tools.h"
 
 //  Feeds pieces; returns what was shown and whether a stop matched.
 static bool
@@ -131,6 +133,11 @@ s_parse (const char *body, size_t size, bool chat)
         CHECK (*oai.model);
         CHECK (oai.stop_count <= XINF_GW_STOPS_MAX);
         CHECK (chat ? oai.messages != NULL : (oai.prompt != NULL || oai.prompt_tokens != NULL));
+        if (chat) {                 //  the fallback takes whatever the checks let through
+            json_t *messages = xinf_gw_tools_fallback (oai.messages, oai.tools);
+            CHECK (json_is_array (messages));
+            json_decref (messages);
+        }
     }
     xinf_gw_oai_clear (&oai);
     json_decref (root);
@@ -144,6 +151,12 @@ static const char *s_seeds [] = {
     "{\"model\":\"m\",\"messages\":[{\"role\":\"system\",\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
     "[{\"type\":\"text\",\"text\":\"Hi\"}]},{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[]}],"
     "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\"}}],\"max_tokens\":5}",
+    "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Weather?\"},{\"role\":\"assistant\","
+    "\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
+    "\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny\"}],"
+    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"d\",\"parameters\":"
+    "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}},\"strict\":false}}],"
+    "\"tool_choice\":{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}},\"parallel_tool_calls\":false}",
 };
 
 static const char *s_values [] = {
@@ -207,11 +220,11 @@ static void
 s_test_fuzz (void)
 {
     for (size_t index = 0; index < sizeof s_seeds / sizeof s_seeds [0]; index++)
-        CHECK_INT (s_parse (s_seeds [index], strlen (s_seeds [index]), index == 2), 0);
+        CHECK_INT (s_parse (s_seeds [index], strlen (s_seeds [index]), index >= 2), 0);
     size_t accepted = 0, refused = 0;
     for (int round = 0; round < 30000; round++) {
         size_t size;
-        const char *seed = s_seeds [round % 3];
+        const char *seed = s_seeds [round % 4];
         char *body = s_mutate (seed, &size);
         //  Mutations of a mutation reach deeper
         if (round % 4 == 0) {
@@ -222,9 +235,9 @@ s_test_fuzz (void)
             body = s_mutate (again, &size);
             free (again);
         }
-        int rc = s_parse (body, size, round % 3 == 2);
+        int rc = s_parse (body, size, round % 4 >= 2);
         rc ? refused++ : accepted++;
-        s_parse (body, size, round % 3 != 2);
+        s_parse (body, size, round % 4 < 2);
         free (body);
     }
     printf ("fuzz: 30000 mutated bodies, %zu accepted, %zu refused with a 400/404\n", accepted, refused);

@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,12 +27,16 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64, layers=2, ffn=128):
+def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64, layers=2, ffn=128, script=None):
     """A tiny llama with a byte-level BPE vocabulary and Llama 3's special
-    tokens; 'chat_template' names a file under tests/templates/data."""
+    tokens; 'chat_template' names a file under tests/templates/data;
+    'script': the model answers every prompt with this text, then its end
+    token (xinf-make-model --script)."""
     extra = []
     if chat_template:
         extra = ["--chat-template", os.path.join(HERE, "..", "templates", "data", chat_template)]
+    if script:
+        extra += ["--script", script, "--no-tied"]
     subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "llama", "--dim", str(dim), "--layers", str(layers),
                     "--heads", "4", "--kv-heads", "2", "--ffn", str(ffn), "--vocab", "512", "--context", str(context),
                     "--tokenizer", "gpt2", "--seed", str(seed), "-o", path, *extra],
@@ -41,10 +46,16 @@ def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64
 class Gateway:
     """A --role=local node with its HTTP gateway; 'client' speaks ZeroMQ to it."""
 
-    def __init__(self, build_dir, workdir, *extra, keys=True):
+    def __init__(self, build_dir, workdir, *extra, keys=True, tls=None):
+        """tls: (certificate, key) PEM files: the gateway serves HTTPS and
+        the calls trust that certificate."""
         self.port = free_port()
         args = ["--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", str(self.port),
                 "--http-host", "127.0.0.1", "--heartbeat-ms", "200", "--liveness", "3", "--model-dir", workdir, *extra]
+        self.ssl = None
+        if tls:
+            args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+            self.ssl = ssl.create_default_context(cafile=tls[0])
         self.key_file = None
         if keys:
             self.key_file = os.path.join(workdir, "keys")
@@ -66,6 +77,8 @@ class Gateway:
         return self.node.process.pid
 
     def connection(self, timeout=60):
+        if self.ssl:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.ssl)
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def call(self, method, path, body=None, key=USER_KEY, headers=None, timeout=60):

@@ -3,8 +3,8 @@
 Every stock template in data/ (and every built-in fallback) is rendered for a set of conversations (with and
 without a system message, multi-turn, add_generation_prompt on and off,
 Unicode, Jinja-looking content, empty content, content as a list of parts,
-tool definitions, tool calls (arguments as objects and as JSON strings) and
-results, thinking, extra kwargs, two bos/eos pairs) twice: by jinja2 set up
+tool definitions, tool calls (arguments as objects and as JSON strings, one
+or two in a turn) and results, thinking, extra kwargs, two bos/eos pairs) twice: by jinja2 set up
 as transformers does (hf_reference.py) and by render_cases (xinf_chat_template).
 The expectations are computed here, live. Where jinja2 renders, xinf must give
 the same bytes without falling back; where the template raises
@@ -95,6 +95,21 @@ def conversations():
                     "tool_calls": [{"id": "abc123xyz", "type": "function",
                                     "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
                    {"role": "tool", "tool_call_id": "abc123xyz", "content": "sunny"}]
+    # Two calls in one turn and their two results, arguments as the gateway
+    # passes them (objects parsed from OpenAI's JSON strings), ids of 9
+    # characters as Mistral's templates require
+    parallel = [{"role": "system", "content": "Be terse."},
+                {"role": "user", "content": "Weather in Paris and Oslo?"},
+                {"role": "assistant", "content": None,
+                 "tool_calls": [{"id": "callParis", "type": "function",
+                                 "function": {"name": "get_weather", "arguments": {"city": "Paris"}}},
+                                {"id": "callOslo1", "type": "function",
+                                 "function": {"name": "get_weather", "arguments": {"city": "Oslo", "unit": "celsius"}}}]},
+                {"role": "tool", "tool_call_id": "callParis", "content": "sunny"},
+                {"role": "tool", "tool_call_id": "callOslo1", "content": "snow"}]
+    # As the gateway passes a turn of calls: null content made "" (Qwen3's
+    # template cannot test a null content)
+    gateway_calls = [dict(m, content="") if m.get("tool_calls") else m for m in parallel]
     alternating = [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
     only_system = [{"role": "system", "content": "Just a system prompt"}]
     ends_assistant = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
@@ -110,6 +125,8 @@ def conversations():
         ("kwargs", system, TOOLS, {"date_string": "01 Jan 2025", "tools_in_user_message": False}),
         ("builtin_tools", hello, TOOLS, {"builtin_tools": ["brave_search", "code_interpreter"]}),
         ("parts", parts, None, None), ("string_args", string_args, TOOLS, None),
+        ("parallel_calls", parallel, TOOLS, None), ("parallel_calls_nosys", parallel[1:], TOOLS[:1], None),
+        ("gateway_calls", gateway_calls, TOOLS, None),
         ("alternating", alternating, None, None), ("only_system", only_system, None, None),
         ("ends_assistant", ends_assistant, None, None), ("no_messages", [], None, None),
     ]
@@ -153,6 +170,27 @@ def compare(case, result):
     if ref[1] and result["error"] != ref[0]:
         return "raise_exception message differs: want %r, got %r" % (ref[0], result["error"])
     return None
+
+
+# The templates whose tool rendering the gateway relies on, and the
+# conversations each must render (not refuse) with the tools in the prompt
+TOOL_TEMPLATES = {
+    "Qwen-Qwen2.5-7B-Instruct.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
+    "Qwen-Qwen3-0.6B.jinja": ("tools", "string_args", "gateway_calls"),
+    "meta-llama-Llama-3.1-8B-Instruct.jinja": ("tools", "tool_call", "string_args"),
+    "meta-llama-Llama-3.2-3B-Instruct.jinja": ("tools", "tool_call", "string_args"),
+    "mistralai-Mistral-Nemo-Instruct-2407.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
+    "Mistral-Small-3.2-24B-Instruct-2506.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
+}
+
+
+def tool_coverage(cases, results):
+    """What TOOL_TEMPLATES want but did not get: a refusal, or a prompt without the tool's name."""
+    missing = []
+    for case, result in zip(cases, results):
+        if case["conv"] in TOOL_TEMPLATES.get(case["name"], ()) and "get_weather" not in result.get("text", ""):
+            missing.append("%s %s: %s" % (case["name"], case["conv"], result.get("error", "no get_weather")[:80]))
+    return missing
 
 
 def run(render_cases, cases):
@@ -224,7 +262,10 @@ def main():
               % (name, case["conv"], case["add_generation_prompt"], case["bos_token"], problem))
     print("\n%d cases: %d rendered identically, %d refused by both, %d differ"
           % (len(cases), rendered, raised, sum(len(v) for v in failures.values())))
-    return 1 if failures else 0
+    missing = tool_coverage(cases, results)
+    for line in missing[:10]:
+        print("tools not rendered: " + line)
+    return 1 if failures or missing else 0
 
 
 if __name__ == "__main__":

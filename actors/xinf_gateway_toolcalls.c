@@ -1,0 +1,446 @@
+/*  xinf_gateway_toolcalls: a model's text split into content and OpenAI
+    tool calls (see the header for the formats and the streaming rules).
+
+    A call's arguments are given out as the exact JSON text the model
+    wrote (checked by jansson), so numbers keep their spelling.
+*/
+#include "xinf_gateway_toolcalls.h"
+
+enum { s_START, s_TEXT, s_CALL, s_PLAIN };
+
+#define HERMES_OPEN   "<tool_call>"
+#define HERMES_CLOSE  "</tool_call>"
+#define PYTHON_TAG    "<|python_tag|>"
+#define MISTRAL_OPEN  "[TOOL_CALLS]"
+#define MISTRAL_ARGS  "[ARGS]"
+#define CALL_NAME_MAX      256            //  bytes of a function name the model wrote
+
+xinf_gw_tool_format_t
+xinf_gw_tool_format_of (const char *source, bool *supports)
+{
+    *supports = source && strstr (source, "tools");
+    if (source && strstr (source, HERMES_OPEN))
+        return XINF_GW_TOOLS_HERMES;
+    if (source && strstr (source, MISTRAL_OPEN))
+        return XINF_GW_TOOLS_MISTRAL;
+    if (source && *supports && (strstr (source, PYTHON_TAG) || strstr (source, "<|start_header_id|>")))
+        return XINF_GW_TOOLS_LLAMA3;
+    return XINF_GW_TOOLS_HERMES;     //  and the fallback's system message teaches this one
+}
+
+const char *
+xinf_gw_tool_format_name (xinf_gw_tool_format_t format)
+{
+    return format == XINF_GW_TOOLS_LLAMA3 ? "llama3" : format == XINF_GW_TOOLS_MISTRAL ? "mistral" : "hermes";
+}
+
+void
+xinf_gw_toolcalls_init (xinf_gw_toolcalls_t *self, xinf_gw_tool_format_t format, bool parallel)
+{
+    memset (self, 0, sizeof *self);
+    self->format = format;
+    self->state = format == XINF_GW_TOOLS_HERMES ? s_TEXT : s_START;
+    self->marker = "";
+    self->max_calls = parallel ? SIZE_MAX : 1;
+}
+
+void
+xinf_gw_toolcalls_clear (xinf_gw_toolcalls_t *self)
+{
+    xinf_gw_buf_free (&self->pending);
+}
+
+// ---- JSON spans -------------------------------------------------------------
+
+static size_t
+s_skip_space (const char *text, size_t size, size_t at)
+{
+    while (at < size && (text [at] == ' ' || text [at] == '\t' || text [at] == '\n' || text [at] == '\r'))
+        at++;
+    return at;
+}
+
+//  The end of the JSON value at 'at' in text jansson has checked.
+static size_t
+s_value_end (const char *text, size_t size, size_t at)
+{
+    int depth = 0;
+    bool in_string = false;
+    for (; at < size; at++) {
+        char c = text [at];
+        if (in_string) {
+            if (c == '\\')
+                at++;
+            else
+            if (c == '"') {
+                in_string = false;
+                if (depth == 0)
+                    return at + 1;
+            }
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else
+        if (c == '{' || c == '[')
+            depth++;
+        else
+        if (c == '}' || c == ']') {
+            if (--depth == 0)
+                return at + 1;
+            if (depth < 0)
+                return at;
+        }
+        else
+        if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t'))
+            return at;
+    }
+    return at;
+}
+
+//  The raw text of the value of top-level key 'key' in the object at
+//  text[0] (checked JSON); false when absent.
+static bool
+s_member_span (const char *text, size_t size, const char *key, size_t *start, size_t *end)
+{
+    size_t key_length = strlen (key);
+    size_t at = s_skip_space (text, size, 1);
+    while (at < size && text [at] == '"') {
+        size_t key_end = s_value_end (text, size, at);
+        bool match = key_end - at == key_length + 2 && memcmp (text + at + 1, key, key_length) == 0;
+        at = s_skip_space (text, size, key_end);
+        if (at >= size || text [at] != ':')
+            return false;
+        at = s_skip_space (text, size, at + 1);
+        size_t value_end = s_value_end (text, size, at);
+        if (match) {
+            *start = at;
+            *end = value_end;
+            return true;
+        }
+        at = s_skip_space (text, size, value_end);
+        if (at < size && text [at] == ',')
+            at = s_skip_space (text, size, at + 1);
+    }
+    return false;
+}
+
+// ---- one call ---------------------------------------------------------------
+
+//  "call_" and 24 letters or digits, as OpenAI; Mistral's templates
+//  refuse any id but 9 letters or digits (as vLLM makes them for Mistral).
+static void
+s_call_id (xinf_gw_tool_format_t format, char *id, size_t size)
+{
+    static const char alphabet [] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    size_t start = format == XINF_GW_TOOLS_MISTRAL ? 0 : 5, end = format == XINF_GW_TOOLS_MISTRAL ? 9 : 29;
+    snprintf (id, size, "%s", start ? "call_" : "");
+    for (size_t at = start; at < end && at + 1 < size; at++) {
+        id [at] = alphabet [randof (sizeof alphabet - 1)];
+        id [at + 1] = 0;
+    }
+}
+
+static json_t *
+s_call_new (xinf_gw_tool_format_t format, const char *name, size_t name_size, const char *arguments,
+            size_t arguments_size)
+{
+    char id [32];
+    s_call_id (format, id, sizeof id);
+    json_t *function = json_object ();
+    json_object_set_new (function, "name", json_stringn (name, name_size));
+    json_object_set_new (function, "arguments", json_stringn (arguments, arguments_size));
+    json_t *call = json_object ();
+    json_object_set_new (call, "id", json_string (id));
+    json_object_set_new (call, "type", json_string ("function"));
+    json_object_set_new (call, "function", function);
+    return call;
+}
+
+//  A function name the model wrote: 1 to CALL_NAME_MAX bytes, no control characters.
+static bool
+s_name_valid (const char *name, size_t size)
+{
+    if (size < 1 || size > CALL_NAME_MAX)
+        return false;
+    for (size_t at = 0; at < size; at++)
+        if ((unsigned char) name [at] < 0x20)
+            return false;
+    return true;
+}
+
+//  One call object: {"name": N, "arguments" or "parameters": {...} or a
+//  string}; appended to 'calls' (NULL when the object is not a call).
+static json_t *
+s_call_from_object (xinf_gw_tool_format_t format, json_t *object, const char *text, size_t size)
+{
+    json_t *name = json_object_get (object, "name");
+    if (!json_is_string (name) || !s_name_valid (json_string_value (name), json_string_length (name)))
+        return NULL;
+    const char *keys [] = { "arguments", "parameters" };
+    for (size_t index = 0; index < 2; index++) {
+        json_t *arguments = json_object_get (object, keys [index]);
+        if (!arguments)
+            continue;
+        if (json_is_string (arguments))
+            return s_call_new (format, json_string_value (name), json_string_length (name), json_string_value (arguments),
+                               json_string_length (arguments));
+        size_t start, end;
+        if (!json_is_object (arguments) || !s_member_span (text, size, keys [index], &start, &end))
+            return NULL;
+        return s_call_new (format, json_string_value (name), json_string_length (name), text + start, end - start);
+    }
+    return s_call_new (format, json_string_value (name), json_string_length (name), "{}", 2);
+}
+
+//  Parses JSON values from text[*at]: one object (want_array false) or an
+//  array of objects; each a call, added to 'found'. False when any is not.
+static bool
+s_parse_calls (xinf_gw_tool_format_t format, const char *text, size_t size, size_t *at, bool want_array,
+               json_t *found)
+{
+    json_error_t error;
+    size_t start = s_skip_space (text, size, *at);
+    json_t *value = json_loadb (text + start, size - start, JSON_DISABLE_EOF_CHECK, &error);
+    if (!value)
+        return false;
+    bool ok = want_array ? json_is_array (value) && json_array_size (value) > 0 : json_is_object (value);
+    size_t end = start + s_value_end (text + start, size - start, 0);
+    if (ok && !want_array) {
+        json_t *call = s_call_from_object (format, value, text + start, end - start);
+        ok = call != NULL;
+        if (call)
+            json_array_append_new (found, call);
+    }
+    //  An array's items: find each one's span to keep its arguments' text
+    for (size_t index = 0, item = s_skip_space (text, size, start + 1); ok && want_array
+         && index < json_array_size (value); index++) {
+        json_t *object = json_array_get (value, index);
+        size_t item_end = item + s_value_end (text + item, end - item, 0);
+        json_t *call = json_is_object (object) ? s_call_from_object (format, object, text + item, item_end - item) : NULL;
+        ok = call != NULL;
+        if (call)
+            json_array_append_new (found, call);
+        item = s_skip_space (text, size, item_end);
+        if (item < size && text [item] == ',')
+            item = s_skip_space (text, size, item + 1);
+    }
+    json_decref (value);
+    *at = end;
+    return ok;
+}
+
+//  A JSON object at text[at] (after blanks): its span, or false.
+static bool
+s_object_span (const char *text, size_t size, size_t at, size_t *start, size_t *end)
+{
+    json_error_t error;
+    *start = s_skip_space (text, size, at);
+    json_t *value = json_loadb (text + *start, size - *start, JSON_DISABLE_EOF_CHECK, &error);
+    bool ok = json_is_object (value);
+    json_decref (value);
+    *end = *start + s_value_end (text + *start, size - *start, 0);
+    return ok;
+}
+
+//  Mistral Small 3.2: name[ARGS]{...}, calls separated by [TOOL_CALLS].
+static bool
+s_parse_named_args (const char *text, size_t size, json_t *found)
+{
+    size_t at = 0;
+    while (true) {
+        at = s_skip_space (text, size, at);
+        const char *args = memmem (text + at, size - at, MISTRAL_ARGS, strlen (MISTRAL_ARGS));
+        if (!args || !s_name_valid (text + at, (size_t) (args - text - at)))
+            return false;
+        size_t start, end;
+        if (!s_object_span (text, size, (size_t) (args - text) + strlen (MISTRAL_ARGS), &start, &end))
+            return false;
+        json_array_append_new (found, s_call_new (XINF_GW_TOOLS_MISTRAL, text + at, (size_t) (args - text - at),
+                                                  text + start, end - start));
+        at = s_skip_space (text, size, end);
+        if (at == size)
+            return true;
+        if (size - at < strlen (MISTRAL_OPEN) || memcmp (text + at, MISTRAL_OPEN, strlen (MISTRAL_OPEN)) != 0)
+            return false;
+        at += strlen (MISTRAL_OPEN);
+    }
+}
+
+//  The body of a call (text after the marker); calls into 'found'.
+static bool
+s_parse_body (xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *found)
+{
+    size_t at = s_skip_space (text, size, 0);
+    if (at == size)
+        return false;
+    if (self->format == XINF_GW_TOOLS_MISTRAL && text [at] != '[')
+        return s_parse_named_args (text, size, found);
+    bool array = self->format == XINF_GW_TOOLS_MISTRAL;
+    while (at < size) {
+        if (!s_parse_calls (self->format, text, size, &at, array, found))
+            return false;
+        //  Llama 3: several objects, blanks or ';' between
+        at = s_skip_space (text, size, at);
+        if (at < size && text [at] == ';' && self->format == XINF_GW_TOOLS_LLAMA3)
+            at = s_skip_space (text, size, at + 1);
+        if (at < size && (self->format != XINF_GW_TOOLS_LLAMA3 || text [at] != '{'))
+            return false;
+    }
+    return true;
+}
+
+// ---- the stream -------------------------------------------------------------
+
+//  Calls found in a body go out (up to max_calls); a body that does not
+//  parse is content again, with its marker and closing tag.
+static void
+s_take_body (xinf_gw_toolcalls_t *self, const char *body, size_t size, const char *closing, xinf_gw_buf_t *content,
+             json_t *calls)
+{
+    json_t *found = json_array ();
+    if (s_parse_body (self, body, size, found)) {
+        for (size_t index = 0; index < json_array_size (found); index++)
+            if (self->calls < self->max_calls) {
+                json_array_append (calls, json_array_get (found, index));
+                self->calls++;
+            }
+            else
+                xinf_debug ("gateway", "tool call %zu dropped: parallel_tool_calls is false", self->calls + index);
+    }
+    else {
+        xinf_debug ("gateway", "a %s tool call that does not parse is content (%zu bytes)",
+                    xinf_gw_tool_format_name (self->format), size);
+        xinf_gw_buf_add_str (content, self->marker);
+        xinf_gw_buf_add (content, body, size);
+        xinf_gw_buf_add_str (content, closing);
+    }
+    json_decref (found);
+}
+
+//  The longest tail of pending that is a proper prefix of 'marker'.
+static size_t
+s_prefix_tail (const xinf_gw_buf_t *pending, const char *marker)
+{
+    size_t length = strlen (marker);
+    for (size_t tail = length - 1; tail > 0; tail--)
+        if (tail <= pending->size && memcmp (pending->data + pending->size - tail, marker, tail) == 0)
+            return tail;
+    return 0;
+}
+
+//  Gives out the first 'count' pending bytes as content; after a call,
+//  blanks are held (they only separate calls) until text follows.
+static void
+s_give (xinf_gw_toolcalls_t *self, size_t count, xinf_gw_buf_t *content)
+{
+    if (self->calls > 0 && s_skip_space (self->pending.data, count, 0) == count)
+        return;
+    xinf_gw_buf_add (content, self->pending.data, count);
+    xinf_gw_buf_consume (&self->pending, count);
+}
+
+//  At the start (Llama 3, Mistral): a call, plain text, or not known yet.
+static bool
+s_decide_start (xinf_gw_toolcalls_t *self)
+{
+    size_t at = s_skip_space (self->pending.data, self->pending.size, 0);
+    const char *tag = self->format == XINF_GW_TOOLS_LLAMA3 ? PYTHON_TAG : MISTRAL_OPEN;
+    size_t rest = self->pending.size - at, tag_length = strlen (tag);
+    if (rest == 0 || (rest < tag_length && memcmp (self->pending.data + at, tag, rest) == 0))
+        return false;                       //  blanks, or the start of the tag
+    if (rest >= tag_length && memcmp (self->pending.data + at, tag, tag_length) == 0) {
+        self->marker = tag;
+        xinf_gw_buf_consume (&self->pending, at + tag_length);
+        self->state = s_CALL;
+    }
+    else
+    if (self->pending.data [at] == (self->format == XINF_GW_TOOLS_LLAMA3 ? '{' : '[')) {
+        self->marker = "";
+        self->state = s_CALL;
+    }
+    else
+        self->state = self->format == XINF_GW_TOOLS_LLAMA3 ? s_PLAIN : s_TEXT;
+    return true;
+}
+
+//  Text state: content up to the next call's opening tag.
+static bool
+s_scan_text (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content)
+{
+    const char *tag = self->format == XINF_GW_TOOLS_HERMES ? HERMES_OPEN : MISTRAL_OPEN;
+    const char *found = memmem (self->pending.data, self->pending.size, tag, strlen (tag));
+    if (!found) {
+        s_give (self, self->pending.size - s_prefix_tail (&self->pending, tag), content);
+        return false;
+    }
+    size_t before = (size_t) (found - self->pending.data);
+    //  Blanks between calls are not content
+    if (self->calls == 0 || s_skip_space (self->pending.data, before, 0) < before)
+        xinf_gw_buf_add (content, self->pending.data, before);
+    xinf_gw_buf_consume (&self->pending, before);
+    xinf_gw_buf_consume (&self->pending, strlen (tag));
+    self->marker = tag;
+    self->state = s_CALL;
+    return true;
+}
+
+//  Call state: Hermes calls end with their closing tag; the others run
+//  to the end of the text. Too long a body is content from there on.
+static bool
+s_scan_call (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content, json_t *calls)
+{
+    if (self->format == XINF_GW_TOOLS_HERMES) {
+        const char *found = memmem (self->pending.data, self->pending.size, HERMES_CLOSE, strlen (HERMES_CLOSE));
+        if (found) {
+            size_t size = (size_t) (found - self->pending.data);
+            s_take_body (self, self->pending.data, size, HERMES_CLOSE, content, calls);
+            xinf_gw_buf_consume (&self->pending, size + strlen (HERMES_CLOSE));
+            self->state = s_TEXT;
+            return true;
+        }
+    }
+    if (self->pending.size > XINF_GW_TOOL_BODY_MAX) {
+        xinf_debug ("gateway", "a tool call over %d bytes is content", XINF_GW_TOOL_BODY_MAX);
+        xinf_gw_buf_add_str (content, self->marker);
+        self->state = s_PLAIN;
+        return true;
+    }
+    return false;
+}
+
+void
+xinf_gw_toolcalls_feed (xinf_gw_toolcalls_t *self, const char *text, size_t size, xinf_gw_buf_t *content,
+                        json_t *calls)
+{
+    xinf_gw_buf_add (&self->pending, text, size);
+    bool more = true;
+    while (more && self->pending.size) {
+        if (self->state == s_START)
+            more = s_decide_start (self);
+        else
+        if (self->state == s_TEXT)
+            more = s_scan_text (self, content);
+        else
+        if (self->state == s_CALL)
+            more = s_scan_call (self, content, calls);
+        else {
+            xinf_gw_buf_add (content, self->pending.data, self->pending.size);
+            xinf_gw_buf_consume (&self->pending, self->pending.size);
+            more = false;
+        }
+    }
+}
+
+void
+xinf_gw_toolcalls_flush (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content, json_t *calls)
+{
+    if (self->state == s_CALL)
+        //  The end closes an open call: a Hermes call may lack its closing tag
+        s_take_body (self, self->pending.data ? self->pending.data : "", self->pending.size, "", content, calls);
+    else
+    if (self->calls == 0 || s_skip_space (self->pending.data, self->pending.size, 0) < self->pending.size)
+        xinf_gw_buf_add (content, self->pending.data, self->pending.size);
+    xinf_gw_buf_consume (&self->pending, self->pending.size);
+    self->state = s_PLAIN;
+}

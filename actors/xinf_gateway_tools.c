@@ -1,0 +1,305 @@
+/*  xinf_gateway_tools: OpenAI function calling in chat requests: tools,
+    tool_choice and parallel_tool_calls checked, the tool calls and tool
+    results of the messages checked and made ready for the chat template
+    (arguments as objects, as Hugging Face's templates expect), and the
+    fallback for a template that knows no tools: the tools described in a
+    system message, Hermes-style, calls and results written as text.
+
+    Every field is checked for type, length and count; a bad one is a 400
+    naming it (param "tools[2].function.name", ...).
+*/
+#include "xinf_gateway_tools.h"
+
+#define TOOL_NAME_MAX     64            //  bytes of a function name (OpenAI's limit)
+#define CALL_ID_MAX       256           //  bytes of a tool call id
+#define DESCRIPTION_MAX   (64 << 10)    //  bytes of a function's description
+
+static int
+s_bad (xinf_gw_error_t *error, const char *param, const char *format, ...)
+{
+    char text [600];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    va_end (args);
+    xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", param, "'%s': %s", param, text);
+    return -1;
+}
+
+//  OpenAI's function names: letters, digits, '_', '-' (and '.', ':' that
+//  other servers accept), 1 to 64 bytes.
+static bool
+s_name_valid (json_t *name)
+{
+    if (!json_is_string (name) || json_string_length (name) < 1 || json_string_length (name) > TOOL_NAME_MAX)
+        return false;
+    for (const char *at = json_string_value (name); *at; at++)
+        if (!isalnum ((unsigned char) *at) && !strchr ("_-.:", *at))
+            return false;
+    return true;
+}
+
+static int
+s_tool (json_t *tool, size_t index, json_t *names, xinf_gw_error_t *error)
+{
+    char param [64];
+    snprintf (param, sizeof param, "tools[%zu]", index);
+    json_t *type = json_object_get (tool, "type");
+    if (!json_is_object (tool) || !json_is_string (type) || !streq (json_string_value (type), "function"))
+        return s_bad (error, param, "must be {\"type\": \"function\", \"function\": {name, description, parameters}}");
+    json_t *function = json_object_get (tool, "function");
+    snprintf (param, sizeof param, "tools[%zu].function", index);
+    if (!json_is_object (function))
+        return s_bad (error, param, "must be an object {name, description, parameters}");
+    json_t *name = json_object_get (function, "name");
+    snprintf (param, sizeof param, "tools[%zu].function.name", index);
+    if (!s_name_valid (name))
+        return s_bad (error, param, "must be 1 to %d letters, digits, '_', '-', '.' or ':'", TOOL_NAME_MAX);
+    if (json_object_get (names, json_string_value (name)))
+        return s_bad (error, param, "'%s' is declared twice", json_string_value (name));
+    json_object_set_new (names, json_string_value (name), json_true ());
+    json_t *description = json_object_get (function, "description");
+    snprintf (param, sizeof param, "tools[%zu].function.description", index);
+    if (description && !json_is_null (description)
+    && (!json_is_string (description) || json_string_length (description) > DESCRIPTION_MAX))
+        return s_bad (error, param, "must be a string of at most %d bytes", DESCRIPTION_MAX);
+    json_t *parameters = json_object_get (function, "parameters");
+    snprintf (param, sizeof param, "tools[%zu].function.parameters", index);
+    if (parameters && !json_is_null (parameters) && !json_is_object (parameters))
+        return s_bad (error, param, "must be a JSON schema object");
+    json_t *strict = json_object_get (function, "strict");
+    snprintf (param, sizeof param, "tools[%zu].function.strict", index);
+    if (strict && !json_is_null (strict) && !json_is_boolean (strict))
+        return s_bad (error, param, "must be true or false");
+    return 0;
+}
+
+static int
+s_tool_choice (json_t *root, json_t *names, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *choice = json_object_get (root, "tool_choice");
+    out->tool_choice = out->tools ? XINF_GW_TOOL_CHOICE_AUTO : XINF_GW_TOOL_CHOICE_NONE;
+    if (!choice || json_is_null (choice))
+        return 0;
+    if (json_is_string (choice)) {
+        const char *text = json_string_value (choice);
+        if (streq (text, "none"))
+            out->tool_choice = XINF_GW_TOOL_CHOICE_NONE;
+        else
+        if (streq (text, "auto") || streq (text, "required"))
+            out->tool_choice = streq (text, "auto") ? XINF_GW_TOOL_CHOICE_AUTO : XINF_GW_TOOL_CHOICE_REQUIRED;
+        else
+            return s_bad (error, "tool_choice", "must be \"none\", \"auto\", \"required\" or "
+                          "{\"type\": \"function\", \"function\": {\"name\": NAME}}");
+        if (!out->tools && out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED)
+            return s_bad (error, "tool_choice", "\"required\" needs tools");
+        if (!out->tools)
+            out->tool_choice = XINF_GW_TOOL_CHOICE_NONE;
+        return 0;
+    }
+    json_t *type = json_object_get (choice, "type"), *function = json_object_get (choice, "function");
+    json_t *name = json_object_get (function, "name");
+    if (!json_is_object (choice) || !json_is_string (type) || !streq (json_string_value (type), "function")
+    ||  !json_is_object (function) || !json_is_string (name))
+        return s_bad (error, "tool_choice", "must be \"none\", \"auto\", \"required\" or "
+                      "{\"type\": \"function\", \"function\": {\"name\": NAME}}");
+    if (!json_object_get (names, json_string_value (name)))
+        return s_bad (error, "tool_choice.function.name", "'%.64s' is not one of the tools", json_string_value (name));
+    out->tool_choice = XINF_GW_TOOL_CHOICE_FUNCTION;
+    snprintf (out->tool_choice_name, sizeof out->tool_choice_name, "%s", json_string_value (name));
+    return 0;
+}
+
+int
+xinf_gw_tools_parse (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *tools = json_object_get (root, "tools");
+    out->parallel_tool_calls = true;
+    if (tools && !json_is_null (tools)) {
+        if (!json_is_array (tools))
+            return s_bad (error, "tools", "must be an array of {\"type\": \"function\", \"function\": {...}}");
+        if (json_array_size (tools) > XINF_GW_TOOLS_MAX)
+            return s_bad (error, "tools", "at most %d tools, not %zu", XINF_GW_TOOLS_MAX, json_array_size (tools));
+        char *text = json_dumps (tools, JSON_COMPACT);
+        size_t size = text ? strlen (text) : 0;
+        free (text);
+        if (size > XINF_GW_TOOLS_BYTES)
+            return s_bad (error, "tools", "at most %d bytes of JSON, not %zu", XINF_GW_TOOLS_BYTES, size);
+    }
+    json_t *names = json_object ();
+    int rc = 0;
+    for (size_t index = 0; rc == 0 && json_is_array (tools) && index < json_array_size (tools); index++)
+        rc = s_tool (json_array_get (tools, index), index, names, error);
+    if (rc == 0 && json_array_size (tools) > 0)
+        out->tools = json_incref (tools);
+    if (rc == 0)
+        rc = s_tool_choice (root, names, out, error);
+    json_decref (names);
+    json_t *parallel = json_object_get (root, "parallel_tool_calls");
+    if (rc == 0 && parallel && !json_is_null (parallel)) {
+        if (!json_is_boolean (parallel))
+            return s_bad (error, "parallel_tool_calls", "must be true or false");
+        out->parallel_tool_calls = json_is_true (parallel);
+    }
+    return rc;
+}
+
+//  One tool call of an assistant message; its arguments (a JSON string)
+//  become an object for the template when they are one.
+static int
+s_call (json_t *call, size_t index, size_t at, xinf_gw_error_t *error)
+{
+    char param [64];
+    snprintf (param, sizeof param, "messages[%zu].tool_calls[%zu]", index, at);
+    json_t *function = json_object_get (call, "function");
+    json_t *id = json_object_get (call, "id"), *type = json_object_get (call, "type");
+    if (!json_is_object (call) || !json_is_object (function))
+        return s_bad (error, param, "must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+    if (id && !json_is_null (id) && (!json_is_string (id) || json_string_length (id) > CALL_ID_MAX))
+        return s_bad (error, param, "id must be a string of at most %d bytes", CALL_ID_MAX);
+    if (type && !json_is_null (type) && (!json_is_string (type) || !streq (json_string_value (type), "function")))
+        return s_bad (error, param, "type must be \"function\"");
+    json_t *name = json_object_get (function, "name"), *arguments = json_object_get (function, "arguments");
+    if (!json_is_string (name) || json_string_length (name) < 1 || json_string_length (name) > 256)
+        return s_bad (error, param, "function.name must be a string of 1 to 256 bytes");
+    if (arguments && !json_is_string (arguments) && !json_is_object (arguments) && !json_is_null (arguments))
+        return s_bad (error, param, "function.arguments must be a string of JSON");
+    if (json_is_string (arguments)) {
+        json_error_t reason;
+        json_t *object = json_loads (json_string_value (arguments), 0, &reason);
+        if (json_is_object (object))
+            json_object_set (function, "arguments", object);
+        json_decref (object);
+    }
+    return 0;
+}
+
+int
+xinf_gw_tools_check_message (json_t *message, size_t index, xinf_gw_error_t *error)
+{
+    char param [64];
+    const char *role = json_string_value (json_object_get (message, "role"));
+    json_t *calls = json_object_get (message, "tool_calls");
+    snprintf (param, sizeof param, "messages[%zu].tool_calls", index);
+    if (calls && !json_is_null (calls)) {
+        if (!streq (role, "assistant"))
+            return s_bad (error, param, "only assistant messages carry tool calls");
+        if (!json_is_array (calls) || json_array_size (calls) > XINF_GW_TOOL_CALLS_MAX)
+            return s_bad (error, param, "must be an array of at most %d calls", XINF_GW_TOOL_CALLS_MAX);
+        for (size_t at = 0; at < json_array_size (calls); at++)
+            if (s_call (json_array_get (calls, at), index, at, error))
+                return -1;
+        if (json_array_size (calls) == 0)
+            json_object_del (message, "tool_calls");
+        else
+        if (!json_is_string (json_object_get (message, "content")))
+            //  OpenAI's null content is "" for the template, as vLLM does
+            //  (Qwen3's template cannot test a null content)
+            json_object_set_new (message, "content", json_string (""));
+    }
+    else
+    if (calls)
+        json_object_del (message, "tool_calls");      //  null: as absent, for the templates' `is defined`
+    const char *keys [] = { "tool_call_id", "name" };
+    for (size_t at = 0; at < 2; at++) {
+        json_t *value = json_object_get (message, keys [at]);
+        snprintf (param, sizeof param, "messages[%zu].%s", index, keys [at]);
+        if (value && !json_is_null (value) && (!json_is_string (value) || json_string_length (value) > CALL_ID_MAX))
+            return s_bad (error, param, "must be a string of at most %d bytes", CALL_ID_MAX);
+    }
+    if (streq (role, "tool") && !json_is_string (json_object_get (message, "content")))
+        return s_bad (error, "messages", "message %zu: a tool message needs its content (the result)", index);
+    return 0;
+}
+
+// ---- the fallback: tools in a system message --------------------------------
+
+static void
+s_append_json (xinf_gw_buf_t *text, json_t *value)
+{
+    char *dump = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (dump)
+        xinf_gw_buf_add_str (text, dump);
+    free (dump);
+}
+
+//  The system text that describes the tools and the call format.
+static void
+s_tools_text (xinf_gw_buf_t *text, json_t *tools)
+{
+    xinf_gw_buf_add_str (text, "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+                         "You are provided with function signatures within <tools></tools> XML tags:\n<tools>");
+    for (size_t index = 0; index < json_array_size (tools); index++) {
+        xinf_gw_buf_add_str (text, "\n");
+        s_append_json (text, json_array_get (tools, index));
+    }
+    xinf_gw_buf_add_str (text, "\n</tools>\n\nFor each function call, return a json object with function name and "
+                         "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+                         "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>");
+}
+
+//  An assistant message's calls as <tool_call> text after its content.
+static json_t *
+s_calls_as_text (json_t *message)
+{
+    xinf_gw_buf_t text = { 0 };
+    json_t *content = json_object_get (message, "content");
+    if (json_is_string (content))
+        xinf_gw_buf_add (&text, json_string_value (content), json_string_length (content));
+    json_t *calls = json_object_get (message, "tool_calls");
+    for (size_t index = 0; index < json_array_size (calls); index++) {
+        json_t *function = json_object_get (json_array_get (calls, index), "function");
+        json_t *call = json_object ();
+        json_object_set (call, "name", json_object_get (function, "name"));
+        json_object_set (call, "arguments", json_object_get (function, "arguments"));
+        xinf_gw_buf_add_str (&text, text.size ? "\n<tool_call>\n" : "<tool_call>\n");
+        s_append_json (&text, call);
+        xinf_gw_buf_add_str (&text, "\n</tool_call>");
+        json_decref (call);
+    }
+    json_t *result = json_pack ("{s:s, s:s%}", "role", "assistant", "content", text.data ? text.data : "", text.size);
+    xinf_gw_buf_free (&text);
+    return result;
+}
+
+json_t *
+xinf_gw_tools_fallback (json_t *messages, json_t *tools)
+{
+    json_t *result = json_array ();
+    xinf_gw_buf_t system = { 0 };
+    size_t first = 0;
+    json_t *head = json_array_get (messages, 0);
+    if (head && streq (json_string_value (json_object_get (head, "role")), "system")) {
+        json_t *content = json_object_get (head, "content");
+        if (json_is_string (content) && json_string_length (content)) {
+            xinf_gw_buf_add (&system, json_string_value (content), json_string_length (content));
+            xinf_gw_buf_add_str (&system, "\n\n");
+        }
+        first = 1;
+    }
+    if (json_array_size (tools))
+        s_tools_text (&system, tools);
+    if (system.size)
+        json_array_append_new (result, json_pack ("{s:s, s:s%}", "role", "system", "content", system.data, system.size));
+    xinf_gw_buf_free (&system);
+    for (size_t index = first; index < json_array_size (messages); index++) {
+        json_t *message = json_array_get (messages, index);
+        const char *role = json_string_value (json_object_get (message, "role"));
+        if (json_object_get (message, "tool_calls"))
+            json_array_append_new (result, s_calls_as_text (message));
+        else
+        if (streq (role, "tool")) {
+            xinf_gw_buf_t text = { 0 };
+            json_t *content = json_object_get (message, "content");
+            xinf_gw_buf_add_str (&text, "<tool_response>\n");
+            if (json_is_string (content))
+                xinf_gw_buf_add (&text, json_string_value (content), json_string_length (content));
+            xinf_gw_buf_add_str (&text, "\n</tool_response>");
+            json_array_append_new (result, json_pack ("{s:s, s:s%}", "role", "user", "content", text.data, text.size));
+            xinf_gw_buf_free (&text);
+        }
+        else
+            json_array_append (result, message);
+    }
+    return result;
+}

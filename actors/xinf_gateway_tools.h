@@ -1,0 +1,25 @@
+/*  xinf_gateway_tools: OpenAI function calling in chat requests: tools,
+    tool_choice and parallel_tool_calls, the messages' tool calls and tool
+    results, checked; and the fallback for a chat template that renders no
+    tools (they are described in a system message, Hermes-style, and the
+    model is asked for <tool_call> blocks).
+*/
+#ifndef XINF_GATEWAY_TOOLS_H_INCLUDED
+#define XINF_GATEWAY_TOOLS_H_INCLUDED
+
+#include "xinf_gateway_private.h"
+
+//  Checks tools, tool_choice and parallel_tool_calls of a chat body into
+//  'out' (tools kept only when there is at least one); -1 with a 400
+//  naming the field in 'error'.
+int xinf_gw_tools_parse (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error);
+//  Checks message 'index' (a copy the gateway owns: tool_calls, tool_call_id,
+//  name) and turns its calls' arguments (JSON strings) into objects, as
+//  Hugging Face's templates expect them; -1 with a 400.
+int xinf_gw_tools_check_message (json_t *message, size_t index, xinf_gw_error_t *error);
+//  The messages for a template without tools: the tools (may be NULL)
+//  described in the system message, assistant calls written as
+//  <tool_call> blocks and tool results as user <tool_response> messages.
+json_t *xinf_gw_tools_fallback (json_t *messages, json_t *tools);
+
+#endif

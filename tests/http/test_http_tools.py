@@ -1,0 +1,243 @@
+"""OpenAI function calling through a local node's gateway.
+
+The test models are tiny and answer with arbitrary tokens, so the models
+that must call a tool are scripted ones (xinf-make-model --script): a real
+GGUF whose forward pass gives a fixed answer to any prompt. Each answer is
+what the template's model family writes: Qwen2.5 (Hermes <tool_call> blocks,
+text before, two calls), Llama 3.1 (a JSON object with "parameters"),
+Mistral Nemo (a JSON array of calls, its [TOOL_CALLS] control token
+rendered as nothing), a model without a template (ChatML: the tools go in a
+Hermes-style system message), one whose template the interpreter cannot run
+(the same fallback) and a broken call (returned as content); a random model
+with tools answers text without calls.
+
+Checked over HTTP: /apply-template with tools (the format, the fallback,
+tool_choice none and a forced function), the answer's tool_calls,
+content and finish_reason without and with stream (the same calls, no part
+of a tag streamed as content), parallel_tool_calls false, a history with
+calls and results rendered by each template, 400s naming the field. Then
+the official openai npm client against each scripted model
+(tools_client.mjs): create, a stream put together by hand and by the SDK's
+helper, runTools (which runs our function with the parsed arguments and
+sends the result back), and its BadRequestError; skipped (the rest still
+runs) when node or the pinned client cannot be installed."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from xinf_httplib import USER_KEY, Gateway, check, make_model  # noqa: E402
+from test_cluster import run_logged  # noqa: E402
+
+PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "The weather", "parameters": PARAMETERS}},
+         {"type": "function", "function": {"name": "noop", "parameters": {"type": "object", "properties": {}}}}]
+ASK = [{"role": "user", "content": "What is the weather in Paris?"}]
+
+# uid: (template, script, tool format, fallback, expected content, expected calls)
+MODELS = {
+    "qwen": ("Qwen-Qwen2.5-7B-Instruct.jinja",
+             'Let me check. <tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+             '<tool_call>\n{"name": "noop", "arguments": {}}\n</tool_call>',
+             "hermes", False, "Let me check. ", [("get_weather", '{"city": "Paris"}'), ("noop", "{}")]),
+    "llama": ("meta-llama-Llama-3.1-8B-Instruct.jinja", '{"name": "get_weather", "parameters": {"city": "Oslo"}}',
+              "llama3", False, None, [("get_weather", '{"city": "Oslo"}')]),
+    "mistral": ("mistralai-Mistral-Nemo-Instruct-2407.jinja",
+                '[{"name": "get_weather", "arguments": {"city": "Rome"}}]',
+                "mistral", False, None, [("get_weather", '{"city": "Rome"}')]),
+    "plain": (None, '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Lima"}}\n</tool_call>',
+              "hermes", True, None, [("get_weather", '{"city": "Lima"}')]),
+    # A template the interpreter cannot run (include): the built-in ChatML stands in, and the tools go in
+    # the system message as for a template without tools
+    "unusable": ("UNUSABLE", '<tool_call>{"name": "get_weather", "arguments": {"city": "Kyiv"}}</tool_call>',
+                 "hermes", True, None, [("get_weather", '{"city": "Kyiv"}')]),
+}
+UNUSABLE = "{% include 'tools.jinja' %}{% for message in messages %}<|im_start|>{{ message.content }}{% endfor %}"
+BROKEN = '<tool_call>\n{"name": "get_weather", "arguments": {"city": \n</tool_call>'
+
+
+def expect_400(gateway, body, param):
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    check(status == 400 and answer["error"]["param"] == param and answer["error"]["type"] == "invalid_request_error",
+          f"want a 400 naming {param}: {status} {answer}")
+
+
+def calls_of(message):
+    return [(call["function"]["name"], call["function"]["arguments"]) for call in message.get("tool_calls") or []]
+
+
+def stream_calls(events):
+    """Content, calls and finish of a chat stream, deltas put together as OpenAI documents them."""
+    content, calls, finish, leaks = "", {}, None, 0
+    for event in events:
+        if event == "[DONE]" or not event.get("choices"):
+            continue
+        delta = event["choices"][0]["delta"]
+        piece = delta.get("content") or ""
+        content += piece
+        leaks += "<tool" in piece or "[TOOL" in piece
+        for call in delta.get("tool_calls") or []:
+            entry = calls.setdefault(call["index"], {"id": "", "name": "", "arguments": ""})
+            entry["id"] = call.get("id") or entry["id"]
+            entry["name"] += call.get("function", {}).get("name") or ""
+            entry["arguments"] += call.get("function", {}).get("arguments") or ""
+        finish = event["choices"][0]["finish_reason"] or finish
+    return content, [(calls[i]["name"], calls[i]["arguments"]) for i in sorted(calls)], finish, leaks
+
+
+def scenario_scripted(gateway, uid, spec):
+    template, script, tool_format, fallback, content, calls = spec
+    body = {"model": uid, "messages": ASK, "tools": TOOLS, "temperature": 0}
+    status, _, shown = gateway.call("POST", "/apply-template", body)
+    check(status == 200 and shown["tool_format"] == tool_format and shown["tools_fallback"] is fallback
+          and "get_weather" in shown["prompt"], f"{uid}: /apply-template with tools: {status} {shown}")
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    check(status == 200, f"{uid}: {status} {answer}")
+    choice = answer["choices"][0]
+    check(choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == content
+          and calls_of(choice["message"]) == calls, f"{uid}: {choice}")
+    ids = [call["id"] for call in choice["message"]["tool_calls"]]
+    check(all(call["type"] == "function" for call in choice["message"]["tool_calls"]) and len(set(ids)) == len(ids)
+          and all(len(i) == (9 if tool_format == "mistral" else 29) for i in ids), f"{uid}: ids {ids}")
+    for call in choice["message"]["tool_calls"]:
+        json.loads(call["function"]["arguments"])
+    status, events = gateway.stream("/v1/chat/completions", dict(body, stream=True))
+    streamed, streamed_calls, finish, leaks = stream_calls(events)
+    check(status == 200 and streamed == (content or "") and streamed_calls == calls and finish == "tool_calls"
+          and leaks == 0 and events[-1] == "[DONE]", f"{uid} stream: {streamed!r} {streamed_calls} {finish} {leaks}")
+    # tool_choice none: no tools in the prompt, the text is content
+    status, _, shown = gateway.call("POST", "/apply-template", dict(body, tool_choice="none"))
+    check(status == 200 and "get_weather" not in shown["prompt"], f"{uid}: tool_choice none renders no tools")
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(body, tool_choice="none"))
+    choice = answer["choices"][0]
+    check(status == 200 and choice["message"]["content"] == script and "tool_calls" not in choice["message"]
+          and choice["finish_reason"] == "stop", f"{uid}: tool_choice none: {choice}")
+    # A forced function: the template sees it alone; the answer is parsed as ever
+    forced = dict(body, tool_choice={"type": "function", "function": {"name": "noop"}})
+    status, _, shown = gateway.call("POST", "/apply-template", forced)
+    check(status == 200 and "noop" in shown["prompt"] and "get_weather" not in shown["prompt"],
+          f"{uid}: a forced function is the only tool in the prompt")
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", forced)
+    check(status == 200 and calls_of(answer["choices"][0]["message"]) == calls,
+          f"{uid}: a forced function still returns what the model said: {answer}")
+    print(f"{uid}: {tool_format}{' (fallback)' if fallback else ''}: {len(calls)} call(s), content {content!r}, "
+          f"stream agrees, tool_choice none and a forced function")
+
+
+def scenario_history(gateway):
+    """A chat with a turn of calls and the results: each template renders them."""
+    history = ASK + [
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "abcdefghi", "type": "function",
+                         "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
+        {"role": "tool", "tool_call_id": "abcdefghi", "content": "sunny, 21 C"}]
+    marks = {"qwen": "<tool_response>\nsunny, 21 C\n</tool_response>", "llama": "ipython<|end_header_id|>",
+             "mistral": '[TOOL_RESULTS]{"content": sunny, 21 C, "call_id": "abcdefghi"}', "plain": "<tool_response>\nsunny, 21 C"}
+    for uid, mark in marks.items():
+        body = {"model": uid, "messages": history, "tools": TOOLS, "temperature": 0}
+        status, _, shown = gateway.call("POST", "/apply-template", body)
+        check(status == 200 and mark in shown["prompt"] and "Paris" in shown["prompt"],
+              f"{uid}: the history renders: {status} {shown}")
+        status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+        check(status == 200, f"{uid}: a chat with a tool result: {status} {answer}")
+    print("a history of calls and results renders with each template (ids of 9 characters for Mistral)")
+
+
+def scenario_parallel_and_plain(gateway):
+    body = {"model": "qwen", "messages": ASK, "tools": TOOLS, "temperature": 0, "parallel_tool_calls": False}
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    check(status == 200 and calls_of(answer["choices"][0]["message"]) == [("get_weather", '{"city": "Paris"}')],
+          f"parallel_tool_calls false: one call: {answer}")
+    body = {"model": "broken", "messages": ASK, "tools": TOOLS, "temperature": 0}
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    choice = answer["choices"][0]
+    check(status == 200 and choice["message"]["content"] == BROKEN and "tool_calls" not in choice["message"]
+          and choice["finish_reason"] == "stop", f"a broken call is content: {choice}")
+    status, events = gateway.stream("/v1/chat/completions", dict(body, stream=True))
+    check(stream_calls(events)[:3] == (BROKEN, [], "stop"), f"a broken call streams as content: {events}")
+    body = {"model": "m", "messages": ASK, "tools": TOOLS, "temperature": 0, "max_tokens": 16}
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    choice = answer["choices"][0]
+    check(status == 200 and isinstance(choice["message"]["content"], str) and "tool_calls" not in choice["message"]
+          and choice["finish_reason"] in ("stop", "length"), f"a random model's text: {choice}")
+    print("parallel_tool_calls false keeps one call; a broken call and a random model's text are content")
+
+
+def scenario_refused(gateway):
+    ok = {"model": "qwen", "messages": ASK, "tools": TOOLS}
+    expect_400(gateway, dict(ok, tools=[{"type": "function", "function": {"name": "no spaces"}}]),
+               "tools[0].function.name")
+    expect_400(gateway, dict(ok, tools="get_weather"), "tools")
+    expect_400(gateway, dict(ok, tools=TOOLS * 65), "tools")
+    expect_400(gateway, dict(ok, tool_choice="sometimes"), "tool_choice")
+    expect_400(gateway, dict(ok, tool_choice={"type": "function", "function": {"name": "other"}}),
+               "tool_choice.function.name")
+    expect_400(gateway, dict(ok, parallel_tool_calls=1), "parallel_tool_calls")
+    expect_400(gateway, dict(ok, messages=ASK + [{"role": "assistant", "tool_calls": [{"function": {"name": 5}}]}]),
+               "messages[1].tool_calls[0]")
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(ok, functions=[1], temperature=0))
+    check(status == 200, f"unknown fields are ignored: {status} {answer}")
+    print("bad tools, tool_choice, parallel_tool_calls and tool calls are 400s naming the field")
+
+
+def scenario_openai_client(gateway):
+    install = subprocess.run(["sh", os.path.join(HERE, "install_openai.sh")], capture_output=True, text=True,
+                             timeout=240)
+    if install.returncode == 77:
+        print("openai npm client: " + install.stdout.strip())
+        return False
+    check(install.returncode == 0, f"install_openai.sh failed: {install.stdout} {install.stderr}")
+    for uid in ("qwen", "llama", "mistral"):
+        content, calls = MODELS[uid][4], MODELS[uid][5]
+        run = subprocess.run(["node", os.path.join(HERE, "tools_client.mjs"), f"http://127.0.0.1:{gateway.port}/v1",
+                              USER_KEY, uid], capture_output=True, text=True, timeout=120)
+        check(run.returncode == 0, f"{uid}: the openai client failed: {run.stderr[-2000:]}")
+        result = json.loads(run.stdout.strip().splitlines()[-1])
+        for key in ("chat", "helper"):
+            check(result[key]["finish"] == "tool_calls" and result[key]["message"]["content"] == content
+                  and calls_of(result[key]["message"]) == calls, f"{uid} {key}: {result[key]}")
+        stream = result["stream"]
+        check((stream["content"], [(c["name"], c["arguments"]) for c in stream["calls"]], stream["finish"],
+               stream["tagLeaks"]) == (content or "", calls, "tool_calls", 0), f"{uid} stream: {stream}")
+        for key in ("run_tools", "run_tools_stream"):
+            run_tools = result[key]
+            want = json.loads(calls[0][1])
+            # Two completions, each answered by the model's calls, each call run by the SDK
+            check(run_tools["seen"] == [want, want] and run_tools["roles"].count("tool") == 2 * len(calls),
+                  f"{uid} {key}: {run_tools}")
+        check(result["bad"] == {"status": 400, "name": "BadRequestError", "param": "tools[0].function.name"},
+              f"{uid}: {result['bad']}")
+    print("the openai npm client: create, stream by hand and by its helper, runTools (twice each), 400")
+    return True
+
+
+def main():
+    build_dir = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix="xinf-tools-") as workdir:
+        unusable = os.path.join(workdir, "unusable.jinja")
+        with open(unusable, "w") as file:
+            file.write(UNUSABLE)
+        for uid, spec in MODELS.items():
+            template = unusable if spec[0] == "UNUSABLE" else spec[0]
+            make_model(build_dir, os.path.join(workdir, uid + ".gguf"), chat_template=template, script=spec[1])
+        make_model(build_dir, os.path.join(workdir, "broken.gguf"), chat_template=MODELS["qwen"][0], script=BROKEN)
+        make_model(build_dir, os.path.join(workdir, "m.gguf"), chat_template=MODELS["qwen"][0])
+        gateway = Gateway(build_dir, workdir)
+        for uid in list(MODELS) + ["broken", "m"]:
+            gateway.launch(uid, os.path.join(workdir, uid + ".gguf"))
+        gateway.wait_restart_window()
+        for uid, spec in MODELS.items():
+            scenario_scripted(gateway, uid, spec)
+        scenario_history(gateway)
+        scenario_parallel_and_plain(gateway)
+        scenario_refused(gateway)
+        client = scenario_openai_client(gateway)
+        check(gateway.stop() == 0, "the node exits 0")
+    print("PASS: function calling" + ("" if client else " (the openai npm client skipped)"))
+
+
+if __name__ == "__main__":
+    run_logged(main)
