@@ -4,7 +4,7 @@
 #include "xinf_model.h"
 #include "xinf_rank.h"
 #include "xinf_resources.h"
-#include "xinf_cpu_backend.h"
+#include "xinf_exec_device.h"
 #include "xinf_samples.h"
 
 #include <pthread.h>
@@ -34,6 +34,7 @@ typedef struct {
     //  Serving
     xinf_model_t *model;
     xinf_backend_t *backend;
+    xinf_exec_device_t device;       //  the CPU or a GPU (LOAD's device)
     int threads;
     uint64_t kv_cache_mb;            //  asked for (0: a default from free memory)
     size_t max_seqs, step_tokens;
@@ -146,9 +147,7 @@ s_kv_blocks (s_state_t *state, const xinf_transformer_t *t)
     uint64_t need = (uint64_t) state->max_seqs * ((t->context + XINF_BLOCK_TOKENS - 1) / XINF_BLOCK_TOKENS) * block_bytes;
     uint64_t budget = state->kv_cache_mb << 20;
     if (!budget) {
-        xinf_host_info_t host;
-        xinf_host_info (&host);
-        budget = host.memory_available_bytes / 4 > (64u << 20) ? host.memory_available_bytes / 4 : (64u << 20);
+        budget = xinf_exec_device_kv_budget (&state->device, xinf_model_info (state->model)->size_bytes);
         budget = budget < need ? budget : need;
     }
     uint64_t blocks = budget / block_bytes;
@@ -346,10 +345,18 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
     //  Every running sequence's decode token fits in one step
     state->step_tokens = state->step_tokens < state->max_seqs ? state->max_seqs : state->step_tokens;
-    if (!check.failed && !state->backend && !(state->backend = xinf_cpu_backend_new (threads)))
-        xinf_check_fail (&check, "cannot start %d compute threads", threads);
+    char reason [512];
+    if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
+        xinf_check_fail (&check, "%s", reason);
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "LOAD: %s", check.reason);
+        return;
+    }
+    //  No backend on that device (no driver, no such GPU, a build without CUDA)
+    if (!state->backend && !(state->backend = xinf_exec_device_backend (&state->device, threads, reason,
+                                                                        sizeof reason))) {
+        xinf_warn (state->name, "load failed: %s", reason);
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "LOAD_FAILED", "LOAD: %s", reason);
         return;
     }
     int rc = s_bind_group (ctx, &load, &check);

@@ -479,6 +479,7 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (load.step_tokens)
         xinf_map_put_uint (args, "step_tokens", load.step_tokens);
     xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
+    xinf_map_put_str (args, "device", load.device);
     if (self->executor_process)
         xinf_map_put_bool (args, "executor_process", true);
     if (n_ranks > 1) {

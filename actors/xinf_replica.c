@@ -394,7 +394,9 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     snprintf (name, sizeof name, "executor-%s-%llu-%llu", state->uid, (unsigned long long) state->replica,
               (unsigned long long) state->rank);
     state->stall_ms = (int64_t) start.stall_timeout_ms;
-    state->host = xinf_exec_host_new (name, state->uid, state->rank, state->exec_endpoint, start.executor_process,
+    //  A GPU's executor always runs in its own process
+    bool process = start.executor_process || !streq (start.device, "cpu");
+    state->host = xinf_exec_host_new (name, state->uid, state->rank, state->exec_endpoint, process,
                                       error, sizeof error);
     state->to_executor = state->host ? xinf_dealer_new (xinf_exec_host_endpoint (state->host), state->name) : NULL;
     if (!state->to_executor) {
@@ -405,6 +407,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_msg_t *load = xinf_msg_new ("LOAD");
     xinf_map_put_str (xinf_msg_body (load), "path", path);
     xinf_map_put_uint (xinf_msg_body (load), "threads", threads);
+    xinf_map_put_str (xinf_msg_body (load), "device", start.device);
     //  The serving options: the KV budget, sequences and tokens a step
     const char *serving [] = { "kv_cache_mb", "max_seqs", "step_tokens" };
     for (size_t index = 0; index < sizeof serving / sizeof serving [0]; index++)

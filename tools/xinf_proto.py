@@ -215,6 +215,7 @@ MESSAGES = {
             {'name': 'replica', 'type': 'uint', 'min': 0, 'max': 1023, 'optional': False},
             {'name': 'path', 'type': 'str', 'min': 1, 'max': 4095, 'optional': False},
             {'name': 'threads', 'type': 'uint', 'min': 0, 'max': 1024, 'optional': True},
+            {'name': 'device', 'type': 'str', 'min': 1, 'max': 40, 'optional': True},
             {'name': 'generation', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'kv_cache_mb', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'max_seqs', 'type': 'uint', 'min': 0, 'max': 256, 'optional': True},
@@ -418,6 +419,7 @@ MESSAGES = {
             {'name': 'step_tokens', 'type': 'uint', 'min': 0, 'max': 8192, 'optional': True},
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
+            {'name': 'device', 'type': 'str', 'min': 1, 'max': 40, 'optional': True},
             {'name': 'executor_process', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'stall_timeout_ms', 'type': 'uint', 'min': 100, 'max': 3600000, 'optional': True},
         ],
@@ -427,6 +429,7 @@ MESSAGES = {
         'LOAD': [
             {'name': 'path', 'type': 'str', 'min': 1, 'max': 4095, 'optional': False},
             {'name': 'threads', 'type': 'uint', 'min': 0, 'max': 1024, 'optional': True},
+            {'name': 'device', 'type': 'str', 'min': 1, 'max': 40, 'optional': True},
             {'name': 'kv_cache_mb', 'type': 'uint', 'min': 0, 'max': 16777216, 'optional': True},
             {'name': 'max_seqs', 'type': 'uint', 'min': 0, 'max': 256, 'optional': True},
             {'name': 'step_tokens', 'type': 'uint', 'min': 0, 'max': 8192, 'optional': True},

@@ -1,0 +1,72 @@
+/*  xinf_exec_device: the device an executor computes on.  */
+#include "xinf_exec_device.h"
+#include "xinf_resources.h"
+#include "xinf_cpu_backend.h"
+#if defined (XINF_HAVE_CUDA)
+#include "xinf_cuda_backend.h"
+#endif
+
+#define S_KV_FLOOR  (64ULL << 20)
+
+int
+xinf_exec_device_parse (const char *name, xinf_exec_device_t *device, char *error, size_t error_size)
+{
+    *device = (xinf_exec_device_t) { false, 0 };
+    if (!name || streq (name, "cpu"))
+        return 0;
+    char *end = NULL;
+    long index = -1;
+    if (!strncmp (name, "cuda:", 5) && name [5] >= '0' && name [5] <= '9')
+        index = strtol (name + 5, &end, 10);
+    if (index < 0 || index >= XINF_EXEC_DEVICE_CUDA_MAX || !end || *end) {
+        snprintf (error, error_size, "field 'device': '%.40s' is not cpu or cuda:N (N below %d)", name,
+                  XINF_EXEC_DEVICE_CUDA_MAX);
+        return -1;
+    }
+    *device = (xinf_exec_device_t) { true, (int) index };
+    return 0;
+}
+
+xinf_backend_t *
+xinf_exec_device_backend (const xinf_exec_device_t *device, int threads, char *error, size_t error_size)
+{
+    if (!device->cuda) {
+        xinf_backend_t *backend = xinf_cpu_backend_new (threads);
+        if (!backend)
+            snprintf (error, error_size, "cannot start %d compute threads", threads);
+        return backend;
+    }
+#if defined (XINF_HAVE_CUDA)
+    char reason [256] = "";
+    xinf_backend_t *backend = xinf_cuda_backend_new (device->index, reason, sizeof reason);
+    if (!backend)
+        snprintf (error, error_size, "cuda:%d: %s", device->index, reason);
+    return backend;
+#else
+    snprintf (error, error_size, "cuda:%d: this xinf was built without the CUDA backend (CMake found no CUDA "
+              "toolkit); build it where the toolkit is, or launch on the CPU", device->index);
+    return NULL;
+#endif
+}
+
+uint64_t
+xinf_exec_device_kv_budget (const xinf_exec_device_t *device, uint64_t weights)
+{
+    uint64_t budget = 0;
+    if (!device->cuda) {
+        xinf_host_info_t host;
+        xinf_host_info (&host);
+        budget = host.memory_available_bytes / 4;
+    }
+#if defined (XINF_HAVE_CUDA)
+    else {
+        xinf_cuda_device_t devices [XINF_EXEC_DEVICE_CUDA_MAX];
+        xinf_cuda_versions_t versions;
+        char error [256];
+        int count = xinf_cuda_devices (devices, XINF_EXEC_DEVICE_CUDA_MAX, &versions, error, sizeof error);
+        if (count > device->index && devices [device->index].free_bytes > weights)
+            budget = (devices [device->index].free_bytes - weights) / 2;
+    }
+#endif
+    return budget > S_KV_FLOOR ? budget : S_KV_FLOOR;
+}
