@@ -124,6 +124,35 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     return xinf_launch_send (self->cluster, ctx, node, &load);
 }
 
+//  The replica's registered wait, preflight and port check end.
+static void
+s_cancel_steps (xinf_launch_t *self, xinf_replica_entry_t *replica)
+{
+    replica->deadline = 0;
+    s_wait_end (&replica->wait);
+    if (replica->port_session)
+        xinf_mesh_cancel (self->mesh, replica->port_session);
+    replica->port_session = 0;
+    if (replica->mesh_session)
+        xinf_mesh_cancel (self->mesh, replica->mesh_session);
+    replica->mesh_session = 0;
+}
+
+void
+xinf_launch_reset_replica (xinf_launch_t *self, xinf_replica_entry_t *replica)
+{
+    s_cancel_steps (self, replica);
+    replica->staged = replica->group_sent = replica->ports_checked = false;
+    replica->bytes_done = replica->bytes_total = 0;
+    xinf_value_destroy (&replica->info);
+    for (size_t rank = 0; rank < replica->n_ranks && rank < XINF_RANKS_MAX; rank++) {
+        xinf_rank_entry_t *entry = &replica->ranks [rank];
+        entry->state [0] = entry->error [0] = entry->model [0] = 0;
+        entry->bytes_done = entry->bytes_total = entry->data_port = 0;
+        entry->unloading = false;
+    }
+}
+
 void
 xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                           xinf_replica_entry_t *replica, const char *format, ...)
@@ -135,10 +164,7 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     va_end (args);
     s_set (replica->state, sizeof replica->state, "failed");
     replica->deadline = 0;
-    s_wait_end (&replica->wait);
-    if (replica->port_session)
-        xinf_mesh_cancel (self->mesh, replica->port_session);
-    replica->port_session = 0;
+    s_cancel_steps (self, replica);
     xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
                (unsigned long long) replica->index, replica->error);
     //  The other ranks free their memory
@@ -206,46 +232,112 @@ s_begin_rendezvous (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mo
     replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, peers, limit);
 }
 
+//  The model whose launch's preflight is 'session', or the one with a
+//  replica whose relaunch's preflight it is ('replica_p' set to it).
 static xinf_model_entry_t *
-s_model_of_session (xinf_launch_t *self, uint64_t session)
+s_model_of_session (xinf_launch_t *self, uint64_t session, xinf_replica_entry_t **replica_p)
 {
+    *replica_p = NULL;
     for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models))
+         model = (xinf_model_entry_t *) zhashx_next (self->models)) {
         if (model->mesh_session == session)
             return model;
+        for (size_t index = 0; index < model->count; index++)
+            if (model->replicas [index].mesh_session == session) {
+                *replica_p = &model->replicas [index];
+                return model;
+            }
+    }
     return NULL;
+}
+
+//  One replica's part of a preflight: it fails, or stages its file.
+static void
+s_preflight_done (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
+                  const xinf_value_t *expected, const xinf_value_t *results)
+{
+    char error [1024];
+    if (xinf_launch_preflight_verdict (self->mesh, replica, expected, results, error, sizeof error)) {
+        //  A split address warned about at the address check is the likely cause
+        for (size_t at = 0; at < xinf_value_count (model->warnings); at++) {
+            size_t used = strlen (error);
+            snprintf (error + used, sizeof error - used, "; note: %s",
+                      xinf_value_str (xinf_array_at (model->warnings, at)));
+        }
+        xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+    }
+    else
+        s_stage (self, ctx, model, replica);
 }
 
 static void
 s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected, const xinf_value_t *results, void *arg)
 {
     xinf_launch_t *self = (xinf_launch_t *) arg;
-    xinf_model_entry_t *model = s_model_of_session (self, session);
+    xinf_replica_entry_t *relaunched;
+    xinf_model_entry_t *model = s_model_of_session (self, session, &relaunched);
     if (!model)
         return;
-    model->mesh_session = 0;
-    s_wait_end (&model->mesh_wait);
     xinf_value_t *problems = xinf_value_new_array ();
     xinf_value_destroy (&model->preflight);
     model->preflight = xinf_mesh_matrix (self->mesh, expected, results, problems);
     xinf_value_destroy (&problems);
+    if (relaunched) {
+        relaunched->mesh_session = 0;
+        s_wait_end (&relaunched->wait);
+        if (streq (relaunched->state, "preflight"))
+            s_preflight_done (self, ctx, model, relaunched, expected, results);
+        return;
+    }
+    model->mesh_session = 0;
+    s_wait_end (&model->mesh_wait);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        if (!streq (replica->state, "preflight"))
-            continue;
-        char error [1024];
-        if (xinf_launch_preflight_verdict (self->mesh, replica, expected, results, error, sizeof error)) {
-            //  A split address warned about at the address check is the likely cause
-            for (size_t at = 0; at < xinf_value_count (model->warnings); at++) {
-                size_t used = strlen (error);
-                snprintf (error + used, sizeof error - used, "; note: %s",
-                          xinf_value_str (xinf_array_at (model->warnings, at)));
-            }
-            xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
-        }
-        else
-            s_stage (self, ctx, model, replica);
+        if (streq (replica->state, "preflight"))
+            s_preflight_done (self, ctx, model, replica, expected, results);
     }
+}
+
+//  Step 1 for a replica (state preflight): it fails, or its ranks' nodes
+//  join 'names', the workers of the preflight mesh.
+static void
+s_check_addresses (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
+                   const xinf_value_t *workers, xinf_value_t *names)
+{
+    char error [1024];
+    s_set (replica->state, sizeof replica->state, "preflight");
+    xinf_launch_shared_machine_warning (model, workers, replica);
+    if (xinf_launch_address_check (model, workers, replica, error, sizeof error)) {
+        xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+        return;
+    }
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        xinf_array_push (names, xinf_value_new_str (replica->ranks [rank].node));
+}
+
+void
+xinf_launch_start_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                           xinf_replica_entry_t *replica)
+{
+    xinf_launch_reset_replica (self, replica);
+    memcpy (replica->node, replica->ranks [0].node, sizeof replica->node);
+    xinf_launch_version_warnings (self->cluster, model);
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    xinf_value_t *names = xinf_value_new_array ();
+    s_check_addresses (self, ctx, model, replica, workers, names);
+    if (xinf_value_count (names)) {
+        xinf_value_t *targets = xinf_mesh_targets (workers, names);
+        replica->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_preflight,
+                                                 self);
+        char what [160];
+        snprintf (what, sizeof what, "relaunch %s/%llu: connectivity mesh", model->uid,
+                  (unsigned long long) replica->index);
+        replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers",
+                                         (int64_t) model->probe_timeout_ms * 3 / 2 + 1000);
+        xinf_value_destroy (&targets);
+    }
+    xinf_value_destroy (&names);
+    xinf_value_destroy (&workers);
 }
 
 void
@@ -267,18 +359,8 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
     }
     xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
     xinf_value_t *names = xinf_value_new_array ();
-    for (size_t index = 0; index < model->count; index++) {
-        xinf_replica_entry_t *replica = &model->replicas [index];
-        char error [1024];
-        s_set (replica->state, sizeof replica->state, "preflight");
-        xinf_launch_shared_machine_warning (model, workers, replica);
-        if (xinf_launch_address_check (model, workers, replica, error, sizeof error)) {
-            xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
-            continue;
-        }
-        for (size_t rank = 0; rank < replica->n_ranks; rank++)
-            xinf_array_push (names, xinf_value_new_str (replica->ranks [rank].node));
-    }
+    for (size_t index = 0; index < model->count; index++)
+        s_check_addresses (self, ctx, model, &model->replicas [index], workers, names);
     if (xinf_value_count (names)) {
         xinf_value_t *targets = xinf_mesh_targets (workers, names);
         model->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_preflight, self);
@@ -509,11 +591,7 @@ xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mode
     s_wait_end (&model->mesh_wait);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        replica->deadline = 0;
-        s_wait_end (&replica->wait);
-        if (replica->port_session)
-            xinf_mesh_cancel (self->mesh, replica->port_session);
-        replica->port_session = 0;
+        s_cancel_steps (self, replica);
         size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
         for (size_t rank = 0; rank < ranks; rank++) {
             xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
@@ -570,7 +648,8 @@ xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now)
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             if (replica->deadline && now > replica->deadline && replica->n_ranks > 1
-            &&  !streq (replica->state, "failed") && !streq (replica->state, "ready"))
+            &&  !streq (replica->state, "failed") && !streq (replica->state, "ready")
+            &&  !streq (replica->state, "relaunching"))       //  its deadline is xinf_heal's
                 s_fail_late (self, ctx, model, replica);
         }
 }
