@@ -139,8 +139,10 @@ s_group_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf
         }
         return;
     }
-    if (xinf_placement_group (self->cluster, self->models, model, (size_t) replica->index, replica->lost_from, nodes,
-                              reason, sizeof reason) == 0)
+    //  The lost worker is not alive, so not placed on; once it registered
+    //  again it is a worker like any other
+    if (xinf_placement_group (self->cluster, self->models, model, (size_t) replica->index, nodes, reason,
+                              sizeof reason) == 0)
         s_group_load_on (self, ctx, model, replica, nodes);
     else
     if (first) {

@@ -16,12 +16,13 @@
     its other ranks are unloaded and their stopped reports awaited (a
     registered wait with a deadline: the stall timeout plus slack), then
     the whole group is placed again for its n_ranks (xinf_placement_group:
-    the survivors allowed, the lost worker not) and brought up by the
-    launch's own steps (xinf_launch_start_replica: address check, preflight
-    mesh, staging, rendezvous, load). A failure there fails it with the
-    cause, as a launch. No set of workers now: it waits, and is tried again
-    when a worker registers; a pinned group loads on its named workers once
-    all are back. A lost worker that returns still running its old rank is
+    alive workers, the survivors allowed, the lost worker only once it has
+    registered again) and brought up by the launch's own steps
+    (xinf_launch_start_replica: address check, preflight mesh, staging,
+    rendezvous, load). A failure there fails it with the cause, as a
+    launch. No set of workers now: it waits, and is tried again when a
+    worker registers; a pinned group loads on its named workers once all
+    are back. A lost worker that returns still running its old rank is
     told to unload it first. Groups rebuilt from HELLOs after a supervisor
     restart (adopted) lack their launch's parameters and still fail.
 */

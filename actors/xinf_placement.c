@@ -199,7 +199,7 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
 
 int
 xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
-                      const char *avoid, char nodes [][65], char *reason, size_t size)
+                      char nodes [][65], char *reason, size_t size)
 {
     const xinf_replica_entry_t *replica = &model->replicas [index];
     uint64_t need = xinf_placement_need (models, model);
@@ -216,13 +216,12 @@ xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entr
                       other->n_ranks > 1 ? other->ranks [rank].node : other->node);
     }
     zlist_t *mine = zlist_new ();
-    zlist_append (mine, (void *) avoid);
     int rc = 0;
     for (size_t rank = 0; rank < replica->n_ranks && rc == 0; rank++) {
         if (!s_pick (cluster, models, need, mine, placed, count, nodes [rank], 65, reason, size)) {
             if (strstr (reason, "no alive"))
-                snprintf (reason, size, "%zu ranks need %zu distinct alive workers besides %s; only %zu found",
-                          replica->n_ranks, replica->n_ranks, avoid, rank);
+                snprintf (reason, size, "%zu ranks need %zu distinct alive workers; only %zu found",
+                          replica->n_ranks, replica->n_ranks, rank);
             rc = -1;
             break;
         }

@@ -45,14 +45,14 @@ int xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_e
                          const char *avoid, char *node, size_t node_size, char *reason, size_t size);
 
 //  New workers for tensor-parallel replica 'index' of a launched model
-//  whose rank's worker 'avoid' is gone (the replica, lost_from set, holds
-//  nothing meanwhile): its n_ranks distinct alive workers, rank by rank
-//  the one with the most free memory where a rank's share fits, never
-//  'avoid', the surviving ranks' workers as good as any, preferring
-//  workers without another replica of the model. 'nodes' gets one name
-//  per rank. 0, or -1 with the reason.
+//  that lost a rank's worker (the replica, lost_from set, holds nothing
+//  meanwhile): n_ranks distinct alive workers (a lost one is not alive),
+//  rank by rank the one with the most free memory where a rank's share
+//  fits, the surviving ranks' workers as good as any, preferring workers
+//  without another replica of the model. 'nodes' gets one name per rank.
+//  0, or -1 with the reason.
 int xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
-                          const char *avoid, char nodes [][65], char *reason, size_t size);
+                          char nodes [][65], char *reason, size_t size);
 
 //  The workers a LAUNCH names (its decoded fields): 'worker' (one) or
 //  'workers' (one per rank), each registered and alive and distinct, as

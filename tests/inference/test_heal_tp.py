@@ -8,9 +8,13 @@ a rank's worker is placed and launched again.
      and the third worker (event `relaunching` naming both), it is ready
      and serves the same greedy tokens as before;
   b. 2 workers only, kill -9 of one: the replica waits (`relaunching`,
-     event `relaunch_waiting`, the reason readable in `models`); a new
-     worker registers: the group is relaunched on it and the survivor,
-     and serves the same tokens.
+     event `relaunch_waiting`, the reason readable in `models`), requests
+     are refused as not ready; a new worker registers: the group is
+     relaunched on it and the survivor, and serves the same tokens;
+  c. pinned (launched on named workers): kill -9 of one, the group waits
+     for it; it starts again under its name: the group loads on both;
+  d. a relaunch that cannot work (the only other worker lacks the file and
+     may not fetch it) ends `failed` with the cause, not stuck.
 
 Times from the kill to serving again are printed; every wait polls with a
 deadline."""
@@ -22,8 +26,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from test_cluster import poll, run_logged, start_supervisor, start_worker, workers_by_name  # noqa: E402
-from xinf_testlib import check, tool  # noqa: E402
+from test_cluster import BEAT_ARGS, Proc, poll, run_logged, start_supervisor, start_worker, workers_by_name  # noqa: E402
+from xinf_testlib import check, model_dir_args, tool  # noqa: E402
 from xinf_client import XinfClient  # noqa: E402
 
 PROMPT = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
@@ -129,6 +133,55 @@ def scenario_waits(client, node_bin, endpoint, path, workdir):
             check(worker.stop() == 0, f"{name} did not exit 0")
 
 
+def scenario_pinned(client, node_bin, endpoint, path, workdir):
+    workers = {name: start_worker(node_bin, endpoint, name, model_dirs=[workdir], data_ports=DATA_PORTS)
+               for name in ("p1", "p2")}
+    poll("p1, p2 alive", 10, lambda: alive(client, workers))
+    client.launch("p", path, n_worker=2, workers=["p1", "p2"], threads=1)
+    client.wait_ready("p", stall_s=30)
+    expected = greedy(client, "p")["tokens"]
+    workers["p2"].kill()
+    killed = time.monotonic()
+    waiting = poll("p waits for p2", 30, lambda: [m for m in [model_of(client, "p")] if m["state"] == "relaunching"
+                                                  and "pinned" in m["error"]])[0]
+    check("p2" in waiting["error"] and "rank 1" in waiting["error"], f"p while p2 is gone: {waiting}")
+    workers["p2"] = start_worker(node_bin, endpoint, "p2", model_dirs=[workdir], data_ports=DATA_PORTS)
+    back = time.monotonic()
+    poll("p ready on p1 and p2", 60, lambda: model_of(client, "p")["state"] == "ready" and alive(client, ["p2"]))
+    check(ranks_of(client, "p") == ["p1", "p2"], f"p's ranks after p2 came back: {ranks_of(client, 'p')}")
+    reply = greedy(client, "p")
+    check(reply["tokens"] == expected, f"p after the relaunch: {reply['tokens']} != {expected}")
+    print(f"c. pinned, kill -9 p2: {waiting['error']}; p2 restarted {back - killed:.2f} s after the kill, p ready "
+          f"on p1,p2 {time.monotonic() - back:.2f} s later, same greedy tokens")
+    client.terminate("p")
+    poll("p gone", 20, lambda: not [m for m in client.list_models() if m["uid"] == "p"])
+    for name, worker in workers.items():
+        check(worker.stop() == 0, f"{name} did not exit 0")
+
+
+def scenario_fails(client, node_bin, endpoint, path, workdir, empty_dir):
+    workers = {name: start_worker(node_bin, endpoint, name, model_dirs=[workdir], data_ports=DATA_PORTS)
+               for name in ("f1", "f2")}
+    poll("f1, f2 alive", 10, lambda: alive(client, workers))
+    client.launch("f", path, n_worker=2, threads=1)
+    client.wait_ready("f", stall_s=30)
+    # f3 registers after the launch: it has no copy of the file and may not fetch one
+    workers["f3"] = Proc("f3", [node_bin, "--role=worker", "-e", endpoint, "--node-name", "f3", *BEAT_ARGS,
+                                "-H", "127.0.0.1", "--data-ports", DATA_PORTS, "--no-fetch-models",
+                                *model_dir_args(empty_dir)])
+    poll("f3 alive", 10, lambda: alive(client, ["f3"]))
+    victim = ranks_of(client, "f")[1]
+    workers[victim].kill()
+    failed = poll("f failed", 60, lambda: [m for m in [model_of(client, "f")] if m["state"] == "failed"])[0]
+    check("f3" in failed["error"], f"f's relaunch on f3: {failed}")
+    print(f"d. kill -9 {victim}, the relaunch on f3 (no file, no fetching): failed: {failed['error'][:300]}")
+    client.terminate("f")
+    poll("f gone", 20, lambda: not [m for m in client.list_models() if m["uid"] == "f"])
+    for name, worker in workers.items():
+        if name != victim:
+            check(worker.stop() == 0, f"{name} did not exit 0")
+
+
 def greedy_refused(client, uid):
     """A GENERATE while the replica waits is refused as not ready, with a retry."""
     from xinf_client import XinfError
@@ -152,6 +205,10 @@ def main():
         client = XinfClient(supervisor.endpoint, timeout_ms=5000)
         scenario_moves(client, node_bin, supervisor.endpoint, path, workdir)
         scenario_waits(client, node_bin, supervisor.endpoint, path, workdir)
+        scenario_pinned(client, node_bin, supervisor.endpoint, path, workdir)
+        empty_dir = os.path.join(workdir, "empty")
+        os.mkdir(empty_dir)
+        scenario_fails(client, node_bin, supervisor.endpoint, path, workdir, empty_dir)
         client.close()
         check(supervisor.stop() == 0, "supervisor did not exit 0")
     print("PASS: a tensor-parallel replica that loses a rank's worker is relaunched as a group, or waits for one")
