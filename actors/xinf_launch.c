@@ -144,7 +144,6 @@ xinf_launch_reset_replica (xinf_launch_t *self, xinf_replica_entry_t *replica)
     s_cancel_steps (self, replica);
     replica->staged = replica->group_sent = replica->ports_checked = false;
     replica->bytes_done = replica->bytes_total = 0;
-    xinf_value_destroy (&replica->info);
     for (size_t rank = 0; rank < replica->n_ranks && rank < XINF_RANKS_MAX; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
         entry->state [0] = entry->error [0] = entry->model [0] = 0;
@@ -163,7 +162,6 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     xinf_utf8_trim (replica->error);
     va_end (args);
     s_set (replica->state, sizeof replica->state, "failed");
-    replica->deadline = 0;
     s_cancel_steps (self, replica);
     xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
                (unsigned long long) replica->index, replica->error);
@@ -293,7 +291,7 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
     s_wait_end (&model->mesh_wait);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        if (streq (replica->state, "preflight"))
+        if (streq (replica->state, "preflight") && !replica->mesh_session)   //  not a relaunch's own
             s_preflight_done (self, ctx, model, replica, expected, results);
     }
 }

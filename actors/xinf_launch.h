@@ -120,7 +120,8 @@ void xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
 void xinf_launch_start_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                                 xinf_replica_entry_t *replica);
 //  Ends the launch steps under way for a replica (registered wait,
-//  preflight, port check) and forgets its ranks' progress.
+//  preflight, port check) and forgets its ranks' progress; its model info
+//  stays (what it needs, for placement) until rank 0 reports anew.
 void xinf_launch_reset_replica (xinf_launch_t *self, xinf_replica_entry_t *replica);
 //  A MODEL_STATE (decoded by the caller, node.xml) for rank 'rank' of a
 //  tensor-parallel replica, sent by that rank's worker.
