@@ -133,7 +133,7 @@ s_group_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf
             s_group_load_on (self, ctx, model, replica, nodes);
         else
         if (first) {
-            snprintf (why, sizeof why, "it was launched on named workers (pinned): it loads there again when %s "
+            snprintf (why, sizeof why, "it was launched on named workers (pinned): it loads there again when %.400s "
                       "%s back", missing, strchr (missing, ',') ? "are" : "is");
             s_wait (self, model, replica, why);
         }
