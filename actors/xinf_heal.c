@@ -208,7 +208,7 @@ s_group_lost (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xin
     snprintf (replica->lost_from, sizeof replica->lost_from, "%s", node);
     replica->lost_rank = lost;
     snprintf (replica->state, sizeof replica->state, "relaunching");
-    snprintf (replica->error, sizeof replica->error, "worker %s (rank %zu) was lost (%s): the other ranks unload, "
+    snprintf (replica->error, sizeof replica->error, "worker %s (rank %zu) %s: the other ranks unload, "
               "then the group is placed again", node, lost, why);
     char unload_why [160];
     snprintf (unload_why, sizeof unload_why, "the replica relaunches: worker %s (rank %zu) was lost", node, lost);
