@@ -204,19 +204,25 @@ s_group_lost (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xin
         s_group_next (self, ctx, model, replica);
         return;
     }
+    //  A rank holds something on its worker once asked to, unless its
+    //  fetch_only answer (fetched) freed it there
+    bool holds [XINF_RANKS_MAX];
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        holds [rank] = rank != lost && *replica->ranks [rank].node && *replica->ranks [rank].state
+                    && !streq (replica->ranks [rank].state, "fetched");
     xinf_launch_reset_replica (self->launch, replica);
     snprintf (replica->lost_from, sizeof replica->lost_from, "%s", node);
     replica->lost_rank = lost;
     snprintf (replica->state, sizeof replica->state, "relaunching");
     snprintf (replica->error, sizeof replica->error, "worker %s (rank %zu) %s: the other ranks unload, "
               "then the group is placed again", node, lost, why);
-    char unload_why [160];
-    snprintf (unload_why, sizeof unload_why, "the replica relaunches: worker %s (rank %zu) was lost", node, lost);
+    char unload_why [256];
+    snprintf (unload_why, sizeof unload_why, "the replica relaunches: worker %s (rank %zu) %.160s", node, lost, why);
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
         snprintf (entry->state, sizeof entry->state, "stopped");
-        if (rank == lost || !*entry->node) {
-            snprintf (entry->error, sizeof entry->error, "its worker was lost");
+        if (!holds [rank]) {
+            snprintf (entry->error, sizeof entry->error, "%s", rank == lost ? "its worker was lost" : "");
             continue;
         }
         snprintf (entry->error, sizeof entry->error, "unloading: %s", unload_why);
