@@ -11,8 +11,20 @@
     is told to unload it. Every step is an event (`relaunching`,
     `relaunch_waiting`) and a log line.
 
-    Tensor-parallel replicas are not moved: they fail naming the lost rank,
-    as before (relaunch them with `launch` of the same uid).
+    A tensor-parallel replica that loses a rank's worker is relaunched as
+    a group: it is `relaunching` (the reason names the worker and rank),
+    its other ranks are unloaded and their stopped reports awaited (a
+    registered wait with a deadline: the stall timeout plus slack), then
+    the whole group is placed again for its n_ranks (xinf_placement_group:
+    alive workers, the survivors allowed, the lost worker only once it has
+    registered again) and brought up by the launch's own steps
+    (xinf_launch_start_replica: address check, preflight mesh, staging,
+    rendezvous, load). A failure there fails it with the cause, as a
+    launch. No set of workers now: it waits, and is tried again when a
+    worker registers; a pinned group loads on its named workers once all
+    are back. A lost worker that returns still running its old rank is
+    told to unload it first. Groups rebuilt from HELLOs after a supervisor
+    restart (adopted) lack their launch's parameters and still fail.
 */
 #ifndef XINF_HEAL_H_INCLUDED
 #define XINF_HEAL_H_INCLUDED
@@ -25,10 +37,24 @@ typedef struct _xinf_heal_t xinf_heal_t;
 xinf_heal_t *xinf_heal_new (xinf_cluster_t *cluster, xinf_launch_t *launch, zhashx_t *models);
 void xinf_heal_destroy (xinf_heal_t **self_p);
 
-//  The plain replica's worker 'node' was lost ('why'): relaunch it
-//  elsewhere, or mark it waiting. Its requests were ended by the caller.
+//  The replica's worker 'node' (a rank's, for a tensor-parallel one) was
+//  lost ('why'): relaunch it elsewhere, or mark it waiting. Its requests
+//  were ended by the caller.
 void xinf_heal_replica_lost (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                              xinf_replica_entry_t *replica, const char *node, const char *why);
+//  A MODEL_STATE of rank 'rank' (from its worker in the table) of a
+//  tensor-parallel replica: true when the relaunch takes it (the replica
+//  is relaunching: the old group's last words, a stopped report is an
+//  unload confirmed), false when the launch should.
+bool xinf_heal_rank_report (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                            xinf_replica_entry_t *replica, size_t rank, const char *state);
+//  A rank of a relaunching tensor-parallel replica reported in a returning
+//  worker's HELLO: unloaded (its stopped report awaited before the group is
+//  placed), true; false when the replica is not relaunching.
+bool xinf_heal_adopt_rank (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                           xinf_replica_entry_t *replica, const char *node, uint64_t rank);
+//  Relaunches whose ranks did not confirm their unload in time go on.
+void xinf_heal_tick (xinf_heal_t *self, xinf_ctx_t *ctx, int64_t now);
 //  'node' registered: waiting replicas that may go there are loaded.
 void xinf_heal_worker_joined (xinf_heal_t *self, xinf_ctx_t *ctx, const char *node);
 //  A replica reported in a returning worker's HELLO that was relaunched

@@ -1,7 +1,7 @@
 /*  xinf_launch: bringing a launched model's replicas up (address check,
     preflight mesh, rendezvous, sharded load).  */
 #include "xinf_launch.h"
-#include "xinf_resources.h"
+#include "xinf_launch_preflight.h"
 
 #include <stdarg.h>
 
@@ -125,6 +125,34 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     return xinf_launch_send (self->cluster, ctx, node, &load);
 }
 
+//  The replica's registered wait, preflight and port check end.
+static void
+s_cancel_steps (xinf_launch_t *self, xinf_replica_entry_t *replica)
+{
+    replica->deadline = 0;
+    s_wait_end (&replica->wait);
+    if (replica->port_session)
+        xinf_mesh_cancel (self->mesh, replica->port_session);
+    replica->port_session = 0;
+    if (replica->mesh_session)
+        xinf_mesh_cancel (self->mesh, replica->mesh_session);
+    replica->mesh_session = 0;
+}
+
+void
+xinf_launch_reset_replica (xinf_launch_t *self, xinf_replica_entry_t *replica)
+{
+    s_cancel_steps (self, replica);
+    replica->staged = replica->group_sent = replica->ports_checked = false;
+    replica->bytes_done = replica->bytes_total = 0;
+    for (size_t rank = 0; rank < replica->n_ranks && rank < XINF_RANKS_MAX; rank++) {
+        xinf_rank_entry_t *entry = &replica->ranks [rank];
+        entry->state [0] = entry->error [0] = entry->model [0] = 0;
+        entry->bytes_done = entry->bytes_total = entry->data_port = 0;
+        entry->unloading = false;
+    }
+}
+
 void
 xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                           xinf_replica_entry_t *replica, const char *format, ...)
@@ -135,11 +163,7 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     xinf_utf8_trim (replica->error);
     va_end (args);
     s_set (replica->state, sizeof replica->state, "failed");
-    replica->deadline = 0;
-    s_wait_end (&replica->wait);
-    if (replica->port_session)
-        xinf_mesh_cancel (self->mesh, replica->port_session);
-    replica->port_session = 0;
+    s_cancel_steps (self, replica);
     xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
                (unsigned long long) replica->index, replica->error);
     //  The other ranks free their memory
@@ -156,199 +180,6 @@ xinf_launch_load_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
                           xinf_replica_entry_t *replica)
 {
     return s_send_load (self, ctx, model, replica, 0, false);
-}
-
-// ---- 1. address check ---------------------------------------------------
-
-static const xinf_value_t *
-s_worker (const xinf_value_t *workers, const char *node)
-{
-    for (size_t index = 0; index < xinf_value_count (workers); index++) {
-        const xinf_value_t *worker = xinf_array_at (workers, index);
-        const char *name = xinf_value_str (xinf_map_get (worker, "node"));
-        if (name && streq (name, node))
-            return worker;
-    }
-    return NULL;
-}
-
-static const char *
-s_field (const xinf_value_t *worker, const char *key)
-{
-    const char *text = xinf_value_str (xinf_map_get (worker, key));
-    return text ? text : "";
-}
-
-void
-xinf_launch_warn (xinf_model_entry_t *model, const char *format, ...)
-{
-    char text [768];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
-    va_end (args);
-    if (!model->warnings)
-        model->warnings = xinf_value_new_array ();
-    for (size_t index = 0; index < xinf_value_count (model->warnings); index++)
-        if (streq (xinf_value_str (xinf_array_at (model->warnings, index)), text))
-            return;
-    xinf_warn ("supervisor", "launch uid=%s: %s", model->uid, text);
-    xinf_array_push (model->warnings, xinf_value_new_str (text));
-}
-
-//  One rank's advertised address against the one its connection comes
-//  from: 0, or -1 with the problem and its fix. An address that differs
-//  but is not loopback may be right (NAT, several NICs, a proxy): a
-//  warning, and the preflight mesh decides.
-static int
-s_address_mismatch (xinf_model_entry_t *model, const xinf_value_t *worker, size_t rank, const char *node,
-                    char *error, size_t size)
-{
-    const char *host = s_field (worker, "host_ip"), *seen = s_field (worker, "observed_address");
-    bool loopback = xinf_address_is_loopback (host);
-    //  Connecting over loopback says only that it shares the supervisor's host
-    if (!*seen || !strcmp (host, seen) || xinf_address_is_loopback (seen))
-        return 0;
-    if (!loopback) {
-        xinf_launch_warn (model, "rank %zu (worker %s) advertises %s but the supervisor sees it connect from %s "
-                          "(NAT, several NICs or a proxy?): the other ranks will dial %s, and the preflight checks "
-                          "that they reach it there", rank, node, host, seen, host);
-        return 0;
-    }
-    snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s but connects "
-              "from %s: the other ranks cannot reach it at %s; fix: set -H / XINF_HOST_IP on %s to %s or another "
-              "address the other workers reach it at", rank, node, host, seen, host, node, seen);
-    return -1;
-}
-
-//  Ranks on one machine (the same advertised address) share its cores and
-//  memory bandwidth: usually slower than one rank with all the threads.
-static void
-s_shared_machine_warning (xinf_model_entry_t *model, const xinf_value_t *workers, xinf_replica_entry_t *replica)
-{
-    for (size_t rank = 0; rank < replica->n_ranks; rank++)
-        for (size_t other = rank + 1; other < replica->n_ranks; other++) {
-            const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
-            if (*host && streq (host, s_field (s_worker (workers, replica->ranks [other].node), "host_ip"))) {
-                xinf_launch_warn (model, "ranks %zu (worker %s) and %zu (worker %s) run on one machine (%s): they "
-                                  "share its cores and memory bandwidth, so the replica is likely slower than one "
-                                  "worker there with all the threads; tensor parallelism pays across machines",
-                                  rank, replica->ranks [rank].node, other, replica->ranks [other].node, host);
-                return;
-            }
-        }
-}
-
-//  0, or -1 with the problem and its fix.
-static int
-s_address_check (xinf_model_entry_t *model, const xinf_value_t *workers, xinf_replica_entry_t *replica,
-                 char *error, size_t size)
-{
-    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
-        const char *node = replica->ranks [rank].node;
-        const xinf_value_t *worker = s_worker (workers, node);
-        if (s_address_mismatch (model, worker, rank, node, error, size))
-            return -1;
-        if (!xinf_value_uint (xinf_map_get (worker, "data_port"))) {
-            snprintf (error, size, "rank %zu (worker %s) has no data listener: no free port in its --data-ports "
-                      "range; fix: give %s a range with free ports (--data-ports LOW-HIGH)", rank, node, node);
-            return -1;
-        }
-    }
-    //  Loopback is fine only while every rank is on the same host
-    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
-        const xinf_value_t *worker = s_worker (workers, replica->ranks [rank].node);
-        const char *host = s_field (worker, "host_ip"), *seen = s_field (worker, "observed_address");
-        for (size_t other = 0; xinf_address_is_loopback (host) && other < replica->n_ranks; other++) {
-            const char *peer_seen = s_field (s_worker (workers, replica->ranks [other].node), "observed_address");
-            if (other == rank || !*peer_seen || xinf_address_is_loopback (peer_seen) || !strcmp (peer_seen, seen))
-                continue;
-            snprintf (error, size, "address check: rank %zu (worker %s) advertises the loopback address %s while "
-                      "rank %zu (worker %s) is on another host (%s): %s cannot reach %s there; fix: set -H / "
-                      "XINF_HOST_IP on %s to its address on the network the workers share", rank,
-                      replica->ranks [rank].node, host, other, replica->ranks [other].node, peer_seen,
-                      replica->ranks [other].node, replica->ranks [rank].node, replica->ranks [rank].node);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-// ---- 2. preflight -------------------------------------------------------
-
-static bool
-s_in_replica (const xinf_replica_entry_t *replica, const char *node)
-{
-    return node && xinf_launch_uses (replica, node);
-}
-
-//  Every ordered pair of ranks must have been probed.
-static void
-s_missing_pairs (xinf_replica_entry_t *replica, const xinf_value_t *results, xinf_value_t *problems)
-{
-    for (size_t from = 0; from < replica->n_ranks; from++) {
-        const xinf_value_t *reported = xinf_map_get (results, replica->ranks [from].node);
-        for (size_t to = 0; reported && to < replica->n_ranks; to++) {
-            bool found = to == from;
-            for (size_t at = 0; !found && at < xinf_value_count (reported); at++)
-                found = streq (s_field (xinf_array_at (reported, at), "to"), replica->ranks [to].node);
-            if (!found) {
-                char text [256];
-                snprintf (text, sizeof text, "worker %s reported no probe of %s", replica->ranks [from].node,
-                          replica->ranks [to].node);
-                xinf_array_push (problems, xinf_value_new_str (text));
-            }
-        }
-    }
-}
-
-//  The part of a mesh between one replica's ranks: 0, or -1 with the
-//  failed pairs and their fixes in 'error'.
-static int
-s_preflight_verdict (xinf_launch_t *self, xinf_replica_entry_t *replica, const xinf_value_t *expected,
-                     const xinf_value_t *results,
-                     char *error, size_t size)
-{
-    xinf_value_t *mine = xinf_value_new_array ();
-    xinf_value_t *mine_results = xinf_value_new_map ();
-    for (size_t index = 0; index < xinf_value_count (expected); index++) {
-        const char *from = xinf_value_str (xinf_array_at (expected, index));
-        if (!s_in_replica (replica, from))
-            continue;
-        xinf_array_push (mine, xinf_value_new_str (from));
-        const xinf_value_t *reported = xinf_map_get (results, from);
-        if (!reported)
-            continue;
-        xinf_value_t *kept = xinf_value_new_array ();
-        for (size_t at = 0; at < xinf_value_count (reported); at++)
-            if (s_in_replica (replica, s_field (xinf_array_at (reported, at), "to")))
-                xinf_array_push (kept, xinf_value_dup (xinf_array_at (reported, at)));
-        xinf_map_put (mine_results, from, kept);
-    }
-    xinf_value_t *problems = xinf_value_new_array ();
-    if (xinf_value_count (mine) < replica->n_ranks)
-        xinf_array_push (problems, xinf_value_new_str ("a rank's worker could not be asked to probe (not alive any more?)"));
-    s_missing_pairs (replica, mine_results, problems);
-    xinf_value_t *matrix = xinf_mesh_matrix (self->mesh, mine, mine_results, problems);
-    size_t used = (size_t) snprintf (error, size, "preflight failed:");
-    for (size_t index = 0; index < xinf_value_count (problems) && used < size; index++)
-        used += (size_t) snprintf (error + used, size - used, "%s %s", index ? ";" : "",
-                                   xinf_value_str (xinf_array_at (problems, index)));
-    for (size_t index = 0; index < xinf_value_count (matrix); index++) {
-        const xinf_value_t *pair = xinf_array_at (matrix, index);
-        xinf_info ("supervisor", "preflight replica=%llu %s -> %s %s status=%s ms=%llu%s%s",
-                   (unsigned long long) replica->index, s_field (pair, "from"), s_field (pair, "to"),
-                   s_field (pair, "endpoint"), s_field (pair, "status"),
-                   (unsigned long long) xinf_value_uint (xinf_map_get (pair, "ms")),
-                   *s_field (pair, "detail") ? " detail=" : "", s_field (pair, "detail"));
-    }
-    int rc = xinf_value_count (problems) ? -1 : 0;
-    xinf_value_destroy (&matrix);
-    xinf_value_destroy (&problems);
-    xinf_value_destroy (&mine);
-    xinf_value_destroy (&mine_results);
-    return rc;
 }
 
 //  Before the rendezvous every rank makes sure it has the model file
@@ -400,71 +231,118 @@ s_begin_rendezvous (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mo
     replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, peers, limit);
 }
 
+//  The model whose launch's preflight is 'session', or the one with a
+//  replica whose relaunch's preflight it is ('replica_p' set to it).
 static xinf_model_entry_t *
-s_model_of_session (xinf_launch_t *self, uint64_t session)
+s_model_of_session (xinf_launch_t *self, uint64_t session, xinf_replica_entry_t **replica_p)
 {
+    *replica_p = NULL;
     for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models))
+         model = (xinf_model_entry_t *) zhashx_next (self->models)) {
         if (model->mesh_session == session)
             return model;
+        for (size_t index = 0; index < model->count; index++)
+            if (model->replicas [index].mesh_session == session) {
+                *replica_p = &model->replicas [index];
+                return model;
+            }
+    }
     return NULL;
+}
+
+//  One replica's part of a preflight: it fails, or stages its file.
+static void
+s_preflight_done (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
+                  const xinf_value_t *expected, const xinf_value_t *results)
+{
+    char error [1024];
+    if (xinf_launch_preflight_verdict (self->mesh, replica, expected, results, error, sizeof error)) {
+        //  A split address warned about at the address check is the likely cause
+        for (size_t at = 0; at < xinf_value_count (model->warnings); at++) {
+            size_t used = strlen (error);
+            snprintf (error + used, sizeof error - used, "; note: %s",
+                      xinf_value_str (xinf_array_at (model->warnings, at)));
+        }
+        xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+    }
+    else
+        s_stage (self, ctx, model, replica);
 }
 
 static void
 s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected, const xinf_value_t *results, void *arg)
 {
     xinf_launch_t *self = (xinf_launch_t *) arg;
-    xinf_model_entry_t *model = s_model_of_session (self, session);
+    xinf_replica_entry_t *relaunched;
+    xinf_model_entry_t *model = s_model_of_session (self, session, &relaunched);
     if (!model)
         return;
-    model->mesh_session = 0;
-    s_wait_end (&model->mesh_wait);
     xinf_value_t *problems = xinf_value_new_array ();
     xinf_value_destroy (&model->preflight);
     model->preflight = xinf_mesh_matrix (self->mesh, expected, results, problems);
     xinf_value_destroy (&problems);
+    if (relaunched) {
+        relaunched->mesh_session = 0;
+        s_wait_end (&relaunched->wait);
+        if (streq (relaunched->state, "preflight"))
+            s_preflight_done (self, ctx, model, relaunched, expected, results);
+        return;
+    }
+    model->mesh_session = 0;
+    s_wait_end (&model->mesh_wait);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        if (!streq (replica->state, "preflight"))
-            continue;
-        char error [1024];
-        if (s_preflight_verdict (self, replica, expected, results, error, sizeof error)) {
-            //  A split address warned about at the address check is the likely cause
-            for (size_t at = 0; at < xinf_value_count (model->warnings); at++) {
-                size_t used = strlen (error);
-                snprintf (error + used, sizeof error - used, "; note: %s",
-                          xinf_value_str (xinf_array_at (model->warnings, at)));
-            }
-            xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
-        }
-        else
-            s_stage (self, ctx, model, replica);
+        if (streq (replica->state, "preflight") && !replica->mesh_session)   //  not a relaunch's own
+            s_preflight_done (self, ctx, model, replica, expected, results);
     }
 }
 
-//  Workers of another build than the supervisor's: a warning each.
+//  Step 1 for a replica (state preflight): it fails, or its ranks' nodes
+//  join 'names', the workers of the preflight mesh.
 static void
-s_version_warnings (xinf_launch_t *self, xinf_model_entry_t *model)
+s_check_addresses (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
+                   const xinf_value_t *workers, xinf_value_t *names)
 {
-    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
-    for (size_t index = 0; index < model->count; index++) {
-        xinf_replica_entry_t *replica = &model->replicas [index];
-        size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
-        for (size_t rank = 0; rank < ranks; rank++) {
-            const char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
-            const char *version = s_field (s_worker (workers, node), "version");
-            if (*version && strcmp (version, XINF_VERSION_STRING) != 0)
-                xinf_launch_warn (model, "worker %s runs xinf %s, the supervisor %s: run the same version on every "
-                                  "node", node, version, XINF_VERSION_STRING);
-        }
+    char error [1024];
+    s_set (replica->state, sizeof replica->state, "preflight");
+    xinf_launch_shared_machine_warning (model, workers, replica);
+    if (xinf_launch_address_check (model, workers, replica, error, sizeof error)) {
+        xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
+        return;
     }
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        xinf_array_push (names, xinf_value_new_str (replica->ranks [rank].node));
+}
+
+void
+xinf_launch_start_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                           xinf_replica_entry_t *replica)
+{
+    xinf_launch_reset_replica (self, replica);
+    memcpy (replica->node, replica->ranks [0].node, sizeof replica->node);
+    xinf_launch_version_warnings (self->cluster, model);
+    xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
+    xinf_value_t *names = xinf_value_new_array ();
+    s_check_addresses (self, ctx, model, replica, workers, names);
+    if (xinf_value_count (names)) {
+        xinf_value_t *targets = xinf_mesh_targets (workers, names);
+        replica->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_preflight,
+                                                 self);
+        char what [160];
+        snprintf (what, sizeof what, "relaunch %s/%llu: connectivity mesh", model->uid,
+                  (unsigned long long) replica->index);
+        replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers",
+                                         (int64_t) model->probe_timeout_ms * 3 / 2 + 1000);
+        xinf_value_destroy (&targets);
+    }
+    xinf_value_destroy (&names);
     xinf_value_destroy (&workers);
 }
 
 void
 xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model)
 {
-    s_version_warnings (self, model);
+    xinf_launch_version_warnings (self->cluster, model);
     if (model->n_worker <= 1) {
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
@@ -480,18 +358,8 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
     }
     xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
     xinf_value_t *names = xinf_value_new_array ();
-    for (size_t index = 0; index < model->count; index++) {
-        xinf_replica_entry_t *replica = &model->replicas [index];
-        char error [1024];
-        s_set (replica->state, sizeof replica->state, "preflight");
-        s_shared_machine_warning (model, workers, replica);
-        if (s_address_check (model, workers, replica, error, sizeof error)) {
-            xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
-            continue;
-        }
-        for (size_t rank = 0; rank < replica->n_ranks; rank++)
-            xinf_array_push (names, xinf_value_new_str (replica->ranks [rank].node));
-    }
+    for (size_t index = 0; index < model->count; index++)
+        s_check_addresses (self, ctx, model, &model->replicas [index], workers, names);
     if (xinf_value_count (names)) {
         xinf_value_t *targets = xinf_mesh_targets (workers, names);
         model->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_preflight, self);
@@ -564,7 +432,7 @@ s_check_ports (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, 
     xinf_value_t *workers = xinf_cluster_workers (self->cluster, zclock_mono ());
     xinf_value_t *targets = xinf_value_new_array ();
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
-        const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
+        const char *host = xinf_launch_field (xinf_launch_worker (workers, replica->ranks [rank].node), "host_ip");
         char endpoint [160];
         xinf_endpoint_tcp (endpoint, sizeof endpoint, host, replica->ranks [rank].data_port);
         xinf_value_t *target = xinf_value_new_map ();
@@ -595,8 +463,8 @@ s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, x
     xinf_value_t *keys = xinf_value_new_array ();
     bool keyed = false;
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
-        const char *host = s_field (s_worker (workers, replica->ranks [rank].node), "host_ip");
-        const char *key = s_field (s_worker (workers, replica->ranks [rank].node), "key");
+        const char *host = xinf_launch_field (xinf_launch_worker (workers, replica->ranks [rank].node), "host_ip");
+        const char *key = xinf_launch_field (xinf_launch_worker (workers, replica->ranks [rank].node), "key");
         keyed = keyed || *key;
         xinf_array_push (keys, xinf_value_new_str (key));
         char endpoint [160];
@@ -702,7 +570,7 @@ xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     const xinf_value_t *info = report->info;
     if (info)
         snprintf (entry->model, sizeof entry->model, "%s, dim %llu, %llu layers, vocab %llu, %llu parameters",
-                  s_field (info, "arch"), (unsigned long long) xinf_value_uint (xinf_map_get (info, "dim")),
+                  xinf_launch_field (info, "arch"), (unsigned long long) xinf_value_uint (xinf_map_get (info, "dim")),
                   (unsigned long long) xinf_value_uint (xinf_map_get (info, "layers")),
                   (unsigned long long) xinf_value_uint (xinf_map_get (info, "vocab")),
                   (unsigned long long) xinf_value_uint (xinf_map_get (info, "n_params")));
@@ -722,11 +590,7 @@ xinf_launch_stop (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mode
     s_wait_end (&model->mesh_wait);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        replica->deadline = 0;
-        s_wait_end (&replica->wait);
-        if (replica->port_session)
-            xinf_mesh_cancel (self->mesh, replica->port_session);
-        replica->port_session = 0;
+        s_cancel_steps (self, replica);
         size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
         for (size_t rank = 0; rank < ranks; rank++) {
             xinf_msg_t *unload = xinf_msg_new ("UNLOAD_MODEL");
@@ -783,7 +647,8 @@ xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now)
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             if (replica->deadline && now > replica->deadline && replica->n_ranks > 1
-            &&  !streq (replica->state, "failed") && !streq (replica->state, "ready"))
+            &&  !streq (replica->state, "failed") && !streq (replica->state, "ready")
+            &&  !streq (replica->state, "relaunching"))       //  its deadline is xinf_heal's
                 s_fail_late (self, ctx, model, replica);
         }
 }

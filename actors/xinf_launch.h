@@ -18,8 +18,10 @@
     4. each rank loads its shard with byte progress; the replica is ready
        when every rank is. Rank 0 takes the requests.
 
-    A rank that fails or whose worker is lost fails the whole replica; the
-    other ranks are unloaded so that they free their memory.
+    A rank that fails fails the whole replica; the other ranks are
+    unloaded so that they free their memory. A rank whose worker is lost
+    has the replica relaunched (xinf_heal.h): xinf_launch_start_replica
+    takes it through these same steps on the workers placed anew.
 */
 #ifndef XINF_LAUNCH_H_INCLUDED
 #define XINF_LAUNCH_H_INCLUDED
@@ -38,6 +40,7 @@ typedef struct {
     uint64_t data_port;               //  its collective's, once joining
     char error [512];
     char model [160];                 //  what it loaded: arch, shape, parameters
+    bool unloading;                   //  sent UNLOAD_MODEL for a relaunch: its stopped report is due
 } xinf_rank_entry_t;
 
 typedef struct {
@@ -54,6 +57,8 @@ typedef struct {
     uint64_t port_session;            //  the check of the ranks' bound data ports, while it runs
     bool ports_checked;
     char lost_from [65];              //  the worker it was lost with, while it waits to be relaunched
+    size_t lost_rank;                 //  the rank that worker ran (n_ranks > 1)
+    uint64_t mesh_session;            //  the preflight of its relaunch, while it runs
     char note [256];                  //  how it got where it is (e.g. relaunched after a loss)
     bool restoring;                   //  from the journal, not yet reported by its worker
     int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
@@ -108,6 +113,16 @@ xinf_cluster_t *xinf_launch_cluster (xinf_launch_t *self);
 
 //  Brings up a placed model (its replicas' nodes and ranks are set).
 void xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model);
+//  Brings up one tensor-parallel replica again, its ranks' nodes set (a
+//  relaunch, xinf_heal.h): the address check, a preflight mesh of its
+//  ranks, staging, rendezvous and load, as a launch; a failure fails the
+//  replica with the cause.
+void xinf_launch_start_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                                xinf_replica_entry_t *replica);
+//  Ends the launch steps under way for a replica (registered wait,
+//  preflight, port check) and forgets its ranks' progress; its model info
+//  stays (what it needs, for placement) until rank 0 reports anew.
+void xinf_launch_reset_replica (xinf_launch_t *self, xinf_replica_entry_t *replica);
 //  A MODEL_STATE (decoded by the caller, node.xml) for rank 'rank' of a
 //  tensor-parallel replica, sent by that rank's worker.
 void xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,

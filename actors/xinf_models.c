@@ -447,7 +447,8 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     }
     s_replica_t *replica = &model->replicas [index];
     if (replica->n_ranks > 1) {
-        if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node))
+        if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node)
+        &&  !xinf_heal_rank_report (self->heal, ctx, model, replica, rank, state))
             xinf_launch_rank_state (self->launch, ctx, model, replica, rank, &report);
         return;
     }
@@ -534,7 +535,12 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             snprintf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
                       node, rank, (unsigned long long) index, model->uid, why);
             xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
-            xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank, why);
+            if (model->adopted)       //  rebuilt from HELLOs: no launch parameters to relaunch with
+                xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank,
+                                          why);
+            else
+                xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
+            s_sync (self, model);
         }
 }
 
@@ -576,7 +582,8 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
         uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
         uint64_t n_ranks = xinf_map_get (item, "n_ranks") ? xinf_value_uint (xinf_map_get (item, "n_ranks")) : 1;
         if (n_ranks > 1) {
-            if (!xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, item))
+            if (xinf_heal_adopt_rank (self->heal, ctx, model, entry, node, rank)
+            ||  !xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, item))
                 continue;
         }
         else {
@@ -692,6 +699,7 @@ xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
         s_restore_the_rest (self, ctx);
     xinf_relay_tick (self->relay, ctx, now);
     xinf_launch_tick (self->launch, ctx, now);
+    xinf_heal_tick (self->heal, ctx, now);
     xinf_scheduler_tick (self->scheduler, now);
     //  Stopping models whose workers let go or whose time is up
     zlistx_t *uids = zhashx_keys (self->models);

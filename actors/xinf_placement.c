@@ -62,7 +62,7 @@ xinf_placement_committed (zhashx_t *models, const char *node)
             continue;                 //  in the worker's own figure already
         for (size_t index = 0; index < model->count; index++) {
             const xinf_replica_entry_t *replica = &model->replicas [index];
-            if (streq (replica->state, "failed") || streq (replica->state, "stopped")
+            if (streq (replica->state, "failed") || streq (replica->state, "stopped") || *replica->lost_from
             ||  !xinf_launch_uses (replica, node))
                 continue;
             committed += s_need (models, model, replica);
@@ -195,6 +195,43 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
     zlist_destroy (&mine);
     free (placed);
     return found ? 0 : -1;
+}
+
+int
+xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
+                      char nodes [][65], char *reason, size_t size)
+{
+    const xinf_replica_entry_t *replica = &model->replicas [index];
+    uint64_t need = xinf_placement_need (models, model);
+    //  The model's other replicas' workers: only to be avoided where possible
+    s_placed_t *placed = calloc (model->count * XINF_RANKS_MAX + replica->n_ranks + 1, sizeof *placed);
+    assert (placed);
+    size_t count = 0;
+    for (size_t at = 0; at < model->count; at++) {
+        const xinf_replica_entry_t *other = &model->replicas [at];
+        if (at == index || streq (other->state, "failed") || streq (other->state, "stopped") || *other->lost_from)
+            continue;
+        for (size_t rank = 0; rank < (other->n_ranks > 1 ? other->n_ranks : 1); rank++)
+            snprintf (placed [count++].node, sizeof placed [0].node, "%s",
+                      other->n_ranks > 1 ? other->ranks [rank].node : other->node);
+    }
+    zlist_t *mine = zlist_new ();
+    int rc = 0;
+    for (size_t rank = 0; rank < replica->n_ranks && rc == 0; rank++) {
+        if (!s_pick (cluster, models, need, mine, placed, count, nodes [rank], 65, reason, size)) {
+            if (strstr (reason, "no alive"))
+                snprintf (reason, size, "%zu ranks need %zu distinct alive workers; only %zu found",
+                          replica->n_ranks, replica->n_ranks, rank);
+            rc = -1;
+            break;
+        }
+        zlist_append (mine, nodes [rank]);
+        snprintf (placed [count].node, sizeof placed [0].node, "%s", nodes [rank]);
+        placed [count++].bytes = need;
+    }
+    zlist_destroy (&mine);
+    free (placed);
+    return rc;
 }
 
 //  The named workers of a LAUNCH (decoded, client.xml): 'worker' (one) or

@@ -4,7 +4,8 @@
     the most free memory, on distinct workers while there are enough.
     Free memory is what the worker reported as available when it
     registered, less what this supervisor placed on it since: every
-    replica of every launched model not failed or stopped (replicas of
+    replica of every launched model not failed, stopped or waiting to be
+    relaunched after a loss (replicas of
     adopted models were running when the worker reported, so they are in
     its figure already), and the replicas of this launch placed before.
 
@@ -42,6 +43,16 @@ int xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_
 //  model. 0, or -1 with the reason.
 int xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
                          const char *avoid, char *node, size_t node_size, char *reason, size_t size);
+
+//  New workers for tensor-parallel replica 'index' of a launched model
+//  that lost a rank's worker (the replica, lost_from set, holds nothing
+//  meanwhile): n_ranks distinct alive workers (a lost one is not alive),
+//  rank by rank the one with the most free memory where a rank's share
+//  fits, the surviving ranks' workers as good as any, preferring workers
+//  without another replica of the model. 'nodes' gets one name per rank.
+//  0, or -1 with the reason.
+int xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
+                          char nodes [][65], char *reason, size_t size);
 
 //  The workers a LAUNCH names (its decoded fields): 'worker' (one) or
 //  'workers' (one per rank), each registered and alive and distinct, as

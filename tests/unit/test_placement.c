@@ -2,7 +2,9 @@
     with a cluster table of registered workers and a model table: the most
     free memory first, on distinct workers while there are enough, the
     replicas already placed (their weights and KV budget) counted, and a
-    replica that fits nowhere refused with its need and the free memory.  */
+    replica that fits nowhere refused with its need and the free memory;
+    a tensor-parallel group that lost a rank's worker placed again (its
+    survivors allowed, the lost worker not while it is lost).  */
 #include "test_unit.h"
 #include "xinf_placement.h"
 
@@ -97,10 +99,72 @@ test_placement (void)
     xinf_cluster_destroy (&cluster);
 }
 
+//  A tensor-parallel replica (2 ranks) whose rank's worker is lost: while
+//  it waits it holds nothing; the group goes to the alive workers with
+//  room, its survivor among them, never the lost one, preferring workers
+//  without another replica; too few workers: refused, named.
+static void
+test_placement_group (void)
+{
+    xinf_cluster_t *cluster = xinf_cluster_new ("sup", 100, 3);
+    s_register (cluster, "a", 9 * GIB, "pa");
+    s_register (cluster, "b", 8 * GIB, "pb");
+    s_register (cluster, "c", 7 * GIB, "pc");
+    s_register (cluster, "d", 2 * GIB, "pd");
+    zhashx_t *models = zhashx_new ();
+    zhashx_set_destructor (models, s_model_free);
+    char reason [256] = "", nodes [XINF_RANKS_MAX][65];
+
+    //  Two replicas of 2 ranks; the file's size unknown yet: 1 GiB of KV a rank
+    xinf_model_entry_t *model = s_model ("tp", "/tp.gguf", 1024);
+    model->n_worker = 2;
+    CHECK_INT (xinf_placement_place (cluster, models, model, NULL, 2, reason, sizeof reason), 0);
+    CHECK_STR (model->replicas [0].ranks [0].node, "a");
+    CHECK_STR (model->replicas [0].ranks [1].node, "b");
+    CHECK_STR (model->replicas [1].ranks [0].node, "c");
+    CHECK_STR (model->replicas [1].ranks [1].node, "d");
+    //  Loaded: 4 GiB of weights, 2 a rank, + 1 GiB of KV
+    for (size_t index = 0; index < 2; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        snprintf (replica->state, sizeof replica->state, "ready");
+        replica->info = xinf_value_new_map ();
+        xinf_map_put_uint (replica->info, "size_bytes", 4 * GIB);
+        xinf_map_put_uint (replica->info, "kv_bytes", 1 * GIB);
+    }
+    zhashx_insert (models, "tp", model);
+    CHECK_INT (xinf_placement_committed (models, "a"), 3 * GIB);
+
+    //  b leaves: replica 0 waits to be relaunched, holding nothing on a
+    xinf_cluster_bye (cluster, "pb", 1);
+    xinf_replica_entry_t *replica = &model->replicas [0];
+    snprintf (replica->state, sizeof replica->state, "relaunching");
+    snprintf (replica->lost_from, sizeof replica->lost_from, "b");
+    CHECK_INT (xinf_placement_committed (models, "a"), 0);
+    //  a (its survivor, 9 GiB free) and c (4 GiB free, with a rank of
+    //  replica 1): d has too little (2 GiB less its rank's 3), b is gone
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, reason, sizeof reason), 0);
+    CHECK_STR (nodes [0], "a");
+    CHECK_STR (nodes [1], "c");
+
+    //  c and d leave too: one worker for two ranks
+    xinf_cluster_bye (cluster, "pd", 2);
+    xinf_cluster_bye (cluster, "pc", 3);
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, reason, sizeof reason), -1);
+    CHECK_HAS (reason, "2 ranks need 2 distinct alive workers; only 1 found");
+    //  The lost worker registers again: a worker like any other
+    s_register (cluster, "b", 8 * GIB, "pb2");
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, reason, sizeof reason), 0);
+    CHECK_STR (nodes [0], "a");
+    CHECK_STR (nodes [1], "b");
+    zhashx_destroy (&models);
+    xinf_cluster_destroy (&cluster);
+}
+
 int
 main (void)
 {
     xinf_log_set_level (XINF_LOG_ERROR);
     RUN (test_placement);
+    RUN (test_placement_group);
     return 0;
 }

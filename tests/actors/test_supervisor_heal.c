@@ -1,0 +1,228 @@
+/*  test_supervisor_heal: the supervisor actor in this process relaunching
+    a tensor-parallel replica (actors/xinf_heal), with fake workers that
+    answer every step of a launch (PROBE_MESH, LOAD_MODEL fetch_only and
+    load, the port check, GROUP) message by message. It checks the order
+    that keeps the old group and the new one apart: when rank 1's worker is
+    lost the survivor gets UNLOAD_MODEL and nothing else happens until its
+    stopped report comes (a late report of the old group meanwhile, even
+    `failed`, changes nothing); then the group is placed on the survivor
+    and the third worker and goes through the launch's preflight; a
+    preflight that fails ends the replica failed with the cause, not stuck
+    in relaunching.
+*/
+#include "actor_peer.h"
+#include "xinf_supervisor.h"
+
+static uint64_t s_corr = 5000;
+
+static xinf_msg_t *
+s_ask (xinf_dealer_t *dealer, xinf_msg_t *request)
+{
+    return peer_ask (dealer, &request, ++s_corr);
+}
+
+//  A fake worker with a data listener (a rank needs one), heartbeating.
+static xinf_dealer_t *
+s_worker (const char *endpoint, const char *node, uint64_t data_port)
+{
+    xinf_dealer_t *worker = xinf_dealer_new (endpoint, node);
+    CHECK (worker);
+    xinf_hello_t hello = { .data_port_low = 30000, .data_port_high = 30100, .data_port = data_port, .pid = 4242,
+                           .cpus = 4, .memory_bytes = 16ull << 30, .memory_available_bytes = 8ull << 30,
+                           .heartbeat_ms = 200, .liveness = 5 };
+    snprintf (hello.node, sizeof hello.node, "%s", node);
+    snprintf (hello.host_ip, sizeof hello.host_ip, "127.0.0.1");
+    snprintf (hello.host_ip_source, sizeof hello.host_ip_source, "flag");
+    snprintf (hello.version, sizeof hello.version, "%s", XINF_VERSION_STRING);
+    snprintf (hello.zmq_version, sizeof hello.zmq_version, "4.3.4");
+    snprintf (hello.czmq_version, sizeof hello.czmq_version, "4.2.1");
+    snprintf (hello.gpu_probe, sizeof hello.gpu_probe, "no GPUs: a fake worker");
+    hello.devices = xinf_value_new_array ();
+    hello.models = xinf_value_new_array ();
+    xinf_msg_t *welcome = s_ask (worker, xinf_hello_encode (&hello));
+    xinf_hello_clear (&hello);
+    CHECK_STR (xinf_msg_type (welcome), "WELCOME");
+    xinf_msg_destroy (&welcome);
+    peer_keepalive (worker, node, 66);
+    return worker;
+}
+
+//  PROBE_MESH answered: every target 'status' (ok unless told).
+static void
+s_answer_probe (xinf_dealer_t *worker, const char *node, const char *status)
+{
+    xinf_msg_t *probe = peer_expect (worker, "PROBE_MESH", NULL);
+    xinf_msg_t *result = xinf_msg_new ("PROBE_RESULT");
+    xinf_map_put_str (xinf_msg_body (result), "node", node);
+    xinf_map_put_uint (xinf_msg_body (result), "session", peer_uint (probe, "session"));
+    xinf_value_t *results = xinf_value_new_array ();
+    xinf_value_t *targets = xinf_map_get (xinf_msg_body (probe), "targets");
+    for (size_t index = 0; index < xinf_value_count (targets); index++) {
+        xinf_value_t *target = xinf_array_at (targets, index);
+        xinf_value_t *outcome = xinf_value_new_map ();
+        xinf_map_put_str (outcome, "to", xinf_value_str (xinf_map_get (target, "node")));
+        xinf_map_put_str (outcome, "endpoint", xinf_value_str (xinf_map_get (target, "endpoint")));
+        xinf_map_put_str (outcome, "status", status);
+        xinf_map_put_uint (outcome, "ms", 1);
+        xinf_map_put_str (outcome, "detail", streq (status, "ok") ? "" : "a fake refusal");
+        if (xinf_map_get (target, "tcp_only"))
+            xinf_map_put_bool (outcome, "tcp_only", true);
+        xinf_array_push (results, outcome);
+    }
+    xinf_map_put (xinf_msg_body (result), "results", results);
+    CHECK (xinf_dealer_send (worker, &result) == 0);
+    xinf_msg_destroy (&probe);
+}
+
+static void
+s_state (xinf_dealer_t *worker, const char *node, uint64_t generation, uint64_t rank, const char *state,
+         uint64_t data_port)
+{
+    xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_str (body, "node", node);
+    xinf_map_put_str (body, "uid", "tp");
+    xinf_map_put_uint (body, "replica", 0);
+    xinf_map_put_uint (body, "generation", generation);
+    xinf_map_put_str (body, "state", state);
+    xinf_map_put_uint (body, "rank", rank);
+    xinf_map_put_uint (body, "n_ranks", 2);
+    xinf_map_put_uint (body, "data_port", data_port);
+    xinf_map_put_str (body, "error", streq (state, "failed") ? "a late word of the old group" : "");
+    if (streq (state, "ready")) {
+        xinf_value_t *info = xinf_value_new_map ();
+        xinf_map_put_str (info, "arch", "llama");
+        xinf_map_put_uint (info, "vocab", 64);
+        xinf_map_put_uint (info, "max_seqs", 2);
+        xinf_map_put (body, "info", info);
+    }
+    CHECK (xinf_dealer_send (worker, &msg) == 0);
+}
+
+//  The replica's state and error (LAUNCH_PROGRESS).
+static void
+s_progress (xinf_dealer_t *client, char *state, size_t size, char *error, size_t error_size)
+{
+    xinf_msg_t *progress = xinf_msg_new ("LAUNCH_PROGRESS");
+    xinf_map_put_str (xinf_msg_body (progress), "uid", "tp");
+    xinf_msg_t *reply = s_ask (client, progress);
+    CHECK_STR (xinf_msg_type (reply), "LAUNCH_PROGRESS_REPLY");
+    xinf_value_t *replica = xinf_array_at (xinf_map_get (xinf_msg_body (reply), "replicas"), 0);
+    snprintf (state, size, "%s", xinf_value_str (xinf_map_get (replica, "state")));
+    snprintf (error, error_size, "%s", xinf_value_str (xinf_map_get (replica, "error")));
+    xinf_msg_destroy (&reply);
+}
+
+//  A whole launch on two fake workers (ranks 0 and 1): the replica is ready.
+static uint64_t
+s_bring_up (xinf_dealer_t *ranks [2], const char *names [2], uint64_t ports [2])
+{
+    for (size_t rank = 0; rank < 2; rank++)
+        s_answer_probe (ranks [rank], names [rank], "ok");
+    uint64_t generation = 0;
+    for (size_t rank = 0; rank < 2; rank++) {
+        xinf_msg_t *load = peer_expect (ranks [rank], "LOAD_MODEL", NULL);
+        CHECK (xinf_value_type (xinf_map_get (xinf_msg_body (load), "fetch_only")) == XINF_BOOL);
+        CHECK_INT (peer_uint (load, "rank"), rank);
+        generation = peer_uint (load, "generation");
+        xinf_msg_destroy (&load);
+        s_state (ranks [rank], names [rank], generation, rank, "fetched", 0);
+    }
+    for (size_t rank = 0; rank < 2; rank++) {
+        xinf_msg_t *load = peer_expect (ranks [rank], "LOAD_MODEL", NULL);
+        CHECK (!xinf_map_get (xinf_msg_body (load), "fetch_only"));
+        xinf_msg_destroy (&load);
+        s_state (ranks [rank], names [rank], generation, rank, "joining", ports [rank]);
+    }
+    for (size_t rank = 0; rank < 2; rank++)
+        s_answer_probe (ranks [rank], names [rank], "ok");       //  the port check
+    for (size_t rank = 0; rank < 2; rank++) {
+        xinf_msg_t *group = peer_expect (ranks [rank], "GROUP", NULL);
+        xinf_msg_destroy (&group);
+        s_state (ranks [rank], names [rank], generation, rank, "ready", ports [rank]);
+    }
+    return generation;
+}
+
+static void
+test_group_relaunch (void)
+{
+    const char *endpoint = "inproc://test-supervisor-heal";
+    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5 };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
+    CHECK (supervisor);
+    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    xinf_dealer_t *w1 = s_worker (endpoint, "w1", 30001);
+    xinf_dealer_t *w2 = s_worker (endpoint, "w2", 30002);
+
+    //  Launched on w1 and w2 (the only workers), brought up
+    xinf_msg_t *launch = xinf_msg_new ("LAUNCH");
+    xinf_map_put_str (xinf_msg_body (launch), "uid", "tp");
+    xinf_map_put_str (xinf_msg_body (launch), "path", "/models/tp.gguf");
+    xinf_map_put_uint (xinf_msg_body (launch), "n_worker", 2);
+    xinf_msg_t *reply = s_ask (client, launch);
+    CHECK_STR (xinf_msg_type (reply), "LAUNCH_REPLY");
+    xinf_value_t *placed = xinf_map_get (xinf_map_get (xinf_msg_body (reply), "replicas") ?
+                                         xinf_array_at (xinf_map_get (xinf_msg_body (reply), "replicas"), 0) : NULL,
+                                         "workers");
+    bool w1_first = streq (xinf_value_str (xinf_array_at (placed, 0)), "w1");
+    xinf_msg_destroy (&reply);
+    xinf_dealer_t *ranks [2] = { w1_first ? w1 : w2, w1_first ? w2 : w1 };
+    const char *names [2] = { w1_first ? "w1" : "w2", w1_first ? "w2" : "w1" };
+    uint64_t ports [2] = { w1_first ? 30001 : 30002, w1_first ? 30002 : 30001 };
+    uint64_t generation = s_bring_up (ranks, names, ports);
+    char state [32], error [1200];
+    CHECK_SOON ((s_progress (client, state, sizeof state, error, sizeof error), streq (state, "ready")),
+                PEER_WAIT_MS);
+
+    //  A third worker; then rank 1's worker goes silent: lost
+    xinf_dealer_t *w3 = s_worker (endpoint, "w3", 30003);
+    peer_keepalive_stop (ranks [1]);
+    xinf_msg_t *unload = peer_expect (ranks [0], "UNLOAD_MODEL", NULL);
+    CHECK_HAS (peer_str (unload, "why"), "the replica relaunches");
+    CHECK_HAS (peer_str (unload, "why"), names [1]);
+    xinf_msg_destroy (&unload);
+    s_progress (client, state, sizeof state, error, sizeof error);
+    CHECK_STR (state, "relaunching");
+    CHECK_HAS (error, names [1]);
+    CHECK_HAS (error, "rank 1");
+
+    //  A late word of the old group changes nothing; nothing is placed
+    //  before the survivor's stopped report
+    s_state (ranks [0], names [0], generation, 0, "failed", 0);
+    CHECK (peer_silent (ranks [0], 300));
+    CHECK (peer_silent (w3, 100));
+    s_progress (client, state, sizeof state, error, sizeof error);
+    CHECK_STR (state, "relaunching");
+
+    //  Stopped: the group goes to the survivor and w3, through the preflight;
+    //  a refused pair fails it with the cause
+    s_state (ranks [0], names [0], generation, 0, "stopped", 0);
+    s_answer_probe (ranks [0], names [0], "refused");
+    s_answer_probe (w3, "w3", "ok");
+    CHECK_SOON ((s_progress (client, state, sizeof state, error, sizeof error), streq (state, "failed")),
+                PEER_WAIT_MS);
+    CHECK_HAS (error, "preflight failed");
+    CHECK_HAS (error, "w3");
+    //  Its workers free what they hold
+    xinf_msg_t *freed = peer_expect (w3, "UNLOAD_MODEL", NULL);
+    xinf_msg_destroy (&freed);
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&w1);
+    xinf_dealer_destroy (&w2);
+    xinf_dealer_destroy (&w3);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
+int
+main (int argc, char *argv [])
+{
+    (void) argc;
+    (void) argv;
+    xinf_log_set_level (XINF_LOG_ERROR);
+    RUN (test_group_relaunch);
+    return 0;
+}
