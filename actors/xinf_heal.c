@@ -37,11 +37,11 @@ s_load_on (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_r
     char lost [sizeof replica->lost_from];
     snprintf (lost, sizeof lost, "%s", replica->lost_from);
     snprintf (replica->node, sizeof replica->node, "%s", node);
-    snprintf (replica->state, sizeof replica->state, "relaunching");
+    xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
     replica->bytes_done = replica->bytes_total = 0;
     xinf_value_destroy (&replica->info);
     if (xinf_launch_load_replica (self->launch, ctx, model, replica)) {
-        snprintf (replica->state, sizeof replica->state, "failed");
+        xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
         snprintf (replica->error, sizeof replica->error, "worker %s was lost and %s cannot be reached to relaunch "
                   "the replica there", lost, node);
         return;
@@ -83,7 +83,7 @@ s_wait (xinf_heal_t *self, xinf_model_entry_t *model, xinf_replica_entry_t *repl
     char lost [96], group [XINF_RANKS_MAX * 66 + 1];
     s_lost_name (replica, lost, sizeof lost);
     s_group_nodes (replica, group, sizeof group);
-    snprintf (replica->state, sizeof replica->state, "relaunching");
+    xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
     snprintf (replica->error, sizeof replica->error, "worker %s was lost; %s", lost, why);
     xinf_info ("supervisor", "replica uid=%s replica=%llu waits: %s", model->uid, (unsigned long long) replica->index,
                replica->error);
@@ -208,19 +208,20 @@ s_group_lost (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xin
     //  fetch_only answer (fetched) freed it there
     bool holds [XINF_RANKS_MAX];
     for (size_t rank = 0; rank < replica->n_ranks; rank++)
-        holds [rank] = rank != lost && *replica->ranks [rank].node && *replica->ranks [rank].state
-                    && !streq (replica->ranks [rank].state, "fetched");
+        holds [rank] = rank != lost && *replica->ranks [rank].node
+                    && replica->ranks [rank].state != XINF_LAUNCH_PLACED
+                    && !(replica->ranks [rank].state == XINF_LAUNCH_FETCHED);
     xinf_launch_reset_replica (self->launch, replica);
     snprintf (replica->lost_from, sizeof replica->lost_from, "%s", node);
     replica->lost_rank = lost;
-    snprintf (replica->state, sizeof replica->state, "relaunching");
+    xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
     snprintf (replica->error, sizeof replica->error, "worker %s (rank %zu) %s: the other ranks unload, "
               "then the group is placed again", node, lost, why);
     char unload_why [256];
     snprintf (unload_why, sizeof unload_why, "the replica relaunches: worker %s (rank %zu) %.160s", node, lost, why);
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
-        snprintf (entry->state, sizeof entry->state, "stopped");
+        xinf_launch_set (&entry->state, XINF_LAUNCH_STOPPED, model->uid);
         if (!holds [rank]) {
             snprintf (entry->error, sizeof entry->error, "%s", rank == lost ? "its worker was lost" : "");
             continue;
@@ -296,14 +297,14 @@ bool
 xinf_heal_moved_away (const xinf_replica_entry_t *replica, const char *node)
 {
     return replica->n_ranks <= 1 && *replica->node && !streq (replica->node, node) && !*replica->lost_from
-        && !streq (replica->state, "failed") && !streq (replica->state, "stopped");
+        && !(replica->state == XINF_LAUNCH_FAILED) && !(replica->state == XINF_LAUNCH_STOPPED);
 }
 
 bool
 xinf_heal_rank_report (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
                        size_t rank, const char *state)
 {
-    if (replica->n_ranks <= 1 || rank >= replica->n_ranks || !streq (replica->state, "relaunching"))
+    if (replica->n_ranks <= 1 || rank >= replica->n_ranks || !(replica->state == XINF_LAUNCH_RELAUNCHING))
         return false;
     xinf_rank_entry_t *entry = &replica->ranks [rank];
     if (entry->unloading && streq (state, "stopped")) {
@@ -318,7 +319,7 @@ bool
 xinf_heal_adopt_rank (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
                       const char *node, uint64_t rank)
 {
-    if (model->adopted || replica->n_ranks <= 1 || !streq (replica->state, "relaunching"))
+    if (model->adopted || replica->n_ranks <= 1 || !(replica->state == XINF_LAUNCH_RELAUNCHING))
         return false;
     xinf_launch_unload (self->cluster, ctx, node, model->uid, replica->index, "the replica is being relaunched");
     if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node)) {
@@ -335,7 +336,7 @@ xinf_heal_tick (xinf_heal_t *self, xinf_ctx_t *ctx, int64_t now)
          model = (xinf_model_entry_t *) zhashx_next (self->models))
         for (size_t index = 0; index < model->count && !model->stopping; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
-            if (replica->n_ranks <= 1 || !streq (replica->state, "relaunching") || !replica->deadline
+            if (replica->n_ranks <= 1 || !(replica->state == XINF_LAUNCH_RELAUNCHING) || !replica->deadline
             ||  now <= replica->deadline)
                 continue;
             for (size_t rank = 0; rank < replica->n_ranks; rank++)

@@ -147,7 +147,8 @@ xinf_launch_reset_replica (xinf_launch_t *self, xinf_replica_entry_t *replica)
     replica->bytes_done = replica->bytes_total = 0;
     for (size_t rank = 0; rank < replica->n_ranks && rank < XINF_RANKS_MAX; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
-        entry->state [0] = entry->error [0] = entry->model [0] = 0;
+        entry->state = XINF_LAUNCH_PLACED;        //  a new group: its ranks start over
+        entry->error [0] = entry->model [0] = 0;
         entry->bytes_done = entry->bytes_total = entry->data_port = 0;
         entry->unloading = false;
     }
@@ -162,7 +163,7 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     vsnprintf (replica->error, sizeof replica->error, format, args);
     xinf_utf8_trim (replica->error);
     va_end (args);
-    s_set (replica->state, sizeof replica->state, "failed");
+    xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
     s_cancel_steps (self, replica);
     xinf_warn ("supervisor", "model uid=%s replica=%llu failed: %s", model->uid,
                (unsigned long long) replica->index, replica->error);
@@ -188,10 +189,10 @@ xinf_launch_load_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
 static void
 s_stage (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
 {
-    s_set (replica->state, sizeof replica->state, "starting");
+    xinf_launch_set (&replica->state, XINF_LAUNCH_STARTING, model->uid);
     replica->staged = false;
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
-        s_set (replica->ranks [rank].state, sizeof replica->ranks [rank].state, "staging");
+        xinf_launch_set (&replica->ranks [rank].state, XINF_LAUNCH_STAGING, model->uid);
         if (s_send_load (self, ctx, model, replica, rank, true)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "cannot reach worker %s (rank %zu)",
                                       replica->ranks [rank].node, rank);
@@ -210,12 +211,12 @@ s_stage (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_r
 static void
 s_begin_rendezvous (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica)
 {
-    s_set (replica->state, sizeof replica->state, "starting");
+    xinf_launch_set (&replica->state, XINF_LAUNCH_STARTING, model->uid);
     replica->staged = true;
     s_wait_end (&replica->wait);
     char peers [256] = "";
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
-        s_set (replica->ranks [rank].state, sizeof replica->ranks [rank].state, "starting");
+        xinf_launch_set (&replica->ranks [rank].state, XINF_LAUNCH_STARTING, model->uid);
         size_t used = strlen (peers);
         snprintf (peers + used, sizeof peers - used, "%s%s", rank ? "," : "", replica->ranks [rank].node);
         if (s_send_load (self, ctx, model, replica, rank, false)) {
@@ -284,7 +285,7 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
     if (relaunched) {
         relaunched->mesh_session = 0;
         s_wait_end (&relaunched->wait);
-        if (streq (relaunched->state, "preflight"))
+        if ((relaunched->state == XINF_LAUNCH_PREFLIGHT))
             s_preflight_done (self, ctx, model, relaunched, expected, results);
         return;
     }
@@ -292,7 +293,7 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
     s_wait_end (&model->mesh_wait);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        if (streq (replica->state, "preflight") && !replica->mesh_session)   //  not a relaunch's own
+        if ((replica->state == XINF_LAUNCH_PREFLIGHT) && !replica->mesh_session)   //  not a relaunch's own
             s_preflight_done (self, ctx, model, replica, expected, results);
     }
 }
@@ -304,7 +305,7 @@ s_check_addresses (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
                    const xinf_value_t *workers, xinf_value_t *names)
 {
     char error [1024];
-    s_set (replica->state, sizeof replica->state, "preflight");
+    xinf_launch_set (&replica->state, XINF_LAUNCH_PREFLIGHT, model->uid);
     xinf_launch_shared_machine_warning (model, workers, replica);
     if (xinf_launch_address_check (model, workers, replica, error, sizeof error)) {
         xinf_launch_fail_replica (self, ctx, model, replica, "%s", error);
@@ -346,9 +347,9 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
     if (model->n_worker <= 1) {
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
-            s_set (replica->state, sizeof replica->state, "loading");
+            xinf_launch_set (&replica->state, XINF_LAUNCH_STARTING, model->uid);
             if (s_send_load (self, ctx, model, replica, 0, false)) {
-                s_set (replica->state, sizeof replica->state, "failed");
+                xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
                 char node [sizeof replica->node];
                 memcpy (node, replica->node, sizeof node);
                 snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", node);
@@ -507,15 +508,16 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     replica->bytes_done = replica->bytes_total = 0;
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
-        if (streq (entry->state, "failed") || streq (entry->state, "stopped")) {
+        if ((entry->state == XINF_LAUNCH_FAILED) || (entry->state == XINF_LAUNCH_STOPPED)) {
             xinf_launch_fail_replica (self, ctx, model, replica, "rank %zu (worker %s) %s: %s", rank, entry->node,
-                                      entry->state, *entry->error ? entry->error : "no reason given");
+                                      xinf_launch_state_name (entry->state),
+                                      *entry->error ? entry->error : "no reason given");
             return;
         }
-        all_ready &= streq (entry->state, "ready");
+        all_ready &= (entry->state == XINF_LAUNCH_READY);
         all_ported &= entry->data_port > 0;
-        any_joining |= streq (entry->state, "joining") || streq (entry->state, "starting");
-        any_fetching |= streq (entry->state, "fetching");
+        any_joining |= (entry->state == XINF_LAUNCH_JOINING) || (entry->state == XINF_LAUNCH_STARTING);
+        any_fetching |= (entry->state == XINF_LAUNCH_FETCHING);
         replica->bytes_done += entry->bytes_done;
         replica->bytes_total += entry->bytes_total;
     }
@@ -530,12 +532,13 @@ s_aggregate (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
             return;
         }
     if (all_ready) {
-        s_set (replica->state, sizeof replica->state, "ready");
+        xinf_launch_set (&replica->state, XINF_LAUNCH_READY, model->uid);
         xinf_info ("supervisor", "model uid=%s replica=%llu ranks=%zu state=ready", model->uid,
                    (unsigned long long) replica->index, replica->n_ranks);
     }
     else
-        s_set (replica->state, sizeof replica->state, any_fetching ? "fetching" : any_joining ? "joining" : "loading");
+        xinf_launch_set (&replica->state, any_fetching ? XINF_LAUNCH_FETCHING : any_joining ? XINF_LAUNCH_JOINING
+                         : XINF_LAUNCH_LOADING, model->uid);
     if (replica->group_sent && !any_joining) {
         replica->deadline = 0;        //  loads have their own stall waits
         s_wait_end (&replica->wait);
@@ -546,23 +549,23 @@ void
 xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                         xinf_replica_entry_t *replica, size_t rank, const xinf_node_msg_model_state_t *report)
 {
-    if (streq (replica->state, "failed") || rank >= replica->n_ranks)
+    if ((replica->state == XINF_LAUNCH_FAILED) || rank >= replica->n_ranks)
         return;
     xinf_rank_entry_t *entry = &replica->ranks [rank];
-    s_set (entry->state, sizeof entry->state, report->state);
+    xinf_launch_set_reported (&entry->state, report->state, model->uid);
     entry->bytes_done = report->bytes_done;
     entry->bytes_total = report->bytes_total;
     s_set (entry->error, sizeof entry->error, report->error);
     if (report->data_port)
         entry->data_port = report->data_port;
-    if (streq (entry->state, "fetching") && replica->deadline) {  //  a copy that moves is no stalled step
+    if ((entry->state == XINF_LAUNCH_FETCHING) && replica->deadline) {  //  a copy that moves is no stalled step
         replica->deadline = zclock_mono () + (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
         xinf_wait_progress (xinf_waits_global (), replica->wait, entry->bytes_done);
     }
-    if (streq (entry->state, "fetched")) {
+    if ((entry->state == XINF_LAUNCH_FETCHED)) {
         bool staged = !replica->staged;
         for (size_t at = 0; at < replica->n_ranks; at++)
-            staged &= streq (replica->ranks [at].state, "fetched");
+            staged &= (replica->ranks [at].state == XINF_LAUNCH_FETCHED);
         if (staged)                    //  the LOAD_MODEL that follows reports the rest
             s_begin_rendezvous (self, ctx, model, replica);
         return;
@@ -622,15 +625,15 @@ s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     char late [768] = "";
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
-        bool behind = !replica->staged ? !streq (entry->state, "fetched")
-                    : replica->group_sent ? !streq (entry->state, "loading") && !streq (entry->state, "ready")
+        bool behind = !replica->staged ? !(entry->state == XINF_LAUNCH_FETCHED)
+                    : replica->group_sent ? !(entry->state == XINF_LAUNCH_LOADING) && !(entry->state == XINF_LAUNCH_READY)
                     : entry->data_port == 0;
         if (!behind)
             continue;
         size_t used = strlen (late);
         snprintf (late + used, sizeof late - used, "%srank %zu (worker %s, state %s)", *late ? ", " : "", rank,
                   *entry->node ? entry->node : "not reported since the supervisor restarted",
-                  *entry->state ? entry->state : "unknown");
+                  xinf_launch_state_name (entry->state));
     }
     xinf_launch_fail_replica (self, ctx, model, replica, "rendezvous: %s did not %s within %llu ms", late,
                               !replica->staged ? "have the model file" : replica->group_sent ? "join the group"
@@ -647,8 +650,8 @@ xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now)
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             if (replica->deadline && now > replica->deadline && replica->n_ranks > 1
-            &&  !streq (replica->state, "failed") && !streq (replica->state, "ready")
-            &&  !streq (replica->state, "relaunching"))       //  its deadline is xinf_heal's
+            &&  !(replica->state == XINF_LAUNCH_FAILED) && !(replica->state == XINF_LAUNCH_READY)
+            &&  !(replica->state == XINF_LAUNCH_RELAUNCHING))       //  its deadline is xinf_heal's
                 s_fail_late (self, ctx, model, replica);
         }
 }

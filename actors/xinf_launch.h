@@ -28,14 +28,38 @@
 
 #include "xinf_mesh.h"
 #include "xinf_node_msg.h"
+#include "xinf_states.h"
 
 #define XINF_REPLICAS_MAX  16
 #define XINF_RANKS_MAX     16
 #define XINF_STEP_SLACK_MS 5000       //  a rendezvous step's deadline beyond the ranks' own
 
+//  A replica's or rank's launch state moves only through xinf_launch_fsm:
+//  an illegal move is refused and logged, naming 'uid'.
+static inline void
+xinf_launch_set (int *state, xinf_launch_state_t to, const char *uid)
+{
+    xinf_fsm_move (&xinf_launch_fsm, state, (int) to, uid);
+}
+
+//  A worker's reported state name (MODEL_STATE, checked by its decoder).
+static inline void
+xinf_launch_set_reported (int *state, const char *name, const char *uid)
+{
+    int to = xinf_fsm_parse (&xinf_launch_fsm, name);
+    if (to >= 0)
+        xinf_fsm_move (&xinf_launch_fsm, state, to, uid);
+}
+
+static inline const char *
+xinf_launch_state_name (int state)
+{
+    return xinf_fsm_name (&xinf_launch_fsm, state);
+}
+
 typedef struct {
     char node [65];
-    char state [16];                  //  staging, fetching, fetched, starting, joining, loading, ready, failed, stopped
+    int state;                        //  xinf_launch_fsm: placed, staging, fetching, ... as its worker reports
     uint64_t bytes_done, bytes_total;
     uint64_t data_port;               //  its collective's, once joining
     char error [512];
@@ -46,7 +70,7 @@ typedef struct {
 typedef struct {
     char node [65];                   //  the worker that takes requests (rank 0)
     uint64_t index;
-    char state [16];                  //  preflight, starting, joining, loading, ready, failed, stopped
+    int state;                        //  xinf_launch_fsm (for a group: its ranks' summed up)
     uint64_t bytes_done, bytes_total;
     char error [1024];
     xinf_value_t *info;               //  arch, weight_type, size, context, vocab...

@@ -14,7 +14,7 @@ xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     const char *why = NULL;
     if (!model->adopted) {
         //  A rank that reconnected: the launch goes on by MODEL_STATE
-        if (streq (replica->state, "failed"))
+        if ((replica->state == XINF_LAUNCH_FAILED))
             why = "its replica failed";
         else
         if (replica->n_ranks != n_ranks || rank >= replica->n_ranks || strcmp (replica->ranks [rank].node, node))
@@ -32,20 +32,20 @@ xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     replica->n_ranks = n_ranks;
     replica->staged = replica->group_sent = true;
     S_SET (replica->ranks [rank].node, sizeof replica->ranks [rank].node, node);
-    S_SET (replica->ranks [rank].state, sizeof replica->ranks [rank].state, state);
+    xinf_launch_set_reported (&replica->ranks [rank].state, state, model->uid);
     if (rank == 0)
         S_SET (replica->node, sizeof replica->node, node);
-    if (streq (replica->state, "failed"))
+    if ((replica->state == XINF_LAUNCH_FAILED))
         return true;
     bool ready = true;
     for (size_t at = 0; at < n_ranks; at++)
-        ready &= streq (replica->ranks [at].state, "ready");
+        ready &= (replica->ranks [at].state == XINF_LAUNCH_READY);
     if (streq (state, "failed") || streq (state, "stopped")) {
         xinf_launch_fail_replica (self, ctx, model, replica, "rank %llu (worker %s) is %s", (unsigned long long) rank,
                                   node, state);
         return true;
     }
-    S_SET (replica->state, sizeof replica->state, ready ? "ready" : "loading");
+    xinf_launch_set (&replica->state, ready ? XINF_LAUNCH_READY : XINF_LAUNCH_LOADING, model->uid);
     //  The other ranks must come back too, or the replica fails named
     replica->deadline = ready ? 0 : zclock_mono () + (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
     return true;

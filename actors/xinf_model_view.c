@@ -16,14 +16,14 @@ xinf_model_view_state (const xinf_model_entry_t *model, const char **error)
     }
     for (size_t index = 0; index < model->count; index++) {
         const xinf_replica_entry_t *replica = &model->replicas [index];
-        if (streq (replica->state, "failed")) {
+        if ((replica->state == XINF_LAUNCH_FAILED)) {
             *error = replica->error;
             return "failed";
         }
-        if (streq (replica->state, "relaunching") && !relaunching)
+        if ((replica->state == XINF_LAUNCH_RELAUNCHING) && !relaunching)
             relaunching = replica->error;
-        ready &= streq (replica->state, "ready");
-        loading |= !streq (replica->state, "ready") && !streq (replica->state, "stopped");
+        ready &= (replica->state == XINF_LAUNCH_READY);
+        loading |= !(replica->state == XINF_LAUNCH_READY) && !(replica->state == XINF_LAUNCH_STOPPED);
     }
     if (relaunching) {
         *error = relaunching;
@@ -38,12 +38,12 @@ xinf_model_view_replica (const xinf_replica_entry_t *replica)
     xinf_value_t *item = xinf_value_new_map ();
     xinf_map_put_uint (item, "replica", replica->index);
     xinf_map_put_str (item, "worker", replica->node);
-    xinf_map_put_str (item, "state", replica->state);
+    xinf_map_put_str (item, "state", xinf_launch_state_name (replica->state));
     xinf_map_put_uint (item, "bytes_done", replica->bytes_done);
     xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
     xinf_map_put_str (item, "error", replica->error);
     xinf_map_put_str (item, "note", replica->note);
-    if (replica->has_kv && streq (replica->state, "ready")) {
+    if (replica->has_kv && (replica->state == XINF_LAUNCH_READY)) {
         xinf_map_put_uint (item, "kv_blocks_used", replica->kv_blocks_used);
         xinf_map_put_uint (item, "kv_blocks_free", replica->kv_blocks_free);
     }
@@ -54,7 +54,7 @@ xinf_model_view_replica (const xinf_replica_entry_t *replica)
             xinf_value_t *row = xinf_value_new_map ();
             xinf_map_put_uint (row, "rank", rank);
             xinf_map_put_str (row, "worker", entry->node);
-            xinf_map_put_str (row, "state", entry->state);
+            xinf_map_put_str (row, "state", xinf_launch_state_name (entry->state));
             xinf_map_put_uint (row, "bytes_done", entry->bytes_done);
             xinf_map_put_uint (row, "bytes_total", entry->bytes_total);
             xinf_map_put_uint (row, "data_port", entry->data_port);

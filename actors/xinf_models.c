@@ -309,7 +309,7 @@ s_sync (xinf_models_t *self, s_model_t *model)
     xinf_scheduler_model_set (self->scheduler, model->uid, model->max_queued);
     for (size_t index = 0; index < model->count; index++) {
         s_replica_t *replica = &model->replicas [index];
-        xinf_scheduler_replica_set (self->scheduler, model->uid, index, replica->node, streq (replica->state, "ready"),
+        xinf_scheduler_replica_set (self->scheduler, model->uid, index, replica->node, (replica->state == XINF_LAUNCH_READY),
                                     s_capacity (replica), zclock_mono ());
     }
 }
@@ -332,7 +332,7 @@ s_any_ready (s_model_t *model)
     if (model->stopping)
         return false;
     for (size_t index = 0; index < model->count; index++)
-        if (streq (model->replicas [index].state, "ready"))
+        if ((model->replicas [index].state == XINF_LAUNCH_READY))
             return true;
     return false;
 }
@@ -454,7 +454,7 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     }
     if (!streq (replica->node, node) || rank != 0)
         return;
-    snprintf (replica->state, sizeof replica->state, "%s", state);
+    xinf_launch_set_reported (&replica->state, state, model->uid);
     replica->has_kv &= streq (state, "ready");
     replica->bytes_done = report.bytes_done;
     replica->bytes_total = report.bytes_total;
@@ -491,7 +491,7 @@ s_on_model_load (xinf_models_t *self, xinf_peer_t *from, xinf_msg_t *msg)
     if (!model || index >= model->count || !node || generation != model->generation)
         return;                       //  a model we terminated, an earlier launch, a stray report
     s_replica_t *replica = &model->replicas [index];
-    if (!streq (replica->node, node) || !streq (replica->state, "ready"))
+    if (!streq (replica->node, node) || !(replica->state == XINF_LAUNCH_READY))
         return;
     replica->has_kv = true;
     replica->kv_blocks_used = report.kv_blocks_used;
@@ -519,7 +519,7 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
          model = (s_model_t *) zhashx_next (self->models))
         for (size_t index = 0; index < model->count; index++) {
             s_replica_t *replica = &model->replicas [index];
-            if (!xinf_launch_uses (replica, node) || streq (replica->state, "failed") || model->stopping)
+            if (!xinf_launch_uses (replica, node) || (replica->state == XINF_LAUNCH_FAILED) || model->stopping)
                 continue;
             if (replica->n_ranks <= 1) {
                 snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
@@ -593,7 +593,7 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
                 continue;
             }
             snprintf (entry->node, sizeof entry->node, "%s", node);
-            snprintf (entry->state, sizeof entry->state, "%s", state);
+            xinf_launch_set_reported (&entry->state, state, uid);
             entry->error [0] = 0;
             entry->lost_from [0] = 0;
             entry->restoring = false;
@@ -618,7 +618,7 @@ s_on_tokenize (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
         return;
     int ready = -1;
     for (size_t index = 0; index < model->count && ready < 0; index++)
-        if (streq (model->replicas [index].state, "ready"))
+        if ((model->replicas [index].state == XINF_LAUNCH_READY))
             ready = (int) index;
     if (ready < 0) {
         xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY", "%s: model %s has no ready replica",

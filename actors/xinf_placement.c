@@ -62,7 +62,7 @@ xinf_placement_committed (zhashx_t *models, const char *node)
             continue;                 //  in the worker's own figure already
         for (size_t index = 0; index < model->count; index++) {
             const xinf_replica_entry_t *replica = &model->replicas [index];
-            if (streq (replica->state, "failed") || streq (replica->state, "stopped") || *replica->lost_from
+            if ((replica->state == XINF_LAUNCH_FAILED) || (replica->state == XINF_LAUNCH_STOPPED) || *replica->lost_from
             ||  !xinf_launch_uses (replica, node))
                 continue;
             committed += s_need (models, model, replica);
@@ -186,7 +186,7 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
     size_t count = 0;
     for (size_t at = 0; at < model->count; at++) {
         const xinf_replica_entry_t *other = &model->replicas [at];
-        if (at != index && !streq (other->state, "failed") && !streq (other->state, "stopped"))
+        if (at != index && !(other->state == XINF_LAUNCH_FAILED) && !(other->state == XINF_LAUNCH_STOPPED))
             snprintf (placed [count++].node, sizeof placed [0].node, "%s", other->node);
     }
     zlist_t *mine = zlist_new ();
@@ -209,7 +209,7 @@ xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entr
     size_t count = 0;
     for (size_t at = 0; at < model->count; at++) {
         const xinf_replica_entry_t *other = &model->replicas [at];
-        if (at == index || streq (other->state, "failed") || streq (other->state, "stopped") || *other->lost_from)
+        if (at == index || (other->state == XINF_LAUNCH_FAILED) || (other->state == XINF_LAUNCH_STOPPED) || *other->lost_from)
             continue;
         for (size_t rank = 0; rank < (other->n_ranks > 1 ? other->n_ranks : 1); rank++)
             snprintf (placed [count++].node, sizeof placed [0].node, "%s",

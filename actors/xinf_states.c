@@ -30,6 +30,49 @@ const xinf_fsm_t xinf_replica_fsm = {
     "replica", XINF_REPLICA_STATES, s_replica_names, s_replica_moves, s_replica_why
 };
 
+// ---- a replica (or a rank) as the supervisor's launch sees it ---------------
+static const char *const s_launch_names [] = {
+    "placed", "preflight", "staging", "fetching", "fetched", "starting", "joining", "loading", "ready",
+    "relaunching", "stopping", "failed", "stopped"
+};
+static const char *const s_launch_why [] = {
+    "a worker is chosen; nothing asked of it yet",
+    "a tensor-parallel replica's workers probe each other (the mesh) before anything loads",
+    "a rank makes sure of the model file before the rendezvous (LOAD_MODEL fetch_only)",
+    "its worker copies the model file from the cluster; progress in bytes",
+    "a rank's file is here; it waits for the other ranks' before the rendezvous",
+    "LOAD_MODEL sent: the replica and its executor start",
+    "the ranks meet (rendezvous)",
+    "the executor reads the weights; progress in bytes",
+    "serves requests",
+    "its worker (or a rank's) was lost: it is placed again and reloads, or waits for a worker; `error` says why",
+    "terminated: its worker was asked to unload it",
+    "could not load or serve; `error` says why",
+    "unloaded by its worker; `error` says why (relaunched, as a replica of a lost worker, only if that worker is lost)"
+};
+#define L(state) XINF_FSM_TO (XINF_LAUNCH_##state)
+#define L_END (L (RELAUNCHING) | L (STOPPING) | L (FAILED) | L (STOPPED))
+static const uint32_t s_launch_moves [] = {
+    [XINF_LAUNCH_PLACED]      = L (PREFLIGHT) | L (STAGING) | L (FETCHING) | L (FETCHED) | L (STARTING) | L (JOINING)
+                              | L (LOADING) | L (READY) | L_END,
+    [XINF_LAUNCH_PREFLIGHT]   = L (STAGING) | L (STARTING) | L_END,
+    [XINF_LAUNCH_STAGING]     = L (FETCHING) | L (FETCHED) | L (STARTING) | L_END,
+    [XINF_LAUNCH_FETCHING]    = L (FETCHED) | L (STARTING) | L (JOINING) | L (LOADING) | L_END,
+    [XINF_LAUNCH_FETCHED]     = L (FETCHING) | L (STARTING) | L (JOINING) | L (LOADING) | L_END,
+    [XINF_LAUNCH_STARTING]    = L (FETCHING) | L (JOINING) | L (LOADING) | L (READY) | L_END,
+    [XINF_LAUNCH_JOINING]     = L (LOADING) | L (READY) | L_END,
+    [XINF_LAUNCH_LOADING]     = L (READY) | L_END,
+    [XINF_LAUNCH_READY]       = L_END,
+    [XINF_LAUNCH_RELAUNCHING] = L (PREFLIGHT) | L (STAGING) | L (FETCHING) | L (STARTING) | L (JOINING) | L (LOADING)
+                              | L (READY) | L (STOPPING) | L (FAILED) | L (STOPPED),
+    [XINF_LAUNCH_STOPPING]    = L (FAILED) | L (STOPPED),
+    [XINF_LAUNCH_FAILED]      = L (STOPPED),
+    [XINF_LAUNCH_STOPPED]     = L (RELAUNCHING)
+};
+const xinf_fsm_t xinf_launch_fsm = {
+    "launch", XINF_LAUNCH_STATES, s_launch_names, s_launch_moves, s_launch_why
+};
+
 // ---- a worker, as the supervisor sees it ------------------------------------
 static const char *const s_worker_names [] = { "alive", "lost", "left" };
 static const char *const s_worker_why [] = {

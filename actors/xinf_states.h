@@ -38,7 +38,28 @@ typedef enum {
     XINF_REQUEST_STATES
 } xinf_request_state_t;
 
+//  A replica (and each rank of a tensor-parallel one) as the supervisor
+//  sees it through its launch: the supervisor's own steps (placed,
+//  preflight, staging, relaunching, stopping) and what the workers report.
+typedef enum {
+    XINF_LAUNCH_PLACED,
+    XINF_LAUNCH_PREFLIGHT,
+    XINF_LAUNCH_STAGING,
+    XINF_LAUNCH_FETCHING,
+    XINF_LAUNCH_FETCHED,
+    XINF_LAUNCH_STARTING,
+    XINF_LAUNCH_JOINING,
+    XINF_LAUNCH_LOADING,
+    XINF_LAUNCH_READY,
+    XINF_LAUNCH_RELAUNCHING,
+    XINF_LAUNCH_STOPPING,
+    XINF_LAUNCH_FAILED,
+    XINF_LAUNCH_STOPPED,
+    XINF_LAUNCH_STATES
+} xinf_launch_state_t;
+
 extern const xinf_fsm_t xinf_replica_fsm;
+extern const xinf_fsm_t xinf_launch_fsm;
 extern const xinf_fsm_t xinf_request_fsm;
 extern const xinf_fsm_t xinf_worker_fsm;
 

@@ -1,10 +1,17 @@
 /*  xinf_stopping: a terminated model until its workers let it go.  */
 #include "xinf_stopping.h"
 
+//  A worker holds nothing of it any more (its report, or as the launch knows it).
 static bool
 s_let_go (const char *state)
 {
     return streq (state, "stopped") || streq (state, "failed");
+}
+
+static bool
+s_gone (int state)
+{
+    return state == XINF_LAUNCH_STOPPED || state == XINF_LAUNCH_FAILED;
 }
 
 void
@@ -15,11 +22,11 @@ xinf_stopping_begin (xinf_model_entry_t *model, const char *how, int64_t now)
     snprintf (model->stopping_how, sizeof model->stopping_how, "%s", how);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        if (!s_let_go (replica->state))
-            snprintf (replica->state, sizeof replica->state, "stopping");
+        if (!s_gone (replica->state))
+            xinf_launch_set (&replica->state, XINF_LAUNCH_STOPPING, model->uid);
         for (size_t rank = 0; replica->n_ranks > 1 && rank < replica->n_ranks; rank++)
-            if (!s_let_go (replica->ranks [rank].state))
-                snprintf (replica->ranks [rank].state, sizeof replica->ranks [rank].state, "stopping");
+            if (!s_gone (replica->ranks [rank].state))
+                xinf_launch_set (&replica->ranks [rank].state, XINF_LAUNCH_STOPPING, model->uid);
     }
 }
 
@@ -31,16 +38,16 @@ xinf_stopping_report (xinf_model_entry_t *model, size_t index, size_t rank, cons
     xinf_replica_entry_t *replica = &model->replicas [index];
     if (replica->n_ranks > 1) {
         if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node))
-            snprintf (replica->ranks [rank].state, sizeof replica->ranks [rank].state, "stopped");
+            xinf_launch_set (&replica->ranks [rank].state, XINF_LAUNCH_STOPPED, model->uid);
         bool all = true;
         for (size_t at = 0; at < replica->n_ranks; at++)
-            all &= s_let_go (replica->ranks [at].state);
+            all &= s_gone (replica->ranks [at].state);
         if (all)
-            snprintf (replica->state, sizeof replica->state, "stopped");
+            xinf_launch_set (&replica->state, XINF_LAUNCH_STOPPED, model->uid);
     }
     else
     if (rank == 0 && streq (replica->node, node))
-        snprintf (replica->state, sizeof replica->state, "stopped");
+        xinf_launch_set (&replica->state, XINF_LAUNCH_STOPPED, model->uid);
 }
 
 //  The first worker still holding part of the model, alive: its name,
@@ -52,9 +59,9 @@ s_holder (const xinf_model_entry_t *model, xinf_cluster_t *cluster, const char *
         const xinf_replica_entry_t *replica = &model->replicas [*index];
         size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
         for (*rank = 0; *rank < ranks; (*rank)++) {
-            const char *state = replica->n_ranks > 1 ? replica->ranks [*rank].state : replica->state;
+            int state = replica->n_ranks > 1 ? replica->ranks [*rank].state : replica->state;
             *node = replica->n_ranks > 1 ? replica->ranks [*rank].node : replica->node;
-            if (!s_let_go (state) && **node && (!cluster || xinf_cluster_peer_of (cluster, *node)))
+            if (!s_gone (state) && **node && (!cluster || xinf_cluster_peer_of (cluster, *node)))
                 return true;
         }
     }

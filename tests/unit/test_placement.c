@@ -68,7 +68,7 @@ test_placement (void)
     CHECK_INT (xinf_placement_need (models, first), 0);
     CHECK_INT (xinf_placement_place (cluster, models, first, NULL, 1, reason, sizeof reason), 0);
     CHECK_STR (first->replicas [0].node, "big");
-    snprintf (first->replicas [0].state, sizeof first->replicas [0].state, "ready");
+    first->replicas [0].state = XINF_LAUNCH_READY;
     first->replicas [0].info = xinf_value_new_map ();
     xinf_map_put_uint (first->replicas [0].info, "size_bytes", 3 * GIB);
     xinf_map_put_uint (first->replicas [0].info, "kv_bytes", 1 * GIB);
@@ -92,7 +92,7 @@ test_placement (void)
     xinf_model_entry_free (&third);
 
     //  A failed replica holds nothing
-    snprintf (first->replicas [0].state, sizeof first->replicas [0].state, "failed");
+    first->replicas [0].state = XINF_LAUNCH_FAILED;
     CHECK_INT (xinf_placement_committed (models, "big"), 0);
 
     zhashx_destroy (&models);
@@ -126,7 +126,7 @@ test_placement_group (void)
     //  Loaded: 4 GiB of weights, 2 a rank, + 1 GiB of KV
     for (size_t index = 0; index < 2; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];
-        snprintf (replica->state, sizeof replica->state, "ready");
+        replica->state = XINF_LAUNCH_READY;
         replica->info = xinf_value_new_map ();
         xinf_map_put_uint (replica->info, "size_bytes", 4 * GIB);
         xinf_map_put_uint (replica->info, "kv_bytes", 1 * GIB);
@@ -137,7 +137,7 @@ test_placement_group (void)
     //  b leaves: replica 0 waits to be relaunched, holding nothing on a
     xinf_cluster_bye (cluster, "pb", 1);
     xinf_replica_entry_t *replica = &model->replicas [0];
-    snprintf (replica->state, sizeof replica->state, "relaunching");
+    replica->state = XINF_LAUNCH_RELAUNCHING;
     snprintf (replica->lost_from, sizeof replica->lost_from, "b");
     CHECK_INT (xinf_placement_committed (models, "a"), 0);
     //  a (its survivor, 9 GiB free) and c (4 GiB free, with a rank of

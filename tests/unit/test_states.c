@@ -16,6 +16,7 @@ static const struct {
     { &xinf_replica_fsm, "model.md" },
     { &xinf_worker_fsm, "node.md" },
     { &xinf_request_fsm, "client.md" },
+    { &xinf_launch_fsm, "client.md" },
 };
 #define S_MACHINES (sizeof s_machines / sizeof s_machines [0])
 
@@ -79,6 +80,35 @@ s_test_request (void)
     CHECK_INT (state, XINF_REQUEST_ANSWERED);
 }
 
+//  The launch: a group that loses a worker comes back through relaunching;
+//  a terminated one only stops; failed and stopped are ends.
+static void
+s_test_launch (void)
+{
+    const xinf_fsm_t *fsm = &xinf_launch_fsm;
+    int state = XINF_LAUNCH_PLACED;
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_PREFLIGHT, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_READY, "m") == -1);         //  nothing loaded yet
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_STAGING, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_FETCHED, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_STARTING, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_JOINING, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_STAGING, "m") == -1);       //  no way back
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_LOADING, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_READY, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_LOADING, "m") == -1);       //  a late report
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_RELAUNCHING, "m") == 0);    //  its worker was lost
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_PREFLIGHT, "m") == 0);      //  the group placed again
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_STOPPING, "m") == 0);       //  terminated
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_READY, "m") == -1);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_STOPPED, "m") == 0);
+    CHECK (xinf_fsm_move (fsm, &state, XINF_LAUNCH_READY, "m") == -1);
+    state = XINF_LAUNCH_FAILED;
+    for (int to = 0; to < XINF_LAUNCH_STATES; to++)
+        CHECK (to == XINF_LAUNCH_FAILED || to == XINF_LAUNCH_STOPPED || xinf_fsm_move (fsm, &state, to, "m") == -1);
+    CHECK_INT (state, XINF_LAUNCH_FAILED);
+}
+
 static char *
 s_read (const char *path)
 {
@@ -129,6 +159,7 @@ main (int argc, char **argv)
     s_test_replica ();
     s_test_worker ();
     s_test_request ();
+    s_test_launch ();
     char small [16];                   //  a table cut to fit still ends in a NUL
     CHECK (xinf_fsm_table (&xinf_worker_fsm, small, sizeof small) > sizeof small);
     CHECK_INT (strlen (small), sizeof small - 1);
