@@ -258,6 +258,16 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
     be->ops->project (be, &output, 1, batch->n_out);
 }
 
+//  0, or -1 with the backend's reason when one of its ops failed.
+static int
+s_backend_status (xinf_backend_t *be, char *error, size_t error_size)
+{
+    char reason [400] = "";
+    if (!be->ops->status || be->ops->status (be, reason, sizeof reason) == 0)
+        return 0;
+    return xinf_fail (error, error_size, "backend %s failed: %s", be->ops->name, reason);
+}
+
 //  One pass of at most max_tokens tokens; 0 or -1 with a reason.
 static int
 s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
@@ -270,7 +280,8 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
         if (s_cancelled (self, cache))
             return xinf_fail (error, error_size, "cancelled");
         if (s_attention (self, &self->layers [index], index, cache, batch))
-            return xinf_fail (error, error_size, "out of memory for attention scores");
+            return s_backend_status (be, error, error_size) ? -1
+                 : xinf_fail (error, error_size, "out of memory for attention scores");
         if (s_all_reduce (self, cache->xb2, n, index, "attn_output", error, error_size))
             return -1;
         be->ops->add (be, cache->x, cache->xb2, n * self->dim);
@@ -281,7 +292,7 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
     }
     if (logits && batch->n_out)
         s_logits (self, cache, batch, logits);
-    return 0;
+    return s_backend_status (be, error, error_size);
 }
 
 //  The tokens [first, first + count) of a batch as a batch of their own,

@@ -521,6 +521,10 @@ s_cpu (const char *make_model)
     test_twins_model (&caught, make_model);
     s_report (&caught, "cpu vs perturbed cpu (every comparison must fail)");
     CHECK (caught.compared > 0 && caught.failed == caught.compared);
+    //  A backend whose op failed fails the step with its reason
+    test_twins_perturbed_fail ("injected device failure");
+    test_twins_model_fails (perturbed, make_model, "injected device failure");
+    test_twins_perturbed_fail (NULL);
     xinf_backend_destroy (&perturbed);
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);

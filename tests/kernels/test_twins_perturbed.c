@@ -7,6 +7,7 @@
 #include "xinf_cpu_backend.h"
 
 static xinf_backend_t *s_inner;
+static const char *s_failure;         //  what status reports, NULL: success
 
 static void
 s_scale (float *values, size_t count)
@@ -91,10 +92,25 @@ s_p_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, c
 static int s_p_write (xinf_backend_t *self, void *m, const void *h, size_t b) { return s_inner->ops->write (s_inner, m, h, b); }
 static int s_p_read (xinf_backend_t *self, void *h, const void *m, size_t b) { return s_inner->ops->read (s_inner, h, m, b); }
 
+static int
+s_p_status (xinf_backend_t *self, char *error, size_t error_size)
+{
+    if (!s_failure)
+        return s_inner->ops->status (s_inner, error, error_size);
+    snprintf (error, error_size, "%s", s_failure);
+    return -1;
+}
+
 static const xinf_backend_ops_t s_perturbed_ops = {
     "perturbed", s_p_destroy, s_p_alloc, s_p_free, s_p_project, s_p_embed, s_p_rmsnorm, s_p_add, s_p_add_bias,
-    s_p_rope, s_p_silu_mul, s_p_kv_store, s_p_attention, s_p_write, s_p_read
+    s_p_rope, s_p_silu_mul, s_p_kv_store, s_p_attention, s_p_write, s_p_read, s_p_status
 };
+
+void
+test_twins_perturbed_fail (const char *reason)
+{
+    s_failure = reason;
+}
 
 xinf_backend_t *
 test_twins_perturbed_new (void)
