@@ -113,6 +113,10 @@ typedef struct {
     //  loading and inspecting activations and KV blocks (tests, tools).
     int (*write) (xinf_backend_t *self, void *memory, const void *host, size_t bytes);
     int (*read) (xinf_backend_t *self, void *host, const void *memory, size_t bytes);
+    //  0 when every op so far succeeded; else -1 with the first failure's
+    //  reason (a device error: the ops that return nothing cannot say so
+    //  themselves). The transformer asks after every pass.
+    int (*status) (xinf_backend_t *self, char *error, size_t error_size);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

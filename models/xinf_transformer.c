@@ -267,6 +267,16 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
     be->ops->project (be, &output, 1, batch->n_out);
 }
 
+//  0, or -1 with the backend's reason when one of its ops failed.
+static int
+s_backend_status (xinf_backend_t *be, char *error, size_t error_size)
+{
+    char reason [400] = "";
+    if (!be->ops->status || be->ops->status (be, reason, sizeof reason) == 0)
+        return 0;
+    return xinf_fail (error, error_size, "backend %s failed: %s", be->ops->name, reason);
+}
+
 //  One pass of at most max_tokens tokens; 0 or -1 with a reason.
 static int
 s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
@@ -280,7 +290,8 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
             return xinf_fail (error, error_size, "cancelled");
         s_enter (cache, XINF_PHASE_COMPUTE, index, "attention");
         if (s_attention (self, &self->layers [index], index, cache, batch))
-            return xinf_fail (error, error_size, "out of memory for attention scores");
+            return s_backend_status (be, error, error_size) ? -1
+                 : xinf_fail (error, error_size, "out of memory for attention scores");
         if (self->shard.n_ranks > 1)
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce attn_output");
         if (s_all_reduce (self, cache->xb2, n, index, "attn_output", error, error_size))
@@ -298,7 +309,7 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
         s_enter (cache, XINF_PHASE_COMPUTE, self->n_layers, "logits");
         s_logits (self, cache, batch, logits);
     }
-    return 0;
+    return s_backend_status (be, error, error_size);
 }
 
 //  The tokens [first, first + count) of a batch as a batch of their own,

@@ -173,9 +173,19 @@ s_read (xinf_backend_t *self, void *host, const void *memory, size_t bytes)
     return 0;
 }
 
+//  The CPU's ops cannot fail but for attention's scratch (its own -1).
+static int
+s_status (xinf_backend_t *self, char *error, size_t error_size)
+{
+    (void) self;
+    (void) error;
+    (void) error_size;
+    return 0;
+}
+
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
-    s_silu_mul, s_kv_store, s_attention, s_write, s_read
+    s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status
 };
 
 xinf_backend_t *

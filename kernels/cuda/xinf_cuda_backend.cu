@@ -352,9 +352,21 @@ s_destroy (xinf_backend_t *self)
     free (self);
 }
 
+static int
+s_status (xinf_backend_t *self, char *error, size_t error_size)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!cuda->failed)
+        return 0;
+    if (error && error_size)
+        snprintf (error, error_size, "CUDA device %d: %s", cuda->device, cuda->error);
+    return -1;
+}
+
 static const xinf_backend_ops_t s_ops = {
     "cuda", s_destroy, s_alloc, s_free, xinf_cuda_project, xinf_cuda_embed, xinf_cuda_rmsnorm, xinf_cuda_add,
-    xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read
+    xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read,
+    s_status
 };
 
 static xinf_backend_t *

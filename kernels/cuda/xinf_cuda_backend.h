@@ -22,8 +22,9 @@
 
     All work runs on one CUDA stream of the backend. A CUDA or cuBLAS
     error fails its op with a log line on stderr and marks the backend
-    failed: later ops do nothing, attention returns -1, and the error
-    stays readable (xinf_cuda_backend_error) until cleared.
+    failed: later ops do nothing, attention returns -1, the status op
+    gives the reason (the transformer then fails its step with it), and
+    the error stays readable (xinf_cuda_backend_error) until cleared.
 */
 #ifndef XINF_CUDA_BACKEND_H_INCLUDED
 #define XINF_CUDA_BACKEND_H_INCLUDED

@@ -66,6 +66,17 @@ test_twins_get (xinf_backend_t *backend, const float *memory, size_t count)
     return host;
 }
 
+//  A CPU backend that scales every op's output by 1.05
+//  (test_twins_perturbed.c).
+xinf_backend_t *test_twins_perturbed_new (void);
+
+//  Makes the perturbed backend's status op report 'reason' (NULL: success).
+void test_twins_perturbed_fail (const char *reason);
+
+//  A transformer step on 'backend' whose status op reports 'reason' must
+//  fail with that reason (test_twins_model.c).
+void test_twins_model_fails (xinf_backend_t *backend, const char *make_model, const char *reason);
+
 //  The whole transformer step on tiny generated models (test_twins_model.c).
 void test_twins_model (test_twins_t *twins, const char *make_model);
 

@@ -112,6 +112,32 @@ s_generate (test_twins_t *twins, const xinf_transformer_t *t, const char *name)
     }
 }
 
+//  A scratch directory for the models.
+static void
+s_directory (char *directory, size_t size)
+{
+    const char *base = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
+    snprintf (directory, size, "%s/xinf-twins-XXXXXX", base);
+    CHECK (mkdtemp (directory));
+}
+
+//  The model xinf-make-model writes with 'arguments' into 'path'.
+static xinf_model_t *
+s_model (const char *make_model, const char *directory, const char *name, const char *arguments, char *path,
+         size_t path_size)
+{
+    char command [1200], error [512];
+    snprintf (path, path_size, "%s/%s.gguf", directory, name);
+    snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", make_model, arguments, path);
+    int status = system (command);
+    CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "%s: %s\n", path, error);
+    CHECK (model);
+    return model;
+}
+
 void
 test_twins_model (test_twins_t *twins, const char *make_model)
 {
@@ -120,19 +146,10 @@ test_twins_model (test_twins_t *twins, const char *make_model)
         { "qwen2-q8_0", "--arch qwen2 --type q8_0 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --seed 6" },
         { "qwen3-bf16", "--arch qwen3 --type bf16 --dim 64 --heads 4 --kv-heads 1 --head-dim 32 --ffn 96 --seed 7" },
     };
-    const char *base = getenv ("TMPDIR") ? getenv ("TMPDIR") : "/tmp";
-    char directory [256], path [400], command [1200], error [512];
-    snprintf (directory, sizeof directory, "%s/xinf-twins-XXXXXX", base);
-    CHECK (mkdtemp (directory));
+    char directory [256], path [400];
+    s_directory (directory, sizeof directory);
     for (size_t m = 0; m < sizeof models / sizeof models [0]; m++) {
-        snprintf (path, sizeof path, "%s/%s.gguf", directory, models [m][0]);
-        snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", make_model, models [m][1], path);
-        int status = system (command);
-        CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
-        xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
-        if (!model)
-            fprintf (stderr, "%s: %s\n", path, error);
-        CHECK (model);
+        xinf_model_t *model = s_model (make_model, directory, models [m][0], models [m][1], path, sizeof path);
         s_generate (twins, xinf_model_transformer (model), models [m][0]);
 #if defined (XINF_HAVE_CUDA)
         //  The next model's weights may be mapped where this one's were
@@ -141,5 +158,31 @@ test_twins_model (test_twins_t *twins, const char *make_model)
         xinf_model_destroy (&model);
         unlink (path);
     }
+    CHECK (rmdir (directory) == 0);
+}
+
+void
+test_twins_model_fails (xinf_backend_t *backend, const char *make_model, const char *reason)
+{
+    char directory [256], path [400], error [512] = "";
+    s_directory (directory, sizeof directory);
+    xinf_model_t *model = s_model (make_model, directory, "fails", "--dim 64 --heads 4 --kv-heads 2 --ffn 96", path,
+                                   sizeof path);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, POOL_BLOCKS, BLOCK_TOKENS, PASS_TOKENS);
+    xinf_batch_buf_t *buffer = xinf_batch_buf_new ();
+    float *logits = calloc (t->vocab, sizeof (float));
+    CHECK (cache && buffer && logits);
+    CHECK (xinf_batch_buf_add_seq (buffer, s_table_1, 3) == 0);
+    for (int32_t pos = 0; pos < 3; pos++)
+        CHECK (xinf_batch_buf_add_token (buffer, pos + 1, pos, 0, pos == 2) == 0);
+    CHECK (xinf_transformer_step (t, cache, xinf_batch_buf_view (buffer), logits, error, sizeof error) == -1);
+    printf ("a failed backend fails the step: %s\n", error);
+    CHECK (strstr (error, reason) != NULL);
+    free (logits);
+    xinf_batch_buf_destroy (&buffer);
+    xinf_kv_cache_destroy (&cache);
+    xinf_model_destroy (&model);
+    unlink (path);
     CHECK (rmdir (directory) == 0);
 }
