@@ -440,6 +440,26 @@ xinf_cluster_available (xinf_cluster_t *self, const char *node)
     return 0;
 }
 
+const xinf_value_t *
+xinf_cluster_devices (xinf_cluster_t *self, const char *node)
+{
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (streq (worker->hello.node, node))
+            return worker->hello.devices;
+    return NULL;
+}
+
+const char *
+xinf_cluster_gpu_probe (xinf_cluster_t *self, const char *node)
+{
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
+         worker = (s_worker_t *) zhashx_next (self->workers))
+        if (streq (worker->hello.node, node))
+            return worker->hello.gpu_probe;
+    return "";
+}
+
 void
 xinf_cluster_on_lost (xinf_cluster_t *self, xinf_cluster_lost_fn *fn, void *arg)
 {

@@ -64,6 +64,10 @@ bool xinf_cluster_pick (xinf_cluster_t *self, zlist_t *exclude, char *node, size
 zlist_t *xinf_cluster_alive (xinf_cluster_t *self);
 //  A worker's available memory as it last registered (0 if unknown).
 uint64_t xinf_cluster_available (xinf_cluster_t *self, const char *node);
+//  A worker's devices (HELLO's `devices`) and how it looked for GPUs
+//  (`gpu_probe`); NULL and "" for a node not registered.
+const xinf_value_t *xinf_cluster_devices (xinf_cluster_t *self, const char *node);
+const char *xinf_cluster_gpu_probe (xinf_cluster_t *self, const char *node);
 //  Called (on the actor thread) when a worker is declared lost or leaves
 //  (BYE); 'reason' says which, for the errors of its requests.
 typedef void (xinf_cluster_lost_fn) (const char *node, const char *reason, void *arg);

@@ -94,7 +94,7 @@ s_json_value (json_t *json, int depth)
 
 static const char *s_launch_keys [] = {
     "uid", "path", "worker", "workers", "replicas", "threads", "n_worker", "probe_timeout_ms",
-    "rendezvous_timeout_ms", "stall_timeout_ms", "kv_cache_mb", "max_seqs", "step_tokens", "max_queued", NULL
+    "rendezvous_timeout_ms", "stall_timeout_ms", "kv_cache_mb", "max_seqs", "step_tokens", "max_queued", "device", NULL
 };
 
 //  LAUNCH from the body: the known fields, converted; 'model_uid' (Xinference's name) for uid.

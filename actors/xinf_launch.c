@@ -114,6 +114,11 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_uint (body, "step_tokens", model->step_tokens);
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
+    if (model->gpu) {
+        char device [16];
+        snprintf (device, sizeof device, "cuda:%d", replica->gpu);
+        xinf_map_put_str (body, "device", device);
+    }
     if (model->stall_timeout_ms)      //  an adopted model's is not known: the worker's default
         xinf_map_put_uint (body, "stall_timeout_ms", model->stall_timeout_ms);
     if (replica->n_ranks > 1) {

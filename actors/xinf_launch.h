@@ -84,6 +84,7 @@ typedef struct {
     size_t lost_rank;                 //  the rank that worker ran (n_ranks > 1)
     uint64_t mesh_session;            //  the preflight of its relaunch, while it runs
     char note [256];                  //  how it got where it is (e.g. relaunched after a loss)
+    int gpu;                          //  its CUDA device on its worker (a GPU model's)
     bool restoring;                   //  from the journal, not yet reported by its worker
     int64_t deadline;                 //  of the current rendezvous step (monotonic ms)
     uint64_t wait;                    //  the registered wait of that step
@@ -113,6 +114,7 @@ typedef struct {
                                       //  addresses, other builds); NULL until one
     bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
     bool pinned;                      //  launched on named workers: relaunched only there
+    bool gpu;                         //  LAUNCH device gpu: each replica on a GPU of its own
     bool stopping;                    //  terminated, its workers unloading it (xinf_stopping.h)
     int64_t stopping_since;           //  monotonic ms
     char stopping_how [32];           //  "terminated"

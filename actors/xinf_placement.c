@@ -1,5 +1,6 @@
 /*  xinf_placement: which workers a launched model's replicas go to.  */
 #include "xinf_placement.h"
+#include "xinf_placement_gpu.h"
 
 #define MIB  (1024ULL * 1024ULL)
 
@@ -138,6 +139,25 @@ s_pick (xinf_cluster_t *cluster, zhashx_t *models, uint64_t need, zlist_t *mine,
     return best != NULL;
 }
 
+//  A GPU model's replica: a GPU of its own, on the named worker if any.
+static int
+s_place_gpu (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
+             const xinf_value_t *named, uint64_t need, char *reason, size_t size)
+{
+    xinf_replica_entry_t *replica = &model->replicas [index];
+    zlist_t *avoid = zlist_new ();
+    zlist_t *alive = xinf_cluster_alive (cluster);
+    const char *only = named ? xinf_value_str (xinf_array_at (named, 0)) : NULL;
+    for (char *name = (char *) zlist_first (alive); only && name; name = (char *) zlist_next (alive))
+        if (!streq (name, only))
+            zlist_append (avoid, name);
+    int rc = xinf_placement_gpu (cluster, models, model, index, need, avoid, replica->node, sizeof replica->node,
+                                 &replica->gpu, reason, size);
+    zlist_destroy (&alive);
+    zlist_destroy (&avoid);
+    return rc;
+}
+
 int
 xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model,
                       const xinf_value_t *named, size_t count, char *reason, size_t size)
@@ -150,6 +170,10 @@ xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entr
         xinf_replica_entry_t *replica = &model->replicas [index];
         replica->index = index;
         replica->n_ranks = model->n_worker;
+        if (model->gpu) {
+            rc = s_place_gpu (cluster, models, model, index, named, need, reason, size);
+            continue;
+        }
         zlist_t *mine = zlist_new ();
         for (size_t rank = 0; rank < model->n_worker && rc == 0; rank++) {
             char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
@@ -191,7 +215,10 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
     }
     zlist_t *mine = zlist_new ();
     zlist_append (mine, (void *) avoid);
-    bool found = s_pick (cluster, models, need, mine, placed, count, node, node_size, reason, size);
+    bool found = model->gpu
+               ? xinf_placement_gpu (cluster, models, model, index, need, mine, node, node_size,
+                                     &model->replicas [index].gpu, reason, size) == 0
+               : s_pick (cluster, models, need, mine, placed, count, node, node_size, reason, size);
     zlist_destroy (&mine);
     free (placed);
     return found ? 0 : -1;

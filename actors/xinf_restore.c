@@ -15,7 +15,8 @@ xinf_restore_describe (const xinf_model_entry_t *model)
         .threads = model->threads, .probe_timeout_ms = model->probe_timeout_ms,
         .rendezvous_timeout_ms = model->rendezvous_timeout_ms, .stall_timeout_ms = model->stall_timeout_ms,
         .kv_cache_mb = model->kv_cache_mb, .max_seqs = model->max_seqs, .step_tokens = model->step_tokens,
-        .max_queued = model->max_queued, .pinned = model->pinned, .has_pinned = true, .workers = workers
+        .max_queued = model->max_queued, .pinned = model->pinned, .has_pinned = true, .workers = workers,
+        .device = model->gpu ? "gpu" : "cpu", .has_device = true
     };
     xinf_value_t *map = xinf_value_new_map ();
     xinf_node_msg_launched_model_put (&saved, map);
@@ -59,6 +60,7 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
     model->step_tokens = saved.step_tokens;
     model->max_queued = (size_t) saved.max_queued;
     model->pinned = saved.pinned;
+    model->gpu = streq (saved.device, "gpu");
     model->count = xinf_value_count (saved.workers);
     for (size_t index = 0; index < model->count; index++) {
         xinf_replica_entry_t *replica = &model->replicas [index];

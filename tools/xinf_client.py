@@ -296,13 +296,14 @@ class XinfClient:
 
     def launch(self, uid, path, worker=None, replicas=1, threads=0, n_worker=1, workers=None,
                probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None, kv_cache_mb=None,
-               max_seqs=None, step_tokens=None, max_queued=None):
+               max_seqs=None, step_tokens=None, max_queued=None, device=None):
         """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
         goes on in the background: follow it with wait_ready(). n_worker > 1
         splits each replica over that many workers (tensor parallel; the
         named 'workers', one per rank, or distinct alive ones). kv_cache_mb,
         max_seqs, step_tokens set the replicas' engine (None: its defaults);
-        max_queued bounds the model's queue (beyond it: OVERLOADED)."""
+        max_queued bounds the model's queue (beyond it: OVERLOADED); device
+        "gpu" puts each replica on an NVIDIA GPU of its own."""
         body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads, "n_worker": n_worker}
         if worker:
             body["worker"] = worker
@@ -310,7 +311,8 @@ class XinfClient:
             body["workers"] = list(workers)
         for key, value in (("probe_timeout_ms", probe_timeout_ms), ("rendezvous_timeout_ms", rendezvous_timeout_ms),
                            ("stall_timeout_ms", stall_timeout_ms), ("kv_cache_mb", kv_cache_mb),
-                           ("max_seqs", max_seqs), ("step_tokens", step_tokens), ("max_queued", max_queued)):
+                           ("max_seqs", max_seqs), ("step_tokens", step_tokens), ("max_queued", max_queued),
+                           ("device", device)):
             if value is not None:
                 body[key] = value
         reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")
