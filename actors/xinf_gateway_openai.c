@@ -126,9 +126,8 @@ xinf_gw_json_parse (const char *body, size_t size, xinf_gw_error_t *error)
     return root;
 }
 
-//  A field of the wrong type or out of range: 400 naming it.
-static int
-s_bad (xinf_gw_error_t *error, const char *param, const char *format, ...)
+int
+xinf_gw_error_bad (xinf_gw_error_t *error, const char *param, const char *format, ...)
 {
     char text [600];
     va_list args;
@@ -148,10 +147,10 @@ s_number (json_t *root, const char *key, double low, double high, double *value,
     if (!item || json_is_null (item))
         return 0;
     if (!json_is_number (item))
-        return s_bad (error, key, "must be a number, not %s", json_is_string (item) ? "a string" : "another type");
+        return xinf_gw_error_bad (error, key, "must be a number, not %s", json_is_string (item) ? "a string" : "another type");
     double number = json_number_value (item);
     if (!isfinite (number) || number < low || number > high)
-        return s_bad (error, key, "must be between %g and %g", low, high);
+        return xinf_gw_error_bad (error, key, "must be between %g and %g", low, high);
     *value = number;
     return 0;
 }
@@ -164,10 +163,10 @@ s_integer (json_t *root, const char *key, json_int_t low, json_int_t high, json_
     if (!item || json_is_null (item))
         return 0;
     if (!json_is_integer (item))
-        return s_bad (error, key, "must be an integer");
+        return xinf_gw_error_bad (error, key, "must be an integer");
     json_int_t number = json_integer_value (item);
     if (number < low || number > high)
-        return s_bad (error, key, "must be between %lld and %lld", (long long) low, (long long) high);
+        return xinf_gw_error_bad (error, key, "must be between %lld and %lld", (long long) low, (long long) high);
     *value = number;
     return 0;
 }
@@ -179,7 +178,7 @@ s_bool (json_t *root, const char *key, bool *value, xinf_gw_error_t *error)
     if (!item || json_is_null (item))
         return 0;
     if (!json_is_boolean (item))
-        return s_bad (error, key, "must be true or false");
+        return xinf_gw_error_bad (error, key, "must be true or false");
     *value = json_is_true (item);
     return 0;
 }
@@ -192,17 +191,17 @@ s_stop (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         return 0;
     json_t *single = json_is_string (stop) ? stop : NULL;
     if (!single && !json_is_array (stop))
-        return s_bad (error, "stop", "must be a string or an array of up to %d strings", XINF_GW_STOPS_MAX);
+        return xinf_gw_error_bad (error, "stop", "must be a string or an array of up to %d strings", XINF_GW_STOPS_MAX);
     size_t count = single ? 1 : json_array_size (stop);
     if (count > XINF_GW_STOPS_MAX)
-        return s_bad (error, "stop", "at most %d stop strings, not %zu", XINF_GW_STOPS_MAX, count);
+        return xinf_gw_error_bad (error, "stop", "at most %d stop strings, not %zu", XINF_GW_STOPS_MAX, count);
     for (size_t index = 0; index < count; index++) {
         json_t *item = single ? single : json_array_get (stop, index);
         if (!json_is_string (item))
-            return s_bad (error, "stop", "item %zu must be a string", index);
+            return xinf_gw_error_bad (error, "stop", "item %zu must be a string", index);
         size_t length = json_string_length (item);
         if (length < 1 || length > XINF_GW_STOP_MAX)
-            return s_bad (error, "stop", "a stop string must have 1 to %d bytes", XINF_GW_STOP_MAX);
+            return xinf_gw_error_bad (error, "stop", "a stop string must have 1 to %d bytes", XINF_GW_STOP_MAX);
         out->stops [out->stop_count++] = strdup (json_string_value (item));
     }
     return 0;
@@ -218,13 +217,13 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     if (s_integer (root, "n", 1, INT32_MAX, &n, error))
         return -1;
     if (n != 1)
-        return s_bad (error, "n", "only n = 1 is supported (one choice per request); send %lld requests instead",
+        return xinf_gw_error_bad (error, "n", "only n = 1 is supported (one choice per request); send %lld requests instead",
                       (long long) n);
     json_int_t best_of = 1;
     if (s_integer (root, "best_of", 1, INT32_MAX, &best_of, error))
         return -1;
     if (best_of != 1)
-        return s_bad (error, "best_of", "only best_of = 1 is supported");
+        return xinf_gw_error_bad (error, "best_of", "only best_of = 1 is supported");
     const char *keys [] = { "max_tokens", "max_completion_tokens" };
     for (size_t index = 0; index < 2; index++)
         if (s_integer (root, keys [index], 1, UINT32_MAX, &max_tokens, error))
@@ -243,9 +242,9 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     json_t *options = json_object_get (root, "stream_options");
     if (options && !json_is_null (options)) {
         if (!json_is_object (options))
-            return s_bad (error, "stream_options", "must be an object");
+            return xinf_gw_error_bad (error, "stream_options", "must be an object");
         if (!out->stream)
-            return s_bad (error, "stream_options", "is only allowed when stream is true");
+            return xinf_gw_error_bad (error, "stream_options", "is only allowed when stream is true");
         if (s_bool (options, "include_usage", &out->include_usage, error))
             return -1;
     }
@@ -259,7 +258,7 @@ s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
     json_t *prompt = json_object_get (root, "prompt");
     if (!prompt)
-        return s_bad (error, "prompt", "is required");
+        return xinf_gw_error_bad (error, "prompt", "is required");
     if (json_is_array (prompt) && json_array_size (prompt) == 1 && !json_is_integer (json_array_get (prompt, 0)))
         prompt = json_array_get (prompt, 0);
     if (json_is_string (prompt)) {
@@ -270,14 +269,14 @@ s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         return 0;
     }
     if (!json_is_array (prompt) || json_array_size (prompt) == 0)
-        return s_bad (error, "prompt", "must be a string, or an array of token ids (one prompt per request)");
+        return xinf_gw_error_bad (error, "prompt", "must be a string, or an array of token ids (one prompt per request)");
     out->prompt_token_count = json_array_size (prompt);
     out->prompt_tokens = calloc (out->prompt_token_count, sizeof *out->prompt_tokens);
     assert (out->prompt_tokens);
     for (size_t index = 0; index < out->prompt_token_count; index++) {
         json_t *id = json_array_get (prompt, index);
         if (!json_is_integer (id) || json_integer_value (id) < 0 || json_integer_value (id) > UINT32_MAX)
-            return s_bad (error, "prompt", "item %zu must be a token id (an integer from 0), or the prompt a string "
+            return xinf_gw_error_bad (error, "prompt", "item %zu must be a token id (an integer from 0), or the prompt a string "
                           "(one prompt per request)", index);
         out->prompt_tokens [index] = (uint32_t) json_integer_value (id);
     }
@@ -292,7 +291,7 @@ s_content (json_t *message, size_t index, xinf_gw_error_t *error)
     if (!content || json_is_null (content) || json_is_string (content))
         return 0;
     if (!json_is_array (content))
-        return s_bad (error, "messages", "message %zu: content must be a string or an array of text parts", index);
+        return xinf_gw_error_bad (error, "messages", "message %zu: content must be a string or an array of text parts", index);
     xinf_gw_buf_t text = { 0 };
     for (size_t part = 0; part < json_array_size (content); part++) {
         json_t *item = json_array_get (content, part);
@@ -300,7 +299,7 @@ s_content (json_t *message, size_t index, xinf_gw_error_t *error)
         if (!json_is_object (item) || !json_is_string (type) || !streq (json_string_value (type), "text")
         ||  !json_is_string (value)) {
             xinf_gw_buf_free (&text);
-            return s_bad (error, "messages", "message %zu part %zu: only {\"type\": \"text\", \"text\": STRING} "
+            return xinf_gw_error_bad (error, "messages", "message %zu part %zu: only {\"type\": \"text\", \"text\": STRING} "
                           "parts are supported", index, part);
         }
         xinf_gw_buf_add (&text, json_string_value (value), json_string_length (value));
@@ -316,21 +315,21 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
     json_t *messages = json_object_get (root, "messages");
     if (!json_is_array (messages) || json_array_size (messages) == 0)
-        return s_bad (error, "messages", "is required: a non-empty array of {role, content}");
+        return xinf_gw_error_bad (error, "messages", "is required: a non-empty array of {role, content}");
     if (json_array_size (messages) > XINF_GW_MESSAGES_MAX)
-        return s_bad (error, "messages", "at most %d messages", XINF_GW_MESSAGES_MAX);
+        return xinf_gw_error_bad (error, "messages", "at most %d messages", XINF_GW_MESSAGES_MAX);
     out->messages = json_deep_copy (messages);
     for (size_t index = 0; index < json_array_size (out->messages); index++) {
         json_t *message = json_array_get (out->messages, index);
         json_t *role = json_object_get (message, "role");
         if (!json_is_object (message) || !json_is_string (role))
-            return s_bad (error, "messages", "message %zu must be an object with a string role", index);
+            return xinf_gw_error_bad (error, "messages", "message %zu must be an object with a string role", index);
         const char *roles [] = { "system", "developer", "user", "assistant", "tool", "function" };
         bool known = false;
         for (size_t at = 0; at < sizeof roles / sizeof roles [0]; at++)
             known |= streq (json_string_value (role), roles [at]);
         if (!known)
-            return s_bad (error, "messages", "message %zu: role must be system, developer, user, assistant or tool",
+            return xinf_gw_error_bad (error, "messages", "message %zu: role must be system, developer, user, assistant or tool",
                           index);
         if (s_content (message, index, error) || xinf_gw_tools_check_message (message, index, error))
             return -1;
@@ -348,7 +347,7 @@ xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t 
     out->chat = chat;
     json_t *model = json_object_get (root, "model");
     if (!json_is_string (model))
-        return s_bad (error, "model", "is required: the uid of a launched model (GET /v1/models lists them)");
+        return xinf_gw_error_bad (error, "model", "is required: the uid of a launched model (GET /v1/models lists them)");
     if (!xinf_gw_uid_valid (json_string_value (model))) {
         xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
                            "The model '%.80s' does not exist (GET /v1/models lists them)", json_string_value (model));

@@ -46,6 +46,10 @@ typedef struct {
 
 void xinf_gw_error_set (xinf_gw_error_t *self, unsigned status, const char *type, const char *code,
                         const char *param, const char *format, ...) __attribute__ ((format (printf, 6, 7)));
+//  A field of the wrong type or out of range: 400 invalid_value naming
+//  'param' ("'PARAM': TEXT"); -1, for return.
+int xinf_gw_error_bad (xinf_gw_error_t *self, const char *param, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
 //  {"error": {"message", "type", "param", "code"}}
 json_t *xinf_gw_error_json (const xinf_gw_error_t *self);
 //  The HTTP error for an XINF-CLIENT/1 ERROR code.

@@ -14,17 +14,6 @@
 #define CALL_ID_MAX       256           //  bytes of a tool call id
 #define DESCRIPTION_MAX   (64 << 10)    //  bytes of a function's description
 
-static int
-s_bad (xinf_gw_error_t *error, const char *param, const char *format, ...)
-{
-    char text [600];
-    va_list args;
-    va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    va_end (args);
-    xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", param, "'%s': %s", param, text);
-    return -1;
-}
 
 //  OpenAI's function names: letters, digits, '_', '-' (and '.', ':' that
 //  other servers accept), 1 to 64 bytes.
@@ -46,31 +35,31 @@ s_tool (json_t *tool, size_t index, json_t *names, xinf_gw_error_t *error)
     snprintf (param, sizeof param, "tools[%zu]", index);
     json_t *type = json_object_get (tool, "type");
     if (!json_is_object (tool) || !json_is_string (type) || !streq (json_string_value (type), "function"))
-        return s_bad (error, param, "must be {\"type\": \"function\", \"function\": {name, description, parameters}}");
+        return xinf_gw_error_bad (error, param, "must be {\"type\": \"function\", \"function\": {name, description, parameters}}");
     json_t *function = json_object_get (tool, "function");
     snprintf (param, sizeof param, "tools[%zu].function", index);
     if (!json_is_object (function))
-        return s_bad (error, param, "must be an object {name, description, parameters}");
+        return xinf_gw_error_bad (error, param, "must be an object {name, description, parameters}");
     json_t *name = json_object_get (function, "name");
     snprintf (param, sizeof param, "tools[%zu].function.name", index);
     if (!s_name_valid (name))
-        return s_bad (error, param, "must be 1 to %d letters, digits, '_', '-', '.' or ':'", TOOL_NAME_MAX);
+        return xinf_gw_error_bad (error, param, "must be 1 to %d letters, digits, '_', '-', '.' or ':'", TOOL_NAME_MAX);
     if (json_object_get (names, json_string_value (name)))
-        return s_bad (error, param, "'%s' is declared twice", json_string_value (name));
+        return xinf_gw_error_bad (error, param, "'%s' is declared twice", json_string_value (name));
     json_object_set_new (names, json_string_value (name), json_true ());
     json_t *description = json_object_get (function, "description");
     snprintf (param, sizeof param, "tools[%zu].function.description", index);
     if (description && !json_is_null (description)
     && (!json_is_string (description) || json_string_length (description) > DESCRIPTION_MAX))
-        return s_bad (error, param, "must be a string of at most %d bytes", DESCRIPTION_MAX);
+        return xinf_gw_error_bad (error, param, "must be a string of at most %d bytes", DESCRIPTION_MAX);
     json_t *parameters = json_object_get (function, "parameters");
     snprintf (param, sizeof param, "tools[%zu].function.parameters", index);
     if (parameters && !json_is_null (parameters) && !json_is_object (parameters))
-        return s_bad (error, param, "must be a JSON schema object");
+        return xinf_gw_error_bad (error, param, "must be a JSON schema object");
     json_t *strict = json_object_get (function, "strict");
     snprintf (param, sizeof param, "tools[%zu].function.strict", index);
     if (strict && !json_is_null (strict) && !json_is_boolean (strict))
-        return s_bad (error, param, "must be true or false");
+        return xinf_gw_error_bad (error, param, "must be true or false");
     return 0;
 }
 
@@ -89,10 +78,10 @@ s_tool_choice (json_t *root, json_t *names, xinf_gw_oai_t *out, xinf_gw_error_t 
         if (streq (text, "auto") || streq (text, "required"))
             out->tool_choice = streq (text, "auto") ? XINF_GW_TOOL_CHOICE_AUTO : XINF_GW_TOOL_CHOICE_REQUIRED;
         else
-            return s_bad (error, "tool_choice", "must be \"none\", \"auto\", \"required\" or "
+            return xinf_gw_error_bad (error, "tool_choice", "must be \"none\", \"auto\", \"required\" or "
                           "{\"type\": \"function\", \"function\": {\"name\": NAME}}");
         if (!out->tools && out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED)
-            return s_bad (error, "tool_choice", "\"required\" needs tools");
+            return xinf_gw_error_bad (error, "tool_choice", "\"required\" needs tools");
         if (!out->tools)
             out->tool_choice = XINF_GW_TOOL_CHOICE_NONE;
         return 0;
@@ -101,10 +90,10 @@ s_tool_choice (json_t *root, json_t *names, xinf_gw_oai_t *out, xinf_gw_error_t 
     json_t *name = json_object_get (function, "name");
     if (!json_is_object (choice) || !json_is_string (type) || !streq (json_string_value (type), "function")
     ||  !json_is_object (function) || !json_is_string (name))
-        return s_bad (error, "tool_choice", "must be \"none\", \"auto\", \"required\" or "
+        return xinf_gw_error_bad (error, "tool_choice", "must be \"none\", \"auto\", \"required\" or "
                       "{\"type\": \"function\", \"function\": {\"name\": NAME}}");
     if (!json_object_get (names, json_string_value (name)))
-        return s_bad (error, "tool_choice.function.name", "'%.64s' is not one of the tools", json_string_value (name));
+        return xinf_gw_error_bad (error, "tool_choice.function.name", "'%.64s' is not one of the tools", json_string_value (name));
     out->tool_choice = XINF_GW_TOOL_CHOICE_FUNCTION;
     snprintf (out->tool_choice_name, sizeof out->tool_choice_name, "%s", json_string_value (name));
     return 0;
@@ -117,14 +106,14 @@ xinf_gw_tools_parse (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     out->parallel_tool_calls = true;
     if (tools && !json_is_null (tools)) {
         if (!json_is_array (tools))
-            return s_bad (error, "tools", "must be an array of {\"type\": \"function\", \"function\": {...}}");
+            return xinf_gw_error_bad (error, "tools", "must be an array of {\"type\": \"function\", \"function\": {...}}");
         if (json_array_size (tools) > XINF_GW_TOOLS_MAX)
-            return s_bad (error, "tools", "at most %d tools, not %zu", XINF_GW_TOOLS_MAX, json_array_size (tools));
+            return xinf_gw_error_bad (error, "tools", "at most %d tools, not %zu", XINF_GW_TOOLS_MAX, json_array_size (tools));
         char *text = json_dumps (tools, JSON_COMPACT);
         size_t size = text ? strlen (text) : 0;
         free (text);
         if (size > XINF_GW_TOOLS_BYTES)
-            return s_bad (error, "tools", "at most %d bytes of JSON, not %zu", XINF_GW_TOOLS_BYTES, size);
+            return xinf_gw_error_bad (error, "tools", "at most %d bytes of JSON, not %zu", XINF_GW_TOOLS_BYTES, size);
     }
     json_t *names = json_object ();
     int rc = 0;
@@ -138,7 +127,7 @@ xinf_gw_tools_parse (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     json_t *parallel = json_object_get (root, "parallel_tool_calls");
     if (rc == 0 && parallel && !json_is_null (parallel)) {
         if (!json_is_boolean (parallel))
-            return s_bad (error, "parallel_tool_calls", "must be true or false");
+            return xinf_gw_error_bad (error, "parallel_tool_calls", "must be true or false");
         out->parallel_tool_calls = json_is_true (parallel);
     }
     return rc;
@@ -154,16 +143,16 @@ s_call (json_t *call, size_t index, size_t at, xinf_gw_error_t *error)
     json_t *function = json_object_get (call, "function");
     json_t *id = json_object_get (call, "id"), *type = json_object_get (call, "type");
     if (!json_is_object (call) || !json_is_object (function))
-        return s_bad (error, param, "must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+        return xinf_gw_error_bad (error, param, "must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
     if (id && !json_is_null (id) && (!json_is_string (id) || json_string_length (id) > CALL_ID_MAX))
-        return s_bad (error, param, "id must be a string of at most %d bytes", CALL_ID_MAX);
+        return xinf_gw_error_bad (error, param, "id must be a string of at most %d bytes", CALL_ID_MAX);
     if (type && !json_is_null (type) && (!json_is_string (type) || !streq (json_string_value (type), "function")))
-        return s_bad (error, param, "type must be \"function\"");
+        return xinf_gw_error_bad (error, param, "type must be \"function\"");
     json_t *name = json_object_get (function, "name"), *arguments = json_object_get (function, "arguments");
     if (!json_is_string (name) || json_string_length (name) < 1 || json_string_length (name) > 256)
-        return s_bad (error, param, "function.name must be a string of 1 to 256 bytes");
+        return xinf_gw_error_bad (error, param, "function.name must be a string of 1 to 256 bytes");
     if (arguments && !json_is_string (arguments) && !json_is_object (arguments) && !json_is_null (arguments))
-        return s_bad (error, param, "function.arguments must be a string of JSON");
+        return xinf_gw_error_bad (error, param, "function.arguments must be a string of JSON");
     if (json_is_string (arguments)) {
         json_error_t reason;
         json_t *object = json_loads (json_string_value (arguments), 0, &reason);
@@ -183,9 +172,9 @@ xinf_gw_tools_check_message (json_t *message, size_t index, xinf_gw_error_t *err
     snprintf (param, sizeof param, "messages[%zu].tool_calls", index);
     if (calls && !json_is_null (calls)) {
         if (!streq (role, "assistant"))
-            return s_bad (error, param, "only assistant messages carry tool calls");
+            return xinf_gw_error_bad (error, param, "only assistant messages carry tool calls");
         if (!json_is_array (calls) || json_array_size (calls) > XINF_GW_TOOL_CALLS_MAX)
-            return s_bad (error, param, "must be an array of at most %d calls", XINF_GW_TOOL_CALLS_MAX);
+            return xinf_gw_error_bad (error, param, "must be an array of at most %d calls", XINF_GW_TOOL_CALLS_MAX);
         for (size_t at = 0; at < json_array_size (calls); at++)
             if (s_call (json_array_get (calls, at), index, at, error))
                 return -1;
@@ -205,10 +194,10 @@ xinf_gw_tools_check_message (json_t *message, size_t index, xinf_gw_error_t *err
         json_t *value = json_object_get (message, keys [at]);
         snprintf (param, sizeof param, "messages[%zu].%s", index, keys [at]);
         if (value && !json_is_null (value) && (!json_is_string (value) || json_string_length (value) > CALL_ID_MAX))
-            return s_bad (error, param, "must be a string of at most %d bytes", CALL_ID_MAX);
+            return xinf_gw_error_bad (error, param, "must be a string of at most %d bytes", CALL_ID_MAX);
     }
     if (streq (role, "tool") && !json_is_string (json_object_get (message, "content")))
-        return s_bad (error, "messages", "message %zu: a tool message needs its content (the result)", index);
+        return xinf_gw_error_bad (error, "messages", "message %zu: a tool message needs its content (the result)", index);
     return 0;
 }
 
