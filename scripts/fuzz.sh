@@ -13,7 +13,7 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 0
 fi
 mkdir -p build-fuzz
-cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXINF_FUZZ=ON \
+cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXINF_FUZZ=ON -DXINF_CUDA=OFF \
       -DXINF_FUZZ_SECONDS="$SECONDS_EACH" >build-fuzz/configure.log 2>&1 || { cat build-fuzz/configure.log; exit 1; }
 cmake --build build-fuzz -j "$(nproc)" --target fuzz_envelope fuzz_gguf fuzz_tokenizer fuzz_wire seed_batch \
       xinf-make-model
