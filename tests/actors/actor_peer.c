@@ -228,8 +228,8 @@ peer_send_body (zsock_t *sock, const char *type, uint64_t corr, const void *body
     msgpack_sbuffer_destroy (&buffer);
 }
 
-xinf_msg_t *
-peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness)
+xinf_hello_t
+peer_hello_fields (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness)
 {
     xinf_hello_t hello = { .data_port_low = 30000, .data_port_high = 30100, .pid = pid, .cpus = 4,
                            .memory_bytes = 16ull << 30, .memory_available_bytes = 8ull << 30,
@@ -249,6 +249,13 @@ peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t live
     xinf_map_put_uint (cpu, "memory_bytes", 16ull << 30);
     xinf_array_push (hello.devices, cpu);
     hello.models = xinf_value_new_array ();
+    return hello;
+}
+
+xinf_msg_t *
+peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness)
+{
+    xinf_hello_t hello = peer_hello_fields (node, pid, heartbeat_ms, liveness);
     xinf_msg_t *msg = xinf_hello_encode (&hello);
     xinf_hello_clear (&hello);
     return msg;

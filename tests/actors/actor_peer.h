@@ -51,6 +51,9 @@ void peer_send_body (zsock_t *sock, const char *type, uint64_t corr, const void 
 //  A fake worker's registration: a HELLO as xinf-node's worker would send
 //  (memory 8 GiB available, one CPU device, heartbeat and liveness given).
 xinf_msg_t *peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness);
+//  The fields of that HELLO (owned values: xinf_hello_clear), to change
+//  some before xinf_hello_encode.
+xinf_hello_t peer_hello_fields (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness);
 //  Keeps 'dealer' (a worker named 'node') heartbeating every interval_ms
 //  while the test waits in this module (at most 4 at once).
 void peer_keepalive (xinf_dealer_t *dealer, const char *node, int64_t interval_ms);

@@ -27,18 +27,8 @@ s_worker (const char *endpoint, const char *node, uint64_t data_port)
 {
     xinf_dealer_t *worker = xinf_dealer_new (endpoint, node);
     CHECK (worker);
-    xinf_hello_t hello = { .data_port_low = 30000, .data_port_high = 30100, .data_port = data_port, .pid = 4242,
-                           .cpus = 4, .memory_bytes = 16ull << 30, .memory_available_bytes = 8ull << 30,
-                           .heartbeat_ms = 200, .liveness = 5 };
-    snprintf (hello.node, sizeof hello.node, "%s", node);
-    snprintf (hello.host_ip, sizeof hello.host_ip, "127.0.0.1");
-    snprintf (hello.host_ip_source, sizeof hello.host_ip_source, "flag");
-    snprintf (hello.version, sizeof hello.version, "%s", XINF_VERSION_STRING);
-    snprintf (hello.zmq_version, sizeof hello.zmq_version, "4.3.4");
-    snprintf (hello.czmq_version, sizeof hello.czmq_version, "4.2.1");
-    snprintf (hello.gpu_probe, sizeof hello.gpu_probe, "no GPUs: a fake worker");
-    hello.devices = xinf_value_new_array ();
-    hello.models = xinf_value_new_array ();
+    xinf_hello_t hello = peer_hello_fields (node, 4242, 200, 5);
+    hello.data_port = (uint16_t) data_port;
     xinf_msg_t *welcome = s_ask (worker, xinf_hello_encode (&hello));
     xinf_hello_clear (&hello);
     CHECK_STR (xinf_msg_type (welcome), "WELCOME");
