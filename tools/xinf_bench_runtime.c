@@ -3,7 +3,7 @@
 
         xinf-bench-runtime [--payload BYTES] [--roundtrips N] [--messages N]
                            [--window N] [--repeat R] [--handler ping|echo] [--bulk]
-                           [--curve] [--json]
+                           [--curve] [--json] [--profile CLIENT]
 
     Three clients over TCP loopback, one CZMQ context, the same payload:
 
@@ -28,6 +28,10 @@
     of 100 so that each sees the same machine state; p50 and p99 in us.
     Throughput: up to --window requests in flight, messages per second.
     Each run measures all cases; the median over --repeat runs is reported.
+
+    With --profile CLIENT only that client's throughput runs (--repeat
+    times, no round trips, no ratios): a steady load for a profiler,
+    e.g. perf record -g xinf-bench-runtime --profile xinf.
 
     Targets (issue #14, 64-byte payload): xinf round trip p50 <= 1.1x
     raw, xinf throughput >= 0.6x raw. Exit status: 0 when measured (targets
@@ -60,6 +64,8 @@ static const xinf_option_t s_options [] = {
     { "curve", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "the xinf client and actor speak CURVE (raw stays plain)" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print one JSON object after the table" },
+    { "profile", 0, NULL, XINF_OPT_STR, "none", 0, 0, "none|raw|raw+frames|xinf", "CLIENT",
+      "only this client's throughput, for a profiler (no round trips, no ratios)" },
     { 0 }
 };
 
@@ -629,6 +635,27 @@ s_report (xinf_config_t *config, const s_result_t *results, const s_bench_t *ben
 
 // ---- main ------------------------------------------------------------------------
 
+//  --profile: only one client's throughput, 'repeat' times.
+static int
+s_profile (xinf_config_t *config, s_bench_t *bench)
+{
+    const char *name = xinf_config_str (config, "profile");
+    s_client_t client = streq (name, "xinf")
+        ? (s_client_t) { name, &bench->xinf, s_xinf_roundtrip, s_xinf_send, s_xinf_recv, NULL }
+        : (s_client_t) { name, &bench->raw [streq (name, "raw") ? 0 : 1], s_raw_roundtrip, s_raw_send, s_raw_recv, NULL };
+    char error [256] = "";
+    for (int64_t run = 0; run < xinf_config_int (config, "repeat"); run++) {
+        s_result_t result;
+        if (s_measure_throughput (&client, xinf_config_int (config, "messages"),
+                                  xinf_config_int (config, "window"), &result, error, sizeof error)) {
+            fprintf (stderr, "xinf-bench-runtime: %s\n", error);
+            return -1;
+        }
+        printf ("run %lld %-10s %9.0f msg/s\n", (long long) run + 1, name, result.figure [S_TPUT]);
+    }
+    return 0;
+}
+
 //  Runs every case 'repeat' times; fills the median of each figure.
 static int
 s_run (xinf_config_t *config, s_bench_t *bench, s_result_t *summary)
@@ -701,6 +728,9 @@ main (int argc, char **argv)
         fprintf (stderr, "xinf-bench-runtime: setup failed: %s\n", zmq_strerror (errno));
         rc = 1;
     }
+    else
+    if (!streq (xinf_config_str (config, "profile"), "none"))
+        rc = s_profile (config, &bench) ? 1 : 0;
     else
     if (s_run (config, &bench, results))
         rc = 1;
