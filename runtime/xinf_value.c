@@ -215,14 +215,11 @@ xinf_value_count (const xinf_value_t *self)
     return 0;
 }
 
-//  Room for one more entry. A map's keys live in the items' block, after
-//  the items: one allocation per container, not two.
+//  Room for 'capacity' entries. A map's keys live in the items' block,
+//  after the items: one allocation per container, not two.
 static void
-s_grow (xinf_value_t *self)
+s_set_capacity (xinf_value_t *self, size_t capacity)
 {
-    if (self->u.list.count < self->u.list.capacity)
-        return;
-    size_t capacity = self->u.list.capacity ? self->u.list.capacity * 2 : 4;
     size_t count = self->u.list.count;
     if (self->type == XINF_ARRAY) {
         self->u.list.items = realloc (self->u.list.items, capacity * sizeof (xinf_value_t *));
@@ -241,6 +238,14 @@ s_grow (xinf_value_t *self)
         self->u.list.keys = keys;
     }
     self->u.list.capacity = capacity;
+}
+
+//  Room for one more entry.
+static void
+s_grow (xinf_value_t *self)
+{
+    if (self->u.list.count == self->u.list.capacity)
+        s_set_capacity (self, self->u.list.capacity ? self->u.list.capacity * 2 : 4);
 }
 
 void
@@ -368,6 +373,32 @@ xinf_value_pack (const xinf_value_t *self, msgpack_packer *packer)
     return -1;
 }
 
+void
+xinf_value_write (const xinf_value_t *self, xinf_mpbuf_t *buffer)
+{
+    switch (self->type) {
+        case XINF_NIL:   xinf_mp_write_nil (buffer); break;
+        case XINF_BOOL:  xinf_mp_write_bool (buffer, self->u.flag); break;
+        case XINF_UINT:  xinf_mp_write_uint (buffer, self->u.uint); break;
+        case XINF_INT:   xinf_mp_write_int (buffer, self->u.sint); break;
+        case XINF_FLOAT: xinf_mp_write_double (buffer, self->u.real); break;
+        case XINF_STR:   xinf_mp_write_str (buffer, self->u.blob.bytes, self->u.blob.size); break;
+        case XINF_BIN:   xinf_mp_write_bin (buffer, self->u.blob.bytes, self->u.blob.size); break;
+        case XINF_ARRAY:
+            xinf_mp_write_array (buffer, self->u.list.count);
+            for (size_t index = 0; index < self->u.list.count; index++)
+                xinf_value_write (self->u.list.items [index], buffer);
+            break;
+        case XINF_MAP:
+            xinf_mp_write_map (buffer, self->u.list.count);
+            for (size_t index = 0; index < self->u.list.count; index++) {
+                xinf_mp_write_str (buffer, self->u.list.keys [index], strlen (self->u.list.keys [index]));
+                xinf_value_write (self->u.list.items [index], buffer);
+            }
+            break;
+    }
+}
+
 static int
 s_compare_keys (const void *a, const void *b)
 {
@@ -491,6 +522,146 @@ xinf_value_from_object (const msgpack_object *object, char *error, size_t error_
             snprintf (error, error_size, "ext types are not accepted");
             return NULL;
     }
+}
+
+// ---- reading MessagePack bytes ------------------------------------------------
+
+#define S_READ_DEPTH  64          //  xinf_mpscan's walk allows at most this
+
+static int
+s_compare_names (const void *a, const void *b)
+{
+    return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+//  A read map's keys (NUL-free, so strcmp compares them whole): none
+//  twice. Small maps pairwise, large ones sorted once.
+static int
+s_check_unique (const xinf_value_t *self, char *error, size_t error_size)
+{
+    size_t count = self->u.list.count;
+    char **keys = self->u.list.keys;
+    const char *twice = NULL;
+    if (count <= S_SMALL_MAP) {
+        for (size_t index = 1; !twice && index < count; index++)
+            for (size_t other = 0; !twice && other < index; other++)
+                if (strcmp (keys [other], keys [index]) == 0)
+                    twice = keys [index];
+    }
+    else {
+        const char **sorted = malloc (count * sizeof *sorted);
+        assert (sorted);
+        memcpy (sorted, keys, count * sizeof *sorted);
+        qsort (sorted, count, sizeof *sorted, s_compare_names);
+        for (size_t index = 1; !twice && index < count; index++)
+            if (strcmp (sorted [index - 1], sorted [index]) == 0)
+                twice = sorted [index];
+        if (twice)
+            snprintf (error, error_size, "duplicate map key '%s'", twice);
+        free (sorted);
+        return twice ? -1 : 0;
+    }
+    if (twice)
+        snprintf (error, error_size, "duplicate map key '%s'", twice);
+    return twice ? -1 : 0;
+}
+
+static xinf_value_t *s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth,
+                             char *error, size_t error_size);
+
+//  Room for 'count' elements, but no more than the bytes left could hold.
+static void
+s_reserve_elements (xinf_value_t *self, uint32_t count, const xinf_mpread_t *reader)
+{
+    size_t left = reader->size - reader->at;
+    size_t wanted = count < left ? count : left;
+    if (wanted > 0)
+        s_set_capacity (self, wanted);
+}
+
+static xinf_value_t *
+s_read_map (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, size_t error_size)
+{
+    xinf_value_t *self = xinf_value_new_map ();
+    s_reserve_elements (self, count, reader);
+    const char *problem = NULL;
+    for (uint32_t index = 0; !problem && index < count; index++) {
+        xinf_mp_item_t key;
+        if (xinf_mp_read (reader, &key))
+            problem = "msgpack: truncated or not acceptable map key";
+        else
+        if (key.kind != XINF_MP_STR)
+            problem = "map keys must be str";
+        else
+        if (key.via.bytes.size && memchr (key.via.bytes.ptr, 0, key.via.bytes.size))
+            problem = "map key contains a NUL byte";
+        else
+        if (key.via.bytes.size >= 256)
+            problem = "map key longer than 255 bytes";
+        if (problem) {
+            snprintf (error, error_size, "%s", problem);
+            break;
+        }
+        xinf_value_t *value = s_read (reader, NULL, depth + 1, error, error_size);
+        if (!value)
+            problem = error;
+        else
+            s_map_append (self, key.via.bytes.ptr, key.via.bytes.size, value);
+    }
+    if (problem || s_check_unique (self, error, error_size))
+        xinf_value_destroy (&self);
+    return self;
+}
+
+static xinf_value_t *
+s_read_array (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, size_t error_size)
+{
+    xinf_value_t *self = xinf_value_new_array ();
+    s_reserve_elements (self, count, reader);
+    for (uint32_t index = 0; index < count; index++) {
+        xinf_value_t *item = s_read (reader, NULL, depth + 1, error, error_size);
+        if (!item) {
+            xinf_value_destroy (&self);
+            break;
+        }
+        xinf_array_push (self, item);
+    }
+    return self;
+}
+
+static xinf_value_t *
+s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth, char *error, size_t error_size)
+{
+    xinf_mp_item_t item;
+    if (!head) {
+        if (xinf_mp_read (reader, &item)) {
+            snprintf (error, error_size, "msgpack: truncated, or an ext type or 0xc1 at byte %zu", reader->at);
+            return NULL;
+        }
+        head = &item;
+    }
+    if (depth > S_READ_DEPTH && (head->kind == XINF_MP_ARRAY || head->kind == XINF_MP_MAP)) {
+        snprintf (error, error_size, "msgpack: nested deeper than allowed");
+        return NULL;
+    }
+    switch (head->kind) {
+        case XINF_MP_NIL:   return xinf_value_new_nil ();
+        case XINF_MP_BOOL:  return xinf_value_new_bool (head->via.flag);
+        case XINF_MP_UINT:  return xinf_value_new_uint (head->via.uint);
+        case XINF_MP_INT:   return xinf_value_new_int (head->via.sint);
+        case XINF_MP_FLOAT: return xinf_value_new_float (head->via.real);
+        case XINF_MP_STR:   return s_new_blob (XINF_STR, head->via.bytes.ptr, head->via.bytes.size);
+        case XINF_MP_BIN:   return s_new_blob (XINF_BIN, head->via.bytes.ptr, head->via.bytes.size);
+        case XINF_MP_ARRAY: return s_read_array (reader, head->via.count, depth, error, error_size);
+        case XINF_MP_MAP:   return s_read_map (reader, head->via.count, depth, error, error_size);
+    }
+    return NULL;
+}
+
+xinf_value_t *
+xinf_value_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, char *error, size_t error_size)
+{
+    return s_read (reader, head, 0, error, error_size);
 }
 
 //  The shortest decimal that reads back as the same double: 38.145, not

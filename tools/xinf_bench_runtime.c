@@ -93,6 +93,15 @@ s_now_ns (void)
     return (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
+//  CPU time of the whole process (all threads), ns.
+static int64_t
+s_cpu_ns (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now);
+    return (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
 //  Waits up to S_STALL_MS for 'events' on a libzmq socket; false on timeout.
 static bool
 s_wait_events (void *handle, short events)
@@ -644,14 +653,18 @@ s_profile (xinf_config_t *config, s_bench_t *bench)
         ? (s_client_t) { name, &bench->xinf, s_xinf_roundtrip, s_xinf_send, s_xinf_recv, NULL }
         : (s_client_t) { name, &bench->raw [streq (name, "raw") ? 0 : 1], s_raw_roundtrip, s_raw_send, s_raw_recv, NULL };
     char error [256] = "";
+    int64_t messages = xinf_config_int (config, "messages");
     for (int64_t run = 0; run < xinf_config_int (config, "repeat"); run++) {
         s_result_t result;
-        if (s_measure_throughput (&client, xinf_config_int (config, "messages"),
-                                  xinf_config_int (config, "window"), &result, error, sizeof error)) {
+        int64_t cpu = s_cpu_ns ();
+        if (s_measure_throughput (&client, messages, xinf_config_int (config, "window"), &result, error, sizeof error)) {
             fprintf (stderr, "xinf-bench-runtime: %s\n", error);
             return -1;
         }
-        printf ("run %lld %-10s %9.0f msg/s\n", (long long) run + 1, name, result.figure [S_TPUT]);
+        //  The warm-up's messages count too: s_measure_throughput sends them first
+        int64_t warmup = messages / 10 > xinf_config_int (config, "window") ? messages / 10 : xinf_config_int (config, "window");
+        printf ("run %lld %-10s %9.0f msg/s %6.2f us CPU per message (all threads)\n", (long long) run + 1, name,
+                result.figure [S_TPUT], (double) (s_cpu_ns () - cpu) / 1000.0 / (double) (messages + warmup));
     }
     return 0;
 }

@@ -9,7 +9,8 @@
     either decode (and then re-encode and decode to the same message) or
     return NULL with a non-empty reason; under ASan nothing may crash or
     leak. mpscan gets its own inputs: whatever it accepts, msgpack-c must
-    unpack completely. A failure prints the seed, the case and its bytes.
+    unpack completely, and xinf_value_read must come to the value that
+    msgpack-c and xinf_value_from_object come to, or refuse when they do. A failure prints the seed, the case and its bytes.
 */
 #include "test_unit.h"
 
@@ -480,6 +481,19 @@ s_scan (const unsigned char *data, size_t size)
     CHECK (rc == MSGPACK_UNPACK_SUCCESS && offset == size);
     xinf_value_t *value = xinf_value_from_object (&unpacked.data, error, sizeof error);
     CHECK (value || error [0]);
+    //  The envelope's own reader comes to the same value, or refuses too
+    //  (with several problems in one input it may name another first)
+    char reason [128] = "";
+    xinf_mpread_t reader = { data, size, 0 };
+    xinf_value_t *read = xinf_value_read (&reader, NULL, reason, sizeof reason);
+    if ((read == NULL) != (value == NULL) || (value && !test_value_equal (value, read)) || (!value && !reason [0])) {
+        fprintf (stderr, "from_object: %s\nxinf_value_read: %s\n", value ? "(value)" : error, read ? "(value)" : reason);
+        s_dump ();
+    }
+    CHECK ((read == NULL) == (value == NULL));
+    CHECK (!value || test_value_equal (value, read));
+    CHECK (value || reason [0]);
+    xinf_value_destroy (&read);
     xinf_value_destroy (&value);
     msgpack_unpacked_destroy (&unpacked);
 }
