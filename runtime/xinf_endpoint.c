@@ -138,6 +138,15 @@ s_set_text (char *target, size_t size, const char *text)
     target [length] = 0;
 }
 
+//  True when the socket speaks CURVE as a server (its peers have keys).
+static bool
+s_curve_server (zsock_t *sock)
+{
+    int mechanism = ZMQ_NULL;
+    size_t size = sizeof mechanism;
+    return zmq_getsockopt (zsock_resolve (sock), ZMQ_MECHANISM, &mechanism, &size) == 0 && mechanism == ZMQ_CURVE;
+}
+
 //  Finds or adds the peer record for a routing id.
 static xinf_peer_t *
 s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
@@ -166,10 +175,13 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     if (address)
         snprintf (peer->address, sizeof peer->address, "%s", address);
     //  Read on every message: a routing id may come back on another
-    //  connection, with another key. Only the ZAP handler sets these
-    const char *role = first ? zmq_msg_gets (first, "role") : NULL;
-    const char *name = first ? zmq_msg_gets (first, "name") : NULL;
-    const char *key = first ? zmq_msg_gets (first, "key") : NULL;
+    //  connection, with another key. Only the ZAP handler sets these, and
+    //  only a CURVE server asks it (xinf_auth_curve_server): a plain
+    //  router skips three metadata look-ups a message
+    bool keyed = first && s_curve_server (self->sock);
+    const char *role = keyed ? zmq_msg_gets (first, "role") : NULL;
+    const char *name = keyed ? zmq_msg_gets (first, "name") : NULL;
+    const char *key = keyed ? zmq_msg_gets (first, "key") : NULL;
     s_set_text (peer->role, sizeof peer->role, role);
     s_set_text (peer->key_name, sizeof peer->key_name, name);
     s_set_text (peer->key, sizeof peer->key, key);
