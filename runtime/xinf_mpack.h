@@ -7,10 +7,11 @@
     under 512 bytes) instead of calling a write callback per item.
 
     The reader hands out one item head at a time (its kind, its scalar
-    value, a str/bin's bytes or a container's element count) from bytes
-    that xinf_mpscan has accepted; it still checks every length against the
-    bytes left, so it never reads past them whatever it is given. Nothing
-    is allocated, nothing copied.
+    value, a str/bin's bytes or a container's element count); it checks
+    every length against the bytes left, so it never reads past them
+    whatever it is given. Nothing is allocated, nothing copied. With a
+    budget (the limits of xinf_mpscan) xinf_value_read needs no scan
+    before it: the envelope reads its header in one pass.
 */
 #ifndef XINF_MPACK_H_INCLUDED
 #define XINF_MPACK_H_INCLUDED
@@ -64,9 +65,20 @@ typedef struct {
     } via;
 } xinf_mp_item_t;
 
+//  What a reader may still read: values (each counts one, keys too),
+//  nesting of arrays/maps below where it starts, entries in one map.
+typedef struct {
+    size_t objects;
+    size_t depth;
+    size_t entries;
+} xinf_mp_budget_t;
+
+//  'budget' NULL: bytes that xinf_mpscan accepted; else xinf_value_read
+//  keeps within it (and refuses what xinf_mpscan would refuse for it).
 typedef struct {
     const unsigned char *data;
     size_t size, at;
+    xinf_mp_budget_t *budget;
 } xinf_mpread_t;
 
 //  Reads the next item's head (a container's elements follow it). -1 when

@@ -265,22 +265,29 @@ s_take_field (xinf_msg_t *self, int field, xinf_mpread_t *reader)
     }
 }
 
-//  The usual header: exactly type, corr, sender, deadline and body, well
-//  typed, read straight from the bytes; only the body becomes a value
-//  tree. -1 for anything else: the full path then decides.
+//  The usual header: one map of exactly type, corr, sender, deadline and
+//  body, well typed, within the limits of xinf_mpscan and nothing after
+//  it, read straight from the bytes in one pass; only the body becomes a
+//  value tree. -1 for anything else: the full path then decides.
 static int
-s_take_fast (xinf_msg_t *self, xinf_mpread_t *reader, uint32_t count, uint64_t *corr_hint)
+s_take_fast (xinf_msg_t *self, const byte *data, size_t size, uint64_t *corr_hint)
 {
-    if (count != S_FIELDS)
+    //  Root map, four keys and values and the key 'body' are ten values
+    xinf_mp_budget_t budget = { XINF_OBJECTS_MAX - 10, XINF_DEPTH_MAX - 1, XINF_MAP_ENTRIES_MAX };
+    xinf_mpread_t reader = { data, size, 0, &budget };
+    xinf_mp_item_t head;
+    if (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP || head.via.count != S_FIELDS)
         return -1;
     bool seen [S_FIELDS] = { false };
-    for (uint32_t index = 0; index < count; index++) {
+    for (uint32_t index = 0; index < S_FIELDS; index++) {
         xinf_mp_item_t key;
-        int field = xinf_mp_read (reader, &key) ? -1 : s_field_of (&key);
-        if (field < 0 || seen [field] || s_take_field (self, field, reader))
+        int field = xinf_mp_read (&reader, &key) ? -1 : s_field_of (&key);
+        if (field < 0 || seen [field] || s_take_field (self, field, &reader))
             return -1;              //  unknown, twice or not of the usual form
         seen [field] = true;
     }
+    if (reader.at != size)
+        return -1;
     if (corr_hint)
         *corr_hint = self->corr;
     return 0;
@@ -294,15 +301,16 @@ s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, si
         return xinf_fail (error, error_size, "frame 0 has no header after the signature");
     if (size > XINF_HEADER_MAX)
         return xinf_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
+    if (s_take_fast (self, data, size, corr_hint) == 0)
+        return 0;
+    //  Anything else: the structure walk first, for its precise reasons
+    xinf_value_destroy (&self->body);
     if (xinf_mpscan (data, size, &s_limits, error, error_size))
         return -1;
-    xinf_mpread_t reader = { data, size, 0 };
+    xinf_mpread_t reader = { data, size, 0, NULL };
     xinf_mp_item_t head;
     if (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP)
         return xinf_fail (error, error_size, "header must be a map");
-    if (s_take_fast (self, &reader, head.via.count, corr_hint) == 0)
-        return 0;
-    xinf_value_destroy (&self->body);
     reader.at = 0;
     xinf_value_t *header = xinf_value_read (&reader, NULL, error, error_size);
     int rc = header ? s_take_header (self, header, error, error_size, corr_hint) : -1;

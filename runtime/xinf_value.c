@@ -590,6 +590,9 @@ s_read_map (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, si
         if (xinf_mp_read (reader, &key))
             problem = "msgpack: truncated or not acceptable map key";
         else
+        if (reader->budget && reader->budget->objects == 0)
+            problem = "msgpack: more objects than allowed";
+        else
         if (key.kind != XINF_MP_STR)
             problem = "map keys must be str";
         else
@@ -602,6 +605,8 @@ s_read_map (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, si
             snprintf (error, error_size, "%s", problem);
             break;
         }
+        if (reader->budget)
+            reader->budget->objects--;
         xinf_value_t *value = s_read (reader, NULL, depth + 1, error, error_size);
         if (!value)
             problem = error;
@@ -629,6 +634,31 @@ s_read_array (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, 
     return self;
 }
 
+//  Counts one value against the reader's budget (a container at 'depth'
+//  below the start, a map of 'entries'); -1 with the reason when over it.
+static int
+s_spend (xinf_mpread_t *reader, const xinf_mp_item_t *item, size_t depth, char *error, size_t error_size)
+{
+    xinf_mp_budget_t *budget = reader->budget;
+    bool container = item->kind == XINF_MP_ARRAY || item->kind == XINF_MP_MAP;
+    const char *problem = NULL;
+    if (container && depth >= (budget ? budget->depth : S_READ_DEPTH))
+        problem = "nested deeper than allowed";
+    else
+    if (budget && budget->objects == 0)
+        problem = "more objects than allowed";
+    else
+    if (budget && item->kind == XINF_MP_MAP && item->via.count > budget->entries)
+        problem = "map has more entries than allowed";
+    if (problem) {
+        snprintf (error, error_size, "msgpack: %s", problem);
+        return -1;
+    }
+    if (budget)
+        budget->objects--;
+    return 0;
+}
+
 static xinf_value_t *
 s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth, char *error, size_t error_size)
 {
@@ -640,10 +670,8 @@ s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth, char *e
         }
         head = &item;
     }
-    if (depth > S_READ_DEPTH && (head->kind == XINF_MP_ARRAY || head->kind == XINF_MP_MAP)) {
-        snprintf (error, error_size, "msgpack: nested deeper than allowed");
+    if (s_spend (reader, head, depth, error, error_size))
         return NULL;
-    }
     switch (head->kind) {
         case XINF_MP_NIL:   return xinf_value_new_nil ();
         case XINF_MP_BOOL:  return xinf_value_new_bool (head->via.flag);

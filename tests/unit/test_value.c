@@ -74,7 +74,7 @@ s_unpack (const char *data, size_t size, char *error, size_t error_size)
         CHECK_HAS (reason, error);
         return value;
     }
-    xinf_mpread_t reader = { (const unsigned char *) data, size, 0 };
+    xinf_mpread_t reader = { (const unsigned char *) data, size, 0, NULL };
     xinf_value_t *read = xinf_value_read (&reader, NULL, reason, sizeof reason);
     CHECK ((read == NULL) == (value == NULL));
     if (value)
@@ -311,13 +311,13 @@ test_read_refusals (void)
     const size_t sizes [] = { 2, 4, 1, 3, 3, 1, 3, 6 };
     for (size_t index = 0; index < sizeof sizes / sizeof sizes [0]; index++) {
         char error [256] = "";
-        xinf_mpread_t reader = { (const unsigned char *) inputs [index], sizes [index], 0 };
+        xinf_mpread_t reader = { (const unsigned char *) inputs [index], sizes [index], 0, NULL };
         CHECK (xinf_value_read (&reader, NULL, error, sizeof error) == NULL);
         CHECK (error [0] != 0);
         CHECK (reader.at <= sizes [index]);
     }
     //  Signed encodings of non-negative numbers read as uint64 (as msgpack-c has them)
-    xinf_mpread_t reader = { (const unsigned char *) "\xd0\x05", 2, 0 };
+    xinf_mpread_t reader = { (const unsigned char *) "\xd0\x05", 2, 0, NULL };
     char error [256];
     xinf_value_t *value = xinf_value_read (&reader, NULL, error, sizeof error);
     CHECK_INT (xinf_value_type (value), XINF_UINT);
