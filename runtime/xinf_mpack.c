@@ -21,19 +21,26 @@ xinf_mpbuf_release (xinf_mpbuf_t *self)
     xinf_mpbuf_init (self);
 }
 
-//  Room for 'size' more bytes; returns where they go.
-static unsigned char *
+//  Grows the buffer to take 'size' more bytes.
+static void __attribute__ ((noinline))
+s_grow (xinf_mpbuf_t *self, size_t size)
+{
+    size_t alloc = self->alloc * 2 > self->size + size ? self->alloc * 2 : self->size + size;
+    char *grown = self->data == self->inline_data ? malloc (alloc) : realloc (self->data, alloc);
+    assert (grown);
+    if (self->data == self->inline_data)
+        memcpy (grown, self->inline_data, self->size);
+    self->data = grown;
+    self->alloc = alloc;
+}
+
+//  Room for 'size' more bytes; returns where they go. Inlined in every
+//  writer: the buffer rarely grows.
+static inline unsigned char *
 s_reserve (xinf_mpbuf_t *self, size_t size)
 {
-    if (self->alloc - self->size < size) {
-        size_t alloc = self->alloc * 2 > self->size + size ? self->alloc * 2 : self->size + size;
-        char *grown = self->data == self->inline_data ? malloc (alloc) : realloc (self->data, alloc);
-        assert (grown);
-        if (self->data == self->inline_data)
-            memcpy (grown, self->inline_data, self->size);
-        self->data = grown;
-        self->alloc = alloc;
-    }
+    if (self->alloc - self->size < size)
+        s_grow (self, size);
     unsigned char *at = (unsigned char *) self->data + self->size;
     self->size += size;
     return at;

@@ -23,9 +23,19 @@ struct _xinf_value_t {
             char **keys;            //  MAP only: after the items, one block
             size_t count;
             size_t capacity;
+            char *arena;            //  MAP only: where its next short key goes
+            size_t arena_left;
         } list;
     } u;
 };
+
+//  A container is allocated with room for its first S_INLINE entries
+//  (items, and a map's keys after them) and a map with an arena of
+//  S_ARENA bytes for its short keys, append-only (a key taken out leaves
+//  its bytes unused): a small body is one allocation, not one per key
+//  and one for the entries. Keys that do not fit are allocated alone.
+#define S_INLINE  4
+#define S_ARENA   64
 
 //  Maps up to this size check their keys for duplicates pairwise, without
 //  sorting (and without allocating)
@@ -34,8 +44,10 @@ struct _xinf_value_t {
 static xinf_value_t *
 s_new (xinf_type_t type)
 {
-    xinf_value_t *self = calloc (1, sizeof *self);
+    //  malloc and memset, not calloc: glibc's calloc skips the per-thread cache
+    xinf_value_t *self = malloc (sizeof *self);
     assert (self);
+    memset (self, 0, sizeof *self);
     self->type = type;
     return self;
 }
@@ -95,8 +107,60 @@ s_new_blob (xinf_type_t type, const void *data, size_t size)
 xinf_value_t *xinf_value_new_strn (const char *text, size_t length) { return s_new_blob (XINF_STR, text, length); }
 xinf_value_t *xinf_value_new_str (const char *text) { return xinf_value_new_strn (text ? text : "", text ? strlen (text) : 0); }
 xinf_value_t *xinf_value_new_bin (const void *data, size_t size) { return s_new_blob (XINF_BIN, data, size); }
-xinf_value_t *xinf_value_new_array (void) { return s_new (XINF_ARRAY); }
-xinf_value_t *xinf_value_new_map (void) { return s_new (XINF_MAP); }
+//  The inline entries (and a map's arena) right after the value.
+static xinf_value_t *
+s_new_container (xinf_type_t type)
+{
+    bool map = type == XINF_MAP;
+    size_t entries = S_INLINE * (sizeof (xinf_value_t *) + (map ? sizeof (char *) : 0));
+    xinf_value_t *self = malloc (sizeof *self + entries + (map ? S_ARENA : 0));
+    assert (self);
+    memset (self, 0, sizeof *self);
+    self->type = type;
+    self->u.list.items = (xinf_value_t **) (self + 1);
+    self->u.list.keys = map ? (char **) (self->u.list.items + S_INLINE) : NULL;
+    self->u.list.capacity = S_INLINE;
+    self->u.list.arena = map ? (char *) (self + 1) + entries : NULL;
+    self->u.list.arena_left = map ? S_ARENA : 0;
+    return self;
+}
+
+xinf_value_t *xinf_value_new_array (void) { return s_new_container (XINF_ARRAY); }
+xinf_value_t *xinf_value_new_map (void) { return s_new_container (XINF_MAP); }
+
+static bool
+s_entries_inline (const xinf_value_t *self)
+{
+    return self->u.list.items == (xinf_value_t **) (self + 1);
+}
+
+//  A key's copy: in the map's arena when it fits, else allocated.
+static char *
+s_key_copy (xinf_value_t *self, const char *key, size_t length)
+{
+    char *copy;
+    if (length < self->u.list.arena_left) {
+        copy = self->u.list.arena;
+        self->u.list.arena += length + 1;
+        self->u.list.arena_left -= length + 1;
+    }
+    else {
+        copy = malloc (length + 1);
+        assert (copy);
+    }
+    if (length)                    //  msgpack-c gives ptr NULL for some empty strs
+        memcpy (copy, key, length);
+    copy [length] = 0;
+    return copy;
+}
+
+static void
+s_key_free (xinf_value_t *self, char *key)
+{
+    char *arena_start = self->u.list.arena + self->u.list.arena_left - S_ARENA;
+    if (key < arena_start || key >= arena_start + S_ARENA)
+        free (key);
+}
 
 void
 xinf_value_destroy (xinf_value_t **self_p)
@@ -108,9 +172,10 @@ xinf_value_destroy (xinf_value_t **self_p)
         for (size_t index = 0; index < self->u.list.count; index++) {
             xinf_value_destroy (&self->u.list.items [index]);
             if (self->u.list.keys)
-                free (self->u.list.keys [index]);
+                s_key_free (self, self->u.list.keys [index]);
         }
-        free (self->u.list.items);         //  the keys share its block
+        if (!s_entries_inline (self))
+            free (self->u.list.items);     //  the keys share its block
     }
     free (self);
     *self_p = NULL;
@@ -220,23 +285,22 @@ xinf_value_count (const xinf_value_t *self)
 static void
 s_set_capacity (xinf_value_t *self, size_t capacity)
 {
+    if (capacity <= self->u.list.capacity)
+        return;
     size_t count = self->u.list.count;
-    if (self->type == XINF_ARRAY) {
-        self->u.list.items = realloc (self->u.list.items, capacity * sizeof (xinf_value_t *));
-        assert (self->u.list.items);
-    }
-    else {
-        xinf_value_t **items = malloc (capacity * (sizeof (xinf_value_t *) + sizeof (char *)));
-        assert (items);
-        char **keys = (char **) (items + capacity);
-        if (count) {
-            memcpy (items, self->u.list.items, count * sizeof (xinf_value_t *));
+    bool map = self->type == XINF_MAP;
+    xinf_value_t **items = malloc (capacity * (sizeof (xinf_value_t *) + (map ? sizeof (char *) : 0)));
+    assert (items);
+    char **keys = map ? (char **) (items + capacity) : NULL;
+    if (count) {
+        memcpy (items, self->u.list.items, count * sizeof (xinf_value_t *));
+        if (map)
             memcpy (keys, self->u.list.keys, count * sizeof (char *));
-        }
-        free (self->u.list.items);
-        self->u.list.items = items;
-        self->u.list.keys = keys;
     }
+    if (!s_entries_inline (self))
+        free (self->u.list.items);
+    self->u.list.items = items;
+    self->u.list.keys = keys;
     self->u.list.capacity = capacity;
 }
 
@@ -284,8 +348,7 @@ xinf_map_put (xinf_value_t *self, const char *key, xinf_value_t *value)
         return;
     }
     s_grow (self);
-    self->u.list.keys [self->u.list.count] = strdup (key);
-    assert (self->u.list.keys [self->u.list.count]);
+    self->u.list.keys [self->u.list.count] = s_key_copy (self, key, strlen (key));
     self->u.list.items [self->u.list.count++] = value;
 }
 
@@ -329,7 +392,7 @@ xinf_map_take (xinf_value_t *self, const char *key)
     if (found < 0)
         return NULL;
     xinf_value_t *value = self->u.list.items [found];
-    free (self->u.list.keys [found]);
+    s_key_free (self, self->u.list.keys [found]);
     size_t tail = self->u.list.count - (size_t) found - 1;
     memmove (&self->u.list.items [found], &self->u.list.items [found + 1], tail * sizeof (xinf_value_t *));
     memmove (&self->u.list.keys [found], &self->u.list.keys [found + 1], tail * sizeof (char *));
@@ -465,12 +528,7 @@ static void
 s_map_append (xinf_value_t *self, const char *key, size_t length, xinf_value_t *value)
 {
     s_grow (self);
-    char *copy = malloc (length + 1);
-    assert (copy);
-    if (length)                    //  msgpack-c gives ptr NULL for some empty strs
-        memcpy (copy, key, length);
-    copy [length] = 0;
-    self->u.list.keys [self->u.list.count] = copy;
+    self->u.list.keys [self->u.list.count] = s_key_copy (self, key, length);
     self->u.list.items [self->u.list.count++] = value;
 }
 
