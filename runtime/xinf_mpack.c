@@ -54,7 +54,7 @@ xinf_mpbuf_append (xinf_mpbuf_t *self, const void *data, size_t size)
 }
 
 //  A marker byte and 'width' bytes of 'number', big endian.
-static void
+static inline void
 s_put (xinf_mpbuf_t *self, unsigned char marker, uint64_t number, size_t width)
 {
     unsigned char *at = s_reserve (self, 1 + width);
@@ -115,7 +115,7 @@ xinf_mp_write_double (xinf_mpbuf_t *self, double number)
 
 //  A length or count: the fix form under 'fix_limit' (0: none), else the
 //  8-bit form (marker8 0: none), the 16-bit or the 32-bit one.
-static void
+static inline void
 s_put_length (xinf_mpbuf_t *self, size_t length, unsigned char fix, size_t fix_limit,
               unsigned char marker8, unsigned char marker16)
 {
@@ -134,6 +134,13 @@ s_put_length (xinf_mpbuf_t *self, size_t length, unsigned char fix, size_t fix_l
 void
 xinf_mp_write_str (xinf_mpbuf_t *self, const char *text, size_t length)
 {
+    if (length < 32) {              //  fixstr, the usual key or name: one reserve
+        unsigned char *at = s_reserve (self, 1 + length);
+        at [0] = (unsigned char) (0xa0 | length);
+        if (length)
+            memcpy (at + 1, text, length);
+        return;
+    }
     s_put_length (self, length, 0xa0, 32, 0xd9, 0xda);
     xinf_mpbuf_append (self, text, length);
 }

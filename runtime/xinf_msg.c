@@ -137,20 +137,21 @@ xinf_wire_release (xinf_wire_t *self)
 zmsg_t *
 xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
 {
-    static const char signature [XINF_SIGNATURE_SIZE] = { 'X', 'I', 'N', 'F', XINF_VERSION };
     xinf_msg_t *self = *self_p;
+    //  The signature, a map of 5 and the first key, then each key
+    //  (fixstr) already encoded
+    static const char start [] = "XINF\x02" "\x85" "\xa4" "type";
+    static_assert (XINF_VERSION == 2 && XINF_SIGNATURE_SIZE == 5, "the signature above is version 2");
     xinf_mpbuf_init (head);
-    xinf_mpbuf_append (head, signature, sizeof signature);
-    xinf_mp_write_map (head, 5);
-    xinf_mp_write_str (head, "type", 4);
+    xinf_mpbuf_append (head, start, sizeof start - 1);
     xinf_mp_write_str (head, self->type, strlen (self->type));
-    xinf_mp_write_str (head, "corr", 4);
+    xinf_mpbuf_append (head, "\xa4" "corr", 5);
     xinf_mp_write_uint (head, self->corr);
-    xinf_mp_write_str (head, "sender", 6);
+    xinf_mpbuf_append (head, "\xa6" "sender", 7);
     xinf_mp_write_str (head, self->sender, strlen (self->sender));
-    xinf_mp_write_str (head, "deadline", 8);
+    xinf_mpbuf_append (head, "\xa8" "deadline", 9);
     xinf_mp_write_uint (head, self->deadline);
-    xinf_mp_write_str (head, "body", 4);
+    xinf_mpbuf_append (head, "\xa4" "body", 5);
     xinf_value_write (self->body, head);
     zmsg_t *frames = self->frames;
     self->frames = NULL;
