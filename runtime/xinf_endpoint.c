@@ -27,6 +27,7 @@ struct _xinf_peer_t {
 
 struct _xinf_router_t {
     zsock_t *sock;
+    void *handle;              //  the libzmq socket, resolved once
     char name [XINF_SENDER_MAX + 1];
     zhashx_t *peers;           //  hex id -> xinf_peer_t
     xinf_endpoint_stats_t stats;
@@ -35,6 +36,7 @@ struct _xinf_router_t {
 
 struct _xinf_dealer_t {
     zsock_t *sock;
+    void *handle;              //  the libzmq socket, resolved once
     char name [XINF_SENDER_MAX + 1];
     char endpoint [256];
     uint64_t next_corr;
@@ -71,6 +73,7 @@ xinf_router_new (const char *name)
     assert (self);
     self->sock = zsock_new (ZMQ_ROUTER);
     assert (self->sock);
+    self->handle = zsock_resolve (self->sock);
     xinf_endpoint_configure (self->sock);
     zsock_set_router_mandatory (self->sock, 1);
     snprintf (self->name, sizeof self->name, "%s", name ? name : "");
@@ -140,11 +143,11 @@ s_set_text (char *target, size_t size, const char *text)
 
 //  True when the socket speaks CURVE as a server (its peers have keys).
 static bool
-s_curve_server (zsock_t *sock)
+s_curve_server (void *handle)
 {
     int mechanism = ZMQ_NULL;
     size_t size = sizeof mechanism;
-    return zmq_getsockopt (zsock_resolve (sock), ZMQ_MECHANISM, &mechanism, &size) == 0 && mechanism == ZMQ_CURVE;
+    return zmq_getsockopt (handle, ZMQ_MECHANISM, &mechanism, &size) == 0 && mechanism == ZMQ_CURVE;
 }
 
 //  Finds or adds the peer record for a routing id.
@@ -178,7 +181,7 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     //  connection, with another key. Only the ZAP handler sets these, and
     //  only a CURVE server asks it (xinf_auth_curve_server): a plain
     //  router skips three metadata look-ups a message
-    bool keyed = first && s_curve_server (self->sock);
+    bool keyed = first && s_curve_server (self->handle);
     const char *role = keyed ? zmq_msg_gets (first, "role") : NULL;
     const char *name = keyed ? zmq_msg_gets (first, "name") : NULL;
     const char *key = keyed ? zmq_msg_gets (first, "key") : NULL;
@@ -212,7 +215,7 @@ s_router_recv (xinf_router_t *self, int flags, xinf_peer_t **peer_p,
     *peer_p = NULL;
     if (corr_hint)
         *corr_hint = 0;
-    void *handle = zsock_resolve (self->sock);
+    void *handle = self->handle;
     zmq_msg_t routing_id;
     zmq_msg_init (&routing_id);
     if (zmq_msg_recv (&routing_id, handle, flags) < 0) {
@@ -255,9 +258,8 @@ xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 //  binary frames, all with DONTWAIT; only the first can be refused, the
 //  rest then go through.
 static int
-s_send_wire (zsock_t *sock, zframe_t *routing_id, xinf_msg_t **msg_p)
+s_send_wire (zsock_t *sock, void *handle, zframe_t *routing_id, xinf_msg_t **msg_p)
 {
-    void *handle = zsock_resolve (sock);
     xinf_wire_t head;
     zmsg_t *frames = xinf_msg_encode_wire (msg_p, &head);
     int more = frames ? ZMQ_SNDMORE : 0;
@@ -292,7 +294,7 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
         self->stats.unreachable++;
         return -1;
     }
-    if (s_send_wire (self->sock, peer->routing_id, msg_p)) {
+    if (s_send_wire (self->sock, self->handle, peer->routing_id, msg_p)) {
         int reason = errno;
         self->stats.unreachable++;
         xinf_warn ("router", "send refused type=%s peer=%s address=%s reason=%s",
@@ -366,6 +368,7 @@ xinf_dealer_new_secure (const char *endpoint, const char *name, zcert_t *cert, c
     assert (self);
     self->sock = zsock_new (ZMQ_DEALER);
     assert (self->sock);
+    self->handle = zsock_resolve (self->sock);
     xinf_endpoint_configure (self->sock);
     if (cert && server_key) {
         xinf_auth_curve_client (self->sock, cert, server_key);
@@ -408,7 +411,7 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
 {
     if (!*xinf_msg_sender (*msg_p))
         xinf_msg_set_sender (*msg_p, self->name);
-    if (s_send_wire (self->sock, NULL, msg_p)) {
+    if (s_send_wire (self->sock, self->handle, NULL, msg_p)) {
         self->stats.unreachable++;
         return -1;
     }
@@ -420,7 +423,7 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
 static int
 s_dealer_try (xinf_dealer_t *self, xinf_msg_t **msg_p, char *error, size_t error_size)
 {
-    void *handle = zsock_resolve (self->sock);
+    void *handle = self->handle;
     zmq_msg_t head;
     zmq_msg_init (&head);
     int rc = zmq_msg_recv (&head, handle, ZMQ_DONTWAIT) < 0 ? -1 : 0;
@@ -445,7 +448,7 @@ xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error
         return msg;                 //  it was queued: no wait, no poll
     xinf_waits_t *waits = xinf_waits_global ();
     uint64_t wait = xinf_wait_begin (waits, self->name, "reply", self->endpoint, timeout_ms > 0 ? timeout_ms : 1);
-    zmq_pollitem_t items [2] = { { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 },
+    zmq_pollitem_t items [2] = { { self->handle, 0, ZMQ_POLLIN, 0 },
                                  { self->monitor ? zsock_resolve (xinf_auth_monitor_sock (self->monitor)) : NULL, 0, ZMQ_POLLIN, 0 } };
     int64_t deadline = zclock_mono () + timeout_ms;
     int rc;
