@@ -30,6 +30,7 @@ struct _xinf_router_t {
     void *handle;              //  the libzmq socket, resolved once
     char name [XINF_SENDER_MAX + 1];
     zhashx_t *peers;           //  hex id -> xinf_peer_t
+    xinf_peer_t *last;         //  the peer of the last message (NULL after an eviction)
     xinf_endpoint_stats_t stats;
     double peer_rate, peer_burst;   //  messages a second and at once per peer (0: no limit)
 };
@@ -128,6 +129,7 @@ s_peer_evict_oldest (xinf_router_t *self)
             oldest = peer;
     if (oldest)
         zhashx_delete (self->peers, oldest->id);
+    self->last = NULL;
 }
 
 //  Copies 'text' (NULL: empty) into 'target', cut to fit: a per-message
@@ -152,8 +154,13 @@ s_curve_server (void *handle)
 
 //  Finds or adds the peer record for a routing id.
 static xinf_peer_t *
-s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
+s_peer_find (xinf_router_t *self, const byte *data, size_t size, bool *fresh)
 {
+    //  A run of messages from one peer: no hex id, no hash look-up
+    xinf_peer_t *last = self->last;
+    *fresh = false;
+    if (last && zframe_size (last->routing_id) == size && memcmp (zframe_data (last->routing_id), data, size) == 0)
+        return last;
     static const char hex [] = "0123456789abcdef";
     char id [PEER_ID_MAX];
     for (size_t index = 0; index < size && index < 255; index++) {
@@ -162,7 +169,6 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     }
     id [2 * (size < 255 ? size : 255)] = 0;
     xinf_peer_t *peer = (xinf_peer_t *) zhashx_lookup (self->peers, id);
-    bool fresh = false;
     if (!peer) {
         if (zhashx_size (self->peers) >= XINF_PEERS_MAX)
             s_peer_evict_oldest (self);
@@ -171,8 +177,18 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
         snprintf (peer->id, sizeof peer->id, "%s", id);
         peer->routing_id = zframe_new (data, size);
         zhashx_insert (self->peers, id, peer);
-        fresh = true;
+        *fresh = true;
     }
+    self->last = peer;
+    return peer;
+}
+
+//  The peer record of a message, its address, keys and when it was seen.
+static xinf_peer_t *
+s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
+{
+    bool fresh;
+    xinf_peer_t *peer = s_peer_find (self, data, size, &fresh);
     //  The address of a connection does not change; read it once
     const char *address = first && (fresh || !*peer->address) ? zmq_msg_gets (first, "Peer-Address") : NULL;
     if (address)
