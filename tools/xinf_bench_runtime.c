@@ -39,6 +39,7 @@
     on bad usage.
 */
 #include "xinf.h"
+#include "xinf_tsan.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -150,6 +151,7 @@ s_raw_echo_actor (zsock_t *pipe, void *args)
     assert (router);
     xinf_endpoint_configure (router);
     *(int *) args = zsock_bind (router, "tcp://127.0.0.1:*");
+    xinf_tsan_release (args);          //  the owner reads the port after the signal
     zsock_signal (pipe, 0);
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
@@ -498,6 +500,7 @@ s_setup (s_bench_t *bench, xinf_config_t *config, const byte *payload, size_t si
 
     int port = -1;
     bench->echo = zactor_new (s_raw_echo_actor, &port);
+    xinf_tsan_acquire (&port);
     if (port < 0 || s_raw_connect (&bench->raw [0], port) || s_raw_connect (&bench->raw [1], port))
         return -1;
     bench->raw [0].count = 1;
