@@ -6,6 +6,7 @@
 
 #include "xinf_log.h"
 #include "xinf_config.h"
+#include "xinf_mpack.h"
 #include "xinf_value.h"
 #include "xinf_check.h"
 #include "xinf_mpscan.h"

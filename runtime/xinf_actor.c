@@ -109,7 +109,8 @@ s_receive_one (xinf_ctx_t *ctx)
     char error [256];
     uint64_t corr;
     xinf_msg_t *msg = xinf_router_try_recv (ctx->router, &peer, error, sizeof error, &corr);
-    int admit = msg ? xinf_router_admit (ctx->router, peer, zclock_mono ()) : 1;
+    //  The clock was read when the message came (the peer's last_seen)
+    int admit = msg ? xinf_router_admit (ctx->router, peer, xinf_peer_last_seen (peer)) : 1;
     if (msg && admit == 1)
         s_dispatch (ctx, peer, msg);
     else

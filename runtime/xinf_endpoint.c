@@ -27,14 +27,17 @@ struct _xinf_peer_t {
 
 struct _xinf_router_t {
     zsock_t *sock;
+    void *handle;              //  the libzmq socket, resolved once
     char name [XINF_SENDER_MAX + 1];
     zhashx_t *peers;           //  hex id -> xinf_peer_t
+    xinf_peer_t *last;         //  the peer of the last message (NULL after an eviction)
     xinf_endpoint_stats_t stats;
     double peer_rate, peer_burst;   //  messages a second and at once per peer (0: no limit)
 };
 
 struct _xinf_dealer_t {
     zsock_t *sock;
+    void *handle;              //  the libzmq socket, resolved once
     char name [XINF_SENDER_MAX + 1];
     char endpoint [256];
     uint64_t next_corr;
@@ -71,6 +74,7 @@ xinf_router_new (const char *name)
     assert (self);
     self->sock = zsock_new (ZMQ_ROUTER);
     assert (self->sock);
+    self->handle = zsock_resolve (self->sock);
     xinf_endpoint_configure (self->sock);
     zsock_set_router_mandatory (self->sock, 1);
     snprintf (self->name, sizeof self->name, "%s", name ? name : "");
@@ -125,6 +129,7 @@ s_peer_evict_oldest (xinf_router_t *self)
             oldest = peer;
     if (oldest)
         zhashx_delete (self->peers, oldest->id);
+    self->last = NULL;
 }
 
 //  Copies 'text' (NULL: empty) into 'target', cut to fit: a per-message
@@ -138,10 +143,24 @@ s_set_text (char *target, size_t size, const char *text)
     target [length] = 0;
 }
 
+//  True when the socket speaks CURVE as a server (its peers have keys).
+static bool
+s_curve_server (void *handle)
+{
+    int mechanism = ZMQ_NULL;
+    size_t size = sizeof mechanism;
+    return zmq_getsockopt (handle, ZMQ_MECHANISM, &mechanism, &size) == 0 && mechanism == ZMQ_CURVE;
+}
+
 //  Finds or adds the peer record for a routing id.
 static xinf_peer_t *
-s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
+s_peer_find (xinf_router_t *self, const byte *data, size_t size, bool *fresh)
 {
+    //  A run of messages from one peer: no hex id, no hash look-up
+    xinf_peer_t *last = self->last;
+    *fresh = false;
+    if (last && zframe_size (last->routing_id) == size && memcmp (zframe_data (last->routing_id), data, size) == 0)
+        return last;
     static const char hex [] = "0123456789abcdef";
     char id [PEER_ID_MAX];
     for (size_t index = 0; index < size && index < 255; index++) {
@@ -150,7 +169,6 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     }
     id [2 * (size < 255 ? size : 255)] = 0;
     xinf_peer_t *peer = (xinf_peer_t *) zhashx_lookup (self->peers, id);
-    bool fresh = false;
     if (!peer) {
         if (zhashx_size (self->peers) >= XINF_PEERS_MAX)
             s_peer_evict_oldest (self);
@@ -159,17 +177,30 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
         snprintf (peer->id, sizeof peer->id, "%s", id);
         peer->routing_id = zframe_new (data, size);
         zhashx_insert (self->peers, id, peer);
-        fresh = true;
+        *fresh = true;
     }
+    self->last = peer;
+    return peer;
+}
+
+//  The peer record of a message, its address, keys and when it was seen.
+static xinf_peer_t *
+s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
+{
+    bool fresh;
+    xinf_peer_t *peer = s_peer_find (self, data, size, &fresh);
     //  The address of a connection does not change; read it once
     const char *address = first && (fresh || !*peer->address) ? zmq_msg_gets (first, "Peer-Address") : NULL;
     if (address)
         snprintf (peer->address, sizeof peer->address, "%s", address);
     //  Read on every message: a routing id may come back on another
-    //  connection, with another key. Only the ZAP handler sets these
-    const char *role = first ? zmq_msg_gets (first, "role") : NULL;
-    const char *name = first ? zmq_msg_gets (first, "name") : NULL;
-    const char *key = first ? zmq_msg_gets (first, "key") : NULL;
+    //  connection, with another key. Only the ZAP handler sets these, and
+    //  only a CURVE server asks it (xinf_auth_curve_server): a plain
+    //  router skips three metadata look-ups a message
+    bool keyed = first && s_curve_server (self->handle);
+    const char *role = keyed ? zmq_msg_gets (first, "role") : NULL;
+    const char *name = keyed ? zmq_msg_gets (first, "name") : NULL;
+    const char *key = keyed ? zmq_msg_gets (first, "key") : NULL;
     s_set_text (peer->role, sizeof peer->role, role);
     s_set_text (peer->key_name, sizeof peer->key_name, name);
     s_set_text (peer->key, sizeof peer->key, key);
@@ -200,7 +231,7 @@ s_router_recv (xinf_router_t *self, int flags, xinf_peer_t **peer_p,
     *peer_p = NULL;
     if (corr_hint)
         *corr_hint = 0;
-    void *handle = zsock_resolve (self->sock);
+    void *handle = self->handle;
     zmq_msg_t routing_id;
     zmq_msg_init (&routing_id);
     if (zmq_msg_recv (&routing_id, handle, flags) < 0) {
@@ -243,9 +274,8 @@ xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 //  binary frames, all with DONTWAIT; only the first can be refused, the
 //  rest then go through.
 static int
-s_send_wire (zsock_t *sock, zframe_t *routing_id, xinf_msg_t **msg_p)
+s_send_wire (zsock_t *sock, void *handle, zframe_t *routing_id, xinf_msg_t **msg_p)
 {
-    void *handle = zsock_resolve (sock);
     xinf_wire_t head;
     zmsg_t *frames = xinf_msg_encode_wire (msg_p, &head);
     int more = frames ? ZMQ_SNDMORE : 0;
@@ -280,7 +310,7 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
         self->stats.unreachable++;
         return -1;
     }
-    if (s_send_wire (self->sock, peer->routing_id, msg_p)) {
+    if (s_send_wire (self->sock, self->handle, peer->routing_id, msg_p)) {
         int reason = errno;
         self->stats.unreachable++;
         xinf_warn ("router", "send refused type=%s peer=%s address=%s reason=%s",
@@ -354,6 +384,7 @@ xinf_dealer_new_secure (const char *endpoint, const char *name, zcert_t *cert, c
     assert (self);
     self->sock = zsock_new (ZMQ_DEALER);
     assert (self->sock);
+    self->handle = zsock_resolve (self->sock);
     xinf_endpoint_configure (self->sock);
     if (cert && server_key) {
         xinf_auth_curve_client (self->sock, cert, server_key);
@@ -396,7 +427,7 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
 {
     if (!*xinf_msg_sender (*msg_p))
         xinf_msg_set_sender (*msg_p, self->name);
-    if (s_send_wire (self->sock, NULL, msg_p)) {
+    if (s_send_wire (self->sock, self->handle, NULL, msg_p)) {
         self->stats.unreachable++;
         return -1;
     }
@@ -408,7 +439,7 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
 static int
 s_dealer_try (xinf_dealer_t *self, xinf_msg_t **msg_p, char *error, size_t error_size)
 {
-    void *handle = zsock_resolve (self->sock);
+    void *handle = self->handle;
     zmq_msg_t head;
     zmq_msg_init (&head);
     int rc = zmq_msg_recv (&head, handle, ZMQ_DONTWAIT) < 0 ? -1 : 0;
@@ -433,7 +464,7 @@ xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error
         return msg;                 //  it was queued: no wait, no poll
     xinf_waits_t *waits = xinf_waits_global ();
     uint64_t wait = xinf_wait_begin (waits, self->name, "reply", self->endpoint, timeout_ms > 0 ? timeout_ms : 1);
-    zmq_pollitem_t items [2] = { { zsock_resolve (self->sock), 0, ZMQ_POLLIN, 0 },
+    zmq_pollitem_t items [2] = { { self->handle, 0, ZMQ_POLLIN, 0 },
                                  { self->monitor ? zsock_resolve (xinf_auth_monitor_sock (self->monitor)) : NULL, 0, ZMQ_POLLIN, 0 } };
     int64_t deadline = zclock_mono () + timeout_ms;
     int rc;

@@ -8,7 +8,6 @@
 #include "xinf_check.h"
 #include "xinf_mpscan.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 
 struct _xinf_msg_t {
@@ -129,70 +128,31 @@ xinf_msg_frame (const xinf_msg_t *self, size_t index)
     return frame;
 }
 
-static void
-s_pack_str (msgpack_packer *packer, const char *key, const char *value)
-{
-    size_t key_length = strlen (key), value_length = strlen (value);
-    msgpack_pack_str (packer, key_length);
-    msgpack_pack_str_body (packer, key, key_length);
-    msgpack_pack_str (packer, value_length);
-    msgpack_pack_str_body (packer, value, value_length);
-}
-
-static void
-s_pack_uint (msgpack_packer *packer, const char *key, uint64_t value)
-{
-    size_t key_length = strlen (key);
-    msgpack_pack_str (packer, key_length);
-    msgpack_pack_str_body (packer, key, key_length);
-    msgpack_pack_uint64 (packer, value);
-}
-
-static int
-s_buffer_write (void *arg, const char *data, size_t size)
-{
-    xinf_wire_t *self = (xinf_wire_t *) arg;
-    if (self->size + size > self->alloc) {
-        size_t alloc = self->alloc * 2 > self->size + size ? self->alloc * 2 : self->size + size;
-        char *grown = self->data == self->inline_data ? malloc (alloc) : realloc (self->data, alloc);
-        assert (grown);
-        if (self->data == self->inline_data)
-            memcpy (grown, self->inline_data, self->size);
-        self->data = grown;
-        self->alloc = alloc;
-    }
-    memcpy (self->data + self->size, data, size);
-    self->size += size;
-    return 0;
-}
-
 void
 xinf_wire_release (xinf_wire_t *self)
 {
-    if (self->data != self->inline_data)
-        free (self->data);
-    self->data = self->inline_data;
+    xinf_mpbuf_release (self);
 }
 
 zmsg_t *
 xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
 {
-    static const char signature [XINF_SIGNATURE_SIZE] = { 'X', 'I', 'N', 'F', XINF_VERSION };
     xinf_msg_t *self = *self_p;
-    head->data = head->inline_data;
-    memcpy (head->data, signature, sizeof signature);
-    head->size = sizeof signature;
-    head->alloc = sizeof head->inline_data;
-    msgpack_packer packer;
-    msgpack_packer_init (&packer, head, s_buffer_write);
-    msgpack_pack_map (&packer, 5);
-    s_pack_str (&packer, "type", self->type);
-    s_pack_uint (&packer, "corr", self->corr);
-    s_pack_str (&packer, "sender", self->sender);
-    s_pack_uint (&packer, "deadline", self->deadline);
-    msgpack_pack_str (&packer, 4);
-    msgpack_pack_str_body (&packer, "body", 4);
-    xinf_value_pack (self->body, &packer);
+    //  The signature, a map of 5 and the first key, then each key
+    //  (fixstr) already encoded
+    static const char start [] = "XINF\x02" "\x85" "\xa4" "type";
+    static_assert (XINF_VERSION == 2 && XINF_SIGNATURE_SIZE == 5, "the signature above is version 2");
+    xinf_mpbuf_init (head);
+    xinf_mpbuf_append (head, start, sizeof start - 1);
+    xinf_mp_write_str (head, self->type, strlen (self->type));
+    xinf_mpbuf_append (head, "\xa4" "corr", 5);
+    xinf_mp_write_uint (head, self->corr);
+    xinf_mpbuf_append (head, "\xa6" "sender", 7);
+    xinf_mp_write_str (head, self->sender, strlen (self->sender));
+    xinf_mpbuf_append (head, "\xa8" "deadline", 9);
+    xinf_mp_write_uint (head, self->deadline);
+    xinf_mpbuf_append (head, "\xa4" "body", 5);
+    xinf_value_write (self->body, head);
     zmsg_t *frames = self->frames;
     self->frames = NULL;
     xinf_msg_destroy (self_p);
@@ -253,74 +213,82 @@ s_take_header (xinf_msg_t *self, xinf_value_t *header, char *error, size_t error
     return 0;
 }
 
-//  One msgpack zone per thread, cleared after each use and freed when the
-//  thread ends: no 8 KB malloc and free per decoded message.
-static pthread_key_t s_zone_key;
-static pthread_once_t s_zone_once = PTHREAD_ONCE_INIT;
+//  The header's fields in the order of the fast path's checks.
+typedef enum { S_TYPE, S_CORR, S_SENDER, S_DEADLINE, S_BODY, S_FIELDS } s_field_t;
 
-static void
-s_zone_free (void *zone)
-{
-    msgpack_zone_free ((msgpack_zone *) zone);
-}
-
-static void
-s_zone_key_new (void)
-{
-    pthread_key_create (&s_zone_key, s_zone_free);
-}
-
-static msgpack_zone *
-s_thread_zone (void)
-{
-    pthread_once (&s_zone_once, s_zone_key_new);
-    msgpack_zone *zone = (msgpack_zone *) pthread_getspecific (s_zone_key);
-    if (!zone) {
-        zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE);
-        assert (zone);
-        pthread_setspecific (s_zone_key, zone);
-    }
-    return zone;
-}
-
-//  The usual header: exactly type, corr, sender, deadline and body, well
-//  typed. Reads it straight from the msgpack object; only the body becomes
-//  a value tree. -1 for anything else: the full path then decides.
 static int
-s_take_fast (xinf_msg_t *self, const msgpack_object *header, uint64_t *corr_hint)
+s_field_of (const xinf_mp_item_t *key)
 {
-    const msgpack_object_map *map = &header->via.map;
-    if (map->size != 5)
+    if (key->kind != XINF_MP_STR)
         return -1;
-    const msgpack_object *type = NULL, *corr = NULL, *sender = NULL, *deadline = NULL, *body = NULL;
-    for (uint32_t index = 0; index < 5; index++) {
-        const msgpack_object *key = &map->ptr [index].key, *value = &map->ptr [index].val;
-        if (key->type != MSGPACK_OBJECT_STR)
-            return -1;
-        const msgpack_object **slot =
-            key->via.str.size == 4 && !memcmp (key->via.str.ptr, "type", 4)     ? &type
-          : key->via.str.size == 4 && !memcmp (key->via.str.ptr, "corr", 4)     ? &corr
-          : key->via.str.size == 6 && !memcmp (key->via.str.ptr, "sender", 6)   ? &sender
-          : key->via.str.size == 8 && !memcmp (key->via.str.ptr, "deadline", 8) ? &deadline
-          : key->via.str.size == 4 && !memcmp (key->via.str.ptr, "body", 4)     ? &body : NULL;
-        if (!slot || *slot)
-            return -1;              //  unknown or duplicate key
-        *slot = value;
+    const char *name = key->via.bytes.ptr;
+    switch (key->via.bytes.size) {
+        case 4: return !memcmp (name, "type", 4) ? S_TYPE : !memcmp (name, "corr", 4) ? S_CORR
+                     : !memcmp (name, "body", 4) ? S_BODY : -1;
+        case 6: return !memcmp (name, "sender", 6) ? S_SENDER : -1;
+        case 8: return !memcmp (name, "deadline", 8) ? S_DEADLINE : -1;
+        default: return -1;
     }
-    if (corr->type != MSGPACK_OBJECT_POSITIVE_INTEGER || deadline->type != MSGPACK_OBJECT_POSITIVE_INTEGER
-    ||  type->type != MSGPACK_OBJECT_STR || !xinf_msg_type_valid (type->via.str.ptr, type->via.str.size)
-    ||  sender->type != MSGPACK_OBJECT_STR || sender->via.str.size > XINF_SENDER_MAX
-    ||  memchr (sender->via.str.ptr, 0, sender->via.str.size)
-    ||  body->type != MSGPACK_OBJECT_MAP || body->via.map.size > XINF_MAP_ENTRIES_MAX)
+}
+
+//  Reads one field's value into self; -1 when it is not of the usual form.
+static int
+s_take_field (xinf_msg_t *self, int field, xinf_mpread_t *reader)
+{
+    xinf_mp_item_t value;
+    if (xinf_mp_read (reader, &value))
         return -1;
+    const char *text = value.via.bytes.ptr;
+    size_t length = value.via.bytes.size;
     char error [8];
-    self->body = xinf_value_from_object (body, error, sizeof error);
-    if (!self->body)
+    switch (field) {
+        case S_TYPE:
+            if (value.kind != XINF_MP_STR || !xinf_msg_type_valid (text, length))
+                return -1;
+            s_copy (self->type, text, length);
+            return 0;
+        case S_SENDER:
+            if (value.kind != XINF_MP_STR || length > XINF_SENDER_MAX || (length && memchr (text, 0, length)))
+                return -1;
+            s_copy (self->sender, text, length);
+            return 0;
+        case S_CORR:
+        case S_DEADLINE:
+            if (value.kind != XINF_MP_UINT)
+                return -1;
+            *(field == S_CORR ? &self->corr : &self->deadline) = value.via.uint;
+            return 0;
+        default:
+            if (value.kind != XINF_MP_MAP || value.via.count > XINF_MAP_ENTRIES_MAX)
+                return -1;
+            self->body = xinf_value_read (reader, &value, error, sizeof error);
+            return self->body ? 0 : -1;
+    }
+}
+
+//  The usual header: one map of exactly type, corr, sender, deadline and
+//  body, well typed, within the limits of xinf_mpscan and nothing after
+//  it, read straight from the bytes in one pass; only the body becomes a
+//  value tree. -1 for anything else: the full path then decides.
+static int
+s_take_fast (xinf_msg_t *self, const byte *data, size_t size, uint64_t *corr_hint)
+{
+    //  Root map, four keys and values and the key 'body' are ten values
+    xinf_mp_budget_t budget = { XINF_OBJECTS_MAX - 10, XINF_DEPTH_MAX - 1, XINF_MAP_ENTRIES_MAX };
+    xinf_mpread_t reader = { data, size, 0, &budget };
+    xinf_mp_item_t head;
+    if (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP || head.via.count != S_FIELDS)
         return -1;
-    s_copy (self->type, type->via.str.ptr, type->via.str.size);
-    s_copy (self->sender, sender->via.str.ptr, sender->via.str.size);
-    self->corr = corr->via.u64;
-    self->deadline = deadline->via.u64;
+    bool seen [S_FIELDS] = { false };
+    for (uint32_t index = 0; index < S_FIELDS; index++) {
+        xinf_mp_item_t key;
+        int field = xinf_mp_read (&reader, &key) ? -1 : s_field_of (&key);
+        if (field < 0 || seen [field] || s_take_field (self, field, &reader))
+            return -1;              //  unknown, twice or not of the usual form
+        seen [field] = true;
+    }
+    if (reader.at != size)
+        return -1;
     if (corr_hint)
         *corr_hint = self->corr;
     return 0;
@@ -334,26 +302,20 @@ s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, si
         return xinf_fail (error, error_size, "frame 0 has no header after the signature");
     if (size > XINF_HEADER_MAX)
         return xinf_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
+    if (s_take_fast (self, data, size, corr_hint) == 0)
+        return 0;
+    //  Anything else: the structure walk first, for its precise reasons
+    xinf_value_destroy (&self->body);
     if (xinf_mpscan (data, size, &s_limits, error, error_size))
         return -1;
-    msgpack_zone *zone = s_thread_zone ();
-    msgpack_object object;
-    size_t offset = 0;
-    int rc = msgpack_unpack ((const char *) data, size, &offset, zone, &object);
-    if (rc != MSGPACK_UNPACK_SUCCESS && rc != MSGPACK_UNPACK_EXTRA_BYTES)
-        rc = xinf_fail (error, error_size, "msgpack-c could not unpack the header (rc=%d)", rc);
-    else
-    if (object.type != MSGPACK_OBJECT_MAP)
-        rc = xinf_fail (error, error_size, "header must be a map");
-    else
-    if (s_take_fast (self, &object, corr_hint) == 0)
-        rc = 0;
-    else {
-        xinf_value_t *header = xinf_value_from_object (&object, error, error_size);
-        rc = header ? s_take_header (self, header, error, error_size, corr_hint) : -1;
-        xinf_value_destroy (&header);
-    }
-    msgpack_zone_clear (zone);
+    xinf_mpread_t reader = { data, size, 0, NULL };
+    xinf_mp_item_t head;
+    if (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP)
+        return xinf_fail (error, error_size, "header must be a map");
+    reader.at = 0;
+    xinf_value_t *header = xinf_value_read (&reader, NULL, error, error_size);
+    int rc = header ? s_take_header (self, header, error, error_size, corr_hint) : -1;
+    xinf_value_destroy (&header);
     return rc;
 }
 

@@ -11,8 +11,11 @@
     (pipe entries, wake-ups, ZMTP frame headers) are paid once.
 
     Decoding validates every frame and field (signature, version, frame
-    count, header size, structure before msgpack-c allocates, field types,
-    ranges and lengths) and gives a precise reason instead of crashing.
+    count, header size, structure before anything is allocated, field
+    types, ranges and lengths) and gives a precise reason instead of
+    crashing. Header and body are written and read with xinf_mpack
+    (msgpack-c's encodings, no callbacks, no zone): the usual header is
+    read straight into the message, only the body becomes a value tree.
 */
 #ifndef XINF_MSG_H_INCLUDED
 #define XINF_MSG_H_INCLUDED
@@ -69,11 +72,7 @@ xinf_msg_t *xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, ui
 //  For the endpoints: frame 0 (signature and header) packed into 'head'
 //  (on the stack first), the binary frames returned, NULL when there are
 //  none; consumes the message. Release the head after sending.
-typedef struct {
-    char *data;
-    size_t size, alloc;
-    char inline_data [512];
-} xinf_wire_t;
+typedef xinf_mpbuf_t xinf_wire_t;
 zmsg_t *xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head);
 void xinf_wire_release (xinf_wire_t *self);
 //  Decodes from frame 0 as bytes (NULL if absent) and the binary frames

@@ -2,7 +2,6 @@
 #include "xinf_value.h"
 
 #include <assert.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -23,9 +22,19 @@ struct _xinf_value_t {
             char **keys;            //  MAP only: after the items, one block
             size_t count;
             size_t capacity;
+            char *arena;            //  MAP only: where its next short key goes
+            size_t arena_left;
         } list;
     } u;
 };
+
+//  A container is allocated with room for its first S_INLINE entries
+//  (items, and a map's keys after them) and a map with an arena of
+//  S_ARENA bytes for its short keys, append-only (a key taken out leaves
+//  its bytes unused): a small body is one allocation, not one per key
+//  and one for the entries. Keys that do not fit are allocated alone.
+#define S_INLINE  4
+#define S_ARENA   64
 
 //  Maps up to this size check their keys for duplicates pairwise, without
 //  sorting (and without allocating)
@@ -34,8 +43,10 @@ struct _xinf_value_t {
 static xinf_value_t *
 s_new (xinf_type_t type)
 {
-    xinf_value_t *self = calloc (1, sizeof *self);
+    //  malloc and memset, not calloc: glibc's calloc skips the per-thread cache
+    xinf_value_t *self = malloc (sizeof *self);
     assert (self);
+    memset (self, 0, sizeof *self);
     self->type = type;
     return self;
 }
@@ -95,8 +106,60 @@ s_new_blob (xinf_type_t type, const void *data, size_t size)
 xinf_value_t *xinf_value_new_strn (const char *text, size_t length) { return s_new_blob (XINF_STR, text, length); }
 xinf_value_t *xinf_value_new_str (const char *text) { return xinf_value_new_strn (text ? text : "", text ? strlen (text) : 0); }
 xinf_value_t *xinf_value_new_bin (const void *data, size_t size) { return s_new_blob (XINF_BIN, data, size); }
-xinf_value_t *xinf_value_new_array (void) { return s_new (XINF_ARRAY); }
-xinf_value_t *xinf_value_new_map (void) { return s_new (XINF_MAP); }
+//  The inline entries (and a map's arena) right after the value.
+static xinf_value_t *
+s_new_container (xinf_type_t type)
+{
+    bool map = type == XINF_MAP;
+    size_t entries = S_INLINE * (sizeof (xinf_value_t *) + (map ? sizeof (char *) : 0));
+    xinf_value_t *self = malloc (sizeof *self + entries + (map ? S_ARENA : 0));
+    assert (self);
+    memset (self, 0, sizeof *self);
+    self->type = type;
+    self->u.list.items = (xinf_value_t **) (self + 1);
+    self->u.list.keys = map ? (char **) (self->u.list.items + S_INLINE) : NULL;
+    self->u.list.capacity = S_INLINE;
+    self->u.list.arena = map ? (char *) (self + 1) + entries : NULL;
+    self->u.list.arena_left = map ? S_ARENA : 0;
+    return self;
+}
+
+xinf_value_t *xinf_value_new_array (void) { return s_new_container (XINF_ARRAY); }
+xinf_value_t *xinf_value_new_map (void) { return s_new_container (XINF_MAP); }
+
+static bool
+s_entries_inline (const xinf_value_t *self)
+{
+    return self->u.list.items == (xinf_value_t **) (self + 1);
+}
+
+//  A key's copy: in the map's arena when it fits, else allocated.
+static char *
+s_key_copy (xinf_value_t *self, const char *key, size_t length)
+{
+    char *copy;
+    if (length < self->u.list.arena_left) {
+        copy = self->u.list.arena;
+        self->u.list.arena += length + 1;
+        self->u.list.arena_left -= length + 1;
+    }
+    else {
+        copy = malloc (length + 1);
+        assert (copy);
+    }
+    if (length)                    //  msgpack-c gives ptr NULL for some empty strs
+        memcpy (copy, key, length);
+    copy [length] = 0;
+    return copy;
+}
+
+static void
+s_key_free (xinf_value_t *self, char *key)
+{
+    char *arena_start = self->u.list.arena + self->u.list.arena_left - S_ARENA;
+    if (key < arena_start || key >= arena_start + S_ARENA)
+        free (key);
+}
 
 void
 xinf_value_destroy (xinf_value_t **self_p)
@@ -108,9 +171,10 @@ xinf_value_destroy (xinf_value_t **self_p)
         for (size_t index = 0; index < self->u.list.count; index++) {
             xinf_value_destroy (&self->u.list.items [index]);
             if (self->u.list.keys)
-                free (self->u.list.keys [index]);
+                s_key_free (self, self->u.list.keys [index]);
         }
-        free (self->u.list.items);         //  the keys share its block
+        if (!s_entries_inline (self))
+            free (self->u.list.items);     //  the keys share its block
     }
     free (self);
     *self_p = NULL;
@@ -215,32 +279,36 @@ xinf_value_count (const xinf_value_t *self)
     return 0;
 }
 
-//  Room for one more entry. A map's keys live in the items' block, after
-//  the items: one allocation per container, not two.
+//  Room for 'capacity' entries. A map's keys live in the items' block,
+//  after the items: one allocation per container, not two.
+static void
+s_set_capacity (xinf_value_t *self, size_t capacity)
+{
+    if (capacity <= self->u.list.capacity)
+        return;
+    size_t count = self->u.list.count;
+    bool map = self->type == XINF_MAP;
+    xinf_value_t **items = malloc (capacity * (sizeof (xinf_value_t *) + (map ? sizeof (char *) : 0)));
+    assert (items);
+    char **keys = map ? (char **) (items + capacity) : NULL;
+    if (count) {
+        memcpy (items, self->u.list.items, count * sizeof (xinf_value_t *));
+        if (map)
+            memcpy (keys, self->u.list.keys, count * sizeof (char *));
+    }
+    if (!s_entries_inline (self))
+        free (self->u.list.items);
+    self->u.list.items = items;
+    self->u.list.keys = keys;
+    self->u.list.capacity = capacity;
+}
+
+//  Room for one more entry.
 static void
 s_grow (xinf_value_t *self)
 {
-    if (self->u.list.count < self->u.list.capacity)
-        return;
-    size_t capacity = self->u.list.capacity ? self->u.list.capacity * 2 : 4;
-    size_t count = self->u.list.count;
-    if (self->type == XINF_ARRAY) {
-        self->u.list.items = realloc (self->u.list.items, capacity * sizeof (xinf_value_t *));
-        assert (self->u.list.items);
-    }
-    else {
-        xinf_value_t **items = malloc (capacity * (sizeof (xinf_value_t *) + sizeof (char *)));
-        assert (items);
-        char **keys = (char **) (items + capacity);
-        if (count) {
-            memcpy (items, self->u.list.items, count * sizeof (xinf_value_t *));
-            memcpy (keys, self->u.list.keys, count * sizeof (char *));
-        }
-        free (self->u.list.items);
-        self->u.list.items = items;
-        self->u.list.keys = keys;
-    }
-    self->u.list.capacity = capacity;
+    if (self->u.list.count == self->u.list.capacity)
+        s_set_capacity (self, self->u.list.capacity ? self->u.list.capacity * 2 : 4);
 }
 
 void
@@ -279,8 +347,7 @@ xinf_map_put (xinf_value_t *self, const char *key, xinf_value_t *value)
         return;
     }
     s_grow (self);
-    self->u.list.keys [self->u.list.count] = strdup (key);
-    assert (self->u.list.keys [self->u.list.count]);
+    self->u.list.keys [self->u.list.count] = s_key_copy (self, key, strlen (key));
     self->u.list.items [self->u.list.count++] = value;
 }
 
@@ -324,7 +391,7 @@ xinf_map_take (xinf_value_t *self, const char *key)
     if (found < 0)
         return NULL;
     xinf_value_t *value = self->u.list.items [found];
-    free (self->u.list.keys [found]);
+    s_key_free (self, self->u.list.keys [found]);
     size_t tail = self->u.list.count - (size_t) found - 1;
     memmove (&self->u.list.items [found], &self->u.list.items [found + 1], tail * sizeof (xinf_value_t *));
     memmove (&self->u.list.keys [found], &self->u.list.keys [found + 1], tail * sizeof (char *));
@@ -366,6 +433,32 @@ xinf_value_pack (const xinf_value_t *self, msgpack_packer *packer)
             return rc;
     }
     return -1;
+}
+
+void
+xinf_value_write (const xinf_value_t *self, xinf_mpbuf_t *buffer)
+{
+    switch (self->type) {
+        case XINF_NIL:   xinf_mp_write_nil (buffer); break;
+        case XINF_BOOL:  xinf_mp_write_bool (buffer, self->u.flag); break;
+        case XINF_UINT:  xinf_mp_write_uint (buffer, self->u.uint); break;
+        case XINF_INT:   xinf_mp_write_int (buffer, self->u.sint); break;
+        case XINF_FLOAT: xinf_mp_write_double (buffer, self->u.real); break;
+        case XINF_STR:   xinf_mp_write_str (buffer, self->u.blob.bytes, self->u.blob.size); break;
+        case XINF_BIN:   xinf_mp_write_bin (buffer, self->u.blob.bytes, self->u.blob.size); break;
+        case XINF_ARRAY:
+            xinf_mp_write_array (buffer, self->u.list.count);
+            for (size_t index = 0; index < self->u.list.count; index++)
+                xinf_value_write (self->u.list.items [index], buffer);
+            break;
+        case XINF_MAP:
+            xinf_mp_write_map (buffer, self->u.list.count);
+            for (size_t index = 0; index < self->u.list.count; index++) {
+                xinf_mp_write_str (buffer, self->u.list.keys [index], strlen (self->u.list.keys [index]));
+                xinf_value_write (self->u.list.items [index], buffer);
+            }
+            break;
+    }
 }
 
 static int
@@ -434,12 +527,7 @@ static void
 s_map_append (xinf_value_t *self, const char *key, size_t length, xinf_value_t *value)
 {
     s_grow (self);
-    char *copy = malloc (length + 1);
-    assert (copy);
-    if (length)                    //  msgpack-c gives ptr NULL for some empty strs
-        memcpy (copy, key, length);
-    copy [length] = 0;
-    self->u.list.keys [self->u.list.count] = copy;
+    self->u.list.keys [self->u.list.count] = s_key_copy (self, key, length);
     self->u.list.items [self->u.list.count++] = value;
 }
 
@@ -493,112 +581,170 @@ xinf_value_from_object (const msgpack_object *object, char *error, size_t error_
     }
 }
 
-//  The shortest decimal that reads back as the same double: 38.145, not
-//  38.145000000000003.
-static void
-s_print_double (double value, FILE *stream)
+// ---- reading MessagePack bytes ------------------------------------------------
+
+#define S_READ_DEPTH  64          //  xinf_mpscan's walk allows at most this
+
+static int
+s_compare_names (const void *a, const void *b)
 {
-    char text [32];
-    //  Whole numbers as such (12000, not 1.2e+04), while exact in a double
-    if (value == trunc (value) && fabs (value) < 1e15) {
-        fprintf (stream, "%.0f", value);
-        return;
+    return strcmp (*(const char * const *) a, *(const char * const *) b);
+}
+
+//  A read map's keys (NUL-free, so strcmp compares them whole): none
+//  twice. Small maps pairwise, large ones sorted once.
+static int
+s_check_unique (const xinf_value_t *self, char *error, size_t error_size)
+{
+    size_t count = self->u.list.count;
+    char **keys = self->u.list.keys;
+    const char *twice = NULL;
+    if (count <= S_SMALL_MAP) {
+        for (size_t index = 1; !twice && index < count; index++)
+            for (size_t other = 0; !twice && other < index; other++)
+                if (strcmp (keys [other], keys [index]) == 0)
+                    twice = keys [index];
     }
-    for (int precision = 1; precision <= 17; precision++) {
-        snprintf (text, sizeof text, "%.*g", precision, value);
-        if (strtod (text, NULL) == value)
+    else {
+        const char **sorted = malloc (count * sizeof *sorted);
+        assert (sorted);
+        memcpy (sorted, keys, count * sizeof *sorted);
+        qsort (sorted, count, sizeof *sorted, s_compare_names);
+        for (size_t index = 1; !twice && index < count; index++)
+            if (strcmp (sorted [index - 1], sorted [index]) == 0)
+                twice = sorted [index];
+        if (twice)
+            snprintf (error, error_size, "duplicate map key '%s'", twice);
+        free (sorted);
+        return twice ? -1 : 0;
+    }
+    if (twice)
+        snprintf (error, error_size, "duplicate map key '%s'", twice);
+    return twice ? -1 : 0;
+}
+
+static xinf_value_t *s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth,
+                             char *error, size_t error_size);
+
+//  Room for 'count' elements, but no more than the bytes left could hold.
+static void
+s_reserve_elements (xinf_value_t *self, uint32_t count, const xinf_mpread_t *reader)
+{
+    size_t left = reader->size - reader->at;
+    size_t wanted = count < left ? count : left;
+    if (wanted > 0)
+        s_set_capacity (self, wanted);
+}
+
+static xinf_value_t *
+s_read_map (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, size_t error_size)
+{
+    xinf_value_t *self = xinf_value_new_map ();
+    s_reserve_elements (self, count, reader);
+    const char *problem = NULL;
+    for (uint32_t index = 0; !problem && index < count; index++) {
+        xinf_mp_item_t key;
+        if (xinf_mp_read (reader, &key))
+            problem = "msgpack: truncated or not acceptable map key";
+        else
+        if (reader->budget && reader->budget->objects == 0)
+            problem = "msgpack: more objects than allowed";
+        else
+        if (key.kind != XINF_MP_STR)
+            problem = "map keys must be str";
+        else
+        if (key.via.bytes.size && memchr (key.via.bytes.ptr, 0, key.via.bytes.size))
+            problem = "map key contains a NUL byte";
+        else
+        if (key.via.bytes.size >= 256)
+            problem = "map key longer than 255 bytes";
+        if (problem) {
+            snprintf (error, error_size, "%s", problem);
             break;
-    }
-    fputs (text, stream);
-}
-
-//  Length of the valid UTF-8 sequence at 'bytes' (1-4), or 0 if invalid.
-static size_t
-s_utf8_length (const unsigned char *bytes, size_t left)
-{
-    unsigned char c = bytes [0];
-    size_t length = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
-    if (length == 0 || length > left || (length == 2 && c < 0xc2) || (length == 4 && c > 0xf4))
-        return 0;
-    for (size_t index = 1; index < length; index++)
-        if ((bytes [index] & 0xc0) != 0x80)
-            return 0;
-    if ((length == 3 && c == 0xe0 && bytes [1] < 0xa0) || (length == 4 && c == 0xf0 && bytes [1] < 0x90)
-    ||  (length == 3 && c == 0xed && bytes [1] >= 0xa0) || (length == 4 && c == 0xf4 && bytes [1] >= 0x90))
-        return 0;
-    return length;
-}
-
-//  A JSON string; bytes that are not valid UTF-8 become U+FFFD.
-static void
-s_print_string (const char *text, size_t size, FILE *stream)
-{
-    const unsigned char *bytes = (const unsigned char *) text;
-    fputc ('"', stream);
-    for (size_t index = 0; index < size; ) {
-        unsigned char c = bytes [index];
-        size_t length = s_utf8_length (bytes + index, size - index);
-        if (length == 0) {
-            fputs ("\\ufffd", stream);
-            index++;
-            continue;
         }
-        if (c == '"' || c == '\\')
-            fprintf (stream, "\\%c", c);
+        if (reader->budget)
+            reader->budget->objects--;
+        xinf_value_t *value = s_read (reader, NULL, depth + 1, error, error_size);
+        if (!value)
+            problem = error;
         else
-        if (c < 0x20 || c == 0x7f)
-            fprintf (stream, "\\u%04x", c);
-        else
-            fwrite (bytes + index, 1, length, stream);
-        index += length;
+            s_map_append (self, key.via.bytes.ptr, key.via.bytes.size, value);
     }
-    fputc ('"', stream);
+    if (problem || s_check_unique (self, error, error_size))
+        xinf_value_destroy (&self);
+    return self;
 }
 
-void
-xinf_value_print_json (const xinf_value_t *self, FILE *stream)
+static xinf_value_t *
+s_read_array (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, size_t error_size)
 {
-    if (!self) {
-        fputs ("null", stream);
-        return;
+    xinf_value_t *self = xinf_value_new_array ();
+    s_reserve_elements (self, count, reader);
+    for (uint32_t index = 0; index < count; index++) {
+        xinf_value_t *item = s_read (reader, NULL, depth + 1, error, error_size);
+        if (!item) {
+            xinf_value_destroy (&self);
+            break;
+        }
+        xinf_array_push (self, item);
     }
-    switch (self->type) {
-        case XINF_NIL:   fputs ("null", stream); break;
-        case XINF_BOOL:  fputs (self->u.flag ? "true" : "false", stream); break;
-        case XINF_UINT:  fprintf (stream, "%llu", (unsigned long long) self->u.uint); break;
-        case XINF_INT:   fprintf (stream, "%lld", (long long) self->u.sint); break;
-        case XINF_FLOAT:
-            if (isfinite (self->u.real))
-                s_print_double (self->u.real, stream);
-            else
-                fputs ("null", stream);
-            break;
-        case XINF_STR:   s_print_string (self->u.blob.bytes, self->u.blob.size, stream); break;
-        case XINF_BIN:
-            fputc ('"', stream);
-            for (size_t index = 0; index < self->u.blob.size; index++)
-                fprintf (stream, "%02x", (unsigned char) self->u.blob.bytes [index]);
-            fputc ('"', stream);
-            break;
-        case XINF_ARRAY:
-            fputc ('[', stream);
-            for (size_t index = 0; index < self->u.list.count; index++) {
-                if (index)
-                    fputc (',', stream);
-                xinf_value_print_json (self->u.list.items [index], stream);
-            }
-            fputc (']', stream);
-            break;
-        case XINF_MAP:
-            fputc ('{', stream);
-            for (size_t index = 0; index < self->u.list.count; index++) {
-                if (index)
-                    fputc (',', stream);
-                s_print_string (self->u.list.keys [index], strlen (self->u.list.keys [index]), stream);
-                fputc (':', stream);
-                xinf_value_print_json (self->u.list.items [index], stream);
-            }
-            fputc ('}', stream);
-            break;
+    return self;
+}
+
+//  Counts one value against the reader's budget (a container at 'depth'
+//  below the start, a map of 'entries'); -1 with the reason when over it.
+static int
+s_spend (xinf_mpread_t *reader, const xinf_mp_item_t *item, size_t depth, char *error, size_t error_size)
+{
+    xinf_mp_budget_t *budget = reader->budget;
+    bool container = item->kind == XINF_MP_ARRAY || item->kind == XINF_MP_MAP;
+    const char *problem = NULL;
+    if (container && depth >= (budget ? budget->depth : S_READ_DEPTH))
+        problem = "nested deeper than allowed";
+    else
+    if (budget && budget->objects == 0)
+        problem = "more objects than allowed";
+    else
+    if (budget && item->kind == XINF_MP_MAP && item->via.count > budget->entries)
+        problem = "map has more entries than allowed";
+    if (problem) {
+        snprintf (error, error_size, "msgpack: %s", problem);
+        return -1;
     }
+    if (budget)
+        budget->objects--;
+    return 0;
+}
+
+static xinf_value_t *
+s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth, char *error, size_t error_size)
+{
+    xinf_mp_item_t item;
+    if (!head) {
+        if (xinf_mp_read (reader, &item)) {
+            snprintf (error, error_size, "msgpack: truncated, or an ext type or 0xc1 at byte %zu", reader->at);
+            return NULL;
+        }
+        head = &item;
+    }
+    if (s_spend (reader, head, depth, error, error_size))
+        return NULL;
+    switch (head->kind) {
+        case XINF_MP_NIL:   return xinf_value_new_nil ();
+        case XINF_MP_BOOL:  return xinf_value_new_bool (head->via.flag);
+        case XINF_MP_UINT:  return xinf_value_new_uint (head->via.uint);
+        case XINF_MP_INT:   return xinf_value_new_int (head->via.sint);
+        case XINF_MP_FLOAT: return xinf_value_new_float (head->via.real);
+        case XINF_MP_STR:   return s_new_blob (XINF_STR, head->via.bytes.ptr, head->via.bytes.size);
+        case XINF_MP_BIN:   return s_new_blob (XINF_BIN, head->via.bytes.ptr, head->via.bytes.size);
+        case XINF_MP_ARRAY: return s_read_array (reader, head->via.count, depth, error, error_size);
+        case XINF_MP_MAP:   return s_read_map (reader, head->via.count, depth, error, error_size);
+    }
+    return NULL;
+}
+
+xinf_value_t *
+xinf_value_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, char *error, size_t error_size)
+{
+    return s_read (reader, head, 0, error, error_size);
 }

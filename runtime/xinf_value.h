@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdint.h>
 #include <msgpack.h>
+#include "xinf_mpack.h"
 
 typedef enum {
     XINF_NIL = 0,
@@ -75,6 +76,14 @@ int xinf_value_pack (const xinf_value_t *self, msgpack_packer *packer);
 //  Converts an unpacked msgpack object; map keys must be strings and ext
 //  types are refused. NULL with a reason in 'error' when not acceptable.
 xinf_value_t *xinf_value_from_object (const msgpack_object *object, char *error, size_t error_size);
+
+//  The same bytes as xinf_value_pack, written straight into a buffer.
+void xinf_value_write (const xinf_value_t *self, xinf_mpbuf_t *buffer);
+//  Reads one value from bytes that xinf_mpscan accepted, with the checks of
+//  xinf_value_from_object (map keys: str, no NUL, under 256 bytes, none
+//  twice); NULL with the reason in 'error' when not acceptable. 'head' is
+//  the value's head when the caller read it already, else NULL.
+xinf_value_t *xinf_value_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, char *error, size_t error_size);
 
 //  Writes the value as JSON (for tools); bins as base64-free hex strings.
 void xinf_value_print_json (const xinf_value_t *self, FILE *stream);

@@ -3,7 +3,7 @@
 
         xinf-bench-runtime [--payload BYTES] [--roundtrips N] [--messages N]
                            [--window N] [--repeat R] [--handler ping|echo] [--bulk]
-                           [--curve] [--json]
+                           [--curve] [--json] [--profile CLIENT]
 
     Three clients over TCP loopback, one CZMQ context, the same payload:
 
@@ -29,12 +29,17 @@
     Throughput: up to --window requests in flight, messages per second.
     Each run measures all cases; the median over --repeat runs is reported.
 
+    With --profile CLIENT only that client's throughput runs (--repeat
+    times, no round trips, no ratios): a steady load for a profiler,
+    e.g. perf record -g xinf-bench-runtime --profile xinf.
+
     Targets (issue #14, 64-byte payload): xinf round trip p50 <= 1.1x
     raw, xinf throughput >= 0.6x raw. Exit status: 0 when measured (targets
     met or not), 1 when a case failed (no progress for 5 s, a bad reply), 2
     on bad usage.
 */
 #include "xinf.h"
+#include "xinf_tsan.h"
 
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +65,8 @@ static const xinf_option_t s_options [] = {
     { "curve", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "the xinf client and actor speak CURVE (raw stays plain)" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print one JSON object after the table" },
+    { "profile", 0, NULL, XINF_OPT_STR, "none", 0, 0, "none|raw|raw+frames|xinf", "CLIENT",
+      "only this client's throughput, for a profiler (no round trips, no ratios)" },
     { 0 }
 };
 
@@ -84,6 +91,15 @@ s_now_ns (void)
 {
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+//  CPU time of the whole process (all threads), ns.
+static int64_t
+s_cpu_ns (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &now);
     return (int64_t) now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
@@ -135,6 +151,7 @@ s_raw_echo_actor (zsock_t *pipe, void *args)
     assert (router);
     xinf_endpoint_configure (router);
     *(int *) args = zsock_bind (router, "tcp://127.0.0.1:*");
+    xinf_tsan_release (args);          //  the owner reads the port after the signal
     zsock_signal (pipe, 0);
     zmq_pollitem_t items [] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
@@ -483,6 +500,7 @@ s_setup (s_bench_t *bench, xinf_config_t *config, const byte *payload, size_t si
 
     int port = -1;
     bench->echo = zactor_new (s_raw_echo_actor, &port);
+    xinf_tsan_acquire (&port);
     if (port < 0 || s_raw_connect (&bench->raw [0], port) || s_raw_connect (&bench->raw [1], port))
         return -1;
     bench->raw [0].count = 1;
@@ -629,6 +647,31 @@ s_report (xinf_config_t *config, const s_result_t *results, const s_bench_t *ben
 
 // ---- main ------------------------------------------------------------------------
 
+//  --profile: only one client's throughput, 'repeat' times.
+static int
+s_profile (xinf_config_t *config, s_bench_t *bench)
+{
+    const char *name = xinf_config_str (config, "profile");
+    s_client_t client = streq (name, "xinf")
+        ? (s_client_t) { name, &bench->xinf, s_xinf_roundtrip, s_xinf_send, s_xinf_recv, NULL }
+        : (s_client_t) { name, &bench->raw [streq (name, "raw") ? 0 : 1], s_raw_roundtrip, s_raw_send, s_raw_recv, NULL };
+    char error [256] = "";
+    int64_t messages = xinf_config_int (config, "messages");
+    for (int64_t run = 0; run < xinf_config_int (config, "repeat"); run++) {
+        s_result_t result;
+        int64_t cpu = s_cpu_ns ();
+        if (s_measure_throughput (&client, messages, xinf_config_int (config, "window"), &result, error, sizeof error)) {
+            fprintf (stderr, "xinf-bench-runtime: %s\n", error);
+            return -1;
+        }
+        //  The warm-up's messages count too: s_measure_throughput sends them first
+        int64_t warmup = messages / 10 > xinf_config_int (config, "window") ? messages / 10 : xinf_config_int (config, "window");
+        printf ("run %lld %-10s %9.0f msg/s %6.2f us CPU per message (all threads)\n", (long long) run + 1, name,
+                result.figure [S_TPUT], (double) (s_cpu_ns () - cpu) / 1000.0 / (double) (messages + warmup));
+    }
+    return 0;
+}
+
 //  Runs every case 'repeat' times; fills the median of each figure.
 static int
 s_run (xinf_config_t *config, s_bench_t *bench, s_result_t *summary)
@@ -701,6 +744,9 @@ main (int argc, char **argv)
         fprintf (stderr, "xinf-bench-runtime: setup failed: %s\n", zmq_strerror (errno));
         rc = 1;
     }
+    else
+    if (!streq (xinf_config_str (config, "profile"), "none"))
+        rc = s_profile (config, &bench) ? 1 : 0;
     else
     if (s_run (config, &bench, results))
         rc = 1;

@@ -9,7 +9,10 @@
     either decode (and then re-encode and decode to the same message) or
     return NULL with a non-empty reason; under ASan nothing may crash or
     leak. mpscan gets its own inputs: whatever it accepts, msgpack-c must
-    unpack completely. A failure prints the seed, the case and its bytes.
+    unpack completely, and xinf_value_read must come to the value that
+    msgpack-c and xinf_value_from_object come to, or refuse when they do;
+    read in one pass within the walk's limits (a budget), it accepts
+    exactly what the walk and from_object together accept. A failure prints the seed, the case and its bytes.
 */
 #include "test_unit.h"
 
@@ -460,11 +463,22 @@ static void
 s_scan (const unsigned char *data, size_t size)
 {
     static const xinf_mpscan_limits_t limits = { 8, 4096, 64 };
+    //  Read in one pass within the same limits: accepted only when the walk
+    //  and from_object both accept (checked below)
+    xinf_mp_budget_t budget = { limits.max_objects, limits.max_depth, limits.max_map_entries };
+    xinf_mpread_t budgeted = { data, size, 0, &budget };
     char error [128] = "";
+    xinf_value_t *one_pass = xinf_value_read (&budgeted, NULL, error, sizeof error);
+    bool one_pass_ok = one_pass && budgeted.at == size;
+    CHECK (one_pass || error [0]);
+    CHECK (budgeted.at <= size);
+    error [0] = 0;
     if (xinf_mpscan (data, size, &limits, error, sizeof error)) {
-        if (!error [0])
+        if (!error [0] || one_pass_ok)
             s_dump ();
         CHECK (error [0] != 0);
+        CHECK (!one_pass_ok);
+        xinf_value_destroy (&one_pass);
         return;
     }
     s_scan_accepted++;
@@ -480,6 +494,24 @@ s_scan (const unsigned char *data, size_t size)
     CHECK (rc == MSGPACK_UNPACK_SUCCESS && offset == size);
     xinf_value_t *value = xinf_value_from_object (&unpacked.data, error, sizeof error);
     CHECK (value || error [0]);
+    //  The envelope's own reader comes to the same value, or refuses too
+    //  (with several problems in one input it may name another first)
+    char reason [128] = "";
+    xinf_mpread_t reader = { data, size, 0, NULL };
+    xinf_value_t *read = xinf_value_read (&reader, NULL, reason, sizeof reason);
+    if (one_pass_ok != (value != NULL) || (value && !test_value_equal (value, one_pass)))
+        s_dump ();
+    CHECK (one_pass_ok == (value != NULL));
+    CHECK (!value || test_value_equal (value, one_pass));
+    xinf_value_destroy (&one_pass);
+    if ((read == NULL) != (value == NULL) || (value && !test_value_equal (value, read)) || (!value && !reason [0])) {
+        fprintf (stderr, "from_object: %s\nxinf_value_read: %s\n", value ? "(value)" : error, read ? "(value)" : reason);
+        s_dump ();
+    }
+    CHECK ((read == NULL) == (value == NULL));
+    CHECK (!value || test_value_equal (value, read));
+    CHECK (value || reason [0]);
+    xinf_value_destroy (&read);
     xinf_value_destroy (&value);
     msgpack_unpacked_destroy (&unpacked);
 }

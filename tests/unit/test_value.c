@@ -5,6 +5,9 @@
     xinf_value_from_object (the round trip is exact), dup, map put (replace
     keeps the position), take, the refusals of from_object (non-str keys,
     duplicate keys, NUL in keys, long keys, ext types) and the JSON printer.
+    xinf_value_write must give msgpack-c's bytes for every kind and width,
+    and xinf_value_read (after xinf_mpscan) the same value or the same
+    refusal as msgpack-c and from_object, for every input here.
 */
 #include "test_unit.h"
 
@@ -48,7 +51,11 @@ s_sample_tree (void)
     return root;
 }
 
+static const xinf_mpscan_limits_t s_limits = { 16, 1 << 22, 1 << 17 };
+
 //  Unpacks bytes with msgpack-c and converts; NULL with 'error' on refusal.
+//  xinf_value_read, after xinf_mpscan, must come to the same value or the
+//  same refusal (an ext type: mpscan refuses it first).
 static xinf_value_t *
 s_unpack (const char *data, size_t size, char *error, size_t error_size)
 {
@@ -60,7 +67,41 @@ s_unpack (const char *data, size_t size, char *error, size_t error_size)
     error [0] = 0;
     xinf_value_t *value = xinf_value_from_object (&unpacked.data, error, error_size);
     msgpack_unpacked_destroy (&unpacked);
+
+    char reason [256] = "";
+    if (xinf_mpscan ((const unsigned char *) data, size, &s_limits, reason, sizeof reason)) {
+        CHECK (value == NULL);
+        CHECK_HAS (reason, error);
+        return value;
+    }
+    xinf_mpread_t reader = { (const unsigned char *) data, size, 0, NULL };
+    xinf_value_t *read = xinf_value_read (&reader, NULL, reason, sizeof reason);
+    CHECK ((read == NULL) == (value == NULL));
+    if (value)
+        CHECK (test_value_equal (value, read));
+    else
+        CHECK_STR (reason, error);
+    xinf_value_destroy (&read);
     return value;
+}
+
+//  xinf_value_write gives msgpack-c's bytes, and they read back equal.
+static void
+s_check_write (const xinf_value_t *value)
+{
+    msgpack_sbuffer packed;
+    test_pack (value, &packed);
+    xinf_mpbuf_t written;
+    xinf_mpbuf_init (&written);
+    xinf_value_write (value, &written);
+    CHECK_INT (written.size, packed.size);
+    CHECK (memcmp (written.data, packed.data, packed.size) == 0);
+    char error [256] = "";
+    xinf_value_t *back = s_unpack (written.data, written.size, error, sizeof error);
+    CHECK (back && test_value_equal (value, back));
+    xinf_value_destroy (&back);
+    xinf_mpbuf_release (&written);
+    msgpack_sbuffer_destroy (&packed);
 }
 
 static void
@@ -220,6 +261,68 @@ test_round_trip (void)
     xinf_value_destroy (&back);
     msgpack_sbuffer_destroy (&buffer);
     xinf_value_destroy (&tree);
+}
+
+//  Every width of every kind, at its limits, as msgpack-c writes it.
+static void
+test_write (void)
+{
+    xinf_value_t *tree = s_sample_tree ();
+    s_check_write (tree);
+    xinf_value_destroy (&tree);
+    const uint64_t unsigned_numbers [] = { 0, 127, 128, 255, 256, 65535, 65536, 0xffffffffULL, 0x100000000ULL, UINT64_MAX };
+    const int64_t signed_numbers [] = { -1, -32, -33, -128, -129, -32768, -32769, INT32_MIN, (int64_t) INT32_MIN - 1, INT64_MIN };
+    const size_t sizes [] = { 0, 15, 16, 31, 32, 255, 256, 65535, 65536, 70000 };
+    xinf_value_t *root = xinf_value_new_array ();
+    for (size_t index = 0; index < 10; index++) {
+        xinf_array_push (root, xinf_value_new_uint (unsigned_numbers [index]));
+        xinf_array_push (root, xinf_value_new_int (signed_numbers [index]));
+        char *text = calloc (1, sizes [index] + 1);
+        memset (text, 'x', sizes [index]);
+        xinf_array_push (root, xinf_value_new_strn (text, sizes [index]));
+        xinf_array_push (root, xinf_value_new_bin (text, sizes [index]));
+        free (text);
+        xinf_value_t *array = xinf_value_new_array ();
+        xinf_value_t *map = xinf_value_new_map ();
+        for (size_t item = 0; item < sizes [index]; item++)
+            xinf_array_push (array, xinf_value_new_nil ());
+        //  Maps write their count as arrays do; small ones keep this quick
+        for (size_t item = 0; item < sizes [index] && item < 300; item++) {
+            char key [24];
+            snprintf (key, sizeof key, "%zu", item);
+            xinf_map_put (map, key, xinf_value_new_bool (item % 2));
+        }
+        xinf_array_push (root, array);
+        xinf_array_push (root, map);
+    }
+    xinf_array_push (root, xinf_value_new_float (-0.0));
+    xinf_array_push (root, xinf_value_new_float (INFINITY));
+    s_check_write (root);
+    xinf_value_destroy (&root);
+}
+
+//  What the reader refuses on its own, without xinf_mpscan before it:
+//  bytes that end early, ext types, 0xc1; it never reads past the end.
+static void
+test_read_refusals (void)
+{
+    const char *inputs [] = { "\x92\x01", "\xd9\x05" "ab", "\xc4", "\xcf\x00\x00", "\xd4\x01\x00", "\xc1",
+                              "\x81\xa1k", "\xdd\xff\xff\xff\xff\x01" };
+    const size_t sizes [] = { 2, 4, 1, 3, 3, 1, 3, 6 };
+    for (size_t index = 0; index < sizeof sizes / sizeof sizes [0]; index++) {
+        char error [256] = "";
+        xinf_mpread_t reader = { (const unsigned char *) inputs [index], sizes [index], 0, NULL };
+        CHECK (xinf_value_read (&reader, NULL, error, sizeof error) == NULL);
+        CHECK (error [0] != 0);
+        CHECK (reader.at <= sizes [index]);
+    }
+    //  Signed encodings of non-negative numbers read as uint64 (as msgpack-c has them)
+    xinf_mpread_t reader = { (const unsigned char *) "\xd0\x05", 2, 0, NULL };
+    char error [256];
+    xinf_value_t *value = xinf_value_read (&reader, NULL, error, sizeof error);
+    CHECK_INT (xinf_value_type (value), XINF_UINT);
+    CHECK_INT (xinf_value_uint (value), 5);
+    xinf_value_destroy (&value);
 }
 
 static void
@@ -404,6 +507,8 @@ main (void)
     RUN (test_scalars);
     RUN (test_containers);
     RUN (test_round_trip);
+    RUN (test_write);
+    RUN (test_read_refusals);
     RUN (test_float32);
     RUN (test_dup);
     RUN (test_refusals);
