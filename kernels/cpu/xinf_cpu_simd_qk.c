@@ -193,9 +193,9 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
     size_t blocks = block_size ? cols / block_size : 0, groups = block_size / XINF_QUANT_GROUP;
     bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1 || dtype == XINF_DTYPE_Q4_K
                 || dtype == XINF_DTYPE_Q5_K;
-    for (size_t b = 0; b < blocks && dtype == XINF_DTYPE_Q6_K; b++)
-        xinf_qb_q6_k_f32 ((const uint8_t *) row + b * 210, out + b * 256);
-    for (size_t b = 0; b < blocks && dtype != XINF_DTYPE_Q6_K; b++) {
+    if (xinf_quant_to_f32_k (dtype, row, blocks, out))
+        return;
+    for (size_t b = 0; b < blocks; b++) {
         int16_t q [8][XINF_QUANT_GROUP];
         float a [8], c [8];
         xinf_qb_decode (dtype, row, b, 1, q [0], XINF_QUANT_GROUP, a, c, 1);
