@@ -64,20 +64,20 @@ s_scale_min (const uint8_t *block, uint8_t *scales, uint8_t *mins)
     memcpy (mins, packed + 2, 8);
 }
 
-//  The 16 scales of a Q3_K block minus 32, as bytes (-32..31).
-static S_INLINE void
-s_q3_scales (const uint8_t *block, int8_t *scales)
+//  The 16 scales of a Q3_K block minus 32, as bytes (-32..31): scale k's
+//  low nibble from byte k (k < 8; else the high nibble of byte k - 8),
+//  its top two bits from bits 2 (k / 4) of byte 8 + k % 4.
+S_AVX2 static S_INLINE __m128i
+s_q3_scales (const uint8_t *block)
 {
-    uint32_t words [3], packed [4];
-    uint8_t bytes [16];
+    uint32_t words [3];
     memcpy (words, block + 96, 12);
-    for (int k = 0; k < 4; k++) {
-        uint32_t low = k < 2 ? words [k] : words [k - 2] >> 4;
-        packed [k] = (low & 0x0f0f0f0fu) | (((words [2] >> (2 * k)) & 0x03030303u) << 4);
-    }
-    memcpy (bytes, packed, 16);
-    for (int k = 0; k < 16; k++)
-        scales [k] = (int8_t) (bytes [k] - 32);
+    __m128i low = _mm_srlv_epi32 (_mm_setr_epi32 ((int) words [0], (int) words [1], (int) words [0], (int) words [1]),
+                                  _mm_setr_epi32 (0, 0, 4, 4));
+    __m128i high = _mm_srlv_epi32 (_mm_set1_epi32 ((int) words [2]), _mm_setr_epi32 (0, 2, 4, 6));
+    low = _mm_and_si128 (low, _mm_set1_epi8 (15));
+    high = _mm_slli_epi32 (_mm_and_si128 (high, _mm_set1_epi8 (3)), 4);
+    return _mm_sub_epi8 (_mm_or_si128 (low, high), _mm_set1_epi8 (32));
 }
 
 //  Prefetches the share of block b of the next tile (the rows of a call
@@ -141,9 +141,7 @@ S_AVX2 static S_INLINE void
 s_scales23 (const xinf_dtype_t dtype, const uint8_t *block, __m256i *scales, __m256i *mins, float *d, float *dmin)
 {
     if (dtype == XINF_DTYPE_Q3_K) {
-        int8_t sc [16];
-        s_q3_scales (block, sc);
-        *scales = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) sc));
+        *scales = _mm256_cvtepi8_epi16 (s_q3_scales (block));
         *mins = _mm256_slli_epi16 (*scales, 2);
         *d = s_half (block + 108);
         *dmin = 0;
