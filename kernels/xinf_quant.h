@@ -15,8 +15,10 @@
     q [i] * a + c rounds once: the same float ggml's dequantizers give
     (d * sc * q - dmin * m and the like), bit for bit, for any input bits.
 
-    Q2_K and Q3_K have groups of 16 with their own scales (Q2_K also its
-    own mins), so they have no such groups: the products take them folded
+    Q3_K: q = (3 bits - 4) * (sc - 32) (its groups of 16 have their own
+          scales), a = d, c = 0
+    Q2_K's mins change every 16 weights, so it has no such groups (its
+    decode gives q = 0, a = c = NaN). The products take both folded
     (xinf_quant_blocks.h, xinf_qb_k_fold), and their floats are ggml's
     (d * sc) * q - dmin * m and (d * (sc - 32)) * (q - 4), exact products
     and one rounding.
@@ -35,7 +37,7 @@
 #define XINF_QUANT_Q_MAX 4096       //  the largest |q| of a group
 
 //  Blocks [first, first + count) of a row of dtype (a type of
-//  xinf_dtype_is_quant but Q2_K and Q3_K) decoded into groups: group g (of all these
+//  xinf_dtype_is_quant but Q2_K) decoded into groups: group g (of all these
 //  blocks' groups, in order) at q + g * q_stride, a [g * ac_stride],
 //  c [g * ac_stride].
 void xinf_quant_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, int16_t *q,

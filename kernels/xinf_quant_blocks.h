@@ -235,8 +235,27 @@ xinf_qb_k_fold (xinf_dtype_t dtype, const uint8_t *block, int16_t *wq, int32_t *
     }
 }
 
-//  The integer groups of xinf_quant.h (the types up to Q6_K; Q2_K and
-//  Q3_K have groups of 16 and go through xinf_qb_k_fold only).
+//  Q3_K in groups of 32 (as Q6_K: the scales folded into q, a = d,
+//  c = 0); Q2_K, whose mins change every 16 weights, has no such groups:
+//  q = 0 and a = c = NaN (the products take both folded).
+static inline void
+xinf_qb_k23_groups (xinf_dtype_t dtype, const uint8_t *block, int16_t *q, size_t q_stride, float *a, float *c,
+                    size_t ac_stride)
+{
+    int16_t wq [256] = { 0 };
+    int32_t m [16];
+    float nan = xinf_dtype_bits_to_f32 (0x7fc00000u), d = nan, dmin;
+    if (dtype == XINF_DTYPE_Q3_K)
+        xinf_qb_k_fold (dtype, block, wq, m, &d, &dmin);
+    for (int g = 0; g < 8; g++) {
+        for (int i = 0; i < 32; i++)
+            q [g * q_stride + i] = wq [32 * g + i];
+        a [g * ac_stride] = d;
+        c [g * ac_stride] = dtype == XINF_DTYPE_Q3_K ? 0 : nan;
+    }
+}
+
+//  The integer groups of xinf_quant.h.
 static inline void
 xinf_qb_decode (xinf_dtype_t dtype, const uint8_t *row, size_t first, size_t count, int16_t *q,
                 size_t q_stride, float *a, float *c, size_t ac_stride)
@@ -256,6 +275,11 @@ xinf_qb_decode (xinf_dtype_t dtype, const uint8_t *row, size_t first, size_t cou
             case XINF_DTYPE_Q6_K:
                 xinf_qb_q6_k (block, q + 8 * b * q_stride, q_stride, a + 8 * b * ac_stride, c + 8 * b * ac_stride,
                               ac_stride);
+                break;
+            case XINF_DTYPE_Q2_K:
+            case XINF_DTYPE_Q3_K:
+                xinf_qb_k23_groups (dtype, block, q + 8 * b * q_stride, q_stride, a + 8 * b * ac_stride,
+                                    c + 8 * b * ac_stride, ac_stride);
                 break;
             default:
                 xinf_qb_legacy (dtype, block, q + b * q_stride, a + b * ac_stride, c + b * ac_stride);

@@ -181,6 +181,8 @@ s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_
         case XINF_DTYPE_Q4_K: s_decode_k45 (block, NULL, block + 16, chunk->q [0], chunk->a, chunk->c); break;
         case XINF_DTYPE_Q5_K: s_decode_k45 (block, block + 16, block + 48, chunk->q [0], chunk->a, chunk->c); break;
         case XINF_DTYPE_Q6_K: s_decode_q6_k (block, chunk->q [0], chunk->a, chunk->c); break;
+        case XINF_DTYPE_Q2_K:
+        case XINF_DTYPE_Q3_K: xinf_qb_decode (dtype, row, first, 1, chunk->q [0], XINF_QUANT_GROUP, chunk->a, chunk->c, 1); break;
         default: s_decode_legacy (dtype, block, count, chunk->q [0], chunk->a, chunk->c); break;
     }
 }

@@ -52,8 +52,8 @@ s_check_type (xinf_dtype_t dtype, const uint8_t *blocks, size_t count, const flo
             CHECK (s_same (out [i], expected [i]));
     }
     //  block by block, through the integer decoder: q * a (+ c) per group
-    //  (Q2_K and Q3_K have no groups of 32: the fold below only)
-    bool groups = dtype != XINF_DTYPE_Q2_K && dtype != XINF_DTYPE_Q3_K;
+    //  (Q2_K has no groups of 32: the fold below only)
+    bool groups = dtype != XINF_DTYPE_Q2_K;
     for (size_t b = 0; b < count && groups; b++) {
         int16_t q [8][32];
         float a [8], c [8];
