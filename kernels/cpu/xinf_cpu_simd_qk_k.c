@@ -70,11 +70,10 @@ s_scale_min (const uint8_t *block, uint8_t *scales, uint8_t *mins)
 S_AVX2 static S_INLINE __m128i
 s_q3_scales (const uint8_t *block)
 {
-    uint32_t words [3];
-    memcpy (words, block + 96, 12);
-    __m128i low = _mm_srlv_epi32 (_mm_setr_epi32 ((int) words [0], (int) words [1], (int) words [0], (int) words [1]),
-                                  _mm_setr_epi32 (0, 0, 4, 4));
-    __m128i high = _mm_srlv_epi32 (_mm_set1_epi32 ((int) words [2]), _mm_setr_epi32 (0, 2, 4, 6));
+    __m128i pair = _mm_loadl_epi64 ((const __m128i *) (block + 96));        //  bytes 0..7
+    __m128i top = _mm_broadcastd_epi32 (_mm_loadu_si32 (block + 104));       //  bytes 8..11
+    __m128i low = _mm_unpacklo_epi64 (pair, _mm_srli_epi32 (pair, 4));
+    __m128i high = _mm_srlv_epi32 (top, _mm_setr_epi32 (0, 2, 4, 6));
     low = _mm_and_si128 (low, _mm_set1_epi8 (15));
     high = _mm_slli_epi32 (_mm_and_si128 (high, _mm_set1_epi8 (3)), 4);
     return _mm_sub_epi8 (_mm_or_si128 (low, high), _mm_set1_epi8 (32));
