@@ -20,6 +20,8 @@ static const s_type_t s_types [XINF_DTYPE_COUNT] = {
     [XINF_DTYPE_Q4_K] = { "Q4_K", 256, 144 },
     [XINF_DTYPE_Q5_K] = { "Q5_K", 256, 176 },
     [XINF_DTYPE_Q6_K] = { "Q6_K", 256, 210 },
+    [XINF_DTYPE_Q2_K] = { "Q2_K", 256, 84 },
+    [XINF_DTYPE_Q3_K] = { "Q3_K", 256, 110 },
 };
 
 static const s_type_t *
@@ -54,7 +56,7 @@ xinf_dtype_block_bytes (xinf_dtype_t dtype)
 bool
 xinf_dtype_is_quant (xinf_dtype_t dtype)
 {
-    return dtype >= XINF_DTYPE_Q4_0 && dtype <= XINF_DTYPE_Q6_K;
+    return dtype >= XINF_DTYPE_Q4_0 && dtype <= XINF_DTYPE_Q3_K;
 }
 
 const char *

@@ -25,6 +25,16 @@
     Q6_K  256 weights, 210 bytes { u8 ql [128]; u8 qh [64]; i8 scales [16];
           fp16 d }: 16 groups of 16, weight = d * scale * (q - 32), q 6 bits
           (4 in ql, 2 in qh).
+    Q2_K  256 weights, 84 bytes { u8 scales [16]; u8 qs [64]; fp16 d, dmin }:
+          16 groups of 16, group k with scale sc = scales [k] & 15 and min
+          m = scales [k] >> 4; weight = d * sc * q - dmin * m, q 2 bits.
+    Q3_K  256 weights, 110 bytes { u8 hmask [32]; u8 qs [64]; u8 scales [12];
+          fp16 d }: 16 groups of 16 with 6-bit scales sc packed in
+          'scales'; weight = d * (sc - 32) * (q - 4), q 3 bits (2 in qs,
+          the third in hmask).
+    Q2_K and Q3_K: weight i = 128 h + 32 j + l (h < 2, j < 4, l < 32) has
+          its low 2 bits in bits 2 j, 2 j + 1 of qs [32 h + l], (Q3_K) its
+          bit 2 in bit 4 h + j of hmask [l], and group 8 h + 2 j + l / 16.
     Rows of the 32-weight types hold a multiple of 32 columns, rows of the
     K types a multiple of 256.
 
@@ -50,11 +60,13 @@ typedef enum {
     XINF_DTYPE_Q5_1,
     XINF_DTYPE_Q4_K,
     XINF_DTYPE_Q5_K,
-    XINF_DTYPE_Q6_K
+    XINF_DTYPE_Q6_K,
+    XINF_DTYPE_Q2_K,
+    XINF_DTYPE_Q3_K
 } xinf_dtype_t;
 
 //  Types there are (the enum's values are 0 .. XINF_DTYPE_COUNT - 1).
-#define XINF_DTYPE_COUNT 11
+#define XINF_DTYPE_COUNT 13
 
 #define XINF_Q8_0_BLOCK_SIZE 32             //  weights a block
 #define XINF_Q8_0_BLOCK_BYTES 34            //  bytes a block
@@ -69,10 +81,11 @@ size_t xinf_dtype_block_size (xinf_dtype_t dtype);
 size_t xinf_dtype_block_bytes (xinf_dtype_t dtype);
 
 //  Whether dtype is one of the quantized block types past Q8_0 (Q4_0 ..
-//  Q6_K: xinf_quant.h).
+//  Q6_K, Q2_K, Q3_K: xinf_quant.h).
 bool xinf_dtype_is_quant (xinf_dtype_t dtype);
 
-//  "F32", "F16", "BF16", "Q8_0", "Q4_0", ..., "Q6_K"; "?" for an unknown
+//  "F32", "F16", "BF16", "Q8_0", "Q4_0", ..., "Q6_K", "Q2_K", "Q3_K"; "?"
+//  for an unknown
 //  value.
 const char *xinf_dtype_name (xinf_dtype_t dtype);
 

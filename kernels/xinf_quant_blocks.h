@@ -142,21 +142,84 @@ xinf_qb_q6_k_f32 (const uint8_t *block, float *out)
         }
 }
 
-//  A K block (Q4_K, Q5_K, Q6_K) for the integer products: the group scales
-//  folded into the weights, wq [i] = q_i * sc (Q4_K, Q5_K: |wq| <= 1953)
-//  or (q_i - 32) * scale (Q6_K: <= 4096), the mins m [8] (0 for Q6_K) and
-//  the block's d and dmin (0 for Q6_K): weight i = d * wq [i] - dmin *
-//  m [i / 32].
+//  Q2_K and Q3_K: the unsigned code of weight i (Q2_K 0..3; Q3_K 0..7,
+//  hmask's bit as bit 2).
+static inline int
+xinf_qb_k23_code (const uint8_t *qs, const uint8_t *hmask, int i)
+{
+    int h = i / 128, j = (i % 128) / 32, l = i % 32;
+    int code = (qs [32 * h + l] >> (2 * j)) & 3;
+    if (hmask)
+        code |= ((hmask [l] >> (4 * h + j)) & 1) << 2;
+    return code;
+}
+
+//  The 6-bit scale (0..63) of group k (of 16) of a Q3_K block.
+static inline int
+xinf_qb_q3_scale (const uint8_t *scales, int k)
+{
+    int low = k < 8 ? scales [k] & 15 : scales [k - 8] >> 4;
+    int high = (scales [8 + k % 4] >> (2 * (k / 4))) & 3;
+    return low | high << 4;
+}
+
+//  A Q2_K block (84 bytes) as floats the way ggml computes them:
+//  (d * sc) * q - dmin * m per group of 16 (the products are exact).
+static inline void
+xinf_qb_q2_k_f32 (const uint8_t *block, float *out)
+{
+    float d = xinf_qb_half (block + 80), dmin = xinf_qb_half (block + 82);
+    for (int i = 0; i < 256; i++) {
+        int packed = block [i / 16];
+        float scaled = d * (float) (packed & 15), min = dmin * (float) (packed >> 4);
+        out [i] = scaled * (float) xinf_qb_k23_code (block + 16, NULL, i) - min;
+    }
+}
+
+//  A Q3_K block (110 bytes) as floats the way ggml computes them:
+//  (d * (sc - 32)) * (q - 4), so a zero has the sign of that product.
+static inline void
+xinf_qb_q3_k_f32 (const uint8_t *block, float *out)
+{
+    float d = xinf_qb_half (block + 108);
+    for (int i = 0; i < 256; i++) {
+        float scale = d * (float) (xinf_qb_q3_scale (block + 96, i / 16) - 32);
+        out [i] = scale * (float) (xinf_qb_k23_code (block + 32, block, i) - 4);
+    }
+}
+
+//  A K block (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) for the integer products: the
+//  scales folded into the weights, wq [i] = q_i * sc (Q4_K, Q5_K: |wq| <=
+//  1953; Q2_K: <= 45), (q_i - 32) * scale (Q6_K: <= 4096) or (q_i - 4) *
+//  (sc - 32) (Q3_K: <= 128), the mins of the 16 groups of 16 m [16]
+//  (Q4_K, Q5_K: a group of 32's min in both its halves; 0 for Q6_K and
+//  Q3_K) and the block's d and dmin (0 for Q6_K and Q3_K): weight i =
+//  d * wq [i] - dmin * m [i / 16].
 static inline void
 xinf_qb_k_fold (xinf_dtype_t dtype, const uint8_t *block, int16_t *wq, int32_t *m, float *d, float *dmin)
 {
     float a [8], c [8];
+    for (int k = 0; k < 16; k++)
+        m [k] = 0;
+    *dmin = 0;
     if (dtype == XINF_DTYPE_Q6_K) {
         xinf_qb_q6_k (block, wq, 32, a, c, 1);
         *d = a [0];
-        *dmin = 0;
-        for (int g = 0; g < 8; g++)
-            m [g] = 0;
+        return;
+    }
+    if (dtype == XINF_DTYPE_Q3_K) {
+        *d = xinf_qb_half (block + 108);
+        for (int i = 0; i < 256; i++)
+            wq [i] = (int16_t) ((xinf_qb_k23_code (block + 32, block, i) - 4) * (xinf_qb_q3_scale (block + 96, i / 16) - 32));
+        return;
+    }
+    if (dtype == XINF_DTYPE_Q2_K) {
+        *d = xinf_qb_half (block + 80);
+        *dmin = xinf_qb_half (block + 82);
+        for (int k = 0; k < 16; k++)
+            m [k] = block [k] >> 4;
+        for (int i = 0; i < 256; i++)
+            wq [i] = (int16_t) (xinf_qb_k23_code (block + 16, NULL, i) * (block [i / 16] & 15));
         return;
     }
     xinf_qb_k45 (block, dtype == XINF_DTYPE_Q5_K ? block + 16 : NULL, block + (dtype == XINF_DTYPE_Q5_K ? 48 : 16),
@@ -166,12 +229,33 @@ xinf_qb_k_fold (xinf_dtype_t dtype, const uint8_t *block, int16_t *wq, int32_t *
     for (int g = 0; g < 8; g++) {
         int sc, mn;
         xinf_qb_scale_min (block + 4, g, &sc, &mn);
-        m [g] = mn;
+        m [2 * g] = m [2 * g + 1] = mn;
         for (int i = 0; i < 32; i++)
             wq [32 * g + i] = (int16_t) (wq [32 * g + i] * sc);
     }
 }
 
+//  Q3_K in groups of 32 (as Q6_K: the scales folded into q, a = d,
+//  c = 0); Q2_K, whose mins change every 16 weights, has no such groups:
+//  q = 0 and a = c = NaN (the products take both folded).
+static inline void
+xinf_qb_k23_groups (xinf_dtype_t dtype, const uint8_t *block, int16_t *q, size_t q_stride, float *a, float *c,
+                    size_t ac_stride)
+{
+    int16_t wq [256] = { 0 };
+    int32_t m [16];
+    float nan = xinf_dtype_bits_to_f32 (0x7fc00000u), d = nan, dmin;
+    if (dtype == XINF_DTYPE_Q3_K)
+        xinf_qb_k_fold (dtype, block, wq, m, &d, &dmin);
+    for (int g = 0; g < 8; g++) {
+        for (int i = 0; i < 32; i++)
+            q [g * q_stride + i] = wq [32 * g + i];
+        a [g * ac_stride] = d;
+        c [g * ac_stride] = dtype == XINF_DTYPE_Q3_K ? 0 : nan;
+    }
+}
+
+//  The integer groups of xinf_quant.h.
 static inline void
 xinf_qb_decode (xinf_dtype_t dtype, const uint8_t *row, size_t first, size_t count, int16_t *q,
                 size_t q_stride, float *a, float *c, size_t ac_stride)
@@ -191,6 +275,11 @@ xinf_qb_decode (xinf_dtype_t dtype, const uint8_t *row, size_t first, size_t cou
             case XINF_DTYPE_Q6_K:
                 xinf_qb_q6_k (block, q + 8 * b * q_stride, q_stride, a + 8 * b * ac_stride, c + 8 * b * ac_stride,
                               ac_stride);
+                break;
+            case XINF_DTYPE_Q2_K:
+            case XINF_DTYPE_Q3_K:
+                xinf_qb_k23_groups (dtype, block, q + 8 * b * q_stride, q_stride, a + 8 * b * ac_stride,
+                                    c + 8 * b * ac_stride, ac_stride);
                 break;
             default:
                 xinf_qb_legacy (dtype, block, q + b * q_stride, a + b * ac_stride, c + b * ac_stride);

@@ -61,6 +61,8 @@ typedef enum {
     XINF_GGML_Q5_0 = 6,
     XINF_GGML_Q5_1 = 7,
     XINF_GGML_Q8_0 = 8,
+    XINF_GGML_Q2_K = 10,
+    XINF_GGML_Q3_K = 11,
     XINF_GGML_Q4_K = 12,
     XINF_GGML_Q5_K = 13,
     XINF_GGML_Q6_K = 14,

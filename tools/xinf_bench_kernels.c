@@ -7,7 +7,7 @@
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
     --dtype times one weight type only (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
-    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; the shapes whose columns are not whole
+    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K; the shapes whose columns are not whole
     blocks of the type are left out: 896 columns are not whole K blocks,
     which is why llama.cpp stores those tensors of a Qwen2.5-0.5B Q4_K_M
     file as Q5_0 and Q8_0). Each row also prints ms a call.
@@ -25,6 +25,11 @@
     xinf_cpu_q8_act.h) against the float kernels (XINF_CPU_Q8_ACT=off),
     with 1 and 2 threads: ms a call (best of runs taken in turns) and the
     ratio float / integer.
+    --compare A,B,... times the decode matvecs of those types (up to 8)
+    in turns on the K-type shapes (896x4864 of Qwen2.5-0.5B's ffn_down,
+    2048x2048, 8192x2048, 2048x8192 of a 1B llama), with 1 and 2
+    threads: G weights a second (rows cols / best time) and each type's
+    ratio to the first, all from the same run.
 */
 #include "xinf_cpu_ops.h"
 
@@ -77,9 +82,11 @@ s_fill_quant (xinf_dtype_t dtype, char *w, size_t bytes)
     for (size_t at = 0; at < bytes; at++)
         w [at] = (char) (at * 37 % 251);
     for (size_t at = 0; at + block_bytes <= bytes; at += block_bytes) {
-        memcpy (w + at + (dtype == XINF_DTYPE_Q6_K ? 208 : 0), &scale, 2);
-        if (dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1 || dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K)
-            memcpy (w + at + 2, &scale, 2);
+        size_t d_at = dtype == XINF_DTYPE_Q6_K ? 208 : dtype == XINF_DTYPE_Q2_K ? 80 : dtype == XINF_DTYPE_Q3_K ? 108 : 0;
+        memcpy (w + at + d_at, &scale, 2);
+        if (dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1 || dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K
+            || dtype == XINF_DTYPE_Q2_K)
+            memcpy (w + at + d_at + 2, &scale, 2);
     }
 }
 
@@ -306,11 +313,68 @@ s_batch_table (xinf_threadpool_t *pool, const char *only, double seconds)
     }
 }
 
+//  The named types of a comma-separated list into dtypes (at most 8);
+//  their count, 0 for an unknown name.
+static int
+s_parse_types (const char *list, xinf_dtype_t *dtypes)
+{
+    int count = 0;
+    while (*list && count < 8) {
+        size_t length = strcspn (list, ",");
+        int found = -1;
+        for (int d = 0; d < XINF_DTYPE_COUNT; d++)
+            if (strlen (xinf_dtype_name ((xinf_dtype_t) d)) == length
+                && strncmp (list, xinf_dtype_name ((xinf_dtype_t) d), length) == 0)
+                found = d;
+        if (found < 0) {
+            fprintf (stderr, "xinf-bench-kernels: unknown type '%.*s'\n", (int) length, list);
+            return 0;
+        }
+        dtypes [count++] = (xinf_dtype_t) found;
+        list += length + (list [length] == ',');
+    }
+    return count;
+}
+
+//  --compare: the types' matvecs in turns, G weights a second and the
+//  ratio to the first type.
+static int
+s_compare_table (xinf_threadpool_t **pools, const char *list, double seconds)
+{
+    xinf_dtype_t dtypes [8];
+    int count = s_parse_types (list, dtypes);
+    if (!count)
+        return 2;
+    s_shape_t shapes [] = { { 896, 4864 }, { 2048, 2048 }, { 8192, 2048 }, { 2048, 8192 } };
+    printf ("matvec in turns (%s): G weights/s, and the ratio to %s\n%-5s %-12s %9s %7s %9s %7s\n",
+            xinf_cpu_simd_name (), xinf_dtype_name (dtypes [0]), "dtype", "shape", "1t Gw/s", "ratio", "2t Gw/s",
+            "ratio");
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++) {
+        double best [8][2] = { { 0 } };
+        for (int turn = 0; turn < 4; turn++)
+            for (int t = 0; t < count; t++)
+                for (int p = 0; p < 2; p++) {
+                    size_t bytes = xinf_dtype_row_bytes (dtypes [t], shapes [s].cols) * shapes [s].rows;
+                    double rate = bytes ? s_matvec_bandwidth (pools [p], dtypes [t], shapes [s], seconds / 4) / bytes : 0;
+                    best [t][p] = rate > best [t][p] ? rate : best [t][p];
+                }
+        char shape [32];
+        snprintf (shape, sizeof shape, "%zux%zu", shapes [s].rows, shapes [s].cols);
+        double weights = (double) shapes [s].rows * shapes [s].cols;
+        for (int t = 0; t < count; t++)
+            printf ("%-5s %-12s %9.2f %7.2f %9.2f %7.2f\n", xinf_dtype_name (dtypes [t]), shape,
+                    best [t][0] * weights / 1e9, best [0][0] > 0 ? best [t][0] / best [0][0] : 0,
+                    best [t][1] * weights / 1e9, best [0][1] > 0 ? best [t][1] / best [0][1] : 0);
+        fflush (stdout);
+    }
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
     double seconds = 0.5;
-    const char *only = NULL;
+    const char *only = NULL, *compare = NULL;
     size_t matmul = 0;
     bool batch = false, q8act = false;
     int threads = 2;
@@ -335,14 +399,23 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--q8act") == 0)
             q8act = true;
+        else
+        if (strcmp (argv [index], "--compare") == 0 && index + 1 < argc)
+            compare = argv [++index];
         else {
             fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N]"
-                             " [--batch] [--threads N] [--q8act]\n");
+                             " [--batch] [--threads N] [--q8act] [--compare A,B,...]\n");
             return 2;
         }
     }
     s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
     xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
+    if (compare) {
+        int rc = s_compare_table (pools, compare, seconds);
+        xinf_threadpool_destroy (&pools [0]);
+        xinf_threadpool_destroy (&pools [1]);
+        return rc;
+    }
     if (q8act) {
         s_q8act_table (pools, seconds);
         xinf_threadpool_destroy (&pools [0]);

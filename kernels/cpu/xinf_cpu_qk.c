@@ -159,17 +159,17 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
         for (size_t j = 0; j < act->n; j++)
             y [j * y_stride + r] = 0.0f;
         for (size_t b = 0; b < act->spans; b++) {
-            int32_t m [8];
+            int32_t m [16];
             float d, dmin;
             xinf_qb_k_fold (dtype, row + b * block_bytes, wq, m, &d, &dmin);
             for (size_t j = 0; j < act->n; j++) {
                 const int8_t *x = act->q8 + j * act->cols + b * 256;
-                const int16_t *sums = act->s32 + j * act->groups + b * 8;
+                const int16_t *sums = act->s16 + (j * act->cols + b * 256) / 16;
                 int32_t isum = 0, msum = 0;
                 for (int i = 0; i < 256; i++)
                     isum += (int32_t) wq [i] * x [i];
-                for (int g = 0; g < 8; g++)
-                    msum += m [g] * sums [g];
+                for (int k = 0; k < 16; k++)
+                    msum += m [k] * sums [k];
                 y [j * y_stride + r] = xinf_qk_k_step (y [j * y_stride + r], isum, msum, d, dmin,
                                                        act->d [j * act->spans + b]);
             }

@@ -1,9 +1,11 @@
 /*  xinf_cpu_qk: products of the quantized weight types past Q8_0 (Q4_0,
-    Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with integer activations: the
+    Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) with integer
+    activations: the
     matvecs of these types (xinf_cpu_matvec, _many, _batch; and
     xinf_cpu_matmul for few vectors). Private to kernels/cpu.
 
-    K types (Q4_K, Q5_K, Q6_K): 8-bit activations, as llama.cpp's Q8_K.
+    K types (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K): 8-bit activations, as
+    llama.cpp's Q8_K.
     Each x vector is cut into spans of 256; per span
         amax = max |x_i| (NaN counts as greater than infinity)
         amax Inf or NaN:   d = NaN, q_i = 0 (every product with that
@@ -13,20 +15,23 @@
                            -127, 127), x_i / d a float division
     and the sums of q_i per 16 (s16) and per 32 (s32), int16.
     Product of a K row (its blocks decoded as xinf_qb_k_fold says: the
-    scales folded into the integer weights wq, mins m, block floats d and
-    dmin) and x:
+    scales folded into the integer weights wq, the mins m of its 16
+    groups of 16, block floats d and dmin) and x:
         acc = +0.0f
         for every block b, in order:
             isum = sum of wq_i * q_i over the block (exact, int32:
                    |isum| <= 256 * 4096 * 127 < 2^31)
-            msum = sum over its 8 groups of m_g * s32_g (exact)
+            msum = sum over its 16 groups of m_k * s16_k (exact; for
+                   Q4_K and Q5_K, whose mins cover 32, the same integer
+                   as the sum over 8 groups of m_g * s32_g)
             u = (float) isum * (d * d_b); v = (float) msum * (dmin * d_b)
             acc = acc + (u - v)
         y = acc (NaN: 0x7fc00000)
     The SIMD kernels get the same isum another way: the unsigned codes
     times q (vpmaddubsw), times the scales (vpmaddwd / vpdpwssd), and for
-    Q6_K minus 32 * sum of sc_k * s16_k; four rows' sums reduced together
-    and their float steps in four lanes.
+    Q6_K minus 32 * sum of sc_k * s16_k (Q3_K: 4 * sum of (sc_k - 32)
+    * s16_k); four rows' sums reduced together and their float steps in
+    four lanes.
 
     The 32-weight types (Q4_0 .. Q5_1): 15-bit activations in spans of 32:
     per span as above with d = amax / 16383 and clamp to +-16383, and
@@ -215,7 +220,8 @@ void xinf_cpu_qk_quantize_k (const float *x, int8_t *q, float *d, int16_t *s16, 
 static inline bool
 xinf_qk_is_k (xinf_dtype_t dtype)
 {
-    return dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K;
+    return dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K
+           || dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K;
 }
 
 //  The float step of a K block.

@@ -227,7 +227,7 @@ s_k_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
 {
     int16_t wq [256], s16 [16], s [8];
     int8_t q [256];
-    int32_t m [8];
+    int32_t m [16];
     float acc = 0.0f, d, dmin, dx;
     for (size_t b = 0; b < cols / 256; b++) {
         xinf_qb_k_fold (dtype, row + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
@@ -235,8 +235,8 @@ s_k_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
         int32_t isum = 0, msum = 0;
         for (int i = 0; i < 256; i++)
             isum += (int32_t) wq [i] * q [i];
-        for (int g = 0; g < 8; g++)
-            msum += m [g] * s [g];
+        for (int k = 0; k < 16; k++)
+            msum += m [k] * s16 [k];
         acc = xinf_qk_k_step (acc, isum, msum, d, dmin, dx);
     }
     return xinf_qk_canonical (acc);

@@ -181,6 +181,8 @@ s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_
         case XINF_DTYPE_Q4_K: s_decode_k45 (block, NULL, block + 16, chunk->q [0], chunk->a, chunk->c); break;
         case XINF_DTYPE_Q5_K: s_decode_k45 (block, block + 16, block + 48, chunk->q [0], chunk->a, chunk->c); break;
         case XINF_DTYPE_Q6_K: s_decode_q6_k (block, chunk->q [0], chunk->a, chunk->c); break;
+        case XINF_DTYPE_Q2_K:
+        case XINF_DTYPE_Q3_K: xinf_qb_decode (dtype, row, first, 1, chunk->q [0], XINF_QUANT_GROUP, chunk->a, chunk->c, 1); break;
         default: s_decode_legacy (dtype, block, count, chunk->q [0], chunk->a, chunk->c); break;
     }
 }
@@ -193,9 +195,9 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
     size_t blocks = block_size ? cols / block_size : 0, groups = block_size / XINF_QUANT_GROUP;
     bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1 || dtype == XINF_DTYPE_Q4_K
                 || dtype == XINF_DTYPE_Q5_K;
-    for (size_t b = 0; b < blocks && dtype == XINF_DTYPE_Q6_K; b++)
-        xinf_qb_q6_k_f32 ((const uint8_t *) row + b * 210, out + b * 256);
-    for (size_t b = 0; b < blocks && dtype != XINF_DTYPE_Q6_K; b++) {
+    if (xinf_quant_to_f32_k (dtype, row, blocks, out))
+        return;
+    for (size_t b = 0; b < blocks; b++) {
         int16_t q [8][XINF_QUANT_GROUP];
         float a [8], c [8];
         xinf_qb_decode (dtype, row, b, 1, q [0], XINF_QUANT_GROUP, a, c, 1);

@@ -1,16 +1,18 @@
 /*  xinf_cpu_simd_qk_k: the AVX2 and AVX-512 (VNNI) k_rows of the K types
-    (Q4_K, Q5_K, Q6_K) with 8-bit activations (xinf_cpu_qk.h says the
-    arithmetic, which both repeat bit for bit).
+    (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) with 8-bit activations (xinf_cpu_qk.h
+    says the arithmetic, which both repeat bit for bit).
 
     Rows go four at a time (a tile), past up to 4 vectors (AVX2: 2) at a
     time. Per block and row the unsigned codes (Q4_K 0..15, Q5_K 0..31,
-    Q6_K 0..63) are unpacked in order, 64 to a register (AVX2: 32), and
+    Q6_K 0..63, Q2_K 0..3, Q3_K 0..7) are unpacked in order, 64 to a
+    register (AVX2: 32), and
     each register meets x twice: vpmaddubsw (code times q, pairs summed
     into int16: at most 2 * 63 * 127, no saturation), then vpdpwssd
     (AVX2: vpmaddwd and an add) with the sub-blocks' scales into int32
     lanes: exact, |isum| < 2^31. Q6_K's offset of 32 comes off as
-    32 * sum of sc_k * s16_k (vpmaddwd), the mins of Q4_K and Q5_K as
-    m_g * s32_g (vpmaddwd). The four rows' lanes are then summed by one
+    32 * sum of sc_k * s16_k (vpmaddwd), Q3_K's of 4 likewise, the mins
+    of Q4_K and Q5_K as m_g * s32_g, those of Q2_K as m_k * s16_k
+    (vpmaddwd). The four rows' lanes are then summed by one
     tree of adds and hadds into four int32, and the float step of the
     block runs for the four rows in four lanes.
 */
@@ -60,6 +62,21 @@ s_scale_min (const uint8_t *block, uint8_t *scales, uint8_t *mins)
     packed [3] = ((words [2] >> 4) & 0x0f0f0f0fu) | ((words [1] >> 2) & 0x30303030u);
     memcpy (scales, packed, 8);
     memcpy (mins, packed + 2, 8);
+}
+
+//  The 16 scales of a Q3_K block minus 32, as bytes (-32..31): scale k's
+//  low nibble from byte k (k < 8; else the high nibble of byte k - 8),
+//  its top two bits from bits 2 (k / 4) of byte 8 + k % 4.
+S_AVX2 static S_INLINE __m128i
+s_q3_scales (const uint8_t *block)
+{
+    __m128i pair = _mm_loadl_epi64 ((const __m128i *) (block + 96));        //  bytes 0..7
+    __m128i top = _mm_broadcastd_epi32 (_mm_loadu_si32 (block + 104));       //  bytes 8..11
+    __m128i low = _mm_unpacklo_epi64 (pair, _mm_srli_epi32 (pair, 4));
+    __m128i high = _mm_srlv_epi32 (top, _mm_setr_epi32 (0, 2, 4, 6));
+    low = _mm_and_si128 (low, _mm_set1_epi8 (15));
+    high = _mm_slli_epi32 (_mm_and_si128 (high, _mm_set1_epi8 (3)), 4);
+    return _mm_sub_epi8 (_mm_or_si128 (low, high), _mm_set1_epi8 (32));
 }
 
 //  Prefetches the share of block b of the next tile (the rows of a call
@@ -117,6 +134,73 @@ s_store (__m128 acc, size_t count, float *y)
 
 //  ---- AVX2 -------------------------------------------------------------------------
 
+//  The 16 scales of a Q2_K (sc & 15) or Q3_K (sc - 32) block as int16;
+//  Q2_K's mins (sc >> 4) too, Q3_K's offsets 4 (sc - 32) in their place.
+S_AVX2 static S_INLINE void
+s_scales23 (const xinf_dtype_t dtype, const uint8_t *block, __m256i *scales, __m256i *mins, float *d, float *dmin)
+{
+    if (dtype == XINF_DTYPE_Q3_K) {
+        *scales = _mm256_cvtepi8_epi16 (s_q3_scales (block));
+        *mins = _mm256_slli_epi16 (*scales, 2);
+        *d = s_half (block + 108);
+        *dmin = 0;
+        return;
+    }
+    __m128i packed = _mm_loadu_si128 ((const __m128i *) block), low4 = _mm_set1_epi8 (15);
+    *scales = _mm256_cvtepu8_epi16 (_mm_and_si128 (packed, low4));
+    *mins = _mm256_cvtepu8_epi16 (_mm_and_si128 (_mm_srli_epi16 (packed, 4), low4));
+    *d = s_half (block + 80);
+    *dmin = s_half (block + 82);
+}
+
+//  The 16-group sums of a Q2_K (msum) or Q3_K (off isum) block against
+//  vector x's s16, with the block's scales and mins of s_scales23.
+S_AVX2 static S_INLINE void
+s_sums23 (const xinf_dtype_t dtype, __m256i mins, const int16_t *s16, __m256i *isum, __m128i *msum)
+{
+    __m256i products = _mm256_madd_epi16 (mins, _mm256_loadu_si256 ((const __m256i *) s16));
+    if (dtype == XINF_DTYPE_Q3_K) {
+        *isum = _mm256_sub_epi32 (*isum, products);
+        *msum = _mm_setzero_si128 ();
+    }
+    else
+        *msum = _mm_add_epi32 (_mm256_castsi256_si128 (products), _mm256_extracti128_si256 (products, 1));
+}
+
+//  Q2_K, Q3_K: as s_block_avx2.
+S_AVX2 static S_INLINE void
+s_block23_avx2 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_t *act, size_t first, size_t b,
+                const int V, __m256i *isum, __m128i *msum, float *d, float *dmin)
+{
+    const bool three = dtype == XINF_DTYPE_Q3_K;
+    const uint8_t *qs = block + (three ? 32 : 16);
+    const int8_t *x [4];
+    __m256i scales, mins;
+    s_scales23 (dtype, block, &scales, &mins, d, dmin);
+    int16_t sc [16];
+    _mm256_storeu_si256 ((__m256i *) sc, scales);
+    for (int v = 0; v < V; v++) {
+        x [v] = act->q8 + (first + v) * act->cols + b * 256;
+        s_sums23 (dtype, mins, act->s16 + ((first + v) * act->cols + b * 256) / 16, &isum [v], &msum [v]);
+    }
+    __m256i two = _mm256_set1_epi8 (3), one = _mm256_set1_epi8 (1);
+    __m256i hmask = three ? _mm256_loadu_si256 ((const __m256i *) block) : _mm256_setzero_si256 ();
+    for (int h = 0; h < 2; h++) {
+        __m256i bytes = _mm256_loadu_si256 ((const __m256i *) (qs + 32 * h));
+        S_UNROLL for (int j = 0; j < 4; j++) {
+            int g = 4 * h + j;
+            __m256i codes = _mm256_and_si256 (_mm256_srli_epi16 (bytes, 2 * j), two);
+            if (three)
+                codes = _mm256_or_si256 (codes, _mm256_slli_epi16 (_mm256_and_si256 (_mm256_srli_epi16 (hmask, g), one), 2));
+            __m256i scale = _mm256_setr_m128i (_mm_set1_epi16 (sc [2 * g]), _mm_set1_epi16 (sc [2 * g + 1]));
+            S_UNROLL for (int v = 0; v < V; v++) {
+                __m256i xq = _mm256_loadu_si256 ((const __m256i *) (x [v] + 32 * g));
+                isum [v] = _mm256_add_epi32 (isum [v], _mm256_madd_epi16 (_mm256_maddubs_epi16 (codes, xq), scale));
+            }
+        }
+    }
+}
+
 //  Row r's integer sums of block b with V vectors from 'first' added into
 //  isum [v] (8 lanes) and msum [v] (4 lanes); its d and dmin out.
 S_AVX2 static S_INLINE void
@@ -125,6 +209,10 @@ s_block_avx2 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_
 {
     __m256i low4 = _mm256_set1_epi8 (15);
     const int8_t *x [4];
+    if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K) {
+        s_block23_avx2 (dtype, block, act, first, b, V, isum, msum, d, dmin);
+        return;
+    }
     for (int v = 0; v < V; v++)
         x [v] = act->q8 + (first + v) * act->cols + b * 256;
     if (dtype == XINF_DTYPE_Q6_K) {
@@ -215,6 +303,12 @@ s_tile_avx2 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t
         case XINF_DTYPE_Q5_K: \
             if (V == 1) FN (XINF_DTYPE_Q5_K, TILE, act, j, 1, acc); else FN (XINF_DTYPE_Q5_K, TILE, act, j, 2, acc); \
             break; \
+        case XINF_DTYPE_Q2_K: \
+            if (V == 1) FN (XINF_DTYPE_Q2_K, TILE, act, j, 1, acc); else FN (XINF_DTYPE_Q2_K, TILE, act, j, 2, acc); \
+            break; \
+        case XINF_DTYPE_Q3_K: \
+            if (V == 1) FN (XINF_DTYPE_Q3_K, TILE, act, j, 1, acc); else FN (XINF_DTYPE_Q3_K, TILE, act, j, 2, acc); \
+            break; \
         default: \
             if (V == 1) FN (XINF_DTYPE_Q6_K, TILE, act, j, 1, acc); else FN (XINF_DTYPE_Q6_K, TILE, act, j, 2, acc); \
             break; \
@@ -284,6 +378,19 @@ S_AVX512 static S_INLINE void
 s_codes512 (const xinf_dtype_t dtype, const uint8_t *block, __m512i *codes)
 {
     __m512i low4 = _mm512_set1_epi8 (15);
+    if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K) {
+        const bool three = dtype == XINF_DTYPE_Q3_K;
+        const uint8_t *qs = block + (three ? 32 : 16);
+        S_UNROLL for (int j = 0; j < 4; j++) {
+            int h = j / 2, g = 2 * (j % 2);      //  groups of 32 4h + g, 4h + g + 1
+            codes [j] = _mm512_and_si512 (s_halves (qs + 32 * h, 2 * g, 2 * g + 2), _mm512_set1_epi8 (3));
+            if (three) {
+                __m512i high = _mm512_and_si512 (s_halves (block, 4 * h + g, 4 * h + g + 1), _mm512_set1_epi8 (1));
+                codes [j] = _mm512_or_si512 (codes [j], _mm512_slli_epi16 (high, 2));
+            }
+        }
+        return;
+    }
     if (dtype == XINF_DTYPE_Q6_K) {
         S_UNROLL for (int j = 0; j < 4; j++) {
             int h = j / 2, kk = j % 2;
@@ -315,6 +422,18 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
     for (int v = 0; v < V; v++)
         x [v] = act->q8 + (first + v) * act->cols + b * 256;
     s_codes512 (dtype, block, codes);
+    if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K) {
+        __m256i sc, mins;
+        s_scales23 (dtype, block, &sc, &mins, d, dmin);
+        for (int v = 0; v < V; v++) {
+            __m256i lanes = _mm512_castsi512_si256 (isum [v]);
+            s_sums23 (dtype, mins, act->s16 + ((first + v) * act->cols + b * 256) / 16, &lanes, &msum [v]);
+            isum [v] = _mm512_inserti64x4 (isum [v], lanes, 0);
+        }
+        S_UNROLL for (int j = 0; j < 4; j++)
+            scale [j] = _mm512_permutexvar_epi16 (s_index6 (j), _mm512_castsi256_si512 (sc));
+    }
+    else
     if (dtype == XINF_DTYPE_Q6_K) {
         __m256i sc = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) (block + 192)));
         *d = s_half (block + 208);
@@ -392,8 +511,9 @@ s_tile_avx512 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act
 
 //  A decoded block of a row in scratch: its codes in order (256 bytes,
 //  [row][block]), and after all the codes its S_META bytes: the scales
-//  as int32 (8; Q6_K 16), the int16 pairs that meet act's packed sums
-//  (mins 2p, 2p + 1; Q6_K: -32 sc 2p, 2p + 1), d and dmin.
+//  as int32 (8; Q6_K, Q2_K, Q3_K 16), the int16 pairs that meet act's
+//  packed sums (mins 2p, 2p + 1 (Q2_K's meet s16); Q6_K: -32 sc 2p,
+//  2p + 1; Q3_K: -4 (sc - 32)), d and dmin.
 #define S_META 128
 typedef struct {
     int32_t scales [16];
@@ -415,6 +535,20 @@ s_tile_decode (const xinf_dtype_t dtype, const s_tile_t *tile, size_t spans, uin
             for (int j = 0; j < 4; j++)
                 _mm512_store_si512 (out + 64 * j, codes [j]);
             s_meta_t *m = (s_meta_t *) (meta + (r * spans + b) * S_META);
+            if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K) {
+                int16_t scales [16], mins [16];
+                __m256i sc, mn;
+                s_scales23 (dtype, block, &sc, &mn, &m->d, &m->dmin);
+                if (dtype == XINF_DTYPE_Q3_K)
+                    mn = _mm256_sub_epi16 (_mm256_setzero_si256 (), mn);
+                _mm256_storeu_si256 ((__m256i *) scales, sc);
+                _mm256_storeu_si256 ((__m256i *) mins, mn);
+                for (int k = 0; k < 16; k++)
+                    m->scales [k] = scales [k];
+                for (int p = 0; p < 8; p++)
+                    m->pairs [p] = (int32_t) ((uint32_t) (uint16_t) mins [2 * p] | (uint32_t) (uint16_t) mins [2 * p + 1] << 16);
+            }
+            else
             if (dtype == XINF_DTYPE_Q6_K) {
                 const int8_t *sc = (const int8_t *) (block + 192);
                 for (int k = 0; k < 16; k++)
@@ -443,8 +577,8 @@ S_AVX512 static S_INLINE void
 s_tile_group (const xinf_dtype_t dtype, const uint8_t *scratch, size_t spans, const uint8_t *packed, __m512 *acc,
               const s_tile_t *ahead)
 {
-    const bool six = dtype == XINF_DTYPE_Q6_K;
-    const int per = six ? 4 : 8;         //  dwords a scale covers
+    const bool six = dtype == XINF_DTYPE_Q6_K, two = dtype == XINF_DTYPE_Q2_K;
+    const int per = six || two ? 4 : 8;  //  dwords a scale covers
     const uint8_t *meta = scratch + S_ROWS * spans * 256;
     S_UNROLL for (int r = 0; r < S_ROWS; r++)
         acc [r] = _mm512_setzero_ps ();
@@ -481,6 +615,13 @@ s_tile_group (const xinf_dtype_t dtype, const uint8_t *scratch, size_t spans, co
                     isum [r] = _mm512_dpwssd_epi32 (isum [r], sums, _mm512_set1_epi32 (m [r]->pairs [p]));
             }
         else
+        if (two)
+            S_UNROLL for (int p = 0; p < 8; p++) {
+                __m512i sums = _mm512_load_si512 (packed + XINF_QK_PACK_S16 + 64 * p);
+                S_UNROLL for (int r = 0; r < S_ROWS; r++)
+                    msum [r] = _mm512_dpwssd_epi32 (msum [r], sums, _mm512_set1_epi32 (m [r]->pairs [p]));
+            }
+        else
             S_UNROLL for (int p = 0; p < 4; p++) {
                 __m512i sums = _mm512_load_si512 (packed + XINF_QK_PACK_S32 + 64 * p);
                 S_UNROLL for (int r = 0; r < S_ROWS; r++)
@@ -507,6 +648,7 @@ s_tile_groups (xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *ac
         switch (dtype) {
             case XINF_DTYPE_Q4_K:
             case XINF_DTYPE_Q5_K: s_tile_group (XINF_DTYPE_Q4_K, scratch, act->spans, packed, acc, g ? NULL : tile); break;
+            case XINF_DTYPE_Q2_K: s_tile_group (XINF_DTYPE_Q2_K, scratch, act->spans, packed, acc, g ? NULL : tile); break;
             default: s_tile_group (XINF_DTYPE_Q6_K, scratch, act->spans, packed, acc, g ? NULL : tile); break;
         }
         for (size_t r = 0; r < tile->count; r++) {
@@ -533,6 +675,8 @@ s_k_rows_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t 
             switch (dtype) {
                 case XINF_DTYPE_Q4_K: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q4_K, &tile, act, j, acc) break;
                 case XINF_DTYPE_Q5_K: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q5_K, &tile, act, j, acc) break;
+                case XINF_DTYPE_Q2_K: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q2_K, &tile, act, j, acc) break;
+                case XINF_DTYPE_Q3_K: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q3_K, &tile, act, j, acc) break;
                 default: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q6_K, &tile, act, j, acc) break;
             }
             for (int v = 0; v < V; v++)

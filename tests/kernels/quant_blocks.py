@@ -1,5 +1,5 @@
 """quant_blocks: an independent encoder and decoder of ggml's quantized
-block types (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), written from the
+block types (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K), written from the
 format description (xinf_dtype.h, ggml-common.h), in numpy float32
 arithmetic as ggml's dequantizers compute. Writes blocks and the floats
 they stand for to a file that test_quant decodes with xinf's code and
@@ -19,7 +19,7 @@ import numpy as np
 
 F32 = np.float32
 SIZES = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22), "Q5_1": (32, 24),
-         "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210)}
+         "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210), "Q2_K": (256, 84), "Q3_K": (256, 110)}
 
 
 def half(raw, at):
@@ -91,8 +91,57 @@ def dec_q6_k(raw):
     return out
 
 
+def place(i):
+    """Q2_K / Q3_K: weight i's byte of qs (and of hmask), its bit pair's
+    shift there, its bit of hmask, and its group of 16."""
+    h, rest = divmod(i, 128)
+    j, l = divmod(rest, 32)
+    return 32 * h + l, 2 * j, 4 * h + j, l, i // 16
+
+
+def dec_q2_k(raw):
+    packed = np.frombuffer(raw[0:16], dtype=np.uint8).astype(np.int32)
+    qs = np.frombuffer(raw[16:80], dtype=np.uint8).astype(np.int32)
+    d, dmin = half(raw, 80), half(raw, 82)
+    out = np.zeros(256, dtype=F32)
+    for i in range(256):
+        at, shift, _, _, k = place(i)
+        q = (qs[at] >> shift) & 3
+        out[i] = (d * F32(packed[k] & 15)) * F32(q) - dmin * F32(packed[k] >> 4)
+    return out
+
+
+def q3_scales(raw):
+    """The 16 6-bit scales of Q3_K's 12 bytes: the low nibbles of bytes
+    0..7 are scales 0..7, their high nibbles scales 8..15; bits 2 (k // 4)
+    and up of byte 8 + k % 4 are scale k's top two bits."""
+    b = list(raw)
+    out = []
+    for k in range(16):
+        low = (b[k] & 15) if k < 8 else (b[k - 8] >> 4)
+        out.append(low | (((b[8 + k % 4] >> (2 * (k // 4))) & 3) << 4))
+    return out
+
+
+def dec_q3_k(raw):
+    hmask = np.frombuffer(raw[0:32], dtype=np.uint8).astype(np.int32)
+    qs = np.frombuffer(raw[32:96], dtype=np.uint8).astype(np.int32)
+    sc = q3_scales(raw[96:108])
+    d = half(raw, 108)
+    out = np.zeros(256, dtype=F32)
+    for i in range(256):
+        at, shift, bit, l, k = place(i)
+        q = ((qs[at] >> shift) & 3) | (((hmask[l] >> bit) & 1) << 2)
+        out[i] = (d * F32(sc[k] - 32)) * F32(q - 4)
+    return out
+
+
 def decode(name, raw):
     with np.errstate(all="ignore"):
+        if name == "Q2_K":
+            return dec_q2_k(raw)
+        if name == "Q3_K":
+            return dec_q3_k(raw)
         if name in ("Q4_K", "Q5_K"):
             return dec_k45(name, raw)
         if name == "Q6_K":
@@ -187,8 +236,57 @@ def enc_q6_k(x):
     return bytes(ql) + bytes(qh) + sc.astype(np.int8).tobytes() + half_bytes(d)
 
 
+def pack_low2(q):
+    qs = bytearray(64)
+    for i in range(256):
+        at, shift, _, _, _ = place(i)
+        qs[at] |= int(q[i] & 3) << shift
+    return qs
+
+
+def enc_q2_k(x):
+    groups = x.reshape(16, 16)
+    mins = np.minimum(groups.min(axis=1), 0)
+    scales = (groups.max(axis=1) - mins) / 3
+    d = F32(np.float16(scales.max() / 15))
+    dmin = F32(np.float16(-mins.min() / 15))
+    sc = np.clip(nearest(scales / d), 0, 15) if d else np.zeros(16, dtype=np.int32)
+    m = np.clip(nearest(-mins / dmin), 0, 15) if dmin else np.zeros(16, dtype=np.int32)
+    q = np.zeros(256, dtype=np.int32)
+    for k in range(16):
+        if sc[k]:
+            q[16 * k:16 * k + 16] = np.clip(nearest((groups[k] + m[k] * dmin) / (sc[k] * d)), 0, 3)
+    return bytes((sc | (m << 4)).astype(np.uint8)) + bytes(pack_low2(q)) + half_bytes(d) + half_bytes(dmin)
+
+
+def enc_q3_k(x):
+    groups = x.reshape(16, 16)
+    top = np.abs(groups).max(axis=1)
+    scales = np.where(groups.max(axis=1) >= -groups.min(axis=1), -top, top) / 4
+    d = F32(np.float16(np.abs(scales).max() / 32))
+    sc = np.clip(nearest(scales / d), -32, 31) if d else np.zeros(16, dtype=np.int32)
+    q = np.full(256, 4, dtype=np.int32)
+    for k in range(16):
+        if sc[k]:
+            q[16 * k:16 * k + 16] = np.clip(nearest(groups[k] / (d * sc[k])), -4, 3) + 4
+    hmask = bytearray(32)
+    for i in range(256):
+        _, _, bit, l, _ = place(i)
+        hmask[l] |= int(q[i] >> 2) << bit
+    u = sc + 32
+    packed = bytearray(12)
+    for k in range(16):
+        packed[k % 8] |= int(u[k] & 15) << (4 * (k // 8))
+        packed[8 + k % 4] |= int(u[k] >> 4) << (2 * (k // 4))
+    return bytes(hmask) + bytes(pack_low2(q)) + bytes(packed) + half_bytes(d)
+
+
 def encode(name, x):
     with np.errstate(all="ignore"):
+        if name == "Q2_K":
+            return enc_q2_k(x)
+        if name == "Q3_K":
+            return enc_q3_k(x)
         if name in ("Q4_K", "Q5_K"):
             return enc_k45(name, x)
         if name == "Q6_K":
@@ -199,7 +297,11 @@ def encode(name, x):
 # ---- the blocks ------------------------------------------------------------------
 
 #  Where each type keeps its fp16 scales.
-SCALES = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208]}
+SCALES = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208],
+          "Q2_K": [80, 82], "Q3_K": [108]}
+#  How far an encoded block may stray, relative to its largest |x| (2 and 3
+#  bits a weight stray further).
+SLACK = {"Q2_K": 0.5, "Q3_K": 0.35}
 EXTREMES = [0x7bff, 0xfbff, 0x0001, 0x8001, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x3c00, 0xbc00]
 
 
@@ -212,7 +314,7 @@ def blocks(name, rng):
             raw = encode(name, x)
             assert len(raw) == nbytes, (name, len(raw))
             values = decode(name, raw)
-            assert np.all(np.abs(values - x) <= 0.25 * np.abs(x).max() + 1e-6), name
+            assert np.all(np.abs(values - x) <= SLACK.get(name, 0.25) * np.abs(x).max() + 1e-6), name
             out.append(raw)
     for _ in range(48):
         out.append(rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes())

@@ -1,5 +1,6 @@
 /*  test_matvec_quant: products of the quantized weight types past Q8_0
-    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) with integer activations
+    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) with integer
+    activations
     (xinf_cpu_qk.h: 15 bits in spans of 32, 8 bits in spans of 256 for
     the K types). Every kernel set (portable, AVX2, AVX-512, where the
     CPU has them) gives, for matvec, matvec_batch, matvec_many and the
@@ -23,7 +24,7 @@ static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 
 static const xinf_dtype_t s_types [] = {
     XINF_DTYPE_Q4_0, XINF_DTYPE_Q4_1, XINF_DTYPE_Q5_0, XINF_DTYPE_Q5_1,
-    XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K
+    XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q2_K, XINF_DTYPE_Q3_K
 };
 #define TYPES (sizeof s_types / sizeof s_types [0])
 
@@ -61,6 +62,11 @@ s_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, bool s
         float d = test_uniform (state) * 0.02f, m = test_uniform (state) * 0.1f;
         switch (dtype) {
             case XINF_DTYPE_Q6_K: s_put_half (block + 208, d * 0.01f); break;
+            case XINF_DTYPE_Q3_K: s_put_half (block + 108, d * 0.05f); break;
+            case XINF_DTYPE_Q2_K:
+                s_put_half (block + 80, fabsf (d) * 0.3f);
+                s_put_half (block + 82, fabsf (m) * 0.1f);
+                break;
             case XINF_DTYPE_Q4_K: case XINF_DTYPE_Q5_K:
                 s_put_half (block, fabsf (d) * 0.1f);
                 s_put_half (block + 2, fabsf (m) * 0.05f);
@@ -72,7 +78,8 @@ s_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, bool s
             default: s_put_half (block, d); break;
         }
         if (special && b % 7 == 3)
-            s_put_half (dtype == XINF_DTYPE_Q6_K ? block + 208 : block, b % 2 ? NAN : -INFINITY);
+            s_put_half (block + (dtype == XINF_DTYPE_Q6_K ? 208 : dtype == XINF_DTYPE_Q3_K ? 108
+                                 : dtype == XINF_DTYPE_Q2_K ? 80 : 0), b % 2 ? NAN : -INFINITY);
     }
     return w;
 }
@@ -124,15 +131,15 @@ s_k_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols
     float acc = 0.0f;
     for (size_t b = 0; b < cols / 256; b++) {
         int16_t wq [256], q [256];
-        int32_t m [8], s [8];
+        int32_t m [16], s [8];
         float d, dmin, dx;
         xinf_qb_k_fold (dtype, row + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
         s_quantize_ref (x + b * 256, 256, q, &dx, s);
         int64_t isum = 0, msum = 0;
-        for (int i = 0; i < 256; i++)
+        for (int i = 0; i < 256; i++) {
             isum += (int64_t) wq [i] * q [i];
-        for (int g = 0; g < 8; g++)
-            msum += (int64_t) m [g] * s [g];
+            msum += (int64_t) m [i / 16] * q [i];
+        }
         CHECK (isum < INT32_MAX && isum > INT32_MIN);
         float u = (float) isum * (d * dx);
         float v = (float) msum * (dmin * dx);
@@ -146,7 +153,7 @@ s_k_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols
 static float
 s_dot_ref (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
 {
-    if (dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K)
+    if (xinf_dtype_block_size (dtype) == 256)
         return s_k_dot_ref (dtype, row, x, cols);
     size_t size = xinf_dtype_block_size (dtype);
     float acc [8] = { 0 };
@@ -271,7 +278,12 @@ s_product_case (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool special)
             have_first = true;
         }
         //  the same bits on every set (NaN always 0x7fc00000)
-        CHECK (kernels == 0 || memcmp (y, first, count * sizeof (float)) == 0);
+        for (size_t i = 0; kernels > 0 && i < count; i++)
+            if (!s_same (y [i], first [i])) {
+                fprintf (stderr, "%s %s %zux%zu n %zu: product %zu %.9g, the previous set %.9g\n",
+                         xinf_dtype_name (dtype), s_kernels [kernels], shape.rows, shape.cols, n, i, y [i], first [i]);
+                exit (1);
+            }
         memcpy (first, y, count * sizeof (float));
         for (int p = 0; p < POOLS; p++) {
             memset (y, 0xa5, count * sizeof (float));
@@ -356,15 +368,16 @@ static void
 test_many (void)
 {
     uint64_t state = 9;
-    xinf_dtype_t dtypes [5] = { XINF_DTYPE_Q4_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_0, XINF_DTYPE_F16 };
-    size_t rows [5] = { 64, 33, 130, 17, 9 };
+    xinf_dtype_t dtypes [7] = { XINF_DTYPE_Q4_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_0, XINF_DTYPE_F16,
+                                XINF_DTYPE_Q2_K, XINF_DTYPE_Q3_K };
+    size_t rows [7] = { 64, 33, 130, 17, 9, 21, 70 };
     for (size_t kernels = 0; kernels < KERNELS; kernels++) {
         if (!xinf_cpu_simd_use (s_kernels [kernels]))
             continue;
-        xinf_cpu_matvec_t products [5];
-        float *expected [5];
+        xinf_cpu_matvec_t products [7];
+        float *expected [7];
         float *x = test_floats (2 * 512, &state);
-        for (int m = 0; m < 5; m++) {
+        for (int m = 0; m < 7; m++) {
             float *decoded = NULL;
             void *w = xinf_dtype_is_quant (dtypes [m]) ? s_weights (dtypes [m], rows [m], 512, &state, false)
                                                        : test_weights (dtypes [m], rows [m], 512, &state, &decoded);
@@ -374,8 +387,8 @@ test_many (void)
             xinf_cpu_matvec (NULL, dtypes [m], w, rows [m], 512, xm, expected [m]);
             products [m] = (xinf_cpu_matvec_t) { dtypes [m], w, rows [m], 512, xm, calloc (rows [m], sizeof (float)) };
         }
-        xinf_cpu_matvec_many (s_pools [1], products, 5);
-        for (int m = 0; m < 5; m++) {
+        xinf_cpu_matvec_many (s_pools [1], products, 7);
+        for (int m = 0; m < 7; m++) {
             CHECK (memcmp (products [m].y, expected [m], rows [m] * sizeof (float)) == 0);
             free (products [m].y), free ((void *) products [m].w), free (expected [m]);
         }

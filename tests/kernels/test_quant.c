@@ -1,5 +1,5 @@
 /*  test_quant: the decoding of the quantized block types (Q4_0, Q4_1,
-    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) against an independent encoder and
+    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) against an independent encoder and
     decoder (quant_blocks.py, numpy, written from the format description):
     xinf_dtype_to_f32 and every kernel set's row conversion give its
     floats bit for bit (NaN for NaN), for encoded blocks, random bytes and
@@ -52,7 +52,9 @@ s_check_type (xinf_dtype_t dtype, const uint8_t *blocks, size_t count, const flo
             CHECK (s_same (out [i], expected [i]));
     }
     //  block by block, through the integer decoder: q * a (+ c) per group
-    for (size_t b = 0; b < count; b++) {
+    //  (Q2_K has no groups of 32: the fold below only)
+    bool groups = dtype != XINF_DTYPE_Q2_K;
+    for (size_t b = 0; b < count && groups; b++) {
         int16_t q [8][32];
         float a [8], c [8];
         xinf_quant_decode (dtype, blocks, b, 1, q [0], 32, a, c, 1);
@@ -66,12 +68,16 @@ s_check_type (xinf_dtype_t dtype, const uint8_t *blocks, size_t count, const flo
     //  K blocks folded for the products: d * wq - dmin * m, in double
     for (size_t b = 0; b < count && size == 256; b++) {
         int16_t wq [256];
-        int32_t m [8];
+        int32_t m [16];
         float d, dmin;
         xinf_qb_k_fold (dtype, blocks + b * xinf_dtype_block_bytes (dtype), wq, m, &d, &dmin);
         for (size_t i = 0; i < size; i++) {
-            CHECK (abs (wq [i]) <= XINF_QUANT_Q_MAX && m [i / 32] >= 0 && m [i / 32] < 64);
-            double value = (double) d * wq [i] - (double) dmin * m [i / 32];
+            CHECK (abs (wq [i]) <= XINF_QUANT_Q_MAX && m [i / 16] >= 0 && m [i / 16] < 64);
+            if (dtype == XINF_DTYPE_Q2_K)
+                CHECK (wq [i] >= 0 && wq [i] <= 45 && m [i / 16] < 16);
+            if (dtype == XINF_DTYPE_Q3_K)
+                CHECK (abs (wq [i]) <= 128 && m [i / 16] == 0 && dmin == 0);
+            double value = (double) d * wq [i] - (double) dmin * m [i / 16];
             float want = expected [b * size + i];
             CHECK ((float) value == want || !isfinite (want) || !isfinite (value));
         }
@@ -104,7 +110,7 @@ s_check_file (const char *path)
         types++;
     }
     fclose (file);
-    CHECK_INT (types, 7);
+    CHECK_INT (types, 9);
 }
 
 static void
@@ -117,12 +123,17 @@ test_sizes (void)
     CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q4_K, 512), 288);
     CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q5_K, 256), 176);
     CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q6_K, 896 * 256 / 128), 210 * 7);
+    CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q2_K, 512), 168);
+    CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q3_K, 768), 330);
+    CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q3_K, 640), 0);
     CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q4_K, 896), 0);        //  not whole blocks
     CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_Q4_0, 48), 0);
     CHECK_INT (xinf_dtype_row_bytes ((xinf_dtype_t) 99, 32), 0);
     CHECK (strcmp (xinf_dtype_name (XINF_DTYPE_Q6_K), "Q6_K") == 0);
     CHECK (strcmp (xinf_dtype_name ((xinf_dtype_t) -1), "?") == 0);
     CHECK (xinf_dtype_is_quant (XINF_DTYPE_Q4_0) && !xinf_dtype_is_quant (XINF_DTYPE_Q8_0));
+    CHECK (xinf_dtype_is_quant (XINF_DTYPE_Q2_K) && xinf_dtype_is_quant (XINF_DTYPE_Q3_K));
+    CHECK (strcmp (xinf_dtype_name (XINF_DTYPE_Q2_K), "Q2_K") == 0 && strcmp (xinf_dtype_name (XINF_DTYPE_Q3_K), "Q3_K") == 0);
 }
 
 int

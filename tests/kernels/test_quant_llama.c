@@ -23,6 +23,8 @@ s_dtype (uint32_t type, xinf_dtype_t *dtype)
         case XINF_GGML_Q4_K: *dtype = XINF_DTYPE_Q4_K; return true;
         case XINF_GGML_Q5_K: *dtype = XINF_DTYPE_Q5_K; return true;
         case XINF_GGML_Q6_K: *dtype = XINF_DTYPE_Q6_K; return true;
+        case XINF_GGML_Q2_K: *dtype = XINF_DTYPE_Q2_K; return true;
+        case XINF_GGML_Q3_K: *dtype = XINF_DTYPE_Q3_K; return true;
         default: return false;
     }
 }
@@ -56,7 +58,7 @@ s_check_matvec (xinf_dtype_t dtype, const void *data, size_t rows, size_t cols, 
             }
             for (size_t i = at - at % 256; i < at - at % 256 + 256 && i < cols; i++)
                 top = fabs (x [i]) > top ? fabs (x [i]) : top;
-            bool k = dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K;
+            bool k = xinf_dtype_block_size (dtype) == 256;
             bound += weights * top / (k ? 254 : 32766);
         }
         CHECK (fabs (y [r] - exact) <= bound * 1.0001 + 1e-5 * magnitude);

@@ -9,7 +9,7 @@ tools/llamacpp/build-native.sh (build/bin/llama-quantize and
 llama-completion). Small F16 models (llama with a SentencePiece
 vocabulary, qwen2 with a byte-level BPE one; every matrix a multiple of
 256 columns, so that the K types are used) are quantized to Q4_K_M,
-Q5_K_M and Q6_K; llama-completion generates greedily (top-k 1) from a
+Q5_K_M, Q6_K, Q3_K_M and Q2_K; llama-completion generates greedily (top-k 1) from a
 prompt and saves the prompt and generated ids in its session file
 (--prompt-cache-all: magic, version, count, then the int32 ids); the
 test program runs the same ids through xinf and compares its greedy
@@ -21,7 +21,7 @@ import struct
 import subprocess
 import sys
 
-TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K"]
+TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q3_K_M", "Q2_K"]
 MODELS = [
     ("llama", ["--arch", "llama", "--tokenizer", "llama", "--dim", "512", "--heads", "8", "--kv-heads", "4",
                "--ffn", "1536", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05"]),

@@ -252,7 +252,7 @@ static const s_spec_t s_specs [] = {
     { "q8_0.matrix", XINF_GGML_Q8_0, 2, { 64, 3 } },
     { "f32.cube", XINF_GGML_F32, 3, { 2, 3, 4 } },
     { "f16.four", XINF_GGML_F16, 4, { 3, 1, 2, 2 } },
-    { "q2_k.unsupported", 10, 2, { 256, 2 } },
+    { "iq2.unsupported", 16, 2, { 256, 2 } },
 };
 #define S_SPECS (sizeof s_specs / sizeof s_specs [0])
 
@@ -291,7 +291,7 @@ s_write_tensors (const char *path, uint32_t alignment)
 static void
 s_check_tensors (const char *path, uint64_t alignment)
 {
-    static const uint64_t sizes [S_SPECS] = { 7 * 3 * 4, 16 * 5 * 2, 5 * 2, 2 * 3 * 34, 24 * 4, 12 * 2, 2 * 84 };
+    static const uint64_t sizes [S_SPECS] = { 7 * 3 * 4, 16 * 5 * 2, 5 * 2, 2 * 3 * 34, 24 * 4, 12 * 2, 2 * 66 };
     char error [512];
     xinf_gguf_t *gguf = xinf_gguf_open (path, error, sizeof error);
     CHECK (gguf);
@@ -318,9 +318,9 @@ s_check_tensors (const char *path, uint64_t alignment)
             CHECK_INT (xinf_gguf_tensor_data_size (gguf, tensor), sizes [index]);
     }
     CHECK (xinf_gguf_find_tensor (gguf, "absent") == NULL);
-    const xinf_gguf_tensor_t *q2 = xinf_gguf_find_tensor (gguf, "q2_k.unsupported");
+    const xinf_gguf_tensor_t *q2 = xinf_gguf_find_tensor (gguf, "iq2.unsupported");
     CHECK_INT (xinf_gguf_tensor_data_size (gguf, q2), -1);
-    CHECK_HAS (xinf_gguf_error (gguf), "tensor 'q2_k.unsupported' has type Q2_K (ggml type 10), which xinf does not support");
+    CHECK_HAS (xinf_gguf_error (gguf), "tensor 'iq2.unsupported' has type IQ2_XXS (ggml type 16), which xinf does not support");
     uint64_t good [2] = { 16, 5 }, bad [2] = { 16, 4 };
     CHECK (xinf_gguf_expect_tensor (gguf, "f16.matrix", 2, good) != NULL);
     CHECK (xinf_gguf_expect_tensor (gguf, "f16.matrix", 2, bad) == NULL);
@@ -328,8 +328,9 @@ s_check_tensors (const char *path, uint64_t alignment)
     CHECK (xinf_gguf_expect_tensor (gguf, "nothing", 2, good) == NULL);
     CHECK_HAS (xinf_gguf_error (gguf), "tensor 'nothing' is missing");
     uint64_t q2_shape [2] = { 256, 2 };
-    CHECK (xinf_gguf_expect_tensor (gguf, "q2_k.unsupported", 2, q2_shape) == NULL);
-    CHECK_HAS (xinf_gguf_error (gguf), "Q2_K");
+    CHECK (xinf_gguf_expect_tensor (gguf, "iq2.unsupported", 2, q2_shape) == NULL);
+    CHECK_HAS (xinf_gguf_error (gguf), "IQ2_XXS");
+    CHECK_HAS (xinf_gguf_error (gguf), "requantize");
     xinf_gguf_destroy (&gguf);
 }
 
@@ -435,7 +436,8 @@ test_open_errors (void)
     CHECK_STR (xinf_ggml_type_name (12), "Q4_K");
     CHECK (xinf_ggml_type_name (4) == NULL && xinf_ggml_type_name (1000) == NULL);
     CHECK (xinf_ggml_type_supported (XINF_GGML_BF16) && xinf_ggml_type_supported (XINF_GGML_Q4_K));
-    CHECK (!xinf_ggml_type_supported (10) && !xinf_ggml_type_supported (9));     //  Q2_K, Q8_1
+    CHECK (!xinf_ggml_type_supported (16) && !xinf_ggml_type_supported (9));     //  IQ2_XXS, Q8_1
+    CHECK (xinf_ggml_type_supported (XINF_GGML_Q2_K) && xinf_ggml_type_supported (XINF_GGML_Q3_K));
 }
 
 int

@@ -480,9 +480,9 @@ test_split_errors (void)
     s_expect_load_error (path, 0, 3, "cannot split ffn 2 over 3 ranks");
 }
 
-//  A K-quant (256-column blocks) attn_output and ffn_down: a split between
-//  whole blocks copies the right bytes of every row, one inside a block
-//  is refused, naming the tensor and the columns.
+//  A K-quant (256-column blocks: Q4_K, Q2_K, Q3_K) attn_output and
+//  ffn_down: a split between whole blocks copies the right bytes of every
+//  row, one inside a block is refused, naming the tensor and the columns.
 
 //  The weights are in memory already: a read copies (or keeps) them.
 static int
@@ -494,15 +494,15 @@ s_read_memory (void *arg, const void *at, size_t bytes, void *into, char *error,
 }
 
 static void
-test_k_quant_columns (void)
+s_k_quant_columns (xinf_dtype_t dtype)
 {
     xinf_transformer_t model = { .dim = 512, .n_heads = 8, .n_kv_heads = 8, .head_dim = 64, .ffn = 512 };
-    size_t row_bytes = xinf_dtype_row_bytes (XINF_DTYPE_Q4_K, 512), bytes = 512 * row_bytes;
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, 512), bytes = 512 * row_bytes;
     uint8_t *weights = malloc (bytes);
     CHECK (weights);
     for (size_t i = 0; i < bytes; i++)
         weights [i] = (uint8_t) (i * 7 + i / 251);
-    xinf_matrix_t matrix = { XINF_DTYPE_Q4_K, weights, 512, 512 };
+    xinf_matrix_t matrix = { dtype, weights, 512, 512 };
     for (size_t ranks = 2; ranks <= 4; ranks += 2) {
         char error [256] = "";
         //  (4 ranks: ffn in single columns, which attn_output's split fails first)
@@ -522,12 +522,23 @@ test_k_quant_columns (void)
                                row_bytes / 2) == 0);
         }
         else {
+            char expected [128];
+            snprintf (expected, sizeof expected, "blk.0.attn_output %s columns 128..256 are not on 256-column block boundaries",
+                      xinf_dtype_name (dtype));
             CHECK (rc == -1);
-            CHECK_HAS (error, "blk.0.attn_output Q4_K columns 128..256 are not on 256-column block boundaries");
+            CHECK_HAS (error, expected);
         }
         xinf_slices_destroy (&slices);
     }
     free (weights);
+}
+
+static void
+test_k_quant_columns (void)
+{
+    s_k_quant_columns (XINF_DTYPE_Q4_K);
+    s_k_quant_columns (XINF_DTYPE_Q2_K);
+    s_k_quant_columns (XINF_DTYPE_Q3_K);
 }
 
 static void
