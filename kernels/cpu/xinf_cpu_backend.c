@@ -122,8 +122,8 @@ s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf
     xinf_cpu_paged_store (pool, layer, batch, k, v);
 }
 
-//  Room for the scores of 'positions' positions on every thread; false
-//  when out of memory.
+//  Room for 'positions' scores on every thread (a token's positions for
+//  each query head of a KV head); false when out of memory.
 static bool
 s_reserve_scratch (s_cpu_t *cpu, size_t positions)
 {
@@ -150,7 +150,7 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
     size_t longest = 0;
     for (size_t i = 0; i < batch->n; i++)
         longest = (size_t) batch->pos [i] + 1 > longest ? (size_t) batch->pos [i] + 1 : longest;
-    if (!s_reserve_scratch (cpu, longest))
+    if (!s_reserve_scratch (cpu, longest * (n_heads / n_kv_heads)))
         return -1;
     xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out,
                               cpu->scratch, cpu->scratch_stride);
