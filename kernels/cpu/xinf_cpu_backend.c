@@ -107,11 +107,31 @@ s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_di
         xinf_cpu_rope (x + i * n_heads * head_dim, n_heads, head_dim, (size_t) pos [i], rope);
 }
 
+//  SiLU of a batch is split over the pool in runs of this many elements
+//  (of one token's: a decode step of one sequence stays on the caller).
+#define S_SILU_RUN 8192
+
+typedef struct {
+    float *gate;
+    const float *up;
+    size_t count;
+} s_silu_t;
+
+static void
+s_silu_task (void *arg, size_t task, int thread)
+{
+    (void) thread;
+    s_silu_t *job = arg;
+    size_t first = task * S_SILU_RUN;
+    size_t count = job->count - first < S_SILU_RUN ? job->count - first : S_SILU_RUN;
+    xinf_cpu_silu_mul (job->gate + first, job->up + first, count);
+}
+
 static void
 s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
-    (void) self;
-    xinf_cpu_silu_mul (gate, up, count);
+    s_silu_t job = { gate, up, count };
+    xinf_threadpool_run (s_cpu (self)->pool, (count + S_SILU_RUN - 1) / S_SILU_RUN, s_silu_task, &job);
 }
 
 static void
