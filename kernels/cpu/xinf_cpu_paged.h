@@ -3,7 +3,8 @@
     token's attention over its own sequence's blocks.
 
     Attention hands one (token, KV head) pair to one thread, with the
-    query heads that share the KV head (GQA): each head's scores with the
+    query heads that share the KV head (GQA; a single sequence's cut in
+    parts, for 4 tasks a thread or more): each head's scores with the
     kernel set's dot product, softmax, then the weighted sum of values, in
     position order; the positions go a block at a time, each key and value
     row read once for the heads. A token's result depends on its
