@@ -107,11 +107,31 @@ s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_di
         xinf_cpu_rope (x + i * n_heads * head_dim, n_heads, head_dim, (size_t) pos [i], rope);
 }
 
+//  SiLU of a batch is split over the pool in runs of this many elements
+//  (of one token's: a decode step of one sequence stays on the caller).
+#define S_SILU_RUN 8192
+
+typedef struct {
+    float *gate;
+    const float *up;
+    size_t count;
+} s_silu_t;
+
+static void
+s_silu_task (void *arg, size_t task, int thread)
+{
+    (void) thread;
+    s_silu_t *job = arg;
+    size_t first = task * S_SILU_RUN;
+    size_t count = job->count - first < S_SILU_RUN ? job->count - first : S_SILU_RUN;
+    xinf_cpu_silu_mul (job->gate + first, job->up + first, count);
+}
+
 static void
 s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
-    (void) self;
-    xinf_cpu_silu_mul (gate, up, count);
+    s_silu_t job = { gate, up, count };
+    xinf_threadpool_run (s_cpu (self)->pool, (count + S_SILU_RUN - 1) / S_SILU_RUN, s_silu_task, &job);
 }
 
 static void
@@ -122,8 +142,8 @@ s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf
     xinf_cpu_paged_store (pool, layer, batch, k, v);
 }
 
-//  Room for the scores of 'positions' positions on every thread; false
-//  when out of memory.
+//  Room for 'positions' scores on every thread (a token's positions for
+//  each query head of a KV head); false when out of memory.
 static bool
 s_reserve_scratch (s_cpu_t *cpu, size_t positions)
 {
@@ -150,7 +170,7 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
     size_t longest = 0;
     for (size_t i = 0; i < batch->n; i++)
         longest = (size_t) batch->pos [i] + 1 > longest ? (size_t) batch->pos [i] + 1 : longest;
-    if (!s_reserve_scratch (cpu, longest))
+    if (!s_reserve_scratch (cpu, longest * (n_heads / n_kv_heads)))
         return -1;
     xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out,
                               cpu->scratch, cpu->scratch_stride);

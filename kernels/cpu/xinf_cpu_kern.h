@@ -95,6 +95,11 @@ void xinf_cpu_rows_multi_avx2 (xinf_dtype_t dtype, const void *w, size_t row_byt
 void xinf_cpu_rows_multi_avx512 (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
                                  const float *x, size_t n, float *y, size_t y_stride, size_t after);
 
+//  gate = silu (gate) * up (xinf_cpu_silu.c): portable C, and AVX2 (the
+//  same bits; only where the SIMD tables are compiled).
+void xinf_cpu_silu_mul_portable (float *gate, const float *up, size_t n);
+void xinf_cpu_silu_mul_avx2 (float *gate, const float *up, size_t n);
+
 //  The table in use.
 const xinf_cpu_kern_t *xinf_cpu_kern (void);
 

@@ -85,8 +85,13 @@ xinf_cpu_softmax (float *x, size_t n)
 void
 xinf_cpu_silu_mul (float *gate, const float *up, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        gate [i] = gate [i] / (1.0f + expf (-gate [i])) * up [i];
+#if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
+    if (xinf_cpu_kern () != &xinf_cpu_kern_portable) {
+        xinf_cpu_silu_mul_avx2 (gate, up, n);
+        return;
+    }
+#endif
+    xinf_cpu_silu_mul_portable (gate, up, n);
 }
 
 void

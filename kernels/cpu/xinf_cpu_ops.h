@@ -77,7 +77,8 @@ void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, con
 //  x = softmax (x), in place; nothing for n = 0.
 void xinf_cpu_softmax (float *x, size_t n);
 
-//  gate = silu (gate) * up, silu (g) = g / (1 + e^-g).
+//  gate = silu (gate) * up, silu (g) = g / (1 + e^-g), e^t computed as
+//  xinf_cpu_silu.c says: the same bits on every kernel set.
 void xinf_cpu_silu_mul (float *gate, const float *up, size_t n);
 
 //  y += x.

@@ -25,40 +25,79 @@ typedef struct {
     const xinf_batch_t *batch;
     size_t layer_first;               //  the layer's first row in the pool
     const float *q;
-    size_t n_heads, group, head_dim, q_dim;
+    size_t n_kv_heads, group, head_dim, q_dim;
     float scale;
     float *out, *scratch;
     size_t scratch_stride;
+    size_t heads, parts;              //  query heads a task, tasks a KV head
 } s_attention_t;
 
-//  The pool row of position p of a sequence with block table 'table'.
-static inline size_t
-s_row (const s_attention_t *job, const int32_t *table, size_t p)
+//  The scores [h * n_pos + p] = q [h] . key p, scaled, of 'heads' query
+//  heads: the positions a block at a time, each key row read once for
+//  the heads.
+static void
+s_scores (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
+          const float *q, float *scores)
 {
-    size_t tokens = job->pool->block_tokens;
-    return job->layer_first + (size_t) table [p / tokens] * tokens + p % tokens;
+    size_t tokens = job->pool->block_tokens, kv_dim = job->pool->kv_dim;
+    for (size_t first = 0; first < n_pos; first += tokens) {
+        const float *key = job->pool->keys + (job->layer_first + (size_t) table [first / tokens] * tokens) * kv_dim
+                         + offset;
+        size_t end = n_pos - first < tokens ? n_pos : first + tokens;
+        for (size_t p = first; p < end; p++, key += kv_dim)
+            for (size_t h = 0; h < heads; h++)
+                scores [h * n_pos + p] = job->kern->dot (q + h * job->head_dim, key, job->head_dim) * job->scale;
+    }
 }
 
-//  One (token, head) pair: scores over positions 0 .. pos, softmax, sum.
+//  out [h] = sum over p of scores [h * n_pos + p] value p for h < heads,
+//  in position order, each value row read once for the heads.
+static void
+s_values (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
+          const float *scores, float *out)
+{
+    size_t tokens = job->pool->block_tokens, kv_dim = job->pool->kv_dim;
+    for (size_t h = 0; h < heads; h++)
+        memset (out + h * job->head_dim, 0, job->head_dim * sizeof (float));
+    for (size_t first = 0; first < n_pos; first += tokens) {
+        const float *value = job->pool->values
+                           + (job->layer_first + (size_t) table [first / tokens] * tokens) * kv_dim + offset;
+        size_t end = n_pos - first < tokens ? n_pos : first + tokens;
+        for (size_t p = first; p < end; p++, value += kv_dim)
+            for (size_t h = 0; h < heads; h++)
+                job->kern->axpy (out + h * job->head_dim, scores [h * n_pos + p], value, job->head_dim);
+    }
+}
+
+//  A token and a part of the query heads that share a KV head: for each
+//  head, scores over positions 0 .. pos, softmax, weighted sum.
 static void
 s_attention_task (void *arg, size_t task, int thread)
 {
     s_attention_t *job = arg;
-    size_t token = task / job->n_heads, head = task % job->n_heads;
+    size_t part = task % job->parts, kv_task = task / job->parts;
+    size_t token = kv_task / job->n_kv_heads, kv_head = kv_task % job->n_kv_heads;
     const xinf_batch_t *batch = job->batch;
     const int32_t *table = batch->blocks + batch->table_start [batch->seq [token]];
-    size_t n_pos = (size_t) batch->pos [token] + 1, kv_dim = job->pool->kv_dim;
-    size_t offset = head / job->group * job->head_dim;
-    const float *q = job->q + token * job->q_dim + head * job->head_dim;
+    size_t n_pos = (size_t) batch->pos [token] + 1, offset = kv_head * job->head_dim;
+    size_t first = part * job->heads, head = kv_head * job->group + first;
+    size_t heads = job->group - first < job->heads ? job->group - first : job->heads;
     float *scores = job->scratch + (size_t) thread * job->scratch_stride;
-    float *out = job->out + token * job->q_dim + head * job->head_dim;
-    for (size_t p = 0; p < n_pos; p++)
-        scores [p] = job->kern->dot (q, job->pool->keys + s_row (job, table, p) * kv_dim + offset, job->head_dim)
-                   * job->scale;
-    xinf_cpu_softmax (scores, n_pos);
-    memset (out, 0, job->head_dim * sizeof (float));
-    for (size_t p = 0; p < n_pos; p++)
-        job->kern->axpy (out, scores [p], job->pool->values + s_row (job, table, p) * kv_dim + offset, job->head_dim);
+    s_scores (job, table, n_pos, offset, heads, job->q + token * job->q_dim + head * job->head_dim, scores);
+    for (size_t h = 0; h < heads; h++)
+        xinf_cpu_softmax (scores + h * n_pos, n_pos);
+    s_values (job, table, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim);
+}
+
+//  Query heads a task: the whole group, unless that leaves fewer than 4
+//  tasks a thread (a single sequence), then the group cut in parts.
+static size_t
+s_heads_per_task (xinf_threadpool_t *threads, size_t kv_tasks, size_t group)
+{
+    size_t wanted = 4 * (size_t) xinf_threadpool_size (threads);
+    size_t parts = kv_tasks >= wanted ? 1 : (wanted + kv_tasks - 1) / kv_tasks;
+    parts = parts < group ? parts : group;
+    return (group + parts - 1) / parts;
 }
 
 void
@@ -67,9 +106,11 @@ xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool
                           size_t head_dim, float *out, float *scratch, size_t scratch_stride)
 {
     s_attention_t job = {
-        xinf_cpu_kern (), pool, batch, layer * pool->n_blocks * pool->block_tokens, q, n_heads,
+        xinf_cpu_kern (), pool, batch, layer * pool->n_blocks * pool->block_tokens, q, n_kv_heads,
         n_heads / n_kv_heads, head_dim, n_heads * head_dim, (float) (1.0 / sqrt ((double) head_dim)),
-        out, scratch, scratch_stride
+        out, scratch, scratch_stride, 0, 0
     };
-    xinf_threadpool_run (threads, batch->n * n_heads, s_attention_task, &job);
+    job.heads = s_heads_per_task (threads, batch->n * n_kv_heads, job.group);
+    job.parts = (job.group + job.heads - 1) / job.heads;
+    xinf_threadpool_run (threads, batch->n * n_kv_heads * job.parts, s_attention_task, &job);
 }

@@ -2,10 +2,13 @@
     storing each token's keys and values into its block slot, and each
     token's attention over its own sequence's blocks.
 
-    Attention hands one (token, head) pair to one thread: scores with the
+    Attention hands one (token, KV head) pair to one thread, with the
+    query heads that share the KV head (GQA; a single sequence's cut in
+    parts, for 4 tasks a thread or more): each head's scores with the
     kernel set's dot product, softmax, then the weighted sum of values, in
-    position order; a token's result depends on its sequence's cache only,
-    never on the batch or the threads.
+    position order; the positions go a block at a time, each key and value
+    row read once for the heads. A token's result depends on its
+    sequence's cache only, never on the batch or the threads.
 */
 #ifndef XINF_CPU_PAGED_H_INCLUDED
 #define XINF_CPU_PAGED_H_INCLUDED
@@ -26,7 +29,8 @@ void xinf_cpu_paged_store (xinf_kv_pool_t *pool, size_t layer, const xinf_batch_
                            const float *k, const float *v);
 
 //  'scratch' holds 'threads' rows of 'scratch_stride' floats, each at
-//  least the longest sequence's positions + 1 in this batch.
+//  least n_heads / n_kv_heads times the longest sequence's positions + 1
+//  in this batch.
 void xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
                                const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
                                size_t head_dim, float *out, float *scratch, size_t scratch_stride);
