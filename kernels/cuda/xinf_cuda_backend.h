@@ -89,6 +89,10 @@ size_t xinf_cuda_backend_cached_bytes (xinf_backend_t *backend);
 //  the very functions the kernels decode with (for tests without a GPU).
 void xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
 
+//  Whether the kernels know 'dtype' (not yet: Q2_K, Q3_K, which fail the
+//  op naming the type).
+bool xinf_cuda_dtype_supported (xinf_dtype_t dtype);
+
 #ifdef __cplusplus
 }
 #endif

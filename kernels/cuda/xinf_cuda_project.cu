@@ -78,10 +78,23 @@ k_to_bf16 (const float *x, __nv_bfloat16 *out, size_t count)
 
 //  The weights on the device: the backend's memory as it is, host weights
 //  copied once. NULL after a failure.
+bool
+xinf_cuda_dtype_supported (xinf_dtype_t dtype)
+{
+    return dtype != XINF_DTYPE_Q2_K && dtype != XINF_DTYPE_Q3_K && (int) dtype >= 0 && dtype < XINF_DTYPE_COUNT;
+}
+
 static const uint8_t *
 s_weights (xinf_cuda_t *cuda, const xinf_matrix_t *w, size_t *row_bytes)
 {
     *row_bytes = xinf_dtype_row_bytes (w->dtype, w->cols);
+    if (!xinf_cuda_dtype_supported (w->dtype)) {
+        char reason [128];
+        snprintf (reason, sizeof reason, "no CUDA kernel for %s weights yet (they run on the CPU backend)",
+                  xinf_dtype_name (w->dtype));
+        xinf_cuda_fail (cuda, "project", reason);
+        return NULL;
+    }
     if (!*row_bytes || !w->data || !w->rows) {
         char reason [128];
         snprintf (reason, sizeof reason, "a %zux%zu %s matrix it cannot use", w->rows, w->cols, xinf_dtype_name (w->dtype));
@@ -192,6 +205,10 @@ xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t
     size_t row_bytes;
     if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, x, n * table->cols * sizeof (float), "embed"))
         return;
+    if (!xinf_cuda_dtype_supported (table->dtype)) {
+        xinf_cuda_fail (cuda, "embed", "no CUDA kernel for the embedding table's weight type yet");
+        return;
+    }
     for (size_t i = 0; i < n; i++)
         if (tokens [i] < 0 || (size_t) tokens [i] >= table->rows) {
             xinf_cuda_fail (cuda, "embed", "a token id outside the table");
