@@ -142,11 +142,35 @@ s_request (xinf_dealer_t *dealer, xinf_msg_t *msg, int timeout_ms)
     return reply;
 }
 
+//  True once the supervisor lists an alive worker (within 15 s).
+static bool
+s_worker_alive (xinf_dealer_t *dealer)
+{
+    for (int64_t deadline = zclock_mono () + 15000; zclock_mono () < deadline; zclock_sleep (100)) {
+        char error [256];
+        xinf_msg_t *info = xinf_msg_new ("CLUSTER_INFO");
+        xinf_msg_t *reply = xinf_dealer_request (dealer, &info, 5000, error, sizeof error);
+        const xinf_value_t *workers = reply ? xinf_map_get (xinf_msg_body (reply), "workers") : NULL;
+        bool alive = false;
+        for (size_t index = 0; index < xinf_value_count (workers) && !alive; index++) {
+            const char *state = xinf_value_str (xinf_map_get (xinf_array_at (workers, index), "state"));
+            alive = state && streq (state, "alive");
+        }
+        xinf_msg_destroy (&reply);
+        if (alive)
+            return true;
+    }
+    fprintf (stderr, "xinf-bench-http: no alive worker within 15 s\n");
+    return false;
+}
+
 //  Launches 'uid' and waits until it is ready; 0 when it is.
 static int
 s_launch (xinf_dealer_t *dealer, const char *uid, const char *path, int64_t threads, uint64_t max_seqs,
           uint64_t max_queued)
 {
+    if (!s_worker_alive (dealer))
+        return -1;
     for (int64_t deadline = zclock_mono () + 15000; zclock_mono () < deadline; zclock_sleep (100)) {
         xinf_msg_t *launch = xinf_msg_new ("LAUNCH");
         xinf_value_t *body = xinf_msg_body (launch);
