@@ -433,31 +433,22 @@ xinf_cluster_alive (xinf_cluster_t *self)
 uint64_t
 xinf_cluster_available (xinf_cluster_t *self, const char *node)
 {
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
-         worker = (s_worker_t *) zhashx_next (self->workers))
-        if (streq (worker->hello.node, node))
-            return worker->hello.memory_available_bytes;
-    return 0;
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    return worker ? worker->hello.memory_available_bytes : 0;
 }
 
 const xinf_value_t *
 xinf_cluster_devices (xinf_cluster_t *self, const char *node)
 {
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
-         worker = (s_worker_t *) zhashx_next (self->workers))
-        if (streq (worker->hello.node, node))
-            return worker->hello.devices;
-    return NULL;
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    return worker ? worker->hello.devices : NULL;
 }
 
 const char *
 xinf_cluster_gpu_probe (xinf_cluster_t *self, const char *node)
 {
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
-         worker = (s_worker_t *) zhashx_next (self->workers))
-        if (streq (worker->hello.node, node))
-            return worker->hello.gpu_probe;
-    return "";
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    return worker ? worker->hello.gpu_probe : "";
 }
 
 void

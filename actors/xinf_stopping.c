@@ -1,13 +1,7 @@
 /*  xinf_stopping: a terminated model until its workers let it go.  */
 #include "xinf_stopping.h"
 
-//  A worker holds nothing of it any more (its report, or as the launch knows it).
-static bool
-s_let_go (const char *state)
-{
-    return streq (state, "stopped") || streq (state, "failed");
-}
-
+//  A worker holds nothing of it any more.
 static bool
 s_gone (int state)
 {
@@ -33,7 +27,7 @@ xinf_stopping_begin (xinf_model_entry_t *model, const char *how, int64_t now)
 void
 xinf_stopping_report (xinf_model_entry_t *model, size_t index, size_t rank, const char *node, const char *state)
 {
-    if (index >= model->count || !s_let_go (state))
+    if (index >= model->count || !s_gone (xinf_fsm_parse (&xinf_launch_fsm, state)))
         return;
     xinf_replica_entry_t *replica = &model->replicas [index];
     if (replica->n_ranks > 1) {

@@ -63,36 +63,38 @@ s_events (xinf_dealer_t *client, const char *kind, const char *node)
     return count;
 }
 
+//  The state of the entry of 'list' whose 'key' is 'name' in the reply
+//  to 'request' ("" when not listed).
+static void
+s_listed_state (xinf_dealer_t *client, const char *request, const char *list, const char *key, const char *name,
+                char *state, size_t size)
+{
+    char reply_type [64];
+    snprintf (reply_type, sizeof reply_type, "%s_REPLY", request);
+    xinf_msg_t *reply = s_ask (client, xinf_msg_new (request));
+    CHECK_STR (xinf_msg_type (reply), reply_type);
+    xinf_value_t *items = xinf_map_get (xinf_msg_body (reply), list);
+    snprintf (state, size, "%s", "");
+    for (size_t index = 0; index < xinf_value_count (items); index++) {
+        xinf_value_t *item = xinf_array_at (items, index);
+        if (streq (xinf_value_str (xinf_map_get (item, key)), name))
+            snprintf (state, size, "%s", xinf_value_str (xinf_map_get (item, "state")));
+    }
+    xinf_msg_destroy (&reply);
+}
+
 //  A worker's state in CLUSTER_INFO ("" when not listed).
 static void
 s_worker_state (xinf_dealer_t *client, const char *node, char *state, size_t size)
 {
-    xinf_msg_t *reply = s_ask (client, xinf_msg_new ("CLUSTER_INFO"));
-    CHECK_STR (xinf_msg_type (reply), "CLUSTER_INFO_REPLY");
-    xinf_value_t *workers = xinf_map_get (xinf_msg_body (reply), "workers");
-    snprintf (state, size, "%s", "");
-    for (size_t index = 0; index < xinf_value_count (workers); index++) {
-        xinf_value_t *worker = xinf_array_at (workers, index);
-        if (streq (xinf_value_str (xinf_map_get (worker, "node")), node))
-            snprintf (state, size, "%s", xinf_value_str (xinf_map_get (worker, "state")));
-    }
-    xinf_msg_destroy (&reply);
+    s_listed_state (client, "CLUSTER_INFO", "workers", "node", node, state, size);
 }
 
 //  A model's state in LIST_MODELS ("" when not listed).
 static void
 s_model_state (xinf_dealer_t *client, const char *uid, char *state, size_t size)
 {
-    xinf_msg_t *reply = s_ask (client, xinf_msg_new ("LIST_MODELS"));
-    CHECK_STR (xinf_msg_type (reply), "LIST_MODELS_REPLY");
-    xinf_value_t *models = xinf_map_get (xinf_msg_body (reply), "models");
-    snprintf (state, size, "%s", "");
-    for (size_t index = 0; index < xinf_value_count (models); index++) {
-        xinf_value_t *model = xinf_array_at (models, index);
-        if (streq (xinf_value_str (xinf_map_get (model, "uid")), uid))
-            snprintf (state, size, "%s", xinf_value_str (xinf_map_get (model, "state")));
-    }
-    xinf_msg_destroy (&reply);
+    s_listed_state (client, "LIST_MODELS", "models", "uid", uid, state, size);
 }
 
 // ---- garbage ---------------------------------------------------------------
