@@ -33,6 +33,7 @@
     an idle second before each measurement.
 */
 #include "xinf_bench_serve_load.h"
+#include "xinf_bench_llama_batched.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -49,6 +50,8 @@ static const xinf_option_t s_options [] = {
     { "threads", 't', NULL, XINF_OPT_INT, "2", 1, 1024, NULL, "N", "compute threads (xinf and llama.cpp)" },
     { "clients", 'n', NULL, XINF_OPT_STR, "1,4,16,64", 0, 0, NULL, "N,N,..", "concurrent clients per run" },
     { "requests", 'r', NULL, XINF_OPT_INT, "1", 1, 100000, NULL, "R", "requests per client, one after the other" },
+    { "rounds", 0, NULL, XINF_OPT_INT, "1", 1, 16, NULL, "K",
+      "measure every N K times, the Ns alternating; ratios are taken within a round, then their median" },
     { "prompt-tokens", 'p', NULL, XINF_OPT_INT, "32", 1, 1000000, NULL, "P", "prompt length in tokens" },
     { "max-tokens", 'M', NULL, XINF_OPT_INT, "64", 1, 1000000, NULL, "M", "tokens generated per request" },
     { "launch-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"",
@@ -82,6 +85,7 @@ typedef struct {
 
 #define ROW(field) offsetof (xinf_load_row_t, field)
 static const s_field_t s_row_fields [] = {
+    { "round", "", ROW (round), 0, 0 },
     { "clients", "clients", ROW (clients), 7, 0 }, { "requests", "requests", ROW (requests), 8, 0 },
     { "errors", "errors", ROW (errors), 6, 0 }, { "tokens", "", ROW (tokens), 0, 0 },
     { "gen_tokens_per_s", "gen tok/s", ROW (gen_tok_s), 10, 1 },
@@ -93,13 +97,9 @@ static const s_field_t s_row_fields [] = {
     { "wall_s", "wall s", ROW (wall_s), 7, 1 }, { NULL }
 };
 
-//  One llama-batched-bench row.
-typedef struct {
-    double clients, gen_tok_s, speed_tg, speed_pp, t_pp, t_tg;
-} s_llama_t;
-
-#define LLAMA(field) offsetof (s_llama_t, field)
+#define LLAMA(field) offsetof (xinf_llama_row_t, field)
 static const s_field_t s_llama_fields [] = {
+    { "round", "", LLAMA (round), 0, 0 },
     { "clients", "clients", LLAMA (clients), 7, 0 }, { "gen_tokens_per_s", "gen tok/s", LLAMA (gen_tok_s), 10, 1 },
     { "decode_tokens_per_s", "decode tok/s", LLAMA (speed_tg), 12, 1 },
     { "prefill_tokens_per_s", "prefill tok/s", LLAMA (speed_pp), 13, 1 },
@@ -384,81 +384,6 @@ s_terminate (const char *dir, const char *endpoint, const char *uid)
     s_run_program (argv);
 }
 
-// ---- llama.cpp --------------------------------------------------------------
-
-//  The directory holding llama-batched-bench, or false when there is none.
-static bool
-s_llama_dir (xinf_config_t *config, const char *own_dir, char *dir, size_t size)
-{
-    const char *given = xinf_config_str (config, "llamacpp");
-    if (given && streq (given, "off"))
-        return false;
-    char base [PATH_MAX + 64];
-    snprintf (base, sizeof base, "%s", given ? given : "");
-    if (!given)
-        snprintf (base, sizeof base, "%s/../../tools/llamacpp/native", own_dir);
-    const char *tails [] = { "", "/bin", "/build/bin" };
-    for (size_t index = 0; index < 3; index++) {
-        char program [PATH_MAX + 128];
-        snprintf (program, sizeof program, "%s%s/llama-batched-bench", base, tails [index]);
-        if (access (program, X_OK) == 0)
-            return snprintf (dir, size, "%s%s", base, tails [index]) < (int) size;
-    }
-    if (given)
-        fprintf (stderr, "xinf-bench-serve: no llama-batched-bench under %s (build it: sh tools/llamacpp/build-native.sh)\n", given);
-    return false;
-}
-
-//  The number after "key": in a JSON line, or 0.
-static double
-s_json_number (const char *line, const char *key)
-{
-    char quoted [64];
-    snprintf (quoted, sizeof quoted, "\"%s\":", key);
-    const char *at = strstr (line, quoted);
-    return at ? strtod (at + strlen (quoted), NULL) : 0;
-}
-
-//  Runs llama-batched-bench over the client counts; the rows it printed.
-static size_t
-s_llama_run (const char *dir, const char *model, const char *extra, int64_t threads, size_t prompt_length,
-             size_t max_tokens, const size_t *counts, size_t count, s_llama_t *rows)
-{
-    char list [512] = "";
-    size_t most = 1;
-    for (size_t index = 0; index < count; index++) {
-        size_t used = strlen (list);
-        snprintf (list + used, sizeof list - used, "%s%zu", index ? "," : "", counts [index]);
-        most = counts [index] > most ? counts [index] : most;
-    }
-    char command [PATH_MAX * 2 + 1024];
-    size_t context = most * (prompt_length + max_tokens) + 16;
-    snprintf (command, sizeof command, "'%s/llama-batched-bench' -m '%s' -t %lld -tb %lld -c %zu -b 2048 -ub 512 "
-              "-npp %zu -ntg %zu -npl %s --output-format jsonl %s 2>&1", dir, model, (long long) threads,
-              (long long) threads, context, prompt_length, max_tokens, list, extra ? extra : "");
-    fprintf (stderr, "xinf-bench-serve: %s\n", command);
-    FILE *pipe = popen (command, "r");
-    size_t found = 0;
-    char line [4096];
-    while (pipe && fgets (line, sizeof line, pipe))
-        if (line [0] == '{' && strstr (line, "\"speed_tg\"") && found < count) {
-            s_llama_t *row = &rows [found++];
-            row->clients = s_json_number (line, "pl");
-            row->t_pp = s_json_number (line, "t_pp");
-            row->t_tg = s_json_number (line, "t_tg");
-            row->speed_pp = s_json_number (line, "speed_pp");
-            row->speed_tg = s_json_number (line, "speed_tg");
-            double total = row->t_pp + row->t_tg;
-            row->gen_tok_s = total > 0 ? row->clients * (double) max_tokens / total : 0;
-        }
-        else
-        if (strstr (line, "error") || strstr (line, "failed"))
-            fprintf (stderr, "llama-batched-bench: %s", line);
-    if (pipe && pclose (pipe) != 0)
-        fprintf (stderr, "xinf-bench-serve: llama-batched-bench did not exit cleanly\n");
-    return found;
-}
-
 //  K streams decode; once they produced 8 tokens each (in total), one
 //  client sends a long prompt. Measures the streams' gaps during its prefill.
 static xinf_load_late_t
@@ -477,6 +402,19 @@ s_long_measure (xinf_config_t *config, const char *endpoint, const char *uid)
 
 // ---- report -----------------------------------------------------------------
 
+//  What one benchmark run measures, and what it found.
+typedef struct {
+    xinf_config_t *config;
+    char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
+    bool llama;                       //  a native llama.cpp build was found
+    size_t counts [32], count;
+    size_t rounds, done;              //  --rounds, and the rounds measured whole
+    xinf_load_row_t rows [16][32];
+    xinf_llama_row_t llama_rows [16][32];
+    size_t llama_count [16];
+    xinf_load_late_t late;
+} s_bench_t;
+
 //  value / base, or 0 when there is no base.
 static double
 s_ratio (double value, double base)
@@ -487,7 +425,7 @@ s_ratio (double value, double base)
 //  Fills each row's ratios: full-batch decode against N=1 (when measured)
 //  and against llama.cpp's S_TG (both: all sequences decoding at once).
 static void
-s_rows_compare (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count)
+s_rows_compare (xinf_load_row_t *rows, size_t count, xinf_llama_row_t *llama, size_t llama_count)
 {
     double base = 0;
     for (size_t index = 0; index < count; index++)
@@ -523,19 +461,27 @@ s_print_table (const s_field_t *fields, const void *records, size_t size, size_t
     }
 }
 
-//  The tables for people, and the targets: decode at N=16 (or the most
-//  clients) against N=1 and against llama.cpp.
+//  The row the targets judge: N=16, or the most clients measured.
+static const xinf_load_row_t *
+s_target_row (const xinf_load_row_t *rows, size_t count)
+{
+    const xinf_load_row_t *target = &rows [count - 1];
+    for (size_t index = 0; index < count; index++)
+        target = rows [index].clients == 16 ? &rows [index] : target;
+    return target;
+}
+
+//  One round's tables for people, and the targets: decode at N=16 (or the
+//  most clients) against N=1 and against llama.cpp.
 static void
-s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t llama_count, xinf_load_late_t *late)
+s_print_round (const xinf_load_row_t *rows, size_t count, const xinf_llama_row_t *llama, size_t llama_count)
 {
     s_print_table (s_row_fields, rows, sizeof *rows, count);
     if (llama_count) {
         printf ("\nllama.cpp llama-batched-bench (native build, same file and threads):\n");
         s_print_table (s_llama_fields, llama, sizeof *llama, llama_count);
     }
-    xinf_load_row_t *target = &rows [count - 1];
-    for (size_t index = 0; index < count; index++)
-        target = rows [index].clients == 16 ? &rows [index] : target;
+    const xinf_load_row_t *target = s_target_row (rows, count);
     printf ("\n");
     if (target->vs_n1 > 0 && target->clients != 1)
         printf ("full-batch decode N=%.0f / N=1: %.2fx (target >= 4x)\n", target->clients, target->vs_n1);
@@ -543,6 +489,54 @@ s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t ll
         if (llama [index].clients == target->clients)
             printf ("full-batch decode N=%.0f, xinf / llama.cpp S_TG: %.2fx (target >= 1.2x); generated tok/s: %.2fx\n",
                     target->clients, target->vs_llama, s_ratio (target->gen_tok_s, llama [index].gen_tok_s));
+}
+
+static int
+s_compare_doubles (const void *a, const void *b)
+{
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  "median M (range A-B over K rounds)" of a ratio, each taken within its round.
+static void
+s_print_spread (const char *what, const char *target, double *values, size_t count)
+{
+    qsort (values, count, sizeof *values, s_compare_doubles);
+    double median = count % 2 ? values [count / 2] : (values [count / 2 - 1] + values [count / 2]) / 2;
+    printf ("%s: median %.2fx (range %.2f-%.2f over %zu rounds, each within its round) (target %s)\n",
+            what, median, values [0], values [count - 1], count, target);
+}
+
+//  Over the rounds: the target ratios' medians and ranges.
+static void
+s_print_rounds (s_bench_t *bench)
+{
+    double vs_n1 [16], vs_llama [16];
+    size_t n1_count = 0, llama_count = 0;
+    double clients = 0;
+    for (size_t round = 0; round < bench->done; round++) {
+        const xinf_load_row_t *target = s_target_row (bench->rows [round], bench->count);
+        clients = target->clients;
+        if (target->vs_n1 > 0 && target->clients != 1)
+            vs_n1 [n1_count++] = target->vs_n1;
+        if (target->vs_llama > 0)
+            vs_llama [llama_count++] = target->vs_llama;
+    }
+    char what [128];
+    printf ("\nover %zu rounds:\n", bench->done);
+    snprintf (what, sizeof what, "full-batch decode N=%.0f / N=1", clients);
+    if (n1_count)
+        s_print_spread (what, ">= 4x", vs_n1, n1_count);
+    snprintf (what, sizeof what, "full-batch decode N=%.0f, xinf / llama.cpp S_TG", clients);
+    if (llama_count)
+        s_print_spread (what, ">= 1.2x", vs_llama, llama_count);
+}
+
+//  The interference run's figures.
+static void
+s_print_late (const xinf_load_late_t *late)
+{
     if (late->prompt_length > 0)
         printf ("\ninterference: %.0f streams decoding, a %.0f-token prompt arrives: its TTFT %.0f ms (%.1f tok/s), "
                 "errors %.0f\n  streams' ITL before it: p50 %.1f ms; during its prefill (%.0f gaps): p50 %.1f ms, "
@@ -551,11 +545,10 @@ s_print_report (xinf_load_row_t *rows, size_t count, s_llama_t *llama, size_t ll
                 late->during_p99, late->during_max, late->ratio);
 }
 
-//  Records as a JSON array of maps, by the field table.
-static xinf_value_t *
-s_json_records (const s_field_t *fields, const void *records, size_t size, size_t count)
+//  Appends records to a JSON array of maps, by the field table.
+static void
+s_json_records (xinf_value_t *list, const s_field_t *fields, const void *records, size_t size, size_t count)
 {
-    xinf_value_t *list = xinf_value_new_array ();
     for (size_t index = 0; index < count; index++) {
         xinf_value_t *item = xinf_value_new_map ();
         for (const s_field_t *field = fields; field->key; field++) {
@@ -565,25 +558,30 @@ s_json_records (const s_field_t *fields, const void *records, size_t size, size_
         }
         xinf_array_push (list, item);
     }
-    return list;
 }
 
-//  The same figures as one JSON object.
+//  The same figures as one JSON object; rows of every round, each with its round.
 static void
-s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, size_t count, s_llama_t *llama,
-              size_t llama_count, xinf_load_late_t *late, double load)
+s_print_json (s_bench_t *bench, double load)
 {
+    xinf_config_t *config = bench->config;
     xinf_value_t *report = xinf_value_new_map ();
-    xinf_map_put_str (report, "model", model);
+    xinf_map_put_str (report, "model", bench->model);
     xinf_map_put_float (report, "load_average_at_start", load);
-    const char *settings [] = { "threads", "prompt-tokens", "max-tokens", "requests" };
-    const char *keys [] = { "threads", "prompt_tokens", "max_tokens", "requests_per_client" };
-    for (size_t index = 0; index < 4; index++)
+    const char *settings [] = { "threads", "prompt-tokens", "max-tokens", "requests", "rounds" };
+    const char *keys [] = { "threads", "prompt_tokens", "max_tokens", "requests_per_client", "rounds" };
+    for (size_t index = 0; index < 5; index++)
         xinf_map_put_uint (report, keys [index], (uint64_t) xinf_config_int (config, settings [index]));
-    xinf_map_put (report, "xinf", s_json_records (s_row_fields, rows, sizeof *rows, count));
-    xinf_map_put (report, "llamacpp", s_json_records (s_llama_fields, llama, sizeof *llama, llama_count));
-    if (late->prompt_length > 0) {
-        xinf_value_t *list = s_json_records (s_long_fields, late, sizeof *late, 1);
+    xinf_value_t *rows = xinf_value_new_array (), *llama = xinf_value_new_array ();
+    for (size_t round = 0; round < bench->done; round++) {
+        s_json_records (rows, s_row_fields, bench->rows [round], sizeof (xinf_load_row_t), bench->count);
+        s_json_records (llama, s_llama_fields, bench->llama_rows [round], sizeof (xinf_llama_row_t), bench->llama_count [round]);
+    }
+    xinf_map_put (report, "xinf", rows);
+    xinf_map_put (report, "llamacpp", llama);
+    if (bench->late.prompt_length > 0) {
+        xinf_value_t *list = xinf_value_new_array ();
+        s_json_records (list, s_long_fields, &bench->late, sizeof bench->late, 1);
         xinf_map_put (report, "long_prompt", xinf_value_dup (xinf_array_at (list, 0)));
         xinf_value_destroy (&list);
     }
@@ -594,17 +592,6 @@ s_print_json (xinf_config_t *config, const char *model, xinf_load_row_t *rows, s
 
 // ---- main -------------------------------------------------------------------
 
-//  What one benchmark run measures, and what it found.
-typedef struct {
-    xinf_config_t *config;
-    char dir [PATH_MAX], model [PATH_MAX], llama_dir [PATH_MAX];
-    bool llama;                       //  a native llama.cpp build was found
-    size_t counts [32], count;
-    xinf_load_row_t rows [32];
-    s_llama_t llama_rows [32];
-    size_t llama_count;
-    xinf_load_late_t late;
-} s_bench_t;
 
 //  One measured run of 'clients' clients; progress on stderr.
 static xinf_load_row_t
@@ -630,17 +617,22 @@ s_measure_all (s_bench_t *bench, const char *endpoint, const char *uid)
     xinf_load_t *warm = xinf_load_new (endpoint, uid, 1, 1, (size_t) xinf_config_int (config, "prompt-tokens"), 4, 600);
     xinf_load_run (warm);
     xinf_load_destroy (&warm);
-    for (size_t index = 0; index < bench->count && !zsys_interrupted; index++) {
-        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
-        if (bench->llama)
-            bench->llama_count += s_llama_run (bench->llama_dir, bench->model, xinf_config_str (config, "llamacpp-args"),
-                                               xinf_config_int (config, "threads"),
-                                               (size_t) xinf_config_int (config, "prompt-tokens"),
-                                               (size_t) xinf_config_int (config, "max-tokens"), &bench->counts [index],
-                                               1, &bench->llama_rows [bench->llama_count]);
-        s_wait_quiet (xinf_config_int (config, "quiet-wait"));
-        bench->rows [index] = s_measure (config, endpoint, uid, bench->counts [index]);
-    }
+    for (size_t round = 0; round < bench->rounds && !zsys_interrupted; round++)
+        for (size_t index = 0; index < bench->count && !zsys_interrupted; index++) {
+            s_wait_quiet (xinf_config_int (config, "quiet-wait"));
+            xinf_llama_row_t *llama = &bench->llama_rows [round][bench->llama_count [round]];
+            if (bench->llama
+            &&  xinf_llama_batched_run (bench->llama_dir, bench->model, xinf_config_str (config, "llamacpp-args"),
+                             xinf_config_int (config, "threads"), (size_t) xinf_config_int (config, "prompt-tokens"),
+                             (size_t) xinf_config_int (config, "max-tokens"), &bench->counts [index], 1, llama)) {
+                llama->round = (double) round + 1;
+                bench->llama_count [round]++;
+            }
+            s_wait_quiet (xinf_config_int (config, "quiet-wait"));
+            bench->rows [round][index] = s_measure (config, endpoint, uid, bench->counts [index]);
+            bench->rows [round][index].round = (double) round + 1;
+            bench->done = index + 1 == bench->count ? round + 1 : bench->done;
+        }
     if (xinf_config_int (config, "long-prompt") > 0 && !zsys_interrupted) {
         s_wait_quiet (xinf_config_int (config, "quiet-wait"));
         bench->late = s_long_measure (config, endpoint, uid);
@@ -686,10 +678,10 @@ static void
 s_report (s_bench_t *bench, double load)
 {
     xinf_config_t *config = bench->config;
-    s_rows_compare (bench->rows, bench->count, bench->llama_rows, bench->llama_count);
+    for (size_t round = 0; round < bench->done; round++)
+        s_rows_compare (bench->rows [round], bench->count, bench->llama_rows [round], bench->llama_count [round]);
     if (xinf_config_flag (config, "json")) {
-        s_print_json (config, bench->model, bench->rows, bench->count, bench->llama_rows, bench->llama_count,
-                      &bench->late, load);
+        s_print_json (bench, load);
         return;
     }
     printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
@@ -699,7 +691,14 @@ s_report (s_bench_t *bench, double load)
     if (load > 0.5)
         printf ("warning: the load average was %.1f before the run: other processes compete for the cores, "
                 "the figures are noisy\n\n", load);
-    s_print_report (bench->rows, bench->count, bench->llama_rows, bench->llama_count, &bench->late);
+    for (size_t round = 0; round < bench->done; round++) {
+        if (bench->done > 1)
+            printf ("%sround %zu of %zu:\n", round ? "\n" : "", round + 1, bench->done);
+        s_print_round (bench->rows [round], bench->count, bench->llama_rows [round], bench->llama_count [round]);
+    }
+    if (bench->done > 1)
+        s_print_rounds (bench);
+    s_print_late (&bench->late);
 }
 
 int
@@ -717,13 +716,14 @@ main (int argc, char **argv)
         fprintf (stderr, "xinf-bench-serve: --clients must be a list of counts like 1,4,16\n");
         rc = -1;
     }
+    bench->rounds = (size_t) xinf_config_int (bench->config, "rounds");
     if (rc == 0) {
         xinf_log_set_level (XINF_LOG_WARN);
         zsys_init ();
         double load = s_load_average ();
         s_own_dir (bench->dir, sizeof bench->dir);
         rc = s_model_path (bench->config, bench->dir, bench->model, sizeof bench->model) ? 1 : 0;
-        bench->llama = s_llama_dir (bench->config, bench->dir, bench->llama_dir, sizeof bench->llama_dir);
+        bench->llama = xinf_llama_batched_dir (bench->config, bench->dir, bench->llama_dir, sizeof bench->llama_dir);
         rc = rc ? rc : s_serve (bench);
         if (rc == 0)
             s_report (bench, load);

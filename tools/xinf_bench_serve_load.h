@@ -12,6 +12,7 @@
 typedef struct {
     double clients, requests, errors, tokens, wall_s, gen_tok_s, decode_tok_s, full_tok_s;
     double vs_n1, vs_llama, ttft_p50, ttft_p99, itl_p50, itl_p99;
+    double round;                     //  which round of --rounds (1..)
 } xinf_load_row_t;
 
 //  The interference run: streams' gaps around a long prompt's prefill.
