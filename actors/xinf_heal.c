@@ -174,7 +174,7 @@ s_group_next (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xin
         }
     if (*peers) {
         if (!replica->wait) {
-            int64_t limit = (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
+            int64_t limit = (int64_t) model->options.stall_timeout_ms + XINF_STEP_SLACK_MS;
             char what [160];
             snprintf (what, sizeof what, "relaunch %s/%llu: the other ranks unload", model->uid,
                       (unsigned long long) replica->index);
@@ -264,6 +264,7 @@ void
 xinf_heal_replica_lost (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
                         xinf_replica_entry_t *replica, const char *node, const char *why)
 {
+    replica->restoring = false;       //  the relaunch decides where it runs now
     if (replica->n_ranks > 1) {
         s_group_lost (self, ctx, model, replica, node, why);
         return;
@@ -319,7 +320,7 @@ bool
 xinf_heal_adopt_rank (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
                       const char *node, uint64_t rank)
 {
-    if (model->adopted || replica->n_ranks <= 1 || !(replica->state == XINF_LAUNCH_RELAUNCHING))
+    if (model->adopted || replica->restoring || replica->n_ranks <= 1 || !(replica->state == XINF_LAUNCH_RELAUNCHING))
         return false;
     xinf_launch_unload (self->cluster, ctx, node, model->uid, replica->index, "the replica is being relaunched");
     if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node)) {
@@ -344,7 +345,7 @@ xinf_heal_tick (xinf_heal_t *self, xinf_ctx_t *ctx, int64_t now)
                     xinf_warn ("supervisor", "relaunch uid=%s replica=%llu: rank %zu (worker %s) did not report its "
                                "unload within %llu ms: placing the group anyway", model->uid,
                                (unsigned long long) replica->index, rank, replica->ranks [rank].node,
-                               (unsigned long long) (model->stall_timeout_ms + XINF_STEP_SLACK_MS));
+                               (unsigned long long) (model->options.stall_timeout_ms + XINF_STEP_SLACK_MS));
                     replica->ranks [rank].unloading = false;
                 }
             s_group_next (self, ctx, model, replica);

@@ -104,14 +104,14 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     xinf_map_put_str (body, "uid", model->uid);
     xinf_map_put_uint (body, "replica", replica->index);
     xinf_map_put_str (body, "path", model->path);
-    xinf_map_put_uint (body, "threads", model->threads);
+    xinf_map_put_uint (body, "threads", model->options.threads);
     xinf_map_put_uint (body, "generation", model->generation);
-    if (model->kv_cache_mb)
-        xinf_map_put_uint (body, "kv_cache_mb", model->kv_cache_mb);
-    if (model->max_seqs)
-        xinf_map_put_uint (body, "max_seqs", model->max_seqs);
-    if (model->step_tokens)
-        xinf_map_put_uint (body, "step_tokens", model->step_tokens);
+    if (model->options.kv_cache_mb)
+        xinf_map_put_uint (body, "kv_cache_mb", model->options.kv_cache_mb);
+    if (model->options.max_seqs)
+        xinf_map_put_uint (body, "max_seqs", model->options.max_seqs);
+    if (model->options.step_tokens)
+        xinf_map_put_uint (body, "step_tokens", model->options.step_tokens);
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
     if (model->gpu) {
@@ -119,12 +119,12 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         snprintf (device, sizeof device, "cuda:%d", replica->gpu);
         xinf_map_put_str (body, "device", device);
     }
-    if (model->stall_timeout_ms)      //  an adopted model's is not known: the worker's default
-        xinf_map_put_uint (body, "stall_timeout_ms", model->stall_timeout_ms);
+    if (model->options.stall_timeout_ms)      //  an adopted model's is not known: the worker's default
+        xinf_map_put_uint (body, "stall_timeout_ms", model->options.stall_timeout_ms);
     if (replica->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", rank);
         xinf_map_put_uint (body, "n_ranks", replica->n_ranks);
-        xinf_map_put_uint (body, "rendezvous_timeout_ms", model->rendezvous_timeout_ms);
+        xinf_map_put_uint (body, "rendezvous_timeout_ms", model->options.rendezvous_timeout_ms);
     }
     const char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
     return xinf_launch_send (self->cluster, ctx, node, &load);
@@ -205,7 +205,7 @@ s_stage (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_r
         }
     }
     //  A copy is a load: its stall deadline, renewed as bytes move
-    int64_t limit = (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
+    int64_t limit = (int64_t) model->options.stall_timeout_ms + XINF_STEP_SLACK_MS;
     replica->deadline = zclock_mono () + limit;
     char what [160];
     snprintf (what, sizeof what, "launch %s/%llu: the ranks' model files", model->uid,
@@ -230,7 +230,7 @@ s_begin_rendezvous (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mo
             return;
         }
     }
-    int64_t limit = (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
+    int64_t limit = (int64_t) model->options.rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
     replica->deadline = zclock_mono () + limit;
     char what [160];
     snprintf (what, sizeof what, "rendezvous %s/%llu: ranks' data ports", model->uid, (unsigned long long) replica->index);
@@ -332,13 +332,13 @@ xinf_launch_start_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entr
     s_check_addresses (self, ctx, model, replica, workers, names);
     if (xinf_value_count (names)) {
         xinf_value_t *targets = xinf_mesh_targets (workers, names);
-        replica->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_preflight,
+        replica->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->options.probe_timeout_ms, s_on_preflight,
                                                  self);
         char what [160];
         snprintf (what, sizeof what, "relaunch %s/%llu: connectivity mesh", model->uid,
                   (unsigned long long) replica->index);
         replica->wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers",
-                                         (int64_t) model->probe_timeout_ms * 3 / 2 + 1000);
+                                         (int64_t) model->options.probe_timeout_ms * 3 / 2 + 1000);
         xinf_value_destroy (&targets);
     }
     xinf_value_destroy (&names);
@@ -368,11 +368,11 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
         s_check_addresses (self, ctx, model, &model->replicas [index], workers, names);
     if (xinf_value_count (names)) {
         xinf_value_t *targets = xinf_mesh_targets (workers, names);
-        model->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_preflight, self);
+        model->mesh_session = xinf_mesh_start (self->mesh, ctx, targets, model->options.probe_timeout_ms, s_on_preflight, self);
         char what [160];
         snprintf (what, sizeof what, "preflight %s: connectivity mesh", model->uid);
         model->mesh_wait = xinf_wait_begin (xinf_waits_global (), "supervisor", what, "the ranks' workers",
-                                            (int64_t) model->probe_timeout_ms * 3 / 2 + 1000);
+                                            (int64_t) model->options.probe_timeout_ms * 3 / 2 + 1000);
         xinf_value_destroy (&targets);
     }
     xinf_value_destroy (&names);
@@ -447,9 +447,9 @@ s_check_ports (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, 
         xinf_map_put_bool (target, "tcp_only", true);
         xinf_array_push (targets, target);
     }
-    replica->port_session = xinf_mesh_start (self->mesh, ctx, targets, model->probe_timeout_ms, s_on_ports_checked,
+    replica->port_session = xinf_mesh_start (self->mesh, ctx, targets, model->options.probe_timeout_ms, s_on_ports_checked,
                                              self);
-    int64_t limit = (int64_t) model->probe_timeout_ms * 3 / 2 + 1000 + XINF_STEP_SLACK_MS;
+    int64_t limit = (int64_t) model->options.probe_timeout_ms * 3 / 2 + 1000 + XINF_STEP_SLACK_MS;
     replica->deadline = zclock_mono () + limit;
     s_wait_end (&replica->wait);
     char what [160];
@@ -497,7 +497,7 @@ s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, x
     xinf_value_destroy (&keys);
     xinf_value_destroy (&workers);
     replica->group_sent = true;
-    int64_t limit = (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
+    int64_t limit = (int64_t) model->options.rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
     replica->deadline = zclock_mono () + limit;
     s_wait_end (&replica->wait);
     char what [160];
@@ -564,7 +564,7 @@ xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     if (report->data_port)
         entry->data_port = report->data_port;
     if ((entry->state == XINF_LAUNCH_FETCHING) && replica->deadline) {  //  a copy that moves is no stalled step
-        replica->deadline = zclock_mono () + (int64_t) model->stall_timeout_ms + XINF_STEP_SLACK_MS;
+        replica->deadline = zclock_mono () + (int64_t) model->options.stall_timeout_ms + XINF_STEP_SLACK_MS;
         xinf_wait_progress (xinf_waits_global (), replica->wait, entry->bytes_done);
     }
     if ((entry->state == XINF_LAUNCH_FETCHED)) {
@@ -643,8 +643,8 @@ s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     xinf_launch_fail_replica (self, ctx, model, replica, "rendezvous: %s did not %s within %llu ms", late,
                               !replica->staged ? "have the model file" : replica->group_sent ? "join the group"
                               : "report its data port",
-                              (unsigned long long) (replica->staged ? model->rendezvous_timeout_ms
-                                                    : model->stall_timeout_ms) + XINF_STEP_SLACK_MS);
+                              (unsigned long long) (replica->staged ? model->options.rendezvous_timeout_ms
+                                                    : model->options.stall_timeout_ms) + XINF_STEP_SLACK_MS);
 }
 
 void

@@ -92,21 +92,27 @@ typedef struct {
     uint64_t kv_blocks_used, kv_blocks_free;   //  its paged KV pool, as of that MODEL_LOAD
 } xinf_replica_entry_t;
 
+//  How a model's replicas run, as LAUNCH gave it (0: the worker's or
+//  replica's default); the journal and the standby peer keep it.
+typedef struct {
+    uint64_t threads;                 //  compute threads per replica, per rank
+    uint64_t probe_timeout_ms, rendezvous_timeout_ms, stall_timeout_ms;
+    uint64_t kv_cache_mb;             //  the replica's KV budget
+    uint64_t max_seqs;                //  sequences a replica runs at once
+    uint64_t step_tokens;             //  tokens per step of chunked prefill
+    size_t max_queued;                //  the scheduler's queue bound
+} xinf_launch_options_t;
+
 typedef struct {
     char uid [65];
     char path [4096];
-    uint64_t threads;
+    xinf_launch_options_t options;
     xinf_replica_entry_t replicas [XINF_REPLICAS_MAX];
     size_t count;
     size_t next;                      //  round robin
     uint64_t generation;              //  unique per launch: late reports of an
                                       //  earlier launch of the same uid are ignored
     size_t n_worker;                  //  ranks per replica
-    uint64_t probe_timeout_ms, rendezvous_timeout_ms, stall_timeout_ms;
-    uint64_t kv_cache_mb;             //  the replica's KV budget (0: its default)
-    uint64_t max_seqs;                //  sequences a replica runs at once (0: its default)
-    uint64_t step_tokens;             //  tokens per step of chunked prefill (0: its default)
-    size_t max_queued;                //  the scheduler's queue bound (0: its default)
     uint64_t mesh_session;            //  preflight under way, else 0
     uint64_t mesh_wait;
     xinf_value_t *preflight;          //  the preflight matrix, once known

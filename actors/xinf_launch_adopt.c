@@ -1,5 +1,7 @@
 /*  xinf_launch_adopt: the ranks a restarted supervisor finds in its
-    workers' HELLOs (part of xinf_launch, xinf_launch.h).  */
+    workers' HELLOs (part of xinf_launch, xinf_launch.h): of a model it
+    rebuilds from them (adopted), or of a replica the journal restored
+    (restoring, until all its ranks are back).  */
 #include "xinf_launch.h"
 
 #define S_SET(field, size, value)  snprintf ((field), (size), "%s", (value))
@@ -12,7 +14,7 @@ xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     uint64_t n_ranks = xinf_value_uint (xinf_map_get (item, "n_ranks"));
     const char *state = xinf_value_str (xinf_map_get (item, "state"));
     const char *why = NULL;
-    if (!model->adopted) {
+    if (!model->adopted && !replica->restoring) {
         //  A rank that reconnected: the launch goes on by MODEL_STATE
         if ((replica->state == XINF_LAUNCH_FAILED))
             why = "its replica failed";
@@ -46,7 +48,9 @@ xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
         return true;
     }
     xinf_launch_set (&replica->state, ready ? XINF_LAUNCH_READY : XINF_LAUNCH_LOADING, model->uid);
+    if (ready)                        //  a journal's replica is whole again
+        replica->restoring = false;
     //  The other ranks must come back too, or the replica fails named
-    replica->deadline = ready ? 0 : zclock_mono () + (int64_t) model->rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
+    replica->deadline = ready ? 0 : zclock_mono () + (int64_t) model->options.rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
     return true;
 }

@@ -51,7 +51,7 @@ xinf_models_describe (xinf_models_t *self)
     xinf_value_t *list = xinf_value_new_array ();
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models))
-        if (model->n_worker <= 1 && !model->stopping)
+        if (!model->stopping && !(model->adopted && model->n_worker > 1))   //  its parameters unknown
             xinf_array_push (list, xinf_restore_describe (model));
     return list;
 }
@@ -160,7 +160,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     model->gpu = streq (launch.device, "gpu");
     char reason [1024];
     snprintf (model->path, sizeof model->path, "%s", path);
-    model->kv_cache_mb = launch.kv_cache_mb;
+    model->options.kv_cache_mb = launch.kv_cache_mb;       //  placement counts it
     if (xinf_placement_place (self->cluster, self->models, model, named, replicas, reason, sizeof reason)) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "NO_WORKER", "LAUNCH: %s", reason);
         xinf_value_destroy (&named);
@@ -170,14 +170,12 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     model->pinned = named != NULL;
     xinf_value_destroy (&named);
     snprintf (model->uid, sizeof model->uid, "%s", uid);
-    model->threads = launch.threads;
-    model->probe_timeout_ms = launch.probe_timeout_ms;
-    model->rendezvous_timeout_ms = launch.rendezvous_timeout_ms;
-    model->stall_timeout_ms = launch.stall_timeout_ms;
-    model->kv_cache_mb = launch.kv_cache_mb;
-    model->max_seqs = launch.max_seqs;
-    model->step_tokens = launch.step_tokens;
-    model->max_queued = (size_t) launch.max_queued;
+    model->options = (xinf_launch_options_t) {
+        .threads = launch.threads, .probe_timeout_ms = launch.probe_timeout_ms,
+        .rendezvous_timeout_ms = launch.rendezvous_timeout_ms, .stall_timeout_ms = launch.stall_timeout_ms,
+        .kv_cache_mb = launch.kv_cache_mb, .max_seqs = launch.max_seqs, .step_tokens = launch.step_tokens,
+        .max_queued = (size_t) launch.max_queued
+    };
     //  Distinct across supervisor restarts too: the clock's ms, then counting
     if (!self->next_generation)
         self->next_generation = (uint64_t) zclock_time ();
@@ -310,7 +308,7 @@ s_capacity (const s_replica_t *replica)
 static void
 s_sync (xinf_models_t *self, s_model_t *model)
 {
-    xinf_scheduler_model_set (self->scheduler, model->uid, model->max_queued);
+    xinf_scheduler_model_set (self->scheduler, model->uid, model->options.max_queued);
     for (size_t index = 0; index < model->count; index++) {
         s_replica_t *replica = &model->replicas [index];
         xinf_scheduler_replica_set (self->scheduler, model->uid, index, replica->node, (replica->state == XINF_LAUNCH_READY),
@@ -571,7 +569,7 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
             model->generation = generation;
             model->n_worker = 1;
             model->adopted = true;
-            model->rendezvous_timeout_ms = 10000;
+            model->options.rendezvous_timeout_ms = 10000;
             zhashx_insert (self->models, uid, model);
             s_save (self);
         }
@@ -682,12 +680,13 @@ s_restore_the_rest (xinf_models_t *self, xinf_ctx_t *ctx)
          model = (s_model_t *) zhashx_next (self->models)) {
         for (size_t index = 0; index < model->count; index++) {
             s_replica_t *replica = &model->replicas [index];
-            if (!replica->restoring)
-                continue;
+            const char *node = replica->restoring ? xinf_restore_unreported (replica) : NULL;
+            if (!node)
+                continue;             //  back, or its ranks coming back (their rendezvous deadline decides)
+            char lost [sizeof replica->node];
+            snprintf (lost, sizeof lost, "%s", node);
             replica->restoring = false;
-            char node [sizeof replica->node];
-            memcpy (node, replica->node, sizeof node);
-            xinf_heal_replica_lost (self->heal, ctx, model, replica, node,
+            xinf_heal_replica_lost (self->heal, ctx, model, replica, lost,
                                     "did not report it within the restart window");
         }
         s_sync (self, model);

@@ -42,7 +42,7 @@ s_need (zhashx_t *models, const xinf_model_entry_t *model, const xinf_replica_en
     if (!weights)
         weights = s_weights_of (models, model->path);
     if (!kv)
-        kv = model->kv_cache_mb * MIB;
+        kv = model->options.kv_cache_mb * MIB;
     size_t ranks = model->n_worker > 1 ? model->n_worker : 1;
     return weights / ranks + kv;
 }

@@ -7,20 +7,26 @@
 xinf_value_t *
 xinf_restore_describe (const xinf_model_entry_t *model)
 {
-    xinf_value_t *workers = xinf_value_new_array ();
-    for (size_t index = 0; index < model->count; index++)
-        xinf_array_push (workers, xinf_value_new_str (model->replicas [index].node));
+    xinf_value_t *workers = xinf_value_new_array (), *ranks = xinf_value_new_array ();
+    for (size_t index = 0; index < model->count; index++) {
+        const xinf_replica_entry_t *replica = &model->replicas [index];
+        xinf_array_push (workers, xinf_value_new_str (replica->node));
+        for (size_t rank = 0; model->n_worker > 1 && rank < model->n_worker; rank++)
+            xinf_array_push (ranks, xinf_value_new_str (replica->ranks [rank].node));
+    }
+    const xinf_launch_options_t *options = &model->options;
     xinf_node_msg_launched_model_t saved = {
         .uid = model->uid, .path = model->path, .generation = model->generation, .n_worker = model->n_worker,
-        .threads = model->threads, .probe_timeout_ms = model->probe_timeout_ms,
-        .rendezvous_timeout_ms = model->rendezvous_timeout_ms, .stall_timeout_ms = model->stall_timeout_ms,
-        .kv_cache_mb = model->kv_cache_mb, .max_seqs = model->max_seqs, .step_tokens = model->step_tokens,
-        .max_queued = model->max_queued, .pinned = model->pinned, .has_pinned = true, .workers = workers,
-        .device = model->gpu ? "gpu" : "cpu", .has_device = true
+        .threads = options->threads, .probe_timeout_ms = options->probe_timeout_ms,
+        .rendezvous_timeout_ms = options->rendezvous_timeout_ms, .stall_timeout_ms = options->stall_timeout_ms,
+        .kv_cache_mb = options->kv_cache_mb, .max_seqs = options->max_seqs, .step_tokens = options->step_tokens,
+        .max_queued = options->max_queued, .pinned = model->pinned, .has_pinned = true, .workers = workers,
+        .device = model->gpu ? "gpu" : "cpu", .has_device = true, .ranks = ranks, .has_ranks = model->n_worker > 1
     };
     xinf_value_t *map = xinf_value_new_map ();
     xinf_node_msg_launched_model_put (&saved, map);
     xinf_value_destroy (&workers);
+    xinf_value_destroy (&ranks);
     return map;
 }
 
@@ -33,14 +39,60 @@ xinf_restore_uid_valid (const char *uid)
     return *uid != 0;
 }
 
+//  A restored replica: relaunching, restoring, at its saved worker(s).
+static void
+s_replica_restored (xinf_model_entry_t *model, size_t index, const xinf_value_t *workers, const xinf_value_t *ranks)
+{
+    xinf_replica_entry_t *replica = &model->replicas [index];
+    replica->index = index;
+    replica->n_ranks = model->n_worker;
+    replica->restoring = true;
+    const char *node = xinf_value_str (xinf_array_at (workers, index));
+    snprintf (replica->node, sizeof replica->node, "%s", node);
+    for (size_t rank = 0; model->n_worker > 1 && rank < model->n_worker; rank++) {
+        xinf_rank_entry_t *entry = &replica->ranks [rank];
+        snprintf (entry->node, sizeof entry->node, "%s",
+                  xinf_value_str (xinf_array_at (ranks, index * model->n_worker + rank)));
+        xinf_launch_set (&entry->state, XINF_LAUNCH_PLACED, model->uid);
+    }
+    xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
+    snprintf (replica->error, sizeof replica->error, "restored from the journal: waiting for worker%s %s to report it",
+              model->n_worker > 1 ? "s of its ranks, rank 0's" : "", node);
+}
+
+//  What the schema cannot say: a tensor-parallel model's ranks, n_worker
+//  a replica, rank 0's the replica's worker, and no worker twice in one.
+static void
+s_check_ranks (xinf_check_t *check, const xinf_node_msg_launched_model_t *saved)
+{
+    size_t count = xinf_value_count (saved->workers);
+    if (saved->n_worker <= 1)
+        return;
+    if (!saved->has_ranks || xinf_value_count (saved->ranks) != count * saved->n_worker) {
+        xinf_check_fail (check, "model %s: field 'ranks' must name n_worker (%llu) workers for each of its %zu "
+                         "replicas", saved->uid, (unsigned long long) saved->n_worker, count);
+        return;
+    }
+    for (size_t index = 0; index < count; index++) {
+        const char *first = xinf_value_str (xinf_array_at (saved->ranks, index * saved->n_worker));
+        if (!streq (first, xinf_value_str (xinf_array_at (saved->workers, index))))
+            xinf_check_fail (check, "model %s: replica %zu's worker is not its rank 0's", saved->uid, index);
+        for (size_t rank = 1; rank < saved->n_worker && !check->failed; rank++)
+            for (size_t other = 0; other < rank; other++)
+                if (streq (xinf_value_str (xinf_array_at (saved->ranks, index * saved->n_worker + rank)),
+                           xinf_value_str (xinf_array_at (saved->ranks, index * saved->n_worker + other))))
+                    xinf_check_fail (check, "model %s: replica %zu names a worker for two ranks", saved->uid, index);
+    }
+}
+
 xinf_model_entry_t *
 xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_size)
 {
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_node_msg_launched_model_t saved;
     xinf_node_msg_launched_model_decode (saved_map, &saved, &check);
-    if (!check.failed && saved.n_worker > 1)
-        xinf_check_fail (&check, "model %s is tensor-parallel: its ranks are adopted from the workers", saved.uid);
+    if (!check.failed)
+        s_check_ranks (&check, &saved);
     if (check.failed) {
         snprintf (error, error_size, "%s", check.reason);
         return NULL;
@@ -50,28 +102,28 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
     snprintf (model->uid, sizeof model->uid, "%s", saved.uid);
     snprintf (model->path, sizeof model->path, "%s", saved.path);
     model->generation = saved.generation;
-    model->n_worker = 1;
-    model->threads = saved.threads;
-    model->probe_timeout_ms = saved.probe_timeout_ms;
-    model->rendezvous_timeout_ms = saved.rendezvous_timeout_ms;
-    model->stall_timeout_ms = saved.stall_timeout_ms;
-    model->kv_cache_mb = saved.kv_cache_mb;
-    model->max_seqs = saved.max_seqs;
-    model->step_tokens = saved.step_tokens;
-    model->max_queued = (size_t) saved.max_queued;
+    model->n_worker = saved.n_worker;
+    model->options = (xinf_launch_options_t) {
+        .threads = saved.threads, .probe_timeout_ms = saved.probe_timeout_ms,
+        .rendezvous_timeout_ms = saved.rendezvous_timeout_ms, .stall_timeout_ms = saved.stall_timeout_ms,
+        .kv_cache_mb = saved.kv_cache_mb, .max_seqs = saved.max_seqs, .step_tokens = saved.step_tokens,
+        .max_queued = (size_t) saved.max_queued
+    };
     model->pinned = saved.pinned;
     model->gpu = streq (saved.device, "gpu");
     model->count = xinf_value_count (saved.workers);
-    for (size_t index = 0; index < model->count; index++) {
-        xinf_replica_entry_t *replica = &model->replicas [index];
-        replica->index = index;
-        replica->n_ranks = 1;
-        replica->restoring = true;
-        const char *node = xinf_value_str (xinf_array_at (saved.workers, index));
-        snprintf (replica->node, sizeof replica->node, "%s", node);
-        xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
-        snprintf (replica->error, sizeof replica->error, "restored from the journal: waiting for worker %s to "
-                  "report it", node);
-    }
+    for (size_t index = 0; index < model->count; index++)
+        s_replica_restored (model, index, saved.workers, saved.ranks);
     return model;
+}
+
+const char *
+xinf_restore_unreported (const xinf_replica_entry_t *replica)
+{
+    if (!replica->restoring || replica->state != XINF_LAUNCH_RELAUNCHING)
+        return NULL;
+    for (size_t rank = 0; replica->n_ranks > 1 && rank < replica->n_ranks; rank++)
+        if (replica->ranks [rank].state != XINF_LAUNCH_PLACED)
+            return NULL;
+    return replica->node;
 }

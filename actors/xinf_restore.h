@@ -4,8 +4,9 @@
     report them (a supervisor restart with the workers alive: adopted as
     before); those not reported within the restart window are relaunched
     (xinf_heal.h), so a restart after the workers lost their replicas too
-    brings the models back. Tensor-parallel models are not restored (their
-    ranks are adopted from the workers, or launched again by the user).
+    brings the models back. A tensor-parallel replica keeps every rank's
+    worker: its ranks are adopted from their reports, and with its launch
+    parameters known it relaunches as a group when a rank is lost.
 */
 #ifndef XINF_RESTORE_H_INCLUDED
 #define XINF_RESTORE_H_INCLUDED
@@ -17,8 +18,11 @@ bool xinf_restore_uid_valid (const char *uid);
 //  The model as a map of plain values.
 xinf_value_t *xinf_restore_describe (const xinf_model_entry_t *model);
 //  A model entry from such a map, every field checked; its replicas are
-//  `relaunching`, restoring, at their saved workers. NULL with the reason
-//  (also for a tensor-parallel model).
+//  `relaunching`, restoring, at their saved workers. NULL with the reason.
 xinf_model_entry_t *xinf_restore_entry (const xinf_value_t *saved, char *error, size_t error_size);
+//  A restored replica that no rank's worker reported: the worker to relaunch
+//  it without (rank 0's); NULL when one or more ranks came back, or it is
+//  not waiting (failed, or no longer restoring).
+const char *xinf_restore_unreported (const xinf_replica_entry_t *replica);
 
 #endif

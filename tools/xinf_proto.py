@@ -665,6 +665,7 @@ TYPES = {
             {'name': 'max_queued', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
             {'name': 'pinned', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'workers', 'type': 'array', 'min': 1, 'max': 16, 'optional': False, 'item': 'str', 'item_min': 1, 'item_max': 64},
+            {'name': 'ranks', 'type': 'array', 'min': 0, 'max': 256, 'optional': True, 'item': 'str', 'item_min': 1, 'item_max': 64},
         ],
         'probe_target': [
             {'name': 'node', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},

@@ -14,7 +14,11 @@ a rank's worker is placed and launched again.
   c. pinned (launched on named workers): kill -9 of one, the group waits
      for it; it starts again under its name: the group loads on both;
   d. a relaunch that cannot work (the only other worker lacks the file and
-     may not fetch it) ends `failed` with the cause, not stuck.
+     may not fetch it) ends `failed` with the cause, not stuck;
+  e. a supervisor with a journal (--state-dir) is killed -9 and restarted:
+     the group comes back from its ranks' reports with the journal's launch
+     parameters, so when rank 1's worker is then killed it is relaunched
+     (before, a group rebuilt after a restart could only fail).
 
 Times from the kill to serving again are printed; every wait polls with a
 deadline."""
@@ -27,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 from test_cluster import BEAT_ARGS, Proc, poll, run_logged, start_supervisor, start_worker, workers_by_name  # noqa: E402
-from xinf_testlib import check, model_dir_args, tool  # noqa: E402
+from xinf_testlib import check, free_port, model_dir_args, tool  # noqa: E402
 from xinf_client import XinfClient  # noqa: E402
 
 PROMPT = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]
@@ -182,6 +186,56 @@ def scenario_fails(client, node_bin, endpoint, path, workdir, empty_dir):
             check(worker.stop() == 0, f"{name} did not exit 0")
 
 
+def scenario_restarted(node_bin, path, workdir):
+    port = free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    state_dir = os.path.join(workdir, "state")
+
+    def supervisor(label):
+        node = Proc(label, [node_bin, "-p", str(port), "--bind", "127.0.0.1", "--node-name", "S", *BEAT_ARGS,
+                            "--state-dir", state_dir])
+        node.wait_output(r"listening on tcp://")
+        return node
+
+    first = supervisor("S1")
+    client = XinfClient(endpoint, timeout_ms=5000)
+    workers = {name: start_worker(node_bin, endpoint, name, model_dirs=[workdir], data_ports=DATA_PORTS)
+               for name in ("r1", "r2", "r3")}
+    poll("3 alive workers", 10, lambda: alive(client, workers))
+    client.launch("j", path, n_worker=2, threads=1, max_seqs=3)
+    client.wait_ready("j", stall_s=30)
+    before = ranks_of(client, "j")
+    expected = greedy(client, "j")["tokens"]
+    first.kill()
+    second = supervisor("S2")
+    restarted = time.monotonic()
+    poll("j ready after the restart", 30, lambda: model_of(client, "j")["state"] == "ready")
+    back = time.monotonic()
+    check(ranks_of(client, "j") == before, f"j's ranks after the restart: {ranks_of(client, 'j')} != {before}")
+    check(greedy(client, "j")["tokens"] == expected, "j after the restart: other tokens")
+    victim, survivor = before[1], before[0]
+    third = [name for name in workers if name not in before][0]
+    workers[victim].kill()
+    killed = time.monotonic()
+    poll(f"j ready again on {survivor} and {third}", 60,
+         lambda: model_of(client, "j")["state"] == "ready" and sorted(ranks_of(client, "j")) == sorted([survivor, third]))
+    ready_at = time.monotonic()
+    reply = greedy(client, "j")
+    check(reply["tokens"] == expected, f"j relaunched after the restart: {reply['tokens']} != {expected}")
+    # The relaunch kept the journal's launch parameters: max_seqs 3, not the replica's default
+    check(model_of(client, "j").get("max_seqs") == 3, f"j relaunched with other parameters: {model_of(client, 'j')}")
+    print(f"e. supervisor restarted with its journal: j ({before}) ready again {back - restarted:.2f} s after the "
+          f"restart; kill -9 {victim} (rank 1): relaunched on {ranks_of(client, 'j')} {ready_at - killed:.2f} s "
+          f"later, same greedy tokens")
+    client.terminate("j")
+    poll("j gone", 20, lambda: not [m for m in client.list_models() if m["uid"] == "j"])
+    client.close()
+    for name, worker in workers.items():
+        if name != victim:
+            check(worker.stop() == 0, f"{name} did not exit 0")
+    check(second.stop() == 0, "S2 did not exit 0")
+
+
 def greedy_refused(client, uid):
     """A GENERATE while the replica waits is refused as not ready, with a retry."""
     from xinf_client import XinfError
@@ -211,6 +265,7 @@ def main():
         scenario_fails(client, node_bin, supervisor.endpoint, path, workdir, empty_dir)
         client.close()
         check(supervisor.stop() == 0, "supervisor did not exit 0")
+        scenario_restarted(node_bin, path, workdir)
     print("PASS: a tensor-parallel replica that loses a rank's worker is relaunched as a group, or waits for one")
 
 

@@ -49,7 +49,7 @@ s_model (const char *uid, const char *path, uint64_t kv_cache_mb)
     snprintf (model->uid, sizeof model->uid, "%s", uid);
     snprintf (model->path, sizeof model->path, "%s", path);
     model->n_worker = 1;
-    model->kv_cache_mb = kv_cache_mb;
+    model->options.kv_cache_mb = kv_cache_mb;
     return model;
 }
 

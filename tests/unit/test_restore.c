@@ -1,0 +1,134 @@
+/*  test_restore: launched models to the journal's maps and back
+    (actors/xinf_restore): a plain and a tensor-parallel model survive the
+    round trip with their launch options and every rank's worker; a saved
+    map that breaks the rules a schema cannot say (ranks per replica, rank
+    0 the replica's worker, a worker twice in one replica) is refused with
+    the reason; which restored replicas no worker reported.  */
+#include "test_unit.h"
+#include "xinf_restore.h"
+
+static xinf_model_entry_t *
+s_launched (const char *uid, size_t replicas, size_t n_worker)
+{
+    xinf_model_entry_t *model = calloc (1, sizeof *model);
+    snprintf (model->uid, sizeof model->uid, "%s", uid);
+    snprintf (model->path, sizeof model->path, "/models/%s.gguf", uid);
+    model->generation = 1764777600123;
+    model->n_worker = n_worker;
+    model->count = replicas;
+    model->options = (xinf_launch_options_t) {
+        .threads = 3, .probe_timeout_ms = 2500, .rendezvous_timeout_ms = 9000, .stall_timeout_ms = 45000,
+        .kv_cache_mb = 96, .max_seqs = 5, .step_tokens = 128, .max_queued = 77
+    };
+    for (size_t index = 0; index < replicas; index++) {
+        xinf_replica_entry_t *replica = &model->replicas [index];
+        replica->index = index;
+        replica->n_ranks = n_worker;
+        for (size_t rank = 0; rank < n_worker; rank++)
+            snprintf (replica->ranks [rank].node, sizeof replica->ranks [rank].node, "w%zu", index * n_worker + rank);
+        snprintf (replica->node, sizeof replica->node, "w%zu", index * n_worker);
+    }
+    return model;
+}
+
+static void
+test_round_trip (void)
+{
+    for (size_t n_worker = 1; n_worker <= 3; n_worker += 2) {
+        xinf_model_entry_t *model = s_launched ("m", 2, n_worker);
+        xinf_value_t *saved = xinf_restore_describe (model);
+        CHECK_INT (xinf_map_get (saved, "ranks") != NULL, n_worker > 1);
+        char error [512] = "";
+        xinf_model_entry_t *back = xinf_restore_entry (saved, error, sizeof error);
+        CHECK (back);
+        CHECK_STR (error, "");
+        CHECK_STR (back->uid, "m");
+        CHECK_STR (back->path, "/models/m.gguf");
+        CHECK (back->generation == model->generation);
+        CHECK_INT (back->n_worker, n_worker);
+        CHECK_INT (back->count, 2);
+        CHECK (memcmp (&back->options, &model->options, sizeof back->options) == 0);
+        for (size_t index = 0; index < 2; index++) {
+            xinf_replica_entry_t *replica = &back->replicas [index];
+            CHECK (replica->restoring);
+            CHECK_INT (replica->state, XINF_LAUNCH_RELAUNCHING);
+            CHECK_STR (replica->node, model->replicas [index].node);
+            CHECK_HAS (replica->error, "restored from the journal");
+            for (size_t rank = 0; n_worker > 1 && rank < n_worker; rank++) {
+                CHECK_STR (replica->ranks [rank].node, model->replicas [index].ranks [rank].node);
+                CHECK_INT (replica->ranks [rank].state, XINF_LAUNCH_PLACED);
+            }
+            //  Nobody reported it: relaunched without rank 0's worker
+            CHECK_STR (xinf_restore_unreported (replica), replica->node);
+        }
+        //  One rank back: its group is coming back, not relaunched
+        if (n_worker > 1) {
+            back->replicas [0].ranks [1].state = XINF_LAUNCH_READY;
+            CHECK (xinf_restore_unreported (&back->replicas [0]) == NULL);
+        }
+        back->replicas [1].restoring = false;
+        CHECK (xinf_restore_unreported (&back->replicas [1]) == NULL);
+        xinf_model_entry_free (&back);
+        xinf_value_destroy (&saved);
+        xinf_model_entry_free (&model);
+    }
+}
+
+//  The saved map of a 2-replica, 2-rank model with 'ranks' replaced (NULL:
+//  a plain model's map claiming 2 ranks, without ranks).
+static xinf_value_t *
+s_saved_with_ranks (const char *const *ranks, size_t count)
+{
+    xinf_model_entry_t *model = s_launched ("tp", 2, ranks ? 2 : 1);
+    xinf_value_t *saved = xinf_restore_describe (model);
+    xinf_model_entry_free (&model);
+    if (!ranks) {
+        xinf_map_put_uint (saved, "n_worker", 2);
+        return saved;
+    }
+    xinf_value_t *list = xinf_value_new_array ();
+    for (size_t index = 0; index < count; index++)
+        xinf_array_push (list, xinf_value_new_str (ranks [index]));
+    xinf_map_put (saved, "ranks", list);
+    return saved;
+}
+
+static void
+s_refused (xinf_value_t *saved, const char *reason)
+{
+    char error [512] = "";
+    xinf_model_entry_t *model = xinf_restore_entry (saved, error, sizeof error);
+    CHECK (model == NULL);
+    CHECK_HAS (error, reason);
+    xinf_value_destroy (&saved);
+}
+
+static void
+test_bad_ranks (void)
+{
+    const char *short_list [] = { "w0", "w1", "w2" };
+    s_refused (s_saved_with_ranks (short_list, 3), "field 'ranks' must name n_worker (2) workers for each of its 2");
+    s_refused (s_saved_with_ranks (NULL, 0), "field 'ranks' must name n_worker");
+    const char *other_first [] = { "w0", "w1", "w9", "w3" };
+    s_refused (s_saved_with_ranks (other_first, 4), "replica 1's worker is not its rank 0's");
+    const char *twice [] = { "w0", "w0", "w2", "w3" };
+    s_refused (s_saved_with_ranks (twice, 4), "replica 0 names a worker for two ranks");
+    const char *empty [] = { "w0", "", "w2", "w3" };
+    s_refused (s_saved_with_ranks (empty, 4), "ranks");
+    //  Not text at all
+    xinf_value_t *saved = s_saved_with_ranks (short_list, 3);
+    xinf_value_t *numbers = xinf_value_new_array ();
+    for (int index = 0; index < 4; index++)
+        xinf_array_push (numbers, xinf_value_new_uint ((uint64_t) index));
+    xinf_map_put (saved, "ranks", numbers);
+    s_refused (saved, "ranks");
+}
+
+int
+main (void)
+{
+    xinf_log_set_level (XINF_LOG_ERROR);
+    RUN (test_round_trip);
+    RUN (test_bad_ranks);
+    return 0;
+}
