@@ -17,6 +17,7 @@ typedef struct {
     uint64_t generation;              //  the supervisor's launch number
     uint64_t rank, n_ranks;           //  of a tensor-parallel replica (0 of 1: a plain one)
     char path [4096];
+    char device [41];                 //  LOAD_MODEL's: cpu or cuda:N
     xinf_replica_t *actor;
     xinf_dealer_t *dealer;            //  to the replica
     int state;                        //  xinf_replica_fsm: its fetch here, then the replica's reports
@@ -480,6 +481,7 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "step_tokens", load.step_tokens);
     xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
     xinf_map_put_str (args, "device", load.device);
+    snprintf (entry->device, sizeof entry->device, "%s", load.device);
     if (self->executor_process)
         xinf_map_put_bool (args, "executor_process", true);
     if (n_ranks > 1) {
@@ -736,6 +738,7 @@ xinf_hosted_models (xinf_hosted_t *self)
         xinf_map_put_str (model, "path", entry->path);
         xinf_map_put_str (model, "state", xinf_fsm_name (&xinf_replica_fsm, entry->state));
         xinf_map_put_uint (model, "generation", entry->generation);
+        xinf_map_put_str (model, "device", *entry->device ? entry->device : "cpu");
         if (entry->n_ranks > 1) {
             xinf_map_put_uint (model, "rank", entry->rank);
             xinf_map_put_uint (model, "n_ranks", entry->n_ranks);

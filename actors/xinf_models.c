@@ -1,39 +1,17 @@
 /*  xinf_models: the supervisor's models and in-flight requests.  */
-#include "xinf_models.h"
-#include "xinf_launch.h"
-#include "xinf_scheduler.h"
+#include "xinf_models_private.h"
 #include "xinf_request_check.h"
 #include "xinf_placement.h"
-#include "xinf_heal.h"
 #include "xinf_journal.h"
 #include "xinf_restore.h"
-#include "xinf_relay.h"
 #include "xinf_model_view.h"
 #include "xinf_client_msg.h"
 #include "xinf_node_msg.h"
 #include "xinf_stopping.h"
 
-#include <ctype.h>
-#include <stdarg.h>
 
 typedef xinf_model_entry_t s_model_t;
 typedef xinf_replica_entry_t s_replica_t;
-
-struct _xinf_models_t {
-    xinf_cluster_t *cluster;
-    xinf_launch_t *launch;            //  brings replicas up
-    xinf_heal_t *heal;                //  brings lost workers' replicas back
-    xinf_journal_t *journal;          //  keeps the launched models on disk, or NULL
-    bool restore_pending;             //  restored models wait for their workers
-    zhashx_t *models;                 //  uid -> s_model_t
-    xinf_scheduler_t *scheduler;      //  the requests: queues, routing, answers
-    xinf_ctx_t *ctx;                  //  the supervisor's, for the scheduler's sends
-    uint64_t next_generation;
-    int64_t started;                  //  when this supervisor started (monotonic ms)
-    int64_t restart_window_ms;        //  workers re-register their models within it
-    zhashx_t *terminated;             //  uids terminated here: surely unknown now
-    xinf_relay_t *relay;              //  TOKENIZE / DETOKENIZE waiting for a replica
-};
 
 static void
 s_model_free (void **item)
@@ -42,30 +20,7 @@ s_model_free (void **item)
 }
 
 static void s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, void *arg);
-static void s_sync (xinf_models_t *self, s_model_t *model);
 static void s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how);
-
-xinf_value_t *
-xinf_models_describe (xinf_models_t *self)
-{
-    xinf_value_t *list = xinf_value_new_array ();
-    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
-         model = (s_model_t *) zhashx_next (self->models))
-        if (!model->stopping && !(model->adopted && model->n_worker > 1))   //  its parameters unknown
-            xinf_array_push (list, xinf_restore_describe (model));
-    return list;
-}
-
-//  The launched models to the journal, if there is one.
-static void
-s_save (xinf_models_t *self)
-{
-    if (!self->journal)
-        return;
-    xinf_value_t *list = xinf_models_describe (self);
-    xinf_journal_save_models (self->journal, list);
-    xinf_value_destroy (&list);
-}
 
 static int
 s_scheduler_to_node (void *arg, const char *node, xinf_msg_t **msg_p)
@@ -183,8 +138,8 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     zhashx_insert (self->models, uid, model);
     zhashx_delete (self->terminated, uid);
     xinf_launch_start (self->launch, ctx, model);
-    s_sync (self, model);
-    s_save (self);
+    xinf_models_sync (self, model);
+    xinf_models_save (self);
     const char *error;
     xinf_msg_t *reply = xinf_msg_new ("LAUNCH_REPLY");
     xinf_map_put_str (xinf_msg_body (reply), "uid", uid);
@@ -262,7 +217,7 @@ s_forget (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *ho
 {
     s_unload (self, ctx, model, how);
     zhashx_delete (self->models, model->uid);
-    s_save (self);
+    xinf_models_save (self);
 }
 
 //  A stopping model leaves the table once its workers let it go.
@@ -288,7 +243,7 @@ s_on_terminate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_ms
     if (!model->stopping) {
         s_unload (self, ctx, model, "terminated");
         xinf_stopping_begin (model, "terminated", zclock_mono ());
-        s_save (self);
+        xinf_models_save (self);
     }
     xinf_ctx_reply (ctx, from, msg, &reply);
     s_settle (self, model, zclock_mono ());
@@ -304,9 +259,8 @@ s_capacity (const s_replica_t *replica)
     return seqs >= 1 && seqs <= 256 ? (size_t) seqs : 1;
 }
 
-//  Tells the scheduler where the model's replicas are and which are ready.
-static void
-s_sync (xinf_models_t *self, s_model_t *model)
+void
+xinf_models_sync (xinf_models_t *self, s_model_t *model)
 {
     xinf_scheduler_model_set (self->scheduler, model->uid, model->options.max_queued);
     for (size_t index = 0; index < model->count; index++) {
@@ -527,7 +481,7 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
                 snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
                 xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
                 xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
-                s_sync (self, model);
+                xinf_models_sync (self, model);
                 continue;
             }
             //  A rank's worker: the whole group is gone
@@ -542,73 +496,8 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
                                           why);
             else
                 xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
-            s_sync (self, model);
+            xinf_models_sync (self, model);
         }
-}
-
-void
-xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models)
-{
-    self->ctx = ctx;
-    for (size_t index = 0; index < xinf_value_count (models); index++) {
-        const xinf_value_t *item = xinf_array_at (models, index);
-        //  Types and ranges were checked by xinf_hello_decode; only the
-        //  uid's characters are the model table's own rule
-        const char *uid = xinf_value_str (xinf_map_get (item, "uid"));
-        const char *path = xinf_value_str (xinf_map_get (item, "path"));
-        const char *state = xinf_value_str (xinf_map_get (item, "state"));
-        uint64_t replica = xinf_value_uint (xinf_map_get (item, "replica"));
-        if (!xinf_restore_uid_valid (uid))
-            continue;
-        uint64_t generation = xinf_value_uint (xinf_map_get (item, "generation"));
-        s_model_t *model = (s_model_t *) zhashx_lookup (self->models, uid);
-        if (!model) {
-            model = calloc (1, sizeof *model);
-            snprintf (model->uid, sizeof model->uid, "%s", uid);
-            snprintf (model->path, sizeof model->path, "%s", path ? path : "");
-            model->generation = generation;
-            model->n_worker = 1;
-            model->adopted = true;
-            model->options.rendezvous_timeout_ms = 10000;
-            zhashx_insert (self->models, uid, model);
-            s_save (self);
-        }
-        if (generation != model->generation) {
-            xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
-            continue;
-        }
-        if (replica >= model->count)
-            model->count = replica + 1;
-        s_replica_t *entry = &model->replicas [replica];
-        entry->index = replica;
-        uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
-        uint64_t n_ranks = xinf_map_get (item, "n_ranks") ? xinf_value_uint (xinf_map_get (item, "n_ranks")) : 1;
-        if (n_ranks > 1) {
-            if (xinf_heal_adopt_rank (self->heal, ctx, model, entry, node, rank)
-            ||  !xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, item))
-                continue;
-        }
-        else {
-            if (xinf_heal_moved_away (entry, node)) {
-                xinf_launch_unload (self->cluster, ctx, node, uid, replica, "relaunched elsewhere while this worker "
-                                    "was lost");
-                continue;
-            }
-            snprintf (entry->node, sizeof entry->node, "%s", node);
-            xinf_launch_set_reported (&entry->state, state, uid);
-            entry->error [0] = 0;
-            entry->lost_from [0] = 0;
-            entry->restoring = false;
-        }
-        const xinf_value_t *info = xinf_map_get (item, "info");
-        if (info && rank == 0) {
-            xinf_value_destroy (&entry->info);
-            entry->info = xinf_value_dup (info);
-        }
-        xinf_info ("supervisor", "adopted model uid=%s replica=%llu rank=%llu/%llu node=%s state=%s", uid,
-                   (unsigned long long) replica, (unsigned long long) rank, (unsigned long long) n_ranks, node, state);
-        s_sync (self, model);
-    }
 }
 
 //  TOKENIZE / DETOKENIZE: relayed to a ready replica of the model.
@@ -648,58 +537,14 @@ xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *nod
     xinf_heal_worker_joined (self->heal, ctx, node);
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
          model = (s_model_t *) zhashx_next (self->models))
-        s_sync (self, model);
-}
-
-void
-xinf_models_restore (xinf_models_t *self, const xinf_value_t *saved)
-{
-    self->restore_pending = true;
-    for (size_t index = 0; index < xinf_value_count (saved); index++) {
-        char error [512];
-        s_model_t *model = xinf_restore_entry (xinf_array_at (saved, index), error, sizeof error);
-        if (!model || zhashx_lookup (self->models, model->uid)) {
-            xinf_warn ("supervisor", "journal: model %zu not restored: %s", index, model ? "uid taken" : error);
-            xinf_model_entry_free (&model);
-            continue;
-        }
-        xinf_info ("supervisor", "journal: restored model uid=%s replicas=%zu: waiting for the workers to report it",
-                   model->uid, model->count);
-        zhashx_insert (self->models, model->uid, model);
-        s_sync (self, model);
-    }
-}
-
-//  The restart window passed: restored replicas no worker reported are
-//  relaunched (xinf_heal.h).
-static void
-s_restore_the_rest (xinf_models_t *self, xinf_ctx_t *ctx)
-{
-    self->restore_pending = false;
-    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
-         model = (s_model_t *) zhashx_next (self->models)) {
-        for (size_t index = 0; index < model->count; index++) {
-            s_replica_t *replica = &model->replicas [index];
-            const char *node = replica->restoring ? xinf_restore_unreported (replica) : NULL;
-            if (!node)
-                continue;             //  back, or its ranks coming back (their rendezvous deadline decides)
-            char lost [sizeof replica->node];
-            snprintf (lost, sizeof lost, "%s", node);
-            replica->restoring = false;
-            xinf_heal_replica_lost (self->heal, ctx, model, replica, lost,
-                                    "did not report it within the restart window");
-        }
-        s_sync (self, model);
-    }
-    s_save (self);
+        xinf_models_sync (self, model);
 }
 
 void
 xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
 {
     self->ctx = ctx;
-    if (self->restore_pending && now - self->started >= self->restart_window_ms)
-        s_restore_the_rest (self, ctx);
+    xinf_models_restart_tick (self, ctx, now);
     xinf_relay_tick (self->relay, ctx, now);
     xinf_launch_tick (self->launch, ctx, now);
     xinf_heal_tick (self->heal, ctx, now);
@@ -734,36 +579,9 @@ xinf_models_handle (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xin
         const char *uid = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "uid"));
         s_model_t *model = uid ? (s_model_t *) zhashx_lookup (self->models, uid) : NULL;
         if (model)
-            s_sync (self, model);
+            xinf_models_sync (self, model);
     }
     return true;
-}
-
-void
-xinf_models_set_journal (xinf_models_t *self, xinf_journal_t *journal)
-{
-    self->journal = journal;
-}
-
-void
-xinf_models_took_over (xinf_models_t *self, int64_t now)
-{
-    self->started = now;
-    xinf_scheduler_set_grace (self->scheduler, now + self->restart_window_ms);
-}
-
-void
-xinf_models_set_restart_window (xinf_models_t *self, int64_t window_ms)
-{
-    self->restart_window_ms = window_ms;
-    xinf_scheduler_set_grace (self->scheduler, self->started + window_ms);
-}
-
-void
-xinf_models_adopt_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *requests)
-{
-    self->ctx = ctx;
-    xinf_scheduler_adopt (self->scheduler, node, requests, zclock_mono ());
 }
 
 xinf_value_t *

@@ -620,6 +620,7 @@ TYPES = {
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'info', 'type': 'map', 'min': 0, 'max': 64, 'optional': True},
+            {'name': 'device', 'type': 'str', 'min': 1, 'max': 40, 'optional': True},
         ],
         'run_report': [
             {'name': 'request', 'type': 'uint', 'min': 1, 'max': 18446744073709551615, 'optional': False},

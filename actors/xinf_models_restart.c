@@ -1,0 +1,177 @@
+/*  xinf_models_restart: what a supervisor restart or a fail-over brings
+    back into the model table (part of xinf_models, xinf_models.h): the
+    launched models as the journal and the standby keep them, the replicas
+    and ranks the workers report in HELLO (adopted, or unloaded when of an
+    earlier launch or moved away), and after the restart window the
+    relaunch of restored replicas no worker reported.
+*/
+#include "xinf_models_private.h"
+#include "xinf_journal.h"
+#include "xinf_restore.h"
+#include "xinf_exec_device.h"
+
+xinf_value_t *
+xinf_models_describe (xinf_models_t *self)
+{
+    xinf_value_t *list = xinf_value_new_array ();
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
+         model = (xinf_model_entry_t *) zhashx_next (self->models))
+        if (!model->stopping && !(model->adopted && model->n_worker > 1))   //  its parameters unknown
+            xinf_array_push (list, xinf_restore_describe (model));
+    return list;
+}
+
+void
+xinf_models_save (xinf_models_t *self)
+{
+    if (!self->journal)
+        return;
+    xinf_value_t *list = xinf_models_describe (self);
+    xinf_journal_save_models (self->journal, list);
+    xinf_value_destroy (&list);
+}
+
+void
+xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models)
+{
+    self->ctx = ctx;
+    for (size_t index = 0; index < xinf_value_count (models); index++) {
+        const xinf_value_t *item = xinf_array_at (models, index);
+        //  Types and ranges were checked by xinf_hello_decode; only the
+        //  uid's characters are the model table's own rule
+        const char *uid = xinf_value_str (xinf_map_get (item, "uid"));
+        const char *path = xinf_value_str (xinf_map_get (item, "path"));
+        const char *state = xinf_value_str (xinf_map_get (item, "state"));
+        uint64_t replica = xinf_value_uint (xinf_map_get (item, "replica"));
+        xinf_exec_device_t device;
+        char error [128];
+        if (!xinf_restore_uid_valid (uid))
+            continue;
+        if (xinf_exec_device_parse (xinf_value_str (xinf_map_get (item, "device")), &device, error, sizeof error)) {
+            xinf_warn ("supervisor", "HELLO from %s: replica %llu of %s not adopted: %s", node,
+                       (unsigned long long) replica, uid, error);
+            continue;
+        }
+        uint64_t generation = xinf_value_uint (xinf_map_get (item, "generation"));
+        xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_lookup (self->models, uid);
+        if (!model) {
+            model = calloc (1, sizeof *model);
+            snprintf (model->uid, sizeof model->uid, "%s", uid);
+            snprintf (model->path, sizeof model->path, "%s", path ? path : "");
+            model->generation = generation;
+            model->n_worker = 1;
+            model->gpu = device.cuda;
+            model->adopted = true;
+            model->options.rendezvous_timeout_ms = 10000;
+            zhashx_insert (self->models, uid, model);
+            xinf_models_save (self);
+        }
+        if (generation != model->generation) {
+            xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
+            continue;
+        }
+        if (replica >= model->count)
+            model->count = replica + 1;
+        xinf_replica_entry_t *entry = &model->replicas [replica];
+        entry->index = replica;
+        uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
+        uint64_t n_ranks = xinf_map_get (item, "n_ranks") ? xinf_value_uint (xinf_map_get (item, "n_ranks")) : 1;
+        if (n_ranks > 1) {
+            if (xinf_heal_adopt_rank (self->heal, ctx, model, entry, node, rank)
+            ||  !xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, item))
+                continue;
+        }
+        else {
+            if (xinf_heal_moved_away (entry, node)) {
+                xinf_launch_unload (self->cluster, ctx, node, uid, replica, "relaunched elsewhere while this worker "
+                                    "was lost");
+                continue;
+            }
+            snprintf (entry->node, sizeof entry->node, "%s", node);
+            entry->gpu = device.index;        //  its GPU, held against other GPU replicas' placement
+            xinf_launch_set_reported (&entry->state, state, uid);
+            entry->error [0] = 0;
+            entry->lost_from [0] = 0;
+            entry->restoring = false;
+        }
+        const xinf_value_t *info = xinf_map_get (item, "info");
+        if (info && rank == 0) {
+            xinf_value_destroy (&entry->info);
+            entry->info = xinf_value_dup (info);
+        }
+        xinf_info ("supervisor", "adopted model uid=%s replica=%llu rank=%llu/%llu node=%s state=%s", uid,
+                   (unsigned long long) replica, (unsigned long long) rank, (unsigned long long) n_ranks, node, state);
+        xinf_models_sync (self, model);
+    }
+}
+
+void
+xinf_models_restore (xinf_models_t *self, const xinf_value_t *saved)
+{
+    self->restore_pending = true;
+    for (size_t index = 0; index < xinf_value_count (saved); index++) {
+        char error [512];
+        xinf_model_entry_t *model = xinf_restore_entry (xinf_array_at (saved, index), error, sizeof error);
+        if (!model || zhashx_lookup (self->models, model->uid)) {
+            xinf_warn ("supervisor", "journal: model %zu not restored: %s", index, model ? "uid taken" : error);
+            xinf_model_entry_free (&model);
+            continue;
+        }
+        xinf_info ("supervisor", "journal: restored model uid=%s replicas=%zu: waiting for the workers to report it",
+                   model->uid, model->count);
+        zhashx_insert (self->models, model->uid, model);
+        xinf_models_sync (self, model);
+    }
+}
+
+void
+xinf_models_restart_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
+{
+    if (!self->restore_pending || now - self->started < self->restart_window_ms)
+        return;
+    self->restore_pending = false;
+    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
+         model = (xinf_model_entry_t *) zhashx_next (self->models)) {
+        for (size_t index = 0; index < model->count; index++) {
+            xinf_replica_entry_t *replica = &model->replicas [index];
+            const char *node = replica->restoring ? xinf_restore_unreported (replica) : NULL;
+            if (!node)
+                continue;             //  back, or its ranks coming back (their rendezvous deadline decides)
+            char lost [sizeof replica->node];
+            snprintf (lost, sizeof lost, "%s", node);
+            replica->restoring = false;
+            xinf_heal_replica_lost (self->heal, ctx, model, replica, lost,
+                                    "did not report it within the restart window");
+        }
+        xinf_models_sync (self, model);
+    }
+    xinf_models_save (self);
+}
+
+void
+xinf_models_set_journal (xinf_models_t *self, xinf_journal_t *journal)
+{
+    self->journal = journal;
+}
+
+void
+xinf_models_took_over (xinf_models_t *self, int64_t now)
+{
+    self->started = now;
+    xinf_scheduler_set_grace (self->scheduler, now + self->restart_window_ms);
+}
+
+void
+xinf_models_set_restart_window (xinf_models_t *self, int64_t window_ms)
+{
+    self->restart_window_ms = window_ms;
+    xinf_scheduler_set_grace (self->scheduler, self->started + window_ms);
+}
+
+void
+xinf_models_adopt_requests (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *requests)
+{
+    self->ctx = ctx;
+    xinf_scheduler_adopt (self->scheduler, node, requests, zclock_mono ());
+}
+

@@ -1,0 +1,132 @@
+/*  test_supervisor_gpu: the supervisor actor in this process placing GPU
+    models (actors/xinf_placement_gpu) with a fake worker that reports two
+    GPUs and, as after a supervisor restart, a GPU replica it already runs
+    on cuda:1. The adopted replica holds its own GPU (the one its worker
+    names in HELLO, not cuda:0), so a new GPU model goes to cuda:0, and a
+    third finds no GPU, refused with NO_WORKER naming both as taken. A
+    reported device that is neither cpu nor cuda:N is not adopted, logged,
+    and the worker stays registered.
+*/
+#include "actor_peer.h"
+#include "xinf_supervisor.h"
+
+static uint64_t s_corr = 7000;
+
+static xinf_msg_t *
+s_ask (xinf_dealer_t *dealer, xinf_msg_t *request)
+{
+    return peer_ask (dealer, &request, ++s_corr);
+}
+
+static xinf_value_t *
+s_gpu (uint64_t index)
+{
+    xinf_value_t *gpu = xinf_value_new_map ();
+    xinf_map_put_str (gpu, "kind", "gpu");
+    xinf_map_put_uint (gpu, "index", index);
+    xinf_map_put_str (gpu, "name", "fake H200");
+    xinf_map_put_uint (gpu, "memory_bytes", 140ull << 30);
+    xinf_map_put_uint (gpu, "memory_free_bytes", 139ull << 30);
+    xinf_map_put_str (gpu, "compute_capability", "9.0");
+    return gpu;
+}
+
+//  A replica a worker reports in HELLO: ready on 'device'.
+static xinf_value_t *
+s_hosted (const char *uid, const char *device)
+{
+    xinf_value_t *model = xinf_value_new_map ();
+    xinf_map_put_str (model, "uid", uid);
+    xinf_map_put_uint (model, "replica", 0);
+    xinf_map_put_str (model, "state", "ready");
+    xinf_map_put_str (model, "path", "/models/old.gguf");
+    xinf_map_put_uint (model, "generation", 77);
+    xinf_map_put_str (model, "device", device);
+    xinf_value_t *info = xinf_value_new_map ();
+    xinf_map_put_str (info, "arch", "llama");
+    xinf_map_put_uint (info, "size_bytes", 1ull << 30);
+    xinf_map_put_uint (info, "max_seqs", 4);
+    xinf_map_put (model, "info", info);
+    return model;
+}
+
+static xinf_msg_t *
+s_launch (const char *uid)
+{
+    xinf_msg_t *launch = xinf_msg_new ("LAUNCH");
+    xinf_map_put_str (xinf_msg_body (launch), "uid", uid);
+    xinf_map_put_str (xinf_msg_body (launch), "path", "/models/new.gguf");
+    xinf_map_put_str (xinf_msg_body (launch), "device", "gpu");
+    return launch;
+}
+
+static bool
+s_listed (xinf_dealer_t *client, const char *uid)
+{
+    xinf_msg_t *reply = s_ask (client, xinf_msg_new ("LIST_MODELS"));
+    CHECK_STR (xinf_msg_type (reply), "LIST_MODELS_REPLY");
+    const xinf_value_t *models = xinf_map_get (xinf_msg_body (reply), "models");
+    bool found = false;
+    for (size_t index = 0; index < xinf_value_count (models); index++)
+        found |= streq (xinf_value_str (xinf_map_get (xinf_array_at (models, index), "uid")), uid);
+    xinf_msg_destroy (&reply);
+    return found;
+}
+
+static void
+test_adopted_gpu (void)
+{
+    const char *endpoint = "inproc://test-supervisor-gpu";
+    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5 };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
+    CHECK (supervisor);
+    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+
+    //  A worker with two GPUs, already running "old" on cuda:1, and a
+    //  replica on a device no worker can have
+    xinf_dealer_t *worker = xinf_dealer_new (endpoint, "g");
+    xinf_hello_t hello = peer_hello_fields ("g", 4242, 200, 5);
+    xinf_array_push (hello.devices, s_gpu (0));
+    xinf_array_push (hello.devices, s_gpu (1));
+    xinf_array_push (hello.models, s_hosted ("old", "cuda:1"));
+    xinf_array_push (hello.models, s_hosted ("odd", "tpu:0"));
+    xinf_msg_t *welcome = s_ask (worker, xinf_hello_encode (&hello));
+    xinf_hello_clear (&hello);
+    CHECK_STR (xinf_msg_type (welcome), "WELCOME");
+    xinf_msg_destroy (&welcome);
+    peer_keepalive (worker, "g", 66);
+    CHECK_SOON (s_listed (client, "old"), PEER_WAIT_MS);
+    CHECK (!s_listed (client, "odd"));
+
+    //  A new GPU model: the GPU the adopted replica does not hold
+    xinf_msg_t *reply = s_ask (client, s_launch ("new"));
+    CHECK_STR (xinf_msg_type (reply), "LAUNCH_REPLY");
+    xinf_msg_destroy (&reply);
+    xinf_msg_t *load = peer_expect (worker, "LOAD_MODEL", NULL);
+    CHECK_STR (peer_str (load, "uid"), "new");
+    CHECK_STR (peer_str (load, "device"), "cuda:0");
+    xinf_msg_destroy (&load);
+
+    //  A third: both GPUs are taken
+    reply = s_ask (client, s_launch ("third"));
+    peer_check_error (reply, "NO_WORKER", "cuda:1");
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "taken");
+    xinf_msg_destroy (&reply);
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&worker);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
+int
+main (int argc, char *argv [])
+{
+    (void) argc;
+    (void) argv;
+    xinf_log_set_level (XINF_LOG_ERROR);
+    RUN (test_adopted_gpu);
+    fprintf (stderr, "PASS: supervisor in-process: an adopted GPU replica holds the GPU its worker names\n");
+    return 0;
+}
