@@ -120,6 +120,15 @@ def start_supervisor(binary, port=0, name="supervisor"):
     return node
 
 
+def start_journaled_supervisor(binary, port, state_dir, label):
+    """A supervisor "S" on a fixed port with a journal (--state-dir), so that
+    a test can kill it and start it again in the same place."""
+    node = Proc(label, [binary, "-p", str(port), "--bind", "127.0.0.1", "--node-name", "S", *BEAT_ARGS,
+                        "--state-dir", state_dir])
+    node.wait_output(r"listening on tcp://")
+    return node
+
+
 def start_worker(binary, endpoint, name, model_dirs=(), data_ports="29500-29599", env=None):
     """data_ports: a test that kills workers and probes their ports gives
     its own range, so that no other test's node takes a freed port. env:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from test_cluster import BEAT_ARGS, Proc, poll, run_logged, start_worker, workers_by_name
+from test_cluster import poll, run_logged, start_journaled_supervisor, start_worker, workers_by_name
 from xinf_testlib import check, free_port, tool
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
@@ -51,10 +51,7 @@ def main():
         endpoint = f"tcp://127.0.0.1:{port}"
 
         def supervisor(label):
-            node = Proc(label, [node_bin, "-p", str(port), "--bind", "127.0.0.1", "--node-name", "S", *BEAT_ARGS,
-                                "--state-dir", state_dir])
-            node.wait_output(r"listening on tcp://")
-            return node
+            return start_journaled_supervisor(node_bin, port, state_dir, label)
 
         # a. a restart keeps the events and adopts the model
         first = supervisor("S1")

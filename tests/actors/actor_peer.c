@@ -228,6 +228,16 @@ peer_send_body (zsock_t *sock, const char *type, uint64_t corr, const void *body
     msgpack_sbuffer_destroy (&buffer);
 }
 
+xinf_supervisor_t *
+peer_supervisor (const char *endpoint, int64_t heartbeat_ms, int liveness)
+{
+    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = heartbeat_ms, .liveness = liveness };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
+    CHECK (supervisor);
+    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    return supervisor;
+}
+
 xinf_hello_t
 peer_hello_fields (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness)
 {

@@ -17,6 +17,7 @@
 
 #include "test_unit.h"
 #include "xinf_node_proto.h"
+#include "xinf_supervisor.h"
 
 #define PEER_WAIT_MS  20000          //  generous: the machine may be loaded, ASan is slow
 
@@ -50,6 +51,9 @@ void peer_send_body (zsock_t *sock, const char *type, uint64_t corr, const void 
 
 //  A fake worker's registration: a HELLO as xinf-node's worker would send
 //  (memory 8 GiB available, one CPU device, heartbeat and liveness given).
+//  A supervisor actor ("sup") bound at 'endpoint' (inproc://...).
+xinf_supervisor_t *peer_supervisor (const char *endpoint, int64_t heartbeat_ms, int liveness);
+
 xinf_msg_t *peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness);
 //  The fields of that HELLO (owned values: xinf_hello_clear), to change
 //  some before xinf_hello_encode.

@@ -15,16 +15,6 @@
 
 static uint64_t s_corr = 1000;
 
-static xinf_supervisor_t *
-s_supervisor (const char *endpoint, int64_t heartbeat_ms, int liveness)
-{
-    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = heartbeat_ms, .liveness = liveness };
-    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
-    CHECK (supervisor);
-    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
-    return supervisor;
-}
-
 //  A request of 'type' answered, with a fresh corr.
 static xinf_msg_t *
 s_ask (xinf_dealer_t *dealer, xinf_msg_t *request)
@@ -136,7 +126,7 @@ static void
 test_ping_and_garbage (void)
 {
     const char *endpoint = "inproc://test-supervisor-garbage";
-    xinf_supervisor_t *supervisor = s_supervisor (endpoint, 1000, 3);
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 1000, 3);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
     xinf_msg_t *pong = s_ask (client, xinf_msg_new ("PING"));
     CHECK_STR (xinf_msg_type (pong), "PONG");
@@ -260,7 +250,7 @@ static void
 test_registration (void)
 {
     const char *endpoint = "inproc://test-supervisor-hello";
-    xinf_supervisor_t *supervisor = s_supervisor (endpoint, 1000, 3);
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 1000, 3);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
     xinf_dealer_t *worker = xinf_dealer_new (endpoint, "w1");
     //  HELLO -> WELCOME with the supervisor's settings (the worker asked others)
@@ -417,7 +407,7 @@ static void
 test_models (void)
 {
     const char *endpoint = "inproc://test-supervisor-models";
-    xinf_supervisor_t *supervisor = s_supervisor (endpoint, 1000, 3);
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 1000, 3);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
     xinf_dealer_t *worker = s_worker (endpoint, "w1", 1000, 3);
 
@@ -659,7 +649,7 @@ test_worker_lost (void)
     int64_t started = zclock_mono ();
     //  200 ms x 5: lost after 1 s of silence (a loaded machine may stall
     //  this process for a few hundred ms; the fake worker beats every 66 ms)
-    xinf_supervisor_t *supervisor = s_supervisor (endpoint, 200, 5);
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
     xinf_dealer_t *worker = s_worker (endpoint, "w1", 200, 5);
     //  The supervisor beats too

@@ -8,7 +8,6 @@
     and the worker stays registered.
 */
 #include "actor_peer.h"
-#include "xinf_supervisor.h"
 
 static uint64_t s_corr = 7000;
 
@@ -77,10 +76,7 @@ static void
 test_adopted_gpu (void)
 {
     const char *endpoint = "inproc://test-supervisor-gpu";
-    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5 };
-    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
-    CHECK (supervisor);
-    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
 
     //  A worker with two GPUs, already running "old" on cuda:1, and a

@@ -11,7 +11,6 @@
     in relaunching.
 */
 #include "actor_peer.h"
-#include "xinf_supervisor.h"
 
 static uint64_t s_corr = 5000;
 
@@ -138,10 +137,7 @@ static void
 test_group_relaunch (void)
 {
     const char *endpoint = "inproc://test-supervisor-heal";
-    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5 };
-    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
-    CHECK (supervisor);
-    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
     xinf_dealer_t *w1 = s_worker (endpoint, "w1", 30001);
     xinf_dealer_t *w2 = s_worker (endpoint, "w2", 30002);

@@ -30,7 +30,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
-from test_cluster import BEAT_ARGS, Proc, poll, run_logged, start_supervisor, start_worker, workers_by_name  # noqa: E402
+from test_cluster import (BEAT_ARGS, Proc, poll, run_logged, start_journaled_supervisor, start_supervisor,  # noqa: E402
+                          start_worker, workers_by_name)
 from xinf_testlib import check, free_port, model_dir_args, tool  # noqa: E402
 from xinf_client import XinfClient  # noqa: E402
 
@@ -192,10 +193,7 @@ def scenario_restarted(node_bin, path, workdir):
     state_dir = os.path.join(workdir, "state")
 
     def supervisor(label):
-        node = Proc(label, [node_bin, "-p", str(port), "--bind", "127.0.0.1", "--node-name", "S", *BEAT_ARGS,
-                            "--state-dir", state_dir])
-        node.wait_output(r"listening on tcp://")
-        return node
+        return start_journaled_supervisor(node_bin, port, state_dir, label)
 
     first = supervisor("S1")
     client = XinfClient(endpoint, timeout_ms=5000)
