@@ -8,8 +8,12 @@ xinf-make-model (random weights, Q8_0, and F16 quantized to Q4_K_M by
 llama.cpp's own llama-quantize) in --workdir. For each file it runs
 xinf-bench-generate and llama-bench (-p PROMPT -n DECODE, 1 repetition)
 alternately --rounds times, so that whatever else the machine does hits
-both alike, and prints the best prefill and decode tokens/s of each and
-the ratios xinf / llama.cpp. The llama.cpp binaries are a native build
+both alike, and prints the best prefill and decode tokens/s of each, the
+ratios xinf / llama.cpp, and the decode bound that memory bandwidth sets
+(xinf-bench-generate's memcpy bandwidth / the weight bytes a token
+reads, best of the rounds) with the share of it each reaches: where
+llama.cpp already reads the weights at the machine's bandwidth, no
+engine can decode much faster. The llama.cpp binaries are a native build
 (tools/llamacpp/build-native.sh), never node-llama-cpp's binding."""
 import argparse
 import json
@@ -28,7 +32,8 @@ def run_xinf(binary, path, args):
         sys.exit(f"xinf-bench-generate {path}: exit {result.returncode}: {result.stderr[-2000:]}")
     line = [l for l in result.stdout.splitlines() if l.startswith("{")][-1]
     figures = json.loads(line)
-    return figures["prefill_tokens_per_s"], figures["decode_tokens_per_s"]
+    bound = figures["bandwidth_gb_s"] * 1e3 / figures["weight_mb_per_token"]
+    return figures["prefill_tokens_per_s"], figures["decode_tokens_per_s"], bound
 
 
 def run_llamacpp(binary, path, args):
@@ -39,7 +44,7 @@ def run_llamacpp(binary, path, args):
     rows = json.loads(result.stdout)
     prefill = [row["avg_ts"] for row in rows if row.get("n_prompt") and not row.get("n_gen")]
     decode = [row["avg_ts"] for row in rows if row.get("n_gen") and not row.get("n_prompt")]
-    return prefill[0], decode[0]
+    return prefill[0], decode[0], 0.0
 
 
 def make_files(args, llamacpp_bin):
@@ -78,17 +83,19 @@ def main():
     files = args.files or make_files(args, llamacpp_bin)
     xinf = os.path.join(args.build, "tools", "xinf-bench-generate")
     print(f"{'file':<28} {'xinf pp':>9} {'llama pp':>9} {'ratio':>6} {'xinf tg':>9} {'llama tg':>9} {'ratio':>6}"
+          f" {'tg bound':>9} {'xinf %':>6} {'llama %':>7}"
           f"   ({args.threads} threads, pp {args.prompt}, tg {args.decode}, best of {args.rounds} alternating)")
     for path in files:
-        best = {"xinf": [0.0, 0.0], "llama": [0.0, 0.0]}
+        best = {"xinf": [0.0, 0.0, 0.0], "llama": [0.0, 0.0, 0.0]}
         for _ in range(args.rounds):
             for name, runner, binary in (("xinf", run_xinf, xinf),
                                          ("llama", run_llamacpp, os.path.join(llamacpp_bin, "llama-bench"))):
-                prefill, decode = runner(binary, path, args)
-                best[name] = [max(best[name][0], prefill), max(best[name][1], decode)]
+                figures = runner(binary, path, args)
+                best[name] = [max(old, new) for old, new in zip(best[name], figures)]
         x, l = best["xinf"], best["llama"]
+        bound = x[2]
         print(f"{os.path.basename(path):<28} {x[0]:9.1f} {l[0]:9.1f} {x[0] / l[0]:6.2f} {x[1]:9.1f} {l[1]:9.1f} "
-              f"{x[1] / l[1]:6.2f}", flush=True)
+              f"{x[1] / l[1]:6.2f} {bound:9.1f} {100 * x[1] / bound:6.0f} {100 * l[1] / bound:7.0f}", flush=True)
 
 
 if __name__ == "__main__":
