@@ -91,23 +91,35 @@ try {
 
   // A long answer: its text is seen growing while it still streams (the
   // Stop button shown), then Stop ends it (the gateway cancels it)
-  await page.click('#chat-clear');
-  await page.fill('#chat-max', String(config.long_tokens));
-  await page.fill('#chat-input', config.prompt);
-  await page.click('#chat-send');
   //  Read while the Stop button is up; the second reading also presses it
-  //  (in the same moment, so that it is surely pressed while streaming)
-  const streamed = async (least, stop) => (await page.waitForFunction(([shorter, press]) => {
-    const answer = document.querySelector('#chat-log .message.assistant .text');
-    const length = answer ? answer.textContent.length : 0;
-    const button = document.querySelector('#chat-stop');
-    if (button.hidden || length <= shorter) return false;
-    if (press) button.click();
-    return length;
-  }, [least, stop], { polling: 10 })).jsonValue();
-  const first = await streamed(0, false);
-  const second = await streamed(first, true);
-  await page.locator('#chat-log .message.assistant .text[data-done]').waitFor();
+  //  (in the same moment, so that it is surely pressed while streaming).
+  //  Null when the answer ended first: a browser starved of CPU on a
+  //  loaded machine can miss the whole stream; then the answer is asked
+  //  for again, at most 3 times.
+  const streamed = async (least, stop) => {
+    const reading = page.waitForFunction(([shorter, press]) => {
+      const answer = document.querySelector('#chat-log .message.assistant .text');
+      const length = answer ? answer.textContent.length : 0;
+      const button = document.querySelector('#chat-stop');
+      if (answer && answer.hasAttribute('data-done') && button.hidden) return -1;
+      if (button.hidden || length <= shorter) return false;
+      if (press) button.click();
+      return length;
+    }, [least, stop], { polling: 10 });
+    const length = await (await reading).jsonValue();
+    return length < 0 ? null : length;
+  };
+  let first = null, second = null;
+  for (let attempt = 1; attempt <= 3 && second === null; attempt++) {
+    await page.click('#chat-clear');
+    await page.fill('#chat-max', String(config.long_tokens));
+    await page.fill('#chat-input', config.prompt);
+    await page.click('#chat-send');
+    first = await streamed(0, false);
+    second = first === null ? null : await streamed(first, true);
+    await page.locator('#chat-log .message.assistant .text[data-done]').waitFor();
+    result.long_attempts = attempt;
+  }
   result.long = { first, second, text: await page.locator('#chat-log .message.assistant .text').textContent() };
 
   if (config.screenshot) await page.screenshot({ path: config.screenshot, fullPage: true });
