@@ -70,8 +70,8 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
         const char *node = xinf_value_str (xinf_array_at (saved.workers, index));
         snprintf (replica->node, sizeof replica->node, "%s", node);
         xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
-        snprintf (replica->error, sizeof replica->error, "restored from the journal: waiting for worker %s to "
-                  "report it", node);
+        xinf_textf (replica->error, sizeof replica->error, "restored from the journal: waiting for worker %s to "
+                    "report it", node);
     }
     return model;
 }
