@@ -19,7 +19,10 @@
   g. kill -9 of P: w1 turns to B, which takes over; the model generates
      through B (the same tokens), and xinf-cli -e P,B with keys finds B;
   h. P restarted with a key pair of another pair: both sides name the
-     failed handshake of their link, B stays active.
+     failed handshake of their link, B stays active;
+  i. P restarted right (passive beside B), B restarted with another key
+     pair: P's fail-over says its link failed the handshake, not that the
+     peer is silent.
 
 Waits poll with deadlines; heartbeats are 200 ms x 5."""
 import json
@@ -207,7 +210,24 @@ def main():
         print(f"h. P restarted with another key pair: B says {words.split('supervisor: ', 1)[-1][:160]}...")
         check(primary.stop() == 0, "P2 did not exit 0")
         check(worker.stop() == 0, "w1 did not exit 0")
-        check(backup.stop() == 0, "B did not exit 0")
+
+        # i. a passive supervisor whose link fails its handshake: its
+        # fail-over names the failed handshake, not a silent peer
+        primary = supervisor("P3", p_port, b_end, "primary")
+        poll("P3 passive beside the active B", 15, lambda: standby(p_end) == "passive")
+        backup.kill()
+        backup = supervisor("B2", b_port, p_end, "backup", cert="sup2", keys=other_dir)
+        poll("P3 names its refused link to B2", 15,
+             lambda: f"the standby peer {b_end} " in primary.log("err"))
+        with user(p_end, 2000) as alice:
+            poll("P3 serves after the fail-over", 15, lambda: alice.cluster_info())
+            took_over = [event["detail"] for event in alice.events()["events"]
+                         if event["kind"] == "standby" and "fail-over" in event["detail"]]
+        check(took_over and "is not heard for" in took_over[-1] and "handshake" in took_over[-1]
+              and "silent" not in took_over[-1], f"P3's fail-over events: {took_over}")
+        print(f"i. a passive P3 whose link to B2 fails its handshake took over: {took_over[-1][:200]}...")
+        check(primary.stop() == 0, "P3 did not exit 0")
+        check(backup.stop() == 0, "B2 did not exit 0")
     print("standby_keys: OK")
 
 
