@@ -10,6 +10,7 @@ struct _xinf_bstar_t {
     int64_t peer_heard;                //  monotonic ms, 0: never
     xinf_dealer_t *dealer;             //  to the peer's client port
     char refusal [600];                //  the link's last failed handshake, said once
+    bool refused;                      //  it failed, and the peer was not heard since
 };
 
 xinf_bstar_t *
@@ -69,6 +70,7 @@ xinf_bstar_state_t
 xinf_bstar_peer_state (xinf_bstar_t *self, xinf_bstar_state_t peer, int64_t now)
 {
     self->peer_heard = now;
+    self->refused = false;
     if (self->state == XINF_BSTAR_PRIMARY && peer == XINF_BSTAR_BACKUP)
         s_become (self, XINF_BSTAR_ACTIVE, "the backup is up: this primary serves");
     else
@@ -95,13 +97,22 @@ xinf_bstar_request (xinf_bstar_t *self, int64_t now)
     if (self->state == XINF_BSTAR_PRIMARY || self->state == XINF_BSTAR_ACTIVE)
         return true;
     if (self->state == XINF_BSTAR_PASSIVE && self->peer_heard && now - self->peer_heard >= self->expiry_ms) {
-        char why [128];
-        snprintf (why, sizeof why, "the peer is silent for %lld ms and a request came here: fail-over",
-                  (long long) (now - self->peer_heard));
+        char quiet [sizeof self->refusal + 128], why [sizeof quiet + 64];
+        xinf_textf (why, sizeof why, "the peer %s and a request came here: fail-over",
+                    xinf_bstar_quiet (self, now, quiet, sizeof quiet));
         s_become (self, XINF_BSTAR_ACTIVE, why);
         return true;
     }
     return false;
+}
+
+const char *
+xinf_bstar_quiet (xinf_bstar_t *self, int64_t now, char *text, size_t size)
+{
+    if (self->refused)
+        return xinf_textf (text, size, "is not heard for %lld ms: our link to it %s",
+                           (long long) (now - self->peer_heard), self->refusal);
+    return xinf_textf (text, size, "is silent for %lld ms", (long long) (now - self->peer_heard));
 }
 
 //  The peer answers nothing to HA_STATE but an ERROR (an old version):
@@ -140,11 +151,15 @@ static void
 s_check_handshake (xinf_bstar_t *self)
 {
     char words [sizeof self->refusal];
-    if (xinf_dealer_refusal (self->dealer, words, sizeof words) == 0 || streq (words, self->refusal))
+    if (xinf_dealer_refusal (self->dealer, words, sizeof words) == 0)
+        return;
+    self->refused = true;
+    if (streq (words, self->refusal))
         return;
     snprintf (self->refusal, sizeof self->refusal, "%s", words);
-    xinf_error ("supervisor", "the standby peer %s %s: the two supervisors of a pair share one key pair of role "
-                "supervisor (--cert) whose public file is in both --keys directories", self->peer, words);
+    xinf_error ("supervisor", "the standby peer %s %s (on the pair's link the server key is our own --cert's: "
+                "the two supervisors of a pair share one key pair of role supervisor, whose public file is in both "
+                "--keys directories)", self->peer, words);
 }
 
 void

@@ -48,6 +48,11 @@ int64_t xinf_bstar_peer_heard (xinf_bstar_t *self);
 
 //  The peer said it is in 'state' at 'now'. Returns the new state.
 xinf_bstar_state_t xinf_bstar_peer_state (xinf_bstar_t *self, xinf_bstar_state_t state, int64_t now);
+//  Why the peer is not heard, for the logs, into 'text': "is silent for N
+//  ms", or, when our link's handshake failed since it was last heard, "is
+//  not heard for N ms: our link to it refused our key (...)" (a failed
+//  handshake is said as what it is, never as silence). Returns text.
+const char *xinf_bstar_quiet (xinf_bstar_t *self, int64_t now, char *text, size_t size);
 //  A worker or client request arrived: true when this supervisor serves it
 //  (perhaps by taking over now), false when it must refuse it (STANDBY).
 bool xinf_bstar_request (xinf_bstar_t *self, int64_t now);

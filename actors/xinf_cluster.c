@@ -139,7 +139,7 @@ xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, co
     va_list args;
     va_start (args, format);
     vsnprintf (detail, sizeof detail, format, args);
-    xinf_utf8_trim (detail);
+    xinf_utf8_scrub (detail);
     va_end (args);
     s_log_event (self, (uint64_t) zclock_time (), kind, node, detail);
 }
@@ -175,30 +175,30 @@ s_address_warnings (xinf_cluster_t *self, const xinf_hello_t *hello, const char 
     xinf_value_t *warnings = xinf_value_new_array ();
     char text [512];
     if (*observed && xinf_address_is_loopback (hello->host_ip) && !xinf_address_is_loopback (observed)) {
-        snprintf (text, sizeof text, "worker %s advertises loopback address %s while it reaches the supervisor from %s: "
-                  "other hosts cannot reach it; set -H / XINF_HOST_IP on %s to an address other nodes can reach",
-                  hello->node, hello->host_ip, observed, hello->node);
+        xinf_textf (text, sizeof text, "worker %s advertises loopback address %s while it reaches the supervisor from %s: "
+                    "other hosts cannot reach it; set -H / XINF_HOST_IP on %s to an address other nodes can reach",
+                    hello->node, hello->host_ip, observed, hello->node);
         xinf_array_push (warnings, xinf_value_new_str (text));
     }
     else
     if (*observed && strcmp (hello->host_ip, observed) != 0
     && !(xinf_address_is_loopback (hello->host_ip) && xinf_address_is_loopback (observed))) {
-        snprintf (text, sizeof text, "worker %s advertises %s but connects from %s: peers will dial %s; "
-                  "set -H / XINF_HOST_IP on %s to the address other nodes reach it at",
-                  hello->node, hello->host_ip, observed, hello->host_ip, hello->node);
+        xinf_textf (text, sizeof text, "worker %s advertises %s but connects from %s: peers will dial %s; "
+                    "set -H / XINF_HOST_IP on %s to the address other nodes reach it at",
+                    hello->node, hello->host_ip, observed, hello->host_ip, hello->node);
         xinf_array_push (warnings, xinf_value_new_str (text));
     }
     if (strcmp (hello->version, XINF_VERSION_STRING) != 0) {
-        snprintf (text, sizeof text, "worker %s runs xinf %s, the supervisor %s: mixed builds may disagree on "
-                  "models and kernels; run the same version on every node", hello->node, hello->version,
-                  XINF_VERSION_STRING);
+        xinf_textf (text, sizeof text, "worker %s runs xinf %s, the supervisor %s: mixed builds may disagree on "
+                    "models and kernels; run the same version on every node", hello->node, hello->version,
+                    XINF_VERSION_STRING);
         xinf_array_push (warnings, xinf_value_new_str (text));
     }
     if ((int64_t) hello->heartbeat_ms != self->heartbeat_ms || (int) hello->liveness != self->liveness) {
-        snprintf (text, sizeof text, "worker %s was started with --heartbeat-ms %llu --liveness %llu, the supervisor uses "
-                  "%lld and %d: the worker adopts the supervisor's; start both with the same values",
-                  hello->node, (unsigned long long) hello->heartbeat_ms, (unsigned long long) hello->liveness,
-                  (long long) self->heartbeat_ms, self->liveness);
+        xinf_textf (text, sizeof text, "worker %s was started with --heartbeat-ms %llu --liveness %llu, the supervisor uses "
+                    "%lld and %d: the worker adopts the supervisor's; start both with the same values",
+                    hello->node, (unsigned long long) hello->heartbeat_ms, (unsigned long long) hello->liveness,
+                    (long long) self->heartbeat_ms, self->liveness);
         xinf_array_push (warnings, xinf_value_new_str (text));
     }
     return warnings;

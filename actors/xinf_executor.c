@@ -168,9 +168,9 @@ s_start_serving (s_state_t *state)
     state->tokens = calloc (state->max_seqs, sizeof (int32_t));
     state->sampler = xinf_sampler_new (0, 0, 1, 0);
     if (!state->cache || !state->batch || !state->logits || !state->samples || !state->tokens || !state->sampler) {
-        snprintf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
-                  "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
-                  (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
+        xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
+                    "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
+                    (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
         return -1;
     }
     //  A stop request ends a long step between layers
@@ -581,7 +581,7 @@ s_start_group (xinf_ctx_t *ctx)
     if (zloop_poller (xinf_ctx_loop (ctx), &state->follower, s_on_step, ctx) == 0)
         state->following = true;
     else {                            //  reported as a failed load
-        snprintf (state->load_error, sizeof state->load_error, "rank %d cannot listen for rank 0's steps", state->rank);
+        xinf_textf (state->load_error, sizeof state->load_error, "rank %d cannot listen for rank 0's steps", state->rank);
         xinf_model_destroy (&state->model);
     }
 }

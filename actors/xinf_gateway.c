@@ -253,7 +253,7 @@ s_mhd_log (void *cls, const char *format, va_list args)
 {
     char text [512];
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     size_t length = strlen (text);
     while (length && (text [length - 1] == '\n' || text [length - 1] == '\r'))
         text [--length] = 0;

@@ -22,7 +22,7 @@ xinf_gw_error_set (xinf_gw_error_t *self, unsigned status, const char *type, con
     va_list args;
     va_start (args, format);
     vsnprintf (self->message, sizeof self->message, format, args);
-    xinf_utf8_trim (self->message);
+    xinf_utf8_scrub (self->message);
     va_end (args);
 }
 
@@ -133,7 +133,7 @@ xinf_gw_error_bad (xinf_gw_error_t *error, const char *param, const char *format
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     va_end (args);
     xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", param, "'%s': %s", param, text);
     return -1;

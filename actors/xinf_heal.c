@@ -42,12 +42,12 @@ s_load_on (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_r
     xinf_value_destroy (&replica->info);
     if (xinf_launch_load_replica (self->launch, ctx, model, replica)) {
         xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
-        snprintf (replica->error, sizeof replica->error, "worker %s was lost and %s cannot be reached to relaunch "
-                  "the replica there", lost, node);
+        xinf_textf (replica->error, sizeof replica->error, "worker %s was lost and %s cannot be reached to relaunch "
+                    "the replica there", lost, node);
         return;
     }
     replica->error [0] = 0;
-    snprintf (replica->note, sizeof replica->note, "relaunched on %s: worker %s was lost", node, lost);
+    xinf_textf (replica->note, sizeof replica->note, "relaunched on %s: worker %s was lost", node, lost);
     replica->lost_from [0] = 0;
     xinf_info ("supervisor", "relaunching uid=%s replica=%llu on %s (worker %s was lost)", model->uid,
                (unsigned long long) replica->index, node, lost);
@@ -84,7 +84,7 @@ s_wait (xinf_heal_t *self, xinf_model_entry_t *model, xinf_replica_entry_t *repl
     s_lost_name (replica, lost, sizeof lost);
     s_group_nodes (replica, group, sizeof group);
     xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
-    snprintf (replica->error, sizeof replica->error, "worker %s was lost; %s", lost, why);
+    xinf_textf (replica->error, sizeof replica->error, "worker %s was lost; %s", lost, why);
     xinf_info ("supervisor", "replica uid=%s replica=%llu waits: %s", model->uid, (unsigned long long) replica->index,
                replica->error);
     xinf_cluster_event (self->cluster, "relaunch_waiting", replica->lost_from, "replica %llu of %s%s%s%s: %s",
@@ -106,7 +106,7 @@ s_group_load_on (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, 
     s_group_nodes (replica, group, sizeof group);
     replica->lost_from [0] = 0;       //  it holds memory there from now on
     replica->error [0] = 0;
-    snprintf (replica->note, sizeof replica->note, "relaunched on %.150s: worker %.64s was lost", group, lost);
+    xinf_textf (replica->note, sizeof replica->note, "relaunched on %.150s: worker %.64s was lost", group, lost);
     xinf_info ("supervisor", "relaunching uid=%s replica=%llu ranks=%zu on %s (worker %s was lost)", model->uid,
                (unsigned long long) replica->index, replica->n_ranks, group, lost);
     xinf_cluster_event (self->cluster, "relaunching", replica->ranks [0].node, "replica %llu of %s, lost with %s, "
@@ -133,8 +133,8 @@ s_group_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf
             s_group_load_on (self, ctx, model, replica, nodes);
         else
         if (first) {
-            snprintf (why, sizeof why, "it was launched on named workers (pinned): it loads there again when %.400s "
-                      "%s back", missing, strchr (missing, ',') ? "are" : "is");
+            xinf_textf (why, sizeof why, "it was launched on named workers (pinned): it loads there again when %.400s "
+                        "%s back", missing, strchr (missing, ',') ? "are" : "is");
             s_wait (self, model, replica, why);
         }
         return;
@@ -146,8 +146,8 @@ s_group_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf
         s_group_load_on (self, ctx, model, replica, nodes);
     else
     if (first) {
-        snprintf (why, sizeof why, "no %zu workers can take its ranks now (%s): it relaunches when one registers",
-                  replica->n_ranks, reason);
+        xinf_textf (why, sizeof why, "no %zu workers can take its ranks now (%s): it relaunches when one registers",
+                    replica->n_ranks, reason);
         s_wait (self, model, replica, why);
     }
 }
@@ -215,18 +215,18 @@ s_group_lost (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xin
     snprintf (replica->lost_from, sizeof replica->lost_from, "%s", node);
     replica->lost_rank = lost;
     xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
-    snprintf (replica->error, sizeof replica->error, "worker %s (rank %zu) %s: the other ranks unload, "
-              "then the group is placed again", node, lost, why);
+    xinf_textf (replica->error, sizeof replica->error, "worker %s (rank %zu) %s: the other ranks unload, "
+                "then the group is placed again", node, lost, why);
     char unload_why [256];
-    snprintf (unload_why, sizeof unload_why, "the replica relaunches: worker %s (rank %zu) %.160s", node, lost, why);
+    xinf_textf (unload_why, sizeof unload_why, "the replica relaunches: worker %s (rank %zu) %.160s", node, lost, why);
     for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         xinf_rank_entry_t *entry = &replica->ranks [rank];
         xinf_launch_set (&entry->state, XINF_LAUNCH_STOPPED, model->uid);
         if (!holds [rank]) {
-            snprintf (entry->error, sizeof entry->error, "%s", rank == lost ? "its worker was lost" : "");
+            xinf_textf (entry->error, sizeof entry->error, "%s", rank == lost ? "its worker was lost" : "");
             continue;
         }
-        snprintf (entry->error, sizeof entry->error, "unloading: %s", unload_why);
+        xinf_textf (entry->error, sizeof entry->error, "unloading: %s", unload_why);
         xinf_launch_unload (self->cluster, ctx, entry->node, model->uid, replica->index, unload_why);
         entry->unloading = true;
     }
@@ -255,7 +255,7 @@ s_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_repli
     else
     if (first) {
         char why [400];
-        snprintf (why, sizeof why, "no other worker can take it (%s): it relaunches when one registers", reason);
+        xinf_textf (why, sizeof why, "no other worker can take it (%s): it relaunches when one registers", reason);
         s_wait (self, model, replica, why);
     }
 }
@@ -310,7 +310,7 @@ xinf_heal_rank_report (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *m
     xinf_rank_entry_t *entry = &replica->ranks [rank];
     if (entry->unloading && streq (state, "stopped")) {
         entry->unloading = false;
-        snprintf (entry->error, sizeof entry->error, "unloaded for the relaunch");
+        xinf_textf (entry->error, sizeof entry->error, "unloaded for the relaunch");
         s_group_next (self, ctx, model, replica);
     }
     return true;

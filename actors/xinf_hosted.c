@@ -200,6 +200,10 @@ static void
 s_reply_bytes (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t rank, uint64_t generation,
                const char *state, const char *error, uint64_t done, uint64_t total)
 {
+    //  node.xml: error is at most 511 bytes; a longer one (a fetch's, naming
+    //  a long path) is cut on a character, else the supervisor refuses it
+    char cut [512];
+    xinf_textf (cut, sizeof cut, "%s", error ? error : "");
     xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_map_put_str (body, "uid", uid);
@@ -208,7 +212,7 @@ s_reply_bytes (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t 
     xinf_map_put_str (body, "state", state);
     xinf_map_put_uint (body, "bytes_done", done);
     xinf_map_put_uint (body, "bytes_total", total);
-    xinf_map_put_str (body, "error", error);
+    xinf_map_put_str (body, "error", cut);
     xinf_map_put_str (body, "node", self->node);
     xinf_map_put_uint (body, "generation", generation);
     s_send_up (self, &msg);
@@ -246,7 +250,7 @@ s_fetch_failed (xinf_hosted_t *self, s_hosted_t *entry, const char *error)
     char uid [65], reason [1200];
     uint64_t replica = entry->replica, generation = entry->generation, rank = entry->rank;
     snprintf (uid, sizeof uid, "%s", entry->uid);
-    snprintf (reason, sizeof reason, "%s", error);
+    xinf_textf (reason, sizeof reason, "%s", error);
     zhashx_delete (self->replicas, entry->key);
     s_hosted_free (self, &entry, NULL);
     s_reply_state (self, uid, replica, rank, generation, "failed", reason);
@@ -323,11 +327,11 @@ s_on_fetch (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         xinf_node_msg_fetch_done_t done = { 0 };
         xinf_node_msg_fetch_failed_t failed = { 0 };
         if (xinf_msg_is (msg, "FETCH_FAILED"))
-            snprintf (error, sizeof error, "%s", xinf_node_msg_fetch_failed_decode (body, &failed, &check) == 0
-                      && *failed.error ? failed.error : "the fetch failed");
+            xinf_textf (error, sizeof error, "%s", xinf_node_msg_fetch_failed_decode (body, &failed, &check) == 0
+                        && *failed.error ? failed.error : "the fetch failed");
         else
         if (xinf_node_msg_fetch_done_decode (body, &done, &check))
-            snprintf (error, sizeof error, "the fetch's report is broken: %s", check.reason);
+            xinf_textf (error, sizeof error, "the fetch's report is broken: %s", check.reason);
         else
         if (xinf_model_dirs_resolve (self->model_dirs, done.path, resolved, sizeof resolved, error, sizeof error) == 0)
             s_remember_fetched (self, resolved, done.sha256);
@@ -531,7 +535,7 @@ s_on_unload (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     }
     //  The supervisor's reason, said back in the stopped report
     char reason [480];
-    snprintf (reason, sizeof reason, "%s%s", *unload.why ? "unloaded: " : "", unload.why);
+    xinf_textf (reason, sizeof reason, "%s%s", *unload.why ? "unloaded: " : "", unload.why);
     xinf_info ("worker", "unloading replica=%s%s%s", entry->key, *reason ? " reason=" : "", reason);
     zhashx_delete (self->replicas, entry->key);
     char uid [65], path [4096];

@@ -166,7 +166,7 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
     va_list args;
     va_start (args, format);
     vsnprintf (replica->error, sizeof replica->error, format, args);
-    xinf_utf8_trim (replica->error);
+    xinf_utf8_scrub (replica->error);
     va_end (args);
     xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
     s_cancel_steps (self, replica);
@@ -357,7 +357,7 @@ xinf_launch_start (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mod
                 xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
                 char node [sizeof replica->node];
                 memcpy (node, replica->node, sizeof node);
-                snprintf (replica->error, sizeof replica->error, "cannot reach worker %s", node);
+                xinf_textf (replica->error, sizeof replica->error, "cannot reach worker %s", node);
             }
         }
         return;

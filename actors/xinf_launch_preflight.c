@@ -34,7 +34,7 @@ xinf_launch_warn (xinf_model_entry_t *model, const char *format, ...)
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     va_end (args);
     if (!model->warnings)
         model->warnings = xinf_value_new_array ();
@@ -143,8 +143,8 @@ s_missing_pairs (xinf_replica_entry_t *replica, const xinf_value_t *results, xin
                 found = streq (xinf_launch_field (xinf_array_at (reported, at), "to"), replica->ranks [to].node);
             if (!found) {
                 char text [256];
-                snprintf (text, sizeof text, "worker %s reported no probe of %s", replica->ranks [from].node,
-                          replica->ranks [to].node);
+                xinf_textf (text, sizeof text, "worker %s reported no probe of %s", replica->ranks [from].node,
+                            replica->ranks [to].node);
                 xinf_array_push (problems, xinf_value_new_str (text));
             }
         }

@@ -257,7 +257,7 @@ s_problem (xinf_value_t *problems, const char *format, ...)
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     va_end (args);
     xinf_array_push (problems, xinf_value_new_str (text));
 }

@@ -1,5 +1,6 @@
 /*  xinf_model_dirs: where a worker may load model files from.  */
 #include "xinf_model_dirs.h"
+#include "xinf_check.h"
 
 #include <limits.h>
 #include <stdbool.h>
@@ -89,6 +90,6 @@ xinf_model_dirs_resolve (xinf_model_dirs_t *self, const char *path, char *resolv
             return 0;
         }
     free (real);
-    snprintf (error, error_size, "model file '%.1024s' is not a file in this worker's model directories", path ? path : "");
+    xinf_textf (error, error_size, "model file '%.1024s' is not a file in this worker's model directories", path ? path : "");
     return -1;
 }

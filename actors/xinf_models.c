@@ -201,7 +201,7 @@ static void
 s_unload (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, const char *how)
 {
     char reason [128];
-    snprintf (reason, sizeof reason, "model %s was %s", model->uid, how);
+    xinf_textf (reason, sizeof reason, "model %s was %s", model->uid, how);
     xinf_scheduler_model_drop (self->scheduler, model->uid, "MODEL_NOT_READY", reason);
     xinf_launch_stop (self->launch, ctx, model);
     xinf_info ("supervisor", "%s uid=%s replicas=%zu", how, model->uid, model->count);
@@ -414,7 +414,7 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     replica->has_kv &= streq (state, "ready");
     replica->bytes_done = report.bytes_done;
     replica->bytes_total = report.bytes_total;
-    snprintf (replica->error, sizeof replica->error, "%s", report.error);
+    xinf_textf (replica->error, sizeof replica->error, "%s", report.error);
     if (report.info) {
         xinf_value_destroy (&replica->info);
         replica->info = xinf_value_dup (report.info);
@@ -424,8 +424,8 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
                    node, state, *replica->error ? " error=" : "", replica->error);
     if (streq (state, "failed") || streq (state, "stopped")) {
         char reason [1200];
-        snprintf (reason, sizeof reason, "replica %llu of %s on %s %s%s%s", (unsigned long long) index, uid, node,
-                  state, *replica->error ? ": " : "", replica->error);
+        xinf_textf (reason, sizeof reason, "replica %llu of %s on %s %s%s%s", (unsigned long long) index, uid, node,
+                    state, *replica->error ? ": " : "", replica->error);
         xinf_scheduler_replica_down (self->scheduler, uid, index, streq (state, "failed") ? "REPLICA_FAILED"
                                      : "MODEL_NOT_READY", reason, zclock_mono ());
     }
@@ -461,8 +461,8 @@ s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, vo
 {
     xinf_models_t *self = (xinf_models_t *) arg;
     char reason [1200];
-    snprintf (reason, sizeof reason, "replica %llu of %s failed: %s", (unsigned long long) replica->index,
-              model->uid, replica->error);
+    xinf_textf (reason, sizeof reason, "replica %llu of %s failed: %s", (unsigned long long) replica->index,
+                model->uid, replica->error);
     xinf_scheduler_replica_down (self->scheduler, model->uid, replica->index, "REPLICA_FAILED", reason, zclock_mono ());
 }
 
@@ -478,7 +478,7 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             if (!xinf_launch_uses (replica, node) || (replica->state == XINF_LAUNCH_FAILED) || model->stopping)
                 continue;
             if (replica->n_ranks <= 1) {
-                snprintf (reason, sizeof reason, "worker %s %s while running the request", node, why);
+                xinf_textf (reason, sizeof reason, "worker %s %s while running the request", node, why);
                 xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
                 xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
                 xinf_models_sync (self, model);
@@ -488,8 +488,8 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             size_t rank = 0;
             while (rank < replica->n_ranks && !streq (replica->ranks [rank].node, node))
                 rank++;
-            snprintf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
-                      node, rank, (unsigned long long) index, model->uid, why);
+            xinf_textf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
+                        node, rank, (unsigned long long) index, model->uid, why);
             xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
             if (model->adopted)       //  rebuilt from HELLOs: no launch parameters to relaunch with
                 xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank,

@@ -107,7 +107,7 @@ static void
 s_set (s_target_t *target, const char *status, const char *detail)
 {
     snprintf (target->status, sizeof target->status, "%s", status);
-    snprintf (target->detail, sizeof target->detail, "%s", detail ? detail : "");
+    xinf_textf (target->detail, sizeof target->detail, "%s", detail ? detail : "");
     target->ended = zclock_mono ();
 }
 
@@ -197,7 +197,7 @@ s_judge_pong (s_target_t *target, xinf_msg_t *reply)
     }
     const char *role = pong.role ?: "?", *node = pong.node ?: "?", *version = pong.version ?: "?";
     char detail [256];
-    snprintf (detail, sizeof detail, "xinf %.16s '%.64s' version %.32s answers there", role, node, version);
+    xinf_textf (detail, sizeof detail, "xinf %.16s '%.64s' version %.32s answers there", role, node, version);
     s_set (target, strcmp (role, target->role) ? "wrong_peer" : "ok", detail);
 }
 
@@ -218,7 +218,7 @@ s_judge_reply (s_target_t *target, xinf_msg_t *reply)
                                                       : "the port is open but no xinf probe listener answered");
     else
     if (strcmp (peer, target->node)) {
-        snprintf (detail, sizeof detail, "reached node '%.64s' instead of '%.64s'", peer, target->node);
+        xinf_textf (detail, sizeof detail, "reached node '%.64s' instead of '%.64s'", peer, target->node);
         s_set (target, "wrong_peer", detail);
     }
     else

@@ -101,7 +101,7 @@ s_set_state (xinf_ctx_t *ctx, xinf_replica_state_t to, const char *error)
     if (xinf_fsm_move (&xinf_replica_fsm, &state->state, to, state->name))
         return;
     if (error)
-        snprintf (state->error, sizeof state->error, "%s", error);
+        xinf_textf (state->error, sizeof state->error, "%s", error);
     xinf_info (state->name, "state=%s%s%s", xinf_fsm_name (&xinf_replica_fsm, to), error ? " error=" : "",
                error ? error : "");
     s_report_state (ctx);
@@ -114,7 +114,7 @@ s_fail_request (xinf_ctx_t *ctx, uint64_t id, const char *code, const char *form
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     va_end (args);
     xinf_msg_t *msg = xinf_request_failed_msg (id, code, text);
     s_send_up (ctx, &msg);
@@ -619,9 +619,9 @@ s_on_watch (xinf_ctx_t *ctx, void *arg)
         return;
     char where [256], text [512];
     xinf_beacon_describe (&view, now, where, sizeof where);
-    snprintf (text, sizeof text, "rank %llu of replica %llu of %s is stuck in %s (stall_timeout_ms %lld); the "
-              "replica fails: relaunch the model", (unsigned long long) state->rank,
-              (unsigned long long) state->replica, state->uid, where, (long long) state->stall_ms);
+    xinf_textf (text, sizeof text, "rank %llu of replica %llu of %s is stuck in %s (stall_timeout_ms %lld); the "
+                "replica fails: relaunch the model", (unsigned long long) state->rank,
+                (unsigned long long) state->replica, state->uid, where, (long long) state->stall_ms);
     s_executor_down (ctx, "EXECUTOR_HUNG", text);
 }
 
@@ -644,7 +644,7 @@ s_fini (xinf_ctx_t *ctx)
     s_state_t *state = s_state (ctx);
     //  Whatever is queued or running ends with an answer, never silently
     char text [128];
-    snprintf (text, sizeof text, "model %s was stopped", state->uid);
+    xinf_textf (text, sizeof text, "model %s was stopped", state->uid);
     if (state->batcher)
         s_fail_all (ctx, "MODEL_NOT_READY", text);
     s_serving_wait (state, false);

@@ -56,8 +56,8 @@ s_replica_restored (xinf_model_entry_t *model, size_t index, const xinf_value_t 
         xinf_launch_set (&entry->state, XINF_LAUNCH_PLACED, model->uid);
     }
     xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
-    snprintf (replica->error, sizeof replica->error, "restored from the journal: waiting for worker%s %s to report it",
-              model->n_worker > 1 ? "s of its ranks, rank 0's" : "", node);
+    xinf_textf (replica->error, sizeof replica->error, "restored from the journal: waiting for worker%s %s to "
+                "report it", model->n_worker > 1 ? "s of its ranks, rank 0's" : "", node);
 }
 
 //  What the schema cannot say: a tensor-parallel model's ranks, n_worker

@@ -248,7 +248,7 @@ xinf_sched_end_error (xinf_scheduler_t *self, xinf_sched_request_t *request, boo
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     va_end (args);
     if (cancel)
         s_cancel_run (self, request);
@@ -608,7 +608,7 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     va_end (args);
     char key [600];
     snprintf (key, sizeof key, "%s/%llu", client, (unsigned long long) corr);

@@ -449,9 +449,10 @@ s_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     int64_t now = zclock_mono ();
     if (xinf_bstar_request (state->bstar, now)) {
         if (before == XINF_BSTAR_PASSIVE) {
-            xinf_cluster_event (state->cluster, "standby", state->node_name, "passive -> active: the peer %s is "
-                                "silent for %lld ms and %s came here (fail-over)", xinf_bstar_peer (state->bstar),
-                                (long long) (now - xinf_bstar_peer_heard (state->bstar)), xinf_msg_type (msg));
+            char quiet [800];
+            xinf_cluster_event (state->cluster, "standby", state->node_name, "passive -> active: the peer %s %s "
+                                "and %s came here (fail-over)", xinf_bstar_peer (state->bstar),
+                                xinf_bstar_quiet (state->bstar, now, quiet, sizeof quiet), xinf_msg_type (msg));
             s_take_over (state, now);
         }
         return true;

@@ -87,9 +87,9 @@ s_next (s_job_t *job)
     while (!job->terminated) {
         int64_t left = job->deadline - zclock_mono ();
         if (left <= 0) {
-            snprintf (job->error, sizeof job->error, "no answer from the cluster for %lld ms while fetching model "
-                      "file '%.1024s'%s%s", (long long) job->config.stall_ms, job->path, *job->source ? " from " : "",
-                      job->source);
+            xinf_textf (job->error, sizeof job->error, "no answer from the cluster for %lld ms while fetching model "
+                        "file '%.1024s'%s%s", (long long) job->config.stall_ms, job->path, *job->source ? " from " : "",
+                        job->source);
             return NULL;
         }
         zpoller_t *poller = zpoller_new (job->pipe, NULL);
@@ -112,7 +112,7 @@ s_next (s_job_t *job)
         job->deadline = zclock_mono () + job->config.stall_ms;
         return msg;
     }
-    snprintf (job->error, sizeof job->error, "the fetch of '%.1024s' was stopped", job->path);
+    xinf_textf (job->error, sizeof job->error, "the fetch of '%.1024s' was stopped", job->path);
     return NULL;
 }
 
@@ -126,6 +126,7 @@ s_fail (s_job_t *job, const char *format, ...)
     va_start (args, format);
     vsnprintf (job->error, sizeof job->error, format, args);
     va_end (args);
+    xinf_utf8_scrub (job->error);
     return -1;
 }
 

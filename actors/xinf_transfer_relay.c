@@ -163,8 +163,8 @@ s_ask_next (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, s_transfer_t *transfer
         }
     }
     char reason [700];
-    snprintf (reason, sizeof reason, "no other node has it in its model directories (asked: %s)",
-              *transfer->asked ? transfer->asked : "none: no other node is up");
+    xinf_textf (reason, sizeof reason, "no other node has it in its model directories (asked: %s)",
+                *transfer->asked ? transfer->asked : "none: no other node is up");
     transfer->opened = false;
     s_fail (self, ctx, transfer, "NOT_FOUND", reason);
 }
@@ -337,8 +337,8 @@ s_on_source (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xin
     transfer->last = zclock_mono ();
     if (check.failed) {                //  a source that breaks node.xml ends the transfer, named
         char reason [1200];
-        snprintf (reason, sizeof reason, "bad %s from %s: %s", xinf_msg_type (msg), *node ? node : self->node,
-                  check.reason);
+        xinf_textf (reason, sizeof reason, "bad %s from %s: %s", xinf_msg_type (msg), *node ? node : self->node,
+                    check.reason);
         s_fail (self, ctx, transfer, "IO_ERROR", reason);
         return;
     }
@@ -425,8 +425,8 @@ xinf_transfer_relay_worker_lost (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, c
         else
         if (transfer->opened) {
             char reason [1200];
-            snprintf (reason, sizeof reason, "worker %s, which served model file '%.1024s', was lost", node,
-                      transfer->path);
+            xinf_textf (reason, sizeof reason, "worker %s, which served model file '%.1024s', was lost", node,
+                        transfer->path);
             transfer->opened = false;
             s_fail (self, ctx, transfer, "SOURCE_LOST", reason);
         }

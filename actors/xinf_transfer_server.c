@@ -43,6 +43,7 @@ xinf_transfer_error (uint64_t transfer, const char *code, const char *format, ..
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
+    xinf_utf8_scrub (text);
     xinf_msg_t *msg = xinf_msg_new ("FILE_ERROR");
     xinf_map_put_uint (xinf_msg_body (msg), "transfer", transfer);
     xinf_map_put_str (xinf_msg_body (msg), "code", code);
@@ -212,8 +213,8 @@ s_on_read (xinf_transfer_server_t *self, xinf_value_t *body)
         ssize_t got = pread (open->fd, zframe_data (frame) + done, (size_t) length - done, (off_t) (offset + done));
         if (got <= 0) {
             char reason [256];
-            snprintf (reason, sizeof reason, "read error at byte %llu: %s", (unsigned long long) (offset + done),
-                      got < 0 ? strerror (errno) : "the file is shorter than it was");
+            xinf_textf (reason, sizeof reason, "read error at byte %llu: %s", (unsigned long long) (offset + done),
+                        got < 0 ? strerror (errno) : "the file is shorter than it was");
             zframe_destroy (&frame);
             s_close (open);
             s_refuse (self, transfer, "IO_ERROR", reason);

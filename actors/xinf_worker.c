@@ -114,8 +114,8 @@ s_on_diagnosed (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         ;                              //  said by s_check_handshake: the probe knows less
     else
     if (streq (status, "ok"))
-        snprintf (text, sizeof text, "%s at %s, but it has not answered our HELLO: see the supervisor's log",
-                  detail, state->endpoint);
+        xinf_textf (text, sizeof text, "%s at %s, but it has not answered our HELLO: see the supervisor's log",
+                    detail, state->endpoint);
     else
         xinf_probe_explain (state->endpoint, status, detail, text, sizeof text);
     if (!state->registered && !*state->handshake) {

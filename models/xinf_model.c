@@ -1,5 +1,6 @@
 /*  xinf_model: GGUF file -> transformer views (of one shard) + tokenizer.  */
 #include "xinf_model.h"
+#include "xinf_check.h"
 #include "xinf_arch.h"
 #include "xinf_gguf.h"
 #include "xinf_shard.h"
@@ -320,7 +321,8 @@ s_load_hparams (s_loader_t *loader)
     }
     snprintf (self->info.arch, sizeof self->info.arch, "%s", arch);
     const char *name = xinf_gguf_get_str (self->gguf, "general.name");
-    snprintf (self->info.name, sizeof self->info.name, "%s", name ? name : "");
+    //  Sent to peers (LOADED, LIST_MODELS): cut on a character, bad bytes dropped
+    xinf_textf (self->info.name, sizeof self->info.name, "%s", name ? name : "");
     xinf_transformer_t *t = &self->transformer;
     t->dim = s_hparam (loader, XINF_HP_DIM, 0);
     t->n_layers = s_hparam (loader, XINF_HP_LAYERS, 0);

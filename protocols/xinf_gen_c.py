@@ -34,7 +34,7 @@ def _c_members(protocol, record):
         lines += ["    //  " + line for line in textwrap.wrap(field.doc, 100)]
         comment = ""
         kind = field.type
-        if kind in ("str", "text", "raw"):
+        if kind in ("str", "raw"):
             lines.append(f"    const char *{field.name};{comment}")
         elif kind == "uint":
             lines.append(f"    uint64_t {field.name};{comment}")
@@ -69,8 +69,8 @@ def _c_read(protocol, field, target):
         out.append(f"{lvalue} = xinf_check_bool (check, map, {_c_string(name)});")
     elif kind == "raw":
         out.append(f"{lvalue} = xinf_codec_raw (check, map, {_c_string(name)}, {_c_length(low)}, {_c_length(high)});")
-    elif kind in ("str", "text"):
-        out.append(f"{lvalue} = xinf_check_{kind} (check, map, {_c_string(name)}, {_c_length(low)}, {_c_length(high)});")
+    elif kind == "str":
+        out.append(f"{lvalue} = xinf_check_str (check, map, {_c_string(name)}, {_c_length(low)}, {_c_length(high)});")
         if field.values:
             values = ", ".join(_c_string(value) for value in field.values)
             out.append(f"xinf_codec_enum (check, {_c_string(name)}, {lvalue}, (const char *const []) {{ {values}, NULL }});")
@@ -117,7 +117,7 @@ def _c_read(protocol, field, target):
 def _c_default(field):
     if field.default is None:
         return None
-    if field.type in ("str", "text", "raw"):
+    if field.type in ("str", "raw"):
         return _c_string(field.default)
     if field.type == "bool":
         return "true" if field.default in ("1", "true") else "false"
@@ -134,8 +134,8 @@ def _c_items(protocol, field, lvalue):
         call = f"xinf_check_item_{kind} (check, item, key, {_c_number(kind, low)}, {_c_number(kind, high)});"
     elif kind == "bool":
         call = "xinf_check_item_bool (check, item, key);"
-    elif kind in ("str", "text"):
-        call = f"xinf_check_item_{kind} (check, item, key, {_c_length(low)}, {_c_length(high)});"
+    elif kind == "str":
+        call = f"xinf_check_item_str (check, item, key, {_c_length(low)}, {_c_length(high)});"
     elif kind == "raw":
         call = f"xinf_codec_item_raw (check, item, key, {_c_length(low)}, {_c_length(high)});"
     elif kind in protocol.types:
@@ -163,7 +163,7 @@ def _c_put(field, source):
     name, kind = field.name, field.type
     value = f"{source}{name}"
     key = _c_string(name)
-    if kind in ("str", "text", "raw"):
+    if kind in ("str", "raw"):
         line = f"xinf_map_put_str (map, {key}, {value} ? {value} : \"\");"
     elif kind == "uint":
         line = f"xinf_map_put_uint (map, {key}, {value});"

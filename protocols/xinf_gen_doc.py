@@ -35,24 +35,23 @@ def _md_constraints(field):
     if kind in ("uint", "int", "float") and (field.min is not None or field.max is not None):
         parts.append(_md_range(field.min if field.min is not None else (0 if kind == "uint" else None), field.max))
     if kind == "raw":
-        parts.append(_md_range(field.min or 0, field.max, " bytes") + ", any bytes")
-    if kind in ("str", "text"):
+        parts.append(_md_range(field.min or 0, field.max, " bytes") + ", raw: any bytes, not UTF-8-checked")
+    if kind == "str":
         if field.values:
             parts.append("one of " + ", ".join(f"`{value}`" for value in field.values))
         else:
             parts.append(_md_range(field.min or 0, field.max, " bytes"))
         if field.chars:
             parts.append(f"of `{field.chars}`")
-        if kind == "text":
-            parts.append("valid UTF-8")
     if kind == "bin":
         parts.append(_md_range(0, field.max, " bytes"))
     if kind in ("array", "map"):
         parts.append(_md_range(field.min or 0, field.max, " entries"))
     if field.item in ("uint", "int", "float") and (field.item_min is not None or field.item_max is not None):
         parts.append("each " + _md_range(field.item_min if field.item_min is not None else 0, field.item_max))
-    if field.item in ("str", "text", "raw"):
-        parts.append("each " + _md_range(field.item_min or 0, field.item_max, " bytes"))
+    if field.item in ("str", "raw"):
+        parts.append("each " + _md_range(field.item_min or 0, field.item_max, " bytes")
+                     + (", raw: any bytes, not UTF-8-checked" if field.item == "raw" else ""))
     if field.default is not None:
         parts.append(f"default {field.default}")
     return ", ".join(part for part in parts if part)

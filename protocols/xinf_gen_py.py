@@ -29,7 +29,7 @@ def _check_value(protocol, kind, value, where, low, high, field):
     elif kind == "bool":
         if not isinstance(value, bool):
             _fail(where, f"must be bool, got {type(value).__name__}")
-    elif kind in ("str", "text", "raw"):
+    elif kind in ("str", "raw"):
         if not isinstance(value, str):
             _fail(where, f"must be str, got {type(value).__name__}")
         raw = value.encode("utf-8", "surrogateescape")
@@ -37,7 +37,7 @@ def _check_value(protocol, kind, value, where, low, high, field):
             _fail(where, f"has {len(raw)} bytes, must have {low} to {high}")
         if kind != "raw" and "\\0" in value:
             _fail(where, "contains a NUL byte")
-        if kind == "text":
+        if kind == "str":
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as error:

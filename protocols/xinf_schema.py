@@ -15,8 +15,9 @@ Schema format (see client.xml):
       <error code="NO_WORKER">doc</error>
     </protocol>
 
-Field types: str (bytes without NUL; min/max length), text (str that must
-be valid UTF-8), raw (str of any bytes: a token's text), uint, int, float
+Field types: str (text: valid UTF-8 without NUL; min/max length in bytes),
+raw (a MessagePack str of any bytes, not checked as UTF-8: only the bytes
+a model generates, which may end or start inside a character), uint, int, float
 (min/max range), bool, bin (max length), array (max/min count; 'item' is
 the element type, with item_min/item_max), map (max entries; its values
 unchecked), any, or the name of a <type> (a map checked field by field).
@@ -28,7 +29,7 @@ import os
 import re
 import xml.etree.ElementTree as ElementTree
 
-SCALARS = ("str", "text", "raw", "uint", "int", "float", "bool", "bin")
+SCALARS = ("str", "raw", "uint", "int", "float", "bool", "bin")
 KINDS = SCALARS + ("array", "map", "any")
 UINT_MAX = (1 << 64) - 1
 INT_MIN, INT_MAX = -(1 << 63), (1 << 63) - 1
@@ -85,12 +86,12 @@ class Field:
             raise SchemaError(f"{self.where}: a {self.type} needs max=")
         if self.values and self.max is None:
             self.min, self.max = 1, max(len(value.encode()) for value in self.values)
-        if self.type in ("str", "text", "raw") and self.max is None:
+        if self.type in ("str", "raw") and self.max is None:
             raise SchemaError(f"{self.where}: a {self.type} needs max=")
-        if self.item in ("str", "text", "raw") and self.item_max is None:
+        if self.item in ("str", "raw") and self.item_max is None:
             raise SchemaError(f"{self.where}: items of {self.item} need item_max=")
-        if (self.values or self.chars) and self.type not in ("str", "text"):
-            raise SchemaError(f"{self.where}: values= and chars= are for str and text")
+        if (self.values or self.chars) and self.type != "str":
+            raise SchemaError(f"{self.where}: values= and chars= are for str")
 
     def limits(self):
         """(min, max) of a number or length, with the type's defaults."""

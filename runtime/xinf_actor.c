@@ -347,7 +347,7 @@ xinf_ctx_reply_error (xinf_ctx_t *ctx, xinf_peer_t *to, uint64_t corr, const cha
     va_list args;
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     va_end (args);
     xinf_msg_t *error = xinf_msg_new_error (corr, code, "%s", text);
     return xinf_router_send (ctx->router, to, &error);

@@ -14,7 +14,7 @@ xinf_check_fail (xinf_check_t *self, const char *format, ...)
     va_list args;
     va_start (args, format);
     vsnprintf (self->reason, sizeof self->reason, format, args);
-    xinf_utf8_trim (self->reason);
+    xinf_utf8_scrub (self->reason);
     va_end (args);
 }
 
@@ -116,6 +116,11 @@ s_str (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t mi
     }
     if (memchr (text, 0, length)) {
         xinf_check_fail (self, "field '%s' contains a NUL byte", key);
+        return fallback;
+    }
+    size_t at;
+    if (!xinf_utf8_valid (text, length, &at)) {
+        xinf_check_fail (self, "field '%s' is not valid UTF-8 (byte %zu)", key, at);
         return fallback;
     }
     return text;
@@ -241,24 +246,32 @@ xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key
     return value ? s_str (self, value, key, min, max, fallback) : fallback;
 }
 
+//  The size of the valid UTF-8 character at bytes [index], or 0 when it is
+//  not one (no overlong forms, no surrogates, nothing past U+10FFFF).
+static size_t
+s_utf8_char (const unsigned char *bytes, size_t length, size_t index)
+{
+    unsigned char lead = bytes [index];
+    size_t size = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3
+                : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
+    bool good = size > 0 && index + size <= length;
+    for (size_t k = 1; good && k < size; k++)
+        good = (bytes [index + k] & 0xc0) == 0x80;
+    if (good && size == 3)
+        good = !(lead == 0xe0 && bytes [index + 1] < 0xa0) && !(lead == 0xed && bytes [index + 1] >= 0xa0);
+    if (good && size == 4)
+        good = !(lead == 0xf0 && bytes [index + 1] < 0x90) && !(lead == 0xf4 && bytes [index + 1] >= 0x90);
+    return good ? size : 0;
+}
+
 bool
 xinf_utf8_valid (const char *text, size_t length, size_t *at)
 {
     const unsigned char *bytes = (const unsigned char *) text;
     size_t index = 0;
     while (index < length) {
-        unsigned char lead = bytes [index];
-        size_t size = lead < 0x80 ? 1 : lead >= 0xc2 && lead <= 0xdf ? 2 : lead >= 0xe0 && lead <= 0xef ? 3
-                    : lead >= 0xf0 && lead <= 0xf4 ? 4 : 0;
-        bool good = size > 0 && index + size <= length;
-        for (size_t k = 1; good && k < size; k++)
-            good = (bytes [index + k] & 0xc0) == 0x80;
-        //  Overlong three- and four-byte forms, surrogates, beyond U+10FFFF
-        if (good && size == 3)
-            good = !(lead == 0xe0 && bytes [index + 1] < 0xa0) && !(lead == 0xed && bytes [index + 1] >= 0xa0);
-        if (good && size == 4)
-            good = !(lead == 0xf0 && bytes [index + 1] < 0x90) && !(lead == 0xf4 && bytes [index + 1] >= 0x90);
-        if (!good) {
+        size_t size = s_utf8_char (bytes, length, index);
+        if (!size) {
             if (at)
                 *at = index;
             return false;
@@ -266,6 +279,36 @@ xinf_utf8_valid (const char *text, size_t length, size_t *at)
         index += size;
     }
     return true;
+}
+
+char *
+xinf_utf8_scrub (char *text)
+{
+    unsigned char *bytes = (unsigned char *) text;
+    size_t length = strlen (text);
+    size_t kept = 0;
+    for (size_t index = 0; index < length;) {
+        size_t size = s_utf8_char (bytes, length, index);
+        if (size) {
+            memmove (bytes + kept, bytes + index, size);
+            kept += size;
+            index += size;
+        }
+        else
+            index++;
+    }
+    bytes [kept] = 0;
+    return text;
+}
+
+char *
+xinf_textf (char *buffer, size_t size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (buffer, size, format, args);
+    va_end (args);
+    return size ? xinf_utf8_scrub (buffer) : buffer;
 }
 
 int
@@ -276,7 +319,7 @@ xinf_fail (char *error, size_t error_size, const char *format, ...)
     vsnprintf (error, error_size, format, args);
     va_end (args);
     if (error_size)
-        xinf_utf8_trim (error);
+        xinf_utf8_scrub (error);
     return -1;
 }
 
@@ -295,18 +338,6 @@ xinf_utf8_trim (char *text)
     size_t size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
     if (length - start < size)
         text [start] = 0;
-    return text;
-}
-
-const char *
-xinf_check_text (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max)
-{
-    const char *text = xinf_check_str (self, map, key, min, max);
-    size_t at;
-    if (text && !xinf_utf8_valid (text, strlen (text), &at)) {
-        xinf_check_fail (self, "field '%s' is not valid UTF-8 (byte %zu)", key, at);
-        return NULL;
-    }
     return text;
 }
 
@@ -338,16 +369,4 @@ const char *
 xinf_check_item_str (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max)
 {
     return self->failed ? NULL : s_str (self, value, key, min, max, NULL);
-}
-
-const char *
-xinf_check_item_text (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max)
-{
-    const char *text = xinf_check_item_str (self, value, key, min, max);
-    size_t at;
-    if (text && !xinf_utf8_valid (text, strlen (text), &at)) {
-        xinf_check_fail (self, "field '%s' is not valid UTF-8 (byte %zu)", key, at);
-        return NULL;
-    }
-    return text;
 }

@@ -31,7 +31,11 @@ uint64_t xinf_check_uint (xinf_check_t *self, const xinf_value_t *map, const cha
 int64_t xinf_check_int (xinf_check_t *self, const xinf_value_t *map, const char *key, int64_t min, int64_t max);
 double xinf_check_float (xinf_check_t *self, const xinf_value_t *map, const char *key, double min, double max);
 bool xinf_check_bool (xinf_check_t *self, const xinf_value_t *map, const char *key);
-//  A str of min..max bytes without NUL bytes.
+//  A str of min..max bytes without NUL bytes, valid UTF-8 (no overlong
+//  forms, no surrogates, nothing past U+10FFFF, no cut sequence): the
+//  reason names the field and the offset of the first bad byte. Every
+//  text a peer sends is read so; bytes that are not text (a token's bytes,
+//  a partial character by design) are read with xinf_codec_raw.
 const char *xinf_check_str (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max);
 const void *xinf_check_bin (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t max, size_t *size);
 const xinf_value_t *xinf_check_array (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t max);
@@ -42,10 +46,6 @@ uint64_t xinf_check_uint_opt (xinf_check_t *self, const xinf_value_t *map, const
 int64_t xinf_check_int_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, int64_t min, int64_t max, int64_t fallback);
 double xinf_check_float_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, double min, double max, double fallback);
 bool xinf_check_bool_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, bool fallback);
-//  As xinf_check_str, and the bytes must be valid UTF-8 (for text a peer
-//  gives that others read or tokenize: prompts, paths, names); the
-//  reason names the first bad byte.
-const char *xinf_check_text (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max);
 //  True when the bytes are valid UTF-8 (no overlong forms, no surrogates,
 //  nothing past U+10FFFF); else false with the offset of the first bad
 //  sequence in 'at'.
@@ -57,6 +57,15 @@ int xinf_fail (char *error, size_t error_size, const char *format, ...) __attrib
 //  bytes) off the end of 'text', so that text formatted from valid UTF-8
 //  stays valid. Returns text.
 char *xinf_utf8_trim (char *text);
+//  Removes, in place, every byte of 'text' that is not part of a valid
+//  UTF-8 character: the end a fixed buffer cut, and a character that a
+//  precision (%.64s) cut in the middle. Returns text. For the texts a node
+//  writes itself (errors, notes, details) before it sends them, so that a
+//  peer's check never refuses them.
+char *xinf_utf8_scrub (char *text);
+//  snprintf, then xinf_utf8_scrub: a text a node sends, formatted into a
+//  fixed buffer. Returns buffer.
+char *xinf_textf (char *buffer, size_t size, const char *format, ...) __attribute__ ((format (printf, 3, 4)));
 const char *xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max, const char *fallback);
 
 //  One value that is not a map entry (an array item), with the same rules
@@ -66,6 +75,5 @@ int64_t xinf_check_item_int (xinf_check_t *self, const xinf_value_t *value, cons
 double xinf_check_item_float (xinf_check_t *self, const xinf_value_t *value, const char *key, double min, double max);
 bool xinf_check_item_bool (xinf_check_t *self, const xinf_value_t *value, const char *key);
 const char *xinf_check_item_str (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max);
-const char *xinf_check_item_text (xinf_check_t *self, const xinf_value_t *value, const char *key, size_t min, size_t max);
 
 #endif

@@ -248,7 +248,8 @@ s_take_field (xinf_msg_t *self, int field, xinf_mpread_t *reader)
             s_copy (self->type, text, length);
             return 0;
         case S_SENDER:
-            if (value.kind != XINF_MP_STR || length > XINF_SENDER_MAX || (length && memchr (text, 0, length)))
+            if (value.kind != XINF_MP_STR || length > XINF_SENDER_MAX || (length && memchr (text, 0, length))
+            ||  !xinf_utf8_valid (text, length, NULL))
                 return -1;
             s_copy (self->sender, text, length);
             return 0;
@@ -375,7 +376,7 @@ xinf_msg_new_error (uint64_t corr, const char *code, const char *format, ...)
     va_start (args, format);
     vsnprintf (text, sizeof text, format, args);
     va_end (args);
-    xinf_utf8_trim (text);
+    xinf_utf8_scrub (text);
     xinf_map_put_str (self->body, "code", code);
     xinf_map_put_str (self->body, "message", text);
     return self;

@@ -45,6 +45,13 @@ def test_rules():
     done = {"uid": "m", "worker": "w", "prompt_tokens": [1], "tokens": [2], "text": "a\0\udcff",
             "finish_reason": "stop", "timings": timings}
     xinf_proto.check("client", "GENERATE_REPLY", done)                      # a raw text: any bytes
+    # every str is text: a reply's worker name or error, a list's item
+    refused("client", "GENERATE_REPLY", dict(done, worker="w\udced\udca0\udc80"),
+            "field 'worker' is not valid UTF-8 (byte 1)")
+    refused("envelope", "ERROR", {"code": "X", "message": "ab\udce4\udcbd"},
+            "field 'message' is not valid UTF-8 (byte 2)")
+    refused("client", "LAUNCH", dict(launch, workers=["w1", "\udcf4\udc90\udc80\udc80"]),
+            "field 'workers[1]' is not valid UTF-8 (byte 0)")
     refused("client", "GENERATE_REPLY", dict(done, finish_reason="bored"), "must be one of length, stop, context")
     refused("client", "GENERATE_REPLY", dict(done, timings={"prefill_ms": 1.0}),
             "field 'timings.prefill_tokens_per_s' is missing")

@@ -69,7 +69,7 @@ MESSAGES = {
         ],
         'LAUNCH': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False, 'chars': 'A-Z a-z 0-9 . _ -', 'chars_allowed': 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-'},
-            {'name': 'path', 'type': 'text', 'min': 1, 'max': 4095, 'optional': False},
+            {'name': 'path', 'type': 'str', 'min': 1, 'max': 4095, 'optional': False},
             {'name': 'worker', 'type': 'str', 'min': 1, 'max': 64, 'optional': True},
             {'name': 'workers', 'type': 'array', 'min': 0, 'max': 16, 'optional': True, 'item': 'str', 'item_min': 1, 'item_max': 64},
             {'name': 'replicas', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
@@ -120,7 +120,7 @@ MESSAGES = {
         ],
         'GENERATE': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
-            {'name': 'prompt', 'type': 'text', 'min': 0, 'max': 1044480, 'optional': True},
+            {'name': 'prompt', 'type': 'str', 'min': 0, 'max': 1044480, 'optional': True},
             {'name': 'prompt_tokens', 'type': 'array', 'min': 0, 'max': 261120, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
             {'name': 'max_tokens', 'type': 'uint', 'min': 1, 'max': 4294967295, 'optional': False},
             {'name': 'temperature', 'type': 'float', 'min': 0, 'max': 100, 'optional': True},
@@ -156,7 +156,7 @@ MESSAGES = {
         ],
         'TOKENIZE': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
-            {'name': 'content', 'type': 'raw', 'min': 0, 'max': 1044480, 'optional': False},
+            {'name': 'content', 'type': 'str', 'min': 0, 'max': 1044480, 'optional': False},
             {'name': 'add_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'parse_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'with_pieces', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
@@ -177,7 +177,7 @@ MESSAGES = {
     },
     'node': {
         'HELLO': [
-            {'name': 'node', 'type': 'text', 'min': 1, 'max': 64, 'optional': False},
+            {'name': 'node', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
             {'name': 'host_ip', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
             {'name': 'host_ip_source', 'type': 'str', 'min': 1, 'max': 8, 'optional': False, 'values': ['flag', 'env', 'detected']},
             {'name': 'data_ports', 'type': 'array', 'min': 2, 'max': 2, 'optional': False, 'item': 'uint', 'item_min': 1, 'item_max': 65535},
@@ -311,7 +311,7 @@ MESSAGES = {
             {'name': 'replica', 'type': 'uint', 'min': 0, 'max': 1023, 'optional': False},
             {'name': 'request', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'mode', 'type': 'str', 'min': 1, 'max': 10, 'optional': False, 'values': ['tokenize', 'detokenize']},
-            {'name': 'content', 'type': 'raw', 'min': 0, 'max': 1044480, 'optional': True},
+            {'name': 'content', 'type': 'str', 'min': 0, 'max': 1044480, 'optional': True},
             {'name': 'add_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'parse_special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'with_pieces', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
@@ -332,12 +332,12 @@ MESSAGES = {
             {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
             {'name': 'generation', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
-            {'name': 'path', 'type': 'text', 'min': 1, 'max': 4095, 'optional': False},
+            {'name': 'path', 'type': 'str', 'min': 1, 'max': 4095, 'optional': False},
             {'name': 'have', 'type': 'uint', 'min': 0, 'max': 9223372036854775807, 'optional': True},
         ],
         'FILE_OPEN': [
             {'name': 'transfer', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
-            {'name': 'path', 'type': 'text', 'min': 1, 'max': 4095, 'optional': False},
+            {'name': 'path', 'type': 'str', 'min': 1, 'max': 4095, 'optional': False},
             {'name': 'have', 'type': 'uint', 'min': 0, 'max': 9223372036854775807, 'optional': True},
         ],
         'FILE_HASHING': [
@@ -726,7 +726,7 @@ def _check_value(protocol, kind, value, where, low, high, field):
     elif kind == "bool":
         if not isinstance(value, bool):
             _fail(where, f"must be bool, got {type(value).__name__}")
-    elif kind in ("str", "text", "raw"):
+    elif kind in ("str", "raw"):
         if not isinstance(value, str):
             _fail(where, f"must be str, got {type(value).__name__}")
         raw = value.encode("utf-8", "surrogateescape")
@@ -734,7 +734,7 @@ def _check_value(protocol, kind, value, where, low, high, field):
             _fail(where, f"has {len(raw)} bytes, must have {low} to {high}")
         if kind != "raw" and "\0" in value:
             _fail(where, "contains a NUL byte")
-        if kind == "text":
+        if kind == "str":
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as error:

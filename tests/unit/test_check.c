@@ -206,13 +206,48 @@ test_utf8 (void)
         CHECK (!xinf_utf8_valid (bad [index].text, strlen (bad [index].text), &at));
         CHECK_INT (at, bad [index].at);
     }
+    //  Every str reader refuses them: required, optional and array items
     xinf_value_t *map = xinf_value_new_map ();
     xinf_map_put_str (map, "prompt", "half a character: \xe4\xbd");
+    xinf_map_put_str (map, "name", "\xed\xa0\x80");
+    xinf_map_put_str (map, "good", "caf\xc3\xa9");
     xinf_check_t check = XINF_CHECK_INIT;
-    CHECK (xinf_check_text (&check, map, "prompt", 0, 100) == NULL);
+    CHECK (xinf_check_str (&check, map, "prompt", 0, 100) == NULL);
     CHECK (check.failed);
     CHECK_HAS (check.reason, "field 'prompt' is not valid UTF-8 (byte 18)");
+    check = (xinf_check_t) XINF_CHECK_INIT;
+    CHECK (xinf_check_str_opt (&check, map, "name", 0, 100, "x") != NULL);
+    CHECK_HAS (check.reason, "field 'name' is not valid UTF-8 (byte 0)");
+    check = (xinf_check_t) XINF_CHECK_INIT;
+    CHECK_STR (xinf_check_str (&check, map, "good", 0, 100), "caf\xc3\xa9");
+    CHECK (xinf_check_item_str (&check, xinf_map_get (map, "name"), "names[2]", 0, 100) == NULL);
+    CHECK_HAS (check.reason, "field 'names[2]' is not valid UTF-8 (byte 0)");
     xinf_value_destroy (&map);
+}
+
+//  A node's own texts: every byte that is no part of a whole character goes,
+//  wherever a buffer or a precision cut it
+static void
+test_utf8_scrub (void)
+{
+    struct { const char *text, *scrubbed; } cases [] = {
+        { "", "" }, { "plain", "plain" }, { "caf\xc3", "caf" }, { "a\xe4\xbd'b", "a'b" },
+        { "\xff\xfex\xc0\x80y", "xy" }, { "\xf0\x9f\x99\x82\xed\xa0\x80", "\xf0\x9f\x99\x82" }
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        char text [32];
+        snprintf (text, sizeof text, "%s", cases [index].text);
+        CHECK_STR (xinf_utf8_scrub (text), cases [index].scrubbed);
+    }
+    //  A precision that cuts a character in the middle, and a buffer that cuts the end
+    char text [12];
+    xinf_textf (text, sizeof text, "'%.4s' \xe4\xbd\xa0\xe5\xa5\xbd", "\xe4\xbd\xa0\xe5\xa5\xbd");
+    CHECK_STR (text, "'\xe4\xbd\xa0' \xe4\xbd\xa0");
+    CHECK (xinf_utf8_valid (text, strlen (text), NULL));
+    //  xinf_fail too
+    char error [8];
+    CHECK_INT (xinf_fail (error, sizeof error, "%s", "ab\xf0\x9f\x99\x82\xf0\x9f\x99\x82"), -1);
+    CHECK_STR (error, "ab\xf0\x9f\x99\x82");
 }
 
 //  A character a fixed buffer cut in two is cut off; whole ones stay
@@ -256,5 +291,6 @@ main (void)
     RUN (test_first_error_kept);
     RUN (test_utf8);
     RUN (test_utf8_trim);
+    RUN (test_utf8_scrub);
     return 0;
 }

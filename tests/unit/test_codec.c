@@ -284,6 +284,108 @@ test_garbage (void)
     CHECK (refused > checked / 2);
 }
 
+//  Every str a peer sends is UTF-8 or refused, in every protocol's decoders:
+//  the four ways a text can be broken, each naming the field and the byte.
+#define OVERLONG  "\xc0\xaf"                  //  '/' in two bytes
+#define SURROGATE "\xed\xa0\x80"              //  U+D800
+#define BEYOND    "\xf4\x90\x80\x80"          //  U+110000
+#define CUT       "\xe4\xbd"                  //  two bytes of three
+
+static void
+s_expect_utf8 (int (*validate) (const char *, const xinf_value_t *, xinf_check_t *), const char *type,
+               xinf_value_t *body, const char *reason)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    CHECK_INT (validate (type, body, &check), -1);
+    CHECK_STR (check.reason, reason);
+    xinf_value_destroy (&body);
+}
+
+static xinf_value_t *
+s_map (const char *key, const char *text)
+{
+    xinf_value_t *map = xinf_value_new_map ();
+    if (key)
+        xinf_map_put_str (map, key, text);
+    return map;
+}
+
+static void
+test_utf8_every_decoder (void)
+{
+    //  client.xml: a prompt, a tokenizer's content
+    xinf_value_t *body = s_map ("uid", "m");
+    xinf_map_put_str (body, "prompt", "Hello " OVERLONG);
+    xinf_map_put_uint (body, "max_tokens", 4);
+    s_expect_utf8 (xinf_client_msg_validate, "GENERATE", body, "field 'prompt' is not valid UTF-8 (byte 6)");
+    body = s_map ("uid", "m");
+    xinf_map_put_str (body, "content", "caf\xc3\xa9 " SURROGATE);
+    s_expect_utf8 (xinf_client_msg_validate, "TOKENIZE", body, "field 'content' is not valid UTF-8 (byte 6)");
+    //  node.xml: a worker's error text, an item of an array, a field of a map in an array
+    body = s_map ("code", "MODEL_NOT_READY");
+    xinf_map_put_uint (body, "request", 1);
+    xinf_map_put_str (body, "message", "why: " BEYOND);
+    s_expect_utf8 (xinf_node_msg_validate, "RUN_FAILED", body, "field 'message' is not valid UTF-8 (byte 5)");
+    body = s_map ("supervisor", "s");
+    xinf_map_put_uint (body, "heartbeat_ms", 1000);
+    xinf_map_put_uint (body, "liveness", 3);
+    xinf_map_put_str (body, "observed_address", "");
+    xinf_value_t *warnings = xinf_value_new_array ();
+    xinf_array_push (warnings, xinf_value_new_str ("fine"));
+    xinf_array_push (warnings, xinf_value_new_str ("cut " CUT));
+    xinf_map_put (body, "warnings", warnings);
+    s_expect_utf8 (xinf_node_msg_validate, "WELCOME", body, "field 'warnings[1]' is not valid UTF-8 (byte 4)");
+    body = s_map ("node", "w1");
+    xinf_map_put_uint (body, "session", 7);
+    xinf_value_t *results = xinf_value_new_array ();
+    xinf_value_t *result = s_map ("to", "w2");
+    xinf_map_put_str (result, "endpoint", "tcp://10.0.0.2:29500");
+    xinf_map_put_str (result, "status", "ok");
+    xinf_map_put_uint (result, "ms", 3);
+    xinf_map_put_str (result, "detail", OVERLONG);
+    xinf_array_push (results, result);
+    xinf_map_put (body, "results", results);
+    s_expect_utf8 (xinf_node_msg_validate, "PROBE_RESULT", body,
+                   "results[0]: field 'detail' is not valid UTF-8 (byte 0)");
+    //  model.xml (executor to replica), envelope.xml (any ERROR)
+    body = s_map ("phase", "compute");
+    xinf_map_put_uint (body, "pid", 9);
+    xinf_map_put_uint (body, "step", 1);
+    xinf_map_put_uint (body, "layer", 0);
+    xinf_map_put_str (body, "what", "attention" SURROGATE);
+    xinf_map_put_uint (body, "phase_age_ms", 5);
+    s_expect_utf8 (xinf_model_msg_validate, "EXECUTOR_BEAT", body, "field 'what' is not valid UTF-8 (byte 9)");
+    body = s_map ("code", "BAD_REQUEST");
+    xinf_map_put_str (body, "message", "ab" CUT);
+    s_expect_utf8 (xinf_envelope_msg_validate, "ERROR", body, "field 'message' is not valid UTF-8 (byte 2)");
+
+    //  The documented exception: a token's bytes (raw) go as they are
+    body = s_map ("text", CUT);
+    xinf_map_put_uint (body, "request", 1);
+    xinf_map_put_uint (body, "index", 0);
+    xinf_map_put_uint (body, "token", 42);
+    xinf_check_t check = XINF_CHECK_INIT;
+    CHECK_INT (xinf_node_msg_validate ("RUN_TOKEN", body, &check), 0);
+    xinf_value_destroy (&body);
+}
+
+//  The envelope's header, read by hand (xinf_msg_decode): sender and type
+static void
+test_utf8_header (void)
+{
+    const char *senders [] = { "w" OVERLONG, "w" SURROGATE, "w" BEYOND, "w" CUT };
+    for (size_t index = 0; index < 4; index++) {
+        xinf_msg_t *msg = xinf_msg_new ("PING");
+        xinf_msg_set_sender (msg, senders [index]);
+        zmsg_t *frames = xinf_msg_encode (&msg);
+        char error [256];
+        xinf_msg_t *back = xinf_msg_decode (&frames, error, sizeof error, NULL);
+        CHECK (back == NULL);
+        CHECK_HAS (error, "field 'sender' is not valid UTF-8 (byte 1)");
+        zmsg_destroy (&frames);
+    }
+}
+
 int
 main (void)
 {
@@ -293,5 +395,7 @@ main (void)
     RUN (test_values_counts_and_raw);
     RUN (test_model_files);
     RUN (test_garbage);
+    RUN (test_utf8_every_decoder);
+    RUN (test_utf8_header);
     return 0;
 }
