@@ -1,0 +1,121 @@
+#!/bin/sh
+# The GPU checks, in one run on a lent GPU machine (see scripts/gpu_bundle.sh,
+# which packs .gpu/ here first): the GPU tests (NCCL on the device, the
+# CUDA backend's twins against the CPU backend), xinf-bench-generate
+# --backend cuda on the Qwen2.5-0.5B and Llama-3.2-1B shapes (F16, Q8_0),
+# and a node that finds the GPU, launches a model on it and gives the same
+# greedy tokens as on the CPU. Every step has its own time limit and the
+# run goes on past a failed one; everything lands in $OUT (the device
+# tool brings it back), the summary also on stdout. It runs here as well,
+# where the GPU steps say why they skip.
+#
+#     device tool: run  command: sh scripts/gpu_check.sh   carry: [".gpu"]
+set -u
+cd "$(dirname "$0")/.."
+BUNDLE="$PWD/.gpu"
+OUT="${OUT:-/tmp/xinf-gpu-out}"
+WORK="${XINF_GPU_WORK:-/tmp/xinf-gpu-work}"
+mkdir -p "$OUT" "$WORK"
+SUMMARY="$OUT/summary.txt"
+if [ ! -x "$BUNDLE/bin/xinf-node" ]; then
+    echo "gpu_check: no $BUNDLE: run sh scripts/gpu_bundle.sh here first and carry .gpu" | tee "$SUMMARY"
+    exit 2
+fi
+
+# cuBLAS, NCCL and the driver from this machine: the CUDA install, or the
+# Python packages that carry them
+libraries="$BUNDLE/lib"
+for directory in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib \
+                 /usr/local/nvidia/lib64 /usr/lib/x86_64-linux-gnu \
+                 $(python3 -c 'import nvidia, os; print(" ".join(os.path.join(p, d, "lib") for p in nvidia.__path__ for d in os.listdir(p)))' 2>/dev/null); do
+    for library in libcublas.so.13 libnccl.so.2 libcuda.so.1 libnvidia-ml.so.1; do
+        if [ -e "$directory/$library" ]; then
+            case ":$libraries:" in *":$directory:"*) ;; *) libraries="$libraries:$directory" ;; esac
+        fi
+    done
+done
+export LD_LIBRARY_PATH="$libraries${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# step NAME SECONDS COMMAND...: runs it into $OUT/NAME.txt, one summary line
+step () {
+    name="$1"; seconds="$2"; shift 2
+    started=$(date +%s)
+    timeout "$seconds" "$@" > "$OUT/$name.txt" 2>&1
+    status=$?
+    case $status in 0) verdict="ok" ;; 77) verdict="skipped" ;; 124) verdict="TIMED OUT after ${seconds} s" ;;
+                    *) verdict="FAILED (exit $status)" ;; esac
+    echo "$name: $verdict in $(( $(date +%s) - started )) s" | tee -a "$SUMMARY"
+    return $status
+}
+
+# The parts that run as steps of their own (sh gpu_check.sh part NAME)
+if [ "${1:-}" = part ]; then
+    case "$2" in
+    make_models)
+        for shape in qwen2.5-0.5b llama3.2-1b; do
+            for type in q8_0 f16; do
+                [ -e "$WORK/$shape-$type.gguf" ] || "$BUNDLE/bin/xinf-make-model" --preset "$shape" --type "$type" \
+                    -o "$WORK/$shape-$type.gguf" || exit 1
+            done
+        done
+        exit 0 ;;
+    node)
+        # A node on this machine: its GPU in registration, a model on it,
+        # the same greedy tokens as on the CPU
+        "$BUNDLE/bin/xinf-node" --role=local -p 0 --http-port 0 --executor process --model-dir "$WORK" \
+            > "$OUT/node.log" 2>&1 &
+        node=$!
+        trap 'kill $node 2>/dev/null' EXIT
+        endpoint=""
+        for _ in $(seq 100); do
+            endpoint=$(grep -o "listening on tcp://[^ ]*" "$OUT/node.log" | head -1 | sed "s/listening on //")
+            [ -n "$endpoint" ] && break
+            sleep 0.2
+        done
+        [ -n "$endpoint" ] || { echo "the node did not start"; exit 1; }
+        cli="$BUNDLE/bin/xinf-cli -e $endpoint -t 30000"
+        for _ in $(seq 100); do
+            $cli workers --json | grep -q '"alive"' && break
+            sleep 0.2
+        done
+        $cli workers
+        $cli launch on-gpu "$WORK/qwen2.5-0.5b-q8_0.gguf" --device gpu || exit 1
+        $cli launch on-cpu "$WORK/qwen2.5-0.5b-q8_0.gguf" || exit 1
+        $cli generate on-gpu --prompt-tokens 1,2,3,4,5,6,7,8 --max-tokens 32 --json > "$WORK/gpu.json" || exit 1
+        $cli generate on-cpu --prompt-tokens 1,2,3,4,5,6,7,8 --max-tokens 32 --json > "$WORK/cpu.json" || exit 1
+        python3 - "$WORK/gpu.json" "$WORK/cpu.json" <<'PYTHON'
+import json, sys
+gpu, cpu = (json.load(open(path))["tokens"] for path in sys.argv[1:3])
+same = next((i for i, (a, b) in enumerate(zip(gpu, cpu)) if a != b), len(gpu))
+print("gpu", gpu)
+print("cpu", cpu)
+print(f"greedy tokens, GPU vs CPU: the first {same} of {len(gpu)} the same")
+sys.exit(0 if same == len(gpu) else 3)
+PYTHON
+        exit $? ;;
+    esac
+    exit 2
+fi
+
+: > "$SUMMARY"
+echo "libraries: $LD_LIBRARY_PATH" >> "$SUMMARY"
+step nvidia_smi 30 nvidia-smi
+ldd "$BUNDLE/bin/xinf-bench-generate" > "$OUT/ldd.txt" 2>&1
+grep -q "not found" "$OUT/ldd.txt" && echo "missing libraries: $(grep 'not found' "$OUT/ldd.txt" | tr -s ' \t\n' ' ')" | tee -a "$SUMMARY"
+
+# The GPU tests (exit 77 with the reason where there is no device)
+step test_nccl_gpu 120 "$BUNDLE/bin/unit_coll_nccl" gpu
+step test_backend_twins_cuda 300 "$BUNDLE/bin/test_backend_twins" cuda "$BUNDLE/bin/xinf-make-model"
+
+# The shapes, then the bench: GPU against CPU in the same run
+step make_models 300 sh "$0" part make_models
+for shape in llama3.2-1b qwen2.5-0.5b; do
+    for type in f16 q8_0; do
+        step "bench_${shape}_$type" 240 "$BUNDLE/bin/xinf-bench-generate" "$WORK/$shape-$type.gguf" --backend cuda \
+            --prompt 128 --decode 64 --json
+        grep -E "tokens/s|bound|GB/s" "$OUT/bench_${shape}_$type.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+    done
+done
+step node_gpu_launch 300 sh "$0" part node
+tail -3 "$OUT/node_gpu_launch.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+echo "done: files in $OUT" | tee -a "$SUMMARY"
