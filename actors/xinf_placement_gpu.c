@@ -88,7 +88,10 @@ xinf_placement_gpu (xinf_cluster_t *cluster, zhashx_t *models, const xinf_model_
     zlist_destroy (&alive);
     if (*node)
         return 0;
-    snprintf (reason, reason_size, "a replica on a GPU needs one of its own with %llu MiB free (weights and KV "
-              "cache); %s", (unsigned long long) (need / MIB), *seen ? seen : "no alive worker");
+    char room [96] = "";
+    if (need)                         //  else the file's size is not known before a worker loads it
+        snprintf (room, sizeof room, " with %llu MiB free (weights and KV cache)", (unsigned long long) (need / MIB));
+    snprintf (reason, reason_size, "a replica on a GPU needs one of its own%s; %s", room,
+              *seen ? seen : "no alive worker");
     return -1;
 }
