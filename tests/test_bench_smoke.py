@@ -1,0 +1,90 @@
+"""The benchmark programs run end to end on a tiny model and print what
+their figures are made of: speed claims come from them, so a refactor that
+breaks one must fail here, not on the day someone measures. Nothing here
+times anything; each run only has to finish, exit 0 and report well-formed
+figures (every ratio taken against a baseline measured in the same run).
+
+  xinf-bench-serve   -n 1,2 --rounds 2: a row per N and round, each with
+                     its round, the N=1 row's ratio 1.00, the summary of
+                     the rounds (median and range), JSON and tables alike;
+  xinf-bench-batch   -s 1,2: a row per sequence count;
+  xinf-bench-generate --json: prefill and decode tokens/s, the bandwidth
+                     bound's parts;
+  xinf-bench-runtime --json: xinf against raw libzmq, ratios present."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from xinf_testlib import check, tool
+
+
+def run(args, timeout=300):
+    result = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    check(result.returncode == 0, f"{os.path.basename(args[0])} exited {result.returncode}: "
+          f"{result.stdout[-1500:]} {result.stderr[-1500:]}")
+    return result.stdout
+
+
+def last_json(output):
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    check(lines, f"no JSON line in {output[-1500:]!r}")
+    return json.loads(lines[-1])
+
+
+def serve(build_dir, model):
+    bench = tool(build_dir, "xinf-bench-serve")
+    common = [bench, "-m", model, "-t", "1", "-n", "1,2", "-M", "6", "-p", "4", "--rounds", "2", "--llamacpp", "off"]
+    report = last_json(run(common + ["--json"]))
+    rows = report["xinf"]
+    check(report["rounds"] == 2 and len(rows) == 4, f"serve: 2 rounds of N=1,2 are 4 rows: {rows}")
+    check(sorted((row["round"], row["clients"]) for row in rows) == [(1, 1), (1, 2), (2, 1), (2, 2)],
+          f"serve: rows by round and N: {rows}")
+    for row in rows:
+        check(row["errors"] == 0 and row["tokens"] == 6 * row["clients"] and row["full_batch_tokens_per_s"] > 0,
+              f"serve: a row with errors or missing tokens: {row}")
+        check(row["clients"] != 1 or row["full_vs_n1"] == 1.0, f"serve: N=1 against itself: {row}")
+    tables = run(common)
+    check(tables.count("round ") >= 2 and "over 2 rounds:" in tables and "median" in tables,
+          f"serve: the tables of both rounds and their summary: {tables[-1500:]}")
+    return f"serve: 4 rows, N=2/N=1 {rows[1]['full_vs_n1']:.2f} and {rows[3]['full_vs_n1']:.2f}"
+
+
+def batch(build_dir, model):
+    output = run([tool(build_dir, "xinf-bench-batch"), model, "-t", "1", "-s", "1,2", "-p", "4", "-d", "4"])
+    rows = [line.split() for line in output.splitlines() if line.split()[:1] in (["1"], ["2"])]
+    check(len(rows) == 2 and all(float(row[1]) > 0 for row in rows), f"batch: a row per sequence count: {output}")
+    return f"batch: {rows[0][1]} and {rows[1][1]} tok/s"
+
+
+def generate(build_dir, model):
+    figures = last_json(run([tool(build_dir, "xinf-bench-generate"), model, "-t", "1", "-p", "8", "-d", "4",
+                             "--json"]))
+    for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "bandwidth_gb_s", "weight_mb_per_token"):
+        check(figures.get(key, 0) > 0, f"generate: {key} in {figures}")
+    return f"generate: decode {figures['decode_tokens_per_s']:.0f} tok/s"
+
+
+def runtime(build_dir):
+    report = last_json(run([tool(build_dir, "xinf-bench-runtime"), "-n", "200", "-m", "2000", "-w", "100", "-r", "1",
+                            "--json"]))
+    text = json.dumps(report)
+    check("raw" in text and "xinf" in text, f"runtime: xinf beside raw libzmq: {text[:1500]}")
+    return "runtime: xinf beside raw libzmq"
+
+
+def main():
+    build_dir = sys.argv[1]
+    with tempfile.TemporaryDirectory(prefix="xinf-bench-smoke-") as workdir:
+        model = os.path.join(workdir, "tiny.gguf")
+        subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", "qwen2", "--type", "q8_0", "--dim", "64",
+                        "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "128", "--vocab", "512",
+                        "--context", "256", "--tokenizer", "gpt2", "-o", model],
+                       check=True, capture_output=True, timeout=120)
+        said = [serve(build_dir, model), batch(build_dir, model), generate(build_dir, model), runtime(build_dir)]
+    print("PASS: the benchmarks run and report their figures: " + "; ".join(said))
+
+
+if __name__ == "__main__":
+    main()
