@@ -31,6 +31,25 @@ xinf_models_save (xinf_models_t *self)
     xinf_value_destroy (&list);
 }
 
+//  A model this supervisor does not know, rebuilt from a worker's report:
+//  its launch options are not known (a journal or standby would have them).
+static xinf_model_entry_t *
+s_adopted_model (xinf_models_t *self, const char *uid, const char *path, uint64_t generation, bool gpu)
+{
+    xinf_model_entry_t *model = calloc (1, sizeof *model);
+    assert (model);
+    snprintf (model->uid, sizeof model->uid, "%s", uid);
+    snprintf (model->path, sizeof model->path, "%s", path ? path : "");
+    model->generation = generation;
+    model->n_worker = 1;
+    model->gpu = gpu;
+    model->adopted = true;
+    model->options.rendezvous_timeout_ms = 10000;
+    zhashx_insert (self->models, uid, model);
+    xinf_models_save (self);
+    return model;
+}
+
 void
 xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models)
 {
@@ -54,18 +73,8 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
         }
         uint64_t generation = xinf_value_uint (xinf_map_get (item, "generation"));
         xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_lookup (self->models, uid);
-        if (!model) {
-            model = calloc (1, sizeof *model);
-            snprintf (model->uid, sizeof model->uid, "%s", uid);
-            snprintf (model->path, sizeof model->path, "%s", path ? path : "");
-            model->generation = generation;
-            model->n_worker = 1;
-            model->gpu = device.cuda;
-            model->adopted = true;
-            model->options.rendezvous_timeout_ms = 10000;
-            zhashx_insert (self->models, uid, model);
-            xinf_models_save (self);
-        }
+        if (!model)
+            model = s_adopted_model (self, uid, path, generation, device.cuda);
         if (generation != model->generation) {
             xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
             continue;
