@@ -46,6 +46,14 @@ s_reserve (xinf_mpbuf_t *self, size_t size)
     return at;
 }
 
+unsigned char *
+xinf_mpbuf_room (xinf_mpbuf_t *self, size_t size)
+{
+    if (self->alloc - self->size < size)
+        s_grow (self, size);
+    return (unsigned char *) self->data + self->size;
+}
+
 void
 xinf_mpbuf_append (xinf_mpbuf_t *self, const void *data, size_t size)
 {
