@@ -187,8 +187,8 @@ s_put_uint (byte *at, uint64_t number)
 #define S_DEADLINE  "\xa8" "deadline"
 #define S_BODY      "\xa4" "body"
 #define S_HEAD_MAX  256             //  frame 0 up to the body, at most
-static_assert (XINF_VERSION == 2 && XINF_SIGNATURE_SIZE == 5, "S_START is version 2");
-static_assert (10 + 2 + XINF_TYPE_MAX + 5 + 9 + 7 + 2 + XINF_SENDER_MAX + 9 + 9 + 5 <= S_HEAD_MAX, "S_HEAD_MAX");
+static_assert (XINF_VERSION == 2 && XINF_SIGNATURE_SIZE == 5, "the bytes of S_START are version 2");
+static_assert (10 + 2 + XINF_TYPE_MAX + 5 + 9 + 7 + 2 + XINF_SENDER_MAX + 9 + 9 + 5 <= S_HEAD_MAX, "frame 0 up to the body fits in its room");
 
 zmsg_t *
 xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
