@@ -94,7 +94,8 @@ xinf_msg_destroy (xinf_msg_t **self_p)
     if (self_p && *self_p) {
         xinf_msg_t *self = *self_p;
         xinf_value_destroy (&self->body);
-        zmsg_destroy (&self->frames);
+        if (self->frames)          //  most messages have none
+            zmsg_destroy (&self->frames);
         free (self);
         *self_p = NULL;
     }
