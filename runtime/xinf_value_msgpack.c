@@ -129,7 +129,8 @@ s_map_from_object (const msgpack_object_map *map, char *error, size_t error_size
             return NULL;
         }
         char name [256];           //  checked: under 256 bytes, no NUL
-        memcpy (name, key->ptr, key->size);
+        if (key->size)             //  msgpack-c gives ptr NULL for some empty strs
+            memcpy (name, key->ptr, key->size);
         name [key->size] = 0;
         xinf_map_put (self, name, value);
     }
