@@ -198,7 +198,8 @@ xinf_value_new_map_in (void *memory, size_t size)
     size_t base = s_container_size (XINF_MAP, S_INLINE, 0);
     if (size < base)
         return NULL;
-    return s_container_init (memory, true, XINF_MAP, S_INLINE, size - base);
+    size_t arena = size - base < UINT32_MAX ? size - base : UINT32_MAX;
+    return s_container_init (memory, true, XINF_MAP, S_INLINE, arena);
 }
 
 static bool
@@ -595,8 +596,10 @@ s_read_map_new (const xinf_mpread_t *reader, uint32_t count, void *memory, size_
     size_t capacity = wanted <= S_READ_INLINE ? wanted : S_INLINE;
     size_t base = s_container_size (XINF_MAP, capacity, 0);
     xinf_value_t *self;
-    if (memory && base <= memory_size)
-        self = s_container_init (memory, true, XINF_MAP, capacity, memory_size - base);
+    if (memory && base <= memory_size) {
+        size_t arena = memory_size - base < UINT32_MAX ? memory_size - base : UINT32_MAX;
+        self = s_container_init (memory, true, XINF_MAP, capacity, arena);
+    }
     else {
         size_t arena = capacity * S_READ_ARENA;
         self = s_new_container (XINF_MAP, capacity, base + arena <= S_READ_BLOCK ? arena : S_READ_BLOCK - base);
