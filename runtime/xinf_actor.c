@@ -44,9 +44,9 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_msg_t *pong = xinf_msg_new ("PONG");
     xinf_map_put_str (xinf_msg_body (pong), "actor", ctx->name);
-    xinf_value_t *echo = xinf_map_take (xinf_msg_body (msg), "echo");
+    xinf_value_t *echo = xinf_map_get (xinf_msg_body (msg), "echo");
     if (echo)
-        xinf_map_put (xinf_msg_body (pong), "echo", echo);
+        xinf_map_put_copy (xinf_msg_body (pong), "echo", echo);
     for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
         zframe_t *copy = zframe_dup (xinf_msg_frame (msg, index));
         xinf_msg_add_frame (pong, &copy);

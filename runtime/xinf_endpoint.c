@@ -10,7 +10,8 @@
 #define PEER_ID_MAX  (2 * 255 + 1)
 
 struct _xinf_peer_t {
-    zframe_t *routing_id;
+    byte routing_id [255];     //  libzmq's routing ids are 1-255 bytes
+    size_t routing_id_size;
     char id [PEER_ID_MAX];
     char address [64];
     char role [16];            //  ZAP metadata of the last message: "" without keys
@@ -31,6 +32,7 @@ struct _xinf_router_t {
     char name [XINF_SENDER_MAX + 1];
     zhashx_t *peers;           //  hex id -> xinf_peer_t
     xinf_peer_t *last;         //  the peer of the last message (NULL after an eviction)
+    bool curve;                //  bound as a CURVE server: its peers come with ZAP metadata
     xinf_endpoint_stats_t stats;
     double peer_rate, peer_burst;   //  messages a second and at once per peer (0: no limit)
 };
@@ -61,9 +63,7 @@ xinf_endpoint_configure (zsock_t *sock)
 static void
 s_peer_destroy (void **item)
 {
-    xinf_peer_t *peer = (xinf_peer_t *) *item;
-    zframe_destroy (&peer->routing_id);
-    free (peer);
+    free (*item);
     *item = NULL;
 }
 
@@ -95,6 +95,15 @@ xinf_router_destroy (xinf_router_t **self_p)
     }
 }
 
+//  True when the socket speaks CURVE as a server (its peers have keys).
+static bool
+s_curve_server (void *handle)
+{
+    int mechanism = ZMQ_NULL;
+    size_t size = sizeof mechanism;
+    return zmq_getsockopt (handle, ZMQ_MECHANISM, &mechanism, &size) == 0 && mechanism == ZMQ_CURVE;
+}
+
 int
 xinf_router_bind (xinf_router_t *self, const char *endpoint, char *bound, size_t bound_size)
 {
@@ -108,6 +117,9 @@ xinf_router_bind (xinf_router_t *self, const char *endpoint, char *bound, size_t
     int port = zsock_bind (self->sock, "%s", endpoint);
     if (port < 0)
         return -1;
+    //  The mechanism an endpoint's connections get is the socket's when it
+    //  was bound: read once here, not on every message
+    self->curve = self->curve || s_curve_server (self->handle);
     char *last = zsock_last_endpoint (self->sock);
     if (last && strncmp (last, "tcp://", 6) == 0 && strrchr (last, ':'))
         port = atoi (strrchr (last, ':') + 1);
@@ -143,15 +155,6 @@ s_set_text (char *target, size_t size, const char *text)
     target [length] = 0;
 }
 
-//  True when the socket speaks CURVE as a server (its peers have keys).
-static bool
-s_curve_server (void *handle)
-{
-    int mechanism = ZMQ_NULL;
-    size_t size = sizeof mechanism;
-    return zmq_getsockopt (handle, ZMQ_MECHANISM, &mechanism, &size) == 0 && mechanism == ZMQ_CURVE;
-}
-
 //  Finds or adds the peer record for a routing id.
 static xinf_peer_t *
 s_peer_find (xinf_router_t *self, const byte *data, size_t size, bool *fresh)
@@ -159,7 +162,7 @@ s_peer_find (xinf_router_t *self, const byte *data, size_t size, bool *fresh)
     //  A run of messages from one peer: no hex id, no hash look-up
     xinf_peer_t *last = self->last;
     *fresh = false;
-    if (last && zframe_size (last->routing_id) == size && memcmp (zframe_data (last->routing_id), data, size) == 0)
+    if (last && last->routing_id_size == size && memcmp (last->routing_id, data, size) == 0)
         return last;
     static const char hex [] = "0123456789abcdef";
     char id [PEER_ID_MAX];
@@ -175,7 +178,8 @@ s_peer_find (xinf_router_t *self, const byte *data, size_t size, bool *fresh)
         peer = calloc (1, sizeof *peer);
         assert (peer);
         snprintf (peer->id, sizeof peer->id, "%s", id);
-        peer->routing_id = zframe_new (data, size);
+        peer->routing_id_size = size < sizeof peer->routing_id ? size : sizeof peer->routing_id;
+        memcpy (peer->routing_id, data, peer->routing_id_size);
         zhashx_insert (self->peers, id, peer);
         *fresh = true;
     }
@@ -197,7 +201,7 @@ s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *fir
     //  connection, with another key. Only the ZAP handler sets these, and
     //  only a CURVE server asks it (xinf_auth_curve_server): a plain
     //  router skips three metadata look-ups a message
-    bool keyed = first && s_curve_server (self->handle);
+    bool keyed = first && self->curve;
     const char *role = keyed ? zmq_msg_gets (first, "role") : NULL;
     const char *name = keyed ? zmq_msg_gets (first, "name") : NULL;
     const char *key = keyed ? zmq_msg_gets (first, "key") : NULL;
@@ -274,14 +278,14 @@ xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 //  binary frames, all with DONTWAIT; only the first can be refused, the
 //  rest then go through.
 static int
-s_send_wire (zsock_t *sock, void *handle, zframe_t *routing_id, xinf_msg_t **msg_p)
+s_send_wire (zsock_t *sock, void *handle, const xinf_peer_t *to, xinf_msg_t **msg_p)
 {
     xinf_wire_t head;
     zmsg_t *frames = xinf_msg_encode_wire (msg_p, &head);
     int more = frames ? ZMQ_SNDMORE : 0;
     int rc = 0;
-    if (routing_id)
-        rc = zmq_send (handle, zframe_data (routing_id), zframe_size (routing_id), ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
+    if (to)
+        rc = zmq_send (handle, to->routing_id, to->routing_id_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     if (rc == 0)
         rc = zmq_send (handle, head.data, head.size, more | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     zframe_t *frame;
@@ -310,7 +314,7 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
         self->stats.unreachable++;
         return -1;
     }
-    if (s_send_wire (self->sock, self->handle, peer->routing_id, msg_p)) {
+    if (s_send_wire (self->sock, self->handle, peer, msg_p)) {
         int reason = errno;
         self->stats.unreachable++;
         xinf_warn ("router", "send refused type=%s peer=%s address=%s reason=%s",
@@ -329,21 +333,22 @@ xinf_router_peer (xinf_router_t *self, const char *peer_id)
     return (xinf_peer_t *) zhashx_lookup (self->peers, peer_id);
 }
 
-//  The routing id that a peer id (hex) stands for; NULL if it is not hex.
-static zframe_t *
-s_routing_id_of (const char *peer_id)
+//  The routing id that a peer id (hex) stands for, into 'peer'; -1 if
+//  it is not hex.
+static int
+s_routing_id_of (const char *peer_id, xinf_peer_t *peer)
 {
     size_t length = strlen (peer_id);
     if (length == 0 || length % 2 || length > 2 * 255)
-        return NULL;
-    byte data [255];
+        return -1;
     for (size_t index = 0; index < length / 2; index++) {
         unsigned value;
         if (sscanf (peer_id + 2 * index, "%2x", &value) != 1 || !isxdigit ((unsigned char) peer_id [2 * index + 1]))
-            return NULL;
-        data [index] = (byte) value;
+            return -1;
+        peer->routing_id [index] = (byte) value;
     }
-    return zframe_new (data, length / 2);
+    peer->routing_id_size = length / 2;
+    return 0;
 }
 
 int
@@ -352,12 +357,11 @@ xinf_router_send_to_id (xinf_router_t *self, const char *peer_id, xinf_msg_t **m
     xinf_peer_t *peer = xinf_router_peer (self, peer_id);
     if (peer)
         return xinf_router_send (self, peer, msg_p);
-    xinf_peer_t unknown = { 0 };
-    unknown.routing_id = s_routing_id_of (peer_id);
+    xinf_peer_t unknown;
+    memset (&unknown, 0, sizeof unknown);
+    bool valid = s_routing_id_of (peer_id, &unknown) == 0;
     snprintf (unknown.id, sizeof unknown.id, "%s", peer_id);
-    int rc = xinf_router_send (self, unknown.routing_id ? &unknown : NULL, msg_p);
-    zframe_destroy (&unknown.routing_id);
-    return rc;
+    return xinf_router_send (self, valid ? &unknown : NULL, msg_p);
 }
 
 void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats) { *stats = self->stats; }

@@ -46,6 +46,14 @@ s_reserve (xinf_mpbuf_t *self, size_t size)
     return at;
 }
 
+unsigned char *
+xinf_mpbuf_room (xinf_mpbuf_t *self, size_t size)
+{
+    if (self->alloc - self->size < size)
+        s_grow (self, size);
+    return (unsigned char *) self->data + self->size;
+}
+
 void
 xinf_mpbuf_append (xinf_mpbuf_t *self, const void *data, size_t size)
 {
@@ -158,7 +166,7 @@ void xinf_mp_write_map (xinf_mpbuf_t *self, size_t count) { s_put_length (self, 
 // ---- reading -----------------------------------------------------------------
 
 //  Reads 'width' bytes big endian; false if the bytes end first.
-static bool
+static inline bool
 s_take (xinf_mpread_t *self, size_t width, uint64_t *number)
 {
     if (self->size - self->at < width)
@@ -172,7 +180,7 @@ s_take (xinf_mpread_t *self, size_t width, uint64_t *number)
 }
 
 //  A signed number of 'width' bytes; not negative reads as UINT.
-static bool
+static inline bool
 s_take_signed (xinf_mpread_t *self, size_t width, xinf_mp_item_t *item)
 {
     uint64_t bits;
@@ -189,7 +197,7 @@ s_take_signed (xinf_mpread_t *self, size_t width, xinf_mp_item_t *item)
 }
 
 //  A str or bin of the length in the next 'width' bytes (0: 'length').
-static bool
+static inline bool
 s_take_bytes (xinf_mpread_t *self, xinf_mp_kind_t kind, size_t width, uint64_t length, xinf_mp_item_t *item)
 {
     if (width && !s_take (self, width, &length))
@@ -203,7 +211,7 @@ s_take_bytes (xinf_mpread_t *self, xinf_mp_kind_t kind, size_t width, uint64_t l
     return true;
 }
 
-static bool
+static inline bool
 s_take_count (xinf_mpread_t *self, xinf_mp_kind_t kind, size_t width, xinf_mp_item_t *item)
 {
     uint64_t count;
@@ -214,7 +222,7 @@ s_take_count (xinf_mpread_t *self, xinf_mp_kind_t kind, size_t width, xinf_mp_it
     return true;
 }
 
-static bool
+static inline bool
 s_take_float (xinf_mpread_t *self, size_t width, xinf_mp_item_t *item)
 {
     uint64_t bits;

@@ -31,6 +31,9 @@ void xinf_mpbuf_init (xinf_mpbuf_t *self);
 //  Frees what grew past the inline bytes; the buffer is then empty.
 void xinf_mpbuf_release (xinf_mpbuf_t *self);
 void xinf_mpbuf_append (xinf_mpbuf_t *self, const void *data, size_t size);
+//  Room for 'size' more bytes after the data (grown when needed): write
+//  there, then add what was written to 'size'.
+unsigned char *xinf_mpbuf_room (xinf_mpbuf_t *self, size_t size);
 
 void xinf_mp_write_nil (xinf_mpbuf_t *self);
 void xinf_mp_write_bool (xinf_mpbuf_t *self, bool flag);

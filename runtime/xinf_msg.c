@@ -3,6 +3,13 @@
     Frame 0 is the signature and the MessagePack header together; binary
     frames follow only when a message has bulk data. A message without any
     allocates no frame list.
+
+    A message is one block: its header fields and, as far as they fit, its
+    body map with the body's keys and small values (xinf_value_new_map_in):
+    a small message, built or decoded, is one allocation. The header is
+    written and read in the canonical form (the keys in the order of the
+    spec, as this encoder and the Python client write them) straight from
+    and to the bytes; any other form takes the full path.
 */
 #include "xinf_msg.h"
 #include "xinf_check.h"
@@ -10,13 +17,19 @@
 
 #include <stdarg.h>
 
+//  Bytes in a message's block for its body map and the body's small values
+#define S_BODY_BLOCK  448
+
 struct _xinf_msg_t {
     char type [XINF_TYPE_MAX + 1];
-    uint64_t corr;
     char sender [XINF_SENDER_MAX + 1];
+    uint8_t type_size;         //  bytes in type, in sender
+    uint8_t sender_size;
+    uint64_t corr;
     uint64_t deadline;
-    xinf_value_t *body;
+    xinf_value_t *body;        //  in body_block, or allocated when it did not fit
     zmsg_t *frames;            //  binary frames; NULL until the first one
+    uint64_t body_block [S_BODY_BLOCK / 8];
 };
 
 static const xinf_mpscan_limits_t s_limits = {
@@ -42,8 +55,10 @@ s_msg_alloc (zmsg_t *frames)
     xinf_msg_t *self = malloc (sizeof *self);
     assert (self);
     self->type [0] = 0;
+    self->type_size = 0;
     self->corr = 0;
     self->sender [0] = 0;
+    self->sender_size = 0;
     self->deadline = 0;
     self->body = NULL;
     self->frames = frames;
@@ -68,7 +83,8 @@ xinf_msg_new (const char *type)
     }
     xinf_msg_t *self = s_msg_alloc (NULL);
     s_copy (self->type, type, length);
-    self->body = xinf_value_new_map ();
+    self->type_size = (uint8_t) length;
+    self->body = xinf_value_new_map_in (self->body_block, sizeof self->body_block);
     return self;
 }
 
@@ -78,7 +94,8 @@ xinf_msg_destroy (xinf_msg_t **self_p)
     if (self_p && *self_p) {
         xinf_msg_t *self = *self_p;
         xinf_value_destroy (&self->body);
-        zmsg_destroy (&self->frames);
+        if (self->frames)          //  most messages have none
+            zmsg_destroy (&self->frames);
         free (self);
         *self_p = NULL;
     }
@@ -99,6 +116,7 @@ xinf_msg_set_sender (xinf_msg_t *self, const char *sender)
 {
     size_t length = sender ? strnlen (sender, XINF_SENDER_MAX) : 0;
     s_copy (self->sender, sender ? sender : "", length);
+    self->sender_size = (uint8_t) length;
 }
 
 void
@@ -134,24 +152,62 @@ xinf_wire_release (xinf_wire_t *self)
     xinf_mpbuf_release (self);
 }
 
+//  A str of at most 255 bytes (type, sender): fixstr or str8.
+static inline byte *
+s_put_str (byte *at, const char *text, size_t size)
+{
+    if (size < 32)
+        *at++ = (byte) (0xa0 | size);
+    else {
+        *at++ = 0xd9;
+        *at++ = (byte) size;
+    }
+    memcpy (at, text, size);
+    return at + size;
+}
+
+//  A uint in its shortest form (as xinf_mp_write_uint).
+static inline byte *
+s_put_uint (byte *at, uint64_t number)
+{
+    if (number < 128) {
+        *at = (byte) number;
+        return at + 1;
+    }
+    size_t width = number < 256 ? 1 : number < 65536 ? 2 : number < (1ULL << 32) ? 4 : 8;
+    *at++ = (byte) (width == 1 ? 0xcc : width == 2 ? 0xcd : width == 4 ? 0xce : 0xcf);
+    for (size_t index = width; index > 0; index--, number >>= 8)
+        at [index - 1] = (byte) number;
+    return at + width;
+}
+
+//  The signature, the header map and its first key; the other keys
+#define S_START     "XINF\x02\x85\xa4type"
+#define S_CORR      "\xa4" "corr"
+#define S_SENDER    "\xa6" "sender"
+#define S_DEADLINE  "\xa8" "deadline"
+#define S_BODY      "\xa4" "body"
+#define S_HEAD_MAX  256             //  frame 0 up to the body, at most
+static_assert (XINF_VERSION == 2 && XINF_SIGNATURE_SIZE == 5, "the bytes of S_START are version 2");
+static_assert (10 + 2 + XINF_TYPE_MAX + 5 + 9 + 7 + 2 + XINF_SENDER_MAX + 9 + 9 + 5 <= S_HEAD_MAX, "frame 0 up to the body fits in its room");
+
 zmsg_t *
 xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
 {
     xinf_msg_t *self = *self_p;
-    //  The signature, a map of 5 and the first key, then each key
-    //  (fixstr) already encoded
-    static const char start [] = "XINF\x02" "\x85" "\xa4" "type";
-    static_assert (XINF_VERSION == 2 && XINF_SIGNATURE_SIZE == 5, "the signature above is version 2");
     xinf_mpbuf_init (head);
-    xinf_mpbuf_append (head, start, sizeof start - 1);
-    xinf_mp_write_str (head, self->type, strlen (self->type));
-    xinf_mpbuf_append (head, "\xa4" "corr", 5);
-    xinf_mp_write_uint (head, self->corr);
-    xinf_mpbuf_append (head, "\xa6" "sender", 7);
-    xinf_mp_write_str (head, self->sender, strlen (self->sender));
-    xinf_mpbuf_append (head, "\xa8" "deadline", 9);
-    xinf_mp_write_uint (head, self->deadline);
-    xinf_mpbuf_append (head, "\xa4" "body", 5);
+    byte *start = xinf_mpbuf_room (head, S_HEAD_MAX);
+    byte *at = start;
+    memcpy (at, S_START, sizeof S_START - 1);
+    at = s_put_str (at + sizeof S_START - 1, self->type, self->type_size);
+    memcpy (at, S_CORR, sizeof S_CORR - 1);
+    at = s_put_uint (at + sizeof S_CORR - 1, self->corr);
+    memcpy (at, S_SENDER, sizeof S_SENDER - 1);
+    at = s_put_str (at + sizeof S_SENDER - 1, self->sender, self->sender_size);
+    memcpy (at, S_DEADLINE, sizeof S_DEADLINE - 1);
+    at = s_put_uint (at + sizeof S_DEADLINE - 1, self->deadline);
+    memcpy (at, S_BODY, sizeof S_BODY - 1);
+    head->size += (size_t) (at + sizeof S_BODY - 1 - start);
     xinf_value_write (self->body, head);
     zmsg_t *frames = self->frames;
     self->frames = NULL;
@@ -205,93 +261,114 @@ s_take_header (xinf_msg_t *self, xinf_value_t *header, char *error, size_t error
     xinf_check_map (&check, header, "body", XINF_MAP_ENTRIES_MAX);
     if (check.failed)
         return xinf_fail (error, error_size, "%s", check.reason);
-    s_copy (self->type, type, strlen (type));
-    s_copy (self->sender, sender, strlen (sender));
+    self->type_size = (uint8_t) strlen (type);
+    self->sender_size = (uint8_t) strlen (sender);
+    s_copy (self->type, type, self->type_size);
+    s_copy (self->sender, sender, self->sender_size);
     self->corr = corr;
     self->deadline = deadline;
     self->body = xinf_map_take (header, "body");
     return 0;
 }
 
-//  The header's fields in the order of the fast path's checks.
-typedef enum { S_TYPE, S_CORR, S_SENDER, S_DEADLINE, S_BODY, S_FIELDS } s_field_t;
+//  The canonical header's bytes, read in order: each step false when
+//  they are not what it expects (the full path then decides).
+typedef struct {
+    const byte *at, *end;
+} s_cursor_t;
 
-static int
-s_field_of (const xinf_mp_item_t *key)
+static inline bool
+s_expect (s_cursor_t *self, const char *bytes, size_t size)
 {
-    if (key->kind != XINF_MP_STR)
-        return -1;
-    const char *name = key->via.bytes.ptr;
-    switch (key->via.bytes.size) {
-        case 4: return !memcmp (name, "type", 4) ? S_TYPE : !memcmp (name, "corr", 4) ? S_CORR
-                     : !memcmp (name, "body", 4) ? S_BODY : -1;
-        case 6: return !memcmp (name, "sender", 6) ? S_SENDER : -1;
-        case 8: return !memcmp (name, "deadline", 8) ? S_DEADLINE : -1;
-        default: return -1;
-    }
+    if ((size_t) (self->end - self->at) < size || memcmp (self->at, bytes, size) != 0)
+        return false;
+    self->at += size;
+    return true;
 }
 
-//  Reads one field's value into self; -1 when it is not of the usual form.
-static int
-s_take_field (xinf_msg_t *self, int field, xinf_mpread_t *reader)
+//  A fixstr or str8 (type and sender are short).
+static inline bool
+s_get_str (s_cursor_t *self, const char **text, size_t *size)
 {
-    xinf_mp_item_t value;
-    if (xinf_mp_read (reader, &value))
-        return -1;
-    const char *text = value.via.bytes.ptr;
-    size_t length = value.via.bytes.size;
-    char error [8];
-    switch (field) {
-        case S_TYPE:
-            if (value.kind != XINF_MP_STR || !xinf_msg_type_valid (text, length))
-                return -1;
-            s_copy (self->type, text, length);
-            return 0;
-        case S_SENDER:
-            if (value.kind != XINF_MP_STR || length > XINF_SENDER_MAX || (length && memchr (text, 0, length))
-            ||  !xinf_utf8_valid (text, length, NULL))
-                return -1;
-            s_copy (self->sender, text, length);
-            return 0;
-        case S_CORR:
-        case S_DEADLINE:
-            if (value.kind != XINF_MP_UINT)
-                return -1;
-            *(field == S_CORR ? &self->corr : &self->deadline) = value.via.uint;
-            return 0;
-        default:
-            if (value.kind != XINF_MP_MAP || value.via.count > XINF_MAP_ENTRIES_MAX)
-                return -1;
-            self->body = xinf_value_read (reader, &value, error, sizeof error);
-            return self->body ? 0 : -1;
+    size_t left = (size_t) (self->end - self->at);
+    if (left >= 1 && (self->at [0] & 0xe0) == 0xa0) {
+        *size = self->at [0] & 0x1f;
+        self->at += 1;
     }
+    else
+    if (left >= 2 && self->at [0] == 0xd9) {
+        *size = self->at [1];
+        self->at += 2;
+    }
+    else
+        return false;
+    if ((size_t) (self->end - self->at) < *size)
+        return false;
+    *text = (const char *) self->at;
+    self->at += *size;
+    return true;
 }
 
-//  The usual header: one map of exactly type, corr, sender, deadline and
-//  body, well typed, within the limits of xinf_mpscan and nothing after
-//  it, read straight from the bytes in one pass; only the body becomes a
-//  value tree. -1 for anything else: the full path then decides.
-static int
-s_take_fast (xinf_msg_t *self, const byte *data, size_t size, uint64_t *corr_hint)
+//  A positive int of any width.
+static inline bool
+s_get_uint (s_cursor_t *self, uint64_t *number)
 {
+    size_t left = (size_t) (self->end - self->at);
+    if (left >= 1 && self->at [0] < 0x80) {
+        *number = *self->at++;
+        return true;
+    }
+    if (left < 1 || self->at [0] < 0xcc || self->at [0] > 0xcf)
+        return false;
+    size_t width = (size_t) 1 << (self->at [0] - 0xcc);
+    if (left < 1 + width)
+        return false;
+    uint64_t value = 0;
+    for (size_t index = 1; index <= width; index++)
+        value = (value << 8) | self->at [index];
+    self->at += 1 + width;
+    *number = value;
+    return true;
+}
+
+//  The canonical header: the map of exactly type, corr, sender, deadline
+//  and body in this order, well typed, the body within the limits of
+//  xinf_mpscan, nothing after it; read straight from the bytes in one
+//  pass, the body into the message's block. -1 for anything else.
+static int
+s_take_canonical (xinf_msg_t *self, const byte *data, size_t size, uint64_t *corr_hint)
+{
+    s_cursor_t cursor = { data, data + size };
+    const char *type, *sender;
+    size_t type_size, sender_size;
+    uint64_t corr, deadline;
+    if (!s_expect (&cursor, S_START + XINF_SIGNATURE_SIZE, sizeof S_START - 1 - XINF_SIGNATURE_SIZE)
+    ||  !s_get_str (&cursor, &type, &type_size) || !xinf_msg_type_valid (type, type_size)
+    ||  !s_expect (&cursor, S_CORR, sizeof S_CORR - 1) || !s_get_uint (&cursor, &corr)
+    ||  !s_expect (&cursor, S_SENDER, sizeof S_SENDER - 1) || !s_get_str (&cursor, &sender, &sender_size)
+    ||  sender_size > XINF_SENDER_MAX || (sender_size && memchr (sender, 0, sender_size))
+    ||  !xinf_utf8_valid (sender, sender_size, NULL)
+    ||  !s_expect (&cursor, S_DEADLINE, sizeof S_DEADLINE - 1) || !s_get_uint (&cursor, &deadline)
+    ||  !s_expect (&cursor, S_BODY, sizeof S_BODY - 1))
+        return -1;
     //  Root map, four keys and values and the key 'body' are ten values
     xinf_mp_budget_t budget = { XINF_OBJECTS_MAX - 10, XINF_DEPTH_MAX - 1, XINF_MAP_ENTRIES_MAX };
-    xinf_mpread_t reader = { data, size, 0, &budget };
+    xinf_mpread_t reader = { data, size, (size_t) (cursor.at - data), &budget };
     xinf_mp_item_t head;
-    if (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP || head.via.count != S_FIELDS)
+    char error [8];
+    if (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP || head.via.count > XINF_MAP_ENTRIES_MAX)
         return -1;
-    bool seen [S_FIELDS] = { false };
-    for (uint32_t index = 0; index < S_FIELDS; index++) {
-        xinf_mp_item_t key;
-        int field = xinf_mp_read (&reader, &key) ? -1 : s_field_of (&key);
-        if (field < 0 || seen [field] || s_take_field (self, field, &reader))
-            return -1;              //  unknown, twice or not of the usual form
-        seen [field] = true;
-    }
-    if (reader.at != size)
+    self->body = xinf_value_read_in (&reader, &head, self->body_block, sizeof self->body_block, error, sizeof error);
+    if (!self->body || reader.at != size)
         return -1;
+    s_copy (self->type, type, type_size);
+    s_copy (self->sender, sender, sender_size);
+    self->type_size = (uint8_t) type_size;
+    self->sender_size = (uint8_t) sender_size;
+    self->corr = corr;
+    self->deadline = deadline;
     if (corr_hint)
-        *corr_hint = self->corr;
+        *corr_hint = corr;
     return 0;
 }
 
@@ -303,7 +380,7 @@ s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, si
         return xinf_fail (error, error_size, "frame 0 has no header after the signature");
     if (size > XINF_HEADER_MAX)
         return xinf_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
-    if (s_take_fast (self, data, size, corr_hint) == 0)
+    if (s_take_canonical (self, data, size, corr_hint) == 0)
         return 0;
     //  Anything else: the structure walk first, for its precise reasons
     xinf_value_destroy (&self->body);

@@ -14,8 +14,17 @@
     count, header size, structure before anything is allocated, field
     types, ranges and lengths) and gives a precise reason instead of
     crashing. Header and body are written and read with xinf_mpack
-    (msgpack-c's encodings, no callbacks, no zone): the usual header is
-    read straight into the message, only the body becomes a value tree.
+    (msgpack-c's encodings, no callbacks, no zone): the canonical header
+    (the keys in the spec's order, as this encoder and the Python client
+    write them) is read straight into the message, any other valid form
+    through the full check; only the body becomes a value tree.
+
+    A message is one allocation for the usual small message: the header
+    fields, the body map and the body's keys and small values share the
+    message's block (xinf_value_new_map_in); larger bodies spill into
+    allocations of their own. The body map belongs to the message: take
+    values out with xinf_map_take (a copy when it lived in the block),
+    never the map itself.
 */
 #ifndef XINF_MSG_H_INCLUDED
 #define XINF_MSG_H_INCLUDED

@@ -1,4 +1,14 @@
-/*  xinf_value: a MessagePack value tree for message bodies.  */
+/*  xinf_value: a MessagePack value tree for message bodies.
+
+    A map carries an arena after its first entries: its keys and its
+    small values (scalars, short strings and bins put with the
+    xinf_map_put_* helpers, or read from the wire) are placed there, so
+    that a small body is one allocation, not one per key and value. Such
+    a value is "pooled": its memory is the map's, destroying it frees
+    only what it owns itself, and xinf_map_take hands out a copy. A map
+    can itself live in memory the caller owns (xinf_value_new_map_in: a
+    message's body in the message's own block).
+*/
 #include "xinf_value.h"
 
 #include <assert.h>
@@ -8,6 +18,7 @@
 
 struct _xinf_value_t {
     xinf_type_t type;
+    bool pooled;                    //  in memory it does not own: never freed itself
     union {
         bool flag;
         uint64_t uint;
@@ -15,86 +26,122 @@ struct _xinf_value_t {
         double real;
         struct {
             char *bytes;            //  STR and BIN, right after the value in
-            size_t size;            //  one allocation; STR has a trailing NUL
+            size_t size;            //  one block; STR has a trailing NUL
         } blob;
         struct {
             xinf_value_t **items;
             char **keys;            //  MAP only: after the items, one block
             size_t count;
             size_t capacity;
-            char *arena;            //  MAP only: where its next short key goes
-            size_t arena_left;
+            char *arena;            //  MAP only: keys and pooled values
+            uint32_t arena_used, arena_size;
         } list;
     } u;
 };
 
-//  A container is allocated with room for its first S_INLINE entries
-//  (items, and a map's keys after them) and a map with an arena of
-//  S_ARENA bytes for its short keys, append-only (a key taken out leaves
-//  its bytes unused): a small body is one allocation, not one per key
-//  and one for the entries. Keys that do not fit are allocated alone.
+//  A new container has room for its first S_INLINE entries (items, and a
+//  map's keys after them) and a new map an arena of S_ARENA bytes, append
+//  only (what is taken out or replaced leaves its bytes unused). What
+//  does not fit is allocated alone.
 #define S_INLINE  4
-#define S_ARENA   64
+#define S_ARENA   256
+
+//  A map read from the wire: its entries inline up to S_READ_INLINE, and
+//  S_READ_ARENA bytes of arena an entry, a block of at most S_READ_BLOCK
+#define S_READ_INLINE  32
+#define S_READ_ARENA   96
+#define S_READ_BLOCK   2048
 
 //  Maps up to this size check their keys for duplicates pairwise, without
 //  sorting (and without allocating)
 #define S_SMALL_MAP  16
 
-static xinf_value_t *
-s_new (xinf_type_t type)
+//  'size' bytes from a map's arena (8-byte aligned when 'align'); NULL
+//  when 'owner' is not a map or its arena is full.
+static void *
+s_arena_take (xinf_value_t *owner, size_t size, bool align)
 {
+    if (!owner || owner->type != XINF_MAP)
+        return NULL;
+    size_t at = align ? ((size_t) owner->u.list.arena_used + 7) & ~(size_t) 7 : owner->u.list.arena_used;
+    if (at + size > owner->u.list.arena_size)
+        return NULL;
+    owner->u.list.arena_used = (uint32_t) (at + size);
+    return owner->u.list.arena + at;
+}
+
+static bool
+s_in_arena (const xinf_value_t *self, const void *memory)
+{
+    const char *at = (const char *) memory;
+    return at >= self->u.list.arena && at < self->u.list.arena + self->u.list.arena_size;
+}
+
+//  A value of 'extra' more bytes: in the owner map's arena when it fits
+//  (pooled), else allocated.
+static xinf_value_t *
+s_new_in (xinf_value_t *owner, xinf_type_t type, size_t extra)
+{
+    xinf_value_t *self = (xinf_value_t *) s_arena_take (owner, sizeof *self + extra, true);
+    bool pooled = self != NULL;
     //  malloc and memset, not calloc: glibc's calloc skips the per-thread cache
-    xinf_value_t *self = malloc (sizeof *self);
+    if (!self)
+        self = malloc (sizeof *self + extra);
     assert (self);
     memset (self, 0, sizeof *self);
     self->type = type;
+    self->pooled = pooled;
     return self;
 }
 
+static xinf_value_t *s_new (xinf_type_t type) { return s_new_in (NULL, type, 0); }
 xinf_value_t *xinf_value_new_nil (void) { return s_new (XINF_NIL); }
 
-xinf_value_t *
-xinf_value_new_bool (bool flag)
+static xinf_value_t *
+s_new_bool (xinf_value_t *owner, bool flag)
 {
-    xinf_value_t *self = s_new (XINF_BOOL);
+    xinf_value_t *self = s_new_in (owner, XINF_BOOL, 0);
     self->u.flag = flag;
     return self;
 }
 
-xinf_value_t *
-xinf_value_new_uint (uint64_t number)
+static xinf_value_t *
+s_new_uint (xinf_value_t *owner, uint64_t number)
 {
-    xinf_value_t *self = s_new (XINF_UINT);
+    xinf_value_t *self = s_new_in (owner, XINF_UINT, 0);
     self->u.uint = number;
     return self;
 }
 
-xinf_value_t *
-xinf_value_new_int (int64_t number)
+static xinf_value_t *
+s_new_int (xinf_value_t *owner, int64_t number)
 {
     if (number >= 0)
-        return xinf_value_new_uint ((uint64_t) number);
-    xinf_value_t *self = s_new (XINF_INT);
+        return s_new_uint (owner, (uint64_t) number);
+    xinf_value_t *self = s_new_in (owner, XINF_INT, 0);
     self->u.sint = number;
     return self;
 }
 
-xinf_value_t *
-xinf_value_new_float (double number)
+static xinf_value_t *
+s_new_float (xinf_value_t *owner, double number)
 {
-    xinf_value_t *self = s_new (XINF_FLOAT);
+    xinf_value_t *self = s_new_in (owner, XINF_FLOAT, 0);
     self->u.real = number;
     return self;
 }
 
-//  The value and its bytes in one allocation (one malloc per string).
+xinf_value_t *xinf_value_new_bool (bool flag) { return s_new_bool (NULL, flag); }
+xinf_value_t *xinf_value_new_uint (uint64_t number) { return s_new_uint (NULL, number); }
+xinf_value_t *xinf_value_new_int (int64_t number) { return s_new_int (NULL, number); }
+xinf_value_t *xinf_value_new_float (double number) { return s_new_float (NULL, number); }
+
+//  The value and its bytes in one block (one malloc per string, or none
+//  in the owner's arena).
 static xinf_value_t *
-s_new_blob (xinf_type_t type, const void *data, size_t size)
+s_new_blob (xinf_value_t *owner, xinf_type_t type, const void *data, size_t size)
 {
-    xinf_value_t *self = malloc (sizeof *self + size + 1);
-    assert (self);
-    memset (self, 0, sizeof *self);
-    self->type = type;
+    xinf_value_t *self = s_new_in (owner, type, size + 1);
     self->u.blob.bytes = (char *) (self + 1);
     if (size)
         memcpy (self->u.blob.bytes, data, size);
@@ -103,29 +150,57 @@ s_new_blob (xinf_type_t type, const void *data, size_t size)
     return self;
 }
 
-xinf_value_t *xinf_value_new_strn (const char *text, size_t length) { return s_new_blob (XINF_STR, text, length); }
+xinf_value_t *xinf_value_new_strn (const char *text, size_t length) { return s_new_blob (NULL, XINF_STR, text, length); }
 xinf_value_t *xinf_value_new_str (const char *text) { return xinf_value_new_strn (text ? text : "", text ? strlen (text) : 0); }
-xinf_value_t *xinf_value_new_bin (const void *data, size_t size) { return s_new_blob (XINF_BIN, data, size); }
-//  The inline entries (and a map's arena) right after the value.
-static xinf_value_t *
-s_new_container (xinf_type_t type)
+xinf_value_t *xinf_value_new_bin (const void *data, size_t size) { return s_new_blob (NULL, XINF_BIN, data, size); }
+
+//  The block of a container with 'capacity' inline entries (and a map's
+//  arena of 'arena' bytes) after the value.
+static size_t
+s_container_size (xinf_type_t type, size_t capacity, size_t arena)
 {
     bool map = type == XINF_MAP;
-    size_t entries = S_INLINE * (sizeof (xinf_value_t *) + (map ? sizeof (char *) : 0));
-    xinf_value_t *self = malloc (sizeof *self + entries + (map ? S_ARENA : 0));
-    assert (self);
+    return sizeof (xinf_value_t) + capacity * (sizeof (xinf_value_t *) + (map ? sizeof (char *) : 0)) + (map ? arena : 0);
+}
+
+//  Lays a container out in 'memory' (s_container_size bytes).
+static xinf_value_t *
+s_container_init (void *memory, bool pooled, xinf_type_t type, size_t capacity, size_t arena)
+{
+    bool map = type == XINF_MAP;
+    xinf_value_t *self = (xinf_value_t *) memory;
     memset (self, 0, sizeof *self);
     self->type = type;
+    self->pooled = pooled;
     self->u.list.items = (xinf_value_t **) (self + 1);
-    self->u.list.keys = map ? (char **) (self->u.list.items + S_INLINE) : NULL;
-    self->u.list.capacity = S_INLINE;
-    self->u.list.arena = map ? (char *) (self + 1) + entries : NULL;
-    self->u.list.arena_left = map ? S_ARENA : 0;
+    self->u.list.keys = map ? (char **) (self->u.list.items + capacity) : NULL;
+    self->u.list.capacity = capacity;
+    self->u.list.arena = map ? (char *) (self->u.list.items + capacity * 2) : NULL;
+    self->u.list.arena_size = map ? (uint32_t) arena : 0;
     return self;
 }
 
-xinf_value_t *xinf_value_new_array (void) { return s_new_container (XINF_ARRAY); }
-xinf_value_t *xinf_value_new_map (void) { return s_new_container (XINF_MAP); }
+static xinf_value_t *
+s_new_container (xinf_type_t type, size_t capacity, size_t arena)
+{
+    void *memory = malloc (s_container_size (type, capacity, arena));
+    assert (memory);
+    return s_container_init (memory, false, type, capacity, arena);
+}
+
+xinf_value_t *xinf_value_new_array (void) { return s_new_container (XINF_ARRAY, S_INLINE, 0); }
+xinf_value_t *xinf_value_new_map (void) { return s_new_container (XINF_MAP, S_INLINE, S_ARENA); }
+
+xinf_value_t *
+xinf_value_new_map_in (void *memory, size_t size)
+{
+    assert (((uintptr_t) memory & 7) == 0);
+    size_t base = s_container_size (XINF_MAP, S_INLINE, 0);
+    if (size < base)
+        return NULL;
+    size_t arena = size - base < UINT32_MAX ? size - base : UINT32_MAX;
+    return s_container_init (memory, true, XINF_MAP, S_INLINE, arena);
+}
 
 static bool
 s_entries_inline (const xinf_value_t *self)
@@ -137,16 +212,10 @@ s_entries_inline (const xinf_value_t *self)
 static char *
 s_key_copy (xinf_value_t *self, const char *key, size_t length)
 {
-    char *copy;
-    if (length < self->u.list.arena_left) {
-        copy = self->u.list.arena;
-        self->u.list.arena += length + 1;
-        self->u.list.arena_left -= length + 1;
-    }
-    else {
+    char *copy = (char *) s_arena_take (self, length + 1, false);
+    if (!copy)
         copy = malloc (length + 1);
-        assert (copy);
-    }
+    assert (copy);
     if (length)                    //  msgpack-c gives ptr NULL for some empty strs
         memcpy (copy, key, length);
     copy [length] = 0;
@@ -156,8 +225,7 @@ s_key_copy (xinf_value_t *self, const char *key, size_t length)
 static void
 s_key_free (xinf_value_t *self, char *key)
 {
-    char *arena_start = self->u.list.arena + self->u.list.arena_left - S_ARENA;
-    if (key < arena_start || key >= arena_start + S_ARENA)
+    if (!s_in_arena (self, key))
         free (key);
 }
 
@@ -176,37 +244,44 @@ xinf_value_destroy (xinf_value_t **self_p)
         if (!s_entries_inline (self))
             free (self->u.list.items);     //  the keys share its block
     }
-    free (self);
+    if (!self->pooled)
+        free (self);
     *self_p = NULL;
 }
 
-xinf_value_t *
-xinf_value_dup (const xinf_value_t *self)
+//  A deep copy; its scalars, strings and bins in the owner map's arena
+//  when they fit there (the owner is then the map it is put into).
+static xinf_value_t *
+s_dup_in (xinf_value_t *owner, const xinf_value_t *self)
 {
-    if (!self)
-        return NULL;
     switch (self->type) {
         case XINF_STR:
         case XINF_BIN:
-            return s_new_blob (self->type, self->u.blob.bytes, self->u.blob.size);
+            return s_new_blob (owner, self->type, self->u.blob.bytes, self->u.blob.size);
         case XINF_ARRAY: {
             xinf_value_t *copy = xinf_value_new_array ();
             for (size_t index = 0; index < self->u.list.count; index++)
-                xinf_array_push (copy, xinf_value_dup (self->u.list.items [index]));
+                xinf_array_push (copy, s_dup_in (NULL, self->u.list.items [index]));
             return copy;
         }
         case XINF_MAP: {
             xinf_value_t *copy = xinf_value_new_map ();
             for (size_t index = 0; index < self->u.list.count; index++)
-                xinf_map_put (copy, self->u.list.keys [index], xinf_value_dup (self->u.list.items [index]));
+                xinf_map_put_copy (copy, self->u.list.keys [index], self->u.list.items [index]);
             return copy;
         }
         default: {
-            xinf_value_t *copy = s_new (self->type);
+            xinf_value_t *copy = s_new_in (owner, self->type, 0);
             copy->u = self->u;
             return copy;
         }
     }
+}
+
+xinf_value_t *
+xinf_value_dup (const xinf_value_t *self)
+{
+    return self ? s_dup_in (NULL, self) : NULL;
 }
 
 xinf_type_t xinf_value_type (const xinf_value_t *self) { return self ? self->type : XINF_NIL; }
@@ -351,11 +426,25 @@ xinf_map_put (xinf_value_t *self, const char *key, xinf_value_t *value)
     self->u.list.items [self->u.list.count++] = value;
 }
 
-void xinf_map_put_str (xinf_value_t *self, const char *key, const char *text) { xinf_map_put (self, key, xinf_value_new_str (text)); }
-void xinf_map_put_uint (xinf_value_t *self, const char *key, uint64_t number) { xinf_map_put (self, key, xinf_value_new_uint (number)); }
-void xinf_map_put_int (xinf_value_t *self, const char *key, int64_t number) { xinf_map_put (self, key, xinf_value_new_int (number)); }
-void xinf_map_put_float (xinf_value_t *self, const char *key, double number) { xinf_map_put (self, key, xinf_value_new_float (number)); }
-void xinf_map_put_bool (xinf_value_t *self, const char *key, bool flag) { xinf_map_put (self, key, xinf_value_new_bool (flag)); }
+//  The helpers place small values in the map's arena (no allocation).
+void
+xinf_map_put_str (xinf_value_t *self, const char *key, const char *text)
+{
+    xinf_map_put (self, key, s_new_blob (self, XINF_STR, text ? text : "", text ? strlen (text) : 0));
+}
+
+void xinf_map_put_bin (xinf_value_t *self, const char *key, const void *data, size_t size) { xinf_map_put (self, key, s_new_blob (self, XINF_BIN, data, size)); }
+void xinf_map_put_uint (xinf_value_t *self, const char *key, uint64_t number) { xinf_map_put (self, key, s_new_uint (self, number)); }
+void xinf_map_put_int (xinf_value_t *self, const char *key, int64_t number) { xinf_map_put (self, key, s_new_int (self, number)); }
+void xinf_map_put_float (xinf_value_t *self, const char *key, double number) { xinf_map_put (self, key, s_new_float (self, number)); }
+void xinf_map_put_bool (xinf_value_t *self, const char *key, bool flag) { xinf_map_put (self, key, s_new_bool (self, flag)); }
+
+void
+xinf_map_put_copy (xinf_value_t *self, const char *key, const xinf_value_t *value)
+{
+    assert (value);
+    xinf_map_put (self, key, s_dup_in (self, value));
+}
 
 xinf_value_t *
 xinf_map_get (const xinf_value_t *self, const char *key)
@@ -391,48 +480,18 @@ xinf_map_take (xinf_value_t *self, const char *key)
     if (found < 0)
         return NULL;
     xinf_value_t *value = self->u.list.items [found];
+    if (value->pooled) {
+        //  Its memory stays with the map: the caller gets a copy of its own
+        xinf_value_t *pooled = value;
+        value = xinf_value_dup (pooled);
+        xinf_value_destroy (&pooled);
+    }
     s_key_free (self, self->u.list.keys [found]);
     size_t tail = self->u.list.count - (size_t) found - 1;
     memmove (&self->u.list.items [found], &self->u.list.items [found + 1], tail * sizeof (xinf_value_t *));
     memmove (&self->u.list.keys [found], &self->u.list.keys [found + 1], tail * sizeof (char *));
     self->u.list.count--;
     return value;
-}
-
-int
-xinf_value_pack (const xinf_value_t *self, msgpack_packer *packer)
-{
-    int rc = 0;
-    switch (self->type) {
-        case XINF_NIL:   return msgpack_pack_nil (packer);
-        case XINF_BOOL:  return self->u.flag ? msgpack_pack_true (packer) : msgpack_pack_false (packer);
-        case XINF_UINT:  return msgpack_pack_uint64 (packer, self->u.uint);
-        case XINF_INT:   return msgpack_pack_int64 (packer, self->u.sint);
-        case XINF_FLOAT: return msgpack_pack_double (packer, self->u.real);
-        case XINF_STR:
-            rc = msgpack_pack_str (packer, self->u.blob.size);
-            return rc ? rc : msgpack_pack_str_body (packer, self->u.blob.bytes, self->u.blob.size);
-        case XINF_BIN:
-            rc = msgpack_pack_bin (packer, self->u.blob.size);
-            return rc ? rc : msgpack_pack_bin_body (packer, self->u.blob.bytes, self->u.blob.size);
-        case XINF_ARRAY:
-            rc = msgpack_pack_array (packer, self->u.list.count);
-            for (size_t index = 0; rc == 0 && index < self->u.list.count; index++)
-                rc = xinf_value_pack (self->u.list.items [index], packer);
-            return rc;
-        case XINF_MAP:
-            rc = msgpack_pack_map (packer, self->u.list.count);
-            for (size_t index = 0; rc == 0 && index < self->u.list.count; index++) {
-                size_t length = strlen (self->u.list.keys [index]);
-                rc = msgpack_pack_str (packer, length);
-                if (rc == 0)
-                    rc = msgpack_pack_str_body (packer, self->u.list.keys [index], length);
-                if (rc == 0)
-                    rc = xinf_value_pack (self->u.list.items [index], packer);
-            }
-            return rc;
-    }
-    return -1;
 }
 
 void
@@ -461,67 +520,6 @@ xinf_value_write (const xinf_value_t *self, xinf_mpbuf_t *buffer)
     }
 }
 
-static int
-s_compare_keys (const void *a, const void *b)
-{
-    const msgpack_object_str *left = *(const msgpack_object_str * const *) a;
-    const msgpack_object_str *right = *(const msgpack_object_str * const *) b;
-    uint32_t shorter = left->size < right->size ? left->size : right->size;
-    int order = shorter ? memcmp (left->ptr, right->ptr, shorter) : 0;
-    return order ? order : (left->size > right->size) - (left->size < right->size);
-}
-
-//  Checks a decoded map's keys: strings under 256 bytes, no NUL, no key
-//  twice. A large map's keys are sorted once, so that it costs n log n,
-//  not n^2; a small one's are compared pairwise on the stack.
-static int
-s_check_keys (const msgpack_object_map *map, char *error, size_t error_size)
-{
-    if (map->size == 0)
-        return 0;
-    const msgpack_object_str *small [S_SMALL_MAP];
-    const msgpack_object_str **keys = map->size <= S_SMALL_MAP ? small : malloc (map->size * sizeof *keys);
-    assert (keys);
-    const char *problem = NULL;
-    for (uint32_t index = 0; !problem && index < map->size; index++) {
-        const msgpack_object *key = &map->ptr [index].key;
-        if (key->type != MSGPACK_OBJECT_STR)
-            problem = "map keys must be str";
-        else
-        if (key->via.str.size && memchr (key->via.str.ptr, 0, key->via.str.size))
-            problem = "map key contains a NUL byte";
-        else
-        if (key->via.str.size >= 256)
-            problem = "map key longer than 255 bytes";
-        else
-            keys [index] = &key->via.str;
-    }
-    int rc = problem ? -1 : 0;
-    if (problem)
-        snprintf (error, error_size, "%s", problem);
-    const msgpack_object_str *twice = NULL;
-    if (rc == 0 && keys == small) {
-        for (uint32_t index = 1; !twice && index < map->size; index++)
-            for (uint32_t other = 0; !twice && other < index; other++)
-                if (s_compare_keys (&keys [other], &keys [index]) == 0)
-                    twice = keys [index];
-    }
-    else
-    if (rc == 0) {
-        qsort (keys, map->size, sizeof *keys, s_compare_keys);
-        for (uint32_t index = 1; !twice && index < map->size; index++)
-            if (s_compare_keys (&keys [index - 1], &keys [index]) == 0)
-                twice = keys [index];
-    }
-    if (twice) {
-        snprintf (error, error_size, "duplicate map key '%.*s'", (int) twice->size, twice->ptr);
-        rc = -1;
-    }
-    if (keys != small)
-        free (keys);
-    return rc;
-}
-
 //  Appends an entry whose key is known to be new.
 static void
 s_map_append (xinf_value_t *self, const char *key, size_t length, xinf_value_t *value)
@@ -529,56 +527,6 @@ s_map_append (xinf_value_t *self, const char *key, size_t length, xinf_value_t *
     s_grow (self);
     self->u.list.keys [self->u.list.count] = s_key_copy (self, key, length);
     self->u.list.items [self->u.list.count++] = value;
-}
-
-static xinf_value_t *
-s_map_from_object (const msgpack_object_map *map, char *error, size_t error_size)
-{
-    if (s_check_keys (map, error, error_size))
-        return NULL;
-    xinf_value_t *self = xinf_value_new_map ();
-    for (uint32_t index = 0; index < map->size; index++) {
-        const msgpack_object_str *key = &map->ptr [index].key.via.str;
-        xinf_value_t *value = xinf_value_from_object (&map->ptr [index].val, error, error_size);
-        if (!value) {
-            xinf_value_destroy (&self);
-            return NULL;
-        }
-        s_map_append (self, key->ptr, key->size, value);
-    }
-    return self;
-}
-
-xinf_value_t *
-xinf_value_from_object (const msgpack_object *object, char *error, size_t error_size)
-{
-    switch (object->type) {
-        case MSGPACK_OBJECT_NIL:              return xinf_value_new_nil ();
-        case MSGPACK_OBJECT_BOOLEAN:          return xinf_value_new_bool (object->via.boolean);
-        case MSGPACK_OBJECT_POSITIVE_INTEGER: return xinf_value_new_uint (object->via.u64);
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return xinf_value_new_int (object->via.i64);
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:          return xinf_value_new_float (object->via.f64);
-        case MSGPACK_OBJECT_STR:   return xinf_value_new_strn (object->via.str.ptr, object->via.str.size);
-        case MSGPACK_OBJECT_BIN:   return xinf_value_new_bin (object->via.bin.ptr, object->via.bin.size);
-        case MSGPACK_OBJECT_ARRAY: {
-            xinf_value_t *self = xinf_value_new_array ();
-            for (uint32_t index = 0; index < object->via.array.size; index++) {
-                xinf_value_t *item = xinf_value_from_object (&object->via.array.ptr [index], error, error_size);
-                if (!item) {
-                    xinf_value_destroy (&self);
-                    return NULL;
-                }
-                xinf_array_push (self, item);
-            }
-            return self;
-        }
-        case MSGPACK_OBJECT_MAP:
-            return s_map_from_object (&object->via.map, error, error_size);
-        default:
-            snprintf (error, error_size, "ext types are not accepted");
-            return NULL;
-    }
 }
 
 // ---- reading MessagePack bytes ------------------------------------------------
@@ -624,6 +572,7 @@ s_check_unique (const xinf_value_t *self, char *error, size_t error_size)
 }
 
 static xinf_value_t *s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth,
+                             xinf_value_t *owner, void *memory, size_t memory_size,
                              char *error, size_t error_size);
 
 //  Room for 'count' elements, but no more than the bytes left could hold.
@@ -636,11 +585,35 @@ s_reserve_elements (xinf_value_t *self, uint32_t count, const xinf_mpread_t *rea
         s_set_capacity (self, wanted);
 }
 
+//  A map for 'count' entries (no more than the bytes left could hold): in
+//  'memory' when its entries fit there, the rest its arena; else one
+//  block with a small map's entries inline and an arena for its values.
 static xinf_value_t *
-s_read_map (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, size_t error_size)
+s_read_map_new (const xinf_mpread_t *reader, uint32_t count, void *memory, size_t memory_size)
 {
-    xinf_value_t *self = xinf_value_new_map ();
-    s_reserve_elements (self, count, reader);
+    size_t left = reader->size - reader->at;
+    size_t wanted = count < left ? count : left;
+    size_t capacity = wanted <= S_READ_INLINE ? wanted : S_INLINE;
+    size_t base = s_container_size (XINF_MAP, capacity, 0);
+    xinf_value_t *self;
+    if (memory && base <= memory_size) {
+        size_t arena = memory_size - base < UINT32_MAX ? memory_size - base : UINT32_MAX;
+        self = s_container_init (memory, true, XINF_MAP, capacity, arena);
+    }
+    else {
+        size_t arena = capacity * S_READ_ARENA;
+        self = s_new_container (XINF_MAP, capacity, base + arena <= S_READ_BLOCK ? arena : S_READ_BLOCK - base);
+    }
+    if (wanted > capacity)
+        s_set_capacity (self, wanted);
+    return self;
+}
+
+static xinf_value_t *
+s_read_map (xinf_mpread_t *reader, uint32_t count, size_t depth, void *memory, size_t memory_size,
+            char *error, size_t error_size)
+{
+    xinf_value_t *self = s_read_map_new (reader, count, memory, memory_size);
     const char *problem = NULL;
     for (uint32_t index = 0; !problem && index < count; index++) {
         xinf_mp_item_t key;
@@ -664,7 +637,7 @@ s_read_map (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, si
         }
         if (reader->budget)
             reader->budget->objects--;
-        xinf_value_t *value = s_read (reader, NULL, depth + 1, error, error_size);
+        xinf_value_t *value = s_read (reader, NULL, depth + 1, self, NULL, 0, error, error_size);
         if (!value)
             problem = error;
         else
@@ -681,7 +654,7 @@ s_read_array (xinf_mpread_t *reader, uint32_t count, size_t depth, char *error, 
     xinf_value_t *self = xinf_value_new_array ();
     s_reserve_elements (self, count, reader);
     for (uint32_t index = 0; index < count; index++) {
-        xinf_value_t *item = s_read (reader, NULL, depth + 1, error, error_size);
+        xinf_value_t *item = s_read (reader, NULL, depth + 1, NULL, NULL, 0, error, error_size);
         if (!item) {
             xinf_value_destroy (&self);
             break;
@@ -716,8 +689,11 @@ s_spend (xinf_mpread_t *reader, const xinf_mp_item_t *item, size_t depth, char *
     return 0;
 }
 
+//  One value; a leaf in the owner map's arena when it fits, a map in
+//  'memory' when its entries fit.
 static xinf_value_t *
-s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth, char *error, size_t error_size)
+s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth,
+        xinf_value_t *owner, void *memory, size_t memory_size, char *error, size_t error_size)
 {
     xinf_mp_item_t item;
     if (!head) {
@@ -730,15 +706,16 @@ s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth, char *e
     if (s_spend (reader, head, depth, error, error_size))
         return NULL;
     switch (head->kind) {
-        case XINF_MP_NIL:   return xinf_value_new_nil ();
-        case XINF_MP_BOOL:  return xinf_value_new_bool (head->via.flag);
-        case XINF_MP_UINT:  return xinf_value_new_uint (head->via.uint);
-        case XINF_MP_INT:   return xinf_value_new_int (head->via.sint);
-        case XINF_MP_FLOAT: return xinf_value_new_float (head->via.real);
-        case XINF_MP_STR:   return s_new_blob (XINF_STR, head->via.bytes.ptr, head->via.bytes.size);
-        case XINF_MP_BIN:   return s_new_blob (XINF_BIN, head->via.bytes.ptr, head->via.bytes.size);
+        case XINF_MP_NIL:   return s_new_in (owner, XINF_NIL, 0);
+        case XINF_MP_BOOL:  return s_new_bool (owner, head->via.flag);
+        case XINF_MP_UINT:  return s_new_uint (owner, head->via.uint);
+        case XINF_MP_INT:   return s_new_int (owner, head->via.sint);
+        case XINF_MP_FLOAT: return s_new_float (owner, head->via.real);
+        case XINF_MP_STR:   return s_new_blob (owner, XINF_STR, head->via.bytes.ptr, head->via.bytes.size);
+        case XINF_MP_BIN:   return s_new_blob (owner, XINF_BIN, head->via.bytes.ptr, head->via.bytes.size);
         case XINF_MP_ARRAY: return s_read_array (reader, head->via.count, depth, error, error_size);
-        case XINF_MP_MAP:   return s_read_map (reader, head->via.count, depth, error, error_size);
+        case XINF_MP_MAP:
+            return s_read_map (reader, head->via.count, depth, memory, memory_size, error, error_size);
     }
     return NULL;
 }
@@ -746,5 +723,13 @@ s_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, size_t depth, char *e
 xinf_value_t *
 xinf_value_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, char *error, size_t error_size)
 {
-    return s_read (reader, head, 0, error, error_size);
+    return s_read (reader, head, 0, NULL, NULL, 0, error, error_size);
+}
+
+xinf_value_t *
+xinf_value_read_in (xinf_mpread_t *reader, const xinf_mp_item_t *head, void *memory, size_t memory_size,
+                    char *error, size_t error_size)
+{
+    assert (((uintptr_t) memory & 7) == 0);
+    return s_read (reader, head, 0, NULL, memory, memory_size, error, error_size);
 }

@@ -4,6 +4,8 @@
 
     Ownership: a container owns what is put into it; xinf_value_destroy
     frees a whole tree. Setters take ownership of the value they are given.
+    A map keeps its small values in its own memory (no allocation each);
+    xinf_map_take then hands out a copy.
 */
 #ifndef XINF_VALUE_H_INCLUDED
 #define XINF_VALUE_H_INCLUDED
@@ -39,6 +41,12 @@ xinf_value_t *xinf_value_new_strn (const char *text, size_t length);
 xinf_value_t *xinf_value_new_bin (const void *data, size_t size);
 xinf_value_t *xinf_value_new_array (void);
 xinf_value_t *xinf_value_new_map (void);
+//  An empty map laid out in 'memory' (8-byte aligned, 'size' bytes), which
+//  the caller owns and which outlives the map: its first entries, keys and
+//  small values live there as far as they fit, the rest is allocated.
+//  Destroying it frees what was allocated, never 'memory'. NULL when
+//  'size' is too small (under 128 bytes).
+xinf_value_t *xinf_value_new_map_in (void *memory, size_t size);
 void xinf_value_destroy (xinf_value_t **self_p);
 xinf_value_t *xinf_value_dup (const xinf_value_t *self);
 
@@ -65,10 +73,14 @@ void xinf_map_put_uint (xinf_value_t *self, const char *key, uint64_t number);
 void xinf_map_put_int (xinf_value_t *self, const char *key, int64_t number);
 void xinf_map_put_float (xinf_value_t *self, const char *key, double number);
 void xinf_map_put_bool (xinf_value_t *self, const char *key, bool flag);
+void xinf_map_put_bin (xinf_value_t *self, const char *key, const void *data, size_t size);
+//  Puts a deep copy of 'value' (which stays the caller's).
+void xinf_map_put_copy (xinf_value_t *self, const char *key, const xinf_value_t *value);
 xinf_value_t *xinf_map_get (const xinf_value_t *self, const char *key);
 const char *xinf_map_key_at (const xinf_value_t *self, size_t index);
 xinf_value_t *xinf_map_value_at (const xinf_value_t *self, size_t index);
-//  Detaches and returns the value under key (caller owns it), or NULL.
+//  Detaches and returns the value under key (caller owns it), or NULL. A
+//  value that lived in the map's own memory comes out as a copy.
 xinf_value_t *xinf_map_take (xinf_value_t *self, const char *key);
 
 //  MessagePack encoding with msgpack-c.
@@ -84,6 +96,10 @@ void xinf_value_write (const xinf_value_t *self, xinf_mpbuf_t *buffer);
 //  twice); NULL with the reason in 'error' when not acceptable. 'head' is
 //  the value's head when the caller read it already, else NULL.
 xinf_value_t *xinf_value_read (xinf_mpread_t *reader, const xinf_mp_item_t *head, char *error, size_t error_size);
+//  As xinf_value_read; a map is laid out in 'memory' as by
+//  xinf_value_new_map_in when its entries fit there (a message's body).
+xinf_value_t *xinf_value_read_in (xinf_mpread_t *reader, const xinf_mp_item_t *head, void *memory, size_t memory_size,
+                                  char *error, size_t error_size);
 
 //  Writes the value as JSON (for tools); bins as base64-free hex strings.
 void xinf_value_print_json (const xinf_value_t *self, FILE *stream);

@@ -236,9 +236,9 @@ static void
 s_on_echo (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
     xinf_msg_t *reply = xinf_msg_new ("ECHO");
-    xinf_value_t *echo = xinf_map_take (xinf_msg_body (msg), "echo");
+    xinf_value_t *echo = xinf_map_get (xinf_msg_body (msg), "echo");
     if (echo)
-        xinf_map_put (xinf_msg_body (reply), "echo", echo);
+        xinf_map_put_copy (xinf_msg_body (reply), "echo", echo);
     for (size_t index = 0; index < xinf_msg_frame_count (msg); index++) {
         zframe_t *copy = zframe_dup (xinf_msg_frame (msg, index));
         xinf_msg_add_frame (reply, &copy);
@@ -268,7 +268,7 @@ s_xinf_request_new (s_xinf_t *self)
     if (self->bulk)
         xinf_msg_add_bytes (msg, self->payload, self->size);
     else
-        xinf_map_put (xinf_msg_body (msg), "echo", xinf_value_new_bin (self->payload, self->size));
+        xinf_map_put_bin (xinf_msg_body (msg), "echo", self->payload, self->size);
     return msg;
 }
 

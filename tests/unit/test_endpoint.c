@@ -4,8 +4,8 @@
     it both in one thread (send/recv) and through xinf_dealer_request with a
     server thread (stale replies dropped, corr matched, a silent server
     gives "no reply" within the deadline). The peer's observed address is
-    127.0.0.1. Sends to unknown or disconnected peers fail with EHOSTUNREACH
-    and are counted; garbage from a raw DEALER gives a NULL message with
+    127.0.0.1. Sends to unknown or disconnected peers (by record or by
+    peer id, hex or not) fail with EHOSTUNREACH and are counted; garbage from a raw DEALER gives a NULL message with
     the peer set. ipc:// and inproc:// work the same.
 */
 #include "test_unit.h"
@@ -349,6 +349,22 @@ test_unreachable (void)
     xinf_peer_t *peer;
     msg = s_router_recv (router, &peer);
     xinf_msg_destroy (&msg);
+    //  By peer id: a known one arrives; an unknown hex id and one that is
+    //  not hex are unreachable
+    msg = xinf_msg_new ("BY_ID");
+    CHECK_INT (xinf_router_send_to_id (router, xinf_peer_id (peer), &msg), 0);
+    char error [256] = "";
+    msg = xinf_dealer_recv (dealer, 5000, error, sizeof error);
+    CHECK (msg && xinf_msg_is (msg, "BY_ID"));
+    xinf_msg_destroy (&msg);
+    const char *unknown [] = { "00ff00ff00", "zz", "abc", "" };
+    for (size_t index = 0; index < 4; index++) {
+        msg = xinf_msg_new ("NOBODY");
+        errno = 0;
+        CHECK_INT (xinf_router_send_to_id (router, unknown [index], &msg), -1);
+        CHECK_INT (errno, EHOSTUNREACH);
+        CHECK (msg == NULL);
+    }
     xinf_dealer_destroy (&dealer);
     int rc = 0;
     int64_t deadline = zclock_mono () + 5000;
@@ -363,7 +379,7 @@ test_unreachable (void)
     CHECK_INT (rc, -1);
     CHECK_INT (errno, EHOSTUNREACH);
     xinf_router_stats (router, &stats);
-    CHECK_INT (stats.unreachable, 2);
+    CHECK_INT (stats.unreachable, 6);
     xinf_router_destroy (&router);
 }
 

@@ -7,6 +7,11 @@
     included), a missing or non-map header, missing and ill-typed fields,
     invalid type names, too many frames and an oversize header, and still
     hands out the corr when it was readable.
+    The canonical header (test_canonical: keys in the spec's order, as
+    this encoder writes them) and any other valid form (keys reordered,
+    longer encodings, an unknown key) decode to the same message; type
+    and sender at their longest, bodies larger than the message's block
+    and garbage in the body are read or refused as before.
 */
 #include "test_unit.h"
 
@@ -402,6 +407,106 @@ test_error_message (void)
     xinf_msg_destroy (&error);
 }
 
+
+//  Decodes one frame of bytes, which must be valid.
+static xinf_msg_t *
+s_decode_bytes (const void *data, size_t size)
+{
+    zmsg_t *zmsg = s_zmsg_bytes (XINF_VERSION, data, size);
+    char error [256] = "";
+    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+    if (!msg)
+        fprintf (stderr, "refused: %s\n", error);
+    CHECK (msg);
+    return msg;
+}
+
+//  Encodes, decodes and compares everything with the original.
+static void
+s_round_trip_check (xinf_msg_t **msg_p)
+{
+    xinf_msg_t *msg = *msg_p;
+    char type [XINF_TYPE_MAX + 1], sender [XINF_SENDER_MAX + 1];
+    snprintf (type, sizeof type, "%s", xinf_msg_type (msg));
+    snprintf (sender, sizeof sender, "%s", xinf_msg_sender (msg));
+    uint64_t corr = xinf_msg_corr (msg), deadline = xinf_msg_deadline (msg);
+    xinf_value_t *body = xinf_value_dup (xinf_msg_body (msg));
+    zmsg_t *zmsg = xinf_msg_encode (msg_p);
+    char error [256] = "";
+    msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+    CHECK (msg);
+    CHECK_STR (xinf_msg_type (msg), type);
+    CHECK_STR (xinf_msg_sender (msg), sender);
+    CHECK (xinf_msg_corr (msg) == corr);
+    CHECK (xinf_msg_deadline (msg) == deadline);
+    CHECK (test_value_equal (xinf_msg_body (msg), body));
+    xinf_value_destroy (&body);
+    xinf_msg_destroy (&msg);
+}
+
+static void
+test_canonical (void)
+{
+    //  Type and sender at their longest (str8 on the wire), every uint width
+    char longest [XINF_SENDER_MAX + 1];
+    memset (longest, 's', XINF_SENDER_MAX);
+    longest [XINF_SENDER_MAX] = 0;
+    uint64_t numbers [] = { 0, 127, 128, 255, 256, 65535, 65536, 0xffffffffULL, 0x100000000ULL, UINT64_MAX };
+    for (size_t index = 0; index < sizeof numbers / sizeof numbers [0]; index++) {
+        xinf_msg_t *msg = xinf_msg_new ("A234567890123456789012345678901_");
+        xinf_msg_set_sender (msg, index % 2 ? longest : "");
+        xinf_msg_set_corr (msg, numbers [index]);
+        xinf_msg_set_deadline (msg, numbers [sizeof numbers / sizeof numbers [0] - 1 - index]);
+        xinf_map_put_uint (xinf_msg_body (msg), "n", numbers [index]);
+        s_round_trip_check (&msg);
+    }
+    //  A body larger than the message's block: many entries, a large bin
+    xinf_msg_t *msg = xinf_msg_new ("BIG");
+    char key [32];
+    for (int index = 0; index < 300; index++) {
+        snprintf (key, sizeof key, "key-%d", index);
+        xinf_map_put_str (xinf_msg_body (msg), key, key);
+    }
+    s_round_trip_check (&msg);
+    msg = xinf_msg_new ("BIG");
+    byte *blob = calloc (1, 100000);
+    xinf_map_put_bin (xinf_msg_body (msg), "blob", blob, 100000);
+    free (blob);
+    s_round_trip_check (&msg);
+
+    //  Other valid forms: keys reordered, longer encodings, an unknown key
+    const char canonical [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x81\xa1k\x01";
+    const char reordered [] = "\x85\xa4" "body\x81\xa1k\x01\xa4" "corr\x07\xa4type\xa4PING\xa8" "deadline\x00\xa6sender\xa1x";
+    const char longer [] = "\x85\xa4type\xda\x00\x04PING\xa4" "corr\xcf\x00\x00\x00\x00\x00\x00\x00\x07\xa6sender\xd9\x01x"
+                           "\xa8" "deadline\xd0\x00\xa4" "body\xde\x00\x01\xa1k\x01";
+    const char unknown [] = "\x86\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x81\xa1k\x01\xa5later\xc0";
+    const char *forms [] = { canonical, reordered, longer, unknown };
+    size_t sizes [] = { sizeof canonical - 1, sizeof reordered - 1, sizeof longer - 1, sizeof unknown - 1 };
+    xinf_msg_t *first = s_decode_bytes (canonical, sizes [0]);
+    for (size_t index = 0; index < 4; index++) {
+        xinf_msg_t *other = s_decode_bytes (forms [index], sizes [index]);
+        CHECK_STR (xinf_msg_type (other), "PING");
+        CHECK_STR (xinf_msg_sender (other), "x");
+        CHECK_INT (xinf_msg_corr (other), 7);
+        CHECK_INT (xinf_msg_deadline (other), 0);
+        CHECK (test_value_equal (xinf_msg_body (other), xinf_msg_body (first)));
+        xinf_msg_destroy (&other);
+    }
+    xinf_msg_destroy (&first);
+
+    //  The canonical layout with garbage in or after the body
+    const char twice [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x82\xa1k\x01\xa1k\x02";
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, twice, sizeof twice - 1), "duplicate map key 'k'", 0);
+    const char truncated [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x82\xa1k\x01";
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, truncated, sizeof truncated - 1), "", 0);
+    const char after [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x80\x00";
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, after, sizeof after - 1), "", 0);
+    const char nul [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa2x\x00\xa8" "deadline\x00\xa4" "body\x80";
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, nul, sizeof nul - 1), "sender", 7);
+    const char badtype [] = "\x85\xa4type\xa4ping\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x80";
+    s_expect_refused (s_zmsg_bytes (XINF_VERSION, badtype, sizeof badtype - 1), "type", 7);
+}
+
 int
 main (void)
 {
@@ -413,5 +518,6 @@ main (void)
     RUN (test_field_errors);
     RUN (test_limits);
     RUN (test_error_message);
+    RUN (test_canonical);
     return 0;
 }

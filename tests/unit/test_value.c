@@ -8,6 +8,11 @@
     xinf_value_write must give msgpack-c's bytes for every kind and width,
     and xinf_value_read (after xinf_mpscan) the same value or the same
     refusal as msgpack-c and from_object, for every input here.
+    A map's arena (test_arena): small values put with the helpers or read
+    from bytes live in the map's memory, replace and take work on them
+    (take hands out a copy that outlives the map), a full arena and many
+    entries fall back to allocations, put_copy copies deeply, and a map in
+    caller memory (new_map_in, read_in) never frees that memory.
 */
 #include "test_unit.h"
 
@@ -500,6 +505,126 @@ test_json (void)
     }
 }
 
+
+//  'count' entries, every third with a string too long for any arena.
+static void
+s_fill (xinf_value_t *map, int count)
+{
+    char key [32], text [400];
+    memset (text, 'x', sizeof text - 1);
+    text [sizeof text - 1] = 0;
+    for (int index = 0; index < count; index++) {
+        snprintf (key, sizeof key, "entry-%d", index);
+        if (index % 3 == 0)
+            xinf_map_put_str (map, key, text);
+        else
+        if (index % 3 == 1)
+            xinf_map_put_int (map, key, -index);
+        else
+            xinf_map_put_bin (map, key, key, strlen (key));
+    }
+}
+
+//  Packs 'value' with msgpack-c and reads it back with xinf_value_read_in
+//  into 'memory' ('size' bytes); it must be the same value.
+static void
+s_read_in_check (const xinf_value_t *value, void *memory, size_t size)
+{
+    msgpack_sbuffer buffer;
+    test_pack (value, &buffer);
+    xinf_mpread_t reader = { (const unsigned char *) buffer.data, buffer.size, 0, NULL };
+    char error [256] = "";
+    xinf_value_t *read = xinf_value_read_in (&reader, NULL, memory, size, error, sizeof error);
+    CHECK (read);
+    CHECK (reader.at == buffer.size);
+    CHECK (test_value_equal (read, value));
+    //  What it took out is the caller's, after the map is gone
+    xinf_value_t *taken = xinf_value_type (read) == XINF_MAP && xinf_value_count (read)
+                        ? xinf_map_take (read, xinf_map_key_at (read, 0)) : NULL;
+    xinf_value_t *expected = taken ? xinf_value_dup (xinf_map_value_at (value, 0)) : NULL;
+    xinf_value_destroy (&read);
+    CHECK (!taken || test_value_equal (taken, expected));
+    xinf_value_destroy (&taken);
+    xinf_value_destroy (&expected);
+    msgpack_sbuffer_destroy (&buffer);
+}
+
+static void
+test_arena (void)
+{
+    xinf_value_t *map = xinf_value_new_map ();
+    xinf_map_put_str (map, "name", "worker-1");
+    xinf_map_put_uint (map, "count", 7);
+    xinf_map_put_bin (map, "blob", "\x00\x01\x02", 3);
+    xinf_map_put_str (map, "none", NULL);
+    //  Replaced where it was; the old value's memory stays the map's
+    xinf_map_put_uint (map, "count", 8);
+    CHECK_STR (xinf_map_key_at (map, 1), "count");
+    CHECK_INT (xinf_value_uint (xinf_map_get (map, "count")), 8);
+    size_t size;
+    const void *bytes = xinf_value_bytes (xinf_map_get (map, "blob"), &size);
+    CHECK (size == 3 && memcmp (bytes, "\x00\x01\x02", 3) == 0);
+    CHECK_STR (xinf_value_str (xinf_map_get (map, "none")), "");
+    //  Past the arena and the inline entries
+    s_fill (map, 120);
+    CHECK_INT (xinf_value_count (map), 124);
+    CHECK_INT (xinf_value_int (xinf_map_get (map, "entry-118")), -118);
+    CHECK_INT (strlen (xinf_value_str (xinf_map_get (map, "entry-117"))), 399);
+    //  take: a copy that outlives the map, the rest keeps its order
+    xinf_value_t *name = xinf_map_take (map, "name");
+    xinf_value_t *count = xinf_map_take (map, "count");
+    xinf_value_t *copy = xinf_value_dup (map);
+    CHECK (test_value_equal (copy, map));
+    CHECK_STR (xinf_map_key_at (map, 0), "blob");
+    xinf_value_destroy (&map);
+    CHECK_STR (xinf_value_str (name), "worker-1");
+    CHECK_INT (xinf_value_uint (count), 8);
+    xinf_map_put (copy, "name", name);              //  a taken value goes into another map
+    xinf_map_put (copy, "count", count);
+    CHECK_INT (xinf_value_count (copy), 124);
+    xinf_value_destroy (&copy);
+
+    //  put_copy: deep, the original stays the caller's
+    xinf_value_t *tree = s_sample_tree ();
+    xinf_value_t *holder = xinf_value_new_map ();
+    xinf_map_put_copy (holder, "tree", tree);
+    xinf_map_put_copy (holder, "pi", xinf_map_get (tree, "pi"));
+    CHECK (test_value_equal (xinf_map_get (holder, "tree"), tree));
+    xinf_value_destroy (&tree);
+    CHECK (xinf_value_float (xinf_map_get (holder, "pi")) == 3.25);
+    xinf_value_destroy (&holder);
+
+    //  A map in caller memory (on the stack: freeing it would be caught)
+    uint64_t memory [56];
+    CHECK (xinf_value_new_map_in (memory, 64) == NULL);
+    xinf_value_t *inside = xinf_value_new_map_in (memory, sizeof memory);
+    CHECK (inside);
+    xinf_map_put_str (inside, "a", "b");
+    s_fill (inside, 40);
+    xinf_value_t *taken = xinf_map_take (inside, "a");
+    CHECK_INT (xinf_value_count (inside), 40);
+    xinf_value_destroy (&inside);
+    CHECK_STR (xinf_value_str (taken), "b");
+    xinf_value_destroy (&taken);
+
+    //  Read into caller memory: large enough, too small for the entries,
+    //  not a map at all; the same value each time
+    xinf_value_t *sample = s_sample_tree ();
+    s_read_in_check (sample, memory, sizeof memory);
+    s_read_in_check (sample, memory, 64);
+    s_read_in_check (xinf_map_get (sample, "list"), memory, sizeof memory);
+    s_fill (sample, 60);
+    s_read_in_check (sample, memory, sizeof memory);
+    xinf_value_destroy (&sample);
+
+    //  A refusal inside caller memory frees what it allocated (ASan build)
+    const char twice [] = "\x83\xa1" "a" "\xa5" "hello" "\xa1" "b" "\xc0" "\xa1" "a" "\x01";
+    xinf_mpread_t reader = { (const unsigned char *) twice, sizeof twice - 1, 0, NULL };
+    char error [256] = "";
+    CHECK (xinf_value_read_in (&reader, NULL, memory, sizeof memory, error, sizeof error) == NULL);
+    CHECK_HAS (error, "duplicate map key 'a'");
+}
+
 int
 main (void)
 {
@@ -514,5 +639,6 @@ main (void)
     RUN (test_refusals);
     RUN (test_empty_key);
     RUN (test_json);
+    RUN (test_arena);
     return 0;
 }
