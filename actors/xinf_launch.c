@@ -290,7 +290,7 @@ s_on_preflight (xinf_ctx_t *ctx, uint64_t session, const xinf_value_t *expected,
     if (relaunched) {
         relaunched->mesh_session = 0;
         s_wait_end (&relaunched->wait);
-        if ((relaunched->state == XINF_LAUNCH_PREFLIGHT))
+        if (relaunched->state == XINF_LAUNCH_PREFLIGHT)
             s_preflight_done (self, ctx, model, relaunched, expected, results);
         return;
     }
@@ -567,7 +567,7 @@ xinf_launch_rank_state (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
         replica->deadline = zclock_mono () + (int64_t) model->options.stall_timeout_ms + XINF_STEP_SLACK_MS;
         xinf_wait_progress (xinf_waits_global (), replica->wait, entry->bytes_done);
     }
-    if ((entry->state == XINF_LAUNCH_FETCHED)) {
+    if (entry->state == XINF_LAUNCH_FETCHED) {
         bool staged = !replica->staged;
         for (size_t at = 0; at < replica->n_ranks; at++)
             staged &= (replica->ranks [at].state == XINF_LAUNCH_FETCHED);

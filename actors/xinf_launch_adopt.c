@@ -16,7 +16,7 @@ xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     const char *why = NULL;
     if (!model->adopted && !replica->restoring) {
         //  A rank that reconnected: the launch goes on by MODEL_STATE
-        if ((replica->state == XINF_LAUNCH_FAILED))
+        if (replica->state == XINF_LAUNCH_FAILED)
             why = "its replica failed";
         else
         if (replica->n_ranks != n_ranks || rank >= replica->n_ranks || strcmp (replica->ranks [rank].node, node))
@@ -37,7 +37,7 @@ xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     xinf_launch_set_reported (&replica->ranks [rank].state, state, model->uid);
     if (rank == 0)
         S_SET (replica->node, sizeof replica->node, node);
-    if ((replica->state == XINF_LAUNCH_FAILED))
+    if (replica->state == XINF_LAUNCH_FAILED)
         return true;
     bool ready = true;
     for (size_t at = 0; at < n_ranks; at++)

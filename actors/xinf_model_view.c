@@ -16,7 +16,7 @@ xinf_model_view_state (const xinf_model_entry_t *model, const char **error)
     }
     for (size_t index = 0; index < model->count; index++) {
         const xinf_replica_entry_t *replica = &model->replicas [index];
-        if ((replica->state == XINF_LAUNCH_FAILED)) {
+        if (replica->state == XINF_LAUNCH_FAILED) {
             *error = replica->error;
             return "failed";
         }

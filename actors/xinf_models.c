@@ -288,7 +288,7 @@ s_any_ready (s_model_t *model)
     if (model->stopping)
         return false;
     for (size_t index = 0; index < model->count; index++)
-        if ((model->replicas [index].state == XINF_LAUNCH_READY))
+        if (model->replicas [index].state == XINF_LAUNCH_READY)
             return true;
     return false;
 }
@@ -509,7 +509,7 @@ s_on_tokenize (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
         return;
     int ready = -1;
     for (size_t index = 0; index < model->count && ready < 0; index++)
-        if ((model->replicas [index].state == XINF_LAUNCH_READY))
+        if (model->replicas [index].state == XINF_LAUNCH_READY)
             ready = (int) index;
     if (ready < 0) {
         xinf_msg_t *error = xinf_msg_new_error (xinf_msg_corr (msg), "MODEL_NOT_READY", "%s: model %s has no ready replica",

@@ -342,7 +342,7 @@ s_take_canonical (xinf_msg_t *self, const byte *data, size_t size, uint64_t *cor
     const char *type, *sender;
     size_t type_size, sender_size;
     uint64_t corr, deadline;
-    if (!s_expect (&cursor, S_START + XINF_SIGNATURE_SIZE, sizeof S_START - 1 - XINF_SIGNATURE_SIZE)
+    if (!s_expect (&cursor, &S_START [XINF_SIGNATURE_SIZE], sizeof S_START - 1 - XINF_SIGNATURE_SIZE)
     ||  !s_get_str (&cursor, &type, &type_size) || !xinf_msg_type_valid (type, type_size)
     ||  !s_expect (&cursor, S_CORR, sizeof S_CORR - 1) || !s_get_uint (&cursor, &corr)
     ||  !s_expect (&cursor, S_SENDER, sizeof S_SENDER - 1) || !s_get_str (&cursor, &sender, &sender_size)
