@@ -107,7 +107,25 @@ typedef struct {
     //  them; else NULL, 0.
     uint8_t *packed;
     size_t packs;
+    //  Where the set's splits (spans of 32): the vectors past the packed
+    //  groups, j >= 16 packs, with each q as 128 qh + ql (qh = q >> 7 in
+    //  -128..127, ql = q & 127), for the byte products of vpdpbusd:
+    //  vector j at split + (j - 16 packs) * split_stride, per 64 weights
+    //  their 64 qh, then their 64 ql; zero past cols to a multiple of
+    //  256. Else NULL, 0.
+    int8_t *split;
+    size_t split_stride;
 } xinf_qk_act_t;
+
+//  Bytes a vector of cols takes in act->split.
+static inline size_t
+xinf_cpu_qk_split_stride (size_t cols)
+{
+    return (cols + 255) / 256 * 512;
+}
+
+//  Fills act->split from act->q.
+void xinf_cpu_qk_split (xinf_qk_act_t *act);
 
 //  Vectors a packed group holds, and the bytes of its block of 256:
 //  q8 as 64 rows of 16 dwords (row k, lane j: bytes 4k .. 4k + 3 of
@@ -183,6 +201,8 @@ typedef struct {
     bool k_packs;
     //  xinf_cpu_qk_quantize_k compiled for the set: the same values.
     void (*quantize_k) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
+    //  Whether rows wants act->split.
+    bool splits;
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
