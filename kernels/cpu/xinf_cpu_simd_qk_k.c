@@ -345,22 +345,50 @@ s_k_rows_avx2 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
 
 //  ---- AVX-512 ------------------------------------------------------------------------
 
-//  vpermw indices: Q4_K / Q5_K register j (sub-blocks 2j, 2j + 1) and
-//  Q6_K register j (scales 4j .. 4j + 3, one a 128-bit lane).
-S_AVX512 static S_INLINE __m512i
-s_index45 (int j)
+//  The 6-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K / Q5_K
+//  block, s_scale_min's word operations in one register.
+S_AVX2 static S_INLINE __m128i
+s_scale_min128 (const uint8_t *block)
 {
-    return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi16 ((short) (2 * j))),
-                               _mm256_set1_epi16 ((short) (2 * j + 1)), 1);
+    __m128i words = _mm_loadu_si128 ((const __m128i *) (block + 4));         //  w0, w1, w2 (and 4 code bytes)
+    __m128i low = _mm_srlv_epi32 (_mm_shuffle_epi32 (words, _MM_SHUFFLE (2, 1, 2, 0)), _mm_setr_epi32 (0, 0, 0, 4));
+    low = _mm_and_si128 (low, _mm_setr_epi32 (0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i high = _mm_srli_epi32 (_mm_shuffle_epi32 (words, _MM_SHUFFLE (1, 1, 0, 0)), 2);
+    high = _mm_and_si128 (high, _mm_setr_epi32 (0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128 (low, high);
+}
+
+//  vpshufb controls (within each 128-bit lane) for the scales of register
+//  j as int16. Q4_K / Q5_K: sub-block 2j in the lower half, 2j + 1 in the
+//  upper, from the scale bytes (zero-extended). 16 scales (Q6_K, Q2_K,
+//  Q3_K): lane k scale 4j + k, from the int16 scales 0..7 (j < 2) or
+//  8..15 in every lane.
+S_AVX512 static S_INLINE __m512i
+s_pick45 (int j)
+{
+    return _mm512_inserti64x4 (_mm512_set1_epi16 ((short) (0x8000 | 2 * j)),
+                               _mm256_set1_epi16 ((short) (0x8000 | (2 * j + 1))), 1);
 }
 
 S_AVX512 static S_INLINE __m512i
-s_index6 (int j)
+s_pick16 (int j)
 {
-    return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_setr_m128i (_mm_set1_epi16 ((short) (4 * j)),
-                                                                          _mm_set1_epi16 ((short) (4 * j + 1)))),
-                               _mm256_setr_m128i (_mm_set1_epi16 ((short) (4 * j + 2)),
-                                                  _mm_set1_epi16 ((short) (4 * j + 3))), 1);
+    int w = 4 * (j % 2);
+    return _mm512_inserti64x4 (
+        _mm512_castsi256_si512 (_mm256_setr_m128i (_mm_set1_epi16 ((short) ((2 * w + 1) << 8 | 2 * w)),
+                                                   _mm_set1_epi16 ((short) ((2 * w + 3) << 8 | (2 * w + 2))))),
+        _mm256_setr_m128i (_mm_set1_epi16 ((short) ((2 * w + 5) << 8 | (2 * w + 4))),
+                           _mm_set1_epi16 ((short) ((2 * w + 7) << 8 | (2 * w + 6)))), 1);
+}
+
+//  The four registers' scales from 16 int16 scales.
+S_AVX512 static S_INLINE void
+s_scales16 (__m256i sc, __m512i *scale)
+{
+    __m512i low = _mm512_broadcast_i32x4 (_mm256_castsi256_si128 (sc));
+    __m512i high = _mm512_broadcast_i32x4 (_mm256_extracti128_si256 (sc, 1));
+    S_UNROLL for (int j = 0; j < 4; j++)
+        scale [j] = _mm512_shuffle_epi8 (j < 2 ? low : high, s_pick16 (j));
 }
 
 //  32 bytes in both halves, the upper half shifted right by 'shift' bits
@@ -430,8 +458,7 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
             s_sums23 (dtype, mins, act->s16 + ((first + v) * act->cols + b * 256) / 16, &lanes, &msum [v]);
             isum [v] = _mm512_inserti64x4 (isum [v], lanes, 0);
         }
-        S_UNROLL for (int j = 0; j < 4; j++)
-            scale [j] = _mm512_permutexvar_epi16 (s_index6 (j), _mm512_castsi256_si512 (sc));
+        s_scales16 (sc, scale);
     }
     else
     if (dtype == XINF_DTYPE_Q6_K) {
@@ -444,20 +471,18 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
             isum [v] = _mm512_sub_epi32 (isum [v], _mm512_zextsi256_si512 (_mm256_madd_epi16 (bias, sums)));
             msum [v] = _mm_setzero_si128 ();
         }
-        S_UNROLL for (int j = 0; j < 4; j++)
-            scale [j] = _mm512_permutexvar_epi16 (s_index6 (j), _mm512_castsi256_si512 (sc));
+        s_scales16 (sc, scale);
     }
     else {
-        uint8_t scales [8], mins [8];
-        s_scale_min (block, scales, mins);
+        __m128i packed = s_scale_min128 (block);
         *d = s_half (block);
         *dmin = s_half (block + 2);
-        __m128i m = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) mins));
-        __m128i sc = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) scales));
+        __m128i m = _mm_cvtepu8_epi16 (_mm_srli_si128 (packed, 8));
         for (int v = 0; v < V; v++)
             msum [v] = _mm_madd_epi16 (m, _mm_loadu_si128 ((const __m128i *) (act->s32 + (first + v) * act->groups + b * 8)));
+        __m512i bytes = _mm512_broadcast_i32x4 (packed);
         S_UNROLL for (int j = 0; j < 4; j++)
-            scale [j] = _mm512_permutexvar_epi16 (s_index45 (j), _mm512_castsi128_si512 (sc));
+            scale [j] = _mm512_shuffle_epi8 (bytes, s_pick45 (j));
     }
     S_UNROLL for (int j = 0; j < 4; j++)
         S_UNROLL for (int v = 0; v < V; v++) {
