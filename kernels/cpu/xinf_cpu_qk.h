@@ -62,9 +62,13 @@
 
     Kernel sets: portable C; AVX2; AVX-512 with VNNI (xinf_cpu_simd_qk.c,
     xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_group.c). 32-weight rows: a
-    chunk (8 blocks) decoded into int16 (AVX-512: into registers), per
-    vector the 8 blocks' sums by a tree of hadds, the float steps of the 8
-    blocks in 8 lanes. K rows: 4 rows a tile, up to 4 vectors a pass
+    chunk (8 blocks) decoded into int16, per vector the 8 blocks' sums by
+    a tree of hadds, the float steps of the 8 blocks in 8 lanes; AVX-512:
+    the chunk's unsigned codes in 4 registers (two blocks each), x split
+    once a call into bytes, q = 128 qh + ql (act->split), the sums by
+    vpdpbusd (128 codes . qh + codes . ql; Q4_0 / Q5_0's offset off as
+    8 / 16 s), the 4 registers' lanes reduced to the 8 blocks' sums in one
+    tree. K rows: 4 rows a tile, up to 4 vectors a pass
     (xinf_cpu_simd_qk_k.c). AVX-512, whole groups of 16 vectors (prefill,
     batches): x packed transposed once a call (vector j in lane j), a
     tile of 4 rows decoded once into scratch, broadcast weights against
