@@ -403,6 +403,60 @@ s_legacy_sums (xinf_dtype_t dtype, const __m512i *codes, const int8_t *split, co
     return isum;
 }
 
+//  s_step_v for the types without mins (c = 0): (float) s * 0 is +-0,
+//  and scaled + +-0 differs from scaled only as -0 against +0, which
+//  the product then carries into an acc that is never -0 (it starts at
+//  +0, and x + y is -0 only where both are): the same bits.
+S_AVX2 static S_INLINE __m256
+s_step_no_mins (__m256 acc, __m256i isum, __m256 a, size_t groups, const xinf_qk_act_t *act, size_t j, size_t first)
+{
+    __m256 term = _mm256_mul_ps (_mm256_mul_ps (_mm256_cvtepi32_ps (isum), a),
+                                 _mm256_loadu_ps (act->d + j * act->spans + first));
+    __m256 sum = _mm256_add_ps (acc, term);
+    if (groups == XINF_QK_LANES)
+        return sum;
+    __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 keep = _mm256_castsi256_ps (_mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) groups), lanes));
+    return _mm256_blendv_ps (acc, sum, keep);
+}
+
+//  One chunk of a row (groups of its blocks from 'first', 'groups' a
+//  constant 8 but in the row's last chunk) with the split vectors of act:
+//  *lanes (one vector) or their lanes in acc.
+S_VNNI static S_INLINE void
+s_legacy_chunk (const xinf_dtype_t dtype, const uint8_t *row, size_t first, const size_t groups,
+                const xinf_qk_act_t *act, bool one, __m256 *lanes, float *acc)
+{
+    const size_t block_bytes = s_legacy_bytes (dtype), grouped = act->packs * XINF_QK_PACK;
+    const bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
+    //  the rows of a call lie one after another: two chunks on into L1,
+    //  S_FAR bytes on into L2 (the hardware's streams stop at page
+    //  boundaries)
+    const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * block_bytes;
+    S_UNROLL for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64) {
+        _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
+        _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
+    }
+    const uint8_t *at = row + first * block_bytes;
+    __m512i codes [XINF_QK_LANES / 2];
+    __m256 a, c;
+    S_UNROLL for (size_t k = 0; k < XINF_QK_LANES / 2; k++)
+        codes [k] = 2 * k < groups ? s_codes_pair (dtype, at + 2 * k * block_bytes, block_bytes, 2 * k + 1 < groups)
+                                   : _mm512_setzero_si512 ();
+    s_legacy_scales (dtype, at, groups, &a, &c);
+    for (size_t j = grouped; j < act->n; j++) {
+        const int8_t *split = act->split + (j - grouped) * act->split_stride + first * 64;
+        __m256i isum = s_legacy_sums (dtype, codes, split, act->s + j * act->groups + first);
+        __m256 before = one ? *lanes : _mm256_loadu_ps (acc + j * XINF_QK_LANES);
+        __m256 after = mins ? s_step_v (before, isum, a, c, groups, act, j, first)
+                            : s_step_no_mins (before, isum, a, groups, act, j, first);
+        if (one)
+            *lanes = after;
+        else
+            _mm256_storeu_ps (acc + j * XINF_QK_LANES, after);
+    }
+}
+
 //  The vectors past the packed groups of act times rows of dtype (a
 //  constant), each chunk of 8 blocks decoded once into registers for all
 //  of them; one vector's lanes stay in a register, several in scratch.
@@ -410,48 +464,17 @@ S_VNNI static S_INLINE void
 s_legacy_split_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
                      const xinf_qk_act_t *act, float *y, size_t y_stride, float *acc)
 {
-    const size_t block_bytes = s_legacy_bytes (dtype), blocks = act->groups;
+    size_t blocks = act->groups, whole = blocks / XINF_QK_LANES * XINF_QK_LANES;
     size_t grouped = act->packs * XINF_QK_PACK;
     bool one = act->n - grouped == 1;
     for (size_t r = 0; r < count; r++) {
         const uint8_t *row = w + r * row_bytes;
         __m256 lanes = _mm256_setzero_ps ();
         memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
-        for (size_t first = 0; first < blocks; first += XINF_QK_LANES) {
-            size_t groups = blocks - first < XINF_QK_LANES ? blocks - first : XINF_QK_LANES;
-            //  the rows of a call lie one after another: two chunks on into
-            //  L1, S_FAR bytes on into L2 (the hardware's streams stop at
-            //  page boundaries)
-            const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * block_bytes;
-            S_UNROLL for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64) {
-                _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
-                _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
-            }
-            const uint8_t *at = row + first * block_bytes;
-            __m512i codes [XINF_QK_LANES / 2];
-            __m256 a, c;
-            if (groups == XINF_QK_LANES)
-                S_UNROLL for (size_t k = 0; k < XINF_QK_LANES / 2; k++)
-                    codes [k] = s_codes_pair (dtype, at + 2 * k * block_bytes, block_bytes, true);
-            else
-                for (size_t k = 0; k < XINF_QK_LANES / 2; k++)
-                    codes [k] = 2 * k < groups ? s_codes_pair (dtype, at + 2 * k * block_bytes, block_bytes,
-                                                               2 * k + 1 < groups)
-                                               : _mm512_setzero_si512 ();
-            s_legacy_scales (dtype, at, groups, &a, &c);
-            if (one) {
-                const int8_t *split = act->split + first * 64;
-                __m256i isum = s_legacy_sums (dtype, codes, split, act->s + grouped * act->groups + first);
-                lanes = s_step_v (lanes, isum, a, c, groups, act, grouped, first);
-                continue;
-            }
-            for (size_t j = grouped; j < act->n; j++) {
-                const int8_t *split = act->split + (j - grouped) * act->split_stride + first * 64;
-                __m256i isum = s_legacy_sums (dtype, codes, split, act->s + j * act->groups + first);
-                float *out = acc + j * XINF_QK_LANES;
-                _mm256_storeu_ps (out, s_step_v (_mm256_loadu_ps (out), isum, a, c, groups, act, j, first));
-            }
-        }
+        for (size_t first = 0; first < whole; first += XINF_QK_LANES)
+            s_legacy_chunk (dtype, row, first, XINF_QK_LANES, act, one, &lanes, acc);
+        if (whole < blocks)
+            s_legacy_chunk (dtype, row, whole, blocks - whole, act, one, &lanes, acc);
         if (one)
             _mm256_storeu_ps (acc + grouped * XINF_QK_LANES, lanes);
         for (size_t j = grouped; j < act->n; j++)
