@@ -484,11 +484,43 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
         S_UNROLL for (int j = 0; j < 4; j++)
             scale [j] = _mm512_shuffle_epi8 (bytes, s_pick45 (j));
     }
+    __m512i odd [4];                 //  two chains a vector
+    S_UNROLL for (int v = 0; v < V; v++)
+        odd [v] = _mm512_setzero_si512 ();
     S_UNROLL for (int j = 0; j < 4; j++)
         S_UNROLL for (int v = 0; v < V; v++) {
             __m512i xq = _mm512_loadu_si512 (x [v] + 64 * j);
-            isum [v] = _mm512_dpwssd_epi32 (isum [v], _mm512_maddubs_epi16 (codes [j], xq), scale [j]);
+            __m512i *into = j % 2 ? &odd [v] : &isum [v];
+            *into = _mm512_dpwssd_epi32 (*into, _mm512_maddubs_epi16 (codes [j], xq), scale [j]);
         }
+    S_UNROLL for (int v = 0; v < V; v++)
+        isum [v] = _mm512_add_epi32 (isum [v], odd [v]);
+}
+
+//  The d (and dmin) of block b of the tile's four rows in four lanes, read
+//  straight from the blocks (no single floats stored for a vector load
+//  to wait on). Q4_K, Q5_K: the words d, dmin at 0; Q6_K: d at 208.
+S_AVX512 static S_INLINE void
+s_d4 (const xinf_dtype_t dtype, const s_tile_t *tile, size_t b, __m128 *d, __m128 *dmin)
+{
+    const uint8_t *at [S_ROWS];
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        at [r] = tile->rows [r] + b * tile->block_bytes;
+    if (dtype == XINF_DTYPE_Q6_K) {
+        uint16_t h [S_ROWS];
+        S_UNROLL for (int r = 0; r < S_ROWS; r++)
+            memcpy (&h [r], at [r] + 208, 2);
+        *d = _mm_cvtph_ps (_mm_setr_epi16 ((short) h [0], (short) h [1], (short) h [2], (short) h [3], 0, 0, 0, 0));
+        *dmin = _mm_setzero_ps ();
+        return;
+    }
+    uint32_t word [S_ROWS];
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        memcpy (&word [r], at [r], 4);
+    __m256 both = _mm256_cvtph_ps (_mm_setr_epi32 ((int) word [0], (int) word [1], (int) word [2], (int) word [3]));
+    __m128 low = _mm256_castps256_ps128 (both), high = _mm256_extractf128_ps (both, 1);
+    *d = _mm_shuffle_ps (low, high, _MM_SHUFFLE (2, 0, 2, 0));
+    *dmin = _mm_shuffle_ps (low, high, _MM_SHUFFLE (3, 1, 3, 1));
 }
 
 //  8 lanes: the two halves of 16 added.
@@ -515,7 +547,13 @@ s_tile_avx512 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act
             s_block_avx512 (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r],
                             &d [r], &dmin [r]);
         }
-        __m128 dv = _mm_loadu_ps (d), dminv = _mm_loadu_ps (dmin);
+        __m128 dv, dminv;
+        if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K) {
+            dv = _mm_loadu_ps (d);
+            dminv = _mm_loadu_ps (dmin);
+        }
+        else
+            s_d4 (dtype, tile, b, &dv, &dminv);
         S_UNROLL for (int v = 0; v < V; v++) {
             __m128i is = s_reduce4 (s_fold (isum [0][v]), s_fold (isum [1][v]), s_fold (isum [2][v]), s_fold (isum [3][v]));
             __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
