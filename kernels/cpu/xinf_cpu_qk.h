@@ -214,7 +214,7 @@ typedef struct {
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
 
-//  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_k.c), NULL where
+//  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_quant.c), NULL where
 //  the compiler lacks it.
 typedef void (xinf_cpu_qk_quantize_k_fn) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 xinf_cpu_qk_quantize_k_fn *xinf_cpu_qk_quantize_k_avx512 (void);
