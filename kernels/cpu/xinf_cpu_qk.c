@@ -123,6 +123,22 @@ xinf_cpu_qk_pack_k (xinf_qk_act_t *act)
         }
 }
 
+void
+xinf_cpu_qk_split (xinf_qk_act_t *act)
+{
+    size_t first = act->packs * XINF_QK_PACK;
+    memset (act->split, 0, (act->n - first) * act->split_stride);
+    for (size_t j = first; j < act->n; j++) {
+        const int16_t *q = act->q + j * act->cols;
+        int8_t *out = act->split + (j - first) * act->split_stride;
+        for (size_t i = 0; i < act->cols; i++) {
+            int8_t *at = out + i / 64 * 128 + i % 64;
+            at [0] = (int8_t) (q [i] >> 7);
+            at [64] = (int8_t) (q [i] & 127);
+        }
+    }
+}
+
 //  ---- the portable kernel ---------------------------------------------------------
 
 static void
@@ -180,5 +196,5 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
 }
 
 const xinf_cpu_qk_kern_t xinf_cpu_qk_portable = {
-    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false, xinf_cpu_qk_quantize_k
+    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false, xinf_cpu_qk_quantize_k, false
 };

@@ -62,9 +62,13 @@
 
     Kernel sets: portable C; AVX2; AVX-512 with VNNI (xinf_cpu_simd_qk.c,
     xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_group.c). 32-weight rows: a
-    chunk (8 blocks) decoded into int16 (AVX-512: into registers), per
-    vector the 8 blocks' sums by a tree of hadds, the float steps of the 8
-    blocks in 8 lanes. K rows: 4 rows a tile, up to 4 vectors a pass
+    chunk (8 blocks) decoded into int16, per vector the 8 blocks' sums by
+    a tree of hadds, the float steps of the 8 blocks in 8 lanes; AVX-512:
+    the chunk's unsigned codes in 4 registers (two blocks each), x split
+    once a call into bytes, q = 128 qh + ql (act->split), the sums by
+    vpdpbusd (128 codes . qh + codes . ql; Q4_0 / Q5_0's offset off as
+    8 / 16 s), the 4 registers' lanes reduced to the 8 blocks' sums in one
+    tree. K rows: 4 rows a tile, up to 4 vectors a pass
     (xinf_cpu_simd_qk_k.c). AVX-512, whole groups of 16 vectors (prefill,
     batches): x packed transposed once a call (vector j in lane j), a
     tile of 4 rows decoded once into scratch, broadcast weights against
@@ -107,7 +111,25 @@ typedef struct {
     //  them; else NULL, 0.
     uint8_t *packed;
     size_t packs;
+    //  Where the set's splits (spans of 32): the vectors past the packed
+    //  groups, j >= 16 packs, with each q as 128 qh + ql (qh = q >> 7 in
+    //  -128..127, ql = q & 127), for the byte products of vpdpbusd:
+    //  vector j at split + (j - 16 packs) * split_stride, per 64 weights
+    //  their 64 qh, then their 64 ql; zero past cols to a multiple of
+    //  256. Else NULL, 0.
+    int8_t *split;
+    size_t split_stride;
 } xinf_qk_act_t;
+
+//  Bytes a vector of cols takes in act->split.
+static inline size_t
+xinf_cpu_qk_split_stride (size_t cols)
+{
+    return (cols + 255) / 256 * 512;
+}
+
+//  Fills act->split from act->q.
+void xinf_cpu_qk_split (xinf_qk_act_t *act);
 
 //  Vectors a packed group holds, and the bytes of its block of 256:
 //  q8 as 64 rows of 16 dwords (row k, lane j: bytes 4k .. 4k + 3 of
@@ -183,6 +205,8 @@ typedef struct {
     bool k_packs;
     //  xinf_cpu_qk_quantize_k compiled for the set: the same values.
     void (*quantize_k) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
+    //  Whether rows wants act->split.
+    bool splits;
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
@@ -190,7 +214,7 @@ typedef struct {
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
 
-//  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_k.c), NULL where
+//  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_quant.c), NULL where
 //  the compiler lacks it.
 typedef void (xinf_cpu_qk_quantize_k_fn) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 xinf_cpu_qk_quantize_k_fn *xinf_cpu_qk_quantize_k_avx512 (void);

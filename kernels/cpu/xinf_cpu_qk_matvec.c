@@ -47,11 +47,12 @@ s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, c
     size_t q_bytes = s_round64 (n * cols * (k ? 1 : 2)), d_bytes = s_round64 (n * groups * 4 + 32);
     size_t s_bytes = k ? s_round64 (n * (cols / 16) * 2) + s_round64 (n * groups * 2) : d_bytes;
     size_t packed_bytes = packs * spans * (k ? XINF_QK_PACKED_BLOCK : XINF_QK_PACKED32_BLOCK);
-    uint8_t *memory = aligned_alloc (64, q_bytes + d_bytes + s_bytes + packed_bytes);
+    size_t split_bytes = !k && kern->splits ? (n - packs * XINF_QK_PACK) * xinf_cpu_qk_split_stride (cols) : 0;
+    uint8_t *memory = aligned_alloc (64, q_bytes + d_bytes + s_bytes + packed_bytes + split_bytes);
     if (!memory)
         return false;
     *act = (xinf_qk_act_t) { n, cols, groups, span, spans, (float *) (memory + q_bytes), NULL, NULL, NULL, NULL,
-                             NULL, NULL, 0 };
+                             NULL, NULL, 0, NULL, 0 };
     uint8_t *sums = memory + q_bytes + d_bytes;
     if (k) {
         act->q8 = (int8_t *) memory;
@@ -78,6 +79,11 @@ s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, c
         act->packed = sums + s_bytes;
         act->packs = packs;
         xinf_cpu_qk_pack32 (act);
+    }
+    if (split_bytes) {
+        act->split = (int8_t *) (sums + s_bytes + packed_bytes);
+        act->split_stride = xinf_cpu_qk_split_stride (cols);
+        xinf_cpu_qk_split (act);
     }
     return true;
 }
@@ -254,7 +260,7 @@ s_dot (xinf_dtype_t dtype, const uint8_t *row, const float *x, size_t cols)
         size_t groups = (cols - at < 256 ? cols - at : 256) / XINF_QUANT_GROUP;
         for (size_t g = 0; g < groups; g++)
             xinf_cpu_qk_quantize_span (x + at + g * 32, 32, q + g * 32, d + g, s + g);
-        xinf_qk_act_t act = { 1, groups * 32, groups, 32, groups, d, q, s, NULL, NULL, NULL, NULL, 0 };
+        xinf_qk_act_t act = { 1, groups * 32, groups, 32, groups, d, q, s, NULL, NULL, NULL, NULL, 0, NULL, 0 };
         xinf_cpu_qk_portable.decode (dtype, row, at / 32, groups, &chunk);
         xinf_cpu_qk_portable.chunk (&chunk, groups, &act, 0, acc);
     }

@@ -290,92 +290,224 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
     }
 }
 
-//  ---- AVX-512: the 32-weight types decoded in registers -------------------------
+//  ---- AVX-512 with VNNI: byte products of split vectors -----------------------
 
-//  A block of Q4_0 .. Q5_1 as 32 int16 weights in a register.
-S_AVX512 static S_INLINE __m512i
-s_legacy_block (xinf_dtype_t dtype, const uint8_t *block)
+#define S_VNNI __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+//  The unsigned codes (Q4_0, Q4_1 0..15; Q5_0, Q5_1 0..31) of the blocks
+//  at 'block' and, if 'second', the one after it, 64 bytes in weight order
+//  (the missing block's zero).
+S_VNNI static S_INLINE __m512i
+s_codes_pair (xinf_dtype_t dtype, const uint8_t *block, size_t block_bytes, bool second)
 {
     bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
     bool five = dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1;
-    const uint8_t *qs = block + 2 + (mins ? 2 : 0) + (five ? 4 : 0);
-    __m256i bytes = _mm256_cvtepu8_epi16 (_mm_loadu_si128 ((const __m128i *) qs));
-    __m256i low = _mm256_and_si256 (bytes, _mm256_set1_epi16 (15)), high = _mm256_srli_epi16 (bytes, 4);
-    __m512i q = _mm512_inserti64x4 (_mm512_castsi256_si512 (low), high, 1);
+    size_t at = 2 + (mins ? 2 : 0) + (five ? 4 : 0);
+    //  each block's 16 bytes twice, the copy's nibbles shifted down
+    __m256i low = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) (block + at)));
+    __m256i high = second ? _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) (block + block_bytes + at)))
+                          : _mm256_setzero_si256 ();
+    __m512i both = _mm512_inserti64x4 (_mm512_castsi256_si512 (low), high, 1);
+    __m512i shifts = _mm512_set_epi64 (0x0004000400040004ll, 0x0004000400040004ll, 0, 0,
+                                       0x0004000400040004ll, 0x0004000400040004ll, 0, 0);
+    __m512i codes = _mm512_and_si512 (_mm512_srlv_epi16 (both, shifts), _mm512_set1_epi8 (15));
     if (five) {
-        uint32_t bits;
-        memcpy (&bits, block + (mins ? 4 : 2), 4);
-        q = _mm512_mask_add_epi16 (q, _cvtu32_mask32 (bits), q, _mm512_set1_epi16 (16));
+        uint32_t bits_low, bits_high = 0;
+        memcpy (&bits_low, block + (mins ? 4 : 2), 4);
+        if (second)
+            memcpy (&bits_high, block + block_bytes + (mins ? 4 : 2), 4);
+        __mmask64 set = _cvtu64_mask64 ((uint64_t) bits_low | (uint64_t) bits_high << 32);
+        codes = _mm512_mask_add_epi8 (codes, set, codes, _mm512_set1_epi8 (16));
     }
-    if (!mins)
-        q = _mm512_sub_epi16 (q, _mm512_set1_epi16 (five ? 16 : 8));
-    return q;
+    return codes;
 }
 
-//  Rows of a 32-weight type, each chunk of 8 blocks decoded into registers
-//  once for every vector: the arithmetic of s_chunk_avx512.
-S_AVX512 static void
-s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
-               float *y, size_t y_stride, void *scratch)
+//  Codes of two groups times 64 split x: 16 int32 lanes, the first 8
+//  partial sums of the first group, the last 8 of the second (exact:
+//  128 * sum codes qh + sum codes ql).
+S_VNNI static S_INLINE __m512i
+s_pair_sums (__m512i codes, const int8_t *split)
 {
-    size_t block_bytes = xinf_dtype_block_bytes (dtype), blocks = act->groups;
-    float *acc = (float *) ((uint8_t *) scratch + XINF_QK_SCRATCH);
+    __m512i high = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), codes, _mm512_load_si512 (split));
+    return _mm512_dpbusd_epi32 (_mm512_slli_epi32 (high, 7), codes, _mm512_load_si512 (split + 64));
+}
+
+//  The 8 groups' sums from the lanes of four pairs (p [k]: groups 2k,
+//  2k + 1), lane g group g.
+S_VNNI static S_INLINE __m256i
+s_reduce_pairs (const __m512i *p)
+{
+    //  128-bit blocks: p [k] = [2k: a, b | 2k + 1: a, b]
+    __m512i low = _mm512_add_epi32 (_mm512_shuffle_i32x4 (p [0], p [1], 0x88), _mm512_shuffle_i32x4 (p [0], p [1], 0xdd));
+    __m512i high = _mm512_add_epi32 (_mm512_shuffle_i32x4 (p [2], p [3], 0x88), _mm512_shuffle_i32x4 (p [2], p [3], 0xdd));
+    //  block k: groups k (low) and k + 4 (high), 4 lanes each
+    __m512i t = _mm512_add_epi32 (_mm512_unpacklo_epi32 (low, high), _mm512_unpackhi_epi32 (low, high));
+    __m512i u = _mm512_add_epi32 (t, _mm512_shuffle_epi32 (t, _MM_PERM_BADC));
+    //  block k lanes 0, 1: groups k, k + 4
+    __m512i order = _mm512_setr_epi32 (0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castsi512_si256 (_mm512_permutexvar_epi32 (order, u));
+}
+
+//  Bytes of a block of a 32-weight type.
+static S_INLINE size_t
+s_legacy_bytes (xinf_dtype_t dtype)
+{
+    return dtype == XINF_DTYPE_Q4_0 ? 18 : dtype == XINF_DTYPE_Q4_1 ? 20 : dtype == XINF_DTYPE_Q5_0 ? 22 : 24;
+}
+
+//  The fp16 d (and m) of the 'groups' blocks at 'blocks' as floats in
+//  lanes, 0 past them: the blocks' bytes by masked loads (nothing past
+//  them read), their words picked by permutes.
+S_VNNI static S_INLINE void
+s_legacy_scales (xinf_dtype_t dtype, const uint8_t *blocks, size_t groups, __m256 *a, __m256 *c)
+{
+    const int bytes = (int) s_legacy_bytes (dtype);
+    size_t length = groups * (size_t) bytes;
+    __m512i part [3];
+    S_UNROLL for (int k = 0; k < 3; k++) {
+        size_t from = 64 * (size_t) k, take = length > from ? length - from : 0;
+        __mmask64 mask = take >= 64 ? ~(__mmask64) 0 : ((__mmask64) 1 << take) - 1;
+        part [k] = take ? _mm512_maskz_loadu_epi8 (mask, blocks + from) : _mm512_setzero_si512 ();
+    }
+    //  lane g: the word of block g's d; lane 8 + g: the word after it (m)
+    const int h = bytes / 2;
+    __m512i index = _mm512_setr_epi32 (h << 16, 3 * h << 16 | 2 * h, 5 * h << 16 | 4 * h, 7 * h << 16 | 6 * h,
+                                       (h + 1) << 16 | 1, (3 * h + 1) << 16 | (2 * h + 1),
+                                       (5 * h + 1) << 16 | (4 * h + 1), (7 * h + 1) << 16 | (6 * h + 1),
+                                       0, 0, 0, 0, 0, 0, 0, 0);
+    __mmask32 past = 0;                      //  words in part [2]
+    for (int lane = 0; lane < 8; lane++) {
+        past |= (__mmask32) (lane * h >= 64) << lane;
+        past |= (__mmask32) (lane * h + 1 >= 64) << (8 + lane);
+    }
+    __m512i words = _mm512_mask_blend_epi16 (past, _mm512_permutex2var_epi16 (part [0], index, part [1]),
+                                             _mm512_permutexvar_epi16 (index, part [2]));
+    *a = _mm256_cvtph_ps (_mm512_castsi512_si128 (words));
     bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
+    *c = mins ? _mm256_cvtph_ps (_mm512_extracti32x4_epi32 (words, 1)) : _mm256_setzero_ps ();
+}
+
+//  The 8 groups' sums of the chunk's codes with split vector 'split'
+//  (at the chunk), the offset of Q4_0 / Q5_0 taken off with the groups'
+//  sums of q at s.
+S_VNNI static S_INLINE __m256i
+s_legacy_sums (xinf_dtype_t dtype, const __m512i *codes, const int8_t *split, const int32_t *s)
+{
+    __m512i p [XINF_QK_LANES / 2];
+    S_UNROLL for (size_t k = 0; k < XINF_QK_LANES / 2; k++)
+        p [k] = s_pair_sums (codes [k], split + 128 * k);
+    __m256i isum = s_reduce_pairs (p);
+    if (dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_Q5_0)
+        isum = _mm256_sub_epi32 (isum, _mm256_slli_epi32 (_mm256_loadu_si256 ((const __m256i *) s),
+                                                          dtype == XINF_DTYPE_Q4_0 ? 3 : 4));
+    return isum;
+}
+
+//  s_step_v for the types without mins (c = 0): (float) s * 0 is +-0,
+//  and scaled + +-0 differs from scaled only as -0 against +0, which
+//  the product then carries into an acc that is never -0 (it starts at
+//  +0, and x + y is -0 only where both are): the same bits.
+S_AVX2 static S_INLINE __m256
+s_step_no_mins (__m256 acc, __m256i isum, __m256 a, size_t groups, const xinf_qk_act_t *act, size_t j, size_t first)
+{
+    __m256 term = _mm256_mul_ps (_mm256_mul_ps (_mm256_cvtepi32_ps (isum), a),
+                                 _mm256_loadu_ps (act->d + j * act->spans + first));
+    __m256 sum = _mm256_add_ps (acc, term);
+    if (groups == XINF_QK_LANES)
+        return sum;
     __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i offsets = _mm256_mullo_epi32 (lanes, _mm256_set1_epi32 ((int) block_bytes));
-    size_t grouped = act->packs * XINF_QK_PACK;         //  vectors the group kernel takes
-    if (act->packs)
-        xinf_cpu_qk_groups32_avx512 (dtype, w, row_bytes, count, act, y, y_stride, scratch);
-    if (grouped == act->n)
-        return;
+    __m256 keep = _mm256_castsi256_ps (_mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) groups), lanes));
+    return _mm256_blendv_ps (acc, sum, keep);
+}
+
+//  One chunk of a row (groups of its blocks from 'first', 'groups' a
+//  constant 8 but in the row's last chunk) with the split vectors of act:
+//  *lanes (one vector) or their lanes in acc.
+S_VNNI static S_INLINE void
+s_legacy_chunk (const xinf_dtype_t dtype, const uint8_t *row, size_t first, const size_t groups,
+                const xinf_qk_act_t *act, bool one, __m256 *lanes, float *acc)
+{
+    const size_t block_bytes = s_legacy_bytes (dtype), grouped = act->packs * XINF_QK_PACK;
+    const bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
+    //  the rows of a call lie one after another: two chunks on into L1,
+    //  S_FAR bytes on into L2 (the hardware's streams stop at page
+    //  boundaries)
+    const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * block_bytes;
+    S_UNROLL for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64) {
+        _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
+        _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
+    }
+    const uint8_t *at = row + first * block_bytes;
+    __m512i codes [XINF_QK_LANES / 2];
+    __m256 a, c;
+    S_UNROLL for (size_t k = 0; k < XINF_QK_LANES / 2; k++)
+        codes [k] = 2 * k < groups ? s_codes_pair (dtype, at + 2 * k * block_bytes, block_bytes, 2 * k + 1 < groups)
+                                   : _mm512_setzero_si512 ();
+    s_legacy_scales (dtype, at, groups, &a, &c);
+    for (size_t j = grouped; j < act->n; j++) {
+        const int8_t *split = act->split + (j - grouped) * act->split_stride + first * 64;
+        __m256i isum = s_legacy_sums (dtype, codes, split, act->s + j * act->groups + first);
+        __m256 before = one ? *lanes : _mm256_loadu_ps (acc + j * XINF_QK_LANES);
+        __m256 after = mins ? s_step_v (before, isum, a, c, groups, act, j, first)
+                            : s_step_no_mins (before, isum, a, groups, act, j, first);
+        if (one)
+            *lanes = after;
+        else
+            _mm256_storeu_ps (acc + j * XINF_QK_LANES, after);
+    }
+}
+
+//  The vectors past the packed groups of act times rows of dtype (a
+//  constant), each chunk of 8 blocks decoded once into registers for all
+//  of them; one vector's lanes stay in a register, several in scratch.
+S_VNNI static S_INLINE void
+s_legacy_split_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                     const xinf_qk_act_t *act, float *y, size_t y_stride, float *acc)
+{
+    size_t blocks = act->groups, whole = blocks / XINF_QK_LANES * XINF_QK_LANES;
+    size_t grouped = act->packs * XINF_QK_PACK;
+    bool one = act->n - grouped == 1;
     for (size_t r = 0; r < count; r++) {
         const uint8_t *row = w + r * row_bytes;
+        __m256 lanes = _mm256_setzero_ps ();
         memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
-        for (size_t first = 0; first < blocks; first += XINF_QK_LANES) {
-            size_t groups = blocks - first < XINF_QK_LANES ? blocks - first : XINF_QK_LANES;
-            //  the rows of a call lie one after another: two chunks on into
-            //  L1, S_FAR bytes on into L2 (the hardware's streams stop at
-            //  page boundaries)
-            const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * block_bytes;
-            for (size_t line = 0; line < XINF_QK_LANES * block_bytes; line += 64) {
-                _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
-                _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
-            }
-            __m512i wq [XINF_QK_LANES];
-            S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++)
-                wq [g] = g < groups ? s_legacy_block (dtype, row + (first + g) * block_bytes) : _mm512_setzero_si512 ();
-            //  the blocks' fp16 d (and m) gathered into lanes: no stores of
-            //  single floats for a vector load to wait on
-            __m256i live = _mm256_cmpgt_epi32 (_mm256_set1_epi32 ((int) groups), lanes);
-            const int *blocks_at = (const int *) (row + first * block_bytes);
-            __m256i halves = _mm256_mask_i32gather_epi32 (_mm256_setzero_si256 (), blocks_at, offsets, live, 1);
-            __m256 a = _mm256_cvtph_ps (_mm256_cvtepi32_epi16 (halves)), c = _mm256_setzero_ps ();
-            if (mins)
-                c = _mm256_cvtph_ps (_mm256_cvtepi32_epi16 (_mm256_srli_epi32 (halves, 16)));
-            for (size_t j = grouped; j < act->n; j++) {
-                const int16_t *x = act->q + j * act->cols + first * XINF_QUANT_GROUP;
-                __m256i p [XINF_QK_LANES];
-                S_UNROLL for (size_t g = 0; g < XINF_QK_LANES; g++) {
-                    if (g < groups) {
-                        __m512i product = _mm512_madd_epi16 (wq [g], _mm512_load_si512 (x + g * XINF_QUANT_GROUP));
-                        p [g] = _mm256_add_epi32 (_mm512_castsi512_si256 (product), _mm512_extracti64x4_epi64 (product, 1));
-                    }
-                    else
-                        p [g] = _mm256_setzero_si256 ();
-                }
-                float *out = acc + j * XINF_QK_LANES;
-                _mm256_storeu_ps (out, s_step_v (_mm256_loadu_ps (out), s_reduce8 (p), a, c, groups, act, j, first));
-            }
-        }
+        for (size_t first = 0; first < whole; first += XINF_QK_LANES)
+            s_legacy_chunk (dtype, row, first, XINF_QK_LANES, act, one, &lanes, acc);
+        if (whole < blocks)
+            s_legacy_chunk (dtype, row, whole, blocks - whole, act, one, &lanes, acc);
+        if (one)
+            _mm256_storeu_ps (acc + grouped * XINF_QK_LANES, lanes);
         for (size_t j = grouped; j < act->n; j++)
             y [j * y_stride + r] = xinf_qk_lanes (acc + j * XINF_QK_LANES);
     }
 }
 
+//  Rows of a 32-weight type: the packed groups of vectors by the group
+//  kernel, the others by byte products of their split halves (Q4_0,
+//  Q5_0: the offset of 8 or 16 off as 8 or 16 times the group's sum of
+//  q) into four pairs of groups, reduced to the 8 groups' sums in one
+//  tree; the arithmetic of s_chunk_avx512.
+S_VNNI static void
+s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
+               float *y, size_t y_stride, void *scratch)
+{
+    float *acc = (float *) ((uint8_t *) scratch + XINF_QK_SCRATCH);
+    if (act->packs)
+        xinf_cpu_qk_groups32_avx512 (dtype, w, row_bytes, count, act, y, y_stride, scratch);
+    if (act->packs * XINF_QK_PACK == act->n)
+        return;
+    switch (dtype) {
+        case XINF_DTYPE_Q4_0: s_legacy_split_rows (XINF_DTYPE_Q4_0, w, row_bytes, count, act, y, y_stride, acc); break;
+        case XINF_DTYPE_Q4_1: s_legacy_split_rows (XINF_DTYPE_Q4_1, w, row_bytes, count, act, y, y_stride, acc); break;
+        case XINF_DTYPE_Q5_0: s_legacy_split_rows (XINF_DTYPE_Q5_0, w, row_bytes, count, act, y, y_stride, acc); break;
+        default: s_legacy_split_rows (XINF_DTYPE_Q5_1, w, row_bytes, count, act, y, y_stride, acc); break;
+    }
+}
+
 static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL, false,
-                                     xinf_cpu_qk_quantize_k };
+                                     xinf_cpu_qk_quantize_k, false };
 static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows, true,
-                                       xinf_cpu_qk_quantize_k };
+                                       xinf_cpu_qk_quantize_k, true };
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)

@@ -345,22 +345,50 @@ s_k_rows_avx2 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
 
 //  ---- AVX-512 ------------------------------------------------------------------------
 
-//  vpermw indices: Q4_K / Q5_K register j (sub-blocks 2j, 2j + 1) and
-//  Q6_K register j (scales 4j .. 4j + 3, one a 128-bit lane).
-S_AVX512 static S_INLINE __m512i
-s_index45 (int j)
+//  The 6-bit scales (bytes 0..7) and mins (bytes 8..15) of a Q4_K / Q5_K
+//  block, s_scale_min's word operations in one register.
+S_AVX2 static S_INLINE __m128i
+s_scale_min128 (const uint8_t *block)
 {
-    return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_set1_epi16 ((short) (2 * j))),
-                               _mm256_set1_epi16 ((short) (2 * j + 1)), 1);
+    __m128i words = _mm_loadu_si128 ((const __m128i *) (block + 4));         //  w0, w1, w2 (and 4 code bytes)
+    __m128i low = _mm_srlv_epi32 (_mm_shuffle_epi32 (words, _MM_SHUFFLE (2, 1, 2, 0)), _mm_setr_epi32 (0, 0, 0, 4));
+    low = _mm_and_si128 (low, _mm_setr_epi32 (0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i high = _mm_srli_epi32 (_mm_shuffle_epi32 (words, _MM_SHUFFLE (1, 1, 0, 0)), 2);
+    high = _mm_and_si128 (high, _mm_setr_epi32 (0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128 (low, high);
+}
+
+//  vpshufb controls (within each 128-bit lane) for the scales of register
+//  j as int16. Q4_K / Q5_K: sub-block 2j in the lower half, 2j + 1 in the
+//  upper, from the scale bytes (zero-extended). 16 scales (Q6_K, Q2_K,
+//  Q3_K): lane k scale 4j + k, from the int16 scales 0..7 (j < 2) or
+//  8..15 in every lane.
+S_AVX512 static S_INLINE __m512i
+s_pick45 (int j)
+{
+    return _mm512_inserti64x4 (_mm512_set1_epi16 ((short) (0x8000 | 2 * j)),
+                               _mm256_set1_epi16 ((short) (0x8000 | (2 * j + 1))), 1);
 }
 
 S_AVX512 static S_INLINE __m512i
-s_index6 (int j)
+s_pick16 (int j)
 {
-    return _mm512_inserti64x4 (_mm512_castsi256_si512 (_mm256_setr_m128i (_mm_set1_epi16 ((short) (4 * j)),
-                                                                          _mm_set1_epi16 ((short) (4 * j + 1)))),
-                               _mm256_setr_m128i (_mm_set1_epi16 ((short) (4 * j + 2)),
-                                                  _mm_set1_epi16 ((short) (4 * j + 3))), 1);
+    int w = 4 * (j % 2);
+    return _mm512_inserti64x4 (
+        _mm512_castsi256_si512 (_mm256_setr_m128i (_mm_set1_epi16 ((short) ((2 * w + 1) << 8 | 2 * w)),
+                                                   _mm_set1_epi16 ((short) ((2 * w + 3) << 8 | (2 * w + 2))))),
+        _mm256_setr_m128i (_mm_set1_epi16 ((short) ((2 * w + 5) << 8 | (2 * w + 4))),
+                           _mm_set1_epi16 ((short) ((2 * w + 7) << 8 | (2 * w + 6)))), 1);
+}
+
+//  The four registers' scales from 16 int16 scales.
+S_AVX512 static S_INLINE void
+s_scales16 (__m256i sc, __m512i *scale)
+{
+    __m512i low = _mm512_broadcast_i32x4 (_mm256_castsi256_si128 (sc));
+    __m512i high = _mm512_broadcast_i32x4 (_mm256_extracti128_si256 (sc, 1));
+    S_UNROLL for (int j = 0; j < 4; j++)
+        scale [j] = _mm512_shuffle_epi8 (j < 2 ? low : high, s_pick16 (j));
 }
 
 //  32 bytes in both halves, the upper half shifted right by 'shift' bits
@@ -430,8 +458,7 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
             s_sums23 (dtype, mins, act->s16 + ((first + v) * act->cols + b * 256) / 16, &lanes, &msum [v]);
             isum [v] = _mm512_inserti64x4 (isum [v], lanes, 0);
         }
-        S_UNROLL for (int j = 0; j < 4; j++)
-            scale [j] = _mm512_permutexvar_epi16 (s_index6 (j), _mm512_castsi256_si512 (sc));
+        s_scales16 (sc, scale);
     }
     else
     if (dtype == XINF_DTYPE_Q6_K) {
@@ -444,26 +471,56 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
             isum [v] = _mm512_sub_epi32 (isum [v], _mm512_zextsi256_si512 (_mm256_madd_epi16 (bias, sums)));
             msum [v] = _mm_setzero_si128 ();
         }
-        S_UNROLL for (int j = 0; j < 4; j++)
-            scale [j] = _mm512_permutexvar_epi16 (s_index6 (j), _mm512_castsi256_si512 (sc));
+        s_scales16 (sc, scale);
     }
     else {
-        uint8_t scales [8], mins [8];
-        s_scale_min (block, scales, mins);
+        __m128i packed = s_scale_min128 (block);
         *d = s_half (block);
         *dmin = s_half (block + 2);
-        __m128i m = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) mins));
-        __m128i sc = _mm_cvtepu8_epi16 (_mm_loadl_epi64 ((const __m128i *) scales));
+        __m128i m = _mm_cvtepu8_epi16 (_mm_srli_si128 (packed, 8));
         for (int v = 0; v < V; v++)
             msum [v] = _mm_madd_epi16 (m, _mm_loadu_si128 ((const __m128i *) (act->s32 + (first + v) * act->groups + b * 8)));
+        __m512i bytes = _mm512_broadcast_i32x4 (packed);
         S_UNROLL for (int j = 0; j < 4; j++)
-            scale [j] = _mm512_permutexvar_epi16 (s_index45 (j), _mm512_castsi128_si512 (sc));
+            scale [j] = _mm512_shuffle_epi8 (bytes, s_pick45 (j));
     }
+    __m512i odd [4];                 //  two chains a vector
+    S_UNROLL for (int v = 0; v < V; v++)
+        odd [v] = _mm512_setzero_si512 ();
     S_UNROLL for (int j = 0; j < 4; j++)
         S_UNROLL for (int v = 0; v < V; v++) {
             __m512i xq = _mm512_loadu_si512 (x [v] + 64 * j);
-            isum [v] = _mm512_dpwssd_epi32 (isum [v], _mm512_maddubs_epi16 (codes [j], xq), scale [j]);
+            __m512i *into = j % 2 ? &odd [v] : &isum [v];
+            *into = _mm512_dpwssd_epi32 (*into, _mm512_maddubs_epi16 (codes [j], xq), scale [j]);
         }
+    S_UNROLL for (int v = 0; v < V; v++)
+        isum [v] = _mm512_add_epi32 (isum [v], odd [v]);
+}
+
+//  The d (and dmin) of block b of the tile's four rows in four lanes, read
+//  straight from the blocks (no single floats stored for a vector load
+//  to wait on). Q4_K, Q5_K: the words d, dmin at 0; Q6_K: d at 208.
+S_AVX512 static S_INLINE void
+s_d4 (const xinf_dtype_t dtype, const s_tile_t *tile, size_t b, __m128 *d, __m128 *dmin)
+{
+    const uint8_t *at [S_ROWS];
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        at [r] = tile->rows [r] + b * tile->block_bytes;
+    if (dtype == XINF_DTYPE_Q6_K) {
+        uint16_t h [S_ROWS];
+        S_UNROLL for (int r = 0; r < S_ROWS; r++)
+            memcpy (&h [r], at [r] + 208, 2);
+        *d = _mm_cvtph_ps (_mm_setr_epi16 ((short) h [0], (short) h [1], (short) h [2], (short) h [3], 0, 0, 0, 0));
+        *dmin = _mm_setzero_ps ();
+        return;
+    }
+    uint32_t word [S_ROWS];
+    S_UNROLL for (int r = 0; r < S_ROWS; r++)
+        memcpy (&word [r], at [r], 4);
+    __m256 both = _mm256_cvtph_ps (_mm_setr_epi32 ((int) word [0], (int) word [1], (int) word [2], (int) word [3]));
+    __m128 low = _mm256_castps256_ps128 (both), high = _mm256_extractf128_ps (both, 1);
+    *d = _mm_shuffle_ps (low, high, _MM_SHUFFLE (2, 0, 2, 0));
+    *dmin = _mm_shuffle_ps (low, high, _MM_SHUFFLE (3, 1, 3, 1));
 }
 
 //  8 lanes: the two halves of 16 added.
@@ -490,7 +547,13 @@ s_tile_avx512 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act
             s_block_avx512 (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r],
                             &d [r], &dmin [r]);
         }
-        __m128 dv = _mm_loadu_ps (d), dminv = _mm_loadu_ps (dmin);
+        __m128 dv, dminv;
+        if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K) {
+            dv = _mm_loadu_ps (d);
+            dminv = _mm_loadu_ps (dmin);
+        }
+        else
+            s_d4 (dtype, tile, b, &dv, &dminv);
         S_UNROLL for (int v = 0; v < V; v++) {
             __m128i is = s_reduce4 (s_fold (isum [0][v]), s_fold (isum [1][v]), s_fold (isum [2][v]), s_fold (isum [3][v]));
             __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
@@ -685,51 +748,6 @@ s_k_rows_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t 
     }
 }
 
-//  ---- the quantizer ------------------------------------------------------------------
-
-//  xinf_cpu_qk_quantize_k's operations, 16 floats an instruction (the
-//  same division; roundscale rounds half to even as the portable magic
-//  number does).
-S_AVX512 static void
-s_quantize_k_avx512 (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32)
-{
-    __m512i top = _mm512_setzero_si512 (), magnitude = _mm512_set1_epi32 (0x7fffffff);
-    for (int i = 0; i < 256; i += 16)
-        top = _mm512_max_epu32 (top, _mm512_and_si512 (_mm512_loadu_si512 (x + i), magnitude));
-    uint32_t bits = _mm512_reduce_max_epu32 (top);
-    float amax;
-    memcpy (&amax, &bits, 4);
-    float scale = amax / (float) XINF_QK_K_ACT_MAX;
-    if (bits >= 0x7f800000u || scale == 0) {
-        uint32_t nan = 0x7fc00000u;
-        memset (q, 0, 256);
-        memset (s16, 0, 16 * sizeof *s16);
-        memset (s32, 0, 8 * sizeof *s32);
-        if (bits >= 0x7f800000u)
-            memcpy (&scale, &nan, 4);
-        *d = scale;
-        return;
-    }
-    *d = scale;
-    __m512 divisor = _mm512_set1_ps (scale);
-    __m512 low = _mm512_set1_ps (-XINF_QK_K_ACT_MAX), high = _mm512_set1_ps (XINF_QK_K_ACT_MAX);
-    for (int i = 0; i < 16; i++) {
-        __m512 value = _mm512_div_ps (_mm512_loadu_ps (x + 16 * i), divisor);
-        value = _mm512_roundscale_ps (value, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        __m512i whole = _mm512_cvtps_epi32 (_mm512_min_ps (_mm512_max_ps (value, low), high));
-        _mm_storeu_si128 ((__m128i *) (q + 16 * i), _mm512_cvtepi32_epi8 (whole));
-        s16 [i] = (int16_t) _mm512_reduce_add_epi32 (whole);
-    }
-    for (int g = 0; g < 8; g++)
-        s32 [g] = (int16_t) (s16 [2 * g] + s16 [2 * g + 1]);
-}
-
-xinf_cpu_qk_quantize_k_fn *
-xinf_cpu_qk_quantize_k_avx512 (void)
-{
-    return s_quantize_k_avx512;
-}
-
 xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_k_rows_avx2 (void)
 {
@@ -743,12 +761,6 @@ xinf_cpu_qk_k_rows_avx512 (void)
 }
 
 #else
-
-xinf_cpu_qk_quantize_k_fn *
-xinf_cpu_qk_quantize_k_avx512 (void)
-{
-    return NULL;
-}
 
 xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_k_rows_avx2 (void)
