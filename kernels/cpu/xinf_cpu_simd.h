@@ -11,6 +11,17 @@
 #define XINF_SIMD_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
 #define XINF_SIMD_AVX512 __attribute__ ((target ("avx512f,avx2,fma,f16c")))
 
+//  Every function between BEGIN and END (an included header's too) is
+//  compiled for AVX2: GCC's target pragma, clang's attribute push.
+#if defined (__clang__)
+#   define XINF_SIMD_AVX2_BEGIN \
+        _Pragma ("clang attribute push (__attribute__ ((target (\"avx2,fma,f16c\"))), apply_to = function)")
+#   define XINF_SIMD_AVX2_END _Pragma ("clang attribute pop")
+#else
+#   define XINF_SIMD_AVX2_BEGIN _Pragma ("GCC push_options") _Pragma ("GCC target (\"avx2,fma,f16c\")")
+#   define XINF_SIMD_AVX2_END _Pragma ("GCC pop_options")
+#endif
+
 //  The sum of the 8 lanes: halves, then pairs, then the last two.
 XINF_SIMD_AVX2 static inline float
 xinf_simd_hsum (__m256 v)

@@ -20,6 +20,8 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "xinf_cpu_simd.h"
+
 #define S_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
 #define S_INLINE inline __attribute__ ((always_inline))
@@ -29,8 +31,7 @@
 //  2 to 32 KB measured alike, within the noise of a shared machine).
 #define S_FAR 4096
 
-#pragma GCC push_options
-#pragma GCC target ("avx2,fma,f16c")
+XINF_SIMD_AVX2_BEGIN
 #include "xinf_quant_blocks.h"
 
 //  fp16 -> float by F16C (the same value as xinf_dtype_fp16_to_f32; a
@@ -211,7 +212,7 @@ s_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
         }
     }
 }
-#pragma GCC pop_options
+XINF_SIMD_AVX2_END
 
 //  Lane r = the sum of the 8 lanes of p [r].
 S_AVX2 static S_INLINE __m256i

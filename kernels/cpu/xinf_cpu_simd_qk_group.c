@@ -19,14 +19,15 @@
 #include <immintrin.h>
 #include <string.h>
 
+#include "xinf_cpu_simd.h"
+
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 #define S_INLINE inline __attribute__ ((always_inline))
 #define S_UNROLL _Pragma ("GCC unroll 16")
 
-#pragma GCC push_options
-#pragma GCC target ("avx2,fma,f16c")
+XINF_SIMD_AVX2_BEGIN
 #include "xinf_quant_blocks.h"
-#pragma GCC pop_options
+XINF_SIMD_AVX2_END
 
 //  Rows a tile.
 #define S_ROWS 4
