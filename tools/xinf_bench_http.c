@@ -43,7 +43,7 @@ static const xinf_option_t s_options [] = {
     { "rounds", 0, NULL, XINF_OPT_INT, "4", 1, 64, NULL, "K", "rounds of one ZeroMQ and one HTTP run per N" },
     { "idle", 0, NULL, XINF_OPT_INT, "1000", 0, 100000, NULL, "K", "idle streams to hold (0: skip)" },
     { "timeout", 0, NULL, XINF_OPT_INT, "600", 1, 86400, NULL, "S", "each run's deadline" },
-    { NULL }
+    { 0 }
 };
 
 static void

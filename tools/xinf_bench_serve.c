@@ -94,7 +94,7 @@ static const s_field_t s_row_fields [] = {
     { "full_vs_n1", "xN=1", ROW (vs_n1), 6, 2 }, { "full_vs_llamacpp", "xllama", ROW (vs_llama), 6, 2 },
     { "ttft_p50_ms", "TTFT p50 ms", ROW (ttft_p50), 11, 1 }, { "ttft_p99_ms", "TTFT p99 ms", ROW (ttft_p99), 11, 1 },
     { "itl_p50_ms", "ITL p50 ms", ROW (itl_p50), 10, 1 }, { "itl_p99_ms", "ITL p99 ms", ROW (itl_p99), 10, 1 },
-    { "wall_s", "wall s", ROW (wall_s), 7, 1 }, { NULL }
+    { "wall_s", "wall s", ROW (wall_s), 7, 1 }, { 0 }
 };
 
 #define LLAMA(field) offsetof (xinf_llama_row_t, field)
@@ -103,7 +103,7 @@ static const s_field_t s_llama_fields [] = {
     { "clients", "clients", LLAMA (clients), 7, 0 }, { "gen_tokens_per_s", "gen tok/s", LLAMA (gen_tok_s), 10, 1 },
     { "decode_tokens_per_s", "decode tok/s", LLAMA (speed_tg), 12, 1 },
     { "prefill_tokens_per_s", "prefill tok/s", LLAMA (speed_pp), 13, 1 },
-    { "t_pp_s", "T_PP s", LLAMA (t_pp), 7, 2 }, { "t_tg_s", "T_TG s", LLAMA (t_tg), 7, 2 }, { NULL }
+    { "t_pp_s", "T_PP s", LLAMA (t_pp), 7, 2 }, { "t_tg_s", "T_TG s", LLAMA (t_tg), 7, 2 }, { 0 }
 };
 
 #define LONG(field) offsetof (xinf_load_late_t, field)
@@ -113,7 +113,7 @@ static const s_field_t s_long_fields [] = {
     { "ttft_ms", "", LONG (ttft_ms), 0, 0 }, { "prefill_tokens_per_s", "", LONG (prefill_tok_s), 0, 0 },
     { "itl_before_p50_ms", "", LONG (before_p50), 0, 0 }, { "gaps_during", "", LONG (gaps), 0, 0 },
     { "itl_during_p50_ms", "", LONG (during_p50), 0, 0 }, { "itl_during_p99_ms", "", LONG (during_p99), 0, 0 },
-    { "itl_during_max_ms", "", LONG (during_max), 0, 0 }, { "p99_over_p50", "", LONG (ratio), 0, 0 }, { NULL }
+    { "itl_during_max_ms", "", LONG (during_max), 0, 0 }, { "p99_over_p50", "", LONG (ratio), 0, 0 }, { 0 }
 };
 
 // ---- small helpers ----------------------------------------------------------

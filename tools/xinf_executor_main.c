@@ -26,7 +26,7 @@ static const xinf_option_t s_options [] = {
     { "fault", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "SPEC", "an injected hang (xinf_beacon_set_fault)" },
     { "log-level", 0, "XINF_LOG_LEVEL", XINF_OPT_STR, "info", 0, 0, "trace|debug|info|warn|error", "LEVEL",
       "log level" },
-    { NULL }
+    { 0 }
 };
 
 static void

@@ -52,6 +52,7 @@ test_fp16_rounding (void)
 
 #if defined (__x86_64__) && defined (__GNUC__)
 #include <immintrin.h>
+#include "xinf_cpu_cpuid.h"
 __attribute__ ((target ("f16c"))) static uint16_t
 s_hardware_fp16 (float value)
 {
@@ -64,7 +65,7 @@ static void
 test_fp16_hardware (void)
 {
 #if defined (__x86_64__) && defined (__GNUC__)
-    if (!__builtin_cpu_supports ("f16c")) {
+    if (!xinf_cpu_has_f16c ()) {
         fprintf (stderr, "      (no F16C: skipped)\n");
         return;
     }

@@ -311,7 +311,7 @@ test_write (void)
 static void
 test_read_refusals (void)
 {
-    const char *inputs [] = { "\x92\x01", "\xd9\x05" "ab", "\xc4", "\xcf\x00\x00", "\xd4\x01\x00", "\xc1",
+    const char *inputs [] = { "\x92\x01", "\xd9\x05\x61\x62", "\xc4", "\xcf\x00\x00", "\xd4\x01\x00", "\xc1",
                               "\x81\xa1k", "\xdd\xff\xff\xff\xff\x01" };
     const size_t sizes [] = { 2, 4, 1, 3, 3, 1, 3, 6 };
     for (size_t index = 0; index < sizeof sizes / sizeof sizes [0]; index++) {
