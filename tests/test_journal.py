@@ -81,7 +81,8 @@ def main():
         listed = models(client).get("m")
         check(listed is not None and listed["state"] == "relaunching" and "journal" in listed["error"],
               f"m right after the restart: {listed}")
-        poll("m ready on w2", 30, lambda: ready(client, "m") and models(client)["m"]["replicas"][0]["worker"] == "w2")
+        poll("m ready on w2", 30, lambda: [m for m in [models(client).get("m")] if m and m["state"] == "ready"
+                                           and m["replicas"][0]["worker"] == "w2"])
         took = time.monotonic() - restarted
         reply = client.generate("m", prompt_tokens=[1, 2, 3], max_tokens=8)
         check(reply["tokens"] == expected and reply["worker"] == "w2", f"m relaunched from the journal: {reply}")

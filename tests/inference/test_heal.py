@@ -30,6 +30,13 @@ def model_of(client, uid):
     return [model for model in client.list_models() if model["uid"] == uid][0]
 
 
+def ready_on(client, uid):
+    """The worker of a ready model's replica 0, else None: one listing, so
+    that the state and the worker are of the same moment."""
+    model = model_of(client, uid)
+    return model["replicas"][0]["worker"] if model["state"] == "ready" else None
+
+
 def events_of(client, kinds):
     return [event for event in client.events()["events"] if event["kind"] in kinds]
 
@@ -57,8 +64,7 @@ def main():
         expected = client.generate("u", prompt_tokens=[1, 2, 3], max_tokens=8)["tokens"]
         workers[victim].kill()
         killed = time.monotonic()
-        poll(f"u ready again on {other}", 30, lambda: model_of(client, "u")["state"] == "ready"
-             and model_of(client, "u")["replicas"][0]["worker"] == other)
+        poll(f"u ready again on {other}", 30, lambda: ready_on(client, "u") == other)
         took = time.monotonic() - killed
         moved = model_of(client, "u")["replicas"][0]
         check(moved["worker"] == other, f"u after {victim} was killed: {moved}")
@@ -92,8 +98,7 @@ def main():
         # c. u moves away from a stopped worker, which is told to unload it on return
         holder = model_of(client, "u")["replicas"][0]["worker"]
         workers[holder].process.send_signal(signal.SIGSTOP)
-        poll("u ready on h3", 30, lambda: model_of(client, "u")["state"] == "ready"
-             and model_of(client, "u")["replicas"][0]["worker"] == "h3")
+        poll("u ready on h3", 30, lambda: ready_on(client, "u") == "h3")
         workers[holder].process.send_signal(signal.SIGCONT)
         workers[holder].wait_output(r"unloading replica=u/0 reason=unloaded: relaunched elsewhere", timeout=20,
                                     which="err")

@@ -49,6 +49,13 @@ def ranks_of(client, uid):
     return [rank["worker"] for rank in client.launch_progress(uid)["replicas"][0]["ranks"]]
 
 
+def ready_ranks(client, uid):
+    """The sorted workers of a ready model's ranks, else None: one reply, so
+    that the state and the ranks are of the same moment."""
+    progress = client.launch_progress(uid)
+    return sorted(rank["worker"] for rank in progress["replicas"][0]["ranks"]) if progress["state"] == "ready" else None
+
+
 def events_of(client, kinds):
     return [event for event in client.events()["events"] if event["kind"] in kinds]
 
@@ -81,7 +88,7 @@ def scenario_moves(client, node_bin, endpoint, path, workdir):
     if relaunching["state"] == "relaunching":
         check(victim in relaunching["error"] and "rank 1" in relaunching["error"], f"m relaunching: {relaunching}")
     poll(f"m ready again on {survivor} and {third}", 60,
-         lambda: model_of(client, "m")["state"] == "ready" and sorted(ranks_of(client, "m")) == sorted([survivor, third]))
+         lambda: ready_ranks(client, "m") == sorted([survivor, third]))
     ready_at = time.monotonic()
     reply = greedy(client, "m")
     served = time.monotonic()
@@ -124,7 +131,7 @@ def scenario_waits(client, node_bin, endpoint, path, workdir):
     workers["w3"] = start_worker(node_bin, endpoint, "w3", model_dirs=[workdir], data_ports=DATA_PORTS)
     joined = time.monotonic()
     poll("n ready on the survivor and w3", 60,
-         lambda: model_of(client, "n")["state"] == "ready" and sorted(ranks_of(client, "n")) == sorted([survivor, "w3"]))
+         lambda: ready_ranks(client, "n") == sorted([survivor, "w3"]))
     ready_at = time.monotonic()
     reply = greedy(client, "n")
     check(reply["tokens"] == expected, f"n after the relaunch: {reply['tokens']} != {expected}")
@@ -216,7 +223,7 @@ def scenario_restarted(node_bin, path, workdir):
     workers[victim].kill()
     killed = time.monotonic()
     poll(f"j ready again on {survivor} and {third}", 60,
-         lambda: model_of(client, "j")["state"] == "ready" and sorted(ranks_of(client, "j")) == sorted([survivor, third]))
+         lambda: ready_ranks(client, "j") == sorted([survivor, third]))
     ready_at = time.monotonic()
     reply = greedy(client, "j")
     check(reply["tokens"] == expected, f"j relaunched after the restart: {reply['tokens']} != {expected}")
