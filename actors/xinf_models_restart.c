@@ -143,12 +143,11 @@ xinf_models_restart_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
          model = (xinf_model_entry_t *) zhashx_next (self->models)) {
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
-            const char *node = replica->restoring ? xinf_restore_unreported (replica) : NULL;
+            const char *node = xinf_restore_unreported (replica);
             if (!node)
                 continue;             //  back, or its ranks coming back (their rendezvous deadline decides)
-            char lost [sizeof replica->node];
+            char lost [sizeof replica->node];     //  the heal moves replica->node
             snprintf (lost, sizeof lost, "%s", node);
-            replica->restoring = false;
             xinf_heal_replica_lost (self->heal, ctx, model, replica, lost,
                                     "did not report it within the restart window");
         }
