@@ -230,9 +230,9 @@ s_on_beat (xinf_exec_host_t *self, zmsg_t *frames, int64_t now)
     if (!check.failed && beat.pid != (uint64_t) self->pid)
         xinf_check_fail (&check, "a beat from pid %llu, not %d", (unsigned long long) beat.pid, (int) self->pid);
     xinf_phase_t phase = XINF_PHASE_IDLE;
-    while (!check.failed && !streq (xinf_phase_name (phase), beat.phase) && phase <= XINF_PHASE_SAMPLE)
+    while (!check.failed && phase < XINF_PHASES && !streq (xinf_phase_name (phase), beat.phase))
         phase++;
-    if (!check.failed && phase > XINF_PHASE_SAMPLE)
+    if (!check.failed && phase >= XINF_PHASES)
         xinf_check_fail (&check, "field 'phase': '%.16s' is no phase", beat.phase);
     if (check.failed)
         xinf_warn (self->name, "bad beat from the executor process: %s", check.reason);

@@ -38,6 +38,7 @@ typedef struct {
     int threads;
     uint64_t kv_cache_mb;            //  asked for (0: a default from free memory)
     size_t max_seqs, step_tokens;
+    bool graphs;                     //  decode steps through CUDA graphs (LOAD's disable_cuda_graph false)
     xinf_kv_cache_t *cache;
     xinf_batch_limits_t limits;
     xinf_batch_buf_t *batch;
@@ -127,6 +128,7 @@ s_send_loaded (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "step_tokens", state->step_tokens);
     xinf_map_put_uint (body, "kv_blocks", state->limits.n_blocks);
     xinf_map_put_uint (body, "kv_block_tokens", state->limits.block_tokens);
+    xinf_map_put_bool (body, "cuda_graphs", state->n_ranks == 1 && xinf_kv_cache_graphs (state->cache));
     xinf_map_put_uint (body, "kv_bytes", state->limits.n_blocks * state->limits.block_tokens
                                          * xinf_transformer_kv_bytes_per_token (t));
     if (state->n_ranks > 1) {
@@ -176,6 +178,10 @@ s_start_serving (s_state_t *state)
     //  A stop request ends a long step between layers
     xinf_kv_cache_set_cancel (state->cache, &state->cancel);
     xinf_kv_cache_set_beacon (state->cache, state->beacon);
+    if (xinf_kv_cache_set_graphs (state->cache, state->graphs, state->max_seqs)) {
+        xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the CUDA graphs' batches");
+        return -1;
+    }
     state->limits = xinf_transformer_limits (t, state->cache);
     state->limits.max_tokens = state->step_tokens;
     state->limits.max_out = state->max_seqs;
@@ -341,6 +347,7 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->kv_cache_mb = load.kv_cache_mb;
     state->max_seqs = load.max_seqs;
     state->step_tokens = load.step_tokens;
+    state->graphs = !load.disable_cuda_graph;
     state->max_seqs = state->max_seqs ? state->max_seqs : XINF_MAX_SEQS;
     state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
     //  Every running sequence's decode token fits in one step

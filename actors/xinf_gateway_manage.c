@@ -94,7 +94,8 @@ s_json_value (json_t *json, int depth)
 
 static const char *s_launch_keys [] = {
     "uid", "path", "worker", "workers", "replicas", "threads", "n_worker", "probe_timeout_ms",
-    "rendezvous_timeout_ms", "stall_timeout_ms", "kv_cache_mb", "max_seqs", "step_tokens", "max_queued", "device", NULL
+    "rendezvous_timeout_ms", "stall_timeout_ms", "kv_cache_mb", "max_seqs", "step_tokens", "max_queued", "device",
+    "disable_cuda_graph", NULL
 };
 
 //  LAUNCH from the body: the known fields, converted; 'model_uid' (Xinference's name) for uid.
@@ -114,7 +115,7 @@ s_launch (xinf_gw_request_t *request, xinf_gw_error_t *error)
         xinf_value_t *value = s_json_value (field, 3);
         if (!value || xinf_value_type (value) == XINF_NIL) {
             xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", s_launch_keys [index],
-                               "'%s' must be a string, number or array of strings", s_launch_keys [index]);
+                               "'%s' must be a string, number, boolean or array of strings", s_launch_keys [index]);
             xinf_value_destroy (&value);
             xinf_msg_destroy (&msg);
             break;

@@ -483,6 +483,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "max_seqs", load.max_seqs);
     if (load.step_tokens)
         xinf_map_put_uint (args, "step_tokens", load.step_tokens);
+    if (load.disable_cuda_graph)
+        xinf_map_put_bool (args, "disable_cuda_graph", true);
     xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
     xinf_map_put_str (args, "device", load.device);
     snprintf (entry->device, sizeof entry->device, "%s", load.device);

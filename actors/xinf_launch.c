@@ -112,6 +112,8 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_uint (body, "max_seqs", model->options.max_seqs);
     if (model->options.step_tokens)
         xinf_map_put_uint (body, "step_tokens", model->options.step_tokens);
+    if (model->options.disable_cuda_graph || replica->graphs_off)
+        xinf_map_put_bool (body, "disable_cuda_graph", true);
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
     if (model->gpu) {

@@ -90,6 +90,8 @@ typedef struct {
     uint64_t wait;                    //  the registered wait of that step
     bool has_kv;                      //  a MODEL_LOAD came since it was last ready
     uint64_t kv_blocks_used, kv_blocks_free;   //  its paged KV pool, as of that MODEL_LOAD
+    bool graphs_off;                  //  relaunched without CUDA graphs after its graph hung (once)
+    bool graph_retry;                 //  unloading for that relaunch: its stopped report is due
 } xinf_replica_entry_t;
 
 //  How a model's replicas run, as LAUNCH gave it (0: the worker's or
@@ -101,6 +103,7 @@ typedef struct {
     uint64_t max_seqs;                //  sequences a replica runs at once
     uint64_t step_tokens;             //  tokens per step of chunked prefill
     size_t max_queued;                //  the scheduler's queue bound
+    bool disable_cuda_graph;          //  every step eagerly: no CUDA graphs
 } xinf_launch_options_t;
 
 typedef struct {

@@ -8,6 +8,7 @@
 #include "xinf_client_msg.h"
 #include "xinf_node_msg.h"
 #include "xinf_stopping.h"
+#include "xinf_graph_retry.h"
 
 
 typedef xinf_model_entry_t s_model_t;
@@ -129,7 +130,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         .threads = launch.threads, .probe_timeout_ms = launch.probe_timeout_ms,
         .rendezvous_timeout_ms = launch.rendezvous_timeout_ms, .stall_timeout_ms = launch.stall_timeout_ms,
         .kv_cache_mb = launch.kv_cache_mb, .max_seqs = launch.max_seqs, .step_tokens = launch.step_tokens,
-        .max_queued = (size_t) launch.max_queued
+        .max_queued = (size_t) launch.max_queued, .disable_cuda_graph = launch.disable_cuda_graph
     };
     //  Distinct across supervisor restarts too: the clock's ms, then counting
     if (!self->next_generation)
@@ -408,8 +409,17 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
             xinf_launch_rank_state (self->launch, ctx, model, replica, rank, &report);
         return;
     }
-    if (!streq (replica->node, node) || rank != 0)
+    if (!streq (replica->node, node) || rank != 0
+    ||  xinf_graph_retry_report (self->launch, ctx, model, replica, state))
         return;
+    if (streq (state, "failed") && xinf_graph_retry_wanted (model, replica, report.error)) {
+        xinf_graph_retry_begin (self->launch, ctx, model, replica, report.error);
+        char reason [1200];
+        xinf_textf (reason, sizeof reason, "replica %llu of %s on %s failed, relaunching without CUDA graphs: %s",
+                    (unsigned long long) index, uid, node, report.error);
+        xinf_scheduler_replica_down (self->scheduler, uid, index, "REPLICA_FAILED", reason, zclock_mono ());
+        return;
+    }
     xinf_launch_set_reported (&replica->state, state, model->uid);
     replica->has_kv &= streq (state, "ready");
     replica->bytes_done = report.bytes_done;

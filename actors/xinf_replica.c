@@ -409,7 +409,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put_uint (xinf_msg_body (load), "threads", threads);
     xinf_map_put_str (xinf_msg_body (load), "device", start.device);
     //  The serving options: the KV budget, sequences and tokens a step
-    const char *serving [] = { "kv_cache_mb", "max_seqs", "step_tokens" };
+    const char *serving [] = { "kv_cache_mb", "max_seqs", "step_tokens", "disable_cuda_graph" };
     for (size_t index = 0; index < sizeof serving / sizeof serving [0]; index++)
         if (xinf_map_get (xinf_msg_body (msg), serving [index]))
             xinf_map_put (xinf_msg_body (load), serving [index],
@@ -619,9 +619,12 @@ s_on_watch (xinf_ctx_t *ctx, void *arg)
         return;
     char where [256], text [512];
     xinf_beacon_describe (&view, now, where, sizeof where);
+    //  A CUDA graph's capture or replay (or a collective it waits on
+    //  inside) cannot be told apart from the outside: the graph is to blame
     xinf_textf (text, sizeof text, "rank %llu of replica %llu of %s is stuck in %s (stall_timeout_ms %lld); the "
-                "replica fails: relaunch the model", (unsigned long long) state->rank,
-                (unsigned long long) state->replica, state->uid, where, (long long) state->stall_ms);
+                "replica fails: relaunch %s", (unsigned long long) state->rank, (unsigned long long) state->replica,
+                state->uid, where, (long long) state->stall_ms,
+                xinf_phase_is_graph (view.phase) ? "with --disable-cuda-graph" : "the model");
     s_executor_down (ctx, "EXECUTOR_HUNG", text);
 }
 

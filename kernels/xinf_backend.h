@@ -117,6 +117,27 @@ typedef struct {
     //  reason (a device error: the ops that return nothing cannot say so
     //  themselves). The transformer asks after every pass.
     int (*status) (xinf_backend_t *self, char *error, size_t error_size);
+    //  CUDA graphs of decode passes (models/xinf_graph.h); all three NULL
+    //  on a backend without them. 'batch' is a decode pass padded to
+    //  'bucket' tokens; 'pool' the cache's; 'logits' the pass's host rows.
+    //  graph_begin: the ops that follow, up to graph_end, are recorded
+    //  into the graph of 'bucket' instead of run (the batch's arrays are
+    //  put in place first). 0; or -1 with the reason in 'error': nothing
+    //  is recorded, the backend's error is cleared (it goes on eagerly).
+    int (*graph_begin) (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch, const xinf_kv_pool_t *pool,
+                        char *error, size_t error_size);
+    //  graph_end: ends the recording; with 'keep' the graph is made and
+    //  run once (the pass's results, logits included, as if it ran), and
+    //  0 returned. Without 'keep' (the pass failed or was cancelled), or
+    //  when making or running it fails: -1 with the reason in 'error',
+    //  nothing of the recording ran, and the backend's error is cleared.
+    int (*graph_end) (xinf_backend_t *self, size_t bucket, bool keep, float *logits, char *error, size_t error_size);
+    //  graph_replay: runs the graph of 'bucket' on this batch, its logits
+    //  into 'logits': 1 when it ran; 0 when there is no usable graph for
+    //  the bucket (none yet, or memory it used has moved: dropped), the
+    //  caller records one; -1 when it failed (status says why).
+    int (*graph_replay) (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch, const xinf_kv_pool_t *pool,
+                         float *logits);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

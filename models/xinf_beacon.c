@@ -25,7 +25,7 @@ struct _xinf_beacon_t {
     bool released;
 };
 
-static const char *s_phase_names [] = { "idle", "compute", "collective", "sample" };
+static const char *s_phase_names [XINF_PHASES] = { "idle", "compute", "collective", "sample", "capture", "replay" };
 
 static int64_t
 s_now_ms (void)
@@ -65,6 +65,22 @@ xinf_phase_name (xinf_phase_t phase)
     return (size_t) phase < sizeof s_phase_names / sizeof s_phase_names [0] ? s_phase_names [phase] : "?";
 }
 
+bool
+xinf_phase_is_graph (xinf_phase_t phase)
+{
+    return phase == XINF_PHASE_CAPTURE || phase == XINF_PHASE_REPLAY;
+}
+
+//  The phase named 'name', or XINF_PHASES when none is.
+static xinf_phase_t
+s_phase_of (const char *name)
+{
+    xinf_phase_t phase = XINF_PHASE_IDLE;
+    while (phase < XINF_PHASES && strcmp (s_phase_names [phase], name))
+        phase++;
+    return phase;
+}
+
 //  A decimal in [low, high]; 0, or -1.
 static int
 s_number (const char *text, uint64_t low, uint64_t high, uint64_t *value)
@@ -101,15 +117,13 @@ s_fault_item (s_fault_t *fault, char *item, bool *has_step, bool *has_phase, cha
         fault->any_layer = false;
     }
     else
-    if (!strcmp (item, "phase") && (!strcmp (value, "compute") || !strcmp (value, "collective")
-                                    || !strcmp (value, "sample"))) {
-        fault->phase = !strcmp (value, "compute") ? XINF_PHASE_COMPUTE
-                     : !strcmp (value, "collective") ? XINF_PHASE_COLLECTIVE : XINF_PHASE_SAMPLE;
+    if (!strcmp (item, "phase") && s_phase_of (value) > XINF_PHASE_IDLE && s_phase_of (value) < XINF_PHASES) {
+        fault->phase = s_phase_of (value);
         *has_phase = true;
     }
     else {
-        snprintf (error, error_size, "'%.32s=%.64s' is not step=N (N >= 1), phase=compute|collective|sample "
-                  "or layer=L", item, value);
+        snprintf (error, error_size, "'%.32s=%.64s' is not step=N (N >= 1), "
+                  "phase=compute|collective|sample|capture|replay or layer=L", item, value);
         return -1;
     }
     return 0;
@@ -131,7 +145,7 @@ xinf_beacon_set_fault (xinf_beacon_t *self, const char *spec, char *error, size_
         if (s_fault_item (&fault, item, &has_step, &has_phase, error, error_size))
             return -1;
     if (!has_step || !has_phase) {
-        snprintf (error, error_size, "a fault needs step=N and phase=compute|collective|sample");
+        snprintf (error, error_size, "a fault needs step=N and phase=compute|collective|sample|capture|replay");
         return -1;
     }
     pthread_mutex_lock (&self->mutex);
@@ -160,15 +174,14 @@ s_fault_hits (const s_fault_t *fault, const xinf_beacon_view_t *view)
         && (fault->any_layer || fault->layer == view->layer);
 }
 
-void
-xinf_beacon_enter (xinf_beacon_t *self, xinf_phase_t phase, size_t layer, const char *what)
+//  Enters a phase, the mutex held; hangs there when the fault says so.
+static void
+s_enter_locked (xinf_beacon_t *self, xinf_phase_t phase, size_t layer, const char *what)
 {
-    int64_t now = s_now_ms ();
-    pthread_mutex_lock (&self->mutex);
     self->view.phase = phase;
     self->view.layer = layer;
     self->view.what = what;
-    self->view.phase_ms = now;
+    self->view.phase_ms = s_now_ms ();
     if (s_fault_hits (&self->fault, &self->view) && !self->released) {
         self->fault.armed = false;
         xinf_warn ("beacon", "injected hang (XINF_FAULT_HANG): step %llu, layer %zu %s, until the executor stops",
@@ -177,6 +190,25 @@ xinf_beacon_enter (xinf_beacon_t *self, xinf_phase_t phase, size_t layer, const 
         while (!self->released)
             pthread_cond_wait (&self->released_cond, &self->mutex);
     }
+}
+
+void
+xinf_beacon_enter (xinf_beacon_t *self, xinf_phase_t phase, size_t layer, const char *what)
+{
+    pthread_mutex_lock (&self->mutex);
+    s_enter_locked (self, phase, layer, what);
+    pthread_mutex_unlock (&self->mutex);
+}
+
+void
+xinf_beacon_point (xinf_beacon_t *self, xinf_phase_t phase, size_t bucket, const char *what)
+{
+    pthread_mutex_lock (&self->mutex);
+    xinf_beacon_view_t view = self->view;
+    view.phase = phase;
+    view.layer = bucket;
+    if (s_fault_hits (&self->fault, &view))
+        s_enter_locked (self, phase, bucket, what);
     pthread_mutex_unlock (&self->mutex);
 }
 
@@ -219,6 +251,10 @@ xinf_beacon_describe (const xinf_beacon_view_t *view, int64_t now, char *text, s
     else
     if (view->phase == XINF_PHASE_SAMPLE)
         snprintf (text, size, "step %llu, sampling, for %.1f s", (unsigned long long) view->step, phase_s);
+    else
+    if (xinf_phase_is_graph (view->phase))
+        snprintf (text, size, "graph %s of step %llu (batch bucket %zu), for %.1f s", xinf_phase_name (view->phase),
+                  (unsigned long long) view->step, view->layer, phase_s);
     else
         snprintf (text, size, "step %llu, layer %zu %s (%s), for %.1f s", (unsigned long long) view->step,
                   view->layer, view->what, xinf_phase_name (view->phase), phase_s);

@@ -24,14 +24,18 @@ typedef enum {
     XINF_PHASE_IDLE,                  //  no step running
     XINF_PHASE_COMPUTE,               //  a layer's (or the logits') compute
     XINF_PHASE_COLLECTIVE,            //  a layer's all-reduce with the other ranks
-    XINF_PHASE_SAMPLE                 //  sampling the step's rows
+    XINF_PHASE_SAMPLE,                //  sampling the step's rows
+    XINF_PHASE_CAPTURE,               //  capturing a decode step's CUDA graph
+    XINF_PHASE_REPLAY,                //  replaying a decode step's CUDA graph
+    XINF_PHASES
 } xinf_phase_t;
 
 //  A snapshot of the beacon.
 typedef struct {
     uint64_t step;                    //  steps begun; the running one while not idle
     xinf_phase_t phase;
-    size_t layer;                     //  of compute and collective phases
+    size_t layer;                     //  of compute and collective phases; of
+                                      //  capture and replay: the batch bucket
     const char *what;                 //  a static name of the phase's work
     int64_t step_ms, phase_ms;        //  when the step and the phase began (monotonic ms)
 } xinf_beacon_view_t;
@@ -43,9 +47,10 @@ xinf_beacon_t *xinf_beacon_new (void);
 void xinf_beacon_destroy (xinf_beacon_t **self_p);
 
 //  Arms an injected hang from its text form:
-//      step=N,phase=compute|collective|sample[,layer=L]
-//  (N >= 1; without layer, the phase's first entry in that step). 0, or
-//  -1 with the reason (nothing armed).
+//      step=N,phase=compute|collective|sample|capture|replay[,layer=L]
+//  (N >= 1; without layer, the phase's first entry in that step; for
+//  capture and replay, layer is the batch bucket). 0, or -1 with the
+//  reason (nothing armed).
 int xinf_beacon_set_fault (xinf_beacon_t *self, const char *spec, char *error, size_t error_size);
 
 //  The executor's thread: a step begins (the next step number), a phase
@@ -54,12 +59,23 @@ void xinf_beacon_step_begin (xinf_beacon_t *self);
 void xinf_beacon_enter (xinf_beacon_t *self, xinf_phase_t phase, size_t layer, const char *what);
 void xinf_beacon_step_end (xinf_beacon_t *self);
 
+//  A point where an executor without CUDA graphs would capture or replay
+//  one ('phase' XINF_PHASE_CAPTURE or _REPLAY, 'bucket' the batch's): it
+//  changes nothing unless an injected hang names that phase and step,
+//  then it enters the phase and hangs there like xinf_beacon_enter. It
+//  lets the CPU backend test the watchdog's graph reports.
+void xinf_beacon_point (xinf_beacon_t *self, xinf_phase_t phase, size_t bucket, const char *what);
+
+//  Whether 'phase' is a CUDA graph's (capture, replay).
+bool xinf_phase_is_graph (xinf_phase_t phase);
+
 //  Ends an injected hang, now and for every later entry.
 void xinf_beacon_release (xinf_beacon_t *self);
 
 //  Any thread.
 xinf_beacon_view_t xinf_beacon_read (xinf_beacon_t *self);
-//  "step 7, layer 3 all-reduce attn_output, for 10.2 s" ('now' in monotonic ms).
+//  "step 7, layer 3 all-reduce attn_output, for 10.2 s", "graph replay of
+//  step 7 (batch bucket 4), for 10.2 s" ('now' in monotonic ms).
 void xinf_beacon_describe (const xinf_beacon_view_t *view, int64_t now, char *text, size_t size);
 const char *xinf_phase_name (xinf_phase_t phase);
 

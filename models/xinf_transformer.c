@@ -3,6 +3,8 @@
 #include "xinf_transformer.h"
 #include "xinf_check.h"
 #include "xinf_cpu_backend.h"
+#include "xinf_graph.h"
+#include "xinf_log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +20,18 @@ struct _xinf_kv_cache_t {
     float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
     atomic_bool *cancel;
     xinf_beacon_t *beacon;             //  where a step is, or NULL; not owned
+    //  CUDA graphs of decode steps (xinf_graph.h), when on
+    bool graphs;
+    size_t graph_max;                  //  the largest bucket
+    uint8_t graph_state [XINF_GRAPH_BUCKETS];   //  s_graph_state_t, by bucket index
+    bool capturing;                    //  the beacon stays in the capture phase
+    xinf_graph_pad_t *pad;
 };
+
+//  Where a bucket's graph is: no step of it yet; one ran eagerly (the
+//  weights are on the device, the buffers sized), so the next is
+//  recorded; recorded, so later ones replay it.
+typedef enum { S_GRAPH_COLD, S_GRAPH_WARM, S_GRAPH_RECORDED } s_graph_state_t;
 
 static int
 s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, size_t rows, size_t cols,
@@ -159,6 +172,7 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
             if (buffers [index])
                 backend->ops->free (backend, buffers [index]);
+        xinf_graph_pad_destroy (&self->pad);
         free (self);
         *self_p = NULL;
     }
@@ -167,10 +181,29 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
 void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag) { self->cancel = flag; }
 void xinf_kv_cache_set_beacon (xinf_kv_cache_t *self, xinf_beacon_t *beacon) { self->beacon = beacon; }
 
+int
+xinf_kv_cache_set_graphs (xinf_kv_cache_t *self, bool on, size_t max_rows)
+{
+    self->graphs = false;
+    size_t max = max_rows < self->max_tokens ? max_rows : self->max_tokens;
+    while (max > ((size_t) 1 << (XINF_GRAPH_BUCKETS - 1)))
+        max /= 2;
+    if (!on || !max)
+        return 0;
+    if (!self->pad && !(self->pad = xinf_graph_pad_new ()))
+        return -1;
+    self->graphs = true;
+    self->graph_max = max;
+    memset (self->graph_state, 0, sizeof self->graph_state);
+    return 0;
+}
+
+bool xinf_kv_cache_graphs (const xinf_kv_cache_t *self) { return self->graphs; }
+
 static void
 s_enter (xinf_kv_cache_t *cache, xinf_phase_t phase, size_t layer, const char *what)
 {
-    if (cache->beacon)
+    if (cache->beacon && !cache->capturing)
         xinf_beacon_enter (cache->beacon, phase, layer, what);
 }
 
@@ -328,6 +361,81 @@ s_slice (const xinf_batch_t *batch, size_t first, size_t count, size_t *out_firs
                             batch->table_start, batch->blocks, out_end - out_begin, batch->out + out_begin };
 }
 
+//  Whether a step goes through the decode graphs: graphs on, a whole
+//  model (a shard's all-reduces run on the host between its kernels), a
+//  decode step of at most graph_max tokens, logits wanted.
+static bool
+s_graph_wanted (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits)
+{
+    return cache->graphs && logits && self->shard.n_ranks <= 1 && batch->n <= cache->graph_max
+        && xinf_graph_decode_only (batch);
+}
+
+//  Records the pass of a padded decode batch as the bucket's graph and
+//  runs it; when the recording fails, graphs go off for this cache (a log
+//  line says why) and the pass runs eagerly.
+static int
+s_graph_record (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *padded, float *logits,
+                char *error, size_t error_size)
+{
+    xinf_backend_t *be = cache->backend;
+    size_t bucket = padded->n;
+    uint8_t *state = &cache->graph_state [xinf_graph_bucket_index (bucket)];
+    char reason [400] = "";
+    s_enter (cache, XINF_PHASE_CAPTURE, bucket, "graph capture");
+    if (be->ops->graph_begin (be, bucket, padded, &cache->pool, reason, sizeof reason) == 0) {
+        cache->capturing = true;
+        int rc = s_pass (self, cache, padded, logits, error, error_size);
+        cache->capturing = false;
+        if (be->ops->graph_end (be, bucket, rc == 0, logits, reason, sizeof reason) == 0) {
+            *state = S_GRAPH_RECORDED;
+            return s_backend_status (be, error, error_size);
+        }
+        if (rc && s_cancelled (self, cache))
+            return -1;                //  the step's own end, not the graph's
+    }
+    xinf_warn ("transformer", "CUDA graphs off for this replica: recording the decode step of bucket %zu failed: %s",
+               bucket, reason);
+    cache->graphs = false;
+    s_enter (cache, XINF_PHASE_COMPUTE, 0, "embedding");
+    return s_pass (self, cache, padded, logits, error, error_size);
+}
+
+//  A decode step through its bucket's graph: replayed when recorded,
+//  recorded on the bucket's second step, run eagerly (padded) on its
+//  first. A backend without graphs (the CPU) runs the step as it is and
+//  only marks the beacon's points where a GPU would record or replay.
+static int
+s_graph_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
+              char *error, size_t error_size)
+{
+    xinf_backend_t *be = cache->backend;
+    size_t bucket = xinf_graph_bucket (batch->n, cache->graph_max);
+    uint8_t *state = &cache->graph_state [xinf_graph_bucket_index (bucket)];
+    if (!be->ops->graph_begin || !be->ops->graph_end || !be->ops->graph_replay) {
+        if (cache->beacon && *state != S_GRAPH_COLD)
+            xinf_beacon_point (cache->beacon, *state == S_GRAPH_WARM ? XINF_PHASE_CAPTURE : XINF_PHASE_REPLAY, bucket,
+                               *state == S_GRAPH_WARM ? "graph capture" : "graph replay");
+        *state = *state == S_GRAPH_COLD ? S_GRAPH_WARM : S_GRAPH_RECORDED;
+        return s_pass (self, cache, batch, logits, error, error_size);
+    }
+    xinf_batch_t padded;
+    if (xinf_graph_pad (cache->pad, batch, bucket, &padded))
+        return xinf_fail (error, error_size, "out of memory for a decode step padded to %zu tokens", bucket);
+    if (*state == S_GRAPH_RECORDED) {
+        s_enter (cache, XINF_PHASE_REPLAY, bucket, "graph replay");
+        int ran = be->ops->graph_replay (be, bucket, &padded, &cache->pool, logits);
+        if (ran)
+            return s_backend_status (be, error, error_size) ? -1
+                 : ran < 0 ? xinf_fail (error, error_size, "the replay of a CUDA graph failed") : 0;
+        *state = S_GRAPH_WARM;        //  dropped by the backend: record it again
+    }
+    if (*state == S_GRAPH_WARM)
+        return s_graph_record (self, cache, &padded, logits, error, error_size);
+    *state = S_GRAPH_WARM;
+    return s_pass (self, cache, &padded, logits, error, error_size);
+}
+
 int
 xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch,
                        float *logits, char *error, size_t error_size)
@@ -340,6 +448,8 @@ xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, c
     &&  (self->collective->size != (int) shard->n_ranks || self->collective->rank != (int) shard->rank))
         return xinf_fail (error, error_size, "the collective is rank %d of %d, the model shard %zu of %zu",
                        self->collective->rank, self->collective->size, shard->rank, shard->n_ranks);
+    if (s_graph_wanted (self, cache, batch, logits))
+        return s_graph_step (self, cache, batch, logits, error, error_size);
     int32_t *rows = NULL;
     for (size_t first = 0; first < batch->n; first += cache->max_tokens) {
         size_t count = batch->n - first < cache->max_tokens ? batch->n - first : cache->max_tokens;

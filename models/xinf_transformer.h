@@ -99,6 +99,16 @@ void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag);
 //  Marks each layer's phases on 'beacon' (xinf_beacon.h), or nothing when
 //  NULL; the beacon is the caller's and outlives the cache's steps.
 void xinf_kv_cache_set_beacon (xinf_kv_cache_t *self, xinf_beacon_t *beacon);
+//  Decode steps through CUDA graphs (xinf_graph.h), one per batch bucket
+//  up to max_rows tokens (the rows of the caller's logits; at most the
+//  cache's max_tokens), on a backend that has them; off when created. A
+//  backend without graphs (the CPU) runs every step as before and only
+//  marks where a GPU would record or replay (xinf_beacon_point), for
+//  injected hangs. A recording that fails turns graphs off for the cache
+//  with a log line. 0, or -1 when out of memory (graphs stay off).
+int xinf_kv_cache_set_graphs (xinf_kv_cache_t *self, bool on, size_t max_rows);
+//  Whether decode steps go through graphs now (false once one failed).
+bool xinf_kv_cache_graphs (const xinf_kv_cache_t *self);
 
 //  The limits a batch must keep on this model and cache (xinf_batch_check).
 xinf_batch_limits_t xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache);

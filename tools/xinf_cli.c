@@ -39,6 +39,8 @@ static const xinf_option_t s_options [] = {
       "launch: requests queued per model before OVERLOADED" },
     { "device", 0, NULL, XINF_OPT_STR, "cpu", 0, 0, "cpu|gpu", "WHERE",
       "launch: gpu puts each replica on an NVIDIA GPU of its own" },
+    { "disable-cuda-graph", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "launch: run every step eagerly, no CUDA graphs of decode steps (a graph that hangs is retried without at once)" },
     { "no-wait", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "launch: return once accepted, do not follow the load" },
     { "stall-timeout-ms", 0, "XINF_STALL_TIMEOUT_MS", XINF_OPT_INT, "60000", 100, 86400000, NULL, "MS",
       "launch: give up when the load makes no progress for this long; a rank waiting this long on a peer fails" },

@@ -166,6 +166,8 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_map_put_uint (body, "step_tokens", (uint64_t) xinf_config_int (config, "step-tokens"));
     xinf_map_put_uint (body, "max_queued", (uint64_t) xinf_config_int (config, "max-queued"));
     xinf_map_put_str (body, "device", xinf_config_str (config, "device"));
+    if (xinf_config_flag (config, "disable-cuda-graph"))
+        xinf_map_put_bool (body, "disable_cuda_graph", true);
     xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
     if (!reply)
         return 1;

@@ -296,14 +296,15 @@ class XinfClient:
 
     def launch(self, uid, path, worker=None, replicas=1, threads=0, n_worker=1, workers=None,
                probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None, kv_cache_mb=None,
-               max_seqs=None, step_tokens=None, max_queued=None, device=None):
+               max_seqs=None, step_tokens=None, max_queued=None, device=None, disable_cuda_graph=None):
         """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
         goes on in the background: follow it with wait_ready(). n_worker > 1
         splits each replica over that many workers (tensor parallel; the
         named 'workers', one per rank, or distinct alive ones). kv_cache_mb,
         max_seqs, step_tokens set the replicas' engine (None: its defaults);
         max_queued bounds the model's queue (beyond it: OVERLOADED); device
-        "gpu" puts each replica on an NVIDIA GPU of its own."""
+        "gpu" puts each replica on an NVIDIA GPU of its own;
+        disable_cuda_graph True runs every step eagerly (no CUDA graphs)."""
         body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads, "n_worker": n_worker}
         if worker:
             body["worker"] = worker
@@ -312,7 +313,7 @@ class XinfClient:
         for key, value in (("probe_timeout_ms", probe_timeout_ms), ("rendezvous_timeout_ms", rendezvous_timeout_ms),
                            ("stall_timeout_ms", stall_timeout_ms), ("kv_cache_mb", kv_cache_mb),
                            ("max_seqs", max_seqs), ("step_tokens", step_tokens), ("max_queued", max_queued),
-                           ("device", device)):
+                           ("device", device), ("disable_cuda_graph", disable_cuda_graph)):
             if value is not None:
                 body[key] = value
         reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")
@@ -535,7 +536,8 @@ def _model_command(client, args, prompt_tokens):
         body = client.launch(uid, path, args.worker, args.replicas, args.threads, args.n_worker,
                              args.workers.split(",") if args.workers else None, args.probe_timeout,
                              args.rendezvous_timeout, args.stall_timeout_ms, args.kv_cache_mb or None,
-                             args.max_seqs or None, args.step_tokens or None, args.max_queued)
+                             args.max_seqs or None, args.step_tokens or None, args.max_queued,
+                             disable_cuda_graph=True if args.disable_cuda_graph else None)
         if not args.no_wait:
             body = client.wait_ready(uid, stall_s=args.stall_timeout_ms / 1000, on_progress=None if args.json else
                                      lambda p: print(progress_line(uid, p), file=sys.stderr))
@@ -604,6 +606,8 @@ def main(argv=None):
     parser.add_argument("--max-queued", type=_positive, default=256, metavar="N",
                         help="launch: requests queued per model before OVERLOADED")
     parser.add_argument("--no-wait", action="store_true", help="launch: do not follow the load")
+    parser.add_argument("--disable-cuda-graph", action="store_true",
+                        help="launch: run every step eagerly, no CUDA graphs of decode steps")
     parser.add_argument("--prompt", help="generate: the prompt as text")
     parser.add_argument("--prompt-tokens", help="generate: the prompt as token ids 1,2,3 (no BOS added)")
     parser.add_argument("--max-tokens", type=_positive, default=64, help="generate: tokens at most")

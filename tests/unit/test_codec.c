@@ -58,6 +58,7 @@ test_launch_defaults_and_round_trip (void)
     CHECK_INT (launch.replicas, 1);
     CHECK_INT (launch.rendezvous_timeout_ms, 10000);
     CHECK_INT (launch.max_queued, 256);
+    CHECK (!launch.disable_cuda_graph && !launch.has_disable_cuda_graph);      //  graphs on by default
     CHECK (!launch.has_replicas && !launch.has_worker && launch.worker == NULL);
     launch.replicas = 3;
     launch.has_replicas = true;
@@ -70,6 +71,24 @@ test_launch_defaults_and_round_trip (void)
     CHECK_STR (back.path, "/models/q.gguf");
     CHECK (!xinf_map_get (xinf_msg_body (msg), "threads"));    //  optional, not set: not sent
     xinf_msg_destroy (&msg);
+    //  disable_cuda_graph through the launch and on to the worker and the executor
+    xinf_map_put_bool (body, "disable_cuda_graph", true);
+    CHECK_INT (xinf_client_msg_launch_decode (body, &launch, &check), 0);
+    CHECK (launch.disable_cuda_graph);
+    xinf_value_t *load = xinf_value_new_map ();
+    xinf_map_put_str (load, "path", "/models/q.gguf");
+    xinf_map_put_bool (load, "disable_cuda_graph", true);
+    xinf_model_msg_load_t executor_load;
+    CHECK_INT (xinf_model_msg_load_decode (load, &executor_load, &check), 0);
+    CHECK (executor_load.disable_cuda_graph);
+    xinf_value_t *gone = xinf_map_take (load, "disable_cuda_graph");
+    xinf_value_destroy (&gone);
+    CHECK_INT (xinf_model_msg_load_decode (load, &executor_load, &check), 0);
+    CHECK (!executor_load.disable_cuda_graph);
+    xinf_map_put_uint (load, "disable_cuda_graph", 1);
+    CHECK_INT (xinf_model_msg_load_decode (load, &executor_load, &check), -1);
+    CHECK_STR (check.reason, "field 'disable_cuda_graph' must be bool, got uint64");
+    xinf_value_destroy (&load);
     xinf_value_destroy (&body);
 }
 
@@ -85,6 +104,8 @@ test_launch_refusals (void)
     s_expect_launch ("replicas", xinf_value_new_uint (17), "field 'replicas' is 17, must be in [1, 16]");
     s_expect_launch ("replicas", xinf_value_new_int (-1), "field 'replicas' must be uint64, got int64");
     s_expect_launch ("threads", xinf_value_new_bool (true), "field 'threads' must be uint64, got bool");
+    s_expect_launch ("disable_cuda_graph", xinf_value_new_str ("yes"), "field 'disable_cuda_graph' must be bool, got str");
+    s_expect_launch ("disable_cuda_graph", xinf_value_new_uint (1), "field 'disable_cuda_graph' must be bool, got uint64");
     s_expect_launch ("workers", xinf_value_new_str ("w1"), "field 'workers' must be array, got str");
     xinf_value_t *workers = xinf_value_new_array ();
     xinf_array_push (workers, xinf_value_new_str ("w1"));

@@ -1,6 +1,8 @@
 /*  test_restore: launched models to the journal's maps and back
     (actors/xinf_restore): a plain and a tensor-parallel model survive the
-    round trip with their launch options and every rank's worker; a saved
+    round trip with their launch options (disable_cuda_graph too; a map
+    without it, from an older build, restores with graphs on) and every
+    rank's worker; a saved
     map that breaks the rules a schema cannot say (ranks per replica, rank
     0 the replica's worker, a worker twice in one replica) is refused with
     the reason; which restored replicas no worker reported.  */
@@ -36,7 +38,9 @@ test_round_trip (void)
 {
     for (size_t n_worker = 1; n_worker <= 3; n_worker += 2) {
         xinf_model_entry_t *model = s_launched ("m", 2, n_worker);
+        model->options.disable_cuda_graph = n_worker == 1;
         xinf_value_t *saved = xinf_restore_describe (model);
+        CHECK_INT (xinf_value_bool (xinf_map_get (saved, "disable_cuda_graph")), n_worker == 1);
         CHECK_INT (xinf_map_get (saved, "ranks") != NULL, n_worker > 1);
         char error [512] = "";
         xinf_model_entry_t *back = xinf_restore_entry (saved, error, sizeof error);
@@ -47,7 +51,22 @@ test_round_trip (void)
         CHECK (back->generation == model->generation);
         CHECK_INT (back->n_worker, n_worker);
         CHECK_INT (back->count, 2);
-        CHECK (memcmp (&back->options, &model->options, sizeof back->options) == 0);
+        const xinf_launch_options_t *got = &back->options, *want = &model->options;
+        CHECK (got->threads == want->threads && got->probe_timeout_ms == want->probe_timeout_ms
+               && got->rendezvous_timeout_ms == want->rendezvous_timeout_ms
+               && got->stall_timeout_ms == want->stall_timeout_ms && got->kv_cache_mb == want->kv_cache_mb
+               && got->max_seqs == want->max_seqs && got->step_tokens == want->step_tokens
+               && got->max_queued == want->max_queued);
+        CHECK_INT (got->disable_cuda_graph, n_worker == 1);
+        //  A journal of a build before the field: graphs on
+        xinf_value_t *older = xinf_value_dup (saved);
+        xinf_value_t *field = xinf_map_take (older, "disable_cuda_graph");
+        CHECK (field);
+        xinf_value_destroy (&field);
+        xinf_model_entry_t *old_back = xinf_restore_entry (older, error, sizeof error);
+        CHECK (old_back && !old_back->options.disable_cuda_graph);
+        xinf_model_entry_free (&old_back);
+        xinf_value_destroy (&older);
         for (size_t index = 0; index < 2; index++) {
             xinf_replica_entry_t *replica = &back->replicas [index];
             CHECK (replica->restoring);
