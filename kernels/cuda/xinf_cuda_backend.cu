@@ -1,7 +1,14 @@
 /*  xinf_cuda_backend: the CUDA backend's life, memory and bookkeeping:
     device allocations (registered, so that an op can tell the backend's
     memory from the caller's host memory), the cache of host data copied
-    to the device, staging buffers, errors, and the ops table.  */
+    to the device, staging buffers, errors, and the ops table.
+
+    While a decode pass is captured into a CUDA graph (xinf_cuda_graph.cu)
+    nothing may be allocated or copied from pageable host memory: the
+    graph's batch arrays were put in place before the capture began, so
+    the uploads find the same bytes there and copy nothing; an upload, a
+    growing stage or a first copy of host data that would have to copy
+    fails the capture instead (the pass then runs eagerly).  */
 #include "xinf_cuda_priv.h"
 
 #include <stdint.h>
@@ -110,6 +117,7 @@ s_free (xinf_backend_t *self, void *memory)
     cudaSetDevice (cuda->device);
     for (size_t index = 0; index < cuda->n_spans; index++)
         if (cuda->spans [index].base == memory) {
+            xinf_cuda_graph_drop_all (cuda);      //  they may use this memory
             xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "free");
             xinf_cuda_check (cuda, cudaFree (memory), "free");
             cuda->spans [index] = cuda->spans [--cuda->n_spans];
@@ -171,6 +179,10 @@ xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const cha
                 return NULL;
             }
     }
+    if (cuda->capturing) {
+        xinf_cuda_fail (cuda, what, "graph capture: host data not on the device yet");
+        return NULL;
+    }
     if (s_copies_grow (cuda))
         return NULL;
     void *device = NULL;
@@ -193,6 +205,7 @@ static void
 s_forget (xinf_cuda_t *cuda)
 {
     cudaSetDevice (cuda->device);
+    xinf_cuda_graph_drop_all (cuda);  //  they read the weights freed here
     cudaStreamSynchronize (cuda->stream);
     for (size_t index = 0; index < cuda->max_copies; index++)
         if (cuda->copies [index].host)
@@ -212,6 +225,10 @@ xinf_cuda_stage (xinf_cuda_t *cuda, xinf_cuda_stage_t which, size_t bytes)
         return NULL;
     if (bytes <= stage->capacity)
         return stage->device;
+    if (cuda->capturing) {
+        xinf_cuda_fail (cuda, "staging", "graph capture: a staging buffer would have to grow");
+        return NULL;
+    }
     size_t capacity = stage->capacity ? stage->capacity : 4096;
     while (capacity < bytes)
         capacity *= 2;
@@ -261,6 +278,9 @@ xinf_cuda_upload (xinf_cuda_t *cuda, xinf_cuda_stage_t which, const void *const 
     }
     if (stage->mirror_bytes == total && memcmp (stage->mirror, image, total) == 0)
         return 0;
+    if (cuda->capturing)
+        return xinf_cuda_fail (cuda, "upload", "graph capture: a host array differs from the one put in place "
+                               "before the capture");
     stage->mirror_bytes = 0;
     if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, image, total, cudaMemcpyHostToDevice, cuda->stream), "upload"))
         return -1;
@@ -336,6 +356,7 @@ s_destroy (xinf_backend_t *self)
     xinf_cuda_t *cuda = xinf_cuda (self);
     cudaSetDevice (cuda->device);
     s_forget (cuda);
+    xinf_cuda_graph_destroy (cuda);
     for (size_t index = 0; index < cuda->n_spans; index++)
         cudaFree (cuda->spans [index].base);
     for (int which = 0; which < XINF_CUDA_STAGES; which++) {
@@ -366,7 +387,7 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_ops = {
     "cuda", s_destroy, s_alloc, s_free, xinf_cuda_project, xinf_cuda_embed, xinf_cuda_rmsnorm, xinf_cuda_add,
     xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read,
-    s_status
+    s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay
 };
 
 static xinf_backend_t *

@@ -1,7 +1,8 @@
 /*  xinf_cuda_priv: the CUDA backend's state and the helpers its op files
     share (CUDA C++, private to kernels/cuda): error checks, the registry
     of its own allocations, the cache of host data copied to the device,
-    and staging buffers for per-call host arrays.
+    staging buffers for per-call host arrays, and the recorded CUDA graphs
+    of decode passes (xinf_cuda_graph.cu).
 */
 #ifndef XINF_CUDA_PRIV_H_INCLUDED
 #define XINF_CUDA_PRIV_H_INCLUDED
@@ -42,6 +43,30 @@ typedef struct {
     size_t host_capacity, mirror_bytes;
 } xinf_cuda_buffer_t;
 
+//  A copy to the host that a recorded graph's pass makes (the logits):
+//  made after each replay, outside the graph.
+typedef struct {
+    void *host;
+    const void *device;
+    size_t bytes;
+} xinf_cuda_output_t;
+
+#define XINF_CUDA_GRAPH_SLOTS   16    //  buckets 1, 2, 4, ... 2^15 (a bucket that is no power of two: the next one's)
+#define XINF_CUDA_GRAPH_OUTPUTS 4
+
+//  The recorded graph of a decode pass of one bucket, and the addresses
+//  baked into it: a replay whose buffers moved drops it instead.
+typedef struct {
+    cudaGraphExec_t exec;             //  NULL: none
+    size_t bucket;
+    void *stages [XINF_CUDA_STAGES];  //  the staging buffers' device addresses
+    const float *keys;                //  the KV pool it was recorded on
+    size_t n_blocks, block_tokens;
+    float *logits;                    //  the host rows of its pass
+    xinf_cuda_output_t outputs [XINF_CUDA_GRAPH_OUTPUTS];
+    size_t n_outputs;
+} xinf_cuda_graph_t;
+
 typedef struct {
     int device;
     cudaStream_t stream;
@@ -54,6 +79,12 @@ typedef struct {
     xinf_cuda_buffer_t stages [XINF_CUDA_STAGES];
     bool failed;
     char error [512];
+    //  CUDA graphs of decode passes
+    xinf_cuda_graph_t graphs [XINF_CUDA_GRAPH_SLOTS];
+    xinf_cuda_graph_t recording;      //  while capturing: what the capture collects
+    bool capturing;                   //  between graph_begin and graph_end
+    bool graphs_off;                  //  a capture or its first run failed: eager for good
+    void *blas_workspace;             //  cuBLAS's, fixed while graphs use it
 } xinf_cuda_t;
 
 //  The device arrays of a batch (in the BATCH stage).
@@ -123,6 +154,22 @@ void xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t laye
                          const float *k, const float *v);
 int xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                          const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
+
+//  The graph ops (xinf_cuda_graph.cu, xinf_backend.h).
+int xinf_cuda_graph_begin (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch, const xinf_kv_pool_t *pool,
+                           char *error, size_t error_size);
+int xinf_cuda_graph_end (xinf_backend_t *self, size_t bucket, bool keep, float *logits, char *error,
+                         size_t error_size);
+int xinf_cuda_graph_replay (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch,
+                            const xinf_kv_pool_t *pool, float *logits);
+//  Drops every recorded graph (the memory they use is about to go), and
+//  the cuBLAS workspace with the backend.
+void xinf_cuda_graph_drop_all (xinf_cuda_t *cuda);
+void xinf_cuda_graph_destroy (xinf_cuda_t *cuda);
+
+//  While capturing: a copy to the host of a product's output, made after
+//  the graph runs; -1 after a failure (too many).
+int xinf_cuda_graph_output (xinf_cuda_t *cuda, void *host, const void *device, size_t bytes);
 
 //  Blocks of 'threads' covering 'count' items.
 static inline unsigned

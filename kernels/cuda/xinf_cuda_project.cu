@@ -168,6 +168,9 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n)
         if (xinf_cuda_launched (cuda, "project"))
             return -1;
     }
+    //  Captured: the copy to the host comes after each run of the graph
+    if (host_out && cuda->capturing)
+        return xinf_cuda_graph_output (cuda, product->y, y, out_bytes);
     if (host_out
     &&  (xinf_cuda_check (cuda, cudaMemcpyAsync (product->y, y, out_bytes, cudaMemcpyDeviceToHost, cuda->stream),
                           "project (to host)")
