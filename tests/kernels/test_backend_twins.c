@@ -539,6 +539,14 @@ s_cpu (const char *make_model)
     test_twins_model (&caught, make_model);
     s_report (&caught, "cpu vs perturbed cpu (every comparison must fail)");
     CHECK (caught.compared > 0 && caught.failed == caught.compared);
+    //  Decode steps replayed from recordings compute what eager ones do
+    xinf_backend_t *graphed = test_twins_graph_new ();
+    test_twins_t replayed = { reference, graphed, "cpu with recorded graphs", false, 0, 0, 0 };
+    test_twins_model (&replayed, make_model);
+    s_report (&replayed, "cpu vs cpu replaying recorded decode steps");
+    printf ("decode steps replayed from recordings: %zu\n", test_twins_graph_replays (graphed));
+    CHECK (replayed.compared > 0 && replayed.failed == 0 && test_twins_graph_replays (graphed) > 0);
+    xinf_backend_destroy (&graphed);
     //  A backend whose op failed fails the step with its reason
     test_twins_perturbed_fail ("injected device failure");
     test_twins_model_fails (perturbed, make_model, "injected device failure");

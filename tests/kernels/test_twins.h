@@ -73,6 +73,11 @@ xinf_backend_t *test_twins_perturbed_new (void);
 //  Makes the perturbed backend's status op report 'reason' (NULL: success).
 void test_twins_perturbed_fail (const char *reason);
 
+//  A CPU backend whose graph ops record op calls and replay them
+//  (test_twins_graph.c); how many steps it replayed.
+xinf_backend_t *test_twins_graph_new (void);
+size_t test_twins_graph_replays (xinf_backend_t *self);
+
 //  A transformer step on 'backend' whose status op reports 'reason' must
 //  fail with that reason (test_twins_model.c).
 void test_twins_model_fails (xinf_backend_t *backend, const char *make_model, const char *reason);

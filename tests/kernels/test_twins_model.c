@@ -7,6 +7,13 @@
     choices); every step's logits are compared (NMSE 1e-5), and the
     subject's greedy token must be the reference's unless the reference's
     logits of the two lie within 1e-3 of each other (a near tie).
+
+    The subject runs with decode graphs on (xinf_kv_cache_set_graphs, up
+    to 4 rows: the three decode tokens are padded to bucket 4): on a
+    backend with graph ops (CUDA, the recording CPU of test_twins_graph.c)
+    the first decode step runs eagerly, the second is captured, the rest
+    replayed, and graphs must still be on at the end (a failed capture
+    would have turned them off).
 */
 #include "test_twins.h"
 #include "xinf_batch.h"
@@ -80,9 +87,10 @@ s_generate (test_twins_t *twins, const xinf_transformer_t *t, const char *name)
     s_side_t sides [2] = { { twins->reference, NULL, NULL }, { twins->subject, NULL, NULL } };
     for (int side = 0; side < 2; side++) {
         sides [side].cache = xinf_kv_cache_new (t, sides [side].backend, POOL_BLOCKS, BLOCK_TOKENS, PASS_TOKENS);
-        sides [side].logits = calloc (SEQS * t->vocab, sizeof (float));
+        sides [side].logits = calloc ((SEQS + 1) * t->vocab, sizeof (float));
         CHECK (sides [side].cache && sides [side].logits);
     }
+    CHECK (xinf_kv_cache_set_graphs (sides [1].cache, true, SEQS + 1) == 0);
     xinf_batch_buf_t *buffer = xinf_batch_buf_new ();
     CHECK (buffer);
     for (size_t s = 0; s < SEQS; s++)
@@ -104,6 +112,11 @@ s_generate (test_twins_t *twins, const xinf_transformer_t *t, const char *name)
                                              true) == 0);
         snprintf (what, sizeof what, "%s decode step %zu", name, step);
         s_step (twins, t, sides, xinf_batch_buf_view (buffer), next, what);
+    }
+    if (twins->subject->ops->graph_begin && !xinf_kv_cache_graphs (sides [1].cache)) {
+        fprintf (stderr, "FAIL %s: %s: CUDA graphs went off (a capture failed: see the log above)\n",
+                 twins->subject_name, name);
+        twins->failed++;
     }
     xinf_batch_buf_destroy (&buffer);
     for (int side = 0; side < 2; side++) {
