@@ -373,7 +373,8 @@ def scenario_metrics(gateway):
 
 def scenario_manage(gateway, path):
     """Management over HTTP (admin key): launch, progress, terminate, workers, waits, events, doctor."""
-    launch = {"model_uid": "m2", "path": path, "replicas": 1, "n_worker": 1, "threads": 1, "max_queued": 8}
+    launch = {"model_uid": "m2", "path": path, "replicas": 1, "n_worker": 1, "threads": 1, "max_queued": 8,
+              "disable_cuda_graph": True}
     expect_error(gateway.call("POST", "/v1/models", launch), 403, "admin role")
     expect_error(gateway.call("GET", "/v1/cluster/workers"), 403, "admin role")
     expect_error(gateway.call("POST", "/v1/models", {"uid": "m3"}, key=ADMIN_KEY), 400, "path")
@@ -381,6 +382,8 @@ def scenario_manage(gateway, path):
                  400, "replicas")
     expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "replicas": {"a": 1}}, key=ADMIN_KEY),
                  400, "replicas")
+    expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "disable_cuda_graph": "yes"},
+                              key=ADMIN_KEY), 400, "disable_cuda_graph")
     status, _, body = gateway.call("POST", "/v1/models", launch, key=ADMIN_KEY)
     check(status == 201 and body["uid"] == "m2" and body["state"] == "loading", f"launch: {status} {body}")
     expect_error(gateway.call("POST", "/v1/models", launch, key=ADMIN_KEY), 409, "m2")
