@@ -15,7 +15,9 @@
     step (xinf_transformer_step) on the CUDA backend and on the CPU
     backend, and prints the GPU's speed as a ratio to the CPU's measured
     in the same run (the weights' upload to the device happens in an
-    untimed warm-up step).
+    untimed warm-up step). The GPU's decode runs twice: eagerly, and
+    through CUDA graphs (xinf_kv_cache_set_graphs; the capture falls in
+    the first timed step), printed as the graphs' ratio to eager.
 */
 #include "xinf.h"
 #include "xinf_batch.h"
@@ -112,12 +114,12 @@ s_step (const xinf_transformer_t *t, xinf_kv_cache_t *cache, xinf_batch_buf_t *b
 }
 
 //  Prefill of 'prompt' tokens, then 'decode' steps of one, through the
-//  batched step on 'backend': seconds of each in *prefill_s, *decode_s
-//  (after an untimed step of one token, where a device uploads the
-//  weights); 0 or -1 with the reason.
+//  batched step on 'backend', decode through CUDA graphs when 'graphs':
+//  seconds of each in *prefill_s, *decode_s (after an untimed step of one
+//  token, where a device uploads the weights); 0 or -1 with the reason.
 static int
-s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, size_t prompt, size_t decode, double *prefill_s,
-         double *decode_s, char *error, size_t error_size)
+s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, size_t prompt, size_t decode,
+         double *prefill_s, double *decode_s, char *error, size_t error_size)
 {
     size_t n_blocks = (prompt + decode + 1 + 15) / 16, pass = prompt < 512 ? prompt : 512;
     xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, n_blocks, 16, pass);
@@ -125,6 +127,8 @@ s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, size_t prompt, si
     int32_t *table = calloc (n_blocks, sizeof (int32_t));
     float *logits = calloc (t->vocab, sizeof (float));
     int rc = cache && batch && table && logits ? 0 : -1;
+    if (rc == 0 && xinf_kv_cache_set_graphs (cache, graphs, 1))
+        rc = -1;
     if (rc)
         snprintf (error, error_size, "out of memory for a cache of %zu blocks", n_blocks);
     for (size_t block = 0; rc == 0 && block < n_blocks; block++)
@@ -139,6 +143,8 @@ s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, size_t prompt, si
     for (size_t step = 0; rc == 0 && step < decode; step++)
         rc = s_step (t, cache, batch, table, n_blocks, prompt + step, 1, logits, error, error_size);
     *decode_s = (double) (zclock_usecs () - start) / 1e6;
+    if (rc == 0 && graphs && !xinf_kv_cache_graphs (cache))
+        rc = -1, snprintf (error, error_size, "CUDA graphs went off: a capture failed (see the log)");
     free (logits);
     free (table);
     xinf_batch_buf_destroy (&batch);
@@ -169,19 +175,21 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
     }
     xinf_threadpool_t *pool = xinf_threadpool_new ((int) xinf_config_int (config, "threads"));
     xinf_backend_t *cpu = pool ? xinf_cpu_backend_new_on (pool) : NULL;
-    double times [2][2] = { { 0, 0 }, { 0, 0 } };           //  [gpu, cpu][prefill, decode]
+    double times [3][2] = { { 0, 0 }, { 0, 0 }, { 0, 0 } };   //  [gpu, cpu, gpu with graphs][prefill, decode]
     int rc = cpu ? 0 : -1;
     if (rc == 0)
-        rc = s_steps (t, gpu, prompt, decode, &times [0][0], &times [0][1], error, sizeof error);
+        rc = s_steps (t, gpu, false, prompt, decode, &times [0][0], &times [0][1], error, sizeof error);
     if (rc == 0)
-        rc = s_steps (t, cpu, prompt, decode, &times [1][0], &times [1][1], error, sizeof error);
+        rc = s_steps (t, cpu, false, prompt, decode, &times [1][0], &times [1][1], error, sizeof error);
+    if (rc == 0)
+        rc = s_steps (t, gpu, true, prompt, decode, &times [2][0], &times [2][1], error, sizeof error);
     if (rc == 0 && xinf_cuda_backend_error (gpu))
         rc = -1, snprintf (error, sizeof error, "%s", xinf_cuda_backend_error (gpu));
     if (rc)
         fprintf (stderr, "xinf-bench-generate: %s\n", error [0] ? error : "out of memory");
     else {
-        double rates [2][2];
-        for (int b = 0; b < 2; b++) {
+        double rates [3][2];
+        for (int b = 0; b < 3; b++) {
             rates [b][0] = (double) prompt / times [b][0];
             rates [b][1] = (double) decode / times [b][1];
         }
@@ -192,10 +200,13 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
                 rates [1][0], rates [0][0] / rates [1][0]);
         printf ("decode  %zu tokens: cuda %8.1f tokens/s, cpu %8.1f tokens/s: %.2fx\n", decode, rates [0][1],
                 rates [1][1], rates [0][1] / rates [1][1]);
+        printf ("decode  %zu tokens: cuda with CUDA graphs %8.1f tokens/s, eager %8.1f tokens/s: %.2fx\n", decode,
+                rates [2][1], rates [0][1], rates [2][1] / rates [0][1]);
         if (xinf_config_flag (config, "json"))
             printf ("{\"backend\":\"cuda\",\"device\":\"%s\",\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
-                    "\"cpu_prefill_tokens_per_s\":%.2f,\"cpu_decode_tokens_per_s\":%.2f}\n", found.name, rates [0][0],
-                    rates [0][1], rates [1][0], rates [1][1]);
+                    "\"cpu_prefill_tokens_per_s\":%.2f,\"cpu_decode_tokens_per_s\":%.2f,"
+                    "\"graph_decode_tokens_per_s\":%.2f}\n", found.name, rates [0][0], rates [0][1], rates [1][0],
+                    rates [1][1], rates [2][1]);
     }
     xinf_backend_destroy (&cpu);
     xinf_backend_destroy (&gpu);
