@@ -403,7 +403,7 @@ s_graph_record (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xi
 
 //  A decode step through its bucket's graph: replayed when recorded,
 //  recorded on the bucket's second step, run eagerly (padded) on its
-//  first. A backend without graphs (the CPU) runs the step as it is and
+//  first (and on the step after the backend dropped its graph). A backend without graphs (the CPU) runs the step as it is and
 //  only marks the beacon's points where a GPU would record or replay.
 static int
 s_graph_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
@@ -428,7 +428,10 @@ s_graph_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf
         if (ran)
             return s_backend_status (be, error, error_size) ? -1
                  : ran < 0 ? xinf_fail (error, error_size, "the replay of a CUDA graph failed") : 0;
-        *state = S_GRAPH_WARM;        //  dropped by the backend: record it again
+        //  Dropped by the backend (memory it used moved or went): run
+        //  eagerly now, which puts anything new on the device, and record
+        //  the bucket again on its next step
+        *state = S_GRAPH_COLD;
     }
     if (*state == S_GRAPH_WARM)
         return s_graph_record (self, cache, &padded, logits, error, error_size);

@@ -13,7 +13,9 @@
     batch fails the recording (a CUDA capture would have to copy it).
     Steps replayed this way must compute what eager steps do: the twin
     comparison against the CPU proves the padding to a bucket and the
-    shapes fixed per bucket.
+    shapes fixed per bucket. Every third replay drops its graph instead
+    (as the CUDA backend does when memory the graph uses moved): the
+    transformer must run that step eagerly and record the bucket again.
 */
 #include "test_twins.h"
 #include "xinf_cpu_backend.h"
@@ -50,7 +52,7 @@ typedef struct {
     const xinf_batch_t *batch;        //  the recorded step's (valid while capturing)
     s_graph_t recording;
     s_graph_t graphs [S_SLOTS];
-    size_t replays;
+    size_t replays, drops;
 } s_state_t;
 
 static s_state_t *
@@ -277,6 +279,11 @@ s_g_replay (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch, cons
     s_graph_t *graph = &state->graphs [s_slot (bucket)];
     if (!graph->calls || graph->bucket != bucket || graph->logits != logits || batch->n != bucket)
         return 0;
+    if (++state->drops % 3 == 0) {
+        free (graph->calls);
+        memset (graph, 0, sizeof *graph);
+        return 0;
+    }
     for (size_t index = 0; index < graph->n_calls; index++)
         s_run (state->inner, &graph->calls [index], batch);
     state->replays++;
