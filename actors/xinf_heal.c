@@ -38,6 +38,7 @@ s_load_on (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_r
     snprintf (lost, sizeof lost, "%s", replica->lost_from);
     snprintf (replica->node, sizeof replica->node, "%s", node);
     xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
+    replica->graph_retry = false;     //  its retry without graphs (if one was under way) loads it here instead
     replica->bytes_done = replica->bytes_total = 0;
     xinf_value_destroy (&replica->info);
     if (xinf_launch_load_replica (self->launch, ctx, model, replica)) {
