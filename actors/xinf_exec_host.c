@@ -28,35 +28,54 @@ struct _xinf_exec_host_t {
     char what [65];
 };
 
-//  XINF_FAULT_HANG=model=UID,rank=R,step=N,phase=P[,layer=L] without
-//  model= and rank=, when they name this replica's rank (or are absent);
-//  false when none is for it.
+//  One fault of XINF_FAULT_HANG, model=UID,rank=R,step=N,phase=P[,layer=L],
+//  appended to 'fault' (after a ';') without model= and rank= when they
+//  name this replica's rank (or are absent); false when it is not for it.
 static bool
-s_fault_for (const char *uid, uint64_t rank, char *fault, size_t size)
+s_fault_one (const char *spec, size_t spec_length, const char *uid, uint64_t rank, char *fault, size_t size)
 {
-    const char *spec = getenv ("XINF_FAULT_HANG");
-    if (!spec || !*spec || size < 2)
-        return false;
-    char item [256];
+    char item [256], ours_text [256] = "";
     bool ours = true;
-    *fault = 0;
-    for (const char *at = spec; *at; ) {
-        size_t length = strcspn (at, ",");
+    for (const char *at = spec, *end = spec + spec_length; at < end; ) {
+        size_t length = strcspn (at, ",;");
         snprintf (item, sizeof item, "%.*s", (int) (length < sizeof item - 1 ? length : sizeof item - 1), at);
-        at += length + (at [length] == ',');
+        at += length + (at + length < end);
         if (!strncmp (item, "model=", 6))
             ours = ours && streq (item + 6, uid);
         else
         if (!strncmp (item, "rank=", 5))
             ours = ours && strtoull (item + 5, NULL, 10) == rank;
         else
-        if (strlen (fault) + strlen (item) + 2 <= size) {
-            if (*fault)
-                strcat (fault, ",");
-            strcat (fault, item);
+        if (strlen (ours_text) + strlen (item) + 2 <= sizeof ours_text) {
+            if (*ours_text)
+                strcat (ours_text, ",");
+            strcat (ours_text, item);
         }
     }
-    return ours;
+    if (!ours || strlen (fault) + strlen (ours_text) + 2 > size)
+        return false;
+    if (*fault)
+        strcat (fault, ";");
+    strcat (fault, ours_text);
+    return true;
+}
+
+//  XINF_FAULT_HANG's faults (separated by ';') for this replica's rank,
+//  as xinf_beacon_set_fault takes them; false when none is for it.
+static bool
+s_fault_for (const char *uid, uint64_t rank, char *fault, size_t size)
+{
+    const char *spec = getenv ("XINF_FAULT_HANG");
+    bool any = false;
+    if (!spec || !*spec || size < 2)
+        return false;
+    *fault = 0;
+    for (const char *at = spec; *at; ) {
+        size_t length = strcspn (at, ";");
+        any |= s_fault_one (at, length, uid, rank, fault, size);
+        at += length + (at [length] == ';');
+    }
+    return any;
 }
 
 //  xinf-executor beside this program, else on the PATH.

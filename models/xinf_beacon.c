@@ -21,7 +21,7 @@ struct _xinf_beacon_t {
     pthread_mutex_t mutex;
     pthread_cond_t released_cond;
     xinf_beacon_view_t view;
-    s_fault_t fault;
+    s_fault_t faults [XINF_BEACON_FAULTS];
     bool released;
 };
 
@@ -129,6 +129,23 @@ s_fault_item (s_fault_t *fault, char *item, bool *has_step, bool *has_phase, cha
     return 0;
 }
 
+//  One fault's text (step=N,phase=P[,layer=L]) into 'fault'; 0 or -1.
+static int
+s_fault_parse (char *text, s_fault_t *fault, char *error, size_t error_size)
+{
+    *fault = (s_fault_t) { .armed = true, .any_layer = true };
+    bool has_step = false, has_phase = false;
+    char *rest = text;
+    for (char *item = strsep (&rest, ","); item; item = strsep (&rest, ","))
+        if (s_fault_item (fault, item, &has_step, &has_phase, error, error_size))
+            return -1;
+    if (!has_step || !has_phase) {
+        snprintf (error, error_size, "a fault needs step=N and phase=compute|collective|sample|capture|replay");
+        return -1;
+    }
+    return 0;
+}
+
 int
 xinf_beacon_set_fault (xinf_beacon_t *self, const char *spec, char *error, size_t error_size)
 {
@@ -138,18 +155,20 @@ xinf_beacon_set_fault (xinf_beacon_t *self, const char *spec, char *error, size_
         return -1;
     }
     snprintf (text, sizeof text, "%s", spec);
-    s_fault_t fault = { .armed = true, .any_layer = true };
-    bool has_step = false, has_phase = false;
+    s_fault_t faults [XINF_BEACON_FAULTS];
+    size_t count = 0;
     char *rest = text;
-    for (char *item = strsep (&rest, ","); item; item = strsep (&rest, ","))
-        if (s_fault_item (&fault, item, &has_step, &has_phase, error, error_size))
+    for (char *one = strsep (&rest, ";"); one; one = strsep (&rest, ";")) {
+        if (count == XINF_BEACON_FAULTS) {
+            snprintf (error, error_size, "more than %d faults", XINF_BEACON_FAULTS);
             return -1;
-    if (!has_step || !has_phase) {
-        snprintf (error, error_size, "a fault needs step=N and phase=compute|collective|sample|capture|replay");
-        return -1;
+        }
+        if (s_fault_parse (one, &faults [count++], error, error_size))
+            return -1;
     }
     pthread_mutex_lock (&self->mutex);
-    self->fault = fault;
+    memset (self->faults, 0, sizeof self->faults);
+    memcpy (self->faults, faults, count * sizeof faults [0]);
     pthread_mutex_unlock (&self->mutex);
     return 0;
 }
@@ -167,11 +186,17 @@ xinf_beacon_step_begin (xinf_beacon_t *self)
     pthread_mutex_unlock (&self->mutex);
 }
 
-static bool
-s_fault_hits (const s_fault_t *fault, const xinf_beacon_view_t *view)
+//  The armed fault for where 'view' is, or NULL.
+static s_fault_t *
+s_fault_hits (xinf_beacon_t *self, const xinf_beacon_view_t *view)
 {
-    return fault->armed && fault->step == view->step && fault->phase == view->phase
-        && (fault->any_layer || fault->layer == view->layer);
+    for (size_t index = 0; index < XINF_BEACON_FAULTS; index++) {
+        s_fault_t *fault = &self->faults [index];
+        if (fault->armed && fault->step == view->step && fault->phase == view->phase
+        &&  (fault->any_layer || fault->layer == view->layer))
+            return fault;
+    }
+    return NULL;
 }
 
 //  Enters a phase, the mutex held; hangs there when the fault says so.
@@ -182,8 +207,9 @@ s_enter_locked (xinf_beacon_t *self, xinf_phase_t phase, size_t layer, const cha
     self->view.layer = layer;
     self->view.what = what;
     self->view.phase_ms = s_now_ms ();
-    if (s_fault_hits (&self->fault, &self->view) && !self->released) {
-        self->fault.armed = false;
+    s_fault_t *fault = s_fault_hits (self, &self->view);
+    if (fault && !self->released) {
+        fault->armed = false;
         xinf_warn ("beacon", "injected hang (XINF_FAULT_HANG): step %llu, layer %zu %s, until the executor stops",
                    (unsigned long long) self->view.step, layer, what);
         //  The hang a test asked for: it ends only when the owner releases it
@@ -207,7 +233,7 @@ xinf_beacon_point (xinf_beacon_t *self, xinf_phase_t phase, size_t bucket, const
     xinf_beacon_view_t view = self->view;
     view.phase = phase;
     view.layer = bucket;
-    if (s_fault_hits (&self->fault, &view))
+    if (s_fault_hits (self, &view))
         s_enter_locked (self, phase, bucket, what);
     pthread_mutex_unlock (&self->mutex);
 }
@@ -228,7 +254,7 @@ xinf_beacon_release (xinf_beacon_t *self)
 {
     pthread_mutex_lock (&self->mutex);
     self->released = true;
-    self->fault.armed = false;
+    memset (self->faults, 0, sizeof self->faults);
     pthread_cond_broadcast (&self->released_cond);
     pthread_mutex_unlock (&self->mutex);
 }

@@ -42,15 +42,18 @@ typedef struct {
 
 typedef struct _xinf_beacon_t xinf_beacon_t;
 
+#define XINF_BEACON_FAULTS 4
+
 xinf_beacon_t *xinf_beacon_new (void);
 //  The beacon must be released first if a thread may hang in it.
 void xinf_beacon_destroy (xinf_beacon_t **self_p);
 
-//  Arms an injected hang from its text form:
+//  Arms injected hangs from their text form, up to XINF_BEACON_FAULTS of
+//  them separated by ';', each
 //      step=N,phase=compute|collective|sample|capture|replay[,layer=L]
 //  (N >= 1; without layer, the phase's first entry in that step; for
-//  capture and replay, layer is the batch bucket). 0, or -1 with the
-//  reason (nothing armed).
+//  capture and replay, layer is the batch bucket); they replace the ones
+//  armed before. 0, or -1 with the reason (nothing armed).
 int xinf_beacon_set_fault (xinf_beacon_t *self, const char *spec, char *error, size_t error_size);
 
 //  The executor's thread: a step begins (the next step number), a phase

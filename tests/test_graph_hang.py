@@ -20,11 +20,12 @@ phase=capture|replay hangs there, as a stuck graph would.
      the relaunched replica serves the same tokens;
   c. xinf-cli launch --disable-cuda-graph of a model whose capture would
      hang: graphs are off (listed so), the hang point is never reached,
-     and it serves.
+     and it serves;
+  d. a replica that hangs in a capture, and after its relaunch without
+     graphs in a layer's compute (two faults): the second hang fails it
+     for good (state failed, the compute report, one retry logged).
 
-A second hang of a relaunched replica cannot be a graph's (its graphs are
-off): it fails the replica as any hang does (unit_graph_retry). Waits
-poll with deadlines."""
+Waits poll with deadlines."""
 import os
 import subprocess
 import sys
@@ -82,9 +83,12 @@ def main():
                           env={"XINF_EXECUTOR": "process", "XINF_FAULT_HANG": "model=capture,step=3,phase=capture"})
         g3 = start_worker(node_bin, supervisor.endpoint, "g3", model_dirs=[workdir],
                           env={"XINF_FAULT_HANG": "model=cli,step=3,phase=capture"})
-        workers = ("g1", "g2", "g3")
+        g4 = start_worker(node_bin, supervisor.endpoint, "g4", model_dirs=[workdir],
+                          env={"XINF_FAULT_HANG": "model=twice,step=3,phase=capture;"
+                                                  "model=twice,step=3,phase=compute,layer=0"})
+        workers = ("g1", "g2", "g3", "g4")
         client = XinfClient(supervisor.endpoint, timeout_ms=5000)
-        poll("g1 .. g3 alive", 20, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
+        poll("g1 .. g4 alive", 20, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
                                                for n in workers))
 
         # The tokens to expect: graphs off by the launch option, and on without a fault
@@ -140,7 +144,25 @@ def main():
         check("injected hang" not in g3.log("err"), "g3's capture point was reached with graphs off")
         print("c. xinf-cli --disable-cuda-graph: graphs off, no capture, the same tokens")
 
-        for proc in (g1, g2, g3, supervisor):
+        # d. the second hang, after the retry without graphs, fails the replica
+        client.launch("twice", path, worker="g4", threads=1, stall_timeout_ms=1000)
+        client.wait_ready("twice", stall_s=30)
+        text, _ = hung_request(client, "twice")
+        check("stuck in graph capture of step 3" in text, f"twice's first report: {text}")
+        relaunched_without_graphs(client, "twice")
+        text, _ = hung_request(client, "twice")
+        check("stuck in step 3, layer 0 attention (compute)" in text and "relaunch the model" in text,
+              f"twice's second report: {text}")
+        model = poll("twice failed for good", 15, lambda: (lambda m: m if m and m["state"] == "failed" else None)
+                     (model_of(client, "twice")))
+        check("layer 0 attention (compute)" in model.get("error", ""), f"twice's error: {model}")
+        retries = supervisor.log("err").count("twice replica=0: its CUDA graph hung, relaunching it once")
+        check(retries == 1, f"twice was retried {retries} times")
+        print(f"d. the second hang failed it for good: {model['error']}")
+        reply = client.terminate("twice")
+        check(reply["unloaded"], f"terminating twice: {reply}")
+
+        for proc in (g1, g2, g3, g4, supervisor):
             check(proc.stop() == 0, f"{proc.name} did not exit cleanly")
     print("test_graph_hang: OK")
 

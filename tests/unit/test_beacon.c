@@ -55,8 +55,14 @@ s_test_fault_text (void)
     CHECK_INT (xinf_beacon_set_fault (beacon, "step=1,phase=sample", error, sizeof error), 0);
     CHECK_INT (xinf_beacon_set_fault (beacon, "step=5,phase=replay", error, sizeof error), 0);
     CHECK_INT (xinf_beacon_set_fault (beacon, "phase=capture,layer=4,step=3", error, sizeof error), 0);
+    CHECK_INT (xinf_beacon_set_fault (beacon, "step=3,phase=capture;step=3,phase=compute,layer=0", error,
+                                      sizeof error), 0);
+    CHECK_INT (xinf_beacon_set_fault (beacon, "step=1,phase=sample;step=2,phase=sample;step=3,phase=sample;"
+                                      "step=4,phase=sample", error, sizeof error), 0);
     const char *bad [] = {
         "step=7,phase=idle", "step=7,phase=?", "step=7,phase=Replay", "step=7,phase=replay ",
+        "step=7,phase=replay;", ";step=7,phase=replay", "step=7,phase=replay;step=x,phase=compute",
+        "step=1,phase=sample;step=2,phase=sample;step=3,phase=sample;step=4,phase=sample;step=5,phase=sample",
         "", "step=7", "phase=compute", "step=0,phase=compute", "step=-1,phase=compute", "step=x,phase=compute",
         "step=7,phase=graph", "step=7,phase=compute,layer=", "step=7,phase=compute,layer=2x",
         "step=7,phase=compute,rank=1", "step=7,,phase=compute", "step 7 phase compute",
@@ -124,13 +130,14 @@ s_run_points (void *arg)
     return NULL;
 }
 
-//  A fault at a replay point: the thread hangs there, in phase replay.
+//  A fault at a replay point (the second of two armed): the thread hangs
+//  there, in phase replay.
 static void
 s_test_point_hang (void)
 {
     xinf_beacon_t *beacon = xinf_beacon_new ();
     char error [256];
-    CHECK_INT (xinf_beacon_set_fault (beacon, "step=2,phase=replay", error, sizeof error), 0);
+    CHECK_INT (xinf_beacon_set_fault (beacon, "step=9,phase=compute;step=2,phase=replay", error, sizeof error), 0);
     s_runner_t runner = { beacon, false };
     pthread_t thread;
     CHECK_INT (pthread_create (&thread, NULL, s_run_points, &runner), 0);
