@@ -2,6 +2,7 @@
     preflight mesh, rendezvous, sharded load).  */
 #include "xinf_launch.h"
 #include "xinf_launch_preflight.h"
+#include "xinf_restore.h"
 
 #include <stdarg.h>
 
@@ -114,6 +115,8 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_uint (body, "step_tokens", model->options.step_tokens);
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
+    if (!model->adopted || model->options_known)
+        xinf_map_put (body, "launch", xinf_restore_options (model));
     if (model->gpu) {
         char device [16];
         snprintf (device, sizeof device, "cuda:%d", replica->gpu);

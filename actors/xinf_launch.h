@@ -119,6 +119,7 @@ typedef struct {
     xinf_value_t *warnings;           //  array of str: what the user should know (split
                                       //  addresses, other builds); NULL until one
     bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
+    bool options_known;               //  adopted, with the launch options a worker reported
     bool pinned;                      //  launched on named workers: relaunched only there
     bool gpu;                         //  LAUNCH device gpu: each replica on a GPU of its own
     bool stopping;                    //  terminated, its workers unloading it (xinf_stopping.h)

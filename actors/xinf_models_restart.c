@@ -10,13 +10,29 @@
 #include "xinf_restore.h"
 #include "xinf_exec_device.h"
 
+//  What a journal entry needs of an adopted tensor-parallel model: its
+//  launch options, and every rank's worker (they report one by one).
+static bool
+s_describable (const xinf_model_entry_t *model)
+{
+    if (!model->adopted || model->n_worker <= 1)
+        return true;
+    if (!model->options_known)
+        return false;
+    for (size_t index = 0; index < model->count; index++)
+        for (size_t rank = 0; rank < model->n_worker; rank++)
+            if (!*model->replicas [index].ranks [rank].node)
+                return false;
+    return true;
+}
+
 xinf_value_t *
 xinf_models_describe (xinf_models_t *self)
 {
     xinf_value_t *list = xinf_value_new_array ();
     for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
          model = (xinf_model_entry_t *) zhashx_next (self->models))
-        if (!model->stopping && !(model->adopted && model->n_worker > 1))   //  its parameters unknown
+        if (!model->stopping && s_describable (model))
             xinf_array_push (list, xinf_restore_describe (model));
     return list;
 }
@@ -31,8 +47,28 @@ xinf_models_save (xinf_models_t *self)
     xinf_value_destroy (&list);
 }
 
-//  A model this supervisor does not know, rebuilt from a worker's report:
-//  its launch options are not known (a journal or standby would have them).
+//  An adopted model takes its launch options from the first report that
+//  carries them (LOAD_MODEL's launch, which the worker kept); a worker of
+//  an older build reports none, and then only a journal or standby knows.
+static void
+s_adopt_options (xinf_model_entry_t *model, const char *node, const xinf_value_t *launch)
+{
+    if (!model->adopted || model->options_known || !launch)
+        return;
+    xinf_check_t check = XINF_CHECK_INIT;
+    if (xinf_restore_take_options (model, launch, &check)) {
+        xinf_codec_within (&check, false, "field 'launch'");
+        xinf_warn ("supervisor", "HELLO from %s: the launch options of %s ignored reason=\"%s\"", node, model->uid,
+                   check.reason);
+        return;
+    }
+    model->options_known = true;
+    xinf_info ("supervisor", "adopted model uid=%s: launch options from %s's report (max_seqs=%llu threads=%llu)",
+               model->uid, node, (unsigned long long) model->options.max_seqs,
+               (unsigned long long) model->options.threads);
+}
+
+//  A model this supervisor does not know, rebuilt from a worker's report.
 static xinf_model_entry_t *
 s_adopted_model (xinf_models_t *self, const char *uid, const char *path, uint64_t generation, bool gpu)
 {
@@ -79,6 +115,7 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
             xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
             continue;
         }
+        s_adopt_options (model, node, xinf_map_get (item, "launch"));
         if (replica >= model->count)
             model->count = replica + 1;
         xinf_replica_entry_t *entry = &model->replicas [replica];
