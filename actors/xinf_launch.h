@@ -177,7 +177,8 @@ void xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now);
 //  true when adopted; a rank of a failed replica, of a launch still under
 //  way, or not where the table has it is unloaded instead (false).
 bool xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
-                             xinf_replica_entry_t *replica, const char *node, const xinf_value_t *item);
+                             xinf_replica_entry_t *replica, const char *node,
+                             const xinf_node_msg_hosted_model_t *hosted);
 //  UNLOAD_MODEL for one replica on one worker, logged with 'why'.
 void xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, const char *uid,
                          uint64_t replica, const char *why);
