@@ -2,7 +2,6 @@
     preflight mesh, rendezvous, sharded load).  */
 #include "xinf_launch.h"
 #include "xinf_launch_preflight.h"
-#include "xinf_restore.h"
 
 #include <stdarg.h>
 
@@ -116,7 +115,7 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
     if (!model->adopted || model->options_known)
-        xinf_map_put (body, "launch", xinf_restore_options (model));
+        xinf_map_put (body, "launch", xinf_launch_options_map (&model->options, model->pinned));
     if (model->gpu) {
         char device [16];
         snprintf (device, sizeof device, "cuda:%d", replica->gpu);

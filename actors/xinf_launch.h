@@ -28,6 +28,7 @@
 
 #include "xinf_mesh.h"
 #include "xinf_node_msg.h"
+#include "xinf_launch_options.h"
 #include "xinf_states.h"
 
 #define XINF_REPLICAS_MAX  16
@@ -92,16 +93,6 @@ typedef struct {
     uint64_t kv_blocks_used, kv_blocks_free;   //  its paged KV pool, as of that MODEL_LOAD
 } xinf_replica_entry_t;
 
-//  How a model's replicas run, as LAUNCH gave it (0: the worker's or
-//  replica's default); the journal and the standby peer keep it.
-typedef struct {
-    uint64_t threads;                 //  compute threads per replica, per rank
-    uint64_t probe_timeout_ms, rendezvous_timeout_ms, stall_timeout_ms;
-    uint64_t kv_cache_mb;             //  the replica's KV budget
-    uint64_t max_seqs;                //  sequences a replica runs at once
-    uint64_t step_tokens;             //  tokens per step of chunked prefill
-    size_t max_queued;                //  the scheduler's queue bound
-} xinf_launch_options_t;
 
 typedef struct {
     char uid [65];

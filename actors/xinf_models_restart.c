@@ -56,7 +56,7 @@ s_adopt_options (xinf_model_entry_t *model, const char *node, const xinf_value_t
     if (!model->adopted || model->options_known || !launch)
         return;
     xinf_check_t check = XINF_CHECK_INIT;
-    if (xinf_restore_take_options (model, launch, &check)) {
+    if (xinf_launch_options_take (launch, &model->options, &model->pinned, &check)) {
         xinf_codec_within (&check, false, "field 'launch'");
         xinf_warn ("supervisor", "HELLO from %s: the launch options of %s ignored reason=\"%s\"", node, model->uid,
                    check.reason);

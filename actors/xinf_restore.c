@@ -117,37 +117,6 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
     return model;
 }
 
-xinf_value_t *
-xinf_restore_options (const xinf_model_entry_t *model)
-{
-    const xinf_launch_options_t *options = &model->options;
-    xinf_node_msg_launch_options_t launch = {
-        .threads = options->threads, .probe_timeout_ms = options->probe_timeout_ms,
-        .rendezvous_timeout_ms = options->rendezvous_timeout_ms, .stall_timeout_ms = options->stall_timeout_ms,
-        .kv_cache_mb = options->kv_cache_mb, .max_seqs = options->max_seqs, .step_tokens = options->step_tokens,
-        .max_queued = options->max_queued, .pinned = model->pinned, .has_pinned = true
-    };
-    xinf_value_t *map = xinf_value_new_map ();
-    xinf_node_msg_launch_options_put (&launch, map);
-    return map;
-}
-
-int
-xinf_restore_take_options (xinf_model_entry_t *model, const xinf_value_t *launch, xinf_check_t *check)
-{
-    xinf_node_msg_launch_options_t taken;
-    if (xinf_node_msg_launch_options_decode (launch, &taken, check))
-        return -1;
-    model->options = (xinf_launch_options_t) {
-        .threads = taken.threads, .probe_timeout_ms = taken.probe_timeout_ms,
-        .rendezvous_timeout_ms = taken.rendezvous_timeout_ms, .stall_timeout_ms = taken.stall_timeout_ms,
-        .kv_cache_mb = taken.kv_cache_mb, .max_seqs = taken.max_seqs, .step_tokens = taken.step_tokens,
-        .max_queued = (size_t) taken.max_queued
-    };
-    model->pinned = taken.pinned;
-    return 0;
-}
-
 const char *
 xinf_restore_unreported (const xinf_replica_entry_t *replica)
 {

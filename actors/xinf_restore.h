@@ -20,12 +20,6 @@ xinf_value_t *xinf_restore_describe (const xinf_model_entry_t *model);
 //  A model entry from such a map, every field checked; its replicas are
 //  `relaunching`, restoring, at their saved workers. NULL with the reason.
 xinf_model_entry_t *xinf_restore_entry (const xinf_value_t *saved, char *error, size_t error_size);
-//  The model's launch options as LOAD_MODEL's 'launch' carries them (a
-//  launch_options map), which workers keep and report in HELLO.
-xinf_value_t *xinf_restore_options (const xinf_model_entry_t *model);
-//  Takes such a map (a worker's report) into the model's options and
-//  pinned: 0, or -1 with the reason in 'check' and the model unchanged.
-int xinf_restore_take_options (xinf_model_entry_t *model, const xinf_value_t *launch, xinf_check_t *check);
 //  A restored replica that no rank's worker reported: the worker to relaunch
 //  it without (rank 0's); NULL when one or more ranks came back, or it is
 //  not waiting (failed, or no longer restoring).

@@ -3,7 +3,8 @@
     round trip with their launch options and every rank's worker; a saved
     map that breaks the rules a schema cannot say (ranks per replica, rank
     0 the replica's worker, a worker twice in one replica) is refused with
-    the reason; which restored replicas no worker reported.  */
+    the reason; which restored replicas no worker reported; the launch
+    options as workers keep and report them (xinf_launch_options).  */
 #include "test_unit.h"
 #include "xinf_restore.h"
 
@@ -132,10 +133,10 @@ test_launch_options (void)
 {
     xinf_model_entry_t *model = s_launched ("m", 1, 2);
     model->pinned = true;
-    xinf_value_t *launch = xinf_restore_options (model);
+    xinf_value_t *launch = xinf_launch_options_map (&model->options, model->pinned);
     xinf_model_entry_t *adopted = calloc (1, sizeof *adopted);
     xinf_check_t check = XINF_CHECK_INIT;
-    CHECK (xinf_restore_take_options (adopted, launch, &check) == 0);
+    CHECK (xinf_launch_options_take (launch, &adopted->options, &adopted->pinned, &check) == 0);
     CHECK (memcmp (&adopted->options, &model->options, sizeof model->options) == 0);
     CHECK (adopted->pinned);
     struct { const char *key; xinf_value_t *value; const char *reason; } bad [] = {
@@ -150,7 +151,7 @@ test_launch_options (void)
         xinf_map_put (broken, bad [index].key, bad [index].value);
         xinf_model_entry_t *before = calloc (1, sizeof *before);
         check = (xinf_check_t) XINF_CHECK_INIT;
-        CHECK (xinf_restore_take_options (before, broken, &check) == -1);
+        CHECK (xinf_launch_options_take (broken, &before->options, &before->pinned, &check) == -1);
         CHECK_HAS (check.reason, bad [index].reason);
         CHECK_INT (before->options.max_seqs, 0);
         free (before);
@@ -159,7 +160,7 @@ test_launch_options (void)
     xinf_value_t *taken = xinf_map_take (launch, "stall_timeout_ms");      //  a missing option
     xinf_value_destroy (&taken);
     check = (xinf_check_t) XINF_CHECK_INIT;
-    CHECK (xinf_restore_take_options (adopted, launch, &check) == -1);
+    CHECK (xinf_launch_options_take (launch, &adopted->options, &adopted->pinned, &check) == -1);
     CHECK_HAS (check.reason, "stall_timeout_ms");
     xinf_value_destroy (&launch);
     free (adopted);
