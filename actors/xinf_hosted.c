@@ -26,6 +26,7 @@ typedef struct {
     bool fetch_only;                  //  a rank's LOAD_MODEL fetch_only: no replica, "fetched" at the end
     bool follows;                     //  waits for another replica's fetch of the same file
     xinf_value_t *start;              //  the START it then gets (without the path)
+    xinf_value_t *launch;             //  LOAD_MODEL's launch options, reported in HELLO
 } s_hosted_t;
 
 struct _xinf_hosted_t {
@@ -87,6 +88,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p, const char *why)
     xinf_dealer_destroy (&entry->dealer);
     xinf_inflight_forget_replica (self->inflight, entry->uid, entry->replica);
     xinf_value_destroy (&entry->info);
+    xinf_value_destroy (&entry->launch);
     free (entry);
     *entry_p = NULL;
     return stopped;
@@ -427,6 +429,13 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && load.step_tokens && load.step_tokens < 16)
         xinf_check_fail (&check, "field 'step_tokens' must be 0 or 16-8192, got %llu",
                          (unsigned long long) load.step_tokens);
+    //  The launch options are kept as they came, for HELLO; the replica
+    //  takes its settings from the fields above
+    xinf_node_msg_launch_options_t options;
+    if (!check.failed && load.launch) {
+        xinf_node_msg_launch_options_decode (load.launch, &options, &check);
+        xinf_codec_within (&check, false, "field 'launch'");
+    }
     char key [96];
     snprintf (key, sizeof key, "%s/%llu", uid ? uid : "", (unsigned long long) replica);
     if (!check.failed && zhashx_lookup (self->replicas, key))
@@ -456,6 +465,7 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     entry->generation = generation;
     entry->rank = rank;
     entry->n_ranks = n_ranks;
+    entry->launch = load.launch ? xinf_value_dup (load.launch) : NULL;
     char endpoint [256];
     //  Unique per start: an unloaded replica's inproc endpoint is released
     //  by libzmq's reaper after its socket closes, so a reload at once
@@ -751,6 +761,8 @@ xinf_hosted_models (xinf_hosted_t *self)
         }
         if (entry->info)
             xinf_map_put (model, "info", xinf_value_dup (entry->info));
+        if (entry->launch)
+            xinf_map_put (model, "launch", xinf_value_dup (entry->launch));
         xinf_array_push (models, model);
     }
     return models;

@@ -28,6 +28,7 @@
 
 #include "xinf_mesh.h"
 #include "xinf_node_msg.h"
+#include "xinf_launch_options.h"
 #include "xinf_states.h"
 
 #define XINF_REPLICAS_MAX  16
@@ -94,17 +95,6 @@ typedef struct {
     bool graph_retry;                 //  unloading for that relaunch: its stopped report is due
 } xinf_replica_entry_t;
 
-//  How a model's replicas run, as LAUNCH gave it (0: the worker's or
-//  replica's default); the journal and the standby peer keep it.
-typedef struct {
-    uint64_t threads;                 //  compute threads per replica, per rank
-    uint64_t probe_timeout_ms, rendezvous_timeout_ms, stall_timeout_ms;
-    uint64_t kv_cache_mb;             //  the replica's KV budget
-    uint64_t max_seqs;                //  sequences a replica runs at once
-    uint64_t step_tokens;             //  tokens per step of chunked prefill
-    size_t max_queued;                //  the scheduler's queue bound
-    bool disable_cuda_graph;          //  every step eagerly: no CUDA graphs
-} xinf_launch_options_t;
 
 typedef struct {
     char uid [65];
@@ -122,6 +112,7 @@ typedef struct {
     xinf_value_t *warnings;           //  array of str: what the user should know (split
                                       //  addresses, other builds); NULL until one
     bool adopted;                     //  rebuilt from workers' HELLOs (a supervisor restart)
+    bool options_known;               //  adopted, with the launch options a worker reported
     bool pinned;                      //  launched on named workers: relaunched only there
     bool gpu;                         //  LAUNCH device gpu: each replica on a GPU of its own
     bool stopping;                    //  terminated, its workers unloading it (xinf_stopping.h)
@@ -179,7 +170,8 @@ void xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now);
 //  true when adopted; a rank of a failed replica, of a launch still under
 //  way, or not where the table has it is unloaded instead (false).
 bool xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
-                             xinf_replica_entry_t *replica, const char *node, const xinf_value_t *item);
+                             xinf_replica_entry_t *replica, const char *node,
+                             const xinf_node_msg_hosted_model_t *hosted);
 //  UNLOAD_MODEL for one replica on one worker, logged with 'why'.
 void xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, const char *uid,
                          uint64_t replica, const char *why);

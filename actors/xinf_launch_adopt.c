@@ -8,11 +8,11 @@
 
 bool
 xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
-                        xinf_replica_entry_t *replica, const char *node, const xinf_value_t *item)
+                        xinf_replica_entry_t *replica, const char *node,
+                        const xinf_node_msg_hosted_model_t *hosted)
 {
-    uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
-    uint64_t n_ranks = xinf_value_uint (xinf_map_get (item, "n_ranks"));
-    const char *state = xinf_value_str (xinf_map_get (item, "state"));
+    uint64_t rank = hosted->rank, n_ranks = hosted->n_ranks;
+    const char *state = hosted->state;
     const char *why = NULL;
     if (!model->adopted && !replica->restoring) {
         //  A rank that reconnected: the launch goes on by MODEL_STATE

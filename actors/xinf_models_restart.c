@@ -10,13 +10,29 @@
 #include "xinf_restore.h"
 #include "xinf_exec_device.h"
 
+//  What a journal entry needs of an adopted tensor-parallel model: its
+//  launch options, and every rank's worker (they report one by one).
+static bool
+s_describable (const xinf_model_entry_t *model)
+{
+    if (!model->adopted || model->n_worker <= 1)
+        return true;
+    if (!model->options_known)
+        return false;
+    for (size_t index = 0; index < model->count; index++)
+        for (size_t rank = 0; rank < model->n_worker; rank++)
+            if (!*model->replicas [index].ranks [rank].node)
+                return false;
+    return true;
+}
+
 xinf_value_t *
 xinf_models_describe (xinf_models_t *self)
 {
     xinf_value_t *list = xinf_value_new_array ();
     for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
          model = (xinf_model_entry_t *) zhashx_next (self->models))
-        if (!model->stopping && !(model->adopted && model->n_worker > 1))   //  its parameters unknown
+        if (!model->stopping && s_describable (model))
             xinf_array_push (list, xinf_restore_describe (model));
     return list;
 }
@@ -31,8 +47,28 @@ xinf_models_save (xinf_models_t *self)
     xinf_value_destroy (&list);
 }
 
-//  A model this supervisor does not know, rebuilt from a worker's report:
-//  its launch options are not known (a journal or standby would have them).
+//  An adopted model takes its launch options from the first report that
+//  carries them (LOAD_MODEL's launch, which the worker kept); a worker of
+//  an older build reports none, and then only a journal or standby knows.
+static void
+s_adopt_options (xinf_model_entry_t *model, const char *node, const xinf_value_t *launch)
+{
+    if (!model->adopted || model->options_known || !launch)
+        return;
+    xinf_check_t check = XINF_CHECK_INIT;
+    if (xinf_launch_options_take (launch, &model->options, &model->pinned, &check)) {
+        xinf_codec_within (&check, false, "field 'launch'");
+        xinf_warn ("supervisor", "HELLO from %s: the launch options of %s ignored reason=\"%s\"", node, model->uid,
+                   check.reason);
+        return;
+    }
+    model->options_known = true;
+    xinf_info ("supervisor", "adopted model uid=%s: launch options from %s's report (max_seqs=%llu threads=%llu)",
+               model->uid, node, (unsigned long long) model->options.max_seqs,
+               (unsigned long long) model->options.threads);
+}
+
+//  A model this supervisor does not know, rebuilt from a worker's report.
 static xinf_model_entry_t *
 s_adopted_model (xinf_models_t *self, const char *uid, const char *path, uint64_t generation, bool gpu)
 {
@@ -50,67 +86,76 @@ s_adopted_model (xinf_models_t *self, const char *uid, const char *path, uint64_
     return model;
 }
 
+//  One replica or rank of a worker's HELLO: adopted into the table, or
+//  unloaded when it is of an earlier launch or was moved away.
+static void
+s_adopt_one (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_node_msg_hosted_model_t *hosted)
+{
+    const char *uid = hosted->uid;
+    uint64_t replica = hosted->replica;
+    xinf_exec_device_t device;
+    char error [128];
+    if (!xinf_restore_uid_valid (uid))          //  the model table's own rule
+        return;
+    if (xinf_exec_device_parse (hosted->device, &device, error, sizeof error)) {
+        xinf_warn ("supervisor", "HELLO from %s: replica %llu of %s not adopted: %s", node,
+                   (unsigned long long) replica, uid, error);
+        return;
+    }
+    xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_lookup (self->models, uid);
+    if (!model)
+        model = s_adopted_model (self, uid, hosted->path, hosted->generation, device.cuda);
+    if (hosted->generation != model->generation) {
+        xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
+        return;
+    }
+    s_adopt_options (model, node, hosted->launch);
+    if (replica >= model->count)
+        model->count = replica + 1;
+    xinf_replica_entry_t *entry = &model->replicas [replica];
+    entry->index = replica;
+    if (hosted->n_ranks > 1) {
+        if (xinf_heal_adopt_rank (self->heal, ctx, model, entry, node, hosted->rank)
+        ||  !xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, hosted))
+            return;
+    }
+    else {
+        if (xinf_heal_moved_away (entry, node)) {
+            xinf_launch_unload (self->cluster, ctx, node, uid, replica, "relaunched elsewhere while this worker "
+                                "was lost");
+            return;
+        }
+        snprintf (entry->node, sizeof entry->node, "%s", node);
+        entry->gpu = device.index;        //  its GPU, held against other GPU replicas' placement
+        xinf_launch_set_reported (&entry->state, hosted->state, uid);
+        entry->error [0] = 0;
+        entry->lost_from [0] = 0;
+        entry->restoring = false;
+    }
+    if (hosted->info && hosted->rank == 0) {
+        xinf_value_destroy (&entry->info);
+        entry->info = xinf_value_dup (hosted->info);
+    }
+    xinf_info ("supervisor", "adopted model uid=%s replica=%llu rank=%llu/%llu node=%s state=%s", uid,
+               (unsigned long long) replica, (unsigned long long) hosted->rank, (unsigned long long) hosted->n_ranks,
+               node, hosted->state);
+    xinf_models_sync (self, model);
+}
+
 void
 xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models)
 {
     self->ctx = ctx;
     for (size_t index = 0; index < xinf_value_count (models); index++) {
-        const xinf_value_t *item = xinf_array_at (models, index);
-        //  Types and ranges were checked by xinf_hello_decode; only the
-        //  uid's characters are the model table's own rule
-        const char *uid = xinf_value_str (xinf_map_get (item, "uid"));
-        const char *path = xinf_value_str (xinf_map_get (item, "path"));
-        const char *state = xinf_value_str (xinf_map_get (item, "state"));
-        uint64_t replica = xinf_value_uint (xinf_map_get (item, "replica"));
-        xinf_exec_device_t device;
-        char error [128];
-        if (!xinf_restore_uid_valid (uid))
-            continue;
-        if (xinf_exec_device_parse (xinf_value_str (xinf_map_get (item, "device")), &device, error, sizeof error)) {
-            xinf_warn ("supervisor", "HELLO from %s: replica %llu of %s not adopted: %s", node,
-                       (unsigned long long) replica, uid, error);
+        //  Checked by xinf_hello_decode already; decoded again into the
+        //  struct, so a failure here is a bug, skipped with a log line
+        xinf_check_t check = XINF_CHECK_INIT;
+        xinf_node_msg_hosted_model_t hosted;
+        if (xinf_node_msg_hosted_model_decode (xinf_array_at (models, index), &hosted, &check)) {
+            xinf_warn ("supervisor", "HELLO from %s: model %zu skipped reason=\"%s\"", node, index, check.reason);
             continue;
         }
-        uint64_t generation = xinf_value_uint (xinf_map_get (item, "generation"));
-        xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_lookup (self->models, uid);
-        if (!model)
-            model = s_adopted_model (self, uid, path, generation, device.cuda);
-        if (generation != model->generation) {
-            xinf_launch_unload (self->cluster, ctx, node, uid, replica, "of an earlier launch");
-            continue;
-        }
-        if (replica >= model->count)
-            model->count = replica + 1;
-        xinf_replica_entry_t *entry = &model->replicas [replica];
-        entry->index = replica;
-        uint64_t rank = xinf_value_uint (xinf_map_get (item, "rank"));
-        uint64_t n_ranks = xinf_map_get (item, "n_ranks") ? xinf_value_uint (xinf_map_get (item, "n_ranks")) : 1;
-        if (n_ranks > 1) {
-            if (xinf_heal_adopt_rank (self->heal, ctx, model, entry, node, rank)
-            ||  !xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, item))
-                continue;
-        }
-        else {
-            if (xinf_heal_moved_away (entry, node)) {
-                xinf_launch_unload (self->cluster, ctx, node, uid, replica, "relaunched elsewhere while this worker "
-                                    "was lost");
-                continue;
-            }
-            snprintf (entry->node, sizeof entry->node, "%s", node);
-            entry->gpu = device.index;        //  its GPU, held against other GPU replicas' placement
-            xinf_launch_set_reported (&entry->state, state, uid);
-            entry->error [0] = 0;
-            entry->lost_from [0] = 0;
-            entry->restoring = false;
-        }
-        const xinf_value_t *info = xinf_map_get (item, "info");
-        if (info && rank == 0) {
-            xinf_value_destroy (&entry->info);
-            entry->info = xinf_value_dup (info);
-        }
-        xinf_info ("supervisor", "adopted model uid=%s replica=%llu rank=%llu/%llu node=%s state=%s", uid,
-                   (unsigned long long) replica, (unsigned long long) rank, (unsigned long long) n_ranks, node, state);
-        xinf_models_sync (self, model);
+        s_adopt_one (self, ctx, node, &hosted);
     }
 }
 

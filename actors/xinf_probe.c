@@ -2,6 +2,7 @@
 #include "xinf_probe.h"
 #include "xinf_node_msg.h"
 #include "xinf_envelope_msg.h"
+#include "xinf_zmtp.h"
 
 #include <fcntl.h>
 #include <netdb.h>
@@ -93,6 +94,12 @@ typedef struct {
     char detail [256];
     int fd;
     xinf_dealer_t *dealer;
+    bool silent;                       //  open, but no answer to the handshake and no reason given
+    bool keyed;                        //  we dialed with CURVE keys
+    int greeting_fd;                   //  a second connection that reads the peer's ZMTP greeting
+    uint8_t greeting [XINF_ZMTP_GREETING_SIZE];
+    size_t greeting_size;
+    bool greeting_sent;
     int64_t started, ended;            //  monotonic ms
 } s_target_t;
 
@@ -111,32 +118,46 @@ s_set (s_target_t *target, const char *status, const char *detail)
     target->ended = zclock_mono ();
 }
 
-//  Starts a non-blocking TCP connect to tcp://HOST:PORT.
-static void
-s_connect (s_target_t *target)
+//  Starts a non-blocking TCP connect to 'endpoint' (tcp://HOST:PORT): the
+//  socket, or -1 with the status and reason of the failure.
+static int
+s_tcp_open (const char *endpoint, const char **status, const char **reason)
 {
-    target->fd = -1;
-    target->started = zclock_mono ();
-    const char *colon = strrchr (target->endpoint, ':');
-    if (strncmp (target->endpoint, "tcp://", 6) || !colon) {
-        s_set (target, "bad_endpoint", "not tcp://HOST:PORT");
-        return;
+    const char *colon = strrchr (endpoint, ':');
+    if (strncmp (endpoint, "tcp://", 6) || !colon) {
+        *status = "bad_endpoint", *reason = "not tcp://HOST:PORT";
+        return -1;
     }
     char host [200];
-    snprintf (host, sizeof host, "%.*s", (int) (colon - target->endpoint - 6), target->endpoint + 6);
+    snprintf (host, sizeof host, "%.*s", (int) (colon - endpoint - 6), endpoint + 6);
     struct addrinfo hints = { 0 }, *found = NULL;
     hints.ai_socktype = SOCK_STREAM;
     if (getaddrinfo (host, colon + 1, &hints, &found) || !found) {
-        s_set (target, "bad_endpoint", "the host does not resolve");
-        return;
+        *status = "bad_endpoint", *reason = "the host does not resolve";
+        return -1;
     }
-    target->fd = socket (found->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    if (target->fd >= 0 && connect (target->fd, found->ai_addr, found->ai_addrlen) && errno != EINPROGRESS) {
-        s_set (target, errno == ECONNREFUSED ? "refused" : "unreachable", strerror (errno));
-        close (target->fd);
-        target->fd = -1;
+    int fd = socket (found->ai_family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && connect (fd, found->ai_addr, found->ai_addrlen) && errno != EINPROGRESS) {
+        *status = errno == ECONNREFUSED ? "refused" : "unreachable", *reason = strerror (errno);
+        close (fd);
+        fd = -1;
     }
+    else
+    if (fd < 0)
+        *status = "unreachable", *reason = strerror (errno);
     freeaddrinfo (found);
+    return fd;
+}
+
+//  Starts the target's TCP connect.
+static void
+s_connect (s_target_t *target)
+{
+    target->started = zclock_mono ();
+    const char *status, *reason;
+    target->fd = s_tcp_open (target->endpoint, &status, &reason);
+    if (target->fd < 0)
+        s_set (target, status, reason);
 }
 
 //  Waits for all pending connects; classifies each.
@@ -242,6 +263,7 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
             s_set (&targets [index], "no_handshake", "keys are on and the supervisor vouched for no key there: not dialed");
             continue;
         }
+        targets [index].keyed = identity != NULL;
         targets [index].dealer = identity ? xinf_dealer_new_secure (targets [index].endpoint, node, identity, key, "this worker's")
                                           : xinf_dealer_new (targets [index].endpoint, node);
         xinf_msg_t *probe = s_handshake_msg (&targets [index]);
@@ -258,12 +280,96 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
         char error [256];
         xinf_msg_t *reply = xinf_dealer_recv (target->dealer, left > 0 ? (int) left : 0, error, sizeof error);
         s_judge_reply (target, reply);
-        if (!reply && strstr (error, "our key"))
-            s_set (target, "no_handshake", error);        //  a refused key, said as such
+        if (!reply && strstr (error, "the server at "))
+            s_set (target, "no_handshake", error);        //  a refused key or a CURVE mismatch, said as such
+        else
+        if (!reply)
+            target->silent = true;
         xinf_msg_destroy (&reply);
     }
     for (size_t index = 0; index < count; index++)
         xinf_dealer_destroy (&targets [index].dealer);
+}
+
+//  Advances one greeting connection on its poll events: sends the start
+//  of our greeting once connected, then reads the peer's whole greeting;
+//  closes it when done.
+static void
+s_greeting_step (s_target_t *target, short revents)
+{
+    if (!target->greeting_sent && (revents & POLLOUT)) {
+        uint8_t ours [XINF_ZMTP_OPENING_SIZE];
+        xinf_zmtp_opening (ours);
+        target->greeting_sent = true;
+        if (send (target->greeting_fd, ours, sizeof ours, MSG_NOSIGNAL) != (ssize_t) sizeof ours) {
+            close (target->greeting_fd);
+            target->greeting_fd = -1;
+            return;
+        }
+    }
+    if (!(revents & (POLLIN | POLLHUP | POLLERR)))
+        return;
+    ssize_t got = recv (target->greeting_fd, target->greeting + target->greeting_size,
+                        sizeof target->greeting - target->greeting_size, 0);
+    if (got > 0)
+        target->greeting_size += (size_t) got;
+    if (got <= 0 || xinf_zmtp_mechanism (target->greeting, target->greeting_size, NULL, 0) != 0) {
+        close (target->greeting_fd);
+        target->greeting_fd = -1;
+    }
+}
+
+//  Says what the greeting shows about a silent target: a server that
+//  wants CURVE keys we lack (or the reverse), or no ZeroMQ at all.
+static void
+s_judge_greeting (s_target_t *target)
+{
+    char mechanism [24] = "", words [400], detail [512];
+    int form = xinf_zmtp_mechanism (target->greeting, target->greeting_size, mechanism, sizeof mechanism);
+    bool curve = streq (mechanism, "CURVE");
+    if (form == 1 && curve != target->keyed
+    &&  xinf_refusal_words (XINF_HANDSHAKE_MISMATCH, 0, target->keyed ? "this node's key" : "", words, sizeof words)) {
+        xinf_textf (detail, sizeof detail, "the server at %s %s", target->endpoint, words);
+        s_set (target, "no_handshake", detail);
+    }
+    else
+    if (form == -1 && target->greeting_size > 0)
+        s_set (target, "no_handshake", "the port is open but the program there does not speak ZeroMQ");
+}
+
+//  The open targets that did not answer the handshake and gave no reason:
+//  a fresh connection to each reads its ZMTP greeting (all at once, a
+//  second at most), which names the mechanism its server insists on.
+static void
+s_read_greetings (s_target_t *targets, size_t count)
+{
+    struct pollfd fds [PROBE_TARGETS_MAX];
+    s_target_t *owners [PROBE_TARGETS_MAX];
+    const char *status, *reason;
+    for (size_t index = 0; index < count; index++)
+        targets [index].greeting_fd = targets [index].silent
+                                    ? s_tcp_open (targets [index].endpoint, &status, &reason) : -1;
+    int64_t deadline = zclock_mono () + 1000;
+    while (zclock_mono () < deadline) {
+        size_t pending = 0;
+        for (size_t index = 0; index < count; index++)
+            if (targets [index].greeting_fd >= 0) {
+                owners [pending] = &targets [index];
+                fds [pending++] = (struct pollfd) { targets [index].greeting_fd,
+                                                    targets [index].greeting_sent ? POLLIN : POLLIN | POLLOUT, 0 };
+            }
+        if (pending == 0 || poll (fds, pending, (int) (deadline - zclock_mono ())) <= 0)
+            break;
+        for (size_t at = 0; at < pending; at++)
+            if (fds [at].revents)
+                s_greeting_step (owners [at], fds [at].revents);
+    }
+    for (size_t index = 0; index < count; index++) {
+        if (targets [index].greeting_fd >= 0)
+            close (targets [index].greeting_fd);
+        if (targets [index].silent)
+            s_judge_greeting (&targets [index]);
+    }
 }
 
 static void
@@ -275,7 +381,7 @@ s_job_main (zsock_t *pipe, void *args)
     count = count < PROBE_TARGETS_MAX ? count : PROBE_TARGETS_MAX;
     s_target_t *targets = calloc (count + 1, sizeof (s_target_t));
     int64_t deadline = zclock_mono () + job->timeout_ms;
-    uint64_t wait = xinf_wait_begin (xinf_waits_global (), "probe", "connectivity mesh", job->node, job->timeout_ms + 1000);
+    uint64_t wait = xinf_wait_begin (xinf_waits_global (), "probe", "connectivity mesh", job->node, job->timeout_ms + 2000);
     for (size_t index = 0; index < count; index++) {
         xinf_value_t *item = xinf_array_at (job->targets, index);
         snprintf (targets [index].node, sizeof targets [index].node, "%s", xinf_value_str (xinf_map_get (item, "node")) ?: "?");
@@ -296,6 +402,7 @@ s_job_main (zsock_t *pipe, void *args)
     //  open ports (milliseconds when all is well) still get half a timeout
     int64_t floor = zclock_mono () + job->timeout_ms / 2;
     s_handshakes (targets, count, job->node, deadline > floor ? deadline : floor);
+    s_read_greetings (targets, count);
     xinf_wait_end (xinf_waits_global (), wait);
     xinf_msg_t *msg = xinf_msg_new ("PROBE_RESULT");
     xinf_map_put_uint (xinf_msg_body (msg), "session", job->session);
@@ -350,6 +457,13 @@ xinf_probe_explain (const char *endpoint, const char *status, const char *detail
     else
     if (streq (status, "unreachable"))
         snprintf (text, size, "%s is unreachable (%s): check the address and the route", endpoint, detail);
+    else
+    if (streq (status, "no_handshake") && strncmp (detail, "the server at ", 14) == 0)
+        snprintf (text, size, "%s", detail);          //  keys, said as such
+    else
+    if (streq (status, "no_handshake") && strstr (detail, "does not speak ZeroMQ"))
+        snprintf (text, size, "%s accepts connections but does not speak ZeroMQ: another program holds the port",
+                  endpoint);
     else
     if (streq (status, "no_handshake"))
         snprintf (text, size, "%s accepts connections but no xinf node answers there: another program holds the "

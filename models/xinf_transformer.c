@@ -403,8 +403,9 @@ s_graph_record (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xi
 
 //  A decode step through its bucket's graph: replayed when recorded,
 //  recorded on the bucket's second step, run eagerly (padded) on its
-//  first (and on the step after the backend dropped its graph). A backend without graphs (the CPU) runs the step as it is and
-//  only marks the beacon's points where a GPU would record or replay.
+//  first (and on the step after the backend dropped its graph). A
+//  backend without graphs (the CPU) runs the step as it is and only
+//  marks the beacon's points where a GPU would record or replay.
 static int
 s_graph_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
               char *error, size_t error_size)

@@ -536,21 +536,27 @@ xinf_dealer_refusal (xinf_dealer_t *self, char *text, size_t text_size)
         outcome = next == XINF_HANDSHAKE_OK ? XINF_HANDSHAKE_NONE : next;
         value = next_value;
     }
+    return xinf_refusal_words (outcome, value, self->key_label, text, text_size);
+}
+
+int
+xinf_refusal_words (int outcome, int value, const char *key_label, char *text, size_t text_size)
+{
     if (outcome == XINF_HANDSHAKE_REFUSED)
         snprintf (text, text_size, "refused our key (%s): it is not among its --keys (ZAP status %d)",
-                  self->key_label, value);
+                  key_label, value);
     else
-    if (outcome == XINF_HANDSHAKE_MISMATCH && *self->key_label)
+    if (outcome == XINF_HANDSHAKE_MISMATCH && *key_label)
         snprintf (text, text_size, "does not use CURVE keys, but we do (%s): drop --cert/--server-key or give it keys",
-                  self->key_label);
+                  key_label);
     else
     if (outcome == XINF_HANDSHAKE_MISMATCH)
         snprintf (text, text_size, "requires CURVE keys and we have none: pass --cert KEYFILE and --server-key SERVER.key "
                   "(or XINF_CERT, XINF_SERVER_KEY)");
     else
-    if (outcome == XINF_HANDSHAKE_FAILED && *self->key_label)   //  without keys: a non-xinf peer, for the diagnosis
+    if (outcome == XINF_HANDSHAKE_FAILED && *key_label)   //  without keys: a non-xinf peer, for the diagnosis
         snprintf (text, text_size, "failed the CURVE handshake with us (%s): is --server-key its public certificate?",
-                  self->key_label);
+                  key_label);
     else
         return 0;
     return -1;

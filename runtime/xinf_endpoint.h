@@ -125,6 +125,10 @@ xinf_dealer_t *xinf_dealer_new_secure (const char *endpoint, const char *name, z
 //  The words have no subject: "refused our key (FILE public key Z85): ...",
 //  the caller puts "the supervisor at ENDPOINT" before them.
 int xinf_dealer_refusal (xinf_dealer_t *self, char *text, size_t text_size);
+//  The same words for a handshake outcome (an xinf_handshake_t) seen some
+//  other way, e.g. in the server's ZMTP greeting; 'key_label' names our
+//  key, "" when we have none. -1 with the words, 0 when there are none.
+int xinf_refusal_words (int outcome, int value, const char *key_label, char *text, size_t text_size);
 void xinf_dealer_destroy (xinf_dealer_t **self_p);
 zsock_t *xinf_dealer_sock (xinf_dealer_t *self);
 const char *xinf_dealer_endpoint (xinf_dealer_t *self);

@@ -83,7 +83,7 @@ def main():
     confused = start_worker(node_bin, f"tcp://127.0.0.1:{impostor.port}", "confused")
     match, delay = timed_output(confused, r"no registration with the supervisor after \d+ s: (.*)", 20)
     said = match.group(1)
-    check("no xinf node answers" in said and str(impostor.port) in said,
+    check("does not speak ZeroMQ" in said and str(impostor.port) in said,
           f"a non-xinf program on the port: worker said {said!r}")
     print(f"b. not xinf: said after {delay:.1f} s: {said}")
     confused.stop()

@@ -227,6 +227,7 @@ MESSAGES = {
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
             {'name': 'rendezvous_timeout_ms', 'type': 'uint', 'min': 100, 'max': 600000, 'optional': True},
             {'name': 'stall_timeout_ms', 'type': 'uint', 'min': 100, 'max': 3600000, 'optional': True},
+            {'name': 'launch', 'type': 'map', 'min': 0, 'max': 32, 'optional': True},
             {'name': 'fetch_only', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
         ],
         'UNLOAD_MODEL': [
@@ -617,6 +618,18 @@ TYPES = {
             {'name': 'compute_capability', 'type': 'str', 'min': 0, 'max': 16, 'optional': True},
             {'name': 'memory_free_bytes', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
         ],
+        'launch_options': [
+            {'name': 'threads', 'type': 'uint', 'min': 0, 'max': 1024, 'optional': False},
+            {'name': 'probe_timeout_ms', 'type': 'uint', 'min': 100, 'max': 60000, 'optional': False},
+            {'name': 'rendezvous_timeout_ms', 'type': 'uint', 'min': 100, 'max': 600000, 'optional': False},
+            {'name': 'stall_timeout_ms', 'type': 'uint', 'min': 100, 'max': 3600000, 'optional': False},
+            {'name': 'kv_cache_mb', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
+            {'name': 'max_seqs', 'type': 'uint', 'min': 0, 'max': 256, 'optional': False},
+            {'name': 'step_tokens', 'type': 'uint', 'min': 0, 'max': 8192, 'optional': False},
+            {'name': 'max_queued', 'type': 'uint', 'min': 1, 'max': 100000, 'optional': False},
+            {'name': 'disable_cuda_graph', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+            {'name': 'pinned', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+        ],
         'hosted_model': [
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
             {'name': 'replica', 'type': 'uint', 'min': 0, 'max': 15, 'optional': False},
@@ -627,6 +640,7 @@ TYPES = {
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'info', 'type': 'map', 'min': 0, 'max': 64, 'optional': True},
             {'name': 'device', 'type': 'str', 'min': 1, 'max': 40, 'optional': True},
+            {'name': 'launch', 'type': 'map', 'min': 0, 'max': 32, 'optional': True},
         ],
         'run_report': [
             {'name': 'request', 'type': 'uint', 'min': 1, 'max': 18446744073709551615, 'optional': False},

@@ -237,6 +237,23 @@ s_expect_state (s_fixture_t *fixture, const char *uid, const char *state)
     }
 }
 
+//  LOAD_MODEL's launch options, as a supervisor sends them.
+static xinf_value_t *
+s_launch_options (uint64_t max_seqs)
+{
+    xinf_value_t *launch = xinf_value_new_map ();
+    xinf_map_put_uint (launch, "threads", 1);
+    xinf_map_put_uint (launch, "probe_timeout_ms", 3000);
+    xinf_map_put_uint (launch, "rendezvous_timeout_ms", 10000);
+    xinf_map_put_uint (launch, "stall_timeout_ms", 60000);
+    xinf_map_put_uint (launch, "kv_cache_mb", 0);
+    xinf_map_put_uint (launch, "max_seqs", max_seqs);
+    xinf_map_put_uint (launch, "step_tokens", 0);
+    xinf_map_put_uint (launch, "max_queued", 256);
+    xinf_map_put_bool (launch, "pinned", false);
+    return launch;
+}
+
 //  A refused LOAD_MODEL: MODEL_STATE failed naming 'needle'.
 static void
 s_load_refused (s_fixture_t *fixture, xinf_msg_t *load, const char *needle)
@@ -311,9 +328,21 @@ test_models (void)
     load = s_load_msg ("bad", s_model, 1);
     xinf_map_put_uint (xinf_msg_body (load), "replica", 5000);
     s_load_refused (&fixture, load, "replica");
+    //  Launch options that break LAUNCH's rules, or are no map
+    xinf_value_t *launch = s_launch_options (4);
+    xinf_map_put_uint (launch, "rendezvous_timeout_ms", 5);
+    load = s_load_msg ("bad", s_model, 1);
+    xinf_map_put (xinf_msg_body (load), "launch", launch);
+    s_load_refused (&fixture, load, "field 'launch': field 'rendezvous_timeout_ms'");
+    load = s_load_msg ("bad", s_model, 1);
+    xinf_map_put_str (xinf_msg_body (load), "launch", "max_seqs=4");
+    s_load_refused (&fixture, load, "launch");
 
-    //  A real load: loading ... ready, relayed with the node and generation
-    s_send (&fixture, s_load_msg ("tiny", s_model, 7));
+    //  A real load: loading ... ready, relayed with the node and generation;
+    //  its launch options are kept for HELLO
+    load = s_load_msg ("tiny", s_model, 7);
+    xinf_map_put (xinf_msg_body (load), "launch", s_launch_options (4));
+    s_send (&fixture, load);
     xinf_msg_t *ready = s_expect_state (&fixture, "tiny", "ready");
     CHECK_INT (peer_uint (ready, "generation"), 7);
     size_t vocab = xinf_value_uint (xinf_map_get (xinf_map_get (xinf_msg_body (ready), "info"), "vocab"));
@@ -414,6 +443,9 @@ test_models (void)
     CHECK_INT (xinf_value_count (models), 1);
     CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (models, 0), "uid")), "tiny");
     CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (models, 0), "state")), "ready");
+    const xinf_value_t *kept = xinf_map_get (xinf_array_at (models, 0), "launch");
+    CHECK_INT (xinf_value_uint (xinf_map_get (kept, "max_seqs")), 4);
+    CHECK_INT (xinf_value_uint (xinf_map_get (kept, "max_queued")), 256);
     CHECK (s_reports_run (xinf_map_get (xinf_msg_body (again), "requests"), 501));
     CHECK (!s_reports_run (xinf_map_get (xinf_msg_body (again), "requests"), 505));    //  cancelled
     xinf_msg_destroy (&again);

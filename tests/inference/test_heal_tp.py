@@ -18,7 +18,10 @@ a rank's worker is placed and launched again.
   e. a supervisor with a journal (--state-dir) is killed -9 and restarted:
      the group comes back from its ranks' reports with the journal's launch
      parameters, so when rank 1's worker is then killed it is relaunched
-     (before, a group rebuilt after a restart could only fail).
+     (before, a group rebuilt after a restart could only fail);
+  f. the same without a journal: the restarted supervisor adopts the group
+     from its ranks' HELLOs, which carry the launch options LOAD_MODEL gave
+     them, so it relaunches the group with them too.
 
 Times from the kill to serving again are printed; every wait polls with a
 deadline."""
@@ -43,6 +46,12 @@ DATA_PORTS = "30300-30399"
 
 def model_of(client, uid):
     return [model for model in client.list_models() if model["uid"] == uid][0]
+
+
+def state_of(client, uid):
+    """The model's state, None while it is not listed (a restarted
+    supervisor without a journal knows it once its workers report it)."""
+    return next((model["state"] for model in client.list_models() if model["uid"] == uid), None)
 
 
 def ranks_of(client, uid):
@@ -194,13 +203,15 @@ def scenario_fails(client, node_bin, endpoint, path, workdir, empty_dir):
             check(worker.stop() == 0, f"{name} did not exit 0")
 
 
-def scenario_restarted(node_bin, path, workdir):
+def scenario_restarted(node_bin, path, workdir, journal):
     port = free_port()
     endpoint = f"tcp://127.0.0.1:{port}"
     state_dir = os.path.join(workdir, "state")
 
     def supervisor(label):
-        return start_journaled_supervisor(node_bin, port, state_dir, label)
+        if journal:
+            return start_journaled_supervisor(node_bin, port, state_dir, label)
+        return start_supervisor(node_bin, port, label)
 
     first = supervisor("S1")
     client = XinfClient(endpoint, timeout_ms=5000)
@@ -214,7 +225,7 @@ def scenario_restarted(node_bin, path, workdir):
     first.kill()
     second = supervisor("S2")
     restarted = time.monotonic()
-    poll("j ready after the restart", 30, lambda: model_of(client, "j")["state"] == "ready")
+    poll("j ready after the restart", 30, lambda: state_of(client, "j") == "ready")
     back = time.monotonic()
     check(ranks_of(client, "j") == before, f"j's ranks after the restart: {ranks_of(client, 'j')} != {before}")
     check(greedy(client, "j")["tokens"] == expected, "j after the restart: other tokens")
@@ -227,11 +238,12 @@ def scenario_restarted(node_bin, path, workdir):
     ready_at = time.monotonic()
     reply = greedy(client, "j")
     check(reply["tokens"] == expected, f"j relaunched after the restart: {reply['tokens']} != {expected}")
-    # The relaunch kept the journal's launch parameters: max_seqs 3, not the replica's default
+    # The relaunch kept the launch parameters (the journal's, or those the
+    # ranks reported): max_seqs 3, not the replica's default
     check(model_of(client, "j").get("max_seqs") == 3, f"j relaunched with other parameters: {model_of(client, 'j')}")
-    print(f"e. supervisor restarted with its journal: j ({before}) ready again {back - restarted:.2f} s after the "
-          f"restart; kill -9 {victim} (rank 1): relaunched on {ranks_of(client, 'j')} {ready_at - killed:.2f} s "
-          f"later, same greedy tokens")
+    how = "e. supervisor restarted with its journal" if journal else "f. supervisor restarted without a journal"
+    print(f"{how}: j ({before}) ready again {back - restarted:.2f} s after the restart; kill -9 {victim} (rank 1): "
+          f"relaunched on {ranks_of(client, 'j')} {ready_at - killed:.2f} s later, same greedy tokens")
     client.terminate("j")
     poll("j gone", 20, lambda: not [m for m in client.list_models() if m["uid"] == "j"])
     client.close()
@@ -270,7 +282,8 @@ def main():
         scenario_fails(client, node_bin, supervisor.endpoint, path, workdir, empty_dir)
         client.close()
         check(supervisor.stop() == 0, "supervisor did not exit 0")
-        scenario_restarted(node_bin, path, workdir)
+        scenario_restarted(node_bin, path, workdir, journal=True)
+        scenario_restarted(node_bin, path, workdir, journal=False)
     print("PASS: a tensor-parallel replica that loses a rank's worker is relaunched as a group, or waits for one")
 
 

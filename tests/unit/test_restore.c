@@ -5,7 +5,8 @@
     rank's worker; a saved
     map that breaks the rules a schema cannot say (ranks per replica, rank
     0 the replica's worker, a worker twice in one replica) is refused with
-    the reason; which restored replicas no worker reported.  */
+    the reason; which restored replicas no worker reported; the launch
+    options as workers keep and report them (xinf_launch_options).  */
 #include "test_unit.h"
 #include "xinf_restore.h"
 
@@ -143,11 +144,61 @@ test_bad_ranks (void)
     s_refused (saved, "ranks");
 }
 
+//  The launch options as LOAD_MODEL carries them and a worker reports
+//  them back in HELLO: every option and pinned come back; a report that
+//  breaks LAUNCH's ranges or types is refused and leaves the model as it was.
+static void
+test_launch_options (void)
+{
+    xinf_model_entry_t *model = s_launched ("m", 1, 2);
+    model->pinned = true;
+    model->options.disable_cuda_graph = true;
+    xinf_value_t *launch = xinf_launch_options_map (&model->options, model->pinned);
+    xinf_model_entry_t *adopted = calloc (1, sizeof *adopted);
+    xinf_check_t check = XINF_CHECK_INIT;
+    CHECK (xinf_launch_options_take (launch, &adopted->options, &adopted->pinned, &check) == 0);
+    const xinf_launch_options_t *got = &adopted->options, *want = &model->options;
+    CHECK (got->threads == want->threads && got->probe_timeout_ms == want->probe_timeout_ms
+           && got->rendezvous_timeout_ms == want->rendezvous_timeout_ms
+           && got->stall_timeout_ms == want->stall_timeout_ms && got->kv_cache_mb == want->kv_cache_mb
+           && got->max_seqs == want->max_seqs && got->step_tokens == want->step_tokens
+           && got->max_queued == want->max_queued && got->disable_cuda_graph);
+    CHECK (adopted->pinned);
+    struct { const char *key; xinf_value_t *value; const char *reason; } bad [] = {
+        { "rendezvous_timeout_ms", xinf_value_new_uint (0), "rendezvous_timeout_ms" },
+        { "max_seqs", xinf_value_new_uint (1000), "max_seqs" },
+        { "threads", xinf_value_new_str ("3"), "threads" },
+        { "max_queued", xinf_value_new_uint (0), "max_queued" },
+        { "pinned", xinf_value_new_uint (1), "pinned" },
+        { "disable_cuda_graph", xinf_value_new_str ("yes"), "disable_cuda_graph" },
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        xinf_value_t *broken = xinf_value_dup (launch);
+        xinf_map_put (broken, bad [index].key, bad [index].value);
+        xinf_model_entry_t *before = calloc (1, sizeof *before);
+        check = (xinf_check_t) XINF_CHECK_INIT;
+        CHECK (xinf_launch_options_take (broken, &before->options, &before->pinned, &check) == -1);
+        CHECK_HAS (check.reason, bad [index].reason);
+        CHECK_INT (before->options.max_seqs, 0);
+        free (before);
+        xinf_value_destroy (&broken);
+    }
+    xinf_value_t *taken = xinf_map_take (launch, "stall_timeout_ms");      //  a missing option
+    xinf_value_destroy (&taken);
+    check = (xinf_check_t) XINF_CHECK_INIT;
+    CHECK (xinf_launch_options_take (launch, &adopted->options, &adopted->pinned, &check) == -1);
+    CHECK_HAS (check.reason, "stall_timeout_ms");
+    xinf_value_destroy (&launch);
+    free (adopted);
+    xinf_model_entry_free (&model);
+}
+
 int
 main (void)
 {
     xinf_log_set_level (XINF_LOG_ERROR);
     RUN (test_round_trip);
     RUN (test_bad_ranks);
+    RUN (test_launch_options);
     return 0;
 }

@@ -1,0 +1,36 @@
+/*  xinf_launch_options: launch options to and from their map (see
+    xinf_launch_options.h).  */
+#include "xinf_launch_options.h"
+#include "xinf_node_msg.h"
+
+xinf_value_t *
+xinf_launch_options_map (const xinf_launch_options_t *options, bool pinned)
+{
+    xinf_node_msg_launch_options_t launch = {
+        .threads = options->threads, .probe_timeout_ms = options->probe_timeout_ms,
+        .rendezvous_timeout_ms = options->rendezvous_timeout_ms, .stall_timeout_ms = options->stall_timeout_ms,
+        .kv_cache_mb = options->kv_cache_mb, .max_seqs = options->max_seqs, .step_tokens = options->step_tokens,
+        .max_queued = options->max_queued, .disable_cuda_graph = options->disable_cuda_graph,
+        .has_disable_cuda_graph = true, .pinned = pinned, .has_pinned = true
+    };
+    xinf_value_t *map = xinf_value_new_map ();
+    xinf_node_msg_launch_options_put (&launch, map);
+    return map;
+}
+
+int
+xinf_launch_options_take (const xinf_value_t *map, xinf_launch_options_t *options, bool *pinned,
+                          xinf_check_t *check)
+{
+    xinf_node_msg_launch_options_t taken;
+    if (xinf_node_msg_launch_options_decode (map, &taken, check))
+        return -1;
+    *options = (xinf_launch_options_t) {
+        .threads = taken.threads, .probe_timeout_ms = taken.probe_timeout_ms,
+        .rendezvous_timeout_ms = taken.rendezvous_timeout_ms, .stall_timeout_ms = taken.stall_timeout_ms,
+        .kv_cache_mb = taken.kv_cache_mb, .max_seqs = taken.max_seqs, .step_tokens = taken.step_tokens,
+        .max_queued = (size_t) taken.max_queued, .disable_cuda_graph = taken.disable_cuda_graph
+    };
+    *pinned = taken.pinned;
+    return 0;
+}
