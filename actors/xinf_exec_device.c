@@ -60,12 +60,11 @@ xinf_exec_device_kv_budget (const xinf_exec_device_t *device, uint64_t weights)
     }
 #if defined (XINF_HAVE_CUDA)
     else {
-        xinf_cuda_device_t devices [XINF_EXEC_DEVICE_CUDA_MAX];
-        xinf_cuda_versions_t versions;
+        size_t free_bytes = 0, total_bytes = 0;
         char error [256];
-        int count = xinf_cuda_devices (devices, XINF_EXEC_DEVICE_CUDA_MAX, &versions, error, sizeof error);
-        if (count > device->index && devices [device->index].free_bytes > weights)
-            budget = (devices [device->index].free_bytes - weights) / 2;
+        if (xinf_cuda_device_memory_info (device->index, &free_bytes, &total_bytes, error, sizeof error) == 0
+        &&  free_bytes > weights)
+            budget = (free_bytes - weights) / 2;
     }
 #endif
     return budget > S_KV_FLOOR ? budget : S_KV_FLOOR;

@@ -61,6 +61,13 @@ typedef struct {
 int xinf_cuda_devices (xinf_cuda_device_t *devices, size_t max, xinf_cuda_versions_t *versions, char *error,
                        size_t error_size);
 
+//  Free and total memory of device 'index' alone: 0, or -1 with the
+//  reason. Makes a context on that device only (when it has none), where
+//  xinf_cuda_devices makes one on every device: an executor asks this of
+//  its own device, not of the others it would then hold memory on.
+int xinf_cuda_device_memory_info (int index, size_t *free_bytes, size_t *total_bytes, char *error,
+                                  size_t error_size);
+
 //  A backend on CUDA device 'device' with its own stream and cuBLAS
 //  handle; NULL with the reason in 'error' when there is no such device
 //  or driver.

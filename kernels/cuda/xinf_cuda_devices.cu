@@ -34,15 +34,25 @@ s_device (int index, xinf_cuda_device_t *device, char *error, size_t error_size)
     device->minor = properties.minor;
     device->multiprocessors = properties.multiProcessorCount;
     device->total_bytes = properties.totalGlobalMem;
-    int current = 0;
     size_t free_bytes = 0, total_bytes = 0;
-    if ((status = cudaGetDevice (&current)) != cudaSuccess || (status = cudaSetDevice (index)) != cudaSuccess
-    ||  (status = cudaMemGetInfo (&free_bytes, &total_bytes)) != cudaSuccess)
-        return s_fail (error, error_size, "cudaMemGetInfo", status);
-    cudaSetDevice (current);
+    if (xinf_cuda_device_memory_info (index, &free_bytes, &total_bytes, error, error_size))
+        return -1;
     device->free_bytes = free_bytes;
     device->total_bytes = total_bytes;
     return 0;
+}
+
+int
+xinf_cuda_device_memory_info (int index, size_t *free_bytes, size_t *total_bytes, char *error, size_t error_size)
+{
+    int current = 0;
+    cudaError_t status = cudaGetDevice (&current);
+    if (status != cudaSuccess)
+        return s_fail (error, error_size, "cudaGetDevice", status);
+    if ((status = cudaSetDevice (index)) == cudaSuccess)
+        status = cudaMemGetInfo (free_bytes, total_bytes);
+    cudaSetDevice (current);                    //  the caller's device again, on failure too
+    return status == cudaSuccess ? 0 : s_fail (error, error_size, "cudaMemGetInfo", status);
 }
 
 int

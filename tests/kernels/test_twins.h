@@ -19,6 +19,7 @@ typedef struct {
     bool expect_fail;                 //  the subject is perturbed: every comparison must fail
     size_t compared, failed;          //  comparisons made, those over their tolerance
     double worst;                     //  the largest NMSE / tolerance seen
+    double logits_tolerance;          //  whole steps' logits (NMSE); 0: 1e-5
 } test_twins_t;
 
 //  Compares 'count' floats of the subject with the reference's; prints a

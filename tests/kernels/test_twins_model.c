@@ -65,7 +65,8 @@ s_step (test_twins_t *twins, const xinf_transformer_t *t, s_side_t *sides, const
             fprintf (stderr, "FAIL %s: %s: step failed: %s\n", side ? twins->subject_name : "reference", what, error);
             exit (1);
         }
-    test_twins_compare (twins, what, sides [1].logits, sides [0].logits, batch->n_out * t->vocab, 1e-5);
+    double tolerance = twins->logits_tolerance > 0 ? twins->logits_tolerance : 1e-5;
+    test_twins_compare (twins, what, sides [1].logits, sides [0].logits, batch->n_out * t->vocab, tolerance);
     for (size_t k = 0; k < batch->n_out; k++) {
         const float *reference = sides [0].logits + k * t->vocab;
         size_t mine = s_argmax (sides [1].logits + k * t->vocab, t->vocab), theirs = s_argmax (reference, t->vocab);
