@@ -569,7 +569,7 @@ s_cpu (const char *make_model)
     CHECK (caught.compared > 0 && caught.failed == caught.compared);
     //  Decode steps replayed from recordings compute what eager ones do
     xinf_backend_t *graphed = test_twins_graph_new ();
-    test_twins_t replayed = { reference, graphed, "cpu with recorded graphs", false, 0, 0, 0 };
+    test_twins_t replayed = { reference, graphed, "cpu with recorded graphs", false, 0, 0, 0, 0 };
     test_twins_model (&replayed, make_model);
     s_report (&replayed, "cpu vs cpu replaying recorded decode steps");
     printf ("decode steps replayed from recordings: %zu\n", test_twins_graph_replays (graphed));
