@@ -11,8 +11,9 @@
 
     Recording (graph_begin .. graph_end): the batch's arrays are uploaded
     into the staging buffers first, through the very uploads the ops use,
-    and the BATCH stage is grown beforehand to hold the tables of a full
-    bucket; then the stream is captured while the transformer runs the
+    the BATCH stage grown beforehand to twice what this step's tables
+    take (they grow by a block every block_tokens steps, and a stage that
+    moves drops the graphs that use it); then the stream is captured while the transformer runs the
     pass's ops as usual. They are the eager path's ops and kernels,
     unchanged; only what they may not do while captured is different: an
     upload finds its bytes in place and copies nothing, and a product's
@@ -123,17 +124,16 @@ s_padded (size_t bytes)
     return (bytes + 15) / 16 * 16;
 }
 
-//  Before a capture: the BATCH stage holds the tables of a full bucket
-//  (every sequence's table as long as the pool), so that a later step of
-//  the bucket with longer tables does not move it; cuBLAS has a fixed
-//  workspace.
+//  Before a capture: the BATCH stage has room for twice this batch's
+//  arrays, so that later steps of the bucket, whose tables grow, seldom
+//  move it; cuBLAS has a fixed workspace.
 static int
-s_prepare (xinf_cuda_t *cuda, size_t bucket, const xinf_kv_pool_t *pool)
+s_prepare (xinf_cuda_t *cuda, const xinf_batch_t *batch)
 {
-    size_t words = bucket * sizeof (int32_t);
-    size_t batch_bytes = 2 * s_padded (words) + s_padded (words + sizeof (int32_t))
-                       + s_padded (bucket * pool->n_blocks * sizeof (int32_t));
-    if (!xinf_cuda_stage (cuda, XINF_CUDA_STAGE_BATCH, batch_bytes))
+    size_t words = batch->n * sizeof (int32_t), listed = (size_t) batch->table_start [batch->n_seqs];
+    size_t batch_bytes = 2 * s_padded (words) + s_padded ((batch->n_seqs + 1) * sizeof (int32_t))
+                       + s_padded (listed * sizeof (int32_t));
+    if (!xinf_cuda_stage (cuda, XINF_CUDA_STAGE_BATCH, 2 * batch_bytes))
         return -1;
     if (cuda->use_cublas && !cuda->blas_workspace) {
         if (xinf_cuda_check (cuda, cudaMalloc (&cuda->blas_workspace, XINF_CUDA_BLAS_WORKSPACE), "cuBLAS workspace")
@@ -158,7 +158,7 @@ xinf_cuda_graph_begin (xinf_backend_t *self, size_t bucket, const xinf_batch_t *
         return -1;                    //  its error stays: the step fails with it
     }
     s_drop (&cuda->graphs [s_slot (bucket)]);
-    if (s_prepare (cuda, bucket, pool) || s_put_batch (cuda, batch, pool)
+    if (s_prepare (cuda, batch) || s_put_batch (cuda, batch, pool)
     ||  xinf_cuda_check (cuda, cudaStreamBeginCapture (cuda->stream, cudaStreamCaptureModeThreadLocal),
                          "cudaStreamBeginCapture"))
         return s_graphs_off (cuda, "", error, error_size);
