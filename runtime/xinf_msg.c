@@ -39,16 +39,24 @@ static const xinf_mpscan_limits_t s_limits = {
     XINF_DEPTH_MAX, XINF_OBJECTS_MAX, XINF_MAP_ENTRIES_MAX
 };
 
+//  The bytes of a message type: 2 for a letter (which may come first), 1
+//  for a digit or '_', 0 for anything else.
+static const uint8_t s_type_bytes [256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['_'] = 1,
+    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2,
+    ['J'] = 2, ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2,
+    ['S'] = 2, ['T'] = 2, ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2
+};
+
 bool
 xinf_msg_type_valid (const char *type, size_t length)
 {
-    if (!type || length == 0 || length > XINF_TYPE_MAX || type [0] < 'A' || type [0] > 'Z')
+    if (!type || length == 0 || length > XINF_TYPE_MAX || s_type_bytes [(byte) type [0]] != 2)
         return false;
-    for (size_t index = 0; index < length; index++) {
-        char c = type [index];
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+    for (size_t index = 1; index < length; index++)
+        if (!s_type_bytes [(byte) type [index]])
             return false;
-    }
     return true;
 }
 
