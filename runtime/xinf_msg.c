@@ -218,8 +218,15 @@ static_assert (XINF_VERSION == 3 && XINF_VERSION_MIN == 2 && XINF_SIGNATURE_SIZE
                "the bytes of S_START_3 and S_START_2 are versions 3 and 2");
 static_assert (10 + 2 + XINF_TYPE_MAX + 5 + 9 + 7 + 2 + XINF_SENDER_MAX + 9 + 9 + 5 <= S_HEAD_MAX, "frame 0 up to the body fits in its room");
 
-//  A version-2 key (its bytes, a string literal) before a field; nothing in version 3.
-#define S_KEY(at, key, keyed) ((keyed) ? (memcpy ((at), (key), sizeof (key) - 1), (at) + sizeof (key) - 1) : (at))
+//  The bytes of a string literal (a signature, a version-2 key); returns
+//  what follows them.
+#define S_PUT(at, literal) s_put_raw ((at), (literal), sizeof (literal) - 1)
+static inline byte *
+s_put_raw (byte *at, const char *bytes, size_t size)
+{
+    memcpy (at, bytes, size);
+    return at + size;
+}
 
 zmsg_t *
 xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
@@ -227,13 +234,20 @@ xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
     xinf_msg_t *self = *self_p;
     xinf_mpbuf_init (head);
     byte *start = xinf_mpbuf_room (head, S_HEAD_MAX);
-    bool keyed = self->version == 2;
-    byte *at = keyed ? S_KEY (start, S_START_2, true) : S_KEY (start, S_START_3, true);
+    bool keyed = self->version == 2;       //  version 2: a map, each field after its key
+    byte *at = keyed ? S_PUT (start, S_START_2) : S_PUT (start, S_START_3);
     at = s_put_str (at, self->type, self->type_size);
-    at = s_put_uint (S_KEY (at, S_CORR, keyed), self->corr);
-    at = s_put_str (S_KEY (at, S_SENDER, keyed), self->sender, self->sender_size);
-    at = s_put_uint (S_KEY (at, S_DEADLINE, keyed), self->deadline);
-    at = S_KEY (at, S_BODY, keyed);
+    if (keyed)
+        at = S_PUT (at, S_CORR);
+    at = s_put_uint (at, self->corr);
+    if (keyed)
+        at = S_PUT (at, S_SENDER);
+    at = s_put_str (at, self->sender, self->sender_size);
+    if (keyed)
+        at = S_PUT (at, S_DEADLINE);
+    at = s_put_uint (at, self->deadline);
+    if (keyed)
+        at = S_PUT (at, S_BODY);
     head->size += (size_t) (at - start);
     xinf_value_write (self->body, head);
     zmsg_t *frames = self->frames;
