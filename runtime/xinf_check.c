@@ -270,6 +270,19 @@ xinf_utf8_valid (const char *text, size_t length, size_t *at)
     const unsigned char *bytes = (const unsigned char *) text;
     size_t index = 0;
     while (index < length) {
+        //  ASCII, the usual text (names, keys): eight bytes at a time, then one
+        uint64_t eight;
+        if (index + 8 <= length) {
+            memcpy (&eight, bytes + index, 8);
+            if ((eight & 0x8080808080808080ULL) == 0) {
+                index += 8;
+                continue;
+            }
+        }
+        if (bytes [index] < 0x80) {
+            index++;
+            continue;
+        }
         size_t size = s_utf8_char (bytes, length, index);
         if (!size) {
             if (at)

@@ -24,6 +24,7 @@ struct _xinf_peer_t {
     double tokens;             //  messages it may still send now (the rate limit's bucket)
     int64_t refilled;          //  when the bucket was last filled up (monotonic ms)
     bool limited;              //  its last message was over the limit
+    uint8_t version;           //  the envelope version of its last message; 0: none yet
 };
 
 struct _xinf_router_t {
@@ -187,12 +188,28 @@ s_peer_find (xinf_router_t *self, const byte *data, size_t size, bool *fresh)
     return peer;
 }
 
-//  The peer record of a message, its address, keys and when it was seen.
+//  The envelope version a frame 0 names, when this node speaks it; else 0.
+static uint8_t
+s_version_of (zmq_msg_t *first)
+{
+    const byte *data = first ? (const byte *) zmq_msg_data (first) : NULL;
+    if (!data || zmq_msg_size (first) < XINF_SIGNATURE_SIZE || memcmp (data, XINF_SIGNATURE, 4) != 0
+    ||  data [4] < XINF_VERSION_MIN || data [4] > XINF_VERSION)
+        return 0;
+    return data [4];
+}
+
+//  The peer record of a message, its address, keys, envelope version and
+//  when it was seen.
 static xinf_peer_t *
 s_peer_touch (xinf_router_t *self, const byte *data, size_t size, zmq_msg_t *first)
 {
     bool fresh;
     xinf_peer_t *peer = s_peer_find (self, data, size, &fresh);
+    //  Answered in the version it speaks (a version-2 client keeps working)
+    uint8_t version = s_version_of (first);
+    if (version)
+        peer->version = version;
     //  The address of a connection does not change; read it once
     const char *address = first && (fresh || !*peer->address) ? zmq_msg_gets (first, "Peer-Address") : NULL;
     if (address)
@@ -314,6 +331,7 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
         self->stats.unreachable++;
         return -1;
     }
+    xinf_msg_set_version (*msg_p, peer->version ? peer->version : XINF_VERSION);
     if (s_send_wire (self->sock, self->handle, peer, msg_p)) {
         int reason = errno;
         self->stats.unreachable++;
@@ -371,6 +389,7 @@ const char *xinf_peer_role (const xinf_peer_t *self) { return self->role; }
 const char *xinf_peer_key_name (const xinf_peer_t *self) { return self->key_name; }
 const char *xinf_peer_key (const xinf_peer_t *self) { return self->key; }
 int64_t xinf_peer_last_seen (const xinf_peer_t *self) { return self->last_seen; }
+int xinf_peer_version (const xinf_peer_t *self) { return self->version; }
 
 // ---- DEALER ------------------------------------------------------------------
 
@@ -431,6 +450,7 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
 {
     if (!*xinf_msg_sender (*msg_p))
         xinf_msg_set_sender (*msg_p, self->name);
+    xinf_msg_set_version (*msg_p, XINF_VERSION);     //  a forwarded message may have come in another
     if (s_send_wire (self->sock, self->handle, NULL, msg_p)) {
         self->stats.unreachable++;
         return -1;

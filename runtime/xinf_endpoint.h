@@ -70,7 +70,9 @@ xinf_msg_t *xinf_router_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 xinf_msg_t *xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
                                   char *error, size_t error_size, uint64_t *corr_hint);
 
-//  Sends to a peer, consuming the message. 0 on success; -1 when the peer is
+//  Sends to a peer, consuming the message, in the envelope version of the
+//  peer's last message (a version-2 client is answered in version 2), or
+//  XINF_VERSION to a peer that sent none. 0 on success; -1 when the peer is
 //  unknown/disconnected (errno EHOSTUNREACH) or its queue is full (EAGAIN).
 int xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p);
 xinf_peer_t *xinf_router_peer (xinf_router_t *self, const char *peer_id);
@@ -84,6 +86,9 @@ void xinf_router_stats (xinf_router_t *self, xinf_endpoint_stats_t *stats);
 const char *xinf_peer_id (const xinf_peer_t *self);          //  routing id, hex
 const char *xinf_peer_address (const xinf_peer_t *self);     //  observed, "" if unknown
 int64_t xinf_peer_last_seen (const xinf_peer_t *self);       //  monotonic ms
+//  The envelope version of its last message that had one this node reads
+//  (XINF_VERSION_MIN .. XINF_VERSION); 0 when none had.
+int xinf_peer_version (const xinf_peer_t *self);
 //  With CURVE (xinf_auth.h): the ZAP metadata of the peer's last message,
 //  its key's role, name and public key (Z85); "" without keys.
 const char *xinf_peer_role (const xinf_peer_t *self);

@@ -7,9 +7,11 @@
     A message is one block: its header fields and, as far as they fit, its
     body map with the body's keys and small values (xinf_value_new_map_in):
     a small message, built or decoded, is one allocation. The header is
-    written and read in the canonical form (the keys in the order of the
-    spec, as this encoder and the Python client write them) straight from
-    and to the bytes; any other form takes the full path.
+    written and read in the canonical form (version 3: the array of five
+    fields; version 2: the map with the keys in the order of the spec; the
+    shortest encodings, as this encoder and the Python client write them)
+    straight from and to the bytes; any other form, and anything invalid,
+    takes the full path, which gives the reasons.
 */
 #include "xinf_msg.h"
 #include "xinf_check.h"
@@ -25,6 +27,7 @@ struct _xinf_msg_t {
     char sender [XINF_SENDER_MAX + 1];
     uint8_t type_size;         //  bytes in type, in sender
     uint8_t sender_size;
+    uint8_t version;           //  the envelope version it is encoded in
     uint64_t corr;
     uint64_t deadline;
     xinf_value_t *body;        //  in body_block, or allocated when it did not fit
@@ -36,16 +39,24 @@ static const xinf_mpscan_limits_t s_limits = {
     XINF_DEPTH_MAX, XINF_OBJECTS_MAX, XINF_MAP_ENTRIES_MAX
 };
 
+//  The bytes of a message type: 2 for a letter (which may come first), 1
+//  for a digit or '_', 0 for anything else.
+static const uint8_t s_type_bytes [256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['_'] = 1,
+    ['A'] = 2, ['B'] = 2, ['C'] = 2, ['D'] = 2, ['E'] = 2, ['F'] = 2, ['G'] = 2, ['H'] = 2, ['I'] = 2,
+    ['J'] = 2, ['K'] = 2, ['L'] = 2, ['M'] = 2, ['N'] = 2, ['O'] = 2, ['P'] = 2, ['Q'] = 2, ['R'] = 2,
+    ['S'] = 2, ['T'] = 2, ['U'] = 2, ['V'] = 2, ['W'] = 2, ['X'] = 2, ['Y'] = 2, ['Z'] = 2
+};
+
 bool
 xinf_msg_type_valid (const char *type, size_t length)
 {
-    if (!type || length == 0 || length > XINF_TYPE_MAX || type [0] < 'A' || type [0] > 'Z')
+    if (!type || length == 0 || length > XINF_TYPE_MAX || s_type_bytes [(byte) type [0]] != 2)
         return false;
-    for (size_t index = 0; index < length; index++) {
-        char c = type [index];
-        if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+    for (size_t index = 1; index < length; index++)
+        if (!s_type_bytes [(byte) type [index]])
             return false;
-    }
     return true;
 }
 
@@ -62,6 +73,7 @@ s_msg_alloc (zmsg_t *frames)
     self->deadline = 0;
     self->body = NULL;
     self->frames = frames;
+    self->version = XINF_VERSION;
     return self;
 }
 
@@ -109,6 +121,7 @@ const char *xinf_msg_sender (const xinf_msg_t *self) { return self->sender; }
 uint64_t xinf_msg_deadline (const xinf_msg_t *self) { return self->deadline; }
 void xinf_msg_set_deadline (xinf_msg_t *self, uint64_t deadline_ms) { self->deadline = deadline_ms; }
 xinf_value_t *xinf_msg_body (xinf_msg_t *self) { return self->body; }
+int xinf_msg_version (const xinf_msg_t *self) { return self->version; }
 size_t xinf_msg_frame_count (const xinf_msg_t *self) { return self->frames ? zmsg_size (self->frames) : 0; }
 
 void
@@ -117,6 +130,16 @@ xinf_msg_set_sender (xinf_msg_t *self, const char *sender)
     size_t length = sender ? strnlen (sender, XINF_SENDER_MAX) : 0;
     s_copy (self->sender, sender ? sender : "", length);
     self->sender_size = (uint8_t) length;
+}
+
+void
+xinf_msg_set_version (xinf_msg_t *self, int version)
+{
+    if (version < XINF_VERSION_MIN || version > XINF_VERSION) {
+        fprintf (stderr, "xinf_msg_set_version: no envelope version %d\n", version);
+        abort ();
+    }
+    self->version = (uint8_t) version;
 }
 
 void
@@ -181,15 +204,29 @@ s_put_uint (byte *at, uint64_t number)
     return at + width;
 }
 
-//  The signature, the header map and its first key; the other keys
-#define S_START     "XINF\x02\x85\xa4type"
+//  Version 3: the signature and the header array of five; its fields
+//  follow in order, the body last
+#define S_START_3   "XINF\x03\x95"
+//  Version 2: the signature, the header map and its first key; the other keys
+#define S_START_2   "XINF\x02\x85\xa4type"
 #define S_CORR      "\xa4" "corr"
 #define S_SENDER    "\xa6" "sender"
 #define S_DEADLINE  "\xa8" "deadline"
 #define S_BODY      "\xa4" "body"
 #define S_HEAD_MAX  256             //  frame 0 up to the body, at most
-static_assert (XINF_VERSION == 2 && XINF_SIGNATURE_SIZE == 5, "the bytes of S_START are version 2");
+static_assert (XINF_VERSION == 3 && XINF_VERSION_MIN == 2 && XINF_SIGNATURE_SIZE == 5,
+               "the bytes of S_START_3 and S_START_2 are versions 3 and 2");
 static_assert (10 + 2 + XINF_TYPE_MAX + 5 + 9 + 7 + 2 + XINF_SENDER_MAX + 9 + 9 + 5 <= S_HEAD_MAX, "frame 0 up to the body fits in its room");
+
+//  The bytes of a string literal (a signature, a version-2 key); returns
+//  what follows them.
+#define S_PUT(at, literal) s_put_raw ((at), (literal), sizeof (literal) - 1)
+static inline byte *
+s_put_raw (byte *at, const char *bytes, size_t size)
+{
+    memcpy (at, bytes, size);
+    return at + size;
+}
 
 zmsg_t *
 xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
@@ -197,17 +234,21 @@ xinf_msg_encode_wire (xinf_msg_t **self_p, xinf_wire_t *head)
     xinf_msg_t *self = *self_p;
     xinf_mpbuf_init (head);
     byte *start = xinf_mpbuf_room (head, S_HEAD_MAX);
-    byte *at = start;
-    memcpy (at, S_START, sizeof S_START - 1);
-    at = s_put_str (at + sizeof S_START - 1, self->type, self->type_size);
-    memcpy (at, S_CORR, sizeof S_CORR - 1);
-    at = s_put_uint (at + sizeof S_CORR - 1, self->corr);
-    memcpy (at, S_SENDER, sizeof S_SENDER - 1);
-    at = s_put_str (at + sizeof S_SENDER - 1, self->sender, self->sender_size);
-    memcpy (at, S_DEADLINE, sizeof S_DEADLINE - 1);
-    at = s_put_uint (at + sizeof S_DEADLINE - 1, self->deadline);
-    memcpy (at, S_BODY, sizeof S_BODY - 1);
-    head->size += (size_t) (at + sizeof S_BODY - 1 - start);
+    bool keyed = self->version == 2;       //  version 2: a map, each field after its key
+    byte *at = keyed ? S_PUT (start, S_START_2) : S_PUT (start, S_START_3);
+    at = s_put_str (at, self->type, self->type_size);
+    if (keyed)
+        at = S_PUT (at, S_CORR);
+    at = s_put_uint (at, self->corr);
+    if (keyed)
+        at = S_PUT (at, S_SENDER);
+    at = s_put_str (at, self->sender, self->sender_size);
+    if (keyed)
+        at = S_PUT (at, S_DEADLINE);
+    at = s_put_uint (at, self->deadline);
+    if (keyed)
+        at = S_PUT (at, S_BODY);
+    head->size += (size_t) (at - start);
     xinf_value_write (self->body, head);
     zmsg_t *frames = self->frames;
     self->frames = NULL;
@@ -229,7 +270,8 @@ xinf_msg_encode (xinf_msg_t **self_p)
     return zmsg;
 }
 
-//  Frame 0 must start with "XINF" and this node's version byte.
+//  Frame 0 must start with "XINF" and a version byte this node reads;
+//  returns the version, or -1 with the reason.
 static int
 s_check_signature (const byte *data, size_t size, char *error, size_t error_size)
 {
@@ -240,12 +282,14 @@ s_check_signature (const byte *data, size_t size, char *error, size_t error_size
     if (size < XINF_SIGNATURE_SIZE)
         return xinf_fail (error, error_size, "frame 0 ends before the version byte");
     int version = data [4];
-    if (version != XINF_VERSION)
-        return xinf_fail (error, error_size, "unsupported envelope version %d (this node speaks %d)", version, XINF_VERSION);
-    return 0;
+    if (version < XINF_VERSION_MIN || version > XINF_VERSION)
+        return xinf_fail (error, error_size, "unsupported envelope version %d (this node speaks %d and %d)",
+                          version, XINF_VERSION_MIN, XINF_VERSION);
+    return version;
 }
 
-//  Reads the header fields out of the decoded frame-1 map into self.
+//  Reads the header fields out of the decoded header map (version 3's
+//  array as that map: s_fields_as_map) into self, checking each.
 static int
 s_take_header (xinf_msg_t *self, xinf_value_t *header, char *error, size_t error_size, uint64_t *corr_hint)
 {
@@ -331,28 +375,61 @@ s_get_uint (s_cursor_t *self, uint64_t *number)
     return true;
 }
 
-//  The canonical header: the map of exactly type, corr, sender, deadline
-//  and body in this order, well typed, the body within the limits of
-//  xinf_mpscan, nothing after it; read straight from the bytes in one
-//  pass, the body into the message's block. -1 for anything else.
-static int
-s_take_canonical (xinf_msg_t *self, const byte *data, size_t size, uint64_t *corr_hint)
-{
-    s_cursor_t cursor = { data, data + size };
+//  The header fields of a canonical header, pointing into its bytes.
+typedef struct {
     const char *type, *sender;
     size_t type_size, sender_size;
     uint64_t corr, deadline;
-    if (!s_expect (&cursor, &S_START [XINF_SIGNATURE_SIZE], sizeof S_START - 1 - XINF_SIGNATURE_SIZE)
-    ||  !s_get_str (&cursor, &type, &type_size) || !xinf_msg_type_valid (type, type_size)
-    ||  !s_expect (&cursor, S_CORR, sizeof S_CORR - 1) || !s_get_uint (&cursor, &corr)
-    ||  !s_expect (&cursor, S_SENDER, sizeof S_SENDER - 1) || !s_get_str (&cursor, &sender, &sender_size)
-    ||  sender_size > XINF_SENDER_MAX || (sender_size && memchr (sender, 0, sender_size))
-    ||  !xinf_utf8_valid (sender, sender_size, NULL)
-    ||  !s_expect (&cursor, S_DEADLINE, sizeof S_DEADLINE - 1) || !s_get_uint (&cursor, &deadline)
-    ||  !s_expect (&cursor, S_BODY, sizeof S_BODY - 1))
+} s_fields_t;
+
+//  A canonical sender: at most XINF_SENDER_MAX bytes of text.
+static inline bool
+s_get_sender (s_cursor_t *self, s_fields_t *fields)
+{
+    return s_get_str (self, &fields->sender, &fields->sender_size)
+        && fields->sender_size <= XINF_SENDER_MAX
+        && !(fields->sender_size && memchr (fields->sender, 0, fields->sender_size))
+        && xinf_utf8_valid (fields->sender, fields->sender_size, NULL);
+}
+
+//  Version 3: the array of five, its fields in order up to the body.
+static bool
+s_get_fields_3 (s_cursor_t *cursor, s_fields_t *fields)
+{
+    return s_expect (cursor, &S_START_3 [XINF_SIGNATURE_SIZE], sizeof S_START_3 - 1 - XINF_SIGNATURE_SIZE)
+        && s_get_str (cursor, &fields->type, &fields->type_size) && xinf_msg_type_valid (fields->type, fields->type_size)
+        && s_get_uint (cursor, &fields->corr)
+        && s_get_sender (cursor, fields)
+        && s_get_uint (cursor, &fields->deadline);
+}
+
+//  Version 2: the map of exactly type, corr, sender, deadline and body in
+//  this order, up to the body.
+static bool
+s_get_fields_2 (s_cursor_t *cursor, s_fields_t *fields)
+{
+    return s_expect (cursor, &S_START_2 [XINF_SIGNATURE_SIZE], sizeof S_START_2 - 1 - XINF_SIGNATURE_SIZE)
+        && s_get_str (cursor, &fields->type, &fields->type_size) && xinf_msg_type_valid (fields->type, fields->type_size)
+        && s_expect (cursor, S_CORR, sizeof S_CORR - 1) && s_get_uint (cursor, &fields->corr)
+        && s_expect (cursor, S_SENDER, sizeof S_SENDER - 1) && s_get_sender (cursor, fields)
+        && s_expect (cursor, S_DEADLINE, sizeof S_DEADLINE - 1) && s_get_uint (cursor, &fields->deadline)
+        && s_expect (cursor, S_BODY, sizeof S_BODY - 1);
+}
+
+//  The canonical header: well typed fields in order, then the body within
+//  the limits of xinf_mpscan and nothing after it; read straight from the
+//  bytes in one pass, the body into the message's block. -1 for anything
+//  else (the full path then decides and gives the reason).
+static int
+s_take_canonical (xinf_msg_t *self, int version, const byte *data, size_t size, uint64_t *corr_hint)
+{
+    s_cursor_t cursor = { data, data + size };
+    s_fields_t fields;
+    if (!(version == 3 ? s_get_fields_3 (&cursor, &fields) : s_get_fields_2 (&cursor, &fields)))
         return -1;
-    //  Root map, four keys and values and the key 'body' are ten values
-    xinf_mp_budget_t budget = { XINF_OBJECTS_MAX - 10, XINF_DEPTH_MAX - 1, XINF_MAP_ENTRIES_MAX };
+    //  Values before the body: the root and four fields (version 2: and five keys)
+    size_t before = version == 3 ? 5 : 10;
+    xinf_mp_budget_t budget = { XINF_OBJECTS_MAX - before, XINF_DEPTH_MAX - 1, XINF_MAP_ENTRIES_MAX };
     xinf_mpread_t reader = { data, size, (size_t) (cursor.at - data), &budget };
     xinf_mp_item_t head;
     char error [8];
@@ -361,26 +438,50 @@ s_take_canonical (xinf_msg_t *self, const byte *data, size_t size, uint64_t *cor
     self->body = xinf_value_read_in (&reader, &head, self->body_block, sizeof self->body_block, error, sizeof error);
     if (!self->body || reader.at != size)
         return -1;
-    s_copy (self->type, type, type_size);
-    s_copy (self->sender, sender, sender_size);
-    self->type_size = (uint8_t) type_size;
-    self->sender_size = (uint8_t) sender_size;
-    self->corr = corr;
-    self->deadline = deadline;
+    s_copy (self->type, fields.type, fields.type_size);
+    s_copy (self->sender, fields.sender, fields.sender_size);
+    self->type_size = (uint8_t) fields.type_size;
+    self->sender_size = (uint8_t) fields.sender_size;
+    self->corr = fields.corr;
+    self->deadline = fields.deadline;
     if (corr_hint)
-        *corr_hint = corr;
+        *corr_hint = fields.corr;
     return 0;
+}
+
+//  Version 3's header array as the map of version 2 (the fields under
+//  their names), so that one check reads both; NULL with the reason
+//  when it is not an array of exactly five.
+static xinf_value_t *
+s_fields_as_map (const xinf_value_t *header, char *error, size_t error_size)
+{
+    static const char *names [] = { "type", "corr", "sender", "deadline", "body" };
+    if (xinf_value_type (header) != XINF_ARRAY) {
+        xinf_fail (error, error_size, "header must be an array [type, corr, sender, deadline, body], got %s",
+                   xinf_value_type_name (header));
+        return NULL;
+    }
+    if (xinf_value_count (header) != 5) {
+        xinf_fail (error, error_size, "header array has %zu fields, must have 5 (type, corr, sender, deadline, body)",
+                   xinf_value_count (header));
+        return NULL;
+    }
+    xinf_value_t *map = xinf_value_new_map ();
+    for (size_t index = 0; index < 5; index++)
+        xinf_map_put_copy (map, names [index], xinf_array_at (header, index));
+    return map;
 }
 
 //  Validates the header (frame 0 after the signature) and reads it into self.
 static int
-s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, size_t error_size, uint64_t *corr_hint)
+s_parse_header (xinf_msg_t *self, int version, const byte *data, size_t size,
+                char *error, size_t error_size, uint64_t *corr_hint)
 {
     if (size == 0)
         return xinf_fail (error, error_size, "frame 0 has no header after the signature");
     if (size > XINF_HEADER_MAX)
         return xinf_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
-    if (s_take_canonical (self, data, size, corr_hint) == 0)
+    if (s_take_canonical (self, version, data, size, corr_hint) == 0)
         return 0;
     //  Anything else: the structure walk first, for its precise reasons
     xinf_value_destroy (&self->body);
@@ -388,10 +489,15 @@ s_parse_header (xinf_msg_t *self, const byte *data, size_t size, char *error, si
         return -1;
     xinf_mpread_t reader = { data, size, 0, NULL };
     xinf_mp_item_t head;
-    if (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP)
+    if (version == 2 && (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP))
         return xinf_fail (error, error_size, "header must be a map");
     reader.at = 0;
     xinf_value_t *header = xinf_value_read (&reader, NULL, error, error_size);
+    if (header && version == 3) {
+        xinf_value_t *fields = s_fields_as_map (header, error, error_size);
+        xinf_value_destroy (&header);
+        header = fields;
+    }
     int rc = header ? s_take_header (self, header, error, error_size, corr_hint) : -1;
     xinf_value_destroy (&header);
     return rc;
@@ -409,12 +515,14 @@ xinf_msg_decode_wire (const byte *head, size_t head_size, zmsg_t **frames_p,
         *corr_hint = 0;
     size_t count = (head ? 1 : 0) + (frames ? zmsg_size (frames) : 0);
     xinf_msg_t *self = NULL;
+    int version;
     if (count > 1 + XINF_FRAMES_MAX)
         xinf_fail (error, error_size, "%zu frames, at most %d allowed", count, 1 + XINF_FRAMES_MAX);
     else
-    if (s_check_signature (head, head_size, error, error_size) == 0) {
+    if ((version = s_check_signature (head, head_size, error, error_size)) > 0) {
         self = s_msg_alloc (frames);
-        if (s_parse_header (self, head + XINF_SIGNATURE_SIZE, head_size - XINF_SIGNATURE_SIZE,
+        self->version = (uint8_t) version;
+        if (s_parse_header (self, version, head + XINF_SIGNATURE_SIZE, head_size - XINF_SIGNATURE_SIZE,
                             error, error_size, corr_hint)) {
             self->frames = NULL;
             xinf_msg_destroy (&self);

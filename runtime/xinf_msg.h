@@ -1,11 +1,17 @@
 /*  xinf_msg: the XINF envelope, the one message format of every xinf protocol.
 
-    On the wire (protocols/envelope.md, version 2):
+    On the wire (protocols/envelope.md, version 3):
 
-        frame 0   "XINF" + version byte (0x02), then the MessagePack header
-                  map (type, corr, sender, deadline, body) in the same frame
+        frame 0   "XINF" + version byte (0x03), then the MessagePack header
+                  array [type, corr, sender, deadline, body] in the same
+                  frame (version 2: a map with those keys)
         frame 1+  zero or more binary frames (tensors, weights), never
                   re-encoded or copied
+
+    A message is sent in version 3; versions 2 and 3 are both read. A
+    decoded message remembers its version, and a router answers each peer
+    in the version that peer used last (xinf_router_send), so that a
+    version-2 client keeps working unchanged.
 
     A message without bulk data is one frame: ZeroMQ's per-frame costs
     (pipe entries, wake-ups, ZMTP frame headers) are paid once.
@@ -15,9 +21,10 @@
     types, ranges and lengths) and gives a precise reason instead of
     crashing. Header and body are written and read with xinf_mpack
     (msgpack-c's encodings, no callbacks, no zone): the canonical header
-    (the keys in the spec's order, as this encoder and the Python client
-    write them) is read straight into the message, any other valid form
-    through the full check; only the body becomes a value tree.
+    (the shortest encodings; in version 2 the keys in the spec's order, as
+    this encoder and the Python client write them) is read straight into
+    the message, any other valid form through the full check, which also
+    gives the reasons; only the body becomes a value tree.
 
     A message is one allocation for the usual small message: the header
     fields, the body map and the body's keys and small values share the
@@ -34,7 +41,8 @@
 
 #define XINF_SIGNATURE          "XINF"
 #define XINF_SIGNATURE_SIZE     5           //  "XINF" + the version byte
-#define XINF_VERSION            2
+#define XINF_VERSION            3           //  the envelope version sent
+#define XINF_VERSION_MIN        2           //  the oldest version read (and answered in)
 #define XINF_TYPE_MAX           32          //  bytes in a message type
 #define XINF_SENDER_MAX         128         //  bytes in a sender name
 #define XINF_HEADER_MAX         (1 << 20)   //  bytes of MessagePack in frame 0
@@ -59,6 +67,12 @@ void xinf_msg_set_sender (xinf_msg_t *self, const char *sender);
 //  Milliseconds the sender will wait for an answer, from when it sent; 0 = none.
 uint64_t xinf_msg_deadline (const xinf_msg_t *self);
 void xinf_msg_set_deadline (xinf_msg_t *self, uint64_t deadline_ms);
+
+//  The envelope version the message is encoded in: XINF_VERSION for a new
+//  one, the version it came in for a decoded one. A version outside
+//  XINF_VERSION_MIN .. XINF_VERSION is a programming error: logged, aborts.
+int xinf_msg_version (const xinf_msg_t *self);
+void xinf_msg_set_version (xinf_msg_t *self, int version);
 
 //  The body map: read it, or build it with xinf_map_put_*.
 xinf_value_t *xinf_msg_body (xinf_msg_t *self);

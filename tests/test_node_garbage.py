@@ -23,7 +23,9 @@ def garbage_messages(rng):
     fixed = [
         ([b""], "BAD_ENVELOPE"),
         ([b"XINF"], "BAD_ENVELOPE"),
-        ([b"XINF\x03" + msgpack.packb(ping)], "BAD_ENVELOPE"),
+        ([b"XINF\x04" + msgpack.packb(ping)], "BAD_ENVELOPE"),         # no version 4
+        ([b"XINF\x03" + msgpack.packb(ping)], "BAD_ENVELOPE"),         # version 3: an array, not a map
+        ([b"XINF\x02" + msgpack.packb(list(ping.values()))], "BAD_ENVELOPE"),  # version 2: a map
         ([b"XINF\x01", msgpack.packb(ping)], "BAD_ENVELOPE"),   # version 1: header in frame 1
         ([sig, msgpack.packb(ping)], "BAD_ENVELOPE"),          # nothing after the signature
         ([sig], "BAD_ENVELOPE"),
@@ -32,7 +34,16 @@ def garbage_messages(rng):
         ([envelope(b"\xdb\xff\xff\xff\xff")], "BAD_ENVELOPE"),
         ([envelope(b"\xc1")], "BAD_ENVELOPE"),
         ([envelope(b"\x91" * 100 + b"\xc0")], "BAD_ENVELOPE"),
-        ([envelope(msgpack.packb(ping) + b"\x00")], "BAD_ENVELOPE"),  # bytes after the header map
+        ([envelope(msgpack.packb(ping) + b"\x00", 2)], "BAD_ENVELOPE"),  # bytes after the header map
+        ([envelope(msgpack.packb(list(ping.values())) + b"\x00")], "BAD_ENVELOPE"),  # ... the header array
+        ([envelope(["PING", 1, "", 0])], "BAD_ENVELOPE"),                 # four fields
+        ([envelope(["PING", 1, "", 0, {}, None])], "BAD_ENVELOPE"),       # six
+        ([envelope(["PING", "7", "", 0, {}])], "BAD_ENVELOPE"),
+        ([envelope(["PING", -1, "", 0, {}])], "BAD_ENVELOPE"),
+        ([envelope(["ping", 1, "", 0, {}])], "BAD_ENVELOPE"),
+        ([envelope(["PING", 1, "", 0, []])], "BAD_ENVELOPE"),
+        ([envelope(["PING", 1, "x" * 500, 0, {}])], "BAD_ENVELOPE"),
+        ([envelope(["PING", 1, "", 1.5, {}])], "BAD_ENVELOPE"),
         ([envelope([1, 2, 3])], "BAD_ENVELOPE"),
         ([envelope(dict(ping, corr="7"))], "BAD_ENVELOPE"),
         ([envelope(dict(ping, corr=-1))], "BAD_ENVELOPE"),
@@ -110,6 +121,8 @@ def main():
     check(errors <= bad <= errors + 50, f"node counted {bad} refused messages, client saw {errors} ERRORs")
     client.close()
 
+    versions(node.endpoint)
+
     cli = subprocess.run([tool(build_dir, "xinf-cli"), "-e", node.endpoint, "ping", "-n", "3"],
                          capture_output=True, text=True, timeout=30)
     check(cli.returncode == 0 and cli.stdout.count("PONG") == 3, f"xinf-cli ping failed: {cli.stdout} {cli.stderr}")
@@ -118,6 +131,39 @@ def main():
     check(rc == 0, f"node exited with {rc} after SIGTERM")
     flood_and_big_maps(build_dir)
     print("PASS: node survived garbage and still answers PING")
+
+
+def versions(endpoint):
+    """envelope.md section 7: a version-2 peer (the pyzmq example of section
+    6, word for word) is answered in version 2, a version-3 peer in version
+    3, on the same connection as it switches; a version this node does not
+    speak gets BAD_ENVELOPE naming the versions it does."""
+    import zmq
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    header = {"type": "PING", "corr": 1, "sender": "me", "deadline": 3000, "body": {}}
+    sock.send_multipart([b"XINF\x02" + msgpack.packb(header)])
+    check(sock.poll(3000), "the envelope.md example (version 2) got no answer")
+    head, *frames = sock.recv_multipart()
+    check(head[:5] == b"XINF\x02", f"a version-2 PING was answered with frame 0 {head[:8]!r}")
+    pong = msgpack.unpackb(head[5:])
+    check(isinstance(pong, dict) and pong["type"] == "PONG" and pong["corr"] == 1, f"version 2: {pong}")
+    sock.send_multipart([b"XINF\x03" + msgpack.packb(["PING", 2, "me", 3000, {"echo": "x"}])])
+    check(sock.poll(3000), "a version-3 PING got no answer")
+    head = sock.recv_multipart()[0]
+    check(head[:6] == b"XINF\x03\x95", f"a version-3 PING was answered with frame 0 {head[:8]!r}")
+    pong = msgpack.unpackb(head[5:])
+    check(pong[0] == "PONG" and pong[1] == 2 and pong[4]["echo"] == "x", f"version 3: {pong}")
+    sock.send_multipart([b"XINF\x07" + msgpack.packb(["PING", 3, "me", 3000, {}])])
+    check(sock.poll(3000), "an unknown version got no answer")
+    head = sock.recv_multipart()[0]
+    error = msgpack.unpackb(head[5:])
+    check(head[:5] == b"XINF\x03" and error[0] == "ERROR" and error[4]["code"] == "BAD_ENVELOPE"
+          and "unsupported envelope version 7 (this node speaks 2 and 3)" in error[4]["message"],
+          f"version 7: {head[:5]!r} {error}")
+    sock.close(0)
+    print("versions: 2 answered in 2, 3 in 3, 7 refused naming 2 and 3")
 
 
 def flood_and_big_maps(build_dir):

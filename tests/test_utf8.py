@@ -34,11 +34,14 @@ BEYOND = b"\xf4\x90\x80\x80"            # U+110000
 CUT = b"\xe4\xbd"                       # two bytes of three
 
 
-def raw_frames(msg_type, body, corr, sender=b"utf8-test"):
+def raw_frames(msg_type, body, corr, sender=b"utf8-test", version=3):
     """One message whose str fields may hold any bytes: packed without the
-    bin type, Python bytes become MessagePack str."""
-    header = {"type": msg_type, "corr": corr, "sender": sender, "deadline": 5000, "body": body}
-    return [envelope(msgpack.packb(header, use_bin_type=False))]
+    bin type, Python bytes become MessagePack str. Version 3's header is
+    an array, version 2's a map."""
+    header = [msg_type, corr, sender, 5000, body]
+    if version == 2:
+        header = dict(zip(("type", "corr", "sender", "deadline", "body"), header))
+    return [envelope(msgpack.packb(header, use_bin_type=False), version)]
 
 
 def refusals():
@@ -71,15 +74,16 @@ def main():
 
             # a. bad UTF-8 in several messages
             client = Client(supervisor.endpoint)
-            for corr, (msg_type, body, sender, code, reason) in enumerate(refusals(), start=100):
-                client.send_raw(raw_frames(msg_type, body, corr, sender))
+            cases = [(version, *case) for version in (3, 2) for case in refusals()]
+            for corr, (version, msg_type, body, sender, code, reason) in enumerate(cases, start=100):
+                client.send_raw(raw_frames(msg_type, body, corr, sender, version))
                 reply = client.recv(5000)
                 check(reply is not None, f"{msg_type}: no reply to bad UTF-8")
                 header = reply[0]
                 check(header["type"] == "ERROR" and header["body"]["code"] == code
                       and reason in header["body"]["message"],
                       f"{msg_type}: wanted {code} '{reason}', got {header['type']} {header['body']}")
-                print(f"a. {msg_type}: {code} {header['body']['message']}")
+                print(f"a. version {version} {msg_type}: {code} {header['body']['message']}")
             client.close()
             check(admin.ping() is not None, "the supervisor stopped answering PING")
             check(supervisor.alive() and worker.alive(), "a node died of bad UTF-8")

@@ -21,7 +21,7 @@ except ImportError as error:  # the test is skipped with a visible reason
 
 # The one Python codec of the envelope (protocols/envelope.md) is the client's
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from xinf_client import SIGNATURE, XinfBadReply, decode_reply, encode_message  # noqa: E402
+from xinf_client import SIGNATURE, SIGNATURE_V2, XinfBadReply, decode_reply, encode_message  # noqa: E402
 
 _children = []
 
@@ -50,9 +50,14 @@ def encode(msg_type, body=None, corr=0, sender="test", deadline=0, frames=()):
     return encode_message(msg_type, body, corr, sender, deadline, frames)
 
 
-def envelope(header):
-    """Frame 0 of a hand-made header (a dict, valid or not, or packed bytes)."""
-    return SIGNATURE + (header if isinstance(header, bytes) else msgpack.packb(header, use_bin_type=True))
+def envelope(header, version=None):
+    """Frame 0 of a hand-made header, valid or not: a dict is a version-2
+    map header (as a version-2 peer sends it), a list a version-3 array;
+    packed bytes go after the signature of 'version' (default 3)."""
+    if version is None:
+        version = 2 if isinstance(header, dict) else 3
+    packed = header if isinstance(header, bytes) else msgpack.packb(header, use_bin_type=True)
+    return (SIGNATURE_V2 if version == 2 else SIGNATURE) + packed
 
 
 def decode(frames):

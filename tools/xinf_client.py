@@ -44,7 +44,9 @@ except ImportError as missing:
         raise
     sys.exit(f"xinf_client.py: {missing}: install pyzmq and msgpack (Debian: python3-zmq python3-msgpack)")
 
-SIGNATURE = b"XINF\x02"      # envelope.md: "XINF" and the version byte, then the header
+SIGNATURE = b"XINF\x03"      # envelope.md: "XINF" and the version byte, then the header
+SIGNATURE_V2 = b"XINF\x02"   # version 2 (the header a map), still read
+HEADER_FIELDS = ("type", "corr", "sender", "deadline", "body")   # version 3's header array, in order
 HEADER_MAX = 1 << 20          # envelope.md: the header after the signature is at most 1 MiB
 FRAMES_MAX = 65               # frame 0 (signature + header) and 64 binary frames
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:9997"
@@ -114,18 +116,22 @@ def check_body(msg_type, body):
 
 def encode_message(msg_type, body=None, corr=0, sender="", deadline=0, frames=()):
     """One message as envelope.md frames: frame 0 is the signature and the
-    MessagePack header together, then the binary frames (bulk data), if any."""
-    header = {"type": msg_type, "corr": corr, "sender": sender, "deadline": deadline, "body": body or {}}
+    MessagePack header together (version 3: the array [type, corr, sender,
+    deadline, body]), then the binary frames (bulk data), if any."""
+    header = [msg_type, corr, sender, deadline, body or {}]
     return [SIGNATURE + msgpack.packb(header, use_bin_type=True), *frames]
 
 
 def decode_reply(frames):
-    """Checks one received message against envelope.md; returns (header, binary frames)."""
+    """Checks one received message against envelope.md (version 3, or 2);
+    returns (header as a dict of the five fields, binary frames)."""
     _need(1 <= len(frames) <= FRAMES_MAX, f"reply has {len(frames)} frames (1 to {FRAMES_MAX} allowed)")
     head = bytes(frames[0])
     _need(head[:4] == SIGNATURE[:4], f"reply frame 0 starts with {head[:16]!r}, not the XINF signature")
-    _need(len(head) > 4 and head[4] == SIGNATURE[4],
-          f"reply has envelope version {head[4] if len(head) > 4 else 'none'}, this client speaks {SIGNATURE[4]}")
+    version = head[4] if len(head) > 4 else None
+    _need(version in (SIGNATURE_V2[4], SIGNATURE[4]),
+          f"reply has envelope version {'none' if version is None else version}, "
+          f"this client speaks {SIGNATURE_V2[4]} and {SIGNATURE[4]}")
     packed = head[len(SIGNATURE):]
     _need(packed, "reply frame 0 has no header after the signature")
     _need(len(packed) <= HEADER_MAX, f"reply header has {len(packed)} bytes (at most {HEADER_MAX})")
@@ -136,7 +142,11 @@ def decode_reply(frames):
         header = msgpack.unpackb(packed, raw=False, unicode_errors="surrogateescape", ext_hook=no_ext, strict_map_key=True,
                                  max_map_len=1024, max_array_len=262144)
     except Exception as error:  # msgpack raises several unrelated types
-        raise XinfBadReply(f"reply header is not one MessagePack map: {error}") from None
+        raise XinfBadReply(f"reply header is not one MessagePack value: {error}") from None
+    if version == SIGNATURE[4]:
+        _need(isinstance(header, list) and len(header) == len(HEADER_FIELDS),
+              f"reply header is not an array of {len(HEADER_FIELDS)} ({', '.join(HEADER_FIELDS)})")
+        header = dict(zip(HEADER_FIELDS, header))
     _check_map(header, "reply header", {"type": str, "corr": _is_uint, "sender": str,
                                         "deadline": _is_uint, "body": dict})
     return header, frames[1:]

@@ -216,12 +216,12 @@ peer_send_body (zsock_t *sock, const char *type, uint64_t corr, const void *body
     msgpack_pack_uint64 (&packer, 0);
     msgpack_pack_str_with_body (&packer, "body", 4);
     msgpack_sbuffer_write (&buffer, body, size);
-    //  One frame: the signature, then the header (envelope.md, version 2)
+    //  One frame: the signature, then the header map (envelope.md, version 2)
     size_t size0 = XINF_SIGNATURE_SIZE + buffer.size;
     byte *frame = malloc (size0);
     CHECK (frame);
     memcpy (frame, "XINF", 4);
-    frame [4] = XINF_VERSION;
+    frame [4] = 2;
     memcpy (frame + XINF_SIGNATURE_SIZE, buffer.data, buffer.size);
     peer_send_raw (sock, frame, size0, NULL, 0);
     free (frame);

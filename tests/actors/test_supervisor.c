@@ -135,7 +135,7 @@ test_ping_and_garbage (void)
     xinf_msg_destroy (&pong);
 
     //  Envelopes: no signature, a wrong one, the old version, a header that
-    //  is not msgpack, a header that is not a map
+    //  is not msgpack, a header of the wrong kind for its version
     zsock_t *sock = xinf_dealer_sock (client);
     peer_send_raw (sock, "hello", 5, NULL, 0);
     s_expect_error (client, "BAD_ENVELOPE", "");
@@ -147,6 +147,10 @@ test_ping_and_garbage (void)
     s_expect_error (client, "BAD_ENVELOPE", "");
     peer_send_raw (sock, "XINF\x02\x93\x01\x02\x03", 9, NULL, 0);       //  an array, not a map
     s_expect_error (client, "BAD_ENVELOPE", "");
+    peer_send_raw (sock, "XINF\x03\x93\x01\x02\x03", 9, NULL, 0);       //  version 3: an array of three
+    s_expect_error (client, "BAD_ENVELOPE", "header array has 3 fields, must have 5");
+    peer_send_raw (sock, "XINF\x04\x95", 6, NULL, 0);
+    s_expect_error (client, "BAD_ENVELOPE", "unsupported envelope version 4 (this node speaks 2 and 3)");
     //  A header over 1 MiB
     xinf_msg_t *huge = xinf_msg_new ("PING");
     char *text = malloc (XINF_HEADER_MAX + 16);

@@ -4,7 +4,7 @@ valid inputs the harness's decoders accept, from which mutations start.
     python3 seeds.py envelope|gguf|tokenizer|wire DIR BUILD_DIR
 
 envelope: XINF envelopes (framed as fuzz_envelope.c reads them: u16 length,
-bytes) of PING, HELLO, WELCOME, HEARTBEAT, BYE, GENERATE, LAUNCH, RUN_DONE,
+bytes; version 3, and the first six in version 2 too) of PING, HELLO, WELCOME, HEARTBEAT, BYE, GENERATE, LAUNCH, RUN_DONE,
 PROBE_RESULT, TOKENIZE, MODEL_STATE, HA_STATE (whole, as the schemas in
 protocols/*.xml have them); gguf: small
 models from xinf-make-model (llama/gpt2, qwen3, q8_0, tied); tokenizer: a
@@ -49,7 +49,13 @@ def envelope_seeds():
                 ("MODEL_STATE", {"uid": "m", "replica": 0, "generation": 5, "state": "ready", "info": {"vocab": 9}}),
                 ("HA_STATE", {"state": "active", "events_have": 2, "events": [
                     {"seq": 3, "time_ms": 1, "kind": "joined", "node": "w1", "detail": ""}]})]
-    return {name.lower(): frames(encode(name, body, corr=index + 1)) for index, (name, body) in enumerate(messages)}
+    seeds = {name.lower(): frames(encode(name, body, corr=index + 1)) for index, (name, body) in enumerate(messages)}
+    # Version 2 (the header a map, still read): a few of the same as maps
+    import msgpack
+    for index, (name, body) in enumerate(messages[:6]):
+        header = {"type": name, "corr": index + 1, "sender": "", "deadline": 0, "body": body}
+        seeds[name.lower() + "_v2"] = frames([b"XINF\x02" + msgpack.packb(header, use_bin_type=True)])
+    return seeds
 
 
 def gguf_seeds(build_dir, directory):

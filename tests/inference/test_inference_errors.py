@@ -133,8 +133,7 @@ def main():
         expect_error("BAD_REQUEST", "below 512", client.generate, "good", prompt_tokens=[1, 100000])
         # A prompt of bytes that are not UTF-8 (a msgpack str all the same): refused, the byte named
         raw = Client(node.endpoint)
-        header = {b"type": b"GENERATE", b"corr": 77, b"sender": b"raw", b"deadline": 0,
-                  b"body": {b"uid": b"good", b"prompt": b"caf\xc3 \xff", b"max_tokens": 2}}
+        header = [b"GENERATE", 77, b"raw", 0, {b"uid": b"good", b"prompt": b"caf\xc3 \xff", b"max_tokens": 2}]
         raw.send_raw([SIGNATURE + msgpack.packb(header, use_bin_type=False)])
         reply = raw.recv(5000)
         check(reply and reply[0]["type"] == "ERROR" and reply[0]["body"]["code"] == "BAD_REQUEST"

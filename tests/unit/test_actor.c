@@ -256,6 +256,23 @@ test_bad_input (void)
     CHECK_STR (xinf_msg_type (reply), "ERROR");
     CHECK_INT (xinf_msg_corr (reply), 4242);
     CHECK_STR (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "code")), "BAD_ENVELOPE");
+    CHECK_INT (xinf_msg_version (reply), 2);      //  answered in the version it came in
+    xinf_msg_destroy (&reply);
+    //  ... in version 3 too (the header an array)
+    header = xinf_value_new_array ();
+    xinf_array_push (header, xinf_value_new_str ("no good"));
+    xinf_array_push (header, xinf_value_new_uint (4243));
+    xinf_array_push (header, xinf_value_new_str ("raw"));
+    xinf_array_push (header, xinf_value_new_uint (0));
+    xinf_array_push (header, xinf_value_new_map ());
+    zmsg = test_envelope_version (header, 3);
+    zmsg_send (&zmsg, raw);
+    xinf_value_destroy (&header);
+    reply = s_raw_reply (raw);
+    CHECK_STR (xinf_msg_type (reply), "ERROR");
+    CHECK_INT (xinf_msg_corr (reply), 4243);
+    CHECK_INT (xinf_msg_version (reply), 3);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "field 'type' must be");
     xinf_msg_destroy (&reply);
 
     //  An incoming ERROR is not answered: the PING sent after it is the
@@ -276,8 +293,8 @@ test_bad_input (void)
     CHECK (xinf_dealer_recv (dealer, 200, reason, sizeof reason) == NULL);
     CHECK_HAS (reason, "no reply");
 
-    CHECK_INT (s_stat (dealer, "bad_envelopes"), 2);
-    CHECK_INT (s_stat (dealer, "bad"), 2);
+    CHECK_INT (s_stat (dealer, "bad_envelopes"), 3);
+    CHECK_INT (s_stat (dealer, "bad"), 3);
     CHECK_INT (s_stat (dealer, "unknown_types"), 1);  //  the ERROR
     xinf_dealer_destroy (&dealer);
     zsock_destroy (&raw);

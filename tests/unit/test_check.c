@@ -193,13 +193,17 @@ static void
 test_utf8 (void)
 {
     const char *good [] = { "", "plain", "caf\xc3\xa9", "\xe4\xbd\xa0\xe5\xa5\xbd", "\xf0\x9f\x99\x82",
-                            "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf" };
+                            "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "eight by" "tes then caf\xc3\xa9 and more ASCII",
+                            "1234567\xc3\xa9" "123456781234567" };
     for (size_t index = 0; index < sizeof good / sizeof good [0]; index++)
         CHECK (xinf_utf8_valid (good [index], strlen (good [index]), NULL));
     struct { const char *text; size_t at; } bad [] = {
         { "ab\xff", 2 }, { "\xc0\x80", 0 }, { "\xc1\xbf", 0 }, { "x\xe0\x80\x80", 1 }, { "\xed\xa0\x80", 0 },
         { "\xf4\x90\x80\x80", 0 }, { "\xf5\x80\x80\x80", 0 }, { "ok\xe4\xbd", 2 }, { "\x80", 0 },
-        { "\xf0\x9f\x99", 0 }, { "\xc3(", 0 }
+        { "\xf0\x9f\x99", 0 }, { "\xc3(", 0 },
+        //  Past the ASCII runs read eight bytes at a time
+        { "12345678\xff", 8 }, { "1234567\xff", 7 }, { "123456789abcdefg12\xed\xa0\x80", 18 },
+        { "12345678caf\xc3\xa9 then 12345678\xc0\x80", 27 }
     };
     for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
         size_t at = 99;

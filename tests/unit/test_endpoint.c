@@ -6,7 +6,9 @@
     gives "no reply" within the deadline). The peer's observed address is
     127.0.0.1. Sends to unknown or disconnected peers (by record or by
     peer id, hex or not) fail with EHOSTUNREACH and are counted; garbage from a raw DEALER gives a NULL message with
-    the peer set. ipc:// and inproc:// work the same.
+    the peer set. ipc:// and inproc:// work the same. A peer is sent what
+    goes to it in the envelope version of its last message, garbage or not
+    (test_garbage, test_versions); a dealer always sends version 3.
 */
 #include "test_unit.h"
 
@@ -474,21 +476,118 @@ test_garbage (void)
     CHECK_INT (hint, 99);
     CHECK_HAS (error, "field 'type' must be");
 
-    //  The garbage sender can be answered
+    //  The garbage sender can be answered, in the version it spoke (a map: 2)
+    CHECK_INT (xinf_peer_version (peer), 2);
     xinf_msg_t *reply = xinf_msg_new_error (hint, "BAD_ENVELOPE", "%s", error);
     CHECK_INT (xinf_router_send (router, peer, &reply), 0);
     zmsg = zmsg_recv (raw);
     CHECK (zmsg);
+    CHECK (memcmp (zframe_data (zmsg_first (zmsg)), "XINF\x02\x85", 6) == 0);
     reply = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
     CHECK (reply);
     CHECK_STR (xinf_msg_type (reply), "ERROR");
     CHECK_INT (xinf_msg_corr (reply), 99);
     xinf_msg_destroy (&reply);
 
+    //  Version 3 garbage (an array with a bad type): the same, in version 3
+    header = xinf_value_new_array ();
+    xinf_array_push (header, xinf_value_new_str ("lower"));
+    xinf_array_push (header, xinf_value_new_uint (98));
+    xinf_array_push (header, xinf_value_new_str (""));
+    xinf_array_push (header, xinf_value_new_uint (0));
+    xinf_array_push (header, xinf_value_new_map ());
+    zmsg = test_envelope_version (header, 3);
+    zmsg_send (&zmsg, raw);
+    xinf_value_destroy (&header);
+    CHECK (xinf_router_recv (router, &peer, error, sizeof error, &hint) == NULL);
+    CHECK_INT (hint, 98);
+    CHECK_HAS (error, "field 'type' must be");
+    CHECK_INT (xinf_peer_version (peer), 3);
+    reply = xinf_msg_new_error (hint, "BAD_ENVELOPE", "%s", error);
+    CHECK_INT (xinf_router_send (router, peer, &reply), 0);
+    zmsg = zmsg_recv (raw);
+    CHECK (zmsg);
+    CHECK (memcmp (zframe_data (zmsg_first (zmsg)), "XINF\x03\x95", 6) == 0);
+    zmsg_destroy (&zmsg);
+
+    //  A version this node does not speak leaves the peer's version as it was
+    zstr_send (raw, "XINF\x09");
+    CHECK (xinf_router_recv (router, &peer, error, sizeof error, &hint) == NULL);
+    CHECK_STR (error, "unsupported envelope version 9 (this node speaks 2 and 3)");
+    CHECK_INT (xinf_peer_version (peer), 3);
+
     xinf_endpoint_stats_t stats;
     xinf_router_stats (router, &stats);
-    CHECK_INT (stats.bad, 2);
+    CHECK_INT (stats.bad, 4);
     CHECK_INT (stats.received, 0);
+    zsock_destroy (&raw);
+    xinf_router_destroy (&router);
+}
+
+//  A peer that switches versions is answered in each; a message forwarded
+//  through a dealer goes in version 3 whatever it came in; a peer that
+//  never sent (by id) gets version 3.
+static void
+test_versions (void)
+{
+    char bound [256];
+    int port;
+    xinf_router_t *router = s_router_tcp (&port, bound, sizeof bound);
+    zsock_t *raw = zsock_new_dealer (bound);
+    zsock_set_rcvtimeo (raw, 5000);
+    for (int round = 0; round < 4; round++) {
+        int version = round % 2 ? 2 : 3;
+        xinf_msg_t *msg = xinf_msg_new ("PING");
+        xinf_msg_set_corr (msg, (uint64_t) round);
+        xinf_msg_set_version (msg, version);
+        zmsg_t *zmsg = xinf_msg_encode (&msg);
+        zmsg_send (&zmsg, raw);
+        xinf_peer_t *peer;
+        msg = s_router_recv (router, &peer);
+        CHECK_INT (xinf_msg_version (msg), version);
+        CHECK_INT (xinf_peer_version (peer), version);
+        //  The request itself sent back: in the peer's version, as it came
+        xinf_msg_set_version (msg, 5 - version);
+        CHECK_INT (xinf_router_send (router, peer, &msg), 0);
+        zmsg = zmsg_recv (raw);
+        CHECK (zmsg);
+        CHECK_INT (zframe_data (zmsg_first (zmsg)) [4], version);
+        char error [256];
+        msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+        CHECK (msg);
+        CHECK_INT (xinf_msg_corr (msg), round);
+        xinf_msg_destroy (&msg);
+    }
+    //  A version-2 message forwarded through a dealer: version 3
+    xinf_dealer_t *dealer = xinf_dealer_new (bound, "client");
+    xinf_msg_t *msg = xinf_msg_new ("PING");
+    xinf_msg_set_version (msg, 2);
+    CHECK_INT (xinf_dealer_send (dealer, &msg), 0);
+    xinf_peer_t *peer;
+    msg = s_router_recv (router, &peer);
+    CHECK_INT (xinf_msg_version (msg), 3);
+    xinf_msg_destroy (&msg);
+    xinf_dealer_destroy (&dealer);
+
+    //  A peer that never sent, addressed by its id once connected: version 3
+    zsock_t *named = zsock_new (ZMQ_DEALER);
+    zsock_set_identity (named, "named");
+    zsock_set_rcvtimeo (named, 5000);
+    CHECK_INT (zsock_connect (named, "%s", bound), 0);
+    int rc = -1;
+    for (int64_t deadline = zclock_mono () + 5000; rc != 0 && zclock_mono () < deadline; ) {
+        msg = xinf_msg_new ("HELLO");
+        xinf_msg_set_version (msg, 2);
+        rc = xinf_router_send_to_id (router, "6e616d6564", &msg);     //  "named"
+        if (rc)
+            zclock_sleep (5);          //  not connected yet: poll again
+    }
+    CHECK_INT (rc, 0);
+    zmsg_t *zmsg = zmsg_recv (named);
+    CHECK (zmsg);
+    CHECK (memcmp (zframe_data (zmsg_first (zmsg)), "XINF\x03", 5) == 0);
+    zmsg_destroy (&zmsg);
+    zsock_destroy (&named);
     zsock_destroy (&raw);
     xinf_router_destroy (&router);
 }
@@ -565,6 +664,7 @@ main (void)
     RUN (test_unreachable);
     RUN (test_slow_peer);
     RUN (test_garbage);
+    RUN (test_versions);
     RUN (test_transports);
     RUN (test_check_tcp);
     return 0;

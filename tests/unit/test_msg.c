@@ -2,20 +2,26 @@
 
     Encode -> decode keeps type, corr, sender, deadline, body and the binary
     frames byte-exact and in order; a message without bulk data is one
-    frame (signature and header). Decoding refuses, with a precise reason,
-    a wrong signature or version (version 1's separate header frame
-    included), a missing or non-map header, missing and ill-typed fields,
-    invalid type names, too many frames and an oversize header, and still
-    hands out the corr when it was readable.
-    The canonical header (test_canonical: keys in the spec's order, as
-    this encoder writes them) and any other valid form (keys reordered,
-    longer encodings, an unknown key) decode to the same message; type
-    and sender at their longest, bodies larger than the message's block
-    and garbage in the body are read or refused as before.
+    frame (signature and header). Messages are sent in version 3 (the
+    header an array) and versions 2 (a map) and 3 are both read; a message
+    keeps the version it came in and is encoded in the version it is set
+    to (test_versions). Decoding refuses, with a precise reason, a wrong
+    signature or version (version 1's separate header frame included), a
+    missing header or one of the wrong kind for its version (a map in
+    version 3, an array in version 2, an array of other than five),
+    missing and ill-typed fields, invalid type names, too many frames and
+    an oversize header, and still hands out the corr when it was readable
+    (test_field_errors: version 2, test_array_errors: version 3).
+    The canonical header (test_canonical: the shortest encodings and, in
+    version 2, keys in the spec's order, as this encoder writes them) and
+    any other valid form (keys reordered, longer encodings, an unknown
+    key in version 2) decode to the same message; type and sender at
+    their longest, bodies larger than the message's block and garbage in
+    the body are read or refused in both versions.
 */
 #include "test_unit.h"
 
-//  A header map with every field valid; tests break one field.
+//  A version-2 header map with every field valid; tests break one field.
 static xinf_value_t *
 s_header (void)
 {
@@ -82,7 +88,37 @@ s_expect_field_refused (const char *key, xinf_value_t *value, const char *reason
         xinf_value_t *taken = xinf_map_take (header, key);
         xinf_value_destroy (&taken);
     }
-    s_expect_refused (s_zmsg (&header, XINF_VERSION), reason, hint);
+    s_expect_refused (s_zmsg (&header, 2), reason, hint);
+}
+
+//  A version-3 header array with every field valid, the field at 'index'
+//  replaced by 'value' (NULL: dropped, four fields left).
+static xinf_value_t *
+s_header3_with (size_t index, xinf_value_t *value)
+{
+    xinf_value_t *fields [5] = {
+        xinf_value_new_str ("HELLO"), xinf_value_new_uint (77), xinf_value_new_str ("tester"),
+        xinf_value_new_uint (0), xinf_value_new_map ()
+    };
+    xinf_value_t *header = xinf_value_new_array ();
+    for (size_t at = 0; at < 5; at++)
+        if (at != index)
+            xinf_array_push (header, fields [at]);
+        else {
+            xinf_value_destroy (&fields [at]);
+            if (value)
+                xinf_array_push (header, value);
+        }
+    return header;
+}
+
+//  Expects the valid version-3 header with field 'index' replaced by
+//  'value' (NULL: dropped) to be refused.
+static void
+s_expect_item_refused (size_t index, xinf_value_t *value, const char *reason, uint64_t hint)
+{
+    xinf_value_t *header = s_header3_with (index, value);
+    s_expect_refused (s_zmsg (&header, 3), reason, hint);
 }
 
 static void
@@ -127,8 +163,8 @@ test_round_trip (void)
     CHECK_INT (zmsg_size (zmsg), 5);
     zframe_t *head = zmsg_first (zmsg);
     CHECK (zframe_size (head) > XINF_SIGNATURE_SIZE);
-    CHECK (memcmp (zframe_data (head), "XINF\x02", 5) == 0);
-    CHECK (zframe_data (head) [5] == 0x85);     //  the header: a map of 5
+    CHECK (memcmp (zframe_data (head), "XINF\x03", 5) == 0);
+    CHECK (zframe_data (head) [5] == 0x95);     //  the header: an array of 5
 
     char error [256] = "";
     uint64_t hint = 0;
@@ -191,7 +227,7 @@ test_minimal (void)
         xinf_map_put (header, xinf_map_key_at (fields, index), xinf_value_dup (xinf_map_value_at (fields, index)));
     xinf_value_destroy (&fields);
     xinf_map_put_str (header, "future", "field");
-    zmsg = s_zmsg (&header, XINF_VERSION);
+    zmsg = s_zmsg (&header, 2);
     msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
     CHECK (msg);
     CHECK_STR (xinf_msg_type (msg), "HELLO");
@@ -248,7 +284,7 @@ test_frame_errors (void)
     s_expect_refused (zmsg, "frame 0 does not start with the XINF signature (0 bytes)", 0);
 
     xinf_value_t *header = s_header ();
-    s_expect_refused (s_zmsg (&header, 3), "unsupported envelope version 3 (this node speaks 2)", 0);
+    s_expect_refused (s_zmsg (&header, 4), "unsupported envelope version 4 (this node speaks 2 and 3)", 0);
     header = s_header ();
     s_expect_refused (s_zmsg (&header, 0), "unsupported envelope version 0", 0);
 
@@ -260,30 +296,42 @@ test_frame_errors (void)
     zmsg = zmsg_new ();
     zmsg_addmem (zmsg, "XINF\x01", 5);
     zmsg_addmem (zmsg, buffer.data, buffer.size);
-    s_expect_refused (zmsg, "unsupported envelope version 1 (this node speaks 2)", 0);
-    //  ... and so is a version 2 signature followed by a separate header frame
-    zmsg = zmsg_new ();
-    zmsg_addmem (zmsg, "XINF\x02", 5);
-    zmsg_addmem (zmsg, buffer.data, buffer.size);
-    s_expect_refused (zmsg, "frame 0 has no header after the signature", 0);
+    s_expect_refused (zmsg, "unsupported envelope version 1 (this node speaks 2 and 3)", 0);
+    //  ... and so is a version 2 or 3 signature followed by a separate header frame
+    for (int version = 2; version <= 3; version++) {
+        zmsg = zmsg_new ();
+        zmsg_addmem (zmsg, version == 2 ? "XINF\x02" : "XINF\x03", 5);
+        zmsg_addmem (zmsg, buffer.data, buffer.size);
+        s_expect_refused (zmsg, "frame 0 has no header after the signature", 0);
+        header = NULL;
+        s_expect_refused (s_zmsg (&header, version), "frame 0 has no header after the signature", 0);
+    }
     msgpack_sbuffer_destroy (&buffer);
 
-    header = NULL;
-    s_expect_refused (s_zmsg (&header, XINF_VERSION), "frame 0 has no header after the signature", 0);
-
-    //  Headers that are not maps, or not msgpack at all, or with bytes after the map
+    //  Headers of the wrong kind for their version, not msgpack at all,
+    //  or with bytes after them
     xinf_value_t *array = xinf_value_new_array ();
     xinf_array_push (array, xinf_value_new_uint (1));
-    s_expect_refused (s_zmsg (&array, XINF_VERSION), "header must be a map", 0);
+    s_expect_refused (s_zmsg (&array, 2), "header must be a map", 0);
     xinf_value_t *text = xinf_value_new_str ("HELLO");
-    s_expect_refused (s_zmsg (&text, XINF_VERSION), "header must be a map", 0);
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\xdd\xff\xff\xff\xff", 5),
-                      "msgpack: declared count larger than the bytes left", 0);
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\xdf\xff\xff\xff\xff", 5),
-                      "msgpack: map has more entries than allowed", 0);
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\x81\xa4type", 6), "msgpack: truncated", 0);
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\x81\x01\x02", 3), "map keys must be str", 0);
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, "\x80\x80", 2), "msgpack: trailing bytes after the object", 0);
+    s_expect_refused (s_zmsg (&text, 2), "header must be a map", 0);
+    header = s_header ();
+    s_expect_refused (s_zmsg (&header, 3), "header must be an array [type, corr, sender, deadline, body], got map", 0);
+    text = xinf_value_new_str ("HELLO");
+    s_expect_refused (s_zmsg (&text, 3), "header must be an array [type, corr, sender, deadline, body], got str", 0);
+    for (int version = 2; version <= 3; version++) {
+        s_expect_refused (s_zmsg_bytes (version, "\xdd\xff\xff\xff\xff", 5),
+                          "msgpack: declared count larger than the bytes left", 0);
+        s_expect_refused (s_zmsg_bytes (version, "\xdf\xff\xff\xff\xff", 5),
+                          "msgpack: map has more entries than allowed", 0);
+        s_expect_refused (s_zmsg_bytes (version, "\x81\xa4type", 6), "msgpack: truncated", 0);
+        s_expect_refused (s_zmsg_bytes (version, "\x95\xa4PING\x01", 7), "msgpack: truncated", 0);
+        s_expect_refused (s_zmsg_bytes (version, "\x81\x01\x02", 3), "map keys must be str", 0);
+        s_expect_refused (s_zmsg_bytes (version, "\x80\x80", 2), "msgpack: trailing bytes after the object", 0);
+        s_expect_refused (s_zmsg_bytes (version, "\xc1", 1), "msgpack: reserved byte 0xc1", 0);
+        s_expect_refused (s_zmsg_bytes (version, "\x95\xa4PING\x01\xa0\x00\xd4\x00\x00", 10),
+                          "msgpack: ext types are not accepted", 0);
+    }
 }
 
 static void
@@ -319,12 +367,146 @@ test_field_errors (void)
     xinf_value_t *header = s_header ();
     sender [XINF_SENDER_MAX] = 0;
     xinf_map_put_str (header, "sender", sender);
-    zmsg_t *zmsg = s_zmsg (&header, XINF_VERSION);
+    zmsg_t *zmsg = s_zmsg (&header, 2);
     char error [256];
     xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
     CHECK (msg);
     CHECK_STR (xinf_msg_sender (msg), sender);
+    CHECK_INT (xinf_msg_version (msg), 2);
     xinf_msg_destroy (&msg);
+}
+
+//  Version 3: every field of the header array checked as in version 2,
+//  named by its place's name; an array of other than five is refused.
+static void
+test_array_errors (void)
+{
+    enum { TYPE, CORR, SENDER, DEADLINE, BODY };
+    s_expect_item_refused (CORR, xinf_value_new_str ("77"), "field 'corr' must be uint64, got str", 0);
+    s_expect_item_refused (CORR, xinf_value_new_int (-1), "field 'corr' must be uint64, got int64", 0);
+    s_expect_item_refused (CORR, xinf_value_new_float (1.0), "field 'corr' must be uint64, got float", 0);
+    s_expect_item_refused (CORR, xinf_value_new_nil (), "field 'corr' must be uint64, got nil", 0);
+    //  The corr is handed out whenever it was readable
+    s_expect_item_refused (TYPE, xinf_value_new_uint (3), "field 'type' must be str, got uint64", 77);
+    s_expect_item_refused (TYPE, xinf_value_new_str ("hello"),
+                           "field 'type' must be 1-32 of A-Z, 0-9, '_' starting with a letter", 77);
+    s_expect_item_refused (TYPE, xinf_value_new_str (""), "field 'type' has 0 bytes, must have 1 to 32", 77);
+    s_expect_item_refused (TYPE, xinf_value_new_str ("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456"),
+                           "field 'type' has 33 bytes, must have 1 to 32", 77);
+    s_expect_item_refused (TYPE, xinf_value_new_strn ("PI\0G", 4), "field 'type' contains a NUL byte", 77);
+    s_expect_item_refused (TYPE, xinf_value_new_bin ("PING", 4), "field 'type' must be str, got bin", 77);
+    char sender [XINF_SENDER_MAX + 2];
+    memset (sender, 's', sizeof sender - 1);
+    sender [sizeof sender - 1] = 0;
+    s_expect_item_refused (SENDER, xinf_value_new_str (sender), "field 'sender' has 129 bytes, must have 0 to 128", 77);
+    s_expect_item_refused (SENDER, xinf_value_new_bin ("x", 1), "field 'sender' must be str, got bin", 77);
+    s_expect_item_refused (SENDER, xinf_value_new_strn ("ab\0", 3), "field 'sender' contains a NUL byte", 77);
+    s_expect_item_refused (SENDER, xinf_value_new_str ("ab\xc0\x80"), "field 'sender' is not valid UTF-8 (byte 2)", 77);
+    s_expect_item_refused (SENDER, xinf_value_new_str ("\xed\xa0\x80"), "field 'sender' is not valid UTF-8 (byte 0)", 77);
+    s_expect_item_refused (DEADLINE, xinf_value_new_bool (true), "field 'deadline' must be uint64, got bool", 77);
+    s_expect_item_refused (DEADLINE, xinf_value_new_int (-5), "field 'deadline' must be uint64, got int64", 77);
+    s_expect_item_refused (BODY, xinf_value_new_array (), "field 'body' must be map, got array", 77);
+    s_expect_item_refused (BODY, xinf_value_new_nil (), "field 'body' must be map, got nil", 77);
+    s_expect_item_refused (BODY, xinf_value_new_str ("{}"), "field 'body' must be map, got str", 77);
+    //  Not five fields
+    s_expect_item_refused (DEADLINE, NULL, "header array has 4 fields, must have 5", 0);
+    xinf_value_t *header = s_header3_with (BODY + 1, NULL);
+    xinf_array_push (header, xinf_value_new_str ("later"));
+    s_expect_refused (s_zmsg (&header, 3), "header array has 6 fields, must have 5", 0);
+    header = xinf_value_new_array ();
+    s_expect_refused (s_zmsg (&header, 3), "header array has 0 fields, must have 5", 0);
+
+    //  The body's own rules: no key twice, keys str, at most 1024 entries
+    const char twice [] = "\x95\xa4PING\x07\xa1x\x00\x82\xa1k\x01\xa1k\x02";
+    s_expect_refused (s_zmsg_bytes (3, twice, sizeof twice - 1), "duplicate map key 'k'", 0);
+    const char number_key [] = "\x95\xa4PING\x07\xa1x\x00\x81\x01\x01";
+    s_expect_refused (s_zmsg_bytes (3, number_key, sizeof number_key - 1), "map keys must be str", 0);
+    const char after [] = "\x95\xa4PING\x07\xa1x\x00\x80\x00";
+    s_expect_refused (s_zmsg_bytes (3, after, sizeof after - 1), "msgpack: trailing bytes after the object", 0);
+    const char cut [] = "\x95\xa4PING\x07\xa1x\x00\x82\xa1k\x01";
+    s_expect_refused (s_zmsg_bytes (3, cut, sizeof cut - 1), "msgpack: declared count larger than the bytes left", 0);
+    xinf_msg_t *large = xinf_msg_new ("LARGE");
+    for (int index = 0; index <= XINF_MAP_ENTRIES_MAX; index++) {
+        char key [16];
+        snprintf (key, sizeof key, "k%d", index);
+        xinf_map_put_uint (xinf_msg_body (large), key, 1);
+    }
+    s_expect_refused (xinf_msg_encode (&large), "map has more entries than allowed", 0);
+
+    //  A sender of exactly XINF_SENDER_MAX bytes is fine
+    sender [XINF_SENDER_MAX] = 0;
+    header = s_header3_with (SENDER, xinf_value_new_str (sender));
+    zmsg_t *zmsg = s_zmsg (&header, 3);
+    char error [256];
+    uint64_t hint = 0;
+    xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, sizeof error, &hint);
+    CHECK (msg);
+    CHECK_STR (xinf_msg_type (msg), "HELLO");
+    CHECK_INT (hint, 77);
+    CHECK_STR (xinf_msg_sender (msg), sender);
+    CHECK_INT (xinf_msg_version (msg), 3);
+    xinf_msg_destroy (&msg);
+}
+
+//  Encodes 'msg' in 'version' and checks the first bytes of frame 0.
+static zmsg_t *
+s_encode_as (xinf_msg_t **msg_p, int version)
+{
+    xinf_msg_set_version (*msg_p, version);
+    CHECK_INT (xinf_msg_version (*msg_p), version);
+    zmsg_t *zmsg = xinf_msg_encode (msg_p);
+    const byte *head = zframe_data (zmsg_first (zmsg));
+    CHECK (memcmp (head, "XINF", 4) == 0);
+    CHECK_INT (head [4], version);
+    CHECK_INT (head [5], version == 2 ? 0x85 : 0x95);
+    return zmsg;
+}
+
+//  New messages are version 3; a decoded one keeps its version, so that
+//  it encodes as it came; both versions carry the same message, version 3
+//  in fewer bytes (no keys).
+static void
+test_versions (void)
+{
+    xinf_msg_t *msg = xinf_msg_new ("PING");
+    CHECK_INT (xinf_msg_version (msg), XINF_VERSION);
+    CHECK_INT (XINF_VERSION, 3);
+    xinf_msg_destroy (&msg);
+    size_t sizes [4] = { 0 };
+    for (int version = 2; version <= 3; version++) {
+        msg = xinf_msg_new ("PING");
+        xinf_msg_set_corr (msg, 123456);
+        xinf_msg_set_sender (msg, "bench-client");
+        xinf_msg_set_deadline (msg, 5000);
+        xinf_map_put_bin (xinf_msg_body (msg), "echo", "0123456789", 10);
+        xinf_msg_add_bytes (msg, "bulk", 4);
+        zmsg_t *zmsg = s_encode_as (&msg, version);
+        sizes [version] = zframe_size (zmsg_first (zmsg));
+        char error [256] = "";
+        msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+        CHECK (msg);
+        CHECK_INT (xinf_msg_version (msg), version);
+        CHECK_STR (xinf_msg_type (msg), "PING");
+        CHECK_INT (xinf_msg_corr (msg), 123456);
+        CHECK_STR (xinf_msg_sender (msg), "bench-client");
+        CHECK_INT (xinf_msg_deadline (msg), 5000);
+        size_t size;
+        const void *echo = xinf_value_bytes (xinf_map_get (xinf_msg_body (msg), "echo"), &size);
+        CHECK (echo && size == 10 && memcmp (echo, "0123456789", 10) == 0);
+        CHECK_INT (xinf_msg_frame_count (msg), 1);
+        //  Re-encoded as it came, or in the other version
+        zmsg = xinf_msg_encode (&msg);
+        CHECK_INT (zframe_data (zmsg_first (zmsg)) [4], version);
+        msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+        zmsg = s_encode_as (&msg, 5 - version);
+        msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
+        CHECK (msg);
+        CHECK_INT (xinf_msg_version (msg), 5 - version);
+        CHECK_INT (xinf_msg_corr (msg), 123456);
+        xinf_msg_destroy (&msg);
+    }
+    //  The five keys and their heads: 5 + 5 + 7 + 9 + 5 bytes
+    CHECK_INT (sizes [2] - sizes [3], 31);
 }
 
 //  A valid message with 'count' binary frames.
@@ -408,11 +590,11 @@ test_error_message (void)
 }
 
 
-//  Decodes one frame of bytes, which must be valid.
+//  Decodes one frame of bytes in 'version', which must be valid.
 static xinf_msg_t *
-s_decode_bytes (const void *data, size_t size)
+s_decode_bytes (int version, const void *data, size_t size)
 {
-    zmsg_t *zmsg = s_zmsg_bytes (XINF_VERSION, data, size);
+    zmsg_t *zmsg = s_zmsg_bytes (version, data, size);
     char error [256] = "";
     xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, sizeof error, NULL);
     if (!msg)
@@ -421,11 +603,12 @@ s_decode_bytes (const void *data, size_t size)
     return msg;
 }
 
-//  Encodes, decodes and compares everything with the original.
+//  Encodes in 'version', decodes and compares everything with the original.
 static void
-s_round_trip_check (xinf_msg_t **msg_p)
+s_round_trip_check (xinf_msg_t **msg_p, int version)
 {
     xinf_msg_t *msg = *msg_p;
+    xinf_msg_set_version (msg, version);
     char type [XINF_TYPE_MAX + 1], sender [XINF_SENDER_MAX + 1];
     snprintf (type, sizeof type, "%s", xinf_msg_type (msg));
     snprintf (sender, sizeof sender, "%s", xinf_msg_sender (msg));
@@ -458,7 +641,7 @@ test_canonical (void)
         xinf_msg_set_corr (msg, numbers [index]);
         xinf_msg_set_deadline (msg, numbers [sizeof numbers / sizeof numbers [0] - 1 - index]);
         xinf_map_put_uint (xinf_msg_body (msg), "n", numbers [index]);
-        s_round_trip_check (&msg);
+        s_round_trip_check (&msg, 2 + (int) (index / 2) % 2);
     }
     //  A body larger than the message's block: many entries, a large bin
     xinf_msg_t *msg = xinf_msg_new ("BIG");
@@ -467,12 +650,17 @@ test_canonical (void)
         snprintf (key, sizeof key, "key-%d", index);
         xinf_map_put_str (xinf_msg_body (msg), key, key);
     }
-    s_round_trip_check (&msg);
-    msg = xinf_msg_new ("BIG");
-    byte *blob = calloc (1, 100000);
-    xinf_map_put_bin (xinf_msg_body (msg), "blob", blob, 100000);
-    free (blob);
-    s_round_trip_check (&msg);
+    xinf_msg_t *copy = xinf_msg_new ("BIG");
+    xinf_map_put_copy (xinf_msg_body (copy), "all", xinf_msg_body (msg));
+    s_round_trip_check (&msg, 2);
+    s_round_trip_check (&copy, 3);
+    for (int version = 2; version <= 3; version++) {
+        msg = xinf_msg_new ("BIG");
+        byte *blob = calloc (1, 100000);
+        xinf_map_put_bin (xinf_msg_body (msg), "blob", blob, 100000);
+        free (blob);
+        s_round_trip_check (&msg, version);
+    }
 
     //  Other valid forms: keys reordered, longer encodings, an unknown key
     const char canonical [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x81\xa1k\x01";
@@ -480,11 +668,19 @@ test_canonical (void)
     const char longer [] = "\x85\xa4type\xda\x00\x04PING\xa4" "corr\xcf\x00\x00\x00\x00\x00\x00\x00\x07\xa6sender\xd9\x01x"
                            "\xa8" "deadline\xd0\x00\xa4" "body\xde\x00\x01\xa1k\x01";
     const char unknown [] = "\x86\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x81\xa1k\x01\xa5later\xc0";
-    const char *forms [] = { canonical, reordered, longer, unknown };
-    size_t sizes [] = { sizeof canonical - 1, sizeof reordered - 1, sizeof longer - 1, sizeof unknown - 1 };
-    xinf_msg_t *first = s_decode_bytes (canonical, sizes [0]);
-    for (size_t index = 0; index < 4; index++) {
-        xinf_msg_t *other = s_decode_bytes (forms [index], sizes [index]);
+    //  Version 3: the canonical array, and with longer encodings
+    const char array [] = "\x95\xa4PING\x07\xa1x\x00\x81\xa1k\x01";
+    const char array_longer [] = "\x95\xdb\x00\x00\x00\x04PING\xcd\x00\x07\xda\x00\x01x\xd1\x00\x00"
+                                 "\xdf\x00\x00\x00\x01\xa1k\x01";
+    const char array_16 [] = "\xdc\x00\x05\xd9\x04PING\xce\x00\x00\x00\x07\xa1x\xcc\x00\xde\x00\x01\xa1k\x01";
+    const char *forms [] = { canonical, reordered, longer, unknown, array, array_longer, array_16 };
+    size_t sizes [] = { sizeof canonical - 1, sizeof reordered - 1, sizeof longer - 1, sizeof unknown - 1,
+                        sizeof array - 1, sizeof array_longer - 1, sizeof array_16 - 1 };
+    xinf_msg_t *first = s_decode_bytes (2, canonical, sizes [0]);
+    for (size_t index = 0; index < 7; index++) {
+        int version = index < 4 ? 2 : 3;
+        xinf_msg_t *other = s_decode_bytes (version, forms [index], sizes [index]);
+        CHECK_INT (xinf_msg_version (other), version);
         CHECK_STR (xinf_msg_type (other), "PING");
         CHECK_STR (xinf_msg_sender (other), "x");
         CHECK_INT (xinf_msg_corr (other), 7);
@@ -496,15 +692,20 @@ test_canonical (void)
 
     //  The canonical layout with garbage in or after the body
     const char twice [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x82\xa1k\x01\xa1k\x02";
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, twice, sizeof twice - 1), "duplicate map key 'k'", 0);
+    s_expect_refused (s_zmsg_bytes (2, twice, sizeof twice - 1), "duplicate map key 'k'", 0);
     const char truncated [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x82\xa1k\x01";
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, truncated, sizeof truncated - 1), "", 0);
+    s_expect_refused (s_zmsg_bytes (2, truncated, sizeof truncated - 1), "", 0);
     const char after [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x80\x00";
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, after, sizeof after - 1), "", 0);
+    s_expect_refused (s_zmsg_bytes (2, after, sizeof after - 1), "", 0);
     const char nul [] = "\x85\xa4type\xa4PING\xa4" "corr\x07\xa6sender\xa2x\x00\xa8" "deadline\x00\xa4" "body\x80";
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, nul, sizeof nul - 1), "sender", 7);
+    s_expect_refused (s_zmsg_bytes (2, nul, sizeof nul - 1), "sender", 7);
     const char badtype [] = "\x85\xa4type\xa4ping\xa4" "corr\x07\xa6sender\xa1x\xa8" "deadline\x00\xa4" "body\x80";
-    s_expect_refused (s_zmsg_bytes (XINF_VERSION, badtype, sizeof badtype - 1), "type", 7);
+    s_expect_refused (s_zmsg_bytes (2, badtype, sizeof badtype - 1), "type", 7);
+    //  ... and the canonical array's
+    const char nul3 [] = "\x95\xa4PING\x07\xa2x\x00\x00\x80";
+    s_expect_refused (s_zmsg_bytes (3, nul3, sizeof nul3 - 1), "field 'sender' contains a NUL byte", 7);
+    const char badtype3 [] = "\x95\xa4ping\x07\xa1x\x00\x80";
+    s_expect_refused (s_zmsg_bytes (3, badtype3, sizeof badtype3 - 1), "field 'type' must be 1-32", 7);
 }
 
 int
@@ -516,6 +717,8 @@ main (void)
     RUN (test_type_names);
     RUN (test_frame_errors);
     RUN (test_field_errors);
+    RUN (test_array_errors);
+    RUN (test_versions);
     RUN (test_limits);
     RUN (test_error_message);
     RUN (test_canonical);

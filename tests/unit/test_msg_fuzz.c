@@ -3,12 +3,13 @@
 
         unit_msg_fuzz [SEED [ROUNDS]]      (defaults: 0x5eed2026, 1)
 
-    Decode inputs are random frames, valid encoded messages with byte
-    flips, insertions, deletions, truncations, corrupted length fields,
-    splices and frame-level changes, and random frame counts. Each must
-    either decode (and then re-encode and decode to the same message) or
-    return NULL with a non-empty reason; under ASan nothing may crash or
-    leak. mpscan gets its own inputs: whatever it accepts, msgpack-c must
+    Decode inputs are random frames, valid encoded messages (envelope
+    versions 3 and 2: header arrays and maps) with byte flips, insertions,
+    deletions, truncations, corrupted length fields, splices (across the
+    versions too) and frame-level changes, and random frame counts. Each
+    must either decode (in the version its signature names, and then
+    re-encode and decode to the same message) or return NULL with a
+    non-empty reason; under ASan nothing may crash or leak. mpscan gets its own inputs: whatever it accepts, msgpack-c must
     unpack completely, and xinf_value_read must come to the value that
     msgpack-c and xinf_value_from_object come to, or refuse when they do;
     read in one pass within the walk's limits (a budget), it accepts
@@ -161,6 +162,8 @@ s_make_seeds (void)
             }
         for (int frame = 0; frame < index % 4; frame++)
             xinf_msg_add_bytes (msg, "tensor-bytes", 4 + (size_t) frame * 4);
+        if (index % 3 == 1)
+            xinf_msg_set_version (msg, 2);         //  three of the eight: header maps
         zmsg_t *zmsg = xinf_msg_encode (&msg);
         s_input_from_zmsg (&s_seeds [index], &zmsg);
     }
@@ -313,7 +316,7 @@ s_mutate_frames (s_input_t *input)
             break;
         case 3:                                 //  version byte
             if (input->count && input->frames [0].size >= XINF_SIGNATURE_SIZE)
-                input->frames [0].data [4] = (unsigned char) s_below (4);
+                input->frames [0].data [4] = (unsigned char) s_below (5);
             break;
         default:                                //  many extra frames
             while (input->count < FRAMES_CAP && s_chance (97))
@@ -325,6 +328,7 @@ s_mutate_frames (s_input_t *input)
 // ---- decoding ------------------------------------------------------------
 
 static size_t s_decoded, s_refused;
+static size_t s_decoded_in [2];        //  versions 2 and 3
 
 //  A decoded message must re-encode and decode to the same message.
 static void
@@ -367,12 +371,15 @@ s_decode (s_input_t *input)
     memset (error, 0, sizeof error);
     size_t error_size = s_chance (10) ? 2 + s_below (16) : sizeof error;
     uint64_t hint = 99;
+    int version = input->count && input->frames [0].size >= XINF_SIGNATURE_SIZE ? input->frames [0].data [4] : -1;
     xinf_msg_t *msg = xinf_msg_decode (&zmsg, error, error_size, &hint);
     FUZZ_CHECK (zmsg == NULL);
     bool decoded = msg != NULL;
     if (msg) {
         s_decoded++;
         FUZZ_CHECK (hint == xinf_msg_corr (msg));
+        FUZZ_CHECK (xinf_msg_version (msg) == version);
+        s_decoded_in [version == 2 ? 0 : 1]++;
         s_check_decoded (&msg);
     }
     else {
@@ -404,14 +411,17 @@ fuzz_random_frames (size_t rounds)
         input.count = s_below (6);
         for (size_t index = 0; index < input.count; index++)
             s_random_frame (&input.frames [index], 64);
+        const char *signature = s_chance (50) ? "XINF\x03" : "XINF\x02";
         if (input.count && s_chance (60))
-            memcpy (input.frames [0].data, "XINF\x02", input.frames [0].size < 5 ? input.frames [0].size : 5);
+            memcpy (input.frames [0].data, signature, input.frames [0].size < 5 ? input.frames [0].size : 5);
         if (input.count && s_chance (10)) {
             free (input.frames [0].data);
-            s_frame_set (&input.frames [0], "XINF\x02", 5);
+            s_frame_set (&input.frames [0], signature, 5);
         }
+        //  A map or an array head (version 3's header of five, mostly)
         if (input.count && input.frames [0].size > XINF_SIGNATURE_SIZE && s_chance (40))
-            input.frames [0].data [XINF_SIGNATURE_SIZE] = (unsigned char) (0x80 | s_below (16));
+            input.frames [0].data [XINF_SIGNATURE_SIZE] = s_chance (50) ? (unsigned char) (0x80 | s_below (16))
+                                                        : s_chance (70) ? 0x95 : (unsigned char) (0x90 | s_below (16));
         s_decode (&input);
     }
     return rounds;
@@ -563,8 +573,10 @@ main (int argc, char *argv [])
              inputs, s_decoded, s_refused, (long long) decode_ms);
     CHECK (inputs >= 100000);
     CHECK_INT (s_decoded + s_refused, inputs + SEEDS);
-    //  The mutations must reach both outcomes, or the fuzzer is blind
+    //  The mutations must reach both outcomes in both versions, or the fuzzer is blind
+    fprintf (stderr, "  decoded: %zu in version 2, %zu in version 3\n", s_decoded_in [0], s_decoded_in [1]);
     CHECK (s_decoded > SEEDS + 100 && s_refused > inputs / 2);
+    CHECK (s_decoded_in [0] > 100 && s_decoded_in [1] > 100);
 
     start = zclock_mono ();
     size_t scans = fuzz_mpscan (100000 * scale);

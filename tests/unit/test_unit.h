@@ -34,21 +34,29 @@ test_pack (const xinf_value_t *value, msgpack_sbuffer *buffer)
     CHECK (xinf_value_pack (value, &packer) == 0);
 }
 
-//  A hand-made envelope: one frame, the XINF signature (this version) and
+//  A hand-made envelope: one frame, the XINF signature of 'version' and
 //  'header' packed as it is, valid or not.
 static inline zmsg_t *
-test_envelope (const xinf_value_t *header)
+test_envelope_version (const xinf_value_t *header, int version)
 {
     msgpack_sbuffer buffer;
     test_pack (header, &buffer);
     zframe_t *frame = zframe_new (NULL, XINF_SIGNATURE_SIZE + buffer.size);
     memcpy (zframe_data (frame), "XINF", 4);
-    zframe_data (frame) [4] = XINF_VERSION;
+    zframe_data (frame) [4] = (byte) version;
     memcpy (zframe_data (frame) + XINF_SIGNATURE_SIZE, buffer.data, buffer.size);
     msgpack_sbuffer_destroy (&buffer);
     zmsg_t *zmsg = zmsg_new ();
     zmsg_append (zmsg, &frame);
     return zmsg;
+}
+
+//  The same in version 2, whose header is a map: a hand-made map header
+//  {type, corr, sender, deadline, body}, as a version-2 peer sends it.
+static inline zmsg_t *
+test_envelope (const xinf_value_t *header)
+{
+    return test_envelope_version (header, 2);
 }
 
 //  Two value trees are equal when they pack to the same bytes (the packer
