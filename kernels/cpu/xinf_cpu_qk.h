@@ -213,6 +213,9 @@ typedef struct {
 //  where the compiler lacks them.
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
+//  The AVX-512 k_rows of CPUs without GFNI and VBMI (xinf_cpu_qk_k_rows_avx512
+//  gives it there), for tests on CPUs with them.
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512_plain (void);
 
 //  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_quant.c), NULL where
 //  the compiler lacks it.

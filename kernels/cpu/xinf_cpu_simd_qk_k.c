@@ -17,6 +17,7 @@
     block runs for the four rows in four lanes.
 */
 #include "xinf_cpu_qk.h"
+#include "xinf_cpu_cpuid.h"
 
 #if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
 
@@ -25,6 +26,7 @@
 
 #define S_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define S_GFNI __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,gfni,avx2,fma,f16c")))
 #define S_INLINE inline __attribute__ ((always_inline))
 #define S_UNROLL _Pragma ("GCC unroll 8")
 
@@ -723,6 +725,186 @@ s_tile_groups (xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *ac
     }
 }
 
+//  ---- AVX-512 with GFNI and VBMI: Q4_K, Q5_K, Q6_K ----------------------------------
+
+//  The gf2p8affine matrix (for every byte) that moves bits [from, from +
+//  n) to [to, to + n) and clears the others: output bit i is the parity
+//  of the input byte and matrix byte 7 - i.
+static S_INLINE uint64_t
+s_gf_move (int from, int to, int n)
+{
+    uint64_t matrix = 0;
+    for (int i = 0; i < n; i++)
+        matrix |= (uint64_t) (1u << (from + i)) << (8 * (7 - (to + i)));
+    return matrix;
+}
+
+//  Matrix 'low' in the lower 256 bits, 'high' in the upper.
+S_GFNI static S_INLINE __m512i
+s_gf_halves (uint64_t low, uint64_t high)
+{
+    return _mm512_set_epi64 ((long long) high, (long long) high, (long long) high, (long long) high,
+                             (long long) low, (long long) low, (long long) low, (long long) low);
+}
+
+//  32 bytes in both halves, each byte through matrix 'low' (lower half)
+//  or 'high' (upper half).
+S_GFNI static S_INLINE __m512i
+s_gf_bytes (const uint8_t *bytes, uint64_t low, uint64_t high)
+{
+    __m512i both = _mm512_broadcast_i64x4 (_mm256_loadu_si256 ((const __m256i *) bytes));
+    return _mm512_gf2p8affine_epi64_epi8 (both, s_gf_halves (low, high), 0);
+}
+
+//  The vpermb control of 8 qwords: qword k picks 'pick [k]' in its four
+//  words (byte pairs).
+S_GFNI static S_INLINE __m512i
+s_pick_words (const int *pick)
+{
+    long long word [8];
+    for (int k = 0; k < 8; k++)
+        word [k] = (long long) (0x0001000100010001ull * (uint64_t) pick [k]);
+    return _mm512_set_epi64 (word [7], word [6], word [5], word [4], word [3], word [2], word [1], word [0]);
+}
+
+//  The codes of a Q4_K / Q5_K / Q6_K block in order, 64 a register, by
+//  gf2p8affine (one instruction a nibble or bit field).
+S_GFNI static S_INLINE void
+s_codes_gfni (const xinf_dtype_t dtype, const uint8_t *block, __m512i *codes)
+{
+    if (dtype == XINF_DTYPE_Q6_K) {
+        S_UNROLL for (int j = 0; j < 4; j++) {
+            int h = j / 2, kk = j % 2;
+            __m512i ql = _mm512_loadu_si512 (block + 64 * h);
+            __m512i top = s_gf_bytes (block + 128 + 32 * h, s_gf_move (4 * kk, 4, 2), s_gf_move (4 * kk + 2, 4, 2));
+            if (kk)
+                codes [j] = _mm512_or_si512 (_mm512_gf2p8affine_epi64_epi8 (ql, _mm512_set1_epi64 ((long long) s_gf_move (4, 0, 4)), 0), top);
+            else   //  (ql & 15) | top
+                codes [j] = _mm512_ternarylogic_epi32 (ql, top, _mm512_set1_epi8 (15), 0xec);
+        }
+        return;
+    }
+    const bool five = dtype == XINF_DTYPE_Q5_K;
+    const uint8_t *qs = block + (five ? 48 : 16);
+    S_UNROLL for (int j = 0; j < 4; j++) {
+        codes [j] = s_gf_bytes (qs + 32 * j, s_gf_move (0, 0, 4), s_gf_move (4, 0, 4));
+        if (five)
+            codes [j] = _mm512_or_si512 (codes [j], s_gf_bytes (block + 16, s_gf_move (2 * j, 4, 1), s_gf_move (2 * j + 1, 4, 1)));
+    }
+}
+
+//  The int16 scales that meet the two packs of a block's four registers'
+//  dword sums (packs_epi32 of registers 0, 1 and of 2, 3: in 128-bit lane
+//  L, words 0..3 from the first register's lane L, 4..7 from the
+//  second's). Q4_K / Q5_K: register j's lanes 0, 1 are sub-block 2j, 2, 3
+//  sub-block 2j + 1; Q6_K: lane L of register j is group of 16 4j + L.
+S_GFNI static S_INLINE void
+s_scales_gfni (const xinf_dtype_t dtype, const uint8_t *block, __m512i *scale, __m128i *mins)
+{
+    if (dtype == XINF_DTYPE_Q6_K) {
+        static const int pick [2][8] = { { 0, 4, 1, 5, 2, 6, 3, 7 }, { 8, 12, 9, 13, 10, 14, 11, 15 } };
+        __m256i sc = _mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) (block + 192)));
+        __m512i words = _mm512_castsi256_si512 (sc);
+        S_UNROLL for (int p = 0; p < 2; p++) {
+            int bytes [8];
+            for (int k = 0; k < 8; k++)
+                bytes [k] = 2 * pick [p][k] | (2 * pick [p][k] + 1) << 8;
+            scale [p] = _mm512_permutexvar_epi8 (s_pick_words (bytes), words);
+        }
+        *mins = _mm_setzero_si128 ();
+        return;
+    }
+    static const int pick [2][8] = { { 0, 2, 0, 2, 1, 3, 1, 3 }, { 4, 6, 4, 6, 5, 7, 5, 7 } };
+    __m128i packed = s_scale_min128 (block);
+    __m512i bytes = _mm512_castsi128_si512 (packed);
+    S_UNROLL for (int p = 0; p < 2; p++)
+        scale [p] = _mm512_maskz_permutexvar_epi8 (0x5555555555555555ull, s_pick_words (pick [p]), bytes);
+    *mins = _mm_cvtepu8_epi16 (_mm_srli_si128 (packed, 8));
+}
+
+//  Row r's block b (as s_block_avx512): per vector the codes times x by
+//  vpdpbusd into dword sums (|sum| <= 4 * 63 * 127 < 2^15), two
+//  registers' sums packed into int16 (exact), times the scales by
+//  vpdpwssd.
+S_GFNI static S_INLINE void
+s_block_gfni (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_t *act, size_t first, size_t b,
+              const int V, __m512i *isum, __m128i *msum)
+{
+    __m512i codes [4], scale [2];
+    __m128i mins;
+    s_codes_gfni (dtype, block, codes);
+    s_scales_gfni (dtype, block, scale, &mins);
+    S_UNROLL for (int v = 0; v < V; v++) {
+        const int8_t *x = act->q8 + (first + v) * act->cols + b * 256;
+        if (dtype == XINF_DTYPE_Q6_K) {
+            __m256i bias = _mm256_slli_epi16 (_mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) (block + 192))), 5);
+            __m256i sums = _mm256_loadu_si256 ((const __m256i *) (act->s16 + ((first + v) * act->cols + b * 256) / 16));
+            isum [v] = _mm512_sub_epi32 (isum [v], _mm512_zextsi256_si512 (_mm256_madd_epi16 (bias, sums)));
+            msum [v] = _mm_setzero_si128 ();
+        }
+        else
+            msum [v] = _mm_madd_epi16 (mins, _mm_loadu_si128 ((const __m128i *) (act->s32 + (first + v) * act->groups + b * 8)));
+        __m512i d [4];
+        S_UNROLL for (int j = 0; j < 4; j++)
+            d [j] = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), codes [j], _mm512_loadu_si512 (x + 64 * j));
+        __m512i odd = _mm512_dpwssd_epi32 (_mm512_setzero_si512 (), _mm512_packs_epi32 (d [2], d [3]), scale [1]);
+        isum [v] = _mm512_dpwssd_epi32 (isum [v], _mm512_packs_epi32 (d [0], d [1]), scale [0]);
+        isum [v] = _mm512_add_epi32 (isum [v], odd);
+    }
+}
+
+S_GFNI static S_INLINE void
+s_tile_gfni (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, size_t first, const int V,
+             __m128 *acc)
+{
+    for (int v = 0; v < V; v++)
+        acc [v] = _mm_setzero_ps ();
+    for (size_t b = 0; b < act->spans; b++) {
+        __m512i isum [S_ROWS][4];
+        __m128i msum [S_ROWS][4];
+        s_prefetch (tile, b);
+        S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            S_UNROLL for (int v = 0; v < V; v++)
+                isum [r][v] = _mm512_setzero_si512 ();
+            s_block_gfni (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r]);
+        }
+        __m128 dv, dminv;
+        s_d4 (dtype, tile, b, &dv, &dminv);
+        S_UNROLL for (int v = 0; v < V; v++) {
+            __m128i is = s_reduce4 (s_fold (isum [0][v]), s_fold (isum [1][v]), s_fold (isum [2][v]), s_fold (isum [3][v]));
+            __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
+            acc [v] = s_step (acc [v], is, ms, dv, dminv, act->d [(first + v) * act->spans + b]);
+        }
+    }
+}
+
+//  s_k_rows_avx512 with the Q4_K, Q5_K and Q6_K vectors past the packed
+//  groups by s_tile_gfni.
+S_GFNI static void
+s_k_rows_gfni (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
+               float *y, size_t y_stride, void *scratch)
+{
+    for (size_t row = 0; row < count; row += S_ROWS) {
+        s_tile_t tile;
+        s_tile_at (dtype, w, row_bytes, row, count, &tile);
+        if (act->packs)
+            s_tile_groups (dtype, &tile, act, scratch, y + row, y_stride);
+        for (size_t j = act->packs * XINF_QK_PACK; j < act->n; j += 4) {
+            __m128 acc [4];
+            int V = act->n - j < 4 ? (int) (act->n - j) : 4;
+            switch (dtype) {
+                case XINF_DTYPE_Q4_K: S_TILE_CASES4 (s_tile_gfni, XINF_DTYPE_Q4_K, &tile, act, j, acc) break;
+                case XINF_DTYPE_Q5_K: S_TILE_CASES4 (s_tile_gfni, XINF_DTYPE_Q5_K, &tile, act, j, acc) break;
+                case XINF_DTYPE_Q6_K: S_TILE_CASES4 (s_tile_gfni, XINF_DTYPE_Q6_K, &tile, act, j, acc) break;
+                case XINF_DTYPE_Q2_K: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q2_K, &tile, act, j, acc) break;
+                default: S_TILE_CASES4 (s_tile_avx512, XINF_DTYPE_Q3_K, &tile, act, j, acc) break;
+            }
+            for (int v = 0; v < V; v++)
+                s_store (acc [v], tile.count, y + (j + v) * y_stride + row);
+        }
+    }
+}
+
 S_AVX512 static void
 s_k_rows_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                  float *y, size_t y_stride, void *scratch)
@@ -757,6 +939,14 @@ xinf_cpu_qk_k_rows_avx2 (void)
 xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_k_rows_avx512 (void)
 {
+    if (xinf_cpu_has_gfni_vbmi ())
+        return s_k_rows_gfni;
+    return s_k_rows_avx512;
+}
+
+xinf_cpu_qk_k_rows_fn *
+xinf_cpu_qk_k_rows_avx512_plain (void)
+{
     return s_k_rows_avx512;
 }
 
@@ -764,6 +954,12 @@ xinf_cpu_qk_k_rows_avx512 (void)
 
 xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_k_rows_avx2 (void)
+{
+    return NULL;
+}
+
+xinf_cpu_qk_k_rows_fn *
+xinf_cpu_qk_k_rows_avx512_plain (void)
 {
     return NULL;
 }
