@@ -798,8 +798,10 @@ s_codes_gfni (const xinf_dtype_t dtype, const uint8_t *block, __m512i *codes)
 //  L, words 0..3 from the first register's lane L, 4..7 from the
 //  second's). Q4_K / Q5_K: register j's lanes 0, 1 are sub-block 2j, 2, 3
 //  sub-block 2j + 1; Q6_K: lane L of register j is group of 16 4j + L.
+//  Q4_K / Q5_K also their mins as int16 and the block's first 16 bytes
+//  (d, dmin in dword 0).
 S_GFNI static S_INLINE void
-s_scales_gfni (const xinf_dtype_t dtype, const uint8_t *block, __m512i *scale, __m128i *mins)
+s_scales_gfni (const xinf_dtype_t dtype, const uint8_t *block, __m512i *scale, __m128i *mins, __m128i *head)
 {
     if (dtype == XINF_DTYPE_Q6_K) {
         static const int pick [2][8] = { { 0, 4, 1, 5, 2, 6, 3, 7 }, { 8, 12, 9, 13, 10, 14, 11, 15 } };
@@ -811,39 +813,42 @@ s_scales_gfni (const xinf_dtype_t dtype, const uint8_t *block, __m512i *scale, _
                 bytes [k] = 2 * pick [p][k] | (2 * pick [p][k] + 1) << 8;
             scale [p] = _mm512_permutexvar_epi8 (s_pick_words (bytes), words);
         }
-        *mins = _mm_setzero_si128 ();
+        *mins = *head = _mm_setzero_si128 ();
         return;
     }
     static const int pick [2][8] = { { 0, 2, 0, 2, 1, 3, 1, 3 }, { 4, 6, 4, 6, 5, 7, 5, 7 } };
-    __m128i packed = s_scale_min128 (block);
+    //  s_scale_min128 from the block's start: words w0, w1, w2 in dwords 1..3
+    __m128i words = _mm_loadu_si128 ((const __m128i *) block);
+    __m128i low = _mm_srlv_epi32 (_mm_shuffle_epi32 (words, _MM_SHUFFLE (3, 2, 3, 1)), _mm_setr_epi32 (0, 0, 0, 4));
+    low = _mm_and_si128 (low, _mm_setr_epi32 (0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    __m128i high = _mm_srli_epi32 (_mm_shuffle_epi32 (words, _MM_SHUFFLE (2, 2, 1, 1)), 2);
+    high = _mm_and_si128 (high, _mm_setr_epi32 (0, 0x30303030, 0, 0x30303030));
+    __m128i packed = _mm_or_si128 (low, high);
     __m512i bytes = _mm512_castsi128_si512 (packed);
     S_UNROLL for (int p = 0; p < 2; p++)
         scale [p] = _mm512_maskz_permutexvar_epi8 (0x5555555555555555ull, s_pick_words (pick [p]), bytes);
     *mins = _mm_cvtepu8_epi16 (_mm_srli_si128 (packed, 8));
+    *head = words;
 }
 
-//  Row r's block b (as s_block_avx512): per vector the codes times x by
-//  vpdpbusd into dword sums (|sum| <= 4 * 63 * 127 < 2^15), two
-//  registers' sums packed into int16 (exact), times the scales by
-//  vpdpwssd.
+//  Row r's block b: per vector the codes times x by vpdpbusd into dword
+//  sums (|sum| <= 4 * 63 * 127 < 2^15), two registers' sums packed into
+//  int16 (exact), times the scales by vpdpwssd, into isum [v]; Q6_K's
+//  offset off as in s_block_avx512.
 S_GFNI static S_INLINE void
 s_block_gfni (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_t *act, size_t first, size_t b,
-              const int V, __m512i *isum, __m128i *msum)
+              const int V, __m512i *isum, __m128i *mins, __m128i *head)
 {
     __m512i codes [4], scale [2];
-    __m128i mins;
     s_codes_gfni (dtype, block, codes);
-    s_scales_gfni (dtype, block, scale, &mins);
+    s_scales_gfni (dtype, block, scale, mins, head);
     S_UNROLL for (int v = 0; v < V; v++) {
         const int8_t *x = act->q8 + (first + v) * act->cols + b * 256;
         if (dtype == XINF_DTYPE_Q6_K) {
             __m256i bias = _mm256_slli_epi16 (_mm256_cvtepi8_epi16 (_mm_loadu_si128 ((const __m128i *) (block + 192))), 5);
             __m256i sums = _mm256_loadu_si256 ((const __m256i *) (act->s16 + ((first + v) * act->cols + b * 256) / 16));
             isum [v] = _mm512_sub_epi32 (isum [v], _mm512_zextsi256_si512 (_mm256_madd_epi16 (bias, sums)));
-            msum [v] = _mm_setzero_si128 ();
         }
-        else
-            msum [v] = _mm_madd_epi16 (mins, _mm_loadu_si128 ((const __m128i *) (act->s32 + (first + v) * act->groups + b * 8)));
         __m512i d [4];
         S_UNROLL for (int j = 0; j < 4; j++)
             d [j] = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), codes [j], _mm512_loadu_si512 (x + 64 * j));
@@ -853,6 +858,60 @@ s_block_gfni (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_act_
     }
 }
 
+//  The four rows' sums of a block in 8 lanes: isum of row r in lane r,
+//  msum in lane 4 + r, from isum [r] (16 lanes) and ms (128-bit lane r:
+//  row r's 4 mins products), by one tree of 128-bit lane shuffles.
+S_GFNI static S_INLINE __m256i
+s_sums8 (const __m512i *isum, __m512i ms)
+{
+    __m512i a = _mm512_add_epi32 (_mm512_shuffle_i32x4 (isum [0], isum [1], _MM_SHUFFLE (1, 0, 1, 0)),
+                                  _mm512_shuffle_i32x4 (isum [0], isum [1], _MM_SHUFFLE (3, 2, 3, 2)));
+    __m512i c = _mm512_add_epi32 (_mm512_shuffle_i32x4 (isum [2], isum [3], _MM_SHUFFLE (1, 0, 1, 0)),
+                                  _mm512_shuffle_i32x4 (isum [2], isum [3], _MM_SHUFFLE (3, 2, 3, 2)));
+    __m512i rows = _mm512_add_epi32 (_mm512_shuffle_i32x4 (a, c, _MM_SHUFFLE (2, 0, 2, 0)),
+                                     _mm512_shuffle_i32x4 (a, c, _MM_SHUFFLE (3, 1, 3, 1)));
+    __m512i t = _mm512_add_epi32 (_mm512_unpacklo_epi32 (rows, ms), _mm512_unpackhi_epi32 (rows, ms));
+    t = _mm512_add_epi32 (t, _mm512_shuffle_epi32 (t, (_MM_PERM_ENUM) _MM_SHUFFLE (1, 0, 3, 2)));
+    return _mm512_castsi512_si256 (_mm512_permutexvar_epi32 (_mm512_setr_epi32 (0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0), t));
+}
+
+//  d of the four rows in lanes 0..3, dmin in 4..7: Q4_K / Q5_K from the
+//  blocks' first dwords (head [r]), Q6_K by s_d4.
+S_GFNI static S_INLINE __m256
+s_dd8 (const xinf_dtype_t dtype, const s_tile_t *tile, size_t b, const __m128i *head)
+{
+    if (dtype == XINF_DTYPE_Q6_K) {
+        __m128 d, dmin;
+        s_d4 (dtype, tile, b, &d, &dmin);
+        return _mm256_zextps128_ps256 (d);
+    }
+    __m128i words = _mm_unpacklo_epi64 (_mm_unpacklo_epi32 (head [0], head [1]), _mm_unpacklo_epi32 (head [2], head [3]));
+    words = _mm_shuffle_epi8 (words, _mm_setr_epi8 (0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15));
+    return _mm256_cvtph_ps (words);
+}
+
+//  The float step of block b for V vectors (xinf_qk_k_step in 8 lanes:
+//  u = (float) isum * (d * dx) in lanes 0..3, v likewise in 4..7).
+S_GFNI static S_INLINE void
+s_steps_gfni (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, size_t first, size_t b,
+              const int V, __m512i isum [][S_ROWS], const __m128i *mins, const __m128i *head, __m128 *acc)
+{
+    __m256 dd = s_dd8 (dtype, tile, b, head);
+    __m512i m4 = _mm512_inserti32x4 (_mm512_inserti32x4 (_mm512_inserti32x4 (_mm512_castsi128_si512 (mins [0]), mins [1], 1),
+                                                         mins [2], 2), mins [3], 3);
+    S_UNROLL for (int v = 0; v < V; v++) {
+        __m512i ms = _mm512_setzero_si512 ();
+        if (dtype != XINF_DTYPE_Q6_K) {
+            const int16_t *s32 = act->s32 + (first + v) * act->groups + b * 8;
+            ms = _mm512_madd_epi16 (m4, _mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) s32)));
+        }
+        __m256 scale = _mm256_mul_ps (dd, _mm256_set1_ps (act->d [(first + v) * act->spans + b]));
+        __m256 p = _mm256_mul_ps (_mm256_cvtepi32_ps (s_sums8 (isum [v], ms)), scale);
+        acc [v] = _mm_add_ps (acc [v], _mm_sub_ps (_mm256_castps256_ps128 (p), _mm256_extractf128_ps (p, 1)));
+    }
+}
+
+//  The tile times V vectors from 'first': acc [v] lane r = row r . x.
 S_GFNI static S_INLINE void
 s_tile_gfni (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, size_t first, const int V,
              __m128 *acc)
@@ -860,21 +919,18 @@ s_tile_gfni (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t
     for (int v = 0; v < V; v++)
         acc [v] = _mm_setzero_ps ();
     for (size_t b = 0; b < act->spans; b++) {
-        __m512i isum [S_ROWS][4];
-        __m128i msum [S_ROWS][4];
+        __m512i isum [4][S_ROWS];
+        __m128i mins [S_ROWS], head [S_ROWS];
         s_prefetch (tile, b);
         S_UNROLL for (int r = 0; r < S_ROWS; r++) {
+            __m512i sums [4];
             S_UNROLL for (int v = 0; v < V; v++)
-                isum [r][v] = _mm512_setzero_si512 ();
-            s_block_gfni (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, isum [r], msum [r]);
+                sums [v] = _mm512_setzero_si512 ();
+            s_block_gfni (dtype, tile->rows [r] + b * tile->block_bytes, act, first, b, V, sums, &mins [r], &head [r]);
+            S_UNROLL for (int v = 0; v < V; v++)
+                isum [v][r] = sums [v];
         }
-        __m128 dv, dminv;
-        s_d4 (dtype, tile, b, &dv, &dminv);
-        S_UNROLL for (int v = 0; v < V; v++) {
-            __m128i is = s_reduce4 (s_fold (isum [0][v]), s_fold (isum [1][v]), s_fold (isum [2][v]), s_fold (isum [3][v]));
-            __m128i ms = s_reduce4x4 (msum [0][v], msum [1][v], msum [2][v], msum [3][v]);
-            acc [v] = s_step (acc [v], is, ms, dv, dminv, act->d [(first + v) * act->spans + b]);
-        }
+        s_steps_gfni (dtype, tile, act, first, b, V, isum, mins, head, acc);
     }
 }
 
