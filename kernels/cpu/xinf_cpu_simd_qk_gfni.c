@@ -8,15 +8,11 @@
     the high bits). Each register meets x by vpdpbusd into dword sums
     (|sum| <= 4 * 63 * 127 < 2^15); two registers' sums are packed into
     int16 (exact) and meet the scales (vpermb of the block's scale bytes)
-    in one vpdpwssd. A tile's isum and msum of a block (the mins of four
-    rows times s32 in one vpmaddwd) are reduced by one tree of 128-bit
-    lane shuffles, and the float step of the block runs in their lanes:
-    one vector (decode) 8 rows a pass, 16 lanes (u of rows 0..7 in lanes
-    0..7, v in 8..15); more vectors 4 rows and up to 4 vectors a pass, 8
-    lanes each. The packed groups of 16 vectors, Q2_K and Q3_K go as in
-    xinf_cpu_simd_qk_k.c. (In-process alternation on an L2-resident
-    256x2048 matrix, 1 thread, Zen 4, against the kernel without GFNI:
-    Q4_K 1.13x, Q5_K 1.35x, Q6_K 1.25x.)
+    in one vpdpwssd. The four rows' isum and msum (the mins of four rows
+    times s32 in one vpmaddwd) are reduced by one tree of 128-bit lane
+    shuffles into 8 lanes, where the float step of the block runs. The
+    packed groups of 16 vectors, Q2_K and Q3_K go as in
+    xinf_cpu_simd_qk_k.c.
 */
 #include "xinf_cpu_qk.h"
 
