@@ -229,83 +229,6 @@ s_tile_gfni (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t
     }
 }
 
-//  ---- one vector, 8 rows a pass (decode) --------------------------------------------
-
-//  The four rows of half (0, 1) of an 8-row tile summed into 4 lanes a
-//  row (128-bit lane r: row r's partial sums), by 128-bit lane shuffles.
-S_GFNI static S_INLINE __m512i
-s_rows4 (const __m512i *isum)
-{
-    __m512i a = _mm512_add_epi32 (_mm512_shuffle_i32x4 (isum [0], isum [1], _MM_SHUFFLE (1, 0, 1, 0)),
-                                  _mm512_shuffle_i32x4 (isum [0], isum [1], _MM_SHUFFLE (3, 2, 3, 2)));
-    __m512i c = _mm512_add_epi32 (_mm512_shuffle_i32x4 (isum [2], isum [3], _MM_SHUFFLE (1, 0, 1, 0)),
-                                  _mm512_shuffle_i32x4 (isum [2], isum [3], _MM_SHUFFLE (3, 2, 3, 2)));
-    return _mm512_add_epi32 (_mm512_shuffle_i32x4 (a, c, _MM_SHUFFLE (2, 0, 2, 0)),
-                             _mm512_shuffle_i32x4 (a, c, _MM_SHUFFLE (3, 1, 3, 1)));
-}
-
-//  In each 128-bit lane: the sum of rows' lane in dwords 0 and 2, of ms's
-//  in 1 and 3.
-S_GFNI static S_INLINE __m512i
-s_pair_sums (__m512i rows, __m512i ms)
-{
-    __m512i t = _mm512_add_epi32 (_mm512_unpacklo_epi32 (rows, ms), _mm512_unpackhi_epi32 (rows, ms));
-    return _mm512_add_epi32 (t, _mm512_shuffle_epi32 (t, (_MM_PERM_ENUM) _MM_SHUFFLE (1, 0, 3, 2)));
-}
-
-//  d of two 4-row tiles in lanes 0..7, dmin in 8..15.
-S_GFNI static S_INLINE __m512
-s_dd16 (const xinf_dtype_t dtype, const s_tile_t *tile, size_t b, const __m128i *head)
-{
-    if (dtype == XINF_DTYPE_Q6_K) {
-        __m128 d0, d1, dmin;
-        s_d4 (dtype, &tile [0], b, &d0, &dmin);
-        s_d4 (dtype, &tile [1], b, &d1, &dmin);
-        return _mm512_zextps256_ps512 (_mm256_set_m128 (d1, d0));
-    }
-    __m128i low = _mm_unpacklo_epi64 (_mm_unpacklo_epi32 (head [0], head [1]), _mm_unpacklo_epi32 (head [2], head [3]));
-    __m128i high = _mm_unpacklo_epi64 (_mm_unpacklo_epi32 (head [4], head [5]), _mm_unpacklo_epi32 (head [6], head [7]));
-    __m512 both = _mm512_cvtph_ps (_mm256_set_m128i (high, low));      //  d0, dmin0, d1, dmin1, ...
-    return _mm512_permutexvar_ps (_mm512_setr_epi32 (0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15), both);
-}
-
-//  Rows of two tiles (8 rows) times the one vector 'first': acc lane r =
-//  row r . x; a block's 8 rows' sums reduced in one tree and their float
-//  steps in 16 lanes (u in 0..7, v in 8..15).
-S_GFNI static S_INLINE __m256
-s_tile8_gfni (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *act, size_t first)
-{
-    __m256 acc = _mm256_setzero_ps ();
-    for (size_t b = 0; b < act->spans; b++) {
-        __m512i isum [2 * S_ROWS];
-        __m128i mins [2 * S_ROWS], head [2 * S_ROWS];
-        s_prefetch (&tile [1], b);
-        s_prefetch (&tile [0], b);
-        S_UNROLL for (int r = 0; r < 2 * S_ROWS; r++) {
-            isum [r] = _mm512_setzero_si512 ();
-            s_block_gfni (dtype, tile [r / S_ROWS].rows [r % S_ROWS] + b * tile [0].block_bytes, act, first, b, 1,
-                          &isum [r], &mins [r], &head [r]);
-        }
-        __m512i ms [2] = { _mm512_setzero_si512 (), _mm512_setzero_si512 () };
-        if (dtype != XINF_DTYPE_Q6_K) {
-            const int16_t *s32 = act->s32 + first * act->groups + b * 8;
-            __m512i x = _mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) s32));
-            S_UNROLL for (int h = 0; h < 2; h++) {
-                const __m128i *m = mins + 4 * h;
-                __m512i m4 = _mm512_inserti32x4 (_mm512_inserti32x4 (_mm512_inserti32x4 (_mm512_castsi128_si512 (m [0]), m [1], 1),
-                                                                     m [2], 2), m [3], 3);
-                ms [h] = _mm512_madd_epi16 (m4, x);
-            }
-        }
-        __m512i t0 = s_pair_sums (s_rows4 (isum), ms [0]), t1 = s_pair_sums (s_rows4 (isum + 4), ms [1]);
-        __m512i sums = _mm512_permutex2var_epi32 (t0, _mm512_setr_epi32 (0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29), t1);
-        __m512 scale = _mm512_mul_ps (s_dd16 (dtype, tile, b, head), _mm512_set1_ps (act->d [first * act->spans + b]));
-        __m512 p = _mm512_mul_ps (_mm512_cvtepi32_ps (sums), scale);
-        acc = _mm256_add_ps (acc, _mm256_sub_ps (_mm512_castps512_ps256 (p), _mm256_castpd_ps (_mm512_extractf64x4_pd (_mm512_castps_pd (p), 1))));
-    }
-    return acc;
-}
-
 S_GFNI static void
 s_k_rows_gfni (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
@@ -316,22 +239,7 @@ s_k_rows_gfni (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
     }
     if (act->packs)
         xinf_cpu_qk_k_groups_avx512 (dtype, w, row_bytes, count, act, y, y_stride, scratch);
-    size_t row = 0;
-    for (; act->n == act->packs * XINF_QK_PACK + 1 && row + S_ROWS < count; row += 2 * S_ROWS) {
-        s_tile_t tile [2];
-        s_tile_at (dtype, w, row_bytes, row, count, &tile [0]);
-        s_tile_at (dtype, w, row_bytes, row + S_ROWS, count, &tile [1]);
-        __m256 acc;
-        switch (dtype) {
-            case XINF_DTYPE_Q4_K: acc = s_tile8_gfni (XINF_DTYPE_Q4_K, tile, act, act->n - 1); break;
-            case XINF_DTYPE_Q5_K: acc = s_tile8_gfni (XINF_DTYPE_Q5_K, tile, act, act->n - 1); break;
-            default: acc = s_tile8_gfni (XINF_DTYPE_Q6_K, tile, act, act->n - 1); break;
-        }
-        float *out = y + (act->n - 1) * y_stride + row;
-        s_store (_mm256_castps256_ps128 (acc), S_ROWS, out);
-        s_store (_mm256_extractf128_ps (acc, 1), tile [1].count, out + S_ROWS);
-    }
-    for (; row < count; row += S_ROWS) {
+    for (size_t row = 0; row < count; row += S_ROWS) {
         s_tile_t tile;
         s_tile_at (dtype, w, row_bytes, row, count, &tile);
         for (size_t j = act->packs * XINF_QK_PACK; j < act->n; j += 4) {
