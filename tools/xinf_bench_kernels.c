@@ -3,7 +3,7 @@
     memcpy bandwidth.
 
     Usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME]
-                              [--matmul N] [--batch] [--threads N]
+                              [--matmul N] [--batch] [--threads N] [--krows]
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
     --dtype times one weight type only (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
@@ -25,6 +25,12 @@
     xinf_cpu_q8_act.h) against the float kernels (XINF_CPU_Q8_ACT=off),
     with 1 and 2 threads: ms a call (best of runs taken in turns) and the
     ratio float / integer.
+    --krows times, on 1 thread, the two AVX-512 K kernels of this CPU in
+    turns in one process (xinf_cpu_qk_k_rows_avx512_plain, the kernel of
+    CPUs without GFNI, and xinf_cpu_qk_k_rows_avx512, this CPU's), for
+    Q4_K, Q5_K and Q6_K rows of 2048 against one vector, 256 rows (in L2)
+    and 16384 rows (copies cycled through 256 MB, out of the caches): G
+    weights a second (best run) and the ratio this CPU's / plain.
     --compare A,B,... times the decode matvecs of those types (up to 8)
     in turns on the K-type shapes (896x4864 of Qwen2.5-0.5B's ffn_down,
     2048x2048, 8192x2048, 2048x8192 of a 1B llama), with 1 and 2
@@ -32,6 +38,7 @@
     ratio to the first, all from the same run.
 */
 #include "xinf_cpu_ops.h"
+#include "xinf_cpu_qk.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -370,13 +377,72 @@ s_compare_table (xinf_threadpool_t **pools, const char *list, double seconds)
     return 0;
 }
 
+//  --krows: seconds of turns of the kernels in fns over 'rows' rows of
+//  dtype (copies of them cycled up to 256 MB), one vector; best G
+//  weights a second of each into rate.
+static void
+s_krows_case (xinf_dtype_t dtype, size_t rows, double seconds, xinf_cpu_qk_k_rows_fn **fns, double *rate)
+{
+    size_t cols = 2048, spans = cols / 256, row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    size_t bytes = rows * row_bytes, copies = bytes >= (256u << 20) ? 1 : (256u << 20) / bytes;
+    char *w = malloc (bytes * copies);
+    float *x = malloc (cols * sizeof (float)), *y = malloc (rows * sizeof (float));
+    xinf_qk_act_t act = { 1, cols, cols / 32, 256, spans, malloc (spans * sizeof (float)), NULL, NULL,
+                          aligned_alloc (64, cols), malloc (cols / 16 * sizeof (int16_t)),
+                          malloc (cols / 32 * sizeof (int16_t)), NULL, 0, NULL, 0 };
+    void *scratch = aligned_alloc (64, XINF_QK_SCRATCH + xinf_cpu_qk_k_scratch (cols));
+    rate [0] = rate [1] = 0;
+    if (w && x && y && act.d && act.q8 && act.s16 && act.s32 && scratch) {
+        s_fill (dtype, w, bytes * copies);
+        for (size_t i = 0; i < cols; i++)
+            x [i] = 0.001f * (float) (i % 13) - 0.006f;
+        for (size_t b = 0; b < spans; b++)
+            xinf_cpu_qk_quantize_k (x + b * 256, act.q8 + b * 256, act.d + b, act.s16 + b * 16, act.s32 + b * 8);
+        size_t round = 0;
+        double end = s_now () + seconds;
+        do
+            for (int k = 0; k < 2; k++) {
+                double start = s_now ();
+                fns [k] (dtype, (const uint8_t *) w + (round++ % copies) * bytes, row_bytes, rows, &act, y, 1, scratch);
+                double weights = (double) rows * cols / (s_now () - start) / 1e9;
+                rate [k] = weights > rate [k] ? weights : rate [k];
+            }
+        while (s_now () < end);
+    }
+    free (w), free (x), free (y), free (scratch);
+    free (act.d), free (act.q8), free (act.s16), free (act.s32);
+}
+
+static int
+s_krows_table (double seconds)
+{
+    xinf_cpu_qk_k_rows_fn *fns [2] = { xinf_cpu_qk_k_rows_avx512_plain (), xinf_cpu_qk_k_rows_avx512 () };
+    if (!xinf_cpu_qk_avx512 () || !fns [0] || !fns [1]) {
+        printf ("xinf-bench-kernels --krows: no AVX-512 K kernels on this CPU or compiler\n");
+        return 0;
+    }
+    const xinf_dtype_t dtypes [3] = { XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K };
+    const size_t rows [2] = { 256, 16384 };
+    printf ("K rows in turns, 1 thread, rows of 2048, 1 vector: G weights/s, this CPU's kernel / plain\n"
+            "%-5s %7s %9s %9s %7s\n", "dtype", "rows", "plain", "this CPU", "ratio");
+    for (int d = 0; d < 3; d++)
+        for (int r = 0; r < 2; r++) {
+            double rate [2];
+            s_krows_case (dtypes [d], rows [r], seconds, fns, rate);
+            printf ("%-5s %7zu %9.2f %9.2f %7.3f\n", xinf_dtype_name (dtypes [d]), rows [r], rate [0], rate [1],
+                    rate [0] > 0 ? rate [1] / rate [0] : 0);
+            fflush (stdout);
+        }
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
     double seconds = 0.5;
     const char *only = NULL, *compare = NULL;
     size_t matmul = 0;
-    bool batch = false, q8act = false;
+    bool batch = false, q8act = false, krows = false;
     int threads = 2;
     for (int index = 1; index < argc; index++) {
         if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
@@ -402,12 +468,17 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--compare") == 0 && index + 1 < argc)
             compare = argv [++index];
+        else
+        if (strcmp (argv [index], "--krows") == 0)
+            krows = true;
         else {
             fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N]"
-                             " [--batch] [--threads N] [--q8act] [--compare A,B,...]\n");
+                             " [--batch] [--threads N] [--q8act] [--compare A,B,...] [--krows]\n");
             return 2;
         }
     }
+    if (krows)
+        return s_krows_table (seconds * 4);
     s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
     xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
     if (compare) {

@@ -23,8 +23,17 @@ xinf_cpu_has_avx2_set (void)
     __builtin_cpu_init ();
     return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") && xinf_cpu_has_f16c ();
 }
+
+//  GFNI (leaf 7, ECX bit 8) and AVX-512 VBMI (leaf 7, ECX bit 1).
+static inline bool
+xinf_cpu_has_gfni_vbmi (void)
+{
+    unsigned int eax, ebx, ecx, edx;
+    return __get_cpuid_count (7, 0, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 8)) && (ecx & (1u << 1));
+}
 #else
 static inline bool xinf_cpu_has_f16c (void) { return false; }
+static inline bool xinf_cpu_has_gfni_vbmi (void) { return false; }
 static inline bool xinf_cpu_has_avx2_set (void) { return false; }
 #endif
 

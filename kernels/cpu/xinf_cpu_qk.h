@@ -61,8 +61,9 @@
     prints it with the distance relative to sum |w_i x_i|.
 
     Kernel sets: portable C; AVX2; AVX-512 with VNNI (xinf_cpu_simd_qk.c,
-    xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_group.c). 32-weight rows: a
-    chunk (8 blocks) decoded into int16, per vector the 8 blocks' sums by
+    xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_group.c; the K rows of Q4_K,
+    Q5_K and Q6_K where the CPU also has GFNI and VBMI:
+    xinf_cpu_simd_qk_gfni.c). 32-weight rows: a chunk (8 blocks) decoded into int16, per vector the 8 blocks' sums by
     a tree of hadds, the float steps of the 8 blocks in 8 lanes; AVX-512:
     the chunk's unsigned codes in 4 registers (two blocks each), x split
     once a call into bytes, q = 128 qh + ql (act->split), the sums by
@@ -213,6 +214,16 @@ typedef struct {
 //  where the compiler lacks them.
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx2 (void);
 xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512 (void);
+//  The AVX-512 k_rows of CPUs without GFNI and VBMI (xinf_cpu_qk_k_rows_avx512
+//  gives it there; tests call it on CPUs with them too), and the one of
+//  CPUs with them (xinf_cpu_simd_qk_gfni.c), NULL where the compiler lacks
+//  it (the caller checks the CPU).
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_avx512_plain (void);
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_k_rows_gfni (void);
+//  k_rows of the AVX-512 sets for act's whole packed groups only: the
+//  results for vectors [0, 16 act->packs).
+void xinf_cpu_qk_k_groups_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                                  const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch);
 
 //  xinf_cpu_qk_quantize_k in AVX-512 (xinf_cpu_simd_qk_quant.c), NULL where
 //  the compiler lacks it.

@@ -17,30 +17,11 @@
     block runs for the four rows in four lanes.
 */
 #include "xinf_cpu_qk.h"
+#include "xinf_cpu_cpuid.h"
 
 #if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
 
-#include <immintrin.h>
-#include <string.h>
-
-#define S_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
-#define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-#define S_INLINE inline __attribute__ ((always_inline))
-#define S_UNROLL _Pragma ("GCC unroll 8")
-
-//  Rows a tile.
-#define S_ROWS 4
-
-//  How far past the next tile the weights are prefetched into L2.
-#define S_FAR 16384
-
-
-//  A tile: its rows (the missing ones repeat the last), how many are
-//  real, and the bytes of a block.
-typedef struct {
-    const uint8_t *rows [S_ROWS];
-    size_t count, block_bytes, row_bytes;
-} s_tile_t;
+#include "xinf_cpu_simd_qk_tile.h"
 
 S_AVX2 static S_INLINE float
 s_half (const uint8_t *bytes)
@@ -79,23 +60,6 @@ s_q3_scales (const uint8_t *block)
     return _mm_sub_epi8 (_mm_or_si128 (low, high), _mm_set1_epi8 (32));
 }
 
-//  Prefetches the share of block b of the next tile (the rows of a call
-//  lie one after another) into L1, so that the next tile arrives while
-//  this one is multiplied, and the share S_FAR bytes past it into L2.
-//  (Decode of the 1B Q4_K_M shape, 2 threads, on the shared VM: without
-//  either 3-4x slower; the L1 share alone 11.5-18.5 tokens/s in 7 runs,
-//  both 8.3-27.0, faster in 5 of the 7 alternating pairs.)
-static S_INLINE void
-s_prefetch (const s_tile_t *tile, size_t b)
-{
-    size_t share = S_ROWS * tile->block_bytes;
-    const uint8_t *near = tile->rows [0] + S_ROWS * tile->row_bytes + b * share;
-    for (size_t line = 0; line < share; line += 64) {
-        _mm_prefetch ((const char *) (near + line), _MM_HINT_T0);
-        _mm_prefetch ((const char *) (near + S_FAR + line), _MM_HINT_T1);
-    }
-}
-
 //  The float step of a block for the tile's four rows in four lanes (the
 //  arithmetic of xinf_qk_k_step).
 S_AVX2 static S_INLINE __m128
@@ -120,16 +84,6 @@ S_AVX2 static S_INLINE __m128i
 s_reduce4x4 (__m128i p0, __m128i p1, __m128i p2, __m128i p3)
 {
     return _mm_hadd_epi32 (_mm_hadd_epi32 (p0, p1), _mm_hadd_epi32 (p2, p3));
-}
-
-//  Stores the tile's count rows of a vector, NaN as 0x7fc00000.
-static void
-s_store (__m128 acc, size_t count, float *y)
-{
-    float lanes [4];
-    _mm_storeu_ps (lanes, acc);
-    for (size_t r = 0; r < count; r++)
-        y [r] = xinf_qk_canonical (lanes [r]);
 }
 
 //  ---- AVX2 -------------------------------------------------------------------------
@@ -314,17 +268,6 @@ s_tile_avx2 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t
             break; \
     }
 
-//  The tile at 'row' of count rows.
-static void
-s_tile_at (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t row, size_t count, s_tile_t *tile)
-{
-    tile->count = count - row < S_ROWS ? count - row : S_ROWS;
-    for (size_t r = 0; r < S_ROWS; r++)
-        tile->rows [r] = w + (row + (r < tile->count ? r : tile->count - 1)) * row_bytes;
-    tile->block_bytes = xinf_dtype_block_bytes (dtype);
-    tile->row_bytes = row_bytes;
-}
-
 S_AVX2 static void
 s_k_rows_avx2 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
@@ -497,32 +440,6 @@ s_block_avx512 (const xinf_dtype_t dtype, const uint8_t *block, const xinf_qk_ac
         isum [v] = _mm512_add_epi32 (isum [v], odd [v]);
 }
 
-//  The d (and dmin) of block b of the tile's four rows in four lanes, read
-//  straight from the blocks (no single floats stored for a vector load
-//  to wait on). Q4_K, Q5_K: the words d, dmin at 0; Q6_K: d at 208.
-S_AVX512 static S_INLINE void
-s_d4 (const xinf_dtype_t dtype, const s_tile_t *tile, size_t b, __m128 *d, __m128 *dmin)
-{
-    const uint8_t *at [S_ROWS];
-    S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        at [r] = tile->rows [r] + b * tile->block_bytes;
-    if (dtype == XINF_DTYPE_Q6_K) {
-        uint16_t h [S_ROWS];
-        S_UNROLL for (int r = 0; r < S_ROWS; r++)
-            memcpy (&h [r], at [r] + 208, 2);
-        *d = _mm_cvtph_ps (_mm_setr_epi16 ((short) h [0], (short) h [1], (short) h [2], (short) h [3], 0, 0, 0, 0));
-        *dmin = _mm_setzero_ps ();
-        return;
-    }
-    uint32_t word [S_ROWS];
-    S_UNROLL for (int r = 0; r < S_ROWS; r++)
-        memcpy (&word [r], at [r], 4);
-    __m256 both = _mm256_cvtph_ps (_mm_setr_epi32 ((int) word [0], (int) word [1], (int) word [2], (int) word [3]));
-    __m128 low = _mm256_castps256_ps128 (both), high = _mm256_extractf128_ps (both, 1);
-    *d = _mm_shuffle_ps (low, high, _MM_SHUFFLE (2, 0, 2, 0));
-    *dmin = _mm_shuffle_ps (low, high, _MM_SHUFFLE (3, 1, 3, 1));
-}
-
 //  8 lanes: the two halves of 16 added.
 S_AVX512 static S_INLINE __m256i
 s_fold (__m512i lanes)
@@ -561,14 +478,6 @@ s_tile_avx512 (const xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act
         }
     }
 }
-
-#define S_TILE_CASES4(FN, dt, TILE, act, j, acc) \
-    switch (V) { \
-        case 1: FN (dt, TILE, act, j, 1, acc); break; \
-        case 2: FN (dt, TILE, act, j, 2, acc); break; \
-        case 3: FN (dt, TILE, act, j, 3, acc); break; \
-        default: FN (dt, TILE, act, j, 4, acc); break; \
-    }
 
 //  ---- AVX-512, whole groups of 16 vectors ----------------------------------------
 
@@ -723,6 +632,17 @@ s_tile_groups (xinf_dtype_t dtype, const s_tile_t *tile, const xinf_qk_act_t *ac
     }
 }
 
+void
+xinf_cpu_qk_k_groups_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                             const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch)
+{
+    for (size_t row = 0; row < count; row += S_ROWS) {
+        s_tile_t tile;
+        s_tile_at (dtype, w, row_bytes, row, count, &tile);
+        s_tile_groups (dtype, &tile, act, scratch, y + row, y_stride);
+    }
+}
+
 S_AVX512 static void
 s_k_rows_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                  float *y, size_t y_stride, void *scratch)
@@ -757,6 +677,13 @@ xinf_cpu_qk_k_rows_avx2 (void)
 xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_k_rows_avx512 (void)
 {
+    xinf_cpu_qk_k_rows_fn *gfni = xinf_cpu_qk_k_rows_gfni ();
+    return gfni && xinf_cpu_has_gfni_vbmi () ? gfni : s_k_rows_avx512;
+}
+
+xinf_cpu_qk_k_rows_fn *
+xinf_cpu_qk_k_rows_avx512_plain (void)
+{
     return s_k_rows_avx512;
 }
 
@@ -766,6 +693,19 @@ xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_k_rows_avx2 (void)
 {
     return NULL;
+}
+
+xinf_cpu_qk_k_rows_fn *
+xinf_cpu_qk_k_rows_avx512_plain (void)
+{
+    return NULL;
+}
+
+void
+xinf_cpu_qk_k_groups_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
+                             const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch)
+{
+    (void) dtype, (void) w, (void) row_bytes, (void) count, (void) act, (void) y, (void) y_stride, (void) scratch;
 }
 
 xinf_cpu_qk_k_rows_fn *

@@ -463,6 +463,55 @@ test_quantize_k (void)
     }
 }
 
+//  Both AVX-512 k_rows (with GFNI and VBMI, the default where the CPU has
+//  them, and without) give the reference's bits, called directly on
+//  vectors quantized by the portable quantizer: 1..6 vectors, row counts
+//  around the tiles of 4, special weights and vectors, and Q6_K blocks
+//  whose products reach the extremes of the packed int16 sums (codes 63
+//  or 0 against q = +-127).
+static void
+test_k_rows_avx512 (void)
+{
+    xinf_cpu_qk_k_rows_fn *fns [2] = { xinf_cpu_qk_k_rows_avx512 (), xinf_cpu_qk_k_rows_avx512_plain () };
+    if (!xinf_cpu_qk_avx512 () || !fns [0] || !fns [1])
+        return;
+    const xinf_dtype_t types [3] = { XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K };
+    size_t cols = 768, spans = cols / 256;
+    uint64_t state = 31;
+    for (int round = 0; round < 36; round++) {
+        xinf_dtype_t dtype = types [round % 3];
+        size_t rows = 1 + (size_t) round % 9, n = 1 + (size_t) round % 6, row_bytes = xinf_dtype_row_bytes (dtype, cols);
+        bool special = round % 4 == 3, extreme = round % 5 == 2;
+        uint8_t *w = s_weights (dtype, rows, cols, &state, special);
+        float *x = s_vectors (n, cols, &state, special);
+        for (size_t b = 0; extreme && dtype == XINF_DTYPE_Q6_K && b < rows * spans; b++) {
+            uint8_t *block = w + b * 210;
+            memset (block, b % 2 ? 0xff : 0, 192);        //  codes 63 or 0
+            for (size_t i = 0; i < n * cols; i++)
+                x [i] = i % 3 ? 1.0f : -1.0f;
+        }
+        xinf_qk_act_t act = { n, cols, cols / 32, 256, spans, malloc (n * spans * sizeof (float)), NULL, NULL,
+                              aligned_alloc (64, n * cols), malloc (n * cols / 16 * sizeof (int16_t)),
+                              malloc (n * cols / 32 * sizeof (int16_t)), NULL, 0, NULL, 0 };
+        CHECK (act.d && act.q8 && act.s16 && act.s32);
+        for (size_t j = 0; j < n; j++)
+            for (size_t b = 0; b < spans; b++)
+                xinf_cpu_qk_quantize_k (x + j * cols + b * 256, act.q8 + j * cols + b * 256, act.d + j * spans + b,
+                                        act.s16 + (j * cols + b * 256) / 16, act.s32 + j * cols / 32 + b * 8);
+        void *scratch = aligned_alloc (64, XINF_QK_SCRATCH + xinf_cpu_qk_k_scratch (cols));
+        float *y = malloc (n * rows * sizeof (float));
+        CHECK (scratch && y);
+        for (int f = 0; f < 2; f++) {
+            fns [f] (dtype, w, row_bytes, rows, &act, y, rows, scratch);
+            for (size_t j = 0; j < n; j++)
+                for (size_t r = 0; r < rows; r++)
+                    CHECK (s_same (y [j * rows + r], s_k_dot_ref (dtype, w + r * row_bytes, x + j * cols, cols)));
+        }
+        free (w), free (x), free (y), free (scratch);
+        free (act.d), free (act.q8), free (act.s16), free (act.s32);
+    }
+}
+
 int
 main (void)
 {
@@ -472,6 +521,7 @@ main (void)
     for (int p = 0; p < POOLS; p++)
         s_pools [p] = xinf_threadpool_new (p + 1);
     RUN (test_quantize_k);
+    RUN (test_k_rows_avx512);
     RUN (test_products);
     RUN (test_products_special);
     RUN (test_products_tall);
