@@ -69,3 +69,48 @@ xinf_exec_device_kv_budget (const xinf_exec_device_t *device, uint64_t weights)
 #endif
     return budget > S_KV_FLOOR ? budget : S_KV_FLOOR;
 }
+
+#if defined (XINF_HAVE_CUDA)
+//  The first matrix of 't' whose type 'supported' refuses, named; NULL if none.
+static const char *
+s_unsupported (const xinf_transformer_t *t, bool (*supported) (xinf_dtype_t), xinf_dtype_t *dtype, size_t *layer)
+{
+    static const char *names [] = { "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down" };
+    *layer = SIZE_MAX;
+    if (!supported ((*dtype = t->embed.dtype)))
+        return "token_embd";
+    if (!supported ((*dtype = t->output.dtype)))
+        return "output";
+    for (*layer = 0; *layer < t->n_layers; (*layer)++) {
+        const xinf_layer_t *l = &t->layers [*layer];
+        const xinf_matrix_t *matrices [] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
+        for (size_t index = 0; index < sizeof matrices / sizeof matrices [0]; index++)
+            if (!supported ((*dtype = matrices [index]->dtype)))
+                return names [index];
+    }
+    return NULL;
+}
+#endif
+
+int
+xinf_exec_device_check_weights (const xinf_exec_device_t *device, const xinf_transformer_t *t, char *error,
+                                size_t error_size)
+{
+#if defined (XINF_HAVE_CUDA)
+    xinf_dtype_t dtype;
+    size_t layer;
+    const char *name = device->cuda ? s_unsupported (t, xinf_cuda_dtype_supported, &dtype, &layer) : NULL;
+    if (!name)
+        return 0;
+    if (layer == SIZE_MAX)
+        snprintf (error, error_size, "the GPU backend has no kernel for %s weights (%s): run this model on the CPU "
+                  "or use a file of another type (Q4_K_M, Q8_0, F16)", xinf_dtype_name (dtype), name);
+    else
+        snprintf (error, error_size, "the GPU backend has no kernel for %s weights (blk.%zu.%s): run this model on "
+                  "the CPU or use a file of another type (Q4_K_M, Q8_0, F16)", xinf_dtype_name (dtype), layer, name);
+    return -1;
+#else
+    (void) device, (void) t, (void) error, (void) error_size;
+    return 0;
+#endif
+}

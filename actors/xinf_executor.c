@@ -162,6 +162,8 @@ static int
 s_start_serving (s_state_t *state)
 {
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    if (xinf_exec_device_check_weights (&state->device, t, state->load_error, sizeof state->load_error))
+        return -1;
     size_t n_blocks = s_kv_blocks (state, t);
     state->cache = xinf_kv_cache_new (t, state->backend, n_blocks, XINF_BLOCK_TOKENS, state->step_tokens);
     state->batch = xinf_batch_buf_new ();
@@ -355,6 +357,11 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     char reason [512];
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
+    //  A GPU rank's activations live on the device; the ZeroMQ collective
+    //  reads host memory (NCCL is not wired into the executor yet)
+    if (!check.failed && state->device.cuda && load.n_ranks > 1)
+        xinf_check_fail (&check, "tensor parallelism on a GPU (%s, %llu ranks) is not supported yet", load.device,
+                         (unsigned long long) load.n_ranks);
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "LOAD: %s", check.reason);
         return;

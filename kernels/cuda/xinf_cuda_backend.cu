@@ -377,6 +377,12 @@ static int
 s_status (xinf_backend_t *self, char *error, size_t error_size)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
+    //  A kernel's fault shows at the next synchronising call: a pass that
+    //  copied no logits back (a prompt chunk, a follower rank) has made
+    //  none yet, so one is made here (free when the pass synchronised
+    //  already); never inside a capture, where it would break it
+    if (!cuda->capturing && xinf_cuda_enter (cuda))
+        xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "a pass");
     if (!cuda->failed)
         return 0;
     if (error && error_size)
