@@ -222,14 +222,29 @@ s_cancelled (const xinf_transformer_t *self, xinf_kv_cache_t *cache)
     return self->shard.n_ranks <= 1 && cache->cancel && atomic_load (cache->cancel);
 }
 
+//  0, or -1 with the backend's reason when one of its ops failed.
+static int
+s_backend_status (xinf_backend_t *be, char *error, size_t error_size)
+{
+    char reason [400] = "";
+    if (!be->ops->status || be->ops->status (be, reason, sizeof reason) == 0)
+        return 0;
+    return xinf_fail (error, error_size, "backend %s failed: %s", be->ops->name, reason);
+}
+
 //  Sums the ranks' partial outputs [n][dim] of a layer's 'what' in place
 //  (nothing to do for a whole model); 0 or -1 with the collective's reason.
 static int
-s_all_reduce (const xinf_transformer_t *self, float *partial, size_t n, size_t layer, const char *what,
-              char *error, size_t error_size)
+s_all_reduce (const xinf_transformer_t *self, xinf_backend_t *backend, float *partial, size_t n, size_t layer,
+              const char *what, char *error, size_t error_size)
 {
     if (self->shard.n_ranks <= 1)
         return 0;
+    //  The partial sums are the backend's last writes: a device backend
+    //  finishes them first (its status synchronises), as a collective on
+    //  a stream of its own would not wait for them
+    if (s_backend_status (backend, error, error_size))
+        return -1;
     char reason [256] = "";
     if (xinf_collective_all_reduce_sum (self->collective, partial, n * self->dim, reason, sizeof reason))
         return xinf_fail (error, error_size, "%s (all-reduce of layer %zu %s)", reason [0] ? reason : "collective failed",
@@ -300,16 +315,6 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
     be->ops->project (be, &output, 1, batch->n_out);
 }
 
-//  0, or -1 with the backend's reason when one of its ops failed.
-static int
-s_backend_status (xinf_backend_t *be, char *error, size_t error_size)
-{
-    char reason [400] = "";
-    if (!be->ops->status || be->ops->status (be, reason, sizeof reason) == 0)
-        return 0;
-    return xinf_fail (error, error_size, "backend %s failed: %s", be->ops->name, reason);
-}
-
 //  One pass of at most max_tokens tokens; 0 or -1 with a reason.
 static int
 s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
@@ -327,14 +332,14 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
                  : xinf_fail (error, error_size, "out of memory for attention scores");
         if (self->shard.n_ranks > 1)
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce attn_output");
-        if (s_all_reduce (self, cache->xb2, n, index, "attn_output", error, error_size))
+        if (s_all_reduce (self, be, cache->xb2, n, index, "attn_output", error, error_size))
             return -1;
         be->ops->add (be, cache->x, cache->xb2, n * self->dim);
         s_enter (cache, XINF_PHASE_COMPUTE, index, "feed-forward");
         s_feed_forward (self, &self->layers [index], cache, n);
         if (self->shard.n_ranks > 1)
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce ffn_down");
-        if (s_all_reduce (self, cache->xb2, n, index, "ffn_down", error, error_size))
+        if (s_all_reduce (self, be, cache->xb2, n, index, "ffn_down", error, error_size))
             return -1;
         be->ops->add (be, cache->x, cache->xb2, n * self->dim);
     }

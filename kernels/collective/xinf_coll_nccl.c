@@ -144,11 +144,22 @@ s_all_reduce_sum (xinf_collective_t *base, float *data, size_t count, char *erro
     s_wait_t wait = { self, phase, s_now_ms (), 0 };
     int64_t deadline = wait.start + self->stall_ms;
     int result = 0;
+    //  A non-blocking communicator may answer ncclInProgress before the
+    //  reduction is on the stream: an empty stream says nothing until then
+    bool enqueued = rc == ncclSuccess;
     while (result == 0) {
+        bool done;
+        if (!enqueued) {
+            result = s_check (self, phase, deadline, &done, error, error_size);
+            enqueued = done;
+            s_wait_tick (&wait, s_now_ms ());
+            if (result == 0 && !enqueued)
+                s_pause ();
+            continue;
+        }
         cudaError_t query = cudaStreamQuery (self->stream);
         if (query == cudaSuccess)
             break;
-        bool done;
         if (query != cudaErrorNotReady)
             result = s_fail (self, error, error_size, "%s: %s", phase, cudaGetErrorString (query));
         else
