@@ -18,20 +18,31 @@
 
 //  ---- errors ------------------------------------------------------------------
 
-int
-xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason)
+//  A failure: the first one's reason is kept. Running out of device
+//  memory is not sticky (the context is fine): the status op reports it
+//  once and the backend tries again on the next pass; anything else is.
+static int
+s_fail (xinf_cuda_t *cuda, const char *what, const char *reason, bool sticky)
 {
     fprintf (stderr, "xinf cuda (device %d): %s: %s\n", cuda->device, what, reason);
     if (!cuda->failed)
         snprintf (cuda->error, sizeof cuda->error, "%s: %s", what, reason);
     cuda->failed = true;
+    cuda->sticky |= sticky;
     return -1;
+}
+
+int
+xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason)
+{
+    return s_fail (cuda, what, reason, true);
 }
 
 int
 xinf_cuda_check (xinf_cuda_t *cuda, cudaError_t status, const char *what)
 {
-    return status == cudaSuccess ? 0 : xinf_cuda_fail (cuda, what, cudaGetErrorString (status));
+    return status == cudaSuccess ? 0
+         : s_fail (cuda, what, cudaGetErrorString (status), status != cudaErrorMemoryAllocation);
 }
 
 int
@@ -387,6 +398,11 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
         return 0;
     if (error && error_size)
         snprintf (error, error_size, "CUDA device %d: %s", cuda->device, cuda->error);
+    if (!cuda->sticky) {                        //  out of memory: this pass failed, the next may not
+        cuda->failed = false;
+        cuda->error [0] = 0;
+        cudaGetLastError ();
+    }
     return -1;
 }
 
@@ -472,6 +488,7 @@ xinf_cuda_backend_clear_error (xinf_backend_t *backend)
 {
     if (xinf_cuda_backend_is (backend)) {
         xinf_cuda (backend)->failed = false;
+        xinf_cuda (backend)->sticky = false;
         xinf_cuda (backend)->error [0] = 0;
         cudaGetLastError ();
     }

@@ -96,6 +96,7 @@ s_graphs_off (xinf_cuda_t *cuda, const char *reason, char *error, size_t error_s
     cuda->graphs_off = true;
     cuda->capturing = false;
     cuda->failed = false;
+    cuda->sticky = false;
     cuda->error [0] = 0;
     cudaGetLastError ();
     return -1;

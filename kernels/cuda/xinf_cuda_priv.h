@@ -78,6 +78,7 @@ typedef struct {
     size_t n_copies, max_copies, copied_bytes;
     xinf_cuda_buffer_t stages [XINF_CUDA_STAGES];
     bool failed;
+    bool sticky;                      //  failed for good (anything but running out of memory)
     char error [512];
     //  CUDA graphs of decode passes
     xinf_cuda_graph_t graphs [XINF_CUDA_GRAPH_SLOTS];
