@@ -321,7 +321,8 @@ bool
 xinf_heal_adopt_rank (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
                       const char *node, uint64_t rank)
 {
-    if ((model->adopted && !model->options_known) || replica->restoring || replica->n_ranks <= 1 || !(replica->state == XINF_LAUNCH_RELAUNCHING))
+    if (!xinf_model_options_known (model) || replica->restoring || replica->n_ranks <= 1
+    ||  replica->state != XINF_LAUNCH_RELAUNCHING)
         return false;
     xinf_launch_unload (self->cluster, ctx, node, model->uid, replica->index, "the replica is being relaunched");
     if (rank < replica->n_ranks && streq (replica->ranks [rank].node, node)) {

@@ -116,7 +116,7 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_bool (body, "disable_cuda_graph", true);
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
-    if (!model->adopted || model->options_known)
+    if (xinf_model_options_known (model))
         xinf_map_put (body, "launch", xinf_launch_options_map (&model->options, model->pinned));
     if (model->gpu) {
         char device [16];

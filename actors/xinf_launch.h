@@ -180,6 +180,14 @@ void xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *n
 bool xinf_launch_uses (const xinf_replica_entry_t *replica, const char *node);
 //  Frees an entry's owned values and registered waits.
 void xinf_model_entry_free (xinf_model_entry_t **model_p);
+//  Whether the model's launch options are known: launched here, restored
+//  from the journal or the standby, or adopted with the options a worker
+//  reported (not one rebuilt from HELLOs of workers that report none).
+static inline bool
+xinf_model_options_known (const xinf_model_entry_t *model)
+{
+    return !model->adopted || model->options_known;
+}
 
 //  Sends to the worker named 'node'; 0 or -1 when it cannot be reached.
 int xinf_launch_send (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *node, xinf_msg_t **msg_p);

@@ -501,7 +501,7 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             xinf_textf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
                         node, rank, (unsigned long long) index, model->uid, why);
             xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
-            if (model->adopted && !model->options_known)   //  no launch parameters to relaunch with
+            if (!xinf_model_options_known (model))        //  no launch parameters to relaunch with
                 xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank,
                                           why);
             else

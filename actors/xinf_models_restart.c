@@ -17,7 +17,7 @@ s_describable (const xinf_model_entry_t *model)
 {
     if (!model->adopted || model->n_worker <= 1)
         return true;
-    if (!model->options_known)
+    if (!xinf_model_options_known (model))
         return false;
     for (size_t index = 0; index < model->count; index++)
         for (size_t rank = 0; rank < model->n_worker; rank++)
@@ -53,7 +53,7 @@ xinf_models_save (xinf_models_t *self)
 static void
 s_adopt_options (xinf_model_entry_t *model, const char *node, const xinf_value_t *launch)
 {
-    if (!model->adopted || model->options_known || !launch)
+    if (xinf_model_options_known (model) || !launch)
         return;
     xinf_check_t check = XINF_CHECK_INIT;
     if (xinf_launch_options_take (launch, &model->options, &model->pinned, &check)) {
