@@ -4,17 +4,17 @@
 #include "xinf_cluster.h"
 
 bool
-xinf_graph_retry_is_graph_hang (const char *error)
+xinf_graph_retry_is_graph_hang (const char *stuck_phase)
 {
-    return error && (strstr (error, " is stuck in graph capture of step ")
-                     || strstr (error, " is stuck in graph replay of step "));
+    return stuck_phase && (streq (stuck_phase, "capture") || streq (stuck_phase, "replay"));
 }
 
 bool
-xinf_graph_retry_wanted (const xinf_model_entry_t *model, const xinf_replica_entry_t *replica, const char *error)
+xinf_graph_retry_wanted (const xinf_model_entry_t *model, const xinf_replica_entry_t *replica,
+                         const char *stuck_phase)
 {
     return replica->n_ranks <= 1 && !model->options.disable_cuda_graph && !replica->graphs_off
-        && !replica->graph_retry && xinf_graph_retry_is_graph_hang (error);
+        && !replica->graph_retry && xinf_graph_retry_is_graph_hang (stuck_phase);
 }
 
 void

@@ -412,7 +412,7 @@ s_on_model_state (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_
     if (!streq (replica->node, node) || rank != 0
     ||  xinf_graph_retry_report (self->launch, ctx, model, replica, state))
         return;
-    if (streq (state, "failed") && xinf_graph_retry_wanted (model, replica, report.error)) {
+    if (streq (state, "failed") && xinf_graph_retry_wanted (model, replica, report.stuck_phase)) {
         xinf_graph_retry_begin (self->launch, ctx, model, replica, report.error);
         char reason [1200];
         xinf_textf (reason, sizeof reason, "replica %llu of %s on %s failed, relaunching without CUDA graphs: %s",

@@ -31,6 +31,7 @@ typedef struct {
     char upstream [512];              //  the worker agent's peer id
     int state;                        //  xinf_replica_fsm
     char error [512];
+    const char *stuck_phase;          //  failed by the step watchdog: the phase (xinf_phase_name)
     uint64_t bytes_done, bytes_total;
     xinf_value_t *info;               //  LOADED body
     xinf_tokenizer_t *tokenizer;
@@ -83,6 +84,8 @@ s_report_state (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "bytes_done", state->bytes_done);
     xinf_map_put_uint (body, "bytes_total", state->bytes_total);
     xinf_map_put_str (body, "error", state->error);
+    if (state->stuck_phase)
+        xinf_map_put_str (body, "stuck_phase", state->stuck_phase);
     if (state->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", state->rank);
         xinf_map_put_uint (body, "n_ranks", state->n_ranks);
@@ -625,6 +628,7 @@ s_on_watch (xinf_ctx_t *ctx, void *arg)
                 "replica fails: relaunch %s", (unsigned long long) state->rank, (unsigned long long) state->replica,
                 state->uid, where, (long long) state->stall_ms,
                 xinf_phase_is_graph (view.phase) ? "with --disable-cuda-graph" : "the model");
+    state->stuck_phase = xinf_phase_name (view.phase);
     s_executor_down (ctx, "EXECUTOR_HUNG", text);
 }
 

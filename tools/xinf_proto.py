@@ -244,6 +244,7 @@ MESSAGES = {
             {'name': 'bytes_done', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'bytes_total', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'error', 'type': 'str', 'min': 0, 'max': 511, 'optional': True},
+            {'name': 'stuck_phase', 'type': 'str', 'min': 1, 'max': 10, 'optional': True, 'values': ['compute', 'collective', 'sample', 'capture', 'replay']},
             {'name': 'info', 'type': 'map', 'min': 0, 'max': 64, 'optional': True},
             {'name': 'rank', 'type': 'uint', 'min': 0, 'max': 15, 'optional': True},
             {'name': 'n_ranks', 'type': 'uint', 'min': 1, 'max': 16, 'optional': True},
