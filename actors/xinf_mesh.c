@@ -307,6 +307,14 @@ s_fix (xinf_mesh_t *self, char *fix, size_t size, const char *status, const char
     if (streq (status, "wrong_peer"))
         snprintf (fix, size, "%s reaches another node: set -H / XINF_HOST_IP on %s to its own address", endpoint, to);
     else
+    if (streq (status, "keys"))
+        snprintf (fix, size, "the CURVE keys: every worker's public key in the supervisor's --keys, and the "
+                  "same --keys/--server-key on %s as on the others", to);
+    else
+    if (streq (status, "not_zeromq"))
+        snprintf (fix, size, "another program holds %s (it does not speak ZeroMQ): stop it, or give %s other "
+                  "ports", endpoint, to);
+    else
         snprintf (fix, size, "the port accepts connections but no xinf listener answered: another program "
                   "holds %s, or %s's process is frozen or overloaded", endpoint, to);
 }

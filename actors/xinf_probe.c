@@ -260,7 +260,10 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
         char key [XINF_KEY_TEXT_SIZE];
         zcert_t *identity = xinf_auth_identity ();
         if (identity && xinf_auth_vouched (targets [index].endpoint, key)) {
-            s_set (&targets [index], "no_handshake", "keys are on and the supervisor vouched for no key there: not dialed");
+            char detail [400];
+            xinf_textf (detail, sizeof detail, "the server at %s was not dialed: keys are on and the supervisor "
+                        "vouched for no key there", targets [index].endpoint);
+            s_set (&targets [index], "keys", detail);
             continue;
         }
         targets [index].keyed = identity != NULL;
@@ -281,7 +284,7 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
         xinf_msg_t *reply = xinf_dealer_recv (target->dealer, left > 0 ? (int) left : 0, error, sizeof error);
         s_judge_reply (target, reply);
         if (!reply && strstr (error, "the server at "))
-            s_set (target, "no_handshake", error);        //  a refused key or a CURVE mismatch, said as such
+            s_set (target, "keys", error);                //  a refused key or a CURVE mismatch, said as such
         else
         if (!reply)
             target->silent = true;
@@ -330,11 +333,11 @@ s_judge_greeting (s_target_t *target)
     if (form == 1 && curve != target->keyed
     &&  xinf_refusal_words (XINF_HANDSHAKE_MISMATCH, 0, target->keyed ? "this node's key" : "", words, sizeof words)) {
         xinf_textf (detail, sizeof detail, "the server at %s %s", target->endpoint, words);
-        s_set (target, "no_handshake", detail);
+        s_set (target, "keys", detail);
     }
     else
     if (form == -1 && target->greeting_size > 0)
-        s_set (target, "no_handshake", "the port is open but the program there does not speak ZeroMQ");
+        s_set (target, "not_zeromq", "the port is open but the program there does not speak ZeroMQ");
 }
 
 //  The open targets that did not answer the handshake and gave no reason:
@@ -458,10 +461,10 @@ xinf_probe_explain (const char *endpoint, const char *status, const char *detail
     if (streq (status, "unreachable"))
         snprintf (text, size, "%s is unreachable (%s): check the address and the route", endpoint, detail);
     else
-    if (streq (status, "no_handshake") && strncmp (detail, "the server at ", 14) == 0)
-        snprintf (text, size, "%s", detail);          //  keys, said as such
+    if (streq (status, "keys"))
+        snprintf (text, size, "%s", detail);          //  "the server at ENDPOINT ...", said as such
     else
-    if (streq (status, "no_handshake") && strstr (detail, "does not speak ZeroMQ"))
+    if (streq (status, "not_zeromq"))
         snprintf (text, size, "%s accepts connections but does not speak ZeroMQ: another program holds the port",
                   endpoint);
     else

@@ -28,8 +28,11 @@ int xinf_probe_listener_port (xinf_probe_listener_t *self);
 //  Starts a probe job over 'targets' (array of {node, endpoint}; taken). When
 //  done it sends one PROBE_RESULT envelope through the returned actor's pipe:
 //  {session, node, results: [{to, endpoint, status, ms, detail}]}, status
-//  one of ok, refused, unreachable, timeout, wrong_peer, no_handshake,
-//  bad_endpoint. The owner reads it, then destroys the actor.
+//  one of ok, refused, unreachable, timeout, wrong_peer, keys (the
+//  handshake failed over CURVE keys: refused, or keys on one side only;
+//  the detail says which), not_zeromq (the program on the port sent no
+//  ZMTP greeting), no_handshake (ZeroMQ, but no xinf node or listener
+//  answered), bad_endpoint, busy. The owner reads it, then destroys the actor.
 //  A target with 'role' (str) is a node rather than a probe listener: it
 //  gets a PING, and the PONG must name that role (ok; detail: its node and
 //  version) or the result is wrong_peer.
