@@ -97,10 +97,17 @@ s_listed (zlist_t *list, const char *name)
     return false;
 }
 
+//  What s_pick found.
+typedef enum {
+    S_PICKED,                  //  a worker where the replica fits
+    S_NO_ROOM,                 //  alive workers, none with room enough
+    S_NONE_ALIVE               //  no alive worker left to pick
+} s_pick_t;
+
 //  The alive worker, not in 'mine', with the most free memory where 'need'
-//  fits, preferring workers without a replica of this launch; false with
-//  the reason.
-static bool
+//  fits, preferring workers without a replica of this launch; else the
+//  reason.
+static s_pick_t
 s_pick (xinf_cluster_t *cluster, zhashx_t *models, uint64_t need, zlist_t *mine, const s_placed_t *placed,
         size_t count, char *node, size_t node_size, char *reason, size_t size)
 {
@@ -136,7 +143,7 @@ s_pick (xinf_cluster_t *cluster, zhashx_t *models, uint64_t need, zlist_t *mine,
     else
         snprintf (reason, size, "no alive worker to place the model on");
     zlist_destroy (&alive);
-    return best != NULL;
+    return best ? S_PICKED : roomiest ? S_NO_ROOM : S_NONE_ALIVE;
 }
 
 //  A GPU model's replica: a GPU of its own, on the named worker if any.
@@ -179,12 +186,13 @@ xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entr
             char *node = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
             if (named)
                 snprintf (node, sizeof replica->node, "%s", xinf_value_str (xinf_array_at (named, rank)));
-            else
-            if (!s_pick (cluster, models, need, mine, placed, done, node, sizeof replica->node, reason, size)) {
-                if (model->n_worker > 1 && strstr (reason, "no alive"))
+            else {
+                s_pick_t pick = s_pick (cluster, models, need, mine, placed, done, node, sizeof replica->node,
+                                        reason, size);
+                if (pick == S_NONE_ALIVE && model->n_worker > 1)
                     snprintf (reason, size, "n_worker %zu needs %zu distinct alive workers; only %zu found",
                               model->n_worker, model->n_worker, rank);
-                rc = -1;
+                rc = pick == S_PICKED ? 0 : -1;
             }
             zlist_append (mine, node);
             snprintf (placed [done].node, sizeof placed [done].node, "%s", node);
@@ -218,7 +226,7 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
     bool found = model->gpu
                ? xinf_placement_gpu (cluster, models, model, index, need, mine, node, node_size,
                                      &model->replicas [index].gpu, reason, size) == 0
-               : s_pick (cluster, models, need, mine, placed, count, node, node_size, reason, size);
+               : s_pick (cluster, models, need, mine, placed, count, node, node_size, reason, size) == S_PICKED;
     zlist_destroy (&mine);
     free (placed);
     return found ? 0 : -1;
@@ -245,8 +253,9 @@ xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entr
     zlist_t *mine = zlist_new ();
     int rc = 0;
     for (size_t rank = 0; rank < replica->n_ranks && rc == 0; rank++) {
-        if (!s_pick (cluster, models, need, mine, placed, count, nodes [rank], 65, reason, size)) {
-            if (strstr (reason, "no alive"))
+        s_pick_t pick = s_pick (cluster, models, need, mine, placed, count, nodes [rank], 65, reason, size);
+        if (pick != S_PICKED) {
+            if (pick == S_NONE_ALIVE)
                 snprintf (reason, size, "%zu ranks need %zu distinct alive workers; only %zu found",
                           replica->n_ranks, replica->n_ranks, rank);
             rc = -1;
