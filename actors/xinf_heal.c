@@ -279,8 +279,10 @@ xinf_heal_replica_lost (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *
 void
 xinf_heal_worker_joined (xinf_heal_t *self, xinf_ctx_t *ctx, const char *node)
 {
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models))
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        xinf_model_entry_t *model = entries [at];
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             if (!*replica->lost_from || model->stopping)
@@ -293,6 +295,8 @@ xinf_heal_worker_joined (xinf_heal_t *self, xinf_ctx_t *ctx, const char *node)
             if (!model->pinned || streq (replica->lost_from, node))
                 s_try (self, ctx, model, replica, false);
         }
+    }
+    free (entries);
 }
 
 bool
@@ -335,8 +339,10 @@ xinf_heal_adopt_rank (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mo
 void
 xinf_heal_tick (xinf_heal_t *self, xinf_ctx_t *ctx, int64_t now)
 {
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models))
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        xinf_model_entry_t *model = entries [at];
         for (size_t index = 0; index < model->count && !model->stopping; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             if (replica->n_ranks <= 1 || !(replica->state == XINF_LAUNCH_RELAUNCHING) || !replica->deadline
@@ -352,4 +358,6 @@ xinf_heal_tick (xinf_heal_t *self, xinf_ctx_t *ctx, int64_t now)
                 }
             s_group_next (self, ctx, model, replica);
         }
+    }
+    free (entries);
 }

@@ -87,6 +87,20 @@ xinf_launch_uses (const xinf_replica_entry_t *replica, const char *node)
     return false;
 }
 
+xinf_model_entry_t **
+xinf_model_table_list (zhashx_t *models, size_t *count)
+{
+    zlistx_t *uids = zhashx_keys (models);
+    xinf_model_entry_t **list = calloc (zlistx_size (uids) + 1, sizeof *list);
+    assert (list);
+    size_t found = 0;
+    for (const char *uid = (const char *) zlistx_first (uids); uid; uid = (const char *) zlistx_next (uids))
+        list [found++] = (xinf_model_entry_t *) zhashx_lookup (models, uid);
+    zlistx_destroy (&uids);
+    *count = found;
+    return list;
+}
+
 static void
 s_set (char *field, size_t size, const char *value)
 {
@@ -247,17 +261,21 @@ static xinf_model_entry_t *
 s_model_of_session (xinf_launch_t *self, uint64_t session, xinf_replica_entry_t **replica_p)
 {
     *replica_p = NULL;
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models)) {
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    xinf_model_entry_t *found = NULL;
+    for (size_t at = 0; at < listed && !found; at++) {
+        xinf_model_entry_t *model = entries [at];
         if (model->mesh_session == session)
-            return model;
-        for (size_t index = 0; index < model->count; index++)
+            found = model;
+        for (size_t index = 0; index < model->count && !found; index++)
             if (model->replicas [index].mesh_session == session) {
                 *replica_p = &model->replicas [index];
-                return model;
+                found = model;
             }
     }
-    return NULL;
+    free (entries);
+    return found;
 }
 
 //  One replica's part of a preflight: it fails, or stages its file.
@@ -391,14 +409,19 @@ static void s_send_group (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
 static xinf_replica_entry_t *
 s_replica_of_ports (xinf_launch_t *self, uint64_t session, xinf_model_entry_t **model_p)
 {
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models))
-        for (size_t index = 0; index < model->count; index++)
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    xinf_replica_entry_t *found = NULL;
+    for (size_t at = 0; at < listed && !found; at++) {
+        xinf_model_entry_t *model = entries [at];
+        for (size_t index = 0; index < model->count && !found; index++)
             if (model->replicas [index].port_session == session) {
                 *model_p = model;
-                return &model->replicas [index];
+                found = &model->replicas [index];
             }
-    return NULL;
+    }
+    free (entries);
+    return found;
 }
 
 //  Every rank's worker has dialed the ports the others' collectives bound:
@@ -654,8 +677,10 @@ s_fail_late (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
 void
 xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now)
 {
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models))
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        xinf_model_entry_t *model = entries [at];
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             if (replica->deadline && now > replica->deadline && replica->n_ranks > 1
@@ -663,4 +688,6 @@ xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now)
             &&  !(replica->state == XINF_LAUNCH_RELAUNCHING))       //  its deadline is xinf_heal's
                 s_fail_late (self, ctx, model, replica);
         }
+    }
+    free (entries);
 }

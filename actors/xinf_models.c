@@ -188,11 +188,14 @@ s_on_list (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *
 {
     xinf_msg_t *reply = xinf_msg_new ("LIST_MODELS_REPLY");
     xinf_value_t *list = xinf_value_new_array ();
-    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
-         model = (s_model_t *) zhashx_next (self->models)) {
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        s_model_t *model = entries [at];
         xinf_value_t *item = xinf_model_view_item (model);
         xinf_array_push (list, item);
     }
+    free (entries);
     xinf_map_put (xinf_msg_body (reply), "models", list);
     xinf_ctx_reply (ctx, from, msg, &reply);
 }
@@ -481,8 +484,10 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
 {
     self->ctx = ctx;
     char reason [256];
-    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
-         model = (s_model_t *) zhashx_next (self->models))
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        s_model_t *model = entries [at];
         for (size_t index = 0; index < model->count; index++) {
             s_replica_t *replica = &model->replicas [index];
             if (!xinf_launch_uses (replica, node) || (replica->state == XINF_LAUNCH_FAILED) || model->stopping)
@@ -508,6 +513,8 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
                 xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
             xinf_models_sync (self, model);
         }
+    }
+    free (entries);
 }
 
 //  TOKENIZE / DETOKENIZE: relayed to a ready replica of the model.
@@ -545,9 +552,13 @@ xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *nod
 {
     self->ctx = ctx;
     xinf_heal_worker_joined (self->heal, ctx, node);
-    for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model;
-         model = (s_model_t *) zhashx_next (self->models))
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        s_model_t *model = entries [at];
         xinf_models_sync (self, model);
+    }
+    free (entries);
 }
 
 void

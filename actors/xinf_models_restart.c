@@ -30,10 +30,14 @@ xinf_value_t *
 xinf_models_describe (xinf_models_t *self)
 {
     xinf_value_t *list = xinf_value_new_array ();
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models))
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        xinf_model_entry_t *model = entries [at];
         if (!model->stopping && s_describable (model))
             xinf_array_push (list, xinf_restore_describe (model));
+    }
+    free (entries);
     return list;
 }
 
@@ -86,6 +90,21 @@ s_adopted_model (xinf_models_t *self, const char *uid, const char *path, uint64_
     return model;
 }
 
+//  A plain replica that its worker runs without CUDA graphs (info
+//  cuda_graphs false) although its launch has them on was relaunched
+//  without them after a graph hang (xinf_graph_retry). The retry is not
+//  journaled: the worker's report is what says so, and the replica keeps
+//  them off wherever it heals to (a second hang fails it, as before).
+static void
+s_adopt_graphs_off (const xinf_model_entry_t *model, xinf_replica_entry_t *entry,
+                    const xinf_node_msg_hosted_model_t *hosted)
+{
+    const xinf_value_t *graphs = xinf_map_get (hosted->info, "cuda_graphs");
+    if (hosted->n_ranks <= 1 && !model->options.disable_cuda_graph
+    &&  xinf_value_type (graphs) == XINF_BOOL && !xinf_value_bool (graphs))
+        entry->graphs_off = true;
+}
+
 //  One replica or rank of a worker's HELLO: adopted into the table, or
 //  unloaded when it is of an earlier launch or was moved away.
 static void
@@ -135,6 +154,7 @@ s_adopt_one (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_
     if (hosted->info && hosted->rank == 0) {
         xinf_value_destroy (&entry->info);
         entry->info = xinf_value_dup (hosted->info);
+        s_adopt_graphs_off (model, entry, hosted);
     }
     xinf_info ("supervisor", "adopted model uid=%s replica=%llu rank=%llu/%llu node=%s state=%s", uid,
                (unsigned long long) replica, (unsigned long long) hosted->rank, (unsigned long long) hosted->n_ranks,
@@ -184,8 +204,10 @@ xinf_models_restart_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
     if (!self->restore_pending || now - self->started < self->restart_window_ms)
         return;
     self->restore_pending = false;
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (self->models); model;
-         model = (xinf_model_entry_t *) zhashx_next (self->models)) {
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        xinf_model_entry_t *model = entries [at];
         for (size_t index = 0; index < model->count; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             const char *node = xinf_restore_unreported (replica);
@@ -198,6 +220,7 @@ xinf_models_restart_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
         }
         xinf_models_sync (self, model);
     }
+    free (entries);
     xinf_models_save (self);
 }
 

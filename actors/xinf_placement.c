@@ -16,8 +16,10 @@ static uint64_t
 s_weights_of (zhashx_t *models, const char *path)
 {
     uint64_t best = 0;
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (models); model;
-         model = (xinf_model_entry_t *) zhashx_next (models)) {
+    size_t count;
+    xinf_model_entry_t **entries = xinf_model_table_list (models, &count);
+    for (size_t at = 0; at < count; at++) {
+        const xinf_model_entry_t *model = entries [at];
         if (!streq (model->path, path))
             continue;
         for (size_t index = 0; index < model->count; index++) {
@@ -29,6 +31,7 @@ s_weights_of (zhashx_t *models, const char *path)
                 best = size;
         }
     }
+    free (entries);
     return best;
 }
 
@@ -57,8 +60,10 @@ uint64_t
 xinf_placement_committed (zhashx_t *models, const char *node)
 {
     uint64_t committed = 0;
-    for (xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_first (models); model;
-         model = (xinf_model_entry_t *) zhashx_next (models)) {
+    size_t count;
+    xinf_model_entry_t **entries = xinf_model_table_list (models, &count);
+    for (size_t at = 0; at < count; at++) {
+        xinf_model_entry_t *model = entries [at];
         if (model->adopted)
             continue;                 //  in the worker's own figure already
         for (size_t index = 0; index < model->count; index++) {
@@ -69,6 +74,7 @@ xinf_placement_committed (zhashx_t *models, const char *node)
             committed += s_need (models, model, replica);
         }
     }
+    free (entries);
     return committed;
 }
 

@@ -22,10 +22,14 @@ s_holds (const xinf_model_entry_t *model, size_t count, size_t skip, const char 
 static bool
 s_taken (zhashx_t *models, const xinf_model_entry_t *model, size_t index, const char *node, int gpu)
 {
-    for (xinf_model_entry_t *other = (xinf_model_entry_t *) zhashx_first (models); other;
-         other = (xinf_model_entry_t *) zhashx_next (models))
-        if (other != model && s_holds (other, other->count, SIZE_MAX, node, gpu))
-            return true;
+    size_t count;
+    xinf_model_entry_t **entries = xinf_model_table_list (models, &count);
+    bool taken = false;
+    for (size_t at = 0; at < count && !taken; at++)
+        taken = entries [at] != model && s_holds (entries [at], entries [at]->count, SIZE_MAX, node, gpu);
+    free (entries);
+    if (taken)
+        return true;
     size_t placed = model->count > index ? model->count : index;
     return s_holds (model, placed, index, node, gpu);
 }

@@ -6,6 +6,12 @@
     third finds no GPU, refused with NO_WORKER naming both as taken. A
     reported device that is neither cpu nor cuda:N is not adopted, logged,
     and the worker stays registered.
+
+    A replica that its worker runs without CUDA graphs although its launch
+    has them on (it was relaunched without them after a graph hang, which
+    no journal keeps) is adopted with graphs off: when its worker is lost
+    it heals onto another with LOAD_MODEL disable_cuda_graph, while a
+    replica adopted with graphs on heals with them on.
 */
 #include "actor_peer.h"
 
@@ -47,6 +53,47 @@ s_hosted (const char *uid, const char *device)
     xinf_map_put_uint (info, "max_seqs", 4);
     xinf_map_put (model, "info", info);
     return model;
+}
+
+//  s_hosted with the launch options a worker keeps (graphs on) and, in
+//  its info, whether it runs CUDA graphs.
+static xinf_value_t *
+s_hosted_graphs (const char *uid, const char *device, bool cuda_graphs)
+{
+    xinf_value_t *model = s_hosted (uid, device);
+    xinf_map_put_bool (xinf_map_get (model, "info"), "cuda_graphs", cuda_graphs);
+    xinf_value_t *launch = xinf_value_new_map ();
+    xinf_map_put_uint (launch, "threads", 1);
+    xinf_map_put_uint (launch, "probe_timeout_ms", 1000);
+    xinf_map_put_uint (launch, "rendezvous_timeout_ms", 10000);
+    xinf_map_put_uint (launch, "stall_timeout_ms", 60000);
+    xinf_map_put_uint (launch, "kv_cache_mb", 0);
+    xinf_map_put_uint (launch, "max_seqs", 4);
+    xinf_map_put_uint (launch, "step_tokens", 0);
+    xinf_map_put_uint (launch, "max_queued", 64);
+    xinf_map_put_bool (launch, "disable_cuda_graph", false);
+    xinf_map_put_bool (launch, "pinned", false);
+    xinf_map_put (model, "launch", launch);
+    return model;
+}
+
+//  A worker with two GPUs, reporting 'models' (taken) in its HELLO.
+static xinf_dealer_t *
+s_gpu_worker (const char *endpoint, const char *node, xinf_value_t *models)
+{
+    xinf_dealer_t *worker = xinf_dealer_new (endpoint, node);
+    xinf_hello_t hello = peer_hello_fields (node, 4243, 200, 5);
+    xinf_array_push (hello.devices, s_gpu (0));
+    xinf_array_push (hello.devices, s_gpu (1));
+    for (size_t index = 0; models && index < xinf_value_count (models); index++)
+        xinf_array_push (hello.models, xinf_value_dup (xinf_array_at (models, index)));
+    xinf_value_destroy (&models);
+    xinf_msg_t *welcome = s_ask (worker, xinf_hello_encode (&hello));
+    xinf_hello_clear (&hello);
+    CHECK_STR (xinf_msg_type (welcome), "WELCOME");
+    xinf_msg_destroy (&welcome);
+    peer_keepalive (worker, node, 66);
+    return worker;
 }
 
 static xinf_msg_t *
@@ -116,13 +163,55 @@ test_adopted_gpu (void)
     xinf_supervisor_destroy (&supervisor);
 }
 
+static void
+test_adopted_without_graphs (void)
+{
+    const char *endpoint = "inproc://test-supervisor-graphs";
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    xinf_value_t *models = xinf_value_new_array ();
+    xinf_array_push (models, s_hosted_graphs ("retried", "cuda:0", false));
+    xinf_array_push (models, s_hosted_graphs ("graphs", "cuda:1", true));
+    xinf_dealer_t *lost = s_gpu_worker (endpoint, "g", models);
+    CHECK_SOON (s_listed (client, "retried") && s_listed (client, "graphs"), PEER_WAIT_MS);
+    xinf_dealer_t *other = s_gpu_worker (endpoint, "h", NULL);
+
+    //  g goes silent: both replicas heal onto h
+    peer_keepalive_stop (lost);
+    bool retried_seen = false, graphs_seen = false;
+    for (int loads = 0; loads < 2; loads++) {
+        xinf_msg_t *load = peer_expect (other, "LOAD_MODEL", NULL);
+        CHECK (load);
+        const char *uid = peer_str (load, "uid");
+        bool off = xinf_value_bool (xinf_map_get (xinf_msg_body (load), "disable_cuda_graph"));
+        if (streq (uid, "retried")) {
+            CHECK (off);
+            retried_seen = true;
+        }
+        else {
+            CHECK_STR (uid, "graphs");
+            CHECK (!off);
+            graphs_seen = true;
+        }
+        xinf_msg_destroy (&load);
+    }
+    CHECK (retried_seen && graphs_seen);
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&lost);
+    xinf_dealer_destroy (&other);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
 int
 main (int argc, char *argv [])
 {
     (void) argc;
     (void) argv;
-    xinf_log_set_level (XINF_LOG_ERROR);
+    xinf_log_set_level (getenv ("TEST_LOG") ? XINF_LOG_INFO : XINF_LOG_ERROR);
     RUN (test_adopted_gpu);
+    RUN (test_adopted_without_graphs);
     fprintf (stderr, "PASS: supervisor in-process: an adopted GPU replica holds the GPU its worker names\n");
     return 0;
 }

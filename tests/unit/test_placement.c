@@ -91,6 +91,22 @@ test_placement (void)
     CHECK_HAS (reason, "most free memory");
     xinf_model_entry_free (&third);
 
+    //  Models on one worker all count, those still loading (no size of
+    //  their own yet: the file's, looked up over the model table while
+    //  the sum loops over it) among them
+    const char *uids [] = { "d", "e", "f" };
+    for (size_t index = 0; index < 3; index++) {
+        xinf_model_entry_t *loading = s_model (uids [index], "/m.gguf", 1024);
+        loading->count = 1;
+        snprintf (loading->replicas [0].node, sizeof loading->replicas [0].node, "big");
+        loading->replicas [0].n_ranks = 1;
+        loading->replicas [0].state = XINF_LAUNCH_LOADING;
+        zhashx_insert (models, uids [index], loading);
+    }
+    CHECK_INT (xinf_placement_committed (models, "big"), 4 * GIB + 3 * (3 * GIB + 1 * GIB));
+    for (size_t index = 0; index < 3; index++)
+        zhashx_delete (models, uids [index]);
+
     //  A failed replica holds nothing
     first->replicas [0].state = XINF_LAUNCH_FAILED;
     CHECK_INT (xinf_placement_committed (models, "big"), 0);
