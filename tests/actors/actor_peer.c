@@ -262,6 +262,20 @@ peer_hello_fields (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64
     return hello;
 }
 
+xinf_dealer_t *
+peer_register (const char *endpoint, xinf_hello_t *hello, uint64_t corr)
+{
+    xinf_dealer_t *worker = xinf_dealer_new (endpoint, hello->node);
+    CHECK (worker);
+    xinf_msg_t *request = xinf_hello_encode (hello);
+    xinf_msg_t *welcome = peer_ask (worker, &request, corr);
+    CHECK_STR (xinf_msg_type (welcome), "WELCOME");
+    xinf_msg_destroy (&welcome);
+    peer_keepalive (worker, hello->node, 66);
+    xinf_hello_clear (hello);
+    return worker;
+}
+
 xinf_msg_t *
 peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness)
 {

@@ -14,6 +14,7 @@
     replica adopted with graphs on heals with them on.
 */
 #include "actor_peer.h"
+#include "xinf_launch_options.h"
 
 static uint64_t s_corr = 7000;
 
@@ -62,18 +63,9 @@ s_hosted_graphs (const char *uid, const char *device, bool cuda_graphs)
 {
     xinf_value_t *model = s_hosted (uid, device);
     xinf_map_put_bool (xinf_map_get (model, "info"), "cuda_graphs", cuda_graphs);
-    xinf_value_t *launch = xinf_value_new_map ();
-    xinf_map_put_uint (launch, "threads", 1);
-    xinf_map_put_uint (launch, "probe_timeout_ms", 1000);
-    xinf_map_put_uint (launch, "rendezvous_timeout_ms", 10000);
-    xinf_map_put_uint (launch, "stall_timeout_ms", 60000);
-    xinf_map_put_uint (launch, "kv_cache_mb", 0);
-    xinf_map_put_uint (launch, "max_seqs", 4);
-    xinf_map_put_uint (launch, "step_tokens", 0);
-    xinf_map_put_uint (launch, "max_queued", 64);
-    xinf_map_put_bool (launch, "disable_cuda_graph", false);
-    xinf_map_put_bool (launch, "pinned", false);
-    xinf_map_put (model, "launch", launch);
+    xinf_launch_options_t options = { .threads = 1, .probe_timeout_ms = 1000, .rendezvous_timeout_ms = 10000,
+                                      .stall_timeout_ms = 60000, .max_seqs = 4, .max_queued = 64 };
+    xinf_map_put (model, "launch", xinf_launch_options_map (&options, false));
     return model;
 }
 
@@ -81,19 +73,13 @@ s_hosted_graphs (const char *uid, const char *device, bool cuda_graphs)
 static xinf_dealer_t *
 s_gpu_worker (const char *endpoint, const char *node, xinf_value_t *models)
 {
-    xinf_dealer_t *worker = xinf_dealer_new (endpoint, node);
     xinf_hello_t hello = peer_hello_fields (node, 4243, 200, 5);
     xinf_array_push (hello.devices, s_gpu (0));
     xinf_array_push (hello.devices, s_gpu (1));
     for (size_t index = 0; models && index < xinf_value_count (models); index++)
         xinf_array_push (hello.models, xinf_value_dup (xinf_array_at (models, index)));
     xinf_value_destroy (&models);
-    xinf_msg_t *welcome = s_ask (worker, xinf_hello_encode (&hello));
-    xinf_hello_clear (&hello);
-    CHECK_STR (xinf_msg_type (welcome), "WELCOME");
-    xinf_msg_destroy (&welcome);
-    peer_keepalive (worker, node, 66);
-    return worker;
+    return peer_register (endpoint, &hello, ++s_corr);
 }
 
 static xinf_msg_t *
@@ -128,17 +114,10 @@ test_adopted_gpu (void)
 
     //  A worker with two GPUs, already running "old" on cuda:1, and a
     //  replica on a device no worker can have
-    xinf_dealer_t *worker = xinf_dealer_new (endpoint, "g");
-    xinf_hello_t hello = peer_hello_fields ("g", 4242, 200, 5);
-    xinf_array_push (hello.devices, s_gpu (0));
-    xinf_array_push (hello.devices, s_gpu (1));
-    xinf_array_push (hello.models, s_hosted ("old", "cuda:1"));
-    xinf_array_push (hello.models, s_hosted ("odd", "tpu:0"));
-    xinf_msg_t *welcome = s_ask (worker, xinf_hello_encode (&hello));
-    xinf_hello_clear (&hello);
-    CHECK_STR (xinf_msg_type (welcome), "WELCOME");
-    xinf_msg_destroy (&welcome);
-    peer_keepalive (worker, "g", 66);
+    xinf_value_t *models = xinf_value_new_array ();
+    xinf_array_push (models, s_hosted ("old", "cuda:1"));
+    xinf_array_push (models, s_hosted ("odd", "tpu:0"));
+    xinf_dealer_t *worker = s_gpu_worker (endpoint, "g", models);
     CHECK_SOON (s_listed (client, "old"), PEER_WAIT_MS);
     CHECK (!s_listed (client, "odd"));
 

@@ -24,16 +24,9 @@ s_ask (xinf_dealer_t *dealer, xinf_msg_t *request)
 static xinf_dealer_t *
 s_worker (const char *endpoint, const char *node, uint64_t data_port)
 {
-    xinf_dealer_t *worker = xinf_dealer_new (endpoint, node);
-    CHECK (worker);
     xinf_hello_t hello = peer_hello_fields (node, 4242, 200, 5);
     hello.data_port = (uint16_t) data_port;
-    xinf_msg_t *welcome = s_ask (worker, xinf_hello_encode (&hello));
-    xinf_hello_clear (&hello);
-    CHECK_STR (xinf_msg_type (welcome), "WELCOME");
-    xinf_msg_destroy (&welcome);
-    peer_keepalive (worker, node, 66);
-    return worker;
+    return peer_register (endpoint, &hello, ++s_corr);
 }
 
 //  PROBE_MESH answered: every target 'status' (ok unless told).
