@@ -1,8 +1,9 @@
 """Self-healing (issue #16): the replicas of a lost worker come back.
 
-  a. unpinned: kill -9 of the worker running a model's only replica: the
-     replica is relaunched on the other worker (events `lost`,
-     `relaunching`), the model is ready again and generates there;
+  a. unpinned: kill -9 of the worker running the only replicas of two
+     models (launched while it was the only worker): both replicas are
+     relaunched on the other worker (events `lost`, `relaunching`), the
+     models are ready again and generate there;
   b. pinned (launched with --worker): SIGSTOP of its worker: the model is
      `relaunching` with the reason (it waits for its worker, event
      `relaunch_waiting`); SIGCONT: the worker registers again with the
@@ -50,22 +51,28 @@ def main():
                         "--tokenizer", "gpt2", "-o", path], check=True, capture_output=True, timeout=120)
         node_bin = tool(build_dir, "xinf-node")
         supervisor = start_supervisor(node_bin)
-        workers = {name: start_worker(node_bin, supervisor.endpoint, name, model_dirs=[workdir])
-                   for name in ("h1", "h2")}
         client = XinfClient(supervisor.endpoint, timeout_ms=5000)
-        poll("2 alive workers", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
-                                                for n in workers))
+        workers = {"h1": start_worker(node_bin, supervisor.endpoint, "h1", model_dirs=[workdir])}
+        poll("h1 alive", 10, lambda: workers_by_name(client).get("h1", {}).get("state") == "alive")
 
-        # a. unpinned: the replica moves
+        # a. unpinned: both models' replicas move (a loop over the models
+        # once stopped after the first one that it relaunched)
         client.launch("u", path, threads=1, max_seqs=2)
+        client.launch("v", path, threads=1, max_seqs=2)
         client.wait_ready("u", stall_s=30)
-        victim = model_of(client, "u")["replicas"][0]["worker"]
-        other = "h2" if victim == "h1" else "h1"
+        client.wait_ready("v", stall_s=30)
+        victim, other = "h1", "h2"
+        check(ready_on(client, "v") == victim, f"v is not on {victim}: {model_of(client, 'v')}")
+        workers[other] = start_worker(node_bin, supervisor.endpoint, other, model_dirs=[workdir])
+        poll(f"{other} alive", 10, lambda: workers_by_name(client).get(other, {}).get("state") == "alive")
         expected = client.generate("u", prompt_tokens=[1, 2, 3], max_tokens=8)["tokens"]
         workers[victim].kill()
         killed = time.monotonic()
-        poll(f"u ready again on {other}", 30, lambda: ready_on(client, "u") == other)
+        poll(f"u and v ready again on {other}", 30,
+             lambda: ready_on(client, "u") == other and ready_on(client, "v") == other)
         took = time.monotonic() - killed
+        reply = client.generate("v", prompt_tokens=[1, 2, 3], max_tokens=8)
+        check(reply["worker"] == other and reply["tokens"] == expected, f"v generates on {other}: {reply}")
         moved = model_of(client, "u")["replicas"][0]
         check(moved["worker"] == other, f"u after {victim} was killed: {moved}")
         reply = client.generate("u", prompt_tokens=[1, 2, 3], max_tokens=8)
@@ -73,7 +80,7 @@ def main():
         relaunched = events_of(client, ("relaunching",))
         check(any(event["node"] == other and "u" in event["detail"] and victim in event["detail"]
                   for event in relaunched), f"relaunching events: {relaunched}")
-        print(f"a. kill -9 {victim}: u ready on {other} {took:.2f} s later, same greedy tokens; "
+        print(f"a. kill -9 {victim}: u and v ready on {other} {took:.2f} s later, same greedy tokens; "
               f"event: {relaunched[-1]['detail']}")
 
         # b. pinned: it waits for its worker
