@@ -92,7 +92,11 @@ s_loader_main (void *arg)
 {
     s_state_t *state = (s_state_t *) arg;
     xinf_rank_t *group = atomic_load (&state->group);
-    if (group && xinf_rank_join (group, state->rendezvous_ms, state->load_error, sizeof state->load_error)) {
+    //  The ranks meet, agree on their devices, and GPU ranks make their
+    //  NCCL communicator, before any of them loads
+    int cuda_device = state->device.cuda ? state->device.index : -1;
+    if (group && (xinf_rank_join (group, state->rendezvous_ms, state->load_error, sizeof state->load_error)
+              ||  xinf_rank_setup (group, cuda_device, state->load_error, sizeof state->load_error))) {
         atomic_store (&state->load_finished, true);
         return NULL;
     }
@@ -375,7 +379,10 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->kv_cache_mb = load.kv_cache_mb;
     state->max_seqs = load.max_seqs;
     state->step_tokens = load.step_tokens;
-    state->graphs = !load.disable_cuda_graph;
+    //  A rank of a tensor-parallel replica never records graphs (its
+    //  all-reduces run between kernels, never inside a capture): the same
+    //  on every rank, whatever its LOAD says
+    state->graphs = !load.disable_cuda_graph && load.n_ranks <= 1;
     state->max_seqs = state->max_seqs ? state->max_seqs : XINF_MAX_SEQS;
     state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
     //  Every running sequence's decode token fits in one step
@@ -383,11 +390,14 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     char reason [512];
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
-    //  A GPU rank's activations live on the device; the ZeroMQ collective
-    //  reads host memory (NCCL is not wired into the executor yet)
+#if !defined (XINF_HAVE_NCCL)
+    //  A GPU rank's activations live on the device: its all-reduces need
+    //  NCCL (xinf_rank_setup); the ZeroMQ collective reads host memory
     if (!check.failed && state->device.cuda && load.n_ranks > 1)
-        xinf_check_fail (&check, "tensor parallelism on a GPU (%s, %llu ranks) is not supported yet", load.device,
+        xinf_check_fail (&check, "tensor parallelism on a GPU (%s, %llu ranks) needs NCCL, and this build has none "
+                         "(nccl.h or libnccl was not found when it was built)", load.device,
                          (unsigned long long) load.n_ranks);
+#endif
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "LOAD: %s", check.reason);
         return;
