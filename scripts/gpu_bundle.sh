@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
 BUNDLE=.gpu
 PROGRAMS="tools/xinf-bench-generate tools/xinf-bench-batch tools/xinf-make-model tools/xinf-node tools/xinf-cli
-          tools/xinf-executor tests/kernels/test_backend_twins tests/kernels/unit_coll_nccl"
+          tools/xinf-executor tests/kernels/test_backend_twins tests/kernels/unit_coll_nccl
+          tests/inference/test_executor_tp"
 if ! grep -q "XINF_HAVE_CUDA" "$BUILD/CMakeCache.txt" 2>/dev/null && ! ldd "$BUILD/tools/xinf-node" | grep -q cudart; then
     echo "gpu_bundle: $BUILD has no CUDA backend (configure with the CUDA toolkit installed)" >&2
     exit 1
