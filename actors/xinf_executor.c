@@ -175,7 +175,7 @@ static void
 s_start_device_sampling (s_state_t *state, const xinf_transformer_t *t)
 {
     xinf_backend_t *be = state->backend;
-    if (!be->ops->sample)
+    if (!be->ops->sample || state->rank > 0)      //  a follower rank computes no logits
         return;
     state->uniforms = calloc (state->max_seqs, sizeof (double));
     state->device_logits = state->uniforms ? (float *) be->ops->alloc (be, state->max_seqs * t->vocab * sizeof (float))
