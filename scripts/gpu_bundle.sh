@@ -38,5 +38,8 @@ done | sort -u | while read -r library; do
         *) cp -L "$library" "$BUNDLE/lib/" ;;
     esac
 done
-grep -qx "/$BUNDLE/" .git/info/exclude 2>/dev/null || echo "/$BUNDLE/" >> .git/info/exclude
+# Ignored by git (in a worktree .git is a file: ask git where its exclude is)
+exclude="$(git rev-parse --git-path info/exclude)"
+mkdir -p "$(dirname "$exclude")"
+grep -qx "/$BUNDLE/" "$exclude" 2>/dev/null || echo "/$BUNDLE/" >> "$exclude"
 echo "gpu_bundle: $(du -sh "$BUNDLE" | cut -f1) in $BUNDLE ($(ls "$BUNDLE/bin" | wc -l) programs, $(ls "$BUNDLE/lib" | wc -l) libraries); the device tool carries at most 64 MiB"
