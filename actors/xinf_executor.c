@@ -46,6 +46,10 @@ typedef struct {
     xinf_sampling_t *samples;        //  [max_seqs]: a step's sampling, when it asks
     int32_t *tokens;                 //  [max_seqs]: the tokens sampled
     xinf_sampler_t *sampler;
+    //  Sampling on the backend (its sample op): the logits rows stay in
+    //  its memory, only token ids come back. NULL: sampled on the host
+    float *device_logits;            //  [max_seqs][vocab], backend memory
+    double *uniforms;                //  [max_seqs]: each row's draw
     //  A rank of a tensor-parallel replica (n_ranks > 1)
     int rank, n_ranks;
     xinf_rank_t *_Atomic group;      //  read by the owner's thread to abort
@@ -88,7 +92,11 @@ s_loader_main (void *arg)
 {
     s_state_t *state = (s_state_t *) arg;
     xinf_rank_t *group = atomic_load (&state->group);
-    if (group && xinf_rank_join (group, state->rendezvous_ms, state->load_error, sizeof state->load_error)) {
+    //  The ranks meet, agree on their devices, and GPU ranks make their
+    //  NCCL communicator, before any of them loads
+    int cuda_device = state->device.cuda ? state->device.index : -1;
+    if (group && (xinf_rank_join (group, state->rendezvous_ms, state->load_error, sizeof state->load_error)
+              ||  xinf_rank_setup (group, cuda_device, state->load_error, sizeof state->load_error))) {
         atomic_store (&state->load_finished, true);
         return NULL;
     }
@@ -156,6 +164,27 @@ s_kv_blocks (s_state_t *state, const xinf_transformer_t *t)
     return blocks ? (size_t) (blocks < INT32_MAX ? blocks : INT32_MAX) : 1;
 }
 
+//  A backend with a sample op (a GPU) samples where the logits are: a
+//  step that asks for sampling then brings back only the token ids. The
+//  op does everything a STEP's sampling frame asks (greedy, temperature,
+//  top-k, top-p; logprobs are not part of it), so every sampled step uses
+//  it; steps that ask for LOGITS, and backends without the op (the CPU),
+//  keep the host path. Without device memory for the rows the host path
+//  serves too, said once in the log.
+static void
+s_start_device_sampling (s_state_t *state, const xinf_transformer_t *t)
+{
+    xinf_backend_t *be = state->backend;
+    if (!be->ops->sample || state->rank > 0)      //  a follower rank computes no logits
+        return;
+    state->uniforms = calloc (state->max_seqs, sizeof (double));
+    state->device_logits = state->uniforms ? (float *) be->ops->alloc (be, state->max_seqs * t->vocab * sizeof (float))
+                                           : NULL;
+    if (!state->device_logits)
+        xinf_warn (state->name, "no %s memory for %zu logits rows of %zu: sampling on the host", be->ops->name,
+                   state->max_seqs, t->vocab);
+}
+
 //  The backend, the paged KV cache and the step buffers of a loaded
 //  model; 0, or -1 with the reason in load_error.
 static int
@@ -177,6 +206,7 @@ s_start_serving (s_state_t *state)
                     (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
         return -1;
     }
+    s_start_device_sampling (state, t);
     //  A stop request ends a long step between layers
     xinf_kv_cache_set_cancel (state->cache, &state->cancel);
     xinf_kv_cache_set_beacon (state->cache, state->beacon);
@@ -349,7 +379,10 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->kv_cache_mb = load.kv_cache_mb;
     state->max_seqs = load.max_seqs;
     state->step_tokens = load.step_tokens;
-    state->graphs = !load.disable_cuda_graph;
+    //  A rank of a tensor-parallel replica never records graphs (its
+    //  all-reduces run between kernels, never inside a capture): the same
+    //  on every rank, whatever its LOAD says
+    state->graphs = !load.disable_cuda_graph && load.n_ranks <= 1;
     state->max_seqs = state->max_seqs ? state->max_seqs : XINF_MAX_SEQS;
     state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
     //  Every running sequence's decode token fits in one step
@@ -357,11 +390,14 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     char reason [512];
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
-    //  A GPU rank's activations live on the device; the ZeroMQ collective
-    //  reads host memory (NCCL is not wired into the executor yet)
+#if !defined (XINF_HAVE_NCCL)
+    //  A GPU rank's activations live on the device: its all-reduces need
+    //  NCCL (xinf_rank_setup); the ZeroMQ collective reads host memory
     if (!check.failed && state->device.cuda && load.n_ranks > 1)
-        xinf_check_fail (&check, "tensor parallelism on a GPU (%s, %llu ranks) is not supported yet", load.device,
+        xinf_check_fail (&check, "tensor parallelism on a GPU (%s, %llu ranks) needs NCCL, and this build has none "
+                         "(nccl.h or libnccl was not found when it was built)", load.device,
                          (unsigned long long) load.n_ranks);
+#endif
     if (check.failed) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "LOAD: %s", check.reason);
         return;
@@ -429,7 +465,7 @@ s_break_group (xinf_ctx_t *ctx, const char *reason)
 //  One batched step (its wire form in 'wire', decoded and checked into
 //  state->batch); rank 0 of a group first passes it on to the other ranks.
 static int
-s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, const char **code, char *error, size_t size)
+s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char **code, char *error, size_t size)
 {
     s_state_t *state = s_state (ctx);
     xinf_rank_t *group = atomic_load (&state->group);
@@ -448,8 +484,10 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, const char **code, char
         s_break_group (ctx, error);
         return -1;
     }
+    //  Rows to be sampled on the backend stay in its memory
+    float *logits = sample && state->device_logits ? state->device_logits : state->logits;
     xinf_beacon_step_begin (state->beacon);
-    int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), state->logits, error, size);
+    int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), logits, error, size);
     xinf_beacon_step_end (state->beacon);
     if (rc && group)
         s_break_group (ctx, error);
@@ -478,8 +516,40 @@ s_read_samples (s_state_t *state, zframe_t *batch, zframe_t *samples, char *erro
                                 error, size);
 }
 
-//  The reply to a step: TOKENS sampled here when it asked (only ids cross
-//  back), else LOGITS, the rows asked for.
+//  Samples the step's rows into state->tokens: on the backend when it
+//  has the op (the rows are in its memory), else on the host. 0, or -1
+//  with the reason.
+static int
+s_sample (s_state_t *state, char *error, size_t size)
+{
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
+    xinf_backend_t *be = state->backend;
+    int rc = 0;
+    xinf_beacon_enter (state->beacon, XINF_PHASE_SAMPLE, 0, "sampling");
+    if (state->device_logits) {
+        for (size_t row = 0; row < batch->n_out; row++)
+            state->uniforms [row] = xinf_sampler_uniform (&state->samples [row]);
+        rc = be->ops->sample (be, state->device_logits, batch->n_out, t->vocab, state->samples, state->uniforms,
+                              state->tokens);
+        char reason [400] = "";
+        if (rc && be->ops->status && be->ops->status (be, reason, sizeof reason))
+            snprintf (error, size, "sampling on %s failed: %s", be->ops->name, reason);
+        else
+        if (rc)
+            snprintf (error, size, "sampling on %s refused the step's parameters", be->ops->name);
+    }
+    else
+        for (size_t row = 0; row < batch->n_out; row++) {
+            xinf_sampler_set (state->sampler, &state->samples [row]);
+            state->tokens [row] = xinf_sampler_sample (state->sampler, state->logits + row * t->vocab, t->vocab);
+        }
+    xinf_beacon_step_end (state->beacon);
+    return rc;
+}
+
+//  The reply to a step: TOKENS sampled (s_sample) when it asked (only
+//  ids cross back), else LOGITS, the rows asked for.
 static xinf_msg_t *
 s_step_reply (s_state_t *state, bool sample)
 {
@@ -492,12 +562,6 @@ s_step_reply (s_state_t *state, bool sample)
         xinf_msg_add_bytes (reply, state->logits, batch->n_out * t->vocab * sizeof (float));
         return reply;
     }
-    xinf_beacon_enter (state->beacon, XINF_PHASE_SAMPLE, 0, "sampling");
-    for (size_t row = 0; row < batch->n_out; row++) {
-        xinf_sampler_set (state->sampler, &state->samples [row]);
-        state->tokens [row] = xinf_sampler_sample (state->sampler, state->logits + row * t->vocab, t->vocab);
-    }
-    xinf_beacon_step_end (state->beacon);
     xinf_msg_t *reply = xinf_msg_new ("TOKENS");
     xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
     xinf_msg_add_bytes (reply, state->tokens, batch->n_out * sizeof (int32_t));
@@ -526,8 +590,14 @@ s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
     char error [512];
     const char *code = "BAD_REQUEST";
-    if ((samples && s_read_samples (state, frame, samples, error, sizeof error))
-    ||  s_step (ctx, zframe_data (frame), zframe_size (frame), &code, error, sizeof error)) {
+    int rc = samples ? s_read_samples (state, frame, samples, error, sizeof error) : 0;
+    if (rc == 0)
+        rc = s_step (ctx, zframe_data (frame), zframe_size (frame), samples != NULL, &code, error, sizeof error);
+    if (rc == 0 && samples) {
+        code = "STEP_FAILED";
+        rc = s_sample (state, error, sizeof error);
+    }
+    if (rc) {
         xinf_warn (state->name, "step failed code=%s reason=\"%s\"", code, error);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "STEP: %s", error);
         return;
@@ -624,6 +694,9 @@ s_fini (xinf_ctx_t *ctx)
         xinf_wait_end (xinf_waits_global (), state->group_wait);
     xinf_kv_cache_destroy (&state->cache);
     xinf_batch_buf_destroy (&state->batch);
+    if (state->device_logits)
+        state->backend->ops->free (state->backend, state->device_logits);
+    free (state->uniforms);
     free (state->logits);
     free (state->samples);
     free (state->tokens);

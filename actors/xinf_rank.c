@@ -1,15 +1,24 @@
 /*  xinf_rank: an executor's membership in a tensor-parallel group.  */
 #include "xinf_rank.h"
+#include "xinf_coll_agree.h"
 #include "xinf_coll_zmq.h"
+#if defined (XINF_HAVE_NCCL)
+#include "xinf_coll_nccl.h"
+#endif
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 
 struct _xinf_rank_t {
     char name [XINF_SENDER_MAX + 1];
     int rank, size;
-    xinf_collective_t *group;
-    _Atomic bool aborted;
+    int64_t stall_ms;
+    xinf_collective_hooks_t hooks;
+    xinf_collective_t *group;         //  the CPU mesh: rendezvous, step commands, host all-reduces
+    xinf_collective_t *nccl;          //  a GPU rank's all-reduces (on the mesh), or NULL
+    pthread_mutex_t lock;             //  guards 'nccl' against abort from another thread
+    atomic_bool aborted;
     char **endpoints, **nodes;        //  [size], once GROUP came
     uint8_t *buffer;                  //  step commands
     size_t buffer_size;
@@ -57,7 +66,10 @@ xinf_rank_new (const char *name, const char *group, int rank, int size, const ch
     snprintf (self->name, sizeof self->name, "%s", name);
     self->rank = rank;
     self->size = size;
+    self->stall_ms = stall_ms;
+    pthread_mutex_init (&self->lock, NULL);
     xinf_collective_hooks_t hooks = { s_wait_begin, s_wait_progress, s_wait_end, s_log, self, s_secure };
+    self->hooks = hooks;
     char bind_host [80];
     snprintf (bind_host, sizeof bind_host, host && strchr (host, ':') ? "[%s]" : "%s", host && *host ? host : "*");
     self->group = xinf_coll_zmq_new (zsys_init (), group, rank, size, bind_host, port_low, port_high, stall_ms, &hooks,
@@ -69,6 +81,7 @@ xinf_rank_new (const char *name, const char *group, int rank, int size, const ch
                                          error, error_size);
     }
     if (!self->group) {
+        pthread_mutex_destroy (&self->lock);
         free (self);
         return NULL;
     }
@@ -91,7 +104,9 @@ xinf_rank_destroy (xinf_rank_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_rank_t *self = *self_p;
+        xinf_collective_destroy (&self->nccl);         //  it stands on the mesh
         xinf_collective_destroy (&self->group);
+        pthread_mutex_destroy (&self->lock);
         s_free_strings (&self->endpoints, self->size);
         s_free_strings (&self->nodes, self->size);
         free (self->buffer);
@@ -102,7 +117,7 @@ xinf_rank_destroy (xinf_rank_t **self_p)
 
 int xinf_rank_port (xinf_rank_t *self) { return xinf_coll_zmq_port (self->group); }
 int xinf_rank_index (xinf_rank_t *self) { return self->rank; }
-xinf_collective_t *xinf_rank_collective (xinf_rank_t *self) { return self->group; }
+xinf_collective_t *xinf_rank_collective (xinf_rank_t *self) { return self->nccl ? self->nccl : self->group; }
 void *xinf_rank_socket (xinf_rank_t *self) { return xinf_coll_zmq_socket (self->group); }
 
 static char **
@@ -137,11 +152,43 @@ xinf_rank_join (xinf_rank_t *self, int64_t timeout_ms, char *error, size_t error
                                (const char *const *) self->nodes, timeout_ms, error, error_size);
 }
 
+int
+xinf_rank_setup (xinf_rank_t *self, int cuda_device, char *error, size_t error_size)
+{
+    if (xinf_coll_agree_device (self->group, cuda_device >= 0, error, error_size))
+        return -1;
+    if (cuda_device < 0)
+        return 0;
+#if defined (XINF_HAVE_NCCL)
+    //  An abort meanwhile fails the id exchange (the mesh) or the init wait (the flag)
+    xinf_collective_t *nccl = xinf_coll_nccl_new (self->group, cuda_device, self->stall_ms, &self->hooks,
+                                                  &self->aborted, error, error_size);
+    if (!nccl)
+        return -1;
+    pthread_mutex_lock (&self->lock);
+    self->nccl = nccl;
+    if (atomic_load (&self->aborted))
+        xinf_collective_abort (nccl);
+    pthread_mutex_unlock (&self->lock);
+    xinf_info (self->name, "rank %d of %d: all-reduces over NCCL on cuda:%d", self->rank, self->size, cuda_device);
+    return 0;
+#else
+    snprintf (error, error_size, "rank %d on cuda:%d: tensor parallelism on GPUs needs NCCL, and this build has "
+              "none (nccl.h or libnccl was not found when it was built)", self->rank, cuda_device);
+    return -1;
+#endif
+}
+
 void
 xinf_rank_abort (xinf_rank_t *self)
 {
-    if (!atomic_exchange (&self->aborted, true))
-        xinf_collective_abort (self->group);
+    if (atomic_exchange (&self->aborted, true))
+        return;
+    xinf_collective_abort (self->group);
+    pthread_mutex_lock (&self->lock);
+    if (self->nccl)
+        xinf_collective_abort (self->nccl);
+    pthread_mutex_unlock (&self->lock);
 }
 
 static int

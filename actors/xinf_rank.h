@@ -1,7 +1,9 @@
 /*  xinf_rank: an executor's membership in a tensor-parallel group: the
     CPU collective over ZeroMQ (kernels/collective) wired to this process's
     wait registry and log, the rendezvous, and the step commands rank 0
-    broadcasts so that every rank runs the same forward step.
+    broadcasts so that every rank runs the same forward step. A GPU rank
+    sums its partial results over NCCL instead (device memory, no copy to
+    the host), on the same mesh, which still carries the step commands.
 
     The collective binds on the worker's --data-ports range as soon as the
     rank exists; the supervisor relays every rank's endpoint (GROUP); the
@@ -35,9 +37,18 @@ void xinf_rank_set_peers (xinf_rank_t *self, const xinf_value_t *endpoints, cons
 //  The rendezvous (on the loader thread): 0 or -1 with the reason, which
 //  names the ranks that did not join.
 int xinf_rank_join (xinf_rank_t *self, int64_t timeout_ms, char *error, size_t error_size);
+//  After the join (on the loader thread), every rank at the same point:
+//  the ranks agree that all of them are on GPUs or all on the CPU (a
+//  mixed replica fails every rank, saying so); a GPU rank ('cuda_device'
+//  >= 0) then makes its NCCL communicator (every phase a registered wait
+//  with the stall deadline), which the collective's all-reduces use from
+//  then on. 0, or -1 with the reason (also where the build has no NCCL).
+int xinf_rank_setup (xinf_rank_t *self, int cuda_device, char *error, size_t error_size);
 //  Any thread: waiting and later operations fail at once.
 void xinf_rank_abort (xinf_rank_t *self);
 
+//  The collective the model's all-reduces go through: NCCL on a GPU rank
+//  (after xinf_rank_setup), else the CPU mesh.
 xinf_collective_t *xinf_rank_collective (xinf_rank_t *self);
 //  For the follower's event loop: readable when a message may have come.
 void *xinf_rank_socket (xinf_rank_t *self);

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "xinf_dtype.h"
+#include "xinf_sampler.h"
 
 //  A weight matrix: 'rows' rows of 'cols' contiguous weights of 'dtype',
 //  in the backend's memory (the CPU's: usually a view of the mapped file).
@@ -138,6 +139,17 @@ typedef struct {
     //  caller records one; -1 when it failed (status says why).
     int (*graph_replay) (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch, const xinf_kv_pool_t *pool,
                          float *logits);
+    //  sample (optional, NULL where the caller samples on the host, as on
+    //  the CPU): one token a row of 'logits' [n_rows][vocab], backend
+    //  memory, into the host's tokens [n_rows]; row i as params [i] says
+    //  (xinf_sampler.h: greedy, temperature, top-k, top-p) with the draw
+    //  uniforms [i] in [0, 1) (xinf_sampler_uniform of params [i]), so
+    //  that only the ids cross back. The token xinf_sampler_draw picks
+    //  (xinf_sampler_rows is the CPU twin) except where two candidates'
+    //  cumulative weights lie within rounding of the draw. 0; or -1 for
+    //  bad parameters or when the backend failed (status says why).
+    int (*sample) (xinf_backend_t *self, const float *logits, size_t n_rows, size_t vocab,
+                   const xinf_sampling_t *params, const double *uniforms, int32_t *tokens);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 BUILD="${1:-build}"
 BUNDLE=.gpu
 PROGRAMS="tools/xinf-bench-generate tools/xinf-bench-batch tools/xinf-make-model tools/xinf-node tools/xinf-cli
-          tools/xinf-executor tests/kernels/test_backend_twins tests/kernels/unit_coll_nccl"
+          tools/xinf-executor tests/kernels/test_backend_twins tests/kernels/unit_coll_nccl
+          tests/inference/test_executor_tp"
 if ! grep -q "XINF_HAVE_CUDA" "$BUILD/CMakeCache.txt" 2>/dev/null && ! ldd "$BUILD/tools/xinf-node" | grep -q cudart; then
     echo "gpu_bundle: $BUILD has no CUDA backend (configure with the CUDA toolkit installed)" >&2
     exit 1
@@ -37,5 +38,8 @@ done | sort -u | while read -r library; do
         *) cp -L "$library" "$BUNDLE/lib/" ;;
     esac
 done
-grep -qx "/$BUNDLE/" .git/info/exclude 2>/dev/null || echo "/$BUNDLE/" >> .git/info/exclude
+# Ignored by git (in a worktree .git is a file: ask git where its exclude is)
+exclude="$(git rev-parse --git-path info/exclude)"
+mkdir -p "$(dirname "$exclude")"
+grep -qx "/$BUNDLE/" "$exclude" 2>/dev/null || echo "/$BUNDLE/" >> "$exclude"
 echo "gpu_bundle: $(du -sh "$BUNDLE" | cut -f1) in $BUNDLE ($(ls "$BUNDLE/bin" | wc -l) programs, $(ls "$BUNDLE/lib" | wc -l) libraries); the device tool carries at most 64 MiB"

@@ -14,13 +14,14 @@
 
 typedef struct {
     xinf_collective_t base;           //  first: the interface's part
-    xinf_collective_t *mesh;          //  owned: the id, the step commands
+    xinf_collective_t *mesh;          //  the caller's: the id, the step commands
     int device;
     int64_t stall_ms;
     xinf_collective_hooks_t hooks;
     ncclComm_t comm;                  //  NULL once aborted
     cudaStream_t stream;
     atomic_bool aborted;
+    atomic_bool *cancel;              //  the caller's, or NULL
     bool failed;
 } s_group_t;
 
@@ -102,7 +103,7 @@ s_check (s_group_t *self, const char *phase, int64_t deadline, bool *done, char 
     if (state != ncclSuccess && state != ncclInProgress)
         return s_fail (self, error, error_size, "%s failed: %s (%s)", phase, ncclGetErrorString (state),
                        ncclGetLastError (self->comm));
-    if (atomic_load (&self->aborted))
+    if (atomic_load (&self->aborted) || (self->cancel && atomic_load (self->cancel)))
         return s_fail (self, error, error_size, "%s: aborted", phase);
     if (s_now_ms () >= deadline)
         return s_fail (self, error, error_size, "%s did not finish within %lld ms: a peer is missing, stuck or "
@@ -210,7 +211,6 @@ s_destroy (xinf_collective_t *base)
     }
     if (self->stream)
         cudaStreamDestroy (self->stream);
-    xinf_collective_destroy (&self->mesh);
     free (self);
 }
 
@@ -267,14 +267,14 @@ s_start (s_group_t *self, char *error, size_t error_size)
 
 xinf_collective_t *
 xinf_coll_nccl_new (xinf_collective_t *mesh, int device, int64_t stall_ms, const xinf_collective_hooks_t *hooks,
-                    char *error, size_t error_size)
+                    atomic_bool *cancel, char *error, size_t error_size)
 {
     s_group_t *self = calloc (1, sizeof *self);
     if (!self) {
         snprintf (error, error_size, "out of memory for an NCCL group");
-        xinf_collective_destroy (&mesh);
         return NULL;
     }
+    self->cancel = cancel;
     self->base = (xinf_collective_t) { &s_ops, mesh->rank, mesh->size };
     self->mesh = mesh;
     self->device = device;

@@ -23,20 +23,24 @@
     order as on the CPU mesh: GPU and CPU tensor parallelism may differ in
     the last bits.
 
+    Used by a GPU rank of a tensor-parallel replica (actors/xinf_rank.c).
     Unverified without a GPU: this session's machines have the toolkit and
-    NCCL but no device; the code compiles there and nothing calls it yet
-    (the GPU executor will).
+    NCCL but no device; the code compiles there.
 */
 #ifndef XINF_COLL_NCCL_H_INCLUDED
 #define XINF_COLL_NCCL_H_INCLUDED
 
+#include <stdatomic.h>
 #include "xinf_collective.h"
 
-//  A group over 'mesh' (joined; the new group owns it from now on, also
-//  on failure) on CUDA device 'device', the stall deadline 'stall_ms'.
-//  Every rank calls it at the same point. NULL with the reason.
+//  A group over 'mesh' (joined, the caller's: it outlives the group, and
+//  aborting it makes a waiting id exchange fail at once) on CUDA device
+//  'device', the stall deadline 'stall_ms'. While the communicator is
+//  made, a raised 'cancel' (may be NULL) ends the wait (as abort does
+//  later). Every rank calls it at the same point. NULL with the reason.
 xinf_collective_t *xinf_coll_nccl_new (xinf_collective_t *mesh, int device, int64_t stall_ms,
-                                       const xinf_collective_hooks_t *hooks, char *error, size_t error_size);
+                                       const xinf_collective_hooks_t *hooks, atomic_bool *cancel, char *error,
+                                       size_t error_size);
 
 //  NCCL's version as "2.28.3", or "" when it cannot tell.
 void xinf_coll_nccl_version (char *text, size_t size);

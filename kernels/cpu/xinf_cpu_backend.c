@@ -205,7 +205,7 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
-    s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL
+    s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, NULL
 };
 
 xinf_backend_t *

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     float logit;
@@ -20,6 +21,8 @@ struct _xinf_sampler_t {
     s_candidate_t *candidates;
     double *weights;                 //  of the whole vocabulary (top_p only)
     size_t capacity;
+    double given;                    //  the draw to use instead of the PRNG's (xinf_sampler_draw)
+    bool has_given;
 };
 
 //  When only top_p filters, candidates are the tokens with weight at least
@@ -62,6 +65,29 @@ static double
 s_uniform (xinf_sampler_t *self)
 {
     return (double) (s_next (self) >> 11) * 0x1.0p-53;
+}
+
+//  The state xinf_sampler_set seeds for (seed, index).
+static void
+s_seed (uint64_t state [4], const xinf_sampling_t *params)
+{
+    //  The index spreads by an odd constant so that neighbouring draws of
+    //  one seed start far apart in splitmix64's sequence
+    uint64_t seed = params->seed ^ (params->index * 0xd1b54a32d192ed03ull);
+    for (int i = 0; i < 4; i++)
+        state [i] = s_splitmix64 (&seed);
+}
+
+//  The draw of a sample: the given one (xinf_sampler_draw), else the
+//  PRNG's next.
+static double
+s_take_uniform (xinf_sampler_t *self)
+{
+    if (self->has_given) {
+        self->has_given = false;
+        return self->given;
+    }
+    return s_uniform (self);
 }
 
 //  e^x for x <= 0 with basic IEEE operations only (no libm variance):
@@ -114,11 +140,7 @@ xinf_sampler_set (xinf_sampler_t *self, const xinf_sampling_t *params)
     self->temperature = temperature;
     self->top_k = params->top_k;
     self->top_p = top_p;
-    //  The index spreads by an odd constant so that neighbouring draws of
-    //  one seed start far apart in splitmix64's sequence
-    uint64_t state = params->seed ^ (params->index * 0xd1b54a32d192ed03ull);
-    for (int i = 0; i < 4; i++)
-        self->state [i] = s_splitmix64 (&state);
+    s_seed (self->state, params);
     return 0;
 }
 
@@ -239,7 +261,7 @@ s_draw_nucleus (xinf_sampler_t *self, size_t count, double total, bool complete)
     }
     if (kept < target && !complete)
         return -1;
-    double point = s_uniform (self) * kept, sum = 0;
+    double point = s_take_uniform (self) * kept, sum = 0;
     for (size_t i = count; i-- > size;) {
         sum += heap [i].weight;
         if (point < sum)
@@ -253,7 +275,7 @@ static int32_t
 s_draw_all (xinf_sampler_t *self, const float *logits, size_t vocab, float top)
 {
     double total = s_weigh_all (self, logits, vocab, top);
-    double point = s_uniform (self) * total, sum = 0;
+    double point = s_take_uniform (self) * total, sum = 0;
     size_t last = 0;
     for (size_t i = 0; i < vocab; i++) {
         if (self->weights [i] > 0)
@@ -280,6 +302,44 @@ s_reserve (xinf_sampler_t *self, size_t vocab)
         return false;
     self->capacity = vocab;
     return true;
+}
+
+double
+xinf_sampler_uniform (const xinf_sampling_t *params)
+{
+    xinf_sampler_t sampler;
+    memset (&sampler, 0, sizeof sampler);
+    s_seed (sampler.state, params);
+    return s_uniform (&sampler);
+}
+
+int32_t
+xinf_sampler_draw (xinf_sampler_t *self, const float *logits, size_t vocab, double uniform)
+{
+    self->given = uniform;
+    self->has_given = true;
+    int32_t token = xinf_sampler_sample (self, logits, vocab);
+    self->has_given = false;
+    return token;
+}
+
+int
+xinf_sampler_rows (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
+                   const double *uniforms, int32_t *tokens)
+{
+    xinf_sampler_t *sampler = xinf_sampler_new (0, 0, 1, 0);
+    if (!sampler)
+        return -1;
+    int rc = 0;
+    for (size_t row = 0; row < n_rows && rc == 0; row++) {
+        rc = xinf_sampler_set (sampler, &params [row]);
+        if (rc == 0 && !(uniforms [row] >= 0 && uniforms [row] < 1))
+            rc = -1;
+        if (rc == 0)
+            tokens [row] = xinf_sampler_draw (sampler, logits + row * vocab, vocab, uniforms [row]);
+    }
+    xinf_sampler_destroy (&sampler);
+    return rc;
 }
 
 int32_t

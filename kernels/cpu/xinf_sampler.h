@@ -44,4 +44,20 @@ int32_t xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t v
 //  draw from (seed, index). 0, or -1 for bad parameters (left unchanged).
 int xinf_sampler_set (xinf_sampler_t *self, const xinf_sampling_t *params);
 
+//  The uniform draw in [0, 1) that a sampler set to 'params' makes for
+//  its token (each sample makes at most one): what a device sampler is
+//  given so that it picks the token this sampler would.
+double xinf_sampler_uniform (const xinf_sampling_t *params);
+
+//  As xinf_sampler_sample, with 'uniform' (in [0, 1)) as the draw instead
+//  of the PRNG's, whose state stays as it was.
+int32_t xinf_sampler_draw (xinf_sampler_t *self, const float *logits, size_t vocab, double uniform);
+
+//  The CPU reference of the backends' sample op (xinf_backend.h): row i
+//  of logits [n_rows][vocab] sampled as params [i] says with the draw
+//  uniforms [i] into tokens [i]. 0, or -1 for bad parameters or a draw
+//  outside [0, 1) (tokens of the rows before it are set).
+int xinf_sampler_rows (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
+                       const double *uniforms, int32_t *tokens);
+
 #endif

@@ -370,6 +370,7 @@ s_destroy (xinf_backend_t *self)
     xinf_cuda_graph_destroy (cuda);
     for (size_t index = 0; index < cuda->n_spans; index++)
         cudaFree (cuda->spans [index].base);
+    cudaFree (cuda->sample_device);
     for (int which = 0; which < XINF_CUDA_STAGES; which++) {
         cudaFree (cuda->stages [which].device);
         free (cuda->stages [which].image);
@@ -409,7 +410,7 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_ops = {
     "cuda", s_destroy, s_alloc, s_free, xinf_cuda_project, xinf_cuda_embed, xinf_cuda_rmsnorm, xinf_cuda_add,
     xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read,
-    s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay
+    s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample
 };
 
 static xinf_backend_t *

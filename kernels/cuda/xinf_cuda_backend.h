@@ -96,6 +96,12 @@ size_t xinf_cuda_backend_cached_bytes (xinf_backend_t *backend);
 //  the very functions the kernels decode with (for tests without a GPU).
 void xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
 
+//  The sample op's algorithm (the kernel's own code, xinf_cuda_sample.cuh)
+//  run on the host, one thread a row, for tests without a GPU: as the op
+//  (xinf_backend.h) with host logits. 0, or -1 for bad parameters.
+int xinf_cuda_sample_on_host (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
+                              const double *uniforms, int32_t *tokens);
+
 //  Whether the kernels know 'dtype' (not yet: Q2_K, Q3_K, which fail the
 //  op naming the type).
 bool xinf_cuda_dtype_supported (xinf_dtype_t dtype);

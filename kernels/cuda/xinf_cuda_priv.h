@@ -86,6 +86,8 @@ typedef struct {
     bool capturing;                   //  between graph_begin and graph_end
     bool graphs_off;                  //  a capture or its first run failed: eager for good
     void *blas_workspace;             //  cuBLAS's, fixed while graphs use it
+    void *sample_device;              //  the sample op's rows and tokens (not a stage: graphs do not use it)
+    size_t sample_capacity;
 } xinf_cuda_t;
 
 //  The device arrays of a batch (in the BATCH stage).
@@ -155,6 +157,10 @@ void xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t laye
                          const float *k, const float *v);
 int xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                          const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
+
+//  The sample op (xinf_cuda_sample.cu, xinf_backend.h).
+int xinf_cuda_sample (xinf_backend_t *self, const float *logits, size_t n_rows, size_t vocab,
+                      const xinf_sampling_t *params, const double *uniforms, int32_t *tokens);
 
 //  The graph ops (xinf_cuda_graph.cu, xinf_backend.h).
 int xinf_cuda_graph_begin (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch, const xinf_kv_pool_t *pool,

@@ -1,7 +1,8 @@
 /*  test_backend_twins: every op of the compute seam on two backends over
     the same random inputs of many shapes, outputs compared by NMSE
     (test_twins.h), then whole transformer steps on tiny generated models
-    (test_twins_model.c).
+    (test_twins_model.c), then the sample op against its CPU twin
+    (test_twins_sample.c).
 
         test_backend_twins cuda PATH/TO/xinf-make-model
             the CPU backend against the CUDA backend, products with its
@@ -11,7 +12,8 @@
             the CPU backend on one thread against itself on three, then
             against a perturbed CPU backend (every output scaled by 1.05)
             whose every comparison must fail: the harness itself is tested
-            where there is no GPU
+            where there is no GPU; the sample op's CPU twin against the
+            executor's own sampling
 
         test_backend_twins decode
             the CUDA kernels' weight decoders run on the host against the
@@ -580,6 +582,7 @@ s_cpu (const char *make_model)
     test_twins_model_fails (perturbed, make_model, "injected device failure");
     test_twins_perturbed_fail (NULL);
     xinf_backend_destroy (&perturbed);
+    test_twins_sample_cpu ();
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);
     return 0;
@@ -612,10 +615,11 @@ s_cuda (const char *make_model)
     s_twin_project (&blas, false);
     test_twins_model (&blas, make_model);
     s_report (&blas, "cpu vs cuda with cuBLAS");
+    size_t sampled_differ = test_twins_sample_backend (subject);
     if (xinf_cuda_backend_error (subject))
         fprintf (stderr, "FAIL: the CUDA backend reports: %s\n", xinf_cuda_backend_error (subject));
     CHECK (!xinf_cuda_backend_error (subject));
-    CHECK (twins.failed == 0 && blas.failed == 0);
+    CHECK (twins.failed == 0 && blas.failed == 0 && sampled_differ == 0);
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);
     return 0;
@@ -659,6 +663,7 @@ s_cuda_decode (void)
         free (weights);
     }
     printf ("the CUDA decoders give the CPU's floats: %zu weights of %d types\n", checked, XINF_DTYPE_COUNT);
+    test_twins_sample_host_kernel ();
     //  Discovery and refusal: no device means a reason, never a crash
     char error [512] = "";
     xinf_cuda_device_t devices [4];

@@ -2,7 +2,8 @@
 
     refusal (runs wherever it is built, GPU or not): a group on a device
     that does not exist (cuda:999) is refused with the rank and device
-    named, its mesh freed with it (ASan), the log hook told.
+    named, its mesh left to the caller (usable, then freed: ASan), the log
+    hook told.
     gpu (exits 77 without a CUDA device, saying why): a group of one rank
     on device 0: the NCCL init is a registered wait, an all-reduce of a
     device vector leaves it as it is, broadcasts still go over the mesh,
@@ -56,8 +57,14 @@ static int
 s_refusal (void *context)
 {
     char error [512] = "";
-    xinf_collective_t *group = xinf_coll_nccl_new (s_mesh (context), 999, 2000, &s_hooks, error, sizeof error);
+    xinf_collective_t *mesh = s_mesh (context);
+    xinf_collective_t *group = xinf_coll_nccl_new (mesh, 999, 2000, &s_hooks, NULL, error, sizeof error);
     CHECK (group == NULL);
+    char word [8] = "step";
+    size_t bytes = 5;
+    char reason [256];
+    CHECK_INT (xinf_collective_broadcast (mesh, word, &bytes, sizeof word, 0, reason, sizeof reason), 0);
+    xinf_collective_destroy (&mesh);
     CHECK_HAS (error, "rank 0 (cuda:999): cannot use the device");
     CHECK (s_logs == 1 && strstr (s_last_log, "cuda:999"));
     char version [32];
@@ -77,7 +84,8 @@ s_gpu (void *context)
         return 77;
     }
     char error [512] = "";
-    xinf_collective_t *group = xinf_coll_nccl_new (s_mesh (context), 0, 10000, &s_hooks, error, sizeof error);
+    xinf_collective_t *mesh = s_mesh (context);
+    xinf_collective_t *group = xinf_coll_nccl_new (mesh, 0, 10000, &s_hooks, NULL, error, sizeof error);
     if (!group)
         fprintf (stderr, "xinf_coll_nccl_new: %s\n", error);
     CHECK (group != NULL);
@@ -97,6 +105,7 @@ s_gpu (void *context)
     CHECK_HAS (error, "rank 0 (cuda:0)");
     CHECK (s_begins == s_ends);
     xinf_collective_destroy (&group);
+    xinf_collective_destroy (&mesh);
     cudaFree (device);
     printf ("one rank on cuda:0: all-reduce, broadcast, abort: OK\n");
     return 0;

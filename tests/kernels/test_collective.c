@@ -5,6 +5,7 @@
     fake rank written from protocols/collective.md (xinf_coll_wire only)
     takes part where a test needs exact control of what arrives when.  */
 #include "test_collective.h"
+#include "xinf_coll_agree.h"
 
 void *coll_context;
 const char *coll_names [S_RANKS_MAX] = { "n0", "n1", "n2", "n3" };
@@ -573,6 +574,37 @@ test_ready_stashed (void)
     s_fake_destroy (&fake);
 }
 
+//  Ranks agree on where their partial sums live: all on the CPU passes;
+//  one GPU rank among CPU ranks fails every rank, naming the counts.
+static int
+s_body_all_cpu (coll_rank_t *self)
+{
+    return xinf_coll_agree_device (self->coll, false, self->error, sizeof self->error);
+}
+
+static int
+s_body_mixed (coll_rank_t *self)
+{
+    return xinf_coll_agree_device (self->coll, self->rank == 1, self->error, sizeof self->error);
+}
+
+static void
+test_agree_device (void)
+{
+    coll_group_t group;
+    coll_group_init (&group, "agree/1", 3, 10000);
+    coll_group_run (&group, s_body_all_cpu);
+    coll_group_destroy (&group);
+    coll_group_init (&group, "agree/2", 3, 10000);
+    coll_group_start (&group, s_body_mixed, 7);
+    coll_group_wait (&group, 7);
+    for (int rank = 0; rank < 3; rank++) {
+        CHECK_INT (group.ranks [rank].rc, -1);
+        CHECK_HAS (group.ranks [rank].error, "a mixed replica: 1 of 3 ranks on GPUs (NCCL), 2 on the CPU");
+    }
+    coll_group_destroy (&group);
+}
+
 int
 main (void)
 {
@@ -586,6 +618,7 @@ main (void)
     RUN (test_forward_pattern);
     RUN (test_ready);
     RUN (test_ready_stashed);
+    RUN (test_agree_device);
     test_collective_faults ();
     zmq_ctx_term (coll_context);
     return 0;

@@ -86,4 +86,11 @@ void test_twins_model_fails (xinf_backend_t *backend, const char *make_model, co
 //  The whole transformer step on tiny generated models (test_twins_model.c).
 void test_twins_model (test_twins_t *twins, const char *make_model);
 
+//  The sample op against its CPU twin (test_twins_sample.c): the CPU twin
+//  against the executor's sampling; the CUDA kernel's code run on the
+//  host; a backend's op (the rows that differ).
+void test_twins_sample_cpu (void);
+void test_twins_sample_host_kernel (void);
+size_t test_twins_sample_backend (xinf_backend_t *subject);
+
 #endif
