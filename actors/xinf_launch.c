@@ -90,13 +90,17 @@ xinf_launch_uses (const xinf_replica_entry_t *replica, const char *node)
 xinf_model_entry_t **
 xinf_model_table_list (zhashx_t *models, size_t *count)
 {
-    zlistx_t *uids = zhashx_keys (models);
-    xinf_model_entry_t **list = calloc (zlistx_size (uids) + 1, sizeof *list);
+    //  zhashx_values walks the table's buckets, not its cursor (a look-up
+    //  would move that); its list takes the table's destructor, which must
+    //  not free the models with the list
+    zlistx_t *values = zhashx_values (models);
+    zlistx_set_destructor (values, NULL);
+    xinf_model_entry_t **list = calloc (zlistx_size (values) + 1, sizeof *list);
     assert (list);
     size_t found = 0;
-    for (const char *uid = (const char *) zlistx_first (uids); uid; uid = (const char *) zlistx_next (uids))
-        list [found++] = (xinf_model_entry_t *) zhashx_lookup (models, uid);
-    zlistx_destroy (&uids);
+    for (void *model = zlistx_first (values); model; model = zlistx_next (values))
+        list [found++] = (xinf_model_entry_t *) model;
+    zlistx_destroy (&values);
     *count = found;
     return list;
 }

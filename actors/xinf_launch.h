@@ -180,11 +180,13 @@ void xinf_launch_unload (xinf_cluster_t *cluster, xinf_ctx_t *ctx, const char *n
 bool xinf_launch_uses (const xinf_replica_entry_t *replica, const char *node);
 
 //  The models of a table (uid -> xinf_model_entry_t) in a new array of
-//  *count, NULL after the last; free () it. Taken without the table's one
-//  cursor (zhashx_first/next), so that code in a loop over the array may
-//  loop over the table too: a loop on the cursor ends when any code it
-//  calls loops on it (a worker's lost replicas of several models healed
-//  but the first). For loops that remove no model from the table.
+//  *count, NULL after the last; free () it. Taken without moving the
+//  table's one cursor (zhashx_first/next; a zhashx_lookup moves it too),
+//  so that code in a loop over the array may loop over the table too: a
+//  loop on the cursor ends when any code it calls loops on it (a worker's
+//  lost replicas of several models healed but the first). Every loop over
+//  the supervisor's model table goes through it. For loops that remove no
+//  model from the table.
 xinf_model_entry_t **xinf_model_table_list (zhashx_t *models, size_t *count);
 //  Frees an entry's owned values and registered waits.
 void xinf_model_entry_free (xinf_model_entry_t **model_p);
