@@ -98,12 +98,15 @@ s_wait (xinf_heal_t *self, xinf_model_entry_t *model, xinf_replica_entry_t *repl
 //  Loads the group on 'nodes' (one per rank) through the launch's steps.
 static void
 s_group_load_on (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_replica_entry_t *replica,
-                 char nodes [][65])
+                 char nodes [][65], const int *gpus)
 {
     char lost [96], group [XINF_RANKS_MAX * 66 + 1];
     s_lost_name (replica, lost, sizeof lost);
-    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+    for (size_t rank = 0; rank < replica->n_ranks; rank++) {
         snprintf (replica->ranks [rank].node, sizeof replica->ranks [rank].node, "%s", nodes [rank]);
+        if (gpus)                     //  a GPU model's ranks placed again (pinned ones keep theirs)
+            replica->ranks [rank].gpu = gpus [rank];
+    }
     s_group_nodes (replica, group, sizeof group);
     replica->lost_from [0] = 0;       //  it holds memory there from now on
     replica->error [0] = 0;
@@ -131,7 +134,7 @@ s_group_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf
             }
         }
         if (!*missing)
-            s_group_load_on (self, ctx, model, replica, nodes);
+            s_group_load_on (self, ctx, model, replica, nodes, NULL);
         else
         if (first) {
             xinf_textf (why, sizeof why, "it was launched on named workers (pinned): it loads there again when %.400s "
@@ -142,9 +145,10 @@ s_group_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf
     }
     //  The lost worker is not alive, so not placed on; once it registered
     //  again it is a worker like any other
-    if (xinf_placement_group (self->cluster, self->models, model, (size_t) replica->index, nodes, reason,
+    int gpus [XINF_RANKS_MAX] = { 0 };
+    if (xinf_placement_group (self->cluster, self->models, model, (size_t) replica->index, nodes, gpus, reason,
                               sizeof reason) == 0)
-        s_group_load_on (self, ctx, model, replica, nodes);
+        s_group_load_on (self, ctx, model, replica, nodes, model->gpu ? gpus : NULL);
     else
     if (first) {
         xinf_textf (why, sizeof why, "no %zu workers can take its ranks now (%s): it relaunches when one registers",

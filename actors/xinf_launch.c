@@ -138,7 +138,7 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put (body, "launch", xinf_launch_options_map (&model->options, model->pinned));
     if (model->gpu) {
         char device [16];
-        snprintf (device, sizeof device, "cuda:%d", replica->gpu);
+        snprintf (device, sizeof device, "cuda:%d", replica->n_ranks > 1 ? replica->ranks [rank].gpu : replica->gpu);
         xinf_map_put_str (body, "device", device);
     }
     if (model->options.stall_timeout_ms)      //  an adopted model's is not known: the worker's default

@@ -60,6 +60,7 @@ xinf_launch_state_name (int state)
 
 typedef struct {
     char node [65];
+    int gpu;                          //  its CUDA device on its worker (a GPU model's rank)
     int state;                        //  xinf_launch_fsm: placed, staging, fetching, ... as its worker reports
     uint64_t bytes_done, bytes_total;
     uint64_t data_port;               //  its collective's, once joining

@@ -87,10 +87,6 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     xinf_value_t *named = xinf_placement_named (self->cluster, launch.worker, launch.workers, n_worker, &check, &code);
     if (!check.failed && named && replicas > 1 && n_worker > 1)
         xinf_check_fail (&check, "named workers place one replica: give replicas 1");
-    if (!check.failed && streq (launch.device, "gpu") && n_worker > 1)
-        xinf_check_fail (&check, "field 'device': tensor parallelism on GPUs is not placed yet (executors sum a GPU "
-                         "replica's ranks over NCCL, but placement gives a replica one GPU, not one per rank): give "
-                         "n_worker 1, or device cpu");
     s_model_t *existing = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
     const char *existing_error;
     const char *existing_state = existing ? xinf_model_view_state (existing, &existing_error) : "";

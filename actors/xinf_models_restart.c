@@ -137,6 +137,9 @@ s_adopt_one (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_
         if (xinf_heal_adopt_rank (self->heal, ctx, model, entry, node, hosted->rank)
         ||  !xinf_launch_adopt_rank (self->launch, ctx, model, entry, node, hosted))
             return;
+        entry->ranks [hosted->rank].gpu = device.index;   //  its GPU, held against other GPU placements
+        if (hosted->rank == 0)
+            entry->gpu = device.index;
     }
     else {
         if (xinf_heal_moved_away (entry, node)) {

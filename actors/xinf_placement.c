@@ -152,22 +152,71 @@ s_pick (xinf_cluster_t *cluster, zhashx_t *models, uint64_t need, zlist_t *mine,
     return best ? S_PICKED : roomiest ? S_NO_ROOM : S_NONE_ALIVE;
 }
 
-//  A GPU model's replica: a GPU of its own, on the named worker if any.
+//  The alive workers a GPU rank (or replica) must not go to: all but the
+//  named one when it is named, and those of the ranks placed before it
+//  (one rank a worker).
+static zlist_t *
+s_gpu_avoid (xinf_cluster_t *cluster, const char *only, char nodes [][65], size_t placed)
+{
+    zlist_t *avoid = zlist_new ();
+    zlist_autofree (avoid);
+    zlist_t *alive = xinf_cluster_alive (cluster);
+    for (char *name = (char *) zlist_first (alive); only && name; name = (char *) zlist_next (alive))
+        if (!streq (name, only))
+            zlist_append (avoid, name);
+    zlist_destroy (&alive);
+    for (size_t at = 0; at < placed; at++)
+        zlist_append (avoid, nodes [at]);
+    return avoid;
+}
+
+//  A GPU model's replica: a GPU of its own for each rank (a plain
+//  replica: one), the ranks on distinct workers, each on its named worker
+//  if any; 'nodes' and 'gpus' get one a rank.
+static int
+s_place_gpu_ranks (xinf_cluster_t *cluster, zhashx_t *models, const xinf_model_entry_t *model, size_t index,
+                   size_t n_ranks, const xinf_value_t *named, uint64_t need, char nodes [][65], int *gpus,
+                   char *reason, size_t size)
+{
+    int rc = 0;
+    for (size_t rank = 0; rank < n_ranks && rc == 0; rank++) {
+        zlist_t *avoid = s_gpu_avoid (cluster, named ? xinf_value_str (xinf_array_at (named, rank)) : NULL,
+                                      nodes, rank);
+        rc = xinf_placement_gpu (cluster, models, model, index, need, avoid, nodes [rank], 65, &gpus [rank],
+                                 reason, size);
+        if (rc && n_ranks > 1) {
+            char cause [512];
+            snprintf (cause, sizeof cause, "%s", reason);
+            snprintf (reason, size, "rank %zu of %zu: %s", rank, n_ranks, cause);
+        }
+        zlist_destroy (&avoid);
+    }
+    return rc;
+}
+
+//  Sets a replica's ranks (or, plain, the replica) to 'nodes' and 'gpus'.
+static void
+s_set_gpu_ranks (xinf_replica_entry_t *replica, char nodes [][65], const int *gpus)
+{
+    for (size_t rank = 0; replica->n_ranks > 1 && rank < replica->n_ranks; rank++) {
+        snprintf (replica->ranks [rank].node, sizeof replica->ranks [rank].node, "%.64s", nodes [rank]);
+        replica->ranks [rank].gpu = gpus [rank];
+    }
+    snprintf (replica->node, sizeof replica->node, "%.64s", nodes [0]);
+    replica->gpu = gpus [0];
+}
+
 static int
 s_place_gpu (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
              const xinf_value_t *named, uint64_t need, char *reason, size_t size)
 {
     xinf_replica_entry_t *replica = &model->replicas [index];
-    zlist_t *avoid = zlist_new ();
-    zlist_t *alive = xinf_cluster_alive (cluster);
-    const char *only = named ? xinf_value_str (xinf_array_at (named, 0)) : NULL;
-    for (char *name = (char *) zlist_first (alive); only && name; name = (char *) zlist_next (alive))
-        if (!streq (name, only))
-            zlist_append (avoid, name);
-    int rc = xinf_placement_gpu (cluster, models, model, index, need, avoid, replica->node, sizeof replica->node,
-                                 &replica->gpu, reason, size);
-    zlist_destroy (&alive);
-    zlist_destroy (&avoid);
+    char nodes [XINF_RANKS_MAX][65] = { "" };
+    int gpus [XINF_RANKS_MAX] = { 0 };
+    size_t n_ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
+    int rc = s_place_gpu_ranks (cluster, models, model, index, n_ranks, named, need, nodes, gpus, reason, size);
+    if (rc == 0)
+        s_set_gpu_ranks (replica, nodes, gpus);
     return rc;
 }
 
@@ -240,10 +289,13 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
 
 int
 xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
-                      char nodes [][65], char *reason, size_t size)
+                      char nodes [][65], int *gpus, char *reason, size_t size)
 {
     const xinf_replica_entry_t *replica = &model->replicas [index];
     uint64_t need = xinf_placement_need (models, model);
+    if (model->gpu)
+        return s_place_gpu_ranks (cluster, models, model, index, replica->n_ranks, NULL, need, nodes, gpus,
+                                  reason, size);
     //  The model's other replicas' workers: only to be avoided where possible
     s_placed_t *placed = calloc (model->count * XINF_RANKS_MAX + replica->n_ranks + 1, sizeof *placed);
     assert (placed);

@@ -49,10 +49,11 @@ int xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_e
 //  meanwhile): n_ranks distinct alive workers (a lost one is not alive),
 //  rank by rank the one with the most free memory where a rank's share
 //  fits, the surviving ranks' workers as good as any, preferring workers
-//  without another replica of the model. 'nodes' gets one name per rank.
-//  0, or -1 with the reason.
+//  without another replica of the model. 'nodes' gets one name per rank;
+//  for a GPU model each rank a GPU of its own (xinf_placement_gpu), its
+//  device in 'gpus' (untouched for a CPU model). 0, or -1 with the reason.
 int xinf_placement_group (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
-                          char nodes [][65], char *reason, size_t size);
+                          char nodes [][65], int *gpus, char *reason, size_t size);
 
 //  The workers a LAUNCH names (its decoded fields): 'worker' (one) or
 //  'workers' (one per rank), each registered and alive and distinct, as

@@ -3,6 +3,19 @@
 
 #define MIB  (1024ULL * 1024ULL)
 
+//  Whether a replica holds that GPU: a plain one on it, or a rank of a
+//  tensor-parallel one.
+static bool
+s_replica_holds (const xinf_replica_entry_t *replica, const char *node, int gpu)
+{
+    if (replica->n_ranks <= 1)
+        return replica->gpu == gpu && streq (replica->node, node);
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        if (replica->ranks [rank].gpu == gpu && streq (replica->ranks [rank].node, node))
+            return true;
+    return false;
+}
+
 //  Whether one of the first 'count' replicas of 'model', but 'skip', holds that GPU.
 static bool
 s_holds (const xinf_model_entry_t *model, size_t count, size_t skip, const char *node, int gpu)
@@ -10,7 +23,7 @@ s_holds (const xinf_model_entry_t *model, size_t count, size_t skip, const char 
     for (size_t at = 0; model->gpu && at < count; at++) {
         const xinf_replica_entry_t *replica = &model->replicas [at];
         if (at != skip && replica->state != XINF_LAUNCH_FAILED && replica->state != XINF_LAUNCH_STOPPED
-        &&  !*replica->lost_from && replica->gpu == gpu && streq (replica->node, node))
+        &&  !*replica->lost_from && s_replica_holds (replica, node, gpu))
             return true;
     }
     return false;

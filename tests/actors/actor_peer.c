@@ -262,6 +262,33 @@ peer_hello_fields (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64
     return hello;
 }
 
+//  PROBE_MESH answered: every target 'status' (ok unless told).
+void
+peer_answer_probe (xinf_dealer_t *worker, const char *node, const char *status)
+{
+    xinf_msg_t *probe = peer_expect (worker, "PROBE_MESH", NULL);
+    xinf_msg_t *result = xinf_msg_new ("PROBE_RESULT");
+    xinf_map_put_str (xinf_msg_body (result), "node", node);
+    xinf_map_put_uint (xinf_msg_body (result), "session", peer_uint (probe, "session"));
+    xinf_value_t *results = xinf_value_new_array ();
+    xinf_value_t *targets = xinf_map_get (xinf_msg_body (probe), "targets");
+    for (size_t index = 0; index < xinf_value_count (targets); index++) {
+        xinf_value_t *target = xinf_array_at (targets, index);
+        xinf_value_t *outcome = xinf_value_new_map ();
+        xinf_map_put_str (outcome, "to", xinf_value_str (xinf_map_get (target, "node")));
+        xinf_map_put_str (outcome, "endpoint", xinf_value_str (xinf_map_get (target, "endpoint")));
+        xinf_map_put_str (outcome, "status", status);
+        xinf_map_put_uint (outcome, "ms", 1);
+        xinf_map_put_str (outcome, "detail", streq (status, "ok") ? "" : "a fake refusal");
+        if (xinf_map_get (target, "tcp_only"))
+            xinf_map_put_bool (outcome, "tcp_only", true);
+        xinf_array_push (results, outcome);
+    }
+    xinf_map_put (xinf_msg_body (result), "results", results);
+    CHECK (xinf_dealer_send (worker, &result) == 0);
+    xinf_msg_destroy (&probe);
+}
+
 xinf_dealer_t *
 peer_register (const char *endpoint, xinf_hello_t *hello, uint64_t corr)
 {

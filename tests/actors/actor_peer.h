@@ -63,6 +63,9 @@ xinf_hello_t peer_hello_fields (const char *node, uint64_t pid, uint64_t heartbe
 void peer_keepalive (xinf_dealer_t *dealer, const char *node, int64_t interval_ms);
 //  Stops it (a NULL dealer: all of them).
 void peer_keepalive_stop (xinf_dealer_t *dealer);
+//  A fake worker answers the next PROBE_MESH: every target 'status' (ok,
+//  or a fake refusal).
+void peer_answer_probe (xinf_dealer_t *worker, const char *node, const char *status);
 //  A fake worker: a dealer on 'endpoint' that sent 'hello' (cleared) as
 //  request 'corr', got WELCOME, and heartbeats every 66 ms.
 xinf_dealer_t *peer_register (const char *endpoint, xinf_hello_t *hello, uint64_t corr);

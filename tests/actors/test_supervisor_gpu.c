@@ -7,6 +7,11 @@
     reported device that is neither cpu nor cuda:N is not adopted, logged,
     and the worker stays registered.
 
+    A tensor-parallel GPU model gets a GPU of its own for each rank, the
+    ranks on distinct workers (each rank's LOAD_MODEL names its cuda:N),
+    around the GPUs other replicas hold; a second one that finds no free
+    GPU for a rank is refused with NO_WORKER naming the rank.
+
     A replica that its worker runs without CUDA graphs although its launch
     has them on (it was relaunched without them after a graph hang, which
     no journal keeps) is adopted with graphs off: when its worker is lost
@@ -69,11 +74,13 @@ s_hosted_graphs (const char *uid, const char *device, bool cuda_graphs)
     return model;
 }
 
-//  A worker with two GPUs, reporting 'models' (taken) in its HELLO.
+//  A worker with two GPUs and a probe listener, reporting 'models'
+//  (taken) in its HELLO.
 static xinf_dealer_t *
 s_gpu_worker (const char *endpoint, const char *node, xinf_value_t *models)
 {
     xinf_hello_t hello = peer_hello_fields (node, 4243, 200, 5);
+    hello.data_port = 30000;
     xinf_array_push (hello.devices, s_gpu (0));
     xinf_array_push (hello.devices, s_gpu (1));
     for (size_t index = 0; models && index < xinf_value_count (models); index++)
@@ -142,6 +149,65 @@ test_adopted_gpu (void)
     xinf_supervisor_destroy (&supervisor);
 }
 
+//  The device of the fetch_only LOAD_MODEL a rank's worker gets once it
+//  answered the preflight.
+static void
+s_expect_rank_device (xinf_dealer_t *worker, const char *node, uint64_t rank, const char *device)
+{
+    xinf_msg_t *load = peer_expect (worker, "LOAD_MODEL", NULL);
+    CHECK (load);
+    CHECK_STR (peer_str (load, "uid"), "tp");
+    CHECK_INT (peer_uint (load, "rank"), rank);
+    CHECK_INT (peer_uint (load, "n_ranks"), 2);
+    CHECK_STR (peer_str (load, "device"), device);
+    xinf_msg_destroy (&load);
+    (void) node;
+}
+
+static void
+test_tensor_parallel_gpus (void)
+{
+    const char *endpoint = "inproc://test-supervisor-tp-gpus";
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    //  g runs "old" on cuda:0; h runs nothing
+    xinf_value_t *models = xinf_value_new_array ();
+    xinf_array_push (models, s_hosted_graphs ("old", "cuda:0", true));
+    xinf_dealer_t *g = s_gpu_worker (endpoint, "g", models);
+    CHECK_SOON (s_listed (client, "old"), PEER_WAIT_MS);
+    xinf_dealer_t *h = s_gpu_worker (endpoint, "h", NULL);
+
+    //  Two ranks, a GPU each on distinct workers: g's free one is cuda:1
+    xinf_msg_t *launch = s_launch ("tp");
+    xinf_map_put_uint (xinf_msg_body (launch), "n_worker", 2);
+    xinf_msg_t *reply = s_ask (client, launch);
+    CHECK_STR (xinf_msg_type (reply), "LAUNCH_REPLY");
+    xinf_msg_destroy (&reply);
+    peer_answer_probe (g, "g", "ok");
+    peer_answer_probe (h, "h", "ok");
+    xinf_msg_t *first = peer_expect (g, "LOAD_MODEL", NULL);
+    bool g_first = peer_uint (first, "rank") == 0;
+    CHECK_STR (peer_str (first, "device"), "cuda:1");
+    CHECK_INT (peer_uint (first, "n_ranks"), 2);
+    xinf_msg_destroy (&first);
+    s_expect_rank_device (h, "h", g_first ? 1 : 0, "cuda:0");
+
+    //  Another: h's cuda:1 is the one GPU left, and a rank needs a worker of its own
+    launch = s_launch ("tp2");
+    xinf_map_put_uint (xinf_msg_body (launch), "n_worker", 2);
+    reply = s_ask (client, launch);
+    peer_check_error (reply, "NO_WORKER", "rank 1 of 2");
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "g cuda:1");
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "(taken)");
+    xinf_msg_destroy (&reply);
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&g);
+    xinf_dealer_destroy (&h);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
 static void
 test_adopted_without_graphs (void)
 {
@@ -191,6 +257,7 @@ main (int argc, char *argv [])
     xinf_log_set_level (getenv ("TEST_LOG") ? XINF_LOG_INFO : XINF_LOG_ERROR);
     RUN (test_adopted_gpu);
     RUN (test_adopted_without_graphs);
+    RUN (test_tensor_parallel_gpus);
     fprintf (stderr, "PASS: supervisor in-process: an adopted GPU replica holds the GPU its worker names\n");
     return 0;
 }

@@ -29,33 +29,6 @@ s_worker (const char *endpoint, const char *node, uint64_t data_port)
     return peer_register (endpoint, &hello, ++s_corr);
 }
 
-//  PROBE_MESH answered: every target 'status' (ok unless told).
-static void
-s_answer_probe (xinf_dealer_t *worker, const char *node, const char *status)
-{
-    xinf_msg_t *probe = peer_expect (worker, "PROBE_MESH", NULL);
-    xinf_msg_t *result = xinf_msg_new ("PROBE_RESULT");
-    xinf_map_put_str (xinf_msg_body (result), "node", node);
-    xinf_map_put_uint (xinf_msg_body (result), "session", peer_uint (probe, "session"));
-    xinf_value_t *results = xinf_value_new_array ();
-    xinf_value_t *targets = xinf_map_get (xinf_msg_body (probe), "targets");
-    for (size_t index = 0; index < xinf_value_count (targets); index++) {
-        xinf_value_t *target = xinf_array_at (targets, index);
-        xinf_value_t *outcome = xinf_value_new_map ();
-        xinf_map_put_str (outcome, "to", xinf_value_str (xinf_map_get (target, "node")));
-        xinf_map_put_str (outcome, "endpoint", xinf_value_str (xinf_map_get (target, "endpoint")));
-        xinf_map_put_str (outcome, "status", status);
-        xinf_map_put_uint (outcome, "ms", 1);
-        xinf_map_put_str (outcome, "detail", streq (status, "ok") ? "" : "a fake refusal");
-        if (xinf_map_get (target, "tcp_only"))
-            xinf_map_put_bool (outcome, "tcp_only", true);
-        xinf_array_push (results, outcome);
-    }
-    xinf_map_put (xinf_msg_body (result), "results", results);
-    CHECK (xinf_dealer_send (worker, &result) == 0);
-    xinf_msg_destroy (&probe);
-}
-
 static void
 s_state (xinf_dealer_t *worker, const char *node, uint64_t generation, uint64_t rank, const char *state,
          uint64_t data_port)
@@ -100,7 +73,7 @@ static uint64_t
 s_bring_up (xinf_dealer_t *ranks [2], const char *names [2], uint64_t ports [2])
 {
     for (size_t rank = 0; rank < 2; rank++)
-        s_answer_probe (ranks [rank], names [rank], "ok");
+        peer_answer_probe (ranks [rank], names [rank], "ok");
     uint64_t generation = 0;
     for (size_t rank = 0; rank < 2; rank++) {
         xinf_msg_t *load = peer_expect (ranks [rank], "LOAD_MODEL", NULL);
@@ -117,7 +90,7 @@ s_bring_up (xinf_dealer_t *ranks [2], const char *names [2], uint64_t ports [2])
         s_state (ranks [rank], names [rank], generation, rank, "joining", ports [rank]);
     }
     for (size_t rank = 0; rank < 2; rank++)
-        s_answer_probe (ranks [rank], names [rank], "ok");       //  the port check
+        peer_answer_probe (ranks [rank], names [rank], "ok");       //  the port check
     for (size_t rank = 0; rank < 2; rank++) {
         xinf_msg_t *group = peer_expect (ranks [rank], "GROUP", NULL);
         xinf_msg_destroy (&group);
@@ -178,8 +151,8 @@ test_group_relaunch (void)
     //  Stopped: the group goes to the survivor and w3, through the preflight;
     //  a refused pair fails it with the cause
     s_state (ranks [0], names [0], generation, 0, "stopped", 0);
-    s_answer_probe (ranks [0], names [0], "refused");
-    s_answer_probe (w3, "w3", "ok");
+    peer_answer_probe (ranks [0], names [0], "refused");
+    peer_answer_probe (w3, "w3", "ok");
     CHECK_SOON ((s_progress (client, state, sizeof state, error, sizeof error), streq (state, "failed")),
                 PEER_WAIT_MS);
     CHECK_HAS (error, "preflight failed");

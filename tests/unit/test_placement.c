@@ -158,18 +158,18 @@ test_placement_group (void)
     CHECK_INT (xinf_placement_committed (models, "a"), 0);
     //  a (its survivor, 9 GiB free) and c (4 GiB free, with a rank of
     //  replica 1): d has too little (2 GiB less its rank's 3), b is gone
-    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, reason, sizeof reason), 0);
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, NULL, reason, sizeof reason), 0);
     CHECK_STR (nodes [0], "a");
     CHECK_STR (nodes [1], "c");
 
     //  c and d leave too: one worker for two ranks
     xinf_cluster_bye (cluster, "pd", 2);
     xinf_cluster_bye (cluster, "pc", 3);
-    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, reason, sizeof reason), -1);
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, NULL, reason, sizeof reason), -1);
     CHECK_HAS (reason, "2 ranks need 2 distinct alive workers; only 1 found");
     //  The lost worker registers again: a worker like any other
     s_register (cluster, "b", 8 * GIB, "pb2");
-    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, reason, sizeof reason), 0);
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, NULL, reason, sizeof reason), 0);
     CHECK_STR (nodes [0], "a");
     CHECK_STR (nodes [1], "b");
     zhashx_destroy (&models);
