@@ -187,12 +187,6 @@ xinf_gguf_open (const char *path, char *error, size_t error_size)
     if (!problem && (image = mmap (NULL, (size_t) info.st_size, PROT_READ | PROT_WRITE,
                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)
         problem = strerror (errno);
-#ifdef MADV_HUGEPAGE
-    //  2 MB pages where the system has them: decode streams every weight
-    //  each token, and 4 KB pages cost a TLB walk each 4 KB
-    if (!problem)
-        madvise (image, (size_t) info.st_size, MADV_HUGEPAGE);
-#endif
     xinf_gguf_t *self = problem ? NULL : s_new (image, (size_t) info.st_size, path);
     if (!self) {
         if (image != MAP_FAILED)
