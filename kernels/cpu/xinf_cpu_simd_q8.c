@@ -13,13 +13,12 @@
     float step for the 8 rows in 8 lanes. The block's weights are loaded
     once for all the vectors of a pass; the 8 rows' fp16 scales of a
     block come in one vpgatherdd (a dword at each row's block, its low
-    half the scale; scalar loads into a stack array, read back as a
-    vector, stalled on store forwarding: 1.25x slower on one thread).
-    Prefetch: each row 32 blocks ahead into L1 (every other block: a
-    line holds nearly two) (at most a row: into the next tile's row near its end),
-    and whole tiles about 16 KB ahead into L2, in step with the blocks
-    (without the L2 stream, rows of 896 columns streamed at 11 GB/s a
-    thread instead of 18).
+    half the scale; scalar copies read back as a vector stalled on store
+    forwarding: 1.25x slower on one thread). Prefetch: each row 32 blocks
+    ahead into L1, every other block (a line holds nearly two), at most a
+    row (near its end into the next tile's row), and whole tiles about 16
+    KB ahead into L2, in step with the blocks (without the L2 stream, rows
+    of 896 columns streamed at 11 GB/s a thread instead of 18).
 
     AVX-512, whole groups of 16 vectors: the quantizer also writes each
     group transposed, per block 16 vectors of int32 lanes, lane j holding
