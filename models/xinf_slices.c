@@ -160,8 +160,10 @@ s_compare (const void *a, const void *b)
 
 //  Asks for huge pages on the whole huge pages inside [start, end): decode
 //  streams every weight each token, and on a VM a 4 KB page costs a TLB
-//  walk through two page tables (2 threads stream 1 GB at 20 GB/s from 4
-//  KB pages, 29 GB/s from 2 MB ones). Only pages inside the views, so a
+//  walk through two page tables (a plain 2-thread read of 1 GB: 20 GB/s
+//  from 4 KB pages, 29 from 2 MB ones; the matvecs, which prefetch far
+//  ahead, gain less: 1.01x to 1.09x, xinf-bench-kernels --pages). Only
+//  pages inside the views, so a
 //  rank that uses part of a tensor holds no more of its memory than
 //  that; a hint, ignored where the system has none or turned them off.
 static void
