@@ -163,9 +163,9 @@ s_compare (const void *a, const void *b)
 //  walk through two page tables (a plain 2-thread read of 1 GB: 20 GB/s
 //  from 4 KB pages, 29 from 2 MB ones; the matvecs, which prefetch far
 //  ahead, gain less: 1.01x to 1.09x, xinf-bench-kernels --pages). Only
-//  pages inside the views, so a
-//  rank that uses part of a tensor holds no more of its memory than
-//  that; a hint, ignored where the system has none or turned them off.
+//  pages inside the views, so a rank that uses part of a tensor holds no
+//  more of its memory than that; a hint, ignored where the system has
+//  none or turned them off.
 static void
 s_advise_huge (uintptr_t start, uintptr_t end)
 {
