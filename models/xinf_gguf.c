@@ -182,7 +182,8 @@ xinf_gguf_open (const char *path, char *error, size_t error_size)
         problem = "the file is too large";
     //  The image: anonymous memory the size of the file, filled from the
     //  file with pread as the header is parsed and as the model's tensors
-    //  are read; pages never read cost nothing.
+    //  are read; pages never read cost nothing (xinf_slices asks for huge
+    //  pages only inside the parts a model reads).
     void *image = MAP_FAILED;
     if (!problem && (image = mmap (NULL, (size_t) info.st_size, PROT_READ | PROT_WRITE,
                                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)) == MAP_FAILED)

@@ -4,6 +4,7 @@
 
     Usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME]
                               [--matmul N] [--batch] [--threads N] [--krows]
+                              [--pages]
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
     --dtype times one weight type only (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
@@ -31,6 +32,11 @@
     Q4_K, Q5_K and Q6_K rows of 2048 against one vector, 256 rows (in L2)
     and 16384 rows (copies cycled through 256 MB, out of the caches): G
     weights a second (best run) and the ratio this CPU's / plain.
+    --pages times, with 2 threads (or --threads N), the matvec of 8192 x
+    2048 Q8_0, Q4_K, Q5_0 and F16 matrices out of memory on 4 KB pages
+    and on 2 MB pages (MADV_NOHUGEPAGE / MADV_HUGEPAGE) in turns: weight
+    GB/s of the best and the median call, and the ratio of the medians
+    2 MB / 4 KB (why the model's weights ask for huge pages).
     --compare A,B,... times the decode matvecs of those types (up to 8)
     in turns on the K-type shapes (896x4864 of Qwen2.5-0.5B's ffn_down,
     2048x2048, 8192x2048, 2048x8192 of a 1B llama), with 1 and 2
@@ -44,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static double
@@ -436,13 +443,77 @@ s_krows_table (double seconds)
     return 0;
 }
 
+//  --pages: matvecs out of memory on 4 KB pages and on 2 MB pages, in
+//  turns: 512 MB of each (MADV_NOHUGEPAGE, MADV_HUGEPAGE), 8192 x 2048
+//  matrices cycled through it; weight GB/s of the best and the median
+//  call, and the ratio 2 MB / 4 KB.
+#define PAGES_BYTES (512u << 20)
+#define PAGES_CALLS 64
+
+static int
+s_by_value (const void *a, const void *b)
+{
+    double first = *(const double *) a, second = *(const double *) b;
+    return first < second ? -1 : first > second;
+}
+
+static char *
+s_pages_region (bool huge)
+{
+    char *region = mmap (NULL, PAGES_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (region == MAP_FAILED)
+        return NULL;
+    madvise (region, PAGES_BYTES, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    return region;
+}
+
+static int
+s_pages_table (xinf_threadpool_t *pool)
+{
+    const xinf_dtype_t dtypes [] = { XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_0, XINF_DTYPE_F16 };
+    size_t rows = 8192, cols = 2048;
+    char *regions [2] = { s_pages_region (false), s_pages_region (true) };
+    float *x = malloc (cols * sizeof (float)), *y = malloc (rows * sizeof (float));
+    if (!regions [0] || !regions [1] || !x || !y) {
+        fprintf (stderr, "xinf-bench-kernels --pages: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < cols; i++)
+        x [i] = 0.001f * (float) (i % 13) - 0.006f;
+    printf ("matvec %zux%zu out of memory, %d threads, 4 KB and 2 MB pages in turns: weight GB/s (best, median)\n"
+            "%-5s %9s %9s %9s %9s %7s\n", rows, cols, xinf_threadpool_size (pool), "dtype", "4K best", "4K median",
+            "2M best", "2M median", "ratio");
+    for (size_t t = 0; t < sizeof dtypes / sizeof dtypes [0]; t++) {
+        size_t bytes = rows * xinf_dtype_row_bytes (dtypes [t], cols), copies = PAGES_BYTES / bytes;
+        double rates [2][PAGES_CALLS];
+        for (int k = 0; k < 2; k++)
+            s_fill (dtypes [t], regions [k], copies * bytes);
+        for (int call = 0; call < PAGES_CALLS; call++)
+            for (int k = 0; k < 2; k++) {
+                double start = s_now ();
+                xinf_cpu_matvec (pool, dtypes [t], regions [k] + (size_t) call % copies * bytes, rows, cols, x, y);
+                rates [k][call] = (double) bytes / (s_now () - start) / 1e9;
+            }
+        for (int k = 0; k < 2; k++)
+            qsort (rates [k], PAGES_CALLS, sizeof (double), s_by_value);
+        printf ("%-5s %9.2f %9.2f %9.2f %9.2f %7.3f\n", xinf_dtype_name (dtypes [t]), rates [0][PAGES_CALLS - 1],
+                rates [0][PAGES_CALLS / 2], rates [1][PAGES_CALLS - 1], rates [1][PAGES_CALLS / 2],
+                rates [1][PAGES_CALLS / 2] / rates [0][PAGES_CALLS / 2]);
+        fflush (stdout);
+    }
+    munmap (regions [0], PAGES_BYTES);
+    munmap (regions [1], PAGES_BYTES);
+    free (x), free (y);
+    return 0;
+}
+
 int
 main (int argc, char *argv [])
 {
     double seconds = 0.5;
     const char *only = NULL, *compare = NULL;
     size_t matmul = 0;
-    bool batch = false, q8act = false, krows = false;
+    bool batch = false, q8act = false, krows = false, pages = false;
     int threads = 2;
     for (int index = 1; index < argc; index++) {
         if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
@@ -471,14 +542,23 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--krows") == 0)
             krows = true;
+        else
+        if (strcmp (argv [index], "--pages") == 0)
+            pages = true;
         else {
             fprintf (stderr, "usage: xinf-bench-kernels [--seconds S] [--portable] [--dtype NAME] [--matmul N]"
-                             " [--batch] [--threads N] [--q8act] [--compare A,B,...] [--krows]\n");
+                             " [--batch] [--threads N] [--q8act] [--compare A,B,...] [--krows] [--pages]\n");
             return 2;
         }
     }
     if (krows)
         return s_krows_table (seconds * 4);
+    if (pages) {
+        xinf_threadpool_t *pool = xinf_threadpool_new (threads);
+        int rc = pool ? s_pages_table (pool) : 1;
+        xinf_threadpool_destroy (&pool);
+        return rc;
+    }
     s_shape_t shapes [] = { { 896, 896 }, { 4864, 896 }, { 896, 4864 }, { 151936, 896 } };
     xinf_threadpool_t *pools [2] = { xinf_threadpool_new (1), xinf_threadpool_new (2) };
     if (compare) {

@@ -11,12 +11,14 @@
     int16; AVX2: vpmaddwd, AVX-512: vpdpwssd), the 8 rows' lanes summed by
     a tree of hadds into one vector of the 8 rows' block sums, then the
     float step for the 8 rows in 8 lanes. The block's weights are loaded
-    once for all the vectors of a pass; the rows' fp16 scales are
-    gathered a run of 16 blocks at a time. Prefetch: each row 32 blocks
-    ahead into L1 (at most a row: into the next tile's row near its end),
-    and whole tiles about 16 KB ahead into L2, in step with the blocks
-    (without the L2 stream, rows of 896 columns streamed at 11 GB/s a
-    thread instead of 18).
+    once for all the vectors of a pass; the 8 rows' fp16 scales of a
+    block come in one vpgatherdd (a dword at each row's block, its low
+    half the scale; scalar copies read back as a vector stalled on store
+    forwarding: 1.25x slower on one thread). Prefetch: each row 32 blocks
+    ahead into L1, every other block (a line holds nearly two), at most a
+    row (near its end into the next tile's row), and whole tiles about 16
+    KB ahead into L2, in step with the blocks (without the L2 stream, rows
+    of 896 columns streamed at 11 GB/s a thread instead of 18).
 
     AVX-512, whole groups of 16 vectors: the quantizer also writes each
     group transposed, per block 16 vectors of int32 lanes, lane j holding
@@ -45,8 +47,6 @@
 //  Rows a tile.
 #define S_ROWS 8
 
-//  Blocks whose scales are gathered at a time.
-#define S_RUN 16
 
 //  How far ahead a tile's rows are prefetched, in blocks of each row: two
 //  runs, so that a run's scales come from lines already arriving.
@@ -177,16 +177,9 @@ typedef struct {
     //  up to 'end' (the run's end and its ahead_bytes).
     const uint8_t *far, *end;
     size_t far_tiles;
+    size_t far_step;                 //  bytes of the far tile a block: its bytes / blocks, rounded up
+    int32_t offsets [S_ROWS];        //  rows [r] - rows [0]
 } s_tile_t;
-
-//  The fp16 scales of blocks [first, end) of the rows, [block][row].
-static void
-s_gather_scales (const s_tile_t *tile, size_t first, size_t end, uint16_t scales [S_RUN][S_ROWS])
-{
-    for (size_t b = first; b < end; b++)
-        for (int r = 0; r < S_ROWS; r++)
-            memcpy (&scales [b - first][r], tile->rows [r] + b * S_BYTES, 2);
-}
 
 //  Prefetches the lines of [*next, until) into L1; *next moves on.
 static S_INLINE void
@@ -218,7 +211,7 @@ s_prefetch_rows (const s_tile_t *tile, size_t b)
 static S_INLINE void
 s_prefetch_far (s_tile_t *tile, size_t b)
 {
-    const uint8_t *until = tile->rows [0] + tile->far_tiles * S_ROWS * tile->row_bytes + (b + 1) * S_ROWS * tile->row_bytes / tile->blocks;
+    const uint8_t *until = tile->rows [0] + tile->far_tiles * S_ROWS * tile->row_bytes + (b + 1) * tile->far_step;
     until = until < tile->end ? until : tile->end;
     for (; tile->far < until; tile->far += 64)
         _mm_prefetch ((const char *) tile->far, _MM_HINT_T1);
@@ -270,41 +263,56 @@ s_products_vnni (const s_tile_t *tile, size_t b, const __m256i *low, const __m25
 //  out [v][r] = row r . x [first + v] for v < vectors (a constant after
 //  inlining): per block the rows' block sums with each vector in 8
 //  lanes, then the float step.
-#define S_TILE_MULTI(NAME, TARGET, PREPARE, PRODUCTS) \
+#define S_TILE_MULTI(NAME, TARGET, PREPARE, PRODUCTS, SCALES) \
 TARGET static S_INLINE void \
 NAME (s_tile_t *tile, const xinf_q8_act_t *act, size_t first, float out [][S_ROWS], const int vectors) \
 { \
     __m256 acc [4]; \
     const int16_t *q = act->q + first * act->cols; \
     const float *d = act->d + first * act->blocks; \
+    __m256i offsets = _mm256_loadu_si256 ((const __m256i *) tile->offsets); \
     for (int v = 0; v < vectors; v++) \
         acc [v] = _mm256_setzero_ps (); \
-    for (size_t run = 0; run < tile->blocks; run += S_RUN) { \
-        size_t end = tile->blocks - run < S_RUN ? tile->blocks : run + S_RUN; \
-        uint16_t scales [S_RUN][S_ROWS]; \
-        s_gather_scales (tile, run, end, scales); \
-        for (size_t b = run; b < end; b++) { \
-            __m256i low [S_ROWS], high [S_ROWS], p [S_ROWS]; \
+    for (size_t b = 0; b < tile->blocks; b++) { \
+        __m256i low [S_ROWS], high [S_ROWS], p [S_ROWS]; \
+        if (!(b & 1)) \
             s_prefetch_rows (tile, b); \
-            s_prefetch_far (tile, b); \
-            PREPARE (tile, b, low, high); \
-            __m256 dw = _mm256_cvtph_ps (_mm_loadu_si128 ((const __m128i *) scales [b - run])); \
-            for (int v = 0; v < vectors; v++) { \
-                const int16_t *x = q + v * act->cols + b * S_BLOCK; \
-                PRODUCTS (tile, b, low, high, _mm256_loadu_si256 ((const __m256i *) x), \
-                          _mm256_loadu_si256 ((const __m256i *) (x + 16)), p); \
-                __m256 scale = _mm256_mul_ps (dw, _mm256_set1_ps (d [v * act->blocks + b])); \
-                __m256 term = _mm256_mul_ps (_mm256_cvtepi32_ps (s_reduce8 (p)), scale); \
-                acc [v] = _mm256_add_ps (acc [v], term); \
-            } \
+        s_prefetch_far (tile, b); \
+        PREPARE (tile, b, low, high); \
+        __m256 dw = SCALES (tile->rows [0] + b * S_BYTES, offsets); \
+        for (int v = 0; v < vectors; v++) { \
+            const int16_t *x = q + v * act->cols + b * S_BLOCK; \
+            PRODUCTS (tile, b, low, high, _mm256_loadu_si256 ((const __m256i *) x), \
+                      _mm256_loadu_si256 ((const __m256i *) (x + 16)), p); \
+            __m256 scale = _mm256_mul_ps (dw, _mm256_set1_ps (d [v * act->blocks + b])); \
+            __m256 term = _mm256_mul_ps (_mm256_cvtepi32_ps (s_reduce8 (p)), scale); \
+            acc [v] = _mm256_add_ps (acc [v], term); \
         } \
     } \
     for (int v = 0; v < vectors; v++) \
         _mm256_storeu_ps (out [v], acc [v]); \
 }
 
-S_TILE_MULTI (s_tile_multi_avx2, S_AVX2, s_prepare_avx2, s_products_avx2)
-S_TILE_MULTI (s_tile_multi_vnni, S_AVX512, s_prepare_vnni, s_products_vnni)
+//  The fp16 scales of a block of the tile's 8 rows as floats: a gather of
+//  the dword at each row's block (its scale in the low half), narrowed.
+S_AVX2 static S_INLINE __m256
+s_scales_avx2 (const uint8_t *block, __m256i offsets)
+{
+    __m256i words = _mm256_i32gather_epi32 ((const int *) block, offsets, 1);
+    words = _mm256_and_si256 (words, _mm256_set1_epi32 (0xffff));
+    words = _mm256_permute4x64_epi64 (_mm256_packus_epi32 (words, words), 0x08);
+    return _mm256_cvtph_ps (_mm256_castsi256_si128 (words));
+}
+
+S_AVX512 static S_INLINE __m256
+s_scales_avx512 (const uint8_t *block, __m256i offsets)
+{
+    __m256i words = _mm256_i32gather_epi32 ((const int *) block, offsets, 1);
+    return _mm256_cvtph_ps (_mm256_cvtepi32_epi16 (words));
+}
+
+S_TILE_MULTI (s_tile_multi_avx2, S_AVX2, s_prepare_avx2, s_products_avx2, s_scales_avx2)
+S_TILE_MULTI (s_tile_multi_vnni, S_AVX512, s_prepare_vnni, s_products_vnni, s_scales_avx512)
 
 //  Up to 4 vectors from 'first' in passes of the tile.
 S_AVX2 static void
@@ -360,6 +368,8 @@ s_tile_at (const uint8_t *w, size_t row_bytes, size_t row, size_t count, size_t 
     tile->blocks = blocks;
     for (size_t r = 0; r < S_ROWS; r++)
         tile->rows [r] = w + (row + (r < tile->count ? r : tile->count - 1)) * row_bytes;
+    for (size_t r = 0; r < S_ROWS; r++)
+        tile->offsets [r] = (int32_t) (tile->rows [r] - tile->rows [0]);
     if (next < count) {
         tile->ahead = w + next * row_bytes;
         tile->ahead_bytes = (count - next < S_ROWS ? count - next : S_ROWS) * row_bytes;
@@ -372,6 +382,7 @@ s_tile_at (const uint8_t *w, size_t row_bytes, size_t row, size_t count, size_t 
     tile->far_tiles = (S_FAR_BYTES + tile_bytes / 2) / tile_bytes;
     tile->far_tiles = tile->far_tiles ? tile->far_tiles : 1;
     tile->far = tile->rows [0] + tile->far_tiles * tile_bytes;
+    tile->far_step = (tile_bytes + blocks - 1) / blocks;
     tile->end = w + count * row_bytes + (ahead ? ahead_bytes : 0);
 }
 

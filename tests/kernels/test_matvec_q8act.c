@@ -257,8 +257,8 @@ s_product_case (s_shape_t shape, size_t n, bool special)
     free (w), free (decoded), free (x), free (y), free (first), free (y_float);
 }
 
-//  Rows around the tiles of 8 and the tasks; 1, 3, 5, 17 (past a run of
-//  16 scales), 28 and 152 blocks.
+//  Rows around the tiles of 8 (a partial tile gathers its last row's
+//  scales again) and the tasks; 1, 3, 5, 17, 28 and 152 blocks.
 static const s_shape_t s_shapes [] = {
     { 1, 32 }, { 7, 96 }, { 13, 160 }, { 8, 544 }, { 37, 896 }, { 66, 96 }, { 9, 4864 }, { 130, 544 }
 };
