@@ -220,6 +220,17 @@ s_devices_present (const char *const *devices)
     return -1;
 }
 
+//  Ends the ranks and removes the model file and its folder.
+static void
+s_finish (s_side_t *ranks, uint8_t *wire, const char *model, const char *path)
+{
+    for (int rank = 0; rank < S_RANKS; rank++)
+        s_side_destroy (&ranks [rank]);
+    free (wire);
+    unlink (model);
+    rmdir (path);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -257,11 +268,7 @@ main (int argc, char *argv [])
     }
     if (mixed) {
         printf ("a mixed replica (%s, %s): both ranks refused it\n", devices [0], devices [1]);
-        for (int rank = 0; rank < S_RANKS; rank++)
-            s_side_destroy (&ranks [rank]);
-        free (wire);
-        unlink (model);
-        rmdir (path);
+        s_finish (ranks, wire, model, path);
         return 0;
     }
     //  The whole model on rank 0's device
@@ -297,10 +304,6 @@ main (int argc, char *argv [])
     free (logits);
     free (expected);
     s_side_destroy (&whole);
-    for (int rank = 0; rank < S_RANKS; rank++)
-        s_side_destroy (&ranks [rank]);
-    free (wire);
-    unlink (model);
-    rmdir (path);
+    s_finish (ranks, wire, model, path);
     return 0;
 }
