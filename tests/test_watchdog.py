@@ -205,7 +205,8 @@ def main():
         reply = client.terminate("phang")
         check(reply["unloaded"], f"terminating the hung process model: {reply}")
         poll(f"executor process {pid} gone", 10, lambda: not os.path.exists(f"/proc/{pid}"))
-        # f. a launch on GPUs where no worker has one: refused, each worker's reason named
+        # f. a launch on GPUs where no worker has one (one replica, or a rank of a
+        # tensor-parallel one): refused, each worker's reason named
         try:
             client.launch("ongpu", path, device="gpu")
             check(False, "a launch on GPUs was accepted by workers without GPUs")
@@ -217,7 +218,8 @@ def main():
             client.launch("ongpu", path, device="gpu", n_worker=2)
             check(False, "a tensor-parallel launch on GPUs was accepted")
         except XinfError as error:
-            check(error.code == "BAD_REQUEST" and "tensor parallelism on GPUs" in str(error), f"{error}")
+            check(error.code == "NO_WORKER" and "rank 0 of 2: a replica on a GPU needs one of its own" in str(error)
+                  and "w1: no GPUs" in str(error), f"the tensor-parallel refusal: {error.code} {error}")
         for proc in (w1, w2, w3, w4, w5, w6, supervisor):
             check(proc.stop() == 0, f"{proc.name} did not exit cleanly")
     print("test_watchdog: OK")
