@@ -6,6 +6,7 @@ struct _xinf_heal_t {
     xinf_cluster_t *cluster;
     xinf_launch_t *launch;
     zhashx_t *models;
+    uint64_t moves;                   //  replicas and groups relaunched elsewhere so far
 };
 
 xinf_heal_t *
@@ -40,7 +41,10 @@ s_load_on (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_r
     xinf_launch_set (&replica->state, XINF_LAUNCH_RELAUNCHING, model->uid);
     replica->graph_retry = false;     //  its retry without graphs (if one was under way) loads it here instead
     replica->bytes_done = replica->bytes_total = 0;
-    xinf_value_destroy (&replica->info);
+    //  Its info stays (its size, for placing the other replicas healed with
+    //  it) until the new worker reports; its new worker's HELLO never counted it
+    replica->counted_by_worker = false;
+    self->moves++;
     if (xinf_launch_load_replica (self->launch, ctx, model, replica)) {
         xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
         xinf_textf (replica->error, sizeof replica->error, "worker %s was lost and %s cannot be reached to relaunch "
@@ -108,6 +112,8 @@ s_group_load_on (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, 
             replica->ranks [rank].gpu = gpus [rank];
     }
     s_group_nodes (replica, group, sizeof group);
+    replica->counted_by_worker = false;
+    self->moves++;
     replica->lost_from [0] = 0;       //  it holds memory there from now on
     replica->error [0] = 0;
     xinf_textf (replica->note, sizeof replica->note, "relaunched on %.150s: worker %.64s was lost", group, lost);
@@ -254,7 +260,9 @@ s_try (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xinf_repli
                     "the worker registers");
         return;
     }
-    if (xinf_placement_move (self->cluster, self->models, model, (size_t) replica->index, replica->lost_from, node,
+    //  Any alive worker, the lost one too once it is back (a lost worker is
+    //  not alive, so not placed on while it is lost)
+    if (xinf_placement_move (self->cluster, self->models, model, (size_t) replica->index, NULL, node,
                              sizeof node, reason, sizeof reason) == 0)
         s_load_on (self, ctx, model, replica, node);
     else
@@ -338,6 +346,12 @@ xinf_heal_adopt_rank (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *mo
         s_group_next (self, ctx, model, replica);
     }
     return true;
+}
+
+uint64_t
+xinf_heal_moves (xinf_heal_t *self)
+{
+    return self->moves;
 }
 
 void

@@ -55,6 +55,9 @@ bool xinf_heal_adopt_rank (xinf_heal_t *self, xinf_ctx_t *ctx, xinf_model_entry_
                            xinf_replica_entry_t *replica, const char *node, uint64_t rank);
 //  Relaunches whose ranks did not confirm their unload in time go on.
 void xinf_heal_tick (xinf_heal_t *self, xinf_ctx_t *ctx, int64_t now);
+//  How many replicas and groups it relaunched elsewhere so far (a change
+//  the journal must keep).
+uint64_t xinf_heal_moves (xinf_heal_t *self);
 //  'node' registered: waiting replicas that may go there are loaded.
 void xinf_heal_worker_joined (xinf_heal_t *self, xinf_ctx_t *ctx, const char *node);
 //  A replica reported in a returning worker's HELLO that was relaunched

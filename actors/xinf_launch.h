@@ -79,6 +79,7 @@ typedef struct {
     size_t n_ranks;                   //  1: a plain replica, ranks [] unused
     xinf_rank_entry_t ranks [XINF_RANKS_MAX];
     bool staged;                      //  every rank has the model file (LOAD_MODEL fetch_only answered)
+    bool counted_by_worker;           //  running when its worker registered: its HELLO's free memory counts it
     bool group_sent;
     uint64_t port_session;            //  the check of the ranks' bound data ports, while it runs
     bool ports_checked;

@@ -476,6 +476,18 @@ s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, vo
     xinf_scheduler_replica_down (self->scheduler, model->uid, replica->index, "REPLICA_FAILED", reason, zclock_mono ());
 }
 
+//  The journal keeps where replicas run: saved when self-healing moved
+//  one (a restart then finds it where it is, not where it was launched).
+static void
+s_save_moves (xinf_models_t *self)
+{
+    uint64_t moves = xinf_heal_moves (self->heal);
+    if (moves != self->heal_moves) {
+        self->heal_moves = moves;
+        xinf_models_save (self);
+    }
+}
+
 void
 xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *why)
 {
@@ -512,6 +524,7 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
         }
     }
     free (entries);
+    s_save_moves (self);
 }
 
 //  TOKENIZE / DETOKENIZE: relayed to a ready replica of the model.
@@ -556,6 +569,7 @@ xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *nod
         xinf_models_sync (self, model);
     }
     free (entries);
+    s_save_moves (self);
 }
 
 void
@@ -566,6 +580,7 @@ xinf_models_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
     xinf_relay_tick (self->relay, ctx, now);
     xinf_launch_tick (self->launch, ctx, now);
     xinf_heal_tick (self->heal, ctx, now);
+    s_save_moves (self);
     xinf_scheduler_tick (self->scheduler, now);
     //  Stopping models whose workers let go or whose time is up
     zlistx_t *uids = zhashx_keys (self->models);

@@ -22,6 +22,7 @@ struct _xinf_models_t {
     xinf_scheduler_t *scheduler;      //  the requests: queues, routing, answers
     xinf_ctx_t *ctx;                  //  the supervisor's, for the scheduler's sends
     uint64_t next_generation;
+    uint64_t heal_moves;              //  xinf_heal_moves when the journal was last saved for them
     int64_t started;                  //  when this supervisor started (monotonic ms)
     int64_t restart_window_ms;        //  workers re-register their models within it
     zhashx_t *terminated;             //  uids terminated here: surely unknown now

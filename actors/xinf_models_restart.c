@@ -122,6 +122,11 @@ s_adopt_one (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_
         return;
     }
     xinf_model_entry_t *model = (xinf_model_entry_t *) zhashx_lookup (self->models, uid);
+    if (!model && zhashx_lookup (self->terminated, uid)) {
+        //  Its UNLOAD_MODEL could not reach the worker while it was lost
+        xinf_launch_unload (self->cluster, ctx, node, uid, replica, "the model was terminated");
+        return;
+    }
     if (!model)
         model = s_adopted_model (self, uid, hosted->path, hosted->generation, device.cuda);
     if (hosted->generation != model->generation) {
@@ -154,6 +159,7 @@ s_adopt_one (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_
         entry->lost_from [0] = 0;
         entry->restoring = false;
     }
+    entry->counted_by_worker = true;  //  running as its worker registered: in the HELLO's free memory
     if (hosted->info && hosted->rank == 0) {
         xinf_value_destroy (&entry->info);
         entry->info = xinf_value_dup (hosted->info);

@@ -64,10 +64,10 @@ xinf_placement_committed (zhashx_t *models, const char *node)
     xinf_model_entry_t **entries = xinf_model_table_list (models, &count);
     for (size_t at = 0; at < count; at++) {
         xinf_model_entry_t *model = entries [at];
-        if (model->adopted)
-            continue;                 //  in the worker's own figure already
         for (size_t index = 0; index < model->count; index++) {
             const xinf_replica_entry_t *replica = &model->replicas [index];
+            if (replica->counted_by_worker)
+                continue;             //  in the worker's own figure already
             if ((replica->state == XINF_LAUNCH_FAILED) || (replica->state == XINF_LAUNCH_STOPPED) || *replica->lost_from
             ||  !xinf_launch_uses (replica, node))
                 continue;
@@ -277,7 +277,8 @@ xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry
             snprintf (placed [count++].node, sizeof placed [0].node, "%s", other->node);
     }
     zlist_t *mine = zlist_new ();
-    zlist_append (mine, (void *) avoid);
+    if (avoid)
+        zlist_append (mine, (void *) avoid);
     bool found = model->gpu
                ? xinf_placement_gpu (cluster, models, model, index, need, mine, node, node_size,
                                      &model->replicas [index].gpu, reason, size) == 0

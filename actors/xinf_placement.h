@@ -38,9 +38,9 @@ int xinf_placement_place (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_
                           const xinf_value_t *named, size_t count, char *reason, size_t size);
 
 //  A new worker for plain replica 'index' of a launched model whose worker
-//  'avoid' is gone: the alive worker with the most free memory where it
-//  fits, other than 'avoid', preferring one without another replica of the
-//  model. 0, or -1 with the reason.
+//  is gone: the alive worker with the most free memory where it fits,
+//  other than 'avoid' (NULL: none), preferring one without another
+//  replica of the model. 0, or -1 with the reason.
 int xinf_placement_move (xinf_cluster_t *cluster, zhashx_t *models, xinf_model_entry_t *model, size_t index,
                          const char *avoid, char *node, size_t node_size, char *reason, size_t size);
 

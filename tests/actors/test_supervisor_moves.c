@@ -1,0 +1,244 @@
+/*  test_supervisor_moves: the supervisor actor in this process healing
+    plain replicas whose worker is lost, with fake workers that report the
+    replicas they run in HELLO (adopted):
+
+    - two models on a lost worker, 6 GiB each, and one worker with 10 GiB
+      free: one relaunches there, the other waits (the first one's size
+      counts on its new worker while it loads);
+    - a lost worker that registers again without its replica gets it back
+      (no other worker could take it);
+    - a model terminated while its worker was lost is unloaded, not
+      adopted, when the worker registers again with it;
+    - the journal says where a healed replica runs now, so a restart finds
+      it there.
+*/
+#include "actor_peer.h"
+
+#define GIB  (1024ULL * 1024ULL * 1024ULL)
+
+static uint64_t s_corr = 9000;
+
+static xinf_msg_t *
+s_ask (xinf_dealer_t *dealer, xinf_msg_t *request)
+{
+    return peer_ask (dealer, &request, ++s_corr);
+}
+
+//  A ready plain replica as a worker reports it: 'uid' from 'path', 6 GiB.
+static xinf_value_t *
+s_ready (const char *uid, const char *path)
+{
+    xinf_value_t *model = xinf_value_new_map ();
+    xinf_map_put_str (model, "uid", uid);
+    xinf_map_put_uint (model, "replica", 0);
+    xinf_map_put_str (model, "state", "ready");
+    xinf_map_put_str (model, "path", path);
+    xinf_map_put_uint (model, "generation", 5);
+    xinf_value_t *info = xinf_value_new_map ();
+    xinf_map_put_str (info, "arch", "llama");
+    xinf_map_put_uint (info, "size_bytes", 6 * GIB);
+    xinf_map_put_uint (info, "max_seqs", 4);
+    xinf_map_put (model, "info", info);
+    return model;
+}
+
+//  A fake worker with 'available' bytes free, running 'models' (taken, may be NULL).
+static xinf_dealer_t *
+s_worker (const char *endpoint, const char *node, xinf_value_t *models, uint64_t available)
+{
+    xinf_hello_t hello = peer_hello_fields (node, 4300, 200, 5);
+    hello.memory_available_bytes = available;
+    for (size_t index = 0; models && index < xinf_value_count (models); index++)
+        xinf_array_push (hello.models, xinf_value_dup (xinf_array_at (models, index)));
+    xinf_value_destroy (&models);
+    return peer_register (endpoint, &hello, ++s_corr);
+}
+
+static xinf_value_t *
+s_list_of (xinf_value_t *first, xinf_value_t *second)
+{
+    xinf_value_t *list = xinf_value_new_array ();
+    xinf_array_push (list, first);
+    if (second)
+        xinf_array_push (list, second);
+    return list;
+}
+
+//  The state and error of model 'uid' in LIST_MODELS ("" when not listed).
+static void
+s_model_state (xinf_dealer_t *client, const char *uid, char *state, size_t size, char *error, size_t error_size)
+{
+    *state = *error = 0;
+    xinf_msg_t *reply = s_ask (client, xinf_msg_new ("LIST_MODELS"));
+    CHECK_STR (xinf_msg_type (reply), "LIST_MODELS_REPLY");
+    const xinf_value_t *models = xinf_map_get (xinf_msg_body (reply), "models");
+    for (size_t index = 0; index < xinf_value_count (models); index++) {
+        const xinf_value_t *model = xinf_array_at (models, index);
+        if (!streq (xinf_value_str (xinf_map_get (model, "uid")), uid))
+            continue;
+        snprintf (state, size, "%s", xinf_value_str (xinf_map_get (model, "state")));
+        const char *text = xinf_value_str (xinf_map_get (model, "error"));
+        snprintf (error, error_size, "%s", text ? text : "");
+    }
+    xinf_msg_destroy (&reply);
+}
+
+static bool
+s_in_state (xinf_dealer_t *client, const char *uid, const char *wanted)
+{
+    char state [32], error [1024];
+    s_model_state (client, uid, state, sizeof state, error, sizeof error);
+    return streq (state, wanted);
+}
+
+static void
+test_two_models_one_room (void)
+{
+    const char *endpoint = "inproc://test-supervisor-moves-room";
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("a", "/a.gguf"), s_ready ("b", "/b.gguf")),
+                                  40 * GIB);
+    CHECK_SOON (s_in_state (client, "a", "ready") && s_in_state (client, "b", "ready"), PEER_WAIT_MS);
+    xinf_dealer_t *w2 = s_worker (endpoint, "w2", NULL, 10 * GIB);
+
+    //  w1 is lost: w2 takes one 6 GiB replica, not two
+    peer_keepalive_stop (w1);
+    xinf_msg_t *load = peer_expect (w2, "LOAD_MODEL", NULL);
+    CHECK (load);
+    char moved [8];
+    snprintf (moved, sizeof moved, "%s", peer_str (load, "uid"));
+    xinf_msg_destroy (&load);
+    CHECK (peer_silent (w2, 1000));
+    const char *waiting = streq (moved, "a") ? "b" : "a";
+    char state [32], error [1024];
+    s_model_state (client, waiting, state, sizeof state, error, sizeof error);
+    CHECK_STR (state, "relaunching");
+    CHECK_HAS (error, "no other worker can take it");
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&w1);
+    xinf_dealer_destroy (&w2);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
+static void
+test_back_on_its_worker (void)
+{
+    const char *endpoint = "inproc://test-supervisor-moves-back";
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("c", "/c.gguf"), NULL), 40 * GIB);
+    CHECK_SOON (s_in_state (client, "c", "ready"), PEER_WAIT_MS);
+
+    //  The only worker is lost: c waits; it comes back (restarted: empty)
+    //  and gets c again
+    peer_keepalive_stop (w1);
+    CHECK_SOON (s_in_state (client, "c", "relaunching"), PEER_WAIT_MS);
+    xinf_dealer_t *again = s_worker (endpoint, "w1", NULL, 40 * GIB);
+    xinf_msg_t *load = peer_expect (again, "LOAD_MODEL", NULL);
+    CHECK (load);
+    CHECK_STR (peer_str (load, "uid"), "c");
+    xinf_msg_destroy (&load);
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&w1);
+    xinf_dealer_destroy (&again);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
+static void
+test_terminated_stays_gone (void)
+{
+    const char *endpoint = "inproc://test-supervisor-moves-gone";
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("d", "/d.gguf"), NULL), 40 * GIB);
+    CHECK_SOON (s_in_state (client, "d", "ready"), PEER_WAIT_MS);
+
+    //  Terminated while its worker is lost: the unload cannot reach it
+    peer_keepalive_stop (w1);
+    CHECK_SOON (s_in_state (client, "d", "relaunching"), PEER_WAIT_MS);
+    xinf_msg_t *terminate = xinf_msg_new ("TERMINATE");
+    xinf_map_put_str (xinf_msg_body (terminate), "uid", "d");
+    xinf_msg_t *reply = s_ask (client, terminate);
+    CHECK_STR (xinf_msg_type (reply), "TERMINATE_REPLY");
+    xinf_msg_destroy (&reply);
+    CHECK_SOON (s_in_state (client, "d", ""), PEER_WAIT_MS);
+
+    //  Its worker comes back still running it: told to unload it, not adopted
+    xinf_dealer_t *again = s_worker (endpoint, "w1", s_list_of (s_ready ("d", "/d.gguf"), NULL), 40 * GIB);
+    xinf_msg_t *unload = peer_expect (again, "UNLOAD_MODEL", NULL);
+    CHECK (unload);
+    CHECK_STR (peer_str (unload, "uid"), "d");
+    xinf_msg_destroy (&unload);
+    CHECK (s_in_state (client, "d", ""));
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&w1);
+    xinf_dealer_destroy (&again);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
+//  Whether the journal in 'dir' names 'node'.
+static bool
+s_journal_names (const char *dir, const char *node)
+{
+    char path [600], text [8192] = "", quoted [80];
+    snprintf (path, sizeof path, "%s/models.json", dir);
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    size_t size = fread (text, 1, sizeof text - 1, file);
+    text [size] = 0;
+    fclose (file);
+    snprintf (quoted, sizeof quoted, "\"%s\"", node);
+    return strstr (text, quoted) != NULL;
+}
+
+static void
+test_journal_follows (void)
+{
+    char dir [256];
+    peer_scratch (dir, sizeof dir);
+    const char *endpoint = "inproc://test-supervisor-moves-journal";
+    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5, .state_dir = dir };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
+    CHECK (supervisor);
+    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("e", "/e.gguf"), NULL), 40 * GIB);
+    CHECK_SOON (s_in_state (client, "e", "ready"), PEER_WAIT_MS);
+    xinf_dealer_t *w2 = s_worker (endpoint, "w2", NULL, 40 * GIB);
+
+    //  Healed onto w2: the journal says w2, so a restart looks for it there
+    peer_keepalive_stop (w1);
+    xinf_msg_t *load = peer_expect (w2, "LOAD_MODEL", NULL);
+    CHECK (load);
+    xinf_msg_destroy (&load);
+    CHECK_SOON (s_journal_names (dir, "w2"), PEER_WAIT_MS);
+    CHECK (!s_journal_names (dir, "w1"));
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&w1);
+    xinf_dealer_destroy (&w2);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+    peer_scratch_remove (dir);
+}
+
+int
+main (int argc, char *argv [])
+{
+    (void) argc;
+    (void) argv;
+    xinf_log_set_level (getenv ("TEST_LOG") ? XINF_LOG_INFO : XINF_LOG_ERROR);
+    RUN (test_two_models_one_room);
+    RUN (test_back_on_its_worker);
+    RUN (test_terminated_stays_gone);
+    RUN (test_journal_follows);
+    return 0;
+}
