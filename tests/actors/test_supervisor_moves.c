@@ -199,6 +199,20 @@ s_journal_names (const char *dir, const char *node)
     return strstr (text, quoted) != NULL;
 }
 
+//  Whether this supervisor's restart window is over: a GENERATE for an
+//  unknown model is UNKNOWN_MODEL, no longer a retryable MODEL_NOT_READY.
+static bool
+s_window_over (xinf_dealer_t *client)
+{
+    xinf_msg_t *generate = xinf_msg_new ("GENERATE");
+    xinf_map_put_str (xinf_msg_body (generate), "uid", "nosuch");
+    xinf_map_put_str (xinf_msg_body (generate), "prompt", "x");
+    xinf_msg_t *reply = s_ask (client, generate);
+    bool over = xinf_msg_is (reply, "ERROR") && streq (peer_str (reply, "code"), "UNKNOWN_MODEL");
+    xinf_msg_destroy (&reply);
+    return over;
+}
+
 static void
 test_journal_follows (void)
 {
@@ -213,6 +227,8 @@ test_journal_follows (void)
     xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("e", "/e.gguf"), NULL), 40 * GIB);
     CHECK_SOON (s_in_state (client, "e", "ready"), PEER_WAIT_MS);
     xinf_dealer_t *w2 = s_worker (endpoint, "w2", NULL, 40 * GIB);
+    //  After the restart window, which saves the journal once more
+    CHECK_SOON (s_window_over (client), PEER_WAIT_MS);
 
     //  Healed onto w2: the journal says w2, so a restart looks for it there
     peer_keepalive_stop (w1);
