@@ -301,7 +301,9 @@ int
 xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now)
 {
     s_worker_t *worker = s_by_peer (self, peer_id);
-    if (!worker)
+    //  A lost worker comes back only through HELLO, as with a heartbeat:
+    //  a late RUN_TOKEN of its old connection does not revive it unread
+    if (!worker || worker->state == XINF_WORKER_LOST)
         return -1;
     xinf_heartbeat_seen (self->liveness_tracker, worker->hello.node, now);
     return 0;

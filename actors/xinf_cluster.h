@@ -29,7 +29,8 @@ int xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *p
 //  A heartbeat from a peer; takes its waits. -1 if the peer is not
 //  registered, or was declared lost (it must send HELLO again).
 int xinf_cluster_heartbeat (xinf_cluster_t *self, const char *peer_id, xinf_heartbeat_msg_t *beat, int64_t now);
-//  Any other sign of life from a peer (0 if registered).
+//  Any other sign of life from a peer (0 if registered; -1, and nothing
+//  changes, if not registered or declared lost: only HELLO revives it).
 int xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now);
 void xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now);
 //  Declares silent workers lost; returns how many were newly lost.
