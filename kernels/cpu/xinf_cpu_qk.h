@@ -115,9 +115,11 @@ typedef struct {
     //  Where the set's splits (spans of 32): the vectors past the packed
     //  groups, j >= 16 packs, with each q as 128 qh + ql (qh = q >> 7 in
     //  -128..127, ql = q & 127), for the byte products of vpdpbusd:
-    //  vector j at split + (j - 16 packs) * split_stride, per 64 weights
-    //  their 64 qh, then their 64 ql; zero past cols to a multiple of
-    //  256. Else NULL, 0.
+    //  vector j at split + (j - 16 packs) * split_stride, per 128
+    //  weights (4 groups of 32) 256 bytes: the qh of weights 0..15 of
+    //  each group (16 bytes a group, in order), of weights 16..31, then
+    //  the ql alike (the order of a block's codes after one nibble mask
+    //  and one shift); zero past cols to a multiple of 256. Else NULL, 0.
     int8_t *split;
     size_t split_stride;
 } xinf_qk_act_t;
