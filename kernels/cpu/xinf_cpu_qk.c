@@ -199,5 +199,5 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
 }
 
 const xinf_cpu_qk_kern_t xinf_cpu_qk_portable = {
-    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false, xinf_cpu_qk_quantize_k, false
+    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false, xinf_cpu_qk_quantize_k, false, NULL
 };

@@ -179,6 +179,9 @@ typedef struct {
     float c [XINF_QUANT_CHUNK_GROUPS];
 } xinf_qk_chunk_t;
 
+//  The 32-weight types' quantizer of a vector (kern->quantize32).
+typedef void (xinf_cpu_qk_quantize32_fn) (const float *x, size_t cols, int16_t *q, float *d, int32_t *s,
+                                          int8_t *split);
 typedef void (xinf_cpu_qk_k_rows_fn) (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
                                       const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch);
 
@@ -210,6 +213,10 @@ typedef struct {
     void (*quantize_k) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
     //  Whether rows wants act->split.
     bool splits;
+    //  xinf_cpu_qk_quantize_span of the cols / 32 spans of a vector and,
+    //  where split is not NULL, its bytes of act->split: the same values;
+    //  NULL: the set has none.
+    xinf_cpu_qk_quantize32_fn *quantize32;
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
@@ -231,6 +238,9 @@ void xinf_cpu_qk_k_groups_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t r
 //  the compiler lacks it.
 typedef void (xinf_cpu_qk_quantize_k_fn) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 xinf_cpu_qk_quantize_k_fn *xinf_cpu_qk_quantize_k_avx512 (void);
+//  The AVX-512 quantize32 (xinf_cpu_simd_qk_quant.c), NULL where the
+//  compiler lacks it.
+xinf_cpu_qk_quantize32_fn *xinf_cpu_qk_quantize32_avx512 (void);
 
 //  Bytes of a thread's scratch (a chunk; 256 int16 for k_rows).
 #define XINF_QK_SCRATCH ((sizeof (xinf_qk_chunk_t) + 63) / 64 * 64)

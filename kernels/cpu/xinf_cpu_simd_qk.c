@@ -530,9 +530,9 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
 }
 
 static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL, false,
-                                     xinf_cpu_qk_quantize_k, false };
+                                     xinf_cpu_qk_quantize_k, false, NULL };
 static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows, true,
-                                       xinf_cpu_qk_quantize_k, true };
+                                       xinf_cpu_qk_quantize_k, true, NULL };
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)
@@ -552,6 +552,7 @@ xinf_cpu_qk_avx512 (void)
         return NULL;
     s_avx512.k_rows = xinf_cpu_qk_k_rows_avx512 ();
     s_avx512.quantize_k = xinf_cpu_qk_quantize_k_avx512 ();
+    s_avx512.quantize32 = xinf_cpu_qk_quantize32_avx512 ();
     return &s_avx512;
 }
 
