@@ -416,12 +416,12 @@ s_legacy_scales (xinf_dtype_t dtype, const __m512i *part, __m256 *a, __m256 *c)
 //  The 8 groups' sums of the chunk's codes (fours [2h], [2h + 1]: weights
 //  0..15 and 16..31 of blocks 4h .. 4h + 3) with split vector 'split' (at
 //  the chunk), the offset of Q4_0 / Q5_0 taken off with the groups' sums
-//  of q at s.
+//  of q at s; blocks 4..7 only where 'eight' (else their sums are 0).
 S_VNNI static S_INLINE __m256i
-s_legacy_sums (xinf_dtype_t dtype, const __m512i *fours, const int8_t *split, const int32_t *s)
+s_legacy_sums (xinf_dtype_t dtype, const __m512i *fours, bool eight, const int8_t *split, const int32_t *s)
 {
     __m256i isum = s_reduce_fours (s_four_sums (fours [0], fours [1], split),
-                                   s_four_sums (fours [2], fours [3], split + 256));
+                                   eight ? s_four_sums (fours [2], fours [3], split + 256) : _mm512_setzero_si512 ());
     if (dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_Q5_0)
         isum = _mm256_sub_epi32 (isum, _mm256_slli_epi32 (_mm256_loadu_si256 ((const __m256i *) s),
                                                           dtype == XINF_DTYPE_Q4_0 ? 3 : 4));
@@ -466,11 +466,12 @@ s_legacy_chunk (const xinf_dtype_t dtype, const s_picks_t *picks, const uint8_t 
     __m256 a, c;
     s_legacy_load (dtype, row + first * block_bytes, groups, part);
     s_codes_four (dtype, part [0], part [1], picks->codes [0], picks->bits [0], &fours [0], &fours [1]);
-    s_codes_four (dtype, part [1], part [2], picks->codes [1], picks->bits [1], &fours [2], &fours [3]);
+    if (groups > 4)
+        s_codes_four (dtype, part [1], part [2], picks->codes [1], picks->bits [1], &fours [2], &fours [3]);
     s_legacy_scales (dtype, part, &a, &c);
     for (size_t j = grouped; j < act->n; j++) {
         const int8_t *split = act->split + (j - grouped) * act->split_stride + first * 64;
-        __m256i isum = s_legacy_sums (dtype, fours, split, act->s + j * act->groups + first);
+        __m256i isum = s_legacy_sums (dtype, fours, groups > 4, split, act->s + j * act->groups + first);
         __m256 before = one ? *lanes : _mm256_loadu_ps (acc + j * XINF_QK_LANES);
         __m256 after = mins ? s_step_v (before, isum, a, c, groups, act, j, first)
                             : s_step_no_mins (before, isum, a, groups, act, j, first);
@@ -498,7 +499,9 @@ s_legacy_split_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_byte
         memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
         for (size_t first = 0; first < whole; first += XINF_QK_LANES)
             s_legacy_chunk (dtype, &picks, row, first, XINF_QK_LANES, act, one, &lanes, acc);
-        if (whole < blocks)
+        if (blocks - whole == 4)     //  rows of 896 (Qwen2.5-0.5B): a constant half
+            s_legacy_chunk (dtype, &picks, row, whole, 4, act, one, &lanes, acc);
+        else if (whole < blocks)
             s_legacy_chunk (dtype, &picks, row, whole, blocks - whole, act, one, &lanes, acc);
         if (one)
             _mm256_storeu_ps (acc + grouped * XINF_QK_LANES, lanes);
