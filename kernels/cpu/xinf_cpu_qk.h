@@ -65,11 +65,16 @@
     Q5_K and Q6_K where the CPU also has GFNI and VBMI:
     xinf_cpu_simd_qk_gfni.c). 32-weight rows: a chunk (8 blocks) decoded into int16, per vector the 8 blocks' sums by
     a tree of hadds, the float steps of the 8 blocks in 8 lanes; AVX-512:
-    the chunk's unsigned codes in 4 registers (two blocks each), x split
-    once a call into bytes, q = 128 qh + ql (act->split), the sums by
-    vpdpbusd (128 codes . qh + codes . ql; Q4_0 / Q5_0's offset off as
-    8 / 16 s), the 4 registers' lanes reduced to the 8 blocks' sums in one
-    tree. K rows: 4 rows a tile, up to 4 vectors a pass
+    the chunk's bytes in three loads, its unsigned codes in 4 registers
+    (four blocks each, a block a 128-bit lane: its weights 0..15 in one
+    register, 16..31 in the other) picked by word permutes, Q5_0 / Q5_1's
+    fifth bits as k-masks (a permute gathers the blocks' qh words), x
+    quantized and split once a call into bytes in the matching order,
+    q = 128 qh + ql (act->split, kern->quantize32), the sums by vpdpbusd
+    (128 codes . qh + codes . ql, four chained a register; Q4_0 / Q5_0's
+    offset off as 8 / 16 s), the two registers' lanes reduced to the 8
+    blocks' sums in one short tree (a last chunk of 4 blocks, rows of
+    896, skips the empty half). K rows: 4 rows a tile, up to 4 vectors a pass
     (xinf_cpu_simd_qk_k.c). AVX-512, whole groups of 16 vectors (prefill,
     batches): x packed transposed once a call (vector j in lane j), a
     tile of 4 rows decoded once into scratch, broadcast weights against
