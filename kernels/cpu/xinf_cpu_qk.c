@@ -132,9 +132,12 @@ xinf_cpu_qk_split (xinf_qk_act_t *act)
         const int16_t *q = act->q + j * act->cols;
         int8_t *out = act->split + (j - first) * act->split_stride;
         for (size_t i = 0; i < act->cols; i++) {
-            int8_t *at = out + i / 64 * 128 + i % 64;
+            //  per 128 weights (4 groups): 16 bytes a group, weights
+            //  0..15 of the 4 groups, then 16..31; their qh, then ql
+            size_t r = i % 128, w = r % 32;
+            int8_t *at = out + i / 128 * 256 + w / 16 * 64 + r / 32 * 16 + w % 16;
             at [0] = (int8_t) (q [i] >> 7);
-            at [64] = (int8_t) (q [i] & 127);
+            at [128] = (int8_t) (q [i] & 127);
         }
     }
 }
@@ -196,5 +199,5 @@ s_k_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, 
 }
 
 const xinf_cpu_qk_kern_t xinf_cpu_qk_portable = {
-    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false, xinf_cpu_qk_quantize_k, false
+    "portable", s_decode, s_chunk, xinf_quant_to_f32, s_k_rows, NULL, false, xinf_cpu_qk_quantize_k, false, NULL
 };

@@ -65,11 +65,16 @@
     Q5_K and Q6_K where the CPU also has GFNI and VBMI:
     xinf_cpu_simd_qk_gfni.c). 32-weight rows: a chunk (8 blocks) decoded into int16, per vector the 8 blocks' sums by
     a tree of hadds, the float steps of the 8 blocks in 8 lanes; AVX-512:
-    the chunk's unsigned codes in 4 registers (two blocks each), x split
-    once a call into bytes, q = 128 qh + ql (act->split), the sums by
-    vpdpbusd (128 codes . qh + codes . ql; Q4_0 / Q5_0's offset off as
-    8 / 16 s), the 4 registers' lanes reduced to the 8 blocks' sums in one
-    tree. K rows: 4 rows a tile, up to 4 vectors a pass
+    the chunk's bytes in three loads, its unsigned codes in 4 registers
+    (four blocks each, a block a 128-bit lane: its weights 0..15 in one
+    register, 16..31 in the other) picked by word permutes, Q5_0 / Q5_1's
+    fifth bits as k-masks (a permute gathers the blocks' qh words), x
+    quantized and split once a call into bytes in the matching order,
+    q = 128 qh + ql (act->split, kern->quantize32), the sums by vpdpbusd
+    (128 codes . qh + codes . ql, four chained a register; Q4_0 / Q5_0's
+    offset off as 8 / 16 s), the two registers' lanes reduced to the 8
+    blocks' sums in one short tree (a last chunk of 4 blocks, rows of
+    896, skips the empty half). K rows: 4 rows a tile, up to 4 vectors a pass
     (xinf_cpu_simd_qk_k.c). AVX-512, whole groups of 16 vectors (prefill,
     batches): x packed transposed once a call (vector j in lane j), a
     tile of 4 rows decoded once into scratch, broadcast weights against
@@ -115,9 +120,11 @@ typedef struct {
     //  Where the set's splits (spans of 32): the vectors past the packed
     //  groups, j >= 16 packs, with each q as 128 qh + ql (qh = q >> 7 in
     //  -128..127, ql = q & 127), for the byte products of vpdpbusd:
-    //  vector j at split + (j - 16 packs) * split_stride, per 64 weights
-    //  their 64 qh, then their 64 ql; zero past cols to a multiple of
-    //  256. Else NULL, 0.
+    //  vector j at split + (j - 16 packs) * split_stride, per 128
+    //  weights (4 groups of 32) 256 bytes: the qh of weights 0..15 of
+    //  each group (16 bytes a group, in order), of weights 16..31, then
+    //  the ql alike (the order of a block's codes after one nibble mask
+    //  and one shift); zero past cols to a multiple of 256. Else NULL, 0.
     int8_t *split;
     size_t split_stride;
 } xinf_qk_act_t;
@@ -177,6 +184,9 @@ typedef struct {
     float c [XINF_QUANT_CHUNK_GROUPS];
 } xinf_qk_chunk_t;
 
+//  The 32-weight types' quantizer of a vector (kern->quantize32).
+typedef void (xinf_cpu_qk_quantize32_fn) (const float *x, size_t cols, int16_t *q, float *d, int32_t *s,
+                                          int8_t *split);
 typedef void (xinf_cpu_qk_k_rows_fn) (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count,
                                       const xinf_qk_act_t *act, float *y, size_t y_stride, void *scratch);
 
@@ -208,6 +218,10 @@ typedef struct {
     void (*quantize_k) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
     //  Whether rows wants act->split.
     bool splits;
+    //  xinf_cpu_qk_quantize_span of the cols / 32 spans of a vector and,
+    //  where split is not NULL, its bytes of act->split: the same values;
+    //  NULL: the set has none.
+    xinf_cpu_qk_quantize32_fn *quantize32;
 } xinf_cpu_qk_kern_t;
 
 //  The k_rows of the AVX2 and AVX-512 sets (xinf_cpu_simd_qk_k.c), NULL
@@ -229,6 +243,9 @@ void xinf_cpu_qk_k_groups_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t r
 //  the compiler lacks it.
 typedef void (xinf_cpu_qk_quantize_k_fn) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 xinf_cpu_qk_quantize_k_fn *xinf_cpu_qk_quantize_k_avx512 (void);
+//  The AVX-512 quantize32 (xinf_cpu_simd_qk_quant.c), NULL where the
+//  compiler lacks it.
+xinf_cpu_qk_quantize32_fn *xinf_cpu_qk_quantize32_avx512 (void);
 
 //  Bytes of a thread's scratch (a chunk; 256 int16 for k_rows).
 #define XINF_QK_SCRATCH ((sizeof (xinf_qk_chunk_t) + 63) / 64 * 64)

@@ -71,6 +71,25 @@ s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, c
     }
     act->q = (int16_t *) memory;
     act->s = (int32_t *) sums;
+    if (split_bytes) {
+        act->split = (int8_t *) (sums + s_bytes + packed_bytes);
+        act->split_stride = xinf_cpu_qk_split_stride (cols);
+    }
+    if (kern->quantize32) {
+        size_t first = packs * XINF_QK_PACK;
+        for (size_t j = 0; j < n; j++) {
+            int8_t *split = split_bytes && j >= first ? act->split + (j - first) * act->split_stride : NULL;
+            if (split)               //  the padding past cols
+                memset (split + cols / 128 * 256, 0, act->split_stride - cols / 128 * 256);
+            kern->quantize32 (x + j * cols, cols, act->q + j * cols, act->d + j * spans, act->s + j * groups, split);
+        }
+        if (packs) {
+            act->packed = sums + s_bytes;
+            act->packs = packs;
+            xinf_cpu_qk_pack32 (act);
+        }
+        return true;
+    }
     for (size_t j = 0; j < n; j++)
         for (size_t b = 0; b < spans; b++)
             xinf_cpu_qk_quantize_span (x + j * cols + b * span, span, act->q + j * cols + b * span,
@@ -80,11 +99,8 @@ s_act_new (const xinf_cpu_qk_kern_t *kern, size_t n, size_t cols, size_t span, c
         act->packs = packs;
         xinf_cpu_qk_pack32 (act);
     }
-    if (split_bytes) {
-        act->split = (int8_t *) (sums + s_bytes + packed_bytes);
-        act->split_stride = xinf_cpu_qk_split_stride (cols);
+    if (split_bytes)
         xinf_cpu_qk_split (act);
-    }
     return true;
 }
 

@@ -295,60 +295,6 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
 
 #define S_VNNI __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-//  The unsigned codes (Q4_0, Q4_1 0..15; Q5_0, Q5_1 0..31) of the blocks
-//  at 'block' and, if 'second', the one after it, 64 bytes in weight order
-//  (the missing block's zero).
-S_VNNI static S_INLINE __m512i
-s_codes_pair (xinf_dtype_t dtype, const uint8_t *block, size_t block_bytes, bool second)
-{
-    bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
-    bool five = dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1;
-    size_t at = 2 + (mins ? 2 : 0) + (five ? 4 : 0);
-    //  each block's 16 bytes twice, the copy's nibbles shifted down
-    __m256i low = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) (block + at)));
-    __m256i high = second ? _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) (block + block_bytes + at)))
-                          : _mm256_setzero_si256 ();
-    __m512i both = _mm512_inserti64x4 (_mm512_castsi256_si512 (low), high, 1);
-    __m512i shifts = _mm512_set_epi64 (0x0004000400040004ll, 0x0004000400040004ll, 0, 0,
-                                       0x0004000400040004ll, 0x0004000400040004ll, 0, 0);
-    __m512i codes = _mm512_and_si512 (_mm512_srlv_epi16 (both, shifts), _mm512_set1_epi8 (15));
-    if (five) {
-        uint32_t bits_low, bits_high = 0;
-        memcpy (&bits_low, block + (mins ? 4 : 2), 4);
-        if (second)
-            memcpy (&bits_high, block + block_bytes + (mins ? 4 : 2), 4);
-        __mmask64 set = _cvtu64_mask64 ((uint64_t) bits_low | (uint64_t) bits_high << 32);
-        codes = _mm512_mask_add_epi8 (codes, set, codes, _mm512_set1_epi8 (16));
-    }
-    return codes;
-}
-
-//  Codes of two groups times 64 split x: 16 int32 lanes, the first 8
-//  partial sums of the first group, the last 8 of the second (exact:
-//  128 * sum codes qh + sum codes ql).
-S_VNNI static S_INLINE __m512i
-s_pair_sums (__m512i codes, const int8_t *split)
-{
-    __m512i high = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), codes, _mm512_load_si512 (split));
-    return _mm512_dpbusd_epi32 (_mm512_slli_epi32 (high, 7), codes, _mm512_load_si512 (split + 64));
-}
-
-//  The 8 groups' sums from the lanes of four pairs (p [k]: groups 2k,
-//  2k + 1), lane g group g.
-S_VNNI static S_INLINE __m256i
-s_reduce_pairs (const __m512i *p)
-{
-    //  128-bit blocks: p [k] = [2k: a, b | 2k + 1: a, b]
-    __m512i low = _mm512_add_epi32 (_mm512_shuffle_i32x4 (p [0], p [1], 0x88), _mm512_shuffle_i32x4 (p [0], p [1], 0xdd));
-    __m512i high = _mm512_add_epi32 (_mm512_shuffle_i32x4 (p [2], p [3], 0x88), _mm512_shuffle_i32x4 (p [2], p [3], 0xdd));
-    //  block k: groups k (low) and k + 4 (high), 4 lanes each
-    __m512i t = _mm512_add_epi32 (_mm512_unpacklo_epi32 (low, high), _mm512_unpackhi_epi32 (low, high));
-    __m512i u = _mm512_add_epi32 (t, _mm512_shuffle_epi32 (t, _MM_PERM_BADC));
-    //  block k lanes 0, 1: groups k, k + 4
-    __m512i order = _mm512_setr_epi32 (0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
-    return _mm512_castsi512_si256 (_mm512_permutexvar_epi32 (order, u));
-}
-
 //  Bytes of a block of a 32-weight type.
 static S_INLINE size_t
 s_legacy_bytes (xinf_dtype_t dtype)
@@ -356,20 +302,99 @@ s_legacy_bytes (xinf_dtype_t dtype)
     return dtype == XINF_DTYPE_Q4_0 ? 18 : dtype == XINF_DTYPE_Q4_1 ? 20 : dtype == XINF_DTYPE_Q5_0 ? 22 : 24;
 }
 
-//  The fp16 d (and m) of the 'groups' blocks at 'blocks' as floats in
-//  lanes, 0 past them: the blocks' bytes by masked loads (nothing past
-//  them read), their words picked by permutes.
-S_VNNI static S_INLINE void
-s_legacy_scales (xinf_dtype_t dtype, const uint8_t *blocks, size_t groups, __m256 *a, __m256 *c)
+//  Word permutes that pick, from two 64-byte registers holding the bytes
+//  of four blocks (blocks 4h .. 4h + 3 of a chunk from part [h] and
+//  part [h + 1], chunk bytes 64h on), their 16 code bytes in 128-bit
+//  lanes (lane b: block b) and, for Q5_0 / Q5_1, their high bits as
+//  words: the 4 low words (bits 0..15), then the 4 high (bits 16..31).
+typedef struct {
+    __m512i codes [2], bits [2];
+} s_picks_t;
+
+S_VNNI static S_INLINE s_picks_t
+s_legacy_picks (xinf_dtype_t dtype)
 {
     const int bytes = (int) s_legacy_bytes (dtype);
-    size_t length = groups * (size_t) bytes;
-    __m512i part [3];
+    const bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
+    const bool five = dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1;
+    const int at = 2 + (mins ? 2 : 0) + (five ? 4 : 0), bits_at = mins ? 4 : 2;
+    s_picks_t picks;
+    for (int h = 0; h < 2; h++) {
+        int16_t codes [32], bits [32] = { 0 };
+        for (int w = 0; w < 32; w++)
+            codes [w] = (int16_t) (((4 * h + w / 8) * bytes + at + 2 * (w % 8) - 64 * h) / 2);
+        for (int b = 0; b < 4; b++) {
+            bits [b] = (int16_t) (((4 * h + b) * bytes + bits_at - 64 * h) / 2);
+            bits [4 + b] = (int16_t) (bits [b] + 1);
+        }
+        picks.codes [h] = _mm512_loadu_si512 (codes);
+        picks.bits [h] = _mm512_loadu_si512 (bits);
+    }
+    return picks;
+}
+
+//  The unsigned codes (Q4_0, Q4_1 0..15; Q5_0, Q5_1 0..31) of four
+//  blocks from their bytes in 'low' and 'high': *first their weights 0..15
+//  (lane b: block b), *second their weights 16..31.
+S_VNNI static S_INLINE void
+s_codes_four (xinf_dtype_t dtype, __m512i low, __m512i high, __m512i codes_pick, __m512i bits_pick,
+              __m512i *first, __m512i *second)
+{
+    __m512i bytes = _mm512_permutex2var_epi16 (low, codes_pick, high), mask = _mm512_set1_epi8 (15);
+    *first = _mm512_and_si512 (bytes, mask);
+    *second = _mm512_and_si512 (_mm512_srli_epi16 (bytes, 4), mask);
+    if (dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1) {
+        __m128i bits = _mm512_castsi512_si128 (_mm512_permutex2var_epi16 (low, bits_pick, high));
+        __m512i sixteen = _mm512_set1_epi8 (16);
+        *first = _mm512_mask_add_epi8 (*first, _cvtu64_mask64 ((uint64_t) _mm_cvtsi128_si64 (bits)), *first, sixteen);
+        *second = _mm512_mask_add_epi8 (*second, _cvtu64_mask64 ((uint64_t) _mm_extract_epi64 (bits, 1)), *second,
+                                        sixteen);
+    }
+}
+
+//  Codes of four blocks times their 128 split x (qh of weights 0..15 of
+//  each, of 16..31, then the ql alike): 16 int32 lanes, 128-bit lane b
+//  the 4 partial sums of block b (exact: 128 * sum codes qh + sum codes ql).
+S_VNNI static S_INLINE __m512i
+s_four_sums (__m512i first, __m512i second, const int8_t *split)
+{
+    __m512i high = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), first, _mm512_load_si512 (split));
+    high = _mm512_dpbusd_epi32 (high, second, _mm512_load_si512 (split + 64));
+    __m512i sum = _mm512_dpbusd_epi32 (_mm512_slli_epi32 (high, 7), first, _mm512_load_si512 (split + 128));
+    return _mm512_dpbusd_epi32 (sum, second, _mm512_load_si512 (split + 192));
+}
+
+//  The 8 groups' sums from the lanes of two fours (p [h]: groups 4h ..
+//  4h + 3, a 128-bit lane each), lane g group g.
+S_VNNI static S_INLINE __m256i
+s_reduce_fours (__m512i low, __m512i high)
+{
+    //  lane b: [l0 + l2, h0 + h2, l1 + l3, h1 + h3], then [l, h, l, h]
+    __m512i t = _mm512_add_epi32 (_mm512_unpacklo_epi32 (low, high), _mm512_unpackhi_epi32 (low, high));
+    __m512i u = _mm512_add_epi32 (t, _mm512_shuffle_epi32 (t, _MM_PERM_BADC));
+    __m512i order = _mm512_setr_epi32 (0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castsi512_si256 (_mm512_permutexvar_epi32 (order, u));
+}
+
+//  The bytes of a chunk's 'groups' blocks at 'blocks' in three registers,
+//  zero past them (masked loads: nothing past them read).
+S_VNNI static S_INLINE void
+s_legacy_load (xinf_dtype_t dtype, const uint8_t *blocks, size_t groups, __m512i *part)
+{
+    size_t length = groups * s_legacy_bytes (dtype);
     S_UNROLL for (int k = 0; k < 3; k++) {
         size_t from = 64 * (size_t) k, take = length > from ? length - from : 0;
         __mmask64 mask = take >= 64 ? ~(__mmask64) 0 : ((__mmask64) 1 << take) - 1;
         part [k] = take ? _mm512_maskz_loadu_epi8 (mask, blocks + from) : _mm512_setzero_si512 ();
     }
+}
+
+//  The fp16 d (and m) of the 8 blocks of the chunk in 'part' as floats
+//  in lanes (0 past the blocks), their words picked by permutes.
+S_VNNI static S_INLINE void
+s_legacy_scales (xinf_dtype_t dtype, const __m512i *part, __m256 *a, __m256 *c)
+{
+    const int bytes = (int) s_legacy_bytes (dtype);
     //  lane g: the word of block g's d; lane 8 + g: the word after it (m)
     const int h = bytes / 2;
     __m512i index = _mm512_setr_epi32 (h << 16, 3 * h << 16 | 2 * h, 5 * h << 16 | 4 * h, 7 * h << 16 | 6 * h,
@@ -388,16 +413,15 @@ s_legacy_scales (xinf_dtype_t dtype, const uint8_t *blocks, size_t groups, __m25
     *c = mins ? _mm256_cvtph_ps (_mm512_extracti32x4_epi32 (words, 1)) : _mm256_setzero_ps ();
 }
 
-//  The 8 groups' sums of the chunk's codes with split vector 'split'
-//  (at the chunk), the offset of Q4_0 / Q5_0 taken off with the groups'
-//  sums of q at s.
+//  The 8 groups' sums of the chunk's codes (fours [2h], [2h + 1]: weights
+//  0..15 and 16..31 of blocks 4h .. 4h + 3) with split vector 'split' (at
+//  the chunk), the offset of Q4_0 / Q5_0 taken off with the groups' sums
+//  of q at s; blocks 4..7 only where 'eight' (else their sums are 0).
 S_VNNI static S_INLINE __m256i
-s_legacy_sums (xinf_dtype_t dtype, const __m512i *codes, const int8_t *split, const int32_t *s)
+s_legacy_sums (xinf_dtype_t dtype, const __m512i *fours, bool eight, const int8_t *split, const int32_t *s)
 {
-    __m512i p [XINF_QK_LANES / 2];
-    S_UNROLL for (size_t k = 0; k < XINF_QK_LANES / 2; k++)
-        p [k] = s_pair_sums (codes [k], split + 128 * k);
-    __m256i isum = s_reduce_pairs (p);
+    __m256i isum = s_reduce_fours (s_four_sums (fours [0], fours [1], split),
+                                   eight ? s_four_sums (fours [2], fours [3], split + 256) : _mm512_setzero_si512 ());
     if (dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_Q5_0)
         isum = _mm256_sub_epi32 (isum, _mm256_slli_epi32 (_mm256_loadu_si256 ((const __m256i *) s),
                                                           dtype == XINF_DTYPE_Q4_0 ? 3 : 4));
@@ -425,8 +449,8 @@ s_step_no_mins (__m256 acc, __m256i isum, __m256 a, size_t groups, const xinf_qk
 //  constant 8 but in the row's last chunk) with the split vectors of act:
 //  *lanes (one vector) or their lanes in acc.
 S_VNNI static S_INLINE void
-s_legacy_chunk (const xinf_dtype_t dtype, const uint8_t *row, size_t first, const size_t groups,
-                const xinf_qk_act_t *act, bool one, __m256 *lanes, float *acc)
+s_legacy_chunk (const xinf_dtype_t dtype, const s_picks_t *picks, const uint8_t *row, size_t first,
+                const size_t groups, const xinf_qk_act_t *act, bool one, __m256 *lanes, float *acc)
 {
     const size_t block_bytes = s_legacy_bytes (dtype), grouped = act->packs * XINF_QK_PACK;
     const bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
@@ -438,16 +462,16 @@ s_legacy_chunk (const xinf_dtype_t dtype, const uint8_t *row, size_t first, cons
         _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
         _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
     }
-    const uint8_t *at = row + first * block_bytes;
-    __m512i codes [XINF_QK_LANES / 2];
+    __m512i part [3], fours [4];
     __m256 a, c;
-    S_UNROLL for (size_t k = 0; k < XINF_QK_LANES / 2; k++)
-        codes [k] = 2 * k < groups ? s_codes_pair (dtype, at + 2 * k * block_bytes, block_bytes, 2 * k + 1 < groups)
-                                   : _mm512_setzero_si512 ();
-    s_legacy_scales (dtype, at, groups, &a, &c);
+    s_legacy_load (dtype, row + first * block_bytes, groups, part);
+    s_codes_four (dtype, part [0], part [1], picks->codes [0], picks->bits [0], &fours [0], &fours [1]);
+    if (groups > 4)
+        s_codes_four (dtype, part [1], part [2], picks->codes [1], picks->bits [1], &fours [2], &fours [3]);
+    s_legacy_scales (dtype, part, &a, &c);
     for (size_t j = grouped; j < act->n; j++) {
         const int8_t *split = act->split + (j - grouped) * act->split_stride + first * 64;
-        __m256i isum = s_legacy_sums (dtype, codes, split, act->s + j * act->groups + first);
+        __m256i isum = s_legacy_sums (dtype, fours, groups > 4, split, act->s + j * act->groups + first);
         __m256 before = one ? *lanes : _mm256_loadu_ps (acc + j * XINF_QK_LANES);
         __m256 after = mins ? s_step_v (before, isum, a, c, groups, act, j, first)
                             : s_step_no_mins (before, isum, a, groups, act, j, first);
@@ -468,14 +492,17 @@ s_legacy_split_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_byte
     size_t blocks = act->groups, whole = blocks / XINF_QK_LANES * XINF_QK_LANES;
     size_t grouped = act->packs * XINF_QK_PACK;
     bool one = act->n - grouped == 1;
+    s_picks_t picks = s_legacy_picks (dtype);
     for (size_t r = 0; r < count; r++) {
         const uint8_t *row = w + r * row_bytes;
         __m256 lanes = _mm256_setzero_ps ();
         memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
         for (size_t first = 0; first < whole; first += XINF_QK_LANES)
-            s_legacy_chunk (dtype, row, first, XINF_QK_LANES, act, one, &lanes, acc);
-        if (whole < blocks)
-            s_legacy_chunk (dtype, row, whole, blocks - whole, act, one, &lanes, acc);
+            s_legacy_chunk (dtype, &picks, row, first, XINF_QK_LANES, act, one, &lanes, acc);
+        if (blocks - whole == 4)     //  rows of 896 (Qwen2.5-0.5B): a constant half
+            s_legacy_chunk (dtype, &picks, row, whole, 4, act, one, &lanes, acc);
+        else if (whole < blocks)
+            s_legacy_chunk (dtype, &picks, row, whole, blocks - whole, act, one, &lanes, acc);
         if (one)
             _mm256_storeu_ps (acc + grouped * XINF_QK_LANES, lanes);
         for (size_t j = grouped; j < act->n; j++)
@@ -506,9 +533,9 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
 }
 
 static xinf_cpu_qk_kern_t s_avx2 = { "avx2", s_decode, s_chunk_avx2, s_to_f32, NULL, NULL, false,
-                                     xinf_cpu_qk_quantize_k, false };
+                                     xinf_cpu_qk_quantize_k, false, NULL };
 static xinf_cpu_qk_kern_t s_avx512 = { "avx512", s_decode, s_chunk_avx512, s_to_f32, NULL, s_legacy_rows, true,
-                                       xinf_cpu_qk_quantize_k, true };
+                                       xinf_cpu_qk_quantize_k, true, NULL };
 
 const xinf_cpu_qk_kern_t *
 xinf_cpu_qk_avx2 (void)
@@ -528,6 +555,7 @@ xinf_cpu_qk_avx512 (void)
         return NULL;
     s_avx512.k_rows = xinf_cpu_qk_k_rows_avx512 ();
     s_avx512.quantize_k = xinf_cpu_qk_quantize_k_avx512 ();
+    s_avx512.quantize32 = xinf_cpu_qk_quantize32_avx512 ();
     return &s_avx512;
 }
 
