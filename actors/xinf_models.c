@@ -476,8 +476,10 @@ s_on_replica_failed (xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica, vo
     xinf_scheduler_replica_down (self->scheduler, model->uid, replica->index, "REPLICA_FAILED", reason, zclock_mono ());
 }
 
-//  The journal keeps where replicas run: saved when self-healing moved
-//  one (a restart then finds it where it is, not where it was launched).
+//  The journal keeps where replicas run: saved on the tick after
+//  self-healing moved one, whatever moved it (a worker lost or joined, a
+//  report), so that a restart finds it where it is, not where it was
+//  launched.
 static void
 s_save_moves (xinf_models_t *self)
 {
@@ -524,7 +526,6 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
         }
     }
     free (entries);
-    s_save_moves (self);
 }
 
 //  TOKENIZE / DETOKENIZE: relayed to a ready replica of the model.
@@ -569,7 +570,6 @@ xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *nod
         xinf_models_sync (self, model);
     }
     free (entries);
-    s_save_moves (self);
 }
 
 void

@@ -83,6 +83,36 @@ s_model_state (xinf_dealer_t *client, const char *uid, char *state, size_t size,
     xinf_msg_destroy (&reply);
 }
 
+//  A supervisor on 'endpoint' (with a journal in 'state_dir' if given), a
+//  client, and up to 3 fake workers, ended together.
+typedef struct {
+    xinf_supervisor_t *supervisor;
+    xinf_dealer_t *client;
+    xinf_dealer_t *workers [3];
+} s_fixture_t;
+
+static s_fixture_t
+s_fixture (const char *endpoint, const char *state_dir)
+{
+    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5,
+                                        .state_dir = state_dir };
+    s_fixture_t fixture = { xinf_supervisor_new (&config), NULL, { NULL } };
+    CHECK (fixture.supervisor);
+    CHECK_INT (xinf_supervisor_bind (fixture.supervisor, endpoint, NULL, 0), 0);
+    fixture.client = xinf_dealer_new (endpoint, "client");
+    return fixture;
+}
+
+static void
+s_fixture_end (s_fixture_t *fixture)
+{
+    peer_keepalive_stop (NULL);
+    for (size_t at = 0; at < 3; at++)
+        xinf_dealer_destroy (&fixture->workers [at]);
+    xinf_dealer_destroy (&fixture->client);
+    xinf_supervisor_destroy (&fixture->supervisor);
+}
+
 static bool
 s_in_state (xinf_dealer_t *client, const char *uid, const char *wanted)
 {
@@ -95,12 +125,11 @@ static void
 test_two_models_one_room (void)
 {
     const char *endpoint = "inproc://test-supervisor-moves-room";
-    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
-    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
-    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("a", "/a.gguf"), s_ready ("b", "/b.gguf")),
-                                  40 * GIB);
-    CHECK_SOON (s_in_state (client, "a", "ready") && s_in_state (client, "b", "ready"), PEER_WAIT_MS);
-    xinf_dealer_t *w2 = s_worker (endpoint, "w2", NULL, 10 * GIB);
+    s_fixture_t f = s_fixture (endpoint, NULL);
+    xinf_dealer_t *w1 = f.workers [0] = s_worker (endpoint, "w1", s_list_of (s_ready ("a", "/a.gguf"),
+                                                                            s_ready ("b", "/b.gguf")), 40 * GIB);
+    CHECK_SOON (s_in_state (f.client, "a", "ready") && s_in_state (f.client, "b", "ready"), PEER_WAIT_MS);
+    xinf_dealer_t *w2 = f.workers [1] = s_worker (endpoint, "w2", NULL, 10 * GIB);
 
     //  w1 is lost: w2 takes one 6 GiB replica, not two
     peer_keepalive_stop (w1);
@@ -112,75 +141,64 @@ test_two_models_one_room (void)
     CHECK (peer_silent (w2, 1000));
     const char *waiting = streq (moved, "a") ? "b" : "a";
     char state [32], error [1024];
-    s_model_state (client, waiting, state, sizeof state, error, sizeof error);
+    s_model_state (f.client, waiting, state, sizeof state, error, sizeof error);
     CHECK_STR (state, "relaunching");
     CHECK_HAS (error, "no other worker can take it");
+    s_fixture_end (&f);
+}
 
-    peer_keepalive_stop (NULL);
-    xinf_dealer_destroy (&w1);
-    xinf_dealer_destroy (&w2);
-    xinf_dealer_destroy (&client);
-    xinf_supervisor_destroy (&supervisor);
+//  w1 runs the only replica of 'uid' (a file of its name) and is lost:
+//  the replica waits, relaunching.
+static void
+s_only_worker_lost (s_fixture_t *f, const char *endpoint, const char *uid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/%s.gguf", uid);
+    f->workers [0] = s_worker (endpoint, "w1", s_list_of (s_ready (uid, path), NULL), 40 * GIB);
+    CHECK_SOON (s_in_state (f->client, uid, "ready"), PEER_WAIT_MS);
+    peer_keepalive_stop (f->workers [0]);
+    CHECK_SOON (s_in_state (f->client, uid, "relaunching"), PEER_WAIT_MS);
 }
 
 static void
 test_back_on_its_worker (void)
 {
     const char *endpoint = "inproc://test-supervisor-moves-back";
-    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
-    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
-    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("c", "/c.gguf"), NULL), 40 * GIB);
-    CHECK_SOON (s_in_state (client, "c", "ready"), PEER_WAIT_MS);
-
+    s_fixture_t f = s_fixture (endpoint, NULL);
     //  The only worker is lost: c waits; it comes back (restarted: empty)
     //  and gets c again
-    peer_keepalive_stop (w1);
-    CHECK_SOON (s_in_state (client, "c", "relaunching"), PEER_WAIT_MS);
-    xinf_dealer_t *again = s_worker (endpoint, "w1", NULL, 40 * GIB);
+    s_only_worker_lost (&f, endpoint, "c");
+    xinf_dealer_t *again = f.workers [1] = s_worker (endpoint, "w1", NULL, 40 * GIB);
     xinf_msg_t *load = peer_expect (again, "LOAD_MODEL", NULL);
     CHECK (load);
     CHECK_STR (peer_str (load, "uid"), "c");
     xinf_msg_destroy (&load);
-
-    peer_keepalive_stop (NULL);
-    xinf_dealer_destroy (&w1);
-    xinf_dealer_destroy (&again);
-    xinf_dealer_destroy (&client);
-    xinf_supervisor_destroy (&supervisor);
+    s_fixture_end (&f);
 }
 
 static void
 test_terminated_stays_gone (void)
 {
     const char *endpoint = "inproc://test-supervisor-moves-gone";
-    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
-    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
-    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("d", "/d.gguf"), NULL), 40 * GIB);
-    CHECK_SOON (s_in_state (client, "d", "ready"), PEER_WAIT_MS);
-
+    s_fixture_t f = s_fixture (endpoint, NULL);
     //  Terminated while its worker is lost: the unload cannot reach it
-    peer_keepalive_stop (w1);
-    CHECK_SOON (s_in_state (client, "d", "relaunching"), PEER_WAIT_MS);
+    s_only_worker_lost (&f, endpoint, "d");
     xinf_msg_t *terminate = xinf_msg_new ("TERMINATE");
     xinf_map_put_str (xinf_msg_body (terminate), "uid", "d");
-    xinf_msg_t *reply = s_ask (client, terminate);
+    xinf_msg_t *reply = s_ask (f.client, terminate);
     CHECK_STR (xinf_msg_type (reply), "TERMINATE_REPLY");
     xinf_msg_destroy (&reply);
-    CHECK_SOON (s_in_state (client, "d", ""), PEER_WAIT_MS);
+    CHECK_SOON (s_in_state (f.client, "d", ""), PEER_WAIT_MS);
 
     //  Its worker comes back still running it: told to unload it, not adopted
-    xinf_dealer_t *again = s_worker (endpoint, "w1", s_list_of (s_ready ("d", "/d.gguf"), NULL), 40 * GIB);
+    xinf_dealer_t *again = f.workers [1] = s_worker (endpoint, "w1", s_list_of (s_ready ("d", "/d.gguf"), NULL),
+                                                     40 * GIB);
     xinf_msg_t *unload = peer_expect (again, "UNLOAD_MODEL", NULL);
     CHECK (unload);
     CHECK_STR (peer_str (unload, "uid"), "d");
     xinf_msg_destroy (&unload);
-    CHECK (s_in_state (client, "d", ""));
-
-    peer_keepalive_stop (NULL);
-    xinf_dealer_destroy (&w1);
-    xinf_dealer_destroy (&again);
-    xinf_dealer_destroy (&client);
-    xinf_supervisor_destroy (&supervisor);
+    CHECK (s_in_state (f.client, "d", ""));
+    s_fixture_end (&f);
 }
 
 //  Whether the journal in 'dir' names 'node'.
@@ -219,16 +237,13 @@ test_journal_follows (void)
     char dir [256];
     peer_scratch (dir, sizeof dir);
     const char *endpoint = "inproc://test-supervisor-moves-journal";
-    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5, .state_dir = dir };
-    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
-    CHECK (supervisor);
-    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
-    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
-    xinf_dealer_t *w1 = s_worker (endpoint, "w1", s_list_of (s_ready ("e", "/e.gguf"), NULL), 40 * GIB);
-    CHECK_SOON (s_in_state (client, "e", "ready"), PEER_WAIT_MS);
-    xinf_dealer_t *w2 = s_worker (endpoint, "w2", NULL, 40 * GIB);
+    s_fixture_t f = s_fixture (endpoint, dir);
+    xinf_dealer_t *w1 = f.workers [0] = s_worker (endpoint, "w1", s_list_of (s_ready ("e", "/e.gguf"), NULL),
+                                                  40 * GIB);
+    CHECK_SOON (s_in_state (f.client, "e", "ready"), PEER_WAIT_MS);
+    xinf_dealer_t *w2 = f.workers [1] = s_worker (endpoint, "w2", NULL, 40 * GIB);
     //  After the restart window, which saves the journal once more
-    CHECK_SOON (s_window_over (client), PEER_WAIT_MS);
+    CHECK_SOON (s_window_over (f.client), PEER_WAIT_MS);
 
     //  Healed onto w2: the journal says w2, so a restart looks for it there
     peer_keepalive_stop (w1);
@@ -237,12 +252,7 @@ test_journal_follows (void)
     xinf_msg_destroy (&load);
     CHECK_SOON (s_journal_names (dir, "w2"), PEER_WAIT_MS);
     CHECK (!s_journal_names (dir, "w1"));
-
-    peer_keepalive_stop (NULL);
-    xinf_dealer_destroy (&w1);
-    xinf_dealer_destroy (&w2);
-    xinf_dealer_destroy (&client);
-    xinf_supervisor_destroy (&supervisor);
+    s_fixture_end (&f);
     peer_scratch_remove (dir);
 }
 
