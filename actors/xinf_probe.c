@@ -283,7 +283,7 @@ s_handshakes (s_target_t *targets, size_t count, const char *node, int64_t deadl
         char error [256];
         xinf_msg_t *reply = xinf_dealer_recv (target->dealer, left > 0 ? (int) left : 0, error, sizeof error);
         s_judge_reply (target, reply);
-        if (!reply && strstr (error, "the server at "))
+        if (!reply && xinf_dealer_refused (target->dealer))
             s_set (target, "keys", error);                //  a refused key or a CURVE mismatch, said as such
         else
         if (!reply)

@@ -47,6 +47,7 @@ struct _xinf_dealer_t {
     xinf_endpoint_stats_t stats;
     xinf_auth_monitor_t *monitor;  //  handshakes, when made by xinf_dealer_new_secure
     char key_label [300];      //  "FILE public key Z85" for the words on a refusal
+    bool refused;              //  the last recv ended on a refused handshake
 };
 
 void
@@ -442,6 +443,7 @@ xinf_dealer_destroy (xinf_dealer_t **self_p)
 }
 
 zsock_t *xinf_dealer_sock (xinf_dealer_t *self) { return self->sock; }
+bool xinf_dealer_refused (xinf_dealer_t *self) { return self->refused; }
 const char *xinf_dealer_endpoint (xinf_dealer_t *self) { return self->endpoint; }
 void xinf_dealer_stats (xinf_dealer_t *self, xinf_endpoint_stats_t *stats) { *stats = self->stats; }
 
@@ -484,6 +486,7 @@ xinf_msg_t *
 xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error_size)
 {
     xinf_msg_t *msg = NULL;
+    self->refused = false;
     if (s_dealer_try (self, &msg, error, error_size) == 0)
         return msg;                 //  it was queued: no wait, no poll
     xinf_waits_t *waits = xinf_waits_global ();
@@ -508,6 +511,7 @@ xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error
         }
     } while (((rc < 0 && errno == EINTR && !zsys_interrupted) || rc == 0) && !refused && zclock_mono () < deadline);
     xinf_wait_end (waits, wait);
+    self->refused = refused;
     if (refused)
         return NULL;
     if (rc <= 0) {

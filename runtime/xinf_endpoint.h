@@ -130,6 +130,9 @@ xinf_dealer_t *xinf_dealer_new_secure (const char *endpoint, const char *name, z
 //  The words have no subject: "refused our key (FILE public key Z85): ...",
 //  the caller puts "the supervisor at ENDPOINT" before them.
 int xinf_dealer_refusal (xinf_dealer_t *self, char *text, size_t text_size);
+//  Whether the last xinf_dealer_recv (or request) ended because the
+//  server refused the handshake (its error then says why).
+bool xinf_dealer_refused (xinf_dealer_t *self);
 //  The same words for a handshake outcome (an xinf_handshake_t) seen some
 //  other way, e.g. in the server's ZMTP greeting; 'key_label' names our
 //  key, "" when we have none. -1 with the words, 0 when there are none.
