@@ -259,7 +259,7 @@ xinf_request_take (xinf_request_t *self, int32_t token)
 xinf_msg_t *
 xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end)
 {
-    char piece [256];
+    char piece [XINF_TOKENIZER_TEXT_MAX + 1];
     int32_t token = self->tokens [self->count - 1];
     long length = xinf_tokenizer_piece (tokenizer, token, piece, sizeof piece);
     xinf_msg_t *msg = xinf_msg_new ("RUN_TOKEN");

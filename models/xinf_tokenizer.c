@@ -235,6 +235,12 @@ s_check_spec (const xinf_tokenizer_spec_t *spec, char *error, size_t error_size)
             snprintf (error, error_size, "token %zu has no text", id);
             return -1;
         }
+        size_t length = spec->token_lengths ? spec->token_lengths [id]
+                      : strnlen (spec->tokens [id], XINF_TOKENIZER_TEXT_MAX + 1);
+        if (length > XINF_TOKENIZER_TEXT_MAX) {
+            snprintf (error, error_size, "token %zu's text is over %d bytes long", id, XINF_TOKENIZER_TEXT_MAX);
+            return -1;
+        }
         if (spec->token_types && (spec->token_types [id] < 0 || spec->token_types [id] > XINF_TOKEN_BYTE)) {
             snprintf (error, error_size, "token %zu has unknown type %d", id, (int) spec->token_types [id]);
             return -1;

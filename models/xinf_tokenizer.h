@@ -124,6 +124,12 @@ long xinf_tokenizer_decode (xinf_tokenizer_t *self, const int32_t *ids, size_t n
 long xinf_tokenizer_normalize (xinf_tokenizer_t *self, const char *text, size_t length,
                                char *out, size_t max_bytes);
 
+//  The longest text a token may have in a vocabulary (xinf_tokenizer_new
+//  refuses longer ones). A token's piece is never longer than its text,
+//  so a piece fits the 1024 bytes a streamed token's 'text' may have
+//  (RUN_TOKEN in node.xml, GENERATE_TOKEN in client.xml).
+#define XINF_TOKENIZER_TEXT_MAX 1024
+
 //  The bytes one token decodes to, for streaming: may be part of a UTF-8
 //  character (a byte token), which the caller joins with what follows.
 //  No leading space is removed. Same counting as decode; -1 on a bad id.

@@ -25,6 +25,33 @@ s_check_error (const xinf_tokenizer_spec_t *spec, const char *needle)
     CHECK_HAS (error, needle);
 }
 
+//  A token's text is 1024 bytes at most, the most a streamed token's
+//  'text' may carry: one byte more is refused, naming the token.
+static void
+test_longest_token (void)
+{
+    char longest [XINF_TOKENIZER_TEXT_MAX + 1];
+    memset (longest, 'x', sizeof longest);
+    for (size_t length = XINF_TOKENIZER_TEXT_MAX; length <= XINF_TOKENIZER_TEXT_MAX + 1; length++) {
+        test_vocab_t vocab;
+        test_gpt2_vocab (&vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
+        test_vocab_add (&vocab, longest, length, 0, XINF_TOKEN_NORMAL);
+        xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
+        char error [256] = "", piece [XINF_TOKENIZER_TEXT_MAX + 1];
+        xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, error, sizeof error);
+        if (length > XINF_TOKENIZER_TEXT_MAX) {
+            CHECK (!tokenizer);
+            CHECK_HAS (error, "token 264's text is over 1024 bytes long");
+        }
+        else {
+            CHECK (tokenizer);
+            CHECK_INT (xinf_tokenizer_piece (tokenizer, 264, piece, sizeof piece), (long) length);
+        }
+        xinf_tokenizer_destroy (&tokenizer);
+        test_vocab_destroy (&vocab);
+    }
+}
+
 static void
 test_spec_errors (void)
 {
@@ -404,6 +431,7 @@ int
 main (void)
 {
     RUN (test_spec_errors);
+    RUN (test_longest_token);
     RUN (test_bad_arguments);
     RUN (test_counts);
     RUN (test_round_trips);
