@@ -168,7 +168,27 @@ s_by_peer (xinf_cluster_t *self, const char *peer_id)
     return NULL;
 }
 
-//  The address checks of DESIGN.md step 3, as warnings with the fix.
+//  A worker with GPUs whose build lacks NCCL, or does not say whether it
+//  has it, serves GPU replicas but no rank of a tensor-parallel one: a
+//  warning with the fix ("" when there is nothing to say).
+static void
+s_nccl_warning (const xinf_hello_t *hello, char *text, size_t size)
+{
+    size_t gpus = 0;
+    for (size_t index = 0; index < xinf_value_count (hello->devices); index++) {
+        const char *kind = xinf_value_str (xinf_map_get (xinf_array_at (hello->devices, index), "kind"));
+        gpus += kind && streq (kind, "gpu");
+    }
+    *text = 0;
+    if (gpus && !hello->nccl)
+        xinf_textf (text, size, "worker %s has %zu GPU(s) but %s: it takes GPU replicas but no rank of a tensor-parallel "
+                    "one (--device gpu --n-worker N); run an xinf built where CMake finds nccl.h and libnccl",
+                    hello->node, gpus, hello->nccl_said ? "its build has no NCCL"
+                                                        : "does not say whether its build has NCCL (an older xinf)");
+}
+
+//  The address checks of DESIGN.md step 3, and the build's, as warnings
+//  with the fix.
 static xinf_value_t *
 s_address_warnings (xinf_cluster_t *self, const xinf_hello_t *hello, const char *observed)
 {
@@ -201,6 +221,9 @@ s_address_warnings (xinf_cluster_t *self, const xinf_hello_t *hello, const char 
                     (long long) self->heartbeat_ms, self->liveness);
         xinf_array_push (warnings, xinf_value_new_str (text));
     }
+    s_nccl_warning (hello, text, sizeof text);
+    if (*text)
+        xinf_array_push (warnings, xinf_value_new_str (text));
     return warnings;
 }
 
@@ -453,6 +476,15 @@ xinf_cluster_gpu_probe (xinf_cluster_t *self, const char *node)
     return worker ? worker->hello.gpu_probe : "";
 }
 
+xinf_nccl_t
+xinf_cluster_nccl (xinf_cluster_t *self, const char *node)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    if (!worker || !worker->hello.nccl_said)
+        return XINF_NCCL_UNSAID;
+    return worker->hello.nccl ? XINF_NCCL_BUILT : XINF_NCCL_NONE;
+}
+
 void
 xinf_cluster_on_lost (xinf_cluster_t *self, xinf_cluster_lost_fn *fn, void *arg)
 {
@@ -491,6 +523,10 @@ s_worker_info (xinf_cluster_t *self, s_worker_t *worker, int64_t now)
     xinf_map_put_uint (item, "data_port", hello->data_port);
     xinf_map_put (item, "devices", xinf_value_dup (hello->devices));
     xinf_map_put_str (item, "gpu_probe", hello->gpu_probe);
+    if (hello->nccl_said)
+        xinf_map_put_bool (item, "nccl", hello->nccl);
+    if (hello->nccl)
+        xinf_map_put_str (item, "nccl_version", hello->nccl_version);
     xinf_map_put (item, "models", xinf_value_dup (hello->models));
     return item;
 }

@@ -69,6 +69,14 @@ uint64_t xinf_cluster_available (xinf_cluster_t *self, const char *node);
 //  (`gpu_probe`); NULL and "" for a node not registered.
 const xinf_value_t *xinf_cluster_devices (xinf_cluster_t *self, const char *node);
 const char *xinf_cluster_gpu_probe (xinf_cluster_t *self, const char *node);
+//  Whether a worker's build has NCCL, as its HELLO said (`nccl`): a rank
+//  of a tensor-parallel replica on GPUs goes only where it has.
+typedef enum {
+    XINF_NCCL_UNSAID,                 //  an older worker that does not say, or not registered
+    XINF_NCCL_NONE,                   //  built without NCCL
+    XINF_NCCL_BUILT                   //  built with NCCL
+} xinf_nccl_t;
+xinf_nccl_t xinf_cluster_nccl (xinf_cluster_t *self, const char *node);
 //  Called (on the actor thread) when a worker is declared lost or leaves
 //  (BYE); 'reason' says which, for the errors of its requests.
 typedef void (xinf_cluster_lost_fn) (const char *node, const char *reason, void *arg);

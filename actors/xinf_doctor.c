@@ -83,6 +83,41 @@ s_problem (xinf_value_t *problems, const char *format, ...)
     xinf_array_push (problems, xinf_value_new_str (text));
 }
 
+//  The NCCL a worker's build links (HELLO nccl, nccl_version): its
+//  version; "" for a build without NCCL, or a worker too old to say
+//  (its registration warned about that where it has GPUs).
+static void
+s_nccl_cell (const xinf_value_t *worker, char *text, size_t size)
+{
+    const char *version = s_str (worker, "nccl_version");
+    if (!xinf_value_bool (xinf_map_get (worker, "nccl")))
+        snprintf (text, size, "%s", "");
+    else
+        snprintf (text, size, "%s", *version ? version : "yes (version unknown)");
+}
+
+//  A column of the version table that differs from its first row's, as
+//  problems; 'gpus_only': among the rows of workers with GPUs only.
+static void
+s_mismatches (const xinf_value_t *table, const char *column, bool gpus_only, xinf_value_t *problems)
+{
+    const xinf_value_t *first = NULL;
+    for (size_t index = 0; index < xinf_value_count (table); index++) {
+        const xinf_value_t *row = xinf_array_at (table, index);
+        if (gpus_only && streq (s_str (row, "gpus"), "none"))
+            continue;
+        if (!first) {
+            first = row;
+            continue;
+        }
+        const char *expected = s_str (first, column), *other = s_str (row, column);
+        if (strcmp (expected, other))
+            s_problem (problems, "version mismatch: %s is %s on %s but %s on %s", column,
+                       *expected ? expected : "(none)", s_str (first, "node"), *other ? other : "(none)",
+                       s_str (row, "node"));
+    }
+}
+
 //  The version table, with mismatches reported as problems.
 static xinf_value_t *
 s_versions (xinf_value_t *workers, xinf_value_t *problems)
@@ -105,8 +140,8 @@ s_versions (xinf_value_t *workers, xinf_value_t *problems)
             snprintf (gpus + used, sizeof gpus - used, "%s%s", used ? ", " : "", s_str (device, "name"));
             snprintf (driver, sizeof driver, "%s", s_str (device, "driver_version"));
             snprintf (runtime, sizeof runtime, "%s", s_str (device, "cuda_runtime_version"));
-            snprintf (nccl, sizeof nccl, "%s", s_str (device, "nccl_version"));
         }
+        s_nccl_cell (worker, nccl, sizeof nccl);
         xinf_map_put_str (row, "gpus", *gpus ? gpus : "none");
         xinf_map_put_str (row, "cuda_driver", driver);
         xinf_map_put_str (row, "cuda_runtime", runtime);
@@ -114,16 +149,11 @@ s_versions (xinf_value_t *workers, xinf_value_t *problems)
         xinf_map_put_str (row, "gpu_probe", s_str (worker, "gpu_probe"));
         xinf_array_push (table, row);
     }
-    const char *columns [] = { "xinf", "zmq", "czmq", "cuda_driver", "cuda_runtime", "nccl" };
+    const char *columns [] = { "xinf", "zmq", "czmq", "cuda_driver", "cuda_runtime" };
     for (size_t column = 0; column < sizeof columns / sizeof columns [0]; column++)
-        for (size_t index = 1; index < xinf_value_count (table); index++) {
-            const char *first = s_str (xinf_array_at (table, 0), columns [column]);
-            const char *other = s_str (xinf_array_at (table, index), columns [column]);
-            if (strcmp (first, other))
-                s_problem (problems, "version mismatch: %s is %s on %s but %s on %s", columns [column],
-                           *first ? first : "(none)", s_str (xinf_array_at (table, 0), "node"),
-                           *other ? other : "(none)", s_str (xinf_array_at (table, index), "node"));
-        }
+        s_mismatches (table, columns [column], false, problems);
+    //  NCCL only among workers with GPUs: a CPU worker's build may lack it
+    s_mismatches (table, "nccl", true, problems);
     return table;
 }
 

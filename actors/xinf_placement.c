@@ -185,7 +185,7 @@ s_place_gpu_ranks (xinf_cluster_t *cluster, zhashx_t *models, const xinf_model_e
         rc = xinf_placement_gpu (cluster, models, model, index, need, avoid, nodes [rank], 65, &gpus [rank],
                                  reason, size);
         if (rc && n_ranks > 1) {
-            char cause [512];
+            char cause [1024];
             snprintf (cause, sizeof cause, "%s", reason);
             snprintf (reason, size, "rank %zu of %zu: %s", rank, n_ranks, cause);
         }

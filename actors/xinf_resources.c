@@ -6,6 +6,9 @@
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#if defined (XINF_HAVE_NCCL)
+#include "xinf_coll_nccl.h"
+#endif
 
 void
 xinf_host_info (xinf_host_info_t *info)
@@ -253,6 +256,18 @@ xinf_devices_probe (char *probe, size_t probe_size)
     }
     dlclose (driver);
     return devices;
+}
+
+bool
+xinf_build_nccl (char *version, size_t version_size)
+{
+#if defined (XINF_HAVE_NCCL)
+    xinf_coll_nccl_version (version, version_size);
+    return true;
+#else
+    snprintf (version, version_size, "%s", "");
+    return false;
+#endif
 }
 
 //  Splits tcp://HOST:PORT (HOST may be [v6]); -1 if not that shape.

@@ -494,7 +494,8 @@ s_fini (xinf_ctx_t *ctx)
     xinf_dealer_destroy (&state->dealer);
 }
 
-//  Fills the HELLO we register with: names, addresses, resources, devices.
+//  Fills the HELLO we register with: names, addresses, resources, devices,
+//  whether the build has NCCL.
 static int
 s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
 {
@@ -532,11 +533,14 @@ s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
     hello->cpus = info.cpus;
     hello->memory_bytes = info.memory_bytes;
     hello->devices = xinf_devices_probe (hello->gpu_probe, sizeof hello->gpu_probe);
+    hello->nccl_said = true;
+    hello->nccl = xinf_build_nccl (hello->nccl_version, sizeof hello->nccl_version);
     hello->models = xinf_value_new_array ();
     hello->heartbeat_ms = (uint64_t) config->heartbeat_ms;
     hello->liveness = (uint64_t) config->liveness;
-    xinf_info ("worker", "resources node=%s cpus=%llu memory_bytes=%llu gpus=\"%s\"", hello->node,
-               (unsigned long long) hello->cpus, (unsigned long long) hello->memory_bytes, hello->gpu_probe);
+    xinf_info ("worker", "resources node=%s cpus=%llu memory_bytes=%llu gpus=\"%s\" nccl=%s", hello->node,
+               (unsigned long long) hello->cpus, (unsigned long long) hello->memory_bytes, hello->gpu_probe,
+               hello->nccl ? (*hello->nccl_version ? hello->nccl_version : "yes") : "none (built without it)");
     return 0;
 }
 

@@ -44,7 +44,9 @@ xinf_hello_encode (const xinf_hello_t *self)
         .cpus = self->cpus, .memory_bytes = self->memory_bytes,
         .memory_available_bytes = self->memory_available_bytes,
         .devices = self->devices ? self->devices : empty, .gpu_probe = self->gpu_probe,
-        .models = self->models ? self->models : empty, .heartbeat_ms = self->heartbeat_ms, .liveness = self->liveness
+        .models = self->models ? self->models : empty, .heartbeat_ms = self->heartbeat_ms, .liveness = self->liveness,
+        .nccl = self->nccl, .has_nccl = self->nccl_said,
+        .nccl_version = self->nccl_version, .has_nccl_version = self->nccl_said && self->nccl
     };
     xinf_msg_t *msg = xinf_node_msg_hello_encode (&hello);
     xinf_value_destroy (&ports);
@@ -60,6 +62,8 @@ s_check_hello_rules (const xinf_node_msg_hello_t *hello, xinf_check_t *check)
         return;
     if (xinf_value_uint (xinf_array_at (hello->data_ports, 0)) > xinf_value_uint (xinf_array_at (hello->data_ports, 1)))
         xinf_check_fail (check, "field 'data_ports' must be [low, high] with 1 <= low <= high <= 65535");
+    if (hello->has_nccl_version && !(hello->has_nccl && hello->nccl))
+        xinf_check_fail (check, "field 'nccl_version' is for a build with NCCL: it needs field 'nccl' true");
     for (size_t index = 0; !check->failed && index < xinf_value_count (hello->models); index++) {
         const xinf_value_t *model = xinf_array_at (hello->models, index);
         uint64_t rank = xinf_value_uint (xinf_map_get (model, "rank"));
@@ -93,6 +97,10 @@ xinf_hello_decode (xinf_msg_t *msg, xinf_hello_t *self, xinf_check_t *check)
     self->memory_bytes = hello.memory_bytes;
     self->memory_available_bytes = hello.memory_available_bytes;
     s_copy (self->gpu_probe, sizeof self->gpu_probe, hello.gpu_probe);
+    self->nccl_said = hello.has_nccl;
+    self->nccl = hello.has_nccl && hello.nccl;
+    if (hello.has_nccl_version)
+        s_copy (self->nccl_version, sizeof self->nccl_version, hello.nccl_version);
     self->heartbeat_ms = hello.heartbeat_ms;
     self->liveness = hello.liveness;
     self->devices = xinf_value_dup (hello.devices);

@@ -5,7 +5,8 @@
     The messages are decoded and encoded by the codec generated from
     protocols/node.xml (xinf_node_msg.h), which validates every field;
     this module adds what the schema cannot say (data_ports low <= high, a
-    rank below its n_ranks) and copies the fields into the records.
+    rank below its n_ranks, an NCCL version only with NCCL) and copies the
+    fields into the records.
 */
 #ifndef XINF_NODE_PROTO_H_INCLUDED
 #define XINF_NODE_PROTO_H_INCLUDED
@@ -32,6 +33,9 @@ typedef struct {
     uint64_t memory_bytes, memory_available_bytes;
     xinf_value_t *devices;                 //  array of device maps (owned)
     char gpu_probe [257];
+    bool nccl_said;                        //  it said whether its build has NCCL (an older worker does not)
+    bool nccl;                             //  its build has NCCL (GPU tensor parallelism); false when not said
+    char nccl_version [33];                //  that NCCL's version, "" when none or unknown
     xinf_value_t *models;                  //  array of model maps (owned)
     uint64_t heartbeat_ms, liveness;
 } xinf_hello_t;

@@ -58,6 +58,16 @@ def test_rules():
     refused("node", "GROUP", {"uid": "m", "replica": 0, "generation": 1, "endpoints": ["tcp://a:1"],
                               "nodes": ["a"]}, "field 'endpoints' has 1 elements, at least 2 needed")
     refused("node", "PROBE_RESULT", {"session": 1, "results": ["x"]}, "results[0]: not a map")
+    # HELLO: whether the worker's build has NCCL; absent (an older worker) is fine
+    hello = {"node": "w", "host_ip": "10.0.0.5", "host_ip_source": "flag", "data_ports": [29500, 29599], "pid": 1,
+             "version": "0.1.0", "zmq_version": "4.3.4", "czmq_version": "4.2.1", "cpus": 4, "memory_bytes": 1,
+             "memory_available_bytes": 1, "devices": [], "gpu_probe": "", "models": [], "heartbeat_ms": 1000,
+             "liveness": 3}
+    xinf_proto.check("node", "HELLO", hello)
+    xinf_proto.check("node", "HELLO", dict(hello, nccl=True, nccl_version="2.28.3"))
+    refused("node", "HELLO", dict(hello, nccl="yes"), "field 'nccl' must be bool")
+    refused("node", "HELLO", dict(hello, nccl=True, nccl_version=22803), "field 'nccl_version' must be str")
+    refused("node", "HELLO", dict(hello, nccl=True, nccl_version="2" * 33), "field 'nccl_version'")
     check(xinf_proto.knows("client", "GENERATE") and not xinf_proto.knows("client", "NO_SUCH"), "knows()")
     check(xinf_proto.encode("client", "CANCEL", corr=5) == {"corr": 5}, "encode() keeps the fields given")
     check(set(xinf_proto.ERRORS["client"]) >= {"DEADLINE_EXCEEDED", "EXECUTOR_BUSY", "BAD_REPLY"},

@@ -66,6 +66,19 @@ s_devices (const xinf_value_t *devices, char *text, size_t size)
         snprintf (text + used, size - used, " +%zu gpu", gpus);
 }
 
+//  Whether a worker's build has NCCL: its version ("yes" when unknown),
+//  "no", or "?" for a worker that does not say
+static const char *
+s_nccl (const xinf_value_t *worker)
+{
+    const xinf_value_t *nccl = xinf_map_get (worker, "nccl");
+    if (!nccl)
+        return "?";
+    if (!xinf_value_bool (nccl))
+        return "no";
+    return *s_str (worker, "nccl_version") ? s_str (worker, "nccl_version") : "yes";
+}
+
 void
 xinf_cli_show_workers (xinf_value_t *body, FILE *out)
 {
@@ -75,7 +88,7 @@ xinf_cli_show_workers (xinf_value_t *body, FILE *out)
              (unsigned long long) s_uint (body, "liveness"));
     const xinf_value_t *workers = xinf_map_get (body, "workers");
     const char *headers [] = { "NODE", "STATE", "SINCE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY",
-                               "DEVICES", "PORTS", "WARNINGS" };
+                               "DEVICES", "NCCL", "PORTS", "WARNINGS" };
     xinf_cli_table_t *table = xinf_cli_table_new (headers, sizeof headers / sizeof headers [0]);
     for (size_t index = 0; index < xinf_value_count (workers); index++) {
         const xinf_value_t *worker = xinf_array_at (workers, index);
@@ -93,6 +106,7 @@ xinf_cli_show_workers (xinf_value_t *body, FILE *out)
         xinf_cli_table_cell (table, "%llu", (unsigned long long) s_uint (worker, "cpus"));
         xinf_cli_table_cell (table, "%.1f GB", (double) s_uint (worker, "memory_bytes") / 1e9);
         xinf_cli_table_cell (table, "%s", devices);
+        xinf_cli_table_cell (table, "%s", s_nccl (worker));
         xinf_cli_table_cell (table, "%llu-%llu", (unsigned long long) xinf_value_uint (xinf_array_at (ports, 0)),
                              (unsigned long long) xinf_value_uint (xinf_array_at (ports, 1)));
         xinf_cli_table_cell (table, "%zu", xinf_value_count (xinf_map_get (worker, "warnings")));

@@ -459,6 +459,13 @@ def _devices(devices):
     return text + (f" +{gpus} gpu" if gpus else "")
 
 
+def _nccl(worker):
+    """Whether a worker's build has NCCL: its version, "no", or "?" when it does not say."""
+    if "nccl" not in worker:
+        return "?"
+    return (worker.get("nccl_version") or "yes") if worker["nccl"] else "no"
+
+
 def _cell(value):
     return value if value not in ("", None) else "-"
 
@@ -486,9 +493,9 @@ def show_workers(body, out=sys.stdout):
         rows.append([_cell(worker["node"]), _cell(worker["state"]), _age(worker.get("state_age_ms")),
                      _cell(worker["host_ip"]), _cell(worker["observed_address"]), _age(worker["last_heartbeat_ms"]),
                      worker["cpus"], f"{worker['memory_bytes'] / 1e9:.1f} GB", _devices(worker["devices"]),
-                     f"{ports[0]}-{ports[1]}", len(worker["warnings"])])
-    _table(rows, ["NODE", "STATE", "SINCE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY", "DEVICES", "PORTS",
-                  "WARNINGS"], out)
+                     _nccl(worker), f"{ports[0]}-{ports[1]}", len(worker["warnings"])])
+    _table(rows, ["NODE", "STATE", "SINCE", "HOST_IP", "OBSERVED", "HEARTBEAT", "CPUS", "MEMORY", "DEVICES", "NCCL",
+                  "PORTS", "WARNINGS"], out)
     for worker in body["workers"]:
         for warning in worker["warnings"]:
             print(f"warning: {worker['node']}: {warning}", file=out)

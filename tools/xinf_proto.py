@@ -192,6 +192,8 @@ MESSAGES = {
             {'name': 'memory_available_bytes', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'devices', 'type': 'array', 'min': 0, 'max': 64, 'optional': False, 'item': 'device', 'item_min': 0, 'item_max': None},
             {'name': 'gpu_probe', 'type': 'str', 'min': 0, 'max': 256, 'optional': False},
+            {'name': 'nccl', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+            {'name': 'nccl_version', 'type': 'str', 'min': 0, 'max': 32, 'optional': True},
             {'name': 'models', 'type': 'array', 'min': 0, 'max': 1024, 'optional': False, 'item': 'hosted_model', 'item_min': 0, 'item_max': None},
             {'name': 'heartbeat_ms', 'type': 'uint', 'min': 10, 'max': 60000, 'optional': False},
             {'name': 'liveness', 'type': 'uint', 'min': 1, 'max': 100, 'optional': False},
@@ -535,6 +537,8 @@ TYPES = {
             {'name': 'data_port', 'type': 'uint', 'min': 0, 'max': 65535, 'optional': False},
             {'name': 'devices', 'type': 'array', 'min': 0, 'max': 64, 'optional': False, 'item': 'map', 'item_min': 0, 'item_max': None},
             {'name': 'gpu_probe', 'type': 'str', 'min': 0, 'max': 256, 'optional': False},
+            {'name': 'nccl', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+            {'name': 'nccl_version', 'type': 'str', 'min': 0, 'max': 32, 'optional': True},
             {'name': 'models', 'type': 'array', 'min': 0, 'max': 1024, 'optional': False, 'item': 'map', 'item_min': 0, 'item_max': None},
         ],
         'wait': [

@@ -11,6 +11,9 @@ function resources(worker) {
   for (const device of worker.devices || []) {
     if (device.kind !== 'cpu') parts.push(`${device.kind} ${device.index}: ${device.name} ${bytes(device.memory_bytes)}`);
   }
+  // Whether its build has NCCL (GPU tensor parallelism); absent: it does not say
+  if (worker.nccl) parts.push(`NCCL ${worker.nccl_version || '(version unknown)'}`);
+  else if (worker.nccl === false) parts.push('no NCCL in its build');
   return parts.join(', ');
 }
 

@@ -2,7 +2,7 @@
 #include "actor_peer.h"
 #include "xinf_model.h"
 
-#define KEEPALIVE_MAX  4
+#define KEEPALIVE_MAX  8
 
 typedef struct {
     xinf_dealer_t *dealer;

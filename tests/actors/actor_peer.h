@@ -59,7 +59,7 @@ xinf_msg_t *peer_hello (const char *node, uint64_t pid, uint64_t heartbeat_ms, u
 //  some before xinf_hello_encode.
 xinf_hello_t peer_hello_fields (const char *node, uint64_t pid, uint64_t heartbeat_ms, uint64_t liveness);
 //  Keeps 'dealer' (a worker named 'node') heartbeating every interval_ms
-//  while the test waits in this module (at most 4 at once).
+//  while the test waits in this module (at most 8 at once).
 void peer_keepalive (xinf_dealer_t *dealer, const char *node, int64_t interval_ms);
 //  Stops it (a NULL dealer: all of them).
 void peer_keepalive_stop (xinf_dealer_t *dealer);

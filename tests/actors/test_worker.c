@@ -1,8 +1,9 @@
 /*  test_worker: the worker node agent in this process, connected on
     inproc:// to a ROUTER that plays the supervisor, driven message by
-    message. It checks registration (HELLO resent with backoff until
-    WELCOME, a refusal retried, the agreed heartbeats, NOT_REGISTERED and a
-    silent supervisor answered by registering again), the model protocol
+    message. It checks registration (HELLO, which says whether the build
+    has NCCL and its version, resent with backoff until WELCOME, a refusal
+    retried, the agreed heartbeats, NOT_REGISTERED and a silent supervisor
+    answered by registering again), the model protocol
     (LOAD_MODEL outside --model-dir or with bad fields refused with
     MODEL_STATE failed, a real load reported loading ... ready, RUN through
     to the replica and RUN_DONE up with greedy's tokens, RUN for a model not
@@ -156,6 +157,15 @@ test_registration (void)
     CHECK_INT (hello.liveness, 10);
     CHECK (hello.cpus >= 1 && hello.pid > 0);
     CHECK_INT (xinf_value_count (hello.models), 0);
+    //  It says whether its build has NCCL, and with it NCCL's version
+    CHECK (hello.nccl_said);
+#if defined (XINF_HAVE_NCCL)
+    CHECK (hello.nccl);
+    CHECK (hello.nccl_version [0] >= '1' && hello.nccl_version [0] <= '9' && strchr (hello.nccl_version, '.'));
+#else
+    CHECK (!hello.nccl);
+    CHECK_STR (hello.nccl_version, "");
+#endif
     xinf_hello_clear (&hello);
     s_expect_hello (&fixture, &hello);
     xinf_hello_clear (&hello);

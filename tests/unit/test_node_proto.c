@@ -1,6 +1,9 @@
 /*  test_node_proto: the XINF-NODE/1 codec (protocols/xinf_node_proto):
     HELLO/WELCOME/HEARTBEAT/BYE round trips through real envelope frames,
-    and every validation rule giving a reason that names the field.  */
+    and every validation rule giving a reason that names the field; HELLO's
+    NCCL fields (whether the worker's build has NCCL, and its version)
+    decoded, absent from an older worker (unknown), and refused when of
+    the wrong type or length, or a version without NCCL.  */
 #include "test_unit.h"
 #include "xinf_node_proto.h"
 
@@ -67,6 +70,81 @@ test_hello_round_trip (void)
     xinf_hello_clear (&back);
     xinf_hello_clear (&hello);
     xinf_msg_destroy (&msg);
+}
+
+//  HELLO's nccl and nccl_version: a build with NCCL says so and its
+//  version; one without says false and no version; a worker that says
+//  nothing (an older build) decodes as not said, and not as NCCL.
+static void
+test_hello_nccl (void)
+{
+    xinf_hello_t hello, back;
+    s_fill_hello (&hello);
+    hello.nccl_said = hello.nccl = true;
+    snprintf (hello.nccl_version, sizeof hello.nccl_version, "2.28.3");
+    xinf_msg_t *msg = s_wire (xinf_hello_encode (&hello));
+    CHECK (xinf_value_bool (xinf_map_get (xinf_msg_body (msg), "nccl")));
+    xinf_check_t check = XINF_CHECK_INIT;
+    CHECK_INT (xinf_hello_decode (msg, &back, &check), 0);
+    CHECK (back.nccl_said && back.nccl);
+    CHECK_STR (back.nccl_version, "2.28.3");
+    xinf_hello_clear (&back);
+    xinf_msg_destroy (&msg);
+
+    //  Without NCCL: false, and no version on the wire
+    hello.nccl = false;
+    msg = s_wire (xinf_hello_encode (&hello));
+    CHECK (xinf_map_get (xinf_msg_body (msg), "nccl") && !xinf_map_get (xinf_msg_body (msg), "nccl_version"));
+    CHECK_INT (xinf_hello_decode (msg, &back, &check), 0);
+    CHECK (back.nccl_said && !back.nccl);
+    CHECK_STR (back.nccl_version, "");
+    xinf_hello_clear (&back);
+    xinf_msg_destroy (&msg);
+
+    //  An older worker: neither field; it registers, NCCL unknown
+    hello.nccl_said = false;
+    msg = s_wire (xinf_hello_encode (&hello));
+    CHECK (!xinf_map_get (xinf_msg_body (msg), "nccl"));
+    CHECK_INT (xinf_hello_decode (msg, &back, &check), 0);
+    CHECK (!back.nccl_said && !back.nccl);
+    xinf_hello_clear (&back);
+    xinf_msg_destroy (&msg);
+    xinf_hello_clear (&hello);
+}
+
+//  A HELLO whose 'nccl' is 'nccl' (NULL: absent) and whose 'nccl_version'
+//  is 'version' is refused, the reason containing 'needle'.
+static void
+s_expect_bad_nccl (xinf_value_t *nccl, xinf_value_t *version, const char *needle)
+{
+    xinf_hello_t hello, back;
+    s_fill_hello (&hello);
+    xinf_msg_t *msg = xinf_hello_encode (&hello);
+    if (nccl)
+        xinf_map_put (xinf_msg_body (msg), "nccl", nccl);
+    xinf_map_put (xinf_msg_body (msg), "nccl_version", version);
+    msg = s_wire (msg);
+    xinf_check_t check = XINF_CHECK_INIT;
+    CHECK_INT (xinf_hello_decode (msg, &back, &check), -1);
+    CHECK_HAS (check.reason, needle);
+    CHECK (back.devices == NULL && !back.nccl);
+    xinf_hello_clear (&hello);
+    xinf_msg_destroy (&msg);
+}
+
+static void
+test_hello_bad_nccl (void)
+{
+    s_expect_bad_nccl (xinf_value_new_str ("yes"), xinf_value_new_str ("2.28.3"), "field 'nccl' must be bool, got str");
+    s_expect_bad_nccl (xinf_value_new_uint (1), xinf_value_new_str ("2.28.3"), "field 'nccl' must be bool, got uint64");
+    s_expect_bad_nccl (xinf_value_new_bool (true), xinf_value_new_uint (22803), "field 'nccl_version' must be str");
+    s_expect_bad_nccl (xinf_value_new_bool (true), xinf_value_new_str ("2.28.3-0123456789012345678901234567"),
+                       "field 'nccl_version'");
+    s_expect_bad_nccl (xinf_value_new_bool (true), xinf_value_new_str ("2.\xff"), "field 'nccl_version' is not valid UTF-8");
+    //  A version is for a build with NCCL
+    s_expect_bad_nccl (xinf_value_new_bool (false), xinf_value_new_str ("2.28.3"),
+                       "field 'nccl_version' is for a build with NCCL");
+    s_expect_bad_nccl (NULL, xinf_value_new_str ("2.28.3"), "field 'nccl_version' is for a build with NCCL");
 }
 
 //  Breaks one field of a valid HELLO and expects the reason to name it.
@@ -178,6 +256,8 @@ main (void)
 {
     RUN (test_hello_round_trip);
     RUN (test_hello_bad_fields);
+    RUN (test_hello_nccl);
+    RUN (test_hello_bad_nccl);
     RUN (test_welcome_and_heartbeat);
     return 0;
 }

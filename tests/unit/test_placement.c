@@ -4,9 +4,11 @@
     replicas already placed (their weights and KV budget) counted, and a
     replica that fits nowhere refused with its need and the free memory;
     a tensor-parallel group that lost a rank's worker placed again (its
-    survivors allowed, the lost worker not while it is lost).  */
+    survivors allowed, the lost worker not while it is lost); on GPUs,
+    only on workers whose build has NCCL.  */
 #include "test_unit.h"
 #include "xinf_placement.h"
+#include "xinf_placement_gpu.h"
 
 #define GIB  (1024ULL * 1024ULL * 1024ULL)
 
@@ -32,6 +34,40 @@ s_register (xinf_cluster_t *cluster, const char *node, uint64_t available, const
     char code [32], reason [512];
     CHECK_INT (xinf_cluster_hello (cluster, &hello, peer, "127.0.0.1", 0, &welcome, code, sizeof code, reason,
                                    sizeof reason), 0);
+    xinf_welcome_clear (&welcome);
+    xinf_hello_clear (&hello);
+}
+
+//  A worker with one GPU (16 GiB free) whose build has NCCL or not, or
+//  does not say (XINF_NCCL_UNSAID: an older worker).
+static void
+s_register_gpu (xinf_cluster_t *cluster, const char *node, const char *peer, xinf_nccl_t nccl)
+{
+    xinf_hello_t hello;
+    memset (&hello, 0, sizeof hello);
+    snprintf (hello.node, sizeof hello.node, "%s", node);
+    snprintf (hello.host_ip, sizeof hello.host_ip, "127.0.0.1");
+    snprintf (hello.host_ip_source, sizeof hello.host_ip_source, "flag");
+    hello.pid = 1;
+    hello.cpus = 4;
+    hello.memory_bytes = hello.memory_available_bytes = 32 * GIB;
+    hello.devices = xinf_value_new_array ();
+    xinf_value_t *gpu = xinf_value_new_map ();
+    xinf_map_put_str (gpu, "kind", "gpu");
+    xinf_map_put_uint (gpu, "index", 0);
+    xinf_map_put_str (gpu, "name", "fake GPU");
+    xinf_map_put_uint (gpu, "memory_bytes", 16 * GIB);
+    xinf_array_push (hello.devices, gpu);
+    hello.models = xinf_value_new_array ();
+    hello.heartbeat_ms = 100;
+    hello.liveness = 3;
+    hello.nccl_said = nccl != XINF_NCCL_UNSAID;
+    hello.nccl = nccl == XINF_NCCL_BUILT;
+    xinf_welcome_t welcome;
+    char code [32], reason [512];
+    CHECK_INT (xinf_cluster_hello (cluster, &hello, peer, "127.0.0.1", 0, &welcome, code, sizeof code, reason,
+                                   sizeof reason), 0);
+    CHECK_INT (xinf_cluster_nccl (cluster, node), nccl);
     xinf_welcome_clear (&welcome);
     xinf_hello_clear (&hello);
 }
@@ -176,11 +212,66 @@ test_placement_group (void)
     xinf_cluster_destroy (&cluster);
 }
 
+//  A tensor-parallel GPU group placed again (after a lost rank) goes only
+//  to workers whose build has NCCL, a GPU each; without two of them it is
+//  refused naming the workers that lack NCCL. A plain GPU replica goes
+//  to any GPU.
+static void
+test_placement_gpu_nccl (void)
+{
+    xinf_cluster_t *cluster = xinf_cluster_new ("sup", 100, 3);
+    s_register_gpu (cluster, "none", "p1", XINF_NCCL_NONE);
+    s_register_gpu (cluster, "old", "p2", XINF_NCCL_UNSAID);
+    s_register_gpu (cluster, "with", "p3", XINF_NCCL_BUILT);
+    zhashx_t *models = zhashx_new ();
+    zhashx_set_destructor (models, s_model_free);
+    char reason [1024] = "", nodes [XINF_RANKS_MAX][65];
+    int gpus [XINF_RANKS_MAX] = { 0 };
+    xinf_model_entry_t *model = s_model ("tp", "/tp.gguf", 1024);
+    model->gpu = true;
+    model->n_worker = 2;
+    model->count = 1;
+    xinf_replica_entry_t *replica = &model->replicas [0];
+    replica->n_ranks = 2;
+    replica->state = XINF_LAUNCH_RELAUNCHING;
+    snprintf (replica->lost_from, sizeof replica->lost_from, "gone");
+    zhashx_insert (models, "tp", model);
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, gpus, reason, sizeof reason), -1);
+    CHECK_HAS (reason, "rank 1 of 2");
+    CHECK_HAS (reason, "on a worker whose build has NCCL");
+    CHECK_HAS (reason, "none (built without NCCL)");
+    CHECK_HAS (reason, "old (an older build that does not say)");
+    s_register_gpu (cluster, "also", "p4", XINF_NCCL_BUILT);
+    CHECK_INT (xinf_placement_group (cluster, models, model, 0, nodes, gpus, reason, sizeof reason), 0);
+    CHECK (streq (nodes [0], "with") || streq (nodes [0], "also"));
+    CHECK (streq (nodes [1], "with") || streq (nodes [1], "also"));
+    CHECK (!streq (nodes [0], nodes [1]));
+
+    //  One rank a replica: NCCL is not needed
+    xinf_model_entry_t *plain = s_model ("plain", "/plain.gguf", 1024);
+    plain->gpu = true;
+    zlist_t *avoid = zlist_new ();
+    zlist_append (avoid, "with");
+    zlist_append (avoid, "also");
+    zlist_append (avoid, "old");
+    char node [65];
+    int gpu = -1;
+    CHECK_INT (xinf_placement_gpu (cluster, models, plain, 0, 0, avoid, node, sizeof node, &gpu, reason,
+                                   sizeof reason), 0);
+    CHECK_STR (node, "none");
+    CHECK_INT (gpu, 0);
+    zlist_destroy (&avoid);
+    xinf_model_entry_free (&plain);
+    zhashx_destroy (&models);
+    xinf_cluster_destroy (&cluster);
+}
+
 int
 main (void)
 {
     xinf_log_set_level (XINF_LOG_ERROR);
     RUN (test_placement);
     RUN (test_placement_group);
+    RUN (test_placement_gpu_nccl);
     return 0;
 }
