@@ -689,7 +689,8 @@ xinf_launch_tick (xinf_launch_t *self, xinf_ctx_t *ctx, int64_t now)
             xinf_replica_entry_t *replica = &model->replicas [index];
             if (replica->deadline && now > replica->deadline && replica->n_ranks > 1
             &&  !(replica->state == XINF_LAUNCH_FAILED) && !(replica->state == XINF_LAUNCH_READY)
-            &&  !(replica->state == XINF_LAUNCH_RELAUNCHING))       //  its deadline is xinf_heal's
+            &&  !(replica->state == XINF_LAUNCH_RELAUNCHING)        //  its deadline is xinf_heal's
+            &&  !replica->restoring)       //  its ranks may report until the restart window ends (xinf_restore.h)
                 s_fail_late (self, ctx, model, replica);
         }
     }

@@ -50,7 +50,10 @@ xinf_launch_adopt_rank (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t
     xinf_launch_set (&replica->state, ready ? XINF_LAUNCH_READY : XINF_LAUNCH_LOADING, model->uid);
     if (ready)                        //  a journal's replica is whole again
         replica->restoring = false;
-    //  The other ranks must come back too, or the replica fails named
+    //  The other ranks must come back too: for a journal's replica, one that
+    //  no worker reported by the end of the restart window has the group
+    //  relaunched (xinf_models_restart_tick); once all reported, or for an
+    //  adopted one, this deadline fails a group that does not go on
     replica->deadline = ready ? 0 : zclock_mono () + (int64_t) model->options.rendezvous_timeout_ms + XINF_STEP_SLACK_MS;
     return true;
 }

@@ -491,10 +491,36 @@ s_save_moves (xinf_models_t *self)
 }
 
 void
+xinf_models_replica_lost (xinf_models_t *self, xinf_ctx_t *ctx, s_model_t *model, s_replica_t *replica,
+                          const char *node, const char *why)
+{
+    char reason [256];
+    uint64_t index = replica->index;
+    if (replica->n_ranks <= 1) {
+        xinf_textf (reason, sizeof reason, "worker %s %s while running the request", node, why);
+        xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
+        xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
+        xinf_models_sync (self, model);
+        return;
+    }
+    //  A rank's worker: the whole group is gone
+    size_t rank = 0;
+    while (rank < replica->n_ranks && !streq (replica->ranks [rank].node, node))
+        rank++;
+    xinf_textf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
+                node, rank, (unsigned long long) index, model->uid, why);
+    xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
+    if (!xinf_model_options_known (model))        //  no launch parameters to relaunch with
+        xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank, why);
+    else
+        xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
+    xinf_models_sync (self, model);
+}
+
+void
 xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const char *why)
 {
     self->ctx = ctx;
-    char reason [256];
     size_t listed;
     xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
     for (size_t at = 0; at < listed; at++) {
@@ -503,26 +529,7 @@ xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *node,
             s_replica_t *replica = &model->replicas [index];
             if (!xinf_launch_uses (replica, node) || (replica->state == XINF_LAUNCH_FAILED) || model->stopping)
                 continue;
-            if (replica->n_ranks <= 1) {
-                xinf_textf (reason, sizeof reason, "worker %s %s while running the request", node, why);
-                xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
-                xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
-                xinf_models_sync (self, model);
-                continue;
-            }
-            //  A rank's worker: the whole group is gone
-            size_t rank = 0;
-            while (rank < replica->n_ranks && !streq (replica->ranks [rank].node, node))
-                rank++;
-            xinf_textf (reason, sizeof reason, "worker %s (rank %zu of replica %llu of %s) %s while running the request",
-                        node, rank, (unsigned long long) index, model->uid, why);
-            xinf_scheduler_replica_down (self->scheduler, model->uid, index, "WORKER_LOST", reason, zclock_mono ());
-            if (!xinf_model_options_known (model))        //  no launch parameters to relaunch with
-                xinf_launch_fail_replica (self->launch, ctx, model, replica, "worker %s (rank %zu) %s", node, rank,
-                                          why);
-            else
-                xinf_heal_replica_lost (self->heal, ctx, model, replica, node, why);
-            xinf_models_sync (self, model);
+            xinf_models_replica_lost (self, ctx, model, replica, node, why);
         }
     }
     free (entries);

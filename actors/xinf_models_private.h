@@ -33,6 +33,11 @@ struct _xinf_models_t {
 void xinf_models_sync (xinf_models_t *self, xinf_model_entry_t *model);
 //  The launched models to the journal, if there is one.
 void xinf_models_save (xinf_models_t *self);
+//  The replica lost its worker 'node' (a rank's, for a tensor-parallel one)
+//  for 'why': its requests end or retry (WORKER_LOST), and it heals
+//  (xinf_heal.h), or fails when its launch options are not known.
+void xinf_models_replica_lost (xinf_models_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model,
+                               xinf_replica_entry_t *replica, const char *node, const char *why);
 //  Once the restart window passed: restored replicas no worker reported
 //  are relaunched (xinf_heal.h).
 void xinf_models_restart_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now);

@@ -217,15 +217,20 @@ xinf_models_restart_tick (xinf_models_t *self, xinf_ctx_t *ctx, int64_t now)
     xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
     for (size_t at = 0; at < listed; at++) {
         xinf_model_entry_t *model = entries [at];
-        for (size_t index = 0; index < model->count; index++) {
+        for (size_t index = 0; index < model->count && !model->stopping; index++) {
             xinf_replica_entry_t *replica = &model->replicas [index];
             const char *node = xinf_restore_unreported (replica);
-            if (!node)
-                continue;             //  back, or its ranks coming back (their rendezvous deadline decides)
-            char lost [sizeof replica->node];     //  the heal moves replica->node
+            if (!node) {
+                //  Back, or all its ranks reported: from now on the launch's
+                //  rendezvous deadline decides, as for any launch
+                replica->restoring = false;
+                continue;
+            }
+            //  Not reported within the window: healed as if its worker (a
+            //  rank's) was lost, a group placed again on the workers alive
+            char lost [sizeof replica->node];     //  the heal moves replica->node and the ranks'
             snprintf (lost, sizeof lost, "%s", node);
-            xinf_heal_replica_lost (self->heal, ctx, model, replica, lost,
-                                    "did not report it within the restart window");
+            xinf_models_replica_lost (self, ctx, model, replica, lost, "did not report it within the restart window");
         }
         xinf_models_sync (self, model);
     }

@@ -121,10 +121,14 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
 const char *
 xinf_restore_unreported (const xinf_replica_entry_t *replica)
 {
-    if (!replica->restoring || replica->state != XINF_LAUNCH_RELAUNCHING)
+    if (!replica->restoring || replica->state == XINF_LAUNCH_FAILED || replica->state == XINF_LAUNCH_STOPPED)
         return NULL;
-    for (size_t rank = 0; replica->n_ranks > 1 && rank < replica->n_ranks; rank++)
-        if (replica->ranks [rank].state != XINF_LAUNCH_PLACED)
-            return NULL;
-    return replica->node;
+    if (replica->n_ranks <= 1)
+        return replica->state == XINF_LAUNCH_RELAUNCHING ? replica->node : NULL;
+    //  A rank still placed was in no HELLO: its worker did not come back
+    //  with it (the other ranks may have: they wait for it in vain)
+    for (size_t rank = 0; rank < replica->n_ranks; rank++)
+        if (replica->ranks [rank].state == XINF_LAUNCH_PLACED)
+            return replica->ranks [rank].node;
+    return NULL;
 }

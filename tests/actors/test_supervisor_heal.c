@@ -9,8 +9,18 @@
     and the third worker and goes through the launch's preflight; a
     preflight that fails ends the replica failed with the cause, not stuck
     in relaunching.
+
+    After a supervisor restart with a journal, a group whose rank 1's
+    worker did not come back (rank 0's did, reporting its rank) is healed
+    at the end of the restart window like a group that lost a worker: rank
+    0 unloads and the group is placed again on the workers alive, not
+    failed at its rendezvous deadline; a restored group whose ranks all
+    came back but do not go on (a rank stays joining) still fails at that
+    deadline.
 */
 #include "actor_peer.h"
+#include "xinf_journal.h"
+#include "xinf_restore.h"
 
 static uint64_t s_corr = 5000;
 
@@ -169,12 +179,154 @@ test_group_relaunch (void)
     xinf_supervisor_destroy (&supervisor);
 }
 
+//  A journal in 'dir' (a supervisor's --state-dir) with model "tp" of
+//  generation 41: one replica, rank 0 on 'rank0' and rank 1 on 'rank1', a
+//  rendezvous timeout of 100 ms (so its deadline is 5.1 s after a report).
+static void
+s_journal (const char *dir, const char *rank0, const char *rank1)
+{
+    xinf_model_entry_t *model = calloc (1, sizeof *model);
+    CHECK (model);
+    snprintf (model->uid, sizeof model->uid, "tp");
+    snprintf (model->path, sizeof model->path, "/models/tp.gguf");
+    model->generation = 41;
+    model->n_worker = 2;
+    model->options = (xinf_launch_options_t) { .threads = 1, .probe_timeout_ms = 1000, .rendezvous_timeout_ms = 100,
+                                               .stall_timeout_ms = 60000, .max_seqs = 2, .max_queued = 64 };
+    model->count = 1;
+    xinf_replica_entry_t *replica = &model->replicas [0];
+    replica->n_ranks = 2;
+    snprintf (replica->node, sizeof replica->node, "%s", rank0);
+    snprintf (replica->ranks [0].node, sizeof replica->ranks [0].node, "%s", rank0);
+    snprintf (replica->ranks [1].node, sizeof replica->ranks [1].node, "%s", rank1);
+    xinf_value_t *models = xinf_value_new_array ();
+    xinf_array_push (models, xinf_restore_describe (model));
+    char error [256];
+    xinf_journal_t *journal = xinf_journal_new (dir, error, sizeof error);
+    CHECK (journal);
+    CHECK_INT (xinf_journal_save_models (journal, models), 0);
+    xinf_journal_destroy (&journal);
+    xinf_value_destroy (&models);
+    xinf_model_entry_free (&model);
+}
+
+//  A fake worker that reports rank 'rank' of "tp" (generation 41) in
+//  'state' in its HELLO, as after a supervisor restart.
+static xinf_dealer_t *
+s_worker_with_rank (const char *endpoint, const char *node, uint64_t data_port, uint64_t rank, const char *state)
+{
+    xinf_hello_t hello = peer_hello_fields (node, 4242, 200, 5);
+    hello.data_port = (uint16_t) data_port;
+    xinf_value_t *hosted = xinf_value_new_map ();
+    xinf_map_put_str (hosted, "uid", "tp");
+    xinf_map_put_uint (hosted, "replica", 0);
+    xinf_map_put_str (hosted, "state", state);
+    xinf_map_put_str (hosted, "path", "/models/tp.gguf");
+    xinf_map_put_uint (hosted, "generation", 41);
+    xinf_map_put_uint (hosted, "n_ranks", 2);
+    xinf_map_put_uint (hosted, "rank", rank);
+    xinf_array_push (hello.models, hosted);
+    return peer_register (endpoint, &hello, ++s_corr);
+}
+
+//  A supervisor whose journal is in 'dir' (heartbeat 200 ms, liveness 5:
+//  a restart window of 4 s).
+static xinf_supervisor_t *
+s_journaled_supervisor (const char *endpoint, const char *dir)
+{
+    xinf_supervisor_config_t config = { .node_name = "sup", .heartbeat_ms = 200, .liveness = 5, .state_dir = dir };
+    xinf_supervisor_t *supervisor = xinf_supervisor_new (&config);
+    CHECK (supervisor);
+    CHECK_INT (xinf_supervisor_bind (supervisor, endpoint, NULL, 0), 0);
+    return supervisor;
+}
+
+static void
+test_restored_group_heals (void)
+{
+    char dir [256];
+    peer_scratch (dir, sizeof dir);
+    s_journal (dir, "w1", "w2");
+    const char *endpoint = "inproc://test-supervisor-heal-restored";
+    xinf_supervisor_t *supervisor = s_journaled_supervisor (endpoint, dir);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    //  w1 comes back running rank 0; w2 (rank 1's) does not; w3 is new
+    xinf_dealer_t *w1 = s_worker_with_rank (endpoint, "w1", 30001, 0, "ready");
+    xinf_dealer_t *w3 = s_worker (endpoint, "w3", 30003);
+
+    //  At the end of the restart window the group heals as one that lost
+    //  rank 1's worker: rank 0 unloads for the relaunch (not "failed")
+    xinf_msg_t *unload = peer_expect (w1, "UNLOAD_MODEL", NULL);
+    CHECK (unload);
+    CHECK_HAS (peer_str (unload, "why"), "the replica relaunches");
+    CHECK_HAS (peer_str (unload, "why"), "w2");
+    xinf_msg_destroy (&unload);
+    char state [32], error [1200];
+    s_progress (client, state, sizeof state, error, sizeof error);
+    CHECK_STR (state, "relaunching");
+    CHECK_HAS (error, "w2 (rank 1)");
+    CHECK_HAS (error, "restart window");
+
+    //  Rank 0 stopped: the group is placed on the workers alive, w1 and
+    //  w3, and goes through the launch's steps (preflight, staging)
+    s_state (w1, "w1", 41, 0, "stopped", 0);
+    peer_answer_probe (w1, "w1", "ok");
+    peer_answer_probe (w3, "w3", "ok");
+    xinf_msg_t *load = peer_expect (w3, "LOAD_MODEL", NULL);
+    CHECK (load);
+    CHECK_STR (peer_str (load, "uid"), "tp");
+    CHECK_INT (peer_uint (load, "n_ranks"), 2);
+    CHECK_INT (peer_uint (load, "generation"), 41);
+    CHECK (xinf_value_type (xinf_map_get (xinf_msg_body (load), "fetch_only")) == XINF_BOOL);
+    xinf_msg_destroy (&load);
+    s_progress (client, state, sizeof state, error, sizeof error);
+    CHECK (!streq (state, "failed"));
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&w1);
+    xinf_dealer_destroy (&w3);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+    peer_scratch_remove (dir);
+}
+
+static void
+test_restored_group_stuck (void)
+{
+    char dir [256];
+    peer_scratch (dir, sizeof dir);
+    s_journal (dir, "s1", "s2");
+    const char *endpoint = "inproc://test-supervisor-heal-stuck";
+    xinf_supervisor_t *supervisor = s_journaled_supervisor (endpoint, dir);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    //  Both ranks come back, rank 1 joining, and nothing more is heard of it
+    xinf_dealer_t *s1 = s_worker_with_rank (endpoint, "s1", 30001, 0, "ready");
+    xinf_dealer_t *s2 = s_worker_with_rank (endpoint, "s2", 30002, 1, "joining");
+    char state [32], error [1200];
+    CHECK_SOON ((s_progress (client, state, sizeof state, error, sizeof error), streq (state, "failed")),
+                PEER_WAIT_MS);
+    CHECK_HAS (error, "rendezvous");
+    CHECK_HAS (error, "rank 1 (worker s2");
+    xinf_msg_t *unload = peer_expect (s1, "UNLOAD_MODEL", NULL);
+    CHECK_HAS (peer_str (unload, "why"), "the replica failed");
+    xinf_msg_destroy (&unload);
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&s1);
+    xinf_dealer_destroy (&s2);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+    peer_scratch_remove (dir);
+}
+
 int
 main (int argc, char *argv [])
 {
     (void) argc;
     (void) argv;
-    xinf_log_set_level (XINF_LOG_ERROR);
+    xinf_log_set_level (getenv ("TEST_LOG") ? XINF_LOG_INFO : XINF_LOG_ERROR);
     RUN (test_group_relaunch);
+    RUN (test_restored_group_heals);
+    RUN (test_restored_group_stuck);
     return 0;
 }

@@ -5,7 +5,8 @@
     rank's worker; a saved
     map that breaks the rules a schema cannot say (ranks per replica, rank
     0 the replica's worker, a worker twice in one replica) is refused with
-    the reason; which restored replicas no worker reported; the launch
+    the reason; which restored replicas, or ranks of a group, no worker
+    reported; the launch
     options as workers keep and report them (xinf_launch_options).  */
 #include "test_unit.h"
 #include "xinf_restore.h"
@@ -81,10 +82,20 @@ test_round_trip (void)
             //  Nobody reported it: relaunched without rank 0's worker
             CHECK_STR (xinf_restore_unreported (replica), replica->node);
         }
-        //  One rank back: its group is coming back, not relaunched
+        //  All ranks back but the last: relaunched without the last one's
+        //  worker (its group waits for it in vain); all back: coming back,
+        //  not relaunched (the launch's deadline decides); failed: not waiting
         if (n_worker > 1) {
-            back->replicas [0].ranks [1].state = XINF_LAUNCH_READY;
-            CHECK (xinf_restore_unreported (&back->replicas [0]) == NULL);
+            xinf_replica_entry_t *replica = &back->replicas [0];
+            for (size_t rank = 0; rank + 1 < n_worker; rank++)
+                replica->ranks [rank].state = XINF_LAUNCH_READY;
+            replica->state = XINF_LAUNCH_LOADING;
+            CHECK_STR (xinf_restore_unreported (replica), replica->ranks [n_worker - 1].node);
+            replica->ranks [n_worker - 1].state = XINF_LAUNCH_JOINING;
+            CHECK (xinf_restore_unreported (replica) == NULL);
+            replica->ranks [n_worker - 1].state = XINF_LAUNCH_PLACED;
+            replica->state = XINF_LAUNCH_FAILED;
+            CHECK (xinf_restore_unreported (replica) == NULL);
         }
         back->replicas [1].restoring = false;
         CHECK (xinf_restore_unreported (&back->replicas [1]) == NULL);
