@@ -15,6 +15,7 @@ typedef struct {
     xinf_value_t *waits;          //  latest reported, array of wait maps
     int64_t waits_at;
     uint64_t refused_pid;         //  the last other process refused this name (logged once)
+    bool restarted;               //  its last HELLO came, while it was alive, from another run of it
     char key [41];                //  its CURVE public key (Z85) when keys are on, else ""
 } s_worker_t;
 
@@ -238,6 +239,15 @@ s_fill_welcome (xinf_cluster_t *self, s_worker_t *worker, xinf_welcome_t *welcom
     welcome->warnings = xinf_value_dup (worker->warnings);
 }
 
+//  Whether a HELLO comes from the run of the worker registered as 'worker':
+//  the same pid and instance (0 on both sides for workers of an older
+//  build: the pid alone says).
+static bool
+s_same_run (const s_worker_t *worker, const xinf_hello_t *hello)
+{
+    return worker->hello.pid == hello->pid && worker->hello.instance == hello->instance;
+}
+
 int
 xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_id,
                     const char *observed, int64_t now, xinf_welcome_t *welcome,
@@ -258,9 +268,13 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
         return -1;
     }
     //  A HELLO sent again before our WELCOME reached the worker: answered
-    //  the same, but it is not a new registration (no log line, no event)
-    bool repeat = worker && worker->state == XINF_WORKER_ALIVE && strcmp (worker->peer_id, peer_id) == 0
-               && worker->hello.pid == hello->pid;
+    //  the same, but it is not a new registration (no log line, no event).
+    //  Another run of an alive worker (restarted within the liveness
+    //  window, maybe with the same pid and connection) is not one: what the
+    //  old run hosted and the new one does not list is gone
+    bool alive = worker && worker->state == XINF_WORKER_ALIVE;
+    bool restarted = alive && !s_same_run (worker, hello);
+    bool repeat = alive && !restarted && strcmp (worker->peer_id, peer_id) == 0;
     bool again = worker != NULL;
     if (!worker) {
         worker = calloc (1, sizeof *worker);
@@ -272,6 +286,7 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
     memset (hello, 0, sizeof *hello);
     snprintf (worker->peer_id, sizeof worker->peer_id, "%s", peer_id);
     snprintf (worker->observed, sizeof worker->observed, "%s", observed);
+    worker->restarted = restarted;
     xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_ALIVE, worker->hello.node);
     if (!repeat)
         worker->state_since = worker->registered_at = now;
@@ -289,12 +304,12 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
         return 0;
     }
     xinf_info ("supervisor", "worker %s node=%s host_ip=%s (%s) observed=%s pid=%llu cpus=%llu devices=%zu models=%zu",
-               again ? "re-registered" : "registered", node, worker->hello.host_ip, worker->hello.host_ip_source,
+               restarted ? "restarted and re-registered" : again ? "re-registered" : "registered", node, worker->hello.host_ip, worker->hello.host_ip_source,
                worker->observed, (unsigned long long) worker->hello.pid, (unsigned long long) worker->hello.cpus,
                xinf_value_count (worker->hello.devices), xinf_value_count (worker->hello.models));
-    xinf_cluster_event (self, again ? "rejoined" : "joined", node, "host_ip=%s observed=%s pid=%llu models=%zu",
-                        worker->hello.host_ip, worker->observed, (unsigned long long) worker->hello.pid,
-                        xinf_value_count (worker->hello.models));
+    xinf_cluster_event (self, again ? "rejoined" : "joined", node, "%shost_ip=%s observed=%s pid=%llu models=%zu",
+                        restarted ? "restarted while alive: " : "", worker->hello.host_ip, worker->observed,
+                        (unsigned long long) worker->hello.pid, xinf_value_count (worker->hello.models));
     for (size_t index = 0; index < xinf_value_count (worker->warnings); index++) {
         const char *warning = xinf_value_str (xinf_array_at (worker->warnings, index));
         xinf_warn ("supervisor", "address check node=%s: %s", node, warning);
@@ -403,6 +418,13 @@ xinf_cluster_peer_of (xinf_cluster_t *self, const char *node)
 {
     s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
     return worker && worker->state == XINF_WORKER_ALIVE ? worker->peer_id : NULL;
+}
+
+bool
+xinf_cluster_restarted (xinf_cluster_t *self, const char *node)
+{
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, node);
+    return worker && worker->restarted;
 }
 
 void

@@ -26,6 +26,11 @@ void xinf_cluster_destroy (xinf_cluster_t **self_p);
 int xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_id,
                         const char *observed, int64_t now, xinf_welcome_t *welcome,
                         char *code, size_t code_size, char *reason, size_t reason_size);
+//  Whether the last HELLO accepted from 'node' came, while it was alive,
+//  from another run of it (another pid, or another instance: a restart
+//  within the liveness window, whatever its pid and connection); false
+//  for a first registration, one after a loss, and a HELLO sent again.
+bool xinf_cluster_restarted (xinf_cluster_t *self, const char *node);
 //  A heartbeat from a peer; takes its waits. -1 if the peer is not
 //  registered, or was declared lost (it must send HELLO again).
 int xinf_cluster_heartbeat (xinf_cluster_t *self, const char *peer_id, xinf_heartbeat_msg_t *beat, int64_t now);

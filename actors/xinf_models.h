@@ -31,6 +31,15 @@ void xinf_models_worker_lost (xinf_models_t *self, xinf_ctx_t *ctx, const char *
 //  Replicas of an earlier launch, and ranks of a failed or still launching
 //  tensor-parallel replica, are unloaded instead.
 void xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models);
+//  After xinf_models_adopt: the replicas and ranks the table runs on 'node'
+//  that its HELLO's 'models' do not list are lost, healed as those of a
+//  lost worker (xinf_heal.h): those the table has ready there (a worker
+//  restarted at once, with the same pid and connection, lists none of the
+//  old run's), and any there when the HELLO came from another run of an
+//  alive worker ('restarted', xinf_cluster_restarted). One still loading
+//  there is not lost for a HELLO sent again before its LOAD_MODEL arrived.
+void xinf_models_worker_hosts (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models,
+                               bool restarted);
 typedef struct _xinf_journal_t xinf_journal_t;
 //  Launches and terminations are saved to 'journal' (lent; NULL: none).
 void xinf_models_set_journal (xinf_models_t *self, xinf_journal_t *journal);

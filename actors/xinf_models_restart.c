@@ -2,8 +2,9 @@
     back into the model table (part of xinf_models, xinf_models.h): the
     launched models as the journal and the standby keep them, the replicas
     and ranks the workers report in HELLO (adopted, or unloaded when of an
-    earlier launch or moved away), and after the restart window the
-    relaunch of restored replicas no worker reported.
+    earlier launch or moved away; those a HELLO no longer lists healed),
+    and after the restart window the relaunch of restored replicas (or
+    ranks) no worker reported.
 */
 #include "xinf_models_private.h"
 #include "xinf_journal.h"
@@ -186,6 +187,75 @@ xinf_models_adopt (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const
         }
         s_adopt_one (self, ctx, node, &hosted);
     }
+}
+
+//  Whether a worker's HELLO 'models' lists rank 'rank' of replica 'index'
+//  of 'model', of its generation (rank 0 of a plain replica).
+static bool
+s_listed (const xinf_value_t *models, const xinf_model_entry_t *model, uint64_t index, size_t n_ranks, size_t rank)
+{
+    for (size_t at = 0; at < xinf_value_count (models); at++) {
+        xinf_check_t check = XINF_CHECK_INIT;
+        xinf_node_msg_hosted_model_t hosted;
+        if (xinf_node_msg_hosted_model_decode (xinf_array_at (models, at), &hosted, &check))
+            continue;                 //  logged by xinf_models_adopt
+        if (streq (hosted.uid, model->uid) && hosted.replica == index && hosted.generation == model->generation
+        &&  (hosted.n_ranks > 1) == (n_ranks > 1) && hosted.rank == rank)
+            return true;
+    }
+    return false;
+}
+
+//  The first rank of 'replica' (rank 0 of a plain one) that the table runs
+//  on 'node' and its HELLO does not list, where that means it is gone:
+//  one the table has ready there (its worker reported it before it sent
+//  this HELLO, which would list it), or, from another run of the worker
+//  ('restarted'), one in any state (that run was told nothing). -1: none.
+//  A replica still loading there may be missing from a HELLO sent again
+//  before LOAD_MODEL arrived, so it is no reason; one that waits to be
+//  relaunched, or a journal's not reported yet, runs nowhere to lose.
+static int
+s_gone_rank (const xinf_replica_entry_t *replica, const char *node, const xinf_value_t *models,
+             const xinf_model_entry_t *model, bool restarted)
+{
+    if (replica->state == XINF_LAUNCH_FAILED || replica->state == XINF_LAUNCH_STOPPED || *replica->lost_from
+    ||  replica->restoring)
+        return -1;
+    size_t ranks = replica->n_ranks > 1 ? replica->n_ranks : 1;
+    for (size_t rank = 0; rank < ranks; rank++) {
+        const char *there = replica->n_ranks > 1 ? replica->ranks [rank].node : replica->node;
+        int state = replica->n_ranks > 1 ? replica->ranks [rank].state : replica->state;
+        if (streq (there, node) && (state == XINF_LAUNCH_READY || restarted)
+        &&  !s_listed (models, model, replica->index, replica->n_ranks, rank))
+            return (int) rank;
+    }
+    return -1;
+}
+
+void
+xinf_models_worker_hosts (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_value_t *models,
+                          bool restarted)
+{
+    self->ctx = ctx;
+    const char *why = restarted ? "restarted without it (a new run of the worker registered)"
+                    : "registered again without it";
+    size_t listed;
+    xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
+    for (size_t at = 0; at < listed; at++) {
+        xinf_model_entry_t *model = entries [at];
+        for (size_t index = 0; index < model->count && !model->stopping; index++) {
+            xinf_replica_entry_t *replica = &model->replicas [index];
+            int rank = s_gone_rank (replica, node, models, model, restarted);
+            if (rank < 0)
+                continue;
+            xinf_warn ("supervisor", "HELLO from %s does not list replica %llu of %s (rank %d, %s there): it %s",
+                       node, (unsigned long long) index, model->uid, rank,
+                       xinf_launch_state_name (replica->n_ranks > 1 ? replica->ranks [rank].state : replica->state),
+                       why);
+            xinf_models_replica_lost (self, ctx, model, replica, node, why);
+        }
+    }
+    free (entries);
 }
 
 void

@@ -111,6 +111,7 @@ s_on_hello (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     else {
         xinf_cluster_set_key (state->cluster, node, xinf_peer_key (from));
         xinf_models_adopt (state->models, ctx, node, models);
+        xinf_models_worker_hosts (state->models, ctx, node, models, xinf_cluster_restarted (state->cluster, node));
         xinf_models_worker_joined (state->models, ctx, node);
         const xinf_value_t *requests = xinf_map_get (xinf_msg_body (msg), "requests");   //  checked by the decode
         if (requests)

@@ -494,6 +494,19 @@ s_fini (xinf_ctx_t *ctx)
     xinf_dealer_destroy (&state->dealer);
 }
 
+//  This run's instance for HELLO: random, never 0 (0 says "not sent"), so
+//  that a supervisor tells a restart of this worker from a HELLO sent
+//  again, even when the restart has the same pid (a container's pid 1).
+static uint64_t
+s_instance_id (void)
+{
+    zuuid_t *uuid = zuuid_new ();
+    uint64_t id = 0;
+    memcpy (&id, zuuid_data (uuid), sizeof id);
+    zuuid_destroy (&uuid);
+    return id ? id : 1;
+}
+
 //  Fills the HELLO we register with: names, addresses, resources, devices,
 //  whether the build has NCCL.
 static int
@@ -522,6 +535,7 @@ s_prepare_hello (s_state_t *state, const xinf_worker_config_t *config)
     state->probe_listener = xinf_probe_listener_new (hello->node, hello->host_ip, config->data_port_low, config->data_port_high);
     hello->data_port = state->probe_listener ? (uint16_t) xinf_probe_listener_port (state->probe_listener) : 0;
     hello->pid = (uint64_t) getpid ();
+    hello->instance = s_instance_id ();
     snprintf (hello->version, sizeof hello->version, "%s", XINF_VERSION_STRING);
     int major, minor, patch;
     zmq_version (&major, &minor, &patch);

@@ -40,6 +40,7 @@ xinf_hello_encode (const xinf_hello_t *self)
     xinf_node_msg_hello_t hello = {
         .node = self->node, .host_ip = self->host_ip, .host_ip_source = self->host_ip_source,
         .data_ports = ports, .data_port = self->data_port, .has_data_port = true, .pid = self->pid,
+        .instance = self->instance, .has_instance = self->instance != 0,
         .version = self->version, .zmq_version = self->zmq_version, .czmq_version = self->czmq_version,
         .cpus = self->cpus, .memory_bytes = self->memory_bytes,
         .memory_available_bytes = self->memory_available_bytes,
@@ -90,6 +91,7 @@ xinf_hello_decode (xinf_msg_t *msg, xinf_hello_t *self, xinf_check_t *check)
     self->data_port_high = (uint16_t) xinf_value_uint (xinf_array_at (hello.data_ports, 1));
     self->data_port = (uint16_t) hello.data_port;
     self->pid = hello.pid;
+    self->instance = hello.instance;
     s_copy (self->version, sizeof self->version, hello.version);
     s_copy (self->zmq_version, sizeof self->zmq_version, hello.zmq_version);
     s_copy (self->czmq_version, sizeof self->czmq_version, hello.czmq_version);

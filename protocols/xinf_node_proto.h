@@ -28,6 +28,7 @@ typedef struct {
     uint16_t data_port_low, data_port_high;
     uint16_t data_port;                    //  the probe listener's port, 0 if none
     uint64_t pid;
+    uint64_t instance;                     //  drawn at the worker's start (0: not sent, an older build)
     char version [33], zmq_version [33], czmq_version [33];
     uint64_t cpus;
     uint64_t memory_bytes, memory_available_bytes;

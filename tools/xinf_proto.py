@@ -184,6 +184,7 @@ MESSAGES = {
             {'name': 'data_ports', 'type': 'array', 'min': 2, 'max': 2, 'optional': False, 'item': 'uint', 'item_min': 1, 'item_max': 65535},
             {'name': 'data_port', 'type': 'uint', 'min': 0, 'max': 65535, 'optional': True},
             {'name': 'pid', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
+            {'name': 'instance', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'version', 'type': 'str', 'min': 0, 'max': 32, 'optional': False},
             {'name': 'zmq_version', 'type': 'str', 'min': 0, 'max': 32, 'optional': False},
             {'name': 'czmq_version', 'type': 'str', 'min': 0, 'max': 32, 'optional': False},

@@ -10,7 +10,14 @@
     - a model terminated while its worker was lost is unloaded, not
       adopted, when the worker registers again with it;
     - the journal says where a healed replica runs now, so a restart finds
-      it there.
+      it there;
+    - a worker that says HELLO again on its connection with its pid (as a
+      worker restarted at once may: a container's pid 1, the same routing
+      id) without a replica it had ready loses that replica, healed onto
+      another worker, and keeps those it lists; a HELLO of another run
+      (another instance) loses the one it had loading there too; a HELLO
+      sent again before a LOAD_MODEL arrived (the replica still loading)
+      loses nothing.
 */
 #include "actor_peer.h"
 
@@ -256,6 +263,133 @@ test_journal_follows (void)
     peer_scratch_remove (dir);
 }
 
+//  'uid' as a worker reports it loading (replica 0, generation 5).
+static xinf_value_t *
+s_loading (const char *uid, const char *path)
+{
+    xinf_value_t *model = s_ready (uid, path);
+    xinf_value_t *state = xinf_map_take (model, "state");
+    xinf_value_destroy (&state);
+    xinf_map_put_str (model, "state", "loading");
+    return model;
+}
+
+//  HELLO again from 'worker' (pid 4300, run 'instance', on its own
+//  connection), listing 'models' (taken, may be NULL), with 'available'
+//  bytes free; WELCOME expected. Returns how many other messages came first.
+static size_t
+s_hello_again (xinf_dealer_t *worker, const char *node, uint64_t instance, xinf_value_t *models, uint64_t available)
+{
+    xinf_hello_t hello = peer_hello_fields (node, 4300, 200, 5);
+    hello.instance = instance;
+    hello.memory_available_bytes = available;
+    for (size_t index = 0; models && index < xinf_value_count (models); index++)
+        xinf_array_push (hello.models, xinf_value_dup (xinf_array_at (models, index)));
+    xinf_value_destroy (&models);
+    xinf_msg_t *msg = xinf_hello_encode (&hello);
+    xinf_hello_clear (&hello);
+    uint64_t corr = ++s_corr;
+    xinf_msg_set_corr (msg, corr);
+    CHECK (xinf_dealer_send (worker, &msg) == 0);
+    size_t skipped = 0;
+    xinf_msg_t *welcome = peer_expect (worker, "WELCOME", &skipped);
+    CHECK (welcome);
+    CHECK_INT (xinf_msg_corr (welcome), corr);
+    xinf_msg_destroy (&welcome);
+    return skipped;
+}
+
+static void
+test_hello_without_ready (void)
+{
+    const char *endpoint = "inproc://test-supervisor-moves-hello";
+    s_fixture_t f = s_fixture (endpoint, NULL);
+    xinf_dealer_t *w1 = f.workers [0] = s_worker (endpoint, "w1", s_list_of (s_ready ("f", "/f.gguf"),
+                                                                            s_ready ("g", "/g.gguf")), 40 * GIB);
+    CHECK_SOON (s_in_state (f.client, "f", "ready") && s_in_state (f.client, "g", "ready"), PEER_WAIT_MS);
+    xinf_dealer_t *w2 = f.workers [1] = s_worker (endpoint, "w2", NULL, 40 * GIB);
+
+    //  w1 again, same pid and connection, without f (and no room for it):
+    //  f is gone from w1 and relaunches on w2; g stays
+    s_hello_again (w1, "w1", 0, s_list_of (s_ready ("g", "/g.gguf"), NULL), 1 * GIB);
+    xinf_msg_t *load = peer_expect (w2, "LOAD_MODEL", NULL);
+    CHECK (load);
+    CHECK_STR (peer_str (load, "uid"), "f");
+    xinf_msg_destroy (&load);
+    char state [32], error [1024];
+    s_model_state (f.client, "f", state, sizeof state, error, sizeof error);
+    CHECK_STR (state, "relaunching");
+    CHECK (s_in_state (f.client, "g", "ready"));
+    CHECK (peer_silent (w2, 300));
+    s_fixture_end (&f);
+}
+
+static void
+test_hello_of_another_run (void)
+{
+    const char *endpoint = "inproc://test-supervisor-moves-run";
+    s_fixture_t f = s_fixture (endpoint, NULL);
+    xinf_hello_t hello = peer_hello_fields ("w1", 4300, 200, 5);
+    hello.instance = 1;
+    hello.memory_available_bytes = 40 * GIB;
+    xinf_array_push (hello.models, s_ready ("i", "/i.gguf"));
+    xinf_array_push (hello.models, s_loading ("j", "/j.gguf"));
+    xinf_dealer_t *w1 = f.workers [0] = peer_register (endpoint, &hello, ++s_corr);
+    CHECK_SOON (s_in_state (f.client, "i", "ready") && s_in_state (f.client, "j", "loading"), PEER_WAIT_MS);
+    xinf_dealer_t *w2 = f.workers [1] = s_worker (endpoint, "w2", NULL, 40 * GIB);
+
+    //  Another run of w1 (same pid and connection), hosting nothing: both
+    //  replicas it had, the loading one too, relaunch on w2
+    s_hello_again (w1, "w1", 2, NULL, 1 * GIB);
+    bool seen_i = false, seen_j = false;
+    for (int loads = 0; loads < 2; loads++) {
+        xinf_msg_t *load = peer_expect (w2, "LOAD_MODEL", NULL);
+        CHECK (load);
+        seen_i |= streq (peer_str (load, "uid"), "i");
+        seen_j |= streq (peer_str (load, "uid"), "j");
+        xinf_msg_destroy (&load);
+    }
+    CHECK (seen_i && seen_j);
+    s_fixture_end (&f);
+}
+
+static void
+test_hello_again_while_loading (void)
+{
+    const char *endpoint = "inproc://test-supervisor-moves-loading";
+    s_fixture_t f = s_fixture (endpoint, NULL);
+    xinf_dealer_t *w1 = f.workers [0] = s_worker (endpoint, "w1", NULL, 40 * GIB);
+    f.workers [1] = s_worker (endpoint, "w2", s_list_of (s_ready ("k", "/k.gguf"), NULL), 40 * GIB);
+    CHECK_SOON (s_in_state (f.client, "k", "ready"), PEER_WAIT_MS);
+
+    //  w2 is lost: k relaunches on w1
+    peer_keepalive_stop (f.workers [1]);
+    xinf_msg_t *load = peer_expect (w1, "LOAD_MODEL", NULL);
+    CHECK (load);
+    CHECK_STR (peer_str (load, "uid"), "k");
+    uint64_t generation = peer_uint (load, "generation");
+    xinf_msg_destroy (&load);
+
+    //  A HELLO of w1 composed before that LOAD_MODEL arrived (k not in it):
+    //  k is loading there, not lost, and not sent anywhere again
+    CHECK_INT (s_hello_again (w1, "w1", 0, NULL, 40 * GIB), 0);
+    CHECK (peer_silent (w1, 1000));
+    char state [32], error [1024];
+    s_model_state (f.client, "k", state, sizeof state, error, sizeof error);
+    CHECK_STR (state, "relaunching");
+    CHECK_STR (error, "");
+    xinf_msg_t *ready = xinf_msg_new ("MODEL_STATE");
+    xinf_value_t *body = xinf_msg_body (ready);
+    xinf_map_put_str (body, "node", "w1");
+    xinf_map_put_str (body, "uid", "k");
+    xinf_map_put_uint (body, "replica", 0);
+    xinf_map_put_uint (body, "generation", generation);
+    xinf_map_put_str (body, "state", "ready");
+    CHECK (xinf_dealer_send (w1, &ready) == 0);
+    CHECK_SOON (s_in_state (f.client, "k", "ready"), PEER_WAIT_MS);
+    s_fixture_end (&f);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -266,5 +400,8 @@ main (int argc, char *argv [])
     RUN (test_back_on_its_worker);
     RUN (test_terminated_stays_gone);
     RUN (test_journal_follows);
+    RUN (test_hello_without_ready);
+    RUN (test_hello_of_another_run);
+    RUN (test_hello_again_while_loading);
     return 0;
 }

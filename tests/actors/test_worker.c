@@ -1,9 +1,10 @@
 /*  test_worker: the worker node agent in this process, connected on
     inproc:// to a ROUTER that plays the supervisor, driven message by
     message. It checks registration (HELLO, which says whether the build
-    has NCCL and its version, resent with backoff until WELCOME, a refusal
-    retried, the agreed heartbeats, NOT_REGISTERED and a silent supervisor
-    answered by registering again), the model protocol
+    has NCCL and its version, resent with backoff until WELCOME, each with
+    the same instance of this run, a refusal retried, the agreed
+    heartbeats, NOT_REGISTERED and a silent supervisor answered by
+    registering again), the model protocol
     (LOAD_MODEL outside --model-dir or with bad fields refused with
     MODEL_STATE failed, a real load reported loading ... ready, RUN through
     to the replica and RUN_DONE up with greedy's tokens, RUN for a model not
@@ -166,8 +167,12 @@ test_registration (void)
     CHECK (!hello.nccl);
     CHECK_STR (hello.nccl_version, "");
 #endif
+    //  This run's instance: not 0, the same in every HELLO it sends
+    uint64_t instance = hello.instance;
+    CHECK (instance != 0);
     xinf_hello_clear (&hello);
     s_expect_hello (&fixture, &hello);
+    CHECK (hello.instance == instance);
     xinf_hello_clear (&hello);
     //  A refusal: retried, quietly
     s_send (&fixture, s_error ("DUPLICATE_NODE", "node name 'wk' is already registered"));
@@ -190,6 +195,7 @@ test_registration (void)
     char before [512];
     snprintf (before, sizeof before, "%s", fixture.peer);
     s_expect_hello (&fixture, &hello);
+    CHECK (hello.instance == instance);
     xinf_hello_clear (&hello);
     CHECK (!streq (before, fixture.peer));
     s_welcome (&fixture, 200, 5);

@@ -2,7 +2,9 @@
     with explicit times: registration and WELCOME, duplicate names, address
     warnings, lost after exactly liveness x interval, back only by HELLO
     (a heartbeat or any other message of a lost worker revives nothing), rejoined,
-    left, heartbeat peers, waits ageing and the event log with since/limit.  */
+    left, a worker's runs (a HELLO again is no registration, another run of
+    an alive worker is a restart, whatever its pid and connection),
+    heartbeat peers, waits ageing and the event log with since/limit.  */
 #include "test_unit.h"
 #include "xinf_cluster.h"
 
@@ -34,6 +36,32 @@ s_register (xinf_cluster_t *cluster, const char *node, const char *host_ip, uint
     int rc = xinf_cluster_hello (cluster, &hello, peer, observed, now, welcome, code, 32, reason, sizeof reason);
     xinf_hello_clear (&hello);
     return rc;
+}
+
+//  A HELLO of 'node' (pid 20, 127.0.0.1) from run 'instance' on 'peer'.
+static int
+s_register_run (xinf_cluster_t *cluster, const char *node, uint64_t instance, const char *peer, int64_t now)
+{
+    xinf_hello_t hello;
+    s_hello (&hello, node, "127.0.0.1", 20);
+    hello.instance = instance;
+    xinf_welcome_t welcome;
+    char code [32], reason [512];
+    int rc = xinf_cluster_hello (cluster, &hello, peer, "127.0.0.1", now, &welcome, code, 32, reason, sizeof reason);
+    xinf_hello_clear (&hello);
+    if (rc == 0)
+        xinf_welcome_clear (&welcome);
+    return rc;
+}
+
+//  How many events came after 'since' (moved to the newest).
+static size_t
+s_events_after (xinf_cluster_t *cluster, uint64_t *since)
+{
+    xinf_value_t *events = xinf_cluster_events (cluster, *since, 10000, since);
+    size_t count = xinf_value_count (events);
+    xinf_value_destroy (&events);
+    return count;
 }
 
 static const char *
@@ -169,6 +197,52 @@ test_duplicates_and_warnings (void)
     xinf_cluster_destroy (&cluster);
 }
 
+//  A run of a worker is its pid and instance: a HELLO again of the same
+//  run is a repeat; another instance under the name of an alive worker
+//  is a restart (even with the same pid and connection), a registration;
+//  after a loss a new run is not "restarted" (its replicas were healed).
+static void
+test_restarted_runs (void)
+{
+    xinf_cluster_t *cluster = xinf_cluster_new ("sup", 100, 3);
+    uint64_t seq = 0;
+    CHECK_INT (s_register_run (cluster, "w6", 5, "peer-g", 0), 0);
+    CHECK_INT (s_events_after (cluster, &seq), 1);
+    CHECK (!xinf_cluster_restarted (cluster, "w6"));
+    //  The same run again on its connection: a repeat
+    CHECK_INT (s_register_run (cluster, "w6", 5, "peer-g", 10), 0);
+    CHECK_INT (s_events_after (cluster, &seq), 0);
+    CHECK (!xinf_cluster_restarted (cluster, "w6"));
+    //  Another run, same pid, same connection: restarted, rejoined
+    CHECK_INT (s_register_run (cluster, "w6", 6, "peer-g", 20), 0);
+    CHECK_INT (s_events_after (cluster, &seq), 1);
+    CHECK_STR (s_last_event (cluster), "rejoined");
+    CHECK (xinf_cluster_restarted (cluster, "w6"));
+    CHECK_STR (s_state_of (cluster, "w6", 20), "alive");
+    //  Its HELLO again: a repeat, no longer a restart
+    CHECK_INT (s_register_run (cluster, "w6", 6, "peer-g", 30), 0);
+    CHECK_INT (s_events_after (cluster, &seq), 0);
+    CHECK (!xinf_cluster_restarted (cluster, "w6"));
+    //  Another run on a new connection, same pid and host: restarted
+    CHECK_INT (s_register_run (cluster, "w6", 7, "peer-h", 40), 0);
+    CHECK (xinf_cluster_restarted (cluster, "w6"));
+    //  The same run from a new connection (it reconnected): not a restart
+    CHECK_INT (s_register_run (cluster, "w6", 7, "peer-i", 50), 0);
+    CHECK_STR (s_last_event (cluster), "rejoined");
+    CHECK (!xinf_cluster_restarted (cluster, "w6"));
+    //  Lost, then a new run: rejoined, not restarted while alive
+    CHECK_INT (xinf_cluster_check (cluster, 1000), 1);
+    CHECK_INT (s_register_run (cluster, "w6", 8, "peer-j", 1100), 0);
+    CHECK_STR (s_last_event (cluster), "rejoined");
+    CHECK (!xinf_cluster_restarted (cluster, "w6"));
+    //  Workers of an older build send no instance: the pid alone says
+    CHECK_INT (s_register_run (cluster, "w7", 0, "peer-k", 1100), 0);
+    CHECK_INT (s_register_run (cluster, "w7", 0, "peer-k", 1110), 0);
+    CHECK (!xinf_cluster_restarted (cluster, "w7"));
+    CHECK (!xinf_cluster_restarted (cluster, "nosuch"));
+    xinf_cluster_destroy (&cluster);
+}
+
 static void
 test_waits_and_events (void)
 {
@@ -238,6 +312,7 @@ main (void)
     xinf_log_set_level (XINF_LOG_ERROR);
     RUN (test_register_and_lose);
     RUN (test_duplicates_and_warnings);
+    RUN (test_restarted_runs);
     RUN (test_waits_and_events);
     return 0;
 }

@@ -67,6 +67,15 @@ test_hello_round_trip (void)
     CHECK_STR (xinf_value_str (xinf_map_get (xinf_array_at (back.devices, 0), "kind")), "cpu");
     CHECK_STR (back.gpu_probe, "no GPUs: test");
     CHECK_INT (back.heartbeat_ms, 1000);
+    CHECK (back.instance == 0);       //  not sent: a worker of an older build
+    CHECK (!xinf_map_get (xinf_msg_body (msg), "instance"));
+    xinf_hello_clear (&back);
+    xinf_msg_destroy (&msg);
+    //  A run's instance, all 64 bits of it
+    hello.instance = 0xfedcba9876543210ULL;
+    msg = s_wire (xinf_hello_encode (&hello));
+    CHECK_INT (xinf_hello_decode (msg, &back, &check), 0);
+    CHECK (back.instance == 0xfedcba9876543210ULL);
     xinf_hello_clear (&back);
     xinf_hello_clear (&hello);
     xinf_msg_destroy (&msg);
@@ -204,6 +213,7 @@ test_hello_bad_fields (void)
     xinf_array_push (models, xinf_value_new_str ("not a map"));
     s_expect_bad_hello ("models", models, "field 'models[0]' must be map, got str");
     s_expect_bad_hello ("pid", NULL, "field 'pid' is missing");
+    s_expect_bad_hello ("instance", xinf_value_new_str ("7"), "field 'instance' must be uint");
 }
 
 static void
