@@ -315,21 +315,28 @@ s_retry_after (xinf_sched_model_t *model)
     return ms < 50 ? 50 : ms > 60000 ? 60000 : (uint64_t) ms;
 }
 
+//  Whether a replica may be sent a request now: ready, and not resting
+//  after its worker refused a RUN.
+static bool
+s_pickable (const xinf_sched_replica_t *replica, int64_t now)
+{
+    return replica->ready && !replica->down && now >= replica->retry_at;
+}
+
 //  The ready replica with room and the least outstanding work relative to
 //  its capacity; a retried request waits for one it was not sent to while
 //  such a replica is ready. -1 if none.
 static int
-s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request)
+s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t now)
 {
     int best = -1;
     bool best_untried = false, untried_ready = false;
     for (size_t index = 0; index < model->count; index++)
-        untried_ready |= model->replicas [index].ready && !model->replicas [index].down
-                      && !(request->tried & (1u << index));
+        untried_ready |= s_pickable (&model->replicas [index], now) && !(request->tried & (1u << index));
     for (size_t step = 0; step < model->count; step++) {
         size_t index = (model->next + step) % model->count;
         xinf_sched_replica_t *replica = &model->replicas [index];
-        if (!replica->ready || replica->down || replica->outstanding >= replica->capacity)
+        if (!s_pickable (replica, now) || replica->outstanding >= replica->capacity)
             continue;
         bool untried = !(request->tried & (1u << index));
         if (untried_ready && !untried)
@@ -348,7 +355,9 @@ s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request)
 }
 
 //  Sends the request to a replica as a new run; -1 when its worker
-//  cannot be reached (the replica then takes nothing until set again).
+//  cannot take it now (gone, reconnecting, its queue full): the replica
+//  then rests a while (doubling at each refusal in a row) and stays ready,
+//  so that the request goes elsewhere or waits in the queue meanwhile.
 static int
 s_dispatch (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_request_t *request, int index, int64_t now)
 {
@@ -365,12 +374,18 @@ s_dispatch (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_reques
     if (request->deadline)
         xinf_map_put_uint (body, "deadline_ms", (uint64_t) (request->deadline > now ? request->deadline - now : 1));
     if (self->io.to_node (self->io.arg, replica->node, &run)) {
-        xinf_warn ("scheduler", "cannot reach worker %s for model %s replica %d: it takes nothing more until it reports",
-                   replica->node, model->uid, index);
-        replica->ready = false;
+        int reason = errno;
+        replica->backoff = replica->backoff ? replica->backoff * 2 : XINF_SCHED_BACKOFF_MS;
+        if (replica->backoff > XINF_SCHED_BACKOFF_MAX)
+            replica->backoff = XINF_SCHED_BACKOFF_MAX;
+        replica->retry_at = now + replica->backoff;
+        xinf_warn ("scheduler", "cannot send RUN to worker %s for model %s replica %d (%s): it rests %lld ms, its "
+                   "requests go to other replicas or wait", replica->node, model->uid, index,
+                   reason == EAGAIN ? "its queue is full" : "not connected", (long long) replica->backoff);
         request->run = 0;
         return -1;
     }
+    replica->backoff = 0;
     char key [32];
     xinf_sched_run_key (request->run, key, sizeof key);
     zhashx_insert (self->runs, key, request);
@@ -391,7 +406,7 @@ xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
 {
     xinf_sched_request_t *head;
     while ((head = (xinf_sched_request_t *) zlistx_first (model->queue))) {
-        int index = s_pick (model, head);
+        int index = s_pick (model, head, now);
         if (index < 0)
             break;
         zlistx_delete (model->queue, head->queue_handle);
@@ -456,10 +471,13 @@ void
 xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t index, const char *node,
                             bool ready, size_t capacity, int64_t now)
 {
+    self->now = now;
     if (index >= XINF_SCHED_REPLICAS_MAX)
         return;
     xinf_sched_model_t *model = xinf_sched_model_of (self, uid);
     xinf_sched_replica_t *replica = &model->replicas [index];
+    if ((ready && !replica->ready) || !streq (replica->node, node))
+        replica->retry_at = replica->backoff = 0;        //  newly ready: a clean slate
     snprintf (replica->node, sizeof replica->node, "%s", node);
     replica->ready = ready;
     if (ready)

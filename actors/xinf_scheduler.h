@@ -31,6 +31,8 @@
 #define XINF_SCHED_QUEUE_DEFAULT 256
 #define XINF_SCHED_QUEUE_BYTES   (64 << 20)   //  queued bodies per model
 #define XINF_SCHED_ATTEMPTS      3            //  dispatches per request at most
+#define XINF_SCHED_BACKOFF_MS    100          //  a replica whose RUN could not be sent rests this long,
+#define XINF_SCHED_BACKOFF_MAX   5000         //  doubled at each refusal in a row up to this
 
 typedef struct _xinf_scheduler_t xinf_scheduler_t;
 
@@ -50,7 +52,11 @@ void xinf_scheduler_destroy (xinf_scheduler_t **self_p);
 //  Creates or updates a model's queue bound (0: the default).
 void xinf_scheduler_model_set (xinf_scheduler_t *self, const char *uid, size_t queue_max);
 //  A replica's node, whether it takes requests, and its capacity (>= 1).
-//  Queued requests are dispatched when it has room.
+//  Queued requests are dispatched when it has room. A ready replica whose
+//  worker cannot take a RUN (its connection is being made again, its
+//  queue is full) stays ready: it rests XINF_SCHED_BACKOFF_MS, doubled at
+//  each refusal in a row up to XINF_SCHED_BACKOFF_MAX, while its requests
+//  go to other replicas or wait in the queue (within their deadlines).
 void xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t index, const char *node,
                                  bool ready, size_t capacity, int64_t now);
 //  A replica failed or was lost: it takes nothing more; its requests go

@@ -18,6 +18,8 @@ typedef struct {
     bool down;                        //  failed or lost, until ready again
     size_t capacity;                  //  sequences it runs at once
     size_t outstanding;               //  requests sent to it and not ended
+    int64_t retry_at;                 //  a RUN could not be sent: none before then (monotonic ms)
+    int64_t backoff;                  //  the wait after the next refused RUN (0: the first)
 } xinf_sched_replica_t;
 
 typedef struct {

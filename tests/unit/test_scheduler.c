@@ -4,7 +4,8 @@
     and OVERLOADED with retry_after_ms, deadlines in the queue and on a
     replica, cancel, retries on another replica before the first token
     (and none after it), late answers of an earlier attempt ignored, a
-    client that cannot take its answer, adoption after a restart, a
+    worker that cannot take a RUN for a while, a client that cannot take
+    its answer, adoption after a restart, a
     worker's malformed replies dropped, and stopping with all in flight;
     every message it sends checked against its protocol schema.  */
 #include "test_unit.h"
@@ -12,6 +13,8 @@
 #include "xinf_node_msg.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
+
+#include <errno.h>
 
 typedef struct {
     char to [512];
@@ -21,7 +24,8 @@ typedef struct {
 
 typedef struct {
     zlistx_t *sent;
-    bool client_refuses;              //  to_client fails (a client gone)
+    bool client_refuses;              //  to_client fails (a client gone: EHOSTUNREACH)
+    bool node_refuses;                //  to_node fails (a worker reconnecting: EHOSTUNREACH)
 } s_io_t;
 
 static void
@@ -36,8 +40,9 @@ s_sent_free (void **item)
 static int
 s_record (s_io_t *io, const char *to, bool to_node, xinf_msg_t **msg_p)
 {
-    if (!to_node && io->client_refuses) {
+    if (to_node ? io->node_refuses : io->client_refuses) {
         xinf_msg_destroy (msg_p);
+        errno = EHOSTUNREACH;
         return -1;
     }
     //  Everything the scheduler sends is what its schema says (node.xml
@@ -77,7 +82,7 @@ s_new (s_io_t *io)
 {
     io->sent = zlistx_new ();
     zlistx_set_destructor (io->sent, s_sent_free);
-    io->client_refuses = false;
+    io->client_refuses = io->node_refuses = false;
     xinf_scheduler_io_t callbacks = { s_to_node, s_to_client, io };
     return xinf_scheduler_new (&callbacks);
 }
@@ -373,6 +378,44 @@ test_attempts_bounded (void)
     s_end (&scheduler, &io);
 }
 
+//  A RUN its worker cannot take now (its connection being made again) is
+//  no reason to refuse the model for good: the replica rests a while,
+//  the request waits in the queue, and both go on after the rest.
+static void
+test_unreachable_rests (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 1, false, 0, 10);
+    io.node_refuses = false;
+    CHECK_INT (s_count (&io, "ERROR"), 0);                //  it waits, not MODEL_NOT_READY
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    s_submit (scheduler, "c", 2, false, 0, 20);           //  during the rest: queued too
+    CHECK_INT (s_count (&io, "ERROR") + s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 2);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_BACKOFF_MS);
+    CHECK_INT (s_count (&io, "RUN"), 2);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 2);
+    //  Refused again and again: the rest doubles, up to its bound
+    zlistx_purge (io.sent);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 100);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 3, false, 0, 200);          //  w1: refused, rests 100 ms
+    xinf_scheduler_tick (scheduler, 300);                 //  refused again, rests 200 ms
+    xinf_scheduler_tick (scheduler, 499);
+    io.node_refuses = false;
+    xinf_scheduler_tick (scheduler, 499);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_scheduler_tick (scheduler, 500);
+    xinf_msg_t *run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 3);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
 static void
 test_client_gone (void)
 {
@@ -636,6 +679,7 @@ main (void)
     RUN (test_deadline_and_cancel);
     RUN (test_retry);
     RUN (test_attempts_bounded);
+    RUN (test_unreachable_rests);
     RUN (test_client_gone);
     RUN (test_adopt);
     RUN (test_grace);
