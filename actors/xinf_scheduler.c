@@ -5,12 +5,18 @@
 #include "xinf_scheduler_private.h"
 #include "xinf_node_msg.h"
 
+#include <errno.h>
 #include <stdarg.h>
 
-//  An adopted request's answer waiting for its client to reconnect.
+//  An answer its client cannot take yet: an adopted request's while its
+//  client may still be reconnecting to this restarted supervisor (until
+//  the grace period ends), or one whose client's queue is full ('slow':
+//  tried again with a growing pause until 'until').
 typedef struct {
     char client [512];
     xinf_msg_t *answer;
+    bool slow;
+    int64_t until, next_try, pause;
 } s_held_t;
 
 static void
@@ -172,50 +178,111 @@ s_copy (xinf_msg_t *msg)
     return copy;
 }
 
-//  Tries to deliver an adopted request's answer; what the client cannot
-//  take yet is held until the grace period ends.
+//  Keeps an answer (taken) that its client cannot take now, to be tried
+//  again each tick: 'slow' for a client whose queue is full, else an
+//  adopted request's while the grace period lasts.
 static void
-s_hold (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p)
+s_hold (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p, bool slow)
 {
-    xinf_msg_t *copy = s_copy (*answer_p);
-    if (self->io.to_client (self->io.arg, client, answer_p) == 0) {
-        xinf_msg_destroy (&copy);
-        return;
-    }
     s_held_t *held = calloc (1, sizeof *held);
     assert (held);
     snprintf (held->client, sizeof held->client, "%s", client);
-    held->answer = copy;
+    held->answer = *answer_p;
+    *answer_p = NULL;
+    held->slow = slow;
+    held->until = self->now + XINF_SCHED_HOLD_MS;
+    held->pause = slow ? 50 : 0;
+    held->next_try = self->now + held->pause;
     zlistx_add_end (self->held, held);
 }
 
-//  Held answers go out once their clients are back; after the grace
-//  period the rest are undelivered, logged and counted.
+//  Sends a terminal answer (consumed). One the client cannot take now is
+//  held: its queue is full (EAGAIN), or 'grace' (an adopted request's
+//  client may still be reconnecting). -1 only when the client is gone.
+static int
+s_send_answer (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p, bool grace)
+{
+    xinf_msg_t *copy = s_copy (*answer_p);
+    int rc = self->io.to_client (self->io.arg, client, answer_p);
+    int reason = errno;
+    if (rc && (grace || reason == EAGAIN)) {
+        s_hold (self, client, &copy, !grace);
+        rc = 0;
+    }
+    xinf_msg_destroy (&copy);
+    errno = reason;
+    return rc;
+}
+
+//  Tries one held answer again; true when it is done with (delivered, or
+//  given up: logged and counted), with 'gone' set when its client is.
+static bool
+s_retry_held (xinf_scheduler_t *self, s_held_t *held, bool *gone)
+{
+    *gone = false;
+    if (self->now < held->next_try)
+        return false;
+    xinf_msg_t *copy = s_copy (held->answer);
+    if (self->io.to_client (self->io.arg, held->client, &copy) == 0)
+        return true;
+    unsigned long long corr = (unsigned long long) xinf_msg_corr (held->answer);
+    if (held->slow && errno != EAGAIN) {
+        *gone = true;
+        self->undelivered++;
+        xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client is gone", held->client, corr);
+        return true;
+    }
+    if (self->now >= (held->slow ? held->until : self->grace_until)) {
+        self->undelivered++;
+        if (held->slow)
+            xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client read nothing for %d ms",
+                       held->client, corr, XINF_SCHED_HOLD_MS);
+        else
+            xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client did not come back after "
+                       "the supervisor restart", held->client, corr);
+        return true;
+    }
+    held->pause = held->pause * 2 > 1000 ? 1000 : held->pause * 2;
+    held->next_try = self->now + held->pause;
+    return false;
+}
+
+static int
+s_same_text (void *left, void *right)
+{
+    return strcmp ((const char *) left, (const char *) right);
+}
+
+//  Held answers go out once their clients take them; those of adopted
+//  requests are given up after the grace period, those of slow clients
+//  after XINF_SCHED_HOLD_MS or when the client is found gone (its other
+//  requests are then cancelled).
 static void
 s_deliver_held (xinf_scheduler_t *self)
 {
-    bool late = self->now >= self->grace_until;
     zlist_t *done = zlist_new ();
+    zlist_t *gone = zlist_new ();
+    zlist_autofree (gone);
+    zlist_comparefn (gone, s_same_text);
     for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held; held = (s_held_t *) zlistx_next (self->held)) {
-        xinf_msg_t *copy = s_copy (held->answer);
-        if (self->io.to_client (self->io.arg, held->client, &copy) == 0)
+        bool client_gone;
+        if (s_retry_held (self, held, &client_gone))
             zlist_append (done, zlistx_cursor (self->held));
-        else
-        if (late) {
-            self->undelivered++;
-            xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client did not come back after "
-                       "the supervisor restart", held->client, (unsigned long long) xinf_msg_corr (held->answer));
-            zlist_append (done, zlistx_cursor (self->held));
-        }
+        if (client_gone && !zlist_exists (gone, held->client))
+            zlist_append (gone, held->client);
     }
     for (void *handle = zlist_first (done); handle; handle = zlist_next (done))
         zlistx_delete (self->held, handle);
     zlist_destroy (&done);
+    for (char *client = (char *) zlist_first (gone); client; client = (char *) zlist_next (gone))
+        xinf_sched_client_gone (self, client, "its answer could not be delivered");
+    zlist_destroy (&gone);
 }
 
 //  Sends the request's one terminal answer and forgets it. An answer the
-//  client cannot take is logged and counted, and its other requests are
-//  cancelled: it is gone or does not read.
+//  client cannot take now (its queue is full) is held and tried again; a
+//  client that is gone is logged and counted, and its other requests are
+//  cancelled.
 void
 xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t **answer_p, const char *code)
 {
@@ -229,12 +296,9 @@ xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_
     bool grace = xinf_sched_grace (self, request);
     xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_ANSWERED, request->key);
     s_forget (self, request);
-    if (grace)
-        s_hold (self, client, answer_p);
-    else
-    if (self->io.to_client (self->io.arg, client, answer_p)) {
+    if (s_send_answer (self, client, answer_p, grace)) {
         self->undelivered++;
-        xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone or not reading",
+        xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone",
                    client, (unsigned long long) corr, code);
         xinf_sched_client_gone (self, client, "its answer could not be delivered");
     }
@@ -288,6 +352,16 @@ xinf_sched_client_gone (xinf_scheduler_t *self, const char *client, const char *
         s_forget (self, request);
     }
     zlist_destroy (&doomed);
+    //  Its answers held while its queue was full go nowhere now
+    zlist_t *dropped = zlist_new ();
+    for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held; held = (s_held_t *) zlistx_next (self->held))
+        if (held->slow && streq (held->client, client))
+            zlist_append (dropped, zlistx_cursor (self->held));
+    for (void *handle = zlist_first (dropped); handle; handle = zlist_next (dropped)) {
+        self->undelivered++;
+        zlistx_delete (self->held, handle);
+    }
+    zlist_destroy (&dropped);
     self->clients_gone++;
     xinf_warn ("scheduler", "client gone client=%s reason=\"%s\" requests_cancelled=%zu", client, why, count);
 }
@@ -521,6 +595,7 @@ void
 xinf_scheduler_replica_down (xinf_scheduler_t *self, const char *uid, size_t index, const char *code,
                              const char *reason, int64_t now)
 {
+    self->now = now;
     xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_lookup (self->models, uid);
     if (!model || index >= model->count)
         return;
@@ -635,7 +710,7 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
     if (retry_after)
         xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", retry_after);
     xinf_sched_count_code (self, code);
-    if (self->io.to_client (self->io.arg, client, &error))
+    if (s_send_answer (self, client, &error, false))
         self->undelivered++;
 }
 
@@ -643,6 +718,7 @@ void
 xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t budget_ms,
                        xinf_value_t **body_p, int64_t now)
 {
+    self->now = now;
     xinf_value_t *body = *body_p;
     *body_p = NULL;
     const char *uid = xinf_value_str (xinf_map_get (body, "uid"));
@@ -691,6 +767,7 @@ xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr
 bool
 xinf_scheduler_cancel (xinf_scheduler_t *self, const char *client, uint64_t corr, int64_t now)
 {
+    self->now = now;
     char key [600];
     snprintf (key, sizeof key, "%s/%llu", client, (unsigned long long) corr);
     xinf_sched_request_t *request = (xinf_sched_request_t *) zhashx_lookup (self->requests, key);

@@ -33,12 +33,14 @@
 #define XINF_SCHED_ATTEMPTS      3            //  dispatches per request at most
 #define XINF_SCHED_BACKOFF_MS    100          //  a replica whose RUN could not be sent rests this long,
 #define XINF_SCHED_BACKOFF_MAX   5000         //  doubled at each refusal in a row up to this
+#define XINF_SCHED_HOLD_MS       60000        //  an answer a client with a full queue cannot take is tried this long
 
 typedef struct _xinf_scheduler_t xinf_scheduler_t;
 
 //  How the scheduler reaches the world; the owner sends, tests record.
-//  Each returns 0, or -1 when the peer cannot take the message now
-//  (gone, or its queue is full); the message is consumed either way.
+//  Each returns 0, or -1 when the peer cannot take the message now, with
+//  errno EAGAIN when its queue is full (slow: later it may) and another
+//  (EHOSTUNREACH) when it is gone; the message is consumed either way.
 typedef struct {
     int (*to_node) (void *arg, const char *node, xinf_msg_t **msg_p);
     int (*to_client) (void *arg, const char *client, xinf_msg_t **msg_p);

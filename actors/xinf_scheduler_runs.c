@@ -5,6 +5,8 @@
 #include "xinf_scheduler_private.h"
 #include "xinf_node_msg.h"
 
+#include <errno.h>
+
 //  GENERATE_TOKEN or GENERATE_REPLY from a worker's RUN_TOKEN / RUN_DONE.
 static xinf_msg_t *
 s_client_message (xinf_sched_request_t *request, xinf_msg_t *msg, bool done)
@@ -60,6 +62,35 @@ s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *
     }
 }
 
+//  A streamed token goes on to its client. One the client cannot take
+//  because its queue is full ends this request alone (a gateway's many
+//  HTTP requests share its one connection): it is cancelled on its worker
+//  and answered SLOW_CLIENT (held until the client takes it); a client
+//  that is gone takes all its requests with it. Right after a restart an
+//  adopted request's client may still be reconnecting: its tokens are
+//  dropped meanwhile.
+static void
+s_relay_token (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg)
+{
+    request->relayed = true;
+    xinf_msg_t *token = s_client_message (request, msg, false);
+    xinf_msg_set_corr (token, request->corr);
+    if (self->io.to_client (self->io.arg, request->client, &token) == 0 || xinf_sched_grace (self, request))
+        return;
+    if (errno == EAGAIN) {
+        uint64_t index = xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "index"));
+        xinf_warn ("scheduler", "token %llu of corr=%llu not queued to client=%s (its queue is full): the request "
+                   "ends SLOW_CLIENT", (unsigned long long) index, (unsigned long long) request->corr, request->client);
+        xinf_sched_end_error (self, request, true, "SLOW_CLIENT", "GENERATE: token %llu could not be queued to this "
+                              "client, whose queue at the supervisor was full (it read more slowly than tokens came); "
+                              "the generation was stopped", (unsigned long long) index);
+        return;
+    }
+    char client [512];
+    snprintf (client, sizeof client, "%s", request->client);
+    xinf_sched_client_gone (self, client, "a token could not be delivered (gone)");
+}
+
 //  RUN_ACK: the worker may forget the run's last word (it need not send
 //  it again to a restarted supervisor).
 static void
@@ -99,16 +130,8 @@ xinf_scheduler_run_reply (xinf_scheduler_t *self, const char *node, xinf_msg_t *
         xinf_sched_end (self, request, &reply, "OK");
     }
     else
-    if (request->stream) {
-        request->relayed = true;
-        xinf_msg_t *token = s_client_message (request, msg, false);
-        xinf_msg_set_corr (token, request->corr);
-        if (self->io.to_client (self->io.arg, request->client, &token) && !xinf_sched_grace (self, request)) {
-            char client [512];
-            snprintf (client, sizeof client, "%s", request->client);
-            xinf_sched_client_gone (self, client, "a token could not be delivered (gone or not reading)");
-        }
-    }
+    if (request->stream)
+        s_relay_token (self, request, msg);
     xinf_sched_pump_all (self, now);
 }
 
