@@ -39,16 +39,21 @@ s_reply_valid (const char *node, xinf_msg_t *msg)
 
 //  RUN_FAILED: retried on another replica when the failure was the
 //  replica's and no token reached the client, else the client's answer.
+//  A replica whose executor was lost or hung fails (its MODEL_STATE
+//  follows): it takes nothing more until it is ready again.
 static void
 s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg, int64_t now)
 {
     const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code"));
     const char *message = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "";     //  valid: s_reply_valid
-    const char *retryable [] = { "MODEL_NOT_READY", "WORKER_LOST", "REPLICA_FAILED", "COLLECTIVE_FAILED", "OVERLOADED" };
+    const char *retryable [] = { "MODEL_NOT_READY", "WORKER_LOST", "REPLICA_FAILED", "COLLECTIVE_FAILED", "OVERLOADED",
+                                 "EXECUTOR_LOST", "EXECUTOR_HUNG" };
     bool replica_fault = false;
     for (size_t at = 0; at < sizeof retryable / sizeof retryable [0]; at++)
         replica_fault |= streq (code, retryable [at]);
     xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_lookup (self->models, request->uid);
+    if (model && request->replica >= 0 && (streq (code, "EXECUTOR_LOST") || streq (code, "EXECUTOR_HUNG")))
+        model->replicas [request->replica].down = true;
     if (model && replica_fault && xinf_sched_retryable (request)) {
         snprintf (request->last_code, sizeof request->last_code, "%s", code);
         snprintf (request->last_reason, sizeof request->last_reason, "%s", message);

@@ -3,11 +3,12 @@
     routing by least outstanding work against capacity, the bounded queue
     and OVERLOADED with retry_after_ms, deadlines in the queue and on a
     replica, cancel, retries on another replica before the first token
-    (and none after it), late answers of an earlier attempt ignored, a
-    worker that cannot take a RUN for a while, a client that is gone and
-    one whose queue is full, adoption after a restart, a
-    worker's malformed replies dropped, and stopping with all in flight;
-    every message it sends checked against its protocol schema.  */
+    (and none after it; a lost or hung executor's too), late answers of an
+    earlier attempt ignored, a worker that cannot take a RUN for a while,
+    a client that is gone and one whose queue is full, adoption after a
+    restart, a worker's malformed replies dropped, and stopping with all
+    in flight; every message it sends checked against its protocol
+    schema.  */
 #include "test_unit.h"
 #include "xinf_scheduler.h"
 #include "xinf_node_msg.h"
@@ -386,6 +387,44 @@ test_attempts_bounded (void)
     s_end (&scheduler, &io);
 }
 
+//  A replica whose executor process died or hung fails: its requests
+//  with no token delivered go to another replica, and it takes nothing
+//  more; with no other replica the request ends with the executor's error.
+static void
+test_executor_lost (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 10);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 1);
+    //  w0 takes nothing more: the next request waits for w1
+    s_submit (scheduler, "c", 2, false, 0, 20);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    //  w1's executor hangs too: no replica is left; corr 1 ends with the
+    //  hang, the queued corr 2 MODEL_NOT_READY
+    s_reply (scheduler, "w1", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_HUNG", 30);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 2);
+    for (int at = 0; at < 2; at++) {
+        xinf_msg_t *error = s_take (&io, "ERROR", "c");
+        CHECK_STR (s_str (error, "code"), xinf_msg_corr (error) == 1 ? "EXECUTOR_HUNG" : "MODEL_NOT_READY");
+        if (xinf_msg_corr (error) == 1)
+            CHECK_HAS (s_str (error, "message"), "it broke");
+        xinf_msg_destroy (&error);
+    }
+    s_end (&scheduler, &io);
+}
+
 //  A RUN its worker cannot take now (its connection being made again) is
 //  no reason to refuse the model for good: the replica rests a while,
 //  the request waits in the queue, and both go on after the rest.
@@ -741,6 +780,7 @@ main (void)
     RUN (test_deadline_and_cancel);
     RUN (test_retry);
     RUN (test_attempts_bounded);
+    RUN (test_executor_lost);
     RUN (test_unreachable_rests);
     RUN (test_client_gone);
     RUN (test_client_slow);
