@@ -717,7 +717,7 @@ xinf_replica_new (const char *uid, uint64_t replica, const char *endpoint)
     state->replica = replica;
     snprintf (state->name, sizeof state->name, "replica-%s-%llu", uid, (unsigned long long) replica);
     snprintf (state->exec_endpoint, sizeof state->exec_endpoint, "%s-exec", endpoint);
-    xinf_actor_spec_t spec = { state->name, s_handlers, s_init, s_fini, state, NULL };
+    xinf_actor_spec_t spec = { state->name, s_handlers, s_init, s_fini, state, NULL, NULL };
     self->actor = xinf_actor_new (&spec);
     if (self->actor && xinf_actor_bind (self->actor, endpoint, NULL, 0) < 0)
         xinf_actor_destroy (&self->actor);
