@@ -1,32 +1,13 @@
 /*  xinf_scheduler: the supervisor's request scheduler: models, replicas,
     queues, routing, the end of requests. What workers say about runs, and
-    runs adopted after a restart, are in xinf_scheduler_runs.c.  */
+    runs adopted after a restart, are in xinf_scheduler_runs.c; answers a
+    client cannot take yet in xinf_scheduler_held.c.  */
 #include "xinf_scheduler.h"
 #include "xinf_scheduler_private.h"
 #include "xinf_node_msg.h"
 
 #include <errno.h>
 #include <stdarg.h>
-
-//  An answer its client cannot take yet: an adopted request's while its
-//  client may still be reconnecting to this restarted supervisor (until
-//  the grace period ends), or one whose client's queue is full ('slow':
-//  tried again with a growing pause until 'until').
-typedef struct {
-    char client [512];
-    xinf_msg_t *answer;
-    bool slow;
-    int64_t until, next_try, pause;
-} s_held_t;
-
-static void
-s_held_free (void **item)
-{
-    s_held_t *held = (s_held_t *) *item;
-    xinf_msg_destroy (&held->answer);
-    free (held);
-    *item = NULL;
-}
 
 static void
 s_model_free (void **item)
@@ -58,7 +39,7 @@ xinf_scheduler_new (const xinf_scheduler_io_t *io)
     zhashx_set_destructor (self->requests, s_request_free);
     self->runs = zhashx_new ();
     self->held = zlistx_new ();
-    zlistx_set_destructor (self->held, s_held_free);
+    zlistx_set_destructor (self->held, xinf_sched_held_free);
     self->answered = zhashx_new ();
     self->answered_order = zlistx_new ();
     zlistx_set_destructor (self->answered_order, (zlistx_destructor_fn *) zstr_free);
@@ -166,119 +147,6 @@ xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request)
     return request->adopted && self->now < self->grace_until;
 }
 
-//  A copy of an answer (answers carry no binary frames).
-static xinf_msg_t *
-s_copy (xinf_msg_t *msg)
-{
-    xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
-    xinf_msg_set_corr (copy, xinf_msg_corr (msg));
-    xinf_value_t *body = xinf_msg_body (msg);
-    for (size_t at = 0; at < xinf_value_count (body); at++)
-        xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, at), xinf_value_dup (xinf_map_value_at (body, at)));
-    return copy;
-}
-
-//  Keeps an answer (taken) that its client cannot take now, to be tried
-//  again each tick: 'slow' for a client whose queue is full, else an
-//  adopted request's while the grace period lasts.
-static void
-s_hold (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p, bool slow)
-{
-    s_held_t *held = calloc (1, sizeof *held);
-    assert (held);
-    snprintf (held->client, sizeof held->client, "%s", client);
-    held->answer = *answer_p;
-    *answer_p = NULL;
-    held->slow = slow;
-    held->until = self->now + XINF_SCHED_HOLD_MS;
-    held->pause = slow ? 50 : 0;
-    held->next_try = self->now + held->pause;
-    zlistx_add_end (self->held, held);
-}
-
-//  Sends a terminal answer (consumed). One the client cannot take now is
-//  held: its queue is full (EAGAIN), or 'grace' (an adopted request's
-//  client may still be reconnecting). -1 only when the client is gone.
-static int
-s_send_answer (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p, bool grace)
-{
-    xinf_msg_t *copy = s_copy (*answer_p);
-    int rc = self->io.to_client (self->io.arg, client, answer_p);
-    int reason = errno;
-    if (rc && (grace || reason == EAGAIN)) {
-        s_hold (self, client, &copy, !grace);
-        rc = 0;
-    }
-    xinf_msg_destroy (&copy);
-    errno = reason;
-    return rc;
-}
-
-//  Tries one held answer again; true when it is done with (delivered, or
-//  given up: logged and counted), with 'gone' set when its client is.
-static bool
-s_retry_held (xinf_scheduler_t *self, s_held_t *held, bool *gone)
-{
-    *gone = false;
-    if (self->now < held->next_try)
-        return false;
-    xinf_msg_t *copy = s_copy (held->answer);
-    if (self->io.to_client (self->io.arg, held->client, &copy) == 0)
-        return true;
-    unsigned long long corr = (unsigned long long) xinf_msg_corr (held->answer);
-    if (held->slow && errno != EAGAIN) {
-        *gone = true;
-        self->undelivered++;
-        xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client is gone", held->client, corr);
-        return true;
-    }
-    if (self->now >= (held->slow ? held->until : self->grace_until)) {
-        self->undelivered++;
-        if (held->slow)
-            xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client read nothing for %d ms",
-                       held->client, corr, XINF_SCHED_HOLD_MS);
-        else
-            xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client did not come back after "
-                       "the supervisor restart", held->client, corr);
-        return true;
-    }
-    held->pause = held->pause * 2 > 1000 ? 1000 : held->pause * 2;
-    held->next_try = self->now + held->pause;
-    return false;
-}
-
-static int
-s_same_text (void *left, void *right)
-{
-    return strcmp ((const char *) left, (const char *) right);
-}
-
-//  Held answers go out once their clients take them; those of adopted
-//  requests are given up after the grace period, those of slow clients
-//  after XINF_SCHED_HOLD_MS or when the client is found gone (its other
-//  requests are then cancelled).
-static void
-s_deliver_held (xinf_scheduler_t *self)
-{
-    zlist_t *done = zlist_new ();
-    zlist_t *gone = zlist_new ();
-    zlist_autofree (gone);
-    zlist_comparefn (gone, s_same_text);
-    for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held; held = (s_held_t *) zlistx_next (self->held)) {
-        bool client_gone;
-        if (s_retry_held (self, held, &client_gone))
-            zlist_append (done, zlistx_cursor (self->held));
-        if (client_gone && !zlist_exists (gone, held->client))
-            zlist_append (gone, held->client);
-    }
-    for (void *handle = zlist_first (done); handle; handle = zlist_next (done))
-        zlistx_delete (self->held, handle);
-    zlist_destroy (&done);
-    for (char *client = (char *) zlist_first (gone); client; client = (char *) zlist_next (gone))
-        xinf_sched_client_gone (self, client, "its answer could not be delivered");
-    zlist_destroy (&gone);
-}
-
 //  Sends the request's one terminal answer and forgets it. An answer the
 //  client cannot take now (its queue is full) is held and tried again; a
 //  client that is gone is logged and counted, and its other requests are
@@ -296,7 +164,7 @@ xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_
     bool grace = xinf_sched_grace (self, request);
     xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_ANSWERED, request->key);
     s_forget (self, request);
-    if (s_send_answer (self, client, answer_p, grace)) {
+    if (xinf_sched_send_answer (self, client, answer_p, grace)) {
         self->undelivered++;
         xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone",
                    client, (unsigned long long) corr, code);
@@ -352,16 +220,7 @@ xinf_sched_client_gone (xinf_scheduler_t *self, const char *client, const char *
         s_forget (self, request);
     }
     zlist_destroy (&doomed);
-    //  Its answers held while its queue was full go nowhere now
-    zlist_t *dropped = zlist_new ();
-    for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held; held = (s_held_t *) zlistx_next (self->held))
-        if (held->slow && streq (held->client, client))
-            zlist_append (dropped, zlistx_cursor (self->held));
-    for (void *handle = zlist_first (dropped); handle; handle = zlist_next (dropped)) {
-        self->undelivered++;
-        zlistx_delete (self->held, handle);
-    }
-    zlist_destroy (&dropped);
+    xinf_sched_drop_held (self, client);
     self->clients_gone++;
     xinf_warn ("scheduler", "client gone client=%s reason=\"%s\" requests_cancelled=%zu", client, why, count);
 }
@@ -710,7 +569,7 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
     if (retry_after)
         xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", retry_after);
     xinf_sched_count_code (self, code);
-    if (s_send_answer (self, client, &error, false))
+    if (xinf_sched_send_answer (self, client, &error, false))
         self->undelivered++;
 }
 
@@ -789,7 +648,7 @@ void
 xinf_scheduler_tick (xinf_scheduler_t *self, int64_t now)
 {
     self->now = now;
-    s_deliver_held (self);
+    xinf_sched_deliver_held (self);
     zlist_t *late = s_keys (self, s_late, &now);
     for (char *key = (char *) zlist_first (late); key; key = (char *) zlist_next (late)) {
         xinf_sched_request_t *request = (xinf_sched_request_t *) zhashx_lookup (self->requests, key);
