@@ -724,7 +724,7 @@ xinf_executor_new (const char *name, const char *endpoint)
     snprintf (self->state->name, sizeof self->state->name, "%s", name);
     self->state->beacon = xinf_beacon_new ();
     assert (self->state->beacon);
-    xinf_actor_spec_t spec = { self->state->name, s_handlers, s_init, s_fini, self->state, NULL };
+    xinf_actor_spec_t spec = { self->state->name, s_handlers, s_init, s_fini, self->state, NULL, NULL };
     self->actor = xinf_actor_new (&spec);
     if (self->actor && xinf_actor_bind (self->actor, endpoint, NULL, 0) < 0)
         xinf_actor_destroy (&self->actor);

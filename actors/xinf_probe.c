@@ -44,7 +44,7 @@ xinf_probe_listener_new (const char *node, const char *host, int low, int high)
     xinf_probe_listener_t *self = calloc (1, sizeof *self);
     assert (self);
     snprintf (self->node, sizeof self->node, "%s", node);
-    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, s_listener_init, NULL, self, NULL };
+    xinf_actor_spec_t spec = { "probe-listener", s_listener_handlers, s_listener_init, NULL, self, NULL, NULL };
     self->actor = xinf_actor_new (&spec);
     //  The host address when it is one of ours (not behind NAT), else all
     char bind_host [80] = "0.0.0.0";

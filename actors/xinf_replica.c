@@ -13,6 +13,7 @@
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_WATCH_MS       250       //  how often the step watchdog looks
+#define XINF_KV_REPORT_MS   250       //  MODEL_LOAD at most this often
 #define XINF_REDUCE_SLACK_MS 5000     //  an all-reduce's own deadline names the peer first
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
 #define XINF_BLOCK_TOKENS   16
@@ -48,6 +49,7 @@ typedef struct {
     xinf_step_cost_t *step_cost;      //  a step's time by its tokens
     uint64_t wait, steps;             //  the serving wait, steps done
     size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
+    int64_t kv_reported_at;           //  when it went (monotonic ms, 0: never)
     int64_t stall_ms;                 //  a step phase lasting longer is hung
 } s_state_t;
 
@@ -198,15 +200,23 @@ s_add_sampling (s_state_t *state, xinf_msg_t *msg)
     xinf_msg_add_frame (msg, &frame);
 }
 
-//  MODEL_LOAD up when the KV blocks free changed (model.md): at most once a step.
+//  MODEL_LOAD up when the KV blocks free changed (model.md), at most once
+//  per XINF_KV_REPORT_MS (a long stream changes them every block of
+//  tokens, a busy replica every step): a change within it goes up at the
+//  watchdog's next look (s_on_watch), so the latest figures always do.
 static void
 s_report_kv (xinf_ctx_t *ctx)
 {
     s_state_t *state = s_state (ctx);
+    if (state->rank > 0 || !state->batcher || !state->info)
+        return;
     size_t free_blocks = xinf_batcher_stats (state->batcher).blocks_available;
-    if (state->rank > 0 || free_blocks == state->kv_free_reported)
+    int64_t now = zclock_mono ();
+    if (free_blocks == state->kv_free_reported
+    ||  (state->kv_reported_at && now - state->kv_reported_at < XINF_KV_REPORT_MS))
         return;
     state->kv_free_reported = free_blocks;
+    state->kv_reported_at = now;
     xinf_msg_t *msg = xinf_msg_new ("MODEL_LOAD");
     xinf_map_put_str (xinf_msg_body (msg), "uid", state->uid);
     xinf_map_put_uint (xinf_msg_body (msg), "replica", state->replica);
@@ -604,10 +614,14 @@ s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
     s_set_state (ctx, XINF_REPLICA_FAILED, text);
 }
 
+//  Every XINF_WATCH_MS: the KV figures held back by their rate go up, and
+//  the step watchdog looks at the executor (lost, or stuck in a phase).
 static void
 s_on_watch (xinf_ctx_t *ctx, void *arg)
 {
     s_state_t *state = s_state (ctx);
+    if (state->state == XINF_REPLICA_READY)
+        s_report_kv (ctx);            //  a change held back by the rate
     if (!state->host || state->state == XINF_REPLICA_FAILED || !state->stall_ms)
         return;
     xinf_beacon_view_t view;
@@ -717,7 +731,7 @@ xinf_replica_new (const char *uid, uint64_t replica, const char *endpoint)
     state->replica = replica;
     snprintf (state->name, sizeof state->name, "replica-%s-%llu", uid, (unsigned long long) replica);
     snprintf (state->exec_endpoint, sizeof state->exec_endpoint, "%s-exec", endpoint);
-    xinf_actor_spec_t spec = { state->name, s_handlers, s_init, s_fini, state, NULL };
+    xinf_actor_spec_t spec = { state->name, s_handlers, s_init, s_fini, state, NULL, NULL };
     self->actor = xinf_actor_new (&spec);
     if (self->actor && xinf_actor_bind (self->actor, endpoint, NULL, 0) < 0)
         xinf_actor_destroy (&self->actor);

@@ -1,26 +1,13 @@
 /*  xinf_scheduler: the supervisor's request scheduler: models, replicas,
     queues, routing, the end of requests. What workers say about runs, and
-    runs adopted after a restart, are in xinf_scheduler_runs.c.  */
+    runs adopted after a restart, are in xinf_scheduler_runs.c; answers a
+    client cannot take yet in xinf_scheduler_held.c.  */
 #include "xinf_scheduler.h"
 #include "xinf_scheduler_private.h"
 #include "xinf_node_msg.h"
 
+#include <errno.h>
 #include <stdarg.h>
-
-//  An adopted request's answer waiting for its client to reconnect.
-typedef struct {
-    char client [512];
-    xinf_msg_t *answer;
-} s_held_t;
-
-static void
-s_held_free (void **item)
-{
-    s_held_t *held = (s_held_t *) *item;
-    xinf_msg_destroy (&held->answer);
-    free (held);
-    *item = NULL;
-}
 
 static void
 s_model_free (void **item)
@@ -52,7 +39,7 @@ xinf_scheduler_new (const xinf_scheduler_io_t *io)
     zhashx_set_destructor (self->requests, s_request_free);
     self->runs = zhashx_new ();
     self->held = zlistx_new ();
-    zlistx_set_destructor (self->held, s_held_free);
+    zlistx_set_destructor (self->held, xinf_sched_held_free);
     self->answered = zhashx_new ();
     self->answered_order = zlistx_new ();
     zlistx_set_destructor (self->answered_order, (zlistx_destructor_fn *) zstr_free);
@@ -160,62 +147,10 @@ xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request)
     return request->adopted && self->now < self->grace_until;
 }
 
-//  A copy of an answer (answers carry no binary frames).
-static xinf_msg_t *
-s_copy (xinf_msg_t *msg)
-{
-    xinf_msg_t *copy = xinf_msg_new (xinf_msg_type (msg));
-    xinf_msg_set_corr (copy, xinf_msg_corr (msg));
-    xinf_value_t *body = xinf_msg_body (msg);
-    for (size_t at = 0; at < xinf_value_count (body); at++)
-        xinf_map_put (xinf_msg_body (copy), xinf_map_key_at (body, at), xinf_value_dup (xinf_map_value_at (body, at)));
-    return copy;
-}
-
-//  Tries to deliver an adopted request's answer; what the client cannot
-//  take yet is held until the grace period ends.
-static void
-s_hold (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p)
-{
-    xinf_msg_t *copy = s_copy (*answer_p);
-    if (self->io.to_client (self->io.arg, client, answer_p) == 0) {
-        xinf_msg_destroy (&copy);
-        return;
-    }
-    s_held_t *held = calloc (1, sizeof *held);
-    assert (held);
-    snprintf (held->client, sizeof held->client, "%s", client);
-    held->answer = copy;
-    zlistx_add_end (self->held, held);
-}
-
-//  Held answers go out once their clients are back; after the grace
-//  period the rest are undelivered, logged and counted.
-static void
-s_deliver_held (xinf_scheduler_t *self)
-{
-    bool late = self->now >= self->grace_until;
-    zlist_t *done = zlist_new ();
-    for (s_held_t *held = (s_held_t *) zlistx_first (self->held); held; held = (s_held_t *) zlistx_next (self->held)) {
-        xinf_msg_t *copy = s_copy (held->answer);
-        if (self->io.to_client (self->io.arg, held->client, &copy) == 0)
-            zlist_append (done, zlistx_cursor (self->held));
-        else
-        if (late) {
-            self->undelivered++;
-            xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu: the client did not come back after "
-                       "the supervisor restart", held->client, (unsigned long long) xinf_msg_corr (held->answer));
-            zlist_append (done, zlistx_cursor (self->held));
-        }
-    }
-    for (void *handle = zlist_first (done); handle; handle = zlist_next (done))
-        zlistx_delete (self->held, handle);
-    zlist_destroy (&done);
-}
-
 //  Sends the request's one terminal answer and forgets it. An answer the
-//  client cannot take is logged and counted, and its other requests are
-//  cancelled: it is gone or does not read.
+//  client cannot take now (its queue is full) is held and tried again; a
+//  client that is gone is logged and counted, and its other requests are
+//  cancelled.
 void
 xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t **answer_p, const char *code)
 {
@@ -229,12 +164,9 @@ xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_
     bool grace = xinf_sched_grace (self, request);
     xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_ANSWERED, request->key);
     s_forget (self, request);
-    if (grace)
-        s_hold (self, client, answer_p);
-    else
-    if (self->io.to_client (self->io.arg, client, answer_p)) {
+    if (xinf_sched_send_answer (self, client, answer_p, grace)) {
         self->undelivered++;
-        xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone or not reading",
+        xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone",
                    client, (unsigned long long) corr, code);
         xinf_sched_client_gone (self, client, "its answer could not be delivered");
     }
@@ -288,6 +220,7 @@ xinf_sched_client_gone (xinf_scheduler_t *self, const char *client, const char *
         s_forget (self, request);
     }
     zlist_destroy (&doomed);
+    xinf_sched_drop_held (self, client);
     self->clients_gone++;
     xinf_warn ("scheduler", "client gone client=%s reason=\"%s\" requests_cancelled=%zu", client, why, count);
 }
@@ -315,21 +248,28 @@ s_retry_after (xinf_sched_model_t *model)
     return ms < 50 ? 50 : ms > 60000 ? 60000 : (uint64_t) ms;
 }
 
+//  Whether a replica may be sent a request now: ready, and not resting
+//  after its worker refused a RUN.
+static bool
+s_pickable (const xinf_sched_replica_t *replica, int64_t now)
+{
+    return replica->ready && !replica->down && now >= replica->retry_at;
+}
+
 //  The ready replica with room and the least outstanding work relative to
 //  its capacity; a retried request waits for one it was not sent to while
 //  such a replica is ready. -1 if none.
 static int
-s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request)
+s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t now)
 {
     int best = -1;
     bool best_untried = false, untried_ready = false;
     for (size_t index = 0; index < model->count; index++)
-        untried_ready |= model->replicas [index].ready && !model->replicas [index].down
-                      && !(request->tried & (1u << index));
+        untried_ready |= s_pickable (&model->replicas [index], now) && !(request->tried & (1u << index));
     for (size_t step = 0; step < model->count; step++) {
         size_t index = (model->next + step) % model->count;
         xinf_sched_replica_t *replica = &model->replicas [index];
-        if (!replica->ready || replica->down || replica->outstanding >= replica->capacity)
+        if (!s_pickable (replica, now) || replica->outstanding >= replica->capacity)
             continue;
         bool untried = !(request->tried & (1u << index));
         if (untried_ready && !untried)
@@ -348,7 +288,9 @@ s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request)
 }
 
 //  Sends the request to a replica as a new run; -1 when its worker
-//  cannot be reached (the replica then takes nothing until set again).
+//  cannot take it now (gone, reconnecting, its queue full): the replica
+//  then rests a while (doubling at each refusal in a row) and stays ready,
+//  so that the request goes elsewhere or waits in the queue meanwhile.
 static int
 s_dispatch (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_request_t *request, int index, int64_t now)
 {
@@ -365,12 +307,18 @@ s_dispatch (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_reques
     if (request->deadline)
         xinf_map_put_uint (body, "deadline_ms", (uint64_t) (request->deadline > now ? request->deadline - now : 1));
     if (self->io.to_node (self->io.arg, replica->node, &run)) {
-        xinf_warn ("scheduler", "cannot reach worker %s for model %s replica %d: it takes nothing more until it reports",
-                   replica->node, model->uid, index);
-        replica->ready = false;
+        int reason = errno;
+        replica->backoff = replica->backoff ? replica->backoff * 2 : XINF_SCHED_BACKOFF_MS;
+        if (replica->backoff > XINF_SCHED_BACKOFF_MAX)
+            replica->backoff = XINF_SCHED_BACKOFF_MAX;
+        replica->retry_at = now + replica->backoff;
+        xinf_warn ("scheduler", "cannot send RUN to worker %s for model %s replica %d (%s): it rests %lld ms, its "
+                   "requests go to other replicas or wait", replica->node, model->uid, index,
+                   reason == EAGAIN ? "its queue is full" : "not connected", (long long) replica->backoff);
         request->run = 0;
         return -1;
     }
+    replica->backoff = 0;
     char key [32];
     xinf_sched_run_key (request->run, key, sizeof key);
     zhashx_insert (self->runs, key, request);
@@ -391,7 +339,7 @@ xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
 {
     xinf_sched_request_t *head;
     while ((head = (xinf_sched_request_t *) zlistx_first (model->queue))) {
-        int index = s_pick (model, head);
+        int index = s_pick (model, head, now);
         if (index < 0)
             break;
         zlistx_delete (model->queue, head->queue_handle);
@@ -456,10 +404,13 @@ void
 xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t index, const char *node,
                             bool ready, size_t capacity, int64_t now)
 {
+    self->now = now;
     if (index >= XINF_SCHED_REPLICAS_MAX)
         return;
     xinf_sched_model_t *model = xinf_sched_model_of (self, uid);
     xinf_sched_replica_t *replica = &model->replicas [index];
+    if ((ready && !replica->ready) || !streq (replica->node, node))
+        replica->retry_at = replica->backoff = 0;        //  newly ready: a clean slate
     snprintf (replica->node, sizeof replica->node, "%s", node);
     replica->ready = ready;
     if (ready)
@@ -503,6 +454,7 @@ void
 xinf_scheduler_replica_down (xinf_scheduler_t *self, const char *uid, size_t index, const char *code,
                              const char *reason, int64_t now)
 {
+    self->now = now;
     xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_lookup (self->models, uid);
     if (!model || index >= model->count)
         return;
@@ -617,7 +569,7 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
     if (retry_after)
         xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", retry_after);
     xinf_sched_count_code (self, code);
-    if (self->io.to_client (self->io.arg, client, &error))
+    if (xinf_sched_send_answer (self, client, &error, false))
         self->undelivered++;
 }
 
@@ -625,6 +577,7 @@ void
 xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t budget_ms,
                        xinf_value_t **body_p, int64_t now)
 {
+    self->now = now;
     xinf_value_t *body = *body_p;
     *body_p = NULL;
     const char *uid = xinf_value_str (xinf_map_get (body, "uid"));
@@ -673,6 +626,7 @@ xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr
 bool
 xinf_scheduler_cancel (xinf_scheduler_t *self, const char *client, uint64_t corr, int64_t now)
 {
+    self->now = now;
     char key [600];
     snprintf (key, sizeof key, "%s/%llu", client, (unsigned long long) corr);
     xinf_sched_request_t *request = (xinf_sched_request_t *) zhashx_lookup (self->requests, key);
@@ -694,7 +648,7 @@ void
 xinf_scheduler_tick (xinf_scheduler_t *self, int64_t now)
 {
     self->now = now;
-    s_deliver_held (self);
+    xinf_sched_deliver_held (self);
     zlist_t *late = s_keys (self, s_late, &now);
     for (char *key = (char *) zlist_first (late); key; key = (char *) zlist_next (late)) {
         xinf_sched_request_t *request = (xinf_sched_request_t *) zhashx_lookup (self->requests, key);

@@ -31,12 +31,16 @@
 #define XINF_SCHED_QUEUE_DEFAULT 256
 #define XINF_SCHED_QUEUE_BYTES   (64 << 20)   //  queued bodies per model
 #define XINF_SCHED_ATTEMPTS      3            //  dispatches per request at most
+#define XINF_SCHED_BACKOFF_MS    100          //  a replica whose RUN could not be sent rests this long,
+#define XINF_SCHED_BACKOFF_MAX   5000         //  doubled at each refusal in a row up to this
+#define XINF_SCHED_HOLD_MS       60000        //  an answer a client with a full queue cannot take is tried this long
 
 typedef struct _xinf_scheduler_t xinf_scheduler_t;
 
 //  How the scheduler reaches the world; the owner sends, tests record.
-//  Each returns 0, or -1 when the peer cannot take the message now
-//  (gone, or its queue is full); the message is consumed either way.
+//  Each returns 0, or -1 when the peer cannot take the message now, with
+//  errno EAGAIN when its queue is full (slow: later it may) and another
+//  (EHOSTUNREACH) when it is gone; the message is consumed either way.
 typedef struct {
     int (*to_node) (void *arg, const char *node, xinf_msg_t **msg_p);
     int (*to_client) (void *arg, const char *client, xinf_msg_t **msg_p);
@@ -50,7 +54,11 @@ void xinf_scheduler_destroy (xinf_scheduler_t **self_p);
 //  Creates or updates a model's queue bound (0: the default).
 void xinf_scheduler_model_set (xinf_scheduler_t *self, const char *uid, size_t queue_max);
 //  A replica's node, whether it takes requests, and its capacity (>= 1).
-//  Queued requests are dispatched when it has room.
+//  Queued requests are dispatched when it has room. A ready replica whose
+//  worker cannot take a RUN (its connection is being made again, its
+//  queue is full) stays ready: it rests XINF_SCHED_BACKOFF_MS, doubled at
+//  each refusal in a row up to XINF_SCHED_BACKOFF_MAX, while its requests
+//  go to other replicas or wait in the queue (within their deadlines).
 void xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t index, const char *node,
                                  bool ready, size_t capacity, int64_t now);
 //  A replica failed or was lost: it takes nothing more; its requests go

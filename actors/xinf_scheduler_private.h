@@ -18,6 +18,8 @@ typedef struct {
     bool down;                        //  failed or lost, until ready again
     size_t capacity;                  //  sequences it runs at once
     size_t outstanding;               //  requests sent to it and not ended
+    int64_t retry_at;                 //  a RUN could not be sent: none before then (monotonic ms)
+    int64_t backoff;                  //  the wait after the next refused RUN (0: the first)
 } xinf_sched_replica_t;
 
 typedef struct {
@@ -97,6 +99,18 @@ bool xinf_sched_retryable (const xinf_sched_request_t *request);
 //  True while clients of adopted requests may still be reconnecting: an
 //  answer that cannot be delivered yet is held (tokens are dropped).
 bool xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request);
+//  ---- held answers (xinf_scheduler_held.c) ----
+//  The held list's destructor.
+void xinf_sched_held_free (void **item);
+//  Sends a terminal answer (consumed). One the client cannot take now is
+//  held and tried again: its queue is full (EAGAIN), or 'grace' (an
+//  adopted request's client may still be reconnecting). -1 (errno set)
+//  only when the client is gone.
+int xinf_sched_send_answer (xinf_scheduler_t *self, const char *client, xinf_msg_t **answer_p, bool grace);
+//  Tries the held answers whose pause is over (each tick).
+void xinf_sched_deliver_held (xinf_scheduler_t *self);
+//  Forgets the answers held for a client that is gone (undelivered).
+void xinf_sched_drop_held (xinf_scheduler_t *self, const char *client);
 //  A new request entry (not yet listed).
 xinf_sched_request_t *xinf_sched_request_new (const char *client, uint64_t corr, const char *uid);
 

@@ -5,6 +5,8 @@
 #include "xinf_scheduler_private.h"
 #include "xinf_node_msg.h"
 
+#include <errno.h>
+
 //  GENERATE_TOKEN or GENERATE_REPLY from a worker's RUN_TOKEN / RUN_DONE.
 static xinf_msg_t *
 s_client_message (xinf_sched_request_t *request, xinf_msg_t *msg, bool done)
@@ -37,16 +39,21 @@ s_reply_valid (const char *node, xinf_msg_t *msg)
 
 //  RUN_FAILED: retried on another replica when the failure was the
 //  replica's and no token reached the client, else the client's answer.
+//  A replica whose executor was lost or hung fails (its MODEL_STATE
+//  follows): it takes nothing more until it is ready again.
 static void
 s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg, int64_t now)
 {
     const char *code = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code"));
     const char *message = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")) ?: "";     //  valid: s_reply_valid
-    const char *retryable [] = { "MODEL_NOT_READY", "WORKER_LOST", "REPLICA_FAILED", "COLLECTIVE_FAILED", "OVERLOADED" };
+    const char *retryable [] = { "MODEL_NOT_READY", "WORKER_LOST", "REPLICA_FAILED", "COLLECTIVE_FAILED", "OVERLOADED",
+                                 "EXECUTOR_LOST", "EXECUTOR_HUNG" };
     bool replica_fault = false;
     for (size_t at = 0; at < sizeof retryable / sizeof retryable [0]; at++)
         replica_fault |= streq (code, retryable [at]);
     xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_lookup (self->models, request->uid);
+    if (model && request->replica >= 0 && (streq (code, "EXECUTOR_LOST") || streq (code, "EXECUTOR_HUNG")))
+        model->replicas [request->replica].down = true;
     if (model && replica_fault && xinf_sched_retryable (request)) {
         snprintf (request->last_code, sizeof request->last_code, "%s", code);
         snprintf (request->last_reason, sizeof request->last_reason, "%s", message);
@@ -58,6 +65,35 @@ s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *
     else {
         xinf_sched_end_error (self, request, false, code, "%s", message);
     }
+}
+
+//  A streamed token goes on to its client. One the client cannot take
+//  because its queue is full ends this request alone (a gateway's many
+//  HTTP requests share its one connection): it is cancelled on its worker
+//  and answered SLOW_CLIENT (held until the client takes it); a client
+//  that is gone takes all its requests with it. Right after a restart an
+//  adopted request's client may still be reconnecting: its tokens are
+//  dropped meanwhile.
+static void
+s_relay_token (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg)
+{
+    request->relayed = true;
+    xinf_msg_t *token = s_client_message (request, msg, false);
+    xinf_msg_set_corr (token, request->corr);
+    if (self->io.to_client (self->io.arg, request->client, &token) == 0 || xinf_sched_grace (self, request))
+        return;
+    if (errno == EAGAIN) {
+        uint64_t index = xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "index"));
+        xinf_warn ("scheduler", "token %llu of corr=%llu not queued to client=%s (its queue is full): the request "
+                   "ends SLOW_CLIENT", (unsigned long long) index, (unsigned long long) request->corr, request->client);
+        xinf_sched_end_error (self, request, true, "SLOW_CLIENT", "GENERATE: token %llu could not be queued to this "
+                              "client, whose queue at the supervisor was full (it read more slowly than tokens came); "
+                              "the generation was stopped", (unsigned long long) index);
+        return;
+    }
+    char client [512];
+    snprintf (client, sizeof client, "%s", request->client);
+    xinf_sched_client_gone (self, client, "a token could not be delivered (gone)");
 }
 
 //  RUN_ACK: the worker may forget the run's last word (it need not send
@@ -99,16 +135,8 @@ xinf_scheduler_run_reply (xinf_scheduler_t *self, const char *node, xinf_msg_t *
         xinf_sched_end (self, request, &reply, "OK");
     }
     else
-    if (request->stream) {
-        request->relayed = true;
-        xinf_msg_t *token = s_client_message (request, msg, false);
-        xinf_msg_set_corr (token, request->corr);
-        if (self->io.to_client (self->io.arg, request->client, &token) && !xinf_sched_grace (self, request)) {
-            char client [512];
-            snprintf (client, sizeof client, "%s", request->client);
-            xinf_sched_client_gone (self, client, "a token could not be delivered (gone or not reading)");
-        }
-    }
+    if (request->stream)
+        s_relay_token (self, request, msg);
     xinf_sched_pump_all (self, now);
 }
 

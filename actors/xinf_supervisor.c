@@ -467,6 +467,22 @@ s_gate (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     return false;
 }
 
+//  The per-peer rate limit (--peer-rate) is for clients: an alive
+//  registered worker's traffic is the serving itself (a RUN_TOKEN per
+//  token of every stream it runs), and a message of it dropped would be a
+//  gap in a stream or a request never answered. A worker registers with
+//  HELLO, which the limit and, with keys, the worker role guard.
+static bool
+s_unlimited (xinf_ctx_t *ctx, xinf_peer_t *from)
+{
+    s_state_t *state = s_state (ctx);
+    if (state->peer_rate <= 0 || !state->cluster)
+        return false;                 //  no limit: nothing to look up
+    const char *node = xinf_cluster_node_of (state->cluster, xinf_peer_id (from));
+    const char *alive = node ? xinf_cluster_peer_of (state->cluster, node) : NULL;
+    return alive && streq (alive, xinf_peer_id (from));
+}
+
 static const xinf_handler_t s_handlers [] = {
     { "PING", s_on_ping },
     { "HELLO", s_on_hello },
@@ -520,7 +536,7 @@ xinf_supervisor_new (const xinf_supervisor_config_t *config)
     if (config->standby_peer && *config->standby_peer)
         self->state->bstar = xinf_bstar_new (config->standby_primary, config->standby_peer, config->heartbeat_ms,
                                              config->heartbeat_ms * config->liveness);
-    xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state, s_gate };
+    xinf_actor_spec_t spec = { "supervisor", s_handlers, s_init, s_fini, self->state, s_gate, s_unlimited };
     self->actor = xinf_actor_new (&spec);
     if (!self->actor)
         xinf_supervisor_destroy (&self);

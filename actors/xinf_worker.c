@@ -594,7 +594,7 @@ xinf_worker_new (const xinf_worker_config_t *config)
             xinf_error ("worker", "%s", error);
     }
     if (s_prepare_hello (self->state, config) == 0) {
-        xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state, NULL };
+        xinf_actor_spec_t spec = { "worker", s_handlers, s_init, s_fini, self->state, NULL, NULL };
         self->actor = xinf_actor_new (&spec);
     }
     if (!self->actor)

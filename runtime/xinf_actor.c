@@ -22,6 +22,7 @@ struct _xinf_ctx_t {
     int (*init) (xinf_ctx_t *ctx);
     void (*fini) (xinf_ctx_t *ctx);
     bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
+    bool (*unlimited) (xinf_ctx_t *ctx, xinf_peer_t *from);
     xinf_router_t *router;
     zloop_t *loop;
     zsock_t *pipe;
@@ -110,7 +111,9 @@ s_receive_one (xinf_ctx_t *ctx)
     uint64_t corr;
     xinf_msg_t *msg = xinf_router_try_recv (ctx->router, &peer, error, sizeof error, &corr);
     //  The clock was read when the message came (the peer's last_seen)
-    int admit = msg ? xinf_router_admit (ctx->router, peer, xinf_peer_last_seen (peer)) : 1;
+    int admit = 1;
+    if (msg && !(ctx->unlimited && ctx->unlimited (ctx, peer)))
+        admit = xinf_router_admit (ctx->router, peer, xinf_peer_last_seen (peer));
     if (msg && admit == 1)
         s_dispatch (ctx, peer, msg);
     else
@@ -211,6 +214,7 @@ s_ctx_new (const xinf_actor_spec_t *spec)
     ctx->init = spec->init;
     ctx->fini = spec->fini;
     ctx->gate = spec->gate;
+    ctx->unlimited = spec->unlimited;
     ctx->handlers = zhashx_new ();
     zhashx_insert (ctx->handlers, "PING", (void *) s_on_ping);
     for (const xinf_handler_t *handler = spec->handlers; handler && handler->type; handler++)

@@ -42,6 +42,10 @@ typedef struct {
     //  Optional: sees every decoded message before its handler; false when
     //  it answered the message itself (it is then not dispatched)
     bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
+    //  Optional: true for a peer that the per-peer rate limit
+    //  (xinf_router_set_peer_limit) does not apply to, e.g. a supervisor's
+    //  registered workers, whose messages are the serving itself
+    bool (*unlimited) (xinf_ctx_t *ctx, xinf_peer_t *from);
 } xinf_actor_spec_t;
 
 

@@ -488,7 +488,7 @@ s_setup (s_bench_t *bench, xinf_config_t *config, const byte *payload, size_t si
     xinf->size = size;
     xinf->bulk = xinf_config_flag (config, "bulk");
     xinf_actor_spec_t spec = { "bench", echo ? s_echo_handlers : NULL, curve ? s_curve_init : NULL, NULL, NULL,
-                               curve ? s_curve_gate : NULL };
+                               curve ? s_curve_gate : NULL, NULL };
     bench->actor = xinf_actor_new (&spec);
     char bound [256];
     if (!bench->actor || xinf_actor_bind (bench->actor, "tcp://127.0.0.1:0", bound, sizeof bound) <= 0)

@@ -46,8 +46,8 @@ static const xinf_option_t s_options [] = {
     { "state-dir", 0, "XINF_STATE_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",
       "supervisor/local: keep the event history and the launched models here, across restarts" },
     { "peer-rate", 0, "XINF_PEER_RATE", XINF_OPT_INT, "5000", 0, 10000000, NULL, "N",
-      "supervisor: messages a second one worker or client may send (four times that at once; beyond: "
-      "RATE_LIMITED); 0: no limit" },
+      "supervisor: messages a second one client (or a worker before it registers) may send (four times that "
+      "at once; beyond: RATE_LIMITED); 0: no limit" },
     { "forget-lost-ms", 0, "XINF_FORGET_LOST_MS", XINF_OPT_INT, "600000", 0, 604800000, NULL, "MS",
       "supervisor/local: a lost worker leaves the workers table after this long (0: never)" },
     { "model-dir", 0, "XINF_MODEL_DIR", XINF_OPT_STR, NULL, 0, 0, NULL, "DIR",

@@ -4,7 +4,8 @@
     xinf-make-model (MODEL_STATE loading ... ready, with the model's info);
     RUN streams RUN_TOKEN ... RUN_DONE with the tokens greedy generation
     through the model API gives (also two requests batched together);
-    RUN_CANCEL stops a request with nothing more said; bad RUN fields get
+    RUN_CANCEL stops a request with nothing more said; MODEL_LOAD (the KV
+    figures) at most every 250 ms, its last figures always; bad RUN fields get
     RUN_FAILED naming the field; a bad START, a missing or corrupt file
     leave the replica failed and every RUN refused; garbage gets ERROR;
     stopping the replica ends its running request.
@@ -385,6 +386,45 @@ test_generation (void)
     s_stop_replica (&fixture);
 }
 
+// ---- KV figures ------------------------------------------------------------
+
+//  MODEL_LOAD goes up when the KV blocks free changed, at most every
+//  250 ms: a long request changes them every 16 tokens, which would be a
+//  message every few steps. Its last figures (all free again once the
+//  request ended) still go up, within a look of the watchdog.
+static void
+test_kv_reports (void)
+{
+    size_t vocab, context;
+    s_fixture_t fixture = s_ready_replica ("kv", &vocab, &context);
+    xinf_msg_t *load = peer_expect (fixture.agent, "MODEL_LOAD", NULL);
+    uint64_t blocks = peer_uint (load, "kv_blocks_free"), last = blocks;
+    xinf_msg_destroy (&load);
+    int32_t prompt [4] = { 3, 1, 4, 1 };
+    int64_t started = zclock_mono ();
+    s_send (fixture.agent, s_run_msg (60, prompt, 4, 512, false));
+    size_t loads = 0;
+    xinf_msg_t *msg;
+    while ((msg = peer_recv (fixture.agent, PEER_WAIT_MS)) && xinf_msg_is (msg, "MODEL_LOAD")) {
+        loads++;
+        xinf_msg_destroy (&msg);
+    }
+    int64_t elapsed = zclock_mono () - started;
+    CHECK (msg);
+    CHECK_STR (xinf_msg_type (msg), "RUN_DONE");
+    CHECK_STR (peer_str (msg, "finish_reason"), "length");        //  512 tokens: 32 blocks filled
+    xinf_msg_destroy (&msg);
+    fprintf (stderr, "  512 tokens in %lld ms: %zu MODEL_LOAD\n", (long long) elapsed, loads);
+    CHECK (loads <= 2 + (size_t) (elapsed / 250));
+    while ((msg = peer_recv (fixture.agent, 1000))) {
+        CHECK_STR (xinf_msg_type (msg), "MODEL_LOAD");
+        last = peer_uint (msg, "kv_blocks_free");
+        xinf_msg_destroy (&msg);
+    }
+    CHECK_INT (last, blocks);
+    s_stop_replica (&fixture);
+}
+
 // ---- cancel and stop --------------------------------------------------------
 
 static void
@@ -451,6 +491,7 @@ main (int argc, char *argv [])
     peer_scratch (dir, sizeof dir);
     peer_make_model (argv [1], dir, "tiny.gguf", s_model, sizeof s_model);
     RUN (test_start_errors);
+    RUN (test_kv_reports);                //  before test_generation ignores MODEL_LOAD
     RUN (test_generation);
     RUN (test_cancel_and_stop);
     peer_scratch_remove (dir);

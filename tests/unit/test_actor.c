@@ -116,7 +116,7 @@ s_actor_new (s_state_t *state, const char *pull_endpoint)
     memset (state, 0, sizeof *state);
     if (pull_endpoint)
         snprintf (state->pull_endpoint, sizeof state->pull_endpoint, "%s", pull_endpoint);
-    xinf_actor_spec_t spec = { "echo-actor", s_handlers, s_init, s_fini, state, NULL };
+    xinf_actor_spec_t spec = { "echo-actor", s_handlers, s_init, s_fini, state, NULL, NULL };
     xinf_actor_t *actor = xinf_actor_new (&spec);
     CHECK (actor);
     CHECK_INT (atomic_load (&state->inits), 1);     //  init ran before new returned
@@ -328,7 +328,7 @@ test_lifecycle (void)
     s_state_t state;
     memset (&state, 0, sizeof state);
     state.fail_init = true;
-    xinf_actor_spec_t spec = { "failing", s_handlers, s_init, s_fini, &state, NULL };
+    xinf_actor_spec_t spec = { "failing", s_handlers, s_init, s_fini, &state, NULL, NULL };
     int64_t start = zclock_mono ();
     CHECK (xinf_actor_new (&spec) == NULL);
     CHECK (zclock_mono () - start < 2000);
@@ -336,7 +336,7 @@ test_lifecycle (void)
     CHECK_INT (atomic_load (&state.finis), 0);
 
     //  A minimal spec: no handlers, no init, no name
-    xinf_actor_spec_t bare = { NULL, NULL, NULL, NULL, NULL, NULL };
+    xinf_actor_spec_t bare = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
     xinf_actor_t *actor = xinf_actor_new (&bare);
     CHECK (actor);
     CHECK_INT (xinf_actor_bind (actor, "inproc://xinf-unit-bare", NULL, 0), 0);
@@ -405,7 +405,7 @@ static void
 test_override_ping (void)
 {
     static const xinf_handler_t handlers [] = { { "PING", s_on_custom_ping }, { NULL, NULL } };
-    xinf_actor_spec_t spec = { "custom", handlers, NULL, NULL, NULL, NULL };
+    xinf_actor_spec_t spec = { "custom", handlers, NULL, NULL, NULL, NULL, NULL };
     xinf_actor_t *actor = xinf_actor_new (&spec);
     CHECK (actor);
     CHECK_INT (xinf_actor_bind (actor, "inproc://xinf-unit-custom", NULL, 0), 0);

@@ -3,15 +3,19 @@
     routing by least outstanding work against capacity, the bounded queue
     and OVERLOADED with retry_after_ms, deadlines in the queue and on a
     replica, cancel, retries on another replica before the first token
-    (and none after it), late answers of an earlier attempt ignored, a
-    client that cannot take its answer, adoption after a restart, a
-    worker's malformed replies dropped, and stopping with all in flight;
-    every message it sends checked against its protocol schema.  */
+    (and none after it; a lost or hung executor's too), late answers of an
+    earlier attempt ignored, a worker that cannot take a RUN for a while,
+    a client that is gone and one whose queue is full, adoption after a
+    restart, a worker's malformed replies dropped, and stopping with all
+    in flight; every message it sends checked against its protocol
+    schema.  */
 #include "test_unit.h"
 #include "xinf_scheduler.h"
 #include "xinf_node_msg.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
+
+#include <errno.h>
 
 typedef struct {
     char to [512];
@@ -21,7 +25,9 @@ typedef struct {
 
 typedef struct {
     zlistx_t *sent;
-    bool client_refuses;              //  to_client fails (a client gone)
+    bool client_refuses;              //  to_client fails (a client gone: EHOSTUNREACH)
+    bool node_refuses;                //  to_node fails (a worker reconnecting: EHOSTUNREACH)
+    size_t client_full;               //  so many next sends to clients fail (a queue full: EAGAIN)
 } s_io_t;
 
 static void
@@ -36,8 +42,15 @@ s_sent_free (void **item)
 static int
 s_record (s_io_t *io, const char *to, bool to_node, xinf_msg_t **msg_p)
 {
-    if (!to_node && io->client_refuses) {
+    if (to_node ? io->node_refuses : io->client_refuses) {
         xinf_msg_destroy (msg_p);
+        errno = EHOSTUNREACH;
+        return -1;
+    }
+    if (!to_node && io->client_full) {
+        io->client_full--;
+        xinf_msg_destroy (msg_p);
+        errno = EAGAIN;
         return -1;
     }
     //  Everything the scheduler sends is what its schema says (node.xml
@@ -77,7 +90,8 @@ s_new (s_io_t *io)
 {
     io->sent = zlistx_new ();
     zlistx_set_destructor (io->sent, s_sent_free);
-    io->client_refuses = false;
+    io->client_refuses = io->node_refuses = false;
+    io->client_full = 0;
     xinf_scheduler_io_t callbacks = { s_to_node, s_to_client, io };
     return xinf_scheduler_new (&callbacks);
 }
@@ -373,6 +387,82 @@ test_attempts_bounded (void)
     s_end (&scheduler, &io);
 }
 
+//  A replica whose executor process died or hung fails: its requests
+//  with no token delivered go to another replica, and it takes nothing
+//  more; with no other replica the request ends with the executor's error.
+static void
+test_executor_lost (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 10);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 1);
+    //  w0 takes nothing more: the next request waits for w1
+    s_submit (scheduler, "c", 2, false, 0, 20);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    //  w1's executor hangs too: no replica is left; corr 1 ends with the
+    //  hang, the queued corr 2 MODEL_NOT_READY
+    s_reply (scheduler, "w1", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_HUNG", 30);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 2);
+    for (int at = 0; at < 2; at++) {
+        xinf_msg_t *error = s_take (&io, "ERROR", "c");
+        CHECK_STR (s_str (error, "code"), xinf_msg_corr (error) == 1 ? "EXECUTOR_HUNG" : "MODEL_NOT_READY");
+        if (xinf_msg_corr (error) == 1)
+            CHECK_HAS (s_str (error, "message"), "it broke");
+        xinf_msg_destroy (&error);
+    }
+    s_end (&scheduler, &io);
+}
+
+//  A RUN its worker cannot take now (its connection being made again) is
+//  no reason to refuse the model for good: the replica rests a while,
+//  the request waits in the queue, and both go on after the rest.
+static void
+test_unreachable_rests (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 1, false, 0, 10);
+    io.node_refuses = false;
+    CHECK_INT (s_count (&io, "ERROR"), 0);                //  it waits, not MODEL_NOT_READY
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    s_submit (scheduler, "c", 2, false, 0, 20);           //  during the rest: queued too
+    CHECK_INT (s_count (&io, "ERROR") + s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 2);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_BACKOFF_MS);
+    CHECK_INT (s_count (&io, "RUN"), 2);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 2);
+    //  Refused again and again: the rest doubles, up to its bound
+    zlistx_purge (io.sent);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 100);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 3, false, 0, 200);          //  w1: refused, rests 100 ms
+    xinf_scheduler_tick (scheduler, 300);                 //  refused again, rests 200 ms
+    xinf_scheduler_tick (scheduler, 499);
+    io.node_refuses = false;
+    xinf_scheduler_tick (scheduler, 499);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_scheduler_tick (scheduler, 500);
+    xinf_msg_t *run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 3);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
 static void
 test_client_gone (void)
 {
@@ -392,6 +482,60 @@ test_client_gone (void)
     CHECK_INT (xinf_value_uint (xinf_map_get (xinf_map_get (stats, "by_code"), "CLIENT_GONE")), 2);
     xinf_value_destroy (&stats);
     xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
+//  Many users share one client connection (the HTTP gateway): a token
+//  that does not fit its full queue ends that request alone (cancelled on
+//  its worker, answered SLOW_CLIENT once the client reads again); the
+//  others stream on. An answer that does not fit is held, not lost.
+static void
+test_client_slow (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    s_submit (scheduler, "gw", 1, true, 0, 0);
+    s_submit (scheduler, "gw", 2, true, 0, 0);
+    xinf_msg_t *first = s_take (&io, "RUN", "w0");
+    xinf_msg_t *second = s_take (&io, "RUN", "w0");
+    CHECK_INT (s_uint (first, "corr"), 1);
+    io.client_full = 2;                                   //  the token, then its ERROR
+    s_reply (scheduler, "w0", "RUN_TOKEN", s_uint (first, "request"), NULL, 5);
+    CHECK_INT (s_count (&io, "RUN_CANCEL"), 1);
+    xinf_msg_t *cancel = s_take (&io, "RUN_CANCEL", "w0");
+    CHECK_INT (s_uint (cancel, "request"), s_uint (first, "request"));
+    xinf_msg_destroy (&cancel);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
+    //  The other stream goes on
+    s_reply (scheduler, "w0", "RUN_TOKEN", s_uint (second, "request"), NULL, 6);
+    xinf_msg_t *token = s_take (&io, "GENERATE_TOKEN", "gw");
+    CHECK (token);
+    CHECK_INT (xinf_msg_corr (token), 2);
+    xinf_msg_destroy (&token);
+    //  Corr 1's ERROR goes out once the client reads again
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    xinf_scheduler_tick (scheduler, 1000);
+    xinf_msg_t *error = s_take (&io, "ERROR", "gw");
+    CHECK (error);
+    CHECK_INT (xinf_msg_corr (error), 1);
+    CHECK_STR (s_str (error, "code"), "SLOW_CLIENT");
+    xinf_msg_destroy (&error);
+    //  Corr 2's answer does not fit at first: held, then delivered
+    io.client_full = 1;
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (second, "request"), NULL, 1010);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 0);
+    xinf_scheduler_tick (scheduler, 2000);
+    xinf_msg_t *reply = s_take (&io, "GENERATE_REPLY", "gw");
+    CHECK (reply);
+    CHECK_INT (xinf_msg_corr (reply), 2);
+    xinf_msg_destroy (&reply);
+    xinf_value_t *stats = xinf_scheduler_stats (scheduler);
+    CHECK_INT (xinf_value_uint (xinf_map_get (stats, "clients_gone")), 0);
+    CHECK_INT (xinf_value_uint (xinf_map_get (stats, "undelivered")), 0);
+    xinf_value_destroy (&stats);
+    xinf_msg_destroy (&first);
+    xinf_msg_destroy (&second);
     s_end (&scheduler, &io);
 }
 
@@ -636,7 +780,10 @@ main (void)
     RUN (test_deadline_and_cancel);
     RUN (test_retry);
     RUN (test_attempts_bounded);
+    RUN (test_executor_lost);
+    RUN (test_unreachable_rests);
     RUN (test_client_gone);
+    RUN (test_client_slow);
     RUN (test_adopt);
     RUN (test_grace);
     RUN (test_malformed_reply);
