@@ -20,7 +20,7 @@ s_corr_key (uint64_t corr, char *key, size_t size)
 }
 
 int
-xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms)
+xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms, xinf_gw_error_t *error)
 {
     xinf_gw_state_t *gateway = request->gateway;
     xinf_gw_call_forget (request);
@@ -28,6 +28,13 @@ xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_m
     xinf_msg_set_corr (*msg_p, corr);
     xinf_msg_set_deadline (*msg_p, (uint64_t) deadline_ms);
     if (xinf_dealer_send (gateway->dealer, msg_p)) {
+        if (errno == EMSGSIZE)
+            xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", NULL,
+                               "the request is too large: its message to the supervisor would be over the %d bytes "
+                               "a message may carry", XINF_HEADER_MAX);
+        else
+            xinf_gw_error_set (error, 503, "server_error", "supervisor_unreachable", NULL,
+                               "cannot send to the supervisor at %s: its queue is full", gateway->supervisor);
         xinf_msg_destroy (msg_p);
         return -1;
     }

@@ -2,7 +2,8 @@
 of a generation with and without stream (the same text as the ZeroMQ
 client gets), stop strings (ASCII and multi-byte UTF-8, never shown, never
 split), usage, and every error status: 400 of each kind, 401, 404, 405,
-413, 503 before a model is known."""
+413 (a body over --http-max-body; a prompt over what a message to the
+supervisor carries, at once), 503 before a model is known."""
 import json
 import os
 import re
@@ -151,6 +152,36 @@ def scenario_too_large(gateway):
     check(response.status == 413, f"a chunked body over the limit is 413, got {response.status}")
     connection.close()
     print("413 for a body over --http-max-body (with Content-Length and chunked)")
+
+
+def scenario_prompt_too_large(build_dir, workdir, path):
+    """With the default --http-max-body (4 MiB) a body may carry a prompt
+    larger than a message to the supervisor may (1 MiB): such a prompt
+    (text, token ids, a chat's rendered prompt; /tokenize's content,
+    /detokenize's ids) is 413 at once, not a request that waits for its
+    deadline, and the gateway serves on."""
+    gateway = Gateway(build_dir, workdir, "--http-max-body", str(4 << 20))
+    gateway.launch("m", path)
+    text = "x" * 1_200_000
+    ids = [7] * 300_000
+    cases = [("/v1/completions", {"model": "m", "prompt": text, "max_tokens": 2}, "prompt", "1044480"),
+             ("/v1/completions", {"model": "m", "prompt": ids, "max_tokens": 2}, "prompt", "300000 token ids"),
+             ("/v1/chat/completions", {"model": "m", "max_tokens": 2,
+                                       "messages": [{"role": "user", "content": text}]}, "messages", "rendered"),
+             ("/tokenize", {"model": "m", "content": text}, None, "too large"),
+             ("/detokenize", {"model": "m", "tokens": ids}, "tokens", "300000 ids")]
+    for route, body, param, needle in cases:
+        started = time.monotonic()
+        result = gateway.call("POST", route, body, timeout=30)
+        waited = time.monotonic() - started
+        _, answer = expect_error(result, 413, needle, param)
+        check(answer["error"]["code"] == "request_too_large", f"{route}: {answer}")
+        check(waited < 10, f"{route}: 413 at once, not after {waited:.1f} s")
+    status, _, body = gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "max_tokens": 2})
+    check(status == 200, f"the gateway serves on: {status} {body}")
+    check(gateway.stop() == 0, "the node exits 0")
+    print(f"413 at once for {len(cases)} prompts over what a message to the supervisor carries "
+          "(text, token ids, chat, /tokenize, /detokenize) with --http-max-body 4 MiB")
 
 
 def long_prompt(gateway):
@@ -486,6 +517,7 @@ def main():
         status, _, body = gateway.call("GET", "/health")
         check(status == 200, "the gateway still serves after all of it")
         check(gateway.stop() == 0, "the node exits 0")
+        scenario_prompt_too_large(build_dir, workdir, path)
     print("PASS: the HTTP gateway's endpoints and error statuses")
 
 
