@@ -56,8 +56,12 @@ s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t
     return true;
 }
 
+//  The GENERATE of a request. A text prompt gets a BOS as the model's file
+//  says (tokenizer.ggml.add_bos_token: add_bos left out), as llama-server
+//  tokenizes with add_special; 'has_bos': the prompt already starts with
+//  the model's BOS (a template wrote it), so none is added.
 static void
-s_send_generate (xinf_gw_request_t *request, bool add_bos)
+s_send_generate (xinf_gw_request_t *request, bool has_bos)
 {
     xinf_gw_oai_t *oai = &request->oai;
     xinf_msg_t *msg = xinf_msg_new ("GENERATE");
@@ -71,7 +75,8 @@ s_send_generate (xinf_gw_request_t *request, bool add_bos)
     }
     else {
         xinf_map_put (body, "prompt", xinf_value_new_strn (oai->prompt, oai->prompt_size));
-        xinf_map_put_bool (body, "add_bos", add_bos);
+        if (has_bos)
+            xinf_map_put_bool (body, "add_bos", false);
     }
     if (oai->chat)
         xinf_map_put_bool (body, "special", true);
@@ -115,7 +120,7 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
     s_new_id (request);
     xinf_gw_text_init (&request->text, request->oai.stops, request->oai.stop_count);
     if (!request->oai.chat) {
-        s_send_generate (request, true);
+        s_send_generate (request, false);
         return;
     }
     xinf_msg_t *list = xinf_msg_new ("LIST_MODELS");
@@ -156,8 +161,8 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->oai.prompt = prompt;
     request->oai.prompt_size = strlen (prompt);
     //  A template that writes the BOS itself gets no second one
-    bool add_bos = !(*model.bos_token && strncmp (prompt, model.bos_token, strlen (model.bos_token)) == 0);
-    s_send_generate (request, add_bos);
+    bool has_bos = *model.bos_token && strncmp (prompt, model.bos_token, strlen (model.bos_token)) == 0;
+    s_send_generate (request, has_bos);
 }
 
 //  Calls as a delta's tool_calls: each with its index among the answer's calls.

@@ -370,6 +370,38 @@ def scenario_tokenize(gateway):
     print("/tokenize (with_pieces, add_special) and /detokenize round-trip; their 400s and 404")
 
 
+def scenario_bos(gateway, path):
+    """A BOS only as the model's file says (tokenizer.ggml.add_bos_token), as
+    llama-server: a Qwen2 model (BOS <|endoftext|>, add_bos_token false)
+    gets none in a completion or a chat (its template writes none); m
+    (true) gets exactly one in a completion. /tokenize's add_special adds
+    the BOS the same way, so usage.prompt_tokens is its count."""
+    gateway.launch("qwen", path)
+    text = "The quick brown fox"
+    for uid, adds in (("qwen", 0), ("m", 1)):
+        plain = gateway.call("POST", "/tokenize", {"model": uid, "content": text})[2]["tokens"]
+        special = gateway.call("POST", "/tokenize", {"model": uid, "content": text, "add_special": True,
+                                                     "with_pieces": True})[2]["tokens"]
+        status, _, body = gateway.call("POST", "/v1/completions", {"model": uid, "prompt": text, "max_tokens": 1})
+        check(status == 200 and body["usage"]["prompt_tokens"] == len(plain) + adds,
+              f"{uid}: {adds} BOS in a completion: {body} vs {len(plain)} tokens")
+        check(len(special) == len(plain) + adds and [item["id"] for item in special[adds:]] == plain,
+              f"{uid}: /tokenize add_special adds {adds} BOS: {special} vs {plain}")
+    bos = gateway.call("POST", "/tokenize", {"model": "m", "content": "<|begin_of_text|>"})[2]["tokens"]
+    check(len(bos) == 1 and special[0]["id"] == bos[0], f"m's BOS first: {special[0]} vs {bos}")
+    messages = [{"role": "user", "content": "Hello"}]
+    status, _, body = gateway.call("POST", "/apply-template", {"model": "qwen", "messages": messages})
+    check(status == 200 and body["prompt"].startswith("<|im_start|>"), f"the Qwen prompt: {status} {body}")
+    reference, _ = gateway.client.request("GENERATE", {"uid": "qwen", "prompt": body["prompt"], "max_tokens": 1,
+                                                       "special": True, "add_bos": False}, expect="GENERATE_REPLY")
+    status, _, body = gateway.call("POST", "/v1/chat/completions", {"model": "qwen", "messages": messages,
+                                                                    "max_tokens": 1})
+    check(status == 200 and body["usage"]["prompt_tokens"] == len(reference["prompt_tokens"]),
+          f"no BOS in a Qwen chat: {body} vs {len(reference['prompt_tokens'])} tokens")
+    print("BOS as the model's file says: none for a Qwen2 model (completion, chat, /tokenize add_special), "
+          "one for a Llama 3 one")
+
+
 def scenario_metrics(gateway):
     status, headers, body = gateway.call("GET", "/metrics")
     check(status == 200 and headers["content-type"].startswith("text/plain"), f"/metrics: {status} {headers}")
@@ -496,6 +528,8 @@ def main():
         make_model(build_dir, llama3, chat_template="meta-llama-Llama-3.1-8B-Instruct.jinja")
         gemma = os.path.join(workdir, "gemma.gguf")
         make_model(build_dir, gemma, chat_template="google-gemma-2-2b-it.jinja")
+        qwen = os.path.join(workdir, "qwen.gguf")
+        make_model(build_dir, qwen, chat_template="Qwen-Qwen2.5-7B-Instruct.jinja", arch="qwen2")
         gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2",
                           "--http-body-timeout-s", "4")
         scenario_before_ready(gateway)
@@ -511,6 +545,7 @@ def main():
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)
         scenario_tokenize(gateway)
+        scenario_bos(gateway, qwen)
         scenario_metrics(gateway)
         scenario_manage(gateway, path)
         scenario_slowloris(gateway)
