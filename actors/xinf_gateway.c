@@ -9,6 +9,8 @@
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 
+#include <poll.h>
+
 #define XINF_GW_TICK_MS  100
 
 static void s_run_mhd (xinf_gw_state_t *gateway);
@@ -20,7 +22,7 @@ s_corr_key (uint64_t corr, char *key, size_t size)
 }
 
 int
-xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms)
+xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms, xinf_gw_error_t *error)
 {
     xinf_gw_state_t *gateway = request->gateway;
     xinf_gw_call_forget (request);
@@ -28,6 +30,13 @@ xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_m
     xinf_msg_set_corr (*msg_p, corr);
     xinf_msg_set_deadline (*msg_p, (uint64_t) deadline_ms);
     if (xinf_dealer_send (gateway->dealer, msg_p)) {
+        if (errno == EMSGSIZE)
+            xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", NULL,
+                               "the request is too large: its message to the supervisor would be over the %d bytes "
+                               "a message may carry", XINF_HEADER_MAX);
+        else
+            xinf_gw_error_set (error, 503, "server_error", "supervisor_unreachable", NULL,
+                               "cannot send to the supervisor at %s: its queue is full", gateway->supervisor);
         xinf_msg_destroy (msg_p);
         return -1;
     }
@@ -182,7 +191,12 @@ s_on_http (zloop_t *loop, zmq_pollitem_t *item, void *arg)
 
 //  True when the peer of a suspended connection has closed it: MHD does
 //  not watch suspended connections, so a client that gives up while its
-//  request waits in the queue is found here (EOF or an error on a peek).
+//  request waits in the queue is found here. Closed: EOF or an error, or
+//  the peer's FIN after bytes not read (POLLRDHUP: a TLS client sends its
+//  close_notify alert before it closes, so a peek finds that alert, not
+//  the EOF), or on TLS an alert record (type 21, TLS 1.2's close_notify
+//  or a fatal alert: nothing follows it). Bytes of an open connection
+//  are a pipelined request, which MHD reads once this one is answered.
 static bool
 s_peer_closed (xinf_gw_request_t *request)
 {
@@ -190,9 +204,16 @@ s_peer_closed (xinf_gw_request_t *request)
                                                                     MHD_CONNECTION_INFO_CONNECTION_FD);
     if (!info)
         return false;
-    char byte;
+    struct pollfd item = { info->connect_fd, POLLIN | POLLRDHUP, 0 };
+    if (poll (&item, 1, 0) <= 0)
+        return false;                       //  nothing came: still there
+    if (item.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        return true;
+    unsigned char byte;
     ssize_t rc = recv (info->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-    return rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    if (rc == 0 || (rc < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        return true;
+    return rc == 1 && request->gateway->tls_cert && byte == 21;
 }
 
 //  Suspended generations whose clients are gone are cancelled (once a second).

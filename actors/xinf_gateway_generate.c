@@ -7,13 +7,15 @@
     soon as they are complete: the text is shown up to the stop, the
     generation is cancelled (CANCEL) and the answer ends with
     finish_reason "stop". Without `stream` the HTTP answer is one JSON
-    object at the end; with it, server-sent events as tokens come.
+    object at the end; with it, server-sent events as tokens come. A
+    prompt too large for a GENERATE is 413 at once.
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_chat.h"
 #include "xinf_gateway_toolcalls.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
+#include "xinf_request_check.h"
 
 #define XINF_GW_LIST_MS  10000     //  LIST_MODELS deadline
 
@@ -25,17 +27,41 @@ s_new_id (xinf_gw_request_t *request)
     request->created = (int64_t) time (NULL);
 }
 
-static void
-s_fail (xinf_gw_request_t *request, unsigned status, const char *type, const char *code, const char *format,
-        const char *detail)
+//  A GENERATE the supervisor would refuse for its size is refused here,
+//  at once, with 413: its prompt (text, token ids or a rendered chat) over
+//  the entry's limits (xinf_request_check.h), which keep the message and
+//  the RUN relayed from it within the envelope's limits. (Sent, one over
+//  the envelope's header limit would be refused unread by the supervisor.)
+static bool
+s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t *error)
 {
-    xinf_gw_error_t error;
-    xinf_gw_error_set (&error, status, type, code, NULL, format, detail);
-    xinf_gw_request_fail (request, &error);
+    const char *param = request->oai.chat ? "messages" : "prompt";
+    if (request->oai.prompt_token_count > XINF_PROMPT_TOKENS_MAX) {
+        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", param,
+                           "the prompt has %zu token ids; at most %d are accepted", request->oai.prompt_token_count,
+                           XINF_PROMPT_TOKENS_MAX);
+        return false;
+    }
+    xinf_mpbuf_t packed;
+    xinf_mpbuf_init (&packed);
+    xinf_value_write (body, &packed);
+    size_t size = packed.size;
+    xinf_mpbuf_release (&packed);
+    if (size > XINF_GENERATE_BODY_MAX) {
+        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", param,
+                           "the %s is too large: a request with it packs to %zu bytes; at most %d are accepted",
+                           request->oai.chat ? "chat's rendered prompt" : "prompt", size, XINF_GENERATE_BODY_MAX);
+        return false;
+    }
+    return true;
 }
 
+//  The GENERATE of a request. A text prompt gets a BOS as the model's file
+//  says (tokenizer.ggml.add_bos_token: add_bos left out), as llama-server
+//  tokenizes with add_special; 'has_bos': the prompt already starts with
+//  the model's BOS (a template wrote it), so none is added.
 static void
-s_send_generate (xinf_gw_request_t *request, bool add_bos)
+s_send_generate (xinf_gw_request_t *request, bool has_bos)
 {
     xinf_gw_oai_t *oai = &request->oai;
     xinf_msg_t *msg = xinf_msg_new ("GENERATE");
@@ -49,7 +75,8 @@ s_send_generate (xinf_gw_request_t *request, bool add_bos)
     }
     else {
         xinf_map_put (body, "prompt", xinf_value_new_strn (oai->prompt, oai->prompt_size));
-        xinf_map_put_bool (body, "add_bos", add_bos);
+        if (has_bos)
+            xinf_map_put_bool (body, "add_bos", false);
     }
     if (oai->chat)
         xinf_map_put_bool (body, "special", true);
@@ -63,9 +90,14 @@ s_send_generate (xinf_gw_request_t *request, bool add_bos)
     xinf_map_put_uint (body, "top_k", oai->top_k);
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
     xinf_map_put_bool (body, "stream", true);
-    if (xinf_gw_call (request, &msg, request->gateway->config.request_timeout_ms)) {
-        s_fail (request, 503, "server_error", "supervisor_unreachable",
-                "cannot send to the supervisor at %s: its queue is full", request->gateway->supervisor);
+    xinf_gw_error_t error;
+    if (!s_size_ok (request, body, &error)) {
+        xinf_msg_destroy (&msg);
+        xinf_gw_request_fail (request, &error);
+        return;
+    }
+    if (xinf_gw_call (request, &msg, request->gateway->config.request_timeout_ms, &error)) {
+        xinf_gw_request_fail (request, &error);
         return;
     }
     request->generating = true;
@@ -88,13 +120,12 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
     s_new_id (request);
     xinf_gw_text_init (&request->text, request->oai.stops, request->oai.stop_count);
     if (!request->oai.chat) {
-        s_send_generate (request, true);
+        s_send_generate (request, false);
         return;
     }
     xinf_msg_t *list = xinf_msg_new ("LIST_MODELS");
-    if (xinf_gw_call (request, &list, XINF_GW_LIST_MS))
-        s_fail (request, 503, "server_error", "supervisor_unreachable",
-                "cannot send to the supervisor at %s: its queue is full", request->gateway->supervisor);
+    if (xinf_gw_call (request, &list, XINF_GW_LIST_MS, &error))
+        xinf_gw_request_fail (request, &error);
 }
 
 //  Chat: the model's template and tokens from LIST_MODELS, then GENERATE.
@@ -130,8 +161,8 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->oai.prompt = prompt;
     request->oai.prompt_size = strlen (prompt);
     //  A template that writes the BOS itself gets no second one
-    bool add_bos = !(*model.bos_token && strncmp (prompt, model.bos_token, strlen (model.bos_token)) == 0);
-    s_send_generate (request, add_bos);
+    bool has_bos = *model.bos_token && strncmp (prompt, model.bos_token, strlen (model.bos_token)) == 0;
+    s_send_generate (request, has_bos);
 }
 
 //  Calls as a delta's tool_calls: each with its index among the answer's calls.

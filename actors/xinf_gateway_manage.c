@@ -202,11 +202,8 @@ xinf_gw_manage_start (xinf_gw_request_t *request)
         xinf_gw_respond_error (request, &error);
         return;
     }
-    if (xinf_gw_call (request, &msg, deadline_ms)) {
-        xinf_gw_error_set (&error, 503, "server_error", "supervisor_unreachable", NULL,
-                           "cannot send to the supervisor at %s: its queue is full", request->gateway->supervisor);
+    if (xinf_gw_call (request, &msg, deadline_ms, &error))
         xinf_gw_respond_error (request, &error);
-    }
 }
 
 void

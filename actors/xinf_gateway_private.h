@@ -257,9 +257,10 @@ void xinf_gw_stream_wake (xinf_gw_request_t *request);
 void xinf_gw_resume (xinf_gw_request_t *request);
 
 //  xinf_gateway.c: calls to the supervisor.
-//  Sends 'msg' for 'request' with a fresh corr and deadline; -1 when the
-//  DEALER cannot take it (the caller answers 503).
-int xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms);
+//  Sends 'msg' for 'request' with a fresh corr and deadline; -1 with the
+//  answer in 'error' when the DEALER cannot take it: 503 when its queue is
+//  full, 413 when the message is over what the supervisor reads.
+int xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms, xinf_gw_error_t *error);
 //  Forgets the request's call (its answer, if any, is dropped).
 void xinf_gw_call_forget (xinf_gw_request_t *request);
 //  Sends CANCEL for the request's generation (fire and forget).

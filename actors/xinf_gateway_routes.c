@@ -8,18 +8,16 @@
 */
 #include "xinf_gateway_chat.h"
 #include "xinf_gateway_toolcalls.h"
+#include "xinf_request_check.h"
 
 #define XINF_GW_ROUTE_MS  10000     //  deadline of these calls
 
 static void
 s_call (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
-    if (xinf_gw_call (request, &msg, XINF_GW_ROUTE_MS)) {
-        xinf_gw_error_t error;
-        xinf_gw_error_set (&error, 503, "server_error", "supervisor_unreachable", NULL,
-                           "cannot send to the supervisor at %s: its queue is full", request->gateway->supervisor);
+    xinf_gw_error_t error;
+    if (xinf_gw_call (request, &msg, XINF_GW_ROUTE_MS, &error))
         xinf_gw_respond_error (request, &error);
-    }
 }
 
 //  The body of a POST route as an object with a valid model; NULL after answering 400/404.
@@ -68,6 +66,10 @@ s_start_tokenize (xinf_gw_request_t *request)
     if (!tokenize && !json_is_array (tokens))
         xinf_gw_error_set (&error, 400, "invalid_request_error", "invalid_value", "tokens",
                            "'tokens' must be an array of token ids");
+    if (!tokenize && !error.status && json_array_size (tokens) > XINF_PROMPT_TOKENS_MAX)
+        xinf_gw_error_set (&error, 413, "invalid_request_error", "request_too_large", "tokens",
+                           "'tokens' has %zu ids; at most %d are accepted", json_array_size (tokens),
+                           XINF_PROMPT_TOKENS_MAX);
     for (size_t index = 0; !tokenize && !error.status && index < json_array_size (tokens); index++) {
         json_t *id = json_array_get (tokens, index);
         if (!json_is_integer (id) || json_integer_value (id) < 0 || json_integer_value (id) > UINT32_MAX)

@@ -13,7 +13,9 @@ s_failed (uint64_t request, const char *code, const char *message)
     return msg;
 }
 
-//  mode tokenize: content -> tokens (and pieces, the bytes of each).
+//  mode tokenize: content -> tokens (and pieces, the bytes of each);
+//  add_special puts the BOS first where the model adds one
+//  (tokenizer.ggml.add_bos_token), as llama.cpp's tokenize does.
 static xinf_msg_t *
 s_tokenize (xinf_tokenizer_t *tokenizer, const xinf_node_msg_tokenize_t *asked, xinf_value_t *body, xinf_check_t *check)
 {
@@ -23,7 +25,8 @@ s_tokenize (xinf_tokenizer_t *tokenizer, const xinf_node_msg_tokenize_t *asked, 
     if (!text)
         return s_failed (request, "BAD_REQUEST", "field 'content' is missing");
     size_t count = 0;
-    int32_t *ids = xinf_request_encode (tokenizer, text, length, asked->add_special, asked->parse_special, &count, check);
+    bool add_bos = asked->add_special && xinf_tokenizer_add_bos (tokenizer);
+    int32_t *ids = xinf_request_encode (tokenizer, text, length, add_bos, asked->parse_special, &count, check);
     if (!ids)
         return s_failed (request, "BAD_REQUEST", check->reason);
     xinf_msg_t *msg = xinf_msg_new ("TOKENIZE_RESULT");

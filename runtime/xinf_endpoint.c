@@ -294,14 +294,20 @@ xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 
 //  Sends routing id (ROUTER), frame 0 (signature and header) and the
 //  binary frames, all with DONTWAIT; only the first can be refused, the
-//  rest then go through.
+//  rest then go through. 'limited': a header over XINF_HEADER_MAX is not
+//  sent (-1, errno EMSGSIZE).
 static int
-s_send_wire (zsock_t *sock, void *handle, const xinf_peer_t *to, xinf_msg_t **msg_p)
+s_send_wire (zsock_t *sock, void *handle, const xinf_peer_t *to, xinf_msg_t **msg_p, bool limited)
 {
     xinf_wire_t head;
     zmsg_t *frames = xinf_msg_encode_wire (msg_p, &head);
     int more = frames ? ZMQ_SNDMORE : 0;
     int rc = 0;
+    if (limited && head.size > XINF_SIGNATURE_SIZE + XINF_HEADER_MAX) {
+        errno = EMSGSIZE;           //  the receiver would refuse it unread
+        rc = -1;
+    }
+    else
     if (to)
         rc = zmq_send (handle, to->routing_id, to->routing_id_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     if (rc == 0)
@@ -333,7 +339,7 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
         return -1;
     }
     xinf_msg_set_version (*msg_p, peer->version ? peer->version : XINF_VERSION);
-    if (s_send_wire (self->sock, self->handle, peer, msg_p)) {
+    if (s_send_wire (self->sock, self->handle, peer, msg_p, false)) {
         int reason = errno;
         self->stats.unreachable++;
         xinf_warn ("router", "send refused type=%s peer=%s address=%s reason=%s",
@@ -453,8 +459,15 @@ xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p)
     if (!*xinf_msg_sender (*msg_p))
         xinf_msg_set_sender (*msg_p, self->name);
     xinf_msg_set_version (*msg_p, XINF_VERSION);     //  a forwarded message may have come in another
-    if (s_send_wire (self->sock, self->handle, NULL, msg_p)) {
+    char type [XINF_TYPE_MAX + 1];
+    strcpy (type, xinf_msg_type (*msg_p));   //  valid type: at most XINF_TYPE_MAX
+    if (s_send_wire (self->sock, self->handle, NULL, msg_p, true)) {
+        int reason = errno;
         self->stats.unreachable++;
+        if (reason == EMSGSIZE)
+            xinf_warn ("dealer", "send refused type=%s endpoint=%s reason=\"its header is over the %d bytes a "
+                       "receiver reads\"", type, self->endpoint, XINF_HEADER_MAX);
+        errno = reason;
         return -1;
     }
     self->stats.sent++;

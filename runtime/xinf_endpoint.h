@@ -142,7 +142,9 @@ zsock_t *xinf_dealer_sock (xinf_dealer_t *self);
 const char *xinf_dealer_endpoint (xinf_dealer_t *self);
 
 //  Sends without blocking, consuming the message; -1 (errno EAGAIN) when
-//  the queue is full or no connection can take it.
+//  the queue is full or no connection can take it, -1 (errno EMSGSIZE)
+//  when its header is over XINF_HEADER_MAX (the receiver would refuse it
+//  unread: it is not sent).
 int xinf_dealer_send (xinf_dealer_t *self, xinf_msg_t **msg_p);
 //  Receives one message within timeout_ms (registered as a wait). NULL on
 //  timeout ("no reply within N ms") or bad input, with the reason.

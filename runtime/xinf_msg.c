@@ -472,6 +472,59 @@ s_fields_as_map (const xinf_value_t *header, char *error, size_t error_size)
     return map;
 }
 
+//  Skips one value and everything it holds; false when the bytes end first
+//  (each item takes a byte at least: the walk ends with the bytes).
+static bool
+s_skip_value (xinf_mpread_t *reader)
+{
+    uint64_t pending = 1;
+    while (pending) {
+        xinf_mp_item_t item;
+        if (xinf_mp_read (reader, &item))
+            return false;
+        pending--;
+        if (item.kind == XINF_MP_ARRAY)
+            pending += item.via.count;
+        else
+        if (item.kind == XINF_MP_MAP)
+            pending += 2 * (uint64_t) item.via.count;
+    }
+    return true;
+}
+
+//  The corr of a header refused before its fields were read (over the
+//  size limit), read straight from its first bytes where they allow, so
+//  that the refusal reaches the call that sent it: version 3's array of
+//  five, its second element after the type; version 2's map, the value
+//  of "corr". 0 when it cannot be read.
+static uint64_t
+s_peek_corr (int version, const byte *data, size_t size)
+{
+    xinf_mpread_t reader = { data, size, 0, NULL };
+    xinf_mp_item_t item;
+    if (xinf_mp_read (&reader, &item))
+        return 0;
+    if (version == 3) {
+        if (item.kind != XINF_MP_ARRAY || item.via.count != 5
+        ||  xinf_mp_read (&reader, &item) || item.kind != XINF_MP_STR
+        ||  xinf_mp_read (&reader, &item) || item.kind != XINF_MP_UINT)
+            return 0;
+        return item.via.uint;
+    }
+    if (item.kind != XINF_MP_MAP)
+        return 0;
+    for (uint32_t entry = 0, count = item.via.count; entry < count; entry++) {
+        xinf_mp_item_t key;
+        if (xinf_mp_read (&reader, &key) || key.kind != XINF_MP_STR)
+            return 0;
+        if (key.via.bytes.size == 4 && memcmp (key.via.bytes.ptr, "corr", 4) == 0)
+            return xinf_mp_read (&reader, &item) == 0 && item.kind == XINF_MP_UINT ? item.via.uint : 0;
+        if (!s_skip_value (&reader))
+            return 0;
+    }
+    return 0;
+}
+
 //  Validates the header (frame 0 after the signature) and reads it into self.
 static int
 s_parse_header (xinf_msg_t *self, int version, const byte *data, size_t size,
@@ -479,8 +532,11 @@ s_parse_header (xinf_msg_t *self, int version, const byte *data, size_t size,
 {
     if (size == 0)
         return xinf_fail (error, error_size, "frame 0 has no header after the signature");
-    if (size > XINF_HEADER_MAX)
+    if (size > XINF_HEADER_MAX) {
+        if (corr_hint)
+            *corr_hint = s_peek_corr (version, data, size);
         return xinf_fail (error, error_size, "header has %zu bytes, at most %d allowed", size, XINF_HEADER_MAX);
+    }
     if (s_take_canonical (self, version, data, size, corr_hint) == 0)
         return 0;
     //  Anything else: the structure walk first, for its precise reasons

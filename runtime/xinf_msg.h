@@ -89,7 +89,8 @@ zmsg_t *xinf_msg_encode (xinf_msg_t **self_p);
 
 //  Decodes, consuming zmsg. NULL on bad input with the reason in 'error';
 //  'corr_hint' (may be NULL) gets the correlation id when the header had a
-//  readable one, 0 otherwise, so that an ERROR reply can be correlated.
+//  readable one, 0 otherwise, so that an ERROR reply can be correlated (a
+//  header over XINF_HEADER_MAX too: its corr is read from its first bytes).
 xinf_msg_t *xinf_msg_decode (zmsg_t **zmsg_p, char *error, size_t error_size, uint64_t *corr_hint);
 
 //  For the endpoints: frame 0 (signature and header) packed into 'head'

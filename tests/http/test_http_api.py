@@ -2,7 +2,8 @@
 of a generation with and without stream (the same text as the ZeroMQ
 client gets), stop strings (ASCII and multi-byte UTF-8, never shown, never
 split), usage, and every error status: 400 of each kind, 401, 404, 405,
-413, 503 before a model is known."""
+413 (a body over --http-max-body; a prompt over what a message to the
+supervisor carries, at once), 503 before a model is known."""
 import json
 import os
 import re
@@ -151,6 +152,36 @@ def scenario_too_large(gateway):
     check(response.status == 413, f"a chunked body over the limit is 413, got {response.status}")
     connection.close()
     print("413 for a body over --http-max-body (with Content-Length and chunked)")
+
+
+def scenario_prompt_too_large(build_dir, workdir, path):
+    """With the default --http-max-body (4 MiB) a body may carry a prompt
+    larger than a message to the supervisor may (1 MiB): such a prompt
+    (text, token ids, a chat's rendered prompt; /tokenize's content,
+    /detokenize's ids) is 413 at once, not a request that waits for its
+    deadline, and the gateway serves on."""
+    gateway = Gateway(build_dir, workdir, "--http-max-body", str(4 << 20))
+    gateway.launch("m", path)
+    text = "x" * 1_200_000
+    ids = [7] * 300_000
+    cases = [("/v1/completions", {"model": "m", "prompt": text, "max_tokens": 2}, "prompt", "1044480"),
+             ("/v1/completions", {"model": "m", "prompt": ids, "max_tokens": 2}, "prompt", "300000 token ids"),
+             ("/v1/chat/completions", {"model": "m", "max_tokens": 2,
+                                       "messages": [{"role": "user", "content": text}]}, "messages", "rendered"),
+             ("/tokenize", {"model": "m", "content": text}, None, "too large"),
+             ("/detokenize", {"model": "m", "tokens": ids}, "tokens", "300000 ids")]
+    for route, body, param, needle in cases:
+        started = time.monotonic()
+        result = gateway.call("POST", route, body, timeout=30)
+        waited = time.monotonic() - started
+        _, answer = expect_error(result, 413, needle, param)
+        check(answer["error"]["code"] == "request_too_large", f"{route}: {answer}")
+        check(waited < 10, f"{route}: 413 at once, not after {waited:.1f} s")
+    status, _, body = gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "max_tokens": 2})
+    check(status == 200, f"the gateway serves on: {status} {body}")
+    check(gateway.stop() == 0, "the node exits 0")
+    print(f"413 at once for {len(cases)} prompts over what a message to the supervisor carries "
+          "(text, token ids, chat, /tokenize, /detokenize) with --http-max-body 4 MiB")
 
 
 def long_prompt(gateway):
@@ -339,6 +370,38 @@ def scenario_tokenize(gateway):
     print("/tokenize (with_pieces, add_special) and /detokenize round-trip; their 400s and 404")
 
 
+def scenario_bos(gateway, path):
+    """A BOS only as the model's file says (tokenizer.ggml.add_bos_token), as
+    llama-server: a Qwen2 model (BOS <|endoftext|>, add_bos_token false)
+    gets none in a completion or a chat (its template writes none); m
+    (true) gets exactly one in a completion. /tokenize's add_special adds
+    the BOS the same way, so usage.prompt_tokens is its count."""
+    gateway.launch("qwen", path)
+    text = "The quick brown fox"
+    for uid, adds in (("qwen", 0), ("m", 1)):
+        plain = gateway.call("POST", "/tokenize", {"model": uid, "content": text})[2]["tokens"]
+        special = gateway.call("POST", "/tokenize", {"model": uid, "content": text, "add_special": True,
+                                                     "with_pieces": True})[2]["tokens"]
+        status, _, body = gateway.call("POST", "/v1/completions", {"model": uid, "prompt": text, "max_tokens": 1})
+        check(status == 200 and body["usage"]["prompt_tokens"] == len(plain) + adds,
+              f"{uid}: {adds} BOS in a completion: {body} vs {len(plain)} tokens")
+        check(len(special) == len(plain) + adds and [item["id"] for item in special[adds:]] == plain,
+              f"{uid}: /tokenize add_special adds {adds} BOS: {special} vs {plain}")
+    bos = gateway.call("POST", "/tokenize", {"model": "m", "content": "<|begin_of_text|>"})[2]["tokens"]
+    check(len(bos) == 1 and special[0]["id"] == bos[0], f"m's BOS first: {special[0]} vs {bos}")
+    messages = [{"role": "user", "content": "Hello"}]
+    status, _, body = gateway.call("POST", "/apply-template", {"model": "qwen", "messages": messages})
+    check(status == 200 and body["prompt"].startswith("<|im_start|>"), f"the Qwen prompt: {status} {body}")
+    reference, _ = gateway.client.request("GENERATE", {"uid": "qwen", "prompt": body["prompt"], "max_tokens": 1,
+                                                       "special": True, "add_bos": False}, expect="GENERATE_REPLY")
+    status, _, body = gateway.call("POST", "/v1/chat/completions", {"model": "qwen", "messages": messages,
+                                                                    "max_tokens": 1})
+    check(status == 200 and body["usage"]["prompt_tokens"] == len(reference["prompt_tokens"]),
+          f"no BOS in a Qwen chat: {body} vs {len(reference['prompt_tokens'])} tokens")
+    print("BOS as the model's file says: none for a Qwen2 model (completion, chat, /tokenize add_special), "
+          "one for a Llama 3 one")
+
+
 def scenario_metrics(gateway):
     status, headers, body = gateway.call("GET", "/metrics")
     check(status == 200 and headers["content-type"].startswith("text/plain"), f"/metrics: {status} {headers}")
@@ -465,6 +528,8 @@ def main():
         make_model(build_dir, llama3, chat_template="meta-llama-Llama-3.1-8B-Instruct.jinja")
         gemma = os.path.join(workdir, "gemma.gguf")
         make_model(build_dir, gemma, chat_template="google-gemma-2-2b-it.jinja")
+        qwen = os.path.join(workdir, "qwen.gguf")
+        make_model(build_dir, qwen, chat_template="Qwen-Qwen2.5-7B-Instruct.jinja", arch="qwen2")
         gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2",
                           "--http-body-timeout-s", "4")
         scenario_before_ready(gateway)
@@ -480,12 +545,14 @@ def main():
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)
         scenario_tokenize(gateway)
+        scenario_bos(gateway, qwen)
         scenario_metrics(gateway)
         scenario_manage(gateway, path)
         scenario_slowloris(gateway)
         status, _, body = gateway.call("GET", "/health")
         check(status == 200, "the gateway still serves after all of it")
         check(gateway.stop() == 0, "the node exits 0")
+        scenario_prompt_too_large(build_dir, workdir, path)
     print("PASS: the HTTP gateway's endpoints and error statuses")
 
 

@@ -5,7 +5,9 @@
     server thread (stale replies dropped, corr matched, a silent server
     gives "no reply" within the deadline). The peer's observed address is
     127.0.0.1. Sends to unknown or disconnected peers (by record or by
-    peer id, hex or not) fail with EHOSTUNREACH and are counted; garbage from a raw DEALER gives a NULL message with
+    peer id, hex or not) fail with EHOSTUNREACH and are counted; a dealer
+    does not send a header over the envelope's limit (EMSGSIZE, test_oversize);
+    garbage from a raw DEALER gives a NULL message with
     the peer set. ipc:// and inproc:// work the same. A peer is sent what
     goes to it in the envelope version of its last message, garbage or not
     (test_garbage, test_versions); a dealer always sends version 3.
@@ -387,6 +389,43 @@ test_unreachable (void)
 
 //  A peer that never reads: once its queue is full, sends fail at once
 //  with EAGAIN and are counted; the router never blocks.
+//  A dealer does not send a message whose header the receiver would
+//  refuse (over XINF_HEADER_MAX): -1 with EMSGSIZE at once, counted; one
+//  just under the limit goes, and the router sees only that one.
+static void
+test_oversize (void)
+{
+    char bound [256];
+    int port;
+    xinf_router_t *router = s_router_tcp (&port, bound, sizeof bound);
+    xinf_dealer_t *dealer = xinf_dealer_new (bound, "client");
+    CHECK (dealer);
+    char *blob = calloc (1, XINF_HEADER_MAX);
+    assert (blob);
+    xinf_msg_t *msg = xinf_msg_new ("LARGE");
+    xinf_msg_set_corr (msg, 1);
+    xinf_map_put (xinf_msg_body (msg), "blob", xinf_value_new_bin (blob, XINF_HEADER_MAX));
+    errno = 0;
+    CHECK_INT (xinf_dealer_send (dealer, &msg), -1);
+    CHECK_INT (errno, EMSGSIZE);
+    CHECK (msg == NULL);
+    xinf_endpoint_stats_t stats;
+    xinf_dealer_stats (dealer, &stats);
+    CHECK_INT (stats.unreachable, 1);
+    CHECK_INT (stats.sent, 0);
+    msg = xinf_msg_new ("LARGE");
+    xinf_msg_set_corr (msg, 2);
+    xinf_map_put (xinf_msg_body (msg), "blob", xinf_value_new_bin (blob, XINF_HEADER_MAX - 200));
+    CHECK_INT (xinf_dealer_send (dealer, &msg), 0);
+    free (blob);
+    xinf_peer_t *peer;
+    msg = s_router_recv (router, &peer);
+    CHECK_INT (xinf_msg_corr (msg), 2);
+    xinf_msg_destroy (&msg);
+    xinf_dealer_destroy (&dealer);
+    xinf_router_destroy (&router);
+}
+
 static void
 test_slow_peer (void)
 {
@@ -662,6 +701,7 @@ main (void)
     RUN (test_request_reply);
     RUN (test_recv_timeout);
     RUN (test_unreachable);
+    RUN (test_oversize);
     RUN (test_slow_peer);
     RUN (test_garbage);
     RUN (test_versions);

@@ -11,7 +11,8 @@
     version 3, an array in version 2, an array of other than five),
     missing and ill-typed fields, invalid type names, too many frames and
     an oversize header, and still hands out the corr when it was readable
-    (test_field_errors: version 2, test_array_errors: version 3).
+    (test_field_errors: version 2, test_array_errors: version 3,
+    test_oversize_corr: a header over the size limit).
     The canonical header (test_canonical: the shortest encodings and, in
     version 2, keys in the spec's order, as this encoder writes them) and
     any other valid form (keys reordered, longer encodings, an unknown
@@ -569,6 +570,51 @@ test_limits (void)
     s_expect_refused (xinf_msg_encode (&large), "map has more entries than allowed", 0);
 }
 
+//  A header over the limit is refused before its fields are read, but its
+//  corr is still handed out (read from its first bytes), so that the
+//  refusal reaches the call that sent it: in version 3 (the array's
+//  second element) and version 2 (the map's "corr", also after a body);
+//  0 when the corr there is not a uint.
+static void
+test_oversize_corr (void)
+{
+    char *blob = malloc (XINF_HEADER_MAX);
+    assert (blob);
+    memset (blob, 'a', XINF_HEADER_MAX);
+    char expected [128];
+    snprintf (expected, sizeof expected, "at most %d allowed", XINF_HEADER_MAX);
+    for (int version = 2; version <= 3; version++) {
+        xinf_msg_t *large = xinf_msg_new ("GENERATE");
+        xinf_msg_set_version (large, version);
+        xinf_msg_set_corr (large, 4242);
+        xinf_map_put (xinf_msg_body (large), "prompt", xinf_value_new_strn (blob, XINF_HEADER_MAX));
+        s_expect_refused (xinf_msg_encode (&large), expected, 4242);
+    }
+    //  Version 2, the keys in another order: the body before the corr
+    xinf_value_t *header = xinf_value_new_map ();
+    xinf_value_t *body = xinf_value_new_map ();
+    xinf_map_put (body, "nested", xinf_value_new_array ());
+    xinf_array_push (xinf_map_get (body, "nested"), xinf_value_new_map ());
+    xinf_map_put (body, "blob", xinf_value_new_bin (blob, XINF_HEADER_MAX));
+    xinf_map_put (header, "body", body);
+    xinf_map_put_str (header, "type", "HELLO");
+    xinf_map_put_str (header, "sender", "tester");
+    xinf_map_put_uint (header, "deadline", 0);
+    xinf_map_put_uint (header, "corr", 99);
+    s_expect_refused (s_zmsg (&header, 2), expected, 99);
+    //  Version 3 with a corr that is not a uint: none to hand out
+    header = xinf_value_new_array ();
+    xinf_array_push (header, xinf_value_new_str ("HELLO"));
+    xinf_array_push (header, xinf_value_new_str ("99"));
+    xinf_array_push (header, xinf_value_new_str ("tester"));
+    xinf_array_push (header, xinf_value_new_uint (0));
+    body = xinf_value_new_map ();
+    xinf_map_put (body, "blob", xinf_value_new_bin (blob, XINF_HEADER_MAX));
+    xinf_array_push (header, body);
+    s_expect_refused (s_zmsg (&header, 3), expected, 0);
+    free (blob);
+}
+
 static void
 test_error_message (void)
 {
@@ -720,6 +766,7 @@ main (void)
     RUN (test_array_errors);
     RUN (test_versions);
     RUN (test_limits);
+    RUN (test_oversize_corr);
     RUN (test_error_message);
     RUN (test_canonical);
     return 0;
