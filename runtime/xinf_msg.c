@@ -496,11 +496,16 @@ s_skip_value (xinf_mpread_t *reader)
 //  size limit), read straight from its first bytes where they allow, so
 //  that the refusal reaches the call that sent it: version 3's array of
 //  five, its second element after the type; version 2's map, the value
-//  of "corr". 0 when it cannot be read.
+//  of "corr". 0 when it cannot be read within the header's first
+//  S_PEEK_MAX bytes.
+#define S_PEEK_MAX 4096
+
 static uint64_t
 s_peek_corr (int version, const byte *data, size_t size)
 {
-    xinf_mpread_t reader = { data, size, 0, NULL };
+    //  Only the first bytes, so that a refused header costs the same
+    //  whatever its size: both encoders put corr right after the type
+    xinf_mpread_t reader = { data, size < S_PEEK_MAX ? size : S_PEEK_MAX, 0, NULL };
     xinf_mp_item_t item;
     if (xinf_mp_read (&reader, &item))
         return 0;

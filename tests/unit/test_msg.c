@@ -590,18 +590,31 @@ test_oversize_corr (void)
         xinf_map_put (xinf_msg_body (large), "prompt", xinf_value_new_strn (blob, XINF_HEADER_MAX));
         s_expect_refused (xinf_msg_encode (&large), expected, 4242);
     }
-    //  Version 2, the keys in another order: the body before the corr
+    //  Version 2, the keys in another order: a small body before the
+    //  corr, the bulk after it (an unknown key)
     xinf_value_t *header = xinf_value_new_map ();
     xinf_value_t *body = xinf_value_new_map ();
     xinf_map_put (body, "nested", xinf_value_new_array ());
     xinf_array_push (xinf_map_get (body, "nested"), xinf_value_new_map ());
-    xinf_map_put (body, "blob", xinf_value_new_bin (blob, XINF_HEADER_MAX));
     xinf_map_put (header, "body", body);
     xinf_map_put_str (header, "type", "HELLO");
     xinf_map_put_str (header, "sender", "tester");
     xinf_map_put_uint (header, "deadline", 0);
     xinf_map_put_uint (header, "corr", 99);
+    xinf_map_put (header, "pad", xinf_value_new_bin (blob, XINF_HEADER_MAX));
     s_expect_refused (s_zmsg (&header, 2), expected, 99);
+    //  The corr past the first 4 KiB (after many small items, which a
+    //  peek through the whole header would walk one by one): none
+    header = xinf_value_new_map ();
+    body = xinf_value_new_map ();
+    xinf_value_t *many = xinf_value_new_array ();
+    for (int index = 0; index < 4096; index++)
+        xinf_array_push (many, xinf_value_new_uint (1));
+    xinf_map_put (body, "many", many);
+    xinf_map_put (body, "blob", xinf_value_new_bin (blob, XINF_HEADER_MAX));
+    xinf_map_put (header, "body", body);
+    xinf_map_put_uint (header, "corr", 98);
+    s_expect_refused (s_zmsg (&header, 2), expected, 0);
     //  Version 3 with a corr that is not a uint: none to hand out
     header = xinf_value_new_array ();
     xinf_array_push (header, xinf_value_new_str ("HELLO"));
