@@ -301,10 +301,41 @@ s_timings (xinf_request_t *self)
     return timings;
 }
 
+//  Bytes of MessagePack the ids take (the shortest encodings).
+static size_t
+s_ids_bytes (const int32_t *ids, size_t count)
+{
+    size_t bytes = 5;
+    for (size_t index = 0; index < count; index++)
+        bytes += ids [index] < 128 ? 1 : ids [index] < 65536 ? 3 : 5;
+    return bytes;
+}
+
+//  RUN_FAILED TOO_LARGE when the answer's ids and text would not fit in
+//  one message (the envelope's header bytes and values, RUN_DONE's text),
+//  NULL when they fit; with 1 KiB for the other fields.
+static xinf_msg_t *
+s_too_large (xinf_request_t *self, long text_size)
+{
+    size_t bytes = s_ids_bytes (self->prompt, self->prompt_count) + s_ids_bytes (self->tokens, self->count)
+                 + (size_t) (text_size > 0 ? text_size : 0) + 1024;
+    size_t values = self->prompt_count + self->count + 64;
+    if (bytes <= XINF_HEADER_MAX && values <= XINF_OBJECTS_MAX && text_size <= XINF_RUN_TEXT_MAX)
+        return NULL;
+    char text [256];
+    snprintf (text, sizeof text, "the answer (a prompt of %zu tokens, %zu generated, %ld bytes of text) is larger "
+              "than one message carries; ask for fewer tokens or send a shorter prompt", self->prompt_count,
+              self->count, text_size);
+    return xinf_request_failed_msg (self->id, "TOO_LARGE", text);
+}
+
 xinf_msg_t *
 xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const char *reason)
 {
     long size = xinf_tokenizer_decode (tokenizer, self->tokens, self->count, NULL, 0);
+    xinf_msg_t *failed = s_too_large (self, size);
+    if (failed)
+        return failed;
     char *text = calloc ((size_t) (size > 0 ? size : 0) + 1, 1);
     if (text && size > 0)
         xinf_tokenizer_decode (tokenizer, self->tokens, self->count, text, (size_t) size + 1);

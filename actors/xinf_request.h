@@ -45,7 +45,11 @@ void xinf_request_take (xinf_request_t *self, int32_t token);
 //  token (its text is not part of the answer). The first token also
 //  carries the prompt's length in tokens.
 xinf_msg_t *xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end);
-//  RUN_DONE with the text, the tokens, the reason and the timings.
+//  The most bytes of text RUN_DONE carries (node.xml).
+#define XINF_RUN_TEXT_MAX (1 << 20)
+
+//  RUN_DONE with the text, the tokens, the reason and the timings; or
+//  RUN_FAILED TOO_LARGE where those would not fit in one message.
 xinf_msg_t *xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const char *reason);
 //  RUN_FAILED for request 'id'.
 xinf_msg_t *xinf_request_failed_msg (uint64_t id, const char *code, const char *text);
