@@ -51,6 +51,7 @@ typedef struct {
     char node [65];
     uint32_t tried;                   //  replicas it was sent to
     size_t attempts;
+    size_t executor_faults;           //  runs of it that ended EXECUTOR_LOST / EXECUTOR_HUNG
     void *queue_handle;
     char last_code [32];              //  why it was displaced, if it was
     char last_reason [512];
