@@ -56,7 +56,10 @@ void xinf_scheduler_destroy (xinf_scheduler_t **self_p);
 //  Creates or updates a model's queue bound (0: the default).
 void xinf_scheduler_model_set (xinf_scheduler_t *self, const char *uid, size_t queue_max);
 //  A replica's node, whether it takes requests, and its capacity (>= 1).
-//  Queued requests are dispatched when it has room. A ready replica whose
+//  Queued requests are dispatched when it has room. One that failed
+//  (replica_down, or a run's EXECUTOR_LOST / EXECUTOR_HUNG) takes nothing
+//  until it is set not ready and then ready again, or on another node:
+//  being set ready again as before is no recovery. A ready replica whose
 //  worker cannot take a RUN (its connection is being made again, its
 //  queue is full) stays ready: it rests XINF_SCHED_BACKOFF_MS, doubled at
 //  each refusal in a row up to XINF_SCHED_BACKOFF_MAX, while its requests

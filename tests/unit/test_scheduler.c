@@ -442,6 +442,40 @@ test_executor_lost (void)
     s_end (&scheduler, &io);
 }
 
+//  The mark of a replica whose executor was lost holds while the model
+//  table still says it is ready (another replica's report, a worker's
+//  HELLO sync all models before its own failure report comes): it takes
+//  requests again once seen not ready, then ready (relaunched).
+static void
+test_executor_down_sticky (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 10);
+    xinf_msg_destroy (&run);
+    run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    xinf_msg_destroy (&run);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 20);      //  a sync, w0's report not yet in
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 20);
+    s_submit (scheduler, "c", 2, false, 0, 30);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", false, 1, 40);     //  it failed, is relaunched
+    CHECK_INT (s_count (&io, "RUN") + s_count (&io, "ERROR"), 0);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 50);
+    run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 2);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
 //  A RUN its worker cannot take now (its connection being made again) is
 //  no reason to refuse the model for good: the replica rests a while,
 //  the request waits in the queue, and both go on after the rest.
@@ -798,6 +832,7 @@ main (void)
     RUN (test_retry);
     RUN (test_attempts_bounded);
     RUN (test_executor_lost);
+    RUN (test_executor_down_sticky);
     RUN (test_unreachable_rests);
     RUN (test_client_gone);
     RUN (test_client_slow);
