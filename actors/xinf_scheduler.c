@@ -425,6 +425,18 @@ xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t inde
     xinf_sched_pump (self, model, now);
 }
 
+void
+xinf_scheduler_node_back (xinf_scheduler_t *self, const char *node, int64_t now)
+{
+    self->now = now;
+    for (xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_first (self->models); model;
+         model = (xinf_sched_model_t *) zhashx_next (self->models))
+        for (size_t index = 0; index < model->count; index++)
+            if (streq (model->replicas [index].node, node))
+                model->replicas [index].retry_at = model->replicas [index].backoff = 0;
+    xinf_sched_pump_all (self, now);
+}
+
 static int
 s_by_submitted (const void *left, const void *right)
 {

@@ -66,6 +66,9 @@ void xinf_scheduler_model_set (xinf_scheduler_t *self, const char *uid, size_t q
 //  go to other replicas or wait in the queue (within their deadlines).
 void xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t index, const char *node,
                                  bool ready, size_t capacity, int64_t now);
+//  Worker 'node' registered (again): its replicas' rests after refused
+//  RUNs end, and queued requests may go to them at once.
+void xinf_scheduler_node_back (xinf_scheduler_t *self, const char *node, int64_t now);
 //  A replica failed or was lost: it takes nothing more; its requests go
 //  back to the head of the queue when no token of theirs reached the
 //  client (and attempts are left), else end with 'code' and 'reason'.

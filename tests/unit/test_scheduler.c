@@ -514,6 +514,35 @@ test_unreachable_rests (void)
     s_end (&scheduler, &io);
 }
 
+//  A replica resting after refused RUNs (its worker reconnecting) takes
+//  requests again as soon as its worker registers, not after the rest.
+static void
+test_node_back (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 1, false, 0, 0);            //  refused: rests 100 ms
+    int64_t now = 0, rest = XINF_SCHED_BACKOFF_MS;
+    for (int refused = 1; refused < 6; refused++) {       //  refused 5 times more, the rest doubling
+        now += rest;
+        rest *= 2;
+        xinf_scheduler_tick (scheduler, now);
+    }
+    io.node_refuses = false;
+    xinf_scheduler_tick (scheduler, now + 100);           //  it rests 3.2 s now
+    CHECK_INT (s_count (&io, "RUN") + s_count (&io, "ERROR"), 0);
+    xinf_scheduler_node_back (scheduler, "w9", now + 200);        //  another worker: it still rests
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_scheduler_node_back (scheduler, "w0", now + 200);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 1);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
 static void
 test_client_gone (void)
 {
@@ -834,6 +863,7 @@ main (void)
     RUN (test_executor_lost);
     RUN (test_executor_down_sticky);
     RUN (test_unreachable_rests);
+    RUN (test_node_back);
     RUN (test_client_gone);
     RUN (test_client_slow);
     RUN (test_adopt);
