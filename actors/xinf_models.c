@@ -570,6 +570,7 @@ xinf_models_worker_joined (xinf_models_t *self, xinf_ctx_t *ctx, const char *nod
 {
     self->ctx = ctx;
     xinf_heal_worker_joined (self->heal, ctx, node);
+    xinf_scheduler_node_back (self->scheduler, node, zclock_mono ());   //  its replicas' rests end
     size_t listed;
     xinf_model_entry_t **entries = xinf_model_table_list (self->models, &listed);
     for (size_t at = 0; at < listed; at++) {

@@ -409,16 +409,32 @@ xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t inde
         return;
     xinf_sched_model_t *model = xinf_sched_model_of (self, uid);
     xinf_sched_replica_t *replica = &model->replicas [index];
-    if ((ready && !replica->ready) || !streq (replica->node, node))
-        replica->retry_at = replica->backoff = 0;        //  newly ready: a clean slate
+    //  Newly ready, or on another node: a clean slate. A replica marked
+    //  down (its executor lost or hung) stays so while it is reported
+    //  ready as before: the model table says so until the replica's own
+    //  failure report arrives, and any other sync of the model comes first
+    if ((ready && !replica->ready) || !streq (replica->node, node)) {
+        replica->retry_at = replica->backoff = 0;
+        replica->down = false;
+    }
     snprintf (replica->node, sizeof replica->node, "%s", node);
     replica->ready = ready;
-    if (ready)
-        replica->down = false;
     replica->capacity = capacity ? capacity : 1;
     if (index >= model->count)
         model->count = index + 1;
     xinf_sched_pump (self, model, now);
+}
+
+void
+xinf_scheduler_node_back (xinf_scheduler_t *self, const char *node, int64_t now)
+{
+    self->now = now;
+    for (xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_first (self->models); model;
+         model = (xinf_sched_model_t *) zhashx_next (self->models))
+        for (size_t index = 0; index < model->count; index++)
+            if (streq (model->replicas [index].node, node))
+                model->replicas [index].retry_at = model->replicas [index].backoff = 0;
+    xinf_sched_pump_all (self, now);
 }
 
 static int

@@ -7,7 +7,8 @@
     OVERLOADED with a retry-after beyond the queue bound, per-request
     deadlines, cancellation (a client's CANCEL, a client that is gone or
     does not read), and a retry on another replica when a replica fails or
-    is lost before the request's first token reached the client.
+    is lost before the request's first token reached the client (after an
+    executor crash or hang once only: the request may be the cause).
 
     It is an object on the supervisor actor's thread, not an actor of its
     own: its inputs (client requests, worker replies, replica states, the
@@ -31,6 +32,7 @@
 #define XINF_SCHED_QUEUE_DEFAULT 256
 #define XINF_SCHED_QUEUE_BYTES   (64 << 20)   //  queued bodies per model
 #define XINF_SCHED_ATTEMPTS      3            //  dispatches per request at most
+#define XINF_SCHED_FAULT_RETRIES 1            //  retries of a request after its executor crashed or hung
 #define XINF_SCHED_BACKOFF_MS    100          //  a replica whose RUN could not be sent rests this long,
 #define XINF_SCHED_BACKOFF_MAX   5000         //  doubled at each refusal in a row up to this
 #define XINF_SCHED_HOLD_MS       60000        //  an answer a client with a full queue cannot take is tried this long
@@ -54,13 +56,19 @@ void xinf_scheduler_destroy (xinf_scheduler_t **self_p);
 //  Creates or updates a model's queue bound (0: the default).
 void xinf_scheduler_model_set (xinf_scheduler_t *self, const char *uid, size_t queue_max);
 //  A replica's node, whether it takes requests, and its capacity (>= 1).
-//  Queued requests are dispatched when it has room. A ready replica whose
+//  Queued requests are dispatched when it has room. One that failed
+//  (replica_down, or a run's EXECUTOR_LOST / EXECUTOR_HUNG) takes nothing
+//  until it is set not ready and then ready again, or on another node:
+//  being set ready again as before is no recovery. A ready replica whose
 //  worker cannot take a RUN (its connection is being made again, its
 //  queue is full) stays ready: it rests XINF_SCHED_BACKOFF_MS, doubled at
 //  each refusal in a row up to XINF_SCHED_BACKOFF_MAX, while its requests
 //  go to other replicas or wait in the queue (within their deadlines).
 void xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t index, const char *node,
                                  bool ready, size_t capacity, int64_t now);
+//  Worker 'node' registered (again): its replicas' rests after refused
+//  RUNs end, and queued requests may go to them at once.
+void xinf_scheduler_node_back (xinf_scheduler_t *self, const char *node, int64_t now);
 //  A replica failed or was lost: it takes nothing more; its requests go
 //  back to the head of the queue when no token of theirs reached the
 //  client (and attempts are left), else end with 'code' and 'reason'.

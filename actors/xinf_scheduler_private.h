@@ -15,7 +15,7 @@
 typedef struct {
     char node [65];
     bool ready;                       //  takes requests
-    bool down;                        //  failed or lost, until ready again
+    bool down;                        //  failed or lost: until next seen not ready then ready, or on another node
     size_t capacity;                  //  sequences it runs at once
     size_t outstanding;               //  requests sent to it and not ended
     int64_t retry_at;                 //  a RUN could not be sent: none before then (monotonic ms)
@@ -51,6 +51,7 @@ typedef struct {
     char node [65];
     uint32_t tried;                   //  replicas it was sent to
     size_t attempts;
+    size_t executor_faults;           //  runs of it that ended EXECUTOR_LOST / EXECUTOR_HUNG
     void *queue_handle;
     char last_code [32];              //  why it was displaced, if it was
     char last_reason [512];

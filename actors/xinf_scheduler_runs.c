@@ -40,7 +40,10 @@ s_reply_valid (const char *node, xinf_msg_t *msg)
 //  RUN_FAILED: retried on another replica when the failure was the
 //  replica's and no token reached the client, else the client's answer.
 //  A replica whose executor was lost or hung fails (its MODEL_STATE
-//  follows): it takes nothing more until it is ready again.
+//  follows): it takes nothing more until it is seen not ready, or on
+//  another node. The request itself may be what crashes executors (a
+//  device fault or an OOM for its shape): after XINF_SCHED_FAULT_RETRIES
+//  such faults it ends with the code, so that it cannot fail every replica.
 static void
 s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg, int64_t now)
 {
@@ -52,8 +55,16 @@ s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *
     for (size_t at = 0; at < sizeof retryable / sizeof retryable [0]; at++)
         replica_fault |= streq (code, retryable [at]);
     xinf_sched_model_t *model = (xinf_sched_model_t *) zhashx_lookup (self->models, request->uid);
-    if (model && request->replica >= 0 && (streq (code, "EXECUTOR_LOST") || streq (code, "EXECUTOR_HUNG")))
-        model->replicas [request->replica].down = true;
+    if (streq (code, "EXECUTOR_LOST") || streq (code, "EXECUTOR_HUNG")) {
+        if (model && request->replica >= 0)
+            model->replicas [request->replica].down = true;
+        if (++request->executor_faults > XINF_SCHED_FAULT_RETRIES) {
+            xinf_warn ("scheduler", "request corr=%llu of client=%s failed on %s (%s), executor fault %zu of it: not "
+                       "retried, it may be what crashes executors", (unsigned long long) request->corr,
+                       request->client, request->node, code, request->executor_faults);
+            replica_fault = false;
+        }
+    }
     if (model && replica_fault && xinf_sched_retryable (request)) {
         snprintf (request->last_code, sizeof request->last_code, "%s", code);
         snprintf (request->last_reason, sizeof request->last_reason, "%s", message);

@@ -389,9 +389,65 @@ test_attempts_bounded (void)
 
 //  A replica whose executor process died or hung fails: its requests
 //  with no token delivered go to another replica, and it takes nothing
-//  more; with no other replica the request ends with the executor's error.
+//  more. A request is retried after one such fault only (it may be what
+//  crashes executors): the second ends it with the executor's error, and
+//  the third replica is not sent it.
 static void
 test_executor_lost (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    for (size_t index = 0; index < 3; index++)
+        xinf_scheduler_replica_set (scheduler, "m", index, index == 0 ? "w0" : index == 1 ? "w1" : "w2", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 10);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    CHECK_INT (s_count (&io, "RUN"), 1);
+    run = s_take (&io, "RUN", NULL);
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 1);
+    const char *second = s_uint (run, "replica") == 1 ? "w1" : "w2", *third = streq (second, "w1") ? "w2" : "w1";
+    //  Its executor hangs too: corr 1 ends with the hang, not sent on
+    s_reply (scheduler, second, "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_HUNG", 30);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_msg_t *error = s_take (&io, "ERROR", "c");
+    CHECK (error);
+    CHECK_INT (xinf_msg_corr (error), 1);
+    CHECK_STR (s_str (error, "code"), "EXECUTOR_HUNG");
+    CHECK_HAS (s_str (error, "message"), "it broke");
+    xinf_msg_destroy (&error);
+    //  The two failed replicas take nothing more: a new request goes to
+    //  the third; with it busy the next waits, and when its executor is
+    //  lost too no replica is left: corr 2 ends with the loss, corr 3
+    //  MODEL_NOT_READY
+    s_submit (scheduler, "c", 2, false, 0, 40);
+    s_submit (scheduler, "c", 3, false, 0, 40);
+    run = s_take (&io, "RUN", third);
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 2);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    s_reply (scheduler, third, "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 50);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 2);
+    for (int at = 0; at < 2; at++) {
+        error = s_take (&io, "ERROR", "c");
+        CHECK_STR (s_str (error, "code"), xinf_msg_corr (error) == 2 ? "EXECUTOR_LOST" : "MODEL_NOT_READY");
+        xinf_msg_destroy (&error);
+    }
+    s_end (&scheduler, &io);
+}
+
+//  The mark of a replica whose executor was lost holds while the model
+//  table still says it is ready (another replica's report, a worker's
+//  HELLO sync all models before its own failure report comes): it takes
+//  requests again once seen not ready, then ready (relaunched).
+static void
+test_executor_down_sticky (void)
 {
     s_io_t io;
     xinf_scheduler_t *scheduler = s_new (&io);
@@ -402,26 +458,21 @@ test_executor_lost (void)
     CHECK (run);
     s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 10);
     xinf_msg_destroy (&run);
-    CHECK_INT (s_count (&io, "ERROR"), 0);
     run = s_take (&io, "RUN", "w1");
     CHECK (run);
-    CHECK_INT (s_uint (run, "corr"), 1);
-    //  w0 takes nothing more: the next request waits for w1
-    s_submit (scheduler, "c", 2, false, 0, 20);
+    xinf_msg_destroy (&run);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 20);      //  a sync, w0's report not yet in
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 20);
+    s_submit (scheduler, "c", 2, false, 0, 30);
     CHECK_INT (s_count (&io, "RUN"), 0);
     CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
-    //  w1's executor hangs too: no replica is left; corr 1 ends with the
-    //  hang, the queued corr 2 MODEL_NOT_READY
-    s_reply (scheduler, "w1", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_HUNG", 30);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", false, 1, 40);     //  it failed, is relaunched
+    CHECK_INT (s_count (&io, "RUN") + s_count (&io, "ERROR"), 0);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 50);
+    run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 2);
     xinf_msg_destroy (&run);
-    CHECK_INT (s_count (&io, "ERROR"), 2);
-    for (int at = 0; at < 2; at++) {
-        xinf_msg_t *error = s_take (&io, "ERROR", "c");
-        CHECK_STR (s_str (error, "code"), xinf_msg_corr (error) == 1 ? "EXECUTOR_HUNG" : "MODEL_NOT_READY");
-        if (xinf_msg_corr (error) == 1)
-            CHECK_HAS (s_str (error, "message"), "it broke");
-        xinf_msg_destroy (&error);
-    }
     s_end (&scheduler, &io);
 }
 
@@ -459,6 +510,35 @@ test_unreachable_rests (void)
     xinf_msg_t *run = s_take (&io, "RUN", "w1");
     CHECK (run);
     CHECK_INT (s_uint (run, "corr"), 3);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
+//  A replica resting after refused RUNs (its worker reconnecting) takes
+//  requests again as soon as its worker registers, not after the rest.
+static void
+test_node_back (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 1, false, 0, 0);            //  refused: rests 100 ms
+    int64_t now = 0, rest = XINF_SCHED_BACKOFF_MS;
+    for (int refused = 1; refused < 6; refused++) {       //  refused 5 times more, the rest doubling
+        now += rest;
+        rest *= 2;
+        xinf_scheduler_tick (scheduler, now);
+    }
+    io.node_refuses = false;
+    xinf_scheduler_tick (scheduler, now + 100);           //  it rests 3.2 s now
+    CHECK_INT (s_count (&io, "RUN") + s_count (&io, "ERROR"), 0);
+    xinf_scheduler_node_back (scheduler, "w9", now + 200);        //  another worker: it still rests
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_scheduler_node_back (scheduler, "w0", now + 200);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 1);
     xinf_msg_destroy (&run);
     s_end (&scheduler, &io);
 }
@@ -781,7 +861,9 @@ main (void)
     RUN (test_retry);
     RUN (test_attempts_bounded);
     RUN (test_executor_lost);
+    RUN (test_executor_down_sticky);
     RUN (test_unreachable_rests);
+    RUN (test_node_back);
     RUN (test_client_gone);
     RUN (test_client_slow);
     RUN (test_adopt);
