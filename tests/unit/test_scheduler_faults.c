@@ -1,0 +1,331 @@
+/*  test_scheduler_faults: the scheduler (actors/xinf_scheduler) when
+    things fail: retries on another replica before the first token (and
+    none after it), attempts bounded, a lost or hung executor's requests
+    retried once, its replica kept down until seen not ready, late answers
+    of an earlier attempt ignored, a worker that cannot take a RUN resting
+    and back when it registers again, a client that is gone and one whose
+    queue is full.  */
+#include "test_scheduler.h"
+static void
+test_retry (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    s_submit (scheduler, "c", 2, true, 0, 0);
+    xinf_msg_t *first = s_take (&io, "RUN", "w0");
+    xinf_msg_t *second = s_take (&io, "RUN", "w1");
+    CHECK (first && second);
+    CHECK_INT (s_uint (first, "corr"), 1);
+    //  The streaming one relays a token: it can no longer be retried
+    s_reply (scheduler, "w1", "RUN_TOKEN", s_uint (second, "request"), NULL, 5);
+    xinf_msg_t *token = s_take (&io, "GENERATE_TOKEN", "c");
+    CHECK_INT (xinf_msg_corr (token), 2);
+    xinf_msg_destroy (&token);
+    //  w0's replica fails corr 1 before any token: it goes to w1 when w1
+    //  has room, with a new run id
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (first, "request"), "REPLICA_FAILED", 10);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    //  w1 is lost: the streaming request ends WORKER_LOST; corr 1 is not
+    //  retried on w1 (never sent there) but waits for w0... which is still up
+    xinf_scheduler_replica_down (scheduler, "m", 1, "WORKER_LOST", "worker w1 lost while running the request", 20);
+    xinf_msg_t *error = s_take (&io, "ERROR", "c");
+    CHECK_INT (xinf_msg_corr (error), 2);
+    CHECK_STR (s_str (error, "code"), "WORKER_LOST");
+    xinf_msg_destroy (&error);
+    CHECK_INT (s_count (&io, "RUN_CANCEL"), 0);           //  a lost worker is not told
+    CHECK_INT (s_count (&io, "RUN_ACK"), 1);              //  w0's RUN_FAILED was acknowledged
+    xinf_msg_t *again = s_take (&io, "RUN", "w0");
+    CHECK (again);
+    CHECK_INT (s_uint (again, "corr"), 1);
+    CHECK (s_uint (again, "request") != s_uint (first, "request"));
+    //  A late answer of the first attempt is ignored; the second's counts
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (first, "request"), NULL, 30);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 0);
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (again, "request"), NULL, 40);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 1);
+    //  A client error is never retried
+    s_submit (scheduler, "c", 3, false, 0, 50);
+    xinf_msg_t *third = s_take (&io, "RUN", "w0");
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (third, "request"), "CONTEXT_EXCEEDED", 60);
+    error = s_take (&io, "ERROR", "c");
+    CHECK_STR (s_str (error, "code"), "CONTEXT_EXCEEDED");
+    xinf_msg_destroy (&error);
+    xinf_msg_destroy (&third);
+    xinf_msg_destroy (&again);
+    xinf_msg_destroy (&first);
+    xinf_msg_destroy (&second);
+    s_end (&scheduler, &io);
+}
+
+static void
+test_attempts_bounded (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    for (int attempt = 0; attempt < XINF_SCHED_ATTEMPTS; attempt++) {
+        xinf_msg_t *run = s_take (&io, "RUN", "w0");
+        CHECK (run);
+        s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "MODEL_NOT_READY", attempt);
+        xinf_msg_destroy (&run);
+    }
+    xinf_msg_t *error = s_take (&io, "ERROR", "c");
+    CHECK (error);
+    CHECK_STR (s_str (error, "code"), "MODEL_NOT_READY");
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_msg_destroy (&error);
+    s_end (&scheduler, &io);
+}
+
+//  A replica whose executor process died or hung fails: its requests
+//  with no token delivered go to another replica, and it takes nothing
+//  more. A request is retried after one such fault only (it may be what
+//  crashes executors): the second ends it with the executor's error, and
+//  the third replica is not sent it.
+static void
+test_executor_lost (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    for (size_t index = 0; index < 3; index++)
+        xinf_scheduler_replica_set (scheduler, "m", index, index == 0 ? "w0" : index == 1 ? "w1" : "w2", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 10);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    CHECK_INT (s_count (&io, "RUN"), 1);
+    run = s_take (&io, "RUN", NULL);
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 1);
+    const char *second = s_uint (run, "replica") == 1 ? "w1" : "w2", *third = streq (second, "w1") ? "w2" : "w1";
+    //  Its executor hangs too: corr 1 ends with the hang, not sent on
+    s_reply (scheduler, second, "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_HUNG", 30);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_msg_t *error = s_take (&io, "ERROR", "c");
+    CHECK (error);
+    CHECK_INT (xinf_msg_corr (error), 1);
+    CHECK_STR (s_str (error, "code"), "EXECUTOR_HUNG");
+    CHECK_HAS (s_str (error, "message"), "it broke");
+    xinf_msg_destroy (&error);
+    //  The two failed replicas take nothing more: a new request goes to
+    //  the third; with it busy the next waits, and when its executor is
+    //  lost too no replica is left: corr 2 ends with the loss, corr 3
+    //  MODEL_NOT_READY
+    s_submit (scheduler, "c", 2, false, 0, 40);
+    s_submit (scheduler, "c", 3, false, 0, 40);
+    run = s_take (&io, "RUN", third);
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 2);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    s_reply (scheduler, third, "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 50);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 2);
+    for (int at = 0; at < 2; at++) {
+        error = s_take (&io, "ERROR", "c");
+        CHECK_STR (s_str (error, "code"), xinf_msg_corr (error) == 2 ? "EXECUTOR_LOST" : "MODEL_NOT_READY");
+        xinf_msg_destroy (&error);
+    }
+    s_end (&scheduler, &io);
+}
+
+//  The mark of a replica whose executor was lost holds while the model
+//  table still says it is ready (another replica's report, a worker's
+//  HELLO sync all models before its own failure report comes): it takes
+//  requests again once seen not ready, then ready (relaunched).
+static void
+test_executor_down_sticky (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "EXECUTOR_LOST", 10);
+    xinf_msg_destroy (&run);
+    run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    xinf_msg_destroy (&run);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 20);      //  a sync, w0's report not yet in
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 20);
+    s_submit (scheduler, "c", 2, false, 0, 30);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", false, 1, 40);     //  it failed, is relaunched
+    CHECK_INT (s_count (&io, "RUN") + s_count (&io, "ERROR"), 0);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 50);
+    run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 2);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
+//  A RUN its worker cannot take now (its connection being made again) is
+//  no reason to refuse the model for good: the replica rests a while,
+//  the request waits in the queue, and both go on after the rest.
+static void
+test_unreachable_rests (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 1, false, 0, 10);
+    io.node_refuses = false;
+    CHECK_INT (s_count (&io, "ERROR"), 0);                //  it waits, not MODEL_NOT_READY
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    s_submit (scheduler, "c", 2, false, 0, 20);           //  during the rest: queued too
+    CHECK_INT (s_count (&io, "ERROR") + s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 2);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_BACKOFF_MS);
+    CHECK_INT (s_count (&io, "RUN"), 2);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 2);
+    //  Refused again and again: the rest doubles, up to its bound
+    zlistx_purge (io.sent);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 100);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 3, false, 0, 200);          //  w1: refused, rests 100 ms
+    xinf_scheduler_tick (scheduler, 300);                 //  refused again, rests 200 ms
+    xinf_scheduler_tick (scheduler, 499);
+    io.node_refuses = false;
+    xinf_scheduler_tick (scheduler, 499);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_scheduler_tick (scheduler, 500);
+    xinf_msg_t *run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 3);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
+//  A replica resting after refused RUNs (its worker reconnecting) takes
+//  requests again as soon as its worker registers, not after the rest.
+static void
+test_node_back (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 1, false, 0, 0);            //  refused: rests 100 ms
+    int64_t now = 0, rest = XINF_SCHED_BACKOFF_MS;
+    for (int refused = 1; refused < 6; refused++) {       //  refused 5 times more, the rest doubling
+        now += rest;
+        rest *= 2;
+        xinf_scheduler_tick (scheduler, now);
+    }
+    io.node_refuses = false;
+    xinf_scheduler_tick (scheduler, now + 100);           //  it rests 3.2 s now
+    CHECK_INT (s_count (&io, "RUN") + s_count (&io, "ERROR"), 0);
+    xinf_scheduler_node_back (scheduler, "w9", now + 200);        //  another worker: it still rests
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_scheduler_node_back (scheduler, "w0", now + 200);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 1);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
+static void
+test_client_gone (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    s_submit (scheduler, "slow", 1, true, 0, 0);
+    s_submit (scheduler, "slow", 2, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    io.client_refuses = true;
+    s_reply (scheduler, "w0", "RUN_TOKEN", s_uint (run, "request"), NULL, 5);
+    //  Both of its requests are cancelled on the worker, none answered
+    CHECK_INT (s_count (&io, "RUN_CANCEL"), 2);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 0);
+    xinf_value_t *stats = xinf_scheduler_stats (scheduler);
+    CHECK_INT (xinf_value_uint (xinf_map_get (stats, "clients_gone")), 1);
+    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_map_get (stats, "by_code"), "CLIENT_GONE")), 2);
+    xinf_value_destroy (&stats);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
+//  Many users share one client connection (the HTTP gateway): a token
+//  that does not fit its full queue ends that request alone (cancelled on
+//  its worker, answered SLOW_CLIENT once the client reads again); the
+//  others stream on. An answer that does not fit is held, not lost.
+static void
+test_client_slow (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    s_submit (scheduler, "gw", 1, true, 0, 0);
+    s_submit (scheduler, "gw", 2, true, 0, 0);
+    xinf_msg_t *first = s_take (&io, "RUN", "w0");
+    xinf_msg_t *second = s_take (&io, "RUN", "w0");
+    CHECK_INT (s_uint (first, "corr"), 1);
+    io.client_full = 2;                                   //  the token, then its ERROR
+    s_reply (scheduler, "w0", "RUN_TOKEN", s_uint (first, "request"), NULL, 5);
+    CHECK_INT (s_count (&io, "RUN_CANCEL"), 1);
+    xinf_msg_t *cancel = s_take (&io, "RUN_CANCEL", "w0");
+    CHECK_INT (s_uint (cancel, "request"), s_uint (first, "request"));
+    xinf_msg_destroy (&cancel);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
+    //  The other stream goes on
+    s_reply (scheduler, "w0", "RUN_TOKEN", s_uint (second, "request"), NULL, 6);
+    xinf_msg_t *token = s_take (&io, "GENERATE_TOKEN", "gw");
+    CHECK (token);
+    CHECK_INT (xinf_msg_corr (token), 2);
+    xinf_msg_destroy (&token);
+    //  Corr 1's ERROR goes out once the client reads again
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    xinf_scheduler_tick (scheduler, 1000);
+    xinf_msg_t *error = s_take (&io, "ERROR", "gw");
+    CHECK (error);
+    CHECK_INT (xinf_msg_corr (error), 1);
+    CHECK_STR (s_str (error, "code"), "SLOW_CLIENT");
+    xinf_msg_destroy (&error);
+    //  Corr 2's answer does not fit at first: held, then delivered
+    io.client_full = 1;
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (second, "request"), NULL, 1010);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 0);
+    xinf_scheduler_tick (scheduler, 2000);
+    xinf_msg_t *reply = s_take (&io, "GENERATE_REPLY", "gw");
+    CHECK (reply);
+    CHECK_INT (xinf_msg_corr (reply), 2);
+    xinf_msg_destroy (&reply);
+    xinf_value_t *stats = xinf_scheduler_stats (scheduler);
+    CHECK_INT (xinf_value_uint (xinf_map_get (stats, "clients_gone")), 0);
+    CHECK_INT (xinf_value_uint (xinf_map_get (stats, "undelivered")), 0);
+    xinf_value_destroy (&stats);
+    xinf_msg_destroy (&first);
+    xinf_msg_destroy (&second);
+    s_end (&scheduler, &io);
+}
+
+
+int
+main (void)
+{
+    xinf_log_set_level (XINF_LOG_ERROR);
+    RUN (test_retry);
+    RUN (test_attempts_bounded);
+    RUN (test_executor_lost);
+    RUN (test_executor_down_sticky);
+    RUN (test_unreachable_rests);
+    RUN (test_node_back);
+    RUN (test_client_gone);
+    RUN (test_client_slow);
+    return 0;
+}
