@@ -35,11 +35,13 @@ struct _xinf_cluster_t {
     void *event_arg;
     int liveness;
     zhashx_t *workers;            //  node name -> s_worker_t
+    zhashx_t *by_peer;            //  peer id -> s_worker_t not LEFT (not owned)
     xinf_heartbeat_t *liveness_tracker;
     s_event_t *events;            //  ring of XINF_EVENTS_KEPT
     uint64_t next_seq;            //  seq of the next event, from 1
     xinf_cluster_lost_fn *lost_fn;
     void *lost_arg;
+    int64_t now;                      //  the latest time a caller gave (liveness callbacks)
 };
 
 static void
@@ -61,7 +63,7 @@ s_on_lost (const char *node, int64_t silence_ms, void *arg)
     if (!worker || worker->state != XINF_WORKER_ALIVE)
         return;
     xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_LOST, node);
-    worker->state_since = zclock_mono ();
+    worker->state_since = self->now;
     xinf_warn ("supervisor", "worker lost node=%s silence_ms=%lld limit_ms=%lld host_ip=%s observed=%s",
                node, (long long) silence_ms, (long long) (self->heartbeat_ms * self->liveness),
                worker->hello.host_ip, worker->observed);
@@ -80,7 +82,7 @@ s_on_recovered (const char *node, int64_t silence_ms, void *arg)
     if (!worker || worker->state != XINF_WORKER_LOST)
         return;
     xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_ALIVE, node);
-    worker->state_since = zclock_mono ();
+    worker->state_since = self->now;
     xinf_info ("supervisor", "worker recovered node=%s silence_ms=%lld", node, (long long) silence_ms);
     xinf_cluster_event (self, "recovered", node, "heard again after %lld ms of silence", (long long) silence_ms);
 }
@@ -95,6 +97,7 @@ xinf_cluster_new (const char *supervisor_name, int64_t heartbeat_ms, int livenes
     self->liveness = liveness;
     self->workers = zhashx_new ();
     zhashx_set_destructor (self->workers, s_worker_destroy);
+    self->by_peer = zhashx_new ();
     self->liveness_tracker = xinf_heartbeat_new (heartbeat_ms, liveness);
     xinf_heartbeat_set_callbacks (self->liveness_tracker, s_on_lost, s_on_recovered, self);
     self->events = calloc (XINF_EVENTS_KEPT, sizeof (s_event_t));
@@ -108,6 +111,7 @@ xinf_cluster_destroy (xinf_cluster_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_cluster_t *self = *self_p;
+        zhashx_destroy (&self->by_peer);
         zhashx_destroy (&self->workers);
         xinf_heartbeat_destroy (&self->liveness_tracker);
         for (size_t index = 0; index < XINF_EVENTS_KEPT; index++)
@@ -159,14 +163,29 @@ xinf_cluster_event_copy (xinf_cluster_t *self, uint64_t time_ms, const char *kin
     s_log_event (self, time_ms, kind, node, detail);
 }
 
+//  The worker (not LEFT) whose connection 'peer_id' is: looked up on every
+//  message from a worker, so kept in an index rather than scanned.
 static s_worker_t *
 s_by_peer (xinf_cluster_t *self, const char *peer_id)
 {
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers); worker;
-         worker = (s_worker_t *) zhashx_next (self->workers))
-        if (streq (worker->peer_id, peer_id) && worker->state != XINF_WORKER_LEFT)
-            return worker;
-    return NULL;
+    return (s_worker_t *) zhashx_lookup (self->by_peer, peer_id);
+}
+
+//  The worker's connection no longer leads to it (it left, is forgotten,
+//  or registered from another): another worker still on that connection,
+//  if any, takes its place in the index.
+static void
+s_unindex (xinf_cluster_t *self, s_worker_t *worker)
+{
+    if (zhashx_lookup (self->by_peer, worker->peer_id) != worker)
+        return;
+    zhashx_delete (self->by_peer, worker->peer_id);
+    for (s_worker_t *other = (s_worker_t *) zhashx_first (self->workers); other;
+         other = (s_worker_t *) zhashx_next (self->workers))
+        if (other != worker && other->state != XINF_WORKER_LEFT && streq (other->peer_id, worker->peer_id)) {
+            zhashx_update (self->by_peer, other->peer_id, other);
+            break;
+        }
 }
 
 //  A worker with GPUs whose build lacks NCCL, or does not say whether it
@@ -281,10 +300,13 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
         assert (worker);
         zhashx_insert (self->workers, hello->node, worker);
     }
+    else
+        s_unindex (self, worker);
     xinf_hello_clear (&worker->hello);
     worker->hello = *hello;
     memset (hello, 0, sizeof *hello);
     snprintf (worker->peer_id, sizeof worker->peer_id, "%s", peer_id);
+    zhashx_update (self->by_peer, worker->peer_id, worker);
     snprintf (worker->observed, sizeof worker->observed, "%s", observed);
     worker->restarted = restarted;
     xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_ALIVE, worker->hello.node);
@@ -327,6 +349,7 @@ xinf_cluster_heartbeat (xinf_cluster_t *self, const char *peer_id, xinf_heartbea
     //  state are re-read rather than guessed
     if (!worker || worker->state == XINF_WORKER_LOST)
         return -1;
+    self->now = now;
     xinf_heartbeat_seen (self->liveness_tracker, worker->hello.node, now);
     xinf_value_destroy (&worker->waits);
     worker->waits = beat->waits;
@@ -343,6 +366,7 @@ xinf_cluster_seen (xinf_cluster_t *self, const char *peer_id, int64_t now)
     //  a late RUN_TOKEN of its old connection does not revive it unread
     if (!worker || worker->state == XINF_WORKER_LOST)
         return -1;
+    self->now = now;
     xinf_heartbeat_seen (self->liveness_tracker, worker->hello.node, now);
     return 0;
 }
@@ -353,6 +377,7 @@ xinf_cluster_bye (xinf_cluster_t *self, const char *peer_id, int64_t now)
     s_worker_t *worker = s_by_peer (self, peer_id);
     if (!worker)
         return;
+    s_unindex (self, worker);
     xinf_fsm_move (&xinf_worker_fsm, &worker->state, XINF_WORKER_LEFT, worker->hello.node);
     worker->state_since = now;
     xinf_heartbeat_remove (self->liveness_tracker, worker->hello.node);
@@ -379,6 +404,7 @@ s_forget_lost (xinf_cluster_t *self, int64_t now)
         xinf_cluster_event (self, "forgotten", node, "lost for %lld ms (--forget-lost-ms %lld): removed from the "
                             "workers", (long long) lost_ms, (long long) self->forget_ms);
         xinf_heartbeat_remove (self->liveness_tracker, node);
+        s_unindex (self, worker);
         zhashx_delete (self->workers, node);
     }
     zlist_destroy (&gone);
@@ -387,6 +413,7 @@ s_forget_lost (xinf_cluster_t *self, int64_t now)
 size_t
 xinf_cluster_check (xinf_cluster_t *self, int64_t now)
 {
+    self->now = now;
     size_t lost = xinf_heartbeat_check (self->liveness_tracker, now);
     if (self->forget_ms > 0)
         s_forget_lost (self, now);
@@ -440,6 +467,13 @@ xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id)
 {
     s_worker_t *worker = s_by_peer (self, peer_id);
     return worker ? worker->hello.node : NULL;
+}
+
+bool
+xinf_cluster_alive_peer (xinf_cluster_t *self, const char *peer_id)
+{
+    s_worker_t *worker = s_by_peer (self, peer_id);
+    return worker && worker->state == XINF_WORKER_ALIVE;
 }
 
 static bool

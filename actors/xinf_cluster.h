@@ -61,7 +61,9 @@ const char *xinf_cluster_peer_of (xinf_cluster_t *self, const char *node);
 //  The CURVE public key (Z85) 'node' registered with, relayed to its
 //  peers in PROBE_MESH and GROUP (protocols/security.md); "" without keys.
 void xinf_cluster_set_key (xinf_cluster_t *self, const char *node, const char *key);
-//  The node name of a registered peer, or NULL.
+//  Whether 'peer_id' is the connection of an alive registered worker (O(1)).
+bool xinf_cluster_alive_peer (xinf_cluster_t *self, const char *peer_id);
+//  The node name of a registered peer (not one that left), or NULL (O(1)).
 const char *xinf_cluster_node_of (xinf_cluster_t *self, const char *peer_id);
 //  The alive worker with the most available memory, skipping the names in
 //  'exclude'; false when there is none.

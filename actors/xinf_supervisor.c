@@ -478,9 +478,7 @@ s_unlimited (xinf_ctx_t *ctx, xinf_peer_t *from)
     s_state_t *state = s_state (ctx);
     if (state->peer_rate <= 0 || !state->cluster)
         return false;                 //  no limit: nothing to look up
-    const char *node = xinf_cluster_node_of (state->cluster, xinf_peer_id (from));
-    const char *alive = node ? xinf_cluster_peer_of (state->cluster, node) : NULL;
-    return alive && streq (alive, xinf_peer_id (from));
+    return xinf_cluster_alive_peer (state->cluster, xinf_peer_id (from));
 }
 
 static const xinf_handler_t s_handlers [] = {

@@ -306,6 +306,48 @@ test_waits_and_events (void)
     xinf_cluster_destroy (&cluster);
 }
 
+//  The peer index: a worker found by its connection, the newest HELLO on
+//  a connection winning, an older worker on it found again when the newer
+//  one leaves, nothing after BYE or once forgotten.
+static void
+test_peer_index (void)
+{
+    xinf_cluster_t *cluster = xinf_cluster_new ("sup", 100, 3);
+    CHECK_INT (s_register_run (cluster, "w1", 1, "peer-a", 1000), 0);
+    CHECK_STR (xinf_cluster_node_of (cluster, "peer-a"), "w1");
+    CHECK (xinf_cluster_alive_peer (cluster, "peer-a"));
+    CHECK (!xinf_cluster_alive_peer (cluster, "peer-x"));
+    CHECK (xinf_cluster_node_of (cluster, "peer-x") == NULL);
+
+    //  w1 from another connection: the old one leads nowhere
+    CHECK_INT (s_register_run (cluster, "w1", 1, "peer-b", 1100), 0);
+    CHECK (xinf_cluster_node_of (cluster, "peer-a") == NULL);
+    CHECK_STR (xinf_cluster_node_of (cluster, "peer-b"), "w1");
+
+    //  w2 registers on w1's connection: the newest wins; when it leaves,
+    //  w1 is found there again
+    CHECK_INT (s_register_run (cluster, "w2", 2, "peer-b", 1200), 0);
+    CHECK_STR (xinf_cluster_node_of (cluster, "peer-b"), "w2");
+    xinf_cluster_bye (cluster, "peer-b", 1250);
+    CHECK_STR (s_state_of (cluster, "w2", 1250), "left");
+    CHECK_STR (xinf_cluster_node_of (cluster, "peer-b"), "w1");
+
+    //  Lost: still known by its connection, but not alive; forgotten: gone
+    CHECK_INT (xinf_cluster_check (cluster, 1500), 1);
+    CHECK_STR (xinf_cluster_node_of (cluster, "peer-b"), "w1");
+    CHECK (!xinf_cluster_alive_peer (cluster, "peer-b"));
+    xinf_cluster_set_forget (cluster, 1000);
+    xinf_cluster_check (cluster, 2600);
+    CHECK_STR (s_state_of (cluster, "w1", 2600), "none");
+    CHECK (xinf_cluster_node_of (cluster, "peer-b") == NULL);
+
+    //  Registered again after BYE: found again
+    CHECK_INT (s_register_run (cluster, "w2", 3, "peer-c", 2700), 0);
+    CHECK_STR (xinf_cluster_node_of (cluster, "peer-c"), "w2");
+    CHECK (xinf_cluster_alive_peer (cluster, "peer-c"));
+    xinf_cluster_destroy (&cluster);
+}
+
 int
 main (void)
 {
@@ -314,5 +356,6 @@ main (void)
     RUN (test_duplicates_and_warnings);
     RUN (test_restarted_runs);
     RUN (test_waits_and_events);
+    RUN (test_peer_index);
     return 0;
 }
