@@ -16,6 +16,7 @@ typedef struct {
     int64_t waits_at;
     uint64_t refused_pid;         //  the last other process refused this name (logged once)
     bool restarted;               //  its last HELLO came, while it was alive, from another run of it
+    uint64_t replaced;            //  the instance that run replaced (0: none, or an older build)
     char key [41];                //  its CURVE public key (Z85) when keys are on, else ""
 } s_worker_t;
 
@@ -267,6 +268,18 @@ s_same_run (const s_worker_t *worker, const xinf_hello_t *hello)
     return worker->hello.pid == hello->pid && worker->hello.instance == hello->instance;
 }
 
+//  Whether a HELLO comes from the run that another run of the same name
+//  replaced while alive, the replacement still alive: two processes that
+//  share a name, pid and host (host-network containers each with pid 1)
+//  would otherwise take the name from each other at every HELLO, each
+//  taking-over healing the other's replicas.
+static bool
+s_replaced_run_back (const s_worker_t *worker, const xinf_hello_t *hello)
+{
+    return worker && worker->state == XINF_WORKER_ALIVE && hello->instance
+        && hello->instance == worker->replaced && !s_same_run (worker, hello);
+}
+
 int
 xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_id,
                     const char *observed, int64_t now, xinf_welcome_t *welcome,
@@ -286,6 +299,17 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
         worker->refused_pid = hello->pid;
         return -1;
     }
+    if (s_replaced_run_back (worker, hello)) {
+        snprintf (code, code_size, "DUPLICATE_NODE");
+        snprintf (reason, reason_size, "node name '%s' is used by two running workers (pid %llu at %s both): the "
+                  "one observed at %s replaced this one and is alive; give each worker its own --node-name",
+                  hello->node, (unsigned long long) hello->pid, hello->host_ip, worker->observed);
+        if (worker->refused_pid != hello->pid)
+            xinf_warn ("supervisor", "registration refused node=%s pid=%llu instance=%llu code=%s reason=\"%s\"",
+                       hello->node, (unsigned long long) hello->pid, (unsigned long long) hello->instance, code, reason);
+        worker->refused_pid = hello->pid;
+        return -1;
+    }
     //  A HELLO sent again before our WELCOME reached the worker: answered
     //  the same, but it is not a new registration (no log line, no event).
     //  Another run of an alive worker (restarted within the liveness
@@ -302,6 +326,8 @@ xinf_cluster_hello (xinf_cluster_t *self, xinf_hello_t *hello, const char *peer_
     }
     else
         s_unindex (self, worker);
+    if (restarted)
+        worker->replaced = worker->hello.instance;
     xinf_hello_clear (&worker->hello);
     worker->hello = *hello;
     memset (hello, 0, sizeof *hello);

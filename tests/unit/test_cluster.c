@@ -230,6 +230,20 @@ test_restarted_runs (void)
     CHECK_INT (s_register_run (cluster, "w6", 7, "peer-i", 50), 0);
     CHECK_STR (s_last_event (cluster), "rejoined");
     CHECK (!xinf_cluster_restarted (cluster, "w6"));
+    //  The run it replaced comes back while it is alive: two processes
+    //  share the name, pid and host; refused, not another takeover
+    xinf_hello_t hello;
+    s_hello (&hello, "w6", "127.0.0.1", 20);
+    hello.instance = 6;
+    xinf_welcome_t welcome;
+    char code [32], reason [512];
+    CHECK_INT (xinf_cluster_hello (cluster, &hello, "peer-g", "127.0.0.1", 60, &welcome, code, 32, reason,
+                                   sizeof reason), -1);
+    xinf_hello_clear (&hello);
+    CHECK_STR (code, "DUPLICATE_NODE");
+    CHECK_HAS (reason, "two running workers");
+    CHECK_STR (xinf_cluster_node_of (cluster, "peer-i"), "w6");
+    CHECK (xinf_cluster_node_of (cluster, "peer-g") == NULL);
     //  Lost, then a new run: rejoined, not restarted while alive
     CHECK_INT (xinf_cluster_check (cluster, 1000), 1);
     CHECK_INT (s_register_run (cluster, "w6", 8, "peer-j", 1100), 0);
