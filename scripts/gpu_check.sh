@@ -139,6 +139,13 @@ for shape in llama3.2-1b qwen2.5-0.5b; do
         grep -E "tokens/s|bound|GB/s" "$OUT/bench_${shape}_$type.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
     done
 done
+# The wide product kernel (F16/BF16/Q8_0, the default) against the generic
+# one-weight-at-a-time kernel, on the 1B shape
+for type in f16 q8_0; do
+    step "bench_llama3.2-1b_${type}_generic" 240 env XINF_CUDA_PROJECT=generic "$BUNDLE/bin/xinf-bench-generate" \
+        "$WORK/llama3.2-1b-$type.gguf" --backend cuda --prompt 128 --decode 64 --json
+    grep -E "tokens/s|bound|GB/s" "$OUT/bench_llama3.2-1b_${type}_generic.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+done
 step node_gpu_launch 300 sh "$0" part node
 tail -3 "$OUT/node_gpu_launch.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
 echo "done: files in $OUT" | tee -a "$SUMMARY"

@@ -445,6 +445,8 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
         return s_refuse (error, error_size, "CUDA backend", "out of host memory");
     }
     cuda->device = device;
+    const char *project = getenv ("XINF_CUDA_PROJECT");
+    cuda->wide = !(project && strcmp (project, "generic") == 0);
     self->ops = &s_ops;
     self->impl = cuda;
     const char *failed = NULL, *reason = NULL;
@@ -476,6 +478,13 @@ xinf_cuda_backend_set_cublas (xinf_backend_t *backend, bool on)
 {
     if (xinf_cuda_backend_is (backend))
         xinf_cuda (backend)->use_cublas = on;
+}
+
+void
+xinf_cuda_backend_set_wide (xinf_backend_t *backend, bool on)
+{
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->wide = on;
 }
 
 const char *

@@ -80,6 +80,13 @@ bool xinf_cuda_backend_is (const xinf_backend_t *backend);
 //  (off when created). Not while a call runs.
 void xinf_cuda_backend_set_cublas (xinf_backend_t *backend, bool on);
 
+//  Products of F16, BF16 and Q8_0 weights through the wide kernel (16-byte
+//  and 16-bit loads, xinf_cuda_dot.cuh) where its alignment holds, else
+//  the generic one-weight-at-a-time kernel. On when created, unless the
+//  environment has XINF_CUDA_PROJECT=generic (to compare the two). Not
+//  while a call runs.
+void xinf_cuda_backend_set_wide (xinf_backend_t *backend, bool on);
+
 //  The first error since the backend began or was cleared; NULL if none.
 const char *xinf_cuda_backend_error (xinf_backend_t *backend);
 void xinf_cuda_backend_clear_error (xinf_backend_t *backend);
@@ -95,6 +102,13 @@ size_t xinf_cuda_backend_cached_bytes (xinf_backend_t *backend);
 //  A row of 'cols' weights of 'dtype' as floats, decoded on the host by
 //  the very functions the kernels decode with (for tests without a GPU).
 void xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
+
+//  row . x [t] for the 'count' (1 .. 8) tokens of x (rows of 'cols'
+//  floats) as the wide product kernel computes it, its 32 lanes run on
+//  the host and added in its shuffle tree's order (tests without a GPU);
+//  false, nothing written, when the wide kernel would not take the row.
+bool xinf_cuda_project_row_host (xinf_dtype_t dtype, const void *row, size_t row_bytes, size_t cols, const float *x,
+                                 size_t count, float *out);
 
 //  The sample op's algorithm (the kernel's own code, xinf_cuda_sample.cuh)
 //  run on the host, one thread a row, for tests without a GPU: as the op

@@ -72,6 +72,7 @@ typedef struct {
     cudaStream_t stream;
     cublasHandle_t cublas;
     bool use_cublas;
+    bool wide;                        //  the wide product kernel where it applies (xinf_cuda_dot.cuh)
     xinf_cuda_span_t *spans;
     size_t n_spans, max_spans;
     xinf_cuda_copy_t *copies;         //  open addressing, 'max_copies' a power of two

@@ -1,13 +1,15 @@
 /*  xinf_cuda_project: the CUDA backend's products and embedding lookup,
     for every weight type of xinf_dtype.h.
 
-    Weights are decoded one element at a time (xinf_cuda_decode.cuh). A product
-    gives each output row to one warp and takes up to PROJECT_TOKENS
-    tokens at once: lane l sums the weights l, l + 32, ... times the
-    token's activations (float FMA), then the warp adds its lanes in a
-    fixed tree. So every (row, token) result comes from the same
-    arithmetic whatever the batch: a token's result never depends on the
-    other tokens of its step.
+    A product gives each output row to one warp and takes up to
+    PROJECT_TOKENS tokens at once; the warp adds its lanes in a fixed
+    tree. The generic kernel decodes one weight at a time
+    (xinf_cuda_decode.cuh): lane l sums the weights l, l + 32, ... times
+    the token's activations (float FMA). The wide kernel, for F16, BF16
+    and Q8_0 rows aligned for it, loads 16-byte chunks or whole Q8_0
+    blocks a lane (xinf_cuda_dot.cuh). Either way every (row, token)
+    result comes from the same arithmetic whatever the batch: a token's
+    result never depends on the other tokens of its step.
 
     With cuBLAS on, products of F32 / F16 / BF16 weights over several
     tokens are one cublasGemmEx each (F32 accumulation; activations
@@ -16,14 +18,29 @@
 */
 #include "xinf_cuda_priv.h"
 #include "xinf_cuda_decode.cuh"
+#include "xinf_cuda_dot.cuh"
 
 #include <stdio.h>
 
 #define WARP 32
 #define PROJECT_WARPS 4
-#define PROJECT_TOKENS 8
+#define PROJECT_TOKENS XINF_CUDA_DOT_TOKENS
 
 //  ---- products ------------------------------------------------------------------------
+
+//  A warp's lanes added in a fixed tree (xor shuffles); lane 0 writes.
+static __device__ void
+s_warp_store (float *acc, unsigned lane, size_t count, size_t rows, size_t first, size_t r, float *y)
+{
+#pragma unroll
+    for (int t = 0; t < PROJECT_TOKENS; t++) {
+        float sum = acc [t];
+        for (int mask = WARP / 2; mask > 0; mask /= 2)
+            sum += __shfl_xor_sync (0xffffffffu, sum, mask);
+        if (lane == 0 && (size_t) t < count)
+            y [(first + t) * rows + r] = sum;
+    }
+}
 
 //  y [t][r] = W [r] . x [t] for the tokens blockIdx.y * PROJECT_TOKENS ..
 //  (up to PROJECT_TOKENS of them), one warp a row r.
@@ -50,14 +67,27 @@ k_project (int dtype, const uint8_t *w, size_t row_bytes, size_t rows, size_t co
             if ((size_t) t < count)
                 acc [t] = fmaf (weight, in [t * cols + k], acc [t]);
     }
+    s_warp_store (acc, lane, count, rows, first, r, y);
+}
+
+//  k_project's product for F16, BF16 and Q8_0 rows that xinf_cuda_dot_wide
+//  takes: each lane a 16-byte chunk or a whole Q8_0 block at a time.
+__global__ void
+k_project_wide (int dtype, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x, size_t n,
+                float *y)
+{
+    size_t r = (size_t) blockIdx.x * PROJECT_WARPS + threadIdx.x / WARP;
+    unsigned lane = threadIdx.x % WARP;
+    size_t first = (size_t) blockIdx.y * PROJECT_TOKENS;
+    if (r >= rows)
+        return;
+    size_t count = n - first < PROJECT_TOKENS ? n - first : PROJECT_TOKENS;
+    float acc [PROJECT_TOKENS];
 #pragma unroll
-    for (int t = 0; t < PROJECT_TOKENS; t++) {
-        float sum = acc [t];
-        for (int mask = WARP / 2; mask > 0; mask /= 2)
-            sum += __shfl_xor_sync (0xffffffffu, sum, mask);
-        if (lane == 0 && (size_t) t < count)
-            y [(first + t) * rows + r] = sum;
-    }
+    for (int t = 0; t < PROJECT_TOKENS; t++)
+        acc [t] = 0;
+    xinf_cuda_dot_lane (dtype, w + r * row_bytes, cols, x + first * cols, count, lane, WARP, acc);
+    s_warp_store (acc, lane, count, rows, first, r, y);
 }
 
 __global__ void
@@ -163,8 +193,12 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n)
         if ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS > 65535 || xinf_cuda_blocks (w->rows, PROJECT_WARPS) > 0x7fffffffu)
             return xinf_cuda_fail (cuda, "project", "too many tokens or rows for one launch");
         dim3 grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), (unsigned) ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS));
-        k_project<<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, weights, row_bytes, w->rows, w->cols,
-                                                                    x, n, y);
+        if (cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, weights, row_bytes, w->cols, x))
+            k_project_wide<<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, weights, row_bytes, w->rows,
+                                                                             w->cols, x, n, y);
+        else
+            k_project<<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, weights, row_bytes, w->rows,
+                                                                        w->cols, x, n, y);
         if (xinf_cuda_launched (cuda, "project"))
             return -1;
     }
@@ -239,4 +273,28 @@ xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *o
 {
     for (size_t k = 0; k < cols; k++)
         out [k] = s_weight ((int) dtype, (const uint8_t *) row, k);
+}
+
+bool
+xinf_cuda_project_row_host (xinf_dtype_t dtype, const void *row, size_t row_bytes, size_t cols, const float *x,
+                            size_t count, float *out)
+{
+    if (count < 1 || count > PROJECT_TOKENS || !xinf_cuda_dot_wide ((int) dtype, row, row_bytes, cols, x))
+        return false;
+    float lanes [WARP][PROJECT_TOKENS] = { { 0 } };
+    for (unsigned lane = 0; lane < WARP; lane++)
+        xinf_cuda_dot_lane ((int) dtype, (const uint8_t *) row, cols, x, count, lane, WARP, lanes [lane]);
+    //  The shuffle tree: at each step every lane adds the lane 'mask' away
+    for (size_t t = 0; t < count; t++) {
+        float sums [WARP], next [WARP];
+        for (unsigned lane = 0; lane < WARP; lane++)
+            sums [lane] = lanes [lane][t];
+        for (unsigned mask = WARP / 2; mask > 0; mask /= 2) {
+            for (unsigned lane = 0; lane < WARP; lane++)
+                next [lane] = sums [lane] + sums [lane ^ mask];
+            memcpy (sums, next, sizeof sums);
+        }
+        out [t] = sums [0];
+    }
+    return true;
 }

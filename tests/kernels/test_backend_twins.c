@@ -609,6 +609,13 @@ s_cuda (const char *make_model)
     s_all_ops (&twins, true);
     test_twins_model (&twins, make_model);
     s_report (&twins, "cpu vs cuda");
+    //  The generic product kernel where the wide one took F16/BF16/Q8_0
+    xinf_cuda_backend_set_wide (subject, false);
+    test_twins_t generic = { reference, subject, "cuda (generic products)", false, 0, 0, 0, 0 };
+    s_twin_project (&generic, false);
+    test_twins_model (&generic, make_model);
+    s_report (&generic, "cpu vs cuda with the generic product kernel");
+    xinf_cuda_backend_set_wide (subject, true);
     s_cublas = true;
     xinf_cuda_backend_set_cublas (subject, true);
     test_twins_t blas = { reference, subject, "cuda (cuBLAS)", false, 0, 0, 0, 1e-3 };
@@ -619,7 +626,7 @@ s_cuda (const char *make_model)
     if (xinf_cuda_backend_error (subject))
         fprintf (stderr, "FAIL: the CUDA backend reports: %s\n", xinf_cuda_backend_error (subject));
     CHECK (!xinf_cuda_backend_error (subject));
-    CHECK (twins.failed == 0 && blas.failed == 0 && sampled_differ == 0);
+    CHECK (twins.failed == 0 && generic.failed == 0 && blas.failed == 0 && sampled_differ == 0);
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);
     return 0;
@@ -664,6 +671,7 @@ s_cuda_decode (void)
     }
     printf ("the CUDA decoders give the CPU's floats: %zu weights of %d types\n", checked, XINF_DTYPE_COUNT);
     test_twins_sample_host_kernel ();
+    test_twins_wide_host_kernel ();
     //  Discovery and refusal: no device means a reason, never a crash
     char error [512] = "";
     xinf_cuda_device_t devices [4];

@@ -93,4 +93,8 @@ void test_twins_sample_cpu (void);
 void test_twins_sample_host_kernel (void);
 size_t test_twins_sample_backend (xinf_backend_t *subject);
 
+//  The CUDA wide product kernel's code on the host against exact dot
+//  products (test_twins_wide.c; CUDA builds only).
+void test_twins_wide_host_kernel (void);
+
 #endif

@@ -1,0 +1,115 @@
+/*  test_twins_wide: the CUDA backend's wide product kernel (F16, BF16 and
+    Q8_0 rows, kernels/cuda/xinf_cuda_dot.cuh) run on the host, its 32
+    lanes added in the kernel's shuffle order, against a double-precision
+    dot product of the CPU's decoded weights (xinf_dtype_to_f32): every
+    shape of lanes with no chunk, one, several and a remainder, 1 to 8
+    tokens at once (each token's result independent of the others), and
+    the rows it must leave to the generic kernel (misaligned, a width not
+    of whole chunks). No GPU needed.
+*/
+#include "test_twins.h"
+#include "xinf_dtype.h"
+
+#if defined (XINF_HAVE_CUDA)
+#include "xinf_cuda_backend.h"
+
+//  A row of 'cols' random weights of 'dtype' in 'row' (16-byte aligned).
+static void
+s_row (xinf_dtype_t dtype, size_t cols, uint8_t *row, uint64_t *state)
+{
+    if (dtype == XINF_DTYPE_Q8_0) {
+        for (size_t b = 0; b < cols / 32; b++) {
+            uint8_t *block = row + b * 34;
+            uint16_t scale = xinf_dtype_f32_to_fp16 (0.001f + 0.02f * (float) (test_uniform (state) + 1));
+            memcpy (block, &scale, 2);
+            for (int i = 0; i < 32; i++)
+                block [2 + i] = (uint8_t) (int8_t) (int) (127.0 * test_uniform (state));
+        }
+        return;
+    }
+    for (size_t k = 0; k < cols; k++) {
+        float value = (float) test_uniform (state);
+        uint16_t half = dtype == XINF_DTYPE_F16 ? xinf_dtype_f32_to_fp16 (value) : xinf_dtype_f32_to_bf16 (value);
+        memcpy (row + 2 * k, &half, 2);
+    }
+}
+
+//  One row against 'count' tokens: the wide kernel's sums against the
+//  exact ones, within float rounding of the sum of |w x|.
+static size_t
+s_check_row (xinf_dtype_t dtype, size_t cols, size_t count, uint64_t *state)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    uint8_t *row = aligned_alloc (16, (row_bytes + 15) / 16 * 16);
+    float *x = aligned_alloc (16, (count * cols * sizeof (float) + 15) / 16 * 16);
+    float *weights = malloc (cols * sizeof (float));
+    CHECK (row && x && weights);
+    s_row (dtype, cols, row, state);
+    for (size_t i = 0; i < count * cols; i++)
+        x [i] = (float) test_uniform (state);
+    xinf_dtype_to_f32 (dtype, row, cols, weights);
+    float out [8];
+    CHECK (xinf_cuda_project_row_host (dtype, row, row_bytes, cols, x, count, out));
+    for (size_t t = 0; t < count; t++) {
+        double exact = 0, magnitude = 0;
+        for (size_t k = 0; k < cols; k++) {
+            exact += (double) weights [k] * x [t * cols + k];
+            magnitude += fabs ((double) weights [k] * x [t * cols + k]);
+        }
+        double error = fabs ((double) out [t] - exact);
+        if (!(error <= 1e-5 * magnitude + 1e-12)) {
+            fprintf (stderr, "FAIL: wide kernel %s cols %zu token %zu of %zu: %.9g, exact %.9g (|w x| %.3g)\n",
+                     xinf_dtype_name (dtype), cols, t, count, out [t], exact, magnitude);
+            exit (1);
+        }
+        //  The same token alone: the same float (no dependence on the batch)
+        float alone;
+        CHECK (xinf_cuda_project_row_host (dtype, row, row_bytes, cols, x + t * cols, 1, &alone));
+        CHECK (alone == out [t]);
+    }
+    free (row);
+    free (x);
+    free (weights);
+    return count;
+}
+
+//  Rows the wide kernel must leave to the generic one.
+static void
+s_check_refusals (void)
+{
+    float *x = aligned_alloc (16, 1024 * sizeof (float));
+    uint8_t *row = aligned_alloc (16, 4096);
+    CHECK (x && row);
+    memset (row, 0, 4096);
+    memset (x, 0, 1024 * sizeof (float));
+    float out [8];
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row, 2 * 36, 36, x, 1, out));          //  36: not of 8
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row + 2, 2 * 64, 64, x, 1, out));      //  row misaligned
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_BF16, row, 2 * 64, 64, x + 1, 1, out));     //  x misaligned
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q8_0, row + 1, 34 * 2, 64, x, 1, out));     //  odd block address
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q4_0, row, 18 * 2, 64, x, 1, out));         //  not its type
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row, 2 * 64, 64, x, 9, out));          //  over 8 tokens
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row, 2 * 64, 64, x, 0, out));
+    CHECK (xinf_cuda_project_row_host (XINF_DTYPE_Q8_0, row + 2, 34 * 2, 64, x, 1, out));      //  2-byte aligned will do
+    free (x);
+    free (row);
+}
+
+void
+test_twins_wide_host_kernel (void)
+{
+    //  Widths: fewer chunks than lanes, exactly a warp's, several rounds
+    //  with a remainder, the shapes of the presets (896, 2048, 4864, 8192)
+    static const size_t widths [] = { 32, 64, 256, 896, 1056, 2048, 4864, 8192 };
+    static const xinf_dtype_t types [] = { XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
+    uint64_t state = 0x5eed;
+    size_t checked = 0;
+    for (size_t type = 0; type < sizeof types / sizeof types [0]; type++)
+        for (size_t width = 0; width < sizeof widths / sizeof widths [0]; width++)
+            for (size_t count = 1; count <= 8; count += count < 3 ? 1 : 5)
+                checked += s_check_row (types [type], widths [width], count, &state);
+    s_check_refusals ();
+    printf ("wide product kernel on the host: %zu rows x tokens of F16, BF16, Q8_0 within float rounding of the "
+            "exact sums\n", checked);
+}
+#endif
