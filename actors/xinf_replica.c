@@ -596,6 +596,29 @@ s_destroy_item (void **item)
     xinf_request_destroy ((xinf_request_t **) item);
 }
 
+//  Of a step that crashed or hung, only the requests with tokens in it
+//  may be what caused it: the others, only waiting here, end first with
+//  REPLICA_FAILED (retried as any replica's failure), not with the
+//  executor's code (after which the scheduler retries a request only
+//  once, lest it crash every replica). Nothing is told apart without a
+//  step in flight.
+static void
+s_fail_bystanders (xinf_ctx_t *ctx, const char *text)
+{
+    s_state_t *state = s_state (ctx);
+    if (!state->in_flight)
+        return;
+    zlistx_t *ids = zhashx_keys (state->requests);
+    for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
+        uint64_t id = strtoull (key, NULL, 10);
+        if (xinf_batcher_in_step (state->batcher, id))
+            continue;
+        s_fail_request (ctx, id, "REPLICA_FAILED", "%s (this request was waiting, not in the step)", text);
+        s_drop (state, id);
+    }
+    zlistx_destroy (&ids);
+}
+
 //  The step watchdog: an executor that stays in one phase of a step
 //  longer than stall_timeout_ms (an all-reduce 5 s more) is hung. The
 //  step's requests end with EXECUTOR_HUNG and the replica fails, naming
@@ -605,6 +628,7 @@ s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
 {
     s_state_t *state = s_state (ctx);
     xinf_error (state->name, "%s: %s", code, text);
+    s_fail_bystanders (ctx, text);
     if (state->in_flight) {
         state->in_flight = false;
         xinf_batcher_abandon (state->batcher);

@@ -419,6 +419,13 @@ s_running (xinf_batcher_t *self, uint64_t id)
     return NULL;
 }
 
+bool
+xinf_batcher_in_step (xinf_batcher_t *self, uint64_t id)
+{
+    s_seq_t *seq = self->in_flight ? s_running (self, id) : NULL;
+    return seq && seq->take > 0;
+}
+
 int
 xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token)
 {

@@ -68,6 +68,9 @@ size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self);
 void xinf_batcher_commit (xinf_batcher_t *self);
 //  The step failed: nothing it carried was computed.
 void xinf_batcher_abandon (xinf_batcher_t *self);
+//  Whether sequence 'id' has tokens in the step in flight (false when
+//  none is): of a step that crashed, the requests that may have caused it.
+bool xinf_batcher_in_step (xinf_batcher_t *self, uint64_t id);
 //  A token sampled for sequence 'id': the next one it runs. -1 if unknown.
 int xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token);
 //  Tokens of sequence 'id' so far (prompt and generated); 0 if unknown.

@@ -483,6 +483,51 @@ test_cancel_and_stop (void)
     s_stop_replica (&fixture);
 }
 
+//  An executor that hangs in a step: the request in the step ends with
+//  EXECUTOR_HUNG, one only waiting (max_seqs 1) with REPLICA_FAILED, so
+//  that the scheduler retries it as any replica's failure rather than as
+//  a request that may crash executors; the replica fails.
+static void
+test_hung_step_bystanders (void)
+{
+    setenv ("XINF_FAULT_HANG", "model=hung,step=3,phase=compute,layer=0", 1);
+    s_fixture_t fixture = s_start_replica ("hung");
+    xinf_msg_t *start = s_start_msg (s_model);
+    xinf_map_put_uint (xinf_msg_body (start), "max_seqs", 1);
+    xinf_map_put_uint (xinf_msg_body (start), "stall_timeout_ms", 300);
+    s_send (fixture.agent, start);
+    char states [128];
+    xinf_msg_t *ready = s_settle (fixture.agent, states, sizeof states);
+    unsetenv ("XINF_FAULT_HANG");
+    CHECK_STR (peer_str (ready, "state"), "ready");
+    xinf_msg_destroy (&ready);
+    int32_t prompt [4] = { 3, 1, 4, 1 };
+    s_send (fixture.agent, s_run_msg (60, prompt, 4, 20, false));
+    s_send (fixture.agent, s_run_msg (61, prompt, 4, 20, false));
+    char seen [2][32] = { "", "" };
+    bool failed_state = false;
+    xinf_msg_t *msg;
+    while ((!*seen [0] || !*seen [1] || !failed_state) && (msg = peer_recv (fixture.agent, PEER_WAIT_MS))) {
+        if (xinf_msg_is (msg, "RUN_FAILED")) {
+            uint64_t request = peer_uint (msg, "request");
+            CHECK (request == 60 || request == 61);
+            snprintf (seen [request - 60], sizeof seen [0], "%s", peer_str (msg, "code"));
+            if (request == 61)
+                CHECK_HAS (peer_str (msg, "message"), "waiting, not in the step");
+        }
+        else
+        if (xinf_msg_is (msg, "MODEL_STATE"))
+            failed_state |= streq (peer_str (msg, "state"), "failed");
+        else
+            CHECK (xinf_msg_is (msg, "MODEL_LOAD"));
+        xinf_msg_destroy (&msg);
+    }
+    CHECK_STR (seen [0], "EXECUTOR_HUNG");
+    CHECK_STR (seen [1], "REPLICA_FAILED");
+    CHECK (failed_state);
+    s_stop_replica (&fixture);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -494,6 +539,7 @@ main (int argc, char *argv [])
     RUN (test_kv_reports);                //  before test_generation ignores MODEL_LOAD
     RUN (test_generation);
     RUN (test_cancel_and_stop);
+    RUN (test_hung_step_bystanders);
     peer_scratch_remove (dir);
     fprintf (stderr, "PASS: replica in-process: load states, greedy tokens streamed and batched, cancel, bad fields named\n");
     return 0;
