@@ -597,25 +597,27 @@ s_destroy_item (void **item)
 }
 
 //  Of a step that crashed or hung, only the requests with tokens in it
-//  may be what caused it: the others, only waiting here, end first with
-//  REPLICA_FAILED (retried as any replica's failure), not with the
-//  executor's code (after which the scheduler retries a request only
-//  once, lest it crash every replica). Nothing is told apart without a
-//  step in flight.
+//  may be what caused it: they end first with the executor's code (after
+//  which the scheduler marks the replica down and retries a request only
+//  once, lest it crash every replica). The others, only waiting here,
+//  then end with REPLICA_FAILED, retried as any replica's failure.
+//  Without a step in flight nothing tells them apart: all get the code.
 static void
-s_fail_bystanders (xinf_ctx_t *ctx, const char *text)
+s_fail_executor_fault (xinf_ctx_t *ctx, const char *code, const char *text)
 {
     s_state_t *state = s_state (ctx);
-    if (!state->in_flight)
-        return;
     zlistx_t *ids = zhashx_keys (state->requests);
-    for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
-        uint64_t id = strtoull (key, NULL, 10);
-        if (xinf_batcher_in_step (state->batcher, id))
-            continue;
-        s_fail_request (ctx, id, "REPLICA_FAILED", "%s (this request was waiting, not in the step)", text);
-        s_drop (state, id);
-    }
+    for (int pass = 0; pass < 2 && state->in_flight; pass++)
+        for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
+            uint64_t id = strtoull (key, NULL, 10);
+            if (!s_request (state, id) || xinf_batcher_in_step (state->batcher, id) != (pass == 0))
+                continue;                     //  ended in the first pass, or not of this one
+            if (pass == 0)
+                s_fail_request (ctx, id, code, "%s", text);
+            else
+                s_fail_request (ctx, id, "REPLICA_FAILED", "%s (this request was waiting, not in the step)", text);
+            s_drop (state, id);
+        }
     zlistx_destroy (&ids);
 }
 
@@ -628,7 +630,7 @@ s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
 {
     s_state_t *state = s_state (ctx);
     xinf_error (state->name, "%s: %s", code, text);
-    s_fail_bystanders (ctx, text);
+    s_fail_executor_fault (ctx, code, text);
     if (state->in_flight) {
         state->in_flight = false;
         xinf_batcher_abandon (state->batcher);

@@ -484,7 +484,7 @@ test_cancel_and_stop (void)
 }
 
 //  An executor that hangs in a step: the request in the step ends with
-//  EXECUTOR_HUNG, one only waiting (max_seqs 1) with REPLICA_FAILED, so
+//  EXECUTOR_HUNG, then one only waiting (max_seqs 1) with REPLICA_FAILED, so
 //  that the scheduler retries it as any replica's failure rather than as
 //  a request that may crash executors; the replica fails.
 static void
@@ -506,11 +506,14 @@ test_hung_step_bystanders (void)
     s_send (fixture.agent, s_run_msg (61, prompt, 4, 20, false));
     char seen [2][32] = { "", "" };
     bool failed_state = false;
+    uint64_t first_failed = 0;
     xinf_msg_t *msg;
     while ((!*seen [0] || !*seen [1] || !failed_state) && (msg = peer_recv (fixture.agent, PEER_WAIT_MS))) {
         if (xinf_msg_is (msg, "RUN_FAILED")) {
             uint64_t request = peer_uint (msg, "request");
             CHECK (request == 60 || request == 61);
+            CHECK (!*seen [request - 60]);          //  answered once
+            first_failed = first_failed ? first_failed : request;
             snprintf (seen [request - 60], sizeof seen [0], "%s", peer_str (msg, "code"));
             if (request == 61)
                 CHECK_HAS (peer_str (msg, "message"), "waiting, not in the step");
@@ -524,6 +527,7 @@ test_hung_step_bystanders (void)
     }
     CHECK_STR (seen [0], "EXECUTOR_HUNG");
     CHECK_STR (seen [1], "REPLICA_FAILED");
+    CHECK_INT (first_failed, 60);                   //  the replica is marked down before the retry
     CHECK (failed_state);
     s_stop_replica (&fixture);
 }
