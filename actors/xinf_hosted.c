@@ -3,6 +3,7 @@
 #include "xinf_states.h"
 #include "xinf_replica.h"
 #include "xinf_inflight.h"
+#include "xinf_outbox.h"
 #include "xinf_node_msg.h"
 #include "xinf_model_msg.h"
 #include "xinf_transfer_fetch.h"
@@ -44,7 +45,19 @@ struct _xinf_hosted_t {
     uint64_t next_transfer;           //  ids of its fetches
     xinf_sums_t *fetched;             //  digests of the files fetched (or found the same) here
     uint64_t started;                 //  replicas started, for unique endpoints
+    xinf_outbox_t *outbox;            //  messages up, kept while the supervisor link is full
 };
+
+//  A message up to the supervisor, through the outbox: kept in order
+//  while the link is full (xinf_outbox).
+static void
+s_send_up (xinf_hosted_t *self, xinf_msg_t **msg_p)
+{
+    xinf_outbox_send (self->outbox, msg_p);
+}
+
+size_t xinf_hosted_flush (xinf_hosted_t *self) { return xinf_outbox_flush (self->outbox); }
+size_t xinf_hosted_unsent (xinf_hosted_t *self) { return xinf_outbox_size (self->outbox); }
 
 //  Stops a replica and frees its entry. Its last words (failed requests,
 //  stopped) are relayed; 'why' (may be NULL) becomes the error of its
@@ -63,9 +76,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p, const char *why)
     if (entry->fetch) {               //  the source frees its open file
         xinf_msg_t *close = xinf_msg_new ("FILE_CLOSE");
         xinf_map_put_uint (xinf_msg_body (close), "transfer", xinf_fetch_transfer (entry->fetch));
-        if (*self->upstream)
-            xinf_dealer_send (*self->upstream, &close);
-        xinf_msg_destroy (&close);
+        s_send_up (self, &close);
     }
     xinf_fetch_destroy (&entry->fetch);
     xinf_value_destroy (&entry->start);
@@ -81,9 +92,7 @@ s_hosted_free (xinf_hosted_t *self, s_hosted_t **entry_p, const char *why)
         }
         xinf_map_put_str (xinf_msg_body (msg), "node", self->node);
         xinf_map_put_uint (xinf_msg_body (msg), "generation", entry->generation);
-        if (*self->upstream)
-            xinf_dealer_send (*self->upstream, &msg);
-        xinf_msg_destroy (&msg);
+        s_send_up (self, &msg);
     }
     xinf_dealer_destroy (&entry->dealer);
     xinf_inflight_forget_replica (self->inflight, entry->uid, entry->replica);
@@ -130,6 +139,7 @@ xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int p
     self->fetch_stall_ms = 60000;
     self->next_transfer = (uint64_t) zclock_usecs ();
     self->fetched = xinf_sums_new (64);
+    self->outbox = xinf_outbox_new (upstream);
     return self;
 }
 
@@ -146,18 +156,10 @@ xinf_hosted_destroy (xinf_hosted_t **self_p)
         zhashx_destroy (&self->replicas);
         xinf_inflight_destroy (&self->inflight);
         xinf_sums_destroy (&self->fetched);
+        xinf_outbox_destroy (&self->outbox);
         free (self);
         *self_p = NULL;
     }
-}
-
-static void
-s_send_up (xinf_hosted_t *self, xinf_msg_t **msg_p)
-{
-    if (*self->upstream)
-        xinf_dealer_send (*self->upstream, msg_p);
-    else
-        xinf_msg_destroy (msg_p);
 }
 
 //  What a replica says goes up to the supervisor, with the node named.

@@ -247,6 +247,8 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
         s_send_hello (ctx, now);
     if (!state->registered && !state->diagnose_job && now >= state->diagnose_due)
         s_diagnose (ctx, now);
+    if (state->registered)
+        xinf_hosted_flush (state->hosted);
     if (state->registered && now - state->last_beat >= state->heartbeat_ms) {
         s_send_heartbeat (ctx, now);
         xinf_hosted_prune (state->hosted, now, s_keep_ms (state));

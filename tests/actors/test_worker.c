@@ -647,6 +647,57 @@ test_files (void)
     s_stop_worker (&fixture);
 }
 
+//  A supervisor that does not read while the worker answers: what finds
+//  the link full waits in the worker's outbox and goes, in order, once
+//  the supervisor reads again; every RUN gets its RUN_FAILED, none lost
+//  (the link holds about 20,000 messages; this sends 50,000).
+static void
+test_link_full (void)
+{
+    s_fixture_t fixture = s_start_worker ("inproc://test-worker-full", true);
+    xinf_hello_t hello;
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    s_welcome (&fixture, 1000, 10);
+    enum { RUNS = 50000 };
+    int32_t prompt [2] = { 1, 2 };
+    for (uint64_t request = 1; request <= RUNS; request++) {
+        int64_t deadline = zclock_mono () + PEER_WAIT_MS;
+        while (true) {
+            xinf_msg_t *run = s_run_msg ("absent", request, prompt, 2, 4);
+            xinf_peer_t *peer = xinf_router_peer (fixture.supervisor, fixture.peer);
+            CHECK (peer);
+            if (xinf_router_send (fixture.supervisor, peer, &run) == 0)
+                break;
+            CHECK (errno == EAGAIN && zclock_mono () < deadline);
+            zmq_poll (NULL, 0, 1);            //  the worker takes them as it goes
+        }
+    }
+    char *seen = calloc (RUNS + 1, 1);
+    CHECK (seen);
+    size_t answered = 0;
+    xinf_msg_t *msg;
+    //  Until all are answered, or none came for PEER_WAIT_MS (heartbeats
+    //  come meanwhile: they do not count)
+    int64_t quiet_until = zclock_mono () + PEER_WAIT_MS;
+    while (answered < RUNS && zclock_mono () < quiet_until
+       &&  (msg = peer_router_recv (fixture.supervisor, PEER_WAIT_MS, NULL, 0))) {
+        if (xinf_msg_is (msg, "RUN_FAILED")) {
+            quiet_until = zclock_mono () + PEER_WAIT_MS;
+            uint64_t request = peer_uint (msg, "request");
+            CHECK (request >= 1 && request <= RUNS && !seen [request]);
+            seen [request] = 1;
+            answered++;
+        }
+        xinf_msg_destroy (&msg);
+    }
+    if (answered != RUNS)
+        fprintf (stderr, "%zu of %d RUNs answered\n", answered, RUNS);
+    CHECK_INT (answered, RUNS);
+    free (seen);
+    s_stop_worker (&fixture);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -658,6 +709,7 @@ main (int argc, char *argv [])
     RUN (test_registration);
     RUN (test_models);
     RUN (test_files);
+    RUN (test_link_full);
     peer_scratch_remove (s_dir);
     fprintf (stderr, "PASS: worker in-process: registration and liveness, loads refused and done, runs, re-registration, unload\n");
     return 0;
