@@ -262,7 +262,7 @@ static void
 s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token)
 {
     s_state_t *state = s_state (ctx);
-    xinf_request_take (request, token);
+    xinf_request_take (request, token, state->tokenizer);
     if (request->stream) {
         xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer,
                                                   xinf_tokenizer_is_end (state->tokenizer, token));
@@ -272,7 +272,7 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token)
     if (xinf_tokenizer_is_end (state->tokenizer, token))
         reason = "stop";
     else
-    if (request->count >= request->max_tokens)
+    if (request->count >= request->max_tokens || xinf_request_answer_full (request))
         reason = "length";
     else
     if (xinf_batcher_length (state->batcher, request->id) + 1 > state->context)

@@ -4,6 +4,24 @@
 #include "xinf_node_msg.h"
 
 
+//  Bytes of MessagePack an id takes (the shortest encoding; ids are
+//  checked not negative, a negative one counted as the longest).
+static size_t
+s_id_bytes (int32_t id)
+{
+    return id >= 0 && id < 128 ? 1 : id >= 0 && id < 65536 ? 3 : 5;
+}
+
+//  Bytes of MessagePack the ids take (the shortest encodings).
+static size_t
+s_ids_bytes (const int32_t *ids, size_t count)
+{
+    size_t bytes = 5;
+    for (size_t index = 0; index < count; index++)
+        bytes += s_id_bytes (ids [index]);
+    return bytes;
+}
+
 void
 xinf_request_destroy (xinf_request_t **self_p)
 {
@@ -227,6 +245,16 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
                          self->prompt_count, context);
     }
     if (!check->failed) {
+        //  RUN_DONE's ids array headers, its other fields, the prompt's ids
+        self->answer_bytes = 5 + 1024 + s_ids_bytes (self->prompt, self->prompt_count);
+        self->answer_values = self->prompt_count + 64;
+        if (xinf_request_answer_full (self)) {
+            *code = "TOO_LARGE";
+            xinf_check_fail (check, "the prompt's %zu tokens fill the one message the answer travels in, leaving "
+                             "no room to generate; send a shorter prompt", self->prompt_count);
+        }
+    }
+    if (!check->failed) {
         self->sampling = (xinf_sampling_t) { (float) temperature, (float) top_p, (uint32_t) top_k, seed, 0 };
         self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
         if (!self->tokens)
@@ -248,12 +276,25 @@ xinf_request_sampling (const xinf_request_t *self)
 }
 
 void
-xinf_request_take (xinf_request_t *self, int32_t token)
+xinf_request_take (xinf_request_t *self, int32_t token, xinf_tokenizer_t *tokenizer)
 {
     if (!self->first_token)
         self->first_token = zclock_usecs ();
-    if (self->count < self->max_tokens)
+    if (self->count < self->max_tokens) {
         self->tokens [self->count++] = token;
+        long piece = xinf_tokenizer_piece (tokenizer, token, NULL, 0);
+        self->answer_bytes += s_id_bytes (token) + (size_t) (piece > 0 ? piece : 0);
+        self->answer_text += (size_t) (piece > 0 ? piece : 0);
+        self->answer_values++;
+    }
+}
+
+bool
+xinf_request_answer_full (const xinf_request_t *self)
+{
+    return self->answer_bytes + 5 + XINF_TOKENIZER_TEXT_MAX > XINF_HEADER_MAX
+        || self->answer_values + 1 > XINF_OBJECTS_MAX
+        || self->answer_text + XINF_TOKENIZER_TEXT_MAX > XINF_RUN_TEXT_MAX;
 }
 
 xinf_msg_t *
@@ -299,16 +340,6 @@ s_timings (xinf_request_t *self)
     xinf_map_put_float (timings, "decode_tokens_per_s",
                         decode_ms > 0 && self->count > 1 ? (double) (self->count - 1) * 1000.0 / decode_ms : 0);
     return timings;
-}
-
-//  Bytes of MessagePack the ids take (the shortest encodings).
-static size_t
-s_ids_bytes (const int32_t *ids, size_t count)
-{
-    size_t bytes = 5;
-    for (size_t index = 0; index < count; index++)
-        bytes += ids [index] < 128 ? 1 : ids [index] < 65536 ? 3 : 5;
-    return bytes;
 }
 
 //  RUN_FAILED TOO_LARGE when the answer's ids and text would not fit in

@@ -22,6 +22,8 @@ typedef struct {
     bool stream;
     int64_t started, first_token;     //  monotonic us
     xinf_sampling_t sampling;         //  its parameters; index: the next token's
+    size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
+    size_t answer_values, answer_text;
 } xinf_request_t;
 
 //  A request from RUN's body for a model of 'vocab' tokens and 'context'
@@ -38,8 +40,13 @@ int32_t *xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, siz
 
 //  The sampling of the request's next token (its index: the tokens so far).
 xinf_sampling_t xinf_request_sampling (const xinf_request_t *self);
-//  Keeps the next token (sampled by the executor).
-void xinf_request_take (xinf_request_t *self, int32_t token);
+//  Keeps the next token (sampled by the executor), counting what it adds
+//  to the answer (its id and its piece of 'tokenizer's text).
+void xinf_request_take (xinf_request_t *self, int32_t token, xinf_tokenizer_t *tokenizer);
+//  Whether the answer has no room for another token: RUN_DONE carries
+//  the prompt's and the generated ids and the text in one message, so a
+//  generation stops here with finish_reason "length", as at max_tokens.
+bool xinf_request_answer_full (const xinf_request_t *self);
 
 //  RUN_TOKEN for the token just kept; 'end' marks an end-of-generation
 //  token (its text is not part of the answer). The first token also

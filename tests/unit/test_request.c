@@ -1,8 +1,8 @@
 /*  test_request: a replica's request (actors/xinf_request): the RUN_TOKEN
     of a token whose text is long carries all of its bytes, up to the
     1024 a vocabulary token may have (the tokenizer refuses longer ones),
-    and passes the RUN_TOKEN decoder; an answer too large for one message
-    is RUN_FAILED TOO_LARGE.  */
+    and passes the RUN_TOKEN decoder; a prompt that fills the answer's one
+    message is refused, a generation stops when the answer is full.  */
 #include "test_unit.h"
 #include "xinf_request.h"
 #include "xinf_node_msg.h"
@@ -49,7 +49,7 @@ test_long_piece (void)
         if (!request)
             fprintf (stderr, "RUN refused: %s\n", check.reason);
         CHECK (request);
-        xinf_request_take (request, long_id);
+        xinf_request_take (request, long_id, tokenizer);
         xinf_msg_t *msg = xinf_request_token_msg (request, tokenizer, false);
         xinf_node_msg_run_token_t token;
         xinf_node_msg_run_token_decode (xinf_msg_body (msg), &token, &check);
@@ -66,8 +66,39 @@ test_long_piece (void)
     }
 }
 
-//  An answer whose ids would not fit in one message is RUN_FAILED
-//  TOO_LARGE with the counts, not a RUN_DONE that no peer would read.
+//  A request of 'count' prompt ids of five bytes each (70000 ..) and up
+//  to 'max_tokens'; NULL with the code when refused.
+static xinf_request_t *
+s_big_request (xinf_tokenizer_t *tokenizer, size_t count, uint64_t max_tokens, const char **code, char *reason)
+{
+    xinf_value_t *body = s_run ();
+    xinf_value_t *prompt = xinf_value_new_array ();
+    for (size_t index = 0; index < count; index++)
+        xinf_array_push (prompt, xinf_value_new_uint (70000 + index % 1000));
+    xinf_map_put (body, "prompt_tokens", prompt);
+    xinf_map_put_uint (body, "max_tokens", max_tokens);
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_request_t *request = xinf_request_new (body, tokenizer, 80000, 300000, &check, code);
+    snprintf (reason, 512, "%s", check.reason);
+    xinf_value_destroy (&body);
+    return request;
+}
+
+//  What is sent fits: it encodes within the header limit.
+static void
+s_check_fits (xinf_msg_t **msg_p)
+{
+    zmsg_t *wire = xinf_msg_encode (msg_p);
+    CHECK (wire && zframe_size (zmsg_first (wire)) <= XINF_HEADER_MAX + XINF_SIGNATURE_SIZE);
+    zmsg_destroy (&wire);
+}
+
+//  The answer travels in one message (RUN_DONE: the prompt's ids, the
+//  generated ids, the text). A prompt that leaves no room to generate is
+//  refused at once (TOO_LARGE); a generation stops when the answer has no
+//  room for another token (finish "length": xinf_request_answer_full),
+//  and its RUN_DONE fits; an answer grown past that anyway is still
+//  RUN_FAILED TOO_LARGE, never a RUN_DONE no peer would read.
 static void
 test_answer_too_large (void)
 {
@@ -76,35 +107,45 @@ test_answer_too_large (void)
     xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
     xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
     CHECK (tokenizer);
-    size_t counts [] = { 1000, 250000 };           //  ids of 5 bytes: 5 KB, then 1.25 MB
-    for (size_t round = 0; round < 2; round++) {
-        xinf_value_t *body = s_run ();
-        xinf_value_t *prompt = xinf_value_new_array ();
-        for (size_t index = 0; index < counts [round]; index++)
-            xinf_array_push (prompt, xinf_value_new_uint (70000 + index % 1000));
-        xinf_map_put (body, "prompt_tokens", prompt);
-        xinf_check_t check = XINF_CHECK_INIT;
-        const char *code = NULL;
-        xinf_request_t *request = xinf_request_new (body, tokenizer, 80000, 300000, &check, &code);
-        if (!request)
-            fprintf (stderr, "RUN refused: %s\n", check.reason);
-        CHECK (request);
-        xinf_request_take (request, 104);
-        xinf_msg_t *msg = xinf_request_done_msg (request, tokenizer, "length");
-        if (round == 0)
-            CHECK (xinf_msg_is (msg, "RUN_DONE"));
-        else {
-            CHECK (xinf_msg_is (msg, "RUN_FAILED"));
-            CHECK_STR (xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")), "TOO_LARGE");
-            CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")), "a prompt of 250000 tokens");
-        }
-        //  What is sent fits: it encodes within the header limit
-        zmsg_t *wire = xinf_msg_encode (&msg);
-        CHECK (wire && zframe_size (zmsg_first (wire)) <= XINF_HEADER_MAX + XINF_SIGNATURE_SIZE);
-        zmsg_destroy (&wire);
-        xinf_request_destroy (&request);
-        xinf_value_destroy (&body);
-    }
+    const char *code = NULL;
+    char reason [512];
+    //  A small answer: room to spare
+    xinf_request_t *request = s_big_request (tokenizer, 1000, 4, &code, reason);
+    CHECK (request);
+    for (int token = 0; token < 4; token++)
+        xinf_request_take (request, 104, tokenizer);
+    CHECK (!xinf_request_answer_full (request));
+    xinf_msg_t *msg = xinf_request_done_msg (request, tokenizer, "length");
+    CHECK (xinf_msg_is (msg, "RUN_DONE"));
+    s_check_fits (&msg);
+    xinf_request_destroy (&request);
+
+    //  A prompt of 1.25 MB of ids: refused before any work
+    request = s_big_request (tokenizer, 250000, 4, &code, reason);
+    CHECK (!request);
+    CHECK_STR (code, "TOO_LARGE");
+    CHECK_HAS (reason, "the prompt's 250000 tokens fill the one message");
+
+    //  1 MB of prompt ids: thousands of tokens fit, then the answer is full
+    request = s_big_request (tokenizer, 200000, 100000, &code, reason);
+    CHECK (request);
+    while (!xinf_request_answer_full (request) && request->count < request->max_tokens)
+        xinf_request_take (request, 104, tokenizer);
+    CHECK (xinf_request_answer_full (request));
+    CHECK (request->count > 10000 && request->count < request->max_tokens);
+    msg = xinf_request_done_msg (request, tokenizer, "length");
+    CHECK (xinf_msg_is (msg, "RUN_DONE"));
+    CHECK_INT (xinf_value_count (xinf_map_get (xinf_msg_body (msg), "tokens")), request->count);
+    s_check_fits (&msg);
+    //  Generated past full (as before the check): TOO_LARGE with the counts
+    for (int token = 0; token < 30000; token++)
+        xinf_request_take (request, 104, tokenizer);
+    msg = xinf_request_done_msg (request, tokenizer, "length");
+    CHECK (xinf_msg_is (msg, "RUN_FAILED"));
+    CHECK_STR (xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")), "TOO_LARGE");
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (msg), "message")), "a prompt of 200000 tokens");
+    s_check_fits (&msg);
+    xinf_request_destroy (&request);
     xinf_tokenizer_destroy (&tokenizer);
     test_vocab_destroy (&vocab);
 }
