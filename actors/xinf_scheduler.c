@@ -332,16 +332,46 @@ s_dispatch (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_reques
     return 0;
 }
 
-//  Dispatches queued requests while a replica has room. When no replica
-//  is ready at all, the queued requests end with the cause.
+//  Whether a ready replica has room now (for any request).
+static bool
+s_room (xinf_sched_model_t *model, int64_t now)
+{
+    for (size_t index = 0; index < model->count; index++)
+        if (s_pickable (&model->replicas [index], now)
+        &&  model->replicas [index].outstanding < model->replicas [index].capacity)
+            return true;
+    return false;
+}
+
+//  The queue's request at 'position' (0: the head), or NULL.
+static xinf_sched_request_t *
+s_queued_at (xinf_sched_model_t *model, size_t position)
+{
+    xinf_sched_request_t *request = (xinf_sched_request_t *) zlistx_first (model->queue);
+    while (request && position--)
+        request = (xinf_sched_request_t *) zlistx_next (model->queue);
+    return request;
+}
+
+//  Dispatches queued requests, first in first out, while a replica has
+//  room. A retried request that waits for a replica it did not fail on
+//  keeps its place, and the requests behind it (up to XINF_SCHED_PASSED
+//  such waiting ones) go meanwhile to the replica with room: it must not
+//  hold up the queue. When no replica is ready at all, the queued
+//  requests end with the cause.
 void
 xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
 {
     xinf_sched_request_t *head;
-    while ((head = (xinf_sched_request_t *) zlistx_first (model->queue))) {
+    size_t passed = 0;
+    while ((head = s_queued_at (model, passed))) {
         int index = s_pick (model, head, now);
-        if (index < 0)
-            break;
+        if (index < 0) {
+            if (!head->tried || passed == XINF_SCHED_PASSED || !s_room (model, now))
+                break;
+            passed++;
+            continue;
+        }
         zlistx_delete (model->queue, head->queue_handle);
         head->queue_handle = NULL;
         model->queued_bytes -= head->bytes;

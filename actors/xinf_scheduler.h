@@ -33,6 +33,7 @@
 #define XINF_SCHED_QUEUE_BYTES   (64 << 20)   //  queued bodies per model
 #define XINF_SCHED_ATTEMPTS      3            //  dispatches per request at most
 #define XINF_SCHED_FAULT_RETRIES 1            //  retries of a request after its executor crashed or hung
+#define XINF_SCHED_PASSED        64           //  retried requests the queue passes while they wait for a replica
 #define XINF_SCHED_BACKOFF_MS    100          //  a replica whose RUN could not be sent rests this long,
 #define XINF_SCHED_BACKOFF_MAX   5000         //  doubled at each refusal in a row up to this
 #define XINF_SCHED_HOLD_MS       60000        //  an answer a client with a full queue cannot take is tried this long

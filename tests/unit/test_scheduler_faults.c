@@ -315,6 +315,49 @@ test_client_slow (void)
 }
 
 
+//  A retried request waiting at the head for a replica it did not fail
+//  on (full) does not hold up the queue: a fresh request behind it goes
+//  at once to the replica with room; the retried one keeps its place and
+//  takes the other replica when it frees a slot.
+static void
+test_retry_head_of_line (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    for (uint64_t corr = 1; corr <= 3; corr++)
+        s_submit (scheduler, "c", corr, false, 0, 0);
+    CHECK_INT (s_count (&io, "RUN"), 3);
+    xinf_msg_t *on_w1 = s_take (&io, "RUN", "w1");
+    xinf_msg_t *on_w0 = s_take (&io, "RUN", "w0");
+    xinf_msg_t *other = s_take (&io, "RUN", "w0");
+    CHECK (on_w1 && on_w0 && other);
+    xinf_msg_destroy (&other);
+    uint64_t retried = s_uint (on_w0, "corr");
+    //  One of w0's fails before a token (w0 is not down: it refused it)
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
+    xinf_msg_destroy (&on_w0);
+    CHECK_INT (s_count (&io, "RUN"), 0);          //  it waits for w1, which is full
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    //  A new request goes to w0 at once (the old code queued it behind)
+    s_submit (scheduler, "c", 4, false, 0, 20);
+    xinf_msg_t *fresh = s_take (&io, "RUN", "w0");
+    CHECK (fresh);
+    CHECK_INT (s_uint (fresh, "corr"), 4);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    //  w1 frees its slot: the retried request takes it
+    s_reply (scheduler, "w1", "RUN_DONE", s_uint (on_w1, "request"), NULL, 30);
+    xinf_msg_t *moved = s_take (&io, "RUN", "w1");
+    CHECK (moved);
+    CHECK_INT (s_uint (moved, "corr"), retried);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    xinf_msg_destroy (&moved);
+    xinf_msg_destroy (&fresh);
+    xinf_msg_destroy (&on_w1);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -323,6 +366,7 @@ main (void)
     RUN (test_attempts_bounded);
     RUN (test_executor_lost);
     RUN (test_executor_down_sticky);
+    RUN (test_retry_head_of_line);
     RUN (test_unreachable_rests);
     RUN (test_node_back);
     RUN (test_client_gone);
