@@ -42,11 +42,26 @@ s_warp_store (float *acc, unsigned lane, size_t count, size_t rows, size_t first
     }
 }
 
+//  The generic kernel's share of lane 'lane': weights lane, lane + 32, ...
+//  decoded one at a time (any type), times each token's activation.
+static __device__ void
+s_generic_lane (int dtype, const uint8_t *row, size_t cols, const float *in, size_t count, unsigned lane, float *acc)
+{
+    for (size_t k = lane; k < cols; k += WARP) {
+        float weight = s_weight (dtype, row, k);
+#pragma unroll
+        for (int t = 0; t < PROJECT_TOKENS; t++)
+            if ((size_t) t < count)
+                acc [t] = fmaf (weight, in [t * cols + k], acc [t]);
+    }
+}
+
 //  y [t][r] = W [r] . x [t] for the tokens blockIdx.y * PROJECT_TOKENS ..
-//  (up to PROJECT_TOKENS of them), one warp a row r.
+//  (up to PROJECT_TOKENS of them), one warp a row r; 'wide': the lanes
+//  take 16-byte chunks or Q8_0 blocks (xinf_cuda_dot_wide said yes).
 __global__ void
-k_project (int dtype, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x, size_t n,
-           float *y)
+k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
+           size_t n, float *y)
 {
     size_t r = (size_t) blockIdx.x * PROJECT_WARPS + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
@@ -60,33 +75,10 @@ k_project (int dtype, const uint8_t *w, size_t row_bytes, size_t rows, size_t co
 #pragma unroll
     for (int t = 0; t < PROJECT_TOKENS; t++)
         acc [t] = 0;
-    for (size_t k = lane; k < cols; k += WARP) {
-        float weight = s_weight (dtype, row, k);
-#pragma unroll
-        for (int t = 0; t < PROJECT_TOKENS; t++)
-            if ((size_t) t < count)
-                acc [t] = fmaf (weight, in [t * cols + k], acc [t]);
-    }
-    s_warp_store (acc, lane, count, rows, first, r, y);
-}
-
-//  k_project's product for F16, BF16 and Q8_0 rows that xinf_cuda_dot_wide
-//  takes: each lane a 16-byte chunk or a whole Q8_0 block at a time.
-__global__ void
-k_project_wide (int dtype, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x, size_t n,
-                float *y)
-{
-    size_t r = (size_t) blockIdx.x * PROJECT_WARPS + threadIdx.x / WARP;
-    unsigned lane = threadIdx.x % WARP;
-    size_t first = (size_t) blockIdx.y * PROJECT_TOKENS;
-    if (r >= rows)
-        return;
-    size_t count = n - first < PROJECT_TOKENS ? n - first : PROJECT_TOKENS;
-    float acc [PROJECT_TOKENS];
-#pragma unroll
-    for (int t = 0; t < PROJECT_TOKENS; t++)
-        acc [t] = 0;
-    xinf_cuda_dot_lane (dtype, w + r * row_bytes, cols, x + first * cols, count, lane, WARP, acc);
+    if (wide)
+        xinf_cuda_dot_lane (dtype, row, cols, in, count, lane, WARP, acc);
+    else
+        s_generic_lane (dtype, row, cols, in, count, lane, acc);
     s_warp_store (acc, lane, count, rows, first, r, y);
 }
 
@@ -193,12 +185,9 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n)
         if ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS > 65535 || xinf_cuda_blocks (w->rows, PROJECT_WARPS) > 0x7fffffffu)
             return xinf_cuda_fail (cuda, "project", "too many tokens or rows for one launch");
         dim3 grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), (unsigned) ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS));
-        if (cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, weights, row_bytes, w->cols, x))
-            k_project_wide<<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, weights, row_bytes, w->rows,
-                                                                             w->cols, x, n, y);
-        else
-            k_project<<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, weights, row_bytes, w->rows,
-                                                                        w->cols, x, n, y);
+        bool wide = cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, weights, row_bytes, w->cols, x);
+        k_project<<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, wide, weights, row_bytes, w->rows,
+                                                                    w->cols, x, n, y);
         if (xinf_cuda_launched (cuda, "project"))
             return -1;
     }
