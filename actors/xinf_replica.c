@@ -272,7 +272,7 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token)
     if (xinf_tokenizer_is_end (state->tokenizer, token))
         reason = "stop";
     else
-    if (request->count >= request->max_tokens || xinf_request_answer_full (request))
+    if (xinf_request_at_length (request))
         reason = "length";
     else
     if (xinf_batcher_length (state->batcher, request->id) + 1 > state->context)

@@ -297,6 +297,12 @@ xinf_request_answer_full (const xinf_request_t *self)
         || self->answer_text + XINF_TOKENIZER_TEXT_MAX > XINF_RUN_TEXT_MAX;
 }
 
+bool
+xinf_request_at_length (const xinf_request_t *self)
+{
+    return self->count >= self->max_tokens || xinf_request_answer_full (self);
+}
+
 xinf_msg_t *
 xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end)
 {

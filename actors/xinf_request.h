@@ -47,6 +47,9 @@ void xinf_request_take (xinf_request_t *self, int32_t token, xinf_tokenizer_t *t
 //  the prompt's and the generated ids and the text in one message, so a
 //  generation stops here with finish_reason "length", as at max_tokens.
 bool xinf_request_answer_full (const xinf_request_t *self);
+//  Whether the request ends with finish_reason "length" after the token
+//  just kept: max_tokens reached, or the answer full (above).
+bool xinf_request_at_length (const xinf_request_t *self);
 
 //  RUN_TOKEN for the token just kept; 'end' marks an end-of-generation
 //  token (its text is not part of the answer). The first token also

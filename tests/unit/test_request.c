@@ -2,7 +2,8 @@
     of a token whose text is long carries all of its bytes, up to the
     1024 a vocabulary token may have (the tokenizer refuses longer ones),
     and passes the RUN_TOKEN decoder; a prompt that fills the answer's one
-    message is refused, a generation stops when the answer is full.  */
+    message is refused, a generation stops with finish_reason length when
+    the answer (ids or text) is full.  */
 #include "test_unit.h"
 #include "xinf_request.h"
 #include "xinf_node_msg.h"
@@ -93,12 +94,42 @@ s_check_fits (xinf_msg_t **msg_p)
     zmsg_destroy (&wire);
 }
 
+//  Generates 'token' as the replica does (xinf_replica.c s_on_row): keep
+//  it, stop when the request is at its length; the final message.
+static xinf_msg_t *
+s_generate (xinf_request_t *request, xinf_tokenizer_t *tokenizer, int32_t token)
+{
+    do
+        xinf_request_take (request, token, tokenizer);
+    while (!xinf_request_at_length (request));
+    return xinf_request_done_msg (request, tokenizer, "length");
+}
+
+//  The final message is RUN_DONE with finish_reason length, 'tokens' and
+//  'text' bytes of text, and it fits in one message.
+static void
+s_check_done (xinf_msg_t **msg_p, size_t tokens, size_t text)
+{
+    xinf_value_t *body = xinf_msg_body (*msg_p);
+    if (xinf_msg_is (*msg_p, "RUN_FAILED"))
+        fprintf (stderr, "RUN_FAILED %s: %s\n", xinf_value_str (xinf_map_get (body, "code")),
+                 xinf_value_str (xinf_map_get (body, "message")));
+    CHECK (xinf_msg_is (*msg_p, "RUN_DONE"));
+    CHECK_STR (xinf_value_str (xinf_map_get (body, "finish_reason")), "length");
+    CHECK_INT (xinf_value_count (xinf_map_get (body, "tokens")), tokens);
+    size_t size = 0;
+    CHECK (xinf_value_bytes (xinf_map_get (body, "text"), &size));
+    CHECK_INT (size, text);
+    s_check_fits (msg_p);
+}
+
 //  The answer travels in one message (RUN_DONE: the prompt's ids, the
 //  generated ids, the text). A prompt that leaves no room to generate is
 //  refused at once (TOO_LARGE); a generation stops when the answer has no
-//  room for another token (finish "length": xinf_request_answer_full),
-//  and its RUN_DONE fits; an answer grown past that anyway is still
-//  RUN_FAILED TOO_LARGE, never a RUN_DONE no peer would read.
+//  room for another token, with finish_reason length as at max_tokens,
+//  and its RUN_DONE fits (before: every token, then RUN_FAILED
+//  TOO_LARGE); an answer grown past that anyway is still RUN_FAILED
+//  TOO_LARGE, never a RUN_DONE no peer would read.
 static void
 test_answer_too_large (void)
 {
@@ -109,15 +140,12 @@ test_answer_too_large (void)
     CHECK (tokenizer);
     const char *code = NULL;
     char reason [512];
-    //  A small answer: room to spare
+    //  A small answer: room to spare, it ends at max_tokens
     xinf_request_t *request = s_big_request (tokenizer, 1000, 4, &code, reason);
     CHECK (request);
-    for (int token = 0; token < 4; token++)
-        xinf_request_take (request, 104, tokenizer);
+    xinf_msg_t *msg = s_generate (request, tokenizer, 104);
     CHECK (!xinf_request_answer_full (request));
-    xinf_msg_t *msg = xinf_request_done_msg (request, tokenizer, "length");
-    CHECK (xinf_msg_is (msg, "RUN_DONE"));
-    s_check_fits (&msg);
+    s_check_done (&msg, 4, 4);
     xinf_request_destroy (&request);
 
     //  A prompt of 1.25 MB of ids: refused before any work
@@ -126,17 +154,14 @@ test_answer_too_large (void)
     CHECK_STR (code, "TOO_LARGE");
     CHECK_HAS (reason, "the prompt's 250000 tokens fill the one message");
 
-    //  1 MB of prompt ids: thousands of tokens fit, then the answer is full
+    //  1 MB of prompt ids: thousands of tokens (2 bytes each: id, text)
+    //  fit, then the answer is full, far below max_tokens
     request = s_big_request (tokenizer, 200000, 100000, &code, reason);
     CHECK (request);
-    while (!xinf_request_answer_full (request) && request->count < request->max_tokens)
-        xinf_request_take (request, 104, tokenizer);
+    msg = s_generate (request, tokenizer, 104);
+    s_check_done (&msg, request->count, request->count);
     CHECK (xinf_request_answer_full (request));
     CHECK (request->count > 10000 && request->count < request->max_tokens);
-    msg = xinf_request_done_msg (request, tokenizer, "length");
-    CHECK (xinf_msg_is (msg, "RUN_DONE"));
-    CHECK_INT (xinf_value_count (xinf_map_get (xinf_msg_body (msg), "tokens")), request->count);
-    s_check_fits (&msg);
     //  Generated past full (as before the check): TOO_LARGE with the counts
     for (int token = 0; token < 30000; token++)
         xinf_request_take (request, 104, tokenizer);
@@ -150,11 +175,47 @@ test_answer_too_large (void)
     test_vocab_destroy (&vocab);
 }
 
+//  The text counts as it comes (each token's piece): a short prompt whose
+//  answer is tokens of 1024 bytes of text stops when one more would take
+//  RUN_DONE over its 1 MiB (before: 5000 tokens, 5 MB of text, then
+//  RUN_FAILED TOO_LARGE).
+static void
+test_answer_text_full (void)
+{
+    char text [XINF_TOKENIZER_TEXT_MAX];
+    for (size_t index = 0; index < sizeof text; index++)
+        text [index] = (char) ('a' + index % 26);
+    test_vocab_t vocab;
+    test_gpt2_vocab (&vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
+    int32_t long_id = (int32_t) vocab.count;
+    test_vocab_add (&vocab, text, sizeof text, 0, XINF_TOKEN_NORMAL);
+    xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
+    xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
+    CHECK (tokenizer);
+    xinf_value_t *body = s_run ();
+    xinf_map_put_uint (body, "max_tokens", 5000);
+    xinf_check_t check = XINF_CHECK_INIT;
+    const char *code = NULL;
+    xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 8192, &check, &code);
+    CHECK (request);
+    xinf_msg_t *msg = s_generate (request, tokenizer, long_id);
+    s_check_done (&msg, request->count, request->count * XINF_TOKENIZER_TEXT_MAX);
+    //  1 MiB holds 1024 such pieces; with room kept for one more and the
+    //  header's other bytes (ids, fields) a few less, far below max_tokens
+    CHECK (request->count >= XINF_RUN_TEXT_MAX / XINF_TOKENIZER_TEXT_MAX - 8);
+    CHECK (request->count < XINF_RUN_TEXT_MAX / XINF_TOKENIZER_TEXT_MAX);
+    xinf_request_destroy (&request);
+    xinf_value_destroy (&body);
+    xinf_tokenizer_destroy (&tokenizer);
+    test_vocab_destroy (&vocab);
+}
+
 int
 main (void)
 {
     xinf_log_set_level (XINF_LOG_ERROR);
     RUN (test_long_piece);
     RUN (test_answer_too_large);
+    RUN (test_answer_text_full);
     return 0;
 }
