@@ -51,6 +51,7 @@ typedef struct {
     size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
     int64_t kv_reported_at;           //  when it went (monotonic ms, 0: never)
     int64_t stall_ms;                 //  a step phase lasting longer is hung
+    bool state_unsent;                //  the last MODEL_STATE found the worker's link full
 } s_state_t;
 
 struct _xinf_replica_t {
@@ -67,13 +68,20 @@ s_state (xinf_ctx_t *ctx)
     return (s_state_t *) xinf_ctx_state (ctx);
 }
 
-static void
+//  Sends a message to the worker agent, consuming it; 0 when it went,
+//  else -1 with errno (EAGAIN: the link to the agent is full).
+static int
 s_send_up (xinf_ctx_t *ctx, xinf_msg_t **msg_p)
 {
     xinf_peer_t *peer = xinf_router_peer (xinf_ctx_router (ctx), s_state (ctx)->upstream);
-    xinf_router_send (xinf_ctx_router (ctx), peer, msg_p);
+    return xinf_router_send (xinf_ctx_router (ctx), peer, msg_p);
 }
 
+//  MODEL_STATE: the replica's state as it is now. One that finds the link
+//  to the agent full (EAGAIN) is sent again on the watchdog's next look
+//  (s_on_watch), as the state then is, until it goes: a lost 'failed'
+//  would leave the replica listed ready. A newer report that goes first
+//  stands for the unsent one.
 static void
 s_report_state (xinf_ctx_t *ctx)
 {
@@ -95,7 +103,11 @@ s_report_state (xinf_ctx_t *ctx)
     }
     if (state->info)
         xinf_map_put (body, "info", xinf_value_dup (state->info));
-    s_send_up (ctx, &msg);
+    bool full = s_send_up (ctx, &msg) && errno == EAGAIN;
+    if (full && !state->state_unsent)
+        xinf_warn (state->name, "MODEL_STATE %s found the link to the worker full: sent again when it has room",
+                   xinf_fsm_name (&xinf_replica_fsm, state->state));
+    state->state_unsent = full;
 }
 
 //  Moves the replica's state (an illegal move is refused and logged).
@@ -640,12 +652,15 @@ s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
     s_set_state (ctx, XINF_REPLICA_FAILED, text);
 }
 
-//  Every XINF_WATCH_MS: the KV figures held back by their rate go up, and
-//  the step watchdog looks at the executor (lost, or stuck in a phase).
+//  Every XINF_WATCH_MS: a MODEL_STATE that found the link full and the
+//  KV figures held back by their rate go up, and the step watchdog looks
+//  at the executor (lost, or stuck in a phase).
 static void
 s_on_watch (xinf_ctx_t *ctx, void *arg)
 {
     s_state_t *state = s_state (ctx);
+    if (state->state_unsent)
+        s_report_state (ctx);         //  the last one found the link full
     if (state->state == XINF_REPLICA_READY)
         s_report_kv (ctx);            //  a change held back by the rate
     if (!state->host || state->state == XINF_REPLICA_FAILED || !state->stall_ms)

@@ -8,7 +8,9 @@
     figures) at most every 250 ms, its last figures always; bad RUN fields get
     RUN_FAILED naming the field; a bad START, a missing or corrupt file
     leave the replica failed and every RUN refused; garbage gets ERROR;
-    stopping the replica ends its running request.
+    stopping the replica ends its running request; a hung step's waiting
+    requests end REPLICA_FAILED; a MODEL_STATE that found the link to the
+    agent full still comes once the agent reads.
 
         test_actor_replica PATH/TO/xinf-make-model
 */
@@ -21,15 +23,16 @@ static char s_model [600];
 typedef struct {
     xinf_replica_t *replica;
     xinf_dealer_t *agent;                //  the fake worker agent
+    char endpoint [128];                 //  the replica's
 } s_fixture_t;
 
 static s_fixture_t
 s_start_replica (const char *uid)
 {
     static int count;
-    char endpoint [128];
-    snprintf (endpoint, sizeof endpoint, "inproc://test-replica-%s-%d", uid, ++count);
     s_fixture_t fixture;
+    char *endpoint = fixture.endpoint;
+    snprintf (endpoint, sizeof fixture.endpoint, "inproc://test-replica-%s-%d", uid, ++count);
     fixture.replica = xinf_replica_new (uid, 0, endpoint);
     CHECK (fixture.replica);
     fixture.agent = xinf_dealer_new (endpoint, "agent");
@@ -532,6 +535,74 @@ test_hung_step_bystanders (void)
     s_stop_replica (&fixture);
 }
 
+//  Sends once the agent's link to the replica has room (the replica takes
+//  messages as it goes), waiting at most PEER_WAIT_MS.
+static void
+s_send_room (xinf_dealer_t *agent, xinf_msg_t *msg)
+{
+    zmq_pollitem_t item = { zsock_resolve (xinf_dealer_sock (agent)), 0, ZMQ_POLLOUT, 0 };
+    CHECK (zmq_poll (&item, 1, PEER_WAIT_MS) == 1);
+    s_send (agent, msg);
+}
+
+//  A MODEL_STATE that finds the link to the worker agent full is not
+//  lost: it goes once the agent reads again. The agent sends 50,000 RUNs
+//  before START (each answered MODEL_NOT_READY; the link holds about
+//  20,000) and reads nothing; then START of a missing file fails the
+//  replica. A second peer asks until the replica says it failed, so the
+//  report was made with the link full; then the agent reads all, and the
+//  failed state must come (old: sent once, dropped, never came).
+static void
+test_state_link_full (void)
+{
+    s_fixture_t fixture = s_start_replica ("full");
+    xinf_log_level_t level = xinf_log_get_level ();
+    xinf_log_set_level (XINF_LOG_ERROR);     //  not a line for each answer dropped
+    enum { RUNS = 50000 };
+    int32_t prompt [2] = { 1, 2 };
+    for (uint64_t request = 1; request <= RUNS; request++)
+        s_send_room (fixture.agent, s_run_msg (request, prompt, 2, 4, false));
+    char missing [700];
+    snprintf (missing, sizeof missing, "%s.missing", s_model);
+    s_send_room (fixture.agent, s_start_msg (missing));
+    //  The agent's messages are taken in order: once a RUN of another peer
+    //  hears "failed", the START came after all 50,000 RUNs
+    xinf_dealer_t *probe = xinf_dealer_new (fixture.endpoint, "probe");
+    CHECK (probe);
+    bool failed = false;
+    int64_t deadline = zclock_mono () + PEER_WAIT_MS;
+    for (uint64_t request = RUNS + 1; !failed; request++) {
+        CHECK (zclock_mono () < deadline);
+        xinf_msg_t *ask = s_run_msg (request, prompt, 2, 4, false);
+        xinf_msg_t *answer = peer_ask (probe, &ask, ++s_corr);
+        CHECK_STR (peer_str (answer, "code"), "MODEL_NOT_READY");
+        failed = strstr (peer_str (answer, "message"), "is failed") != NULL;
+        xinf_msg_destroy (&answer);
+    }
+    xinf_dealer_destroy (&probe);
+    //  The agent reads again: the answers that found room, then the state
+    size_t answered = 0;
+    xinf_msg_t *msg, *report = NULL;
+    while (!report && (msg = peer_recv (fixture.agent, PEER_WAIT_MS))) {
+        if (xinf_msg_is (msg, "RUN_FAILED"))
+            answered++;
+        else {
+            CHECK_STR (xinf_msg_type (msg), "MODEL_STATE");
+            report = msg;
+            msg = NULL;
+        }
+        xinf_msg_destroy (&msg);
+    }
+    xinf_log_set_level (level);
+    fprintf (stderr, "  %zu of %d RUNs answered before the state\n", answered, RUNS);
+    CHECK (answered < RUNS);                 //  the link was full: else this tests nothing
+    CHECK (report);
+    CHECK_STR (peer_str (report, "state"), "failed");
+    CHECK_HAS (peer_str (report, "error"), ".missing");
+    xinf_msg_destroy (&report);
+    s_stop_replica (&fixture);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -544,6 +615,7 @@ main (int argc, char *argv [])
     RUN (test_generation);
     RUN (test_cancel_and_stop);
     RUN (test_hung_step_bystanders);
+    RUN (test_state_link_full);
     peer_scratch_remove (dir);
     fprintf (stderr, "PASS: replica in-process: load states, greedy tokens streamed and batched, cancel, bad fields named\n");
     return 0;
