@@ -357,37 +357,38 @@ s_queued_at (xinf_sched_model_t *model, size_t position)
 //  room. A retried request that waits for a replica it did not fail on
 //  keeps its place, and the requests behind it (up to XINF_SCHED_PASSED
 //  such waiting ones) go meanwhile to the replica with room: it must not
-//  hold up the queue. When no replica is ready at all, the queued
-//  requests end with the cause.
+//  hold up the queue. A request leaves the queue only once its RUN is
+//  sent: one its worker refused keeps its place (the replica rests, and
+//  the request goes elsewhere or waits). When no replica is ready at all,
+//  the queued requests end with the cause.
 void
 xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
 {
-    xinf_sched_request_t *head;
+    xinf_sched_request_t *request;
     size_t passed = 0;
-    while ((head = s_queued_at (model, passed))) {
-        int index = s_pick (model, head, now);
+    while ((request = s_queued_at (model, passed))) {
+        int index = s_pick (model, request, now);
         if (index < 0) {
-            if (!head->tried || passed == XINF_SCHED_PASSED || !s_room (model, now))
+            if (!request->tried || passed == XINF_SCHED_PASSED || !s_room (model, now))
                 break;
             passed++;
             continue;
         }
-        zlistx_delete (model->queue, head->queue_handle);
-        head->queue_handle = NULL;
-        model->queued_bytes -= head->bytes;
-        if (s_dispatch (self, model, head, index, now)) {
-            head->queue_handle = zlistx_add_start (model->queue, head);
-            model->queued_bytes += head->bytes;
+        if (s_dispatch (self, model, request, index, now) == 0) {
+            zlistx_delete (model->queue, request->queue_handle);
+            request->queue_handle = NULL;
+            model->queued_bytes -= request->bytes;
         }
     }
     size_t ready;
     s_ready_capacity (model, &ready);
-    while (!ready && (head = (xinf_sched_request_t *) zlistx_first (model->queue))) {
-        if (*head->last_code)
-            xinf_sched_end_error (self, head, false, head->last_code, "%s; no other replica of %s is ready", head->last_reason,
-                         model->uid);
+    while (!ready && (request = (xinf_sched_request_t *) zlistx_first (model->queue))) {
+        if (*request->last_code)
+            xinf_sched_end_error (self, request, false, request->last_code, "%s; no other replica of %s is ready",
+                                  request->last_reason, model->uid);
         else
-            xinf_sched_end_error (self, head, false, "MODEL_NOT_READY", "no replica of model %s is ready", model->uid);
+            xinf_sched_end_error (self, request, false, "MODEL_NOT_READY", "no replica of model %s is ready",
+                                  model->uid);
     }
 }
 
