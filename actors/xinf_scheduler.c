@@ -257,15 +257,18 @@ s_pickable (const xinf_sched_replica_t *replica, int64_t now)
 }
 
 //  The ready replica with room and the least outstanding work relative to
-//  its capacity; a retried request waits for one it was not sent to while
-//  such a replica is ready. -1 if none.
+//  its capacity; a retried request prefers one it was not sent to, and
+//  waits for such a replica while one is ready, for XINF_SCHED_RETRY_WAIT_MS
+//  at most after it was put back in the queue: then it may go back to one
+//  it was sent to (the other may be stuck). -1 if none.
 static int
 s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t now)
 {
     int best = -1;
     bool best_untried = false, untried_ready = false;
-    for (size_t index = 0; index < model->count; index++)
-        untried_ready |= s_pickable (&model->replicas [index], now) && !(request->tried & (1u << index));
+    if (now - request->requeued < XINF_SCHED_RETRY_WAIT_MS)
+        for (size_t index = 0; index < model->count; index++)
+            untried_ready |= s_pickable (&model->replicas [index], now) && !(request->tried & (1u << index));
     for (size_t step = 0; step < model->count; step++) {
         size_t index = (model->next + step) % model->count;
         xinf_sched_replica_t *replica = &model->replicas [index];
@@ -486,6 +489,7 @@ xinf_sched_requeue (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sche
         xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_QUEUED, request->key);
         request->queue_handle = zlistx_add_start (model->queue, request);
         model->queued_bytes += request->bytes;
+        request->requeued = self->now;
         self->retried++;
     }
 }

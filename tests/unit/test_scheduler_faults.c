@@ -401,6 +401,38 @@ test_retry_pass_refused (void)
     s_end (&scheduler, &io);
 }
 
+//  A retried request waits for a replica it did not fail on (full) for
+//  XINF_SCHED_RETRY_WAIT_MS at most: then it takes room on the replica it
+//  was sent to, instead of waiting for the other for as long as that one
+//  stays full (or for ever, without a deadline).
+static void
+test_retry_wait_bounded (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    for (uint64_t corr = 1; corr <= 3; corr++)
+        s_submit (scheduler, "c", corr, false, 0, 0);
+    xinf_msg_t *on_w0 = s_take (&io, "RUN", "w0");
+    CHECK (on_w0);
+    uint64_t retried = s_uint (on_w0, "corr");
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
+    xinf_msg_destroy (&on_w0);
+    zlistx_purge (io.sent);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_RETRY_WAIT_MS - 1);
+    CHECK_INT (s_count (&io, "RUN"), 0);          //  it still waits for w1
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_RETRY_WAIT_MS);
+    xinf_msg_t *back = s_take (&io, "RUN", "w0");
+    CHECK (back);                                  //  the old code: no RUN, it waited on
+    CHECK_INT (s_uint (back, "corr"), retried);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 2);
+    xinf_msg_destroy (&back);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -411,6 +443,7 @@ main (void)
     RUN (test_executor_down_sticky);
     RUN (test_retry_head_of_line);
     RUN (test_retry_pass_refused);
+    RUN (test_retry_wait_bounded);
     RUN (test_unreachable_rests);
     RUN (test_node_back);
     RUN (test_client_gone);
