@@ -257,15 +257,18 @@ s_pickable (const xinf_sched_replica_t *replica, int64_t now)
 }
 
 //  The ready replica with room and the least outstanding work relative to
-//  its capacity; a retried request waits for one it was not sent to while
-//  such a replica is ready. -1 if none.
+//  its capacity; a retried request prefers one it was not sent to, and
+//  waits for such a replica while one is ready, for XINF_SCHED_RETRY_WAIT_MS
+//  at most after it was put back in the queue: then it may go back to one
+//  it was sent to (the other may be stuck). -1 if none.
 static int
 s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t now)
 {
     int best = -1;
     bool best_untried = false, untried_ready = false;
-    for (size_t index = 0; index < model->count; index++)
-        untried_ready |= s_pickable (&model->replicas [index], now) && !(request->tried & (1u << index));
+    if (now - request->requeued < XINF_SCHED_RETRY_WAIT_MS)
+        for (size_t index = 0; index < model->count; index++)
+            untried_ready |= s_pickable (&model->replicas [index], now) && !(request->tried & (1u << index));
     for (size_t step = 0; step < model->count; step++) {
         size_t index = (model->next + step) % model->count;
         xinf_sched_replica_t *replica = &model->replicas [index];
@@ -357,37 +360,38 @@ s_queued_at (xinf_sched_model_t *model, size_t position)
 //  room. A retried request that waits for a replica it did not fail on
 //  keeps its place, and the requests behind it (up to XINF_SCHED_PASSED
 //  such waiting ones) go meanwhile to the replica with room: it must not
-//  hold up the queue. When no replica is ready at all, the queued
-//  requests end with the cause.
+//  hold up the queue. A request leaves the queue only once its RUN is
+//  sent: one its worker refused keeps its place (the replica rests, and
+//  the request goes elsewhere or waits). When no replica is ready at all,
+//  the queued requests end with the cause.
 void
 xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
 {
-    xinf_sched_request_t *head;
+    xinf_sched_request_t *request;
     size_t passed = 0;
-    while ((head = s_queued_at (model, passed))) {
-        int index = s_pick (model, head, now);
+    while ((request = s_queued_at (model, passed))) {
+        int index = s_pick (model, request, now);
         if (index < 0) {
-            if (!head->tried || passed == XINF_SCHED_PASSED || !s_room (model, now))
+            if (!request->tried || passed == XINF_SCHED_PASSED || !s_room (model, now))
                 break;
             passed++;
             continue;
         }
-        zlistx_delete (model->queue, head->queue_handle);
-        head->queue_handle = NULL;
-        model->queued_bytes -= head->bytes;
-        if (s_dispatch (self, model, head, index, now)) {
-            head->queue_handle = zlistx_add_start (model->queue, head);
-            model->queued_bytes += head->bytes;
+        if (s_dispatch (self, model, request, index, now) == 0) {
+            zlistx_delete (model->queue, request->queue_handle);
+            request->queue_handle = NULL;
+            model->queued_bytes -= request->bytes;
         }
     }
     size_t ready;
     s_ready_capacity (model, &ready);
-    while (!ready && (head = (xinf_sched_request_t *) zlistx_first (model->queue))) {
-        if (*head->last_code)
-            xinf_sched_end_error (self, head, false, head->last_code, "%s; no other replica of %s is ready", head->last_reason,
-                         model->uid);
+    while (!ready && (request = (xinf_sched_request_t *) zlistx_first (model->queue))) {
+        if (*request->last_code)
+            xinf_sched_end_error (self, request, false, request->last_code, "%s; no other replica of %s is ready",
+                                  request->last_reason, model->uid);
         else
-            xinf_sched_end_error (self, head, false, "MODEL_NOT_READY", "no replica of model %s is ready", model->uid);
+            xinf_sched_end_error (self, request, false, "MODEL_NOT_READY", "no replica of model %s is ready",
+                                  model->uid);
     }
 }
 
@@ -485,6 +489,7 @@ xinf_sched_requeue (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sche
         xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_QUEUED, request->key);
         request->queue_handle = zlistx_add_start (model->queue, request);
         model->queued_bytes += request->bytes;
+        request->requeued = self->now;
         self->retried++;
     }
 }

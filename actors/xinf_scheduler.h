@@ -8,7 +8,10 @@
     deadlines, cancellation (a client's CANCEL, a client that is gone or
     does not read), and a retry on another replica when a replica fails or
     is lost before the request's first token reached the client (after an
-    executor crash or hang once only: the request may be the cause).
+    executor crash or hang once only: the request may be the cause). A
+    retried request keeps its place at the head of the queue and waits
+    for a replica it was not sent to (XINF_SCHED_RETRY_WAIT_MS at most),
+    while the requests behind it go to a replica with room meanwhile.
 
     It is an object on the supervisor actor's thread, not an actor of its
     own: its inputs (client requests, worker replies, replica states, the
@@ -34,6 +37,7 @@
 #define XINF_SCHED_ATTEMPTS      3            //  dispatches per request at most
 #define XINF_SCHED_FAULT_RETRIES 1            //  retries of a request after its executor crashed or hung
 #define XINF_SCHED_PASSED        64           //  retried requests the queue passes while they wait for a replica
+#define XINF_SCHED_RETRY_WAIT_MS 2000         //  a retry waits this long at most for a replica it was not sent to
 #define XINF_SCHED_BACKOFF_MS    100          //  a replica whose RUN could not be sent rests this long,
 #define XINF_SCHED_BACKOFF_MAX   5000         //  doubled at each refusal in a row up to this
 #define XINF_SCHED_HOLD_MS       60000        //  an answer a client with a full queue cannot take is tried this long

@@ -45,6 +45,7 @@ typedef struct {
     bool relayed;                     //  a token of it reached the client
     int64_t deadline;                 //  monotonic ms, 0 = none
     int64_t submitted, dispatched;
+    int64_t requeued;                 //  put back in the queue after a failure (monotonic ms)
     int state;                        //  xinf_request_fsm
     uint64_t run;                     //  the current run's id, 0 while queued
     int replica;                      //  -1 while queued

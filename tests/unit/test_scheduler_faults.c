@@ -358,6 +358,81 @@ test_retry_head_of_line (void)
     s_end (&scheduler, &io);
 }
 
+//  A request that passed a waiting retried one and whose worker refused
+//  its RUN keeps its place behind it: the retried request still takes
+//  the first free slot of the replica it did not fail on.
+static void
+test_retry_pass_refused (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    for (uint64_t corr = 1; corr <= 3; corr++)
+        s_submit (scheduler, "c", corr, false, 0, 0);
+    xinf_msg_t *on_w1 = s_take (&io, "RUN", "w1");
+    xinf_msg_t *on_w0 = s_take (&io, "RUN", "w0");
+    CHECK (on_w1 && on_w0);
+    uint64_t retried = s_uint (on_w0, "corr");
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
+    xinf_msg_destroy (&on_w0);
+    zlistx_purge (io.sent);
+    //  A new request passes it, and w0's worker refuses its RUN: w0 rests
+    io.node_refuses = true;
+    s_submit (scheduler, "c", 4, false, 0, 20);
+    io.node_refuses = false;
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 2);
+    //  w1 frees its slot: the retried request, still first, takes it (the
+    //  old code had put the refused one at the head, and it took w1)
+    s_reply (scheduler, "w1", "RUN_DONE", s_uint (on_w1, "request"), NULL, 30);
+    xinf_msg_destroy (&on_w1);
+    xinf_msg_t *moved = s_take (&io, "RUN", "w1");
+    CHECK (moved);
+    CHECK_INT (s_uint (moved, "corr"), retried);
+    xinf_msg_destroy (&moved);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    //  The refused one goes to w0 when its rest is over
+    xinf_scheduler_tick (scheduler, 20 + XINF_SCHED_BACKOFF_MS);
+    xinf_msg_t *later = s_take (&io, "RUN", "w0");
+    CHECK (later);
+    CHECK_INT (s_uint (later, "corr"), 4);
+    xinf_msg_destroy (&later);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    s_end (&scheduler, &io);
+}
+
+//  A retried request waits for a replica it did not fail on (full) for
+//  XINF_SCHED_RETRY_WAIT_MS at most: then it takes room on the replica it
+//  was sent to, instead of waiting for the other for as long as that one
+//  stays full (or for ever, without a deadline).
+static void
+test_retry_wait_bounded (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    for (uint64_t corr = 1; corr <= 3; corr++)
+        s_submit (scheduler, "c", corr, false, 0, 0);
+    xinf_msg_t *on_w0 = s_take (&io, "RUN", "w0");
+    CHECK (on_w0);
+    uint64_t retried = s_uint (on_w0, "corr");
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
+    xinf_msg_destroy (&on_w0);
+    zlistx_purge (io.sent);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_RETRY_WAIT_MS - 1);
+    CHECK_INT (s_count (&io, "RUN"), 0);          //  it still waits for w1
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_RETRY_WAIT_MS);
+    xinf_msg_t *back = s_take (&io, "RUN", "w0");
+    CHECK (back);                                  //  the old code: no RUN, it waited on
+    CHECK_INT (s_uint (back, "corr"), retried);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 2);
+    xinf_msg_destroy (&back);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -367,6 +442,8 @@ main (void)
     RUN (test_executor_lost);
     RUN (test_executor_down_sticky);
     RUN (test_retry_head_of_line);
+    RUN (test_retry_pass_refused);
+    RUN (test_retry_wait_bounded);
     RUN (test_unreachable_rests);
     RUN (test_node_back);
     RUN (test_client_gone);
