@@ -84,9 +84,11 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
     if (max_tokens == 0)       //  OpenAI's defaults: 16 for completions, up to the context for chat
         max_tokens = oai->chat ? (request->context_length ? request->context_length : 4096) : 16;
     xinf_map_put_uint (body, "max_tokens", max_tokens);
-    //  top_p 0 keeps only the most likely token: greedy
-    xinf_map_put_float (body, "temperature", oai->top_p > 0 ? oai->temperature : 0);
-    xinf_map_put_float (body, "top_p", oai->top_p > 0 ? oai->top_p : 1);
+    //  top_p 0 keeps only the most likely token: greedy; so does one too
+    //  small for a float (sampling's type), such as 1e-50
+    bool nucleus = (float) oai->top_p > 0;
+    xinf_map_put_float (body, "temperature", nucleus ? oai->temperature : 0);
+    xinf_map_put_float (body, "top_p", nucleus ? oai->top_p : 1);
     xinf_map_put_uint (body, "top_k", oai->top_k);
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
     xinf_map_put_bool (body, "stream", true);

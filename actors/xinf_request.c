@@ -3,6 +3,8 @@
 #include "xinf_client_msg.h"
 #include "xinf_node_msg.h"
 
+#include <float.h>
+
 
 //  Bytes of MessagePack an id takes (the shortest encoding; ids are
 //  checked not negative, a negative one counted as the longest).
@@ -227,8 +229,9 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     xinf_client_msg_generate_t generate;
     xinf_node_msg_run_decode (body, &run, check);
     xinf_client_msg_generate_decode (body, &generate, check);
-    if (!check->failed && !(generate.top_p > 0))
-        xinf_check_fail (check, "field 'top_p' must be in (0, 1], got %g", generate.top_p);
+    if (!check->failed && !((float) generate.top_p > 0))      //  sampled as a float: 1e-50 is 0 there
+        xinf_check_fail (check, "field 'top_p' must be in (0, 1] (at least %g), got %g", (double) FLT_MIN,
+                         generate.top_p);
     self->id = run.request;
     //  More than the context can hold ends with finish_reason "context"
     self->max_tokens = generate.max_tokens > context ? context : generate.max_tokens;

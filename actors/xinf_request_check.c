@@ -1,6 +1,8 @@
 /*  xinf_request_check: the supervisor's entry checks of a GENERATE body.  */
 #include "xinf_request_check.h"
 
+#include <float.h>
+
 size_t
 xinf_request_packed_size (const xinf_value_t *value)
 {
@@ -44,8 +46,9 @@ s_check_rules (const xinf_client_msg_generate_t *generate, uint64_t vocab, xinf_
     if (generate->has_prompt == generate->has_prompt_tokens)
         xinf_check_fail (check, "give exactly one of 'prompt' and 'prompt_tokens'");
     else
-    if (!(generate->top_p > 0))
-        xinf_check_fail (check, "field 'top_p' must be in (0, 1], got %g", generate->top_p);
+    if (!((float) generate->top_p > 0))    //  sampled as a float: 1e-50 is 0 there
+        xinf_check_fail (check, "field 'top_p' must be in (0, 1] (at least %g), got %g", (double) FLT_MIN,
+                         generate->top_p);
     const xinf_value_t *ids = generate->prompt_tokens;
     for (size_t index = 0; vocab && ids && !check->failed && index < xinf_value_count (ids); index++)
         if (xinf_value_uint (xinf_array_at (ids, index)) >= vocab)

@@ -352,6 +352,17 @@ test_generation (void)
     run = s_run_msg (25, prompt, 5, 4, false);
     xinf_map_put_float (xinf_msg_body (run), "top_p", 0);
     s_bad_run (fixture.agent, run, "BAD_REQUEST", "top_p");
+    //  A top_p too small for a float (sampling's type) is refused at
+    //  admission: as 0.0f it would make the executor refuse the whole
+    //  step, failing every request in it (28 must finish)
+    s_send (fixture.agent, s_run_msg (28, prompt, 5, 24, false));
+    run = s_run_msg (29, prompt, 5, 4, false);
+    xinf_map_put_float (xinf_msg_body (run), "top_p", 1e-50);
+    s_bad_run (fixture.agent, run, "BAD_REQUEST", "'top_p' must be in (0, 1] (at least");
+    int32_t bystander [24];
+    const char *bystander_reason;
+    s_collect (fixture.agent, 28, false, bystander, 24, &bystander_reason);
+    CHECK_STR (bystander_reason, "length");
     run = s_run_msg (26, prompt, 5, 4, false);
     xinf_map_put_str (xinf_msg_body (run), "stream", "yes");
     s_bad_run (fixture.agent, run, "BAD_REQUEST", "stream");
