@@ -488,6 +488,8 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
     float *logits = sample && state->device_logits ? state->device_logits : state->logits;
     xinf_beacon_step_begin (state->beacon);
     int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), logits, error, size);
+    if (rc == 0 && xinf_beacon_take_failure (state->beacon))
+        rc = xinf_fail (error, size, "an injected failure (XINF_FAULT_HANG fail=1)");
     xinf_beacon_step_end (state->beacon);
     if (rc && group)
         s_break_group (ctx, error);

@@ -13,6 +13,7 @@
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_WATCH_MS       250       //  how often the step watchdog looks
+#define XINF_STEP_FAILURES_MAX 3      //  steps failing in a row fail the replica
 #define XINF_KV_REPORT_MS   250       //  MODEL_LOAD at most this often
 #define XINF_REDUCE_SLACK_MS 5000     //  an all-reduce's own deadline names the peer first
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
@@ -48,6 +49,7 @@ typedef struct {
     int64_t step_started;             //  monotonic us
     xinf_step_cost_t *step_cost;      //  a step's time by its tokens
     uint64_t wait, steps;             //  the serving wait, steps done
+    size_t failed_steps;              //  steps in a row the executor failed
     size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
     int64_t kv_reported_at;           //  when it went (monotonic ms, 0: never)
     int64_t stall_ms;                 //  a step phase lasting longer is hung
@@ -167,6 +169,32 @@ s_fail_all (xinf_ctx_t *ctx, const char *code, const char *text)
         s_fail_request (ctx, id, code, "%s", text);
         s_drop (state, id);
     }
+    zlistx_destroy (&ids);
+}
+
+//  Of a step that crashed, hung or failed, only the requests with tokens
+//  in it may be what caused it: they end first with its code (after an
+//  executor fault the scheduler marks the replica down and retries a
+//  request only once, lest it crash every replica). The others, only
+//  waiting here, then end with 'waiting' (REPLICA_FAILED, retried as any
+//  replica's failure), or stay for the next step ('waiting' NULL).
+//  Without a step in flight nothing tells them apart.
+static void
+s_fail_step (xinf_ctx_t *ctx, const char *code, const char *text, const char *waiting)
+{
+    s_state_t *state = s_state (ctx);
+    zlistx_t *ids = zhashx_keys (state->requests);
+    for (int pass = 0; pass < (waiting ? 2 : 1) && state->in_flight; pass++)
+        for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
+            uint64_t id = strtoull (key, NULL, 10);
+            if (!s_request (state, id) || xinf_batcher_in_step (state->batcher, id) != (pass == 0))
+                continue;                     //  ended in the first pass, or not of this one
+            if (pass == 0)
+                s_fail_request (ctx, id, code, "%s", text);
+            else
+                s_fail_request (ctx, id, waiting, "%s (this request was waiting, not in the step)", text);
+            s_drop (state, id);
+        }
     zlistx_destroy (&ids);
 }
 
@@ -333,6 +361,7 @@ s_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (xinf_log_get_level () <= XINF_LOG_DEBUG)
         s_log_step (state);
     xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
+    state->failed_steps = 0;
     for (size_t row = 0; row < state->step_rows; row++) {
         xinf_request_t *request = s_request (state, state->step_ids [row]);
         if (request)                  //  else cancelled meanwhile
@@ -545,14 +574,26 @@ s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
     const char *text = xinf_value_str (xinf_map_get (body, "message")) ?: "?";
     bool loading = state->state == XINF_REPLICA_STARTING || state->state == XINF_REPLICA_JOINING
                 || state->state == XINF_REPLICA_LOADING;
-    //  A failed step computed nothing: every request it held ends with the reason
-    if (state->in_flight) {
+    //  A failed step computed nothing: its requests end with the reason,
+    //  the waiting ones run in the next step. Steps failing again and
+    //  again (a device error that stays) fail the replica, so that the
+    //  scheduler sends its requests elsewhere rather than into each step
+    bool in_step = state->in_flight;
+    if (in_step) {
+        s_fail_step (ctx, code, text, NULL);
         state->in_flight = false;
         xinf_batcher_abandon (state->batcher);
-        s_fail_all (ctx, code, text);
+        state->failed_steps++;
     }
+    char why [600];
+    xinf_textf (why, sizeof why, "%zu steps in a row failed, the last with %s: %s", state->failed_steps, code, text);
     if (streq (code, "LOAD_FAILED") || streq (code, "COLLECTIVE_FAILED") || loading)
         s_set_state (ctx, XINF_REPLICA_FAILED, text);
+    else
+    if (in_step && state->failed_steps >= XINF_STEP_FAILURES_MAX) {
+        s_fail_all (ctx, "REPLICA_FAILED", why);
+        s_set_state (ctx, XINF_REPLICA_FAILED, why);
+    }
     s_kick (ctx);
 }
 
@@ -608,31 +649,6 @@ s_destroy_item (void **item)
     xinf_request_destroy ((xinf_request_t **) item);
 }
 
-//  Of a step that crashed or hung, only the requests with tokens in it
-//  may be what caused it: they end first with the executor's code (after
-//  which the scheduler marks the replica down and retries a request only
-//  once, lest it crash every replica). The others, only waiting here,
-//  then end with REPLICA_FAILED, retried as any replica's failure.
-//  Without a step in flight nothing tells them apart: all get the code.
-static void
-s_fail_executor_fault (xinf_ctx_t *ctx, const char *code, const char *text)
-{
-    s_state_t *state = s_state (ctx);
-    zlistx_t *ids = zhashx_keys (state->requests);
-    for (int pass = 0; pass < 2 && state->in_flight; pass++)
-        for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
-            uint64_t id = strtoull (key, NULL, 10);
-            if (!s_request (state, id) || xinf_batcher_in_step (state->batcher, id) != (pass == 0))
-                continue;                     //  ended in the first pass, or not of this one
-            if (pass == 0)
-                s_fail_request (ctx, id, code, "%s", text);
-            else
-                s_fail_request (ctx, id, "REPLICA_FAILED", "%s (this request was waiting, not in the step)", text);
-            s_drop (state, id);
-        }
-    zlistx_destroy (&ids);
-}
-
 //  The step watchdog: an executor that stays in one phase of a step
 //  longer than stall_timeout_ms (an all-reduce 5 s more) is hung. The
 //  step's requests end with EXECUTOR_HUNG and the replica fails, naming
@@ -642,7 +658,7 @@ s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
 {
     s_state_t *state = s_state (ctx);
     xinf_error (state->name, "%s: %s", code, text);
-    s_fail_executor_fault (ctx, code, text);
+    s_fail_step (ctx, code, text, "REPLICA_FAILED");
     if (state->in_flight) {
         state->in_flight = false;
         xinf_batcher_abandon (state->batcher);

@@ -15,6 +15,7 @@ typedef struct {
     xinf_phase_t phase;
     bool any_layer;
     size_t layer;
+    bool fail;                        //  fail=1: the step fails there instead of hanging
 } s_fault_t;
 
 struct _xinf_beacon_t {
@@ -23,6 +24,7 @@ struct _xinf_beacon_t {
     xinf_beacon_view_t view;
     s_fault_t faults [XINF_BEACON_FAULTS];
     bool released;
+    bool failed;                      //  an injected failure hit the running step
 };
 
 static const char *s_phase_names [XINF_PHASES] = { "idle", "compute", "collective", "sample", "capture", "replay" };
@@ -117,13 +119,16 @@ s_fault_item (s_fault_t *fault, char *item, bool *has_step, bool *has_phase, cha
         fault->any_layer = false;
     }
     else
+    if (!strcmp (item, "fail") && s_number (value, 0, 1, &number) == 0)
+        fault->fail = number == 1;
+    else
     if (!strcmp (item, "phase") && s_phase_of (value) > XINF_PHASE_IDLE && s_phase_of (value) < XINF_PHASES) {
         fault->phase = s_phase_of (value);
         *has_phase = true;
     }
     else {
         snprintf (error, error_size, "'%.32s=%.64s' is not step=N (N >= 1), "
-                  "phase=compute|collective|sample|capture|replay or layer=L", item, value);
+                  "phase=compute|collective|sample|capture|replay, layer=L or fail=0|1", item, value);
         return -1;
     }
     return 0;
@@ -208,6 +213,13 @@ s_enter_locked (xinf_beacon_t *self, xinf_phase_t phase, size_t layer, const cha
     self->view.what = what;
     self->view.phase_ms = s_now_ms ();
     s_fault_t *fault = s_fault_hits (self, &self->view);
+    if (fault && fault->fail) {
+        fault->armed = false;
+        self->failed = true;
+        xinf_warn ("beacon", "injected failure (XINF_FAULT_HANG fail=1): step %llu, layer %zu %s",
+                   (unsigned long long) self->view.step, layer, what);
+    }
+    else
     if (fault && !self->released) {
         fault->armed = false;
         xinf_warn ("beacon", "injected hang (XINF_FAULT_HANG): step %llu, layer %zu %s, until the executor stops",
@@ -284,4 +296,14 @@ xinf_beacon_describe (const xinf_beacon_view_t *view, int64_t now, char *text, s
     else
         snprintf (text, size, "step %llu, layer %zu %s (%s), for %.1f s", (unsigned long long) view->step,
                   view->layer, view->what, xinf_phase_name (view->phase), phase_s);
+}
+
+bool
+xinf_beacon_take_failure (xinf_beacon_t *self)
+{
+    pthread_mutex_lock (&self->mutex);
+    bool failed = self->failed;
+    self->failed = false;
+    pthread_mutex_unlock (&self->mutex);
+    return failed;
 }

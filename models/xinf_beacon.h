@@ -50,9 +50,10 @@ void xinf_beacon_destroy (xinf_beacon_t **self_p);
 
 //  Arms injected hangs from their text form, up to XINF_BEACON_FAULTS of
 //  them separated by ';', each
-//      step=N,phase=compute|collective|sample|capture|replay[,layer=L]
+//      step=N,phase=compute|collective|sample|capture|replay[,layer=L][,fail=1]
 //  (N >= 1; without layer, the phase's first entry in that step; for
-//  capture and replay, layer is the batch bucket); they replace the ones
+//  capture and replay, layer is the batch bucket; fail=1: the step fails
+//  there instead of hanging, xinf_beacon_take_failure); they replace the ones
 //  armed before. 0, or -1 with the reason (nothing armed).
 int xinf_beacon_set_fault (xinf_beacon_t *self, const char *spec, char *error, size_t error_size);
 
@@ -71,6 +72,10 @@ void xinf_beacon_point (xinf_beacon_t *self, xinf_phase_t phase, size_t bucket, 
 
 //  Whether 'phase' is a CUDA graph's (capture, replay).
 bool xinf_phase_is_graph (xinf_phase_t phase);
+
+//  Whether an injected failure (fail=1) hit since the last call: the
+//  executor then fails its step, as a device error would (STEP_FAILED).
+bool xinf_beacon_take_failure (xinf_beacon_t *self);
 
 //  Ends an injected hang, now and for every later entry.
 void xinf_beacon_release (xinf_beacon_t *self);

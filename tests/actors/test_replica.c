@@ -614,6 +614,79 @@ test_state_link_full (void)
     s_stop_replica (&fixture);
 }
 
+//  The answers of requests 'first' .. first + count - 1 (RUN_DONE or the
+//  RUN_FAILED code) into 'codes'; true when the replica said failed.
+static bool
+s_answers (xinf_dealer_t *agent, uint64_t first, size_t count, char codes [][32])
+{
+    size_t answered = 0;
+    bool failed = false;
+    xinf_msg_t *msg;
+    while (answered < count && (msg = peer_recv (agent, PEER_WAIT_MS))) {
+        uint64_t request = peer_uint (msg, "request");
+        if (xinf_msg_is (msg, "RUN_FAILED") || xinf_msg_is (msg, "RUN_DONE")) {
+            CHECK (request >= first && request < first + count && !*codes [request - first]);
+            snprintf (codes [request - first], 32, "%s", xinf_msg_is (msg, "RUN_DONE") ? "done"
+                                                                                      : peer_str (msg, "code"));
+            answered++;
+        }
+        else
+        if (xinf_msg_is (msg, "MODEL_STATE"))
+            failed |= streq (peer_str (msg, "state"), "failed");
+        xinf_msg_destroy (&msg);
+    }
+    CHECK_INT (answered, count);
+    return failed;
+}
+
+//  A failed step (an injected failure, as a device error): its request
+//  ends STEP_FAILED, one only waiting runs next and finishes; three steps
+//  failing in a row fail the replica, its waiting requests REPLICA_FAILED
+//  (retried elsewhere) rather than fed one by one to a broken device.
+static void
+test_failed_steps (void)
+{
+    const char *faults [2] = { "model=flaky,step=3,phase=compute,layer=0,fail=1",
+                               "model=broken,step=3,phase=compute,layer=0,fail=1;"
+                               "model=broken,step=4,phase=compute,layer=0,fail=1;"
+                               "model=broken,step=5,phase=compute,layer=0,fail=1" };
+    for (int round = 0; round < 2; round++) {
+        setenv ("XINF_FAULT_HANG", faults [round], 1);
+        s_fixture_t fixture = s_start_replica (round == 0 ? "flaky" : "broken");
+        xinf_msg_t *start = s_start_msg (s_model);
+        xinf_map_put_uint (xinf_msg_body (start), "max_seqs", 1);
+        s_send (fixture.agent, start);
+        char states [128];
+        xinf_msg_t *ready = s_settle (fixture.agent, states, sizeof states);
+        unsetenv ("XINF_FAULT_HANG");
+        CHECK_STR (peer_str (ready, "state"), "ready");
+        xinf_msg_destroy (&ready);
+        int32_t prompt [4] = { 3, 1, 4, 1 };
+        size_t count = round == 0 ? 2 : 4;
+        for (uint64_t request = 80; request < 80 + count; request++)
+            s_send (fixture.agent, s_run_msg (request, prompt, 4, 6, false));
+        char codes [4][32] = { "", "", "", "" };
+        bool failed = s_answers (fixture.agent, 80, count, codes);
+        CHECK_STR (codes [0], "STEP_FAILED");
+        if (round == 0) {
+            CHECK_STR (codes [1], "done");          //  waiting: not failed with the step
+            CHECK (!failed);
+        }
+        else {
+            CHECK_STR (codes [1], "STEP_FAILED");
+            CHECK_STR (codes [2], "STEP_FAILED");
+            CHECK_STR (codes [3], "REPLICA_FAILED");
+            if (!failed) {                          //  the state follows the answers
+                xinf_msg_t *report = s_settle (fixture.agent, states, sizeof states);
+                CHECK_STR (peer_str (report, "state"), "failed");
+                CHECK_HAS (peer_str (report, "error"), "3 steps in a row failed");
+                xinf_msg_destroy (&report);
+            }
+        }
+        s_stop_replica (&fixture);
+    }
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -626,6 +699,7 @@ main (int argc, char *argv [])
     RUN (test_generation);
     RUN (test_cancel_and_stop);
     RUN (test_hung_step_bystanders);
+    RUN (test_failed_steps);
     RUN (test_state_link_full);
     peer_scratch_remove (dir);
     fprintf (stderr, "PASS: replica in-process: load states, greedy tokens streamed and batched, cancel, bad fields named\n");
