@@ -172,9 +172,17 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
     bool stream = report.stream, relayed = report.relayed;
     char key [32];
     xinf_sched_run_key (run, key, sizeof key);
-    //  A run of this supervisor that is not listed has ended already
-    if (run >= self->first_run || zhashx_lookup (self->runs, key))
+    if (zhashx_lookup (self->runs, key))
+        return true;                  //  running here: nothing to adopt
+    if (run >= self->first_run) {
+        //  A run of this supervisor that it ended already (its worker was
+        //  lost, its deadline passed) while the worker ran on: stopped, or
+        //  it would hold a batch slot and its KV until max_tokens
+        xinf_node_msg_run_cancel_t fields = { .request = run, .uid = uid, .replica = index };
+        xinf_msg_t *cancel = xinf_node_msg_run_cancel_encode (&fields);
+        self->io.to_node (self->io.arg, node, &cancel);
         return true;
+    }
     xinf_sched_request_t *request = xinf_sched_request_new (client, corr, uid);
     xinf_sched_request_t *resent = (xinf_sched_request_t *) zhashx_lookup (self->requests, request->key);
     if (resent && !resent->run) {

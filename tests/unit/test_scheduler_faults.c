@@ -433,6 +433,46 @@ test_retry_wait_bounded (void)
     s_end (&scheduler, &io);
 }
 
+//  A run the supervisor ended (its worker was lost) but the worker ran
+//  on: when the worker registers again and reports it, it is stopped
+//  (RUN_CANCEL), not left holding a slot and its KV until max_tokens.
+static void
+test_orphan_run_stopped (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    uint64_t id = s_uint (run, "request");
+    xinf_msg_destroy (&run);
+    xinf_scheduler_replica_down (scheduler, "m", 0, "WORKER_LOST", "w0 was lost", 10);
+    xinf_msg_t *error = s_take (&io, "ERROR", "c");
+    CHECK (error);
+    CHECK_STR (s_str (error, "code"), "WORKER_LOST");
+    xinf_msg_destroy (&error);
+    CHECK_INT (s_count (&io, "RUN_CANCEL"), 0);     //  a lost worker is not told
+    //  w0 is back and reports the run it kept running
+    xinf_value_t *requests = xinf_value_new_array ();
+    xinf_value_t *item = xinf_value_new_map ();
+    xinf_map_put_uint (item, "request", id);
+    xinf_map_put_str (item, "uid", "m");
+    xinf_map_put_uint (item, "replica", 0);
+    xinf_map_put_str (item, "client", "c");
+    xinf_map_put_uint (item, "corr", 1);
+    xinf_array_push (requests, item);
+    xinf_scheduler_adopt (scheduler, "w0", requests, 20);
+    xinf_value_destroy (&requests);
+    xinf_msg_t *cancel = s_take (&io, "RUN_CANCEL", "w0");
+    CHECK (cancel);
+    CHECK_INT (s_uint (cancel, "request"), id);
+    CHECK_STR (s_str (cancel, "uid"), "m");
+    xinf_msg_destroy (&cancel);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 0);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -442,6 +482,7 @@ main (void)
     RUN (test_executor_lost);
     RUN (test_executor_down_sticky);
     RUN (test_retry_head_of_line);
+    RUN (test_orphan_run_stopped);
     RUN (test_retry_pass_refused);
     RUN (test_retry_wait_bounded);
     RUN (test_unreachable_rests);
