@@ -497,6 +497,26 @@ test_cancel_and_stop (void)
     s_stop_replica (&fixture);
 }
 
+//  A ready replica 'uid' running one sequence at a time, its executor
+//  armed with XINF_FAULT_HANG 'fault'; 'stall_ms' its watchdog (0: none).
+static s_fixture_t
+s_faulty_replica (const char *uid, const char *fault, uint64_t stall_ms)
+{
+    setenv ("XINF_FAULT_HANG", fault, 1);
+    s_fixture_t fixture = s_start_replica (uid);
+    xinf_msg_t *start = s_start_msg (s_model);
+    xinf_map_put_uint (xinf_msg_body (start), "max_seqs", 1);
+    if (stall_ms)
+        xinf_map_put_uint (xinf_msg_body (start), "stall_timeout_ms", stall_ms);
+    s_send (fixture.agent, start);
+    char states [128];
+    xinf_msg_t *ready = s_settle (fixture.agent, states, sizeof states);
+    unsetenv ("XINF_FAULT_HANG");
+    CHECK_STR (peer_str (ready, "state"), "ready");
+    xinf_msg_destroy (&ready);
+    return fixture;
+}
+
 //  An executor that hangs in a step: the request in the step ends with
 //  EXECUTOR_HUNG, then one only waiting (max_seqs 1) with REPLICA_FAILED, so
 //  that the scheduler retries it as any replica's failure rather than as
@@ -504,17 +524,7 @@ test_cancel_and_stop (void)
 static void
 test_hung_step_bystanders (void)
 {
-    setenv ("XINF_FAULT_HANG", "model=hung,step=3,phase=compute,layer=0", 1);
-    s_fixture_t fixture = s_start_replica ("hung");
-    xinf_msg_t *start = s_start_msg (s_model);
-    xinf_map_put_uint (xinf_msg_body (start), "max_seqs", 1);
-    xinf_map_put_uint (xinf_msg_body (start), "stall_timeout_ms", 300);
-    s_send (fixture.agent, start);
-    char states [128];
-    xinf_msg_t *ready = s_settle (fixture.agent, states, sizeof states);
-    unsetenv ("XINF_FAULT_HANG");
-    CHECK_STR (peer_str (ready, "state"), "ready");
-    xinf_msg_destroy (&ready);
+    s_fixture_t fixture = s_faulty_replica ("hung", "model=hung,step=3,phase=compute,layer=0", 300);
     int32_t prompt [4] = { 3, 1, 4, 1 };
     s_send (fixture.agent, s_run_msg (60, prompt, 4, 20, false));
     s_send (fixture.agent, s_run_msg (61, prompt, 4, 20, false));
@@ -651,16 +661,7 @@ test_failed_steps (void)
                                "model=broken,step=4,phase=compute,layer=0,fail=1;"
                                "model=broken,step=5,phase=compute,layer=0,fail=1" };
     for (int round = 0; round < 2; round++) {
-        setenv ("XINF_FAULT_HANG", faults [round], 1);
-        s_fixture_t fixture = s_start_replica (round == 0 ? "flaky" : "broken");
-        xinf_msg_t *start = s_start_msg (s_model);
-        xinf_map_put_uint (xinf_msg_body (start), "max_seqs", 1);
-        s_send (fixture.agent, start);
-        char states [128];
-        xinf_msg_t *ready = s_settle (fixture.agent, states, sizeof states);
-        unsetenv ("XINF_FAULT_HANG");
-        CHECK_STR (peer_str (ready, "state"), "ready");
-        xinf_msg_destroy (&ready);
+        s_fixture_t fixture = s_faulty_replica (round == 0 ? "flaky" : "broken", faults [round], 0);
         int32_t prompt [4] = { 3, 1, 4, 1 };
         size_t count = round == 0 ? 2 : 4;
         for (uint64_t request = 80; request < 80 + count; request++)
@@ -677,6 +678,7 @@ test_failed_steps (void)
             CHECK_STR (codes [2], "STEP_FAILED");
             CHECK_STR (codes [3], "REPLICA_FAILED");
             if (!failed) {                          //  the state follows the answers
+                char states [128];
                 xinf_msg_t *report = s_settle (fixture.agent, states, sizeof states);
                 CHECK_STR (peer_str (report, "state"), "failed");
                 CHECK_HAS (peer_str (report, "error"), "3 steps in a row failed");
