@@ -587,12 +587,10 @@ s_on_executor_error (xinf_ctx_t *ctx, xinf_value_t *body)
     }
     char why [600];
     xinf_textf (why, sizeof why, "%zu steps in a row failed, the last with %s: %s", state->failed_steps, code, text);
-    if (streq (code, "LOAD_FAILED") || streq (code, "COLLECTIVE_FAILED") || loading)
-        s_set_state (ctx, XINF_REPLICA_FAILED, text);
-    else
-    if (in_step && state->failed_steps >= XINF_STEP_FAILURES_MAX) {
-        s_fail_all (ctx, "REPLICA_FAILED", why);
-        s_set_state (ctx, XINF_REPLICA_FAILED, why);
+    bool broken = streq (code, "LOAD_FAILED") || streq (code, "COLLECTIVE_FAILED") || loading;
+    if (broken || (in_step && state->failed_steps >= XINF_STEP_FAILURES_MAX)) {
+        s_fail_all (ctx, "REPLICA_FAILED", broken ? text : why);      //  the waiting ones go elsewhere
+        s_set_state (ctx, XINF_REPLICA_FAILED, broken ? text : why);
     }
     s_kick (ctx);
 }
