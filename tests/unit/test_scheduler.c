@@ -205,22 +205,6 @@ test_adopt (void)
     s_end (&scheduler, &io);
 }
 
-static void
-s_adopt (xinf_scheduler_t *scheduler, uint64_t run, const char *client, uint64_t corr, int64_t now)
-{
-    xinf_value_t *requests = xinf_value_new_array ();
-    xinf_value_t *item = xinf_value_new_map ();
-    xinf_map_put_uint (item, "request", run);
-    xinf_map_put_str (item, "uid", "m");
-    xinf_map_put_uint (item, "replica", 0);
-    xinf_map_put_str (item, "client", client);
-    xinf_map_put_uint (item, "corr", corr);
-    xinf_map_put_bool (item, "stream", true);
-    xinf_array_push (requests, item);
-    xinf_scheduler_adopt (scheduler, "w0", requests, now);
-    xinf_value_destroy (&requests);
-}
-
 //  Right after a restart the clients of adopted requests may not be back
 //  yet: tokens are dropped, the answer is held until they are
 static void

@@ -180,5 +180,22 @@ s_reply (xinf_scheduler_t *scheduler, const char *node, const char *type, uint64
     xinf_msg_destroy (&msg);
 }
 
+//  w0 reports its run 'run' of model m (replica 0) for the client's 'corr',
+//  streamed, as HELLO's `requests` does.
+static inline void
+s_adopt (xinf_scheduler_t *scheduler, uint64_t run, const char *client, uint64_t corr, int64_t now)
+{
+    xinf_value_t *requests = xinf_value_new_array ();
+    xinf_value_t *item = xinf_value_new_map ();
+    xinf_map_put_uint (item, "request", run);
+    xinf_map_put_str (item, "uid", "m");
+    xinf_map_put_uint (item, "replica", 0);
+    xinf_map_put_str (item, "client", client);
+    xinf_map_put_uint (item, "corr", corr);
+    xinf_map_put_bool (item, "stream", true);
+    xinf_array_push (requests, item);
+    xinf_scheduler_adopt (scheduler, "w0", requests, now);
+    xinf_value_destroy (&requests);
+}
 
 #endif

@@ -315,6 +315,31 @@ test_client_slow (void)
 }
 
 
+//  Two replicas, w0 with 2 slots and w1 with 1, full with requests 1 .. 3;
+//  one of w0's fails before a token (OVERLOADED: w0 is not down, it
+//  refused it) and waits, retried, for w1, which is full: nothing is sent.
+//  Its corr in *retried, w1's RUN in *on_w1; the messages sent dropped.
+static xinf_scheduler_t *
+s_retry_waiting (s_io_t *io, xinf_msg_t **on_w1, uint64_t *retried)
+{
+    xinf_scheduler_t *scheduler = s_new (io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
+    for (uint64_t corr = 1; corr <= 3; corr++)
+        s_submit (scheduler, "c", corr, false, 0, 0);
+    CHECK_INT (s_count (io, "RUN"), 3);
+    *on_w1 = s_take (io, "RUN", "w1");
+    xinf_msg_t *on_w0 = s_take (io, "RUN", "w0");
+    CHECK (*on_w1 && on_w0);
+    *retried = s_uint (on_w0, "corr");
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
+    xinf_msg_destroy (&on_w0);
+    CHECK_INT (s_count (io, "RUN"), 1);           //  w0's other one, sent before
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    zlistx_purge (io->sent);
+    return scheduler;
+}
+
 //  A retried request waiting at the head for a replica it did not fail
 //  on (full) does not hold up the queue: a fresh request behind it goes
 //  at once to the replica with room; the retried one keeps its place and
@@ -323,23 +348,9 @@ static void
 test_retry_head_of_line (void)
 {
     s_io_t io;
-    xinf_scheduler_t *scheduler = s_new (&io);
-    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
-    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
-    for (uint64_t corr = 1; corr <= 3; corr++)
-        s_submit (scheduler, "c", corr, false, 0, 0);
-    CHECK_INT (s_count (&io, "RUN"), 3);
-    xinf_msg_t *on_w1 = s_take (&io, "RUN", "w1");
-    xinf_msg_t *on_w0 = s_take (&io, "RUN", "w0");
-    xinf_msg_t *other = s_take (&io, "RUN", "w0");
-    CHECK (on_w1 && on_w0 && other);
-    xinf_msg_destroy (&other);
-    uint64_t retried = s_uint (on_w0, "corr");
-    //  One of w0's fails before a token (w0 is not down: it refused it)
-    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
-    xinf_msg_destroy (&on_w0);
-    CHECK_INT (s_count (&io, "RUN"), 0);          //  it waits for w1, which is full
-    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_msg_t *on_w1;
+    uint64_t retried;
+    xinf_scheduler_t *scheduler = s_retry_waiting (&io, &on_w1, &retried);
     //  A new request goes to w0 at once (the old code queued it behind)
     s_submit (scheduler, "c", 4, false, 0, 20);
     xinf_msg_t *fresh = s_take (&io, "RUN", "w0");
@@ -365,18 +376,9 @@ static void
 test_retry_pass_refused (void)
 {
     s_io_t io;
-    xinf_scheduler_t *scheduler = s_new (&io);
-    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
-    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
-    for (uint64_t corr = 1; corr <= 3; corr++)
-        s_submit (scheduler, "c", corr, false, 0, 0);
-    xinf_msg_t *on_w1 = s_take (&io, "RUN", "w1");
-    xinf_msg_t *on_w0 = s_take (&io, "RUN", "w0");
-    CHECK (on_w1 && on_w0);
-    uint64_t retried = s_uint (on_w0, "corr");
-    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
-    xinf_msg_destroy (&on_w0);
-    zlistx_purge (io.sent);
+    xinf_msg_t *on_w1;
+    uint64_t retried;
+    xinf_scheduler_t *scheduler = s_retry_waiting (&io, &on_w1, &retried);
     //  A new request passes it, and w0's worker refuses its RUN: w0 rests
     io.node_refuses = true;
     s_submit (scheduler, "c", 4, false, 0, 20);
@@ -409,17 +411,10 @@ static void
 test_retry_wait_bounded (void)
 {
     s_io_t io;
-    xinf_scheduler_t *scheduler = s_new (&io);
-    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 2, 0);
-    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 0);
-    for (uint64_t corr = 1; corr <= 3; corr++)
-        s_submit (scheduler, "c", corr, false, 0, 0);
-    xinf_msg_t *on_w0 = s_take (&io, "RUN", "w0");
-    CHECK (on_w0);
-    uint64_t retried = s_uint (on_w0, "corr");
-    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (on_w0, "request"), "OVERLOADED", 10);
-    xinf_msg_destroy (&on_w0);
-    zlistx_purge (io.sent);
+    xinf_msg_t *on_w1;
+    uint64_t retried;
+    xinf_scheduler_t *scheduler = s_retry_waiting (&io, &on_w1, &retried);
+    xinf_msg_destroy (&on_w1);
     xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_RETRY_WAIT_MS - 1);
     CHECK_INT (s_count (&io, "RUN"), 0);          //  it still waits for w1
     CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
@@ -454,16 +449,7 @@ test_orphan_run_stopped (void)
     xinf_msg_destroy (&error);
     CHECK_INT (s_count (&io, "RUN_CANCEL"), 0);     //  a lost worker is not told
     //  w0 is back and reports the run it kept running
-    xinf_value_t *requests = xinf_value_new_array ();
-    xinf_value_t *item = xinf_value_new_map ();
-    xinf_map_put_uint (item, "request", id);
-    xinf_map_put_str (item, "uid", "m");
-    xinf_map_put_uint (item, "replica", 0);
-    xinf_map_put_str (item, "client", "c");
-    xinf_map_put_uint (item, "corr", 1);
-    xinf_array_push (requests, item);
-    xinf_scheduler_adopt (scheduler, "w0", requests, 20);
-    xinf_value_destroy (&requests);
+    s_adopt (scheduler, id, "c", 1, 20);
     xinf_msg_t *cancel = s_take (&io, "RUN_CANCEL", "w0");
     CHECK (cancel);
     CHECK_INT (s_uint (cancel, "request"), id);
