@@ -106,6 +106,18 @@ s_expect_hello (s_fixture_t *fixture, xinf_hello_t *hello)
     xinf_msg_destroy (&msg);
 }
 
+//  A worker that sent HELLO and got our WELCOME (1000 ms heartbeats, liveness 10).
+static s_fixture_t
+s_registered_worker (const char *endpoint, bool no_fetch)
+{
+    s_fixture_t fixture = s_start_worker (endpoint, no_fetch);
+    xinf_hello_t hello;
+    s_expect_hello (&fixture, &hello);
+    xinf_hello_clear (&hello);
+    s_welcome (&fixture, 1000, 10);
+    return fixture;
+}
+
 //  HEARTBEATs from the worker: 'count' of them, seq increasing; each
 //  answered by ours, as the supervisor beats too.
 static void
@@ -315,11 +327,7 @@ s_reports_run (const xinf_value_t *requests, uint64_t request)
 static void
 test_models (void)
 {
-    s_fixture_t fixture = s_start_worker ("inproc://test-worker-models", true);
-    xinf_hello_t hello;
-    s_expect_hello (&fixture, &hello);
-    xinf_hello_clear (&hello);
-    s_welcome (&fixture, 1000, 10);
+    s_fixture_t fixture = s_registered_worker ("inproc://test-worker-models", true);
 
     //  Refused loads (--no-fetch-models): outside --model-dir (also by ..),
     //  missing, bad fields
@@ -571,11 +579,7 @@ s_file_read (s_fixture_t *fixture, uint64_t transfer, uint64_t offset, uint64_t 
 static void
 test_files (void)
 {
-    s_fixture_t fixture = s_start_worker ("inproc://test-worker-files", false);
-    xinf_hello_t hello;
-    s_expect_hello (&fixture, &hello);
-    xinf_hello_clear (&hello);
-    s_welcome (&fixture, 1000, 10);
+    s_fixture_t fixture = s_registered_worker ("inproc://test-worker-files", false);
     size_t size;
     FILE *file = fopen (s_model, "rb");
     CHECK (file);
@@ -654,11 +658,7 @@ test_files (void)
 static void
 test_link_full (void)
 {
-    s_fixture_t fixture = s_start_worker ("inproc://test-worker-full", true);
-    xinf_hello_t hello;
-    s_expect_hello (&fixture, &hello);
-    xinf_hello_clear (&hello);
-    s_welcome (&fixture, 1000, 10);
+    s_fixture_t fixture = s_registered_worker ("inproc://test-worker-full", true);
     enum { RUNS = 50000 };
     int32_t prompt [2] = { 1, 2 };
     for (uint64_t request = 1; request <= RUNS; request++) {
