@@ -57,7 +57,6 @@ s_send_up (xinf_hosted_t *self, xinf_msg_t **msg_p)
 }
 
 size_t xinf_hosted_flush (xinf_hosted_t *self) { return xinf_outbox_flush (self->outbox); }
-size_t xinf_hosted_unsent (xinf_hosted_t *self) { return xinf_outbox_size (self->outbox); }
 
 //  Stops a replica and frees its entry. Its last words (failed requests,
 //  stopped) are relayed; 'why' (may be NULL) becomes the error of its

@@ -53,8 +53,6 @@ void xinf_hosted_resend (xinf_hosted_t *self);
 //  Sends the messages up that found the supervisor link full, in order,
 //  while it has room; how many went. On the agent's tick, registered.
 size_t xinf_hosted_flush (xinf_hosted_t *self);
-//  How many wait.
-size_t xinf_hosted_unsent (xinf_hosted_t *self);
 //  Forgets last words kept longer than keep_ms.
 void xinf_hosted_prune (xinf_hosted_t *self, int64_t now, int64_t keep_ms);
 

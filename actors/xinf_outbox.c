@@ -75,6 +75,3 @@ xinf_outbox_flush (xinf_outbox_t *self)
     }
     return sent;
 }
-
-size_t xinf_outbox_size (xinf_outbox_t *self) { return zlist_size (self->waiting); }
-uint64_t xinf_outbox_dropped (xinf_outbox_t *self) { return self->dropped; }

@@ -28,8 +28,5 @@ void xinf_outbox_destroy (xinf_outbox_t **self_p);
 void xinf_outbox_send (xinf_outbox_t *self, xinf_msg_t **msg_p);
 //  Sends what waits, in order, while the link has room; how many went.
 size_t xinf_outbox_flush (xinf_outbox_t *self);
-//  How many messages wait; how many were dropped past XINF_OUTBOX_MAX.
-size_t xinf_outbox_size (xinf_outbox_t *self);
-uint64_t xinf_outbox_dropped (xinf_outbox_t *self);
 
 #endif

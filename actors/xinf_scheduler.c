@@ -256,6 +256,13 @@ s_pickable (const xinf_sched_replica_t *replica, int64_t now)
     return replica->ready && !replica->down && now >= replica->retry_at;
 }
 
+//  Whether the replica takes a request now: pickable, with a free slot.
+static bool
+s_has_room (const xinf_sched_replica_t *replica, int64_t now)
+{
+    return s_pickable (replica, now) && replica->outstanding < replica->capacity;
+}
+
 //  The ready replica with room and the least outstanding work relative to
 //  its capacity; a retried request prefers one it was not sent to, and
 //  waits for such a replica while one is ready, for XINF_SCHED_RETRY_WAIT_MS
@@ -272,7 +279,7 @@ s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t 
     for (size_t step = 0; step < model->count; step++) {
         size_t index = (model->next + step) % model->count;
         xinf_sched_replica_t *replica = &model->replicas [index];
-        if (!s_pickable (replica, now) || replica->outstanding >= replica->capacity)
+        if (!s_has_room (replica, now))
             continue;
         bool untried = !(request->tried & (1u << index));
         if (untried_ready && !untried)
@@ -340,8 +347,7 @@ static bool
 s_room (xinf_sched_model_t *model, int64_t now)
 {
     for (size_t index = 0; index < model->count; index++)
-        if (s_pickable (&model->replicas [index], now)
-        &&  model->replicas [index].outstanding < model->replicas [index].capacity)
+        if (s_has_room (&model->replicas [index], now))
             return true;
     return false;
 }
