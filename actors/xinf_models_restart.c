@@ -106,8 +106,27 @@ s_adopt_graphs_off (const xinf_model_entry_t *model, xinf_replica_entry_t *entry
         entry->graphs_off = true;
 }
 
+//  A plain replica the table has ended (failed or stopped) takes no report
+//  back: failed and stopped have no way to a running state (the client
+//  that launched it was told, its requests were answered). A copy that
+//  runs on, or any copy on another worker, is unloaded; the entry keeps
+//  its worker and its error. True when the report was such a one.
+static bool
+s_refuse_ended (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_replica_entry_t *entry,
+                const char *uid, const char *reported)
+{
+    if (entry->state != XINF_LAUNCH_FAILED && entry->state != XINF_LAUNCH_STOPPED)
+        return false;
+    bool here = streq (entry->node, node);
+    if (!here || !streq (reported, xinf_launch_state_name (entry->state)))
+        xinf_launch_unload (self->cluster, ctx, node, uid, entry->index, here ?
+                            "the replica failed while this worker was lost" :
+                            "relaunched elsewhere while this worker was lost, and it failed there");
+    return true;
+}
+
 //  One replica or rank of a worker's HELLO: adopted into the table, or
-//  unloaded when it is of an earlier launch or was moved away.
+//  unloaded when it is of an earlier launch, was moved away, or ended.
 static void
 s_adopt_one (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_node_msg_hosted_model_t *hosted)
 {
@@ -153,6 +172,8 @@ s_adopt_one (xinf_models_t *self, xinf_ctx_t *ctx, const char *node, const xinf_
                                 "was lost");
             return;
         }
+        if (s_refuse_ended (self, ctx, node, entry, uid, hosted->state))
+            return;
         snprintf (entry->node, sizeof entry->node, "%s", node);
         entry->gpu = device.index;        //  its GPU, held against other GPU replicas' placement
         xinf_launch_set_reported (&entry->state, hosted->state, uid);

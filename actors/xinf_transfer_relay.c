@@ -203,18 +203,21 @@ s_by_id (xinf_transfer_relay_t *self, uint64_t id)
     return NULL;
 }
 
-//  A refusal of a fetcher's message: FILE_ERROR and a log line.
+//  A refusal of a fetcher's message: FILE_ERROR to the peer that sent it
+//  and a log line. Sent to that peer, not by node name: a worker declared
+//  lost that has not sent HELLO again is no alive node, and its fetch
+//  would wait for its stall deadline for an answer that never left.
 static void
-s_refuse (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, uint64_t id, const char *type,
-          const char *code, const char *reason)
+s_refuse (xinf_ctx_t *ctx, xinf_peer_t *from, const char *node, uint64_t id, const char *type, const char *code,
+          const char *reason)
 {
     xinf_warn ("supervisor", "%s from %s refused code=%s reason=\"%s\"", type, node, code, reason);
     xinf_msg_t *error = xinf_transfer_error (id, code, "%s", reason);
-    s_send_node (self, ctx, node, &error);
+    xinf_router_send (xinf_ctx_router (ctx), from, &error);
 }
 
 static void
-s_on_fetch (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t *msg)
+s_on_fetch (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, const char *node, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
     xinf_node_msg_file_fetch_t fetch;
@@ -234,7 +237,7 @@ s_on_fetch (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xinf
         xinf_check_fail (&check, "%d model file transfers are under way; try again later", XINF_TRANSFER_RELAY_MAX);
     }
     if (check.failed) {
-        s_refuse (self, ctx, node, id, "FILE_FETCH", code, check.reason);
+        s_refuse (ctx, from, node, id, "FILE_FETCH", code, check.reason);
         return;
     }
     s_transfer_t *transfer = calloc (1, sizeof *transfer);
@@ -254,7 +257,7 @@ s_on_fetch (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xinf
 
 //  FILE_READ and FILE_CLOSE from a fetcher: on to its source.
 static void
-s_on_fetcher (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xinf_msg_t *msg)
+s_on_fetcher (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, const char *node, xinf_msg_t *msg)
 {
     xinf_check_t check = XINF_CHECK_INIT;
     bool read = xinf_msg_is (msg, "FILE_READ");
@@ -275,7 +278,7 @@ s_on_fetcher (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, const char *node, xi
     if (!check.failed && transfer && read && !transfer->opened)
         xinf_check_fail (&check, "transfer %llu is not open yet", (unsigned long long) id);
     if (check.failed) {
-        s_refuse (self, ctx, node, id, xinf_msg_type (msg), "BAD_REQUEST", check.reason);
+        s_refuse (ctx, from, node, id, xinf_msg_type (msg), "BAD_REQUEST", check.reason);
         return;
     }
     if (!transfer)
@@ -389,10 +392,10 @@ xinf_transfer_relay_handle (xinf_transfer_relay_t *self, xinf_ctx_t *ctx, xinf_p
         return true;
     }
     if (streq (type, "FILE_FETCH"))
-        s_on_fetch (self, ctx, node, msg);
+        s_on_fetch (self, ctx, from, node, msg);
     else
     if (fetcher)
-        s_on_fetcher (self, ctx, node, msg);
+        s_on_fetcher (self, ctx, from, node, msg);
     else
         s_on_source (self, ctx, node, msg);
     return true;

@@ -17,6 +17,13 @@
     failed at its rendezvous deadline; a restored group whose ranks all
     came back but do not go on (a rank stays joining) still fails at that
     deadline.
+
+    A plain replica relaunched elsewhere while its worker was lost, whose
+    relaunch failed there, stays failed with that error when its first
+    worker comes back still loading it: the copy is unloaded, not adopted
+    into a failed entry (which kept "failed" and lost its error). A model
+    file fetch that worker asks for while it is lost gets its refusal
+    (FILE_ERROR) at once, not after its stall deadline.
 */
 #include "actor_peer.h"
 #include "xinf_journal.h"
@@ -319,6 +326,118 @@ test_restored_group_stuck (void)
     peer_scratch_remove (dir);
 }
 
+//  MODEL_STATE of plain replica 0 of "pl".
+static void
+s_plain_state (xinf_dealer_t *worker, const char *node, uint64_t generation, const char *state, const char *error)
+{
+    xinf_msg_t *msg = xinf_msg_new ("MODEL_STATE");
+    xinf_value_t *body = xinf_msg_body (msg);
+    xinf_map_put_str (body, "node", node);
+    xinf_map_put_str (body, "uid", "pl");
+    xinf_map_put_uint (body, "replica", 0);
+    xinf_map_put_uint (body, "generation", generation);
+    xinf_map_put_str (body, "state", state);
+    xinf_map_put_uint (body, "rank", 0);
+    xinf_map_put_uint (body, "n_ranks", 1);
+    xinf_map_put_str (body, "error", error);
+    CHECK (xinf_dealer_send (worker, &msg) == 0);
+}
+
+//  Replica 0 of "pl": its state and error (LAUNCH_PROGRESS).
+static void
+s_plain_progress (xinf_dealer_t *client, char *state, size_t size, char *error, size_t error_size)
+{
+    xinf_msg_t *progress = xinf_msg_new ("LAUNCH_PROGRESS");
+    xinf_map_put_str (xinf_msg_body (progress), "uid", "pl");
+    xinf_msg_t *reply = s_ask (client, progress);
+    CHECK_STR (xinf_msg_type (reply), "LAUNCH_PROGRESS_REPLY");
+    xinf_value_t *replica = xinf_array_at (xinf_map_get (xinf_msg_body (reply), "replicas"), 0);
+    snprintf (state, size, "%s", xinf_value_str (xinf_map_get (replica, "state")));
+    snprintf (error, error_size, "%s", xinf_value_str (xinf_map_get (replica, "error")));
+    xinf_msg_destroy (&reply);
+}
+
+static void
+test_failed_relaunch_stays_failed (void)
+{
+    const char *endpoint = "inproc://test-supervisor-heal-failed";
+    xinf_supervisor_t *supervisor = peer_supervisor (endpoint, 200, 5);
+    xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
+    xinf_dealer_t *f1 = s_worker (endpoint, "f1", 30001);
+    xinf_dealer_t *f2 = s_worker (endpoint, "f2", 30002);
+
+    xinf_msg_t *launch = xinf_msg_new ("LAUNCH");
+    xinf_map_put_str (xinf_msg_body (launch), "uid", "pl");
+    xinf_map_put_str (xinf_msg_body (launch), "path", "/models/pl.gguf");
+    xinf_msg_t *reply = s_ask (client, launch);
+    CHECK_STR (xinf_msg_type (reply), "LAUNCH_REPLY");
+    xinf_value_t *placed = xinf_map_get (xinf_array_at (xinf_map_get (xinf_msg_body (reply), "replicas"), 0),
+                                         "worker");
+    CHECK (xinf_value_type (placed) == XINF_STR);
+    bool f1_first = streq (xinf_value_str (placed), "f1");
+    xinf_msg_destroy (&reply);
+    xinf_dealer_t *holder = f1_first ? f1 : f2, *other = f1_first ? f2 : f1;
+    const char *holder_name = f1_first ? "f1" : "f2", *other_name = f1_first ? "f2" : "f1";
+
+    //  The holder fetches the file, then goes silent: the replica is
+    //  relaunched on the other worker, where it fails
+    xinf_msg_t *load = peer_expect (holder, "LOAD_MODEL", NULL);
+    uint64_t generation = peer_uint (load, "generation");
+    xinf_msg_destroy (&load);
+    s_plain_state (holder, holder_name, generation, "fetching", "");
+    peer_keepalive_stop (holder);
+    load = peer_expect (other, "LOAD_MODEL", NULL);
+    CHECK (load);
+    xinf_msg_destroy (&load);
+    s_plain_state (other, other_name, generation, "failed", "model file '/models/pl.gguf' is not here");
+    char state [32], error [1200];
+    CHECK_SOON ((s_plain_progress (client, state, sizeof state, error, sizeof error), streq (state, "failed")),
+                PEER_WAIT_MS);
+    CHECK_HAS (error, "is not here");
+
+    //  The lost holder's fetch of the file is refused to it at once
+    xinf_msg_t *fetch = xinf_msg_new ("FILE_FETCH");
+    xinf_map_put_uint (xinf_msg_body (fetch), "transfer", 77);
+    xinf_map_put_str (xinf_msg_body (fetch), "uid", "pl");
+    xinf_map_put_uint (xinf_msg_body (fetch), "generation", generation);
+    xinf_map_put_str (xinf_msg_body (fetch), "path", "/models/pl.gguf");
+    xinf_map_put_uint (xinf_msg_body (fetch), "have", 0);
+    CHECK (xinf_dealer_send (holder, &fetch) == 0);
+    xinf_msg_t *refused = peer_expect (holder, "FILE_ERROR", NULL);
+    CHECK (refused);
+    CHECK_INT (peer_uint (refused, "transfer"), 77);
+    CHECK_STR (peer_str (refused, "code"), "NOT_FOUND");
+    xinf_msg_destroy (&refused);
+
+    //  It registers again, still fetching: told to unload; the replica
+    //  stays failed with the other worker's error
+    xinf_hello_t hello = peer_hello_fields (holder_name, 4242, 200, 5);
+    xinf_value_t *hosted = xinf_value_new_map ();
+    xinf_map_put_str (hosted, "uid", "pl");
+    xinf_map_put_uint (hosted, "replica", 0);
+    xinf_map_put_str (hosted, "state", "fetching");
+    xinf_map_put_str (hosted, "path", "/models/pl.gguf");
+    xinf_map_put_uint (hosted, "generation", generation);
+    xinf_map_put_uint (hosted, "n_ranks", 1);
+    xinf_map_put_uint (hosted, "rank", 0);
+    xinf_array_push (hello.models, hosted);
+    xinf_dealer_t *back = peer_register (endpoint, &hello, ++s_corr);
+    xinf_msg_t *unload = peer_expect (back, "UNLOAD_MODEL", NULL);
+    CHECK (unload);
+    CHECK_HAS (peer_str (unload, "why"), "failed there");
+    xinf_msg_destroy (&unload);
+    s_plain_progress (client, state, sizeof state, error, sizeof error);
+    CHECK_STR (state, "failed");
+    CHECK_HAS (error, "is not here");
+
+    peer_keepalive_stop (NULL);
+    xinf_dealer_destroy (&back);
+    xinf_dealer_destroy (&f1);
+    xinf_dealer_destroy (&f2);
+    xinf_dealer_destroy (&client);
+    xinf_supervisor_destroy (&supervisor);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -328,5 +447,6 @@ main (int argc, char *argv [])
     RUN (test_group_relaunch);
     RUN (test_restored_group_heals);
     RUN (test_restored_group_stuck);
+    RUN (test_failed_relaunch_stays_failed);
     return 0;
 }

@@ -46,6 +46,12 @@ def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64
                    check=True, capture_output=True, timeout=120)
 
 
+#  A worker is lost after 2 s of silence. No HTTP test stops a worker, and
+#  600 ms (liveness 3) passed by under ctest -j2 while chromium started
+#  beside the ASan nodes: the node's own worker was lost mid-launch.
+BEAT_ARGS = ["--heartbeat-ms", "200", "--liveness", "10"]
+
+
 class Gateway:
     """A --role=local node with its HTTP gateway; 'client' speaks ZeroMQ to it."""
 
@@ -54,7 +60,7 @@ class Gateway:
         the calls trust that certificate."""
         self.port = free_port()
         args = ["--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", str(self.port),
-                "--http-host", "127.0.0.1", "--heartbeat-ms", "200", "--liveness", "3", "--model-dir", workdir, *extra]
+                "--http-host", "127.0.0.1", *BEAT_ARGS, "--model-dir", workdir, *extra]
         self.ssl = None
         if tls:
             args += ["--tls-cert", tls[0], "--tls-key", tls[1]]
