@@ -1,0 +1,250 @@
+/*  xinf_replica_step: continuous batching in a replica (part of
+    xinf_replica): each step to the executor, each sampled token back into
+    its request, streamed and finished; the ends of requests that fail.
+*/
+#include "xinf_replica_private.h"
+#include "xinf_samples.h"
+
+void
+xinf_replica_fail_request (xinf_ctx_t *ctx, uint64_t id, const char *code, const char *format, ...)
+{
+    char text [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (text, sizeof text, format, args);
+    xinf_utf8_scrub (text);
+    va_end (args);
+    xinf_msg_t *msg = xinf_request_failed_msg (id, code, text);
+    xinf_replica_send_up (ctx, &msg);
+}
+
+xinf_request_t *
+xinf_replica_request (xinf_replica_actor_t *state, uint64_t id)
+{
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) id);
+    return (xinf_request_t *) zhashx_lookup (state->requests, key);
+}
+
+//  Forgets a request (answered or cancelled): its sequence leaves the
+//  batch and its blocks are free for the next step.
+void
+xinf_replica_drop (xinf_replica_actor_t *state, uint64_t id)
+{
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) id);
+    xinf_batcher_remove (state->batcher, id);
+    zhashx_delete (state->requests, key);
+}
+
+//  Ends every request with an error (the replica stops or its steps fail).
+void
+xinf_replica_fail_all (xinf_ctx_t *ctx, const char *code, const char *text)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    zlistx_t *ids = zhashx_keys (state->requests);
+    for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
+        uint64_t id = strtoull (key, NULL, 10);
+        xinf_replica_fail_request (ctx, id, code, "%s", text);
+        xinf_replica_drop (state, id);
+    }
+    zlistx_destroy (&ids);
+}
+
+//  Of a step that crashed, hung or failed, only the requests with tokens
+//  in it may be what caused it: they end first with its code (after an
+//  executor fault the scheduler marks the replica down and retries a
+//  request only once, lest it crash every replica). The others, only
+//  waiting here, then end with 'waiting' (REPLICA_FAILED, retried as any
+//  replica's failure), or stay for the next step ('waiting' NULL).
+//  Without a step in flight nothing tells them apart.
+void
+xinf_replica_fail_step (xinf_ctx_t *ctx, const char *code, const char *text, const char *waiting)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    zlistx_t *ids = zhashx_keys (state->requests);
+    for (int pass = 0; pass < (waiting ? 2 : 1) && state->in_flight; pass++)
+        for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
+            uint64_t id = strtoull (key, NULL, 10);
+            if (!xinf_replica_request (state, id) || xinf_batcher_in_step (state->batcher, id) != (pass == 0))
+                continue;                     //  ended in the first pass, or not of this one
+            if (pass == 0)
+                xinf_replica_fail_request (ctx, id, code, "%s", text);
+            else
+                xinf_replica_fail_request (ctx, id, waiting, "%s (this request was waiting, not in the step)", text);
+            xinf_replica_drop (state, id);
+        }
+    zlistx_destroy (&ids);
+}
+
+//  While requests are served, one registered wait: progress is steps done.
+void
+xinf_replica_serving_wait (xinf_replica_actor_t *state, bool busy)
+{
+    if (busy && !state->wait) {
+        char what [96];
+        snprintf (what, sizeof what, "serving %zu request(s)", zhashx_size (state->requests));
+        //  Overdue when no step finished for the watchdog's time (and more)
+        int64_t stall = state->stall_ms ? state->stall_ms + XINF_REDUCE_SLACK_MS : XINF_STEP_STALL_MS;
+        state->wait = xinf_wait_begin (xinf_waits_global (), state->name, what, state->uid, stall);
+    }
+    else
+    if (!busy && state->wait) {
+        xinf_wait_end (xinf_waits_global (), state->wait);
+        state->wait = 0;
+    }
+}
+
+//  The prompt tokens a step may carry beside running streams (see
+//  xinf_step_cost): every request whose prompt is not done waits for its
+//  first token.
+static size_t
+s_prompt_cap (xinf_replica_actor_t *state)
+{
+    xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
+    size_t waiting = stats.waiting + (stats.running - stats.decoding);
+    return xinf_step_cost_prompt_cap (state->step_cost, stats.decoding, waiting, state->step_tokens,
+                                      XINF_BLOCK_TOKENS);
+}
+
+//  The step's second frame: each row's sampling, so that the executor
+//  samples and only token ids come back.
+static void
+s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
+{
+    for (size_t row = 0; row < state->step_rows; row++)
+        state->step_sampling [row] = xinf_request_sampling (xinf_replica_request (state, state->step_ids [row]));
+    zframe_t *frame = zframe_new (NULL, xinf_samples_wire_size (state->step_rows));
+    xinf_samples_encode (state->step_sampling, state->step_rows, zframe_data (frame));
+    xinf_msg_add_frame (msg, &frame);
+}
+
+//  MODEL_LOAD up when the KV blocks free changed (model.md), at most once
+//  per XINF_KV_REPORT_MS (a long stream changes them every block of
+//  tokens, a busy replica every step): a change within it goes up at the
+//  watchdog's next look (xinf_replica_on_watch), so the latest figures always do.
+void
+xinf_replica_report_kv (xinf_ctx_t *ctx)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    if (state->rank > 0 || !state->batcher || !state->info)
+        return;
+    size_t free_blocks = xinf_batcher_stats (state->batcher).blocks_available;
+    int64_t now = zclock_mono ();
+    if (free_blocks == state->kv_free_reported
+    ||  (state->kv_reported_at && now - state->kv_reported_at < XINF_KV_REPORT_MS))
+        return;
+    state->kv_free_reported = free_blocks;
+    state->kv_reported_at = now;
+    xinf_msg_t *msg = xinf_msg_new ("MODEL_LOAD");
+    xinf_map_put_str (xinf_msg_body (msg), "uid", state->uid);
+    xinf_map_put_uint (xinf_msg_body (msg), "replica", state->replica);
+    xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_used",
+                       xinf_value_uint (xinf_map_get (state->info, "kv_blocks")) - free_blocks);
+    xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_free", free_blocks);
+    xinf_replica_send_up (ctx, &msg);
+}
+
+//  Sends the next step to the executor if one can run and none is in flight.
+void
+xinf_replica_kick (xinf_ctx_t *ctx)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    if (state->in_flight || !state->batcher)
+        return;
+    if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
+        xinf_replica_serving_wait (state, zhashx_size (state->requests) > 0);
+        xinf_replica_report_kv (ctx);
+        return;
+    }
+    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    size_t bytes = xinf_batch_wire_size (batch);
+    zframe_t *frame = zframe_new (NULL, bytes);
+    xinf_batch_encode (batch, zframe_data (frame));
+    xinf_msg_add_frame (msg, &frame);
+    s_add_sampling (state, msg);
+    state->step_started = zclock_usecs ();
+    if (xinf_dealer_send (state->to_executor, &msg)) {
+        xinf_batcher_abandon (state->batcher);
+        xinf_replica_fail_all (ctx, "EXECUTOR_BUSY", "cannot send a step to the executor");
+        return;
+    }
+    state->in_flight = true;
+    xinf_replica_serving_wait (state, true);
+    xinf_replica_report_kv (ctx);
+}
+
+//  The next token of one request, sampled by the executor: stream it, then
+//  finish the request or feed the token back into the batch.
+static void
+s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    xinf_request_take (request, token, state->tokenizer);
+    if (request->stream) {
+        xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer,
+                                                  xinf_tokenizer_is_end (state->tokenizer, token));
+        xinf_replica_send_up (ctx, &msg);
+    }
+    const char *reason = NULL;
+    if (xinf_tokenizer_is_end (state->tokenizer, token))
+        reason = "stop";
+    else
+    if (xinf_request_at_length (request))
+        reason = "length";
+    else
+    if (xinf_batcher_length (state->batcher, request->id) + 1 > state->context)
+        reason = "context";
+    if (!reason && xinf_batcher_append (state->batcher, request->id, token))
+        reason = "context";
+    if (reason) {
+        xinf_msg_t *done = xinf_request_done_msg (request, state->tokenizer, reason);
+        xinf_replica_send_up (ctx, &done);
+        xinf_replica_drop (state, request->id);
+    }
+}
+
+//  A finished step's shape and time against the cost model (--log-level debug).
+static void
+s_log_step (xinf_replica_actor_t *state)
+{
+    xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
+    size_t tokens = xinf_batch_buf_view (state->batch)->n;
+    xinf_debug (state->name, "step tokens=%zu rows=%zu ms=%.1f model_ms=%.1f running=%zu waiting=%zu", tokens,
+                state->step_rows, (double) (zclock_usecs () - state->step_started) / 1000.0,
+                xinf_step_cost_ms (state->step_cost, tokens), stats.running, stats.waiting);
+}
+
+//  TOKENS for the step in flight: a token per request that gets one.
+void
+xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    if (!state->in_flight)
+        return;
+    state->in_flight = false;
+    zframe_t *frame = xinf_msg_frame (msg, 0);
+    const int32_t *tokens = frame ? (const int32_t *) zframe_data (frame) : NULL;
+    bool good = frame && zframe_size (frame) == state->step_rows * sizeof (int32_t);
+    for (size_t row = 0; good && row < state->step_rows; row++)
+        good = tokens [row] >= 0 && (size_t) tokens [row] < state->vocab;
+    if (!good) {
+        xinf_batcher_abandon (state->batcher);
+        xinf_replica_fail_all (ctx, "BAD_REPLY", "the executor sent a step's tokens of the wrong size or out of the vocabulary");
+        return;
+    }
+    xinf_batcher_commit (state->batcher);
+    xinf_step_cost_add (state->step_cost, xinf_batch_buf_view (state->batch)->n,
+                        (double) (zclock_usecs () - state->step_started) / 1000.0);
+    if (xinf_log_get_level () <= XINF_LOG_DEBUG)
+        s_log_step (state);
+    xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
+    state->failed_steps = 0;
+    for (size_t row = 0; row < state->step_rows; row++) {
+        xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        if (request)                  //  else cancelled meanwhile
+            s_on_row (ctx, request, tokens [row]);
+    }
+    xinf_replica_kick (ctx);
+}
