@@ -107,6 +107,7 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     char key [32];
     snprintf (key, sizeof key, "%llu", (unsigned long long) id);
     zhashx_insert (state->requests, key, request);
+    xinf_replica_watch_deadline (state, request);
     xinf_replica_kick (ctx);
 }
 

@@ -172,16 +172,19 @@ s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
 }
 
 //  Every XINF_WATCH_MS: a MODEL_STATE that found the link full and the
-//  KV figures held back by their rate go up, and the step watchdog looks
-//  at the executor (lost, or stuck in a phase).
+//  KV figures held back by their rate go up, requests past their
+//  deadline end (a step may take long), and the step watchdog looks at
+//  the executor (lost, or stuck in a phase).
 void
 xinf_replica_on_watch (xinf_ctx_t *ctx, void *arg)
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
     if (state->state_unsent)
         xinf_replica_report_state (ctx);         //  the last one found the link full
-    if (state->state == XINF_REPLICA_READY)
+    if (state->state == XINF_REPLICA_READY) {
         xinf_replica_report_kv (ctx);            //  a change held back by the rate
+        xinf_replica_expire (ctx, zclock_mono ());   //  also while a step takes long
+    }
     if (!state->host || state->state == XINF_REPLICA_FAILED || !state->stall_ms)
         return;
     xinf_beacon_view_t view;

@@ -62,6 +62,7 @@ typedef struct {
     int64_t kv_reported_at;           //  when it went (monotonic ms, 0: never)
     int64_t stall_ms;                 //  a step phase lasting longer is hung
     bool state_unsent;                //  the last MODEL_STATE found the worker's link full
+    int64_t next_deadline;            //  the earliest of the requests' deadlines (monotonic ms, 0: none)
 } xinf_replica_actor_t;
 
 static inline xinf_replica_actor_t *
@@ -101,6 +102,10 @@ void xinf_replica_serving_wait (xinf_replica_actor_t *state, bool busy);
 void xinf_replica_report_kv (xinf_ctx_t *ctx);
 //  Sends the next step to the executor if one can run and none is in flight.
 void xinf_replica_kick (xinf_ctx_t *ctx);
+//  Keeps request 'request''s deadline among those the replica watches.
+void xinf_replica_watch_deadline (xinf_replica_actor_t *state, const xinf_request_t *request);
+//  Ends the requests whose deadline passed by 'now' (monotonic ms).
+void xinf_replica_expire (xinf_ctx_t *ctx, int64_t now);
 //  TOKENS for the step in flight.
 void xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg);
 

@@ -145,13 +145,54 @@ xinf_replica_report_kv (xinf_ctx_t *ctx)
     xinf_replica_send_up (ctx, &msg);
 }
 
-//  Sends the next step to the executor if one can run and none is in flight.
+void
+xinf_replica_watch_deadline (xinf_replica_actor_t *state, const xinf_request_t *request)
+{
+    if (request->deadline && (!state->next_deadline || request->deadline < state->next_deadline))
+        state->next_deadline = request->deadline;
+}
+
+//  The supervisor answers a request DEADLINE_EXCEEDED at its deadline and
+//  sends RUN_CANCEL; a replica whose RUN_CANCEL got lost (a full link, a
+//  supervisor that failed over) ends it here all the same, rather than
+//  run it to max_tokens for nobody: its slot and KV blocks go to others,
+//  and the worker's record of the run ends with the RUN_FAILED.
+void
+xinf_replica_expire (xinf_ctx_t *ctx, int64_t now)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    if (!state->next_deadline || now < state->next_deadline)
+        return;
+    state->next_deadline = 0;
+    zlistx_t *ids = zhashx_keys (state->requests);
+    for (const char *key = (const char *) zlistx_first (ids); key; key = (const char *) zlistx_next (ids)) {
+        xinf_request_t *request = (xinf_request_t *) zhashx_lookup (state->requests, key);
+        if (!request->deadline)
+            continue;
+        if (now < request->deadline) {
+            xinf_replica_watch_deadline (state, request);
+            continue;
+        }
+        xinf_info (state->name, "request %llu ended at its deadline after %zu tokens", (unsigned long long) request->id,
+                   request->count);
+        uint64_t id = request->id;
+        xinf_replica_fail_request (ctx, id, "DEADLINE_EXCEEDED", "the request's deadline passed while replica %llu of "
+                                   "%s ran it (%zu tokens generated)", (unsigned long long) state->replica, state->uid,
+                                   request->count);
+        xinf_replica_drop (state, id);
+    }
+    zlistx_destroy (&ids);
+}
+
+//  Sends the next step to the executor if one can run and none is in flight;
+//  requests past their deadline end first.
 void
 xinf_replica_kick (xinf_ctx_t *ctx)
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
     if (state->in_flight || !state->batcher)
         return;
+    xinf_replica_expire (ctx, zclock_mono ());
     if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
         xinf_replica_serving_wait (state, zhashx_size (state->requests) > 0);
         xinf_replica_report_kv (ctx);

@@ -265,8 +265,11 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     }
     if (check->failed)
         xinf_request_destroy (&self);
-    else
+    else {
         self->started = zclock_usecs ();
+        if (run.has_deadline_ms)
+            self->deadline = zclock_mono () + (int64_t) run.deadline_ms;
+    }
     return self;
 }
 

@@ -21,6 +21,7 @@ typedef struct {
     size_t count, max_tokens;
     bool stream;
     int64_t started, first_token;     //  monotonic us
+    int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
     size_t answer_values, answer_text;

@@ -10,7 +10,8 @@
     leave the replica failed and every RUN refused; garbage gets ERROR;
     stopping the replica ends its running request; a hung step's waiting
     requests end REPLICA_FAILED; a MODEL_STATE that found the link to the
-    agent full still comes once the agent reads.
+    agent full still comes once the agent reads; a run past its deadline
+    ends DEADLINE_EXCEEDED without a RUN_CANCEL.
 
         test_actor_replica PATH/TO/xinf-make-model
 */
@@ -524,6 +525,48 @@ test_cancel_and_stop (void)
     s_stop_replica (&fixture);
 }
 
+//  A run whose deadline passes ends there with RUN_FAILED
+//  DEADLINE_EXCEEDED although no RUN_CANCEL came (lost on its way): not
+//  run to max_tokens for nobody. A run beside it without a deadline goes on.
+static void
+test_deadline (void)
+{
+    size_t vocab, context;
+    s_fixture_t fixture = s_ready_replica ("late", &vocab, &context);
+    int32_t prompt [4] = { 2, 7, 1, 8 };
+    xinf_msg_t *run = s_run_msg (50, prompt, 4, context - 8, true);
+    xinf_map_put_uint (xinf_msg_body (run), "deadline_ms", 30);
+    s_send (fixture.agent, run);
+    s_send (fixture.agent, s_run_msg (51, prompt, 4, 6, false));
+    bool expired = false, done = false;
+    size_t streamed = 0;
+    while (!expired || !done) {
+        xinf_msg_t *msg = peer_recv (fixture.agent, PEER_WAIT_MS);
+        CHECK (msg);
+        if (xinf_msg_is (msg, "RUN_TOKEN")) {
+            CHECK_INT (peer_uint (msg, "request"), 50);
+            CHECK (!expired);                      //  nothing of it after its end
+            streamed++;
+        }
+        else
+        if (xinf_msg_is (msg, "RUN_FAILED")) {
+            CHECK_INT (peer_uint (msg, "request"), 50);
+            CHECK_STR (peer_str (msg, "code"), "DEADLINE_EXCEEDED");
+            CHECK_HAS (peer_str (msg, "message"), "deadline passed");
+            expired = true;
+        }
+        else {
+            CHECK_STR (xinf_msg_type (msg), "RUN_DONE");
+            CHECK_INT (peer_uint (msg, "request"), 51);
+            CHECK_STR (peer_str (msg, "finish_reason"), "length");
+            done = true;
+        }
+        xinf_msg_destroy (&msg);
+    }
+    CHECK (streamed + 8 < context);
+    s_stop_replica (&fixture);
+}
+
 //  A ready replica 'uid' running one sequence at a time, its executor
 //  armed with XINF_FAULT_HANG 'fault'; 'stall_ms' its watchdog (0: none).
 static s_fixture_t
@@ -727,6 +770,7 @@ main (int argc, char *argv [])
     RUN (test_kv_reports);                //  before test_generation ignores MODEL_LOAD
     RUN (test_generation);
     RUN (test_cancel_and_stop);
+    RUN (test_deadline);
     RUN (test_hung_step_bystanders);
     RUN (test_failed_steps);
     RUN (test_state_link_full);
