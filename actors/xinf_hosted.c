@@ -138,7 +138,7 @@ xinf_hosted_new (const char *node, xinf_dealer_t **upstream, int port_low, int p
     self->fetch_stall_ms = 60000;
     self->next_transfer = (uint64_t) zclock_usecs ();
     self->fetched = xinf_sums_new (64);
-    self->outbox = xinf_outbox_new (upstream);
+    self->outbox = xinf_outbox_new (xinf_outbox_dealer_send, upstream, "the supervisor");
     return self;
 }
 

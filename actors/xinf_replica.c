@@ -12,20 +12,23 @@ struct _xinf_replica_t {
     xinf_actor_t *actor;
 };
 
-//  Sends a message to the worker agent, consuming it; 0 when it went,
-//  else -1 with errno (EAGAIN: the link to the agent is full).
-int
-xinf_replica_send_up (xinf_ctx_t *ctx, xinf_msg_t **msg_p)
+//  The link up (an xinf_outbox_send_fn): a ROUTER's message to the agent
+//  that its full queue refuses stays in the outbox.
+static int
+s_to_agent (void *arg, xinf_msg_t **msg_p)
 {
-    xinf_peer_t *peer = xinf_router_peer (xinf_ctx_router (ctx), xinf_replica_of (ctx)->upstream);
-    return xinf_router_send (xinf_ctx_router (ctx), peer, msg_p);
+    xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
+    xinf_router_t *router = xinf_ctx_router (ctx);
+    return xinf_router_try_send (router, xinf_router_peer (router, xinf_replica_of (ctx)->upstream), msg_p);
 }
 
-//  MODEL_STATE: the replica's state as it is now. One that finds the link
-//  to the agent full (EAGAIN) is sent again on the watchdog's next look
-//  (xinf_replica_on_watch), as the state then is, until it goes: a lost 'failed'
-//  would leave the replica listed ready. A newer report that goes first
-//  stands for the unsent one.
+void
+xinf_replica_send_up (xinf_ctx_t *ctx, xinf_msg_t **msg_p)
+{
+    xinf_outbox_send (xinf_replica_of (ctx)->outbox, msg_p);
+}
+
+//  MODEL_STATE: the replica's state as it is now.
 void
 xinf_replica_report_state (xinf_ctx_t *ctx)
 {
@@ -47,11 +50,7 @@ xinf_replica_report_state (xinf_ctx_t *ctx)
     }
     if (state->info)
         xinf_map_put (body, "info", xinf_value_dup (state->info));
-    bool full = xinf_replica_send_up (ctx, &msg) && errno == EAGAIN;
-    if (full && !state->state_unsent)
-        xinf_warn (state->name, "MODEL_STATE %s found the link to the worker full: sent again when it has room",
-                   xinf_fsm_name (&xinf_replica_fsm, state->state));
-    state->state_unsent = full;
+    xinf_replica_send_up (ctx, &msg);
 }
 
 //  Moves the replica's state (an illegal move is refused and logged).
@@ -101,7 +100,11 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
     if (check.failed) {
         xinf_msg_t *failed = xinf_request_failed_msg (id, code, check.reason);
-        xinf_ctx_reply (ctx, from, msg, &failed);
+        xinf_msg_set_corr (failed, xinf_msg_corr (msg));
+        if (streq (xinf_peer_id (from), state->upstream))
+            xinf_replica_send_up (ctx, &failed);          //  in order behind what waits
+        else
+            xinf_ctx_reply (ctx, from, msg, &failed);
         return;
     }
     char key [32];
@@ -210,6 +213,7 @@ s_init (xinf_ctx_t *ctx)
     assert (state->requests && state->batch);
     zhashx_set_destructor (state->requests, s_destroy_item);
     state->state = XINF_REPLICA_STARTING;
+    state->outbox = xinf_outbox_new (s_to_agent, ctx, "the worker agent");
     xinf_ctx_timer (ctx, XINF_WATCH_MS, 0, xinf_replica_on_watch, NULL);
     return 0;
 }
@@ -226,6 +230,8 @@ s_fini (xinf_ctx_t *ctx)
     xinf_replica_serving_wait (state, false);
     xinf_fsm_move (&xinf_replica_fsm, &state->state, XINF_REPLICA_STOPPED, state->name);
     xinf_replica_report_state (ctx);
+    xinf_outbox_flush (state->outbox);   //  what the agent has no room for now is lost with us
+    xinf_outbox_destroy (&state->outbox);
     zhashx_destroy (&state->requests);
     if (state->to_executor)
         xinf_ctx_reader_end (ctx, xinf_dealer_sock (state->to_executor));

@@ -171,16 +171,15 @@ s_executor_down (xinf_ctx_t *ctx, const char *code, const char *text)
     xinf_replica_set_state (ctx, XINF_REPLICA_FAILED, text);
 }
 
-//  Every XINF_WATCH_MS: a MODEL_STATE that found the link full and the
-//  KV figures held back by their rate go up, requests past their
+//  Every XINF_WATCH_MS: messages that found the link to the agent full
+//  and the KV figures held back by their rate go up, requests past their
 //  deadline end (a step may take long), and the step watchdog looks at
 //  the executor (lost, or stuck in a phase).
 void
 xinf_replica_on_watch (xinf_ctx_t *ctx, void *arg)
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
-    if (state->state_unsent)
-        xinf_replica_report_state (ctx);         //  the last one found the link full
+    xinf_outbox_flush (state->outbox);
     if (state->state == XINF_REPLICA_READY) {
         xinf_replica_report_kv (ctx);            //  a change held back by the rate
         xinf_replica_expire (ctx, zclock_mono ());   //  also while a step takes long

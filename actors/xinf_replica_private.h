@@ -17,6 +17,7 @@
 #include "xinf_step_cost.h"
 #include "xinf_states.h"
 #include "xinf_tokenize.h"
+#include "xinf_outbox.h"
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_WATCH_MS       250       //  how often the step watchdog looks
@@ -61,7 +62,7 @@ typedef struct {
     size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
     int64_t kv_reported_at;           //  when it went (monotonic ms, 0: never)
     int64_t stall_ms;                 //  a step phase lasting longer is hung
-    bool state_unsent;                //  the last MODEL_STATE found the worker's link full
+    xinf_outbox_t *outbox;            //  messages up, kept while the link to the agent is full
     int64_t next_deadline;            //  the earliest of the requests' deadlines (monotonic ms, 0: none)
 } xinf_replica_actor_t;
 
@@ -73,9 +74,9 @@ xinf_replica_of (xinf_ctx_t *ctx)
 
 // ---- xinf_replica.c: the link up and the replica's state ---------------------
 
-//  Sends a message to the worker agent, consuming it; 0 when it went,
-//  else -1 with errno (EAGAIN: the link to the agent is full).
-int xinf_replica_send_up (xinf_ctx_t *ctx, xinf_msg_t **msg_p);
+//  Sends a message to the worker agent, consuming it: in order, kept
+//  while the link is full (xinf_outbox), dropped before START.
+void xinf_replica_send_up (xinf_ctx_t *ctx, xinf_msg_t **msg_p);
 //  MODEL_STATE up: the replica's state as it is now.
 void xinf_replica_report_state (xinf_ctx_t *ctx);
 //  Moves the replica's state (an illegal move is refused and logged) and

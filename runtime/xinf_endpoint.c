@@ -294,11 +294,16 @@ xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 
 //  Sends routing id (ROUTER), frame 0 (signature and header) and the
 //  binary frames, all with DONTWAIT; only the first can be refused, the
-//  rest then go through. 'limited': a header over XINF_HEADER_MAX is not
-//  sent (-1, errno EMSGSIZE).
+//  rest then go through. A ROUTER's refused routing id (the peer gone, or
+//  its queue full) leaves *msg_p unencoded, to its caller; else the
+//  message is taken. 'limited' (a DEALER's): a header over XINF_HEADER_MAX
+//  is not sent (-1, errno EMSGSIZE).
 static int
 s_send_wire (zsock_t *sock, void *handle, const xinf_peer_t *to, xinf_msg_t **msg_p, bool limited)
 {
+    assert (!(to && limited));
+    if (to && zmq_send (handle, to->routing_id, to->routing_id_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+        return -1;
     xinf_wire_t head;
     zmsg_t *frames = xinf_msg_encode_wire (msg_p, &head);
     int more = frames ? ZMQ_SNDMORE : 0;
@@ -307,9 +312,6 @@ s_send_wire (zsock_t *sock, void *handle, const xinf_peer_t *to, xinf_msg_t **ms
         errno = EMSGSIZE;           //  the receiver would refuse it unread
         rc = -1;
     }
-    else
-    if (to)
-        rc = zmq_send (handle, to->routing_id, to->routing_id_size, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     if (rc == 0)
         rc = zmq_send (handle, head.data, head.size, more | ZMQ_DONTWAIT) < 0 ? -1 : 0;
     zframe_t *frame;
@@ -325,8 +327,10 @@ s_send_wire (zsock_t *sock, void *handle, const xinf_peer_t *to, xinf_msg_t **ms
     return rc;
 }
 
-int
-xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
+//  xinf_router_send; with 'keep' a message refused for a full queue stays
+//  with the caller.
+static int
+s_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p, bool keep)
 {
     if (!*xinf_msg_sender (*msg_p))
         xinf_msg_set_sender (*msg_p, self->name);
@@ -341,6 +345,9 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
     xinf_msg_set_version (*msg_p, peer->version ? peer->version : XINF_VERSION);
     if (s_send_wire (self->sock, self->handle, peer, msg_p, false)) {
         int reason = errno;
+        if (keep && reason == EAGAIN && *msg_p)
+            return -1;                  //  the caller keeps it, and says so
+        xinf_msg_destroy (msg_p);
         self->stats.unreachable++;
         xinf_warn ("router", "send refused type=%s peer=%s address=%s reason=%s",
                    type, peer->id, peer->address,
@@ -350,6 +357,18 @@ xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
     }
     self->stats.sent++;
     return 0;
+}
+
+int
+xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
+{
+    return s_router_send (self, peer, msg_p, false);
+}
+
+int
+xinf_router_try_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p)
+{
+    return s_router_send (self, peer, msg_p, true);
 }
 
 xinf_peer_t *

@@ -75,6 +75,10 @@ xinf_msg_t *xinf_router_try_recv (xinf_router_t *self, xinf_peer_t **peer_p,
 //  XINF_VERSION to a peer that sent none. 0 on success; -1 when the peer is
 //  unknown/disconnected (errno EHOSTUNREACH) or its queue is full (EAGAIN).
 int xinf_router_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p);
+//  As xinf_router_send, but a message the peer's full queue refuses
+//  (-1, errno EAGAIN) is not consumed: *msg_p stays the caller's, to send
+//  again later. Any other failure consumes it.
+int xinf_router_try_send (xinf_router_t *self, xinf_peer_t *peer, xinf_msg_t **msg_p);
 xinf_peer_t *xinf_router_peer (xinf_router_t *self, const char *peer_id);
 //  Sends to a peer by its id (hex routing id) even when it never sent to
 //  this router (a client that set its routing id and reconnected to a

@@ -694,6 +694,74 @@ test_state_link_full (void)
     s_stop_replica (&fixture);
 }
 
+//  Whether request 'id' still runs: a probe's RUN of that id is refused
+//  "already running" while it does, for its max_tokens 0 once it ended
+//  (answered to the probe, not up).
+static bool
+s_still_running (xinf_dealer_t *probe, uint64_t id)
+{
+    int32_t prompt [1] = { 1 };
+    xinf_msg_t *ask = s_run_msg (id, prompt, 1, 0, false);
+    xinf_msg_t *answer = peer_ask (probe, &ask, ++s_corr);
+    CHECK_STR (xinf_msg_type (answer), "RUN_FAILED");
+    bool running = strstr (peer_str (answer, "message"), "already running") != NULL;
+    if (!running)
+        CHECK_HAS (peer_str (answer, "message"), "max_tokens");
+    xinf_msg_destroy (&answer);
+    return running;
+}
+
+//  Tokens that find the link to the agent full are not lost: 32 streams
+//  of 800 tokens while the agent reads nothing (the link holds about
+//  20,000), then it reads: every token of every stream in order, then its
+//  RUN_DONE (old: the ROUTER dropped them: gaps, lost RUN_DONEs).
+static void
+test_tokens_link_full (void)
+{
+    enum { STREAMS = 32, TOKENS = 800 };
+    s_fixture_t fixture = s_start_replica ("spill");
+    xinf_msg_t *start = s_start_msg (s_model);
+    xinf_map_put_uint (xinf_msg_body (start), "max_seqs", STREAMS);
+    s_send (fixture.agent, start);
+    char states [128];
+    xinf_msg_t *ready = s_settle (fixture.agent, states, sizeof states);
+    CHECK_STR (states + strlen (states) - 5, "ready");
+    xinf_msg_destroy (&ready);
+    int32_t prompt [3] = { 5, 6, 7 };
+    for (uint64_t id = 1; id <= STREAMS; id++)
+        s_send (fixture.agent, s_run_msg (id, prompt, 3, TOKENS, true));
+    xinf_dealer_t *probe = xinf_dealer_new (fixture.endpoint, "probe");
+    CHECK (probe);
+    int64_t deadline = zclock_mono () + 10 * PEER_WAIT_MS;
+    for (uint64_t id = 1; id <= STREAMS; id++)
+        while (s_still_running (probe, id))
+            CHECK (zclock_mono () < deadline);
+    xinf_dealer_destroy (&probe);
+    size_t next [STREAMS + 1] = { 0 }, done = 0, tokens = 0;
+    while (done < STREAMS) {
+        xinf_msg_t *msg = peer_recv (fixture.agent, PEER_WAIT_MS);
+        CHECK (msg);
+        uint64_t id = peer_uint (msg, "request");
+        if (xinf_msg_is (msg, "RUN_TOKEN")) {
+            CHECK (id >= 1 && id <= STREAMS);
+            CHECK_INT (peer_uint (msg, "index"), next [id]);
+            next [id]++;
+            tokens++;
+        }
+        else
+        if (xinf_msg_is (msg, "RUN_DONE")) {
+            CHECK_INT (xinf_value_count (xinf_map_get (xinf_msg_body (msg), "tokens")), next [id]);
+            done++;
+        }
+        else
+            CHECK_STR (xinf_msg_type (msg), "MODEL_LOAD");
+        xinf_msg_destroy (&msg);
+    }
+    fprintf (stderr, "  %zu tokens of %d streams, none lost\n", tokens, STREAMS);
+    CHECK (tokens > 20000);                  //  more than the link holds: else this tests nothing
+    s_stop_replica (&fixture);
+}
+
 //  The answers of requests 'first' .. first + count - 1 (RUN_DONE or the
 //  RUN_FAILED code) into 'codes'; true when the replica said failed.
 static bool
@@ -774,6 +842,7 @@ main (int argc, char *argv [])
     RUN (test_hung_step_bystanders);
     RUN (test_failed_steps);
     RUN (test_state_link_full);
+    RUN (test_tokens_link_full);
     peer_scratch_remove (dir);
     fprintf (stderr, "PASS: replica in-process: load states, greedy tokens streamed and batched, cancel, bad fields named\n");
     return 0;
