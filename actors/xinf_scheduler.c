@@ -154,8 +154,9 @@ xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request)
 void
 xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t **answer_p, const char *code)
 {
-    char client [512];
+    char client [512], outcome [32];          //  the request (and a code of it) is freed below
     snprintf (client, sizeof client, "%s", request->client);
+    snprintf (outcome, sizeof outcome, "%s", code);
     uint64_t corr = request->corr;
     xinf_msg_set_corr (*answer_p, corr);
     xinf_sched_count_code (self, code);
@@ -167,7 +168,7 @@ xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_
     if (xinf_sched_send_answer (self, client, answer_p, grace)) {
         self->undelivered++;
         xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone",
-                   client, (unsigned long long) corr, code);
+                   client, (unsigned long long) corr, outcome);
         xinf_sched_client_gone (self, client, "its answer could not be delivered");
     }
 }
