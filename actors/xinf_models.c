@@ -260,12 +260,23 @@ s_capacity (const s_replica_t *replica)
     return seqs >= 1 && seqs <= 256 ? (size_t) seqs : 1;
 }
 
+//  A replica's context: the positions one sequence may reach (`context`
+//  in its model info: the model's or its KV cache's, the smaller), else
+//  0 (not known).
+static uint64_t
+s_context (const s_replica_t *replica)
+{
+    const xinf_value_t *context = xinf_map_get (replica->info, "context");
+    return xinf_value_type (context) == XINF_UINT ? xinf_value_uint (context) : 0;
+}
+
 void
 xinf_models_sync (xinf_models_t *self, s_model_t *model)
 {
     xinf_scheduler_model_set (self->scheduler, model->uid, model->options.max_queued);
     for (size_t index = 0; index < model->count; index++) {
         s_replica_t *replica = &model->replicas [index];
+        xinf_scheduler_replica_context (self->scheduler, model->uid, index, s_context (replica));
         xinf_scheduler_replica_set (self->scheduler, model->uid, index, replica->node, (replica->state == XINF_LAUNCH_READY),
                                     s_capacity (replica), zclock_mono ());
     }

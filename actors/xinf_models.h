@@ -5,9 +5,9 @@
     report MODEL_STATE (load progress, ready, failed). GENERATE goes to a
     ready replica through the scheduler (xinf_scheduler: queues, routing by
     least outstanding work, deadlines, retries, cancel), which this table
-    keeps informed of every replica's state and capacity. GENERATE is
-    checked where it enters (xinf_request_check), so that nothing a later
-    hop would refuse is accepted.
+    keeps informed of every replica's state, capacity and context.
+    GENERATE is checked where it enters (xinf_request_check), so that
+    nothing a later hop would refuse is accepted.
 */
 #ifndef XINF_MODELS_H_INCLUDED
 #define XINF_MODELS_H_INCLUDED

@@ -154,8 +154,9 @@ xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request)
 void
 xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t **answer_p, const char *code)
 {
-    char client [512];
+    char client [512], outcome [32];          //  the request (and a code of it) is freed below
     snprintf (client, sizeof client, "%s", request->client);
+    snprintf (outcome, sizeof outcome, "%s", code);
     uint64_t corr = request->corr;
     xinf_msg_set_corr (*answer_p, corr);
     xinf_sched_count_code (self, code);
@@ -167,7 +168,7 @@ xinf_sched_end (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_
     if (xinf_sched_send_answer (self, client, answer_p, grace)) {
         self->undelivered++;
         xinf_warn ("scheduler", "answer undelivered client=%s corr=%llu outcome=%s: the client is gone",
-                   client, (unsigned long long) corr, code);
+                   client, (unsigned long long) corr, outcome);
         xinf_sched_client_gone (self, client, "its answer could not be delivered");
     }
 }
@@ -263,11 +264,21 @@ s_has_room (const xinf_sched_replica_t *replica, int64_t now)
     return s_pickable (replica, now) && replica->outstanding < replica->capacity;
 }
 
+//  Whether a replica's context may hold the request: any, unless a
+//  replica refused it CONTEXT_EXCEEDED; then only a larger one.
+static bool
+s_fits (const xinf_sched_replica_t *replica, const xinf_sched_request_t *request)
+{
+    return !request->context_over || replica->context > request->context_over;
+}
+
 //  The ready replica with room and the least outstanding work relative to
-//  its capacity; a retried request prefers one it was not sent to, and
-//  waits for such a replica while one is ready, for XINF_SCHED_RETRY_WAIT_MS
-//  at most after it was put back in the queue: then it may go back to one
-//  it was sent to (the other may be stuck). -1 if none.
+//  its capacity, among those whose context may hold the request (after a
+//  CONTEXT_EXCEEDED, a larger one); a retried request prefers one it was
+//  not sent to, and waits for such a replica while one is ready, for
+//  XINF_SCHED_RETRY_WAIT_MS at most after it was put back in the queue:
+//  then it may go back to one it was sent to (the other may be stuck).
+//  -1 if none.
 static int
 s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t now)
 {
@@ -275,11 +286,12 @@ s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t 
     bool best_untried = false, untried_ready = false;
     if (now - request->requeued < XINF_SCHED_RETRY_WAIT_MS)
         for (size_t index = 0; index < model->count; index++)
-            untried_ready |= s_pickable (&model->replicas [index], now) && !(request->tried & (1u << index));
+            untried_ready |= s_pickable (&model->replicas [index], now) && s_fits (&model->replicas [index], request)
+                          && !(request->tried & (1u << index));
     for (size_t step = 0; step < model->count; step++) {
         size_t index = (model->next + step) % model->count;
         xinf_sched_replica_t *replica = &model->replicas [index];
-        if (!s_has_room (replica, now))
+        if (!s_has_room (replica, now) || !s_fits (replica, request))
             continue;
         bool untried = !(request->tried & (1u << index));
         if (untried_ready && !untried)
@@ -369,7 +381,8 @@ s_queued_at (xinf_sched_model_t *model, size_t position)
 //  hold up the queue. A request leaves the queue only once its RUN is
 //  sent: one its worker refused keeps its place (the replica rests, and
 //  the request goes elsewhere or waits). When no replica is ready at all,
-//  the queued requests end with the cause.
+//  the queued requests end with the cause; a request refused for its
+//  context ends so when no ready replica's context is larger.
 void
 xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
 {
@@ -377,6 +390,12 @@ xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
     size_t passed = 0;
     while ((request = s_queued_at (model, passed))) {
         int index = s_pick (model, request, now);
+        if (index < 0 && request->context_over && !xinf_sched_larger_ready (model, request->context_over)) {
+            xinf_sched_end_error (self, request, false, request->last_code, "%s; no other replica of %s with a "
+                                  "context over %llu tokens is ready", request->last_reason, model->uid,
+                                  (unsigned long long) request->context_over);
+            continue;
+        }
         if (index < 0) {
             if (!request->tried || passed == XINF_SCHED_PASSED || !s_room (model, now))
                 break;
@@ -463,6 +482,13 @@ xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t inde
     if (index >= model->count)
         model->count = index + 1;
     xinf_sched_pump (self, model, now);
+}
+
+void
+xinf_scheduler_replica_context (xinf_scheduler_t *self, const char *uid, size_t index, uint64_t context)
+{
+    if (index < XINF_SCHED_REPLICAS_MAX)
+        xinf_sched_model_of (self, uid)->replicas [index].context = context;
 }
 
 void

@@ -8,7 +8,9 @@
     deadlines, cancellation (a client's CANCEL, a client that is gone or
     does not read), and a retry on another replica when a replica fails or
     is lost before the request's first token reached the client (after an
-    executor crash or hang once only: the request may be the cause). A
+    executor crash or hang once only: the request may be the cause), or
+    when a replica's context cannot hold its prompt (CONTEXT_EXCEEDED)
+    and another replica's is larger (then only to such a one). A
     retried request keeps its place at the head of the queue and waits
     for a replica it was not sent to (XINF_SCHED_RETRY_WAIT_MS at most),
     while the requests behind it go to a replica with room meanwhile.
@@ -71,6 +73,13 @@ void xinf_scheduler_model_set (xinf_scheduler_t *self, const char *uid, size_t q
 //  go to other replicas or wait in the queue (within their deadlines).
 void xinf_scheduler_replica_set (xinf_scheduler_t *self, const char *uid, size_t index, const char *node,
                                  bool ready, size_t capacity, int64_t now);
+//  A replica's context: the positions one sequence may reach there (its
+//  model info's `context`; 0: not known), which replicas of one model
+//  may differ in (each sizes its KV cache). A request a replica refuses
+//  with CONTEXT_EXCEEDED is retried only on a ready replica whose context
+//  is larger, and answered at once when there is none. Set it before
+//  xinf_scheduler_replica_set, which dispatches.
+void xinf_scheduler_replica_context (xinf_scheduler_t *self, const char *uid, size_t index, uint64_t context);
 //  Worker 'node' registered (again): its replicas' rests after refused
 //  RUNs end, and queued requests may go to them at once.
 void xinf_scheduler_node_back (xinf_scheduler_t *self, const char *node, int64_t now);

@@ -17,6 +17,7 @@ typedef struct {
     bool ready;                       //  takes requests
     bool down;                        //  failed or lost: until next seen not ready then ready, or on another node
     size_t capacity;                  //  sequences it runs at once
+    uint64_t context;                 //  positions a sequence may reach (its model info's; 0: not known)
     size_t outstanding;               //  requests sent to it and not ended
     int64_t retry_at;                 //  a RUN could not be sent: none before then (monotonic ms)
     int64_t backoff;                  //  the wait after the next refused RUN (0: the first)
@@ -53,6 +54,8 @@ typedef struct {
     uint32_t tried;                   //  replicas it was sent to
     size_t attempts;
     size_t executor_faults;           //  runs of it that ended EXECUTOR_LOST / EXECUTOR_HUNG
+    uint64_t context_over;            //  refused CONTEXT_EXCEEDED by a replica of this context: it goes
+                                      //  only to one whose context is larger (0: to any)
     void *queue_handle;
     char last_code [32];              //  why it was displaced, if it was
     char last_reason [512];
@@ -98,6 +101,8 @@ xinf_sched_model_t *xinf_sched_model_of (xinf_scheduler_t *self, const char *uid
 void xinf_sched_requeue (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_request_t **list, size_t count);
 //  True when a request may be sent to another replica.
 bool xinf_sched_retryable (const xinf_sched_request_t *request);
+//  True when a ready replica of the model reports a context over 'context'.
+bool xinf_sched_larger_ready (const xinf_sched_model_t *model, uint64_t context);
 //  True while clients of adopted requests may still be reconnecting: an
 //  answer that cannot be delivered yet is held (tokens are dropped).
 bool xinf_sched_grace (xinf_scheduler_t *self, const xinf_sched_request_t *request);

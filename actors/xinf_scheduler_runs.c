@@ -1,5 +1,6 @@
 /*  xinf_scheduler_runs: what workers say about the scheduler's runs
-    (RUN_TOKEN, RUN_DONE, RUN_FAILED, acknowledged with RUN_ACK), runs
+    (RUN_TOKEN, RUN_DONE, RUN_FAILED, acknowledged with RUN_ACK; a
+    CONTEXT_EXCEEDED retried on a replica of a larger context), runs
     adopted from a worker's report after a supervisor restart, and the
     scheduler's counters.  */
 #include "xinf_scheduler_private.h"
@@ -37,6 +38,35 @@ s_reply_valid (const char *node, xinf_msg_t *msg)
     return !check.failed;
 }
 
+//  Whether a ready replica (not down) reports a context over 'context':
+//  one that may hold a prompt a replica of that context refused.
+bool
+xinf_sched_larger_ready (const xinf_sched_model_t *model, uint64_t context)
+{
+    for (size_t index = 0; index < model->count; index++) {
+        const xinf_sched_replica_t *replica = &model->replicas [index];
+        if (replica->ready && !replica->down && replica->context > context)
+            return true;
+    }
+    return false;
+}
+
+//  CONTEXT_EXCEEDED: the prompt does not fit the context of the replica
+//  that refused it. Replicas of one model may differ in context (each
+//  sizes its KV cache): when a ready one's is larger, the request is to
+//  be retried there, and only there (true); else (or when the refusing
+//  replica's context is not known) it is the client's answer.
+static bool
+s_context_retry (xinf_sched_model_t *model, xinf_sched_request_t *request)
+{
+    uint64_t context = request->replica >= 0 ? model->replicas [request->replica].context : 0;
+    if (!context || !xinf_sched_larger_ready (model, context))
+        return false;
+    if (context > request->context_over)
+        request->context_over = context;
+    return true;
+}
+
 //  RUN_FAILED: retried on another replica when the failure was the
 //  replica's and no token reached the client, else the client's answer.
 //  A replica whose executor was lost or hung fails (its MODEL_STATE
@@ -44,6 +74,8 @@ s_reply_valid (const char *node, xinf_msg_t *msg)
 //  another node. The request itself may be what crashes executors (a
 //  device fault or an OOM for its shape): after XINF_SCHED_FAULT_RETRIES
 //  such faults it ends with the code, so that it cannot fail every replica.
+//  A prompt too long for the replica's context goes on only to a replica
+//  whose context is larger (s_context_retry).
 static void
 s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *msg, int64_t now)
 {
@@ -65,6 +97,8 @@ s_on_failed (xinf_scheduler_t *self, xinf_sched_request_t *request, xinf_msg_t *
             replica_fault = false;
         }
     }
+    if (model && streq (code, "CONTEXT_EXCEEDED"))
+        replica_fault = s_context_retry (model, request);
     if (model && replica_fault && xinf_sched_retryable (request)) {
         snprintf (request->last_code, sizeof request->last_code, "%s", code);
         snprintf (request->last_reason, sizeof request->last_reason, "%s", message);

@@ -4,7 +4,8 @@
     retried once, its replica kept down until seen not ready, late answers
     of an earlier attempt ignored, a worker that cannot take a RUN resting
     and back when it registers again, a client that is gone and one whose
-    queue is full.  */
+    queue is full, a prompt too long for one replica's context retried
+    only on a replica whose context is larger.  */
 #include "test_scheduler.h"
 static void
 test_retry (void)
@@ -459,6 +460,186 @@ test_orphan_run_stopped (void)
     s_end (&scheduler, &io);
 }
 
+//  Replicas w0, w1, ... of model m, one slot each, whose model info
+//  reports the given contexts (each sized its own KV cache).
+static xinf_scheduler_t *
+s_contexts (s_io_t *io, const uint64_t *contexts, size_t count)
+{
+    xinf_scheduler_t *scheduler = s_new (io);
+    for (size_t index = 0; index < count; index++) {
+        char node [16];
+        snprintf (node, sizeof node, "w%zu", index);
+        xinf_scheduler_replica_context (scheduler, "m", index, contexts [index]);
+        xinf_scheduler_replica_set (scheduler, "m", index, node, true, 1, 0);
+    }
+    return scheduler;
+}
+
+//  The ERROR the client got, checked to be corr's with 'code'.
+static void
+s_check_error (s_io_t *io, uint64_t corr, const char *code)
+{
+    xinf_msg_t *error = s_take (io, "ERROR", "c");
+    CHECK (error);
+    CHECK_INT (xinf_msg_corr (error), corr);
+    CHECK_STR (s_str (error, "code"), code);
+    xinf_msg_destroy (&error);
+}
+
+//  A prompt the smaller replica's context cannot hold (CONTEXT_EXCEEDED)
+//  goes to the replica whose context is larger, as a new run, and only
+//  there: while it is full the request waits (past the retry wait too)
+//  and requests behind it take the smaller one.
+static void
+test_context_retry_larger (void)
+{
+    s_io_t io;
+    uint64_t contexts [] = { 64, 256 };
+    xinf_scheduler_t *scheduler = s_contexts (&io, contexts, 2);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    s_submit (scheduler, "c", 2, false, 0, 0);
+    xinf_msg_t *small = s_take (&io, "RUN", "w0");
+    xinf_msg_t *busy = s_take (&io, "RUN", "w1");
+    CHECK (small && busy);
+    CHECK_INT (s_uint (small, "corr"), 1);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (small, "request"), "CONTEXT_EXCEEDED", 10);
+    CHECK_INT (s_count (&io, "ERROR"), 0);                //  the old code: ERROR CONTEXT_EXCEEDED at once
+    CHECK_INT (s_count (&io, "RUN"), 0);                  //  not back to w0, which has room
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_scheduler_tick (scheduler, 10 + XINF_SCHED_RETRY_WAIT_MS);
+    CHECK_INT (s_count (&io, "RUN") + s_count (&io, "ERROR"), 0);
+    s_submit (scheduler, "c", 3, false, 0, 20 + XINF_SCHED_RETRY_WAIT_MS);
+    xinf_msg_t *fresh = s_take (&io, "RUN", "w0");       //  it passes the waiting one
+    CHECK (fresh);
+    CHECK_INT (s_uint (fresh, "corr"), 3);
+    //  w1 frees its slot: corr 1 takes it, a new run
+    s_reply (scheduler, "w1", "RUN_DONE", s_uint (busy, "request"), NULL, 30 + XINF_SCHED_RETRY_WAIT_MS);
+    xinf_msg_t *large = s_take (&io, "RUN", "w1");
+    CHECK (large);
+    CHECK_INT (s_uint (large, "corr"), 1);
+    CHECK (s_uint (large, "request") != s_uint (small, "request"));
+    s_reply (scheduler, "w1", "RUN_DONE", s_uint (large, "request"), NULL, 40 + XINF_SCHED_RETRY_WAIT_MS);
+    CHECK_INT (s_count (&io, "GENERATE_REPLY"), 2);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    xinf_msg_destroy (&large);
+    xinf_msg_destroy (&fresh);
+    xinf_msg_destroy (&busy);
+    xinf_msg_destroy (&small);
+    s_end (&scheduler, &io);
+}
+
+//  Replicas of equal contexts: a CONTEXT_EXCEEDED is the answer at once
+//  (the other would refuse it too). The contexts are those reported when
+//  it is refused: once w1 is relaunched with a larger context, the next
+//  request w0 refuses goes to w1.
+static void
+test_context_equal (void)
+{
+    s_io_t io;
+    uint64_t contexts [] = { 128, 128 };
+    xinf_scheduler_t *scheduler = s_contexts (&io, contexts, 2);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "CONTEXT_EXCEEDED", 10);
+    xinf_msg_destroy (&run);
+    s_check_error (&io, 1, "CONTEXT_EXCEEDED");
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    xinf_value_t *stats = xinf_scheduler_stats (scheduler);
+    CHECK_INT (xinf_value_uint (xinf_map_get (stats, "retried")), 0);
+    xinf_value_destroy (&stats);
+    //  w1 comes back with a cache twice as large; it takes corr 2, w0 corr 3
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", false, 1, 20);
+    xinf_scheduler_replica_context (scheduler, "m", 1, 256);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 1, 30);
+    s_submit (scheduler, "c", 2, false, 0, 40);
+    s_submit (scheduler, "c", 3, false, 0, 40);
+    xinf_msg_t *busy = s_take (&io, "RUN", "w1");
+    run = s_take (&io, "RUN", "w0");
+    CHECK (busy && run);
+    CHECK_INT (s_uint (run, "corr"), 3);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "CONTEXT_EXCEEDED", 50);
+    xinf_msg_destroy (&run);
+    CHECK_INT (s_count (&io, "ERROR"), 0);                //  the old code: ERROR CONTEXT_EXCEEDED
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    s_reply (scheduler, "w1", "RUN_DONE", s_uint (busy, "request"), NULL, 60);
+    xinf_msg_destroy (&busy);
+    run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 3);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
+//  A CONTEXT_EXCEEDED from the replica with the largest context is the
+//  answer at once, whether the request went there first or was retried
+//  there after a smaller one refused it; it never goes back to a smaller.
+static void
+test_context_largest (void)
+{
+    s_io_t io;
+    uint64_t contexts [] = { 256, 64, 128 };
+    xinf_scheduler_t *scheduler = s_contexts (&io, contexts, 3);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (run, "request"), "CONTEXT_EXCEEDED", 10);
+    xinf_msg_destroy (&run);
+    s_check_error (&io, 1, "CONTEXT_EXCEEDED");
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    //  corr 2 goes to w1 (64): refused there, it goes to w2 (128), and
+    //  refused there too, to w0 (256), and no further
+    s_submit (scheduler, "c", 2, false, 0, 20);
+    run = s_take (&io, "RUN", "w1");
+    CHECK (run);
+    const char *nodes [] = { "w1", "w2", "w0" };
+    for (size_t at = 0; at < 3 && run; at++) {
+        CHECK_INT (s_uint (run, "corr"), 2);
+        s_reply (scheduler, nodes [at], "RUN_FAILED", s_uint (run, "request"), "CONTEXT_EXCEEDED", 30 + (int64_t) at);
+        xinf_msg_destroy (&run);
+        CHECK_INT (s_count (&io, "RUN"), at < 2);
+        if (at < 2) {
+            CHECK_INT (s_count (&io, "ERROR"), 0);        //  the old code: ERROR at w1's refusal
+            run = s_take (&io, "RUN", nodes [at + 1]);
+            CHECK (run);
+        }
+    }
+    s_check_error (&io, 2, "CONTEXT_EXCEEDED");
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    s_end (&scheduler, &io);
+}
+
+//  A request refused for its context waits for the larger replica (full);
+//  when that one is no longer ready (relaunching), no replica can hold
+//  the prompt: CONTEXT_EXCEEDED, though the smaller one has room.
+static void
+test_context_larger_gone (void)
+{
+    s_io_t io;
+    uint64_t contexts [] = { 64, 256 };
+    xinf_scheduler_t *scheduler = s_contexts (&io, contexts, 2);
+    s_submit (scheduler, "c", 1, false, 0, 0);
+    s_submit (scheduler, "c", 2, false, 0, 0);
+    xinf_msg_t *small = s_take (&io, "RUN", "w0");
+    xinf_msg_t *busy = s_take (&io, "RUN", "w1");
+    CHECK (small && busy);
+    xinf_msg_destroy (&busy);
+    s_reply (scheduler, "w0", "RUN_FAILED", s_uint (small, "request"), "CONTEXT_EXCEEDED", 10);
+    xinf_msg_destroy (&small);
+    CHECK_INT (s_count (&io, "ERROR"), 0);                //  the old code: ERROR at once
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 1);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", false, 1, 20);
+    xinf_msg_t *error = s_take (&io, "ERROR", "c");
+    CHECK (error);
+    CHECK_INT (xinf_msg_corr (error), 1);
+    CHECK_STR (s_str (error, "code"), "CONTEXT_EXCEEDED");
+    CHECK_HAS (s_str (error, "message"), "no other replica of m with a context over 64 tokens is ready");
+    xinf_msg_destroy (&error);
+    CHECK_INT (s_count (&io, "RUN"), 0);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -475,5 +656,9 @@ main (void)
     RUN (test_node_back);
     RUN (test_client_gone);
     RUN (test_client_slow);
+    RUN (test_context_retry_larger);
+    RUN (test_context_equal);
+    RUN (test_context_largest);
+    RUN (test_context_larger_gone);
     return 0;
 }
