@@ -67,6 +67,53 @@ xinf_replica_set_state (xinf_ctx_t *ctx, xinf_replica_state_t to, const char *er
     xinf_replica_report_state (ctx);
 }
 
+//  A RUN's refusal: up to the agent in order behind what waits, or to
+//  another peer that sent it.
+static void
+s_refuse_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg, uint64_t id, const char *code, const char *reason)
+{
+    xinf_msg_t *failed = xinf_request_failed_msg (id, code, reason);
+    xinf_msg_set_corr (failed, xinf_msg_corr (msg));
+    if (streq (xinf_peer_id (from), xinf_replica_of (ctx)->upstream))
+        xinf_replica_send_up (ctx, &failed);
+    else
+        xinf_ctx_reply (ctx, from, msg, &failed);
+}
+
+//  A request made: into the batch, or refused when its blocks cannot be
+//  had; true when it was taken.
+static bool
+s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const char **code)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    xinf_request_t *request = *request_p;
+    char error [512];
+    if (xinf_batcher_add (state->batcher, request->id, request->prompt, request->prompt_count, error, sizeof error)) {
+        *code = "CONTEXT_TOO_LONG";
+        xinf_check_fail (check, "%s", error);
+        xinf_request_destroy (request_p);
+        return false;
+    }
+    char key [32];
+    snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
+    zhashx_insert (state->requests, key, request);
+    *request_p = NULL;
+    xinf_replica_watch_deadline (state, request);
+    xinf_replica_kick (ctx);
+    return true;
+}
+
+//  Whether a RUN from the agent goes to the encoder: its text prompt is
+//  long (a malformed one is refused on the thread, naming the field).
+static bool
+s_encodes_off_loop (xinf_replica_actor_t *state, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    size_t size = 0;
+    const xinf_value_t *prompt = xinf_map_get (xinf_msg_body (msg), "prompt");
+    return state->encoder && streq (xinf_peer_id (from), state->upstream) && xinf_value_type (prompt) == XINF_STR
+        && xinf_value_bytes (prompt, &size) && size > XINF_ENCODER_INLINE_MAX;
+}
+
 static void
 s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -74,7 +121,6 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_check_t check = XINF_CHECK_INIT;
     uint64_t id = xinf_check_uint (&check, xinf_msg_body (msg), "request", 0, UINT64_MAX);
     const char *code = "BAD_REQUEST";
-    xinf_request_t *request = NULL;
     if (!check.failed && state->rank > 0)
         xinf_check_fail (&check, "rank %llu of a tensor-parallel replica takes no requests (rank 0 does)",
                          (unsigned long long) state->rank);
@@ -83,35 +129,99 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_check_fail (&check, "model %s is %s%s%s", state->uid, xinf_fsm_name (&xinf_replica_fsm, state->state),
                          *state->error ? ": " : "", state->error);
     }
-    if (!check.failed && xinf_replica_request (state, id))
+    if (!check.failed && (xinf_replica_request (state, id) || (state->encoder && xinf_encoder_has (state->encoder, id))))
         xinf_check_fail (&check, "request %llu is already running here", (unsigned long long) id);
-    if (!check.failed && zhashx_size (state->requests) >= XINF_QUEUE_MAX) {
+    size_t held = zhashx_size (state->requests) + (state->encoder ? xinf_encoder_pending (state->encoder) : 0);
+    if (!check.failed && held >= XINF_QUEUE_MAX) {
         code = "OVERLOADED";
         xinf_check_fail (&check, "replica %llu of %s holds %d requests already", (unsigned long long) state->replica,
                          state->uid, XINF_QUEUE_MAX);
     }
+    bool off_loop = !check.failed && s_encodes_off_loop (state, from, msg);
+    if (off_loop && xinf_encoder_pending (state->encoder) >= XINF_ENCODER_JOBS_MAX) {
+        code = "OVERLOADED";
+        xinf_check_fail (&check, "replica %llu of %s is tokenizing %d long prompts already",
+                         (unsigned long long) state->replica, state->uid, XINF_ENCODER_JOBS_MAX);
+    }
+    if (off_loop && !check.failed) {
+        xinf_value_t *body = xinf_value_dup (xinf_msg_body (msg));
+        if (xinf_encoder_send (state->encoder, id, xinf_msg_corr (msg), &body) == 0)
+            return;                   //  it comes back to s_on_encoded
+        code = "OVERLOADED";
+        xinf_check_fail (&check, "replica %llu of %s cannot hand the prompt to its tokenizer thread",
+                         (unsigned long long) state->replica, state->uid);
+    }
+    xinf_request_t *request = NULL;
     if (!check.failed)
         request = xinf_request_new (xinf_msg_body (msg), state->tokenizer, state->vocab, state->context, &check, &code);
-    char error [512];
-    if (request && xinf_batcher_add (state->batcher, id, request->prompt, request->prompt_count, error, sizeof error)) {
-        code = "CONTEXT_TOO_LONG";
-        xinf_check_fail (&check, "%s", error);
-        xinf_request_destroy (&request);
-    }
-    if (check.failed) {
-        xinf_msg_t *failed = xinf_request_failed_msg (id, code, check.reason);
-        xinf_msg_set_corr (failed, xinf_msg_corr (msg));
-        if (streq (xinf_peer_id (from), state->upstream))
-            xinf_replica_send_up (ctx, &failed);          //  in order behind what waits
+    if (request)
+        s_admit (ctx, &request, &check, &code);
+    if (check.failed)
+        s_refuse_run (ctx, from, msg, id, code, check.reason);
+}
+
+//  Requests the encoder made of long prompts: admitted as any, refused
+//  with the reason, or dropped unsaid when cancelled meanwhile.
+static void
+s_on_encoded (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    xinf_encoded_t result;
+    while (state->encoder && xinf_encoder_recv (state->encoder, &result) == 0) {
+        xinf_check_t check = XINF_CHECK_INIT;
+        const char *code = result.code;
+        if (result.cancelled) {
+            xinf_request_destroy (&result.request);
+            continue;
+        }
+        if (result.request && state->state != XINF_REPLICA_READY) {
+            code = "MODEL_NOT_READY";
+            xinf_check_fail (&check, "model %s is %s%s%s", state->uid, xinf_fsm_name (&xinf_replica_fsm, state->state),
+                             *state->error ? ": " : "", state->error);
+            xinf_request_destroy (&result.request);
+        }
         else
-            xinf_ctx_reply (ctx, from, msg, &failed);
-        return;
+        if (!result.request)
+            xinf_check_fail (&check, "%s", result.reason);
+        if (result.request)
+            s_admit (ctx, &result.request, &check, &code);
+        if (check.failed) {
+            xinf_msg_t *failed = xinf_request_failed_msg (result.id, code, check.reason);
+            xinf_msg_set_corr (failed, result.corr);
+            xinf_replica_send_up (ctx, &failed);
+        }
     }
-    char key [32];
-    snprintf (key, sizeof key, "%llu", (unsigned long long) id);
-    zhashx_insert (state->requests, key, request);
-    xinf_replica_watch_deadline (state, request);
-    xinf_replica_kick (ctx);
+}
+
+//  Stops the encoder: the prompts it was given end MODEL_NOT_READY.
+static void
+s_stop_encoder (xinf_ctx_t *ctx, const char *text)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    if (!state->encoder)
+        return;
+    uint64_t ids [XINF_ENCODER_JOBS_MAX], corrs [XINF_ENCODER_JOBS_MAX];
+    size_t count = xinf_encoder_waiting (state->encoder, ids, corrs);
+    for (size_t at = 0; at < count; at++) {
+        xinf_msg_t *failed = xinf_request_failed_msg (ids [at], "MODEL_NOT_READY", text);
+        xinf_msg_set_corr (failed, corrs [at]);
+        xinf_replica_send_up (ctx, &failed);
+    }
+    xinf_ctx_reader_end (ctx, xinf_encoder_sock (state->encoder));
+    xinf_encoder_destroy (&state->encoder);
+}
+
+void
+xinf_replica_start_encoder (xinf_ctx_t *ctx)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    if (state->encoder || state->rank > 0)
+        return;
+    state->encoder = xinf_encoder_new (state->tokenizer, state->vocab, state->context);
+    if (state->encoder)
+        xinf_ctx_reader (ctx, xinf_encoder_sock (state->encoder), s_on_encoded, NULL);
+    else
+        xinf_warn (state->name, "no tokenizer thread: long prompts are tokenized on the replica's own");
 }
 
 static void
@@ -227,6 +337,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_textf (text, sizeof text, "model %s was stopped", state->uid);
     if (state->batcher)
         xinf_replica_fail_all (ctx, "MODEL_NOT_READY", text);
+    s_stop_encoder (ctx, text);
     xinf_replica_serving_wait (state, false);
     xinf_fsm_move (&xinf_replica_fsm, &state->state, XINF_REPLICA_STOPPED, state->name);
     xinf_replica_report_state (ctx);
@@ -256,6 +367,8 @@ s_on_cancel (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_model_msg_run_cancel_t cancel;
     xinf_model_msg_run_cancel_decode (xinf_msg_body (msg), &cancel, &check);
     uint64_t id = cancel.request;
+    if (!check.failed && state->encoder)
+        xinf_encoder_cancel (state->encoder, id);     //  still being tokenized: dropped when it comes
     if (check.failed || !xinf_replica_request (state, id))
         return;
     xinf_info (state->name, "request %llu cancelled after %zu tokens", (unsigned long long) id,

@@ -71,6 +71,7 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     state->info = xinf_value_dup (body);
     s_add_chat_info (state);
     state->bytes_done = state->bytes_total = loaded.size_bytes;
+    xinf_replica_start_encoder (ctx);
     xinf_replica_set_state (ctx, XINF_REPLICA_READY, NULL);
     xinf_replica_report_kv (ctx);
 }

@@ -18,6 +18,7 @@
 #include "xinf_states.h"
 #include "xinf_tokenize.h"
 #include "xinf_outbox.h"
+#include "xinf_encoder.h"
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_WATCH_MS       250       //  how often the step watchdog looks
@@ -63,6 +64,7 @@ typedef struct {
     int64_t kv_reported_at;           //  when it went (monotonic ms, 0: never)
     int64_t stall_ms;                 //  a step phase lasting longer is hung
     xinf_outbox_t *outbox;            //  messages up, kept while the link to the agent is full
+    xinf_encoder_t *encoder;          //  long prompts tokenized off this thread, once loaded
     int64_t next_deadline;            //  the earliest of the requests' deadlines (monotonic ms, 0: none)
 } xinf_replica_actor_t;
 
@@ -82,6 +84,8 @@ void xinf_replica_report_state (xinf_ctx_t *ctx);
 //  Moves the replica's state (an illegal move is refused and logged) and
 //  reports it.
 void xinf_replica_set_state (xinf_ctx_t *ctx, xinf_replica_state_t to, const char *error);
+//  Starts the thread that tokenizes long prompts (rank 0, once loaded).
+void xinf_replica_start_encoder (xinf_ctx_t *ctx);
 
 // ---- xinf_replica_step.c: continuous batching ----------------------------------
 

@@ -694,6 +694,50 @@ test_state_link_full (void)
     s_stop_replica (&fixture);
 }
 
+//  A prompt of a megabyte of text is tokenized off the replica's thread:
+//  a short request sent after it is answered first (old: it waited behind
+//  the tokenizing), the long one then refused CONTEXT_EXCEEDED; one
+//  cancelled while it is tokenized is dropped unsaid.
+static void
+test_long_prompt (void)
+{
+    size_t vocab, context;
+    s_fixture_t fixture = s_ready_replica ("long", &vocab, &context);
+    size_t size = 1000 * 1000;
+    char *text = malloc (size + 1);
+    CHECK (text);
+    for (size_t at = 0; at < size; at++)
+        text [at] = "the quick brown fox jumps over a lazy dog "[at % 42];
+    text [size] = 0;
+    int32_t prompt [3] = { 4, 5, 6 };
+    for (uint64_t id = 60; id <= 61; id++) {
+        xinf_msg_t *run = s_run_msg (id, prompt, 0, 4, false);
+        xinf_value_t *taken = xinf_map_take (xinf_msg_body (run), "prompt_tokens");
+        xinf_value_destroy (&taken);
+        xinf_map_put_str (xinf_msg_body (run), "prompt", text);
+        s_send (fixture.agent, run);
+    }
+    free (text);
+    xinf_msg_t *cancel = xinf_msg_new ("RUN_CANCEL");
+    xinf_map_put_uint (xinf_msg_body (cancel), "request", 61);
+    xinf_map_put_str (xinf_msg_body (cancel), "uid", "long");
+    xinf_map_put_uint (xinf_msg_body (cancel), "replica", 0);
+    s_send (fixture.agent, cancel);
+    s_send (fixture.agent, s_run_msg (62, prompt, 3, 2, false));
+    xinf_msg_t *first = peer_recv (fixture.agent, PEER_WAIT_MS);
+    while (first && xinf_msg_is (first, "MODEL_LOAD")) {
+        xinf_msg_destroy (&first);
+        first = peer_recv (fixture.agent, PEER_WAIT_MS);
+    }
+    CHECK (first);
+    CHECK_STR (xinf_msg_type (first), "RUN_DONE");       //  not the long one's refusal first
+    CHECK_INT (peer_uint (first, "request"), 62);
+    xinf_msg_destroy (&first);
+    s_expect_failed (fixture.agent, 60, "CONTEXT_EXCEEDED", "the context holds");
+    CHECK (peer_silent (fixture.agent, 300));          //  nothing of the cancelled one
+    s_stop_replica (&fixture);
+}
+
 //  Whether request 'id' still runs: a probe's RUN of that id is refused
 //  "already running" while it does, for its max_tokens 0 once it ended
 //  (answered to the probe, not up).
@@ -839,6 +883,7 @@ main (int argc, char *argv [])
     RUN (test_generation);
     RUN (test_cancel_and_stop);
     RUN (test_deadline);
+    RUN (test_long_prompt);
     RUN (test_hung_step_bystanders);
     RUN (test_failed_steps);
     RUN (test_state_link_full);
