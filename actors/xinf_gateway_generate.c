@@ -78,7 +78,10 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
         if (has_bos)
             xinf_map_put_bool (body, "add_bos", false);
     }
-    if (oai->chat)
+    //  Control tokens' texts become those tokens, as in llama-server and
+    //  vLLM: a chat's rendered template, and a completion's prompt
+    //  formatted by hand (<|start_header_id|>user<|end_header_id|>...)
+    if (!oai->prompt_tokens)
         xinf_map_put_bool (body, "special", true);
     uint64_t max_tokens = oai->max_tokens;
     if (max_tokens == 0)       //  OpenAI's defaults: 16 for completions, up to the context for chat
@@ -372,16 +375,16 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
             s_chunk (request, shown.data, shown.size, NULL);
         xinf_gw_stream_wake (request);
         if (request->sse.size > XINF_GW_SSE_MAX) {
-            //  The client does not read: its generation ends, its buffer goes
+            //  The client does not read: its generation ends, and what it
+            //  reads last says so (a stream that just stops would look
+            //  like a whole answer without its finish_reason)
             xinf_warn ("gateway", "a stream's client reads too slowly (%zu bytes waiting): cancelling model=%s",
                        request->sse.size, request->oai.model);
+            xinf_gw_error_t error;
+            xinf_gw_error_set (&error, 408, "server_error", "slow_client", NULL, "the client read the stream too "
+                               "slowly (%zu bytes waiting): the generation was cancelled", request->sse.size);
             xinf_gw_buf_free (&shown);
-            xinf_gw_cancel (request);
-            xinf_gw_call_forget (request);
-            request->ended = true;
-            xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
-                                 request->completion_tokens);
-            request->stream_ended = true;
+            xinf_gw_request_fail (request, &error);
             return;
         }
     }

@@ -287,13 +287,22 @@ s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  A message's content: a string, null, or text parts joined.
+//  A message's content: a string, or text parts joined; missing or null
+//  only in an assistant's message that calls tools (as OpenAI's API: a
+//  template would render a missing one as nothing, or as "None").
 static int
 s_content (json_t *message, size_t index, xinf_gw_error_t *error)
 {
     json_t *content = json_object_get (message, "content");
-    if (!content || json_is_null (content) || json_is_string (content))
+    if (json_is_string (content))
         return 0;
+    if (!content || json_is_null (content)) {
+        const char *role = json_string_value (json_object_get (message, "role"));
+        if (streq (role, "assistant") && json_is_array (json_object_get (message, "tool_calls")))
+            return 0;
+        return xinf_gw_error_bad (error, "messages", "message %zu (%s): content is required (null or missing only in "
+                                  "an assistant's message with tool_calls)", index, role);
+    }
     if (!json_is_array (content))
         return xinf_gw_error_bad (error, "messages", "message %zu: content must be a string or an array of text parts", index);
     xinf_gw_buf_t text = { 0 };
@@ -328,13 +337,18 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         json_t *role = json_object_get (message, "role");
         if (!json_is_object (message) || !json_is_string (role))
             return xinf_gw_error_bad (error, "messages", "message %zu must be an object with a string role", index);
-        const char *roles [] = { "system", "developer", "user", "assistant", "tool", "function" };
+        const char *roles [] = { "system", "developer", "user", "assistant", "tool" };
         bool known = false;
         for (size_t at = 0; at < sizeof roles / sizeof roles [0]; at++)
             known |= streq (json_string_value (role), roles [at]);
         if (!known)
-            return xinf_gw_error_bad (error, "messages", "message %zu: role must be system, developer, user, assistant or tool",
-                          index);
+            return xinf_gw_error_bad (error, "messages", "message %zu: role must be system, developer, user, assistant or "
+                                      "tool%s", index, streq (json_string_value (role), "function") ?
+                                      " (the deprecated 'function' role: send its result as a 'tool' message)" : "");
+        //  OpenAI's developer messages are what these models' templates
+        //  know as system: an unknown role would be dropped or rendered raw
+        if (streq (json_string_value (role), "developer"))
+            json_object_set_new (message, "role", json_string ("system"));
         if (s_content (message, index, error) || xinf_gw_tools_check_message (message, index, error))
             return -1;
     }
@@ -342,6 +356,34 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         return -1;
     out->add_generation_prompt = true;
     return s_bool (root, "add_generation_prompt", &out->add_generation_prompt, error);
+}
+
+//  OpenAI features this server does not have are refused, naming the
+//  field, rather than ignored: code that reads choice.logprobs.content,
+//  expects JSON out of response_format or its prompt echoed would break
+//  on an answer that silently lacks them. Unknown fields stay ignored.
+static int
+s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
+{
+    json_t *logprobs = json_object_get (root, "logprobs");
+    if (logprobs && !json_is_null (logprobs) && !json_is_false (logprobs)
+    &&  !(json_is_integer (logprobs) && json_integer_value (logprobs) == 0))
+        return xinf_gw_error_bad (error, "logprobs", "log probabilities are not supported by this server");
+    json_t *top_logprobs = json_object_get (root, "top_logprobs");
+    if (chat && top_logprobs && !json_is_null (top_logprobs)
+    &&  !(json_is_integer (top_logprobs) && json_integer_value (top_logprobs) == 0))
+        return xinf_gw_error_bad (error, "top_logprobs", "log probabilities are not supported by this server");
+    json_t *format = json_object_get (root, "response_format");
+    json_t *type = json_object_get (format, "type");
+    if (format && !json_is_null (format) && !(json_is_string (type) && streq (json_string_value (type), "text")))
+        return xinf_gw_error_bad (error, "response_format", "only {\"type\": \"text\"} is supported by this server "
+                                  "(no JSON mode or JSON schema)");
+    if (!chat && json_is_true (json_object_get (root, "echo")))
+        return xinf_gw_error_bad (error, "echo", "echoing the prompt is not supported by this server");
+    json_t *suffix = json_object_get (root, "suffix");
+    if (!chat && suffix && !json_is_null (suffix) && !(json_is_string (suffix) && json_string_length (suffix) == 0))
+        return xinf_gw_error_bad (error, "suffix", "a suffix (insertion) is not supported by this server");
+    return 0;
 }
 
 int
@@ -358,7 +400,7 @@ xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t 
         return -1;
     }
     snprintf (out->model, sizeof out->model, "%s", json_string_value (model));
-    if (s_sampling (root, out, error))
+    if (s_unsupported (root, chat, error) || s_sampling (root, out, error))
         return -1;
     return chat ? s_messages (root, out, error) : s_prompt (root, out, error);
 }

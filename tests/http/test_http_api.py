@@ -94,6 +94,11 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "at most 4", "stop"),
     ({"model": "m", "prompt": "x", "stop": [""]}, "1 to 256 bytes", "stop"),
     ({"model": "m", "prompt": "x", "stop": 3}, "string or an array", "stop"),
+    # OpenAI features this server lacks: refused, not silently ignored
+    ({"model": "m", "prompt": "x", "logprobs": 5}, "not supported", "logprobs"),
+    ({"model": "m", "prompt": "x", "echo": True}, "not supported", "echo"),
+    ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
+    ({"model": "m", "prompt": "x", "response_format": {"type": "json_object"}}, "is supported", "response_format"),
 ]
 
 BAD_CHATS = [
@@ -107,6 +112,16 @@ BAD_CHATS = [
      "only {\"type\": \"text\"", "messages"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": {}}, "must be an array", "tools"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 3}, "only n = 1", "n"),
+    ({"model": "m", "messages": [{"role": "user"}]}, "content is required", "messages"),
+    ({"model": "m", "messages": [{"role": "system", "content": None}, {"role": "user", "content": "x"}]},
+     "content is required", "messages"),
+    ({"model": "m", "messages": [{"role": "function", "name": "f", "content": "1"}]}, "send its result as a 'tool'",
+     "messages"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": True}, "not supported", "logprobs"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}, "not supported",
+     "top_logprobs"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema"}},
+     "is supported", "response_format"),
 ]
 
 
@@ -325,8 +340,18 @@ def scenario_chat_template(gateway, path):
     check(body["usage"]["prompt_tokens"] == len(ids) < len(special["prompt_tokens"]),
           f"special tokens parsed: {body['usage']} vs {len(ids)} (as text: {len(special['prompt_tokens'])})")
     check(ids.count(ids[0]) == 1, f"one BOS: {ids[:4]}")
+    # A completion's prompt formatted by hand: its control tokens too (the
+    # BOS is added, as to any completion's prompt)
+    by_hand = prompt[len("<|begin_of_text|>"):]
+    status, _, done = gateway.call("POST", "/v1/completions", {"model": "llama3", "prompt": by_hand, "max_tokens": 1})
+    check(status == 200 and done["usage"]["prompt_tokens"] == len(ids),
+          f"a completion's control tokens parsed: {done.get('usage')} vs {len(ids)}")
+    # OpenAI's developer message is the template's system message
+    developer = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
+    status, _, body = gateway.call("POST", "/apply-template", {"model": "llama3", "messages": developer})
+    check(status == 200 and body["prompt"] == prompt, f"developer as system: {body}")
     print(f"chat template: rendered Llama 3.1 prompt, {len(ids)} prompt tokens with specials parsed "
-          f"({len(special['prompt_tokens'])} as text)")
+          f"({len(special['prompt_tokens'])} as text), in a completion too; developer rendered as system")
 
 
 def scenario_template_refuses(gateway, path):
