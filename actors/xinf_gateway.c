@@ -84,9 +84,12 @@ void
 xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
 {
     if (s_is_generation (request) && !request->ended) {
+        //  A refused request counts under one label: the model it names
+        //  may be any text a client chose, each a new series for good
+        bool refused = error->status == 400 || error->status == 404 || error->status == 413;
         request->ended = true;
-        xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, xinf_gw_metrics_outcome (error->status),
-                             request->prompt_tokens, request->completion_tokens);
+        xinf_gw_metrics_end (request->gateway->metrics, refused ? XINF_GW_METRIC_REFUSED : request->oai.model,
+                             xinf_gw_metrics_outcome (error->status), request->prompt_tokens, request->completion_tokens);
     }
     xinf_gw_cancel (request);
     xinf_gw_call_forget (request);

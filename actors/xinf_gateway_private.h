@@ -142,6 +142,9 @@ xinf_gw_role_t xinf_gw_keys_check (xinf_gw_keys_t *self, const char *authorizati
 
 // ---- metrics (xinf_gateway_metrics.c) ---------------------------------------
 typedef struct _xinf_gw_metrics_t xinf_gw_metrics_t;
+//  The model label of generations refused before they were sent (400,
+//  404, 413): one series, whatever model a client named.
+#define XINF_GW_METRIC_REFUSED "_refused"
 xinf_gw_metrics_t *xinf_gw_metrics_new (void);
 void xinf_gw_metrics_destroy (xinf_gw_metrics_t **self_p);
 void xinf_gw_metrics_http (xinf_gw_metrics_t *self, unsigned status);

@@ -448,6 +448,9 @@ def scenario_metrics(gateway):
     for name in wanted:
         check(name in samples, f"/metrics has {name}: {text[:3000]}")
     check(samples['xinf_requests_total{model="m",outcome="length"}'] >= 3, "generations counted")
+    # Refusals count under one label, not a series per model name a client made up
+    check(samples.get('xinf_requests_total{model="_refused",outcome="not_found"}', 0) >= 2
+          and not any('model="nope"' in key for key in samples), "404s under _refused, no 'nope' series")
     check(samples['xinf_model_replicas_ready{model="m"}'] == 1, "one replica ready")
     check(any(key.startswith("xinf_worker_up{") and value == 1 for key, value in samples.items()), "a worker up")
     check(any(key.startswith("xinf_worker_heartbeat_age_seconds{") for key in samples), "heartbeat age")
