@@ -39,12 +39,38 @@ xinf_gw_error_json (const xinf_gw_error_t *self)
     return root;
 }
 
+//  A supervisor's refusal starts with the message it refused
+//  ("GENERATE: "), which an HTTP client never sent: the rest, or all.
+static const char *
+s_without_type (const char *message)
+{
+    const char *at = message;
+    while ((*at >= 'A' && *at <= 'Z') || *at == '_')
+        at++;
+    return at > message && at - message <= 32 && at [0] == ':' && at [1] == ' ' ? at + 2 : message;
+}
+
+//  The request field a refusal names ("field 'top_p' ..."), as OpenAI
+//  names it (GENERATE's prompt_tokens is the prompt), into 'param'.
+static void
+s_param_named (const char *message, char *param, size_t size)
+{
+    const char *start = strstr (message, "field '");
+    const char *end = start ? strchr (start + 7, '\'') : NULL;
+    *param = 0;
+    if (!end || end - start - 7 >= (ptrdiff_t) size)
+        return;
+    snprintf (param, size, "%.*s", (int) (end - start - 7), start + 7);
+    if (strncmp (param, "prompt_tokens", 13) == 0)
+        snprintf (param, size, "prompt");
+}
+
 //  XINF-CLIENT/1 error codes and their HTTP statuses.
 void
 xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *message, uint64_t retry_after_ms)
 {
     static const struct { const char *code; unsigned status; const char *type; const char *openai; } table [] = {
-        { "BAD_REQUEST", 400, "invalid_request_error", NULL },
+        { "BAD_REQUEST", 400, "invalid_request_error", "invalid_value" },
         { "CONTEXT_EXCEEDED", 400, "invalid_request_error", "context_length_exceeded" },
         { "TOO_LARGE", 413, "invalid_request_error", "request_too_large" },
         { "UNKNOWN_MODEL", 404, "invalid_request_error", "model_not_found" },
@@ -64,8 +90,13 @@ xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *me
     size_t index = 0;
     while (table [index].code && !streq (table [index].code, code))
         index++;
+    char param [64];
+    const char *text = s_without_type (message);
+    s_param_named (text, param, sizeof param);
+    if (streq (code, "UNKNOWN_MODEL"))
+        snprintf (param, sizeof param, "model");
     xinf_gw_error_set (self, table [index].status, table [index].type,
-                       table [index].openai ? table [index].openai : code, NULL, "%s", message);
+                       table [index].openai ? table [index].openai : code, *param ? param : NULL, "%s", text);
     self->retry_after_ms = (int64_t) retry_after_ms;
 }
 
@@ -298,8 +329,8 @@ s_content (json_t *message, size_t index, xinf_gw_error_t *error)
         return 0;
     if (!content || json_is_null (content)) {
         const char *role = json_string_value (json_object_get (message, "role"));
-        if (streq (role, "assistant") && json_is_array (json_object_get (message, "tool_calls")))
-            return 0;
+        if (streq (role, "assistant") && json_object_get (message, "tool_calls"))
+            return 0;                 //  the calls are checked by xinf_gw_tools_check_message
         return xinf_gw_error_bad (error, "messages", "message %zu (%s): content is required (null or missing only in "
                                   "an assistant's message with tool_calls)", index, role);
     }

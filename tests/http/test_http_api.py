@@ -133,6 +133,11 @@ def scenario_bad_input(gateway):
     expect_error(gateway.call("POST", "/v1/completions", {"model": "nope", "prompt": "x", "max_tokens": 1}),
                  404, "nope")
     expect_error(gateway.call("POST", "/v1/completions", {"model": "a/b", "prompt": "x"}), 404, "does not exist")
+    # A refusal of the supervisor's, in OpenAI's words: the field as param, no message type
+    _, body = expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": [999999], "max_tokens": 1}),
+                           400, "token id below", "prompt")
+    check(body["error"]["code"] == "invalid_value" and not body["error"]["message"].startswith("GENERATE"),
+          f"the supervisor's refusal: {body}")
     expect_error(gateway.call("POST", "/v1/chat/completions",
                               {"model": "nope", "messages": [{"role": "user", "content": "x"}]}), 404, "nope")
     headers, body = expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": [7] * 5000,
