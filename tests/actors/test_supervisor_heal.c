@@ -71,18 +71,25 @@ s_state (xinf_dealer_t *worker, const char *node, uint64_t generation, uint64_t 
     CHECK (xinf_dealer_send (worker, &msg) == 0);
 }
 
-//  The replica's state and error (LAUNCH_PROGRESS).
+//  Replica 0 of 'uid': its state and error (LAUNCH_PROGRESS).
 static void
-s_progress (xinf_dealer_t *client, char *state, size_t size, char *error, size_t error_size)
+s_progress_of (xinf_dealer_t *client, const char *uid, char *state, size_t size, char *error, size_t error_size)
 {
     xinf_msg_t *progress = xinf_msg_new ("LAUNCH_PROGRESS");
-    xinf_map_put_str (xinf_msg_body (progress), "uid", "tp");
+    xinf_map_put_str (xinf_msg_body (progress), "uid", uid);
     xinf_msg_t *reply = s_ask (client, progress);
     CHECK_STR (xinf_msg_type (reply), "LAUNCH_PROGRESS_REPLY");
     xinf_value_t *replica = xinf_array_at (xinf_map_get (xinf_msg_body (reply), "replicas"), 0);
     snprintf (state, size, "%s", xinf_value_str (xinf_map_get (replica, "state")));
     snprintf (error, error_size, "%s", xinf_value_str (xinf_map_get (replica, "error")));
     xinf_msg_destroy (&reply);
+}
+
+//  Replica 0 of "tp": its state and error.
+static void
+s_progress (xinf_dealer_t *client, char *state, size_t size, char *error, size_t error_size)
+{
+    s_progress_of (client, "tp", state, size, error, error_size);
 }
 
 //  A whole launch on two fake workers (ranks 0 and 1): the replica is ready.
@@ -343,20 +350,6 @@ s_plain_state (xinf_dealer_t *worker, const char *node, uint64_t generation, con
     CHECK (xinf_dealer_send (worker, &msg) == 0);
 }
 
-//  Replica 0 of "pl": its state and error (LAUNCH_PROGRESS).
-static void
-s_plain_progress (xinf_dealer_t *client, char *state, size_t size, char *error, size_t error_size)
-{
-    xinf_msg_t *progress = xinf_msg_new ("LAUNCH_PROGRESS");
-    xinf_map_put_str (xinf_msg_body (progress), "uid", "pl");
-    xinf_msg_t *reply = s_ask (client, progress);
-    CHECK_STR (xinf_msg_type (reply), "LAUNCH_PROGRESS_REPLY");
-    xinf_value_t *replica = xinf_array_at (xinf_map_get (xinf_msg_body (reply), "replicas"), 0);
-    snprintf (state, size, "%s", xinf_value_str (xinf_map_get (replica, "state")));
-    snprintf (error, error_size, "%s", xinf_value_str (xinf_map_get (replica, "error")));
-    xinf_msg_destroy (&reply);
-}
-
 static void
 test_failed_relaunch_stays_failed (void)
 {
@@ -391,7 +384,7 @@ test_failed_relaunch_stays_failed (void)
     xinf_msg_destroy (&load);
     s_plain_state (other, other_name, generation, "failed", "model file '/models/pl.gguf' is not here");
     char state [32], error [1200];
-    CHECK_SOON ((s_plain_progress (client, state, sizeof state, error, sizeof error), streq (state, "failed")),
+    CHECK_SOON ((s_progress_of (client, "pl", state, sizeof state, error, sizeof error), streq (state, "failed")),
                 PEER_WAIT_MS);
     CHECK_HAS (error, "is not here");
 
@@ -426,7 +419,7 @@ test_failed_relaunch_stays_failed (void)
     CHECK (unload);
     CHECK_HAS (peer_str (unload, "why"), "failed there");
     xinf_msg_destroy (&unload);
-    s_plain_progress (client, state, sizeof state, error, sizeof error);
+    s_progress_of (client, "pl", state, sizeof state, error, sizeof error);
     CHECK_STR (state, "failed");
     CHECK_HAS (error, "is not here");
 
