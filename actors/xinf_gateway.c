@@ -242,7 +242,8 @@ s_check_gone (xinf_gw_state_t *gateway)
     zlist_destroy (&gone);
 }
 
-//  Calls past their deadline (the supervisor never answered) fail with 504.
+//  Calls past their deadline (the supervisor never answered) fail with 504;
+//  connections whose request headers are late are shut down.
 static void
 s_on_tick (xinf_ctx_t *ctx, void *arg)
 {
@@ -267,6 +268,7 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
         xinf_gw_request_fail (request, &error);
     }
     zlist_destroy (&late);
+    xinf_gw_http_sweep (gateway);
     s_run_mhd (gateway);
 }
 
@@ -321,9 +323,11 @@ s_daemon_start (xinf_gw_state_t *gateway)
         MHD_OPTION_ARRAY, tls,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &address,
         MHD_OPTION_CONNECTION_LIMIT, gateway->config.connection_limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, gateway->config.per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, gateway->config.connection_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) (32 << 10),
         MHD_OPTION_NOTIFY_COMPLETED, xinf_gw_http_completed, gateway,
+        MHD_OPTION_NOTIFY_CONNECTION, xinf_gw_http_notify, gateway,
         MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, gateway,
         MHD_OPTION_END);
     if (!daemon)

@@ -33,6 +33,10 @@ typedef struct {
     unsigned connection_limit;        //  open connections at once
     unsigned connection_timeout_s;    //  an idle (not waiting) connection is closed
     unsigned body_timeout_s;          //  a request not received whole by then is closed (slow senders)
+    unsigned header_timeout_s;        //  a request's headers not in by then (from the accept, or for a
+                                      //  kept-alive connection the end of its previous request, at
+                                      //  least connection_timeout_s) close the connection
+    unsigned per_ip_limit;            //  open connections from one address (0: no limit)
     int64_t request_timeout_ms;       //  a generation's deadline
     const char *node_name;            //  for the models' owned_by
     zcert_t *cert;                    //  keys on: the gateway's key pair (not owned), else NULL

@@ -7,10 +7,14 @@
     for the supervisor is a suspended connection; the answer resumes it and
     MHD calls the handler again, which queues the response. A stream's
     content reader hands out the buffered events and suspends the
-    connection when there are none yet.
+    connection when there are none yet. Each TCP connection has a socket
+    context (xinf_gw_conn_t) that says when its request's headers are due:
+    the tick shuts down the late ones (slow senders of headers).
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_console.h"
+
+#include <sys/socket.h>
 
 static const struct { const char *path; const char *method; xinf_gw_route_t route; } s_routes [] = {
     { "/health", "GET", XINF_GW_ROUTE_HEALTH },
@@ -154,6 +158,14 @@ s_queue (xinf_gw_request_t *request)
     return rc;
 }
 
+//  The connection's socket context, or NULL.
+static xinf_gw_conn_t *
+s_conn (struct MHD_Connection *connection)
+{
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info (connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? (xinf_gw_conn_t *) info->socket_context : NULL;
+}
+
 //  The first call: a new request, routed and checked.
 static enum MHD_Result
 s_begin (xinf_gw_state_t *gateway, struct MHD_Connection *connection, const char *url, const char *method,
@@ -165,6 +177,9 @@ s_begin (xinf_gw_state_t *gateway, struct MHD_Connection *connection, const char
     request->connection = connection;
     request->begun = zclock_mono ();
     *con_cls = request;
+    xinf_gw_conn_t *conn = s_conn (connection);
+    if (conn)
+        conn->headers_due = 0;
     gateway->requests++;
     xinf_gw_error_t error;
     if (s_route (request, url, method, &error) && s_authorized (request, &error) && s_size_ok (request, &error))
@@ -240,10 +255,18 @@ void
 xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
                         enum MHD_RequestTerminationCode code)
 {
+    xinf_gw_state_t *gateway = (xinf_gw_state_t *) cls;
+    //  A kept-alive connection may wait for its next request as long as it
+    //  may stay idle, but no longer for that request's headers
+    xinf_gw_conn_t *conn = s_conn (connection);
+    if (conn) {
+        unsigned wait_s = gateway->config.header_timeout_s > gateway->config.connection_timeout_s
+                        ? gateway->config.header_timeout_s : gateway->config.connection_timeout_s;
+        conn->headers_due = zclock_mono () + (int64_t) wait_s * 1000;
+    }
     xinf_gw_request_t *request = (xinf_gw_request_t *) *con_cls;
     if (!request)
         return;
-    xinf_gw_state_t *gateway = request->gateway;
     if (request->generating) {
         if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
             gateway->disconnects++;
@@ -270,6 +293,60 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
     xinf_gw_buf_free (&request->sse);
     free (request);
     *con_cls = NULL;
+}
+
+void
+xinf_gw_http_notify (void *cls, struct MHD_Connection *connection, void **socket_context,
+                     enum MHD_ConnectionNotificationCode toe)
+{
+    xinf_gw_state_t *gateway = (xinf_gw_state_t *) cls;
+    xinf_gw_conn_t *conn = (xinf_gw_conn_t *) *socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED && !conn) {
+        conn = calloc (1, sizeof *conn);
+        assert (conn);
+        conn->connection = connection;
+        conn->headers_due = zclock_mono () + (int64_t) gateway->config.header_timeout_s * 1000;
+        conn->next = gateway->conns;
+        if (gateway->conns)
+            gateway->conns->prev = conn;
+        gateway->conns = conn;
+        *socket_context = conn;
+    }
+    else
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED && conn) {
+        if (conn->prev)
+            conn->prev->next = conn->next;
+        else
+            gateway->conns = conn->next;
+        if (conn->next)
+            conn->next->prev = conn->prev;
+        free (conn);
+        *socket_context = NULL;
+    }
+}
+
+void
+xinf_gw_http_sweep (xinf_gw_state_t *gateway)
+{
+    int64_t now = zclock_mono ();
+    size_t count = 0;
+    for (xinf_gw_conn_t *conn = gateway->conns; conn; conn = conn->next) {
+        if (conn->shut || !conn->headers_due || now <= conn->headers_due)
+            continue;
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info (conn->connection,
+                                                                        MHD_CONNECTION_INFO_CONNECTION_FD);
+        //  Both directions: epoll reports it, MHD's read finds the end and closes
+        if (info && shutdown (info->connect_fd, SHUT_RDWR) == 0) {
+            conn->shut = true;
+            count++;
+        }
+    }
+    if (count) {
+        gateway->header_closes += count;
+        xinf_info ("gateway", "closing %zu connection%s whose request headers did not come within %u s "
+                   "(slow senders; --http-header-timeout-s)", count, count == 1 ? "" : "s",
+                   gateway->config.header_timeout_s);
+    }
 }
 
 void

@@ -184,6 +184,16 @@ typedef enum {
 
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
 
+//  One TCP connection (MHD's socket context), from its accept to its
+//  close: when the headers of its next request are due.
+typedef struct _xinf_gw_conn_t xinf_gw_conn_t;
+struct _xinf_gw_conn_t {
+    xinf_gw_conn_t *prev, *next;      //  the gateway's connections
+    struct MHD_Connection *connection;
+    int64_t headers_due;              //  monotonic ms: the headers must be in by then (0: they are)
+    bool shut;                        //  shut down for being late: MHD closes it next
+};
+
 //  One HTTP request, from its headers until MHD says it completed.
 typedef struct {
     xinf_gw_state_t *gateway;
@@ -236,6 +246,8 @@ struct _xinf_gw_state_t {
     xinf_gw_metrics_t *metrics;
     uint64_t next_corr;
     uint64_t requests, cancels_sent, disconnects;
+    xinf_gw_conn_t *conns;            //  open connections (MHD's socket contexts)
+    uint64_t header_closes;           //  connections closed for headers not in time
     char *tls_cert, *tls_key;         //  HTTPS: the PEM texts, or NULL
     char error [512];                 //  why init failed
 };
@@ -246,6 +258,12 @@ enum MHD_Result xinf_gw_http_access (void *cls, struct MHD_Connection *connectio
                                      size_t *upload_data_size, void **con_cls);
 void xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con_cls,
                              enum MHD_RequestTerminationCode code);
+//  MHD's connection notices: a connection opened (its headers are due) or closed.
+void xinf_gw_http_notify (void *cls, struct MHD_Connection *connection, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe);
+//  Shuts down the connections whose request headers are late (slowloris:
+//  MHD's idle timeout restarts at every byte); MHD then closes them.
+void xinf_gw_http_sweep (xinf_gw_state_t *gateway);
 //  Sets the answer (consumes json) and wakes the connection.
 void xinf_gw_respond_json (xinf_gw_request_t *request, unsigned status, json_t *json);
 void xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *error);

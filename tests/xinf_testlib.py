@@ -100,9 +100,11 @@ def model_dir_args(*dirs):
 class Node:
     """An xinf-node child process; its endpoint is read from its stdout."""
 
-    def __init__(self, binary, *args, timeout=10.0):
+    def __init__(self, binary, *args, timeout=10.0, env=None, preexec_fn=None):
+        """env: the node's environment (None: this one's); preexec_fn: run
+        in the child before it starts (resource limits)."""
         self.process = subprocess.Popen([binary, *args], stdout=subprocess.PIPE,
-                                        stderr=None, text=True)
+                                        stderr=None, text=True, env=env, preexec_fn=preexec_fn)
         _children.append(self.process)
         deadline = time.monotonic() + timeout
         line = ""

@@ -350,7 +350,8 @@ main (int argc, char **argv)
     else
         snprintf (model_dir, sizeof model_dir, "%s", slash ? "/" : ".");
     char *node_argv [] = { program, "--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", port_text,
-                           "--http-max-connections", "8192", "--log-level", "warn", "--model-dir", model_dir, NULL };
+                           "--http-max-connections", "8192", "--http-max-connections-per-ip", "0",
+                           "--log-level", "warn", "--model-dir", model_dir, NULL };
     pid_t pid = s_spawn (node_argv, log);
     if (s_node_endpoint (pid, log, endpoint, sizeof endpoint)) {
         s_node_stop (pid);

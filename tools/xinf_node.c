@@ -18,7 +18,12 @@
 #include "xinf_gateway.h"
 
 #include <arpa/inet.h>
+#include <sys/resource.h>
 #include <unistd.h>
+
+//  File descriptors kept for what is not an HTTP connection: ZeroMQ's
+//  sockets and their TCP connections, model files, workers' pipes
+#define S_FD_RESERVE 256
 
 static const xinf_option_t s_options [] = {
     { "role", 0, "XINF_ROLE", XINF_OPT_STR, "supervisor", 0, 0, "supervisor|worker|local", "ROLE",
@@ -75,7 +80,14 @@ static const xinf_option_t s_options [] = {
     { "http-max-body", 0, "XINF_HTTP_MAX_BODY", XINF_OPT_INT, "4194304", 1024, 1073741824, NULL, "BYTES",
       "supervisor/local: the largest HTTP request body (beyond: 413)" },
     { "http-max-connections", 0, "XINF_HTTP_MAX_CONNECTIONS", XINF_OPT_INT, "4096", 1, 1000000, NULL, "N",
-      "supervisor/local: open HTTP connections at once (streams included)" },
+      "supervisor/local: open HTTP connections at once (streams included; at most the open-files limit "
+      "less 256, which the node raises to its hard limit at start)" },
+    { "http-max-connections-per-ip", 0, "XINF_HTTP_MAX_CONNECTIONS_PER_IP", XINF_OPT_INT, "256", 0, 1000000, NULL,
+      "N", "supervisor/local: open HTTP connections from one client address (beyond: closed at once; 0: no "
+      "limit; behind a reverse proxy every client has the proxy's address)" },
+    { "http-header-timeout-s", 0, "XINF_HTTP_HEADER_TIMEOUT_S", XINF_OPT_INT, "10", 1, 86400, NULL, "S",
+      "supervisor/local: a connection whose request headers are not in within this of its opening is closed "
+      "(slow senders; before a kept-alive connection's next request, at least --http-timeout-s)" },
     { "http-timeout-s", 0, "XINF_HTTP_TIMEOUT_S", XINF_OPT_INT, "30", 1, 86400, NULL, "S",
       "supervisor/local: an HTTP connection that sends nothing for this long is closed (slow clients)" },
     { "http-body-timeout-s", 0, "XINF_HTTP_BODY_TIMEOUT_S", XINF_OPT_INT, "60", 1, 86400, NULL, "S",
@@ -105,6 +117,7 @@ typedef struct {
     xinf_keyring_t *keys;          //  supervisor --keys
     char server_key [XINF_KEY_TEXT_SIZE];     //  worker --server-key
     zcert_t *gateway_cert;         //  keys on: the HTTP gateway's own key pair (memory only)
+    unsigned http_max_connections; //  --http-max-connections, within the open-files limit
 } s_settings_t;
 
 //  A standby pair with keys shares one key pair of role supervisor, whose
@@ -322,8 +335,10 @@ s_start_gateway (xinf_config_t *config, s_settings_t *settings, const char *supe
         host = key_file ? "0.0.0.0" : "127.0.0.1";
     xinf_gateway_config_t gateway_config = {
         supervisor, host, (int) xinf_config_int (config, "http-port"), key_file,
-        (size_t) xinf_config_int (config, "http-max-body"), (unsigned) xinf_config_int (config, "http-max-connections"),
+        (size_t) xinf_config_int (config, "http-max-body"), settings->http_max_connections,
         (unsigned) xinf_config_int (config, "http-timeout-s"), (unsigned) xinf_config_int (config, "http-body-timeout-s"),
+        (unsigned) xinf_config_int (config, "http-header-timeout-s"),
+        (unsigned) xinf_config_int (config, "http-max-connections-per-ip"),
         xinf_config_int (config, "http-request-timeout-s") * 1000,
         settings->node_name, settings->gateway_cert, settings->cert ? zcert_public_txt (settings->cert) : NULL,
         xinf_config_str (config, "tls-cert"), xinf_config_str (config, "tls-key")
@@ -382,6 +397,44 @@ s_local_endpoint (const char *bound, char *endpoint, size_t size)
         snprintf (endpoint, size, "tcp://127.0.0.1%s", colon ? colon : ":9997");
     else
         snprintf (endpoint, size, "%s", bound);
+}
+
+//  Raises the open-files limit to its hard limit (every HTTP connection is
+//  a descriptor of this process, beside the supervisor's and the worker's),
+//  and keeps the HTTP connections S_FD_RESERVE under it: a gateway full of
+//  idle connections must leave the supervisor descriptors to accept with.
+static void
+s_fd_limits (xinf_config_t *config, s_settings_t *settings)
+{
+    settings->http_max_connections = (unsigned) xinf_config_int (config, "http-max-connections");
+    struct rlimit limit;
+    if (getrlimit (RLIMIT_NOFILE, &limit)) {
+        xinf_warn ("node", "cannot read the open-files limit: %s", strerror (errno));
+        return;
+    }
+    rlim_t wanted = limit.rlim_max == RLIM_INFINITY ? (rlim_t) 1048576 : limit.rlim_max;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+        rlim_t before = limit.rlim_cur;
+        limit.rlim_cur = wanted;
+        if (setrlimit (RLIMIT_NOFILE, &limit) == 0)
+            xinf_info ("node", "open-files limit raised from %llu to the hard limit %llu", (unsigned long long) before,
+                       (unsigned long long) wanted);
+        else {
+            xinf_warn ("node", "cannot raise the open-files limit from %llu to %llu: %s", (unsigned long long) before,
+                       (unsigned long long) wanted, strerror (errno));
+            limit.rlim_cur = before;
+        }
+    }
+    if (limit.rlim_cur == RLIM_INFINITY || xinf_config_int (config, "http-port") <= 0
+    ||  streq (xinf_config_str (config, "role"), "worker"))
+        return;
+    unsigned long long room = limit.rlim_cur > S_FD_RESERVE + 8 ? (unsigned long long) limit.rlim_cur - S_FD_RESERVE : 8;
+    if (settings->http_max_connections > room) {
+        xinf_warn ("node", "--http-max-connections %u is more than the open-files limit %llu allows (%d kept for the "
+                   "rest of the node): lowered to %llu; raise the limit (ulimit -n, LimitNOFILE=) for more",
+                   settings->http_max_connections, (unsigned long long) limit.rlim_cur, S_FD_RESERVE, room);
+        settings->http_max_connections = (unsigned) room;
+    }
 }
 
 static int
@@ -455,6 +508,7 @@ main (int argc, char **argv)
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
     zsys_init ();
+    s_fd_limits (config, &settings);
     rc = s_run (config, &settings);
     zcert_destroy (&settings.cert);
     zcert_destroy (&settings.gateway_cert);

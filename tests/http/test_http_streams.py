@@ -205,7 +205,8 @@ def main():
     with tempfile.TemporaryDirectory(prefix="xinf-streams-") as workdir:
         path = os.path.join(workdir, "m.gguf")
         make_model(build_dir, path, context=32768)
-        gateway = Gateway(build_dir, workdir)
+        # A thousand streams from one address: no per-address limit
+        gateway = Gateway(build_dir, workdir, "--http-max-connections-per-ip", "0")
         gateway.launch("m", path)
         gateway.launch("q1", path, max_seqs=1, max_queued=1)
         gateway.launch("q1000", path, max_seqs=1, max_queued=IDLE_STREAMS + 100)

@@ -55,9 +55,9 @@ BEAT_ARGS = ["--heartbeat-ms", "200", "--liveness", "10"]
 class Gateway:
     """A --role=local node with its HTTP gateway; 'client' speaks ZeroMQ to it."""
 
-    def __init__(self, build_dir, workdir, *extra, keys=True, tls=None):
+    def __init__(self, build_dir, workdir, *extra, keys=True, tls=None, env=None, preexec_fn=None):
         """tls: (certificate, key) PEM files: the gateway serves HTTPS and
-        the calls trust that certificate."""
+        the calls trust that certificate; env, preexec_fn: as Node's."""
         self.port = free_port()
         args = ["--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", str(self.port),
                 "--http-host", "127.0.0.1", *BEAT_ARGS, "--model-dir", workdir, *extra]
@@ -71,7 +71,7 @@ class Gateway:
             with open(self.key_file, "w") as file:
                 file.write(f"# test keys\n{USER_KEY} user\n\n{ADMIN_KEY} admin\n")
             args += ["--api-key-file", self.key_file]
-        self.node = Node(tool(build_dir, "xinf-node"), *args)
+        self.node = Node(tool(build_dir, "xinf-node"), *args, env=env, preexec_fn=preexec_fn)
         self.client = XinfClient(self.node.endpoint, timeout_ms=10000)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
