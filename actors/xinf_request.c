@@ -184,8 +184,15 @@ s_prompt_text (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tok
     bool add_bos = generate->has_add_bos ? generate->add_bos : xinf_tokenizer_add_bos (tokenizer);
     bool special = generate->special;
     size_t length = strlen (text);
-    if (special)
-        return s_prompt_special (tokenizer, text, length, add_bos, count, check);
+    if (special) {
+        int32_t *ids = s_prompt_special (tokenizer, text, length, add_bos, count, check);
+        //  A text that begins with the BOS's own text (a prompt formatted
+        //  by hand) gets no second one from the model's default
+        int64_t bos = xinf_tokenizer_bos (tokenizer);
+        if (ids && add_bos && !generate->has_add_bos && *count >= 2 && ids [0] == bos && ids [1] == bos)
+            memmove (ids, ids + 1, --*count * sizeof *ids);
+        return ids;
+    }
     long needed = xinf_tokenizer_encode (tokenizer, text, length, add_bos, NULL, 0);
     if (needed < 0) {
         xinf_check_fail (check, "field 'prompt' could not be tokenized");
