@@ -356,6 +356,7 @@ s_init (xinf_ctx_t *ctx)
     gateway->pending = zhashx_new ();
     gateway->template_warned = zhashx_new ();
     gateway->metrics = xinf_gw_metrics_new ();
+    gateway->conns = zlistx_new ();
     if (!(gateway->daemon = s_daemon_start (gateway)))
         return -1;
     gateway->dealer = gateway->config.cert && gateway->config.server_key
@@ -409,6 +410,7 @@ s_fini (xinf_ctx_t *ctx)
     zhashx_destroy (&gateway->pending);
     zhashx_destroy (&gateway->template_warned);
     xinf_gw_metrics_destroy (&gateway->metrics);
+    zlistx_destroy (&gateway->conns);      //  empty: MHD closed each connection
 }
 
 struct _xinf_gateway_t {
@@ -458,6 +460,7 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
         zhashx_destroy (&state->pending);
         zhashx_destroy (&state->template_warned);
         xinf_gw_metrics_destroy (&state->metrics);
+        zlistx_destroy (&state->conns);
         xinf_gw_tls_free (&state->tls_cert, &state->tls_key);
         free (state);
         free (self);

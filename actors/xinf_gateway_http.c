@@ -306,20 +306,12 @@ xinf_gw_http_notify (void *cls, struct MHD_Connection *connection, void **socket
         assert (conn);
         conn->connection = connection;
         conn->headers_due = zclock_mono () + (int64_t) gateway->config.header_timeout_s * 1000;
-        conn->next = gateway->conns;
-        if (gateway->conns)
-            gateway->conns->prev = conn;
-        gateway->conns = conn;
+        conn->handle = zlistx_add_end (gateway->conns, conn);
         *socket_context = conn;
     }
     else
     if (toe == MHD_CONNECTION_NOTIFY_CLOSED && conn) {
-        if (conn->prev)
-            conn->prev->next = conn->next;
-        else
-            gateway->conns = conn->next;
-        if (conn->next)
-            conn->next->prev = conn->prev;
+        zlistx_detach (gateway->conns, conn->handle);
         free (conn);
         *socket_context = NULL;
     }
@@ -330,7 +322,8 @@ xinf_gw_http_sweep (xinf_gw_state_t *gateway)
 {
     int64_t now = zclock_mono ();
     size_t count = 0;
-    for (xinf_gw_conn_t *conn = gateway->conns; conn; conn = conn->next) {
+    for (xinf_gw_conn_t *conn = (xinf_gw_conn_t *) zlistx_first (gateway->conns); conn;
+         conn = (xinf_gw_conn_t *) zlistx_next (gateway->conns)) {
         if (conn->shut || !conn->headers_due || now <= conn->headers_due)
             continue;
         const union MHD_ConnectionInfo *info = MHD_get_connection_info (conn->connection,

@@ -188,7 +188,7 @@ typedef struct _xinf_gw_state_t xinf_gw_state_t;
 //  close: when the headers of its next request are due.
 typedef struct _xinf_gw_conn_t xinf_gw_conn_t;
 struct _xinf_gw_conn_t {
-    xinf_gw_conn_t *prev, *next;      //  the gateway's connections
+    void *handle;                     //  in the gateway's conns
     struct MHD_Connection *connection;
     int64_t headers_due;              //  monotonic ms: the headers must be in by then (0: they are)
     bool shut;                        //  shut down for being late: MHD closes it next
@@ -246,7 +246,7 @@ struct _xinf_gw_state_t {
     xinf_gw_metrics_t *metrics;
     uint64_t next_corr;
     uint64_t requests, cancels_sent, disconnects;
-    xinf_gw_conn_t *conns;            //  open connections (MHD's socket contexts)
+    zlistx_t *conns;                  //  open connections, xinf_gw_conn_t (MHD's socket contexts)
     uint64_t header_closes;           //  connections closed for headers not in time
     char *tls_cert, *tls_key;         //  HTTPS: the PEM texts, or NULL
     char error [512];                 //  why init failed

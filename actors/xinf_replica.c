@@ -67,17 +67,37 @@ xinf_replica_set_state (xinf_ctx_t *ctx, xinf_replica_state_t to, const char *er
     xinf_replica_report_state (ctx);
 }
 
-//  A RUN's refusal: up to the agent in order behind what waits, or to
-//  another peer that sent it.
+//  RUN_FAILED of request 'id' (its RUN's 'corr') up to the agent, in
+//  order behind what waits.
+static void
+s_fail_up (xinf_ctx_t *ctx, uint64_t id, uint64_t corr, const char *code, const char *reason)
+{
+    xinf_msg_t *failed = xinf_request_failed_msg (id, code, reason);
+    xinf_msg_set_corr (failed, corr);
+    xinf_replica_send_up (ctx, &failed);
+}
+
+//  A RUN's refusal: up to the agent, or to another peer that sent it.
 static void
 s_refuse_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg, uint64_t id, const char *code, const char *reason)
 {
+    if (streq (xinf_peer_id (from), xinf_replica_of (ctx)->upstream)) {
+        s_fail_up (ctx, id, xinf_msg_corr (msg), code, reason);
+        return;
+    }
     xinf_msg_t *failed = xinf_request_failed_msg (id, code, reason);
-    xinf_msg_set_corr (failed, xinf_msg_corr (msg));
-    if (streq (xinf_peer_id (from), xinf_replica_of (ctx)->upstream))
-        xinf_replica_send_up (ctx, &failed);
-    else
-        xinf_ctx_reply (ctx, from, msg, &failed);
+    xinf_ctx_reply (ctx, from, msg, &failed);
+}
+
+//  Fails 'check' with MODEL_NOT_READY (in *code) unless the replica is ready.
+static void
+s_check_ready (xinf_replica_actor_t *state, xinf_check_t *check, const char **code)
+{
+    if (check->failed || state->state == XINF_REPLICA_READY)
+        return;
+    *code = "MODEL_NOT_READY";
+    xinf_check_fail (check, "model %s is %s%s%s", state->uid, xinf_fsm_name (&xinf_replica_fsm, state->state),
+                     *state->error ? ": " : "", state->error);
 }
 
 //  A request made: into the batch, or refused when its blocks cannot be
@@ -124,11 +144,7 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     if (!check.failed && state->rank > 0)
         xinf_check_fail (&check, "rank %llu of a tensor-parallel replica takes no requests (rank 0 does)",
                          (unsigned long long) state->rank);
-    if (!check.failed && state->state != XINF_REPLICA_READY) {
-        code = "MODEL_NOT_READY";
-        xinf_check_fail (&check, "model %s is %s%s%s", state->uid, xinf_fsm_name (&xinf_replica_fsm, state->state),
-                         *state->error ? ": " : "", state->error);
-    }
+    s_check_ready (state, &check, &code);
     if (!check.failed && (xinf_replica_request (state, id) || (state->encoder && xinf_encoder_has (state->encoder, id))))
         xinf_check_fail (&check, "request %llu is already running here", (unsigned long long) id);
     size_t held = zhashx_size (state->requests) + (state->encoder ? xinf_encoder_pending (state->encoder) : 0);
@@ -174,22 +190,14 @@ s_on_encoded (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
             xinf_request_destroy (&result.request);
             continue;
         }
-        if (result.request && state->state != XINF_REPLICA_READY) {
-            code = "MODEL_NOT_READY";
-            xinf_check_fail (&check, "model %s is %s%s%s", state->uid, xinf_fsm_name (&xinf_replica_fsm, state->state),
-                             *state->error ? ": " : "", state->error);
-            xinf_request_destroy (&result.request);
-        }
-        else
         if (!result.request)
             xinf_check_fail (&check, "%s", result.reason);
-        if (result.request)
+        s_check_ready (state, &check, &code);
+        if (result.request && !check.failed)
             s_admit (ctx, &result.request, &check, &code);
-        if (check.failed) {
-            xinf_msg_t *failed = xinf_request_failed_msg (result.id, code, check.reason);
-            xinf_msg_set_corr (failed, result.corr);
-            xinf_replica_send_up (ctx, &failed);
-        }
+        xinf_request_destroy (&result.request);     //  refused: not admitted
+        if (check.failed)
+            s_fail_up (ctx, result.id, result.corr, code, check.reason);
     }
 }
 
@@ -202,11 +210,8 @@ s_stop_encoder (xinf_ctx_t *ctx, const char *text)
         return;
     uint64_t ids [XINF_ENCODER_JOBS_MAX], corrs [XINF_ENCODER_JOBS_MAX];
     size_t count = xinf_encoder_waiting (state->encoder, ids, corrs);
-    for (size_t at = 0; at < count; at++) {
-        xinf_msg_t *failed = xinf_request_failed_msg (ids [at], "MODEL_NOT_READY", text);
-        xinf_msg_set_corr (failed, corrs [at]);
-        xinf_replica_send_up (ctx, &failed);
-    }
+    for (size_t at = 0; at < count; at++)
+        s_fail_up (ctx, ids [at], corrs [at], "MODEL_NOT_READY", text);
     xinf_ctx_reader_end (ctx, xinf_encoder_sock (state->encoder));
     xinf_encoder_destroy (&state->encoder);
 }

@@ -224,23 +224,35 @@ s_journal (const char *dir, const char *rank0, const char *rank1)
     xinf_model_entry_free (&model);
 }
 
+//  A fake worker that reports rank 'rank' of 'n_ranks' of replica 0 of
+//  'uid' (file /models/UID.gguf) of 'generation' in 'state' in its HELLO,
+//  as after a supervisor restart or a worker's return.
+static xinf_dealer_t *
+s_worker_hosting (const char *endpoint, const char *node, uint64_t data_port, const char *uid, uint64_t generation,
+                  uint64_t n_ranks, uint64_t rank, const char *state)
+{
+    xinf_hello_t hello = peer_hello_fields (node, 4242, 200, 5);
+    hello.data_port = (uint16_t) data_port;
+    xinf_value_t *hosted = xinf_value_new_map ();
+    char path [128];
+    snprintf (path, sizeof path, "/models/%s.gguf", uid);
+    xinf_map_put_str (hosted, "uid", uid);
+    xinf_map_put_uint (hosted, "replica", 0);
+    xinf_map_put_str (hosted, "state", state);
+    xinf_map_put_str (hosted, "path", path);
+    xinf_map_put_uint (hosted, "generation", generation);
+    xinf_map_put_uint (hosted, "n_ranks", n_ranks);
+    xinf_map_put_uint (hosted, "rank", rank);
+    xinf_array_push (hello.models, hosted);
+    return peer_register (endpoint, &hello, ++s_corr);
+}
+
 //  A fake worker that reports rank 'rank' of "tp" (generation 41) in
 //  'state' in its HELLO, as after a supervisor restart.
 static xinf_dealer_t *
 s_worker_with_rank (const char *endpoint, const char *node, uint64_t data_port, uint64_t rank, const char *state)
 {
-    xinf_hello_t hello = peer_hello_fields (node, 4242, 200, 5);
-    hello.data_port = (uint16_t) data_port;
-    xinf_value_t *hosted = xinf_value_new_map ();
-    xinf_map_put_str (hosted, "uid", "tp");
-    xinf_map_put_uint (hosted, "replica", 0);
-    xinf_map_put_str (hosted, "state", state);
-    xinf_map_put_str (hosted, "path", "/models/tp.gguf");
-    xinf_map_put_uint (hosted, "generation", 41);
-    xinf_map_put_uint (hosted, "n_ranks", 2);
-    xinf_map_put_uint (hosted, "rank", rank);
-    xinf_array_push (hello.models, hosted);
-    return peer_register (endpoint, &hello, ++s_corr);
+    return s_worker_hosting (endpoint, node, data_port, "tp", 41, 2, rank, state);
 }
 
 //  A supervisor whose journal is in 'dir' (heartbeat 200 ms, liveness 5:
@@ -404,17 +416,7 @@ test_failed_relaunch_stays_failed (void)
 
     //  It registers again, still fetching: told to unload; the replica
     //  stays failed with the other worker's error
-    xinf_hello_t hello = peer_hello_fields (holder_name, 4242, 200, 5);
-    xinf_value_t *hosted = xinf_value_new_map ();
-    xinf_map_put_str (hosted, "uid", "pl");
-    xinf_map_put_uint (hosted, "replica", 0);
-    xinf_map_put_str (hosted, "state", "fetching");
-    xinf_map_put_str (hosted, "path", "/models/pl.gguf");
-    xinf_map_put_uint (hosted, "generation", generation);
-    xinf_map_put_uint (hosted, "n_ranks", 1);
-    xinf_map_put_uint (hosted, "rank", 0);
-    xinf_array_push (hello.models, hosted);
-    xinf_dealer_t *back = peer_register (endpoint, &hello, ++s_corr);
+    xinf_dealer_t *back = s_worker_hosting (endpoint, holder_name, 0, "pl", generation, 1, 0, "fetching");
     xinf_msg_t *unload = peer_expect (back, "UNLOAD_MODEL", NULL);
     CHECK (unload);
     CHECK_HAS (peer_str (unload, "why"), "failed there");
