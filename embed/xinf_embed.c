@@ -157,6 +157,12 @@ xinf_log_level (const char *level)
     return parsed >= 0 ? 0 : -1;
 }
 
+int
+xinf_tune_malloc (void)
+{
+    return xinf_malloc_tune () ? 0 : -1;
+}
+
 const char *
 xinf_version (void)
 {

@@ -90,6 +90,9 @@ main (int argc, char **argv)
         fprintf (stderr, "embed_worker: unknown log level '%s'\n", args.log_level);
         return 2;
     }
+    //  This application sends little of its own: it takes the malloc setting
+    //  xinf-node runs with (a process with its own views on malloc skips this)
+    xinf_tune_malloc ();
     xinf_worker_options_t options = {
         .supervisor = args.supervisor, .node_name = args.name, .host_ip = args.host_ip,
         .model_dirs = args.dir_count ? args.dirs : NULL,

@@ -14,9 +14,11 @@
 #include "xinf_waits.h"
 #include "xinf_heartbeat.h"
 #include "xinf_endpoint.h"
+#include "xinf_router.h"
 #include "xinf_actor.h"
 #include "xinf_roles.h"
 #include "xinf_fsm.h"
 #include "xinf_auth.h"
+#include "xinf_malloc.h"
 
 #endif

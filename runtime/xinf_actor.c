@@ -6,6 +6,7 @@
 #include "xinf_tsan.h"
 
 #define XINF_ACTOR_BATCH   256    //  messages handled per wake-up
+#define XINF_ACTOR_CORK_MS 1      //  replies of a batch wait at most about this long
 #define XINF_BIND_WAIT_MS  5000
 
 typedef struct {
@@ -28,6 +29,7 @@ struct _xinf_ctx_t {
     zsock_t *pipe;
     zlistx_t *callbacks;       //  s_callback_t, freed at stop
     xinf_actor_stats_t stats;
+    int64_t received_at;       //  when the last message came (monotonic ms)
     bool stopping;
     int init_rc;
 };
@@ -100,7 +102,7 @@ s_refuse_flood (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg, bool answer
                                             "messages a second than this node takes from one peer", xinf_msg_type (msg));
     xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms",
                        (uint64_t) xinf_router_retry_after_ms (ctx->router, peer));
-    xinf_router_send (ctx->router, peer, &error);
+    xinf_router_reply (ctx->router, peer, &error);
 }
 
 static bool
@@ -111,6 +113,8 @@ s_receive_one (xinf_ctx_t *ctx)
     uint64_t corr;
     xinf_msg_t *msg = xinf_router_try_recv (ctx->router, &peer, error, sizeof error, &corr);
     //  The clock was read when the message came (the peer's last_seen)
+    if (peer)
+        ctx->received_at = xinf_peer_last_seen (peer);
     int admit = 1;
     if (msg && !(ctx->unlimited && ctx->unlimited (ctx, peer)))
         admit = xinf_router_admit (ctx->router, peer, xinf_peer_last_seen (peer));
@@ -133,14 +137,26 @@ s_receive_one (xinf_ctx_t *ctx)
     return msg || peer;
 }
 
+//  Handles what is queued, a batch at most. The batch's replies are
+//  corked: they reach libzmq's I/O thread together at its end, which then
+//  wakes once for them all. In a long batch they go every
+//  XINF_ACTOR_CORK_MS (by the clock read when each message came): a reply
+//  waits about that at most, or longer behind a handler that runs long.
 static int
 s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
 {
     xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
+    int64_t flushed = zclock_mono ();
+    xinf_router_cork (ctx->router);
     for (int count = 0; count < XINF_ACTOR_BATCH && !ctx->stopping; count++) {
+        if (ctx->received_at - flushed >= XINF_ACTOR_CORK_MS) {
+            xinf_router_flush (ctx->router);
+            flushed = ctx->received_at;
+        }
         if (!s_receive_one (ctx))
             break;                  //  nothing queued
     }
+    xinf_router_uncork (ctx->router);
     return ctx->stopping ? -1 : 0;
 }
 
@@ -340,7 +356,7 @@ xinf_ctx_reply (xinf_ctx_t *ctx, xinf_peer_t *to, const xinf_msg_t *request, xin
 {
     if (request)
         xinf_msg_set_corr (*reply_p, xinf_msg_corr (request));
-    return xinf_router_send (ctx->router, to, reply_p);
+    return xinf_router_reply (ctx->router, to, reply_p);
 }
 
 int
@@ -354,7 +370,7 @@ xinf_ctx_reply_error (xinf_ctx_t *ctx, xinf_peer_t *to, uint64_t corr, const cha
     xinf_utf8_scrub (text);
     va_end (args);
     xinf_msg_t *error = xinf_msg_new_error (corr, code, "%s", text);
-    return xinf_router_send (ctx->router, to, &error);
+    return xinf_router_reply (ctx->router, to, &error);
 }
 
 static int

@@ -1,6 +1,6 @@
 /*  xinf_actor: an actor on a CZMQ zactor thread.
 
-    An actor owns a ROUTER socket (xinf_endpoint) that can be bound to any
+    An actor owns a ROUTER socket (xinf_router) that can be bound to any
     number of endpoints: inproc:// for the same process, ipc:// for another
     process on the machine, tcp:// for another node. Messages are XINF
     envelopes dispatched through a handler table keyed by message type;
@@ -19,7 +19,7 @@
 #ifndef XINF_ACTOR_H_INCLUDED
 #define XINF_ACTOR_H_INCLUDED
 
-#include "xinf_endpoint.h"
+#include "xinf_router.h"
 
 typedef struct _xinf_actor_t xinf_actor_t;      //  the owner's handle
 typedef struct _xinf_ctx_t xinf_ctx_t;          //  the actor's side
@@ -79,6 +79,11 @@ zloop_t *xinf_ctx_loop (xinf_ctx_t *ctx);
 void xinf_ctx_stats (xinf_ctx_t *ctx, xinf_actor_stats_t *stats);
 
 //  Sends 'reply' to 'to' with the request's correlation id; consumes reply.
+//  In a handler the reply is corked (xinf_router_reply): it leaves with
+//  the batch's other replies when the batch ends, at most about
+//  1 ms later; 0 then means queued. A reply the socket
+//  refuses is logged and counted, not returned: a caller that must know
+//  (a token to a client) uses xinf_router_send.
 int xinf_ctx_reply (xinf_ctx_t *ctx, xinf_peer_t *to, const xinf_msg_t *request, xinf_msg_t **reply_p);
 int xinf_ctx_reply_error (xinf_ctx_t *ctx, xinf_peer_t *to, uint64_t corr, const char *code,
                           const char *format, ...) __attribute__ ((format (printf, 5, 6)));

@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 START="$(date +%s)"
 # The CUDA backend has no threads of its own to race: not built here
 sh scripts/build.sh build-tsan -DXINF_TSAN=ON -DXINF_CUDA=OFF
-TESTS="${1:-^(unit_actor|unit_endpoint|unit_heartbeat|unit_log|unit_waits|unit_auth|unit_kernels_threadpool|unit_kernels_attention|unit_kernels_collective|cluster|embed_worker)\$}"
+TESTS="${1:-^(unit_actor|unit_endpoint|unit_router|unit_heartbeat|unit_log|unit_waits|unit_auth|unit_kernels_threadpool|unit_kernels_attention|unit_kernels_collective|cluster|embed_worker)\$}"
 export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 history_size=4 suppressions=$PWD/scripts/tsan.supp"
 BUILT="$(date +%s)"
 echo "== tests under ThreadSanitizer (build-tsan): $TESTS"

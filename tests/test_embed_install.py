@@ -56,8 +56,8 @@ def main():
         check(os.path.exists(os.path.join(prefix, path)), f"the install lacks {path}: {sorted(os.listdir(prefix))}")
     exported = run(["nm", "-D", "--defined-only", os.path.join(prefix, "lib", "libxinf.so")], "nm").stdout
     names = sorted(line.split()[-1].split("@")[0] for line in exported.splitlines() if " T " in line)
-    check(names == ["xinf_log_level", "xinf_node_endpoint", "xinf_node_stop", "xinf_supervisor_start", "xinf_version",
-                    "xinf_worker_start"], f"libxinf.so exports more than include/xinf/xinf.h: {names}")
+    check(names == ["xinf_log_level", "xinf_node_endpoint", "xinf_node_stop", "xinf_supervisor_start",
+                    "xinf_tune_malloc", "xinf_version", "xinf_worker_start"], f"libxinf.so exports more than include/xinf/xinf.h: {names}")
 
     # pkg-config, from the prefix alone
     env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(prefix, "lib", "pkgconfig"))

@@ -65,6 +65,8 @@ static const xinf_option_t s_options [] = {
     { "curve", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "the xinf client and actor speak CURVE (raw stays plain)" },
     { "json", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "print one JSON object after the table" },
+    { "malloc-default", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "leave glibc's fast bins at their default (xinf-node tunes them: runtime/xinf_malloc.h)" },
     { "profile", 0, NULL, XINF_OPT_STR, "none", 0, 0, "none|raw|raw+frames|xinf", "CLIENT",
       "only this client's throughput, for a profiler (no round trips, no ratios)" },
     { 0 }
@@ -732,6 +734,9 @@ main (int argc, char **argv)
         return rc == 1 ? 0 : 2;
     }
     xinf_log_set_level (XINF_LOG_WARN);
+    //  As xinf-node; raw and xinf run in this one process under the same malloc
+    if (!xinf_config_flag (config, "malloc-default"))
+        xinf_malloc_tune ();
     size_t size = (size_t) xinf_config_int (config, "payload");
     byte *payload = malloc (size + 1);
     assert (payload);

@@ -96,6 +96,7 @@ main (int argc, char **argv)
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
     zsys_init ();
+    xinf_malloc_tune ();
     rc = s_serve (config);
     xinf_config_destroy (&config);
     return rc;

@@ -508,6 +508,7 @@ main (int argc, char **argv)
     }
     xinf_log_set_level ((xinf_log_level_t) xinf_log_level_parse (xinf_config_str (config, "log-level")));
     zsys_init ();
+    xinf_malloc_tune ();
     s_fd_limits (config, &settings);
     rc = s_run (config, &settings);
     zcert_destroy (&settings.cert);

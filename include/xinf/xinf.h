@@ -82,6 +82,15 @@ void xinf_node_stop (xinf_node_t **self_p);
 //  default) or "debug"; -1 for another word.
 int xinf_log_level (const char *level);
 
+//  Sets glibc's malloc for message traffic between threads, as xinf-node
+//  does at start: libzmq mallocs each message on the sending thread and
+//  frees it on its I/O thread, and with glibc's defaults a message over
+//  about 90 bytes is freed under the lock the sender's next malloc takes.
+//  This makes glibc's lock-free fast bins as large as it allows (160
+//  bytes). It changes malloc for the whole process, so xinf never does it
+//  by itself. 0 when set; -1 on a C library without the setting.
+int xinf_tune_malloc (void);
+
 //  The library's version, e.g. "0.1.0".
 const char *xinf_version (void);
 
