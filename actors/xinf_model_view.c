@@ -43,6 +43,9 @@ xinf_model_view_replica (const xinf_replica_entry_t *replica)
     xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
     xinf_map_put_str (item, "error", replica->error);
     xinf_map_put_str (item, "note", replica->note);
+    const xinf_value_t *context = xinf_map_get (replica->info, "context");
+    if (xinf_value_type (context) == XINF_UINT)
+        xinf_map_put_uint (item, "context_length", xinf_value_uint (context));
     if (replica->has_kv && (replica->state == XINF_LAUNCH_READY)) {
         xinf_map_put_uint (item, "kv_blocks_used", replica->kv_blocks_used);
         xinf_map_put_uint (item, "kv_blocks_free", replica->kv_blocks_free);
@@ -108,6 +111,16 @@ xinf_model_view_item (const xinf_model_entry_t *model)
             xinf_map_put (item, streq (keys [index], "weight_type") ? "type" :
                           streq (keys [index], "context") ? "context_length" : keys [index],
                           xinf_value_dup (xinf_map_get (info, keys [index])));
+    //  Replicas size their KV cache from their machine's memory: a prompt
+    //  one refuses goes on to a larger one, so the model's is the largest
+    uint64_t largest = 0;
+    for (size_t index = 0; index < model->count; index++) {
+        const xinf_value_t *context = xinf_map_get (model->replicas [index].info, "context");
+        if (xinf_value_type (context) == XINF_UINT && xinf_value_uint (context) > largest)
+            largest = xinf_value_uint (context);
+    }
+    if (largest)
+        xinf_map_put_uint (item, "context_length", largest);
     xinf_value_t *replicas = xinf_value_new_array ();
     for (size_t index = 0; index < model->count; index++)
         xinf_array_push (replicas, xinf_model_view_replica (&model->replicas [index]));

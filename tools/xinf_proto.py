@@ -574,6 +574,7 @@ TYPES = {
             {'name': 'bytes_total', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'error', 'type': 'str', 'min': 0, 'max': 4095, 'optional': False},
             {'name': 'note', 'type': 'str', 'min': 0, 'max': 1023, 'optional': False},
+            {'name': 'context_length', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'kv_blocks_used', 'type': 'uint', 'min': 0, 'max': 2147483647, 'optional': True},
             {'name': 'kv_blocks_free', 'type': 'uint', 'min': 0, 'max': 2147483647, 'optional': True},
             {'name': 'ranks', 'type': 'array', 'min': 0, 'max': 16, 'optional': True, 'item': 'rank_progress', 'item_min': 0, 'item_max': None},

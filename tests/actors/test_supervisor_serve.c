@@ -5,7 +5,8 @@
     relayed, in order, and its RUN_DONE answers the client; a client over
     the same limit is still refused (RATE_LIMITED). And two replicas of
     one model whose model info reports different contexts: a prompt the
-    smaller one refuses (CONTEXT_EXCEEDED) is served by the larger.
+    smaller one refuses (CONTEXT_EXCEEDED) is served by the larger, and
+    LIST_MODELS gives each replica's context and the model's as the larger.
 */
 #include "actor_peer.h"
 
@@ -178,6 +179,22 @@ test_context_larger_replica (void)
     xinf_dealer_t *large = peer_register (endpoint, &hello, ++s_corr);
     xinf_dealer_t *client = xinf_dealer_new (endpoint, "client");
     peer_ignore ("MODEL_LOAD");
+
+    //  The model's context is its largest replica's; each replica says its own
+    xinf_msg_t *list = xinf_msg_new ("LIST_MODELS");
+    xinf_msg_t *models = peer_ask (client, &list, ++s_corr);
+    CHECK_STR (xinf_msg_type (models), "LIST_MODELS_REPLY");
+    xinf_value_t *entry = xinf_array_at (xinf_map_get (xinf_msg_body (models), "models"), 0);
+    CHECK_STR (xinf_value_str (xinf_map_get (entry, "uid")), "s");
+    CHECK_INT (xinf_value_uint (xinf_map_get (entry, "context_length")), 256);    //  the old code: 64
+    xinf_value_t *replicas = xinf_map_get (entry, "replicas");
+    CHECK_INT (xinf_value_count (replicas), 2);
+    for (size_t at = 0; at < 2; at++) {
+        xinf_value_t *replica = xinf_array_at (replicas, at);
+        CHECK_INT (xinf_value_uint (xinf_map_get (replica, "context_length")),
+                   xinf_value_uint (xinf_map_get (replica, "replica")) == 0 ? 64 : 256);
+    }
+    xinf_msg_destroy (&models);
 
     uint64_t corr = s_generate (client, "s", 4, false);
     xinf_msg_t *run = peer_expect (small, "RUN", NULL);
