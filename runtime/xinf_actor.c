@@ -5,8 +5,16 @@
 #include "xinf_waits.h"
 #include "xinf_tsan.h"
 
-#define XINF_ACTOR_BATCH   256    //  messages handled per wake-up
-#define XINF_ACTOR_CORK_MS 1      //  replies of a batch wait at most about this long
+#define XINF_ACTOR_BATCH    256     //  messages handled per wake-up
+#define XINF_ACTOR_CORK_US  1000    //  a queued reply waits about this at most...
+#define XINF_ACTOR_SLOW_US  200     //  ...and never for a handler whose last run took this
+
+//  A handler of the table, and whether its last run was slow: the replies
+//  queued before it go out first (s_run).
+typedef struct {
+    xinf_handler_fn *fn;
+    bool slow;
+} s_handler_t;
 #define XINF_BIND_WAIT_MS  5000
 
 typedef struct {
@@ -19,7 +27,7 @@ typedef struct {
 struct _xinf_ctx_t {
     char name [XINF_SENDER_MAX + 1];
     void *state;
-    zhashx_t *handlers;        //  type -> xinf_handler_fn (not owned)
+    zhashx_t *handlers;        //  type -> s_handler_t
     int (*init) (xinf_ctx_t *ctx);
     void (*fini) (xinf_ctx_t *ctx);
     bool (*gate) (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg);
@@ -29,7 +37,7 @@ struct _xinf_ctx_t {
     zsock_t *pipe;
     zlistx_t *callbacks;       //  s_callback_t, freed at stop
     xinf_actor_stats_t stats;
-    int64_t received_at;       //  when the last message came (monotonic ms)
+    int64_t queued_at;         //  when the oldest corked reply was made (monotonic us)
     bool stopping;
     int init_rc;
 };
@@ -57,15 +65,34 @@ s_on_ping (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_ctx_reply (ctx, from, msg, &pong);
 }
 
+//  Runs a handler. The replies corked before it go out first when they
+//  have waited XINF_ACTOR_CORK_US, or when its last run was slow (a reply
+//  is not held while the actor writes a file or waits): a reply waits
+//  longer only behind a handler that was quick until now.
+static void
+s_run (xinf_ctx_t *ctx, s_handler_t *handler, xinf_peer_t *peer, xinf_msg_t *msg)
+{
+    int64_t start = zclock_usecs ();
+    size_t queued = xinf_router_queued (ctx->router);
+    if (queued && (handler->slow || start - ctx->queued_at >= XINF_ACTOR_CORK_US)) {
+        xinf_router_flush (ctx->router);
+        queued = 0;
+    }
+    handler->fn (ctx, peer, msg);
+    if (!queued && xinf_router_queued (ctx->router))
+        ctx->queued_at = start;
+    handler->slow = zclock_usecs () - start >= XINF_ACTOR_SLOW_US;
+}
+
 static void
 s_dispatch (xinf_ctx_t *ctx, xinf_peer_t *peer, xinf_msg_t *msg)
 {
     if (ctx->gate && !ctx->gate (ctx, peer, msg))
         return;
-    xinf_handler_fn *handler = (xinf_handler_fn *) zhashx_lookup (ctx->handlers, xinf_msg_type (msg));
+    s_handler_t *handler = (s_handler_t *) zhashx_lookup (ctx->handlers, xinf_msg_type (msg));
     if (handler) {
         ctx->stats.handled++;
-        handler (ctx, peer, msg);
+        s_run (ctx, handler, peer, msg);
         return;
     }
     ctx->stats.unknown_types++;
@@ -113,8 +140,6 @@ s_receive_one (xinf_ctx_t *ctx)
     uint64_t corr;
     xinf_msg_t *msg = xinf_router_try_recv (ctx->router, &peer, error, sizeof error, &corr);
     //  The clock was read when the message came (the peer's last_seen)
-    if (peer)
-        ctx->received_at = xinf_peer_last_seen (peer);
     int admit = 1;
     if (msg && !(ctx->unlimited && ctx->unlimited (ctx, peer)))
         admit = xinf_router_admit (ctx->router, peer, xinf_peer_last_seen (peer));
@@ -139,20 +164,13 @@ s_receive_one (xinf_ctx_t *ctx)
 
 //  Handles what is queued, a batch at most. The batch's replies are
 //  corked: they reach libzmq's I/O thread together at its end, which then
-//  wakes once for them all. In a long batch they go every
-//  XINF_ACTOR_CORK_MS (by the clock read when each message came): a reply
-//  waits about that at most, or longer behind a handler that runs long.
+//  wakes once for them all (s_run bounds how long one waits).
 static int
 s_on_router (zloop_t *loop, zsock_t *sock, void *arg)
 {
     xinf_ctx_t *ctx = (xinf_ctx_t *) arg;
-    int64_t flushed = zclock_mono ();
     xinf_router_cork (ctx->router);
     for (int count = 0; count < XINF_ACTOR_BATCH && !ctx->stopping; count++) {
-        if (ctx->received_at - flushed >= XINF_ACTOR_CORK_MS) {
-            xinf_router_flush (ctx->router);
-            flushed = ctx->received_at;
-        }
         if (!s_receive_one (ctx))
             break;                  //  nothing queued
     }
@@ -220,6 +238,23 @@ s_actor_main (zsock_t *pipe, void *args)
     xinf_tsan_release (ctx);            //  the owner frees ctx after the thread's last signal
 }
 
+static void
+s_handler_destroy (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+//  Adds or replaces the handler of a type.
+static void
+s_handler_add (xinf_ctx_t *ctx, const char *type, xinf_handler_fn *fn)
+{
+    s_handler_t *handler = calloc (1, sizeof *handler);
+    assert (handler);
+    handler->fn = fn;
+    zhashx_update (ctx->handlers, type, handler);
+}
+
 static xinf_ctx_t *
 s_ctx_new (const xinf_actor_spec_t *spec)
 {
@@ -232,9 +267,10 @@ s_ctx_new (const xinf_actor_spec_t *spec)
     ctx->gate = spec->gate;
     ctx->unlimited = spec->unlimited;
     ctx->handlers = zhashx_new ();
-    zhashx_insert (ctx->handlers, "PING", (void *) s_on_ping);
+    zhashx_set_destructor (ctx->handlers, s_handler_destroy);
+    s_handler_add (ctx, "PING", s_on_ping);
     for (const xinf_handler_t *handler = spec->handlers; handler && handler->type; handler++)
-        zhashx_update (ctx->handlers, handler->type, (void *) handler->fn);
+        s_handler_add (ctx, handler->type, handler->fn);
     return ctx;
 }
 

@@ -80,10 +80,12 @@ void xinf_ctx_stats (xinf_ctx_t *ctx, xinf_actor_stats_t *stats);
 
 //  Sends 'reply' to 'to' with the request's correlation id; consumes reply.
 //  In a handler the reply is corked (xinf_router_reply): it leaves with
-//  the batch's other replies when the batch ends, at most about
-//  1 ms later; 0 then means queued. A reply the socket
-//  refuses is logged and counted, not returned: a caller that must know
-//  (a token to a client) uses xinf_router_send.
+//  the batch's other replies when the batch ends, or before a later
+//  handler once it has waited about 1 ms or when that handler's last run
+//  took over 0.2 ms (a handler quick until now can still hold it for its
+//  own run); 0 then means queued. A reply the socket refuses is logged and
+//  counted, not returned: a caller that must know (a token to a client)
+//  uses xinf_router_send.
 int xinf_ctx_reply (xinf_ctx_t *ctx, xinf_peer_t *to, const xinf_msg_t *request, xinf_msg_t **reply_p);
 int xinf_ctx_reply_error (xinf_ctx_t *ctx, xinf_peer_t *to, uint64_t corr, const char *code,
                           const char *format, ...) __attribute__ ((format (printf, 5, 6)));

@@ -82,6 +82,7 @@ xinf_router_destroy (xinf_router_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_router_t *self = *self_p;
+        xinf_router_flush (self);          //  nothing corked is dropped unsaid
         zsock_destroy (&self->sock);
         zhashx_destroy (&self->peers);
         free (self->queue);
@@ -382,6 +383,8 @@ xinf_router_flush (xinf_router_t *self)
     self->queued = 0;
     self->cork_size = 0;
 }
+
+size_t xinf_router_queued (xinf_router_t *self) { return self->queued; }
 
 void
 xinf_router_uncork (xinf_router_t *self)

@@ -55,13 +55,15 @@ int xinf_router_send_to_id (xinf_router_t *self, const char *peer_id, xinf_msg_t
 //  Corking, as TCP_CORK does for segments: while corked, replies
 //  (xinf_router_reply) are encoded and queued in order, and go out
 //  together on xinf_router_flush or xinf_router_uncork, or when the queue
-//  is full. libzmq's I/O thread then wakes once for a run of replies, not
+//  is full (destroying the router sends them too). libzmq's I/O thread then wakes once for a run of replies, not
 //  once for each (an actor corks while it handles a batch of messages).
 //  Any other send flushes the queue first: the order on the socket is the
 //  order of the calls.
 void xinf_router_cork (xinf_router_t *self);
 void xinf_router_flush (xinf_router_t *self);
 void xinf_router_uncork (xinf_router_t *self);
+//  Replies queued now.
+size_t xinf_router_queued (xinf_router_t *self);
 //  Sends a reply, consuming it: queued while corked (0), else as
 //  xinf_router_send. A queued reply the socket refuses when it goes out
 //  (the peer gone, its queue full) is logged and counted as

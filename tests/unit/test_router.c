@@ -9,11 +9,15 @@
     is refused when it goes out: counted and logged, not lost silently,
     and a NULL peer is refused at once (test_cork_refused). Uncorked,
     xinf_router_reply sends at once. An actor's replies are corked for its
-    batch and leave at its end (test_actor_batch).
+    batch and leave at its end (test_actor_batch), in the envelope version
+    each peer speaks (test_actor_version2); a reply is not held behind a
+    handler whose last run was slow (test_actor_slow_handler). Destroying
+    a corked router sends what it queued (test_cork_destroy).
 */
 #include "test_unit.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 
 typedef struct {
     xinf_router_t *router;
@@ -244,6 +248,107 @@ test_actor_batch (void)
     CHECK (xinf_actor_destroy (&actor));
 }
 
+static void
+test_cork_destroy (void)
+{
+    s_pair_t pair;
+    s_pair_new (&pair);
+    xinf_router_cork (pair.router);
+    for (uint64_t number = 0; number < 3; number++) {
+        xinf_msg_t *msg = s_numbered ("REPLY", number);
+        CHECK_INT (xinf_router_reply (pair.router, pair.peer, &msg), 0);
+    }
+    CHECK_INT (xinf_router_queued (pair.router), 3);
+    xinf_router_destroy (&pair.router);     //  the old code: dropped, unsaid
+    for (uint64_t number = 0; number < 3; number++)
+        s_expect (pair.dealer, "REPLY", number);
+    xinf_dealer_destroy (&pair.dealer);
+}
+
+//  PINGs and an unknown type from a version-2 peer, many in one batch:
+//  every answer in version 2.
+static void
+test_actor_version2 (void)
+{
+    xinf_actor_spec_t spec = { .name = "v2" };
+    xinf_actor_t *actor = xinf_actor_new (&spec);
+    CHECK (actor);
+    char bound [256];
+    CHECK (xinf_actor_bind (actor, "tcp://127.0.0.1:0", bound, sizeof bound) > 0);
+    zsock_t *dealer = zsock_new_dealer (bound);
+    zsock_set_rcvtimeo (dealer, 5000);
+    for (int index = 0; index < 40; index++) {
+        xinf_msg_t *msg = xinf_msg_new (index % 3 ? "PING" : "NOSUCH");
+        xinf_msg_set_corr (msg, (uint64_t) index + 1);
+        xinf_msg_set_version (msg, 2);
+        zmsg_t *frames = xinf_msg_encode (&msg);
+        CHECK_INT (zmsg_send (&frames, dealer), 0);
+    }
+    for (int index = 0; index < 40; index++) {
+        zmsg_t *reply = zmsg_recv (dealer);
+        CHECK (reply);
+        zframe_t *head = zmsg_first (reply);
+        CHECK (zframe_size (head) > XINF_SIGNATURE_SIZE);
+        CHECK_INT (zframe_data (head) [4], 2);
+        zmsg_destroy (&reply);
+    }
+    zsock_destroy (&dealer);
+    CHECK (xinf_actor_destroy (&actor));
+}
+
+//  SLOW takes 'hold_ms' (field) or until the test releases it (10 s at most); FAST
+//  answers at once.
+static atomic_bool s_released;
+
+static void
+s_on_slow (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    int64_t hold = (int64_t) xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "hold_ms"));
+    int64_t deadline = zclock_mono () + (hold ? hold : 10000);
+    while (zclock_mono () < deadline && (hold || !atomic_load (&s_released)))
+        zclock_sleep (1);
+    xinf_msg_t *reply = s_numbered ("SLOW_DONE", 0);
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+static void
+s_on_fast (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
+{
+    xinf_msg_t *reply = s_numbered ("FAST_DONE", xinf_value_uint (xinf_map_get (xinf_msg_body (msg), "n")));
+    xinf_ctx_reply (ctx, from, msg, &reply);
+}
+
+//  A handler that was slow last time (a file written, a wait) does not
+//  hold the replies made before it in its batch: FAST's answer arrives
+//  while SLOW still runs, and SLOW runs until the test has it.
+static void
+test_actor_slow_handler (void)
+{
+    static const xinf_handler_t handlers [] = { { "SLOW", s_on_slow }, { "FAST", s_on_fast }, { NULL, NULL } };
+    xinf_actor_spec_t spec = { .name = "slowpoke", .handlers = handlers };
+    xinf_actor_t *actor = xinf_actor_new (&spec);
+    CHECK (actor);
+    char bound [256];
+    CHECK (xinf_actor_bind (actor, "tcp://127.0.0.1:0", bound, sizeof bound) > 0);
+    xinf_dealer_t *dealer = xinf_dealer_new (bound, "client");
+    //  SLOW takes 5 ms once: the actor learns that it is slow
+    xinf_msg_t *msg = s_numbered ("SLOW", 0);
+    xinf_map_put_uint (xinf_msg_body (msg), "hold_ms", 5);
+    CHECK_INT (xinf_dealer_send (dealer, &msg), 0);
+    s_expect (dealer, "SLOW_DONE", 0);
+    //  FAST then SLOW, back to back: one batch when the actor wakes
+    atomic_store (&s_released, false);
+    msg = s_numbered ("FAST", 1);
+    CHECK_INT (xinf_dealer_send (dealer, &msg), 0);
+    msg = s_numbered ("SLOW", 0);
+    CHECK_INT (xinf_dealer_send (dealer, &msg), 0);
+    s_expect (dealer, "FAST_DONE", 1);      //  the old code: held until SLOW gave up (10 s)
+    atomic_store (&s_released, true);
+    s_expect (dealer, "SLOW_DONE", 0);
+    xinf_dealer_destroy (&dealer);
+    CHECK (xinf_actor_destroy (&actor));
+}
+
 int
 main (void)
 {
@@ -251,6 +356,9 @@ main (void)
     RUN (test_cork_holds);
     RUN (test_cork_order);
     RUN (test_cork_refused);
+    RUN (test_cork_destroy);
     RUN (test_actor_batch);
+    RUN (test_actor_version2);
+    RUN (test_actor_slow_handler);
     return 0;
 }
