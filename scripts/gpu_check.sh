@@ -6,9 +6,12 @@
 # --backend cuda on the Qwen2.5-0.5B and Llama-3.2-1B shapes (F16, Q8_0),
 # and a node that finds the GPU, launches a model on it and gives the same
 # greedy tokens as on the CPU. Every step has its own time limit and the
-# run goes on past a failed one; everything lands in $OUT (the device
-# tool brings it back), the summary also on stdout. It runs here as well,
-# where the GPU steps say why they skip.
+# run goes on past a failed one. The device tool brings back at most 8
+# files and a command runs 600 s at most: the steps share one budget
+# (XINF_GPU_BUDGET_S, 540 s; a step that would not fit is cut short or
+# skipped, and says so), the most telling first, and $OUT gets two files,
+# summary.txt (also on stdout) and logs.tgz (each step's output). It runs
+# here as well, where the GPU steps say why they skip.
 #
 #     device tool: run  command: sh scripts/gpu_check.sh   carry: [".gpu"]
 set -u
@@ -16,8 +19,10 @@ cd "$(dirname "$0")/.."
 BUNDLE="$PWD/.gpu"
 OUT="${OUT:-/tmp/xinf-gpu-out}"
 WORK="${XINF_GPU_WORK:-/tmp/xinf-gpu-work}"
-mkdir -p "$OUT" "$WORK"
+LOGS="$WORK/logs"
+mkdir -p "$OUT" "$WORK" "$LOGS"
 SUMMARY="$OUT/summary.txt"
+DEADLINE=$(( $(date +%s) + ${XINF_GPU_BUDGET_S:-540} ))
 if [ ! -x "$BUNDLE/bin/xinf-node" ]; then
     echo "gpu_check: no $BUNDLE: run sh scripts/gpu_bundle.sh here first and carry .gpu" | tee "$SUMMARY"
     exit 2
@@ -37,11 +42,18 @@ for directory in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targe
 done
 export LD_LIBRARY_PATH="$libraries${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-# step NAME SECONDS COMMAND...: runs it into $OUT/NAME.txt, one summary line
+# step NAME SECONDS COMMAND...: runs it into $LOGS/NAME.txt, one summary
+# line; at most SECONDS, and no longer than the budget has left
 step () {
     name="$1"; seconds="$2"; shift 2
     started=$(date +%s)
-    timeout "$seconds" "$@" > "$OUT/$name.txt" 2>&1
+    left=$(( DEADLINE - started ))
+    if [ "$left" -lt 15 ]; then
+        echo "$name: skipped, the budget was spent" | tee -a "$SUMMARY"
+        return 75
+    fi
+    [ "$seconds" -gt "$left" ] && seconds=$left
+    timeout "$seconds" "$@" > "$LOGS/$name.txt" 2>&1
     status=$?
     case $status in 0) verdict="ok" ;; 77) verdict="skipped" ;; 124) verdict="TIMED OUT after ${seconds} s" ;;
                     *) verdict="FAILED (exit $status)" ;; esac
@@ -64,12 +76,12 @@ if [ "${1:-}" = part ]; then
         # A node on this machine: its GPU in registration, a model on it,
         # the same greedy tokens as on the CPU
         "$BUNDLE/bin/xinf-node" --role=local -p 0 --http-port 0 --executor process --model-dir "$WORK" \
-            > "$OUT/node.log" 2>&1 &
+            > "$LOGS/node.log" 2>&1 &
         node=$!
         trap 'kill $node 2>/dev/null' EXIT
         endpoint=""
         for _ in $(seq 100); do
-            endpoint=$(grep -o "listening on tcp://[^ ]*" "$OUT/node.log" | head -1 | sed "s/listening on //")
+            endpoint=$(grep -o "listening on tcp://[^ ]*" "$LOGS/node.log" | head -1 | sed "s/listening on //")
             [ -n "$endpoint" ] && break
             sleep 0.2
         done
@@ -111,41 +123,41 @@ fi
 : > "$SUMMARY"
 echo "libraries: $LD_LIBRARY_PATH" >> "$SUMMARY"
 step nvidia_smi 30 nvidia-smi
-ldd "$BUNDLE/bin/xinf-bench-generate" > "$OUT/ldd.txt" 2>&1
-grep -q "not found" "$OUT/ldd.txt" && echo "missing libraries: $(grep 'not found' "$OUT/ldd.txt" | tr -s ' \t\n' ' ')" | tee -a "$SUMMARY"
+ldd "$BUNDLE/bin/xinf-bench-generate" > "$LOGS/ldd.txt" 2>&1
+grep -q "not found" "$LOGS/ldd.txt" && echo "missing libraries: $(grep 'not found' "$LOGS/ldd.txt" | tr -s ' \t\n' ' ')" | tee -a "$SUMMARY"
 
-# The GPU tests (exit 77 with the reason where there is no device)
-step test_nccl_gpu 120 "$BUNDLE/bin/unit_coll_nccl" gpu
-step test_backend_twins_cuda 300 "$BUNDLE/bin/test_backend_twins" cuda "$BUNDLE/bin/xinf-make-model"
-grep -E "sample twin|cpu vs cuda" "$OUT/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
-# The sampling kernel's code on the host (the same check runs without a GPU)
-step test_sample_host 120 "$BUNDLE/bin/test_backend_twins" decode
-# Tensor parallelism: two executors in one process. With one GPU only the
-# mixed replica runs (a CPU rank and a GPU rank: both must refuse it);
-# two ranks over NCCL need two GPUs (NCCL refuses two ranks of one
-# communicator on one device), so executor_tp_gpu says it skips on a
-# one-GPU machine. A launch through the supervisor is not possible yet
-# (placement refuses device gpu with n_worker > 1).
-step executor_tp_mixed 180 "$BUNDLE/bin/test_executor_tp" "$BUNDLE/bin/xinf-make-model" cpu cuda:0
-step executor_tp_gpu 180 "$BUNDLE/bin/test_executor_tp" "$BUNDLE/bin/xinf-make-model" cuda:0 cuda:1
-grep -E "SKIP|NMSE|replica" "$OUT/executor_tp_gpu.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+# The twins first (exit 77 with the reason where there is no device):
+# every CUDA op against the CPU's on random inputs, sampling on the device
+step test_backend_twins_cuda 150 "$BUNDLE/bin/test_backend_twins" cuda "$BUNDLE/bin/xinf-make-model"
+grep -E "sample twin|cpu vs cuda|FAIL" "$LOGS/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+step test_nccl_gpu 45 "$BUNDLE/bin/unit_coll_nccl" gpu
 
-# The shapes, then the bench: GPU against CPU in the same run
-step make_models 300 sh "$0" part make_models
-for shape in llama3.2-1b qwen2.5-0.5b; do
-    for type in f16 q8_0; do
-        step "bench_${shape}_$type" 240 "$BUNDLE/bin/xinf-bench-generate" "$WORK/$shape-$type.gguf" --backend cuda \
-            --prompt 128 --decode 64 --json
-        grep -E "tokens/s|bound|GB/s" "$OUT/bench_${shape}_$type.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
-    done
-done
-# The wide product kernel (F16/BF16/Q8_0, the default) against the generic
-# one-weight-at-a-time kernel, on the 1B shape
+# The 1B shape, then the bench: GPU against CPU in the same run
+step make_models 150 sh "$0" part make_models
 for type in f16 q8_0; do
-    step "bench_llama3.2-1b_${type}_generic" 240 env XINF_CUDA_PROJECT=generic "$BUNDLE/bin/xinf-bench-generate" \
-        "$WORK/llama3.2-1b-$type.gguf" --backend cuda --prompt 128 --decode 64 --json
-    grep -E "tokens/s|bound|GB/s" "$OUT/bench_llama3.2-1b_${type}_generic.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+    step "bench_llama3.2-1b_$type" 75 "$BUNDLE/bin/xinf-bench-generate" "$WORK/llama3.2-1b-$type.gguf" --backend cuda \
+        --prompt 128 --decode 64 --json
+    grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_$type.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
 done
-step node_gpu_launch 300 sh "$0" part node
-tail -3 "$OUT/node_gpu_launch.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
-echo "done: files in $OUT" | tee -a "$SUMMARY"
+step node_gpu_launch 90 sh "$0" part node
+tail -3 "$LOGS/node_gpu_launch.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+
+# What the budget leaves room for: the sampling kernel's host code,
+# tensor parallelism (one GPU: only the mixed replica runs, a CPU rank and
+# a GPU rank that both must refuse it; two ranks over NCCL need two GPUs,
+# so executor_tp_gpu says it skips), the 0.5B shape, and the wide product
+# kernel against the generic one-weight-at-a-time kernel
+step test_sample_host 30 "$BUNDLE/bin/test_backend_twins" decode
+step executor_tp_mixed 60 "$BUNDLE/bin/test_executor_tp" "$BUNDLE/bin/xinf-make-model" cpu cuda:0
+step executor_tp_gpu 60 "$BUNDLE/bin/test_executor_tp" "$BUNDLE/bin/xinf-make-model" cuda:0 cuda:1
+grep -E "SKIP|NMSE|replica" "$LOGS/executor_tp_gpu.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
+for type in f16 q8_0; do
+    step "bench_qwen2.5-0.5b_$type" 60 "$BUNDLE/bin/xinf-bench-generate" "$WORK/qwen2.5-0.5b-$type.gguf" --backend cuda \
+        --prompt 128 --decode 64 --json
+    grep -E "tokens/s|bound|GB/s" "$LOGS/bench_qwen2.5-0.5b_$type.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
+    step "bench_llama3.2-1b_${type}_generic" 60 env XINF_CUDA_PROJECT=generic "$BUNDLE/bin/xinf-bench-generate" \
+        "$WORK/llama3.2-1b-$type.gguf" --backend cuda --prompt 128 --decode 64 --json
+    grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_${type}_generic.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
+done
+tar czf "$OUT/logs.tgz" -C "$WORK" logs
+echo "done: $OUT/summary.txt and $OUT/logs.tgz (each step's output)" | tee -a "$SUMMARY"
