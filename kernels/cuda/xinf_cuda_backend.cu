@@ -95,6 +95,11 @@ s_alloc (xinf_backend_t *self, size_t bytes)
     bytes = bytes ? bytes : 1;
     if (!xinf_cuda_enter (cuda))
         return NULL;
+    if (cuda->capturing) {
+        //  cudaMalloc and the synchronize below would break the capture
+        xinf_cuda_fail (cuda, "alloc", "an allocation while a CUDA graph is captured");
+        return NULL;
+    }
     if (cuda->n_spans == cuda->max_spans) {
         size_t max = cuda->max_spans ? 2 * cuda->max_spans : 16;
         xinf_cuda_span_t *spans = (xinf_cuda_span_t *) realloc (cuda->spans, max * sizeof *spans);

@@ -79,12 +79,19 @@ xinf_cuda_graph_output (xinf_cuda_t *cuda, void *host, const void *device, size_
     xinf_cuda_graph_t *graph = &cuda->recording;
     if (graph->n_outputs == XINF_CUDA_GRAPH_OUTPUTS)
         return xinf_cuda_fail (cuda, "graph capture", "more copies to the host than a graph keeps");
+    //  The copies come after the replay: two from one staging buffer would
+    //  both read the second's rows
+    for (size_t index = 0; index < graph->n_outputs; index++)
+        if (graph->outputs [index].device == device)
+            return xinf_cuda_fail (cuda, "graph capture", "two copies to the host from one staging buffer");
     graph->outputs [graph->n_outputs++] = (xinf_cuda_output_t) { host, device, bytes };
     return 0;
 }
 
 //  Graphs off for good: the reason into 'error', logged; the backend's
-//  error cleared (it goes on eagerly). Returns -1.
+//  error cleared (it goes on eagerly), unless it is sticky (a fault of
+//  the device: the step then fails with it, not with what the next call
+//  says). Returns -1.
 static int
 s_graphs_off (xinf_cuda_t *cuda, const char *reason, char *error, size_t error_size)
 {
@@ -95,10 +102,11 @@ s_graphs_off (xinf_cuda_t *cuda, const char *reason, char *error, size_t error_s
         snprintf (error, error_size, "%s", text);
     cuda->graphs_off = true;
     cuda->capturing = false;
-    cuda->failed = false;
-    cuda->sticky = false;
-    cuda->error [0] = 0;
-    cudaGetLastError ();
+    if (!cuda->sticky) {
+        cuda->failed = false;
+        cuda->error [0] = 0;
+        cudaGetLastError ();
+    }
     return -1;
 }
 
@@ -254,6 +262,11 @@ xinf_cuda_graph_replay (xinf_backend_t *self, size_t bucket, const xinf_batch_t 
         s_drop (graph);
         return 0;
     }
+    //  The ids go to the recorded embedding as they are: checked here, as
+    //  xinf_cuda_embed checks them on an eager pass
+    for (size_t i = 0; i < batch->n; i++)
+        if (graph->token_rows && (batch->tokens [i] < 0 || (size_t) batch->tokens [i] >= graph->token_rows))
+            return xinf_cuda_fail (cuda, "graph replay", "a token id outside the embedding table");
     if (s_put_batch (cuda, batch, pool))
         return -1;
     //  The uploads may have grown a stage (longer tables than planned for)

@@ -63,6 +63,7 @@ typedef struct {
     const float *keys;                //  the KV pool it was recorded on
     size_t n_blocks, block_tokens;
     float *logits;                    //  the host rows of its pass
+    size_t token_rows;                //  its embedding table's rows: a replay's ids are checked against them
     xinf_cuda_output_t outputs [XINF_CUDA_GRAPH_OUTPUTS];
     size_t n_outputs;
 } xinf_cuda_graph_t;

@@ -240,6 +240,8 @@ xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t
             xinf_cuda_fail (cuda, "embed", "a token id outside the table");
             return;
         }
+    if (cuda->capturing)
+        cuda->recording.token_rows = table->rows;     //  a replay checks its ids against them
     if (n > 0x7fffffff) {
         xinf_cuda_fail (cuda, "embed", "too many tokens for one launch");
         return;
