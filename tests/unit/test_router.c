@@ -220,15 +220,24 @@ s_on_shout (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
 }
 
+//  An actor with these handlers bound to tcp://127.0.0.1, its endpoint
+//  into 'bound' (256 bytes).
+static xinf_actor_t *
+s_actor_bound (const char *name, const xinf_handler_t *handlers, char *bound)
+{
+    xinf_actor_spec_t spec = { .name = name, .handlers = handlers };
+    xinf_actor_t *actor = xinf_actor_new (&spec);
+    CHECK (actor);
+    CHECK (xinf_actor_bind (actor, "tcp://127.0.0.1:0", bound, 256) > 0);
+    return actor;
+}
+
 static void
 test_actor_batch (void)
 {
     static const xinf_handler_t handlers [] = { { "SHOUT", s_on_shout }, { NULL, NULL } };
-    xinf_actor_spec_t spec = { .name = "shouter", .handlers = handlers };
-    xinf_actor_t *actor = xinf_actor_new (&spec);
-    CHECK (actor);
     char bound [256];
-    CHECK (xinf_actor_bind (actor, "tcp://127.0.0.1:0", bound, sizeof bound) > 0);
+    xinf_actor_t *actor = s_actor_bound ("shouter", handlers, bound);
     xinf_dealer_t *dealer = xinf_dealer_new (bound, "client");
     //  Many requests at once: the actor handles them in batches, each
     //  batch's replies corked; every reply arrives, in order
@@ -270,11 +279,8 @@ test_cork_destroy (void)
 static void
 test_actor_version2 (void)
 {
-    xinf_actor_spec_t spec = { .name = "v2" };
-    xinf_actor_t *actor = xinf_actor_new (&spec);
-    CHECK (actor);
     char bound [256];
-    CHECK (xinf_actor_bind (actor, "tcp://127.0.0.1:0", bound, sizeof bound) > 0);
+    xinf_actor_t *actor = s_actor_bound ("v2", NULL, bound);
     zsock_t *dealer = zsock_new_dealer (bound);
     zsock_set_rcvtimeo (dealer, 5000);
     for (int index = 0; index < 40; index++) {
@@ -325,11 +331,8 @@ static void
 test_actor_slow_handler (void)
 {
     static const xinf_handler_t handlers [] = { { "SLOW", s_on_slow }, { "FAST", s_on_fast }, { NULL, NULL } };
-    xinf_actor_spec_t spec = { .name = "slowpoke", .handlers = handlers };
-    xinf_actor_t *actor = xinf_actor_new (&spec);
-    CHECK (actor);
     char bound [256];
-    CHECK (xinf_actor_bind (actor, "tcp://127.0.0.1:0", bound, sizeof bound) > 0);
+    xinf_actor_t *actor = s_actor_bound ("slowpoke", handlers, bound);
     xinf_dealer_t *dealer = xinf_dealer_new (bound, "client");
     //  SLOW takes 5 ms once: the actor learns that it is slow
     xinf_msg_t *msg = s_numbered ("SLOW", 0);
