@@ -467,7 +467,7 @@ s_contexts (s_io_t *io, const uint64_t *contexts, size_t count)
 {
     xinf_scheduler_t *scheduler = s_new (io);
     for (size_t index = 0; index < count; index++) {
-        char node [16];
+        char node [32];
         snprintf (node, sizeof node, "w%zu", index);
         xinf_scheduler_replica_context (scheduler, "m", index, contexts [index]);
         xinf_scheduler_replica_set (scheduler, "m", index, node, true, 1, 0);
