@@ -32,6 +32,14 @@ xinf_model_view_state (const xinf_model_entry_t *model, const char **error)
     return loading ? "loading" : ready ? "ready" : "stopped";
 }
 
+//  The context a replica's model info reports; 0 before it is loaded.
+static uint64_t
+s_context (const xinf_replica_entry_t *replica)
+{
+    const xinf_value_t *context = xinf_map_get (replica->info, "context");
+    return xinf_value_type (context) == XINF_UINT ? xinf_value_uint (context) : 0;
+}
+
 xinf_value_t *
 xinf_model_view_replica (const xinf_replica_entry_t *replica)
 {
@@ -43,9 +51,8 @@ xinf_model_view_replica (const xinf_replica_entry_t *replica)
     xinf_map_put_uint (item, "bytes_total", replica->bytes_total);
     xinf_map_put_str (item, "error", replica->error);
     xinf_map_put_str (item, "note", replica->note);
-    const xinf_value_t *context = xinf_map_get (replica->info, "context");
-    if (xinf_value_type (context) == XINF_UINT)
-        xinf_map_put_uint (item, "context_length", xinf_value_uint (context));
+    if (s_context (replica))
+        xinf_map_put_uint (item, "context_length", s_context (replica));
     if (replica->has_kv && (replica->state == XINF_LAUNCH_READY)) {
         xinf_map_put_uint (item, "kv_blocks_used", replica->kv_blocks_used);
         xinf_map_put_uint (item, "kv_blocks_free", replica->kv_blocks_free);
@@ -104,21 +111,18 @@ xinf_model_view_item (const xinf_model_entry_t *model)
     const xinf_value_t *info = NULL;
     for (size_t index = 0; index < model->count && !info; index++)
         info = model->replicas [index].info;
-    const char *keys [] = { "arch", "weight_type", "size_bytes", "context", "vocab", "n_params",
+    const char *keys [] = { "arch", "weight_type", "size_bytes", "vocab", "n_params",
                             "chat_template", "bos_token", "eos_token", "kv_blocks", "max_seqs", "cuda_graphs" };
     for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
         if (xinf_map_get (info, keys [index]))
-            xinf_map_put (item, streq (keys [index], "weight_type") ? "type" :
-                          streq (keys [index], "context") ? "context_length" : keys [index],
+            xinf_map_put (item, streq (keys [index], "weight_type") ? "type" : keys [index],
                           xinf_value_dup (xinf_map_get (info, keys [index])));
     //  Replicas size their KV cache from their machine's memory: a prompt
     //  one refuses goes on to a larger one, so the model's is the largest
     uint64_t largest = 0;
-    for (size_t index = 0; index < model->count; index++) {
-        const xinf_value_t *context = xinf_map_get (model->replicas [index].info, "context");
-        if (xinf_value_type (context) == XINF_UINT && xinf_value_uint (context) > largest)
-            largest = xinf_value_uint (context);
-    }
+    for (size_t index = 0; index < model->count; index++)
+        if (s_context (&model->replicas [index]) > largest)
+            largest = s_context (&model->replicas [index]);
     if (largest)
         xinf_map_put_uint (item, "context_length", largest);
     xinf_value_t *replicas = xinf_value_new_array ();
