@@ -129,7 +129,7 @@ grep -q "not found" "$LOGS/ldd.txt" && echo "missing libraries: $(grep 'not foun
 # The twins first (exit 77 with the reason where there is no device):
 # every CUDA op against the CPU's on random inputs, sampling on the device
 step test_backend_twins_cuda 150 "$BUNDLE/bin/test_backend_twins" cuda "$BUNDLE/bin/xinf-make-model"
-grep -E "sample twin|cpu vs cuda|FAIL" "$LOGS/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+grep -E "sample twin|cpu vs cuda|q8a|FAIL" "$LOGS/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
 step test_nccl_gpu 45 "$BUNDLE/bin/unit_coll_nccl" gpu
 
 # The 1B shape, then the bench: GPU against CPU in the same run
@@ -159,5 +159,9 @@ for type in f16 q8_0; do
         "$WORK/llama3.2-1b-$type.gguf" --backend cuda --prompt 128 --decode 64 --json
     grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_${type}_generic.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
 done
+# Q8_0 through the wide kernel's float activations instead of the q8a path
+step bench_llama3.2-1b_q8_0_float 60 env XINF_CUDA_PROJECT=float "$BUNDLE/bin/xinf-bench-generate" \
+    "$WORK/llama3.2-1b-q8_0.gguf" --backend cuda --prompt 128 --decode 64 --json
+grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_q8_0_float.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
 tar czf "$OUT/logs.tgz" -C "$WORK" logs
 echo "done: $OUT/summary.txt and $OUT/logs.tgz (each step's output)" | tee -a "$SUMMARY"

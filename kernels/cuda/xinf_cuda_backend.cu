@@ -178,23 +178,29 @@ s_copies_grow (xinf_cuda_t *cuda)
     return 0;
 }
 
-const void *
-xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const char *what)
+//  The copy of 'host' in 'layout', NULL if none; 'fewer' set when one
+//  exists with fewer bytes than 'bytes'.
+static void *
+s_copy_find (xinf_cuda_t *cuda, const void *host, xinf_cuda_layout_t layout, size_t bytes, bool *fewer)
 {
-    if (cuda->failed)
+    *fewer = false;
+    if (!cuda->max_copies)
         return NULL;
-    if (xinf_cuda_owns (cuda, host, bytes))
-        return host;
-    if (cuda->max_copies) {
-        size_t slot = s_slot (host, cuda->max_copies);
-        for (; cuda->copies [slot].host; slot = (slot + 1) & (cuda->max_copies - 1))
-            if (cuda->copies [slot].host == host) {
-                if (cuda->copies [slot].bytes >= bytes)
-                    return cuda->copies [slot].device;
-                xinf_cuda_fail (cuda, what, "host data seen before with fewer bytes (changed under the backend)");
-                return NULL;
-            }
-    }
+    size_t slot = s_slot (host, cuda->max_copies);
+    for (; cuda->copies [slot].host; slot = (slot + 1) & (cuda->max_copies - 1))
+        if (cuda->copies [slot].host == host && cuda->copies [slot].layout == layout) {
+            *fewer = cuda->copies [slot].bytes < bytes;
+            return *fewer ? NULL : cuda->copies [slot].device;
+        }
+    return NULL;
+}
+
+//  Device memory of 'bytes' holding a copy of 'image' (host memory),
+//  recorded as the copy of 'host' in 'layout'; NULL after a failure.
+static void *
+s_copy_add (xinf_cuda_t *cuda, const void *host, xinf_cuda_layout_t layout, const void *image, size_t bytes,
+            const char *what)
+{
     if (cuda->capturing) {
         xinf_cuda_fail (cuda, what, "graph capture: host data not on the device yet");
         return NULL;
@@ -204,16 +210,57 @@ xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const cha
     void *device = NULL;
     if (xinf_cuda_check (cuda, cudaMalloc (&device, bytes ? bytes : 1), what))
         return NULL;
-    if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, host, bytes, cudaMemcpyHostToDevice, cuda->stream), what)) {
+    //  Synchronous: 'image' may be a buffer the caller frees next
+    if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, image, bytes, cudaMemcpyHostToDevice, cuda->stream), what)
+    ||  (image != host && xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), what))) {
         cudaFree (device);
         return NULL;
     }
     size_t slot = s_slot (host, cuda->max_copies);
     while (cuda->copies [slot].host)
         slot = (slot + 1) & (cuda->max_copies - 1);
-    cuda->copies [slot] = (xinf_cuda_copy_t) { host, bytes, device };
+    cuda->copies [slot] = (xinf_cuda_copy_t) { host, layout, bytes, device };
     cuda->n_copies++;
     cuda->copied_bytes += bytes;
+    return device;
+}
+
+const void *
+xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const char *what)
+{
+    bool fewer;
+    if (cuda->failed)
+        return NULL;
+    if (xinf_cuda_owns (cuda, host, bytes))
+        return host;
+    void *device = s_copy_find (cuda, host, XINF_CUDA_COPY_AS_IS, bytes, &fewer);
+    if (fewer)
+        xinf_cuda_fail (cuda, what, "host data seen before with fewer bytes (changed under the backend)");
+    if (device || fewer)
+        return device;
+    return s_copy_add (cuda, host, XINF_CUDA_COPY_AS_IS, host, bytes, what);
+}
+
+const void *
+xinf_cuda_constant_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const char *what)
+{
+    bool fewer;
+    size_t bytes = xinf_cuda_q8a_image_bytes (w->rows, w->cols);
+    if (cuda->failed)
+        return NULL;
+    void *device = s_copy_find (cuda, w->data, XINF_CUDA_COPY_Q8A, bytes, &fewer);
+    if (fewer)
+        xinf_cuda_fail (cuda, what, "host data seen before with fewer bytes (changed under the backend)");
+    if (device || fewer)
+        return device;
+    void *image = malloc (bytes);
+    if (!image) {
+        xinf_cuda_fail (cuda, what, "out of host memory repacking Q8_0 weights");
+        return NULL;
+    }
+    xinf_cuda_q8a_repack (w->data, w->rows, w->cols, image);
+    device = s_copy_add (cuda, w->data, XINF_CUDA_COPY_Q8A, image, bytes, what);
+    free (image);
     return device;
 }
 
@@ -452,6 +499,7 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
     cuda->device = device;
     const char *project = getenv ("XINF_CUDA_PROJECT");
     cuda->wide = !(project && strcmp (project, "generic") == 0);
+    cuda->q8a = !(project && strcmp (project, "float") == 0);
     self->ops = &s_ops;
     self->impl = cuda;
     const char *failed = NULL, *reason = NULL;
@@ -490,6 +538,13 @@ xinf_cuda_backend_set_wide (xinf_backend_t *backend, bool on)
 {
     if (xinf_cuda_backend_is (backend))
         xinf_cuda (backend)->wide = on;
+}
+
+void
+xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on)
+{
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->q8a = on;
 }
 
 const char *

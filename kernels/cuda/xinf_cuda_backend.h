@@ -87,6 +87,13 @@ void xinf_cuda_backend_set_cublas (xinf_backend_t *backend, bool on);
 //  while a call runs.
 void xinf_cuda_backend_set_wide (xinf_backend_t *backend, bool on);
 
+//  Q8_0 products of weights in host memory through the q8a path (a
+//  repacked device copy, 16-bit activations, integer sums: the CPU's
+//  arithmetic) while the wide kernel is on; off: the wide kernel's float
+//  activations. On when created, unless XINF_CUDA_PROJECT=float. Not while
+//  a call runs.
+void xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on);
+
 //  The first error since the backend began or was cleared; NULL if none.
 const char *xinf_cuda_backend_error (xinf_backend_t *backend);
 void xinf_cuda_backend_clear_error (xinf_backend_t *backend);
@@ -109,6 +116,22 @@ void xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, flo
 //  false, nothing written, when the wide kernel would not take the row.
 bool xinf_cuda_project_row_host (xinf_dtype_t dtype, const void *row, size_t row_bytes, size_t cols, const float *x,
                                  size_t count, float *out);
+
+//  The q8a path of Q8_0 products (Q8_0 weights from host memory; on
+//  unless XINF_CUDA_PROJECT is 'float' or 'generic'): row . x [t] for the
+//  'count' (1 .. 8) tokens of x as its kernel computes it, the row
+//  repacked and x quantized as on the device, its 32 lanes run on the host
+//  and added in the shuffle tree's order; false when cols is not of whole
+//  blocks, count out of range or out of memory. And its quantizer of
+//  activations on the host (n rows of 'cols' floats, cols of whole blocks
+//  of 32): q [n * cols] and d [n * cols / 32], bit for bit the CPU's.
+bool xinf_cuda_project_row_q8a_host (const void *row, size_t cols, const float *x, size_t count, float *out);
+void xinf_cuda_q8a_quantize_host (const float *x, size_t n, size_t cols, int16_t *q, float *d);
+
+//  A Q8_0 matrix (rows x cols, cols of whole blocks) repacked and read
+//  back weight by weight as the embedding lookup reads it, into out
+//  [rows * cols]; false for a width not of whole blocks or out of memory.
+bool xinf_cuda_q8a_decode_host (const void *q8_0, size_t rows, size_t cols, float *out);
 
 //  The sample op's algorithm (the kernel's own code, xinf_cuda_sample.cuh)
 //  run on the host, one thread a row, for tests without a GPU: as the op

@@ -7,6 +7,9 @@
     each weight is loaded once for up to XINF_CUDA_DOT_TOKENS tokens.
     The generic kernel decodes one weight at a time with byte loads.
 
+    Q8_0 rows the backend uploaded from the host take the q8a path below
+    instead (repacked codes, 16-bit activations, integer sums).
+
     Host and device: xinf_cuda_project_row_host runs the 32 lanes of a
     warp on the host and adds them in the order of the kernel's shuffle
     tree, so a machine without a GPU tests the wide kernel's indexing and
@@ -18,9 +21,13 @@
 
 #include "xinf_cuda_decode.cuh"
 
+#include <math.h>
 #include <string.h>
 
 #define XINF_CUDA_DOT_TOKENS 8
+
+//  Chunks (or pieces) whose loads a lane issues before it uses the first
+#define XINF_CUDA_DOT_DEPTH 4
 
 //  Loops unrolled on the device (the host compiler does not know the pragma)
 #if defined (__CUDA_ARCH__)
@@ -75,31 +82,54 @@ s_dot_chunk8 (const float *weights, const float *in, float acc)
     return fmaf (weights [7], high.w, acc);
 }
 
+//  The eight weights of a 16-byte chunk of F16 (bf16 false) or BF16 as
+//  floats, times the activations of each of the 'count' tokens at chunk
+//  'c' of 'in', added to acc [t].
+template <int TOKENS>
+XINF_CUDA_BOTH void
+s_dot_chunk_add (bool bf16, uint4 packed, const float *in, size_t cols, size_t count, size_t c, float *acc)
+{
+    uint32_t words [4] = { packed.x, packed.y, packed.z, packed.w };
+    float weights [8];
+XINF_CUDA_UNROLL
+    for (int i = 0; i < 4; i++) {
+        weights [2 * i] = s_dot_half (words [i] & 0xffffu, bf16);
+        weights [2 * i + 1] = s_dot_half (words [i] >> 16, bf16);
+    }
+XINF_CUDA_UNROLL
+    for (int t = 0; t < TOKENS; t++)
+        if ((size_t) t < count)
+            acc [t] = s_dot_chunk8 (weights, in + t * cols + c * 8, acc [t]);
+}
+
 //  F16/BF16: lane 'lane' adds its chunks' products to acc [t] for the
-//  first 'count' tokens of 'in' (rows of 'cols' floats).
+//  first 'count' tokens of 'in' (rows of 'cols' floats). The loads of
+//  XINF_CUDA_DOT_DEPTH chunks are issued before the first is used (one
+//  16-byte load in flight a lane is far from what HBM needs); the sums
+//  are taken chunk after chunk, in the same order either way.
+template <int TOKENS>
 XINF_CUDA_BOTH void
 s_dot_lane_16 (bool bf16, const uint8_t *row, size_t cols, const float *in, size_t count, unsigned lane,
                unsigned lanes, float *acc)
 {
-    size_t chunks = cols / 8;
-    for (size_t c = lane; c < chunks; c += lanes) {
-        uint4 packed = ((const uint4 *) row) [c];
-        uint32_t words [4] = { packed.x, packed.y, packed.z, packed.w };
-        float weights [8];
+    const uint4 *chunks = (const uint4 *) row;
+    size_t n_chunks = cols / 8, c = lane;
+    for (; c + (XINF_CUDA_DOT_DEPTH - 1) * (size_t) lanes < n_chunks; c += XINF_CUDA_DOT_DEPTH * (size_t) lanes) {
+        uint4 packed [XINF_CUDA_DOT_DEPTH];
 XINF_CUDA_UNROLL
-        for (int i = 0; i < 4; i++) {
-            weights [2 * i] = s_dot_half (words [i] & 0xffffu, bf16);
-            weights [2 * i + 1] = s_dot_half (words [i] >> 16, bf16);
-        }
+        for (int i = 0; i < XINF_CUDA_DOT_DEPTH; i++)
+            packed [i] = chunks [c + i * (size_t) lanes];
 XINF_CUDA_UNROLL
-        for (int t = 0; t < XINF_CUDA_DOT_TOKENS; t++)
-            if ((size_t) t < count)
-                acc [t] = s_dot_chunk8 (weights, in + t * cols + c * 8, acc [t]);
+        for (int i = 0; i < XINF_CUDA_DOT_DEPTH; i++)
+            s_dot_chunk_add<TOKENS> (bf16, packed [i], in, cols, count, c + i * (size_t) lanes, acc);
     }
+    for (; c < n_chunks; c += lanes)
+        s_dot_chunk_add<TOKENS> (bf16, chunks [c], in, cols, count, c, acc);
 }
 
 //  Q8_0: lane 'lane' adds d * (q . x) of its blocks to acc [t], the sum
 //  over a block's 32 codes taken first (as ggml's vec_dot does).
+template <int TOKENS>
 XINF_CUDA_BOTH void
 s_dot_lane_q8 (const uint8_t *row, size_t cols, const float *in, size_t count, unsigned lane, unsigned lanes,
                float *acc)
@@ -115,7 +145,7 @@ XINF_CUDA_UNROLL
             codes [2 * i + 1] = (float) (int8_t) (words [1 + i] >> 8);
         }
 XINF_CUDA_UNROLL
-        for (int t = 0; t < XINF_CUDA_DOT_TOKENS; t++)
+        for (int t = 0; t < TOKENS; t++)
             if ((size_t) t < count) {
                 const float *x = in + t * cols + b * 32;
                 float sum = 0;
@@ -127,16 +157,142 @@ XINF_CUDA_UNROLL
     }
 }
 
-//  One lane's share of row . in [t] for t < count (at most
-//  XINF_CUDA_DOT_TOKENS), added to acc; xinf_cuda_dot_wide said yes.
+//  One lane's share of row . in [t] for t < count (at most TOKENS, 1 or
+//  XINF_CUDA_DOT_TOKENS: a step of one token needs fewer registers),
+//  added to acc; xinf_cuda_dot_wide said yes.
+template <int TOKENS>
 XINF_CUDA_BOTH void
 xinf_cuda_dot_lane (int dtype, const uint8_t *row, size_t cols, const float *in, size_t count, unsigned lane,
                     unsigned lanes, float *acc)
 {
     if (dtype == XINF_DTYPE_Q8_0)
-        s_dot_lane_q8 (row, cols, in, count, lane, lanes, acc);
+        s_dot_lane_q8<TOKENS> (row, cols, in, count, lane, lanes, acc);
     else
-        s_dot_lane_16 (dtype == XINF_DTYPE_BF16, row, cols, in, count, lane, lanes, acc);
+        s_dot_lane_16<TOKENS> (dtype == XINF_DTYPE_BF16, row, cols, in, count, lane, lanes, acc);
+}
+
+//  ---- Q8_0 with 16-bit activations (q8a) ------------------------------------------------
+//
+//  The device copy of a Q8_0 matrix is repacked when uploaded: its codes
+//  [rows][cols] (int8) first, then, from xinf_cuda_q8a_scales_at, its
+//  block scales [rows][cols / 32] (F16 bits); the same bytes as the
+//  file's 34-byte blocks, in an order a warp reads whole: lane l takes the
+//  16-code pieces l, l + lanes, ... of a row (one 16-byte load each, the
+//  warp's 32 loads one run of 512 bytes), DEPTH of them in flight. The
+//  activations are quantized first, 32 at a time into int16 codes and a
+//  float scale, bit for bit as the CPU's Q8_0 products quantize them
+//  (kernels/cpu/xinf_cpu_q8_act.h), and a piece's 16 products are exact
+//  int32 sums (dp2a: two int16 x int8 products a step). Each piece adds
+//  (float) sum * (weight scale * activation scale) to its lane's sum.
+
+#define XINF_CUDA_Q8A_MAX 32767
+
+//  Where the scales start in a repacked matrix, and its size.
+XINF_CUDA_BOTH size_t
+xinf_cuda_q8a_scales_at (size_t rows, size_t cols)
+{
+    return (rows * cols + 15) / 16 * 16;
+}
+
+XINF_CUDA_BOTH size_t
+xinf_cuda_q8a_bytes (size_t rows, size_t cols)
+{
+    return xinf_cuda_q8a_scales_at (rows, cols) + rows * (cols / 32) * 2;
+}
+
+//  Weight k of row r of a repacked matrix as a float: the CPU's Q8_0
+//  decoder's d * q (the embedding lookup reads the repacked copy too).
+XINF_CUDA_BOTH float
+xinf_cuda_q8a_weight (const uint8_t *image, size_t rows, size_t cols, size_t r, size_t k)
+{
+    const uint16_t *scales = (const uint16_t *) (image + xinf_cuda_q8a_scales_at (rows, cols));
+    return s_dot_half (scales [r * (cols / 32) + k / 32], false) * (float) (int8_t) image [r * cols + k];
+}
+
+//  The activation scale of a block whose largest magnitude has the float
+//  bits 'top' (NaN when it is Inf or NaN), and one value's code under it.
+XINF_CUDA_BOTH float
+xinf_cuda_q8a_scale (uint32_t top)
+{
+    uint32_t bits = top >= 0x7f800000u ? 0x7fc00000u : top;
+    float largest;
+    memcpy (&largest, &bits, sizeof largest);
+    return bits == top ? largest / (float) XINF_CUDA_Q8A_MAX : largest;
+}
+
+XINF_CUDA_BOTH int16_t
+xinf_cuda_q8a_code (float value, float scale)
+{
+    if (scale != scale || scale == 0)
+        return 0;
+    float code = rintf (value / scale);
+    code = code < -XINF_CUDA_Q8A_MAX ? -XINF_CUDA_Q8A_MAX : code > XINF_CUDA_Q8A_MAX ? XINF_CUDA_Q8A_MAX : code;
+    return (int16_t) code;
+}
+
+//  sum + the two int16 of 'pairs' times the bytes 0, 1 (lo) or 2, 3 (hi)
+//  of 'bytes' as int8: the device's dp2a, spelled out on the host.
+XINF_CUDA_BOTH int
+s_dp2a (int pairs, int bytes, int sum, bool high)
+{
+#if defined (__CUDA_ARCH__)
+    return high ? __dp2a_hi (pairs, bytes, sum) : __dp2a_lo (pairs, bytes, sum);
+#else
+    uint32_t a = (uint32_t) pairs, b = (uint32_t) bytes >> (high ? 16 : 0);
+    int a0 = (int16_t) (a & 0xffffu), a1 = (int16_t) (a >> 16);
+    int b0 = (int8_t) (b & 0xffu), b1 = (int8_t) ((b >> 8) & 0xffu);
+    return sum + a0 * b0 + a1 * b1;
+#endif
+}
+
+//  The 16 codes of piece 'p' (a half block, its weight scale 'scale')
+//  times each token's activations, added to acc [t]; 'xq' and 'xd' hold
+//  the quantized tokens (cols codes and cols / 32 scales each).
+template <int TOKENS>
+XINF_CUDA_BOTH void
+s_q8a_piece_add (int4 codes, float scale, const int16_t *xq, const float *xd, size_t cols, size_t count, size_t p,
+                 float *acc)
+{
+XINF_CUDA_UNROLL
+    for (int t = 0; t < TOKENS; t++)
+        if ((size_t) t < count) {
+            const int4 *pairs = (const int4 *) (xq + t * cols + p * 16);
+            int4 low = pairs [0], high = pairs [1];
+            int sum = s_dp2a (low.x, codes.x, 0, false);
+            sum = s_dp2a (low.y, codes.x, sum, true);
+            sum = s_dp2a (low.z, codes.y, sum, false);
+            sum = s_dp2a (low.w, codes.y, sum, true);
+            sum = s_dp2a (high.x, codes.z, sum, false);
+            sum = s_dp2a (high.y, codes.z, sum, true);
+            sum = s_dp2a (high.z, codes.w, sum, false);
+            sum = s_dp2a (high.w, codes.w, sum, true);
+            acc [t] = fmaf ((float) sum, scale * xd [t * (cols / 32) + p / 2], acc [t]);
+        }
+}
+
+//  One lane's share of a repacked Q8_0 row (its codes and scales) times
+//  the 'count' quantized tokens, added to acc.
+template <int TOKENS>
+XINF_CUDA_BOTH void
+xinf_cuda_dot_lane_q8a (const uint8_t *codes, const uint16_t *scales, size_t cols, const int16_t *xq,
+                        const float *xd, size_t count, unsigned lane, unsigned lanes, float *acc)
+{
+    const int4 *pieces = (const int4 *) codes;
+    size_t n_pieces = cols / 16, p = lane;
+    for (; p + (XINF_CUDA_DOT_DEPTH - 1) * (size_t) lanes < n_pieces; p += XINF_CUDA_DOT_DEPTH * (size_t) lanes) {
+        int4 packed [XINF_CUDA_DOT_DEPTH];
+        float scale [XINF_CUDA_DOT_DEPTH];
+XINF_CUDA_UNROLL
+        for (int i = 0; i < XINF_CUDA_DOT_DEPTH; i++) {
+            packed [i] = pieces [p + i * (size_t) lanes];
+            scale [i] = s_dot_half (scales [(p + i * (size_t) lanes) / 2], false);
+        }
+XINF_CUDA_UNROLL
+        for (int i = 0; i < XINF_CUDA_DOT_DEPTH; i++)
+            s_q8a_piece_add<TOKENS> (packed [i], scale [i], xq, xd, cols, count, p + i * (size_t) lanes, acc);
+    }
+    for (; p < n_pieces; p += lanes)
+        s_q8a_piece_add<TOKENS> (pieces [p], s_dot_half (scales [p / 2], false), xq, xd, cols, count, p, acc);
 }
 
 #endif

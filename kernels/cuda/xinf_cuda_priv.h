@@ -18,9 +18,16 @@ typedef struct {
     size_t bytes;
 } xinf_cuda_span_t;
 
-//  A device copy of host data, keyed by its host address.
+//  How a device copy lays out its host data.
+typedef enum {
+    XINF_CUDA_COPY_AS_IS,
+    XINF_CUDA_COPY_Q8A                //  a Q8_0 matrix repacked (xinf_cuda_dot.cuh)
+} xinf_cuda_layout_t;
+
+//  A device copy of host data, keyed by its host address and layout.
 typedef struct {
     const void *host;
+    xinf_cuda_layout_t layout;
     size_t bytes;
     void *device;
 } xinf_cuda_copy_t;
@@ -33,6 +40,7 @@ typedef enum {
     XINF_CUDA_STAGE_IN,               //  a product's host input
     XINF_CUDA_STAGE_OUT,              //  a product's host output
     XINF_CUDA_STAGE_HALF,             //  activations as F16 / BF16 for cuBLAS
+    XINF_CUDA_STAGE_Q8A,              //  activations quantized for Q8_0 products
     XINF_CUDA_STAGES
 } xinf_cuda_stage_t;
 
@@ -74,6 +82,7 @@ typedef struct {
     cublasHandle_t cublas;
     bool use_cublas;
     bool wide;                        //  the wide product kernel where it applies (xinf_cuda_dot.cuh)
+    bool q8a;                         //  Q8_0 products from repacked weights and 16-bit activations
     xinf_cuda_span_t *spans;
     size_t n_spans, max_spans;
     xinf_cuda_copy_t *copies;         //  open addressing, 'max_copies' a power of two
@@ -129,6 +138,15 @@ void *xinf_cuda_device_memory (xinf_cuda_t *cuda, const void *memory, size_t byt
 //  The device copy of constant host data (uploaded on first use); device
 //  memory of the backend is used as it is. NULL after a failure.
 const void *xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const char *what);
+
+//  The repacked device copy (XINF_CUDA_COPY_Q8A) of a Q8_0 matrix in host
+//  memory, made on first use; NULL after a failure.
+const void *xinf_cuda_constant_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const char *what);
+
+//  The repacked image of a Q8_0 matrix (rows x cols, cols of whole
+//  blocks): its size, and the image written to 'image' (xinf_cuda_project.cu).
+size_t xinf_cuda_q8a_image_bytes (size_t rows, size_t cols);
+void xinf_cuda_q8a_repack (const void *q8_0, size_t rows, size_t cols, void *image);
 
 //  Stage 'which' with room for 'bytes'; NULL after a failure.
 void *xinf_cuda_stage (xinf_cuda_t *cuda, xinf_cuda_stage_t which, size_t bytes);

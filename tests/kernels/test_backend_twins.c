@@ -190,8 +190,10 @@ s_twin_project (test_twins_t *twins, bool invariant)
         if (s_unsupported (twins, dtype))
             continue;
         size_t block = xinf_dtype_block_size (dtype);
-        size_t shapes [2][2] = { { 7, block == 1 ? 17 : block }, { 33, block == 1 ? 100 : block == 32 ? 96 : 512 } };
-        for (size_t s = 0; s < 2; s++)
+        //  The last: rows long enough for the wide kernels' loads in flight
+        size_t shapes [3][2] = { { 7, block == 1 ? 17 : block }, { 33, block == 1 ? 100 : block == 32 ? 96 : 512 },
+                                 { 40, block == 1 ? 2048 : block * 64 } };
+        for (size_t s = 0; s < 3; s++)
             for (size_t k = 0; k < 3; k++) {
                 size_t rows = shapes [s][0], cols = shapes [s][1], n = ns [k];
                 xinf_matrix_t w = { dtype, s_weights (dtype, rows, cols), rows, cols };
@@ -616,6 +618,12 @@ s_cuda (const char *make_model)
     test_twins_model (&generic, make_model);
     s_report (&generic, "cpu vs cuda with the generic product kernel");
     xinf_cuda_backend_set_wide (subject, true);
+    //  Q8_0 through the wide kernel's float activations where the q8a path took them
+    xinf_cuda_backend_set_q8a (subject, false);
+    test_twins_t floats = { reference, subject, "cuda (Q8_0 float activations)", false, 0, 0, 0, 0 };
+    s_twin_project (&floats, false);
+    s_report (&floats, "cpu vs cuda with Q8_0 products of float activations");
+    xinf_cuda_backend_set_q8a (subject, true);
     s_cublas = true;
     xinf_cuda_backend_set_cublas (subject, true);
     test_twins_t blas = { reference, subject, "cuda (cuBLAS)", false, 0, 0, 0, 1e-3 };
@@ -626,7 +634,7 @@ s_cuda (const char *make_model)
     if (xinf_cuda_backend_error (subject))
         fprintf (stderr, "FAIL: the CUDA backend reports: %s\n", xinf_cuda_backend_error (subject));
     CHECK (!xinf_cuda_backend_error (subject));
-    CHECK (twins.failed == 0 && generic.failed == 0 && blas.failed == 0 && sampled_differ == 0);
+    CHECK (twins.failed == 0 && generic.failed == 0 && floats.failed == 0 && blas.failed == 0 && sampled_differ == 0);
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);
     return 0;

@@ -5,9 +5,12 @@
     shape of lanes with no chunk, one, several and a remainder, 1 to 8
     tokens at once (each token's result independent of the others), and
     the rows it must leave to the generic kernel (misaligned, a width not
-    of whole chunks). No GPU needed.
+    of whole chunks). The same for the q8a path of Q8_0 rows (repacked
+    codes, 16-bit activations): its quantizer bit for bit the CPU's, its
+    sums within the bound the quantization allows. No GPU needed.
 */
 #include "test_twins.h"
+#include "xinf_cpu_q8_act.h"
 #include "xinf_dtype.h"
 
 #if defined (XINF_HAVE_CUDA)
@@ -95,6 +98,118 @@ s_check_refusals (void)
     free (row);
 }
 
+//  ---- the q8a path --------------------------------------------------------------------
+
+//  Its quantizer on the host against the CPU's, bit for bit: random
+//  blocks of many magnitudes, zeros, Inf, NaN, subnormals, ties to even.
+static void
+s_check_q8a_quantizer (uint64_t *state)
+{
+    enum { BLOCKS = 14, COLS = 32 * BLOCKS };
+    static const float magnitudes [] = { 1e-30f, 1e-3f, 1.0f, 7.5f, 1e4f, 3e37f };
+    float x [COLS];
+    for (size_t b = 0; b < 6; b++)
+        for (size_t i = 0; i < 32; i++)
+            x [b * 32 + i] = (float) test_uniform (state) * magnitudes [b];
+    for (size_t i = 0; i < 32; i++) {
+        x [6 * 32 + i] = i % 2 ? 0.0f : -0.0f;                                     //  all zero
+        x [7 * 32 + i] = i == 5 ? INFINITY : (float) test_uniform (state);          //  an Inf
+        x [8 * 32 + i] = i == 9 ? NAN : (float) test_uniform (state);               //  a NaN
+        x [9 * 32 + i] = (float) test_uniform (state) * 1e-39f;                     //  subnormals
+        x [10 * 32 + i] = i == 0 ? 32767.0f : (float) ((int) i - 16) + 0.5f;        //  d = 1: ties
+        x [11 * 32 + i] = i == 3 ? -INFINITY : -(float) i;
+        x [12 * 32 + i] = i == 31 ? -3e38f : 3e38f * (float) test_uniform (state);  //  near FLT_MAX
+        x [13 * 32 + i] = 1.0f / 3.0f * (float) (i + 1);
+    }
+    int16_t q [COLS], cpu_q [32];
+    float d [BLOCKS], cpu_d;
+    xinf_cuda_q8a_quantize_host (x, 1, COLS, q, d);
+    for (size_t b = 0; b < BLOCKS; b++) {
+        xinf_cpu_q8_quantize_block (x + b * 32, cpu_q, &cpu_d);
+        if (memcmp (q + b * 32, cpu_q, sizeof cpu_q) || memcmp (&d [b], &cpu_d, sizeof cpu_d)) {
+            fprintf (stderr, "FAIL: q8a quantizer block %zu: scale %.9g, the CPU's %.9g\n", b, d [b], cpu_d);
+            exit (1);
+        }
+    }
+    CHECK (q [10 * 32 + 1] == -14 && q [10 * 32 + 2] == -14 && q [10 * 32 + 3] == -12);   //  -14.5, -13.5, -12.5
+    CHECK (isnan (d [7]) && isnan (d [8]) && isnan (d [11]) && d [6] == 0);
+}
+
+//  One Q8_0 row against 'count' tokens through the q8a path: within the
+//  quantization's bound of the exact sums (sum over blocks of
+//  sum |w| * max |x| / 65534, as test_matvec_q8act bounds the CPU's),
+//  each token's result the one it gets alone.
+static size_t
+s_check_row_q8a (size_t cols, size_t count, uint64_t *state)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (XINF_DTYPE_Q8_0, cols);
+    uint8_t *row = malloc (row_bytes);
+    float *x = malloc (count * cols * sizeof (float)), *weights = malloc (cols * sizeof (float));
+    CHECK (row && x && weights);
+    s_row (XINF_DTYPE_Q8_0, cols, row, state);
+    for (size_t i = 0; i < count * cols; i++)
+        x [i] = (float) test_uniform (state) * (i % 7 == 0 ? 3.0f : 0.25f);
+    xinf_dtype_to_f32 (XINF_DTYPE_Q8_0, row, cols, weights);
+    float out [8];
+    CHECK (xinf_cuda_project_row_q8a_host (row, cols, x, count, out));
+    for (size_t t = 0; t < count; t++) {
+        double exact = 0, magnitude = 0, bound = 0;
+        for (size_t b = 0; b < cols / 32; b++) {
+            double sum_w = 0, top = 0;
+            for (size_t k = b * 32; k < b * 32 + 32; k++) {
+                exact += (double) weights [k] * x [t * cols + k];
+                magnitude += fabs ((double) weights [k] * x [t * cols + k]);
+                sum_w += fabs ((double) weights [k]);
+                top = fabs ((double) x [t * cols + k]) > top ? fabs ((double) x [t * cols + k]) : top;
+            }
+            bound += sum_w * top / 65534.0;
+        }
+        double error = fabs ((double) out [t] - exact);
+        if (!(error <= bound + 1e-5 * magnitude + 1e-12)) {
+            fprintf (stderr, "FAIL: q8a path cols %zu token %zu of %zu: %.9g, exact %.9g (bound %.3g)\n", cols, t,
+                     count, out [t], exact, bound);
+            exit (1);
+        }
+        float alone;
+        CHECK (xinf_cuda_project_row_q8a_host (row, cols, x + t * cols, 1, &alone));
+        CHECK (alone == out [t]);
+    }
+    free (row);
+    free (x);
+    free (weights);
+    return count;
+}
+
+//  The repacked copy read back weight by weight (the embedding lookup's
+//  code): the CPU's decoded floats, bit for bit.
+static void
+s_check_q8a_decode (uint64_t *state)
+{
+    enum { ROWS = 5, COLS = 96 };
+    size_t row_bytes = xinf_dtype_row_bytes (XINF_DTYPE_Q8_0, COLS);
+    uint8_t matrix [ROWS * 34 * COLS / 32];
+    float cpu [ROWS * COLS], gpu [ROWS * COLS];
+    for (size_t r = 0; r < ROWS; r++)
+        s_row (XINF_DTYPE_Q8_0, COLS, matrix + r * row_bytes, state);
+    matrix [3 * row_bytes + 2 + 34] = 0x80;            //  -128
+    xinf_dtype_to_f32 (XINF_DTYPE_Q8_0, matrix, ROWS * COLS, cpu);
+    CHECK (xinf_cuda_q8a_decode_host (matrix, ROWS, COLS, gpu));
+    CHECK (memcmp (cpu, gpu, sizeof cpu) == 0);
+    CHECK (!xinf_cuda_q8a_decode_host (matrix, ROWS, 48, gpu));
+}
+
+static void
+s_check_q8a_refusals (void)
+{
+    uint8_t row [34 * 4] = { 0 };
+    float x [128] = { 0 }, out [8];
+    CHECK (!xinf_cuda_project_row_q8a_host (row, 48, x, 1, out));             //  not of whole blocks
+    CHECK (!xinf_cuda_project_row_q8a_host (row, 0, x, 1, out));
+    CHECK (!xinf_cuda_project_row_q8a_host (row, 128, x, 0, out));
+    CHECK (!xinf_cuda_project_row_q8a_host (row, 64, x, 9, out));             //  over 8 tokens
+    CHECK (xinf_cuda_project_row_q8a_host (row, 128, x, 1, out) && out [0] == 0);
+}
+
 void
 test_twins_wide_host_kernel (void)
 {
@@ -111,5 +226,14 @@ test_twins_wide_host_kernel (void)
     s_check_refusals ();
     printf ("wide product kernel on the host: %zu rows x tokens of F16, BF16, Q8_0 within float rounding of the "
             "exact sums\n", checked);
+    size_t q8a = 0;
+    s_check_q8a_quantizer (&state);
+    for (size_t width = 0; width < sizeof widths / sizeof widths [0]; width++)
+        for (size_t count = 1; count <= 8; count += count < 3 ? 1 : 5)
+            q8a += s_check_row_q8a (widths [width], count, &state);
+    s_check_q8a_decode (&state);
+    s_check_q8a_refusals ();
+    printf ("q8a path of Q8_0 products on the host: quantizer and repacked weights bit for bit the CPU's; %zu rows x tokens within the "
+            "quantization's bound of the exact sums\n", q8a);
 }
 #endif
