@@ -163,5 +163,10 @@ done
 step bench_llama3.2-1b_q8_0_float 60 env XINF_CUDA_PROJECT=float "$BUNDLE/bin/xinf-bench-generate" \
     "$WORK/llama3.2-1b-q8_0.gguf" --backend cuda --prompt 128 --decode 64 --json
 grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_q8_0_float.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
+# The first attention kernel (one position a warp at a time) on the same shape
+step bench_llama3.2-1b_f16_simple_attention 60 env XINF_CUDA_ATTENTION=simple "$BUNDLE/bin/xinf-bench-generate" \
+    "$WORK/llama3.2-1b-f16.gguf" --backend cuda --prompt 128 --decode 64 --json
+grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_f16_simple_attention.txt" 2>/dev/null | sed "s/^/  /" \
+    | tee -a "$SUMMARY"
 tar czf "$OUT/logs.tgz" -C "$WORK" logs
 echo "done: $OUT/summary.txt and $OUT/logs.tgz (each step's output)" | tee -a "$SUMMARY"

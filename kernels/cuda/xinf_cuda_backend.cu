@@ -500,6 +500,8 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
     const char *project = getenv ("XINF_CUDA_PROJECT");
     cuda->wide = !(project && strcmp (project, "generic") == 0);
     cuda->q8a = !(project && strcmp (project, "float") == 0);
+    const char *attention = getenv ("XINF_CUDA_ATTENTION");
+    cuda->attention_simple = attention && strcmp (attention, "simple") == 0;
     self->ops = &s_ops;
     self->impl = cuda;
     const char *failed = NULL, *reason = NULL;
@@ -545,6 +547,13 @@ xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on)
 {
     if (xinf_cuda_backend_is (backend))
         xinf_cuda (backend)->q8a = on;
+}
+
+void
+xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on)
+{
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->attention_simple = on;
 }
 
 const char *

@@ -94,6 +94,12 @@ void xinf_cuda_backend_set_wide (xinf_backend_t *backend, bool on);
 //  a call runs.
 void xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on);
 
+//  Attention through the first kernel (4 warps a head, one position a
+//  warp at a time) instead of the one that loads 4 positions a warp at
+//  once (8 warps, head_dim up to 256). Off when created, unless the
+//  environment has XINF_CUDA_ATTENTION=simple. Not while a call runs.
+void xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on);
+
 //  The first error since the backend began or was cleared; NULL if none.
 const char *xinf_cuda_backend_error (xinf_backend_t *backend);
 void xinf_cuda_backend_clear_error (xinf_backend_t *backend);

@@ -6,15 +6,20 @@
     precision as the CPU computes it, the rotation without FMA contraction
     (the CPU's C11 build contracts nothing), so both give the same floats
     but for a rare last-bit difference of cos/sin. Attention: one block of
-    4 warps a (token, head); each warp takes every 4th position with an
-    online softmax, the warps' partial sums are merged at the end.
+    8 warps a (token, head); each warp takes 4 positions at a time (their
+    loads issued together) with an online softmax, the warps' partial
+    sums are merged at the end (XINF_CUDA_ATTENTION=simple: the first
+    kernel, 4 warps of one position at a time, to compare).
 */
 #include "xinf_cuda_priv.h"
 
 #include <math.h>
 
 #define WARP 32
-#define ATTENTION_WARPS 4
+#define ATTENTION_WARPS 8
+#define ATTENTION_GROUP 4             //  positions a warp takes at once
+#define ATTENTION_DIMS 8              //  a lane's share of head_dim: up to 256
+#define ATTENTION_SIMPLE_WARPS 4
 
 __device__ __forceinline__ float
 s_warp_sum (float value)
@@ -225,17 +230,18 @@ xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, co
     xinf_cuda_launched (cuda, "kv_store");
 }
 
-//  One (token, head) a block: dynamic shared memory holds q [head_dim],
-//  each warp's sums acc [ATTENTION_WARPS][head_dim], then its running max
-//  and sum.
+//  The first kernel, kept to compare (XINF_CUDA_ATTENTION=simple): one
+//  (token, head) a block of ATTENTION_SIMPLE_WARPS warps, each warp one
+//  position at a time. Dynamic shared memory holds q [head_dim], each
+//  warp's sums acc [warps][head_dim], then its running max and sum.
 __global__ void
-k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
+k_attention_simple (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
              size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
              float scale)
 {
     extern __shared__ float shared [];
     float *query = shared, *acc_all = shared + head_dim;
-    float *maxima = acc_all + ATTENTION_WARPS * head_dim, *sums = maxima + ATTENTION_WARPS;
+    float *maxima = acc_all + ATTENTION_SIMPLE_WARPS * head_dim, *sums = maxima + ATTENTION_SIMPLE_WARPS;
     size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
     unsigned warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
     size_t q_dim = n_heads * head_dim, offset = head / group * head_dim;
@@ -248,7 +254,7 @@ k_attention (const float *keys, const float *values, const float *q, float *out,
     int32_t seq = batch.seq [token];
     size_t n_pos = (size_t) batch.pos [token] + 1;
     float top = -INFINITY, sum = 0;
-    for (size_t p = warp; p < n_pos; p += ATTENTION_WARPS) {
+    for (size_t p = warp; p < n_pos; p += ATTENTION_SIMPLE_WARPS) {
         size_t row = s_pool_row (batch, seq, p, block_tokens, layer_first) * kv_dim + offset;
         float dot = 0;
         for (size_t d = lane; d < head_dim; d += WARP)
@@ -267,16 +273,111 @@ k_attention (const float *keys, const float *values, const float *q, float *out,
     }
     __syncthreads ();
     float overall = -INFINITY;
-    for (int w = 0; w < ATTENTION_WARPS; w++)
+    for (int w = 0; w < ATTENTION_SIMPLE_WARPS; w++)
         overall = fmaxf (overall, maxima [w]);
     float total = 0;
-    for (int w = 0; w < ATTENTION_WARPS; w++)
+    for (int w = 0; w < ATTENTION_SIMPLE_WARPS; w++)
         total += sums [w] * expf (maxima [w] - overall);
     float *to = out + token * q_dim + head * head_dim;
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float value = 0;
-        for (int w = 0; w < ATTENTION_WARPS; w++)
+        for (int w = 0; w < ATTENTION_SIMPLE_WARPS; w++)
             value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
+        to [d] = value / total;
+    }
+}
+
+//  One (token, head) a block of ATTENTION_WARPS warps; a warp takes
+//  ATTENTION_GROUP positions at once (their keys and values loaded
+//  before the first score is reduced: a position at a time kept a warp
+//  waiting on memory for each), holding its lanes' share of q and of
+//  the weighted values in registers (head_dim <= 32 * ATTENTION_DIMS).
+//  Dynamic shared memory holds each warp's sums acc [warps][head_dim],
+//  then its running max and sum, merged at the end.
+__global__ void
+k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
+             size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
+             float scale)
+{
+    extern __shared__ float shared [];
+    float *acc_all = shared, *maxima = acc_all + ATTENTION_WARPS * head_dim, *sums = maxima + ATTENTION_WARPS;
+    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
+    unsigned warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+    size_t q_dim = n_heads * head_dim, offset = head / group * head_dim;
+    const float *query = q + token * q_dim + head * head_dim;
+    float mine [ATTENTION_DIMS], acc [ATTENTION_DIMS];
+#pragma unroll
+    for (int i = 0; i < ATTENTION_DIMS; i++) {
+        size_t d = lane + (size_t) i * WARP;
+        mine [i] = d < head_dim ? query [d] : 0;
+        acc [i] = 0;
+    }
+    int32_t seq = batch.seq [token];
+    size_t n_pos = (size_t) batch.pos [token] + 1;
+    float top = -INFINITY, sum = 0;
+    for (size_t base = warp * ATTENTION_GROUP; base < n_pos; base += ATTENTION_WARPS * ATTENTION_GROUP) {
+        float scores [ATTENTION_GROUP], held [ATTENTION_GROUP][ATTENTION_DIMS];
+#pragma unroll
+        for (int j = 0; j < ATTENTION_GROUP; j++) {
+            bool inside = base + j < n_pos;                 //  the same on every lane
+            size_t row = inside ? s_pool_row (batch, seq, base + j, block_tokens, layer_first) * kv_dim + offset : 0;
+            float dot = 0;
+#pragma unroll
+            for (int i = 0; i < ATTENTION_DIMS; i++) {
+                size_t d = lane + (size_t) i * WARP;
+                bool mine_d = inside && d < head_dim;
+                dot = mine_d ? fmaf (mine [i], keys [row + d], dot) : dot;
+                held [j][i] = mine_d ? values [row + d] : 0;
+            }
+            scores [j] = dot;
+        }
+        float next = top;
+#pragma unroll
+        for (int j = 0; j < ATTENTION_GROUP; j++) {
+            scores [j] = s_warp_sum (scores [j]) * scale;
+            if (base + j < n_pos)
+                next = fmaxf (next, scores [j]);
+        }
+        float fade = expf (top - next);
+        sum *= fade;
+#pragma unroll
+        for (int i = 0; i < ATTENTION_DIMS; i++)
+            acc [i] *= fade;
+#pragma unroll
+        for (int j = 0; j < ATTENTION_GROUP; j++)
+            if (base + j < n_pos) {
+                float weight = expf (scores [j] - next);
+                sum += weight;
+#pragma unroll
+                for (int i = 0; i < ATTENTION_DIMS; i++)
+                    acc [i] = fmaf (weight, held [j][i], acc [i]);
+            }
+        top = next;
+    }
+#pragma unroll
+    for (int i = 0; i < ATTENTION_DIMS; i++) {
+        size_t d = lane + (size_t) i * WARP;
+        if (d < head_dim)
+            acc_all [warp * head_dim + d] = acc [i];
+    }
+    if (lane == 0) {
+        maxima [warp] = top;
+        sums [warp] = sum;
+    }
+    __syncthreads ();
+    float overall = -INFINITY;
+    for (int w = 0; w < ATTENTION_WARPS; w++)
+        overall = fmaxf (overall, maxima [w]);
+    float total = 0;
+    for (int w = 0; w < ATTENTION_WARPS; w++)
+        if (sums [w] > 0)
+            total += sums [w] * expf (maxima [w] - overall);
+    float *to = out + token * q_dim + head * head_dim;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float value = 0;
+        for (int w = 0; w < ATTENTION_WARPS; w++)
+            if (sums [w] > 0)
+                value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
         to [d] = value / total;
     }
 }
@@ -294,16 +395,24 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
         return 0;
     if (!n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
         return xinf_cuda_fail (cuda, "attention", "heads do not match the pool's rows");
-    size_t shared = ((ATTENTION_WARPS + 1) * head_dim + 2 * ATTENTION_WARPS) * sizeof (float);
-    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff)
+    bool simple = cuda->attention_simple;
+    size_t shared = simple ? ((ATTENTION_SIMPLE_WARPS + 1) * head_dim + 2 * ATTENTION_SIMPLE_WARPS) * sizeof (float)
+                           : (ATTENTION_WARPS * head_dim + 2 * ATTENTION_WARPS) * sizeof (float);
+    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff || (!simple && head_dim > ATTENTION_DIMS * WARP))
         return xinf_cuda_fail (cuda, "attention", "head_dim or tokens x heads too large for one launch");
     if (!s_pool_ok (cuda, pool, layer, "attention") || !xinf_cuda_device_memory (cuda, q, bytes, "attention")
     ||  !xinf_cuda_device_memory (cuda, out, bytes, "attention")
     ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
         return -1;
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
-    k_attention<<<(unsigned) (batch->n * n_heads), ATTENTION_WARPS * WARP, shared, cuda->stream>>> (
-        pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
-        n_heads / n_kv_heads, head_dim, (float) (1.0 / sqrt ((double) head_dim)));
+    float scale = (float) (1.0 / sqrt ((double) head_dim));
+    if (simple)
+        k_attention_simple<<<(unsigned) (batch->n * n_heads), ATTENTION_SIMPLE_WARPS * WARP, shared, cuda->stream>>> (
+            pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
+            n_heads / n_kv_heads, head_dim, scale);
+    else
+        k_attention<<<(unsigned) (batch->n * n_heads), ATTENTION_WARPS * WARP, shared, cuda->stream>>> (
+            pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
+            n_heads / n_kv_heads, head_dim, scale);
     return xinf_cuda_launched (cuda, "attention");
 }

@@ -491,13 +491,14 @@ s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_bat
 static void
 s_twin_paged (test_twins_t *twins)
 {
-    static const s_paged_shape_t shapes [] = { { 16, 4, 4, 64 }, { 5, 8, 2, 32 }, { 16, 3, 1, 128 }, { 7, 4, 2, 8 } };
+    static const s_paged_shape_t shapes [] = { { 16, 4, 4, 64 }, { 5, 8, 2, 32 }, { 16, 3, 1, 128 }, { 7, 4, 2, 8 },
+                                               { 16, 2, 1, 256 } };
     //  n = 1: one decode; n = 16: two decodes and a chunk; n = 100: a
     //  prompt, a decode at 130 and a small prompt
     static const size_t lengths [3][3] = { { 37 }, { 20, 1, 50 }, { 90, 130, 9 } };
     static const size_t chunks [3][3] = { { 1 }, { 1, 1, 14 }, { 90, 1, 9 } };
     static const size_t n_seqs [3] = { 1, 3, 3 };
-    for (size_t s = 0; s < 4; s++)
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
         for (size_t m = 0; m < 3; m++) {
             const s_paged_shape_t *shape = &shapes [s];
             s_paged_batch_t b;
@@ -624,6 +625,12 @@ s_cuda (const char *make_model)
     s_twin_project (&floats, false);
     s_report (&floats, "cpu vs cuda with Q8_0 products of float activations");
     xinf_cuda_backend_set_q8a (subject, true);
+    //  The first attention kernel, kept to compare
+    xinf_cuda_backend_set_simple_attention (subject, true);
+    test_twins_t simple = { reference, subject, "cuda (simple attention)", false, 0, 0, 0, 0 };
+    s_twin_paged (&simple);
+    s_report (&simple, "cpu vs cuda with the simple attention kernel");
+    xinf_cuda_backend_set_simple_attention (subject, false);
     s_cublas = true;
     xinf_cuda_backend_set_cublas (subject, true);
     test_twins_t blas = { reference, subject, "cuda (cuBLAS)", false, 0, 0, 0, 1e-3 };
@@ -634,7 +641,8 @@ s_cuda (const char *make_model)
     if (xinf_cuda_backend_error (subject))
         fprintf (stderr, "FAIL: the CUDA backend reports: %s\n", xinf_cuda_backend_error (subject));
     CHECK (!xinf_cuda_backend_error (subject));
-    CHECK (twins.failed == 0 && generic.failed == 0 && floats.failed == 0 && blas.failed == 0 && sampled_differ == 0);
+    CHECK (twins.failed == 0 && generic.failed == 0 && floats.failed == 0 && simple.failed == 0 && blas.failed == 0
+           && sampled_differ == 0);
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);
     return 0;
