@@ -144,8 +144,7 @@ xinf_cluster_event (xinf_cluster_t *self, const char *kind, const char *node, co
     char detail [1024];
     va_list args;
     va_start (args, format);
-    vsnprintf (detail, sizeof detail, format, args);
-    xinf_utf8_scrub (detail);
+    xinf_vtextf (detail, sizeof detail, format, args);
     va_end (args);
     s_log_event (self, (uint64_t) zclock_time (), kind, node, detail);
 }

@@ -278,8 +278,7 @@ static void
 s_mhd_log (void *cls, const char *format, va_list args)
 {
     char text [512];
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     size_t length = strlen (text);
     while (length && (text [length - 1] == '\n' || text [length - 1] == '\r'))
         text [--length] = 0;

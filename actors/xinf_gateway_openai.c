@@ -21,8 +21,7 @@ xinf_gw_error_set (xinf_gw_error_t *self, unsigned status, const char *type, con
     snprintf (self->param, sizeof self->param, "%s", param ? param : "");
     va_list args;
     va_start (args, format);
-    vsnprintf (self->message, sizeof self->message, format, args);
-    xinf_utf8_scrub (self->message);
+    xinf_vtextf (self->message, sizeof self->message, format, args);
     va_end (args);
 }
 
@@ -167,8 +166,7 @@ xinf_gw_error_bad (xinf_gw_error_t *error, const char *param, const char *format
     char text [600];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
     xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", param, "'%s': %s", param, text);
     return -1;

@@ -187,8 +187,7 @@ xinf_launch_fail_replica (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry
 {
     va_list args;
     va_start (args, format);
-    vsnprintf (replica->error, sizeof replica->error, format, args);
-    xinf_utf8_scrub (replica->error);
+    xinf_vtextf (replica->error, sizeof replica->error, format, args);
     va_end (args);
     xinf_launch_set (&replica->state, XINF_LAUNCH_FAILED, model->uid);
     s_cancel_steps (self, replica);

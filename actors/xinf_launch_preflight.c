@@ -33,8 +33,7 @@ xinf_launch_warn (xinf_model_entry_t *model, const char *format, ...)
     char text [768];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
     if (!model->warnings)
         model->warnings = xinf_value_new_array ();

@@ -256,8 +256,7 @@ s_problem (xinf_value_t *problems, const char *format, ...)
     char text [768];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
     xinf_array_push (problems, xinf_value_new_str (text));
 }

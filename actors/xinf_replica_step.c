@@ -11,8 +11,7 @@ xinf_replica_fail_request (xinf_ctx_t *ctx, uint64_t id, const char *code, const
     char text [512];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
     xinf_msg_t *msg = xinf_request_failed_msg (id, code, text);
     xinf_replica_send_up (ctx, &msg);

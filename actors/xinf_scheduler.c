@@ -180,8 +180,7 @@ xinf_sched_end_error (xinf_scheduler_t *self, xinf_sched_request_t *request, boo
     char text [768];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
     if (cancel)
         s_cancel_run (self, request);
@@ -642,8 +641,7 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
     char text [512];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
     char key [600];
     snprintf (key, sizeof key, "%s/%llu", client, (unsigned long long) corr);

@@ -124,9 +124,8 @@ s_fail (s_job_t *job, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    vsnprintf (job->error, sizeof job->error, format, args);
+    xinf_vtextf (job->error, sizeof job->error, format, args);
     va_end (args);
-    xinf_utf8_scrub (job->error);
     return -1;
 }
 

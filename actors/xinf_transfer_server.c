@@ -41,9 +41,8 @@ xinf_transfer_error (uint64_t transfer, const char *code, const char *format, ..
     char text [1200];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
-    xinf_utf8_scrub (text);
     xinf_msg_t *msg = xinf_msg_new ("FILE_ERROR");
     xinf_map_put_uint (xinf_msg_body (msg), "transfer", transfer);
     xinf_map_put_str (xinf_msg_body (msg), "code", code);

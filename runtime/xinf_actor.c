@@ -402,8 +402,7 @@ xinf_ctx_reply_error (xinf_ctx_t *ctx, xinf_peer_t *to, uint64_t corr, const cha
     char text [1024];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
-    xinf_utf8_scrub (text);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
     xinf_msg_t *error = xinf_msg_new_error (corr, code, "%s", text);
     return xinf_router_reply (ctx->router, to, &error);

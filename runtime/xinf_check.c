@@ -13,8 +13,7 @@ xinf_check_fail (xinf_check_t *self, const char *format, ...)
     self->failed = true;
     va_list args;
     va_start (args, format);
-    vsnprintf (self->reason, sizeof self->reason, format, args);
-    xinf_utf8_scrub (self->reason);
+    xinf_vtextf (self->reason, sizeof self->reason, format, args);
     va_end (args);
 }
 
@@ -315,13 +314,20 @@ xinf_utf8_scrub (char *text)
 }
 
 char *
+xinf_vtextf (char *buffer, size_t size, const char *format, va_list args)
+{
+    vsnprintf (buffer, size, format, args);
+    return size ? xinf_utf8_scrub (buffer) : buffer;
+}
+
+char *
 xinf_textf (char *buffer, size_t size, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    vsnprintf (buffer, size, format, args);
+    xinf_vtextf (buffer, size, format, args);
     va_end (args);
-    return size ? xinf_utf8_scrub (buffer) : buffer;
+    return buffer;
 }
 
 int
@@ -329,10 +335,8 @@ xinf_fail (char *error, size_t error_size, const char *format, ...)
 {
     va_list args;
     va_start (args, format);
-    vsnprintf (error, error_size, format, args);
+    xinf_vtextf (error, error_size, format, args);
     va_end (args);
-    if (error_size)
-        xinf_utf8_scrub (error);
     return -1;
 }
 

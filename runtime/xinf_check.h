@@ -15,6 +15,8 @@
 
 #include "xinf_value.h"
 
+#include <stdarg.h>
+
 typedef struct {
     bool failed;
     char reason [256];
@@ -66,6 +68,10 @@ char *xinf_utf8_scrub (char *text);
 //  snprintf, then xinf_utf8_scrub: a text a node sends, formatted into a
 //  fixed buffer. Returns buffer.
 char *xinf_textf (char *buffer, size_t size, const char *format, ...) __attribute__ ((format (printf, 3, 4)));
+//  The same with a va_list (the variadic functions that format a text to
+//  send: errors, events, problems). Returns buffer.
+char *xinf_vtextf (char *buffer, size_t size, const char *format, va_list args)
+    __attribute__ ((format (printf, 3, 0)));
 const char *xinf_check_str_opt (xinf_check_t *self, const xinf_value_t *map, const char *key, size_t min, size_t max, const char *fallback);
 
 //  One value that is not a map entry (an array item), with the same rules

@@ -620,9 +620,8 @@ xinf_msg_new_error (uint64_t corr, const char *code, const char *format, ...)
     char text [1024];
     va_list args;
     va_start (args, format);
-    vsnprintf (text, sizeof text, format, args);
+    xinf_vtextf (text, sizeof text, format, args);
     va_end (args);
-    xinf_utf8_scrub (text);
     xinf_map_put_str (self->body, "code", code);
     xinf_map_put_str (self->body, "message", text);
     return self;
