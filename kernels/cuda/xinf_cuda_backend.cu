@@ -179,7 +179,9 @@ s_copies_grow (xinf_cuda_t *cuda)
 }
 
 //  The copy of 'host' in 'layout', NULL if none; 'fewer' set when one
-//  exists with fewer bytes than 'bytes'.
+//  exists with fewer bytes than 'bytes'. A repacked Q8_0 copy is found
+//  only by its exact size (fewer rows are no prefix of its image: the
+//  scales follow all the codes), so a view of fewer rows gets its own.
 static void *
 s_copy_find (xinf_cuda_t *cuda, const void *host, xinf_cuda_layout_t layout, size_t bytes, bool *fewer)
 {
@@ -187,34 +189,29 @@ s_copy_find (xinf_cuda_t *cuda, const void *host, xinf_cuda_layout_t layout, siz
     if (!cuda->max_copies)
         return NULL;
     size_t slot = s_slot (host, cuda->max_copies);
-    for (; cuda->copies [slot].host; slot = (slot + 1) & (cuda->max_copies - 1))
-        if (cuda->copies [slot].host == host && cuda->copies [slot].layout == layout) {
-            *fewer = cuda->copies [slot].bytes < bytes;
-            return *fewer ? NULL : cuda->copies [slot].device;
+    for (; cuda->copies [slot].host; slot = (slot + 1) & (cuda->max_copies - 1)) {
+        xinf_cuda_copy_t *copy = &cuda->copies [slot];
+        if (copy->host != host || copy->layout != layout)
+            continue;
+        if (layout == XINF_CUDA_COPY_Q8A) {
+            if (copy->bytes == bytes)
+                return copy->device;
+            continue;
         }
+        *fewer = copy->bytes < bytes;
+        return *fewer ? NULL : copy->device;
+    }
     return NULL;
 }
 
-//  Device memory of 'bytes' holding a copy of 'image' (host memory),
-//  recorded as the copy of 'host' in 'layout'; NULL after a failure.
-static void *
-s_copy_add (xinf_cuda_t *cuda, const void *host, xinf_cuda_layout_t layout, const void *image, size_t bytes,
-            const char *what)
+//  Records 'device' (bytes) as the copy of 'host' in 'layout'; -1 after
+//  a failure (out of host memory: 'device' freed).
+static int
+s_copy_record (xinf_cuda_t *cuda, const void *host, xinf_cuda_layout_t layout, void *device, size_t bytes)
 {
-    if (cuda->capturing) {
-        xinf_cuda_fail (cuda, what, "graph capture: host data not on the device yet");
-        return NULL;
-    }
-    if (s_copies_grow (cuda))
-        return NULL;
-    void *device = NULL;
-    if (xinf_cuda_check (cuda, cudaMalloc (&device, bytes ? bytes : 1), what))
-        return NULL;
-    //  Synchronous: 'image' may be a buffer the caller frees next
-    if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, image, bytes, cudaMemcpyHostToDevice, cuda->stream), what)
-    ||  (image != host && xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), what))) {
+    if (s_copies_grow (cuda)) {
         cudaFree (device);
-        return NULL;
+        return -1;
     }
     size_t slot = s_slot (host, cuda->max_copies);
     while (cuda->copies [slot].host)
@@ -222,7 +219,59 @@ s_copy_add (xinf_cuda_t *cuda, const void *host, xinf_cuda_layout_t layout, cons
     cuda->copies [slot] = (xinf_cuda_copy_t) { host, layout, bytes, device };
     cuda->n_copies++;
     cuda->copied_bytes += bytes;
-    return device;
+    return 0;
+}
+
+//  Device memory of 'bytes' holding a copy of 'host', recorded; NULL
+//  after a failure.
+static void *
+s_copy_add (xinf_cuda_t *cuda, const void *host, size_t bytes, const char *what)
+{
+    if (cuda->capturing) {
+        xinf_cuda_fail (cuda, what, "graph capture: host data not on the device yet");
+        return NULL;
+    }
+    void *device = NULL;
+    if (xinf_cuda_check (cuda, cudaMalloc (&device, bytes ? bytes : 1), what))
+        return NULL;
+    if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, host, bytes, cudaMemcpyHostToDevice, cuda->stream), what)) {
+        cudaFree (device);
+        return NULL;
+    }
+    return s_copy_record (cuda, host, XINF_CUDA_COPY_AS_IS, device, bytes) ? NULL : device;
+}
+
+//  Rows of a Q8_0 matrix repacked a run at a time (a bounded host buffer,
+//  not the whole image) into device memory; -1 after a failure.
+#define S_REPACK_BYTES (16u << 20)
+
+typedef struct {
+    xinf_cuda_t *cuda;
+    uint8_t *device;
+    const char *what;
+} s_put_t;
+
+static int
+s_put_device (void *arg, size_t offset, const void *bytes, size_t size)
+{
+    s_put_t *put = (s_put_t *) arg;
+    //  Synchronous: the host buffer is written again for the next run
+    return xinf_cuda_check (put->cuda, cudaMemcpy (put->device + offset, bytes, size, cudaMemcpyHostToDevice),
+                            put->what);
+}
+
+static int
+s_repack_upload (xinf_cuda_t *cuda, const xinf_matrix_t *w, uint8_t *device, const char *what)
+{
+    size_t row_bytes = w->cols / 32 * 34, run = S_REPACK_BYTES / row_bytes ? S_REPACK_BYTES / row_bytes : 1;
+    size_t scales_at = xinf_cuda_q8a_image_scales_at (w->rows, w->cols);
+    s_put_t put = { cuda, device, what };
+    if (xinf_cuda_check (cuda, cudaMemsetAsync (device + w->rows * w->cols, 0, scales_at - w->rows * w->cols,
+                                                cuda->stream), what))
+        return -1;
+    if (xinf_cuda_q8a_put_runs (w->data, w->rows, w->cols, run, s_put_device, &put))
+        return cuda->failed ? -1 : xinf_cuda_fail (cuda, what, "out of host memory repacking Q8_0 weights");
+    return 0;
 }
 
 const void *
@@ -238,7 +287,7 @@ xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t bytes, const cha
         xinf_cuda_fail (cuda, what, "host data seen before with fewer bytes (changed under the backend)");
     if (device || fewer)
         return device;
-    return s_copy_add (cuda, host, XINF_CUDA_COPY_AS_IS, host, bytes, what);
+    return s_copy_add (cuda, host, bytes, what);
 }
 
 const void *
@@ -249,19 +298,19 @@ xinf_cuda_constant_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const char *w
     if (cuda->failed)
         return NULL;
     void *device = s_copy_find (cuda, w->data, XINF_CUDA_COPY_Q8A, bytes, &fewer);
-    if (fewer)
-        xinf_cuda_fail (cuda, what, "host data seen before with fewer bytes (changed under the backend)");
-    if (device || fewer)
+    if (device)
         return device;
-    void *image = malloc (bytes);
-    if (!image) {
-        xinf_cuda_fail (cuda, what, "out of host memory repacking Q8_0 weights");
+    if (cuda->capturing) {
+        xinf_cuda_fail (cuda, what, "graph capture: host data not on the device yet");
         return NULL;
     }
-    xinf_cuda_q8a_repack (w->data, w->rows, w->cols, image);
-    device = s_copy_add (cuda, w->data, XINF_CUDA_COPY_Q8A, image, bytes, what);
-    free (image);
-    return device;
+    if (xinf_cuda_check (cuda, cudaMalloc (&device, bytes), what))
+        return NULL;
+    if (s_repack_upload (cuda, w, (uint8_t *) device, what)) {
+        cudaFree (device);
+        return NULL;
+    }
+    return s_copy_record (cuda, w->data, XINF_CUDA_COPY_Q8A, device, bytes) ? NULL : device;
 }
 
 static void

@@ -88,8 +88,9 @@ void xinf_cuda_backend_set_cublas (xinf_backend_t *backend, bool on);
 void xinf_cuda_backend_set_wide (xinf_backend_t *backend, bool on);
 
 //  Q8_0 products of weights in host memory through the q8a path (a
-//  repacked device copy, 16-bit activations, integer sums: the CPU's
-//  arithmetic) while the wide kernel is on; off: the wide kernel's float
+//  repacked device copy, activations quantized to 16 bits as the CPU
+//  quantizes them, exact integer sums of half blocks; the floats added in
+//  another order than the CPU's) while the wide kernel is on; off: the wide kernel's float
 //  activations. On when created, unless XINF_CUDA_PROJECT=float. Not while
 //  a call runs.
 void xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on);
@@ -138,6 +139,17 @@ void xinf_cuda_q8a_quantize_host (const float *x, size_t n, size_t cols, int16_t
 //  back weight by weight as the embedding lookup reads it, into out
 //  [rows * cols]; false for a width not of whole blocks or out of memory.
 bool xinf_cuda_q8a_decode_host (const void *q8_0, size_t rows, size_t cols, float *out);
+
+//  The repacked image of a Q8_0 matrix (rows x cols, cols of whole blocks:
+//  codes row-major, then the scales): its size, and the image written to
+//  'image' on the host.
+size_t xinf_cuda_q8a_image_bytes (size_t rows, size_t cols);
+void xinf_cuda_q8a_repack (const void *q8_0, size_t rows, size_t cols, void *image);
+
+//  The repacked image (xinf_cuda_q8a_image_bytes of it) written 'run' rows
+//  at a time as the backend uploads it, into 'image' on the host (a test
+//  against the whole repack); false for a width not of whole blocks.
+bool xinf_cuda_q8a_runs_host (const void *q8_0, size_t rows, size_t cols, size_t run, void *image);
 
 //  The sample op's algorithm (the kernel's own code, xinf_cuda_sample.cuh)
 //  run on the host, one thread a row, for tests without a GPU: as the op

@@ -30,6 +30,28 @@ s_u32 (const uint8_t *bytes)
     return (uint32_t) bytes [0] | (uint32_t) bytes [1] << 8 | (uint32_t) bytes [2] << 16 | (uint32_t) bytes [3] << 24;
 }
 
+//  a * b + c and a * b - c * d, each operation rounded on its own as the
+//  CPU's C11 build rounds it: nvcc would fuse a product into the add.
+XINF_CUDA_BOTH float
+s_mul_add (float a, float b, float c)
+{
+#if defined (__CUDA_ARCH__)
+    return __fadd_rn (__fmul_rn (a, b), c);
+#else
+    return a * b + c;
+#endif
+}
+
+XINF_CUDA_BOTH float
+s_mul_sub_mul (float a, float b, float c, float d)
+{
+#if defined (__CUDA_ARCH__)
+    return __fsub_rn (__fmul_rn (a, b), __fmul_rn (c, d));
+#else
+    return a * b - c * d;
+#endif
+}
+
 //  Nibble i (0 .. 31) of a 32-weight block's qs [16]: low nibbles first.
 XINF_CUDA_BOTH int
 s_nibble (const uint8_t *qs, int i)
@@ -56,7 +78,7 @@ s_k45 (const uint8_t *block, const uint8_t *qh, const uint8_t *qs, int j)
     int q = g % 2 ? byte >> 4 : byte & 15;
     if (qh)
         q += ((qh [l] >> g) & 1) << 4;
-    return s_half (block) * (float) sc * (float) q - s_half (block + 2) * (float) m;
+    return s_mul_sub_mul (s_half (block) * (float) sc, (float) q, s_half (block + 2), (float) m);
 }
 
 //  Weight j (0 .. 255) of a Q6_K block, (d * scale) * q as ggml computes it.
@@ -96,7 +118,7 @@ s_weight (int dtype, const uint8_t *row, size_t k)
         }
         case XINF_DTYPE_Q4_1: {
             const uint8_t *block = row + k / 32 * 20;
-            return s_half (block) * (float) s_nibble (block + 4, i) + s_half (block + 2);
+            return s_mul_add (s_half (block), (float) s_nibble (block + 4, i), s_half (block + 2));
         }
         case XINF_DTYPE_Q5_0: {
             const uint8_t *block = row + k / 32 * 22;
@@ -106,7 +128,7 @@ s_weight (int dtype, const uint8_t *row, size_t k)
         case XINF_DTYPE_Q5_1: {
             const uint8_t *block = row + k / 32 * 24;
             int q = s_nibble (block + 8, i) | (int) ((s_u32 (block + 4) >> i) & 1) << 4;
-            return s_half (block) * (float) q + s_half (block + 2);
+            return s_mul_add (s_half (block), (float) q, s_half (block + 2));
         }
         case XINF_DTYPE_Q4_K: {
             const uint8_t *block = row + k / 256 * 144;

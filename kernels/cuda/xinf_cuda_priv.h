@@ -144,10 +144,22 @@ const void *xinf_cuda_constant (xinf_cuda_t *cuda, const void *host, size_t byte
 //  memory, made on first use; NULL after a failure.
 const void *xinf_cuda_constant_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const char *what);
 
-//  The repacked image of a Q8_0 matrix (rows x cols, cols of whole
-//  blocks): its size, and the image written to 'image' (xinf_cuda_project.cu).
-size_t xinf_cuda_q8a_image_bytes (size_t rows, size_t cols);
-void xinf_cuda_q8a_repack (const void *q8_0, size_t rows, size_t cols, void *image);
+//  Writes 'size' bytes at 'offset' of an image; 0, or -1 after a failure.
+typedef int xinf_cuda_put_fn (void *arg, size_t offset, const void *bytes, size_t size);
+
+//  Where the scales start in the repacked image of a Q8_0 matrix (rows x
+//  cols, cols of whole blocks); the codes (rows * cols bytes) and scales
+//  (rows * cols / 16 bytes) of some of its rows written to two buffers
+//  (xinf_cuda_host.cu; the image's size and whole: xinf_cuda_backend.h).
+size_t xinf_cuda_q8a_image_scales_at (size_t rows, size_t cols);
+void xinf_cuda_q8a_split (const void *q8_0, size_t rows, size_t cols, uint8_t *codes, uint8_t *scales);
+
+//  The image of a Q8_0 matrix handed to 'put' 'run' rows at a time (its
+//  codes, then its scales, each at its offset in the image; the padding
+//  between them is not put), through one host buffer of 'run' rows; -1
+//  when put fails or out of memory.
+int xinf_cuda_q8a_put_runs (const void *q8_0, size_t rows, size_t cols, size_t run, xinf_cuda_put_fn *put,
+                            void *arg);
 
 //  Stage 'which' with room for 'bytes'; NULL after a failure.
 void *xinf_cuda_stage (xinf_cuda_t *cuda, xinf_cuda_stage_t which, size_t bytes);

@@ -11,9 +11,11 @@
     blocks a lane (xinf_cuda_dot.cuh). Q8_0 weights from host memory take
     the q8a path instead: a repacked device copy, activations quantized
     to 16 bits as the CPU quantizes them (once for the products of a call
-    that share their input), integer sums (xinf_cuda_dot.cuh). Every
-    (row, token) result comes from the same arithmetic whatever the
-    batch: a token's result never depends on the other tokens of its step.
+    that share their input), integer sums (xinf_cuda_dot.cuh). The
+    products of a call on one input in device memory (q, k and v; gate
+    and up) go in one launch. Every (row, token) result comes from the
+    same arithmetic whatever the batch and however launched: a token's
+    result never depends on the other tokens of its step.
 
     With cuBLAS on, products of F32 / F16 / BF16 weights over several
     tokens are one cublasGemmEx each (F32 accumulation; activations
@@ -62,17 +64,21 @@ s_generic_lane (int dtype, const uint8_t *row, size_t cols, const float *in, siz
     }
 }
 
-//  y [t][r] = W [r] . x [t] for the tokens blockIdx.y * TOKENS .. (up to
-//  TOKENS of them: 1, or PROJECT_TOKENS), one warp a row r; 'wide': the
-//  lanes take 16-byte chunks or Q8_0 blocks (xinf_cuda_dot_wide said yes).
+//  y [t][r] = W [r] . x [t] for the tokens group * TOKENS .. (up to
+//  TOKENS of them: 1, or PROJECT_TOKENS), one warp a row r of the rows of
+//  row block 'block'; 'wide': the lanes take 16-byte chunks or Q8_0
+//  blocks (xinf_cuda_dot_wide said yes). The grid is one-dimensional, a
+//  row block's token groups next to each other (s_grid_split), so that
+//  the blocks running at once read the same weights (from L2 once a
+//  prompt has more tokens than a group).
 template <int TOKENS>
-__global__ void
-k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
-           size_t n, float *y)
+static __device__ void
+s_rows_wide (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
+             size_t n, float *y, size_t block, size_t group)
 {
-    size_t r = (size_t) blockIdx.x * PROJECT_WARPS + threadIdx.x / WARP;
+    size_t r = block * PROJECT_WARPS + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
-    size_t first = (size_t) blockIdx.y * TOKENS;
+    size_t first = group * TOKENS;
     if (r >= rows)
         return;
     size_t count = n - first < TOKENS ? n - first : TOKENS;
@@ -87,6 +93,15 @@ k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows
     else
         s_generic_lane<TOKENS> (dtype, row, cols, in, count, lane, acc);
     s_warp_store<TOKENS> (acc, lane, count, rows, first, r, y);
+}
+
+template <int TOKENS>
+__global__ void
+k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
+           size_t n, float *y)
+{
+    size_t groups = (n + TOKENS - 1) / TOKENS;
+    s_rows_wide<TOKENS> (dtype, wide, w, row_bytes, rows, cols, x, n, y, blockIdx.x / groups, blockIdx.x % groups);
 }
 
 //  The q8a path's activations: one warp a block of 32, bit for bit the
@@ -108,26 +123,74 @@ k_quantize_q8a (const float *x, size_t n_blocks, int16_t *q, float *d)
         d [block] = scale;
 }
 
-//  y [t][r] = W [r] . x [t] from a repacked Q8_0 matrix and quantized
-//  tokens, one warp a row, the grid as k_project's.
+//  y [t][r] = W [r] . x [t] from a repacked Q8_0 matrix ('image') and
+//  quantized tokens, one warp a row of grid block 'block', the tokens as
+//  s_rows_wide's.
 template <int TOKENS>
-__global__ void
-k_project_q8a (const uint8_t *codes, const uint16_t *scales, size_t rows, size_t cols, const int16_t *xq,
-               const float *xd, size_t n, float *y)
+static __device__ void
+s_rows_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y,
+            size_t block, size_t group)
 {
-    size_t r = (size_t) blockIdx.x * PROJECT_WARPS + threadIdx.x / WARP;
+    size_t r = block * PROJECT_WARPS + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
-    size_t first = (size_t) blockIdx.y * TOKENS;
+    size_t first = group * TOKENS;
     if (r >= rows)
         return;
     size_t count = n - first < TOKENS ? n - first : TOKENS, blocks = cols / 32;
+    const uint16_t *scales = (const uint16_t *) (image + xinf_cuda_q8a_scales_at (rows, cols));
     float acc [TOKENS];
 #pragma unroll
     for (int t = 0; t < TOKENS; t++)
         acc [t] = 0;
-    xinf_cuda_dot_lane_q8a<TOKENS> (codes + r * cols, scales + r * blocks, cols, xq + first * cols,
+    xinf_cuda_dot_lane_q8a<TOKENS> (image + r * cols, scales + r * blocks, cols, xq + first * cols,
                                     xd + first * blocks, count, lane, WARP, acc);
     s_warp_store<TOKENS> (acc, lane, count, rows, first, r, y);
+}
+
+template <int TOKENS>
+__global__ void
+k_project_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y)
+{
+    size_t groups = (n + TOKENS - 1) / TOKENS;
+    s_rows_q8a<TOKENS> (image, rows, cols, xq, xd, n, y, blockIdx.x / groups, blockIdx.x % groups);
+}
+
+//  The products of one call sharing their input, in one launch
+//  (s_project_many): each one's weights (as they are, or repacked), rows
+//  and output, and the first grid block of each.
+#define PROJECT_MANY 4
+
+typedef struct {
+    const uint8_t *weights [PROJECT_MANY];
+    float *y [PROJECT_MANY];
+    size_t rows [PROJECT_MANY];
+    unsigned first [PROJECT_MANY];
+    int count;
+} s_many_t;
+
+//  Each grid block computes rows of the product whose row blocks it falls
+//  in, as k_project or k_project_q8a would (the same arithmetic).
+template <int TOKENS, bool Q8A>
+__global__ void
+k_project_many (s_many_t many, int dtype, bool wide, size_t row_bytes, size_t cols, const float *x, const int16_t *xq,
+                const float *xd, size_t n)
+{
+    size_t groups = (n + TOKENS - 1) / TOKENS, block = blockIdx.x / groups;
+    const uint8_t *weights = many.weights [0];
+    float *y = many.y [0];
+    size_t rows = many.rows [0], first = 0;
+#pragma unroll
+    for (int p = 1; p < PROJECT_MANY; p++)
+        if (p < many.count && block >= many.first [p]) {
+            weights = many.weights [p];
+            y = many.y [p];
+            rows = many.rows [p];
+            first = many.first [p];
+        }
+    if (Q8A)
+        s_rows_q8a<TOKENS> (weights, rows, cols, xq, xd, n, y, block - first, blockIdx.x % groups);
+    else
+        s_rows_wide<TOKENS> (dtype, wide, weights, row_bytes, rows, cols, x, n, y, block - first, blockIdx.x % groups);
 }
 
 __global__ void
@@ -174,27 +237,19 @@ s_weights (xinf_cuda_t *cuda, const xinf_matrix_t *w, size_t *row_bytes)
     return (const uint8_t *) xinf_cuda_constant (cuda, w->data, w->rows * *row_bytes, "project (weights)");
 }
 
+//  The blocks of a product's one-dimensional grid: each row block once a
+//  group of tokens (1 token for a step of one, else PROJECT_TOKENS); 0
+//  when over what one launch takes.
+static unsigned
+s_grid (size_t row_blocks, size_t n)
+{
+    size_t groups = n == 1 ? 1 : (n + PROJECT_TOKENS - 1) / PROJECT_TOKENS;
+    if (!row_blocks || row_blocks > 0x7fffffffu / groups)
+        return 0;
+    return (unsigned) (row_blocks * groups);
+}
+
 //  ---- Q8_0 products with 16-bit activations (xinf_cuda_dot.cuh) ----------------------
-
-size_t
-xinf_cuda_q8a_image_bytes (size_t rows, size_t cols)
-{
-    return xinf_cuda_q8a_bytes (rows, cols);
-}
-
-void
-xinf_cuda_q8a_repack (const void *q8_0, size_t rows, size_t cols, void *image)
-{
-    size_t blocks = cols / 32, row_bytes = blocks * 34;
-    uint8_t *codes = (uint8_t *) image, *scales = codes + xinf_cuda_q8a_scales_at (rows, cols);
-    memset (codes + rows * cols, 0, xinf_cuda_q8a_scales_at (rows, cols) - rows * cols);
-    for (size_t r = 0; r < rows; r++)
-        for (size_t b = 0; b < blocks; b++) {
-            const uint8_t *block = (const uint8_t *) q8_0 + r * row_bytes + b * 34;
-            memcpy (scales + (r * blocks + b) * 2, block, 2);
-            memcpy (codes + r * cols + b * 32, block + 2, 32);
-        }
-}
 
 //  Whether a product takes the q8a path: Q8_0 weights in host memory
 //  (the backend keeps a repacked copy) of whole blocks.
@@ -205,36 +260,66 @@ s_takes_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w)
         && w->data && !xinf_cuda_owns (cuda, w->data, w->rows * xinf_dtype_row_bytes (w->dtype, w->cols));
 }
 
-//  The product of a repacked matrix and n tokens at 'x' (device memory),
-//  into 'y'; x is quantized unless it is '*quantized' (the previous
-//  product's input in this call), which it becomes.
-static int
-s_project_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const uint8_t *image, const void *host_x, const float *x,
-               size_t n, float *y, const void **quantized)
+//  The input whose quantized copy the Q8A stage holds, within one call
+//  (the caller's address of it, and its width).
+typedef struct {
+    const void *x;
+    size_t cols;
+} s_quantized_t;
+
+//  After a product wrote 'bytes' at 'y': the quantized copy is stale when
+//  that overlapped its input (n tokens).
+static void
+s_quantized_written (s_quantized_t *quantized, const void *y, size_t bytes, size_t n)
 {
-    size_t blocks = w->cols / 32, codes_bytes = (n * w->cols * 2 + 15) / 16 * 16;
+    const char *from = (const char *) quantized->x, *to = from + n * quantized->cols * sizeof (float);
+    if (quantized->x && (const char *) y < to && (const char *) y + bytes > from)
+        quantized->x = NULL;
+}
+
+//  n tokens of 'cols' at 'x' (device memory) quantized for the q8a path
+//  into the Q8A stage ('xq', 'xd'), unless the stage holds them already
+//  ('quantized': the same input, 'host_x' the caller's address of it, of
+//  the same width, earlier in this call).
+static int
+s_quantize_q8a (xinf_cuda_t *cuda, size_t cols, const void *host_x, const float *x, size_t n, int16_t **xq, float **xd,
+                s_quantized_t *quantized)
+{
+    size_t blocks = cols / 32, codes_bytes = (n * cols * 2 + 15) / 16 * 16;
     uint8_t *stage = (uint8_t *) xinf_cuda_stage (cuda, XINF_CUDA_STAGE_Q8A, codes_bytes + n * blocks * 4);
     if (!stage)
         return -1;
-    int16_t *xq = (int16_t *) stage;
-    float *xd = (float *) (stage + codes_bytes);
-    if (*quantized != host_x) {
-        *quantized = NULL;
-        if (xinf_cuda_blocks (n * blocks, PROJECT_WARPS) > 0x7fffffffu)
-            return xinf_cuda_fail (cuda, "project (Q8_0 activations)", "too many tokens for one launch");
-        k_quantize_q8a<<<xinf_cuda_blocks (n * blocks, PROJECT_WARPS), PROJECT_WARPS * WARP, 0, cuda->stream>>> (
-            x, n * blocks, xq, xd);
-        if (xinf_cuda_launched (cuda, "project (Q8_0 activations)"))
-            return -1;
-        *quantized = host_x;
-    }
-    dim3 grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), (unsigned) ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS));
-    const uint16_t *scales = (const uint16_t *) (image + xinf_cuda_q8a_scales_at (w->rows, w->cols));
+    *xq = (int16_t *) stage;
+    *xd = (float *) (stage + codes_bytes);
+    if (quantized->x == host_x && quantized->cols == cols)
+        return 0;
+    quantized->x = NULL;
+    if (xinf_cuda_blocks (n * blocks, PROJECT_WARPS) > 0x7fffffffu)
+        return xinf_cuda_fail (cuda, "project (Q8_0 activations)", "too many tokens for one launch");
+    k_quantize_q8a<<<xinf_cuda_blocks (n * blocks, PROJECT_WARPS), PROJECT_WARPS * WARP, 0, cuda->stream>>> (
+        x, n * blocks, *xq, *xd);
+    if (xinf_cuda_launched (cuda, "project (Q8_0 activations)"))
+        return -1;
+    *quantized = (s_quantized_t) { host_x, cols };
+    return 0;
+}
+
+//  The product of a repacked matrix and n tokens at 'x' (device memory),
+//  into 'y'; 'quantized' as s_quantize_q8a's.
+static int
+s_project_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const uint8_t *image, const void *host_x, const float *x,
+               size_t n, float *y, s_quantized_t *quantized)
+{
+    int16_t *xq;
+    float *xd;
+    if (s_quantize_q8a (cuda, w->cols, host_x, x, n, &xq, &xd, quantized))
+        return -1;
+    unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n);
     if (n == 1)
-        k_project_q8a<1><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> (image, scales, w->rows, w->cols, xq, xd, n, y);
+        k_project_q8a<1><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> (image, w->rows, w->cols, xq, xd, n, y);
     else
-        k_project_q8a<PROJECT_TOKENS><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> (image, scales, w->rows, w->cols,
-                                                                                       xq, xd, n, y);
+        k_project_q8a<PROJECT_TOKENS><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> (image, w->rows, w->cols, xq, xd,
+                                                                                       n, y);
     return xinf_cuda_launched (cuda, "project (Q8_0)");
 }
 
@@ -268,9 +353,9 @@ s_gemm (xinf_cuda_t *cuda, const xinf_matrix_t *w, const void *weights, const fl
 }
 
 //  One product; x and y may be host memory (staged through the device).
-//  '*quantized': as s_project_q8a.
+//  'quantized': as s_quantize_q8a's.
 static int
-s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, const void **quantized)
+s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, s_quantized_t *quantized)
 {
     const xinf_matrix_t *w = product->w;
     size_t row_bytes = xinf_dtype_row_bytes (w->dtype, w->cols), in_bytes = n * w->cols * sizeof (float);
@@ -280,8 +365,8 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, const voi
                                  : s_weights (cuda, w, &row_bytes);
     if (!weights)
         return -1;
-    if ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS > 65535 || xinf_cuda_blocks (w->rows, PROJECT_WARPS) > 0x7fffffffu)
-        return xinf_cuda_fail (cuda, "project", "too many tokens or rows for one launch");
+    if (!s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n))
+        return xinf_cuda_fail (cuda, "project", "too many tokens x rows for one launch");
     const float *x = product->x;
     if (!xinf_cuda_owns (cuda, x, in_bytes)) {
         void *part;
@@ -304,7 +389,7 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, const voi
             return -1;
     }
     else {
-        dim3 grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), (unsigned) ((n + PROJECT_TOKENS - 1) / PROJECT_TOKENS));
+        unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n);
         bool wide = cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, weights, row_bytes, w->cols, x);
         if (n == 1)
             k_project<1><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, wide, weights, row_bytes,
@@ -327,18 +412,102 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, const voi
     return 0;
 }
 
-//  The products of a call share their quantized activations while their
-//  inputs are one and the same (q, k and v; gate and up).
+//  The weights of the products of one launch into 'many'; false when
+//  they do not all take the same kernel (or the grid would be too large).
+static bool
+s_many_weights (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count, bool q8a, s_many_t *many,
+                bool *wide, size_t *blocks)
+{
+    const xinf_matrix_t *w0 = products [0].w;
+    size_t row_bytes = xinf_dtype_row_bytes (w0->dtype, w0->cols);
+    memset (many, 0, sizeof *many);
+    *blocks = 0;
+    for (size_t p = 0; p < count; p++) {
+        const xinf_matrix_t *w = products [p].w;
+        size_t bytes;
+        many->weights [p] = q8a ? (const uint8_t *) xinf_cuda_constant_q8a (cuda, w, "project (Q8_0 weights)")
+                                : s_weights (cuda, w, &bytes);
+        if (!many->weights [p])
+            return false;
+        bool lanes_wide = cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, many->weights [p], row_bytes, w->cols,
+                                                            products [0].x);
+        if (p && lanes_wide != *wide)
+            return false;
+        *wide = lanes_wide;
+        many->y [p] = products [p].y;
+        many->rows [p] = w->rows;
+        many->first [p] = (unsigned) *blocks;
+        *blocks += xinf_cuda_blocks (w->rows, PROJECT_WARPS);
+        if (*blocks > 0x7fffffffu)
+            return false;
+    }
+    many->count = (int) count;
+    return true;
+}
+
+//  The products of a call in one launch where they allow it: 2 to
+//  PROJECT_MANY of them on one input, inputs and outputs in device memory,
+//  weights of one type and width for one kernel (not cuBLAS); each row
+//  computed as alone. 1: done; 0: not for one launch; -1 after a failure.
+static int
+s_project_many (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count, size_t n, s_quantized_t *quantized)
+{
+    if (count < 2 || count > PROJECT_MANY)
+        return 0;
+    const xinf_matrix_t *w0 = products [0].w;
+    const float *x = products [0].x;
+    size_t cols = w0->cols, row_bytes = xinf_dtype_row_bytes (w0->dtype, cols);
+    bool q8a = s_takes_q8a (cuda, w0);
+    if (!xinf_cuda_dtype_supported (w0->dtype) || !row_bytes || !xinf_cuda_owns (cuda, x, n * cols * sizeof (float))
+    ||  (cuda->use_cublas && n > 1 && w0->dtype <= XINF_DTYPE_BF16))
+        return 0;
+    for (size_t p = 0; p < count; p++) {
+        const xinf_matrix_t *w = products [p].w;
+        if (products [p].x != x || w->dtype != w0->dtype || w->cols != cols || !w->rows || !w->data
+        ||  s_takes_q8a (cuda, w) != q8a || !xinf_cuda_owns (cuda, products [p].y, n * w->rows * sizeof (float)))
+            return 0;
+    }
+    s_many_t many;
+    bool wide = false;
+    size_t blocks;
+    if (!s_many_weights (cuda, products, count, q8a, &many, &wide, &blocks))
+        return cuda->failed ? -1 : 0;
+    if (!s_grid (blocks, n))
+        return 0;                     //  one by one: each fails with its reason
+    int16_t *xq = NULL;
+    float *xd = NULL;
+    if (q8a && s_quantize_q8a (cuda, cols, x, x, n, &xq, &xd, quantized))
+        return -1;
+    unsigned grid = s_grid (blocks, n), threads = PROJECT_WARPS * WARP;
+    int dtype = (int) w0->dtype;
+    if (n == 1 && q8a)
+        k_project_many<1, true><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x, xq, xd, n);
+    else if (n == 1)
+        k_project_many<1, false><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x, xq, xd, n);
+    else if (q8a)
+        k_project_many<PROJECT_TOKENS, true><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x,
+                                                                                 xq, xd, n);
+    else
+        k_project_many<PROJECT_TOKENS, false><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x,
+                                                                                  xq, xd, n);
+    return xinf_cuda_launched (cuda, "project (one launch)") ? -1 : 1;
+}
+
+//  The products of a call go in one launch where they can (q, k and v;
+//  gate and up), else one by one, sharing their quantized activations
+//  while their inputs are one and the same.
 void
 xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    const void *quantized = NULL;
-    if (!xinf_cuda_enter (cuda))
+    s_quantized_t quantized = { NULL, 0 };
+    if (!xinf_cuda_enter (cuda) || !n || s_project_many (cuda, products, count, n, &quantized))
         return;
-    for (size_t index = 0; index < count && n && !cuda->failed; index++)
+    for (size_t index = 0; index < count && !cuda->failed; index++) {
         if (s_product (cuda, &products [index], n, &quantized))
             return;
+        s_quantized_written (&quantized, products [index].y, n * products [index].w->rows * sizeof (float), n);
+    }
 }
 
 //  ---- embedding -------------------------------------------------------------------------
@@ -398,108 +567,4 @@ xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t
         k_embed<<<(unsigned) n, 128, 0, cuda->stream>>> ((int) table->dtype, weights, row_bytes, table->cols,
                                                          (const int32_t *) parts [0], x);
     xinf_cuda_launched (cuda, "embed");
-}
-
-//  ---- the decoders on the host (tests) ----------------------------------------------------
-
-void
-xinf_cuda_decode_row (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
-{
-    for (size_t k = 0; k < cols; k++)
-        out [k] = s_weight ((int) dtype, (const uint8_t *) row, k);
-}
-
-//  The warp's lanes added in the order of s_warp_store's shuffle tree
-//  (at each step every lane adds the lane 'mask' away).
-static void
-s_tree_host (float lanes [WARP][PROJECT_TOKENS], size_t count, float *out)
-{
-    for (size_t t = 0; t < count; t++) {
-        float sums [WARP], next [WARP];
-        for (unsigned lane = 0; lane < WARP; lane++)
-            sums [lane] = lanes [lane][t];
-        for (unsigned mask = WARP / 2; mask > 0; mask /= 2) {
-            for (unsigned lane = 0; lane < WARP; lane++)
-                next [lane] = sums [lane] + sums [lane ^ mask];
-            memcpy (sums, next, sizeof sums);
-        }
-        out [t] = sums [0];
-    }
-}
-
-bool
-xinf_cuda_project_row_host (xinf_dtype_t dtype, const void *row, size_t row_bytes, size_t cols, const float *x,
-                            size_t count, float *out)
-{
-    if (count < 1 || count > PROJECT_TOKENS || !xinf_cuda_dot_wide ((int) dtype, row, row_bytes, cols, x))
-        return false;
-    float lanes [WARP][PROJECT_TOKENS] = { { 0 } };
-    for (unsigned lane = 0; lane < WARP; lane++)
-        if (count == 1)
-            xinf_cuda_dot_lane<1> ((int) dtype, (const uint8_t *) row, cols, x, count, lane, WARP, lanes [lane]);
-        else
-            xinf_cuda_dot_lane<PROJECT_TOKENS> ((int) dtype, (const uint8_t *) row, cols, x, count, lane, WARP,
-                                                lanes [lane]);
-    s_tree_host (lanes, count, out);
-    return true;
-}
-
-void
-xinf_cuda_q8a_quantize_host (const float *x, size_t n, size_t cols, int16_t *q, float *d)
-{
-    for (size_t block = 0; block < n * (cols / 32); block++) {
-        uint32_t top = 0;
-        for (size_t i = 0; i < 32; i++) {
-            uint32_t bits;
-            memcpy (&bits, &x [block * 32 + i], sizeof bits);
-            top = (bits & 0x7fffffffu) > top ? bits & 0x7fffffffu : top;
-        }
-        d [block] = xinf_cuda_q8a_scale (top);
-        for (size_t i = 0; i < 32; i++)
-            q [block * 32 + i] = xinf_cuda_q8a_code (x [block * 32 + i], d [block]);
-    }
-}
-
-bool
-xinf_cuda_q8a_decode_host (const void *q8_0, size_t rows, size_t cols, float *out)
-{
-    if (!rows || !cols || cols % 32)
-        return false;
-    uint8_t *image = (uint8_t *) malloc (xinf_cuda_q8a_bytes (rows, cols));
-    if (!image)
-        return false;
-    xinf_cuda_q8a_repack (q8_0, rows, cols, image);
-    for (size_t r = 0; r < rows; r++)
-        for (size_t k = 0; k < cols; k++)
-            out [r * cols + k] = xinf_cuda_q8a_weight (image, rows, cols, r, k);
-    free (image);
-    return true;
-}
-
-bool
-xinf_cuda_project_row_q8a_host (const void *row, size_t cols, const float *x, size_t count, float *out)
-{
-    if (count < 1 || count > PROJECT_TOKENS || !cols || cols % 32)
-        return false;
-    size_t blocks = cols / 32;
-    uint8_t *image = (uint8_t *) aligned_alloc (16, (xinf_cuda_q8a_bytes (1, cols) + 15) / 16 * 16);
-    int16_t *xq = (int16_t *) aligned_alloc (16, (count * cols * 2 + 15) / 16 * 16);
-    float *xd = (float *) malloc (count * blocks * sizeof (float));
-    bool ok = image && xq && xd;
-    if (ok) {
-        xinf_cuda_q8a_repack (row, 1, cols, image);
-        xinf_cuda_q8a_quantize_host (x, count, cols, xq, xd);
-        float lanes [WARP][PROJECT_TOKENS] = { { 0 } };
-        const uint16_t *scales = (const uint16_t *) (image + xinf_cuda_q8a_scales_at (1, cols));
-        for (unsigned lane = 0; lane < WARP; lane++)
-            if (count == 1)
-                xinf_cuda_dot_lane_q8a<1> (image, scales, cols, xq, xd, count, lane, WARP, lanes [lane]);
-            else
-                xinf_cuda_dot_lane_q8a<PROJECT_TOKENS> (image, scales, cols, xq, xd, count, lane, WARP, lanes [lane]);
-        s_tree_host (lanes, count, out);
-    }
-    free (image);
-    free (xq);
-    free (xd);
-    return ok;
 }

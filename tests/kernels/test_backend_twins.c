@@ -259,14 +259,13 @@ s_calibrate_project (test_twins_t *twins)
     }
 }
 
-//  A group of three products sharing their input (q, k, v).
 static void
-s_twin_project_group (test_twins_t *twins)
+s_twin_project_group_of (test_twins_t *twins, xinf_dtype_t dtype, size_t n)
 {
-    size_t n = 16, cols = 64, rows [3] = { 64, 32, 32 };
+    size_t cols = 256, rows [3] = { 64, 32, 32 };
     xinf_matrix_t w [3];
     for (int p = 0; p < 3; p++)
-        w [p] = (xinf_matrix_t) { XINF_DTYPE_Q8_0, s_weights (XINF_DTYPE_Q8_0, rows [p], cols), rows [p], cols };
+        w [p] = (xinf_matrix_t) { dtype, s_weights (dtype, rows [p], cols), rows [p], cols };
     float *x = test_floats (n * cols, &s_state), *outs [2][3];
     xinf_backend_t *backends [2] = { twins->reference, twins->subject };
     for (int b = 0; b < 2; b++) {
@@ -285,13 +284,28 @@ s_twin_project_group (test_twins_t *twins)
         be->ops->free (be, dx);
     }
     for (int p = 0; p < 3; p++) {
-        test_twins_compare (twins, "project group of 3 Q8_0", outs [1][p], outs [0][p], n * rows [p], 1e-7);
+        char what [64];
+        snprintf (what, sizeof what, "project group of 3 %s n=%zu", xinf_dtype_name (dtype), n);
+        test_twins_compare (twins, what, outs [1][p], outs [0][p], n * rows [p], 1e-7);
         free (outs [0][p]);
         free (outs [1][p]);
         free ((void *) w [p].data);
     }
     free (x);
     s_forget (twins);
+}
+
+//  A group of three products sharing their input (q, k, v), as one call
+//  (the CUDA backend makes it one launch): Q8_0 and F16, a decode step
+//  and a batch.
+static void
+s_twin_project_group (test_twins_t *twins)
+{
+    static const xinf_dtype_t types [] = { XINF_DTYPE_Q8_0, XINF_DTYPE_F16 };
+    static const size_t ns [] = { 1, 16 };
+    for (size_t type = 0; type < 2; type++)
+        for (size_t k = 0; k < 2; k++)
+            s_twin_project_group_of (twins, types [type], ns [k]);
 }
 
 static void

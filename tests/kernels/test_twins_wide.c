@@ -196,6 +196,14 @@ s_check_q8a_decode (uint64_t *state)
     CHECK (xinf_cuda_q8a_decode_host (matrix, ROWS, COLS, gpu));
     CHECK (memcmp (cpu, gpu, sizeof cpu) == 0);
     CHECK (!xinf_cuda_q8a_decode_host (matrix, ROWS, 48, gpu));
+    //  Uploaded 1, 2, 3 and all rows at a time: the whole repack's image
+    uint8_t whole [ROWS * 34 * COLS / 32 + 16], runs [ROWS * 34 * COLS / 32 + 16];
+    xinf_cuda_q8a_repack (matrix, ROWS, COLS, whole);
+    for (size_t run = 1; run <= ROWS + 1; run++) {
+        memset (runs, 0xa5, sizeof runs);
+        CHECK (xinf_cuda_q8a_runs_host (matrix, ROWS, COLS, run, runs));
+        CHECK (memcmp (whole, runs, xinf_cuda_q8a_image_bytes (ROWS, COLS)) == 0);
+    }
 }
 
 static void
