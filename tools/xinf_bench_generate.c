@@ -9,7 +9,7 @@
     can stream.
 
         xinf-bench-generate MODEL.gguf [--threads N] [--prompt N] [--decode N] [--json]
-                            [--backend cpu|cuda] [--device N]
+                            [--backend cpu|cuda] [--device N] [--batch N]
 
     --backend cuda runs the same prefill and decode through the batched
     step (xinf_transformer_step) on the CUDA backend and on the CPU
@@ -17,7 +17,13 @@
     in the same run (the weights' upload to the device happens in an
     untimed warm-up step). The GPU's decode runs twice: eagerly, and
     through CUDA graphs (xinf_kv_cache_set_graphs; the capture falls in
-    the first timed step), printed as the graphs' ratio to eager.
+    the first timed step), printed as the graphs' ratio to eager, and as a
+    fraction of the decode bound of the device's bandwidth (a 1 GiB copy
+    within its memory, timed with events).
+
+    --batch N (16 unless 0) also decodes N sequences a token each a step
+    against one sequence the same way (from position 0, the batched step:
+    the serving path; on the GPU through graphs), printed as the ratio.
 */
 #include "xinf.h"
 #include "xinf_batch.h"
@@ -38,6 +44,8 @@ static const xinf_option_t s_options [] = {
     { "backend", 'b', NULL, XINF_OPT_STR, "cpu", 0, 0, NULL, "NAME",
       "cpu, or cuda: the GPU against the CPU backend in the same run" },
     { "device", 0, NULL, XINF_OPT_INT, "0", 0, 1024, NULL, "N", "CUDA device (--backend cuda)" },
+    { "batch", 0, NULL, XINF_OPT_INT, "16", 0, 256, NULL, "N",
+      "also decode N sequences a step against one, from position 0 (0: not)" },
     { 0 }
 };
 
@@ -94,7 +102,6 @@ s_bytes_per_token (const xinf_transformer_t *t)
     return bytes;
 }
 
-#if defined (XINF_HAVE_CUDA)
 //  One step of the tokens at positions first .. first + count - 1 of the
 //  one sequence (blocks 0, 1, ...), the logits of the last.
 static int
@@ -152,7 +159,73 @@ s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, size
     return rc;
 }
 
-#endif
+//  One step of 'seqs' sequences (blocks seq * per_seq ..), a token each at
+//  'pos', the logits of all.
+static int
+s_step_seqs (const xinf_transformer_t *t, xinf_kv_cache_t *cache, xinf_batch_buf_t *batch, const int32_t *table,
+             size_t per_seq, size_t seqs, size_t pos, float *logits, char *error, size_t error_size)
+{
+    xinf_batch_buf_clear (batch);
+    int rc = 0;
+    for (size_t seq = 0; seq < seqs && rc == 0; seq++)
+        rc = xinf_batch_buf_add_seq (batch, table + seq * per_seq, per_seq) < 0 ? -1 : 0;
+    for (size_t seq = 0; seq < seqs && rc == 0; seq++)
+        rc = xinf_batch_buf_add_token (batch, (int32_t) (((pos + seq) * 7919 + 13) % t->vocab), (int32_t) pos,
+                                       (int32_t) seq, true);
+    if (rc) {
+        snprintf (error, error_size, "out of memory for a batch of %zu sequences", seqs);
+        return -1;
+    }
+    return xinf_transformer_step (t, cache, xinf_batch_buf_view (batch), logits, error, error_size);
+}
+
+//  'decode' steps of 'seqs' sequences a token each, from position 0 (one
+//  sequence and many measured alike), through CUDA graphs when 'graphs',
+//  after an untimed first step: seconds in *decode_s; 0 or -1 with the
+//  reason.
+static int
+s_decode_seqs (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, size_t seqs, size_t decode,
+               double *decode_s, char *error, size_t error_size)
+{
+    size_t per_seq = (decode + 1 + 15) / 16;
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, seqs * per_seq, 16, seqs);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t *table = calloc (seqs * per_seq, sizeof (int32_t));
+    float *logits = calloc (seqs * t->vocab, sizeof (float));
+    int rc = cache && batch && table && logits && xinf_kv_cache_set_graphs (cache, graphs, seqs) == 0 ? 0 : -1;
+    if (rc)
+        snprintf (error, error_size, "out of memory for %zu sequences of %zu blocks", seqs, per_seq);
+    for (size_t block = 0; rc == 0 && block < seqs * per_seq; block++)
+        table [block] = (int32_t) block;
+    if (rc == 0)
+        rc = s_step_seqs (t, cache, batch, table, per_seq, seqs, 0, logits, error, error_size);
+    int64_t start = zclock_usecs ();
+    for (size_t step = 1; rc == 0 && step <= decode; step++)
+        rc = s_step_seqs (t, cache, batch, table, per_seq, seqs, step, logits, error, error_size);
+    *decode_s = (double) (zclock_usecs () - start) / 1e6;
+    if (rc == 0 && graphs && !xinf_kv_cache_graphs (cache))
+        rc = -1, snprintf (error, error_size, "CUDA graphs went off: a capture failed (see the log)");
+    free (logits);
+    free (table);
+    xinf_batch_buf_destroy (&batch);
+    xinf_kv_cache_destroy (&cache);
+    return rc;
+}
+
+//  Decode tokens/s of 'seqs' sequences a step and of one (rates [0], [1]);
+//  0 or -1 with the reason.
+static int
+s_batched (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, size_t seqs, size_t decode,
+           double *rates, char *error, size_t error_size)
+{
+    double seconds [2] = { 0, 0 };
+    int rc = s_decode_seqs (t, backend, graphs, seqs, decode, &seconds [0], error, error_size);
+    if (rc == 0)
+        rc = s_decode_seqs (t, backend, graphs, 1, decode, &seconds [1], error, error_size);
+    rates [0] = (double) (seqs * decode) / seconds [0];
+    rates [1] = (double) decode / seconds [1];
+    return rc;
+}
 
 //  --backend cuda: the GPU and the CPU backend over the same steps.
 static int
@@ -183,8 +256,15 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
         rc = s_steps (t, cpu, false, prompt, decode, &times [1][0], &times [1][1], error, sizeof error);
     if (rc == 0)
         rc = s_steps (t, gpu, true, prompt, decode, &times [2][0], &times [2][1], error, sizeof error);
+    size_t seqs = (size_t) xinf_config_int (config, "batch");
+    double batched [2] = { 0, 0 };       //  graphs: seqs sequences a step, one
+    if (rc == 0 && seqs)
+        rc = s_batched (t, gpu, true, seqs, decode, batched, error, sizeof error);
     if (rc == 0 && xinf_cuda_backend_error (gpu))
         rc = -1, snprintf (error, sizeof error, "%s", xinf_cuda_backend_error (gpu));
+    double bandwidth = rc == 0 ? xinf_cuda_bandwidth (device, (size_t) 1 << 30, error, sizeof error) : 0;
+    if (rc == 0 && bandwidth <= 0)
+        rc = -1;
     if (rc)
         fprintf (stderr, "xinf-bench-generate: %s\n", error [0] ? error : "out of memory");
     else {
@@ -202,11 +282,21 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
                 rates [1][1], rates [0][1] / rates [1][1]);
         printf ("decode  %zu tokens: cuda with CUDA graphs %8.1f tokens/s, eager %8.1f tokens/s: %.2fx\n", decode,
                 rates [2][1], rates [0][1], rates [2][1] / rates [0][1]);
+        double bytes = s_bytes_per_token (t), bound = bandwidth / bytes;
+        printf ("device bandwidth (copy, 1 GiB): %.1f GB/s -> decode bound %.1f tokens/s (%.1f MB of weights per "
+                "token); reached %.0f%% with graphs, %.0f%% eager\n", bandwidth / 1e9, bound, bytes / 1e6,
+                100.0 * rates [2][1] / bound, 100.0 * rates [0][1] / bound);
+        if (seqs)
+            printf ("batched decode (graphs, from position 0): %zu sequences %8.1f tokens/s, one %8.1f tokens/s: "
+                    "%.2fx\n", seqs, batched [0], batched [1], batched [0] / batched [1]);
         if (xinf_config_flag (config, "json"))
             printf ("{\"backend\":\"cuda\",\"device\":\"%s\",\"prefill_tokens_per_s\":%.2f,\"decode_tokens_per_s\":%.2f,"
                     "\"cpu_prefill_tokens_per_s\":%.2f,\"cpu_decode_tokens_per_s\":%.2f,"
-                    "\"graph_decode_tokens_per_s\":%.2f}\n", found.name, rates [0][0], rates [0][1], rates [1][0],
-                    rates [1][1], rates [2][1]);
+                    "\"graph_decode_tokens_per_s\":%.2f,\"bandwidth_gb_s\":%.2f,\"weight_mb_per_token\":%.2f,"
+                    "\"decode_bound_tokens_per_s\":%.2f,\"fraction_of_bound\":%.3f,\"batch\":%zu,"
+                    "\"batch_tokens_per_s\":%.2f,\"batch_one_tokens_per_s\":%.2f}\n", found.name, rates [0][0],
+                    rates [0][1], rates [1][0], rates [1][1], rates [2][1], bandwidth / 1e9, bytes / 1e6, bound,
+                    rates [2][1] / bound, seqs, batched [0], batched [1]);
     }
     xinf_backend_destroy (&cpu);
     xinf_backend_destroy (&gpu);
@@ -220,6 +310,27 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
     fprintf (stderr, "xinf-bench-generate: this build has no CUDA backend (no CUDA toolkit found, or -DXINF_CUDA=OFF)\n");
     return 1;
 #endif
+}
+
+//  --batch N on the CPU: N sequences a step against one, through the
+//  batched step (the serving path); 0, or 1 after a failure.
+static int
+s_cpu_batched (xinf_config_t *config, const xinf_transformer_t *t, xinf_threadpool_t *pool)
+{
+    size_t seqs = (size_t) xinf_config_int (config, "batch"), decode = (size_t) xinf_config_int (config, "decode");
+    if (!seqs)
+        return 0;
+    char error [512] = "";
+    double rates [2];
+    xinf_backend_t *cpu = xinf_cpu_backend_new_on (pool);
+    int rc = cpu ? s_batched (t, cpu, false, seqs, decode, rates, error, sizeof error) : -1;
+    if (rc)
+        fprintf (stderr, "xinf-bench-generate: %s\n", error [0] ? error : "out of memory");
+    else
+        printf ("batched decode (from position 0): %zu sequences %8.1f tokens/s, one %8.1f tokens/s: %.2fx\n", seqs,
+                rates [0], rates [1], rates [0] / rates [1]);
+    xinf_backend_destroy (&cpu);
+    return rc ? 1 : 0;
 }
 
 static int
@@ -276,6 +387,7 @@ s_run (xinf_config_t *config, const char *path)
         printf ("decode  %zu tokens: %8.1f tokens/s (%.1f ms/token)\n", decode, decode_tps, 1000.0 * decode_s / (double) decode);
         printf ("memory bandwidth (memcpy, %d threads): %.1f GB/s -> decode bound %.1f tokens/s; reached %.0f%%\n",
                 xinf_threadpool_size (pool), bandwidth / 1e9, bound, 100.0 * decode_tps / bound);
+        rc = s_cpu_batched (config, t, pool);
         if (xinf_config_flag (config, "json"))
             printf ("{\"arch\":\"%s\",\"type\":\"%s\",\"threads\":%d,\"prefill_tokens_per_s\":%.2f,"
                     "\"decode_tokens_per_s\":%.2f,\"bandwidth_gb_s\":%.2f,\"weight_mb_per_token\":%.2f,"

@@ -68,6 +68,12 @@ int xinf_cuda_devices (xinf_cuda_device_t *devices, size_t max, xinf_cuda_versio
 int xinf_cuda_device_memory_info (int index, size_t *free_bytes, size_t *total_bytes, char *error,
                                   size_t error_size);
 
+//  Bytes per second device 'index' moves copying 'bytes' from one buffer
+//  of its memory to another (read + write, the best of 5 timed copies:
+//  the decode bound of xinf-bench-generate --backend cuda); 0 with the
+//  reason in 'error' on a failure.
+double xinf_cuda_bandwidth (int index, size_t bytes, char *error, size_t error_size);
+
 //  A backend on CUDA device 'device' with its own stream and cuBLAS
 //  handle; NULL with the reason in 'error' when there is no such device
 //  or driver.

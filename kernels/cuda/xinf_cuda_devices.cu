@@ -1,6 +1,7 @@
 /*  xinf_cuda_devices: what the CUDA runtime reports about the machine's
     devices (name, memory, compute capability) and the driver, runtime and
-    NCCL versions, for the worker's resource report.  */
+    NCCL versions, for the worker's resource report; and a device's memory
+    bandwidth as copies measure it, for the decode bound of the benches.  */
 #include "xinf_cuda_backend.h"
 
 #include <cuda_runtime.h>
@@ -78,4 +79,58 @@ xinf_cuda_devices (xinf_cuda_device_t *devices, size_t max, xinf_cuda_versions_t
         if (s_device (index, &devices [index], error, error_size))
             return -1;
     return count;
+}
+
+//  Frees what the probe holds (any of it NULL), the caller's device again.
+static void
+s_probe_free (void *from, void *to, cudaEvent_t start, cudaEvent_t stop, cudaStream_t stream, int current)
+{
+    if (stream)
+        cudaStreamSynchronize (stream);
+    cudaFree (from);
+    cudaFree (to);
+    if (start)
+        cudaEventDestroy (start);
+    if (stop)
+        cudaEventDestroy (stop);
+    if (stream)
+        cudaStreamDestroy (stream);
+    cudaSetDevice (current);
+}
+
+double
+xinf_cuda_bandwidth (int index, size_t bytes, char *error, size_t error_size)
+{
+    int current = 0;
+    void *from = NULL, *to = NULL;
+    cudaEvent_t start = NULL, stop = NULL;
+    cudaStream_t stream = NULL;
+    cudaError_t status = cudaGetDevice (&current);
+    const char *what = "cudaSetDevice";
+    if (status == cudaSuccess && (status = cudaSetDevice (index)) == cudaSuccess) {
+        what = "cudaMalloc";
+        if ((status = cudaMalloc (&from, bytes)) == cudaSuccess && (status = cudaMalloc (&to, bytes)) == cudaSuccess
+        &&  (what = "cudaStreamCreate", status = cudaStreamCreate (&stream)) == cudaSuccess
+        &&  (what = "cudaEventCreate", status = cudaEventCreate (&start)) == cudaSuccess)
+            status = cudaEventCreate (&stop);
+    }
+    what = status == cudaSuccess ? "cudaMemcpyAsync" : what;
+    if (status == cudaSuccess && (status = cudaMemsetAsync (from, 1, bytes, stream)) == cudaSuccess)
+        status = cudaMemcpyAsync (to, from, bytes, cudaMemcpyDeviceToDevice, stream);     //  warm-up
+    float best = 0;
+    for (int round = 0; round < 5 && status == cudaSuccess; round++) {
+        float ms = 0;
+        if ((status = cudaEventRecord (start, stream)) == cudaSuccess
+        &&  (status = cudaMemcpyAsync (to, from, bytes, cudaMemcpyDeviceToDevice, stream)) == cudaSuccess
+        &&  (status = cudaEventRecord (stop, stream)) == cudaSuccess
+        &&  (status = cudaEventSynchronize (stop)) == cudaSuccess
+        &&  (status = cudaEventElapsedTime (&ms, start, stop)) == cudaSuccess && ms > 0)
+            best = best == 0 || ms < best ? ms : best;
+    }
+    s_probe_free (from, to, start, stop, stream, current);
+    if (status != cudaSuccess || best <= 0) {
+        s_fail (error, error_size, what, status != cudaSuccess ? status : cudaErrorUnknown);
+        return 0;
+    }
+    return 2.0 * (double) bytes / ((double) best / 1e3);
 }
