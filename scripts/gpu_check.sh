@@ -135,9 +135,10 @@ step test_nccl_gpu 45 "$BUNDLE/bin/unit_coll_nccl" gpu
 # The 1B shape, then the bench: GPU against CPU in the same run
 step make_models 150 sh "$0" part make_models
 for type in f16 q8_0; do
-    step "bench_llama3.2-1b_$type" 75 "$BUNDLE/bin/xinf-bench-generate" "$WORK/llama3.2-1b-$type.gguf" --backend cuda \
-        --prompt 128 --decode 64 --json
-    grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_$type.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+    step "bench_llama3.2-1b_$type" 90 "$BUNDLE/bin/xinf-bench-generate" "$WORK/llama3.2-1b-$type.gguf" --backend cuda \
+        --prompt 128 --decode 64 --op-times --json
+    grep -E "tokens/s|bound|GB/s|op times|calls" "$LOGS/bench_llama3.2-1b_$type.txt" | sed "s/^/  /" \
+        | tee -a "$SUMMARY"
 done
 step node_gpu_launch 90 sh "$0" part node
 tail -3 "$LOGS/node_gpu_launch.txt" | sed "s/^/  /" | tee -a "$SUMMARY"

@@ -8,8 +8,10 @@ figures (every ratio taken against a baseline measured in the same run).
                      its round, the N=1 row's ratio 1.00, the summary of
                      the rounds (median and range), JSON and tables alike;
   xinf-bench-batch   -s 1,2: a row per sequence count;
-  xinf-bench-generate --json: prefill and decode tokens/s, the bandwidth
-                     bound's parts;
+  xinf-bench-generate --json --batch 3 --op-times: prefill and decode
+                     tokens/s, the bandwidth bound's parts, batched
+                     decode, a table of op times (every op of the
+                     model's steps counted);
   xinf-bench-runtime --json: xinf against raw libzmq, ratios present."""
 import json
 import os
@@ -63,11 +65,22 @@ def batch(build_dir, model):
 
 
 def generate(build_dir, model):
-    figures = last_json(run([tool(build_dir, "xinf-bench-generate"), model, "-t", "1", "-p", "8", "-d", "4",
-                             "--json"]))
+    output = run([tool(build_dir, "xinf-bench-generate"), model, "-t", "1", "-p", "8", "-d", "4", "--batch", "3",
+                  "--op-times", "--json"])
+    figures = last_json(output)
     for key in ("prefill_tokens_per_s", "decode_tokens_per_s", "bandwidth_gb_s", "weight_mb_per_token"):
         check(figures.get(key, 0) > 0, f"generate: {key} in {figures}")
-    return f"generate: decode {figures['decode_tokens_per_s']:.0f} tok/s"
+    batched = [line for line in output.splitlines() if line.startswith("batched decode") and ": 3 sequences" in line]
+    check(len(batched) == 1, f"generate: the batched decode line: {output}")
+    # --op-times: 5 steps of a 2-layer qwen2 model; every op there (q, k
+    # and v have biases), each layer's q/k/v one call of three products
+    table = output[output.find("op times, 5 steps"):]
+    check(table != "", f"generate: the op-times table: {output}")
+    calls = {line[:42].strip(): int(line[42:].split()[0]) for line in table.splitlines()[1:] if "calls" in line}
+    for op, count in (("attention", 10), ("rope", 20), ("embed", 5), ("add_bias", 30)):
+        check(calls.get(op) == count, f"generate: {op} called {calls.get(op)} times, not {count}: {table}")
+    check(calls.get("project Q8_0 64x64 and 2 more, n=1") == 10, f"generate: the q/k/v products: {table}")
+    return f"generate: decode {figures['decode_tokens_per_s']:.0f} tok/s, {len(calls)} ops timed"
 
 
 def runtime(build_dir):

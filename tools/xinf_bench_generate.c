@@ -24,9 +24,13 @@
     --batch N (16 unless 0) also decodes N sequences a token each a step
     against one sequence the same way (from position 0, the batched step:
     the serving path; on the GPU through graphs), printed as the ratio.
+    --op-times runs the decode steps of one sequence once more with each
+    op timed alone (xinf_bench_optimes.h: products by shape with the GB/s
+    of weights they read, attention, the small ops).
 */
 #include "xinf.h"
 #include "xinf_batch.h"
+#include "xinf_bench_optimes.h"
 #include "xinf_cpu_backend.h"
 #include "xinf_model.h"
 #include "xinf_cpu_ops.h"
@@ -46,6 +50,8 @@ static const xinf_option_t s_options [] = {
     { "device", 0, NULL, XINF_OPT_INT, "0", 0, 1024, NULL, "N", "CUDA device (--backend cuda)" },
     { "batch", 0, NULL, XINF_OPT_INT, "16", 0, 256, NULL, "N",
       "also decode N sequences a step against one, from position 0 (0: not)" },
+    { "op-times", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "also time each op of the decode steps alone (eager, waited for)" },
     { 0 }
 };
 
@@ -227,6 +233,31 @@ s_batched (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, si
     return rc;
 }
 
+//  --op-times: the decode steps of one sequence on 'backend' again, each
+//  op timed alone (xinf_bench_optimes.h), after as many untimed; the table
+//  on stdout. 0, or 1 after a failure.
+static int
+s_op_times (xinf_config_t *config, const xinf_transformer_t *t, xinf_backend_t *backend)
+{
+    if (!xinf_config_flag (config, "op-times"))
+        return 0;
+    size_t decode = (size_t) xinf_config_int (config, "decode");
+    char error [512] = "";
+    double seconds;
+    xinf_backend_t *timed = xinf_optimes_new (backend);
+    int rc = timed ? s_decode_seqs (t, timed, false, 1, decode, &seconds, error, sizeof error) : -1;
+    if (timed)
+        xinf_optimes_reset (timed);
+    if (rc == 0)
+        rc = s_decode_seqs (t, timed, false, 1, decode, &seconds, error, sizeof error);
+    if (rc)
+        fprintf (stderr, "xinf-bench-generate: %s\n", error [0] ? error : "out of memory");
+    else
+        xinf_optimes_print (timed, decode + 1, stdout);
+    xinf_backend_destroy (&timed);
+    return rc ? 1 : 0;
+}
+
 //  --backend cuda: the GPU and the CPU backend over the same steps.
 static int
 s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t, const xinf_model_info_t *info)
@@ -265,6 +296,7 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
     double bandwidth = rc == 0 ? xinf_cuda_bandwidth (device, (size_t) 1 << 30, error, sizeof error) : 0;
     if (rc == 0 && bandwidth <= 0)
         rc = -1;
+    int timed = rc == 0 ? s_op_times (config, t, gpu) : 0;
     if (rc)
         fprintf (stderr, "xinf-bench-generate: %s\n", error [0] ? error : "out of memory");
     else {
@@ -301,7 +333,7 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
     xinf_backend_destroy (&cpu);
     xinf_backend_destroy (&gpu);
     xinf_threadpool_destroy (&pool);
-    return rc ? 1 : 0;
+    return rc || timed ? 1 : 0;
 #else
     (void) config;
     (void) path;
@@ -388,6 +420,11 @@ s_run (xinf_config_t *config, const char *path)
         printf ("memory bandwidth (memcpy, %d threads): %.1f GB/s -> decode bound %.1f tokens/s; reached %.0f%%\n",
                 xinf_threadpool_size (pool), bandwidth / 1e9, bound, 100.0 * decode_tps / bound);
         rc = s_cpu_batched (config, t, pool);
+        if (rc == 0) {
+            xinf_backend_t *cpu = xinf_cpu_backend_new_on (pool);
+            rc = cpu ? s_op_times (config, t, cpu) : 1;
+            xinf_backend_destroy (&cpu);
+        }
         if (xinf_config_flag (config, "json"))
             printf ("{\"arch\":\"%s\",\"type\":\"%s\",\"threads\":%d,\"prefill_tokens_per_s\":%.2f,"
                     "\"decode_tokens_per_s\":%.2f,\"bandwidth_gb_s\":%.2f,\"weight_mb_per_token\":%.2f,"
