@@ -255,9 +255,12 @@ static int
 s_put_device (void *arg, size_t offset, const void *bytes, size_t size)
 {
     s_put_t *put = (s_put_t *) arg;
-    //  Synchronous: the host buffer is written again for the next run
-    return xinf_cuda_check (put->cuda, cudaMemcpy (put->device + offset, bytes, size, cudaMemcpyHostToDevice),
-                            put->what);
+    //  On the backend's stream (non-blocking: a plain cudaMemcpy would not
+    //  be ordered before its kernels), waited for: the host buffer is
+    //  written again for the next run
+    return xinf_cuda_check (put->cuda, cudaMemcpyAsync (put->device + offset, bytes, size, cudaMemcpyHostToDevice,
+                                                         put->cuda->stream), put->what)
+        || xinf_cuda_check (put->cuda, cudaStreamSynchronize (put->cuda->stream), put->what) ? -1 : 0;
 }
 
 static int
@@ -603,6 +606,12 @@ xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on)
 {
     if (xinf_cuda_backend_is (backend))
         xinf_cuda (backend)->attention_simple = on;
+}
+
+size_t
+xinf_cuda_backend_fused_launches (xinf_backend_t *backend)
+{
+    return xinf_cuda_backend_is (backend) ? xinf_cuda (backend)->fused_launches : 0;
 }
 
 const char *

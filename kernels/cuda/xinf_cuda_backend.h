@@ -107,6 +107,10 @@ void xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on);
 //  environment has XINF_CUDA_ATTENTION=simple. Not while a call runs.
 void xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on);
 
+//  Calls of the project op whose products went in one launch (q, k and v
+//  on one input, ...), for tests.
+size_t xinf_cuda_backend_fused_launches (xinf_backend_t *backend);
+
 //  The first error since the backend began or was cleared; NULL if none.
 const char *xinf_cuda_backend_error (xinf_backend_t *backend);
 void xinf_cuda_backend_clear_error (xinf_backend_t *backend);

@@ -60,20 +60,27 @@ s_nibble (const uint8_t *qs, int i)
 }
 
 //  Weight j (0 .. 255) of a Q4_K (qh NULL) or Q5_K block.
+//  The 6-bit scale and min of group g (0 .. 7) of a Q4_K or Q5_K block's
+//  scales [12].
+XINF_CUDA_BOTH void
+s_k4_scale_min (const uint8_t *scales, int g, int *sc, int *m)
+{
+    if (g < 4) {
+        *sc = scales [g] & 63;
+        *m = scales [g + 4] & 63;
+    }
+    else {
+        *sc = (scales [g + 4] & 15) | ((scales [g - 4] >> 6) << 4);
+        *m = (scales [g + 4] >> 4) | ((scales [g] >> 6) << 4);
+    }
+}
+
 XINF_CUDA_BOTH float
 s_k45 (const uint8_t *block, const uint8_t *qh, const uint8_t *qs, int j)
 {
     int g = j / 32, l = j % 32;
-    const uint8_t *scales = block + 4;
     int sc, m;
-    if (g < 4) {
-        sc = scales [g] & 63;
-        m = scales [g + 4] & 63;
-    }
-    else {
-        sc = (scales [g + 4] & 15) | ((scales [g - 4] >> 6) << 4);
-        m = (scales [g + 4] >> 4) | ((scales [g] >> 6) << 4);
-    }
+    s_k4_scale_min (block + 4, g, &sc, &m);
     uint8_t byte = qs [32 * (g / 2) + l];
     int q = g % 2 ? byte >> 4 : byte & 15;
     if (qh)

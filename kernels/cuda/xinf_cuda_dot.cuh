@@ -1,9 +1,11 @@
 /*  xinf_cuda_dot: one lane's share of a row's dot products, for the wide
-    product kernel of F16, BF16 and Q8_0 weights (k_project_wide in
+    product kernel of F16, BF16, Q8_0 and Q4_K weights (k_project in
     xinf_cuda_project.cu). Lane l of 'lanes' takes the 16-byte chunks
-    l, l + lanes, ... of a F16/BF16 row (eight weights, one 128-bit load)
-    or its whole Q8_0 blocks l, l + lanes, ... (sixteen 16-bit loads and
-    one scale a block), and reads the activations four floats at a time;
+    l, l + lanes, ... of a F16/BF16 row (eight weights, one 128-bit load),
+    its whole Q8_0 blocks l, l + lanes, ... (sixteen 16-bit loads and one
+    scale a block), or its Q4_K parts of 64 weights (two 128-bit loads of
+    nibbles, the scales of two groups), and reads the activations four
+    floats at a time;
     each weight is loaded once for up to XINF_CUDA_DOT_TOKENS tokens.
     The generic kernel decodes one weight at a time with byte loads.
 
@@ -48,6 +50,8 @@ xinf_cuda_dot_wide (int dtype, const void *w, size_t row_bytes, size_t cols, con
         return false;
     if (dtype == XINF_DTYPE_F16 || dtype == XINF_DTYPE_BF16)
         return cols % 8 == 0 && row_bytes % 16 == 0 && weights % 16 == 0;
+    if (dtype == XINF_DTYPE_Q4_K)
+        return cols % 256 == 0 && row_bytes % 16 == 0 && weights % 16 == 0;
     return dtype == XINF_DTYPE_Q8_0 && cols % 32 == 0 && row_bytes % 2 == 0 && weights % 2 == 0;
 }
 
@@ -157,6 +161,56 @@ XINF_CUDA_UNROLL
     }
 }
 
+//  Adds the 32 codes of one group, the nibbles of 'words' at 'shift' (0:
+//  low, 4: high), times the activations at 'x', to *dot, and the
+//  activations to *sum (four floats at a time, in order).
+XINF_CUDA_BOTH void
+s_q4k_group (const uint32_t *words, int shift, const float *x, float *dot, float *sum)
+{
+XINF_CUDA_UNROLL
+    for (int w = 0; w < 8; w++) {
+        float4 four = ((const float4 *) x) [w];
+        uint32_t codes = words [w] >> shift;
+        *dot = fmaf ((float) (codes & 15), four.x, *dot);
+        *dot = fmaf ((float) ((codes >> 8) & 15), four.y, *dot);
+        *dot = fmaf ((float) ((codes >> 16) & 15), four.z, *dot);
+        *dot = fmaf ((float) ((codes >> 24) & 15), four.w, *dot);
+        *sum += four.x + four.y + four.z + four.w;
+    }
+}
+
+//  Q4_K: lane 'lane' takes the 64-weight parts l, l + lanes, ... of a row
+//  (part j: groups 2 (j % 4) and 2 (j % 4) + 1 of block j / 4, whose
+//  nibbles share 32 bytes of qs: two 16-byte loads) and adds, for each
+//  group, d sc * (q . x) - dmin m * (sum of x), the sums over the group
+//  taken first (as ggml's vec_dot does).
+template <int TOKENS>
+XINF_CUDA_BOTH void
+s_dot_lane_q4k (const uint8_t *row, size_t cols, const float *in, size_t count, unsigned lane, unsigned lanes,
+                float *acc)
+{
+    for (size_t j = lane; j < cols / 64; j += lanes) {
+        const uint8_t *block = row + j / 4 * 144;
+        int part = (int) (j % 4), sc [2], m [2];
+        const uint4 *qs = (const uint4 *) (block + 16 + 32 * part);
+        uint4 low = qs [0], high = qs [1];
+        uint32_t words [8] = { low.x, low.y, low.z, low.w, high.x, high.y, high.z, high.w };
+        s_k4_scale_min (block + 4, 2 * part, &sc [0], &m [0]);
+        s_k4_scale_min (block + 4, 2 * part + 1, &sc [1], &m [1]);
+        float d = s_dot_half (((const uint16_t *) block) [0], false);
+        float dmin = s_dot_half (((const uint16_t *) block) [1], false);
+XINF_CUDA_UNROLL
+        for (int t = 0; t < TOKENS; t++)
+            if ((size_t) t < count)
+                for (int g = 0; g < 2; g++) {
+                    float dot = 0, sum = 0;
+                    s_q4k_group (words, 4 * g, in + t * cols + j * 64 + g * 32, &dot, &sum);
+                    acc [t] = fmaf (d * (float) sc [g], dot, acc [t]);
+                    acc [t] = fmaf (-(dmin * (float) m [g]), sum, acc [t]);
+                }
+    }
+}
+
 //  One lane's share of row . in [t] for t < count (at most TOKENS, 1 or
 //  XINF_CUDA_DOT_TOKENS: a step of one token needs fewer registers),
 //  added to acc; xinf_cuda_dot_wide said yes.
@@ -167,6 +221,8 @@ xinf_cuda_dot_lane (int dtype, const uint8_t *row, size_t cols, const float *in,
 {
     if (dtype == XINF_DTYPE_Q8_0)
         s_dot_lane_q8<TOKENS> (row, cols, in, count, lane, lanes, acc);
+    else if (dtype == XINF_DTYPE_Q4_K)
+        s_dot_lane_q4k<TOKENS> (row, cols, in, count, lane, lanes, acc);
     else
         s_dot_lane_16<TOKENS> (dtype == XINF_DTYPE_BF16, row, cols, in, count, lane, lanes, acc);
 }

@@ -368,15 +368,16 @@ k_attention (const float *keys, const float *values, const float *q, float *out,
     float overall = -INFINITY;
     for (int w = 0; w < ATTENTION_WARPS; w++)
         overall = fmaxf (overall, maxima [w]);
+    //  Only the warps that had positions (NaN from a score stays NaN, as on the CPU)
     float total = 0;
     for (int w = 0; w < ATTENTION_WARPS; w++)
-        if (sums [w] > 0)
+        if ((size_t) w * ATTENTION_GROUP < n_pos)
             total += sums [w] * expf (maxima [w] - overall);
     float *to = out + token * q_dim + head * head_dim;
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float value = 0;
         for (int w = 0; w < ATTENTION_WARPS; w++)
-            if (sums [w] > 0)
+            if ((size_t) w * ATTENTION_GROUP < n_pos)
                 value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
         to [d] = value / total;
     }
@@ -395,10 +396,10 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
         return 0;
     if (!n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
         return xinf_cuda_fail (cuda, "attention", "heads do not match the pool's rows");
-    bool simple = cuda->attention_simple;
+    bool simple = cuda->attention_simple || head_dim > ATTENTION_DIMS * WARP;      //  the first kernel takes any
     size_t shared = simple ? ((ATTENTION_SIMPLE_WARPS + 1) * head_dim + 2 * ATTENTION_SIMPLE_WARPS) * sizeof (float)
                            : (ATTENTION_WARPS * head_dim + 2 * ATTENTION_WARPS) * sizeof (float);
-    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff || (!simple && head_dim > ATTENTION_DIMS * WARP))
+    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff)
         return xinf_cuda_fail (cuda, "attention", "head_dim or tokens x heads too large for one launch");
     if (!s_pool_ok (cuda, pool, layer, "attention") || !xinf_cuda_device_memory (cuda, q, bytes, "attention")
     ||  !xinf_cuda_device_memory (cuda, out, bytes, "attention")

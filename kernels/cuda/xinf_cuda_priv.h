@@ -84,6 +84,7 @@ typedef struct {
     bool wide;                        //  the wide product kernel where it applies (xinf_cuda_dot.cuh)
     bool q8a;                         //  Q8_0 products from repacked weights and 16-bit activations
     bool attention_simple;            //  the first attention kernel (one position a warp at a time)
+    size_t fused_launches;            //  calls whose products went in one launch (tests)
     xinf_cuda_span_t *spans;
     size_t n_spans, max_spans;
     xinf_cuda_copy_t *copies;         //  open addressing, 'max_copies' a power of two

@@ -445,6 +445,25 @@ s_many_weights (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
     return true;
 }
 
+//  Whether an output of the products overlaps their input or another's
+//  output (n tokens).
+static bool
+s_outputs_overlap (const xinf_product_t *products, size_t count, size_t n)
+{
+    for (size_t p = 0; p < count; p++) {
+        const char *from = (const char *) products [p].y, *to = from + n * products [p].w->rows * sizeof (float);
+        const char *x = (const char *) products [p].x, *x_end = x + n * products [p].w->cols * sizeof (float);
+        if (from < x_end && to > x)
+            return true;
+        for (size_t q = p + 1; q < count; q++) {
+            const char *other = (const char *) products [q].y, *other_end = other + n * products [q].w->rows * sizeof (float);
+            if (from < other_end && to > other)
+                return true;
+        }
+    }
+    return false;
+}
+
 //  The products of a call in one launch where they allow it: 2 to
 //  PROJECT_MANY of them on one input, inputs and outputs in device memory,
 //  weights of one type and width for one kernel (not cuBLAS); each row
@@ -467,6 +486,8 @@ s_project_many (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
         ||  s_takes_q8a (cuda, w) != q8a || !xinf_cuda_owns (cuda, products [p].y, n * w->rows * sizeof (float)))
             return 0;
     }
+    if (s_outputs_overlap (products, count, n))
+        return 0;                     //  one by one: a product may read another's output
     s_many_t many;
     bool wide = false;
     size_t blocks;
@@ -490,7 +511,10 @@ s_project_many (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
     else
         k_project_many<PROJECT_TOKENS, false><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x,
                                                                                   xq, xd, n);
-    return xinf_cuda_launched (cuda, "project (one launch)") ? -1 : 1;
+    if (xinf_cuda_launched (cuda, "project (one launch)"))
+        return -1;
+    cuda->fused_launches++;
+    return 1;
 }
 
 //  The products of a call go in one launch where they can (q, k and v;

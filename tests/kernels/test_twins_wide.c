@@ -1,5 +1,5 @@
 /*  test_twins_wide: the CUDA backend's wide product kernel (F16, BF16 and
-    Q8_0 rows, kernels/cuda/xinf_cuda_dot.cuh) run on the host, its 32
+    Q8_0 and Q4_K rows, kernels/cuda/xinf_cuda_dot.cuh) run on the host, its 32
     lanes added in the kernel's shuffle order, against a double-precision
     dot product of the CPU's decoded weights (xinf_dtype_to_f32): every
     shape of lanes with no chunk, one, several and a remainder, 1 to 8
@@ -20,6 +20,18 @@
 static void
 s_row (xinf_dtype_t dtype, size_t cols, uint8_t *row, uint64_t *state)
 {
+    if (dtype == XINF_DTYPE_Q4_K) {
+        for (size_t b = 0; b < cols / 256; b++) {
+            uint8_t *block = row + b * 144;
+            uint16_t d = xinf_dtype_f32_to_fp16 (0.001f + 0.01f * (float) (test_uniform (state) + 1));
+            uint16_t dmin = xinf_dtype_f32_to_fp16 (0.002f * (float) (test_uniform (state) + 1));
+            memcpy (block, &d, 2);
+            memcpy (block + 2, &dmin, 2);
+            for (int i = 4; i < 144; i++)
+                block [i] = (uint8_t) (test_random (state) & 0xff);
+        }
+        return;
+    }
     if (dtype == XINF_DTYPE_Q8_0) {
         for (size_t b = 0; b < cols / 32; b++) {
             uint8_t *block = row + b * 34;
@@ -37,8 +49,35 @@ s_row (xinf_dtype_t dtype, size_t cols, uint8_t *row, uint64_t *state)
     }
 }
 
+//  The size of a Q4_K row's products as the kernel takes them, group by
+//  group: |d sc| sum |q x| + |dmin m| sum |x| (its rounding is relative
+//  to these, which may exceed sum |w x| where the two parts cancel).
+static double
+s_q4k_magnitude (const uint8_t *row, size_t cols, const float *x)
+{
+    double magnitude = 0;
+    for (size_t g = 0; g < cols / 32; g++) {
+        const uint8_t *block = row + g / 8 * 144, *scales = block + 4;
+        int k = (int) (g % 8), sc, m;
+        if (k < 4)
+            sc = scales [k] & 63, m = scales [k + 4] & 63;
+        else
+            sc = (scales [k + 4] & 15) | ((scales [k - 4] >> 6) << 4), m = (scales [k + 4] >> 4) | ((scales [k] >> 6) << 4);
+        uint16_t half [2];
+        memcpy (half, block, 4);
+        double d = xinf_dtype_fp16_to_f32 (half [0]) * sc, dmin = xinf_dtype_fp16_to_f32 (half [1]) * m;
+        for (int l = 0; l < 32; l++) {
+            uint8_t byte = block [16 + 32 * (k / 2) + l];
+            int q = k % 2 ? byte >> 4 : byte & 15;
+            magnitude += fabs (d * q * x [g * 32 + l]) + fabs (dmin * x [g * 32 + l]);
+        }
+    }
+    return magnitude;
+}
+
 //  One row against 'count' tokens: the wide kernel's sums against the
-//  exact ones, within float rounding of the sum of |w x|.
+//  exact ones, within float rounding of the sum of |w x| (Q4_K: of its
+//  two parts, s_q4k_magnitude).
 static size_t
 s_check_row (xinf_dtype_t dtype, size_t cols, size_t count, uint64_t *state)
 {
@@ -59,6 +98,8 @@ s_check_row (xinf_dtype_t dtype, size_t cols, size_t count, uint64_t *state)
             exact += (double) weights [k] * x [t * cols + k];
             magnitude += fabs ((double) weights [k] * x [t * cols + k]);
         }
+        if (dtype == XINF_DTYPE_Q4_K)
+            magnitude = s_q4k_magnitude (row, cols, x + t * cols);
         double error = fabs ((double) out [t] - exact);
         if (!(error <= 1e-5 * magnitude + 1e-12)) {
             fprintf (stderr, "FAIL: wide kernel %s cols %zu token %zu of %zu: %.9g, exact %.9g (|w x| %.3g)\n",
@@ -91,6 +132,8 @@ s_check_refusals (void)
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_BF16, row, 2 * 64, 64, x + 1, 1, out));     //  x misaligned
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q8_0, row + 1, 34 * 2, 64, x, 1, out));     //  odd block address
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q4_0, row, 18 * 2, 64, x, 1, out));         //  not its type
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q4_K, row + 4, 144 * 2, 512, x, 1, out));    //  row misaligned
+    CHECK (xinf_cuda_project_row_host (XINF_DTYPE_Q4_K, row, 144 * 2, 512, x, 1, out));
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row, 2 * 64, 64, x, 9, out));          //  over 8 tokens
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row, 2 * 64, 64, x, 0, out));
     CHECK (xinf_cuda_project_row_host (XINF_DTYPE_Q8_0, row + 2, 34 * 2, 64, x, 1, out));      //  2-byte aligned will do
@@ -224,16 +267,17 @@ test_twins_wide_host_kernel (void)
     //  Widths: fewer chunks than lanes, exactly a warp's, several rounds
     //  with a remainder, the shapes of the presets (896, 2048, 4864, 8192)
     static const size_t widths [] = { 32, 64, 256, 896, 1056, 2048, 4864, 8192 };
-    static const xinf_dtype_t types [] = { XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
+    static const xinf_dtype_t types [] = { XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_K };
     uint64_t state = 0x5eed;
     size_t checked = 0;
     for (size_t type = 0; type < sizeof types / sizeof types [0]; type++)
         for (size_t width = 0; width < sizeof widths / sizeof widths [0]; width++)
             for (size_t count = 1; count <= 8; count += count < 3 ? 1 : 5)
-                checked += s_check_row (types [type], widths [width], count, &state);
+                if (widths [width] % xinf_dtype_block_size (types [type]) == 0)
+                    checked += s_check_row (types [type], widths [width], count, &state);
     s_check_refusals ();
-    printf ("wide product kernel on the host: %zu rows x tokens of F16, BF16, Q8_0 within float rounding of the "
-            "exact sums\n", checked);
+    printf ("wide product kernel on the host: %zu rows x tokens of F16, BF16, Q8_0, Q4_K within float rounding of "
+            "the exact sums\n", checked);
     size_t q8a = 0;
     s_check_q8a_quantizer (&state);
     for (size_t width = 0; width < sizeof widths / sizeof widths [0]; width++)
