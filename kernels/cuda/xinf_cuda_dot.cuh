@@ -1,10 +1,11 @@
 /*  xinf_cuda_dot: one lane's share of a row's dot products, for the wide
-    product kernel of F16, BF16, Q8_0 and Q4_K weights (k_project in
+    product kernel of F16, BF16, Q8_0, Q4_K and Q6_K weights (k_project in
     xinf_cuda_project.cu). Lane l of 'lanes' takes the 16-byte chunks
     l, l + lanes, ... of a F16/BF16 row (eight weights, one 128-bit load),
     its whole Q8_0 blocks l, l + lanes, ... (sixteen 16-bit loads and one
-    scale a block), or its Q4_K parts of 64 weights (two 128-bit loads of
-    nibbles, the scales of two groups), and reads the activations four
+    scale a block), its Q4_K parts of 64 weights (two 128-bit loads of
+    nibbles, the scales of two groups) or Q6_K parts of 32 (16-bit loads:
+    Q6_K blocks are 2-byte aligned), and reads the activations four
     floats at a time;
     each weight is loaded once for up to XINF_CUDA_DOT_TOKENS tokens.
     The generic kernel decodes one weight at a time with byte loads.
@@ -52,6 +53,8 @@ xinf_cuda_dot_wide (int dtype, const void *w, size_t row_bytes, size_t cols, con
         return cols % 8 == 0 && row_bytes % 16 == 0 && weights % 16 == 0;
     if (dtype == XINF_DTYPE_Q4_K)
         return cols % 256 == 0 && row_bytes % 16 == 0 && weights % 16 == 0;
+    if (dtype == XINF_DTYPE_Q6_K)
+        return cols % 256 == 0 && row_bytes % 2 == 0 && weights % 2 == 0;
     return dtype == XINF_DTYPE_Q8_0 && cols % 32 == 0 && row_bytes % 2 == 0 && weights % 2 == 0;
 }
 
@@ -211,6 +214,65 @@ XINF_CUDA_UNROLL
     }
 }
 
+//  Eight bytes at a 2-byte aligned address, four 16-bit loads.
+XINF_CUDA_BOTH uint2
+s_load8 (const uint8_t *bytes)
+{
+    const uint16_t *halves = (const uint16_t *) bytes;
+    uint2 eight;
+    eight.x = (uint32_t) halves [0] | (uint32_t) halves [1] << 16;
+    eight.y = (uint32_t) halves [2] | (uint32_t) halves [3] << 16;
+    return eight;
+}
+
+//  Byte i (0 .. 7) of eight.
+XINF_CUDA_BOTH uint32_t
+s_byte8 (uint2 eight, int i)
+{
+    return ((i < 4 ? eight.x : eight.y) >> (8 * (i % 4))) & 0xffu;
+}
+
+//  Q6_K: lane 'lane' takes the 32-weight parts l, l + lanes, ... of a row
+//  (part j: block j / 8, its half h = j % 8 / 4, positions l0 .. l0 + 7
+//  with l0 = 8 (j % 4) of each of the half's four groups of 32, which
+//  share 8 bytes of each of ql's two runs and of qh: 16-bit loads, the
+//  blocks being 2-byte aligned), and adds, for each group's 8 weights,
+//  d scale * ((q - 32) . x), the sum over them taken first.
+template <int TOKENS>
+XINF_CUDA_BOTH void
+s_dot_lane_q6k (const uint8_t *row, size_t cols, const float *in, size_t count, unsigned lane, unsigned lanes,
+                float *acc)
+{
+    for (size_t j = lane; j < cols / 32; j += lanes) {
+        const uint8_t *block = row + j / 8 * 210;
+        int h = (int) (j % 8 / 4), l0 = 8 * (int) (j % 4);
+        uint2 low = s_load8 (block + 64 * h + l0), high = s_load8 (block + 64 * h + 32 + l0);
+        uint2 bits = s_load8 (block + 128 + 32 * h + l0);
+        float d = s_dot_half (((const uint16_t *) (block + 208)) [0], false), scales [4];
+XINF_CUDA_UNROLL
+        for (int g = 0; g < 4; g++)
+            scales [g] = d * (float) (int8_t) block [192 + 8 * h + 2 * g + l0 / 16];
+XINF_CUDA_UNROLL
+        for (int t = 0; t < TOKENS; t++)
+            if ((size_t) t < count)
+XINF_CUDA_UNROLL
+                for (int g = 0; g < 4; g++) {
+                    const float *x = in + t * cols + j / 8 * 256 + 128 * h + 32 * g + l0;
+                    float4 first = ((const float4 *) x) [0], second = ((const float4 *) x) [1];
+                    float xs [8] = { first.x, first.y, first.z, first.w, second.x, second.y, second.z, second.w };
+                    uint2 nibbles = g & 1 ? high : low;
+                    float dot = 0;
+XINF_CUDA_UNROLL
+                    for (int i = 0; i < 8; i++) {
+                        int q = (int) ((s_byte8 (nibbles, i) >> (4 * (g >> 1))) & 15)
+                              | (int) ((s_byte8 (bits, i) >> (2 * g)) & 3) << 4;
+                        dot = fmaf ((float) (q - 32), xs [i], dot);
+                    }
+                    acc [t] = fmaf (scales [g], dot, acc [t]);
+                }
+    }
+}
+
 //  One lane's share of row . in [t] for t < count (at most TOKENS, 1 or
 //  XINF_CUDA_DOT_TOKENS: a step of one token needs fewer registers),
 //  added to acc; xinf_cuda_dot_wide said yes.
@@ -223,6 +285,8 @@ xinf_cuda_dot_lane (int dtype, const uint8_t *row, size_t cols, const float *in,
         s_dot_lane_q8<TOKENS> (row, cols, in, count, lane, lanes, acc);
     else if (dtype == XINF_DTYPE_Q4_K)
         s_dot_lane_q4k<TOKENS> (row, cols, in, count, lane, lanes, acc);
+    else if (dtype == XINF_DTYPE_Q6_K)
+        s_dot_lane_q6k<TOKENS> (row, cols, in, count, lane, lanes, acc);
     else
         s_dot_lane_16<TOKENS> (dtype == XINF_DTYPE_BF16, row, cols, in, count, lane, lanes, acc);
 }

@@ -1,5 +1,5 @@
 /*  test_twins_wide: the CUDA backend's wide product kernel (F16, BF16 and
-    Q8_0 and Q4_K rows, kernels/cuda/xinf_cuda_dot.cuh) run on the host, its 32
+    Q8_0, Q4_K and Q6_K rows, kernels/cuda/xinf_cuda_dot.cuh) run on the host, its 32
     lanes added in the kernel's shuffle order, against a double-precision
     dot product of the CPU's decoded weights (xinf_dtype_to_f32): every
     shape of lanes with no chunk, one, several and a remainder, 1 to 8
@@ -29,6 +29,16 @@ s_row (xinf_dtype_t dtype, size_t cols, uint8_t *row, uint64_t *state)
             memcpy (block + 2, &dmin, 2);
             for (int i = 4; i < 144; i++)
                 block [i] = (uint8_t) (test_random (state) & 0xff);
+        }
+        return;
+    }
+    if (dtype == XINF_DTYPE_Q6_K) {
+        for (size_t b = 0; b < cols / 256; b++) {
+            uint8_t *block = row + b * 210;
+            for (int i = 0; i < 208; i++)
+                block [i] = (uint8_t) (test_random (state) & 0xff);
+            uint16_t d = xinf_dtype_f32_to_fp16 (0.0005f + 0.001f * (float) (test_uniform (state) + 1));
+            memcpy (block + 208, &d, 2);
         }
         return;
     }
@@ -134,6 +144,8 @@ s_check_refusals (void)
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q4_0, row, 18 * 2, 64, x, 1, out));         //  not its type
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q4_K, row + 4, 144 * 2, 512, x, 1, out));    //  row misaligned
     CHECK (xinf_cuda_project_row_host (XINF_DTYPE_Q4_K, row, 144 * 2, 512, x, 1, out));
+    CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_Q6_K, row + 1, 210 * 2, 512, x, 1, out));    //  odd address
+    CHECK (xinf_cuda_project_row_host (XINF_DTYPE_Q6_K, row + 2, 210 * 2, 512, x, 1, out));
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row, 2 * 64, 64, x, 9, out));          //  over 8 tokens
     CHECK (!xinf_cuda_project_row_host (XINF_DTYPE_F16, row, 2 * 64, 64, x, 0, out));
     CHECK (xinf_cuda_project_row_host (XINF_DTYPE_Q8_0, row + 2, 34 * 2, 64, x, 1, out));      //  2-byte aligned will do
@@ -267,7 +279,8 @@ test_twins_wide_host_kernel (void)
     //  Widths: fewer chunks than lanes, exactly a warp's, several rounds
     //  with a remainder, the shapes of the presets (896, 2048, 4864, 8192)
     static const size_t widths [] = { 32, 64, 256, 896, 1056, 2048, 4864, 8192 };
-    static const xinf_dtype_t types [] = { XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_K };
+    static const xinf_dtype_t types [] = { XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_K,
+                                           XINF_DTYPE_Q6_K };
     uint64_t state = 0x5eed;
     size_t checked = 0;
     for (size_t type = 0; type < sizeof types / sizeof types [0]; type++)
@@ -276,8 +289,8 @@ test_twins_wide_host_kernel (void)
                 if (widths [width] % xinf_dtype_block_size (types [type]) == 0)
                     checked += s_check_row (types [type], widths [width], count, &state);
     s_check_refusals ();
-    printf ("wide product kernel on the host: %zu rows x tokens of F16, BF16, Q8_0, Q4_K within float rounding of "
-            "the exact sums\n", checked);
+    printf ("wide product kernel on the host: %zu rows x tokens of F16, BF16, Q8_0, Q4_K, Q6_K within float rounding "
+            "of the exact sums\n", checked);
     size_t q8a = 0;
     s_check_q8a_quantizer (&state);
     for (size_t width = 0; width < sizeof widths / sizeof widths [0]; width++)
