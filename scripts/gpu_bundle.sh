@@ -28,6 +28,10 @@ for program in $PROGRAMS; do
     cp "$BUILD/$program" "$BUNDLE/bin/"
     strip --strip-debug "$BUNDLE/bin/$(basename "$program")"
 done
+# llama.cpp's quantizer, where tools/llamacpp/build-native.sh built it: the
+# GPU check makes a Q4_K_M file with it (its libraries come below)
+quantize=tools/llamacpp/native/build/bin/llama-quantize
+[ -x "$quantize" ] && cp "$quantize" "$BUNDLE/bin/"
 # The libraries the programs load, but glibc's, the driver's and CUDA's big ones
 for program in "$BUNDLE"/bin/*; do
     ldd "$program" | awk '/=> \// { print $3 }'

@@ -143,6 +143,20 @@ done
 step node_gpu_launch 90 sh "$0" part node
 tail -3 "$LOGS/node_gpu_launch.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
 
+# Q4_K_M (Q4_K and Q6_K matrices), the format most users run, where the
+# bundle has llama.cpp's llama-quantize (gpu_bundle.sh packs it when
+# tools/llamacpp/build-native.sh has built it)
+if [ -x "$BUNDLE/bin/llama-quantize" ]; then
+    step make_q4_k_m 60 "$BUNDLE/bin/llama-quantize" "$WORK/llama3.2-1b-f16.gguf" "$WORK/llama3.2-1b-q4_k_m.gguf" \
+        Q4_K_M 8
+    step bench_llama3.2-1b_q4_k_m 60 "$BUNDLE/bin/xinf-bench-generate" "$WORK/llama3.2-1b-q4_k_m.gguf" \
+        --backend cuda --prompt 128 --decode 64 --op-times --json
+    grep -E "tokens/s|bound|GB/s|op times|calls" "$LOGS/bench_llama3.2-1b_q4_k_m.txt" 2>/dev/null | sed "s/^/  /" \
+        | tee -a "$SUMMARY"
+else
+    echo "bench_llama3.2-1b_q4_k_m: skipped, no llama-quantize in the bundle" | tee -a "$SUMMARY"
+fi
+
 # What the budget leaves room for: the sampling kernel's host code,
 # tensor parallelism (one GPU: only the mixed replica runs, a CPU rank and
 # a GPU rank that both must refuse it; two ranks over NCCL need two GPUs,
