@@ -72,14 +72,15 @@ def generate(build_dir, model):
         check(figures.get(key, 0) > 0, f"generate: {key} in {figures}")
     batched = [line for line in output.splitlines() if line.startswith("batched decode") and ": 3 sequences" in line]
     check(len(batched) == 1, f"generate: the batched decode line: {output}")
-    # --op-times: 5 steps of a 2-layer qwen2 model; every op there (q, k
-    # and v have biases), each layer's q/k/v one call of three products
-    table = output[output.find("op times, 5 steps"):]
-    check(table != "", f"generate: the op-times table: {output}")
+    # --op-times: 6 steps (4 and the 2 untimed) of a 2-layer qwen2 model;
+    # every op there (q, k and v have biases), each layer's q/k/v one call
+    # of three products
+    check("op times, 6 steps" in output, f"generate: the op-times table: {output}")
+    table = output[output.find("op times, 6 steps"):]
     calls = {line[:42].strip(): int(line[42:].split()[0]) for line in table.splitlines()[1:] if "calls" in line}
-    for op, count in (("attention", 10), ("rope", 20), ("embed", 5), ("add_bias", 30)):
+    for op, count in (("attention", 12), ("rope", 24), ("embed", 6), ("add_bias", 36)):
         check(calls.get(op) == count, f"generate: {op} called {calls.get(op)} times, not {count}: {table}")
-    check(calls.get("project Q8_0 64x64 and 2 more, n=1") == 10, f"generate: the q/k/v products: {table}")
+    check(calls.get("project Q8_0 64x64 and 2 more, n=1") == 12, f"generate: the q/k/v products: {table}")
     return f"generate: decode {figures['decode_tokens_per_s']:.0f} tok/s, {len(calls)} ops timed"
 
 

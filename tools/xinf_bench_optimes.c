@@ -92,6 +92,8 @@ s_free (xinf_backend_t *self, void *memory)
 static void
 s_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now (), bytes = 0;
     inner->ops->project (inner, products, count, n);
@@ -109,6 +111,8 @@ s_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, s
 static void
 s_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens, size_t n, float *x)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     inner->ops->embed (inner, table, tokens, n, x);
@@ -118,6 +122,8 @@ s_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens
 static void
 s_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float *weight, size_t n, size_t dim, float eps)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     inner->ops->rmsnorm (inner, out, x, weight, n, dim, eps);
@@ -127,6 +133,8 @@ s_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float *weight
 static void
 s_add (xinf_backend_t *self, float *y, const float *x, size_t count)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     inner->ops->add (inner, y, x, count);
@@ -136,6 +144,8 @@ s_add (xinf_backend_t *self, float *y, const float *x, size_t count)
 static void
 s_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     inner->ops->add_bias (inner, rows, bias, n, width);
@@ -146,6 +156,8 @@ static void
 s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
         const xinf_rope_t *rope)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     inner->ops->rope (inner, x, n, n_heads, head_dim, pos, rope);
@@ -155,6 +167,8 @@ s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_di
 static void
 s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     inner->ops->silu_mul (inner, gate, up, count);
@@ -165,6 +179,8 @@ static void
 s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, const float *k,
             const float *v)
 {
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     inner->ops->kv_store (inner, pool, layer, batch, k, v);
@@ -175,6 +191,8 @@ static int
 s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
              const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
 {
+    if (s_self (self)->failed)
+        return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     int rc = inner->ops->attention (inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
@@ -210,6 +228,8 @@ static int
 s_sample (xinf_backend_t *self, const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
           const double *uniforms, int32_t *tokens)
 {
+    if (s_self (self)->failed)
+        return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     int rc = inner->ops->sample (inner, logits, n_rows, vocab, params, uniforms, tokens);

@@ -96,6 +96,18 @@ s_probe_free (void *from, void *to, cudaEvent_t start, cudaEvent_t stop, cudaStr
     if (stream)
         cudaStreamDestroy (stream);
     cudaSetDevice (current);
+    cudaGetLastError ();              //  a failure here is the probe's, not the next launch's
+}
+
+//  One probe step: 'status' of 'what', kept in *failed (the first failure).
+static bool
+s_probe_ok (cudaError_t status, const char *what, const char **failed, cudaError_t *first)
+{
+    if (status != cudaSuccess && !*failed) {
+        *failed = what;
+        *first = status;
+    }
+    return !*failed;
 }
 
 double
@@ -105,31 +117,33 @@ xinf_cuda_bandwidth (int index, size_t bytes, char *error, size_t error_size)
     void *from = NULL, *to = NULL;
     cudaEvent_t start = NULL, stop = NULL;
     cudaStream_t stream = NULL;
-    cudaError_t status = cudaGetDevice (&current);
-    const char *what = "cudaSetDevice";
-    if (status == cudaSuccess && (status = cudaSetDevice (index)) == cudaSuccess) {
-        what = "cudaMalloc";
-        if ((status = cudaMalloc (&from, bytes)) == cudaSuccess && (status = cudaMalloc (&to, bytes)) == cudaSuccess
-        &&  (what = "cudaStreamCreate", status = cudaStreamCreate (&stream)) == cudaSuccess
-        &&  (what = "cudaEventCreate", status = cudaEventCreate (&start)) == cudaSuccess)
-            status = cudaEventCreate (&stop);
-    }
-    what = status == cudaSuccess ? "cudaMemcpyAsync" : what;
-    if (status == cudaSuccess && (status = cudaMemsetAsync (from, 1, bytes, stream)) == cudaSuccess)
-        status = cudaMemcpyAsync (to, from, bytes, cudaMemcpyDeviceToDevice, stream);     //  warm-up
+    const char *failed = NULL;
+    cudaError_t first = cudaSuccess;
+    if (!s_probe_ok (cudaGetDevice (&current), "cudaGetDevice", &failed, &first))
+        return s_fail (error, error_size, failed, first), 0;
+    bool ready = s_probe_ok (cudaSetDevice (index), "cudaSetDevice", &failed, &first)
+    && s_probe_ok (cudaMalloc (&from, bytes), "cudaMalloc", &failed, &first)
+    && s_probe_ok (cudaMalloc (&to, bytes), "cudaMalloc", &failed, &first)
+    && s_probe_ok (cudaStreamCreate (&stream), "cudaStreamCreate", &failed, &first)
+    && s_probe_ok (cudaEventCreate (&start), "cudaEventCreate", &failed, &first)
+    && s_probe_ok (cudaEventCreate (&stop), "cudaEventCreate", &failed, &first)
+    && s_probe_ok (cudaMemsetAsync (from, 1, bytes, stream), "cudaMemsetAsync", &failed, &first)
+    && s_probe_ok (cudaMemcpyAsync (to, from, bytes, cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync", &failed,
+                   &first);       //  warm-up
     float best = 0;
-    for (int round = 0; round < 5 && status == cudaSuccess; round++) {
+    for (int round = 0; round < 5 && ready && !failed; round++) {
         float ms = 0;
-        if ((status = cudaEventRecord (start, stream)) == cudaSuccess
-        &&  (status = cudaMemcpyAsync (to, from, bytes, cudaMemcpyDeviceToDevice, stream)) == cudaSuccess
-        &&  (status = cudaEventRecord (stop, stream)) == cudaSuccess
-        &&  (status = cudaEventSynchronize (stop)) == cudaSuccess
-        &&  (status = cudaEventElapsedTime (&ms, start, stop)) == cudaSuccess && ms > 0)
+        if (s_probe_ok (cudaEventRecord (start, stream), "cudaEventRecord", &failed, &first)
+        &&  s_probe_ok (cudaMemcpyAsync (to, from, bytes, cudaMemcpyDeviceToDevice, stream), "cudaMemcpyAsync",
+                        &failed, &first)
+        &&  s_probe_ok (cudaEventRecord (stop, stream), "cudaEventRecord", &failed, &first)
+        &&  s_probe_ok (cudaEventSynchronize (stop), "cudaEventSynchronize", &failed, &first)
+        &&  s_probe_ok (cudaEventElapsedTime (&ms, start, stop), "cudaEventElapsedTime", &failed, &first) && ms > 0)
             best = best == 0 || ms < best ? ms : best;
     }
     s_probe_free (from, to, start, stop, stream, current);
-    if (status != cudaSuccess || best <= 0) {
-        s_fail (error, error_size, what, status != cudaSuccess ? status : cudaErrorUnknown);
+    if (failed || best <= 0) {
+        s_fail (error, error_size, failed ? failed : "the copy's time", failed ? first : cudaErrorUnknown);
         return 0;
     }
     return 2.0 * (double) bytes / ((double) best / 1e3);
