@@ -108,6 +108,7 @@ s_bytes_per_token (const xinf_transformer_t *t)
     return bytes;
 }
 
+#if defined (XINF_HAVE_CUDA)
 //  One step of the tokens at positions first .. first + count - 1 of the
 //  one sequence (blocks 0, 1, ...), the logits of the last.
 static int
@@ -164,6 +165,7 @@ s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, size
     xinf_kv_cache_destroy (&cache);
     return rc;
 }
+#endif
 
 //  One step of 'seqs' sequences (blocks seq * per_seq ..), a token each at
 //  'pos', the logits of all.
