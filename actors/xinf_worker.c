@@ -26,6 +26,7 @@ typedef struct {
     int liveness;
     xinf_dealer_t *dealer;
     bool registered;
+    bool known;                    //  this connection's supervisor took a HELLO of ours: it knows us, lost or not
     int64_t last_heard;            //  monotonic ms of the last supervisor message
     int64_t last_beat;
     int64_t hello_due;
@@ -91,6 +92,7 @@ s_connect (xinf_ctx_t *ctx)
     zsock_set_immediate (xinf_dealer_sock (state->dealer), 1);
     xinf_ctx_reader (ctx, xinf_dealer_sock (state->dealer), s_on_supervisor, NULL);
     state->registered = false;
+    state->known = false;
     state->backoff_ms = BACKOFF_FIRST_MS;
     state->hello_due = zclock_mono ();
     state->last_heard = zclock_mono ();
@@ -271,6 +273,7 @@ s_on_welcome (xinf_ctx_t *ctx, xinf_msg_t *msg)
         return;
     }
     state->registered = true;
+    state->known = true;
     state->refusal_said = false;
     state->heartbeat_ms = (int64_t) welcome.heartbeat_ms;
     state->liveness = (int) welcome.liveness;
@@ -487,7 +490,9 @@ s_fini (xinf_ctx_t *ctx)
     xinf_transfer_server_destroy (&state->files);
     zlistx_destroy (&state->probe_jobs);
     zactor_destroy (&state->diagnose_job);
-    if (state->registered) {
+    //  Also while registering again (the supervisor answered a heartbeat
+    //  with NOT_REGISTERED: it holds us as lost, and BYE says we left)
+    if (state->registered || state->known) {
         xinf_msg_t *bye = xinf_bye_encode (state->hello.node);
         xinf_dealer_send (state->dealer, &bye);
         //  Linger briefly so the BYE leaves before the socket closes
