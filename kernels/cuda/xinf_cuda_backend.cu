@@ -475,6 +475,7 @@ s_destroy (xinf_backend_t *self)
     for (size_t index = 0; index < cuda->n_spans; index++)
         cudaFree (cuda->spans [index].base);
     cudaFree (cuda->sample_device);
+    cudaFree (cuda->blas_scale);
     for (int which = 0; which < XINF_CUDA_STAGES; which++) {
         cudaFree (cuda->stages [which].device);
         free (cuda->stages [which].image);

@@ -99,6 +99,7 @@ typedef struct {
     bool capturing;                   //  between graph_begin and graph_end
     bool graphs_off;                  //  a capture or its first run failed: eager for good
     void *blas_workspace;             //  cuBLAS's, fixed while graphs use it
+    float *blas_scale;                //  F16 GEMMs: alpha, beta, the input's largest |x| (its bits)
     void *sample_device;              //  the sample op's rows and tokens (not a stage: graphs do not use it)
     size_t sample_capacity;
 } xinf_cuda_t;

@@ -193,12 +193,35 @@ k_project_many (s_many_t many, int dtype, bool wide, size_t row_bytes, size_t co
         s_rows_wide<TOKENS> (dtype, wide, weights, row_bytes, rows, cols, x, n, y, block - first, blockIdx.x % groups);
 }
 
+//  The largest |x| of 'count' floats, as its float bits, into *top (zero
+//  before): bits of non-negative floats order as the floats do.
 __global__ void
-k_to_half (const float *x, __half *out, size_t count)
+k_absmax (const float *x, size_t count, unsigned *top)
 {
+    unsigned mine = 0;
+    for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < count; i += (size_t) gridDim.x * blockDim.x)
+        mine = max (mine, __float_as_uint (x [i]) & 0x7fffffffu);
+    for (int mask = WARP / 2; mask > 0; mask /= 2)
+        mine = max (mine, __shfl_xor_sync (0xffffffffu, mine, mask));
+    if (threadIdx.x % WARP == 0)
+        atomicMax (top, mine);
+}
+
+//  x as F16 times 2^-k, k the smallest that keeps the largest |x| under
+//  2^15 (F16 ends at 65504: activations past it would turn into Inf),
+//  and alpha = { 2^k, 0 } for cuBLAS to scale the product back; a power
+//  of two scales without rounding (but for values that underflow F16).
+__global__ void
+k_to_half_scaled (const float *x, __half *out, size_t count, const unsigned *top, float *alpha)
+{
+    int exponent = (int) ((*top >> 23) & 0xffu) - 127, k = exponent >= 15 ? exponent - 14 : 0;
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i == 0) {
+        alpha [0] = ldexpf (1.0f, k);
+        alpha [1] = 0;
+    }
     if (i < count)
-        out [i] = __float2half_rn (x [i]);
+        out [i] = __float2half_rn (ldexpf (x [i], -k));
 }
 
 __global__ void
@@ -323,8 +346,30 @@ s_project_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const uint8_t *image, 
     return xinf_cuda_launched (cuda, "project (Q8_0)");
 }
 
+//  F16 weights: x into 'narrow' scaled to stay within F16 (k_absmax,
+//  k_to_half_scaled), the scale back in the device's alpha; -1 after a
+//  failure.
+static int
+s_gemm_input_half (xinf_cuda_t *cuda, const float *x, size_t count, __half *narrow)
+{
+    if (!cuda->blas_scale) {
+        if (cuda->capturing)
+            return xinf_cuda_fail (cuda, "project (cuBLAS)", "graph capture: no scale buffer yet");
+        if (xinf_cuda_check (cuda, cudaMalloc ((void **) &cuda->blas_scale, 4 * sizeof (float)), "project (cuBLAS)"))
+            return -1;
+    }
+    unsigned *top = (unsigned *) (cuda->blas_scale + 2);
+    unsigned blocks = xinf_cuda_blocks (count, 256);
+    if (xinf_cuda_check (cuda, cudaMemsetAsync (top, 0, sizeof *top, cuda->stream), "project (cuBLAS input)"))
+        return -1;
+    k_absmax<<<blocks < 1024 ? blocks : 1024, 256, 0, cuda->stream>>> (x, count, top);
+    k_to_half_scaled<<<blocks, 256, 0, cuda->stream>>> (x, narrow, count, top, cuda->blas_scale);
+    return xinf_cuda_launched (cuda, "project (cuBLAS input)");
+}
+
 //  y = x . W^T through cublasGemmEx: column-major, Y (rows x n) = W^T X
-//  with W a cols x rows and X a cols x n column-major matrix.
+//  with W a cols x rows and X a cols x n column-major matrix. F16 weights
+//  take x scaled into F16's range, alpha (on the device) scaling back.
 static int
 s_gemm (xinf_cuda_t *cuda, const xinf_matrix_t *w, const void *weights, const float *x, size_t n, float *y)
 {
@@ -333,23 +378,32 @@ s_gemm (xinf_cuda_t *cuda, const xinf_matrix_t *w, const void *weights, const fl
     cudaDataType_t type = w->dtype == XINF_DTYPE_F32 ? CUDA_R_32F : w->dtype == XINF_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
     const void *b = x;
     size_t count = n * w->cols;
+    bool scaled = w->dtype == XINF_DTYPE_F16;
     if (w->dtype != XINF_DTYPE_F32) {
         void *narrow = xinf_cuda_stage (cuda, XINF_CUDA_STAGE_HALF, count * 2);
         if (!narrow)
             return -1;
-        if (w->dtype == XINF_DTYPE_F16)
-            k_to_half<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (x, (__half *) narrow, count);
-        else
-            k_to_bf16<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (x, (__nv_bfloat16 *) narrow, count);
-        if (xinf_cuda_launched (cuda, "project (cuBLAS input)"))
+        if (scaled && s_gemm_input_half (cuda, x, count, (__half *) narrow))
             return -1;
+        if (!scaled) {
+            k_to_bf16<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (x, (__nv_bfloat16 *) narrow, count);
+            if (xinf_cuda_launched (cuda, "project (cuBLAS input)"))
+                return -1;
+        }
         b = narrow;
     }
     float one = 1, zero = 0;
     int rows = (int) w->rows, cols = (int) w->cols;
-    return xinf_cuda_check_blas (cuda, cublasGemmEx (cuda->cublas, CUBLAS_OP_T, CUBLAS_OP_N, rows, (int) n, cols, &one,
-                                                     weights, type, cols, b, type, cols, &zero, y, CUDA_R_32F, rows,
-                                                     CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT), "project (cublasGemmEx)");
+    const float *alpha = scaled ? cuda->blas_scale : &one, *beta = scaled ? cuda->blas_scale + 1 : &zero;
+    if (scaled && xinf_cuda_check_blas (cuda, cublasSetPointerMode (cuda->cublas, CUBLAS_POINTER_MODE_DEVICE),
+                                        "project (cuBLAS pointer mode)"))
+        return -1;
+    cublasStatus_t status = cublasGemmEx (cuda->cublas, CUBLAS_OP_T, CUBLAS_OP_N, rows, (int) n, cols, alpha, weights,
+                                          type, cols, b, type, cols, beta, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
+                                          CUBLAS_GEMM_DEFAULT);
+    if (scaled)
+        cublasSetPointerMode (cuda->cublas, CUBLAS_POINTER_MODE_HOST);
+    return xinf_cuda_check_blas (cuda, status, "project (cublasGemmEx)");
 }
 
 //  One product; x and y may be host memory (staged through the device).

@@ -295,6 +295,29 @@ s_twin_project_group_of (test_twins_t *twins, xinf_dtype_t dtype, size_t n)
     s_forget (twins);
 }
 
+#if defined (XINF_HAVE_CUDA)
+//  F16 products of activations past F16's range (65504), which a GEMM
+//  in F16 must scale rather than turn into Inf (the cuBLAS path).
+static void
+s_twin_project_large (test_twins_t *twins)
+{
+    size_t rows = 33, cols = 512, n = 16;
+    xinf_matrix_t w = { XINF_DTYPE_F16, s_weights (XINF_DTYPE_F16, rows, cols), rows, cols };
+    float *x = test_floats (n * cols, &s_state);
+    for (size_t i = 0; i < n * cols; i++)
+        x [i] *= i % 5 ? 3e3f : 2e5f;
+    float *reference = s_run_project (twins->reference, &w, x, n, false);
+    float *subject = s_run_project (twins->subject, &w, x, n, false);
+    test_twins_compare (twins, "project F16 33x512 n=16, activations up to 2e5", subject, reference, n * rows,
+                        s_project_tolerance (XINF_DTYPE_F16));
+    free (reference);
+    free (subject);
+    free (x);
+    free ((void *) w.data);
+    s_forget (twins);
+}
+#endif
+
 //  A group of three products sharing their input (q, k, v), as one call
 //  (the CUDA backend makes it one launch): Q8_0 and F16, a decode step
 //  and a batch.
@@ -651,6 +674,7 @@ s_cuda (const char *make_model)
     xinf_cuda_backend_set_cublas (subject, true);
     test_twins_t blas = { reference, subject, "cuda (cuBLAS)", false, 0, 0, 0, 1e-3 };
     s_twin_project (&blas, false);
+    s_twin_project_large (&blas);
     test_twins_model (&blas, make_model);
     s_report (&blas, "cpu vs cuda with cuBLAS");
     size_t sampled_differ = test_twins_sample_backend (subject);
