@@ -68,7 +68,7 @@ s_generic_lane (int dtype, const uint8_t *row, size_t cols, const float *in, siz
 //  TOKENS of them: 1, or PROJECT_TOKENS), one warp a row r of the rows of
 //  row block 'block'; 'wide': the lanes take 16-byte chunks or Q8_0
 //  blocks (xinf_cuda_dot_wide said yes). The grid is one-dimensional, a
-//  row block's token groups next to each other (s_grid_split), so that
+//  row block's token groups next to each other (s_grid), so that
 //  the blocks running at once read the same weights (from L2 once a
 //  prompt has more tokens than a group).
 template <int TOKENS>
@@ -157,7 +157,7 @@ k_project_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq
 
 //  The products of one call sharing their input, in one launch
 //  (s_project_many): each one's weights (as they are, or repacked), rows
-//  and output, and the first grid block of each.
+//  and output, and the first row block of each.
 #define PROJECT_MANY 4
 
 typedef struct {
@@ -510,8 +510,8 @@ s_outputs_overlap (const xinf_product_t *products, size_t count, size_t n)
         if (from < x_end && to > x)
             return true;
         for (size_t q = p + 1; q < count; q++) {
-            const char *other = (const char *) products [q].y, *other_end = other + n * products [q].w->rows * sizeof (float);
-            if (from < other_end && to > other)
+            const char *other = (const char *) products [q].y;
+            if (from < other + n * products [q].w->rows * sizeof (float) && to > other)
                 return true;
         }
     }
