@@ -239,8 +239,8 @@ s_batched (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, si
 }
 
 //  --op-times: the decode steps of one sequence on 'backend' again, each
-//  op timed alone (xinf_bench_optimes.h), after as many untimed; the table
-//  on stdout. 0, or 1 after a failure.
+//  op timed alone (xinf_bench_optimes.h), after a short untimed run; the
+//  table on stdout. 0, or 1 after a failure.
 static int
 s_op_times (xinf_config_t *config, const xinf_transformer_t *t, xinf_backend_t *backend)
 {
@@ -250,7 +250,8 @@ s_op_times (xinf_config_t *config, const xinf_transformer_t *t, xinf_backend_t *
     char error [512] = "";
     double seconds;
     xinf_backend_t *timed = xinf_optimes_new (backend);
-    int rc = timed ? s_decode_seqs (t, timed, false, 1, decode, &seconds, error, sizeof error) : -1;
+    //  Warm-up: the untimed steps put the weights on the device
+    int rc = timed ? s_decode_seqs (t, timed, false, 1, 1, &seconds, error, sizeof error) : -1;
     if (timed)
         xinf_optimes_reset (timed);
     if (rc == 0)

@@ -10,6 +10,7 @@
     growing stage or a first copy of host data that would have to copy
     fails the capture instead (the pass then runs eagerly).  */
 #include "xinf_cuda_priv.h"
+#include "xinf_cuda_dot.cuh"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -267,7 +268,7 @@ static int
 s_repack_upload (xinf_cuda_t *cuda, const xinf_matrix_t *w, uint8_t *device, const char *what)
 {
     size_t row_bytes = w->cols / 32 * 34, run = S_REPACK_BYTES / row_bytes ? S_REPACK_BYTES / row_bytes : 1;
-    size_t scales_at = xinf_cuda_q8a_image_scales_at (w->rows, w->cols);
+    size_t scales_at = xinf_cuda_q8a_scales_at (w->rows, w->cols);
     s_put_t put = { cuda, device, what };
     if (xinf_cuda_check (cuda, cudaMemsetAsync (device + w->rows * w->cols, 0, scales_at - w->rows * w->cols,
                                                 cuda->stream), what))
@@ -297,7 +298,7 @@ const void *
 xinf_cuda_constant_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const char *what)
 {
     bool fewer;
-    size_t bytes = xinf_cuda_q8a_image_bytes (w->rows, w->cols);
+    size_t bytes = xinf_cuda_q8a_bytes (w->rows, w->cols);
     if (cuda->failed)
         return NULL;
     void *device = s_copy_find (cuda, w->data, XINF_CUDA_COPY_Q8A, bytes, &fewer);

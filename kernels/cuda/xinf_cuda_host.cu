@@ -23,12 +23,6 @@ xinf_cuda_q8a_image_bytes (size_t rows, size_t cols)
     return xinf_cuda_q8a_bytes (rows, cols);
 }
 
-size_t
-xinf_cuda_q8a_image_scales_at (size_t rows, size_t cols)
-{
-    return xinf_cuda_q8a_scales_at (rows, cols);
-}
-
 void
 xinf_cuda_q8a_split (const void *q8_0, size_t rows, size_t cols, uint8_t *codes, uint8_t *scales)
 {

@@ -149,11 +149,9 @@ const void *xinf_cuda_constant_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, c
 //  Writes 'size' bytes at 'offset' of an image; 0, or -1 after a failure.
 typedef int xinf_cuda_put_fn (void *arg, size_t offset, const void *bytes, size_t size);
 
-//  Where the scales start in the repacked image of a Q8_0 matrix (rows x
-//  cols, cols of whole blocks); the codes (rows * cols bytes) and scales
-//  (rows * cols / 16 bytes) of some of its rows written to two buffers
-//  (xinf_cuda_host.cu; the image's size and whole: xinf_cuda_backend.h).
-size_t xinf_cuda_q8a_image_scales_at (size_t rows, size_t cols);
+//  The codes (rows * cols bytes) and scales (rows * cols / 16 bytes) of
+//  some rows of a Q8_0 matrix (cols of whole blocks) for its repacked
+//  image (xinf_cuda_dot.cuh) written to two buffers (xinf_cuda_host.cu).
 void xinf_cuda_q8a_split (const void *q8_0, size_t rows, size_t cols, uint8_t *codes, uint8_t *scales);
 
 //  The image of a Q8_0 matrix handed to 'put' 'run' rows at a time (its

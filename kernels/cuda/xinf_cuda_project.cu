@@ -547,13 +547,13 @@ s_project_many (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
     size_t blocks;
     if (!s_many_weights (cuda, products, count, q8a, &many, &wide, &blocks))
         return cuda->failed ? -1 : 0;
-    if (!s_grid (blocks, n))
+    unsigned grid = s_grid (blocks, n), threads = PROJECT_WARPS * WARP;
+    if (!grid)
         return 0;                     //  one by one: each fails with its reason
     int16_t *xq = NULL;
     float *xd = NULL;
     if (q8a && s_quantize_q8a (cuda, cols, x, x, n, &xq, &xd, quantized))
         return -1;
-    unsigned grid = s_grid (blocks, n), threads = PROJECT_WARPS * WARP;
     int dtype = (int) w0->dtype;
     if (n == 1 && q8a)
         k_project_many<1, true><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x, xq, xd, n);
