@@ -150,6 +150,17 @@ typedef struct {
     //  bad parameters or when the backend failed (status says why).
     int (*sample) (xinf_backend_t *self, const float *logits, size_t n_rows, size_t vocab,
                    const xinf_sampling_t *params, const double *uniforms, int32_t *tokens);
+    //  Fused ops, each optional (NULL: the transformer calls the ops it
+    //  stands for). Each gives the floats of those ops run in turn; a
+    //  device backend runs it as one kernel, a launch fewer or two.
+    //  add_rmsnorm: add (y, x, n x dim), then rmsnorm (out, y, weight).
+    void (*add_rmsnorm) (xinf_backend_t *self, float *out, float *y, const float *x, const float *weight, size_t n,
+                         size_t dim, float eps);
+    //  rope_store: rope (q, n_heads), rope (k, n_kv_heads), then kv_store
+    //  (k, v) into 'layer' of the pool (kv_dim = n_kv_heads x head_dim).
+    void (*rope_store) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                        float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                        const xinf_rope_t *rope);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

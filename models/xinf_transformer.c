@@ -259,16 +259,16 @@ s_add_bias (xinf_backend_t *backend, float *rows, const float *bias, size_t n, s
         backend->ops->add_bias (backend, rows, bias, n, width);
 }
 
-//  Attention block of one layer for the pass's tokens: the shard's heads,
-//  attn_output's partial sum over them into xb2.
+//  Attention block of one layer for the pass's tokens (xb holds them
+//  normed by attn_norm): the shard's heads, attn_output's partial sum
+//  over them into xb2.
 static int
 s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, xinf_kv_cache_t *cache,
              const xinf_batch_t *batch)
 {
     xinf_backend_t *be = cache->backend;
-    size_t n = batch->n, dim = self->dim, q_dim = cache->q_dim, kv_dim = cache->kv_dim;
+    size_t n = batch->n, q_dim = cache->q_dim, kv_dim = cache->kv_dim;
     size_t n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
-    be->ops->rmsnorm (be, cache->xb, cache->x, layer->attn_norm, n, dim, self->rms_eps);
     xinf_product_t qkv [3] = { { &layer->q, cache->xb, cache->q }, { &layer->k, cache->xb, cache->k },
                                { &layer->v, cache->xb, cache->v } };
     be->ops->project (be, qkv, 3, n);
@@ -279,9 +279,14 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
         be->ops->rmsnorm (be, cache->q, cache->q, layer->q_norm, n * n_heads, self->head_dim, self->rms_eps);
         be->ops->rmsnorm (be, cache->k, cache->k, layer->k_norm, n * n_kv_heads, self->head_dim, self->rms_eps);
     }
-    be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, &self->rope);
-    be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, &self->rope);
-    be->ops->kv_store (be, &cache->pool, index, batch, cache->k, cache->v);
+    if (be->ops->rope_store)
+        be->ops->rope_store (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads, n_kv_heads,
+                             self->head_dim, &self->rope);
+    else {
+        be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, &self->rope);
+        be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, &self->rope);
+        be->ops->kv_store (be, &cache->pool, index, batch, cache->k, cache->v);
+    }
     if (be->ops->attention (be, &cache->pool, index, batch, cache->q, n_heads, n_kv_heads, self->head_dim, cache->attn))
         return -1;
     xinf_product_t out = { &layer->o, cache->attn, cache->xb2 };
@@ -289,12 +294,12 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
     return 0;
 }
 
-//  Feed-forward block: the shard's columns, ffn_down's partial sum into xb2.
+//  Feed-forward block (xb holds the tokens normed by ffn_norm): the
+//  shard's columns, ffn_down's partial sum into xb2.
 static void
-s_feed_forward (const xinf_transformer_t *self, const xinf_layer_t *layer, xinf_kv_cache_t *cache, size_t n)
+s_feed_forward (const xinf_layer_t *layer, xinf_kv_cache_t *cache, size_t n)
 {
     xinf_backend_t *be = cache->backend;
-    be->ops->rmsnorm (be, cache->xb, cache->x, layer->ffn_norm, n, self->dim, self->rms_eps);
     xinf_product_t gate_up [2] = { { &layer->gate, cache->xb, cache->hb }, { &layer->up, cache->xb, cache->hb2 } };
     be->ops->project (be, gate_up, 2, n);
     be->ops->silu_mul (be, cache->hb, cache->hb2, n * cache->ffn);
@@ -302,15 +307,34 @@ s_feed_forward (const xinf_transformer_t *self, const xinf_layer_t *layer, xinf_
     be->ops->project (be, &down, 1, n);
 }
 
-//  The logits of the pass's 'out' rows, normed into xb, into logits.
+//  The residual x += xb2, then x normed by 'weight' into xb (NULL: not
+//  normed): one fused op where the backend has it.
+static void
+s_residual (const xinf_transformer_t *self, xinf_kv_cache_t *cache, size_t n, const float *weight)
+{
+    xinf_backend_t *be = cache->backend;
+    if (weight && be->ops->add_rmsnorm)
+        be->ops->add_rmsnorm (be, cache->xb, cache->x, cache->xb2, weight, n, self->dim, self->rms_eps);
+    else {
+        be->ops->add (be, cache->x, cache->xb2, n * self->dim);
+        if (weight)
+            be->ops->rmsnorm (be, cache->xb, cache->x, weight, n, self->dim, self->rms_eps);
+    }
+}
+
+//  The logits of the pass's 'out' rows, normed into xb, into logits: one
+//  norm a run of consecutive rows (a decode step's rows are one run).
 static void
 s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits)
 {
     xinf_backend_t *be = cache->backend;
     size_t dim = self->dim;
-    for (size_t k = 0; k < batch->n_out; k++)
+    for (size_t k = 0, run; k < batch->n_out; k += run) {
+        for (run = 1; k + run < batch->n_out && batch->out [k + run] == batch->out [k] + (int32_t) run; run++)
+            ;
         be->ops->rmsnorm (be, cache->xb + k * dim, cache->x + (size_t) batch->out [k] * dim, self->output_norm,
-                          1, dim, self->rms_eps);
+                          run, dim, self->rms_eps);
+    }
     xinf_product_t output = { &self->output, cache->xb, logits };
     be->ops->project (be, &output, 1, batch->n_out);
 }
@@ -323,6 +347,8 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n;
     be->ops->embed (be, &self->embed, batch->tokens, n, cache->x);
+    if (self->n_layers)
+        be->ops->rmsnorm (be, cache->xb, cache->x, self->layers [0].attn_norm, n, self->dim, self->rms_eps);
     for (size_t index = 0; index < self->n_layers; index++) {
         if (s_cancelled (self, cache))
             return xinf_fail (error, error_size, "cancelled");
@@ -334,14 +360,14 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce attn_output");
         if (s_all_reduce (self, be, cache->xb2, n, index, "attn_output", error, error_size))
             return -1;
-        be->ops->add (be, cache->x, cache->xb2, n * self->dim);
+        s_residual (self, cache, n, self->layers [index].ffn_norm);
         s_enter (cache, XINF_PHASE_COMPUTE, index, "feed-forward");
-        s_feed_forward (self, &self->layers [index], cache, n);
+        s_feed_forward (&self->layers [index], cache, n);
         if (self->shard.n_ranks > 1)
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce ffn_down");
         if (s_all_reduce (self, be, cache->xb2, n, index, "ffn_down", error, error_size))
             return -1;
-        be->ops->add (be, cache->x, cache->xb2, n * self->dim);
+        s_residual (self, cache, n, index + 1 < self->n_layers ? self->layers [index + 1].attn_norm : NULL);
     }
     if (logits && batch->n_out) {
         s_enter (cache, XINF_PHASE_COMPUTE, self->n_layers, "logits");

@@ -131,6 +131,30 @@ s_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float *weight
 }
 
 static void
+s_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *x, const float *weight, size_t n, size_t dim,
+               float eps)
+{
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    inner->ops->add_rmsnorm (inner, out, y, x, weight, n, dim, eps);
+    s_done (self, "add_rmsnorm", start, 0);
+}
+
+static void
+s_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q, float *k,
+              const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope)
+{
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    inner->ops->rope_store (inner, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
+    s_done (self, "rope_store", start, 0);
+}
+
+static void
 s_add (xinf_backend_t *self, float *y, const float *x, size_t count)
 {
     if (s_self (self)->failed)
@@ -252,7 +276,9 @@ xinf_optimes_new (xinf_backend_t *inner)
     me->inner = inner;
     me->ops = (xinf_backend_ops_t) { "optimes", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add,
                                      s_add_bias, s_rope, s_silu_mul, s_kv_store, s_attention, s_write, s_read,
-                                     s_status, NULL, NULL, NULL, inner->ops->sample ? s_sample : NULL };
+                                     s_status, NULL, NULL, NULL, inner->ops->sample ? s_sample : NULL,
+                                     inner->ops->add_rmsnorm ? s_add_rmsnorm : NULL,
+                                     inner->ops->rope_store ? s_rope_store : NULL };
     self->ops = &me->ops;
     self->impl = me;
     return self;

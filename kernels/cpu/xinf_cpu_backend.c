@@ -142,6 +142,28 @@ s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf
     xinf_cpu_paged_store (pool, layer, batch, k, v);
 }
 
+//  Row by row, so that a row is normed while the add left it in cache.
+static void
+s_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *x, const float *weight, size_t n, size_t dim,
+               float eps)
+{
+    (void) self;
+    for (size_t i = 0; i < n; i++) {
+        xinf_cpu_add (y + i * dim, x + i * dim, dim);
+        xinf_cpu_rmsnorm (out + i * dim, y + i * dim, weight, dim, eps);
+    }
+}
+
+//  The three ops in turn: on the CPU a launch costs nothing.
+static void
+s_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q, float *k,
+              const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope)
+{
+    s_rope (self, q, batch->n, n_heads, head_dim, batch->pos, rope);
+    s_rope (self, k, batch->n, n_kv_heads, head_dim, batch->pos, rope);
+    s_kv_store (self, pool, layer, batch, k, v);
+}
+
 //  Room for 'positions' scores on every thread (a token's positions for
 //  each query head of a KV head); false when out of memory.
 static bool
@@ -205,7 +227,8 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
-    s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, NULL
+    s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, NULL, s_add_rmsnorm,
+    s_rope_store
 };
 
 xinf_backend_t *

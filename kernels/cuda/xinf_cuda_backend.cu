@@ -55,6 +55,7 @@ xinf_cuda_check_blas (xinf_cuda_t *cuda, cublasStatus_t status, const char *what
 bool
 xinf_cuda_enter (xinf_cuda_t *cuda)
 {
+    cuda->handoff.ops++;
     return !cuda->failed && xinf_cuda_check (cuda, cudaSetDevice (cuda->device), "cudaSetDevice") == 0;
 }
 
@@ -499,7 +500,9 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
     //  copied no logits back (a prompt chunk, a follower rank) has made
     //  none yet, so one is made here (free when the pass synchronised
     //  already); never inside a capture, where it would break it
-    if (!cuda->capturing && xinf_cuda_enter (cuda))
+    //  (not an op: it writes nothing, so a q8a handoff outlives it)
+    if (!cuda->capturing && !cuda->failed
+    &&  xinf_cuda_check (cuda, cudaSetDevice (cuda->device), "cudaSetDevice") == 0)
         xinf_cuda_check (cuda, cudaStreamSynchronize (cuda->stream), "a pass");
     if (!cuda->failed)
         return 0;
@@ -516,7 +519,8 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_ops = {
     "cuda", s_destroy, s_alloc, s_free, xinf_cuda_project, xinf_cuda_embed, xinf_cuda_rmsnorm, xinf_cuda_add,
     xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read,
-    s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample
+    s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample,
+    xinf_cuda_add_rmsnorm, xinf_cuda_rope_store
 };
 
 static xinf_backend_t *
@@ -614,6 +618,12 @@ size_t
 xinf_cuda_backend_fused_launches (xinf_backend_t *backend)
 {
     return xinf_cuda_backend_is (backend) ? xinf_cuda (backend)->fused_launches : 0;
+}
+
+size_t
+xinf_cuda_backend_handoffs (xinf_backend_t *backend)
+{
+    return xinf_cuda_backend_is (backend) ? xinf_cuda (backend)->handoffs : 0;
 }
 
 const char *

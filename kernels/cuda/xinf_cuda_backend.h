@@ -111,6 +111,11 @@ void xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on);
 //  on one input, ...), for tests.
 size_t xinf_cuda_backend_fused_launches (xinf_backend_t *backend);
 
+//  Quantizing launches of Q8_0 products that the q8a handoff saved (the
+//  op before wrote their input quantized too), for tests; 0 for another
+//  backend.
+size_t xinf_cuda_backend_handoffs (xinf_backend_t *backend);
+
 //  The first error since the backend began or was cleared; NULL if none.
 const char *xinf_cuda_backend_error (xinf_backend_t *backend);
 void xinf_cuda_backend_clear_error (xinf_backend_t *backend);

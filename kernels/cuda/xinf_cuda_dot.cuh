@@ -350,6 +350,24 @@ xinf_cuda_q8a_code (float value, float scale)
     return (int16_t) code;
 }
 
+#if defined (__CUDACC__)
+//  A warp's 32 values, one a lane, quantized as one block: the lane's
+//  code into q [lane], the scale into *d by lane 0. All 32 lanes call it
+//  (k_quantize_q8a, and the ops that hand their output to a Q8_0 product
+//  quantized: xinf_cuda_q8a_handoff).
+__device__ __forceinline__ void
+xinf_cuda_q8a_warp_put (float value, unsigned lane, int16_t *q, float *d)
+{
+    uint32_t top = __float_as_uint (value) & 0x7fffffffu;
+    for (int mask = 16; mask > 0; mask /= 2)
+        top = max (top, __shfl_xor_sync (0xffffffffu, top, mask));
+    float scale = xinf_cuda_q8a_scale (top);
+    q [lane] = xinf_cuda_q8a_code (value, scale);
+    if (lane == 0)
+        *d = scale;
+}
+#endif
+
 //  sum + the two int16 of 'pairs' times the bytes 0, 1 (lo) or 2, 3 (hi)
 //  of 'bytes' as int8: the device's dp2a, spelled out on the host.
 XINF_CUDA_BOTH int

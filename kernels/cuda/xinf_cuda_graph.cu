@@ -201,6 +201,7 @@ xinf_cuda_graph_end (xinf_backend_t *self, size_t bucket, bool keep, float *logi
     xinf_cuda_t *cuda = xinf_cuda (self);
     cudaSetDevice (cuda->device);
     cuda->capturing = false;
+    cuda->handoff.ops++;              //  nothing handed on past the capture's end
     cudaGraph_t captured = NULL;
     cudaError_t ended = cudaStreamEndCapture (cuda->stream, &captured);
     xinf_cuda_graph_t graph = cuda->recording;

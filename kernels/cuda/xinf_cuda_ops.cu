@@ -12,6 +12,7 @@
     kernel, 4 warps of one position at a time, to compare).
 */
 #include "xinf_cuda_priv.h"
+#include "xinf_cuda_dot.cuh"
 
 #include <math.h>
 
@@ -31,8 +32,27 @@ s_warp_sum (float value)
 
 //  ---- RMSNorm ---------------------------------------------------------------------
 
+//  The tail of a row's norm, one warp: to = in * scale (* weight), the
+//  scale from the sum of squares the lanes hold. With 'q' (the q8a
+//  handoff; dim is whole blocks) each block of 32 is quantized too, one
+//  value a lane.
+__device__ __forceinline__ void
+s_norm_row (float *to, const float *in, const float *weight, size_t dim, float squares, float eps, unsigned lane,
+            int16_t *q, float *d)
+{
+    squares = s_warp_sum (squares);
+    float scale = (float) (1.0 / sqrt ((double) squares / (double) (dim ? dim : 1) + eps));
+    for (size_t i = lane; i < dim; i += WARP) {
+        float value = weight ? in [i] * scale * weight [i] : in [i] * scale;
+        to [i] = value;
+        if (q)
+            xinf_cuda_q8a_warp_put (value, lane, q + (i - lane), d + i / 32);
+    }
+}
+
+//  One warp a row; 'q', 'd' as s_norm_row's, for all n rows.
 __global__ void
-k_rmsnorm (float *out, const float *x, const float *weight, size_t n, size_t dim, float eps)
+k_rmsnorm (float *out, const float *x, const float *weight, size_t n, size_t dim, float eps, int16_t *q, float *d)
 {
     size_t row = (size_t) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
@@ -42,11 +62,39 @@ k_rmsnorm (float *out, const float *x, const float *weight, size_t n, size_t dim
     float squares = 0;
     for (size_t i = lane; i < dim; i += WARP)
         squares += in [i] * in [i];
-    squares = s_warp_sum (squares);
-    float scale = (float) (1.0 / sqrt ((double) squares / (double) (dim ? dim : 1) + eps));
-    float *to = out + row * dim;
-    for (size_t i = lane; i < dim; i += WARP)
-        to [i] = weight ? in [i] * scale * weight [i] : in [i] * scale;
+    s_norm_row (out + row * dim, in, weight, dim, squares, eps, lane, q ? q + row * dim : NULL,
+                q ? d + row * (dim / 32) : NULL);
+}
+
+//  y += x, then k_rmsnorm's row from y: the floats of k_add and k_rmsnorm.
+__global__ void
+k_add_rmsnorm (float *out, float *y, const float *x, const float *weight, size_t n, size_t dim, float eps, int16_t *q,
+               float *d)
+{
+    size_t row = (size_t) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
+    unsigned lane = threadIdx.x % WARP;
+    if (row >= n)
+        return;
+    float *sum = y + row * dim;
+    const float *add = x + row * dim;
+    float squares = 0;
+    for (size_t i = lane; i < dim; i += WARP) {
+        float value = sum [i] + add [i];
+        sum [i] = value;
+        squares += value * value;
+    }
+    s_norm_row (out + row * dim, sum, weight, dim, squares, eps, lane, q ? q + row * dim : NULL,
+                q ? d + row * (dim / 32) : NULL);
+}
+
+//  The q8a handoff of a norm's n rows of 'dim' at 'out': q, d or NULLs.
+static void
+s_norm_handoff (xinf_cuda_t *cuda, const float *out, size_t n, size_t dim, int16_t **q, float **d)
+{
+    *q = NULL;
+    *d = NULL;
+    if (dim % 32 == 0)
+        xinf_cuda_q8a_handoff (cuda, out, n * dim, q, d);
 }
 
 void
@@ -61,8 +109,31 @@ xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float
     const float *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), "rmsnorm") : NULL;
     if (weight && !w)
         return;
-    k_rmsnorm<<<xinf_cuda_blocks (n, 4), 4 * WARP, 0, cuda->stream>>> (out, x, w, n, dim, eps);
+    int16_t *q;
+    float *d;
+    s_norm_handoff (cuda, out, n, dim, &q, &d);
+    k_rmsnorm<<<xinf_cuda_blocks (n, 4), 4 * WARP, 0, cuda->stream>>> (out, x, w, n, dim, eps, q, d);
     xinf_cuda_launched (cuda, "rmsnorm");
+}
+
+void
+xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *x, const float *weight, size_t n,
+                       size_t dim, float eps)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = n * dim * sizeof (float);
+    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, out, bytes, "add_rmsnorm")
+    ||  !xinf_cuda_device_memory (cuda, y, bytes, "add_rmsnorm") || !xinf_cuda_device_memory (cuda, x, bytes, "add_rmsnorm"))
+        return;
+    const float *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), "add_rmsnorm")
+                            : NULL;
+    if (weight && !w)
+        return;
+    int16_t *q;
+    float *d;
+    s_norm_handoff (cuda, out, n, dim, &q, &d);
+    k_add_rmsnorm<<<xinf_cuda_blocks (n, 4), 4 * WARP, 0, cuda->stream>>> (out, y, x, w, n, dim, eps, q, d);
+    xinf_cuda_launched (cuda, "add_rmsnorm");
 }
 
 //  ---- adds, SiLU --------------------------------------------------------------------
@@ -83,12 +154,18 @@ k_add_bias (float *rows, const float *bias, size_t count, size_t width)
         rows [i] += bias [i % width];
 }
 
+//  With 'q' (the q8a handoff; count is whole blocks, so a warp's 32
+//  values are one block) the products are quantized too.
 __global__ void
-k_silu_mul (float *gate, const float *up, size_t count)
+k_silu_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
 {
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < count)
-        gate [i] = gate [i] / (1.0f + expf (-gate [i])) * up [i];
+    if (i >= count)
+        return;                       //  whole warps, with q
+    float value = gate [i] / (1.0f + expf (-gate [i])) * up [i];
+    gate [i] = value;
+    if (q)
+        xinf_cuda_q8a_warp_put (value, threadIdx.x % WARP, q + (i - threadIdx.x % WARP), d + i / 32);
 }
 
 void
@@ -124,11 +201,34 @@ xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t c
     if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, gate, bytes, "silu_mul")
     ||  !xinf_cuda_device_memory (cuda, up, bytes, "silu_mul"))
         return;
-    k_silu_mul<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (gate, up, count);
+    int16_t *q;
+    float *d;
+    xinf_cuda_q8a_handoff (cuda, gate, count, &q, &d);
+    k_silu_mul<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (gate, up, count, q, d);
     xinf_cuda_launched (cuda, "silu_mul");
 }
 
 //  ---- RoPE --------------------------------------------------------------------------
+
+//  The angle of pair i at position 'pos', as the CPU computes it.
+__device__ __forceinline__ double
+s_rope_angle (int32_t pos, size_t i, size_t head_dim, float base, float scale, const float *factors)
+{
+    double theta = (double) pos * scale * pow ((double) base, -2.0 * (double) i / (double) head_dim);
+    return factors ? theta / factors [i] : theta;
+}
+
+//  Pair i of the head at 'row' turned by (c, s); its two places in 'lo'
+//  and 'hi' (indexes into the row).
+__device__ __forceinline__ void
+s_rope_pair (float *row, size_t i, size_t half, bool neox, float c, float s, size_t *lo, size_t *hi)
+{
+    *lo = neox ? i : 2 * i;
+    *hi = neox ? half + i : 2 * i + 1;
+    float x0 = row [*lo], x1 = row [*hi];
+    row [*lo] = __fsub_rn (__fmul_rn (x0, c), __fmul_rn (x1, s));
+    row [*hi] = __fadd_rn (__fmul_rn (x0, s), __fmul_rn (x1, c));
+}
 
 __global__ void
 k_rope (float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos, float base, float scale, bool neox,
@@ -139,16 +239,9 @@ k_rope (float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
     if (item >= n * n_heads * half)
         return;
     size_t i = item % half, head = item / half;             //  head counts over all tokens
-    size_t token = head / n_heads;
-    double theta = (double) pos [token] * scale * pow ((double) base, -2.0 * (double) i / (double) head_dim);
-    if (factors)
-        theta /= factors [i];
-    float c = (float) cos (theta), s = (float) sin (theta);
-    float *row = x + head * head_dim;
-    float *lo = neox ? row + i : row + 2 * i, *hi = neox ? row + half + i : row + 2 * i + 1;
-    float x0 = *lo, x1 = *hi;
-    *lo = __fsub_rn (__fmul_rn (x0, c), __fmul_rn (x1, s));
-    *hi = __fadd_rn (__fmul_rn (x0, s), __fmul_rn (x1, c));
+    size_t token = head / n_heads, lo, hi;
+    double theta = s_rope_angle (pos [token], i, head_dim, base, scale, factors);
+    s_rope_pair (x + head * head_dim, i, half, neox, (float) cos (theta), (float) sin (theta), &lo, &hi);
 }
 
 void
@@ -228,6 +321,69 @@ xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, co
     k_kv_store<<<(unsigned) batch->n, 128, 0, cuda->stream>>> (pool->keys, pool->values, k, v, device,
                                                                pool->block_tokens, layer_first, pool->kv_dim);
     xinf_cuda_launched (cuda, "kv_store");
+}
+
+//  RoPE of a token's q and k heads and the store of its k and v rows, one
+//  block a token: the token's angles once into shared memory (cosines
+//  then sines, 'half' each), then one thread a pair or a value.
+__global__ void
+k_rope_store (float *q, float *k, const float *v, float *keys, float *values, const xinf_cuda_batch_t batch,
+              size_t block_tokens, size_t layer_first, size_t n_heads, size_t n_kv_heads, size_t head_dim, float base,
+              float scale, bool neox, const float *factors)
+{
+    extern __shared__ float angles [];
+    size_t token = blockIdx.x, half = head_dim / 2, kv_dim = n_kv_heads * head_dim;
+    int32_t pos = batch.pos [token];
+    for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
+        double theta = s_rope_angle (pos, i, head_dim, base, scale, factors);
+        angles [i] = (float) cos (theta);
+        angles [half + i] = (float) sin (theta);
+    }
+    __syncthreads ();
+    size_t row = s_pool_row (batch, batch.seq [token], (size_t) pos, block_tokens, layer_first), lo, hi;
+    for (size_t item = threadIdx.x; item < n_heads * half; item += blockDim.x) {
+        size_t i = item % half;
+        s_rope_pair (q + (token * n_heads + item / half) * head_dim, i, half, neox, angles [i], angles [half + i], &lo,
+                     &hi);
+    }
+    for (size_t item = threadIdx.x; item < n_kv_heads * half; item += blockDim.x) {
+        size_t i = item % half, head = item / half;
+        float *from = k + token * kv_dim + head * head_dim, *to = keys + row * kv_dim + head * head_dim;
+        s_rope_pair (from, i, half, neox, angles [i], angles [half + i], &lo, &hi);
+        to [lo] = from [lo];
+        to [hi] = from [hi];
+    }
+    for (size_t i = threadIdx.x; i < kv_dim; i += blockDim.x)
+        values [row * kv_dim + i] = v [token * kv_dim + i];
+}
+
+void
+xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
+                      float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                      const xinf_rope_t *rope)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t q_bytes = batch->n * n_heads * head_dim * sizeof (float), kv_bytes = batch->n * pool->kv_dim * sizeof (float);
+    xinf_cuda_batch_t device;
+    if (!xinf_cuda_enter (cuda) || !batch->n)
+        return;
+    if (!n_heads || !n_kv_heads || head_dim < 2 || head_dim % 2 || n_kv_heads * head_dim != pool->kv_dim
+    ||  batch->n > 0x7fffffff) {
+        xinf_cuda_fail (cuda, "rope_store", "heads that do not match the pool's rows, or too many tokens");
+        return;
+    }
+    const float *factors = NULL;
+    if (!s_pool_ok (cuda, pool, layer, "rope_store") || !xinf_cuda_device_memory (cuda, q, q_bytes, "rope_store")
+    ||  !xinf_cuda_device_memory (cuda, k, kv_bytes, "rope_store") || !xinf_cuda_device_memory (cuda, v, kv_bytes, "rope_store")
+    ||  (rope->factors && !(factors = (const float *) xinf_cuda_constant (cuda, rope->factors, head_dim / 2 * sizeof (float),
+                                                                          "rope_store")))
+    ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
+        return;
+    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
+    k_rope_store<<<(unsigned) batch->n, 256, head_dim * sizeof (float), cuda->stream>>> (
+        q, k, v, pool->keys, pool->values, device, pool->block_tokens, layer_first, n_heads, n_kv_heads, head_dim,
+        rope->base, rope->scale, rope->neox, factors);
+    xinf_cuda_launched (cuda, "rope_store");
 }
 
 //  The first kernel, kept to compare (XINF_CUDA_ATTENTION=simple): one

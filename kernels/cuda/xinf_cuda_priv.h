@@ -76,6 +76,19 @@ typedef struct {
     size_t n_outputs;
 } xinf_cuda_graph_t;
 
+//  The q8a handoff: an op that writes activations a Q8_0 product read
+//  before also writes them quantized into the Q8A stage, so that the
+//  product, when it is the very next op, skips its quantizing launch.
+#define XINF_CUDA_WANTED 8
+
+typedef struct {
+    const void *wanted [XINF_CUDA_WANTED]; //  inputs the q8a path quantized (device memory)
+    size_t next_wanted;
+    size_t ops;                       //  ops entered so far
+    const void *x;                    //  the handed activations: 'count' floats at x,
+    size_t count, op;                 //  quantized by the op entered as number 'op'
+} xinf_cuda_handoff_t;
+
 typedef struct {
     int device;
     cudaStream_t stream;
@@ -85,6 +98,8 @@ typedef struct {
     bool q8a;                         //  Q8_0 products from repacked weights and 16-bit activations
     bool attention_simple;            //  the first attention kernel (one position a warp at a time)
     size_t fused_launches;            //  calls whose products went in one launch (tests)
+    size_t handoffs;                  //  quantizing launches the q8a handoff saved (tests)
+    xinf_cuda_handoff_t handoff;
     xinf_cuda_span_t *spans;
     size_t n_spans, max_spans;
     xinf_cuda_copy_t *copies;         //  open addressing, 'max_copies' a power of two
@@ -125,6 +140,7 @@ int xinf_cuda_check_blas (xinf_cuda_t *cuda, cublasStatus_t status, const char *
 //  At the start of an op: false when the backend has failed; else makes
 //  its device the calling thread's current one (the CUDA runtime keeps
 //  that per thread: ops may come from another thread than new's).
+//  Counts the op (the q8a handoff goes to the very next op only).
 bool xinf_cuda_enter (xinf_cuda_t *cuda);
 
 //  After a kernel launch: the launch's error, if any.
@@ -161,6 +177,17 @@ void xinf_cuda_q8a_split (const void *q8_0, size_t rows, size_t cols, uint8_t *c
 int xinf_cuda_q8a_put_runs (const void *q8_0, size_t rows, size_t cols, size_t run, xinf_cuda_put_fn *put,
                             void *arg);
 
+//  The q8a path's quantized activations of 'count' floats in the Q8A
+//  stage: codes at *q, a scale a block of 32 at *d; -1 after a failure.
+int xinf_cuda_q8a_activations (xinf_cuda_t *cuda, size_t count, int16_t **q, float **d);
+
+//  For an op about to write 'count' floats at 'out': true when it is to
+//  write them quantized too, into *q and *d (xinf_cuda_q8a_activations:
+//  a Q8_0 product has read 'out' before, count is whole blocks, and the
+//  stage has room); the next op, if it is that product, takes them.
+//  False with *q and *d NULL otherwise.
+bool xinf_cuda_q8a_handoff (xinf_cuda_t *cuda, const void *out, size_t count, int16_t **q, float **d);
+
 //  Stage 'which' with room for 'bytes'; NULL after a failure.
 void *xinf_cuda_stage (xinf_cuda_t *cuda, xinf_cuda_stage_t which, size_t bytes);
 
@@ -181,6 +208,8 @@ void xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, si
 void xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens, size_t n, float *x);
 void xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float *weight, size_t n, size_t dim,
                         float eps);
+void xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *x, const float *weight, size_t n,
+                            size_t dim, float eps);
 void xinf_cuda_add (xinf_backend_t *self, float *y, const float *x, size_t count);
 void xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width);
 void xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
@@ -188,6 +217,9 @@ void xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, s
 void xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count);
 void xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                          const float *k, const float *v);
+void xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
+                           float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                           const xinf_rope_t *rope);
 int xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                          const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
 

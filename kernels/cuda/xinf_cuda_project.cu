@@ -105,7 +105,7 @@ k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows
 }
 
 //  The q8a path's activations: one warp a block of 32, bit for bit the
-//  CPU's quantizer (xinf_cuda_q8a_scale, _code).
+//  CPU's quantizer (xinf_cuda_q8a_warp_put).
 __global__ void
 k_quantize_q8a (const float *x, size_t n_blocks, int16_t *q, float *d)
 {
@@ -113,14 +113,7 @@ k_quantize_q8a (const float *x, size_t n_blocks, int16_t *q, float *d)
     unsigned lane = threadIdx.x % WARP;
     if (block >= n_blocks)
         return;                       //  the whole warp
-    float value = x [block * 32 + lane];
-    uint32_t top = __float_as_uint (value) & 0x7fffffffu;
-    for (int mask = WARP / 2; mask > 0; mask /= 2)
-        top = max (top, __shfl_xor_sync (0xffffffffu, top, mask));
-    float scale = xinf_cuda_q8a_scale (top);
-    q [block * 32 + lane] = xinf_cuda_q8a_code (value, scale);
-    if (lane == 0)
-        d [block] = scale;
+    xinf_cuda_q8a_warp_put (x [block * 32 + lane], lane, q + block * 32, d + block);
 }
 
 //  y [t][r] = W [r] . x [t] from a repacked Q8_0 matrix ('image') and
@@ -283,47 +276,92 @@ s_takes_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w)
         && w->data && !xinf_cuda_owns (cuda, w->data, w->rows * xinf_dtype_row_bytes (w->dtype, w->cols));
 }
 
-//  The input whose quantized copy the Q8A stage holds, within one call
-//  (the caller's address of it, and its width).
+//  The input whose quantized copy the Q8A stage holds within one call:
+//  the caller's address of it and its floats (n x cols: the codes'
+//  layout depends on nothing else).
 typedef struct {
     const void *x;
-    size_t cols;
+    size_t count;
+    bool handed;                      //  by the op before (xinf_cuda_q8a_handoff)
 } s_quantized_t;
 
 //  After a product wrote 'bytes' at 'y': the quantized copy is stale when
-//  that overlapped its input (n tokens).
+//  that overlapped its input.
 static void
-s_quantized_written (s_quantized_t *quantized, const void *y, size_t bytes, size_t n)
+s_quantized_written (s_quantized_t *quantized, const void *y, size_t bytes)
 {
-    const char *from = (const char *) quantized->x, *to = from + n * quantized->cols * sizeof (float);
+    const char *from = (const char *) quantized->x, *to = from + quantized->count * sizeof (float);
     if (quantized->x && (const char *) y < to && (const char *) y + bytes > from)
         quantized->x = NULL;
 }
 
+int
+xinf_cuda_q8a_activations (xinf_cuda_t *cuda, size_t count, int16_t **q, float **d)
+{
+    size_t codes_bytes = (count * 2 + 15) / 16 * 16;
+    uint8_t *stage = (uint8_t *) xinf_cuda_stage (cuda, XINF_CUDA_STAGE_Q8A, codes_bytes + count / 32 * 4);
+    if (!stage)
+        return -1;
+    *q = (int16_t *) stage;
+    *d = (float *) (stage + codes_bytes);
+    return 0;
+}
+
+bool
+xinf_cuda_q8a_handoff (xinf_cuda_t *cuda, const void *out, size_t count, int16_t **q, float **d)
+{
+    xinf_cuda_handoff_t *handoff = &cuda->handoff;
+    *q = NULL;
+    *d = NULL;
+    bool wanted = false;
+    for (size_t index = 0; index < XINF_CUDA_WANTED; index++)
+        wanted = wanted || (out && handoff->wanted [index] == out);
+    size_t bytes = (count * 2 + 15) / 16 * 16 + count / 32 * 4;
+    if (!wanted || !cuda->q8a || !cuda->wide || !count || count % 32
+    ||  (cuda->capturing && bytes > cuda->stages [XINF_CUDA_STAGE_Q8A].capacity)
+    ||  xinf_cuda_q8a_activations (cuda, count, q, d)) {
+        *q = NULL;
+        *d = NULL;
+        return false;
+    }
+    handoff->x = out;
+    handoff->count = count;
+    handoff->op = handoff->ops;
+    return true;
+}
+
 //  n tokens of 'cols' at 'x' (device memory) quantized for the q8a path
 //  into the Q8A stage ('xq', 'xd'), unless the stage holds them already
-//  ('quantized': the same input, 'host_x' the caller's address of it, of
-//  the same width, earlier in this call).
+//  ('quantized': the same input, 'host_x' the caller's address of it,
+//  earlier in this call or handed by the op before).
 static int
 s_quantize_q8a (xinf_cuda_t *cuda, size_t cols, const void *host_x, const float *x, size_t n, int16_t **xq, float **xd,
                 s_quantized_t *quantized)
 {
-    size_t blocks = cols / 32, codes_bytes = (n * cols * 2 + 15) / 16 * 16;
-    uint8_t *stage = (uint8_t *) xinf_cuda_stage (cuda, XINF_CUDA_STAGE_Q8A, codes_bytes + n * blocks * 4);
-    if (!stage)
+    size_t count = n * cols;
+    if (xinf_cuda_q8a_activations (cuda, count, xq, xd))
         return -1;
-    *xq = (int16_t *) stage;
-    *xd = (float *) (stage + codes_bytes);
-    if (quantized->x == host_x && quantized->cols == cols)
+    if (quantized->x == host_x && quantized->count == count) {
+        cuda->handoffs += quantized->handed;
+        quantized->handed = false;
         return 0;
+    }
     quantized->x = NULL;
-    if (xinf_cuda_blocks (n * blocks, PROJECT_WARPS) > 0x7fffffffu)
+    if (xinf_cuda_blocks (count / 32, PROJECT_WARPS) > 0x7fffffffu)
         return xinf_cuda_fail (cuda, "project (Q8_0 activations)", "too many tokens for one launch");
-    k_quantize_q8a<<<xinf_cuda_blocks (n * blocks, PROJECT_WARPS), PROJECT_WARPS * WARP, 0, cuda->stream>>> (
-        x, n * blocks, *xq, *xd);
+    k_quantize_q8a<<<xinf_cuda_blocks (count / 32, PROJECT_WARPS), PROJECT_WARPS * WARP, 0, cuda->stream>>> (
+        x, count / 32, *xq, *xd);
     if (xinf_cuda_launched (cuda, "project (Q8_0 activations)"))
         return -1;
-    *quantized = (s_quantized_t) { host_x, cols };
+    *quantized = (s_quantized_t) { host_x, count, false };
+    if (host_x == x) {                //  device memory: its writer may hand it over quantized next time
+        xinf_cuda_handoff_t *handoff = &cuda->handoff;
+        bool known = false;
+        for (size_t index = 0; index < XINF_CUDA_WANTED; index++)
+            known = known || handoff->wanted [index] == x;
+        if (!known)
+            handoff->wanted [handoff->next_wanted++ % XINF_CUDA_WANTED] = x;
+    }
     return 0;
 }
 
@@ -578,13 +616,19 @@ void
 xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    s_quantized_t quantized = { NULL, 0 };
-    if (!xinf_cuda_enter (cuda) || !n || s_project_many (cuda, products, count, n, &quantized))
+    s_quantized_t quantized = { NULL, 0, false };
+    if (!xinf_cuda_enter (cuda) || !n)
+        return;
+    xinf_cuda_handoff_t *handoff = &cuda->handoff;
+    if (handoff->x && handoff->op + 1 == handoff->ops)
+        quantized = (s_quantized_t) { handoff->x, handoff->count, true };
+    handoff->x = NULL;
+    if (s_project_many (cuda, products, count, n, &quantized))
         return;
     for (size_t index = 0; index < count && !cuda->failed; index++) {
         if (s_product (cuda, &products [index], n, &quantized))
             return;
-        s_quantized_written (&quantized, products [index].y, n * products [index].w->rows * sizeof (float), n);
+        s_quantized_written (&quantized, products [index].y, n * products [index].w->rows * sizeof (float));
     }
 }
 

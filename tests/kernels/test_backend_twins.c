@@ -578,6 +578,7 @@ s_all_ops (test_twins_t *twins, bool invariant)
     s_twin_elementwise (twins);
     s_twin_rope (twins);
     s_twin_paged (twins);
+    test_twins_fused (twins);
 }
 
 static void
@@ -649,6 +650,7 @@ s_cuda (const char *make_model)
     s_all_ops (&twins, true);
     size_t fused = xinf_cuda_backend_fused_launches (subject);
     printf ("products of one input in one launch: %zu calls\n", fused);
+    printf ("quantizing launches the q8a handoff saved: %zu\n", test_twins_handoff (&twins));
     test_twins_model (&twins, make_model);
     s_report (&twins, "cpu vs cuda");
     //  The generic product kernel where the wide one took F16/BF16/Q8_0

@@ -93,6 +93,12 @@ void test_twins_sample_cpu (void);
 void test_twins_sample_host_kernel (void);
 size_t test_twins_sample_backend (xinf_backend_t *subject);
 
+//  The fused ops against the ops they stand for (test_twins_fused.c);
+//  on CUDA, the q8a handoff against the CPU (the quantizing launches it
+//  saved; it fails unless each case saved one, and none past an op
+//  between).
+void test_twins_fused (test_twins_t *twins);
+size_t test_twins_handoff (test_twins_t *twins);
 //  The CUDA wide product kernel's code on the host against exact dot
 //  products (test_twins_wide.c; CUDA builds only).
 void test_twins_wide_host_kernel (void);

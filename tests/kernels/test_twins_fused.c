@@ -1,0 +1,280 @@
+/*  test_twins_fused: the seam's fused ops (add_rmsnorm, rope_store) on
+    the subject against the ops they stand for, run one by one on the
+    reference; a subject without a fused op (the perturbed CPU) runs those
+    ops itself, so the harness still catches its perturbation. Then, on
+    CUDA, the q8a handoff: an op that writes a Q8_0 product's input
+    quantizes it too, and the product right after it skips its own
+    quantizing launch; the results must be the CPU's all the same, and an
+    op between the two must stop the handoff.
+
+    Tolerances as test_backend_twins.c's: rmsnorm and rope 1e-10, the
+    adds and stored values 1e-12, Q8_0 products 1e-7.
+*/
+#include "test_twins.h"
+#if defined (XINF_HAVE_CUDA)
+#include "xinf_cuda_backend.h"
+#endif
+
+static uint64_t s_state = 20261204;
+
+//  ---- add_rmsnorm ----------------------------------------------------------------------
+
+//  y += x then out = rmsnorm (y) * weight on 'be', fused when 'fused' and
+//  the backend has the op; the output and the sum into out [0], out [1].
+static void
+s_run_add_rmsnorm (xinf_backend_t *be, bool fused, const float *y, const float *x, const float *weight, size_t n,
+                   size_t dim, float *out [2])
+{
+    float *dy = test_twins_put (be, y, n * dim), *dx = test_twins_put (be, x, n * dim);
+    float *dout = test_twins_put (be, NULL, n * dim);
+    if (fused && be->ops->add_rmsnorm)
+        be->ops->add_rmsnorm (be, dout, dy, dx, weight, n, dim, 1e-5f);
+    else {
+        be->ops->add (be, dy, dx, n * dim);
+        be->ops->rmsnorm (be, dout, dy, weight, n, dim, 1e-5f);
+    }
+    out [0] = test_twins_get (be, dout, n * dim);
+    out [1] = test_twins_get (be, dy, n * dim);
+    be->ops->free (be, dy);
+    be->ops->free (be, dx);
+    be->ops->free (be, dout);
+}
+
+static void
+s_twin_add_rmsnorm (test_twins_t *twins)
+{
+    static const size_t shapes [][2] = { { 1, 7 }, { 16, 64 }, { 3, 2048 }, { 5, 4097 } };
+    for (size_t s = 0; s < 4; s++)
+        for (int weighted = 0; weighted < 2; weighted++) {
+            size_t n = shapes [s][0], dim = shapes [s][1];
+            float *y = test_floats (n * dim, &s_state), *x = test_floats (n * dim, &s_state);
+            float *weight = weighted ? test_floats (dim, &s_state) : NULL;
+            float *ref [2], *sub [2];
+            s_run_add_rmsnorm (twins->reference, false, y, x, weight, n, dim, ref);
+            s_run_add_rmsnorm (twins->subject, true, y, x, weight, n, dim, sub);
+            char what [96];
+            snprintf (what, sizeof what, "add_rmsnorm %zux%zu%s: the norm", n, dim, weight ? " (weight)" : "");
+            test_twins_compare (twins, what, sub [0], ref [0], n * dim, 1e-10);
+            snprintf (what, sizeof what, "add_rmsnorm %zux%zu%s: the sum", n, dim, weight ? " (weight)" : "");
+            test_twins_compare (twins, what, sub [1], ref [1], n * dim, 1e-12);
+            for (int i = 0; i < 2; i++) {
+                free (ref [i]);
+                free (sub [i]);
+            }
+            free (y);
+            free (x);
+            free (weight);
+#if defined (XINF_HAVE_CUDA)
+            if (xinf_cuda_backend_is (twins->subject))
+                xinf_cuda_backend_forget (twins->subject);      //  'weight' is gone
+#endif
+        }
+}
+
+//  ---- rope_store -------------------------------------------------------------------------
+
+//  Three sequences in blocks of 'block_tokens' (their tables in reverse
+//  order of the pool's blocks): a decode at 37, a chunk of 14 ending at
+//  49, a decode at 5.
+typedef struct {
+    int32_t pos [16], seq [16], table_start [4], blocks [32];
+    xinf_batch_t batch;
+    size_t n_blocks;
+} s_batch_t;
+
+static void
+s_batch (s_batch_t *b, size_t block_tokens)
+{
+    static const size_t lengths [3] = { 38, 50, 6 }, chunks [3] = { 1, 14, 1 };
+    size_t listed = 0, n = 0;
+    for (size_t s = 0; s < 3; s++)
+        listed += (lengths [s] + block_tokens - 1) / block_tokens;
+    b->n_blocks = listed + 2;
+    CHECK (listed <= 32);
+    listed = 0;
+    for (size_t s = 0; s < 3; s++) {
+        b->table_start [s] = (int32_t) listed;
+        for (size_t k = 0; k < (lengths [s] + block_tokens - 1) / block_tokens; k++, listed++)
+            b->blocks [listed] = (int32_t) (b->n_blocks - 1 - listed);
+        for (size_t p = lengths [s] - chunks [s]; p < lengths [s]; p++, n++) {
+            b->pos [n] = (int32_t) p;
+            b->seq [n] = (int32_t) s;
+        }
+    }
+    b->table_start [3] = (int32_t) listed;
+    b->batch = (xinf_batch_t) { n, NULL, b->pos, b->seq, 3, b->table_start, b->blocks, 0, NULL };
+}
+
+typedef struct {
+    size_t block_tokens, n_heads, n_kv_heads, head_dim;
+} s_shape_t;
+
+//  rope_store (or rope, rope, kv_store) on 'be' into layer 1 of a pool of
+//  two layers at 'pool_init': q, k, the keys and the values after it.
+static void
+s_run_rope_store (xinf_backend_t *be, bool fused, const s_shape_t *shape, const s_batch_t *b, const float *pool_init,
+                  const float *q, const float *k, const float *v, const xinf_rope_t *rope, float *out [4])
+{
+    size_t n = b->batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
+    size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
+    xinf_kv_pool_t pool = { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
+                            b->n_blocks, shape->block_tokens, kv_dim };
+    float *dq = test_twins_put (be, q, n * q_dim), *dk = test_twins_put (be, k, n * kv_dim);
+    float *dv = test_twins_put (be, v, n * kv_dim);
+    if (fused && be->ops->rope_store)
+        be->ops->rope_store (be, &pool, 1, &b->batch, dq, dk, dv, shape->n_heads, shape->n_kv_heads, shape->head_dim,
+                             rope);
+    else {
+        be->ops->rope (be, dq, n, shape->n_heads, shape->head_dim, b->batch.pos, rope);
+        be->ops->rope (be, dk, n, shape->n_kv_heads, shape->head_dim, b->batch.pos, rope);
+        be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);
+    }
+    out [0] = test_twins_get (be, dq, n * q_dim);
+    out [1] = test_twins_get (be, dk, n * kv_dim);
+    out [2] = test_twins_get (be, pool.keys, slots);
+    out [3] = test_twins_get (be, pool.values, slots);
+    float *buffers [] = { pool.keys, pool.values, dq, dk, dv };
+    for (size_t index = 0; index < 5; index++)
+        be->ops->free (be, buffers [index]);
+}
+
+static void
+s_twin_rope_store (test_twins_t *twins)
+{
+    static const s_shape_t shapes [] = { { 16, 4, 4, 64 }, { 5, 8, 2, 32 }, { 16, 3, 1, 128 }, { 7, 4, 2, 6 },
+                                         { 16, 2, 1, 256 } };
+    static const char *parts [] = { "q", "k", "keys", "values" };
+    static const double tolerances [] = { 1e-10, 1e-10, 1e-10, 1e-12 };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
+        for (int variant = 0; variant < 3; variant++) {
+            const s_shape_t *shape = &shapes [s];
+            s_batch_t b;
+            s_batch (&b, shape->block_tokens);
+            size_t n = b.batch.n, kv_dim = shape->n_kv_heads * shape->head_dim;
+            size_t slots = 2 * b.n_blocks * shape->block_tokens * kv_dim;
+            float *pool_init = test_floats (2 * slots, &s_state), *k = test_floats (n * kv_dim, &s_state);
+            float *v = test_floats (n * kv_dim, &s_state);
+            float *q = test_floats (n * shape->n_heads * shape->head_dim, &s_state), factors [128];
+            for (size_t i = 0; i < shape->head_dim / 2; i++)
+                factors [i] = 1 + 7 * fabsf (test_uniform (&s_state));
+            xinf_rope_t rope = { variant ? 500000.0f : 10000.0f, variant == 2 ? 0.25f : 1.0f, variant == 1,
+                                 variant == 2 ? factors : NULL };
+            float *ref [4], *sub [4];
+            s_run_rope_store (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, ref);
+            s_run_rope_store (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, sub);
+            size_t counts [4] = { n * shape->n_heads * shape->head_dim, n * kv_dim, slots, slots };
+            for (int part = 0; part < 4; part++) {
+                char what [128];
+                snprintf (what, sizeof what, "rope_store block %zu heads %zu/%zu head_dim %zu %s%s: %s",
+                          shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim,
+                          rope.neox ? "neox" : "pairs", rope.factors ? " factors" : "", parts [part]);
+                test_twins_compare (twins, what, sub [part], ref [part], counts [part], tolerances [part]);
+                free (ref [part]);
+                free (sub [part]);
+            }
+            free (pool_init);
+            free (k);
+            free (v);
+            free (q);
+#if defined (XINF_HAVE_CUDA)
+            if (xinf_cuda_backend_is (twins->subject))
+                xinf_cuda_backend_forget (twins->subject);      //  'factors' lives at one address
+#endif
+        }
+}
+
+//  ---- the q8a handoff (CUDA) --------------------------------------------------------------
+
+#if defined (XINF_HAVE_CUDA)
+//  Random Q8_0 rows: a small F16 scale and 32 random codes a block.
+static uint8_t *
+s_q8_0 (size_t rows, size_t cols)
+{
+    size_t bytes = rows * cols / 32 * 34;
+    uint8_t *data = malloc (bytes);
+    CHECK (data);
+    for (size_t at = 0; at < bytes; at += 34) {
+        uint16_t half = xinf_dtype_f32_to_fp16 (0.002f + 0.02f * fabsf (test_uniform (&s_state)));
+        memcpy (data + at, &half, 2);
+        for (size_t i = 2; i < 34; i++)
+            data [at + i] = (uint8_t) test_random (&s_state);
+    }
+    return data;
+}
+
+typedef enum { S_RMSNORM, S_ADD_RMSNORM, S_SILU_MUL } s_producer_t;
+
+//  Twice on 'be': 'producer' writes xb (n x cols) from a and b, then
+//  (with 'between') an add into another buffer, then the Q8_0 product of
+//  xb; the second round's product. The first round teaches a CUDA
+//  backend that xb is a Q8_0 product's input. The quantizing launches
+//  the handoff saved into *handed (CUDA; else 0).
+static float *
+s_run_handoff (xinf_backend_t *be, s_producer_t producer, bool between, const xinf_matrix_t *w, const float *a,
+               const float *b, size_t n, size_t *handed)
+{
+    size_t cols = w->cols, before = xinf_cuda_backend_handoffs (be);
+    float *da = test_twins_put (be, a, n * cols), *db = test_twins_put (be, b, n * cols);
+    float *xb = test_twins_put (be, NULL, n * cols), *dy = test_twins_put (be, NULL, n * w->rows);
+    float *other = test_twins_put (be, NULL, n * cols);
+    for (int round = 0; round < 2; round++) {
+        if (producer == S_RMSNORM)
+            be->ops->rmsnorm (be, xb, da, NULL, n, cols, 1e-5f);
+        else if (producer == S_ADD_RMSNORM)
+            be->ops->add_rmsnorm (be, xb, da, db, NULL, n, cols, 1e-5f);
+        else {
+            CHECK (be->ops->write (be, xb, a, n * cols * sizeof (float)) == 0);
+            be->ops->silu_mul (be, xb, db, n * cols);
+        }
+        if (between)
+            be->ops->add (be, other, db, n * cols);
+        xinf_product_t product = { w, xb, dy };
+        be->ops->project (be, &product, 1, n);
+    }
+    float *y = test_twins_get (be, dy, n * w->rows);
+    float *buffers [] = { da, db, xb, dy, other };
+    for (size_t index = 0; index < 5; index++)
+        be->ops->free (be, buffers [index]);
+    *handed = xinf_cuda_backend_handoffs (be) - before;
+    return y;
+}
+
+size_t
+test_twins_handoff (test_twins_t *twins)
+{
+    static const char *names [] = { "rmsnorm", "add_rmsnorm", "silu_mul" };
+    size_t total = 0;
+    for (int producer = S_RMSNORM; producer <= S_SILU_MUL; producer++)
+        for (size_t n = 1; n <= 9; n += 8)
+            for (int between = 0; between < 2; between++) {
+                size_t rows = 64, cols = 256, handed;
+                uint8_t *data = s_q8_0 (rows, cols);
+                xinf_matrix_t w = { XINF_DTYPE_Q8_0, data, rows, cols };
+                float *a = test_floats (n * cols, &s_state), *b = test_floats (n * cols, &s_state);
+                float *ref = s_run_handoff (twins->reference, (s_producer_t) producer, between, &w, a, b, n, &handed);
+                float *sub = s_run_handoff (twins->subject, (s_producer_t) producer, between, &w, a, b, n, &handed);
+                char what [96];
+                snprintf (what, sizeof what, "q8a handoff from %s, n=%zu%s", names [producer], n,
+                          between ? ", an op between" : "");
+                test_twins_compare (twins, what, sub, ref, n * rows, 1e-7);
+                if (between ? handed != 0 : handed < 1)
+                    fprintf (stderr, "FAIL %s: %s: %zu quantizing launches saved\n", twins->subject_name, what, handed);
+                CHECK (between ? handed == 0 : handed >= 1);
+                total += handed;
+                free (ref);
+                free (sub);
+                free (a);
+                free (b);
+                free (data);
+                xinf_cuda_backend_forget (twins->subject);
+            }
+    return total;
+}
+#endif
+
+void
+test_twins_fused (test_twins_t *twins)
+{
+    s_twin_add_rmsnorm (twins);
+    s_twin_rope_store (twins);
+}
