@@ -129,7 +129,7 @@ grep -q "not found" "$LOGS/ldd.txt" && echo "missing libraries: $(grep 'not foun
 # The twins first (exit 77 with the reason where there is no device):
 # every CUDA op against the CPU's on random inputs, sampling on the device
 step test_backend_twins_cuda 150 "$BUNDLE/bin/test_backend_twins" cuda "$BUNDLE/bin/xinf-make-model"
-grep -E "sample twin|cpu vs cuda|q8a|FAIL" "$LOGS/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+grep -E "sample twin|cpu vs cuda|q8a|handoff|FAIL" "$LOGS/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
 step test_nccl_gpu 45 "$BUNDLE/bin/unit_coll_nccl" gpu
 
 # The 1B shape, then the bench: GPU against CPU in the same run
@@ -156,6 +156,12 @@ if [ -x "$BUNDLE/bin/llama-quantize" ]; then
 else
     echo "bench_llama3.2-1b_q4_k_m: skipped, no llama-quantize in the bundle" | tee -a "$SUMMARY"
 fi
+
+# The same Q8_0 bench with plain launches (no programmatic dependent
+# launch, no weights fetched into L2 while a product waits)
+step bench_llama3.2-1b_q8_0_no_pdl 60 env XINF_CUDA_PDL=off "$BUNDLE/bin/xinf-bench-generate" \
+    "$WORK/llama3.2-1b-q8_0.gguf" --backend cuda --prompt 128 --decode 64 --json
+grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_q8_0_no_pdl.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
 
 # What the budget leaves room for: the sampling kernel's host code,
 # tensor parallelism (one GPU: only the mixed replica runs, a CPU rank and

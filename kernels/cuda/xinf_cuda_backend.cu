@@ -560,6 +560,11 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
     cuda->q8a = !(project && strcmp (project, "float") == 0);
     const char *attention = getenv ("XINF_CUDA_ATTENTION");
     cuda->attention_simple = attention && strcmp (attention, "simple") == 0;
+    int major = 0;
+    const char *pdl = getenv ("XINF_CUDA_PDL");
+    cuda->pdl = cudaDeviceGetAttribute (&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9
+             && !(pdl && strcmp (pdl, "off") == 0);
+    cudaGetLastError ();
     self->ops = &s_ops;
     self->impl = cuda;
     const char *failed = NULL, *reason = NULL;
@@ -605,6 +610,16 @@ xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on)
 {
     if (xinf_cuda_backend_is (backend))
         xinf_cuda (backend)->q8a = on;
+}
+
+void
+xinf_cuda_backend_set_pdl (xinf_backend_t *backend, bool on)
+{
+    int major = 0;
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->pdl = on && cudaDeviceGetAttribute (&major, cudaDevAttrComputeCapabilityMajor,
+                                                                 xinf_cuda (backend)->device) == cudaSuccess
+                                   && major >= 9;
 }
 
 void

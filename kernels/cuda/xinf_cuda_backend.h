@@ -107,6 +107,13 @@ void xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on);
 //  environment has XINF_CUDA_ATTENTION=simple. Not while a call runs.
 void xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on);
 
+//  Programmatic dependent launch of the backend's kernels (on by default
+//  on devices of compute capability 9.0 and later; XINF_CUDA_PDL=off at
+//  creation turns it off): a kernel is scheduled while the one before it
+//  finishes, and waits for it on the device. Off to compare, or where a
+//  driver mishandles it. Ignored on older devices.
+void xinf_cuda_backend_set_pdl (xinf_backend_t *backend, bool on);
+
 //  Calls of the project op whose products went in one launch (q, k and v
 //  on one input, ...), for tests.
 size_t xinf_cuda_backend_fused_launches (xinf_backend_t *backend);

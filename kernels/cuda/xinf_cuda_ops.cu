@@ -10,6 +10,12 @@
     loads issued together) with an online softmax, the warps' partial
     sums are merged at the end (XINF_CUDA_ATTENTION=simple: the first
     kernel, 4 warps of one position at a time, to compare).
+
+    Fused ops: add_rmsnorm (the add and the norm in one pass a row) and
+    rope_store (one block a token: its angles once, then q and k turned
+    and k and v stored). The norms, SiLU and attention also write their
+    output quantized for a Q8_0 product that reads it next (the q8a
+    handoff, xinf_cuda_q8a_handoff), one warp a block of 32.
 */
 #include "xinf_cuda_priv.h"
 #include "xinf_cuda_dot.cuh"
@@ -54,6 +60,7 @@ s_norm_row (float *to, const float *in, const float *weight, size_t dim, float s
 __global__ void
 k_rmsnorm (float *out, const float *x, const float *weight, size_t n, size_t dim, float eps, int16_t *q, float *d)
 {
+    xinf_cuda_pdl_enter ();
     size_t row = (size_t) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
     if (row >= n)
@@ -71,6 +78,7 @@ __global__ void
 k_add_rmsnorm (float *out, float *y, const float *x, const float *weight, size_t n, size_t dim, float eps, int16_t *q,
                float *d)
 {
+    xinf_cuda_pdl_enter ();
     size_t row = (size_t) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
     if (row >= n)
@@ -112,8 +120,7 @@ xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float
     int16_t *q;
     float *d;
     s_norm_handoff (cuda, out, n, dim, &q, &d);
-    k_rmsnorm<<<xinf_cuda_blocks (n, 4), 4 * WARP, 0, cuda->stream>>> (out, x, w, n, dim, eps, q, d);
-    xinf_cuda_launched (cuda, "rmsnorm");
+    xinf_cuda_launch (cuda, "rmsnorm", k_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, x, w, n, dim, eps, q, d);
 }
 
 void
@@ -132,8 +139,8 @@ xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *
     int16_t *q;
     float *d;
     s_norm_handoff (cuda, out, n, dim, &q, &d);
-    k_add_rmsnorm<<<xinf_cuda_blocks (n, 4), 4 * WARP, 0, cuda->stream>>> (out, y, x, w, n, dim, eps, q, d);
-    xinf_cuda_launched (cuda, "add_rmsnorm");
+    xinf_cuda_launch (cuda, "add_rmsnorm", k_add_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, y, x, w, n, dim, eps,
+                      q, d);
 }
 
 //  ---- adds, SiLU --------------------------------------------------------------------
@@ -141,6 +148,7 @@ xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *
 __global__ void
 k_add (float *y, const float *x, size_t count)
 {
+    xinf_cuda_pdl_enter ();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i < count)
         y [i] += x [i];
@@ -149,6 +157,7 @@ k_add (float *y, const float *x, size_t count)
 __global__ void
 k_add_bias (float *rows, const float *bias, size_t count, size_t width)
 {
+    xinf_cuda_pdl_enter ();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i < count)
         rows [i] += bias [i % width];
@@ -159,6 +168,7 @@ k_add_bias (float *rows, const float *bias, size_t count, size_t width)
 __global__ void
 k_silu_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
 {
+    xinf_cuda_pdl_enter ();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= count)
         return;                       //  whole warps, with q
@@ -176,8 +186,7 @@ xinf_cuda_add (xinf_backend_t *self, float *y, const float *x, size_t count)
     if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, y, bytes, "add")
     ||  !xinf_cuda_device_memory (cuda, x, bytes, "add"))
         return;
-    k_add<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (y, x, count);
-    xinf_cuda_launched (cuda, "add");
+    xinf_cuda_launch (cuda, "add", k_add, xinf_cuda_blocks (count, 256), 256, 0, y, x, count);
 }
 
 void
@@ -189,8 +198,7 @@ xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t
     const float *b = (const float *) xinf_cuda_constant (cuda, bias, width * sizeof (float), "add_bias");
     if (!b)
         return;
-    k_add_bias<<<xinf_cuda_blocks (n * width, 256), 256, 0, cuda->stream>>> (rows, b, n * width, width);
-    xinf_cuda_launched (cuda, "add_bias");
+    xinf_cuda_launch (cuda, "add_bias", k_add_bias, xinf_cuda_blocks (n * width, 256), 256, 0, rows, b, n * width, width);
 }
 
 void
@@ -204,8 +212,7 @@ xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t c
     int16_t *q;
     float *d;
     xinf_cuda_q8a_handoff (cuda, gate, count, &q, &d);
-    k_silu_mul<<<xinf_cuda_blocks (count, 256), 256, 0, cuda->stream>>> (gate, up, count, q, d);
-    xinf_cuda_launched (cuda, "silu_mul");
+    xinf_cuda_launch (cuda, "silu_mul", k_silu_mul, xinf_cuda_blocks (count, 256), 256, 0, gate, up, count, q, d);
 }
 
 //  ---- RoPE --------------------------------------------------------------------------
@@ -234,6 +241,7 @@ __global__ void
 k_rope (float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos, float base, float scale, bool neox,
         const float *factors)
 {
+    xinf_cuda_pdl_enter ();
     size_t half = head_dim / 2;
     size_t item = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (item >= n * n_heads * half)
@@ -262,9 +270,8 @@ xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t
     if (xinf_cuda_upload (cuda, XINF_CUDA_STAGE_POS, hosts, sizes, 1, parts))
         return;
     size_t items = n * n_heads * (head_dim / 2);
-    k_rope<<<xinf_cuda_blocks (items, 256), 256, 0, cuda->stream>>> (x, n, n_heads, head_dim, (const int32_t *) parts [0],
-                                                                     rope->base, rope->scale, rope->neox, factors);
-    xinf_cuda_launched (cuda, "rope");
+    xinf_cuda_launch (cuda, "rope", k_rope, xinf_cuda_blocks (items, 256), 256, 0, x, n, n_heads, head_dim,
+                      (const int32_t *) parts [0], rope->base, rope->scale, rope->neox, factors);
 }
 
 //  ---- the paged KV cache --------------------------------------------------------------
@@ -282,6 +289,7 @@ __global__ void
 k_kv_store (float *keys, float *values, const float *k, const float *v, const xinf_cuda_batch_t batch,
             size_t block_tokens, size_t layer_first, size_t kv_dim)
 {
+    xinf_cuda_pdl_enter ();
     size_t token = blockIdx.x;
     size_t row = s_pool_row (batch, batch.seq [token], (size_t) batch.pos [token], block_tokens, layer_first);
     for (size_t i = threadIdx.x; i < kv_dim; i += blockDim.x) {
@@ -318,9 +326,8 @@ xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, co
         return;
     }
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
-    k_kv_store<<<(unsigned) batch->n, 128, 0, cuda->stream>>> (pool->keys, pool->values, k, v, device,
-                                                               pool->block_tokens, layer_first, pool->kv_dim);
-    xinf_cuda_launched (cuda, "kv_store");
+    xinf_cuda_launch (cuda, "kv_store", k_kv_store, (unsigned) batch->n, 128, 0, pool->keys, pool->values, k, v, device,
+                      pool->block_tokens, layer_first, pool->kv_dim);
 }
 
 //  RoPE of a token's q and k heads and the store of its k and v rows, one
@@ -331,6 +338,7 @@ k_rope_store (float *q, float *k, const float *v, float *keys, float *values, co
               size_t block_tokens, size_t layer_first, size_t n_heads, size_t n_kv_heads, size_t head_dim, float base,
               float scale, bool neox, const float *factors)
 {
+    xinf_cuda_pdl_enter ();
     extern __shared__ float angles [];
     size_t token = blockIdx.x, half = head_dim / 2, kv_dim = n_kv_heads * head_dim;
     int32_t pos = batch.pos [token];
@@ -380,10 +388,9 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
     ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
         return;
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
-    k_rope_store<<<(unsigned) batch->n, 256, head_dim * sizeof (float), cuda->stream>>> (
-        q, k, v, pool->keys, pool->values, device, pool->block_tokens, layer_first, n_heads, n_kv_heads, head_dim,
-        rope->base, rope->scale, rope->neox, factors);
-    xinf_cuda_launched (cuda, "rope_store");
+    xinf_cuda_launch (cuda, "rope_store", k_rope_store, (unsigned) batch->n, 256, head_dim * sizeof (float), q, k, v,
+                      pool->keys, pool->values, device, pool->block_tokens, layer_first, n_heads, n_kv_heads, head_dim,
+                      rope->base, rope->scale, rope->neox, factors);
 }
 
 //  The first kernel, kept to compare (XINF_CUDA_ATTENTION=simple): one
@@ -395,6 +402,7 @@ k_attention_simple (const float *keys, const float *values, const float *q, floa
              size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
              float scale)
 {
+    xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
     float *query = shared, *acc_all = shared + head_dim;
     float *maxima = acc_all + ATTENTION_SIMPLE_WARPS * head_dim, *sums = maxima + ATTENTION_SIMPLE_WARPS;
@@ -453,8 +461,9 @@ k_attention_simple (const float *keys, const float *values, const float *q, floa
 __global__ void
 k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
              size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
-             float scale)
+             float scale, int16_t *out_q, float *out_d)
 {
+    xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
     float *acc_all = shared, *maxima = acc_all + ATTENTION_WARPS * head_dim, *sums = maxima + ATTENTION_WARPS;
     size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
@@ -529,13 +538,18 @@ k_attention (const float *keys, const float *values, const float *q, float *out,
     for (int w = 0; w < ATTENTION_WARPS; w++)
         if ((size_t) w * ATTENTION_GROUP < n_pos)
             total += sums [w] * expf (maxima [w] - overall);
-    float *to = out + token * q_dim + head * head_dim;
+    //  With out_q (the q8a handoff: head_dim is whole blocks, at most a
+    //  block's threads) warp w writes the block of d = 32w .. 32w + 31
+    size_t first = token * q_dim + head * head_dim;
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float value = 0;
         for (int w = 0; w < ATTENTION_WARPS; w++)
             if ((size_t) w * ATTENTION_GROUP < n_pos)
                 value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
-        to [d] = value / total;
+        float mean = value / total;
+        out [first + d] = mean;
+        if (out_q)
+            xinf_cuda_q8a_warp_put (mean, lane, out_q + (first + d - lane), out_d + (first + d) / 32);
     }
 }
 
@@ -563,13 +577,16 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
         return -1;
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
     float scale = (float) (1.0 / sqrt ((double) head_dim));
+    int16_t *out_q = NULL;
+    float *out_d = NULL;
+    if (!simple && head_dim % 32 == 0 && head_dim <= ATTENTION_WARPS * WARP)
+        xinf_cuda_q8a_handoff (cuda, out, batch->n * n_heads * head_dim, &out_q, &out_d);
+    unsigned grid = (unsigned) (batch->n * n_heads);
     if (simple)
-        k_attention_simple<<<(unsigned) (batch->n * n_heads), ATTENTION_SIMPLE_WARPS * WARP, shared, cuda->stream>>> (
-            pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
-            n_heads / n_kv_heads, head_dim, scale);
-    else
-        k_attention<<<(unsigned) (batch->n * n_heads), ATTENTION_WARPS * WARP, shared, cuda->stream>>> (
-            pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
-            n_heads / n_kv_heads, head_dim, scale);
-    return xinf_cuda_launched (cuda, "attention");
+        return xinf_cuda_launch (cuda, "attention", k_attention_simple, grid, ATTENTION_SIMPLE_WARPS * WARP, shared,
+                                 pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first,
+                                 pool->kv_dim, n_heads, n_heads / n_kv_heads, head_dim, scale);
+    return xinf_cuda_launch (cuda, "attention", k_attention, grid, ATTENTION_WARPS * WARP, shared, pool->keys,
+                             pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
+                             n_heads / n_kv_heads, head_dim, scale, out_q, out_d);
 }

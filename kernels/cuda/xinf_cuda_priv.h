@@ -9,6 +9,7 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <stdio.h>
 
 #include "xinf_cuda_backend.h"
 
@@ -97,6 +98,7 @@ typedef struct {
     bool wide;                        //  the wide product kernel where it applies (xinf_cuda_dot.cuh)
     bool q8a;                         //  Q8_0 products from repacked weights and 16-bit activations
     bool attention_simple;            //  the first attention kernel (one position a warp at a time)
+    bool pdl;                         //  programmatic dependent launch (xinf_cuda_launch)
     size_t fused_launches;            //  calls whose products went in one launch (tests)
     size_t handoffs;                  //  quantizing launches the q8a handoff saved (tests)
     xinf_cuda_handoff_t handoff;
@@ -242,6 +244,68 @@ void xinf_cuda_graph_destroy (xinf_cuda_t *cuda);
 //  While capturing: a copy to the host of a product's output, made after
 //  the graph runs; -1 after a failure (too many).
 int xinf_cuda_graph_output (xinf_cuda_t *cuda, void *host, const void *device, size_t bytes);
+
+//  Launches 'kernel' on the backend's stream, with programmatic dependent
+//  launch where the device has it (compute capability 9.0; cuda->pdl):
+//  the kernel may be scheduled while the one before it still runs, so
+//  its launch latency hides behind that kernel's tail. Every kernel
+//  launched here calls xinf_cuda_pdl_enter before it touches global
+//  memory. 0, or -1 after xinf_cuda_fail ('what' says which op). A device
+//  that refuses the attribute gets plain launches from then on.
+template <typename... Params, typename... Args>
+static inline int
+xinf_cuda_launch (xinf_cuda_t *cuda, const char *what, void (*kernel) (Params...), unsigned grid, unsigned threads,
+                  size_t shared, Args... args)
+{
+    cudaLaunchAttribute attribute = {};
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3 (grid);
+    config.blockDim = dim3 (threads);
+    config.dynamicSmemBytes = shared;
+    config.stream = cuda->stream;
+    config.attrs = &attribute;
+    config.numAttrs = cuda->pdl ? 1 : 0;
+    cudaError_t status = cudaLaunchKernelEx (&config, kernel, ((Params) args)...);
+    if (status == cudaErrorNotSupported && cuda->pdl && !cuda->capturing) {
+        cudaGetLastError ();
+        fprintf (stderr, "xinf: CUDA device %d refuses programmatic dependent launch: plain launches\n", cuda->device);
+        cuda->pdl = false;
+        config.numAttrs = 0;
+        status = cudaLaunchKernelEx (&config, kernel, ((Params) args)...);
+    }
+    return xinf_cuda_check (cuda, status, what);
+}
+
+//  The first thing a kernel launched by xinf_cuda_launch does: lets the
+//  next kernel be scheduled, then waits until the kernel before has
+//  finished and its writes are visible (a no-op where that kernel was not
+//  launched programmatically, and before compute capability 9.0).
+//  A product kernel calls the two halves itself, and between them
+//  fetches its weights into L2 (no kernel writes weights).
+__device__ __forceinline__ void
+xinf_cuda_pdl_trigger (void)
+{
+#if defined (__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile ("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void
+xinf_cuda_pdl_wait (void)
+{
+#if defined (__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile ("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void
+xinf_cuda_pdl_enter (void)
+{
+    xinf_cuda_pdl_trigger ();
+    xinf_cuda_pdl_wait ();
+}
 
 //  Blocks of 'threads' covering 'count' items.
 static inline unsigned

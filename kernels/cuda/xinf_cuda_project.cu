@@ -95,12 +95,28 @@ s_rows_wide (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t ro
     s_warp_store<TOKENS> (acc, lane, count, rows, first, r, y);
 }
 
+//  While a product waits for the kernel before it (xinf_cuda_pdl_wait):
+//  the first 4 KB of each row of its row block fetched into L2, one line
+//  a lane, by the row block's first token group.
+static __device__ __forceinline__ void
+s_prefetch_rows (const uint8_t *w, size_t row_bytes, size_t rows, size_t block, size_t group)
+{
+#if defined (__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    size_t r = block * PROJECT_WARPS + threadIdx.x / WARP, at = (size_t) (threadIdx.x % WARP) * 128;
+    if (group == 0 && r < rows && at < row_bytes)
+        asm volatile ("prefetch.global.L2 [%0];" :: "l" (w + r * row_bytes + at));
+#endif
+}
+
 template <int TOKENS>
 __global__ void
 k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
            size_t n, float *y)
 {
     size_t groups = (n + TOKENS - 1) / TOKENS;
+    xinf_cuda_pdl_trigger ();
+    s_prefetch_rows (w, row_bytes, rows, blockIdx.x / groups, blockIdx.x % groups);
+    xinf_cuda_pdl_wait ();
     s_rows_wide<TOKENS> (dtype, wide, w, row_bytes, rows, cols, x, n, y, blockIdx.x / groups, blockIdx.x % groups);
 }
 
@@ -109,6 +125,7 @@ k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows
 __global__ void
 k_quantize_q8a (const float *x, size_t n_blocks, int16_t *q, float *d)
 {
+    xinf_cuda_pdl_enter ();
     size_t block = (size_t) blockIdx.x * PROJECT_WARPS + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
     if (block >= n_blocks)
@@ -145,6 +162,9 @@ __global__ void
 k_project_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y)
 {
     size_t groups = (n + TOKENS - 1) / TOKENS;
+    xinf_cuda_pdl_trigger ();
+    s_prefetch_rows (image, cols, rows, blockIdx.x / groups, blockIdx.x % groups);
+    xinf_cuda_pdl_wait ();
     s_rows_q8a<TOKENS> (image, rows, cols, xq, xd, n, y, blockIdx.x / groups, blockIdx.x % groups);
 }
 
@@ -168,6 +188,7 @@ __global__ void
 k_project_many (s_many_t many, int dtype, bool wide, size_t row_bytes, size_t cols, const float *x, const int16_t *xq,
                 const float *xd, size_t n)
 {
+    xinf_cuda_pdl_trigger ();
     size_t groups = (n + TOKENS - 1) / TOKENS, block = blockIdx.x / groups;
     const uint8_t *weights = many.weights [0];
     float *y = many.y [0];
@@ -180,6 +201,8 @@ k_project_many (s_many_t many, int dtype, bool wide, size_t row_bytes, size_t co
             rows = many.rows [p];
             first = many.first [p];
         }
+    s_prefetch_rows (weights, Q8A ? cols : row_bytes, rows, block - first, blockIdx.x % groups);
+    xinf_cuda_pdl_wait ();
     if (Q8A)
         s_rows_q8a<TOKENS> (weights, rows, cols, xq, xd, n, y, block - first, blockIdx.x % groups);
     else
@@ -349,9 +372,8 @@ s_quantize_q8a (xinf_cuda_t *cuda, size_t cols, const void *host_x, const float 
     quantized->x = NULL;
     if (xinf_cuda_blocks (count / 32, PROJECT_WARPS) > 0x7fffffffu)
         return xinf_cuda_fail (cuda, "project (Q8_0 activations)", "too many tokens for one launch");
-    k_quantize_q8a<<<xinf_cuda_blocks (count / 32, PROJECT_WARPS), PROJECT_WARPS * WARP, 0, cuda->stream>>> (
-        x, count / 32, *xq, *xd);
-    if (xinf_cuda_launched (cuda, "project (Q8_0 activations)"))
+    if (xinf_cuda_launch (cuda, "project (Q8_0 activations)", k_quantize_q8a, xinf_cuda_blocks (count / 32, PROJECT_WARPS),
+                          PROJECT_WARPS * WARP, 0, x, count / 32, *xq, *xd))
         return -1;
     *quantized = (s_quantized_t) { host_x, count, false };
     if (host_x == x) {                //  device memory: its writer may hand it over quantized next time
@@ -376,12 +398,8 @@ s_project_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const uint8_t *image, 
     if (s_quantize_q8a (cuda, w->cols, host_x, x, n, &xq, &xd, quantized))
         return -1;
     unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n);
-    if (n == 1)
-        k_project_q8a<1><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> (image, w->rows, w->cols, xq, xd, n, y);
-    else
-        k_project_q8a<PROJECT_TOKENS><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> (image, w->rows, w->cols, xq, xd,
-                                                                                       n, y);
-    return xinf_cuda_launched (cuda, "project (Q8_0)");
+    return xinf_cuda_launch (cuda, "project (Q8_0)", n == 1 ? k_project_q8a<1> : k_project_q8a<PROJECT_TOKENS>, grid,
+                             PROJECT_WARPS * WARP, 0, image, w->rows, w->cols, xq, xd, n, y);
 }
 
 //  F16 weights: x into 'narrow' scaled to stay within F16 (k_absmax,
@@ -483,14 +501,9 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, s_quantiz
     else {
         unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n);
         bool wide = cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, weights, row_bytes, w->cols, x);
-        if (n == 1)
-            k_project<1><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, wide, weights, row_bytes,
-                                                                           w->rows, w->cols, x, n, y);
-        else
-            k_project<PROJECT_TOKENS><<<grid, PROJECT_WARPS * WARP, 0, cuda->stream>>> ((int) w->dtype, wide, weights,
-                                                                                        row_bytes, w->rows, w->cols, x,
-                                                                                        n, y);
-        if (xinf_cuda_launched (cuda, "project"))
+        if (xinf_cuda_launch (cuda, "project", n == 1 ? k_project<1> : k_project<PROJECT_TOKENS>, grid,
+                              PROJECT_WARPS * WARP, 0, (int) w->dtype, wide, weights, row_bytes, w->rows, w->cols, x,
+                              n, y))
             return -1;
     }
     //  Captured: the copy to the host comes after each run of the graph
@@ -593,17 +606,11 @@ s_project_many (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
     if (q8a && s_quantize_q8a (cuda, cols, x, x, n, &xq, &xd, quantized))
         return -1;
     int dtype = (int) w0->dtype;
-    if (n == 1 && q8a)
-        k_project_many<1, true><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x, xq, xd, n);
-    else if (n == 1)
-        k_project_many<1, false><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x, xq, xd, n);
-    else if (q8a)
-        k_project_many<PROJECT_TOKENS, true><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x,
-                                                                                 xq, xd, n);
-    else
-        k_project_many<PROJECT_TOKENS, false><<<grid, threads, 0, cuda->stream>>> (many, dtype, wide, row_bytes, cols, x,
-                                                                                  xq, xd, n);
-    if (xinf_cuda_launched (cuda, "project (one launch)"))
+    void (*kernel) (s_many_t, int, bool, size_t, size_t, const float *, const int16_t *, const float *, size_t) =
+        n == 1 ? (q8a ? k_project_many<1, true> : k_project_many<1, false>)
+               : (q8a ? k_project_many<PROJECT_TOKENS, true> : k_project_many<PROJECT_TOKENS, false>);
+    if (xinf_cuda_launch (cuda, "project (one launch)", kernel, grid, threads, 0, many, dtype, wide, row_bytes, cols, x,
+                          xq, xd, n))
         return -1;
     cuda->fused_launches++;
     return 1;
@@ -637,6 +644,7 @@ xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, size_t 
 __global__ void
 k_embed (int dtype, const uint8_t *table, size_t row_bytes, size_t cols, const int32_t *tokens, float *x)
 {
+    xinf_cuda_pdl_enter ();
     size_t token = blockIdx.x;
     const uint8_t *row = table + (size_t) tokens [token] * row_bytes;
     for (size_t k = threadIdx.x; k < cols; k += blockDim.x)
@@ -646,6 +654,7 @@ k_embed (int dtype, const uint8_t *table, size_t row_bytes, size_t cols, const i
 __global__ void
 k_embed_q8a (const uint8_t *image, size_t rows, size_t cols, const int32_t *tokens, float *x)
 {
+    xinf_cuda_pdl_enter ();
     size_t token = blockIdx.x;
     for (size_t k = threadIdx.x; k < cols; k += blockDim.x)
         x [token * cols + k] = xinf_cuda_q8a_weight (image, rows, cols, (size_t) tokens [token], k);
@@ -683,10 +692,9 @@ xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t
     if (!weights || xinf_cuda_upload (cuda, XINF_CUDA_STAGE_TOKENS, hosts, sizes, 1, parts))
         return;
     if (q8a)
-        k_embed_q8a<<<(unsigned) n, 128, 0, cuda->stream>>> (weights, table->rows, table->cols,
-                                                             (const int32_t *) parts [0], x);
+        xinf_cuda_launch (cuda, "embed", k_embed_q8a, (unsigned) n, 128, 0, weights, table->rows, table->cols,
+                          (const int32_t *) parts [0], x);
     else
-        k_embed<<<(unsigned) n, 128, 0, cuda->stream>>> ((int) table->dtype, weights, row_bytes, table->cols,
-                                                         (const int32_t *) parts [0], x);
-    xinf_cuda_launched (cuda, "embed");
+        xinf_cuda_launch (cuda, "embed", k_embed, (unsigned) n, 128, 0, (int) table->dtype, weights, row_bytes,
+                          table->cols, (const int32_t *) parts [0], x);
 }

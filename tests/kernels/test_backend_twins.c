@@ -672,6 +672,13 @@ s_cuda (const char *make_model)
     s_twin_paged (&simple);
     s_report (&simple, "cpu vs cuda with the simple attention kernel");
     xinf_cuda_backend_set_simple_attention (subject, false);
+    //  Whole steps with plain launches: a fault that only programmatic
+    //  dependent launch brings shows as a difference between the two
+    xinf_cuda_backend_set_pdl (subject, false);
+    test_twins_t plain = { reference, subject, "cuda (plain launches)", false, 0, 0, 0, 0 };
+    test_twins_model (&plain, make_model);
+    s_report (&plain, "cpu vs cuda with plain launches");
+    xinf_cuda_backend_set_pdl (subject, true);
     s_cublas = true;
     xinf_cuda_backend_set_cublas (subject, true);
     test_twins_t blas = { reference, subject, "cuda (cuBLAS)", false, 0, 0, 0, 1e-3 };
