@@ -54,11 +54,14 @@ typedef struct {
     size_t n_layers, n_blocks, block_tokens, kv_dim;
 } xinf_kv_pool_t;
 
-//  One product of a projection group: y [n][w->rows] = x [n][w->cols] . W^T.
+//  One product of a projection group: y [n][w->rows] = x [n][w->cols] . W^T,
+//  and with a bias [w->rows] (as the model has it; NULL: none) each row
+//  of y plus the bias: the floats of the product, then add_bias.
 typedef struct {
     const xinf_matrix_t *w;
     const float *x;
     float *y;
+    const float *bias;
 } xinf_product_t;
 
 typedef struct _xinf_backend_t xinf_backend_t;

@@ -252,13 +252,6 @@ s_all_reduce (const xinf_transformer_t *self, xinf_backend_t *backend, float *pa
     return 0;
 }
 
-static void
-s_add_bias (xinf_backend_t *backend, float *rows, const float *bias, size_t n, size_t width)
-{
-    if (bias)
-        backend->ops->add_bias (backend, rows, bias, n, width);
-}
-
 //  Attention block of one layer for the pass's tokens (xb holds them
 //  normed by attn_norm): the shard's heads, attn_output's partial sum
 //  over them into xb2.
@@ -267,14 +260,12 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
              const xinf_batch_t *batch)
 {
     xinf_backend_t *be = cache->backend;
-    size_t n = batch->n, q_dim = cache->q_dim, kv_dim = cache->kv_dim;
+    size_t n = batch->n;
     size_t n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
-    xinf_product_t qkv [3] = { { &layer->q, cache->xb, cache->q }, { &layer->k, cache->xb, cache->k },
-                               { &layer->v, cache->xb, cache->v } };
+    xinf_product_t qkv [3] = { { &layer->q, cache->xb, cache->q, layer->q_bias },
+                               { &layer->k, cache->xb, cache->k, layer->k_bias },
+                               { &layer->v, cache->xb, cache->v, layer->v_bias } };
     be->ops->project (be, qkv, 3, n);
-    s_add_bias (be, cache->q, layer->q_bias, n, q_dim);
-    s_add_bias (be, cache->k, layer->k_bias, n, kv_dim);
-    s_add_bias (be, cache->v, layer->v_bias, n, kv_dim);
     if (layer->q_norm) {
         be->ops->rmsnorm (be, cache->q, cache->q, layer->q_norm, n * n_heads, self->head_dim, self->rms_eps);
         be->ops->rmsnorm (be, cache->k, cache->k, layer->k_norm, n * n_kv_heads, self->head_dim, self->rms_eps);
@@ -289,7 +280,7 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
     }
     if (be->ops->attention (be, &cache->pool, index, batch, cache->q, n_heads, n_kv_heads, self->head_dim, cache->attn))
         return -1;
-    xinf_product_t out = { &layer->o, cache->attn, cache->xb2 };
+    xinf_product_t out = { &layer->o, cache->attn, cache->xb2, NULL };
     be->ops->project (be, &out, 1, n);
     return 0;
 }
@@ -300,10 +291,11 @@ static void
 s_feed_forward (const xinf_layer_t *layer, xinf_kv_cache_t *cache, size_t n)
 {
     xinf_backend_t *be = cache->backend;
-    xinf_product_t gate_up [2] = { { &layer->gate, cache->xb, cache->hb }, { &layer->up, cache->xb, cache->hb2 } };
+    xinf_product_t gate_up [2] = { { &layer->gate, cache->xb, cache->hb, NULL },
+                                   { &layer->up, cache->xb, cache->hb2, NULL } };
     be->ops->project (be, gate_up, 2, n);
     be->ops->silu_mul (be, cache->hb, cache->hb2, n * cache->ffn);
-    xinf_product_t down = { &layer->down, cache->hb, cache->xb2 };
+    xinf_product_t down = { &layer->down, cache->hb, cache->xb2, NULL };
     be->ops->project (be, &down, 1, n);
 }
 
@@ -335,7 +327,7 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
         be->ops->rmsnorm (be, cache->xb + k * dim, cache->x + (size_t) batch->out [k] * dim, self->output_norm,
                           run, dim, self->rms_eps);
     }
-    xinf_product_t output = { &self->output, cache->xb, logits };
+    xinf_product_t output = { &self->output, cache->xb, logits, NULL };
     be->ops->project (be, &output, 1, batch->n_out);
 }
 

@@ -43,26 +43,39 @@ s_free (xinf_backend_t *self, void *memory)
     free (memory);
 }
 
+//  Each product's bias added to each of its n rows.
+static void
+s_biases (const xinf_product_t *products, size_t count, size_t n)
+{
+    for (size_t index = 0; index < count; index++)
+        for (size_t t = 0; products [index].bias && t < n; t++)
+            xinf_cpu_add (products [index].y + t * products [index].w->rows, products [index].bias,
+                          products [index].w->rows);
+}
+
 //  One token: the q/k/v or gate/up group in one hand-off to the pool.
-//  More: each product over all tokens, every weight read once.
+//  More: each product over all tokens, every weight read once. Biases
+//  after.
 static void
 s_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
 {
     xinf_threadpool_t *pool = s_cpu (self)->pool;
     if (n == 1 && count <= 8) {
-        xinf_cpu_matvec_t many [8];
+        xinf_cpu_matvec_t many [8] = { 0 };
         for (size_t index = 0; index < count; index++) {
             const xinf_matrix_t *w = products [index].w;
             many [index] = (xinf_cpu_matvec_t) { w->dtype, w->data, w->rows, w->cols, products [index].x,
                                                  products [index].y };
         }
         xinf_cpu_matvec_many (pool, many, count);
+        s_biases (products, count, n);
         return;
     }
     for (size_t index = 0; index < count; index++) {
         const xinf_matrix_t *w = products [index].w;
         xinf_cpu_matvec_batch (pool, w->dtype, w->data, w->rows, w->cols, products [index].x, n, products [index].y);
     }
+    s_biases (products, count, n);
 }
 
 static void

@@ -120,6 +120,8 @@ xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float
     int16_t *q;
     float *d;
     s_norm_handoff (cuda, out, n, dim, &q, &d);
+    if (cuda->failed)
+        return;
     xinf_cuda_launch (cuda, "rmsnorm", k_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, x, w, n, dim, eps, q, d);
 }
 
@@ -139,6 +141,8 @@ xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *
     int16_t *q;
     float *d;
     s_norm_handoff (cuda, out, n, dim, &q, &d);
+    if (cuda->failed)
+        return;
     xinf_cuda_launch (cuda, "add_rmsnorm", k_add_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, y, x, w, n, dim, eps,
                       q, d);
 }
@@ -189,6 +193,13 @@ xinf_cuda_add (xinf_backend_t *self, float *y, const float *x, size_t count)
     xinf_cuda_launch (cuda, "add", k_add, xinf_cuda_blocks (count, 256), 256, 0, y, x, count);
 }
 
+int
+xinf_cuda_rows_add (xinf_cuda_t *cuda, float *rows, const float *bias, size_t n, size_t width)
+{
+    return xinf_cuda_launch (cuda, "add_bias", k_add_bias, xinf_cuda_blocks (n * width, 256), 256, 0, rows, bias,
+                             n * width, width);
+}
+
 void
 xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size_t width)
 {
@@ -196,9 +207,8 @@ xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t
     if (!xinf_cuda_enter (cuda) || !n || !width || !xinf_cuda_device_memory (cuda, rows, n * width * sizeof (float), "add_bias"))
         return;
     const float *b = (const float *) xinf_cuda_constant (cuda, bias, width * sizeof (float), "add_bias");
-    if (!b)
-        return;
-    xinf_cuda_launch (cuda, "add_bias", k_add_bias, xinf_cuda_blocks (n * width, 256), 256, 0, rows, b, n * width, width);
+    if (b)
+        xinf_cuda_rows_add (cuda, rows, b, n, width);
 }
 
 void
@@ -212,6 +222,8 @@ xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t c
     int16_t *q;
     float *d;
     xinf_cuda_q8a_handoff (cuda, gate, count, &q, &d);
+    if (cuda->failed)
+        return;
     xinf_cuda_launch (cuda, "silu_mul", k_silu_mul, xinf_cuda_blocks (count, 256), 256, 0, gate, up, count, q, d);
 }
 
@@ -375,8 +387,13 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
     xinf_cuda_batch_t device;
     if (!xinf_cuda_enter (cuda) || !batch->n)
         return;
-    if (!n_heads || !n_kv_heads || head_dim < 2 || head_dim % 2 || n_kv_heads * head_dim != pool->kv_dim
-    ||  batch->n > 0x7fffffff) {
+    if (!n_heads || head_dim < 2 || head_dim % 2) {      //  shapes of no model: the three ops as they take them
+        xinf_cuda_rope (self, q, batch->n, n_heads, head_dim, batch->pos, rope);
+        xinf_cuda_rope (self, k, batch->n, n_kv_heads, head_dim, batch->pos, rope);
+        xinf_cuda_kv_store (self, pool, layer, batch, k, v);
+        return;
+    }
+    if (!n_kv_heads || n_kv_heads * head_dim != pool->kv_dim || batch->n > 0x7fffffff) {
         xinf_cuda_fail (cuda, "rope_store", "heads that do not match the pool's rows, or too many tokens");
         return;
     }
@@ -581,6 +598,8 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
     float *out_d = NULL;
     if (!simple && head_dim % 32 == 0 && head_dim <= ATTENTION_WARPS * WARP)
         xinf_cuda_q8a_handoff (cuda, out, batch->n * n_heads * head_dim, &out_q, &out_d);
+    if (cuda->failed)
+        return -1;
     unsigned grid = (unsigned) (batch->n * n_heads);
     if (simple)
         return xinf_cuda_launch (cuda, "attention", k_attention_simple, grid, ATTENTION_SIMPLE_WARPS * WARP, shared,

@@ -205,6 +205,10 @@ int xinf_cuda_upload (xinf_cuda_t *cuda, xinf_cuda_stage_t which, const void *co
 int xinf_cuda_batch (xinf_cuda_t *cuda, const xinf_batch_t *batch, size_t n_blocks, size_t block_tokens,
                      xinf_cuda_batch_t *device);
 
+//  rows [i][.] += bias [.] for n rows of 'width' (device memory); 0, or
+//  -1 after a failure (add_bias, and cuBLAS products' biases).
+int xinf_cuda_rows_add (xinf_cuda_t *cuda, float *rows, const float *bias, size_t n, size_t width);
+
 //  The ops of xinf_cuda_ops.cu and xinf_cuda_project.cu.
 void xinf_cuda_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n);
 void xinf_cuda_embed (xinf_backend_t *self, const xinf_matrix_t *table, const int32_t *tokens, size_t n, float *x);

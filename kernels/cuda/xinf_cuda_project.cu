@@ -37,7 +37,7 @@
 //  A warp's lanes added in a fixed tree (xor shuffles); lane 0 writes.
 template <int TOKENS>
 static __device__ void
-s_warp_store (float *acc, unsigned lane, size_t count, size_t rows, size_t first, size_t r, float *y)
+s_warp_store (float *acc, unsigned lane, size_t count, size_t rows, size_t first, size_t r, float *y, const float *bias)
 {
 #pragma unroll
     for (int t = 0; t < TOKENS; t++) {
@@ -45,7 +45,7 @@ s_warp_store (float *acc, unsigned lane, size_t count, size_t rows, size_t first
         for (int mask = WARP / 2; mask > 0; mask /= 2)
             sum += __shfl_xor_sync (0xffffffffu, sum, mask);
         if (lane == 0 && (size_t) t < count)
-            y [(first + t) * rows + r] = sum;
+            y [(first + t) * rows + r] = bias ? sum + bias [r] : sum;
     }
 }
 
@@ -74,7 +74,7 @@ s_generic_lane (int dtype, const uint8_t *row, size_t cols, const float *in, siz
 template <int TOKENS>
 static __device__ void
 s_rows_wide (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
-             size_t n, float *y, size_t block, size_t group)
+             size_t n, float *y, const float *bias, size_t block, size_t group)
 {
     size_t r = block * PROJECT_WARPS + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
@@ -92,7 +92,7 @@ s_rows_wide (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t ro
         xinf_cuda_dot_lane<TOKENS> (dtype, row, cols, in, count, lane, WARP, acc);
     else
         s_generic_lane<TOKENS> (dtype, row, cols, in, count, lane, acc);
-    s_warp_store<TOKENS> (acc, lane, count, rows, first, r, y);
+    s_warp_store<TOKENS> (acc, lane, count, rows, first, r, y, bias);
 }
 
 //  While a product waits for the kernel before it (xinf_cuda_pdl_wait):
@@ -111,13 +111,14 @@ s_prefetch_rows (const uint8_t *w, size_t row_bytes, size_t rows, size_t block, 
 template <int TOKENS>
 __global__ void
 k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
-           size_t n, float *y)
+           size_t n, float *y, const float *bias)
 {
     size_t groups = (n + TOKENS - 1) / TOKENS;
     xinf_cuda_pdl_trigger ();
     s_prefetch_rows (w, row_bytes, rows, blockIdx.x / groups, blockIdx.x % groups);
     xinf_cuda_pdl_wait ();
-    s_rows_wide<TOKENS> (dtype, wide, w, row_bytes, rows, cols, x, n, y, blockIdx.x / groups, blockIdx.x % groups);
+    s_rows_wide<TOKENS> (dtype, wide, w, row_bytes, rows, cols, x, n, y, bias, blockIdx.x / groups,
+                         blockIdx.x % groups);
 }
 
 //  The q8a path's activations: one warp a block of 32, bit for bit the
@@ -139,7 +140,7 @@ k_quantize_q8a (const float *x, size_t n_blocks, int16_t *q, float *d)
 template <int TOKENS>
 static __device__ void
 s_rows_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y,
-            size_t block, size_t group)
+            const float *bias, size_t block, size_t group)
 {
     size_t r = block * PROJECT_WARPS + threadIdx.x / WARP;
     unsigned lane = threadIdx.x % WARP;
@@ -154,18 +155,19 @@ s_rows_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, c
         acc [t] = 0;
     xinf_cuda_dot_lane_q8a<TOKENS> (image + r * cols, scales + r * blocks, cols, xq + first * cols,
                                     xd + first * blocks, count, lane, WARP, acc);
-    s_warp_store<TOKENS> (acc, lane, count, rows, first, r, y);
+    s_warp_store<TOKENS> (acc, lane, count, rows, first, r, y, bias);
 }
 
 template <int TOKENS>
 __global__ void
-k_project_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y)
+k_project_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y,
+               const float *bias)
 {
     size_t groups = (n + TOKENS - 1) / TOKENS;
     xinf_cuda_pdl_trigger ();
     s_prefetch_rows (image, cols, rows, blockIdx.x / groups, blockIdx.x % groups);
     xinf_cuda_pdl_wait ();
-    s_rows_q8a<TOKENS> (image, rows, cols, xq, xd, n, y, blockIdx.x / groups, blockIdx.x % groups);
+    s_rows_q8a<TOKENS> (image, rows, cols, xq, xd, n, y, bias, blockIdx.x / groups, blockIdx.x % groups);
 }
 
 //  The products of one call sharing their input, in one launch
@@ -176,6 +178,7 @@ k_project_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq
 typedef struct {
     const uint8_t *weights [PROJECT_MANY];
     float *y [PROJECT_MANY];
+    const float *bias [PROJECT_MANY];     //  device copies, or NULL
     size_t rows [PROJECT_MANY];
     unsigned first [PROJECT_MANY];
     int count;
@@ -192,21 +195,24 @@ k_project_many (s_many_t many, int dtype, bool wide, size_t row_bytes, size_t co
     size_t groups = (n + TOKENS - 1) / TOKENS, block = blockIdx.x / groups;
     const uint8_t *weights = many.weights [0];
     float *y = many.y [0];
+    const float *bias = many.bias [0];
     size_t rows = many.rows [0], first = 0;
 #pragma unroll
     for (int p = 1; p < PROJECT_MANY; p++)
         if (p < many.count && block >= many.first [p]) {
             weights = many.weights [p];
             y = many.y [p];
+            bias = many.bias [p];
             rows = many.rows [p];
             first = many.first [p];
         }
     s_prefetch_rows (weights, Q8A ? cols : row_bytes, rows, block - first, blockIdx.x % groups);
     xinf_cuda_pdl_wait ();
     if (Q8A)
-        s_rows_q8a<TOKENS> (weights, rows, cols, xq, xd, n, y, block - first, blockIdx.x % groups);
+        s_rows_q8a<TOKENS> (weights, rows, cols, xq, xd, n, y, bias, block - first, blockIdx.x % groups);
     else
-        s_rows_wide<TOKENS> (dtype, wide, weights, row_bytes, rows, cols, x, n, y, block - first, blockIdx.x % groups);
+        s_rows_wide<TOKENS> (dtype, wide, weights, row_bytes, rows, cols, x, n, y, bias, block - first,
+                             blockIdx.x % groups);
 }
 
 //  The largest |x| of 'count' floats, as its float bits, into *top (zero
@@ -391,7 +397,7 @@ s_quantize_q8a (xinf_cuda_t *cuda, size_t cols, const void *host_x, const float 
 //  into 'y'; 'quantized' as s_quantize_q8a's.
 static int
 s_project_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const uint8_t *image, const void *host_x, const float *x,
-               size_t n, float *y, s_quantized_t *quantized)
+               size_t n, float *y, const float *bias, s_quantized_t *quantized)
 {
     int16_t *xq;
     float *xd;
@@ -399,7 +405,7 @@ s_project_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const uint8_t *image, 
         return -1;
     unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n);
     return xinf_cuda_launch (cuda, "project (Q8_0)", n == 1 ? k_project_q8a<1> : k_project_q8a<PROJECT_TOKENS>, grid,
-                             PROJECT_WARPS * WARP, 0, image, w->rows, w->cols, xq, xd, n, y);
+                             PROJECT_WARPS * WARP, 0, image, w->rows, w->cols, xq, xd, n, y, bias);
 }
 
 //  F16 weights: x into 'narrow' scaled to stay within F16 (k_absmax,
@@ -489,13 +495,17 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, s_quantiz
     float *y = host_out ? (float *) xinf_cuda_stage (cuda, XINF_CUDA_STAGE_OUT, out_bytes) : product->y;
     if (!y)
         return -1;
+    const float *bias = product->bias ? (const float *) xinf_cuda_constant (cuda, product->bias, w->rows * sizeof (float),
+                                                                            "project (bias)") : NULL;
+    if (product->bias && !bias)
+        return -1;
     bool gemm = cuda->use_cublas && n > 1 && w->dtype <= XINF_DTYPE_BF16;
     if (q8a) {
-        if (s_project_q8a (cuda, w, weights, product->x, x, n, y, quantized))
+        if (s_project_q8a (cuda, w, weights, product->x, x, n, y, bias, quantized))
             return -1;
     }
     else if (gemm) {
-        if (s_gemm (cuda, w, weights, x, n, y))
+        if (s_gemm (cuda, w, weights, x, n, y) || (bias && xinf_cuda_rows_add (cuda, y, bias, n, w->rows)))
             return -1;
     }
     else {
@@ -503,7 +513,7 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, s_quantiz
         bool wide = cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, weights, row_bytes, w->cols, x);
         if (xinf_cuda_launch (cuda, "project", n == 1 ? k_project<1> : k_project<PROJECT_TOKENS>, grid,
                               PROJECT_WARPS * WARP, 0, (int) w->dtype, wide, weights, row_bytes, w->rows, w->cols, x,
-                              n, y))
+                              n, y, bias))
             return -1;
     }
     //  Captured: the copy to the host comes after each run of the graph
@@ -540,6 +550,11 @@ s_many_weights (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
             return false;
         *wide = lanes_wide;
         many->y [p] = products [p].y;
+        many->bias [p] = products [p].bias ? (const float *) xinf_cuda_constant (cuda, products [p].bias,
+                                                                                 w->rows * sizeof (float),
+                                                                                 "project (bias)") : NULL;
+        if (products [p].bias && !many->bias [p])
+            return false;
         many->rows [p] = w->rows;
         many->first [p] = (unsigned) *blocks;
         *blocks += xinf_cuda_blocks (w->rows, PROJECT_WARPS);

@@ -124,7 +124,7 @@ s_run_project (xinf_backend_t *be, const xinf_matrix_t *w, const float *x, size_
 {
     float *dx = test_twins_put (be, x, n * w->cols);
     float *host = calloc (n * w->rows, sizeof (float)), *dy = host_out ? host : test_twins_put (be, NULL, n * w->rows);
-    xinf_product_t product = { w, dx, dy };
+    xinf_product_t product = { w, dx, dy, NULL };
     be->ops->project (be, &product, 1, n);
     if (!host_out) {
         free (host);
@@ -274,7 +274,7 @@ s_twin_project_group_of (test_twins_t *twins, xinf_dtype_t dtype, size_t n)
         xinf_product_t products [3];
         for (int p = 0; p < 3; p++) {
             dy [p] = test_twins_put (be, NULL, n * rows [p]);
-            products [p] = (xinf_product_t) { &w [p], dx, dy [p] };
+            products [p] = (xinf_product_t) { &w [p], dx, dy [p], NULL };
         }
         be->ops->project (be, products, 3, n);
         for (int p = 0; p < 3; p++) {

@@ -5,10 +5,13 @@
     CUDA, the q8a handoff: an op that writes a Q8_0 product's input
     quantizes it too, and the product right after it skips its own
     quantizing launch; the results must be the CPU's all the same, and an
-    op between the two must stop the handoff.
+    op between must stop the handoff. Products with a bias against the
+    product then add_bias.
 
     Tolerances as test_backend_twins.c's: rmsnorm and rope 1e-10, the
-    adds and stored values 1e-12, Q8_0 products 1e-7.
+    adds and stored values 1e-12, Q8_0 products 1e-7, K-quants 1e-3. On
+    the subject itself a fused op (and a product's bias) must give the
+    very floats of the ops it stands for.
 */
 #include "test_twins.h"
 #if defined (XINF_HAVE_CUDA)
@@ -16,6 +19,46 @@
 #endif
 
 static uint64_t s_state = 20261204;
+
+//  The subject's fused op against its own composed ops: the same floats
+//  (not asked of the perturbed CPU, whose every op scales its output).
+static void
+s_same (test_twins_t *twins, const char *what, const float *fused, const float *composed, size_t count)
+{
+    if (twins->expect_fail)
+        return;
+    if (memcmp (fused, composed, count * sizeof (float)) != 0)
+        fprintf (stderr, "FAIL %s: %s: the fused op's floats differ from the ops it stands for\n",
+                 twins->subject_name, what);
+    CHECK (memcmp (fused, composed, count * sizeof (float)) == 0);
+}
+
+static void
+s_forget (test_twins_t *twins)
+{
+#if defined (XINF_HAVE_CUDA)
+    if (xinf_cuda_backend_is (twins->subject))
+        xinf_cuda_backend_forget (twins->subject);
+#else
+    (void) twins;
+#endif
+}
+
+//  Random Q8_0 rows: a small F16 scale and 32 random codes a block.
+static uint8_t *
+s_q8_0 (size_t rows, size_t cols)
+{
+    size_t bytes = rows * cols / 32 * 34;
+    uint8_t *data = malloc (bytes);
+    CHECK (data);
+    for (size_t at = 0; at < bytes; at += 34) {
+        uint16_t half = xinf_dtype_f32_to_fp16 (0.002f + 0.02f * fabsf (test_uniform (&s_state)));
+        memcpy (data + at, &half, 2);
+        for (size_t i = 2; i < 34; i++)
+            data [at + i] = (uint8_t) test_random (&s_state);
+    }
+    return data;
+}
 
 //  ---- add_rmsnorm ----------------------------------------------------------------------
 
@@ -49,25 +92,25 @@ s_twin_add_rmsnorm (test_twins_t *twins)
             size_t n = shapes [s][0], dim = shapes [s][1];
             float *y = test_floats (n * dim, &s_state), *x = test_floats (n * dim, &s_state);
             float *weight = weighted ? test_floats (dim, &s_state) : NULL;
-            float *ref [2], *sub [2];
+            float *ref [2], *sub [2], *own [2];
             s_run_add_rmsnorm (twins->reference, false, y, x, weight, n, dim, ref);
             s_run_add_rmsnorm (twins->subject, true, y, x, weight, n, dim, sub);
+            s_run_add_rmsnorm (twins->subject, false, y, x, weight, n, dim, own);
             char what [96];
             snprintf (what, sizeof what, "add_rmsnorm %zux%zu%s: the norm", n, dim, weight ? " (weight)" : "");
             test_twins_compare (twins, what, sub [0], ref [0], n * dim, 1e-10);
             snprintf (what, sizeof what, "add_rmsnorm %zux%zu%s: the sum", n, dim, weight ? " (weight)" : "");
             test_twins_compare (twins, what, sub [1], ref [1], n * dim, 1e-12);
             for (int i = 0; i < 2; i++) {
+                s_same (twins, what, sub [i], own [i], n * dim);
                 free (ref [i]);
                 free (sub [i]);
+                free (own [i]);
             }
             free (y);
             free (x);
             free (weight);
-#if defined (XINF_HAVE_CUDA)
-            if (xinf_cuda_backend_is (twins->subject))
-                xinf_cuda_backend_forget (twins->subject);      //  'weight' is gone
-#endif
+            s_forget (twins);                   //  'weight' is gone
         }
 }
 
@@ -159,9 +202,10 @@ s_twin_rope_store (test_twins_t *twins)
                 factors [i] = 1 + 7 * fabsf (test_uniform (&s_state));
             xinf_rope_t rope = { variant ? 500000.0f : 10000.0f, variant == 2 ? 0.25f : 1.0f, variant == 1,
                                  variant == 2 ? factors : NULL };
-            float *ref [4], *sub [4];
+            float *ref [4], *sub [4], *own [4];
             s_run_rope_store (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, ref);
             s_run_rope_store (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, sub);
+            s_run_rope_store (twins->subject, false, shape, &b, pool_init, q, k, v, &rope, own);
             size_t counts [4] = { n * shape->n_heads * shape->head_dim, n * kv_dim, slots, slots };
             for (int part = 0; part < 4; part++) {
                 char what [128];
@@ -169,66 +213,56 @@ s_twin_rope_store (test_twins_t *twins)
                           shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim,
                           rope.neox ? "neox" : "pairs", rope.factors ? " factors" : "", parts [part]);
                 test_twins_compare (twins, what, sub [part], ref [part], counts [part], tolerances [part]);
+                s_same (twins, what, sub [part], own [part], counts [part]);
                 free (ref [part]);
                 free (sub [part]);
+                free (own [part]);
             }
             free (pool_init);
             free (k);
             free (v);
             free (q);
-#if defined (XINF_HAVE_CUDA)
-            if (xinf_cuda_backend_is (twins->subject))
-                xinf_cuda_backend_forget (twins->subject);      //  'factors' lives at one address
-#endif
+            s_forget (twins);                   //  'factors' lives at one address
         }
 }
 
 //  ---- the q8a handoff (CUDA) --------------------------------------------------------------
 
 #if defined (XINF_HAVE_CUDA)
-//  Random Q8_0 rows: a small F16 scale and 32 random codes a block.
-static uint8_t *
-s_q8_0 (size_t rows, size_t cols)
-{
-    size_t bytes = rows * cols / 32 * 34;
-    uint8_t *data = malloc (bytes);
-    CHECK (data);
-    for (size_t at = 0; at < bytes; at += 34) {
-        uint16_t half = xinf_dtype_f32_to_fp16 (0.002f + 0.02f * fabsf (test_uniform (&s_state)));
-        memcpy (data + at, &half, 2);
-        for (size_t i = 2; i < 34; i++)
-            data [at + i] = (uint8_t) test_random (&s_state);
-    }
-    return data;
-}
 
 typedef enum { S_RMSNORM, S_ADD_RMSNORM, S_SILU_MUL } s_producer_t;
 
-//  Twice on 'be': 'producer' writes xb (n x cols) from a and b, then
-//  (with 'between') an add into another buffer, then the Q8_0 product of
-//  xb; the second round's product. The first round teaches a CUDA
-//  backend that xb is a Q8_0 product's input. The quantizing launches
-//  the handoff saved into *handed (CUDA; else 0).
+//  The inputs of a handoff case: a [2] (one a round), b, the norm's
+//  weight (or NULL), the product's bias.
+typedef struct {
+    const float *a [2], *b, *weight, *bias;
+} s_inputs_t;
+
+//  Twice on 'be': 'producer' writes xb (n x cols) from a [round] and b,
+//  then (with 'between') an add into another buffer, then the Q8_0
+//  product of xb with a bias; the second round's product. The first round
+//  teaches a CUDA backend that xb is a Q8_0 product's input; the second
+//  round's inputs differ, so codes left over from the first would show.
+//  The quantizing launches the handoff saved into *handed (CUDA; else 0).
 static float *
-s_run_handoff (xinf_backend_t *be, s_producer_t producer, bool between, const xinf_matrix_t *w, const float *a,
-               const float *b, size_t n, size_t *handed)
+s_run_handoff (xinf_backend_t *be, s_producer_t producer, bool between, const xinf_matrix_t *w,
+               const s_inputs_t *in, size_t n, size_t *handed)
 {
-    size_t cols = w->cols, before = xinf_cuda_backend_handoffs (be);
-    float *da = test_twins_put (be, a, n * cols), *db = test_twins_put (be, b, n * cols);
+    size_t cols = w->cols, bytes = n * cols * sizeof (float), before = xinf_cuda_backend_handoffs (be);
+    float *da = test_twins_put (be, NULL, n * cols), *db = test_twins_put (be, in->b, n * cols);
     float *xb = test_twins_put (be, NULL, n * cols), *dy = test_twins_put (be, NULL, n * w->rows);
     float *other = test_twins_put (be, NULL, n * cols);
     for (int round = 0; round < 2; round++) {
+        CHECK (be->ops->write (be, producer == S_SILU_MUL ? xb : da, in->a [round], bytes) == 0);
         if (producer == S_RMSNORM)
-            be->ops->rmsnorm (be, xb, da, NULL, n, cols, 1e-5f);
+            be->ops->rmsnorm (be, xb, da, in->weight, n, cols, 1e-5f);
         else if (producer == S_ADD_RMSNORM)
-            be->ops->add_rmsnorm (be, xb, da, db, NULL, n, cols, 1e-5f);
-        else {
-            CHECK (be->ops->write (be, xb, a, n * cols * sizeof (float)) == 0);
+            be->ops->add_rmsnorm (be, xb, da, db, in->weight, n, cols, 1e-5f);
+        else
             be->ops->silu_mul (be, xb, db, n * cols);
-        }
         if (between)
             be->ops->add (be, other, db, n * cols);
-        xinf_product_t product = { w, xb, dy };
+        xinf_product_t product = { w, xb, dy, in->bias };
         be->ops->project (be, &product, 1, n);
     }
     float *y = test_twins_get (be, dy, n * w->rows);
@@ -239,42 +273,145 @@ s_run_handoff (xinf_backend_t *be, s_producer_t producer, bool between, const xi
     return y;
 }
 
+//  One case: n tokens of 'cols' (96 and 288: whole blocks of 32 that do
+//  not fill SiLU's 256-thread launch blocks), the norm weighted or not.
+static size_t
+s_handoff_case (test_twins_t *twins, s_producer_t producer, bool between, size_t n, size_t cols, bool weighted)
+{
+    static const char *names [] = { "rmsnorm", "add_rmsnorm", "silu_mul" };
+    size_t rows = 64, handed;
+    uint8_t *data = s_q8_0 (rows, cols);
+    xinf_matrix_t w = { XINF_DTYPE_Q8_0, data, rows, cols };
+    float *a0 = test_floats (n * cols, &s_state), *a1 = test_floats (n * cols, &s_state);
+    float *b = test_floats (n * cols, &s_state), *weight = test_floats (cols, &s_state);
+    float *bias = test_floats (rows, &s_state);
+    s_inputs_t in = { { a0, a1 }, b, weighted ? weight : NULL, bias };
+    float *ref = s_run_handoff (twins->reference, producer, between, &w, &in, n, &handed);
+    float *sub = s_run_handoff (twins->subject, producer, between, &w, &in, n, &handed);
+    char what [128];
+    snprintf (what, sizeof what, "q8a handoff from %s%s, %zux%zu%s", names [producer], weighted ? " (weight)" : "",
+              n, cols, between ? ", an op between" : "");
+    test_twins_compare (twins, what, sub, ref, n * rows, 1e-7);
+    if (between ? handed != 0 : handed < 1)
+        fprintf (stderr, "FAIL %s: %s: %zu quantizing launches saved\n", twins->subject_name, what, handed);
+    CHECK (between ? handed == 0 : handed >= 1);
+    float *arrays [] = { ref, sub, a0, a1, b, weight, bias };
+    for (size_t index = 0; index < 7; index++)
+        free (arrays [index]);
+    free (data);
+    s_forget (twins);
+    return handed;
+}
+
 size_t
 test_twins_handoff (test_twins_t *twins)
 {
-    static const char *names [] = { "rmsnorm", "add_rmsnorm", "silu_mul" };
+    static const size_t shapes [][2] = { { 1, 256 }, { 9, 256 }, { 1, 96 }, { 3, 288 } };
     size_t total = 0;
     for (int producer = S_RMSNORM; producer <= S_SILU_MUL; producer++)
-        for (size_t n = 1; n <= 9; n += 8)
-            for (int between = 0; between < 2; between++) {
-                size_t rows = 64, cols = 256, handed;
-                uint8_t *data = s_q8_0 (rows, cols);
-                xinf_matrix_t w = { XINF_DTYPE_Q8_0, data, rows, cols };
-                float *a = test_floats (n * cols, &s_state), *b = test_floats (n * cols, &s_state);
-                float *ref = s_run_handoff (twins->reference, (s_producer_t) producer, between, &w, a, b, n, &handed);
-                float *sub = s_run_handoff (twins->subject, (s_producer_t) producer, between, &w, a, b, n, &handed);
-                char what [96];
-                snprintf (what, sizeof what, "q8a handoff from %s, n=%zu%s", names [producer], n,
-                          between ? ", an op between" : "");
-                test_twins_compare (twins, what, sub, ref, n * rows, 1e-7);
-                if (between ? handed != 0 : handed < 1)
-                    fprintf (stderr, "FAIL %s: %s: %zu quantizing launches saved\n", twins->subject_name, what, handed);
-                CHECK (between ? handed == 0 : handed >= 1);
-                total += handed;
-                free (ref);
-                free (sub);
-                free (a);
-                free (b);
-                free (data);
-                xinf_cuda_backend_forget (twins->subject);
-            }
+        for (size_t s = 0; s < 4; s++)
+            for (int between = 0; between < 2; between++)
+                total += s_handoff_case (twins, (s_producer_t) producer, between, shapes [s][0], shapes [s][1],
+                                         producer != S_SILU_MUL && s % 2);
     return total;
 }
 #endif
+
+//  ---- products with a bias ------------------------------------------------------------------
+
+//  Random weights of 'dtype' (F32, F16, Q8_0 or Q4_K): floats, or blocks
+//  of random bytes with small F16 scales.
+static void *
+s_weights (xinf_dtype_t dtype, size_t rows, size_t cols)
+{
+    if (dtype == XINF_DTYPE_Q8_0)
+        return s_q8_0 (rows, cols);
+    size_t bytes = rows * xinf_dtype_row_bytes (dtype, cols);
+    uint8_t *data = malloc (bytes);
+    CHECK (data);
+    for (size_t i = 0; i < bytes; i++)
+        data [i] = (uint8_t) test_random (&s_state);
+    for (size_t i = 0; dtype == XINF_DTYPE_F32 && i < rows * cols; i++) {
+        float value = test_uniform (&s_state);
+        memcpy (data + 4 * i, &value, 4);
+    }
+    for (size_t i = 0; dtype == XINF_DTYPE_F16 && i < rows * cols; i++) {
+        uint16_t half = xinf_dtype_f32_to_fp16 (test_uniform (&s_state));
+        memcpy (data + 2 * i, &half, 2);
+    }
+    for (size_t at = 0; dtype == XINF_DTYPE_Q4_K && at < bytes; at += 144)
+        for (size_t scale = 0; scale < 2; scale++) {
+            uint16_t half = xinf_dtype_f32_to_fp16 (0.002f + 0.02f * fabsf (test_uniform (&s_state)));
+            memcpy (data + at + 2 * scale, &half, 2);
+        }
+    return data;
+}
+
+//  Two products of one input (the second with a bias, the first too when
+//  bias [0] is not NULL) on 'be'; with 'composed' the biases go by
+//  add_bias after the products instead.
+static void
+s_run_biased (xinf_backend_t *be, bool composed, const xinf_matrix_t *w, const float *x, const float *bias [2],
+              size_t n, float *out [2])
+{
+    float *dx = test_twins_put (be, x, n * w [0].cols), *dy [2];
+    xinf_product_t products [2];
+    for (int p = 0; p < 2; p++) {
+        dy [p] = test_twins_put (be, NULL, n * w [p].rows);
+        products [p] = (xinf_product_t) { &w [p], dx, dy [p], composed ? NULL : bias [p] };
+    }
+    be->ops->project (be, products, 2, n);
+    for (int p = 0; p < 2; p++) {
+        if (composed && bias [p])
+            be->ops->add_bias (be, dy [p], bias [p], n, w [p].rows);
+        out [p] = test_twins_get (be, dy [p], n * w [p].rows);
+        be->ops->free (be, dy [p]);
+    }
+    be->ops->free (be, dx);
+}
+
+static void
+s_twin_bias (test_twins_t *twins)
+{
+    static const xinf_dtype_t types [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_K };
+    static const double tolerances [] = { 1e-9, 1e-9, 1e-7, 1e-3 };
+    for (size_t type = 0; type < 4; type++)
+        for (size_t n = 1; n <= 9; n += 8)
+            for (int both = 0; both < 2; both++) {
+                size_t cols = 512, rows [2] = { 96, 40 };
+                xinf_matrix_t w [2];
+                for (int p = 0; p < 2; p++)
+                    w [p] = (xinf_matrix_t) { types [type], s_weights (types [type], rows [p], cols), rows [p], cols };
+                float *x = test_floats (n * cols, &s_state), *b0 = test_floats (rows [0], &s_state);
+                float *b1 = test_floats (rows [1], &s_state);
+                const float *bias [2] = { both ? b0 : NULL, b1 };
+                float *ref [2], *sub [2], *own [2];
+                s_run_biased (twins->reference, true, w, x, bias, n, ref);
+                s_run_biased (twins->subject, false, w, x, bias, n, sub);
+                s_run_biased (twins->subject, true, w, x, bias, n, own);
+                for (int p = 0; p < 2; p++) {
+                    char what [96];
+                    snprintf (what, sizeof what, "project %s with a bias%s, n=%zu: product %d",
+                              xinf_dtype_name (types [type]), both ? " each" : "", n, p);
+                    test_twins_compare (twins, what, sub [p], ref [p], n * rows [p], tolerances [type]);
+                    s_same (twins, what, sub [p], own [p], n * rows [p]);
+                    free (ref [p]);
+                    free (sub [p]);
+                    free (own [p]);
+                    free ((void *) w [p].data);
+                }
+                free (x);
+                free (b0);
+                free (b1);
+                s_forget (twins);
+            }
+}
 
 void
 test_twins_fused (test_twins_t *twins)
 {
     s_twin_add_rmsnorm (twins);
     s_twin_rope_store (twins);
+    s_twin_bias (twins);
 }
+
