@@ -137,7 +137,7 @@ step make_models 150 sh "$0" part make_models
 for type in f16 q8_0; do
     step "bench_llama3.2-1b_$type" 90 "$BUNDLE/bin/xinf-bench-generate" "$WORK/llama3.2-1b-$type.gguf" --backend cuda \
         --prompt 128 --decode 64 --op-times --json
-    grep -E "tokens/s|bound|GB/s|op times|calls" "$LOGS/bench_llama3.2-1b_$type.txt" | sed "s/^/  /" \
+    grep -E "tokens/s|bound|GB/s|batched|op times|calls" "$LOGS/bench_llama3.2-1b_$type.txt" | sed "s/^/  /" \
         | tee -a "$SUMMARY"
 done
 step node_gpu_launch 90 sh "$0" part node
@@ -161,7 +161,14 @@ fi
 # launch, no weights fetched into L2 while a product waits)
 step bench_llama3.2-1b_q8_0_no_pdl 60 env XINF_CUDA_PDL=off "$BUNDLE/bin/xinf-bench-generate" \
     "$WORK/llama3.2-1b-q8_0.gguf" --backend cuda --prompt 128 --decode 64 --json
-grep -E "tokens/s|bound|GB/s" "$LOGS/bench_llama3.2-1b_q8_0_no_pdl.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
+grep -E "tokens/s|bound|GB/s|batched" "$LOGS/bench_llama3.2-1b_q8_0_no_pdl.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
+
+# F16 with one row a warp in steps of several tokens (the batched line
+# compares 16 sequences with one)
+step bench_llama3.2-1b_f16_one_row 60 env XINF_CUDA_ROWS=1 "$BUNDLE/bin/xinf-bench-generate" \
+    "$WORK/llama3.2-1b-f16.gguf" --backend cuda --prompt 128 --decode 64 --json
+grep -E "tokens/s|bound|GB/s|batched" "$LOGS/bench_llama3.2-1b_f16_one_row.txt" 2>/dev/null | sed "s/^/  /" \
+    | tee -a "$SUMMARY"
 
 # What the budget leaves room for: the sampling kernel's host code,
 # tensor parallelism (one GPU: only the mixed replica runs, a CPU rank and

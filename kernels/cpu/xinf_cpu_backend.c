@@ -43,19 +43,17 @@ s_free (xinf_backend_t *self, void *memory)
     free (memory);
 }
 
-//  Each product's bias added to each of its n rows.
+//  A product's bias added to each of its n rows.
 static void
-s_biases (const xinf_product_t *products, size_t count, size_t n)
+s_bias (const xinf_product_t *product, size_t n)
 {
-    for (size_t index = 0; index < count; index++)
-        for (size_t t = 0; products [index].bias && t < n; t++)
-            xinf_cpu_add (products [index].y + t * products [index].w->rows, products [index].bias,
-                          products [index].w->rows);
+    for (size_t t = 0; product->bias && t < n; t++)
+        xinf_cpu_add (product->y + t * product->w->rows, product->bias, product->w->rows);
 }
 
 //  One token: the q/k/v or gate/up group in one hand-off to the pool.
-//  More: each product over all tokens, every weight read once. Biases
-//  after.
+//  More: each product over all tokens, every weight read once, then its
+//  bias.
 static void
 s_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, size_t n)
 {
@@ -68,14 +66,15 @@ s_project (xinf_backend_t *self, const xinf_product_t *products, size_t count, s
                                                  products [index].y };
         }
         xinf_cpu_matvec_many (pool, many, count);
-        s_biases (products, count, n);
+        for (size_t index = 0; index < count; index++)
+            s_bias (&products [index], n);
         return;
     }
     for (size_t index = 0; index < count; index++) {
         const xinf_matrix_t *w = products [index].w;
         xinf_cpu_matvec_batch (pool, w->dtype, w->data, w->rows, w->cols, products [index].x, n, products [index].y);
+        s_bias (&products [index], n);
     }
-    s_biases (products, count, n);
 }
 
 static void

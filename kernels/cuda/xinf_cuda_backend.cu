@@ -40,6 +40,12 @@ xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason)
 }
 
 int
+xinf_cuda_fail_once (xinf_cuda_t *cuda, const char *what, const char *reason)
+{
+    return s_fail (cuda, what, reason, false);
+}
+
+int
 xinf_cuda_check (xinf_cuda_t *cuda, cudaError_t status, const char *what)
 {
     return status == cudaSuccess ? 0
@@ -558,13 +564,10 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
     const char *project = getenv ("XINF_CUDA_PROJECT");
     cuda->wide = !(project && strcmp (project, "generic") == 0);
     cuda->q8a = !(project && strcmp (project, "float") == 0);
+    const char *rows = getenv ("XINF_CUDA_ROWS");
+    cuda->several_rows = !(rows && strcmp (rows, "1") == 0);
     const char *attention = getenv ("XINF_CUDA_ATTENTION");
     cuda->attention_simple = attention && strcmp (attention, "simple") == 0;
-    int major = 0;
-    const char *pdl = getenv ("XINF_CUDA_PDL");
-    cuda->pdl = cudaDeviceGetAttribute (&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9
-             && !(pdl && strcmp (pdl, "off") == 0);
-    cudaGetLastError ();
     self->ops = &s_ops;
     self->impl = cuda;
     const char *failed = NULL, *reason = NULL;
@@ -582,6 +585,8 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
         s_destroy (self);
         return NULL;
     }
+    const char *pdl = getenv ("XINF_CUDA_PDL");
+    xinf_cuda_backend_set_pdl (self, !(pdl && strcmp (pdl, "off") == 0));
     return self;
 }
 
@@ -613,13 +618,34 @@ xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on)
 }
 
 void
+xinf_cuda_backend_set_several_rows (xinf_backend_t *backend, bool on)
+{
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->several_rows = on;
+}
+
+void
 xinf_cuda_backend_set_pdl (xinf_backend_t *backend, bool on)
 {
     int major = 0;
-    if (xinf_cuda_backend_is (backend))
-        xinf_cuda (backend)->pdl = on && cudaDeviceGetAttribute (&major, cudaDevAttrComputeCapabilityMajor,
-                                                                 xinf_cuda (backend)->device) == cudaSuccess
-                                   && major >= 9;
+    if (!xinf_cuda_backend_is (backend))
+        return;
+    xinf_cuda_t *cuda = xinf_cuda (backend);
+    cuda->pdl = false;
+    if (on && cudaSetDevice (cuda->device) == cudaSuccess
+    &&  cudaDeviceGetAttribute (&major, cudaDevAttrComputeCapabilityMajor, cuda->device) == cudaSuccess && major >= 9) {
+        cuda->pdl = xinf_cuda_pdl_works (cuda);
+        if (!cuda->pdl)
+            fprintf (stderr, "xinf: CUDA device %d: programmatic dependent launch does not work here (the probe failed, "
+                     "or no compute_90 code in this build): plain launches\n", cuda->device);
+    }
+    cudaGetLastError ();
+}
+
+bool
+xinf_cuda_backend_pdl (xinf_backend_t *backend)
+{
+    return xinf_cuda_backend_is (backend) && xinf_cuda (backend)->pdl;
 }
 
 void

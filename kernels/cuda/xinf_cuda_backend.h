@@ -107,12 +107,21 @@ void xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on);
 //  environment has XINF_CUDA_ATTENTION=simple. Not while a call runs.
 void xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on);
 
+//  Products of several tokens in F16/BF16 (wide lanes) or Q8_0 (q8a)
+//  give a warp XINF_CUDA_DOT_ROWS rows at once, reading each chunk's
+//  activations once for all of them (on when created, unless
+//  XINF_CUDA_ROWS=1); the same floats either way. Not while a call runs.
+void xinf_cuda_backend_set_several_rows (xinf_backend_t *backend, bool on);
+
 //  Programmatic dependent launch of the backend's kernels (on by default
 //  on devices of compute capability 9.0 and later; XINF_CUDA_PDL=off at
 //  creation turns it off): a kernel is scheduled while the one before it
 //  finishes, and waits for it on the device. Off to compare, or where a
-//  driver mishandles it. Ignored on older devices.
+//  driver mishandles it. On takes effect only where a probe (two launches
+//  eagerly and from a captured graph) passes and the build has compute_90
+//  code; older devices always launch plainly. Whether it is on.
 void xinf_cuda_backend_set_pdl (xinf_backend_t *backend, bool on);
+bool xinf_cuda_backend_pdl (xinf_backend_t *backend);
 
 //  Calls of the project op whose products went in one launch (q, k and v
 //  on one input, ...), for tests.
@@ -155,6 +164,17 @@ bool xinf_cuda_project_row_host (xinf_dtype_t dtype, const void *row, size_t row
 //  activations on the host (n rows of 'cols' floats, cols of whole blocks
 //  of 32): q [n * cols] and d [n * cols / 32], bit for bit the CPU's.
 bool xinf_cuda_project_row_q8a_host (const void *row, size_t cols, const float *x, size_t count, float *out);
+
+//  The kernels of several tokens with several rows a warp: 'valid' (1 ..
+//  4) rows (row_bytes apart) of F16 or BF16 weights through the wide
+//  lanes, or of Q8_0 weights through the q8a path, times 'count' (1 .. 8)
+//  tokens of x, their 32 lanes run on the host and each row added in the
+//  shuffle tree's order, into out [row][token]; false, nothing written,
+//  for another type, a width not of whole blocks of 32, a shape out of
+//  range or out of memory. Each (row, token) must equal the one-row
+//  functions' result bit for bit (test_twins_wide).
+bool xinf_cuda_project_rows_host (xinf_dtype_t dtype, const void *rows, size_t row_bytes, size_t valid, size_t cols,
+                                  const float *x, size_t count, float *out);
 void xinf_cuda_q8a_quantize_host (const float *x, size_t n, size_t cols, int16_t *q, float *d);
 
 //  A Q8_0 matrix (rows x cols, cols of whole blocks) repacked and read

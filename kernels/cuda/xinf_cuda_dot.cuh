@@ -74,11 +74,10 @@ s_dot_half (unsigned bits, bool bf16)
 }
 
 //  Adds the eight weights of one 16-byte chunk times the eight
-//  activations at 'in' to 'acc' (in order, one FMA each).
+//  activations low, high to 'acc' (in order, one FMA each).
 XINF_CUDA_BOTH float
-s_dot_chunk8 (const float *weights, const float *in, float acc)
+s_dot_chunk8_of (const float *weights, float4 low, float4 high, float acc)
 {
-    float4 low = ((const float4 *) in) [0], high = ((const float4 *) in) [1];
     acc = fmaf (weights [0], low.x, acc);
     acc = fmaf (weights [1], low.y, acc);
     acc = fmaf (weights [2], low.z, acc);
@@ -89,6 +88,25 @@ s_dot_chunk8 (const float *weights, const float *in, float acc)
     return fmaf (weights [7], high.w, acc);
 }
 
+//  The same with the eight activations at 'in'.
+XINF_CUDA_BOTH float
+s_dot_chunk8 (const float *weights, const float *in, float acc)
+{
+    return s_dot_chunk8_of (weights, ((const float4 *) in) [0], ((const float4 *) in) [1], acc);
+}
+
+//  The eight weights of a 16-byte chunk of F16 (bf16 false) or BF16.
+XINF_CUDA_BOTH void
+s_dot_chunk_weights (bool bf16, uint4 packed, float *weights)
+{
+    uint32_t words [4] = { packed.x, packed.y, packed.z, packed.w };
+XINF_CUDA_UNROLL
+    for (int i = 0; i < 4; i++) {
+        weights [2 * i] = s_dot_half (words [i] & 0xffffu, bf16);
+        weights [2 * i + 1] = s_dot_half (words [i] >> 16, bf16);
+    }
+}
+
 //  The eight weights of a 16-byte chunk of F16 (bf16 false) or BF16 as
 //  floats, times the activations of each of the 'count' tokens at chunk
 //  'c' of 'in', added to acc [t].
@@ -96,13 +114,8 @@ template <int TOKENS>
 XINF_CUDA_BOTH void
 s_dot_chunk_add (bool bf16, uint4 packed, const float *in, size_t cols, size_t count, size_t c, float *acc)
 {
-    uint32_t words [4] = { packed.x, packed.y, packed.z, packed.w };
     float weights [8];
-XINF_CUDA_UNROLL
-    for (int i = 0; i < 4; i++) {
-        weights [2 * i] = s_dot_half (words [i] & 0xffffu, bf16);
-        weights [2 * i + 1] = s_dot_half (words [i] >> 16, bf16);
-    }
+    s_dot_chunk_weights (bf16, packed, weights);
 XINF_CUDA_UNROLL
     for (int t = 0; t < TOKENS; t++)
         if ((size_t) t < count)
@@ -291,6 +304,60 @@ xinf_cuda_dot_lane (int dtype, const uint8_t *row, size_t cols, const float *in,
         s_dot_lane_16<TOKENS> (dtype == XINF_DTYPE_BF16, row, cols, in, count, lane, lanes, acc);
 }
 
+//  ---- several rows a warp (steps of several tokens) ---------------------------------------
+//
+//  A kernel of several tokens reads each chunk's activations of every
+//  token from L1 for one 16-byte load of weights: a warp's eight tokens
+//  are sixteen times the bytes of its weights, which L1 cannot feed at
+//  HBM's pace. Taking XINF_CUDA_DOT_ROWS rows at once, a lane loads a
+//  chunk's activations once for all of them. Each (row, token) sum is
+//  taken in the order of the one-row lanes above, bit for bit, so a
+//  token's result stays the same whatever its batch.
+
+#define XINF_CUDA_DOT_ROWS 4
+
+//  Rows a warp of a product kernel takes: XINF_CUDA_DOT_ROWS for steps
+//  of several tokens with F16/BF16 through the wide lanes, or through the
+//  q8a path, when 'several' (the backend's choice); else one.
+XINF_CUDA_BOTH int
+xinf_cuda_dot_rows_per_warp (int tokens, int dtype, bool wide, bool q8a, bool several)
+{
+    bool takes = q8a || (wide && (dtype == XINF_DTYPE_F16 || dtype == XINF_DTYPE_BF16));
+    return tokens > 1 && several && takes ? XINF_CUDA_DOT_ROWS : 1;
+}
+
+//  F16/BF16: the first 'valid' of XINF_CUDA_DOT_ROWS rows (row i at
+//  rows + i * row_bytes) times 'count' tokens of 'in', lane 'lane''s
+//  chunks, added to acc [i][t]; each chunk's eight activations of a
+//  token loaded once for all the rows.
+template <int TOKENS>
+XINF_CUDA_BOTH void
+xinf_cuda_dot_rows_16 (bool bf16, const uint8_t *rows, size_t row_bytes, int valid, size_t cols, const float *in,
+                       size_t count, unsigned lane, unsigned lanes, float (*acc) [TOKENS])
+{
+    size_t n_chunks = cols / 8;
+    for (size_t c = lane; c < n_chunks; c += lanes) {
+        uint4 packed [XINF_CUDA_DOT_ROWS];
+XINF_CUDA_UNROLL
+        for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
+            packed [i] = i < valid ? ((const uint4 *) (rows + i * row_bytes)) [c] : make_uint4 (0, 0, 0, 0);
+        float weights [XINF_CUDA_DOT_ROWS][8];
+XINF_CUDA_UNROLL
+        for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
+            s_dot_chunk_weights (bf16, packed [i], weights [i]);
+XINF_CUDA_UNROLL
+        for (int t = 0; t < TOKENS; t++)
+            if ((size_t) t < count) {
+                const float4 *x = (const float4 *) (in + t * cols + c * 8);
+                float4 low = x [0], high = x [1];
+XINF_CUDA_UNROLL
+                for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
+                    if (i < valid)
+                        acc [i][t] = s_dot_chunk8_of (weights [i], low, high, acc [i][t]);
+            }
+    }
+}
+
 //  ---- Q8_0 with 16-bit activations (q8a) ------------------------------------------------
 //
 //  The device copy of a Q8_0 matrix is repacked when uploaded: its codes
@@ -431,6 +498,49 @@ XINF_CUDA_UNROLL
     }
     for (; p < n_pieces; p += lanes)
         s_q8a_piece_add<TOKENS> (pieces [p], s_dot_half (scales [p / 2], false), xq, xd, cols, count, p, acc);
+}
+
+//  q8a: the first 'valid' of XINF_CUDA_DOT_ROWS rows of a repacked matrix
+//  (row i's codes at codes + i * cols, its scales at scales + i * (cols /
+//  32)) times the 'count' quantized tokens, added to acc [i][t]; each
+//  piece's activations of a token loaded once for all the rows, each
+//  (row, token) sum as s_q8a_piece_add takes it.
+template <int TOKENS>
+XINF_CUDA_BOTH void
+xinf_cuda_dot_rows_q8a (const uint8_t *codes, const uint16_t *scales, size_t cols, int valid, const int16_t *xq,
+                        const float *xd, size_t count, unsigned lane, unsigned lanes, float (*acc) [TOKENS])
+{
+    size_t n_pieces = cols / 16, blocks = cols / 32;
+    for (size_t p = lane; p < n_pieces; p += lanes) {
+        int4 packed [XINF_CUDA_DOT_ROWS];
+        float scale [XINF_CUDA_DOT_ROWS];
+XINF_CUDA_UNROLL
+        for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++) {
+            packed [i] = i < valid ? ((const int4 *) (codes + i * cols)) [p] : make_int4 (0, 0, 0, 0);
+            scale [i] = i < valid ? s_dot_half (scales [i * blocks + p / 2], false) : 0.0f;
+        }
+XINF_CUDA_UNROLL
+        for (int t = 0; t < TOKENS; t++)
+            if ((size_t) t < count) {
+                const int4 *pairs = (const int4 *) (xq + t * cols + p * 16);
+                int4 low = pairs [0], high = pairs [1];
+                float token_scale = xd [t * blocks + p / 2];
+XINF_CUDA_UNROLL
+                for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
+                    if (i < valid) {
+                        int4 q = packed [i];
+                        int sum = s_dp2a (low.x, q.x, 0, false);
+                        sum = s_dp2a (low.y, q.x, sum, true);
+                        sum = s_dp2a (low.z, q.y, sum, false);
+                        sum = s_dp2a (low.w, q.y, sum, true);
+                        sum = s_dp2a (high.x, q.z, sum, false);
+                        sum = s_dp2a (high.y, q.z, sum, true);
+                        sum = s_dp2a (high.z, q.w, sum, false);
+                        sum = s_dp2a (high.w, q.w, sum, true);
+                        acc [i][t] = fmaf ((float) sum, scale [i] * token_scale, acc [i][t]);
+                    }
+            }
+    }
 }
 
 #endif

@@ -183,3 +183,45 @@ xinf_cuda_project_row_q8a_host (const void *row, size_t cols, const float *x, si
     free (xd);
     return ok;
 }
+
+bool
+xinf_cuda_project_rows_host (xinf_dtype_t dtype, const void *rows, size_t row_bytes, size_t valid, size_t cols,
+                             const float *x, size_t count, float *out)
+{
+    bool q8a = dtype == XINF_DTYPE_Q8_0;
+    if (count < 1 || count > PROJECT_TOKENS || valid < 1 || valid > XINF_CUDA_DOT_ROWS || !cols || cols % 32
+    ||  (!q8a && xinf_cuda_dot_rows_per_warp (PROJECT_TOKENS, (int) dtype, true, false, true) == 1)
+    ||  (!q8a && !xinf_cuda_dot_wide ((int) dtype, rows, row_bytes, cols, x)))
+        return false;
+    size_t blocks = cols / 32;
+    uint8_t *image = q8a ? (uint8_t *) aligned_alloc (16, (xinf_cuda_q8a_bytes (valid, cols) + 15) / 16 * 16) : NULL;
+    int16_t *xq = q8a ? (int16_t *) aligned_alloc (16, (count * cols * 2 + 15) / 16 * 16) : NULL;
+    float *xd = q8a ? (float *) malloc (count * blocks * sizeof (float)) : NULL;
+    bool ok = !q8a || (image && xq && xd);
+    if (ok) {
+        if (q8a) {
+            xinf_cuda_q8a_repack (rows, valid, cols, image);
+            xinf_cuda_q8a_quantize_host (x, count, cols, xq, xd);
+        }
+        static float lanes [WARP][XINF_CUDA_DOT_ROWS][PROJECT_TOKENS];
+        memset (lanes, 0, sizeof lanes);
+        for (unsigned lane = 0; lane < WARP; lane++)
+            if (q8a)
+                xinf_cuda_dot_rows_q8a<PROJECT_TOKENS> (image, (const uint16_t *) (image + xinf_cuda_q8a_scales_at (
+                                                            valid, cols)), cols, (int) valid, xq, xd, count, lane,
+                                                        WARP, lanes [lane]);
+            else
+                xinf_cuda_dot_rows_16<PROJECT_TOKENS> (dtype == XINF_DTYPE_BF16, (const uint8_t *) rows, row_bytes,
+                                                       (int) valid, cols, x, count, lane, WARP, lanes [lane]);
+        for (size_t i = 0; i < valid; i++) {
+            float row_lanes [WARP][PROJECT_TOKENS];
+            for (unsigned lane = 0; lane < WARP; lane++)
+                memcpy (row_lanes [lane], lanes [lane][i], sizeof row_lanes [lane]);
+            s_tree_host (row_lanes, count, out + i * count);
+        }
+    }
+    free (image);
+    free (xq);
+    free (xd);
+    return ok;
+}

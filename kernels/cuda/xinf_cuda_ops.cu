@@ -182,6 +182,56 @@ k_silu_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
         xinf_cuda_q8a_warp_put (value, threadIdx.x % WARP, q + (i - threadIdx.x % WARP), d + i / 32);
 }
 
+bool
+xinf_cuda_pdl_works (xinf_cuda_t *cuda)
+{
+    //  The kernels' code must have the waits (compute_90 or later): an
+    //  sm_80-only build on a Hopper device has none
+    cudaFuncAttributes attributes;
+    if (cudaFuncGetAttributes (&attributes, k_add) != cudaSuccess || attributes.ptxVersion < 90) {
+        cudaGetLastError ();
+        return false;
+    }
+    float *scratch = NULL;
+    if (cudaMalloc ((void **) &scratch, 64 * sizeof (float)) != cudaSuccess) {
+        cudaGetLastError ();
+        return false;
+    }
+    cudaLaunchAttribute attribute = {};
+    attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attribute.val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config = {};
+    config.gridDim = dim3 (1);
+    config.blockDim = dim3 (64);
+    config.stream = cuda->stream;
+    config.attrs = &attribute;
+    config.numAttrs = 1;
+    size_t count = 64;
+    bool works = cudaMemsetAsync (scratch, 0, 64 * sizeof (float), cuda->stream) == cudaSuccess
+              && cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess
+              && cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess
+              && cudaStreamSynchronize (cuda->stream) == cudaSuccess;
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    if (works && cudaStreamBeginCapture (cuda->stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
+        bool launched = cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess
+                     && cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess;
+        works = cudaStreamEndCapture (cuda->stream, &graph) == cudaSuccess && launched && graph
+             && cudaGraphInstantiate (&exec, graph, 0) == cudaSuccess
+             && cudaGraphLaunch (exec, cuda->stream) == cudaSuccess
+             && cudaStreamSynchronize (cuda->stream) == cudaSuccess;
+    }
+    else
+        works = false;
+    if (exec)
+        cudaGraphExecDestroy (exec);
+    if (graph)
+        cudaGraphDestroy (graph);
+    cudaFree (scratch);
+    cudaGetLastError ();
+    return works;
+}
+
 void
 xinf_cuda_add (xinf_backend_t *self, float *y, const float *x, size_t count)
 {

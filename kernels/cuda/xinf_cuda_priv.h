@@ -99,6 +99,7 @@ typedef struct {
     bool q8a;                         //  Q8_0 products from repacked weights and 16-bit activations
     bool attention_simple;            //  the first attention kernel (one position a warp at a time)
     bool pdl;                         //  programmatic dependent launch (xinf_cuda_launch)
+    bool several_rows;                //  several rows a warp in steps of several tokens (xinf_cuda_dot.cuh)
     size_t fused_launches;            //  calls whose products went in one launch (tests)
     size_t handoffs;                  //  quantizing launches the q8a handoff saved (tests)
     xinf_cuda_handoff_t handoff;
@@ -134,6 +135,10 @@ xinf_cuda (xinf_backend_t *self)
 
 //  Records and logs a failure (the first one stays readable); returns -1.
 int xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason);
+
+//  The same for a failure of this pass only (the next pass may succeed):
+//  status reports it and then clears it, as for running out of memory.
+int xinf_cuda_fail_once (xinf_cuda_t *cuda, const char *what, const char *reason);
 
 //  0, or -1 after xinf_cuda_fail when 'status' is an error.
 int xinf_cuda_check (xinf_cuda_t *cuda, cudaError_t status, const char *what);
@@ -272,15 +277,26 @@ xinf_cuda_launch (xinf_cuda_t *cuda, const char *what, void (*kernel) (Params...
     config.attrs = &attribute;
     config.numAttrs = cuda->pdl ? 1 : 0;
     cudaError_t status = cudaLaunchKernelEx (&config, kernel, ((Params) args)...);
-    if (status == cudaErrorNotSupported && cuda->pdl && !cuda->capturing) {
+    if (status != cudaSuccess && cuda->pdl) {
+        //  The probe at creation passed, yet the attribute is refused:
+        //  plain launches from now on; a capture fails for this pass only
+        //  (the backend's error is not sticky), eagerly it is launched again
         cudaGetLastError ();
-        fprintf (stderr, "xinf: CUDA device %d refuses programmatic dependent launch: plain launches\n", cuda->device);
+        fprintf (stderr, "xinf: CUDA device %d: %s: a launch with programmatic dependent launch failed (%s): plain "
+                 "launches from now on\n", cuda->device, what, cudaGetErrorString (status));
         cuda->pdl = false;
+        if (cuda->capturing)
+            return xinf_cuda_fail_once (cuda, what, cudaGetErrorString (status));
         config.numAttrs = 0;
         status = cudaLaunchKernelEx (&config, kernel, ((Params) args)...);
     }
     return xinf_cuda_check (cuda, status, what);
 }
+
+//  Whether programmatic dependent launch works here: the kernels' code has
+//  the waits, and two launches with the attribute run eagerly and from a
+//  captured graph (xinf_cuda_ops.cu). For the backend's creation.
+bool xinf_cuda_pdl_works (xinf_cuda_t *cuda);
 
 //  The first thing a kernel launched by xinf_cuda_launch does: lets the
 //  next kernel be scheduled, then waits until the kernel before has

@@ -71,12 +71,14 @@ s_generic_lane (int dtype, const uint8_t *row, size_t cols, const float *in, siz
 //  row block's token groups next to each other (s_grid), so that
 //  the blocks running at once read the same weights (from L2 once a
 //  prompt has more tokens than a group).
+//  'per_warp' (xinf_cuda_dot_rows_per_warp): rows a warp takes, one or
+//  XINF_CUDA_DOT_ROWS (F16/BF16 wide lanes, several tokens).
 template <int TOKENS>
 static __device__ void
-s_rows_wide (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
-             size_t n, float *y, const float *bias, size_t block, size_t group)
+s_rows_wide (int dtype, bool wide, int per_warp, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols,
+             const float *x, size_t n, float *y, const float *bias, size_t block, size_t group)
 {
-    size_t r = block * PROJECT_WARPS + threadIdx.x / WARP;
+    size_t r = (block * PROJECT_WARPS + threadIdx.x / WARP) * (size_t) per_warp;
     unsigned lane = threadIdx.x % WARP;
     size_t first = group * TOKENS;
     if (r >= rows)
@@ -84,6 +86,19 @@ s_rows_wide (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t ro
     size_t count = n - first < TOKENS ? n - first : TOKENS;
     const uint8_t *row = w + r * row_bytes;
     const float *in = x + first * cols;
+    if constexpr (TOKENS > 1) {
+        if (per_warp > 1) {
+            int valid = rows - r < XINF_CUDA_DOT_ROWS ? (int) (rows - r) : XINF_CUDA_DOT_ROWS;
+            float several [XINF_CUDA_DOT_ROWS][TOKENS] = {};
+            xinf_cuda_dot_rows_16<TOKENS> (dtype == XINF_DTYPE_BF16, row, row_bytes, valid, cols, in, count, lane,
+                                           WARP, several);
+#pragma unroll
+            for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
+                if (i < valid)                  //  the same for the whole warp
+                    s_warp_store<TOKENS> (several [i], lane, count, rows, first, r + i, y, bias);
+            return;
+        }
+    }
     float acc [TOKENS];
 #pragma unroll
     for (int t = 0; t < TOKENS; t++)
@@ -96,28 +111,31 @@ s_rows_wide (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t ro
 }
 
 //  While a product waits for the kernel before it (xinf_cuda_pdl_wait):
-//  the first 4 KB of each row of its row block fetched into L2, one line
-//  a lane, by the row block's first token group.
+//  the first 4 KB of each row of its row block ('per_warp' rows a warp)
+//  fetched into L2, one line a lane a row, by the row block's first
+//  token group.
 static __device__ __forceinline__ void
-s_prefetch_rows (const uint8_t *w, size_t row_bytes, size_t rows, size_t block, size_t group)
+s_prefetch_rows (const uint8_t *w, size_t row_bytes, size_t rows, int per_warp, size_t block, size_t group)
 {
 #if defined (__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    size_t r = block * PROJECT_WARPS + threadIdx.x / WARP, at = (size_t) (threadIdx.x % WARP) * 128;
-    if (group == 0 && r < rows && at < row_bytes)
-        asm volatile ("prefetch.global.L2 [%0];" :: "l" (w + r * row_bytes + at));
+    size_t r = (block * PROJECT_WARPS + threadIdx.x / WARP) * (size_t) per_warp;
+    size_t at = (size_t) (threadIdx.x % WARP) * 128;
+    for (int i = 0; i < per_warp && group == 0 && r + i < rows && at < row_bytes; i++)
+        asm volatile ("prefetch.global.L2 [%0];" :: "l" (w + (r + i) * row_bytes + at));
 #endif
 }
 
 template <int TOKENS>
 __global__ void
-k_project (int dtype, bool wide, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols, const float *x,
-           size_t n, float *y, const float *bias)
+k_project (int dtype, bool wide, int per_warp, const uint8_t *w, size_t row_bytes, size_t rows, size_t cols,
+           const float *x, size_t n, float *y, const float *bias)
 {
     size_t groups = (n + TOKENS - 1) / TOKENS;
+    per_warp = TOKENS > 1 ? per_warp : 1;      //  one token: one row a warp, known when compiled
     xinf_cuda_pdl_trigger ();
-    s_prefetch_rows (w, row_bytes, rows, blockIdx.x / groups, blockIdx.x % groups);
+    s_prefetch_rows (w, row_bytes, rows, per_warp, blockIdx.x / groups, blockIdx.x % groups);
     xinf_cuda_pdl_wait ();
-    s_rows_wide<TOKENS> (dtype, wide, w, row_bytes, rows, cols, x, n, y, bias, blockIdx.x / groups,
+    s_rows_wide<TOKENS> (dtype, wide, per_warp, w, row_bytes, rows, cols, x, n, y, bias, blockIdx.x / groups,
                          blockIdx.x % groups);
 }
 
@@ -139,16 +157,29 @@ k_quantize_q8a (const float *x, size_t n_blocks, int16_t *q, float *d)
 //  s_rows_wide's.
 template <int TOKENS>
 static __device__ void
-s_rows_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y,
-            const float *bias, size_t block, size_t group)
+s_rows_q8a (int per_warp, const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n,
+            float *y, const float *bias, size_t block, size_t group)
 {
-    size_t r = block * PROJECT_WARPS + threadIdx.x / WARP;
+    size_t r = (block * PROJECT_WARPS + threadIdx.x / WARP) * (size_t) per_warp;
     unsigned lane = threadIdx.x % WARP;
     size_t first = group * TOKENS;
     if (r >= rows)
         return;
     size_t count = n - first < TOKENS ? n - first : TOKENS, blocks = cols / 32;
     const uint16_t *scales = (const uint16_t *) (image + xinf_cuda_q8a_scales_at (rows, cols));
+    if constexpr (TOKENS > 1) {
+        if (per_warp > 1) {
+            int valid = rows - r < XINF_CUDA_DOT_ROWS ? (int) (rows - r) : XINF_CUDA_DOT_ROWS;
+            float several [XINF_CUDA_DOT_ROWS][TOKENS] = {};
+            xinf_cuda_dot_rows_q8a<TOKENS> (image + r * cols, scales + r * blocks, cols, valid, xq + first * cols,
+                                            xd + first * blocks, count, lane, WARP, several);
+#pragma unroll
+            for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
+                if (i < valid)                  //  the same for the whole warp
+                    s_warp_store<TOKENS> (several [i], lane, count, rows, first, r + i, y, bias);
+            return;
+        }
+    }
     float acc [TOKENS];
 #pragma unroll
     for (int t = 0; t < TOKENS; t++)
@@ -160,14 +191,15 @@ s_rows_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, c
 
 template <int TOKENS>
 __global__ void
-k_project_q8a (const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd, size_t n, float *y,
-               const float *bias)
+k_project_q8a (int per_warp, const uint8_t *image, size_t rows, size_t cols, const int16_t *xq, const float *xd,
+               size_t n, float *y, const float *bias)
 {
     size_t groups = (n + TOKENS - 1) / TOKENS;
+    per_warp = TOKENS > 1 ? per_warp : 1;      //  one token: one row a warp, known when compiled
     xinf_cuda_pdl_trigger ();
-    s_prefetch_rows (image, cols, rows, blockIdx.x / groups, blockIdx.x % groups);
+    s_prefetch_rows (image, cols, rows, per_warp, blockIdx.x / groups, blockIdx.x % groups);
     xinf_cuda_pdl_wait ();
-    s_rows_q8a<TOKENS> (image, rows, cols, xq, xd, n, y, bias, blockIdx.x / groups, blockIdx.x % groups);
+    s_rows_q8a<TOKENS> (per_warp, image, rows, cols, xq, xd, n, y, bias, blockIdx.x / groups, blockIdx.x % groups);
 }
 
 //  The products of one call sharing their input, in one launch
@@ -188,10 +220,11 @@ typedef struct {
 //  in, as k_project or k_project_q8a would (the same arithmetic).
 template <int TOKENS, bool Q8A>
 __global__ void
-k_project_many (s_many_t many, int dtype, bool wide, size_t row_bytes, size_t cols, const float *x, const int16_t *xq,
-                const float *xd, size_t n)
+k_project_many (s_many_t many, int dtype, bool wide, int per_warp, size_t row_bytes, size_t cols, const float *x,
+                const int16_t *xq, const float *xd, size_t n)
 {
     xinf_cuda_pdl_trigger ();
+    per_warp = TOKENS > 1 ? per_warp : 1;      //  one token: one row a warp, known when compiled
     size_t groups = (n + TOKENS - 1) / TOKENS, block = blockIdx.x / groups;
     const uint8_t *weights = many.weights [0];
     float *y = many.y [0];
@@ -206,12 +239,12 @@ k_project_many (s_many_t many, int dtype, bool wide, size_t row_bytes, size_t co
             rows = many.rows [p];
             first = many.first [p];
         }
-    s_prefetch_rows (weights, Q8A ? cols : row_bytes, rows, block - first, blockIdx.x % groups);
+    s_prefetch_rows (weights, Q8A ? cols : row_bytes, rows, per_warp, block - first, blockIdx.x % groups);
     xinf_cuda_pdl_wait ();
     if (Q8A)
-        s_rows_q8a<TOKENS> (weights, rows, cols, xq, xd, n, y, bias, block - first, blockIdx.x % groups);
+        s_rows_q8a<TOKENS> (per_warp, weights, rows, cols, xq, xd, n, y, bias, block - first, blockIdx.x % groups);
     else
-        s_rows_wide<TOKENS> (dtype, wide, weights, row_bytes, rows, cols, x, n, y, bias, block - first,
+        s_rows_wide<TOKENS> (dtype, wide, per_warp, weights, row_bytes, rows, cols, x, n, y, bias, block - first,
                              blockIdx.x % groups);
 }
 
@@ -292,6 +325,13 @@ s_grid (size_t row_blocks, size_t n)
     if (!row_blocks || row_blocks > 0x7fffffffu / groups)
         return 0;
     return (unsigned) (row_blocks * groups);
+}
+
+//  Rows a warp takes in a product of n tokens (xinf_cuda_dot_rows_per_warp).
+static int
+s_per_warp (xinf_cuda_t *cuda, int dtype, bool wide, bool q8a, size_t n)
+{
+    return xinf_cuda_dot_rows_per_warp (n == 1 ? 1 : PROJECT_TOKENS, dtype, wide, q8a, cuda->several_rows);
 }
 
 //  ---- Q8_0 products with 16-bit activations (xinf_cuda_dot.cuh) ----------------------
@@ -403,9 +443,10 @@ s_project_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const uint8_t *image, 
     float *xd;
     if (s_quantize_q8a (cuda, w->cols, host_x, x, n, &xq, &xd, quantized))
         return -1;
-    unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n);
+    int per_warp = s_per_warp (cuda, (int) w->dtype, false, true, n);
+    unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS * per_warp), n);
     return xinf_cuda_launch (cuda, "project (Q8_0)", n == 1 ? k_project_q8a<1> : k_project_q8a<PROJECT_TOKENS>, grid,
-                             PROJECT_WARPS * WARP, 0, image, w->rows, w->cols, xq, xd, n, y, bias);
+                             PROJECT_WARPS * WARP, 0, per_warp, image, w->rows, w->cols, xq, xd, n, y, bias);
 }
 
 //  F16 weights: x into 'narrow' scaled to stay within F16 (k_absmax,
@@ -509,11 +550,12 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, s_quantiz
             return -1;
     }
     else {
-        unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS), n);
         bool wide = cuda->wide && xinf_cuda_dot_wide ((int) w->dtype, weights, row_bytes, w->cols, x);
+        int per_warp = s_per_warp (cuda, (int) w->dtype, wide, false, n);
+        unsigned grid = s_grid (xinf_cuda_blocks (w->rows, PROJECT_WARPS * per_warp), n);
         if (xinf_cuda_launch (cuda, "project", n == 1 ? k_project<1> : k_project<PROJECT_TOKENS>, grid,
-                              PROJECT_WARPS * WARP, 0, (int) w->dtype, wide, weights, row_bytes, w->rows, w->cols, x,
-                              n, y, bias))
+                              PROJECT_WARPS * WARP, 0, (int) w->dtype, wide, per_warp, weights, row_bytes, w->rows,
+                              w->cols, x, n, y, bias))
             return -1;
     }
     //  Captured: the copy to the host comes after each run of the graph
@@ -527,11 +569,12 @@ s_product (xinf_cuda_t *cuda, const xinf_product_t *product, size_t n, s_quantiz
     return 0;
 }
 
-//  The weights of the products of one launch into 'many'; false when
-//  they do not all take the same kernel (or the grid would be too large).
+//  The weights of the products of one launch over n tokens into 'many',
+//  with the rows its warps take; false when they do not all take the same
+//  kernel (or the grid would be too large).
 static bool
-s_many_weights (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count, bool q8a, s_many_t *many,
-                bool *wide, size_t *blocks)
+s_many_weights (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count, size_t n, bool q8a, s_many_t *many,
+                bool *wide, int *per_warp, size_t *blocks)
 {
     const xinf_matrix_t *w0 = products [0].w;
     size_t row_bytes = xinf_dtype_row_bytes (w0->dtype, w0->cols);
@@ -549,6 +592,7 @@ s_many_weights (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
         if (p && lanes_wide != *wide)
             return false;
         *wide = lanes_wide;
+        *per_warp = s_per_warp (cuda, (int) w->dtype, lanes_wide, q8a, n);
         many->y [p] = products [p].y;
         many->bias [p] = products [p].bias ? (const float *) xinf_cuda_constant (cuda, products [p].bias,
                                                                                  w->rows * sizeof (float),
@@ -557,7 +601,7 @@ s_many_weights (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
             return false;
         many->rows [p] = w->rows;
         many->first [p] = (unsigned) *blocks;
-        *blocks += xinf_cuda_blocks (w->rows, PROJECT_WARPS);
+        *blocks += xinf_cuda_blocks (w->rows, PROJECT_WARPS * *per_warp);
         if (*blocks > 0x7fffffffu)
             return false;
     }
@@ -610,8 +654,9 @@ s_project_many (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
         return 0;                     //  one by one: a product may read another's output
     s_many_t many;
     bool wide = false;
+    int per_warp = 1;
     size_t blocks;
-    if (!s_many_weights (cuda, products, count, q8a, &many, &wide, &blocks))
+    if (!s_many_weights (cuda, products, count, n, q8a, &many, &wide, &per_warp, &blocks))
         return cuda->failed ? -1 : 0;
     unsigned grid = s_grid (blocks, n), threads = PROJECT_WARPS * WARP;
     if (!grid)
@@ -621,11 +666,11 @@ s_project_many (xinf_cuda_t *cuda, const xinf_product_t *products, size_t count,
     if (q8a && s_quantize_q8a (cuda, cols, x, x, n, &xq, &xd, quantized))
         return -1;
     int dtype = (int) w0->dtype;
-    void (*kernel) (s_many_t, int, bool, size_t, size_t, const float *, const int16_t *, const float *, size_t) =
+    void (*kernel) (s_many_t, int, bool, int, size_t, size_t, const float *, const int16_t *, const float *, size_t) =
         n == 1 ? (q8a ? k_project_many<1, true> : k_project_many<1, false>)
                : (q8a ? k_project_many<PROJECT_TOKENS, true> : k_project_many<PROJECT_TOKENS, false>);
-    if (xinf_cuda_launch (cuda, "project (one launch)", kernel, grid, threads, 0, many, dtype, wide, row_bytes, cols, x,
-                          xq, xd, n))
+    if (xinf_cuda_launch (cuda, "project (one launch)", kernel, grid, threads, 0, many, dtype, wide, per_warp, row_bytes,
+                          cols, x, xq, xd, n))
         return -1;
     cuda->fused_launches++;
     return 1;

@@ -660,6 +660,13 @@ s_cuda (const char *make_model)
     test_twins_model (&generic, make_model);
     s_report (&generic, "cpu vs cuda with the generic product kernel");
     xinf_cuda_backend_set_wide (subject, true);
+    //  One row a warp in products of several tokens (the kernels before
+    //  several rows a warp; s_check_alone holds the two to the same floats)
+    xinf_cuda_backend_set_several_rows (subject, false);
+    test_twins_t one_row = { reference, subject, "cuda (one row a warp)", false, 0, 0, 0, 0 };
+    s_twin_project (&one_row, true);
+    s_report (&one_row, "cpu vs cuda with one row a warp");
+    xinf_cuda_backend_set_several_rows (subject, true);
     //  Q8_0 through the wide kernel's float activations where the q8a path took them
     xinf_cuda_backend_set_q8a (subject, false);
     test_twins_t floats = { reference, subject, "cuda (Q8_0 float activations)", false, 0, 0, 0, 0 };
@@ -674,11 +681,13 @@ s_cuda (const char *make_model)
     xinf_cuda_backend_set_simple_attention (subject, false);
     //  Whole steps with plain launches: a fault that only programmatic
     //  dependent launch brings shows as a difference between the two
+    bool pdl = xinf_cuda_backend_pdl (subject);
+    printf ("programmatic dependent launch: %s\n", pdl ? "on" : "off");
     xinf_cuda_backend_set_pdl (subject, false);
     test_twins_t plain = { reference, subject, "cuda (plain launches)", false, 0, 0, 0, 0 };
     test_twins_model (&plain, make_model);
     s_report (&plain, "cpu vs cuda with plain launches");
-    xinf_cuda_backend_set_pdl (subject, true);
+    xinf_cuda_backend_set_pdl (subject, pdl);
     s_cublas = true;
     xinf_cuda_backend_set_cublas (subject, true);
     test_twins_t blas = { reference, subject, "cuda (cuBLAS)", false, 0, 0, 0, 1e-3 };

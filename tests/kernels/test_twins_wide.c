@@ -273,6 +273,39 @@ s_check_q8a_refusals (void)
     CHECK (xinf_cuda_project_row_q8a_host (row, 128, x, 1, out) && out [0] == 0);
 }
 
+//  Several rows a warp (xinf_cuda_project_rows_host): 'valid' rows of
+//  'dtype' times 'count' tokens must give, row by row and token by token,
+//  the very floats of the one-row lanes (F16/BF16: the wide lanes; Q8_0:
+//  the q8a path), so a token's result does not depend on its batch.
+//  Returns the (row, token) results compared.
+static size_t
+s_check_rows (xinf_dtype_t dtype, size_t cols, size_t valid, size_t count, uint64_t *state)
+{
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    uint8_t *rows = aligned_alloc (16, (valid * row_bytes + 15) / 16 * 16);
+    float *x = aligned_alloc (16, (count * cols * sizeof (float) + 15) / 16 * 16), several [4 * 8], alone [8];
+    CHECK (rows && x);
+    for (size_t i = 0; i < valid; i++)
+        s_row (dtype, cols, rows + i * row_bytes, state);
+    for (size_t k = 0; k < count * cols; k++)
+        x [k] = (float) test_uniform (state);
+    CHECK (xinf_cuda_project_rows_host (dtype, rows, row_bytes, valid, cols, x, count, several));
+    for (size_t i = 0; i < valid; i++) {
+        if (dtype == XINF_DTYPE_Q8_0)
+            CHECK (xinf_cuda_project_row_q8a_host (rows + i * row_bytes, cols, x, count, alone));
+        else
+            CHECK (xinf_cuda_project_row_host (dtype, rows + i * row_bytes, row_bytes, cols, x, count, alone));
+        if (memcmp (alone, several + i * count, count * sizeof (float)) != 0) {
+            fprintf (stderr, "FAIL: %s %zu rows a warp, width %zu, %zu tokens: row %zu differs from one row a warp\n",
+                     xinf_dtype_name (dtype), valid, cols, count, i);
+            CHECK (false);
+        }
+    }
+    free (rows);
+    free (x);
+    return valid * count;
+}
+
 void
 test_twins_wide_host_kernel (void)
 {
@@ -300,5 +333,14 @@ test_twins_wide_host_kernel (void)
     s_check_q8a_refusals ();
     printf ("q8a path of Q8_0 products on the host: quantizer and repacked weights bit for bit the CPU's; %zu rows x tokens within the "
             "quantization's bound of the exact sums\n", q8a);
+    static const xinf_dtype_t several [] = { XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
+    size_t rows = 0;
+    for (size_t type = 0; type < 3; type++)
+        for (size_t width = 0; width < sizeof widths / sizeof widths [0]; width++)
+            for (size_t valid = 1; valid <= 4; valid++)
+                for (size_t count = 1; count <= 8; count += count < 3 ? 1 : 5)
+                    rows += s_check_rows (several [type], widths [width], valid, count, &state);
+    printf ("several rows a warp (F16, BF16, Q8_0 q8a) on the host: %zu rows x tokens bit for bit one row a warp's\n",
+            rows);
 }
 #endif
