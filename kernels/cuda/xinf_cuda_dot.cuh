@@ -450,6 +450,21 @@ s_dp2a (int pairs, int bytes, int sum, bool high)
 #endif
 }
 
+//  The exact sum of a piece's 16 codes times 16 activation codes (low:
+//  the first eight as int16 pairs, high: the last eight).
+XINF_CUDA_BOTH int
+s_q8a_piece_sum (int4 codes, int4 low, int4 high)
+{
+    int sum = s_dp2a (low.x, codes.x, 0, false);
+    sum = s_dp2a (low.y, codes.x, sum, true);
+    sum = s_dp2a (low.z, codes.y, sum, false);
+    sum = s_dp2a (low.w, codes.y, sum, true);
+    sum = s_dp2a (high.x, codes.z, sum, false);
+    sum = s_dp2a (high.y, codes.z, sum, true);
+    sum = s_dp2a (high.z, codes.w, sum, false);
+    return s_dp2a (high.w, codes.w, sum, true);
+}
+
 //  The 16 codes of piece 'p' (a half block, its weight scale 'scale')
 //  times each token's activations, added to acc [t]; 'xq' and 'xd' hold
 //  the quantized tokens (cols codes and cols / 32 scales each).
@@ -462,15 +477,7 @@ XINF_CUDA_UNROLL
     for (int t = 0; t < TOKENS; t++)
         if ((size_t) t < count) {
             const int4 *pairs = (const int4 *) (xq + t * cols + p * 16);
-            int4 low = pairs [0], high = pairs [1];
-            int sum = s_dp2a (low.x, codes.x, 0, false);
-            sum = s_dp2a (low.y, codes.x, sum, true);
-            sum = s_dp2a (low.z, codes.y, sum, false);
-            sum = s_dp2a (low.w, codes.y, sum, true);
-            sum = s_dp2a (high.x, codes.z, sum, false);
-            sum = s_dp2a (high.y, codes.z, sum, true);
-            sum = s_dp2a (high.z, codes.w, sum, false);
-            sum = s_dp2a (high.w, codes.w, sum, true);
+            int sum = s_q8a_piece_sum (codes, pairs [0], pairs [1]);
             acc [t] = fmaf ((float) sum, scale * xd [t * (cols / 32) + p / 2], acc [t]);
         }
 }
@@ -528,15 +535,7 @@ XINF_CUDA_UNROLL
 XINF_CUDA_UNROLL
                 for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
                     if (i < valid) {
-                        int4 q = packed [i];
-                        int sum = s_dp2a (low.x, q.x, 0, false);
-                        sum = s_dp2a (low.y, q.x, sum, true);
-                        sum = s_dp2a (low.z, q.y, sum, false);
-                        sum = s_dp2a (low.w, q.y, sum, true);
-                        sum = s_dp2a (high.x, q.z, sum, false);
-                        sum = s_dp2a (high.y, q.z, sum, true);
-                        sum = s_dp2a (high.z, q.w, sum, false);
-                        sum = s_dp2a (high.w, q.w, sum, true);
+                        int sum = s_q8a_piece_sum (packed [i], low, high);
                         acc [i][t] = fmaf ((float) sum, scale [i] * token_scale, acc [i][t]);
                     }
             }

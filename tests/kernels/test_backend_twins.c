@@ -57,7 +57,7 @@
     The CUDA backend keeps device copies of host data (weights, norm
     weights, factors) by their host address; a test that frees such data
     and allocates more (which may land at the same address) tells it to
-    forget them (s_forget), as an executor does before it unloads a model.
+    forget them (test_twins_forget), as an executor does before it unloads a model.
 */
 #include "test_twins.h"
 #include "xinf_cpu_backend.h"
@@ -68,18 +68,6 @@
 static uint64_t s_state = 20260315;
 static bool s_cublas;                 //  the subject's float products go through cuBLAS
 
-//  After host data the subject has seen is freed: its device copies are
-//  dropped, so that new data at the same address is copied again.
-static void
-s_forget (test_twins_t *twins)
-{
-#if defined (XINF_HAVE_CUDA)
-    if (xinf_cuda_backend_is (twins->subject))
-        xinf_cuda_backend_forget (twins->subject);
-#else
-    (void) twins;
-#endif
-}
 
 //  ---- random inputs -------------------------------------------------------------
 
@@ -210,7 +198,7 @@ s_twin_project (test_twins_t *twins, bool invariant)
                 free (subject);
                 free (x);
                 free ((void *) w.data);
-                s_forget (twins);
+                test_twins_forget (twins);
             }
     }
 }
@@ -292,7 +280,7 @@ s_twin_project_group_of (test_twins_t *twins, xinf_dtype_t dtype, size_t n)
         free ((void *) w [p].data);
     }
     free (x);
-    s_forget (twins);
+    test_twins_forget (twins);
 }
 
 #if defined (XINF_HAVE_CUDA)
@@ -314,7 +302,7 @@ s_twin_project_large (test_twins_t *twins)
     free (subject);
     free (x);
     free ((void *) w.data);
-    s_forget (twins);
+    test_twins_forget (twins);
 }
 #endif
 
@@ -361,7 +349,7 @@ s_twin_embed (test_twins_t *twins)
             free (outs [1]);
         }
         free ((void *) table.data);
-        s_forget (twins);
+        test_twins_forget (twins);
     }
 }
 
@@ -413,7 +401,7 @@ s_twin_elementwise (test_twins_t *twins)
                 free (vector);
                 free (reference);
                 free (subject);
-                s_forget (twins);
+                test_twins_forget (twins);
             }
 }
 
@@ -452,7 +440,7 @@ s_twin_rope (test_twins_t *twins)
             free (x);
             free (reference);
             free (subject);
-            s_forget (twins);                    //  'factors' lives at one address
+            test_twins_forget (twins);                    //  'factors' lives at one address
         }
 }
 

@@ -12,6 +12,9 @@
 
 #include "test_kernels.h"
 #include "xinf_backend.h"
+#if defined (XINF_HAVE_CUDA)
+#include "xinf_cuda_backend.h"
+#endif
 
 typedef struct {
     xinf_backend_t *reference, *subject;
@@ -65,6 +68,20 @@ test_twins_get (xinf_backend_t *backend, const float *memory, size_t count)
     CHECK (host);
     CHECK (backend->ops->read (backend, host, memory, count * sizeof (float)) == 0);
     return host;
+}
+
+//  After host data the subject has seen is freed: a CUDA subject's
+//  device copies are dropped, so that new data at the same address is
+//  copied again.
+static inline void
+test_twins_forget (test_twins_t *twins)
+{
+#if defined (XINF_HAVE_CUDA)
+    if (xinf_cuda_backend_is (twins->subject))
+        xinf_cuda_backend_forget (twins->subject);
+#else
+    (void) twins;
+#endif
 }
 
 //  A CPU backend that scales every op's output by 1.05

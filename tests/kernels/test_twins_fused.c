@@ -14,9 +14,6 @@
     very floats of the ops it stands for.
 */
 #include "test_twins.h"
-#if defined (XINF_HAVE_CUDA)
-#include "xinf_cuda_backend.h"
-#endif
 
 static uint64_t s_state = 20261204;
 
@@ -31,17 +28,6 @@ s_same (test_twins_t *twins, const char *what, const float *fused, const float *
         fprintf (stderr, "FAIL %s: %s: the fused op's floats differ from the ops it stands for\n",
                  twins->subject_name, what);
     CHECK (memcmp (fused, composed, count * sizeof (float)) == 0);
-}
-
-static void
-s_forget (test_twins_t *twins)
-{
-#if defined (XINF_HAVE_CUDA)
-    if (xinf_cuda_backend_is (twins->subject))
-        xinf_cuda_backend_forget (twins->subject);
-#else
-    (void) twins;
-#endif
 }
 
 //  Random Q8_0 rows: a small F16 scale and 32 random codes a block.
@@ -110,7 +96,7 @@ s_twin_add_rmsnorm (test_twins_t *twins)
             free (y);
             free (x);
             free (weight);
-            s_forget (twins);                   //  'weight' is gone
+            test_twins_forget (twins);                   //  'weight' is gone
         }
 }
 
@@ -222,7 +208,7 @@ s_twin_rope_store (test_twins_t *twins)
             free (k);
             free (v);
             free (q);
-            s_forget (twins);                   //  'factors' lives at one address
+            test_twins_forget (twins);                   //  'factors' lives at one address
         }
 }
 
@@ -299,7 +285,7 @@ s_handoff_case (test_twins_t *twins, s_producer_t producer, bool between, size_t
     for (size_t index = 0; index < 7; index++)
         free (arrays [index]);
     free (data);
-    s_forget (twins);
+    test_twins_forget (twins);
     return handed;
 }
 
@@ -403,7 +389,7 @@ s_twin_bias (test_twins_t *twins)
                 free (x);
                 free (b0);
                 free (b1);
-                s_forget (twins);
+                test_twins_forget (twins);
             }
 }
 
