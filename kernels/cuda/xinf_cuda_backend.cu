@@ -42,6 +42,7 @@ xinf_cuda_fail (xinf_cuda_t *cuda, const char *what, const char *reason)
 int
 xinf_cuda_fail_once (xinf_cuda_t *cuda, const char *what, const char *reason)
 {
+    snprintf (cuda->failed_once, sizeof cuda->failed_once, "%s: %s", what, reason);
     return s_fail (cuda, what, reason, false);
 }
 
@@ -105,7 +106,7 @@ s_alloc (xinf_backend_t *self, size_t bytes)
         return NULL;
     if (cuda->capturing) {
         //  cudaMalloc and the synchronize below would break the capture
-        xinf_cuda_fail (cuda, "alloc", "an allocation while a CUDA graph is captured");
+        xinf_cuda_fail_once (cuda, "alloc", "an allocation while a CUDA graph is captured");
         return NULL;
     }
     if (cuda->n_spans == cuda->max_spans) {
@@ -236,7 +237,7 @@ static void *
 s_copy_add (xinf_cuda_t *cuda, const void *host, size_t bytes, const char *what)
 {
     if (cuda->capturing) {
-        xinf_cuda_fail (cuda, what, "graph capture: host data not on the device yet");
+        xinf_cuda_fail_once (cuda, what, "graph capture: host data not on the device yet");
         return NULL;
     }
     void *device = NULL;
@@ -312,7 +313,7 @@ xinf_cuda_constant_q8a (xinf_cuda_t *cuda, const xinf_matrix_t *w, const char *w
     if (device)
         return device;
     if (cuda->capturing) {
-        xinf_cuda_fail (cuda, what, "graph capture: host data not on the device yet");
+        xinf_cuda_fail_once (cuda, what, "graph capture: host data not on the device yet");
         return NULL;
     }
     if (xinf_cuda_check (cuda, cudaMalloc (&device, bytes), what))
@@ -349,7 +350,7 @@ xinf_cuda_stage (xinf_cuda_t *cuda, xinf_cuda_stage_t which, size_t bytes)
     if (bytes <= stage->capacity)
         return stage->device;
     if (cuda->capturing) {
-        xinf_cuda_fail (cuda, "staging", "graph capture: a staging buffer would have to grow");
+        xinf_cuda_fail_once (cuda, "staging", "graph capture: a staging buffer would have to grow");
         return NULL;
     }
     size_t capacity = stage->capacity ? stage->capacity : 4096;
@@ -402,7 +403,7 @@ xinf_cuda_upload (xinf_cuda_t *cuda, xinf_cuda_stage_t which, const void *const 
     if (stage->mirror_bytes == total && memcmp (stage->mirror, image, total) == 0)
         return 0;
     if (cuda->capturing)
-        return xinf_cuda_fail (cuda, "upload", "graph capture: a host array differs from the one put in place "
+        return xinf_cuda_fail_once (cuda, "upload", "graph capture: a host array differs from the one put in place "
                                "before the capture");
     stage->mirror_bytes = 0;
     if (xinf_cuda_check (cuda, cudaMemcpyAsync (device, image, total, cudaMemcpyHostToDevice, cuda->stream), "upload"))

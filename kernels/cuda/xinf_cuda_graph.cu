@@ -78,12 +78,12 @@ xinf_cuda_graph_output (xinf_cuda_t *cuda, void *host, const void *device, size_
 {
     xinf_cuda_graph_t *graph = &cuda->recording;
     if (graph->n_outputs == XINF_CUDA_GRAPH_OUTPUTS)
-        return xinf_cuda_fail (cuda, "graph capture", "more copies to the host than a graph keeps");
+        return xinf_cuda_fail_once (cuda, "graph capture", "more copies to the host than a graph keeps");
     //  The copies come after the replay: two from one staging buffer would
     //  both read the second's rows
     for (size_t index = 0; index < graph->n_outputs; index++)
         if (graph->outputs [index].device == device)
-            return xinf_cuda_fail (cuda, "graph capture", "two copies to the host from one staging buffer");
+            return xinf_cuda_fail_once (cuda, "graph capture", "two copies to the host from one staging buffer");
     graph->outputs [graph->n_outputs++] = (xinf_cuda_output_t) { host, device, bytes };
     return 0;
 }
@@ -176,6 +176,7 @@ xinf_cuda_graph_begin (xinf_backend_t *self, size_t bucket, const xinf_batch_t *
     cuda->recording.keys = pool->keys;
     cuda->recording.n_blocks = pool->n_blocks;
     cuda->recording.block_tokens = pool->block_tokens;
+    cuda->failed_once [0] = 0;
     cuda->capturing = true;
     return 0;
 }
@@ -210,7 +211,13 @@ xinf_cuda_graph_end (xinf_backend_t *self, size_t bucket, bool keep, float *logi
         if (captured)
             cudaGraphDestroy (captured);
         if (!keep && !cuda->failed && ended == cudaSuccess) {
-            snprintf (error, error_size, "the pass ended before its end (cancelled): nothing recorded");
+            //  A failure of this pass only (reported and cleared by status)
+            //  that ended it, or the step's cancel
+            if (cuda->failed_once [0])
+                snprintf (error, error_size, "the capture failed: %s", cuda->failed_once);
+            else
+                snprintf (error, error_size, "the pass ended before its end (cancelled): nothing recorded");
+            cuda->failed_once [0] = 0;
             return -1;                //  graphs stay on
         }
         return s_graphs_off (cuda, ended != cudaSuccess ? cudaGetErrorString (ended) : "the capture failed", error,

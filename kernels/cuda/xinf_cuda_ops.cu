@@ -206,20 +206,29 @@ xinf_cuda_pdl_works (xinf_cuda_t *cuda)
     config.stream = cuda->stream;
     config.attrs = &attribute;
     config.numAttrs = 1;
+    //  Ones doubled twice eagerly, then twice more by the graph: 4, then 16
     size_t count = 64;
-    bool works = cudaMemsetAsync (scratch, 0, 64 * sizeof (float), cuda->stream) == cudaSuccess
+    float ones [64], back [64];
+    for (size_t i = 0; i < count; i++)
+        ones [i] = 1;
+    bool works = cudaMemcpy (scratch, ones, sizeof ones, cudaMemcpyHostToDevice) == cudaSuccess
               && cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess
               && cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess
-              && cudaStreamSynchronize (cuda->stream) == cudaSuccess;
+              && cudaMemcpyAsync (back, scratch, sizeof back, cudaMemcpyDeviceToHost, cuda->stream) == cudaSuccess
+              && cudaStreamSynchronize (cuda->stream) == cudaSuccess && back [0] == 4 && back [63] == 4;
     cudaGraph_t graph = NULL;
     cudaGraphExec_t exec = NULL;
     if (works && cudaStreamBeginCapture (cuda->stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess) {
         bool launched = cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess
                      && cudaLaunchKernelEx (&config, k_add, scratch, (const float *) scratch, count) == cudaSuccess;
-        works = cudaStreamEndCapture (cuda->stream, &graph) == cudaSuccess && launched && graph
-             && cudaGraphInstantiate (&exec, graph, 0) == cudaSuccess
-             && cudaGraphLaunch (exec, cuda->stream) == cudaSuccess
-             && cudaStreamSynchronize (cuda->stream) == cudaSuccess;
+        works = cudaStreamEndCapture (cuda->stream, &graph) == cudaSuccess && launched && graph;
+        if (works && cudaGraphInstantiate (&exec, graph, 0) != cudaSuccess) {
+            exec = NULL;
+            works = false;
+        }
+        works = works && cudaGraphLaunch (exec, cuda->stream) == cudaSuccess
+             && cudaMemcpyAsync (back, scratch, sizeof back, cudaMemcpyDeviceToHost, cuda->stream) == cudaSuccess
+             && cudaStreamSynchronize (cuda->stream) == cudaSuccess && back [0] == 16 && back [63] == 16;
     }
     else
         works = false;

@@ -111,6 +111,7 @@ typedef struct {
     bool failed;
     bool sticky;                      //  failed for good (anything but running out of memory)
     char error [512];
+    char failed_once [512];           //  the last failure of a pass only (xinf_cuda_fail_once), for graph_end
     //  CUDA graphs of decode passes
     xinf_cuda_graph_t graphs [XINF_CUDA_GRAPH_SLOTS];
     xinf_cuda_graph_t recording;      //  while capturing: what the capture collects
@@ -277,19 +278,24 @@ xinf_cuda_launch (xinf_cuda_t *cuda, const char *what, void (*kernel) (Params...
     config.attrs = &attribute;
     config.numAttrs = cuda->pdl ? 1 : 0;
     cudaError_t status = cudaLaunchKernelEx (&config, kernel, ((Params) args)...);
-    if (status != cudaSuccess && cuda->pdl) {
+    bool refused = status == cudaErrorNotSupported || status == cudaErrorInvalidValue
+                || status == cudaErrorStreamCaptureUnsupported;
+    if (refused && cuda->pdl) {
         //  The probe at creation passed, yet the attribute is refused:
         //  plain launches from now on; a capture fails for this pass only
-        //  (the backend's error is not sticky), eagerly it is launched again
+        //  (the backend's error is not sticky: the pass runs again
+        //  eagerly), else the kernel is launched again at once
         cudaGetLastError ();
         fprintf (stderr, "xinf: CUDA device %d: %s: a launch with programmatic dependent launch failed (%s): plain "
                  "launches from now on\n", cuda->device, what, cudaGetErrorString (status));
         cuda->pdl = false;
         if (cuda->capturing)
-            return xinf_cuda_fail_once (cuda, what, cudaGetErrorString (status));
+            return xinf_cuda_fail_once (cuda, what, "programmatic dependent launch refused in a graph capture");
         config.numAttrs = 0;
         status = cudaLaunchKernelEx (&config, kernel, ((Params) args)...);
     }
+    if (status != cudaSuccess && cuda->capturing)
+        return xinf_cuda_fail_once (cuda, what, cudaGetErrorString (status));
     return xinf_cuda_check (cuda, status, what);
 }
 

@@ -457,7 +457,7 @@ s_gemm_input_half (xinf_cuda_t *cuda, const float *x, size_t count, __half *narr
 {
     if (!cuda->blas_scale) {
         if (cuda->capturing)
-            return xinf_cuda_fail (cuda, "project (cuBLAS)", "graph capture: no scale buffer yet");
+            return xinf_cuda_fail_once (cuda, "project (cuBLAS)", "graph capture: no scale buffer yet");
         if (xinf_cuda_check (cuda, cudaMalloc ((void **) &cuda->blas_scale, 4 * sizeof (float)), "project (cuBLAS)"))
             return -1;
     }

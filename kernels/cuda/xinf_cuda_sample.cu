@@ -66,7 +66,7 @@ s_run (xinf_cuda_t *cuda, const float *logits, size_t n_rows, size_t vocab, cons
     if (!xinf_cuda_enter (cuda))
         return -1;
     if (cuda->capturing)
-        return xinf_cuda_fail (cuda, "sample", "sampling is never recorded into a graph");
+        return xinf_cuda_fail_once (cuda, "sample", "sampling is never recorded into a graph");
     if (!xinf_cuda_device_memory (cuda, logits, n_rows * vocab * sizeof (float), "sample") || s_reserve (cuda, n_rows))
         return -1;
     xinf_cuda_sample_row_t *device_rows = (xinf_cuda_sample_row_t *) cuda->sample_device;
