@@ -95,14 +95,21 @@ k_add_rmsnorm (float *out, float *y, const float *x, const float *weight, size_t
                 q ? d + row * (dim / 32) : NULL);
 }
 
-//  The q8a handoff of a norm's n rows of 'dim' at 'out': q, d or NULLs.
-static void
-s_norm_handoff (xinf_cuda_t *cuda, const float *out, size_t n, size_t dim, int16_t **q, float **d)
+//  What a norm of n rows of 'dim' into 'out' launches with: the device
+//  copy of its weight (or NULL), and its q8a handoff (q, d or NULLs);
+//  false after a failure.
+static bool
+s_norm_inputs (xinf_cuda_t *cuda, const float *out, const float *weight, size_t n, size_t dim, const char *what,
+               const float **w, int16_t **q, float **d)
 {
     *q = NULL;
     *d = NULL;
+    *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), what) : NULL;
+    if (weight && !*w)
+        return false;
     if (dim % 32 == 0)
         xinf_cuda_q8a_handoff (cuda, out, n * dim, q, d);
+    return !cuda->failed;
 }
 
 void
@@ -111,16 +118,12 @@ xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = n * dim * sizeof (float);
-    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, out, bytes, "rmsnorm")
-    ||  !xinf_cuda_device_memory (cuda, x, bytes, "rmsnorm"))
-        return;
-    const float *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), "rmsnorm") : NULL;
-    if (weight && !w)
-        return;
+    const float *w;
     int16_t *q;
     float *d;
-    s_norm_handoff (cuda, out, n, dim, &q, &d);
-    if (cuda->failed)
+    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, out, bytes, "rmsnorm")
+    ||  !xinf_cuda_device_memory (cuda, x, bytes, "rmsnorm")
+    ||  !s_norm_inputs (cuda, out, weight, n, dim, "rmsnorm", &w, &q, &d))
         return;
     xinf_cuda_launch (cuda, "rmsnorm", k_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, x, w, n, dim, eps, q, d);
 }
@@ -131,17 +134,13 @@ xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = n * dim * sizeof (float);
-    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, out, bytes, "add_rmsnorm")
-    ||  !xinf_cuda_device_memory (cuda, y, bytes, "add_rmsnorm") || !xinf_cuda_device_memory (cuda, x, bytes, "add_rmsnorm"))
-        return;
-    const float *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), "add_rmsnorm")
-                            : NULL;
-    if (weight && !w)
-        return;
+    const float *w;
     int16_t *q;
     float *d;
-    s_norm_handoff (cuda, out, n, dim, &q, &d);
-    if (cuda->failed)
+    if (!xinf_cuda_enter (cuda) || !n || !xinf_cuda_device_memory (cuda, out, bytes, "add_rmsnorm")
+    ||  !xinf_cuda_device_memory (cuda, y, bytes, "add_rmsnorm")
+    ||  !xinf_cuda_device_memory (cuda, x, bytes, "add_rmsnorm")
+    ||  !s_norm_inputs (cuda, out, weight, n, dim, "add_rmsnorm", &w, &q, &d))
         return;
     xinf_cuda_launch (cuda, "add_rmsnorm", k_add_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, y, x, w, n, dim, eps,
                       q, d);

@@ -49,6 +49,19 @@ s_warp_store (float *acc, unsigned lane, size_t count, size_t rows, size_t first
     }
 }
 
+//  s_warp_store for the first 'valid' (the same for the whole warp) of
+//  XINF_CUDA_DOT_ROWS rows from r.
+template <int TOKENS>
+static __device__ void
+s_warp_store_rows (float (*acc) [TOKENS], int valid, unsigned lane, size_t count, size_t rows, size_t first, size_t r,
+                   float *y, const float *bias)
+{
+#pragma unroll
+    for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
+        if (i < valid)
+            s_warp_store<TOKENS> (acc [i], lane, count, rows, first, r + i, y, bias);
+}
+
 //  The generic kernel's share of lane 'lane': weights lane, lane + 32, ...
 //  decoded one at a time (any type), times each token's activation.
 template <int TOKENS>
@@ -92,10 +105,7 @@ s_rows_wide (int dtype, bool wide, int per_warp, const uint8_t *w, size_t row_by
             float several [XINF_CUDA_DOT_ROWS][TOKENS] = {};
             xinf_cuda_dot_rows_16<TOKENS> (dtype == XINF_DTYPE_BF16, row, row_bytes, valid, cols, in, count, lane,
                                            WARP, several);
-#pragma unroll
-            for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
-                if (i < valid)                  //  the same for the whole warp
-                    s_warp_store<TOKENS> (several [i], lane, count, rows, first, r + i, y, bias);
+            s_warp_store_rows<TOKENS> (several, valid, lane, count, rows, first, r, y, bias);
             return;
         }
     }
@@ -173,10 +183,7 @@ s_rows_q8a (int per_warp, const uint8_t *image, size_t rows, size_t cols, const 
             float several [XINF_CUDA_DOT_ROWS][TOKENS] = {};
             xinf_cuda_dot_rows_q8a<TOKENS> (image + r * cols, scales + r * blocks, cols, valid, xq + first * cols,
                                             xd + first * blocks, count, lane, WARP, several);
-#pragma unroll
-            for (int i = 0; i < XINF_CUDA_DOT_ROWS; i++)
-                if (i < valid)                  //  the same for the whole warp
-                    s_warp_store<TOKENS> (several [i], lane, count, rows, first, r + i, y, bias);
+            s_warp_store_rows<TOKENS> (several, valid, lane, count, rows, first, r, y, bias);
             return;
         }
     }
