@@ -1,0 +1,347 @@
+/*  xinf_cuda_paged: the CUDA backend's ops on the paged KV cache (store,
+    rope_store, attention, rope_attention), each with the CPU backend's
+    semantics (kernels/cpu/xinf_cpu_paged.c).
+
+    Attention: one block of 8 warps a (token, head); each warp takes 4
+    positions at a time (their loads issued together) with an online
+    softmax, the warps' partial sums are merged at the end
+    (XINF_CUDA_ATTENTION=simple: the first kernel, 4 warps of one position
+    at a time, to compare). It writes its output quantized for a Q8_0
+    product that reads it next (the q8a handoff), one warp a block of 32.
+
+    Fused: rope_store (one block a token: its angles once, then q and k
+    turned and k and v stored).
+*/
+#include "xinf_cuda_priv.h"
+#include "xinf_cuda_dot.cuh"
+#include "xinf_cuda_ops.cuh"
+
+#include <math.h>
+
+#define WARP 32
+#define ATTENTION_WARPS 8
+#define ATTENTION_GROUP 4             //  positions a warp takes at once
+#define ATTENTION_DIMS 8              //  a lane's share of head_dim: up to 256
+#define ATTENTION_SIMPLE_WARPS 4
+
+//  The pool row (layer_first + block * block_tokens + offset) of position
+//  p of sequence 'seq'.
+__device__ __forceinline__ size_t
+s_pool_row (const xinf_cuda_batch_t batch, int32_t seq, size_t p, size_t block_tokens, size_t layer_first)
+{
+    const int32_t *table = batch.blocks + batch.table_start [seq];
+    return layer_first + (size_t) table [p / block_tokens] * block_tokens + p % block_tokens;
+}
+
+__global__ void
+k_kv_store (float *keys, float *values, const float *k, const float *v, const xinf_cuda_batch_t batch,
+            size_t block_tokens, size_t layer_first, size_t kv_dim)
+{
+    xinf_cuda_pdl_enter ();
+    size_t token = blockIdx.x;
+    size_t row = s_pool_row (batch, batch.seq [token], (size_t) batch.pos [token], block_tokens, layer_first);
+    for (size_t i = threadIdx.x; i < kv_dim; i += blockDim.x) {
+        keys [row * kv_dim + i] = k [token * kv_dim + i];
+        values [row * kv_dim + i] = v [token * kv_dim + i];
+    }
+}
+
+//  The pool's key and value memory of 'layer', checked; false after a failure.
+static bool
+s_pool_ok (xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, size_t layer, const char *what)
+{
+    size_t bytes = pool->n_layers * pool->n_blocks * pool->block_tokens * pool->kv_dim * sizeof (float);
+    if (layer >= pool->n_layers || !pool->block_tokens || !pool->kv_dim) {
+        xinf_cuda_fail (cuda, what, "layer outside the pool or an empty pool");
+        return false;
+    }
+    return xinf_cuda_device_memory (cuda, pool->keys, bytes, what) && xinf_cuda_device_memory (cuda, pool->values, bytes, what);
+}
+
+void
+xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                    const float *k, const float *v)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = batch->n * pool->kv_dim * sizeof (float);
+    xinf_cuda_batch_t device;
+    if (!xinf_cuda_enter (cuda) || !batch->n || !s_pool_ok (cuda, pool, layer, "kv_store")
+    ||  !xinf_cuda_device_memory (cuda, k, bytes, "kv_store") || !xinf_cuda_device_memory (cuda, v, bytes, "kv_store")
+    ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
+        return;
+    if (batch->n > 0x7fffffff) {
+        xinf_cuda_fail (cuda, "kv_store", "too many tokens for one launch");
+        return;
+    }
+    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
+    xinf_cuda_launch (cuda, "kv_store", k_kv_store, (unsigned) batch->n, 128, 0, pool->keys, pool->values, k, v, device,
+                      pool->block_tokens, layer_first, pool->kv_dim);
+}
+
+//  RoPE of a token's q and k heads and the store of its k and v rows, one
+//  block a token: the token's angles once into shared memory (cosines
+//  then sines, 'half' each), then one thread a pair or a value.
+__global__ void
+k_rope_store (float *q, float *k, const float *v, float *keys, float *values, const xinf_cuda_batch_t batch,
+              size_t block_tokens, size_t layer_first, size_t n_heads, size_t n_kv_heads, size_t head_dim, float base,
+              float scale, bool neox, const float *factors)
+{
+    xinf_cuda_pdl_enter ();
+    extern __shared__ float angles [];
+    size_t token = blockIdx.x, half = head_dim / 2, kv_dim = n_kv_heads * head_dim;
+    int32_t pos = batch.pos [token];
+    for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
+        double theta = xinf_cuda_rope_angle (pos, i, head_dim, base, scale, factors);
+        angles [i] = (float) cos (theta);
+        angles [half + i] = (float) sin (theta);
+    }
+    __syncthreads ();
+    size_t row = s_pool_row (batch, batch.seq [token], (size_t) pos, block_tokens, layer_first), lo, hi;
+    for (size_t item = threadIdx.x; item < n_heads * half; item += blockDim.x) {
+        size_t i = item % half;
+        xinf_cuda_rope_pair (q + (token * n_heads + item / half) * head_dim, i, half, neox, angles [i], angles [half + i], &lo,
+                     &hi);
+    }
+    for (size_t item = threadIdx.x; item < n_kv_heads * half; item += blockDim.x) {
+        size_t i = item % half, head = item / half;
+        float *from = k + token * kv_dim + head * head_dim, *to = keys + row * kv_dim + head * head_dim;
+        xinf_cuda_rope_pair (from, i, half, neox, angles [i], angles [half + i], &lo, &hi);
+        to [lo] = from [lo];
+        to [hi] = from [hi];
+    }
+    for (size_t i = threadIdx.x; i < kv_dim; i += blockDim.x)
+        values [row * kv_dim + i] = v [token * kv_dim + i];
+}
+
+void
+xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
+                      float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                      const xinf_rope_t *rope)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t q_bytes = batch->n * n_heads * head_dim * sizeof (float), kv_bytes = batch->n * pool->kv_dim * sizeof (float);
+    xinf_cuda_batch_t device;
+    if (!xinf_cuda_enter (cuda) || !batch->n)
+        return;
+    if (!n_heads || head_dim < 2 || head_dim % 2) {      //  shapes of no model: the three ops as they take them
+        xinf_cuda_rope (self, q, batch->n, n_heads, head_dim, batch->pos, rope);
+        xinf_cuda_rope (self, k, batch->n, n_kv_heads, head_dim, batch->pos, rope);
+        xinf_cuda_kv_store (self, pool, layer, batch, k, v);
+        return;
+    }
+    if (!n_kv_heads || n_kv_heads * head_dim != pool->kv_dim || batch->n > 0x7fffffff) {
+        xinf_cuda_fail (cuda, "rope_store", "heads that do not match the pool's rows, or too many tokens");
+        return;
+    }
+    const float *factors = NULL;
+    if (!s_pool_ok (cuda, pool, layer, "rope_store") || !xinf_cuda_device_memory (cuda, q, q_bytes, "rope_store")
+    ||  !xinf_cuda_device_memory (cuda, k, kv_bytes, "rope_store") || !xinf_cuda_device_memory (cuda, v, kv_bytes, "rope_store")
+    ||  (rope->factors && !(factors = (const float *) xinf_cuda_constant (cuda, rope->factors, head_dim / 2 * sizeof (float),
+                                                                          "rope_store")))
+    ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
+        return;
+    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
+    xinf_cuda_launch (cuda, "rope_store", k_rope_store, (unsigned) batch->n, 256, head_dim * sizeof (float), q, k, v,
+                      pool->keys, pool->values, device, pool->block_tokens, layer_first, n_heads, n_kv_heads, head_dim,
+                      rope->base, rope->scale, rope->neox, factors);
+}
+
+//  The first kernel, kept to compare (XINF_CUDA_ATTENTION=simple): one
+//  (token, head) a block of ATTENTION_SIMPLE_WARPS warps, each warp one
+//  position at a time. Dynamic shared memory holds q [head_dim], each
+//  warp's sums acc [warps][head_dim], then its running max and sum.
+__global__ void
+k_attention_simple (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
+             size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
+             float scale)
+{
+    xinf_cuda_pdl_enter ();
+    extern __shared__ float shared [];
+    float *query = shared, *acc_all = shared + head_dim;
+    float *maxima = acc_all + ATTENTION_SIMPLE_WARPS * head_dim, *sums = maxima + ATTENTION_SIMPLE_WARPS;
+    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
+    unsigned warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+    size_t q_dim = n_heads * head_dim, offset = head / group * head_dim;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x)
+        query [d] = q [token * q_dim + head * head_dim + d];
+    float *acc = acc_all + warp * head_dim;
+    for (size_t d = lane; d < head_dim; d += WARP)
+        acc [d] = 0;
+    __syncthreads ();
+    int32_t seq = batch.seq [token];
+    size_t n_pos = (size_t) batch.pos [token] + 1;
+    float top = -INFINITY, sum = 0;
+    for (size_t p = warp; p < n_pos; p += ATTENTION_SIMPLE_WARPS) {
+        size_t row = s_pool_row (batch, seq, p, block_tokens, layer_first) * kv_dim + offset;
+        float dot = 0;
+        for (size_t d = lane; d < head_dim; d += WARP)
+            dot += query [d] * keys [row + d];
+        float score = xinf_cuda_warp_sum (dot) * scale;
+        float next = fmaxf (top, score);
+        float fade = expf (top - next), weight = expf (score - next);
+        sum = sum * fade + weight;
+        for (size_t d = lane; d < head_dim; d += WARP)
+            acc [d] = acc [d] * fade + weight * values [row + d];
+        top = next;
+    }
+    if (lane == 0) {
+        maxima [warp] = top;
+        sums [warp] = sum;
+    }
+    __syncthreads ();
+    float overall = -INFINITY;
+    for (int w = 0; w < ATTENTION_SIMPLE_WARPS; w++)
+        overall = fmaxf (overall, maxima [w]);
+    float total = 0;
+    for (int w = 0; w < ATTENTION_SIMPLE_WARPS; w++)
+        total += sums [w] * expf (maxima [w] - overall);
+    float *to = out + token * q_dim + head * head_dim;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float value = 0;
+        for (int w = 0; w < ATTENTION_SIMPLE_WARPS; w++)
+            value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
+        to [d] = value / total;
+    }
+}
+
+//  One (token, head) a block of ATTENTION_WARPS warps; a warp takes
+//  ATTENTION_GROUP positions at once (their keys and values loaded
+//  before the first score is reduced: a position at a time kept a warp
+//  waiting on memory for each), holding its lanes' share of q and of
+//  the weighted values in registers (head_dim <= 32 * ATTENTION_DIMS).
+//  Dynamic shared memory holds each warp's sums acc [warps][head_dim],
+//  then its running max and sum, merged at the end.
+__global__ void
+k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
+             size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
+             float scale, int16_t *out_q, float *out_d)
+{
+    xinf_cuda_pdl_enter ();
+    extern __shared__ float shared [];
+    float *acc_all = shared, *maxima = acc_all + ATTENTION_WARPS * head_dim, *sums = maxima + ATTENTION_WARPS;
+    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
+    unsigned warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
+    size_t q_dim = n_heads * head_dim, offset = head / group * head_dim;
+    const float *query = q + token * q_dim + head * head_dim;
+    float mine [ATTENTION_DIMS], acc [ATTENTION_DIMS];
+#pragma unroll
+    for (int i = 0; i < ATTENTION_DIMS; i++) {
+        size_t d = lane + (size_t) i * WARP;
+        mine [i] = d < head_dim ? query [d] : 0;
+        acc [i] = 0;
+    }
+    int32_t seq = batch.seq [token];
+    size_t n_pos = (size_t) batch.pos [token] + 1;
+    float top = -INFINITY, sum = 0;
+    for (size_t base = warp * ATTENTION_GROUP; base < n_pos; base += ATTENTION_WARPS * ATTENTION_GROUP) {
+        float scores [ATTENTION_GROUP], held [ATTENTION_GROUP][ATTENTION_DIMS];
+#pragma unroll
+        for (int j = 0; j < ATTENTION_GROUP; j++) {
+            bool inside = base + j < n_pos;                 //  the same on every lane
+            size_t row = inside ? s_pool_row (batch, seq, base + j, block_tokens, layer_first) * kv_dim + offset : 0;
+            float dot = 0;
+#pragma unroll
+            for (int i = 0; i < ATTENTION_DIMS; i++) {
+                size_t d = lane + (size_t) i * WARP;
+                bool mine_d = inside && d < head_dim;
+                dot = mine_d ? fmaf (mine [i], keys [row + d], dot) : dot;
+                held [j][i] = mine_d ? values [row + d] : 0;
+            }
+            scores [j] = dot;
+        }
+        float next = top;
+#pragma unroll
+        for (int j = 0; j < ATTENTION_GROUP; j++) {
+            scores [j] = xinf_cuda_warp_sum (scores [j]) * scale;
+            if (base + j < n_pos)
+                next = fmaxf (next, scores [j]);
+        }
+        float fade = expf (top - next);
+        sum *= fade;
+#pragma unroll
+        for (int i = 0; i < ATTENTION_DIMS; i++)
+            acc [i] *= fade;
+#pragma unroll
+        for (int j = 0; j < ATTENTION_GROUP; j++)
+            if (base + j < n_pos) {
+                float weight = expf (scores [j] - next);
+                sum += weight;
+#pragma unroll
+                for (int i = 0; i < ATTENTION_DIMS; i++)
+                    acc [i] = fmaf (weight, held [j][i], acc [i]);
+            }
+        top = next;
+    }
+#pragma unroll
+    for (int i = 0; i < ATTENTION_DIMS; i++) {
+        size_t d = lane + (size_t) i * WARP;
+        if (d < head_dim)
+            acc_all [warp * head_dim + d] = acc [i];
+    }
+    if (lane == 0) {
+        maxima [warp] = top;
+        sums [warp] = sum;
+    }
+    __syncthreads ();
+    float overall = -INFINITY;
+    for (int w = 0; w < ATTENTION_WARPS; w++)
+        overall = fmaxf (overall, maxima [w]);
+    //  Only the warps that had positions (NaN from a score stays NaN, as on the CPU)
+    float total = 0;
+    for (int w = 0; w < ATTENTION_WARPS; w++)
+        if ((size_t) w * ATTENTION_GROUP < n_pos)
+            total += sums [w] * expf (maxima [w] - overall);
+    //  With out_q (the q8a handoff: head_dim is whole blocks, at most a
+    //  block's threads) warp w writes the block of d = 32w .. 32w + 31
+    size_t first = token * q_dim + head * head_dim;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float value = 0;
+        for (int w = 0; w < ATTENTION_WARPS; w++)
+            if ((size_t) w * ATTENTION_GROUP < n_pos)
+                value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
+        float mean = value / total;
+        out [first + d] = mean;
+        if (out_q)
+            xinf_cuda_q8a_warp_put (mean, lane, out_q + (first + d - lane), out_d + (first + d) / 32);
+    }
+}
+
+int
+xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                     const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = batch->n * n_heads * head_dim * sizeof (float);
+    xinf_cuda_batch_t device;
+    if (!xinf_cuda_enter (cuda))
+        return -1;
+    if (!batch->n)
+        return 0;
+    if (!n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
+        return xinf_cuda_fail (cuda, "attention", "heads do not match the pool's rows");
+    bool simple = cuda->attention_simple || head_dim > ATTENTION_DIMS * WARP;      //  the first kernel takes any
+    size_t shared = simple ? ((ATTENTION_SIMPLE_WARPS + 1) * head_dim + 2 * ATTENTION_SIMPLE_WARPS) * sizeof (float)
+                           : (ATTENTION_WARPS * head_dim + 2 * ATTENTION_WARPS) * sizeof (float);
+    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff)
+        return xinf_cuda_fail (cuda, "attention", "head_dim or tokens x heads too large for one launch");
+    if (!s_pool_ok (cuda, pool, layer, "attention") || !xinf_cuda_device_memory (cuda, q, bytes, "attention")
+    ||  !xinf_cuda_device_memory (cuda, out, bytes, "attention")
+    ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
+        return -1;
+    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
+    float scale = (float) (1.0 / sqrt ((double) head_dim));
+    int16_t *out_q = NULL;
+    float *out_d = NULL;
+    if (!simple && head_dim % 32 == 0 && head_dim <= ATTENTION_WARPS * WARP)
+        xinf_cuda_q8a_handoff (cuda, out, batch->n * n_heads * head_dim, &out_q, &out_d);
+    if (cuda->failed)
+        return -1;
+    unsigned grid = (unsigned) (batch->n * n_heads);
+    if (simple)
+        return xinf_cuda_launch (cuda, "attention", k_attention_simple, grid, ATTENTION_SIMPLE_WARPS * WARP, shared,
+                                 pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first,
+                                 pool->kv_dim, n_heads, n_heads / n_kv_heads, head_dim, scale);
+    return xinf_cuda_launch (cuda, "attention", k_attention, grid, ATTENTION_WARPS * WARP, shared, pool->keys,
+                             pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
+                             n_heads / n_kv_heads, head_dim, scale, out_q, out_d);
+}
