@@ -164,6 +164,12 @@ typedef struct {
     void (*rope_store) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                         float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
                         const xinf_rope_t *rope);
+    //  rope_attention: rope_store (q, k, v into 'layer'), then attention
+    //  of q into 'out', its return. q and k are scratch: whether they
+    //  hold the turned rows after it is not said.
+    int (*rope_attention) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                           float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                           const xinf_rope_t *rope, float *out);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

@@ -252,6 +252,28 @@ s_all_reduce (const xinf_transformer_t *self, xinf_backend_t *backend, float *pa
     return 0;
 }
 
+//  RoPE of the pass's q and k, k and v into the cache's 'index' layer,
+//  and attention into attn: one fused op where the backend has it.
+static int
+s_rope_attention (const xinf_transformer_t *self, size_t index, xinf_kv_cache_t *cache, const xinf_batch_t *batch)
+{
+    xinf_backend_t *be = cache->backend;
+    size_t n = batch->n, n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
+    if (be->ops->rope_attention)
+        return be->ops->rope_attention (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
+                                        n_kv_heads, self->head_dim, &self->rope, cache->attn);
+    if (be->ops->rope_store)
+        be->ops->rope_store (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads, n_kv_heads,
+                             self->head_dim, &self->rope);
+    else {
+        be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, &self->rope);
+        be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, &self->rope);
+        be->ops->kv_store (be, &cache->pool, index, batch, cache->k, cache->v);
+    }
+    return be->ops->attention (be, &cache->pool, index, batch, cache->q, n_heads, n_kv_heads, self->head_dim,
+                               cache->attn);
+}
+
 //  Attention block of one layer for the pass's tokens (xb holds them
 //  normed by attn_norm): the shard's heads, attn_output's partial sum
 //  over them into xb2.
@@ -270,15 +292,7 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
         be->ops->rmsnorm (be, cache->q, cache->q, layer->q_norm, n * n_heads, self->head_dim, self->rms_eps);
         be->ops->rmsnorm (be, cache->k, cache->k, layer->k_norm, n * n_kv_heads, self->head_dim, self->rms_eps);
     }
-    if (be->ops->rope_store)
-        be->ops->rope_store (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads, n_kv_heads,
-                             self->head_dim, &self->rope);
-    else {
-        be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, &self->rope);
-        be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, &self->rope);
-        be->ops->kv_store (be, &cache->pool, index, batch, cache->k, cache->v);
-    }
-    if (be->ops->attention (be, &cache->pool, index, batch, cache->q, n_heads, n_kv_heads, self->head_dim, cache->attn))
+    if (s_rope_attention (self, index, cache, batch))
         return -1;
     xinf_product_t out = { &layer->o, cache->attn, cache->xb2, NULL };
     be->ops->project (be, &out, 1, n);

@@ -80,9 +80,9 @@ def generate(build_dir, model):
     calls = {line[:42].strip(): int(line[42:].split()[0]) for line in table.splitlines()[1:] if "calls" in line}
     #  6 steps of 2 layers: the fused ops where the CPU backend has them
     #  (the first layer's norm and the logits' alone, the last residual
-    #  add alone)
-    for op, count in (("attention", 12), ("rope_store", 12), ("embed", 6), ("add_bias", None), ("rmsnorm", 12),
-                      ("add_rmsnorm", 18), ("add", 6)):
+    #  add alone; RoPE, the KV store and attention one call a layer)
+    for op, count in (("rope_attention", 12), ("attention", None), ("rope_store", None), ("embed", 6),
+                      ("add_bias", None), ("rmsnorm", 12), ("add_rmsnorm", 18), ("add", 6)):
         check(calls.get(op) == count, f"generate: {op} called {calls.get(op)} times, not {count}: {table}")
     check(calls.get("project Q8_0 64x64 and 2 more, n=1") == 12, f"generate: the q/k/v products: {table}")
     return f"generate: decode {figures['decode_tokens_per_s']:.0f} tok/s, {len(calls)} ops timed"

@@ -225,6 +225,20 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 }
 
 static int
+s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
+                  float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
+                  float *out)
+{
+    if (s_self (self)->failed)
+        return -1;
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    int rc = inner->ops->rope_attention (inner, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope, out);
+    s_done (self, "rope_attention", start, 0);
+    return rc;
+}
+
+static int
 s_write (xinf_backend_t *self, void *memory, const void *host, size_t bytes)
 {
     return s_self (self)->inner->ops->write (s_self (self)->inner, memory, host, bytes);
@@ -278,7 +292,8 @@ xinf_optimes_new (xinf_backend_t *inner)
                                      s_add_bias, s_rope, s_silu_mul, s_kv_store, s_attention, s_write, s_read,
                                      s_status, NULL, NULL, NULL, inner->ops->sample ? s_sample : NULL,
                                      inner->ops->add_rmsnorm ? s_add_rmsnorm : NULL,
-                                     inner->ops->rope_store ? s_rope_store : NULL };
+                                     inner->ops->rope_store ? s_rope_store : NULL,
+                                     inner->ops->rope_attention ? s_rope_attention : NULL };
     self->ops = &me->ops;
     self->impl = me;
     return self;

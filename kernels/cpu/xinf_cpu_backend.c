@@ -211,6 +211,16 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
     return 0;
 }
 
+//  rope_store, then attention: one call on the CPU as on a device.
+static int
+s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
+                  float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
+                  float *out)
+{
+    s_rope_store (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
+    return s_attention (self, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
+}
+
 static int
 s_write (xinf_backend_t *self, void *memory, const void *host, size_t bytes)
 {
@@ -240,7 +250,7 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
     s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, NULL, s_add_rmsnorm,
-    s_rope_store
+    s_rope_store, s_rope_attention
 };
 
 xinf_backend_t *

@@ -527,7 +527,7 @@ static const xinf_backend_ops_t s_ops = {
     "cuda", s_destroy, s_alloc, s_free, xinf_cuda_project, xinf_cuda_embed, xinf_cuda_rmsnorm, xinf_cuda_add,
     xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read,
     s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample,
-    xinf_cuda_add_rmsnorm, xinf_cuda_rope_store
+    xinf_cuda_add_rmsnorm, xinf_cuda_rope_store, xinf_cuda_rope_attention
 };
 
 static xinf_backend_t *
@@ -569,6 +569,7 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
     cuda->several_rows = !(rows && strcmp (rows, "1") == 0);
     const char *attention = getenv ("XINF_CUDA_ATTENTION");
     cuda->attention_simple = attention && strcmp (attention, "simple") == 0;
+    cuda->attention_apart = attention && strcmp (attention, "apart") == 0;
     self->ops = &s_ops;
     self->impl = cuda;
     const char *failed = NULL, *reason = NULL;
@@ -654,6 +655,19 @@ xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on)
 {
     if (xinf_cuda_backend_is (backend))
         xinf_cuda (backend)->attention_simple = on;
+}
+
+void
+xinf_cuda_backend_set_attention_apart (xinf_backend_t *backend, bool on)
+{
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->attention_apart = on;
+}
+
+size_t
+xinf_cuda_backend_rope_attentions (xinf_backend_t *backend)
+{
+    return xinf_cuda_backend_is (backend) ? xinf_cuda (backend)->rope_attentions : 0;
 }
 
 size_t

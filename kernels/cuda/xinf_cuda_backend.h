@@ -107,6 +107,12 @@ void xinf_cuda_backend_set_q8a (xinf_backend_t *backend, bool on);
 //  environment has XINF_CUDA_ATTENTION=simple. Not while a call runs.
 void xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on);
 
+//  rope_attention as two launches (rope_store, then attention) instead
+//  of one where the step has one token a sequence (a decode step); the
+//  same floats either way. Off when created, unless the environment has
+//  XINF_CUDA_ATTENTION=apart. Not while a call runs.
+void xinf_cuda_backend_set_attention_apart (xinf_backend_t *backend, bool on);
+
 //  Products of several tokens in F16/BF16 (wide lanes) or Q8_0 (q8a)
 //  give a warp XINF_CUDA_DOT_ROWS rows at once, reading each chunk's
 //  activations once for all of them (on when created, unless
@@ -126,6 +132,8 @@ bool xinf_cuda_backend_pdl (xinf_backend_t *backend);
 //  Calls of the project op whose products went in one launch (q, k and v
 //  on one input, ...), for tests.
 size_t xinf_cuda_backend_fused_launches (xinf_backend_t *backend);
+//  rope_attention calls that ran as one launch (k_rope_attention).
+size_t xinf_cuda_backend_rope_attentions (xinf_backend_t *backend);
 
 //  Quantizing launches of Q8_0 products that the q8a handoff saved (the
 //  op before wrote their input quantized too), for tests; 0 for another

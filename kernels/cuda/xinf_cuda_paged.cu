@@ -204,25 +204,25 @@ k_attention_simple (const float *keys, const float *values, const float *q, floa
     }
 }
 
-//  One (token, head) a block of ATTENTION_WARPS warps; a warp takes
-//  ATTENTION_GROUP positions at once (their keys and values loaded
-//  before the first score is reduced: a position at a time kept a warp
-//  waiting on memory for each), holding its lanes' share of q and of
-//  the weighted values in registers (head_dim <= 32 * ATTENTION_DIMS).
-//  Dynamic shared memory holds each warp's sums acc [warps][head_dim],
-//  then its running max and sum, merged at the end.
-__global__ void
-k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
-             size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
-             float scale, int16_t *out_q, float *out_d)
+//  The attention of one (token, head) by a block of ATTENTION_WARPS
+//  warps, k_attention's and k_rope_attention's body. A warp takes
+//  ATTENTION_GROUP positions at once (their keys and values loaded before
+//  the first score is reduced: a position at a time kept a warp waiting
+//  on memory for each), holding its lanes' share of q and of the weighted
+//  values in registers (head_dim <= 32 * ATTENTION_DIMS). 'shared' holds
+//  each warp's sums acc [warps][head_dim], then its running max and sum,
+//  merged at the end. 'query' is the head's q (global or shared memory).
+//  With 'fresh_k' and 'fresh_v' the token's own position (its last) is
+//  read from there, not from the pool: the launch writes it there itself.
+__device__ __forceinline__ void
+s_attend (const float *keys, const float *values, const float *query, const float *fresh_k, const float *fresh_v,
+          float *out, const xinf_cuda_batch_t batch, size_t block_tokens, size_t layer_first, size_t kv_dim,
+          size_t n_heads, size_t group, size_t head_dim, float scale, int16_t *out_q, float *out_d, float *shared)
 {
-    xinf_cuda_pdl_enter ();
-    extern __shared__ float shared [];
     float *acc_all = shared, *maxima = acc_all + ATTENTION_WARPS * head_dim, *sums = maxima + ATTENTION_WARPS;
     size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
     unsigned warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
     size_t q_dim = n_heads * head_dim, offset = head / group * head_dim;
-    const float *query = q + token * q_dim + head * head_dim;
     float mine [ATTENTION_DIMS], acc [ATTENTION_DIMS];
 #pragma unroll
     for (int i = 0; i < ATTENTION_DIMS; i++) {
@@ -238,14 +238,23 @@ k_attention (const float *keys, const float *values, const float *q, float *out,
 #pragma unroll
         for (int j = 0; j < ATTENTION_GROUP; j++) {
             bool inside = base + j < n_pos;                 //  the same on every lane
-            size_t row = inside ? s_pool_row (batch, seq, base + j, block_tokens, layer_first) * kv_dim + offset : 0;
+            const float *key = keys, *value = values;
+            if (fresh_k && base + j + 1 == n_pos) {
+                key = fresh_k;
+                value = fresh_v;
+            }
+            else if (inside) {
+                size_t row = s_pool_row (batch, seq, base + j, block_tokens, layer_first) * kv_dim + offset;
+                key += row;
+                value += row;
+            }
             float dot = 0;
 #pragma unroll
             for (int i = 0; i < ATTENTION_DIMS; i++) {
                 size_t d = lane + (size_t) i * WARP;
                 bool mine_d = inside && d < head_dim;
-                dot = mine_d ? fmaf (mine [i], keys [row + d], dot) : dot;
-                held [j][i] = mine_d ? values [row + d] : 0;
+                dot = mine_d ? fmaf (mine [i], key [d], dot) : dot;
+                held [j][i] = mine_d ? value [d] : 0;
             }
             scores [j] = dot;
         }
@@ -306,6 +315,70 @@ k_attention (const float *keys, const float *values, const float *q, float *out,
     }
 }
 
+//  One (token, head) a block (s_attend), q and the pool as they are.
+__global__ void
+k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
+             size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
+             float scale, int16_t *out_q, float *out_d)
+{
+    xinf_cuda_pdl_enter ();
+    extern __shared__ float shared [];
+    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
+    s_attend (keys, values, q + (token * n_heads + head) * head_dim, NULL, NULL, out, batch, block_tokens,
+              layer_first, kv_dim, n_heads, group, head_dim, scale, out_q, out_d, shared);
+}
+
+//  rope_store and attention in one launch, for a step of one token a
+//  sequence (a decode step): one (token, head) a block, as k_attention.
+//  The block turns its q head and its KV head's k row for the token's
+//  position into shared memory (after s_attend's sums: angles [head_dim],
+//  then query, fresh_k, fresh_v), with the arithmetic of k_rope_store;
+//  the first head of each KV group stores the k and v rows into the
+//  pool. Every head of the group reads that position from its own copy,
+//  the others from the pool, which no token of such a step writes. q and
+//  k are left as they were.
+__global__ void
+k_rope_attention (const float *q, const float *k, const float *v, float *keys, float *values,
+                  const xinf_cuda_batch_t batch, size_t block_tokens, size_t layer_first, size_t kv_dim,
+                  size_t n_heads, size_t group, size_t head_dim, float scale, float base, float rope_scale, bool neox,
+                  const float *factors, float *out, int16_t *out_q, float *out_d)
+{
+    xinf_cuda_pdl_enter ();
+    extern __shared__ float shared [];
+    float *angles = shared + ATTENTION_WARPS * (head_dim + 2), *query = angles + head_dim;
+    float *fresh_k = query + head_dim, *fresh_v = fresh_k + head_dim;
+    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads, half = head_dim / 2;
+    size_t kv_at = token * kv_dim + head / group * head_dim;
+    int32_t pos = batch.pos [token];
+    for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
+        double theta = xinf_cuda_rope_angle (pos, i, head_dim, base, rope_scale, factors);
+        angles [i] = (float) cos (theta);
+        angles [half + i] = (float) sin (theta);
+    }
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        query [d] = q [(token * n_heads + head) * head_dim + d];
+        fresh_k [d] = k [kv_at + d];
+        fresh_v [d] = v [kv_at + d];
+    }
+    __syncthreads ();
+    size_t lo, hi;
+    for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
+        xinf_cuda_rope_pair (query, i, half, neox, angles [i], angles [half + i], &lo, &hi);
+        xinf_cuda_rope_pair (fresh_k, i, half, neox, angles [i], angles [half + i], &lo, &hi);
+    }
+    __syncthreads ();
+    if (head % group == 0) {
+        size_t row = s_pool_row (batch, batch.seq [token], (size_t) pos, block_tokens, layer_first) * kv_dim
+                   + head / group * head_dim;
+        for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+            keys [row + d] = fresh_k [d];
+            values [row + d] = fresh_v [d];
+        }
+    }
+    s_attend (keys, values, query, fresh_k, fresh_v, out, batch, block_tokens, layer_first, kv_dim, n_heads, group,
+              head_dim, scale, out_q, out_d, shared);
+}
+
 int
 xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                      const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
@@ -344,4 +417,76 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
     return xinf_cuda_launch (cuda, "attention", k_attention, grid, ATTENTION_WARPS * WARP, shared, pool->keys,
                              pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
                              n_heads / n_kv_heads, head_dim, scale, out_q, out_d);
+}
+
+//  Whether no two of the batch's tokens are of one sequence (a decode
+//  step; a graph's padding tokens have sequences of their own): then the
+//  only pool row a token's attention reads that the step writes is its
+//  own position's, which k_rope_attention keeps for it. More than 4096
+//  sequences: not asked, the ops run apart.
+static bool
+s_one_token_a_sequence (const xinf_batch_t *batch)
+{
+    uint64_t seen [64] = { 0 };
+    if (batch->n_seqs > 64 * 64)
+        return false;
+    for (size_t token = 0; token < batch->n; token++) {
+        int32_t seq = batch->seq [token];
+        if (seq < 0 || (size_t) seq >= batch->n_seqs || (seen [seq / 64] >> (seq % 64)) & 1)
+            return false;
+        seen [seq / 64] |= (uint64_t) 1 << (seq % 64);
+    }
+    return true;
+}
+
+//  Whether rope_attention runs as one launch: the eight-warp kernel's
+//  shapes and rope_store's, one token a sequence, and not
+//  XINF_CUDA_ATTENTION=apart or =simple.
+static bool
+s_attention_fuses (const xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, const xinf_batch_t *batch, size_t n_heads,
+                   size_t n_kv_heads, size_t head_dim)
+{
+    return batch->n && !cuda->attention_simple && !cuda->attention_apart && head_dim >= 2 && head_dim % 2 == 0
+        && head_dim <= ATTENTION_DIMS * WARP && n_kv_heads && n_heads % n_kv_heads == 0
+        && n_kv_heads * head_dim == pool->kv_dim && batch->n * n_heads <= 0x7fffffff
+        && s_one_token_a_sequence (batch);
+}
+
+int
+xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                          float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                          const xinf_rope_t *rope, float *out)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim)) {
+        xinf_cuda_rope_store (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
+        return xinf_cuda_attention (self, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
+    }
+    size_t q_bytes = batch->n * n_heads * head_dim * sizeof (float), kv_bytes = batch->n * pool->kv_dim * sizeof (float);
+    const float *factors = NULL;
+    xinf_cuda_batch_t device;
+    if (!xinf_cuda_enter (cuda) || !s_pool_ok (cuda, pool, layer, "rope_attention")
+    ||  !xinf_cuda_device_memory (cuda, q, q_bytes, "rope_attention")
+    ||  !xinf_cuda_device_memory (cuda, out, q_bytes, "rope_attention")
+    ||  !xinf_cuda_device_memory (cuda, k, kv_bytes, "rope_attention")
+    ||  !xinf_cuda_device_memory (cuda, v, kv_bytes, "rope_attention")
+    ||  (rope->factors && !(factors = (const float *) xinf_cuda_constant (cuda, rope->factors,
+                                                                          head_dim / 2 * sizeof (float),
+                                                                          "rope_attention")))
+    ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
+        return -1;
+    int16_t *out_q = NULL;
+    float *out_d = NULL;
+    if (head_dim % 32 == 0)
+        xinf_cuda_q8a_handoff (cuda, out, batch->n * n_heads * head_dim, &out_q, &out_d);
+    if (cuda->failed)
+        return -1;
+    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
+    size_t shared = (ATTENTION_WARPS * (head_dim + 2) + 4 * head_dim) * sizeof (float);
+    cuda->rope_attentions++;
+    return xinf_cuda_launch (cuda, "rope_attention", k_rope_attention, (unsigned) (batch->n * n_heads),
+                             ATTENTION_WARPS * WARP, shared, q, k, v, pool->keys, pool->values, device,
+                             pool->block_tokens, layer_first, pool->kv_dim, n_heads, n_heads / n_kv_heads, head_dim,
+                             (float) (1.0 / sqrt ((double) head_dim)), rope->base, rope->scale, rope->neox, factors,
+                             out, out_q, out_d);
 }

@@ -98,9 +98,11 @@ typedef struct {
     bool wide;                        //  the wide product kernel where it applies (xinf_cuda_dot.cuh)
     bool q8a;                         //  Q8_0 products from repacked weights and 16-bit activations
     bool attention_simple;            //  the first attention kernel (one position a warp at a time)
+    bool attention_apart;             //  rope_attention as rope_store, then attention (two launches)
     bool pdl;                         //  programmatic dependent launch (xinf_cuda_launch)
     bool several_rows;                //  several rows a warp in steps of several tokens (xinf_cuda_dot.cuh)
     size_t fused_launches;            //  calls whose products went in one launch (tests)
+    size_t rope_attentions;           //  rope_attention calls run as one launch (tests)
     size_t handoffs;                  //  quantizing launches the q8a handoff saved (tests)
     xinf_cuda_handoff_t handoff;
     xinf_cuda_span_t *spans;
@@ -234,6 +236,9 @@ void xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t la
                            const xinf_rope_t *rope);
 int xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                          const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
+int xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                              float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                              const xinf_rope_t *rope, float *out);
 
 //  The sample op (xinf_cuda_sample.cu, xinf_backend.h).
 int xinf_cuda_sample (xinf_backend_t *self, const float *logits, size_t n_rows, size_t vocab,

@@ -641,6 +641,8 @@ s_cuda (const char *make_model)
     printf ("quantizing launches the q8a handoff saved: %zu\n", test_twins_handoff (&twins));
     test_twins_model (&twins, make_model);
     s_report (&twins, "cpu vs cuda");
+    size_t rope_attentions = xinf_cuda_backend_rope_attentions (subject);
+    printf ("rope_attention calls in one launch: %zu\n", rope_attentions);
     //  The generic product kernel where the wide one took F16/BF16/Q8_0
     xinf_cuda_backend_set_wide (subject, false);
     test_twins_t generic = { reference, subject, "cuda (generic products)", false, 0, 0, 0, 0 };
@@ -667,6 +669,12 @@ s_cuda (const char *make_model)
     s_twin_paged (&simple);
     s_report (&simple, "cpu vs cuda with the simple attention kernel");
     xinf_cuda_backend_set_simple_attention (subject, false);
+    //  Whole steps with RoPE, the KV store and attention in two launches
+    xinf_cuda_backend_set_attention_apart (subject, true);
+    test_twins_t apart = { reference, subject, "cuda (rope_store, then attention)", false, 0, 0, 0, 0 };
+    test_twins_model (&apart, make_model);
+    s_report (&apart, "cpu vs cuda with rope_store, then attention");
+    xinf_cuda_backend_set_attention_apart (subject, false);
     //  Whole steps with plain launches: a fault that only programmatic
     //  dependent launch brings shows as a difference between the two
     bool pdl = xinf_cuda_backend_pdl (subject);
@@ -687,8 +695,9 @@ s_cuda (const char *make_model)
     if (xinf_cuda_backend_error (subject))
         fprintf (stderr, "FAIL: the CUDA backend reports: %s\n", xinf_cuda_backend_error (subject));
     CHECK (!xinf_cuda_backend_error (subject));
-    CHECK (twins.failed == 0 && generic.failed == 0 && floats.failed == 0 && simple.failed == 0 && blas.failed == 0
-           && sampled_differ == 0 && fused >= 4);
+    CHECK (twins.failed == 0 && generic.failed == 0 && one_row.failed == 0 && floats.failed == 0
+           && simple.failed == 0 && apart.failed == 0 && plain.failed == 0 && blas.failed == 0 && sampled_differ == 0
+           && fused >= 4 && rope_attentions > 0);
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);
     return 0;

@@ -1,7 +1,10 @@
-/*  test_twins_fused: the seam's fused ops (add_rmsnorm, rope_store) on
-    the subject against the ops they stand for, run one by one on the
-    reference; a subject without a fused op (the perturbed CPU) runs those
-    ops itself, so the harness still catches its perturbation. Then, on
+/*  test_twins_fused: the seam's fused ops (add_rmsnorm, rope_store,
+    rope_attention) on the subject against the ops they stand for, run
+    one by one on the reference; a subject without a fused op (the
+    perturbed CPU) runs those ops itself, so the harness still catches its
+    perturbation. rope_attention on CUDA: one launch for steps of one
+    token a sequence (plain and padded decode steps), the ops apart for a
+    step with a chunk of a sequence. Then, on
     CUDA, the q8a handoff: an op that writes a Q8_0 product's input
     quantizes it too, and the product right after it skips its own
     quantizing launch; the results must be the CPU's all the same, and an
@@ -103,19 +106,25 @@ s_twin_add_rmsnorm (test_twins_t *twins)
 //  ---- rope_store -------------------------------------------------------------------------
 
 //  Three sequences in blocks of 'block_tokens' (their tables in reverse
-//  order of the pool's blocks): a decode at 37, a chunk of 14 ending at
-//  49, a decode at 5.
+//  order of the pool's blocks): a decode at 37, then a chunk of 14 ending
+//  at 49 (S_MIXED) or a decode at 49, then a decode at 5. With S_PADDED
+//  (a decode step), two padding tokens as xinf_graph_pad makes them: the
+//  last token again, each in a sequence of its own whose table is a copy
+//  of the last one's (their rows must be the last token's).
+typedef enum { S_MIXED, S_DECODE, S_PADDED } s_kind_t;
+
 typedef struct {
-    int32_t pos [16], seq [16], table_start [4], blocks [32];
+    int32_t pos [16], seq [16], table_start [6], blocks [48];
     xinf_batch_t batch;
-    size_t n_blocks;
+    size_t n_blocks, n_real;
 } s_batch_t;
 
 static void
-s_batch (s_batch_t *b, size_t block_tokens)
+s_batch (s_batch_t *b, size_t block_tokens, s_kind_t kind)
 {
-    static const size_t lengths [3] = { 38, 50, 6 }, chunks [3] = { 1, 14, 1 };
-    size_t listed = 0, n = 0;
+    static const size_t lengths [3] = { 38, 50, 6 };
+    size_t chunks [3] = { 1, kind == S_MIXED ? 14 : 1, 1 };
+    size_t listed = 0, n = 0, n_seqs = kind == S_PADDED ? 5 : 3;
     for (size_t s = 0; s < 3; s++)
         listed += (lengths [s] + block_tokens - 1) / block_tokens;
     b->n_blocks = listed + 2;
@@ -130,8 +139,17 @@ s_batch (s_batch_t *b, size_t block_tokens)
             b->seq [n] = (int32_t) s;
         }
     }
-    b->table_start [3] = (int32_t) listed;
-    b->batch = (xinf_batch_t) { n, NULL, b->pos, b->seq, 3, b->table_start, b->blocks, 0, NULL };
+    b->n_real = n;
+    size_t last_first = (size_t) b->table_start [2], last_count = listed - last_first;
+    for (size_t s = 3; s < n_seqs; s++, n++) {
+        b->table_start [s] = (int32_t) listed;
+        for (size_t k = 0; k < last_count; k++, listed++)
+            b->blocks [listed] = b->blocks [last_first + k];
+        b->pos [n] = b->pos [n - 1];
+        b->seq [n] = (int32_t) s;
+    }
+    b->table_start [n_seqs] = (int32_t) listed;
+    b->batch = (xinf_batch_t) { n, NULL, b->pos, b->seq, n_seqs, b->table_start, b->blocks, 0, NULL };
 }
 
 typedef struct {
@@ -178,7 +196,7 @@ s_twin_rope_store (test_twins_t *twins)
         for (int variant = 0; variant < 3; variant++) {
             const s_shape_t *shape = &shapes [s];
             s_batch_t b;
-            s_batch (&b, shape->block_tokens);
+            s_batch (&b, shape->block_tokens, S_MIXED);
             size_t n = b.batch.n, kv_dim = shape->n_kv_heads * shape->head_dim;
             size_t slots = 2 * b.n_blocks * shape->block_tokens * kv_dim;
             float *pool_init = test_floats (2 * slots, &s_state), *k = test_floats (n * kv_dim, &s_state);
@@ -198,6 +216,113 @@ s_twin_rope_store (test_twins_t *twins)
                 snprintf (what, sizeof what, "rope_store block %zu heads %zu/%zu head_dim %zu %s%s: %s",
                           shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim,
                           rope.neox ? "neox" : "pairs", rope.factors ? " factors" : "", parts [part]);
+                test_twins_compare (twins, what, sub [part], ref [part], counts [part], tolerances [part]);
+                s_same (twins, what, sub [part], own [part], counts [part]);
+                free (ref [part]);
+                free (sub [part]);
+                free (own [part]);
+            }
+            free (pool_init);
+            free (k);
+            free (v);
+            free (q);
+            test_twins_forget (twins);                   //  'factors' lives at one address
+        }
+}
+
+//  ---- rope_attention ----------------------------------------------------------------------
+
+//  rope_attention (or rope, rope, kv_store, attention) on 'be' into layer
+//  1 of a pool of two layers at 'pool_init': the attention output, the
+//  keys and the values after it.
+static void
+s_run_rope_attention (xinf_backend_t *be, bool fused, const s_shape_t *shape, const s_batch_t *b,
+                      const float *pool_init, const float *q, const float *k, const float *v, const xinf_rope_t *rope,
+                      float *out [3])
+{
+    size_t n = b->batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
+    size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
+    xinf_kv_pool_t pool = { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
+                            b->n_blocks, shape->block_tokens, kv_dim };
+    float *dq = test_twins_put (be, q, n * q_dim), *dk = test_twins_put (be, k, n * kv_dim);
+    float *dv = test_twins_put (be, v, n * kv_dim), *dout = test_twins_put (be, NULL, n * q_dim);
+    if (fused && be->ops->rope_attention)
+        CHECK (be->ops->rope_attention (be, &pool, 1, &b->batch, dq, dk, dv, shape->n_heads, shape->n_kv_heads,
+                                        shape->head_dim, rope, dout) == 0);
+    else {
+        be->ops->rope (be, dq, n, shape->n_heads, shape->head_dim, b->batch.pos, rope);
+        be->ops->rope (be, dk, n, shape->n_kv_heads, shape->head_dim, b->batch.pos, rope);
+        be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);
+        CHECK (be->ops->attention (be, &pool, 1, &b->batch, dq, shape->n_heads, shape->n_kv_heads, shape->head_dim,
+                                   dout) == 0);
+    }
+    out [0] = test_twins_get (be, dout, n * q_dim);
+    out [1] = test_twins_get (be, pool.keys, slots);
+    out [2] = test_twins_get (be, pool.values, slots);
+    float *buffers [] = { pool.keys, pool.values, dq, dk, dv, dout };
+    for (size_t index = 0; index < 6; index++)
+        be->ops->free (be, buffers [index]);
+}
+
+//  rope_attention calls a CUDA backend ran as one launch (0 elsewhere).
+static size_t
+s_rope_attentions (xinf_backend_t *be)
+{
+#if defined (XINF_HAVE_CUDA)
+    return xinf_cuda_backend_rope_attentions (be);
+#else
+    (void) be;
+    return 0;
+#endif
+}
+
+//  Random rows a token, a padding token's the last real token's.
+static float *
+s_token_rows (const s_batch_t *b, size_t width)
+{
+    float *rows = test_floats (b->batch.n * width, &s_state);
+    for (size_t t = b->n_real; t < b->batch.n; t++)
+        memcpy (rows + t * width, rows + (b->n_real - 1) * width, width * sizeof (float));
+    return rows;
+}
+
+//  On CUDA a step of one token a sequence (decode, padded) runs as one
+//  launch, a step with a chunk as the ops apart; each gives the floats
+//  of the ops it stands for.
+static void
+s_twin_rope_attention (test_twins_t *twins)
+{
+    static const s_shape_t shapes [] = { { 16, 4, 4, 64 }, { 5, 8, 2, 32 }, { 16, 3, 1, 128 }, { 7, 4, 2, 6 },
+                                         { 16, 2, 1, 256 }, { 3, 8, 8, 64 } };
+    static const char *parts [] = { "out", "keys", "values" }, *kinds [] = { "mixed", "decode", "padded" };
+    static const double tolerances [] = { 1e-9, 1e-10, 1e-12 };
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++)
+        for (int kind = S_MIXED; kind <= S_PADDED; kind++) {
+            const s_shape_t *shape = &shapes [s];
+            s_batch_t b;
+            s_batch (&b, shape->block_tokens, (s_kind_t) kind);
+            size_t n = b.batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
+            size_t slots = 2 * b.n_blocks * shape->block_tokens * kv_dim;
+            float *pool_init = test_floats (2 * slots, &s_state), *k = s_token_rows (&b, kv_dim);
+            float *v = s_token_rows (&b, kv_dim), *q = s_token_rows (&b, q_dim), factors [128];
+            for (size_t i = 0; i < shape->head_dim / 2; i++)
+                factors [i] = 1 + 7 * fabsf (test_uniform (&s_state));
+            xinf_rope_t rope = { kind ? 500000.0f : 10000.0f, kind == S_PADDED ? 0.25f : 1.0f, s % 2 == 1,
+                                 kind == S_DECODE ? factors : NULL };
+            float *ref [3], *sub [3], *own [3];
+            size_t before = s_rope_attentions (twins->subject);
+            s_run_rope_attention (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, ref);
+            s_run_rope_attention (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, sub);
+            size_t launches = s_rope_attentions (twins->subject) - before;
+            s_run_rope_attention (twins->subject, false, shape, &b, pool_init, q, k, v, &rope, own);
+            if (strcmp (twins->subject->ops->name, "cuda") == 0)
+                CHECK (launches == (kind == S_MIXED ? 0u : 1u));
+            size_t counts [3] = { n * q_dim, slots, slots };
+            for (int part = 0; part < 3; part++) {
+                char what [128];
+                snprintf (what, sizeof what, "rope_attention block %zu heads %zu/%zu head_dim %zu %s %s: %s",
+                          shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, kinds [kind],
+                          rope.neox ? "neox" : "pairs", parts [part]);
                 test_twins_compare (twins, what, sub [part], ref [part], counts [part], tolerances [part]);
                 s_same (twins, what, sub [part], own [part], counts [part]);
                 free (ref [part]);
@@ -398,6 +523,7 @@ test_twins_fused (test_twins_t *twins)
 {
     s_twin_add_rmsnorm (twins);
     s_twin_rope_store (twins);
+    s_twin_rope_attention (twins);
     s_twin_bias (twins);
 }
 
