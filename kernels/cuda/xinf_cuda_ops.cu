@@ -2,7 +2,7 @@
     RoPE, SiLU), each with the CPU backend's semantics
     (kernels/cpu/xinf_cpu_ops.c).
 
-    RMSNorm: one warp a row. RoPE: one thread a pair, its angle in double
+    RMSNorm: one block a row, up to 1024 threads. RoPE: one thread a pair, its angle in double
     precision as the CPU computes it, the rotation without FMA contraction
     (the CPU's C11 build contracts nothing), so both give the same floats
     but for a rare last-bit difference of cos/sin.
@@ -22,17 +22,48 @@
 
 //  ---- RMSNorm ---------------------------------------------------------------------
 
-//  The tail of a row's norm, one warp: to = in * scale (* weight), the
-//  scale from the sum of squares the lanes hold. With 'q' (the q8a
-//  handoff; dim is whole blocks) each block of 32 is quantized too, one
-//  value a lane.
-__device__ __forceinline__ void
-s_norm_row (float *to, const float *in, const float *weight, size_t dim, float squares, float eps, unsigned lane,
-            int16_t *q, float *d)
+#define NORM_THREADS 1024             //  a row's block at most
+
+//  The threads of a row's block: a warp for each 32 of dim, NORM_THREADS
+//  at most. They depend on dim alone, so that a row's floats do not
+//  depend on its batch.
+static unsigned
+s_norm_threads (size_t dim)
 {
-    squares = xinf_cuda_warp_sum (squares);
+    size_t threads = dim ? (dim + WARP - 1) / WARP * WARP : WARP;
+    return (unsigned) (threads < NORM_THREADS ? threads : NORM_THREADS);
+}
+
+//  The sum of every thread's 'value' over the block, on every thread:
+//  the warps' sums, then those in warp order (one order on every thread
+//  and in every launch). Once a kernel: its shared memory is not reused.
+__device__ __forceinline__ float
+s_block_sum (float value)
+{
+    __shared__ float warps [NORM_THREADS / WARP];
+    value = xinf_cuda_warp_sum (value);
+    if (threadIdx.x % WARP == 0)
+        warps [threadIdx.x / WARP] = value;
+    __syncthreads ();
+    float sum = 0;
+    for (unsigned w = 0; w < blockDim.x / WARP; w++)
+        sum += warps [w];
+    return sum;
+}
+
+//  The tail of a row's norm, one block: to = in * scale (* weight), the
+//  scale from the sum of squares the threads hold, each thread the places
+//  it held. With 'q' (the q8a handoff; dim is whole blocks, so that a
+//  warp's places are one block of 32, all in the row or none) each block
+//  of 32 is quantized too, one value a lane.
+__device__ __forceinline__ void
+s_norm_row (float *to, const float *in, const float *weight, size_t dim, float squares, float eps, int16_t *q,
+            float *d)
+{
+    squares = s_block_sum (squares);
     float scale = (float) (1.0 / sqrt ((double) squares / (double) (dim ? dim : 1) + eps));
-    for (size_t i = lane; i < dim; i += WARP) {
+    unsigned lane = threadIdx.x % WARP;
+    for (size_t i = threadIdx.x; i < dim; i += blockDim.x) {
         float value = weight ? in [i] * scale * weight [i] : in [i] * scale;
         to [i] = value;
         if (q)
@@ -40,42 +71,37 @@ s_norm_row (float *to, const float *in, const float *weight, size_t dim, float s
     }
 }
 
-//  One warp a row; 'q', 'd' as s_norm_row's, for all n rows.
+//  One block a row (s_norm_threads): at batch 1 one warp walked the whole
+//  row, a memory latency a place, where a block takes a few. 'q', 'd' as
+//  s_norm_row's, for all n rows.
 __global__ void
-k_rmsnorm (float *out, const float *x, const float *weight, size_t n, size_t dim, float eps, int16_t *q, float *d)
+k_rmsnorm (float *out, const float *x, const float *weight, size_t dim, float eps, int16_t *q, float *d)
 {
     xinf_cuda_pdl_enter ();
-    size_t row = (size_t) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
-    unsigned lane = threadIdx.x % WARP;
-    if (row >= n)
-        return;
+    size_t row = blockIdx.x;
     const float *in = x + row * dim;
     float squares = 0;
-    for (size_t i = lane; i < dim; i += WARP)
+    for (size_t i = threadIdx.x; i < dim; i += blockDim.x)
         squares += in [i] * in [i];
-    s_norm_row (out + row * dim, in, weight, dim, squares, eps, lane, q ? q + row * dim : NULL,
+    s_norm_row (out + row * dim, in, weight, dim, squares, eps, q ? q + row * dim : NULL,
                 q ? d + row * (dim / 32) : NULL);
 }
 
 //  y += x, then k_rmsnorm's row from y: the floats of k_add and k_rmsnorm.
 __global__ void
-k_add_rmsnorm (float *out, float *y, const float *x, const float *weight, size_t n, size_t dim, float eps, int16_t *q,
-               float *d)
+k_add_rmsnorm (float *out, float *y, const float *x, const float *weight, size_t dim, float eps, int16_t *q, float *d)
 {
     xinf_cuda_pdl_enter ();
-    size_t row = (size_t) blockIdx.x * (blockDim.x / WARP) + threadIdx.x / WARP;
-    unsigned lane = threadIdx.x % WARP;
-    if (row >= n)
-        return;
+    size_t row = blockIdx.x;
     float *sum = y + row * dim;
     const float *add = x + row * dim;
     float squares = 0;
-    for (size_t i = lane; i < dim; i += WARP) {
+    for (size_t i = threadIdx.x; i < dim; i += blockDim.x) {
         float value = sum [i] + add [i];
         sum [i] = value;
         squares += value * value;
     }
-    s_norm_row (out + row * dim, sum, weight, dim, squares, eps, lane, q ? q + row * dim : NULL,
+    s_norm_row (out + row * dim, sum, weight, dim, squares, eps, q ? q + row * dim : NULL,
                 q ? d + row * (dim / 32) : NULL);
 }
 
@@ -88,6 +114,10 @@ s_norm_inputs (xinf_cuda_t *cuda, const float *out, const float *weight, size_t 
 {
     *q = NULL;
     *d = NULL;
+    if (n > 0x7fffffff) {
+        xinf_cuda_fail (cuda, what, "too many rows for one launch");
+        return false;
+    }
     *w = weight ? (const float *) xinf_cuda_constant (cuda, weight, dim * sizeof (float), what) : NULL;
     if (weight && !*w)
         return false;
@@ -109,7 +139,7 @@ xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float
     ||  !xinf_cuda_device_memory (cuda, x, bytes, "rmsnorm")
     ||  !s_norm_inputs (cuda, out, weight, n, dim, "rmsnorm", &w, &q, &d))
         return;
-    xinf_cuda_launch (cuda, "rmsnorm", k_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, x, w, n, dim, eps, q, d);
+    xinf_cuda_launch (cuda, "rmsnorm", k_rmsnorm, (unsigned) n, s_norm_threads (dim), 0, out, x, w, dim, eps, q, d);
 }
 
 void
@@ -126,7 +156,7 @@ xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *
     ||  !xinf_cuda_device_memory (cuda, x, bytes, "add_rmsnorm")
     ||  !s_norm_inputs (cuda, out, weight, n, dim, "add_rmsnorm", &w, &q, &d))
         return;
-    xinf_cuda_launch (cuda, "add_rmsnorm", k_add_rmsnorm, xinf_cuda_blocks (n, 4), 4 * WARP, 0, out, y, x, w, n, dim, eps,
+    xinf_cuda_launch (cuda, "add_rmsnorm", k_add_rmsnorm, (unsigned) n, s_norm_threads (dim), 0, out, y, x, w, dim, eps,
                       q, d);
 }
 
