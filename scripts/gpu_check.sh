@@ -129,7 +129,7 @@ grep -q "not found" "$LOGS/ldd.txt" && echo "missing libraries: $(grep 'not foun
 # The twins first (exit 77 with the reason where there is no device):
 # every CUDA op against the CPU's on random inputs, sampling on the device
 step test_backend_twins_cuda 150 "$BUNDLE/bin/test_backend_twins" cuda "$BUNDLE/bin/xinf-make-model"
-grep -E "sample twin|cpu vs cuda|q8a|handoff|FAIL" "$LOGS/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
+grep -E "sample twin|cpu vs cuda|q8a|handoff|rope_attention|programmatic|FAIL" "$LOGS/test_backend_twins_cuda.txt" | sed "s/^/  /" | tee -a "$SUMMARY"
 step test_nccl_gpu 45 "$BUNDLE/bin/unit_coll_nccl" gpu
 
 # The 1B shape, then the bench: GPU against CPU in the same run
@@ -162,6 +162,13 @@ fi
 step bench_llama3.2-1b_q8_0_no_pdl 60 env XINF_CUDA_PDL=off "$BUNDLE/bin/xinf-bench-generate" \
     "$WORK/llama3.2-1b-q8_0.gguf" --backend cuda --prompt 128 --decode 64 --json
 grep -E "tokens/s|bound|GB/s|batched" "$LOGS/bench_llama3.2-1b_q8_0_no_pdl.txt" 2>/dev/null | sed "s/^/  /" | tee -a "$SUMMARY"
+
+# The same Q8_0 bench with RoPE and the KV store in a launch of their own
+# before attention (XINF_CUDA_ATTENTION=apart: a launch more a layer)
+step bench_llama3.2-1b_q8_0_attention_apart 60 env XINF_CUDA_ATTENTION=apart "$BUNDLE/bin/xinf-bench-generate" \
+    "$WORK/llama3.2-1b-q8_0.gguf" --backend cuda --prompt 128 --decode 64 --json
+grep -E "tokens/s|bound|GB/s|batched" "$LOGS/bench_llama3.2-1b_q8_0_attention_apart.txt" 2>/dev/null | sed "s/^/  /" \
+    | tee -a "$SUMMARY"
 
 # F16 with one row a warp in steps of several tokens (the batched line
 # compares 16 sequences with one)

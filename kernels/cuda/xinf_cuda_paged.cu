@@ -10,7 +10,10 @@
     product that reads it next (the q8a handoff), one warp a block of 32.
 
     Fused: rope_store (one block a token: its angles once, then q and k
-    turned and k and v stored).
+    turned and k and v stored); rope_attention, for a step of one token a
+    sequence (decode), as the attention kernel with each block turning its
+    own q head and k row first (XINF_CUDA_ATTENTION=apart: rope_store,
+    then attention).
 */
 #include "xinf_cuda_priv.h"
 #include "xinf_cuda_dot.cuh"
