@@ -110,7 +110,9 @@ void xinf_cuda_backend_set_simple_attention (xinf_backend_t *backend, bool on);
 //  rope_attention as two launches (rope_store, then attention) instead
 //  of one where the step has one token a sequence (a decode step); the
 //  same floats either way. Off when created, unless the environment has
-//  XINF_CUDA_ATTENTION=apart. Not while a call runs.
+//  XINF_CUDA_ATTENTION=apart. Not while a call runs; a CUDA graph
+//  recorded before keeps the kernels it was recorded with (as for every
+//  setter here).
 void xinf_cuda_backend_set_attention_apart (xinf_backend_t *backend, bool on);
 
 //  Products of several tokens in F16/BF16 (wide lanes) or Q8_0 (q8a)

@@ -26,6 +26,8 @@
 #define ATTENTION_GROUP 4             //  positions a warp takes at once
 #define ATTENTION_DIMS 8              //  a lane's share of head_dim: up to 256
 #define ATTENTION_SIMPLE_WARPS 4
+#define ATTENTION_SPAN 64             //  positions a part of a head's attention takes at least
+#define ATTENTION_PARTS 8             //  parts a head's attention is split into at most
 
 //  The pool row (layer_first + block * block_tokens + offset) of position
 //  p of sequence 'seq'.
@@ -207,25 +209,111 @@ k_attention_simple (const float *keys, const float *values, const float *q, floa
     }
 }
 
-//  The attention of one (token, head) by a block of ATTENTION_WARPS
-//  warps, k_attention's and k_rope_attention's body. A warp takes
-//  ATTENTION_GROUP positions at once (their keys and values loaded before
-//  the first score is reduced: a position at a time kept a warp waiting
-//  on memory for each), holding its lanes' share of q and of the weighted
-//  values in registers (head_dim <= 32 * ATTENTION_DIMS). 'shared' holds
-//  each warp's sums acc [warps][head_dim], then its running max and sum,
-//  merged at the end. 'query' is the head's q (global or shared memory).
+//  What the attention kernels share: the pool's layer, the batch, the
+//  shapes, the output (and its q8a handoff, or NULLs), and the scratch of
+//  heads split into parts (s_parts).
+typedef struct {
+    float *keys, *values;
+    xinf_cuda_batch_t batch;
+    size_t block_tokens, layer_first, kv_dim, n_heads, group, head_dim;
+    float scale;
+    float *out;
+    int16_t *out_q;
+    float *out_d;
+    float *partials;                  //  [token x head][ATTENTION_PARTS][2 + head_dim]: max, sum, sums
+    unsigned *counters;               //  [token x head]: parts done (zero between launches)
+} s_attend_t;
+
+//  The parts a head's attention over n_pos positions is split into, each
+//  a block of its own, so that a long context keeps more blocks at work
+//  than there are heads. They depend on n_pos alone: a token's floats do
+//  not depend on its batch.
+__device__ __forceinline__ size_t
+s_parts (size_t n_pos)
+{
+    size_t parts = (n_pos + ATTENTION_SPAN - 1) / ATTENTION_SPAN;
+    return parts < ATTENTION_PARTS ? parts : ATTENTION_PARTS;
+}
+
+//  The output of a head from the block's sums (value [d] over 'total',
+//  each scaled to the same max), and its q8a handoff. With out_q
+//  (head_dim is whole blocks, at most a block's threads) warp w writes
+//  the block of d = 32w .. 32w + 31.
+__device__ __forceinline__ void
+s_attend_put (const s_attend_t *a, size_t first, size_t d, float value, float total)
+{
+    float mean = value / total;
+    a->out [first + d] = mean;
+    if (a->out_q)
+        xinf_cuda_q8a_warp_put (mean, threadIdx.x % WARP, a->out_q + (first + d - threadIdx.x % WARP),
+                                a->out_d + (first + d) / 32);
+}
+
+//  A part's sums into the scratch, then the part that finishes last
+//  merges all of them, in part order, into the output and sets the
+//  counter back to zero (the others return). Every thread fences its own
+//  writes before thread 0 counts the part; the last reads the others'
+//  through L2.
+__device__ __forceinline__ void
+s_attend_merge (const s_attend_t *a, size_t item, size_t part, size_t parts, size_t warps, float top, float total,
+                const float *acc_all, const float *maxima, float *shared_last)
+{
+    size_t head_dim = a->head_dim, stride = 2 + head_dim;
+    float *mine = a->partials + (item * ATTENTION_PARTS + part) * stride;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float value = 0;
+        for (size_t w = 0; w < warps; w++)
+            value = __fmaf_rn (acc_all [w * head_dim + d], expf (maxima [w] - top), value);
+        mine [2 + d] = value;
+    }
+    if (threadIdx.x == 0) {
+        mine [0] = top;
+        mine [1] = total;
+    }
+    __threadfence ();
+    __syncthreads ();
+    if (threadIdx.x == 0)
+        *shared_last = atomicAdd (&a->counters [item], 1u) + 1 == parts ? 1.0f : 0.0f;
+    __syncthreads ();
+    if (*shared_last == 0)
+        return;
+    __threadfence ();
+    const float *all = a->partials + item * ATTENTION_PARTS * stride;
+    float overall = -INFINITY, sum = 0;
+    for (size_t p = 0; p < parts; p++)
+        overall = fmaxf (overall, __ldcg (all + p * stride));
+    for (size_t p = 0; p < parts; p++)
+        sum = __fmaf_rn (__ldcg (all + p * stride + 1), expf (__ldcg (all + p * stride) - overall), sum);
+    size_t first = item * head_dim;
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        float value = 0;
+        for (size_t p = 0; p < parts; p++)
+            value = __fmaf_rn (__ldcg (all + p * stride + 2 + d), expf (__ldcg (all + p * stride) - overall), value);
+        s_attend_put (a, first, d, value, sum);
+    }
+    if (threadIdx.x == 0)
+        a->counters [item] = 0;
+}
+
+//  The attention of one (token, head), or of its part 'part' (s_parts),
+//  by a block of ATTENTION_WARPS warps: k_attention's and
+//  k_rope_attention's body. A warp takes ATTENTION_GROUP positions at
+//  once (their keys and values loaded before the first score is reduced:
+//  a position at a time kept a warp waiting on memory for each), holding
+//  its lanes' share of q and of the weighted values in registers
+//  (head_dim <= 32 * ATTENTION_DIMS). 'shared' holds each warp's sums
+//  acc [warps][head_dim], then its running max and sum, merged at the
+//  end, then a flag. 'query' is the head's q (global or shared memory).
 //  With 'fresh_k' and 'fresh_v' the token's own position (its last) is
 //  read from there, not from the pool: the launch writes it there itself.
 __device__ __forceinline__ void
-s_attend (const float *keys, const float *values, const float *query, const float *fresh_k, const float *fresh_v,
-          float *out, const xinf_cuda_batch_t batch, size_t block_tokens, size_t layer_first, size_t kv_dim,
-          size_t n_heads, size_t group, size_t head_dim, float scale, int16_t *out_q, float *out_d, float *shared)
+s_attend (const s_attend_t *a, size_t item, size_t part, const float *query, const float *fresh_k,
+          const float *fresh_v, float *shared)
 {
+    size_t head_dim = a->head_dim, token = item / a->n_heads, head = item % a->n_heads;
     float *acc_all = shared, *maxima = acc_all + ATTENTION_WARPS * head_dim, *sums = maxima + ATTENTION_WARPS;
-    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
     unsigned warp = threadIdx.x / WARP, lane = threadIdx.x % WARP;
-    size_t q_dim = n_heads * head_dim, offset = head / group * head_dim;
+    size_t offset = head / a->group * head_dim;
     float mine [ATTENTION_DIMS], acc [ATTENTION_DIMS];
 #pragma unroll
     for (int i = 0; i < ATTENTION_DIMS; i++) {
@@ -233,21 +321,23 @@ s_attend (const float *keys, const float *values, const float *query, const floa
         mine [i] = d < head_dim ? query [d] : 0;
         acc [i] = 0;
     }
-    int32_t seq = batch.seq [token];
-    size_t n_pos = (size_t) batch.pos [token] + 1;
+    int32_t seq = a->batch.seq [token];
+    size_t n_pos = (size_t) a->batch.pos [token] + 1, parts = s_parts (n_pos);
+    size_t per = (n_pos + parts - 1) / parts, lo = part * per, hi = lo + per < n_pos ? lo + per : n_pos;
     float top = -INFINITY, sum = 0;
-    for (size_t base = warp * ATTENTION_GROUP; base < n_pos; base += ATTENTION_WARPS * ATTENTION_GROUP) {
+    for (size_t base = lo + warp * ATTENTION_GROUP; base < hi; base += ATTENTION_WARPS * ATTENTION_GROUP) {
         float scores [ATTENTION_GROUP], held [ATTENTION_GROUP][ATTENTION_DIMS];
 #pragma unroll
         for (int j = 0; j < ATTENTION_GROUP; j++) {
-            bool inside = base + j < n_pos;                 //  the same on every lane
-            const float *key = keys, *value = values;
+            bool inside = base + j < hi;                    //  the same on every lane
+            const float *key = a->keys, *value = a->values;
             if (fresh_k && base + j + 1 == n_pos) {
                 key = fresh_k;
                 value = fresh_v;
             }
             else if (inside) {
-                size_t row = s_pool_row (batch, seq, base + j, block_tokens, layer_first) * kv_dim + offset;
+                size_t row = s_pool_row (a->batch, seq, base + j, a->block_tokens, a->layer_first) * a->kv_dim
+                           + offset;
                 key += row;
                 value += row;
             }
@@ -264,20 +354,20 @@ s_attend (const float *keys, const float *values, const float *query, const floa
         float next = top;
 #pragma unroll
         for (int j = 0; j < ATTENTION_GROUP; j++) {
-            scores [j] = xinf_cuda_warp_sum (scores [j]) * scale;
-            if (base + j < n_pos)
+            scores [j] = xinf_cuda_warp_sum (scores [j]) * a->scale;
+            if (base + j < hi)
                 next = fmaxf (next, scores [j]);
         }
         float fade = expf (top - next);
-        sum *= fade;
+        sum = __fmul_rn (sum, fade);
 #pragma unroll
         for (int i = 0; i < ATTENTION_DIMS; i++)
-            acc [i] *= fade;
+            acc [i] = __fmul_rn (acc [i], fade);
 #pragma unroll
         for (int j = 0; j < ATTENTION_GROUP; j++)
-            if (base + j < n_pos) {
+            if (base + j < hi) {
                 float weight = expf (scores [j] - next);
-                sum += weight;
+                sum = __fadd_rn (sum, weight);
 #pragma unroll
                 for (int i = 0; i < ATTENTION_DIMS; i++)
                     acc [i] = fmaf (weight, held [j][i], acc [i]);
@@ -295,71 +385,73 @@ s_attend (const float *keys, const float *values, const float *query, const floa
         sums [warp] = sum;
     }
     __syncthreads ();
+    //  Only the warps that had positions, the first 'warps' (NaN from a
+    //  score stays NaN, as on the CPU)
+    size_t warps = (hi - lo + ATTENTION_GROUP - 1) / ATTENTION_GROUP;
+    warps = warps < ATTENTION_WARPS ? warps : ATTENTION_WARPS;
     float overall = -INFINITY;
     for (int w = 0; w < ATTENTION_WARPS; w++)
         overall = fmaxf (overall, maxima [w]);
-    //  Only the warps that had positions (NaN from a score stays NaN, as on the CPU)
     float total = 0;
-    for (int w = 0; w < ATTENTION_WARPS; w++)
-        if ((size_t) w * ATTENTION_GROUP < n_pos)
-            total += sums [w] * expf (maxima [w] - overall);
-    //  With out_q (the q8a handoff: head_dim is whole blocks, at most a
-    //  block's threads) warp w writes the block of d = 32w .. 32w + 31
-    size_t first = token * q_dim + head * head_dim;
+    for (size_t w = 0; w < warps; w++)
+        total = __fmaf_rn (sums [w], expf (maxima [w] - overall), total);
+    if (parts > 1) {
+        s_attend_merge (a, item, part, parts, warps, overall, total, acc_all, maxima, sums + ATTENTION_WARPS);
+        return;
+    }
+    size_t first = item * head_dim;
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float value = 0;
-        for (int w = 0; w < ATTENTION_WARPS; w++)
-            if ((size_t) w * ATTENTION_GROUP < n_pos)
-                value += acc_all [w * head_dim + d] * expf (maxima [w] - overall);
-        float mean = value / total;
-        out [first + d] = mean;
-        if (out_q)
-            xinf_cuda_q8a_warp_put (mean, lane, out_q + (first + d - lane), out_d + (first + d) / 32);
+        for (size_t w = 0; w < warps; w++)
+            value = __fmaf_rn (acc_all [w * head_dim + d], expf (maxima [w] - overall), value);
+        s_attend_put (a, first, d, value, total);
     }
 }
 
-//  One (token, head) a block (s_attend), q and the pool as they are.
+//  One block a part of a (token, head) (s_attend), q and the pool as
+//  they are; the grid has ATTENTION_PARTS blocks a head, those past the
+//  head's parts return at once.
 __global__ void
-k_attention (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
-             size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
-             float scale, int16_t *out_q, float *out_d)
+k_attention (const s_attend_t a, const float *q)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
-    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads;
-    s_attend (keys, values, q + (token * n_heads + head) * head_dim, NULL, NULL, out, batch, block_tokens,
-              layer_first, kv_dim, n_heads, group, head_dim, scale, out_q, out_d, shared);
+    size_t item = blockIdx.x / ATTENTION_PARTS, part = blockIdx.x % ATTENTION_PARTS;
+    if (part >= s_parts ((size_t) a.batch.pos [item / a.n_heads] + 1))
+        return;
+    s_attend (&a, item, part, q + item * a.head_dim, NULL, NULL, shared);
 }
 
 //  rope_store and attention in one launch, for a step of one token a
-//  sequence (a decode step): one (token, head) a block, as k_attention.
-//  The block turns its q head and its KV head's k row for the token's
-//  position into shared memory (after s_attend's sums: angles [head_dim],
-//  then query, fresh_k, fresh_v), with the arithmetic of k_rope_store;
-//  the first head of each KV group stores the k and v rows into the
-//  pool. Every head of the group reads that position from its own copy,
-//  the others from the pool, which no token of such a step writes. q and
-//  k are left as they were.
+//  sequence (a decode step): one block a part of a (token, head), as
+//  k_attention. The block turns its q head and its KV head's k row for
+//  the token's position into shared memory (after s_attend's: angles
+//  [head_dim], then query, fresh_k, fresh_v), with the arithmetic of
+//  k_rope_store; part 0 of the first head of each KV group stores the k
+//  and v rows into the pool. Every block reads that position from its
+//  own copy, the others from the pool, which no token of such a step
+//  writes. q and k are left as they were.
 __global__ void
-k_rope_attention (const float *q, const float *k, const float *v, float *keys, float *values,
-                  const xinf_cuda_batch_t batch, size_t block_tokens, size_t layer_first, size_t kv_dim,
-                  size_t n_heads, size_t group, size_t head_dim, float scale, float base, float rope_scale, bool neox,
-                  const float *factors, float *out, int16_t *out_q, float *out_d)
+k_rope_attention (const s_attend_t a, const float *q, const float *k, const float *v, float base, float rope_scale,
+                  bool neox, const float *factors)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
-    float *angles = shared + ATTENTION_WARPS * (head_dim + 2), *query = angles + head_dim;
+    size_t head_dim = a.head_dim, item = blockIdx.x / ATTENTION_PARTS, part = blockIdx.x % ATTENTION_PARTS;
+    size_t token = item / a.n_heads, head = item % a.n_heads, half = head_dim / 2;
+    int32_t pos = a.batch.pos [token];
+    if (part >= s_parts ((size_t) pos + 1))
+        return;
+    float *angles = shared + ATTENTION_WARPS * (head_dim + 2) + 1, *query = angles + head_dim;
     float *fresh_k = query + head_dim, *fresh_v = fresh_k + head_dim;
-    size_t token = blockIdx.x / n_heads, head = blockIdx.x % n_heads, half = head_dim / 2;
-    size_t kv_at = token * kv_dim + head / group * head_dim;
-    int32_t pos = batch.pos [token];
+    size_t kv_at = token * a.kv_dim + head / a.group * head_dim;
     for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
         double theta = xinf_cuda_rope_angle (pos, i, head_dim, base, rope_scale, factors);
         angles [i] = (float) cos (theta);
         angles [half + i] = (float) sin (theta);
     }
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
-        query [d] = q [(token * n_heads + head) * head_dim + d];
+        query [d] = q [item * head_dim + d];
         fresh_k [d] = k [kv_at + d];
         fresh_v [d] = v [kv_at + d];
     }
@@ -370,16 +462,51 @@ k_rope_attention (const float *q, const float *k, const float *v, float *keys, f
         xinf_cuda_rope_pair (fresh_k, i, half, neox, angles [i], angles [half + i], &lo, &hi);
     }
     __syncthreads ();
-    if (head % group == 0) {
-        size_t row = s_pool_row (batch, batch.seq [token], (size_t) pos, block_tokens, layer_first) * kv_dim
-                   + head / group * head_dim;
+    if (part == 0 && head % a.group == 0) {
+        size_t row = s_pool_row (a.batch, a.batch.seq [token], (size_t) pos, a.block_tokens, a.layer_first) * a.kv_dim
+                   + head / a.group * head_dim;
         for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
-            keys [row + d] = fresh_k [d];
-            values [row + d] = fresh_v [d];
+            a.keys [row + d] = fresh_k [d];
+            a.values [row + d] = fresh_v [d];
         }
     }
-    s_attend (keys, values, query, fresh_k, fresh_v, out, batch, block_tokens, layer_first, kv_dim, n_heads, group,
-              head_dim, scale, out_q, out_d, shared);
+    s_attend (&a, item, part, query, fresh_k, fresh_v, shared);
+}
+
+//  The eight-warp kernels' shared memory (s_attend's sums and flag; with
+//  'rope', k_rope_attention's four rows after them).
+static size_t
+s_attend_shared (size_t head_dim, bool rope)
+{
+    return (ATTENTION_WARPS * (head_dim + 2) + 1 + (rope ? 4 * head_dim : 0)) * sizeof (float);
+}
+
+//  The kernels' common arguments for 'n' tokens; the scratch of parts in
+//  its two stages: the counters' grows zeroed (each merge leaves its
+//  counter at zero, so they are zero between launches). -1 after a
+//  failure.
+static int
+s_attend_args (xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, size_t layer, const xinf_cuda_batch_t *device,
+               size_t n, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out, s_attend_t *a)
+{
+    size_t heads = n * n_heads;
+    size_t grown = cuda->stages [XINF_CUDA_STAGE_COUNTERS].capacity;
+    void *partials = xinf_cuda_stage (cuda, XINF_CUDA_STAGE_PARTS,
+                                      heads * ATTENTION_PARTS * (2 + head_dim) * sizeof (float));
+    void *counters = partials ? xinf_cuda_stage (cuda, XINF_CUDA_STAGE_COUNTERS, heads * sizeof (unsigned)) : NULL;
+    if (!counters)
+        return -1;
+    grown = cuda->stages [XINF_CUDA_STAGE_COUNTERS].capacity != grown;
+    if (grown && xinf_cuda_check (cuda, cudaMemsetAsync (counters, 0, cuda->stages [XINF_CUDA_STAGE_COUNTERS].capacity,
+                                                         cuda->stream), "attention"))
+        return -1;
+    *a = (s_attend_t) { pool->keys, pool->values, *device, pool->block_tokens,
+                        layer * pool->n_blocks * pool->block_tokens, pool->kv_dim, n_heads, n_heads / n_kv_heads,
+                        head_dim, (float) (1.0 / sqrt ((double) head_dim)), out, NULL, NULL, (float *) partials,
+                        (unsigned *) counters };
+    if (head_dim % 32 == 0)
+        xinf_cuda_q8a_handoff (cuda, out, heads * head_dim, &a->out_q, &a->out_d);
+    return cuda->failed ? -1 : 0;
 }
 
 int
@@ -393,40 +520,37 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
         return -1;
     if (!batch->n)
         return 0;
-    if (!n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
+    if (!n_heads || !n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
         return xinf_cuda_fail (cuda, "attention", "heads do not match the pool's rows");
     bool simple = cuda->attention_simple || head_dim > ATTENTION_DIMS * WARP;      //  the first kernel takes any
     size_t shared = simple ? ((ATTENTION_SIMPLE_WARPS + 1) * head_dim + 2 * ATTENTION_SIMPLE_WARPS) * sizeof (float)
-                           : (ATTENTION_WARPS * head_dim + 2 * ATTENTION_WARPS) * sizeof (float);
-    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff)
+                           : s_attend_shared (head_dim, false);
+    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff / ATTENTION_PARTS)
         return xinf_cuda_fail (cuda, "attention", "head_dim or tokens x heads too large for one launch");
     if (!s_pool_ok (cuda, pool, layer, "attention") || !xinf_cuda_device_memory (cuda, q, bytes, "attention")
     ||  !xinf_cuda_device_memory (cuda, out, bytes, "attention")
     ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
         return -1;
-    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
-    float scale = (float) (1.0 / sqrt ((double) head_dim));
-    int16_t *out_q = NULL;
-    float *out_d = NULL;
-    if (!simple && head_dim % 32 == 0 && head_dim <= ATTENTION_WARPS * WARP)
-        xinf_cuda_q8a_handoff (cuda, out, batch->n * n_heads * head_dim, &out_q, &out_d);
-    if (cuda->failed)
-        return -1;
-    unsigned grid = (unsigned) (batch->n * n_heads);
     if (simple)
-        return xinf_cuda_launch (cuda, "attention", k_attention_simple, grid, ATTENTION_SIMPLE_WARPS * WARP, shared,
-                                 pool->keys, pool->values, q, out, device, pool->block_tokens, layer_first,
-                                 pool->kv_dim, n_heads, n_heads / n_kv_heads, head_dim, scale);
-    return xinf_cuda_launch (cuda, "attention", k_attention, grid, ATTENTION_WARPS * WARP, shared, pool->keys,
-                             pool->values, q, out, device, pool->block_tokens, layer_first, pool->kv_dim, n_heads,
-                             n_heads / n_kv_heads, head_dim, scale, out_q, out_d);
+        return xinf_cuda_launch (cuda, "attention", k_attention_simple, (unsigned) (batch->n * n_heads),
+                                 ATTENTION_SIMPLE_WARPS * WARP, shared, pool->keys, pool->values, q, out, device,
+                                 pool->block_tokens, layer * pool->n_blocks * pool->block_tokens, pool->kv_dim,
+                                 n_heads, n_heads / n_kv_heads, head_dim, (float) (1.0 / sqrt ((double) head_dim)));
+    s_attend_t args;
+    if (s_attend_args (cuda, pool, layer, &device, batch->n, n_heads, n_kv_heads, head_dim, out, &args))
+        return -1;
+    return xinf_cuda_launch (cuda, "attention", k_attention, (unsigned) (batch->n * n_heads * ATTENTION_PARTS),
+                             ATTENTION_WARPS * WARP, shared, args, q);
 }
 
 //  Whether no two of the batch's tokens are of one sequence (a decode
 //  step; a graph's padding tokens have sequences of their own): then the
 //  only pool row a token's attention reads that the step writes is its
-//  own position's, which k_rope_attention keeps for it. More than 4096
-//  sequences: not asked, the ops run apart.
+//  own position's, which k_rope_attention keeps for it. This rests on
+//  the block tables, as the batcher keeps them: sequences share only
+//  whole blocks of positions before their last prompt token, so no token
+//  writes a row another token's table reaches below that token's own
+//  position. More than 4096 sequences: not asked, the ops run apart.
 static bool
 s_one_token_a_sequence (const xinf_batch_t *batch)
 {
@@ -449,9 +573,9 @@ static bool
 s_attention_fuses (const xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, const xinf_batch_t *batch, size_t n_heads,
                    size_t n_kv_heads, size_t head_dim)
 {
-    return batch->n && !cuda->attention_simple && !cuda->attention_apart && head_dim >= 2 && head_dim % 2 == 0
+    return batch->n && n_heads && !cuda->attention_simple && !cuda->attention_apart && head_dim >= 2 && head_dim % 2 == 0
         && head_dim <= ATTENTION_DIMS * WARP && n_kv_heads && n_heads % n_kv_heads == 0
-        && n_kv_heads * head_dim == pool->kv_dim && batch->n * n_heads <= 0x7fffffff
+        && n_kv_heads * head_dim == pool->kv_dim && batch->n * n_heads <= 0x7fffffff / ATTENTION_PARTS
         && s_one_token_a_sequence (batch);
 }
 
@@ -478,18 +602,12 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
                                                                           "rope_attention")))
     ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
         return -1;
-    int16_t *out_q = NULL;
-    float *out_d = NULL;
-    if (head_dim % 32 == 0)
-        xinf_cuda_q8a_handoff (cuda, out, batch->n * n_heads * head_dim, &out_q, &out_d);
-    if (cuda->failed)
+    s_attend_t args;
+    if (s_attend_args (cuda, pool, layer, &device, batch->n, n_heads, n_kv_heads, head_dim, out, &args))
         return -1;
-    size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
-    size_t shared = (ATTENTION_WARPS * (head_dim + 2) + 4 * head_dim) * sizeof (float);
     cuda->rope_attentions++;
-    return xinf_cuda_launch (cuda, "rope_attention", k_rope_attention, (unsigned) (batch->n * n_heads),
-                             ATTENTION_WARPS * WARP, shared, q, k, v, pool->keys, pool->values, device,
-                             pool->block_tokens, layer_first, pool->kv_dim, n_heads, n_heads / n_kv_heads, head_dim,
-                             (float) (1.0 / sqrt ((double) head_dim)), rope->base, rope->scale, rope->neox, factors,
-                             out, out_q, out_d);
+    return xinf_cuda_launch (cuda, "rope_attention", k_rope_attention,
+                             (unsigned) (batch->n * n_heads * ATTENTION_PARTS), ATTENTION_WARPS * WARP,
+                             s_attend_shared (head_dim, true), args, (const float *) q, (const float *) k, v,
+                             rope->base, rope->scale, rope->neox, factors);
 }

@@ -42,6 +42,8 @@ typedef enum {
     XINF_CUDA_STAGE_OUT,              //  a product's host output
     XINF_CUDA_STAGE_HALF,             //  activations as F16 / BF16 for cuBLAS
     XINF_CUDA_STAGE_Q8A,              //  activations quantized for Q8_0 products
+    XINF_CUDA_STAGE_PARTS,            //  attention's partial sums of heads split into parts
+    XINF_CUDA_STAGE_COUNTERS,         //  their counters (zero between launches)
     XINF_CUDA_STAGES
 } xinf_cuda_stage_t;
 

@@ -639,10 +639,11 @@ s_cuda (const char *make_model)
     size_t fused = xinf_cuda_backend_fused_launches (subject);
     printf ("products of one input in one launch: %zu calls\n", fused);
     printf ("quantizing launches the q8a handoff saved: %zu\n", test_twins_handoff (&twins));
+    size_t rope_attentions = xinf_cuda_backend_rope_attentions (subject);
     test_twins_model (&twins, make_model);
     s_report (&twins, "cpu vs cuda");
-    size_t rope_attentions = xinf_cuda_backend_rope_attentions (subject);
-    printf ("rope_attention calls in one launch: %zu\n", rope_attentions);
+    rope_attentions = xinf_cuda_backend_rope_attentions (subject) - rope_attentions;
+    printf ("rope_attention calls in one launch in whole steps: %zu\n", rope_attentions);
     //  The generic product kernel where the wide one took F16/BF16/Q8_0
     xinf_cuda_backend_set_wide (subject, false);
     test_twins_t generic = { reference, subject, "cuda (generic products)", false, 0, 0, 0, 0 };

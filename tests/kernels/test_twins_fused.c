@@ -105,16 +105,20 @@ s_twin_add_rmsnorm (test_twins_t *twins)
 
 //  ---- rope_store -------------------------------------------------------------------------
 
-//  Three sequences in blocks of 'block_tokens' (their tables in reverse
-//  order of the pool's blocks): a decode at 37, then a chunk of 14 ending
-//  at 49 (S_MIXED) or a decode at 49, then a decode at 5. With S_PADDED
-//  (a decode step), two padding tokens as xinf_graph_pad makes them: the
-//  last token again, each in a sequence of its own whose table is a copy
-//  of the last one's (their rows must be the last token's).
+//  Six sequences in blocks of 'block_tokens' (their tables in reverse
+//  order of the pool's blocks), a decode each: at 37, at 49 (S_MIXED: a
+//  chunk of 14 ending there), at 0, at 6, at 299 and at 649 (the last
+//  two long enough for attention in parts), the last positions covering
+//  every place in a warp's group of four. With S_PADDED (a decode step),
+//  two padding tokens as xinf_graph_pad makes them: the last token again,
+//  each in a sequence of its own whose table is a copy of the last one's
+//  (their rows must be the last token's).
 typedef enum { S_MIXED, S_DECODE, S_PADDED } s_kind_t;
 
+#define S_SEQS 6
+
 typedef struct {
-    int32_t pos [16], seq [16], table_start [6], blocks [48];
+    int32_t pos [24], seq [24], table_start [S_SEQS + 3], blocks [1200];
     xinf_batch_t batch;
     size_t n_blocks, n_real;
 } s_batch_t;
@@ -122,15 +126,15 @@ typedef struct {
 static void
 s_batch (s_batch_t *b, size_t block_tokens, s_kind_t kind)
 {
-    static const size_t lengths [3] = { 38, 50, 6 };
-    size_t chunks [3] = { 1, kind == S_MIXED ? 14 : 1, 1 };
-    size_t listed = 0, n = 0, n_seqs = kind == S_PADDED ? 5 : 3;
-    for (size_t s = 0; s < 3; s++)
+    static const size_t lengths [S_SEQS] = { 38, 50, 1, 7, 300, 650 };
+    size_t chunks [S_SEQS] = { 1, kind == S_MIXED ? 14 : 1, 1, 1, 1, 1 };
+    size_t listed = 0, n = 0, n_seqs = kind == S_PADDED ? S_SEQS + 2 : S_SEQS;
+    for (size_t s = 0; s < S_SEQS; s++)
         listed += (lengths [s] + block_tokens - 1) / block_tokens;
     b->n_blocks = listed + 2;
-    CHECK (listed <= 32);
+    CHECK (listed <= 400);
     listed = 0;
-    for (size_t s = 0; s < 3; s++) {
+    for (size_t s = 0; s < S_SEQS; s++) {
         b->table_start [s] = (int32_t) listed;
         for (size_t k = 0; k < (lengths [s] + block_tokens - 1) / block_tokens; k++, listed++)
             b->blocks [listed] = (int32_t) (b->n_blocks - 1 - listed);
@@ -140,8 +144,8 @@ s_batch (s_batch_t *b, size_t block_tokens, s_kind_t kind)
         }
     }
     b->n_real = n;
-    size_t last_first = (size_t) b->table_start [2], last_count = listed - last_first;
-    for (size_t s = 3; s < n_seqs; s++, n++) {
+    size_t last_first = (size_t) b->table_start [S_SEQS - 1], last_count = listed - last_first;
+    for (size_t s = S_SEQS; s < n_seqs; s++, n++) {
         b->table_start [s] = (int32_t) listed;
         for (size_t k = 0; k < last_count; k++, listed++)
             b->blocks [listed] = b->blocks [last_first + k];
