@@ -2,9 +2,11 @@
     rope_store, attention, rope_attention), each with the CPU backend's
     semantics (kernels/cpu/xinf_cpu_paged.c).
 
-    Attention: one block of 8 warps a (token, head); each warp takes 4
-    positions at a time (their loads issued together) with an online
-    softmax, the warps' partial sums are merged at the end
+    Attention: one block of 8 warps a (token, head), or past 64 positions
+    a part of its positions (up to 8 parts, merged by the part that
+    finishes last); each warp takes 4 positions at a time (their loads
+    issued together) with an online softmax, the warps' partial sums are
+    merged at the end
     (XINF_CUDA_ATTENTION=simple: the first kernel, 4 warps of one position
     at a time, to compare). It writes its output quantized for a Q8_0
     product that reads it next (the q8a handoff), one warp a block of 32.

@@ -418,11 +418,81 @@ s_handoff_case (test_twins_t *twins, s_producer_t producer, bool between, size_t
     return handed;
 }
 
+//  Twice on 'be': rope_attention of q [round] into out, then the Q8_0
+//  product of out with a bias; the second round's product, the
+//  quantizing launches the handoff saved into *handed (as s_run_handoff).
+static float *
+s_run_attention_handoff (xinf_backend_t *be, const s_shape_t *shape, const s_batch_t *b, const float *pool_init,
+                         const float *q [2], const float *k, const float *v, const xinf_matrix_t *w,
+                         const float *bias, size_t *handed)
+{
+    size_t n = b->batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
+    size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim, before = xinf_cuda_backend_handoffs (be);
+    xinf_kv_pool_t pool = { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
+                            b->n_blocks, shape->block_tokens, kv_dim };
+    float *dq = test_twins_put (be, NULL, n * q_dim), *dk = test_twins_put (be, NULL, n * kv_dim);
+    float *dv = test_twins_put (be, v, n * kv_dim), *dout = test_twins_put (be, NULL, n * q_dim);
+    float *dy = test_twins_put (be, NULL, n * w->rows);
+    xinf_rope_t rope = { 10000.0f, 1.0f, false, NULL };
+    for (int round = 0; round < 2; round++) {
+        CHECK (be->ops->write (be, dq, q [round], n * q_dim * sizeof (float)) == 0);
+        CHECK (be->ops->write (be, dk, k, n * kv_dim * sizeof (float)) == 0);
+        CHECK (be->ops->rope_attention (be, &pool, 1, &b->batch, dq, dk, dv, shape->n_heads, shape->n_kv_heads,
+                                        shape->head_dim, &rope, dout) == 0);
+        xinf_product_t product = { w, dout, dy, bias };
+        be->ops->project (be, &product, 1, n);
+    }
+    float *y = test_twins_get (be, dy, n * w->rows);
+    float *buffers [] = { pool.keys, pool.values, dq, dk, dv, dout, dy };
+    for (size_t index = 0; index < 7; index++)
+        be->ops->free (be, buffers [index]);
+    *handed = xinf_cuda_backend_handoffs (be) - before;
+    return y;
+}
+
+//  Attention hands its output on quantized to the o product, from the
+//  fused launch (a decode step) and from the ops apart (a step with a
+//  chunk), heads in one part and in several.
+static size_t
+s_attention_handoff (test_twins_t *twins)
+{
+    static const s_shape_t shape = { 16, 4, 2, 64 };
+    size_t total = 0;
+    for (int kind = S_MIXED; kind <= S_DECODE; kind++) {
+        s_batch_t b;
+        s_batch (&b, shape.block_tokens, (s_kind_t) kind);
+        size_t n = b.batch.n, kv_dim = shape.n_kv_heads * shape.head_dim, q_dim = shape.n_heads * shape.head_dim;
+        size_t slots = 2 * b.n_blocks * shape.block_tokens * kv_dim, rows = 64, handed;
+        uint8_t *data = s_q8_0 (rows, q_dim);
+        xinf_matrix_t w = { XINF_DTYPE_Q8_0, data, rows, q_dim };
+        float *pool_init = test_floats (2 * slots, &s_state), *k = test_floats (n * kv_dim, &s_state);
+        float *v = test_floats (n * kv_dim, &s_state), *q0 = test_floats (n * q_dim, &s_state);
+        float *q1 = test_floats (n * q_dim, &s_state), *bias = test_floats (rows, &s_state);
+        const float *q [2] = { q0, q1 };
+        float *ref = s_run_attention_handoff (twins->reference, &shape, &b, pool_init, q, k, v, &w, bias, &handed);
+        float *sub = s_run_attention_handoff (twins->subject, &shape, &b, pool_init, q, k, v, &w, bias, &handed);
+        char what [96];
+        snprintf (what, sizeof what, "q8a handoff from rope_attention, %s step of %zu tokens",
+                  kind == S_MIXED ? "a mixed" : "a decode", n);
+        test_twins_compare (twins, what, sub, ref, n * rows, 1e-7);
+        if (handed < 1)
+            fprintf (stderr, "FAIL %s: %s: no quantizing launch saved\n", twins->subject_name, what);
+        CHECK (handed >= 1);
+        total += handed;
+        float *arrays [] = { ref, sub, pool_init, k, v, q0, q1, bias };
+        for (size_t index = 0; index < 8; index++)
+            free (arrays [index]);
+        free (data);
+        test_twins_forget (twins);
+    }
+    return total;
+}
+
 size_t
 test_twins_handoff (test_twins_t *twins)
 {
     static const size_t shapes [][2] = { { 1, 256 }, { 9, 256 }, { 1, 96 }, { 3, 288 } };
-    size_t total = 0;
+    size_t total = s_attention_handoff (twins);
     for (int producer = S_RMSNORM; producer <= S_SILU_MUL; producer++)
         for (size_t s = 0; s < 4; s++)
             for (int between = 0; between < 2; between++)
