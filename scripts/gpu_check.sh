@@ -137,7 +137,7 @@ step make_models 150 sh "$0" part make_models
 for type in f16 q8_0; do
     step "bench_llama3.2-1b_$type" 90 "$BUNDLE/bin/xinf-bench-generate" "$WORK/llama3.2-1b-$type.gguf" --backend cuda \
         --prompt 128 --decode 64 --op-times --json
-    grep -E "tokens/s|bound|GB/s|batched|op times|calls" "$LOGS/bench_llama3.2-1b_$type.txt" | sed "s/^/  /" \
+    grep -E "tokens/s|bound|GB/s|batched|op times|calls|sampling" "$LOGS/bench_llama3.2-1b_$type.txt" | sed "s/^/  /" \
         | tee -a "$SUMMARY"
 done
 step node_gpu_launch 90 sh "$0" part node

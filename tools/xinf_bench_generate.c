@@ -26,11 +26,14 @@
     the serving path; on the GPU through graphs), printed as the ratio.
     --op-times runs the decode steps of one sequence once more with each
     op timed alone (xinf_bench_optimes.h: products by shape with the GB/s
-    of weights they read, attention, the small ops).
+    of weights they read, attention, the small ops). On the GPU the
+    device's sample op is then timed against the CPU sampler on one row
+    and on N rows of the model's vocabulary (xinf_bench_sample.h).
 */
 #include "xinf.h"
 #include "xinf_batch.h"
 #include "xinf_bench_optimes.h"
+#include "xinf_bench_sample.h"
 #include "xinf_cpu_backend.h"
 #include "xinf_model.h"
 #include "xinf_cpu_ops.h"
@@ -264,6 +267,22 @@ s_op_times (xinf_config_t *config, const xinf_transformer_t *t, xinf_backend_t *
     return rc ? 1 : 0;
 }
 
+#if defined (XINF_HAVE_CUDA)
+//  The device's sample op against the CPU sampler, on a row and on 'seqs'
+//  rows of 'vocab' logits; 0, or 1 after a failure.
+static int
+s_sampling (xinf_backend_t *backend, size_t vocab, size_t seqs)
+{
+    char error [256] = "";
+    int rc = xinf_bench_sample (backend, vocab, 1, 20, stdout, error, sizeof error);
+    if (rc == 0 && seqs > 1)
+        rc = xinf_bench_sample (backend, vocab, seqs, 10, stdout, error, sizeof error);
+    if (rc)
+        fprintf (stderr, "xinf-bench-generate: sampling: %s\n", error);
+    return rc ? 1 : 0;
+}
+#endif
+
 //  --backend cuda: the GPU and the CPU backend over the same steps.
 static int
 s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t, const xinf_model_info_t *info)
@@ -302,7 +321,7 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
         rc = s_batched (t, gpu, true, seqs, decode, batched, error, sizeof error);
     if (rc == 0 && xinf_cuda_backend_error (gpu))
         rc = -1, snprintf (error, sizeof error, "%s", xinf_cuda_backend_error (gpu));
-    int timed = rc == 0 ? s_op_times (config, t, gpu) : 0;
+    int timed = rc == 0 ? s_op_times (config, t, gpu) : 0, sampled = 0;
     if (rc)
         fprintf (stderr, "xinf-bench-generate: %s\n", error [0] ? error : "out of memory");
     else {
@@ -338,11 +357,12 @@ s_run_cuda (xinf_config_t *config, const char *path, const xinf_transformer_t *t
                     "\"batch_tokens_per_s\":%.2f,\"batch_one_tokens_per_s\":%.2f}\n", found.name, rates [0][0],
                     rates [0][1], rates [1][0], rates [1][1], rates [2][1], bandwidth / 1e9, bytes / 1e6, bound,
                     rates [2][1] / bound, seqs, batched [0], batched [1]);
+        sampled = s_sampling (gpu, t->vocab, seqs);
     }
     xinf_backend_destroy (&cpu);
     xinf_backend_destroy (&gpu);
     xinf_threadpool_destroy (&pool);
-    return rc || timed ? 1 : 0;
+    return rc || timed || sampled ? 1 : 0;
 #else
     (void) config;
     (void) path;
