@@ -33,6 +33,24 @@ s_same (test_twins_t *twins, const char *what, const float *fused, const float *
     CHECK (memcmp (fused, composed, count * sizeof (float)) == 0);
 }
 
+//  Each part of a fused op's results: the subject's against the
+//  reference's within its tolerance, and the same floats as the subject's
+//  composed ops; frees them.
+static void
+s_check_parts (test_twins_t *twins, const char *label, const char *const *names, float **ref, float **sub,
+               float **own, const size_t *counts, const double *tolerances, size_t n_parts)
+{
+    for (size_t part = 0; part < n_parts; part++) {
+        char what [160];
+        snprintf (what, sizeof what, "%s: %s", label, names [part]);
+        test_twins_compare (twins, what, sub [part], ref [part], counts [part], tolerances [part]);
+        s_same (twins, what, sub [part], own [part], counts [part]);
+        free (ref [part]);
+        free (sub [part]);
+        free (own [part]);
+    }
+}
+
 //  Random Q8_0 rows: a small F16 scale and 32 random codes a block.
 static uint8_t *
 s_q8_0 (size_t rows, size_t cols)
@@ -215,17 +233,11 @@ s_twin_rope_store (test_twins_t *twins)
             s_run_rope_store (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, sub);
             s_run_rope_store (twins->subject, false, shape, &b, pool_init, q, k, v, &rope, own);
             size_t counts [4] = { n * shape->n_heads * shape->head_dim, n * kv_dim, slots, slots };
-            for (int part = 0; part < 4; part++) {
-                char what [128];
-                snprintf (what, sizeof what, "rope_store block %zu heads %zu/%zu head_dim %zu %s%s: %s",
-                          shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim,
-                          rope.neox ? "neox" : "pairs", rope.factors ? " factors" : "", parts [part]);
-                test_twins_compare (twins, what, sub [part], ref [part], counts [part], tolerances [part]);
-                s_same (twins, what, sub [part], own [part], counts [part]);
-                free (ref [part]);
-                free (sub [part]);
-                free (own [part]);
-            }
+            char label [96];
+            snprintf (label, sizeof label, "rope_store block %zu heads %zu/%zu head_dim %zu %s%s", shape->block_tokens,
+                      shape->n_heads, shape->n_kv_heads, shape->head_dim, rope.neox ? "neox" : "pairs",
+                      rope.factors ? " factors" : "");
+            s_check_parts (twins, label, parts, ref, sub, own, counts, tolerances, 4);
             free (pool_init);
             free (k);
             free (v);
@@ -322,17 +334,11 @@ s_twin_rope_attention (test_twins_t *twins)
             if (strcmp (twins->subject->ops->name, "cuda") == 0)
                 CHECK (launches == (kind == S_MIXED ? 0u : 1u));
             size_t counts [3] = { n * q_dim, slots, slots };
-            for (int part = 0; part < 3; part++) {
-                char what [128];
-                snprintf (what, sizeof what, "rope_attention block %zu heads %zu/%zu head_dim %zu %s %s: %s",
-                          shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, kinds [kind],
-                          rope.neox ? "neox" : "pairs", parts [part]);
-                test_twins_compare (twins, what, sub [part], ref [part], counts [part], tolerances [part]);
-                s_same (twins, what, sub [part], own [part], counts [part]);
-                free (ref [part]);
-                free (sub [part]);
-                free (own [part]);
-            }
+            char label [96];
+            snprintf (label, sizeof label, "rope_attention block %zu heads %zu/%zu head_dim %zu %s %s",
+                      shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, kinds [kind],
+                      rope.neox ? "neox" : "pairs");
+            s_check_parts (twins, label, parts, ref, sub, own, counts, tolerances, 3);
             free (pool_init);
             free (k);
             free (v);
