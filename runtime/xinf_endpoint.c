@@ -222,7 +222,17 @@ xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms
     xinf_msg_set_corr (*request_p, corr);
     xinf_msg_set_deadline (*request_p, (uint64_t) timeout_ms);
     if (xinf_dealer_send (self, request_p)) {
-        snprintf (error, error_size, "cannot send to %s: %s", self->endpoint, zmq_strerror (errno));
+        int reason = errno;
+        //  A refused handshake takes the connection's pipe with it, so the
+        //  send finds none: say why when the monitor tells (its event may
+        //  still be on its way: a short registered wait for it)
+        if (reason == EAGAIN && self->monitor) {
+            xinf_msg_t *stray = xinf_dealer_recv (self, timeout_ms < 1000 ? timeout_ms : 1000, error, error_size);
+            xinf_msg_destroy (&stray);
+            if (self->refused)
+                return NULL;
+        }
+        snprintf (error, error_size, "cannot send to %s: %s", self->endpoint, zmq_strerror (reason));
         return NULL;
     }
     int64_t deadline = zclock_mono () + timeout_ms;
