@@ -30,6 +30,7 @@
 #define ATTENTION_SIMPLE_WARPS 4
 #define ATTENTION_SPAN 64             //  positions a part of a head's attention takes at least
 #define ATTENTION_PARTS 8             //  parts a head's attention is split into at most
+#define ATTENTION_SCRATCH (32u << 20) //  bytes of partial sums a launch may use (more tokens: more launches)
 
 //  The pool row (layer_first + block * block_tokens + offset) of position
 //  p of sequence 'seq'.
@@ -212,8 +213,9 @@ k_attention_simple (const float *keys, const float *values, const float *q, floa
 }
 
 //  What the attention kernels share: the pool's layer, the batch, the
-//  shapes, the output (and its q8a handoff, or NULLs), and the scratch of
-//  heads split into parts (s_parts).
+//  shapes, the output (and its q8a handoff, or NULLs), the launch's
+//  (token, head) items and the scratch of heads split into parts
+//  (s_parts). Item i is token i / n_heads, head i % n_heads.
 typedef struct {
     float *keys, *values;
     xinf_cuda_batch_t batch;
@@ -222,15 +224,17 @@ typedef struct {
     float *out;
     int16_t *out_q;
     float *out_d;
-    float *partials;                  //  [token x head][ATTENTION_PARTS][2 + head_dim]: max, sum, sums
-    unsigned *counters;               //  [token x head]: parts done (zero between launches)
+    size_t first_item;                //  the launch's first item: block b takes item first_item + b / grid_parts
+    size_t grid_parts;                //  blocks an item in the grid, at least its s_parts (past them: none to do)
+    float *partials;                  //  [item - first_item][grid_parts][2 + head_dim]: max, sum, sums
+    unsigned *counters;               //  [item - first_item]: parts done (zero between launches)
 } s_attend_t;
 
 //  The parts a head's attention over n_pos positions is split into, each
 //  a block of its own, so that a long context keeps more blocks at work
 //  than there are heads. They depend on n_pos alone: a token's floats do
 //  not depend on its batch.
-__device__ __forceinline__ size_t
+__host__ __device__ __forceinline__ size_t
 s_parts (size_t n_pos)
 {
     size_t parts = (n_pos + ATTENTION_SPAN - 1) / ATTENTION_SPAN;
@@ -253,15 +257,16 @@ s_attend_put (const s_attend_t *a, size_t first, size_t d, float value, float to
 
 //  A part's sums into the scratch, then the part that finishes last
 //  merges all of them, in part order, into the output and sets the
-//  counter back to zero (the others return). Every thread fences its own
-//  writes before thread 0 counts the part; the last reads the others'
-//  through L2.
+//  counter back to zero (the others return). After the block's barrier
+//  thread 0 fences (cumulative: the block's writes with it) and counts
+//  the part; the last block fences and reads the others' through L2.
+//  'maxima' and 'sums' are s_attend's shared arrays, free by then.
 __device__ __forceinline__ void
 s_attend_merge (const s_attend_t *a, size_t item, size_t part, size_t parts, size_t warps, float top, float total,
-                const float *acc_all, const float *maxima, float *shared_last)
+                const float *acc_all, float *maxima, float *sums, float *shared_last)
 {
-    size_t head_dim = a->head_dim, stride = 2 + head_dim;
-    float *mine = a->partials + (item * ATTENTION_PARTS + part) * stride;
+    size_t head_dim = a->head_dim, stride = 2 + head_dim, local = item - a->first_item;
+    float *mine = a->partials + (local * a->grid_parts + part) * stride;
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float value = 0;
         for (size_t w = 0; w < warps; w++)
@@ -272,29 +277,37 @@ s_attend_merge (const s_attend_t *a, size_t item, size_t part, size_t parts, siz
         mine [0] = top;
         mine [1] = total;
     }
-    __threadfence ();
     __syncthreads ();
-    if (threadIdx.x == 0)
-        *shared_last = atomicAdd (&a->counters [item], 1u) + 1 == parts ? 1.0f : 0.0f;
+    if (threadIdx.x == 0) {
+        __threadfence ();
+        *shared_last = atomicAdd (&a->counters [local], 1u) + 1 == parts ? 1.0f : 0.0f;
+    }
     __syncthreads ();
     if (*shared_last == 0)
         return;
-    __threadfence ();
-    const float *all = a->partials + item * ATTENTION_PARTS * stride;
-    float overall = -INFINITY, sum = 0;
-    for (size_t p = 0; p < parts; p++)
-        overall = fmaxf (overall, __ldcg (all + p * stride));
-    for (size_t p = 0; p < parts; p++)
-        sum = __fmaf_rn (__ldcg (all + p * stride + 1), expf (__ldcg (all + p * stride) - overall), sum);
+    //  The last: thread 0 scales each part to the largest max (sums [p])
+    //  and adds up their sums (maxima [0]); every thread then its places
+    const float *all = a->partials + local * a->grid_parts * stride;
+    if (threadIdx.x == 0) {
+        __threadfence ();
+        float overall = -INFINITY, sum = 0;
+        for (size_t p = 0; p < parts; p++)
+            overall = fmaxf (overall, __ldcg (all + p * stride));
+        for (size_t p = 0; p < parts; p++) {
+            sums [p] = expf (__ldcg (all + p * stride) - overall);
+            sum = __fmaf_rn (__ldcg (all + p * stride + 1), sums [p], sum);
+        }
+        maxima [0] = sum;
+        a->counters [local] = 0;
+    }
+    __syncthreads ();
     size_t first = item * head_dim;
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         float value = 0;
         for (size_t p = 0; p < parts; p++)
-            value = __fmaf_rn (__ldcg (all + p * stride + 2 + d), expf (__ldcg (all + p * stride) - overall), value);
-        s_attend_put (a, first, d, value, sum);
+            value = __fmaf_rn (__ldcg (all + p * stride + 2 + d), sums [p], value);
+        s_attend_put (a, first, d, value, maxima [0]);
     }
-    if (threadIdx.x == 0)
-        a->counters [item] = 0;
 }
 
 //  The attention of one (token, head), or of its part 'part' (s_parts),
@@ -398,7 +411,7 @@ s_attend (const s_attend_t *a, size_t item, size_t part, const float *query, con
     for (size_t w = 0; w < warps; w++)
         total = __fmaf_rn (sums [w], expf (maxima [w] - overall), total);
     if (parts > 1) {
-        s_attend_merge (a, item, part, parts, warps, overall, total, acc_all, maxima, sums + ATTENTION_WARPS);
+        s_attend_merge (a, item, part, parts, warps, overall, total, acc_all, maxima, sums, sums + ATTENTION_WARPS);
         return;
     }
     size_t first = item * head_dim;
@@ -411,14 +424,15 @@ s_attend (const s_attend_t *a, size_t item, size_t part, const float *query, con
 }
 
 //  One block a part of a (token, head) (s_attend), q and the pool as
-//  they are; the grid has ATTENTION_PARTS blocks a head, those past the
+//  they are; the grid has grid_parts blocks a head, those past the
 //  head's parts return at once.
 __global__ void
 k_attention (const s_attend_t a, const float *q)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
-    size_t item = blockIdx.x / ATTENTION_PARTS, part = blockIdx.x % ATTENTION_PARTS;
+    unsigned parts = (unsigned) a.grid_parts;
+    size_t item = a.first_item + blockIdx.x / parts, part = blockIdx.x % parts;
     if (part >= s_parts ((size_t) a.batch.pos [item / a.n_heads] + 1))
         return;
     s_attend (&a, item, part, q + item * a.head_dim, NULL, NULL, shared);
@@ -439,7 +453,8 @@ k_rope_attention (const s_attend_t a, const float *q, const float *k, const floa
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
-    size_t head_dim = a.head_dim, item = blockIdx.x / ATTENTION_PARTS, part = blockIdx.x % ATTENTION_PARTS;
+    unsigned parts = (unsigned) a.grid_parts;
+    size_t head_dim = a.head_dim, item = a.first_item + blockIdx.x / parts, part = blockIdx.x % parts;
     size_t token = item / a.n_heads, head = item % a.n_heads, half = head_dim / 2;
     int32_t pos = a.batch.pos [token];
     if (part >= s_parts ((size_t) pos + 1))
@@ -483,32 +498,62 @@ s_attend_shared (size_t head_dim, bool rope)
     return (ATTENTION_WARPS * (head_dim + 2) + 1 + (rope ? 4 * head_dim : 0)) * sizeof (float);
 }
 
-//  The kernels' common arguments for 'n' tokens; the scratch of parts in
-//  its two stages: the counters' grows zeroed (each merge leaves its
-//  counter at zero, so they are zero between launches). -1 after a
-//  failure.
+//  The kernels' common arguments for 'n' tokens, and *slice: the tokens
+//  a launch takes (s_attend_launch). The scratch of parts in its two
+//  stages is sized for a slice of ATTENTION_PARTS parts an item whatever
+//  the positions, so that the eager first step of a graph's bucket
+//  leaves room for its capture; the counters' stage grows zeroed (each
+//  merge leaves its counter at zero, so they are zero between launches).
+//  -1 after a failure.
 static int
 s_attend_args (xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, size_t layer, const xinf_cuda_batch_t *device,
-               size_t n, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out, s_attend_t *a)
+               size_t n, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out, s_attend_t *a,
+               size_t *slice)
 {
-    size_t heads = n * n_heads;
-    size_t grown = cuda->stages [XINF_CUDA_STAGE_COUNTERS].capacity;
-    void *partials = xinf_cuda_stage (cuda, XINF_CUDA_STAGE_PARTS,
-                                      heads * ATTENTION_PARTS * (2 + head_dim) * sizeof (float));
-    void *counters = partials ? xinf_cuda_stage (cuda, XINF_CUDA_STAGE_COUNTERS, heads * sizeof (unsigned)) : NULL;
+    size_t token_bytes = n_heads * ATTENTION_PARTS * (2 + head_dim) * sizeof (float);
+    *slice = ATTENTION_SCRATCH / token_bytes ? ATTENTION_SCRATCH / token_bytes : 1;
+    *slice = *slice < n ? *slice : n;
+    xinf_cuda_buffer_t *stage = &cuda->stages [XINF_CUDA_STAGE_COUNTERS];
+    size_t capacity = stage->capacity;
+    void *partials = xinf_cuda_stage (cuda, XINF_CUDA_STAGE_PARTS, *slice * token_bytes);
+    void *counters = partials ? xinf_cuda_stage (cuda, XINF_CUDA_STAGE_COUNTERS, *slice * n_heads * sizeof (unsigned))
+                              : NULL;
     if (!counters)
         return -1;
-    grown = cuda->stages [XINF_CUDA_STAGE_COUNTERS].capacity != grown;
-    if (grown && xinf_cuda_check (cuda, cudaMemsetAsync (counters, 0, cuda->stages [XINF_CUDA_STAGE_COUNTERS].capacity,
-                                                         cuda->stream), "attention"))
+    if (stage->capacity != capacity
+    &&  xinf_cuda_check (cuda, cudaMemsetAsync (counters, 0, stage->capacity, cuda->stream), "attention")) {
+        stage->capacity = 0;          //  not zeroed: grown (and zeroed) again next time
         return -1;
+    }
     *a = (s_attend_t) { pool->keys, pool->values, *device, pool->block_tokens,
                         layer * pool->n_blocks * pool->block_tokens, pool->kv_dim, n_heads, n_heads / n_kv_heads,
-                        head_dim, (float) (1.0 / sqrt ((double) head_dim)), out, NULL, NULL, (float *) partials,
-                        (unsigned *) counters };
+                        head_dim, (float) (1.0 / sqrt ((double) head_dim)), out, NULL, NULL, 0, 1,
+                        (float *) partials, (unsigned *) counters };
     if (head_dim % 32 == 0)
-        xinf_cuda_q8a_handoff (cuda, out, heads * head_dim, &a->out_q, &a->out_d);
+        xinf_cuda_q8a_handoff (cuda, out, n * n_heads * head_dim, &a->out_q, &a->out_d);
     return cuda->failed ? -1 : 0;
+}
+
+//  Launches 'kernel' over the batch's tokens, 'slice' at a time: each
+//  launch has as many blocks an item as its longest position has parts,
+//  or ATTENTION_PARTS while a graph records (its replays' positions are
+//  later ones). -1 after a failure.
+template <typename... Params, typename... Args>
+static int
+s_attend_launch (xinf_cuda_t *cuda, const char *what, void (*kernel) (s_attend_t, Params...), s_attend_t a,
+                 const xinf_batch_t *batch, size_t slice, size_t shared, Args... args)
+{
+    for (size_t first = 0; first < batch->n; first += slice) {
+        size_t count = batch->n - first < slice ? batch->n - first : slice, longest = 1;
+        for (size_t token = first; token < first + count; token++)
+            longest = (size_t) batch->pos [token] + 1 > longest ? (size_t) batch->pos [token] + 1 : longest;
+        a.first_item = first * a.n_heads;
+        a.grid_parts = cuda->capturing ? ATTENTION_PARTS : s_parts (longest);
+        if (xinf_cuda_launch (cuda, what, kernel, (unsigned) (count * a.n_heads * a.grid_parts), ATTENTION_WARPS * WARP,
+                              shared, a, args...))
+            return -1;
+    }
+    return 0;
 }
 
 int
@@ -527,7 +572,7 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
     bool simple = cuda->attention_simple || head_dim > ATTENTION_DIMS * WARP;      //  the first kernel takes any
     size_t shared = simple ? ((ATTENTION_SIMPLE_WARPS + 1) * head_dim + 2 * ATTENTION_SIMPLE_WARPS) * sizeof (float)
                            : s_attend_shared (head_dim, false);
-    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff / ATTENTION_PARTS)
+    if (shared > 48 * 1024 || batch->n * n_heads > 0x7fffffff)
         return xinf_cuda_fail (cuda, "attention", "head_dim or tokens x heads too large for one launch");
     if (!s_pool_ok (cuda, pool, layer, "attention") || !xinf_cuda_device_memory (cuda, q, bytes, "attention")
     ||  !xinf_cuda_device_memory (cuda, out, bytes, "attention")
@@ -539,10 +584,10 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
                                  pool->block_tokens, layer * pool->n_blocks * pool->block_tokens, pool->kv_dim,
                                  n_heads, n_heads / n_kv_heads, head_dim, (float) (1.0 / sqrt ((double) head_dim)));
     s_attend_t args;
-    if (s_attend_args (cuda, pool, layer, &device, batch->n, n_heads, n_kv_heads, head_dim, out, &args))
+    size_t slice;
+    if (s_attend_args (cuda, pool, layer, &device, batch->n, n_heads, n_kv_heads, head_dim, out, &args, &slice))
         return -1;
-    return xinf_cuda_launch (cuda, "attention", k_attention, (unsigned) (batch->n * n_heads * ATTENTION_PARTS),
-                             ATTENTION_WARPS * WARP, shared, args, q);
+    return s_attend_launch (cuda, "attention", k_attention, args, batch, slice, shared, q);
 }
 
 //  Whether no two of the batch's tokens are of one sequence (a decode
@@ -577,7 +622,7 @@ s_attention_fuses (const xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, const xi
 {
     return batch->n && n_heads && !cuda->attention_simple && !cuda->attention_apart && head_dim >= 2 && head_dim % 2 == 0
         && head_dim <= ATTENTION_DIMS * WARP && n_kv_heads && n_heads % n_kv_heads == 0
-        && n_kv_heads * head_dim == pool->kv_dim && batch->n * n_heads <= 0x7fffffff / ATTENTION_PARTS
+        && n_kv_heads * head_dim == pool->kv_dim && batch->n * n_heads <= 0x7fffffff
         && s_one_token_a_sequence (batch);
 }
 
@@ -605,11 +650,11 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
     ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
         return -1;
     s_attend_t args;
-    if (s_attend_args (cuda, pool, layer, &device, batch->n, n_heads, n_kv_heads, head_dim, out, &args))
+    size_t slice;
+    if (s_attend_args (cuda, pool, layer, &device, batch->n, n_heads, n_kv_heads, head_dim, out, &args, &slice))
         return -1;
     cuda->rope_attentions++;
-    return xinf_cuda_launch (cuda, "rope_attention", k_rope_attention,
-                             (unsigned) (batch->n * n_heads * ATTENTION_PARTS), ATTENTION_WARPS * WARP,
-                             s_attend_shared (head_dim, true), args, (const float *) q, (const float *) k, v,
-                             rope->base, rope->scale, rope->neox, factors);
+    return s_attend_launch (cuda, "rope_attention", k_rope_attention, args, batch, slice,
+                            s_attend_shared (head_dim, true), (const float *) q, (const float *) k, v, rope->base,
+                            rope->scale, rope->neox, factors);
 }
