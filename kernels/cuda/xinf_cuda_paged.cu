@@ -259,7 +259,9 @@ s_attend_put (const s_attend_t *a, size_t first, size_t d, float value, float to
 //  merges all of them, in part order, into the output and sets the
 //  counter back to zero (the others return). After the block's barrier
 //  thread 0 fences (cumulative: the block's writes with it) and counts
-//  the part; the last block fences and reads the others' through L2.
+//  the part; in the last block thread 0 fences and the barrier after it
+//  orders every thread's reads of the others' sums (through L2), as
+//  cooperative groups' grid sync does.
 //  'maxima' and 'sums' are s_attend's shared arrays, free by then.
 __device__ __forceinline__ void
 s_attend_merge (const s_attend_t *a, size_t item, size_t part, size_t parts, size_t warps, float top, float total,
@@ -549,6 +551,8 @@ s_attend_launch (xinf_cuda_t *cuda, const char *what, void (*kernel) (s_attend_t
             longest = (size_t) batch->pos [token] + 1 > longest ? (size_t) batch->pos [token] + 1 : longest;
         a.first_item = first * a.n_heads;
         a.grid_parts = cuda->capturing ? ATTENTION_PARTS : s_parts (longest);
+        if (count * a.n_heads > 0x7fffffff / a.grid_parts)
+            return xinf_cuda_fail (cuda, what, "too many heads for one launch");
         if (xinf_cuda_launch (cuda, what, kernel, (unsigned) (count * a.n_heads * a.grid_parts), ATTENTION_WARPS * WARP,
                               shared, a, args...))
             return -1;
