@@ -209,6 +209,14 @@ bool xinf_cuda_q8a_runs_host (const void *q8_0, size_t rows, size_t cols, size_t
 int xinf_cuda_sample_on_host (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
                               const double *uniforms, int32_t *tokens);
 
+//  The same with each row's block as 'threads' host threads (at most the
+//  kernel's 256) that meet at a barrier where the kernel's threads do and
+//  add with atomics: the block's own concurrency, without a GPU. A row
+//  whose threads disagree gets token -2.
+int xinf_cuda_sample_on_host_threads (const float *logits, size_t n_rows, size_t vocab,
+                                      const xinf_sampling_t *params, const double *uniforms, int32_t *tokens,
+                                      unsigned threads);
+
 //  Whether the kernels know 'dtype' (not yet: Q2_K, Q3_K, which fail the
 //  op naming the type).
 bool xinf_cuda_dtype_supported (xinf_dtype_t dtype);

@@ -104,20 +104,83 @@ xinf_cuda_sample (xinf_backend_t *self, const float *logits, size_t n_rows, size
     return rc;
 }
 
-int
-xinf_cuda_sample_on_host (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
-                          const double *uniforms, int32_t *tokens)
+//  One host thread of a row's block (xinf_cuda_sample_on_host_threads).
+typedef struct {
+    xs_ctx_t ctx;
+    const xinf_cuda_sample_row_t *row;
+    int32_t token;
+} s_host_thread_t;
+
+static void *
+s_host_thread (void *arg)
 {
-    if (vocab == 0 || vocab > INT32_MAX)
+    s_host_thread_t *self = (s_host_thread_t *) arg;
+    self->token = xs_sample_row (&self->ctx, self->row);
+    return NULL;
+}
+
+//  Row 'row' by 'threads' host threads meeting at a barrier; -1 when
+//  they cannot be made.
+static int
+s_host_row (const float *logits, size_t vocab, const xinf_cuda_sample_row_t *row, unsigned threads,
+            xs_shared_t *shared, int32_t *token)
+{
+    pthread_barrier_t barrier;
+    s_host_thread_t *each = (s_host_thread_t *) calloc (threads, sizeof *each);
+    pthread_t *ids = (pthread_t *) calloc (threads, sizeof *ids);
+    if (!each || !ids || pthread_barrier_init (&barrier, NULL, threads)) {
+        free (each);
+        free (ids);
+        return -1;
+    }
+    unsigned started = 0;
+    for (; started < threads; started++) {
+        each [started].ctx = (xs_ctx_t) { logits, (unsigned) vocab, started, threads, xs_shift ((unsigned) vocab), 0, 0,
+                                          shared, &barrier };
+        each [started].row = row;
+        if (pthread_create (&ids [started], NULL, s_host_thread, &each [started]))
+            break;
+    }
+    if (started < threads)            //  the others wait at the barrier for good: a test's abort is the way out
+        abort ();
+    for (unsigned t = 0; t < threads; t++)
+        pthread_join (ids [t], NULL);
+    *token = each [0].token;
+    for (unsigned t = 1; t < threads; t++)
+        if (each [t].token != *token)
+            *token = -2;              //  threads of a block must agree
+    pthread_barrier_destroy (&barrier);
+    free (each);
+    free (ids);
+    return 0;
+}
+
+int
+xinf_cuda_sample_on_host_threads (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
+                                  const double *uniforms, int32_t *tokens, unsigned threads)
+{
+    if (vocab == 0 || vocab > INT32_MAX || threads == 0 || threads > XINF_SAMPLE_THREADS)
         return -1;
     xs_shared_t *shared = (xs_shared_t *) calloc (1, sizeof *shared);
     xinf_cuda_sample_row_t *rows = (xinf_cuda_sample_row_t *) malloc ((n_rows ? n_rows : 1) * sizeof *rows);
     int rc = shared && rows ? s_rows (params, uniforms, n_rows, rows) : -1;
     for (size_t row = 0; row < n_rows && rc == 0; row++) {
-        xs_ctx_t ctx = { logits + row * vocab, (unsigned) vocab, 0, 1, xs_shift ((unsigned) vocab), 0, 0, shared };
-        tokens [row] = xs_sample_row (&ctx, &rows [row]);
+        if (threads > 1)
+            rc = s_host_row (logits + row * vocab, vocab, &rows [row], threads, shared, &tokens [row]);
+        else {
+            xs_ctx_t ctx = { logits + row * vocab, (unsigned) vocab, 0, 1, xs_shift ((unsigned) vocab), 0, 0, shared,
+                             NULL };
+            tokens [row] = xs_sample_row (&ctx, &rows [row]);
+        }
     }
     free (rows);
     free (shared);
     return rc;
+}
+
+int
+xinf_cuda_sample_on_host (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
+                          const double *uniforms, int32_t *tokens)
+{
+    return xinf_cuda_sample_on_host_threads (logits, n_rows, vocab, params, uniforms, tokens, 1);
 }

@@ -35,11 +35,13 @@
 #define XINF_CUDA_SAMPLE_CUH_INCLUDED
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 #define XINF_SAMPLE_THREADS 256       //  threads of a row's block
 #define XINF_SAMPLE_BINS    256       //  8 bits of a key a pass
+#define XINF_SAMPLE_WARPS   (XINF_SAMPLE_THREADS / 32)
 
 typedef unsigned long long xs_u64;
 
@@ -52,7 +54,9 @@ typedef struct {
 
 //  Every function is compiled for both; inside, the device pass
 //  (__CUDA_ARCH__) takes the block's barriers, atomics and the rounded
-//  double operations that nvcc does not contract into FMAs.
+//  double operations that nvcc does not contract into FMAs. On the host
+//  a block is one thread, or host threads that meet at a barrier of
+//  their own (xs_ctx_t.barrier) and add with atomics, as a block does.
 #define XS_FN static __host__ __device__
 #if defined (__CUDA_ARCH__)
 #   define XS_SYNC()       __syncthreads ()
@@ -61,8 +65,8 @@ typedef struct {
 #   define XS_ADD(a, b)    __dadd_rn ((a), (b))
 #   define XS_SUB(a, b)    __dsub_rn ((a), (b))
 #else
-#   define XS_SYNC()       ((void) 0)
-#   define XS_ATOMIC_ADD(at, value) (*(at) += (value))
+#   define XS_SYNC()       xs_host_sync (c)
+#   define XS_ATOMIC_ADD(at, value) __atomic_fetch_add ((at), (value), __ATOMIC_RELAXED)
 #   define XS_MUL(a, b)    ((a) * (b))
 #   define XS_ADD(a, b)    ((a) + (b))
 #   define XS_SUB(a, b)    ((a) - (b))
@@ -70,8 +74,8 @@ typedef struct {
 
 //  What a row's threads share.
 typedef struct {
-    unsigned count [XINF_SAMPLE_BINS];
-    xs_u64 mass [XINF_SAMPLE_BINS];
+    unsigned count [XINF_SAMPLE_WARPS][XINF_SAMPLE_BINS];   //  a histogram a warp, added into the first
+    xs_u64 mass [XINF_SAMPLE_WARPS][XINF_SAMPLE_BINS];
     xs_u64 part [XINF_SAMPLE_THREADS];      //  each thread's partial sum, then its offset
     float best_logit [XINF_SAMPLE_THREADS];
     unsigned best_index [XINF_SAMPLE_THREADS];
@@ -90,7 +94,18 @@ typedef struct {
     float top;                              //  the largest logit
     double temperature;
     xs_shared_t *shared;
+    void *barrier;                          //  host threads: their pthread_barrier_t (NULL: one thread, or the device)
 } xs_ctx_t;
+
+#if !defined (__CUDA_ARCH__)
+//  The host's __syncthreads: the row's threads meet (nothing for one).
+static inline void
+xs_host_sync (const xs_ctx_t *c)
+{
+    if (c->barrier)
+        pthread_barrier_wait ((pthread_barrier_t *) c->barrier);
+}
+#endif
 
 //  A token found by a ranked search.
 typedef struct {
@@ -182,18 +197,20 @@ xs_argmax (xs_ctx_t *c, float *top)
     sh->best_logit [c->tid] = best;
     sh->best_index [c->tid] = index;
     XS_SYNC ();
-    if (c->tid == 0) {
-        for (unsigned t = 1; t < c->threads; t++)
-            if (sh->best_logit [t] > best || (sh->best_logit [t] == best && sh->best_index [t] < index)) {
-                best = sh->best_logit [t];
-                index = sh->best_index [t];
-            }
-        sh->best_logit [0] = best;
-        sh->index = index;
+    //  A tree of pairs (the larger, or on a tie the lower index: the same
+    //  winner whatever the pairing), a barrier a level
+    for (unsigned stride = 1; stride < c->threads; stride *= 2) {
+        unsigned other = c->tid + stride;
+        if (c->tid % (2 * stride) == 0 && other < c->threads
+        &&  (sh->best_logit [other] > sh->best_logit [c->tid]
+             || (sh->best_logit [other] == sh->best_logit [c->tid] && sh->best_index [other] < sh->best_index [c->tid]))) {
+            sh->best_logit [c->tid] = sh->best_logit [other];
+            sh->best_index [c->tid] = sh->best_index [other];
+        }
+        XS_SYNC ();
     }
-    XS_SYNC ();
     *top = sh->best_logit [0];
-    index = sh->index;
+    index = sh->best_index [0];
     XS_SYNC ();
     return index;
 }
@@ -320,14 +337,19 @@ xs_nth_of_key (xs_ctx_t *c, unsigned key, xs_u64 nth)
 
 //  One pass of the radix search: the histogram of the next 8 bits of the
 //  keys under 'prefix' (the bits of 'mask'), then thread 0 walks it from
-//  the highest digit and keeps the first that crosses the target.
+//  the highest digit and keeps the first that crosses the target. Each
+//  warp counts into a histogram of its own (a row's logits crowd a few
+//  digits: one histogram for the block made every warp's atomics wait on
+//  the same few words), then they are added up: integer sums, so the
+//  order of the additions changes nothing.
 XS_FN void
 xs_radix_pass (xs_ctx_t *c, xs_mode_t mode, xs_u64 target, unsigned prefix, unsigned mask, int shift)
 {
     xs_shared_t *sh = c->shared;
-    for (unsigned b = c->tid; b < XINF_SAMPLE_BINS; b += c->threads) {
-        sh->count [b] = 0;
-        sh->mass [b] = 0;
+    unsigned warp = c->tid / 32, warps = (c->threads + 31) / 32;
+    for (unsigned b = c->tid; b < warps * XINF_SAMPLE_BINS; b += c->threads) {
+        sh->count [b / XINF_SAMPLE_BINS][b % XINF_SAMPLE_BINS] = 0;
+        sh->mass [b / XINF_SAMPLE_BINS][b % XINF_SAMPLE_BINS] = 0;
     }
     XS_SYNC ();
     for (unsigned i = c->tid; i < c->vocab; i += c->threads) {
@@ -335,21 +357,27 @@ xs_radix_pass (xs_ctx_t *c, xs_mode_t mode, xs_u64 target, unsigned prefix, unsi
         unsigned key = xs_key (x);
         if ((key & mask) == prefix) {
             unsigned digit = (key >> shift) & 0xffu;
-            XS_ATOMIC_ADD (&sh->count [digit], 1u);
-            XS_ATOMIC_ADD (&sh->mass [digit], xs_weight (c, x));
+            XS_ATOMIC_ADD (&sh->count [warp][digit], 1u);
+            XS_ATOMIC_ADD (&sh->mass [warp][digit], xs_weight (c, x));
         }
     }
+    XS_SYNC ();
+    for (unsigned b = c->tid; b < XINF_SAMPLE_BINS; b += c->threads)
+        for (unsigned w = 1; w < warps; w++) {
+            sh->count [0][b] += sh->count [w][b];
+            sh->mass [0][b] += sh->mass [w][b];
+        }
     XS_SYNC ();
     if (c->tid == 0) {
         xs_u64 above_count = sh->above_count, above_mass = sh->above_mass;
         int chosen = -1;
         for (int digit = XINF_SAMPLE_BINS - 1; digit >= 0 && chosen < 0; digit--) {
-            if (!sh->count [digit])
+            if (!sh->count [0][digit])
                 continue;
-            xs_u64 count = above_count + sh->count [digit], mass = above_mass + sh->mass [digit];
+            xs_u64 count = above_count + sh->count [0][digit], mass = above_mass + sh->mass [0][digit];
             if (xs_crosses (mode, count, mass, target)) {
                 chosen = digit;
-                sh->group = sh->count [digit];
+                sh->group = sh->count [0][digit];
             }
             else {
                 above_count = count;

@@ -8,8 +8,10 @@
     Three subjects: the CPU twin against the executor's own sampling (a
     sampler set per row, xinf_sampler_set / xinf_sampler_sample), which
     shows the twin draws what the executor draws; the CUDA kernel's code
-    run on the host (xinf_cuda_sample_on_host, no GPU needed); the CUDA
-    backend's op on the device.
+    run on the host (xinf_cuda_sample_on_host, no GPU needed), one thread
+    a row and a block of 256 host threads a row that meet at barriers and
+    add with atomics as the kernel's threads do; the CUDA backend's op on
+    the device.
 */
 #include "test_twins.h"
 #include "xinf_sampler.h"
@@ -182,6 +184,24 @@ test_twins_sample_host_kernel (void)
         }
     printf ("sample twin: the CUDA kernel's code on the host gives the CPU twin's tokens on %zu of %zu rows\n",
             rows - different, rows);
+    CHECK (different == 0);
+    //  The same code as a block of 256 host threads: the block's barriers,
+    //  atomics and per-warp histograms at work, on fewer rows (slow)
+    static const size_t threaded_vocabs [] = { 3, 257, 4097, 32000 };
+    rows = different = 0;
+    for (size_t v = 0; v < sizeof threaded_vocabs / sizeof threaded_vocabs [0]; v++) {
+        s_case_t c;
+        s_case_new (&c, 2 * S_PARAMS, threaded_vocabs [v], rows);
+        int32_t *tokens = malloc (c.n_rows * sizeof (int32_t));
+        CHECK (tokens);
+        CHECK (xinf_cuda_sample_on_host_threads (c.logits, c.n_rows, c.vocab, c.params, c.uniforms, tokens, 256) == 0);
+        different += s_differences (&c, tokens, "cuda kernel code on 256 host threads");
+        rows += c.n_rows;
+        free (tokens);
+        s_case_destroy (&c);
+    }
+    printf ("sample twin: the CUDA kernel's code on 256 host threads a row gives the CPU twin's tokens on %zu of %zu "
+            "rows\n", rows - different, rows);
     CHECK (different == 0);
     float logits [2] = { 0, 1 };
     xinf_sampling_t bad = { 1, 0, 0, 1, 0 };
