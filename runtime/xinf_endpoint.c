@@ -214,6 +214,27 @@ xinf_dealer_recv (xinf_dealer_t *self, int timeout_ms, char *error, size_t error
     return msg;
 }
 
+//  A refused handshake takes the connection's pipe with it, so a send
+//  finds none: true (the reason in 'error') when the handshake monitor
+//  tells of a refusal within 'timeout_ms' (its event may still be on its
+//  way; registered waits), replies of earlier requests dropped meanwhile.
+static bool
+s_dealer_await_refusal (xinf_dealer_t *self, int timeout_ms, char *error, size_t error_size)
+{
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (!self->refused) {
+        int64_t left = deadline - zclock_mono ();
+        xinf_msg_t *stray = xinf_dealer_recv (self, left > 0 ? (int) left : 0, error, error_size);
+        if (!stray && !self->refused && left <= 0)
+            break;
+        if (stray)
+            xinf_debug ("dealer", "dropped stale reply type=%s corr=%llu", xinf_msg_type (stray),
+                        (unsigned long long) xinf_msg_corr (stray));
+        xinf_msg_destroy (&stray);
+    }
+    return self->refused;
+}
+
 xinf_msg_t *
 xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms,
                      char *error, size_t error_size)
@@ -221,17 +242,12 @@ xinf_dealer_request (xinf_dealer_t *self, xinf_msg_t **request_p, int timeout_ms
     uint64_t corr = self->next_corr++;
     xinf_msg_set_corr (*request_p, corr);
     xinf_msg_set_deadline (*request_p, (uint64_t) timeout_ms);
+    self->refused = false;
     if (xinf_dealer_send (self, request_p)) {
         int reason = errno;
-        //  A refused handshake takes the connection's pipe with it, so the
-        //  send finds none: say why when the monitor tells (its event may
-        //  still be on its way: a short registered wait for it)
-        if (reason == EAGAIN && self->monitor) {
-            xinf_msg_t *stray = xinf_dealer_recv (self, timeout_ms < 1000 ? timeout_ms : 1000, error, error_size);
-            xinf_msg_destroy (&stray);
-            if (self->refused)
-                return NULL;
-        }
+        if (reason == EAGAIN && self->monitor && s_dealer_await_refusal (self, timeout_ms < 1000 ? timeout_ms : 1000,
+                                                                         error, error_size))
+            return NULL;
         snprintf (error, error_size, "cannot send to %s: %s", self->endpoint, zmq_strerror (reason));
         return NULL;
     }

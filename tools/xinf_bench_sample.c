@@ -67,9 +67,12 @@ xinf_bench_sample (xinf_backend_t *backend, size_t vocab, size_t rows, size_t ca
     uint64_t state = 20261205;
     for (size_t i = 0; device && i < rows * vocab; i++)
         host [i] = s_logit (&state);
-    int rc = device && backend->ops->write (backend, device, host, rows * vocab * sizeof (float)) == 0 ? 0 : -1;
+    int rc = device ? 0 : -1;
     if (rc)
         snprintf (error, error_size, "out of memory for %zu rows of %zu logits", rows, vocab);
+    else
+    if (backend->ops->write (backend, device, host, rows * vocab * sizeof (float)))
+        rc = -1, snprintf (error, error_size, "the logits could not be copied to the backend");
     for (size_t s = 0; s < 3 && rc == 0; s++) {
         double seconds [2];
         size_t differ;
@@ -78,8 +81,11 @@ xinf_bench_sample (xinf_backend_t *backend, size_t vocab, size_t rows, size_t ca
             params [row].index = row;
         }
         rc = s_time (backend, device, host, vocab, rows, calls, params, seconds, &differ);
+        char reason [256] = "";
+        if (rc && backend->ops->status)
+            backend->ops->status (backend, reason, sizeof reason);
         if (rc)
-            snprintf (error, error_size, "the sample op failed (%s)", names [s]);
+            snprintf (error, error_size, "the sample op failed (%s)%s%s", names [s], reason [0] ? ": " : "", reason);
         else
             fprintf (out, "sampling %zu rows of %zu logits, %s: %s %8.1f us a call, cpu %8.1f us: %.2fx; "
                      "%zu rows differ\n", rows, vocab, names [s], backend->ops->name, seconds [0] * 1e6,

@@ -14,7 +14,8 @@ s_sample_kernel (const float *logits, unsigned vocab, int shift, const xinf_cuda
                  int32_t *tokens)
 {
     __shared__ xs_shared_t shared;
-    xs_ctx_t ctx = { logits + (size_t) blockIdx.x * vocab, vocab, threadIdx.x, blockDim.x, shift, 0, 0, &shared };
+    xs_ctx_t ctx = { logits + (size_t) blockIdx.x * vocab, vocab, threadIdx.x, blockDim.x, shift, 0, 0, &shared,
+                     NULL };
     int32_t token = xs_sample_row (&ctx, &rows [blockIdx.x]);
     if (threadIdx.x == 0)
         tokens [blockIdx.x] = token;
@@ -104,19 +105,46 @@ xinf_cuda_sample (xinf_backend_t *self, const float *logits, size_t n_rows, size
     return rc;
 }
 
+//  The start of a row's host threads: none runs before all are made, and
+//  none runs at all when one could not be made.
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int state;                        //  0: making them, 1: go, -1: give up
+} s_host_start_t;
+
 //  One host thread of a row's block (xinf_cuda_sample_on_host_threads).
 typedef struct {
     xs_ctx_t ctx;
     const xinf_cuda_sample_row_t *row;
+    s_host_start_t *start;
     int32_t token;
 } s_host_thread_t;
 
+//  A host thread: waits for the start, then runs the row's search as its
+//  thread of the block.
 static void *
 s_host_thread (void *arg)
 {
     s_host_thread_t *self = (s_host_thread_t *) arg;
-    self->token = xs_sample_row (&self->ctx, self->row);
+    pthread_mutex_lock (&self->start->lock);
+    while (self->start->state == 0)
+        pthread_cond_wait (&self->start->changed, &self->start->lock);
+    int state = self->start->state;
+    pthread_mutex_unlock (&self->start->lock);
+    if (state > 0)
+        self->token = xs_sample_row (&self->ctx, self->row);
     return NULL;
+}
+
+//  Lets the row's threads go (1) or give up (-1).
+static void
+s_host_start (s_host_start_t *start, int state)
+{
+    pthread_mutex_lock (&start->lock);
+    start->state = state;
+    pthread_cond_broadcast (&start->changed);
+    pthread_mutex_unlock (&start->lock);
 }
 
 //  Row 'row' by 'threads' host threads meeting at a barrier; -1 when
@@ -126,6 +154,7 @@ s_host_row (const float *logits, size_t vocab, const xinf_cuda_sample_row_t *row
             xs_shared_t *shared, int32_t *token)
 {
     pthread_barrier_t barrier;
+    s_host_start_t start = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
     s_host_thread_t *each = (s_host_thread_t *) calloc (threads, sizeof *each);
     pthread_t *ids = (pthread_t *) calloc (threads, sizeof *ids);
     if (!each || !ids || pthread_barrier_init (&barrier, NULL, threads)) {
@@ -138,12 +167,12 @@ s_host_row (const float *logits, size_t vocab, const xinf_cuda_sample_row_t *row
         each [started].ctx = (xs_ctx_t) { logits, (unsigned) vocab, started, threads, xs_shift ((unsigned) vocab), 0, 0,
                                           shared, &barrier };
         each [started].row = row;
+        each [started].start = &start;
         if (pthread_create (&ids [started], NULL, s_host_thread, &each [started]))
             break;
     }
-    if (started < threads)            //  the others wait at the barrier for good: a test's abort is the way out
-        abort ();
-    for (unsigned t = 0; t < threads; t++)
+    s_host_start (&start, started == threads ? 1 : -1);
+    for (unsigned t = 0; t < started; t++)
         pthread_join (ids [t], NULL);
     *token = each [0].token;
     for (unsigned t = 1; t < threads; t++)
@@ -152,7 +181,7 @@ s_host_row (const float *logits, size_t vocab, const xinf_cuda_sample_row_t *row
     pthread_barrier_destroy (&barrier);
     free (each);
     free (ids);
-    return 0;
+    return started == threads ? 0 : -1;
 }
 
 int

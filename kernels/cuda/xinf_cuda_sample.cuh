@@ -1,9 +1,11 @@
 /*  xinf_cuda_sample.cuh: the algorithm of the CUDA backend's sample op,
     written once for the device (one block of threads a logits row) and
-    the host (one thread: the same code with the block's barriers and
-    atomics as plain statements), so that tests without a GPU run the very
-    search the kernel runs (xinf_cuda_sample_on_host). Private to
-    kernels/cuda, included by xinf_cuda_sample.cu only.
+    the host (one thread, the block's barriers doing nothing; or host
+    threads that meet at a pthread barrier where the block's threads meet
+    and add with atomics as they do), so that tests without a GPU run the
+    very search the kernel runs, and its concurrency
+    (xinf_cuda_sample_on_host, xinf_cuda_sample_on_host_threads). Private
+    to kernels/cuda, included by xinf_cuda_sample.cu only.
 
     It picks the token the CPU sampler (kernels/cpu/xinf_sampler.c) picks
     for the same logits, parameters and uniform draw:
@@ -99,6 +101,7 @@ typedef struct {
 
 #if !defined (__CUDA_ARCH__)
 //  The host's __syncthreads: the row's threads meet (nothing for one).
+//  XS_SYNC () takes the row's context from the name 'c' where it is used.
 static inline void
 xs_host_sync (const xs_ctx_t *c)
 {
