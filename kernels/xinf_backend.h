@@ -75,6 +75,13 @@ typedef struct {
     const float *factors;             //  [d / 2]: Llama 3 rope_freqs, or NULL
 } xinf_rope_t;
 
+//  RMSNorm of each q and k head before RoPE (Qwen3): the weights of a
+//  head's head_dim places.
+typedef struct {
+    const float *q, *k;
+    float eps;
+} xinf_head_norms_t;
+
 //  The operations a backend provides. Pointers to activations and KV
 //  memory are the backend's (from alloc); token metadata (the batch) and
 //  small per-model vectors (norm weights, biases) are as the model has them.
@@ -164,12 +171,14 @@ typedef struct {
     void (*rope_store) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                         float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
                         const xinf_rope_t *rope);
-    //  rope_attention: rope_store (q, k, v into 'layer'), then attention
-    //  of q into 'out', its return. q and k are scratch: whether they
-    //  hold the turned rows after it is not said.
+    //  rope_attention: with 'norms' (Qwen3's q_norm, k_norm) first
+    //  rmsnorm of each q and k head in place (rows of head_dim), then
+    //  rope_store (q, k, v into 'layer'), then attention of q into 'out',
+    //  its return. q and k are scratch: whether they hold the normed or
+    //  turned rows after it is not said.
     int (*rope_attention) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                           const xinf_rope_t *rope, float *out);
+                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, float *out);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

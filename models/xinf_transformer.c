@@ -252,16 +252,24 @@ s_all_reduce (const xinf_transformer_t *self, xinf_backend_t *backend, float *pa
     return 0;
 }
 
-//  RoPE of the pass's q and k, k and v into the cache's 'index' layer,
-//  and attention into attn: one fused op where the backend has it.
+//  The heads' norms (Qwen3), RoPE of the pass's q and k, k and v into the
+//  cache's 'index' layer, and attention into attn: one fused op where the
+//  backend has it.
 static int
-s_rope_attention (const xinf_transformer_t *self, size_t index, xinf_kv_cache_t *cache, const xinf_batch_t *batch)
+s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, xinf_kv_cache_t *cache,
+                  const xinf_batch_t *batch)
 {
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n, n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
+    xinf_head_norms_t norms = { layer->q_norm, layer->k_norm, self->rms_eps };
     if (be->ops->rope_attention)
         return be->ops->rope_attention (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                        n_kv_heads, self->head_dim, &self->rope, cache->attn);
+                                        n_kv_heads, self->head_dim, &self->rope, layer->q_norm ? &norms : NULL,
+                                        cache->attn);
+    if (layer->q_norm) {
+        be->ops->rmsnorm (be, cache->q, cache->q, layer->q_norm, n * n_heads, self->head_dim, self->rms_eps);
+        be->ops->rmsnorm (be, cache->k, cache->k, layer->k_norm, n * n_kv_heads, self->head_dim, self->rms_eps);
+    }
     if (be->ops->rope_store)
         be->ops->rope_store (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads, n_kv_heads,
                              self->head_dim, &self->rope);
@@ -283,16 +291,11 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
 {
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n;
-    size_t n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
     xinf_product_t qkv [3] = { { &layer->q, cache->xb, cache->q, layer->q_bias },
                                { &layer->k, cache->xb, cache->k, layer->k_bias },
                                { &layer->v, cache->xb, cache->v, layer->v_bias } };
     be->ops->project (be, qkv, 3, n);
-    if (layer->q_norm) {
-        be->ops->rmsnorm (be, cache->q, cache->q, layer->q_norm, n * n_heads, self->head_dim, self->rms_eps);
-        be->ops->rmsnorm (be, cache->k, cache->k, layer->k_norm, n * n_kv_heads, self->head_dim, self->rms_eps);
-    }
-    if (s_rope_attention (self, index, cache, batch))
+    if (s_rope_attention (self, layer, index, cache, batch))
         return -1;
     xinf_product_t out = { &layer->o, cache->attn, cache->xb2, NULL };
     be->ops->project (be, &out, 1, n);

@@ -227,13 +227,14 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  float *out)
+                  const xinf_head_norms_t *norms, float *out)
 {
     if (s_self (self)->failed)
         return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
-    int rc = inner->ops->rope_attention (inner, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope, out);
+    int rc = inner->ops->rope_attention (inner, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope, norms,
+                                         out);
     s_done (self, "rope_attention", start, 0);
     return rc;
 }

@@ -211,12 +211,17 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
     return 0;
 }
 
-//  rope_store, then attention: one call on the CPU as on a device.
+//  The heads' norms, rope_store, then attention: one call on the CPU as on
+//  a device.
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  float *out)
+                  const xinf_head_norms_t *norms, float *out)
 {
+    if (norms) {
+        s_rmsnorm (self, q, q, norms->q, batch->n * n_heads, head_dim, norms->eps);
+        s_rmsnorm (self, k, k, norms->k, batch->n * n_kv_heads, head_dim, norms->eps);
+    }
     s_rope_store (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
     return s_attention (self, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
 }

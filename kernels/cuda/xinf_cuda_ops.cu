@@ -22,67 +22,37 @@
 
 //  ---- RMSNorm ---------------------------------------------------------------------
 
-#define NORM_THREADS 1024             //  a row's block at most
-
-//  The threads of a row's block: a warp for each 32 of dim, NORM_THREADS
-//  at most. They depend on dim alone, so that a row's floats do not
-//  depend on its batch.
-static unsigned
-s_norm_threads (size_t dim)
-{
-    size_t threads = dim ? (dim + WARP - 1) / WARP * WARP : WARP;
-    return (unsigned) (threads < NORM_THREADS ? threads : NORM_THREADS);
-}
-
-//  The sum of every thread's 'value' over the block, on every thread:
-//  the warps' sums, then those in warp order (one order on every thread
-//  and in every launch). Once a kernel: its shared memory is not reused.
-__device__ __forceinline__ float
-s_block_sum (float value)
-{
-    __shared__ float warps [NORM_THREADS / WARP];
-    value = xinf_cuda_warp_sum (value);
-    if (threadIdx.x % WARP == 0)
-        warps [threadIdx.x / WARP] = value;
-    __syncthreads ();
-    float sum = 0;
-    for (unsigned w = 0; w < blockDim.x / WARP; w++)
-        sum += warps [w];
-    return sum;
-}
-
-//  The tail of a row's norm, one block: to = in * scale (* weight), the
-//  scale from the sum of squares the threads hold, each thread the places
-//  it held. With 'q' (the q8a handoff; dim is whole blocks, so that a
-//  warp's places are one block of 32, all in the row or none) each block
-//  of 32 is quantized too, one value a lane.
+//  The tail of a row's norm, one block of xinf_cuda_norm_threads (dim):
+//  to = in * scale (* weight), the scale from the sum of squares the
+//  threads hold, each thread the places it held. With 'q' (the q8a
+//  handoff; dim is whole blocks, so that a warp's places are one block of
+//  32, all in the row or none) each block of 32 is quantized too, one
+//  value a lane.
 __device__ __forceinline__ void
 s_norm_row (float *to, const float *in, const float *weight, size_t dim, float squares, float eps, int16_t *q,
             float *d)
 {
-    squares = s_block_sum (squares);
-    float scale = (float) (1.0 / sqrt ((double) squares / (double) (dim ? dim : 1) + eps));
+    __shared__ float warps [XINF_CUDA_NORM_THREADS / WARP];
+    float scale = xinf_cuda_norm_scale (xinf_cuda_block_sum (squares, blockDim.x, warps), dim, eps);
     unsigned lane = threadIdx.x % WARP;
     for (size_t i = threadIdx.x; i < dim; i += blockDim.x) {
-        float value = weight ? in [i] * scale * weight [i] : in [i] * scale;
+        float value = xinf_cuda_norm_value (in [i], scale, weight, i);
         to [i] = value;
         if (q)
             xinf_cuda_q8a_warp_put (value, lane, q + (i - lane), d + i / 32);
     }
 }
 
-//  One block a row (s_norm_threads): at batch 1 one warp walked the whole
-//  row, a memory latency a place, where a block takes a few. 'q', 'd' as
-//  s_norm_row's, for all n rows.
+//  One block a row (xinf_cuda_norm_threads): at batch 1 one warp walked
+//  the whole row, a memory latency a place, where a block takes a few.
+//  'q', 'd' as s_norm_row's, for all n rows.
 __global__ void
 k_rmsnorm (float *out, const float *x, const float *weight, size_t dim, float eps, int16_t *q, float *d)
 {
     xinf_cuda_pdl_enter ();
     size_t row = blockIdx.x;
     const float *in = x + row * dim;
-    float squares = 0;
-    for (size_t i = threadIdx.x; i < dim; i += blockDim.x)
-        squares += in [i] * in [i];
+    float squares = xinf_cuda_norm_squares (in, dim, blockDim.x);
     s_norm_row (out + row * dim, in, weight, dim, squares, eps, q ? q + row * dim : NULL,
                 q ? d + row * (dim / 32) : NULL);
 }
@@ -99,7 +69,7 @@ k_add_rmsnorm (float *out, float *y, const float *x, const float *weight, size_t
     for (size_t i = threadIdx.x; i < dim; i += blockDim.x) {
         float value = sum [i] + add [i];
         sum [i] = value;
-        squares += value * value;
+        squares = __fmaf_rn (value, value, squares);      //  as xinf_cuda_norm_squares
     }
     s_norm_row (out + row * dim, sum, weight, dim, squares, eps, q ? q + row * dim : NULL,
                 q ? d + row * (dim / 32) : NULL);
@@ -139,7 +109,7 @@ xinf_cuda_rmsnorm (xinf_backend_t *self, float *out, const float *x, const float
     ||  !xinf_cuda_device_memory (cuda, x, bytes, "rmsnorm")
     ||  !s_norm_inputs (cuda, out, weight, n, dim, "rmsnorm", &w, &q, &d))
         return;
-    xinf_cuda_launch (cuda, "rmsnorm", k_rmsnorm, (unsigned) n, s_norm_threads (dim), 0, out, x, w, dim, eps, q, d);
+    xinf_cuda_launch (cuda, "rmsnorm", k_rmsnorm, (unsigned) n, xinf_cuda_norm_threads (dim), 0, out, x, w, dim, eps, q, d);
 }
 
 void
@@ -156,7 +126,7 @@ xinf_cuda_add_rmsnorm (xinf_backend_t *self, float *out, float *y, const float *
     ||  !xinf_cuda_device_memory (cuda, x, bytes, "add_rmsnorm")
     ||  !s_norm_inputs (cuda, out, weight, n, dim, "add_rmsnorm", &w, &q, &d))
         return;
-    xinf_cuda_launch (cuda, "add_rmsnorm", k_add_rmsnorm, (unsigned) n, s_norm_threads (dim), 0, out, y, x, w, dim, eps,
+    xinf_cuda_launch (cuda, "add_rmsnorm", k_add_rmsnorm, (unsigned) n, xinf_cuda_norm_threads (dim), 0, out, y, x, w, dim, eps,
                       q, d);
 }
 

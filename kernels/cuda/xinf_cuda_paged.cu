@@ -13,9 +13,9 @@
 
     Fused: rope_store (one block a token: its angles once, then q and k
     turned and k and v stored); rope_attention, for a step of one token a
-    sequence (decode), as the attention kernel with each block turning its
-    own q head and k row first (XINF_CUDA_ATTENTION=apart: rope_store,
-    then attention).
+    sequence (decode), as the attention kernel with each block norming
+    (Qwen3) and turning its own q head and k row first
+    (XINF_CUDA_ATTENTION=apart: rmsnorm, rope_store, then attention).
 */
 #include "xinf_cuda_priv.h"
 #include "xinf_cuda_dot.cuh"
@@ -440,18 +440,39 @@ k_attention (const s_attend_t a, const float *q)
     s_attend (&a, item, part, q + item * a.head_dim, NULL, NULL, shared);
 }
 
-//  rope_store and attention in one launch, for a step of one token a
-//  sequence (a decode step): one block a part of a (token, head), as
-//  k_attention. The block turns its q head and its KV head's k row for
-//  the token's position into shared memory (after s_attend's: angles
-//  [head_dim], then query, fresh_k, fresh_v), with the arithmetic of
-//  k_rope_store; part 0 of the first head of each KV group stores the k
-//  and v rows into the pool. Every block reads that position from its
-//  own copy, the others from the pool, which no token of such a step
-//  writes. q and k are left as they were.
+//  The norms of a block's q head and k row in shared memory (Qwen3's
+//  q_norm, k_norm: 'weights' [2]), with k_rmsnorm's arithmetic on rows of
+//  head_dim: the first xinf_cuda_norm_threads (head_dim) threads (at most
+//  the block's: head_dim <= 256) add as its block does. 'warps': shared
+//  memory of 2 x 8 floats.
+__device__ __forceinline__ void
+s_norm_heads (float *query, float *fresh_k, size_t head_dim, const float *const *weights, float eps, float *warps)
+{
+    unsigned threads = xinf_cuda_norm_threads (head_dim);
+    float q_scale = xinf_cuda_norm_scale (
+        xinf_cuda_block_sum (xinf_cuda_norm_squares (query, head_dim, threads), threads, warps), head_dim, eps);
+    float k_scale = xinf_cuda_norm_scale (
+        xinf_cuda_block_sum (xinf_cuda_norm_squares (fresh_k, head_dim, threads), threads, warps + 8), head_dim, eps);
+    for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
+        query [d] = xinf_cuda_norm_value (query [d], q_scale, weights [0], d);
+        fresh_k [d] = xinf_cuda_norm_value (fresh_k [d], k_scale, weights [1], d);
+    }
+    __syncthreads ();
+}
+
+//  The heads' norms (with q_norm, k_norm: Qwen3), rope_store and
+//  attention in one launch, for a step of one token a sequence (a decode
+//  step): one block a part of a (token, head), as k_attention. The block
+//  norms and turns its q head and its KV head's k row for the token's
+//  position in shared memory (after s_attend's: angles [head_dim], then
+//  query, fresh_k, fresh_v, then the norms' 16 floats), with the
+//  arithmetic of k_rmsnorm and k_rope_store; part 0 of the first head of
+//  each KV group stores the k and v rows into the pool. Every block reads
+//  that position from its own copy, the others from the pool, which no
+//  token of such a step writes. q and k are left as they were.
 __global__ void
 k_rope_attention (const s_attend_t a, const float *q, const float *k, const float *v, float base, float rope_scale,
-                  bool neox, const float *factors)
+                  bool neox, const float *factors, const float *q_norm, const float *k_norm, float eps)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
@@ -475,6 +496,9 @@ k_rope_attention (const s_attend_t a, const float *q, const float *k, const floa
         fresh_v [d] = v [kv_at + d];
     }
     __syncthreads ();
+    const float *weights [2] = { q_norm, k_norm };
+    if (q_norm)
+        s_norm_heads (query, fresh_k, head_dim, weights, eps, fresh_v + head_dim);
     size_t lo, hi;
     for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
         xinf_cuda_rope_pair (query, i, half, neox, angles [i], angles [half + i], &lo, &hi);
@@ -493,11 +517,12 @@ k_rope_attention (const s_attend_t a, const float *q, const float *k, const floa
 }
 
 //  The eight-warp kernels' shared memory (s_attend's sums and flag; with
-//  'rope', k_rope_attention's four rows after them).
+//  'rope', k_rope_attention's four rows and the norms' 16 floats after
+//  them).
 static size_t
 s_attend_shared (size_t head_dim, bool rope)
 {
-    return (ATTENTION_WARPS * (head_dim + 2) + 1 + (rope ? 4 * head_dim : 0)) * sizeof (float);
+    return (ATTENTION_WARPS * (head_dim + 2) + 1 + (rope ? 4 * head_dim + 16 : 0)) * sizeof (float);
 }
 
 //  The kernels' common arguments for 'n' tokens, and *slice: the tokens
@@ -633,15 +658,19 @@ s_attention_fuses (const xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, const xi
 int
 xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                           float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                          const xinf_rope_t *rope, float *out)
+                          const xinf_rope_t *rope, const xinf_head_norms_t *norms, float *out)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     if (!s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim)) {
+        if (norms) {
+            xinf_cuda_rmsnorm (self, q, q, norms->q, batch->n * n_heads, head_dim, norms->eps);
+            xinf_cuda_rmsnorm (self, k, k, norms->k, batch->n * n_kv_heads, head_dim, norms->eps);
+        }
         xinf_cuda_rope_store (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
         return xinf_cuda_attention (self, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
     }
     size_t q_bytes = batch->n * n_heads * head_dim * sizeof (float), kv_bytes = batch->n * pool->kv_dim * sizeof (float);
-    const float *factors = NULL;
+    const float *factors = NULL, *q_norm = NULL, *k_norm = NULL;
     xinf_cuda_batch_t device;
     if (!xinf_cuda_enter (cuda) || !s_pool_ok (cuda, pool, layer, "rope_attention")
     ||  !xinf_cuda_device_memory (cuda, q, q_bytes, "rope_attention")
@@ -651,6 +680,10 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
     ||  (rope->factors && !(factors = (const float *) xinf_cuda_constant (cuda, rope->factors,
                                                                           head_dim / 2 * sizeof (float),
                                                                           "rope_attention")))
+    ||  (norms && (!(q_norm = (const float *) xinf_cuda_constant (cuda, norms->q, head_dim * sizeof (float),
+                                                                  "rope_attention (q_norm)"))
+                   || !(k_norm = (const float *) xinf_cuda_constant (cuda, norms->k, head_dim * sizeof (float),
+                                                                     "rope_attention (k_norm)"))))
     ||  xinf_cuda_batch (cuda, batch, pool->n_blocks, pool->block_tokens, &device))
         return -1;
     s_attend_t args;
@@ -660,5 +693,5 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
     cuda->rope_attentions++;
     return s_attend_launch (cuda, "rope_attention", k_rope_attention, args, batch, slice,
                             s_attend_shared (head_dim, true), (const float *) q, (const float *) k, v, rope->base,
-                            rope->scale, rope->neox, factors);
+                            rope->scale, rope->neox, factors, q_norm, k_norm, norms ? norms->eps : 0.0f);
 }

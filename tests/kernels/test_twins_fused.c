@@ -248,13 +248,13 @@ s_twin_rope_store (test_twins_t *twins)
 
 //  ---- rope_attention ----------------------------------------------------------------------
 
-//  rope_attention (or rope, rope, kv_store, attention) on 'be' into layer
-//  1 of a pool of two layers at 'pool_init': the attention output, the
-//  keys and the values after it.
+//  rope_attention (or the heads' norms with 'norms', rope, rope,
+//  kv_store, attention) on 'be' into layer 1 of a pool of two layers at
+//  'pool_init': the attention output, the keys and the values after it.
 static void
 s_run_rope_attention (xinf_backend_t *be, bool fused, const s_shape_t *shape, const s_batch_t *b,
                       const float *pool_init, const float *q, const float *k, const float *v, const xinf_rope_t *rope,
-                      float *out [3])
+                      const xinf_head_norms_t *norms, float *out [3])
 {
     size_t n = b->batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
     size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
@@ -264,8 +264,12 @@ s_run_rope_attention (xinf_backend_t *be, bool fused, const s_shape_t *shape, co
     float *dv = test_twins_put (be, v, n * kv_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     if (fused && be->ops->rope_attention)
         CHECK (be->ops->rope_attention (be, &pool, 1, &b->batch, dq, dk, dv, shape->n_heads, shape->n_kv_heads,
-                                        shape->head_dim, rope, dout) == 0);
+                                        shape->head_dim, rope, norms, dout) == 0);
     else {
+        if (norms) {
+            be->ops->rmsnorm (be, dq, dq, norms->q, n * shape->n_heads, shape->head_dim, norms->eps);
+            be->ops->rmsnorm (be, dk, dk, norms->k, n * shape->n_kv_heads, shape->head_dim, norms->eps);
+        }
         be->ops->rope (be, dq, n, shape->n_heads, shape->head_dim, b->batch.pos, rope);
         be->ops->rope (be, dk, n, shape->n_kv_heads, shape->head_dim, b->batch.pos, rope);
         be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);
@@ -304,7 +308,7 @@ s_token_rows (const s_batch_t *b, size_t width)
 
 //  On CUDA a step of one token a sequence (decode, padded) runs as one
 //  launch, a step with a chunk as the ops apart; each gives the floats
-//  of the ops it stands for.
+//  of the ops it stands for, with and without the heads' norms.
 static void
 s_twin_rope_attention (test_twins_t *twins)
 {
@@ -325,20 +329,24 @@ s_twin_rope_attention (test_twins_t *twins)
                 factors [i] = 1 + 7 * fabsf (test_uniform (&s_state));
             xinf_rope_t rope = { kind ? 500000.0f : 10000.0f, kind == S_PADDED ? 0.25f : 1.0f, s % 2 == 1,
                                  kind == S_DECODE ? factors : NULL };
+            float *q_norm = test_floats (shape->head_dim, &s_state), *k_norm = test_floats (shape->head_dim, &s_state);
+            xinf_head_norms_t heads = { q_norm, k_norm, 1e-6f }, *norms = (s + (size_t) kind) % 2 ? &heads : NULL;
             float *ref [3], *sub [3], *own [3];
             size_t before = s_rope_attentions (twins->subject);
-            s_run_rope_attention (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, ref);
-            s_run_rope_attention (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, sub);
+            s_run_rope_attention (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, norms, ref);
+            s_run_rope_attention (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, norms, sub);
             size_t launches = s_rope_attentions (twins->subject) - before;
-            s_run_rope_attention (twins->subject, false, shape, &b, pool_init, q, k, v, &rope, own);
+            s_run_rope_attention (twins->subject, false, shape, &b, pool_init, q, k, v, &rope, norms, own);
             if (strcmp (twins->subject->ops->name, "cuda") == 0)
                 CHECK (launches == (kind == S_MIXED ? 0u : 1u));
             size_t counts [3] = { n * q_dim, slots, slots };
             char label [96];
-            snprintf (label, sizeof label, "rope_attention block %zu heads %zu/%zu head_dim %zu %s %s",
+            snprintf (label, sizeof label, "rope_attention block %zu heads %zu/%zu head_dim %zu %s %s%s",
                       shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, kinds [kind],
-                      rope.neox ? "neox" : "pairs");
+                      rope.neox ? "neox" : "pairs", norms ? " normed" : "");
             s_check_parts (twins, label, parts, ref, sub, own, counts, tolerances, 3);
+            free (q_norm);
+            free (k_norm);
             free (pool_init);
             free (k);
             free (v);
@@ -444,7 +452,7 @@ s_run_attention_handoff (xinf_backend_t *be, const s_shape_t *shape, const s_bat
         CHECK (be->ops->write (be, dq, q [round], n * q_dim * sizeof (float)) == 0);
         CHECK (be->ops->write (be, dk, k, n * kv_dim * sizeof (float)) == 0);
         CHECK (be->ops->rope_attention (be, &pool, 1, &b->batch, dq, dk, dv, shape->n_heads, shape->n_kv_heads,
-                                        shape->head_dim, &rope, dout) == 0);
+                                        shape->head_dim, &rope, NULL, dout) == 0);
         xinf_product_t product = { w, dout, dy, bias };
         be->ops->project (be, &product, 1, n);
     }
