@@ -76,7 +76,7 @@ typedef struct {
 } xinf_rope_t;
 
 //  RMSNorm of each q and k head before RoPE (Qwen3): the weights of a
-//  head's head_dim places.
+//  head's head_dim places, both given.
 typedef struct {
     const float *q, *k;
     float eps;

@@ -47,7 +47,8 @@ xinf_cuda_norm_squares (const float *row, size_t dim, unsigned threads)
 //  block's other threads take part and add nothing), on every thread:
 //  each warp's sum (its lane 0's), then those in warp order. 'warps' is
 //  shared memory of threads / 32 floats that nothing else touches until
-//  the block's next barrier after this one.
+//  the block's next barrier after this one (a second sum before then
+//  takes other memory).
 __device__ __forceinline__ float
 xinf_cuda_block_sum (float value, unsigned threads, float *warps)
 {

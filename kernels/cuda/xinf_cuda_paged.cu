@@ -442,9 +442,11 @@ k_attention (const s_attend_t a, const float *q)
 
 //  The norms of a block's q head and k row in shared memory (Qwen3's
 //  q_norm, k_norm: 'weights' [2]), with k_rmsnorm's arithmetic on rows of
-//  head_dim: the first xinf_cuda_norm_threads (head_dim) threads (at most
-//  the block's: head_dim <= 256) add as its block does. 'warps': shared
-//  memory of 2 x 8 floats.
+//  head_dim: the first xinf_cuda_norm_threads (head_dim) threads add as
+//  its block does. That holds while head_dim <= 256 (ATTENTION_DIMS x
+//  32): each thread holds one place at most, in this block as in
+//  k_rmsnorm's, and 8 warps' sums fit each half of 'warps' (shared
+//  memory of 2 x 8 floats).
 __device__ __forceinline__ void
 s_norm_heads (float *query, float *fresh_k, size_t head_dim, const float *const *weights, float eps, float *warps)
 {
