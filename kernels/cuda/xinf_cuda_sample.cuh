@@ -240,20 +240,26 @@ xs_argmax (xs_ctx_t *c, float *top)
     return index;
 }
 
-//  Thread 0 turns the threads' partial sums into offsets (exclusive scan).
+//  The threads' partial sums into offsets (an exclusive scan) and their
+//  total into 'value': a scan in steps of 1, 2, 4, ... threads apart, a
+//  barrier each (thread 0 walking all 256 took as long as a pass). Integer
+//  sums: the offsets of a walk.
 XS_FN void
 xs_scan_parts (xs_ctx_t *c)
 {
+    xs_shared_t *sh = c->shared;
     XS_SYNC ();
-    if (c->tid == 0) {
-        xs_u64 sum = 0;
-        for (unsigned t = 0; t < c->threads; t++) {
-            xs_u64 part = c->shared->part [t];
-            c->shared->part [t] = sum;
-            sum += part;
-        }
-        c->shared->value = sum;
+    xs_u64 mine = sh->part [c->tid];
+    for (unsigned stride = 1; stride < c->threads; stride *= 2) {
+        xs_u64 add = c->tid >= stride ? sh->part [c->tid - stride] : 0;
+        XS_SYNC ();
+        sh->part [c->tid] += add;
+        XS_SYNC ();
     }
+    xs_u64 through = sh->part [c->tid];
+    if (c->tid == c->threads - 1)
+        sh->value = through;
+    sh->part [c->tid] = through - mine;
     XS_SYNC ();
 }
 
