@@ -186,6 +186,18 @@ struct _xinf_backend_t {
     void *impl;                       //  the implementation's state
 };
 
+//  rope_store as the ops it stands for: rope (q), rope (k), kv_store.
+void xinf_backend_rope_store_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
+                                    float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads,
+                                    size_t head_dim, const xinf_rope_t *rope);
+
+//  rope_attention as the ops it stands for: the heads' rmsnorm (with
+//  'norms'), rope_store (or the ops it stands for), attention.
+int xinf_backend_rope_attention_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer,
+                                       const xinf_batch_t *batch, float *q, float *k, const float *v, size_t n_heads,
+                                       size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
+                                       const xinf_head_norms_t *norms, float *out);
+
 static inline void
 xinf_backend_destroy (xinf_backend_t **self_p)
 {

@@ -260,26 +260,14 @@ s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, siz
                   const xinf_batch_t *batch)
 {
     xinf_backend_t *be = cache->backend;
-    size_t n = batch->n, n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
-    xinf_head_norms_t norms = { layer->q_norm, layer->k_norm, self->rms_eps };
+    size_t n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
+    xinf_head_norms_t heads = { layer->q_norm, layer->k_norm, self->rms_eps };
+    const xinf_head_norms_t *norms = layer->q_norm ? &heads : NULL;
     if (be->ops->rope_attention)
         return be->ops->rope_attention (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                        n_kv_heads, self->head_dim, &self->rope, layer->q_norm ? &norms : NULL,
-                                        cache->attn);
-    if (layer->q_norm) {
-        be->ops->rmsnorm (be, cache->q, cache->q, layer->q_norm, n * n_heads, self->head_dim, self->rms_eps);
-        be->ops->rmsnorm (be, cache->k, cache->k, layer->k_norm, n * n_kv_heads, self->head_dim, self->rms_eps);
-    }
-    if (be->ops->rope_store)
-        be->ops->rope_store (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads, n_kv_heads,
-                             self->head_dim, &self->rope);
-    else {
-        be->ops->rope (be, cache->q, n, n_heads, self->head_dim, batch->pos, &self->rope);
-        be->ops->rope (be, cache->k, n, n_kv_heads, self->head_dim, batch->pos, &self->rope);
-        be->ops->kv_store (be, &cache->pool, index, batch, cache->k, cache->v);
-    }
-    return be->ops->attention (be, &cache->pool, index, batch, cache->q, n_heads, n_kv_heads, self->head_dim,
-                               cache->attn);
+                                        n_kv_heads, self->head_dim, &self->rope, norms, cache->attn);
+    return xinf_backend_rope_attention_apart (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
+                                              n_kv_heads, self->head_dim, &self->rope, norms, cache->attn);
 }
 
 //  Attention block of one layer for the pass's tokens (xb holds them

@@ -171,9 +171,7 @@ static void
 s_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q, float *k,
               const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope)
 {
-    s_rope (self, q, batch->n, n_heads, head_dim, batch->pos, rope);
-    s_rope (self, k, batch->n, n_kv_heads, head_dim, batch->pos, rope);
-    s_kv_store (self, pool, layer, batch, k, v);
+    xinf_backend_rope_store_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
 }
 
 //  Room for 'positions' scores on every thread (a token's positions for
@@ -218,12 +216,8 @@ s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, cons
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
                   const xinf_head_norms_t *norms, float *out)
 {
-    if (norms) {
-        s_rmsnorm (self, q, q, norms->q, batch->n * n_heads, head_dim, norms->eps);
-        s_rmsnorm (self, k, k, norms->k, batch->n * n_kv_heads, head_dim, norms->eps);
-    }
-    s_rope_store (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
-    return s_attention (self, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
+    return xinf_backend_rope_attention_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope,
+                                              norms, out);
 }
 
 static int

@@ -32,6 +32,19 @@
 #define ATTENTION_PARTS 8             //  parts a head's attention is split into at most
 #define ATTENTION_SCRATCH (32u << 20) //  bytes of partial sums a launch may use (more tokens: more launches)
 
+//  A token's RoPE turns at 'pos' into shared memory, by the block's
+//  threads: the cosines of the head_dim / 2 pairs, then their sines.
+__device__ __forceinline__ void
+s_rope_turns (float *angles, int32_t pos, size_t head_dim, float base, float scale, const float *factors)
+{
+    size_t half = head_dim / 2;
+    for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
+        double theta = xinf_cuda_rope_angle (pos, i, head_dim, base, scale, factors);
+        angles [i] = (float) cos (theta);
+        angles [half + i] = (float) sin (theta);
+    }
+}
+
 //  The pool row (layer_first + block * block_tokens + offset) of position
 //  p of sequence 'seq'.
 __device__ __forceinline__ size_t
@@ -98,11 +111,7 @@ k_rope_store (float *q, float *k, const float *v, float *keys, float *values, co
     extern __shared__ float angles [];
     size_t token = blockIdx.x, half = head_dim / 2, kv_dim = n_kv_heads * head_dim;
     int32_t pos = batch.pos [token];
-    for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
-        double theta = xinf_cuda_rope_angle (pos, i, head_dim, base, scale, factors);
-        angles [i] = (float) cos (theta);
-        angles [half + i] = (float) sin (theta);
-    }
+    s_rope_turns (angles, pos, head_dim, base, scale, factors);
     __syncthreads ();
     size_t row = s_pool_row (batch, batch.seq [token], (size_t) pos, block_tokens, layer_first), lo, hi;
     for (size_t item = threadIdx.x; item < n_heads * half; item += blockDim.x) {
@@ -132,9 +141,7 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
     if (!xinf_cuda_enter (cuda) || !batch->n)
         return;
     if (!n_heads || head_dim < 2 || head_dim % 2) {      //  shapes of no model: the three ops as they take them
-        xinf_cuda_rope (self, q, batch->n, n_heads, head_dim, batch->pos, rope);
-        xinf_cuda_rope (self, k, batch->n, n_kv_heads, head_dim, batch->pos, rope);
-        xinf_cuda_kv_store (self, pool, layer, batch, k, v);
+        xinf_backend_rope_store_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
         return;
     }
     if (!n_kv_heads || n_kv_heads * head_dim != pool->kv_dim || batch->n > 0x7fffffff) {
@@ -487,11 +494,7 @@ k_rope_attention (const s_attend_t a, const float *q, const float *k, const floa
     float *angles = shared + ATTENTION_WARPS * (head_dim + 2) + 1, *query = angles + head_dim;
     float *fresh_k = query + head_dim, *fresh_v = fresh_k + head_dim;
     size_t kv_at = token * a.kv_dim + head / a.group * head_dim;
-    for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
-        double theta = xinf_cuda_rope_angle (pos, i, head_dim, base, rope_scale, factors);
-        angles [i] = (float) cos (theta);
-        angles [half + i] = (float) sin (theta);
-    }
+    s_rope_turns (angles, pos, head_dim, base, rope_scale, factors);
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         query [d] = q [item * head_dim + d];
         fresh_k [d] = k [kv_at + d];
@@ -663,14 +666,9 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, float *out)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    if (!s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim)) {
-        if (norms) {
-            xinf_cuda_rmsnorm (self, q, q, norms->q, batch->n * n_heads, head_dim, norms->eps);
-            xinf_cuda_rmsnorm (self, k, k, norms->k, batch->n * n_kv_heads, head_dim, norms->eps);
-        }
-        xinf_cuda_rope_store (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
-        return xinf_cuda_attention (self, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
-    }
+    if (!s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim))
+        return xinf_backend_rope_attention_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim,
+                                                  rope, norms, out);
     size_t q_bytes = batch->n * n_heads * head_dim * sizeof (float), kv_bytes = batch->n * pool->kv_dim * sizeof (float);
     const float *factors = NULL, *q_norm = NULL, *k_norm = NULL;
     xinf_cuda_batch_t device;

@@ -178,6 +178,16 @@ typedef struct {
     size_t block_tokens, n_heads, n_kv_heads, head_dim;
 } s_shape_t;
 
+//  A pool of two layers on 'be' for the batch's blocks, its keys then
+//  values copied from 'pool_init' (2 x slots floats).
+static xinf_kv_pool_t
+s_pool_put (xinf_backend_t *be, const s_shape_t *shape, const s_batch_t *b, const float *pool_init)
+{
+    size_t kv_dim = shape->n_kv_heads * shape->head_dim, slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
+    return (xinf_kv_pool_t) { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
+                              b->n_blocks, shape->block_tokens, kv_dim };
+}
+
 //  rope_store (or rope, rope, kv_store) on 'be' into layer 1 of a pool of
 //  two layers at 'pool_init': q, k, the keys and the values after it.
 static void
@@ -186,8 +196,7 @@ s_run_rope_store (xinf_backend_t *be, bool fused, const s_shape_t *shape, const 
 {
     size_t n = b->batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
     size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
-    xinf_kv_pool_t pool = { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
-                            b->n_blocks, shape->block_tokens, kv_dim };
+    xinf_kv_pool_t pool = s_pool_put (be, shape, b, pool_init);
     float *dq = test_twins_put (be, q, n * q_dim), *dk = test_twins_put (be, k, n * kv_dim);
     float *dv = test_twins_put (be, v, n * kv_dim);
     if (fused && be->ops->rope_store)
@@ -258,8 +267,7 @@ s_run_rope_attention (xinf_backend_t *be, bool fused, const s_shape_t *shape, co
 {
     size_t n = b->batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
     size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
-    xinf_kv_pool_t pool = { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
-                            b->n_blocks, shape->block_tokens, kv_dim };
+    xinf_kv_pool_t pool = s_pool_put (be, shape, b, pool_init);
     float *dq = test_twins_put (be, q, n * q_dim), *dk = test_twins_put (be, k, n * kv_dim);
     float *dv = test_twins_put (be, v, n * kv_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     if (fused && be->ops->rope_attention)
@@ -441,9 +449,8 @@ s_run_attention_handoff (xinf_backend_t *be, const s_shape_t *shape, const s_bat
                          const float *bias, size_t *handed)
 {
     size_t n = b->batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
-    size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim, before = xinf_cuda_backend_handoffs (be);
-    xinf_kv_pool_t pool = { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
-                            b->n_blocks, shape->block_tokens, kv_dim };
+    size_t before = xinf_cuda_backend_handoffs (be);
+    xinf_kv_pool_t pool = s_pool_put (be, shape, b, pool_init);
     float *dq = test_twins_put (be, NULL, n * q_dim), *dk = test_twins_put (be, NULL, n * kv_dim);
     float *dv = test_twins_put (be, v, n * kv_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     float *dy = test_twins_put (be, NULL, n * w->rows);
