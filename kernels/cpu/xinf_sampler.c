@@ -1,6 +1,7 @@
 /*  xinf_sampler: greedy, temperature, top-k and top-p sampling with a
-    deterministic PRNG and a deterministic exp.  */
+    deterministic PRNG and a deterministic exp (xinf_sampler_row).  */
 #include "xinf_sampler.h"
+#include "xinf_sampler_row.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -19,6 +20,7 @@ struct _xinf_sampler_t {
     double top_p;
     uint64_t state [4];
     s_candidate_t *candidates;
+    s_candidate_t *spare;            //  as many: the radix sort's other half
     double *weights;                 //  of the whole vocabulary (top_p only)
     size_t capacity;
     double given;                    //  the draw to use instead of the PRNG's (xinf_sampler_draw)
@@ -26,9 +28,11 @@ struct _xinf_sampler_t {
 };
 
 //  When only top_p filters, candidates are the tokens with weight at least
-//  a floor (the top token weighs 1); the floor goes down this list until
-//  the candidates hold top_p of the mass, so only those are sorted.
-static const double s_floors [] = { 0.5, 0.1, 1e-2, 1e-4, 1e-7, 0 };
+//  a floor 2^-b (the top token weighs 1), so that only those are sorted.
+//  The floor is chosen from the weights' masses by binary exponent: bin b
+//  holds the weights in [2^-b, 2^(1-b)), the last bin all below 2^-62
+//  and the zeros.
+#define S_BINS 64
 
 static uint64_t
 s_splitmix64 (uint64_t *state)
@@ -90,25 +94,6 @@ s_take_uniform (xinf_sampler_t *self)
     return s_uniform (self);
 }
 
-//  e^x for x <= 0 with basic IEEE operations only (no libm variance):
-//  x = k ln2 + r, |r| <= ln2/2, e^r by Taylor to r^12 (error < 1e-15).
-static double
-s_exp (double x)
-{
-    if (!(x > -745.0))
-        return 0;
-    double k = floor (x * 1.4426950408889634 + 0.5);
-    double r = (x - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
-    static const double inverse_factorial [13] = {
-        1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040, 1.0 / 40320,
-        1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600
-    };
-    double sum = inverse_factorial [12];
-    for (int n = 11; n >= 0; n--)
-        sum = sum * r + inverse_factorial [n];
-    return ldexp (sum, (int) k);
-}
-
 static float
 s_logit (const float *logits, size_t index)
 {
@@ -150,25 +135,11 @@ xinf_sampler_destroy (xinf_sampler_t **self_p)
     if (self_p && *self_p) {
         xinf_sampler_t *self = *self_p;
         free (self->candidates);
+        free (self->spare);
         free (self->weights);
         free (self);
         *self_p = NULL;
     }
-}
-
-//  The first index of the largest logit, a NaN counting as -inf (a NaN
-//  compares false, so it is never taken): one compare a logit.
-static int32_t
-s_argmax (const float *logits, size_t vocab)
-{
-    size_t best = 0;
-    float top = s_logit (logits, 0);
-    for (size_t i = 1; i < vocab; i++)
-        if (logits [i] > top) {
-            top = logits [i];
-            best = i;
-        }
-    return (int32_t) best;
 }
 
 //  a ranks before b: higher logit, then lower index.
@@ -209,12 +180,12 @@ s_top_k (xinf_sampler_t *self, const float *logits, size_t vocab)
         heap [i] = (s_candidate_t) { s_logit (logits, i), (int32_t) i, 0 };
     for (size_t at = size / 2; at-- > 0;)
         s_sift_down (heap, size, at, false);
-    for (size_t i = size; i < vocab; i++) {
-        s_candidate_t candidate = { s_logit (logits, i), (int32_t) i, 0 };
-        if (s_before (&candidate, &heap [0])) {
-            heap [0] = candidate;
-            s_sift_down (heap, size, 0, false);
-        }
+    //  A later logit ranks before the worst kept only when it is greater
+    size_t i = size;
+    while ((i = xinf_sampler_next_above (logits, i, vocab, heap [0].logit)) < vocab) {
+        heap [0] = (s_candidate_t) { logits [i], (int32_t) i, 0 };
+        s_sift_down (heap, size, 0, false);
+        i++;
     }
     return size;
 }
@@ -223,10 +194,33 @@ s_top_k (xinf_sampler_t *self, const float *logits, size_t vocab)
 static double
 s_weigh_all (xinf_sampler_t *self, const float *logits, size_t vocab, float top)
 {
-    double sum = 0;
-    for (size_t i = 0; i < vocab; i++)
-        sum += self->weights [i] = s_exp (((double) s_logit (logits, i) - top) / self->temperature);
-    return sum;
+    return xinf_sampler_weigh (logits, vocab, top, self->temperature, self->weights);
+}
+
+//  The first bin b at which the bins 0 .. b hold 'target' of the mass
+//  (summed in no particular order: a first guess, which the nucleus
+//  confirms with its own sums); the last bin when none does. Four sets
+//  of bins, taking turns, keep the adds of a run of weights in one bin
+//  from waiting on each other.
+static int
+s_floor_bin (const double *weights, size_t vocab, double target)
+{
+    double mass [4][S_BINS];
+    memset (mass, 0, sizeof mass);
+    for (size_t i = 0; i < vocab; i++) {
+        uint64_t bits;
+        memcpy (&bits, &weights [i], sizeof bits);
+        int bin = 1023 - (int) (bits >> 52);             //  weights are >= 0
+        bin = bin < 0 ? 0 : bin > S_BINS - 1 ? S_BINS - 1 : bin;
+        mass [i % 4][bin] += weights [i];
+    }
+    double held = 0;
+    for (int bin = 0; bin < S_BINS - 1; bin++) {
+        held += (mass [0][bin] + mass [1][bin]) + (mass [2][bin] + mass [3][bin]);
+        if (held >= target)
+            return bin;
+    }
+    return S_BINS - 1;
 }
 
 //  Candidates whose weight is at least 'floor' (and not 0), in no order.
@@ -240,34 +234,83 @@ s_above (xinf_sampler_t *self, const float *logits, size_t vocab, double floor)
     return count;
 }
 
-//  Ranks the candidates only as far as needed: heapifies them (best at the
-//  root) and pops the best into the end of the array until the popped hold
-//  top_p of 'total'; then draws among the popped. -1 when all candidates
-//  hold less than top_p of the mass and are not 'complete' (all of it).
-static int32_t
-s_draw_nucleus (xinf_sampler_t *self, size_t count, double total, bool complete)
+//  Sorts a heap of the top_k candidates (the worst at the root) into
+//  rank order, the best first: pops the worst to the end, in turn.
+static void
+s_rank_heap (s_candidate_t *heap, size_t count)
 {
-    s_candidate_t *heap = self->candidates;
-    for (size_t at = count / 2; at-- > 0;)
-        s_sift_down (heap, count, at, true);
-    double target = self->top_p * total, kept = 0;
-    size_t size = count;
-    while (size > 0 && (size == count || kept < target)) {
-        s_candidate_t best = heap [0];
+    for (size_t size = count; size > 1;) {
+        s_candidate_t worst = heap [0];
         heap [0] = heap [--size];
-        heap [size] = best;
-        s_sift_down (heap, size, 0, true);
-        kept += best.weight;
+        heap [size] = worst;
+        s_sift_down (heap, size, 0, false);
     }
+}
+
+//  A logit's sort key: ascending keys are descending logits, -0 as +0.
+static uint32_t
+s_rank_key (float logit)
+{
+    uint32_t bits;
+    logit = logit == 0 ? 0 : logit;
+    memcpy (&bits, &logit, sizeof bits);
+    uint32_t ascending = (bits & 0x80000000u) ? ~bits : bits | 0x80000000u;
+    return ~ascending;
+}
+
+//  Sorts candidates that are in index order into rank order (higher
+//  logit first, then lower index): a stable radix sort of their keys, a
+//  byte a pass from the lowest, through 'spare' (as many places); a pass
+//  whose byte all keys share is left out. Returns where the sorted are.
+static s_candidate_t *
+s_rank_radix (s_candidate_t *from, s_candidate_t *spare, size_t count)
+{
+    size_t counts [4][256];
+    memset (counts, 0, sizeof counts);
+    for (size_t i = 0; i < count; i++) {
+        uint32_t key = s_rank_key (from [i].logit);
+        for (int pass = 0; pass < 4; pass++)
+            counts [pass][(key >> (8 * pass)) & 0xff]++;
+    }
+    for (int pass = 0; pass < 4; pass++) {
+        uint32_t shift = 8 * (uint32_t) pass;
+        if (count == 0 || counts [pass][(s_rank_key (from [0].logit) >> shift) & 0xff] == count)
+            continue;
+        size_t offsets [256], at = 0;
+        for (int byte = 0; byte < 256; byte++) {
+            offsets [byte] = at;
+            at += counts [pass][byte];
+        }
+        for (size_t i = 0; i < count; i++)
+            spare [offsets [(s_rank_key (from [i].logit) >> shift) & 0xff]++] = from [i];
+        s_candidate_t *swap = from;
+        from = spare;
+        spare = swap;
+    }
+    return from;
+}
+
+//  Keeps the fewest of the ranked candidates (at least one) that hold
+//  top_p of 'total' and draws among them. -1 when all of them hold less
+//  and are not 'complete' (all of the mass).
+static int32_t
+s_draw_ranked (xinf_sampler_t *self, const s_candidate_t *ranked, size_t count, double total, bool complete)
+{
+    if (count == 0)
+        return -1;
+    double target = self->top_p * total, kept = 0;      //  > 0: the top weighs 1
+    size_t size = 0;
+    while (size < count && kept < target)
+        kept += ranked [size++].weight;
     if (kept < target && !complete)
         return -1;
     double point = s_take_uniform (self) * kept, sum = 0;
-    for (size_t i = count; i-- > size;) {
-        sum += heap [i].weight;
+    for (size_t i = 0; i < size; i++) {
+        sum += ranked [i].weight;
         if (point < sum)
-            return heap [i].index;
+            return ranked [i].index;
     }
-    return heap [size].index;
+    return ranked [size - 1].index;
 }
 
 //  No filter: one pass in index order.
@@ -292,13 +335,16 @@ s_reserve (xinf_sampler_t *self, size_t vocab)
 {
     if (self->capacity >= vocab)
         return true;
-    s_candidate_t *grown = realloc (self->candidates, vocab * sizeof *grown);
-    if (grown)
-        self->candidates = grown;
+    s_candidate_t *candidates = realloc (self->candidates, vocab * sizeof *candidates);
+    if (candidates)
+        self->candidates = candidates;
+    s_candidate_t *spare = realloc (self->spare, vocab * sizeof *spare);
+    if (spare)
+        self->spare = spare;
     double *weights = realloc (self->weights, vocab * sizeof *weights);
     if (weights)
         self->weights = weights;
-    if (!grown || !weights)
+    if (!candidates || !spare || !weights)
         return false;
     self->capacity = vocab;
     return true;
@@ -347,7 +393,7 @@ xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t vocab)
 {
     if (vocab == 0)
         return -1;
-    int32_t best = s_argmax (logits, vocab);
+    int32_t best = (int32_t) xinf_sampler_argmax (logits, vocab);
     float top = s_logit (logits, (size_t) best);
     if (self->temperature == 0 || isinf (top) || self->top_k == 1 || !s_reserve (self, vocab))
         return best;
@@ -356,16 +402,20 @@ xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t vocab)
         double total = 0;
         for (size_t i = 0; i < count; i++)
             total += self->candidates [i].weight =
-                s_exp (((double) self->candidates [i].logit - top) / self->temperature);
-        return s_draw_nucleus (self, count, total, true);
+                xinf_sampler_exp (((double) self->candidates [i].logit - top) / self->temperature);
+        s_rank_heap (self->candidates, count);
+        return s_draw_ranked (self, self->candidates, count, total, true);
     }
     if (self->top_p >= 1)
         return s_draw_all (self, logits, vocab, top);
     double total = s_weigh_all (self, logits, vocab, top);
+    //  A floor whose candidates fall short (the guess's sums rounded
+    //  otherwise) goes a bin lower; the last bin's is 0, all candidates
     int32_t token = -1;
-    for (size_t f = 0; token < 0; f++) {
-        size_t count = s_above (self, logits, vocab, s_floors [f]);
-        token = s_draw_nucleus (self, count, total, s_floors [f] == 0);
+    for (int bin = s_floor_bin (self->weights, vocab, self->top_p * total); token < 0 && bin < S_BINS; bin++) {
+        bool last = bin == S_BINS - 1;
+        size_t count = s_above (self, logits, vocab, last ? 0 : ldexp (1.0, -bin));
+        token = s_draw_ranked (self, s_rank_radix (self->candidates, self->spare, count), count, total, last);
     }
     return token;
 }

@@ -158,8 +158,8 @@ test_distribution (void)
     s_distribution (1, 3, 1, p, top3, 4);
 }
 
-//  Nucleus over a long flat tail: the quick candidate set falls short and
-//  the sampler takes the whole vocabulary.
+//  Nucleus over a long flat tail: the floor goes down to the tail's
+//  weights and the candidates are the whole vocabulary.
 static void
 test_long_tail (void)
 {
