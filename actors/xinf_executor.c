@@ -164,13 +164,14 @@ s_kv_blocks (s_state_t *state, const xinf_transformer_t *t)
     return blocks ? (size_t) (blocks < INT32_MAX ? blocks : INT32_MAX) : 1;
 }
 
-//  A backend with a sample op (a GPU) samples where the logits are: a
-//  step that asks for sampling then brings back only the token ids. The
-//  op does everything a STEP's sampling frame asks (greedy, temperature,
-//  top-k, top-p; logprobs are not part of it), so every sampled step uses
-//  it; steps that ask for LOGITS, and backends without the op (the CPU),
-//  keep the host path. Without device memory for the rows the host path
-//  serves too, said once in the log.
+//  A backend with a sample op samples where the logits are: a GPU brings
+//  back only the token ids, the CPU spreads the rows over its threads.
+//  The op does everything a STEP's sampling frame asks (greedy,
+//  temperature, top-k, top-p; logprobs are not part of it), so every
+//  sampled step uses it; steps that ask for LOGITS, and backends without
+//  the op, keep the host path (one row after another on this thread).
+//  Without backend memory for the rows the host path serves too, said
+//  once in the log.
 static void
 s_start_device_sampling (s_state_t *state, const xinf_transformer_t *t)
 {

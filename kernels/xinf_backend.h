@@ -149,9 +149,10 @@ typedef struct {
     //  caller records one; -1 when it failed (status says why).
     int (*graph_replay) (xinf_backend_t *self, size_t bucket, const xinf_batch_t *batch, const xinf_kv_pool_t *pool,
                          float *logits);
-    //  sample (optional, NULL where the caller samples on the host, as on
-    //  the CPU): one token a row of 'logits' [n_rows][vocab], backend
-    //  memory, into the host's tokens [n_rows]; row i as params [i] says
+    //  sample (optional, NULL where the caller samples on the host): one
+    //  token a row of 'logits' [n_rows][vocab], backend memory, into the
+    //  host's tokens [n_rows] (the CPU's spreads the rows over its pool);
+    //  row i as params [i] says
     //  (xinf_sampler.h: greedy, temperature, top-k, top-p) with the draw
     //  uniforms [i] in [0, 1) (xinf_sampler_uniform of params [i]), so
     //  that only the ids cross back. The token xinf_sampler_draw picks

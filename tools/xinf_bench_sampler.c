@@ -10,7 +10,11 @@
     ones, timed in turns, and each against one copy of the row (memcpy, the
     least any pass over it costs) from the same run.
     Both kinds of passes draw the same tokens; the tool checks that.
+    Last, the CPU backend's sample op on all rows of the spread 8 logits
+    (a step's rows, spread over its pool) with 1 thread and with
+    --threads (default: the online cores), and the ratio.
 */
+#include "xinf_cpu_backend.h"
 #include "xinf_cpu_ops.h"
 #include "xinf_sampler.h"
 
@@ -20,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static double
 s_now (void)
@@ -96,11 +101,64 @@ s_setting (xinf_sampler_t *sampler, const float *logits, size_t vocab, size_t ro
     return rc;
 }
 
+//  Seconds a call of the CPU backend's sample op on all rows (one step's
+//  rows, spread over the pool), best of calls until 'seconds' pass;
+//  tokens out. -1 when the op fails.
+static double
+s_step (xinf_backend_t *cpu, const float *logits, size_t vocab, size_t rows, const xinf_sampling_t *params,
+        const double *uniforms, int32_t *tokens, double seconds)
+{
+    double best = INFINITY, end = s_now () + seconds;
+    for (int call = 0; call < 3 || s_now () < end; call++) {
+        double start = s_now ();
+        if (cpu->ops->sample (cpu, logits, rows, vocab, params, uniforms, tokens))
+            return -1;
+        best = fmin (best, s_now () - start);
+    }
+    return best;
+}
+
+//  The CPU backend's sample op on a step's rows with 1 thread and with
+//  'threads', top-p 0.95: 0, or -1 when it fails or the tokens differ.
+static int
+s_threads (const float *logits, size_t vocab, size_t rows, int threads, double seconds)
+{
+    xinf_backend_t *cpu [2] = { xinf_cpu_backend_new (1), xinf_cpu_backend_new (threads) };
+    xinf_sampling_t *params = calloc (rows, sizeof (xinf_sampling_t));
+    double *uniforms = calloc (rows, sizeof (double));
+    int32_t *tokens [2] = { calloc (rows, sizeof (int32_t)), calloc (rows, sizeof (int32_t)) };
+    int rc = cpu [0] && cpu [1] && params && uniforms && tokens [0] && tokens [1] ? 0 : -1;
+    for (size_t row = 0; row < rows && rc == 0; row++) {
+        params [row] = (xinf_sampling_t) { 0.8f, 0.95f, 0, 7, row };
+        uniforms [row] = xinf_sampler_uniform (&params [row]);
+    }
+    double times [2] = { -1, -1 };
+    for (int b = 0; b < 2 && rc == 0; b++) {
+        times [b] = s_step (cpu [b], logits, vocab, rows, params, uniforms, tokens [b], seconds / 2);
+        rc = times [b] < 0 ? -1 : 0;
+    }
+    rc = rc ? rc : memcmp (tokens [0], tokens [1], rows * sizeof (int32_t)) ? -1 : 0;
+    if (rc == 0)
+        printf ("the CPU backend's sample op, %zu rows, T 0.8, top-p 0.95: 1 thread %.2f ms, %d threads %.2f ms: "
+                "%.2fx\n", rows, times [0] * 1e3, threads, times [1] * 1e3,
+                times [0] / times [1]);
+    else
+        printf ("the CPU backend's sample op failed, or its tokens differ between thread counts\n");
+    for (int b = 0; b < 2; b++) {
+        xinf_backend_destroy (&cpu [b]);
+        free (tokens [b]);
+    }
+    free (params);
+    free (uniforms);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
     size_t vocab = 128256, rows = 16;
     double seconds = 1;
+    int threads = (int) sysconf (_SC_NPROCESSORS_ONLN);
     for (int index = 1; index < argc; index++) {
         if (strcmp (argv [index], "--vocab") == 0 && index + 1 < argc)
             vocab = (size_t) atol (argv [++index]);
@@ -110,13 +168,16 @@ main (int argc, char *argv [])
         else
         if (strcmp (argv [index], "--seconds") == 0 && index + 1 < argc)
             seconds = atof (argv [++index]);
+        else
+        if (strcmp (argv [index], "--threads") == 0 && index + 1 < argc)
+            threads = atoi (argv [++index]);
         else {
-            fprintf (stderr, "usage: xinf-bench-sampler [--vocab N] [--rows N] [--seconds S]\n");
+            fprintf (stderr, "usage: xinf-bench-sampler [--vocab N] [--rows N] [--seconds S] [--threads N]\n");
             return 2;
         }
     }
-    if (vocab == 0 || rows == 0) {
-        fprintf (stderr, "xinf-bench-sampler: --vocab and --rows must be at least 1\n");
+    if (vocab == 0 || rows == 0 || threads < 1) {
+        fprintf (stderr, "xinf-bench-sampler: --vocab, --rows and --threads must be at least 1\n");
         return 2;
     }
     static const char *names [] = { "greedy", "T 0.8, top-k 40", "T 0.8, top-p 0.95", "T 1, no filter" };
@@ -139,6 +200,7 @@ main (int argc, char *argv [])
         for (int k = 0; k < 4; k++)
             rc |= s_setting (sampler, logits, vocab, rows, names [k], settings [k], seconds / 8);
     }
+    rc |= s_threads (logits, vocab, rows, threads, seconds / 4);
     xinf_sampler_destroy (&sampler);
     free (logits);
     return rc ? 1 : 0;

@@ -2,7 +2,9 @@
 #include "xinf_cpu_backend.h"
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_paged.h"
+#include "xinf_sampler.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +13,9 @@ typedef struct {
     xinf_threadpool_t *owned;         //  the pool this backend started
     float *scratch;                   //  attention scores, a row per thread
     size_t scratch_rows, scratch_stride;
+    xinf_sampler_t **samplers;        //  one a pool thread, made when first needed
+    size_t n_samplers;
+    char error [128];                 //  why an op failed, until status reports it
 } s_cpu_t;
 
 static s_cpu_t *
@@ -25,6 +30,9 @@ s_destroy (xinf_backend_t *self)
     s_cpu_t *cpu = s_cpu (self);
     xinf_threadpool_destroy (&cpu->owned);
     free (cpu->scratch);
+    for (size_t i = 0; i < cpu->n_samplers; i++)
+        xinf_sampler_destroy (&cpu->samplers [i]);
+    free (cpu->samplers);
     free (cpu);
     free (self);
 }
@@ -236,19 +244,79 @@ s_read (xinf_backend_t *self, void *host, const void *memory, size_t bytes)
     return 0;
 }
 
-//  The CPU's ops cannot fail but for attention's scratch (its own -1).
+//  At least 'count' samplers, one a thread of the pool; false when out of
+//  memory (the reason kept for status).
+static bool
+s_reserve_samplers (s_cpu_t *cpu, size_t count)
+{
+    if (cpu->n_samplers >= count)
+        return true;
+    xinf_sampler_t **grown = realloc (cpu->samplers, count * sizeof *grown);
+    if (grown) {
+        cpu->samplers = grown;
+        for (; cpu->n_samplers < count; cpu->n_samplers++)
+            if (!(cpu->samplers [cpu->n_samplers] = xinf_sampler_new (0, 0, 1, 0)))
+                break;
+    }
+    if (cpu->n_samplers < count)
+        snprintf (cpu->error, sizeof cpu->error, "out of memory for %zu samplers", count);
+    return cpu->n_samplers >= count;
+}
+
+typedef struct {
+    s_cpu_t *cpu;
+    const float *logits;
+    size_t vocab;
+    const xinf_sampling_t *params;
+    const double *uniforms;
+    int32_t *tokens;
+} s_sample_t;
+
+//  One row on the thread's own sampler; its parameters were checked.
+static void
+s_sample_task (void *arg, size_t row, int thread)
+{
+    s_sample_t *job = arg;
+    xinf_sampler_t *sampler = job->cpu->samplers [thread];
+    xinf_sampler_set (sampler, &job->params [row]);
+    job->tokens [row] = xinf_sampler_draw (sampler, job->logits + row * job->vocab, job->vocab, job->uniforms [row]);
+}
+
+//  The rows spread over the pool, a row a task: each row's token is the
+//  one xinf_sampler_draw picks, whichever thread draws it. The parameters
+//  and draws are all checked first, so a bad row samples none.
+static int
+s_sample (xinf_backend_t *self, const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
+          const double *uniforms, int32_t *tokens)
+{
+    s_cpu_t *cpu = s_cpu (self);
+    if (!s_reserve_samplers (cpu, (size_t) xinf_threadpool_size (cpu->pool)))
+        return -1;
+    for (size_t row = 0; row < n_rows; row++)
+        if (xinf_sampler_set (cpu->samplers [0], &params [row]) || !(uniforms [row] >= 0 && uniforms [row] < 1))
+            return -1;
+    s_sample_t job = { cpu, logits, vocab, params, uniforms, tokens };
+    xinf_threadpool_run (cpu->pool, n_rows, s_sample_task, &job);
+    return 0;
+}
+
+//  The CPU's ops cannot fail but for attention's scratch (its own -1) and
+//  the samplers' memory; a failure is reported once.
 static int
 s_status (xinf_backend_t *self, char *error, size_t error_size)
 {
-    (void) self;
-    (void) error;
-    (void) error_size;
-    return 0;
+    s_cpu_t *cpu = s_cpu (self);
+    if (!cpu->error [0])
+        return 0;
+    if (error && error_size)
+        snprintf (error, error_size, "%s", cpu->error);
+    cpu->error [0] = 0;
+    return -1;
 }
 
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
-    s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, NULL, s_add_rmsnorm,
+    s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, s_sample, s_add_rmsnorm,
     s_rope_store, s_rope_attention
 };
 

@@ -577,7 +577,8 @@ s_report (const test_twins_t *twins, const char *what)
 }
 
 //  The CPU on one thread against itself on three; then against the
-//  perturbed CPU, which every comparison must catch.
+//  perturbed CPU, which every comparison must catch; and its sample op
+//  (rows spread over 3 threads) against the CPU twin.
 static int
 s_cpu (const char *make_model)
 {
@@ -612,6 +613,8 @@ s_cpu (const char *make_model)
     test_twins_perturbed_fail (NULL);
     xinf_backend_destroy (&perturbed);
     test_twins_sample_cpu ();
+    //  The CPU backend's sample op, rows spread over 3 threads
+    CHECK (test_twins_sample_backend (subject) == 0);
     xinf_backend_destroy (&subject);
     xinf_backend_destroy (&reference);
     return 0;
