@@ -179,8 +179,11 @@ s_start_device_sampling (s_state_t *state, const xinf_transformer_t *t)
     if (!be->ops->sample || state->rank > 0)      //  a follower rank computes no logits
         return;
     state->uniforms = calloc (state->max_seqs, sizeof (double));
-    state->device_logits = state->uniforms ? (float *) be->ops->alloc (be, state->max_seqs * t->vocab * sizeof (float))
-                                           : NULL;
+    if (state->uniforms && be->host_memory)
+        state->device_logits = state->logits;         //  the CPU's: the host rows themselves
+    else
+    if (state->uniforms)
+        state->device_logits = (float *) be->ops->alloc (be, state->max_seqs * t->vocab * sizeof (float));
     if (!state->device_logits)
         xinf_warn (state->name, "no %s memory for %zu logits rows of %zu: sampling on the host", be->ops->name,
                    state->max_seqs, t->vocab);
@@ -697,7 +700,7 @@ s_fini (xinf_ctx_t *ctx)
         xinf_wait_end (xinf_waits_global (), state->group_wait);
     xinf_kv_cache_destroy (&state->cache);
     xinf_batch_buf_destroy (&state->batch);
-    if (state->device_logits)
+    if (state->device_logits && state->device_logits != state->logits)
         state->backend->ops->free (state->backend, state->device_logits);
     free (state->uniforms);
     free (state->logits);

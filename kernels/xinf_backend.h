@@ -185,6 +185,7 @@ typedef struct {
 struct _xinf_backend_t {
     const xinf_backend_ops_t *ops;
     void *impl;                       //  the implementation's state
+    bool host_memory;                 //  its memory is the host's (the CPU's): host buffers serve as its own
 };
 
 //  rope_store as the ops it stands for: rope (q), rope (k), kv_store.

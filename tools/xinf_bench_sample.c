@@ -46,7 +46,8 @@ s_time (xinf_backend_t *backend, const float *device, const float *host, size_t 
     for (size_t call = 0; call < calls && rc == 0; call++)
         for (size_t row = 0; row < rows && rc == 0; row++) {
             rc = xinf_sampler_set (sampler, &params [row]);
-            tokens [1][row] = xinf_sampler_draw (sampler, host + row * vocab, vocab, uniforms [row]);
+            if (rc == 0)
+                tokens [1][row] = xinf_sampler_draw (sampler, host + row * vocab, vocab, uniforms [row]);
         }
     seconds [1] = (double) (zclock_usecs () - start) / 1e6 / (double) calls;
     xinf_sampler_destroy (&sampler);

@@ -13,7 +13,7 @@ typedef struct {
     xinf_threadpool_t *owned;         //  the pool this backend started
     float *scratch;                   //  attention scores, a row per thread
     size_t scratch_rows, scratch_stride;
-    xinf_sampler_t **samplers;        //  one a pool thread, made when first needed
+    xinf_sampler_t **samplers;        //  one a sampling task, made when first needed
     size_t n_samplers;
     char error [128];                 //  why an op failed, until status reports it
 } s_cpu_t;
@@ -244,7 +244,7 @@ s_read (xinf_backend_t *self, void *host, const void *memory, size_t bytes)
     return 0;
 }
 
-//  At least 'count' samplers, one a thread of the pool; false when out of
+//  At least 'count' samplers, one a sampling task; false when out of
 //  memory (the reason kept for status).
 static bool
 s_reserve_samplers (s_cpu_t *cpu, size_t count)
@@ -266,37 +266,46 @@ s_reserve_samplers (s_cpu_t *cpu, size_t count)
 typedef struct {
     s_cpu_t *cpu;
     const float *logits;
-    size_t vocab;
+    size_t n_rows, vocab, tasks;
     const xinf_sampling_t *params;
     const double *uniforms;
     int32_t *tokens;
 } s_sample_t;
 
-//  One row on the thread's own sampler; its parameters were checked.
+//  Rows task, task + tasks, ... on the task's own sampler; their
+//  parameters were checked.
 static void
-s_sample_task (void *arg, size_t row, int thread)
+s_sample_task (void *arg, size_t task, int thread)
 {
+    (void) thread;
     s_sample_t *job = arg;
-    xinf_sampler_t *sampler = job->cpu->samplers [thread];
-    xinf_sampler_set (sampler, &job->params [row]);
-    job->tokens [row] = xinf_sampler_draw (sampler, job->logits + row * job->vocab, job->vocab, job->uniforms [row]);
+    xinf_sampler_t *sampler = job->cpu->samplers [task];
+    for (size_t row = task; row < job->n_rows; row += job->tasks) {
+        xinf_sampler_set (sampler, &job->params [row]);
+        job->tokens [row] = xinf_sampler_draw (sampler, job->logits + row * job->vocab, job->vocab,
+                                               job->uniforms [row]);
+    }
 }
 
-//  The rows spread over the pool, a row a task: each row's token is the
-//  one xinf_sampler_draw picks, whichever thread draws it. The parameters
-//  and draws are all checked first, so a bad row samples none.
+//  The rows spread over the pool in as many tasks as it has threads (or
+//  rows, when fewer), a sampler a task, so that the samplers' buffers
+//  (about 40 bytes a vocabulary entry each) stay bounded by both: each
+//  row's token is the one xinf_sampler_draw picks, whichever thread
+//  draws it. The parameters and draws are all checked first, so a bad
+//  row samples none.
 static int
 s_sample (xinf_backend_t *self, const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
           const double *uniforms, int32_t *tokens)
 {
     s_cpu_t *cpu = s_cpu (self);
-    if (!s_reserve_samplers (cpu, (size_t) xinf_threadpool_size (cpu->pool)))
+    size_t threads = (size_t) xinf_threadpool_size (cpu->pool), tasks = n_rows < threads ? n_rows : threads;
+    if (!s_reserve_samplers (cpu, tasks ? tasks : 1))
         return -1;
     for (size_t row = 0; row < n_rows; row++)
         if (xinf_sampler_set (cpu->samplers [0], &params [row]) || !(uniforms [row] >= 0 && uniforms [row] < 1))
             return -1;
-    s_sample_t job = { cpu, logits, vocab, params, uniforms, tokens };
-    xinf_threadpool_run (cpu->pool, n_rows, s_sample_task, &job);
+    s_sample_t job = { cpu, logits, n_rows, vocab, tasks, params, uniforms, tokens };
+    xinf_threadpool_run (cpu->pool, tasks, s_sample_task, &job);
     return 0;
 }
 
@@ -333,6 +342,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     cpu->pool = pool;
     self->ops = &s_ops;
     self->impl = cpu;
+    self->host_memory = true;
     return self;
 }
 

@@ -20,9 +20,9 @@ struct _xinf_sampler_t {
     double top_p;
     uint64_t state [4];
     s_candidate_t *candidates;
-    s_candidate_t *spare;            //  as many: the radix sort's other half
-    double *weights;                 //  of the whole vocabulary (top_p only)
-    size_t capacity;
+    s_candidate_t *spare;            //  the radix sort's other half (top_p only)
+    double *weights;                 //  of the whole vocabulary (no top_k)
+    size_t capacity, spare_capacity;
     double given;                    //  the draw to use instead of the PRNG's (xinf_sampler_draw)
     bool has_given;
 };
@@ -149,16 +149,15 @@ s_before (const s_candidate_t *a, const s_candidate_t *b)
     return a->logit > b->logit || (a->logit == b->logit && a->index < b->index);
 }
 
-//  Restores a heap below 'at': the best candidate at the root when
-//  best_root, the worst otherwise.
+//  Restores a heap, the worst candidate at the root, below 'at'.
 static void
-s_sift_down (s_candidate_t *heap, size_t size, size_t at, bool best_root)
+s_sift_down (s_candidate_t *heap, size_t size, size_t at)
 {
     for (;;) {
         size_t pick = at, left = 2 * at + 1, right = left + 1;
-        if (left < size && (best_root ? s_before (&heap [left], &heap [pick]) : s_before (&heap [pick], &heap [left])))
+        if (left < size && s_before (&heap [pick], &heap [left]))
             pick = left;
-        if (right < size && (best_root ? s_before (&heap [right], &heap [pick]) : s_before (&heap [pick], &heap [right])))
+        if (right < size && s_before (&heap [pick], &heap [right]))
             pick = right;
         if (pick == at)
             return;
@@ -179,12 +178,12 @@ s_top_k (xinf_sampler_t *self, const float *logits, size_t vocab)
     for (size_t i = 0; i < size; i++)
         heap [i] = (s_candidate_t) { s_logit (logits, i), (int32_t) i, 0 };
     for (size_t at = size / 2; at-- > 0;)
-        s_sift_down (heap, size, at, false);
+        s_sift_down (heap, size, at);
     //  A later logit ranks before the worst kept only when it is greater
     size_t i = size;
     while ((i = xinf_sampler_next_above (logits, i, vocab, heap [0].logit)) < vocab) {
         heap [0] = (s_candidate_t) { logits [i], (int32_t) i, 0 };
-        s_sift_down (heap, size, 0, false);
+        s_sift_down (heap, size, 0);
         i++;
     }
     return size;
@@ -243,7 +242,7 @@ s_rank_heap (s_candidate_t *heap, size_t count)
         s_candidate_t worst = heap [0];
         heap [0] = heap [--size];
         heap [size] = worst;
-        s_sift_down (heap, size, 0, false);
+        s_sift_down (heap, size, 0);
     }
 }
 
@@ -338,15 +337,27 @@ s_reserve (xinf_sampler_t *self, size_t vocab)
     s_candidate_t *candidates = realloc (self->candidates, vocab * sizeof *candidates);
     if (candidates)
         self->candidates = candidates;
-    s_candidate_t *spare = realloc (self->spare, vocab * sizeof *spare);
-    if (spare)
-        self->spare = spare;
     double *weights = realloc (self->weights, vocab * sizeof *weights);
     if (weights)
         self->weights = weights;
-    if (!candidates || !spare || !weights)
+    if (!candidates || !weights)
         return false;
     self->capacity = vocab;
+    return true;
+}
+
+//  The spare half of the radix sort, grown to 'count'; false when out of
+//  memory.
+static bool
+s_reserve_spare (xinf_sampler_t *self, size_t count)
+{
+    if (self->spare_capacity >= count)
+        return true;
+    s_candidate_t *spare = realloc (self->spare, count * sizeof *spare);
+    if (!spare)
+        return false;
+    self->spare = spare;
+    self->spare_capacity = count;
     return true;
 }
 
@@ -408,6 +419,8 @@ xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t vocab)
     }
     if (self->top_p >= 1)
         return s_draw_all (self, logits, vocab, top);
+    if (!s_reserve_spare (self, vocab))
+        return best;
     double total = s_weigh_all (self, logits, vocab, top);
     //  A floor whose candidates fall short (the guess's sums rounded
     //  otherwise) goes a bin lower; the last bin's is 0, all candidates

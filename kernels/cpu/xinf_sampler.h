@@ -7,8 +7,12 @@
     logits (0 = all); of those, keep the fewest highest whose probability
     mass (renormalized) reaches top_p; draw one in proportion to p.
     Candidates are ranked by logit, ties by lower index. The arithmetic is
-    IEEE double with the sampler's own exp, so the same seed and the same
-    logits give the same tokens on any machine. NaN logits count as -inf.
+    IEEE double with the sampler's own exp (xinf_sampler_row.h), so the
+    same seed and the same logits give the same tokens on any machine: the
+    total mass is summed in index order (with top_k, the kept logits' in
+    the order of the heap that found them), the kept mass and the draw's
+    walk in rank order. NaN logits count as -inf. Out of memory for its
+    buffers (about 40 bytes a vocabulary entry), a sampler picks greedily.
 
     A generation's draws are counter-based: xinf_sampler_set seeds the draw
     of the token at 'index' from (seed, index) alone, so whoever samples

@@ -175,7 +175,8 @@ s_max_avx2 (const float *logits, size_t n)
     return top;
 }
 
-//  The first index of a logit equal to 'top', which one is.
+//  The first index of a logit equal to 'top', which one is (so the
+//  tail's loop ends within the row).
 S_AVX2 static size_t
 s_find_avx2 (const float *logits, size_t n, float top)
 {
@@ -289,11 +290,18 @@ xinf_sampler_weigh_avx2 (const float *logits, size_t n, float top, double temper
 
 #endif
 
+//  Whether the CPU kernels are set to SIMD ones (not the portable).
+static bool
+s_simd (void)
+{
+    return xinf_cpu_kern () != &xinf_cpu_kern_portable;
+}
+
 size_t
 xinf_sampler_argmax (const float *logits, size_t n)
 {
     size_t index;
-    if (xinf_cpu_kern () != &xinf_cpu_kern_portable && xinf_sampler_argmax_avx2 (logits, n, &index))
+    if (s_simd () && xinf_sampler_argmax_avx2 (logits, n, &index))
         return index;
     return xinf_sampler_argmax_portable (logits, n);
 }
@@ -302,7 +310,7 @@ size_t
 xinf_sampler_next_above (const float *logits, size_t from, size_t n, float floor)
 {
     size_t index;
-    if (xinf_cpu_kern () != &xinf_cpu_kern_portable && xinf_sampler_next_above_avx2 (logits, from, n, floor, &index))
+    if (s_simd () && xinf_sampler_next_above_avx2 (logits, from, n, floor, &index))
         return index;
     return xinf_sampler_next_above_portable (logits, from, n, floor);
 }
@@ -311,8 +319,7 @@ double
 xinf_sampler_weigh (const float *logits, size_t n, float top, double temperature, double *weights)
 {
     double sum;
-    if (xinf_cpu_kern () != &xinf_cpu_kern_portable
-    &&  xinf_sampler_weigh_avx2 (logits, n, top, temperature, weights, &sum))
+    if (s_simd () && xinf_sampler_weigh_avx2 (logits, n, top, temperature, weights, &sum))
         return sum;
     return xinf_sampler_weigh_portable (logits, n, top, temperature, weights);
 }
