@@ -4,6 +4,7 @@
 
         xinf-bench-serve [--clients 1,4,16,64] [--model FILE] [--threads N]
                          [--prompt-tokens P] [--max-tokens M] [--requests R]
+                         [--temperature T] [--top-p P]
                          [-e ENDPOINT [--uid UID]] [--launch-args "..."]
                          [--node-args "..."] [--llamacpp DIR|off]
                          [--llamacpp-args "..."] [--long-prompt 2000]
@@ -14,9 +15,11 @@
     path when no --model is given, launches it with xinf-cli (so every
     launch flag that xinf-cli knows can be passed with --launch-args), and
     stops the node at the end. Each client is a DEALER speaking the client
-    protocol (GENERATE with stream, temperature 0, prompt_tokens so the
-    prompt length is exact), one request at a time; all clients live in one
-    poll loop, so the benchmark takes little CPU from the node.
+    protocol (GENERATE with stream, prompt_tokens so the prompt length is
+    exact; greedy unless --temperature T, with --top-p P, a seed per
+    request: llama-batched-bench samples nothing), one request at a time;
+    all clients live in one poll loop, so the benchmark takes little CPU
+    from the node.
 
     Per N: aggregate generated tok/s (tokens / wall time), decode tok/s
     (tokens after each request's first / time during which some request was
@@ -54,6 +57,8 @@ static const xinf_option_t s_options [] = {
       "measure every N K times, the Ns alternating; ratios are taken within a round, then their median" },
     { "prompt-tokens", 'p', NULL, XINF_OPT_INT, "32", 1, 1000000, NULL, "P", "prompt length in tokens" },
     { "max-tokens", 'M', NULL, XINF_OPT_INT, "64", 1, 1000000, NULL, "M", "tokens generated per request" },
+    { "temperature", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "T", "xinf's requests sample at T (0: greedy)" },
+    { "top-p", 0, NULL, XINF_OPT_STR, "1", 0, 0, NULL, "P", "with --temperature: top-p in (0, 1]" },
     { "launch-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"",
       "extra flags for xinf-cli launch, e.g. \"--max-seqs 64\"" },
     { "node-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"", "extra flags for the local xinf-node" },
@@ -572,6 +577,8 @@ s_print_json (s_bench_t *bench, double load)
     const char *keys [] = { "threads", "prompt_tokens", "max_tokens", "requests_per_client", "rounds" };
     for (size_t index = 0; index < 5; index++)
         xinf_map_put_uint (report, keys [index], (uint64_t) xinf_config_int (config, settings [index]));
+    xinf_map_put_float (report, "temperature", strtod (xinf_config_str (config, "temperature"), NULL));
+    xinf_map_put_float (report, "top_p", strtod (xinf_config_str (config, "top-p"), NULL));
     xinf_value_t *rows = xinf_value_new_array (), *llama = xinf_value_new_array ();
     for (size_t round = 0; round < bench->done; round++) {
         s_json_records (rows, s_row_fields, bench->rows [round], sizeof (xinf_load_row_t), bench->count);
@@ -600,6 +607,8 @@ s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t 
     xinf_load_t *load = xinf_load_new (endpoint, uid, clients, (size_t) xinf_config_int (config, "requests"),
                                        (size_t) xinf_config_int (config, "prompt-tokens"),
                                        (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
+    xinf_load_set_sampling (load, strtod (xinf_config_str (config, "temperature"), NULL),
+                            strtod (xinf_config_str (config, "top-p"), NULL));
     xinf_load_run (load);
     xinf_load_row_t row = xinf_load_row (load);
     xinf_load_destroy (&load);
@@ -685,9 +694,10 @@ s_report (s_bench_t *bench, double load)
         return;
     }
     printf ("xinf-bench-serve: %s, %lld threads, prompt %lld tokens, %lld generated per request, "
-            "%lld request(s) per client\n\n", bench->model, (long long) xinf_config_int (config, "threads"),
-            (long long) xinf_config_int (config, "prompt-tokens"), (long long) xinf_config_int (config, "max-tokens"),
-            (long long) xinf_config_int (config, "requests"));
+            "%lld request(s) per client, xinf sampling at temperature %s, top-p %s\n\n", bench->model,
+            (long long) xinf_config_int (config, "threads"), (long long) xinf_config_int (config, "prompt-tokens"),
+            (long long) xinf_config_int (config, "max-tokens"), (long long) xinf_config_int (config, "requests"),
+            xinf_config_str (config, "temperature"), xinf_config_str (config, "top-p"));
     if (load > 0.5)
         printf ("warning: the load average was %.1f before the run: other processes compete for the cores, "
                 "the figures are noisy\n\n", load);
@@ -699,6 +709,16 @@ s_report (s_bench_t *bench, double load)
     if (bench->done > 1)
         s_print_rounds (bench);
     s_print_late (&bench->late);
+}
+
+//  Whether --temperature and --top-p are numbers in range.
+static bool
+s_sampling_valid (xinf_config_t *config)
+{
+    char *end [2];
+    double temperature = strtod (xinf_config_str (config, "temperature"), &end [0]);
+    double top_p = strtod (xinf_config_str (config, "top-p"), &end [1]);
+    return *end [0] == 0 && *end [1] == 0 && temperature >= 0 && temperature <= 100 && top_p > 0 && top_p <= 1;
 }
 
 int
@@ -714,6 +734,10 @@ main (int argc, char **argv)
     else
     if (rc == 0 && !(bench->count = s_parse_counts (xinf_config_str (bench->config, "clients"), bench->counts, 32))) {
         fprintf (stderr, "xinf-bench-serve: --clients must be a list of counts like 1,4,16\n");
+        rc = -1;
+    }
+    if (rc == 0 && !s_sampling_valid (bench->config)) {
+        fprintf (stderr, "xinf-bench-serve: --temperature must be a number in [0, 100], --top-p one in (0, 1]\n");
         rc = -1;
     }
     bench->rounds = (size_t) xinf_config_int (bench->config, "rounds");

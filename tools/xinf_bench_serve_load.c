@@ -39,6 +39,7 @@ struct _xinf_load_t {
     int64_t started_us, timeout_us;
     uint64_t next_corr;
     bool reported;                    //  the first error was printed
+    double temperature, top_p;        //  the requests' sampling
 };
 
 // ---- small helpers ----------------------------------------------------------
@@ -76,6 +77,13 @@ s_percentile (double *values, size_t count, double q)
 
 // ---- clients ----------------------------------------------------------------
 
+void
+xinf_load_set_sampling (xinf_load_t *self, double temperature, double top_p)
+{
+    self->temperature = temperature;
+    self->top_p = top_p;
+}
+
 //  Sends the client's next GENERATE; false when the socket cannot take it yet.
 static bool
 s_client_send (xinf_load_t *run, s_client_t *client)
@@ -88,7 +96,11 @@ s_client_send (xinf_load_t *run, s_client_t *client)
         xinf_array_push (ids, xinf_value_new_uint (1 + (client->index * 131 + client->issued * 17 + index * 7) % 500));
     xinf_map_put (body, "prompt_tokens", ids);
     xinf_map_put_uint (body, "max_tokens", client->max_tokens);
-    xinf_map_put_float (body, "temperature", 0);
+    xinf_map_put_float (body, "temperature", run->temperature);
+    if (run->temperature > 0 && run->top_p < 1)
+        xinf_map_put_float (body, "top_p", run->top_p);
+    if (run->temperature > 0)
+        xinf_map_put_uint (body, "seed", client->index * 1000003 + client->issued);
     xinf_map_put_bool (body, "stream", true);
     client->corr = run->next_corr++;
     xinf_msg_set_corr (request, client->corr);
@@ -215,6 +227,7 @@ xinf_load_new (const char *endpoint, const char *uid, size_t count, size_t reque
     run->endpoint = endpoint;
     run->uid = uid;
     run->timeout_us = timeout_s * 1000000;
+    run->top_p = 1;
     run->next_corr = ((uint64_t) getpid () << 32) + 1;
     run->clients = calloc (count, sizeof *run->clients);
     assert (run->clients);

@@ -1,5 +1,5 @@
 /*  xinf_bench_serve_load: the clients of xinf-bench-serve. N DEALERs in one
-    poll loop, each sending GENERATE with stream (temperature 0, the prompt
+    poll loop, each sending GENERATE with stream (temperature 0 unless set, the prompt
     as token ids), one request at a time, recording when every token came;
     then the figures of the run.
 */
@@ -34,6 +34,10 @@ void xinf_load_destroy (xinf_load_t **self_p);
 //  received start_after tokens before it sends.
 void xinf_load_set_client (xinf_load_t *self, size_t index, size_t prompt_length, size_t max_tokens,
                            size_t start_after);
+
+//  Every request samples with 'temperature' (0, the default: greedy) and
+//  'top_p' (1: off), a seed of its own.
+void xinf_load_set_sampling (xinf_load_t *self, double temperature, double top_p);
 
 //  Runs every client until every request ended (or SIGINT).
 void xinf_load_run (xinf_load_t *self);
