@@ -389,8 +389,9 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 
 //  OpenAI features this server does not have are refused, naming the
 //  field, rather than ignored: code that reads choice.logprobs.content,
-//  expects JSON out of response_format or its prompt echoed would break
-//  on an answer that silently lacks them. Unknown fields stay ignored.
+//  expects JSON out of response_format, its prompt echoed or repeats
+//  penalized would break on an answer that silently lacks them (0 and
+//  null, which ask for nothing, pass). Unknown fields stay ignored.
 static int
 s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
 {
@@ -402,6 +403,15 @@ s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
     if (chat && top_logprobs && !json_is_null (top_logprobs)
     &&  !(json_is_integer (top_logprobs) && json_integer_value (top_logprobs) == 0))
         return xinf_gw_error_bad (error, "top_logprobs", "log probabilities are not supported by this server");
+    static const char *penalties [] = { "presence_penalty", "frequency_penalty" };
+    for (size_t at = 0; at < 2; at++) {
+        json_t *penalty = json_object_get (root, penalties [at]);
+        if (penalty && !json_is_null (penalty) && !(json_is_number (penalty) && json_number_value (penalty) == 0))
+            return xinf_gw_error_bad (error, penalties [at], "penalties are not supported by this server (0 only)");
+    }
+    json_t *bias = json_object_get (root, "logit_bias");
+    if (bias && !json_is_null (bias) && !(json_is_object (bias) && json_object_size (bias) == 0))
+        return xinf_gw_error_bad (error, "logit_bias", "logit biases are not supported by this server");
     json_t *format = json_object_get (root, "response_format");
     json_t *type = json_object_get (format, "type");
     if (format && !json_is_null (format) && !(json_is_string (type) && streq (json_string_value (type), "text")))

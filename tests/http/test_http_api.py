@@ -99,6 +99,10 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "echo": True}, "not supported", "echo"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "json_object"}}, "is supported", "response_format"),
+    ({"model": "m", "prompt": "x", "frequency_penalty": 0.5}, "not supported", "frequency_penalty"),
+    ({"model": "m", "prompt": "x", "presence_penalty": -1}, "not supported", "presence_penalty"),
+    ({"model": "m", "prompt": "x", "presence_penalty": "high"}, "not supported", "presence_penalty"),
+    ({"model": "m", "prompt": "x", "logit_bias": {"50256": -100}}, "not supported", "logit_bias"),
 ]
 
 BAD_CHATS = [
@@ -122,6 +126,8 @@ BAD_CHATS = [
      "top_logprobs"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema"}},
      "is supported", "response_format"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 1.2}, "not supported",
+     "frequency_penalty"),
 ]
 
 
@@ -145,7 +151,8 @@ def scenario_bad_input(gateway):
     check(body["error"]["code"] == "context_length_exceeded", f"a prompt over the context: {body}")
     status, _, body = gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "max_tokens": 2,
                                                                "unknown_field": {"deep": [1, 2]}, "logprobs": None,
-                                                               "user": "u1", "frequency_penalty": 0})
+                                                               "user": "u1", "frequency_penalty": 0,
+                                                               "presence_penalty": 0.0, "logit_bias": {}})
     check(status == 200, f"unknown fields are ignored: {status} {body}")
     print(f"400 for {len(BAD_BODIES) + len(BAD_CHATS)} kinds of bad body (JSON, UTF-8, types, ranges, n, stop, "
           "messages); 404 for unknown models; unknown fields ignored")
