@@ -664,6 +664,13 @@ xinf_cuda_backend_set_attention_apart (xinf_backend_t *backend, bool on)
         xinf_cuda (backend)->attention_apart = on;
 }
 
+void
+xinf_cuda_backend_set_rope_attention_store (xinf_backend_t *backend, bool on)
+{
+    if (xinf_cuda_backend_is (backend))
+        xinf_cuda (backend)->rope_attention_unstored = !on;
+}
+
 size_t
 xinf_cuda_backend_rope_attentions (xinf_backend_t *backend)
 {

@@ -137,6 +137,12 @@ size_t xinf_cuda_backend_fused_launches (xinf_backend_t *backend);
 //  rope_attention calls that ran as one launch (k_rope_attention).
 size_t xinf_cuda_backend_rope_attentions (xinf_backend_t *backend);
 
+//  Tests: with 'on' false the one-launch rope_attention leaves the pool
+//  unwritten (its k and v rows are not stored), so that a test can show
+//  each block reads the token's own position from its own copy (the
+//  pool's row there can hold anything). On when created.
+void xinf_cuda_backend_set_rope_attention_store (xinf_backend_t *backend, bool on);
+
 //  Quantizing launches of Q8_0 products that the q8a handoff saved (the
 //  op before wrote their input quantized too), for tests; 0 for another
 //  backend.

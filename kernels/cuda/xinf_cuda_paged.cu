@@ -476,12 +476,13 @@ s_norm_heads (float *query, float *fresh_k, size_t head_dim, const float *const 
 //  position in shared memory (after s_attend's: angles [head_dim], then
 //  query, fresh_k, fresh_v, then the norms' 16 floats), with the
 //  arithmetic of k_rmsnorm and k_rope_store; part 0 of the first head of
-//  each KV group stores the k and v rows into the pool. Every block reads
-//  that position from its own copy, the others from the pool, which no
-//  token of such a step writes. q and k are left as they were.
+//  each KV group stores the k and v rows into the pool ('store': tests
+//  may leave it unwritten). Every block reads that position from its own
+//  copy, the others from the pool, which no token of such a step writes.
+//  q and k are left as they were.
 __global__ void
 k_rope_attention (const s_attend_t a, const float *q, const float *k, const float *v, float base, float rope_scale,
-                  bool neox, const float *factors, const float *q_norm, const float *k_norm, float eps)
+                  bool neox, const float *factors, const float *q_norm, const float *k_norm, float eps, bool store)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
@@ -510,7 +511,7 @@ k_rope_attention (const s_attend_t a, const float *q, const float *k, const floa
         xinf_cuda_rope_pair (fresh_k, i, half, neox, angles [i], angles [half + i], &lo, &hi);
     }
     __syncthreads ();
-    if (part == 0 && head % a.group == 0) {
+    if (store && part == 0 && head % a.group == 0) {
         size_t row = s_pool_row (a.batch, a.batch.seq [token], (size_t) pos, a.block_tokens, a.layer_first) * a.kv_dim
                    + head / a.group * head_dim;
         for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
@@ -693,5 +694,6 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
     cuda->rope_attentions++;
     return s_attend_launch (cuda, "rope_attention", k_rope_attention, args, batch, slice,
                             s_attend_shared (head_dim, true), (const float *) q, (const float *) k, v, rope->base,
-                            rope->scale, rope->neox, factors, q_norm, k_norm, norms ? norms->eps : 0.0f);
+                            rope->scale, rope->neox, factors, q_norm, k_norm, norms ? norms->eps : 0.0f,
+                            !cuda->rope_attention_unstored);
 }

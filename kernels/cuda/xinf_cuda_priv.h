@@ -101,6 +101,7 @@ typedef struct {
     bool q8a;                         //  Q8_0 products from repacked weights and 16-bit activations
     bool attention_simple;            //  the first attention kernel (one position a warp at a time)
     bool attention_apart;             //  rope_attention as rope_store, then attention (two launches)
+    bool rope_attention_unstored;     //  tests: k_rope_attention leaves the pool unwritten
     bool pdl;                         //  programmatic dependent launch (xinf_cuda_launch)
     bool several_rows;                //  several rows a warp in steps of several tokens (xinf_cuda_dot.cuh)
     size_t fused_launches;            //  calls whose products went in one launch (tests)

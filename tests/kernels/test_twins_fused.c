@@ -363,6 +363,67 @@ s_twin_rope_attention (test_twins_t *twins)
         }
 }
 
+#if defined (XINF_HAVE_CUDA)
+//  Where token 'token' of the batch keeps its k (or v) row in layer 1 of
+//  s_pool_put's pool: floats from the keys' (or the values') start.
+static size_t
+s_own_row (const s_batch_t *b, const s_shape_t *shape, size_t token)
+{
+    size_t kv_dim = shape->n_kv_heads * shape->head_dim, pos = (size_t) b->pos [token];
+    size_t block = (size_t) b->blocks [b->table_start [b->seq [token]] + pos / shape->block_tokens];
+    return ((b->n_blocks + block) * shape->block_tokens + pos % shape->block_tokens) * kv_dim;
+}
+
+//  A decode step's one launch, told to leave the pool unwritten, still
+//  gives the ops' attention from a pool that holds NaN at every token's
+//  own position: each block reads that position from its own copy. The
+//  NaN are still there after it (the store was indeed left out).
+static void
+s_twin_own_position (test_twins_t *twins)
+{
+    static const s_shape_t shapes [] = { { 16, 4, 4, 64 }, { 5, 8, 2, 32 }, { 16, 2, 1, 256 } };
+    if (strcmp (twins->subject->ops->name, "cuda") != 0)
+        return;
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes [0]; s++) {
+        const s_shape_t *shape = &shapes [s];
+        s_batch_t b;
+        s_batch (&b, shape->block_tokens, S_DECODE);
+        size_t n = b.batch.n, kv_dim = shape->n_kv_heads * shape->head_dim, q_dim = shape->n_heads * shape->head_dim;
+        size_t slots = 2 * b.n_blocks * shape->block_tokens * kv_dim;
+        float *pool_init = test_floats (2 * slots, &s_state);
+        for (size_t t = 0; t < n; t++)
+            for (size_t d = 0; d < kv_dim; d++)
+                pool_init [s_own_row (&b, shape, t) + d] = pool_init [slots + s_own_row (&b, shape, t) + d] = NAN;
+        float *k = s_token_rows (&b, kv_dim), *v = s_token_rows (&b, kv_dim), *q = s_token_rows (&b, q_dim);
+        xinf_rope_t rope = { 10000.0f, 1.0f, s % 2 == 1, NULL };
+        float *ref [3], *sub [3];
+        s_run_rope_attention (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, NULL, ref);
+        xinf_cuda_backend_set_rope_attention_store (twins->subject, false);
+        size_t before = s_rope_attentions (twins->subject), unstored = 0;
+        s_run_rope_attention (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, NULL, sub);
+        size_t launches = s_rope_attentions (twins->subject) - before;
+        xinf_cuda_backend_set_rope_attention_store (twins->subject, true);
+        for (size_t t = 0; t < n; t++)
+            unstored += isnan (sub [1][s_own_row (&b, shape, t)]) && isnan (sub [2][s_own_row (&b, shape, t)]);
+        char label [96];
+        snprintf (label, sizeof label, "rope_attention, pool unwritten, block %zu heads %zu/%zu head_dim %zu",
+                  shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim);
+        test_twins_compare (twins, label, sub [0], ref [0], n * q_dim, 1e-9);
+        CHECK (launches == 1 && unstored == n);
+        for (int part = 0; part < 3; part++) {
+            free (ref [part]);
+            free (sub [part]);
+        }
+        free (pool_init);
+        free (k);
+        free (v);
+        free (q);
+    }
+    printf ("rope_attention reads each token's own position from its copy: %zu shapes\n",
+            sizeof shapes / sizeof shapes [0]);
+}
+#endif
+
 //  ---- the q8a handoff (CUDA) --------------------------------------------------------------
 
 #if defined (XINF_HAVE_CUDA)
@@ -619,6 +680,9 @@ test_twins_fused (test_twins_t *twins)
     s_twin_add_rmsnorm (twins);
     s_twin_rope_store (twins);
     s_twin_rope_attention (twins);
+#if defined (XINF_HAVE_CUDA)
+    s_twin_own_position (twins);
+#endif
     s_twin_bias (twins);
 }
 
