@@ -6,6 +6,7 @@
 #include "xinf_resources.h"
 #include "xinf_exec_device.h"
 #include "xinf_samples.h"
+#include "xinf_penalties.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,6 +45,8 @@ typedef struct {
     xinf_batch_buf_t *batch;
     float *logits;                   //  [max_seqs][vocab]
     xinf_sampling_t *samples;        //  [max_seqs]: a step's sampling, when it asks
+    xinf_penalty_t *penalties;       //  [max_seqs]: its penalties, when it has them
+    bool penalized;                  //  this step has a row with penalties
     int32_t *tokens;                 //  [max_seqs]: the tokens sampled
     xinf_sampler_t *sampler;
     //  Sampling on the backend (its sample op): the logits rows stay in
@@ -202,9 +205,11 @@ s_start_serving (s_state_t *state)
     state->batch = xinf_batch_buf_new ();
     state->logits = calloc (state->max_seqs * t->vocab, sizeof (float));
     state->samples = calloc (state->max_seqs, sizeof (xinf_sampling_t));
+    state->penalties = calloc (state->max_seqs, sizeof (xinf_penalty_t));
     state->tokens = calloc (state->max_seqs, sizeof (int32_t));
     state->sampler = xinf_sampler_new (0, 0, 1, 0);
-    if (!state->cache || !state->batch || !state->logits || !state->samples || !state->tokens || !state->sampler) {
+    if (!state->cache || !state->batch || !state->logits || !state->samples || !state->penalties || !state->tokens
+    ||  !state->sampler) {
         xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
                     "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
                     (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
@@ -466,6 +471,15 @@ s_break_group (xinf_ctx_t *ctx, const char *reason)
     }
 }
 
+//  Whether this step's rows are sampled by the backend's op where its
+//  logits are: not when penalties must first change rows that are in
+//  device memory (a penalized step's logits come to the host).
+static bool
+s_samples_on_backend (const s_state_t *state)
+{
+    return state->device_logits && !(state->penalized && !state->backend->host_memory);
+}
+
 //  One batched step (its wire form in 'wire', decoded and checked into
 //  state->batch); rank 0 of a group first passes it on to the other ranks.
 static int
@@ -489,7 +503,7 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
         return -1;
     }
     //  Rows to be sampled on the backend stay in its memory
-    float *logits = sample && state->device_logits ? state->device_logits : state->logits;
+    float *logits = sample && s_samples_on_backend (state) ? state->device_logits : state->logits;
     xinf_beacon_step_begin (state->beacon);
     int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), logits, error, size);
     if (rc == 0 && xinf_beacon_take_failure (state->beacon))
@@ -500,26 +514,44 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
     return rc;
 }
 
-//  A STEP's second frame, its sampling (xinf_samples.h), one row per
-//  logits row of the batch (n_out, read from the batch's header here; the
-//  batch itself is checked by s_step). 0, or -1 with the reason.
+//  The batch's n_out (its header's; the batch itself is checked by
+//  s_step) into *n_out. 0, or -1 with the reason.
 static int
-s_read_samples (s_state_t *state, zframe_t *batch, zframe_t *samples, char *error, size_t size)
+s_batch_rows (s_state_t *state, zframe_t *batch, size_t *n_out, char *error, size_t size)
 {
     const unsigned char *header = zframe_data (batch);
     if (zframe_size (batch) < XINF_BATCH_HEADER) {
         snprintf (error, size, "the batch frame has %zu bytes, less than its header", zframe_size (batch));
         return -1;
     }
-    size_t n_out = (size_t) header [16] | (size_t) header [17] << 8 | (size_t) header [18] << 16
-                 | (size_t) header [19] << 24;
-    if (n_out > state->max_seqs) {
-        snprintf (error, size, "field 'n_out': %zu logits rows, at most %zu", n_out, state->max_seqs);
+    *n_out = (size_t) header [16] | (size_t) header [17] << 8 | (size_t) header [18] << 16
+           | (size_t) header [19] << 24;
+    if (*n_out > state->max_seqs) {
+        snprintf (error, size, "field 'n_out': %zu logits rows, at most %zu", *n_out, state->max_seqs);
         return -1;
     }
+    return 0;
+}
+
+//  A STEP's second frame, its sampling (xinf_samples.h), and its third
+//  when it has one, the penalties (xinf_penalties.h), one row per logits
+//  row of the batch. 0, or -1 with the reason.
+static int
+s_read_samples (s_state_t *state, zframe_t *batch, zframe_t *samples, zframe_t *penalties, char *error, size_t size)
+{
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    return xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, t->vocab, state->samples,
-                                error, size);
+    size_t n_out;
+    state->penalized = false;
+    if (s_batch_rows (state, batch, &n_out, error, size)
+    ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, t->vocab, state->samples, error,
+                             size))
+        return -1;
+    if (penalties && xinf_penalties_decode (zframe_data (penalties), zframe_size (penalties), n_out, t->vocab,
+                                            state->penalties, error, size))
+        return -1;
+    for (size_t row = 0; penalties && row < n_out; row++)
+        state->penalized = state->penalized || xinf_penalty_active (&state->penalties [row]);
+    return 0;
 }
 
 //  Samples the step's rows into state->tokens: on the backend when it
@@ -533,7 +565,10 @@ s_sample (s_state_t *state, char *error, size_t size)
     xinf_backend_t *be = state->backend;
     int rc = 0;
     xinf_beacon_enter (state->beacon, XINF_PHASE_SAMPLE, 0, "sampling");
-    if (state->device_logits) {
+    //  Penalized rows are in host memory (the CPU's, or brought back)
+    for (size_t row = 0; state->penalized && row < batch->n_out; row++)
+        xinf_penalty_apply (&state->penalties [row], state->logits + row * t->vocab);
+    if (s_samples_on_backend (state)) {
         for (size_t row = 0; row < batch->n_out; row++)
             state->uniforms [row] = xinf_sampler_uniform (&state->samples [row]);
         rc = be->ops->sample (be, state->device_logits, batch->n_out, t->vocab, state->samples, state->uniforms,
@@ -586,17 +621,19 @@ s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         return;
     }
     size_t frames = xinf_msg_frame_count (msg);
-    zframe_t *frame = frames == 1 || frames == 2 ? xinf_msg_frame (msg, 0) : NULL;
-    zframe_t *samples = frames == 2 ? xinf_msg_frame (msg, 1) : NULL;
+    zframe_t *frame = frames >= 1 && frames <= 3 ? xinf_msg_frame (msg, 0) : NULL;
+    zframe_t *samples = frames >= 2 ? xinf_msg_frame (msg, 1) : NULL;
+    zframe_t *penalties = frames == 3 ? xinf_msg_frame (msg, 2) : NULL;
     if (!frame || state->rank > 0) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "STEP: %s", !frame ?
-                              "needs one binary frame, the batch, and optionally a second, its sampling"
-                              : "a follower rank runs rank 0's steps");
+                              "needs one binary frame, the batch, and optionally a second, its sampling, and a "
+                              "third, its penalties" : "a follower rank runs rank 0's steps");
         return;
     }
     char error [512];
     const char *code = "BAD_REQUEST";
-    int rc = samples ? s_read_samples (state, frame, samples, error, sizeof error) : 0;
+    state->penalized = false;
+    int rc = samples ? s_read_samples (state, frame, samples, penalties, error, sizeof error) : 0;
     if (rc == 0)
         rc = s_step (ctx, zframe_data (frame), zframe_size (frame), samples != NULL, &code, error, sizeof error);
     if (rc == 0 && samples) {
@@ -705,6 +742,7 @@ s_fini (xinf_ctx_t *ctx)
     free (state->uniforms);
     free (state->logits);
     free (state->samples);
+    free (state->penalties);
     free (state->tokens);
     xinf_sampler_destroy (&state->sampler);
     xinf_model_destroy (&state->model);

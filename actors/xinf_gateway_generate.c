@@ -93,6 +93,10 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
     xinf_map_put_float (body, "temperature", nucleus ? oai->temperature : 0);
     xinf_map_put_float (body, "top_p", nucleus ? oai->top_p : 1);
     xinf_map_put_uint (body, "top_k", oai->top_k);
+    if (oai->presence_penalty != 0)
+        xinf_map_put_float (body, "presence_penalty", oai->presence_penalty);
+    if (oai->frequency_penalty != 0)
+        xinf_map_put_float (body, "frequency_penalty", oai->frequency_penalty);
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
     xinf_map_put_bool (body, "stream", true);
     xinf_gw_error_t error;

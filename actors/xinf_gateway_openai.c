@@ -264,6 +264,8 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     out->max_tokens = (uint64_t) max_tokens;
     if (s_number (root, "temperature", 0, 2, &out->temperature, error)
     ||  s_number (root, "top_p", 0, 1, &out->top_p, error)
+    ||  s_number (root, "presence_penalty", -2, 2, &out->presence_penalty, error)
+    ||  s_number (root, "frequency_penalty", -2, 2, &out->frequency_penalty, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
     ||  s_bool (root, "stream", &out->stream, error)
@@ -389,9 +391,9 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 
 //  OpenAI features this server does not have are refused, naming the
 //  field, rather than ignored: code that reads choice.logprobs.content,
-//  expects JSON out of response_format, its prompt echoed or repeats
-//  penalized would break on an answer that silently lacks them (0 and
-//  null, which ask for nothing, pass). Unknown fields stay ignored.
+//  expects JSON out of response_format, its prompt echoed or tokens
+//  biased would break on an answer that silently lacks them (0, null and
+//  {}, which ask for nothing, pass). Unknown fields stay ignored.
 static int
 s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
 {
@@ -403,12 +405,6 @@ s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
     if (chat && top_logprobs && !json_is_null (top_logprobs)
     &&  !(json_is_integer (top_logprobs) && json_integer_value (top_logprobs) == 0))
         return xinf_gw_error_bad (error, "top_logprobs", "log probabilities are not supported by this server");
-    static const char *penalties [] = { "presence_penalty", "frequency_penalty" };
-    for (size_t at = 0; at < 2; at++) {
-        json_t *penalty = json_object_get (root, penalties [at]);
-        if (penalty && !json_is_null (penalty) && !(json_is_number (penalty) && json_number_value (penalty) == 0))
-            return xinf_gw_error_bad (error, penalties [at], "penalties are not supported by this server (0 only)");
-    }
     json_t *bias = json_object_get (root, "logit_bias");
     if (bias && !json_is_null (bias) && !(json_is_object (bias) && json_object_size (bias) == 0))
         return xinf_gw_error_bad (error, "logit_bias", "logit biases are not supported by this server");

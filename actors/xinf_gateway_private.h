@@ -77,6 +77,7 @@ typedef struct {
     bool parallel_tool_calls;         //  default true
     uint64_t max_tokens;              //  0: not given
     double temperature, top_p;
+    double presence_penalty, frequency_penalty;   //  0: none
     uint64_t top_k, seed;
     bool has_seed;
     char *stops [XINF_GW_STOPS_MAX];

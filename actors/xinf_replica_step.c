@@ -3,6 +3,7 @@
     its request, streamed and finished; the ends of requests that fail.
 */
 #include "xinf_replica_private.h"
+#include "xinf_penalties.h"
 #include "xinf_samples.h"
 
 void
@@ -118,6 +119,32 @@ s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
     xinf_msg_add_frame (msg, &frame);
 }
 
+//  The step's third frame when a row has penalties: each row's, with the
+//  tokens its request generated so far. 0, or -1 when out of memory.
+static int
+s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
+{
+    bool any = false;
+    for (size_t row = 0; row < state->step_rows; row++) {
+        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        any = any || request->presence != 0 || request->frequency != 0;
+    }
+    if (!any)
+        return 0;
+    xinf_penalties_t *penalties = xinf_penalties_new ();
+    int rc = penalties ? 0 : -1;
+    for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
+        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        rc = xinf_penalties_add (penalties, request->presence, request->frequency, request->tokens, request->count);
+    }
+    if (rc == 0) {
+        zframe_t *frame = zframe_new (xinf_penalties_data (penalties), xinf_penalties_size (penalties));
+        xinf_msg_add_frame (msg, &frame);
+    }
+    xinf_penalties_destroy (&penalties);
+    return rc;
+}
+
 //  MODEL_LOAD up when the KV blocks free changed (model.md), at most once
 //  per XINF_KV_REPORT_MS (a long stream changes them every block of
 //  tokens, a busy replica every step): a change within it goes up at the
@@ -204,6 +231,12 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     xinf_batch_encode (batch, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
     s_add_sampling (state, msg);
+    if (s_add_penalties (state, msg)) {
+        xinf_msg_destroy (&msg);
+        xinf_batcher_abandon (state->batcher);
+        xinf_replica_fail_all (ctx, "EXECUTOR_BUSY", "out of memory for the step's penalties");
+        return;
+    }
     state->step_started = zclock_usecs ();
     if (xinf_dealer_send (state->to_executor, &msg)) {
         xinf_batcher_abandon (state->batcher);

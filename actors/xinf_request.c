@@ -266,6 +266,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     }
     if (!check->failed) {
         self->sampling = (xinf_sampling_t) { (float) temperature, (float) top_p, (uint32_t) top_k, seed, 0 };
+        self->presence = (float) generate.presence_penalty;
+        self->frequency = (float) generate.frequency_penalty;
         self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
         if (!self->tokens)
             xinf_check_fail (check, "out of memory for %zu tokens", self->max_tokens);

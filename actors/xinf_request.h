@@ -23,6 +23,7 @@ typedef struct {
     int64_t started, first_token;     //  monotonic us
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's
+    float presence, frequency;        //  its penalties (xinf_penalties.h); 0: none
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
     size_t answer_values, answer_text;
 } xinf_request_t;

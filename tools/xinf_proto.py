@@ -128,6 +128,8 @@ MESSAGES = {
             {'name': 'top_k', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'top_p', 'type': 'float', 'min': 0, 'max': 1, 'optional': True},
             {'name': 'seed', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
+            {'name': 'presence_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
+            {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'add_bos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},

@@ -1,12 +1,16 @@
 /*  fuzz_wire: bytes through the binary wire decoders that peers feed:
     the collective's frame header and control payload (a header frame,
     then a payload of the rest) and the batch of a tensor-parallel step
-    (BTCH) and its sampling frame (SMPL), with realistic limits.  */
+    (BTCH), its sampling frame (SMPL) and its penalties (PNLT, applied
+    to a row of logits when they decode), with realistic limits.  */
 #include "fuzz.h"
+
+#include <string.h>
 #include "xinf.h"
 #include "xinf_coll_wire.h"
 #include "xinf_batch.h"
 #include "xinf_samples.h"
+#include "xinf_penalties.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -27,5 +31,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     xinf_sampling_t rows [64];
     size_t count = size >= XINF_SAMPLES_HEADER ? (size - XINF_SAMPLES_HEADER) / XINF_SAMPLES_ROW : 0;
     xinf_samples_decode (data, size, count < 64 ? count : 64, 1000, rows, reason, sizeof reason);
+    xinf_penalty_t penalties [64];
+    uint32_t penalty_rows = 0;
+    if (size >= 8)
+        memcpy (&penalty_rows, data + 4, 4);
+    penalty_rows = penalty_rows < 64 ? penalty_rows : 64;
+    if (xinf_penalties_decode (data, size, penalty_rows, 1000, penalties, reason, sizeof reason) == 0) {
+        static float logits [1000];
+        for (uint32_t row = 0; row < penalty_rows; row++)
+            xinf_penalty_apply (&penalties [row], logits);
+    }
     return 0;
 }

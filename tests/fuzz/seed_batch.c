@@ -1,7 +1,9 @@
 /*  seed_batch: writes valid wire forms of batches (models/xinf_batch.h)
     into a directory, as seeds for fuzz_wire: one decode step of three
-    sequences, and a prompt chunk beside a decode token.  */
+    sequences, and a prompt chunk beside a decode token; and a penalties
+    frame (models/xinf_penalties.h) of three rows.  */
 #include "xinf_batch.h"
+#include "xinf_penalties.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,27 @@ s_write (const char *directory, const char *name, xinf_batch_buf_t *batch)
     if (file)
         fclose (file);
     free (bytes);
+    return rc;
+}
+
+//  Three rows: penalized with repeats, none, penalized once.
+static int
+s_write_penalties (const char *directory)
+{
+    xinf_penalties_t *penalties = xinf_penalties_new ();
+    int32_t generated [6] = { 7, 3, 7, 999, 7, 3 }, once [1] = { 0 };
+    int rc = penalties ? 0 : -1;
+    rc = rc ? rc : xinf_penalties_add (penalties, 0.5f, 1.25f, generated, 6);
+    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, generated, 6);
+    rc = rc ? rc : xinf_penalties_add (penalties, -2, 2, once, 1);
+    char path [4096];
+    snprintf (path, sizeof path, "%s/penalties3", directory);
+    FILE *file = rc ? NULL : fopen (path, "wb");
+    size_t size = rc ? 0 : xinf_penalties_size (penalties);
+    rc = file && fwrite (xinf_penalties_data (penalties), 1, size, file) == size ? 0 : -1;
+    if (file)
+        fclose (file);
+    xinf_penalties_destroy (&penalties);
     return rc;
 }
 
@@ -47,5 +70,6 @@ main (int argc, char *argv [])
         xinf_batch_buf_add_token (batch, 100 + pos, pos, 1, pos == 19);
     rc |= s_write (argv [1], "prefill_decode", batch);
     xinf_batch_buf_destroy (&batch);
+    rc |= s_write_penalties (argv [1]);
     return rc ? 1 : 0;
 }

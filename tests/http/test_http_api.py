@@ -99,9 +99,9 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "echo": True}, "not supported", "echo"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "json_object"}}, "is supported", "response_format"),
-    ({"model": "m", "prompt": "x", "frequency_penalty": 0.5}, "not supported", "frequency_penalty"),
-    ({"model": "m", "prompt": "x", "presence_penalty": -1}, "not supported", "presence_penalty"),
-    ({"model": "m", "prompt": "x", "presence_penalty": "high"}, "not supported", "presence_penalty"),
+    ({"model": "m", "prompt": "x", "frequency_penalty": 2.5}, "between -2 and 2", "frequency_penalty"),
+    ({"model": "m", "prompt": "x", "presence_penalty": -3}, "between -2 and 2", "presence_penalty"),
+    ({"model": "m", "prompt": "x", "presence_penalty": "high"}, "must be a number", "presence_penalty"),
     ({"model": "m", "prompt": "x", "logit_bias": {"50256": -100}}, "not supported", "logit_bias"),
 ]
 
@@ -126,7 +126,7 @@ BAD_CHATS = [
      "top_logprobs"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema"}},
      "is supported", "response_format"),
-    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "frequency_penalty": 1.2}, "not supported",
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "frequency_penalty": -2.5}, "between -2 and 2",
      "frequency_penalty"),
 ]
 
@@ -260,6 +260,30 @@ def scenario_completions(gateway):
     check(answers[0]["choices"][0]["text"] == answers[1]["choices"][0]["text"], "same seed, same text")
     print("completions: the ZeroMQ client's text, usage, finish_reason, stream with [DONE] and include_usage, seed")
     return prompt, expected
+
+
+def scenario_penalties(gateway, prompt, text):
+    """presence_penalty and frequency_penalty reach the executor: a greedy
+    text that repeats tokens changes under them, the same way each time;
+    penalties of 0 leave it as it was."""
+    def complete(**penalties):
+        body = {"model": "m", "prompt": prompt, "max_tokens": 24, "temperature": 0, **penalties}
+        status, _, answer = gateway.call("POST", "/v1/completions", body)
+        check(status == 200, f"a completion with {penalties}: {status} {answer}")
+        return answer["choices"][0]["text"]
+    check(complete(presence_penalty=0, frequency_penalty=0.0) == text, "penalties of 0 change nothing")
+    penalized = complete(presence_penalty=2, frequency_penalty=2)
+    check(penalized != text, f"the penalties change a greedy text that repeats: {penalized!r} vs {text!r}")
+    check(complete(presence_penalty=2, frequency_penalty=2) == penalized, "the same penalties, the same text")
+    encouraged = complete(frequency_penalty=-2)
+    check(encouraged != penalized, f"a negative penalty is another text: {encouraged!r}")
+    status, events = gateway.stream("/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 24,
+                                                        "temperature": 0, "stream": True, "presence_penalty": 2,
+                                                        "frequency_penalty": 2})
+    check(status == 200 and stream_text(events)[0] == penalized, "streamed, the same penalized text")
+    at = next(i for i in range(len(text)) if i >= len(penalized) or penalized[i] != text[i])
+    print(f"penalties: the greedy text changes from character {at} ({text[at:at + 12]!r} becomes "
+          f"{penalized[at:at + 12]!r}), repeatably, streamed too; 0 changes nothing")
 
 
 def find_multibyte(gateway):
@@ -582,6 +606,7 @@ def main():
         scenario_too_large(gateway)
         prompt, text = scenario_completions(gateway)
         scenario_stops(gateway, prompt, text)
+        scenario_penalties(gateway, prompt, text)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)

@@ -2,7 +2,8 @@
     this process (inproc://): LOAD with the serving options, a STEP whose
     logits equal the one-sequence forward pass bit for bit, the same step
     with a sampling frame answered by TOKENS (greedy: the argmax; seeded:
-    the sampler's draw for that seed and index), and every kind
+    the sampler's draw for that seed and index), with a penalties frame
+    (the same on the logits less each generated token's penalty), and every kind
     of bad STEP (missing frame, each field out of range, truncations,
     thousands of mutated frames) answered by an ERROR that names the
     field, never a crash or silence; a good step still runs after them.
@@ -13,6 +14,7 @@
 #include "xinf_executor.h"
 #include "xinf_batch.h"
 #include "xinf_samples.h"
+#include "xinf_penalties.h"
 #include "xinf_model.h"
 
 #include <sys/wait.h>
@@ -159,11 +161,11 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
         s_check_error (reply, "BAD_REQUEST", "sampling frame");
         xinf_msg_destroy (&reply);
     }
-    xinf_msg_t *three = xinf_msg_new ("STEP");
-    xinf_msg_add_bytes (three, wire, size);
-    xinf_msg_add_bytes (three, frame, sizeof frame);
-    xinf_msg_add_bytes (three, frame, sizeof frame);
-    reply = s_ask (three);
+    xinf_msg_t *four = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (four, wire, size);
+    for (int copy = 0; copy < 3; copy++)
+        xinf_msg_add_bytes (four, frame, sizeof frame);
+    reply = s_ask (four);
     s_check_error (reply, "BAD_REQUEST", "optionally a second");
     xinf_msg_destroy (&reply);
     //  Mutated sampling frames: every one answered
@@ -177,6 +179,125 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
         CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "TOKENS"));
         xinf_msg_destroy (&reply);
     }
+}
+
+//  The step 'wire' with a sampling frame and a penalties frame; its answer.
+static xinf_msg_t *
+s_penalized_step (const void *wire, size_t size, const xinf_sampling_t *sampling, const void *penalties,
+                  size_t penalties_size)
+{
+    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (sampling, 1, frame);
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (msg, wire, size);
+    xinf_msg_add_bytes (msg, frame, sizeof frame);
+    xinf_msg_add_bytes (msg, penalties, penalties_size);
+    return s_ask (msg);
+}
+
+//  A penalties frame of one row 'generated' made by xinf_penalties_add,
+//  with its 32-bit word 'word' (counted from 0; none past the frame)
+//  replaced by 'value'.
+static uint8_t *
+s_penalties_frame (float presence, float frequency, const int32_t *generated, size_t count, size_t word,
+                   uint32_t value, size_t *size)
+{
+    xinf_penalties_t *penalties = xinf_penalties_new ();
+    CHECK (penalties && xinf_penalties_add (penalties, presence, frequency, generated, count) == 0);
+    *size = xinf_penalties_size (penalties);
+    uint8_t *frame = malloc (*size);
+    memcpy (frame, xinf_penalties_data (penalties), *size);
+    if (4 * word + 4 <= *size)
+        memcpy (frame + 4 * word, &value, 4);
+    xinf_penalties_destroy (&penalties);
+    return frame;
+}
+
+//  The first index of the largest of 'vocab' floats.
+static int32_t
+s_argmax (const float *values, size_t vocab)
+{
+    int32_t best = 0;
+    for (size_t index = 1; index < vocab; index++)
+        best = values [index] > values [best] ? (int32_t) index : best;
+    return best;
+}
+
+//  Penalties (the third frame): greedy and seeded tokens are the
+//  sampler's on the logits less each generated token's penalty; every
+//  bad field is named, and mutated frames are all answered.
+static void
+s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
+{
+    int32_t best = s_argmax (logits, vocab), generated [4] = { best, 3, best, best };
+    float *penalized = malloc (vocab * sizeof (float));
+    memcpy (penalized, logits, vocab * sizeof (float));
+    penalized [best] -= 3.0f * 1.25f + 2.0f;          //  three times: frequency 1.25, presence 2
+    penalized [3] -= 1.0f * 1.25f + 2.0f;
+    size_t frame_size;
+    uint8_t *frame = s_penalties_frame (2.0f, 1.25f, generated, 4, SIZE_MAX / 8, 0, &frame_size);
+    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 }, hot = { 1.5f, 0.95f, 40, 1234, 3 };
+    xinf_msg_t *reply = s_penalized_step (wire, size, &greedy, frame, frame_size);
+    CHECK (xinf_msg_is (reply, "TOKENS"));
+    int32_t token = *(int32_t *) zframe_data (xinf_msg_frame (reply, 0));
+    CHECK_INT (token, s_argmax (penalized, vocab));
+    CHECK (token != best);                            //  the penalty changed the pick
+    xinf_msg_destroy (&reply);
+    xinf_sampler_t *sampler = xinf_sampler_new (0, 0, 1, 0);
+    CHECK (xinf_sampler_set (sampler, &hot) == 0);
+    int32_t expected = xinf_sampler_sample (sampler, penalized, vocab);
+    xinf_sampler_destroy (&sampler);
+    reply = s_penalized_step (wire, size, &hot, frame, frame_size);
+    CHECK (xinf_msg_is (reply, "TOKENS"));
+    CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), expected);
+    xinf_msg_destroy (&reply);
+    //  Each bad field, named. Words: 0 magic, 1 rows, 2 presence, 3
+    //  frequency, 4 pairs (2), 5 and 6 the first (token, count), 7 and 8
+    //  the second
+    float nan_value = NAN, three = 3;
+    uint32_t nan_bits, three_bits;
+    memcpy (&nan_bits, &nan_value, 4);
+    memcpy (&three_bits, &three, 4);
+    struct { size_t word; uint32_t value; const char *needle; } bad [] = {
+        { 0, 0x12345678, "PNLT" }, { 1, 2, "PNLT" }, { 2, nan_bits, "penalties[0].presence" },
+        { 3, three_bits, "penalties[0].frequency" }, { 4, (uint32_t) vocab + 1, "penalties[0].pairs" },
+        { 4, 3, "ends within row 0" }, { 5, (uint32_t) vocab, "at or above the vocabulary" },
+        { 7, 0, "not ascending" }, { 6, 0, "a count of 0" }, { 4, 1, "bytes past its 1 rows" }
+    };
+    for (size_t at = 0; at < sizeof bad / sizeof bad [0]; at++) {
+        size_t bad_size;
+        uint8_t *bad_frame = s_penalties_frame (2.0f, 1.25f, generated, 4, bad [at].word, bad [at].value, &bad_size);
+        reply = s_penalized_step (wire, size, &greedy, bad_frame, bad_size);
+        s_check_error (reply, "BAD_REQUEST", bad [at].needle);
+        xinf_msg_destroy (&reply);
+        free (bad_frame);
+    }
+    for (size_t cut = 0; cut < frame_size; cut += 3) {
+        reply = s_penalized_step (wire, size, &greedy, frame, cut);
+        s_check_error (reply, "BAD_REQUEST", "penalties frame");
+        xinf_msg_destroy (&reply);
+    }
+    uint8_t *mutated = malloc (frame_size);
+    uint64_t state = 29;
+    for (int round = 0; round < 500; round++) {
+        memcpy (mutated, frame, frame_size);
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        mutated [(state >> 33) % frame_size] ^= (uint8_t) (1u << ((state >> 20) % 8));
+        reply = s_penalized_step (wire, size, &greedy, mutated, frame_size);
+        CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "TOKENS"));
+        xinf_msg_destroy (&reply);
+    }
+    //  After them all, a good step without penalties is the plain argmax
+    reply = s_penalized_step (wire, size, &greedy, frame, frame_size);
+    xinf_msg_destroy (&reply);
+    uint8_t plain [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (&greedy, 1, plain);
+    reply = s_sampled_step (wire, size, plain, sizeof plain);
+    CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), best);
+    xinf_msg_destroy (&reply);
+    free (mutated);
+    free (frame);
+    free (penalized);
 }
 
 int
@@ -234,6 +355,7 @@ main (int argc, char *argv [])
     CHECK (memcmp (zframe_data (xinf_msg_frame (reply, 0)), logits, vocab * sizeof (float)) == 0);
     xinf_msg_destroy (&reply);
     s_test_sampling (wire, size, logits, vocab);
+    s_test_penalties (wire, size, logits, vocab);
 
     //  Each field out of range, named
     reply = s_step (NULL, 0);

@@ -1,0 +1,64 @@
+/*  xinf_penalties: OpenAI's presence and frequency penalties of a step's
+    rows (protocols/model.md, STEP's third frame). A row's sequence has
+    generated token t count [t] times; before sampling (greedy too) its
+    logits become
+
+        logit [t] - (count [t] x frequency + presence)   where count [t] > 0
+
+    in float (a multiply, an add, a subtract), as vLLM and OpenAI define
+    them: the generated tokens only, not the prompt's. A step whose rows
+    have no penalty sends no third frame.
+
+    Wire form, little-endian: u32 magic "PNLT", u32 rows, then each row:
+    f32 presence, f32 frequency, u32 pairs, then that many (u32 token,
+    u32 count), tokens ascending.
+*/
+#ifndef XINF_PENALTIES_H_INCLUDED
+#define XINF_PENALTIES_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XINF_PENALTIES_MAGIC 0x544c4e50u  //  "PNLT" little-endian
+#define XINF_PENALTY_MAX     2.0f         //  |presence|, |frequency| at most (OpenAI's range)
+
+//  A decoded row: its penalties and its (token, count) pairs, read from
+//  the frame (which must outlive it).
+typedef struct {
+    float presence, frequency;
+    const unsigned char *pairs;
+    size_t n_pairs;
+} xinf_penalty_t;
+
+typedef struct _xinf_penalties_t xinf_penalties_t;
+
+//  An empty frame to add rows to; NULL when out of memory.
+xinf_penalties_t *xinf_penalties_new (void);
+void xinf_penalties_destroy (xinf_penalties_t **self_p);
+
+//  Appends a row: its penalties and the tokens its sequence generated
+//  ('count' ids, in any order, repeats counted). 0, or -1 when out of
+//  memory (the frame is then unusable).
+int xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const int32_t *generated,
+                        size_t count);
+
+//  The frame so far: its bytes and their size.
+const void *xinf_penalties_data (const xinf_penalties_t *self);
+size_t xinf_penalties_size (const xinf_penalties_t *self);
+
+//  Reads 'rows' rows (the step's n_out) into 'out' and checks every
+//  field: the size, the header, penalties finite within +-2, pairs at
+//  most 'vocab', tokens below it and ascending, counts at least 1. 0, or
+//  -1 with the reason naming the row and field.
+int xinf_penalties_decode (const void *bytes, size_t size, size_t rows, size_t vocab, xinf_penalty_t *out,
+                           char *error, size_t error_size);
+
+//  Whether the row changes any logit.
+bool xinf_penalty_active (const xinf_penalty_t *row);
+
+//  Applies the row's penalties to its logits (vocab floats, which the
+//  decode checked the tokens against).
+void xinf_penalty_apply (const xinf_penalty_t *row, float *logits);
+
+#endif
