@@ -318,7 +318,7 @@ s_generate_request (xinf_config_t *config)
 {
     const char *prompt = xinf_config_str (config, "prompt");
     const char *ids_text = xinf_config_str (config, "prompt-tokens");
-    double temperature, top_p;
+    double temperature, top_p, presence, frequency;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     if ((prompt != NULL) == (ids_text != NULL))
         fprintf (stderr, "xinf-cli: generate needs exactly one of --prompt and --prompt-tokens\n");
@@ -331,6 +331,10 @@ s_generate_request (xinf_config_t *config)
     else
     if (!s_parse_float (xinf_config_str (config, "top-p"), 0, 1, true, &top_p))
         fprintf (stderr, "xinf-cli: --top-p must be a number in (0, 1]\n");
+    else
+    if (!s_parse_float (xinf_config_str (config, "presence-penalty"), -2, 2, false, &presence)
+    ||  !s_parse_float (xinf_config_str (config, "frequency-penalty"), -2, 2, false, &frequency))
+        fprintf (stderr, "xinf-cli: --presence-penalty and --frequency-penalty must be numbers in [-2, 2]\n");
     else {
         xinf_msg_t *request = xinf_msg_new ("GENERATE");
         xinf_value_t *body = xinf_msg_body (request);
@@ -344,6 +348,10 @@ s_generate_request (xinf_config_t *config)
         xinf_map_put_uint (body, "top_k", (uint64_t) xinf_config_int (config, "top-k"));
         xinf_map_put_float (body, "top_p", top_p);
         xinf_map_put_uint (body, "seed", (uint64_t) xinf_config_int (config, "seed"));
+        if (presence != 0)
+            xinf_map_put_float (body, "presence_penalty", presence);
+        if (frequency != 0)
+            xinf_map_put_float (body, "frequency_penalty", frequency);
         xinf_map_put_bool (body, "stream", xinf_config_flag (config, "stream"));
         return request;
     }

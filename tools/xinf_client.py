@@ -404,7 +404,8 @@ class XinfClient:
         return reply
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
-                 seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None):
+                 seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
+                 frequency_penalty=0.0):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -413,6 +414,10 @@ class XinfClient:
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
                 "top_p": float(top_p), "seed": seed, "stream": bool(stream)}
+        if presence_penalty:
+            body["presence_penalty"] = float(presence_penalty)
+        if frequency_penalty:
+            body["frequency_penalty"] = float(frequency_penalty)
         if prompt is not None:
             body["prompt"] = prompt
         else:
@@ -579,7 +584,8 @@ def _model_command(client, args, prompt_tokens):
             sys.stdout.flush()
         body = client.generate(args.args[0], args.prompt, prompt_tokens, args.max_tokens, args.temperature,
                                args.top_k, args.top_p, args.seed, args.stream,
-                               on_token=None if args.json else show)
+                               on_token=None if args.json else show, presence_penalty=args.presence_penalty,
+                               frequency_penalty=args.frequency_penalty)
         if args.json:
             print(_json(body))
         else:
@@ -632,6 +638,10 @@ def main(argv=None):
     parser.add_argument("--top-k", type=_unsigned, default=0)
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--seed", type=_unsigned, default=0)
+    parser.add_argument("--presence-penalty", type=float, default=0.0,
+                        help="generate: subtracted from each generated token's logit, [-2, 2]")
+    parser.add_argument("--frequency-penalty", type=float, default=0.0,
+                        help="generate: times each generated token's count, subtracted from its logit, [-2, 2]")
     parser.add_argument("--stream", action="store_true", help="generate: print tokens as they come")
     parser.add_argument("-e", "--endpoint", default=os.environ.get("XINF_ENDPOINT") or DEFAULT_ENDPOINT,
                         help="supervisor endpoint tcp://HOST:PORT (default: $XINF_ENDPOINT or %(default)s)")
