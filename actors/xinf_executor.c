@@ -471,15 +471,6 @@ s_break_group (xinf_ctx_t *ctx, const char *reason)
     }
 }
 
-//  Whether this step's rows are sampled by the backend's op where its
-//  logits are: not when penalties must first change rows that are in
-//  device memory (a penalized step's logits come to the host).
-static bool
-s_samples_on_backend (const s_state_t *state)
-{
-    return state->device_logits && !(state->penalized && !state->backend->host_memory);
-}
-
 //  One batched step (its wire form in 'wire', decoded and checked into
 //  state->batch); rank 0 of a group first passes it on to the other ranks.
 static int
@@ -503,7 +494,7 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
         return -1;
     }
     //  Rows to be sampled on the backend stay in its memory
-    float *logits = sample && s_samples_on_backend (state) ? state->device_logits : state->logits;
+    float *logits = sample && state->device_logits ? state->device_logits : state->logits;
     xinf_beacon_step_begin (state->beacon);
     int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), logits, error, size);
     if (rc == 0 && xinf_beacon_take_failure (state->beacon))
@@ -554,6 +545,33 @@ s_read_samples (s_state_t *state, zframe_t *batch, zframe_t *samples, zframe_t *
     return 0;
 }
 
+//  Applies the step's penalties to its rows where they are: in place in
+//  host memory; from device memory (a GPU's), only the penalized rows,
+//  each read into its host row, changed and written back, so that the
+//  step's logits and its CUDA graphs stay where they were. 0, or -1 with
+//  the reason.
+static int
+s_penalize (s_state_t *state, size_t n_out, size_t vocab, char *error, size_t size)
+{
+    xinf_backend_t *be = state->backend;
+    bool device = state->device_logits && state->device_logits != state->logits;
+    for (size_t row = 0; row < n_out; row++) {
+        const xinf_penalty_t *penalty = &state->penalties [row];
+        float *host = state->logits + row * vocab, *there = device ? state->device_logits + row * vocab : host;
+        size_t bytes = vocab * sizeof (float);
+        if (!xinf_penalty_active (penalty))
+            continue;
+        if (device && be->ops->read (be, host, there, bytes))
+            return xinf_fail (error, size, "penalties: the logits row %zu could not be read from %s", row,
+                              be->ops->name);
+        xinf_penalty_apply (penalty, host);
+        if (device && be->ops->write (be, there, host, bytes))
+            return xinf_fail (error, size, "penalties: the logits row %zu could not be written to %s", row,
+                              be->ops->name);
+    }
+    return 0;
+}
+
 //  Samples the step's rows into state->tokens: on the backend when it
 //  has the op (the rows are in its memory), else on the host. 0, or -1
 //  with the reason.
@@ -565,10 +583,9 @@ s_sample (s_state_t *state, char *error, size_t size)
     xinf_backend_t *be = state->backend;
     int rc = 0;
     xinf_beacon_enter (state->beacon, XINF_PHASE_SAMPLE, 0, "sampling");
-    //  Penalized rows are in host memory (the CPU's, or brought back)
-    for (size_t row = 0; state->penalized && row < batch->n_out; row++)
-        xinf_penalty_apply (&state->penalties [row], state->logits + row * t->vocab);
-    if (s_samples_on_backend (state)) {
+    if (state->penalized)
+        rc = s_penalize (state, batch->n_out, t->vocab, error, size);
+    if (rc == 0 && state->device_logits) {
         for (size_t row = 0; row < batch->n_out; row++)
             state->uniforms [row] = xinf_sampler_uniform (&state->samples [row]);
         rc = be->ops->sample (be, state->device_logits, batch->n_out, t->vocab, state->samples, state->uniforms,
@@ -581,6 +598,7 @@ s_sample (s_state_t *state, char *error, size_t size)
             snprintf (error, size, "sampling on %s refused the step's parameters", be->ops->name);
     }
     else
+    if (rc == 0)
         for (size_t row = 0; row < batch->n_out; row++) {
             xinf_sampler_set (state->sampler, &state->samples [row]);
             state->tokens [row] = xinf_sampler_sample (state->sampler, state->logits + row * t->vocab, t->vocab);
@@ -609,9 +627,10 @@ s_step_reply (s_state_t *state, bool sample)
     return reply;
 }
 
-//  STEP: one binary frame, a batch in its wire form (xinf_batch.h), and
-//  optionally a second, its sampling (xinf_samples.h); answered by TOKENS
-//  (with sampling) or LOGITS with the rows asked for.
+//  STEP: one binary frame, a batch in its wire form (xinf_batch.h),
+//  optionally a second, its sampling (xinf_samples.h), and with it
+//  optionally a third, its penalties (xinf_penalties.h); answered by
+//  TOKENS (with sampling) or LOGITS with the rows asked for.
 static void
 s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {

@@ -120,7 +120,8 @@ s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
 }
 
 //  The step's third frame when a row has penalties: each row's, with the
-//  tokens its request generated so far. 0, or -1 when out of memory.
+//  tokens its request generated so far, counted as they came (O(distinct
+//  tokens) a row). 0, or -1 when out of memory.
 static int
 s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
 {
@@ -135,7 +136,7 @@ s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
     int rc = penalties ? 0 : -1;
     for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        rc = xinf_penalties_add (penalties, request->presence, request->frequency, request->tokens, request->count);
+        rc = xinf_penalties_add (penalties, request->presence, request->frequency, request->counts);
     }
     if (rc == 0) {
         zframe_t *frame = zframe_new (xinf_penalties_data (penalties), xinf_penalties_size (penalties));
@@ -232,9 +233,13 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     xinf_msg_add_frame (msg, &frame);
     s_add_sampling (state, msg);
     if (s_add_penalties (state, msg)) {
+        //  The step's requests end (xinf_replica_fail_step: those of the
+        //  step in flight), the others wait for the next step
         xinf_msg_destroy (&msg);
+        state->in_flight = true;
+        xinf_replica_fail_step (ctx, "STEP_FAILED", "the replica is out of memory for the step's penalties", NULL);
+        state->in_flight = false;
         xinf_batcher_abandon (state->batcher);
-        xinf_replica_fail_all (ctx, "EXECUTOR_BUSY", "out of memory for the step's penalties");
         return;
     }
     state->step_started = zclock_usecs ();

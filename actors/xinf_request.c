@@ -31,6 +31,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         xinf_request_t *self = *self_p;
         free (self->prompt);
         free (self->tokens);
+        xinf_token_counts_destroy (&self->counts);
         free (self);
         *self_p = NULL;
     }
@@ -268,6 +269,10 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         self->sampling = (xinf_sampling_t) { (float) temperature, (float) top_p, (uint32_t) top_k, seed, 0 };
         self->presence = (float) generate.presence_penalty;
         self->frequency = (float) generate.frequency_penalty;
+        //  Room for every token it may generate, each distinct
+        size_t distinct = self->max_tokens < vocab ? self->max_tokens : vocab;
+        if ((self->presence != 0 || self->frequency != 0) && !(self->counts = xinf_token_counts_new (distinct)))
+            xinf_check_fail (check, "out of memory for counting %zu tokens' penalties", distinct);
         self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
         if (!self->tokens)
             xinf_check_fail (check, "out of memory for %zu tokens", self->max_tokens);
@@ -297,6 +302,8 @@ xinf_request_take (xinf_request_t *self, int32_t token, xinf_tokenizer_t *tokeni
         self->first_token = zclock_usecs ();
     if (self->count < self->max_tokens) {
         self->tokens [self->count++] = token;
+        if (self->counts)
+            xinf_token_counts_add (self->counts, (uint32_t) token);
         long piece = xinf_tokenizer_piece (tokenizer, token, NULL, 0);
         self->answer_bytes += s_id_bytes (token) + (size_t) (piece > 0 ? piece : 0);
         self->answer_text += (size_t) (piece > 0 ? piece : 0);

@@ -12,6 +12,7 @@
 #include "xinf.h"
 #include "xinf_tokenizer.h"
 #include "xinf_sampler.h"
+#include "xinf_penalties.h"
 
 typedef struct {
     uint64_t id;                      //  the supervisor's request id
@@ -24,6 +25,7 @@ typedef struct {
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's
     float presence, frequency;        //  its penalties (xinf_penalties.h); 0: none
+    xinf_token_counts_t *counts;      //  with penalties: the generated tokens counted
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
     size_t answer_values, answer_text;
 } xinf_request_t;

@@ -15,8 +15,11 @@ struct _xinf_penalties_t {
     unsigned char *bytes;
     size_t size, capacity;
     uint32_t rows;
-    uint32_t *scratch;                //  a row's tokens, sorted
-    size_t scratch_capacity;
+};
+
+struct _xinf_token_counts_t {
+    uint32_t *pairs;                  //  (token, count), tokens ascending
+    size_t size, capacity;            //  in pairs
 };
 
 static void
@@ -56,6 +59,58 @@ s_room (xinf_penalties_t *self, size_t more)
     return true;
 }
 
+xinf_token_counts_t *
+xinf_token_counts_new (size_t distinct)
+{
+    xinf_token_counts_t *self = calloc (1, sizeof *self);
+    if (self && distinct && !(self->pairs = malloc (distinct * 2 * sizeof (uint32_t)))) {
+        free (self);
+        return NULL;
+    }
+    if (self)
+        self->capacity = distinct;
+    return self;
+}
+
+void
+xinf_token_counts_destroy (xinf_token_counts_t **self_p)
+{
+    if (self_p && *self_p) {
+        free ((*self_p)->pairs);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+void
+xinf_token_counts_add (xinf_token_counts_t *self, uint32_t token)
+{
+    size_t low = 0, high = self->size;        //  the first pair whose token is >= token
+    while (low < high) {
+        size_t middle = low + (high - low) / 2;
+        if (self->pairs [2 * middle] < token)
+            low = middle + 1;
+        else
+            high = middle;
+    }
+    if (low < self->size && self->pairs [2 * low] == token) {
+        self->pairs [2 * low + 1]++;
+        return;
+    }
+    if (self->size == self->capacity)
+        return;
+    memmove (self->pairs + 2 * low + 2, self->pairs + 2 * low, (self->size - low) * 2 * sizeof (uint32_t));
+    self->pairs [2 * low] = token;
+    self->pairs [2 * low + 1] = 1;
+    self->size++;
+}
+
+size_t
+xinf_token_counts_size (const xinf_token_counts_t *self)
+{
+    return self->size;
+}
+
 xinf_penalties_t *
 xinf_penalties_new (void)
 {
@@ -75,58 +130,23 @@ xinf_penalties_destroy (xinf_penalties_t **self_p)
 {
     if (self_p && *self_p) {
         free ((*self_p)->bytes);
-        free ((*self_p)->scratch);
         free (*self_p);
         *self_p = NULL;
     }
 }
 
-static int
-s_ascending (const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-    return x < y ? -1 : x > y;
-}
-
-//  The generated ids sorted into self->scratch; false when out of memory.
-static bool
-s_sorted (xinf_penalties_t *self, const int32_t *generated, size_t count)
-{
-    if (count > self->scratch_capacity) {
-        uint32_t *grown = realloc (self->scratch, count * sizeof *grown);
-        if (!grown)
-            return false;
-        self->scratch = grown;
-        self->scratch_capacity = count;
-    }
-    for (size_t i = 0; i < count; i++)
-        self->scratch [i] = (uint32_t) generated [i];
-    qsort (self->scratch, count, sizeof *self->scratch, s_ascending);
-    return true;
-}
-
 int
-xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const int32_t *generated, size_t count)
+xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const xinf_token_counts_t *counts)
 {
-    bool active = presence != 0 || frequency != 0;
-    if (!active)
-        count = 0;                    //  no pairs: nothing to apply
-    if (!s_sorted (self, generated, count) || !s_room (self, S_ROW + count * S_PAIR))
+    size_t pairs = counts && (presence != 0 || frequency != 0) ? counts->size : 0;
+    if (!s_room (self, S_ROW + pairs * S_PAIR))
         return -1;
-    unsigned char *row = self->bytes + self->size, *at = row + S_ROW;
+    unsigned char *row = self->bytes + self->size;
     memcpy (row, &presence, 4);
     memcpy (row + 4, &frequency, 4);
-    uint32_t pairs = 0;
-    for (size_t i = 0; i < count; pairs++) {
-        size_t run = 1;
-        while (i + run < count && self->scratch [i + run] == self->scratch [i])
-            run++;
-        s_put32 (at, self->scratch [i]);
-        s_put32 (at + 4, (uint32_t) run);
-        at += S_PAIR;
-        i += run;
-    }
-    s_put32 (row + 8, pairs);
+    s_put32 (row + 8, (uint32_t) pairs);
+    for (size_t p = 0; p < 2 * pairs; p++)
+        s_put32 (row + S_ROW + 4 * p, counts->pairs [p]);
     self->size += S_ROW + pairs * S_PAIR;
     s_put32 (self->bytes + 4, ++self->rows);
     return 0;
@@ -164,11 +184,11 @@ int
 xinf_penalties_decode (const void *bytes, size_t size, size_t rows, size_t vocab, xinf_penalty_t *out,
                        char *error, size_t error_size)
 {
-    const unsigned char *at = (const unsigned char *) bytes, *end = at + size;
-    if (size < S_HEADER || s_get32 (at) != XINF_PENALTIES_MAGIC || s_get32 (at + 4) != rows) {
+    if (size < S_HEADER || s_get32 (bytes) != XINF_PENALTIES_MAGIC || s_get32 ((const unsigned char *) bytes + 4) != rows) {
         snprintf (error, error_size, "the penalties frame's header is not \"PNLT\" with %zu rows", rows);
         return -1;
     }
+    const unsigned char *at = (const unsigned char *) bytes, *end = at + size;
     at += S_HEADER;
     for (size_t row = 0; row < rows; row++) {
         if ((size_t) (end - at) < S_ROW) {

@@ -32,16 +32,29 @@ typedef struct {
 } xinf_penalty_t;
 
 typedef struct _xinf_penalties_t xinf_penalties_t;
+typedef struct _xinf_token_counts_t xinf_token_counts_t;
+
+//  A generation's tokens counted as it goes, room for 'distinct' tokens
+//  (made once: min (max_tokens, vocab)); NULL when out of memory.
+xinf_token_counts_t *xinf_token_counts_new (size_t distinct);
+void xinf_token_counts_destroy (xinf_token_counts_t **self_p);
+
+//  Counts one more 'token' (O(distinct) at worst: the pairs stay sorted);
+//  a new token past the room made is not counted (cannot happen when
+//  the room is min (max_tokens, vocab)).
+void xinf_token_counts_add (xinf_token_counts_t *self, uint32_t token);
+
+//  The distinct tokens so far.
+size_t xinf_token_counts_size (const xinf_token_counts_t *self);
 
 //  An empty frame to add rows to; NULL when out of memory.
 xinf_penalties_t *xinf_penalties_new (void);
 void xinf_penalties_destroy (xinf_penalties_t **self_p);
 
-//  Appends a row: its penalties and the tokens its sequence generated
-//  ('count' ids, in any order, repeats counted). 0, or -1 when out of
-//  memory (the frame is then unusable).
-int xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const int32_t *generated,
-                        size_t count);
+//  Appends a row: its penalties and its generation's counted tokens
+//  (NULL: none; ignored when both penalties are 0). O(distinct tokens).
+//  0, or -1 when out of memory (the frame is then unusable).
+int xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const xinf_token_counts_t *counts);
 
 //  The frame so far: its bytes and their size.
 const void *xinf_penalties_data (const xinf_penalties_t *self);

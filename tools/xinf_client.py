@@ -414,10 +414,11 @@ class XinfClient:
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
                 "top_p": float(top_p), "seed": seed, "stream": bool(stream)}
-        if presence_penalty:
-            body["presence_penalty"] = float(presence_penalty)
-        if frequency_penalty:
-            body["frequency_penalty"] = float(frequency_penalty)
+        for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
+            if not -2.0 <= float(value) <= 2.0:
+                raise ValueError(f"{name} must be a number in [-2, 2], got {value!r}")
+            if value:
+                body[name] = float(value)
         if prompt is not None:
             body["prompt"] = prompt
         else:

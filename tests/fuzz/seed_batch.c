@@ -1,7 +1,7 @@
 /*  seed_batch: writes valid wire forms of batches (models/xinf_batch.h)
     into a directory, as seeds for fuzz_wire: one decode step of three
     sequences, and a prompt chunk beside a decode token; and a penalties
-    frame (models/xinf_penalties.h) of three rows.  */
+    frame (models/xinf_penalties.h) of four rows.  */
 #include "xinf_batch.h"
 #include "xinf_penalties.h"
 
@@ -25,18 +25,27 @@ s_write (const char *directory, const char *name, xinf_batch_buf_t *batch)
     return rc;
 }
 
-//  Three rows: penalized with repeats, none, penalized once.
+//  Four rows: none (no counts), penalized with repeats, none, penalized
+//  once.
 static int
 s_write_penalties (const char *directory)
 {
     xinf_penalties_t *penalties = xinf_penalties_new ();
-    int32_t generated [6] = { 7, 3, 7, 999, 7, 3 }, once [1] = { 0 };
-    int rc = penalties ? 0 : -1;
-    rc = rc ? rc : xinf_penalties_add (penalties, 0.5f, 1.25f, generated, 6);
-    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, generated, 6);
-    rc = rc ? rc : xinf_penalties_add (penalties, -2, 2, once, 1);
+    xinf_token_counts_t *counts = xinf_token_counts_new (6), *once = xinf_token_counts_new (1);
+    uint32_t generated [6] = { 7, 3, 7, 999, 7, 3 };
+    for (int at = 0; counts && at < 6; at++)
+        xinf_token_counts_add (counts, generated [at]);
+    if (once)
+        xinf_token_counts_add (once, 0);
+    int rc = penalties && counts && once ? 0 : -1;
+    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, NULL);          //  first: an empty row
+    rc = rc ? rc : xinf_penalties_add (penalties, 0.5f, 1.25f, counts);
+    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, counts);
+    rc = rc ? rc : xinf_penalties_add (penalties, -2, 2, once);
+    xinf_token_counts_destroy (&counts);
+    xinf_token_counts_destroy (&once);
     char path [4096];
-    snprintf (path, sizeof path, "%s/penalties3", directory);
+    snprintf (path, sizeof path, "%s/penalties4", directory);
     FILE *file = rc ? NULL : fopen (path, "wb");
     size_t size = rc ? 0 : xinf_penalties_size (penalties);
     rc = file && fwrite (xinf_penalties_data (penalties), 1, size, file) == size ? 0 : -1;

@@ -195,7 +195,8 @@ s_penalized_step (const void *wire, size_t size, const xinf_sampling_t *sampling
     return s_ask (msg);
 }
 
-//  A penalties frame of one row 'generated' made by xinf_penalties_add,
+//  A penalties frame of one row, 'generated' counted and added by
+//  xinf_penalties_add,
 //  with its 32-bit word 'word' (counted from 0; none past the frame)
 //  replaced by 'value'.
 static uint8_t *
@@ -203,7 +204,12 @@ s_penalties_frame (float presence, float frequency, const int32_t *generated, si
                    uint32_t value, size_t *size)
 {
     xinf_penalties_t *penalties = xinf_penalties_new ();
-    CHECK (penalties && xinf_penalties_add (penalties, presence, frequency, generated, count) == 0);
+    xinf_token_counts_t *counts = xinf_token_counts_new (count);
+    CHECK (penalties && counts);
+    for (size_t at = 0; at < count; at++)
+        xinf_token_counts_add (counts, (uint32_t) generated [at]);
+    CHECK (xinf_penalties_add (penalties, presence, frequency, counts) == 0);
+    xinf_token_counts_destroy (&counts);
     *size = xinf_penalties_size (penalties);
     uint8_t *frame = malloc (*size);
     memcpy (frame, xinf_penalties_data (penalties), *size);
