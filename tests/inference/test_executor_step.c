@@ -88,6 +88,14 @@ s_bad_word (const uint8_t *wire, size_t size, size_t index, int32_t value, const
     free (copy);
 }
 
+//  One bit of 'bytes' flipped, chosen by the generator at *state.
+static void
+s_flip_bit (uint8_t *bytes, size_t size, uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    bytes [(*state >> 33) % size] ^= (uint8_t) (1u << ((*state >> 20) % 8));
+}
+
 //  The step 'wire' with a sampling frame (n rows) of 'rows'; its answer.
 static xinf_msg_t *
 s_sampled_step (const void *wire, size_t size, const void *samples, size_t samples_size)
@@ -173,8 +181,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
     uint64_t state = 11;
     for (int round = 0; round < 500; round++) {
         memcpy (mutated, frame, sizeof frame);
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        mutated [(state >> 33) % sizeof frame] ^= (uint8_t) (1u << ((state >> 20) % 8));
+        s_flip_bit (mutated, sizeof frame, &state);
         reply = s_sampled_step (wire, size, mutated, sizeof mutated);
         CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "TOKENS"));
         xinf_msg_destroy (&reply);
@@ -287,8 +294,7 @@ s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t 
     uint64_t state = 29;
     for (int round = 0; round < 500; round++) {
         memcpy (mutated, frame, frame_size);
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        mutated [(state >> 33) % frame_size] ^= (uint8_t) (1u << ((state >> 20) % 8));
+        s_flip_bit (mutated, frame_size, &state);
         reply = s_penalized_step (wire, size, &greedy, mutated, frame_size);
         CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "TOKENS"));
         xinf_msg_destroy (&reply);
@@ -399,8 +405,7 @@ main (int argc, char *argv [])
     uint64_t state = 7;
     for (int round = 0; round < 3000; round++) {
         memcpy (mutated, wire, size);
-        state = state * 6364136223846793005ull + 1442695040888963407ull;
-        mutated [(state >> 33) % size] ^= (uint8_t) (1u << ((state >> 20) % 8));
+        s_flip_bit (mutated, size, &state);
         reply = s_step (mutated, size);
         CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "LOGITS"));
         xinf_msg_destroy (&reply);
