@@ -5,8 +5,7 @@
 #include "xinf_rank.h"
 #include "xinf_resources.h"
 #include "xinf_exec_device.h"
-#include "xinf_samples.h"
-#include "xinf_penalties.h"
+#include "xinf_exec_sampling.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,16 +42,8 @@ typedef struct {
     xinf_kv_cache_t *cache;
     xinf_batch_limits_t limits;
     xinf_batch_buf_t *batch;
-    float *logits;                   //  [max_seqs][vocab]
-    xinf_sampling_t *samples;        //  [max_seqs]: a step's sampling, when it asks
-    xinf_penalty_t *penalties;       //  [max_seqs]: its penalties, when it has them
-    bool penalized;                  //  this step has a row with penalties
-    int32_t *tokens;                 //  [max_seqs]: the tokens sampled
-    xinf_sampler_t *sampler;
-    //  Sampling on the backend (its sample op): the logits rows stay in
-    //  its memory, only token ids come back. NULL: sampled on the host
-    float *device_logits;            //  [max_seqs][vocab], backend memory
-    double *uniforms;                //  [max_seqs]: each row's draw
+    float *logits;                   //  [max_seqs][vocab], the host's (LOGITS answers)
+    xinf_exec_sampling_t *sampling;  //  a step's sampling (TOKENS answers)
     //  A rank of a tensor-parallel replica (n_ranks > 1)
     int rank, n_ranks;
     xinf_rank_t *_Atomic group;      //  read by the owner's thread to abort
@@ -167,31 +158,6 @@ s_kv_blocks (s_state_t *state, const xinf_transformer_t *t)
     return blocks ? (size_t) (blocks < INT32_MAX ? blocks : INT32_MAX) : 1;
 }
 
-//  A backend with a sample op samples where the logits are: a GPU brings
-//  back only the token ids, the CPU spreads the rows over its threads.
-//  The op does everything a STEP's sampling frame asks (greedy,
-//  temperature, top-k, top-p; logprobs are not part of it), so every
-//  sampled step uses it; steps that ask for LOGITS, and backends without
-//  the op, keep the host path (one row after another on this thread).
-//  Without backend memory for the rows the host path serves too, said
-//  once in the log.
-static void
-s_start_device_sampling (s_state_t *state, const xinf_transformer_t *t)
-{
-    xinf_backend_t *be = state->backend;
-    if (!be->ops->sample || state->rank > 0)      //  a follower rank computes no logits
-        return;
-    state->uniforms = calloc (state->max_seqs, sizeof (double));
-    if (state->uniforms && be->host_memory)
-        state->device_logits = state->logits;         //  the CPU's: the host rows themselves
-    else
-    if (state->uniforms)
-        state->device_logits = (float *) be->ops->alloc (be, state->max_seqs * t->vocab * sizeof (float));
-    if (!state->device_logits)
-        xinf_warn (state->name, "no %s memory for %zu logits rows of %zu: sampling on the host", be->ops->name,
-                   state->max_seqs, t->vocab);
-}
-
 //  The backend, the paged KV cache and the step buffers of a loaded
 //  model; 0, or -1 with the reason in load_error.
 static int
@@ -204,18 +170,15 @@ s_start_serving (s_state_t *state)
     state->cache = xinf_kv_cache_new (t, state->backend, n_blocks, XINF_BLOCK_TOKENS, state->step_tokens);
     state->batch = xinf_batch_buf_new ();
     state->logits = calloc (state->max_seqs * t->vocab, sizeof (float));
-    state->samples = calloc (state->max_seqs, sizeof (xinf_sampling_t));
-    state->penalties = calloc (state->max_seqs, sizeof (xinf_penalty_t));
-    state->tokens = calloc (state->max_seqs, sizeof (int32_t));
-    state->sampler = xinf_sampler_new (0, 0, 1, 0);
-    if (!state->cache || !state->batch || !state->logits || !state->samples || !state->penalties || !state->tokens
-    ||  !state->sampler) {
+    //  A follower rank computes no logits: it samples nothing
+    state->sampling = state->logits ? xinf_exec_sampling_new (state->name, state->backend, state->rank == 0,
+                                                              state->logits, state->max_seqs, t->vocab) : NULL;
+    if (!state->cache || !state->batch || !state->logits || !state->sampling) {
         xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
                     "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
                     (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
         return -1;
     }
-    s_start_device_sampling (state, t);
     //  A stop request ends a long step between layers
     xinf_kv_cache_set_cancel (state->cache, &state->cancel);
     xinf_kv_cache_set_beacon (state->cache, state->beacon);
@@ -494,7 +457,7 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
         return -1;
     }
     //  Rows to be sampled on the backend stay in its memory
-    float *logits = sample && state->device_logits ? state->device_logits : state->logits;
+    float *logits = xinf_exec_sampling_logits (state->sampling, sample);
     xinf_beacon_step_begin (state->beacon);
     int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), logits, error, size);
     if (rc == 0 && xinf_beacon_take_failure (state->beacon))
@@ -505,104 +468,13 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
     return rc;
 }
 
-//  The batch's n_out (its header's; the batch itself is checked by
-//  s_step) into *n_out. 0, or -1 with the reason.
-static int
-s_batch_rows (s_state_t *state, zframe_t *batch, size_t *n_out, char *error, size_t size)
-{
-    const unsigned char *header = zframe_data (batch);
-    if (zframe_size (batch) < XINF_BATCH_HEADER) {
-        snprintf (error, size, "the batch frame has %zu bytes, less than its header", zframe_size (batch));
-        return -1;
-    }
-    *n_out = (size_t) header [16] | (size_t) header [17] << 8 | (size_t) header [18] << 16
-           | (size_t) header [19] << 24;
-    if (*n_out > state->max_seqs) {
-        snprintf (error, size, "field 'n_out': %zu logits rows, at most %zu", *n_out, state->max_seqs);
-        return -1;
-    }
-    return 0;
-}
-
-//  A STEP's second frame, its sampling (xinf_samples.h), and its third
-//  when it has one, the penalties (xinf_penalties.h), one row per logits
-//  row of the batch. 0, or -1 with the reason.
-static int
-s_read_samples (s_state_t *state, zframe_t *batch, zframe_t *samples, zframe_t *penalties, char *error, size_t size)
-{
-    const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    size_t n_out;
-    state->penalized = false;
-    if (s_batch_rows (state, batch, &n_out, error, size)
-    ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, t->vocab, state->samples, error,
-                             size))
-        return -1;
-    if (penalties && xinf_penalties_decode (zframe_data (penalties), zframe_size (penalties), n_out, t->vocab,
-                                            state->penalties, error, size))
-        return -1;
-    for (size_t row = 0; penalties && row < n_out; row++)
-        state->penalized = state->penalized || xinf_penalty_active (&state->penalties [row]);
-    return 0;
-}
-
-//  Applies the step's penalties to its rows where they are: in place in
-//  host memory; from device memory (a GPU's), only the penalized rows,
-//  each read into its host row, changed and written back, so that the
-//  step's logits and its CUDA graphs stay where they were. 0, or -1 with
-//  the reason.
-static int
-s_penalize (s_state_t *state, size_t n_out, size_t vocab, char *error, size_t size)
-{
-    xinf_backend_t *be = state->backend;
-    bool device = state->device_logits && state->device_logits != state->logits;
-    for (size_t row = 0; row < n_out; row++) {
-        const xinf_penalty_t *penalty = &state->penalties [row];
-        float *host = state->logits + row * vocab, *there = device ? state->device_logits + row * vocab : host;
-        size_t bytes = vocab * sizeof (float);
-        if (!xinf_penalty_active (penalty))
-            continue;
-        if (device && be->ops->read (be, host, there, bytes))
-            return xinf_fail (error, size, "penalties: the logits row %zu could not be read from %s", row,
-                              be->ops->name);
-        xinf_penalty_apply (penalty, host);
-        if (device && be->ops->write (be, there, host, bytes))
-            return xinf_fail (error, size, "penalties: the logits row %zu could not be written to %s", row,
-                              be->ops->name);
-    }
-    return 0;
-}
-
-//  Samples the step's rows into state->tokens: on the backend when it
-//  has the op (the rows are in its memory), else on the host. 0, or -1
-//  with the reason.
+//  Samples the step's rows into tokens (xinf_exec_sampling), marked on
+//  the beacon. 0, or -1 with the reason.
 static int
 s_sample (s_state_t *state, char *error, size_t size)
 {
-    const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
-    xinf_backend_t *be = state->backend;
-    int rc = 0;
     xinf_beacon_enter (state->beacon, XINF_PHASE_SAMPLE, 0, "sampling");
-    if (state->penalized)
-        rc = s_penalize (state, batch->n_out, t->vocab, error, size);
-    if (rc == 0 && state->device_logits) {
-        for (size_t row = 0; row < batch->n_out; row++)
-            state->uniforms [row] = xinf_sampler_uniform (&state->samples [row]);
-        rc = be->ops->sample (be, state->device_logits, batch->n_out, t->vocab, state->samples, state->uniforms,
-                              state->tokens);
-        char reason [400] = "";
-        if (rc && be->ops->status && be->ops->status (be, reason, sizeof reason))
-            snprintf (error, size, "sampling on %s failed: %s", be->ops->name, reason);
-        else
-        if (rc)
-            snprintf (error, size, "sampling on %s refused the step's parameters", be->ops->name);
-    }
-    else
-    if (rc == 0)
-        for (size_t row = 0; row < batch->n_out; row++) {
-            xinf_sampler_set (state->sampler, &state->samples [row]);
-            state->tokens [row] = xinf_sampler_sample (state->sampler, state->logits + row * t->vocab, t->vocab);
-        }
+    int rc = xinf_exec_sampling_run (state->sampling, xinf_batch_buf_view (state->batch)->n_out, error, size);
     xinf_beacon_step_end (state->beacon);
     return rc;
 }
@@ -623,7 +495,7 @@ s_step_reply (s_state_t *state, bool sample)
     }
     xinf_msg_t *reply = xinf_msg_new ("TOKENS");
     xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
-    xinf_msg_add_bytes (reply, state->tokens, batch->n_out * sizeof (int32_t));
+    xinf_msg_add_bytes (reply, xinf_exec_sampling_tokens (state->sampling), batch->n_out * sizeof (int32_t));
     return reply;
 }
 
@@ -651,8 +523,7 @@ s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
     char error [512];
     const char *code = "BAD_REQUEST";
-    state->penalized = false;
-    int rc = samples ? s_read_samples (state, frame, samples, penalties, error, sizeof error) : 0;
+    int rc = samples ? xinf_exec_sampling_read (state->sampling, frame, samples, penalties, error, sizeof error) : 0;
     if (rc == 0)
         rc = s_step (ctx, zframe_data (frame), zframe_size (frame), samples != NULL, &code, error, sizeof error);
     if (rc == 0 && samples) {
@@ -756,14 +627,8 @@ s_fini (xinf_ctx_t *ctx)
         xinf_wait_end (xinf_waits_global (), state->group_wait);
     xinf_kv_cache_destroy (&state->cache);
     xinf_batch_buf_destroy (&state->batch);
-    if (state->device_logits && state->device_logits != state->logits)
-        state->backend->ops->free (state->backend, state->device_logits);
-    free (state->uniforms);
+    xinf_exec_sampling_destroy (&state->sampling);
     free (state->logits);
-    free (state->samples);
-    free (state->penalties);
-    free (state->tokens);
-    xinf_sampler_destroy (&state->sampler);
     xinf_model_destroy (&state->model);
     xinf_rank_t *group = atomic_exchange (&state->group, NULL);
     xinf_rank_destroy (&group);

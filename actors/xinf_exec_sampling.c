@@ -1,0 +1,180 @@
+/*  xinf_exec_sampling: an executor's sampling of a step's rows
+    (xinf_exec_sampling.h).  */
+#include "xinf_exec_sampling.h"
+#include "xinf_batch.h"
+#include "xinf_penalties.h"
+#include "xinf_samples.h"
+
+struct _xinf_exec_sampling_t {
+    xinf_backend_t *backend;
+    size_t max_seqs, vocab;
+    float *host_logits;               //  [max_seqs][vocab], the executor's
+    xinf_sampling_t *samples;         //  [max_seqs]: a step's sampling
+    xinf_penalty_t *penalties;        //  [max_seqs]: its penalties, when it has them
+    bool penalized;                   //  the step has a row with penalties
+    int32_t *tokens;                  //  [max_seqs]: the tokens sampled
+    xinf_sampler_t *sampler;          //  the host path's
+    //  Sampling by the backend's op: the rows stay in its memory (the
+    //  host rows themselves for the CPU). NULL: sampled on the host
+    float *backend_logits;
+    double *uniforms;                 //  [max_seqs]: each row's draw
+};
+
+//  The backend's rows for its sample op, when it has one: its memory, or
+//  the host rows where its memory is the host's.
+static void
+s_start_op (xinf_exec_sampling_t *self, const char *name)
+{
+    xinf_backend_t *be = self->backend;
+    self->uniforms = calloc (self->max_seqs, sizeof (double));
+    if (self->uniforms && be->host_memory)
+        self->backend_logits = self->host_logits;
+    else
+    if (self->uniforms)
+        self->backend_logits = (float *) be->ops->alloc (be, self->max_seqs * self->vocab * sizeof (float));
+    if (!self->backend_logits)
+        xinf_warn (name, "no %s memory for %zu logits rows of %zu: sampling on the host", be->ops->name,
+                   self->max_seqs, self->vocab);
+}
+
+xinf_exec_sampling_t *
+xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, float *host_logits, size_t max_seqs,
+                        size_t vocab)
+{
+    xinf_exec_sampling_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    *self = (xinf_exec_sampling_t) { backend, max_seqs, vocab, host_logits,
+                                     calloc (max_seqs, sizeof (xinf_sampling_t)),
+                                     calloc (max_seqs, sizeof (xinf_penalty_t)), false,
+                                     calloc (max_seqs, sizeof (int32_t)), xinf_sampler_new (0, 0, 1, 0), NULL, NULL };
+    if (!self->samples || !self->penalties || !self->tokens || !self->sampler) {
+        xinf_exec_sampling_destroy (&self);
+        return NULL;
+    }
+    if (use_op && backend->ops->sample)
+        s_start_op (self, name);
+    return self;
+}
+
+void
+xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_exec_sampling_t *self = *self_p;
+        if (self->backend_logits && self->backend_logits != self->host_logits)
+            self->backend->ops->free (self->backend, self->backend_logits);
+        free (self->uniforms);
+        free (self->samples);
+        free (self->penalties);
+        free (self->tokens);
+        xinf_sampler_destroy (&self->sampler);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  The batch's n_out (its header's) into *n_out. 0, or -1 with the reason.
+static int
+s_batch_rows (xinf_exec_sampling_t *self, zframe_t *batch, size_t *n_out, char *error, size_t size)
+{
+    const unsigned char *header = zframe_data (batch);
+    if (zframe_size (batch) < XINF_BATCH_HEADER) {
+        snprintf (error, size, "the batch frame has %zu bytes, less than its header", zframe_size (batch));
+        return -1;
+    }
+    *n_out = (size_t) header [16] | (size_t) header [17] << 8 | (size_t) header [18] << 16
+           | (size_t) header [19] << 24;
+    if (*n_out > self->max_seqs) {
+        snprintf (error, size, "field 'n_out': %zu logits rows, at most %zu", *n_out, self->max_seqs);
+        return -1;
+    }
+    return 0;
+}
+
+int
+xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *samples, zframe_t *penalties,
+                         char *error, size_t error_size)
+{
+    size_t n_out;
+    self->penalized = false;
+    if (s_batch_rows (self, batch, &n_out, error, error_size)
+    ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->samples, error,
+                             error_size))
+        return -1;
+    if (penalties && xinf_penalties_decode (zframe_data (penalties), zframe_size (penalties), n_out, self->vocab,
+                                            self->penalties, error, error_size))
+        return -1;
+    for (size_t row = 0; penalties && row < n_out; row++)
+        self->penalized = self->penalized || xinf_penalty_active (&self->penalties [row]);
+    return 0;
+}
+
+float *
+xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample)
+{
+    return sample && self->backend_logits ? self->backend_logits : self->host_logits;
+}
+
+//  The step's penalties applied to its rows where they are: in place in
+//  host memory; from a device's, each penalized row read into its host
+//  row, changed and written back. 0, or -1 with the reason.
+static int
+s_penalize (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
+{
+    xinf_backend_t *be = self->backend;
+    bool device = self->backend_logits && self->backend_logits != self->host_logits;
+    size_t bytes = self->vocab * sizeof (float);
+    for (size_t row = 0; row < n_out; row++) {
+        float *host = self->host_logits + row * self->vocab;
+        float *there = device ? self->backend_logits + row * self->vocab : host;
+        if (!xinf_penalty_active (&self->penalties [row]))
+            continue;
+        if (device && be->ops->read (be, host, there, bytes))
+            return xinf_fail (error, size, "penalties: logits row %zu could not be read from %s", row, be->ops->name);
+        xinf_penalty_apply (&self->penalties [row], host);
+        if (device && be->ops->write (be, there, host, bytes))
+            return xinf_fail (error, size, "penalties: logits row %zu could not be written to %s", row,
+                              be->ops->name);
+    }
+    return 0;
+}
+
+//  The rows sampled by the backend's op where they are. 0, or -1 with the
+//  reason (the backend's status, or refused parameters).
+static int
+s_sample_on_backend (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
+{
+    xinf_backend_t *be = self->backend;
+    for (size_t row = 0; row < n_out; row++)
+        self->uniforms [row] = xinf_sampler_uniform (&self->samples [row]);
+    if (be->ops->sample (be, self->backend_logits, n_out, self->vocab, self->samples, self->uniforms, self->tokens)
+        == 0)
+        return 0;
+    char reason [400] = "";
+    if (be->ops->status && be->ops->status (be, reason, sizeof reason))
+        snprintf (error, size, "sampling on %s failed: %s", be->ops->name, reason);
+    else
+        snprintf (error, size, "sampling on %s refused the step's parameters", be->ops->name);
+    return -1;
+}
+
+int
+xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t error_size)
+{
+    if (self->penalized && s_penalize (self, n_out, error, error_size))
+        return -1;
+    if (self->backend_logits)
+        return s_sample_on_backend (self, n_out, error, error_size);
+    for (size_t row = 0; row < n_out; row++) {
+        xinf_sampler_set (self->sampler, &self->samples [row]);
+        self->tokens [row] = xinf_sampler_sample (self->sampler, self->host_logits + row * self->vocab, self->vocab);
+    }
+    return 0;
+}
+
+const int32_t *
+xinf_exec_sampling_tokens (const xinf_exec_sampling_t *self)
+{
+    return self->tokens;
+}

@@ -1,0 +1,54 @@
+/*  xinf_exec_sampling: how an executor samples a step's logits rows
+    (protocols/model.md, STEP's second and third frames).
+
+    It reads and checks the STEP's sampling frame (xinf_samples.h) and
+    its penalties (xinf_penalties.h), says where the step writes its
+    logits, applies the penalties where the rows are, and samples each
+    row into a token id.
+
+    A backend with a sample op samples where the logits are: a GPU brings
+    back only the token ids, the CPU spreads the rows over its threads.
+    The op does everything a sampling frame asks (greedy, temperature,
+    top-k, top-p), so every sampled step uses it; backends without the op
+    (and a follower rank, which samples nothing) keep the host path, one
+    row after another on the executor's thread. Without backend memory
+    for the rows the host path serves too, said once in the log.
+    Penalties change rows in place in host memory; rows in a GPU's memory
+    are read, changed and written back one penalized row at a time, so
+    that the step's logits and its CUDA graphs stay where they were.
+*/
+#ifndef XINF_EXEC_SAMPLING_H_INCLUDED
+#define XINF_EXEC_SAMPLING_H_INCLUDED
+
+#include "xinf.h"
+#include "xinf_backend.h"
+
+typedef struct _xinf_exec_sampling_t xinf_exec_sampling_t;
+
+//  Sampling of up to 'max_seqs' rows of 'vocab' logits for executor
+//  'name' on 'backend' (its sample op, when it has one and 'use_op'),
+//  beside the executor's host rows 'host_logits' (max_seqs x vocab, which
+//  must outlive it). NULL when out of memory.
+xinf_exec_sampling_t *xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op,
+                                              float *host_logits, size_t max_seqs, size_t vocab);
+void xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p);
+
+//  Reads a STEP's sampling frame and its penalties frame (NULL: none),
+//  one row per logits row of 'batch' (the batch frame: its header's
+//  n_out, at most max_seqs; the batch itself is checked by the step).
+//  0, or -1 with the reason naming the field.
+int xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *samples, zframe_t *penalties,
+                             char *error, size_t error_size);
+
+//  Where a step writes its logits: the backend's memory when its rows are
+//  to be sampled ('sample') by its op, else the host rows.
+float *xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample);
+
+//  The step's 'n_out' rows penalized and sampled (as the last read said);
+//  0, or -1 with the reason.
+int xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t error_size);
+
+//  The tokens the last run sampled, n_out of them.
+const int32_t *xinf_exec_sampling_tokens (const xinf_exec_sampling_t *self);
+
+#endif
