@@ -1,8 +1,8 @@
-/*  xinf_bench_sample: a backend's sample op against the CPU sampler on
-    the same logits (xinf_bench_sample.h).
+/*  xinf_bench_sample: a backend's sample op against the CPU's on one
+    thread, on the same logits (xinf_bench_sample.h).
 */
 #include "xinf_bench_sample.h"
-#include "xinf_sampler.h"
+#include "xinf_cpu_backend.h"
 
 #include <czmq.h>
 #include <math.h>
@@ -22,35 +22,39 @@ s_logit (uint64_t *state)
     return (float) (3.0 * sqrt (-2.0 * log (u [0])) * cos (6.283185307179586 * u [1]));
 }
 
-//  Seconds a call of 'calls' calls of the sample op, the CPU sampler's,
-//  and the rows whose tokens differ, for one setting of all rows.
+//  Seconds a call of 'backend's sample op on 'logits' (its memory), best
+//  spread over 'calls' calls after one that warms it up; tokens out. -1
+//  when a call fails.
+static double
+s_time_op (xinf_backend_t *backend, const float *logits, size_t vocab, size_t rows, size_t calls,
+           const xinf_sampling_t *params, const double *uniforms, int32_t *tokens)
+{
+    if (backend->ops->sample (backend, logits, rows, vocab, params, uniforms, tokens))
+        return -1;
+    int64_t start = zclock_usecs ();
+    for (size_t call = 0; call < calls; call++)
+        if (backend->ops->sample (backend, logits, rows, vocab, params, uniforms, tokens))
+            return -1;
+    return (double) (zclock_usecs () - start) / 1e6 / (double) calls;
+}
+
+//  Seconds a call of the sample op and of the CPU's on one thread (the CPU
+//  sampler, one kept for all rows as the executor keeps them), and the
+//  rows whose tokens differ, for one setting of all rows.
 static int
-s_time (xinf_backend_t *backend, const float *device, const float *host, size_t vocab, size_t rows, size_t calls,
-        const xinf_sampling_t *params, double seconds [2], size_t *differ)
+s_time (xinf_backend_t *backend, xinf_backend_t *cpu, const float *device, const float *host, size_t vocab,
+        size_t rows, size_t calls, const xinf_sampling_t *params, double seconds [2], size_t *differ)
 {
     double *uniforms = calloc (rows, sizeof (double));
     int32_t *tokens [2] = { calloc (rows, sizeof (int32_t)), calloc (rows, sizeof (int32_t)) };
     int rc = uniforms && tokens [0] && tokens [1] ? 0 : -1;
     for (size_t row = 0; row < rows && rc == 0; row++)
         uniforms [row] = xinf_sampler_uniform (&params [row]);
-    rc = rc ? rc : backend->ops->sample (backend, device, rows, vocab, params, uniforms, tokens [0]);   //  warm-up
-    int64_t start = zclock_usecs ();
-    for (size_t call = 0; call < calls && rc == 0; call++)
-        rc = backend->ops->sample (backend, device, rows, vocab, params, uniforms, tokens [0]);
-    seconds [0] = (double) (zclock_usecs () - start) / 1e6 / (double) calls;
-    //  The CPU's: one sampler for all rows, as the executor keeps one (the
-    //  twin, xinf_sampler_rows, makes one a call)
-    xinf_sampler_t *sampler = xinf_sampler_new (0, 0, 1, 0);
-    rc = rc ? rc : sampler ? 0 : -1;
-    start = zclock_usecs ();
-    for (size_t call = 0; call < calls && rc == 0; call++)
-        for (size_t row = 0; row < rows && rc == 0; row++) {
-            rc = xinf_sampler_set (sampler, &params [row]);
-            if (rc == 0)
-                tokens [1][row] = xinf_sampler_draw (sampler, host + row * vocab, vocab, uniforms [row]);
-        }
-    seconds [1] = (double) (zclock_usecs () - start) / 1e6 / (double) calls;
-    xinf_sampler_destroy (&sampler);
+    if (rc == 0) {
+        seconds [0] = s_time_op (backend, device, vocab, rows, calls, params, uniforms, tokens [0]);
+        seconds [1] = s_time_op (cpu, host, vocab, rows, calls, params, uniforms, tokens [1]);
+        rc = seconds [0] < 0 || seconds [1] < 0 ? -1 : 0;
+    }
     *differ = 0;
     for (size_t row = 0; row < rows && rc == 0; row++)
         *differ += tokens [0][row] != tokens [1][row];
@@ -72,7 +76,8 @@ xinf_bench_sample (xinf_backend_t *backend, size_t vocab, size_t rows, size_t ca
     }
     float *host = malloc (rows * vocab * sizeof (float));
     xinf_sampling_t *params = calloc (rows, sizeof (xinf_sampling_t));
-    float *device = host && params ? backend->ops->alloc (backend, rows * vocab * sizeof (float)) : NULL;
+    xinf_backend_t *cpu = xinf_cpu_backend_new (1);
+    float *device = host && params && cpu ? backend->ops->alloc (backend, rows * vocab * sizeof (float)) : NULL;
     uint64_t state = 20261205;
     for (size_t i = 0; device && i < rows * vocab; i++)
         host [i] = s_logit (&state);
@@ -89,7 +94,7 @@ xinf_bench_sample (xinf_backend_t *backend, size_t vocab, size_t rows, size_t ca
             params [row] = settings [s];
             params [row].index = row;
         }
-        rc = s_time (backend, device, host, vocab, rows, calls, params, seconds, &differ);
+        rc = s_time (backend, cpu, device, host, vocab, rows, calls, params, seconds, &differ);
         char reason [256] = "";
         if (rc && backend->ops->status)
             backend->ops->status (backend, reason, sizeof reason);
@@ -102,6 +107,7 @@ xinf_bench_sample (xinf_backend_t *backend, size_t vocab, size_t rows, size_t ca
     }
     if (device)
         backend->ops->free (backend, device);
+    xinf_backend_destroy (&cpu);
     free (host);
     free (params);
     return rc;

@@ -1,5 +1,6 @@
 /*  xinf_bench_sample: the time of a backend's sample op (xinf_backend.h)
-    against the CPU sampler (xinf_sampler_rows) on the same logits, in
+    against the CPU backend's on one thread (the CPU sampler, a sampler
+    kept as the executor keeps one) on the same logits, in
     the same run, for xinf-bench-generate --backend cuda: a step's
     sampling is not in its decode figures (those bring the logits back to
     the host), yet a server samples every token on the device.
