@@ -225,6 +225,7 @@ xinf_replica_kick (xinf_ctx_t *ctx)
         xinf_replica_report_kv (ctx);
         return;
     }
+    state->in_flight = true;                  //  the scheduled step is the replica's in flight
     const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     size_t bytes = xinf_batch_wire_size (batch);
@@ -233,10 +234,8 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     xinf_msg_add_frame (msg, &frame);
     s_add_sampling (state, msg);
     if (s_add_penalties (state, msg)) {
-        //  The step's requests end (xinf_replica_fail_step: those of the
-        //  step in flight), the others wait for the next step
+        //  The step's requests end, the others wait for the next step
         xinf_msg_destroy (&msg);
-        state->in_flight = true;
         xinf_replica_fail_step (ctx, "STEP_FAILED", "the replica is out of memory for the step's penalties", NULL);
         state->in_flight = false;
         xinf_batcher_abandon (state->batcher);
@@ -244,11 +243,11 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     }
     state->step_started = zclock_usecs ();
     if (xinf_dealer_send (state->to_executor, &msg)) {
+        state->in_flight = false;
         xinf_batcher_abandon (state->batcher);
         xinf_replica_fail_all (ctx, "EXECUTOR_BUSY", "cannot send a step to the executor");
         return;
     }
-    state->in_flight = true;
     xinf_replica_serving_wait (state, true);
     xinf_replica_report_kv (ctx);
 }
