@@ -97,6 +97,16 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_float (body, "presence_penalty", oai->presence_penalty);
     if (oai->frequency_penalty != 0)
         xinf_map_put_float (body, "frequency_penalty", oai->frequency_penalty);
+    if (oai->bias_count) {
+        xinf_value_t *biases = xinf_value_new_array ();
+        for (size_t index = 0; index < oai->bias_count; index++) {
+            xinf_value_t *item = xinf_value_new_map ();
+            xinf_map_put_uint (item, "token", oai->bias_tokens [index]);
+            xinf_map_put_float (item, "bias", oai->bias_values [index]);
+            xinf_array_push (biases, item);
+        }
+        xinf_map_put (body, "logit_bias", biases);
+    }
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
     xinf_map_put_bool (body, "stream", true);
     xinf_gw_error_t error;

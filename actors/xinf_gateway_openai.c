@@ -50,7 +50,8 @@ s_without_type (const char *message)
 }
 
 //  The request field a refusal names ("field 'top_p' ..."), as OpenAI
-//  names it (GENERATE's prompt_tokens is the prompt), into 'param'.
+//  names it (the field, not its item: logit_bias[2].token is logit_bias;
+//  GENERATE's prompt_tokens is the prompt), into 'param'.
 static void
 s_param_named (const char *message, char *param, size_t size)
 {
@@ -60,7 +61,8 @@ s_param_named (const char *message, char *param, size_t size)
     if (!end || end - start - 7 >= (ptrdiff_t) size)
         return;
     snprintf (param, size, "%.*s", (int) (end - start - 7), start + 7);
-    if (strncmp (param, "prompt_tokens", 13) == 0)
+    param [strcspn (param, "[.")] = 0;
+    if (streq (param, "prompt_tokens"))
         snprintf (param, size, "prompt");
 }
 
@@ -240,6 +242,71 @@ s_stop (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  A logit_bias key: a token id in decimal (OpenAI's form), at most
+//  UINT32_MAX; -1 for anything else.
+static int64_t
+s_bias_token (const char *key)
+{
+    size_t length = strlen (key);
+    if (length == 0 || length > 10 || strspn (key, "0123456789") != length)
+        return -1;
+    unsigned long long token = strtoull (key, NULL, 10);
+    return token <= UINT32_MAX ? (int64_t) token : -1;
+}
+
+//  One bias: its token (-1: not a token id) and value, checked.
+static int
+s_bias_put (xinf_gw_oai_t *out, int64_t token, const char *name, json_t *value, xinf_gw_error_t *error)
+{
+    if (token < 0)
+        return xinf_gw_error_bad (error, "logit_bias", "key '%.40s' is not a token id (a decimal integer)", name);
+    if (!json_is_number (value) || !isfinite (json_number_value (value)) || fabs (json_number_value (value)) > 100)
+        return xinf_gw_error_bad (error, "logit_bias", "the bias of token %lld must be a number between -100 and 100",
+                                  (long long) token);
+    out->bias_tokens [out->bias_count] = (uint32_t) token;
+    out->bias_values [out->bias_count++] = json_number_value (value);
+    return 0;
+}
+
+//  logit_bias: OpenAI's object of token ids (strings) to biases in
+//  [-100, 100], or llama-server's array of [token id, bias] pairs; up to
+//  2,048 (the worker checks the ids against the vocabulary).
+static int
+s_logit_bias (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *bias = json_object_get (root, "logit_bias");
+    if (!bias || json_is_null (bias))
+        return 0;
+    if (!json_is_object (bias) && !json_is_array (bias))
+        return xinf_gw_error_bad (error, "logit_bias", "must be an object of token ids to biases");
+    size_t count = json_is_object (bias) ? json_object_size (bias) : json_array_size (bias);
+    if (count > XINF_GW_LOGIT_BIASES)
+        return xinf_gw_error_bad (error, "logit_bias", "at most %d tokens, not %zu", XINF_GW_LOGIT_BIASES, count);
+    if (count == 0)
+        return 0;
+    out->bias_tokens = calloc (count, sizeof *out->bias_tokens);
+    out->bias_values = calloc (count, sizeof *out->bias_values);
+    if (!out->bias_tokens || !out->bias_values)
+        return xinf_gw_error_bad (error, "logit_bias", "out of memory for %zu biases", count);
+    const char *key;
+    json_t *value;
+    json_object_foreach (bias, key, value)
+        if (s_bias_put (out, s_bias_token (key), key, value, error))
+            return -1;
+    size_t index;
+    json_array_foreach (bias, index, value) {
+        json_t *token = json_array_get (value, 0);
+        if (!json_is_array (value) || json_array_size (value) != 2 || !json_is_integer (token))
+            return xinf_gw_error_bad (error, "logit_bias", "item %zu must be a [token id, bias] pair", index);
+        json_int_t id = json_integer_value (token);
+        if (id < 0 || id > UINT32_MAX)
+            return xinf_gw_error_bad (error, "logit_bias", "item %zu: %lld is not a token id", index, (long long) id);
+        if (s_bias_put (out, id, NULL, json_array_get (value, 1), error))
+            return -1;
+    }
+    return 0;
+}
+
 //  The sampling fields both endpoints share.
 static int
 s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
@@ -266,6 +333,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_number (root, "top_p", 0, 1, &out->top_p, error)
     ||  s_number (root, "presence_penalty", -2, 2, &out->presence_penalty, error)
     ||  s_number (root, "frequency_penalty", -2, 2, &out->frequency_penalty, error)
+    ||  s_logit_bias (root, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
     ||  s_bool (root, "stream", &out->stream, error)
@@ -391,9 +459,9 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 
 //  OpenAI features this server does not have are refused, naming the
 //  field, rather than ignored: code that reads choice.logprobs.content,
-//  expects JSON out of response_format, its prompt echoed or tokens
-//  biased would break on an answer that silently lacks them (0, null and
-//  {}, which ask for nothing, pass). Unknown fields stay ignored.
+//  expects JSON out of response_format or its prompt echoed would break
+//  on an answer that silently lacks them (0, null and {}, which ask for
+//  nothing, pass). Unknown fields stay ignored.
 static int
 s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
 {
@@ -405,9 +473,6 @@ s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
     if (chat && top_logprobs && !json_is_null (top_logprobs)
     &&  !(json_is_integer (top_logprobs) && json_integer_value (top_logprobs) == 0))
         return xinf_gw_error_bad (error, "top_logprobs", "log probabilities are not supported by this server");
-    json_t *bias = json_object_get (root, "logit_bias");
-    if (bias && !json_is_null (bias) && !(json_is_object (bias) && json_object_size (bias) == 0))
-        return xinf_gw_error_bad (error, "logit_bias", "logit biases are not supported by this server");
     json_t *format = json_object_get (root, "response_format");
     json_t *type = json_object_get (format, "type");
     if (format && !json_is_null (format) && !(json_is_string (type) && streq (json_string_value (type), "text")))
@@ -445,6 +510,8 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
 {
     free (self->prompt);
     free (self->prompt_tokens);
+    free (self->bias_tokens);
+    free (self->bias_values);
     json_decref (self->messages);
     json_decref (self->tools);
     for (size_t index = 0; index < self->stop_count; index++)

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #define XINF_GW_STOPS_MAX      4        //  stop strings of a request (OpenAI's limit)
+#define XINF_GW_LOGIT_BIASES   2048     //  logit_bias tokens (client.xml GENERATE)
 #define XINF_GW_STOP_MAX       256      //  bytes of one stop string
 #define XINF_GW_UID_MAX        64       //  bytes of a model uid (client.md LAUNCH)
 #define XINF_GW_MESSAGES_MAX   10000    //  messages of a chat
@@ -78,6 +79,9 @@ typedef struct {
     uint64_t max_tokens;              //  0: not given
     double temperature, top_p;
     double presence_penalty, frequency_penalty;   //  0: none
+    uint32_t *bias_tokens;            //  logit_bias: its tokens and their biases, as given
+    double *bias_values;
+    size_t bias_count;
     uint64_t top_k, seed;
     bool has_seed;
     char *stops [XINF_GW_STOPS_MAX];

@@ -119,16 +119,16 @@ s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
     xinf_msg_add_frame (msg, &frame);
 }
 
-//  The step's third frame when a row has penalties: each row's, with the
-//  tokens its request generated so far, counted as they came (O(distinct
-//  tokens) a row). 0, or -1 when out of memory.
+//  The step's third frame when a row has logit biases or penalties: each
+//  row's, with the tokens its request generated so far, counted as they
+//  came (O(distinct tokens + biases) a row). 0, or -1 when out of memory.
 static int
 s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
 {
     bool any = false;
     for (size_t row = 0; row < state->step_rows; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        any = any || request->presence != 0 || request->frequency != 0;
+        any = any || request->presence != 0 || request->frequency != 0 || request->n_biases > 0;
     }
     if (!any)
         return 0;
@@ -136,7 +136,8 @@ s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
     int rc = penalties ? 0 : -1;
     for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        rc = xinf_penalties_add (penalties, request->presence, request->frequency, request->counts);
+        rc = xinf_penalties_add (penalties, request->presence, request->frequency, request->counts,
+                                 request->biases, request->n_biases);
     }
     if (rc == 0) {
         zframe_t *frame = zframe_new (xinf_penalties_data (penalties), xinf_penalties_size (penalties));
@@ -236,7 +237,7 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     if (s_add_penalties (state, msg)) {
         //  The step's requests end, the others wait for the next step
         xinf_msg_destroy (&msg);
-        xinf_replica_fail_step (ctx, "STEP_FAILED", "the replica is out of memory for the step's penalties", NULL);
+        xinf_replica_fail_step (ctx, "STEP_FAILED", "the replica is out of memory for the step's logit biases and penalties", NULL);
         state->in_flight = false;
         xinf_batcher_abandon (state->batcher);
         return;

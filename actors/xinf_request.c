@@ -32,6 +32,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         free (self->prompt);
         free (self->tokens);
         xinf_token_counts_destroy (&self->counts);
+        free (self->biases);
         free (self);
         *self_p = NULL;
     }
@@ -209,6 +210,33 @@ s_prompt_text (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tok
     return prompt;
 }
 
+//  The request's logit biases ('logit_bias', each item's fields checked by
+//  the decoder), tokens below 'vocab', each once, kept sorted by token.
+static void
+s_logit_biases (xinf_request_t *self, const xinf_client_msg_generate_t *generate, size_t vocab, xinf_check_t *check)
+{
+    size_t count = xinf_value_count (generate->logit_bias);
+    if (!generate->has_logit_bias || count == 0)
+        return;
+    self->biases = calloc (count, sizeof *self->biases);
+    if (!self->biases) {
+        xinf_check_fail (check, "out of memory for %zu logit biases", count);
+        return;
+    }
+    for (size_t index = 0; !check->failed && index < count; index++) {
+        xinf_client_msg_logit_bias_t item;
+        xinf_client_msg_logit_bias_decode (xinf_array_at (generate->logit_bias, index), &item, check);
+        if (!check->failed && item.token >= vocab)
+            xinf_check_fail (check, "field 'logit_bias[%zu].token': token %llu is not below the vocabulary of %zu",
+                             index, (unsigned long long) item.token, vocab);
+        self->biases [index] = (xinf_logit_bias_t) { (uint32_t) item.token, (float) item.bias };
+    }
+    uint32_t twice = 0;
+    if (!check->failed && xinf_logit_bias_sort (self->biases, count, &twice))
+        xinf_check_fail (check, "field 'logit_bias': token %u is biased twice", twice);
+    self->n_biases = count;
+}
+
 static int32_t *
 s_prompt (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check,
           size_t *count)
@@ -273,6 +301,7 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         size_t distinct = self->max_tokens < vocab ? self->max_tokens : vocab;
         if ((self->presence != 0 || self->frequency != 0) && !(self->counts = xinf_token_counts_new (distinct)))
             xinf_check_fail (check, "out of memory for counting %zu tokens' penalties", distinct);
+        s_logit_biases (self, &generate, vocab, check);
         self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
         if (!self->tokens)
             xinf_check_fail (check, "out of memory for %zu tokens", self->max_tokens);

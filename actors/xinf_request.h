@@ -26,6 +26,8 @@ typedef struct {
     xinf_sampling_t sampling;         //  its parameters; index: the next token's
     float presence, frequency;        //  its penalties (xinf_penalties.h); 0: none
     xinf_token_counts_t *counts;      //  with penalties: the generated tokens counted
+    xinf_logit_bias_t *biases;        //  its logit biases, tokens ascending; NULL: none
+    size_t n_biases;
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
     size_t answer_values, answer_text;
 } xinf_request_t;

@@ -1,5 +1,5 @@
-/*  xinf_penalties: a STEP's presence and frequency penalties, their wire
-    form, checks and application (xinf_penalties.h).  */
+/*  xinf_penalties: a STEP's logit biases and presence and frequency
+    penalties, their wire form, checks and application (xinf_penalties.h).  */
 #include "xinf_penalties.h"
 
 #include <math.h>
@@ -8,8 +8,8 @@
 #include <string.h>
 
 #define S_HEADER 8
-#define S_ROW    12                   //  presence, frequency, pairs
-#define S_PAIR   8
+#define S_ROW    16                   //  presence, frequency, pairs, biases
+#define S_PAIR   8                    //  (token, count) and (token, bias) alike
 
 struct _xinf_penalties_t {
     unsigned char *bytes;
@@ -136,19 +136,46 @@ xinf_penalties_destroy (xinf_penalties_t **self_p)
 }
 
 int
-xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const xinf_token_counts_t *counts)
+xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const xinf_token_counts_t *counts,
+                    const xinf_logit_bias_t *biases, size_t n_biases)
 {
     size_t pairs = counts && (presence != 0 || frequency != 0) ? counts->size : 0;
-    if (!s_room (self, S_ROW + pairs * S_PAIR))
+    if (!s_room (self, S_ROW + (pairs + n_biases) * S_PAIR))
         return -1;
     unsigned char *row = self->bytes + self->size;
     memcpy (row, &presence, 4);
     memcpy (row + 4, &frequency, 4);
     s_put32 (row + 8, (uint32_t) pairs);
-    for (size_t p = 0; p < 2 * pairs; p++)
-        s_put32 (row + S_ROW + 4 * p, counts->pairs [p]);
-    self->size += S_ROW + pairs * S_PAIR;
+    s_put32 (row + 12, (uint32_t) n_biases);
+    unsigned char *at = row + S_ROW;
+    for (size_t p = 0; p < 2 * pairs; p++, at += 4)
+        s_put32 (at, counts->pairs [p]);
+    for (size_t b = 0; b < n_biases; b++, at += S_PAIR) {
+        s_put32 (at, biases [b].token);
+        memcpy (at + 4, &biases [b].bias, 4);
+    }
+    self->size += S_ROW + (pairs + n_biases) * S_PAIR;
     s_put32 (self->bytes + 4, ++self->rows);
+    return 0;
+}
+
+static int
+s_bias_compare (const void *a, const void *b)
+{
+    uint32_t left = ((const xinf_logit_bias_t *) a)->token, right = ((const xinf_logit_bias_t *) b)->token;
+    return (left > right) - (left < right);
+}
+
+int
+xinf_logit_bias_sort (xinf_logit_bias_t *biases, size_t n_biases, uint32_t *duplicate)
+{
+    if (n_biases > 1)
+        qsort (biases, n_biases, sizeof *biases, s_bias_compare);
+    for (size_t b = 1; b < n_biases; b++)
+        if (biases [b].token == biases [b - 1].token) {
+            *duplicate = biases [b].token;
+            return -1;
+        }
     return 0;
 }
 
@@ -164,20 +191,66 @@ xinf_penalties_size (const xinf_penalties_t *self)
     return self->size;
 }
 
-//  The reason a row's pairs are refused, or NULL.
+//  The reason a row's (token, count) pairs, or (token, bias) pairs
+//  ('biases'), are refused, or NULL.
 static const char *
-s_pairs_refused (const unsigned char *pairs, size_t n_pairs, size_t vocab)
+s_pairs_refused (const unsigned char *pairs, size_t n_pairs, size_t vocab, bool biases)
 {
     for (size_t p = 0; p < n_pairs; p++) {
-        uint32_t token = s_get32 (pairs + p * S_PAIR), count = s_get32 (pairs + p * S_PAIR + 4);
+        const unsigned char *pair = pairs + p * S_PAIR;
+        uint32_t token = s_get32 (pair);
         if (token >= vocab)
             return "a token at or above the vocabulary";
-        if (p && token <= s_get32 (pairs + (p - 1) * S_PAIR))
+        if (p && token <= s_get32 (pair - S_PAIR))
             return "tokens not ascending";
-        if (count == 0)
+        if (!biases && s_get32 (pair + 4) == 0)
             return "a count of 0";
+        if (biases && !(fabsf (s_get_float (pair + 4)) <= XINF_LOGIT_BIAS_MAX))
+            return "a bias out of range";
     }
     return NULL;
+}
+
+//  Reads one row at 'at' (before 'end') into 'penalty'; the row's end,
+//  or NULL with the reason in 'error'.
+static const unsigned char *
+s_row_decode (const unsigned char *at, const unsigned char *end, size_t row, size_t vocab, xinf_penalty_t *penalty,
+              char *error, size_t error_size)
+{
+    if ((size_t) (end - at) < S_ROW) {
+        snprintf (error, error_size, "the penalties frame ends within row %zu", row);
+        return NULL;
+    }
+    penalty->presence = s_get_float (at);
+    penalty->frequency = s_get_float (at + 4);
+    penalty->n_pairs = s_get32 (at + 8);
+    penalty->n_biases = s_get32 (at + 12);
+    penalty->pairs = at + S_ROW;
+    const char *field = !(fabsf (penalty->presence) <= XINF_PENALTY_MAX) ? "presence"
+                      : !(fabsf (penalty->frequency) <= XINF_PENALTY_MAX) ? "frequency"
+                      : penalty->n_pairs > vocab ? "pairs"
+                      : penalty->n_biases > vocab || penalty->n_biases > XINF_LOGIT_BIASES ? "biases" : NULL;
+    if (field) {
+        snprintf (error, error_size, "field 'penalties[%zu].%s' is out of range", row, field);
+        return NULL;
+    }
+    if ((size_t) (end - penalty->pairs) / S_PAIR < penalty->n_pairs + penalty->n_biases) {
+        snprintf (error, error_size, "the penalties frame ends within row %zu's %zu pairs and %zu biases", row,
+                  penalty->n_pairs, penalty->n_biases);
+        return NULL;
+    }
+    penalty->biases = penalty->pairs + penalty->n_pairs * S_PAIR;
+    const char *refused = s_pairs_refused (penalty->pairs, penalty->n_pairs, vocab, false);
+    field = "pairs";
+    if (!refused) {
+        refused = s_pairs_refused (penalty->biases, penalty->n_biases, vocab, true);
+        field = "biases";
+    }
+    if (refused) {
+        snprintf (error, error_size, "field 'penalties[%zu].%s': %s", row, field, refused);
+        return NULL;
+    }
+    return penalty->biases + penalty->n_biases * S_PAIR;
 }
 
 int
@@ -185,39 +258,15 @@ xinf_penalties_decode (const void *bytes, size_t size, size_t rows, size_t vocab
                        char *error, size_t error_size)
 {
     if (size < S_HEADER || s_get32 (bytes) != XINF_PENALTIES_MAGIC || s_get32 ((const unsigned char *) bytes + 4) != rows) {
-        snprintf (error, error_size, "the penalties frame's header is not \"PNLT\" with %zu rows", rows);
+        snprintf (error, error_size, "the penalties frame's header is not \"PNLB\" with %zu rows", rows);
         return -1;
     }
     const unsigned char *at = (const unsigned char *) bytes, *end = at + size;
     at += S_HEADER;
-    for (size_t row = 0; row < rows; row++) {
-        if ((size_t) (end - at) < S_ROW) {
-            snprintf (error, error_size, "the penalties frame ends within row %zu", row);
-            return -1;
-        }
-        xinf_penalty_t *penalty = &out [row];
-        penalty->presence = s_get_float (at);
-        penalty->frequency = s_get_float (at + 4);
-        penalty->n_pairs = s_get32 (at + 8);
-        penalty->pairs = at + S_ROW;
-        const char *field = !(fabsf (penalty->presence) <= XINF_PENALTY_MAX) ? "presence"
-                          : !(fabsf (penalty->frequency) <= XINF_PENALTY_MAX) ? "frequency"
-                          : penalty->n_pairs > vocab ? "pairs" : NULL;
-        if (field) {
-            snprintf (error, error_size, "field 'penalties[%zu].%s' is out of range", row, field);
-            return -1;
-        }
-        if ((size_t) (end - penalty->pairs) / S_PAIR < penalty->n_pairs) {
-            snprintf (error, error_size, "the penalties frame ends within row %zu's %zu pairs", row, penalty->n_pairs);
-            return -1;
-        }
-        const char *refused = s_pairs_refused (penalty->pairs, penalty->n_pairs, vocab);
-        if (refused) {
-            snprintf (error, error_size, "field 'penalties[%zu].pairs': %s", row, refused);
-            return -1;
-        }
-        at = penalty->pairs + penalty->n_pairs * S_PAIR;
-    }
+    for (size_t row = 0; row < rows && at; row++)
+        at = s_row_decode (at, end, row, vocab, &out [row], error, error_size);
+    if (!at)
+        return -1;
     if (at != end) {
         snprintf (error, error_size, "the penalties frame has %zu bytes past its %zu rows", (size_t) (end - at), rows);
         return -1;
@@ -228,12 +277,16 @@ xinf_penalties_decode (const void *bytes, size_t size, size_t rows, size_t vocab
 bool
 xinf_penalty_active (const xinf_penalty_t *row)
 {
-    return row->n_pairs > 0 && (row->presence != 0 || row->frequency != 0);
+    return row->n_biases > 0 || (row->n_pairs > 0 && (row->presence != 0 || row->frequency != 0));
 }
 
 void
 xinf_penalty_apply (const xinf_penalty_t *row, float *logits)
 {
+    for (size_t b = 0; b < row->n_biases; b++) {
+        const unsigned char *pair = row->biases + b * S_PAIR;
+        logits [s_get32 (pair)] = logits [s_get32 (pair)] + s_get_float (pair + 4);
+    }
     for (size_t p = 0; p < row->n_pairs; p++) {
         uint32_t token = s_get32 (row->pairs + p * S_PAIR), count = s_get32 (row->pairs + p * S_PAIR + 4);
         float penalty = (float) count * row->frequency;

@@ -1,17 +1,19 @@
-/*  xinf_penalties: OpenAI's presence and frequency penalties of a step's
-    rows (protocols/model.md, STEP's third frame). A row's sequence has
-    generated token t count [t] times; before sampling (greedy too) its
-    logits become
+/*  xinf_penalties: OpenAI's logit biases and presence and frequency
+    penalties of a step's rows (protocols/model.md, STEP's third frame).
+    A row's request biases token t by bias [t]; its sequence has generated
+    token t count [t] times. Before sampling (greedy too) its logits become
 
+        logit [t] + bias [t]                              where biased, then
         logit [t] - (count [t] x frequency + presence)   where count [t] > 0
 
-    in float (a multiply, an add, a subtract), as vLLM and OpenAI define
-    them: the generated tokens only, not the prompt's. A step whose rows
-    have no penalty sends no third frame.
+    in float (an add; a multiply, an add, a subtract), in vLLM's order and
+    as OpenAI defines them: the penalties count the generated tokens only,
+    not the prompt's. A step whose rows have neither sends no third frame.
 
-    Wire form, little-endian: u32 magic "PNLT", u32 rows, then each row:
-    f32 presence, f32 frequency, u32 pairs, then that many (u32 token,
-    u32 count), tokens ascending.
+    Wire form, little-endian: u32 magic "PNLB", u32 rows, then each row:
+    f32 presence, f32 frequency, u32 pairs, u32 biases, then that many
+    (u32 token, u32 count), tokens ascending, then that many (u32 token,
+    f32 bias), tokens ascending.
 */
 #ifndef XINF_PENALTIES_H_INCLUDED
 #define XINF_PENALTIES_H_INCLUDED
@@ -20,16 +22,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define XINF_PENALTIES_MAGIC 0x544c4e50u  //  "PNLT" little-endian
+#define XINF_PENALTIES_MAGIC 0x424c4e50u  //  "PNLB" little-endian
 #define XINF_PENALTY_MAX     2.0f         //  |presence|, |frequency| at most (OpenAI's range)
+#define XINF_LOGIT_BIAS_MAX  100.0f       //  |bias| at most (OpenAI's range)
+#define XINF_LOGIT_BIASES    2048         //  biased tokens a request may have at most
 
-//  A decoded row: its penalties and its (token, count) pairs, read from
-//  the frame (which must outlive it).
+//  A decoded row: its penalties and its (token, count) pairs, its
+//  (token, bias) pairs, read from the frame (which must outlive it).
 typedef struct {
     float presence, frequency;
     const unsigned char *pairs;
     size_t n_pairs;
+    const unsigned char *biases;
+    size_t n_biases;
 } xinf_penalty_t;
+
+//  A request's bias of one token.
+typedef struct {
+    uint32_t token;
+    float bias;
+} xinf_logit_bias_t;
 
 typedef struct _xinf_penalties_t xinf_penalties_t;
 typedef struct _xinf_token_counts_t xinf_token_counts_t;
@@ -52,9 +64,16 @@ xinf_penalties_t *xinf_penalties_new (void);
 void xinf_penalties_destroy (xinf_penalties_t **self_p);
 
 //  Appends a row: its penalties and its generation's counted tokens
-//  (NULL: none; ignored when both penalties are 0). O(distinct tokens).
-//  0, or -1 when out of memory (the frame is then unusable).
-int xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const xinf_token_counts_t *counts);
+//  (NULL: none; ignored when both penalties are 0), and its request's
+//  'n_biases' biases (tokens ascending, as xinf_logit_bias_sort leaves
+//  them). O(distinct tokens + biases). 0, or -1 when out of memory (the
+//  frame is then unusable).
+int xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const xinf_token_counts_t *counts,
+                        const xinf_logit_bias_t *biases, size_t n_biases);
+
+//  Sorts a request's biases by token; 0, or -1 when a token appears twice
+//  (then 'duplicate' is that token).
+int xinf_logit_bias_sort (xinf_logit_bias_t *biases, size_t n_biases, uint32_t *duplicate);
 
 //  The frame so far: its bytes and their size.
 const void *xinf_penalties_data (const xinf_penalties_t *self);
@@ -62,16 +81,17 @@ size_t xinf_penalties_size (const xinf_penalties_t *self);
 
 //  Reads 'rows' rows (the step's n_out) into 'out' and checks every
 //  field: the size, the header, penalties finite within +-2, pairs at
-//  most 'vocab', tokens below it and ascending, counts at least 1. 0, or
-//  -1 with the reason naming the row and field.
+//  most 'vocab', biases at most XINF_LOGIT_BIASES and 'vocab', tokens
+//  below it and ascending, counts at least 1, biases finite within +-100.
+//  0, or -1 with the reason naming the row and field.
 int xinf_penalties_decode (const void *bytes, size_t size, size_t rows, size_t vocab, xinf_penalty_t *out,
                            char *error, size_t error_size);
 
 //  Whether the row changes any logit.
 bool xinf_penalty_active (const xinf_penalty_t *row);
 
-//  Applies the row's penalties to its logits (vocab floats, which the
-//  decode checked the tokens against).
+//  Applies the row's biases, then its penalties, to its logits (vocab
+//  floats, which the decode checked the tokens against).
 void xinf_penalty_apply (const xinf_penalty_t *row, float *logits);
 
 #endif

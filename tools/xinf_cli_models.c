@@ -312,14 +312,47 @@ s_parse_float (const char *text, double min, double max, bool min_open, double *
     return *text && !*end && isfinite (*value) && *value <= max && (min_open ? *value > min : *value >= min);
 }
 
+//  --logit-bias ID:B,ID:B as GENERATE's logit_bias items; NULL if the text
+//  is not such a list (the node checks the ids against the vocabulary).
+static xinf_value_t *
+s_parse_biases (const char *text)
+{
+    xinf_value_t *biases = xinf_value_new_array ();
+    const char *at = text;
+    while (*at) {
+        char *end;
+        if (!isdigit ((unsigned char) *at))
+            break;
+        unsigned long long id = strtoull (at, &end, 10);
+        if (*end != ':' || id > UINT32_MAX)
+            break;
+        const char *number = end + 1;
+        double bias = strtod (number, &end);
+        if (end == number || !isfinite (bias) || fabs (bias) > 100 || (*end && *end != ',') || xinf_value_count (biases) == 2048)
+            break;
+        xinf_value_t *item = xinf_value_new_map ();
+        xinf_map_put_uint (item, "token", id);
+        xinf_map_put_float (item, "bias", bias);
+        xinf_array_push (biases, item);
+        at = end;
+        if (*at == ',' && *++at == 0)
+            at--;                     //  a trailing comma: refused
+    }
+    if (*at || xinf_value_count (biases) == 0)
+        xinf_value_destroy (&biases);
+    return biases;
+}
+
 //  Builds the GENERATE body from the flags; NULL (reason printed) if bad.
 static xinf_msg_t *
 s_generate_request (xinf_config_t *config)
 {
     const char *prompt = xinf_config_str (config, "prompt");
     const char *ids_text = xinf_config_str (config, "prompt-tokens");
+    const char *bias_text = xinf_config_str (config, "logit-bias");
     double temperature, top_p, presence, frequency;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
+    xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
     if ((prompt != NULL) == (ids_text != NULL))
         fprintf (stderr, "xinf-cli: generate needs exactly one of --prompt and --prompt-tokens\n");
     else
@@ -335,6 +368,10 @@ s_generate_request (xinf_config_t *config)
     if (!s_parse_float (xinf_config_str (config, "presence-penalty"), -2, 2, false, &presence)
     ||  !s_parse_float (xinf_config_str (config, "frequency-penalty"), -2, 2, false, &frequency))
         fprintf (stderr, "xinf-cli: --presence-penalty and --frequency-penalty must be numbers in [-2, 2]\n");
+    else
+    if (bias_text && !biases)
+        fprintf (stderr, "xinf-cli: --logit-bias: '%s' is not a list of up to 2048 ID:BIAS like 13:-100,42:2.5, "
+                 "each bias in [-100, 100]\n", bias_text);
     else {
         xinf_msg_t *request = xinf_msg_new ("GENERATE");
         xinf_value_t *body = xinf_msg_body (request);
@@ -352,10 +389,13 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_float (body, "presence_penalty", presence);
         if (frequency != 0)
             xinf_map_put_float (body, "frequency_penalty", frequency);
+        if (biases)
+            xinf_map_put (body, "logit_bias", biases);
         xinf_map_put_bool (body, "stream", xinf_config_flag (config, "stream"));
         return request;
     }
     xinf_value_destroy (&ids);
+    xinf_value_destroy (&biases);
     return NULL;
 }
 

@@ -405,11 +405,12 @@ class XinfClient:
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
-                 frequency_penalty=0.0):
+                 frequency_penalty=0.0, logit_bias=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
-        deadline_ms (default: timeout_ms) is the budget the supervisor enforces."""
+        deadline_ms (default: timeout_ms) is the budget the supervisor enforces.
+        logit_bias: {token id: bias in [-100, 100]}, as OpenAI's."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -419,6 +420,8 @@ class XinfClient:
                 raise ValueError(f"{name} must be a number in [-2, 2], got {value!r}")
             if value:
                 body[name] = float(value)
+        if logit_bias:
+            body["logit_bias"] = _logit_bias(logit_bias)
         if prompt is not None:
             body["prompt"] = prompt
         else:
@@ -545,6 +548,32 @@ def _limit(text):
     return value
 
 
+def _logit_bias(biases):
+    """{token id: bias} as GENERATE's logit_bias items, each checked."""
+    if len(biases) > 2048:
+        raise ValueError(f"logit_bias: at most 2048 tokens, got {len(biases)}")
+    items = []
+    for token, bias in biases.items():
+        if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < 1 << 32:
+            raise ValueError(f"logit_bias: {token!r} is not a token id")
+        if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -100.0 <= bias <= 100.0:
+            raise ValueError(f"logit_bias: the bias of token {token} must be a number in [-100, 100], got {bias!r}")
+        items.append({"token": token, "bias": float(bias)})
+    return items
+
+
+def _bias_list(text):
+    """--logit-bias ID:B,ID:B as {id: bias}."""
+    biases = {}
+    for item in text.split(","):
+        token, _, bias = item.partition(":")
+        try:
+            biases[int(token)] = float(bias)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{item}' is not ID:BIAS (like 13:-100)") from None
+    return biases
+
+
 def _unsigned(text):
     value = int(text)
     if value < 0:
@@ -586,7 +615,7 @@ def _model_command(client, args, prompt_tokens):
         body = client.generate(args.args[0], args.prompt, prompt_tokens, args.max_tokens, args.temperature,
                                args.top_k, args.top_p, args.seed, args.stream,
                                on_token=None if args.json else show, presence_penalty=args.presence_penalty,
-                               frequency_penalty=args.frequency_penalty)
+                               frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias)
         if args.json:
             print(_json(body))
         else:
@@ -643,6 +672,8 @@ def main(argv=None):
                         help="generate: subtracted from each generated token's logit, [-2, 2]")
     parser.add_argument("--frequency-penalty", type=float, default=0.0,
                         help="generate: times each generated token's count, subtracted from its logit, [-2, 2]")
+    parser.add_argument("--logit-bias", type=_bias_list, default=None, metavar="ID:B,...",
+                        help="generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)")
     parser.add_argument("--stream", action="store_true", help="generate: print tokens as they come")
     parser.add_argument("-e", "--endpoint", default=os.environ.get("XINF_ENDPOINT") or DEFAULT_ENDPOINT,
                         help="supervisor endpoint tcp://HOST:PORT (default: $XINF_ENDPOINT or %(default)s)")

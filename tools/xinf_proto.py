@@ -130,6 +130,7 @@ MESSAGES = {
             {'name': 'seed', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'presence_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
+            {'name': 'logit_bias', 'type': 'array', 'min': 0, 'max': 2048, 'optional': True, 'item': 'logit_bias', 'item_min': 0, 'item_max': None},
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'add_bos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
@@ -613,6 +614,10 @@ TYPES = {
             {'name': 'prefill_tokens_per_s', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
             {'name': 'decode_ms', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
             {'name': 'decode_tokens_per_s', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
+        ],
+        'logit_bias': [
+            {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
+            {'name': 'bias', 'type': 'float', 'min': -100, 'max': 100, 'optional': False},
         ],
     },
     'node': {

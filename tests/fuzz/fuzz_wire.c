@@ -1,7 +1,7 @@
 /*  fuzz_wire: bytes through the binary wire decoders that peers feed:
     the collective's frame header and control payload (a header frame,
     then a payload of the rest) and the batch of a tensor-parallel step
-    (BTCH), its sampling frame (SMPL) and its penalties (PNLT, applied
+    (BTCH), its sampling frame (SMPL) and its biases and penalties (PNLB, applied
     to a row of logits when they decode), with realistic limits.  */
 #include "fuzz.h"
 

@@ -1,7 +1,7 @@
 /*  seed_batch: writes valid wire forms of batches (models/xinf_batch.h)
     into a directory, as seeds for fuzz_wire: one decode step of three
     sequences, and a prompt chunk beside a decode token; and a penalties
-    frame (models/xinf_penalties.h) of four rows.  */
+    frame (models/xinf_penalties.h) of four rows, two with logit biases.  */
 #include "xinf_batch.h"
 #include "xinf_penalties.h"
 
@@ -25,8 +25,8 @@ s_write (const char *directory, const char *name, xinf_batch_buf_t *batch)
     return rc;
 }
 
-//  Four rows: none (no counts), penalized with repeats, none, penalized
-//  once.
+//  Four rows: none (no counts), penalized with repeats and biased,
+//  none, penalized once and biased.
 static int
 s_write_penalties (const char *directory)
 {
@@ -37,11 +37,12 @@ s_write_penalties (const char *directory)
         xinf_token_counts_add (counts, generated [at]);
     if (once)
         xinf_token_counts_add (once, 0);
+    xinf_logit_bias_t biases [3] = { { 0, -100 }, { 7, 0.5f }, { 998, 100 } };
     int rc = penalties && counts && once ? 0 : -1;
-    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, NULL);          //  first: an empty row
-    rc = rc ? rc : xinf_penalties_add (penalties, 0.5f, 1.25f, counts);
-    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, counts);
-    rc = rc ? rc : xinf_penalties_add (penalties, -2, 2, once);
+    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, NULL, NULL, 0);         //  first: an empty row
+    rc = rc ? rc : xinf_penalties_add (penalties, 0.5f, 1.25f, counts, biases, 3);
+    rc = rc ? rc : xinf_penalties_add (penalties, 0, 0, counts, NULL, 0);
+    rc = rc ? rc : xinf_penalties_add (penalties, -2, 2, once, biases + 1, 1);
     xinf_token_counts_destroy (&counts);
     xinf_token_counts_destroy (&once);
     char path [4096];

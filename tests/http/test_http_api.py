@@ -8,14 +8,16 @@ import json
 import os
 import re
 import socket
+import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from xinf_httplib import (ADMIN_KEY, USER_KEY, Gateway, check, make_model,  # noqa: E402
-                          stream_text)
+                          stream_text, tool)
 from test_cluster import run_logged  # noqa: E402
+from xinf_client import XinfError  # noqa: E402
 
 
 def expect_error(result, status, needle="", param=None):
@@ -102,7 +104,15 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "frequency_penalty": 2.5}, "between -2 and 2", "frequency_penalty"),
     ({"model": "m", "prompt": "x", "presence_penalty": -3}, "between -2 and 2", "presence_penalty"),
     ({"model": "m", "prompt": "x", "presence_penalty": "high"}, "must be a number", "presence_penalty"),
-    ({"model": "m", "prompt": "x", "logit_bias": {"50256": -100}}, "not supported", "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": {"5": -101}}, "between -100 and 100", "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": {"5": "ban"}}, "between -100 and 100", "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": {"-5": 1}}, "not a token id", "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": {"hello": 1}}, "not a token id", "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": {"99999999999": 1}}, "not a token id", "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": [[5, 1], [6]]}, "item 1 must be a [token id, bias] pair",
+     "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": 7}, "must be an object", "logit_bias"),
+    ({"model": "m", "prompt": "x", "logit_bias": {str(t): 1 for t in range(2049)}}, "at most 2048", "logit_bias"),
 ]
 
 BAD_CHATS = [
@@ -128,6 +138,8 @@ BAD_CHATS = [
      "is supported", "response_format"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "frequency_penalty": -2.5}, "between -2 and 2",
      "frequency_penalty"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": 100.5}},
+     "between -100 and 100", "logit_bias"),
 ]
 
 
@@ -284,6 +296,81 @@ def scenario_penalties(gateway, prompt, text):
     at = next(i for i in range(len(text)) if i >= len(penalized) or penalized[i] != text[i])
     print(f"penalties: the greedy text changes from character {at} ({text[at:at + 12]!r} becomes "
           f"{penalized[at:at + 12]!r}), repeatably, streamed too; 0 changes nothing")
+
+
+def scenario_logit_bias(gateway, prompt, text):
+    """logit_bias reaches the executor before sampling: -100 on the greedy
+    text's first token makes another first token, +100 on a token makes it
+    every token, bias 0 changes nothing; the ids come from GENERATE over
+    ZeroMQ with the same prompt, so the HTTP text is checked against them."""
+    def generate(biases, max_tokens=24):
+        body = {"uid": "m", "prompt": prompt, "special": True, "max_tokens": max_tokens, "temperature": 0}
+        if biases:
+            body["logit_bias"] = [{"token": token, "bias": bias} for token, bias in biases.items()]
+        return gateway.client.request("GENERATE", body, expect="GENERATE_REPLY", timeout_ms=30000)[0]
+
+    def complete(logit_bias, max_tokens=24, stream=False):
+        body = {"model": "m", "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "logit_bias": logit_bias}
+        if stream:
+            status, events = gateway.stream("/v1/completions", dict(body, stream=True))
+            check(status == 200, f"a streamed completion with logit_bias {logit_bias}: {status}")
+            return stream_text(events)[0]
+        status, _, answer = gateway.call("POST", "/v1/completions", body)
+        check(status == 200, f"a completion with logit_bias {logit_bias}: {status} {answer}")
+        return answer["choices"][0]["text"]
+
+    def text_of(reply):          # as the gateway shows bytes that are no UTF-8
+        status, _, body = gateway.call("POST", "/detokenize", {"model": "m", "tokens": reply["tokens"]})
+        check(status == 200, f"/detokenize: {status} {body}")
+        return body["content"]
+
+    plain = generate({})
+    check(text_of(plain) == text, f"GENERATE's greedy text is the HTTP one: {plain}")
+    first = plain["tokens"][0]
+    check(complete({str(first): 0}) == text, "a bias of 0 changes nothing")
+    banned = generate({first: -100})
+    check(banned["tokens"][0] != first, f"-100 bans the first token {first}: {banned['tokens']}")
+    banned_text = complete({str(first): -100})
+    check(banned_text == text_of(banned), f"the HTTP text is GENERATE's: {banned_text!r} vs {text_of(banned)!r}")
+    check(complete([[first, -100]], stream=True) == banned_text,
+          "llama-server's [[id, bias]] form, streamed: the same text")
+    forced_id = next(t for t in range(40, 512) if t not in plain["tokens"])
+    forced = generate({forced_id: 100, first: -5.5}, max_tokens=6)
+    check(forced["tokens"] == [forced_id] * 6, f"+100 on token {forced_id} makes every token it: {forced['tokens']}")
+    chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "temperature": 0,
+            "logit_bias": {str(forced_id): 100}}
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", chat)
+    check(status == 200 and answer["choices"][0]["message"]["content"] == text_of(forced),
+          f"chat: +100 forces token {forced_id}: {status} {answer}")
+    # xinf_client.py and xinf-cli (C) send it too
+    python = gateway.client.generate("m", prompt=prompt, max_tokens=3, logit_bias={forced_id: 100})
+    check(python["tokens"] == [forced_id] * 3, f"xinf_client.py logit_bias: {python['tokens']}")
+    cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "--json", "generate", "m",
+                          "--prompt", prompt, "--max-tokens", "3", "--logit-bias", f"{forced_id}:100,{first}:-1.5"],
+                         capture_output=True, text=True, timeout=60)
+    check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == [forced_id] * 3,
+          f"xinf-cli --logit-bias: {cli.returncode} {cli.stdout} {cli.stderr}")
+    for bad in ("5", "5:101", "x:1", "5:1,", "5:nan"):
+        cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "generate", "m",
+                              "--prompt", "x", "--logit-bias", bad], capture_output=True, text=True, timeout=60)
+        check(cli.returncode != 0 and "--logit-bias" in cli.stderr, f"xinf-cli --logit-bias {bad}: {cli.stderr}")
+    # What only the worker can know: the vocabulary (512) and duplicates
+    expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "logit_bias": {"512": 1}}),
+                 400, "not below the vocabulary of 512", "logit_bias")
+    expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x",
+                                                          "logit_bias": [[7, 1], [7, 2]]}), 400, "token 7 is biased twice",
+                 "logit_bias")
+    for bad, needle in (([{"token": 3, "bias": 100.5}], "logit_bias[0]: field 'bias'"),
+                        ([{"token": 3}], "logit_bias[0]: field 'bias'"),
+                        ([{"token": -1, "bias": 1}], "logit_bias[0]: field 'token'"), ("x", "'logit_bias'")):
+        try:
+            gateway.client.request("GENERATE", {"uid": "m", "prompt": "x", "max_tokens": 1, "logit_bias": bad},
+                                   expect="GENERATE_REPLY")
+            check(False, f"GENERATE with logit_bias {bad!r} is refused")
+        except XinfError as error:
+            check(error.code == "BAD_REQUEST" and needle in str(error), f"logit_bias {bad!r}: {error}")
+    print(f"logit_bias: -100 on token {first} gives another first token, +100 on token {forced_id} makes all 6 tokens "
+          "it (completions, chat, streamed, both JSON forms); 0 changes nothing; bad biases refused")
 
 
 def find_multibyte(gateway):
@@ -607,6 +694,7 @@ def main():
         prompt, text = scenario_completions(gateway)
         scenario_stops(gateway, prompt, text)
         scenario_penalties(gateway, prompt, text)
+        scenario_logit_bias(gateway, prompt, text)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)

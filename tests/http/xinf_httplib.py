@@ -59,6 +59,7 @@ class Gateway:
         """tls: (certificate, key) PEM files: the gateway serves HTTPS and
         the calls trust that certificate; env, preexec_fn: as Node's."""
         self.port = free_port()
+        self.build_dir = build_dir
         args = ["--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", str(self.port),
                 "--http-host", "127.0.0.1", *BEAT_ARGS, "--model-dir", workdir, *extra]
         self.ssl = None

@@ -203,19 +203,18 @@ s_penalized_step (const void *wire, size_t size, const xinf_sampling_t *sampling
 }
 
 //  A penalties frame of one row, 'generated' counted and added by
-//  xinf_penalties_add,
-//  with its 32-bit word 'word' (counted from 0; none past the frame)
-//  replaced by 'value'.
+//  xinf_penalties_add with 'n_biases' biases, with its 32-bit word
+//  'word' (counted from 0; none past the frame) replaced by 'value'.
 static uint8_t *
-s_penalties_frame (float presence, float frequency, const int32_t *generated, size_t count, size_t word,
-                   uint32_t value, size_t *size)
+s_penalties_frame (float presence, float frequency, const int32_t *generated, size_t count,
+                   const xinf_logit_bias_t *biases, size_t n_biases, size_t word, uint32_t value, size_t *size)
 {
     xinf_penalties_t *penalties = xinf_penalties_new ();
     xinf_token_counts_t *counts = xinf_token_counts_new (count);
     CHECK (penalties && counts);
     for (size_t at = 0; at < count; at++)
         xinf_token_counts_add (counts, (uint32_t) generated [at]);
-    CHECK (xinf_penalties_add (penalties, presence, frequency, counts) == 0);
+    CHECK (xinf_penalties_add (penalties, presence, frequency, counts, biases, n_biases) == 0);
     xinf_token_counts_destroy (&counts);
     *size = xinf_penalties_size (penalties);
     uint8_t *frame = malloc (*size);
@@ -236,19 +235,51 @@ s_argmax (const float *values, size_t vocab)
     return best;
 }
 
-//  Penalties (the third frame): greedy and seeded tokens are the
-//  sampler's on the logits less each generated token's penalty; every
-//  bad field is named, and mutated frames are all answered.
+//  Logit biases alone: +100 on the least likely token makes it the
+//  greedy pick, -100 on the most likely one gives the runner-up.
+static void
+s_test_biases (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
+{
+    int32_t best = s_argmax (logits, vocab), worst = 0;
+    for (size_t index = 1; index < vocab; index++)
+        worst = logits [index] < logits [worst] ? (int32_t) index : worst;
+    float *biased = malloc (vocab * sizeof (float));
+    memcpy (biased, logits, vocab * sizeof (float));
+    biased [best] = biased [best] + -100.0f;
+    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 };
+    xinf_logit_bias_t up = { (uint32_t) worst, 100 }, down = { (uint32_t) best, -100 };
+    struct { const xinf_logit_bias_t *bias; int32_t expected; } cases [] = {
+        { &up, worst }, { &down, s_argmax (biased, vocab) }
+    };
+    for (size_t at = 0; at < 2; at++) {
+        size_t frame_size;
+        uint8_t *frame = s_penalties_frame (0, 0, NULL, 0, cases [at].bias, 1, SIZE_MAX / 8, 0, &frame_size);
+        xinf_msg_t *reply = s_penalized_step (wire, size, &greedy, frame, frame_size);
+        CHECK (xinf_msg_is (reply, "TOKENS"));
+        CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), cases [at].expected);
+        CHECK (cases [at].expected != best);
+        xinf_msg_destroy (&reply);
+        free (frame);
+    }
+    free (biased);
+}
+
+//  Penalties and a bias (the third frame): greedy and seeded tokens are
+//  the sampler's on the logits plus the bias, less each generated
+//  token's penalty; every bad field is named, and mutated frames are all
+//  answered.
 static void
 s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
 {
     int32_t best = s_argmax (logits, vocab), generated [4] = { best, 3, best, best };
+    xinf_logit_bias_t bias = { 7, -0.25f };
     float *penalized = malloc (vocab * sizeof (float));
     memcpy (penalized, logits, vocab * sizeof (float));
+    penalized [7] = penalized [7] + bias.bias;         //  the bias first
     penalized [best] -= 3.0f * 1.25f + 2.0f;          //  three times: frequency 1.25, presence 2
     penalized [3] -= 1.0f * 1.25f + 2.0f;
     size_t frame_size;
-    uint8_t *frame = s_penalties_frame (2.0f, 1.25f, generated, 4, SIZE_MAX / 8, 0, &frame_size);
+    uint8_t *frame = s_penalties_frame (2.0f, 1.25f, generated, 4, &bias, 1, SIZE_MAX / 8, 0, &frame_size);
     xinf_sampling_t greedy = { 0, 1, 0, 0, 0 }, hot = { 1.5f, 0.95f, 40, 1234, 3 };
     xinf_msg_t *reply = s_penalized_step (wire, size, &greedy, frame, frame_size);
     CHECK (xinf_msg_is (reply, "TOKENS"));
@@ -265,21 +296,25 @@ s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t 
     CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), expected);
     xinf_msg_destroy (&reply);
     //  Each bad field, named. Words: 0 magic, 1 rows, 2 presence, 3
-    //  frequency, 4 pairs (2), 5 and 6 the first (token, count), 7 and 8
-    //  the second
+    //  frequency, 4 pairs (2), 5 biases (1), 6 and 7 the first (token,
+    //  count), 8 and 9 the second, 10 and 11 the (token, bias)
     float nan_value = NAN, three = 3;
     uint32_t nan_bits, three_bits;
     memcpy (&nan_bits, &nan_value, 4);
     memcpy (&three_bits, &three, 4);
     struct { size_t word; uint32_t value; const char *needle; } bad [] = {
-        { 0, 0x12345678, "PNLT" }, { 1, 2, "PNLT" }, { 2, nan_bits, "penalties[0].presence" },
+        { 0, 0x12345678, "PNLB" }, { 1, 2, "PNLB" }, { 2, nan_bits, "penalties[0].presence" },
         { 3, three_bits, "penalties[0].frequency" }, { 4, (uint32_t) vocab + 1, "penalties[0].pairs" },
-        { 4, 3, "ends within row 0" }, { 5, (uint32_t) vocab, "at or above the vocabulary" },
-        { 7, 0, "not ascending" }, { 6, 0, "a count of 0" }, { 4, 1, "bytes past its 1 rows" }
+        { 4, 3, "ends within row 0" }, { 5, 2, "ends within row 0" }, { 5, 2049, "penalties[0].biases' is out" },
+        { 6, (uint32_t) vocab, "pairs': a token at or above the vocabulary" }, { 8, 0, "not ascending" },
+        { 7, 0, "a count of 0" }, { 4, 1, "bytes past its 1 rows" }, { 5, 0, "bytes past its 1 rows" },
+        { 10, (uint32_t) vocab, "biases': a token at or above the vocabulary" },
+        { 11, nan_bits, "biases': a bias out of range" }
     };
     for (size_t at = 0; at < sizeof bad / sizeof bad [0]; at++) {
         size_t bad_size;
-        uint8_t *bad_frame = s_penalties_frame (2.0f, 1.25f, generated, 4, bad [at].word, bad [at].value, &bad_size);
+        uint8_t *bad_frame = s_penalties_frame (2.0f, 1.25f, generated, 4, &bias, 1, bad [at].word, bad [at].value,
+                                                &bad_size);
         reply = s_penalized_step (wire, size, &greedy, bad_frame, bad_size);
         s_check_error (reply, "BAD_REQUEST", bad [at].needle);
         xinf_msg_destroy (&reply);
@@ -368,6 +403,7 @@ main (int argc, char *argv [])
     xinf_msg_destroy (&reply);
     s_test_sampling (wire, size, logits, vocab);
     s_test_penalties (wire, size, logits, vocab);
+    s_test_biases (wire, size, logits, vocab);
 
     //  Each field out of range, named
     reply = s_step (NULL, 0);

@@ -3,8 +3,13 @@
     apply) against counts made the plain way: for random generations of
     many lengths over small and large vocabularies, with the room made
     exactly as the request makes it (min (max_tokens, vocab)); rows
-    without penalties or without counts carry no pairs.  */
+    without penalties or without counts carry no pairs. Logit biases:
+    sorted and refused twice, applied before the penalties, and every bad
+    bias field refused.  */
 #include "test_unit.h"
+
+#include <math.h>
+#include <string.h>
 #include "xinf_penalties.h"
 
 static uint64_t s_state = 20261205;
@@ -37,9 +42,9 @@ s_check_generation (size_t length, uint32_t vocab)
     CHECK_INT (xinf_token_counts_size (counts), distinct);
     xinf_penalties_t *frame = xinf_penalties_new ();
     CHECK (frame);
-    CHECK (xinf_penalties_add (frame, 0, 0, NULL) == 0);          //  a row with nothing
-    CHECK (xinf_penalties_add (frame, 0.5f, 1.0f, counts) == 0);
-    CHECK (xinf_penalties_add (frame, 0, 0, counts) == 0);        //  counts, but no penalty
+    CHECK (xinf_penalties_add (frame, 0, 0, NULL, NULL, 0) == 0);          //  a row with nothing
+    CHECK (xinf_penalties_add (frame, 0.5f, 1.0f, counts, NULL, 0) == 0);
+    CHECK (xinf_penalties_add (frame, 0, 0, counts, NULL, 0) == 0);        //  counts, but no penalty
     xinf_penalty_t rows [3];
     char error [256];
     CHECK (xinf_penalties_decode (xinf_penalties_data (frame), xinf_penalties_size (frame), 3, vocab, rows, error,
@@ -77,12 +82,12 @@ test_sizes (void)
     xinf_token_counts_add (counts, 9);
     xinf_token_counts_add (counts, 4);
     xinf_penalties_t *frame = xinf_penalties_new ();
-    CHECK (xinf_penalties_add (frame, 1, 1, counts) == 0);
+    CHECK (xinf_penalties_add (frame, 1, 1, counts, NULL, 0) == 0);
     xinf_penalty_t row;
     char error [256];
     const uint8_t *bytes = xinf_penalties_data (frame);
     size_t size = xinf_penalties_size (frame);
-    CHECK_INT (size, 8 + 12 + 2 * 8);
+    CHECK_INT (size, 8 + 16 + 2 * 8);
     for (size_t cut = 0; cut < size; cut++)
         CHECK (xinf_penalties_decode (bytes, cut, 1, 10, &row, error, sizeof error) == -1);
     CHECK (xinf_penalties_decode (bytes, size, 1, 10, &row, error, sizeof error) == 0);
@@ -93,11 +98,73 @@ test_sizes (void)
     xinf_token_counts_destroy (&counts);
 }
 
+//  Biases sort by token and a token given twice is named; a row of
+//  biases and penalties adds each bias first, then subtracts the
+//  penalty, in float, as (logit + bias) - (count x frequency + presence).
+static void
+test_biases (void)
+{
+    xinf_logit_bias_t twice [] = { { 7, 1 }, { 3, 2 }, { 7, -1 } };
+    uint32_t duplicate = 0;
+    CHECK (xinf_logit_bias_sort (twice, 3, &duplicate) == -1);
+    CHECK_INT (duplicate, 7);
+    xinf_logit_bias_t biases [] = { { 900, -100 }, { 5, 0.1f }, { 2, 100 }, { 0, -0.3f } };
+    CHECK (xinf_logit_bias_sort (biases, 4, &duplicate) == 0);
+    CHECK (biases [0].token == 0 && biases [1].token == 2 && biases [2].token == 5 && biases [3].token == 900);
+    xinf_token_counts_t *counts = xinf_token_counts_new (3);
+    xinf_token_counts_add (counts, 5);
+    xinf_token_counts_add (counts, 5);
+    xinf_token_counts_add (counts, 6);
+    xinf_penalties_t *frame = xinf_penalties_new ();
+    CHECK (xinf_penalties_add (frame, 0, 0, NULL, biases, 4) == 0);           //  biases alone
+    CHECK (xinf_penalties_add (frame, 0.7f, 0.3f, counts, biases, 4) == 0);
+    CHECK (xinf_penalties_add (frame, 0, 0, counts, NULL, 0) == 0);           //  neither
+    xinf_penalty_t rows [3];
+    char error [256];
+    CHECK (xinf_penalties_decode (xinf_penalties_data (frame), xinf_penalties_size (frame), 3, 1000, rows, error,
+                                  sizeof error) == 0);
+    CHECK (xinf_penalty_active (&rows [0]) && xinf_penalty_active (&rows [1]) && !xinf_penalty_active (&rows [2]));
+    CHECK (rows [0].n_pairs == 0 && rows [0].n_biases == 4 && rows [1].n_pairs == 2 && rows [1].n_biases == 4);
+    float logits [1000], expected [1000];
+    for (size_t token = 0; token < 1000; token++)
+        logits [token] = expected [token] = 0.37f * (float) token - 11.0f;
+    for (size_t b = 0; b < 4; b++)
+        expected [biases [b].token] = expected [biases [b].token] + biases [b].bias;
+    expected [5] = expected [5] - (2.0f * 0.3f + 0.7f);
+    expected [6] = expected [6] - (1.0f * 0.3f + 0.7f);
+    xinf_penalty_apply (&rows [1], logits);
+    CHECK (memcmp (logits, expected, sizeof logits) == 0);
+    //  Each bad field of the biased row, found by its offset from the end
+    //  of the frame (the last row is 16 bytes, the middle one ends with
+    //  its 4 biases after its 2 pairs)
+    uint8_t *bytes = malloc (xinf_penalties_size (frame));
+    size_t size = xinf_penalties_size (frame), biases_at = size - 16 - 4 * 8;
+    float nan_value = NAN, too_big = 100.5f;
+    uint32_t token_1000 = 1000, token_down = 1, many = 2049;
+    struct { size_t at; const void *value; const char *reason; } bad [] = {
+        { biases_at + 4, &nan_value, "penalties[1].biases': a bias out of range" },
+        { biases_at + 12, &too_big, "penalties[1].biases': a bias out of range" },
+        { biases_at + 24, &token_1000, "penalties[1].biases': a token at or above the vocabulary" },
+        { biases_at + 16, &token_down, "penalties[1].biases': tokens not ascending" },
+        { biases_at - 2 * 8 - 4, &many, "penalties[1].biases' is out of range" },
+    };
+    for (size_t at = 0; at < sizeof bad / sizeof bad [0]; at++) {
+        memcpy (bytes, xinf_penalties_data (frame), size);
+        memcpy (bytes + bad [at].at, bad [at].value, 4);
+        CHECK (xinf_penalties_decode (bytes, size, 3, 1000, rows, error, sizeof error) == -1);
+        CHECK_HAS (error, bad [at].reason);
+    }
+    free (bytes);
+    xinf_penalties_destroy (&frame);
+    xinf_token_counts_destroy (&counts);
+}
+
 int
 main (void)
 {
     fprintf (stderr, "test_penalties:\n");
     RUN (test_counts);
     RUN (test_sizes);
+    RUN (test_biases);
     return 0;
 }
