@@ -2,6 +2,7 @@
     (xinf_exec_sampling.h).  */
 #include "xinf_exec_sampling.h"
 #include "xinf_batch.h"
+#include "xinf_logprobs.h"
 #include "xinf_penalties.h"
 #include "xinf_samples.h"
 
@@ -14,6 +15,11 @@ struct _xinf_exec_sampling_t {
     bool penalized;                   //  the step has a row with penalties
     int32_t *tokens;                  //  [max_seqs]: the tokens sampled
     xinf_sampler_t *sampler;          //  the host path's
+    uint32_t *asked;                  //  [max_seqs]: each row's logprobs word (0: none)
+    bool reporting;                   //  the step has a row that asks for logprobs
+    xinf_logprobs_row_t *reports;     //  [max_seqs], made at the first step that asks
+    double *normalizers;              //  [max_seqs]: each asking row's
+    double *weights;                  //  [vocab]: the scan's room
     //  Sampling by the backend's op: the rows stay in its memory (the
     //  host rows themselves for the CPU). NULL: sampled on the host
     float *backend_logits;
@@ -47,8 +53,9 @@ xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, 
     *self = (xinf_exec_sampling_t) { backend, max_seqs, vocab, host_logits,
                                      calloc (max_seqs, sizeof (xinf_sampling_t)),
                                      calloc (max_seqs, sizeof (xinf_penalty_t)), false,
-                                     calloc (max_seqs, sizeof (int32_t)), xinf_sampler_new (0, 0, 1, 0), NULL, NULL };
-    if (!self->samples || !self->penalties || !self->tokens || !self->sampler) {
+                                     calloc (max_seqs, sizeof (int32_t)), xinf_sampler_new (0, 0, 1, 0),
+                                     calloc (max_seqs, sizeof (uint32_t)), false, NULL, NULL, NULL, NULL, NULL };
+    if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked) {
         xinf_exec_sampling_destroy (&self);
         return NULL;
     }
@@ -69,6 +76,10 @@ xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p)
         free (self->penalties);
         free (self->tokens);
         xinf_sampler_destroy (&self->sampler);
+        free (self->asked);
+        free (self->reports);
+        free (self->normalizers);
+        free (self->weights);
         free (self);
         *self_p = NULL;
     }
@@ -98,10 +109,13 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
 {
     size_t n_out;
     self->penalized = false;
+    self->reporting = false;
     if (s_batch_rows (self, batch, &n_out, error, error_size)
-    ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->samples, error,
-                             error_size))
+    ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->samples,
+                             self->asked, error, error_size))
         return -1;
+    for (size_t row = 0; row < n_out; row++)
+        self->reporting = self->reporting || self->asked [row] > 0;
     if (penalties && xinf_penalties_decode (zframe_data (penalties), zframe_size (penalties), n_out, self->vocab,
                                             self->penalties, error, error_size))
         return -1;
@@ -140,6 +154,43 @@ s_penalize (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
     return 0;
 }
 
+//  Room for the logprobs reports, made at the first step that asks; false
+//  when out of memory.
+static bool
+s_reports_room (xinf_exec_sampling_t *self)
+{
+    if (!self->reports) {
+        self->reports = calloc (self->max_seqs, sizeof (xinf_logprobs_row_t));
+        self->normalizers = calloc (self->max_seqs, sizeof (double));
+        self->weights = calloc (self->vocab, sizeof (double));
+    }
+    return self->reports && self->normalizers && self->weights;
+}
+
+//  Before sampling: each asking row's most likely tokens and normalizer,
+//  scanned in its host row (a device's row read into it first, after the
+//  penalties). 0, or -1 with the reason.
+static int
+s_scan_reports (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
+{
+    if (!s_reports_room (self))
+        return xinf_fail (error, size, "out of memory for the step's log-probabilities");
+    xinf_backend_t *be = self->backend;
+    bool device = self->backend_logits && self->backend_logits != self->host_logits;
+    size_t bytes = self->vocab * sizeof (float);
+    for (size_t row = 0; row < n_out; row++) {
+        self->reports [row].asked = self->asked [row];
+        if (!self->asked [row])
+            continue;
+        float *host = self->host_logits + row * self->vocab;
+        bool read = self->penalized && xinf_penalty_active (&self->penalties [row]);    //  s_penalize read it
+        if (device && !read && be->ops->read (be, host, self->backend_logits + row * self->vocab, bytes))
+            return xinf_fail (error, size, "logprobs: logits row %zu could not be read from %s", row, be->ops->name);
+        self->normalizers [row] = xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
+    }
+    return 0;
+}
+
 //  The rows sampled by the backend's op where they are. 0, or -1 with the
 //  reason (the backend's status, or refused parameters).
 static int
@@ -164,13 +215,25 @@ xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, s
 {
     if (self->penalized && s_penalize (self, n_out, error, error_size))
         return -1;
-    if (self->backend_logits)
-        return s_sample_on_backend (self, n_out, error, error_size);
-    for (size_t row = 0; row < n_out; row++) {
+    if (self->reporting && s_scan_reports (self, n_out, error, error_size))
+        return -1;
+    if (self->backend_logits && s_sample_on_backend (self, n_out, error, error_size))
+        return -1;
+    for (size_t row = 0; !self->backend_logits && row < n_out; row++) {
         xinf_sampler_set (self->sampler, &self->samples [row]);
         self->tokens [row] = xinf_sampler_sample (self->sampler, self->host_logits + row * self->vocab, self->vocab);
     }
+    for (size_t row = 0; self->reporting && row < n_out; row++)
+        if (self->asked [row])
+            self->reports [row].logprob = xinf_logprobs_of (self->host_logits + row * self->vocab,
+                                                            (uint32_t) self->tokens [row], self->normalizers [row]);
     return 0;
+}
+
+const xinf_logprobs_row_t *
+xinf_exec_sampling_reports (const xinf_exec_sampling_t *self)
+{
+    return self->reporting ? self->reports : NULL;
 }
 
 const int32_t *

@@ -15,13 +15,17 @@
     for the rows the host path serves too, said once in the log.
     Penalties change rows in place in host memory; rows in a GPU's memory
     are read, changed and written back one penalized row at a time, so
-    that the step's logits and its CUDA graphs stay where they were.
+    that the step's logits and its CUDA graphs stay where they were. A row
+    that asks for log-probabilities is scanned in host memory after the
+    penalties (a GPU's row read first), and its sampled token's logprob
+    taken after the draw.
 */
 #ifndef XINF_EXEC_SAMPLING_H_INCLUDED
 #define XINF_EXEC_SAMPLING_H_INCLUDED
 
 #include "xinf.h"
 #include "xinf_backend.h"
+#include "xinf_logprobs.h"
 
 typedef struct _xinf_exec_sampling_t xinf_exec_sampling_t;
 
@@ -50,5 +54,9 @@ int xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *erro
 
 //  The tokens the last run sampled, n_out of them.
 const int32_t *xinf_exec_sampling_tokens (const xinf_exec_sampling_t *self);
+
+//  The log-probabilities the last run's rows report (xinf_logprobs.h),
+//  n_out of them, or NULL when no row asked.
+const xinf_logprobs_row_t *xinf_exec_sampling_reports (const xinf_exec_sampling_t *self);
 
 #endif

@@ -480,7 +480,8 @@ s_sample (s_state_t *state, char *error, size_t size)
 }
 
 //  The reply to a step: TOKENS sampled (s_sample) when it asked (only
-//  ids cross back), else LOGITS, the rows asked for.
+//  ids cross back, and the log-probabilities rows asked for), else
+//  LOGITS, the rows asked for.
 static xinf_msg_t *
 s_step_reply (s_state_t *state, bool sample)
 {
@@ -496,6 +497,12 @@ s_step_reply (s_state_t *state, bool sample)
     xinf_msg_t *reply = xinf_msg_new ("TOKENS");
     xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
     xinf_msg_add_bytes (reply, xinf_exec_sampling_tokens (state->sampling), batch->n_out * sizeof (int32_t));
+    const xinf_logprobs_row_t *reports = xinf_exec_sampling_reports (state->sampling);
+    if (reports) {
+        zframe_t *frame = zframe_new (NULL, xinf_logprobs_wire_size (reports, batch->n_out));
+        xinf_logprobs_encode (reports, batch->n_out, zframe_data (frame));
+        xinf_msg_add_frame (reply, &frame);
+    }
     return reply;
 }
 

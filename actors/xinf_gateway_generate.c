@@ -42,6 +42,16 @@ s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t
                            XINF_PROMPT_TOKENS_MAX);
         return false;
     }
+    //  Each logit bias is 5 values (a map of two keys and values) beside
+    //  the ids, under the same envelope's limit
+    size_t values = request->oai.prompt_token_count + 5 * request->oai.bias_count;
+    if (values > XINF_PROMPT_TOKENS_MAX) {
+        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", "logit_bias",
+                           "the prompt's %zu token ids and %zu logit biases (5 values each) are %zu values; at most "
+                           "%d are accepted", request->oai.prompt_token_count, request->oai.bias_count, values,
+                           XINF_PROMPT_TOKENS_MAX);
+        return false;
+    }
     xinf_mpbuf_t packed;
     xinf_mpbuf_init (&packed);
     xinf_value_write (body, &packed);
@@ -106,6 +116,10 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
             xinf_array_push (biases, item);
         }
         xinf_map_put (body, "logit_bias", biases);
+    }
+    if (oai->logprobs) {
+        xinf_map_put_bool (body, "logprobs", true);
+        xinf_map_put_uint (body, "top_logprobs", oai->top_logprobs);
     }
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
     xinf_map_put_bool (body, "stream", true);
@@ -221,7 +235,17 @@ s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char 
     }
     else
         json_object_set_new (choice, "text", xinf_gw_json_text (text ? text : "", text ? size : 0));
-    json_object_set_new (choice, "logprobs", json_null ());
+    //  The tokens' log-probabilities: a stream's chunk takes the ones not
+    //  yet written, the answer all of them
+    json_t *logprobs = NULL;
+    if (request->oai.logprobs) {
+        logprobs = request->logprobs ? request->logprobs : json_array ();
+        request->logprobs = request->oai.stream ? NULL : logprobs;
+    }
+    json_object_set_new (choice, "logprobs", xinf_gw_logprobs_choice (logprobs, request->oai.chat,
+                                                                      &request->logprobs_offset));
+    if (logprobs && logprobs != request->logprobs)
+        json_decref (logprobs);
     json_object_set_new (choice, "finish_reason", finish ? json_string (finish) : json_null ());
     return choice;
 }
@@ -311,6 +335,8 @@ xinf_gw_generate_clear (xinf_gw_request_t *request)
     request->toolcalls = NULL;
     json_decref (request->tool_calls);
     request->tool_calls = NULL;
+    json_decref (request->logprobs);
+    request->logprobs = NULL;
 }
 
 //  The generation is over: the last chunks, or the whole answer.
@@ -380,6 +406,13 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->prompt_tokens = (size_t) prompt_length;
     if (end)
         return;                             //  an end token's text is not part of the answer
+    if (request->oai.logprobs && token.has_logprob) {
+        if (!request->logprobs)
+            request->logprobs = json_array ();
+        json_array_append_new (request->logprobs, xinf_gw_logprobs_entry (text, size, token.logprob,
+                                                                          token.has_top_logprobs
+                                                                          ? token.top_logprobs : NULL));
+    }
     xinf_gw_buf_t shown = { 0 };
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {

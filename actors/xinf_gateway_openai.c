@@ -242,15 +242,19 @@ s_stop (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  A logit_bias key: a token id in decimal (OpenAI's form), at most
-//  UINT32_MAX; -1 for anything else.
+//  A logit_bias key: a token id in decimal (OpenAI's form; leading zeros
+//  ignored), at most UINT32_MAX; -1 for anything else.
 static int64_t
 s_bias_token (const char *key)
 {
-    size_t length = strlen (key);
-    if (length == 0 || length > 10 || strspn (key, "0123456789") != length)
+    size_t length = strlen (key), zeros = strspn (key, "0");
+    if (length == 0 || strspn (key, "0123456789") != length)
         return -1;
-    unsigned long long token = strtoull (key, NULL, 10);
+    if (zeros == length)
+        return 0;
+    if (length - zeros > 10)
+        return -1;
+    unsigned long long token = strtoull (key + zeros, NULL, 10);
     return token <= UINT32_MAX ? (int64_t) token : -1;
 }
 
@@ -307,6 +311,30 @@ s_logit_bias (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  Log-probabilities. Chat: logprobs true or false, top_logprobs 0-20
+//  with it. Completions: logprobs, the most likely tokens 0-20 (OpenAI
+//  allows 5, vLLM 20); null leaves it off.
+static int
+s_logprobs (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_int_t top = 0;
+    if (!chat) {
+        json_t *logprobs = json_object_get (root, "logprobs");
+        out->logprobs = logprobs && !json_is_null (logprobs);
+        if (s_integer (root, "logprobs", 0, XINF_GW_TOP_LOGPROBS, &top, error))
+            return -1;
+        out->top_logprobs = (uint64_t) top;
+        return 0;
+    }
+    if (s_bool (root, "logprobs", &out->logprobs, error)
+    ||  s_integer (root, "top_logprobs", 0, XINF_GW_TOP_LOGPROBS, &top, error))
+        return -1;
+    if (top > 0 && !out->logprobs)
+        return xinf_gw_error_bad (error, "top_logprobs", "needs logprobs set to true");
+    out->top_logprobs = (uint64_t) top;
+    return 0;
+}
+
 //  The sampling fields both endpoints share.
 static int
 s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
@@ -334,6 +362,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_number (root, "presence_penalty", -2, 2, &out->presence_penalty, error)
     ||  s_number (root, "frequency_penalty", -2, 2, &out->frequency_penalty, error)
     ||  s_logit_bias (root, out, error)
+    ||  s_logprobs (root, out->chat, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
     ||  s_bool (root, "stream", &out->stream, error)
@@ -458,21 +487,13 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 }
 
 //  OpenAI features this server does not have are refused, naming the
-//  field, rather than ignored: code that reads choice.logprobs.content,
-//  expects JSON out of response_format or its prompt echoed would break
-//  on an answer that silently lacks them (0, null and {}, which ask for
-//  nothing, pass). Unknown fields stay ignored.
+//  field, rather than ignored: code that expects JSON out of
+//  response_format or its prompt echoed would break on an answer that
+//  silently lacks them (what asks for nothing passes). Unknown fields
+//  stay ignored.
 static int
 s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
 {
-    json_t *logprobs = json_object_get (root, "logprobs");
-    if (logprobs && !json_is_null (logprobs) && !json_is_false (logprobs)
-    &&  !(json_is_integer (logprobs) && json_integer_value (logprobs) == 0))
-        return xinf_gw_error_bad (error, "logprobs", "log probabilities are not supported by this server");
-    json_t *top_logprobs = json_object_get (root, "top_logprobs");
-    if (chat && top_logprobs && !json_is_null (top_logprobs)
-    &&  !(json_is_integer (top_logprobs) && json_integer_value (top_logprobs) == 0))
-        return xinf_gw_error_bad (error, "top_logprobs", "log probabilities are not supported by this server");
     json_t *format = json_object_get (root, "response_format");
     json_t *type = json_object_get (format, "type");
     if (format && !json_is_null (format) && !(json_is_string (type) && streq (json_string_value (type), "text")))

@@ -14,6 +14,7 @@
 
 #define XINF_GW_STOPS_MAX      4        //  stop strings of a request (OpenAI's limit)
 #define XINF_GW_LOGIT_BIASES   2048     //  logit_bias tokens (client.xml GENERATE)
+#define XINF_GW_TOP_LOGPROBS   20       //  top_logprobs at most (client.xml GENERATE)
 #define XINF_GW_STOP_MAX       256      //  bytes of one stop string
 #define XINF_GW_UID_MAX        64       //  bytes of a model uid (client.md LAUNCH)
 #define XINF_GW_MESSAGES_MAX   10000    //  messages of a chat
@@ -79,6 +80,8 @@ typedef struct {
     uint64_t max_tokens;              //  0: not given
     double temperature, top_p;
     double presence_penalty, frequency_penalty;   //  0: none
+    bool logprobs;                    //  each token's log-probability
+    uint64_t top_logprobs;            //  with it: the most likely tokens at each position, 0-20
     uint32_t *bias_tokens;            //  logit_bias: its tokens and their biases, as given
     double *bias_values;
     size_t bias_count;
@@ -163,6 +166,14 @@ const char *xinf_gw_metrics_outcome (unsigned status);
 char *xinf_gw_metrics_render (xinf_gw_metrics_t *self, const xinf_value_t *cluster, const xinf_value_t *waits,
                               const xinf_value_t *models, size_t *size);
 
+// ---- log-probabilities (xinf_gateway_logprobs.c) ----------------------------
+//  A token's entry (chat's shape) from its GENERATE_TOKEN's text, logprob
+//  and top_logprobs (NULL: none).
+json_t *xinf_gw_logprobs_entry (const char *text, size_t size, double logprob, const xinf_value_t *top);
+//  A choice's logprobs for 'entries' (borrowed; NULL: JSON null) in the
+//  endpoint's shape; 'offset': completions' text_offset of the first, moved on.
+json_t *xinf_gw_logprobs_choice (json_t *entries, bool chat, size_t *offset);
+
 // ---- the gateway and its requests -------------------------------------------
 typedef enum {
     XINF_GW_ROUTE_NONE = 0,
@@ -233,6 +244,8 @@ typedef struct {
     uint64_t generate_corr;
     uint64_t context_length;          //  from LIST_MODELS (chat's default max_tokens)
     size_t completion_tokens, prompt_tokens;
+    json_t *logprobs;                 //  with logprobs: the entries not yet written (owned)
+    size_t logprobs_offset;           //  completions: characters of the answer before them
     char id [48];
     int64_t created;                  //  Unix seconds
 } xinf_gw_request_t;

@@ -355,6 +355,8 @@ s_fini (xinf_ctx_t *ctx)
     xinf_exec_host_destroy (&state->host);
     xinf_batcher_destroy (&state->batcher);
     free (state->step_sampling);
+    free (state->step_logprobs);
+    free (state->step_reports);
     xinf_step_cost_destroy (&state->step_cost);
     xinf_batch_buf_destroy (&state->batch);
     xinf_tokenizer_destroy (&state->tokenizer);

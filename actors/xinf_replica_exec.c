@@ -58,8 +58,12 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_batcher_config_t config = { blocks, block_tokens, state->max_seqs, state->step_tokens, state->context, true };
     if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
         xinf_check_fail (&check, "out of memory for the step cost model");
-    if (!check.failed && !state->step_sampling
-    &&  !(state->step_sampling = calloc (state->max_seqs, sizeof (xinf_sampling_t))))
+    if (!check.failed && !state->step_sampling) {
+        state->step_sampling = calloc (state->max_seqs, sizeof (xinf_sampling_t));
+        state->step_logprobs = calloc (state->max_seqs, sizeof (uint32_t));
+        state->step_reports = calloc (state->max_seqs, sizeof (xinf_logprobs_row_t));
+    }
+    if (!check.failed && (!state->step_sampling || !state->step_logprobs || !state->step_reports))
         xinf_check_fail (&check, "out of memory for the steps' sampling");
     if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
         xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);

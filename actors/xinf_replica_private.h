@@ -54,6 +54,9 @@ typedef struct {
     zhashx_t *requests;               //  id (text) -> xinf_request_t
     const uint64_t *step_ids;         //  the step in flight: its sampled rows' requests
     xinf_sampling_t *step_sampling;   //  [max_seqs]: their sampling
+    uint32_t *step_logprobs;          //  [max_seqs]: the log-probabilities each asks for (0: none)
+    xinf_logprobs_row_t *step_reports;    //  [max_seqs]: what the executor reported
+    bool step_reporting;              //  a row of the step asked
     size_t step_rows;
     bool in_flight;
     int64_t step_started;             //  monotonic us

@@ -108,14 +108,20 @@ s_prompt_cap (xinf_replica_actor_t *state)
 }
 
 //  The step's second frame: each row's sampling, so that the executor
-//  samples and only token ids come back.
+//  samples and only token ids come back (with the log-probabilities a
+//  row asks for).
 static void
 s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
 {
-    for (size_t row = 0; row < state->step_rows; row++)
-        state->step_sampling [row] = xinf_request_sampling (xinf_replica_request (state, state->step_ids [row]));
+    state->step_reporting = false;
+    for (size_t row = 0; row < state->step_rows; row++) {
+        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        state->step_sampling [row] = xinf_request_sampling (request);
+        state->step_logprobs [row] = xinf_request_logprobs_word (request);
+        state->step_reporting = state->step_reporting || state->step_logprobs [row];
+    }
     zframe_t *frame = zframe_new (NULL, xinf_samples_wire_size (state->step_rows));
-    xinf_samples_encode (state->step_sampling, state->step_rows, zframe_data (frame));
+    xinf_samples_encode (state->step_sampling, state->step_logprobs, state->step_rows, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
 }
 
@@ -256,10 +262,16 @@ xinf_replica_kick (xinf_ctx_t *ctx)
 //  The next token of one request, sampled by the executor: stream it, then
 //  finish the request or feed the token back into the batch.
 static void
-s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token)
+s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_logprobs_row_t *report)
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
-    xinf_request_take (request, token, state->tokenizer);
+    if (xinf_request_take (request, token, report, state->tokenizer)) {
+        xinf_msg_t *failed = xinf_request_failed_msg (request->id, "STEP_FAILED",
+                                                      "the replica is out of memory for the log-probabilities");
+        xinf_replica_send_up (ctx, &failed);
+        xinf_replica_drop (state, request->id);
+        return;
+    }
     if (request->stream) {
         xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer,
                                                   xinf_tokenizer_is_end (state->tokenizer, token));
@@ -307,9 +319,19 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
     bool good = frame && zframe_size (frame) == state->step_rows * sizeof (int32_t);
     for (size_t row = 0; good && row < state->step_rows; row++)
         good = tokens [row] >= 0 && (size_t) tokens [row] < state->vocab;
+    char reason [300] = "the executor sent a step's tokens of the wrong size or out of the vocabulary";
+    zframe_t *reports = xinf_msg_frame (msg, 1);
+    if (good && state->step_reporting && !reports) {
+        snprintf (reason, sizeof reason, "the executor sent no log-probabilities for a step that asked");
+        good = false;
+    }
+    if (good && state->step_reporting
+    &&  xinf_logprobs_decode (zframe_data (reports), zframe_size (reports), state->step_rows, state->step_logprobs,
+                              state->vocab, state->step_reports, reason, sizeof reason))
+        good = false;
     if (!good) {
         xinf_batcher_abandon (state->batcher);
-        xinf_replica_fail_all (ctx, "BAD_REPLY", "the executor sent a step's tokens of the wrong size or out of the vocabulary");
+        xinf_replica_fail_all (ctx, "BAD_REPLY", reason);
         return;
     }
     xinf_batcher_commit (state->batcher);
@@ -322,7 +344,7 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
     for (size_t row = 0; row < state->step_rows; row++) {
         xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
         if (request)                  //  else cancelled meanwhile
-            s_on_row (ctx, request, tokens [row]);
+            s_on_row (ctx, request, tokens [row], state->step_reporting ? &state->step_reports [row] : NULL);
     }
     xinf_replica_kick (ctx);
 }

@@ -33,6 +33,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         free (self->tokens);
         xinf_token_counts_destroy (&self->counts);
         free (self->biases);
+        xinf_request_logprobs_destroy (&self->logprobs);
         free (self);
         *self_p = NULL;
     }
@@ -302,6 +303,9 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         if ((self->presence != 0 || self->frequency != 0) && !(self->counts = xinf_token_counts_new (distinct)))
             xinf_check_fail (check, "out of memory for counting %zu tokens' penalties", distinct);
         s_logit_biases (self, &generate, vocab, check);
+        if (!check->failed && generate.logprobs
+        &&  !(self->logprobs = xinf_request_logprobs_new ((uint32_t) generate.top_logprobs, self->stream)))
+            xinf_check_fail (check, "out of memory for the log-probabilities");
         self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
         if (!self->tokens)
             xinf_check_fail (check, "out of memory for %zu tokens", self->max_tokens);
@@ -324,27 +328,53 @@ xinf_request_sampling (const xinf_request_t *self)
     return sampling;
 }
 
-void
-xinf_request_take (xinf_request_t *self, int32_t token, xinf_tokenizer_t *tokenizer)
+int
+xinf_request_take (xinf_request_t *self, int32_t token, const xinf_logprobs_row_t *report,
+                   xinf_tokenizer_t *tokenizer)
 {
     if (!self->first_token)
         self->first_token = zclock_usecs ();
-    if (self->count < self->max_tokens) {
-        self->tokens [self->count++] = token;
-        if (self->counts)
-            xinf_token_counts_add (self->counts, (uint32_t) token);
-        long piece = xinf_tokenizer_piece (tokenizer, token, NULL, 0);
-        self->answer_bytes += s_id_bytes (token) + (size_t) (piece > 0 ? piece : 0);
-        self->answer_text += (size_t) (piece > 0 ? piece : 0);
-        self->answer_values++;
-    }
+    if (self->count >= self->max_tokens)
+        return 0;
+    self->tokens [self->count++] = token;
+    if (self->counts)
+        xinf_token_counts_add (self->counts, (uint32_t) token);
+    long piece = xinf_tokenizer_piece (tokenizer, token, NULL, 0);
+    self->answer_bytes += s_id_bytes (token) + (size_t) (piece > 0 ? piece : 0);
+    self->answer_text += (size_t) (piece > 0 ? piece : 0);
+    self->answer_values++;
+    return self->logprobs && report ? xinf_request_logprobs_take (self->logprobs, report, tokenizer) : 0;
+}
+
+uint32_t
+xinf_request_logprobs_word (const xinf_request_t *self)
+{
+    return self->logprobs ? xinf_request_logprobs_asked (self->logprobs) : 0;
+}
+
+//  RUN_DONE's logprobs: the bytes and values so far, and what one more
+//  token may add.
+static size_t
+s_logprobs_bytes (const xinf_request_t *self, bool next)
+{
+    if (!self->logprobs)
+        return 0;
+    return xinf_request_logprobs_bytes (self->logprobs) + (next ? xinf_request_logprobs_next_bytes (self->logprobs) : 0);
+}
+
+static size_t
+s_logprobs_values (const xinf_request_t *self, bool next)
+{
+    if (!self->logprobs)
+        return 0;
+    return xinf_request_logprobs_values (self->logprobs) + (next ? xinf_request_logprobs_next_values (self->logprobs) : 0);
 }
 
 bool
 xinf_request_answer_full (const xinf_request_t *self)
 {
-    return self->answer_bytes + 5 + XINF_TOKENIZER_TEXT_MAX > XINF_HEADER_MAX
-        || self->answer_values + 1 > XINF_OBJECTS_MAX
+    return self->answer_bytes + 5 + XINF_TOKENIZER_TEXT_MAX + s_logprobs_bytes (self, true) > XINF_HEADER_MAX
+        || self->answer_values + 1 + s_logprobs_values (self, true) > XINF_OBJECTS_MAX
         || self->answer_text + XINF_TOKENIZER_TEXT_MAX > XINF_RUN_TEXT_MAX;
 }
 
@@ -370,6 +400,8 @@ xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool 
         xinf_map_put_bool (body, "end", true);
     if (self->count == 1)
         xinf_map_put_uint (body, "prompt_length", self->prompt_count);
+    if (self->logprobs)
+        xinf_request_logprobs_put_token (self->logprobs, tokenizer, body);
     return msg;
 }
 
@@ -406,8 +438,8 @@ static xinf_msg_t *
 s_too_large (xinf_request_t *self, long text_size)
 {
     size_t bytes = s_ids_bytes (self->prompt, self->prompt_count) + s_ids_bytes (self->tokens, self->count)
-                 + (size_t) (text_size > 0 ? text_size : 0) + 1024;
-    size_t values = self->prompt_count + self->count + 64;
+                 + (size_t) (text_size > 0 ? text_size : 0) + 1024 + s_logprobs_bytes (self, false);
+    size_t values = self->prompt_count + self->count + 64 + s_logprobs_values (self, false);
     if (bytes <= XINF_HEADER_MAX && values <= XINF_OBJECTS_MAX && text_size <= XINF_RUN_TEXT_MAX)
         return NULL;
     char text [256];
@@ -435,6 +467,8 @@ xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const 
     xinf_map_put (body, "text", xinf_value_new_strn (text ? text : "", text && size > 0 ? (size_t) size : 0));
     xinf_map_put_str (body, "finish_reason", reason);
     xinf_map_put (body, "timings", s_timings (self));
+    if (self->logprobs)
+        xinf_request_logprobs_put_done (self->logprobs, tokenizer, body);
     free (text);
     return msg;
 }

@@ -13,6 +13,7 @@
 #include "xinf_tokenizer.h"
 #include "xinf_sampler.h"
 #include "xinf_penalties.h"
+#include "xinf_request_logprobs.h"
 
 typedef struct {
     uint64_t id;                      //  the supervisor's request id
@@ -28,6 +29,7 @@ typedef struct {
     xinf_token_counts_t *counts;      //  with penalties: the generated tokens counted
     xinf_logit_bias_t *biases;        //  its logit biases, tokens ascending; NULL: none
     size_t n_biases;
+    xinf_request_logprobs_t *logprobs;    //  the log-probabilities it asked for; NULL: none
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
     size_t answer_values, answer_text;
 } xinf_request_t;
@@ -47,8 +49,14 @@ int32_t *xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, siz
 //  The sampling of the request's next token (its index: the tokens so far).
 xinf_sampling_t xinf_request_sampling (const xinf_request_t *self);
 //  Keeps the next token (sampled by the executor), counting what it adds
-//  to the answer (its id and its piece of 'tokenizer's text).
-void xinf_request_take (xinf_request_t *self, int32_t token, xinf_tokenizer_t *tokenizer);
+//  to the answer (its id and its piece of 'tokenizer's text), and its
+//  log-probabilities ('report', when the request asked for them). -1
+//  when out of memory for keeping those.
+int xinf_request_take (xinf_request_t *self, int32_t token, const xinf_logprobs_row_t *report,
+                       xinf_tokenizer_t *tokenizer);
+//  What the executor is to report beside the request's tokens: its
+//  SMPL logprobs word (xinf_samples.h; 0: nothing).
+uint32_t xinf_request_logprobs_word (const xinf_request_t *self);
 //  Whether the answer has no room for another token: RUN_DONE carries
 //  the prompt's and the generated ids and the text in one message, so a
 //  generation stops here with finish_reason "length", as at max_tokens.

@@ -1,5 +1,6 @@
 /*  xinf_samples: a STEP's per-row sampling, its wire form and checks.  */
 #include "xinf_samples.h"
+#include "xinf_logprobs.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -28,17 +29,17 @@ s_get32 (const unsigned char *at)
 }
 
 void
-xinf_samples_encode (const xinf_sampling_t *rows, size_t count, void *bytes)
+xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, size_t count, void *bytes)
 {
     unsigned char *at = (unsigned char *) bytes;
-    uint32_t header [2] = { XINF_SAMPLES_MAGIC, (uint32_t) count }, reserved = 0;
+    uint32_t header [2] = { XINF_SAMPLES_MAGIC, (uint32_t) count }, none = 0;
     s_put (at, header, sizeof header);
     at += XINF_SAMPLES_HEADER;
     for (size_t row = 0; row < count; row++, at += XINF_SAMPLES_ROW) {
         s_put (at, &rows [row].temperature, 4);
         s_put (at + 4, &rows [row].top_p, 4);
         s_put (at + 8, &rows [row].top_k, 4);
-        s_put (at + 12, &reserved, 4);
+        s_put (at + 12, logprobs ? &logprobs [row] : &none, 4);
         s_put (at + 16, &rows [row].seed, 8);
         s_put (at + 24, &rows [row].index, 8);
     }
@@ -46,7 +47,7 @@ xinf_samples_encode (const xinf_sampling_t *rows, size_t count, void *bytes)
 
 int
 xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sampling_t *rows,
-                     char *error, size_t error_size)
+                     uint32_t *logprobs, char *error, size_t error_size)
 {
     const unsigned char *at = (const unsigned char *) bytes;
     if (size != xinf_samples_wire_size (count) || size < XINF_SAMPLES_HEADER) {
@@ -66,9 +67,11 @@ xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab,
         params->top_k = s_get32 (at + 8);
         memcpy (&params->seed, at + 16, 8);
         memcpy (&params->index, at + 24, 8);
+        logprobs [row] = s_get32 (at + 12);
         const char *field = !(params->temperature >= 0 && params->temperature <= 100) ? "temperature"
                           : !(params->top_p > 0 && params->top_p <= 1) ? "top_p"
-                          : params->top_k > vocab ? "top_k" : s_get32 (at + 12) ? "reserved" : NULL;
+                          : params->top_k > vocab ? "top_k"
+                          : logprobs [row] > XINF_LOGPROBS_TOP_MAX + 1 ? "logprobs" : NULL;
         if (field) {
             snprintf (error, error_size, "field 'samples[%zu].%s' is out of range", row, field);
             return -1;

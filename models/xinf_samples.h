@@ -4,8 +4,9 @@
     LOGITS (n_out x vocab floats), so that only ids cross back.
 
     Wire form, little-endian: u32 magic "SMPL", u32 n, then n rows of 32
-    bytes: f32 temperature, f32 top_p, u32 top_k, u32 0, u64 seed, u64
-    index.
+    bytes: f32 temperature, f32 top_p, u32 top_k, u32 logprobs (0: none;
+    k + 1: the sampled token's and the k most likely tokens', k <= 20,
+    xinf_logprobs.h), u64 seed, u64 index.
 */
 #ifndef XINF_SAMPLES_H_INCLUDED
 #define XINF_SAMPLES_H_INCLUDED
@@ -19,11 +20,14 @@
 #define XINF_SAMPLES_ROW    32
 
 size_t xinf_samples_wire_size (size_t count);
-void xinf_samples_encode (const xinf_sampling_t *rows, size_t count, void *bytes);
-//  Reads 'count' rows (the step's n_out) and checks each: temperature
-//  finite in [0, 100], top_p in (0, 1], top_k <= vocab, the reserved word
-//  0. 0, or -1 with the reason naming the row and field.
+//  Writes 'count' rows and each row's logprobs word ('logprobs' NULL: 0
+//  for all).
+void xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, size_t count, void *bytes);
+//  Reads 'count' rows (the step's n_out) and their logprobs words into
+//  'logprobs' ('count' of them) and checks each: temperature finite in
+//  [0, 100], top_p in (0, 1], top_k <= vocab, logprobs at most 21. 0, or
+//  -1 with the reason naming the row and field.
 int xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sampling_t *rows,
-                         char *error, size_t error_size);
+                         uint32_t *logprobs, char *error, size_t error_size);
 
 #endif

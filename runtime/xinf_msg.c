@@ -530,6 +530,18 @@ s_peek_corr (int version, const byte *data, size_t size)
     return 0;
 }
 
+//  Whether a header the scan refused is well formed but holds more values
+//  than allowed (a large request, whose sender is answered with its corr,
+//  as for a header over XINF_HEADER_MAX).
+static bool
+s_only_too_many (const byte *data, size_t size)
+{
+    xinf_mpscan_limits_t relaxed = s_limits;
+    relaxed.max_objects = XINF_HEADER_MAX;       //  a value is at least a byte
+    char error [64];
+    return xinf_mpscan (data, size, &relaxed, error, sizeof error) == 0;
+}
+
 //  Validates the header (frame 0 after the signature) and reads it into self.
 static int
 s_parse_header (xinf_msg_t *self, int version, const byte *data, size_t size,
@@ -546,8 +558,11 @@ s_parse_header (xinf_msg_t *self, int version, const byte *data, size_t size,
         return 0;
     //  Anything else: the structure walk first, for its precise reasons
     xinf_value_destroy (&self->body);
-    if (xinf_mpscan (data, size, &s_limits, error, error_size))
+    if (xinf_mpscan (data, size, &s_limits, error, error_size)) {
+        if (corr_hint && s_only_too_many (data, size))
+            *corr_hint = s_peek_corr (version, data, size);
         return -1;
+    }
     xinf_mpread_t reader = { data, size, 0, NULL };
     xinf_mp_item_t head;
     if (version == 2 && (xinf_mp_read (&reader, &head) || head.kind != XINF_MP_MAP))

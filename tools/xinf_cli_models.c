@@ -326,9 +326,9 @@ s_parse_biases (const char *text)
         unsigned long long id = strtoull (at, &end, 10);
         if (*end != ':' || id > UINT32_MAX)
             break;
-        const char *number = end + 1;
+        const char *number = end + 1;          //  decimal only: no space, no hex
         double bias = strtod (number, &end);
-        if (end == number || !isfinite (bias) || fabs (bias) > 100 || (*end && *end != ',') || xinf_value_count (biases) == 2048)
+        if (end == number || strspn (number, "+-.0123456789eE") < (size_t) (end - number) || !isfinite (bias) || fabs (bias) > 100 || (*end && *end != ',') || xinf_value_count (biases) == 2048)
             break;
         xinf_value_t *item = xinf_value_new_map ();
         xinf_map_put_uint (item, "token", id);
@@ -350,7 +350,8 @@ s_generate_request (xinf_config_t *config)
     const char *prompt = xinf_config_str (config, "prompt");
     const char *ids_text = xinf_config_str (config, "prompt-tokens");
     const char *bias_text = xinf_config_str (config, "logit-bias");
-    double temperature, top_p, presence, frequency;
+    const char *logprobs_text = xinf_config_str (config, "logprobs");
+    double temperature, top_p, presence, frequency, logprobs = 0;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
     if ((prompt != NULL) == (ids_text != NULL))
@@ -372,6 +373,10 @@ s_generate_request (xinf_config_t *config)
     if (bias_text && !biases)
         fprintf (stderr, "xinf-cli: --logit-bias: '%s' is not a list of up to 2048 ID:BIAS like 13:-100,42:2.5, "
                  "each bias in [-100, 100]\n", bias_text);
+    else
+    if (logprobs_text && (strspn (logprobs_text, "0123456789") != strlen (logprobs_text)
+                      ||  !s_parse_float (logprobs_text, 0, 20, false, &logprobs)))
+        fprintf (stderr, "xinf-cli: --logprobs must be an integer in [0, 20]\n");
     else {
         xinf_msg_t *request = xinf_msg_new ("GENERATE");
         xinf_value_t *body = xinf_msg_body (request);
@@ -391,6 +396,10 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_float (body, "frequency_penalty", frequency);
         if (biases)
             xinf_map_put (body, "logit_bias", biases);
+        if (logprobs_text) {
+            xinf_map_put_bool (body, "logprobs", true);
+            xinf_map_put_uint (body, "top_logprobs", (uint64_t) logprobs);
+        }
         xinf_map_put_bool (body, "stream", xinf_config_flag (config, "stream"));
         return request;
     }

@@ -405,12 +405,14 @@ class XinfClient:
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
-                 frequency_penalty=0.0, logit_bias=None):
+                 frequency_penalty=0.0, logit_bias=None, logprobs=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
         deadline_ms (default: timeout_ms) is the budget the supervisor enforces.
-        logit_bias: {token id: bias in [-100, 100]}, as OpenAI's."""
+        logit_bias: {token id: bias in [-100, 100]}, as OpenAI's. logprobs: None,
+        or 0-20: each token's log-probability and that many most likely tokens'
+        (the reply's logprobs, or each token's logprob and top_logprobs)."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -422,6 +424,11 @@ class XinfClient:
                 body[name] = float(value)
         if logit_bias:
             body["logit_bias"] = _logit_bias(logit_bias)
+        if logprobs is not None:
+            if isinstance(logprobs, bool) or not isinstance(logprobs, int) or not 0 <= logprobs <= 20:
+                raise ValueError(f"logprobs must be an integer in [0, 20], got {logprobs!r}")
+            body["logprobs"] = True
+            body["top_logprobs"] = logprobs
         if prompt is not None:
             body["prompt"] = prompt
         else:
@@ -554,6 +561,8 @@ def _logit_bias(biases):
         raise ValueError(f"logit_bias: at most 2048 tokens, got {len(biases)}")
     items = []
     for token, bias in biases.items():
+        if isinstance(token, str) and token.isascii() and token.isdigit():
+            token = int(token)                  # OpenAI's keys are strings
         if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < 1 << 32:
             raise ValueError(f"logit_bias: {token!r} is not a token id")
         if isinstance(bias, bool) or not isinstance(bias, (int, float)) or not -100.0 <= bias <= 100.0:
@@ -566,11 +575,13 @@ def _bias_list(text):
     """--logit-bias ID:B,ID:B as {id: bias}."""
     biases = {}
     for item in text.split(","):
-        token, _, bias = item.partition(":")
-        try:
-            biases[int(token)] = float(bias)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{item}' is not ID:BIAS (like 13:-100)") from None
+        match = re.fullmatch(r"(\d+):([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)", item)
+        if not match:
+            raise argparse.ArgumentTypeError(f"'{item}' is not ID:BIAS (like 13:-100)")
+        token = int(match.group(1))
+        if token in biases:
+            raise argparse.ArgumentTypeError(f"token {token} is biased twice")
+        biases[token] = float(match.group(2))
     return biases
 
 
@@ -615,7 +626,8 @@ def _model_command(client, args, prompt_tokens):
         body = client.generate(args.args[0], args.prompt, prompt_tokens, args.max_tokens, args.temperature,
                                args.top_k, args.top_p, args.seed, args.stream,
                                on_token=None if args.json else show, presence_penalty=args.presence_penalty,
-                               frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias)
+                               frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
+                               logprobs=args.logprobs)
         if args.json:
             print(_json(body))
         else:
@@ -674,6 +686,8 @@ def main(argv=None):
                         help="generate: times each generated token's count, subtracted from its logit, [-2, 2]")
     parser.add_argument("--logit-bias", type=_bias_list, default=None, metavar="ID:B,...",
                         help="generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)")
+    parser.add_argument("--logprobs", type=int, default=None, choices=range(21), metavar="N",
+                        help="generate: each token's log-probability and the N (0-20) most likely tokens' (--json)")
     parser.add_argument("--stream", action="store_true", help="generate: print tokens as they come")
     parser.add_argument("-e", "--endpoint", default=os.environ.get("XINF_ENDPOINT") or DEFAULT_ENDPOINT,
                         help="supervisor endpoint tcp://HOST:PORT (default: $XINF_ENDPOINT or %(default)s)")

@@ -131,6 +131,8 @@ MESSAGES = {
             {'name': 'presence_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'logit_bias', 'type': 'array', 'min': 0, 'max': 2048, 'optional': True, 'item': 'logit_bias', 'item_min': 0, 'item_max': None},
+            {'name': 'logprobs', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+            {'name': 'top_logprobs', 'type': 'uint', 'min': 0, 'max': 20, 'optional': True},
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'add_bos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
@@ -141,6 +143,8 @@ MESSAGES = {
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
             {'name': 'end', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
+            {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': True, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
         ],
         'GENERATE_REPLY': [
             {'name': 'uid', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
@@ -150,6 +154,7 @@ MESSAGES = {
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1048576, 'optional': False},
             {'name': 'finish_reason', 'type': 'str', 'min': 1, 'max': 7, 'optional': False, 'values': ['length', 'stop', 'context']},
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
+            {'name': 'logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'token_logprobs', 'item_min': 0, 'item_max': None},
         ],
         'CANCEL': [
             {'name': 'corr', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
@@ -290,6 +295,8 @@ MESSAGES = {
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'end', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
+            {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': True, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
         ],
         'RUN_DONE': [
             {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
@@ -300,6 +307,7 @@ MESSAGES = {
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1048576, 'optional': False},
             {'name': 'finish_reason', 'type': 'str', 'min': 1, 'max': 7, 'optional': False, 'values': ['length', 'stop', 'context']},
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
+            {'name': 'logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'token_logprobs', 'item_min': 0, 'item_max': None},
         ],
         'RUN_FAILED': [
             {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
@@ -615,6 +623,15 @@ TYPES = {
             {'name': 'decode_ms', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
             {'name': 'decode_tokens_per_s', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
         ],
+        'token_logprob': [
+            {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
+        ],
+        'token_logprobs': [
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},
+            {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': False, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
+        ],
         'logit_bias': [
             {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
             {'name': 'bias', 'type': 'float', 'min': -100, 'max': 100, 'optional': False},
@@ -718,6 +735,15 @@ TYPES = {
             {'name': 'ms', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
             {'name': 'detail', 'type': 'str', 'min': 0, 'max': 255, 'optional': False},
             {'name': 'tcp_only', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+        ],
+        'token_logprob': [
+            {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
+        ],
+        'token_logprobs': [
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},
+            {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': False, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
         ],
         'timings': [
             {'name': 'prefill_ms', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},

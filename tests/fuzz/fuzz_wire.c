@@ -2,7 +2,9 @@
     the collective's frame header and control payload (a header frame,
     then a payload of the rest) and the batch of a tensor-parallel step
     (BTCH), its sampling frame (SMPL) and its biases and penalties (PNLB, applied
-    to a row of logits when they decode), with realistic limits.  */
+    to a row of logits when they decode), and TOKENS' log-probabilities
+    (LGPR, each row asking what the frame says it has), with realistic
+    limits.  */
 #include "fuzz.h"
 
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "xinf_batch.h"
 #include "xinf_samples.h"
 #include "xinf_penalties.h"
+#include "xinf_logprobs.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -29,8 +32,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     xinf_batch_buf_decode (batch, data, size, &limits, reason, sizeof reason);
     xinf_batch_buf_destroy (&batch);
     xinf_sampling_t rows [64];
+    uint32_t logprobs [64];
     size_t count = size >= XINF_SAMPLES_HEADER ? (size - XINF_SAMPLES_HEADER) / XINF_SAMPLES_ROW : 0;
-    xinf_samples_decode (data, size, count < 64 ? count : 64, 1000, rows, reason, sizeof reason);
+    xinf_samples_decode (data, size, count < 64 ? count : 64, 1000, rows, logprobs, reason, sizeof reason);
     xinf_penalty_t penalties [64];
     uint32_t penalty_rows = 0;
     if (size >= 8)
@@ -41,5 +45,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         for (uint32_t row = 0; row < penalty_rows; row++)
             xinf_penalty_apply (&penalties [row], logits);
     }
+    //  The asked words as the frame's rows give them, walked as the
+    //  decoder walks (what a replica that asked exactly that would hold)
+    static xinf_logprobs_row_t reports [64];
+    uint32_t asked [64] = { 0 };
+    size_t at = 8;
+    for (uint32_t row = 0; row < penalty_rows && at + 4 <= size; row++) {
+        memcpy (&asked [row], data + at, 4);
+        at += 4 + (asked [row] && asked [row] <= XINF_LOGPROBS_TOP_MAX + 1 ? 4 + (asked [row] - 1) * 8 : 0);
+    }
+    xinf_logprobs_decode (data, size, penalty_rows, asked, 1000, reports, reason, sizeof reason);
     return 0;
 }

@@ -1,9 +1,11 @@
 /*  seed_batch: writes valid wire forms of batches (models/xinf_batch.h)
     into a directory, as seeds for fuzz_wire: one decode step of three
     sequences, and a prompt chunk beside a decode token; and a penalties
-    frame (models/xinf_penalties.h) of four rows, two with logit biases.  */
+    frame (models/xinf_penalties.h) of four rows, two with logit biases;
+    and a log-probabilities frame (models/xinf_logprobs.h) of three rows.  */
 #include "xinf_batch.h"
 #include "xinf_penalties.h"
+#include "xinf_logprobs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,25 @@ s_write_penalties (const char *directory)
     return rc;
 }
 
+//  Three rows of log-probabilities: 3 asked, none, 1 asked.
+static int
+s_write_logprobs (const char *directory)
+{
+    xinf_logprobs_row_t rows [3] = { { .asked = 3, .logprob = -0.5f, .top = { { 9, -0.25f }, { 4, -1.5f } } },
+                                     { .asked = 0 }, { .asked = 1, .logprob = -3 } };
+    size_t size = xinf_logprobs_wire_size (rows, 3);
+    void *bytes = malloc (size);
+    xinf_logprobs_encode (rows, 3, bytes);
+    char path [4096];
+    snprintf (path, sizeof path, "%s/logprobs3", directory);
+    FILE *file = fopen (path, "wb");
+    int rc = file && fwrite (bytes, 1, size, file) == size ? 0 : -1;
+    if (file)
+        fclose (file);
+    free (bytes);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -81,5 +102,6 @@ main (int argc, char *argv [])
     rc |= s_write (argv [1], "prefill_decode", batch);
     xinf_batch_buf_destroy (&batch);
     rc |= s_write_penalties (argv [1]);
+    rc |= s_write_logprobs (argv [1]);
     return rc ? 1 : 0;
 }

@@ -5,6 +5,7 @@ split), usage, and every error status: 400 of each kind, 401, 404, 405,
 413 (a body over --http-max-body; a prompt over what a message to the
 supervisor carries, at once), 503 before a model is known."""
 import json
+import math
 import os
 import re
 import socket
@@ -97,7 +98,8 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "stop": [""]}, "1 to 256 bytes", "stop"),
     ({"model": "m", "prompt": "x", "stop": 3}, "string or an array", "stop"),
     # OpenAI features this server lacks: refused, not silently ignored
-    ({"model": "m", "prompt": "x", "logprobs": 5}, "not supported", "logprobs"),
+    ({"model": "m", "prompt": "x", "logprobs": 21}, "between 0 and 20", "logprobs"),
+    ({"model": "m", "prompt": "x", "logprobs": True}, "must be an integer", "logprobs"),
     ({"model": "m", "prompt": "x", "echo": True}, "not supported", "echo"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "json_object"}}, "is supported", "response_format"),
@@ -131,9 +133,11 @@ BAD_CHATS = [
      "content is required", "messages"),
     ({"model": "m", "messages": [{"role": "function", "name": "f", "content": "1"}]}, "send its result as a 'tool'",
      "messages"),
-    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": True}, "not supported", "logprobs"),
-    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}, "not supported",
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": 1}, "true or false", "logprobs"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}, "needs logprobs",
      "top_logprobs"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 21},
+     "between 0 and 20", "top_logprobs"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema"}},
      "is supported", "response_format"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "frequency_penalty": -2.5}, "between -2 and 2",
@@ -208,7 +212,10 @@ def scenario_prompt_too_large(build_dir, workdir, path):
              ("/v1/chat/completions", {"model": "m", "max_tokens": 2,
                                        "messages": [{"role": "user", "content": text}]}, "messages", "rendered"),
              ("/tokenize", {"model": "m", "content": text}, None, "too large"),
-             ("/detokenize", {"model": "m", "tokens": ids}, "tokens", "300000 ids")]
+             ("/detokenize", {"model": "m", "tokens": ids}, "tokens", "300000 ids"),
+             ("/v1/completions", {"model": "m", "prompt": ids[:255_000], "max_tokens": 2,
+                                  "logit_bias": {str(token): 1 for token in range(2048)}}, "logit_bias",
+              "logit biases (5 values each)")]
     for route, body, param, needle in cases:
         started = time.monotonic()
         result = gateway.call("POST", route, body, timeout=30)
@@ -216,6 +223,17 @@ def scenario_prompt_too_large(build_dir, workdir, path):
         _, answer = expect_error(result, 413, needle, param)
         check(answer["error"]["code"] == "request_too_large", f"{route}: {answer}")
         check(waited < 10, f"{route}: 413 at once, not after {waited:.1f} s")
+    # Over ZeroMQ, a GENERATE of more values than a message may hold gets
+    # an ERROR with its corr at once (it was dropped unanswered)
+    started = time.monotonic()
+    try:
+        gateway.client.request("GENERATE", {"uid": "m", "prompt_tokens": ids[:255_000], "max_tokens": 2,
+                                            "logit_bias": [{"token": t, "bias": 1.0} for t in range(2048)]},
+                               expect="GENERATE_REPLY", timeout_ms=20000)
+        check(False, "a GENERATE of too many values is refused")
+    except XinfError as error:
+        check(error.code == "BAD_ENVELOPE" and "more objects" in error.message and time.monotonic() - started < 10,
+              f"a GENERATE of too many values: {error}")
     status, _, body = gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "max_tokens": 2})
     check(status == 200, f"the gateway serves on: {status} {body}")
     check(gateway.stop() == 0, "the node exits 0")
@@ -350,10 +368,19 @@ def scenario_logit_bias(gateway, prompt, text):
                          capture_output=True, text=True, timeout=60)
     check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == [forced_id] * 3,
           f"xinf-cli --logit-bias: {cli.returncode} {cli.stdout} {cli.stderr}")
-    for bad in ("5", "5:101", "x:1", "5:1,", "5:nan"):
+    for bad in ("5", "5:101", "x:1", "5:1,", "5:nan", "5:0x64", "5: 1"):
         cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "generate", "m",
                               "--prompt", "x", "--logit-bias", bad], capture_output=True, text=True, timeout=60)
         check(cli.returncode != 0 and "--logit-bias" in cli.stderr, f"xinf-cli --logit-bias {bad}: {cli.stderr}")
+    cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "--json", "generate", "m",
+                          "--prompt", prompt, "--max-tokens", "2", "--logprobs", "3"],
+                         capture_output=True, text=True, timeout=60)
+    entries = json.loads(cli.stdout)["logprobs"] if cli.returncode == 0 else []
+    check(len(entries) == 2 and all(len(entry["top_logprobs"]) == 3 for entry in entries),
+          f"xinf-cli --logprobs 3: {cli.returncode} {cli.stdout} {cli.stderr}")
+    python = gateway.client.generate("m", prompt=prompt, max_tokens=2, logprobs=1)
+    check(len(python["logprobs"]) == 2 and len(python["logprobs"][0]["top_logprobs"]) == 1,
+          f"xinf_client.py logprobs=1: {python}")
     # What only the worker can know: the vocabulary (512) and duplicates
     expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "logit_bias": {"512": 1}}),
                  400, "not below the vocabulary of 512", "logit_bias")
@@ -371,6 +398,67 @@ def scenario_logit_bias(gateway, prompt, text):
             check(error.code == "BAD_REQUEST" and needle in str(error), f"logit_bias {bad!r}: {error}")
     print(f"logit_bias: -100 on token {first} gives another first token, +100 on token {forced_id} makes all 6 tokens "
           "it (completions, chat, streamed, both JSON forms); 0 changes nothing; bad biases refused")
+
+
+def scenario_logprobs(gateway, prompt, text):
+    """logprobs: a greedy token's log-probability is the largest of its
+    position's; the values are GENERATE's over ZeroMQ; streamed chunks carry
+    the same entries as the answer; completions' and chat's shapes."""
+    def close(a, b):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+    body = {"model": "m", "prompt": prompt, "max_tokens": 8, "temperature": 0, "logprobs": 3}
+    status, _, answer = gateway.call("POST", "/v1/completions", body)
+    check(status == 200, f"completions with logprobs: {status} {answer}")
+    choice = answer["choices"][0]
+    logprobs = choice["logprobs"]
+    check(choice["text"] == text[:len(choice["text"])], f"logprobs change nothing in the text: {choice['text']!r}")
+    count = len(logprobs["tokens"])
+    check(count == 8 and all(len(logprobs[key]) == count for key in ("token_logprobs", "top_logprobs", "text_offset")),
+          f"8 tokens, each with its logprob, top and offset: {logprobs}")
+    for index in range(count):
+        top = logprobs["top_logprobs"][index]
+        check(1 <= len(top) <= 3 and close(max(top.values()), logprobs["token_logprobs"][index]),
+              f"greedy: token {index}'s logprob is the largest of its top 3: {logprobs}")
+        check(sum(math.exp(value) for value in top.values()) <= 1 + 1e-6, f"probabilities at most 1: {top}")
+    check(logprobs["text_offset"] == sorted(logprobs["text_offset"]) and logprobs["text_offset"][0] == 0,
+          f"text_offset grows from 0: {logprobs['text_offset']}")
+    reference = gateway.client.request("GENERATE", {"uid": "m", "prompt": prompt, "special": True, "max_tokens": 8,
+                                                    "temperature": 0, "logprobs": True, "top_logprobs": 3},
+                                       expect="GENERATE_REPLY", timeout_ms=30000)[0]
+    check(len(reference["logprobs"]) == 8 and all(
+        close(entry["logprob"], logprobs["token_logprobs"][index]) and len(entry["top_logprobs"]) == 3
+        and entry["top_logprobs"][0]["token"] == reference["tokens"][index]
+        for index, entry in enumerate(reference["logprobs"])), f"GENERATE's logprobs are the HTTP ones: {reference}")
+    status, events = gateway.stream("/v1/completions", dict(body, stream=True))
+    events = [event for event in events if isinstance(event, dict) and event.get("choices")]
+    streamed = [token for event in events for token in (event["choices"][0].get("logprobs") or {}).get("tokens", [])]
+    values = [value for event in events
+              for value in (event["choices"][0].get("logprobs") or {}).get("token_logprobs", [])]
+    check(status == 200 and streamed == logprobs["tokens"] and values == logprobs["token_logprobs"],
+          f"streamed: the same tokens and logprobs: {streamed} {values}")
+    chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "temperature": 0,
+            "logprobs": True, "top_logprobs": 2}
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", chat)
+    check(status == 200, f"chat with logprobs: {status} {answer}")
+    content = answer["choices"][0]["logprobs"]["content"]
+    check(len(content) == answer["usage"]["completion_tokens"] - (answer["choices"][0]["finish_reason"] == "stop")
+          and all(len(entry["top_logprobs"]) == 2 and close(entry["logprob"], entry["top_logprobs"][0]["logprob"])
+                  and entry["top_logprobs"][0]["bytes"] == entry["bytes"] for entry in content),
+          f"chat: each token's entry, greedy the top one: {content}")
+    status, events = gateway.stream("/v1/chat/completions", dict(chat, stream=True))
+    streamed = [entry for event in events if isinstance(event, dict) and event.get("choices")
+                for entry in (event["choices"][0].get("logprobs") or {}).get("content", [])]
+    check(status == 200 and streamed == content, f"chat streamed: the same entries: {streamed} vs {content}")
+    sampled = dict(chat, temperature=1.0, seed=5, logprobs=True, top_logprobs=0)
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", sampled)
+    entries = answer["choices"][0]["logprobs"]["content"]
+    check(status == 200 and entries and all(entry["logprob"] <= 0 and entry["top_logprobs"] == [] for entry in entries),
+          f"sampled, top_logprobs 0: each token's logprob alone: {answer}")
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(chat, logprobs=False, top_logprobs=0))
+    check(status == 200 and answer["choices"][0]["logprobs"] is None, f"logprobs false: null: {answer}")
+    print(f"logprobs: greedy tokens are their positions' most likely, equal to GENERATE's "
+          f"({logprobs['token_logprobs'][0]:.4f} first), streamed the same; chat and completions shapes")
 
 
 def find_multibyte(gateway):
@@ -695,6 +783,7 @@ def main():
         scenario_stops(gateway, prompt, text)
         scenario_penalties(gateway, prompt, text)
         scenario_logit_bias(gateway, prompt, text)
+        scenario_logprobs(gateway, prompt, text)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)

@@ -15,6 +15,7 @@
 #include "xinf_batch.h"
 #include "xinf_samples.h"
 #include "xinf_penalties.h"
+#include "xinf_logprobs.h"
 #include "xinf_model.h"
 
 #include <sys/wait.h>
@@ -113,7 +114,7 @@ s_bad_sampling (const void *wire, size_t size, const xinf_sampling_t *good, size
                 const char *needle)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (good, 1, frame);
+    xinf_samples_encode (good, NULL, 1, frame);
     memcpy (frame + 4 * word, &value, 4);
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     s_check_error (reply, "BAD_REQUEST", needle);
@@ -129,7 +130,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
         best = logits [index] > logits [best] ? (int32_t) index : best;
     xinf_sampling_t greedy = { 0, 1, 0, 0, 0 }, hot = { 1.5f, 0.95f, 40, 1234, 3 };
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&greedy, 1, frame);
+    xinf_samples_encode (&greedy, NULL, 1, frame);
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);
     CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), sizeof (int32_t));
@@ -140,7 +141,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
     CHECK (xinf_sampler_set (sampler, &hot) == 0);
     int32_t expected = xinf_sampler_sample (sampler, logits, vocab);
     xinf_sampler_destroy (&sampler);
-    xinf_samples_encode (&hot, 1, frame);
+    xinf_samples_encode (&hot, NULL, 1, frame);
     for (int again = 0; again < 2; again++) {
         reply = s_sampled_step (wire, size, frame, sizeof frame);
         CHECK (xinf_msg_is (reply, "TOKENS"));
@@ -161,7 +162,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
     memcpy (&bits, &above_one, 4);
     s_bad_sampling (wire, size, &hot, 3, bits, "samples[0].top_p");
     s_bad_sampling (wire, size, &hot, 4, (uint32_t) vocab + 1, "samples[0].top_k");
-    s_bad_sampling (wire, size, &hot, 5, 1, "samples[0].reserved");
+    s_bad_sampling (wire, size, &hot, 5, XINF_LOGPROBS_TOP_MAX + 2, "samples[0].logprobs");
     s_bad_sampling (wire, size, &hot, 0, 0x12345678, "SMPL");
     s_bad_sampling (wire, size, &hot, 1, 2, "SMPL");
     for (size_t cut = 0; cut < sizeof frame; cut += 5) {
@@ -194,7 +195,7 @@ s_penalized_step (const void *wire, size_t size, const xinf_sampling_t *sampling
                   size_t penalties_size)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (sampling, 1, frame);
+    xinf_samples_encode (sampling, NULL, 1, frame);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     xinf_msg_add_bytes (msg, wire, size);
     xinf_msg_add_bytes (msg, frame, sizeof frame);
@@ -233,6 +234,65 @@ s_argmax (const float *values, size_t vocab)
     for (size_t index = 1; index < vocab; index++)
         best = values [index] > values [best] ? (int32_t) index : best;
     return best;
+}
+
+//  The log-probability of 'token' in 'logits' by the plain way (long double).
+static long double
+s_reference_logprob (const float *logits, size_t vocab, int32_t token)
+{
+    long double top = logits [s_argmax (logits, vocab)], sum = 0;
+    for (size_t index = 0; index < vocab; index++)
+        sum += expl ((long double) logits [index] - top);
+    return (long double) logits [token] - top - logl (sum);
+}
+
+//  Log-probabilities (SMPL's logprobs word): TOKENS' second frame has the
+//  sampled token's and the 5 most likely tokens', as the plain reference
+//  gives them, over the logits after a bias (the sampler's logits);
+//  without the word there is no second frame.
+static void
+s_test_logprobs (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
+{
+    float *biased = malloc (vocab * sizeof (float));
+    memcpy (biased, logits, vocab * sizeof (float));
+    xinf_logit_bias_t bias = { 7, 3.5f };
+    biased [7] = biased [7] + bias.bias;
+    xinf_sampling_t hot = { 1.5f, 0.95f, 40, 99, 2 };
+    uint32_t asked = 6;
+    uint8_t samples [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (&hot, &asked, 1, samples);
+    size_t frame_size;
+    uint8_t *frame = s_penalties_frame (0, 0, NULL, 0, &bias, 1, SIZE_MAX / 8, 0, &frame_size);
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (msg, wire, size);
+    xinf_msg_add_bytes (msg, samples, sizeof samples);
+    xinf_msg_add_bytes (msg, frame, frame_size);
+    xinf_msg_t *reply = s_ask (msg);
+    CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 2);
+    int32_t token = *(int32_t *) zframe_data (xinf_msg_frame (reply, 0));
+    xinf_logprobs_row_t row;
+    char error [256];
+    zframe_t *reports = xinf_msg_frame (reply, 1);
+    CHECK (xinf_logprobs_decode (zframe_data (reports), zframe_size (reports), 1, &asked, vocab, &row, error,
+                                 sizeof error) == 0);
+    CHECK (fabsl ((long double) row.logprob - s_reference_logprob (biased, vocab, token)) < 1e-5L);
+    float *ranked = malloc (vocab * sizeof (float));
+    memcpy (ranked, biased, vocab * sizeof (float));
+    for (size_t top = 0; top < 5; top++) {
+        int32_t expected = s_argmax (ranked, vocab);
+        CHECK_INT (row.top [top].token, expected);
+        CHECK (fabsl ((long double) row.top [top].logprob - s_reference_logprob (biased, vocab, expected)) < 1e-5L);
+        ranked [expected] = -INFINITY;
+    }
+    xinf_msg_destroy (&reply);
+    //  No word, no second frame
+    xinf_samples_encode (&hot, NULL, 1, samples);
+    reply = s_sampled_step (wire, size, samples, sizeof samples);
+    CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);
+    xinf_msg_destroy (&reply);
+    free (ranked);
+    free (frame);
+    free (biased);
 }
 
 //  Logit biases alone: +100 on the least likely token makes it the
@@ -338,7 +398,7 @@ s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t 
     reply = s_penalized_step (wire, size, &greedy, frame, frame_size);
     xinf_msg_destroy (&reply);
     uint8_t plain [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&greedy, 1, plain);
+    xinf_samples_encode (&greedy, NULL, 1, plain);
     reply = s_sampled_step (wire, size, plain, sizeof plain);
     CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), best);
     xinf_msg_destroy (&reply);
@@ -404,6 +464,7 @@ main (int argc, char *argv [])
     s_test_sampling (wire, size, logits, vocab);
     s_test_penalties (wire, size, logits, vocab);
     s_test_biases (wire, size, logits, vocab);
+    s_test_logprobs (wire, size, logits, vocab);
 
     //  Each field out of range, named
     reply = s_step (NULL, 0);

@@ -335,6 +335,20 @@ test_frame_errors (void)
     }
 }
 
+//  A well-formed header of more values than allowed (a large request) is
+//  refused with its corr, so that its sender is answered, not left waiting.
+static void
+test_too_many_values (void)
+{
+    xinf_value_t *header = s_header ();
+    xinf_value_t *values = xinf_value_new_array ();
+    for (size_t index = 0; index < XINF_OBJECTS_MAX; index++)
+        xinf_array_push (values, xinf_value_new_uint (1));
+    xinf_value_t *body = xinf_map_get (header, "body");
+    xinf_map_put (body, "values", values);
+    s_expect_refused (s_zmsg (&header, 2), "more objects than allowed", 77);
+}
+
 static void
 test_field_errors (void)
 {
@@ -776,6 +790,7 @@ main (void)
     RUN (test_type_names);
     RUN (test_frame_errors);
     RUN (test_field_errors);
+    RUN (test_too_many_values);
     RUN (test_array_errors);
     RUN (test_versions);
     RUN (test_limits);

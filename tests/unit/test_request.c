@@ -3,8 +3,11 @@
     1024 a vocabulary token may have (the tokenizer refuses longer ones),
     and passes the RUN_TOKEN decoder; a prompt that fills the answer's one
     message is refused, a generation stops with finish_reason length when
-    the answer (ids or text) is full.  */
+    the answer (ids or text) is full; log-probabilities streamed in each
+    RUN_TOKEN, or all in RUN_DONE, which still fits.  */
 #include "test_unit.h"
+
+#include <math.h>
 #include "xinf_request.h"
 #include "xinf_node_msg.h"
 #include "test_tokenizer.h"
@@ -50,7 +53,7 @@ test_long_piece (void)
         if (!request)
             fprintf (stderr, "RUN refused: %s\n", check.reason);
         CHECK (request);
-        xinf_request_take (request, long_id, tokenizer);
+        xinf_request_take (request, long_id, NULL, tokenizer);
         xinf_msg_t *msg = xinf_request_token_msg (request, tokenizer, false);
         xinf_node_msg_run_token_t token;
         xinf_node_msg_run_token_decode (xinf_msg_body (msg), &token, &check);
@@ -100,7 +103,7 @@ static xinf_msg_t *
 s_generate (xinf_request_t *request, xinf_tokenizer_t *tokenizer, int32_t token)
 {
     do
-        xinf_request_take (request, token, tokenizer);
+        xinf_request_take (request, token, NULL, tokenizer);
     while (!xinf_request_at_length (request));
     return xinf_request_done_msg (request, tokenizer, "length");
 }
@@ -164,7 +167,7 @@ test_answer_too_large (void)
     CHECK (request->count > 10000 && request->count < request->max_tokens);
     //  Generated past full (as before the check): TOO_LARGE with the counts
     for (int token = 0; token < 30000; token++)
-        xinf_request_take (request, 104, tokenizer);
+        xinf_request_take (request, 104, NULL, tokenizer);
     msg = xinf_request_done_msg (request, tokenizer, "length");
     CHECK (xinf_msg_is (msg, "RUN_FAILED"));
     CHECK_STR (xinf_value_str (xinf_map_get (xinf_msg_body (msg), "code")), "TOO_LARGE");
@@ -210,10 +213,71 @@ test_answer_text_full (void)
     test_vocab_destroy (&vocab);
 }
 
+//  Log-probabilities. Streamed: each RUN_TOKEN carries the token's and
+//  its top ones (-inf as -9999), and passes the RUN_TOKEN decoder. Not
+//  streamed: RUN_DONE carries every token's; with 20 tops of 1024 bytes
+//  of text each, the answer is full after about 48 tokens, and RUN_DONE
+//  fits in one message and passes its decoder.
+static void
+test_logprobs (void)
+{
+    char text [XINF_TOKENIZER_TEXT_MAX];
+    for (size_t index = 0; index < sizeof text; index++)
+        text [index] = (char) ('a' + index % 26);
+    test_vocab_t vocab;
+    test_gpt2_vocab (&vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
+    uint32_t long_id = (uint32_t) vocab.count;
+    test_vocab_add (&vocab, text, sizeof text, 0, XINF_TOKEN_NORMAL);
+    xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
+    xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
+    CHECK (tokenizer);
+    xinf_logprobs_row_t report = { .asked = 21, .logprob = -INFINITY };
+    for (size_t top = 0; top < 20; top++)
+        report.top [top] = (xinf_logprob_t) { long_id, -0.5f - (float) top };
+    for (int stream = 1; stream >= 0; stream--) {
+        xinf_value_t *body = s_run ();
+        xinf_map_put_uint (body, "max_tokens", 5000);
+        xinf_map_put_bool (body, "stream", stream);
+        xinf_map_put_bool (body, "logprobs", true);
+        xinf_map_put_uint (body, "top_logprobs", 20);
+        xinf_check_t check = XINF_CHECK_INIT;
+        const char *code = NULL;
+        xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 8192, &check, &code);
+        CHECK (request && xinf_request_logprobs_word (request) == 21);
+        if (stream) {
+            CHECK (xinf_request_take (request, 104, &report, tokenizer) == 0);
+            xinf_msg_t *msg = xinf_request_token_msg (request, tokenizer, false);
+            xinf_node_msg_run_token_t token;
+            xinf_node_msg_run_token_decode (xinf_msg_body (msg), &token, &check);
+            CHECK (!check.failed && token.has_logprob && token.logprob == -9999);
+            CHECK_INT (xinf_value_count (token.top_logprobs), 20);
+            xinf_msg_destroy (&msg);
+        }
+        else {
+            do
+                CHECK (xinf_request_take (request, 104, &report, tokenizer) == 0);
+            while (!xinf_request_at_length (request));
+            CHECK (request->count >= 40 && request->count <= 50);
+            xinf_msg_t *msg = xinf_request_done_msg (request, tokenizer, "length");
+            CHECK (xinf_msg_is (msg, "RUN_DONE"));
+            xinf_node_msg_run_done_t done;
+            xinf_node_msg_run_done_decode (xinf_msg_body (msg), &done, &check);
+            CHECK (!check.failed && done.has_logprobs);
+            CHECK_INT (xinf_value_count (done.logprobs), request->count);
+            s_check_fits (&msg);
+        }
+        xinf_request_destroy (&request);
+        xinf_value_destroy (&body);
+    }
+    xinf_tokenizer_destroy (&tokenizer);
+    test_vocab_destroy (&vocab);
+}
+
 int
 main (void)
 {
     xinf_log_set_level (XINF_LOG_ERROR);
+    RUN (test_logprobs);
     RUN (test_long_piece);
     RUN (test_answer_too_large);
     RUN (test_answer_text_full);

@@ -1,0 +1,105 @@
+/*  xinf_gateway_logprobs: OpenAI's logprobs of a generation, from the
+    logprob and top_logprobs of each GENERATE_TOKEN (client.md), in the
+    shape each endpoint answers with (protocols/http.md):
+
+    chat:         {"content": [{"token", "logprob", "bytes", "top_logprobs":
+                  [{"token", "logprob", "bytes"}]}]}
+    completions:  {"tokens": [...], "token_logprobs": [...],
+                  "top_logprobs": [{text: logprob}], "text_offset": [...]}
+
+    A token's text is its bytes as JSON text (bytes that are no UTF-8
+    become U+FFFD; "bytes" has them as they are). Entries are kept in the
+    chat shape as tokens come and turned into the completions' one when
+    an answer or chunk is written.  */
+#include "xinf_gateway_private.h"
+#include "xinf_client_msg.h"
+
+#include <math.h>
+
+//  A token's text and bytes into 'entry'.
+static void
+s_put_text (json_t *entry, const char *text, size_t size)
+{
+    json_object_set_new (entry, "token", xinf_gw_json_text (text, size));
+    json_t *bytes = json_array ();
+    for (size_t at = 0; at < size; at++)
+        json_array_append_new (bytes, json_integer ((unsigned char) text [at]));
+    json_object_set_new (entry, "bytes", bytes);
+}
+
+json_t *
+xinf_gw_logprobs_entry (const char *text, size_t size, double logprob, const xinf_value_t *top)
+{
+    json_t *entry = json_object ();
+    s_put_text (entry, text, size);
+    json_object_set_new (entry, "logprob", json_real (logprob));
+    json_t *tops = json_array ();
+    for (size_t index = 0; top && index < xinf_value_count (top); index++) {
+        xinf_check_t check = XINF_CHECK_INIT;
+        xinf_client_msg_token_logprob_t item;
+        const xinf_value_t *value = xinf_array_at (top, index);
+        if (xinf_client_msg_token_logprob_decode (value, &item, &check))
+            continue;                 //  the whole message was checked: cannot happen
+        size_t length = 0;
+        const char *bytes = xinf_value_bytes (xinf_map_get (value, "text"), &length);
+        json_t *alternative = json_object ();
+        s_put_text (alternative, bytes ? bytes : "", bytes ? length : 0);
+        json_object_set_new (alternative, "logprob", json_real (item.logprob));
+        json_array_append_new (tops, alternative);
+    }
+    json_object_set_new (entry, "top_logprobs", tops);
+    return entry;
+}
+
+//  UTF-8 characters in a token's text as the answer shows it (the JSON
+//  string's code points).
+static size_t
+s_characters (json_t *token)
+{
+    const char *text = json_string_value (token);
+    size_t count = 0;
+    for (size_t at = 0; text && at < json_string_length (token); at++)
+        count += ((unsigned char) text [at] & 0xC0) != 0x80;
+    return count;
+}
+
+//  The completions' shape of 'entries'; 'offset': characters of the
+//  answer before them, moved past them.
+static json_t *
+s_completions (json_t *entries, size_t *offset)
+{
+    json_t *tokens = json_array (), *logprobs = json_array (), *tops = json_array (), *offsets = json_array ();
+    size_t index;
+    json_t *entry;
+    json_array_foreach (entries, index, entry) {
+        json_t *token = json_object_get (entry, "token");
+        json_array_append (tokens, token);
+        json_array_append (logprobs, json_object_get (entry, "logprob"));
+        json_t *top = json_object (), *alternative;
+        size_t at;
+        json_array_foreach (json_object_get (entry, "top_logprobs"), at, alternative)
+            json_object_set (top, json_string_value (json_object_get (alternative, "token")),
+                             json_object_get (alternative, "logprob"));
+        json_array_append_new (tops, top);
+        json_array_append_new (offsets, json_integer ((json_int_t) *offset));
+        *offset += s_characters (token);
+    }
+    json_t *object = json_object ();
+    json_object_set_new (object, "tokens", tokens);
+    json_object_set_new (object, "token_logprobs", logprobs);
+    json_object_set_new (object, "top_logprobs", tops);
+    json_object_set_new (object, "text_offset", offsets);
+    return object;
+}
+
+json_t *
+xinf_gw_logprobs_choice (json_t *entries, bool chat, size_t *offset)
+{
+    if (!entries)
+        return json_null ();
+    if (!chat)
+        return s_completions (entries, offset);
+    json_t *object = json_object ();
+    json_object_set (object, "content", entries);
+    return object;
+}

@@ -1,0 +1,48 @@
+/*  xinf_request_logprobs: the log-probabilities a generation request
+    asked for (GENERATE logprobs, top_logprobs), as its replica gets them
+    from the executor each step (xinf_logprobs.h) and sends them on: in
+    each RUN_TOKEN when streamed, else every token's in RUN_DONE, whose
+    one message they must fit (the bytes and values they add are counted).
+
+    A logprob of -inf (a token of probability 0) is sent as -9999, as
+    OpenAI writes it; the tokens' texts are their bytes (raw).
+*/
+#ifndef XINF_REQUEST_LOGPROBS_H_INCLUDED
+#define XINF_REQUEST_LOGPROBS_H_INCLUDED
+
+#include "xinf.h"
+#include "xinf_logprobs.h"
+#include "xinf_tokenizer.h"
+
+typedef struct _xinf_request_logprobs_t xinf_request_logprobs_t;
+
+//  The log-probabilities of a request that asked for 'top' most likely
+//  tokens beside each (0-20), 'stream'ed or kept for RUN_DONE; NULL when
+//  out of memory.
+xinf_request_logprobs_t *xinf_request_logprobs_new (uint32_t top, bool stream);
+void xinf_request_logprobs_destroy (xinf_request_logprobs_t **self_p);
+
+//  What the executor's rows ask for: top + 1 (xinf_samples.h).
+uint32_t xinf_request_logprobs_asked (const xinf_request_logprobs_t *self);
+
+//  Keeps the report of the token just generated; -1 when out of memory
+//  for keeping it.
+int xinf_request_logprobs_take (xinf_request_logprobs_t *self, const xinf_logprobs_row_t *report,
+                                xinf_tokenizer_t *tokenizer);
+
+//  RUN_TOKEN's logprob and top_logprobs for the token just taken.
+void xinf_request_logprobs_put_token (const xinf_request_logprobs_t *self, xinf_tokenizer_t *tokenizer,
+                                      xinf_value_t *body);
+
+//  RUN_DONE's logprobs (not streamed only: every token's).
+void xinf_request_logprobs_put_done (const xinf_request_logprobs_t *self, xinf_tokenizer_t *tokenizer,
+                                     xinf_value_t *body);
+
+//  MessagePack bytes and values RUN_DONE's logprobs take so far, and at
+//  most one more token adds (0 when streamed).
+size_t xinf_request_logprobs_bytes (const xinf_request_logprobs_t *self);
+size_t xinf_request_logprobs_values (const xinf_request_logprobs_t *self);
+size_t xinf_request_logprobs_next_bytes (const xinf_request_logprobs_t *self);
+size_t xinf_request_logprobs_next_values (const xinf_request_logprobs_t *self);
+
+#endif
