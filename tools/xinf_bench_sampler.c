@@ -10,13 +10,16 @@
     ones, timed in turns, and each against one copy of the row (memcpy, the
     least any pass over it costs) from the same run.
     Both kinds of passes draw the same tokens; the tool checks that.
-    Last, the CPU backend's sample op on all rows of the spread 8 logits
+    Then the log-probabilities a row reports when a request asks for them
+    (models/xinf_logprobs.h: the 20 most likely tokens and the normalizer),
+    the same way. Last, the CPU backend's sample op on all rows of the spread 8 logits
     (a step's rows, spread over its pool) with 1 thread and with
     --threads (default: the online cores), and the ratio.
 */
 #include "xinf_cpu_backend.h"
 #include "xinf_cpu_ops.h"
 #include "xinf_sampler.h"
+#include "xinf_logprobs.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -97,6 +100,49 @@ s_setting (xinf_sampler_t *sampler, const float *logits, size_t vocab, size_t ro
             rc ? "   TOKENS DIFFER" : "");
     free (tokens [0]);
     free (tokens [1]);
+    free (copy);
+    return rc;
+}
+
+//  Seconds a row of the log-probabilities of all rows (20 tops, then the
+//  logprob of token 0); the reports out.
+static double
+s_logprobs (const float *logits, size_t vocab, size_t rows, double *weights, xinf_logprobs_row_t *reports)
+{
+    double start = s_now ();
+    for (size_t row = 0; row < rows; row++) {
+        reports [row].asked = XINF_LOGPROBS_TOP_MAX + 1;
+        double normalizer = xinf_logprobs_scan (logits + row * vocab, vocab, &reports [row], weights);
+        reports [row].logprob = xinf_logprobs_of (logits + row * vocab, 0, normalizer);
+    }
+    return (s_now () - start) / (double) rows;
+}
+
+//  The log-probabilities as s_setting times a sampling setting. 0, or -1
+//  when the two kinds of passes report differently.
+static int
+s_logprobs_setting (const float *logits, size_t vocab, size_t rows, double seconds)
+{
+    xinf_logprobs_row_t *reports [2] = { calloc (rows, sizeof (xinf_logprobs_row_t)),
+                                         calloc (rows, sizeof (xinf_logprobs_row_t)) };
+    double *weights = malloc (vocab * sizeof (double));
+    float *copy = malloc (vocab * sizeof (float));
+    double best [3] = { INFINITY, INFINITY, INFINITY }, end = s_now () + seconds;
+    for (int round = 0; round < 3 || s_now () < end; round++) {
+        for (int kind = 0; kind < 2; kind++) {
+            xinf_cpu_simd_set (kind == 0);
+            best [kind] = fmin (best [kind], s_logprobs (logits, vocab, rows, weights, reports [kind]));
+        }
+        best [2] = fmin (best [2], s_read (logits, vocab, rows, copy));
+    }
+    xinf_cpu_simd_set (true);
+    int rc = memcmp (reports [0], reports [1], rows * sizeof (xinf_logprobs_row_t)) == 0 ? 0 : -1;
+    printf ("  %-22s simd %8.1f us (%5.1fx a copy)   portable %8.1f us (%5.1fx a copy)   copy %6.1f us%s\n",
+            "logprobs, top 20", best [0] * 1e6, best [0] / best [2], best [1] * 1e6, best [1] / best [2],
+            best [2] * 1e6, rc ? "   REPORTS DIFFER" : "");
+    free (reports [0]);
+    free (reports [1]);
+    free (weights);
     free (copy);
     return rc;
 }
@@ -199,6 +245,7 @@ main (int argc, char *argv [])
         printf ("%zu rows of %zu logits, spread %g:\n", rows, vocab, spreads [s]);
         for (int k = 0; k < 4; k++)
             rc |= s_setting (sampler, logits, vocab, rows, names [k], settings [k], seconds / 8);
+        rc |= s_logprobs_setting (logits, vocab, rows, seconds / 8);
     }
     rc |= s_threads (logits, vocab, rows, threads, seconds / 4);
     xinf_sampler_destroy (&sampler);
