@@ -18,7 +18,6 @@ struct _xinf_exec_sampling_t {
     uint32_t *asked;                  //  [max_seqs]: each row's logprobs word (0: none)
     bool reporting;                   //  the step has a row that asks for logprobs
     xinf_logprobs_row_t *reports;     //  [max_seqs], made at the first step that asks
-    double *normalizers;              //  [max_seqs]: each asking row's
     double *weights;                  //  [vocab]: the scan's room
     //  Sampling by the backend's op: the rows stay in its memory (the
     //  host rows themselves for the CPU). NULL: sampled on the host
@@ -54,7 +53,7 @@ xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, 
                                      calloc (max_seqs, sizeof (xinf_sampling_t)),
                                      calloc (max_seqs, sizeof (xinf_penalty_t)), false,
                                      calloc (max_seqs, sizeof (int32_t)), xinf_sampler_new (0, 0, 1, 0),
-                                     calloc (max_seqs, sizeof (uint32_t)), false, NULL, NULL, NULL, NULL, NULL };
+                                     calloc (max_seqs, sizeof (uint32_t)), false, NULL, NULL, NULL, NULL };
     if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked) {
         xinf_exec_sampling_destroy (&self);
         return NULL;
@@ -78,7 +77,6 @@ xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p)
         xinf_sampler_destroy (&self->sampler);
         free (self->asked);
         free (self->reports);
-        free (self->normalizers);
         free (self->weights);
         free (self);
         *self_p = NULL;
@@ -161,10 +159,9 @@ s_reports_room (xinf_exec_sampling_t *self)
 {
     if (!self->reports) {
         self->reports = calloc (self->max_seqs, sizeof (xinf_logprobs_row_t));
-        self->normalizers = calloc (self->max_seqs, sizeof (double));
         self->weights = calloc (self->vocab, sizeof (double));
     }
-    return self->reports && self->normalizers && self->weights;
+    return self->reports && self->weights;
 }
 
 //  Before sampling: each asking row's most likely tokens and normalizer,
@@ -186,7 +183,7 @@ s_scan_reports (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t si
         bool read = self->penalized && xinf_penalty_active (&self->penalties [row]);    //  s_penalize read it
         if (device && !read && be->ops->read (be, host, self->backend_logits + row * self->vocab, bytes))
             return xinf_fail (error, size, "logprobs: logits row %zu could not be read from %s", row, be->ops->name);
-        self->normalizers [row] = xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
+        xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
     }
     return 0;
 }
@@ -225,8 +222,8 @@ xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, s
     }
     for (size_t row = 0; self->reporting && row < n_out; row++)
         if (self->asked [row])
-            self->reports [row].logprob = xinf_logprobs_of (self->host_logits + row * self->vocab,
-                                                            (uint32_t) self->tokens [row], self->normalizers [row]);
+            self->reports [row].logprob = xinf_logprobs_of (&self->reports [row], self->host_logits + row * self->vocab,
+                                                            (uint32_t) self->tokens [row]);
     return 0;
 }
 

@@ -51,8 +51,9 @@ xinf_gw_logprobs_entry (const char *text, size_t size, double logprob, const xin
     return entry;
 }
 
-//  UTF-8 characters in a token's text as the answer shows it (the JSON
-//  string's code points).
+//  Characters of a token's text as its entry shows it (the JSON string's
+//  code points): text_offset sums them, as vLLM does; a character split
+//  between tokens counts in each.
 static size_t
 s_characters (json_t *token)
 {
@@ -75,11 +76,16 @@ s_completions (json_t *entries, size_t *offset)
         json_t *token = json_object_get (entry, "token");
         json_array_append (tokens, token);
         json_array_append (logprobs, json_object_get (entry, "logprob"));
+        //  Keyed by text: of tokens that show the same text (bytes that
+        //  are no UTF-8 all show U+FFFD) the most likely one's value
         json_t *top = json_object (), *alternative;
         size_t at;
-        json_array_foreach (json_object_get (entry, "top_logprobs"), at, alternative)
-            json_object_set (top, json_string_value (json_object_get (alternative, "token")),
-                             json_object_get (alternative, "logprob"));
+        json_array_foreach (json_object_get (entry, "top_logprobs"), at, alternative) {
+            json_t *text = json_object_get (alternative, "token");
+            if (!json_object_getn (top, json_string_value (text), json_string_length (text)))
+                json_object_setn (top, json_string_value (text), json_string_length (text),
+                                  json_object_get (alternative, "logprob"));
+        }
         json_array_append_new (tops, top);
         json_array_append_new (offsets, json_integer ((json_int_t) *offset));
         *offset += s_characters (token);

@@ -311,23 +311,28 @@ s_logit_bias (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  Log-probabilities. Chat: logprobs true or false, top_logprobs 0-20
-//  with it. Completions: logprobs, the most likely tokens 0-20 (OpenAI
-//  allows 5, vLLM 20); null leaves it off.
+//  Log-probabilities. Chat: logprobs true or false (or 1 or 0, which
+//  lenient clients send), top_logprobs 0-20 with it. Completions:
+//  logprobs, the most likely tokens 0-20 (OpenAI allows 5, vLLM 20); null
+//  and false leave it off.
 static int
 s_logprobs (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
     json_int_t top = 0;
+    json_t *logprobs = json_object_get (root, "logprobs");
     if (!chat) {
-        json_t *logprobs = json_object_get (root, "logprobs");
-        out->logprobs = logprobs && !json_is_null (logprobs);
-        if (s_integer (root, "logprobs", 0, XINF_GW_TOP_LOGPROBS, &top, error))
+        out->logprobs = logprobs && !json_is_null (logprobs) && !json_is_false (logprobs);
+        if (out->logprobs && s_integer (root, "logprobs", 0, XINF_GW_TOP_LOGPROBS, &top, error))
             return -1;
         out->top_logprobs = (uint64_t) top;
         return 0;
     }
-    if (s_bool (root, "logprobs", &out->logprobs, error)
-    ||  s_integer (root, "top_logprobs", 0, XINF_GW_TOP_LOGPROBS, &top, error))
+    if (json_is_integer (logprobs) && (json_integer_value (logprobs) == 0 || json_integer_value (logprobs) == 1))
+        out->logprobs = json_integer_value (logprobs) == 1;
+    else
+    if (s_bool (root, "logprobs", &out->logprobs, error))
+        return -1;
+    if (s_integer (root, "top_logprobs", 0, XINF_GW_TOP_LOGPROBS, &top, error))
         return -1;
     if (top > 0 && !out->logprobs)
         return xinf_gw_error_bad (error, "top_logprobs", "needs logprobs set to true");

@@ -45,7 +45,7 @@ s_keep (xinf_logprob_t *top, size_t n, size_t *count, uint32_t token, float logi
     top [at] = (xinf_logprob_t) { token, logit };
 }
 
-double
+void
 xinf_logprobs_scan (const float *logits, size_t vocab, xinf_logprobs_row_t *row, double *weights)
 {
     size_t n = row->asked > 1 ? row->asked - 1 : 0, count = 0;
@@ -55,19 +55,24 @@ xinf_logprobs_scan (const float *logits, size_t vocab, xinf_logprobs_row_t *row,
             s_keep (row->top, n, &count, (uint32_t) token, logit);
     }
     float top = logits [xinf_sampler_argmax (logits, vocab)];
-    double normalizer = isfinite (top) ? top + log (xinf_sampler_weigh (logits, vocab, top, 1.0, weights)) : top;
+    row->infinite = 0;
+    if (top == INFINITY)
+        for (size_t token = 0; token < vocab; token++)
+            row->infinite += logits [token] == INFINITY;
+    row->normalizer = isfinite (top) ? top + log (xinf_sampler_weigh (logits, vocab, top, 1.0, weights)) : top;
     for (size_t at = 0; at < count; at++)
-        row->top [at].logprob = xinf_logprobs_of (logits, row->top [at].token, normalizer);
-    return normalizer;
+        row->top [at].logprob = xinf_logprobs_of (row, logits, row->top [at].token);
 }
 
 float
-xinf_logprobs_of (const float *logits, uint32_t token, double normalizer)
+xinf_logprobs_of (const xinf_logprobs_row_t *row, const float *logits, uint32_t token)
 {
     float logit = logits [token];
-    if (isnan (logit) || !isfinite (normalizer))
+    if (row->infinite)                //  the +inf logits share all the mass
+        return logit == INFINITY ? (float) -log ((double) row->infinite) : -INFINITY;
+    if (isnan (logit) || !isfinite (row->normalizer))
         return -INFINITY;
-    double logprob = (double) logit - normalizer;
+    double logprob = (double) logit - row->normalizer;
     return logprob < 0 ? (float) logprob : 0.0f;
 }
 
@@ -130,7 +135,7 @@ xinf_logprobs_decode (const void *bytes, size_t size, size_t count, const uint32
     at += S_HEADER;
     for (size_t index = 0; index < count; index++) {
         xinf_logprobs_row_t *row = &rows [index];
-        if (end - at < 4 || (row->asked = s_get32 (at)) != asked [index]) {
+        if (end - at < 4 || (row->asked = s_get32 (at)) != asked [index] || row->asked > vocab + 1) {
             snprintf (error, error_size, "logprobs row %zu is cut or not what the step asked (%u)", index,
                       (unsigned) asked [index]);
             return -1;

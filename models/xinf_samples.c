@@ -71,7 +71,8 @@ xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab,
         const char *field = !(params->temperature >= 0 && params->temperature <= 100) ? "temperature"
                           : !(params->top_p > 0 && params->top_p <= 1) ? "top_p"
                           : params->top_k > vocab ? "top_k"
-                          : logprobs [row] > XINF_LOGPROBS_TOP_MAX + 1 ? "logprobs" : NULL;
+                          : logprobs [row] > XINF_LOGPROBS_TOP_MAX + 1 || logprobs [row] > vocab + 1 ? "logprobs"
+                          : NULL;
         if (field) {
             snprintf (error, error_size, "field 'samples[%zu].%s' is out of range", row, field);
             return -1;

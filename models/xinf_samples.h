@@ -25,7 +25,8 @@ size_t xinf_samples_wire_size (size_t count);
 void xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, size_t count, void *bytes);
 //  Reads 'count' rows (the step's n_out) and their logprobs words into
 //  'logprobs' ('count' of them) and checks each: temperature finite in
-//  [0, 100], top_p in (0, 1], top_k <= vocab, logprobs at most 21. 0, or
+//  [0, 100], top_p in (0, 1], top_k <= vocab, logprobs at most 21 and
+//  vocab + 1. 0, or
 //  -1 with the reason naming the row and field.
 int xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sampling_t *rows,
                          uint32_t *logprobs, char *error, size_t error_size);

@@ -112,8 +112,8 @@ s_logprobs (const float *logits, size_t vocab, size_t rows, double *weights, xin
     double start = s_now ();
     for (size_t row = 0; row < rows; row++) {
         reports [row].asked = XINF_LOGPROBS_TOP_MAX + 1;
-        double normalizer = xinf_logprobs_scan (logits + row * vocab, vocab, &reports [row], weights);
-        reports [row].logprob = xinf_logprobs_of (logits + row * vocab, 0, normalizer);
+        xinf_logprobs_scan (logits + row * vocab, vocab, &reports [row], weights);
+        reports [row].logprob = xinf_logprobs_of (&reports [row], logits + row * vocab, 0);
     }
     return (s_now () - start) / (double) rows;
 }

@@ -100,6 +100,7 @@ BAD_BODIES = [
     # OpenAI features this server lacks: refused, not silently ignored
     ({"model": "m", "prompt": "x", "logprobs": 21}, "between 0 and 20", "logprobs"),
     ({"model": "m", "prompt": "x", "logprobs": True}, "must be an integer", "logprobs"),
+    ({"model": "m", "prompt": "x", "logprobs": 1.5}, "must be an integer", "logprobs"),
     ({"model": "m", "prompt": "x", "echo": True}, "not supported", "echo"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "json_object"}}, "is supported", "response_format"),
@@ -133,7 +134,7 @@ BAD_CHATS = [
      "content is required", "messages"),
     ({"model": "m", "messages": [{"role": "function", "name": "f", "content": "1"}]}, "send its result as a 'tool'",
      "messages"),
-    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": 1}, "true or false", "logprobs"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": 2}, "true or false", "logprobs"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "top_logprobs": 2}, "needs logprobs",
      "top_logprobs"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 21},
@@ -455,8 +456,12 @@ def scenario_logprobs(gateway, prompt, text):
     entries = answer["choices"][0]["logprobs"]["content"]
     check(status == 200 and entries and all(entry["logprob"] <= 0 and entry["top_logprobs"] == [] for entry in entries),
           f"sampled, top_logprobs 0: each token's logprob alone: {answer}")
-    status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(chat, logprobs=False, top_logprobs=0))
-    check(status == 200 and answer["choices"][0]["logprobs"] is None, f"logprobs false: null: {answer}")
+    for off in (False, 0, None):
+        status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(chat, logprobs=off, top_logprobs=0))
+        check(status == 200 and answer["choices"][0]["logprobs"] is None, f"chat logprobs {off}: null: {answer}")
+    for off in (False, None):
+        status, _, answer = gateway.call("POST", "/v1/completions", dict(body, logprobs=off))
+        check(status == 200 and answer["choices"][0]["logprobs"] is None, f"logprobs {off}: null: {answer}")
     print(f"logprobs: greedy tokens are their positions' most likely, equal to GENERATE's "
           f"({logprobs['token_logprobs'][0]:.4f} first), streamed the same; chat and completions shapes")
 

@@ -1,6 +1,7 @@
 /*  test_logprobs: a row's log-probabilities (xinf_logprobs_scan, _of)
     against a plain reference (a sort of the whole row, libm's exp and log
-    in long double) on random rows of many sizes, with ties, NaN and -inf;
+    in long double) on random rows of many sizes, with ties, NaN and -inf,
+    and +inf;
     the TOKENS frame through encode and decode, and every bad field and
     cut refused.  */
 #include "test_unit.h"
@@ -55,8 +56,10 @@ s_check_row (size_t vocab, float spread, uint32_t asked, bool odd)
             logits [token] = s_random (2) ? NAN : -INFINITY;
         order [token] = (uint32_t) token;
     }
+    if (asked > vocab + 1)
+        asked = (uint32_t) vocab + 1;                 //  as the replica asks
     xinf_logprobs_row_t row = { .asked = asked };
-    double normalizer = xinf_logprobs_scan (logits, vocab, &row, weights);
+    xinf_logprobs_scan (logits, vocab, &row, weights);
     s_sorted_logits = logits;
     qsort (order, vocab, sizeof *order, s_rank);
     long double top = logits [order [0]], sum = 0;
@@ -74,7 +77,7 @@ s_check_row (size_t vocab, float spread, uint32_t asked, bool odd)
                                   : !s_close (row.top [at].logprob, expected);
     }
     uint32_t sampled = s_random ((uint32_t) vocab);
-    float logprob = xinf_logprobs_of (logits, sampled, normalizer);
+    float logprob = xinf_logprobs_of (&row, logits, sampled);
     long double expected = isnan (logits [sampled]) || isinf (logits [sampled]) ? -INFINITY
                          : (long double) logits [sampled] - reference_normalizer;
     wrong += isinf (expected) ? !isinf (logprob) : !s_close (logprob, expected);
@@ -101,19 +104,25 @@ test_scan (void)
             }
 }
 
-//  All -inf: every logprob -inf; one finite logit among them: 0.
+//  All -inf: every logprob -inf; one finite logit among them: 0; two +inf
+//  logits (an overflow): -ln 2 each, every other token -inf.
 static void
 test_degenerate (void)
 {
     float logits [5] = { -INFINITY, NAN, -INFINITY, -INFINITY, -INFINITY };
     double weights [5];
     xinf_logprobs_row_t row = { .asked = 3 };
-    double normalizer = xinf_logprobs_scan (logits, 5, &row, weights);
-    CHECK (isinf (xinf_logprobs_of (logits, 2, normalizer)) && isinf (row.top [0].logprob));
+    xinf_logprobs_scan (logits, 5, &row, weights);
+    CHECK (isinf (xinf_logprobs_of (&row, logits, 2)) && isinf (row.top [0].logprob));
     logits [3] = 1.5f;
-    normalizer = xinf_logprobs_scan (logits, 5, &row, weights);
-    CHECK (row.top [0].token == 3 && row.top [0].logprob == 0 && xinf_logprobs_of (logits, 3, normalizer) == 0);
+    xinf_logprobs_scan (logits, 5, &row, weights);
+    CHECK (row.top [0].token == 3 && row.top [0].logprob == 0 && xinf_logprobs_of (&row, logits, 3) == 0);
     CHECK (isinf (row.top [1].logprob) && row.top [1].token == 0);
+    float overflow [4] = { 3, INFINITY, -2, INFINITY };
+    xinf_logprobs_scan (overflow, 4, &row, weights);
+    CHECK (row.top [0].token == 1 && row.top [1].token == 3);
+    CHECK (row.top [0].logprob == (float) -log (2.0) && row.top [1].logprob == (float) -log (2.0));
+    CHECK (isinf (xinf_logprobs_of (&row, overflow, 0)) && xinf_logprobs_of (&row, overflow, 3) == (float) -log (2.0));
 }
 
 //  Three rows (asked 3, none, 1) through the frame; each bad field and
@@ -140,6 +149,8 @@ test_frame (void)
     CHECK_HAS (error, "not what the step asked");
     CHECK (xinf_logprobs_decode (bytes, size, 3, asked, 9, back, error, sizeof error) == -1);
     CHECK_HAS (error, "at or above the vocabulary");
+    CHECK (xinf_logprobs_decode (bytes, size, 3, asked, 1, back, error, sizeof error) == -1);     //  3 asked of 1
+    CHECK_HAS (error, "not what the step asked");
     float positive = 0.5f, nan_value = NAN;
     struct { size_t at; const void *value; const char *reason; } bad [] = {
         { 12, &positive, "sampled token's logprob" }, { 12, &nan_value, "sampled token's logprob" },
