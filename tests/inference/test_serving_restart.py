@@ -47,36 +47,36 @@ def ready(client):
 
 def scenario_graceful(node_bin, supervisor, port):
     sock = plain_generate(supervisor.endpoint, 1, 4000, 60000)
-    client = XinfClient(supervisor.endpoint, timeout_ms=5000)
-    poll("the plain request running", 10, lambda: client.cluster_info()["requests"]["running"] == 1)
+    client = XinfClient(supervisor.endpoint, timeout_ms=15000)
+    poll("the plain request running", 30, lambda: client.cluster_info()["requests"]["running"] == 1)
     client.close()
     supervisor.signal(signal.SIGTERM)
-    check(sock.poll(10000), "the plain client got no answer when the supervisor stopped")
+    check(sock.poll(30000), "the plain client got no answer when the supervisor stopped")
     head = sock.recv_multipart()[0]
     check(head[:5] == b"XINF\x02", f"plain client: frame 0 starts {head[:8]!r}")
     header = msgpack.unpackb(head[5:], raw=False)
     check(header["type"] == "ERROR" and header["corr"] == 1 and header["body"]["code"] == "RESTARTING",
           f"plain client on SIGTERM: {header}")
     sock.close(0)
-    check(supervisor.process.wait(timeout=10) == 0, "the supervisor did not exit 0")
+    check(supervisor.process.wait(timeout=30) == 0, "the supervisor did not exit 0")
     print(f"SIGTERM: the plain client got {header['body']['code']}: {header['body']['message']}")
     return start_supervisor(node_bin, port=port)
 
 
 def scenario_window(supervisor):
-    client = XinfClient(supervisor.endpoint, timeout_ms=5000)
+    client = XinfClient(supervisor.endpoint, timeout_ms=15000)
     try:
         client.generate("m", prompt_tokens=[1], max_tokens=1)
         print("after the restart: the model was re-registered before the first GENERATE")
     except XinfError as error:
         check(error.code == "MODEL_NOT_READY", f"a GENERATE right after the restart: {error}")
         print(f"right after the restart: {error}")
-    poll("the adopted model", 10, lambda: ready(client))
+    poll("the adopted model", 30, lambda: ready(client))
     client.close()
 
 
 def scenario_kill(node_bin, supervisor, port):
-    client = XinfClient(supervisor.endpoint, timeout_ms=5000)
+    client = XinfClient(supervisor.endpoint, timeout_ms=15000)
     corrs = [client.generate_start("m", prompt_tokens=[1, 2, index], max_tokens=400, stream=True, deadline_ms=120000)
              for index in range(2)]
     # Both run on their workers once a token of each came back (a RUN the
@@ -95,7 +95,7 @@ def scenario_kill(node_bin, supervisor, port):
     for corr, (kind, body) in answers.items():
         check(kind == "GENERATE_REPLY" and (len(body["tokens"]) == 400 or body["finish_reason"] == "stop"), f"corr {corr} across kill -9: {kind} {body}")
     print(f"kill -9: both requests in flight answered by the new supervisor within {time.monotonic() - started:.1f} s")
-    info = XinfClient(supervisor.endpoint, timeout_ms=5000)
+    info = XinfClient(supervisor.endpoint, timeout_ms=15000)
     stats = info.cluster_info()["requests"]
     check(stats["running"] == 0 and stats["by_code"].get("OK", 0) >= 2, f"counters after the restart: {stats}")
     info.close()
@@ -112,8 +112,8 @@ def main():
         supervisor = start_supervisor(node_bin)
         port = int(supervisor.endpoint.rsplit(":", 1)[1])
         workers = [start_worker(node_bin, supervisor.endpoint, name) for name in ("r1", "r2")]
-        client = XinfClient(supervisor.endpoint, timeout_ms=5000)
-        poll("2 workers", 10, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
+        client = XinfClient(supervisor.endpoint, timeout_ms=15000)
+        poll("2 workers", 30, lambda: all(workers_by_name(client).get(n, {}).get("state") == "alive"
                                           for n in ("r1", "r2")))
         client.launch("m", path, replicas=2, threads=1)
         client.wait_ready("m", stall_s=30)
