@@ -4,7 +4,7 @@
 
         xinf-bench-serve [--clients 1,4,16,64] [--model FILE] [--threads N]
                          [--prompt-tokens P] [--max-tokens M] [--requests R]
-                         [--temperature T] [--top-p P]
+                         [--temperature T] [--top-p P] [--logprobs N]
                          [-e ENDPOINT [--uid UID]] [--launch-args "..."]
                          [--node-args "..."] [--llamacpp DIR|off]
                          [--llamacpp-args "..."] [--long-prompt 2000]
@@ -17,7 +17,8 @@
     stops the node at the end. Each client is a DEALER speaking the client
     protocol (GENERATE with stream, prompt_tokens so the prompt length is
     exact; greedy unless --temperature T, with --top-p P, a seed per
-    request: llama-batched-bench samples nothing), one request at a time;
+    request: llama-batched-bench samples nothing; with --logprobs N each
+    token's log-probability and N most likely tokens'), one request at a time;
     all clients live in one poll loop, so the benchmark takes little CPU
     from the node.
 
@@ -59,6 +60,8 @@ static const xinf_option_t s_options [] = {
     { "max-tokens", 'M', NULL, XINF_OPT_INT, "64", 1, 1000000, NULL, "M", "tokens generated per request" },
     { "temperature", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "T", "xinf's requests sample at T (0: greedy)" },
     { "top-p", 0, NULL, XINF_OPT_STR, "1", 0, 0, NULL, "P", "with --temperature: top-p in (0, 1]" },
+    { "logprobs", 0, NULL, XINF_OPT_INT, "-1", -1, 20, NULL, "N",
+      "xinf's requests ask each token's log-probability and N most likely tokens' (-1: none)" },
     { "launch-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"",
       "extra flags for xinf-cli launch, e.g. \"--max-seqs 64\"" },
     { "node-args", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "\"ARGS\"", "extra flags for the local xinf-node" },
@@ -579,6 +582,7 @@ s_print_json (s_bench_t *bench, double load)
         xinf_map_put_uint (report, keys [index], (uint64_t) xinf_config_int (config, settings [index]));
     xinf_map_put_float (report, "temperature", strtod (xinf_config_str (config, "temperature"), NULL));
     xinf_map_put_float (report, "top_p", strtod (xinf_config_str (config, "top-p"), NULL));
+    xinf_map_put_int (report, "logprobs", xinf_config_int (config, "logprobs"));
     xinf_value_t *rows = xinf_value_new_array (), *llama = xinf_value_new_array ();
     for (size_t round = 0; round < bench->done; round++) {
         s_json_records (rows, s_row_fields, bench->rows [round], sizeof (xinf_load_row_t), bench->count);
@@ -608,7 +612,7 @@ s_measure (xinf_config_t *config, const char *endpoint, const char *uid, size_t 
                                        (size_t) xinf_config_int (config, "prompt-tokens"),
                                        (size_t) xinf_config_int (config, "max-tokens"), xinf_config_int (config, "timeout"));
     xinf_load_set_sampling (load, strtod (xinf_config_str (config, "temperature"), NULL),
-                            strtod (xinf_config_str (config, "top-p"), NULL));
+                            strtod (xinf_config_str (config, "top-p"), NULL), (long) xinf_config_int (config, "logprobs"));
     xinf_load_run (load);
     xinf_load_row_t row = xinf_load_row (load);
     xinf_load_destroy (&load);

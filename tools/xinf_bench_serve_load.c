@@ -40,6 +40,7 @@ struct _xinf_load_t {
     uint64_t next_corr;
     bool reported;                    //  the first error was printed
     double temperature, top_p;        //  the requests' sampling
+    long logprobs;                    //  top_logprobs each token reports; -1: none
 };
 
 // ---- small helpers ----------------------------------------------------------
@@ -78,10 +79,11 @@ s_percentile (double *values, size_t count, double q)
 // ---- clients ----------------------------------------------------------------
 
 void
-xinf_load_set_sampling (xinf_load_t *self, double temperature, double top_p)
+xinf_load_set_sampling (xinf_load_t *self, double temperature, double top_p, long logprobs)
 {
     self->temperature = temperature;
     self->top_p = top_p;
+    self->logprobs = logprobs;
 }
 
 //  Sends the client's next GENERATE; false when the socket cannot take it yet.
@@ -101,6 +103,10 @@ s_client_send (xinf_load_t *run, s_client_t *client)
         xinf_map_put_float (body, "top_p", run->top_p);
     if (run->temperature > 0)
         xinf_map_put_uint (body, "seed", client->index * 1000003 + client->issued);
+    if (run->logprobs >= 0) {
+        xinf_map_put_bool (body, "logprobs", true);
+        xinf_map_put_uint (body, "top_logprobs", (uint64_t) run->logprobs);
+    }
     xinf_map_put_bool (body, "stream", true);
     client->corr = run->next_corr++;
     xinf_msg_set_corr (request, client->corr);
@@ -228,6 +234,7 @@ xinf_load_new (const char *endpoint, const char *uid, size_t count, size_t reque
     run->uid = uid;
     run->timeout_us = timeout_s * 1000000;
     run->top_p = 1;
+    run->logprobs = -1;
     run->next_corr = ((uint64_t) getpid () << 32) + 1;
     run->clients = calloc (count, sizeof *run->clients);
     assert (run->clients);

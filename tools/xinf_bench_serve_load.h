@@ -37,7 +37,7 @@ void xinf_load_set_client (xinf_load_t *self, size_t index, size_t prompt_length
 
 //  Every request samples with 'temperature' (0, the default: greedy) and
 //  'top_p' (1: off), a seed of its own.
-void xinf_load_set_sampling (xinf_load_t *self, double temperature, double top_p);
+void xinf_load_set_sampling (xinf_load_t *self, double temperature, double top_p, long logprobs);
 
 //  Runs every client until every request ended (or SIGINT).
 void xinf_load_run (xinf_load_t *self);
