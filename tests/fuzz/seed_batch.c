@@ -10,6 +10,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+//  Writes 'size' bytes as the seed 'name' (bytes NULL: fails).
+static int
+s_write_bytes (const char *directory, const char *name, const void *bytes, size_t size)
+{
+    char path [4096];
+    snprintf (path, sizeof path, "%s/%s", directory, name);
+    FILE *file = bytes ? fopen (path, "wb") : NULL;
+    int rc = file && fwrite (bytes, 1, size, file) == size ? 0 : -1;
+    if (file)
+        fclose (file);
+    return rc;
+}
+
 static int
 s_write (const char *directory, const char *name, xinf_batch_buf_t *batch)
 {
@@ -17,12 +30,7 @@ s_write (const char *directory, const char *name, xinf_batch_buf_t *batch)
     size_t size = xinf_batch_wire_size (view);
     void *bytes = malloc (size);
     xinf_batch_encode (view, bytes);
-    char path [4096];
-    snprintf (path, sizeof path, "%s/%s", directory, name);
-    FILE *file = fopen (path, "wb");
-    int rc = file && fwrite (bytes, 1, size, file) == size ? 0 : -1;
-    if (file)
-        fclose (file);
+    int rc = s_write_bytes (directory, name, bytes, size);
     free (bytes);
     return rc;
 }
@@ -47,13 +55,8 @@ s_write_penalties (const char *directory)
     rc = rc ? rc : xinf_penalties_add (penalties, -2, 2, once, biases + 1, 1);
     xinf_token_counts_destroy (&counts);
     xinf_token_counts_destroy (&once);
-    char path [4096];
-    snprintf (path, sizeof path, "%s/penalties4", directory);
-    FILE *file = rc ? NULL : fopen (path, "wb");
-    size_t size = rc ? 0 : xinf_penalties_size (penalties);
-    rc = file && fwrite (xinf_penalties_data (penalties), 1, size, file) == size ? 0 : -1;
-    if (file)
-        fclose (file);
+    rc = rc ? rc : s_write_bytes (directory, "penalties4", xinf_penalties_data (penalties),
+                                  xinf_penalties_size (penalties));
     xinf_penalties_destroy (&penalties);
     return rc;
 }
@@ -67,12 +70,7 @@ s_write_logprobs (const char *directory)
     size_t size = xinf_logprobs_wire_size (rows, 3);
     void *bytes = malloc (size);
     xinf_logprobs_encode (rows, 3, bytes);
-    char path [4096];
-    snprintf (path, sizeof path, "%s/logprobs3", directory);
-    FILE *file = fopen (path, "wb");
-    int rc = file && fwrite (bytes, 1, size, file) == size ? 0 : -1;
-    if (file)
-        fclose (file);
+    int rc = s_write_bytes (directory, "logprobs3", bytes, size);
     free (bytes);
     return rc;
 }

@@ -5,31 +5,19 @@ split), usage, and every error status: 400 of each kind, 401, 404, 405,
 413 (a body over --http-max-body; a prompt over what a message to the
 supervisor carries, at once), 503 before a model is known."""
 import json
-import math
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_httplib import (ADMIN_KEY, USER_KEY, Gateway, check, make_model,  # noqa: E402
-                          stream_text, tool)
+from xinf_httplib import (ADMIN_KEY, USER_KEY, Gateway, check, expect_error, make_model,  # noqa: E402
+                          stream_text)
 from test_cluster import run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
-
-
-def expect_error(result, status, needle="", param=None):
-    got_status, headers, body = result
-    check(got_status == status, f"wanted {status}, got {got_status}: {body!r}")
-    check(isinstance(body, dict) and set(body.get("error", {})) == {"message", "type", "param", "code"},
-          f"an error in OpenAI's shape: {body!r}")
-    check(needle in body["error"]["message"], f"the message names {needle!r}: {body['error']['message']!r}")
-    if param:
-        check(body["error"]["param"] == param, f"param {param}: {body['error']!r}")
-    return headers, body
+from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_penalties  # noqa: E402
 
 
 def scenario_before_ready(gateway):
@@ -291,179 +279,6 @@ def scenario_completions(gateway):
     check(answers[0]["choices"][0]["text"] == answers[1]["choices"][0]["text"], "same seed, same text")
     print("completions: the ZeroMQ client's text, usage, finish_reason, stream with [DONE] and include_usage, seed")
     return prompt, expected
-
-
-def scenario_penalties(gateway, prompt, text):
-    """presence_penalty and frequency_penalty reach the executor: a greedy
-    text that repeats tokens changes under them, the same way each time;
-    penalties of 0 leave it as it was."""
-    def complete(**penalties):
-        body = {"model": "m", "prompt": prompt, "max_tokens": 24, "temperature": 0, **penalties}
-        status, _, answer = gateway.call("POST", "/v1/completions", body)
-        check(status == 200, f"a completion with {penalties}: {status} {answer}")
-        return answer["choices"][0]["text"]
-    check(complete(presence_penalty=0, frequency_penalty=0.0) == text, "penalties of 0 change nothing")
-    penalized = complete(presence_penalty=2, frequency_penalty=2)
-    check(penalized != text, f"the penalties change a greedy text that repeats: {penalized!r} vs {text!r}")
-    check(complete(presence_penalty=2, frequency_penalty=2) == penalized, "the same penalties, the same text")
-    encouraged = complete(frequency_penalty=-2)
-    check(encouraged != penalized, f"a negative penalty is another text: {encouraged!r}")
-    status, events = gateway.stream("/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 24,
-                                                        "temperature": 0, "stream": True, "presence_penalty": 2,
-                                                        "frequency_penalty": 2})
-    check(status == 200 and stream_text(events)[0] == penalized, "streamed, the same penalized text")
-    at = next(i for i in range(len(text)) if i >= len(penalized) or penalized[i] != text[i])
-    print(f"penalties: the greedy text changes from character {at} ({text[at:at + 12]!r} becomes "
-          f"{penalized[at:at + 12]!r}), repeatably, streamed too; 0 changes nothing")
-
-
-def scenario_logit_bias(gateway, prompt, text):
-    """logit_bias reaches the executor before sampling: -100 on the greedy
-    text's first token makes another first token, +100 on a token makes it
-    every token, bias 0 changes nothing; the ids come from GENERATE over
-    ZeroMQ with the same prompt, so the HTTP text is checked against them."""
-    def generate(biases, max_tokens=24):
-        body = {"uid": "m", "prompt": prompt, "special": True, "max_tokens": max_tokens, "temperature": 0}
-        if biases:
-            body["logit_bias"] = [{"token": token, "bias": bias} for token, bias in biases.items()]
-        return gateway.client.request("GENERATE", body, expect="GENERATE_REPLY", timeout_ms=30000)[0]
-
-    def complete(logit_bias, max_tokens=24, stream=False):
-        body = {"model": "m", "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "logit_bias": logit_bias}
-        if stream:
-            status, events = gateway.stream("/v1/completions", dict(body, stream=True))
-            check(status == 200, f"a streamed completion with logit_bias {logit_bias}: {status}")
-            return stream_text(events)[0]
-        status, _, answer = gateway.call("POST", "/v1/completions", body)
-        check(status == 200, f"a completion with logit_bias {logit_bias}: {status} {answer}")
-        return answer["choices"][0]["text"]
-
-    def text_of(reply):          # as the gateway shows bytes that are no UTF-8
-        status, _, body = gateway.call("POST", "/detokenize", {"model": "m", "tokens": reply["tokens"]})
-        check(status == 200, f"/detokenize: {status} {body}")
-        return body["content"]
-
-    plain = generate({})
-    check(text_of(plain) == text, f"GENERATE's greedy text is the HTTP one: {plain}")
-    first = plain["tokens"][0]
-    check(complete({str(first): 0}) == text, "a bias of 0 changes nothing")
-    banned = generate({first: -100})
-    check(banned["tokens"][0] != first, f"-100 bans the first token {first}: {banned['tokens']}")
-    banned_text = complete({str(first): -100})
-    check(banned_text == text_of(banned), f"the HTTP text is GENERATE's: {banned_text!r} vs {text_of(banned)!r}")
-    check(complete([[first, -100]], stream=True) == banned_text,
-          "llama-server's [[id, bias]] form, streamed: the same text")
-    forced_id = next(t for t in range(40, 512) if t not in plain["tokens"])
-    forced = generate({forced_id: 100, first: -5.5}, max_tokens=6)
-    check(forced["tokens"] == [forced_id] * 6, f"+100 on token {forced_id} makes every token it: {forced['tokens']}")
-    chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "temperature": 0,
-            "logit_bias": {str(forced_id): 100}}
-    status, _, answer = gateway.call("POST", "/v1/chat/completions", chat)
-    check(status == 200 and answer["choices"][0]["message"]["content"] == text_of(forced),
-          f"chat: +100 forces token {forced_id}: {status} {answer}")
-    # xinf_client.py and xinf-cli (C) send it too
-    python = gateway.client.generate("m", prompt=prompt, max_tokens=3, logit_bias={forced_id: 100})
-    check(python["tokens"] == [forced_id] * 3, f"xinf_client.py logit_bias: {python['tokens']}")
-    cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "--json", "generate", "m",
-                          "--prompt", prompt, "--max-tokens", "3", "--logit-bias", f"{forced_id}:100,{first}:-1.5"],
-                         capture_output=True, text=True, timeout=60)
-    check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == [forced_id] * 3,
-          f"xinf-cli --logit-bias: {cli.returncode} {cli.stdout} {cli.stderr}")
-    for bad in ("5", "5:101", "x:1", "5:1,", "5:nan", "5:0x64", "5: 1"):
-        cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "generate", "m",
-                              "--prompt", "x", "--logit-bias", bad], capture_output=True, text=True, timeout=60)
-        check(cli.returncode != 0 and "--logit-bias" in cli.stderr, f"xinf-cli --logit-bias {bad}: {cli.stderr}")
-    cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "--json", "generate", "m",
-                          "--prompt", prompt, "--max-tokens", "2", "--logprobs", "3"],
-                         capture_output=True, text=True, timeout=60)
-    entries = json.loads(cli.stdout)["logprobs"] if cli.returncode == 0 else []
-    check(len(entries) == 2 and all(len(entry["top_logprobs"]) == 3 for entry in entries),
-          f"xinf-cli --logprobs 3: {cli.returncode} {cli.stdout} {cli.stderr}")
-    python = gateway.client.generate("m", prompt=prompt, max_tokens=2, logprobs=1)
-    check(len(python["logprobs"]) == 2 and len(python["logprobs"][0]["top_logprobs"]) == 1,
-          f"xinf_client.py logprobs=1: {python}")
-    # What only the worker can know: the vocabulary (512) and duplicates
-    expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "logit_bias": {"512": 1}}),
-                 400, "not below the vocabulary of 512", "logit_bias")
-    expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x",
-                                                          "logit_bias": [[7, 1], [7, 2]]}), 400, "token 7 is biased twice",
-                 "logit_bias")
-    for bad, needle in (([{"token": 3, "bias": 100.5}], "logit_bias[0]: field 'bias'"),
-                        ([{"token": 3}], "logit_bias[0]: field 'bias'"),
-                        ([{"token": -1, "bias": 1}], "logit_bias[0]: field 'token'"), ("x", "'logit_bias'")):
-        try:
-            gateway.client.request("GENERATE", {"uid": "m", "prompt": "x", "max_tokens": 1, "logit_bias": bad},
-                                   expect="GENERATE_REPLY")
-            check(False, f"GENERATE with logit_bias {bad!r} is refused")
-        except XinfError as error:
-            check(error.code == "BAD_REQUEST" and needle in str(error), f"logit_bias {bad!r}: {error}")
-    print(f"logit_bias: -100 on token {first} gives another first token, +100 on token {forced_id} makes all 6 tokens "
-          "it (completions, chat, streamed, both JSON forms); 0 changes nothing; bad biases refused")
-
-
-def scenario_logprobs(gateway, prompt, text):
-    """logprobs: a greedy token's log-probability is the largest of its
-    position's; the values are GENERATE's over ZeroMQ; streamed chunks carry
-    the same entries as the answer; completions' and chat's shapes."""
-    def close(a, b):
-        return abs(a - b) <= 1e-6 * max(1.0, abs(b))
-
-    body = {"model": "m", "prompt": prompt, "max_tokens": 8, "temperature": 0, "logprobs": 3}
-    status, _, answer = gateway.call("POST", "/v1/completions", body)
-    check(status == 200, f"completions with logprobs: {status} {answer}")
-    choice = answer["choices"][0]
-    logprobs = choice["logprobs"]
-    check(choice["text"] == text[:len(choice["text"])], f"logprobs change nothing in the text: {choice['text']!r}")
-    count = len(logprobs["tokens"])
-    check(count == 8 and all(len(logprobs[key]) == count for key in ("token_logprobs", "top_logprobs", "text_offset")),
-          f"8 tokens, each with its logprob, top and offset: {logprobs}")
-    for index in range(count):
-        top = logprobs["top_logprobs"][index]
-        check(1 <= len(top) <= 3 and close(max(top.values()), logprobs["token_logprobs"][index]),
-              f"greedy: token {index}'s logprob is the largest of its top 3: {logprobs}")
-        check(sum(math.exp(value) for value in top.values()) <= 1 + 1e-6, f"probabilities at most 1: {top}")
-    check(logprobs["text_offset"] == sorted(logprobs["text_offset"]) and logprobs["text_offset"][0] == 0,
-          f"text_offset grows from 0: {logprobs['text_offset']}")
-    reference = gateway.client.request("GENERATE", {"uid": "m", "prompt": prompt, "special": True, "max_tokens": 8,
-                                                    "temperature": 0, "logprobs": True, "top_logprobs": 3},
-                                       expect="GENERATE_REPLY", timeout_ms=30000)[0]
-    check(len(reference["logprobs"]) == 8 and all(
-        close(entry["logprob"], logprobs["token_logprobs"][index]) and len(entry["top_logprobs"]) == 3
-        and entry["top_logprobs"][0]["token"] == reference["tokens"][index]
-        for index, entry in enumerate(reference["logprobs"])), f"GENERATE's logprobs are the HTTP ones: {reference}")
-    status, events = gateway.stream("/v1/completions", dict(body, stream=True))
-    events = [event for event in events if isinstance(event, dict) and event.get("choices")]
-    streamed = [token for event in events for token in (event["choices"][0].get("logprobs") or {}).get("tokens", [])]
-    values = [value for event in events
-              for value in (event["choices"][0].get("logprobs") or {}).get("token_logprobs", [])]
-    check(status == 200 and streamed == logprobs["tokens"] and values == logprobs["token_logprobs"],
-          f"streamed: the same tokens and logprobs: {streamed} {values}")
-    chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 6, "temperature": 0,
-            "logprobs": True, "top_logprobs": 2}
-    status, _, answer = gateway.call("POST", "/v1/chat/completions", chat)
-    check(status == 200, f"chat with logprobs: {status} {answer}")
-    content = answer["choices"][0]["logprobs"]["content"]
-    check(len(content) == answer["usage"]["completion_tokens"] - (answer["choices"][0]["finish_reason"] == "stop")
-          and all(len(entry["top_logprobs"]) == 2 and close(entry["logprob"], entry["top_logprobs"][0]["logprob"])
-                  and entry["top_logprobs"][0]["bytes"] == entry["bytes"] for entry in content),
-          f"chat: each token's entry, greedy the top one: {content}")
-    status, events = gateway.stream("/v1/chat/completions", dict(chat, stream=True))
-    streamed = [entry for event in events if isinstance(event, dict) and event.get("choices")
-                for entry in (event["choices"][0].get("logprobs") or {}).get("content", [])]
-    check(status == 200 and streamed == content, f"chat streamed: the same entries: {streamed} vs {content}")
-    sampled = dict(chat, temperature=1.0, seed=5, logprobs=True, top_logprobs=0)
-    status, _, answer = gateway.call("POST", "/v1/chat/completions", sampled)
-    entries = answer["choices"][0]["logprobs"]["content"]
-    check(status == 200 and entries and all(entry["logprob"] <= 0 and entry["top_logprobs"] == [] for entry in entries),
-          f"sampled, top_logprobs 0: each token's logprob alone: {answer}")
-    for off in (False, 0, None):
-        status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(chat, logprobs=off, top_logprobs=0))
-        check(status == 200 and answer["choices"][0]["logprobs"] is None, f"chat logprobs {off}: null: {answer}")
-    for off in (False, None):
-        status, _, answer = gateway.call("POST", "/v1/completions", dict(body, logprobs=off))
-        check(status == 200 and answer["choices"][0]["logprobs"] is None, f"logprobs {off}: null: {answer}")
-    print(f"logprobs: greedy tokens are their positions' most likely, equal to GENERATE's "
-          f"({logprobs['token_logprobs'][0]:.4f} first), streamed the same; chat and completions shapes")
 
 
 def find_multibyte(gateway):

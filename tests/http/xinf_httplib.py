@@ -182,3 +182,14 @@ def stream_text(events, chat=False):
 
 def cluster_requests(client):
     return client.cluster_info()["requests"]
+
+
+def expect_error(result, status, needle="", param=None):
+    got_status, headers, body = result
+    check(got_status == status, f"wanted {status}, got {got_status}: {body!r}")
+    check(isinstance(body, dict) and set(body.get("error", {})) == {"message", "type", "param", "code"},
+          f"an error in OpenAI's shape: {body!r}")
+    check(needle in body["error"]["message"], f"the message names {needle!r}: {body['error']['message']!r}")
+    if param:
+        check(body["error"]["param"] == param, f"param {param}: {body['error']!r}")
+    return headers, body
