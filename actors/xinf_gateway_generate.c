@@ -117,6 +117,8 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
         }
         xinf_map_put (body, "logit_bias", biases);
     }
+    if (oai->ignore_eos)
+        xinf_map_put_bool (body, "ignore_eos", true);
     if (oai->logprobs) {
         xinf_map_put_bool (body, "logprobs", true);
         xinf_map_put_uint (body, "top_logprobs", oai->top_logprobs);

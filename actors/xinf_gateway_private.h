@@ -81,6 +81,7 @@ typedef struct {
     double temperature, top_p;
     double presence_penalty, frequency_penalty;   //  0: none
     bool logprobs;                    //  each token's log-probability
+    bool ignore_eos;                  //  vLLM's: generate past end tokens
     uint64_t top_logprobs;            //  with it: the most likely tokens at each position, 0-20
     uint32_t *bias_tokens;            //  logit_bias: its tokens and their biases, as given
     double *bias_values;

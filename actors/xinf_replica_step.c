@@ -279,7 +279,7 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
         xinf_replica_send_up (ctx, &msg);
     }
     const char *reason = NULL;
-    if (xinf_tokenizer_is_end (state->tokenizer, token))
+    if (xinf_tokenizer_is_end (state->tokenizer, token) && !request->ignore_eos)
         reason = "stop";
     else
     if (xinf_request_at_length (request))

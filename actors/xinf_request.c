@@ -275,6 +275,7 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     double temperature = generate.temperature, top_p = generate.top_p;
     uint64_t top_k = generate.top_k > vocab ? vocab : generate.top_k, seed = generate.seed;
     self->stream = generate.stream;
+    self->ignore_eos = generate.ignore_eos;
     if (!check->failed)
         self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);
     if (!check->failed && self->prompt_count == 0)

@@ -22,6 +22,7 @@ typedef struct {
     int32_t *tokens;                  //  generated
     size_t count, max_tokens;
     bool stream;
+    bool ignore_eos;                  //  end tokens do not end it
     int64_t started, first_token;     //  monotonic us
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's

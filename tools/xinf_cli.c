@@ -57,6 +57,8 @@ static const xinf_option_t s_options [] = {
       "generate: times each generated token's count, subtracted from its logit, [-2, 2]" },
     { "logit-bias", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "ID:B,...",
       "generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)" },
+    { "ignore-eos", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "generate: go on past end-of-generation tokens, to --max-tokens" },
     { "logprobs", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "N",
       "generate: each token's log-probability and the N (0-20) most likely tokens' (shown with --json)" },
     { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },

@@ -405,14 +405,15 @@ class XinfClient:
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
-                 frequency_penalty=0.0, logit_bias=None, logprobs=None):
+                 frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
         deadline_ms (default: timeout_ms) is the budget the supervisor enforces.
         logit_bias: {token id: bias in [-100, 100]}, as OpenAI's. logprobs: None,
         or 0-20: each token's log-probability and that many most likely tokens'
-        (the reply's logprobs, or each token's logprob and top_logprobs)."""
+        (the reply's logprobs, or each token's logprob and top_logprobs).
+        ignore_eos: go on past end-of-generation tokens, to max_tokens."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -424,6 +425,8 @@ class XinfClient:
                 body[name] = float(value)
         if logit_bias:
             body["logit_bias"] = _logit_bias(logit_bias)
+        if ignore_eos:
+            body["ignore_eos"] = True
         if logprobs is not None:
             if isinstance(logprobs, bool) or not isinstance(logprobs, int) or not 0 <= logprobs <= 20:
                 raise ValueError(f"logprobs must be an integer in [0, 20], got {logprobs!r}")
@@ -627,7 +630,7 @@ def _model_command(client, args, prompt_tokens):
                                args.top_k, args.top_p, args.seed, args.stream,
                                on_token=None if args.json else show, presence_penalty=args.presence_penalty,
                                frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
-                               logprobs=args.logprobs)
+                               logprobs=args.logprobs, ignore_eos=args.ignore_eos)
         if args.json:
             print(_json(body))
         else:
@@ -686,6 +689,8 @@ def main(argv=None):
                         help="generate: times each generated token's count, subtracted from its logit, [-2, 2]")
     parser.add_argument("--logit-bias", type=_bias_list, default=None, metavar="ID:B,...",
                         help="generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)")
+    parser.add_argument("--ignore-eos", action="store_true",
+                        help="generate: go on past end-of-generation tokens, to --max-tokens")
     parser.add_argument("--logprobs", type=int, default=None, choices=range(21), metavar="N",
                         help="generate: each token's log-probability and the N (0-20) most likely tokens' (--json)")
     parser.add_argument("--stream", action="store_true", help="generate: print tokens as they come")

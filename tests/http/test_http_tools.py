@@ -29,7 +29,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xinf_httplib import USER_KEY, Gateway, check, make_model  # noqa: E402
+from xinf_httplib import USER_KEY, Gateway, check, expect_error, make_model, stream_text, tool  # noqa: E402
 from test_cluster import run_logged  # noqa: E402
 
 PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -214,6 +214,35 @@ def scenario_openai_client(gateway):
     return True
 
 
+def scenario_ignore_eos(gateway):
+    """ignore_eos (vLLM's): a scripted answer that ends with its end token
+    (finish_reason stop) goes on to max_tokens (length) and begins with the
+    same text; streamed the same; xinf-cli and xinf_client.py send it too."""
+    body = {"model": "llama", "prompt": "Hi", "max_tokens": 64, "temperature": 0}
+    status, _, plain = gateway.call("POST", "/v1/completions", body)
+    check(status == 200 and plain["choices"][0]["finish_reason"] == "stop", f"the scripted answer stops: {plain}")
+    stopped = plain["usage"]["completion_tokens"]
+    body["max_tokens"] = stopped + 12
+    status, _, going = gateway.call("POST", "/v1/completions", dict(body, ignore_eos=True))
+    text = plain["choices"][0]["text"]
+    check(status == 200 and going["choices"][0]["finish_reason"] == "length"
+          and going["usage"]["completion_tokens"] == stopped + 12 and going["choices"][0]["text"].startswith(text),
+          f"ignore_eos: past the end token to max_tokens: {going}")
+    status, events = gateway.stream("/v1/completions", dict(body, ignore_eos=True, stream=True))
+    check(status == 200 and stream_text(events)[0] == going["choices"][0]["text"], "ignore_eos streamed: the same text")
+    expect_error(gateway.call("POST", "/v1/completions", dict(body, ignore_eos="yes")), 400, "true or false",
+                 "ignore_eos")
+    reply = gateway.client.generate("llama", prompt="Hi", max_tokens=stopped + 12, ignore_eos=True)
+    check(reply["finish_reason"] == "length" and len(reply["tokens"]) == stopped + 12, f"xinf_client.py: {reply}")
+    cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "--json", "generate",
+                          "llama", "--prompt", "Hi", "--max-tokens", str(stopped + 12), "--ignore-eos"],
+                         capture_output=True, text=True, timeout=60)
+    check(cli.returncode == 0 and json.loads(cli.stdout)["finish_reason"] == "length",
+          f"xinf-cli --ignore-eos: {cli.stdout} {cli.stderr}")
+    print(f"ignore_eos: a scripted answer that stops after {stopped} tokens goes on to {stopped + 12} "
+          "(completions, streamed, xinf_client.py, xinf-cli)")
+
+
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-tools-") as workdir:
@@ -234,6 +263,7 @@ def main():
         scenario_history(gateway)
         scenario_parallel_and_plain(gateway)
         scenario_refused(gateway)
+        scenario_ignore_eos(gateway)
         client = scenario_openai_client(gateway)
         check(gateway.stop() == 0, "the node exits 0")
     print("PASS: function calling" + ("" if client else " (the openai npm client skipped)"))
