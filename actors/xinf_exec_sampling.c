@@ -128,6 +128,28 @@ xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample)
     return sample && self->backend_logits ? self->backend_logits : self->host_logits;
 }
 
+//  Whether the step's rows are in a device's memory (not the host's).
+static bool
+s_on_device (const xinf_exec_sampling_t *self)
+{
+    return self->backend_logits && self->backend_logits != self->host_logits;
+}
+
+//  Row 'row' in its host row: there already, or read from the device's
+//  ('what' names the reader in the reason). NULL with the reason.
+static float *
+s_host_row (xinf_exec_sampling_t *self, size_t row, const char *what, char *error, size_t size)
+{
+    xinf_backend_t *be = self->backend;
+    float *host = self->host_logits + row * self->vocab;
+    if (s_on_device (self)
+    &&  be->ops->read (be, host, self->backend_logits + row * self->vocab, self->vocab * sizeof (float))) {
+        snprintf (error, size, "%s: logits row %zu could not be read from %s", what, row, be->ops->name);
+        return NULL;
+    }
+    return host;
+}
+
 //  The step's penalties applied to its rows where they are: in place in
 //  host memory; from a device's, each penalized row read into its host
 //  row, changed and written back. 0, or -1 with the reason.
@@ -135,17 +157,15 @@ static int
 s_penalize (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
 {
     xinf_backend_t *be = self->backend;
-    bool device = self->backend_logits && self->backend_logits != self->host_logits;
-    size_t bytes = self->vocab * sizeof (float);
     for (size_t row = 0; row < n_out; row++) {
-        float *host = self->host_logits + row * self->vocab;
-        float *there = device ? self->backend_logits + row * self->vocab : host;
         if (!xinf_penalty_active (&self->penalties [row]))
             continue;
-        if (device && be->ops->read (be, host, there, bytes))
-            return xinf_fail (error, size, "penalties: logits row %zu could not be read from %s", row, be->ops->name);
+        float *host = s_host_row (self, row, "penalties", error, size);
+        if (!host)
+            return -1;
         xinf_penalty_apply (&self->penalties [row], host);
-        if (device && be->ops->write (be, there, host, bytes))
+        if (s_on_device (self) && be->ops->write (be, self->backend_logits + row * self->vocab, host,
+                                                  self->vocab * sizeof (float)))
             return xinf_fail (error, size, "penalties: logits row %zu could not be written to %s", row,
                               be->ops->name);
     }
@@ -172,17 +192,14 @@ s_scan_reports (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t si
 {
     if (!s_reports_room (self))
         return xinf_fail (error, size, "out of memory for the step's log-probabilities");
-    xinf_backend_t *be = self->backend;
-    bool device = self->backend_logits && self->backend_logits != self->host_logits;
-    size_t bytes = self->vocab * sizeof (float);
     for (size_t row = 0; row < n_out; row++) {
         self->reports [row].asked = self->asked [row];
         if (!self->asked [row])
             continue;
-        float *host = self->host_logits + row * self->vocab;
         bool read = self->penalized && xinf_penalty_active (&self->penalties [row]);    //  s_penalize read it
-        if (device && !read && be->ops->read (be, host, self->backend_logits + row * self->vocab, bytes))
-            return xinf_fail (error, size, "logprobs: logits row %zu could not be read from %s", row, be->ops->name);
+        float *host = read ? self->host_logits + row * self->vocab : s_host_row (self, row, "logprobs", error, size);
+        if (!host)
+            return -1;
         xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
     }
     return 0;

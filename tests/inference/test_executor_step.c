@@ -189,18 +189,26 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
     }
 }
 
-//  The step 'wire' with a sampling frame and a penalties frame; its answer.
+//  The step 'wire' with a sampling frame (its logprobs word 'logprobs',
+//  NULL: 0) and a penalties frame; its answer.
 static xinf_msg_t *
-s_penalized_step (const void *wire, size_t size, const xinf_sampling_t *sampling, const void *penalties,
-                  size_t penalties_size)
+s_adjusted_step (const void *wire, size_t size, const xinf_sampling_t *sampling, const uint32_t *logprobs,
+                 const void *penalties, size_t penalties_size)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (sampling, NULL, 1, frame);
+    xinf_samples_encode (sampling, logprobs, 1, frame);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     xinf_msg_add_bytes (msg, wire, size);
     xinf_msg_add_bytes (msg, frame, sizeof frame);
     xinf_msg_add_bytes (msg, penalties, penalties_size);
     return s_ask (msg);
+}
+
+static xinf_msg_t *
+s_penalized_step (const void *wire, size_t size, const xinf_sampling_t *sampling, const void *penalties,
+                  size_t penalties_size)
+{
+    return s_adjusted_step (wire, size, sampling, NULL, penalties, penalties_size);
 }
 
 //  A penalties frame of one row, 'generated' counted and added by
@@ -259,15 +267,9 @@ s_test_logprobs (const uint8_t *wire, size_t size, const float *logits, size_t v
     biased [7] = biased [7] + bias.bias;
     xinf_sampling_t hot = { 1.5f, 0.95f, 40, 99, 2 };
     uint32_t asked = 6;
-    uint8_t samples [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&hot, &asked, 1, samples);
     size_t frame_size;
     uint8_t *frame = s_penalties_frame (0, 0, NULL, 0, &bias, 1, SIZE_MAX / 8, 0, &frame_size);
-    xinf_msg_t *msg = xinf_msg_new ("STEP");
-    xinf_msg_add_bytes (msg, wire, size);
-    xinf_msg_add_bytes (msg, samples, sizeof samples);
-    xinf_msg_add_bytes (msg, frame, frame_size);
-    xinf_msg_t *reply = s_ask (msg);
+    xinf_msg_t *reply = s_adjusted_step (wire, size, &hot, &asked, frame, frame_size);
     CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 2);
     int32_t token = *(int32_t *) zframe_data (xinf_msg_frame (reply, 0));
     xinf_logprobs_row_t row;
@@ -286,6 +288,7 @@ s_test_logprobs (const uint8_t *wire, size_t size, const float *logits, size_t v
     }
     xinf_msg_destroy (&reply);
     //  No word, no second frame
+    uint8_t samples [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
     xinf_samples_encode (&hot, NULL, 1, samples);
     reply = s_sampled_step (wire, size, samples, sizeof samples);
     CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);

@@ -31,21 +31,33 @@ s_run (void)
     return body;
 }
 
+//  The long token's text: a, b, c, ...
+static char s_long_text [XINF_TOKENIZER_TEXT_MAX];
+
+//  A GPT-2 tokenizer whose last token ('*long_id') has the first 'length'
+//  bytes of s_long_text, built into 'vocab'.
+static xinf_tokenizer_t *
+s_long_tokenizer (test_vocab_t *vocab, size_t length, int32_t *long_id)
+{
+    for (size_t index = 0; index < sizeof s_long_text; index++)
+        s_long_text [index] = (char) ('a' + index % 26);
+    test_gpt2_vocab (vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
+    *long_id = (int32_t) vocab->count;
+    test_vocab_add (vocab, s_long_text, length, 0, XINF_TOKEN_NORMAL);
+    xinf_tokenizer_spec_t spec = test_spec (vocab, "gpt2");
+    xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
+    CHECK (tokenizer);
+    return tokenizer;
+}
+
 static void
 test_long_piece (void)
 {
-    char text [XINF_TOKENIZER_TEXT_MAX];
-    for (size_t index = 0; index < sizeof text; index++)
-        text [index] = (char) ('a' + index % 26);
     size_t lengths [] = { 255, 256, 300, XINF_TOKENIZER_TEXT_MAX };
     for (size_t round = 0; round < sizeof lengths / sizeof lengths [0]; round++) {
         test_vocab_t vocab;
-        test_gpt2_vocab (&vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
-        int32_t long_id = (int32_t) vocab.count;
-        test_vocab_add (&vocab, text, lengths [round], 0, XINF_TOKEN_NORMAL);
-        xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
-        xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
-        CHECK (tokenizer);
+        int32_t long_id;
+        xinf_tokenizer_t *tokenizer = s_long_tokenizer (&vocab, lengths [round], &long_id);
         xinf_value_t *body = s_run ();
         xinf_check_t check = XINF_CHECK_INIT;
         const char *code = NULL;
@@ -61,7 +73,7 @@ test_long_piece (void)
         size_t size = 0;
         CHECK (xinf_value_bytes (xinf_map_get (xinf_msg_body (msg), "text"), &size));
         CHECK_INT (size, lengths [round]);
-        CHECK (memcmp (token.text, text, size) == 0);
+        CHECK (memcmp (token.text, s_long_text, size) == 0);
         xinf_msg_destroy (&msg);
         xinf_request_destroy (&request);
         xinf_value_destroy (&body);
@@ -185,16 +197,9 @@ test_answer_too_large (void)
 static void
 test_answer_text_full (void)
 {
-    char text [XINF_TOKENIZER_TEXT_MAX];
-    for (size_t index = 0; index < sizeof text; index++)
-        text [index] = (char) ('a' + index % 26);
     test_vocab_t vocab;
-    test_gpt2_vocab (&vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
-    int32_t long_id = (int32_t) vocab.count;
-    test_vocab_add (&vocab, text, sizeof text, 0, XINF_TOKEN_NORMAL);
-    xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
-    xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
-    CHECK (tokenizer);
+    int32_t long_id;
+    xinf_tokenizer_t *tokenizer = s_long_tokenizer (&vocab, XINF_TOKENIZER_TEXT_MAX, &long_id);
     xinf_value_t *body = s_run ();
     xinf_map_put_uint (body, "max_tokens", 5000);
     xinf_check_t check = XINF_CHECK_INIT;
@@ -221,19 +226,12 @@ test_answer_text_full (void)
 static void
 test_logprobs (void)
 {
-    char text [XINF_TOKENIZER_TEXT_MAX];
-    for (size_t index = 0; index < sizeof text; index++)
-        text [index] = (char) ('a' + index % 26);
     test_vocab_t vocab;
-    test_gpt2_vocab (&vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
-    uint32_t long_id = (uint32_t) vocab.count;
-    test_vocab_add (&vocab, text, sizeof text, 0, XINF_TOKEN_NORMAL);
-    xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
-    xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
-    CHECK (tokenizer);
+    int32_t long_id;
+    xinf_tokenizer_t *tokenizer = s_long_tokenizer (&vocab, XINF_TOKENIZER_TEXT_MAX, &long_id);
     xinf_logprobs_row_t report = { .asked = 21, .logprob = -INFINITY };
     for (size_t top = 0; top < 20; top++)
-        report.top [top] = (xinf_logprob_t) { long_id, -0.5f - (float) top };
+        report.top [top] = (xinf_logprob_t) { (uint32_t) long_id, -0.5f - (float) top };
     for (int stream = 1; stream >= 0; stream--) {
         xinf_value_t *body = s_run ();
         xinf_map_put_uint (body, "max_tokens", 5000);
