@@ -16,6 +16,8 @@ struct _xinf_exec_sampling_t {
     int32_t *tokens;                  //  [max_seqs]: the tokens sampled
     xinf_sampler_t *sampler;          //  the host path's
     uint32_t *asked;                  //  [max_seqs]: each row's logprobs word (0: none)
+    float *min_ps;                    //  [max_seqs]: each row's min_p (0: off)
+    bool trimming;                    //  the step has a row with min_p
     bool reporting;                   //  the step has a row that asks for logprobs
     xinf_logprobs_row_t *reports;     //  [max_seqs], made at the first step that asks
     double *weights;                  //  [vocab]: the scan's room
@@ -53,8 +55,9 @@ xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, 
                                      calloc (max_seqs, sizeof (xinf_sampling_t)),
                                      calloc (max_seqs, sizeof (xinf_penalty_t)), false,
                                      calloc (max_seqs, sizeof (int32_t)), xinf_sampler_new (0, 0, 1, 0),
-                                     calloc (max_seqs, sizeof (uint32_t)), false, NULL, NULL, NULL, NULL };
-    if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked) {
+                                     calloc (max_seqs, sizeof (uint32_t)), calloc (max_seqs, sizeof (float)), false,
+                                     false, NULL, NULL, NULL, NULL };
+    if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked || !self->min_ps) {
         xinf_exec_sampling_destroy (&self);
         return NULL;
     }
@@ -76,6 +79,7 @@ xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p)
         free (self->tokens);
         xinf_sampler_destroy (&self->sampler);
         free (self->asked);
+        free (self->min_ps);
         free (self->reports);
         free (self->weights);
         free (self);
@@ -101,6 +105,13 @@ s_batch_rows (xinf_exec_sampling_t *self, zframe_t *batch, size_t *n_out, char *
     return 0;
 }
 
+//  Whether row 'row' is trimmed by min-p (which greedy needs not).
+static bool
+s_trims (const xinf_exec_sampling_t *self, size_t row)
+{
+    return self->min_ps [row] > 0 && self->samples [row].temperature > 0;
+}
+
 int
 xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *samples, zframe_t *penalties,
                          char *error, size_t error_size)
@@ -108,12 +119,15 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
     size_t n_out;
     self->penalized = false;
     self->reporting = false;
+    self->trimming = false;
     if (s_batch_rows (self, batch, &n_out, error, error_size)
     ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->samples,
-                             self->asked, error, error_size))
+                             self->asked, self->min_ps, error, error_size))
         return -1;
-    for (size_t row = 0; row < n_out; row++)
+    for (size_t row = 0; row < n_out; row++) {
         self->reporting = self->reporting || self->asked [row] > 0;
+        self->trimming = self->trimming || s_trims (self, row);
+    }
     if (penalties && xinf_penalties_decode (zframe_data (penalties), zframe_size (penalties), n_out, self->vocab,
                                             self->penalties, error, error_size))
         return -1;
@@ -150,28 +164,6 @@ s_host_row (xinf_exec_sampling_t *self, size_t row, const char *what, char *erro
     return host;
 }
 
-//  The step's penalties applied to its rows where they are: in place in
-//  host memory; from a device's, each penalized row read into its host
-//  row, changed and written back. 0, or -1 with the reason.
-static int
-s_penalize (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
-{
-    xinf_backend_t *be = self->backend;
-    for (size_t row = 0; row < n_out; row++) {
-        if (!xinf_penalty_active (&self->penalties [row]))
-            continue;
-        float *host = s_host_row (self, row, "penalties", error, size);
-        if (!host)
-            return -1;
-        xinf_penalty_apply (&self->penalties [row], host);
-        if (s_on_device (self) && be->ops->write (be, self->backend_logits + row * self->vocab, host,
-                                                  self->vocab * sizeof (float)))
-            return xinf_fail (error, size, "penalties: logits row %zu could not be written to %s", row,
-                              be->ops->name);
-    }
-    return 0;
-}
-
 //  Room for the logprobs reports, made at the first step that asks; false
 //  when out of memory.
 static bool
@@ -184,23 +176,38 @@ s_reports_room (xinf_exec_sampling_t *self)
     return self->reports && self->weights;
 }
 
-//  Before sampling: each asking row's most likely tokens and normalizer,
-//  scanned in its host row (a device's row read into it first, after the
-//  penalties). 0, or -1 with the reason.
+//  Before sampling, each row that asks, in its host row (a device's row
+//  read into it first, and written back when changed): its biases and
+//  penalties; then its log-probabilities scanned (the model's
+//  distribution with those, before any sampling filter); then min-p.
+//  0, or -1 with the reason.
 static int
-s_scan_reports (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
+s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
 {
-    if (!s_reports_room (self))
+    xinf_backend_t *be = self->backend;
+    if (self->reporting && !s_reports_room (self))
         return xinf_fail (error, size, "out of memory for the step's log-probabilities");
     for (size_t row = 0; row < n_out; row++) {
-        self->reports [row].asked = self->asked [row];
-        if (!self->asked [row])
+        bool penalize = self->penalized && xinf_penalty_active (&self->penalties [row]);
+        bool report = self->reporting && self->asked [row];
+        bool trim = s_trims (self, row);
+        if (self->reporting)
+            self->reports [row].asked = self->asked [row];
+        if (!penalize && !report && !trim)
             continue;
-        bool read = self->penalized && xinf_penalty_active (&self->penalties [row]);    //  s_penalize read it
-        float *host = read ? self->host_logits + row * self->vocab : s_host_row (self, row, "logprobs", error, size);
+        float *host = s_host_row (self, row, "sampling", error, size);
         if (!host)
             return -1;
-        xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
+        if (penalize)
+            xinf_penalty_apply (&self->penalties [row], host);
+        if (report)
+            xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
+        if (trim)
+            xinf_sampler_min_p (host, self->vocab, self->samples [row].temperature, self->min_ps [row]);
+        if ((penalize || trim) && s_on_device (self)
+        &&  be->ops->write (be, self->backend_logits + row * self->vocab, host, self->vocab * sizeof (float)))
+            return xinf_fail (error, size, "sampling: logits row %zu could not be written to %s", row,
+                              be->ops->name);
     }
     return 0;
 }
@@ -227,9 +234,7 @@ s_sample_on_backend (xinf_exec_sampling_t *self, size_t n_out, char *error, size
 int
 xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t error_size)
 {
-    if (self->penalized && s_penalize (self, n_out, error, error_size))
-        return -1;
-    if (self->reporting && s_scan_reports (self, n_out, error, error_size))
+    if ((self->penalized || self->reporting || self->trimming) && s_adjust (self, n_out, error, error_size))
         return -1;
     if (self->backend_logits && s_sample_on_backend (self, n_out, error, error_size))
         return -1;

@@ -13,11 +13,12 @@
     (and a follower rank, which samples nothing) keep the host path, one
     row after another on the executor's thread. Without backend memory
     for the rows the host path serves too, said once in the log.
-    Penalties change rows in place in host memory; rows in a GPU's memory
-    are read, changed and written back one penalized row at a time, so
-    that the step's logits and its CUDA graphs stay where they were. A row
-    that asks for log-probabilities is scanned in host memory after the
-    penalties (a GPU's row read first), and its sampled token's logprob
+    Before the draw, a row with biases or penalties is changed, a row that
+    asks for log-probabilities scanned, and a row with min-p trimmed
+    (xinf_sampler_min_p), in that order, in host memory: in place for the
+    CPU; a row in a GPU's memory is read once, and written back when
+    changed, one such row at a time, so that the step's logits and its
+    CUDA graphs stay where they were. The sampled token's logprob is
     taken after the draw.
 */
 #ifndef XINF_EXEC_SAMPLING_H_INCLUDED
@@ -48,7 +49,7 @@ int xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe
 //  to be sampled ('sample') by its op, else the host rows.
 float *xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample);
 
-//  The step's 'n_out' rows penalized and sampled (as the last read said);
+//  The step's 'n_out' rows adjusted and sampled (as the last read said);
 //  0, or -1 with the reason.
 int xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t error_size);
 

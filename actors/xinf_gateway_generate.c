@@ -103,6 +103,8 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
     xinf_map_put_float (body, "temperature", nucleus ? oai->temperature : 0);
     xinf_map_put_float (body, "top_p", nucleus ? oai->top_p : 1);
     xinf_map_put_uint (body, "top_k", oai->top_k);
+    if (oai->min_p > 0)
+        xinf_map_put_float (body, "min_p", oai->min_p);
     if (oai->presence_penalty != 0)
         xinf_map_put_float (body, "presence_penalty", oai->presence_penalty);
     if (oai->frequency_penalty != 0)

@@ -364,6 +364,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     out->max_tokens = (uint64_t) max_tokens;
     if (s_number (root, "temperature", 0, 2, &out->temperature, error)
     ||  s_number (root, "top_p", 0, 1, &out->top_p, error)
+    ||  s_number (root, "min_p", 0, 1, &out->min_p, error)
     ||  s_number (root, "presence_penalty", -2, 2, &out->presence_penalty, error)
     ||  s_number (root, "frequency_penalty", -2, 2, &out->frequency_penalty, error)
     ||  s_logit_bias (root, out, error)

@@ -79,6 +79,7 @@ typedef struct {
     bool parallel_tool_calls;         //  default true
     uint64_t max_tokens;              //  0: not given
     double temperature, top_p;
+    double min_p;                     //  0: off (vLLM's and llama-server's min_p)
     double presence_penalty, frequency_penalty;   //  0: none
     bool logprobs;                    //  each token's log-probability
     bool ignore_eos;                  //  vLLM's: generate past end tokens

@@ -356,6 +356,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_batcher_destroy (&state->batcher);
     free (state->step_sampling);
     free (state->step_logprobs);
+    free (state->step_min_ps);
     free (state->step_reports);
     xinf_step_cost_destroy (&state->step_cost);
     xinf_batch_buf_destroy (&state->batch);

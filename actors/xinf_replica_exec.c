@@ -61,9 +61,11 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && !state->step_sampling) {
         state->step_sampling = calloc (state->max_seqs, sizeof (xinf_sampling_t));
         state->step_logprobs = calloc (state->max_seqs, sizeof (uint32_t));
+        state->step_min_ps = calloc (state->max_seqs, sizeof (float));
         state->step_reports = calloc (state->max_seqs, sizeof (xinf_logprobs_row_t));
     }
-    if (!check.failed && (!state->step_sampling || !state->step_logprobs || !state->step_reports))
+    if (!check.failed && (!state->step_sampling || !state->step_logprobs || !state->step_min_ps
+                      || !state->step_reports))
         xinf_check_fail (&check, "out of memory for the steps' sampling");
     if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
         xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);

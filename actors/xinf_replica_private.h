@@ -55,6 +55,7 @@ typedef struct {
     const uint64_t *step_ids;         //  the step in flight: its sampled rows' requests
     xinf_sampling_t *step_sampling;   //  [max_seqs]: their sampling
     uint32_t *step_logprobs;          //  [max_seqs]: the log-probabilities each asks for (0: none)
+    float *step_min_ps;               //  [max_seqs]: each one's min_p (0: off)
     xinf_logprobs_row_t *step_reports;    //  [max_seqs]: what the executor reported
     bool step_reporting;              //  a row of the step asked
     size_t step_rows;

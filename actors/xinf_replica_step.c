@@ -117,12 +117,14 @@ s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
     for (size_t row = 0; row < state->step_rows; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
         state->step_sampling [row] = xinf_request_sampling (request);
+        state->step_min_ps [row] = request->min_p;
         uint32_t word = xinf_request_logprobs_word (request);      //  no more tops than tokens
         state->step_logprobs [row] = word > state->vocab + 1 ? (uint32_t) state->vocab + 1 : word;
         state->step_reporting = state->step_reporting || state->step_logprobs [row];
     }
     zframe_t *frame = zframe_new (NULL, xinf_samples_wire_size (state->step_rows));
-    xinf_samples_encode (state->step_sampling, state->step_logprobs, state->step_rows, zframe_data (frame));
+    xinf_samples_encode (state->step_sampling, state->step_logprobs, state->step_min_ps, state->step_rows,
+                         zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
 }
 

@@ -297,6 +297,7 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     }
     if (!check->failed) {
         self->sampling = (xinf_sampling_t) { (float) temperature, (float) top_p, (uint32_t) top_k, seed, 0 };
+        self->min_p = (float) generate.min_p;
         self->presence = (float) generate.presence_penalty;
         self->frequency = (float) generate.frequency_penalty;
         //  Room for every token it may generate, each distinct

@@ -26,6 +26,7 @@ typedef struct {
     int64_t started, first_token;     //  monotonic us
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's
+    float min_p;                      //  0: off (xinf_sampler_min_p)
     float presence, frequency;        //  its penalties (xinf_penalties.h); 0: none
     xinf_token_counts_t *counts;      //  with penalties: the generated tokens counted
     xinf_logit_bias_t *biases;        //  its logit biases, tokens ascending; NULL: none

@@ -29,10 +29,12 @@ s_get32 (const unsigned char *at)
 }
 
 void
-xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, size_t count, void *bytes)
+xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, const float *min_ps, size_t count,
+                     void *bytes)
 {
     unsigned char *at = (unsigned char *) bytes;
     uint32_t header [2] = { XINF_SAMPLES_MAGIC, (uint32_t) count }, none = 0;
+    float off = 0;
     s_put (at, header, sizeof header);
     at += XINF_SAMPLES_HEADER;
     for (size_t row = 0; row < count; row++, at += XINF_SAMPLES_ROW) {
@@ -42,12 +44,14 @@ xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, size
         s_put (at + 12, logprobs ? &logprobs [row] : &none, 4);
         s_put (at + 16, &rows [row].seed, 8);
         s_put (at + 24, &rows [row].index, 8);
+        s_put (at + 32, min_ps ? &min_ps [row] : &off, 4);
+        s_put (at + 36, &none, 4);
     }
 }
 
 int
 xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sampling_t *rows,
-                     uint32_t *logprobs, char *error, size_t error_size)
+                     uint32_t *logprobs, float *min_ps, char *error, size_t error_size)
 {
     const unsigned char *at = (const unsigned char *) bytes;
     if (size != xinf_samples_wire_size (count) || size < XINF_SAMPLES_HEADER) {
@@ -68,10 +72,13 @@ xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab,
         memcpy (&params->seed, at + 16, 8);
         memcpy (&params->index, at + 24, 8);
         logprobs [row] = s_get32 (at + 12);
+        memcpy (&min_ps [row], at + 32, 4);
         const char *field = !(params->temperature >= 0 && params->temperature <= 100) ? "temperature"
                           : !(params->top_p > 0 && params->top_p <= 1) ? "top_p"
                           : params->top_k > vocab ? "top_k"
                           : logprobs [row] > XINF_LOGPROBS_TOP_MAX + 1 || logprobs [row] > vocab + 1 ? "logprobs"
+                          : !(min_ps [row] >= 0 && min_ps [row] <= 1) ? "min_p"
+                          : s_get32 (at + 36) != 0 ? "reserved"
                           : NULL;
         if (field) {
             snprintf (error, error_size, "field 'samples[%zu].%s' is out of range", row, field);

@@ -3,10 +3,11 @@
     samples every row itself and answers TOKENS (token ids) instead of
     LOGITS (n_out x vocab floats), so that only ids cross back.
 
-    Wire form, little-endian: u32 magic "SMPL", u32 n, then n rows of 32
+    Wire form, little-endian: u32 magic "SMPL", u32 n, then n rows of 40
     bytes: f32 temperature, f32 top_p, u32 top_k, u32 logprobs (0: none;
     k + 1: the sampled token's and the k most likely tokens', k <= 20,
-    xinf_logprobs.h), u64 seed, u64 index.
+    xinf_logprobs.h), u64 seed, u64 index, f32 min_p (0: off;
+    xinf_sampler_min_p), u32 reserved (0).
 */
 #ifndef XINF_SAMPLES_H_INCLUDED
 #define XINF_SAMPLES_H_INCLUDED
@@ -17,18 +18,19 @@
 
 #define XINF_SAMPLES_MAGIC  0x4c504d53u   //  "SMPL" little-endian
 #define XINF_SAMPLES_HEADER 8
-#define XINF_SAMPLES_ROW    32
+#define XINF_SAMPLES_ROW    40
 
 size_t xinf_samples_wire_size (size_t count);
-//  Writes 'count' rows and each row's logprobs word ('logprobs' NULL: 0
-//  for all).
-void xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, size_t count, void *bytes);
-//  Reads 'count' rows (the step's n_out) and their logprobs words into
-//  'logprobs' ('count' of them) and checks each: temperature finite in
-//  [0, 100], top_p in (0, 1], top_k <= vocab, logprobs at most 21 and
-//  vocab + 1. 0, or
+//  Writes 'count' rows with each row's logprobs word and min_p
+//  ('logprobs', 'min_ps' NULL: 0 for all).
+void xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, const float *min_ps, size_t count,
+                          void *bytes);
+//  Reads 'count' rows (the step's n_out) with their logprobs words and
+//  min_ps into 'logprobs' and 'min_ps' ('count' of each) and checks each:
+//  temperature finite in [0, 100], top_p in (0, 1], top_k <= vocab,
+//  logprobs at most 21 and vocab + 1, min_p in [0, 1], reserved 0. 0, or
 //  -1 with the reason naming the row and field.
 int xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sampling_t *rows,
-                         uint32_t *logprobs, char *error, size_t error_size);
+                         uint32_t *logprobs, float *min_ps, char *error, size_t error_size);
 
 #endif

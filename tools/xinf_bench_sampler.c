@@ -12,7 +12,10 @@
     Both kinds of passes draw the same tokens; the tool checks that.
     Then the log-probabilities a row reports when a request asks for them
     (models/xinf_logprobs.h: the 20 most likely tokens and the normalizer),
-    the same way. Last, the CPU backend's sample op on all rows of the spread 8 logits
+    the same way; then min-p's trim of a row (kernels/cpu/xinf_sampler.h:
+    xinf_sampler_min_p, 0.05 at T 1, on a fresh copy of the row each time)
+    against the copy alone, and the tokens drawn at T 1 from the trimmed
+    rows against the untrimmed. Last, the CPU backend's sample op on all rows of the spread 8 logits
     (a step's rows, spread over its pool) with 1 thread and with
     --threads (default: the online cores), and the ratio.
 */
@@ -147,6 +150,53 @@ s_logprobs_setting (const float *logits, size_t vocab, size_t rows, double secon
     return rc;
 }
 
+//  Seconds a row of copying each row and trimming the copy by min-p
+//  0.05 at T 1 (the executor trims in place); the logits kept, summed.
+static double
+s_trim (const float *logits, size_t vocab, size_t rows, float *copy, size_t *kept)
+{
+    double start = s_now ();
+    *kept = 0;
+    for (size_t row = 0; row < rows; row++) {
+        memcpy (copy, logits + row * vocab, vocab * sizeof (float));
+        *kept += xinf_sampler_min_p (copy, vocab, 1, 0.05f);
+    }
+    return (s_now () - start) / (double) rows;
+}
+
+//  min-p's trim timed against a copy, as s_setting times a setting; then
+//  the draws at T 1 of a trimmed row and of the whole row. 0, or -1 when
+//  out of memory.
+static int
+s_min_p_setting (xinf_sampler_t *sampler, const float *logits, size_t vocab, size_t rows, double seconds)
+{
+    float *copy = malloc (vocab * sizeof (float));
+    if (!copy)
+        return -1;
+    double best [2] = { INFINITY, INFINITY }, end = s_now () + seconds;
+    size_t kept = 0;
+    for (int round = 0; round < 3 || s_now () < end; round++) {
+        best [0] = fmin (best [0], s_trim (logits, vocab, rows, copy, &kept));
+        best [1] = fmin (best [1], s_read (logits, vocab, rows, copy));
+    }
+    xinf_sampling_t hot = { 1, 1, 0, 7, 0 };
+    double draws [2] = { INFINITY, INFINITY };
+    memcpy (copy, logits, vocab * sizeof (float));
+    xinf_sampler_min_p (copy, vocab, 1, 0.05f);
+    for (int round = 0; round < 3; round++)
+        for (int trimmed = 0; trimmed < 2; trimmed++) {
+            xinf_sampler_set (sampler, &hot);
+            double start = s_now ();
+            xinf_sampler_sample (sampler, trimmed ? copy : logits, vocab);
+            draws [trimmed] = fmin (draws [trimmed], s_now () - start);
+        }
+    printf ("  %-22s %8.1f us a row with its copy (%5.1fx the copy alone, %6.1f us); %zu logits kept a row; "
+            "a T 1 draw after it %.1f us, without %.1f us\n", "min-p 0.05 trim", best [0] * 1e6, best [0] / best [1],
+            best [1] * 1e6, kept / rows, draws [1] * 1e6, draws [0] * 1e6);
+    free (copy);
+    return 0;
+}
+
 //  Seconds a call of the CPU backend's sample op on all rows (one step's
 //  rows, spread over the pool), best of calls until 'seconds' pass;
 //  tokens out. -1 when the op fails.
@@ -246,6 +296,7 @@ main (int argc, char *argv [])
         for (int k = 0; k < 4; k++)
             rc |= s_setting (sampler, logits, vocab, rows, names [k], settings [k], seconds / 8);
         rc |= s_logprobs_setting (logits, vocab, rows, seconds / 8);
+        rc |= s_min_p_setting (sampler, logits, vocab, rows, seconds / 8);
     }
     rc |= s_threads (logits, vocab, rows, threads, seconds / 4);
     xinf_sampler_destroy (&sampler);

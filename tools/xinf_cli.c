@@ -50,6 +50,8 @@ static const xinf_option_t s_options [] = {
     { "temperature", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "T", "generate: 0 = greedy" },
     { "top-k", 0, NULL, XINF_OPT_INT, "0", 0, 1000000, NULL, "K", "generate: 0 = off" },
     { "top-p", 0, NULL, XINF_OPT_STR, "1", 0, 0, NULL, "P", "generate: nucleus sampling, (0, 1]" },
+    { "min-p", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "P",
+      "generate: never draw a token less likely than P times the most likely one, [0, 1] (0: off)" },
     { "seed", 0, NULL, XINF_OPT_INT, "0", 0, INT64_MAX, NULL, "N", "generate: sampling seed" },
     { "presence-penalty", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "P",
       "generate: subtracted from the logit of each token generated so far, [-2, 2]" },

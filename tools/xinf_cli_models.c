@@ -351,7 +351,7 @@ s_generate_request (xinf_config_t *config)
     const char *ids_text = xinf_config_str (config, "prompt-tokens");
     const char *bias_text = xinf_config_str (config, "logit-bias");
     const char *logprobs_text = xinf_config_str (config, "logprobs");
-    double temperature, top_p, presence, frequency, logprobs = 0;
+    double temperature, top_p, min_p, presence, frequency, logprobs = 0;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
     if ((prompt != NULL) == (ids_text != NULL))
@@ -365,6 +365,9 @@ s_generate_request (xinf_config_t *config)
     else
     if (!s_parse_float (xinf_config_str (config, "top-p"), 0, 1, true, &top_p))
         fprintf (stderr, "xinf-cli: --top-p must be a number in (0, 1]\n");
+    else
+    if (!s_parse_float (xinf_config_str (config, "min-p"), 0, 1, false, &min_p))
+        fprintf (stderr, "xinf-cli: --min-p must be a number in [0, 1]\n");
     else
     if (!s_parse_float (xinf_config_str (config, "presence-penalty"), -2, 2, false, &presence)
     ||  !s_parse_float (xinf_config_str (config, "frequency-penalty"), -2, 2, false, &frequency))
@@ -389,6 +392,8 @@ s_generate_request (xinf_config_t *config)
         xinf_map_put_float (body, "temperature", temperature);
         xinf_map_put_uint (body, "top_k", (uint64_t) xinf_config_int (config, "top-k"));
         xinf_map_put_float (body, "top_p", top_p);
+        if (min_p > 0)
+            xinf_map_put_float (body, "min_p", min_p);
         xinf_map_put_uint (body, "seed", (uint64_t) xinf_config_int (config, "seed"));
         if (presence != 0)
             xinf_map_put_float (body, "presence_penalty", presence);

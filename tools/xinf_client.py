@@ -405,7 +405,7 @@ class XinfClient:
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
-                 frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False):
+                 frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -413,7 +413,8 @@ class XinfClient:
         logit_bias: {token id: bias in [-100, 100]}, as OpenAI's. logprobs: None,
         or 0-20: each token's log-probability and that many most likely tokens'
         (the reply's logprobs, or each token's logprob and top_logprobs).
-        ignore_eos: go on past end-of-generation tokens, to max_tokens."""
+        ignore_eos: go on past end-of-generation tokens, to max_tokens. min_p:
+        never draw a token less likely than min_p times the most likely one."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -423,6 +424,10 @@ class XinfClient:
                 raise ValueError(f"{name} must be a number in [-2, 2], got {value!r}")
             if value:
                 body[name] = float(value)
+        if not 0.0 <= float(min_p) <= 1.0:
+            raise ValueError(f"min_p must be a number in [0, 1], got {min_p!r}")
+        if min_p:
+            body["min_p"] = float(min_p)
         if logit_bias:
             body["logit_bias"] = _logit_bias(logit_bias)
         if ignore_eos:
@@ -630,7 +635,7 @@ def _model_command(client, args, prompt_tokens):
                                args.top_k, args.top_p, args.seed, args.stream,
                                on_token=None if args.json else show, presence_penalty=args.presence_penalty,
                                frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
-                               logprobs=args.logprobs, ignore_eos=args.ignore_eos)
+                               logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p)
         if args.json:
             print(_json(body))
         else:
@@ -682,6 +687,8 @@ def main(argv=None):
     parser.add_argument("--temperature", type=float, default=0.0, help="generate: 0 = greedy")
     parser.add_argument("--top-k", type=_unsigned, default=0)
     parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--min-p", type=float, default=0.0,
+                        help="generate: never draw a token less likely than MIN_P times the most likely one, [0, 1]")
     parser.add_argument("--seed", type=_unsigned, default=0)
     parser.add_argument("--presence-penalty", type=float, default=0.0,
                         help="generate: subtracted from each generated token's logit, [-2, 2]")

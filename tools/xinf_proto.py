@@ -127,6 +127,7 @@ MESSAGES = {
             {'name': 'temperature', 'type': 'float', 'min': 0, 'max': 100, 'optional': True},
             {'name': 'top_k', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'top_p', 'type': 'float', 'min': 0, 'max': 1, 'optional': True},
+            {'name': 'min_p', 'type': 'float', 'min': 0, 'max': 1, 'optional': True},
             {'name': 'seed', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'presence_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},

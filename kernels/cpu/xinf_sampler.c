@@ -432,3 +432,20 @@ xinf_sampler_sample (xinf_sampler_t *self, const float *logits, size_t vocab)
     }
     return token;
 }
+
+size_t
+xinf_sampler_min_p (float *logits, size_t vocab, float temperature, float min_p)
+{
+    if (vocab == 0)
+        return 0;
+    float top = s_logit (logits, xinf_sampler_argmax (logits, vocab));
+    if (!(min_p > 0) || !(temperature > 0) || !isfinite (top))
+        return vocab;
+    //  The least float at or above the floor: a float logit is at least
+    //  the floor exactly when it is at least this one
+    double floor = (double) top + (double) temperature * log ((double) min_p);
+    float least = (float) floor;
+    if ((double) least < floor)
+        least = nextafterf (least, INFINITY);
+    return xinf_sampler_trim (logits, vocab, least);
+}

@@ -64,4 +64,13 @@ int32_t xinf_sampler_draw (xinf_sampler_t *self, const float *logits, size_t voc
 int xinf_sampler_rows (const float *logits, size_t n_rows, size_t vocab, const xinf_sampling_t *params,
                        const double *uniforms, int32_t *tokens);
 
+//  min-p (vLLM's and llama.cpp's): a row's logits of tokens less likely
+//  than min_p times the most likely one, at 'temperature', set to -inf in
+//  place, so that a sampler then draws from the rest only (top-k and
+//  top-p among them). A logit is kept when it is at least top +
+//  temperature x ln (min_p) in double (top: the largest logit); NaNs
+//  become -inf. Nothing changes for min_p 0, temperature 0 (greedy keeps
+//  the top anyway), or a top that is not finite. Returns the logits kept.
+size_t xinf_sampler_min_p (float *logits, size_t vocab, float temperature, float min_p);
+
 #endif

@@ -103,6 +103,19 @@ xinf_sampler_weigh_portable (const float *logits, size_t n, float top, double te
     return s_weigh_on (logits, 0, n, top, temperature, weights, 0);
 }
 
+size_t
+xinf_sampler_trim_portable (float *logits, size_t n, float least)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (logits [i] >= least)
+            kept++;
+        else
+            logits [i] = -INFINITY;
+    }
+    return kept;
+}
+
 #if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
 
 #include <immintrin.h>
@@ -204,6 +217,20 @@ s_next_above_avx2 (const float *logits, size_t from, size_t n, float floor)
     return xinf_sampler_next_above_portable (logits, from, n, floor);
 }
 
+S_AVX2 static size_t
+s_trim_avx2 (float *logits, size_t n, float least)
+{
+    __m256 least8 = _mm256_set1_ps (least), none8 = _mm256_set1_ps (-INFINITY);
+    size_t kept = 0, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 value = _mm256_loadu_ps (logits + i);
+        __m256 keep = _mm256_cmp_ps (value, least8, _CMP_GE_OQ);       //  false for a NaN
+        kept += (size_t) __builtin_popcount ((unsigned) _mm256_movemask_ps (keep));
+        _mm256_storeu_ps (logits + i, _mm256_blendv_ps (none8, value, keep));
+    }
+    return kept + xinf_sampler_trim_portable (logits + i, n - i, least);
+}
+
 //  4 logits' x: NaN counts as -inf.
 S_AVX2 static inline __m256d
 s_scaled4 (const float *logits, __m256d top, __m256d temperature)
@@ -246,6 +273,15 @@ xinf_sampler_weigh_avx2 (const float *logits, size_t n, float top, double temper
 }
 
 bool
+xinf_sampler_trim_avx2 (float *logits, size_t n, float least, size_t *kept)
+{
+    if (!s_has_avx2 ())
+        return false;
+    *kept = s_trim_avx2 (logits, n, least);
+    return true;
+}
+
+bool
 xinf_sampler_argmax_avx2 (const float *logits, size_t n, size_t *index)
 {
     if (!s_has_avx2 ())
@@ -265,6 +301,13 @@ xinf_sampler_next_above_avx2 (const float *logits, size_t from, size_t n, float 
 }
 
 #else
+
+bool
+xinf_sampler_trim_avx2 (float *logits, size_t n, float least, size_t *kept)
+{
+    (void) logits, (void) n, (void) least, (void) kept;
+    return false;
+}
 
 bool
 xinf_sampler_next_above_avx2 (const float *logits, size_t from, size_t n, float floor, size_t *index)
@@ -322,4 +365,13 @@ xinf_sampler_weigh (const float *logits, size_t n, float top, double temperature
     if (s_simd () && xinf_sampler_weigh_avx2 (logits, n, top, temperature, weights, &sum))
         return sum;
     return xinf_sampler_weigh_portable (logits, n, top, temperature, weights);
+}
+
+size_t
+xinf_sampler_trim (float *logits, size_t n, float least)
+{
+    size_t kept;
+    if (s_simd () && xinf_sampler_trim_avx2 (logits, n, least, &kept))
+        return kept;
+    return xinf_sampler_trim_portable (logits, n, least);
 }

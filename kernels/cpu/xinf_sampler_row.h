@@ -1,7 +1,8 @@
 /*  xinf_sampler_row: the sampler's passes over a whole row of logits, in
     portable C and in AVX2, the same results in both: the first index of
-    the largest logit, the next logit above a floor, and the weights e^((logit - top) / temperature)
-    with their sum. A NaN logit counts as -inf.
+    the largest logit, the next logit above a floor, the weights e^((logit - top) / temperature)
+    with their sum, and the trim of the logits below a floor (min-p). A
+    NaN logit counts as -inf.
 
     The exp is the sampler's definition (xinf_sampler.h: the same tokens on
     any machine): for x > -745, x = k ln2 + r with k = floor (x log2 e + 1/2)
@@ -34,6 +35,10 @@ size_t xinf_sampler_next_above (const float *logits, size_t from, size_t n, floa
 //  their sum in index order.
 double xinf_sampler_weigh (const float *logits, size_t n, float top, double temperature, double *weights);
 
+//  Sets every logit below 'least' (and every NaN) to -inf in place;
+//  returns how many are kept.
+size_t xinf_sampler_trim (float *logits, size_t n, float least);
+
 //  The passes by the portable code, and by the AVX2 code (false when this
 //  CPU or build has none; the outputs are then untouched). For tests.
 size_t xinf_sampler_argmax_portable (const float *logits, size_t n);
@@ -44,5 +49,7 @@ double xinf_sampler_weigh_portable (const float *logits, size_t n, float top, do
                                     double *weights);
 bool xinf_sampler_weigh_avx2 (const float *logits, size_t n, float top, double temperature, double *weights,
                               double *sum);
+size_t xinf_sampler_trim_portable (float *logits, size_t n, float least);
+bool xinf_sampler_trim_avx2 (float *logits, size_t n, float least, size_t *kept);
 
 #endif

@@ -182,3 +182,57 @@ def scenario_logprobs(gateway, prompt, text):
         check(status == 200 and answer["choices"][0]["logprobs"] is None, f"logprobs {off}: null: {answer}")
     print(f"logprobs: greedy tokens are their positions' most likely, equal to GENERATE's "
           f"({logprobs['token_logprobs'][0]:.4f} first), streamed the same; chat and completions shapes")
+
+
+def scenario_min_p(gateway, prompt, text):
+    """min_p reaches the executor: at 1 only the most likely token is left,
+    so a hot sampled text is the greedy one, whatever the seed; without it
+    the same seeds give other texts. xinf_client.py and xinf-cli send it
+    too; bad values are refused, by the gateway and by the worker."""
+    def complete(stream=False, **fields):
+        body = {"model": "m", "prompt": prompt, "max_tokens": 24, **fields}
+        if stream:
+            status, events = gateway.stream("/v1/completions", dict(body, stream=True))
+            check(status == 200, f"a streamed completion with {fields}: {status}")
+            return stream_text(events)[0]
+        status, _, answer = gateway.call("POST", "/v1/completions", body)
+        check(status == 200, f"a completion with {fields}: {status} {answer}")
+        return answer["choices"][0]["text"]
+    seeds = (1, 2, 3, 4)
+    hot = [complete(temperature=1.5, seed=seed) for seed in seeds]
+    check(any(sampled != text for sampled in hot), f"hot sampling without min_p is not the greedy text: {hot}")
+    for seed in seeds:
+        check(complete(temperature=1.5, seed=seed, min_p=1) == text, f"min_p 1 at seed {seed} is the greedy text")
+    check(complete(stream=True, temperature=1.5, seed=9, min_p=1.0) == text, "streamed, min_p 1 is the greedy text")
+    check(complete(temperature=1.5, seed=2, min_p=0) == hot[1], "min_p 0 changes nothing")
+    some = complete(temperature=1.0, seed=5, min_p=0.5)
+    check(complete(stream=True, temperature=1.0, seed=5, min_p=0.5) == some, "min_p 0.5: the same text streamed")
+    chat = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 8}
+    status, _, greedy = gateway.call("POST", "/v1/chat/completions", dict(chat, temperature=0))
+    status2, _, trimmed = gateway.call("POST", "/v1/chat/completions", dict(chat, temperature=1.5, seed=3, min_p=1))
+    check(status == 200 and status2 == 200 and greedy["choices"][0]["message"] == trimmed["choices"][0]["message"],
+          f"chat: min_p 1 is the greedy answer: {greedy} {trimmed}")
+    plain = gateway.client.generate("m", prompt="Hello", max_tokens=8)
+    python = gateway.client.generate("m", prompt="Hello", max_tokens=8, temperature=1.5, seed=6, min_p=1)
+    check(python["tokens"] == plain["tokens"], f"xinf_client.py min_p=1: {python['tokens']} vs {plain['tokens']}")
+    cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "--json", "generate", "m",
+                          "--prompt", "Hello", "--max-tokens", "8", "--temperature", "1.5", "--seed", "6",
+                          "--min-p", "1"], capture_output=True, text=True, timeout=60)
+    check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == plain["tokens"],
+          f"xinf-cli --min-p 1: {cli.returncode} {cli.stdout} {cli.stderr}")
+    for bad in ("-0.1", "1.5", "x", "nan"):
+        cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "generate", "m",
+                              "--prompt", "x", "--min-p", bad], capture_output=True, text=True, timeout=60)
+        check(cli.returncode != 0 and "--min-p" in cli.stderr, f"xinf-cli --min-p {bad}: {cli.stderr}")
+    for bad in (-0.1, 1.5, "0.5", True):
+        expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "min_p": bad}), 400,
+                     "min_p", "min_p")
+    for bad in (2, -1, "x"):
+        try:
+            gateway.client.request("GENERATE", {"uid": "m", "prompt": "x", "max_tokens": 1, "min_p": bad},
+                                   expect="GENERATE_REPLY")
+            check(False, f"GENERATE with min_p {bad!r} is refused")
+        except XinfError as error:
+            check(error.code == "BAD_REQUEST" and "min_p" in str(error), f"min_p {bad!r}: {error}")
+    print(f"min_p: 1 makes hot sampling at {len(seeds)} seeds the greedy text (completions, streamed, chat, "
+          "xinf_client.py, xinf-cli); without it they differ; 0.5 repeats streamed; bad values refused")

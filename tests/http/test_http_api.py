@@ -17,7 +17,7 @@ from xinf_httplib import (ADMIN_KEY, USER_KEY, Gateway, check, expect_error, mak
                           stream_text)
 from test_cluster import run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
-from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_penalties  # noqa: E402
+from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
 
 
 def scenario_before_ready(gateway):
@@ -604,6 +604,7 @@ def main():
         scenario_penalties(gateway, prompt, text)
         scenario_logit_bias(gateway, prompt, text)
         scenario_logprobs(gateway, prompt, text)
+        scenario_min_p(gateway, prompt, text)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)

@@ -114,7 +114,7 @@ s_bad_sampling (const void *wire, size_t size, const xinf_sampling_t *good, size
                 const char *needle)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (good, NULL, 1, frame);
+    xinf_samples_encode (good, NULL, NULL, 1, frame);
     memcpy (frame + 4 * word, &value, 4);
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     s_check_error (reply, "BAD_REQUEST", needle);
@@ -130,7 +130,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
         best = logits [index] > logits [best] ? (int32_t) index : best;
     xinf_sampling_t greedy = { 0, 1, 0, 0, 0 }, hot = { 1.5f, 0.95f, 40, 1234, 3 };
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&greedy, NULL, 1, frame);
+    xinf_samples_encode (&greedy, NULL, NULL, 1, frame);
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);
     CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), sizeof (int32_t));
@@ -141,7 +141,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
     CHECK (xinf_sampler_set (sampler, &hot) == 0);
     int32_t expected = xinf_sampler_sample (sampler, logits, vocab);
     xinf_sampler_destroy (&sampler);
-    xinf_samples_encode (&hot, NULL, 1, frame);
+    xinf_samples_encode (&hot, NULL, NULL, 1, frame);
     for (int again = 0; again < 2; again++) {
         reply = s_sampled_step (wire, size, frame, sizeof frame);
         CHECK (xinf_msg_is (reply, "TOKENS"));
@@ -196,7 +196,7 @@ s_adjusted_step (const void *wire, size_t size, const xinf_sampling_t *sampling,
                  const void *penalties, size_t penalties_size)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (sampling, logprobs, 1, frame);
+    xinf_samples_encode (sampling, logprobs, NULL, 1, frame);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     xinf_msg_add_bytes (msg, wire, size);
     xinf_msg_add_bytes (msg, frame, sizeof frame);
@@ -289,7 +289,7 @@ s_test_logprobs (const uint8_t *wire, size_t size, const float *logits, size_t v
     xinf_msg_destroy (&reply);
     //  No word, no second frame
     uint8_t samples [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&hot, NULL, 1, samples);
+    xinf_samples_encode (&hot, NULL, NULL, 1, samples);
     reply = s_sampled_step (wire, size, samples, sizeof samples);
     CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);
     xinf_msg_destroy (&reply);
@@ -401,13 +401,82 @@ s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t 
     reply = s_penalized_step (wire, size, &greedy, frame, frame_size);
     xinf_msg_destroy (&reply);
     uint8_t plain [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&greedy, NULL, 1, plain);
+    xinf_samples_encode (&greedy, NULL, NULL, 1, plain);
     reply = s_sampled_step (wire, size, plain, sizeof plain);
     CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), best);
     xinf_msg_destroy (&reply);
     free (mutated);
     free (frame);
     free (penalized);
+}
+
+//  The step 'wire' with a one-row sampling frame of 'sampling' with
+//  min_p and logprobs word 'asked'; its answer.
+static xinf_msg_t *
+s_trimmed_step (const void *wire, size_t size, const xinf_sampling_t *sampling, uint32_t asked, float min_p)
+{
+    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (sampling, &asked, &min_p, 1, frame);
+    return s_sampled_step (wire, size, frame, sizeof frame);
+}
+
+//  min-p (SMPL's min_p): seeded draws are the sampler's on the logits
+//  trimmed by xinf_sampler_min_p, and some of them differ from the
+//  untrimmed draws; greedy is unchanged; log-probabilities are those of
+//  the untrimmed logits; a bad min_p or reserved word is named.
+static void
+s_test_min_p (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
+{
+    float *trimmed = malloc (vocab * sizeof (float));
+    memcpy (trimmed, logits, vocab * sizeof (float));
+    size_t kept = xinf_sampler_min_p (trimmed, vocab, 0.5f, 0.2f);     //  the tiny model's logits span ~1.2
+    CHECK (kept > 1 && kept < vocab);
+    xinf_sampler_t *sampler = xinf_sampler_new (0, 0, 1, 0);
+    int differ = 0;
+    for (uint64_t seed = 1; seed <= 40; seed++) {
+        xinf_sampling_t hot = { 0.5f, 1, 0, seed, 5 };
+        CHECK (xinf_sampler_set (sampler, &hot) == 0);
+        int32_t expected = xinf_sampler_sample (sampler, trimmed, vocab);
+        CHECK (xinf_sampler_set (sampler, &hot) == 0);                  //  the same draw
+        int32_t plain = xinf_sampler_sample (sampler, logits, vocab);
+        CHECK (trimmed [expected] > -INFINITY);
+        differ += plain != expected;
+        xinf_msg_t *reply = s_trimmed_step (wire, size, &hot, 0, 0.2f);
+        CHECK (xinf_msg_is (reply, "TOKENS"));
+        CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), expected);
+        xinf_msg_destroy (&reply);
+    }
+    CHECK (differ > 0);
+    xinf_sampler_destroy (&sampler);
+    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 }, hot = { 0.5f, 1, 0, 17, 5 };
+    xinf_msg_t *reply = s_trimmed_step (wire, size, &greedy, 0, 1);
+    CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), s_argmax (logits, vocab));
+    xinf_msg_destroy (&reply);
+    //  The reports are the model's distribution, before the trim
+    xinf_msg_t *with = s_trimmed_step (wire, size, &hot, 4, 0.2f), *without = s_trimmed_step (wire, size, &hot, 4, 0);
+    CHECK (xinf_msg_frame_count (with) == 2 && xinf_msg_frame_count (without) == 2);
+    zframe_t *a = xinf_msg_frame (with, 1), *b = xinf_msg_frame (without, 1);
+    uint32_t asked = 4;
+    xinf_logprobs_row_t rows [2];
+    char error [256];
+    CHECK (xinf_logprobs_decode (zframe_data (a), zframe_size (a), 1, &asked, vocab, &rows [0], error, sizeof error) == 0);
+    CHECK (xinf_logprobs_decode (zframe_data (b), zframe_size (b), 1, &asked, vocab, &rows [1], error, sizeof error) == 0);
+    for (size_t top = 0; top < 3; top++)
+        CHECK (rows [0].top [top].token == rows [1].top [top].token && rows [0].top [top].logprob == rows [1].top [top].logprob);
+    int32_t token = *(int32_t *) zframe_data (xinf_msg_frame (with, 0));
+    CHECK (fabsl ((long double) rows [0].logprob - s_reference_logprob (logits, vocab, token)) < 1e-5L);
+    xinf_msg_destroy (&with);
+    xinf_msg_destroy (&without);
+    //  Words 10 (min_p) and 11 (reserved) out of range
+    float nan_value = NAN, above_one = 1.5f, negative = -0.5f;
+    const float *bad [] = { &nan_value, &above_one, &negative };
+    for (size_t at = 0; at < 3; at++) {
+        uint32_t bits;
+        memcpy (&bits, bad [at], 4);
+        s_bad_sampling (wire, size, &hot, 10, bits, "samples[0].min_p");
+    }
+    s_bad_sampling (wire, size, &hot, 11, 1, "samples[0].reserved");
+    free (trimmed);
 }
 
 int
@@ -468,6 +537,7 @@ main (int argc, char *argv [])
     s_test_penalties (wire, size, logits, vocab);
     s_test_biases (wire, size, logits, vocab);
     s_test_logprobs (wire, size, logits, vocab);
+    s_test_min_p (wire, size, logits, vocab);
 
     //  Each field out of range, named
     reply = s_step (NULL, 0);

@@ -1,7 +1,7 @@
 /*  test_sampler: parameter checks, greedy ties, determinism by seed,
     counter-based draws by (seed, index),
     top-k = 1 and tiny top-p equal greedy, and the drawn distribution with
-    and without filters over many draws.  */
+    and without filters over many draws; min-p's trimming.  */
 #include "test_kernels.h"
 #include "xinf_sampler.h"
 
@@ -220,6 +220,59 @@ test_set (void)
     xinf_sampler_destroy (&second);
 }
 
+//  min-p: what it leaves alone, and the logits it keeps on a long row
+//  against the floor computed here; then draws from the trimmed logits.
+static void
+test_min_p (void)
+{
+    float row [] = { 1, NAN, 3, -INFINITY, 3 };
+    CHECK_INT ((int) xinf_sampler_min_p (row, 5, 1, 0), 5);          //  off
+    CHECK_INT ((int) xinf_sampler_min_p (row, 5, 0, 0.5f), 5);       //  greedy
+    CHECK (isnan (row [1]));
+    float infinite [] = { 1, INFINITY, 2 };
+    CHECK_INT ((int) xinf_sampler_min_p (infinite, 3, 1, 0.5f), 3);
+    CHECK (infinite [0] == 1 && infinite [2] == 2);
+    CHECK_INT ((int) xinf_sampler_min_p (row, 5, 1, 1), 2);          //  only the top, both of them
+    CHECK (row [0] == -INFINITY && row [1] == -INFINITY && row [2] == 3 && row [4] == 3);
+    CHECK_INT ((int) xinf_sampler_min_p (NULL, 0, 1, 0.5f), 0);
+
+    size_t vocab = 151936;
+    float *logits = s_logits (vocab, 3, 40);
+    float *trimmed = malloc (vocab * sizeof (float));
+    memcpy (trimmed, logits, vocab * sizeof (float));
+    float top = -INFINITY;
+    for (size_t i = 0; i < vocab; i++)
+        top = logits [i] > top ? logits [i] : top;
+    double floor = (double) top + 1.5 * log (0.05);
+    size_t expected = 0;
+    for (size_t i = 0; i < vocab; i++)
+        expected += logits [i] >= floor;
+    CHECK (expected > 10 && expected < vocab / 2);
+    CHECK_INT ((int) xinf_sampler_min_p (trimmed, vocab, 1.5f, 0.05f), (int) expected);
+    for (size_t i = 0; i < vocab; i++)
+        CHECK (logits [i] >= floor ? trimmed [i] == logits [i] : trimmed [i] == -INFINITY);
+    free (trimmed);
+    free (logits);
+
+    //  p = 0.1 .. 0.4: min_p 0.6 keeps 0.3 and 0.4 (0.24 is the floor);
+    //  at temperature 0.5 the weights are p^2, min_p 0.5 keeps the same two
+    double p [4] = { 0.1, 0.2, 0.3, 0.4 };
+    float kept [4];
+    for (size_t i = 0; i < 4; i++)
+        kept [i] = (float) log (p [i]);
+    CHECK_INT ((int) xinf_sampler_min_p (kept, 4, 1, 0.6f), 2);
+    CHECK (kept [0] == -INFINITY && kept [1] == -INFINITY && kept [2] > -2);
+    double pair [4] = { 0, 0, 0.3 / 0.7, 0.4 / 0.7 }, squared [4] = { 0, 0, 0.09 / 0.25, 0.16 / 0.25 };
+    double left [4] = { 0, 0, 0.3, 0.4 };         //  what the trimmed row holds: draws from it
+    CHECK (kept [2] == (float) log (0.3) && kept [3] == (float) log (0.4));
+    s_distribution (1, 0, 1, left, pair, 4);
+    for (size_t i = 0; i < 4; i++)
+        kept [i] = (float) log (p [i]);
+    CHECK_INT ((int) xinf_sampler_min_p (kept, 4, 0.5f, 0.5f), 2);
+    CHECK (kept [0] == -INFINITY && kept [1] == -INFINITY);
+    s_distribution (0.5f, 0, 1, left, squared, 4);
+}
+
 int
 main (void)
 {
@@ -232,5 +285,6 @@ main (void)
     RUN (test_equals_greedy);
     RUN (test_distribution);
     RUN (test_long_tail);
+    RUN (test_min_p);
     return 0;
 }

@@ -3,7 +3,8 @@
       defines it (libm's floor and ldexp), bit for bit, over random x, the
       neighbours of every place where k changes, the results that are
       subnormal, and the special values;
-    - each row pass (argmax, next above a floor, weights and their sum) by
+    - each row pass (argmax, next above a floor, weights and their sum,
+      min-p's trim) by
       the AVX2 code against the portable code, bit for bit, on rows with
       NaN, infinities, signed zeros and ties, of many lengths;
     - the tokens drawn, with the AVX2 code and with the portable code,
@@ -115,6 +116,21 @@ test_avx2_twins (void)
             float floor = row [best] - (float) (from % 5) * 3.5f;
             CHECK (xinf_sampler_next_above_avx2 (row, from, n, floor, &index));
             CHECK (index == xinf_sampler_next_above_portable (row, from, n, floor));
+        }
+        for (size_t from = 0; from < 5; from++) {          //  the trim, at floors on and between logits
+            float least = from == 4 ? NAN : row [best] - (float) from * 7.0f - (from == 3 ? 0.0125f : 0);
+            float *twins [2] = { malloc (n * sizeof (float)), malloc (n * sizeof (float)) };
+            memcpy (twins [0], row, n * sizeof (float));
+            memcpy (twins [1], row, n * sizeof (float));
+            size_t kept = xinf_sampler_trim_portable (twins [0], n, least), expected = 0;
+            for (size_t i = 0; i < n; i++)
+                expected += row [i] >= least;
+            CHECK (kept == expected && xinf_sampler_trim_avx2 (twins [1], n, least, &index) && index == kept);
+            CHECK (memcmp (twins [0], twins [1], n * sizeof (float)) == 0);
+            for (size_t i = 0; i < n; i++)
+                CHECK (row [i] >= least ? twins [0][i] == row [i] : twins [0][i] == -INFINITY);
+            free (twins [0]);
+            free (twins [1]);
         }
         for (size_t t = 0; t < 4; t++) {
             double portable = xinf_sampler_weigh_portable (row, n, row [best], temperatures [t], weights [0]);
