@@ -83,6 +83,13 @@ static bool s_is_generation (xinf_gw_request_t *request);
 void
 xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
 {
+    if (request->parent) {                  //  a choice fails its whole request
+        xinf_gw_request_fail (request->parent, error);
+        return;
+    }
+    if (request->failed)
+        return;
+    request->failed = true;
     if (s_is_generation (request) && !request->ended) {
         //  A refused request counts under one label: the model it names
         //  may be any text a client chose, each a new series for good
@@ -91,6 +98,7 @@ xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
         xinf_gw_metrics_end (request->gateway->metrics, refused ? XINF_GW_METRIC_REFUSED : request->oai.model,
                              xinf_gw_metrics_outcome (error->status), request->prompt_tokens, request->completion_tokens);
     }
+    xinf_gw_choices_cancel (request, xinf_gw_metrics_outcome (error->status));
     xinf_gw_cancel (request);
     xinf_gw_call_forget (request);
     if (request->stream_open) {
@@ -219,22 +227,27 @@ s_peer_closed (xinf_gw_request_t *request)
     return rc == 1 && request->gateway->tls_cert && byte == 21;
 }
 
-//  Suspended generations whose clients are gone are cancelled (once a second).
+//  Suspended generations whose clients are gone are cancelled (once a
+//  second): a choice's request is its parent's connection.
 static void
 s_check_gone (xinf_gw_state_t *gateway)
 {
     zlist_t *gone = zlist_new ();
     for (xinf_gw_request_t *request = (xinf_gw_request_t *) zhashx_first (gateway->pending); request;
-         request = (xinf_gw_request_t *) zhashx_next (gateway->pending))
-        if (request->suspended && request->generating && s_peer_closed (request))
-            zlist_append (gone, request);
+         request = (xinf_gw_request_t *) zhashx_next (gateway->pending)) {
+        xinf_gw_request_t *top = xinf_gw_choices_top (request);
+        if (top->suspended && request->generating && !zlist_exists (gone, top) && s_peer_closed (top))
+            zlist_append (gone, top);
+    }
     for (xinf_gw_request_t *request = (xinf_gw_request_t *) zlist_first (gone); request;
          request = (xinf_gw_request_t *) zlist_next (gone)) {
         gateway->disconnects++;
         xinf_info ("gateway", "client gone while its request waited: cancelling it model=%s", request->oai.model);
+        if (!request->ended)
+            xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
+                                 request->completion_tokens);
         request->ended = true;
-        xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
-                             request->completion_tokens);
+        xinf_gw_choices_cancel (request, "cancelled");
         xinf_gw_error_t error;
         xinf_gw_error_set (&error, 400, "invalid_request_error", "client_closed", NULL, "the client closed the connection");
         xinf_gw_request_fail (request, &error);

@@ -66,12 +66,12 @@ s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t
     return true;
 }
 
-//  The GENERATE of a request. A text prompt gets a BOS as the model's file
-//  says (tokenizer.ggml.add_bos_token: add_bos left out), as llama-server
-//  tokenizes with add_special; 'has_bos': the prompt already starts with
-//  the model's BOS (a template wrote it), so none is added.
+//  The GENERATE of one choice. A text prompt gets a BOS as the model's
+//  file says (tokenizer.ggml.add_bos_token: add_bos left out), as
+//  llama-server tokenizes with add_special; 'has_bos': the prompt already
+//  starts with the model's BOS (a template wrote it), so none is added.
 static void
-s_send_generate (xinf_gw_request_t *request, bool has_bos)
+s_send_one (xinf_gw_request_t *request, bool has_bos)
 {
     xinf_gw_oai_t *oai = &request->oai;
     xinf_msg_t *msg = xinf_msg_new ("GENERATE");
@@ -142,6 +142,17 @@ s_send_generate (xinf_gw_request_t *request, bool has_bos)
     request->sent_us = zclock_usecs ();
 }
 
+//  The GENERATE of each choice: the request's own, then its children's
+//  (n > 1), until one fails (which fails the request).
+static void
+s_send_generate (xinf_gw_request_t *request, bool has_bos)
+{
+    xinf_gw_choices_spawn (request);
+    s_send_one (request, has_bos);
+    for (size_t index = 0; index < request->child_count && !request->failed; index++)
+        s_send_one (request->children [index], has_bos);
+}
+
 void
 xinf_gw_generate_start (xinf_gw_request_t *request)
 {
@@ -193,6 +204,7 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         xinf_gw_toolcalls_init (request->toolcalls, format, request->oai.parallel_tool_calls);
         request->tool_calls = json_array ();
         request->tool_parsing = true;
+        request->tool_format = format;
     }
     free (request->oai.prompt);
     request->oai.prompt = prompt;
@@ -223,7 +235,7 @@ s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char 
           json_t *calls)
 {
     json_t *choice = json_object ();
-    json_object_set_new (choice, "index", json_integer (0));
+    json_object_set_new (choice, "index", json_integer ((json_int_t) request->choice));
     if (request->oai.chat) {
         json_t *message = json_object ();
         if (role || !delta)
@@ -254,14 +266,15 @@ s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char 
     return choice;
 }
 
+//  The usage of a request whose choices have all finished: the prompt
+//  once, the completion tokens of every choice.
 static json_t *
-s_usage (xinf_gw_request_t *request)
+s_usage (xinf_gw_request_t *top)
 {
     json_t *usage = json_object ();
-    json_object_set_new (usage, "prompt_tokens", json_integer ((json_int_t) request->prompt_tokens));
-    json_object_set_new (usage, "completion_tokens", json_integer ((json_int_t) request->completion_tokens));
-    json_object_set_new (usage, "total_tokens",
-                         json_integer ((json_int_t) (request->prompt_tokens + request->completion_tokens)));
+    json_object_set_new (usage, "prompt_tokens", json_integer ((json_int_t) top->prompt_tokens));
+    json_object_set_new (usage, "completion_tokens", json_integer ((json_int_t) top->choice_tokens));
+    json_object_set_new (usage, "total_tokens", json_integer ((json_int_t) (top->prompt_tokens + top->choice_tokens)));
     return usage;
 }
 
@@ -291,7 +304,7 @@ s_chunk_calls (xinf_gw_request_t *request, const char *text, size_t size, const 
                            s_choice (request, text, size, finish, true, !request->role_sent && request->oai.chat,
                                      calls));
     request->role_sent = true;
-    xinf_gw_sse_json (&request->sse, object);
+    xinf_gw_sse_json (&xinf_gw_choices_top (request)->sse, object);
 }
 
 static void
@@ -343,7 +356,31 @@ xinf_gw_generate_clear (xinf_gw_request_t *request)
     request->logprobs = NULL;
 }
 
-//  The generation is over: the last chunks, or the whole answer.
+//  The last chunks of a streamed choice; after the last choice's, the
+//  usage and the stream's end.
+static void
+s_finish_stream (xinf_gw_request_t *request, const char *reason, xinf_gw_buf_t *tail)
+{
+    xinf_gw_request_t *top = xinf_gw_choices_top (request);
+    if (tail->size || request->tool_parsing)
+        s_emit (request, tail->data, tail->size, true);
+    if (!request->role_sent)
+        s_chunk (request, NULL, 0, NULL);
+    s_chunk (request, NULL, 0, request->tool_call_count ? "tool_calls" : reason);
+    if (xinf_gw_choices_done (request, NULL)) {
+        if (top->oai.include_usage) {
+            json_t *object = s_object (top, true);
+            json_object_set_new (object, "usage", s_usage (top));
+            xinf_gw_sse_json (&top->sse, object);
+        }
+        xinf_gw_buf_add_str (&top->sse, "data: [DONE]\n\n");
+        top->stream_ended = true;
+    }
+    xinf_gw_stream_wake (top);
+}
+
+//  A choice's generation is over: the last chunks, or its part of the
+//  answer, which goes out once every choice is in.
 static void
 s_finish (xinf_gw_request_t *request, const char *reason)
 {
@@ -351,36 +388,24 @@ s_finish (xinf_gw_request_t *request, const char *reason)
     request->ended = true;
     xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, reason, request->prompt_tokens,
                          request->completion_tokens);
+    xinf_gw_request_t *top = xinf_gw_choices_top (request);
+    if (request->prompt_tokens > top->prompt_tokens)
+        top->prompt_tokens = request->prompt_tokens;
     xinf_gw_buf_t tail = { 0 };
     xinf_gw_text_flush (&request->text, &tail);
-    if (request->oai.stream) {
-        if (tail.size || request->tool_parsing)
-            s_emit (request, tail.data, tail.size, true);
-        if (!request->stream_open && !request->sse.size)
-            s_chunk (request, NULL, 0, NULL);
-        if (request->tool_call_count)
-            reason = "tool_calls";
-        s_chunk (request, NULL, 0, reason);
-        if (request->oai.include_usage) {
-            json_t *object = s_object (request, true);
-            json_object_set_new (object, "usage", s_usage (request));
-            xinf_gw_sse_json (&request->sse, object);
-        }
-        xinf_gw_buf_add_str (&request->sse, "data: [DONE]\n\n");
-        request->stream_ended = true;
-        xinf_gw_stream_wake (request);
-    }
+    if (request->oai.stream)
+        s_finish_stream (request, reason, &tail);
     else {
         s_emit (request, tail.data, tail.size, true);
-        if (request->tool_call_count)
-            reason = "tool_calls";
-        json_t *object = s_object (request, false);
-        json_array_append_new (json_object_get (object, "choices"),
-                               s_choice (request, request->output.data ? request->output.data : "",
-                                         request->output.size, reason, false, false,
-                                         request->tool_call_count ? request->tool_calls : NULL));
-        json_object_set_new (object, "usage", s_usage (request));
-        xinf_gw_respond_json (request, 200, object);
+        json_t *choice = s_choice (request, request->output.data ? request->output.data : "", request->output.size,
+                                   request->tool_call_count ? "tool_calls" : reason, false, false,
+                                   request->tool_call_count ? request->tool_calls : NULL);
+        if (xinf_gw_choices_done (request, choice)) {
+            json_t *object = s_object (top, false);
+            json_object_set_new (object, "choices", xinf_gw_choices_take (top));
+            json_object_set_new (object, "usage", s_usage (top));
+            xinf_gw_respond_json (top, 200, object);
+        }
     }
     xinf_gw_buf_free (&tail);
 }
@@ -424,16 +449,17 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
             s_emit (request, shown.data, shown.size, false);
         else
             s_chunk (request, shown.data, shown.size, NULL);
-        xinf_gw_stream_wake (request);
-        if (request->sse.size > XINF_GW_SSE_MAX) {
+        xinf_gw_request_t *top = xinf_gw_choices_top (request);
+        xinf_gw_stream_wake (top);
+        if (top->sse.size > XINF_GW_SSE_MAX) {
             //  The client does not read: its generation ends, and what it
             //  reads last says so (a stream that just stops would look
             //  like a whole answer without its finish_reason)
             xinf_warn ("gateway", "a stream's client reads too slowly (%zu bytes waiting): cancelling model=%s",
-                       request->sse.size, request->oai.model);
+                       top->sse.size, request->oai.model);
             xinf_gw_error_t error;
             xinf_gw_error_set (&error, 408, "server_error", "slow_client", NULL, "the client read the stream too "
-                               "slowly (%zu bytes waiting): the generation was cancelled", request->sse.size);
+                               "slowly (%zu bytes waiting): the generation was cancelled", top->sse.size);
             xinf_gw_buf_free (&shown);
             xinf_gw_request_fail (request, &error);
             return;

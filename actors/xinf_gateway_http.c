@@ -267,6 +267,7 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
     xinf_gw_request_t *request = (xinf_gw_request_t *) *con_cls;
     if (!request)
         return;
+    xinf_gw_choices_free (request);
     if (request->generating) {
         if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
             gateway->disconnects++;

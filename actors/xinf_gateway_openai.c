@@ -347,16 +347,15 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     json_int_t n = 1, max_tokens = 0, top_k = 0, seed = 0;
     out->temperature = 1.0;
     out->top_p = 1.0;
-    if (s_integer (root, "n", 1, INT32_MAX, &n, error))
+    if (s_integer (root, "n", 1, XINF_GW_CHOICES_MAX, &n, error))
         return -1;
-    if (n != 1)
-        return xinf_gw_error_bad (error, "n", "only n = 1 is supported (one choice per request); send %lld requests instead",
-                      (long long) n);
-    json_int_t best_of = 1;
+    out->n = (size_t) n;
+    json_int_t best_of = n;
     if (s_integer (root, "best_of", 1, INT32_MAX, &best_of, error))
         return -1;
-    if (best_of != 1)
-        return xinf_gw_error_bad (error, "best_of", "only best_of = 1 is supported");
+    if (best_of != n)
+        return xinf_gw_error_bad (error, "best_of", "only best_of = n (%lld) is supported: each choice generated "
+                                  "is returned", (long long) n);
     const char *keys [] = { "max_tokens", "max_completion_tokens" };
     for (size_t index = 0; index < 2; index++)
         if (s_integer (root, keys [index], 1, UINT32_MAX, &max_tokens, error))

@@ -23,6 +23,7 @@
 #define XINF_GW_TOOLS_MAX      128      //  tools of a chat (OpenAI's limit)
 #define XINF_GW_TOOLS_BYTES    (512 << 10) //  bytes of a chat's tools as compact JSON
 #define XINF_GW_TOOL_CALLS_MAX 128      //  tool calls of one assistant message
+#define XINF_GW_CHOICES_MAX    128      //  n: choices of one request (OpenAI's limit)
 
 // ---- growable bytes ---------------------------------------------------------
 typedef struct {
@@ -89,6 +90,7 @@ typedef struct {
     size_t bias_count;
     uint64_t top_k, seed;
     bool has_seed;
+    size_t n;                         //  choices to generate, 1 to XINF_GW_CHOICES_MAX
     char *stops [XINF_GW_STOPS_MAX];
     size_t stop_count;
     bool stream, include_usage;
@@ -212,8 +214,13 @@ struct _xinf_gw_conn_t {
     bool shut;                        //  shut down for being late: MHD closes it next
 };
 
-//  One HTTP request, from its headers until MHD says it completed.
-typedef struct {
+//  One HTTP request, from its headers until MHD says it completed. With
+//  n > 1 it generates choice 0 itself and owns a child request for each
+//  other choice (xinf_gateway_choices.c): a child generates as a request
+//  alone would, with no connection, and writes its chunks and its choice
+//  into its parent's stream or answer.
+typedef struct _xinf_gw_request_t xinf_gw_request_t;
+struct _xinf_gw_request_t {
     xinf_gw_state_t *gateway;
     struct MHD_Connection *connection;
     xinf_gw_route_t route;
@@ -250,7 +257,16 @@ typedef struct {
     size_t logprobs_offset;           //  completions: characters of the answer before them
     char id [48];
     int64_t created;                  //  Unix seconds
-} xinf_gw_request_t;
+    //  choices (n > 1)
+    xinf_gw_request_t *parent;        //  a child's: the request that answers (NULL: this one)
+    size_t choice;                    //  the index of the choice it generates
+    xinf_gw_request_t **children;     //  the parent's: choices 1 .. n - 1, in order
+    size_t child_count;
+    size_t open_choices;              //  the parent's: choices not finished
+    json_t *choices;                  //  the parent's, without stream: the finished choices by index
+    size_t choice_tokens;             //  the parent's: completion tokens of the finished choices
+    bool failed;                      //  the parent's: answered with an error
+};
 
 struct _xinf_gw_state_t {
     xinf_gateway_config_t config;
@@ -312,6 +328,24 @@ void xinf_gw_generate_start (xinf_gw_request_t *request);
 void xinf_gw_generate_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
 //  Frees what a generation holds beyond the request's buffers (tool calls).
 void xinf_gw_generate_clear (xinf_gw_request_t *request);
+//  xinf_gateway_choices.c: n > 1.
+//  The request that answers for 'request': its parent, or itself.
+xinf_gw_request_t *xinf_gw_choices_top (xinf_gw_request_t *request);
+//  A parent's children, each a copy of its parsed request (sharing its
+//  strings: the parent outlives them) with the choice's index and seed,
+//  ready to send its GENERATE. n - 1 of them, or none for n = 1.
+void xinf_gw_choices_spawn (xinf_gw_request_t *parent);
+//  A choice ended with 'choice' (its JSON, consumed; NULL in a stream):
+//  kept by index in the parent; true when it was the last one open.
+bool xinf_gw_choices_done (xinf_gw_request_t *request, json_t *choice);
+//  The parent's finished choices in index order, for its answer (consumed).
+json_t *xinf_gw_choices_take (xinf_gw_request_t *parent);
+//  Cancels the children still generating (each outcome counted as
+//  'outcome' unless counted already) and forgets their calls.
+void xinf_gw_choices_cancel (xinf_gw_request_t *parent, const char *outcome);
+//  Cancels and frees the children.
+void xinf_gw_choices_free (xinf_gw_request_t *parent);
+
 //  xinf_gateway_routes.c: the other endpoints over LIST_MODELS, TOKENIZE, ...
 void xinf_gw_route_start (xinf_gw_request_t *request);
 void xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);

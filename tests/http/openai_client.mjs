@@ -1,5 +1,6 @@
 // The official openai npm client against xinf's gateway: a completion and a
-// chat, each without and with stream. Usage: node openai_client.mjs BASE_URL KEY MODEL
+// chat, each without and with stream; three choices (n) of a seeded
+// completion, and of a streamed chat. Usage: node openai_client.mjs BASE_URL KEY MODEL
 import OpenAI from "openai";
 
 const [baseURL, apiKey, model] = process.argv.slice(2);
@@ -19,6 +20,10 @@ for await (const chunk of stream) {
 }
 result.completion_stream = { text: streamed, usage };
 
+const choices = await client.completions.create({ model, prompt: "The quick brown fox", max_tokens: 8, temperature: 1.2,
+                                                 seed: 11, n: 3 });
+result.choices = choices.choices.map((choice) => ({ index: choice.index, text: choice.text }));
+
 const messages = [{ role: "user", content: "Hello" }];
 try {
   const chat = await client.chat.completions.create({ model, messages, max_tokens: 8, temperature: 0 });
@@ -27,6 +32,12 @@ try {
   const chatStream = await client.chat.completions.create({ model, messages, max_tokens: 8, temperature: 0, stream: true });
   for await (const chunk of chatStream) chatStreamed += chunk.choices[0]?.delta?.content ?? "";
   result.chat_stream = { text: chatStreamed };
+  const chatChoices = ["", "", ""];
+  const chatChoicesStream = await client.chat.completions.create({ model, messages, max_tokens: 8, temperature: 0,
+                                                                   n: 3, stream: true });
+  for await (const chunk of chatChoicesStream)
+    for (const choice of chunk.choices) chatChoices[choice.index] += choice.delta?.content ?? "";
+  result.chat_choices_stream = chatChoices;
 } catch (error) {
   result.chat_error = { status: error.status, message: error.message };
 }

@@ -17,6 +17,7 @@ from xinf_httplib import (ADMIN_KEY, USER_KEY, Gateway, check, expect_error, mak
                           stream_text)
 from test_cluster import run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
+from http_choices import scenario_choices  # noqa: E402
 from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
 
 
@@ -78,8 +79,8 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "temperature": "hot"}, "must be a number", "temperature"),
     ({"model": "m", "prompt": "x", "top_p": 1.5}, "between 0 and 1", "top_p"),
     ({"model": "m", "prompt": "x", "seed": "s"}, "integer", "seed"),
-    ({"model": "m", "prompt": "x", "n": 2}, "only n = 1", "n"),
-    ({"model": "m", "prompt": "x", "best_of": 3}, "only best_of = 1", "best_of"),
+    ({"model": "m", "prompt": "x", "n": 129}, "between 1 and 128", "n"),
+    ({"model": "m", "prompt": "x", "best_of": 3}, "only best_of = n (1)", "best_of"),
     ({"model": "m", "prompt": "x", "stream": "yes"}, "true or false", "stream"),
     ({"model": "m", "prompt": "x", "stream_options": {"include_usage": True}}, "only allowed when stream", "stream_options"),
     ({"model": "m", "prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "at most 4", "stop"),
@@ -116,7 +117,7 @@ BAD_CHATS = [
     ({"model": "m", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
      "only {\"type\": \"text\"", "messages"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "tools": {}}, "must be an array", "tools"),
-    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 3}, "only n = 1", "n"),
+    ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "n": 0}, "between 1 and 128", "n"),
     ({"model": "m", "messages": [{"role": "user"}]}, "content is required", "messages"),
     ({"model": "m", "messages": [{"role": "system", "content": None}, {"role": "user", "content": "x"}]},
      "content is required", "messages"),
@@ -605,6 +606,7 @@ def main():
         scenario_logit_bias(gateway, prompt, text)
         scenario_logprobs(gateway, prompt, text)
         scenario_min_p(gateway, prompt, text)
+        scenario_choices(gateway, prompt, text)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)

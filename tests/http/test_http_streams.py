@@ -92,6 +92,25 @@ def scenario_disconnect(gateway, prompt):
     print("a client that disconnects mid-stream cancels its generation (CANCELLED counted by the scheduler)")
 
 
+def scenario_disconnect_choices(gateway, prompt):
+    """n = 4: a client that disconnects, mid-stream or while its answer is
+    generated, cancels all four generations."""
+    for stream in (True, False):
+        before = cluster_requests(gateway.client)["by_code"].get("CANCELLED", 0)
+        sock = post_raw(gateway.port, {"model": "m", "prompt": prompt, "max_tokens": 100000, "temperature": 0,
+                                       "stream": stream, "n": 4})
+        if stream:
+            data = read_until(sock, b"data: {", 30)
+            check(b"200 OK" in data and b"data: {" in data, f"the stream started: {data[:200]!r}")
+        else:
+            poll("four generations run", 30, lambda: cluster_requests(gateway.client)["running"] >= 4)
+        sock.close()
+        poll(f"the disconnected request's four generations are cancelled ({'streamed' if stream else 'waiting'})",
+             30, lambda: cluster_requests(gateway.client)["by_code"].get("CANCELLED", 0) >= before + 4)
+        poll("nothing runs after them", 30, lambda: cluster_requests(gateway.client)["running"] == 0)
+    print("n = 4: a client that disconnects, streamed or waiting for its answer, cancels all four generations")
+
+
 def scenario_overloaded(gateway, prompt):
     """q1 runs one sequence and queues one: a third request is 429."""
     running = post_raw(gateway.port, {"model": "q1", "prompt": prompt, "max_tokens": 100000, "temperature": 0,
@@ -223,6 +242,7 @@ def main():
         gateway.launch("q1000", path, max_seqs=1, max_queued=IDLE_STREAMS + 100)
         prompt = endless_prompt(gateway)
         scenario_disconnect(gateway, prompt)
+        scenario_disconnect_choices(gateway, prompt)
         scenario_kv_gauges(gateway, prompt)
         scenario_overloaded(gateway, prompt)
         scenario_idle_streams(gateway, prompt, idle_budget_kib(build_dir))

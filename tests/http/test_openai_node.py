@@ -44,6 +44,13 @@ def main():
         check("chat_error" not in result, f"chat: {result.get('chat_error')}")
         check(result["chat"]["role"] == "assistant" and result["chat"]["text"] == result["chat_stream"]["text"],
               f"chat: {result['chat']} vs {result['chat_stream']}")
+        alone = [gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "The quick brown fox", "max_tokens": 8,
+                                                          "temperature": 1.2, "seed": 11 + index})[2]["choices"][0]["text"]
+                 for index in range(3)]
+        check(result["choices"] == [{"index": index, "text": alone[index]} for index in range(3)],
+              f"n = 3: choice i is seed 11 + i alone: {result['choices']} vs {alone}")
+        check(result["chat_choices_stream"] == [result["chat"]["text"]] * 3,
+              f"chat n = 3 streamed: {result['chat_choices_stream']} vs {result['chat']}")
         check(result["not_found"] and result["not_found"]["status"] == 404
               and result["not_found"]["name"] == "NotFoundError", f"404: {result['not_found']}")
         check(result["models"] == ["m"] and result["model"] == "m", f"models: {result}")
