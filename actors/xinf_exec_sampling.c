@@ -5,6 +5,7 @@
 #include "xinf_logprobs.h"
 #include "xinf_penalties.h"
 #include "xinf_samples.h"
+#include "xinf_token_mask.h"
 
 struct _xinf_exec_sampling_t {
     xinf_backend_t *backend;
@@ -18,6 +19,8 @@ struct _xinf_exec_sampling_t {
     uint32_t *asked;                  //  [max_seqs]: each row's logprobs word (0: none)
     float *min_ps;                    //  [max_seqs]: each row's min_p (0: off)
     bool trimming;                    //  the step has a row with min_p
+    const uint32_t **masks;           //  [max_seqs]: each row's allowed tokens (NULL: all), in the STEP
+    bool masking;                     //  the step has a row with a mask
     bool reporting;                   //  the step has a row that asks for logprobs
     xinf_logprobs_row_t *reports;     //  [max_seqs], made at the first step that asks
     double *weights;                  //  [vocab]: the scan's room
@@ -56,8 +59,10 @@ xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, 
                                      calloc (max_seqs, sizeof (xinf_penalty_t)), false,
                                      calloc (max_seqs, sizeof (int32_t)), xinf_sampler_new (0, 0, 1, 0),
                                      calloc (max_seqs, sizeof (uint32_t)), calloc (max_seqs, sizeof (float)), false,
+                                     (const uint32_t **) calloc (max_seqs, sizeof (uint32_t *)), false,
                                      false, NULL, NULL, NULL, NULL };
-    if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked || !self->min_ps) {
+    if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked || !self->min_ps
+    ||  !self->masks) {
         xinf_exec_sampling_destroy (&self);
         return NULL;
     }
@@ -80,6 +85,7 @@ xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p)
         xinf_sampler_destroy (&self->sampler);
         free (self->asked);
         free (self->min_ps);
+        free ((void *) self->masks);
         free (self->reports);
         free (self->weights);
         free (self);
@@ -114,12 +120,13 @@ s_trims (const xinf_exec_sampling_t *self, size_t row)
 
 int
 xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *samples, zframe_t *penalties,
-                         char *error, size_t error_size)
+                         zframe_t *masks, char *error, size_t error_size)
 {
     size_t n_out;
     self->penalized = false;
     self->reporting = false;
     self->trimming = false;
+    self->masking = false;
     if (s_batch_rows (self, batch, &n_out, error, error_size)
     ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->samples,
                              self->asked, self->min_ps, error, error_size))
@@ -133,6 +140,14 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
         return -1;
     for (size_t row = 0; penalties && row < n_out; row++)
         self->penalized = self->penalized || xinf_penalty_active (&self->penalties [row]);
+    if (masks && xinf_token_masks_decode (zframe_data (masks), zframe_size (masks), n_out, self->vocab, self->masks,
+                                          error, error_size))
+        return -1;
+    for (size_t row = 0; row < n_out; row++) {
+        if (!masks)
+            self->masks [row] = NULL;
+        self->masking = self->masking || self->masks [row];
+    }
     return 0;
 }
 
@@ -179,7 +194,8 @@ s_reports_room (xinf_exec_sampling_t *self)
 //  Before sampling, each row that asks, in its host row (a device's row
 //  read into it first, and written back when changed): its biases and
 //  penalties; then its log-probabilities scanned (the model's
-//  distribution with those, before any sampling filter); then min-p.
+//  distribution with those, before any sampling filter); then its token
+//  mask (constrained decoding); then min-p.
 //  0, or -1 with the reason.
 static int
 s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
@@ -191,9 +207,10 @@ s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
         bool penalize = self->penalized && xinf_penalty_active (&self->penalties [row]);
         bool report = self->reporting && self->asked [row];
         bool trim = s_trims (self, row);
+        const uint32_t *mask = self->masks [row];
         if (self->reporting)
             self->reports [row].asked = self->asked [row];
-        if (!penalize && !report && !trim)
+        if (!penalize && !report && !trim && !mask)
             continue;
         float *host = s_host_row (self, row, "sampling", error, size);
         if (!host)
@@ -202,9 +219,11 @@ s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
             xinf_penalty_apply (&self->penalties [row], host);
         if (report)
             xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
+        if (mask)
+            xinf_token_mask_apply (mask, host, self->vocab);
         if (trim)
             xinf_sampler_min_p (host, self->vocab, self->samples [row].temperature, self->min_ps [row]);
-        if ((penalize || trim) && s_on_device (self)
+        if ((penalize || trim || mask) && s_on_device (self)
         &&  be->ops->write (be, self->backend_logits + row * self->vocab, host, self->vocab * sizeof (float)))
             return xinf_fail (error, size, "sampling: logits row %zu could not be written to %s", row,
                               be->ops->name);
@@ -234,7 +253,7 @@ s_sample_on_backend (xinf_exec_sampling_t *self, size_t n_out, char *error, size
 int
 xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t error_size)
 {
-    if ((self->penalized || self->reporting || self->trimming) && s_adjust (self, n_out, error, error_size))
+    if ((self->penalized || self->reporting || self->trimming || self->masking) && s_adjust (self, n_out, error, error_size))
         return -1;
     if (self->backend_logits && s_sample_on_backend (self, n_out, error, error_size))
         return -1;

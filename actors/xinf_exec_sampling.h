@@ -14,8 +14,9 @@
     row after another on the executor's thread. Without backend memory
     for the rows the host path serves too, said once in the log.
     Before the draw, a row with biases or penalties is changed, a row that
-    asks for log-probabilities scanned, and a row with min-p trimmed
-    (xinf_sampler_min_p), in that order, in host memory: in place for the
+    asks for log-probabilities scanned, a row with a token mask masked
+    (xinf_token_mask.h) and a row with min-p trimmed (xinf_sampler_min_p),
+    in that order, in host memory: in place for the
     CPU; a row in a GPU's memory is read once, and written back when
     changed, one such row at a time, so that the step's logits and its
     CUDA graphs stay where they were. The sampled token's logprob is
@@ -38,12 +39,13 @@ xinf_exec_sampling_t *xinf_exec_sampling_new (const char *name, xinf_backend_t *
                                               float *host_logits, size_t max_seqs, size_t vocab);
 void xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p);
 
-//  Reads a STEP's sampling frame and its penalties frame (NULL: none),
+//  Reads a STEP's sampling frame, its penalties frame and its token masks
+//  (each NULL: none; the masks stay in the STEP's frame until the run),
 //  one row per logits row of 'batch' (the batch frame: its header's
 //  n_out, at most max_seqs; the batch itself is checked by the step).
 //  0, or -1 with the reason naming the field.
 int xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *samples, zframe_t *penalties,
-                             char *error, size_t error_size);
+                             zframe_t *masks, char *error, size_t error_size);
 
 //  Where a step writes its logits: the backend's memory when its rows are
 //  to be sampled ('sample') by its op, else the host rows.

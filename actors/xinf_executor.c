@@ -6,6 +6,8 @@
 #include "xinf_resources.h"
 #include "xinf_exec_device.h"
 #include "xinf_exec_sampling.h"
+#include "xinf_penalties.h"
+#include "xinf_token_mask.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -506,10 +508,34 @@ s_step_reply (s_state_t *state, bool sample)
     return reply;
 }
 
+//  A STEP's frames after the sampling: its penalties ("PNLB") and its
+//  token masks ("TMSK"), each at most once, in any order. false with the
+//  reason when a frame is neither or comes twice.
+static bool
+s_extra_frames (xinf_msg_t *msg, zframe_t **penalties, zframe_t **masks, char *error, size_t size)
+{
+    *penalties = *masks = NULL;
+    for (size_t index = 2; index < xinf_msg_frame_count (msg); index++) {
+        zframe_t *frame = xinf_msg_frame (msg, index);
+        uint32_t magic = 0;
+        if (zframe_size (frame) >= 4)
+            memcpy (&magic, zframe_data (frame), 4);
+        zframe_t **slot = magic == XINF_PENALTIES_MAGIC ? penalties : magic == XINF_TOKEN_MASK_MAGIC ? masks : NULL;
+        if (!slot || *slot) {
+            snprintf (error, size, "frame %zu is %s", index, slot ? "a second of its kind"
+                      : "neither penalties (\"PNLB\") nor token masks (\"TMSK\")");
+            return false;
+        }
+        *slot = frame;
+    }
+    return true;
+}
+
 //  STEP: one binary frame, a batch in its wire form (xinf_batch.h),
 //  optionally a second, its sampling (xinf_samples.h), and with it
-//  optionally a third, its penalties (xinf_penalties.h); answered by
-//  TOKENS (with sampling) or LOGITS with the rows asked for.
+//  optionally its penalties (xinf_penalties.h) and its token masks
+//  (xinf_token_mask.h); answered by TOKENS (with sampling) or LOGITS
+//  with the rows asked for.
 static void
 s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -519,18 +545,24 @@ s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         return;
     }
     size_t frames = xinf_msg_frame_count (msg);
-    zframe_t *frame = frames >= 1 && frames <= 3 ? xinf_msg_frame (msg, 0) : NULL;
+    zframe_t *frame = frames >= 1 && frames <= 4 ? xinf_msg_frame (msg, 0) : NULL;
     zframe_t *samples = frames >= 2 ? xinf_msg_frame (msg, 1) : NULL;
-    zframe_t *penalties = frames == 3 ? xinf_msg_frame (msg, 2) : NULL;
     if (!frame || state->rank > 0) {
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "STEP: %s", !frame ?
-                              "needs one binary frame, the batch, and optionally a second, its sampling, and a "
-                              "third, its penalties" : "a follower rank runs rank 0's steps");
+                              "needs one binary frame, the batch, and optionally a second, its sampling, and "
+                              "after it its penalties and its token masks" : "a follower rank runs rank 0's steps");
+        return;
+    }
+    zframe_t *penalties, *masks;
+    char reason [300];
+    if (!s_extra_frames (msg, &penalties, &masks, reason, sizeof reason)) {
+        xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "STEP: %s", reason);
         return;
     }
     char error [512];
     const char *code = "BAD_REQUEST";
-    int rc = samples ? xinf_exec_sampling_read (state->sampling, frame, samples, penalties, error, sizeof error) : 0;
+    int rc = samples ? xinf_exec_sampling_read (state->sampling, frame, samples, penalties, masks, error,
+                                                sizeof error) : 0;
     if (rc == 0)
         rc = s_step (ctx, zframe_data (frame), zframe_size (frame), samples != NULL, &code, error, sizeof error);
     if (rc == 0 && samples) {

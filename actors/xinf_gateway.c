@@ -80,6 +80,15 @@ xinf_gw_cancel (xinf_gw_request_t *request)
 
 static bool s_is_generation (xinf_gw_request_t *request);
 
+const char *
+xinf_gw_metrics_label (const xinf_gw_request_t *request, unsigned status)
+{
+    //  A refused request counts under one label: the model it names may
+    //  be any text a client chose, each a new series for good
+    bool refused = status == 400 || status == 404 || status == 413;
+    return refused ? XINF_GW_METRIC_REFUSED : request->oai.model;
+}
+
 void
 xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
 {
@@ -90,15 +99,13 @@ xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
     if (request->failed)
         return;
     request->failed = true;
+    const char *label = xinf_gw_metrics_label (request, error->status);
     if (s_is_generation (request) && !request->ended) {
-        //  A refused request counts under one label: the model it names
-        //  may be any text a client chose, each a new series for good
-        bool refused = error->status == 400 || error->status == 404 || error->status == 413;
         request->ended = true;
-        xinf_gw_metrics_end (request->gateway->metrics, refused ? XINF_GW_METRIC_REFUSED : request->oai.model,
-                             xinf_gw_metrics_outcome (error->status), request->prompt_tokens, request->completion_tokens);
+        xinf_gw_metrics_end (request->gateway->metrics, label, xinf_gw_metrics_outcome (error->status),
+                             request->prompt_tokens, request->completion_tokens);
     }
-    xinf_gw_choices_cancel (request, xinf_gw_metrics_outcome (error->status));
+    xinf_gw_choices_cancel (request, label, xinf_gw_metrics_outcome (error->status));
     xinf_gw_cancel (request);
     xinf_gw_call_forget (request);
     if (request->stream_open) {
@@ -232,13 +239,18 @@ s_peer_closed (xinf_gw_request_t *request)
 static void
 s_check_gone (xinf_gw_state_t *gateway)
 {
-    zlist_t *gone = zlist_new ();
+    zlist_t *waiting = zlist_new (), *gone = zlist_new ();
     for (xinf_gw_request_t *request = (xinf_gw_request_t *) zhashx_first (gateway->pending); request;
          request = (xinf_gw_request_t *) zhashx_next (gateway->pending)) {
         xinf_gw_request_t *top = xinf_gw_choices_top (request);
-        if (top->suspended && request->generating && !zlist_exists (gone, top) && s_peer_closed (top))
-            zlist_append (gone, top);
+        if (top->suspended && request->generating && !zlist_exists (waiting, top))
+            zlist_append (waiting, top);          //  each connection looked at once
     }
+    for (xinf_gw_request_t *top = (xinf_gw_request_t *) zlist_first (waiting); top;
+         top = (xinf_gw_request_t *) zlist_next (waiting))
+        if (s_peer_closed (top))
+            zlist_append (gone, top);
+    zlist_destroy (&waiting);
     for (xinf_gw_request_t *request = (xinf_gw_request_t *) zlist_first (gone); request;
          request = (xinf_gw_request_t *) zlist_next (gone)) {
         gateway->disconnects++;
@@ -247,7 +259,7 @@ s_check_gone (xinf_gw_state_t *gateway)
             xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,
                                  request->completion_tokens);
         request->ended = true;
-        xinf_gw_choices_cancel (request, "cancelled");
+        xinf_gw_choices_cancel (request, request->oai.model, "cancelled");
         xinf_gw_error_t error;
         xinf_gw_error_set (&error, 400, "invalid_request_error", "client_closed", NULL, "the client closed the connection");
         xinf_gw_request_fail (request, &error);

@@ -64,6 +64,15 @@ xinf_gw_choices_spawn (xinf_gw_request_t *parent)
 }
 
 bool
+xinf_gw_choices_generating (const xinf_gw_request_t *request)
+{
+    bool any = request->generating;
+    for (size_t index = 0; index < request->child_count; index++)
+        any = any || request->children [index]->generating;
+    return any;
+}
+
+bool
 xinf_gw_choices_done (xinf_gw_request_t *request, json_t *choice)
 {
     xinf_gw_request_t *top = xinf_gw_choices_top (request);
@@ -107,13 +116,13 @@ xinf_gw_choices_take (xinf_gw_request_t *parent)
 }
 
 void
-xinf_gw_choices_cancel (xinf_gw_request_t *parent, const char *outcome)
+xinf_gw_choices_cancel (xinf_gw_request_t *parent, const char *label, const char *outcome)
 {
     for (size_t index = 0; index < parent->child_count; index++) {
         xinf_gw_request_t *child = parent->children [index];
-        if (child->generating && !child->ended && outcome) {
+        if (child->generating && !child->ended) {
             child->ended = true;
-            xinf_gw_metrics_end (child->gateway->metrics, child->oai.model, outcome, child->prompt_tokens,
+            xinf_gw_metrics_end (child->gateway->metrics, label, outcome, child->prompt_tokens,
                                  child->completion_tokens);
         }
         xinf_gw_cancel (child);
@@ -124,7 +133,7 @@ xinf_gw_choices_cancel (xinf_gw_request_t *parent, const char *outcome)
 void
 xinf_gw_choices_free (xinf_gw_request_t *parent)
 {
-    xinf_gw_choices_cancel (parent, "cancelled");
+    xinf_gw_choices_cancel (parent, parent->oai.model, "cancelled");
     for (size_t index = 0; index < parent->child_count; index++) {
         xinf_gw_request_t *child = parent->children [index];
         xinf_gw_generate_clear (child);

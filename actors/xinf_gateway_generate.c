@@ -63,6 +63,16 @@ s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t
                            request->oai.chat ? "chat's rendered prompt" : "prompt", size, XINF_GENERATE_BODY_MAX);
         return false;
     }
+    //  n choices are n GENERATEs queued at once: together no more than
+    //  two of the largest, so that one client cannot fill the
+    //  supervisor's queue with one request
+    if (request->oai.n > 1 && request->oai.n * size > XINF_GW_CHOICES_BYTES) {
+        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", "n",
+                           "%zu choices of this request are %zu generations of %zu bytes each; at most %d bytes "
+                           "in all are accepted: ask for fewer choices or send a shorter prompt", request->oai.n,
+                           request->oai.n, size, XINF_GW_CHOICES_BYTES);
+        return false;
+    }
     return true;
 }
 
@@ -121,6 +131,8 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
     }
     if (oai->ignore_eos)
         xinf_map_put_bool (body, "ignore_eos", true);
+    if (oai->json_object)
+        xinf_map_put_str (body, "response_format", "json_object");
     if (oai->logprobs) {
         xinf_map_put_bool (body, "logprobs", true);
         xinf_map_put_uint (body, "top_logprobs", oai->top_logprobs);
@@ -503,6 +515,12 @@ s_on_error (xinf_gw_request_t *request, xinf_msg_t *msg)
     if (error.status >= 500)
         xinf_info ("gateway", "generation failed model=%s code=%s message=\"%s\"", request->oai.model,
                    code ? code : "?", message ? message : "");
+    if (request->parent && !request->ended) {          //  a choice's own outcome; its parent counts its own
+        request->ended = true;
+        xinf_gw_metrics_end (request->gateway->metrics, xinf_gw_metrics_label (request, error.status),
+                             xinf_gw_metrics_outcome (error.status), request->prompt_tokens,
+                             request->completion_tokens);
+    }
     xinf_gw_request_fail (request, &error);
 }
 

@@ -267,15 +267,15 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
     xinf_gw_request_t *request = (xinf_gw_request_t *) *con_cls;
     if (!request)
         return;
+    if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK && xinf_gw_choices_generating (request)) {
+        gateway->disconnects++;
+        xinf_info ("gateway", "client gone during a generation (%s): cancelling it model=%s tokens=%zu",
+                   code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
+                   code == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "disconnected" : "closed",
+                   request->oai.model, request->completion_tokens);
+    }
     xinf_gw_choices_free (request);
     if (request->generating) {
-        if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK) {
-            gateway->disconnects++;
-            xinf_info ("gateway", "client gone during a generation (%s): cancelling it model=%s tokens=%zu",
-                       code == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED ? "timeout" :
-                       code == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "disconnected" : "closed",
-                       request->oai.model, request->completion_tokens);
-        }
         xinf_gw_cancel (request);
         if (!request->ended)
             xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens,

@@ -340,6 +340,28 @@ s_logprobs (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  response_format: {"type": "text"} or {"type": "json_object"} (one JSON
+//  object, by constrained decoding); a schema (json_schema, or
+//  llama-server's "schema") is refused, not ignored: the answer would not
+//  keep to it.
+static int
+s_response_format (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *format = json_object_get (root, "response_format");
+    if (!format || json_is_null (format))
+        return 0;
+    const char *type = json_is_object (format) ? json_string_value (json_object_get (format, "type")) : NULL;
+    if (!type)
+        return xinf_gw_error_bad (error, "response_format", "must be an object with a type: text or json_object");
+    if (streq (type, "json_schema") || json_object_get (format, "schema"))
+        return xinf_gw_error_bad (error, "response_format", "a JSON schema is not supported yet: use {\"type\": "
+                                  "\"json_object\"} (any JSON object) and check the schema yourself");
+    if (!streq (type, "text") && !streq (type, "json_object"))
+        return xinf_gw_error_bad (error, "response_format", "type '%.40s' is not text or json_object", type);
+    out->json_object = streq (type, "json_object");
+    return 0;
+}
+
 //  The sampling fields both endpoints share.
 static int
 s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
@@ -369,6 +391,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_logit_bias (root, out, error)
     ||  s_logprobs (root, out->chat, out, error)
     ||  s_bool (root, "ignore_eos", &out->ignore_eos, error)
+    ||  s_response_format (root, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
     ||  s_bool (root, "stream", &out->stream, error)
@@ -493,18 +516,12 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 }
 
 //  OpenAI features this server does not have are refused, naming the
-//  field, rather than ignored: code that expects JSON out of
-//  response_format or its prompt echoed would break on an answer that
-//  silently lacks them (what asks for nothing passes). Unknown fields
-//  stay ignored.
+//  field, rather than ignored: code that expects its prompt echoed would
+//  break on an answer that silently lacks it (what asks for nothing
+//  passes). Unknown fields stay ignored.
 static int
 s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
 {
-    json_t *format = json_object_get (root, "response_format");
-    json_t *type = json_object_get (format, "type");
-    if (format && !json_is_null (format) && !(json_is_string (type) && streq (json_string_value (type), "text")))
-        return xinf_gw_error_bad (error, "response_format", "only {\"type\": \"text\"} is supported by this server "
-                                  "(no JSON mode or JSON schema)");
     if (!chat && json_is_true (json_object_get (root, "echo")))
         return xinf_gw_error_bad (error, "echo", "echoing the prompt is not supported by this server");
     json_t *suffix = json_object_get (root, "suffix");

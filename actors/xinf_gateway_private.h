@@ -24,6 +24,7 @@
 #define XINF_GW_TOOLS_BYTES    (512 << 10) //  bytes of a chat's tools as compact JSON
 #define XINF_GW_TOOL_CALLS_MAX 128      //  tool calls of one assistant message
 #define XINF_GW_CHOICES_MAX    128      //  n: choices of one request (OpenAI's limit)
+#define XINF_GW_CHOICES_BYTES  (2 * XINF_GENERATE_BODY_MAX)   //  n times a GENERATE's bytes at most
 
 // ---- growable bytes ---------------------------------------------------------
 typedef struct {
@@ -84,6 +85,7 @@ typedef struct {
     double presence_penalty, frequency_penalty;   //  0: none
     bool logprobs;                    //  each token's log-probability
     bool ignore_eos;                  //  vLLM's: generate past end tokens
+    bool json_object;                 //  response_format json_object: the answer is one JSON object
     uint64_t top_logprobs;            //  with it: the most likely tokens at each position, 0-20
     uint32_t *bias_tokens;            //  logit_bias: its tokens and their biases, as given
     double *bias_values;
@@ -318,6 +320,9 @@ void xinf_gw_resume (xinf_gw_request_t *request);
 //  answer in 'error' when the DEALER cannot take it: 503 when its queue is
 //  full, 413 when the message is over what the supervisor reads.
 int xinf_gw_call (xinf_gw_request_t *request, xinf_msg_t **msg_p, int64_t deadline_ms, xinf_gw_error_t *error);
+//  The model label of a generation that failed with HTTP 'status': its
+//  model, or XINF_GW_METRIC_REFUSED for a refusal (400, 404, 413).
+const char *xinf_gw_metrics_label (const xinf_gw_request_t *request, unsigned status);
 //  Forgets the request's call (its answer, if any, is dropped).
 void xinf_gw_call_forget (xinf_gw_request_t *request);
 //  Sends CANCEL for the request's generation (fire and forget).
@@ -340,9 +345,11 @@ void xinf_gw_choices_spawn (xinf_gw_request_t *parent);
 bool xinf_gw_choices_done (xinf_gw_request_t *request, json_t *choice);
 //  The parent's finished choices in index order, for its answer (consumed).
 json_t *xinf_gw_choices_take (xinf_gw_request_t *parent);
-//  Cancels the children still generating (each outcome counted as
-//  'outcome' unless counted already) and forgets their calls.
-void xinf_gw_choices_cancel (xinf_gw_request_t *parent, const char *outcome);
+//  Whether the request or one of its children is generating.
+bool xinf_gw_choices_generating (const xinf_gw_request_t *request);
+//  Cancels the children still generating (each counted under model
+//  'label' with 'outcome' unless counted already) and forgets their calls.
+void xinf_gw_choices_cancel (xinf_gw_request_t *parent, const char *label, const char *outcome);
 //  Cancels and frees the children.
 void xinf_gw_choices_free (xinf_gw_request_t *parent);
 

@@ -96,6 +96,8 @@ static long
 s_find_stop (xinf_gw_text_t *self)
 {
     long best = -1;
+    if (!self->pending.data)
+        return -1;                  //  nothing came yet (a first token of no text)
     for (size_t index = 0; index < self->stop_count; index++) {
         const char *found = memmem (self->pending.data, self->pending.size, self->stops [index],
                                     strlen (self->stops [index]));

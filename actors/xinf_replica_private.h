@@ -19,6 +19,7 @@
 #include "xinf_tokenize.h"
 #include "xinf_outbox.h"
 #include "xinf_encoder.h"
+#include "xinf_json_masks.h"
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_WATCH_MS       250       //  how often the step watchdog looks
@@ -56,6 +57,7 @@ typedef struct {
     xinf_sampling_t *step_sampling;   //  [max_seqs]: their sampling
     uint32_t *step_logprobs;          //  [max_seqs]: the log-probabilities each asks for (0: none)
     float *step_min_ps;               //  [max_seqs]: each one's min_p (0: off)
+    xinf_json_masks_t *json_masks;    //  the allowed tokens of JSON answers (made at the first)
     xinf_logprobs_row_t *step_reports;    //  [max_seqs]: what the executor reported
     bool step_reporting;              //  a row of the step asked
     size_t step_rows;

@@ -3,6 +3,7 @@
     its request, streamed and finished; the ends of requests that fail.
 */
 #include "xinf_replica_private.h"
+#include "xinf_token_mask.h"
 #include "xinf_penalties.h"
 #include "xinf_samples.h"
 
@@ -156,6 +157,39 @@ s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
     return rc;
 }
 
+//  The step's token masks when a row's request answers in JSON: each such
+//  row's allowed tokens after its tokens so far (xinf_json_masks.h). 0,
+//  or -1 when out of memory.
+static int
+s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
+{
+    bool any = false;
+    for (size_t row = 0; row < state->step_rows; row++)
+        any = any || xinf_replica_request (state, state->step_ids [row])->json;
+    if (!any)
+        return 0;
+    if (!state->json_masks) {
+        int64_t started = zclock_usecs ();
+        if (!(state->json_masks = xinf_json_masks_new (state->tokenizer)))
+            return -1;
+        xinf_info (state->name, "JSON answers: the vocabulary's trie built in %.1f ms",
+                   (double) (zclock_usecs () - started) / 1000.0);
+    }
+    xinf_token_masks_t *masks = xinf_token_masks_new (state->step_rows, state->vocab);
+    int rc = masks ? 0 : -1;
+    for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
+        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        const uint32_t *bits = request->json ? xinf_json_masks_get (state->json_masks, &request->json_state) : NULL;
+        rc = request->json && !bits ? -1 : xinf_token_masks_add (masks, bits);
+    }
+    if (rc == 0) {
+        zframe_t *frame = zframe_new (xinf_token_masks_data (masks), xinf_token_masks_size (masks));
+        xinf_msg_add_frame (msg, &frame);
+    }
+    xinf_token_masks_destroy (&masks);
+    return rc;
+}
+
 //  MODEL_LOAD up when the KV blocks free changed (model.md), at most once
 //  per XINF_KV_REPORT_MS (a long stream changes them every block of
 //  tokens, a busy replica every step): a change within it goes up at the
@@ -243,10 +277,11 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     xinf_batch_encode (batch, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
     s_add_sampling (state, msg);
-    if (s_add_penalties (state, msg)) {
+    if (s_add_penalties (state, msg) || s_add_masks (state, msg)) {
         //  The step's requests end, the others wait for the next step
         xinf_msg_destroy (&msg);
-        xinf_replica_fail_step (ctx, "STEP_FAILED", "the replica is out of memory for the step's logit biases and penalties", NULL);
+        xinf_replica_fail_step (ctx, "STEP_FAILED", "the replica is out of memory for the step's logit biases, "
+                                "penalties or token masks", NULL);
         state->in_flight = false;
         xinf_batcher_abandon (state->batcher);
         return;
@@ -281,6 +316,13 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
         xinf_replica_send_up (ctx, &msg);
     }
     const char *reason = NULL;
+    if (request->json && !xinf_json_masks_take (state->json_masks, &request->json_state, token)) {
+        //  The executor sampled a token its mask did not allow
+        xinf_warn (state->name, "request %llu: token %d is not allowed in its JSON answer: ending it",
+                   (unsigned long long) request->id, token);
+        reason = "stop";
+    }
+    else
     if (xinf_tokenizer_is_end (state->tokenizer, token) && !request->ignore_eos)
         reason = "stop";
     else

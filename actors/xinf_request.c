@@ -276,6 +276,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     uint64_t top_k = generate.top_k > vocab ? vocab : generate.top_k, seed = generate.seed;
     self->stream = generate.stream;
     self->ignore_eos = generate.ignore_eos;
+    self->json = generate.response_format && streq (generate.response_format, "json_object");
+    xinf_json_start (&self->json_state);
     if (!check->failed)
         self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);
     if (!check->failed && self->prompt_count == 0)

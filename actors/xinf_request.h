@@ -14,6 +14,7 @@
 #include "xinf_sampler.h"
 #include "xinf_penalties.h"
 #include "xinf_request_logprobs.h"
+#include "xinf_json_grammar.h"
 
 typedef struct {
     uint64_t id;                      //  the supervisor's request id
@@ -23,6 +24,8 @@ typedef struct {
     size_t count, max_tokens;
     bool stream;
     bool ignore_eos;                  //  end tokens do not end it
+    bool json;                        //  response_format json_object: its tokens keep a JSON object's prefix
+    xinf_json_state_t json_state;     //  with json: the grammar after the tokens so far
     int64_t started, first_token;     //  monotonic us
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's

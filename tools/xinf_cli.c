@@ -61,6 +61,8 @@ static const xinf_option_t s_options [] = {
       "generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)" },
     { "ignore-eos", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "generate: go on past end-of-generation tokens, to --max-tokens" },
+    { "response-format", 0, NULL, XINF_OPT_STR, "text", 0, 0, "text|json_object", "FORMAT",
+      "generate: json_object makes the answer one JSON object (constrained decoding)" },
     { "logprobs", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "N",
       "generate: each token's log-probability and the N (0-20) most likely tokens' (shown with --json)" },
     { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },

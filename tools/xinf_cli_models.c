@@ -403,6 +403,8 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put (body, "logit_bias", biases);
         if (xinf_config_flag (config, "ignore-eos"))
             xinf_map_put_bool (body, "ignore_eos", true);
+        if (streq (xinf_config_str (config, "response-format"), "json_object"))
+            xinf_map_put_str (body, "response_format", "json_object");
         if (logprobs_text) {
             xinf_map_put_bool (body, "logprobs", true);
             xinf_map_put_uint (body, "top_logprobs", (uint64_t) logprobs);

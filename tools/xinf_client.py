@@ -405,7 +405,8 @@ class XinfClient:
 
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
-                 frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0):
+                 frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
+                 response_format="text"):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -414,7 +415,8 @@ class XinfClient:
         or 0-20: each token's log-probability and that many most likely tokens'
         (the reply's logprobs, or each token's logprob and top_logprobs).
         ignore_eos: go on past end-of-generation tokens, to max_tokens. min_p:
-        never draw a token less likely than min_p times the most likely one."""
+        never draw a token less likely than min_p times the most likely one.
+        response_format: "json_object" makes the answer one JSON object."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -428,6 +430,10 @@ class XinfClient:
             raise ValueError(f"min_p must be a number in [0, 1], got {min_p!r}")
         if min_p:
             body["min_p"] = float(min_p)
+        if response_format not in ("text", "json_object"):
+            raise ValueError(f"response_format must be text or json_object, got {response_format!r}")
+        if response_format != "text":
+            body["response_format"] = response_format
         if logit_bias:
             body["logit_bias"] = _logit_bias(logit_bias)
         if ignore_eos:
@@ -635,7 +641,8 @@ def _model_command(client, args, prompt_tokens):
                                args.top_k, args.top_p, args.seed, args.stream,
                                on_token=None if args.json else show, presence_penalty=args.presence_penalty,
                                frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
-                               logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p)
+                               logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p,
+                               response_format=args.response_format)
         if args.json:
             print(_json(body))
         else:
@@ -696,6 +703,8 @@ def main(argv=None):
                         help="generate: times each generated token's count, subtracted from its logit, [-2, 2]")
     parser.add_argument("--logit-bias", type=_bias_list, default=None, metavar="ID:B,...",
                         help="generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)")
+    parser.add_argument("--response-format", choices=["text", "json_object"], default="text",
+                        help="generate: json_object makes the answer one JSON object (constrained decoding)")
     parser.add_argument("--ignore-eos", action="store_true",
                         help="generate: go on past end-of-generation tokens, to --max-tokens")
     parser.add_argument("--logprobs", type=int, default=None, choices=range(21), metavar="N",

@@ -133,6 +133,7 @@ MESSAGES = {
             {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'logit_bias', 'type': 'array', 'min': 0, 'max': 2048, 'optional': True, 'item': 'logit_bias', 'item_min': 0, 'item_max': None},
             {'name': 'logprobs', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+            {'name': 'response_format', 'type': 'str', 'min': 1, 'max': 11, 'optional': True, 'values': ['text', 'json_object']},
             {'name': 'ignore_eos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'top_logprobs', 'type': 'uint', 'min': 0, 'max': 20, 'optional': True},
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},

@@ -3,8 +3,9 @@
     then a payload of the rest) and the batch of a tensor-parallel step
     (BTCH), its sampling frame (SMPL) and its biases and penalties (PNLB, applied
     to a row of logits when they decode), and TOKENS' log-probabilities
-    (LGPR, each row asking what the frame says it has), with realistic
-    limits.  */
+    (LGPR, each row asking what the frame says it has), and its token
+    masks (TMSK, applied to a row of logits when they decode), with
+    realistic limits.  */
 #include "fuzz.h"
 
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "xinf_samples.h"
 #include "xinf_penalties.h"
 #include "xinf_logprobs.h"
+#include "xinf_token_mask.h"
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -56,5 +58,19 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         at += 4 + (asked [row] && asked [row] <= XINF_LOGPROBS_TOP_MAX + 1 ? 4 + (asked [row] - 1) * 8 : 0);
     }
     xinf_logprobs_decode (data, size, penalty_rows, asked, 1000, reports, reason, sizeof reason);
+    //  Token masks of the rows and vocabulary the header says (up to 64 rows of 1000)
+    uint32_t mask_rows = 0, mask_vocab = 0;
+    if (size >= 12) {
+        memcpy (&mask_rows, data + 4, 4);
+        memcpy (&mask_vocab, data + 8, 4);
+    }
+    if (mask_rows <= 64 && mask_vocab >= 1 && mask_vocab <= 1000) {
+        const uint32_t *masks [64];
+        static float logits [1000];
+        if (xinf_token_masks_decode (data, size, mask_rows, mask_vocab, masks, reason, sizeof reason) == 0)
+            for (uint32_t row = 0; row < mask_rows; row++)
+                if (masks [row])
+                    xinf_token_mask_apply (masks [row], logits, mask_vocab);
+    }
     return 0;
 }

@@ -2,10 +2,12 @@
     into a directory, as seeds for fuzz_wire: one decode step of three
     sequences, and a prompt chunk beside a decode token; and a penalties
     frame (models/xinf_penalties.h) of four rows, two with logit biases;
-    and a log-probabilities frame (models/xinf_logprobs.h) of three rows.  */
+    and a log-probabilities frame (models/xinf_logprobs.h) of three rows;
+    and a token masks frame (models/xinf_token_mask.h) of three rows.  */
 #include "xinf_batch.h"
 #include "xinf_penalties.h"
 #include "xinf_logprobs.h"
+#include "xinf_token_mask.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +77,20 @@ s_write_logprobs (const char *directory)
     return rc;
 }
 
+//  Three rows of token masks over 100 tokens: masked, not, masked.
+static int
+s_write_masks (const char *directory)
+{
+    uint32_t first [4] = { 0x1u, 0, 0, 0x8u }, third [4] = { 0xffffffffu, 0xffffffffu, 0xffffffffu, 0xfu };
+    xinf_token_masks_t *masks = xinf_token_masks_new (3, 100);
+    int rc = masks && xinf_token_masks_add (masks, first) == 0 && xinf_token_masks_add (masks, NULL) == 0
+          && xinf_token_masks_add (masks, third) == 0 ? 0 : -1;
+    if (rc == 0)
+        rc = s_write_bytes (directory, "masks3", xinf_token_masks_data (masks), xinf_token_masks_size (masks));
+    xinf_token_masks_destroy (&masks);
+    return rc;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -101,5 +117,6 @@ main (int argc, char *argv [])
     xinf_batch_buf_destroy (&batch);
     rc |= s_write_penalties (argv [1]);
     rc |= s_write_logprobs (argv [1]);
+    rc |= s_write_masks (argv [1]);
     return rc ? 1 : 0;
 }

@@ -94,6 +94,18 @@ def scenario_choices(gateway, prompt, text):
         expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "n": bad}), 400, "", "n")
     expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "best_of": 2}), 400,
                  "best_of = n", "best_of")
+    # A refused request's choices count under the refused label, not the name a client made up
+    expect_error(gateway.call("POST", "/v1/completions", {"model": "made-up-name", "prompt": "x", "n": 3}), 404,
+                 "", "model")
+    status, _, metrics = gateway.call("GET", "/metrics")
+    check(status == 200 and b"made-up-name" not in metrics, "no series for a model a client made up")
+    # n copies of a large request: at most two GENERATEs' worth in all
+    wide = "word " * 4000
+    expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": wide, "n": 128, "max_tokens": 1}),
+                 413, "fewer choices", "n")
+    status, _, answer = gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "n": 128,
+                                                                 "max_tokens": 1})
+    check(status == 200 and len(answer["choices"]) == 128, f"128 choices of a short prompt: {status}")
     same = complete(temperature=0, n=2, best_of=2)
     check(len(same["choices"]) == 2, f"best_of = n is n choices: {same}")
     print("n: each choice is its own seeded generation (seed + index), in index order, streamed and not, "

@@ -14,6 +14,7 @@
 #include "xinf_executor.h"
 #include "xinf_batch.h"
 #include "xinf_samples.h"
+#include "xinf_token_mask.h"
 #include "xinf_penalties.h"
 #include "xinf_logprobs.h"
 #include "xinf_model.h"
@@ -175,7 +176,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
     for (int copy = 0; copy < 3; copy++)
         xinf_msg_add_bytes (four, frame, sizeof frame);
     reply = s_ask (four);
-    s_check_error (reply, "BAD_REQUEST", "optionally a second");
+    s_check_error (reply, "BAD_REQUEST", "neither penalties");
     xinf_msg_destroy (&reply);
     //  Mutated sampling frames: every one answered
     uint8_t mutated [sizeof frame];
@@ -385,7 +386,7 @@ s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t 
     }
     for (size_t cut = 0; cut < frame_size; cut += 3) {
         reply = s_penalized_step (wire, size, &greedy, frame, cut);
-        s_check_error (reply, "BAD_REQUEST", "penalties frame");
+        s_check_error (reply, "BAD_REQUEST", cut < 4 ? "neither penalties" : "penalties frame");   //  no magic yet
         xinf_msg_destroy (&reply);
     }
     uint8_t *mutated = malloc (frame_size);
@@ -479,6 +480,124 @@ s_test_min_p (const uint8_t *wire, size_t size, const float *logits, size_t voca
     free (trimmed);
 }
 
+//  A STEP of 'wire' with a one-row sampling frame and 'extras' frames
+//  after it (penalties, masks, in the order given); its answer.
+static xinf_msg_t *
+s_masked_step (const void *wire, size_t size, const xinf_sampling_t *sampling, uint32_t asked, const void **extras,
+               const size_t *sizes, size_t count)
+{
+    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (sampling, &asked, NULL, 1, frame);
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (msg, wire, size);
+    xinf_msg_add_bytes (msg, frame, sizeof frame);
+    for (size_t index = 0; index < count; index++)
+        xinf_msg_add_bytes (msg, extras [index], sizes [index]);
+    return s_ask (msg);
+}
+
+static int32_t
+s_token_of (xinf_msg_t *reply)
+{
+    CHECK (xinf_msg_is (reply, "TOKENS"));
+    return *(int32_t *) zframe_data (xinf_msg_frame (reply, 0));
+}
+
+//  Token masks (the TMSK frame): greedy takes the best allowed token,
+//  seeded draws are the sampler's on the masked logits, log-probabilities
+//  are the unmasked model's; with a penalties frame, in either order; a
+//  second mask frame, a bad field or a mutation is an ERROR.
+static void
+s_test_masks (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
+{
+    int32_t best = s_argmax (logits, vocab);
+    size_t words = xinf_token_mask_words (vocab);
+    uint32_t *bits = calloc (words, sizeof (uint32_t));
+    float *masked = malloc (vocab * sizeof (float));
+    for (size_t id = 0; id < vocab; id++) {
+        bool allowed = id % 7 == 3 && (int32_t) id != best;
+        if (allowed)
+            bits [id / 32] |= 1u << (id % 32);
+        masked [id] = allowed ? logits [id] : -INFINITY;
+    }
+    xinf_token_masks_t *masks = xinf_token_masks_new (1, vocab);
+    CHECK (xinf_token_masks_add (masks, bits) == 0);
+    const void *frames [2] = { xinf_token_masks_data (masks) };
+    size_t sizes [2] = { xinf_token_masks_size (masks) };
+    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 };
+    xinf_msg_t *reply = s_masked_step (wire, size, &greedy, 0, frames, sizes, 1);
+    CHECK_INT (s_token_of (reply), s_argmax (masked, vocab));
+    xinf_msg_destroy (&reply);
+    xinf_sampler_t *sampler = xinf_sampler_new (0, 0, 1, 0);
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        xinf_sampling_t hot = { 1.5f, 0.95f, 0, seed, 2 };
+        CHECK (xinf_sampler_set (sampler, &hot) == 0);
+        int32_t expected = xinf_sampler_sample (sampler, masked, vocab);
+        CHECK (expected % 7 == 3);
+        reply = s_masked_step (wire, size, &hot, 4, frames, sizes, 1);
+        CHECK_INT (s_token_of (reply), expected);
+        xinf_logprobs_row_t row;
+        uint32_t asked = 4;
+        char error [256];
+        zframe_t *reports = xinf_msg_frame (reply, 1);
+        CHECK (xinf_logprobs_decode (zframe_data (reports), zframe_size (reports), 1, &asked, vocab, &row, error,
+                                     sizeof error) == 0);
+        CHECK_INT (row.top [0].token, best);                     //  the model's, before the mask
+        xinf_msg_destroy (&reply);
+    }
+    xinf_sampler_destroy (&sampler);
+    //  With a bias in either order: +100 on an allowed token makes it the greedy pick
+    xinf_logit_bias_t bias = { 3, 100 };
+    size_t penalties_size;
+    uint8_t *penalties = s_penalties_frame (0, 0, NULL, 0, &bias, 1, SIZE_MAX / 8, 0, &penalties_size);
+    for (int order = 0; order < 2; order++) {
+        const void *pair [2] = { order ? penalties : frames [0], order ? frames [0] : penalties };
+        size_t pair_sizes [2] = { order ? penalties_size : sizes [0], order ? sizes [0] : penalties_size };
+        reply = s_masked_step (wire, size, &greedy, 0, pair, pair_sizes, 2);
+        CHECK_INT (s_token_of (reply), 3);
+        xinf_msg_destroy (&reply);
+    }
+    frames [1] = frames [0];
+    sizes [1] = sizes [0];
+    reply = s_masked_step (wire, size, &greedy, 0, frames, sizes, 2);
+    s_check_error (reply, "BAD_REQUEST", "a second of its kind");
+    xinf_msg_destroy (&reply);
+    //  Bad fields: words 0 magic, 1 rows, 2 vocab, 3 masked, 4.. the bits
+    struct { size_t word; uint32_t value; const char *needle; } bad [] = {
+        { 0, 0x12345678, "neither penalties" }, { 1, 2, "TMSK" }, { 2, (uint32_t) vocab + 1, "TMSK" },
+        { 3, 3, "'masked' must be 0 or 1" }, { 3, 0, "bytes past" }
+    };
+    uint8_t *copy = malloc (sizes [0]);
+    for (size_t at = 0; at < sizeof bad / sizeof bad [0]; at++) {
+        memcpy (copy, frames [0], sizes [0]);
+        memcpy (copy + 4 * bad [at].word, &bad [at].value, 4);
+        const void *one [1] = { copy };
+        reply = s_masked_step (wire, size, &greedy, 0, one, sizes, 1);
+        s_check_error (reply, "BAD_REQUEST", bad [at].needle);
+        xinf_msg_destroy (&reply);
+    }
+    memcpy (copy, frames [0], sizes [0]);
+    memset (copy + 16, 0, sizes [0] - 16);
+    const void *none [1] = { copy };
+    reply = s_masked_step (wire, size, &greedy, 0, none, sizes, 1);
+    s_check_error (reply, "BAD_REQUEST", "allows no token");
+    xinf_msg_destroy (&reply);
+    uint64_t state = 41;
+    for (int round = 0; round < 300; round++) {
+        memcpy (copy, frames [0], sizes [0]);
+        s_flip_bit (copy, sizes [0], &state);
+        const void *one [1] = { copy };
+        reply = s_masked_step (wire, size, &greedy, 0, one, sizes, 1);
+        CHECK (xinf_msg_is (reply, "ERROR") || xinf_msg_is (reply, "TOKENS"));
+        xinf_msg_destroy (&reply);
+    }
+    free (copy);
+    free (penalties);
+    xinf_token_masks_destroy (&masks);
+    free (masked);
+    free (bits);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -538,6 +657,7 @@ main (int argc, char *argv [])
     s_test_biases (wire, size, logits, vocab);
     s_test_logprobs (wire, size, logits, vocab);
     s_test_min_p (wire, size, logits, vocab);
+    s_test_masks (wire, size, logits, vocab);
 
     //  Each field out of range, named
     reply = s_step (NULL, 0);
