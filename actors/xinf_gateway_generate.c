@@ -133,6 +133,14 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_bool (body, "ignore_eos", true);
     if (oai->json_object)
         xinf_map_put_str (body, "response_format", "json_object");
+    if (oai->stop_id_count) {
+        xinf_value_t *ids = xinf_value_new_array ();
+        for (size_t index = 0; index < oai->stop_id_count; index++)
+            xinf_array_push (ids, xinf_value_new_uint (oai->stop_ids [index]));
+        xinf_map_put (body, "stop_token_ids", ids);
+    }
+    if (oai->min_tokens)
+        xinf_map_put_uint (body, "min_tokens", oai->min_tokens < max_tokens ? oai->min_tokens : max_tokens);
     if (oai->logprobs) {
         xinf_map_put_bool (body, "logprobs", true);
         xinf_map_put_uint (body, "top_logprobs", oai->top_logprobs);
@@ -455,6 +463,7 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
                                                                           ? token.top_logprobs : NULL));
     }
     xinf_gw_buf_t shown = { 0 };
+    request->text.stops_off = request->completion_tokens <= request->oai.min_tokens;     //  vLLM's order
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {
         if (request->tool_parsing)

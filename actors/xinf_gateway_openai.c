@@ -362,6 +362,27 @@ s_response_format (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  vLLM's stop_token_ids: up to 64 token ids (the worker checks them
+//  against the vocabulary).
+static int
+s_stop_ids (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *ids = json_object_get (root, "stop_token_ids");
+    if (!ids || json_is_null (ids))
+        return 0;
+    if (!json_is_array (ids) || json_array_size (ids) > XINF_GW_STOP_IDS_MAX)
+        return xinf_gw_error_bad (error, "stop_token_ids", "must be an array of up to %d token ids",
+                                  XINF_GW_STOP_IDS_MAX);
+    size_t index;
+    json_t *id;
+    json_array_foreach (ids, index, id) {
+        if (!json_is_integer (id) || json_integer_value (id) < 0 || json_integer_value (id) > UINT32_MAX)
+            return xinf_gw_error_bad (error, "stop_token_ids", "item %zu is not a token id", index);
+        out->stop_ids [out->stop_id_count++] = (uint32_t) json_integer_value (id);
+    }
+    return 0;
+}
+
 //  The sampling fields both endpoints share.
 static int
 s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
@@ -392,11 +413,18 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_logprobs (root, out->chat, out, error)
     ||  s_bool (root, "ignore_eos", &out->ignore_eos, error)
     ||  s_response_format (root, out, error)
+    ||  s_stop_ids (root, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
     ||  s_bool (root, "stream", &out->stream, error)
     ||  s_stop (root, out, error))
         return -1;
+    json_int_t min_tokens = 0;
+    if (s_integer (root, "min_tokens", 0, UINT32_MAX, &min_tokens, error))
+        return -1;
+    if (max_tokens && min_tokens > max_tokens)
+        return xinf_gw_error_bad (error, "min_tokens", "must be at most max_tokens (%lld)", (long long) max_tokens);
+    out->min_tokens = (uint64_t) min_tokens;
     out->top_k = (uint64_t) top_k;
     out->seed = (uint64_t) seed;
     out->has_seed = json_is_integer (json_object_get (root, "seed"));

@@ -16,6 +16,7 @@
 #define XINF_GW_LOGIT_BIASES   2048     //  logit_bias tokens (client.xml GENERATE)
 #define XINF_GW_TOP_LOGPROBS   20       //  top_logprobs at most (client.xml GENERATE)
 #define XINF_GW_STOP_MAX       256      //  bytes of one stop string
+#define XINF_GW_STOP_IDS_MAX   64       //  stop_token_ids of a request (client.xml GENERATE)
 #define XINF_GW_UID_MAX        64       //  bytes of a model uid (client.md LAUNCH)
 #define XINF_GW_MESSAGES_MAX   10000    //  messages of a chat
 #define XINF_GW_CALL_GRACE_MS  5000     //  the gateway waits this long past a call's deadline
@@ -86,6 +87,9 @@ typedef struct {
     bool logprobs;                    //  each token's log-probability
     bool ignore_eos;                  //  vLLM's: generate past end tokens
     bool json_object;                 //  response_format json_object: the answer is one JSON object
+    uint32_t stop_ids [XINF_GW_STOP_IDS_MAX];    //  stop_token_ids (vLLM's)
+    size_t stop_id_count;
+    uint64_t min_tokens;              //  vLLM's: no end, stop token or stop string before this many tokens
     uint64_t top_logprobs;            //  with it: the most likely tokens at each position, 0-20
     uint32_t *bias_tokens;            //  logit_bias: its tokens and their biases, as given
     double *bias_values;
@@ -118,6 +122,7 @@ typedef struct {
     char *const *stops;
     size_t stop_count;
     xinf_gw_buf_t pending;            //  received, not yet shown
+    bool stops_off;                   //  stop strings not looked for (yet: min_tokens)
 } xinf_gw_text_t;
 
 void xinf_gw_text_init (xinf_gw_text_t *self, char *const *stops, size_t stop_count);

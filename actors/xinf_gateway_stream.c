@@ -128,14 +128,14 @@ bool
 xinf_gw_text_feed (xinf_gw_text_t *self, const char *bytes, size_t size, xinf_gw_buf_t *out)
 {
     xinf_gw_buf_add (&self->pending, bytes, size);
-    long stop = s_find_stop (self);
+    long stop = self->stops_off ? -1 : s_find_stop (self);
     if (stop >= 0) {
         xinf_gw_buf_add (out, self->pending.data, (size_t) stop);
         self->pending.size = 0;
         return true;
     }
     size_t complete = xinf_gw_utf8_complete (self->pending.data, self->pending.size);
-    size_t show = complete - s_stop_prefix_tail (self, complete);
+    size_t show = complete - (self->stops_off ? 0 : s_stop_prefix_tail (self, complete));
     xinf_gw_buf_add (out, self->pending.data, show);
     xinf_gw_buf_consume (&self->pending, show);
     return false;

@@ -358,6 +358,7 @@ s_fini (xinf_ctx_t *ctx)
     free (state->step_logprobs);
     free (state->step_min_ps);
     xinf_json_masks_destroy (&state->json_masks);
+    free (state->step_mask);
     free (state->step_reports);
     xinf_step_cost_destroy (&state->step_cost);
     xinf_batch_buf_destroy (&state->batch);

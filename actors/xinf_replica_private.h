@@ -58,6 +58,7 @@ typedef struct {
     uint32_t *step_logprobs;          //  [max_seqs]: the log-probabilities each asks for (0: none)
     float *step_min_ps;               //  [max_seqs]: each one's min_p (0: off)
     xinf_json_masks_t *json_masks;    //  the allowed tokens of JSON answers (made at the first)
+    uint32_t *step_mask;              //  a row's mask being made (min_tokens), made at the first
     xinf_logprobs_row_t *step_reports;    //  [max_seqs]: what the executor reported
     bool step_reporting;              //  a row of the step asked
     size_t step_rows;

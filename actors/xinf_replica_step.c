@@ -157,18 +157,64 @@ s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
     return rc;
 }
 
-//  The step's token masks when a row's request answers in JSON: each such
-//  row's allowed tokens after its tokens so far (xinf_json_masks.h). 0,
-//  or -1 when out of memory.
+//  Clears token 'id's bit.
+static void
+s_clear_bit (uint32_t *bits, int32_t id)
+{
+    bits [id / 32] &= ~((uint32_t) 1 << (id % 32));
+}
+
+//  A row's allowed tokens: its JSON answer's (xinf_json_masks.h), or all;
+//  less the end and stop tokens while it has fewer than min_tokens,
+//  unless nothing would be left (a complete JSON answer still ends).
+//  NULL for any token, or when out of memory (*failed).
+static const uint32_t *
+s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, bool *failed)
+{
+    const uint32_t *json = request->json ? xinf_json_masks_get (state->json_masks, &request->json_state) : NULL;
+    *failed = request->json && !json;
+    if (*failed || request->count >= request->min_tokens)
+        return json;
+    size_t words = xinf_token_mask_words (state->vocab);
+    if (!state->step_mask && !(state->step_mask = calloc (words, sizeof (uint32_t)))) {
+        *failed = true;
+        return NULL;
+    }
+    uint32_t *bits = state->step_mask;
+    if (json)
+        memcpy (bits, json, words * sizeof (uint32_t));
+    else {
+        memset (bits, 0xff, words * sizeof (uint32_t));
+        if (state->vocab % 32)
+            bits [words - 1] = ((uint32_t) 1 << (state->vocab % 32)) - 1;
+    }
+    int32_t ends [64];                        //  a vocabulary names a few
+    size_t count = xinf_tokenizer_end_ids (state->tokenizer, ends, 64);
+    for (size_t index = 0; index < count && index < 64; index++)
+        s_clear_bit (bits, ends [index]);
+    for (size_t index = 0; index < request->n_stop_ids; index++)
+        s_clear_bit (bits, request->stop_ids [index]);
+    uint32_t any = 0;
+    for (size_t word = 0; word < words; word++)
+        any |= bits [word];
+    return any ? bits : json;
+}
+
+//  The step's token masks when a row needs one (xinf_request_masked): a
+//  JSON answer, or a request short of its min_tokens. 0, or -1 when out
+//  of memory.
 static int
 s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
 {
-    bool any = false;
-    for (size_t row = 0; row < state->step_rows; row++)
-        any = any || xinf_replica_request (state, state->step_ids [row])->json;
+    bool any = false, json = false;
+    for (size_t row = 0; row < state->step_rows; row++) {
+        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        any = any || xinf_request_masked (request);
+        json = json || request->json;
+    }
     if (!any)
         return 0;
-    if (!state->json_masks) {
+    if (json && !state->json_masks) {
         int64_t started = zclock_usecs ();
         if (!(state->json_masks = xinf_json_masks_new (state->tokenizer)))
             return -1;
@@ -178,9 +224,9 @@ s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
     xinf_token_masks_t *masks = xinf_token_masks_new (state->step_rows, state->vocab);
     int rc = masks ? 0 : -1;
     for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
-        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        const uint32_t *bits = request->json ? xinf_json_masks_get (state->json_masks, &request->json_state) : NULL;
-        rc = request->json && !bits ? -1 : xinf_token_masks_add (masks, bits);
+        bool failed;
+        const uint32_t *bits = s_row_mask (state, xinf_replica_request (state, state->step_ids [row]), &failed);
+        rc = failed ? -1 : xinf_token_masks_add (masks, bits);
     }
     if (rc == 0) {
         zframe_t *frame = zframe_new (xinf_token_masks_data (masks), xinf_token_masks_size (masks));
@@ -311,8 +357,10 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
         return;
     }
     if (request->stream) {
-        xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer,
-                                                  xinf_tokenizer_is_end (state->tokenizer, token));
+        //  An end token's text, or a stop token's that is a control token, is not the answer's
+        bool end = xinf_tokenizer_is_end (state->tokenizer, token)
+                || (xinf_request_is_stop (request, token) && xinf_tokenizer_is_control (state->tokenizer, token));
+        xinf_msg_t *msg = xinf_request_token_msg (request, state->tokenizer, end);
         xinf_replica_send_up (ctx, &msg);
     }
     const char *reason = NULL;
@@ -323,7 +371,8 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
         reason = "stop";
     }
     else
-    if (xinf_tokenizer_is_end (state->tokenizer, token) && !request->ignore_eos)
+    if ((xinf_tokenizer_is_end (state->tokenizer, token) && !request->ignore_eos)
+    ||  xinf_request_is_stop (request, token))
         reason = "stop";
     else
     if (xinf_request_at_length (request))

@@ -24,6 +24,9 @@ typedef struct {
     size_t count, max_tokens;
     bool stream;
     bool ignore_eos;                  //  end tokens do not end it
+    int32_t *stop_ids;                //  stop_token_ids, ascending; NULL: none
+    size_t n_stop_ids;
+    size_t min_tokens;                //  end and stop tokens are masked until this many are generated
     bool json;                        //  response_format json_object: its tokens keep a JSON object's prefix
     xinf_json_state_t json_state;     //  with json: the grammar after the tokens so far
     int64_t started, first_token;     //  monotonic us
@@ -50,6 +53,12 @@ void xinf_request_destroy (xinf_request_t **self_p);
 //  reason in 'check'.
 int32_t *xinf_request_encode (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos,
                               bool special, size_t *count, xinf_check_t *check);
+
+//  Whether 'token' is one of the request's stop_token_ids.
+bool xinf_request_is_stop (const xinf_request_t *self, int32_t token);
+//  Whether the request's next token needs a mask (xinf_token_mask.h):
+//  a JSON answer, or end and stop tokens not allowed yet (min_tokens).
+bool xinf_request_masked (const xinf_request_t *self);
 
 //  The sampling of the request's next token (its index: the tokens so far).
 xinf_sampling_t xinf_request_sampling (const xinf_request_t *self);

@@ -351,14 +351,20 @@ s_generate_request (xinf_config_t *config)
     const char *ids_text = xinf_config_str (config, "prompt-tokens");
     const char *bias_text = xinf_config_str (config, "logit-bias");
     const char *logprobs_text = xinf_config_str (config, "logprobs");
+    const char *stops_text = xinf_config_str (config, "stop-token-ids");
     double temperature, top_p, min_p, presence, frequency, logprobs = 0;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
+    xinf_value_t *stop_ids = stops_text ? s_parse_ids (stops_text) : NULL;
     if ((prompt != NULL) == (ids_text != NULL))
         fprintf (stderr, "xinf-cli: generate needs exactly one of --prompt and --prompt-tokens\n");
     else
     if (ids_text && !ids)
         fprintf (stderr, "xinf-cli: --prompt-tokens: '%s' is not a list of token ids like 1,2,3\n", ids_text);
+    else
+    if (stops_text && (!stop_ids || xinf_value_count (stop_ids) > 64))
+        fprintf (stderr, "xinf-cli: --stop-token-ids: '%s' is not a list of up to 64 token ids like 1,2,3\n",
+                 stops_text);
     else
     if (!s_parse_float (xinf_config_str (config, "temperature"), 0, 100, false, &temperature))
         fprintf (stderr, "xinf-cli: --temperature must be a number in [0, 100]\n");
@@ -405,6 +411,10 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_bool (body, "ignore_eos", true);
         if (streq (xinf_config_str (config, "response-format"), "json_object"))
             xinf_map_put_str (body, "response_format", "json_object");
+        if (stop_ids)
+            xinf_map_put (body, "stop_token_ids", stop_ids);
+        if (xinf_config_int (config, "min-tokens") > 0)
+            xinf_map_put_uint (body, "min_tokens", (uint64_t) xinf_config_int (config, "min-tokens"));
         if (logprobs_text) {
             xinf_map_put_bool (body, "logprobs", true);
             xinf_map_put_uint (body, "top_logprobs", (uint64_t) logprobs);
@@ -414,6 +424,7 @@ s_generate_request (xinf_config_t *config)
     }
     xinf_value_destroy (&ids);
     xinf_value_destroy (&biases);
+    xinf_value_destroy (&stop_ids);
     return NULL;
 }
 

@@ -406,7 +406,7 @@ class XinfClient:
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
-                 response_format="text"):
+                 response_format="text", stop_token_ids=None, min_tokens=0):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -416,7 +416,9 @@ class XinfClient:
         (the reply's logprobs, or each token's logprob and top_logprobs).
         ignore_eos: go on past end-of-generation tokens, to max_tokens. min_p:
         never draw a token less likely than min_p times the most likely one.
-        response_format: "json_object" makes the answer one JSON object."""
+        response_format: "json_object" makes the answer one JSON object.
+        stop_token_ids: token ids that end it; min_tokens: no end or stop token
+        before that many."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -434,6 +436,10 @@ class XinfClient:
             raise ValueError(f"response_format must be text or json_object, got {response_format!r}")
         if response_format != "text":
             body["response_format"] = response_format
+        if stop_token_ids:
+            body["stop_token_ids"] = [int(token) for token in stop_token_ids]
+        if min_tokens:
+            body["min_tokens"] = int(min_tokens)
         if logit_bias:
             body["logit_bias"] = _logit_bias(logit_bias)
         if ignore_eos:
@@ -599,6 +605,13 @@ def _bias_list(text):
     return biases
 
 
+def _id_list(text):
+    """--stop-token-ids 1,2,3 as a list of up to 64 ids."""
+    if not re.fullmatch(r"\d+(,\d+)*", text) or text.count(",") >= 64:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a list of up to 64 token ids like 1,2,3")
+    return [int(item) for item in text.split(",")]
+
+
 def _unsigned(text):
     value = int(text)
     if value < 0:
@@ -642,7 +655,8 @@ def _model_command(client, args, prompt_tokens):
                                on_token=None if args.json else show, presence_penalty=args.presence_penalty,
                                frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
                                logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p,
-                               response_format=args.response_format)
+                               response_format=args.response_format, stop_token_ids=args.stop_token_ids,
+                               min_tokens=args.min_tokens)
         if args.json:
             print(_json(body))
         else:
@@ -703,6 +717,10 @@ def main(argv=None):
                         help="generate: times each generated token's count, subtracted from its logit, [-2, 2]")
     parser.add_argument("--logit-bias", type=_bias_list, default=None, metavar="ID:B,...",
                         help="generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)")
+    parser.add_argument("--stop-token-ids", type=_id_list, default=None, metavar="IDS",
+                        help="generate: token ids that end the generation, 1,2,3")
+    parser.add_argument("--min-tokens", type=_unsigned, default=0, metavar="N",
+                        help="generate: no end or stop token before N tokens")
     parser.add_argument("--response-format", choices=["text", "json_object"], default="text",
                         help="generate: json_object makes the answer one JSON object (constrained decoding)")
     parser.add_argument("--ignore-eos", action="store_true",

@@ -132,6 +132,8 @@ MESSAGES = {
             {'name': 'presence_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'logit_bias', 'type': 'array', 'min': 0, 'max': 2048, 'optional': True, 'item': 'logit_bias', 'item_min': 0, 'item_max': None},
+            {'name': 'stop_token_ids', 'type': 'array', 'min': 0, 'max': 64, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
+            {'name': 'min_tokens', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'logprobs', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'response_format', 'type': 'str', 'min': 1, 'max': 11, 'optional': True, 'values': ['text', 'json_object']},
             {'name': 'ignore_eos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},

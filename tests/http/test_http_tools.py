@@ -30,6 +30,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from xinf_httplib import USER_KEY, Gateway, check, expect_error, make_model, stream_text, tool  # noqa: E402
+from xinf_client import XinfError  # noqa: E402
 from test_cluster import run_logged  # noqa: E402
 
 PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -243,6 +244,75 @@ def scenario_ignore_eos(gateway):
           "(completions, streamed, xinf_client.py, xinf-cli)")
 
 
+def scenario_stop_tokens(gateway):
+    """vLLM's stop_token_ids and min_tokens on the scripted answer (its
+    tokens from GENERATE): a stop id ends it at that token, its text kept;
+    min_tokens past the end token keeps the end token and the stop ids out
+    until then, and stop strings unlooked for; xinf_client.py and xinf-cli
+    send both; bad values are refused."""
+    plain = gateway.client.generate("llama", prompt="Hi", max_tokens=64)
+    tokens, stopped = plain["tokens"], len(plain["tokens"])
+    check(plain["finish_reason"] == "stop" and stopped > 8, f"the scripted answer stops: {plain}")
+    stop_id = tokens[4]
+    first = tokens.index(stop_id)
+    body = {"model": "llama", "prompt": "Hi", "max_tokens": 64, "temperature": 0, "stop_token_ids": [stop_id]}
+    status, _, answer = gateway.call("POST", "/v1/completions", body)
+    text = answer["choices"][0]["text"] if status == 200 else ""
+    status2, _, whole = gateway.call("POST", "/v1/completions", {"model": "llama", "prompt": "Hi", "max_tokens": 64,
+                                                                 "temperature": 0})
+    check(status == 200 and answer["choices"][0]["finish_reason"] == "stop"
+          and answer["usage"]["completion_tokens"] == first + 1 and whole["choices"][0]["text"].startswith(text)
+          and len(text) < len(whole["choices"][0]["text"]),
+          f"stop_token_ids [{stop_id}]: ends at token {first}, its text kept: {answer}")
+    status, events = gateway.stream("/v1/completions", dict(body, stream=True))
+    check(status == 200 and stream_text(events) == (text, "stop"), "stop_token_ids streamed: the same")
+    # min_tokens past the end: the end token is kept out until then
+    longer = gateway.client.generate("llama", prompt="Hi", max_tokens=stopped + 20, min_tokens=stopped + 10)
+    check(len(longer["tokens"]) >= stopped + 10 and longer["tokens"][:stopped - 1] == tokens[:stopped - 1]
+          and all(token != tokens[-1] for token in longer["tokens"][:stopped + 9]),
+          f"min_tokens {stopped + 10}: no end token before it: {longer}")
+    status, _, answer = gateway.call("POST", "/v1/completions", {"model": "llama", "prompt": "Hi", "temperature": 0,
+                                                                 "max_tokens": stopped + 20, "min_tokens": stopped + 10})
+    check(status == 200 and answer["usage"]["completion_tokens"] >= stopped + 10,
+          f"min_tokens over HTTP: {status} {answer}")
+    guarded = gateway.client.generate("llama", prompt="Hi", max_tokens=64, stop_token_ids=[stop_id],
+                                      min_tokens=first + 2)
+    check(guarded["tokens"][first] != stop_id and len(guarded["tokens"]) >= first + 2,
+          f"min_tokens keeps stop_token_ids out too: {guarded['tokens']}")
+    # A stop string in the first tokens is not looked for before min_tokens
+    word = whole["choices"][0]["text"][2:5]
+    status, _, cut = gateway.call("POST", "/v1/completions", {"model": "llama", "prompt": "Hi", "temperature": 0,
+                                                              "max_tokens": 64, "stop": [word]})
+    status2, _, kept = gateway.call("POST", "/v1/completions", {"model": "llama", "prompt": "Hi", "temperature": 0,
+                                                                "max_tokens": 64, "stop": [word], "min_tokens": 6})
+    check(status == 200 and status2 == 200 and len(cut["choices"][0]["text"]) <= 2
+          and kept["choices"][0]["text"].startswith(whole["choices"][0]["text"][:8]),
+          f"stop {word!r}: cut at once, kept past it with min_tokens 6: {cut} {kept}")
+    cli = subprocess.run([tool(gateway.build_dir, "xinf-cli"), "-e", gateway.node.endpoint, "--json", "generate",
+                          "llama", "--prompt", "Hi", "--max-tokens", "64", "--stop-token-ids", str(stop_id)],
+                         capture_output=True, text=True, timeout=60)
+    check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == tokens[:first + 1],
+          f"xinf-cli --stop-token-ids: {cli.stdout} {cli.stderr}")
+    for bad, needle, param in (({"stop_token_ids": [1] * 65}, "up to 64", "stop_token_ids"),
+                               ({"stop_token_ids": ["1"]}, "not a token id", "stop_token_ids"),
+                               ({"stop_token_ids": [10 ** 9]}, "not below the vocabulary", "stop_token_ids"),
+                               ({"min_tokens": 9, "max_tokens": 8}, "at most max_tokens", "min_tokens"),
+                               ({"min_tokens": -1}, "between", "min_tokens")):
+        expect_error(gateway.call("POST", "/v1/completions", dict({"model": "llama", "prompt": "Hi"}, **bad)), 400,
+                     needle, param)
+    for bad, needle in (({"min_tokens": 9}, "field 'min_tokens' (9) must be at most max_tokens"),
+                        ({"stop_token_ids": [1, 10 ** 9]}, "field 'stop_token_ids[1]'"),
+                        ({"stop_token_ids": list(range(65))}, "stop_token_ids")):
+        try:
+            gateway.client.request("GENERATE", dict({"uid": "llama", "prompt": "x", "max_tokens": 8}, **bad),
+                                   expect="GENERATE_REPLY")
+            check(False, f"GENERATE with {bad} is refused")
+        except XinfError as error:
+            check(error.code == "BAD_REQUEST" and needle in str(error), f"GENERATE {bad}: {error}")
+    print(f"stop_token_ids: token {stop_id} ends the scripted answer at token {first} (text kept, streamed, "
+          f"xinf-cli); min_tokens keeps the end and stop tokens and stop strings out until then")
+
+
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-tools-") as workdir:
@@ -264,6 +334,7 @@ def main():
         scenario_parallel_and_plain(gateway)
         scenario_refused(gateway)
         scenario_ignore_eos(gateway)
+        scenario_stop_tokens(gateway)
         client = scenario_openai_client(gateway)
         check(gateway.stop() == 0, "the node exits 0")
     print("PASS: function calling" + ("" if client else " (the openai npm client skipped)"))
