@@ -572,9 +572,16 @@ xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t 
         return -1;
     }
     snprintf (out->model, sizeof out->model, "%s", json_string_value (model));
-    if (s_unsupported (root, chat, error) || s_sampling (root, out, error))
+    if (s_unsupported (root, chat, error) || s_sampling (root, out, error)
+    ||  (chat ? s_messages (root, out, error) : s_prompt (root, out, error)))
         return -1;
-    return chat ? s_messages (root, out, error) : s_prompt (root, out, error);
+    //  A tool call's markup (<tool_call>, [TOOL_CALLS], ...) is no JSON
+    //  object: a call that must come could never be made
+    if (out->json_object && (out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED
+                         ||  out->tool_choice == XINF_GW_TOOL_CHOICE_FUNCTION))
+        return xinf_gw_error_bad (error, "response_format", "json_object cannot be combined with a tool_choice that "
+                                  "requires a call: the call's markup is no JSON object");
+    return 0;
 }
 
 void

@@ -375,6 +375,9 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
     ||  xinf_request_is_stop (request, token))
         reason = "stop";
     else
+    if (request->json && xinf_json_done (&request->json_state))
+        reason = "stop";                        //  the object is complete: nothing may follow it
+    else
     if (xinf_request_at_length (request))
         reason = "length";
     else

@@ -324,6 +324,9 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     self->stream = generate.stream;
     self->ignore_eos = generate.ignore_eos;
     self->json = generate.response_format && streq (generate.response_format, "json_object");
+    if (!check->failed && self->json && xinf_tokenizer_end_ids (tokenizer, NULL, 0) == 0)
+        xinf_check_fail (check, "field 'response_format': json_object needs an end-of-generation token, and "
+                         "this model's vocabulary has none");
     xinf_json_start (&self->json_state);
     if (!check->failed)
         self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);

@@ -8,7 +8,7 @@ another type and bad forms are refused."""
 import json
 import subprocess
 
-from xinf_httplib import check, expect_error, stream_text, tool
+from xinf_httplib import check, completion, expect_error, tool
 from xinf_client import XinfError
 
 
@@ -22,14 +22,8 @@ def scenario_json_object(gateway):
     form = {"type": "json_object"}
 
     def complete(seed, stream=False, **fields):
-        body = {"model": "m", "prompt": "Hello", "max_tokens": 160, "temperature": 1.0, "seed": seed, **fields}
-        if stream:
-            status, events = gateway.stream("/v1/completions", dict(body, stream=True))
-            check(status == 200, f"a streamed completion with {fields}: {status}")
-            return stream_text(events)
-        status, _, answer = gateway.call("POST", "/v1/completions", body)
-        check(status == 200, f"a completion with {fields}: {status} {answer}")
-        return answer["choices"][0]["text"], answer["choices"][0]["finish_reason"]
+        return completion(gateway, {"model": "m", "prompt": "Hello", "max_tokens": 160, "temperature": 1.0,
+                                    "seed": seed, **fields}, stream)
 
     plain = [complete(seed)[0] for seed in range(3)]
     check(not any(text.strip().startswith("{") for text in plain), f"plain answers are no JSON: {plain}")
@@ -64,6 +58,15 @@ def scenario_json_object(gateway):
                           "--response-format", "json_object"], capture_output=True, text=True, timeout=60)
     check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == python["tokens"],
           f"xinf-cli --response-format json_object: {cli.returncode} {cli.stdout[:300]} {cli.stderr}")
+    # The object complete, the answer ends: ignore_eos or not
+    going = [complete(seed, response_format=form, ignore_eos=True) for seed in range(6)]
+    check(any(finish == "stop" for _, finish in going), f"ignore_eos: answers still end with the object: {going}")
+    for text, finish in going:
+        check(finish == "length" or isinstance(json.loads(text), dict), f"ignore_eos: an ended answer is an object: {text!r}")
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}]
+    expect_error(gateway.call("POST", "/v1/chat/completions", {
+        "model": "m", "messages": [{"role": "user", "content": "x"}], "tools": tools, "tool_choice": "required",
+        "response_format": form}), 400, "requires a call", "response_format")
     for bad, needle in (({"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}, "not supported yet"),
                         ({"type": "json_object", "schema": {"type": "object"}}, "not supported yet"),
                         ({"type": "xml"}, "not text or json_object"), ("json_object", "must be an object"),

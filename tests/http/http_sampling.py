@@ -7,7 +7,7 @@ import json
 import math
 import subprocess
 
-from xinf_httplib import check, expect_error, stream_text, tool
+from xinf_httplib import check, completion, expect_error, stream_text, tool
 from xinf_client import XinfError
 
 
@@ -47,14 +47,8 @@ def scenario_logit_bias(gateway, prompt, text):
         return gateway.client.request("GENERATE", body, expect="GENERATE_REPLY", timeout_ms=30000)[0]
 
     def complete(logit_bias, max_tokens=24, stream=False):
-        body = {"model": "m", "prompt": prompt, "max_tokens": max_tokens, "temperature": 0, "logit_bias": logit_bias}
-        if stream:
-            status, events = gateway.stream("/v1/completions", dict(body, stream=True))
-            check(status == 200, f"a streamed completion with logit_bias {logit_bias}: {status}")
-            return stream_text(events)[0]
-        status, _, answer = gateway.call("POST", "/v1/completions", body)
-        check(status == 200, f"a completion with logit_bias {logit_bias}: {status} {answer}")
-        return answer["choices"][0]["text"]
+        return completion(gateway, {"model": "m", "prompt": prompt, "max_tokens": max_tokens, "temperature": 0,
+                                    "logit_bias": logit_bias}, stream)[0]
 
     def text_of(reply):          # as the gateway shows bytes that are no UTF-8
         status, _, body = gateway.call("POST", "/detokenize", {"model": "m", "tokens": reply["tokens"]})
@@ -190,14 +184,7 @@ def scenario_min_p(gateway, prompt, text):
     the same seeds give other texts. xinf_client.py and xinf-cli send it
     too; bad values are refused, by the gateway and by the worker."""
     def complete(stream=False, **fields):
-        body = {"model": "m", "prompt": prompt, "max_tokens": 24, **fields}
-        if stream:
-            status, events = gateway.stream("/v1/completions", dict(body, stream=True))
-            check(status == 200, f"a streamed completion with {fields}: {status}")
-            return stream_text(events)[0]
-        status, _, answer = gateway.call("POST", "/v1/completions", body)
-        check(status == 200, f"a completion with {fields}: {status} {answer}")
-        return answer["choices"][0]["text"]
+        return completion(gateway, {"model": "m", "prompt": prompt, "max_tokens": 24, **fields}, stream)[0]
     seeds = (1, 2, 3, 4)
     hot = [complete(temperature=1.5, seed=seed) for seed in seeds]
     check(any(sampled != text for sampled in hot), f"hot sampling without min_p is not the greedy text: {hot}")

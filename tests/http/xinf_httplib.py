@@ -180,6 +180,18 @@ def stream_text(events, chat=False):
     return text, finish
 
 
+def completion(gateway, body, stream=False):
+    """A /v1/completions answer's text and finish_reason (200 checked),
+    from the JSON answer or from its stream."""
+    if stream:
+        status, events = gateway.stream("/v1/completions", dict(body, stream=True))
+        check(status == 200, f"a streamed completion of {body}: {status}")
+        return stream_text(events)
+    status, _, answer = gateway.call("POST", "/v1/completions", body)
+    check(status == 200, f"a completion of {body}: {status} {answer}")
+    return answer["choices"][0]["text"], answer["choices"][0]["finish_reason"]
+
+
 def cluster_requests(client):
     return client.cluster_info()["requests"]
 
