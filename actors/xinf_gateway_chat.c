@@ -142,8 +142,9 @@ xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const 
     *fallback = !supports && tool_use;
     if (*fallback)
         s_use_fallback (warned, model->uid, &messages, &tools);
-    char *prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
-                                             model->eos_token, add_generation_prompt, &warning, &reason);
+    char *prompt = xinf_chat_template_apply_ex (model->chat_template, messages, tools, model->bos_token,
+                                                model->eos_token, add_generation_prompt, oai->template_kwargs, 0,
+                                                &warning, &reason);
     if (warning && tool_use && !*fallback) {
         //  The template was not usable and a built-in (no tools) stood in
         free (prompt);
@@ -152,8 +153,9 @@ xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const 
         reason = NULL;
         *fallback = true;
         s_use_fallback (warned, model->uid, &messages, &tools);
-        prompt = xinf_chat_template_apply (model->chat_template, messages, tools, model->bos_token,
-                                           model->eos_token, add_generation_prompt, &warning, &reason);
+        prompt = xinf_chat_template_apply_ex (model->chat_template, messages, tools, model->bos_token,
+                                              model->eos_token, add_generation_prompt, oai->template_kwargs, 0,
+                                              &warning, &reason);
     }
     json_decref (messages);
     json_decref (tools);

@@ -507,10 +507,40 @@ s_content (json_t *message, size_t index, xinf_gw_error_t *error)
     return 0;
 }
 
+//  vLLM's and llama-server's chat_template_kwargs: more variables for the
+//  template (Qwen3's enable_thinking, Llama 3.1's date_string, ...); not
+//  the ones the request's own fields set.
+static int
+s_template_kwargs (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    static const char *const reserved [] = { "messages", "tools", "documents", "add_generation_prompt", "bos_token",
+                                             "eos_token", NULL };
+    json_t *kwargs = json_object_get (root, "chat_template_kwargs");
+    if (!kwargs || json_is_null (kwargs))
+        return 0;
+    if (!json_is_object (kwargs) || json_object_size (kwargs) > XINF_GW_TEMPLATE_KWARGS)
+        return xinf_gw_error_bad (error, "chat_template_kwargs", "must be an object of up to %d variables",
+                                  XINF_GW_TEMPLATE_KWARGS);
+    for (size_t index = 0; reserved [index]; index++)
+        if (json_object_get (kwargs, reserved [index]))
+            return xinf_gw_error_bad (error, "chat_template_kwargs", "'%s' is set by the request itself, not here",
+                                      reserved [index]);
+    char *compact = json_dumps (kwargs, JSON_COMPACT);
+    size_t size = compact ? strlen (compact) : SIZE_MAX;
+    free (compact);
+    if (size > XINF_GW_TEMPLATE_KWARGS_BYTES)
+        return xinf_gw_error_bad (error, "chat_template_kwargs", "at most %d bytes as compact JSON",
+                                  XINF_GW_TEMPLATE_KWARGS_BYTES);
+    out->template_kwargs = json_incref (kwargs);
+    return 0;
+}
+
 //  Chat: messages, each with a role and a content the template can use.
 static int
 s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
+    if (s_template_kwargs (root, out, error))
+        return -1;
     json_t *messages = json_object_get (root, "messages");
     if (!json_is_array (messages) || json_array_size (messages) == 0)
         return xinf_gw_error_bad (error, "messages", "is required: a non-empty array of {role, content}");
@@ -593,6 +623,7 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
     free (self->bias_values);
     json_decref (self->messages);
     json_decref (self->tools);
+    json_decref (self->template_kwargs);
     for (size_t index = 0; index < self->stop_count; index++)
         free (self->stops [index]);
     memset (self, 0, sizeof *self);

@@ -24,6 +24,8 @@
 #define XINF_GW_TOOLS_MAX      128      //  tools of a chat (OpenAI's limit)
 #define XINF_GW_TOOLS_BYTES    (512 << 10) //  bytes of a chat's tools as compact JSON
 #define XINF_GW_TOOL_CALLS_MAX 128      //  tool calls of one assistant message
+#define XINF_GW_TEMPLATE_KWARGS 64      //  chat_template_kwargs variables
+#define XINF_GW_TEMPLATE_KWARGS_BYTES (64 << 10)   //  and their compact JSON
 #define XINF_GW_CHOICES_MAX    128      //  n: choices of one request (OpenAI's limit)
 #define XINF_GW_CHOICES_BYTES  (2 * XINF_GENERATE_BODY_MAX)   //  n times a GENERATE's bytes at most
 
@@ -77,6 +79,7 @@ typedef struct {
     size_t prompt_token_count;
     json_t *messages;                 //  chat: the messages, content parts joined (owned)
     json_t *tools;                    //  chat: tools or NULL (owned)
+    json_t *template_kwargs;          //  chat: chat_template_kwargs or NULL (owned)
     int tool_choice;                  //  xinf_gw_tool_choice_t
     char tool_choice_name [65];       //  TOOL_CHOICE_FUNCTION: the function
     bool parallel_tool_calls;         //  default true

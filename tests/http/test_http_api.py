@@ -384,6 +384,19 @@ def scenario_chat_template(gateway, path):
     developer = [{"role": "developer", "content": "Be brief."}, {"role": "user", "content": "Hello"}]
     status, _, body = gateway.call("POST", "/apply-template", {"model": "llama3", "messages": developer})
     check(status == 200 and body["prompt"] == prompt, f"developer as system: {body}")
+    # chat_template_kwargs (vLLM's, llama-server's): more variables for the template
+    dated = {"model": "llama3", "messages": messages, "chat_template_kwargs": {"date_string": "05 Dec 2026"}}
+    status, _, body = gateway.call("POST", "/apply-template", dated)
+    check(status == 200 and "Today Date: 05 Dec 2026\n" in body["prompt"] and "Today Date: 26 Jul 2024" in prompt,
+          f"chat_template_kwargs reach the template: {body}")
+    status, _, body = gateway.call("POST", "/v1/chat/completions", dict(dated, max_tokens=2))
+    check(status == 200 and body["usage"]["prompt_tokens"] == len(ids), f"a chat with chat_template_kwargs: {body}")
+    for bad, needle in (([1], "must be an object"), ({"messages": []}, "set by the request itself"),
+                        ({"add_generation_prompt": False}, "set by the request itself"),
+                        ({f"k{index}": index for index in range(65)}, "up to 64")):
+        expect_error(gateway.call("POST", "/v1/chat/completions", {"model": "llama3", "messages": messages,
+                                                                   "chat_template_kwargs": bad}),
+                     400, needle, "chat_template_kwargs")
     print(f"chat template: rendered Llama 3.1 prompt, {len(ids)} prompt tokens with specials parsed "
           f"({len(special['prompt_tokens'])} as text), in a completion too; developer rendered as system")
 
