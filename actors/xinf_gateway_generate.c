@@ -76,6 +76,18 @@ s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t
     return true;
 }
 
+static void s_chunk (xinf_gw_request_t *request, const char *text, size_t size, const char *finish);
+
+//  echo: the prompt's text begins the choice, its first chunk or its answer.
+static void
+s_echo (xinf_gw_request_t *request)
+{
+    if (request->oai.stream)
+        s_chunk (request, request->oai.prompt, request->oai.prompt_size, NULL);
+    else
+        xinf_gw_buf_add (&request->output, request->oai.prompt, request->oai.prompt_size);
+}
+
 //  The GENERATE of one choice. A text prompt gets a BOS as the model's
 //  file says (tokenizer.ggml.add_bos_token: add_bos left out), as
 //  llama-server tokenizes with add_special; 'has_bos': the prompt already
@@ -160,6 +172,8 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
     request->generating = true;
     request->generate_corr = request->corr;
     request->sent_us = zclock_usecs ();
+    if (oai->echo)
+        s_echo (request);
 }
 
 //  The GENERATE of each choice: the request's own, then its children's

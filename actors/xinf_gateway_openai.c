@@ -472,6 +472,22 @@ s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  Completions' echo: the prompt's text before the completion's. Not with
+//  logprobs (the prompt's own log-probabilities are not computed) nor a
+//  prompt of token ids (its text is not known here).
+static int
+s_echo (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    if (s_bool (root, "echo", &out->echo, error))
+        return -1;
+    if (out->echo && out->logprobs)
+        return xinf_gw_error_bad (error, "echo", "with logprobs is not supported: the prompt's log-probabilities "
+                                  "are not computed");
+    if (out->echo && out->prompt_tokens)
+        return xinf_gw_error_bad (error, "echo", "needs a text prompt: a prompt of token ids is not echoed");
+    return 0;
+}
+
 //  A message's content: a string, or text parts joined; missing or null
 //  only in an assistant's message that calls tools (as OpenAI's API: a
 //  template would render a missing one as nothing, or as "None").
@@ -574,14 +590,12 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 }
 
 //  OpenAI features this server does not have are refused, naming the
-//  field, rather than ignored: code that expects its prompt echoed would
-//  break on an answer that silently lacks it (what asks for nothing
-//  passes). Unknown fields stay ignored.
+//  field, rather than ignored: code that expects an insertion would break
+//  on an answer that silently lacks it (what asks for nothing passes).
+//  Unknown fields stay ignored.
 static int
 s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
 {
-    if (!chat && json_is_true (json_object_get (root, "echo")))
-        return xinf_gw_error_bad (error, "echo", "echoing the prompt is not supported by this server");
     json_t *suffix = json_object_get (root, "suffix");
     if (!chat && suffix && !json_is_null (suffix) && !(json_is_string (suffix) && json_string_length (suffix) == 0))
         return xinf_gw_error_bad (error, "suffix", "a suffix (insertion) is not supported by this server");
@@ -603,7 +617,7 @@ xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t 
     }
     snprintf (out->model, sizeof out->model, "%s", json_string_value (model));
     if (s_unsupported (root, chat, error) || s_sampling (root, out, error)
-    ||  (chat ? s_messages (root, out, error) : s_prompt (root, out, error)))
+    ||  (chat ? s_messages (root, out, error) : s_prompt (root, out, error) || s_echo (root, out, error)))
         return -1;
     //  A tool call's markup (<tool_call>, [TOOL_CALLS], ...) is no JSON
     //  object: a call that must come could never be made

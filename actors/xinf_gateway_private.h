@@ -88,6 +88,7 @@ typedef struct {
     double min_p;                     //  0: off (vLLM's and llama-server's min_p)
     double presence_penalty, frequency_penalty;   //  0: none
     bool logprobs;                    //  each token's log-probability
+    bool echo;                        //  completions: the prompt's text first
     bool ignore_eos;                  //  vLLM's: generate past end tokens
     bool json_object;                 //  response_format json_object: the answer is one JSON object
     uint32_t stop_ids [XINF_GW_STOP_IDS_MAX];    //  stop_token_ids (vLLM's)

@@ -3,8 +3,9 @@ supervisor, replica and executor (scenarios of test_http_api.py, which
 starts the node): each choice is the generation a request of n = 1 with
 the seed plus its index gives, streamed and not, completions and chat,
 with stop strings, log-probabilities and usage summed; a choice that
-fails fails the request once; bad values of n and best_of are 400s."""
-from xinf_httplib import check, expect_error
+fails fails the request once; bad values of n and best_of are 400s.
+And echo, which puts the prompt's text before each choice's."""
+from xinf_httplib import check, completion, expect_error
 
 
 def by_choice(events, chat=False):
@@ -110,3 +111,17 @@ def scenario_choices(gateway, prompt, text):
     check(len(same["choices"]) == 2, f"best_of = n is n choices: {same}")
     print("n: each choice is its own seeded generation (seed + index), in index order, streamed and not, "
           "completions and chat; usage summed; stops and logprobs per choice; one failure, one error; bad n refused")
+
+
+def scenario_echo(gateway, prompt, text):
+    """Completions' echo: the prompt's text, then the completion's, in the
+    answer and in the stream, for each choice; usage unchanged."""
+    body = {"model": "m", "prompt": prompt, "max_tokens": 24, "temperature": 0}
+    echoed, finish = completion(gateway, dict(body, echo=True))
+    check(echoed == prompt + text and finish == "length", f"echo: the prompt, then the text: {echoed!r}")
+    check(completion(gateway, dict(body, echo=True), stream=True) == (prompt + text, "length"), "echo streamed")
+    check(completion(gateway, dict(body, echo=False)) == (text, "length"), "echo false: the text alone")
+    status, _, answer = gateway.call("POST", "/v1/completions", dict(body, echo=True, n=2))
+    check(status == 200 and [choice["text"] for choice in answer["choices"]] == [prompt + text] * 2
+          and answer["usage"]["completion_tokens"] == 48, f"echo with n = 2: {answer}")
+    print("echo: the prompt's text before the completion's, streamed too, each choice; usage unchanged")

@@ -17,7 +17,7 @@ from xinf_httplib import (ADMIN_KEY, USER_KEY, Gateway, check, expect_error, mak
                           stream_text)
 from test_cluster import run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
-from http_choices import scenario_choices  # noqa: E402
+from http_choices import scenario_choices, scenario_echo  # noqa: E402
 from http_json import scenario_json_object  # noqa: E402
 from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
 
@@ -91,7 +91,9 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "logprobs": 21}, "between 0 and 20", "logprobs"),
     ({"model": "m", "prompt": "x", "logprobs": True}, "must be an integer", "logprobs"),
     ({"model": "m", "prompt": "x", "logprobs": 1.5}, "must be an integer", "logprobs"),
-    ({"model": "m", "prompt": "x", "echo": True}, "not supported", "echo"),
+    ({"model": "m", "prompt": "x", "echo": True, "logprobs": 1}, "with logprobs is not supported", "echo"),
+    ({"model": "m", "prompt": [1, 2], "echo": True}, "needs a text prompt", "echo"),
+    ({"model": "m", "prompt": "x", "echo": "yes"}, "true or false", "echo"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "yaml"}}, "not text or json_object", "response_format"),
     ({"model": "m", "prompt": "x", "frequency_penalty": 2.5}, "between -2 and 2", "frequency_penalty"),
@@ -621,6 +623,7 @@ def main():
         scenario_logprobs(gateway, prompt, text)
         scenario_min_p(gateway, prompt, text)
         scenario_choices(gateway, prompt, text)
+        scenario_echo(gateway, prompt, text)
         scenario_json_object(gateway)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
