@@ -145,6 +145,10 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_bool (body, "ignore_eos", true);
     if (oai->json_object)
         xinf_map_put_str (body, "response_format", "json_object");
+    if (oai->json_schema) {
+        xinf_map_put_str (body, "response_format", "json_schema");
+        xinf_map_put_str (body, "json_schema", oai->json_schema);
+    }
     if (oai->stop_id_count) {
         xinf_value_t *ids = xinf_value_new_array ();
         for (size_t index = 0; index < oai->stop_id_count; index++)

@@ -8,6 +8,7 @@
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_tools.h"
+#include "xinf_json_schema.h"
 #include <math.h>
 
 void
@@ -64,6 +65,8 @@ s_param_named (const char *message, char *param, size_t size)
     param [strcspn (param, "[.")] = 0;
     if (streq (param, "prompt_tokens"))
         snprintf (param, size, "prompt");
+    if (streq (param, "json_schema"))
+        snprintf (param, size, "response_format");
 }
 
 //  XINF-CLIENT/1 error codes and their HTTP statuses.
@@ -340,10 +343,12 @@ s_logprobs (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  response_format: {"type": "text"} or {"type": "json_object"} (one JSON
-//  object, by constrained decoding); a schema (json_schema, or
-//  llama-server's "schema") is refused, not ignored: the answer would not
-//  keep to it.
+//  response_format: {"type": "text"}, {"type": "json_object"} (one JSON
+//  object, by constrained decoding), or {"type": "json_schema",
+//  "json_schema": {"name", "schema", "strict"}} (a value of the schema;
+//  llama-server's {"type": "json_object", "schema"} too). The schema is
+//  compiled here to refuse what the worker would refuse, at once; it
+//  travels as compact JSON text.
 static int
 s_response_format (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
@@ -352,13 +357,33 @@ s_response_format (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         return 0;
     const char *type = json_is_object (format) ? json_string_value (json_object_get (format, "type")) : NULL;
     if (!type)
-        return xinf_gw_error_bad (error, "response_format", "must be an object with a type: text or json_object");
-    if (streq (type, "json_schema") || json_object_get (format, "schema"))
-        return xinf_gw_error_bad (error, "response_format", "a JSON schema is not supported yet: use {\"type\": "
-                                  "\"json_object\"} (any JSON object) and check the schema yourself");
-    if (!streq (type, "text") && !streq (type, "json_object"))
-        return xinf_gw_error_bad (error, "response_format", "type '%.40s' is not text or json_object", type);
-    out->json_object = streq (type, "json_object");
+        return xinf_gw_error_bad (error, "response_format", "must be an object with a type: text, json_object or "
+                                  "json_schema");
+    if (!streq (type, "text") && !streq (type, "json_object") && !streq (type, "json_schema"))
+        return xinf_gw_error_bad (error, "response_format", "type '%.40s' is not text, json_object or json_schema",
+                                  type);
+    json_t *wrapper = json_object_get (format, "json_schema");
+    json_t *schema = streq (type, "json_schema") ? json_object_get (wrapper, "schema") : json_object_get (format, "schema");
+    if (streq (type, "json_schema") && !json_is_object (schema))
+        return xinf_gw_error_bad (error, "response_format", "json_schema needs {\"json_schema\": {\"name\": ..., "
+                                  "\"schema\": {...}}}");
+    out->json_object = streq (type, "json_object") && !schema;
+    if (!schema)
+        return 0;
+    char *text = json_dumps (schema, JSON_COMPACT);
+    if (!text || strlen (text) > XINF_GW_SCHEMA_BYTES) {
+        free (text);
+        return xinf_gw_error_bad (error, "response_format", "the schema must be at most %d bytes as compact JSON",
+                                  XINF_GW_SCHEMA_BYTES);
+    }
+    char reason [400];
+    xinf_json_schema_t *compiled = xinf_json_schema_new (text, strlen (text), reason, sizeof reason);
+    if (!compiled) {
+        free (text);
+        return xinf_gw_error_bad (error, "response_format", "the schema cannot be kept: %s", reason);
+    }
+    xinf_json_schema_destroy (&compiled);
+    out->json_schema = text;
     return 0;
 }
 
@@ -621,10 +646,10 @@ xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t 
         return -1;
     //  A tool call's markup (<tool_call>, [TOOL_CALLS], ...) is no JSON
     //  object: a call that must come could never be made
-    if (out->json_object && (out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED
+    if ((out->json_object || out->json_schema) && (out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED
                          ||  out->tool_choice == XINF_GW_TOOL_CHOICE_FUNCTION))
-        return xinf_gw_error_bad (error, "response_format", "json_object cannot be combined with a tool_choice that "
-                                  "requires a call: the call's markup is no JSON object");
+        return xinf_gw_error_bad (error, "response_format", "a JSON answer cannot be combined with a tool_choice that "
+                                  "requires a call: the call's markup is no JSON");
     return 0;
 }
 
@@ -638,6 +663,7 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
     json_decref (self->messages);
     json_decref (self->tools);
     json_decref (self->template_kwargs);
+    free (self->json_schema);
     for (size_t index = 0; index < self->stop_count; index++)
         free (self->stops [index]);
     memset (self, 0, sizeof *self);

@@ -25,6 +25,7 @@
 #define XINF_GW_TOOLS_BYTES    (512 << 10) //  bytes of a chat's tools as compact JSON
 #define XINF_GW_TOOL_CALLS_MAX 128      //  tool calls of one assistant message
 #define XINF_GW_TEMPLATE_KWARGS 64      //  chat_template_kwargs variables
+#define XINF_GW_SCHEMA_BYTES   65536    //  a response_format's schema (client.xml GENERATE json_schema)
 #define XINF_GW_TEMPLATE_KWARGS_BYTES (64 << 10)   //  and their compact JSON
 #define XINF_GW_CHOICES_MAX    128      //  n: choices of one request (OpenAI's limit)
 #define XINF_GW_CHOICES_BYTES  (2 * XINF_GENERATE_BODY_MAX)   //  n times a GENERATE's bytes at most
@@ -91,6 +92,7 @@ typedef struct {
     bool echo;                        //  completions: the prompt's text first
     bool ignore_eos;                  //  vLLM's: generate past end tokens
     bool json_object;                 //  response_format json_object: the answer is one JSON object
+    char *json_schema;                //  response_format json_schema: the schema, compact JSON (owned)
     uint32_t stop_ids [XINF_GW_STOP_IDS_MAX];    //  stop_token_ids (vLLM's)
     size_t stop_id_count;
     uint64_t min_tokens;              //  vLLM's: no end, stop token or stop string before this many tokens

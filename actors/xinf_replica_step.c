@@ -171,8 +171,9 @@ s_clear_bit (uint32_t *bits, int32_t id)
 static const uint32_t *
 s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, bool *failed)
 {
-    const uint32_t *json = request->json ? xinf_json_masks_get (state->json_masks, &request->json_state) : NULL;
-    *failed = request->json && !json;
+    const uint32_t *json = request->grammar ? xinf_json_masks_get (state->json_masks, request->grammar,
+                                                                   &request->grammar_state) : NULL;
+    *failed = request->grammar && !json;
     if (*failed || request->count >= request->min_tokens)
         return json;
     size_t words = xinf_token_mask_words (state->vocab);
@@ -210,7 +211,7 @@ s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
     for (size_t row = 0; row < state->step_rows; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
         any = any || xinf_request_masked (request);
-        json = json || request->json;
+        json = json || request->grammar;
     }
     if (!any)
         return 0;
@@ -364,7 +365,8 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
         xinf_replica_send_up (ctx, &msg);
     }
     const char *reason = NULL;
-    if (request->json && !xinf_json_masks_take (state->json_masks, &request->json_state, token)) {
+    if (request->grammar && !xinf_json_masks_take (state->json_masks, request->grammar, &request->grammar_state,
+                                                   token)) {
         //  The executor sampled a token its mask did not allow
         xinf_warn (state->name, "request %llu: token %d is not allowed in its JSON answer: ending it",
                    (unsigned long long) request->id, token);
@@ -375,7 +377,7 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
     ||  xinf_request_is_stop (request, token))
         reason = "stop";
     else
-    if (request->json && xinf_json_done (&request->json_state))
+    if (request->grammar && request->grammar->done (&request->grammar_state))
         reason = "stop";                        //  the object is complete: nothing may follow it
     else
     if (xinf_request_at_length (request))

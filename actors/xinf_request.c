@@ -34,6 +34,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         xinf_token_counts_destroy (&self->counts);
         free (self->biases);
         free (self->stop_ids);
+        xinf_json_schema_destroy (&self->schema);
         xinf_request_logprobs_destroy (&self->logprobs);
         free (self);
         *self_p = NULL;
@@ -282,7 +283,46 @@ xinf_request_is_stop (const xinf_request_t *self, int32_t token)
 bool
 xinf_request_masked (const xinf_request_t *self)
 {
-    return self->json || self->count < self->min_tokens;
+    return self->grammar || self->count < self->min_tokens;
+}
+
+//  response_format: one JSON object, or a value of the compiled
+//  json_schema; a model without an end token cannot end one.
+static void
+s_grammar (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer,
+           xinf_check_t *check)
+{
+    const char *format = generate->response_format ? generate->response_format : "text";
+    bool schema = streq (format, "json_schema");
+    if (streq (format, "text")) {
+        if (generate->has_json_schema)
+            xinf_check_fail (check, "field 'json_schema' needs response_format json_schema");
+        return;
+    }
+    if (xinf_tokenizer_end_ids (tokenizer, NULL, 0) == 0) {
+        xinf_check_fail (check, "field 'response_format': %s needs an end-of-generation token, and this model's "
+                         "vocabulary has none", format);
+        return;
+    }
+    if (schema && !generate->has_json_schema) {
+        xinf_check_fail (check, "field 'json_schema' is required with response_format json_schema");
+        return;
+    }
+    if (schema) {
+        char reason [400];
+        self->schema = xinf_json_schema_new (generate->json_schema, strlen (generate->json_schema), reason,
+                                             sizeof reason);
+        if (!self->schema) {
+            xinf_check_fail (check, "field 'json_schema': %s", reason);
+            return;
+        }
+        self->grammar = &xinf_grammar_schema;
+        xinf_schema_start (&self->grammar_state.schema, self->schema);
+    }
+    else {
+        self->grammar = &xinf_grammar_json;
+        xinf_json_start (&self->grammar_state.json);
+    }
 }
 
 static int32_t *
@@ -323,11 +363,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     uint64_t top_k = generate.top_k > vocab ? vocab : generate.top_k, seed = generate.seed;
     self->stream = generate.stream;
     self->ignore_eos = generate.ignore_eos;
-    self->json = generate.response_format && streq (generate.response_format, "json_object");
-    if (!check->failed && self->json && xinf_tokenizer_end_ids (tokenizer, NULL, 0) == 0)
-        xinf_check_fail (check, "field 'response_format': json_object needs an end-of-generation token, and "
-                         "this model's vocabulary has none");
-    xinf_json_start (&self->json_state);
+    if (!check->failed)
+        s_grammar (self, &generate, tokenizer, check);
     if (!check->failed)
         self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);
     if (!check->failed && self->prompt_count == 0)

@@ -14,7 +14,7 @@
 #include "xinf_sampler.h"
 #include "xinf_penalties.h"
 #include "xinf_request_logprobs.h"
-#include "xinf_json_grammar.h"
+#include "xinf_json_masks.h"
 
 typedef struct {
     uint64_t id;                      //  the supervisor's request id
@@ -27,8 +27,10 @@ typedef struct {
     int32_t *stop_ids;                //  stop_token_ids, ascending; NULL: none
     size_t n_stop_ids;
     size_t min_tokens;                //  end and stop tokens are masked until this many are generated
-    bool json;                        //  response_format json_object: its tokens keep a JSON object's prefix
-    xinf_json_state_t json_state;     //  with json: the grammar after the tokens so far
+    const xinf_grammar_t *grammar;    //  response_format json_object or json_schema: its tokens keep
+                                      //  its text a prefix of a JSON answer; NULL: free text
+    xinf_grammar_state_t grammar_state;   //  with it: after the tokens so far
+    xinf_json_schema_t *schema;       //  json_schema: compiled (owned)
     int64_t started, first_token;     //  monotonic us
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's

@@ -8,10 +8,54 @@
 #include <string.h>
 
 typedef struct {
-    xinf_json_state_t state;
+    const xinf_grammar_t *grammar;
+    xinf_grammar_state_t state;
     uint32_t *bits;
     bool used;
 } s_entry_t;
+
+static bool
+s_json_step (void *state, unsigned char byte)
+{
+    return xinf_json_step ((xinf_json_state_t *) state, byte);
+}
+
+static bool
+s_json_done (const void *state)
+{
+    return xinf_json_done ((const xinf_json_state_t *) state);
+}
+
+static bool
+s_json_in_text (const void *state)
+{
+    return xinf_json_in_text ((const xinf_json_state_t *) state);
+}
+
+static bool
+s_schema_step (void *state, unsigned char byte)
+{
+    return xinf_schema_step ((xinf_schema_state_t *) state, byte);
+}
+
+static bool
+s_schema_done (const void *state)
+{
+    return xinf_schema_done ((const xinf_schema_state_t *) state);
+}
+
+static bool
+s_schema_in_text (const void *state)
+{
+    return xinf_schema_in_text ((const xinf_schema_state_t *) state);
+}
+
+const xinf_grammar_t xinf_grammar_json = {
+    "json_object", sizeof (xinf_json_state_t), s_json_step, s_json_done, s_json_in_text
+};
+const xinf_grammar_t xinf_grammar_schema = {
+    "json_schema", sizeof (xinf_schema_state_t), s_schema_step, s_schema_done, s_schema_in_text
+};
 
 struct _xinf_json_masks_t {
     xinf_tokenizer_t *tokenizer;
@@ -101,50 +145,47 @@ xinf_json_masks_destroy (xinf_json_masks_t **self_p)
     }
 }
 
-static bool
-s_step (void *state, unsigned char byte)
-{
-    return xinf_json_step ((xinf_json_state_t *) state, byte);
-}
-
 void
-xinf_json_masks_walk (xinf_json_masks_t *self, const xinf_json_state_t *state, uint32_t *bits)
+xinf_json_masks_walk (xinf_json_masks_t *self, const xinf_grammar_t *grammar, const void *state, uint32_t *bits)
 {
     size_t allowed = 0;
-    bool text = xinf_json_in_text (state);
+    bool text = grammar->in_text (state);
     if (text)
         memcpy (bits, self->text, self->words * sizeof (uint32_t));
     else
         memset (bits, 0, self->words * sizeof (uint32_t));
-    if (!xinf_json_done (state))
-        allowed = xinf_vocab_trie_allowed (text ? self->rest : self->trie, state, sizeof *state, s_step, bits)
-                + (text ? self->text_count : 0);
+    if (!grammar->done (state))
+        allowed = xinf_vocab_trie_allowed (text ? self->rest : self->trie, state, grammar->state_size,
+                                           grammar->step, bits) + (text ? self->text_count : 0);
     if (allowed == 0)
         for (size_t index = 0; index < self->end_count; index++)
             bits [self->ends [index] / 32] |= (uint32_t) 1 << (self->ends [index] % 32);
 }
 
 const uint32_t *
-xinf_json_masks_get (xinf_json_masks_t *self, const xinf_json_state_t *state)
+xinf_json_masks_get (xinf_json_masks_t *self, const xinf_grammar_t *grammar, const void *state)
 {
+    if (grammar->state_size > XINF_GRAMMAR_STATE_MAX)
+        return NULL;
     for (size_t index = 0; index < XINF_JSON_MASKS_CACHED; index++) {
         s_entry_t *entry = &self->cache [index];
-        if (entry->used && memcmp (&entry->state, state, sizeof *state) == 0) {
+        if (entry->used && entry->grammar == grammar && memcmp (&entry->state, state, grammar->state_size) == 0) {
             self->hits++;
             return entry->bits;
         }
     }
     s_entry_t *entry = &self->cache [self->next];
     self->next = (self->next + 1) % XINF_JSON_MASKS_CACHED;
-    entry->state = *state;
+    memcpy (&entry->state, state, grammar->state_size);
+    entry->grammar = grammar;
     entry->used = true;
-    xinf_json_masks_walk (self, state, entry->bits);
+    xinf_json_masks_walk (self, grammar, state, entry->bits);
     self->walks++;
     return entry->bits;
 }
 
 bool
-xinf_json_masks_take (xinf_json_masks_t *self, xinf_json_state_t *state, int32_t token)
+xinf_json_masks_take (xinf_json_masks_t *self, const xinf_grammar_t *grammar, void *state, int32_t token)
 {
     if (xinf_tokenizer_is_end (self->tokenizer, token))
         return true;
@@ -152,7 +193,13 @@ xinf_json_masks_take (xinf_json_masks_t *self, xinf_json_state_t *state, int32_t
     long length = xinf_tokenizer_piece (self->tokenizer, token, piece, sizeof piece);
     if (length <= 0 || (size_t) length > sizeof piece || xinf_tokenizer_is_control (self->tokenizer, token))
         return false;
-    return xinf_json_feed (state, piece, (size_t) length);
+    xinf_grammar_state_t next;
+    memcpy (&next, state, grammar->state_size);
+    for (long at = 0; at < length; at++)
+        if (!grammar->step (&next, (unsigned char) piece [at]))
+            return false;
+    memcpy (state, &next, grammar->state_size);
+    return true;
 }
 
 void

@@ -4,15 +4,18 @@
 
     Usage: xinf-bench-json MODEL.gguf [--rounds N]
     It builds the vocabulary's trie (time, nodes), then walks a JSON answer
-    of about 1 KB as the model file's tokenizer cuts it: for each token,
-    the mask of the state before it, first each walked afresh (the trie
-    alone: mean and worst microseconds), then as a replica gets them (the
-    masks' cache over the answer). Each token of the answer must be in its
-    mask (the tool checks that). The baseline, from the same run: one T 1
+    of about 700 bytes as the model file's tokenizer cuts it: for each
+    token, the mask of the state before it, as one JSON object and as a
+    value of a schema it keeps: each walked afresh (mean and worst
+    microseconds; for the object also the whole trie, without the plain
+    text tokens set apart), then as a replica gets them (the masks' cache
+    over the answer). Each token of the answer must be in its mask (the
+    tool checks that). The baseline, from the same run: one T 1
     draw by the CPU sampler over a row of the vocabulary's logits, which
     every sampled token costs anyway.
 */
 #include "xinf_json_masks.h"
+#include "xinf_json_schema.h"
 #include "xinf_model.h"
 #include "xinf_sampler.h"
 #include "xinf_token_mask.h"
@@ -34,6 +37,19 @@ static const char *s_answer =
     "merely mortal; as time will show.\", \"year\": null}\n  ],\n  \"unicode\": \"caf\\u00e9 \xe2\x80\x94 "
     "\xe4\xb8\xad\xe6\x96\x87\",\n  \"tags\": [\"pioneer\", \"poet's daughter\", \"analyst\"]\n}";
 
+//  A schema the answer keeps.
+static const char *s_schema =
+    "{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}, \"born\": {\"type\": \"integer\"}, "
+    "\"died\": {\"type\": \"integer\"}, \"fields\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}, "
+    "\"notes\": {\"type\": \"string\"}, \"score\": {\"type\": \"number\"}, \"verified\": {\"type\": \"boolean\"}, "
+    "\"spouse\": {\"anyOf\": [{\"$ref\": \"#/$defs/spouse\"}, {\"type\": \"null\"}]}, "
+    "\"quotes\": {\"type\": \"array\", \"items\": {\"type\": \"object\", \"properties\": {\"text\": "
+    "{\"type\": \"string\"}, \"year\": {\"type\": [\"integer\", \"null\"]}}, \"required\": [\"text\", \"year\"]}}, "
+    "\"unicode\": {\"type\": \"string\"}, \"tags\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}, "
+    "\"maxItems\": 5}}, \"required\": [\"name\", \"born\"], \"$defs\": {\"spouse\": {\"type\": \"object\", "
+    "\"properties\": {\"name\": {\"type\": \"string\"}, \"title\": {\"type\": \"string\"}, \"children\": "
+    "{\"type\": \"integer\"}}}}}";
+
 static double
 s_now (void)
 {
@@ -48,19 +64,55 @@ s_step (void *state, unsigned char byte)
     return xinf_json_step ((xinf_json_state_t *) state, byte);
 }
 
-//  The states before each token of 'ids' (count of them); false when a
-//  token is not allowed where it comes.
+//  The states of 'grammar' before each token of 'ids' (count of them),
+//  from 'start'; false when a token is not allowed where it comes.
 static bool
-s_states (xinf_json_masks_t *masks, const int32_t *ids, size_t count, xinf_json_state_t *states)
+s_states (xinf_json_masks_t *masks, const xinf_grammar_t *grammar, const xinf_grammar_state_t *start,
+          const int32_t *ids, size_t count, xinf_grammar_state_t *states)
 {
-    xinf_json_state_t state;
-    xinf_json_start (&state);
+    xinf_grammar_state_t state = *start;
     for (size_t index = 0; index < count; index++) {
         states [index] = state;
-        if (!xinf_json_masks_take (masks, &state, ids [index]))
+        if (!xinf_json_masks_take (masks, grammar, &state, ids [index]))
             return false;
     }
-    return xinf_json_done (&state);
+    return grammar->done (&state);
+}
+
+//  Each state's mask walked afresh (best of 'rounds'), checked to hold
+//  the next token, then as a replica gets them (the cache); printed
+//  against a draw of 'sample' seconds. -1 when a token is not in its mask.
+static int
+s_measure (xinf_json_masks_t *masks, const xinf_grammar_t *grammar, const xinf_grammar_state_t *states,
+           const int32_t *ids, long count, uint32_t *bits, int rounds, double sample)
+{
+    double total = 0, worst = 0;
+    for (long index = 0; index < count; index++) {
+        double best = INFINITY;
+        for (int round = 0; round < rounds; round++) {
+            double begin = s_now ();
+            xinf_json_masks_walk (masks, grammar, &states [index], bits);
+            best = fmin (best, s_now () - begin);
+        }
+        if (!((bits [ids [index] / 32] >> (ids [index] % 32)) & 1)) {
+            fprintf (stderr, "xinf-bench-json: %s: token %ld (id %d) is not in its mask\n", grammar->name, index,
+                     ids [index]);
+            return -1;
+        }
+        total += best;
+        worst = fmax (worst, best);
+    }
+    size_t walks [2], hits;
+    xinf_json_masks_counts (masks, &walks [0], &hits);
+    double start = s_now ();
+    for (long index = 0; index < count; index++)
+        xinf_json_masks_get (masks, grammar, &states [index]);
+    double cached = (s_now () - start) / (double) count, fresh = total / (double) count;
+    xinf_json_masks_counts (masks, &walks [1], &hits);
+    printf ("  %-12s a mask walked afresh: mean %6.1f us, worst %6.1f us (%.2fx a T 1 draw); as a replica "
+            "(cache): %5.1f us a token, %zu walks for %ld tokens (%.2fx)\n", grammar->name, fresh * 1e6, worst * 1e6,
+            fresh / sample, cached * 1e6, walks [1] - walks [0], count, cached / sample);
+    return 0;
 }
 
 //  The best of 'rounds' T 1 draws over a row of normal logits, seconds.
@@ -110,58 +162,49 @@ main (int argc, char *argv [])
     double masks_s = s_now () - start;
     int32_t *ids = calloc (length + 1, sizeof (int32_t));
     long count = ids ? xinf_tokenizer_encode (tokenizer, s_answer, length, false, ids, length + 1) : -1;
-    xinf_json_state_t *states = calloc (length + 1, sizeof (xinf_json_state_t));
+    xinf_grammar_state_t *states = calloc (length + 1, sizeof (xinf_grammar_state_t)), start_json, start_schema;
     uint32_t *bits = calloc (xinf_token_mask_words (vocab), sizeof (uint32_t));
-    if (!trie || !masks || count <= 0 || !states || !bits || !s_states (masks, ids, (size_t) count, states)) {
+    xinf_json_schema_t *schema = xinf_json_schema_new (s_schema, strlen (s_schema), error, sizeof error);
+    xinf_json_start (&start_json.json);
+    if (schema)
+        xinf_schema_start (&start_schema.schema, schema);
+    if (!trie || !masks || count <= 0 || !states || !bits || !schema
+    ||  !s_states (masks, &xinf_grammar_json, &start_json, ids, (size_t) count, states)) {
         fprintf (stderr, "xinf-bench-json: out of memory, or the answer's tokens are not a JSON object\n");
         return 1;
     }
     printf ("vocabulary of %zu tokens: trie of %zu nodes (%zu tokens) built in %.1f ms; the JSON masks (both "
             "tries and the plain text tokens) in %.1f ms\n", vocab, xinf_vocab_trie_nodes (trie),
             xinf_vocab_trie_tokens (trie), trie_s * 1e3, masks_s * 1e3);
-    //  Each state's mask walked afresh, by the whole trie and as the masks
-    //  walk it, and checked to hold the next token
-    double total [2] = { 0, 0 }, worst [2] = { 0, 0 };
+    //  The whole trie walked from each state, without the plain text tokens set apart
+    double whole = 0, whole_worst = 0;
     size_t allowed = 0;
     for (long index = 0; index < count; index++) {
-        double best [2] = { INFINITY, INFINITY };
+        double best = INFINITY;
         for (int round = 0; round < rounds; round++) {
             double begin = s_now ();
             memset (bits, 0, xinf_token_mask_words (vocab) * sizeof (uint32_t));
-            size_t found = xinf_vocab_trie_allowed (trie, &states [index], sizeof states [index], s_step, bits);
+            size_t found = xinf_vocab_trie_allowed (trie, &states [index], sizeof (xinf_json_state_t), s_step, bits);
             allowed += round == 0 ? found : 0;
-            best [0] = fmin (best [0], s_now () - begin);
-            begin = s_now ();
-            xinf_json_masks_walk (masks, &states [index], bits);
-            best [1] = fmin (best [1], s_now () - begin);
+            best = fmin (best, s_now () - begin);
         }
-        if (!((bits [ids [index] / 32] >> (ids [index] % 32)) & 1)) {
-            fprintf (stderr, "xinf-bench-json: token %ld (id %d) is not in its mask\n", index, ids [index]);
-            return 1;
-        }
-        for (int kind = 0; kind < 2; kind++) {
-            total [kind] += best [kind];
-            worst [kind] = fmax (worst [kind], best [kind]);
-        }
+        whole += best;
+        whole_worst = fmax (whole_worst, best);
     }
-    //  As a replica: the cache over the answer
-    start = s_now ();
-    for (long index = 0; index < count; index++)
-        xinf_json_masks_get (masks, &states [index]);
-    double cached = (s_now () - start) / (double) count;
-    size_t walks, hits;
-    xinf_json_masks_counts (masks, &walks, &hits);
     double sample = s_sampling (vocab, 20);
-    double trie_fresh = total [0] / (double) count, fresh = total [1] / (double) count;
-    printf ("answer of %zu bytes, %ld tokens, each in its mask; %.0f tokens allowed a state on average\n", length,
-            count, (double) allowed / (double) count);
-    printf ("  the whole trie walked:  mean %8.1f us, worst %8.1f us  (%.2fx a T 1 draw)\n", trie_fresh * 1e6,
-            worst [0] * 1e6, trie_fresh / sample);
-    printf ("  a mask walked afresh:   mean %8.1f us, worst %8.1f us  (%.2fx a T 1 draw)\n", fresh * 1e6,
-            worst [1] * 1e6, fresh / sample);
-    printf ("  as a replica (cache):   mean %8.1f us a token, %zu walks for %ld tokens  (%.2fx a T 1 draw)\n",
-            cached * 1e6, walks, count, cached / sample);
-    printf ("  baseline: a T 1 draw over %zu logits %8.1f us\n", vocab, sample * 1e6);
+    printf ("answer of %zu bytes, %ld tokens; %.0f tokens allowed a state on average; a T 1 draw over %zu logits "
+            "%.1f us\n", length, count, (double) allowed / (double) count, vocab, sample * 1e6);
+    printf ("  %-12s the whole trie walked: mean %6.1f us, worst %6.1f us (%.2fx a T 1 draw)\n", "json_object",
+            whole / (double) count * 1e6, whole_worst * 1e6, whole / (double) count / sample);
+    if (s_measure (masks, &xinf_grammar_json, states, ids, count, bits, rounds, sample))
+        return 1;
+    if (!s_states (masks, &xinf_grammar_schema, &start_schema, ids, (size_t) count, states)) {
+        fprintf (stderr, "xinf-bench-json: the answer does not keep its schema\n");
+        return 1;
+    }
+    if (s_measure (masks, &xinf_grammar_schema, states, ids, count, bits, rounds, sample))
+        return 1;
+    xinf_json_schema_destroy (&schema);
     free (bits);
     free (states);
     free (ids);

@@ -343,6 +343,22 @@ s_parse_biases (const char *text)
     return biases;
 }
 
+//  A text file of at most 'limit' bytes (a heap string), or NULL.
+static char *
+s_read_text (const char *path, size_t limit)
+{
+    FILE *file = fopen (path, "rb");
+    char *text = file ? calloc (limit + 2, 1) : NULL;
+    size_t size = text ? fread (text, 1, limit + 1, file) : 0;
+    if (file)
+        fclose (file);
+    if (text && (size == 0 || size > limit || strlen (text) != size)) {
+        free (text);
+        text = NULL;
+    }
+    return text;
+}
+
 //  Builds the GENERATE body from the flags; NULL (reason printed) if bad.
 static xinf_msg_t *
 s_generate_request (xinf_config_t *config)
@@ -352,6 +368,8 @@ s_generate_request (xinf_config_t *config)
     const char *bias_text = xinf_config_str (config, "logit-bias");
     const char *logprobs_text = xinf_config_str (config, "logprobs");
     const char *stops_text = xinf_config_str (config, "stop-token-ids");
+    const char *schema_path = xinf_config_str (config, "json-schema");
+    char *schema = schema_path ? s_read_text (schema_path, 65536) : NULL;
     double temperature, top_p, min_p, presence, frequency, logprobs = 0;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
@@ -361,6 +379,9 @@ s_generate_request (xinf_config_t *config)
     else
     if (ids_text && !ids)
         fprintf (stderr, "xinf-cli: --prompt-tokens: '%s' is not a list of token ids like 1,2,3\n", ids_text);
+    else
+    if (schema_path && !schema)
+        fprintf (stderr, "xinf-cli: --json-schema: cannot read '%s' (a file of at most 64 KiB)\n", schema_path);
     else
     if (stops_text && (!stop_ids || xinf_value_count (stop_ids) > 64))
         fprintf (stderr, "xinf-cli: --stop-token-ids: '%s' is not a list of up to 64 token ids like 1,2,3\n",
@@ -409,8 +430,13 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put (body, "logit_bias", biases);
         if (xinf_config_flag (config, "ignore-eos"))
             xinf_map_put_bool (body, "ignore_eos", true);
-        if (streq (xinf_config_str (config, "response-format"), "json_object"))
+        if (streq (xinf_config_str (config, "response-format"), "json_object") && !schema)
             xinf_map_put_str (body, "response_format", "json_object");
+        if (schema) {
+            xinf_map_put_str (body, "response_format", "json_schema");
+            xinf_map_put_str (body, "json_schema", schema);
+            free (schema);
+        }
         if (stop_ids)
             xinf_map_put (body, "stop_token_ids", stop_ids);
         if (xinf_config_int (config, "min-tokens") > 0)
@@ -425,6 +451,7 @@ s_generate_request (xinf_config_t *config)
     xinf_value_destroy (&ids);
     xinf_value_destroy (&biases);
     xinf_value_destroy (&stop_ids);
+    free (schema);
     return NULL;
 }
 

@@ -406,7 +406,7 @@ class XinfClient:
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
-                 response_format="text", stop_token_ids=None, min_tokens=0):
+                 response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -416,7 +416,8 @@ class XinfClient:
         (the reply's logprobs, or each token's logprob and top_logprobs).
         ignore_eos: go on past end-of-generation tokens, to max_tokens. min_p:
         never draw a token less likely than min_p times the most likely one.
-        response_format: "json_object" makes the answer one JSON object.
+        response_format: "json_object" makes the answer one JSON object;
+        json_schema (a dict, or its JSON text) makes it a value of that schema.
         stop_token_ids: token ids that end it; min_tokens: no end or stop token
         before that many."""
         if (prompt is None) == (prompt_tokens is None):
@@ -432,8 +433,11 @@ class XinfClient:
             raise ValueError(f"min_p must be a number in [0, 1], got {min_p!r}")
         if min_p:
             body["min_p"] = float(min_p)
-        if response_format not in ("text", "json_object"):
-            raise ValueError(f"response_format must be text or json_object, got {response_format!r}")
+        if response_format not in ("text", "json_object", "json_schema"):
+            raise ValueError(f"response_format must be text, json_object or json_schema, got {response_format!r}")
+        if json_schema is not None:
+            response_format = "json_schema"
+            body["json_schema"] = json_schema if isinstance(json_schema, str) else json.dumps(json_schema)
         if response_format != "text":
             body["response_format"] = response_format
         if stop_token_ids:
@@ -605,6 +609,14 @@ def _bias_list(text):
     return biases
 
 
+def _file_text(path):
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read()
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {error.strerror}")
+
+
 def _id_list(text):
     """--stop-token-ids 1,2,3 as a list of up to 64 ids."""
     if not re.fullmatch(r"\d+(,\d+)*", text) or text.count(",") >= 64:
@@ -656,7 +668,7 @@ def _model_command(client, args, prompt_tokens):
                                frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
                                logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p,
                                response_format=args.response_format, stop_token_ids=args.stop_token_ids,
-                               min_tokens=args.min_tokens)
+                               min_tokens=args.min_tokens, json_schema=args.json_schema)
         if args.json:
             print(_json(body))
         else:
@@ -721,6 +733,8 @@ def main(argv=None):
                         help="generate: token ids that end the generation, 1,2,3")
     parser.add_argument("--min-tokens", type=_unsigned, default=0, metavar="N",
                         help="generate: no end or stop token before N tokens")
+    parser.add_argument("--json-schema", type=_file_text, default=None, metavar="FILE",
+                        help="generate: the answer is a value of the JSON Schema in FILE (constrained decoding)")
     parser.add_argument("--response-format", choices=["text", "json_object"], default="text",
                         help="generate: json_object makes the answer one JSON object (constrained decoding)")
     parser.add_argument("--ignore-eos", action="store_true",

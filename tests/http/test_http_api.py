@@ -18,7 +18,7 @@ from xinf_httplib import (ADMIN_KEY, USER_KEY, Gateway, check, expect_error, mak
 from test_cluster import run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
 from http_choices import scenario_choices, scenario_echo  # noqa: E402
-from http_json import scenario_json_object  # noqa: E402
+from http_json import scenario_json_object, scenario_json_schema  # noqa: E402
 from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
 
 
@@ -95,7 +95,7 @@ BAD_BODIES = [
     ({"model": "m", "prompt": [1, 2], "echo": True}, "needs a text prompt", "echo"),
     ({"model": "m", "prompt": "x", "echo": "yes"}, "true or false", "echo"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
-    ({"model": "m", "prompt": "x", "response_format": {"type": "yaml"}}, "not text or json_object", "response_format"),
+    ({"model": "m", "prompt": "x", "response_format": {"type": "yaml"}}, "not text, json_object or json_schema", "response_format"),
     ({"model": "m", "prompt": "x", "frequency_penalty": 2.5}, "between -2 and 2", "frequency_penalty"),
     ({"model": "m", "prompt": "x", "presence_penalty": -3}, "between -2 and 2", "presence_penalty"),
     ({"model": "m", "prompt": "x", "presence_penalty": "high"}, "must be a number", "presence_penalty"),
@@ -132,7 +132,7 @@ BAD_CHATS = [
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 21},
      "between 0 and 20", "top_logprobs"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema"}},
-     "not supported yet", "response_format"),
+     "json_schema needs", "response_format"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "frequency_penalty": -2.5}, "between -2 and 2",
      "frequency_penalty"),
     ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": 100.5}},
@@ -625,6 +625,7 @@ def main():
         scenario_choices(gateway, prompt, text)
         scenario_echo(gateway, prompt, text)
         scenario_json_object(gateway)
+        scenario_json_schema(gateway)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
         scenario_template_refuses(gateway, gemma)

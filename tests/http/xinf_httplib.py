@@ -60,6 +60,7 @@ class Gateway:
         the calls trust that certificate; env, preexec_fn: as Node's."""
         self.port = free_port()
         self.build_dir = build_dir
+        self.workdir = workdir
         args = ["--role=local", "-p", "0", "--bind", "127.0.0.1", "--http-port", str(self.port),
                 "--http-host", "127.0.0.1", *BEAT_ARGS, "--model-dir", workdir, *extra]
         self.ssl = None

@@ -56,8 +56,8 @@ s_check_trie (xinf_tokenizer_t *tokenizer)
         for (size_t at = 0; at <= strlen (s_texts [text]); at++) {
             memset (bits, 0, words * sizeof (uint32_t));
             size_t count = xinf_vocab_trie_allowed (trie, &state, sizeof state, s_step, bits), expected = 0;
-            xinf_json_masks_walk (masks, &state, walked);
-            const uint32_t *cached = xinf_json_masks_get (masks, &state);
+            xinf_json_masks_walk (masks, &xinf_grammar_json, &state, walked);
+            const uint32_t *cached = xinf_json_masks_get (masks, &xinf_grammar_json, &state);
             for (size_t id = 0; id < vocab; id++) {
                 bool allowed = s_allowed (tokenizer, &state, (int32_t) id);
                 bool ended = xinf_json_done (&state) && xinf_tokenizer_is_end (tokenizer, (int32_t) id);
@@ -124,21 +124,21 @@ test_masks (void)
     CHECK (masks && open > 0 && close > 0 && eos >= 0);
     xinf_json_state_t state;
     xinf_json_start (&state);
-    const uint32_t *bits = xinf_json_masks_get (masks, &state);
+    const uint32_t *bits = xinf_json_masks_get (masks, &xinf_grammar_json, &state);
     CHECK (s_bit (bits, open) && !s_bit (bits, close) && !s_bit (bits, eos));
-    CHECK (xinf_json_masks_get (masks, &state) == bits);             //  cached
+    CHECK (xinf_json_masks_get (masks, &xinf_grammar_json, &state) == bits);             //  cached
     size_t walks, hits;
     xinf_json_masks_counts (masks, &walks, &hits);
     CHECK (walks == 1 && hits == 1);
-    CHECK (!xinf_json_masks_take (masks, &state, close));            //  refused: the state stays
-    CHECK (xinf_json_masks_take (masks, &state, open) && xinf_json_masks_take (masks, &state, close));
+    CHECK (!xinf_json_masks_take (masks, &xinf_grammar_json, &state, close));            //  refused: the state stays
+    CHECK (xinf_json_masks_take (masks, &xinf_grammar_json, &state, open) && xinf_json_masks_take (masks, &xinf_grammar_json, &state, close));
     CHECK (xinf_json_done (&state));
-    bits = xinf_json_masks_get (masks, &state);
+    bits = xinf_json_masks_get (masks, &xinf_grammar_json, &state);
     size_t vocab_size = xinf_tokenizer_vocab (tokenizer), allowed = 0;
     for (int32_t id = 0; id < (int32_t) vocab_size; id++)
         allowed += s_bit (bits, id);
     CHECK (allowed == 1 && s_bit (bits, eos));                       //  complete: the end token alone
-    CHECK (xinf_json_masks_take (masks, &state, eos));
+    CHECK (xinf_json_masks_take (masks, &xinf_grammar_json, &state, eos));
     xinf_json_masks_destroy (&masks);
     xinf_tokenizer_destroy (&tokenizer);
     test_vocab_destroy (&vocab);
@@ -153,7 +153,7 @@ test_masks (void)
     tokenizer = test_tokenizer (&spec);
     masks = xinf_json_masks_new (tokenizer);
     xinf_json_start (&state);
-    bits = xinf_json_masks_get (masks, &state);
+    bits = xinf_json_masks_get (masks, &xinf_grammar_json, &state);
     CHECK (bits [0] == 1u << 2);
     xinf_json_masks_destroy (&masks);
     xinf_tokenizer_destroy (&tokenizer);

@@ -1,0 +1,41 @@
+/*  xinf_json_schema_private: what the schema's compiler and its stepper
+    share: the nodes (not for other modules).  */
+#ifndef XINF_JSON_SCHEMA_PRIVATE_H_INCLUDED
+#define XINF_JSON_SCHEMA_PRIVATE_H_INCLUDED
+
+#include "xinf_json_schema.h"
+
+enum { K_OBJECT = 1, K_ARRAY, K_STRING, K_NUMBER, K_INTEGER, K_BOOLEAN, K_NULL, K_ENUM, K_UNION };
+
+typedef struct {
+    uint8_t kind;
+    uint8_t min_items, max_items;     //  array (max 255: unbounded)
+    uint16_t items;                   //  array: its items' node
+    uint32_t first, count;            //  object: properties in names; enum: values in names; union: in alts
+    uint32_t required;                //  object: bit p for property p
+} xinf_schema_node_t;
+
+typedef struct {
+    char *text;                       //  a property's key as written (no quotes), or an enum value's JSON
+    size_t size;
+    uint16_t node;                    //  a property's value
+} xinf_schema_name_t;
+
+struct _xinf_json_schema_t {
+    xinf_schema_node_t *nodes;
+    size_t node_count;
+    xinf_schema_name_t *names;
+    size_t name_count;
+    uint16_t *alts;
+    size_t alt_count;
+    uint16_t root;
+};
+
+//  Whether a value of 'node' may begin with 'byte'.
+bool xinf_schema_begins (const xinf_json_schema_t *schema, uint16_t node, unsigned char byte);
+//  Whether no byte begins two alternatives of union 'node'.
+bool xinf_schema_union_disjoint (const xinf_json_schema_t *schema, uint16_t node);
+//  The kind of 'node' through unions of one alternative ($refs).
+uint8_t xinf_schema_resolved_kind (const xinf_json_schema_t *schema, uint16_t node);
+
+#endif
