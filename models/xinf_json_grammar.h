@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "xinf_json_lex.h"
 
 #define XINF_JSON_SPACES_MAX  32
 #define XINF_JSON_DEPTH_MAX   64
@@ -28,10 +29,8 @@ typedef struct {
     uint64_t objects;                 //  bit d: the container at depth d is an object (else an array)
     uint16_t depth;                   //  containers open
     uint8_t mode;                     //  what comes next (xinf_json_grammar.c)
-    uint8_t sub;                      //  within a string, number or literal: where
-    uint8_t pending;                  //  UTF-8 continuation bytes or \u hex digits still due
+    xinf_json_lex_t lex;              //  within a string, number or literal
     uint8_t spaces;                   //  whitespace bytes in a row
-    uint8_t aux;                      //  the literal, or the range of the next UTF-8 byte
     uint8_t key;                      //  the string is an object's key
 } xinf_json_state_t;
 

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "xinf_json_lex.h"
 
 #define XINF_SCHEMA_DEPTH_MAX   8
 #define XINF_SCHEMA_NODES_MAX   1024
@@ -44,7 +45,9 @@ typedef struct {
     uint32_t candidates;              //  the keys or enum values still matching
     uint16_t value;                   //  the node whose value is read (or comes next)
     uint16_t at;                      //  bytes of a key or enum value matched
-    uint8_t depth, mode, sub, pending, aux, spaces;
+    uint8_t depth, mode;
+    xinf_json_lex_t lex;              //  within a string, number or literal
+    uint8_t spaces;
     uint8_t unused [2];
 } xinf_schema_state_t;
 

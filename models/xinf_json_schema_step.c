@@ -21,25 +21,7 @@ enum {
     M_ENUM,                           //  an enum value's bytes (state->candidates)
     M_DONE
 };
-enum { S_PLAIN = 0, S_ESCAPE, S_HEX };
-enum { N_MINUS = 0, N_ZERO, N_INT, N_DOT, N_FRAC, N_E, N_SIGN, N_EXP };
-enum { R_80_BF = 0, R_A0_BF, R_80_9F, R_90_BF, R_80_8F };
-
-static const char *const s_literals [3] = { "true", "false", "null" };
-
 static bool s_after (xinf_schema_state_t *state, unsigned char byte);
-
-static bool
-s_is_space (unsigned char byte)
-{
-    return byte == ' ' || byte == '\t' || byte == '\n' || byte == '\r';
-}
-
-static bool
-s_is_digit (unsigned char byte)
-{
-    return byte >= '0' && byte <= '9';
-}
 
 static const xinf_schema_node_t *
 s_node (const xinf_schema_state_t *state, uint16_t node)
@@ -71,7 +53,7 @@ s_begins (const xinf_json_schema_t *schema, uint16_t node, unsigned char byte, i
         case K_ARRAY:   return byte == '[';
         case K_STRING:  return byte == '"';
         case K_NUMBER:
-        case K_INTEGER: return byte == '-' || s_is_digit (byte);
+        case K_INTEGER: return byte == '-' || (byte >= '0' && byte <= '9');
         case K_BOOLEAN: return byte == 't' || byte == 'f';
         case K_NULL:    return byte == 'n';
         case K_ENUM:
@@ -113,7 +95,7 @@ static void
 s_mode (xinf_schema_state_t *state, uint8_t mode)
 {
     state->mode = mode;
-    state->sub = state->pending = state->aux = 0;
+    state->lex = (xinf_json_lex_t) { 0, 0, 0 };
     state->candidates = 0;
     state->at = 0;
 }
@@ -209,19 +191,17 @@ s_begin (xinf_schema_state_t *state, uint16_t node, unsigned char byte)
             return byte == (n->kind == K_OBJECT ? '{' : '[') && s_open (state, node);
         case K_STRING:
             s_mode (state, M_STRING);
+            xinf_json_lex_string (&state->lex);
             return byte == '"';
         case K_NUMBER:
         case K_INTEGER:
             s_mode (state, M_NUMBER);
-            state->sub = byte == '-' ? N_MINUS : byte == '0' ? N_ZERO : N_INT;
-            state->aux = n->kind == K_INTEGER;
-            return byte == '-' || s_is_digit (byte);
+            return xinf_json_lex_number (&state->lex, byte, n->kind == K_INTEGER);
         case K_BOOLEAN:
         case K_NULL:
             s_mode (state, M_LITERAL);
-            state->aux = byte == 't' ? 0 : byte == 'f' ? 1 : 2;
-            state->sub = 1;
-            return n->kind == K_BOOLEAN ? byte == 't' || byte == 'f' : byte == 'n';
+            return (n->kind == K_BOOLEAN ? byte == 't' || byte == 'f' : byte == 'n')
+                && xinf_json_lex_literal (&state->lex, byte);
         default:                                    //  K_ENUM
             s_mode (state, M_ENUM);
             for (uint32_t at = 0; at < n->count; at++)
@@ -283,105 +263,27 @@ s_in_enum (xinf_schema_state_t *state, unsigned char byte)
     return s_after (state, byte);
 }
 
+//  A string, number or literal's next byte.
 static bool
-s_utf8_lead (xinf_schema_state_t *state, unsigned char byte)
+s_token (xinf_schema_state_t *state, unsigned char byte)
 {
-    if (byte >= 0xC2 && byte <= 0xDF)
-        state->pending = 1, state->aux = R_80_BF;
-    else
-    if (byte >= 0xE0 && byte <= 0xEF)
-        state->pending = 2, state->aux = byte == 0xE0 ? R_A0_BF : byte == 0xED ? R_80_9F : R_80_BF;
-    else
-    if (byte >= 0xF0 && byte <= 0xF4)
-        state->pending = 3, state->aux = byte == 0xF0 ? R_90_BF : byte == 0xF4 ? R_80_8F : R_80_BF;
-    else
-        return false;
-    return true;
-}
-
-static bool
-s_in_string (xinf_schema_state_t *state, unsigned char byte)
-{
-    static const unsigned char low [] = { 0x80, 0xA0, 0x80, 0x90, 0x80 }, high [] = { 0xBF, 0xBF, 0x9F, 0xBF, 0x8F };
-    if (state->sub == S_ESCAPE) {
-        state->sub = byte == 'u' ? S_HEX : S_PLAIN;
-        state->pending = byte == 'u' ? 4 : 0;
-        return byte && strchr ("\"\\/bfnrtu", byte) != NULL;
-    }
-    if (state->sub == S_HEX) {
-        bool hex = s_is_digit (byte) || (byte >= 'a' && byte <= 'f') || (byte >= 'A' && byte <= 'F');
-        if (hex && --state->pending == 0)
-            state->sub = S_PLAIN;
-        return hex;
-    }
-    if (state->pending) {
-        if (byte < low [state->aux] || byte > high [state->aux])
-            return false;
-        state->pending--;
-        state->aux = R_80_BF;
-        return true;
-    }
-    if (byte == '"') {
+    xinf_json_lex_result_t result = state->mode == M_STRING ? xinf_json_lex_in_string (&state->lex, byte)
+                                  : state->mode == M_NUMBER ? xinf_json_lex_in_number (&state->lex, byte)
+                                  : xinf_json_lex_in_literal (&state->lex, byte);
+    if (result == XINF_JSON_LEX_END)
         s_value_end (state);
-        return true;
-    }
-    if (byte == '\\') {
-        state->sub = S_ESCAPE;
-        return true;
-    }
-    return byte >= 0x20 && (byte < 0x80 || s_utf8_lead (state, byte));
-}
-
-static bool
-s_in_number (xinf_schema_state_t *state, unsigned char byte)
-{
-    uint8_t sub = state->sub;
-    bool digit = s_is_digit (byte), integer = state->aux;
-    if (sub == N_MINUS) {
-        state->sub = byte == '0' ? N_ZERO : N_INT;
-        return digit;
-    }
-    if ((sub == N_INT || sub == N_FRAC || sub == N_EXP) && digit)
-        return true;
-    if ((sub == N_DOT || sub == N_SIGN) && digit) {
-        state->sub = sub == N_DOT ? N_FRAC : N_EXP;
-        return true;
-    }
-    if (!integer && (sub == N_ZERO || sub == N_INT) && byte == '.') {
-        state->sub = N_DOT;
-        return true;
-    }
-    if (!integer && (sub == N_ZERO || sub == N_INT || sub == N_FRAC) && (byte == 'e' || byte == 'E')) {
-        state->sub = N_E;
-        return true;
-    }
-    if (sub == N_E && (byte == '+' || byte == '-' || digit)) {
-        state->sub = digit ? N_EXP : N_SIGN;
-        return true;
-    }
-    if (sub == N_ZERO || sub == N_INT || sub == N_FRAC || sub == N_EXP) {
-        s_value_end (state);
+    if (result == XINF_JSON_LEX_AFTER) {
+        s_value_end (state);                      //  the number ended: the byte is what follows it
         return s_after (state, byte);
     }
-    return false;
-}
-
-static bool
-s_in_literal (xinf_schema_state_t *state, unsigned char byte)
-{
-    const char *literal = s_literals [state->aux];
-    if (byte != (unsigned char) literal [state->sub])
-        return false;
-    if (literal [++state->sub] == 0)
-        s_value_end (state);
-    return true;
+    return result != XINF_JSON_LEX_REFUSED;
 }
 
 //  After a value: ',' or the closer, as the container allows.
 static bool
 s_after (xinf_schema_state_t *state, unsigned char byte)
 {
-    if (s_is_space (byte))
+    if (xinf_json_lex_is_space (byte))
         return s_space (state);
     if (state->depth == 0)
         return false;
@@ -417,7 +319,7 @@ s_key_begin (xinf_schema_state_t *state, unsigned char byte)
 static bool
 s_structure (xinf_schema_state_t *state, unsigned char byte)
 {
-    if (s_is_space (byte))
+    if (xinf_json_lex_is_space (byte))
         return s_space (state);
     switch (state->mode) {
         case M_START:
@@ -449,14 +351,14 @@ static bool
 s_step (xinf_schema_state_t *state, unsigned char byte)
 {
     bool text = state->mode == M_STRING || state->mode == M_KEY || state->mode == M_ENUM;
-    if (text || !s_is_space (byte))
+    if (text || !xinf_json_lex_is_space (byte))
         state->spaces = 0;
     switch (state->mode) {
-        case M_STRING:  return s_in_string (state, byte);
+        case M_STRING:
+        case M_NUMBER:
+        case M_LITERAL: return s_token (state, byte);
         case M_KEY:     return s_in_key (state, byte);
         case M_ENUM:    return s_in_enum (state, byte);
-        case M_NUMBER:  return s_in_number (state, byte);
-        case M_LITERAL: return s_in_literal (state, byte);
         case M_AFTER:   return s_after (state, byte);
         case M_DONE:    return false;
         default:        return s_structure (state, byte);
@@ -503,5 +405,5 @@ xinf_schema_done (const xinf_schema_state_t *state)
 bool
 xinf_schema_in_text (const xinf_schema_state_t *state)
 {
-    return state->mode == M_STRING && state->sub == S_PLAIN && state->pending == 0;
+    return state->mode == M_STRING && xinf_json_lex_in_text (&state->lex);
 }
