@@ -3,6 +3,7 @@
 #include "xinf_json_schema_private.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,10 +280,7 @@ s_union (s_compiler_t *self, json_t *schema, json_t *list, bool types, int depth
     for (index = 0; index < count; index++)
         if (s_add_alternative (self, alternatives [index]))
             return -1;
-    if (!xinf_schema_union_disjoint (self->schema, (uint16_t) node))
-        return s_fail (self, "%s", "the alternatives of anyOf, oneOf or a list of types must begin with different "
-                       "characters (different types, or enum values that differ in their first character)");
-    return node;
+    return node;                      //  its alternatives' first bytes are checked once all is compiled
 }
 
 //  Refuses keywords that constrain what this does not generate.
@@ -297,6 +295,65 @@ s_keywords_known (s_compiler_t *self, json_t *schema)
     return 0;
 }
 
+//  Whether 'schema' has any of 'keys'.
+static bool
+s_has_any (json_t *schema, const char *const *keys)
+{
+    for (size_t index = 0; keys [index]; index++)
+        if (json_object_get (schema, keys [index]))
+            return true;
+    return false;
+}
+
+//  Keywords beside $ref, anyOf/oneOf, enum or const that this would drop
+//  (their constraints would not be kept) are refused; enum and const
+//  beside type keep the values of that type.
+static int
+s_siblings (s_compiler_t *self, json_t *schema)
+{
+    static const char *const shape [] = { "properties", "required", "additionalProperties", "items", "minItems",
+                                          "maxItems", NULL };
+    static const char *const all [] = { "type", "properties", "required", "additionalProperties", "items",
+                                        "minItems", "maxItems", "enum", "const", "anyOf", "oneOf", NULL };
+    bool ref = json_object_get (schema, "$ref") != NULL;
+    bool any = json_object_get (schema, "anyOf") || json_object_get (schema, "oneOf");
+    bool values = json_object_get (schema, "enum") || json_object_get (schema, "const");
+    if (ref && s_has_any (schema, all))
+        return s_fail (self, "%s", "$ref beside other keywords is not supported (they would not be kept)");
+    if (json_object_get (schema, "anyOf") && json_object_get (schema, "oneOf"))
+        return s_fail (self, "%s", "anyOf beside oneOf is not supported");
+    if (any && (values || json_object_get (schema, "type") || s_has_any (schema, shape)))
+        return s_fail (self, "%s", "anyOf or oneOf beside type, properties, items, enum or const is not supported "
+                       "(put them inside each alternative)");
+    if (json_object_get (schema, "enum") && json_object_get (schema, "const"))
+        return s_fail (self, "%s", "enum beside const is not supported");
+    if (values && s_has_any (schema, shape))
+        return s_fail (self, "%s", "enum or const beside properties or items is not supported");
+    return 0;
+}
+
+//  Whether JSON 'value' is of schema type 'type' (a name or a list).
+static bool
+s_of_type (json_t *value, json_t *type)
+{
+    if (!type)
+        return true;
+    if (json_is_array (type)) {
+        size_t index;
+        json_t *item;
+        json_array_foreach (type, index, item)
+            if (s_of_type (value, item))
+                return true;
+        return false;
+    }
+    const char *name = json_string_value (type);
+    return name && ((strcmp (name, "string") == 0 && json_is_string (value))
+                ||  (strcmp (name, "integer") == 0 && json_is_integer (value))
+                ||  (strcmp (name, "number") == 0 && json_is_number (value))
+                ||  (strcmp (name, "boolean") == 0 && json_is_boolean (value))
+                ||  (strcmp (name, "null") == 0 && json_is_null (value)));
+}
+
 static int
 s_node (s_compiler_t *self, json_t *schema, int depth)
 {
@@ -304,20 +361,28 @@ s_node (s_compiler_t *self, json_t *schema, int depth)
         return s_fail (self, "%s", "the schema nests more than 64 deep");
     if (!json_is_object (schema))
         return s_fail (self, "%s", "a schema must be an object (true, false and {} allow any value: not supported)");
-    if (s_keywords_known (self, schema))
+    if (s_keywords_known (self, schema) || s_siblings (self, schema))
         return -1;
     json_t *ref = json_object_get (schema, "$ref"), *type = json_object_get (schema, "type");
     if (ref)
         return json_is_string (ref) ? s_ref (self, json_string_value (ref), depth)
                                     : s_fail (self, "%s", "$ref must be a string");
-    if (json_object_get (schema, "const")) {
-        json_t *values = json_pack ("[O]", json_object_get (schema, "const"));
-        int node = s_enum (self, values);
+    json_t *values = json_object_get (schema, "const") ? json_pack ("[O]", json_object_get (schema, "const"))
+                   : json_incref (json_object_get (schema, "enum"));
+    if (values) {
+        //  Beside a type: the values of that type
+        json_t *kept = json_is_array (values) ? json_array () : json_incref (values);
+        size_t index;
+        json_t *value;
+        json_array_foreach (values, index, value)
+            if (s_of_type (value, type))
+                json_array_append (kept, value);
+        int node = json_is_array (kept) && json_array_size (kept) == 0 && json_array_size (values) > 0
+                 ? s_fail (self, "%s", "no value of enum or const is of the schema's type") : s_enum (self, kept);
+        json_decref (kept);
         json_decref (values);
         return node;
     }
-    if (json_object_get (schema, "enum"))
-        return s_enum (self, json_object_get (schema, "enum"));
     json_t *any = json_object_get (schema, "anyOf") ? json_object_get (schema, "anyOf") : json_object_get (schema, "oneOf");
     if (any)
         return s_union (self, schema, any, false, depth);
@@ -353,6 +418,12 @@ xinf_json_schema_new (const char *text, size_t size, char *error, size_t error_s
         snprintf (error, error_size, "out of memory for the schema");
     if (node >= 0) {
         schema->root = (uint16_t) node;
+        if (xinf_schema_check (schema, error, error_size))
+            node = -1;
+    }
+    if (node >= 0) {
+        static atomic_uint_fast64_t serials;
+        schema->serial = atomic_fetch_add (&serials, 1) + 1;
         uint8_t kind = xinf_schema_resolved_kind (schema, schema->root);
         if (kind != K_OBJECT && kind != K_ARRAY) {
             snprintf (error, error_size, "the root of the schema must be an object or an array");

@@ -3,7 +3,7 @@
     promises (constrained decoding, as xinf_json_grammar does for any
     object).
 
-    A schema is compiled once into nodes; a state (48 plain bytes: the
+    A schema is compiled once into nodes; a state (56 plain bytes: the
     schema, a stack of containers, the token being read) says which bytes
     may come next, and xinf_schema_step takes one or refuses it.
 
@@ -19,7 +19,12 @@
     keyword that would constrain what this does not (pattern, minLength,
     minimum, multipleOf, allOf, prefixItems, ...) is refused by name, as
     is a schema that allows any value ({}), rather than generating what
-    the schema forbids. The root is an object or an array. Strings are
+    the schema forbids; so are keywords beside $ref, anyOf or oneOf, and
+    enum or const beside properties or items (enum beside type keeps the
+    values of that type), a cycle of $refs and unions through no object
+    or array (left recursion), and a schema none of whose values can be
+    complete within XINF_SCHEMA_DEPTH_MAX nested containers (an optional
+    property or item whose value could not close there is not offered). The root is an object or an array. Strings are
     JSON's (escapes, UTF-8, no control characters); whitespace runs of at
     most XINF_JSON_SPACES_MAX bytes; nesting at most
     XINF_SCHEMA_DEPTH_MAX containers deep.
@@ -40,6 +45,7 @@ typedef struct _xinf_json_schema_t xinf_json_schema_t;
 
 typedef struct {
     const xinf_json_schema_t *schema;
+    uint64_t serial;                  //  the schema's: states of two schemas never share bytes
     uint16_t node [XINF_SCHEMA_DEPTH_MAX];      //  the open containers' nodes
     uint8_t next [XINF_SCHEMA_DEPTH_MAX];       //  object: its next property; array: its items so far
     uint32_t candidates;              //  the keys or enum values still matching

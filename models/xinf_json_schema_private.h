@@ -13,6 +13,8 @@ typedef struct {
     uint16_t items;                   //  array: its items' node
     uint32_t first, count;            //  object: properties in names; enum: values in names; union: in alts
     uint32_t required;                //  object: bit p for property p
+    uint32_t begins [8];              //  the bytes a value may begin with (xinf_json_schema_check.c)
+    uint8_t need;                     //  the fewest containers a value needs to be complete
 } xinf_schema_node_t;
 
 typedef struct {
@@ -29,12 +31,15 @@ struct _xinf_json_schema_t {
     uint16_t *alts;
     size_t alt_count;
     uint16_t root;
+    uint64_t serial;                  //  this schema's number, in its states (never reused)
 };
 
-//  Whether a value of 'node' may begin with 'byte'.
+//  Once every node is compiled: each node's first bytes and need; -1
+//  with the reason for a left recursion, alternatives that begin alike,
+//  or a root that cannot be completed within XINF_SCHEMA_DEPTH_MAX.
+int xinf_schema_check (xinf_json_schema_t *schema, char *error, size_t error_size);
+//  Whether a value of 'node' may begin with 'byte' (after the check).
 bool xinf_schema_begins (const xinf_json_schema_t *schema, uint16_t node, unsigned char byte);
-//  Whether no byte begins two alternatives of union 'node'.
-bool xinf_schema_union_disjoint (const xinf_json_schema_t *schema, uint16_t node);
 //  The kind of 'node' through unions of one alternative ($refs).
 uint8_t xinf_schema_resolved_kind (const xinf_json_schema_t *schema, uint16_t node);
 

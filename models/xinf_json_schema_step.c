@@ -44,49 +44,12 @@ xinf_schema_resolved_kind (const xinf_json_schema_t *schema, uint16_t node)
     return schema->nodes [s_resolve (schema, node)].kind;
 }
 
+//  Whether a value of 'node' can still be completed from here: the
+//  containers it needs fit under the ones open.
 static bool
-s_begins (const xinf_json_schema_t *schema, uint16_t node, unsigned char byte, int depth)
+s_fits (const xinf_schema_state_t *state, uint16_t node)
 {
-    const xinf_schema_node_t *n = &schema->nodes [node];
-    switch (n->kind) {
-        case K_OBJECT:  return byte == '{';
-        case K_ARRAY:   return byte == '[';
-        case K_STRING:  return byte == '"';
-        case K_NUMBER:
-        case K_INTEGER: return byte == '-' || (byte >= '0' && byte <= '9');
-        case K_BOOLEAN: return byte == 't' || byte == 'f';
-        case K_NULL:    return byte == 'n';
-        case K_ENUM:
-            for (uint32_t at = 0; at < n->count; at++)
-                if ((unsigned char) schema->names [n->first + at].text [0] == byte)
-                    return true;
-            return false;
-        default:
-            for (uint32_t at = 0; depth < 64 && at < n->count; at++)
-                if (s_begins (schema, schema->alts [n->first + at], byte, depth + 1))
-                    return true;
-            return false;
-    }
-}
-
-bool
-xinf_schema_begins (const xinf_json_schema_t *schema, uint16_t node, unsigned char byte)
-{
-    return s_begins (schema, node, byte, 0);
-}
-
-bool
-xinf_schema_union_disjoint (const xinf_json_schema_t *schema, uint16_t node)
-{
-    const xinf_schema_node_t *n = &schema->nodes [node];
-    for (unsigned byte = 1; byte < 256; byte++) {
-        int count = 0;
-        for (uint32_t at = 0; at < n->count; at++)
-            count += s_begins (schema, schema->alts [n->first + at], (unsigned char) byte, 0);
-        if (count > 1)
-            return false;
-    }
-    return true;
+    return state->depth + s_node (state, node)->need <= XINF_SCHEMA_DEPTH_MAX;
 }
 
 //  A structural mode: the token fields cleared, so that equal positions
@@ -133,8 +96,10 @@ s_keys (const xinf_schema_state_t *state)
     const xinf_schema_node_t *object = s_node (state, state->node [state->depth - 1]);
     uint32_t keys = 0;
     for (uint32_t at = state->next [state->depth - 1]; at < object->count; at++) {
-        keys |= (uint32_t) 1 << at;
-        if (object->required >> at & 1)
+        bool required = object->required >> at & 1;
+        if (required || s_fits (state, state->schema->names [object->first + at].node))
+            keys |= (uint32_t) 1 << at;           //  an optional one whose value could not close is left out
+        if (required)
             break;
     }
     return keys;
@@ -177,6 +142,8 @@ static bool
 s_begin (xinf_schema_state_t *state, uint16_t node, unsigned char byte)
 {
     const xinf_schema_node_t *n = s_node (state, node);
+    if (!s_fits (state, node))
+        return false;
     state->value = node;
     switch (n->kind) {
         case K_UNION:
@@ -296,7 +263,7 @@ s_after (xinf_schema_state_t *state, unsigned char byte)
         }
         return byte == '}' && s_object_may_close (state) && s_close (state);
     }
-    if (byte == ',' && next < container->max_items) {
+    if (byte == ',' && next < container->max_items && s_fits (state, container->items)) {
         s_mode (state, M_VALUE);
         state->value = container->items;
         return true;
@@ -370,6 +337,7 @@ xinf_schema_start (xinf_schema_state_t *state, const xinf_json_schema_t *schema)
 {
     memset (state, 0, sizeof *state);
     state->schema = schema;
+    state->serial = schema->serial;
     state->value = schema->root;
     state->mode = M_START;
 }

@@ -43,6 +43,28 @@ test_refused (void)
         { "{\"type\": \"object\", \"allOf\": []}", "'allOf'" },
         { "{\"type\": \"thing\"}", "not a JSON Schema type" },
         { "not json", "not JSON" },
+        //  A helper's review: left recursion, alternatives alike through a $ref, depth, siblings
+        { "{\"type\": \"object\", \"properties\": {\"x\": {\"$ref\": \"#/$defs/a\"}}, \"$defs\": {\"a\": "
+          "{\"anyOf\": [{\"$ref\": \"#/$defs/a\"}, {\"type\": \"string\"}]}}}", "left recursion" },
+        { "{\"type\": \"object\", \"properties\": {\"x\": {\"$ref\": \"#/$defs/a\"}}, \"$defs\": {\"a\": "
+          "{\"$ref\": \"#/$defs/b\"}, \"b\": {\"$ref\": \"#/$defs/a\"}}}", "left recursion" },
+        { "{\"type\": \"object\", \"properties\": {\"x\": {\"$ref\": \"#/$defs/b\"}, \"y\": {\"anyOf\": "
+          "[{\"$ref\": \"#/$defs/b\"}, {\"type\": \"null\"}]}}, \"$defs\": {\"b\": {\"anyOf\": [{\"$ref\": "
+          "\"#/$defs/b\"}, {\"$ref\": \"#/$defs/b\"}]}}}", "left recursion" },
+        { "{\"type\": \"object\", \"properties\": {\"x\": {\"$ref\": \"#/$defs/b\"}}, \"$defs\": {\"b\": "
+          "{\"oneOf\": [{\"type\": \"string\"}, {\"type\": \"array\", \"items\": {\"oneOf\": [{\"type\": "
+          "\"string\"}, {\"$ref\": \"#/$defs/b\"}]}}]}}}", "begin with different characters" },
+        { "{\"type\": \"object\", \"required\": [\"x\"], \"properties\": {\"x\": {\"$ref\": \"#/$defs/a\"}}, "
+          "\"$defs\": {\"a\": {\"type\": \"object\", \"required\": [\"x\"], \"properties\": {\"x\": "
+          "{\"$ref\": \"#/$defs/a\"}}}}}", "can never be complete" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"const\": \"c\", \"enum\": [\"d\"]}}}",
+          "enum beside const" },
+        { "{\"type\": \"object\", \"required\": [\"a\"], \"properties\": {\"a\": {\"type\": \"null\"}}, "
+          "\"anyOf\": [{\"type\": \"object\"}]}", "anyOf or oneOf beside" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"$ref\": \"#/$defs/o\", \"required\": [\"k\"]}}, "
+          "\"$defs\": {\"o\": {\"type\": \"object\"}}}", "$ref beside other keywords" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"enum\": [1, 2]}}}",
+          "no value of enum or const" },
     };
     char error [512];
     for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
@@ -51,6 +73,15 @@ test_refused (void)
             fprintf (stderr, "schema %zu: wanted '%s' in '%s'\n", index, bad [index].needle, schema ? "(compiled)" : error);
         CHECK (!schema && strstr (error, bad [index].needle));
     }
+    //  Nine required containers: more than a value may nest
+    char deep [1024] = "", tail [256] = "";
+    for (int level = 0; level < 8; level++) {
+        strcat (deep, "{\"type\": \"object\", \"required\": [\"a\"], \"properties\": {\"a\": ");
+        strcat (tail, "}}");
+    }
+    strcat (deep, "{\"type\": \"array\", \"minItems\": 1, \"items\": {\"type\": \"null\"}}");
+    strcat (deep, tail);
+    CHECK (!s_compile (deep, error, sizeof error) && strstr (error, "more than 8 nested"));
     //  33 properties: over the limit
     char wide [2048] = "{\"type\": \"object\", \"properties\": {";
     for (int property = 0; property < 33; property++)
@@ -102,6 +133,65 @@ test_limits (void)
     xinf_json_schema_destroy (&schema);
 }
 
+//  A recursive schema of optional objects: a key whose value could not
+//  close under the nesting limit is not offered, so the object closes.
+static void
+test_depth_fits (void)
+{
+    char error [512];
+    xinf_json_schema_t *tree = s_compile ("{\"type\": \"object\", \"properties\": {\"k\": {\"$ref\": \"#/$defs/t\"}}, "
+                                          "\"$defs\": {\"t\": {\"type\": \"object\", \"properties\": {\"k\": "
+                                          "{\"$ref\": \"#/$defs/t\"}}}}}", error, sizeof error);
+    CHECK (tree);
+    xinf_schema_state_t state;
+    xinf_schema_start (&state, tree);
+    CHECK (xinf_schema_step (&state, '{'));
+    for (int level = 1; level < XINF_SCHEMA_DEPTH_MAX; level++)
+        CHECK (xinf_schema_feed (&state, "\"k\":{", 5));
+    CHECK (!xinf_schema_step (&state, '"'));                        //  a ninth object would not fit
+    for (int level = 0; level < XINF_SCHEMA_DEPTH_MAX; level++)
+        CHECK (xinf_schema_step (&state, '}'));
+    CHECK (xinf_schema_done (&state));
+    //  enum beside type keeps the type's values; two schemas' states never share bytes
+    xinf_json_schema_t *typed = s_compile ("{\"type\": \"object\", \"required\": [\"a\"], \"properties\": {\"a\": "
+                                           "{\"type\": \"string\", \"enum\": [\"x\", 1]}}}", error, sizeof error);
+    CHECK (typed && s_accepts (typed, "{\"a\":\"x\"}", 9) && !s_accepts (typed, "{\"a\":1}", 7));
+    xinf_schema_state_t other;
+    xinf_schema_start (&other, typed);
+    CHECK (other.serial != 0 && other.serial != state.serial);
+    xinf_json_schema_destroy (&typed);
+    xinf_json_schema_destroy (&tree);
+}
+
+//  Random walks over the bytes a state allows: never a dead end (no byte
+//  allowed, the value not complete).
+static void
+s_walks (const xinf_json_schema_t *schema, uint64_t *seed, size_t *steps)
+{
+    for (int walk = 0; walk < 40; walk++) {
+        xinf_schema_state_t state;
+        xinf_schema_start (&state, schema);
+        for (int step = 0; step < 300 && !xinf_schema_done (&state); step++) {
+            unsigned char allowed [256];
+            size_t count = 0;
+            for (unsigned byte = 0; byte < 256; byte++) {
+                xinf_schema_state_t copy = state;
+                if (xinf_schema_step (&copy, (unsigned char) byte))
+                    allowed [count++] = (unsigned char) byte;
+            }
+            CHECK (count > 0);
+            //  Prefer closers half the time, so that walks also end
+            *seed = *seed * 6364136223846793005ull + 1442695040888963407ull;
+            unsigned char pick = allowed [(*seed >> 33) % count];
+            for (size_t at = 0; (*seed >> 20) % 2 && at < count; at++)
+                if (allowed [at] == '}' || allowed [at] == ']' || allowed [at] == '"')
+                    pick = allowed [at];
+            CHECK (xinf_schema_step (&state, pick));
+            (*steps)++;
+        }
+    }
+}
+
 static size_t
 s_unhex (const char *hex, size_t length, unsigned char *bytes)
 {
@@ -135,6 +225,11 @@ test_cases (const char *path)
             fprintf (stderr, "schema %zu: %s\n", index, error);
         CHECK (schemas [index]);
     }
+    uint64_t seed = 5;
+    size_t steps = 0;
+    for (size_t index = 0; index < count; index++)
+        s_walks (schemas [index], &seed, &steps);
+    fprintf (stderr, "      %zu random steps over the schemas: never a dead end\n", steps);
     while (fgets (line, sizeof line, file)) {
         size_t number;
         int expected;
@@ -218,6 +313,7 @@ main (int argc, char *argv [])
     fprintf (stderr, "test_json_schema:\n");
     RUN (test_refused);
     RUN (test_limits);
+    RUN (test_depth_fits);
     RUN (test_masks);
     test_cases (argv [1]);
     return 0;
