@@ -18,9 +18,7 @@ struct _xinf_exec_sampling_t {
     xinf_sampler_t *sampler;          //  the host path's
     uint32_t *asked;                  //  [max_seqs]: each row's logprobs word (0: none)
     float *min_ps;                    //  [max_seqs]: each row's min_p (0: off)
-    bool trimming;                    //  the step has a row with min_p
     const uint32_t **masks;           //  [max_seqs]: each row's allowed tokens (NULL: all), in the STEP
-    bool masking;                     //  the step has a row with a mask
     bool reporting;                   //  the step has a row that asks for logprobs
     xinf_logprobs_row_t *reports;     //  [max_seqs], made at the first step that asks
     double *weights;                  //  [vocab]: the scan's room
@@ -54,13 +52,13 @@ xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, 
     xinf_exec_sampling_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    *self = (xinf_exec_sampling_t) { backend, max_seqs, vocab, host_logits,
-                                     calloc (max_seqs, sizeof (xinf_sampling_t)),
-                                     calloc (max_seqs, sizeof (xinf_penalty_t)), false,
-                                     calloc (max_seqs, sizeof (int32_t)), xinf_sampler_new (0, 0, 1, 0),
-                                     calloc (max_seqs, sizeof (uint32_t)), calloc (max_seqs, sizeof (float)), false,
-                                     (const uint32_t **) calloc (max_seqs, sizeof (uint32_t *)), false,
-                                     false, NULL, NULL, NULL, NULL };
+    *self = (xinf_exec_sampling_t) {
+        .backend = backend, .max_seqs = max_seqs, .vocab = vocab, .host_logits = host_logits,
+        .samples = calloc (max_seqs, sizeof (xinf_sampling_t)), .penalties = calloc (max_seqs, sizeof (xinf_penalty_t)),
+        .tokens = calloc (max_seqs, sizeof (int32_t)), .sampler = xinf_sampler_new (0, 0, 1, 0),
+        .asked = calloc (max_seqs, sizeof (uint32_t)), .min_ps = calloc (max_seqs, sizeof (float)),
+        .masks = (const uint32_t **) calloc (max_seqs, sizeof (uint32_t *))
+    };
     if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked || !self->min_ps
     ||  !self->masks) {
         xinf_exec_sampling_destroy (&self);
@@ -125,16 +123,12 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
     size_t n_out;
     self->penalized = false;
     self->reporting = false;
-    self->trimming = false;
-    self->masking = false;
     if (s_batch_rows (self, batch, &n_out, error, error_size)
     ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->samples,
                              self->asked, self->min_ps, error, error_size))
         return -1;
-    for (size_t row = 0; row < n_out; row++) {
+    for (size_t row = 0; row < n_out; row++)
         self->reporting = self->reporting || self->asked [row] > 0;
-        self->trimming = self->trimming || s_trims (self, row);
-    }
     if (penalties && xinf_penalties_decode (zframe_data (penalties), zframe_size (penalties), n_out, self->vocab,
                                             self->penalties, error, error_size))
         return -1;
@@ -143,11 +137,8 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
     if (masks && xinf_token_masks_decode (zframe_data (masks), zframe_size (masks), n_out, self->vocab, self->masks,
                                           error, error_size))
         return -1;
-    for (size_t row = 0; row < n_out; row++) {
-        if (!masks)
-            self->masks [row] = NULL;
-        self->masking = self->masking || self->masks [row];
-    }
+    for (size_t row = 0; !masks && row < n_out; row++)
+        self->masks [row] = NULL;
     return 0;
 }
 
@@ -253,7 +244,7 @@ s_sample_on_backend (xinf_exec_sampling_t *self, size_t n_out, char *error, size
 int
 xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t error_size)
 {
-    if ((self->penalized || self->reporting || self->trimming || self->masking) && s_adjust (self, n_out, error, error_size))
+    if (s_adjust (self, n_out, error, error_size))        //  rows that ask nothing are passed over
         return -1;
     if (self->backend_logits && s_sample_on_backend (self, n_out, error, error_size))
         return -1;

@@ -59,8 +59,6 @@ xinf_gw_choices_spawn (xinf_gw_request_t *parent)
     assert (parent->children);
     for (size_t index = 1; index < parent->oai.n; index++)
         parent->children [parent->child_count++] = s_child_new (parent, index);
-    if (!parent->oai.stream)
-        parent->choices = json_array ();
 }
 
 bool
@@ -77,23 +75,19 @@ xinf_gw_choices_done (xinf_gw_request_t *request, json_t *choice)
 {
     xinf_gw_request_t *top = xinf_gw_choices_top (request);
     top->choice_tokens += request->completion_tokens;
+    if (request->prompt_tokens > top->prompt_tokens)
+        top->prompt_tokens = request->prompt_tokens;        //  the same prompt: whichever choice counted it
     if (choice) {
-        if (!top->choices)
+        if (!top->choices) {                                //  a place for each choice, in index order
             top->choices = json_array ();
-        json_array_append_new (top->choices, choice);
+            for (size_t index = 0; index < top->oai.n || index == 0; index++)
+                json_array_append_new (top->choices, json_null ());
+        }
+        json_array_set_new (top->choices, request->choice, choice);
     }
     if (top->open_choices > 0)
         top->open_choices--;
     return top->open_choices == 0;
-}
-
-//  Choices by their "index".
-static int
-s_by_index (const void *a, const void *b)
-{
-    json_int_t left = json_integer_value (json_object_get (*(json_t *const *) a, "index"));
-    json_int_t right = json_integer_value (json_object_get (*(json_t *const *) b, "index"));
-    return left < right ? -1 : left > right;
 }
 
 json_t *
@@ -101,18 +95,7 @@ xinf_gw_choices_take (xinf_gw_request_t *parent)
 {
     json_t *choices = parent->choices ? parent->choices : json_array ();
     parent->choices = NULL;
-    size_t count = json_array_size (choices);
-    json_t **items = calloc (count ? count : 1, sizeof (json_t *));
-    assert (items);
-    for (size_t index = 0; index < count; index++)
-        items [index] = json_incref (json_array_get (choices, index));
-    qsort (items, count, sizeof (json_t *), s_by_index);
-    json_t *ordered = json_array ();
-    for (size_t index = 0; index < count; index++)
-        json_array_append_new (ordered, items [index]);
-    free (items);
-    json_decref (choices);
-    return ordered;
+    return choices;
 }
 
 void

@@ -427,8 +427,6 @@ s_finish (xinf_gw_request_t *request, const char *reason)
     xinf_gw_metrics_end (request->gateway->metrics, request->oai.model, reason, request->prompt_tokens,
                          request->completion_tokens);
     xinf_gw_request_t *top = xinf_gw_choices_top (request);
-    if (request->prompt_tokens > top->prompt_tokens)
-        top->prompt_tokens = request->prompt_tokens;
     xinf_gw_buf_t tail = { 0 };
     xinf_gw_text_flush (&request->text, &tail);
     if (request->oai.stream)

@@ -354,7 +354,7 @@ void xinf_gw_choices_spawn (xinf_gw_request_t *parent);
 //  A choice ended with 'choice' (its JSON, consumed; NULL in a stream):
 //  kept by index in the parent; true when it was the last one open.
 bool xinf_gw_choices_done (xinf_gw_request_t *request, json_t *choice);
-//  The parent's finished choices in index order, for its answer (consumed).
+//  The parent's finished choices in index order, for its answer (taken).
 json_t *xinf_gw_choices_take (xinf_gw_request_t *parent);
 //  Whether the request or one of its children is generating.
 bool xinf_gw_choices_generating (const xinf_gw_request_t *request);

@@ -151,6 +151,22 @@ s_enum (s_compiler_t *self, json_t *values)
     return node;
 }
 
+//  The position of property 'name' among 'properties' (their order), or
+//  SIZE_MAX.
+static size_t
+s_property_at (json_t *properties, const char *name)
+{
+    size_t at = 0;
+    const char *key;
+    json_t *value;
+    json_object_foreach (properties, key, value) {
+        if (strcmp (key, name) == 0)
+            return at;
+        at++;
+    }
+    return SIZE_MAX;
+}
+
 static int
 s_object (s_compiler_t *self, json_t *schema, int depth)
 {
@@ -190,17 +206,8 @@ s_object (s_compiler_t *self, json_t *schema, int depth)
     size_t index;
     json_t *name;
     json_array_foreach (required, index, name) {
-        size_t found = count;
-        for (size_t which = 0; json_is_string (name) && which < count; which++) {
-            json_t *encoded = json_string (json_string_value (name));
-            char *text = json_dumps (encoded, JSON_ENCODE_ANY | JSON_COMPACT);
-            json_decref (encoded);
-            const xinf_schema_name_t *known = &compiled->names [compiled->nodes [node].first + which];
-            if (text && strlen (text) == known->size + 2 && memcmp (text + 1, known->text, known->size) == 0)
-                found = which;
-            free (text);
-        }
-        if (found == count)
+        size_t found = json_is_string (name) ? s_property_at (properties, json_string_value (name)) : count;
+        if (found >= count)
             return s_fail (self, "required names '%.100s', which is not one of its properties",
                            json_is_string (name) ? json_string_value (name) : "(not a string)");
         compiled->nodes [node].required |= (uint32_t) 1 << found;

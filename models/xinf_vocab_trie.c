@@ -99,37 +99,38 @@ s_build (xinf_vocab_trie_t *self, size_t at, const s_piece_t *pieces, size_t lo,
     return true;
 }
 
-//  The text tokens' pieces (copied into 'text'); their count, or -1 when
-//  out of memory.
+//  The length of token 'id's piece if it is text (not a control token,
+//  the unknown token, one of 'without' or empty), else 0.
+static size_t
+s_text_length (xinf_tokenizer_t *tokenizer, const uint32_t *without, size_t id)
+{
+    if (xinf_tokenizer_is_control (tokenizer, (int32_t) id) || (int64_t) id == xinf_tokenizer_unk (tokenizer)
+    ||  (without && (without [id / 32] >> (id % 32)) & 1))
+        return 0;
+    long length = xinf_tokenizer_piece (tokenizer, (int32_t) id, NULL, 0);
+    return length > 0 && length <= XINF_TOKENIZER_TEXT_MAX ? (size_t) length : 0;
+}
+
+//  The text tokens' pieces, their bytes in one block ('text', measured
+//  first); their count, or -1 when out of memory.
 static long
 s_pieces (xinf_tokenizer_t *tokenizer, const uint32_t *without, s_piece_t *pieces, unsigned char **text)
 {
-    size_t vocab = xinf_tokenizer_vocab (tokenizer), size = 0, alloc = vocab * 8 + 1024, count = 0;
-    unsigned char *bytes = malloc (alloc);
-    char piece [XINF_TOKENIZER_TEXT_MAX];
-    int64_t unknown = xinf_tokenizer_unk (tokenizer);
-    for (size_t id = 0; bytes && id < vocab; id++) {
-        if (xinf_tokenizer_is_control (tokenizer, (int32_t) id) || (int64_t) id == unknown
-        ||  (without && (without [id / 32] >> (id % 32)) & 1))
+    size_t vocab = xinf_tokenizer_vocab (tokenizer), total = 0, count = 0;
+    for (size_t id = 0; id < vocab; id++)
+        total += s_text_length (tokenizer, without, id);
+    unsigned char *bytes = *text = malloc (total + 1);
+    if (!bytes)
+        return -1;
+    for (size_t id = 0; id < vocab; id++) {
+        size_t length = s_text_length (tokenizer, without, id);
+        if (length == 0)
             continue;
-        long length = xinf_tokenizer_piece (tokenizer, (int32_t) id, piece, sizeof piece);
-        if (length <= 0 || (size_t) length > sizeof piece)
-            continue;
-        if (size + (size_t) length > alloc) {
-            unsigned char *more = realloc (bytes, alloc * 2 + (size_t) length);
-            if (!more)
-                break;
-            bytes = more;
-            alloc = alloc * 2 + (size_t) length;
-        }
-        memcpy (bytes + size, piece, (size_t) length);
-        pieces [count++] = (s_piece_t) { (const unsigned char *) (uintptr_t) size, (uint32_t) length, (int32_t) id };
-        size += (size_t) length;
+        xinf_tokenizer_piece (tokenizer, (int32_t) id, (char *) bytes, length + 1);
+        pieces [count++] = (s_piece_t) { bytes, (uint32_t) length, (int32_t) id };
+        bytes += length;
     }
-    for (size_t index = 0; bytes && index < count; index++)      //  offsets into pointers, now that it stays
-        pieces [index].bytes = bytes + (uintptr_t) pieces [index].bytes;
-    *text = bytes;
-    return bytes ? (long) count : -1;
+    return (long) count;
 }
 
 xinf_vocab_trie_t *

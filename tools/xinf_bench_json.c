@@ -58,12 +58,6 @@ s_now (void)
     return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
 }
 
-static bool
-s_step (void *state, unsigned char byte)
-{
-    return xinf_json_step ((xinf_json_state_t *) state, byte);
-}
-
 //  The states of 'grammar' before each token of 'ids' (count of them),
 //  from 'start'; false when a token is not allowed where it comes.
 static bool
@@ -184,7 +178,8 @@ main (int argc, char *argv [])
         for (int round = 0; round < rounds; round++) {
             double begin = s_now ();
             memset (bits, 0, xinf_token_mask_words (vocab) * sizeof (uint32_t));
-            size_t found = xinf_vocab_trie_allowed (trie, &states [index], sizeof (xinf_json_state_t), s_step, bits);
+            size_t found = xinf_vocab_trie_allowed (trie, &states [index], sizeof (xinf_json_state_t),
+                                                    xinf_grammar_json.step, bits);
             allowed += round == 0 ? found : 0;
             best = fmin (best, s_now () - begin);
         }

@@ -7,8 +7,7 @@ import json
 import math
 import subprocess
 
-from xinf_httplib import check, completion, expect_error, stream_text, tool
-from xinf_client import XinfError
+from xinf_httplib import check, completion, expect_error, generate_refused, stream_text, tool
 
 
 def scenario_penalties(gateway, prompt, text):
@@ -103,12 +102,7 @@ def scenario_logit_bias(gateway, prompt, text):
     for bad, needle in (([{"token": 3, "bias": 100.5}], "logit_bias[0]: field 'bias'"),
                         ([{"token": 3}], "logit_bias[0]: field 'bias'"),
                         ([{"token": -1, "bias": 1}], "logit_bias[0]: field 'token'"), ("x", "'logit_bias'")):
-        try:
-            gateway.client.request("GENERATE", {"uid": "m", "prompt": "x", "max_tokens": 1, "logit_bias": bad},
-                                   expect="GENERATE_REPLY")
-            check(False, f"GENERATE with logit_bias {bad!r} is refused")
-        except XinfError as error:
-            check(error.code == "BAD_REQUEST" and needle in str(error), f"logit_bias {bad!r}: {error}")
+        generate_refused(gateway, {"uid": "m", "prompt": "x", "max_tokens": 1, "logit_bias": bad}, needle)
     print(f"logit_bias: -100 on token {first} gives another first token, +100 on token {forced_id} makes all 6 tokens "
           "it (completions, chat, streamed, both JSON forms); 0 changes nothing; bad biases refused")
 
@@ -215,11 +209,6 @@ def scenario_min_p(gateway, prompt, text):
         expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "min_p": bad}), 400,
                      "min_p", "min_p")
     for bad in (2, -1, "x"):
-        try:
-            gateway.client.request("GENERATE", {"uid": "m", "prompt": "x", "max_tokens": 1, "min_p": bad},
-                                   expect="GENERATE_REPLY")
-            check(False, f"GENERATE with min_p {bad!r} is refused")
-        except XinfError as error:
-            check(error.code == "BAD_REQUEST" and "min_p" in str(error), f"min_p {bad!r}: {error}")
+        generate_refused(gateway, {"uid": "m", "prompt": "x", "max_tokens": 1, "min_p": bad}, "min_p")
     print(f"min_p: 1 makes hot sampling at {len(seeds)} seeds the greedy text (completions, streamed, chat, "
           "xinf_client.py, xinf-cli); without it they differ; 0.5 repeats streamed; bad values refused")

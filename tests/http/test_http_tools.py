@@ -29,8 +29,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from xinf_httplib import USER_KEY, Gateway, check, expect_error, make_model, stream_text, tool  # noqa: E402
-from xinf_client import XinfError  # noqa: E402
+from xinf_httplib import USER_KEY, Gateway, check, expect_error, generate_refused, make_model, stream_text, tool  # noqa: E402,E501
 from test_cluster import run_logged  # noqa: E402
 
 PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -303,12 +302,7 @@ def scenario_stop_tokens(gateway):
     for bad, needle in (({"min_tokens": 9}, "field 'min_tokens' (9) must be at most max_tokens"),
                         ({"stop_token_ids": [1, 10 ** 9]}, "field 'stop_token_ids[1]'"),
                         ({"stop_token_ids": list(range(65))}, "stop_token_ids")):
-        try:
-            gateway.client.request("GENERATE", dict({"uid": "llama", "prompt": "x", "max_tokens": 8}, **bad),
-                                   expect="GENERATE_REPLY")
-            check(False, f"GENERATE with {bad} is refused")
-        except XinfError as error:
-            check(error.code == "BAD_REQUEST" and needle in str(error), f"GENERATE {bad}: {error}")
+        generate_refused(gateway, dict({"uid": "llama", "prompt": "x", "max_tokens": 8}, **bad), needle)
     print(f"stop_token_ids: token {stop_id} ends the scripted answer at token {first} (text kept, streamed, "
           f"xinf-cli); min_tokens keeps the end and stop tokens and stop strings out until then")
 

@@ -14,7 +14,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 from xinf_testlib import Node, check, fail, tool  # noqa: E402,F401
-from xinf_client import XinfClient  # noqa: E402
+from xinf_client import XinfClient, XinfError  # noqa: E402
 
 USER_KEY = "sk-user-0123456789abcdef"
 ADMIN_KEY = "sk-admin-0123456789abcdef"
@@ -191,6 +191,15 @@ def completion(gateway, body, stream=False):
     status, _, answer = gateway.call("POST", "/v1/completions", body)
     check(status == 200, f"a completion of {body}: {status} {answer}")
     return answer["choices"][0]["text"], answer["choices"][0]["finish_reason"]
+
+
+def generate_refused(gateway, body, needle):
+    """GENERATE of 'body' over ZeroMQ is BAD_REQUEST with 'needle' in its message."""
+    try:
+        gateway.client.request("GENERATE", body, expect="GENERATE_REPLY")
+        check(False, f"GENERATE with {body} is refused")
+    except XinfError as error:
+        check(error.code == "BAD_REQUEST" and needle in str(error), f"GENERATE {body}: {error}")
 
 
 def cluster_requests(client):

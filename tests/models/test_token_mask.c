@@ -22,12 +22,6 @@ static const char *const s_texts [] = {
     " \n{\"\xc3\xa9\xe4\xb8\xad\": \"ab ab\", \"12\": {}, \"x\": [[], {}]}",
 };
 
-static bool
-s_step (void *state, unsigned char byte)
-{
-    return xinf_json_step ((xinf_json_state_t *) state, byte);
-}
-
 //  Whether token 'id' is allowed from 'state' by feeding its piece.
 static bool
 s_allowed (xinf_tokenizer_t *tokenizer, const xinf_json_state_t *state, int32_t id)
@@ -55,7 +49,7 @@ s_check_trie (xinf_tokenizer_t *tokenizer)
         xinf_json_start (&state);
         for (size_t at = 0; at <= strlen (s_texts [text]); at++) {
             memset (bits, 0, words * sizeof (uint32_t));
-            size_t count = xinf_vocab_trie_allowed (trie, &state, sizeof state, s_step, bits), expected = 0;
+            size_t count = xinf_vocab_trie_allowed (trie, &state, sizeof state, xinf_grammar_json.step, bits), expected = 0;
             xinf_json_masks_walk (masks, &xinf_grammar_json, &state, walked);
             const uint32_t *cached = xinf_json_masks_get (masks, &xinf_grammar_json, &state);
             for (size_t id = 0; id < vocab; id++) {
