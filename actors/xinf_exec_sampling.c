@@ -9,23 +9,22 @@
 
 struct _xinf_exec_sampling_t {
     xinf_backend_t *backend;
-    size_t max_seqs, vocab;
-    float *host_logits;               //  [max_seqs][vocab], the executor's
-    xinf_sampling_t *samples;         //  [max_seqs]: a step's sampling
-    xinf_penalty_t *penalties;        //  [max_seqs]: its penalties, when it has them
+    size_t max_rows, vocab;
+    float *host_logits;               //  [max_rows][vocab], the executor's
+    xinf_sample_row_t *rows;          //  [max_rows]: a step's sampling frame
+    xinf_sampling_t *samples;         //  [max_rows]: its rows' sampling, for the backend's op
+    xinf_penalty_t *penalties;        //  [max_rows]: its penalties, when it has them
     bool penalized;                   //  the step has a row with penalties
-    int32_t *tokens;                  //  [max_seqs]: the tokens sampled
+    int32_t *tokens;                  //  [max_rows]: the tokens sampled
     xinf_sampler_t *sampler;          //  the host path's
-    uint32_t *asked;                  //  [max_seqs]: each row's logprobs word (0: none)
-    float *min_ps;                    //  [max_seqs]: each row's min_p (0: off)
-    const uint32_t **masks;           //  [max_seqs]: each row's allowed tokens (NULL: all), in the STEP
+    const uint32_t **masks;           //  [max_rows]: each row's allowed tokens (NULL: all), in the STEP
     bool reporting;                   //  the step has a row that asks for logprobs
-    xinf_logprobs_row_t *reports;     //  [max_seqs], made at the first step that asks
+    xinf_logprobs_row_t *reports;     //  [max_rows], made at the first step that asks
     double *weights;                  //  [vocab]: the scan's room
     //  Sampling by the backend's op: the rows stay in its memory (the
     //  host rows themselves for the CPU). NULL: sampled on the host
     float *backend_logits;
-    double *uniforms;                 //  [max_seqs]: each row's draw
+    double *uniforms;                 //  [max_rows]: each row's draw
 };
 
 //  The backend's rows for its sample op, when it has one: its memory, or
@@ -34,32 +33,32 @@ static void
 s_start_op (xinf_exec_sampling_t *self, const char *name)
 {
     xinf_backend_t *be = self->backend;
-    self->uniforms = calloc (self->max_seqs, sizeof (double));
+    self->uniforms = calloc (self->max_rows, sizeof (double));
     if (self->uniforms && be->host_memory)
         self->backend_logits = self->host_logits;
     else
     if (self->uniforms)
-        self->backend_logits = (float *) be->ops->alloc (be, self->max_seqs * self->vocab * sizeof (float));
+        self->backend_logits = (float *) be->ops->alloc (be, self->max_rows * self->vocab * sizeof (float));
     if (!self->backend_logits)
         xinf_warn (name, "no %s memory for %zu logits rows of %zu: sampling on the host", be->ops->name,
-                   self->max_seqs, self->vocab);
+                   self->max_rows, self->vocab);
 }
 
 xinf_exec_sampling_t *
-xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, float *host_logits, size_t max_seqs,
+xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, float *host_logits, size_t max_rows,
                         size_t vocab)
 {
     xinf_exec_sampling_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     *self = (xinf_exec_sampling_t) {
-        .backend = backend, .max_seqs = max_seqs, .vocab = vocab, .host_logits = host_logits,
-        .samples = calloc (max_seqs, sizeof (xinf_sampling_t)), .penalties = calloc (max_seqs, sizeof (xinf_penalty_t)),
-        .tokens = calloc (max_seqs, sizeof (int32_t)), .sampler = xinf_sampler_new (0, 0, 1, 0),
-        .asked = calloc (max_seqs, sizeof (uint32_t)), .min_ps = calloc (max_seqs, sizeof (float)),
-        .masks = (const uint32_t **) calloc (max_seqs, sizeof (uint32_t *))
+        .backend = backend, .max_rows = max_rows, .vocab = vocab, .host_logits = host_logits,
+        .rows = calloc (max_rows, sizeof (xinf_sample_row_t)), .samples = calloc (max_rows, sizeof (xinf_sampling_t)),
+        .penalties = calloc (max_rows, sizeof (xinf_penalty_t)), .tokens = calloc (max_rows, sizeof (int32_t)),
+        .sampler = xinf_sampler_new (0, 0, 1, 0),
+        .masks = (const uint32_t **) calloc (max_rows, sizeof (uint32_t *))
     };
-    if (!self->samples || !self->penalties || !self->tokens || !self->sampler || !self->asked || !self->min_ps
+    if (!self->rows || !self->samples || !self->penalties || !self->tokens || !self->sampler
     ||  !self->masks) {
         xinf_exec_sampling_destroy (&self);
         return NULL;
@@ -77,12 +76,11 @@ xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p)
         if (self->backend_logits && self->backend_logits != self->host_logits)
             self->backend->ops->free (self->backend, self->backend_logits);
         free (self->uniforms);
+        free (self->rows);
         free (self->samples);
         free (self->penalties);
         free (self->tokens);
         xinf_sampler_destroy (&self->sampler);
-        free (self->asked);
-        free (self->min_ps);
         free ((void *) self->masks);
         free (self->reports);
         free (self->weights);
@@ -102,8 +100,8 @@ s_batch_rows (xinf_exec_sampling_t *self, zframe_t *batch, size_t *n_out, char *
     }
     *n_out = (size_t) header [16] | (size_t) header [17] << 8 | (size_t) header [18] << 16
            | (size_t) header [19] << 24;
-    if (*n_out > self->max_seqs) {
-        snprintf (error, size, "field 'n_out': %zu logits rows, at most %zu", *n_out, self->max_seqs);
+    if (*n_out > self->max_rows) {
+        snprintf (error, size, "field 'n_out': %zu logits rows, at most %zu", *n_out, self->max_rows);
         return -1;
     }
     return 0;
@@ -113,7 +111,21 @@ s_batch_rows (xinf_exec_sampling_t *self, zframe_t *batch, size_t *n_out, char *
 static bool
 s_trims (const xinf_exec_sampling_t *self, size_t row)
 {
-    return self->min_ps [row] > 0 && self->samples [row].temperature > 0;
+    return self->rows [row].min_p > 0 && self->rows [row].sampling.temperature > 0;
+}
+
+//  A scored row (a prompt token's log-probability) reports the model's
+//  own distribution: no biases, penalties or mask. 0, or -1 naming the row.
+static int
+s_check_scored (const xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
+{
+    for (size_t row = 0; row < n_out; row++)
+        if (self->rows [row].score >= 0
+        &&  ((self->penalized && xinf_penalty_active (&self->penalties [row])) || self->masks [row])) {
+            snprintf (error, size, "field 'samples[%zu].score': a scored row takes no biases, penalties or mask", row);
+            return -1;
+        }
+    return 0;
 }
 
 int
@@ -124,11 +136,13 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
     self->penalized = false;
     self->reporting = false;
     if (s_batch_rows (self, batch, &n_out, error, error_size)
-    ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->samples,
-                             self->asked, self->min_ps, error, error_size))
+    ||  xinf_samples_decode (zframe_data (samples), zframe_size (samples), n_out, self->vocab, self->rows,
+                             error, error_size))
         return -1;
-    for (size_t row = 0; row < n_out; row++)
-        self->reporting = self->reporting || self->asked [row] > 0;
+    for (size_t row = 0; row < n_out; row++) {
+        self->samples [row] = self->rows [row].sampling;
+        self->reporting = self->reporting || self->rows [row].logprobs > 0;
+    }
     if (penalties && xinf_penalties_decode (zframe_data (penalties), zframe_size (penalties), n_out, self->vocab,
                                             self->penalties, error, error_size))
         return -1;
@@ -139,7 +153,7 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
         return -1;
     for (size_t row = 0; !masks && row < n_out; row++)
         self->masks [row] = NULL;
-    return 0;
+    return s_check_scored (self, n_out, error, error_size);
 }
 
 float *
@@ -176,7 +190,7 @@ static bool
 s_reports_room (xinf_exec_sampling_t *self)
 {
     if (!self->reports) {
-        self->reports = calloc (self->max_seqs, sizeof (xinf_logprobs_row_t));
+        self->reports = calloc (self->max_rows, sizeof (xinf_logprobs_row_t));
         self->weights = calloc (self->vocab, sizeof (double));
     }
     return self->reports && self->weights;
@@ -196,11 +210,11 @@ s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
         return xinf_fail (error, size, "out of memory for the step's log-probabilities");
     for (size_t row = 0; row < n_out; row++) {
         bool penalize = self->penalized && xinf_penalty_active (&self->penalties [row]);
-        bool report = self->reporting && self->asked [row];
+        bool report = self->reporting && self->rows [row].logprobs;
         bool trim = s_trims (self, row);
         const uint32_t *mask = self->masks [row];
         if (self->reporting)
-            self->reports [row].asked = self->asked [row];
+            self->reports [row].asked = self->rows [row].logprobs;
         if (!penalize && !report && !trim && !mask)
             continue;
         float *host = s_host_row (self, row, "sampling", error, size);
@@ -213,7 +227,7 @@ s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
         if (mask)
             xinf_token_mask_apply (mask, host, self->vocab);
         if (trim)
-            xinf_sampler_min_p (host, self->vocab, self->samples [row].temperature, self->min_ps [row]);
+            xinf_sampler_min_p (host, self->vocab, self->rows [row].sampling.temperature, self->rows [row].min_p);
         if ((penalize || trim || mask) && s_on_device (self)
         &&  be->ops->write (be, self->backend_logits + row * self->vocab, host, self->vocab * sizeof (float)))
             return xinf_fail (error, size, "sampling: logits row %zu could not be written to %s", row,
@@ -249,11 +263,16 @@ xinf_exec_sampling_run (xinf_exec_sampling_t *self, size_t n_out, char *error, s
     if (self->backend_logits && s_sample_on_backend (self, n_out, error, error_size))
         return -1;
     for (size_t row = 0; !self->backend_logits && row < n_out; row++) {
-        xinf_sampler_set (self->sampler, &self->samples [row]);
+        if (self->rows [row].score >= 0)
+            continue;
+        xinf_sampler_set (self->sampler, &self->rows [row].sampling);
         self->tokens [row] = xinf_sampler_sample (self->sampler, self->host_logits + row * self->vocab, self->vocab);
     }
+    for (size_t row = 0; row < n_out; row++)          //  a scored row's token is the one it scores
+        if (self->rows [row].score >= 0)
+            self->tokens [row] = self->rows [row].score;
     for (size_t row = 0; self->reporting && row < n_out; row++)
-        if (self->asked [row])
+        if (self->rows [row].logprobs)
             self->reports [row].logprob = xinf_logprobs_of (&self->reports [row], self->host_logits + row * self->vocab,
                                                             (uint32_t) self->tokens [row]);
     return 0;

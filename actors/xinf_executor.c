@@ -16,6 +16,7 @@
 #define XINF_BLOCK_TOKENS   16        //  positions per KV block
 #define XINF_MAX_SEQS       16        //  default sequences a step may carry
 #define XINF_STEP_TOKENS    256       //  default tokens a step may carry
+#define XINF_SCORE_ROWS     64        //  logits rows a step may ask beyond max_seqs (scored prompts)
 
 typedef struct {
     char name [XINF_SENDER_MAX + 1];
@@ -40,11 +41,12 @@ typedef struct {
     int threads;
     uint64_t kv_cache_mb;            //  asked for (0: a default from free memory)
     size_t max_seqs, step_tokens;
+    size_t max_rows;                 //  logits rows a step may ask: max_seqs, or more for scored prompts
     bool graphs;                     //  decode steps through CUDA graphs (LOAD's disable_cuda_graph false)
     xinf_kv_cache_t *cache;
     xinf_batch_limits_t limits;
     xinf_batch_buf_t *batch;
-    float *logits;                   //  [max_seqs][vocab], the host's (LOGITS answers)
+    float *logits;                   //  [max_rows][vocab], the host's (LOGITS answers)
     xinf_exec_sampling_t *sampling;  //  a step's sampling (TOKENS answers)
     //  A rank of a tensor-parallel replica (n_ranks > 1)
     int rank, n_ranks;
@@ -130,6 +132,7 @@ s_send_loaded (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "layers", t->n_layers);
     xinf_map_put_uint (body, "max_seqs", state->max_seqs);
     xinf_map_put_uint (body, "step_tokens", state->step_tokens);
+    xinf_map_put_uint (body, "max_rows", state->max_rows);
     xinf_map_put_uint (body, "kv_blocks", state->limits.n_blocks);
     xinf_map_put_uint (body, "kv_block_tokens", state->limits.block_tokens);
     xinf_map_put_bool (body, "cuda_graphs", state->n_ranks == 1 && xinf_kv_cache_graphs (state->cache));
@@ -171,10 +174,10 @@ s_start_serving (s_state_t *state)
     size_t n_blocks = s_kv_blocks (state, t);
     state->cache = xinf_kv_cache_new (t, state->backend, n_blocks, XINF_BLOCK_TOKENS, state->step_tokens);
     state->batch = xinf_batch_buf_new ();
-    state->logits = calloc (state->max_seqs * t->vocab, sizeof (float));
+    state->logits = calloc (state->max_rows * t->vocab, sizeof (float));
     //  A follower rank computes no logits: it samples nothing
     state->sampling = state->logits ? xinf_exec_sampling_new (state->name, state->backend, state->rank == 0,
-                                                              state->logits, state->max_seqs, t->vocab) : NULL;
+                                                              state->logits, state->max_rows, t->vocab) : NULL;
     if (!state->cache || !state->batch || !state->logits || !state->sampling) {
         xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
                     "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
@@ -190,7 +193,7 @@ s_start_serving (s_state_t *state)
     }
     state->limits = xinf_transformer_limits (t, state->cache);
     state->limits.max_tokens = state->step_tokens;
-    state->limits.max_out = state->max_seqs;
+    state->limits.max_out = state->max_rows;
     return 0;
 }
 
@@ -361,6 +364,9 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
     //  Every running sequence's decode token fits in one step
     state->step_tokens = state->step_tokens < state->max_seqs ? state->max_seqs : state->step_tokens;
+    //  A scored prompt (prompt_logprobs) asks a row per token
+    state->max_rows = state->step_tokens < XINF_SCORE_ROWS ? state->step_tokens : XINF_SCORE_ROWS;
+    state->max_rows = state->max_rows < state->max_seqs ? state->max_seqs : state->max_rows;
     char reason [512];
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);

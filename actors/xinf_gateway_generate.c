@@ -78,14 +78,54 @@ s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t
 
 static void s_chunk (xinf_gw_request_t *request, const char *text, size_t size, const char *finish);
 
-//  echo: the prompt's text begins the choice, its first chunk or its answer.
+//  echo: the prompt's text begins the choice, its first chunk or its
+//  answer (with the prompt's log-probabilities, when the choice has them).
 static void
-s_echo (xinf_gw_request_t *request)
+s_echo (xinf_gw_request_t *request, const char *text, size_t size)
 {
     if (request->oai.stream)
-        s_chunk (request, request->oai.prompt, request->oai.prompt_size, NULL);
+        s_chunk (request, text, size, NULL);
     else
-        xinf_gw_buf_add (&request->output, request->oai.prompt, request->oai.prompt_size);
+        xinf_gw_buf_add (&request->output, text, size);
+}
+
+//  Whether echo needs the prompt's tokens from the worker: their
+//  log-probabilities, or the text of a prompt of token ids.
+static bool
+s_echo_scored (const xinf_gw_oai_t *oai)
+{
+    return oai->echo && (oai->logprobs || oai->prompt_tokens || oai->zero_tokens);
+}
+
+//  The first token brought the prompt's tokens (GENERATE prompt_logprobs):
+//  the echo, with their log-probabilities first among the choice's. -1
+//  when they did not come (the request failed).
+static int
+s_echo_prompt (xinf_gw_request_t *request, const xinf_value_t *prompt)
+{
+    request->echo_pending = false;
+    if (!prompt) {
+        xinf_gw_error_t error;
+        xinf_gw_error_set (&error, 502, "server_error", "bad_reply", NULL,
+                           "the worker answered without the prompt's log-probabilities");
+        xinf_gw_request_fail (request, &error);
+        return -1;
+    }
+    json_t *entries = json_array ();
+    xinf_gw_buf_t text = { 0 };
+    xinf_gw_logprobs_prompt (entries, prompt, &text);
+    if (request->oai.logprobs) {
+        if (!request->logprobs)
+            request->logprobs = json_array ();
+        json_array_extend (request->logprobs, entries);
+    }
+    json_decref (entries);
+    if (request->oai.prompt_tokens)
+        s_echo (request, text.data ? text.data : "", text.size);
+    else
+        s_echo (request, request->oai.prompt, request->oai.prompt_size);
+    xinf_gw_buf_free (&text);
+    return 0;
 }
 
 //  The GENERATE of one choice. A text prompt gets a BOS as the model's
@@ -116,7 +156,7 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
     if (!oai->prompt_tokens)
         xinf_map_put_bool (body, "special", true);
     uint64_t max_tokens = oai->max_tokens;
-    if (max_tokens == 0)       //  OpenAI's defaults: 16 for completions, up to the context for chat
+    if (max_tokens == 0 && !oai->zero_tokens)   //  OpenAI's defaults: 16 for completions, up to the context for chat
         max_tokens = oai->chat ? (request->context_length ? request->context_length : 4096) : 16;
     xinf_map_put_uint (body, "max_tokens", max_tokens);
     //  top_p 0 keeps only the most likely token: greedy; so does one too
@@ -161,6 +201,8 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_bool (body, "logprobs", true);
         xinf_map_put_uint (body, "top_logprobs", oai->top_logprobs);
     }
+    if (s_echo_scored (oai))
+        xinf_map_put_uint (body, "prompt_logprobs", oai->logprobs ? oai->top_logprobs : 0);
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
     xinf_map_put_bool (body, "stream", true);
     xinf_gw_error_t error;
@@ -176,8 +218,9 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
     request->generating = true;
     request->generate_corr = request->corr;
     request->sent_us = zclock_usecs ();
-    if (oai->echo)
-        s_echo (request);
+    request->echo_pending = s_echo_scored (oai);
+    if (oai->echo && !request->echo_pending)
+        s_echo (request, oai->prompt, oai->prompt_size);
 }
 
 //  The GENERATE of each choice: the request's own, then its children's
@@ -469,15 +512,22 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->completion_tokens++;
     if (prompt_length)
         request->prompt_tokens = (size_t) prompt_length;
-    if (end)
-        return;                             //  an end token's text is not part of the answer
-    if (request->oai.logprobs && token.has_logprob) {
+    if (request->echo_pending
+    &&  s_echo_prompt (request, token.has_prompt_logprobs ? token.prompt_logprobs : NULL))
+        return;
+    //  An end token's text is not part of the answer; a completion's
+    //  log-probabilities still count it (as vLLM's), with no text, so
+    //  that their last entry is always the last token generated (what
+    //  lm-evaluation-harness's echo requests drop)
+    if (request->oai.logprobs && token.has_logprob && !(end && request->oai.chat)) {
         if (!request->logprobs)
             request->logprobs = json_array ();
-        json_array_append_new (request->logprobs, xinf_gw_logprobs_entry (text, size, token.logprob,
+        json_array_append_new (request->logprobs, xinf_gw_logprobs_entry (text, end ? 0 : size, token.logprob,
                                                                           token.has_top_logprobs
                                                                           ? token.top_logprobs : NULL));
     }
+    if (end)
+        return;
     xinf_gw_buf_t shown = { 0 };
     request->text.stops_off = request->completion_tokens <= request->oai.min_tokens;     //  vLLM's order
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
@@ -523,6 +573,9 @@ s_on_done (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->completion_tokens = xinf_value_count (reply.tokens);
     if (reply.prompt_tokens)
         request->prompt_tokens = xinf_value_count (reply.prompt_tokens);
+    if (request->echo_pending                //  max_tokens 0: the prompt alone
+    &&  s_echo_prompt (request, reply.has_prompt_logprobs ? reply.prompt_logprobs : NULL))
+        return;
     s_finish (request, reply.finish_reason && streq (reply.finish_reason, "stop") ? "stop" : "length");
 }
 

@@ -27,12 +27,13 @@ s_put_text (json_t *entry, const char *text, size_t size)
     json_object_set_new (entry, "bytes", bytes);
 }
 
+//  An entry; 'logprob' NaN: null (a prompt's first token).
 json_t *
 xinf_gw_logprobs_entry (const char *text, size_t size, double logprob, const xinf_value_t *top)
 {
     json_t *entry = json_object ();
     s_put_text (entry, text, size);
-    json_object_set_new (entry, "logprob", json_real (logprob));
+    json_object_set_new (entry, "logprob", isnan (logprob) ? json_null () : json_real (logprob));
     json_t *tops = json_array ();
     for (size_t index = 0; top && index < xinf_value_count (top); index++) {
         xinf_check_t check = XINF_CHECK_INIT;
@@ -77,10 +78,11 @@ s_completions (json_t *entries, size_t *offset)
         json_array_append (tokens, token);
         json_array_append (logprobs, json_object_get (entry, "logprob"));
         //  Keyed by text: of tokens that show the same text (bytes that
-        //  are no UTF-8 all show U+FFFD) the most likely one's value
-        json_t *top = json_object (), *alternative;
+        //  are no UTF-8 all show U+FFFD) the most likely one's value; null
+        //  where the token has no logprob (a prompt's first)
+        json_t *top = json_is_null (json_object_get (entry, "logprob")) ? json_null () : json_object (), *alternative;
         size_t at;
-        json_array_foreach (json_object_get (entry, "top_logprobs"), at, alternative) {
+        json_array_foreach (json_is_null (top) ? NULL : json_object_get (entry, "top_logprobs"), at, alternative) {
             json_t *text = json_object_get (alternative, "token");
             if (!json_object_getn (top, json_string_value (text), json_string_length (text)))
                 json_object_setn (top, json_string_value (text), json_string_length (text),
@@ -108,4 +110,19 @@ xinf_gw_logprobs_choice (json_t *entries, bool chat, size_t *offset)
     json_t *object = json_object ();
     json_object_set (object, "content", entries);
     return object;
+}
+
+void
+xinf_gw_logprobs_prompt (json_t *entries, const xinf_value_t *prompt, xinf_gw_buf_t *text)
+{
+    for (size_t index = 0; index < xinf_value_count (prompt); index++) {
+        const xinf_value_t *item = xinf_array_at (prompt, index);
+        size_t size = 0;
+        const char *bytes = xinf_value_bytes (xinf_map_get (item, "text"), &size);
+        const xinf_value_t *logprob = xinf_map_get (item, "logprob");
+        json_array_append_new (entries, xinf_gw_logprobs_entry (bytes ? bytes : "", bytes ? size : 0,
+                                                                logprob ? xinf_value_float (logprob) : NAN,
+                                                                xinf_map_get (item, "top_logprobs")));
+        xinf_gw_buf_add (text, bytes ? bytes : "", bytes ? size : 0);
+    }
 }

@@ -412,7 +412,7 @@ s_stop_ids (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 static int
 s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
-    json_int_t n = 1, max_tokens = 0, top_k = 0, seed = 0;
+    json_int_t n = 1, max_tokens = -1, top_k = 0, seed = 0;
     out->temperature = 1.0;
     out->top_p = 1.0;
     if (s_integer (root, "n", 1, XINF_GW_CHOICES_MAX, &n, error))
@@ -426,9 +426,10 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
                                   "is returned", (long long) n);
     const char *keys [] = { "max_tokens", "max_completion_tokens" };
     for (size_t index = 0; index < 2; index++)
-        if (s_integer (root, keys [index], 1, UINT32_MAX, &max_tokens, error))
+        if (s_integer (root, keys [index], 0, UINT32_MAX, &max_tokens, error))
             return -1;
-    out->max_tokens = (uint64_t) max_tokens;
+    out->zero_tokens = max_tokens == 0;
+    out->max_tokens = max_tokens > 0 ? (uint64_t) max_tokens : 0;
     if (s_number (root, "temperature", 0, 2, &out->temperature, error)
     ||  s_number (root, "top_p", 0, 1, &out->top_p, error)
     ||  s_number (root, "min_p", 0, 1, &out->min_p, error)
@@ -447,7 +448,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     json_int_t min_tokens = 0;
     if (s_integer (root, "min_tokens", 0, UINT32_MAX, &min_tokens, error))
         return -1;
-    if (max_tokens && min_tokens > max_tokens)
+    if (max_tokens >= 0 && min_tokens > max_tokens)
         return xinf_gw_error_bad (error, "min_tokens", "must be at most max_tokens (%lld)", (long long) max_tokens);
     out->min_tokens = (uint64_t) min_tokens;
     out->top_k = (uint64_t) top_k;
@@ -497,19 +498,17 @@ s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  Completions' echo: the prompt's text before the completion's. Not with
-//  logprobs (the prompt's own log-probabilities are not computed) nor a
-//  prompt of token ids (its text is not known here).
+//  Completions' echo: the prompt's text before the completion's, and
+//  with logprobs its tokens' log-probabilities before the completion's
+//  (the prompt's first token's null), as OpenAI's legacy completions and
+//  vLLM have them; a prompt of token ids is echoed as its tokens' text.
 static int
 s_echo (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
     if (s_bool (root, "echo", &out->echo, error))
         return -1;
-    if (out->echo && out->logprobs)
-        return xinf_gw_error_bad (error, "echo", "with logprobs is not supported: the prompt's log-probabilities "
-                                  "are not computed");
-    if (out->echo && out->prompt_tokens)
-        return xinf_gw_error_bad (error, "echo", "needs a text prompt: a prompt of token ids is not echoed");
+    if (out->zero_tokens && !out->echo)
+        return xinf_gw_error_bad (error, "max_tokens", "must be at least 1 (0 only with echo: the prompt alone)");
     return 0;
 }
 
@@ -644,6 +643,8 @@ xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t 
     if (s_unsupported (root, chat, error) || s_sampling (root, out, error)
     ||  (chat ? s_messages (root, out, error) : s_prompt (root, out, error) || s_echo (root, out, error)))
         return -1;
+    if (chat && out->zero_tokens)
+        return xinf_gw_error_bad (error, "max_tokens", "must be at least 1");
     //  A tool call's markup (<tool_call>, [TOOL_CALLS], ...) is no JSON
     //  object: a call that must come could never be made
     if ((out->json_object || out->json_schema) && (out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED

@@ -84,7 +84,8 @@ typedef struct {
     int tool_choice;                  //  xinf_gw_tool_choice_t
     char tool_choice_name [65];       //  TOOL_CHOICE_FUNCTION: the function
     bool parallel_tool_calls;         //  default true
-    uint64_t max_tokens;              //  0: not given
+    uint64_t max_tokens;              //  0: not given (or zero_tokens)
+    bool zero_tokens;                 //  completions: max_tokens 0 with echo, the prompt alone
     double temperature, top_p;
     double min_p;                     //  0: off (vLLM's and llama-server's min_p)
     double presence_penalty, frequency_penalty;   //  0: none
@@ -190,6 +191,10 @@ json_t *xinf_gw_logprobs_entry (const char *text, size_t size, double logprob, c
 //  A choice's logprobs for 'entries' (borrowed; NULL: JSON null) in the
 //  endpoint's shape; 'offset': completions' text_offset of the first, moved on.
 json_t *xinf_gw_logprobs_choice (json_t *entries, bool chat, size_t *offset);
+//  A prompt's entries (GENERATE_TOKEN's prompt_logprobs, checked) appended
+//  to 'entries' (the first token's logprob null), and its tokens' bytes
+//  to 'text'.
+void xinf_gw_logprobs_prompt (json_t *entries, const xinf_value_t *prompt, xinf_gw_buf_t *text);
 
 // ---- the gateway and its requests -------------------------------------------
 typedef enum {
@@ -267,6 +272,7 @@ struct _xinf_gw_request_t {
     uint64_t context_length;          //  from LIST_MODELS (chat's default max_tokens)
     size_t completion_tokens, prompt_tokens;
     json_t *logprobs;                 //  with logprobs: the entries not yet written (owned)
+    bool echo_pending;                //  echo waits for the prompt's tokens (the first token brings them)
     size_t logprobs_offset;           //  completions: characters of the answer before them
     char id [48];
     int64_t created;                  //  Unix seconds

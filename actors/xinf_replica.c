@@ -114,6 +114,8 @@ s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const
         xinf_request_destroy (request_p);
         return false;
     }
+    if (request->prompt_logprobs)
+        xinf_batcher_score_prompt (state->batcher, request->id);    //  just queued: it waits
     char key [32];
     snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
     zhashx_insert (state->requests, key, request);
@@ -354,9 +356,8 @@ s_fini (xinf_ctx_t *ctx)
     xinf_dealer_destroy (&state->to_executor);
     xinf_exec_host_destroy (&state->host);
     xinf_batcher_destroy (&state->batcher);
-    free (state->step_sampling);
+    free (state->step_samples);
     free (state->step_logprobs);
-    free (state->step_min_ps);
     xinf_json_masks_destroy (&state->json_masks);
     free (state->step_mask);
     free (state->step_reports);

@@ -47,25 +47,30 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && loaded.step_tokens < loaded.max_seqs)
         xinf_check_fail (&check, "field 'step_tokens' is %llu, below max_seqs %llu",
                          (unsigned long long) loaded.step_tokens, (unsigned long long) loaded.max_seqs);
+    if (!check.failed && (loaded.max_rows < loaded.max_seqs || loaded.max_rows > loaded.step_tokens))
+        xinf_check_fail (&check, "field 'max_rows' is %llu, outside max_seqs %llu .. step_tokens %llu",
+                         (unsigned long long) loaded.max_rows, (unsigned long long) loaded.max_seqs,
+                         (unsigned long long) loaded.step_tokens);
     state->context = loaded.context;
     state->vocab = loaded.vocab;
     state->max_seqs = loaded.max_seqs;
     state->step_tokens = loaded.step_tokens;
+    state->max_rows = loaded.max_rows;
     uint64_t blocks = loaded.kv_blocks, block_tokens = loaded.kv_block_tokens;
     if (!check.failed && state->vocab != xinf_tokenizer_vocab (state->tokenizer))
         xinf_check_fail (&check, "the executor's vocabulary (%zu) differs from the tokenizer's (%zu)",
                          state->vocab, xinf_tokenizer_vocab (state->tokenizer));
-    xinf_batcher_config_t config = { blocks, block_tokens, state->max_seqs, state->step_tokens, state->context, true };
+    xinf_batcher_config_t config = { .n_blocks = blocks, .block_tokens = block_tokens, .max_seqs = state->max_seqs,
+                                     .step_tokens = state->step_tokens, .max_rows = state->max_rows,
+                                     .context = state->context, .prefix_cache = true };
     if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
         xinf_check_fail (&check, "out of memory for the step cost model");
-    if (!check.failed && !state->step_sampling) {
-        state->step_sampling = calloc (state->max_seqs, sizeof (xinf_sampling_t));
-        state->step_logprobs = calloc (state->max_seqs, sizeof (uint32_t));
-        state->step_min_ps = calloc (state->max_seqs, sizeof (float));
-        state->step_reports = calloc (state->max_seqs, sizeof (xinf_logprobs_row_t));
+    if (!check.failed && !state->step_samples) {
+        state->step_samples = calloc (state->max_rows, sizeof (xinf_sample_row_t));
+        state->step_logprobs = calloc (state->max_rows, sizeof (uint32_t));
+        state->step_reports = calloc (state->max_rows, sizeof (xinf_logprobs_row_t));
     }
-    if (!check.failed && (!state->step_sampling || !state->step_logprobs || !state->step_min_ps
-                      || !state->step_reports))
+    if (!check.failed && (!state->step_samples || !state->step_logprobs || !state->step_reports))
         xinf_check_fail (&check, "out of memory for the steps' sampling");
     if (!check.failed && !(state->batcher = xinf_batcher_new (&config)))
         xinf_check_fail (&check, "out of memory for the batcher of %llu KV blocks", (unsigned long long) blocks);

@@ -20,6 +20,7 @@
 #include "xinf_outbox.h"
 #include "xinf_encoder.h"
 #include "xinf_json_masks.h"
+#include "xinf_samples.h"
 
 #define XINF_STEP_STALL_MS  60000     //  no step finishing for this long: stalled
 #define XINF_WATCH_MS       250       //  how often the step watchdog looks
@@ -49,17 +50,18 @@ typedef struct {
     xinf_value_t *info;               //  LOADED body
     xinf_tokenizer_t *tokenizer;
     size_t context, vocab, max_seqs, step_tokens;
+    size_t max_rows;                  //  logits rows a step may ask (LOADED)
     //  Continuous batching
     xinf_batcher_t *batcher;
     xinf_batch_buf_t *batch;
     zhashx_t *requests;               //  id (text) -> xinf_request_t
-    const uint64_t *step_ids;         //  the step in flight: its sampled rows' requests
-    xinf_sampling_t *step_sampling;   //  [max_seqs]: their sampling
-    uint32_t *step_logprobs;          //  [max_seqs]: the log-probabilities each asks for (0: none)
-    float *step_min_ps;               //  [max_seqs]: each one's min_p (0: off)
+    const uint64_t *step_ids;         //  the step in flight: its rows' requests
+    const int32_t *step_scores;       //  their scored prompt tokens (-1: a sampled row)
+    xinf_sample_row_t *step_samples;  //  [max_rows]: their sampling
+    uint32_t *step_logprobs;          //  [max_rows]: the log-probabilities each asks for (0: none)
     xinf_json_masks_t *json_masks;    //  the allowed tokens of JSON answers (made at the first)
     uint32_t *step_mask;              //  a row's mask being made (min_tokens), made at the first
-    xinf_logprobs_row_t *step_reports;    //  [max_seqs]: what the executor reported
+    xinf_logprobs_row_t *step_reports;    //  [max_rows]: what the executor reported
     bool step_reporting;              //  a row of the step asked
     size_t step_rows;
     bool in_flight;

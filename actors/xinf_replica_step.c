@@ -110,35 +110,45 @@ s_prompt_cap (xinf_replica_actor_t *state)
 
 //  The step's second frame: each row's sampling, so that the executor
 //  samples and only token ids come back (with the log-probabilities a
-//  row asks for).
+//  row asks for); a row that scores a prompt token reports its
+//  log-probability instead of sampling.
 static void
 s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
 {
     state->step_reporting = false;
     for (size_t row = 0; row < state->step_rows; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        state->step_sampling [row] = xinf_request_sampling (request);
-        state->step_min_ps [row] = request->min_p;
-        uint32_t word = xinf_request_logprobs_word (request);      //  no more tops than tokens
-        state->step_logprobs [row] = word > state->vocab + 1 ? (uint32_t) state->vocab + 1 : word;
-        state->step_reporting = state->step_reporting || state->step_logprobs [row];
+        xinf_sample_row_t *it = &state->step_samples [row];
+        int32_t score = state->step_scores [row];
+        *it = xinf_sample_row (xinf_request_sampling (request));
+        if (score >= 0) {
+            it->sampling.temperature = 0;
+            it->score = score;
+        }
+        else
+            it->min_p = request->min_p;
+        uint32_t word = score >= 0 ? xinf_request_prompt_word (request) : xinf_request_logprobs_word (request);
+        it->logprobs = word > state->vocab + 1 ? (uint32_t) state->vocab + 1 : word;    //  no more tops than tokens
+        state->step_logprobs [row] = it->logprobs;
+        state->step_reporting = state->step_reporting || it->logprobs;
     }
     zframe_t *frame = zframe_new (NULL, xinf_samples_wire_size (state->step_rows));
-    xinf_samples_encode (state->step_sampling, state->step_logprobs, state->step_min_ps, state->step_rows,
-                         zframe_data (frame));
+    xinf_samples_encode (state->step_samples, state->step_rows, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
 }
 
 //  The step's third frame when a row has logit biases or penalties: each
 //  row's, with the tokens its request generated so far, counted as they
-//  came (O(distinct tokens + biases) a row). 0, or -1 when out of memory.
+//  came (O(distinct tokens + biases) a row); none for a scored row. 0, or
+//  -1 when out of memory.
 static int
 s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
 {
     bool any = false;
     for (size_t row = 0; row < state->step_rows; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        any = any || request->presence != 0 || request->frequency != 0 || request->n_biases > 0;
+        any = any || (state->step_scores [row] < 0
+                      && (request->presence != 0 || request->frequency != 0 || request->n_biases > 0));
     }
     if (!any)
         return 0;
@@ -146,7 +156,8 @@ s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
     int rc = penalties ? 0 : -1;
     for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        rc = xinf_penalties_add (penalties, request->presence, request->frequency, request->counts,
+        rc = state->step_scores [row] >= 0 ? xinf_penalties_add (penalties, 0, 0, NULL, NULL, 0)
+           : xinf_penalties_add (penalties, request->presence, request->frequency, request->counts,
                                  request->biases, request->n_biases);
     }
     if (rc == 0) {
@@ -210,7 +221,7 @@ s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
     bool any = false, json = false;
     for (size_t row = 0; row < state->step_rows; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        any = any || xinf_request_masked (request);
+        any = any || (state->step_scores [row] < 0 && xinf_request_masked (request));
         json = json || request->grammar;
     }
     if (!any)
@@ -225,8 +236,9 @@ s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
     xinf_token_masks_t *masks = xinf_token_masks_new (state->step_rows, state->vocab);
     int rc = masks ? 0 : -1;
     for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
-        bool failed;
-        const uint32_t *bits = s_row_mask (state, xinf_replica_request (state, state->step_ids [row]), &failed);
+        bool failed = false;
+        const uint32_t *bits = state->step_scores [row] >= 0 ? NULL
+                             : s_row_mask (state, xinf_replica_request (state, state->step_ids [row]), &failed);
         rc = failed ? -1 : xinf_token_masks_add (masks, bits);
     }
     if (rc == 0) {
@@ -317,6 +329,7 @@ xinf_replica_kick (xinf_ctx_t *ctx)
         return;
     }
     state->in_flight = true;                  //  the scheduled step is the replica's in flight
+    state->step_scores = xinf_batcher_scores (state->batcher);
     const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     size_t bytes = xinf_batch_wire_size (batch);
@@ -350,6 +363,12 @@ static void
 s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_logprobs_row_t *report)
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    if (request->max_tokens == 0) {            //  prompt_logprobs alone: the prompt is scored
+        xinf_msg_t *done = xinf_request_done_msg (request, state->tokenizer, "length");
+        xinf_replica_send_up (ctx, &done);
+        xinf_replica_drop (state, request->id);
+        return;
+    }
     if (xinf_request_take (request, token, report, state->tokenizer)) {
         xinf_msg_t *failed = xinf_request_failed_msg (request->id, "STEP_FAILED",
                                                       "the replica is out of memory for the log-probabilities");
@@ -394,6 +413,32 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
     }
 }
 
+//  A prompt token's log-probabilities, scored by the executor: kept for
+//  the answer, which fails when they would not fit in its one message.
+static void
+s_on_scored (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_logprobs_row_t *report)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    const char *code = NULL;
+    char text [300];
+    if (!report || xinf_request_take_prompt (request, token, report, state->tokenizer)) {
+        code = "STEP_FAILED";
+        snprintf (text, sizeof text, "the replica is out of memory for the prompt's log-probabilities");
+    }
+    else
+    if (xinf_request_answer_full (request)) {
+        code = "TOO_LARGE";
+        snprintf (text, sizeof text, "the log-probabilities of the prompt's %zu tokens fill the one message the answer "
+                  "travels in (%zu scored so far); ask fewer prompt_logprobs or send a shorter prompt",
+                  request->prompt_count, xinf_request_logprobs_count (request->prompt_logprobs));
+    }
+    if (code) {
+        xinf_msg_t *failed = xinf_request_failed_msg (request->id, code, text);
+        xinf_replica_send_up (ctx, &failed);
+        xinf_replica_drop (state, request->id);
+    }
+}
+
 //  A finished step's shape and time against the cost model (--log-level debug).
 static void
 s_log_step (xinf_replica_actor_t *state)
@@ -417,7 +462,8 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
     const int32_t *tokens = frame ? (const int32_t *) zframe_data (frame) : NULL;
     bool good = frame && zframe_size (frame) == state->step_rows * sizeof (int32_t);
     for (size_t row = 0; good && row < state->step_rows; row++)
-        good = tokens [row] >= 0 && (size_t) tokens [row] < state->vocab;
+        good = tokens [row] >= 0 && (size_t) tokens [row] < state->vocab
+            && (state->step_scores [row] < 0 || tokens [row] == state->step_scores [row]);
     char reason [300] = "the executor sent a step's tokens of the wrong size or out of the vocabulary";
     zframe_t *reports = xinf_msg_frame (msg, 1);
     if (good && state->step_reporting && !reports) {
@@ -442,8 +488,13 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
     state->failed_steps = 0;
     for (size_t row = 0; row < state->step_rows; row++) {
         xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        if (request)                  //  else cancelled meanwhile
-            s_on_row (ctx, request, tokens [row], state->step_reporting ? &state->step_reports [row] : NULL);
+        const xinf_logprobs_row_t *report = state->step_reporting ? &state->step_reports [row] : NULL;
+        if (!request)                 //  cancelled meanwhile, or ended by an earlier row
+            continue;
+        if (state->step_scores [row] >= 0)
+            s_on_scored (ctx, request, state->step_scores [row], report);
+        else
+            s_on_row (ctx, request, tokens [row], report);
     }
     xinf_replica_kick (ctx);
 }

@@ -36,6 +36,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         free (self->stop_ids);
         xinf_json_schema_destroy (&self->schema);
         xinf_request_logprobs_destroy (&self->logprobs);
+        xinf_request_logprobs_destroy (&self->prompt_logprobs);
         free (self);
         *self_p = NULL;
     }
@@ -325,6 +326,23 @@ s_grammar (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xin
     }
 }
 
+//  prompt_logprobs: kept as they are scored, refused at once when even
+//  their least size would not fit in the answer's one message.
+static void
+s_prompt_logprobs (xinf_request_t *self, uint32_t top, xinf_check_t *check, const char **code)
+{
+    size_t least = xinf_request_logprobs_prompt_least (top, self->prompt_count - 1);
+    if (self->answer_bytes + least + 5 + XINF_TOKENIZER_TEXT_MAX > XINF_HEADER_MAX) {
+        *code = "TOO_LARGE";
+        xinf_check_fail (check, "field 'prompt_logprobs': the log-probabilities of a prompt of %zu tokens with %u "
+                         "most likely tokens each take at least %zu bytes, more than the one message the answer "
+                         "travels in holds; ask fewer or send a shorter prompt", self->prompt_count, top, least);
+    }
+    else
+    if (!(self->prompt_logprobs = xinf_request_logprobs_new_prompt (top)))
+        xinf_check_fail (check, "out of memory for the prompt's log-probabilities");
+}
+
 static int32_t *
 s_prompt (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check,
           size_t *count)
@@ -356,6 +374,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     if (!check->failed && !((float) generate.top_p > 0))      //  sampled as a float: 1e-50 is 0 there
         xinf_check_fail (check, "field 'top_p' must be in (0, 1] (at least %g), got %g", (double) FLT_MIN,
                          generate.top_p);
+    if (!check->failed && generate.max_tokens == 0 && !generate.has_prompt_logprobs)
+        xinf_check_fail (check, "field 'max_tokens' is 0: only a request with prompt_logprobs may generate nothing");
     self->id = run.request;
     //  More than the context can hold ends with finish_reason "context"
     self->max_tokens = generate.max_tokens > context ? context : generate.max_tokens;
@@ -399,6 +419,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         if (!check->failed && generate.logprobs
         &&  !(self->logprobs = xinf_request_logprobs_new ((uint32_t) generate.top_logprobs, self->stream)))
             xinf_check_fail (check, "out of memory for the log-probabilities");
+        if (!check->failed && generate.has_prompt_logprobs)
+            s_prompt_logprobs (self, (uint32_t) generate.prompt_logprobs, check, code);
         self->tokens = calloc (self->max_tokens + 1, sizeof (int32_t));
         if (!self->tokens)
             xinf_check_fail (check, "out of memory for %zu tokens", self->max_tokens);
@@ -436,7 +458,20 @@ xinf_request_take (xinf_request_t *self, int32_t token, const xinf_logprobs_row_
     self->answer_bytes += s_id_bytes (token) + (size_t) (piece > 0 ? piece : 0);
     self->answer_text += (size_t) (piece > 0 ? piece : 0);
     self->answer_values++;
-    return self->logprobs && report ? xinf_request_logprobs_take (self->logprobs, report, tokenizer) : 0;
+    return self->logprobs && report ? xinf_request_logprobs_take (self->logprobs, token, report, tokenizer) : 0;
+}
+
+int
+xinf_request_take_prompt (xinf_request_t *self, int32_t token, const xinf_logprobs_row_t *report,
+                          xinf_tokenizer_t *tokenizer)
+{
+    return self->prompt_logprobs ? xinf_request_logprobs_take (self->prompt_logprobs, token, report, tokenizer) : 0;
+}
+
+uint32_t
+xinf_request_prompt_word (const xinf_request_t *self)
+{
+    return self->prompt_logprobs ? xinf_request_logprobs_asked (self->prompt_logprobs) : 0;
 }
 
 uint32_t
@@ -447,20 +482,26 @@ xinf_request_logprobs_word (const xinf_request_t *self)
 
 //  RUN_DONE's logprobs: the bytes and values so far, and what one more
 //  token may add.
+//  The prompt's count whether they go in RUN_DONE or in the first
+//  RUN_TOKEN.
 static size_t
 s_logprobs_bytes (const xinf_request_t *self, bool next)
 {
+    size_t bytes = self->prompt_logprobs ? xinf_request_logprobs_bytes (self->prompt_logprobs) : 0;
     if (!self->logprobs)
-        return 0;
-    return xinf_request_logprobs_bytes (self->logprobs) + (next ? xinf_request_logprobs_next_bytes (self->logprobs) : 0);
+        return bytes;
+    return bytes + xinf_request_logprobs_bytes (self->logprobs)
+         + (next ? xinf_request_logprobs_next_bytes (self->logprobs) : 0);
 }
 
 static size_t
 s_logprobs_values (const xinf_request_t *self, bool next)
 {
+    size_t values = self->prompt_logprobs ? xinf_request_logprobs_values (self->prompt_logprobs) : 0;
     if (!self->logprobs)
-        return 0;
-    return xinf_request_logprobs_values (self->logprobs) + (next ? xinf_request_logprobs_next_values (self->logprobs) : 0);
+        return values;
+    return values + xinf_request_logprobs_values (self->logprobs)
+         + (next ? xinf_request_logprobs_next_values (self->logprobs) : 0);
 }
 
 bool
@@ -493,6 +534,8 @@ xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool 
         xinf_map_put_bool (body, "end", true);
     if (self->count == 1)
         xinf_map_put_uint (body, "prompt_length", self->prompt_count);
+    if (self->count == 1 && self->prompt_logprobs)
+        xinf_request_logprobs_put_prompt (self->prompt_logprobs, tokenizer, self->prompt, body);
     if (self->logprobs)
         xinf_request_logprobs_put_token (self->logprobs, tokenizer, body);
     return msg;
@@ -562,6 +605,8 @@ xinf_request_done_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, const 
     xinf_map_put (body, "timings", s_timings (self));
     if (self->logprobs)
         xinf_request_logprobs_put_done (self->logprobs, tokenizer, body);
+    if (self->prompt_logprobs && (!self->stream || self->count == 0))
+        xinf_request_logprobs_put_prompt (self->prompt_logprobs, tokenizer, self->prompt, body);
     free (text);
     return msg;
 }

@@ -40,6 +40,7 @@ typedef struct {
     xinf_logit_bias_t *biases;        //  its logit biases, tokens ascending; NULL: none
     size_t n_biases;
     xinf_request_logprobs_t *logprobs;    //  the log-probabilities it asked for; NULL: none
+    xinf_request_logprobs_t *prompt_logprobs; //  its prompt's (prompt_logprobs); NULL: not asked
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
     size_t answer_values, answer_text;
 } xinf_request_t;
@@ -70,6 +71,12 @@ xinf_sampling_t xinf_request_sampling (const xinf_request_t *self);
 //  when out of memory for keeping those.
 int xinf_request_take (xinf_request_t *self, int32_t token, const xinf_logprobs_row_t *report,
                        xinf_tokenizer_t *tokenizer);
+//  Keeps the log-probabilities of prompt token 'token' (the next one
+//  scored). -1 when out of memory for keeping them.
+int xinf_request_take_prompt (xinf_request_t *self, int32_t token, const xinf_logprobs_row_t *report,
+                              xinf_tokenizer_t *tokenizer);
+//  The SMPL logprobs word of the rows that score its prompt (0: none).
+uint32_t xinf_request_prompt_word (const xinf_request_t *self);
 //  What the executor is to report beside the request's tokens: its
 //  SMPL logprobs word (xinf_samples.h; 0: nothing).
 uint32_t xinf_request_logprobs_word (const xinf_request_t *self);

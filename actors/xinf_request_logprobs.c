@@ -9,10 +9,13 @@
 #define S_TOKEN_VALUES 5
 #define S_TOP_BYTES    40             //  a top entry without its text
 #define S_TOP_VALUES   7
+#define S_PROMPT_BYTES 20             //  a prompt entry's token and text (keys, id, header)
+#define S_PROMPT_VALUES 4
 
 struct _xinf_request_logprobs_t {
     uint32_t top;
     bool stream;
+    bool prompt;                      //  a prompt's: every entry with its token
     xinf_logprobs_row_t last;         //  the token just taken
     xinf_logprobs_row_t *kept;        //  not streamed: every token's
     size_t count, room;
@@ -30,6 +33,24 @@ xinf_request_logprobs_new (uint32_t top, bool stream)
         self->values = 2;             //  its key and itself
     }
     return self;
+}
+
+xinf_request_logprobs_t *
+xinf_request_logprobs_new_prompt (uint32_t top)
+{
+    xinf_request_logprobs_t *self = xinf_request_logprobs_new (top, false);
+    if (self) {
+        self->prompt = true;          //  the first token's entry: no logprob, its text at most this
+        self->bytes += S_PROMPT_BYTES + S_TOKEN_BYTES + XINF_TOKENIZER_TEXT_MAX;
+        self->values += S_PROMPT_VALUES + S_TOKEN_VALUES;
+    }
+    return self;
+}
+
+size_t
+xinf_request_logprobs_prompt_least (uint32_t top, size_t count)
+{
+    return 5 + S_PROMPT_BYTES + S_TOKEN_BYTES + count * (S_PROMPT_BYTES + S_TOKEN_BYTES + top * S_TOP_BYTES);
 }
 
 void
@@ -57,7 +78,7 @@ s_piece_bytes (xinf_tokenizer_t *tokenizer, uint32_t token)
 }
 
 int
-xinf_request_logprobs_take (xinf_request_logprobs_t *self, const xinf_logprobs_row_t *report,
+xinf_request_logprobs_take (xinf_request_logprobs_t *self, int32_t token, const xinf_logprobs_row_t *report,
                             xinf_tokenizer_t *tokenizer)
 {
     self->last = *report;
@@ -72,8 +93,8 @@ xinf_request_logprobs_take (xinf_request_logprobs_t *self, const xinf_logprobs_r
         self->room = room;
     }
     self->kept [self->count++] = *report;
-    self->bytes += S_TOKEN_BYTES;
-    self->values += S_TOKEN_VALUES;
+    self->bytes += S_TOKEN_BYTES + (self->prompt ? S_PROMPT_BYTES + s_piece_bytes (tokenizer, (uint32_t) token) : 0);
+    self->values += S_TOKEN_VALUES + (self->prompt ? S_PROMPT_VALUES : 0);
     for (size_t top = 0; top + 1 < report->asked; top++) {
         self->bytes += S_TOP_BYTES + s_piece_bytes (tokenizer, report->top [top].token);
         self->values += S_TOP_VALUES;
@@ -127,6 +148,42 @@ xinf_request_logprobs_put_done (const xinf_request_logprobs_t *self, xinf_tokeni
         xinf_array_push (array, item);
     }
     xinf_map_put (body, "logprobs", array);
+}
+
+//  A prompt token's id and text into 'item'.
+static void
+s_put_prompt_token (xinf_value_t *item, xinf_tokenizer_t *tokenizer, int32_t token)
+{
+    char piece [XINF_TOKENIZER_TEXT_MAX + 1];
+    long length = xinf_tokenizer_piece (tokenizer, token, piece, sizeof piece);
+    xinf_map_put_uint (item, "token", (uint64_t) token);
+    xinf_map_put (item, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece
+                                                            ? (size_t) length : 0));
+}
+
+void
+xinf_request_logprobs_put_prompt (const xinf_request_logprobs_t *self, xinf_tokenizer_t *tokenizer,
+                                  const int32_t *tokens, xinf_value_t *body)
+{
+    xinf_value_t *array = xinf_value_new_array ();
+    xinf_value_t *first = xinf_value_new_map ();
+    s_put_prompt_token (first, tokenizer, tokens [0]);
+    xinf_map_put (first, "top_logprobs", xinf_value_new_array ());
+    xinf_array_push (array, first);
+    for (size_t index = 0; index < self->count; index++) {
+        xinf_value_t *item = xinf_value_new_map ();
+        s_put_prompt_token (item, tokenizer, tokens [index + 1]);
+        xinf_map_put_float (item, "logprob", s_logprob (self->kept [index].logprob));
+        xinf_map_put (item, "top_logprobs", s_top_array (&self->kept [index], tokenizer));
+        xinf_array_push (array, item);
+    }
+    xinf_map_put (body, "prompt_logprobs", array);
+}
+
+size_t
+xinf_request_logprobs_count (const xinf_request_logprobs_t *self)
+{
+    return self->count;
 }
 
 size_t

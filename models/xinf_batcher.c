@@ -15,6 +15,9 @@ struct _s_seq_t {
     size_t count, capacity;
     size_t computed;                  //  positions whose keys and values are cached
     size_t take;                      //  tokens in the step in flight
+    bool score;                       //  its prompt is scored: a row per prompt position
+    size_t prompt;                    //  its prompt's tokens
+    size_t scored;                    //  with score: prompt positions whose rows were delivered
     int32_t *blocks;                  //  block table (max_blocks)
     uint64_t *hashes;                 //  chain hashes of the first 'hashed' blocks
     size_t n_blocks, hashed;
@@ -31,6 +34,8 @@ struct _xinf_batcher_t {
     size_t n_waiting;
     uint64_t next_order;
     uint64_t *out_ids;                //  [step_tokens]: the last step's logits rows
+    int32_t *out_scores;              //  [step_tokens]: the token each scores, or -1
+    size_t rows_left;                 //  rows the step being scheduled may still ask
     bool in_flight;
     size_t last_prompt_tokens;
     xinf_batcher_stats_t stats;
@@ -57,6 +62,8 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    if (self->config.max_rows < config->max_seqs)
+        self->config.max_rows = config->max_seqs;
     size_t capacity = config->n_blocks * config->block_tokens;
     if (self->config.context > capacity)
         self->config.context = capacity;
@@ -64,7 +71,8 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
     self->blocks = xinf_blocks_new (config->n_blocks, config->block_tokens);
     self->running = calloc (config->max_seqs, sizeof (s_seq_t *));
     self->out_ids = calloc (config->step_tokens, sizeof (uint64_t));
-    if (!self->blocks || !self->running || !self->out_ids)
+    self->out_scores = calloc (config->step_tokens, sizeof (int32_t));
+    if (!self->blocks || !self->running || !self->out_ids || !self->out_scores)
         xinf_batcher_destroy (&self);
     return self;
 }
@@ -84,6 +92,7 @@ xinf_batcher_destroy (xinf_batcher_t **self_p)
         xinf_blocks_destroy (&self->blocks);
         free (self->running);
         free (self->out_ids);
+        free (self->out_scores);
         free (self);
         *self_p = NULL;
     }
@@ -110,7 +119,7 @@ xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size
         return xinf_fail (error, error_size, "out of memory for a sequence of %zu tokens", count);
     }
     memcpy (seq->tokens, prompt, count * sizeof (int32_t));
-    seq->count = count;
+    seq->count = seq->prompt = count;
     seq->id = id;
     seq->order = self->next_order++;
     if (self->waiting_tail)
@@ -156,6 +165,17 @@ s_unlink_waiting (xinf_batcher_t *self, uint64_t id)
             return seq;
         }
     return NULL;
+}
+
+int
+xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id)
+{
+    for (s_seq_t *seq = self->waiting; seq; seq = seq->next)
+        if (seq->id == id && seq->n_blocks == 0 && seq->count == seq->prompt) {
+            seq->score = true;
+            return 0;
+        }
+    return -1;
 }
 
 bool
@@ -242,7 +262,7 @@ s_match_prefix (xinf_batcher_t *self, s_seq_t *seq)
     size_t tokens = self->config.block_tokens;
     size_t limit = (seq->count - 1) / tokens;
     uint64_t parent = 0;
-    while (self->config.prefix_cache && seq->n_blocks < limit) {
+    while (self->config.prefix_cache && !seq->score && seq->n_blocks < limit) {
         const int32_t *chunk = seq->tokens + seq->n_blocks * tokens;
         uint64_t hash = xinf_blocks_hash (parent, chunk, tokens);
         int32_t block = xinf_blocks_lookup (self->blocks, hash, parent, chunk);
@@ -269,6 +289,36 @@ s_insert_running (xinf_batcher_t *self, s_seq_t *seq)
     self->n_running++;
 }
 
+//  Whether position 'pos' of seq gets a logits row: the last (its next
+//  token is sampled) or a scored prompt position.
+static bool
+s_row_at (const s_seq_t *seq, size_t pos)
+{
+    return pos + 1 == seq->count || (seq->score && pos >= seq->scored && pos + 1 < seq->prompt);
+}
+
+//  The logits rows seq's next 'take' tokens ask.
+static size_t
+s_rows (const s_seq_t *seq, size_t take)
+{
+    size_t end = seq->computed + take, start = seq->computed > seq->scored ? seq->computed : seq->scored;
+    size_t last = seq->prompt - 1;                 //  scored positions: [start, last)
+    size_t scored = seq->score && end > start && last > start ? (end < last ? end : last) - start : 0;
+    return scored + (end == seq->count);
+}
+
+//  The most of seq's next 'want' tokens whose rows fit in the step's.
+static size_t
+s_rows_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
+{
+    size_t start = seq->computed > seq->scored ? seq->computed : seq->scored;
+    if (seq->score && start + 1 < seq->prompt && want > start - seq->computed + self->rows_left)
+        want = start - seq->computed + self->rows_left;
+    while (want > 0 && s_rows (seq, want) > self->rows_left)
+        want--;                                    //  at most twice: the sampling row
+    return want;
+}
+
 //  The decode tokens of running sequences, oldest first.
 static size_t
 s_schedule_decodes (xinf_batcher_t *self, size_t budget)
@@ -283,6 +333,7 @@ s_schedule_decodes (xinf_batcher_t *self, size_t budget)
             seq->take = 1;
             used++;
             index++;
+            self->rows_left--;
         }
         //  else it was preempted: this index now holds the next sequence
     }
@@ -299,15 +350,16 @@ s_schedule_prompts (xinf_batcher_t *self, size_t budget)
         size_t left = seq->count - seq->computed;
         if (seq->take || left <= 1)
             continue;
-        seq->take = s_fit (self, seq, left < budget - used ? left : budget - used);
+        seq->take = s_fit (self, seq, s_rows_fit (self, seq, left < budget - used ? left : budget - used));
         used += seq->take;
+        self->rows_left -= s_rows (seq, seq->take);
     }
     while (self->waiting && self->n_running < self->config.max_seqs && used < budget) {
         s_seq_t *seq = self->waiting;
         if (seq->n_blocks == 0)
             s_match_prefix (self, seq);
         size_t left = seq->count - seq->computed;
-        size_t take = s_fit (self, seq, left < budget - used ? left : budget - used);
+        size_t take = s_fit (self, seq, s_rows_fit (self, seq, left < budget - used ? left : budget - used));
         if (take == 0) {
             s_release_blocks (self, seq);
             break;
@@ -316,6 +368,7 @@ s_schedule_prompts (xinf_batcher_t *self, size_t budget)
         seq->take = take;
         s_insert_running (self, seq);
         used += take;
+        self->rows_left -= s_rows (seq, take);
     }
     return used;
 }
@@ -332,12 +385,14 @@ s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
         size_t end = seq->computed + seq->take;
         int slot = xinf_batch_buf_add_seq (batch, seq->blocks, (end + tokens - 1) / tokens);
         for (size_t pos = seq->computed; slot >= 0 && pos < end; pos++) {
-            bool logits = pos + 1 == seq->count;
+            bool logits = s_row_at (seq, pos);
             if (xinf_batch_buf_add_token (batch, seq->tokens [pos], (int32_t) pos, slot, logits))
                 slot = -1;
             else
-            if (logits)
+            if (logits) {
+                self->out_scores [n_out] = pos + 1 < seq->count ? seq->tokens [pos + 1] : -1;
                 self->out_ids [n_out++] = seq->id;
+            }
         }
         if (slot < 0)
             return SIZE_MAX;
@@ -356,6 +411,7 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
         return false;
     for (size_t index = 0; index < self->n_running; index++)
         self->running [index]->take = 0;
+    self->rows_left = self->config.max_rows;
     size_t step = self->config.step_tokens;
     size_t decodes = s_schedule_decodes (self, step);
     size_t cap = prefill_cap && prefill_cap < step - decodes ? prefill_cap : step - decodes;
@@ -374,6 +430,7 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
 }
 
 size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self) { return self->last_prompt_tokens; }
+const int32_t *xinf_batcher_scores (xinf_batcher_t *self) { return self->out_scores; }
 
 //  Publishes the sequence's blocks that are now full and computed.
 static void
@@ -397,6 +454,8 @@ xinf_batcher_commit (xinf_batcher_t *self)
         s_seq_t *seq = self->running [index];
         seq->computed += seq->take;
         seq->take = 0;
+        if (seq->score && seq->computed > seq->scored)
+            seq->scored = seq->computed < seq->prompt - 1 ? seq->computed : seq->prompt - 1;
         s_publish (self, seq);
     }
     self->in_flight = false;

@@ -14,6 +14,11 @@
     are released and it waits at the head of the queue, to be recomputed
     (its tokens so far are its new prompt) when blocks free up.
 
+    A sequence whose prompt is scored (prompt_logprobs) gets a logits row
+    for every prompt position but the last, scoring the prompt's next
+    token there, beside its sampling row; its prompt is computed whole
+    (no prefix reuse), in chunks that keep a step within max_rows rows.
+
     Use: add sequences, then repeatedly schedule a step, run it, commit it
     and append the tokens sampled from its logits rows.
 */
@@ -31,6 +36,7 @@ typedef struct {
     size_t step_tokens;               //  tokens a step carries at most
     size_t context;                   //  positions a sequence may reach
     bool prefix_cache;
+    size_t max_rows;                  //  logits rows a step may ask (0: max_seqs; at least max_seqs)
 } xinf_batcher_config_t;
 
 typedef struct {
@@ -51,6 +57,10 @@ void xinf_batcher_destroy (xinf_batcher_t **self_p);
 //  cache holds or the context allows.
 int xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size_t count,
                       char *error, size_t error_size);
+//  Has sequence 'id', waiting and not yet begun, score its prompt: a row
+//  for each prompt position p but the last, scoring token p + 1 (see
+//  xinf_batcher_scores). -1 if no such sequence waits.
+int xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id);
 //  Drops a sequence (finished or cancelled), releasing its blocks; false
 //  if unknown. A step in flight may still carry it: its rows are the
 //  caller's to ignore.
@@ -64,6 +74,9 @@ bool xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_
                             const uint64_t **out_ids, size_t *n_out);
 //  The prompt tokens the last scheduled step carries (beside its decode tokens).
 size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self);
+//  Of the last scheduled step's rows, in order: the prompt token each
+//  scores, or -1 for a row that samples its sequence's next token.
+const int32_t *xinf_batcher_scores (xinf_batcher_t *self);
 //  The step ran: its tokens' keys and values are in the cache.
 void xinf_batcher_commit (xinf_batcher_t *self);
 //  The step failed: nothing it carried was computed.

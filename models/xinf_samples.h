@@ -7,7 +7,9 @@
     bytes: f32 temperature, f32 top_p, u32 top_k, u32 logprobs (0: none;
     k + 1: the sampled token's and the k most likely tokens', k <= 20,
     xinf_logprobs.h), u64 seed, u64 index, f32 min_p (0: off;
-    xinf_sampler_min_p), u32 reserved (0).
+    xinf_sampler_min_p), u32 score (0: the row is sampled; t + 1: it is
+    not, its token is t, a prompt token whose log-probability the row
+    reports: vLLM's prompt_logprobs).
 */
 #ifndef XINF_SAMPLES_H_INCLUDED
 #define XINF_SAMPLES_H_INCLUDED
@@ -20,17 +22,26 @@
 #define XINF_SAMPLES_HEADER 8
 #define XINF_SAMPLES_ROW    40
 
+//  One row of the frame.
+typedef struct {
+    xinf_sampling_t sampling;
+    uint32_t logprobs;                //  0: none; k + 1: the token's and the k most likely tokens'
+    float min_p;                      //  0: off
+    int32_t score;                    //  -1: sampled; else the token the row scores (not sampled)
+} xinf_sample_row_t;
+
+//  A row that samples with 'sampling' and asks nothing more.
+xinf_sample_row_t xinf_sample_row (xinf_sampling_t sampling);
+
 size_t xinf_samples_wire_size (size_t count);
-//  Writes 'count' rows with each row's logprobs word and min_p
-//  ('logprobs', 'min_ps' NULL: 0 for all).
-void xinf_samples_encode (const xinf_sampling_t *rows, const uint32_t *logprobs, const float *min_ps, size_t count,
-                          void *bytes);
-//  Reads 'count' rows (the step's n_out) with their logprobs words and
-//  min_ps into 'logprobs' and 'min_ps' ('count' of each) and checks each:
-//  temperature finite in [0, 100], top_p in (0, 1], top_k <= vocab,
-//  logprobs at most 21 and vocab + 1, min_p in [0, 1], reserved 0. 0, or
-//  -1 with the reason naming the row and field.
-int xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sampling_t *rows,
-                         uint32_t *logprobs, float *min_ps, char *error, size_t error_size);
+//  Writes 'count' rows.
+void xinf_samples_encode (const xinf_sample_row_t *rows, size_t count, void *bytes);
+//  Reads 'count' rows (the step's n_out) and checks each: temperature
+//  finite in [0, 100], top_p in (0, 1], top_k <= vocab, logprobs at most
+//  21 and vocab + 1, min_p in [0, 1], score 0 or a token + 1 below
+//  vocab + 1, and a scored row asks for its logprobs. 0, or -1 with the
+//  reason naming the row and field.
+int xinf_samples_decode (const void *bytes, size_t size, size_t count, size_t vocab, xinf_sample_row_t *rows,
+                         char *error, size_t error_size);
 
 #endif

@@ -71,6 +71,9 @@ static const xinf_option_t s_options [] = {
       "generate: json_object makes the answer one JSON object (constrained decoding)" },
     { "logprobs", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "N",
       "generate: each token's log-probability and the N (0-20) most likely tokens' (shown with --json)" },
+    { "prompt-logprobs", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "N",
+      "generate: score the prompt: each token's log-probability and the N (0-20) most likely tokens' (its "
+      "perplexity on stderr, all with --json)" },
     { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },
     { "probe-timeout", 0, "XINF_PROBE_TIMEOUT_MS", XINF_OPT_INT, "3000", 100, 60000, NULL, "MS",
       "doctor, launch --n-worker: how long each connectivity probe may take" },

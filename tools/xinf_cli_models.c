@@ -367,10 +367,11 @@ s_generate_request (xinf_config_t *config)
     const char *ids_text = xinf_config_str (config, "prompt-tokens");
     const char *bias_text = xinf_config_str (config, "logit-bias");
     const char *logprobs_text = xinf_config_str (config, "logprobs");
+    const char *prompt_text = xinf_config_str (config, "prompt-logprobs");
     const char *stops_text = xinf_config_str (config, "stop-token-ids");
     const char *schema_path = xinf_config_str (config, "json-schema");
     char *schema = schema_path ? s_read_text (schema_path, 65536) : NULL;
-    double temperature, top_p, min_p, presence, frequency, logprobs = 0;
+    double temperature, top_p, min_p, presence, frequency, logprobs = 0, prompt_logprobs = 0;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
     xinf_value_t *stop_ids = stops_text ? s_parse_ids (stops_text) : NULL;
@@ -407,6 +408,10 @@ s_generate_request (xinf_config_t *config)
     if (logprobs_text && (strspn (logprobs_text, "0123456789") != strlen (logprobs_text)
                       ||  !s_parse_float (logprobs_text, 0, 20, false, &logprobs)))
         fprintf (stderr, "xinf-cli: --logprobs must be an integer in [0, 20]\n");
+    else
+    if (prompt_text && (strspn (prompt_text, "0123456789") != strlen (prompt_text)
+                    ||  !s_parse_float (prompt_text, 0, 20, false, &prompt_logprobs)))
+        fprintf (stderr, "xinf-cli: --prompt-logprobs must be an integer in [0, 20]\n");
     else {
         xinf_msg_t *request = xinf_msg_new ("GENERATE");
         xinf_value_t *body = xinf_msg_body (request);
@@ -445,6 +450,8 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_bool (body, "logprobs", true);
             xinf_map_put_uint (body, "top_logprobs", (uint64_t) logprobs);
         }
+        if (prompt_text)
+            xinf_map_put_uint (body, "prompt_logprobs", (uint64_t) prompt_logprobs);
         xinf_map_put_bool (body, "stream", xinf_config_flag (config, "stream"));
         return request;
     }
@@ -453,6 +460,24 @@ s_generate_request (xinf_config_t *config)
     xinf_value_destroy (&stop_ids);
     free (schema);
     return NULL;
+}
+
+//  A scored prompt's log-likelihood and perplexity (prompt_logprobs:
+//  every token's but the first's) on stderr.
+static void
+s_print_scored (const xinf_value_t *entries)
+{
+    double sum = 0;
+    size_t count = 0;
+    for (size_t index = 0; index < xinf_value_count (entries); index++) {
+        const xinf_value_t *logprob = xinf_map_get (xinf_array_at (entries, index), "logprob");
+        if (logprob) {
+            sum += xinf_value_float (logprob);
+            count++;
+        }
+    }
+    fprintf (stderr, "[prompt: %zu tokens scored, log-likelihood %.4f, perplexity %.4f]\n", count, sum,
+             count ? exp (-sum / (double) count) : 1.0);
 }
 
 static void
@@ -468,6 +493,8 @@ s_print_result (xinf_config_t *config, xinf_value_t *body)
         fwrite (text ? text : "", 1, text ? length : 0, stdout);
     }
     xinf_value_t *timings = xinf_map_get (body, "timings");
+    if (xinf_map_get (body, "prompt_logprobs"))
+        s_print_scored (xinf_map_get (body, "prompt_logprobs"));
     fprintf (stderr, "\n[%s, %zu tokens, prefill %.1f tok/s, decode %.1f tok/s, worker %s]\n",
              xinf_value_str (xinf_map_get (body, "finish_reason")) ?: "?",
              xinf_value_count (xinf_map_get (body, "tokens")),
@@ -507,6 +534,8 @@ s_generate (xinf_config_t *config, xinf_dealer_t *dealer)
             rc = 1;
         else
         if (xinf_msg_is (reply, "GENERATE_TOKEN") && !xinf_config_flag (config, "json")) {
+            if (xinf_map_get (xinf_msg_body (reply), "prompt_logprobs"))
+                s_print_scored (xinf_map_get (xinf_msg_body (reply), "prompt_logprobs"));
             size_t length;
             const char *text = xinf_value_bytes (xinf_map_get (xinf_msg_body (reply), "text"), &length);
             fwrite (text ? text : "", 1, text ? length : 0, stdout);

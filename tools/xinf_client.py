@@ -405,7 +405,7 @@ class XinfClient:
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
-                 response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None):
+                 response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -418,7 +418,9 @@ class XinfClient:
         response_format: "json_object" makes the answer one JSON object;
         json_schema (a dict, or its JSON text) makes it a value of that schema.
         stop_token_ids: token ids that end it; min_tokens: no end or stop token
-        before that many."""
+        before that many. prompt_logprobs: None, or 0-20: each prompt token's
+        log-probability from the second and that many most likely tokens' (the
+        reply's prompt_logprobs; streamed: the first token's)."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -452,6 +454,11 @@ class XinfClient:
                 raise ValueError(f"logprobs must be an integer in [0, 20], got {logprobs!r}")
             body["logprobs"] = True
             body["top_logprobs"] = logprobs
+        if prompt_logprobs is not None:
+            if isinstance(prompt_logprobs, bool) or not isinstance(prompt_logprobs, int) \
+               or not 0 <= prompt_logprobs <= 20:
+                raise ValueError(f"prompt_logprobs must be an integer in [0, 20], got {prompt_logprobs!r}")
+            body["prompt_logprobs"] = prompt_logprobs
         if prompt is not None:
             body["prompt"] = prompt
         else:
@@ -459,6 +466,7 @@ class XinfClient:
         corr = next(self._corr)
         deadline = timeout_ms if deadline_ms is None else deadline_ms
         self._socket.send_multipart(encode_message("GENERATE", body, corr, self.name, deadline))
+        streamed_prompt_logprobs = None
         while True:
             if not self._socket.poll(timeout_ms):
                 raise XinfTimeout(f"no answer to GENERATE from {self.endpoint} within {timeout_ms} ms")
@@ -469,12 +477,16 @@ class XinfClient:
             if reply["type"] == "ERROR":
                 raise XinfError(reply["body"]["code"], reply["body"]["message"])
             if reply["type"] == "GENERATE_TOKEN":
+                if "prompt_logprobs" in reply["body"]:
+                    streamed_prompt_logprobs = reply["body"]["prompt_logprobs"]
                 if on_token:
                     text = reply["body"].get("text", "")
                     on_token(reply["body"]["index"], reply["body"]["token"],
                              text.encode("utf-8", "surrogateescape") if isinstance(text, str) else text)
                 continue
             _need(reply["type"] == "GENERATE_REPLY", f"GENERATE answered with {reply['type']}")
+            if streamed_prompt_logprobs is not None:
+                reply["body"]["prompt_logprobs"] = streamed_prompt_logprobs
             return reply["body"]
 
 

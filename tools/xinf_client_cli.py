@@ -4,6 +4,7 @@ xinf_client.py.
 """
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -104,13 +105,18 @@ def _model_command(client, args, prompt_tokens):
                                frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
                                logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p,
                                response_format=args.response_format, stop_token_ids=args.stop_token_ids,
-                               min_tokens=args.min_tokens, json_schema=args.json_schema)
+                               min_tokens=args.min_tokens, json_schema=args.json_schema,
+                               prompt_logprobs=args.prompt_logprobs)
         if args.json:
             print(_json(body))
         else:
             if not args.stream:
                 print(body.get("text", ""), end="")
             timings = body.get("timings", {})
+            scored = [entry["logprob"] for entry in body.get("prompt_logprobs", []) if "logprob" in entry]
+            if "prompt_logprobs" in body:
+                print(f"\n[prompt: {len(scored)} tokens scored, log-likelihood {sum(scored):.4f}, perplexity "
+                      f"{math.exp(-sum(scored) / len(scored)) if scored else 1.0:.4f}]", file=sys.stderr)
             print(f"\n[{body['finish_reason']}, {len(body['tokens'])} tokens, prefill "
                   f"{timings.get('prefill_tokens_per_s', 0):.1f} tok/s, decode "
                   f"{timings.get('decode_tokens_per_s', 0):.1f} tok/s, worker {body.get('worker', '?')}]",
@@ -177,6 +183,9 @@ def main(argv=None):
                         help="generate: go on past end-of-generation tokens, to --max-tokens")
     parser.add_argument("--logprobs", type=int, default=None, choices=range(21), metavar="N",
                         help="generate: each token's log-probability and the N (0-20) most likely tokens' (--json)")
+    parser.add_argument("--prompt-logprobs", type=int, default=None, choices=range(21), metavar="N",
+                        help="generate: score the prompt: each token's log-probability and the N (0-20) most likely "
+                             "tokens' (its perplexity on stderr, all with --json)")
     parser.add_argument("--stream", action="store_true", help="generate: print tokens as they come")
     parser.add_argument("-e", "--endpoint", default=os.environ.get("XINF_ENDPOINT") or DEFAULT_ENDPOINT,
                         help="supervisor endpoint tcp://HOST:PORT (default: $XINF_ENDPOINT or %(default)s)")

@@ -123,7 +123,7 @@ MESSAGES = {
             {'name': 'uid', 'type': 'str', 'min': 1, 'max': 64, 'optional': False},
             {'name': 'prompt', 'type': 'str', 'min': 0, 'max': 1044480, 'optional': True},
             {'name': 'prompt_tokens', 'type': 'array', 'min': 0, 'max': 261120, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
-            {'name': 'max_tokens', 'type': 'uint', 'min': 1, 'max': 4294967295, 'optional': False},
+            {'name': 'max_tokens', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
             {'name': 'temperature', 'type': 'float', 'min': 0, 'max': 100, 'optional': True},
             {'name': 'top_k', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'top_p', 'type': 'float', 'min': 0, 'max': 1, 'optional': True},
@@ -139,6 +139,7 @@ MESSAGES = {
             {'name': 'response_format', 'type': 'str', 'min': 1, 'max': 11, 'optional': True, 'values': ['text', 'json_object', 'json_schema']},
             {'name': 'ignore_eos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'top_logprobs', 'type': 'uint', 'min': 0, 'max': 20, 'optional': True},
+            {'name': 'prompt_logprobs', 'type': 'uint', 'min': 0, 'max': 20, 'optional': True},
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'add_bos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
@@ -151,6 +152,7 @@ MESSAGES = {
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
             {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': True, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
+            {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
         ],
         'GENERATE_REPLY': [
             {'name': 'uid', 'type': 'str', 'min': 0, 'max': 64, 'optional': False},
@@ -161,6 +163,7 @@ MESSAGES = {
             {'name': 'finish_reason', 'type': 'str', 'min': 1, 'max': 7, 'optional': False, 'values': ['length', 'stop', 'context']},
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
             {'name': 'logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'token_logprobs', 'item_min': 0, 'item_max': None},
+            {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
         ],
         'CANCEL': [
             {'name': 'corr', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
@@ -303,6 +306,7 @@ MESSAGES = {
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
             {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': True, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
+            {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
         ],
         'RUN_DONE': [
             {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
@@ -314,6 +318,7 @@ MESSAGES = {
             {'name': 'finish_reason', 'type': 'str', 'min': 1, 'max': 7, 'optional': False, 'values': ['length', 'stop', 'context']},
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
             {'name': 'logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'token_logprobs', 'item_min': 0, 'item_max': None},
+            {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
         ],
         'RUN_FAILED': [
             {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
@@ -504,6 +509,7 @@ MESSAGES = {
             {'name': 'layers', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'max_seqs', 'type': 'uint', 'min': 1, 'max': 256, 'optional': False},
             {'name': 'step_tokens', 'type': 'uint', 'min': 1, 'max': 8192, 'optional': False},
+            {'name': 'max_rows', 'type': 'uint', 'min': 1, 'max': 8192, 'optional': False},
             {'name': 'kv_blocks', 'type': 'uint', 'min': 1, 'max': 2147483647, 'optional': False},
             {'name': 'kv_block_tokens', 'type': 'uint', 'min': 1, 'max': 4096, 'optional': False},
             {'name': 'kv_bytes', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
@@ -634,6 +640,12 @@ TYPES = {
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
         ],
+        'prompt_logprob': [
+            {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
+            {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': False, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
+        ],
         'token_logprobs': [
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},
             {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': False, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
@@ -746,6 +758,12 @@ TYPES = {
             {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
+        ],
+        'prompt_logprob': [
+            {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
+            {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
+            {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
+            {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': False, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
         ],
         'token_logprobs': [
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': False},

@@ -33,11 +33,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                                    .block_tokens = 16, .max_out = 64 };
     xinf_batch_buf_decode (batch, data, size, &limits, reason, sizeof reason);
     xinf_batch_buf_destroy (&batch);
-    xinf_sampling_t rows [64];
-    uint32_t logprobs [64];
-    float min_ps [64];
+    xinf_sample_row_t rows [64];
     size_t count = size >= XINF_SAMPLES_HEADER ? (size - XINF_SAMPLES_HEADER) / XINF_SAMPLES_ROW : 0;
-    xinf_samples_decode (data, size, count < 64 ? count : 64, 1000, rows, logprobs, min_ps, reason, sizeof reason);
+    xinf_samples_decode (data, size, count < 64 ? count : 64, 1000, rows, reason, sizeof reason);
     xinf_penalty_t penalties [64];
     uint32_t penalty_rows = 0;
     if (size >= 8)

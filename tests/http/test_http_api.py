@@ -19,6 +19,7 @@ from test_cluster import run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
 from http_choices import scenario_choices, scenario_echo  # noqa: E402
 from http_json import scenario_json_object, scenario_json_schema  # noqa: E402
+from http_prompt_logprobs import scenario_echo_logprobs, scenario_prompt_logprobs  # noqa: E402
 from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
 
 
@@ -74,7 +75,8 @@ BAD_BODIES = [
     ({"model": "m", "prompt": ["a", "b"]}, "one prompt per request", "prompt"),
     ({"model": "m", "prompt": [1, -2]}, "token id", "prompt"),
     ({"model": "m", "prompt": "x", "max_tokens": "8"}, "must be an integer", "max_tokens"),
-    ({"model": "m", "prompt": "x", "max_tokens": 0}, "between 1", "max_tokens"),
+    ({"model": "m", "prompt": "x", "max_tokens": 0}, "0 only with echo", "max_tokens"),
+    ({"model": "m", "prompt": "x", "max_tokens": -1}, "between 0", "max_tokens"),
     ({"model": "m", "prompt": "x", "max_completion_tokens": 1.5}, "integer", "max_completion_tokens"),
     ({"model": "m", "prompt": "x", "temperature": 2.5}, "between 0 and 2", "temperature"),
     ({"model": "m", "prompt": "x", "temperature": "hot"}, "must be a number", "temperature"),
@@ -91,8 +93,6 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "logprobs": 21}, "between 0 and 20", "logprobs"),
     ({"model": "m", "prompt": "x", "logprobs": True}, "must be an integer", "logprobs"),
     ({"model": "m", "prompt": "x", "logprobs": 1.5}, "must be an integer", "logprobs"),
-    ({"model": "m", "prompt": "x", "echo": True, "logprobs": 1}, "with logprobs is not supported", "echo"),
-    ({"model": "m", "prompt": [1, 2], "echo": True}, "needs a text prompt", "echo"),
     ({"model": "m", "prompt": "x", "echo": "yes"}, "true or false", "echo"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "yaml"}}, "not text, json_object or json_schema", "response_format"),
@@ -624,6 +624,8 @@ def main():
         scenario_min_p(gateway, prompt, text)
         scenario_choices(gateway, prompt, text)
         scenario_echo(gateway, prompt, text)
+        scored = scenario_prompt_logprobs(gateway, prompt)
+        scenario_echo_logprobs(gateway, prompt, *scored)
         scenario_json_object(gateway)
         scenario_json_schema(gateway)
         scenario_chat(gateway)

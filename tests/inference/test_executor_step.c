@@ -108,6 +108,17 @@ s_sampled_step (const void *wire, size_t size, const void *samples, size_t sampl
     return s_ask (msg);
 }
 
+//  A one-row sampling frame of 'sampling', logprobs word 'asked' and
+//  'min_p', into 'frame' (XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW bytes).
+static void
+s_encode_row (const xinf_sampling_t *sampling, uint32_t asked, float min_p, uint8_t *frame)
+{
+    xinf_sample_row_t row = xinf_sample_row (*sampling);
+    row.logprobs = asked;
+    row.min_p = min_p;
+    xinf_samples_encode (&row, 1, frame);
+}
+
 //  A one-row sampling frame with one 32-bit word (after the 8-byte header)
 //  replaced, and the error it must get.
 static void
@@ -115,7 +126,7 @@ s_bad_sampling (const void *wire, size_t size, const xinf_sampling_t *good, size
                 const char *needle)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (good, NULL, NULL, 1, frame);
+    s_encode_row (good, 0, 0, frame);
     memcpy (frame + 4 * word, &value, 4);
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     s_check_error (reply, "BAD_REQUEST", needle);
@@ -131,7 +142,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
         best = logits [index] > logits [best] ? (int32_t) index : best;
     xinf_sampling_t greedy = { 0, 1, 0, 0, 0 }, hot = { 1.5f, 0.95f, 40, 1234, 3 };
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&greedy, NULL, NULL, 1, frame);
+    s_encode_row (&greedy, 0, 0, frame);
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);
     CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), sizeof (int32_t));
@@ -142,7 +153,7 @@ s_test_sampling (const uint8_t *wire, size_t size, const float *logits, size_t v
     CHECK (xinf_sampler_set (sampler, &hot) == 0);
     int32_t expected = xinf_sampler_sample (sampler, logits, vocab);
     xinf_sampler_destroy (&sampler);
-    xinf_samples_encode (&hot, NULL, NULL, 1, frame);
+    s_encode_row (&hot, 0, 0, frame);
     for (int again = 0; again < 2; again++) {
         reply = s_sampled_step (wire, size, frame, sizeof frame);
         CHECK (xinf_msg_is (reply, "TOKENS"));
@@ -197,7 +208,7 @@ s_adjusted_step (const void *wire, size_t size, const xinf_sampling_t *sampling,
                  const void *penalties, size_t penalties_size)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (sampling, logprobs, NULL, 1, frame);
+    s_encode_row (sampling, logprobs ? *logprobs : 0, 0, frame);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     xinf_msg_add_bytes (msg, wire, size);
     xinf_msg_add_bytes (msg, frame, sizeof frame);
@@ -290,7 +301,7 @@ s_test_logprobs (const uint8_t *wire, size_t size, const float *logits, size_t v
     xinf_msg_destroy (&reply);
     //  No word, no second frame
     uint8_t samples [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&hot, NULL, NULL, 1, samples);
+    s_encode_row (&hot, 0, 0, samples);
     reply = s_sampled_step (wire, size, samples, sizeof samples);
     CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 1);
     xinf_msg_destroy (&reply);
@@ -402,7 +413,7 @@ s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t 
     reply = s_penalized_step (wire, size, &greedy, frame, frame_size);
     xinf_msg_destroy (&reply);
     uint8_t plain [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (&greedy, NULL, NULL, 1, plain);
+    s_encode_row (&greedy, 0, 0, plain);
     reply = s_sampled_step (wire, size, plain, sizeof plain);
     CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), best);
     xinf_msg_destroy (&reply);
@@ -417,7 +428,7 @@ static xinf_msg_t *
 s_trimmed_step (const void *wire, size_t size, const xinf_sampling_t *sampling, uint32_t asked, float min_p)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (sampling, &asked, &min_p, 1, frame);
+    s_encode_row (sampling, asked, min_p, frame);
     return s_sampled_step (wire, size, frame, sizeof frame);
 }
 
@@ -476,7 +487,7 @@ s_test_min_p (const uint8_t *wire, size_t size, const float *logits, size_t voca
         memcpy (&bits, bad [at], 4);
         s_bad_sampling (wire, size, &hot, 10, bits, "samples[0].min_p");
     }
-    s_bad_sampling (wire, size, &hot, 11, 1, "samples[0].reserved");
+    s_bad_sampling (wire, size, &hot, 11, 1, "samples[0].score");
     free (trimmed);
 }
 
@@ -487,7 +498,7 @@ s_masked_step (const void *wire, size_t size, const xinf_sampling_t *sampling, u
                const size_t *sizes, size_t count)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (sampling, &asked, NULL, 1, frame);
+    s_encode_row (sampling, asked, 0, frame);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     xinf_msg_add_bytes (msg, wire, size);
     xinf_msg_add_bytes (msg, frame, sizeof frame);
@@ -598,6 +609,75 @@ s_test_masks (const uint8_t *wire, size_t size, const float *logits, size_t voca
     free (bits);
 }
 
+//  A scored row (SMPL score t + 1, prompt_logprobs): its token is t,
+//  whatever the sampling says, and its log-probabilities are t's and the
+//  most likely tokens' by the plain reference; a scored row without a
+//  logprobs word, or with biases or a mask, is refused naming it.
+static void
+s_test_scored (const uint8_t *wire, size_t size, const float *logits, size_t vocab)
+{
+    int32_t target = (int32_t) (vocab / 3);
+    xinf_sampling_t hot = { 1.5f, 0.95f, 0, 7, 0 };
+    xinf_sample_row_t row = xinf_sample_row (hot);
+    row.logprobs = 4;
+    row.score = target;
+    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    xinf_samples_encode (&row, 1, frame);
+    xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
+    CHECK_INT (s_token_of (reply), target);
+    xinf_logprobs_row_t report;
+    uint32_t asked = 4;
+    char error [256];
+    zframe_t *reports = xinf_msg_frame (reply, 1);
+    CHECK (reports && xinf_logprobs_decode (zframe_data (reports), zframe_size (reports), 1, &asked, vocab, &report,
+                                            error, sizeof error) == 0);
+    CHECK (fabsl ((long double) report.logprob - s_reference_logprob (logits, vocab, target)) < 1e-5L);
+    CHECK_INT (report.top [0].token, s_argmax (logits, vocab));
+    xinf_msg_destroy (&reply);
+    //  Refused: no logprobs word; a token past the vocabulary; biases; a mask
+    row.logprobs = 0;
+    xinf_samples_encode (&row, 1, frame);
+    reply = s_sampled_step (wire, size, frame, sizeof frame);
+    CHECK (xinf_msg_is (reply, "ERROR"));
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "samples[0].score");
+    xinf_msg_destroy (&reply);
+    row.logprobs = 1;
+    row.score = (int32_t) vocab;
+    xinf_samples_encode (&row, 1, frame);
+    reply = s_sampled_step (wire, size, frame, sizeof frame);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "samples[0].score");
+    xinf_msg_destroy (&reply);
+    xinf_logit_bias_t bias = { 3, 2.0f };
+    size_t penalties_size;
+    uint8_t *penalties = s_penalties_frame (0, 0, NULL, 0, &bias, 1, SIZE_MAX / 8, 0, &penalties_size);
+    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 };
+    row = xinf_sample_row (greedy);
+    row.logprobs = 1;
+    row.score = target;
+    xinf_samples_encode (&row, 1, frame);
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (msg, wire, size);
+    xinf_msg_add_bytes (msg, frame, sizeof frame);
+    xinf_msg_add_bytes (msg, penalties, penalties_size);
+    reply = s_ask (msg);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "a scored row takes no");
+    xinf_msg_destroy (&reply);
+    free (penalties);
+    uint32_t *bits = calloc (xinf_token_mask_words (vocab), sizeof (uint32_t));
+    bits [0] = 1;
+    xinf_token_masks_t *masks = xinf_token_masks_new (1, vocab);
+    CHECK (xinf_token_masks_add (masks, bits) == 0);
+    msg = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (msg, wire, size);
+    xinf_msg_add_bytes (msg, frame, sizeof frame);
+    xinf_msg_add_bytes (msg, xinf_token_masks_data (masks), xinf_token_masks_size (masks));
+    reply = s_ask (msg);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "a scored row takes no");
+    xinf_msg_destroy (&reply);
+    xinf_token_masks_destroy (&masks);
+    free (bits);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -658,6 +738,7 @@ main (int argc, char *argv [])
     s_test_logprobs (wire, size, logits, vocab);
     s_test_min_p (wire, size, logits, vocab);
     s_test_masks (wire, size, logits, vocab);
+    s_test_scored (wire, size, logits, vocab);
 
     //  Each field out of range, named
     reply = s_step (NULL, 0);

@@ -140,7 +140,8 @@ static int32_t
 s_token (s_side_t *side, const uint8_t *wire, size_t size, const xinf_sampling_t *sampling)
 {
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    xinf_samples_encode (sampling, NULL, NULL, 1, frame);
+    xinf_sample_row_t row = xinf_sample_row (*sampling);
+    xinf_samples_encode (&row, 1, frame);
     xinf_msg_t *step = xinf_msg_new ("STEP");
     xinf_msg_add_bytes (step, wire, size);
     xinf_msg_add_bytes (step, frame, sizeof frame);

@@ -91,8 +91,9 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
 {
     xinf_backend_t *backend = xinf_cpu_backend_new (setup->threads);
     xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, setup->n_blocks, 16, 8);
-    xinf_batcher_config_t config = { setup->n_blocks, 16, setup->max_seqs, setup->step_tokens, t->context,
-                                     setup->prefix_cache };
+    xinf_batcher_config_t config = { .n_blocks = setup->n_blocks, .block_tokens = 16, .max_seqs = setup->max_seqs,
+                                     .step_tokens = setup->step_tokens, .context = t->context,
+                                     .prefix_cache = setup->prefix_cache };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     CHECK (backend && cache && batcher && batch);
@@ -262,7 +263,8 @@ test_blocks (void)
 static void
 test_batch_checks (void)
 {
-    xinf_batcher_config_t config = { 4, 16, 2, 32, 1000, true };
+    xinf_batcher_config_t config = { .n_blocks = 4, .block_tokens = 16, .max_seqs = 2, .step_tokens = 32,
+                                     .context = 1000, .prefix_cache = true };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
     int32_t prompt [80] = { 0 };
     char error [256];
