@@ -20,7 +20,8 @@ struct _xinf_exec_sampling_t {
     const uint32_t **masks;           //  [max_rows]: each row's allowed tokens (NULL: all), in the STEP
     bool reporting;                   //  the step has a row that asks for logprobs
     xinf_logprobs_row_t *reports;     //  [max_rows], made at the first step that asks
-    double *weights;                  //  [vocab]: the scan's room
+    double *weights;                  //  [threads][vocab]: the scans' room
+    xinf_threadpool_t *pool;          //  host rows are adjusted on it (NULL: in turn)
     //  Sampling by the backend's op: the rows stay in its memory (the
     //  host rows themselves for the CPU). NULL: sampled on the host
     float *backend_logits;
@@ -184,23 +185,66 @@ s_host_row (xinf_exec_sampling_t *self, size_t row, const char *what, char *erro
     return host;
 }
 
-//  Room for the logprobs reports, made at the first step that asks; false
-//  when out of memory.
+void
+xinf_exec_sampling_set_pool (xinf_exec_sampling_t *self, xinf_threadpool_t *pool)
+{
+    free (self->weights);             //  made again for the pool's threads
+    self->weights = NULL;
+    self->pool = pool;
+}
+
+//  Room for the logprobs reports and the scans (a row of doubles a
+//  thread), made at the first step that asks; false when out of memory.
 static bool
 s_reports_room (xinf_exec_sampling_t *self)
 {
-    if (!self->reports) {
+    if (!self->reports)
         self->reports = calloc (self->max_rows, sizeof (xinf_logprobs_row_t));
-        self->weights = calloc (self->vocab, sizeof (double));
-    }
+    if (!self->weights)
+        self->weights = calloc ((size_t) xinf_threadpool_size (self->pool) * self->vocab, sizeof (double));
     return self->reports && self->weights;
 }
 
-//  Before sampling, each row that asks, in its host row (a device's row
-//  read into it first, and written back when changed): its biases and
-//  penalties; then its log-probabilities scanned (the model's
-//  distribution with those, before any sampling filter); then its token
-//  mask (constrained decoding); then min-p.
+//  Whether row 'row' needs adjusting before the draw, and whether its
+//  logits change ('*changes': a device's row is then written back).
+static bool
+s_adjusts (const xinf_exec_sampling_t *self, size_t row, bool *changes)
+{
+    bool penalize = self->penalized && xinf_penalty_active (&self->penalties [row]);
+    *changes = penalize || self->masks [row] || s_trims (self, row);
+    return *changes || (self->reporting && self->rows [row].logprobs);
+}
+
+//  Row 'row' adjusted in 'host', its host row ('weights': a scan's
+//  room): its biases and penalties; then its log-probabilities scanned
+//  (the model's distribution with those, before any sampling filter);
+//  then its token mask (constrained decoding); then min-p.
+static void
+s_adjust_row (xinf_exec_sampling_t *self, size_t row, float *host, double *weights)
+{
+    if (self->penalized && xinf_penalty_active (&self->penalties [row]))
+        xinf_penalty_apply (&self->penalties [row], host);
+    if (self->reporting && self->rows [row].logprobs)
+        xinf_logprobs_scan (host, self->vocab, &self->reports [row], weights);
+    if (self->masks [row])
+        xinf_token_mask_apply (self->masks [row], host, self->vocab);
+    if (s_trims (self, row))
+        xinf_sampler_min_p (host, self->vocab, self->rows [row].sampling.temperature, self->rows [row].min_p);
+}
+
+//  A pool task: row 'task', in place.
+static void
+s_adjust_task (void *arg, size_t task, int thread)
+{
+    xinf_exec_sampling_t *self = arg;
+    bool changes;
+    if (s_adjusts (self, task, &changes))
+        s_adjust_row (self, task, self->host_logits + task * self->vocab, self->weights + (size_t) thread * self->vocab);
+}
+
+//  Before sampling, each row that asks, in its host row: rows in host
+//  memory in place, spread over the pool; a device's rows one at a time,
+//  each read into its host row first and written back when changed.
 //  0, or -1 with the reason.
 static int
 s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
@@ -208,27 +252,26 @@ s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
     xinf_backend_t *be = self->backend;
     if (self->reporting && !s_reports_room (self))
         return xinf_fail (error, size, "out of memory for the step's log-probabilities");
+    size_t adjusted = 0;
     for (size_t row = 0; row < n_out; row++) {
-        bool penalize = self->penalized && xinf_penalty_active (&self->penalties [row]);
-        bool report = self->reporting && self->rows [row].logprobs;
-        bool trim = s_trims (self, row);
-        const uint32_t *mask = self->masks [row];
+        bool changes;
+        adjusted += s_adjusts (self, row, &changes);
         if (self->reporting)
             self->reports [row].asked = self->rows [row].logprobs;
-        if (!penalize && !report && !trim && !mask)
+    }
+    if (adjusted && !s_on_device (self)) {
+        xinf_threadpool_run (adjusted > 1 ? self->pool : NULL, n_out, s_adjust_task, self);
+        return 0;
+    }
+    for (size_t row = 0; adjusted && row < n_out; row++) {
+        bool changes;
+        if (!s_adjusts (self, row, &changes))
             continue;
         float *host = s_host_row (self, row, "sampling", error, size);
         if (!host)
             return -1;
-        if (penalize)
-            xinf_penalty_apply (&self->penalties [row], host);
-        if (report)
-            xinf_logprobs_scan (host, self->vocab, &self->reports [row], self->weights);
-        if (mask)
-            xinf_token_mask_apply (mask, host, self->vocab);
-        if (trim)
-            xinf_sampler_min_p (host, self->vocab, self->rows [row].sampling.temperature, self->rows [row].min_p);
-        if ((penalize || trim || mask) && s_on_device (self)
+        s_adjust_row (self, row, host, self->weights);
+        if (changes
         &&  be->ops->write (be, self->backend_logits + row * self->vocab, host, self->vocab * sizeof (float)))
             return xinf_fail (error, size, "sampling: logits row %zu could not be written to %s", row,
                               be->ops->name);

@@ -19,8 +19,10 @@
     in that order, in host memory: in place for the
     CPU; a row in a GPU's memory is read once, and written back when
     changed, one such row at a time, so that the step's logits and its
-    CUDA graphs stay where they were. The sampled token's logprob is
-    taken after the draw.
+    CUDA graphs stay where they were; rows in host memory are spread over
+    the CPU backend's pool (a scan of 152k logits takes about half a
+    millisecond, and a scored prompt asks up to 64 rows a step). The
+    sampled token's logprob is taken after the draw.
 */
 #ifndef XINF_EXEC_SAMPLING_H_INCLUDED
 #define XINF_EXEC_SAMPLING_H_INCLUDED
@@ -28,21 +30,26 @@
 #include "xinf.h"
 #include "xinf_backend.h"
 #include "xinf_logprobs.h"
+#include "xinf_threadpool.h"
 
 typedef struct _xinf_exec_sampling_t xinf_exec_sampling_t;
 
-//  Sampling of up to 'max_seqs' rows of 'vocab' logits for executor
+//  Sampling of up to 'max_rows' rows of 'vocab' logits for executor
 //  'name' on 'backend' (its sample op, when it has one and 'use_op'),
-//  beside the executor's host rows 'host_logits' (max_seqs x vocab, which
+//  beside the executor's host rows 'host_logits' (max_rows x vocab, which
 //  must outlive it). NULL when out of memory.
 xinf_exec_sampling_t *xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op,
-                                              float *host_logits, size_t max_seqs, size_t vocab);
+                                              float *host_logits, size_t max_rows, size_t vocab);
 void xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p);
+
+//  Adjusts rows in host memory on 'pool' (not owned; NULL: one after
+//  another on the caller's thread).
+void xinf_exec_sampling_set_pool (xinf_exec_sampling_t *self, xinf_threadpool_t *pool);
 
 //  Reads a STEP's sampling frame, its penalties frame and its token masks
 //  (each NULL: none; the masks stay in the STEP's frame until the run),
 //  one row per logits row of 'batch' (the batch frame: its header's
-//  n_out, at most max_seqs; the batch itself is checked by the step).
+//  n_out, at most max_rows; the batch itself is checked by the step).
 //  0, or -1 with the reason naming the field.
 int xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *samples, zframe_t *penalties,
                              zframe_t *masks, char *error, size_t error_size);

@@ -6,6 +6,7 @@
 #include "xinf_resources.h"
 #include "xinf_exec_device.h"
 #include "xinf_exec_sampling.h"
+#include "xinf_cpu_backend.h"
 #include "xinf_penalties.h"
 #include "xinf_token_mask.h"
 
@@ -178,6 +179,9 @@ s_start_serving (s_state_t *state)
     //  A follower rank computes no logits: it samples nothing
     state->sampling = state->logits ? xinf_exec_sampling_new (state->name, state->backend, state->rank == 0,
                                                               state->logits, state->max_rows, t->vocab) : NULL;
+    //  Host rows (the CPU's) are adjusted on the backend's threads
+    if (state->sampling && !state->device.cuda)
+        xinf_exec_sampling_set_pool (state->sampling, xinf_cpu_backend_pool (state->backend));
     if (!state->cache || !state->batch || !state->logits || !state->sampling) {
         xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
                     "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,

@@ -358,6 +358,12 @@ xinf_cpu_backend_new (int threads)
     return self;
 }
 
+xinf_threadpool_t *
+xinf_cpu_backend_pool (xinf_backend_t *backend)
+{
+    return s_cpu (backend)->pool;
+}
+
 void
 xinf_cpu_backend_set_pool (xinf_backend_t *backend, xinf_threadpool_t *pool)
 {

@@ -21,6 +21,10 @@ xinf_backend_t *xinf_cpu_backend_new (int threads);
 //  the pool must outlive it.
 xinf_backend_t *xinf_cpu_backend_new_on (xinf_threadpool_t *pool);
 
+//  The pool the backend's ops run on (NULL: the calling thread alone), for
+//  host work beside them (the executor's logits rows).
+xinf_threadpool_t *xinf_cpu_backend_pool (xinf_backend_t *backend);
+
 //  Runs the backend's later calls on 'pool' (not owned; NULL: the calling
 //  thread). Not while a call runs.
 void xinf_cpu_backend_set_pool (xinf_backend_t *backend, xinf_threadpool_t *pool);

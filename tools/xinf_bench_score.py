@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""xinf-bench-score: what scoring a prompt costs (GENERATE prompt_logprobs,
+the completions' echo with logprobs that lm-evaluation-harness sends)
+against prefilling the same prompt, in one run on one local node.
+
+    python3 tools/xinf_bench_score.py BUILD_DIR [MODEL.gguf] [--preset qwen2.5-0.5b] [--type q8_0]
+                                      [--prompt 512] [--rounds 3] [--threads 2] [--top 1]
+
+Each round sends a prompt of --prompt random token ids (new ones every
+time, so the prefix cache serves none) as a plain request (max_tokens 1:
+the prefill and one token) and as a scored one (prompt_logprobs --top,
+max_tokens 1), alternately, and prints each one's prompt tokens per
+second and the ratio scored / plain, with the median over the rounds. A
+scored prompt runs every position through the output layer and the
+log-probability scan, in steps of at most the executor's max_rows (64)
+rows; a plain one only its last. Without MODEL it makes the --preset
+shape with xinf-make-model (random weights).
+"""
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from xinf_benchlib import start, wait_for  # noqa: E402
+from xinf_client import XinfClient, XinfError  # noqa: E402
+
+
+def make_model(build_dir, path, preset, weight_type):
+    subprocess.run([os.path.join(build_dir, "tools", "xinf-make-model"), "-o", path, "--preset", preset,
+                    "--type", weight_type], check=True, capture_output=True, timeout=900)
+
+
+def timed(client, uid, ids, top):
+    started = time.monotonic()
+    reply = client.generate(uid, prompt_tokens=ids, max_tokens=1, timeout_ms=600000,
+                            prompt_logprobs=top)
+    took = time.monotonic() - started
+    if top is not None and len(reply.get("prompt_logprobs", [])) != len(ids):
+        raise SystemExit(f"xinf-bench-score: {len(reply.get('prompt_logprobs', []))} entries for {len(ids)} tokens")
+    return len(ids) / took
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("build_dir")
+    parser.add_argument("model", nargs="?")
+    parser.add_argument("--preset", default="qwen2.5-0.5b")
+    parser.add_argument("--type", default="q8_0")
+    parser.add_argument("--prompt", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--top", type=int, default=1, choices=range(21))
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="xinf-bench-score-")
+    path = args.model
+    if not path:
+        path = os.path.join(workdir, f"{args.preset}-{args.type}.gguf")
+        make_model(args.build_dir, path, args.preset, args.type)
+    port = 20000 + os.getpid() % 20000
+    endpoint = f"tcp://127.0.0.1:{port}"
+    log = open(os.path.join(workdir, "node.log"), "w")
+    node = start([os.path.join(args.build_dir, "tools", "xinf-node"), "--role=local", "-p", str(port),
+                  "--bind", "127.0.0.1", "--http-port", "0", "--model-dir", os.path.dirname(os.path.abspath(path))],
+                 log)
+    client = XinfClient(endpoint, timeout_ms=5000)
+    try:
+        wait_for("xinf-bench-score", "the node", 30, lambda: _pong(client))
+        wait_for("xinf-bench-score", "its worker", 30,
+                 lambda: any(w["state"] == "alive" for w in client.cluster_info()["workers"]))
+        client.launch("m", os.path.abspath(path), threads=args.threads)
+        client.wait_ready("m")
+        client.generate("m", prompt="x", max_tokens=1)      # warm
+        rng = random.Random(1)
+        plain, scored = [], []
+        for round_index in range(args.rounds):
+            ids = [rng.randrange(256, 5000) for _ in range(args.prompt)]
+            plain.append(timed(client, "m", ids, None))
+            ids = [rng.randrange(256, 5000) for _ in range(args.prompt)]
+            scored.append(timed(client, "m", ids, args.top))
+            print(f"round {round_index + 1}: plain {plain[-1]:.1f} tok/s, scored {scored[-1]:.1f} tok/s, "
+                  f"ratio {scored[-1] / plain[-1]:.2f}", flush=True)
+        ratios = [s / p for s, p in zip(scored, plain)]
+        print(f"{os.path.basename(path)}, prompt {args.prompt}, top {args.top}, {args.threads} threads: "
+              f"plain {statistics.median(plain):.1f} tok/s, scored {statistics.median(scored):.1f} tok/s, "
+              f"scored / plain median {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
+    except XinfError as error:
+        raise SystemExit(f"xinf-bench-score: {error}")
+    finally:
+        client.close()
+        node.terminate()
+        node.wait(30)
+        log.close()
+
+
+def _pong(client):
+    try:
+        client.ping()
+        return True
+    except XinfError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
