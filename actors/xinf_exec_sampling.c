@@ -116,14 +116,17 @@ s_trims (const xinf_exec_sampling_t *self, size_t row)
 }
 
 //  A scored row (a prompt token's log-probability) reports the model's
-//  own distribution: no biases, penalties or mask. 0, or -1 naming the row.
+//  own distribution: no biases, penalties, mask or min-p. 0, or -1 naming
+//  the row.
 static int
 s_check_scored (const xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
 {
     for (size_t row = 0; row < n_out; row++)
         if (self->rows [row].score >= 0
-        &&  ((self->penalized && xinf_penalty_active (&self->penalties [row])) || self->masks [row])) {
-            snprintf (error, size, "field 'samples[%zu].score': a scored row takes no biases, penalties or mask", row);
+        &&  ((self->penalized && xinf_penalty_active (&self->penalties [row])) || self->masks [row]
+             || self->rows [row].min_p > 0)) {
+            snprintf (error, size, "field 'samples[%zu].score': a scored row takes no biases, penalties, mask "
+                      "or min_p", row);
             return -1;
         }
     return 0;

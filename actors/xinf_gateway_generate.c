@@ -94,7 +94,7 @@ s_echo (xinf_gw_request_t *request, const char *text, size_t size)
 static bool
 s_echo_scored (const xinf_gw_oai_t *oai)
 {
-    return oai->echo && (oai->logprobs || oai->prompt_tokens || oai->zero_tokens);
+    return oai->echo && (oai->logprobs || oai->prompt_tokens);
 }
 
 //  The first token brought the prompt's tokens (GENERATE prompt_logprobs):

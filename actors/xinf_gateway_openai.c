@@ -623,6 +623,12 @@ s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
     json_t *suffix = json_object_get (root, "suffix");
     if (!chat && suffix && !json_is_null (suffix) && !(json_is_string (suffix) && json_string_length (suffix) == 0))
         return xinf_gw_error_bad (error, "suffix", "a suffix (insertion) is not supported by this server");
+    //  vLLM's own form of the prompt's log-probabilities (with each
+    //  token's rank) is not given: OpenAI's echo with logprobs is
+    json_t *prompt_logprobs = json_object_get (root, "prompt_logprobs");
+    if (prompt_logprobs && !json_is_null (prompt_logprobs))
+        return xinf_gw_error_bad (error, "prompt_logprobs", "is not supported in vLLM's form: ask /v1/completions "
+                                  "with echo and logprobs for the prompt's log-probabilities");
     return 0;
 }
 

@@ -363,7 +363,7 @@ static void
 s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_logprobs_row_t *report)
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
-    if (request->max_tokens == 0) {            //  prompt_logprobs alone: the prompt is scored
+    if (request->max_tokens == 0) {            //  the prompt alone: prefilled (scored), nothing generated
         xinf_msg_t *done = xinf_request_done_msg (request, state->tokenizer, "length");
         xinf_replica_send_up (ctx, &done);
         xinf_replica_drop (state, request->id);

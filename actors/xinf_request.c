@@ -374,8 +374,6 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     if (!check->failed && !((float) generate.top_p > 0))      //  sampled as a float: 1e-50 is 0 there
         xinf_check_fail (check, "field 'top_p' must be in (0, 1] (at least %g), got %g", (double) FLT_MIN,
                          generate.top_p);
-    if (!check->failed && generate.max_tokens == 0 && !generate.has_prompt_logprobs)
-        xinf_check_fail (check, "field 'max_tokens' is 0: only a request with prompt_logprobs may generate nothing");
     self->id = run.request;
     //  More than the context can hold ends with finish_reason "context"
     self->max_tokens = generate.max_tokens > context ? context : generate.max_tokens;

@@ -37,8 +37,7 @@ s_check_size (const xinf_value_t *body, xinf_check_t *check, const char **code)
 }
 
 //  What the schema cannot say: one of prompt and prompt_tokens, top_p
-//  above 0, max_tokens 0 only to score the prompt, token ids below the
-//  vocabulary.
+//  above 0, token ids below the vocabulary.
 static void
 s_check_rules (const xinf_client_msg_generate_t *generate, uint64_t vocab, xinf_check_t *check)
 {
@@ -50,9 +49,6 @@ s_check_rules (const xinf_client_msg_generate_t *generate, uint64_t vocab, xinf_
     if (!((float) generate->top_p > 0))    //  sampled as a float: 1e-50 is 0 there
         xinf_check_fail (check, "field 'top_p' must be in (0, 1] (at least %g), got %g", (double) FLT_MIN,
                          generate->top_p);
-    else
-    if (generate->max_tokens == 0 && !generate->has_prompt_logprobs)
-        xinf_check_fail (check, "field 'max_tokens' is 0: only a request with prompt_logprobs may generate nothing");
     const xinf_value_t *ids = generate->prompt_tokens;
     for (size_t index = 0; vocab && ids && !check->failed && index < xinf_value_count (ids); index++)
         if (xinf_value_uint (xinf_array_at (ids, index)) >= vocab)

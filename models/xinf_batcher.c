@@ -190,11 +190,11 @@ xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
             return true;
         }
     s_seq_t *seq = s_unlink_waiting (self, id);
-    if (seq) {
-        s_release_blocks (self, seq);
-        s_seq_destroy (&seq);
-    }
-    return seq != NULL;
+    if (!seq)
+        return false;
+    s_release_blocks (self, seq);
+    s_seq_destroy (&seq);
+    return true;
 }
 
 //  Back to the head of the queue, to be recomputed from its tokens so far.
@@ -340,11 +340,16 @@ s_schedule_decodes (xinf_batcher_t *self, size_t budget)
     return used;
 }
 
-//  Prompt chunks: of running sequences, then of newly admitted ones.
+//  Prompt chunks: of running sequences, then of newly admitted ones. A
+//  sequence is admitted only while every running prompt is scheduled to
+//  its end: a prompt cut short (by the budget, its blocks or the step's
+//  rows) holds its blocks, and two such prompts could hold them all with
+//  neither able to go on (prompts never preempt; decodes do).
 static size_t
 s_schedule_prompts (xinf_batcher_t *self, size_t budget)
 {
     size_t used = 0;
+    bool whole = true;                //  every running prompt scheduled to its end
     for (size_t index = 0; index < self->n_running && used < budget; index++) {
         s_seq_t *seq = self->running [index];
         size_t left = seq->count - seq->computed;
@@ -353,8 +358,9 @@ s_schedule_prompts (xinf_batcher_t *self, size_t budget)
         seq->take = s_fit (self, seq, s_rows_fit (self, seq, left < budget - used ? left : budget - used));
         used += seq->take;
         self->rows_left -= s_rows (seq, seq->take);
+        whole = whole && seq->take == left;
     }
-    while (self->waiting && self->n_running < self->config.max_seqs && used < budget) {
+    while (whole && self->waiting && self->n_running < self->config.max_seqs && used < budget) {
         s_seq_t *seq = self->waiting;
         if (seq->n_blocks == 0)
             s_match_prefix (self, seq);
@@ -369,6 +375,7 @@ s_schedule_prompts (xinf_batcher_t *self, size_t budget)
         s_insert_running (self, seq);
         used += take;
         self->rows_left -= s_rows (seq, take);
+        whole = take == left;
     }
     return used;
 }

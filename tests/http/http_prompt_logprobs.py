@@ -99,8 +99,10 @@ def scenario_prompt_logprobs(gateway, prompt):
     check(not errors and len(results) == 6, f"six requests together: {errors}")
     check(all(results[index] == solo for index in (1, 3, 5)), "a scored prompt beside others: as alone")
 
-    # Refusals: max_tokens 0 without prompt_logprobs; out of range; too large at once
-    generate_refused(gateway, {"uid": "m", "prompt": "x", "max_tokens": 0}, "only a request with prompt_logprobs")
+    # Refusals: out of range; too large at once
+    prefilled = generate(gateway, prompt_tokens=whole, max_tokens=0)
+    check(prefilled["tokens"] == [] and prefilled["finish_reason"] == "length" and "prompt_logprobs" not in prefilled,
+          f"max_tokens 0 alone: the prompt prefilled, nothing generated: {prefilled}")
     generate_refused(gateway, {"uid": "m", "prompt": "x", "max_tokens": 1, "prompt_logprobs": 21}, "prompt_logprobs")
     try:
         generate(gateway, prompt_tokens=(whole * 100)[:2000], max_tokens=1, prompt_logprobs=20)

@@ -94,6 +94,7 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "logprobs": True}, "must be an integer", "logprobs"),
     ({"model": "m", "prompt": "x", "logprobs": 1.5}, "must be an integer", "logprobs"),
     ({"model": "m", "prompt": "x", "echo": "yes"}, "true or false", "echo"),
+    ({"model": "m", "prompt": "x", "prompt_logprobs": 1}, "echo and logprobs", "prompt_logprobs"),
     ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "yaml"}}, "not text, json_object or json_schema", "response_format"),
     ({"model": "m", "prompt": "x", "frequency_penalty": 2.5}, "between -2 and 2", "frequency_penalty"),

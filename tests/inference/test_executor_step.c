@@ -674,6 +674,11 @@ s_test_scored (const uint8_t *wire, size_t size, const float *logits, size_t voc
     reply = s_ask (msg);
     CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "a scored row takes no");
     xinf_msg_destroy (&reply);
+    row.min_p = 0.5f;                         //  and no min-p
+    xinf_samples_encode (&row, 1, frame);
+    reply = s_sampled_step (wire, size, frame, sizeof frame);
+    CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), "a scored row takes no");
+    xinf_msg_destroy (&reply);
     xinf_token_masks_destroy (&masks);
     free (bits);
 }

@@ -185,10 +185,53 @@ test_no_prefix_for_scored (void)
     xinf_batcher_destroy (&batcher);
 }
 
+//  A scored prompt cut short by max_rows (the step's budget left over)
+//  admits no sequence beside it: two prompts holding every block mid-way,
+//  neither able to go on, would stall the replica for good (found by a
+//  review's randomized harness). Both run to their end.
+static void
+test_no_stall_beside_scored (void)
+{
+    xinf_batcher_config_t config = { .n_blocks = 8, .block_tokens = 16, .max_seqs = 2, .step_tokens = 64,
+                                     .context = 128, .prefix_cache = true, .max_rows = 16 };
+    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t prompt [100];
+    for (int32_t pos = 0; pos < 100; pos++)
+        prompt [pos] = pos;
+    char error [256];
+    CHECK (xinf_batcher_add (batcher, 1, prompt, 100, error, sizeof error) == 0);
+    CHECK (xinf_batcher_score_prompt (batcher, 1) == 0);
+    prompt [0] = 77;
+    CHECK (xinf_batcher_add (batcher, 2, prompt, 100, error, sizeof error) == 0);
+    const uint64_t *ids;
+    size_t n_out, left = 2, generated [3] = { 0 };
+    for (int step = 0; left && step < 200; step++) {
+        CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &n_out));
+        xinf_batcher_commit (batcher);
+        const int32_t *scores = xinf_batcher_scores (batcher);
+        for (size_t row = 0; row < n_out; row++) {
+            if (scores [row] >= 0)
+                continue;
+            if (++generated [ids [row]] == 20) {
+                CHECK (xinf_batcher_remove (batcher, ids [row]));
+                left--;
+            }
+            else
+                CHECK (xinf_batcher_append (batcher, ids [row], 5) == 0);
+        }
+    }
+    CHECK_INT (left, 0);
+    CHECK (xinf_batcher_stats (batcher).preemptions > 0);     //  the blocks were short
+    xinf_batch_buf_destroy (&batch);
+    xinf_batcher_destroy (&batcher);
+}
+
 int
 main (void)
 {
     RUN (test_scores);
     RUN (test_no_prefix_for_scored);
+    RUN (test_no_stall_beside_scored);
     return 0;
 }
