@@ -12,7 +12,9 @@ figures (every ratio taken against a baseline measured in the same run).
                      tokens/s, the bandwidth bound's parts, batched
                      decode, a table of op times (every op of the
                      model's steps counted);
-  xinf-bench-runtime --json: xinf against raw libzmq, ratios present."""
+  xinf-bench-runtime --json: xinf against raw libzmq, ratios present;
+  xinf_bench_score.py --prompt 40 --rounds 2: scored against plain
+                     prompts, a line a round and the median ratio."""
 import json
 import os
 import subprocess
@@ -96,6 +98,17 @@ def runtime(build_dir):
     return "runtime: xinf beside raw libzmq"
 
 
+def score(build_dir, model):
+    output = run([sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                                               "xinf_bench_score.py"),
+                  build_dir, model, "--prompt", "40", "--rounds", "2", "--threads", "1"], timeout=300)
+    rounds = [line for line in output.splitlines() if line.startswith("round ")]
+    check(len(rounds) == 2 and all("plain" in line and "scored" in line and "ratio" in line for line in rounds),
+          f"score: a line a round: {output[-1500:]}")
+    check("scored / plain median" in output, f"score: the median ratio: {output[-1500:]}")
+    return "score: scored beside plain prompts"
+
+
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-bench-smoke-") as workdir:
@@ -104,7 +117,8 @@ def main():
                         "--layers", "2", "--heads", "4", "--kv-heads", "2", "--ffn", "128", "--vocab", "512",
                         "--context", "256", "--tokenizer", "gpt2", "-o", model],
                        check=True, capture_output=True, timeout=120)
-        said = [serve(build_dir, model), batch(build_dir, model), generate(build_dir, model), runtime(build_dir)]
+        said = [serve(build_dir, model), batch(build_dir, model), generate(build_dir, model), runtime(build_dir),
+                score(build_dir, model)]
     print("PASS: the benchmarks run and report their figures: " + "; ".join(said))
 
 

@@ -5,6 +5,7 @@ against prefilling the same prompt, in one run on one local node.
 
     python3 tools/xinf_bench_score.py BUILD_DIR [MODEL.gguf] [--preset qwen2.5-0.5b] [--type q8_0]
                                       [--prompt 512] [--rounds 3] [--threads 2] [--top 1]
+                                      [--llamacpp tools/llamacpp/native/build/bin]
 
 Each round sends a prompt of --prompt random token ids (new ones every
 time, so the prefix cache serves none) as a plain request (max_tokens 1:
@@ -15,10 +16,19 @@ scored prompt runs every position through the output layer and the
 log-probability scan, in steps of at most the executor's max_rows (64)
 rows; a plain one only its last. Without MODEL it makes the --preset
 shape with xinf-make-model (random weights).
+
+With --llamacpp (a native build's bin: sh tools/llamacpp/build-native.sh)
+each round also runs llama.cpp's llama-perplexity on the same file and
+threads with a context of --prompt tokens (it computes the logits of
+every position of two such chunks, as a scored prompt does, and scores
+their second halves), and prints its prompt tokens per second and the
+ratio xinf scored / llama-perplexity.
 """
 import argparse
 import os
 import random
+import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -45,6 +55,25 @@ def timed(client, uid, ids, top):
     return len(ids) / took
 
 
+def llama_perplexity(binary_dir, path, workdir, prompt, threads):
+    """llama-perplexity's prompt tokens per second over two chunks of 'prompt' tokens."""
+    text = os.path.join(workdir, "text.txt")
+    if not os.path.exists(text):
+        rng = random.Random(2)
+        words = ["the", "model", "of", "a", "quick", "brown", "fox", "scores", "every", "token", "in", "prompts",
+                 "while", "servers", "answer", "many", "users", "at", "once"]
+        with open(text, "w") as file:
+            file.write(" ".join(rng.choice(words) for _ in range(prompt * 8)))
+    result = subprocess.run([os.path.join(binary_dir, "llama-perplexity"), "-m", path, "-f", text, "-c", str(prompt),
+                             "-b", str(prompt), "-t", str(threads), "--chunks", "2"],
+                            capture_output=True, text=True, timeout=1800)
+    match = re.search(r"prompt eval time =\s*([0-9.]+) ms /\s*([0-9]+) tokens", result.stdout + result.stderr)
+    if result.returncode != 0 or not match:
+        raise SystemExit(f"xinf-bench-score: llama-perplexity failed ({result.returncode}): "
+                         f"{(result.stdout + result.stderr)[-1500:]}")
+    return int(match.group(2)) / (float(match.group(1)) / 1000)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("build_dir")
@@ -55,13 +84,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--top", type=int, default=1, choices=range(21))
+    parser.add_argument("--llamacpp", help="a native llama.cpp build's bin directory (llama-perplexity)")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="xinf-bench-score-")
     path = args.model
     if not path:
         path = os.path.join(workdir, f"{args.preset}-{args.type}.gguf")
         make_model(args.build_dir, path, args.preset, args.type)
-    port = 20000 + os.getpid() % 20000
+    with socket.socket() as probe:           #  a free port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     endpoint = f"tcp://127.0.0.1:{port}"
     log = open(os.path.join(workdir, "node.log"), "w")
     node = start([os.path.join(args.build_dir, "tools", "xinf-node"), "--role=local", "-p", str(port),
@@ -75,19 +107,29 @@ def main():
         client.launch("m", os.path.abspath(path), threads=args.threads)
         client.wait_ready("m")
         client.generate("m", prompt="x", max_tokens=1)      # warm
+        vocab = next(model["vocab"] for model in client.list_models() if model["uid"] == "m")
         rng = random.Random(1)
-        plain, scored = [], []
+        plain, scored, peer = [], [], []
         for round_index in range(args.rounds):
-            ids = [rng.randrange(256, 5000) for _ in range(args.prompt)]
+            ids = [rng.randrange(3, vocab) for _ in range(args.prompt)]
             plain.append(timed(client, "m", ids, None))
-            ids = [rng.randrange(256, 5000) for _ in range(args.prompt)]
+            ids = [rng.randrange(3, vocab) for _ in range(args.prompt)]
             scored.append(timed(client, "m", ids, args.top))
-            print(f"round {round_index + 1}: plain {plain[-1]:.1f} tok/s, scored {scored[-1]:.1f} tok/s, "
-                  f"ratio {scored[-1] / plain[-1]:.2f}", flush=True)
+            line = (f"round {round_index + 1}: plain {plain[-1]:.1f} tok/s, scored {scored[-1]:.1f} tok/s, "
+                    f"ratio {scored[-1] / plain[-1]:.2f}")
+            if args.llamacpp:
+                peer.append(llama_perplexity(args.llamacpp, os.path.abspath(path), workdir, args.prompt,
+                                             args.threads))
+                line += f"; llama-perplexity {peer[-1]:.1f} tok/s, xinf scored / it {scored[-1] / peer[-1]:.2f}"
+            print(line, flush=True)
         ratios = [s / p for s, p in zip(scored, plain)]
         print(f"{os.path.basename(path)}, prompt {args.prompt}, top {args.top}, {args.threads} threads: "
               f"plain {statistics.median(plain):.1f} tok/s, scored {statistics.median(scored):.1f} tok/s, "
               f"scored / plain median {statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
+        if peer:
+            versus = [s / p for s, p in zip(scored, peer)]
+            print(f"llama-perplexity {statistics.median(peer):.1f} tok/s; xinf scored / llama-perplexity median "
+                  f"{statistics.median(versus):.2f} ({min(versus):.2f}-{max(versus):.2f})")
     except XinfError as error:
         raise SystemExit(f"xinf-bench-score: {error}")
     finally:

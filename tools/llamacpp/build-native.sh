@@ -10,7 +10,7 @@
 #   OUT defaults to tools/llamacpp/native (git-ignored): OUT/npm holds the
 #   package, OUT/src the clone, OUT/build the build; the programs end up in
 #   OUT/build/bin (llama-batched-bench, llama-bench, llama-quantize,
-#   llama-completion). A second run with the same package version and flags
+#   llama-completion, llama-perplexity). A second run with the same package version and flags
 #   returns at once. Environment: NODE_LLAMA_CPP_VERSION (default 3.22.1),
 #   JOBS (default: the number of CPUs).
 set -eu
@@ -19,7 +19,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/native}
 VERSION=${NODE_LLAMA_CPP_VERSION:-3.22.1}
 JOBS=${JOBS:-$(nproc)}
-TARGETS="llama-batched-bench llama-bench llama-quantize llama-completion"
+TARGETS="llama-batched-bench llama-bench llama-quantize llama-completion llama-perplexity"
 FLAGS="-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF \
  -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_UI=OFF \
  -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TESTS=OFF \
