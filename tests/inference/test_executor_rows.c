@@ -8,7 +8,7 @@
 
         test_executor_rows PATH/TO/xinf-make-model
 */
-#include "test_unit.h"
+#include "test_executor_ask.h"
 #include "xinf_executor.h"
 #include "xinf_batch.h"
 #include "xinf_samples.h"
@@ -24,17 +24,7 @@ static xinf_dealer_t *s_dealer;
 static xinf_msg_t *
 s_ask (xinf_msg_t *msg)
 {
-    char error [256];
-    CHECK (xinf_dealer_send (s_dealer, &msg) == 0);
-    int64_t deadline = zclock_mono () + 30000;
-    while (zclock_mono () < deadline) {
-        xinf_msg_t *reply = xinf_dealer_recv (s_dealer, 1000, error, sizeof error);
-        if (reply && !xinf_msg_is (reply, "LOAD_PROGRESS") && !xinf_msg_is (reply, "JOINED"))
-            return reply;
-        xinf_msg_destroy (&reply);
-    }
-    CHECK (!"no answer from the executor within 30 s");
-    return NULL;
+    return test_executor_ask (s_dealer, msg);
 }
 
 //  TOKENS positions of one sequence (blocks 0-2), every one a logits row.
