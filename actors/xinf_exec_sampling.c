@@ -10,7 +10,8 @@
 struct _xinf_exec_sampling_t {
     xinf_backend_t *backend;
     size_t max_rows, vocab;
-    float *host_logits;               //  [max_rows][vocab], the executor's
+    float *host_logits;               //  [host_rows][vocab], grown to max_rows when a step asks
+    size_t host_rows;
     xinf_sample_row_t *rows;          //  [max_rows]: a step's sampling frame
     xinf_sampling_t *samples;         //  [max_rows]: its rows' sampling, for the backend's op
     xinf_penalty_t *penalties;        //  [max_rows]: its penalties, when it has them
@@ -36,7 +37,7 @@ s_start_op (xinf_exec_sampling_t *self, const char *name)
     xinf_backend_t *be = self->backend;
     self->uniforms = calloc (self->max_rows, sizeof (double));
     if (self->uniforms && be->host_memory)
-        self->backend_logits = self->host_logits;
+        self->backend_logits = self->host_logits;       //  moved with them when they grow
     else
     if (self->uniforms)
         self->backend_logits = (float *) be->ops->alloc (be, self->max_rows * self->vocab * sizeof (float));
@@ -46,20 +47,23 @@ s_start_op (xinf_exec_sampling_t *self, const char *name)
 }
 
 xinf_exec_sampling_t *
-xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, float *host_logits, size_t max_rows,
+xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op, size_t first_rows, size_t max_rows,
                         size_t vocab)
 {
     xinf_exec_sampling_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
+    //  A device's rows are read into host rows: all of them from the start
+    size_t host_rows = backend->host_memory && first_rows < max_rows ? first_rows : max_rows;
     *self = (xinf_exec_sampling_t) {
-        .backend = backend, .max_rows = max_rows, .vocab = vocab, .host_logits = host_logits,
+        .backend = backend, .max_rows = max_rows, .vocab = vocab, .host_rows = host_rows,
+        .host_logits = calloc (host_rows * vocab, sizeof (float)),
         .rows = calloc (max_rows, sizeof (xinf_sample_row_t)), .samples = calloc (max_rows, sizeof (xinf_sampling_t)),
         .penalties = calloc (max_rows, sizeof (xinf_penalty_t)), .tokens = calloc (max_rows, sizeof (int32_t)),
         .sampler = xinf_sampler_new (0, 0, 1, 0),
         .masks = (const uint32_t **) calloc (max_rows, sizeof (uint32_t *))
     };
-    if (!self->rows || !self->samples || !self->penalties || !self->tokens || !self->sampler
+    if (!self->host_logits || !self->rows || !self->samples || !self->penalties || !self->tokens || !self->sampler
     ||  !self->masks) {
         xinf_exec_sampling_destroy (&self);
         return NULL;
@@ -77,6 +81,7 @@ xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p)
         if (self->backend_logits && self->backend_logits != self->host_logits)
             self->backend->ops->free (self->backend, self->backend_logits);
         free (self->uniforms);
+        free (self->host_logits);
         free (self->rows);
         free (self->samples);
         free (self->penalties);
@@ -160,10 +165,35 @@ xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *
     return s_check_scored (self, n_out, error, error_size);
 }
 
-float *
-xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample)
+//  Host rows for 'rows' rows: grown when fewer (the host backend's rows
+//  move with them); false when out of memory.
+static bool
+s_host_room (xinf_exec_sampling_t *self, size_t rows)
 {
+    if (rows <= self->host_rows)
+        return true;
+    float *grown = realloc (self->host_logits, rows * self->vocab * sizeof (float));
+    if (!grown)
+        return false;
+    if (self->backend_logits == self->host_logits)
+        self->backend_logits = grown;
+    self->host_logits = grown;
+    self->host_rows = rows;
+    return true;
+}
+
+float *
+xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample, size_t n_out)
+{
+    if (n_out > self->max_rows || !s_host_room (self, n_out))
+        return NULL;
     return sample && self->backend_logits ? self->backend_logits : self->host_logits;
+}
+
+const float *
+xinf_exec_sampling_host_rows (const xinf_exec_sampling_t *self)
+{
+    return self->host_logits;
 }
 
 //  Whether the step's rows are in a device's memory (not the host's).

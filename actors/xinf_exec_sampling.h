@@ -35,11 +35,12 @@
 typedef struct _xinf_exec_sampling_t xinf_exec_sampling_t;
 
 //  Sampling of up to 'max_rows' rows of 'vocab' logits for executor
-//  'name' on 'backend' (its sample op, when it has one and 'use_op'),
-//  beside the executor's host rows 'host_logits' (max_rows x vocab, which
-//  must outlive it). NULL when out of memory.
+//  'name' on 'backend' (its sample op, when it has one and 'use_op'). Its
+//  host rows are made for 'first_rows' rows where the backend's memory is
+//  the host's, and grow when a step asks more (a scored prompt); for a
+//  device, for max_rows. NULL when out of memory.
 xinf_exec_sampling_t *xinf_exec_sampling_new (const char *name, xinf_backend_t *backend, bool use_op,
-                                              float *host_logits, size_t max_rows, size_t vocab);
+                                              size_t first_rows, size_t max_rows, size_t vocab);
 void xinf_exec_sampling_destroy (xinf_exec_sampling_t **self_p);
 
 //  Adjusts rows in host memory on 'pool' (not owned; NULL: one after
@@ -54,9 +55,13 @@ void xinf_exec_sampling_set_pool (xinf_exec_sampling_t *self, xinf_threadpool_t 
 int xinf_exec_sampling_read (xinf_exec_sampling_t *self, zframe_t *batch, zframe_t *samples, zframe_t *penalties,
                              zframe_t *masks, char *error, size_t error_size);
 
-//  Where a step writes its logits: the backend's memory when its rows are
-//  to be sampled ('sample') by its op, else the host rows.
-float *xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample);
+//  Where a step of 'n_out' rows writes its logits: the backend's memory
+//  when its rows are to be sampled ('sample') by its op, else the host
+//  rows (grown for them first). NULL when out of memory or n_out is over
+//  max_rows.
+float *xinf_exec_sampling_logits (xinf_exec_sampling_t *self, bool sample, size_t n_out);
+//  The host rows (a step without sampling: LOGITS's).
+const float *xinf_exec_sampling_host_rows (const xinf_exec_sampling_t *self);
 
 //  The step's 'n_out' rows adjusted and sampled (as the last read said);
 //  0, or -1 with the reason.

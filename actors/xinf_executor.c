@@ -17,7 +17,7 @@
 #define XINF_BLOCK_TOKENS   16        //  positions per KV block
 #define XINF_MAX_SEQS       16        //  default sequences a step may carry
 #define XINF_STEP_TOKENS    256       //  default tokens a step may carry
-#define XINF_SCORE_ROWS     64        //  logits rows a step may ask beyond max_seqs (scored prompts)
+#define XINF_SCORE_ROWS_GPU 64        //  logits rows a GPU's step may ask (scored prompts); the CPU's: step_tokens
 
 typedef struct {
     char name [XINF_SENDER_MAX + 1];
@@ -47,7 +47,6 @@ typedef struct {
     xinf_kv_cache_t *cache;
     xinf_batch_limits_t limits;
     xinf_batch_buf_t *batch;
-    float *logits;                   //  [max_rows][vocab], the host's (LOGITS answers)
     xinf_exec_sampling_t *sampling;  //  a step's sampling (TOKENS answers)
     //  A rank of a tensor-parallel replica (n_ranks > 1)
     int rank, n_ranks;
@@ -175,14 +174,13 @@ s_start_serving (s_state_t *state)
     size_t n_blocks = s_kv_blocks (state, t);
     state->cache = xinf_kv_cache_new (t, state->backend, n_blocks, XINF_BLOCK_TOKENS, state->step_tokens);
     state->batch = xinf_batch_buf_new ();
-    state->logits = calloc (state->max_rows * t->vocab, sizeof (float));
     //  A follower rank computes no logits: it samples nothing
-    state->sampling = state->logits ? xinf_exec_sampling_new (state->name, state->backend, state->rank == 0,
-                                                              state->logits, state->max_rows, t->vocab) : NULL;
+    state->sampling = xinf_exec_sampling_new (state->name, state->backend, state->rank == 0, state->max_seqs,
+                                              state->max_rows, t->vocab);
     //  Host rows (the CPU's) are adjusted on the backend's threads
     if (state->sampling && !state->device.cuda)
         xinf_exec_sampling_set_pool (state->sampling, xinf_cpu_backend_pool (state->backend));
-    if (!state->cache || !state->batch || !state->logits || !state->sampling) {
+    if (!state->cache || !state->batch || !state->sampling) {
         xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
                     "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
                     (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
@@ -368,12 +366,15 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->step_tokens = state->step_tokens ? state->step_tokens : XINF_STEP_TOKENS;
     //  Every running sequence's decode token fits in one step
     state->step_tokens = state->step_tokens < state->max_seqs ? state->max_seqs : state->step_tokens;
-    //  A scored prompt (prompt_logprobs) asks a row per token
-    state->max_rows = state->step_tokens < XINF_SCORE_ROWS ? state->step_tokens : XINF_SCORE_ROWS;
-    state->max_rows = state->max_rows < state->max_seqs ? state->max_seqs : state->max_rows;
     char reason [512];
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
+    //  A scored prompt (prompt_logprobs) asks a row per token: on the CPU
+    //  a whole step's (its host rows grow to them when first asked), on a
+    //  GPU a bounded number (its device rows are made at once)
+    state->max_rows = state->step_tokens;
+    if (state->device.cuda && state->max_rows > XINF_SCORE_ROWS_GPU)
+        state->max_rows = state->max_seqs > XINF_SCORE_ROWS_GPU ? state->max_seqs : XINF_SCORE_ROWS_GPU;
 #if !defined (XINF_HAVE_NCCL)
     //  A GPU rank's activations live on the device: its all-reduces need
     //  NCCL (xinf_rank_setup); the ZeroMQ collective reads host memory
@@ -463,13 +464,18 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
     if (xinf_batch_buf_decode (state->batch, wire, bytes, &state->limits, error, size))
         return -1;
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    //  Rows to be sampled on the backend stay in its memory; host rows
+    //  grow for a step that asks more than before (before any rank starts)
+    size_t n_out = xinf_batch_buf_view (state->batch)->n_out;
+    float *logits = xinf_exec_sampling_logits (state->sampling, sample, n_out);
+    *code = "STEP_FAILED";
+    if (!logits)
+        return xinf_fail (error, size, "out of memory for %zu logits rows of %zu", n_out, (size_t) t->vocab);
     *code = group ? "COLLECTIVE_FAILED" : "STEP_FAILED";
     if (group && xinf_rank_send_step (group, wire, bytes, error, size)) {
         s_break_group (ctx, error);
         return -1;
     }
-    //  Rows to be sampled on the backend stay in its memory
-    float *logits = xinf_exec_sampling_logits (state->sampling, sample);
     xinf_beacon_step_begin (state->beacon);
     int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), logits, error, size);
     if (rc == 0 && xinf_beacon_take_failure (state->beacon))
@@ -503,7 +509,7 @@ s_step_reply (s_state_t *state, bool sample)
         xinf_msg_t *reply = xinf_msg_new ("LOGITS");
         xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
         xinf_map_put_uint (xinf_msg_body (reply), "vocab", t->vocab);
-        xinf_msg_add_bytes (reply, state->logits, batch->n_out * t->vocab * sizeof (float));
+        xinf_msg_add_bytes (reply, xinf_exec_sampling_host_rows (state->sampling), batch->n_out * t->vocab * sizeof (float));
         return reply;
     }
     xinf_msg_t *reply = xinf_msg_new ("TOKENS");
@@ -677,7 +683,6 @@ s_fini (xinf_ctx_t *ctx)
     xinf_kv_cache_destroy (&state->cache);
     xinf_batch_buf_destroy (&state->batch);
     xinf_exec_sampling_destroy (&state->sampling);
-    free (state->logits);
     xinf_model_destroy (&state->model);
     xinf_rank_t *group = atomic_exchange (&state->group, NULL);
     xinf_rank_destroy (&group);

@@ -27,7 +27,6 @@ ratio xinf scored / llama-perplexity.
 import argparse
 import os
 import random
-import re
 import socket
 import statistics
 import subprocess
@@ -55,8 +54,16 @@ def timed(client, uid, ids, top):
     return len(ids) / took
 
 
+def _stamp(line):
+    """Seconds of a llama.cpp log line's stamp (minutes.seconds.ms.us)."""
+    minutes, seconds, millis, micros = (int(part) for part in line.split()[0].split("."))
+    return minutes * 60 + seconds + millis / 1e3 + micros / 1e6
+
+
 def llama_perplexity(binary_dir, path, workdir, prompt, threads):
-    """llama-perplexity's prompt tokens per second over two chunks of 'prompt' tokens."""
+    """llama-perplexity's tokens per second over two chunks of 'prompt'
+    tokens: from its "calculating" line to its final estimate (every
+    position's logits, the second halves scored)."""
     text = os.path.join(workdir, "text.txt")
     if not os.path.exists(text):
         rng = random.Random(2)
@@ -67,11 +74,12 @@ def llama_perplexity(binary_dir, path, workdir, prompt, threads):
     result = subprocess.run([os.path.join(binary_dir, "llama-perplexity"), "-m", path, "-f", text, "-c", str(prompt),
                              "-b", str(prompt), "-t", str(threads), "--chunks", "2"],
                             capture_output=True, text=True, timeout=1800)
-    match = re.search(r"prompt eval time =\s*([0-9.]+) ms /\s*([0-9]+) tokens", result.stdout + result.stderr)
-    if result.returncode != 0 or not match:
-        raise SystemExit(f"xinf-bench-score: llama-perplexity failed ({result.returncode}): "
-                         f"{(result.stdout + result.stderr)[-1500:]}")
-    return int(match.group(2)) / (float(match.group(1)) / 1000)
+    lines = (result.stdout + result.stderr).splitlines()
+    begin = [line for line in lines if "perplexity: calculating perplexity over 2 chunks" in line]
+    end = [line for line in lines if "Final estimate" in line]
+    if result.returncode != 0 or not begin or not end:
+        raise SystemExit(f"xinf-bench-score: llama-perplexity failed ({result.returncode}): {lines[-20:]}")
+    return 2 * prompt / (_stamp(end[0]) - _stamp(begin[0]))
 
 
 def main():
@@ -106,9 +114,11 @@ def main():
                  lambda: any(w["state"] == "alive" for w in client.cluster_info()["workers"]))
         client.launch("m", os.path.abspath(path), threads=args.threads)
         client.wait_ready("m")
-        client.generate("m", prompt="x", max_tokens=1)      # warm
+        client.generate("m", prompt="x", max_tokens=1)
         vocab = next(model["vocab"] for model in client.list_models() if model["uid"] == "m")
         rng = random.Random(1)
+        #  Warm: the first scored step makes the executor's rows for it
+        timed(client, "m", [rng.randrange(3, vocab) for _ in range(args.prompt)], args.top)
         plain, scored, peer = [], [], []
         for round_index in range(args.rounds):
             ids = [rng.randrange(3, vocab) for _ in range(args.prompt)]
