@@ -17,7 +17,8 @@
 #define XINF_BLOCK_TOKENS   16        //  positions per KV block
 #define XINF_MAX_SEQS       16        //  default sequences a step may carry
 #define XINF_STEP_TOKENS    256       //  default tokens a step may carry
-#define XINF_SCORE_ROWS_GPU 64        //  logits rows a GPU's step may ask (scored prompts); the CPU's: step_tokens
+#define XINF_SCORE_ROWS_CPU 256       //  logits rows a step may ask (scored prompts), made when first asked
+#define XINF_SCORE_ROWS_GPU 64        //  a GPU's, made at load
 
 typedef struct {
     char name [XINF_SENDER_MAX + 1];
@@ -370,11 +371,11 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
     //  A scored prompt (prompt_logprobs) asks a row per token: on the CPU
-    //  a whole step's (its host rows grow to them when first asked), on a
-    //  GPU a bounded number (its device rows are made at once)
-    state->max_rows = state->step_tokens;
-    if (state->device.cuda && state->max_rows > XINF_SCORE_ROWS_GPU)
-        state->max_rows = state->max_seqs > XINF_SCORE_ROWS_GPU ? state->max_seqs : XINF_SCORE_ROWS_GPU;
+    //  up to 256 (its host rows grow to them when first asked: 155 MB for
+    //  Qwen's vocabulary), on a GPU 64 (its device rows are made at once)
+    size_t rows = state->device.cuda ? XINF_SCORE_ROWS_GPU : XINF_SCORE_ROWS_CPU;
+    state->max_rows = state->step_tokens < rows ? state->step_tokens : rows;
+    state->max_rows = state->max_rows < state->max_seqs ? state->max_seqs : state->max_rows;
 #if !defined (XINF_HAVE_NCCL)
     //  A GPU rank's activations live on the device: its all-reduces need
     //  NCCL (xinf_rank_setup); the ZeroMQ collective reads host memory
