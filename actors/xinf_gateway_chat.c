@@ -27,6 +27,9 @@ xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t *mode
     model->chat_template = s_str (entry, "chat_template", NULL);
     model->bos_token = s_str (entry, "bos_token", "");
     model->eos_token = s_str (entry, "eos_token", "");
+    model->fim_prefix = s_str (entry, "fim_prefix_token", NULL);
+    model->fim_suffix = s_str (entry, "fim_suffix_token", NULL);
+    model->fim_middle = s_str (entry, "fim_middle_token", NULL);
     const xinf_value_t *context = xinf_map_get (entry, "context_length");
     model->context_length = xinf_value_type (context) == XINF_UINT ? xinf_value_uint (context) : 0;
     return xinf_value_type (entry) == XINF_MAP && model->uid != NULL;
@@ -166,5 +169,28 @@ xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const 
         xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_chat", "messages",
                            "the model's chat template refused the messages: %s", reason ? reason : "(no reason)");
     free (reason);
+    return prompt;
+}
+
+char *
+xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_error_t *error)
+{
+    if (!model->fim_prefix || !model->fim_suffix || !model->fim_middle
+    ||  !*model->fim_prefix || !*model->fim_suffix || !*model->fim_middle) {
+        xinf_gw_error_bad (error, "suffix", "model '%s' has no fill-in-the-middle tokens (<|fim_prefix|>, <PRE>, ...): "
+                           "a suffix needs a code model that has them", model->uid);
+        return NULL;
+    }
+    size_t pre = strlen (model->fim_prefix), suf = strlen (model->fim_suffix), mid = strlen (model->fim_middle);
+    size_t suffix = strlen (oai->suffix), size = pre + oai->prompt_size + suf + suffix + mid;
+    char *prompt = malloc (size + 1);
+    assert (prompt);
+    char *at = prompt;
+    memcpy (at, model->fim_prefix, pre);
+    memcpy (at += pre, oai->prompt, oai->prompt_size);
+    memcpy (at += oai->prompt_size, model->fim_suffix, suf);
+    memcpy (at += suf, oai->suffix, suffix);
+    memcpy (at += suffix, model->fim_middle, mid);
+    prompt [size] = 0;
     return prompt;
 }

@@ -12,6 +12,7 @@ typedef struct {
     const char *state;                //  "loading", "ready", "failed", "stopped"
     const char *chat_template;        //  NULL when the file has none
     const char *bos_token, *eos_token;
+    const char *fim_prefix, *fim_suffix, *fim_middle;    //  NULL when the model has none
     uint64_t context_length;          //  0 when not known yet
     const xinf_value_t *entry;        //  the whole LIST_MODELS entry
 } xinf_gw_chat_model_t;
@@ -30,5 +31,11 @@ bool xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t 
 //  in 'warned'.
 char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
                            bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error);
+
+//  A completion's prompt with a suffix as the model's fill-in-the-middle
+//  prompt, <PRE> prompt <SUF> suffix <MID> (the order Qwen2.5-Coder,
+//  CodeLlama and llama-server's /infill use); NULL with a 400 in 'error'
+//  when the model has no such tokens.
+char *xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_error_t *error);
 
 #endif

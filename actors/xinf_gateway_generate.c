@@ -248,7 +248,7 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
     xinf_gw_buf_free (&request->body);
     s_new_id (request);
     xinf_gw_text_init (&request->text, request->oai.stops, request->oai.stop_count);
-    if (!request->oai.chat) {
+    if (!request->oai.chat && !request->oai.suffix) {
         s_send_generate (request, false);
         return;
     }
@@ -257,7 +257,8 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
         xinf_gw_request_fail (request, &error);
 }
 
-//  Chat: the model's template and tokens from LIST_MODELS, then GENERATE.
+//  Chat: the model's template and tokens from LIST_MODELS, then GENERATE;
+//  a completion with a suffix: its fill-in-the-middle tokens.
 static void
 s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
@@ -268,6 +269,18 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         return;
     }
     request->context_length = model.context_length;
+    if (!request->oai.chat) {                //  a completion with a suffix
+        char *prompt = xinf_gw_chat_fim (&model, &request->oai, &error);
+        if (!prompt) {
+            xinf_gw_request_fail (request, &error);
+            return;
+        }
+        free (request->oai.prompt);
+        request->oai.prompt = prompt;
+        request->oai.prompt_size = strlen (prompt);
+        s_send_generate (request, false);
+        return;
+    }
     bool fallback;
     char *prompt = xinf_gw_chat_render (request->gateway->template_warned, &model, &request->oai, true, &fallback,
                                         &error);

@@ -498,6 +498,31 @@ s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  Completions' suffix: the text after the one to write (an insertion, by
+//  the model's fill-in-the-middle tokens, found once the model is known);
+//  "" or null: none. Not with echo (the answer is the middle alone) nor a
+//  prompt of token ids (the markers go between texts).
+static int
+s_suffix (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *suffix = json_object_get (root, "suffix");
+    if (!suffix || json_is_null (suffix) || (json_is_string (suffix) && json_string_length (suffix) == 0))
+        return 0;
+    if (!json_is_string (suffix))
+        return xinf_gw_error_bad (error, "suffix", "must be a string");
+    if (strlen (json_string_value (suffix)) != json_string_length (suffix))
+        return xinf_gw_error_bad (error, "suffix", "must not hold a NUL character");
+    if (out->echo)
+        return xinf_gw_error_bad (error, "suffix", "cannot be combined with echo: the answer is the text between "
+                                  "the prompt and the suffix");
+    if (out->prompt_tokens)
+        return xinf_gw_error_bad (error, "suffix", "needs a text prompt (the fill-in-the-middle markers go between "
+                                  "texts)");
+    out->suffix = strdup (json_string_value (suffix));
+    assert (out->suffix);
+    return 0;
+}
+
 //  Completions' echo: the prompt's text before the completion's, and
 //  with logprobs its tokens' log-probabilities before the completion's
 //  (the prompt's first token's null), as OpenAI's legacy completions and
@@ -505,7 +530,7 @@ s_prompt (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 static int
 s_echo (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
-    if (s_bool (root, "echo", &out->echo, error))
+    if (s_bool (root, "echo", &out->echo, error) || s_suffix (root, out, error))
         return -1;
     if (out->zero_tokens && !out->echo)
         return xinf_gw_error_bad (error, "max_tokens", "must be at least 1 (0 only with echo: the prompt alone)");
@@ -620,9 +645,6 @@ s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 static int
 s_unsupported (json_t *root, bool chat, xinf_gw_error_t *error)
 {
-    json_t *suffix = json_object_get (root, "suffix");
-    if (!chat && suffix && !json_is_null (suffix) && !(json_is_string (suffix) && json_string_length (suffix) == 0))
-        return xinf_gw_error_bad (error, "suffix", "a suffix (insertion) is not supported by this server");
     //  vLLM's own form of the prompt's log-probabilities (with each
     //  token's rank) is not given: OpenAI's echo with logprobs is
     json_t *prompt_logprobs = json_object_get (root, "prompt_logprobs");
@@ -664,6 +686,7 @@ void
 xinf_gw_oai_clear (xinf_gw_oai_t *self)
 {
     free (self->prompt);
+    free (self->suffix);
     free (self->prompt_tokens);
     free (self->bias_tokens);
     free (self->bias_values);

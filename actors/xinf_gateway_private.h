@@ -91,6 +91,7 @@ typedef struct {
     double presence_penalty, frequency_penalty;   //  0: none
     bool logprobs;                    //  each token's log-probability
     bool echo;                        //  completions: the prompt's text first
+    char *suffix;                     //  completions: the text after the insertion (fill-in-the-middle), or NULL
     bool ignore_eos;                  //  vLLM's: generate past end tokens
     bool json_object;                 //  response_format json_object: the answer is one JSON object
     char *json_schema;                //  response_format json_schema: the schema, compact JSON (owned)

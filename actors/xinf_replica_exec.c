@@ -6,6 +6,7 @@
 #include "xinf_replica_private.h"
 #include "xinf_model_msg.h"
 #include "xinf_gguf.h"
+#include "xinf_fim.h"
 
 //  A special token's vocabulary text ("" when the model has none).
 static void
@@ -18,7 +19,9 @@ s_put_token_text (xinf_value_t *info, const char *key, xinf_tokenizer_t *tokeniz
 
 //  What a client needs to render chats for the model (HTTP gateway):
 //  tokenizer.chat_template of the file (absent when the file has none or
-//  it is over 256 KiB), and the BOS and EOS token texts.
+//  it is over 256 KiB), and the BOS and EOS token texts; for completions
+//  with a suffix, the fill-in-the-middle tokens' texts (xinf_fim.h; absent
+//  when the model has none).
 static void
 s_add_chat_info (xinf_replica_actor_t *state)
 {
@@ -33,6 +36,12 @@ s_add_chat_info (xinf_replica_actor_t *state)
     if (template_source)
         xinf_warn (state->name, "the chat template of %s is over %d bytes: not reported", state->path,
                    XINF_CHAT_TEMPLATE_MAX);
+    xinf_fim_t fim;
+    if (gguf && xinf_fim_find (gguf, state->tokenizer, &fim)) {
+        s_put_token_text (state->info, "fim_prefix_token", state->tokenizer, fim.pre);
+        s_put_token_text (state->info, "fim_suffix_token", state->tokenizer, fim.suf);
+        s_put_token_text (state->info, "fim_middle_token", state->tokenizer, fim.mid);
+    }
     xinf_gguf_destroy (&gguf);
 }
 

@@ -59,6 +59,9 @@ static const xinf_option_t s_options [] = {
       "a scripted model for end-to-end tests: zero blocks and one-hot embeddings so that its answer to any "
       "prompt is TEXT (in tokens of up to 4 bytes added to the vocabulary, at most dim - 2 of them), then its "
       "end token; gpt2 tokenizer, separate output" },
+    { "fim", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "add Qwen2.5-Coder's fill-in-the-middle tokens (<|fim_prefix|>, <|fim_middle|>, <|fim_suffix|>; qwen2 and "
+      "qwen3 vocabularies)" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
     { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
@@ -99,6 +102,7 @@ typedef struct {
     const char *chat_template_path;    //  or NULL
     const char *output;
     const char *script;                 //  --script TEXT, or NULL
+    bool fim;                           //  --fim
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it
 } s_model_t;
@@ -217,6 +221,7 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->name = xinf_config_str (config, "name");
     model->chat_template_path = xinf_config_str (config, "chat-template");
     model->script = xinf_config_str (config, "script");
+    model->fim = xinf_config_flag (config, "fim");
     if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
         fprintf (stderr, "xinf-make-model: --script needs the gpt2 tokenizer, a separate output and f32\n");
         return -1;
@@ -498,7 +503,12 @@ s_make (s_model_t *model)
     char error [256] = "";
     xinf_vocab_kind_t kind = shape->spm ? XINF_VOCAB_SPM
                            : streq (shape->arch, "llama") ? XINF_VOCAB_LLAMA3 : XINF_VOCAB_QWEN2;
-    xinf_make_vocab_t *vocab = xinf_make_vocab_new (kind, (uint32_t) shape->vocab, model->seed, error, sizeof error);
+    if (model->fim && kind != XINF_VOCAB_QWEN2) {
+        fprintf (stderr, "xinf-make-model: --fim needs a qwen2 or qwen3 model with the gpt2 tokenizer\n");
+        return 1;
+    }
+    xinf_make_vocab_t *vocab = xinf_make_vocab_new (kind, (uint32_t) shape->vocab, model->seed, model->fim, error,
+                                                    sizeof error);
     if (!vocab) {
         fprintf (stderr, "xinf-make-model: %s\n", error);
         return 1;

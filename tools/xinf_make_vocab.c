@@ -51,6 +51,8 @@ struct _xinf_make_vocab_t {
     uint32_t (*merges) [2];             //  gpt2: the pair each merge joins
     uint32_t merge_count;
     int64_t bos, eos, eot, eom;         //  -1 when the kind has none
+    bool fim;                           //  Qwen2's fill-in-the-middle tokens too
+    int64_t fim_pre, fim_suf, fim_mid;  //  -1 without them
     uint32_t script_first;              //  first scripted token (gpt2, after the specials); 0: none
 };
 
@@ -336,7 +338,9 @@ s_byte_map (uint32_t codepoints [256], uint8_t order [256])
 //  The special tokens of a kind in their order, NULL for a reserved one:
 //  Qwen2.5's first three; Llama 3's first eleven as in the real files, of
 //  which a vocabulary below 128256 tokens keeps only the named six.
-static const char *s_qwen2_specials [] = { "<|endoftext|>", "<|im_start|>", "<|im_end|>" };
+static const char *s_qwen2_specials [] = {
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"
+};
 static const char *s_llama3_specials [] = {
     "<|begin_of_text|>", "<|end_of_text|>", NULL, NULL, "<|finetune_right_pad_id|>", NULL,
     "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"
@@ -374,7 +378,7 @@ s_specials (xinf_make_vocab_t *self)
 {
     int rc;
     if (self->kind == XINF_VOCAB_QWEN2)
-        rc = s_place_specials (self, s_qwen2_specials, 3, 3);
+        rc = s_place_specials (self, s_qwen2_specials, self->fim ? 6 : 3, self->fim ? 6 : 3);
     else
     if (self->size >= 128256)
         rc = s_place_specials (self, s_llama3_specials, 11, 256);
@@ -387,6 +391,9 @@ s_specials (xinf_make_vocab_t *self)
     self->eos = s_lookup (self, qwen2 ? "<|endoftext|>" : "<|end_of_text|>", qwen2 ? 13 : 15);
     self->eot = s_lookup (self, qwen2 ? "<|im_end|>" : "<|eot_id|>", 10);
     self->eom = qwen2 ? -1 : s_lookup (self, "<|eom_id|>", 10);
+    self->fim_pre = self->fim ? s_lookup (self, "<|fim_prefix|>", 14) : -1;
+    self->fim_suf = self->fim ? s_lookup (self, "<|fim_suffix|>", 14) : -1;
+    self->fim_mid = self->fim ? s_lookup (self, "<|fim_middle|>", 14) : -1;
     uint32_t codepoints [256];
     uint8_t order [256];
     s_byte_map (codepoints, order);
@@ -417,7 +424,7 @@ s_spm_base (xinf_make_vocab_t *self)
 }
 
 xinf_make_vocab_t *
-xinf_make_vocab_new (xinf_vocab_kind_t kind, uint32_t size, uint64_t seed, char *error, size_t error_size)
+xinf_make_vocab_new (xinf_vocab_kind_t kind, uint32_t size, uint64_t seed, bool fim, char *error, size_t error_size)
 {
     uint32_t minimum = 387;             //  bytes, specials and 120 or more merged tokens
     if (size < minimum || size > (1u << 24)) {
@@ -431,6 +438,7 @@ xinf_make_vocab_new (xinf_vocab_kind_t kind, uint32_t size, uint64_t seed, char 
         slots *= 2;
     if (self) {
         self->kind = kind;
+        self->fim = fim && kind == XINF_VOCAB_QWEN2;
         self->size = size;
         self->table_mask = slots - 1;
         self->pieces = calloc (size, sizeof (s_piece_t));
@@ -609,5 +617,8 @@ xinf_make_vocab_store (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer)
     return rc || s_store_id (writer, "tokenizer.ggml.bos_token_id", self->bos)
               || s_store_id (writer, "tokenizer.ggml.eos_token_id", self->eos)
               || s_store_id (writer, "tokenizer.ggml.eot_token_id", self->eot)
-              || s_store_id (writer, "tokenizer.ggml.eom_token_id", self->eom) ? -1 : 0;
+              || s_store_id (writer, "tokenizer.ggml.eom_token_id", self->eom)
+              || s_store_id (writer, "tokenizer.ggml.fim_pre_token_id", self->fim_pre)
+              || s_store_id (writer, "tokenizer.ggml.fim_suf_token_id", self->fim_suf)
+              || s_store_id (writer, "tokenizer.ggml.fim_mid_token_id", self->fim_mid) ? -1 : 0;
 }

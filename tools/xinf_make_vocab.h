@@ -7,7 +7,9 @@
       "a b" joins two tokens already in the vocabulary and yields a token in
       it), then special tokens (control type). Qwen2: <|endoftext|> (BOS and
       EOS), <|im_start|>, <|im_end|> (EOT), add_bos_token false, as in
-      Qwen2.5's files. Llama 3: <|begin_of_text|> (BOS), <|end_of_text|>
+      Qwen2.5's files (with 'fim', also Qwen2.5-Coder's fill-in-the-middle
+    tokens <|fim_prefix|>, <|fim_middle|>, <|fim_suffix|> after them, with
+    tokenizer.ggml.fim_pre/suf/mid_token_id). Llama 3: <|begin_of_text|> (BOS), <|end_of_text|>
       (EOS), <|start_header_id|>, <|end_header_id|>, <|eom_id|> (EOM),
       <|eot_id|> (EOT), add_bos_token true; from 128256 tokens on the 256
       specials of the real files at their real ids (128000 BOS, 128001 EOS,
@@ -33,8 +35,9 @@ typedef enum {
 
 typedef struct _xinf_make_vocab_t xinf_make_vocab_t;
 
-//  NULL with the reason in 'error' when the size is too small for the kind.
-xinf_make_vocab_t *xinf_make_vocab_new (xinf_vocab_kind_t kind, uint32_t size, uint64_t seed,
+//  NULL with the reason in 'error' when the size is too small for the kind
+//  ('fim': Qwen2 only).
+xinf_make_vocab_t *xinf_make_vocab_new (xinf_vocab_kind_t kind, uint32_t size, uint64_t seed, bool fim,
                                         char *error, size_t error_size);
 void xinf_make_vocab_destroy (xinf_make_vocab_t **self_p);
 //  gpt2 kinds: appends TEXT cut into pieces of up to 4 bytes (whole UTF-8

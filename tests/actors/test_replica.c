@@ -370,8 +370,16 @@ test_generation (void)
     xinf_value_t *taken = xinf_map_take (xinf_msg_body (run), "max_tokens");
     xinf_value_destroy (&taken);
     s_bad_run (fixture.agent, run, "BAD_REQUEST", "max_tokens");
-    run = s_run_msg (21, prompt, 5, 0, false);
-    s_bad_run (fixture.agent, run, "BAD_REQUEST", "max_tokens");
+    run = s_run_msg (21, prompt, 5, 4, false);
+    xinf_map_put_float (xinf_msg_body (run), "temperature", 101);
+    s_bad_run (fixture.agent, run, "BAD_REQUEST", "temperature");
+    //  max_tokens 0: the prompt prefilled, nothing generated
+    s_send (fixture.agent, s_run_msg (23, prompt, 5, 0, false));
+    xinf_msg_t *alone = peer_expect (fixture.agent, "RUN_DONE", NULL);
+    CHECK_INT (peer_uint (alone, "request"), 23);
+    CHECK_INT (xinf_value_count (xinf_map_get (xinf_msg_body (alone), "tokens")), 0);
+    CHECK_STR (peer_str (alone, "finish_reason"), "length");
+    xinf_msg_destroy (&alone);
     int32_t beyond [2] = { 1, (int32_t) vocab };
     s_bad_run (fixture.agent, s_run_msg (22, beyond, 2, 4, false), "BAD_REQUEST", "prompt_tokens[1]");
     run = s_run_msg (23, prompt, 5, 4, false);
@@ -739,18 +747,19 @@ test_long_prompt (void)
 }
 
 //  Whether request 'id' still runs: a probe's RUN of that id is refused
-//  "already running" while it does, for its max_tokens 0 once it ended
-//  (answered to the probe, not up).
+//  "already running" while it does, for its temperature out of range once
+//  it ended (answered to the probe, not up).
 static bool
 s_still_running (xinf_dealer_t *probe, uint64_t id)
 {
     int32_t prompt [1] = { 1 };
-    xinf_msg_t *ask = s_run_msg (id, prompt, 1, 0, false);
+    xinf_msg_t *ask = s_run_msg (id, prompt, 1, 1, false);
+    xinf_map_put_float (xinf_msg_body (ask), "temperature", 101);
     xinf_msg_t *answer = peer_ask (probe, &ask, ++s_corr);
     CHECK_STR (xinf_msg_type (answer), "RUN_FAILED");
     bool running = strstr (peer_str (answer, "message"), "already running") != NULL;
     if (!running)
-        CHECK_HAS (peer_str (answer, "message"), "max_tokens");
+        CHECK_HAS (peer_str (answer, "message"), "temperature");
     xinf_msg_destroy (&answer);
     return running;
 }

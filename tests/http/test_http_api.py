@@ -20,6 +20,7 @@ from xinf_client import XinfError  # noqa: E402
 from http_choices import scenario_choices, scenario_echo  # noqa: E402
 from http_json import scenario_json_object, scenario_json_schema  # noqa: E402
 from http_prompt_logprobs import scenario_echo_logprobs, scenario_prompt_logprobs  # noqa: E402
+from http_fim import scenario_fim  # noqa: E402
 from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
 
 
@@ -95,7 +96,6 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "logprobs": 1.5}, "must be an integer", "logprobs"),
     ({"model": "m", "prompt": "x", "echo": "yes"}, "true or false", "echo"),
     ({"model": "m", "prompt": "x", "prompt_logprobs": 1}, "echo and logprobs", "prompt_logprobs"),
-    ({"model": "m", "prompt": "x", "suffix": "end"}, "not supported", "suffix"),
     ({"model": "m", "prompt": "x", "response_format": {"type": "yaml"}}, "not text, json_object or json_schema", "response_format"),
     ({"model": "m", "prompt": "x", "frequency_penalty": 2.5}, "between -2 and 2", "frequency_penalty"),
     ({"model": "m", "prompt": "x", "presence_penalty": -3}, "between -2 and 2", "presence_penalty"),
@@ -608,6 +608,8 @@ def main():
         make_model(build_dir, gemma, chat_template="google-gemma-2-2b-it.jinja")
         qwen = os.path.join(workdir, "qwen.gguf")
         make_model(build_dir, qwen, chat_template="Qwen-Qwen2.5-7B-Instruct.jinja", arch="qwen2")
+        coder = os.path.join(workdir, "coder.gguf")
+        make_model(build_dir, coder, arch="qwen2", fim=True)
         gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2",
                           "--http-body-timeout-s", "4")
         scenario_before_ready(gateway)
@@ -634,6 +636,7 @@ def main():
         scenario_template_refuses(gateway, gemma)
         scenario_tokenize(gateway)
         scenario_bos(gateway, qwen)
+        scenario_fim(gateway, coder)
         scenario_metrics(gateway)
         scenario_manage(gateway, path)
         scenario_slowloris(gateway)

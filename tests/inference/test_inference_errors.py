@@ -139,7 +139,7 @@ def main():
         check(reply and reply[0]["type"] == "ERROR" and reply[0]["body"]["code"] == "BAD_REQUEST"
               and "not valid UTF-8 (byte 3)" in reply[0]["body"]["message"], f"a non-UTF-8 prompt: {reply}")
         raw.close()
-        raw = [("max_tokens", 0, "max_tokens"), ("max_tokens", "5", "max_tokens"), ("temperature", -1.0, "temperature"),
+        raw = [("max_tokens", -1, "max_tokens"), ("max_tokens", "5", "max_tokens"), ("temperature", -1.0, "temperature"),
                ("top_p", 0.0, "top_p"), ("top_k", -3, "top_k")]
         for key, value, needle in raw:
             body = {"uid": "good", "prompt": "hi", "max_tokens": 4, key: value}

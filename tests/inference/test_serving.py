@@ -156,7 +156,8 @@ def scenario_oversized(client):
     expect_error("TOO_LARGE", "prompt_tokens", client.generate, "m", prompt_tokens=[1] * 262000, max_tokens=1)
     expect_error("BAD_REQUEST", "top_p", client.generate, "m", prompt_tokens=[1], max_tokens=1, top_p=0.0)
     expect_error("BAD_REQUEST", "temperature", client.generate, "m", prompt_tokens=[1], max_tokens=1, temperature=-1.0)
-    expect_error("BAD_REQUEST", "max_tokens", client.generate, "m", prompt_tokens=[1], max_tokens=0)
+    alone = client.generate("m", prompt_tokens=[1, 2, 3], max_tokens=0)
+    check(alone["tokens"] == [] and alone["finish_reason"] == "length", f"max_tokens 0: the prompt alone: {alone}")
     expect_error("BAD_REQUEST", "prompt_tokens[1]", client.generate, "m", prompt_tokens=[1, 99999], max_tokens=1)
     corr = client.generate_start("m", prompt="x", prompt_tokens=[1], max_tokens=1)
     kind, body = collect(client, [corr], 10)[corr]

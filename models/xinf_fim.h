@@ -1,0 +1,30 @@
+/*  xinf_fim: a model's fill-in-the-middle tokens (the prefix, suffix and
+    middle markers of code models such as Qwen2.5-Coder, CodeLlama,
+    DeepSeek-Coder, StarCoder and Granite), with which a completion with a
+    suffix is asked as <PRE> prefix <SUF> suffix <MID>, the model writing
+    what goes between (protocols/http.md, completions' suffix).
+
+    As llama.cpp finds them: the file's tokenizer.ggml.fim_pre_token_id,
+    fim_suf_token_id and fim_mid_token_id (or the older prefix_token_id,
+    suffix_token_id and middle_token_id), else the tokens whose text is
+    one of the known markers (<|fim_prefix|>, <fim_prefix>, <fim-prefix>,
+    <PRE>, ▁<PRE>, DeepSeek's <｜fim▁begin｜>, ...).
+*/
+#ifndef XINF_FIM_H_INCLUDED
+#define XINF_FIM_H_INCLUDED
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "xinf_gguf.h"
+#include "xinf_tokenizer.h"
+
+typedef struct {
+    int32_t pre, suf, mid;            //  token ids
+} xinf_fim_t;
+
+//  The three tokens of the model of 'gguf' (its tokenizer 'tokenizer';
+//  'gguf' NULL: by the markers' names only); false when it lacks any of
+//  them (an id outside the vocabulary counts as missing).
+bool xinf_fim_find (xinf_gguf_t *gguf, xinf_tokenizer_t *tokenizer, xinf_fim_t *fim);
+
+#endif
