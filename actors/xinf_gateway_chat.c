@@ -175,10 +175,16 @@ xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const 
 char *
 xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_error_t *error)
 {
-    if (!model->fim_prefix || !model->fim_suffix || !model->fim_middle
-    ||  !*model->fim_prefix || !*model->fim_suffix || !*model->fim_middle) {
-        xinf_gw_error_bad (error, "suffix", "model '%s' has no fill-in-the-middle tokens (<|fim_prefix|>, <PRE>, ...): "
-                           "a suffix needs a code model that has them", model->uid);
+    bool markers = model->fim_prefix && model->fim_suffix && model->fim_middle
+                && *model->fim_prefix && *model->fim_suffix && *model->fim_middle;
+    if (!markers && !streq (model->state, "ready")) {    //  known once a replica is
+        xinf_gw_error_from_code (error, "MODEL_NOT_READY", "the model is not ready yet: its fill-in-the-middle "
+                                 "tokens are known once it is", 1000);
+        return NULL;
+    }
+    if (!markers) {
+        xinf_gw_error_bad (error, "suffix", "model '%s' has no fill-in-the-middle control tokens (<|fim_prefix|>, <PRE>, "
+                           "...): a suffix needs a code model that has them", model->uid);
         return NULL;
     }
     size_t pre = strlen (model->fim_prefix), suf = strlen (model->fim_suffix), mid = strlen (model->fim_middle);

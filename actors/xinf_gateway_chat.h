@@ -35,7 +35,8 @@ char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, 
 //  A completion's prompt with a suffix as the model's fill-in-the-middle
 //  prompt, <PRE> prompt <SUF> suffix <MID> (the order Qwen2.5-Coder,
 //  CodeLlama and llama-server's /infill use); NULL with a 400 in 'error'
-//  when the model has no such tokens.
+//  when the model has no such tokens, a 503 while it is not ready (they
+//  are known once a replica is).
 char *xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_error_t *error);
 
 #endif

@@ -4,11 +4,15 @@
     suffix is asked as <PRE> prefix <SUF> suffix <MID>, the model writing
     what goes between (protocols/http.md, completions' suffix).
 
-    As llama.cpp finds them: the file's tokenizer.ggml.fim_pre_token_id,
-    fim_suf_token_id and fim_mid_token_id (or the older prefix_token_id,
-    suffix_token_id and middle_token_id), else the tokens whose text is
-    one of the known markers (<|fim_prefix|>, <fim_prefix>, <fim-prefix>,
-    <PRE>, ▁<PRE>, DeepSeek's <｜fim▁begin｜>, ...).
+    Found about as llama.cpp finds them: the file's
+    tokenizer.ggml.fim_pre_token_id, fim_suf_token_id and fim_mid_token_id
+    (else the older prefix_token_id, suffix_token_id, middle_token_id; an
+    id outside the vocabulary is passed over), else the tokens whose text
+    is one of the known markers (<|fim_prefix|>, <fim_prefix>,
+    <fim-prefix>, <PRE>, ▁<PRE>, DeepSeek's <｜fim▁begin｜>, ...). Unlike
+    llama.cpp, which makes such a token a control token with a warning,
+    only a control token counts here: the markers travel as text that the
+    prompt's special parsing turns into tokens, control tokens alone.
 */
 #ifndef XINF_FIM_H_INCLUDED
 #define XINF_FIM_H_INCLUDED
@@ -24,7 +28,7 @@ typedef struct {
 
 //  The three tokens of the model of 'gguf' (its tokenizer 'tokenizer';
 //  'gguf' NULL: by the markers' names only); false when it lacks any of
-//  them (an id outside the vocabulary counts as missing).
+//  them, or one is no control token.
 bool xinf_fim_find (xinf_gguf_t *gguf, xinf_tokenizer_t *tokenizer, xinf_fim_t *fim);
 
 #endif

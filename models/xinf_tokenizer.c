@@ -363,7 +363,8 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
 {
     static const char *const markers [] = {
         "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>",
-        "<|endoftext|>", "<end_of_turn>", "</s>"
+        "<|endoftext|>", "<end_of_turn>", "</s>",
+        "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"     //  Qwen2.5-Coder's, as llama.cpp's FIM pad, repo, sep
     };
     s_end_add (self, self->eos_id);
     s_end_add (self, self->eot_id);

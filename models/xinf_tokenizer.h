@@ -26,8 +26,9 @@
     End of generation: EOS, EOT and EOM (tokenizer.ggml.eos_token_id,
     eot_token_id, eom_token_id), and, like llama.cpp's special_eog_ids,
     every token whose text is one of <|eot_id|>, <|eom_id|>, <|im_end|>,
-    <|end_of_text|>, <|endoftext|>, <end_of_turn> or </s> and that the file
-    types as control (any such token when the file has no token types). An
+    <|end_of_text|>, <|endoftext|>, <end_of_turn>, </s>, or Qwen2.5-Coder's
+    <|fim_pad|>, <|repo_name|> and <|file_sep|> (llama.cpp's FIM pad, repo
+    and separator ends) and that the file types as control (any such token when the file has no token types). An
     EOT or EOM id outside the vocabulary is ignored, with a note.
 
     Decoding renders control tokens (token type 3, the BOS, EOS, EOT and

@@ -1,6 +1,7 @@
 /*  test_fim: a model's fill-in-the-middle tokens (models/xinf_fim.h):
     from the file's keys (xinf-make-model --fim writes Qwen2.5-Coder's) or
-    by the markers' names, none in a model without them; and, where llama.cpp's vocabulary files
+    by the markers' names, none in a model without them or whose markers
+    are no control tokens; and, where llama.cpp's vocabulary files
     are there (tools/llamacpp/build-native.sh clones them), the ids
     DeepSeek-Coder's vocabulary gives by its markers' names, and none in
     the base vocabularies of Qwen2, Llama 2 and GPT-2.
@@ -67,6 +68,24 @@ main (int argc, char *argv [])
     CHECK (s_find (path, &fim, texts, sizeof texts) == 0);
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
     CHECK (system (command) == 0);
+
+    //  Only control tokens count: a marker of another type (DeepSeek-Coder's
+    //  are user-defined) would reach the model as plain text
+    static const char *const tokens [] = { "a", "b", "<PRE>", "<SUF>", "<MID>" };
+    int32_t types [5] = { XINF_TOKEN_NORMAL, XINF_TOKEN_NORMAL, XINF_TOKEN_CONTROL, XINF_TOKEN_CONTROL,
+                          XINF_TOKEN_CONTROL };
+    for (int round = 0; round < 2; round++) {
+        xinf_tokenizer_spec_t spec = { .model = "gpt2", .n_tokens = 5, .tokens = tokens, .token_types = types,
+                                       .n_token_types = 5, .bos_id = -1, .eos_id = -1, .unk_id = -1,
+                                       .eot_id = -1, .eom_id = -1 };
+        xinf_tokenizer_t *built = xinf_tokenizer_new (&spec, error, sizeof error);
+        CHECK (built);
+        bool found = xinf_fim_find (NULL, built, &fim);
+        CHECK (found == (round == 0));
+        CHECK (round == 1 || (fim.pre == 2 && fim.suf == 3 && fim.mid == 4));
+        xinf_tokenizer_destroy (&built);
+        types [3] = XINF_TOKEN_USER_DEFINED;
+    }
 
     //  Real vocabularies, by their markers' names
     struct { const char *file, *texts; int32_t pre, suf, mid; } real [] = {
