@@ -10,7 +10,7 @@ from xinf_httplib import check, completion, expect_error
 def scenario_fim(gateway, coder_path):
     body = {"model": "m", "prompt": "def add(a, b):\n    ", "suffix": "\n    return c\n", "max_tokens": 8,
             "temperature": 0}
-    expect_error(gateway.call("POST", "/v1/completions", body), 400, "no fill-in-the-middle tokens", "suffix")
+    expect_error(gateway.call("POST", "/v1/completions", body), 400, "no fill-in-the-middle control tokens", "suffix")
     gateway.launch("coder", coder_path)
     coder = dict(body, model="coder")
     expect_error(gateway.call("POST", "/v1/completions", dict(coder, echo=True)), 400, "echo", "suffix")
