@@ -238,14 +238,20 @@ s_reports_room (xinf_exec_sampling_t *self)
     return self->reports && self->weights;
 }
 
-//  Whether row 'row' needs adjusting before the draw, and whether its
-//  logits change ('*changes': a device's row is then written back).
+//  Whether row 'row''s logits change before the draw (a device's row is
+//  then written back).
 static bool
-s_adjusts (const xinf_exec_sampling_t *self, size_t row, bool *changes)
+s_changes (const xinf_exec_sampling_t *self, size_t row)
 {
-    bool penalize = self->penalized && xinf_penalty_active (&self->penalties [row]);
-    *changes = penalize || self->masks [row] || s_trims (self, row);
-    return *changes || (self->reporting && self->rows [row].logprobs);
+    return (self->penalized && xinf_penalty_active (&self->penalties [row])) || self->masks [row]
+        || s_trims (self, row);
+}
+
+//  Whether row 'row' needs work before the draw: a change, or a scan.
+static bool
+s_adjusts (const xinf_exec_sampling_t *self, size_t row)
+{
+    return s_changes (self, row) || (self->reporting && self->rows [row].logprobs);
 }
 
 //  Row 'row' adjusted in 'host', its host row ('weights': a scan's
@@ -270,8 +276,7 @@ static void
 s_adjust_task (void *arg, size_t task, int thread)
 {
     xinf_exec_sampling_t *self = arg;
-    bool changes;
-    if (s_adjusts (self, task, &changes))
+    if (s_adjusts (self, task))
         s_adjust_row (self, task, self->host_logits + task * self->vocab, self->weights + (size_t) thread * self->vocab);
 }
 
@@ -287,8 +292,7 @@ s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
         return xinf_fail (error, size, "out of memory for the step's log-probabilities");
     size_t adjusted = 0;
     for (size_t row = 0; row < n_out; row++) {
-        bool changes;
-        adjusted += s_adjusts (self, row, &changes);
+        adjusted += s_adjusts (self, row);
         if (self->reporting)
             self->reports [row].asked = self->rows [row].logprobs;
     }
@@ -297,14 +301,13 @@ s_adjust (xinf_exec_sampling_t *self, size_t n_out, char *error, size_t size)
         return 0;
     }
     for (size_t row = 0; adjusted && row < n_out; row++) {
-        bool changes;
-        if (!s_adjusts (self, row, &changes))
+        if (!s_adjusts (self, row))
             continue;
         float *host = s_host_row (self, row, "sampling", error, size);
         if (!host)
             return -1;
         s_adjust_row (self, row, host, self->weights);
-        if (changes
+        if (s_changes (self, row)
         &&  be->ops->write (be, self->backend_logits + row * self->vocab, host, self->vocab * sizeof (float)))
             return xinf_fail (error, size, "sampling: logits row %zu could not be written to %s", row,
                               be->ops->name);

@@ -479,9 +479,8 @@ xinf_request_logprobs_word (const xinf_request_t *self)
 }
 
 //  RUN_DONE's logprobs: the bytes and values so far, and what one more
-//  token may add.
-//  The prompt's count whether they go in RUN_DONE or in the first
-//  RUN_TOKEN.
+//  token may add; the prompt's count whether they go in RUN_DONE or in
+//  the first RUN_TOKEN.
 static size_t
 s_logprobs_bytes (const xinf_request_t *self, bool next)
 {
@@ -519,15 +518,13 @@ xinf_request_at_length (const xinf_request_t *self)
 xinf_msg_t *
 xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool end)
 {
-    char piece [XINF_TOKENIZER_TEXT_MAX + 1];
     int32_t token = self->tokens [self->count - 1];
-    long length = xinf_tokenizer_piece (tokenizer, token, piece, sizeof piece);
     xinf_msg_t *msg = xinf_msg_new ("RUN_TOKEN");
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_map_put_uint (body, "request", self->id);
     xinf_map_put_uint (body, "index", self->count - 1);
     xinf_map_put_uint (body, "token", (uint64_t) token);
-    xinf_map_put (body, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece ? (size_t) length : 0));
+    xinf_map_put (body, "text", xinf_token_piece_value (tokenizer, token));
     if (end)
         xinf_map_put_bool (body, "end", true);
     if (self->count == 1)

@@ -69,6 +69,14 @@ xinf_request_logprobs_asked (const xinf_request_logprobs_t *self)
     return self->top + 1;
 }
 
+xinf_value_t *
+xinf_token_piece_value (xinf_tokenizer_t *tokenizer, int32_t token)
+{
+    char piece [XINF_TOKENIZER_TEXT_MAX + 1];
+    long length = xinf_tokenizer_piece (tokenizer, token, piece, sizeof piece);
+    return xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece ? (size_t) length : 0);
+}
+
 //  The bytes of a token's piece.
 static size_t
 s_piece_bytes (xinf_tokenizer_t *tokenizer, uint32_t token)
@@ -114,13 +122,10 @@ s_top_array (const xinf_logprobs_row_t *report, xinf_tokenizer_t *tokenizer)
 {
     xinf_value_t *array = xinf_value_new_array ();
     for (size_t top = 0; top + 1 < report->asked; top++) {
-        char piece [XINF_TOKENIZER_TEXT_MAX + 1];
-        long length = xinf_tokenizer_piece (tokenizer, (int32_t) report->top [top].token, piece, sizeof piece);
         xinf_value_t *item = xinf_value_new_map ();
         xinf_map_put_uint (item, "token", report->top [top].token);
         xinf_map_put_float (item, "logprob", s_logprob (report->top [top].logprob));
-        xinf_map_put (item, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece
-                                                                ? (size_t) length : 0));
+        xinf_map_put (item, "text", xinf_token_piece_value (tokenizer, (int32_t) report->top [top].token));
         xinf_array_push (array, item);
     }
     return array;
@@ -154,11 +159,8 @@ xinf_request_logprobs_put_done (const xinf_request_logprobs_t *self, xinf_tokeni
 static void
 s_put_prompt_token (xinf_value_t *item, xinf_tokenizer_t *tokenizer, int32_t token)
 {
-    char piece [XINF_TOKENIZER_TEXT_MAX + 1];
-    long length = xinf_tokenizer_piece (tokenizer, token, piece, sizeof piece);
     xinf_map_put_uint (item, "token", (uint64_t) token);
-    xinf_map_put (item, "text", xinf_value_new_strn (piece, length > 0 && length < (long) sizeof piece
-                                                            ? (size_t) length : 0));
+    xinf_map_put (item, "text", xinf_token_piece_value (tokenizer, token));
 }
 
 void

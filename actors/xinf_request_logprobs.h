@@ -29,6 +29,10 @@ xinf_request_logprobs_t *xinf_request_logprobs_new (uint32_t top, bool stream);
 xinf_request_logprobs_t *xinf_request_logprobs_new_prompt (uint32_t top);
 void xinf_request_logprobs_destroy (xinf_request_logprobs_t **self_p);
 
+//  A token's bytes (its piece, raw: maybe part of a UTF-8 character) as
+//  a string value, as RUN_TOKEN and the log-probabilities carry them.
+xinf_value_t *xinf_token_piece_value (xinf_tokenizer_t *tokenizer, int32_t token);
+
 //  What the executor's rows ask for: top + 1 (xinf_samples.h).
 uint32_t xinf_request_logprobs_asked (const xinf_request_logprobs_t *self);
 

@@ -297,11 +297,18 @@ s_row_at (const s_seq_t *seq, size_t pos)
     return pos + 1 == seq->count || (seq->score && pos >= seq->scored && pos + 1 < seq->prompt);
 }
 
+//  The first position of seq's next tokens that may be scored.
+static size_t
+s_score_start (const s_seq_t *seq)
+{
+    return seq->computed > seq->scored ? seq->computed : seq->scored;
+}
+
 //  The logits rows seq's next 'take' tokens ask.
 static size_t
 s_rows (const s_seq_t *seq, size_t take)
 {
-    size_t end = seq->computed + take, start = seq->computed > seq->scored ? seq->computed : seq->scored;
+    size_t end = seq->computed + take, start = s_score_start (seq);
     size_t last = seq->prompt - 1;                 //  scored positions: [start, last)
     size_t scored = seq->score && end > start && last > start ? (end < last ? end : last) - start : 0;
     return scored + (end == seq->count);
@@ -311,12 +318,23 @@ s_rows (const s_seq_t *seq, size_t take)
 static size_t
 s_rows_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
 {
-    size_t start = seq->computed > seq->scored ? seq->computed : seq->scored;
+    size_t start = s_score_start (seq);
     if (seq->score && start + 1 < seq->prompt && want > start - seq->computed + self->rows_left)
         want = start - seq->computed + self->rows_left;
     while (want > 0 && s_rows (seq, want) > self->rows_left)
         want--;                                    //  at most twice: the sampling row
     return want;
+}
+
+//  Seq's next chunk of its prompt within 'room' tokens, the step's rows
+//  and the blocks left (held for it), its rows counted; its size.
+static size_t
+s_take_chunk (xinf_batcher_t *self, s_seq_t *seq, size_t room)
+{
+    size_t left = seq->count - seq->computed;
+    size_t take = s_fit (self, seq, s_rows_fit (self, seq, left < room ? left : room));
+    self->rows_left -= s_rows (seq, take);
+    return take;
 }
 
 //  The decode tokens of running sequences, oldest first.
@@ -355,27 +373,24 @@ s_schedule_prompts (xinf_batcher_t *self, size_t budget)
         size_t left = seq->count - seq->computed;
         if (seq->take || left <= 1)
             continue;
-        seq->take = s_fit (self, seq, s_rows_fit (self, seq, left < budget - used ? left : budget - used));
+        seq->take = s_take_chunk (self, seq, budget - used);
         used += seq->take;
-        self->rows_left -= s_rows (seq, seq->take);
         whole = whole && seq->take == left;
     }
     while (whole && self->waiting && self->n_running < self->config.max_seqs && used < budget) {
         s_seq_t *seq = self->waiting;
         if (seq->n_blocks == 0)
             s_match_prefix (self, seq);
-        size_t left = seq->count - seq->computed;
-        size_t take = s_fit (self, seq, s_rows_fit (self, seq, left < budget - used ? left : budget - used));
+        size_t take = s_take_chunk (self, seq, budget - used);
         if (take == 0) {
             s_release_blocks (self, seq);
             break;
         }
         s_unlink_waiting (self, seq->id);
+        whole = take == seq->count - seq->computed;
         seq->take = take;
         s_insert_running (self, seq);
         used += take;
-        self->rows_left -= s_rows (seq, take);
-        whole = take == left;
     }
     return used;
 }

@@ -181,11 +181,7 @@ xinf_json_start (xinf_json_state_t *state)
 bool
 xinf_json_step (xinf_json_state_t *state, unsigned char byte)
 {
-    xinf_json_state_t next = *state;
-    if (!s_step (&next, byte))
-        return false;
-    *state = next;
-    return true;
+    return xinf_json_feed (state, &byte, 1);
 }
 
 bool

@@ -345,11 +345,7 @@ xinf_schema_start (xinf_schema_state_t *state, const xinf_json_schema_t *schema)
 bool
 xinf_schema_step (xinf_schema_state_t *state, unsigned char byte)
 {
-    xinf_schema_state_t next = *state;
-    if (!s_step (&next, byte))
-        return false;
-    *state = next;
-    return true;
+    return xinf_schema_feed (state, &byte, 1);
 }
 
 bool

@@ -1,5 +1,6 @@
-/*  test_executor_ask: the executor tests' way to ask an executor actor
-    something over their dealer and get its answer.  */
+/*  test_executor_ask: what the executor tests share: a tiny model to
+    load, and the way to ask an executor actor something over their
+    dealer and get its answer.  */
 #ifndef TEST_EXECUTOR_ASK_H_INCLUDED
 #define TEST_EXECUTOR_ASK_H_INCLUDED
 
@@ -21,6 +22,19 @@ test_executor_ask (xinf_dealer_t *dealer, xinf_msg_t *msg)
     }
     CHECK (!"no answer from the executor within 30 s");
     return NULL;
+}
+
+//  The tiny qwen2 model, made with 'make_model' (xinf-make-model) in a
+//  new directory from the mkdtemp template 'dir' (changed in place); its
+//  path into 'model'.
+static inline void
+test_executor_model (const char *make_model, char *dir, char *model, size_t size)
+{
+    char command [800];
+    CHECK (mkdtemp (dir));
+    snprintf (model, size, "%s/tiny.gguf", dir);
+    snprintf (command, sizeof command, "'%s' --preset tiny --arch qwen2 -o '%s' > /dev/null", make_model, model);
+    CHECK (system (command) == 0);
 }
 
 #endif

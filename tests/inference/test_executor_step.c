@@ -677,10 +677,7 @@ main (int argc, char *argv [])
 {
     CHECK (argc == 2);
     char path [] = "/tmp/xinf-executor-step-XXXXXX", model [300], command [800];
-    CHECK (mkdtemp (path));
-    snprintf (model, sizeof model, "%s/tiny.gguf", path);
-    snprintf (command, sizeof command, "'%s' --preset tiny --arch qwen2 -o '%s' > /dev/null", argv [1], model);
-    CHECK (system (command) == 0);
+    test_executor_model (argv [1], path, model, sizeof model);
 
     xinf_executor_t *executor = xinf_executor_new ("executor-test", ENDPOINT);
     s_dealer = xinf_dealer_new (ENDPOINT, "tester");
