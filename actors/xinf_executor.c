@@ -49,6 +49,8 @@ typedef struct {
     xinf_batch_limits_t limits;
     xinf_batch_buf_t *batch;
     xinf_exec_sampling_t *sampling;  //  a step's sampling (TOKENS answers)
+    float *hidden;                   //  a step's hidden rows [n_hid][dim] (embeddings), grown as asked
+    size_t hidden_rows;              //  rows 'hidden' holds
     //  A rank of a tensor-parallel replica (n_ranks > 1)
     int rank, n_ranks;
     xinf_rank_t *_Atomic group;      //  read by the owner's thread to abort
@@ -127,6 +129,7 @@ s_send_loaded (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "size_bytes", info->size_bytes);
     xinf_map_put_uint (body, "n_params", info->n_params);
     xinf_map_put_bool (body, "tied_embeddings", info->tied_embeddings);
+    xinf_map_put_str (body, "pooling", xinf_pooling_name (info->pooling));
     xinf_map_put_uint (body, "context", state->limits.context);
     xinf_map_put_uint (body, "vocab", t->vocab);
     xinf_map_put_uint (body, "dim", t->dim);
@@ -448,6 +451,24 @@ s_break_group (xinf_ctx_t *ctx, const char *reason)
     }
 }
 
+//  Room for the step's hidden rows (the batch's n_hid), grown as a step
+//  first asks more; NULL when out of memory or none are asked.
+static float *
+s_hidden_rows (s_state_t *state, const xinf_transformer_t *t)
+{
+    size_t n_hid = xinf_batch_buf_view (state->batch)->n_hid;
+    if (n_hid == 0)
+        return NULL;
+    if (n_hid > state->hidden_rows) {
+        float *grown = realloc (state->hidden, n_hid * t->dim * sizeof (float));
+        if (!grown)
+            return NULL;
+        state->hidden = grown;
+        state->hidden_rows = n_hid;
+    }
+    return state->hidden;
+}
+
 //  One batched step (its wire form in 'wire', decoded and checked into
 //  state->batch); rank 0 of a group first passes it on to the other ranks.
 static int
@@ -477,8 +498,13 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
         s_break_group (ctx, error);
         return -1;
     }
+    float *hidden = s_hidden_rows (state, t);
+    if (xinf_batch_buf_view (state->batch)->n_hid && !hidden)
+        return xinf_fail (error, size, "out of memory for %zu hidden rows of %zu", xinf_batch_buf_view (state->batch)->n_hid,
+                          (size_t) t->dim);
     xinf_beacon_step_begin (state->beacon);
-    int rc = xinf_transformer_step (t, state->cache, xinf_batch_buf_view (state->batch), logits, error, size);
+    int rc = xinf_transformer_step_rows (t, state->cache, xinf_batch_buf_view (state->batch), logits, hidden, error,
+                                         size);
     if (rc == 0 && xinf_beacon_take_failure (state->beacon))
         rc = xinf_fail (error, size, "an injected failure (XINF_FAULT_HANG fail=1)");
     xinf_beacon_step_end (state->beacon);
@@ -498,9 +524,23 @@ s_sample (s_state_t *state, char *error, size_t size)
     return rc;
 }
 
+//  The step's hidden rows as the reply's last frame (n_hid x dim floats),
+//  counted in its body; nothing when it asked none.
+static void
+s_add_hidden (s_state_t *state, xinf_msg_t *reply)
+{
+    const xinf_transformer_t *t = xinf_model_transformer (state->model);
+    size_t n_hid = xinf_batch_buf_view (state->batch)->n_hid;
+    if (n_hid == 0)
+        return;
+    xinf_map_put_uint (xinf_msg_body (reply), "n_hid", n_hid);
+    xinf_map_put_uint (xinf_msg_body (reply), "dim", t->dim);
+    xinf_msg_add_bytes (reply, state->hidden, n_hid * t->dim * sizeof (float));
+}
+
 //  The reply to a step: TOKENS sampled (s_sample) when it asked (only
 //  ids cross back, and the log-probabilities rows asked for), else
-//  LOGITS, the rows asked for.
+//  LOGITS, the rows asked for; either with the hidden rows asked for.
 static xinf_msg_t *
 s_step_reply (s_state_t *state, bool sample)
 {
@@ -511,6 +551,7 @@ s_step_reply (s_state_t *state, bool sample)
         xinf_map_put_uint (xinf_msg_body (reply), "n_out", batch->n_out);
         xinf_map_put_uint (xinf_msg_body (reply), "vocab", t->vocab);
         xinf_msg_add_bytes (reply, xinf_exec_sampling_host_rows (state->sampling), batch->n_out * t->vocab * sizeof (float));
+        s_add_hidden (state, reply);
         return reply;
     }
     xinf_msg_t *reply = xinf_msg_new ("TOKENS");
@@ -522,6 +563,7 @@ s_step_reply (s_state_t *state, bool sample)
         xinf_logprobs_encode (reports, batch->n_out, zframe_data (frame));
         xinf_msg_add_frame (reply, &frame);
     }
+    s_add_hidden (state, reply);
     return reply;
 }
 
@@ -596,13 +638,13 @@ s_on_step_msg (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 }
 
 //  The largest step a follower may receive: step_tokens tokens, each its
-//  own sequence with the longest table, each a logits row.
+//  own sequence with the longest table, each a logits and a hidden row.
 static size_t
 s_step_capacity (s_state_t *state)
 {
     size_t n = state->step_tokens;
     size_t table = (state->limits.context + state->limits.block_tokens - 1) / state->limits.block_tokens;
-    return XINF_BATCH_HEADER + 4 * (5 * n + 1 + n * table);
+    return XINF_BATCH_HEADER + 4 * (6 * n + 1 + n * table);
 }
 
 //  One of rank 0's steps on a follower, marked on the beacon.
@@ -684,6 +726,9 @@ s_fini (xinf_ctx_t *ctx)
     xinf_kv_cache_destroy (&state->cache);
     xinf_batch_buf_destroy (&state->batch);
     xinf_exec_sampling_destroy (&state->sampling);
+    free (state->hidden);
+    state->hidden = NULL;
+    state->hidden_rows = 0;
     xinf_model_destroy (&state->model);
     xinf_rank_t *group = atomic_exchange (&state->group, NULL);
     xinf_rank_destroy (&group);

@@ -157,6 +157,9 @@ s_on_dealer (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         if (request && s_is_generation (request))
             xinf_gw_generate_on_reply (request, msg);
         else
+        if (request && request->route == XINF_GW_ROUTE_EMBEDDINGS)
+            xinf_gw_embed_on_reply (request, msg);
+        else
         if (request && request->route >= XINF_GW_ROUTE_LAUNCH)
             xinf_gw_manage_on_reply (request, msg);
         else

@@ -26,6 +26,8 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
     { "/v1/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
     { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
+    { "/v1/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
+    { "/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
     { "/tokenize", "POST", XINF_GW_ROUTE_TOKENIZE },
     { "/detokenize", "POST", XINF_GW_ROUTE_DETOKENIZE },
     { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
@@ -204,6 +206,9 @@ s_body_done (xinf_gw_request_t *request)
     if (request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT)
         xinf_gw_generate_start (request);
     else
+    if (request->route == XINF_GW_ROUTE_EMBEDDINGS)
+        xinf_gw_embed_start (request);
+    else
     if (request->route >= XINF_GW_ROUTE_LAUNCH)
         xinf_gw_manage_start (request);
     else
@@ -287,6 +292,7 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
     if (request->response)
         MHD_destroy_response (request->response);
     xinf_gw_generate_clear (request);
+    xinf_gw_embed_clear (request);
     xinf_gw_oai_clear (&request->oai);
     xinf_gw_text_clear (&request->text);
     xinf_gw_buf_free (&request->body);

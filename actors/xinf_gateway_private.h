@@ -210,6 +210,7 @@ typedef enum {
     XINF_GW_ROUTE_APPLY_TEMPLATE,
     XINF_GW_ROUTE_METRICS,
     XINF_GW_ROUTE_CONSOLE,            //  the web console's files (no key needed)
+    XINF_GW_ROUTE_EMBEDDINGS,         //  xinf_gateway_embed.c
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,
@@ -222,6 +223,17 @@ typedef enum {
 } xinf_gw_route_t;
 
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
+
+//  /v1/embeddings: the inputs and the answer's options.
+typedef struct {
+    json_t *inputs;                   //  strings or arrays of token ids (owned)
+    size_t next;                      //  the next input to send
+    size_t idle;                      //  children with nothing left to send
+    bool base64;                      //  encoding_format base64
+    bool normalize;                   //  scaled to length 1 (default)
+    size_t dimensions;                //  the first this many floats (0: all)
+    char pooling [8];                 //  mean, last or "" (the model's)
+} xinf_gw_embed_t;
 
 //  One TCP connection (MHD's socket context), from its accept to its
 //  close: when the headers of its next request are due.
@@ -286,6 +298,8 @@ struct _xinf_gw_request_t {
     json_t *choices;                  //  the parent's, without stream: the finished choices by index
     size_t choice_tokens;             //  the parent's: completion tokens of the finished choices
     bool failed;                      //  the parent's: answered with an error
+    //  embeddings: the parent's inputs and options; a child's input is its 'choice'
+    xinf_gw_embed_t embed;
 };
 
 struct _xinf_gw_state_t {
@@ -370,6 +384,12 @@ bool xinf_gw_choices_generating (const xinf_gw_request_t *request);
 void xinf_gw_choices_cancel (xinf_gw_request_t *parent, const char *label, const char *outcome);
 //  Cancels and frees the children.
 void xinf_gw_choices_free (xinf_gw_request_t *parent);
+
+//  xinf_gateway_embed.c: /v1/embeddings over GENERATE embed, the inputs
+//  in children (choices' slots), the answer in 'choices'.
+void xinf_gw_embed_start (xinf_gw_request_t *request);
+void xinf_gw_embed_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+void xinf_gw_embed_clear (xinf_gw_request_t *request);
 
 //  xinf_gateway_routes.c: the other endpoints over LIST_MODELS, TOKENIZE, ...
 void xinf_gw_route_start (xinf_gw_request_t *request);

@@ -100,6 +100,38 @@ s_check_ready (xinf_replica_actor_t *state, xinf_check_t *check, const char **co
                      *state->error ? ": " : "", state->error);
 }
 
+//  An embedding's pooling: the request's, else the model's file's (a
+//  decoder pools the mean or the last position); its answer's room.
+//  0, or -1 with the reason in 'check'.
+static int
+s_embed_start (xinf_replica_actor_t *state, xinf_request_t *request, xinf_check_t *check, const char **code)
+{
+    xinf_batcher_pool_t pool = request->pool_asked ? request->pool_asked : xinf_request_embed_pool (state->pooling);
+    const char *arch = xinf_value_str (xinf_map_get (state->info, "arch"));
+    if (!pool) {
+        xinf_check_fail (check, "field 'pooling': model %s names %s pooling (%s.pooling_type%s); ask mean or last",
+                         state->uid, streq (state->pooling, "none") ? "no" : state->pooling,
+                         arch ? arch : "its arch",
+                         streq (state->pooling, "cls") || streq (state->pooling, "rank")
+                         ? ", which needs a bidirectional encoder: xinf runs decoders" : "");
+        return -1;
+    }
+    request->answer_bytes += 9 * state->dim + 16;
+    if (xinf_request_answer_full (request)) {
+        *code = "TOO_LARGE";
+        xinf_check_fail (check, "the prompt's %zu tokens and a %zu-float embedding fill the one message the answer "
+                         "travels in; send a shorter prompt", request->prompt_count, state->dim);
+        return -1;
+    }
+    request->embedding = xinf_request_embed_new (pool, state->dim, request->prompt_count, request->normalize);
+    if (!request->embedding) {
+        *code = "STEP_FAILED";
+        xinf_check_fail (check, "out of memory for an embedding of %zu floats", state->dim);
+        return -1;
+    }
+    return 0;
+}
+
 //  A request made: into the batch, or refused when its blocks cannot be
 //  had; true when it was taken.
 static bool
@@ -108,6 +140,10 @@ s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
     xinf_request_t *request = *request_p;
     char error [512];
+    if (request->embed && s_embed_start (state, request, check, code)) {
+        xinf_request_destroy (request_p);
+        return false;
+    }
     if (xinf_batcher_add (state->batcher, request->id, request->prompt, request->prompt_count, error, sizeof error)) {
         *code = "CONTEXT_TOO_LONG";
         xinf_check_fail (check, "%s", error);
@@ -116,6 +152,8 @@ s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const
     }
     if (request->prompt_logprobs)
         xinf_batcher_score_prompt (state->batcher, request->id);    //  just queued: it waits
+    if (request->embedding)
+        xinf_batcher_embed_prompt (state->batcher, request->id, xinf_request_embed_pool_of (request->embedding));
     char key [32];
     snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
     zhashx_insert (state->requests, key, request);

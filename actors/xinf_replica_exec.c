@@ -65,6 +65,10 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     state->max_seqs = loaded.max_seqs;
     state->step_tokens = loaded.step_tokens;
     state->max_rows = loaded.max_rows;
+    state->dim = loaded.dim;
+    snprintf (state->pooling, sizeof state->pooling, "%s", loaded.pooling);
+    if (!check.failed && (loaded.dim == 0 || loaded.dim > 65536))
+        xinf_check_fail (&check, "field 'dim' is %llu, outside 1 .. 65536", (unsigned long long) loaded.dim);
     uint64_t blocks = loaded.kv_blocks, block_tokens = loaded.kv_block_tokens;
     if (!check.failed && state->vocab != xinf_tokenizer_vocab (state->tokenizer))
         xinf_check_fail (&check, "the executor's vocabulary (%zu) differs from the tokenizer's (%zu)",

@@ -51,6 +51,8 @@ typedef struct {
     xinf_tokenizer_t *tokenizer;
     size_t context, vocab, max_seqs, step_tokens;
     size_t max_rows;                  //  logits rows a step may ask (LOADED)
+    size_t dim;                       //  a hidden row's floats (LOADED)
+    char pooling [8];                 //  the file's pooling of embeddings (LOADED): none, mean, cls, last, rank
     //  Continuous batching
     xinf_batcher_t *batcher;
     xinf_batch_buf_t *batch;
@@ -63,6 +65,8 @@ typedef struct {
     uint32_t *step_mask;              //  a row's mask being made (min_tokens), made at the first
     xinf_logprobs_row_t *step_reports;    //  [max_rows]: what the executor reported
     bool step_reporting;              //  a row of the step asked
+    const uint64_t *step_hid_ids;     //  the step in flight: its hidden rows' requests (embeddings)
+    size_t step_hid;
     size_t step_rows;
     bool in_flight;
     int64_t step_started;             //  monotonic us

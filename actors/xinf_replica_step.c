@@ -330,6 +330,7 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     }
     state->in_flight = true;                  //  the scheduled step is the replica's in flight
     state->step_scores = xinf_batcher_scores (state->batcher);
+    state->step_hid_ids = xinf_batcher_hidden (state->batcher, &state->step_hid);
     const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     size_t bytes = xinf_batch_wire_size (batch);
@@ -439,6 +440,46 @@ s_on_scored (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf
     }
 }
 
+//  A hidden row of an embedding's prompt: pooled, and the answer once
+//  the pooling has every row it needs.
+static void
+s_on_hidden (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
+{
+    xinf_replica_actor_t *state = xinf_replica_of (ctx);
+    xinf_request_embed_add (request->embedding, row);
+    if (!xinf_request_embed_done (request->embedding))
+        return;
+    xinf_value_t *embedding = xinf_request_embed_value (request->embedding);
+    xinf_msg_t *done = embedding ? xinf_request_done_msg (request, state->tokenizer, "length")
+                     : xinf_request_failed_msg (request->id, "STEP_FAILED", "the model's hidden states are not "
+                                                "finite numbers (or the replica is out of memory for the embedding)");
+    if (embedding && xinf_msg_is (done, "RUN_DONE"))
+        xinf_map_put (xinf_msg_body (done), "embedding", embedding);
+    else
+        xinf_value_destroy (&embedding);
+    xinf_replica_send_up (ctx, &done);
+    xinf_replica_drop (state, request->id);
+}
+
+//  The step's hidden rows, when it asked any: the reply's last frame,
+//  n_hid x dim floats. NULL with the reason when it is not that.
+static const float *
+s_hidden_frame (xinf_replica_actor_t *state, xinf_msg_t *msg, char *reason, size_t size)
+{
+    if (state->step_hid == 0)
+        return NULL;
+    zframe_t *frame = xinf_msg_frame (msg, state->step_reporting ? 2 : 1);
+    const xinf_value_t *body = xinf_msg_body (msg);
+    if (!frame || zframe_size (frame) != state->step_hid * state->dim * sizeof (float)
+    ||  xinf_value_uint (xinf_map_get (body, "n_hid")) != state->step_hid
+    ||  xinf_value_uint (xinf_map_get (body, "dim")) != state->dim) {
+        snprintf (reason, size, "the executor sent no frame of %zu hidden rows of %zu floats for a step that asked",
+                  state->step_hid, state->dim);
+        return NULL;
+    }
+    return (const float *) zframe_data (frame);
+}
+
 //  A finished step's shape and time against the cost model (--log-level debug).
 static void
 s_log_step (xinf_replica_actor_t *state)
@@ -474,6 +515,9 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
     &&  xinf_logprobs_decode (zframe_data (reports), zframe_size (reports), state->step_rows, state->step_logprobs,
                               state->vocab, state->step_reports, reason, sizeof reason))
         good = false;
+    const float *hidden = good ? s_hidden_frame (state, msg, reason, sizeof reason) : NULL;
+    if (good && state->step_hid && !hidden)
+        good = false;
     if (!good) {
         xinf_batcher_abandon (state->batcher);
         xinf_replica_fail_all (ctx, "BAD_REPLY", reason);
@@ -495,6 +539,11 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
             s_on_scored (ctx, request, state->step_scores [row], report);
         else
             s_on_row (ctx, request, tokens [row], report);
+    }
+    for (size_t row = 0; row < state->step_hid; row++) {
+        xinf_request_t *request = xinf_replica_request (state, state->step_hid_ids [row]);
+        if (request && request->embedding)   //  else cancelled meanwhile
+            s_on_hidden (ctx, request, hidden + row * state->dim);
     }
     xinf_replica_kick (ctx);
 }

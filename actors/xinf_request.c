@@ -37,6 +37,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         xinf_json_schema_destroy (&self->schema);
         xinf_request_logprobs_destroy (&self->logprobs);
         xinf_request_logprobs_destroy (&self->prompt_logprobs);
+        xinf_request_embed_destroy (&self->embedding);
         free (self);
         *self_p = NULL;
     }
@@ -343,6 +344,35 @@ s_prompt_logprobs (xinf_request_t *self, uint32_t top, xinf_check_t *check, cons
         xinf_check_fail (check, "out of memory for the prompt's log-probabilities");
 }
 
+//  GENERATE embed: what an embedding may not ask; a text prompt then ends
+//  with the EOS where the model's file asks it (and it does not yet).
+static void
+s_embed (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer,
+         xinf_check_t *check)
+{
+    const char *field = generate->max_tokens ? "max_tokens" : generate->stream ? "stream"
+                      : generate->logprobs ? "logprobs" : generate->has_prompt_logprobs ? "prompt_logprobs"
+                      : !streq (generate->response_format, "text") ? "response_format" : NULL;
+    if (field) {
+        xinf_check_fail (check, "field '%s': an embedding (embed) generates nothing: max_tokens must be 0, and it "
+                         "takes no stream, logprobs, prompt_logprobs or response_format", field);
+        return;
+    }
+    self->embed = true;
+    self->pool_asked = xinf_request_embed_pool (generate->has_pooling ? generate->pooling : NULL);
+    self->normalize = generate->normalize;
+    int64_t eos = xinf_tokenizer_eos (tokenizer);
+    if (!generate->has_prompt || !xinf_tokenizer_add_eos (tokenizer) || self->prompt [self->prompt_count - 1] == eos)
+        return;
+    int32_t *longer = realloc (self->prompt, (self->prompt_count + 1) * sizeof (int32_t));
+    if (!longer) {
+        xinf_check_fail (check, "out of memory for the prompt");
+        return;
+    }
+    self->prompt = longer;
+    self->prompt [self->prompt_count++] = (int32_t) eos;
+}
+
 static int32_t *
 s_prompt (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check,
           size_t *count)
@@ -387,6 +417,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);
     if (!check->failed && self->prompt_count == 0)
         xinf_check_fail (check, "the prompt is empty");
+    if (!check->failed && generate.embed)
+        s_embed (self, &generate, tokenizer, check);
     if (!check->failed && self->prompt_count + 1 > context) {
         *code = "CONTEXT_EXCEEDED";
         xinf_check_fail (check, "the prompt has %zu tokens; the context holds %zu, leaving no room to generate",

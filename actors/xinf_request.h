@@ -14,6 +14,7 @@
 #include "xinf_sampler.h"
 #include "xinf_penalties.h"
 #include "xinf_request_logprobs.h"
+#include "xinf_request_embed.h"
 #include "xinf_json_masks.h"
 
 typedef struct {
@@ -41,6 +42,10 @@ typedef struct {
     size_t n_biases;
     xinf_request_logprobs_t *logprobs;    //  the log-probabilities it asked for; NULL: none
     xinf_request_logprobs_t *prompt_logprobs; //  its prompt's (prompt_logprobs); NULL: not asked
+    bool embed;                       //  an embedding (GENERATE embed): hidden rows pooled, nothing generated
+    xinf_batcher_pool_t pool_asked;   //  with embed: GENERATE pooling (NONE: the model's)
+    bool normalize;                   //  with embed: the answer scaled to length 1
+    xinf_request_embed_t *embedding;  //  with embed, once admitted: the rows pooled so far
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)
     size_t answer_values, answer_text;
 } xinf_request_t;

@@ -45,6 +45,8 @@ typedef struct {
     const int32_t *blocks;            //  blocks [table_start [s] .. table_start [s + 1])
     size_t n_out;                     //  tokens whose logits are wanted
     const int32_t *out;               //  [n_out] token indexes, ascending
+    size_t n_hid;                     //  tokens whose final hidden state is wanted (embeddings)
+    const int32_t *hid;               //  [n_hid] token indexes, ascending
 } xinf_batch_t;
 
 //  The paged KV cache's memory: for layer l, block b, slot t, the keys at

@@ -18,7 +18,7 @@ typedef struct {
 } s_ints_t;
 
 struct _xinf_batch_buf_t {
-    s_ints_t tokens, pos, seq, table_start, blocks, out;
+    s_ints_t tokens, pos, seq, table_start, blocks, out, hid;
     xinf_batch_t view;
 };
 
@@ -61,7 +61,8 @@ xinf_batch_buf_destroy (xinf_batch_buf_t **self_p)
 {
     if (self_p && *self_p) {
         xinf_batch_buf_t *self = *self_p;
-        s_ints_t *arrays [] = { &self->tokens, &self->pos, &self->seq, &self->table_start, &self->blocks, &self->out };
+        s_ints_t *arrays [] = { &self->tokens, &self->pos, &self->seq, &self->table_start, &self->blocks, &self->out,
+                                &self->hid };
         for (size_t index = 0; index < sizeof arrays / sizeof arrays [0]; index++)
             free (arrays [index]->data);
         free (self);
@@ -73,7 +74,7 @@ void
 xinf_batch_buf_clear (xinf_batch_buf_t *self)
 {
     self->tokens.count = self->pos.count = self->seq.count = 0;
-    self->table_start.count = self->blocks.count = self->out.count = 0;
+    self->table_start.count = self->blocks.count = self->out.count = self->hid.count = 0;
 }
 
 int
@@ -99,13 +100,22 @@ xinf_batch_buf_add_token (xinf_batch_buf_t *self, int32_t token, int32_t pos, in
     return 0;
 }
 
+int
+xinf_batch_buf_add_hidden (xinf_batch_buf_t *self)
+{
+    if (self->tokens.count == 0)
+        return -1;
+    return s_push (&self->hid, (int32_t) self->tokens.count - 1);
+}
+
 const xinf_batch_t *
 xinf_batch_buf_view (xinf_batch_buf_t *self)
 {
     size_t n_seqs = self->table_start.count ? self->table_start.count - 1 : 0;
     self->view = (xinf_batch_t) {
         self->tokens.count, self->tokens.data, self->pos.data, self->seq.data,
-        n_seqs, self->table_start.data, self->blocks.data, self->out.count, self->out.data
+        n_seqs, self->table_start.data, self->blocks.data, self->out.count, self->out.data,
+        self->hid.count, self->hid.data
     };
     return &self->view;
 }
@@ -123,6 +133,8 @@ s_check_shape (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, cha
     if (batch->n_out > batch->n || (limits->max_out && batch->n_out > limits->max_out))
         return xinf_fail (error, error_size, "field 'n_out': %zu logits rows for %zu tokens (at most %zu)", batch->n_out,
                        batch->n, limits->max_out ? limits->max_out : batch->n);
+    if (batch->n_hid > batch->n)
+        return xinf_fail (error, error_size, "field 'n_hid': %zu hidden rows for %zu tokens", batch->n_hid, batch->n);
     size_t longest = (limits->context + limits->block_tokens - 1) / limits->block_tokens;
     if (batch->table_start [0] != 0)
         return xinf_fail (error, error_size, "field 'table_start[0]' must be 0");
@@ -168,6 +180,10 @@ s_check_tokens (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, in
         if (batch->out [k] < 0 || (size_t) batch->out [k] >= batch->n || (k && batch->out [k] <= batch->out [k - 1]))
             return xinf_fail (error, error_size, "field 'out[%zu]': row %d (rows ascending, below %zu)",
                            k, batch->out [k], batch->n);
+    for (size_t k = 0; k < batch->n_hid; k++)
+        if (batch->hid [k] < 0 || (size_t) batch->hid [k] >= batch->n || (k && batch->hid [k] <= batch->hid [k - 1]))
+            return xinf_fail (error, error_size, "field 'hid[%zu]': row %d (rows ascending, below %zu)",
+                           k, batch->hid [k], batch->n);
     return 0;
 }
 
@@ -192,7 +208,7 @@ size_t
 xinf_batch_wire_size (const xinf_batch_t *batch)
 {
     size_t table = batch->n_seqs ? (size_t) batch->table_start [batch->n_seqs] : 0;
-    return XINF_BATCH_HEADER + 4 * (3 * batch->n + batch->n_seqs + 1 + table + batch->n_out);
+    return XINF_BATCH_HEADER + 4 * (3 * batch->n + batch->n_seqs + 1 + table + batch->n_out + batch->n_hid);
 }
 
 static char *
@@ -208,7 +224,7 @@ xinf_batch_encode (const xinf_batch_t *batch, void *bytes)
 {
     size_t table = (size_t) batch->table_start [batch->n_seqs];
     uint32_t header [6] = { XINF_BATCH_MAGIC, (uint32_t) batch->n, (uint32_t) batch->n_seqs, (uint32_t) table,
-                            (uint32_t) batch->n_out, 0 };
+                            (uint32_t) batch->n_out, (uint32_t) batch->n_hid };
     char *at = bytes;
     memcpy (at, header, sizeof header);
     at = s_put (at + sizeof header, batch->tokens, batch->n);
@@ -216,7 +232,8 @@ xinf_batch_encode (const xinf_batch_t *batch, void *bytes)
     at = s_put (at, batch->seq, batch->n);
     at = s_put (at, batch->table_start, batch->n_seqs + 1);
     at = s_put (at, batch->blocks, table);
-    s_put (at, batch->out, batch->n_out);
+    at = s_put (at, batch->out, batch->n_out);
+    s_put (at, batch->hid, batch->n_hid);
 }
 
 //  Takes 'count' int32 from *at into ints.
@@ -241,19 +258,19 @@ xinf_batch_buf_decode (xinf_batch_buf_t *self, const void *bytes, size_t size, c
     if (size < XINF_BATCH_HEADER)
         return xinf_fail (error, error_size, "a step of %zu bytes is shorter than its %d-byte header", size, XINF_BATCH_HEADER);
     memcpy (header, bytes, sizeof header);
-    if (header [0] != XINF_BATCH_MAGIC || header [5] != 0)
-        return xinf_fail (error, error_size, "a step must start with \"BTCH\" and a zero reserved word");
+    if (header [0] != XINF_BATCH_MAGIC)
+        return xinf_fail (error, error_size, "a step must start with \"BTCH\"");
     //  Every count is at most the words there are: no sum below can wrap
     size_t words = (size - XINF_BATCH_HEADER) / 4;
-    size_t n = header [1], n_seqs = header [2], table = header [3], n_out = header [4];
-    if (n > words || n_seqs > words || table > words || n_out > words
-    ||  size != XINF_BATCH_HEADER + 4 * (3 * n + n_seqs + 1 + table + n_out))
+    size_t n = header [1], n_seqs = header [2], table = header [3], n_out = header [4], n_hid = header [5];
+    if (n > words || n_seqs > words || table > words || n_out > words || n_hid > words
+    ||  size != XINF_BATCH_HEADER + 4 * (3 * n + n_seqs + 1 + table + n_out + n_hid))
         return xinf_fail (error, error_size, "a step of %zu bytes does not match its counts (n %zu, n_seqs %zu, "
-                       "n_table %zu, n_out %zu)", size, n, n_seqs, table, n_out);
+                       "n_table %zu, n_out %zu, n_hid %zu)", size, n, n_seqs, table, n_out, n_hid);
     const char *at = (const char *) bytes + XINF_BATCH_HEADER;
     if (s_take (&self->tokens, &at, n) || s_take (&self->pos, &at, n) || s_take (&self->seq, &at, n)
     ||  s_take (&self->table_start, &at, n_seqs + 1) || s_take (&self->blocks, &at, table)
-    ||  s_take (&self->out, &at, n_out)) {
+    ||  s_take (&self->out, &at, n_out) || s_take (&self->hid, &at, n_hid)) {
         xinf_batch_buf_clear (self);
         return xinf_fail (error, error_size, "out of memory for a step of %zu tokens", n);
     }

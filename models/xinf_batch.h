@@ -1,7 +1,7 @@
 /*  xinf_batch: building, checking and carrying the batch of a forward step
     (xinf_batch_t in kernels/xinf_backend.h: tokens with a position and a
     sequence each, the sequences' KV block tables, the rows whose logits
-    are wanted).
+    are wanted, the rows whose final hidden state is wanted).
 
     A batch buffer owns the arrays of one batch, grown as tokens and
     sequences are added, or filled by decoding the wire form: the replica
@@ -9,8 +9,9 @@
     group passes it on to the other ranks unchanged.
 
     Wire form (protocols/model.md, STEP), little-endian: six u32 (magic
-    "BTCH", n, n_seqs, n_table, n_out, 0), then int32 arrays: tokens [n],
-    pos [n], seq [n], table_start [n_seqs + 1], blocks [n_table], out [n_out].
+    "BTCH", n, n_seqs, n_table, n_out, n_hid), then int32 arrays: tokens [n],
+    pos [n], seq [n], table_start [n_seqs + 1], blocks [n_table], out [n_out],
+    hid [n_hid].
 */
 #ifndef XINF_BATCH_H_INCLUDED
 #define XINF_BATCH_H_INCLUDED
@@ -40,14 +41,18 @@ int xinf_batch_buf_add_seq (xinf_batch_buf_t *self, const int32_t *blocks, size_
 //  A token of sequence 'seq' at 'pos' (logits: its logits are wanted);
 //  tokens of one sequence come in position order. 0, or -1 when out of memory.
 int xinf_batch_buf_add_token (xinf_batch_buf_t *self, int32_t token, int32_t pos, int32_t seq, bool logits);
+//  The last token added also gives its final hidden state (normed, as the
+//  output layer takes it): a row of the step's hidden states. 0, or -1
+//  when out of memory or no token was added.
+int xinf_batch_buf_add_hidden (xinf_batch_buf_t *self);
 
 //  The batch as built or decoded (valid until the buffer changes).
 const xinf_batch_t *xinf_batch_buf_view (xinf_batch_buf_t *self);
 
 //  0, or -1 with the reason naming the field: counts, ids within the
 //  vocabulary, positions within the context, in order within a sequence
-//  and covered by its block table, blocks within the cache, logits rows
-//  ascending.
+//  and covered by its block table, blocks within the cache, logits and
+//  hidden rows ascending.
 int xinf_batch_check (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, char *error, size_t error_size);
 
 //  The wire form: its size, and writing it into 'bytes' (that many).

@@ -18,6 +18,8 @@ struct _s_seq_t {
     bool score;                       //  its prompt is scored: a row per prompt position
     size_t prompt;                    //  its prompt's tokens
     size_t scored;                    //  with score: prompt positions whose rows were delivered
+    xinf_batcher_pool_t pool;         //  an embedding's: its hidden rows, no logits rows
+    size_t pooled;                    //  with pool: prompt positions whose hidden rows were delivered
     int32_t *blocks;                  //  block table (max_blocks)
     uint64_t *hashes;                 //  chain hashes of the first 'hashed' blocks
     size_t n_blocks, hashed;
@@ -35,6 +37,8 @@ struct _xinf_batcher_t {
     uint64_t next_order;
     uint64_t *out_ids;                //  [step_tokens]: the last step's logits rows
     int32_t *out_scores;              //  [step_tokens]: the token each scores, or -1
+    uint64_t *hid_ids;                //  [step_tokens]: the last step's hidden rows
+    size_t n_hid;
     size_t rows_left;                 //  rows the step being scheduled may still ask
     bool in_flight;
     size_t last_prompt_tokens;
@@ -72,7 +76,8 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
     self->running = calloc (config->max_seqs, sizeof (s_seq_t *));
     self->out_ids = calloc (config->step_tokens, sizeof (uint64_t));
     self->out_scores = calloc (config->step_tokens, sizeof (int32_t));
-    if (!self->blocks || !self->running || !self->out_ids || !self->out_scores)
+    self->hid_ids = calloc (config->step_tokens, sizeof (uint64_t));
+    if (!self->blocks || !self->running || !self->out_ids || !self->out_scores || !self->hid_ids)
         xinf_batcher_destroy (&self);
     return self;
 }
@@ -93,6 +98,7 @@ xinf_batcher_destroy (xinf_batcher_t **self_p)
         free (self->running);
         free (self->out_ids);
         free (self->out_scores);
+        free (self->hid_ids);
         free (self);
         *self_p = NULL;
     }
@@ -178,6 +184,17 @@ xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id)
     return -1;
 }
 
+int
+xinf_batcher_embed_prompt (xinf_batcher_t *self, uint64_t id, xinf_batcher_pool_t pool)
+{
+    for (s_seq_t *seq = self->waiting; seq; seq = seq->next)
+        if (seq->id == id && seq->n_blocks == 0 && seq->count == seq->prompt && !seq->score && pool) {
+            seq->pool = pool;
+            return 0;
+        }
+    return -1;
+}
+
 bool
 xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
 {
@@ -255,14 +272,16 @@ s_decode_slot (xinf_batcher_t *self, size_t index)
 }
 
 //  Takes the prompt's whole blocks the prefix cache holds (leaving at
-//  least one token to compute, for its logits).
+//  least one token to compute, for its logits or its last hidden row);
+//  none for a prompt whose every position gives a row.
 static void
 s_match_prefix (xinf_batcher_t *self, s_seq_t *seq)
 {
     size_t tokens = self->config.block_tokens;
     size_t limit = (seq->count - 1) / tokens;
     uint64_t parent = 0;
-    while (self->config.prefix_cache && !seq->score && seq->n_blocks < limit) {
+    bool whole = seq->score || seq->pool == XINF_BATCHER_POOL_MEAN;
+    while (self->config.prefix_cache && !whole && seq->n_blocks < limit) {
         const int32_t *chunk = seq->tokens + seq->n_blocks * tokens;
         uint64_t hash = xinf_blocks_hash (parent, chunk, tokens);
         int32_t block = xinf_blocks_lookup (self->blocks, hash, parent, chunk);
@@ -294,7 +313,16 @@ s_insert_running (xinf_batcher_t *self, s_seq_t *seq)
 static bool
 s_row_at (const s_seq_t *seq, size_t pos)
 {
-    return pos + 1 == seq->count || (seq->score && pos >= seq->scored && pos + 1 < seq->prompt);
+    return !seq->pool && (pos + 1 == seq->count || (seq->score && pos >= seq->scored && pos + 1 < seq->prompt));
+}
+
+//  Whether position 'pos' of an embedding's prompt gives a hidden row not
+//  yet delivered: every position (mean) or the last.
+static bool
+s_hidden_at (const s_seq_t *seq, size_t pos)
+{
+    return seq->pool && pos >= seq->pooled && pos < seq->prompt
+        && (seq->pool == XINF_BATCHER_POOL_MEAN || pos + 1 == seq->prompt);
 }
 
 //  The first position of seq's next tokens that may be scored.
@@ -311,7 +339,7 @@ s_rows (const s_seq_t *seq, size_t take)
     size_t end = seq->computed + take, start = s_score_start (seq);
     size_t last = seq->prompt - 1;                 //  scored positions: [start, last)
     size_t scored = seq->score && end > start && last > start ? (end < last ? end : last) - start : 0;
-    return scored + (end == seq->count);
+    return seq->pool ? 0 : scored + (end == seq->count);
 }
 
 //  The most of seq's next 'want' tokens whose rows fit in the step's.
@@ -400,6 +428,7 @@ static size_t
 s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
 {
     size_t n_out = 0, tokens = self->config.block_tokens;
+    self->n_hid = 0;
     for (size_t index = 0; index < self->n_running; index++) {
         s_seq_t *seq = self->running [index];
         if (!seq->take)
@@ -415,6 +444,12 @@ s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
                 self->out_scores [n_out] = pos + 1 < seq->count ? seq->tokens [pos + 1] : -1;
                 self->out_ids [n_out++] = seq->id;
             }
+            if (slot >= 0 && s_hidden_at (seq, pos)) {
+                if (xinf_batch_buf_add_hidden (batch))
+                    slot = -1;
+                else
+                    self->hid_ids [self->n_hid++] = seq->id;
+            }
         }
         if (slot < 0)
             return SIZE_MAX;
@@ -429,6 +464,7 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
     xinf_batch_buf_clear (batch);
     *n_out = 0;
     *out_ids = self->out_ids;
+    self->n_hid = 0;
     if (self->in_flight)
         return false;
     for (size_t index = 0; index < self->n_running; index++)
@@ -454,6 +490,13 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
 size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self) { return self->last_prompt_tokens; }
 const int32_t *xinf_batcher_scores (xinf_batcher_t *self) { return self->out_scores; }
 
+const uint64_t *
+xinf_batcher_hidden (xinf_batcher_t *self, size_t *n_hid)
+{
+    *n_hid = self->n_hid;
+    return self->hid_ids;
+}
+
 //  Publishes the sequence's blocks that are now full and computed.
 static void
 s_publish (xinf_batcher_t *self, s_seq_t *seq)
@@ -478,6 +521,8 @@ xinf_batcher_commit (xinf_batcher_t *self)
         seq->take = 0;
         if (seq->score && seq->computed > seq->scored)
             seq->scored = seq->computed < seq->prompt - 1 ? seq->computed : seq->prompt - 1;
+        if (seq->pool && seq->computed > seq->pooled)
+            seq->pooled = seq->computed < seq->prompt ? seq->computed : seq->prompt;
         s_publish (self, seq);
     }
     self->in_flight = false;

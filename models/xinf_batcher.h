@@ -14,6 +14,12 @@
     are released and it waits at the head of the queue, to be recomputed
     (its tokens so far are its new prompt) when blocks free up.
 
+    A sequence that is an embedding gets no logits rows but hidden rows
+    (the final hidden states its embedding is pooled from): at every
+    prompt position (mean pooling; no prefix reuse) or at the last; each
+    position's once, across preemption and failed steps. Its sequence is
+    done when the prompt is; the caller removes it.
+
     A sequence whose prompt is scored (prompt_logprobs) gets a logits row
     for every prompt position but the last, scoring the prompt's next
     token there, beside its sampling row; its prompt is computed whole
@@ -49,6 +55,9 @@ typedef struct {
 
 typedef struct _xinf_batcher_t xinf_batcher_t;
 
+//  Which of an embedding's prompt positions give hidden rows.
+typedef enum { XINF_BATCHER_POOL_NONE = 0, XINF_BATCHER_POOL_MEAN, XINF_BATCHER_POOL_LAST } xinf_batcher_pool_t;
+
 xinf_batcher_t *xinf_batcher_new (const xinf_batcher_config_t *config);
 void xinf_batcher_destroy (xinf_batcher_t **self_p);
 
@@ -61,6 +70,10 @@ int xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, 
 //  for each prompt position p but the last, scoring token p + 1 (see
 //  xinf_batcher_scores). -1 if no such sequence waits.
 int xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id);
+//  Makes sequence 'id', waiting and not yet begun (nor scored), an
+//  embedding pooled as 'pool' (not NONE): hidden rows, no logits rows
+//  (xinf_batcher_hidden). -1 if no such sequence waits.
+int xinf_batcher_embed_prompt (xinf_batcher_t *self, uint64_t id, xinf_batcher_pool_t pool);
 //  Drops a sequence (finished or cancelled), releasing its blocks; false
 //  if unknown. A step in flight may still carry it: its rows are the
 //  caller's to ignore.
@@ -77,6 +90,9 @@ size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self);
 //  Of the last scheduled step's rows, in order: the prompt token each
 //  scores, or -1 for a row that samples its sequence's next token.
 const int32_t *xinf_batcher_scores (xinf_batcher_t *self);
+//  Of the last scheduled step, the sequence ids of its hidden rows in
+//  order (their count in *n_hid; valid until the next schedule).
+const uint64_t *xinf_batcher_hidden (xinf_batcher_t *self, size_t *n_hid);
 //  The step ran: its tokens' keys and values are in the cache.
 void xinf_batcher_commit (xinf_batcher_t *self);
 //  The step failed: nothing it carried was computed.

@@ -305,6 +305,28 @@ s_load_rope (s_loader_t *loader)
             s_fail (loader, "rope_freqs.weight [%zu] is %g, outside 0.001..1e6", i, (double) t->rope.factors [i]);
 }
 
+const char *
+xinf_pooling_name (xinf_pooling_t pooling)
+{
+    static const char *names [] = { "none", "mean", "cls", "last", "rank" };
+    return (unsigned) pooling < sizeof names / sizeof names [0] ? names [pooling] : "none";
+}
+
+//  <arch>.pooling_type, when the file has it (an embedding model's).
+static void
+s_load_pooling (s_loader_t *loader)
+{
+    char key [96];
+    snprintf (key, sizeof key, "%s.pooling_type", loader->arch->name);
+    uint64_t type = 0;
+    if (!xinf_gguf_has (loader->self->gguf, key))
+        return;
+    if (xinf_gguf_get_uint (loader->self->gguf, key, &type) || type > XINF_POOLING_RANK)
+        s_fail (loader, "metadata key '%s' must be 0 (none), 1 (mean), 2 (cls), 3 (last) or 4 (rank)", key);
+    else
+        loader->self->info.pooling = (xinf_pooling_t) type;
+}
+
 //  Every hyperparameter in its range, and consistent with the others.
 static void
 s_load_hparams (s_loader_t *loader)
@@ -356,6 +378,7 @@ s_load_hparams (s_loader_t *loader)
         s_fail (loader, "%s.rope.dimension_count %zu differs from the head dimension %zu: xinf rotates whole heads",
                 arch, rope_dims, t->head_dim);
     s_load_rope (loader);
+    s_load_pooling (loader);
 }
 
 static void
@@ -518,7 +541,10 @@ s_load_tokenizer (s_loader_t *loader)
     bool add_bos = xinf_tokenizer_default_add_bos (spec.model, spec.pre), space_prefix = true;
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_bos_token", &add_bos);
     xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_space_prefix", &space_prefix);
+    bool add_eos = false;
+    xinf_gguf_get_bool (gguf, "tokenizer.ggml.add_eos_token", &add_eos);
     spec.add_bos = add_bos;
+    spec.add_eos = add_eos;
     spec.no_space_prefix = !space_prefix;
     char reason [256] = "";
     if (!tokens)

@@ -29,6 +29,15 @@
 #include "xinf_transformer.h"
 #include "xinf_tokenizer.h"
 
+//  How an embedding is pooled from a prompt's final hidden states, as
+//  GGUF's <arch>.pooling_type numbers them.
+typedef enum {
+    XINF_POOLING_NONE = 0, XINF_POOLING_MEAN = 1, XINF_POOLING_CLS = 2, XINF_POOLING_LAST = 3, XINF_POOLING_RANK = 4
+} xinf_pooling_t;
+
+//  "none", "mean", "cls", "last" or "rank".
+const char *xinf_pooling_name (xinf_pooling_t pooling);
+
 typedef struct {
     char arch [16];                   //  "llama", "qwen2" or "qwen3"
     char name [128];                  //  general.name, or ""
@@ -36,6 +45,7 @@ typedef struct {
     uint64_t size_bytes;              //  tensor data bytes of the file
     uint64_t n_params;                //  of the file
     bool tied_embeddings;
+    xinf_pooling_t pooling;           //  <arch>.pooling_type: how an embedding is pooled (NONE when absent)
     int rank, n_ranks;                //  this shard: rank of n_ranks (0 of 1: the whole model)
     uint64_t shard_bytes;             //  bytes of the file this shard reads (= progress total)
 } xinf_model_info_t;

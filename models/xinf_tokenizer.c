@@ -427,6 +427,7 @@ xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error
     self->unk_id = spec->unk_id;
     s_take_end_keys (self, spec);
     self->add_bos = spec->add_bos;
+    self->add_eos = spec->add_eos && spec->eos_id >= 0;
     self->space_prefix = self->model == XINF_TOK_LLAMA && !spec->no_space_prefix;
     if (s_set_pre (self, spec->pre, error, error_size)) {
         xinf_tokenizer_destroy (&self);
@@ -588,6 +589,7 @@ int64_t xinf_tokenizer_unk (xinf_tokenizer_t *self) { return self ? self->unk_id
 int64_t xinf_tokenizer_eot (xinf_tokenizer_t *self) { return self ? self->eot_id : -1; }
 int64_t xinf_tokenizer_eom (xinf_tokenizer_t *self) { return self ? self->eom_id : -1; }
 bool xinf_tokenizer_add_bos (xinf_tokenizer_t *self) { return self && self->add_bos; }
+bool xinf_tokenizer_add_eos (xinf_tokenizer_t *self) { return self && self->add_eos; }
 const char *xinf_tokenizer_notes (xinf_tokenizer_t *self) { return self ? self->notes : ""; }
 
 bool

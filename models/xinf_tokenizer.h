@@ -94,6 +94,9 @@ typedef struct {
     //  tokenizer.ggml.add_bos_token; when the file lacks it, take
     //  xinf_tokenizer_default_add_bos (model, pre)
     bool add_bos;
+    //  tokenizer.ggml.add_eos_token (false when absent): an embedding's
+    //  prompt text ends with the EOS (Qwen3-Embedding pools that token)
+    bool add_eos;
     bool no_space_prefix;           //  llama: tokenizer.ggml.add_space_prefix is false
 } xinf_tokenizer_spec_t;
 
@@ -150,6 +153,9 @@ int64_t xinf_tokenizer_eot (xinf_tokenizer_t *self);
 int64_t xinf_tokenizer_eom (xinf_tokenizer_t *self);
 //  The model's default for add_bos (spec->add_bos).
 bool xinf_tokenizer_add_bos (xinf_tokenizer_t *self);
+//  Whether the file asks an EOS after a prompt's text (spec->add_eos, and
+//  the model has an EOS).
+bool xinf_tokenizer_add_eos (xinf_tokenizer_t *self);
 //  Whether a text prompt gets a BOS when the file has no
 //  tokenizer.ggml.add_bos_token, as llama.cpp decides: llama (SentencePiece)
 //  yes; gpt2 with a llama3 pre-tokenizer ("llama3", "llama-bpe",

@@ -33,7 +33,7 @@ struct _xinf_tokenizer_t {
     int32_t *merge_ranks, *merge_ids;
     size_t merge_mask;
     int64_t bos_id, eos_id, unk_id, eot_id, eom_id;
-    bool add_bos, space_prefix;
+    bool add_bos, add_eos, space_prefix;
     bool nfc;                       //  gpt2: NFC-normalize text first (qwen2)
     int32_t end_ids [XINF_TOK_MAX_ENDS];    //  end of generation, no repeats
     size_t n_end_ids;

@@ -319,6 +319,22 @@ s_residual (const xinf_transformer_t *self, xinf_kv_cache_t *cache, size_t n, co
     }
 }
 
+//  The final hidden states of the pass's 'hid' rows, normed into xb (one
+//  norm a run of consecutive rows), read into 'hidden' (host memory).
+static void
+s_hidden (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *hidden)
+{
+    xinf_backend_t *be = cache->backend;
+    size_t dim = self->dim;
+    for (size_t k = 0, run; k < batch->n_hid; k += run) {
+        for (run = 1; k + run < batch->n_hid && batch->hid [k + run] == batch->hid [k] + (int32_t) run; run++)
+            ;
+        be->ops->rmsnorm (be, cache->xb + k * dim, cache->x + (size_t) batch->hid [k] * dim, self->output_norm,
+                          run, dim, self->rms_eps);
+    }
+    be->ops->read (be, hidden, cache->xb, batch->n_hid * dim * sizeof (float));
+}
+
 //  The logits of the pass's 'out' rows, normed into xb, into logits: one
 //  norm a run of consecutive rows (a decode step's rows are one run).
 static void
@@ -339,7 +355,7 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
 //  One pass of at most max_tokens tokens; 0 or -1 with a reason.
 static int
 s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits,
-        char *error, size_t error_size)
+        float *hidden, char *error, size_t error_size)
 {
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n;
@@ -366,6 +382,10 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
             return -1;
         s_residual (self, cache, n, index + 1 < self->n_layers ? self->layers [index + 1].attn_norm : NULL);
     }
+    if (hidden && batch->n_hid) {
+        s_enter (cache, XINF_PHASE_COMPUTE, self->n_layers, "hidden states");
+        s_hidden (self, cache, batch, hidden);
+    }
     if (logits && batch->n_out) {
         s_enter (cache, XINF_PHASE_COMPUTE, self->n_layers, "logits");
         s_logits (self, cache, batch, logits);
@@ -373,20 +393,46 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
     return s_backend_status (be, error, error_size);
 }
 
-//  The tokens [first, first + count) of a batch as a batch of their own,
-//  with the logits rows among them.
-static xinf_batch_t
-s_slice (const xinf_batch_t *batch, size_t first, size_t count, size_t *out_first)
+//  Of rows (ascending token indexes), those in [first, first + count):
+//  their index in 'rows' (*at) and how many.
+static size_t
+s_rows_within (const int32_t *rows, size_t n_rows, size_t first, size_t count, size_t *at)
 {
-    size_t out_begin = 0, out_end;
-    while (out_begin < batch->n_out && (size_t) batch->out [out_begin] < first)
-        out_begin++;
-    out_end = out_begin;
-    while (out_end < batch->n_out && (size_t) batch->out [out_end] < first + count)
-        out_end++;
-    *out_first = out_begin;
+    size_t begin = 0, end;
+    while (begin < n_rows && (size_t) rows [begin] < first)
+        begin++;
+    end = begin;
+    while (end < n_rows && (size_t) rows [end] < first + count)
+        end++;
+    *at = begin;
+    return end - begin;
+}
+
+//  The tokens [first, first + count) of a batch as a batch of their own,
+//  with the logits and hidden rows among them (still counted from the
+//  batch's first token: s_rebase).
+static xinf_batch_t
+s_slice (const xinf_batch_t *batch, size_t first, size_t count, size_t *out_first, size_t *hid_first)
+{
+    size_t n_out = s_rows_within (batch->out, batch->n_out, first, count, out_first);
+    size_t n_hid = s_rows_within (batch->hid, batch->n_hid, first, count, hid_first);
     return (xinf_batch_t) { count, batch->tokens + first, batch->pos + first, batch->seq + first, batch->n_seqs,
-                            batch->table_start, batch->blocks, out_end - out_begin, batch->out + out_begin };
+                            batch->table_start, batch->blocks, n_out, batch->out + *out_first,
+                            n_hid, batch->hid + *hid_first };
+}
+
+//  A pass's rows counted from its first token, in 'scratch' (grown);
+//  NULL when out of memory.
+static int32_t *
+s_rebase (const int32_t *rows, size_t n_rows, size_t first, int32_t **scratch)
+{
+    int32_t *moved = realloc (*scratch, (n_rows ? n_rows : 1) * sizeof (int32_t));
+    if (!moved)
+        return NULL;
+    *scratch = moved;
+    for (size_t k = 0; k < n_rows; k++)
+        moved [k] = rows [k] - (int32_t) first;
+    return moved;
 }
 
 //  Whether a step goes through the decode graphs: graphs on, a whole
@@ -396,7 +442,7 @@ static bool
 s_graph_wanted (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits)
 {
     return cache->graphs && logits && self->shard.n_ranks <= 1 && batch->n <= cache->graph_max
-        && xinf_graph_decode_only (batch);
+        && batch->n_hid == 0 && xinf_graph_decode_only (batch);
 }
 
 //  Records the pass of a padded decode batch as the bucket's graph and
@@ -413,7 +459,7 @@ s_graph_record (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xi
     s_enter (cache, XINF_PHASE_CAPTURE, bucket, "graph capture");
     if (be->ops->graph_begin (be, bucket, padded, &cache->pool, reason, sizeof reason) == 0) {
         cache->capturing = true;
-        int rc = s_pass (self, cache, padded, logits, error, error_size);
+        int rc = s_pass (self, cache, padded, logits, NULL, error, error_size);
         cache->capturing = false;
         if (be->ops->graph_end (be, bucket, rc == 0, logits, reason, sizeof reason) == 0) {
             *state = S_GRAPH_RECORDED;
@@ -426,7 +472,7 @@ s_graph_record (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xi
                bucket, reason);
     cache->graphs = false;
     s_enter (cache, XINF_PHASE_COMPUTE, 0, "embedding");
-    return s_pass (self, cache, padded, logits, error, error_size);
+    return s_pass (self, cache, padded, logits, NULL, error, error_size);
 }
 
 //  A decode step through its bucket's graph: replayed when recorded,
@@ -446,7 +492,7 @@ s_graph_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf
             xinf_beacon_point (cache->beacon, *state == S_GRAPH_WARM ? XINF_PHASE_CAPTURE : XINF_PHASE_REPLAY, bucket,
                                *state == S_GRAPH_WARM ? "graph capture" : "graph replay");
         *state = *state == S_GRAPH_COLD ? S_GRAPH_WARM : S_GRAPH_RECORDED;
-        return s_pass (self, cache, batch, logits, error, error_size);
+        return s_pass (self, cache, batch, logits, NULL, error, error_size);
     }
     xinf_batch_t padded;
     if (xinf_graph_pad (cache->pad, batch, bucket, &padded))
@@ -465,12 +511,19 @@ s_graph_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf
     if (*state == S_GRAPH_WARM)
         return s_graph_record (self, cache, &padded, logits, error, error_size);
     *state = S_GRAPH_WARM;
-    return s_pass (self, cache, &padded, logits, error, error_size);
+    return s_pass (self, cache, &padded, logits, NULL, error, error_size);
 }
 
 int
 xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch,
                        float *logits, char *error, size_t error_size)
+{
+    return xinf_transformer_step_rows (self, cache, batch, logits, NULL, error, error_size);
+}
+
+int
+xinf_transformer_step_rows (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch,
+                            float *logits, float *hidden, char *error, size_t error_size)
 {
     const xinf_shard_t *shard = &self->shard;
     if (shard->n_ranks > 1 && !self->collective)
@@ -482,30 +535,24 @@ xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, c
                        self->collective->rank, self->collective->size, shard->rank, shard->n_ranks);
     if (s_graph_wanted (self, cache, batch, logits))
         return s_graph_step (self, cache, batch, logits, error, error_size);
-    int32_t *rows = NULL;
-    for (size_t first = 0; first < batch->n; first += cache->max_tokens) {
+    int32_t *out_rows = NULL, *hid_rows = NULL;
+    int rc = 0;
+    for (size_t first = 0; first < batch->n && rc == 0; first += cache->max_tokens) {
         size_t count = batch->n - first < cache->max_tokens ? batch->n - first : cache->max_tokens;
-        size_t out_first;
-        xinf_batch_t pass = s_slice (batch, first, count, &out_first);
+        size_t out_first, hid_first;
+        xinf_batch_t pass = s_slice (batch, first, count, &out_first, &hid_first);
         //  The pass's rows count from its first token
-        if (first && pass.n_out) {
-            int32_t *shifted = realloc (rows, pass.n_out * sizeof (int32_t));
-            if (!shifted) {
-                free (rows);
-                return xinf_fail (error, error_size, "out of memory for %zu logits rows", pass.n_out);
-            }
-            rows = shifted;
-            for (size_t k = 0; k < pass.n_out; k++)
-                rows [k] = pass.out [k] - (int32_t) first;
-            pass.out = rows;
-        }
-        if (s_pass (self, cache, &pass, logits ? logits + out_first * self->vocab : NULL, error, error_size)) {
-            free (rows);
-            return -1;
-        }
+        if (first && ((pass.n_out && !(pass.out = s_rebase (pass.out, pass.n_out, first, &out_rows)))
+                  ||  (pass.n_hid && !(pass.hid = s_rebase (pass.hid, pass.n_hid, first, &hid_rows)))))
+            rc = xinf_fail (error, error_size, "out of memory for %zu logits and %zu hidden rows", pass.n_out,
+                            pass.n_hid);
+        else
+            rc = s_pass (self, cache, &pass, logits ? logits + out_first * self->vocab : NULL,
+                         hidden ? hidden + hid_first * self->dim : NULL, error, error_size);
     }
-    free (rows);
-    return 0;
+    free (out_rows);
+    free (hid_rows);
+    return rc;
 }
 
 //  ---- One sequence ----------------------------------------------------------

@@ -120,6 +120,13 @@ xinf_batch_limits_t xinf_transformer_limits (const xinf_transformer_t *self, xin
 //  runs the same batches in the same order. 0, or -1 with a reason.
 int xinf_transformer_step (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch,
                            float *logits, char *error, size_t error_size);
+//  The same, and the final hidden states of the batch's 'hid' rows,
+//  normed by output_norm as the output layer takes them (the rows an
+//  embedding is pooled from), into hidden [n_hid][dim], host memory
+//  (skipped when hidden is NULL). A step with hidden rows never goes
+//  through the decode graphs.
+int xinf_transformer_step_rows (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch,
+                                float *logits, float *hidden, char *error, size_t error_size);
 
 //  ---- One sequence ----------------------------------------------------------
 

@@ -463,6 +463,30 @@ class XinfClient:
             body["prompt"] = prompt
         else:
             body["prompt_tokens"] = list(prompt_tokens)
+        return self._generate(body, timeout_ms, deadline_ms, on_token)
+
+    def embed(self, uid, prompt=None, prompt_tokens=None, pooling=None, normalize=True, timeout_ms=300000,
+              deadline_ms=None):
+        """GENERATE embed: the prompt's embedding, pooled from the final
+        hidden states of its tokens (pooling "mean" or "last"; None: the
+        model's, LIST_MODELS pooling), scaled to length 1 unless normalize
+        is false. Returns the GENERATE_REPLY body: its embedding, a list of
+        dim floats, and prompt_tokens."""
+        if (prompt is None) == (prompt_tokens is None):
+            raise ValueError("give exactly one of prompt and prompt_tokens")
+        if pooling not in (None, "mean", "last"):
+            raise ValueError(f"pooling must be mean or last, got {pooling!r}")
+        body = {"uid": uid, "max_tokens": 0, "embed": True, "normalize": bool(normalize)}
+        if pooling:
+            body["pooling"] = pooling
+        if prompt is not None:
+            body["prompt"] = prompt
+        else:
+            body["prompt_tokens"] = list(prompt_tokens)
+        return self._generate(body, timeout_ms, deadline_ms, None)
+
+    def _generate(self, body, timeout_ms, deadline_ms, on_token):
+        """Sends a GENERATE and waits for its answer (see generate)."""
         corr = next(self._corr)
         deadline = timeout_ms if deadline_ms is None else deadline_ms
         self._socket.send_multipart(encode_message("GENERATE", body, corr, self.name, deadline))

@@ -62,6 +62,10 @@ static const xinf_option_t s_options [] = {
     { "fim", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "add Qwen2.5-Coder's fill-in-the-middle tokens (<|fim_prefix|>, <|fim_middle|>, <|fim_suffix|>; qwen2 and "
       "qwen3 vocabularies)" },
+    { "pooling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|mean|cls|last|rank", "KIND",
+      "<arch>.pooling_type, as an embedding model's file names it (default: no key)" },
+    { "add-eos", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "tokenizer.ggml.add_eos_token true (an embedding model's, as Qwen3-Embedding's)" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
     { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
@@ -103,6 +107,8 @@ typedef struct {
     const char *output;
     const char *script;                 //  --script TEXT, or NULL
     bool fim;                           //  --fim
+    const char *pooling;                //  --pooling KIND, or NULL
+    bool add_eos;                       //  --add-eos
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it
 } s_model_t;
@@ -222,6 +228,8 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->chat_template_path = xinf_config_str (config, "chat-template");
     model->script = xinf_config_str (config, "script");
     model->fim = xinf_config_flag (config, "fim");
+    model->pooling = xinf_config_str (config, "pooling");
+    model->add_eos = xinf_config_flag (config, "add-eos");
     if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
         fprintf (stderr, "xinf-make-model: --script needs the gpt2 tokenizer, a separate output and f32\n");
         return -1;
@@ -288,6 +296,17 @@ s_rope_scaling (s_model_t *model, xinf_gguf_writer_t *writer)
     return 0;
 }
 
+//  An embedding model's keys: --pooling and --add-eos.
+static int
+s_embedding (s_model_t *model, xinf_gguf_writer_t *writer)
+{
+    static const char *kinds [] = { "none", "mean", "cls", "last", "rank" };
+    for (uint32_t kind = 0; model->pooling && kind < 5; kind++)
+        if (streq (model->pooling, kinds [kind]) && s_set_key (writer, model->shape.arch, "pooling_type", kind))
+            return -1;
+    return model->add_eos ? xinf_gguf_writer_set_bool (writer, "tokenizer.ggml.add_eos_token", true) : 0;
+}
+
 static int
 s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
 {
@@ -317,7 +336,8 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->eps);
     snprintf (key, sizeof key, "%s.rope.freq_base", arch);
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->theta);
-    return rc || s_rope_scaling (model, writer) || s_chat_template (model, writer) ? -1 : 0;
+    return rc || s_rope_scaling (model, writer) || s_chat_template (model, writer) || s_embedding (model, writer)
+         ? -1 : 0;
 }
 
 //  ---- tensors -----------------------------------------------------------------------

@@ -142,6 +142,9 @@ MESSAGES = {
             {'name': 'prompt_logprobs', 'type': 'uint', 'min': 0, 'max': 20, 'optional': True},
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'add_bos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+            {'name': 'embed', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
+            {'name': 'pooling', 'type': 'str', 'min': 1, 'max': 4, 'optional': True, 'values': ['mean', 'last']},
+            {'name': 'normalize', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
         ],
         'GENERATE_TOKEN': [
@@ -164,6 +167,7 @@ MESSAGES = {
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
             {'name': 'logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'token_logprobs', 'item_min': 0, 'item_max': None},
             {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
+            {'name': 'embedding', 'type': 'array', 'min': 0, 'max': 65536, 'optional': True, 'item': 'float', 'item_min': -1.7976931348623157e+308, 'item_max': 1.7976931348623157e+308},
         ],
         'CANCEL': [
             {'name': 'corr', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
@@ -319,6 +323,7 @@ MESSAGES = {
             {'name': 'timings', 'type': 'timings', 'min': 0, 'max': None, 'optional': False},
             {'name': 'logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'token_logprobs', 'item_min': 0, 'item_max': None},
             {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
+            {'name': 'embedding', 'type': 'array', 'min': 0, 'max': 65536, 'optional': True, 'item': 'float', 'item_min': -1.7976931348623157e+308, 'item_max': 1.7976931348623157e+308},
         ],
         'RUN_FAILED': [
             {'name': 'node', 'type': 'str', 'min': 0, 'max': 64, 'optional': True},
@@ -503,6 +508,7 @@ MESSAGES = {
             {'name': 'size_bytes', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'n_params', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
             {'name': 'tied_embeddings', 'type': 'bool', 'min': 0, 'max': None, 'optional': False},
+            {'name': 'pooling', 'type': 'str', 'min': 1, 'max': 4, 'optional': True, 'values': ['none', 'mean', 'cls', 'last', 'rank']},
             {'name': 'context', 'type': 'uint', 'min': 2, 'max': 4294967295, 'optional': False},
             {'name': 'vocab', 'type': 'uint', 'min': 1, 'max': 4294967295, 'optional': False},
             {'name': 'dim', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},
@@ -521,10 +527,14 @@ MESSAGES = {
         ],
         'TOKENS': [
             {'name': 'n_out', 'type': 'uint', 'min': 0, 'max': 256, 'optional': False},
+            {'name': 'n_hid', 'type': 'uint', 'min': 0, 'max': 8192, 'optional': True},
+            {'name': 'dim', 'type': 'uint', 'min': 1, 'max': 65536, 'optional': True},
         ],
         'LOGITS': [
             {'name': 'n_out', 'type': 'uint', 'min': 0, 'max': 256, 'optional': False},
             {'name': 'vocab', 'type': 'uint', 'min': 1, 'max': 4294967295, 'optional': False},
+            {'name': 'n_hid', 'type': 'uint', 'min': 0, 'max': 8192, 'optional': True},
+            {'name': 'dim', 'type': 'uint', 'min': 1, 'max': 65536, 'optional': True},
         ],
     },
 }
@@ -629,6 +639,8 @@ TYPES = {
             {'name': 'fim_prefix_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'fim_suffix_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'fim_middle_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
+            {'name': 'dim', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
+            {'name': 'pooling', 'type': 'str', 'min': 1, 'max': 4, 'optional': True, 'values': ['none', 'mean', 'cls', 'last', 'rank']},
             {'name': 'chat_template', 'type': 'str', 'min': 0, 'max': 262144, 'optional': True},
             {'name': 'replicas', 'type': 'array', 'min': 0, 'max': 16, 'optional': False, 'item': 'replica_progress', 'item_min': 0, 'item_max': None},
         ],
