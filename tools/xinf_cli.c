@@ -75,6 +75,10 @@ static const xinf_option_t s_options [] = {
       "generate: score the prompt: each token's log-probability and the N (0-20) most likely tokens' (its "
       "perplexity on stderr, all with --json)" },
     { "stream", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "generate: print tokens as they come" },
+    { "embed", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "generate: the prompt's embedding instead, printed as a JSON array of floats (length 1)" },
+    { "pooling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "mean|last", "KIND",
+      "generate --embed: pool the mean or the last position (default: the model's file)" },
     { "probe-timeout", 0, "XINF_PROBE_TIMEOUT_MS", XINF_OPT_INT, "3000", 100, 60000, NULL, "MS",
       "doctor, launch --n-worker: how long each connectivity probe may take" },
     { "cert", 0, "XINF_CERT", XINF_OPT_STR, NULL, 0, 0, NULL, "KEYFILE",
@@ -334,7 +338,7 @@ main (int argc, char **argv)
         "  doctor    probe every worker pair, check addresses, heartbeats, versions (exit 1 on a problem)\n"
         "  launch UID PATH   load a GGUF model (PATH as the worker sees it), follow progress\n"
         "  models            the launched models\n"
-        "  generate UID      --prompt TEXT | --prompt-tokens 1,2,3 [--max-tokens N] [--stream]\n"
+        "  generate UID      --prompt TEXT | --prompt-tokens 1,2,3 [--max-tokens N] [--stream] [--embed]\n"
         "  terminate UID     stop a model\n"
         "  keygen NAME       write a key pair NAME.key, NAME.key_secret [--role worker|user|admin|supervisor] [--dir DIR]", s_options);
     int rc = xinf_config_parse (config, argc, argv);

@@ -359,6 +359,29 @@ s_read_text (const char *path, size_t limit)
     return text;
 }
 
+//  --embed: GENERATE embed (max_tokens 0), the sampling flags unused.
+static void
+s_embed_request (xinf_config_t *config, xinf_value_t *body)
+{
+    xinf_map_put_uint (body, "max_tokens", 0);
+    xinf_map_put_bool (body, "embed", true);
+    if (xinf_config_str (config, "pooling"))
+        xinf_map_put_str (body, "pooling", xinf_config_str (config, "pooling"));
+}
+
+//  An embedding as a JSON array of floats on stdout, its size on stderr.
+static void
+s_print_embedding (const xinf_value_t *body)
+{
+    const xinf_value_t *floats = xinf_map_get (body, "embedding");
+    printf ("[");
+    for (size_t index = 0; index < xinf_value_count (floats); index++)
+        printf ("%s%.9g", index ? ", " : "", xinf_value_float (xinf_array_at (floats, index)));
+    printf ("]\n");
+    fprintf (stderr, "[embedding: %zu floats, %zu prompt tokens, worker %s]\n", xinf_value_count (floats),
+             xinf_value_count (xinf_map_get (body, "prompt_tokens")), xinf_value_str (xinf_map_get (body, "worker")) ?: "?");
+}
+
 //  Builds the GENERATE body from the flags; NULL (reason printed) if bad.
 static xinf_msg_t *
 s_generate_request (xinf_config_t *config)
@@ -420,6 +443,13 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_str (body, "prompt", prompt);
         else
             xinf_map_put (body, "prompt_tokens", ids);
+        if (xinf_config_flag (config, "embed")) {
+            s_embed_request (config, body);
+            xinf_value_destroy (&biases);
+            xinf_value_destroy (&stop_ids);
+            free (schema);
+            return request;
+        }
         xinf_map_put_uint (body, "max_tokens", (uint64_t) xinf_config_int (config, "max-tokens"));
         xinf_map_put_float (body, "temperature", temperature);
         xinf_map_put_uint (body, "top_k", (uint64_t) xinf_config_int (config, "top-k"));
@@ -485,6 +515,10 @@ s_print_result (xinf_config_t *config, xinf_value_t *body)
 {
     if (xinf_config_flag (config, "json")) {
         s_print (config, body);
+        return;
+    }
+    if (xinf_map_get (body, "embedding")) {
+        s_print_embedding (body);
         return;
     }
     if (!xinf_config_flag (config, "stream")) {

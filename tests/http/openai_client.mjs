@@ -1,6 +1,7 @@
 // The official openai npm client against xinf's gateway: a completion and a
 // chat, each without and with stream; three choices (n) of a seeded
-// completion, and of a streamed chat. Usage: node openai_client.mjs BASE_URL KEY MODEL
+// completion, and of a streamed chat; embeddings (the client asks base64
+// and decodes it). Usage: node openai_client.mjs BASE_URL KEY MODEL
 import OpenAI from "openai";
 
 const [baseURL, apiKey, model] = process.argv.slice(2);
@@ -48,6 +49,11 @@ try {
 } catch (error) {
   result.not_found = { status: error.status, name: error.constructor.name, code: error.code };
 }
+
+// The model's file names no pooling: the request asks the mean (an extra body field)
+const embeddings = await client.embeddings.create({ model, input: ["The quick brown fox", "Hello"], pooling: "mean" });
+result.embeddings = { vectors: embeddings.data.map((item) => Array.from(item.embedding)),
+                      indexes: embeddings.data.map((item) => item.index), usage: embeddings.usage };
 
 const models = await client.models.list();
 result.models = models.data.map((item) => item.id);

@@ -1,10 +1,12 @@
 """The official openai npm client (pinned 4.104.0, which runs on Node 20;
 maxRetries 0) against a local node's gateway: completions and chat, with
-and without stream, models, and a 404 it raises as NotFoundError. Skipped
+and without stream, models, embeddings (asked in base64 and decoded by the
+client), and a 404 it raises as NotFoundError. Skipped
 (exit 77, with the reason) when node/npm are missing or the registry
 cannot be reached to install it."""
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +56,13 @@ def main():
         check(result["not_found"] and result["not_found"]["status"] == 404
               and result["not_found"]["name"] == "NotFoundError", f"404: {result['not_found']}")
         check(result["models"] == ["m"] and result["model"] == "m", f"models: {result}")
+        floats = gateway.call("POST", "/v1/embeddings", {"model": "m", "input": ["The quick brown fox", "Hello"],
+                                                         "pooling": "mean", "encoding_format": "float"})[2]
+        as_f32 = lambda values: [struct.unpack("<f", struct.pack("<f", value))[0] for value in values]  # noqa: E731
+        check(result["embeddings"]["indexes"] == [0, 1] and result["embeddings"]["usage"] == floats["usage"]
+              and [as_f32(vector) for vector in result["embeddings"]["vectors"]]
+              == [as_f32(item["embedding"]) for item in floats["data"]],
+              f"embeddings (base64, decoded by the client): {str(result['embeddings'])[:300]}")
         check(gateway.stop() == 0, "the node exits 0")
     print(f"PASS: the openai npm client: {json.dumps(result)[:300]}")
 

@@ -28,14 +28,16 @@ def free_port():
 
 
 def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64, layers=2, ffn=128, script=None,
-               arch="llama", fim=False):
+               arch="llama", fim=False, pooling=None, add_eos=False):
     """A tiny llama with a byte-level BPE vocabulary and Llama 3's special
     tokens (BOS added); arch "qwen2": Qwen2's special tokens, BOS
     <|endoftext|> not added (tokenizer.ggml.add_bos_token false);
     'chat_template' names a file under tests/templates/data; 'script': the
     model answers every prompt with this text, then its end token
     (xinf-make-model --script); 'fim' (qwen2): Qwen2.5-Coder's
-    fill-in-the-middle tokens too."""
+    fill-in-the-middle tokens too; 'pooling' (mean, last, cls, ...) and
+    'add_eos': an embedding model's keys (<arch>.pooling_type,
+    tokenizer.ggml.add_eos_token)."""
     extra = []
     if chat_template:
         extra = ["--chat-template", os.path.join(HERE, "..", "templates", "data", chat_template)]
@@ -43,6 +45,10 @@ def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64
         extra += ["--script", script, "--no-tied"]
     if fim:
         extra += ["--fim"]
+    if pooling:
+        extra += ["--pooling", pooling]
+    if add_eos:
+        extra += ["--add-eos"]
     subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", arch, "--dim", str(dim), "--layers", str(layers),
                     "--heads", "4", "--kv-heads", "2", "--ffn", str(ffn), "--vocab", "512", "--context", str(context),
                     "--tokenizer", "gpt2", "--seed", str(seed), "-o", path, *extra],

@@ -19,6 +19,7 @@
 #include "xinf_logprobs.h"
 #include "xinf_model.h"
 
+#include <math.h>
 #include <sys/wait.h>
 
 #define ENDPOINT "inproc://test-executor-step"
@@ -120,6 +121,79 @@ s_bad_sampling (const void *wire, size_t size, const xinf_sampling_t *good, size
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     s_check_error (reply, "BAD_REQUEST", needle);
     xinf_msg_destroy (&reply);
+}
+
+//  The five tokens of s_good_step with hidden rows at positions 'first'
+//  and 4, and the logits of the last when 'logits' (else none).
+static uint8_t *
+s_hidden_step (size_t *size, int32_t first, bool logits)
+{
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t table [1] = { 3 };
+    CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
+    for (int32_t pos = 0; pos < 5; pos++) {
+        CHECK (xinf_batch_buf_add_token (batch, 7 + pos, pos, 0, logits && pos == 4) == 0);
+        if (pos == first || pos == 4)
+            CHECK (xinf_batch_buf_add_hidden (batch) == 0);
+    }
+    const xinf_batch_t *view = xinf_batch_buf_view (batch);
+    *size = xinf_batch_wire_size (view);
+    uint8_t *wire = malloc (*size);
+    xinf_batch_encode (view, wire);
+    xinf_batch_buf_destroy (&batch);
+    return wire;
+}
+
+//  Hidden rows (embeddings): the reply's last frame, n_hid x dim floats,
+//  with TOKENS, with LOGITS and in a step that samples nothing; the
+//  output layer (F32, in double) applied to the last position's gives
+//  its logits.
+static void
+s_test_hidden (const xinf_transformer_t *t, const float *logits)
+{
+    size_t size, dim = t->dim;
+    uint8_t *wire = s_hidden_step (&size, 1, true);
+    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 };
+    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
+    s_encode_row (&greedy, 0, 0, frame);
+    xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
+    CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 2);
+    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_msg_body (reply), "n_hid")), 2);
+    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_msg_body (reply), "dim")), dim);
+    CHECK_INT (zframe_size (xinf_msg_frame (reply, 1)), 2 * dim * sizeof (float));
+    float *rows = malloc (2 * dim * sizeof (float));
+    memcpy (rows, zframe_data (xinf_msg_frame (reply, 1)), 2 * dim * sizeof (float));
+    xinf_msg_destroy (&reply);
+    if (t->output.dtype == XINF_DTYPE_F32) {
+        const float *weights = (const float *) t->output.data;
+        double worst = 0;
+        for (size_t v = 0; v < t->vocab; v++) {
+            double sum = 0;
+            for (size_t i = 0; i < dim; i++)
+                sum += (double) weights [v * dim + i] * rows [dim + i];
+            worst = fabs (sum - logits [v]) > worst ? fabs (sum - logits [v]) : worst;
+        }
+        CHECK (worst < 1e-4);
+    }
+    else
+        fprintf (stderr, "SKIP: the output layer is not F32: hidden rows not checked against the logits\n");
+    reply = s_step (wire, size);                                //  LOGITS, and the same rows
+    CHECK (xinf_msg_is (reply, "LOGITS") && xinf_msg_frame_count (reply) == 2);
+    CHECK (memcmp (zframe_data (xinf_msg_frame (reply, 1)), rows, 2 * dim * sizeof (float)) == 0);
+    xinf_msg_destroy (&reply);
+    free (wire);
+    //  Hidden rows alone: no logits row, an empty sampling frame
+    wire = s_hidden_step (&size, 0, false);
+    uint8_t empty [XINF_SAMPLES_HEADER];
+    xinf_samples_encode (NULL, 0, empty);
+    reply = s_sampled_step (wire, size, empty, sizeof empty);
+    CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 2);
+    CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), 0);
+    CHECK (memcmp ((const float *) zframe_data (xinf_msg_frame (reply, 1)) + dim, rows + dim,
+                   dim * sizeof (float)) == 0);
+    xinf_msg_destroy (&reply);
+    free (wire);
+    free (rows);
 }
 
 //  TOKENS: sampled on the executor from the logits the step computes.
@@ -723,6 +797,7 @@ main (int argc, char *argv [])
     CHECK (xinf_transformer_forward (t, kv, NULL, tokens, 5, 0, logits, NULL, error, sizeof error) == 0);
     CHECK (memcmp (zframe_data (xinf_msg_frame (reply, 0)), logits, vocab * sizeof (float)) == 0);
     xinf_msg_destroy (&reply);
+    s_test_hidden (t, logits);
     s_test_sampling (wire, size, logits, vocab);
     s_test_penalties (wire, size, logits, vocab);
     s_test_biases (wire, size, logits, vocab);
