@@ -487,21 +487,22 @@ s_step (xinf_ctx_t *ctx, const void *wire, size_t bytes, bool sample, const char
         return -1;
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
     //  Rows to be sampled on the backend stay in its memory; host rows
-    //  grow for a step that asks more than before (before any rank starts)
+    //  and hidden rows grow for a step that asks more than before (before
+    //  any rank starts)
     size_t n_out = xinf_batch_buf_view (state->batch)->n_out;
     float *logits = xinf_exec_sampling_logits (state->sampling, sample, n_out);
     *code = "STEP_FAILED";
     if (!logits)
         return xinf_fail (error, size, "out of memory for %zu logits rows of %zu", n_out, (size_t) t->vocab);
+    float *hidden = s_hidden_rows (state, t);
+    if (xinf_batch_buf_view (state->batch)->n_hid && !hidden)
+        return xinf_fail (error, size, "out of memory for %zu hidden rows of %zu", xinf_batch_buf_view (state->batch)->n_hid,
+                          (size_t) t->dim);
     *code = group ? "COLLECTIVE_FAILED" : "STEP_FAILED";
     if (group && xinf_rank_send_step (group, wire, bytes, error, size)) {
         s_break_group (ctx, error);
         return -1;
     }
-    float *hidden = s_hidden_rows (state, t);
-    if (xinf_batch_buf_view (state->batch)->n_hid && !hidden)
-        return xinf_fail (error, size, "out of memory for %zu hidden rows of %zu", xinf_batch_buf_view (state->batch)->n_hid,
-                          (size_t) t->dim);
     xinf_beacon_step_begin (state->beacon);
     int rc = xinf_transformer_step_rows (t, state->cache, xinf_batch_buf_view (state->batch), logits, hidden, error,
                                          size);

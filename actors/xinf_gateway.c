@@ -100,7 +100,7 @@ xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
         return;
     request->failed = true;
     const char *label = xinf_gw_metrics_label (request, error->status);
-    if (s_is_generation (request) && !request->ended) {
+    if ((s_is_generation (request) || request->route == XINF_GW_ROUTE_EMBEDDINGS) && !request->ended) {
         request->ended = true;
         xinf_gw_metrics_end (request->gateway->metrics, label, xinf_gw_metrics_outcome (error->status),
                              request->prompt_tokens, request->completion_tokens);

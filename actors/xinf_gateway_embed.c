@@ -7,8 +7,12 @@
     XINF_GW_EMBED_WINDOW inputs are in flight at once, so that a batch
     of inputs shares the replica's steps (continuous batching); each is
     a child request of the HTTP one (as the choices of n > 1 are), with
-    its own call, deadline and CANCEL. The first input that fails fails
-    the request, and the others are cancelled.
+    its own call, deadline and CANCEL. An input the model's queue refuses
+    (OVERLOADED: other requests hold it) waits for one of the request's
+    own inputs to finish and goes again, so the request keeps fewer in
+    flight; it fails only when none of its inputs is in flight. Any other
+    failure of an input fails the request, and the others are cancelled.
+    The request counts once in the gateway's metrics (outcome embedded).
 
     The answer: {"object": "list", "data": [{"object": "embedding",
     "index", "embedding"}], "model", "usage"}, each embedding an array of
@@ -24,7 +28,6 @@
 #include <math.h>
 
 #define XINF_GW_EMBED_INPUTS  2048      //  inputs of one request (OpenAI's limit)
-#define XINF_GW_EMBED_WINDOW  32        //  of them in flight at once
 
 //  One input: a non-empty string or a non-empty array of token ids. 0,
 //  or -1 with the 400 naming input or input[index] (index < 0: the one).
@@ -124,6 +127,7 @@ s_child_new (xinf_gw_request_t *parent)
     child->parent = parent;
     child->begun = parent->begun;
     child->oai = parent->oai;         //  its model only; cleared with the parent
+    child->ended = true;              //  the parent counts in the metrics, not its inputs
     return child;
 }
 
@@ -133,7 +137,7 @@ s_send_next (xinf_gw_request_t *child)
 {
     xinf_gw_request_t *parent = child->parent;
     xinf_gw_embed_t *embed = &parent->embed;
-    child->choice = embed->next++;
+    child->choice = embed->n_parked ? embed->parked [--embed->n_parked] : embed->next++;
     json_t *input = json_array_get (embed->inputs, child->choice);
     xinf_msg_t *msg = xinf_msg_new ("GENERATE");
     xinf_value_t *body = xinf_msg_body (msg);
@@ -269,6 +273,8 @@ s_respond (xinf_gw_request_t *parent)
     char *text = json_dumps (answer, JSON_COMPACT | JSON_REAL_PRECISION (9));
     json_decref (answer);
     assert (text);
+    parent->ended = true;
+    xinf_gw_metrics_end (parent->gateway->metrics, parent->oai.model, "embedded", parent->prompt_tokens, 0);
     xinf_gw_respond_text (parent, 200, "application/json", text, strlen (text));
 }
 
@@ -295,11 +301,25 @@ s_on_done (xinf_gw_request_t *child, xinf_msg_t *msg)
     }
     json_array_set_new (parent->choices, child->choice, item);
     parent->prompt_tokens += reply.prompt_tokens ? xinf_value_count (reply.prompt_tokens) : 0;
-    if (parent->embed.next < json_array_size (parent->embed.inputs))
-        s_send_next (child);
-    else
-    if (++parent->embed.idle == parent->child_count)
+    xinf_gw_embed_t *embed = &parent->embed;
+    if (++embed->done == json_array_size (embed->inputs))
         s_respond (parent);
+    else
+    if (embed->n_parked || embed->next < json_array_size (embed->inputs))
+        s_send_next (child);
+}
+
+//  An input the model's queue refused while others of the request run:
+//  kept to go again when one of them finishes. False when none runs.
+static bool
+s_park (xinf_gw_request_t *child)
+{
+    xinf_gw_request_t *parent = child->parent;
+    xinf_gw_call_forget (child);
+    if (!xinf_gw_choices_generating (parent))
+        return false;
+    parent->embed.parked [parent->embed.n_parked++] = child->choice;
+    return true;
 }
 
 void
@@ -316,6 +336,8 @@ xinf_gw_embed_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_envelope_msg_error_t answer;
     xinf_envelope_msg_error_decode (xinf_msg_body (msg), &answer, &check);
     xinf_gw_error_t error;
+    if (xinf_msg_is (msg, "ERROR") && answer.code && streq (answer.code, "OVERLOADED") && s_park (request))
+        return;
     if (xinf_msg_is (msg, "ERROR"))
         xinf_gw_error_from_code (&error, answer.code ? answer.code : "INTERNAL", answer.message ? answer.message : "",
                                  answer.has_retry_after_ms ? answer.retry_after_ms : 0);

@@ -279,6 +279,8 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
                    code == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "disconnected" : "closed",
                    request->oai.model, request->completion_tokens);
     }
+    if (request->route == XINF_GW_ROUTE_EMBEDDINGS && !request->ended && xinf_gw_choices_generating (request))
+        xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens, 0);
     xinf_gw_choices_free (request);
     if (request->generating) {
         xinf_gw_cancel (request);

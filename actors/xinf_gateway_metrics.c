@@ -19,8 +19,8 @@ static const double s_itl_bounds [] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 #define S_TTFT_BUCKETS  (sizeof s_ttft_bounds / sizeof s_ttft_bounds [0])
 #define S_ITL_BUCKETS   (sizeof s_itl_bounds / sizeof s_itl_bounds [0])
 
-static const char *s_outcomes [] = { "stop", "length", "cancelled", "bad_request", "not_found", "overloaded",
-                                     "not_ready", "timeout", "error" };
+static const char *s_outcomes [] = { "stop", "length", "embedded", "cancelled", "bad_request", "not_found",
+                                     "overloaded", "not_ready", "timeout", "error" };
 #define S_OUTCOMES  (sizeof s_outcomes / sizeof s_outcomes [0])
 
 typedef struct {
@@ -193,7 +193,8 @@ s_render_gateway (xinf_gw_metrics_t *self, xinf_gw_buf_t *out)
         if (self->statuses [status])
             s_line (out, "xinf_http_responses_total{status=\"%u\"} %llu\n", status,
                     (unsigned long long) self->statuses [status]);
-    s_line (out, "# HELP xinf_requests_total Generations by model and outcome (finish reason, or the error).\n"
+    s_line (out, "# HELP xinf_requests_total Generations and embedding requests by model and outcome (finish "
+                 "reason, embedded, or the error).\n"
                  "# TYPE xinf_requests_total counter\n");
     for (s_model_t *model = (s_model_t *) zhashx_first (self->models); model; model = (s_model_t *) zhashx_next (self->models))
         for (size_t index = 0; index < S_OUTCOMES; index++)

@@ -224,11 +224,15 @@ typedef enum {
 
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
 
+#define XINF_GW_EMBED_WINDOW   32       //  inputs of an embeddings request in flight at once
+
 //  /v1/embeddings: the inputs and the answer's options.
 typedef struct {
     json_t *inputs;                   //  strings or arrays of token ids (owned)
     size_t next;                      //  the next input to send
-    size_t idle;                      //  children with nothing left to send
+    size_t done;                      //  inputs answered
+    size_t parked [XINF_GW_EMBED_WINDOW];     //  inputs the model's queue refused (OVERLOADED), to send again
+    size_t n_parked;
     bool base64;                      //  encoding_format base64
     bool normalize;                   //  scaled to length 1 (default)
     size_t dimensions;                //  the first this many floats (0: all)

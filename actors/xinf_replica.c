@@ -117,6 +117,7 @@ s_embed_start (xinf_replica_actor_t *state, xinf_request_t *request, xinf_check_
         return -1;
     }
     request->answer_bytes += 9 * state->dim + 16;
+    request->answer_values += state->dim;
     if (xinf_request_answer_full (request)) {
         *code = "TOO_LARGE";
         xinf_check_fail (check, "the prompt's %zu tokens and a %zu-float embedding fill the one message the answer "

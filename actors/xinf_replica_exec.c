@@ -75,6 +75,7 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
                          state->vocab, xinf_tokenizer_vocab (state->tokenizer));
     xinf_batcher_config_t config = { .n_blocks = blocks, .block_tokens = block_tokens, .max_seqs = state->max_seqs,
                                      .step_tokens = state->step_tokens, .max_rows = state->max_rows,
+                                     .max_hidden = state->dim ? XINF_HIDDEN_STEP_BYTES / (state->dim * sizeof (float)) : 0,
                                      .context = state->context, .prefix_cache = true };
     if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
         xinf_check_fail (&check, "out of memory for the step cost model");

@@ -28,6 +28,7 @@
 #define XINF_KV_REPORT_MS   250       //  MODEL_LOAD at most this often
 #define XINF_REDUCE_SLACK_MS 5000     //  an all-reduce's own deadline names the peer first
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
+#define XINF_HIDDEN_STEP_BYTES (64u << 20)  //  a step's hidden rows (embeddings) at most: n_hid x dim floats
 #define XINF_BLOCK_TOKENS   16
 #define XINF_CHAT_TEMPLATE_MAX  (256 << 10)   //  bytes of a chat template reported in info
 

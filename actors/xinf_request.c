@@ -421,8 +421,9 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         s_embed (self, &generate, tokenizer, check);
     if (!check->failed && self->prompt_count + 1 > context) {
         *code = "CONTEXT_EXCEEDED";
-        xinf_check_fail (check, "the prompt has %zu tokens; the context holds %zu, leaving no room to generate",
-                         self->prompt_count, context);
+        xinf_check_fail (check, "the prompt has %zu tokens; the context holds %zu, leaving no room to %s",
+                         self->prompt_count, context, self->embed ? "embed it (at most context - 1 tokens)"
+                         : "generate");
     }
     if (!check->failed) {
         //  RUN_DONE's ids array headers, its other fields, the prompt's ids
@@ -600,9 +601,10 @@ s_timings (xinf_request_t *self)
 static xinf_msg_t *
 s_too_large (xinf_request_t *self, long text_size)
 {
+    size_t dim = self->embedding ? xinf_request_embed_dim (self->embedding) : 0;   //  9 bytes a float
     size_t bytes = s_ids_bytes (self->prompt, self->prompt_count) + s_ids_bytes (self->tokens, self->count)
-                 + (size_t) (text_size > 0 ? text_size : 0) + 1024 + s_logprobs_bytes (self, false);
-    size_t values = self->prompt_count + self->count + 64 + s_logprobs_values (self, false);
+                 + (size_t) (text_size > 0 ? text_size : 0) + 1024 + s_logprobs_bytes (self, false) + 9 * dim;
+    size_t values = self->prompt_count + self->count + 64 + s_logprobs_values (self, false) + dim;
     if (bytes <= XINF_HEADER_MAX && values <= XINF_OBJECTS_MAX && text_size <= XINF_RUN_TEXT_MAX)
         return NULL;
     char text [256];

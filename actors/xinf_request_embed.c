@@ -65,6 +65,12 @@ xinf_request_embed_value (const xinf_request_embed_t *self)
     return array;
 }
 
+size_t
+xinf_request_embed_dim (const xinf_request_embed_t *self)
+{
+    return self->dim;
+}
+
 xinf_batcher_pool_t
 xinf_request_embed_pool_of (const xinf_request_embed_t *self)
 {

@@ -26,6 +26,8 @@ bool xinf_request_embed_done (const xinf_request_embed_t *self);
 //  broken model's) or out of memory.
 xinf_value_t *xinf_request_embed_value (const xinf_request_embed_t *self);
 
+//  Its floats.
+size_t xinf_request_embed_dim (const xinf_request_embed_t *self);
 //  How it is pooled.
 xinf_batcher_pool_t xinf_request_embed_pool_of (const xinf_request_embed_t *self);
 //  "mean" or "last" as the batcher's pooling; NONE for anything else.

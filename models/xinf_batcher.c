@@ -40,6 +40,7 @@ struct _xinf_batcher_t {
     uint64_t *hid_ids;                //  [step_tokens]: the last step's hidden rows
     size_t n_hid;
     size_t rows_left;                 //  rows the step being scheduled may still ask
+    size_t hidden_left;               //  hidden rows it may still ask
     bool in_flight;
     size_t last_prompt_tokens;
     xinf_batcher_stats_t stats;
@@ -342,6 +343,31 @@ s_rows (const s_seq_t *seq, size_t take)
     return seq->pool ? 0 : scored + (end == seq->count);
 }
 
+//  The hidden rows seq's next 'take' tokens ask (an embedding's).
+static size_t
+s_hidden_rows (const s_seq_t *seq, size_t take)
+{
+    size_t start = seq->computed > seq->pooled ? seq->computed : seq->pooled, end = seq->computed + take;
+    if (end > seq->prompt)
+        end = seq->prompt;
+    if (!seq->pool || end <= start)
+        return 0;
+    return seq->pool == XINF_BATCHER_POOL_MEAN ? end - start : end == seq->prompt;
+}
+
+//  The most of seq's next 'want' tokens whose hidden rows fit in the step's.
+static size_t
+s_hidden_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
+{
+    while (want > 0 && s_hidden_rows (seq, want) > self->hidden_left) {
+        size_t start = seq->computed > seq->pooled ? seq->computed : seq->pooled;
+        size_t fit = seq->pool == XINF_BATCHER_POOL_MEAN ? start - seq->computed + self->hidden_left
+                                                           : seq->prompt - 1 - seq->computed;
+        want = fit < want ? fit : want - 1;
+    }
+    return want;
+}
+
 //  The most of seq's next 'want' tokens whose rows fit in the step's.
 static size_t
 s_rows_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
@@ -360,8 +386,9 @@ static size_t
 s_take_chunk (xinf_batcher_t *self, s_seq_t *seq, size_t room)
 {
     size_t left = seq->count - seq->computed;
-    size_t take = s_fit (self, seq, s_rows_fit (self, seq, left < room ? left : room));
+    size_t take = s_fit (self, seq, s_hidden_fit (self, seq, s_rows_fit (self, seq, left < room ? left : room)));
     self->rows_left -= s_rows (seq, take);
+    self->hidden_left -= s_hidden_rows (seq, take);
     return take;
 }
 
@@ -372,7 +399,7 @@ s_schedule_decodes (xinf_batcher_t *self, size_t budget)
     size_t used = 0, index = 0;
     while (index < self->n_running && used < budget) {
         s_seq_t *seq = self->running [index];
-        if (seq->count - seq->computed != 1)
+        if (seq->count - seq->computed != 1 || s_hidden_rows (seq, 1) > self->hidden_left)
             index++;
         else
         if (s_decode_slot (self, index)) {
@@ -380,6 +407,7 @@ s_schedule_decodes (xinf_batcher_t *self, size_t budget)
             used++;
             index++;
             self->rows_left--;
+            self->hidden_left -= s_hidden_rows (seq, 1);
         }
         //  else it was preempted: this index now holds the next sequence
     }
@@ -470,6 +498,7 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
     for (size_t index = 0; index < self->n_running; index++)
         self->running [index]->take = 0;
     self->rows_left = self->config.max_rows;
+    self->hidden_left = self->config.max_hidden ? self->config.max_hidden : self->config.step_tokens;
     size_t step = self->config.step_tokens;
     size_t decodes = s_schedule_decodes (self, step);
     size_t cap = prefill_cap && prefill_cap < step - decodes ? prefill_cap : step - decodes;

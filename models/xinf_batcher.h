@@ -17,8 +17,9 @@
     A sequence that is an embedding gets no logits rows but hidden rows
     (the final hidden states its embedding is pooled from): at every
     prompt position (mean pooling; no prefix reuse) or at the last; each
-    position's once, across preemption and failed steps. Its sequence is
-    done when the prompt is; the caller removes it.
+    position's once, across preemption and failed steps; a step asks at
+    most max_hidden of them. Its sequence is done when the prompt is; the
+    caller removes it.
 
     A sequence whose prompt is scored (prompt_logprobs) gets a logits row
     for every prompt position but the last, scoring the prompt's next
@@ -43,6 +44,7 @@ typedef struct {
     size_t context;                   //  positions a sequence may reach
     bool prefix_cache;
     size_t max_rows;                  //  logits rows a step may ask (0: max_seqs; at least max_seqs)
+    size_t max_hidden;                //  hidden rows a step may ask (0: no limit but step_tokens)
 } xinf_batcher_config_t;
 
 typedef struct {

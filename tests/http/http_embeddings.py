@@ -176,6 +176,24 @@ def scenario_http(gateway, uid, vector):
     check(status == 400, f"a body that is no JSON: {status}")
     print("POST /v1/embeddings: OpenAI's shape, 72 inputs each as alone, beside a generation, base64, dimensions, "
           "normalize, refusals")
+    return many
+
+
+def scenario_small_queue(gateway, embed_path, many):
+    """A model whose queue holds 4 requests: the 72 inputs of one request
+    still all answered (each refused input goes again as the request's
+    own finish), the same as on a roomy model; the metrics count each
+    request once."""
+    gateway.launch("small", embed_path, max_queued=4, max_seqs=2)
+    inputs = [f"input number {index} " * (1 + index % 7) for index in range(70)] + [[5, 6, 7], [9] * 40]
+    status, _, body = gateway.call("POST", "/v1/embeddings", {"model": "small", "input": inputs})
+    check(status == 200 and [f32(item["embedding"]) for item in body["data"]]
+          == [f32(item["embedding"]) for item in many["data"]], f"a queue of 4, 72 inputs: answered as ever: {status}")
+    status, _, metrics = gateway.call("GET", "/metrics")
+    text = metrics.decode() if isinstance(metrics, bytes) else str(metrics)
+    check('xinf_requests_total{model="small",outcome="embedded"} 1' in text,
+          "the request counted once, outcome embedded")
+    print("embeddings on a model with a queue of 4: 72 inputs answered, counted once")
 
 
 def scenario_embeddings(gateway, embed_path, plain_uid):
@@ -183,4 +201,5 @@ def scenario_embeddings(gateway, embed_path, plain_uid):
     gateway.launch("e", embed_path)
     vector = scenario_zmq(gateway, "e")
     scenario_no_pooling(gateway, plain_uid)
-    scenario_http(gateway, "e", vector)
+    many = scenario_http(gateway, "e", vector)
+    scenario_small_queue(gateway, embed_path, many)

@@ -47,11 +47,12 @@ s_pooled (const s_seq_t *seq)
 //  moves them on.
 static void
 s_check_step (xinf_batcher_t *batcher, const xinf_batch_t *batch, const uint64_t *ids, size_t n_out, s_seq_t *seqs,
-              bool deliver)
+              size_t max_hidden, bool deliver)
 {
     size_t n_hid;
     const uint64_t *hid_ids = xinf_batcher_hidden (batcher, &n_hid);
     CHECK_INT (n_hid, batch->n_hid);
+    CHECK (n_hid <= max_hidden);
     for (size_t row = 0; row < n_out; row++)
         CHECK (seqs [ids [row]].kind == S_PLAIN || seqs [ids [row]].kind == S_SCORED);
     size_t expect [SEQS], count [SEQS];
@@ -83,11 +84,12 @@ s_check_step (xinf_batcher_t *batcher, const xinf_batch_t *batch, const uint64_t
 //  Runs the sequences to their end; 'fail_every': every so many steps one
 //  is abandoned (failed) instead of committed.
 static void
-s_run (size_t n_blocks, size_t max_seqs, size_t step_tokens, size_t max_rows, size_t fail_every, size_t *preemptions)
+s_run (size_t n_blocks, size_t max_seqs, size_t step_tokens, size_t max_rows, size_t max_hidden, size_t fail_every,
+       size_t *preemptions)
 {
     xinf_batcher_config_t config = { .n_blocks = n_blocks, .block_tokens = 16, .max_seqs = max_seqs,
                                      .step_tokens = step_tokens, .context = 4096, .prefix_cache = true,
-                                     .max_rows = max_rows };
+                                     .max_rows = max_rows, .max_hidden = max_hidden };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
     CHECK (batcher);
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
@@ -118,7 +120,8 @@ s_run (size_t n_blocks, size_t max_seqs, size_t step_tokens, size_t max_rows, si
         CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &n_out));
         steps++;
         bool fail = fail_every && steps % fail_every == 0;
-        s_check_step (batcher, xinf_batch_buf_view (batch), ids, n_out, seqs, !fail);
+        s_check_step (batcher, xinf_batch_buf_view (batch), ids, n_out, seqs, max_hidden ? max_hidden : step_tokens,
+                      !fail);
         if (fail) {
             xinf_batcher_abandon (batcher);
             continue;
@@ -157,15 +160,18 @@ static void
 test_embeddings (void)
 {
     size_t preemptions;
-    s_run (256, 4, 256, 16, 0, &preemptions);
+    s_run (256, 4, 256, 16, 0, 0, &preemptions);
     CHECK_INT (preemptions, 0);
-    s_run (256, 8, 37, 3, 0, &preemptions);              //  odd step budgets: prompts in chunks
-    s_run (256, 2, 5, 2, 0, &preemptions);
-    s_run (256, 4, 64, 16, 3, &preemptions);             //  failed steps: their rows come again
-    s_run (8, 4, 64, 16, 0, &preemptions);               //  few blocks: preempted and recomputed
+    s_run (256, 8, 37, 3, 0, 0, &preemptions);           //  odd step budgets: prompts in chunks
+    s_run (256, 2, 5, 2, 0, 0, &preemptions);
+    s_run (256, 4, 64, 16, 0, 3, &preemptions);          //  failed steps: their rows come again
+    s_run (8, 4, 64, 16, 0, 0, &preemptions);            //  few blocks: preempted and recomputed
     CHECK (preemptions > 0);
-    s_run (8, 4, 64, 16, 5, &preemptions);
-    s_run (8, 1, 16, 1, 4, &preemptions);
+    s_run (8, 4, 64, 16, 0, 5, &preemptions);
+    s_run (8, 1, 16, 1, 0, 4, &preemptions);
+    s_run (256, 4, 64, 16, 7, 0, &preemptions);          //  at most 7 hidden rows a step, then 1
+    s_run (256, 4, 64, 16, 1, 3, &preemptions);
+    s_run (8, 4, 64, 16, 5, 5, &preemptions);
 }
 
 //  One sequence alone: its rows and its prefix hits.

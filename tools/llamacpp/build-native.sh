@@ -10,7 +10,7 @@
 #   OUT defaults to tools/llamacpp/native (git-ignored): OUT/npm holds the
 #   package, OUT/src the clone, OUT/build the build; the programs end up in
 #   OUT/build/bin (llama-batched-bench, llama-bench, llama-quantize,
-#   llama-completion, llama-perplexity). A second run with the same package version and flags
+#   llama-completion, llama-perplexity, llama-embedding). A second run with the same package version and flags
 #   returns at once. Environment: NODE_LLAMA_CPP_VERSION (default 3.22.1),
 #   JOBS (default: the number of CPUs).
 set -eu
@@ -19,11 +19,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${1:-$HERE/native}
 VERSION=${NODE_LLAMA_CPP_VERSION:-3.22.1}
 JOBS=${JOBS:-$(nproc)}
-TARGETS="llama-batched-bench llama-bench llama-quantize llama-completion llama-perplexity"
+TARGETS="llama-batched-bench llama-bench llama-quantize llama-completion llama-perplexity llama-embedding"
 FLAGS="-DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF \
  -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_UI=OFF \
  -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_TESTS=OFF \
- -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON -DGGML_CUDA=OFF -DGGML_VULKAN=OFF \
+ -DLLAMA_BUILD_EXAMPLES=ON -DLLAMA_BUILD_TOOLS=ON -DGGML_CUDA=OFF -DGGML_VULKAN=OFF \
  -DGGML_METAL=OFF -DGGML_BLAS=OFF -DGGML_RPC=OFF"
 STAMP="node-llama-cpp $VERSION; $FLAGS; $TARGETS"
 
