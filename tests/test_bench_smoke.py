@@ -14,7 +14,9 @@ figures (every ratio taken against a baseline measured in the same run).
                      model's steps counted);
   xinf-bench-runtime --json: xinf against raw libzmq, ratios present;
   xinf_bench_score.py --prompt 40 --rounds 2: scored against plain
-                     prompts, a line a round and the median ratio."""
+                     prompts, a line a round and the median ratio;
+  xinf_bench_embed.py --inputs 6 --rounds 2: /v1/embeddings, a line a
+                     round and the median speed."""
 import json
 import os
 import subprocess
@@ -109,6 +111,17 @@ def score(build_dir, model):
     return "score: scored beside plain prompts"
 
 
+def embed(build_dir, model):
+    output = run([sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                                               "xinf_bench_embed.py"),
+                  build_dir, model, "--inputs", "6", "--words", "5", "--rounds", "2", "--threads", "1"], timeout=300)
+    rounds = [line for line in output.splitlines() if line.startswith("round ")]
+    check(len(rounds) == 2 and all("tok/s" in line and "6 texts" in line for line in rounds),
+          f"embed: a line a round: {output[-1500:]}")
+    check("(median of 2)" in output, f"embed: the median: {output[-1500:]}")
+    return "embed: /v1/embeddings"
+
+
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-bench-smoke-") as workdir:
@@ -118,7 +131,7 @@ def main():
                         "--context", "256", "--tokenizer", "gpt2", "-o", model],
                        check=True, capture_output=True, timeout=120)
         said = [serve(build_dir, model), batch(build_dir, model), generate(build_dir, model), runtime(build_dir),
-                score(build_dir, model)]
+                score(build_dir, model), embed(build_dir, model)]
     print("PASS: the benchmarks run and report their figures: " + "; ".join(said))
 
 

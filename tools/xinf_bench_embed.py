@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""xinf-bench-embed: embeddings through a local node's /v1/embeddings,
+against llama.cpp's llama-embedding on the same file, texts and threads,
+in one run; and how close the two engines' vectors are.
+
+    python3 tools/xinf_bench_embed.py BUILD_DIR [MODEL.gguf] [--preset qwen3-0.6b] [--type q8_0]
+                                      [--inputs 64] [--words 40] [--rounds 3] [--threads 2]
+                                      [--llamacpp tools/llamacpp/native/build/bin] [--batch 512]
+
+Without MODEL it makes the --preset shape with xinf-make-model (random
+weights) as an embedding model: <arch>.pooling_type last and the EOS
+after each text, as Qwen3-Embedding's file has them (qwen3-0.6b is
+Qwen3-Embedding-0.6B's shape; a MODEL given is pooled the same way,
+whatever its file says). Each round sends --inputs new texts of
+--words random words (so the prefix cache serves none) as one
+/v1/embeddings request and prints the prompt tokens per second, end to
+end: HTTP, tokenizing, the steps, pooling, JSON.
+
+With --llamacpp (a native build's bin: sh tools/llamacpp/build-native.sh)
+each round also runs llama-embedding on the same texts and threads, its
+batches --batch tokens (-c, -b, -ub), and takes its speed from its own
+log stamps: the tokens of every batch but the last over the time from
+the first batch's start to the last's (model loading and printing left
+out, which favours it). It prints the ratio xinf / llama-embedding and,
+per round, the smallest cosine similarity between the two engines'
+vectors of a text (the same tokens: the counts are compared).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from xinf_benchlib import start, wait_for  # noqa: E402
+from xinf_client import XinfClient, XinfError  # noqa: E402
+
+WORDS = ["the", "model", "of", "a", "quick", "brown", "fox", "embeds", "every", "text", "in", "documents", "while",
+         "servers", "answer", "many", "users", "at", "once", "search", "ranks", "vectors", "by", "meaning"]
+
+
+def make_model(build_dir, path, preset, weight_type):
+    subprocess.run([os.path.join(build_dir, "tools", "xinf-make-model"), "-o", path, "--preset", preset,
+                    "--type", weight_type, "--pooling", "last", "--add-eos"], check=True, capture_output=True,
+                   timeout=900)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def xinf_embed(http_port, texts):
+    """(vectors, prompt tokens, tokens per second) of one request."""
+    body = json.dumps({"model": "e", "input": texts, "pooling": "last"}).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{http_port}/v1/embeddings", data=body,
+                                     headers={"Content-Type": "application/json"})
+    started = time.monotonic()
+    with urllib.request.urlopen(request, timeout=1800) as response:
+        answer = json.loads(response.read())
+    took = time.monotonic() - started
+    tokens = answer["usage"]["prompt_tokens"]
+    return [item["embedding"] for item in answer["data"]], tokens, tokens / took
+
+
+def _stamp(line):
+    """Seconds of a llama.cpp log line's stamp (minutes.seconds.ms.us)."""
+    minutes, seconds, millis, micros = (int(part) for part in line.split()[0].split("."))
+    return minutes * 60 + seconds + millis / 1e3 + micros / 1e6
+
+
+def llama_embed(binary_dir, path, texts, threads, batch):
+    """(vectors, tokens, tokens per second) of llama-embedding: the
+    batches but the last, timed by its log stamps."""
+    result = subprocess.run([os.path.join(binary_dir, "llama-embedding"), "-m", path, "-t", str(threads),
+                             "-c", str(batch), "-b", str(batch), "-ub", str(batch), "-p", "\n".join(texts),
+                             "--pooling", "last", "--embd-normalize", "2", "--embd-output-format", "json"],
+                            capture_output=True, text=True, timeout=1800)
+    decodes = [line for line in result.stderr.splitlines() if "batch_decode: n_tokens = " in line]
+    if result.returncode != 0 or len(decodes) < 2:
+        raise SystemExit(f"xinf-bench-embed: llama-embedding failed ({result.returncode}) or ran one batch "
+                         f"(lower --batch): {result.stderr.splitlines()[-10:]}")
+    counts = [int(line.split("n_tokens = ")[1].split(",")[0]) for line in decodes]
+    vectors = [item["embedding"] for item in json.loads(result.stdout)["data"]]
+    return vectors, sum(counts), sum(counts[:-1]) / (_stamp(decodes[-1]) - _stamp(decodes[0]))
+
+
+def cosine(a, b):
+    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("build_dir")
+    parser.add_argument("model", nargs="?")
+    parser.add_argument("--preset", default="qwen3-0.6b")
+    parser.add_argument("--type", default="q8_0")
+    parser.add_argument("--inputs", type=int, default=64)
+    parser.add_argument("--words", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=512, help="llama-embedding's -c, -b and -ub")
+    parser.add_argument("--llamacpp", help="a native llama.cpp build's bin directory (llama-embedding)")
+    args = parser.parse_args()
+    workdir = tempfile.mkdtemp(prefix="xinf-bench-embed-")
+    path = args.model
+    if not path:
+        path = os.path.join(workdir, f"{args.preset}-{args.type}-embed.gguf")
+        make_model(args.build_dir, path, args.preset, args.type)
+    path = os.path.abspath(path)
+    port, http_port = free_port(), free_port()
+    log = open(os.path.join(workdir, "node.log"), "w")
+    node = start([os.path.join(args.build_dir, "tools", "xinf-node"), "--role=local", "-p", str(port),
+                  "--bind", "127.0.0.1", "--http-port", str(http_port), "--model-dir", os.path.dirname(path)], log)
+    client = XinfClient(f"tcp://127.0.0.1:{port}", timeout_ms=5000)
+    try:
+        wait_for("xinf-bench-embed", "the node", 30, lambda: _pong(client))
+        wait_for("xinf-bench-embed", "its worker", 30,
+                 lambda: any(w["state"] == "alive" for w in client.cluster_info()["workers"]))
+        client.launch("e", path, threads=args.threads)
+        client.wait_ready("e")
+        rng = random.Random(1)
+
+        def texts():
+            return [" ".join(rng.choice(WORDS) for _ in range(args.words)) for _ in range(args.inputs)]
+        xinf_embed(http_port, texts()[:4])                 # warm
+        ours, peer, ratios, closest = [], [], [], []
+        for round_index in range(args.rounds):
+            batch = texts()
+            vectors, tokens, speed = xinf_embed(http_port, batch)
+            ours.append(speed)
+            line = f"round {round_index + 1}: xinf {speed:.1f} tok/s ({args.inputs} texts, {tokens} tokens)"
+            if args.llamacpp:
+                theirs, their_tokens, their_speed = llama_embed(args.llamacpp, path, batch, args.threads, args.batch)
+                if their_tokens != tokens:
+                    raise SystemExit(f"xinf-bench-embed: llama.cpp counts {their_tokens} tokens, xinf {tokens}")
+                peer.append(their_speed)
+                ratios.append(speed / their_speed)
+                closest.append(min(cosine(a, b) for a, b in zip(vectors, theirs)))
+                line += (f"; llama-embedding {their_speed:.1f} tok/s, xinf / it {ratios[-1]:.2f}; "
+                         f"least cosine {closest[-1]:.6f}")
+            print(line, flush=True)
+        print(f"{os.path.basename(path)}, {args.inputs} texts of {args.words} words, {args.threads} threads: "
+              f"xinf {statistics.median(ours):.1f} tok/s (median of {args.rounds})")
+        if peer:
+            print(f"llama-embedding {statistics.median(peer):.1f} tok/s; xinf / llama-embedding median "
+                  f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}); least cosine between "
+                  f"the engines' vectors {min(closest):.6f}")
+    except XinfError as error:
+        raise SystemExit(f"xinf-bench-embed: {error}")
+    finally:
+        client.close()
+        node.terminate()
+        node.wait(30)
+        log.close()
+
+
+def _pong(client):
+    try:
+        client.ping()
+        return True
+    except XinfError:
+        return False
+
+
+if __name__ == "__main__":
+    main()
