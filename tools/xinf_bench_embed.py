@@ -30,7 +30,6 @@ import json
 import math
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,8 +38,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_benchlib import start, wait_for  # noqa: E402
-from xinf_client import XinfClient, XinfError  # noqa: E402
+from xinf_benchlib import free_port, local_node  # noqa: E402
 
 WORDS = ["the", "model", "of", "a", "quick", "brown", "fox", "embeds", "every", "text", "in", "documents", "while",
          "servers", "answer", "many", "users", "at", "once", "search", "ranks", "vectors", "by", "meaning"]
@@ -50,12 +48,6 @@ def make_model(build_dir, path, preset, weight_type):
     subprocess.run([os.path.join(build_dir, "tools", "xinf-make-model"), "-o", path, "--preset", preset,
                     "--type", weight_type, "--pooling", "last", "--add-eos"], check=True, capture_output=True,
                    timeout=900)
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def xinf_embed(http_port, texts):
@@ -116,15 +108,8 @@ def main():
         path = os.path.join(workdir, f"{args.preset}-{args.type}-embed.gguf")
         make_model(args.build_dir, path, args.preset, args.type)
     path = os.path.abspath(path)
-    port, http_port = free_port(), free_port()
-    log = open(os.path.join(workdir, "node.log"), "w")
-    node = start([os.path.join(args.build_dir, "tools", "xinf-node"), "--role=local", "-p", str(port),
-                  "--bind", "127.0.0.1", "--http-port", str(http_port), "--model-dir", os.path.dirname(path)], log)
-    client = XinfClient(f"tcp://127.0.0.1:{port}", timeout_ms=5000)
-    try:
-        wait_for("xinf-bench-embed", "the node", 30, lambda: _pong(client))
-        wait_for("xinf-bench-embed", "its worker", 30,
-                 lambda: any(w["state"] == "alive" for w in client.cluster_info()["workers"]))
+    http_port = free_port()
+    with local_node("xinf-bench-embed", args.build_dir, os.path.dirname(path), workdir, http_port) as client:
         client.launch("e", path, threads=args.threads)
         client.wait_ready("e")
         rng = random.Random(1)
@@ -154,21 +139,6 @@ def main():
             print(f"llama-embedding {statistics.median(peer):.1f} tok/s; xinf / llama-embedding median "
                   f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f}); least cosine between "
                   f"the engines' vectors {min(closest):.6f}")
-    except XinfError as error:
-        raise SystemExit(f"xinf-bench-embed: {error}")
-    finally:
-        client.close()
-        node.terminate()
-        node.wait(30)
-        log.close()
-
-
-def _pong(client):
-    try:
-        client.ping()
-        return True
-    except XinfError:
-        return False
 
 
 if __name__ == "__main__":

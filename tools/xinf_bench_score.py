@@ -30,7 +30,6 @@ multiply-adds a token).
 import argparse
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,8 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_benchlib import start, wait_for  # noqa: E402
-from xinf_client import XinfClient, XinfError  # noqa: E402
+from xinf_benchlib import local_node  # noqa: E402
 
 
 def make_model(build_dir, path, preset, weight_type):
@@ -102,19 +100,7 @@ def main():
     if not path:
         path = os.path.join(workdir, f"{args.preset}-{args.type}.gguf")
         make_model(args.build_dir, path, args.preset, args.type)
-    with socket.socket() as probe:           #  a free port
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    endpoint = f"tcp://127.0.0.1:{port}"
-    log = open(os.path.join(workdir, "node.log"), "w")
-    node = start([os.path.join(args.build_dir, "tools", "xinf-node"), "--role=local", "-p", str(port),
-                  "--bind", "127.0.0.1", "--http-port", "0", "--model-dir", os.path.dirname(os.path.abspath(path))],
-                 log)
-    client = XinfClient(endpoint, timeout_ms=5000)
-    try:
-        wait_for("xinf-bench-score", "the node", 30, lambda: _pong(client))
-        wait_for("xinf-bench-score", "its worker", 30,
-                 lambda: any(w["state"] == "alive" for w in client.cluster_info()["workers"]))
+    with local_node("xinf-bench-score", args.build_dir, os.path.dirname(os.path.abspath(path)), workdir) as client:
         client.launch("m", os.path.abspath(path), threads=args.threads)
         client.wait_ready("m")
         client.generate("m", prompt="x", max_tokens=1)
@@ -143,21 +129,6 @@ def main():
             versus = [s / p for s, p in zip(scored, peer)]
             print(f"llama-perplexity {statistics.median(peer):.1f} tok/s; xinf scored / llama-perplexity median "
                   f"{statistics.median(versus):.2f} ({min(versus):.2f}-{max(versus):.2f})")
-    except XinfError as error:
-        raise SystemExit(f"xinf-bench-score: {error}")
-    finally:
-        client.close()
-        node.terminate()
-        node.wait(30)
-        log.close()
-
-
-def _pong(client):
-    try:
-        client.ping()
-        return True
-    except XinfError:
-        return False
 
 
 if __name__ == "__main__":

@@ -1,7 +1,13 @@
 """Helpers the Python benchmarks share: start a node with its output to a
-log, and poll a probe with a deadline (never a fixed sleep)."""
+log, poll a probe with a deadline (never a fixed sleep), and a local node
+ready to serve, stopped at the end."""
+import contextlib
+import os
+import socket
 import subprocess
 import time
+
+from xinf_client import XinfClient, XinfError
 
 
 def start(args, log):
@@ -19,3 +25,42 @@ def wait_for(program, what, timeout, probe, interval=0.01):
             return value
         time.sleep(interval)
     raise SystemExit(f"{program}: {what} not within {timeout} s")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _pong(client):
+    try:
+        client.ping()
+        return True
+    except XinfError:
+        return False
+
+
+@contextlib.contextmanager
+def local_node(program, build_dir, model_dir, workdir, http_port=0):
+    """A --role=local node serving the files of 'model_dir' (its output in
+    workdir/node.log; HTTP on http_port, 0: none), with its worker alive:
+    yields a client; the node is stopped at the end. A client error
+    exits naming 'program'."""
+    port = free_port()
+    log = open(os.path.join(workdir, "node.log"), "w")
+    node = start([os.path.join(build_dir, "tools", "xinf-node"), "--role=local", "-p", str(port), "--bind",
+                  "127.0.0.1", "--http-port", str(http_port), "--model-dir", model_dir], log)
+    client = XinfClient(f"tcp://127.0.0.1:{port}", timeout_ms=5000)
+    try:
+        wait_for(program, "the node", 30, lambda: _pong(client))
+        wait_for(program, "its worker", 30,
+                 lambda: any(worker["state"] == "alive" for worker in client.cluster_info()["workers"]))
+        yield client
+    except XinfError as error:
+        raise SystemExit(f"{program}: {error}")
+    finally:
+        client.close()
+        node.terminate()
+        node.wait(30)
+        log.close()

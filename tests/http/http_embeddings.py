@@ -18,7 +18,7 @@ import threading
 
 from xinf_httplib import check, expect_error, generate_refused
 from xinf_testlib import tool
-from xinf_client import XinfClient, XinfError
+from xinf_client import XinfClient
 
 
 def f32(values):
