@@ -54,6 +54,33 @@ xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t 
     return -1;
 }
 
+//  Xinference's description of a model, which its Python client and
+//  Dify's Xinference provider read to choose how to call it: model_type
+//  "embedding" (a file that pools its embeddings: dimensions, max_tokens)
+//  or "LLM" (model_ability generate and chat, and tools when the chat
+//  template takes tools); model_format ggufv2.
+static void
+s_describe (const xinf_gw_chat_model_t *model, json_t *object)
+{
+    const char *pooling = s_str (model->entry, "pooling", "none");
+    bool embedding = streq (pooling, "mean") || streq (pooling, "last");
+    json_object_set_new (object, "model_type", json_string (embedding ? "embedding" : "LLM"));
+    json_object_set_new (object, "model_format", json_string ("ggufv2"));
+    if (embedding) {
+        json_object_set_new (object, "dimensions", json_integer ((json_int_t) xinf_value_uint (
+                                                                  xinf_map_get (model->entry, "dim"))));
+        json_object_set_new (object, "max_tokens", json_integer ((json_int_t) model->context_length));
+        return;
+    }
+    json_t *ability = json_pack ("[ss]", "generate", "chat");
+    bool tools = false;
+    if (model->chat_template)
+        xinf_gw_tool_format_of (model->chat_template, &tools);
+    if (tools)
+        json_array_append_new (ability, json_string ("tools"));
+    json_object_set_new (object, "model_ability", ability);
+}
+
 json_t *
 xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model)
 {
@@ -71,6 +98,7 @@ xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model)
         if (value)
             json_object_set_new (object, keys [index], xinf_gw_json_text (value, strlen (value)));
     }
+    s_describe (model, object);
     return object;
 }
 

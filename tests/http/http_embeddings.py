@@ -196,10 +196,23 @@ def scenario_small_queue(gateway, embed_path, many):
     print("embeddings on a model with a queue of 4: 72 inputs answered, counted once")
 
 
+def scenario_describe(gateway, uid, plain_uid):
+    """GET /v1/models/{id} describes each model as Xinference does (its
+    Python client and Dify's Xinference provider choose the calls by it)."""
+    status, _, body = gateway.call("GET", f"/v1/models/{uid}")
+    check(status == 200 and body["model_type"] == "embedding" and body["dimensions"] == 64
+          and body["max_tokens"] == body["context_length"] > 0 and body["model_format"] == "ggufv2",
+          f"an embedding model: {body}")
+    status, _, body = gateway.call("GET", f"/v1/models/{plain_uid}")
+    check(status == 200 and body["model_type"] == "LLM" and body["model_ability"] == ["generate", "chat"],
+          f"a model without pooling or a tools template: {body}")
+
+
 def scenario_embeddings(gateway, embed_path, plain_uid):
     """Launches the embedding model 'e' (its file: pooling last, EOS added)."""
     gateway.launch("e", embed_path)
     vector = scenario_zmq(gateway, "e")
     scenario_no_pooling(gateway, plain_uid)
+    scenario_describe(gateway, "e", plain_uid)
     many = scenario_http(gateway, "e", vector)
     scenario_small_queue(gateway, embed_path, many)

@@ -370,6 +370,10 @@ def scenario_chat_template(gateway, path):
     status, _, body = gateway.call("POST", "/v1/chat/completions", {"model": "llama3", "messages": messages,
                                                                     "max_tokens": 4, "temperature": 0})
     check(status == 200, f"chat with a template: {status} {body}")
+    status, _, described = gateway.call("GET", "/v1/models/llama3")
+    check(status == 200 and described["model_type"] == "LLM"
+          and described["model_ability"] == ["generate", "chat", "tools"],
+          f"Xinference's description: Llama 3.1's template takes tools: {described}")
     special = gateway.client.generate("llama3", prompt=prompt, max_tokens=1)
     reference, _ = gateway.client.request("GENERATE", {"uid": "llama3", "prompt": prompt, "max_tokens": 1,
                                                        "special": True, "add_bos": False}, expect="GENERATE_REPLY")
