@@ -58,7 +58,7 @@ xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t 
 //  Dify's Xinference provider read to choose how to call it: model_type
 //  "embedding" (a file that pools its embeddings: dimensions, max_tokens)
 //  or "LLM" (model_ability generate and chat, and tools when the chat
-//  template takes tools); model_format ggufv2.
+//  template takes tools); model_format ggufv2, model_name its uid.
 static void
 s_describe (const xinf_gw_chat_model_t *model, json_t *object)
 {
@@ -66,6 +66,7 @@ s_describe (const xinf_gw_chat_model_t *model, json_t *object)
     bool embedding = streq (pooling, "mean") || streq (pooling, "last");
     json_object_set_new (object, "model_type", json_string (embedding ? "embedding" : "LLM"));
     json_object_set_new (object, "model_format", json_string ("ggufv2"));
+    json_object_set_new (object, "model_name", xinf_gw_json_text (model->uid, strlen (model->uid)));
     if (embedding) {
         json_object_set_new (object, "dimensions", json_integer ((json_int_t) xinf_value_uint (
                                                                   xinf_map_get (model->entry, "dim"))));

@@ -201,7 +201,8 @@ def scenario_describe(gateway, uid, plain_uid):
     Python client and Dify's Xinference provider choose the calls by it)."""
     status, _, body = gateway.call("GET", f"/v1/models/{uid}")
     check(status == 200 and body["model_type"] == "embedding" and body["dimensions"] == 64
-          and body["max_tokens"] == body["context_length"] > 0 and body["model_format"] == "ggufv2",
+          and body["max_tokens"] == body["context_length"] > 0 and body["model_format"] == "ggufv2"
+          and body["model_name"] == uid,
           f"an embedding model: {body}")
     status, _, body = gateway.call("GET", f"/v1/models/{plain_uid}")
     check(status == 200 and body["model_type"] == "LLM" and body["model_ability"] == ["generate", "chat"],
