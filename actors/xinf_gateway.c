@@ -100,7 +100,8 @@ xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
         return;
     request->failed = true;
     const char *label = xinf_gw_metrics_label (request, error->status);
-    if ((s_is_generation (request) || request->route == XINF_GW_ROUTE_EMBEDDINGS) && !request->ended) {
+    bool pooled = request->route == XINF_GW_ROUTE_EMBEDDINGS || request->route == XINF_GW_ROUTE_RERANK;
+    if ((s_is_generation (request) || pooled) && !request->ended) {
         request->ended = true;
         xinf_gw_metrics_end (request->gateway->metrics, label, xinf_gw_metrics_outcome (error->status),
                              request->prompt_tokens, request->completion_tokens);
@@ -157,7 +158,7 @@ s_on_dealer (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         if (request && s_is_generation (request))
             xinf_gw_generate_on_reply (request, msg);
         else
-        if (request && request->route == XINF_GW_ROUTE_EMBEDDINGS)
+        if (request && (request->route == XINF_GW_ROUTE_EMBEDDINGS || request->route == XINF_GW_ROUTE_RERANK))
             xinf_gw_embed_on_reply (request, msg);
         else
         if (request && request->route >= XINF_GW_ROUTE_LAUNCH)

@@ -56,17 +56,19 @@ xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t 
 
 //  Xinference's description of a model, which its Python client and
 //  Dify's Xinference provider read to choose how to call it: model_type
-//  "embedding" (a file that pools its embeddings: dimensions, max_tokens)
-//  or "LLM" (model_ability generate and chat, and tools when the chat
+//  "embedding" (a file that pools its embeddings: dimensions, max_tokens),
+//  "rerank" (pooling rank) or "LLM" (model_ability generate and chat, and tools when the chat
 //  template takes tools); model_format ggufv2, model_name its uid.
 static void
 s_describe (const xinf_gw_chat_model_t *model, json_t *object)
 {
     const char *pooling = s_str (model->entry, "pooling", "none");
-    bool embedding = streq (pooling, "mean") || streq (pooling, "last");
-    json_object_set_new (object, "model_type", json_string (embedding ? "embedding" : "LLM"));
+    bool embedding = streq (pooling, "mean") || streq (pooling, "last"), rerank = streq (pooling, "rank");
+    json_object_set_new (object, "model_type", json_string (embedding ? "embedding" : rerank ? "rerank" : "LLM"));
     json_object_set_new (object, "model_format", json_string ("ggufv2"));
     json_object_set_new (object, "model_name", xinf_gw_json_text (model->uid, strlen (model->uid)));
+    if (rerank)
+        return;
     if (embedding) {
         json_object_set_new (object, "dimensions", json_integer ((json_int_t) xinf_value_uint (
                                                                   xinf_map_get (model->entry, "dim"))));

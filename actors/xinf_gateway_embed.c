@@ -1,4 +1,5 @@
-/*  xinf_gateway_embed: POST /v1/embeddings (OpenAI's), over GENERATE embed.
+/*  xinf_gateway_embed: POST /v1/embeddings (OpenAI's), over GENERATE embed;
+    also the engine of /v1/rerank (xinf_gateway_rerank.c).
 
     Each input (a string, or an array of token ids) is one GENERATE with
     embed, max_tokens 0: the replica pools the final hidden states of its
@@ -27,7 +28,6 @@
 
 #include <math.h>
 
-#define XINF_GW_EMBED_INPUTS  2048      //  inputs of one request (OpenAI's limit)
 
 //  One input: a non-empty string or a non-empty array of token ids. 0,
 //  or -1 with the 400 naming input or input[index] (index < 0: the one).
@@ -147,6 +147,11 @@ s_send_next (xinf_gw_request_t *child)
     xinf_map_put_bool (body, "normalize", embed->normalize && !embed->dimensions);
     if (*embed->pooling)
         xinf_map_put_str (body, "pooling", embed->pooling);
+    if (embed->rerank) {
+        xinf_map_put_bool (body, "special", true);
+        if (embed->template_prompt)
+            xinf_map_put_bool (body, "add_bos", false);
+    }
     if (json_is_string (input))
         xinf_map_put (body, "prompt", xinf_value_new_strn (json_string_value (input), json_string_length (input)));
     else {
@@ -190,6 +195,12 @@ xinf_gw_embed_start (xinf_gw_request_t *request)
     snprintf (request->oai.model, sizeof request->oai.model, "%s", json_string_value (model));
     json_decref (root);
     xinf_gw_buf_free (&request->body);
+    xinf_gw_embed_run (request);
+}
+
+void
+xinf_gw_embed_run (xinf_gw_request_t *request)
+{
     request->choices = json_array ();
     size_t count = json_array_size (request->embed.inputs);
     for (size_t index = 0; index < count; index++)
@@ -294,7 +305,8 @@ s_on_done (xinf_gw_request_t *child, xinf_msg_t *msg)
         xinf_gw_request_fail (child, &error);
         return;
     }
-    json_t *item = s_embedding (parent, reply.embedding, child->choice, &error);
+    json_t *item = parent->embed.rerank ? xinf_gw_rerank_result (parent, reply.embedding, child->choice, &error)
+                 : s_embedding (parent, reply.embedding, child->choice, &error);
     if (!item) {
         xinf_gw_request_fail (child, &error);
         return;
@@ -302,7 +314,10 @@ s_on_done (xinf_gw_request_t *child, xinf_msg_t *msg)
     json_array_set_new (parent->choices, child->choice, item);
     parent->prompt_tokens += reply.prompt_tokens ? xinf_value_count (reply.prompt_tokens) : 0;
     xinf_gw_embed_t *embed = &parent->embed;
-    if (++embed->done == json_array_size (embed->inputs))
+    if (++embed->done == json_array_size (embed->inputs) && embed->rerank)
+        xinf_gw_rerank_respond (parent);
+    else
+    if (embed->done == json_array_size (embed->inputs))
         s_respond (parent);
     else
     if (embed->n_parked || embed->next < json_array_size (embed->inputs))
@@ -325,6 +340,10 @@ s_park (xinf_gw_request_t *child)
 void
 xinf_gw_embed_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
+    if (!request->parent && request->route == XINF_GW_ROUTE_RERANK) {
+        xinf_gw_rerank_on_models (request, msg);       //  the rerank's LIST_MODELS
+        return;
+    }
     if (!request->parent || request->parent->failed)
         return;
     if (xinf_msg_is (msg, "GENERATE_REPLY")) {
@@ -355,4 +374,6 @@ xinf_gw_embed_clear (xinf_gw_request_t *request)
 {
     json_decref (request->embed.inputs);
     request->embed.inputs = NULL;
+    json_decref (request->embed.documents);
+    request->embed.documents = NULL;
 }

@@ -28,6 +28,9 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
     { "/v1/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
     { "/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
+    { "/v1/rerank", "POST", XINF_GW_ROUTE_RERANK },
+    { "/rerank", "POST", XINF_GW_ROUTE_RERANK },
+    { "/v2/rerank", "POST", XINF_GW_ROUTE_RERANK },
     { "/tokenize", "POST", XINF_GW_ROUTE_TOKENIZE },
     { "/detokenize", "POST", XINF_GW_ROUTE_DETOKENIZE },
     { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
@@ -209,6 +212,9 @@ s_body_done (xinf_gw_request_t *request)
     if (request->route == XINF_GW_ROUTE_EMBEDDINGS)
         xinf_gw_embed_start (request);
     else
+    if (request->route == XINF_GW_ROUTE_RERANK)
+        xinf_gw_rerank_start (request);
+    else
     if (request->route >= XINF_GW_ROUTE_LAUNCH)
         xinf_gw_manage_start (request);
     else
@@ -279,7 +285,8 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
                    code == MHD_REQUEST_TERMINATED_CLIENT_ABORT ? "disconnected" : "closed",
                    request->oai.model, request->completion_tokens);
     }
-    if (request->route == XINF_GW_ROUTE_EMBEDDINGS && !request->ended && xinf_gw_choices_generating (request))
+    if ((request->route == XINF_GW_ROUTE_EMBEDDINGS || request->route == XINF_GW_ROUTE_RERANK) && !request->ended
+    &&  xinf_gw_choices_generating (request))
         xinf_gw_metrics_end (gateway->metrics, request->oai.model, "cancelled", request->prompt_tokens, 0);
     xinf_gw_choices_free (request);
     if (request->generating) {

@@ -211,6 +211,7 @@ typedef enum {
     XINF_GW_ROUTE_METRICS,
     XINF_GW_ROUTE_CONSOLE,            //  the web console's files (no key needed)
     XINF_GW_ROUTE_EMBEDDINGS,         //  xinf_gateway_embed.c
+    XINF_GW_ROUTE_RERANK,             //  xinf_gateway_rerank.c
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,
@@ -225,6 +226,7 @@ typedef enum {
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
 
 #define XINF_GW_EMBED_WINDOW   32       //  inputs of an embeddings request in flight at once
+#define XINF_GW_EMBED_INPUTS   2048     //  inputs (or documents to rerank) of one request (OpenAI's limit)
 
 //  /v1/embeddings: the inputs and the answer's options.
 typedef struct {
@@ -236,7 +238,13 @@ typedef struct {
     bool base64;                      //  encoding_format base64
     bool normalize;                   //  scaled to length 1 (default)
     size_t dimensions;                //  the first this many floats (0: all)
-    char pooling [8];                 //  mean, last or "" (the model's)
+    char pooling [8];                 //  mean, last, rank or "" (the model's)
+    //  /v1/rerank: the inputs are prompts made of the query and each document
+    bool rerank;
+    bool template_prompt;             //  made with the model's rerank template (no BOS added)
+    json_t *documents;                //  the documents' texts (owned)
+    bool return_documents;
+    size_t top_n;                     //  results at most (0: all)
 } xinf_gw_embed_t;
 
 //  One TCP connection (MHD's socket context), from its accept to its
@@ -394,6 +402,18 @@ void xinf_gw_choices_free (xinf_gw_request_t *parent);
 void xinf_gw_embed_start (xinf_gw_request_t *request);
 void xinf_gw_embed_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
 void xinf_gw_embed_clear (xinf_gw_request_t *request);
+//  Sends the request's inputs (embed.inputs, checked) in its children.
+void xinf_gw_embed_run (xinf_gw_request_t *request);
+//  xinf_gateway_rerank.c: /v1/rerank over the same, its prompts made
+//  with the model's rerank template (LIST_MODELS).
+void xinf_gw_rerank_start (xinf_gw_request_t *request);
+void xinf_gw_rerank_on_models (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  A document's result from its GENERATE_REPLY embedding (the head's
+//  outputs); NULL with the error.
+json_t *xinf_gw_rerank_result (xinf_gw_request_t *parent, const xinf_value_t *outputs, size_t index,
+                               xinf_gw_error_t *error);
+//  The answer: the results by score, top_n of them.
+void xinf_gw_rerank_respond (xinf_gw_request_t *parent);
 
 //  xinf_gateway_routes.c: the other endpoints over LIST_MODELS, TOKENIZE, ...
 void xinf_gw_route_start (xinf_gw_request_t *request);

@@ -106,14 +106,21 @@ s_check_ready (xinf_replica_actor_t *state, xinf_check_t *check, const char **co
 static int
 s_embed_start (xinf_replica_actor_t *state, xinf_request_t *request, xinf_check_t *check, const char **code)
 {
-    xinf_batcher_pool_t pool = request->pool_asked ? request->pool_asked : xinf_request_embed_pool (state->pooling);
+    bool rank = request->rank_asked || (!request->pool_asked && streq (state->pooling, "rank"));
+    xinf_batcher_pool_t pool = rank ? XINF_BATCHER_POOL_LAST : request->pool_asked ? request->pool_asked
+                             : xinf_request_embed_pool (state->pooling);
     const char *arch = xinf_value_str (xinf_map_get (state->info, "arch"));
+    if (rank && !state->classifier) {
+        xinf_check_fail (check, "field 'pooling': model %s cannot rerank: %s", state->uid,
+                         *state->classifier_error ? state->classifier_error
+                         : "its file's pooling_type is not rank (a reranker's)");
+        return -1;
+    }
     if (!pool) {
         xinf_check_fail (check, "field 'pooling': model %s names %s pooling (%s.pooling_type%s); ask mean or last",
                          state->uid, streq (state->pooling, "none") ? "no" : state->pooling,
                          arch ? arch : "its arch",
-                         streq (state->pooling, "cls") || streq (state->pooling, "rank")
-                         ? ", which needs a bidirectional encoder: xinf runs decoders" : "");
+                         streq (state->pooling, "cls") ? ", which needs a bidirectional encoder: xinf runs decoders" : "");
         return -1;
     }
     request->answer_bytes += 9 * state->dim + 16;
@@ -124,7 +131,8 @@ s_embed_start (xinf_replica_actor_t *state, xinf_request_t *request, xinf_check_
                          "travels in; send a shorter prompt", request->prompt_count, state->dim);
         return -1;
     }
-    request->embedding = xinf_request_embed_new (pool, state->dim, request->prompt_count, request->normalize);
+    request->embedding = xinf_request_embed_new (pool, state->dim, request->prompt_count, request->normalize,
+                                                 rank ? state->classifier : NULL);
     if (!request->embedding) {
         *code = "STEP_FAILED";
         xinf_check_fail (check, "out of memory for an embedding of %zu floats", state->dim);
@@ -404,6 +412,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_batch_buf_destroy (&state->batch);
     xinf_tokenizer_destroy (&state->tokenizer);
     xinf_value_destroy (&state->info);
+    xinf_classifier_destroy (&state->classifier);
 }
 
 //  RUN_CANCEL: the supervisor answered the request already (deadline,

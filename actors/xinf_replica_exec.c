@@ -17,6 +17,26 @@ s_put_token_text (xinf_value_t *info, const char *key, xinf_tokenizer_t *tokeniz
     xinf_map_put (info, key, xinf_value_new_strn (text ? text : "", text ? length : 0));
 }
 
+//  A reranker's (pooling rank): its classification head, kept to score
+//  its prompts (or why it has none, logged), and the prompt its file
+//  writes a query and a document into (tokenizer.chat_template.rerank,
+//  with {query} and {document}), for the gateway's /v1/rerank.
+static void
+s_add_rerank_info (xinf_replica_actor_t *state, xinf_gguf_t *gguf)
+{
+    xinf_classifier_destroy (&state->classifier);
+    *state->classifier_error = 0;
+    if (!gguf || !streq (state->pooling, "rank"))
+        return;
+    state->classifier = xinf_classifier_load (gguf, state->dim, state->classifier_error,
+                                              sizeof state->classifier_error);
+    if (!state->classifier)
+        xinf_warn (state->name, "%s names rank pooling but cannot rerank: %s", state->path, state->classifier_error);
+    const char *prompt = xinf_gguf_get_str (gguf, "tokenizer.chat_template.rerank");
+    if (prompt && strlen (prompt) <= XINF_CHAT_TEMPLATE_MAX)
+        xinf_map_put_str (state->info, "rerank_template", prompt);
+}
+
 //  What a client needs to render chats for the model (HTTP gateway):
 //  tokenizer.chat_template of the file (absent when the file has none or
 //  it is over 256 KiB), and the BOS and EOS token texts; for completions
@@ -36,6 +56,7 @@ s_add_chat_info (xinf_replica_actor_t *state)
     if (template_source)
         xinf_warn (state->name, "the chat template of %s is over %d bytes: not reported", state->path,
                    XINF_CHAT_TEMPLATE_MAX);
+    s_add_rerank_info (state, gguf);
     xinf_fim_t fim;
     if (gguf && xinf_fim_find (gguf, state->tokenizer, &fim)) {
         s_put_token_text (state->info, "fim_prefix_token", state->tokenizer, fim.pre);

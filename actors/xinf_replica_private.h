@@ -15,6 +15,7 @@
 #include "xinf_request.h"
 #include "xinf_batcher.h"
 #include "xinf_step_cost.h"
+#include "xinf_classifier.h"
 #include "xinf_states.h"
 #include "xinf_tokenize.h"
 #include "xinf_outbox.h"
@@ -54,6 +55,8 @@ typedef struct {
     size_t max_rows;                  //  logits rows a step may ask (LOADED)
     size_t dim;                       //  a hidden row's floats (LOADED)
     char pooling [8];                 //  the file's pooling of embeddings (LOADED): none, mean, cls, last, rank
+    xinf_classifier_t *classifier;    //  with pooling rank: the file's head (a reranker), or NULL
+    char classifier_error [256];      //  why there is none
     //  Continuous batching
     xinf_batcher_t *batcher;
     xinf_batch_buf_t *batch;

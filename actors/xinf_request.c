@@ -360,6 +360,7 @@ s_embed (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_
     }
     self->embed = true;
     self->pool_asked = xinf_request_embed_pool (generate->has_pooling ? generate->pooling : NULL);
+    self->rank_asked = generate->has_pooling && streq (generate->pooling, "rank");
     self->normalize = generate->normalize;
     int64_t eos = xinf_tokenizer_eos (tokenizer);
     if (!generate->has_prompt || !xinf_tokenizer_add_eos (tokenizer) || self->prompt [self->prompt_count - 1] == eos)

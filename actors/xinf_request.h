@@ -43,7 +43,8 @@ typedef struct {
     xinf_request_logprobs_t *logprobs;    //  the log-probabilities it asked for; NULL: none
     xinf_request_logprobs_t *prompt_logprobs; //  its prompt's (prompt_logprobs); NULL: not asked
     bool embed;                       //  an embedding (GENERATE embed): hidden rows pooled, nothing generated
-    xinf_batcher_pool_t pool_asked;   //  with embed: GENERATE pooling (NONE: the model's)
+    xinf_batcher_pool_t pool_asked;   //  with embed: GENERATE pooling mean or last (NONE: the model's)
+    bool rank_asked;                  //  with embed: GENERATE pooling rank (a reranker's score)
     bool normalize;                   //  with embed: the answer scaled to length 1
     xinf_request_embed_t *embedding;  //  with embed, once admitted: the rows pooled so far
     size_t answer_bytes;              //  RUN_DONE's header so far (ids, text, 1 KiB for the rest)

@@ -2,6 +2,7 @@
 #include "xinf_request_embed.h"
 
 #include <math.h>
+#include <string.h>
 
 struct _xinf_request_embed_t {
     xinf_batcher_pool_t pool;
@@ -9,16 +10,21 @@ struct _xinf_request_embed_t {
     bool normalize;
     double *sum;                      //  [dim]: the rows so far
     size_t rows;
+    const xinf_classifier_t *head;    //  a reranker's, or NULL
+    float *last;                      //  with head: the last row
 };
 
 xinf_request_embed_t *
-xinf_request_embed_new (xinf_batcher_pool_t pool, size_t dim, size_t prompt, bool normalize)
+xinf_request_embed_new (xinf_batcher_pool_t pool, size_t dim, size_t prompt, bool normalize,
+                        const xinf_classifier_t *head)
 {
     xinf_request_embed_t *self = calloc (1, sizeof *self);
-    if (self && !(self->sum = calloc (dim ? dim : 1, sizeof (double))))
+    if (self && (!(self->sum = calloc (dim ? dim : 1, sizeof (double)))
+             ||  (head && !(self->last = calloc (dim ? dim : 1, sizeof (float))))))
         xinf_request_embed_destroy (&self);
     if (self)
-        *self = (xinf_request_embed_t) { pool, dim, prompt, normalize, self->sum, 0 };
+        *self = (xinf_request_embed_t) { head ? XINF_BATCHER_POOL_LAST : pool, dim, prompt, normalize, self->sum, 0,
+                                         head, self->last };
     return self;
 }
 
@@ -27,6 +33,7 @@ xinf_request_embed_destroy (xinf_request_embed_t **self_p)
 {
     if (self_p && *self_p) {
         free ((*self_p)->sum);
+        free ((*self_p)->last);
         free (*self_p);
         *self_p = NULL;
     }
@@ -37,6 +44,8 @@ xinf_request_embed_add (xinf_request_embed_t *self, const float *row)
 {
     for (size_t i = 0; i < self->dim; i++)
         self->sum [i] += row [i];
+    if (self->last)
+        memcpy (self->last, row, self->dim * sizeof (float));
     self->rows++;
 }
 
@@ -46,9 +55,24 @@ xinf_request_embed_done (const xinf_request_embed_t *self)
     return self->rows >= (self->pool == XINF_BATCHER_POOL_MEAN ? self->prompt : 1);
 }
 
+//  A reranker's outputs; NULL when one is not finite.
+static xinf_value_t *
+s_head_value (const xinf_request_embed_t *self)
+{
+    double outputs [64];
+    if (xinf_classifier_outputs (self->head) > 64 || !xinf_classifier_apply (self->head, self->last, outputs))
+        return NULL;
+    xinf_value_t *array = xinf_value_new_array ();
+    for (size_t i = 0; array && i < xinf_classifier_outputs (self->head); i++)
+        xinf_array_push (array, xinf_value_new_float ((float) outputs [i]));
+    return array;
+}
+
 xinf_value_t *
 xinf_request_embed_value (const xinf_request_embed_t *self)
 {
+    if (self->head)
+        return s_head_value (self);
     double scale = self->rows ? 1.0 / (double) self->rows : 0;
     if (self->normalize) {
         double norm = 0;

@@ -66,6 +66,9 @@ static const xinf_option_t s_options [] = {
       "<arch>.pooling_type, as an embedding model's file names it (default: no key)" },
     { "add-eos", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "tokenizer.ggml.add_eos_token true (an embedding model's, as Qwen3-Embedding's)" },
+    { "rerank", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "a reranker as llama.cpp converts Qwen3-Reranker: pooling_type rank, a classification head "
+      "cls.output.weight of two outputs (labels yes, no) and a tokenizer.chat_template.rerank prompt" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
     { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
@@ -109,6 +112,7 @@ typedef struct {
     bool fim;                           //  --fim
     const char *pooling;                //  --pooling KIND, or NULL
     bool add_eos;                       //  --add-eos
+    bool rerank;                        //  --rerank
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it
 } s_model_t;
@@ -230,6 +234,9 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->fim = xinf_config_flag (config, "fim");
     model->pooling = xinf_config_str (config, "pooling");
     model->add_eos = xinf_config_flag (config, "add-eos");
+    model->rerank = xinf_config_flag (config, "rerank");
+    if (model->rerank)
+        model->pooling = "rank";
     if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
         fprintf (stderr, "xinf-make-model: --script needs the gpt2 tokenizer, a separate output and f32\n");
         return -1;
@@ -304,7 +311,20 @@ s_embedding (s_model_t *model, xinf_gguf_writer_t *writer)
     for (uint32_t kind = 0; model->pooling && kind < 5; kind++)
         if (streq (model->pooling, kinds [kind]) && s_set_key (writer, model->shape.arch, "pooling_type", kind))
             return -1;
-    return model->add_eos ? xinf_gguf_writer_set_bool (writer, "tokenizer.ggml.add_eos_token", true) : 0;
+    if (model->add_eos && xinf_gguf_writer_set_bool (writer, "tokenizer.ggml.add_eos_token", true))
+        return -1;
+    if (!model->rerank)
+        return 0;
+    //  Qwen3-Reranker's instruction, as llama.cpp's converter writes it
+    static const char *prompt = "<|im_start|>system\nJudge whether the Document meets the requirements based on the "
+        "Query and the Instruct provided. Note that the answer can only be \"yes\" or \"no\".<|im_end|>\n"
+        "<|im_start|>user\n<Instruct>: Given a web search query, retrieve relevant passages that answer the query\n"
+        "<Query>: {query}\n<Document>: {document}<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n";
+    const char *labels [] = { "yes", "no" };
+    char key [128];
+    snprintf (key, sizeof key, "%s.classifier.output_labels", model->shape.arch);
+    return xinf_gguf_writer_set_str (writer, "tokenizer.chat_template.rerank", prompt)
+        || xinf_gguf_writer_set_str_array (writer, key, labels, NULL, 2) ? -1 : 0;
 }
 
 static int
@@ -396,6 +416,8 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     s_add (tensors, &count, "output_norm.weight", type, dim, 0, S_NORM);
     if (!shape->tied)
         s_add (tensors, &count, "output.weight", type, dim, vocab, S_MATRIX);
+    if (model->rerank)
+        s_add (tensors, &count, "cls.output.weight", type, dim, 2, S_MATRIX);
     return count;
 }
 

@@ -143,7 +143,7 @@ MESSAGES = {
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'add_bos', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'embed', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
-            {'name': 'pooling', 'type': 'str', 'min': 1, 'max': 4, 'optional': True, 'values': ['mean', 'last']},
+            {'name': 'pooling', 'type': 'str', 'min': 1, 'max': 4, 'optional': True, 'values': ['mean', 'last', 'rank']},
             {'name': 'normalize', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'special', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
         ],
@@ -642,6 +642,7 @@ TYPES = {
             {'name': 'dim', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'pooling', 'type': 'str', 'min': 1, 'max': 4, 'optional': True, 'values': ['none', 'mean', 'cls', 'last', 'rank']},
             {'name': 'chat_template', 'type': 'str', 'min': 0, 'max': 262144, 'optional': True},
+            {'name': 'rerank_template', 'type': 'str', 'min': 0, 'max': 262144, 'optional': True},
             {'name': 'replicas', 'type': 'array', 'min': 0, 'max': 16, 'optional': False, 'item': 'replica_progress', 'item_min': 0, 'item_max': None},
         ],
         'timings': [

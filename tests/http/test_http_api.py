@@ -22,6 +22,7 @@ from http_json import scenario_json_object, scenario_json_schema  # noqa: E402
 from http_prompt_logprobs import scenario_echo_logprobs, scenario_prompt_logprobs  # noqa: E402
 from http_fim import scenario_fim  # noqa: E402
 from http_embeddings import scenario_embeddings  # noqa: E402
+from http_rerank import scenario_rerank  # noqa: E402
 from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
 
 
@@ -617,6 +618,8 @@ def main():
         make_model(build_dir, coder, arch="qwen2", fim=True)
         embedder = os.path.join(workdir, "embedder.gguf")
         make_model(build_dir, embedder, arch="qwen3", pooling="last", add_eos=True, seed=5)
+        reranker = os.path.join(workdir, "reranker.gguf")
+        make_model(build_dir, reranker, arch="qwen3", rerank=True, weight_type="f32", seed=6)
         gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2",
                           "--http-body-timeout-s", "4")
         scenario_before_ready(gateway)
@@ -645,6 +648,7 @@ def main():
         scenario_bos(gateway, qwen)
         scenario_fim(gateway, coder)
         scenario_embeddings(gateway, embedder, "m")
+        scenario_rerank(gateway, reranker, "m")
         scenario_metrics(gateway)
         scenario_manage(gateway, path)
         scenario_slowloris(gateway)

@@ -28,7 +28,7 @@ def free_port():
 
 
 def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64, layers=2, ffn=128, script=None,
-               arch="llama", fim=False, pooling=None, add_eos=False):
+               arch="llama", fim=False, pooling=None, add_eos=False, rerank=False, weight_type=None):
     """A tiny llama with a byte-level BPE vocabulary and Llama 3's special
     tokens (BOS added); arch "qwen2": Qwen2's special tokens, BOS
     <|endoftext|> not added (tokenizer.ggml.add_bos_token false);
@@ -37,7 +37,8 @@ def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64
     (xinf-make-model --script); 'fim' (qwen2): Qwen2.5-Coder's
     fill-in-the-middle tokens too; 'pooling' (mean, last, cls, ...) and
     'add_eos': an embedding model's keys (<arch>.pooling_type,
-    tokenizer.ggml.add_eos_token)."""
+    tokenizer.ggml.add_eos_token); 'rerank': a Qwen3-Reranker-like file
+    (xinf-make-model --rerank); 'weight_type': f32, q8_0, ..."""
     extra = []
     if chat_template:
         extra = ["--chat-template", os.path.join(HERE, "..", "templates", "data", chat_template)]
@@ -49,6 +50,10 @@ def make_model(build_dir, path, context=4096, seed=1, chat_template=None, dim=64
         extra += ["--pooling", pooling]
     if add_eos:
         extra += ["--add-eos"]
+    if rerank:
+        extra += ["--rerank"]
+    if weight_type:
+        extra += ["--type", weight_type]
     subprocess.run([tool(build_dir, "xinf-make-model"), "--arch", arch, "--dim", str(dim), "--layers", str(layers),
                     "--heads", "4", "--kv-heads", "2", "--ffn", str(ffn), "--vocab", "512", "--context", str(context),
                     "--tokenizer", "gpt2", "--seed", str(seed), "-o", path, *extra],
