@@ -6,7 +6,7 @@
     their F32 values after the same rounding (xinf_dtype_to_f32). Every
     bad head is refused naming what is wrong: none, an encoder's dense
     layer, the wrong width, too many outputs, a bias of the wrong size or
-    type, a type the head is not read in, Q8_0 rows of part blocks.
+    type, a type the head is not read in.
 */
 #include "test_models.h"
 #include "xinf_classifier.h"
