@@ -138,7 +138,7 @@ s_send_next (xinf_gw_request_t *child)
     xinf_gw_request_t *parent = child->parent;
     xinf_gw_embed_t *embed = &parent->embed;
     child->choice = embed->n_parked ? embed->parked [--embed->n_parked] : embed->next++;
-    json_t *input = json_array_get (embed->inputs, child->choice);
+    json_t *input = embed->rerank ? NULL : json_array_get (embed->inputs, child->choice);
     xinf_msg_t *msg = xinf_msg_new ("GENERATE");
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_map_put_str (body, "uid", parent->oai.model);
@@ -152,6 +152,12 @@ s_send_next (xinf_gw_request_t *child)
         if (embed->template_prompt)
             xinf_map_put_bool (body, "add_bos", false);
     }
+    if (embed->rerank) {
+        char *prompt = xinf_gw_rerank_prompt (parent, child->choice);
+        xinf_map_put_str (body, "prompt", prompt);
+        free (prompt);
+    }
+    else
     if (json_is_string (input))
         xinf_map_put (body, "prompt", xinf_value_new_strn (json_string_value (input), json_string_length (input)));
     else {
@@ -376,4 +382,8 @@ xinf_gw_embed_clear (xinf_gw_request_t *request)
     request->embed.inputs = NULL;
     json_decref (request->embed.documents);
     request->embed.documents = NULL;
+    json_decref (request->embed.query);
+    request->embed.query = NULL;
+    free (request->embed.prompt_format);
+    request->embed.prompt_format = NULL;
 }

@@ -242,7 +242,9 @@ typedef struct {
     //  /v1/rerank: the inputs are prompts made of the query and each document
     bool rerank;
     bool template_prompt;             //  made with the model's rerank template (no BOS added)
-    json_t *documents;                //  the documents' texts (owned)
+    json_t *documents;                //  the documents' texts (owned; also the inputs)
+    json_t *query;                    //  the query (owned)
+    char *prompt_format;              //  {query} and {document} in it, filled as each is sent (owned)
     bool return_documents;
     size_t top_n;                     //  results at most (0: all)
 } xinf_gw_embed_t;
@@ -408,6 +410,8 @@ void xinf_gw_embed_run (xinf_gw_request_t *request);
 //  with the model's rerank template (LIST_MODELS).
 void xinf_gw_rerank_start (xinf_gw_request_t *request);
 void xinf_gw_rerank_on_models (xinf_gw_request_t *request, xinf_msg_t *msg);
+//  Document 'index''s prompt (a heap string).
+char *xinf_gw_rerank_prompt (xinf_gw_request_t *parent, size_t index);
 //  A document's result from its GENERATE_REPLY embedding (the head's
 //  outputs); NULL with the error.
 json_t *xinf_gw_rerank_result (xinf_gw_request_t *parent, const xinf_value_t *outputs, size_t index,

@@ -4,7 +4,8 @@
     The body: model, query, documents (strings, or objects with a text),
     top_n, return_documents. LIST_MODELS first gives the model's rerank
     prompt (its file's tokenizer.chat_template.rerank, with {query} and
-    {document} in it: Qwen3-Reranker's); each document's prompt is then
+    {document} in it: Qwen3-Reranker's); each document's prompt, made as it
+    is sent (at most 32 exist at once), is
     one GENERATE embed with pooling rank (its control tokens' texts become
     those tokens, no BOS added), run as /v1/embeddings runs its inputs
     (xinf_gateway_embed.c). A model without that prompt gets llama.cpp's
@@ -18,6 +19,7 @@
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_chat.h"
 #include "xinf_client_msg.h"
+#include "xinf_request_check.h"
 
 #define XINF_GW_RERANK_LIST_MS  10000     //  LIST_MODELS deadline
 
@@ -73,7 +75,8 @@ s_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
     if (!(embed->documents = s_documents (json_object_get (root, "documents"), error)))
         return -1;
     snprintf (request->oai.model, sizeof request->oai.model, "%s", json_string_value (model));
-    embed->inputs = json_pack ("[O]", query);        //  the query, until the prompts are made
+    embed->query = json_incref (query);
+    embed->inputs = json_incref (embed->documents);  //  a prompt each, made as it is sent
     embed->top_n = top_n && json_is_integer (top_n) ? (size_t) json_integer_value (top_n) : 0;
     embed->return_documents = json_is_true (documents);
     embed->rerank = true;
@@ -99,7 +102,8 @@ xinf_gw_rerank_start (xinf_gw_request_t *request)
         xinf_gw_request_fail (request, &error);
 }
 
-//  'format' with {query} and {document} replaced (a heap string).
+//  'format' with {query} and {document} replaced, in one pass over it (a
+//  heap string).
 static char *
 s_fill (const char *format, const char *query, const char *document)
 {
@@ -121,29 +125,42 @@ s_fill (const char *format, const char *query, const char *document)
     return out.data;
 }
 
-//  Each document's prompt, with the model's rerank template or the plain
-//  form (query, EOS, document, EOS; the EOS's text a control token's).
-static json_t *
-s_prompts (xinf_gw_request_t *request, const xinf_gw_chat_model_t *model)
+char *
+xinf_gw_rerank_prompt (xinf_gw_request_t *parent, size_t index)
+{
+    return s_fill (parent->embed.prompt_format, json_string_value (parent->embed.query),
+                   json_string_value (json_array_get (parent->embed.documents, index)));
+}
+
+//  The prompt every document goes into: the model's rerank template or
+//  the plain form (query, EOS, document, EOS; the EOS's text a control
+//  token's). 0, or -1 with the 413 when the query alone makes a prompt
+//  larger than a GENERATE carries (refused before any is made).
+static int
+s_prompt_format (xinf_gw_request_t *request, const xinf_gw_chat_model_t *model, xinf_gw_error_t *error)
 {
     const xinf_value_t *entry = xinf_map_get (model->entry, "rerank_template");
     const char *format = xinf_value_type (entry) == XINF_STR ? xinf_value_str (entry) : NULL;
     char plain [2200];
     if (!format) {
-        const char *eos = model->eos_token ? model->eos_token : "";
-        snprintf (plain, sizeof plain, "{query}%s{document}%s", eos, eos);
+        snprintf (plain, sizeof plain, "{query}%s{document}%s", model->eos_token ? model->eos_token : "",
+                  model->eos_token ? model->eos_token : "");
+        format = plain;
     }
-    request->embed.template_prompt = format != NULL;
-    const char *query = json_string_value (json_array_get (request->embed.inputs, 0));
-    json_t *prompts = json_array ();
-    size_t index;
-    json_t *document;
-    json_array_foreach (request->embed.documents, index, document) {
-        char *prompt = s_fill (format ? format : plain, query, json_string_value (document));
-        json_array_append_new (prompts, json_string (prompt));
-        free (prompt);
+    size_t queries = 0, size = strlen (format);
+    for (const char *at = strstr (format, "{query}"); at; at = strstr (at + 7, "{query}"))
+        queries++;
+    size += queries * json_string_length (request->embed.query);
+    if (size > XINF_GENERATE_BODY_MAX) {
+        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", "query",
+                           "the query makes each document's prompt %zu bytes; a request to the supervisor carries at "
+                           "most %d", size, XINF_GENERATE_BODY_MAX);
+        return -1;
     }
-    return prompts;
+    request->embed.template_prompt = format != plain;
+    request->embed.prompt_format = strdup (format);
+    assert (request->embed.prompt_format);
+    return 0;
 }
 
 void
@@ -152,22 +169,24 @@ xinf_gw_rerank_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_gw_chat_model_t model;
     xinf_gw_error_t error;
     xinf_gw_call_forget (request);
-    if (xinf_gw_chat_model_find (msg, request->oai.model, &model, &error)) {
+    if (xinf_gw_chat_model_find (msg, request->oai.model, &model, &error)
+    ||  s_prompt_format (request, &model, &error)) {
         xinf_gw_request_fail (request, &error);
         return;
     }
-    json_t *prompts = s_prompts (request, &model);
-    json_decref (request->embed.inputs);
-    request->embed.inputs = prompts;
     xinf_gw_embed_run (request);
 }
 
 json_t *
 xinf_gw_rerank_result (xinf_gw_request_t *parent, const xinf_value_t *outputs, size_t index, xinf_gw_error_t *error)
 {
-    (void) error;
     json_t *result = json_pack ("{s:I, s:f}", "index", (json_int_t) index, "relevance_score",
                                 xinf_value_float (xinf_array_at (outputs, 0)));
+    if (!result) {
+        xinf_gw_error_set (error, 502, "server_error", "bad_reply", NULL, "the score of document %zu is no number",
+                           index);
+        return NULL;
+    }
     if (parent->embed.return_documents)
         json_object_set_new (result, "document",
                              json_pack ("{s:O}", "text", json_array_get (parent->embed.documents, index)));

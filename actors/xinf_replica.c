@@ -106,7 +106,7 @@ s_check_ready (xinf_replica_actor_t *state, xinf_check_t *check, const char **co
 static int
 s_embed_start (xinf_replica_actor_t *state, xinf_request_t *request, xinf_check_t *check, const char **code)
 {
-    bool rank = request->rank_asked || (!request->pool_asked && streq (state->pooling, "rank"));
+    bool rank = request->rank_asked;              //  a reranker's pooling, only when asked (its file's is no embedding's)
     xinf_batcher_pool_t pool = rank ? XINF_BATCHER_POOL_LAST : request->pool_asked ? request->pool_asked
                              : xinf_request_embed_pool (state->pooling);
     const char *arch = xinf_value_str (xinf_map_get (state->info, "arch"));
@@ -120,7 +120,8 @@ s_embed_start (xinf_replica_actor_t *state, xinf_request_t *request, xinf_check_
         xinf_check_fail (check, "field 'pooling': model %s names %s pooling (%s.pooling_type%s); ask mean or last",
                          state->uid, streq (state->pooling, "none") ? "no" : state->pooling,
                          arch ? arch : "its arch",
-                         streq (state->pooling, "cls") ? ", which needs a bidirectional encoder: xinf runs decoders" : "");
+                         streq (state->pooling, "cls") ? ", which needs a bidirectional encoder: xinf runs decoders"
+                         : streq (state->pooling, "rank") ? ": a reranker's, which scores with pooling rank" : "");
         return -1;
     }
     request->answer_bytes += 9 * state->dim + 16;

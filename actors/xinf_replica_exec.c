@@ -17,6 +17,22 @@ s_put_token_text (xinf_value_t *info, const char *key, xinf_tokenizer_t *tokeniz
     xinf_map_put (info, key, xinf_value_new_strn (text ? text : "", text ? length : 0));
 }
 
+//  A template of the file (metadata 'key') into the info as 'field': not
+//  when it is over XINF_CHAT_TEMPLATE_MAX bytes or not UTF-8 (a string
+//  field of LIST_MODELS must be), said in a log line.
+static void
+s_put_template (xinf_replica_actor_t *state, xinf_gguf_t *gguf, const char *key, const char *field)
+{
+    const char *text = gguf ? xinf_gguf_get_str (gguf, key) : NULL;
+    size_t length = text ? strlen (text) : 0;
+    if (text && length <= XINF_CHAT_TEMPLATE_MAX && xinf_utf8_valid (text, length, NULL))
+        xinf_map_put_str (state->info, field, text);
+    else
+    if (text)
+        xinf_warn (state->name, "%s of %s is %s: not reported", key, state->path,
+                   length > XINF_CHAT_TEMPLATE_MAX ? "too large" : "not UTF-8");
+}
+
 //  A reranker's (pooling rank): its classification head, kept to score
 //  its prompts (or why it has none, logged), and the prompt its file
 //  writes a query and a document into (tokenizer.chat_template.rerank,
@@ -32,9 +48,7 @@ s_add_rerank_info (xinf_replica_actor_t *state, xinf_gguf_t *gguf)
                                               sizeof state->classifier_error);
     if (!state->classifier)
         xinf_warn (state->name, "%s names rank pooling but cannot rerank: %s", state->path, state->classifier_error);
-    const char *prompt = xinf_gguf_get_str (gguf, "tokenizer.chat_template.rerank");
-    if (prompt && strlen (prompt) <= XINF_CHAT_TEMPLATE_MAX)
-        xinf_map_put_str (state->info, "rerank_template", prompt);
+    s_put_template (state, gguf, "tokenizer.chat_template.rerank", "rerank_template");
 }
 
 //  What a client needs to render chats for the model (HTTP gateway):
@@ -49,13 +63,7 @@ s_add_chat_info (xinf_replica_actor_t *state)
     s_put_token_text (state->info, "eos_token", state->tokenizer, xinf_tokenizer_eos (state->tokenizer));
     char error [256];
     xinf_gguf_t *gguf = xinf_gguf_open (state->path, error, sizeof error);
-    const char *template_source = gguf ? xinf_gguf_get_str (gguf, "tokenizer.chat_template") : NULL;
-    if (template_source && strlen (template_source) <= XINF_CHAT_TEMPLATE_MAX)
-        xinf_map_put_str (state->info, "chat_template", template_source);
-    else
-    if (template_source)
-        xinf_warn (state->name, "the chat template of %s is over %d bytes: not reported", state->path,
-                   XINF_CHAT_TEMPLATE_MAX);
+    s_put_template (state, gguf, "tokenizer.chat_template", "chat_template");
     s_add_rerank_info (state, gguf);
     xinf_fim_t fim;
     if (gguf && xinf_fim_find (gguf, state->tokenizer, &fim)) {

@@ -363,7 +363,9 @@ s_embed (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_
     self->rank_asked = generate->has_pooling && streq (generate->pooling, "rank");
     self->normalize = generate->normalize;
     int64_t eos = xinf_tokenizer_eos (tokenizer);
-    if (!generate->has_prompt || !xinf_tokenizer_add_eos (tokenizer) || self->prompt [self->prompt_count - 1] == eos)
+    //  (not a reranker's prompt: its template ends it, as llama.cpp has it)
+    if (!generate->has_prompt || self->rank_asked || !xinf_tokenizer_add_eos (tokenizer)
+    ||  self->prompt [self->prompt_count - 1] == eos)
         return;
     int32_t *longer = realloc (self->prompt, (self->prompt_count + 1) * sizeof (int32_t));
     if (!longer) {

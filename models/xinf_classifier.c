@@ -88,7 +88,7 @@ xinf_classifier_load (xinf_gguf_t *gguf, size_t dim, char *error, size_t error_s
     self->rows = rows;
     self->cols = dim;
     const char *arch = xinf_gguf_get_str (gguf, "general.architecture");
-    self->softmax = arch && strcmp (arch, "qwen3") == 0;
+    self->softmax = arch && strcmp (arch, "qwen3") == 0 && rows >= 2;     //  (one output: its logit)
     if (s_read (gguf, head, rows, dim, self->weights, error, error_size)
     ||  (bias && s_read (gguf, bias, 1, rows, self->bias, error, error_size)))
         xinf_classifier_destroy (&self);

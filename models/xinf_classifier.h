@@ -4,7 +4,8 @@
     optional bias cls.output.bias, applied to the last position's final
     hidden state (normed by output_norm); for qwen3 files (Qwen3-Reranker,
     whose head is the "yes" and "no" rows of its output layer) a softmax
-    follows. The first output is the relevance score. Encoder heads
+    follows when it has two outputs or more (llama.cpp's always does: a
+    single output would then always be 1). The first output is the relevance score. Encoder heads
     (cls.weight, a dense layer with tanh before it) are not read: xinf
     runs decoders.
 */

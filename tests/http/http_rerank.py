@@ -67,15 +67,22 @@ def read_f32_tensor(path, name):
     return [list(values[row * cols:(row + 1) * cols]) for row in range(rows)]
 
 
-def last_state(gateway, uid, prompt):
-    reply, _ = gateway.client.request("GENERATE", {"uid": uid, "prompt": prompt, "max_tokens": 0, "embed": True,
-                                                   "pooling": "last", "normalize": False, "special": True,
+def last_state(gateway, uid, ids):
+    reply, _ = gateway.client.request("GENERATE", {"uid": uid, "prompt_tokens": ids, "max_tokens": 0, "embed": True,
+                                                   "pooling": "last", "normalize": False}, expect="GENERATE_REPLY")
+    return reply["embedding"]
+
+
+def prompt_ids(gateway, uid, prompt):
+    """The prompt's tokens as any generation takes them (no EOS added)."""
+    reply, _ = gateway.client.request("GENERATE", {"uid": uid, "prompt": prompt, "max_tokens": 0, "special": True,
                                                    "add_bos": False}, expect="GENERATE_REPLY")
-    return reply["embedding"], len(reply["prompt_tokens"])
+    return reply["prompt_tokens"]
 
 
 def scenario_rerank(gateway, path, plain_uid):
-    """Launches the reranker 'r' (xinf-make-model --rerank, F32)."""
+    """Launches the reranker 'r' (xinf-make-model --rerank --add-eos, F32:
+    its prompts get no EOS, which a template ends, as llama.cpp has it)."""
     gateway.launch("r", path)
     status, _, described = gateway.call("GET", "/v1/models/r")
     check(status == 200 and described["model_type"] == "rerank", f"Xinference's description: {described}")
@@ -92,17 +99,20 @@ def scenario_rerank(gateway, path, plain_uid):
     expected, tokens = [], 0
     for document in documents:
         prompt = template.replace("{query}", query).replace("{document}", document)
-        state, count = last_state(gateway, "r", prompt)
-        tokens += count
+        ids = prompt_ids(gateway, "r", prompt)
+        state = last_state(gateway, "r", ids)
+        tokens += len(ids)
         logits = [sum(w * h for w, h in zip(row, state)) for row in head]
         top = max(logits)
         weights = [math.exp(value - top) for value in logits]
         expected.append(weights[0] / sum(weights))
         reply, _ = gateway.client.request("GENERATE", {"uid": "r", "prompt": prompt, "max_tokens": 0, "embed": True,
-                                                       "special": True, "add_bos": False}, expect="GENERATE_REPLY")
+                                                       "pooling": "rank", "special": True, "add_bos": False},
+                                          expect="GENERATE_REPLY")
+        check(reply["prompt_tokens"] == ids, "a rank prompt's tokens: the template's, no EOS added")
         check(len(reply["embedding"]) == 2 and abs(reply["embedding"][0] - expected[-1]) < 1e-6
               and abs(sum(reply["embedding"]) - 1) < 1e-6,
-              f"GENERATE embed (the file's rank pooling): softmax of the head: {reply['embedding']} vs {expected[-1]}")
+              f"GENERATE embed pooling rank: softmax of the head: {reply['embedding']} vs {expected[-1]}")
 
     status, _, body = gateway.call("POST", "/v1/rerank", {"model": "r", "query": query, "documents": documents})
     check(status == 200 and body["model"] == "r" and body["id"].startswith("rerank-"), f"/v1/rerank: {status} {body}")
@@ -141,5 +151,8 @@ def scenario_rerank(gateway, path, plain_uid):
                  "cannot rerank")
     generate_refused(gateway, {"uid": plain_uid, "prompt": "x", "max_tokens": 0, "embed": True, "pooling": "rank"},
                      "cannot rerank")
+    # A reranker's file pooling is not an embedding's: asked none, refused
+    generate_refused(gateway, {"uid": "r", "prompt": "x", "max_tokens": 0, "embed": True}, "pooling rank")
+    expect_error(gateway.call("POST", "/v1/embeddings", {"model": "r", "input": "hello"}), 400, "pooling rank")
     print("rerank: GENERATE pooling rank is the head's softmax on the last state; /v1/rerank by score, top_n, "
           "documents returned, 100 at once, refusals")

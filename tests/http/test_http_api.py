@@ -619,7 +619,7 @@ def main():
         embedder = os.path.join(workdir, "embedder.gguf")
         make_model(build_dir, embedder, arch="qwen3", pooling="last", add_eos=True, seed=5)
         reranker = os.path.join(workdir, "reranker.gguf")
-        make_model(build_dir, reranker, arch="qwen3", rerank=True, weight_type="f32", seed=6)
+        make_model(build_dir, reranker, arch="qwen3", rerank=True, add_eos=True, weight_type="f32", seed=6)
         gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2",
                           "--http-body-timeout-s", "4")
         scenario_before_ready(gateway)
