@@ -50,21 +50,33 @@ s_check_error (xinf_msg_t *reply, const char *code, const char *needle)
     CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), needle);
 }
 
-//  Five tokens of one sequence in block 3, the logits of the last.
+//  Five tokens of one sequence in block 3 from 'first_token', the logits
+//  of the last when 'logits'; hidden rows at positions 'hidden' and 4
+//  unless 'hidden' is negative.
 static uint8_t *
-s_good_step (size_t *size, int32_t first_token)
+s_step_wire (size_t *size, int32_t first_token, bool logits, int32_t hidden)
 {
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     int32_t table [1] = { 3 };
     CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
-    for (int32_t pos = 0; pos < 5; pos++)
-        CHECK (xinf_batch_buf_add_token (batch, first_token + pos, pos, 0, pos == 4) == 0);
+    for (int32_t pos = 0; pos < 5; pos++) {
+        CHECK (xinf_batch_buf_add_token (batch, first_token + pos, pos, 0, logits && pos == 4) == 0);
+        if (hidden >= 0 && (pos == hidden || pos == 4))
+            CHECK (xinf_batch_buf_add_hidden (batch) == 0);
+    }
     const xinf_batch_t *view = xinf_batch_buf_view (batch);
     *size = xinf_batch_wire_size (view);
     uint8_t *wire = malloc (*size);
     xinf_batch_encode (view, wire);
     xinf_batch_buf_destroy (&batch);
     return wire;
+}
+
+//  Five tokens of one sequence in block 3, the logits of the last.
+static uint8_t *
+s_good_step (size_t *size, int32_t first_token)
+{
+    return s_step_wire (size, first_token, true, -1);
 }
 
 //  Word 'index' of a wire form set to 'value', and the error it must get.
@@ -123,27 +135,6 @@ s_bad_sampling (const void *wire, size_t size, const xinf_sampling_t *good, size
     xinf_msg_destroy (&reply);
 }
 
-//  The five tokens of s_good_step with hidden rows at positions 'first'
-//  and 4, and the logits of the last when 'logits' (else none).
-static uint8_t *
-s_hidden_step (size_t *size, int32_t first, bool logits)
-{
-    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
-    int32_t table [1] = { 3 };
-    CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
-    for (int32_t pos = 0; pos < 5; pos++) {
-        CHECK (xinf_batch_buf_add_token (batch, 7 + pos, pos, 0, logits && pos == 4) == 0);
-        if (pos == first || pos == 4)
-            CHECK (xinf_batch_buf_add_hidden (batch) == 0);
-    }
-    const xinf_batch_t *view = xinf_batch_buf_view (batch);
-    *size = xinf_batch_wire_size (view);
-    uint8_t *wire = malloc (*size);
-    xinf_batch_encode (view, wire);
-    xinf_batch_buf_destroy (&batch);
-    return wire;
-}
-
 //  Hidden rows (embeddings): the reply's last frame, n_hid x dim floats,
 //  with TOKENS, with LOGITS and in a step that samples nothing; the
 //  output layer (F32, in double) applied to the last position's gives
@@ -152,7 +143,7 @@ static void
 s_test_hidden (const xinf_transformer_t *t, const float *logits)
 {
     size_t size, dim = t->dim;
-    uint8_t *wire = s_hidden_step (&size, 1, true);
+    uint8_t *wire = s_step_wire (&size, 7, true, 1);
     xinf_sampling_t greedy = { 0, 1, 0, 0, 0 };
     uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
     s_encode_row (&greedy, 0, 0, frame);
@@ -183,7 +174,7 @@ s_test_hidden (const xinf_transformer_t *t, const float *logits)
     xinf_msg_destroy (&reply);
     free (wire);
     //  Hidden rows alone: no logits row, an empty sampling frame
-    wire = s_hidden_step (&size, 0, false);
+    wire = s_step_wire (&size, 7, false, 0);
     uint8_t empty [XINF_SAMPLES_HEADER];
     xinf_samples_encode (NULL, 0, empty);
     reply = s_sampled_step (wire, size, empty, sizeof empty);
