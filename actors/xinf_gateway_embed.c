@@ -11,7 +11,8 @@
     its own call, deadline and CANCEL. An input the model's queue refuses
     (OVERLOADED: other requests hold it) waits for one of the request's
     own inputs to finish and goes again, so the request keeps fewer in
-    flight; it fails only when none of its inputs is in flight. Any other
+    flight (one more again with each answer); it fails only when none of
+    its inputs is in flight. Any other
     failure of an input fails the request, and the others are cancelled.
     The request counts once in the gateway's metrics (outcome embedded).
 
@@ -295,6 +296,27 @@ s_respond (xinf_gw_request_t *parent)
     xinf_gw_respond_text (parent, 200, "application/json", text, strlen (text));
 }
 
+//  Whether inputs wait to be sent (parked or not sent yet).
+static bool
+s_more (xinf_gw_request_t *parent)
+{
+    return !parent->failed
+        && (parent->embed.n_parked || parent->embed.next < json_array_size (parent->embed.inputs));
+}
+
+//  After an input answered, one idle child (its input parked before)
+//  takes another: the request's inputs in flight grow back by one an
+//  answer, as they shrank by one a refusal.
+static void
+s_wake_one (xinf_gw_request_t *parent)
+{
+    for (size_t index = 0; index < parent->child_count && s_more (parent); index++)
+        if (!parent->children [index]->generating) {
+            s_send_next (parent->children [index]);
+            return;
+        }
+}
+
 static void
 s_on_done (xinf_gw_request_t *child, xinf_msg_t *msg)
 {
@@ -326,8 +348,10 @@ s_on_done (xinf_gw_request_t *child, xinf_msg_t *msg)
     if (embed->done == json_array_size (embed->inputs))
         s_respond (parent);
     else
-    if (embed->n_parked || embed->next < json_array_size (embed->inputs))
+    if (s_more (parent)) {
         s_send_next (child);
+        s_wake_one (parent);
+    }
 }
 
 //  An input the model's queue refused while others of the request run:
