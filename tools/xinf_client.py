@@ -485,6 +485,43 @@ class XinfClient:
             body["prompt_tokens"] = list(prompt_tokens)
         return self._generate(body, timeout_ms, deadline_ms, None)
 
+    def rerank(self, uid, query, documents, timeout_ms=300000):
+        """Scores 'documents' (strings) against 'query' with a reranker
+        (a file with pooling rank, as /v1/rerank): each document's prompt
+        is the model's rerank template (LIST_MODELS rerank_template) with
+        {query} and {document} in it, or the query, the EOS, the document,
+        the EOS; all go at once (one GENERATE embed with pooling rank
+        each). Returns [(index, score)], highest score first."""
+        model = next((item for item in self.list_models() if item["uid"] == uid), None)
+        if model is None:
+            raise XinfError("MODEL_NOT_FOUND", f"no model {uid!r}")
+        template, eos = model.get("rerank_template"), model.get("eos_token", "")
+        pattern = template or "{query}" + eos + "{document}" + eos
+        corrs = {}
+        for index, document in enumerate(documents):
+            prompt = re.sub(r"\{query\}|\{document\}", lambda found: query if found.group(0) == "{query}"
+                            else document, pattern)
+            body = {"uid": uid, "prompt": prompt, "max_tokens": 0, "embed": True, "pooling": "rank", "special": True}
+            if template:
+                body["add_bos"] = False
+            corr = next(self._corr)
+            corrs[corr] = index
+            self._socket.send_multipart(encode_message("GENERATE", body, corr, self.name, timeout_ms))
+        scores = {}
+        while len(scores) < len(corrs):
+            if not self._socket.poll(timeout_ms):
+                raise XinfTimeout(f"no answer to a rerank's GENERATE from {self.endpoint} within {timeout_ms} ms")
+            reply, _ = decode_reply(self._socket.recv_multipart())
+            if reply["corr"] not in corrs:
+                continue
+            check_body(reply["type"], reply["body"])
+            if reply["type"] == "ERROR":
+                raise XinfError(reply["body"]["code"], reply["body"]["message"])
+            _need(reply["type"] == "GENERATE_REPLY" and reply["body"].get("embedding"),
+                  f"a rerank's GENERATE answered with {reply['type']}")
+            scores[corrs[reply["corr"]]] = reply["body"]["embedding"][0]
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
     def _generate(self, body, timeout_ms, deadline_ms, on_token):
         """Sends a GENERATE and waits for its answer (see generate)."""
         corr = next(self._corr)

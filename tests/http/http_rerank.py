@@ -124,6 +124,10 @@ def scenario_rerank(gateway, path, plain_uid):
           f"the scores: {results} vs {expected}")
     check(body["usage"]["prompt_tokens"] == tokens and body["meta"]["tokens"]["input_tokens"] == tokens,
           f"usage: every prompt's tokens: {body['usage']} vs {tokens}")
+    ranked = gateway.client.rerank("r", query, documents, timeout_ms=60000)
+    check([index for index, _ in ranked] == order
+          and all(abs(score - expected[index]) < 1e-6 for index, score in ranked),
+          f"xinf_client.rerank over ZeroMQ: the same: {ranked}")
     status, _, body = gateway.call("POST", "/rerank", {"model": "r", "query": query, "top_n": 2,
                                                       "documents": [{"text": text} for text in documents],
                                                       "return_documents": True})
