@@ -4,7 +4,10 @@
     executor on its two-thread pool exactly as the rows done one after
     another here, on the step's own logits (its LOGITS answer): the same
     tokens, the same log-probabilities bit for bit, whichever thread took
-    a row.
+    a row. Also hidden rows (embeddings), the answer's last frame, with
+    LOGITS, with TOKENS and log-probabilities (the third frame) and in a
+    step that samples nothing: the output layer (F32, in double) applied
+    to a position's hidden row gives that position's logits.
 
         test_executor_rows PATH/TO/xinf-make-model
 */
@@ -15,6 +18,9 @@
 #include "xinf_token_mask.h"
 #include "xinf_penalties.h"
 #include "xinf_logprobs.h"
+#include "xinf_model.h"
+
+#include <math.h>
 
 #define ENDPOINT "inproc://test-executor-rows"
 #define TOKENS   40                   //  one sequence: every position a row
@@ -27,15 +33,22 @@ s_ask (xinf_msg_t *msg)
     return test_executor_ask (s_dealer, msg);
 }
 
-//  TOKENS positions of one sequence (blocks 0-2), every one a logits row.
+//  Whether position 'pos' of s_batch has a hidden row (when asked).
+static bool s_hidden_at (size_t pos) { return pos % 7 == 3 || pos + 1 == TOKENS; }
+
+//  TOKENS positions of one sequence (blocks 0-2), every one a logits row
+//  when 'logits', some a hidden row when 'hidden'.
 static uint8_t *
-s_batch (size_t *size)
+s_batch (size_t *size, bool logits, bool hidden)
 {
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     int32_t table [3] = { 0, 1, 2 };
     CHECK (xinf_batch_buf_add_seq (batch, table, 3) == 0);
-    for (int32_t pos = 0; pos < TOKENS; pos++)
-        CHECK (xinf_batch_buf_add_token (batch, 3 + (pos * 7) % 50, pos, 0, true) == 0);
+    for (int32_t pos = 0; pos < TOKENS; pos++) {
+        CHECK (xinf_batch_buf_add_token (batch, 3 + (pos * 7) % 50, pos, 0, logits) == 0);
+        if (hidden && s_hidden_at ((size_t) pos))
+            CHECK (xinf_batch_buf_add_hidden (batch) == 0);
+    }
     const xinf_batch_t *view = xinf_batch_buf_view (batch);
     *size = xinf_batch_wire_size (view);
     uint8_t *wire = malloc (*size);
@@ -65,6 +78,86 @@ static bool s_penalized (size_t r) { return r % 3 == 1 && r % 8 != 6; }
 //  Rows with a mask: r % 4 == 2, not scored.
 static bool s_masked (size_t r) { return r % 4 == 2 && r % 8 != 6; }
 
+//  A STEP of 'wire', with a sampling frame of 'samples' bytes unless NULL.
+static xinf_msg_t *
+s_step (const uint8_t *wire, size_t size, const uint8_t *samples, size_t samples_size)
+{
+    xinf_msg_t *msg = xinf_msg_new ("STEP");
+    xinf_msg_add_bytes (msg, wire, size);
+    if (samples)
+        xinf_msg_add_bytes (msg, samples, samples_size);
+    return s_ask (msg);
+}
+
+//  The reply's frame 'index': n_hid x dim floats, as its body says.
+static const float *
+s_hidden_frame (xinf_msg_t *reply, size_t index, size_t n_hid, size_t dim)
+{
+    CHECK (xinf_msg_frame_count (reply) == index + 1);
+    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_msg_body (reply), "n_hid")), n_hid);
+    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_msg_body (reply), "dim")), dim);
+    CHECK_INT (zframe_size (xinf_msg_frame (reply, index)), n_hid * dim * sizeof (float));
+    return (const float *) zframe_data (xinf_msg_frame (reply, index));
+}
+
+static void
+s_test_hidden (const char *path, size_t vocab)
+{
+    char error [256];
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    size_t size, dim = t->dim, n_hid = 0;
+    for (size_t pos = 0; pos < TOKENS; pos++)
+        n_hid += s_hidden_at (pos);
+    uint8_t *wire = s_batch (&size, true, true);
+    xinf_msg_t *reply = s_step (wire, size, NULL, 0);
+    CHECK (xinf_msg_is (reply, "LOGITS"));
+    float *rows = malloc (n_hid * dim * sizeof (float));
+    memcpy (rows, s_hidden_frame (reply, 1, n_hid, dim), n_hid * dim * sizeof (float));
+    const float *logits = (const float *) zframe_data (xinf_msg_frame (reply, 0));
+    CHECK (t->output.dtype == XINF_DTYPE_F32);
+    const float *weights = (const float *) t->output.data;
+    for (size_t pos = 0, k = 0; pos < TOKENS; pos++) {
+        if (!s_hidden_at (pos))
+            continue;
+        double worst = 0;
+        for (size_t v = 0; v < vocab; v++) {
+            double sum = 0;
+            for (size_t i = 0; i < dim; i++)
+                sum += (double) weights [v * dim + i] * rows [k * dim + i];
+            worst = fabs (sum - logits [pos * vocab + v]) > worst ? fabs (sum - logits [pos * vocab + v]) : worst;
+        }
+        CHECK (worst < 1e-4);
+        k++;
+    }
+    xinf_msg_destroy (&reply);
+    //  With TOKENS and their log-probabilities: the hidden frame third
+    xinf_sample_row_t greedy [TOKENS];
+    for (size_t r = 0; r < TOKENS; r++) {
+        greedy [r] = xinf_sample_row ((xinf_sampling_t) { 0, 1, 0, 0, 0 });
+        greedy [r].logprobs = 2;
+    }
+    uint8_t *samples = malloc (xinf_samples_wire_size (TOKENS));
+    xinf_samples_encode (greedy, TOKENS, samples);
+    reply = s_step (wire, size, samples, xinf_samples_wire_size (TOKENS));
+    CHECK (xinf_msg_is (reply, "TOKENS"));
+    CHECK (memcmp (s_hidden_frame (reply, 2, n_hid, dim), rows, n_hid * dim * sizeof (float)) == 0);
+    xinf_msg_destroy (&reply);
+    free (wire);
+    //  Hidden rows alone: no logits row, an empty sampling frame
+    wire = s_batch (&size, false, true);
+    xinf_samples_encode (NULL, 0, samples);
+    reply = s_step (wire, size, samples, xinf_samples_wire_size (0));
+    CHECK (xinf_msg_is (reply, "TOKENS"));
+    CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), 0);
+    CHECK (memcmp (s_hidden_frame (reply, 1, n_hid, dim), rows, n_hid * dim * sizeof (float)) == 0);
+    xinf_msg_destroy (&reply);
+    free (wire);
+    free (samples);
+    free (rows);
+    xinf_model_destroy (&model);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -86,7 +179,7 @@ main (int argc, char *argv [])
 
     //  The step's own logits
     size_t size;
-    uint8_t *wire = s_batch (&size);
+    uint8_t *wire = s_batch (&size, true, false);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
     xinf_msg_add_bytes (msg, wire, size);
     reply = s_ask (msg);
@@ -186,11 +279,12 @@ main (int argc, char *argv [])
     xinf_penalties_destroy (&penalties);
     free (logits);
     free (wire);
+    s_test_hidden (model, vocab);
     xinf_dealer_destroy (&s_dealer);
     xinf_executor_destroy (&executor);
     snprintf (command, sizeof command, "rm -rf '%s'", path);
     CHECK (system (command) == 0);
-    fprintf (stderr, "PASS: %d rows of one step on two threads, each as done alone: %zu drawn, %zu scored\n", TOKENS,
-             drawn, scored);
+    fprintf (stderr, "PASS: %d rows of one step on two threads, each as done alone: %zu drawn, %zu scored; hidden "
+             "rows with LOGITS, TOKENS and alone\n", TOKENS, drawn, scored);
     return 0;
 }

@@ -19,7 +19,6 @@
 #include "xinf_logprobs.h"
 #include "xinf_model.h"
 
-#include <math.h>
 #include <sys/wait.h>
 
 #define ENDPOINT "inproc://test-executor-step"
@@ -50,33 +49,21 @@ s_check_error (xinf_msg_t *reply, const char *code, const char *needle)
     CHECK_HAS (xinf_value_str (xinf_map_get (xinf_msg_body (reply), "message")), needle);
 }
 
-//  Five tokens of one sequence in block 3 from 'first_token', the logits
-//  of the last when 'logits'; hidden rows at positions 'hidden' and 4
-//  unless 'hidden' is negative.
+//  Five tokens of one sequence in block 3, the logits of the last.
 static uint8_t *
-s_step_wire (size_t *size, int32_t first_token, bool logits, int32_t hidden)
+s_good_step (size_t *size, int32_t first_token)
 {
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     int32_t table [1] = { 3 };
     CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
-    for (int32_t pos = 0; pos < 5; pos++) {
-        CHECK (xinf_batch_buf_add_token (batch, first_token + pos, pos, 0, logits && pos == 4) == 0);
-        if (hidden >= 0 && (pos == hidden || pos == 4))
-            CHECK (xinf_batch_buf_add_hidden (batch) == 0);
-    }
+    for (int32_t pos = 0; pos < 5; pos++)
+        CHECK (xinf_batch_buf_add_token (batch, first_token + pos, pos, 0, pos == 4) == 0);
     const xinf_batch_t *view = xinf_batch_buf_view (batch);
     *size = xinf_batch_wire_size (view);
     uint8_t *wire = malloc (*size);
     xinf_batch_encode (view, wire);
     xinf_batch_buf_destroy (&batch);
     return wire;
-}
-
-//  Five tokens of one sequence in block 3, the logits of the last.
-static uint8_t *
-s_good_step (size_t *size, int32_t first_token)
-{
-    return s_step_wire (size, first_token, true, -1);
 }
 
 //  Word 'index' of a wire form set to 'value', and the error it must get.
@@ -133,58 +120,6 @@ s_bad_sampling (const void *wire, size_t size, const xinf_sampling_t *good, size
     xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
     s_check_error (reply, "BAD_REQUEST", needle);
     xinf_msg_destroy (&reply);
-}
-
-//  Hidden rows (embeddings): the reply's last frame, n_hid x dim floats,
-//  with TOKENS, with LOGITS and in a step that samples nothing; the
-//  output layer (F32, in double) applied to the last position's gives
-//  its logits.
-static void
-s_test_hidden (const xinf_transformer_t *t, const float *logits)
-{
-    size_t size, dim = t->dim;
-    uint8_t *wire = s_step_wire (&size, 7, true, 1);
-    xinf_sampling_t greedy = { 0, 1, 0, 0, 0 };
-    uint8_t frame [XINF_SAMPLES_HEADER + XINF_SAMPLES_ROW];
-    s_encode_row (&greedy, 0, 0, frame);
-    xinf_msg_t *reply = s_sampled_step (wire, size, frame, sizeof frame);
-    CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 2);
-    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_msg_body (reply), "n_hid")), 2);
-    CHECK_INT (xinf_value_uint (xinf_map_get (xinf_msg_body (reply), "dim")), dim);
-    CHECK_INT (zframe_size (xinf_msg_frame (reply, 1)), 2 * dim * sizeof (float));
-    float *rows = malloc (2 * dim * sizeof (float));
-    memcpy (rows, zframe_data (xinf_msg_frame (reply, 1)), 2 * dim * sizeof (float));
-    xinf_msg_destroy (&reply);
-    if (t->output.dtype == XINF_DTYPE_F32) {
-        const float *weights = (const float *) t->output.data;
-        double worst = 0;
-        for (size_t v = 0; v < t->vocab; v++) {
-            double sum = 0;
-            for (size_t i = 0; i < dim; i++)
-                sum += (double) weights [v * dim + i] * rows [dim + i];
-            worst = fabs (sum - logits [v]) > worst ? fabs (sum - logits [v]) : worst;
-        }
-        CHECK (worst < 1e-4);
-    }
-    else
-        fprintf (stderr, "SKIP: the output layer is not F32: hidden rows not checked against the logits\n");
-    reply = s_step (wire, size);                                //  LOGITS, and the same rows
-    CHECK (xinf_msg_is (reply, "LOGITS") && xinf_msg_frame_count (reply) == 2);
-    CHECK (memcmp (zframe_data (xinf_msg_frame (reply, 1)), rows, 2 * dim * sizeof (float)) == 0);
-    xinf_msg_destroy (&reply);
-    free (wire);
-    //  Hidden rows alone: no logits row, an empty sampling frame
-    wire = s_step_wire (&size, 7, false, 0);
-    uint8_t empty [XINF_SAMPLES_HEADER];
-    xinf_samples_encode (NULL, 0, empty);
-    reply = s_sampled_step (wire, size, empty, sizeof empty);
-    CHECK (xinf_msg_is (reply, "TOKENS") && xinf_msg_frame_count (reply) == 2);
-    CHECK_INT (zframe_size (xinf_msg_frame (reply, 0)), 0);
-    CHECK (memcmp ((const float *) zframe_data (xinf_msg_frame (reply, 1)) + dim, rows + dim,
-                   dim * sizeof (float)) == 0);
-    xinf_msg_destroy (&reply);
-    free (wire);
-    free (rows);
 }
 
 //  TOKENS: sampled on the executor from the logits the step computes.
@@ -788,7 +723,6 @@ main (int argc, char *argv [])
     CHECK (xinf_transformer_forward (t, kv, NULL, tokens, 5, 0, logits, NULL, error, sizeof error) == 0);
     CHECK (memcmp (zframe_data (xinf_msg_frame (reply, 0)), logits, vocab * sizeof (float)) == 0);
     xinf_msg_destroy (&reply);
-    s_test_hidden (t, logits);
     s_test_sampling (wire, size, logits, vocab);
     s_test_penalties (wire, size, logits, vocab);
     s_test_biases (wire, size, logits, vocab);
