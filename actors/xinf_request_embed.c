@@ -2,7 +2,6 @@
 #include "xinf_request_embed.h"
 
 #include <math.h>
-#include <string.h>
 
 struct _xinf_request_embed_t {
     xinf_batcher_pool_t pool;
@@ -10,8 +9,7 @@ struct _xinf_request_embed_t {
     bool normalize;
     double *sum;                      //  [dim]: the rows so far
     size_t rows;
-    const xinf_classifier_t *head;    //  a reranker's, or NULL
-    float *last;                      //  with head: the last row
+    const xinf_classifier_t *head;    //  a reranker's (pooled LAST: 'sum' is the last row), or NULL
 };
 
 xinf_request_embed_t *
@@ -19,12 +17,11 @@ xinf_request_embed_new (xinf_batcher_pool_t pool, size_t dim, size_t prompt, boo
                         const xinf_classifier_t *head)
 {
     xinf_request_embed_t *self = calloc (1, sizeof *self);
-    if (self && (!(self->sum = calloc (dim ? dim : 1, sizeof (double)))
-             ||  (head && !(self->last = calloc (dim ? dim : 1, sizeof (float))))))
+    if (self && !(self->sum = calloc (dim ? dim : 1, sizeof (double))))
         xinf_request_embed_destroy (&self);
     if (self)
         *self = (xinf_request_embed_t) { head ? XINF_BATCHER_POOL_LAST : pool, dim, prompt, normalize, self->sum, 0,
-                                         head, self->last };
+                                         head };
     return self;
 }
 
@@ -33,7 +30,6 @@ xinf_request_embed_destroy (xinf_request_embed_t **self_p)
 {
     if (self_p && *self_p) {
         free ((*self_p)->sum);
-        free ((*self_p)->last);
         free (*self_p);
         *self_p = NULL;
     }
@@ -44,8 +40,6 @@ xinf_request_embed_add (xinf_request_embed_t *self, const float *row)
 {
     for (size_t i = 0; i < self->dim; i++)
         self->sum [i] += row [i];
-    if (self->last)
-        memcpy (self->last, row, self->dim * sizeof (float));
     self->rows++;
 }
 
@@ -60,7 +54,7 @@ static xinf_value_t *
 s_head_value (const xinf_request_embed_t *self)
 {
     double outputs [64];
-    if (xinf_classifier_outputs (self->head) > 64 || !xinf_classifier_apply (self->head, self->last, outputs))
+    if (xinf_classifier_outputs (self->head) > 64 || !xinf_classifier_apply (self->head, self->sum, outputs))
         return NULL;
     xinf_value_t *array = xinf_value_new_array ();
     for (size_t i = 0; array && i < xinf_classifier_outputs (self->head); i++)

@@ -113,14 +113,14 @@ xinf_classifier_outputs (const xinf_classifier_t *self)
 }
 
 bool
-xinf_classifier_apply (const xinf_classifier_t *self, const float *hidden, double *out)
+xinf_classifier_apply (const xinf_classifier_t *self, const double *hidden, double *out)
 {
     double top = -INFINITY, sum = 0;
     for (size_t row = 0; row < self->rows; row++) {
         const float *weights = self->weights + row * self->cols;
         double dot = self->bias ? self->bias [row] : 0;
         for (size_t i = 0; i < self->cols; i++)
-            dot += (double) weights [i] * hidden [i];
+            dot += weights [i] * hidden [i];
         out [row] = dot;
         top = dot > top ? dot : top;
     }

@@ -28,6 +28,6 @@ void xinf_classifier_destroy (xinf_classifier_t **self_p);
 size_t xinf_classifier_outputs (const xinf_classifier_t *self);
 //  The head applied to 'hidden' [dim], in double: outputs into 'out'
 //  [n_cls_out]. False when a result is not a finite number.
-bool xinf_classifier_apply (const xinf_classifier_t *self, const float *hidden, double *out);
+bool xinf_classifier_apply (const xinf_classifier_t *self, const double *hidden, double *out);
 
 #endif

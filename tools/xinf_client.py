@@ -509,18 +509,26 @@ class XinfClient:
             self._socket.send_multipart(encode_message("GENERATE", body, corr, self.name, timeout_ms))
         scores = {}
         while len(scores) < len(corrs):
+            reply = self._answer_of(corrs, timeout_ms, "a rerank's GENERATE")
+            _need(reply["type"] == "GENERATE_REPLY" and reply["body"].get("embedding"),
+                  f"a rerank's GENERATE answered with {reply['type']}")
+            scores[corrs[reply["corr"]]] = reply["body"]["embedding"][0]
+        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+    def _answer_of(self, corrs, timeout_ms, what):
+        """The next message answering one of 'corrs' (others are stale and
+        dropped), checked against its schema; an ERROR raises XinfError,
+        no message within timeout_ms XinfTimeout naming 'what'."""
+        while True:
             if not self._socket.poll(timeout_ms):
-                raise XinfTimeout(f"no answer to a rerank's GENERATE from {self.endpoint} within {timeout_ms} ms")
+                raise XinfTimeout(f"no answer to {what} from {self.endpoint} within {timeout_ms} ms")
             reply, _ = decode_reply(self._socket.recv_multipart())
             if reply["corr"] not in corrs:
                 continue
             check_body(reply["type"], reply["body"])
             if reply["type"] == "ERROR":
                 raise XinfError(reply["body"]["code"], reply["body"]["message"])
-            _need(reply["type"] == "GENERATE_REPLY" and reply["body"].get("embedding"),
-                  f"a rerank's GENERATE answered with {reply['type']}")
-            scores[corrs[reply["corr"]]] = reply["body"]["embedding"][0]
-        return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+            return reply
 
     def _generate(self, body, timeout_ms, deadline_ms, on_token):
         """Sends a GENERATE and waits for its answer (see generate)."""
@@ -529,14 +537,7 @@ class XinfClient:
         self._socket.send_multipart(encode_message("GENERATE", body, corr, self.name, deadline))
         streamed_prompt_logprobs = None
         while True:
-            if not self._socket.poll(timeout_ms):
-                raise XinfTimeout(f"no answer to GENERATE from {self.endpoint} within {timeout_ms} ms")
-            reply, _ = decode_reply(self._socket.recv_multipart())
-            if reply["corr"] != corr:
-                continue
-            check_body(reply["type"], reply["body"])
-            if reply["type"] == "ERROR":
-                raise XinfError(reply["body"]["code"], reply["body"]["message"])
+            reply = self._answer_of({corr}, timeout_ms, "GENERATE")
             if reply["type"] == "GENERATE_TOKEN":
                 if "prompt_logprobs" in reply["body"]:
                     streamed_prompt_logprobs = reply["body"]["prompt_logprobs"]

@@ -84,8 +84,11 @@ static void
 s_check_apply (xinf_gguf_t *gguf, const float *weights, size_t rows, const float *bias, bool softmax)
 {
     char error [256];
-    float state [DIM];
-    s_values (state, DIM, 1.5f);
+    float values [DIM];
+    double state [DIM];
+    s_values (values, DIM, 1.5f);
+    for (size_t i = 0; i < DIM; i++)
+        state [i] = values [i];
     xinf_classifier_t *head = xinf_classifier_load (gguf, DIM, error, sizeof error);
     CHECK (head);
     CHECK_INT (xinf_classifier_outputs (head), rows);
