@@ -6,6 +6,7 @@
     answer is routed to the request that made the call.
 */
 #include "xinf_gateway_private.h"
+#include "xinf_gateway_responses.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 
@@ -110,7 +111,10 @@ xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
     xinf_gw_cancel (request);
     xinf_gw_call_forget (request);
     if (request->stream_open) {
-        xinf_gw_sse_json (&request->sse, xinf_gw_error_json (error));
+        if (request->resp)
+            xinf_gw_responses_fail_stream (request, error);
+        else
+            xinf_gw_sse_json (&request->sse, xinf_gw_error_json (error));
         request->stream_ended = true;
         xinf_gw_stream_wake (request);
     }
@@ -121,7 +125,8 @@ xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
 static bool
 s_is_generation (xinf_gw_request_t *request)
 {
-    return request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT;
+    return request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT
+        || request->route == XINF_GW_ROUTE_RESPONSES;
 }
 
 //  An answer that breaks its schema (protocols/client.xml, envelope.xml)
@@ -384,6 +389,7 @@ s_init (xinf_ctx_t *ctx)
     gateway->pending = zhashx_new ();
     gateway->template_warned = zhashx_new ();
     gateway->metrics = xinf_gw_metrics_new ();
+    gateway->responses = xinf_gw_rstore_new (XINF_GW_RESPONSES_KEPT, XINF_GW_RESPONSES_BYTES);
     gateway->conns = zlistx_new ();
     if (!(gateway->daemon = s_daemon_start (gateway)))
         return -1;
@@ -438,6 +444,7 @@ s_fini (xinf_ctx_t *ctx)
     zhashx_destroy (&gateway->pending);
     zhashx_destroy (&gateway->template_warned);
     xinf_gw_metrics_destroy (&gateway->metrics);
+    xinf_gw_rstore_destroy (&gateway->responses);
     zlistx_destroy (&gateway->conns);      //  empty: MHD closed each connection
 }
 
@@ -488,6 +495,7 @@ xinf_gateway_new (const xinf_gateway_config_t *config, char *error, size_t error
         zhashx_destroy (&state->pending);
         zhashx_destroy (&state->template_warned);
         xinf_gw_metrics_destroy (&state->metrics);
+        xinf_gw_rstore_destroy (&state->responses);
         zlistx_destroy (&state->conns);
         xinf_gw_tls_free (&state->tls_cert, &state->tls_key);
         free (state);

@@ -13,6 +13,7 @@
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_chat.h"
 #include "xinf_gateway_toolcalls.h"
+#include "xinf_gateway_responses.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 #include "xinf_request_check.h"
@@ -22,9 +23,13 @@
 static void
 s_new_id (xinf_gw_request_t *request)
 {
+    request->created = (int64_t) time (NULL);
+    if (request->resp) {
+        xinf_gw_responses_new_id (request->id, sizeof request->id);
+        return;
+    }
     snprintf (request->id, sizeof request->id, "%s-%08x%08x", request->oai.chat ? "chatcmpl" : "cmpl",
               (unsigned) randof (0x7fffffff), (unsigned) randof (0x7fffffff));
-    request->created = (int64_t) time (NULL);
 }
 
 //  A GENERATE the supervisor would refuse for its size is refused here,
@@ -239,7 +244,9 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
 {
     xinf_gw_error_t error;
     json_t *root = xinf_gw_json_parse (request->body.data, request->body.size, &error);
-    if (!root || xinf_gw_oai_parse (root, request->route == XINF_GW_ROUTE_CHAT, &request->oai, &error)) {
+    bool responses = request->route == XINF_GW_ROUTE_RESPONSES;
+    if (!root || (responses ? xinf_gw_responses_parse (request, root, &error)
+                            : xinf_gw_oai_parse (root, request->route == XINF_GW_ROUTE_CHAT, &request->oai, &error))) {
         json_decref (root);
         xinf_gw_respond_error (request, &error);
         return;
@@ -425,6 +432,9 @@ s_emit (xinf_gw_request_t *request, const char *text, size_t size, bool end)
         text = content.data;
         size = content.size;
     }
+    if (request->resp)
+        xinf_gw_responses_delta (request, text, size, calls);
+    else
     if (request->oai.stream) {
         if (size)
             s_chunk (request, text, size, NULL);
@@ -485,6 +495,11 @@ s_finish (xinf_gw_request_t *request, const char *reason)
     xinf_gw_request_t *top = xinf_gw_choices_top (request);
     xinf_gw_buf_t tail = { 0 };
     xinf_gw_text_flush (&request->text, &tail);
+    if (request->resp) {
+        s_emit (request, tail.data, tail.size, true);
+        xinf_gw_responses_finish (request, reason);
+    }
+    else
     if (request->oai.stream)
         s_finish_stream (request, reason, &tail);
     else {
@@ -545,7 +560,7 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->text.stops_off = request->completion_tokens <= request->oai.min_tokens;     //  vLLM's order
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {
-        if (request->tool_parsing)
+        if (request->tool_parsing || request->resp)
             s_emit (request, shown.data, shown.size, false);
         else
             s_chunk (request, shown.data, shown.size, NULL);

@@ -12,6 +12,8 @@
     the tick shuts down the late ones (slow senders of headers).
 */
 #include "xinf_gateway_private.h"
+#include "xinf_gateway_responses.h"
+#include <ctype.h>
 #include "xinf_gateway_console.h"
 
 #include <sys/socket.h>
@@ -26,6 +28,8 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/completions", "POST", XINF_GW_ROUTE_COMPLETIONS },
     { "/v1/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
     { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
+    { "/v1/responses", "POST", XINF_GW_ROUTE_RESPONSES },
+    { "/responses", "POST", XINF_GW_ROUTE_RESPONSES },
     { "/v1/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
     { "/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
     { "/v1/rerank", "POST", XINF_GW_ROUTE_RERANK },
@@ -76,6 +80,34 @@ s_route_model (xinf_gw_request_t *request, const char *url, const char *method, 
     return true;
 }
 
+//  /v1/responses/{id}: GET a stored response, DELETE it.
+static bool
+s_route_response (xinf_gw_request_t *request, const char *url, const char *method, xinf_gw_error_t *error)
+{
+    const char *id = url + strlen ("/v1/responses/");
+    size_t length = strlen (id);
+    bool valid = length > 0 && length < sizeof request->path_id;
+    for (size_t index = 0; valid && index < length; index++)
+        valid = isalnum ((unsigned char) id [index]) || id [index] == '_' || id [index] == '-';
+    if (!valid) {
+        xinf_gw_error_set (error, 404, "invalid_request_error", "not_found", "response_id",
+                           "Response with id '%.64s' not found", id);
+        return false;
+    }
+    snprintf (request->path_id, sizeof request->path_id, "%s", id);
+    if (streq (method, "GET"))
+        request->route = XINF_GW_ROUTE_RESPONSE_GET;
+    else
+    if (streq (method, "DELETE"))
+        request->route = XINF_GW_ROUTE_RESPONSE_DELETE;
+    else {
+        xinf_gw_error_set (error, 405, "invalid_request_error", "method_not_allowed", NULL,
+                           "%s is not allowed on %s: use GET or DELETE", method, url);
+        return false;
+    }
+    return true;
+}
+
 //  Routes a path and method; false with the 404/405 in 'error'.
 static bool
 s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_gw_error_t *error)
@@ -97,6 +129,8 @@ s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_g
     }
     if (strncmp (url, "/v1/models/", strlen ("/v1/models/")) == 0)
         return s_route_model (request, url, method, error);
+    if (strncmp (url, "/v1/responses/", strlen ("/v1/responses/")) == 0)
+        return s_route_response (request, url, method, error);
     const xinf_web_file_t *file = xinf_web_file_find (url);
     if (file && (streq (method, "GET") || streq (method, "HEAD"))) {
         request->route = XINF_GW_ROUTE_CONSOLE;
@@ -206,8 +240,12 @@ s_body_done (xinf_gw_request_t *request)
         xinf_gw_respond_error (request, &error);
     }
     else
-    if (request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT)
+    if (request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT
+    ||  request->route == XINF_GW_ROUTE_RESPONSES)
         xinf_gw_generate_start (request);
+    else
+    if (request->route == XINF_GW_ROUTE_RESPONSE_GET || request->route == XINF_GW_ROUTE_RESPONSE_DELETE)
+        xinf_gw_responses_route (request);
     else
     if (request->route == XINF_GW_ROUTE_EMBEDDINGS)
         xinf_gw_embed_start (request);
@@ -302,6 +340,7 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
         MHD_destroy_response (request->response);
     xinf_gw_generate_clear (request);
     xinf_gw_embed_clear (request);
+    xinf_gw_responses_clear (request);
     xinf_gw_oai_clear (&request->oai);
     xinf_gw_text_clear (&request->text);
     xinf_gw_buf_free (&request->body);

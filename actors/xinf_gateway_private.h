@@ -212,6 +212,9 @@ typedef enum {
     XINF_GW_ROUTE_CONSOLE,            //  the web console's files (no key needed)
     XINF_GW_ROUTE_EMBEDDINGS,         //  xinf_gateway_embed.c
     XINF_GW_ROUTE_RERANK,             //  xinf_gateway_rerank.c
+    XINF_GW_ROUTE_RESPONSES,          //  POST /v1/responses: xinf_gateway_responses.c
+    XINF_GW_ROUTE_RESPONSE_GET,       //  GET /v1/responses/{id}
+    XINF_GW_ROUTE_RESPONSE_DELETE,    //  DELETE /v1/responses/{id}
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,
@@ -224,6 +227,8 @@ typedef enum {
 } xinf_gw_route_t;
 
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
+typedef struct _xinf_gw_resp_t xinf_gw_resp_t;         //  xinf_gateway_responses.h
+typedef struct _xinf_gw_rstore_t xinf_gw_rstore_t;
 
 #define XINF_GW_EMBED_WINDOW   32       //  inputs of an embeddings request in flight at once
 #define XINF_GW_EMBED_INPUTS   2048     //  inputs (or documents to rerank) of one request (OpenAI's limit)
@@ -270,6 +275,7 @@ struct _xinf_gw_request_t {
     struct MHD_Connection *connection;
     xinf_gw_route_t route;
     char path_model [XINF_GW_UID_MAX + 1];   //  GET /v1/models/{id}
+    char path_id [64];                //  GET, DELETE /v1/responses/{id}
     const char *console_path;         //  the console file's path (static), for ROUTE_CONSOLE
     xinf_gw_buf_t body;
     bool too_large, suspended, answered, closed;
@@ -314,6 +320,8 @@ struct _xinf_gw_request_t {
     bool failed;                      //  the parent's: answered with an error
     //  embeddings: the parent's inputs and options; a child's input is its 'choice'
     xinf_gw_embed_t embed;
+    //  /v1/responses: the response being made (owned; NULL for other routes)
+    xinf_gw_resp_t *resp;
 };
 
 struct _xinf_gw_state_t {
@@ -328,6 +336,7 @@ struct _xinf_gw_state_t {
     zhashx_t *pending;                //  corr (decimal) -> xinf_gw_request_t
     zhashx_t *template_warned;        //  uids whose template warning was logged
     xinf_gw_metrics_t *metrics;
+    xinf_gw_rstore_t *responses;      //  stored responses (xinf_gateway_responses_store.c)
     uint64_t next_corr;
     uint64_t requests, cancels_sent, disconnects;
     zlistx_t *conns;                  //  open connections, xinf_gw_conn_t (MHD's socket contexts)

@@ -12,6 +12,7 @@
 #include "test_unit.h"
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_tools.h"
+#include "xinf_gateway_responses.h"
 
 //  Feeds pieces; returns what was shown and whether a stop matched.
 static bool
@@ -244,6 +245,84 @@ s_test_fuzz (void)
     CHECK (accepted > 100 && refused > 1000);
 }
 
+//  A Responses body made a chat, with a store holding one response to
+//  continue; refusals are 400/404 with a message and a named field.
+static int
+s_parse_responses (xinf_gw_state_t *gateway, const char *body, size_t size)
+{
+    xinf_gw_request_t request;
+    memset (&request, 0, sizeof request);
+    request.gateway = gateway;
+    request.route = XINF_GW_ROUTE_RESPONSES;
+    xinf_gw_error_t error;
+    memset (&error, 0, sizeof error);
+    json_t *root = xinf_gw_json_parse (body, size, &error);
+    int rc = root ? xinf_gw_responses_parse (&request, root, &error) : -1;
+    if (rc) {
+        CHECK (error.status == 400 || error.status == 404);
+        CHECK (strlen (error.message) > 0);
+    }
+    else {
+        CHECK (request.oai.chat && request.oai.messages && json_array_size (request.oai.messages) > 0);
+        CHECK (json_is_object (request.resp->echo) && json_is_array (request.resp->conversation));
+    }
+    xinf_gw_responses_clear (&request);
+    xinf_gw_oai_clear (&request.oai);
+    json_decref (root);
+    return rc;
+}
+
+static const char *s_responses_seeds [] = {
+    "{\"model\":\"m\",\"input\":\"Hi\",\"instructions\":\"Be brief.\",\"max_output_tokens\":9,\"temperature\":0,"
+    "\"store\":false,\"metadata\":{\"k\":\"v\"},\"text\":{\"format\":{\"type\":\"json_schema\",\"name\":\"p\","
+    "\"schema\":{\"type\":\"object\"}}},\"include\":[\"message.output_text.logprobs\"],\"top_logprobs\":2}",
+    "{\"model\":\"m\",\"previous_response_id\":\"resp_kept\",\"input\":[{\"role\":\"developer\",\"content\":"
+    "[{\"type\":\"input_text\",\"text\":\"a\"}]},{\"type\":\"message\",\"role\":\"assistant\",\"content\":"
+    "[{\"type\":\"output_text\",\"text\":\"b\"}]},{\"type\":\"function_call\",\"call_id\":\"c1\",\"name\":\"f\","
+    "\"arguments\":\"{}\"},{\"type\":\"function_call_output\",\"call_id\":\"c1\",\"output\":\"ok\"}],"
+    "\"tools\":[{\"type\":\"function\",\"name\":\"f\",\"parameters\":{\"type\":\"object\"}}],"
+    "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},\"parallel_tool_calls\":false,\"stream\":true}",
+};
+
+static void
+s_test_responses (void)
+{
+    xinf_gw_state_t gateway;
+    memset (&gateway, 0, sizeof gateway);
+    gateway.responses = xinf_gw_rstore_new (2, 1 << 20);
+    json_t *conversation = json_pack ("[{s:s,s:s}]", "role", "user", "content", "before");
+    CHECK (xinf_gw_rstore_put (gateway.responses, "", json_pack ("{s:s}", "id", "resp_kept"), conversation));
+    for (size_t index = 0; index < 2; index++)
+        CHECK_INT (s_parse_responses (&gateway, s_responses_seeds [index], strlen (s_responses_seeds [index])), 0);
+    size_t accepted = 0, refused = 0;
+    for (int round = 0; round < 20000; round++) {
+        size_t size;
+        char *body = s_mutate (s_responses_seeds [round % 2], &size);
+        s_parse_responses (&gateway, body, size) ? refused++ : accepted++;
+        free (body);
+    }
+    printf ("responses fuzz: 20000 mutated bodies, %zu accepted, %zu refused with a 400/404\n", accepted, refused);
+    CHECK (accepted > 100 && refused > 1000);
+    //  The store: bounded by count and bytes, each response its owner's
+    CHECK (xinf_gw_rstore_get (gateway.responses, "resp_kept", "someone", NULL) == NULL);
+    CHECK (xinf_gw_rstore_put (gateway.responses, "a", json_pack ("{s:s}", "id", "r1"), json_array ()));
+    CHECK (xinf_gw_rstore_put (gateway.responses, "a", json_pack ("{s:s}", "id", "r2"), json_array ()));
+    CHECK_INT (xinf_gw_rstore_count (gateway.responses), 2);
+    CHECK (xinf_gw_rstore_get (gateway.responses, "resp_kept", "", NULL) == NULL);     //  the oldest went
+    CHECK (xinf_gw_rstore_get (gateway.responses, "r1", "a", NULL) != NULL);
+    CHECK (!xinf_gw_rstore_delete (gateway.responses, "r1", "b"));
+    CHECK (xinf_gw_rstore_delete (gateway.responses, "r1", "a"));
+    size_t big_size = 2 << 20;                         //  over the store's 1 MiB
+    char *big = malloc (big_size);
+    assert (big);
+    memset (big, 'x', big_size);
+    json_t *large = json_pack ("{s:s,s:s%}", "id", "big", "text", big, big_size);
+    free (big);
+    CHECK (!xinf_gw_rstore_put (gateway.responses, "a", large, json_array ()));
+    CHECK (xinf_gw_rstore_get (gateway.responses, "r2", "a", NULL) != NULL);        //  nothing pushed out for it
+    xinf_gw_rstore_destroy (&gateway.responses);
+}
+
 int
 main (void)
 {
@@ -252,6 +331,7 @@ main (void)
     s_test_stops ();
     s_test_keys ();
     s_test_fuzz ();
+    s_test_responses ();
     printf ("PASS: gateway parser, stop strings, UTF-8, keys\n");
     return 0;
 }

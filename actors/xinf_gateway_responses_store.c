@@ -1,0 +1,144 @@
+/*  xinf_gateway_responses_store: the responses kept for GET, DELETE and
+    previous_response_id, in the gateway's memory.
+
+    Bounded by count and by bytes (each response and its conversation as
+    compact JSON): a new one pushes out the oldest. Each is kept with its
+    owner, a digest of the API key that made it, and only that key reads
+    it back. A restart of the node forgets them, as vLLM's store does.
+*/
+#include "xinf_gateway_responses.h"
+
+typedef struct {
+    char id [48];
+    char owner [48];
+    json_t *response;
+    json_t *conversation;
+    size_t bytes;
+} s_entry_t;
+
+struct _xinf_gw_rstore_t {
+    zlistx_t *order;                  //  s_entry_t, the oldest first
+    zhashx_t *by_id;                  //  id -> the entry's handle in order
+    size_t bytes, max_count, max_bytes;
+};
+
+static void
+s_entry_destroy (s_entry_t **self_p)
+{
+    if (!*self_p)
+        return;
+    json_decref ((*self_p)->response);
+    json_decref ((*self_p)->conversation);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+xinf_gw_rstore_t *
+xinf_gw_rstore_new (size_t max_count, size_t max_bytes)
+{
+    xinf_gw_rstore_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->order = zlistx_new ();
+    zlistx_set_destructor (self->order, (zlistx_destructor_fn *) s_entry_destroy);
+    self->by_id = zhashx_new ();
+    self->max_count = max_count;
+    self->max_bytes = max_bytes;
+    return self;
+}
+
+void
+xinf_gw_rstore_destroy (xinf_gw_rstore_t **self_p)
+{
+    if (!*self_p)
+        return;
+    zhashx_destroy (&(*self_p)->by_id);
+    zlistx_destroy (&(*self_p)->order);
+    free (*self_p);
+    *self_p = NULL;
+}
+
+static size_t
+s_json_bytes (json_t *value)
+{
+    char *text = json_dumps (value, JSON_COMPACT);
+    size_t size = text ? strlen (text) : 0;
+    free (text);
+    return size;
+}
+
+static void
+s_remove (xinf_gw_rstore_t *self, void *handle)
+{
+    s_entry_t *entry = (s_entry_t *) zlistx_handle_item (handle);
+    self->bytes -= entry->bytes;
+    zhashx_delete (self->by_id, entry->id);
+    zlistx_delete (self->order, handle);
+}
+
+bool
+xinf_gw_rstore_put (xinf_gw_rstore_t *self, const char *owner, json_t *response, json_t *conversation)
+{
+    const char *id = json_string_value (json_object_get (response, "id"));
+    size_t bytes = s_json_bytes (response) + s_json_bytes (conversation);
+    if (!id || bytes > self->max_bytes || self->max_count == 0) {
+        json_decref (response);
+        json_decref (conversation);
+        return false;
+    }
+    void *old = zhashx_lookup (self->by_id, id);
+    if (old)
+        s_remove (self, old);
+    while (zlistx_size (self->order) && (zlistx_size (self->order) >= self->max_count
+                                      || self->bytes + bytes > self->max_bytes)) {
+        zlistx_first (self->order);                   //  the oldest
+        s_remove (self, zlistx_cursor (self->order));
+    }
+    s_entry_t *entry = calloc (1, sizeof *entry);
+    assert (entry);
+    snprintf (entry->id, sizeof entry->id, "%s", id);
+    snprintf (entry->owner, sizeof entry->owner, "%s", owner);
+    entry->response = response;
+    entry->conversation = conversation;
+    entry->bytes = bytes;
+    void *handle = zlistx_add_end (self->order, entry);
+    zhashx_insert (self->by_id, entry->id, handle);
+    self->bytes += bytes;
+    return true;
+}
+
+static void *
+s_find (xinf_gw_rstore_t *self, const char *id, const char *owner)
+{
+    void *handle = zhashx_lookup (self->by_id, id);
+    if (!handle)
+        return NULL;
+    s_entry_t *entry = (s_entry_t *) zlistx_handle_item (handle);
+    return streq (entry->owner, owner) ? handle : NULL;
+}
+
+json_t *
+xinf_gw_rstore_get (xinf_gw_rstore_t *self, const char *id, const char *owner, json_t **conversation)
+{
+    void *handle = s_find (self, id, owner);
+    if (!handle)
+        return NULL;
+    s_entry_t *entry = (s_entry_t *) zlistx_handle_item (handle);
+    if (conversation)
+        *conversation = entry->conversation;
+    return entry->response;
+}
+
+bool
+xinf_gw_rstore_delete (xinf_gw_rstore_t *self, const char *id, const char *owner)
+{
+    void *handle = s_find (self, id, owner);
+    if (handle)
+        s_remove (self, handle);
+    return handle != NULL;
+}
+
+size_t
+xinf_gw_rstore_count (xinf_gw_rstore_t *self)
+{
+    return zlistx_size (self->order);
+}
