@@ -9,6 +9,7 @@
     of any choice fails the whole request (the others are cancelled). The
     replica's prefix cache shares the prompt's blocks among them.
 */
+#include "xinf_gateway_reasoning.h"
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_toolcalls.h"
 
@@ -37,6 +38,12 @@ s_child_new (xinf_gw_request_t *parent, size_t index)
     memcpy (child->id, parent->id, sizeof child->id);
     child->created = parent->created;
     xinf_gw_text_init (&child->text, parent->oai.stops, parent->oai.stop_count);
+    if (parent->reasoning) {
+        child->reasoning = malloc (sizeof (xinf_gw_reasoning_t));
+        assert (child->reasoning);
+        xinf_gw_reasoning_init (child->reasoning, parent->reasoning_open);
+        child->reasoning_open = parent->reasoning_open;
+    }
     if (parent->tool_parsing) {
         child->toolcalls = malloc (sizeof (xinf_gw_toolcalls_t));
         assert (child->toolcalls);

@@ -14,6 +14,7 @@
 #include "xinf_gateway_chat.h"
 #include "xinf_gateway_toolcalls.h"
 #include "xinf_gateway_responses.h"
+#include "xinf_gateway_reasoning.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 #include "xinf_request_check.h"
@@ -307,6 +308,15 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->tool_parsing = true;
         request->tool_format = format;
     }
+    //  A reasoning model's thought is parted from its answer, unless the
+    //  answer must be JSON (constrained from its first token: no thought)
+    if (!request->oai.reasoning_raw && !fallback && !request->oai.json_object && !request->oai.json_schema
+    &&  xinf_gw_reasoning_template (model.chat_template)) {
+        request->reasoning = malloc (sizeof (xinf_gw_reasoning_t));
+        assert (request->reasoning);
+        request->reasoning_open = xinf_gw_reasoning_prompt_open (prompt);
+        xinf_gw_reasoning_init (request->reasoning, request->reasoning_open);
+    }
     free (request->oai.prompt);
     request->oai.prompt = prompt;
     request->oai.prompt_size = strlen (prompt);
@@ -414,14 +424,51 @@ s_chunk (xinf_gw_request_t *request, const char *text, size_t size, const char *
     s_chunk_calls (request, text, size, finish, NULL);
 }
 
-//  Text that is decided (no stop string in it): through the tool call
-//  parser when the chat has tools; then to the stream or the answer.
-//  'end': the text is over, the parser gives out what it held.
+//  A chunk with part of the thought as the delta's reasoning_content.
+static void
+s_chunk_thought (xinf_gw_request_t *request, const char *text, size_t size)
+{
+    json_t *object = s_object (request, true);
+    json_t *choice = s_choice (request, NULL, 0, NULL, true, !request->role_sent, NULL);
+    json_object_set_new (json_object_get (choice, "delta"), "reasoning_content", xinf_gw_json_text (text, size));
+    json_array_append_new (json_object_get (object, "choices"), choice);
+    request->role_sent = true;
+    xinf_gw_sse_json (&xinf_gw_choices_top (request)->sse, object);
+}
+
+//  A reasoning model's text parted: the thought to the stream, the
+//  answer's thought or the Responses item; the rest in 'said'.
+static void
+s_part_thought (xinf_gw_request_t *request, const char *text, size_t size, bool end, xinf_gw_buf_t *said)
+{
+    xinf_gw_buf_t thought = { 0 };
+    xinf_gw_reasoning_feed (request->reasoning, text, size, &thought, said);
+    if (end)
+        xinf_gw_reasoning_flush (request->reasoning, &thought, said);
+    if (thought.size && request->resp)
+        xinf_gw_responses_thought (request, thought.data, thought.size);
+    else
+    if (thought.size && request->oai.stream)
+        s_chunk_thought (request, thought.data, thought.size);
+    else
+        xinf_gw_buf_add (&request->thought, thought.data, thought.size);
+    xinf_gw_buf_free (&thought);
+}
+
+//  Text that is decided (no stop string in it): a reasoning model's
+//  thought parted from it, then through the tool call parser when the
+//  chat has tools; then to the stream or the answer. 'end': the text is
+//  over, the parsers give out what they held.
 static void
 s_emit (xinf_gw_request_t *request, const char *text, size_t size, bool end)
 {
-    xinf_gw_buf_t content = { 0 };
+    xinf_gw_buf_t content = { 0 }, said = { 0 };
     json_t *calls = NULL;
+    if (request->reasoning) {
+        s_part_thought (request, text, size, end, &said);
+        text = said.data;
+        size = said.size;
+    }
     if (request->tool_parsing) {
         calls = json_array ();
         xinf_gw_toolcalls_feed (request->toolcalls, text, size, &content, calls);
@@ -445,6 +492,7 @@ s_emit (xinf_gw_request_t *request, const char *text, size_t size, bool end)
         xinf_gw_buf_add (&request->output, text, size);
     json_decref (calls);
     xinf_gw_buf_free (&content);
+    xinf_gw_buf_free (&said);
 }
 
 void
@@ -458,6 +506,11 @@ xinf_gw_generate_clear (xinf_gw_request_t *request)
     request->tool_calls = NULL;
     json_decref (request->logprobs);
     request->logprobs = NULL;
+    if (request->reasoning)
+        xinf_gw_reasoning_clear (request->reasoning);
+    free (request->reasoning);
+    request->reasoning = NULL;
+    xinf_gw_buf_free (&request->thought);
 }
 
 //  The last chunks of a streamed choice; after the last choice's, the
@@ -466,7 +519,7 @@ static void
 s_finish_stream (xinf_gw_request_t *request, const char *reason, xinf_gw_buf_t *tail)
 {
     xinf_gw_request_t *top = xinf_gw_choices_top (request);
-    if (tail->size || request->tool_parsing)
+    if (tail->size || request->tool_parsing || request->reasoning)
         s_emit (request, tail->data, tail->size, true);
     if (!request->role_sent)
         s_chunk (request, NULL, 0, NULL);
@@ -507,6 +560,9 @@ s_finish (xinf_gw_request_t *request, const char *reason)
         json_t *choice = s_choice (request, request->output.data ? request->output.data : "", request->output.size,
                                    request->tool_call_count ? "tool_calls" : reason, false, false,
                                    request->tool_call_count ? request->tool_calls : NULL);
+        if (request->thought.size)
+            json_object_set_new (json_object_get (choice, "message"), "reasoning_content",
+                                 xinf_gw_json_text (request->thought.data, request->thought.size));
         if (xinf_gw_choices_done (request, choice)) {
             json_t *object = s_object (top, false);
             json_object_set_new (object, "choices", xinf_gw_choices_take (top));
@@ -560,7 +616,7 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->text.stops_off = request->completion_tokens <= request->oai.min_tokens;     //  vLLM's order
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {
-        if (request->tool_parsing || request->resp)
+        if (request->tool_parsing || request->resp || request->reasoning)
             s_emit (request, shown.data, shown.size, false);
         else
             s_chunk (request, shown.data, shown.size, NULL);

@@ -600,11 +600,27 @@ s_template_kwargs (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  llama-server's reasoning_format: "none" leaves a reasoning model's
+//  thought in the content; "auto" and "deepseek" (the default) part it.
+static int
+s_reasoning_format (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *format = json_object_get (root, "reasoning_format");
+    if (!format || json_is_null (format))
+        return 0;
+    const char *name = json_string_value (format);
+    if (!name || !(streq (name, "none") || streq (name, "auto") || streq (name, "deepseek")))
+        return xinf_gw_error_bad (error, "reasoning_format", "must be \"auto\", \"deepseek\" (the thought in "
+                                  "reasoning_content) or \"none\" (left in the content)");
+    out->reasoning_raw = streq (name, "none");
+    return 0;
+}
+
 //  Chat: messages, each with a role and a content the template can use.
 static int
 s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
-    if (s_template_kwargs (root, out, error))
+    if (s_template_kwargs (root, out, error) || s_reasoning_format (root, out, error))
         return -1;
     json_t *messages = json_object_get (root, "messages");
     if (!json_is_array (messages) || json_array_size (messages) == 0)

@@ -109,6 +109,7 @@ typedef struct {
     size_t stop_count;
     bool stream, include_usage;
     bool add_generation_prompt;       //  /apply-template only (chat: always)
+    bool reasoning_raw;               //  reasoning_format none: a thought stays in the content
 } xinf_gw_oai_t;
 
 //  Parses a JSON body into an object; NULL with a 400 in 'error'.
@@ -294,6 +295,9 @@ struct _xinf_gw_request_t {
     bool tool_parsing;                //  chat with tools: the text is parsed for calls
     int tool_format;                  //  xinf_gw_tool_format_t
     void *toolcalls;                  //  xinf_gw_toolcalls_t while tool_parsing (owned)
+    void *reasoning;                  //  xinf_gw_reasoning_t of a reasoning model's chat (owned), or NULL
+    bool reasoning_open;              //  its answer began inside a thought (the prompt opened it)
+    xinf_gw_buf_t thought;            //  without stream: the thought (reasoning_content)
     json_t *tool_calls;               //  the calls found (owned; without stream: the answer's)
     size_t tool_call_count;
     bool generating;                  //  GENERATE sent and not ended

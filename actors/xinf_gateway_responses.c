@@ -525,6 +525,7 @@ xinf_gw_responses_clear (xinf_gw_request_t *request)
     json_decref (resp->output);
     json_decref (resp->message_logprobs);
     xinf_gw_buf_free (&resp->message_text);
+    xinf_gw_buf_free (&resp->reasoning_text);
     free (resp);
     request->resp = NULL;
 }

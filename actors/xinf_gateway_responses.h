@@ -30,7 +30,10 @@ struct _xinf_gw_resp_t {         //  typedef'd in xinf_gateway_private.h
     json_t *output;                   //  finished output items (owned)
     char owner [48];                  //  who may read it back: a digest of the API key ("" without keys)
     bool store;
-    //  a stream's open message item
+    //  the open reasoning item (a thought)
+    char reasoning_id [48];           //  "" when none is open
+    xinf_gw_buf_t reasoning_text;
+    //  the open message item
     char message_id [48];             //  "" when none is open
     xinf_gw_buf_t message_text;
     json_t *message_logprobs;         //  its tokens' log-probabilities (owned; with include logprobs)
@@ -58,6 +61,8 @@ void xinf_gw_responses_delta (xinf_gw_request_t *request, const char *text, size
 //  The generation ended with finish 'reason' (stop or length): the
 //  response object, or a stream's last events; stored when asked.
 void xinf_gw_responses_finish (xinf_gw_request_t *request, const char *reason);
+//  A reasoning model's thought (before its answer): a reasoning item.
+void xinf_gw_responses_thought (xinf_gw_request_t *request, const char *text, size_t size);
 //  A stream failed: its error event and response.failed.
 void xinf_gw_responses_fail_stream (xinf_gw_request_t *request, const xinf_gw_error_t *error);
 //  A new response id ("resp_" and 40 hex digits, from getrandom).

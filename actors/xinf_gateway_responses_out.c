@@ -114,21 +114,104 @@ s_message_item (xinf_gw_resp_t *resp, const char *status, bool with_part)
     return item;
 }
 
-//  An event about the open message's part: its item, output and content index.
+//  An event about the part of open item 'id': its item, output and content index.
 static json_t *
-s_part_event (xinf_gw_resp_t *resp, const char *type)
+s_part_event (xinf_gw_resp_t *resp, const char *id, const char *type)
 {
     json_t *event = s_event_new (type);
-    json_object_set_new (event, "item_id", json_string (resp->message_id));
+    json_object_set_new (event, "item_id", json_string (id));
     json_object_set_new (event, "output_index", json_integer ((json_int_t) json_array_size (resp->output)));
     json_object_set_new (event, "content_index", json_integer (0));
     return event;
 }
 
+// ---- a thought: a reasoning item ---------------------------------------------
+
+static json_t *
+s_reasoning_part (const char *text, size_t size)
+{
+    json_t *part = json_pack ("{s:s}", "type", "reasoning_text");
+    json_object_set_new (part, "text", xinf_gw_json_text (text ? text : "", text ? size : 0));
+    return part;
+}
+
+static json_t *
+s_reasoning_item (xinf_gw_resp_t *resp, const char *status, bool with_part)
+{
+    json_t *item = json_pack ("{s:s,s:s,s:s,s:[]}", "id", resp->reasoning_id, "type", "reasoning", "status", status,
+                              "summary");
+    json_t *content = json_array ();
+    if (with_part)
+        json_array_append_new (content, s_reasoning_part (resp->reasoning_text.data, resp->reasoning_text.size));
+    json_object_set_new (item, "content", content);
+    return item;
+}
+
+//  An item event: its index (the next output's) and the item.
+static void
+s_item_event (xinf_gw_request_t *request, const char *type, json_t *item)
+{
+    json_t *event = s_event_new (type);
+    json_object_set_new (event, "output_index", json_integer ((json_int_t) json_array_size (request->resp->output)));
+    json_object_set_new (event, "item", item);
+    s_event_send (request, event);
+}
+
+static void
+s_reasoning_close (xinf_gw_request_t *request)
+{
+    xinf_gw_resp_t *resp = request->resp;
+    if (!*resp->reasoning_id)
+        return;
+    const char *text = resp->reasoning_text.data;
+    size_t size = resp->reasoning_text.size;
+    if (request->oai.stream) {
+        json_t *event = s_part_event (resp, resp->reasoning_id, "response.reasoning_text.done");
+        json_object_set_new (event, "text", xinf_gw_json_text (text ? text : "", size));
+        s_event_send (request, event);
+        event = s_part_event (resp, resp->reasoning_id, "response.content_part.done");
+        json_object_set_new (event, "part", s_reasoning_part (text, size));
+        s_event_send (request, event);
+        s_item_event (request, "response.output_item.done", s_reasoning_item (resp, "completed", true));
+    }
+    json_array_append_new (resp->output, s_reasoning_item (resp, "completed", true));
+    *resp->reasoning_id = 0;
+    xinf_gw_buf_free (&resp->reasoning_text);
+}
+
+static void s_message_close (xinf_gw_request_t *request);
+
+void
+xinf_gw_responses_thought (xinf_gw_request_t *request, const char *text, size_t size)
+{
+    xinf_gw_resp_t *resp = request->resp;
+    s_message_close (request);                      //  a thought after text: an item of its own
+    if (!*resp->reasoning_id) {
+        s_item_id ("rs", resp->reasoning_id, sizeof resp->reasoning_id);
+        if (request->oai.stream) {
+            s_created (request);
+            s_item_event (request, "response.output_item.added", s_reasoning_item (resp, "in_progress", false));
+            json_t *event = s_part_event (resp, resp->reasoning_id, "response.content_part.added");
+            json_object_set_new (event, "part", s_reasoning_part (NULL, 0));
+            s_event_send (request, event);
+        }
+    }
+    xinf_gw_buf_add (&resp->reasoning_text, text, size);
+    if (request->oai.stream) {
+        json_t *event = s_part_event (resp, resp->reasoning_id, "response.reasoning_text.delta");
+        json_object_set_new (event, "delta", xinf_gw_json_text (text, size));
+        s_event_send (request, event);
+        xinf_gw_stream_wake (request);
+    }
+}
+
+// ---- text: a message item ------------------------------------------------------
+
 static void
 s_message_open (xinf_gw_request_t *request)
 {
     xinf_gw_resp_t *resp = request->resp;
+    s_reasoning_close (request);
     if (*resp->message_id)
         return;
     s_item_id ("msg", resp->message_id, sizeof resp->message_id);
@@ -140,7 +223,7 @@ s_message_open (xinf_gw_request_t *request)
     json_object_set_new (event, "output_index", json_integer ((json_int_t) json_array_size (resp->output)));
     json_object_set_new (event, "item", s_message_item (resp, "in_progress", false));
     s_event_send (request, event);
-    event = s_part_event (resp, "response.content_part.added");
+    event = s_part_event (resp, resp->message_id, "response.content_part.added");
     json_object_set_new (event, "part", s_text_part (NULL, 0, NULL));
     s_event_send (request, event);
 }
@@ -167,7 +250,7 @@ s_message_text (xinf_gw_request_t *request, const char *text, size_t size)
         json_decref (logprobs);
         return;
     }
-    json_t *event = s_part_event (resp, "response.output_text.delta");
+    json_t *event = s_part_event (resp, resp->message_id, "response.output_text.delta");
     json_object_set_new (event, "delta", xinf_gw_json_text (text, size));
     json_object_set_new (event, "logprobs", logprobs);
     s_event_send (request, event);
@@ -182,12 +265,12 @@ s_message_close (xinf_gw_request_t *request)
         return;
     json_decref (s_take_logprobs (request));
     if (request->oai.stream) {
-        json_t *event = s_part_event (resp, "response.output_text.done");
+        json_t *event = s_part_event (resp, resp->message_id, "response.output_text.done");
         json_object_set_new (event, "text", xinf_gw_json_text (resp->message_text.data ? resp->message_text.data : "",
                                                                resp->message_text.size));
         json_object_set_new (event, "logprobs", json_deep_copy (resp->message_logprobs));
         s_event_send (request, event);
-        event = s_part_event (resp, "response.content_part.done");
+        event = s_part_event (resp, resp->message_id, "response.content_part.done");
         json_object_set_new (event, "part", s_text_part (resp->message_text.data, resp->message_text.size,
                                                          resp->message_logprobs));
         s_event_send (request, event);
@@ -256,6 +339,7 @@ xinf_gw_responses_delta (xinf_gw_request_t *request, const char *text, size_t si
     if (size)
         s_message_text (request, text, size);
     if (calls && json_array_size (calls)) {
+        s_reasoning_close (request);
         s_message_close (request);
         for (size_t index = 0; index < json_array_size (calls); index++)
             s_call (request, json_array_get (calls, index));
@@ -274,11 +358,13 @@ s_conversation (xinf_gw_request_t *request)
     json_t *calls = json_array ();
     for (size_t index = 0; index < json_array_size (resp->output); index++) {
         json_t *item = json_array_get (resp->output, index);
-        if (streq (json_string_value (json_object_get (item, "type")), "message")) {
+        const char *type = json_string_value (json_object_get (item, "type"));
+        if (streq (type, "message")) {
             json_t *part = json_array_get (json_object_get (item, "content"), 0);
             xinf_gw_buf_add_str (&text, json_string_value (json_object_get (part, "text")) ?: "");
         }
-        else {
+        else
+        if (streq (type, "function_call")) {
             json_t *function = json_pack ("{s:O,s:O}", "name", json_object_get (item, "name"),
                                           "arguments", json_object_get (item, "arguments"));
             json_array_append_new (calls, json_pack ("{s:O,s:s,s:o}", "id", json_object_get (item, "call_id"),
@@ -300,6 +386,7 @@ void
 xinf_gw_responses_finish (xinf_gw_request_t *request, const char *reason)
 {
     xinf_gw_resp_t *resp = request->resp;
+    s_reasoning_close (request);
     s_message_close (request);
     bool cut = streq (reason, "length") && request->tool_call_count == 0;
     json_t *object = s_response (request, cut ? "incomplete" : "completed", cut ? "max_output_tokens" : NULL, NULL);

@@ -13,6 +13,7 @@
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_tools.h"
 #include "xinf_gateway_responses.h"
+#include "xinf_gateway_reasoning.h"
 
 //  Feeds pieces; returns what was shown and whether a stop matched.
 static bool
@@ -323,6 +324,62 @@ s_test_responses (void)
     xinf_gw_rstore_destroy (&gateway.responses);
 }
 
+//  Pieces through the thought parter: (thought, content) as strings.
+static void
+s_part (const char *const *pieces, size_t count, bool inside, const char *thought, const char *content)
+{
+    xinf_gw_reasoning_t reasoning;
+    xinf_gw_reasoning_init (&reasoning, inside);
+    xinf_gw_buf_t got_thought = { 0 }, got_content = { 0 };
+    for (size_t index = 0; index < count; index++)
+        xinf_gw_reasoning_feed (&reasoning, pieces [index], strlen (pieces [index]), &got_thought, &got_content);
+    xinf_gw_reasoning_flush (&reasoning, &got_thought, &got_content);
+    xinf_gw_buf_add (&got_thought, "", 1);
+    xinf_gw_buf_add (&got_content, "", 1);
+    if (strcmp (got_thought.data, thought) || strcmp (got_content.data, content))
+        printf ("parted: thought '%s' content '%s', want '%s' '%s'\n", got_thought.data, got_content.data, thought,
+                content);
+    CHECK (streq (got_thought.data, thought) && streq (got_content.data, content));
+    xinf_gw_buf_free (&got_thought);
+    xinf_gw_buf_free (&got_content);
+    xinf_gw_reasoning_clear (&reasoning);
+}
+
+static void
+s_test_reasoning (void)
+{
+    //  Whole tags, tags cut at every byte, leading whitespace, a thought
+    //  the prompt opened, none at all, an unclosed one, a late tag
+    const char *whole [] = { "<think>\nadd 2 and 2\n</think>\n\nIt is 4." };
+    s_part (whole, 1, false, "\nadd 2 and 2\n", "It is 4.");
+    const char *text = "  <think>a<b</think>\n c";
+    for (size_t cut = 1; cut < strlen (text); cut++) {
+        char first [64], second [64];
+        snprintf (first, sizeof first, "%.*s", (int) cut, text);
+        snprintf (second, sizeof second, "%s", text + cut);
+        const char *pieces [] = { first, second };
+        s_part (pieces, 2, false, "a<b", "c");
+    }
+    const char *bytes [] = { "<", "t", "h", "i", "n", "k", ">", "x", "<", "/", "t", "h", "i", "n", "k", ">", "y" };
+    s_part (bytes, sizeof bytes / sizeof bytes [0], false, "x", "y");
+    const char *opened [] = { "Let me see.\n</th", "ink>\n\nIt is 4." };
+    s_part (opened, 2, true, "Let me see.\n", "It is 4.");
+    const char *plain [] = { "Hello <think> there" };
+    s_part (plain, 1, false, "", "Hello <think> there");
+    const char *unclosed [] = { "<think>still thinking </thi" };
+    s_part (unclosed, 1, false, "still thinking </thi", "");
+    const char *partial [] = { "\n<thi" };
+    s_part (partial, 1, false, "", "\n<thi");
+    const char *only_space [] = { "<think>x</think>", "\n\n" };
+    s_part (only_space, 2, false, "x", "");
+    CHECK (xinf_gw_reasoning_prompt_open ("<|im_start|>assistant\n<think>\n"));
+    CHECK (!xinf_gw_reasoning_prompt_open ("<|Assistant|><think>\n</think>"));
+    CHECK (!xinf_gw_reasoning_prompt_open ("<|im_start|>assistant\n"));
+    CHECK (xinf_gw_reasoning_template ("{{ '<think>' }}...{{ '</think>' }}"));
+    CHECK (!xinf_gw_reasoning_template ("{{ '<think>' }}"));
+    CHECK (!xinf_gw_reasoning_template (NULL));
+}
+
 int
 main (void)
 {
@@ -332,6 +389,7 @@ main (void)
     s_test_keys ();
     s_test_fuzz ();
     s_test_responses ();
+    s_test_reasoning ();
     printf ("PASS: gateway parser, stop strings, UTF-8, keys\n");
     return 0;
 }

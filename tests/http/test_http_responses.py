@@ -22,6 +22,8 @@ so an item rendered otherwise shows). Checked:
     and an error event;
   - refusals naming the Responses field (hosted tools, images, background,
     truncation auto, ...);
+  - a reasoning model's thought (http_reasoning.py): the chat's
+    reasoning_content, a Responses reasoning item;
   - the official openai npm client (responses_client.mjs): create, a
     stream through its ResponseStream helper (which checks every event
     against its snapshot), output_text, retrieve, del, a tool round trip
@@ -38,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from xinf_httplib import ADMIN_KEY, USER_KEY, Gateway, check, expect_error, make_model  # noqa: E402
 from test_cluster import run_logged  # noqa: E402
+from http_reasoning import scenario_reasoning  # noqa: E402
 
 SCRIPT = 'Let me check. <tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
 PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -360,6 +363,7 @@ def main():
         scenario_format(gateway)
         scenario_refusals(gateway)
         scenario_failed_stream(gateway, path)
+        scenario_reasoning(gateway, build_dir, workdir)
         scenario_openai_client(gateway, build_dir)
         check(gateway.stop() == 0, "the node exits 0")
     print(f"PASS: the Responses API ({time.monotonic() - begun:.1f} s)")

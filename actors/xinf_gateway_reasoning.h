@@ -1,0 +1,39 @@
+/*  xinf_gateway_reasoning: a reasoning model's thought kept apart from its
+    answer, as llama-server (--reasoning-format deepseek) and vLLM's
+    reasoning parsers do: the text between <think> and </think> is the
+    chat's `reasoning_content` (a Responses `reasoning` item), the rest
+    its content, which is then read for tool calls as ever.
+
+    A thought opens only at the start of the answer (after whitespace), or
+    before it: a template that ends the prompt with <think> (DeepSeek-R1's,
+    QwQ's) leaves the model inside one. Whitespace after </think> is
+    dropped. Tags split across tokens are held back until they are whole.
+*/
+#ifndef XINF_GATEWAY_REASONING_H_INCLUDED
+#define XINF_GATEWAY_REASONING_H_INCLUDED
+
+#include "xinf_gateway_private.h"
+
+typedef struct {
+    bool inside;                      //  in a thought
+    bool begun;                       //  the answer has begun: no thought opens any more
+    bool trim;                        //  a thought just closed: drop the whitespace that follows
+    xinf_gw_buf_t held;               //  bytes that may start a tag
+} xinf_gw_reasoning_t;
+
+//  'inside': the prompt left the model in a thought.
+void xinf_gw_reasoning_init (xinf_gw_reasoning_t *self, bool inside);
+//  Adds decided text; appends the thought's part to 'thought' and the
+//  answer's to 'content'.
+void xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t size, xinf_gw_buf_t *thought,
+                             xinf_gw_buf_t *content);
+//  At the end: what is held (an unclosed thought stays a thought).
+void xinf_gw_reasoning_flush (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t *content);
+void xinf_gw_reasoning_clear (xinf_gw_reasoning_t *self);
+//  Whether a chat template writes thoughts (mentions <think> and </think>).
+bool xinf_gw_reasoning_template (const char *chat_template);
+//  Whether a rendered prompt ends inside a thought: its last tag is an
+//  open <think>, followed by whitespace at most.
+bool xinf_gw_reasoning_prompt_open (const char *prompt);
+
+#endif

@@ -1,0 +1,124 @@
+"""A reasoning model's thought parted from its answer (run by
+test_http_responses.py, on its node): scripted models whose templates
+write thoughts (Qwen3's; DeepSeek-R1's, which opens the thought in the
+prompt when enable_thinking is true) answer with <think>...</think> and
+then text or a tool call. Checked: the chat's reasoning_content and
+content, without and with stream (the same parts, no tag in either),
+reasoning_format none (the thought left in the content), a call after a
+thought, a JSON answer (no parting), and the Responses API's reasoning
+item before its message, streamed with reasoning_text events."""
+import json
+import os
+
+from xinf_httplib import USER_KEY, check, make_model
+
+THINK = "<think>\nI should add 2 and 2.\n</think>\n\nThe answer is 4."
+THOUGHT, ANSWER = "\nI should add 2 and 2.\n", "The answer is 4."
+OPENED = "I should add 2 and 2.\n</think>\n\nThe answer is 4."
+CALL = ('<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n{"name": "get_weather", '
+        '"arguments": {"city": "Paris"}}\n</tool_call>')
+TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+ASK = [{"role": "user", "content": "What is 2 + 2?"}]
+
+
+def parts_of_stream(gateway, body):
+    status, events = gateway.stream("/v1/chat/completions", dict(body, stream=True))
+    check(status == 200, f"a stream of {body}: {status} {events}")
+    thought, content, finish = "", "", None
+    for event in events:
+        if event == "[DONE]" or not event.get("choices"):
+            continue
+        delta = event["choices"][0]["delta"]
+        thought += delta.get("reasoning_content") or ""
+        content += delta.get("content") or ""
+        finish = event["choices"][0]["finish_reason"] or finish
+    return thought, content, finish
+
+
+def message_of(gateway, body):
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    check(status == 200, f"chat {body}: {status} {answer}")
+    return answer["choices"][0]["message"], answer["choices"][0]["finish_reason"]
+
+
+def scenario_chat(gateway):
+    body = {"model": "think", "messages": ASK, "temperature": 0}
+    message, finish = message_of(gateway, body)
+    check(message.get("reasoning_content") == THOUGHT and message["content"] == ANSWER and finish == "stop",
+          f"a thought and an answer: {message}")
+    check(parts_of_stream(gateway, body) == (THOUGHT, ANSWER, "stop"), "streamed, the same parts")
+    message, _ = message_of(gateway, dict(body, reasoning_format="none"))
+    check(message["content"] == THINK and "reasoning_content" not in message, f"reasoning_format none: {message}")
+    message, _ = message_of(gateway, dict(body, n=2))
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(body, n=2))
+    check(all(choice["message"].get("reasoning_content") == THOUGHT and choice["message"]["content"] == ANSWER
+              for choice in answer["choices"]), f"n = 2: each choice parted: {answer['choices']}")
+    # A thought the prompt opened (DeepSeek-R1's template with enable_thinking)
+    opened = {"model": "opened", "messages": ASK, "temperature": 0,
+              "chat_template_kwargs": {"enable_thinking": True}}
+    message, _ = message_of(gateway, opened)
+    check(message.get("reasoning_content") == OPENED.split("</think>")[0] and message["content"] == ANSWER,
+          f"a thought opened by the prompt: {message}")
+    check(parts_of_stream(gateway, opened) == (OPENED.split("</think>")[0], ANSWER, "stop"), "streamed, opened")
+    # ... and with thinking off its template closes it: all is content
+    message, _ = message_of(gateway, dict(opened, chat_template_kwargs={"enable_thinking": False}))
+    check(message["content"] == OPENED and "reasoning_content" not in message, f"thinking off: {message}")
+    # A call after a thought
+    tools = {"model": "thinkcall", "messages": ASK, "tools": TOOLS, "temperature": 0}
+    message, finish = message_of(gateway, tools)
+    check(message.get("reasoning_content") == "\nThe user wants the weather.\n" and finish == "tool_calls"
+          and message["tool_calls"][0]["function"]["name"] == "get_weather" and not message["content"],
+          f"a thought, then a call: {message}")
+    thought, content, finish = parts_of_stream(gateway, tools)
+    check(thought == "\nThe user wants the weather.\n" and content == "" and finish == "tool_calls",
+          f"streamed: {thought!r} {content!r} {finish}")
+    print("reasoning: reasoning_content apart from content (also streamed, with n = 2, opened by the prompt, "
+          "before a call); reasoning_format none keeps it")
+
+
+def scenario_responses(gateway):
+    body = {"model": "think", "input": "What is 2 + 2?", "temperature": 0}
+    status, _, answer = gateway.call("POST", "/v1/responses", body)
+    check(status == 200, f"{status} {answer}")
+    reasoning, message = answer["output"]
+    check(reasoning["type"] == "reasoning" and reasoning["content"] == [{"type": "reasoning_text", "text": THOUGHT}]
+          and reasoning["summary"] == [] and message["type"] == "message"
+          and message["content"][0]["text"] == ANSWER, f"a reasoning item, then the message: {answer['output']}")
+    connection = gateway.connection(60)
+    connection.request("POST", "/v1/responses", body=json.dumps(dict(body, stream=True)),
+                       headers={"Authorization": f"Bearer {USER_KEY}", "Content-Type": "application/json"})
+    response = connection.getresponse()
+    check(response.status == 200, f"stream: {response.status}")
+    events = [json.loads(block.split("\n")[1][6:]) for block in response.read().decode().split("\n\n") if block]
+    connection.close()
+    names = [event["type"] for event in events]
+    added = events[2]
+    check(names[2:4] == ["response.output_item.added", "response.content_part.added"]
+          and added["item"]["type"] == "reasoning" and added["output_index"] == 0, f"a reasoning item first: {names}")
+    deltas = [event for event in events if event["type"] == "response.reasoning_text.delta"]
+    check("".join(event["delta"] for event in deltas) == THOUGHT
+          and all(event["item_id"] == added["item"]["id"] and event["output_index"] == 0 for event in deltas),
+          "the thought's deltas name its item")
+    check(names.index("response.reasoning_text.done") < names.index("response.output_text.delta")
+          and names[-1] == "response.completed"
+          and events[-1]["response"]["output"][0]["content"][0]["text"] == THOUGHT
+          and events[-1]["response"]["output"][1]["content"][0]["text"] == ANSWER,
+          f"the thought's item is done before the message begins: {names}")
+    print("reasoning: a Responses reasoning item before the message, streamed with reasoning_text events")
+
+
+def launch_models(gateway, build_dir, workdir):
+    specs = {"think": ("Qwen-Qwen3-0.6B.jinja", THINK), "opened": ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+                                                                    OPENED),
+             "thinkcall": ("Qwen-Qwen3-0.6B.jinja", CALL)}
+    for uid, (template, script) in specs.items():
+        path = os.path.join(workdir, f"{uid}.gguf")
+        make_model(build_dir, path, arch="qwen2", chat_template=template, script=script)
+        gateway.launch(uid, path)
+
+
+def scenario_reasoning(gateway, build_dir, workdir):
+    launch_models(gateway, build_dir, workdir)
+    scenario_chat(gateway)
+    scenario_responses(gateway)
