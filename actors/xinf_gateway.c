@@ -111,8 +111,8 @@ xinf_gw_request_fail (xinf_gw_request_t *request, const xinf_gw_error_t *error)
     xinf_gw_cancel (request);
     xinf_gw_call_forget (request);
     if (request->stream_open) {
-        if (request->resp)
-            xinf_gw_responses_fail_stream (request, error);
+        if (request->shape)
+            request->shape->fail_stream (request, error);
         else
             xinf_gw_sse_json (&request->sse, xinf_gw_error_json (error));
         request->stream_ended = true;

@@ -25,8 +25,8 @@ static void
 s_new_id (xinf_gw_request_t *request)
 {
     request->created = (int64_t) time (NULL);
-    if (request->resp) {
-        xinf_gw_responses_new_id (request->id, sizeof request->id);
+    if (request->shape) {
+        request->shape->new_id (request->id, sizeof request->id);
         return;
     }
     snprintf (request->id, sizeof request->id, "%s-%08x%08x", request->oai.chat ? "chatcmpl" : "cmpl",
@@ -445,8 +445,8 @@ s_part_thought (xinf_gw_request_t *request, const char *text, size_t size, bool 
     xinf_gw_reasoning_feed (request->reasoning, text, size, &thought, said);
     if (end)
         xinf_gw_reasoning_flush (request->reasoning, &thought, said);
-    if (thought.size && request->resp)
-        xinf_gw_responses_thought (request, thought.data, thought.size);
+    if (thought.size && request->shape)
+        request->shape->thought (request, thought.data, thought.size);
     else
     if (thought.size && request->oai.stream)
         s_chunk_thought (request, thought.data, thought.size);
@@ -479,8 +479,8 @@ s_emit (xinf_gw_request_t *request, const char *text, size_t size, bool end)
         text = content.data;
         size = content.size;
     }
-    if (request->resp)
-        xinf_gw_responses_delta (request, text, size, calls);
+    if (request->shape)
+        request->shape->text (request, text, size, calls);
     else
     if (request->oai.stream) {
         if (size)
@@ -548,9 +548,9 @@ s_finish (xinf_gw_request_t *request, const char *reason)
     xinf_gw_request_t *top = xinf_gw_choices_top (request);
     xinf_gw_buf_t tail = { 0 };
     xinf_gw_text_flush (&request->text, &tail);
-    if (request->resp) {
+    if (request->shape) {
         s_emit (request, tail.data, tail.size, true);
-        xinf_gw_responses_finish (request, reason);
+        request->shape->finish (request, reason);
     }
     else
     if (request->oai.stream)
@@ -616,7 +616,7 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->text.stops_off = request->completion_tokens <= request->oai.min_tokens;     //  vLLM's order
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {
-        if (request->tool_parsing || request->resp || request->reasoning)
+        if (request->tool_parsing || request->shape || request->reasoning)
             s_emit (request, shown.data, shown.size, false);
         else
             s_chunk (request, shown.data, shown.size, NULL);

@@ -340,7 +340,8 @@ xinf_gw_http_completed (void *cls, struct MHD_Connection *connection, void **con
         MHD_destroy_response (request->response);
     xinf_gw_generate_clear (request);
     xinf_gw_embed_clear (request);
-    xinf_gw_responses_clear (request);
+    if (request->shape)
+        request->shape->clear (request);
     xinf_gw_oai_clear (&request->oai);
     xinf_gw_text_clear (&request->text);
     xinf_gw_buf_free (&request->body);

@@ -228,8 +228,23 @@ typedef enum {
 } xinf_gw_route_t;
 
 typedef struct _xinf_gw_state_t xinf_gw_state_t;
-typedef struct _xinf_gw_resp_t xinf_gw_resp_t;         //  xinf_gateway_responses.h
-typedef struct _xinf_gw_rstore_t xinf_gw_rstore_t;
+typedef struct _xinf_gw_rstore_t xinf_gw_rstore_t;     //  xinf_gateway_responses.h
+typedef struct _xinf_gw_request_t xinf_gw_request_t;
+
+//  The answers of an API whose generation is the chat's but whose output
+//  is shaped otherwise (the Responses API, Anthropic's Messages): the
+//  chat's decided text and tool calls, its thought and its end go here
+//  instead of into chat.completion objects and chunks.
+typedef struct {
+    void (*new_id) (char *id, size_t size);
+    void (*text) (xinf_gw_request_t *request, const char *text, size_t size, json_t *calls);
+    void (*thought) (xinf_gw_request_t *request, const char *text, size_t size);
+    //  'reason': stop or length
+    void (*finish) (xinf_gw_request_t *request, const char *reason);
+    //  the generation failed once the stream was open
+    void (*fail_stream) (xinf_gw_request_t *request, const xinf_gw_error_t *error);
+    void (*clear) (xinf_gw_request_t *request);
+} xinf_gw_shape_t;
 
 #define XINF_GW_EMBED_WINDOW   32       //  inputs of an embeddings request in flight at once
 #define XINF_GW_EMBED_INPUTS   2048     //  inputs (or documents to rerank) of one request (OpenAI's limit)
@@ -270,7 +285,6 @@ struct _xinf_gw_conn_t {
 //  other choice (xinf_gateway_choices.c): a child generates as a request
 //  alone would, with no connection, and writes its chunks and its choice
 //  into its parent's stream or answer.
-typedef struct _xinf_gw_request_t xinf_gw_request_t;
 struct _xinf_gw_request_t {
     xinf_gw_state_t *gateway;
     struct MHD_Connection *connection;
@@ -324,8 +338,10 @@ struct _xinf_gw_request_t {
     bool failed;                      //  the parent's: answered with an error
     //  embeddings: the parent's inputs and options; a child's input is its 'choice'
     xinf_gw_embed_t embed;
-    //  /v1/responses: the response being made (owned; NULL for other routes)
-    xinf_gw_resp_t *resp;
+    //  an API of its own shape (NULL: OpenAI's chat and completions), and
+    //  its state (owned, freed by its clear)
+    const xinf_gw_shape_t *shape;
+    void *shaped;
 };
 
 struct _xinf_gw_state_t {

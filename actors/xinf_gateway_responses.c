@@ -441,7 +441,8 @@ s_previous (xinf_gw_request_t *request, json_t *root, json_t *messages, xinf_gw_
     if (!json_is_string (previous) || json_string_length (previous) > 64)
         return xinf_gw_error_bad (error, "previous_response_id", "must be the id of a stored response");
     json_t *conversation = NULL;
-    if (!xinf_gw_rstore_get (request->gateway->responses, json_string_value (previous), request->resp->owner,
+    xinf_gw_resp_t *resp = request->shaped;
+    if (!xinf_gw_rstore_get (request->gateway->responses, json_string_value (previous), resp->owner,
                              &conversation)) {
         xinf_gw_error_set (error, 404, "invalid_request_error", "previous_response_not_found", "previous_response_id",
                            "Previous response with id '%.64s' not found: it was not stored (store false), was "
@@ -456,7 +457,7 @@ s_previous (xinf_gw_request_t *request, json_t *root, json_t *messages, xinf_gw_
 static json_t *
 s_chat_of (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     json_t *chat = json_object ();
     json_t *model = json_object_get (root, "model");
     if (model)
@@ -492,7 +493,8 @@ xinf_gw_responses_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error
 {
     xinf_gw_resp_t *resp = calloc (1, sizeof *resp);
     assert (resp);
-    request->resp = resp;
+    request->shape = &xinf_gw_responses_shape;
+    request->shaped = resp;
     resp->conversation = json_array ();
     resp->output = json_array ();
     xinf_gw_responses_owner (request, resp->owner, sizeof resp->owner);
@@ -517,7 +519,7 @@ xinf_gw_responses_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error
 void
 xinf_gw_responses_clear (xinf_gw_request_t *request)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     if (!resp)
         return;
     json_decref (resp->echo);
@@ -527,8 +529,14 @@ xinf_gw_responses_clear (xinf_gw_request_t *request)
     xinf_gw_buf_free (&resp->message_text);
     xinf_gw_buf_free (&resp->reasoning_text);
     free (resp);
-    request->resp = NULL;
+    request->shaped = NULL;
 }
+
+const xinf_gw_shape_t xinf_gw_responses_shape = {
+    .new_id = xinf_gw_responses_new_id, .text = xinf_gw_responses_delta, .thought = xinf_gw_responses_thought,
+    .finish = xinf_gw_responses_finish, .fail_stream = xinf_gw_responses_fail_stream,
+    .clear = xinf_gw_responses_clear
+};
 
 void
 xinf_gw_responses_owner (xinf_gw_request_t *request, char *owner, size_t size)

@@ -24,7 +24,7 @@
 
 //  One response being made: what its object repeats of the request, the
 //  conversation it continues, and its output items so far.
-struct _xinf_gw_resp_t {         //  typedef'd in xinf_gateway_private.h
+struct _xinf_gw_resp_t {
     json_t *echo;                     //  the request's fields the response object repeats (owned)
     json_t *conversation;             //  chat messages before this answer, instructions left out (owned)
     json_t *output;                   //  finished output items (owned)
@@ -40,6 +40,10 @@ struct _xinf_gw_resp_t {         //  typedef'd in xinf_gateway_private.h
     size_t sequence;                  //  the next event's sequence_number
     bool created;                     //  response.created was sent
 };
+
+typedef struct _xinf_gw_resp_t xinf_gw_resp_t;
+//  Its shape (request->shape; request->shaped is its xinf_gw_resp_t).
+extern const xinf_gw_shape_t xinf_gw_responses_shape;
 
 // ---- requests (xinf_gateway_responses.c) ------------------------------------
 //  Validates a POST /v1/responses body and makes it a chat in

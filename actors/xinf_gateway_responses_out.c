@@ -33,7 +33,7 @@ s_event_new (const char *type)
 static void
 s_event_send (xinf_gw_request_t *request, json_t *event)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     json_object_set_new (event, "sequence_number", json_integer ((json_int_t) resp->sequence++));
     char *text = json_dumps (event, JSON_COMPACT);
     xinf_gw_buf_add_str (&request->sse, "event: ");
@@ -58,7 +58,7 @@ s_usage (xinf_gw_request_t *request)
 static json_t *
 s_response (xinf_gw_request_t *request, const char *status, const char *incomplete, const xinf_gw_error_t *error)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     json_t *object = json_object ();
     json_object_set_new (object, "id", json_string (request->id));
     json_object_set_new (object, "object", json_string ("response"));
@@ -79,7 +79,7 @@ s_response (xinf_gw_request_t *request, const char *status, const char *incomple
 static void
 s_created (xinf_gw_request_t *request)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     if (!request->oai.stream || resp->created)
         return;
     resp->created = true;
@@ -151,8 +151,9 @@ s_reasoning_item (xinf_gw_resp_t *resp, const char *status, bool with_part)
 static void
 s_item_event (xinf_gw_request_t *request, const char *type, json_t *item)
 {
+    xinf_gw_resp_t *resp = request->shaped;
     json_t *event = s_event_new (type);
-    json_object_set_new (event, "output_index", json_integer ((json_int_t) json_array_size (request->resp->output)));
+    json_object_set_new (event, "output_index", json_integer ((json_int_t) json_array_size (resp->output)));
     json_object_set_new (event, "item", item);
     s_event_send (request, event);
 }
@@ -160,7 +161,7 @@ s_item_event (xinf_gw_request_t *request, const char *type, json_t *item)
 static void
 s_reasoning_close (xinf_gw_request_t *request)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     if (!*resp->reasoning_id)
         return;
     const char *text = resp->reasoning_text.data;
@@ -184,7 +185,7 @@ static void s_message_close (xinf_gw_request_t *request);
 void
 xinf_gw_responses_thought (xinf_gw_request_t *request, const char *text, size_t size)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     s_message_close (request);                      //  a thought after text: an item of its own
     if (!*resp->reasoning_id) {
         s_item_id ("rs", resp->reasoning_id, sizeof resp->reasoning_id);
@@ -210,7 +211,7 @@ xinf_gw_responses_thought (xinf_gw_request_t *request, const char *text, size_t 
 static void
 s_message_open (xinf_gw_request_t *request)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     s_reasoning_close (request);
     if (*resp->message_id)
         return;
@@ -233,16 +234,17 @@ s_message_open (xinf_gw_request_t *request)
 static json_t *
 s_take_logprobs (xinf_gw_request_t *request)
 {
+    xinf_gw_resp_t *resp = request->shaped;
     json_t *entries = request->logprobs ? request->logprobs : json_array ();
     request->logprobs = NULL;
-    json_array_extend (request->resp->message_logprobs, entries);
+    json_array_extend (resp->message_logprobs, entries);
     return entries;
 }
 
 static void
 s_message_text (xinf_gw_request_t *request, const char *text, size_t size)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     s_message_open (request);
     json_t *logprobs = s_take_logprobs (request);
     xinf_gw_buf_add (&resp->message_text, text, size);
@@ -260,7 +262,7 @@ s_message_text (xinf_gw_request_t *request, const char *text, size_t size)
 static void
 s_message_close (xinf_gw_request_t *request)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     if (!*resp->message_id)
         return;
     json_decref (s_take_logprobs (request));
@@ -305,7 +307,7 @@ s_call_item (json_t *call, const char *status, bool arguments)
 static void
 s_call (xinf_gw_request_t *request, json_t *call)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     json_t *done = s_call_item (call, "completed", true);
     if (request->oai.stream) {
         s_created (request);
@@ -353,7 +355,7 @@ xinf_gw_responses_delta (xinf_gw_request_t *request, const char *text, size_t si
 static json_t *
 s_conversation (xinf_gw_request_t *request)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     xinf_gw_buf_t text = { 0 };
     json_t *calls = json_array ();
     for (size_t index = 0; index < json_array_size (resp->output); index++) {
@@ -385,7 +387,7 @@ s_conversation (xinf_gw_request_t *request)
 void
 xinf_gw_responses_finish (xinf_gw_request_t *request, const char *reason)
 {
-    xinf_gw_resp_t *resp = request->resp;
+    xinf_gw_resp_t *resp = request->shaped;
     s_reasoning_close (request);
     s_message_close (request);
     bool cut = streq (reason, "length") && request->tool_call_count == 0;

@@ -265,7 +265,8 @@ s_parse_responses (xinf_gw_state_t *gateway, const char *body, size_t size)
     }
     else {
         CHECK (request.oai.chat && request.oai.messages && json_array_size (request.oai.messages) > 0);
-        CHECK (json_is_object (request.resp->echo) && json_is_array (request.resp->conversation));
+        xinf_gw_resp_t *resp = request.shaped;
+        CHECK (json_is_object (resp->echo) && json_is_array (resp->conversation));
     }
     xinf_gw_responses_clear (&request);
     xinf_gw_oai_clear (&request.oai);
