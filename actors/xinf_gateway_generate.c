@@ -15,6 +15,7 @@
 #include "xinf_gateway_toolcalls.h"
 #include "xinf_gateway_responses.h"
 #include "xinf_gateway_reasoning.h"
+#include "xinf_gateway_anthropic.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 #include "xinf_request_check.h"
@@ -245,9 +246,16 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
 {
     xinf_gw_error_t error;
     json_t *root = xinf_gw_json_parse (request->body.data, request->body.size, &error);
-    bool responses = request->route == XINF_GW_ROUTE_RESPONSES;
-    if (!root || (responses ? xinf_gw_responses_parse (request, root, &error)
-                            : xinf_gw_oai_parse (root, request->route == XINF_GW_ROUTE_CHAT, &request->oai, &error))) {
+    int rc = -1;
+    if (root && request->route == XINF_GW_ROUTE_RESPONSES)
+        rc = xinf_gw_responses_parse (request, root, &error);
+    else
+    if (root && request->route == XINF_GW_ROUTE_MESSAGES)
+        rc = xinf_gw_anthropic_parse (request, root, &error);
+    else
+    if (root)
+        rc = xinf_gw_oai_parse (root, request->route == XINF_GW_ROUTE_CHAT, &request->oai, &error);
+    if (rc) {
         json_decref (root);
         xinf_gw_respond_error (request, &error);
         return;

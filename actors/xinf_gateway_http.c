@@ -13,6 +13,7 @@
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_responses.h"
+#include "xinf_gateway_anthropic.h"
 #include <ctype.h>
 #include "xinf_gateway_console.h"
 
@@ -29,6 +30,7 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/v1/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
     { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
     { "/v1/responses", "POST", XINF_GW_ROUTE_RESPONSES },
+    { "/v1/messages", "POST", XINF_GW_ROUTE_MESSAGES },
     { "/responses", "POST", XINF_GW_ROUTE_RESPONSES },
     { "/v1/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
     { "/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
@@ -80,11 +82,11 @@ s_route_model (xinf_gw_request_t *request, const char *url, const char *method, 
     return true;
 }
 
-//  /v1/responses/{id}: GET a stored response, DELETE it.
+//  /v1/responses/{id} (or /responses/{id}): GET a stored response, DELETE it.
 static bool
 s_route_response (xinf_gw_request_t *request, const char *url, const char *method, xinf_gw_error_t *error)
 {
-    const char *id = url + strlen ("/v1/responses/");
+    const char *id = strstr (url, "/responses/") + strlen ("/responses/");
     size_t length = strlen (id);
     bool valid = length > 0 && length < sizeof request->path_id;
     for (size_t index = 0; valid && index < length; index++)
@@ -129,7 +131,8 @@ s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_g
     }
     if (strncmp (url, "/v1/models/", strlen ("/v1/models/")) == 0)
         return s_route_model (request, url, method, error);
-    if (strncmp (url, "/v1/responses/", strlen ("/v1/responses/")) == 0)
+    if (strncmp (url, "/v1/responses/", strlen ("/v1/responses/")) == 0
+    ||  strncmp (url, "/responses/", strlen ("/responses/")) == 0)
         return s_route_response (request, url, method, error);
     const xinf_web_file_t *file = xinf_web_file_find (url);
     if (file && (streq (method, "GET") || streq (method, "HEAD"))) {
@@ -147,6 +150,20 @@ s_route (xinf_gw_request_t *request, const char *url, const char *method, xinf_g
     return false;
 }
 
+const char *
+xinf_gw_credential (xinf_gw_request_t *request, char *buffer, size_t size)
+{
+    const char *authorization = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_AUTHORIZATION);
+    if (authorization)
+        return authorization;
+    const char *api_key = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND, "x-api-key");
+    if (!api_key || strlen (api_key) + 8 > size)
+        return NULL;
+    snprintf (buffer, size, "Bearer %s", api_key);
+    return buffer;
+}
+
 //  The key check; false with the 401 in 'error'. /health and the
 //  console's files are open (the page asks for a key for its API calls).
 static bool
@@ -155,8 +172,8 @@ s_authorized (xinf_gw_request_t *request, xinf_gw_error_t *error)
     xinf_gw_keys_t *keys = request->gateway->keys;
     if (!keys || request->route == XINF_GW_ROUTE_HEALTH || request->route == XINF_GW_ROUTE_CONSOLE)
         return true;
-    const char *authorization = MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
-                                                             MHD_HTTP_HEADER_AUTHORIZATION);
+    char buffer [XINF_GW_CREDENTIAL_MAX];
+    const char *authorization = xinf_gw_credential (request, buffer, sizeof buffer);
     xinf_gw_role_t role = xinf_gw_keys_check (keys, authorization);
     if (role == XINF_GW_ROLE_ADMIN || (role == XINF_GW_ROLE_USER && request->route < XINF_GW_ROUTE_LAUNCH))
         return true;
@@ -241,7 +258,7 @@ s_body_done (xinf_gw_request_t *request)
     }
     else
     if (request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT
-    ||  request->route == XINF_GW_ROUTE_RESPONSES)
+    ||  request->route == XINF_GW_ROUTE_RESPONSES || request->route == XINF_GW_ROUTE_MESSAGES)
         xinf_gw_generate_start (request);
     else
     if (request->route == XINF_GW_ROUTE_RESPONSE_GET || request->route == XINF_GW_ROUTE_RESPONSE_DELETE)
@@ -445,9 +462,14 @@ xinf_gw_respond_text (xinf_gw_request_t *request, unsigned status, const char *c
 }
 
 void
-xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *error)
+xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *given)
 {
-    xinf_gw_respond_json (request, error->status, xinf_gw_error_json (error));
+    xinf_gw_error_t renamed = *given;           //  the chat's field names as the request's API names them
+    const xinf_gw_error_t *error = &renamed;
+    if (request->shape && request->shape->rename)
+        request->shape->rename (&renamed);
+    xinf_gw_respond_json (request, error->status, request->route == XINF_GW_ROUTE_MESSAGES
+                                                  ? xinf_gw_anthropic_error_json (error) : xinf_gw_error_json (error));
     if (error->retry_after_ms > 0) {
         char seconds [32];
         snprintf (seconds, sizeof seconds, "%lld", (long long) ((error->retry_after_ms + 999) / 1000));

@@ -177,6 +177,42 @@ xinf_gw_error_bad (xinf_gw_error_t *error, const char *param, const char *format
     return -1;
 }
 
+//  Replaces the first 'size' bytes of error->param, and the same quoted
+//  at the start of the message, with 'to'.
+static void
+s_rename_prefix (xinf_gw_error_t *error, size_t size, const char *to)
+{
+    char param [sizeof error->param], message [sizeof error->message];
+    snprintf (param, sizeof param, "%s%s", to, error->param + size);
+    if (error->message [0] == '\'' && strncmp (error->message + 1, error->param, size) == 0) {
+        snprintf (message, sizeof message, "'%s%s", to, error->message + 1 + size);
+        snprintf (error->message, sizeof error->message, "%s", message);
+    }
+    snprintf (error->param, sizeof error->param, "%s", param);
+}
+
+void
+xinf_gw_error_rename (xinf_gw_error_t *error, const char *from, const char *to)
+{
+    size_t size = strlen (from);
+    char next = error->param [size];
+    if (strncmp (error->param, from, size) == 0 && (next == 0 || next == '.' || next == '['))
+        s_rename_prefix (error, size, to);
+}
+
+void
+xinf_gw_error_rename_tools (xinf_gw_error_t *error, const char *parameters)
+{
+    const char *function = strstr (error->param, "].function.");
+    if (strncmp (error->param, "tools[", 6) || !function)
+        return;
+    const char *field = function + strlen ("].function.");
+    char to [sizeof error->param];
+    snprintf (to, sizeof to, "%.*s].%s", (int) (function - error->param), error->param,
+              strncmp (field, "parameters", 10) == 0 ? parameters : field);
+    s_rename_prefix (error, strlen (error->param), to);
+}
+
 //  An optional number in [low, high]; absent or null keeps *value.
 static int
 s_number (json_t *root, const char *key, double low, double high, double *value, xinf_gw_error_t *error)

@@ -58,6 +58,12 @@ void xinf_gw_error_set (xinf_gw_error_t *self, unsigned status, const char *type
 //  'param' ("'PARAM': TEXT"); -1, for return.
 int xinf_gw_error_bad (xinf_gw_error_t *self, const char *param, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+//  A field named otherwise by another API: 'from' (and what follows it, a
+//  '.' or '[') becomes 'to' in param and at the start of the message.
+void xinf_gw_error_rename (xinf_gw_error_t *self, const char *from, const char *to);
+//  A chat tool's field, tools[N].function.FIELD, as a flat tool's
+//  tools[N].FIELD ('parameters' named as given).
+void xinf_gw_error_rename_tools (xinf_gw_error_t *self, const char *parameters);
 //  {"error": {"message", "type", "param", "code"}}
 json_t *xinf_gw_error_json (const xinf_gw_error_t *self);
 //  The HTTP error for an XINF-CLIENT/1 ERROR code.
@@ -132,6 +138,7 @@ typedef struct {
     size_t stop_count;
     xinf_gw_buf_t pending;            //  received, not yet shown
     bool stops_off;                   //  stop strings not looked for (yet: min_tokens)
+    int matched;                      //  the stop string that ended the text, or -1
 } xinf_gw_text_t;
 
 void xinf_gw_text_init (xinf_gw_text_t *self, char *const *stops, size_t stop_count);
@@ -216,6 +223,7 @@ typedef enum {
     XINF_GW_ROUTE_RESPONSES,          //  POST /v1/responses: xinf_gateway_responses.c
     XINF_GW_ROUTE_RESPONSE_GET,       //  GET /v1/responses/{id}
     XINF_GW_ROUTE_RESPONSE_DELETE,    //  DELETE /v1/responses/{id}
+    XINF_GW_ROUTE_MESSAGES,           //  POST /v1/messages (Anthropic's): xinf_gateway_anthropic.c
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,
@@ -243,6 +251,8 @@ typedef struct {
     void (*finish) (xinf_gw_request_t *request, const char *reason);
     //  the generation failed once the stream was open
     void (*fail_stream) (xinf_gw_request_t *request, const xinf_gw_error_t *error);
+    //  the chat's field names in an error as this API's
+    void (*rename) (xinf_gw_error_t *error);
     void (*clear) (xinf_gw_request_t *request);
 } xinf_gw_shape_t;
 
@@ -377,6 +387,11 @@ void xinf_gw_http_notify (void *cls, struct MHD_Connection *connection, void **s
 //  Shuts down the connections whose request headers are late (slowloris:
 //  MHD's idle timeout restarts at every byte); MHD then closes them.
 void xinf_gw_http_sweep (xinf_gw_state_t *gateway);
+//  The request's key as an Authorization value: the header, or
+//  Anthropic's x-api-key made "Bearer KEY" in 'buffer'; NULL when neither
+//  (or the key is over the buffer).
+#define XINF_GW_CREDENTIAL_MAX 1024
+const char *xinf_gw_credential (xinf_gw_request_t *request, char *buffer, size_t size);
 //  Sets the answer (consumes json) and wakes the connection.
 void xinf_gw_respond_json (xinf_gw_request_t *request, unsigned status, json_t *json);
 void xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *error);

@@ -374,60 +374,116 @@ s_logprobs (json_t *root, json_t *chat, xinf_gw_error_t *error)
     return 0;
 }
 
+//  A string of at most 'max' bytes, or null.
+static bool
+s_short (json_t *value, size_t max)
+{
+    return !value || json_is_null (value) || (json_is_string (value) && json_string_length (value) <= max);
+}
+
+//  The fields only repeated in the answer (and kept with it): small, so
+//  that a stored response costs what its text does.
 static int
-s_metadata (json_t *root, xinf_gw_error_t *error)
+s_echoed (json_t *root, xinf_gw_error_t *error)
 {
     json_t *metadata = json_object_get (root, "metadata");
-    if (!metadata || json_is_null (metadata))
-        return 0;
-    if (!json_is_object (metadata) || json_object_size (metadata) > 16)
-        return xinf_gw_error_bad (error, "metadata", "must be an object of at most 16 strings");
-    const char *key;
-    json_t *value;
-    json_object_foreach (metadata, key, value)
-        if (strlen (key) > 64 || !json_is_string (value) || json_string_length (value) > 512)
-            return xinf_gw_error_bad (error, "metadata", "keys of at most 64 bytes, values strings of at most 512");
+    if (metadata && !json_is_null (metadata)) {
+        if (!json_is_object (metadata) || json_object_size (metadata) > 16)
+            return xinf_gw_error_bad (error, "metadata", "must be an object of at most 16 strings");
+        const char *key;
+        json_t *value;
+        json_object_foreach (metadata, key, value)
+            if (strlen (key) > 64 || !json_is_string (value) || json_string_length (value) > 512)
+                return xinf_gw_error_bad (error, "metadata", "keys of at most 64 bytes, values strings of at most 512");
+    }
+    json_t *reasoning = json_object_get (root, "reasoning");
+    if (reasoning && !json_is_null (reasoning)) {
+        const char *keys [] = { "effort", "summary", "generate_summary" };
+        size_t known = 0;
+        for (size_t index = 0; index < 3; index++) {
+            json_t *value = json_object_get (reasoning, keys [index]);
+            known += value != NULL;
+            if (!s_short (value, 32))
+                return xinf_gw_error_bad (error, "reasoning", "%s must be a short string or null", keys [index]);
+        }
+        if (!json_is_object (reasoning) || json_object_size (reasoning) != known)
+            return xinf_gw_error_bad (error, "reasoning", "must be {\"effort\", \"summary\"}");
+    }
+    json_t *format = json_object_get (json_object_get (root, "text"), "format");
+    if (!s_short (json_object_get (root, "user"), 256) || !s_short (json_object_get (root, "safety_identifier"), 256))
+        return xinf_gw_error_bad (error, "user", "must be a string of at most 256 bytes");
+    if (!s_short (json_object_get (format, "name"), 64) || !s_short (json_object_get (format, "description"), 4096)
+    ||  !s_short (json_object_get (json_object_get (root, "text"), "verbosity"), 16))
+        return xinf_gw_error_bad (error, "text.format", "name is at most 64 bytes, description 4096");
     return 0;
 }
 
-//  What the response object repeats of the request, OpenAI's defaults
-//  where it said nothing.
+//  The fields of 'object' named in 'keys' (NULL-ended), those it has.
+static json_t *
+s_pick (json_t *object, const char *const *keys)
+{
+    json_t *picked = json_object ();
+    for (size_t index = 0; keys [index]; index++) {
+        json_t *value = json_object_get (object, keys [index]);
+        if (value)
+            json_object_set (picked, keys [index], value);
+    }
+    return picked;
+}
+
+//  What the response object repeats of the request (checked: the
+//  sampling fields by the chat's parser, the others by s_echoed), OpenAI's
+//  defaults where it said nothing.
 static json_t *
 s_echo (json_t *root)
 {
+    static const char *const format_keys [] = { "type", "name", "schema", "strict", "description", NULL };
+    static const char *const reasoning_keys [] = { "effort", "summary", NULL };
     json_t *echo = json_object ();
     struct { const char *key; json_t *fallback; } fields [] = {
         { "instructions", json_null () }, { "max_output_tokens", json_null () }, { "metadata", json_object () },
         { "parallel_tool_calls", json_true () }, { "previous_response_id", json_null () },
-        { "reasoning", json_pack ("{s:n,s:n}", "effort", "summary") }, { "temperature", json_real (1.0) },
-        { "text", json_pack ("{s:{s:s}}", "format", "type", "text") }, { "tool_choice", json_string ("auto") },
-        { "tools", json_array () }, { "top_p", json_real (1.0) }, { "top_logprobs", json_integer (0) },
-        { "truncation", json_string ("disabled") }, { "user", json_null () }
+        { "reasoning", NULL }, { "temperature", json_real (1.0) }, { "text", NULL },
+        { "tool_choice", json_string ("auto") }, { "tools", json_array () }, { "top_p", json_real (1.0) },
+        { "top_logprobs", json_integer (0) }, { "truncation", json_string ("disabled") }, { "user", json_null () }
     };
     for (size_t index = 0; index < sizeof fields / sizeof fields [0]; index++) {
         json_t *given = json_object_get (root, fields [index].key);
-        if (given && !json_is_null (given)) {
+        if (given && !json_is_null (given) && fields [index].fallback) {
             json_object_set (echo, fields [index].key, given);
             json_decref (fields [index].fallback);
         }
         else
+        if (fields [index].fallback)
             json_object_set_new (echo, fields [index].key, fields [index].fallback);
     }
+    json_t *reasoning = s_pick (json_object_get (root, "reasoning"), reasoning_keys);
+    for (size_t index = 0; reasoning_keys [index]; index++)
+        if (!json_object_get (reasoning, reasoning_keys [index]))
+            json_object_set_new (reasoning, reasoning_keys [index], json_null ());
+    json_object_set_new (echo, "reasoning", reasoning);
+    json_t *format = json_object_get (json_object_get (root, "text"), "format");
+    json_object_set_new (echo, "text", json_pack ("{s:o}", "format", json_is_object (format)
+                                                  ? s_pick (format, format_keys) : json_pack ("{s:s}", "type", "text")));
+    json_t *choice = json_object_get (root, "tool_choice");
+    if (json_is_object (choice))
+        json_object_set_new (echo, "tool_choice", s_pick (choice, (const char *const []) { "type", "name", NULL }));
     return echo;
 }
 
-//  The chat parser's field names as the Responses API's.
+//  The chat's field names as the Responses API's (a chat message's index
+//  is not an input item's: "input" alone).
 static void
-s_rename_param (xinf_gw_error_t *error)
+s_rename (xinf_gw_error_t *error)
 {
-    static const char *const names [][2] = {
-        { "max_tokens", "max_output_tokens" }, { "response_format", "text.format" }, { "messages", "input" }
-    };
-    for (size_t index = 0; index < sizeof names / sizeof names [0]; index++)
-        if (strncmp (error->param, names [index][0], strlen (names [index][0])) == 0) {
-            snprintf (error->param, sizeof error->param, "%s", names [index][1]);
-            return;
-        }
+    xinf_gw_error_rename (error, "max_tokens", "max_output_tokens");
+    xinf_gw_error_rename (error, "response_format", "text.format");
+    xinf_gw_error_rename_tools (error, "parameters");
+    if (strncmp (error->param, "messages", 8) == 0) {
+        char whole [sizeof error->param];
+        snprintf (whole, sizeof whole, "%s", error->param);
+        xinf_gw_error_rename (error, whole, "input");
+    }
 }
 
 //  previous_response_id: the stored conversation it ended, copied into
@@ -442,14 +498,18 @@ s_previous (xinf_gw_request_t *request, json_t *root, json_t *messages, xinf_gw_
         return xinf_gw_error_bad (error, "previous_response_id", "must be the id of a stored response");
     json_t *conversation = NULL;
     xinf_gw_resp_t *resp = request->shaped;
-    if (!xinf_gw_rstore_get (request->gateway->responses, json_string_value (previous), resp->owner,
-                             &conversation)) {
+    json_t *found = xinf_gw_rstore_get (request->gateway->responses, json_string_value (previous), resp->owner,
+                                        &conversation);
+    json_decref (found);
+    if (!found || !json_is_array (conversation)) {
+        json_decref (conversation);
         xinf_gw_error_set (error, 404, "invalid_request_error", "previous_response_not_found", "previous_response_id",
                            "Previous response with id '%.64s' not found: it was not stored (store false), was "
                            "deleted, or the server restarted or dropped it for newer ones", json_string_value (previous));
         return -1;
     }
     json_array_extend (messages, conversation);
+    json_decref (conversation);
     return 0;
 }
 
@@ -474,7 +534,7 @@ s_chat_of (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
     if (instructions && !json_is_null (instructions) && !json_is_string (instructions))
         xinf_gw_error_bad (error, "instructions", "must be a string");
     else
-    if (!s_unsupported (root, error) && !s_metadata (root, error) && !s_previous (request, root, resp->conversation, error)
+    if (!s_unsupported (root, error) && !s_echoed (root, error) && !s_previous (request, root, resp->conversation, error)
     &&  !s_input (root, resp->conversation, error) && !s_tools (root, chat, error) && !s_tool_choice (root, chat, error)
     &&  !s_text_format (root, chat, error) && !s_logprobs (root, chat, error)) {
         json_t *messages = json_array ();
@@ -507,10 +567,8 @@ xinf_gw_responses_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error
         return -1;
     int rc = xinf_gw_oai_parse (chat, true, &request->oai, error);
     json_decref (chat);
-    if (rc) {
-        s_rename_param (error);
+    if (rc)
         return -1;
-    }
     resp->echo = s_echo (root);
     json_object_set_new (resp->echo, "store", json_boolean (resp->store));
     return 0;
@@ -534,22 +592,25 @@ xinf_gw_responses_clear (xinf_gw_request_t *request)
 
 const xinf_gw_shape_t xinf_gw_responses_shape = {
     .new_id = xinf_gw_responses_new_id, .text = xinf_gw_responses_delta, .thought = xinf_gw_responses_thought,
-    .finish = xinf_gw_responses_finish, .fail_stream = xinf_gw_responses_fail_stream,
+    .finish = xinf_gw_responses_finish, .fail_stream = xinf_gw_responses_fail_stream, .rename = s_rename,
     .clear = xinf_gw_responses_clear
 };
 
 void
 xinf_gw_responses_owner (xinf_gw_request_t *request, char *owner, size_t size)
 {
-    const char *authorization = request->gateway->keys
-                              ? MHD_lookup_connection_value (request->connection, MHD_HEADER_KIND,
-                                                             MHD_HTTP_HEADER_AUTHORIZATION) : NULL;
+    char buffer [XINF_GW_CREDENTIAL_MAX];
+    const char *authorization = request->gateway->keys ? xinf_gw_credential (request, buffer, sizeof buffer) : NULL;
     if (!authorization) {
         snprintf (owner, size, "%s", "");
         return;
     }
+    //  The key itself, as the key check reads it ("bearer", spaces)
+    const char *key = strncasecmp (authorization, "Bearer ", 7) == 0 ? authorization + 7 : authorization;
+    while (*key == ' ')
+        key++;
     zdigest_t *digest = zdigest_new ();
-    zdigest_update (digest, (const byte *) authorization, strlen (authorization));
+    zdigest_update (digest, (const byte *) key, strlen (key));
     snprintf (owner, size, "%s", zdigest_string (digest));
     zdigest_destroy (&digest);
 }
@@ -576,9 +637,10 @@ xinf_gw_responses_route (xinf_gw_request_t *request)
     const char *id = request->path_id;
     json_t *found = xinf_gw_rstore_get (store, id, owner, NULL);
     if (found && request->route == XINF_GW_ROUTE_RESPONSE_GET) {
-        xinf_gw_respond_json (request, 200, json_deep_copy (found));
+        xinf_gw_respond_json (request, 200, found);
         return;
     }
+    json_decref (found);
     if (found && xinf_gw_rstore_delete (store, id, owner)) {
         xinf_gw_respond_json (request, 200, json_pack ("{s:s,s:s,s:b}", "id", id, "object", "response", "deleted", 1));
         return;

@@ -79,8 +79,9 @@ void xinf_gw_rstore_destroy (xinf_gw_rstore_t **self_p);
 //  'owner'; the oldest ones go when over the limits. False when it alone
 //  is over the byte limit (then it is not kept).
 bool xinf_gw_rstore_put (xinf_gw_rstore_t *self, const char *owner, json_t *response, json_t *conversation);
-//  The stored response 'id' of 'owner' (borrowed), its conversation in
-//  *conversation; NULL when unknown or another's.
+//  The stored response 'id' of 'owner' and its conversation in
+//  *conversation, each a new copy (the caller's); NULL when unknown or
+//  another's.
 json_t *xinf_gw_rstore_get (xinf_gw_rstore_t *self, const char *id, const char *owner, json_t **conversation);
 //  Forgets response 'id' of 'owner'; false when unknown or another's.
 bool xinf_gw_rstore_delete (xinf_gw_rstore_t *self, const char *id, const char *owner);

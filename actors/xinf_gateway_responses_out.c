@@ -341,6 +341,9 @@ xinf_gw_responses_delta (xinf_gw_request_t *request, const char *text, size_t si
     if (size)
         s_message_text (request, text, size);
     if (calls && json_array_size (calls)) {
+        //  The tokens not yet shown spelled the calls' markup: not the text's
+        json_decref (request->logprobs);
+        request->logprobs = NULL;
         s_reasoning_close (request);
         s_message_close (request);
         for (size_t index = 0; index < json_array_size (calls); index++)

@@ -1,8 +1,10 @@
 /*  xinf_gateway_responses_store: the responses kept for GET, DELETE and
     previous_response_id, in the gateway's memory.
 
-    Bounded by count and by bytes (each response and its conversation as
-    compact JSON): a new one pushes out the oldest. Each is kept with its
+    Bounded by count and by bytes: each response and its conversation is
+    kept as compact JSON text, what it costs, and parsed again when read
+    (a reader gets its own copy, never the store's); a new one pushes out
+    the oldest. Each is kept with its
     owner, a digest of the API key that made it, and only that key reads
     it back. A restart of the node forgets them, as vLLM's store does.
 */
@@ -11,8 +13,8 @@
 typedef struct {
     char id [48];
     char owner [48];
-    json_t *response;
-    json_t *conversation;
+    char *response;                   //  compact JSON
+    char *conversation;
     size_t bytes;
 } s_entry_t;
 
@@ -27,8 +29,8 @@ s_entry_destroy (s_entry_t **self_p)
 {
     if (!*self_p)
         return;
-    json_decref ((*self_p)->response);
-    json_decref ((*self_p)->conversation);
+    free ((*self_p)->response);
+    free ((*self_p)->conversation);
     free (*self_p);
     *self_p = NULL;
 }
@@ -57,15 +59,6 @@ xinf_gw_rstore_destroy (xinf_gw_rstore_t **self_p)
     *self_p = NULL;
 }
 
-static size_t
-s_json_bytes (json_t *value)
-{
-    char *text = json_dumps (value, JSON_COMPACT);
-    size_t size = text ? strlen (text) : 0;
-    free (text);
-    return size;
-}
-
 static void
 s_remove (xinf_gw_rstore_t *self, void *handle)
 {
@@ -79,30 +72,31 @@ bool
 xinf_gw_rstore_put (xinf_gw_rstore_t *self, const char *owner, json_t *response, json_t *conversation)
 {
     const char *id = json_string_value (json_object_get (response, "id"));
-    size_t bytes = s_json_bytes (response) + s_json_bytes (conversation);
-    if (!id || bytes > self->max_bytes || self->max_count == 0) {
-        json_decref (response);
-        json_decref (conversation);
+    s_entry_t *entry = calloc (1, sizeof *entry);
+    assert (entry);
+    snprintf (entry->id, sizeof entry->id, "%s", id ? id : "");
+    snprintf (entry->owner, sizeof entry->owner, "%s", owner);
+    entry->response = json_dumps (response, JSON_COMPACT);
+    entry->conversation = json_dumps (conversation, JSON_COMPACT);
+    json_decref (response);
+    json_decref (conversation);
+    entry->bytes = sizeof *entry + (entry->response ? strlen (entry->response) : 0)
+                 + (entry->conversation ? strlen (entry->conversation) : 0);
+    if (!id || !entry->response || !entry->conversation || entry->bytes > self->max_bytes || self->max_count == 0) {
+        s_entry_destroy (&entry);
         return false;
     }
-    void *old = zhashx_lookup (self->by_id, id);
+    void *old = zhashx_lookup (self->by_id, entry->id);
     if (old)
         s_remove (self, old);
     while (zlistx_size (self->order) && (zlistx_size (self->order) >= self->max_count
-                                      || self->bytes + bytes > self->max_bytes)) {
+                                      || self->bytes + entry->bytes > self->max_bytes)) {
         zlistx_first (self->order);                   //  the oldest
         s_remove (self, zlistx_cursor (self->order));
     }
-    s_entry_t *entry = calloc (1, sizeof *entry);
-    assert (entry);
-    snprintf (entry->id, sizeof entry->id, "%s", id);
-    snprintf (entry->owner, sizeof entry->owner, "%s", owner);
-    entry->response = response;
-    entry->conversation = conversation;
-    entry->bytes = bytes;
     void *handle = zlistx_add_end (self->order, entry);
     zhashx_insert (self->by_id, entry->id, handle);
-    self->bytes += bytes;
+    self->bytes += entry->bytes;
     return true;
 }
 
@@ -124,8 +118,8 @@ xinf_gw_rstore_get (xinf_gw_rstore_t *self, const char *id, const char *owner, j
         return NULL;
     s_entry_t *entry = (s_entry_t *) zlistx_handle_item (handle);
     if (conversation)
-        *conversation = entry->conversation;
-    return entry->response;
+        *conversation = json_loads (entry->conversation, 0, NULL);
+    return json_loads (entry->response, 0, NULL);
 }
 
 bool

@@ -89,9 +89,11 @@ xinf_gw_text_init (xinf_gw_text_t *self, char *const *stops, size_t stop_count)
     memset (self, 0, sizeof *self);
     self->stops = stops;
     self->stop_count = stop_count;
+    self->matched = -1;
 }
 
-//  The earliest position of a stop string in the pending text, or -1.
+//  The earliest position of a stop string in the pending text, or -1;
+//  which stop it is in self->matched.
 static long
 s_find_stop (xinf_gw_text_t *self)
 {
@@ -101,8 +103,10 @@ s_find_stop (xinf_gw_text_t *self)
     for (size_t index = 0; index < self->stop_count; index++) {
         const char *found = memmem (self->pending.data, self->pending.size, self->stops [index],
                                     strlen (self->stops [index]));
-        if (found && (best < 0 || found - self->pending.data < best))
+        if (found && (best < 0 || found - self->pending.data < best)) {
             best = found - self->pending.data;
+            self->matched = (int) index;
+        }
     }
     return best;
 }

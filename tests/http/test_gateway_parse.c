@@ -286,16 +286,37 @@ static const char *s_responses_seeds [] = {
     "\"tool_choice\":{\"type\":\"function\",\"name\":\"f\"},\"parallel_tool_calls\":false,\"stream\":true}",
 };
 
+//  Whether 'id' is stored for 'owner' (the copy read is dropped).
+static bool
+s_stored (xinf_gw_rstore_t *store, const char *id, const char *owner)
+{
+    json_t *found = xinf_gw_rstore_get (store, id, owner, NULL);
+    json_decref (found);
+    return found != NULL;
+}
+
 static void
 s_test_responses (void)
 {
     xinf_gw_state_t gateway;
     memset (&gateway, 0, sizeof gateway);
     gateway.responses = xinf_gw_rstore_new (2, 1 << 20);
-    json_t *conversation = json_pack ("[{s:s,s:s}]", "role", "user", "content", "before");
+    //  A conversation that ends with the assistant's answer: a request's
+    //  function_call items join a copy of it, never the stored one
+    json_t *conversation = json_pack ("[{s:s,s:s},{s:s,s:s}]", "role", "user", "content", "before", "role",
+                                      "assistant", "content", "answer");
     CHECK (xinf_gw_rstore_put (gateway.responses, "", json_pack ("{s:s}", "id", "resp_kept"), conversation));
     for (size_t index = 0; index < 2; index++)
         CHECK_INT (s_parse_responses (&gateway, s_responses_seeds [index], strlen (s_responses_seeds [index])), 0);
+    for (int round = 0; round < 2; round++) {
+        const char *call = "{\"model\":\"m\",\"previous_response_id\":\"resp_kept\",\"input\":[{\"type\":"
+                           "\"function_call\",\"call_id\":\"x\",\"name\":\"f\",\"arguments\":\"{}\"}],\"tools\":5}";
+        CHECK (s_parse_responses (&gateway, call, strlen (call)) == -1);       //  refused, after joining the call
+        json_t *kept = NULL;
+        json_decref (xinf_gw_rstore_get (gateway.responses, "resp_kept", "", &kept));
+        CHECK (json_array_size (kept) == 2 && !json_object_get (json_array_get (kept, 1), "tool_calls"));
+        json_decref (kept);
+    }
     size_t accepted = 0, refused = 0;
     for (int round = 0; round < 20000; round++) {
         size_t size;
@@ -306,12 +327,12 @@ s_test_responses (void)
     printf ("responses fuzz: 20000 mutated bodies, %zu accepted, %zu refused with a 400/404\n", accepted, refused);
     CHECK (accepted > 100 && refused > 1000);
     //  The store: bounded by count and bytes, each response its owner's
-    CHECK (xinf_gw_rstore_get (gateway.responses, "resp_kept", "someone", NULL) == NULL);
+    CHECK (!s_stored (gateway.responses, "resp_kept", "someone"));
     CHECK (xinf_gw_rstore_put (gateway.responses, "a", json_pack ("{s:s}", "id", "r1"), json_array ()));
     CHECK (xinf_gw_rstore_put (gateway.responses, "a", json_pack ("{s:s}", "id", "r2"), json_array ()));
     CHECK_INT (xinf_gw_rstore_count (gateway.responses), 2);
-    CHECK (xinf_gw_rstore_get (gateway.responses, "resp_kept", "", NULL) == NULL);     //  the oldest went
-    CHECK (xinf_gw_rstore_get (gateway.responses, "r1", "a", NULL) != NULL);
+    CHECK (!s_stored (gateway.responses, "resp_kept", ""));     //  the oldest went
+    CHECK (s_stored (gateway.responses, "r1", "a"));
     CHECK (!xinf_gw_rstore_delete (gateway.responses, "r1", "b"));
     CHECK (xinf_gw_rstore_delete (gateway.responses, "r1", "a"));
     size_t big_size = 2 << 20;                         //  over the store's 1 MiB
@@ -321,7 +342,7 @@ s_test_responses (void)
     json_t *large = json_pack ("{s:s,s:s%}", "id", "big", "text", big, big_size);
     free (big);
     CHECK (!xinf_gw_rstore_put (gateway.responses, "a", large, json_array ()));
-    CHECK (xinf_gw_rstore_get (gateway.responses, "r2", "a", NULL) != NULL);        //  nothing pushed out for it
+    CHECK (s_stored (gateway.responses, "r2", "a"));            //  nothing pushed out for it
     xinf_gw_rstore_destroy (&gateway.responses);
 }
 

@@ -205,6 +205,14 @@ def scenario_tools(gateway):
     check(chained["usage"]["input_tokens"] == completion["usage"]["prompt_tokens"]
           and chained["previous_response_id"] == answer["id"],
           f"previous_response_id continues the conversation: {chained['usage']} vs {completion['usage']}")
+    # The calls' markup tokens' log-probabilities are not the text's
+    with_logprobs = dict(body, include=["message.output_text.logprobs"])
+    events = stream(gateway, with_logprobs)
+    streamed = [entry for name, data in events if name == "response.output_text.delta" for entry in data["logprobs"]]
+    done = [data for name, data in events if name == "response.output_text.done"][0]
+    spelled = "".join(entry["token"] for entry in streamed)
+    check(done["logprobs"] == streamed and spelled.startswith("Let me check. ") and "get_weather" not in spelled,
+          f"a message before a call: its logprobs are its text's: {done['logprobs']}")
     forced = post(gateway, dict(body, tool_choice={"type": "function", "name": "get_weather"}))
     check(forced["output"][-1]["name"] == "get_weather" and forced["tool_choice"]["name"] == "get_weather",
           f"a forced function: {forced}")
@@ -219,6 +227,9 @@ def scenario_store(gateway):
     expect_error(gateway.call("GET", f"/v1/responses/{answer['id']}", key=ADMIN_KEY), 404, "not found", "response_id")
     expect_error(gateway.call("POST", "/v1/responses", {"model": "m", "input": "x", "previous_response_id": answer["id"]},
                               key=ADMIN_KEY), 404, "not found", "previous_response_id")
+    status, _, again = gateway.call("GET", f"/responses/{answer['id']}",
+                                    headers={"Authorization": f"bearer  {USER_KEY}"}, key=None)
+    check(status == 200 and again == answer, f"GET /responses/ID, the key as the key check reads it: {status} {again}")
     status, _, deleted = gateway.call("DELETE", f"/v1/responses/{answer['id']}")
     check(status == 200 and deleted == {"id": answer["id"], "object": "response", "deleted": True}, f"{deleted}")
     expect_error(gateway.call("GET", f"/v1/responses/{answer['id']}"), 404, "not found")
@@ -299,12 +310,17 @@ def scenario_refusals(gateway):
         ({"model": "m", "input": [{"type": "function_call_output", "call_id": "c"}]}, "input[0].output", "string"),
         ({"model": "m", "input": [{"type": "item_reference", "id": "x"}]}, "input[0]", "references"),
         ({"model": "m", "input": "x", "tools": [{"type": "web_search"}]}, "tools[0]", "hosted tool"),
-        ({"model": "m", "input": "x", "tools": [{"type": "function"}]}, "tools[0].function.name", ""),
+        ({"model": "m", "input": "x", "tools": [{"type": "function"}]}, "tools[0].name", "'tools[0].name'"),
         ({"model": "m", "input": "x", "tool_choice": {"type": "file_search"}}, "tool_choice", ""),
         ({"model": "m", "input": "x", "background": True}, "background", "not supported"),
         ({"model": "m", "input": "x", "truncation": "auto"}, "truncation", "disabled"),
         ({"model": "m", "input": "x", "conversation": "conv_1"}, "conversation", "not supported"),
-        ({"model": "m", "input": "x", "max_output_tokens": 0}, "max_output_tokens", ""),
+        ({"model": "m", "input": "x", "max_output_tokens": 0}, "max_output_tokens", "'max_output_tokens'"),
+        ({"model": "m", "input": "x", "reasoning": [{}] * 100}, "reasoning", "effort"),
+        ({"model": "m", "input": "x", "reasoning": {"effort": "x" * 100}}, "reasoning", "effort"),
+        ({"model": "m", "input": "x", "user": "u" * 300}, "user", "256"),
+        ({"model": "m", "input": [{"role": "user", "content": "x"}, {"role": "tool", "tool_call_id": "c", "content": "y"}]},
+         "input[1]", "role"),
         ({"model": "m", "input": "x", "text": {"format": {"type": "xml"}}}, "text.format", "json_schema"),
         ({"model": "m", "input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format", "schema"),
         ({"model": "m", "input": "x", "include": "all"}, "include", "array"),
