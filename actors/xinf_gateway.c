@@ -7,6 +7,7 @@
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_responses.h"
+#include "xinf_gateway_anthropic.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 
@@ -162,6 +163,9 @@ s_on_dealer (xinf_ctx_t *ctx, zsock_t *sock, void *arg)
         xinf_gw_request_t *request = (xinf_gw_request_t *) zhashx_lookup (gateway->pending, key);
         if (request && s_is_generation (request))
             xinf_gw_generate_on_reply (request, msg);
+        else
+        if (request && request->route == XINF_GW_ROUTE_MESSAGES_COUNT)
+            xinf_gw_anthropic_count_on_reply (request, msg);
         else
         if (request && (request->route == XINF_GW_ROUTE_EMBEDDINGS || request->route == XINF_GW_ROUTE_RERANK))
             xinf_gw_embed_on_reply (request, msg);

@@ -210,6 +210,12 @@ s_messages (json_t *root, json_t *messages, xinf_gw_error_t *error)
         return xinf_gw_error_bad (error, "messages", "is required: a non-empty array of {role, content}");
     if (json_array_size (given) > XINF_GW_MESSAGES_MAX)
         return xinf_gw_error_bad (error, "messages", "at most %d messages", XINF_GW_MESSAGES_MAX);
+    //  The answer continues no message: a last assistant message (a
+    //  prefill) would be closed by the template, not continued
+    const char *last = json_string_value (json_object_get (json_array_get (given, json_array_size (given) - 1), "role"));
+    if (last && streq (last, "assistant"))
+        return xinf_gw_error_bad (error, "messages", "the last message must be the user's: an assistant prefill is "
+                                  "not supported (the chat template would end that turn, not continue it)");
     for (size_t index = 0; index < json_array_size (given); index++) {
         json_t *message = json_array_get (given, index);
         const char *role = json_string_value (json_object_get (message, "role"));
@@ -223,8 +229,8 @@ s_messages (json_t *root, json_t *messages, xinf_gw_error_t *error)
             continue;
         }
         snprintf (param, sizeof param, "messages[%zu].content", index);
-        if (!json_is_array (content))
-            return xinf_gw_error_bad (error, param, "must be a string or an array of content blocks");
+        if (!json_is_array (content) || json_array_size (content) == 0)
+            return xinf_gw_error_bad (error, param, "must be a string or a non-empty array of content blocks");
         if (streq (role, "user") ? s_user (content, param, messages, error)
                                  : s_assistant (content, param, messages, error))
             return -1;
@@ -303,6 +309,8 @@ s_thinking (json_t *root, json_t *chat, xinf_gw_error_t *error)
     if (!json_is_object (thinking) || !type || !(streq (type, "enabled") || streq (type, "disabled")))
         return xinf_gw_error_bad (error, "thinking", "must be {\"type\": \"enabled\" | \"disabled\"}");
     json_t *kwargs = json_object_get (chat, "chat_template_kwargs");
+    if (kwargs && !json_is_null (kwargs) && !json_is_object (kwargs))
+        return 0;                     //  the chat's check says what is wrong with it
     if (!json_is_object (kwargs)) {
         kwargs = json_object ();
         json_object_set_new (chat, "chat_template_kwargs", kwargs);
@@ -347,6 +355,11 @@ s_chat_of (json_t *root, xinf_gw_error_t *error)
             json_object_set (chat, passed [index], value);
     }
     json_t *stops = json_object_get (root, "stop_sequences");
+    if (stops && !json_is_null (stops) && !json_is_array (stops)) {
+        xinf_gw_error_bad (error, "stop_sequences", "must be an array of strings");
+        json_decref (chat);
+        return NULL;
+    }
     if (stops)
         json_object_set (chat, "stop", stops);
     json_t *messages = json_array ();
@@ -361,6 +374,12 @@ s_chat_of (json_t *root, xinf_gw_error_t *error)
         json_array_append_new (messages, json_pack ("{s:s,s:o}", "role", "system", "content", prompt));
     if (s_unsupported (root, error) || s_messages (root, messages, error) || s_tools (root, chat, error)
     ||  s_tool_choice (root, chat, error) || s_thinking (root, chat, error)) {
+        json_decref (chat);
+        return NULL;
+    }
+    if (json_array_size (messages) > XINF_GW_MESSAGES_MAX) {
+        xinf_gw_error_bad (error, "messages", "they make %zu chat messages (the system prompt and each tool_result "
+                           "one); at most %d", json_array_size (messages), XINF_GW_MESSAGES_MAX);
         json_decref (chat);
         return NULL;
     }
@@ -390,7 +409,7 @@ xinf_gw_anthropic_error_json (const xinf_gw_error_t *error)
                      : error->status == 413 ? "request_too_large"
                      : error->status == 429 ? "rate_limit_error"
                      : error->status == 503 ? "overloaded_error"
-                     : error->status == 504 ? "timeout_error"
+                     : error->status == 504 || error->status == 408 ? "timeout_error"
                      : error->status >= 500 ? "api_error" : "invalid_request_error";
     char message [sizeof error->message + 80];
     if (*error->param && !strstr (error->message, error->param))

@@ -39,6 +39,10 @@ int xinf_gw_anthropic_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_e
 //  {"type": "error", "error": {"type", "message"}}, the type from the status.
 json_t *xinf_gw_anthropic_error_json (const xinf_gw_error_t *error);
 
+//  xinf_gateway_anthropic_count.c: POST /v1/messages/count_tokens.
+void xinf_gw_anthropic_count_start (xinf_gw_request_t *request);
+void xinf_gw_anthropic_count_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg);
+
 //  xinf_gateway_anthropic_out.c: the shape's operations.
 void xinf_gw_anthropic_new_id (char *id, size_t size);
 void xinf_gw_anthropic_text (xinf_gw_request_t *request, const char *text, size_t size, json_t *calls);

@@ -39,6 +39,17 @@ s_event_send (xinf_gw_request_t *request, json_t *event)
     json_decref (event);
 }
 
+//  The usage so far: Anthropic's input_tokens are the prompt's tokens not
+//  read from the cache, cache_read_input_tokens those that were.
+static json_t *
+s_usage (xinf_gw_request_t *request)
+{
+    size_t cached = request->cached_tokens <= request->prompt_tokens ? request->cached_tokens : 0;
+    return json_pack ("{s:I,s:I,s:I}", "input_tokens", (json_int_t) (request->prompt_tokens - cached),
+                      "cache_read_input_tokens", (json_int_t) cached,
+                      "output_tokens", (json_int_t) request->completion_tokens);
+}
+
 static json_t *
 s_message (xinf_gw_request_t *request, json_t *content, const char *stop_reason, const char *stop_sequence)
 {
@@ -47,8 +58,7 @@ s_message (xinf_gw_request_t *request, json_t *content, const char *stop_reason,
     json_object_set_new (message, "content", content);
     json_object_set_new (message, "stop_reason", stop_reason ? json_string (stop_reason) : json_null ());
     json_object_set_new (message, "stop_sequence", stop_sequence ? json_string (stop_sequence) : json_null ());
-    json_object_set_new (message, "usage", json_pack ("{s:I,s:I}", "input_tokens", (json_int_t) request->prompt_tokens,
-                                                      "output_tokens", (json_int_t) request->completion_tokens));
+    json_object_set_new (message, "usage", s_usage (request));
     return message;
 }
 
@@ -205,7 +215,8 @@ xinf_gw_anthropic_finish (xinf_gw_request_t *request, const char *reason)
     json_t *event = json_pack ("{s:s,s:{s:s}}", "type", "message_delta", "delta", "stop_reason", stop_reason);
     json_object_set_new (json_object_get (event, "delta"), "stop_sequence",
                          stop_sequence ? json_string (stop_sequence) : json_null ());
-    json_object_set_new (event, "usage", json_pack ("{s:I}", "output_tokens", (json_int_t) request->completion_tokens));
+    json_object_set_new (event, "usage", s_usage (request));      //  the whole usage, as Anthropic's newer events
+
     s_event_send (request, event);
     s_event_send (request, json_pack ("{s:s}", "type", "message_stop"));
     request->stream_ended = true;

@@ -381,16 +381,10 @@ xinf_gw_embed_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
         return;
     }
     request->generating = false;
-    xinf_check_t check = XINF_CHECK_INIT;
-    xinf_envelope_msg_error_t answer;
-    xinf_envelope_msg_error_decode (xinf_msg_body (msg), &answer, &check);
     xinf_gw_error_t error;
-    if (xinf_msg_is (msg, "ERROR") && answer.code && streq (answer.code, "OVERLOADED") && s_park (request))
+    if (xinf_msg_is (msg, "ERROR") && streq (xinf_gw_error_from_msg (&error, msg), "OVERLOADED") && s_park (request))
         return;
-    if (xinf_msg_is (msg, "ERROR"))
-        xinf_gw_error_from_code (&error, answer.code ? answer.code : "INTERNAL", answer.message ? answer.message : "",
-                                 answer.has_retry_after_ms ? answer.retry_after_ms : 0);
-    else
+    if (!xinf_msg_is (msg, "ERROR"))
         xinf_gw_error_set (&error, 502, "server_error", "bad_reply", NULL, "GENERATE answered with %s",
                            xinf_msg_type (msg));
     if (error.status >= 500)

@@ -385,6 +385,16 @@ s_choice (xinf_gw_request_t *request, const char *text, size_t size, const char 
     return choice;
 }
 
+//  The thought's tokens of every choice.
+static size_t
+s_reasoning_tokens (xinf_gw_request_t *top)
+{
+    size_t count = top->reasoning_tokens;
+    for (size_t index = 0; index < top->child_count; index++)
+        count += top->children [index]->reasoning_tokens;
+    return count;
+}
+
 //  The usage of a request whose choices have all finished: the prompt
 //  once, the completion tokens of every choice.
 static json_t *
@@ -394,6 +404,12 @@ s_usage (xinf_gw_request_t *top)
     json_object_set_new (usage, "prompt_tokens", json_integer ((json_int_t) top->prompt_tokens));
     json_object_set_new (usage, "completion_tokens", json_integer ((json_int_t) top->choice_tokens));
     json_object_set_new (usage, "total_tokens", json_integer ((json_int_t) (top->prompt_tokens + top->choice_tokens)));
+    if (top->oai.chat && top->cached_known)          //  OpenAI's chat has it; its completions do not
+        json_object_set_new (usage, "prompt_tokens_details", json_pack ("{s:I}", "cached_tokens",
+                                                                        (json_int_t) top->cached_tokens));
+    if (top->reasoning)
+        json_object_set_new (usage, "completion_tokens_details", json_pack ("{s:I}", "reasoning_tokens",
+                                                                            (json_int_t) s_reasoning_tokens (top)));
     return usage;
 }
 
@@ -604,6 +620,10 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->completion_tokens++;
     if (prompt_length)
         request->prompt_tokens = (size_t) prompt_length;
+    if (token.has_cached_tokens) {
+        request->cached_tokens = (size_t) token.cached_tokens;
+        request->cached_known = true;
+    }
     if (request->echo_pending
     &&  s_echo_prompt (request, token.has_prompt_logprobs ? token.prompt_logprobs : NULL))
         return;
@@ -621,6 +641,8 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     if (end)
         return;
     xinf_gw_buf_t shown = { 0 };
+    xinf_gw_reasoning_t *thinking = request->reasoning;
+    bool was_thinking = thinking && thinking->inside;
     request->text.stops_off = request->completion_tokens <= request->oai.min_tokens;     //  vLLM's order
     bool stopped = xinf_gw_text_feed (&request->text, text, size, &shown);
     if (request->oai.stream && (shown.size || stopped)) {
@@ -647,6 +669,8 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     else
         s_emit (request, shown.data, shown.size, false);
     xinf_gw_buf_free (&shown);
+    if (thinking && (was_thinking || thinking->inside))
+        request->reasoning_tokens++;
     if (stopped) {
         xinf_gw_cancel (request);
         s_finish (request, "stop");
@@ -665,6 +689,11 @@ s_on_done (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->completion_tokens = xinf_value_count (reply.tokens);
     if (reply.prompt_tokens)
         request->prompt_tokens = xinf_value_count (reply.prompt_tokens);
+    const xinf_value_t *cached = xinf_map_get (xinf_map_get (xinf_msg_body (msg), "timings"), "cached_tokens");
+    if (xinf_value_type (cached) == XINF_UINT) {
+        request->cached_tokens = (size_t) xinf_value_uint (cached);
+        request->cached_known = true;
+    }
     if (request->echo_pending                //  max_tokens 0: the prompt alone
     &&  s_echo_prompt (request, reply.has_prompt_logprobs ? reply.prompt_logprobs : NULL))
         return;
@@ -675,16 +704,11 @@ static void
 s_on_error (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
     request->generating = false;
-    xinf_check_t check = XINF_CHECK_INIT;
-    xinf_envelope_msg_error_t answer;
-    xinf_envelope_msg_error_decode (xinf_msg_body (msg), &answer, &check);
-    const char *code = answer.code, *message = answer.message;
     xinf_gw_error_t error;
-    xinf_gw_error_from_code (&error, code ? code : "INTERNAL", message ? message : "",
-                             answer.has_retry_after_ms ? answer.retry_after_ms : 0);
+    const char *code = xinf_gw_error_from_msg (&error, msg);
     if (error.status >= 500)
-        xinf_info ("gateway", "generation failed model=%s code=%s message=\"%s\"", request->oai.model,
-                   code ? code : "?", message ? message : "");
+        xinf_info ("gateway", "generation failed model=%s code=%s message=\"%s\"", request->oai.model, code,
+                   error.message);
     if (request->parent && !request->ended) {          //  a choice's own outcome; its parent counts its own
         request->ended = true;
         xinf_gw_metrics_end (request->gateway->metrics, xinf_gw_metrics_label (request, error.status),

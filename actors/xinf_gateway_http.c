@@ -31,6 +31,7 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/chat/completions", "POST", XINF_GW_ROUTE_CHAT },
     { "/v1/responses", "POST", XINF_GW_ROUTE_RESPONSES },
     { "/v1/messages", "POST", XINF_GW_ROUTE_MESSAGES },
+    { "/v1/messages/count_tokens", "POST", XINF_GW_ROUTE_MESSAGES_COUNT },
     { "/responses", "POST", XINF_GW_ROUTE_RESPONSES },
     { "/v1/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
     { "/embeddings", "POST", XINF_GW_ROUTE_EMBEDDINGS },
@@ -184,7 +185,8 @@ s_authorized (xinf_gw_request_t *request, xinf_gw_error_t *error)
     }
     xinf_gw_error_set (error, 401, "invalid_request_error", "invalid_api_key", NULL,
                        authorization ? "Incorrect API key provided" :
-                       "You didn't provide an API key: send 'Authorization: Bearer YOUR_KEY'");
+                       "You didn't provide an API key: send 'Authorization: Bearer YOUR_KEY' (or 'x-api-key: "
+                       "YOUR_KEY', of at most 1000 bytes)");
     return false;
 }
 
@@ -232,6 +234,7 @@ s_begin (xinf_gw_state_t *gateway, struct MHD_Connection *connection, const char
     request->gateway = gateway;
     request->connection = connection;
     request->begun = zclock_mono ();
+    request->anthropic = strncmp (url, "/v1/messages", strlen ("/v1/messages")) == 0;
     *con_cls = request;
     xinf_gw_conn_t *conn = s_conn (connection);
     if (conn)
@@ -263,6 +266,9 @@ s_body_done (xinf_gw_request_t *request)
     else
     if (request->route == XINF_GW_ROUTE_RESPONSE_GET || request->route == XINF_GW_ROUTE_RESPONSE_DELETE)
         xinf_gw_responses_route (request);
+    else
+    if (request->route == XINF_GW_ROUTE_MESSAGES_COUNT)
+        xinf_gw_anthropic_count_start (request);
     else
     if (request->route == XINF_GW_ROUTE_EMBEDDINGS)
         xinf_gw_embed_start (request);
@@ -468,8 +474,8 @@ xinf_gw_respond_error (xinf_gw_request_t *request, const xinf_gw_error_t *given)
     const xinf_gw_error_t *error = &renamed;
     if (request->shape && request->shape->rename)
         request->shape->rename (&renamed);
-    xinf_gw_respond_json (request, error->status, request->route == XINF_GW_ROUTE_MESSAGES
-                                                  ? xinf_gw_anthropic_error_json (error) : xinf_gw_error_json (error));
+    xinf_gw_respond_json (request, error->status, request->anthropic ? xinf_gw_anthropic_error_json (error)
+                                                                     : xinf_gw_error_json (error));
     if (error->retry_after_ms > 0) {
         char seconds [32];
         snprintf (seconds, sizeof seconds, "%lld", (long long) ((error->retry_after_ms + 999) / 1000));

@@ -9,6 +9,7 @@
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_tools.h"
 #include "xinf_json_schema.h"
+#include "xinf_envelope_msg.h"
 #include <math.h>
 
 void
@@ -102,6 +103,18 @@ xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *me
     xinf_gw_error_set (self, table [index].status, table [index].type,
                        table [index].openai ? table [index].openai : code, *param ? param : NULL, "%s", text);
     self->retry_after_ms = (int64_t) retry_after_ms;
+}
+
+const char *
+xinf_gw_error_from_msg (xinf_gw_error_t *self, xinf_msg_t *msg)
+{
+    xinf_check_t check = XINF_CHECK_INIT;
+    xinf_envelope_msg_error_t answer;
+    xinf_envelope_msg_error_decode (xinf_msg_body (msg), &answer, &check);
+    const char *code = answer.code ? answer.code : "INTERNAL";
+    xinf_gw_error_from_code (self, code, answer.message ? answer.message : "",
+                             answer.has_retry_after_ms ? answer.retry_after_ms : 0);
+    return code;
 }
 
 json_t *

@@ -66,6 +66,9 @@ void xinf_gw_error_rename (xinf_gw_error_t *self, const char *from, const char *
 void xinf_gw_error_rename_tools (xinf_gw_error_t *self, const char *parameters);
 //  {"error": {"message", "type", "param", "code"}}
 json_t *xinf_gw_error_json (const xinf_gw_error_t *self);
+//  The HTTP error of an ERROR message (its code, message and retry hint);
+//  returns its code ("INTERNAL" when it has none; valid while msg is).
+const char *xinf_gw_error_from_msg (xinf_gw_error_t *self, xinf_msg_t *msg);
 //  The HTTP error for an XINF-CLIENT/1 ERROR code.
 void xinf_gw_error_from_code (xinf_gw_error_t *self, const char *code, const char *message, uint64_t retry_after_ms);
 
@@ -224,6 +227,7 @@ typedef enum {
     XINF_GW_ROUTE_RESPONSE_GET,       //  GET /v1/responses/{id}
     XINF_GW_ROUTE_RESPONSE_DELETE,    //  DELETE /v1/responses/{id}
     XINF_GW_ROUTE_MESSAGES,           //  POST /v1/messages (Anthropic's): xinf_gateway_anthropic.c
+    XINF_GW_ROUTE_MESSAGES_COUNT,     //  POST /v1/messages/count_tokens: xinf_gateway_anthropic_count.c
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,
@@ -304,6 +308,7 @@ struct _xinf_gw_request_t {
     const char *console_path;         //  the console file's path (static), for ROUTE_CONSOLE
     xinf_gw_buf_t body;
     bool too_large, suspended, answered, closed;
+    bool anthropic;                   //  a /v1/messages path: errors in Anthropic's shape
     uint64_t corr;                    //  the supervisor call in flight (0: none)
     int64_t deadline;                 //  monotonic ms: the gateway gives up then
     int64_t begun;                    //  monotonic ms: the headers came
@@ -332,6 +337,9 @@ struct _xinf_gw_request_t {
     uint64_t generate_corr;
     uint64_t context_length;          //  from LIST_MODELS (chat's default max_tokens)
     size_t completion_tokens, prompt_tokens;
+    size_t cached_tokens;             //  of the prompt, those the prefix cache gave (GENERATE_REPLY timings)
+    bool cached_known;                //  the worker said (an older one may not)
+    size_t reasoning_tokens;          //  generated tokens that went to (or ended) the thought
     json_t *logprobs;                 //  with logprobs: the entries not yet written (owned)
     bool echo_pending;                //  echo waits for the prompt's tokens (the first token brings them)
     size_t logprobs_offset;           //  completions: characters of the answer before them

@@ -41,6 +41,8 @@ s_at_start (xinf_gw_reasoning_t *self)
     while (skip < size && s_space (bytes [skip]))
         skip++;
     size_t rest = size - skip;
+    if (rest == 0)
+        return false;                 //  nothing, or whitespace only: wait
     if (rest >= tag && memcmp (bytes + skip, OPEN_TAG, tag) == 0) {
         xinf_gw_buf_consume (&self->held, skip + tag);
         self->inside = true;
@@ -75,6 +77,8 @@ void
 xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t size, xinf_gw_buf_t *thought,
                         xinf_gw_buf_t *content)
 {
+    if (size == 0 && self->held.size == 0)
+        return;                       //  nothing decided yet (text held back for a stop string)
     xinf_gw_buf_add (&self->held, text, size);
     if (!self->begun && !s_at_start (self))
         return;

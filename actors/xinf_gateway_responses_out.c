@@ -46,11 +46,15 @@ s_event_send (xinf_gw_request_t *request, json_t *event)
     json_decref (event);
 }
 
+//  The usage: the prompt's tokens (those the prefix cache gave among
+//  them), the answer's (those of its thought among them).
 static json_t *
 s_usage (xinf_gw_request_t *request)
 {
-    return json_pack ("{s:I,s:I,s:I}", "input_tokens", (json_int_t) request->prompt_tokens,
+    return json_pack ("{s:I,s:{s:I},s:I,s:{s:I},s:I}", "input_tokens", (json_int_t) request->prompt_tokens,
+                      "input_tokens_details", "cached_tokens", (json_int_t) request->cached_tokens,
                       "output_tokens", (json_int_t) request->completion_tokens,
+                      "output_tokens_details", "reasoning_tokens", (json_int_t) request->reasoning_tokens,
                       "total_tokens", (json_int_t) (request->prompt_tokens + request->completion_tokens));
 }
 
@@ -187,6 +191,8 @@ xinf_gw_responses_thought (xinf_gw_request_t *request, const char *text, size_t 
 {
     xinf_gw_resp_t *resp = request->shaped;
     s_message_close (request);                      //  a thought after text: an item of its own
+    json_decref (request->logprobs);                //  the thought's tokens' are not the text's
+    request->logprobs = NULL;
     if (!*resp->reasoning_id) {
         s_item_id ("rs", resp->reasoning_id, sizeof resp->reasoning_id);
         if (request->oai.stream) {

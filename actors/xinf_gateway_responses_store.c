@@ -118,8 +118,8 @@ xinf_gw_rstore_get (xinf_gw_rstore_t *self, const char *id, const char *owner, j
         return NULL;
     s_entry_t *entry = (s_entry_t *) zlistx_handle_item (handle);
     if (conversation)
-        *conversation = json_loads (entry->conversation, 0, NULL);
-    return json_loads (entry->response, 0, NULL);
+        *conversation = json_loads (entry->conversation, JSON_ALLOW_NUL, NULL);
+    return json_loads (entry->response, JSON_ALLOW_NUL, NULL);      //  a model may write a NUL byte
 }
 
 bool

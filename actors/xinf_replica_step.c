@@ -358,6 +358,14 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     xinf_replica_report_kv (ctx);
 }
 
+//  RUN_DONE of a request, with what its prompt took from the prefix cache.
+static xinf_msg_t *
+s_done_msg (xinf_replica_actor_t *state, xinf_request_t *request, const char *reason)
+{
+    request->cached_tokens = xinf_batcher_cached (state->batcher, request->id);
+    return xinf_request_done_msg (request, state->tokenizer, reason);
+}
+
 //  The next token of one request, sampled by the executor: stream it, then
 //  finish the request or feed the token back into the batch.
 static void
@@ -365,7 +373,7 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
     if (request->max_tokens == 0) {            //  the prompt alone: prefilled (scored), nothing generated
-        xinf_msg_t *done = xinf_request_done_msg (request, state->tokenizer, "length");
+        xinf_msg_t *done = s_done_msg (state, request, "length");
         xinf_replica_send_up (ctx, &done);
         xinf_replica_drop (state, request->id);
         return;
@@ -377,6 +385,8 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
         xinf_replica_drop (state, request->id);
         return;
     }
+    if (request->count == 1)
+        request->cached_tokens = xinf_batcher_cached (state->batcher, request->id);
     if (request->stream) {
         //  An end token's text, or a stop token's that is a control token, is not the answer's
         bool end = xinf_tokenizer_is_end (state->tokenizer, token)
@@ -408,7 +418,7 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
     if (!reason && xinf_batcher_append (state->batcher, request->id, token))
         reason = "context";
     if (reason) {
-        xinf_msg_t *done = xinf_request_done_msg (request, state->tokenizer, reason);
+        xinf_msg_t *done = s_done_msg (state, request, reason);
         xinf_replica_send_up (ctx, &done);
         xinf_replica_drop (state, request->id);
     }
@@ -450,7 +460,7 @@ s_on_hidden (xinf_ctx_t *ctx, xinf_request_t *request, const float *row)
     if (!xinf_request_embed_done (request->embedding))
         return;
     xinf_value_t *embedding = xinf_request_embed_value (request->embedding);
-    xinf_msg_t *done = embedding ? xinf_request_done_msg (request, state->tokenizer, "length")
+    xinf_msg_t *done = embedding ? s_done_msg (state, request, "length")
                      : xinf_request_failed_msg (request->id, "STEP_FAILED", "the model's hidden states are not "
                                                 "finite numbers (or the replica is out of memory for the embedding)");
     if (embedding && xinf_msg_is (done, "RUN_DONE"))

@@ -563,8 +563,10 @@ xinf_request_token_msg (xinf_request_t *self, xinf_tokenizer_t *tokenizer, bool 
     xinf_map_put (body, "text", xinf_token_piece_value (tokenizer, token));
     if (end)
         xinf_map_put_bool (body, "end", true);
-    if (self->count == 1)
+    if (self->count == 1) {
         xinf_map_put_uint (body, "prompt_length", self->prompt_count);
+        xinf_map_put_uint (body, "cached_tokens", self->cached_tokens);
+    }
     if (self->count == 1 && self->prompt_logprobs)
         xinf_request_logprobs_put_prompt (self->prompt_logprobs, tokenizer, self->prompt, body);
     if (self->logprobs)
@@ -595,6 +597,7 @@ s_timings (xinf_request_t *self)
     //  The first token comes from the prefill's logits: decode made count - 1
     xinf_map_put_float (timings, "decode_tokens_per_s",
                         decode_ms > 0 && self->count > 1 ? (double) (self->count - 1) * 1000.0 / decode_ms : 0);
+    xinf_map_put_uint (timings, "cached_tokens", self->cached_tokens);
     return timings;
 }
 

@@ -33,6 +33,7 @@ typedef struct {
     xinf_grammar_state_t grammar_state;   //  with it: after the tokens so far
     xinf_json_schema_t *schema;       //  json_schema: compiled (owned)
     int64_t started, first_token;     //  monotonic us
+    size_t cached_tokens;             //  prompt tokens the prefix cache gave (set before the answer)
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
     xinf_sampling_t sampling;         //  its parameters; index: the next token's
     float min_p;                      //  0: off (xinf_sampler_min_p)

@@ -14,7 +14,8 @@ s_client_message (xinf_sched_request_t *request, xinf_msg_t *msg, bool done)
 {
     xinf_value_t *body = xinf_msg_body (msg);
     xinf_msg_t *out = xinf_msg_new (done ? "GENERATE_REPLY" : "GENERATE_TOKEN");
-    const char *keys [] = { "index", "token", "text", "end", "prompt_length", "prompt_tokens", "tokens", "finish_reason",
+    const char *keys [] = { "index", "token", "text", "end", "prompt_length", "cached_tokens", "prompt_tokens", "tokens",
+                            "finish_reason",
                             "timings", "logprob", "top_logprobs", "logprobs", "prompt_logprobs", "embedding" };
     for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
         if (xinf_map_get (body, keys [index]))

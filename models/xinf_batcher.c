@@ -14,6 +14,8 @@ struct _s_seq_t {
     int32_t *tokens;                  //  prompt and generated
     size_t count, capacity;
     size_t computed;                  //  positions whose keys and values are cached
+    size_t cached;                    //  prompt tokens the prefix cache gave at its first admission
+    bool admitted;                    //  it was admitted once (preempted ones come back)
     size_t take;                      //  tokens in the step in flight
     bool score;                       //  its prompt is scored: a row per prompt position
     size_t prompt;                    //  its prompt's tokens
@@ -295,6 +297,9 @@ s_match_prefix (xinf_batcher_t *self, s_seq_t *seq)
     seq->computed = seq->n_blocks * tokens;
     seq->hashed = seq->n_blocks;
     self->stats.prefix_hit_tokens += seq->computed;
+    if (!seq->admitted)
+        seq->cached = seq->computed;
+    seq->admitted = true;
 }
 
 //  Places seq among the running ones by admission order.
@@ -599,14 +604,29 @@ xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token)
     return 0;
 }
 
-size_t
-xinf_batcher_length (xinf_batcher_t *self, uint64_t id)
+//  Sequence 'id', running or waiting, or NULL.
+static s_seq_t *
+s_find (xinf_batcher_t *self, uint64_t id)
 {
     s_seq_t *seq = s_running (self, id);
     for (s_seq_t *waiting = self->waiting; !seq && waiting; waiting = waiting->next)
         if (waiting->id == id)
             seq = waiting;
+    return seq;
+}
+
+size_t
+xinf_batcher_length (xinf_batcher_t *self, uint64_t id)
+{
+    s_seq_t *seq = s_find (self, id);
     return seq ? seq->count : 0;
+}
+
+size_t
+xinf_batcher_cached (xinf_batcher_t *self, uint64_t id)
+{
+    s_seq_t *seq = s_find (self, id);
+    return seq ? seq->cached : 0;
 }
 
 xinf_batcher_stats_t

@@ -104,6 +104,10 @@ void xinf_batcher_abandon (xinf_batcher_t *self);
 bool xinf_batcher_in_step (xinf_batcher_t *self, uint64_t id);
 //  A token sampled for sequence 'id': the next one it runs. -1 if unknown.
 int xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token);
+//  Of sequence 'id''s prompt, the tokens the prefix cache gave when it was
+//  first admitted (whole blocks; a preemption does not change it); 0 if
+//  unknown or not admitted yet.
+size_t xinf_batcher_cached (xinf_batcher_t *self, uint64_t id);
 //  Tokens of sequence 'id' so far (prompt and generated); 0 if unknown.
 size_t xinf_batcher_length (xinf_batcher_t *self, uint64_t id);
 

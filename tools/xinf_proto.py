@@ -153,6 +153,7 @@ MESSAGES = {
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': False},
             {'name': 'end', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
+            {'name': 'cached_tokens', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
             {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': True, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
             {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
@@ -308,6 +309,7 @@ MESSAGES = {
             {'name': 'text', 'type': 'raw', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'end', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'prompt_length', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
+            {'name': 'cached_tokens', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'logprob', 'type': 'float', 'min': -9999, 'max': 0, 'optional': True},
             {'name': 'top_logprobs', 'type': 'array', 'min': 0, 'max': 20, 'optional': True, 'item': 'token_logprob', 'item_min': 0, 'item_max': None},
             {'name': 'prompt_logprobs', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'prompt_logprob', 'item_min': 0, 'item_max': None},
@@ -650,6 +652,7 @@ TYPES = {
             {'name': 'prefill_tokens_per_s', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
             {'name': 'decode_ms', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
             {'name': 'decode_tokens_per_s', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
+            {'name': 'cached_tokens', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
         ],
         'token_logprob': [
             {'name': 'token', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': False},
@@ -790,6 +793,7 @@ TYPES = {
             {'name': 'prefill_tokens_per_s', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
             {'name': 'decode_ms', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
             {'name': 'decode_tokens_per_s', 'type': 'float', 'min': -1.7976931348623157e+308, 'max': 1.7976931348623157e+308, 'optional': False},
+            {'name': 'cached_tokens', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
         ],
     },
     'model': {

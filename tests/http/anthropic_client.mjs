@@ -42,7 +42,7 @@ const answered = await client.messages.create({ model: toolModel, max_tokens: 20
   { role: "user", content: "Weather in Paris?" },
   { role: "assistant", content: asked.content },
   { role: "user", content: [{ type: "tool_result", tool_use_id: use.id, content: "sunny" }] }] });
-result.answered = answered.usage.input_tokens;
+result.answered = answered.usage.input_tokens + answered.usage.cache_read_input_tokens;
 
 const thought = await client.messages.stream({ model: thinkingModel, max_tokens: 200,
                                                messages: [{ role: "user", content: "What is 2 + 2?" }] }).finalMessage();

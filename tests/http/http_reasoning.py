@@ -47,6 +47,9 @@ def scenario_chat(gateway):
     message, finish = message_of(gateway, body)
     check(message.get("reasoning_content") == THOUGHT and message["content"] == ANSWER and finish == "stop",
           f"a thought and an answer: {message}")
+    usage = gateway.call("POST", "/v1/chat/completions", body)[2]["usage"]
+    thought_tokens = usage["completion_tokens_details"]["reasoning_tokens"]
+    check(0 < thought_tokens < usage["completion_tokens"], f"reasoning_tokens: {usage}")
     check(parts_of_stream(gateway, body) == (THOUGHT, ANSWER, "stop"), "streamed, the same parts")
     message, _ = message_of(gateway, dict(body, reasoning_format="none"))
     check(message["content"] == THINK and "reasoning_content" not in message, f"reasoning_format none: {message}")
@@ -82,6 +85,8 @@ def scenario_responses(gateway):
     status, _, answer = gateway.call("POST", "/v1/responses", body)
     check(status == 200, f"{status} {answer}")
     reasoning, message = answer["output"]
+    details = answer["usage"]["output_tokens_details"]
+    check(0 < details["reasoning_tokens"] < answer["usage"]["output_tokens"], f"reasoning_tokens: {answer['usage']}")
     check(reasoning["type"] == "reasoning" and reasoning["content"] == [{"type": "reasoning_text", "text": THOUGHT}]
           and reasoning["summary"] == [] and message["type"] == "message"
           and message["content"][0]["text"] == ANSWER, f"a reasoning item, then the message: {answer['output']}")

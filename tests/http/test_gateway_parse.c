@@ -343,6 +343,13 @@ s_test_responses (void)
     free (big);
     CHECK (!xinf_gw_rstore_put (gateway.responses, "a", large, json_array ()));
     CHECK (s_stored (gateway.responses, "r2", "a"));            //  nothing pushed out for it
+    //  A NUL byte in an answer (a byte token) reads back
+    CHECK (xinf_gw_rstore_put (gateway.responses, "a", json_pack ("{s:s,s:s%}", "id", "nul", "text", "a\0b",
+                                                                   (size_t) 3), json_array ()));
+    json_t *nul = xinf_gw_rstore_get (gateway.responses, "nul", "a", NULL);
+    CHECK (nul && json_string_length (json_object_get (nul, "text")) == 3);
+    json_decref (nul);
+    CHECK (xinf_gw_rstore_delete (gateway.responses, "nul", "a"));
     xinf_gw_rstore_destroy (&gateway.responses);
 }
 
@@ -392,6 +399,15 @@ s_test_reasoning (void)
     s_part (unclosed, 1, false, "still thinking </thi", "");
     const char *partial [] = { "\n<thi" };
     s_part (partial, 1, false, "", "\n<thi");
+    const char *nothing [] = { "", "", "<think>a</think>b" };      //  empty pieces first: nothing held yet
+    s_part (nothing, 3, false, "a", "b");
+    xinf_gw_reasoning_t empty;
+    xinf_gw_reasoning_init (&empty, false);
+    xinf_gw_buf_t none_thought = { 0 }, none_content = { 0 };
+    xinf_gw_reasoning_feed (&empty, NULL, 0, &none_thought, &none_content);
+    xinf_gw_reasoning_flush (&empty, &none_thought, &none_content);
+    CHECK (none_thought.size == 0 && none_content.size == 0);
+    xinf_gw_reasoning_clear (&empty);
     const char *only_space [] = { "<think>x</think>", "\n\n" };
     s_part (only_space, 2, false, "x", "");
     CHECK (xinf_gw_reasoning_prompt_open ("<|im_start|>assistant\n<think>\n"));

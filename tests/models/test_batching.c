@@ -316,6 +316,37 @@ test_batch_checks (void)
     xinf_batch_buf_destroy (&batch);
 }
 
+//  What a prompt took from the prefix cache at its first admission:
+//  whole blocks, at most the prompt less one token; none without a hit.
+static void
+test_cached_tokens (void)
+{
+    xinf_batcher_config_t config = { .n_blocks = 16, .block_tokens = 16, .max_seqs = 2, .step_tokens = 64,
+                                     .context = 1000, .prefix_cache = true };
+    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t prompt [48];
+    for (int index = 0; index < 48; index++)
+        prompt [index] = index + 1;
+    char error [256];
+    const uint64_t *ids;
+    size_t rows;
+    //  48 tokens alone, then again: 2 whole blocks (32), the last block recomputed for its logits
+    size_t lengths [] = { 48, 48, 40, 15 };
+    size_t want [] = { 0, 32, 32, 0 };
+    for (uint64_t id = 1; id <= 4; id++) {
+        CHECK (xinf_batcher_add (batcher, id, prompt, lengths [id - 1], error, sizeof error) == 0);
+        CHECK_INT (xinf_batcher_cached (batcher, id), 0);                     //  not admitted yet
+        CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows));
+        xinf_batcher_commit (batcher);
+        CHECK_INT (xinf_batcher_cached (batcher, id), want [id - 1]);
+        CHECK (xinf_batcher_remove (batcher, id));
+    }
+    CHECK_INT (xinf_batcher_cached (batcher, 99), 0);
+    xinf_batch_buf_destroy (&batch);
+    xinf_batcher_destroy (&batcher);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -325,6 +356,7 @@ main (int argc, char *argv [])
     RUN (test_blocks);
     RUN (test_batch_checks);
     RUN (test_prefix_reuse);
+    RUN (test_cached_tokens);
     RUN (test_invariance);
     for (size_t s = 0; s < SEQS; s++)
         free (s_prompts [s]);
