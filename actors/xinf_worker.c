@@ -38,6 +38,7 @@ typedef struct {
     xinf_probe_listener_t *probe_listener;
     zlistx_t *probe_jobs;          //  zactor_t running connectivity probes
     int64_t connect_at;            //  monotonic ms of the last (re)connect
+    int64_t dealer_at;             //  monotonic ms the current DEALER was made
     int64_t diagnose_due;          //  when to say again why we are not registered
     int64_t diagnose_gap;
     zactor_t *diagnose_job;        //  the probe that finds out why, while it runs
@@ -97,6 +98,7 @@ s_connect (xinf_ctx_t *ctx)
     state->hello_due = zclock_mono ();
     state->last_heard = zclock_mono ();
     state->connect_at = zclock_mono ();
+    state->dealer_at = state->connect_at;
     state->diagnose_gap = SILENCE_SAY_MS;
     state->diagnose_due = state->connect_at + SILENCE_SAY_MS;
 }
@@ -159,6 +161,23 @@ s_check_handshake (s_state_t *state)
     s_say_handshake (state);
 }
 
+//  A new connection to the same endpoint, the diagnosis going on as it was
+//  (since when we are unregistered, when to say it next, what the
+//  handshake monitor said).
+static void
+s_connect_again (xinf_ctx_t *ctx)
+{
+    s_state_t *state = s_state (ctx);
+    char words [sizeof state->handshake];
+    int64_t gap = state->diagnose_gap, due = state->diagnose_due, since = state->connect_at;
+    snprintf (words, sizeof words, "%s", state->handshake);
+    s_connect (ctx);
+    snprintf (state->handshake, sizeof state->handshake, "%s", words);
+    state->diagnose_gap = gap;
+    state->diagnose_due = due;
+    state->connect_at = since;
+}
+
 static void
 s_diagnose (xinf_ctx_t *ctx, int64_t now)
 {
@@ -169,14 +188,7 @@ s_diagnose (xinf_ctx_t *ctx, int64_t now)
         s_say_handshake (state);
         //  libzmq does not retry a refused handshake by itself: a new
         //  connection finds the supervisor once it lists our key
-        char words [sizeof state->handshake];
-        int64_t gap = state->diagnose_gap, due = state->diagnose_due, since = state->connect_at;
-        snprintf (words, sizeof words, "%s", state->handshake);
-        s_connect (ctx);
-        snprintf (state->handshake, sizeof state->handshake, "%s", words);
-        state->diagnose_gap = gap;
-        state->diagnose_due = due;
-        state->connect_at = since;
+        s_connect_again (ctx);
         return;
     }
     if (state->cert)
@@ -237,11 +249,20 @@ s_on_tick (xinf_ctx_t *ctx, void *arg)
         s_next_endpoint (state, "the supervisor there went silent");
         s_connect (ctx);
     }
-    //  No WELCOME for a liveness window: with a standby, try the other one
-    if (!state->registered && state->endpoint_count > 1
-    &&  now - state->connect_at >= state->heartbeat_ms * state->liveness + BACKOFF_MAX_MS) {
-        s_next_endpoint (state, "no WELCOME from the other within the liveness window");
-        s_connect (ctx);
+    //  No WELCOME for a liveness window: with a standby, try the other
+    //  one; else a fresh connection, as the Paranoid Pirate does (a
+    //  connection that carries our HELLOs to no supervisor was seen after
+    //  a supervisor restarted on its port, rarely: it never recovered)
+    if (!state->registered && now - state->dealer_at >= state->heartbeat_ms * state->liveness + BACKOFF_MAX_MS) {
+        if (state->endpoint_count > 1) {
+            s_next_endpoint (state, "no WELCOME from the other within the liveness window");
+            s_connect (ctx);
+        }
+        else {
+            xinf_info ("worker", "no WELCOME from endpoint=%s within %lld ms: a fresh connection", state->endpoint,
+                       (long long) (now - state->dealer_at));
+            s_connect_again (ctx);
+        }
     }
     if (!state->registered)
         s_check_handshake (state);
