@@ -28,15 +28,7 @@ xinf_gw_anthropic_new_id (char *id, size_t size)
 static void
 s_event_send (xinf_gw_request_t *request, json_t *event)
 {
-    char *text = json_dumps (event, JSON_COMPACT);
-    xinf_gw_buf_add_str (&request->sse, "event: ");
-    xinf_gw_buf_add_str (&request->sse, json_string_value (json_object_get (event, "type")));
-    xinf_gw_buf_add_str (&request->sse, "\ndata: ");
-    if (text)
-        xinf_gw_buf_add_str (&request->sse, text);
-    xinf_gw_buf_add_str (&request->sse, "\n\n");
-    free (text);
-    json_decref (event);
+    xinf_gw_sse_event (&request->sse, event);
 }
 
 //  The usage so far: Anthropic's input_tokens are the prompt's tokens not

@@ -156,6 +156,9 @@ void xinf_gw_text_clear (xinf_gw_text_t *self);
 size_t xinf_gw_utf8_complete (const char *bytes, size_t size);
 //  Appends "data: <json>\n\n" (consumes object).
 void xinf_gw_sse_json (xinf_gw_buf_t *sse, json_t *object);
+//  Appends a typed event, "event: <its type>\ndata: <json>\n\n" (the
+//  Responses and Messages APIs' form; consumes event).
+void xinf_gw_sse_event (xinf_gw_buf_t *sse, json_t *event);
 
 // ---- HTTPS (xinf_gateway_tls.c) ---------------------------------------------
 //  Reads the PEM certificate and key and checks that they parse and belong

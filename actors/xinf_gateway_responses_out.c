@@ -35,15 +35,7 @@ s_event_send (xinf_gw_request_t *request, json_t *event)
 {
     xinf_gw_resp_t *resp = request->shaped;
     json_object_set_new (event, "sequence_number", json_integer ((json_int_t) resp->sequence++));
-    char *text = json_dumps (event, JSON_COMPACT);
-    xinf_gw_buf_add_str (&request->sse, "event: ");
-    xinf_gw_buf_add_str (&request->sse, json_string_value (json_object_get (event, "type")));
-    xinf_gw_buf_add_str (&request->sse, "\ndata: ");
-    if (text)
-        xinf_gw_buf_add_str (&request->sse, text);
-    xinf_gw_buf_add_str (&request->sse, "\n\n");
-    free (text);
-    json_decref (event);
+    xinf_gw_sse_event (&request->sse, event);
 }
 
 //  The usage: the prompt's tokens (those the prefix cache gave among

@@ -170,3 +170,17 @@ xinf_gw_sse_json (xinf_gw_buf_t *sse, json_t *object)
     free (text);
     json_decref (object);
 }
+
+void
+xinf_gw_sse_event (xinf_gw_buf_t *sse, json_t *event)
+{
+    char *text = json_dumps (event, JSON_COMPACT);
+    xinf_gw_buf_add_str (sse, "event: ");
+    xinf_gw_buf_add_str (sse, json_string_value (json_object_get (event, "type")) ?: "message");
+    xinf_gw_buf_add_str (sse, "\ndata: ");
+    if (text)
+        xinf_gw_buf_add_str (sse, text);
+    xinf_gw_buf_add_str (sse, "\n\n");
+    free (text);
+    json_decref (event);
+}
