@@ -8,7 +8,6 @@
 */
 #include "xinf_gateway_private.h"
 #include "xinf_gateway_tools.h"
-#include "xinf_json_schema.h"
 #include "xinf_envelope_msg.h"
 #include <math.h>
 
@@ -68,6 +67,8 @@ s_param_named (const char *message, char *param, size_t size)
         snprintf (param, size, "prompt");
     if (streq (param, "json_schema"))
         snprintf (param, size, "response_format");
+    if (streq (param, "regex"))
+        snprintf (param, size, "guided_regex");
 }
 
 //  XINF-CLIENT/1 error codes and their HTTP statuses.
@@ -392,50 +393,6 @@ s_logprobs (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  response_format: {"type": "text"}, {"type": "json_object"} (one JSON
-//  object, by constrained decoding), or {"type": "json_schema",
-//  "json_schema": {"name", "schema", "strict"}} (a value of the schema;
-//  llama-server's {"type": "json_object", "schema"} too). The schema is
-//  compiled here to refuse what the worker would refuse, at once; it
-//  travels as compact JSON text.
-static int
-s_response_format (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
-{
-    json_t *format = json_object_get (root, "response_format");
-    if (!format || json_is_null (format))
-        return 0;
-    const char *type = json_is_object (format) ? json_string_value (json_object_get (format, "type")) : NULL;
-    if (!type)
-        return xinf_gw_error_bad (error, "response_format", "must be an object with a type: text, json_object or "
-                                  "json_schema");
-    if (!streq (type, "text") && !streq (type, "json_object") && !streq (type, "json_schema"))
-        return xinf_gw_error_bad (error, "response_format", "type '%.40s' is not text, json_object or json_schema",
-                                  type);
-    json_t *wrapper = json_object_get (format, "json_schema");
-    json_t *schema = streq (type, "json_schema") ? json_object_get (wrapper, "schema") : json_object_get (format, "schema");
-    if (streq (type, "json_schema") && !json_is_object (schema))
-        return xinf_gw_error_bad (error, "response_format", "json_schema needs {\"json_schema\": {\"name\": ..., "
-                                  "\"schema\": {...}}}");
-    out->json_object = streq (type, "json_object") && !schema;
-    if (!schema)
-        return 0;
-    char *text = json_dumps (schema, JSON_COMPACT);
-    if (!text || strlen (text) > XINF_GW_SCHEMA_BYTES) {
-        free (text);
-        return xinf_gw_error_bad (error, "response_format", "the schema must be at most %d bytes as compact JSON",
-                                  XINF_GW_SCHEMA_BYTES);
-    }
-    char reason [400];
-    xinf_json_schema_t *compiled = xinf_json_schema_new (text, strlen (text), reason, sizeof reason);
-    if (!compiled) {
-        free (text);
-        return xinf_gw_error_bad (error, "response_format", "the schema cannot be kept: %s", reason);
-    }
-    xinf_json_schema_destroy (&compiled);
-    out->json_schema = text;
-    return 0;
-}
-
 //  vLLM's stop_token_ids: up to 64 token ids (the worker checks them
 //  against the vocabulary).
 static int
@@ -487,7 +444,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_logit_bias (root, out, error)
     ||  s_logprobs (root, out->chat, out, error)
     ||  s_bool (root, "ignore_eos", &out->ignore_eos, error)
-    ||  s_response_format (root, out, error)
+    ||  xinf_gw_oai_guided (root, out, error)
     ||  s_stop_ids (root, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
@@ -739,11 +696,11 @@ xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t 
     if (chat && out->zero_tokens)
         return xinf_gw_error_bad (error, "max_tokens", "must be at least 1");
     //  A tool call's markup (<tool_call>, [TOOL_CALLS], ...) is no JSON
-    //  object: a call that must come could never be made
-    if ((out->json_object || out->json_schema) && (out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED
-                         ||  out->tool_choice == XINF_GW_TOOL_CHOICE_FUNCTION))
-        return xinf_gw_error_bad (error, "response_format", "a JSON answer cannot be combined with a tool_choice that "
-                                  "requires a call: the call's markup is no JSON");
+    //  object, no match of a regex: a call that must come could never be made
+    bool must_call = out->tool_choice == XINF_GW_TOOL_CHOICE_REQUIRED || out->tool_choice == XINF_GW_TOOL_CHOICE_FUNCTION;
+    if (out->constraint && must_call)
+        return xinf_gw_error_bad (error, out->constraint, "a constrained answer cannot be combined with a tool_choice "
+                                  "that requires a call: the call's markup is not what it is constrained to");
     return 0;
 }
 
@@ -759,6 +716,7 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
     json_decref (self->tools);
     json_decref (self->template_kwargs);
     free (self->json_schema);
+    free (self->regex);
     for (size_t index = 0; index < self->stop_count; index++)
         free (self->stops [index]);
     memset (self, 0, sizeof *self);

@@ -175,9 +175,9 @@ s_clear_bit (uint32_t *bits, int32_t id)
     bits [id / 32] &= ~((uint32_t) 1 << (id % 32));
 }
 
-//  A row's allowed tokens: its JSON answer's (xinf_json_masks.h), or all;
+//  A row's allowed tokens: its constrained answer's (xinf_json_masks.h), or all;
 //  less the end and stop tokens while it has fewer than min_tokens,
-//  unless nothing would be left (a complete JSON answer still ends).
+//  unless nothing would be left (a complete constrained answer still ends).
 //  NULL for any token, or when out of memory (*failed).
 static const uint32_t *
 s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, bool *failed)
@@ -213,7 +213,7 @@ s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, bool *fa
 }
 
 //  The step's token masks when a row needs one (xinf_request_masked): a
-//  JSON answer, or a request short of its min_tokens. 0, or -1 when out
+//  constrained answer, or a request short of its min_tokens. 0, or -1 when out
 //  of memory.
 static int
 s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
@@ -230,7 +230,7 @@ s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
         int64_t started = zclock_usecs ();
         if (!(state->json_masks = xinf_json_masks_new (state->tokenizer)))
             return -1;
-        xinf_info (state->name, "JSON answers: the vocabulary's trie built in %.1f ms",
+        xinf_info (state->name, "constrained answers: the vocabulary's trie built in %.1f ms",
                    (double) (zclock_usecs () - started) / 1000.0);
     }
     xinf_token_masks_t *masks = xinf_token_masks_new (state->step_rows, state->vocab);
@@ -398,17 +398,17 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
     if (request->grammar && !xinf_json_masks_take (state->json_masks, request->grammar, &request->grammar_state,
                                                    token)) {
         //  The executor sampled a token its mask did not allow
-        xinf_warn (state->name, "request %llu: token %d is not allowed in its JSON answer: ending it",
+        xinf_warn (state->name, "request %llu: token %d is not allowed in its constrained answer: ending it",
                    (unsigned long long) request->id, token);
         reason = "stop";
     }
     else
-    if ((xinf_tokenizer_is_end (state->tokenizer, token) && !request->ignore_eos)
+    if ((xinf_tokenizer_is_end (state->tokenizer, token) && (!request->ignore_eos || request->grammar))
     ||  xinf_request_is_stop (request, token))
-        reason = "stop";
+        reason = "stop";                        //  a constrained answer's mask has end tokens only where it may end
     else
     if (request->grammar && request->grammar->done (&request->grammar_state))
-        reason = "stop";                        //  the object is complete: nothing may follow it
+        reason = "stop";                        //  the answer is complete: nothing may follow it
     else
     if (xinf_request_at_length (request))
         reason = "length";

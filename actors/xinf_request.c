@@ -35,6 +35,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         free (self->biases);
         free (self->stop_ids);
         xinf_json_schema_destroy (&self->schema);
+        xinf_regex_destroy (&self->regex);
         xinf_request_logprobs_destroy (&self->logprobs);
         xinf_request_logprobs_destroy (&self->prompt_logprobs);
         xinf_request_embed_destroy (&self->embedding);
@@ -288,28 +289,54 @@ xinf_request_masked (const xinf_request_t *self)
     return self->grammar || self->count < self->min_tokens;
 }
 
-//  response_format: one JSON object, or a value of the compiled
-//  json_schema; a model without an end token cannot end one.
+//  response_format regex: the compiled expression's whole match.
+static void
+s_grammar_regex (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_check_t *check)
+{
+    if (!generate->has_regex) {
+        xinf_check_fail (check, "field 'regex' is required with response_format regex");
+        return;
+    }
+    char reason [400];
+    self->regex = xinf_regex_new (generate->regex, strlen (generate->regex), reason, sizeof reason);
+    if (!self->regex) {
+        xinf_check_fail (check, "field 'regex': %s", reason);
+        return;
+    }
+    self->grammar = &xinf_grammar_regex;
+    xinf_regex_start (&self->grammar_state.regex, self->regex);
+}
+
+//  response_format: one JSON object, a value of the compiled
+//  json_schema, or a whole match of the compiled regex; a model without
+//  an end token cannot end one.
 static void
 s_grammar (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer,
            xinf_check_t *check)
 {
     const char *format = generate->response_format ? generate->response_format : "text";
     bool schema = streq (format, "json_schema");
-    if (streq (format, "text")) {
-        if (generate->has_json_schema)
-            xinf_check_fail (check, "field 'json_schema' needs response_format json_schema");
+    if (generate->has_json_schema && !schema) {
+        xinf_check_fail (check, "field 'json_schema' needs response_format json_schema");
         return;
     }
+    if (generate->has_regex && !streq (format, "regex")) {
+        xinf_check_fail (check, "field 'regex' needs response_format regex");
+        return;
+    }
+    if (streq (format, "text"))
+        return;
     if (xinf_tokenizer_end_ids (tokenizer, NULL, 0) == 0) {
         xinf_check_fail (check, "field 'response_format': %s needs an end-of-generation token, and this model's "
                          "vocabulary has none", format);
         return;
     }
-    if (schema && !generate->has_json_schema) {
+    if (streq (format, "regex"))
+        s_grammar_regex (self, generate, check);
+    else
+    if (schema && !generate->has_json_schema)
         xinf_check_fail (check, "field 'json_schema' is required with response_format json_schema");
-        return;
-    }
+    else
     if (schema) {
         char reason [400];
         self->schema = xinf_json_schema_new (generate->json_schema, strlen (generate->json_schema), reason,

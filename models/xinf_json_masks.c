@@ -50,11 +50,39 @@ s_schema_in_text (const void *state)
     return xinf_schema_in_text ((const xinf_schema_state_t *) state);
 }
 
+static bool
+s_regex_step (void *state, unsigned char byte)
+{
+    return xinf_regex_step ((xinf_regex_state_t *) state, byte);
+}
+
+static bool
+s_regex_done (const void *state)
+{
+    return xinf_regex_done ((const xinf_regex_state_t *) state);
+}
+
+static bool
+s_regex_may_end (const void *state)
+{
+    return xinf_regex_accepting ((const xinf_regex_state_t *) state);
+}
+
+static bool
+s_never (const void *state)
+{
+    (void) state;
+    return false;
+}
+
 const xinf_grammar_t xinf_grammar_json = {
-    "json_object", sizeof (xinf_json_state_t), s_json_step, s_json_done, s_json_in_text
+    "json_object", sizeof (xinf_json_state_t), s_json_step, s_json_done, s_json_done, s_json_in_text
 };
 const xinf_grammar_t xinf_grammar_schema = {
-    "json_schema", sizeof (xinf_schema_state_t), s_schema_step, s_schema_done, s_schema_in_text
+    "json_schema", sizeof (xinf_schema_state_t), s_schema_step, s_schema_done, s_schema_done, s_schema_in_text
+};
+const xinf_grammar_t xinf_grammar_regex = {
+    "regex", sizeof (xinf_regex_state_t), s_regex_step, s_regex_done, s_regex_may_end, s_never
 };
 
 struct _xinf_json_masks_t {
@@ -157,7 +185,7 @@ xinf_json_masks_walk (xinf_json_masks_t *self, const xinf_grammar_t *grammar, co
     if (!grammar->done (state))
         allowed = xinf_vocab_trie_allowed (text ? self->rest : self->trie, state, grammar->state_size,
                                            grammar->step, bits) + (text ? self->text_count : 0);
-    if (allowed == 0)
+    if (allowed == 0 || grammar->may_end (state))
         for (size_t index = 0; index < self->end_count; index++)
             bits [self->ends [index] / 32] |= (uint32_t) 1 << (self->ends [index] % 32);
 }

@@ -1,10 +1,11 @@
-/*  xinf_json_masks: the tokens a JSON answer may take next (OpenAI's
-    response_format json_object, xinf_json_grammar.h, and json_schema,
-    xinf_json_schema.h): from a grammar's state, every token whose whole
-    piece the grammar takes
-    (a walk of the vocabulary's trie, xinf_vocab_trie.h; inside a string,
-    the tokens of plain text without one); once the object
-    is complete, only the end-of-generation tokens. A generation's states
+/*  xinf_json_masks: the tokens a constrained answer may take next (OpenAI's
+    response_format json_object, xinf_json_grammar.h, json_schema,
+    xinf_json_schema.h, and vLLM's regular expressions, xinf_regex.h):
+    from a grammar's state, every token whose whole piece the grammar
+    takes (a walk of the vocabulary's trie, xinf_vocab_trie.h; inside a
+    JSON string, the tokens of plain text without one), plus the
+    end-of-generation tokens where the answer may end; once it is
+    complete, only those. A generation's states
     repeat (every byte of a long string is the same state), so the masks
     of the latest XINF_JSON_MASKS_CACHED states are kept.
 
@@ -15,6 +16,7 @@
 
 #include "xinf_json_grammar.h"
 #include "xinf_json_schema.h"
+#include "xinf_regex.h"
 #include "xinf_tokenizer.h"
 
 #define XINF_JSON_MASKS_CACHED 64
@@ -22,23 +24,28 @@
 
 //  A grammar over bytes whose state is plain bytes (equal states, equal
 //  bytes): its size, a step that takes a byte or refuses it (the state
-//  unchanged), whether it is complete, and whether it is inside a JSON
-//  string's text (where plain text tokens keep the state as it is).
+//  unchanged), whether it is complete (nothing may follow), whether the
+//  answer may end here (complete or not), and whether it is inside a
+//  JSON string's text (where plain text tokens keep the state as it is).
 typedef struct {
     const char *name;
     size_t state_size;
     bool (*step) (void *state, unsigned char byte);
     bool (*done) (const void *state);
+    bool (*may_end) (const void *state);
     bool (*in_text) (const void *state);
 } xinf_grammar_t;
 
-//  One JSON object (xinf_json_state_t) and a schema's value (xinf_schema_state_t).
-extern const xinf_grammar_t xinf_grammar_json, xinf_grammar_schema;
+//  One JSON object (xinf_json_state_t), a schema's value
+//  (xinf_schema_state_t) and a regular expression's whole match
+//  (xinf_regex_state_t).
+extern const xinf_grammar_t xinf_grammar_json, xinf_grammar_schema, xinf_grammar_regex;
 
-//  A state of either.
+//  A state of any.
 typedef union {
     xinf_json_state_t json;
     xinf_schema_state_t schema;
+    xinf_regex_state_t regex;
 } xinf_grammar_state_t;
 
 typedef struct _xinf_json_masks_t xinf_json_masks_t;

@@ -15,6 +15,6 @@ fi
 mkdir -p build-fuzz
 cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DXINF_FUZZ=ON -DXINF_CUDA=OFF \
       -DXINF_FUZZ_SECONDS="$SECONDS_EACH" >build-fuzz/configure.log 2>&1 || { cat build-fuzz/configure.log; exit 1; }
-cmake --build build-fuzz -j "$(nproc)" --target fuzz_envelope fuzz_gguf fuzz_tokenizer fuzz_wire seed_batch \
+cmake --build build-fuzz -j "$(nproc)" --target fuzz_envelope fuzz_gguf fuzz_tokenizer fuzz_wire fuzz_regex seed_batch \
       xinf-make-model
 (cd build-fuzz && ctest --output-on-failure -R "fuzz_${ONLY:-.*}_run")

@@ -472,6 +472,10 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_str (body, "json_schema", schema);
             free (schema);
         }
+        if (xinf_config_str (config, "regex")) {
+            xinf_map_put_str (body, "response_format", "regex");
+            xinf_map_put_str (body, "regex", xinf_config_str (config, "regex"));
+        }
         if (stop_ids)
             xinf_map_put (body, "stop_token_ids", stop_ids);
         if (xinf_config_int (config, "min-tokens") > 0)

@@ -405,7 +405,8 @@ class XinfClient:
     def generate(self, uid, prompt=None, prompt_tokens=None, max_tokens=64, temperature=0.0, top_k=0, top_p=1.0,
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
-                 response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None):
+                 response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None,
+                 regex=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -416,7 +417,9 @@ class XinfClient:
         ignore_eos: go on past end-of-generation tokens, to max_tokens. min_p:
         never draw a token less likely than min_p times the most likely one.
         response_format: "json_object" makes the answer one JSON object;
-        json_schema (a dict, or its JSON text) makes it a value of that schema.
+        json_schema (a dict, or its JSON text) makes it a value of that schema;
+        regex (Python's re syntax, no backreferences or lookaround) makes the
+        whole answer match it.
         stop_token_ids: token ids that end it; min_tokens: no end or stop token
         before that many. prompt_logprobs: None, or 0-20: each prompt token's
         log-probability from the second and that many most likely tokens' (the
@@ -439,6 +442,9 @@ class XinfClient:
         if json_schema is not None:
             response_format = "json_schema"
             body["json_schema"] = json_schema if isinstance(json_schema, str) else json.dumps(json_schema)
+        if regex is not None:
+            response_format = "regex"
+            body["regex"] = regex
         if response_format != "text":
             body["response_format"] = response_format
         if stop_token_ids:

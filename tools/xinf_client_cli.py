@@ -105,7 +105,7 @@ def _model_command(client, args, prompt_tokens):
                                frequency_penalty=args.frequency_penalty, logit_bias=args.logit_bias,
                                logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p,
                                response_format=args.response_format, stop_token_ids=args.stop_token_ids,
-                               min_tokens=args.min_tokens, json_schema=args.json_schema,
+                               min_tokens=args.min_tokens, json_schema=args.json_schema, regex=args.regex,
                                prompt_logprobs=args.prompt_logprobs)
         if args.json:
             print(_json(body))
@@ -177,6 +177,8 @@ def main(argv=None):
                         help="generate: no end or stop token before N tokens")
     parser.add_argument("--json-schema", type=_file_text, default=None, metavar="FILE",
                         help="generate: the answer is a value of the JSON Schema in FILE (constrained decoding)")
+    parser.add_argument("--regex", default=None, metavar="RE",
+                        help="generate: the whole answer matches the regular expression RE (constrained decoding)")
     parser.add_argument("--response-format", choices=["text", "json_object"], default="text",
                         help="generate: json_object makes the answer one JSON object (constrained decoding)")
     parser.add_argument("--ignore-eos", action="store_true",

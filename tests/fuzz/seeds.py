@@ -1,7 +1,7 @@
 """Writes the seed corpus of a fuzz harness (tests/fuzz) into a directory:
 valid inputs the harness's decoders accept, from which mutations start.
 
-    python3 seeds.py envelope|gguf|tokenizer|wire DIR BUILD_DIR
+    python3 seeds.py envelope|gguf|tokenizer|wire|regex DIR BUILD_DIR
 
 envelope: XINF envelopes (framed as fuzz_envelope.c reads them: u16 length,
 bytes; version 3, and the first six in version 2 too) of PING, HELLO, WELCOME, HEARTBEAT, BYE, GENERATE, LAUNCH, RUN_DONE,
@@ -10,7 +10,8 @@ protocols/*.xml have them); gguf: small
 models from xinf-make-model (llama/gpt2, qwen3, q8_0, tied); tokenizer: a
 first byte choosing the pre-tokenizer, then English, code, CJK, emoji,
 whitespace runs, digits and invalid UTF-8; wire: a tensor-parallel step's
-batch (BTCH) and collective control payloads. Files in regressions/NAME
+batch (BTCH) and collective control payloads; regex: regular expressions
+of every construct xinf_regex.h takes and some it refuses. Files in regressions/NAME
 (inputs that once broke a decoder, found by libFuzzer) are seeds too."""
 import os
 import struct
@@ -82,6 +83,13 @@ def tokenizer_seeds():
     return seeds
 
 
+def regex_seeds():
+    patterns = [r"\(\d{3}\) \d{3}-\d{4}( x\d{1,4})?", r"(yes|no|maybe)", r"[^\n]*", r"[\u03b1-\u03c9]+\.?",
+                r"(?P<y>\d{4})-(?:0[1-9]|1[0-2])", r"\w+@\w+\.(com|org)", r"a{2,}b{,3}c{1}?", r"[]a-]\x41\U0001F600",
+                r"^\s*-?\d+(\.\d+)?$", "\u00e9|\u4e2d+|.", r"(a|b)*a(a|b){12}", r"(a)\1", r"(?=x)", r"[z-a]"]
+    return {f"re{index}": pattern.encode() for index, pattern in enumerate(patterns)}
+
+
 def wire_seeds(build_dir, directory):
     # Batches (BTCH) written by the C encoder itself; collective control payloads
     subprocess.run([os.path.join(build_dir, "tests", "fuzz", "seed_batch"), directory], check=True, timeout=60)
@@ -93,6 +101,7 @@ def main():
     name, directory, build_dir = sys.argv[1], sys.argv[2], sys.argv[3]
     os.makedirs(directory, exist_ok=True)
     makers = {"envelope": lambda: envelope_seeds(), "tokenizer": lambda: tokenizer_seeds(),
+              "regex": lambda: regex_seeds(),
               "wire": lambda: wire_seeds(build_dir, directory), "gguf": lambda: gguf_seeds(build_dir, directory)}
     found = makers[name]()
     # Inputs that once broke a decoder stay in the corpus (regressions/NAME)

@@ -1,0 +1,73 @@
+/*  xinf_regex: a regular expression as a deterministic automaton over
+    bytes, for constrained decoding (vLLM's guided_regex and
+    guided_choice, structured_outputs regex and choice): the answer's
+    text, byte by byte, is kept a prefix of a text the expression matches
+    whole.
+
+    The syntax is Python's re (as vLLM's users write it) without what no
+    finite automaton has: literals (UTF-8), '.', classes [...] with ranges
+    and negation, \d \w \s and their negations (ASCII, as with re.ASCII),
+    escapes \n \t \r \f \v \0 \xHH \uHHHH \UHHHHHHHH and escaped
+    punctuation, groups (...), (?:...), (?P<name>...), (?<name>...),
+    alternation, the quantifiers * + ? {n} {n,} {,m} {n,m} (m at most
+    XINF_REGEX_REPEAT_MAX) greedy or lazy (the same texts match whole),
+    and ^ $ \A \Z \z, which match where a whole match has its ends (they
+    are taken as empty). Refused, with the reason and the offset:
+    backreferences, lookaround, word boundaries, inline flags, possessive
+    quantifiers, a quantifier on nothing, invalid UTF-8, and an
+    expression whose automaton would pass XINF_REGEX_STATES_MAX states or
+    a compile budget. '.' and negated classes are any code point
+    (surrogates excepted) that is not excluded, as UTF-8.
+
+    The automaton keeps only states from which a whole match can still be
+    reached, so a constrained generation never walks into a dead end.
+*/
+#ifndef XINF_REGEX_H_INCLUDED
+#define XINF_REGEX_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XINF_REGEX_PATTERN_MAX  16384   //  bytes of an expression
+#define XINF_REGEX_REPEAT_MAX   1000    //  a bounded quantifier's bound
+#define XINF_REGEX_STATES_MAX   20000   //  the automaton's states
+
+typedef struct _xinf_regex_t xinf_regex_t;
+
+//  A position in a match: plain bytes (equal states, equal bytes).
+typedef struct {
+    const xinf_regex_t *regex;
+    uint64_t serial;                  //  the regex's: states of two never share bytes
+    uint32_t state;                   //  the automaton's (0: none)
+    uint32_t unused;
+} xinf_regex_state_t;
+
+//  Compiles 'size' bytes of 'pattern'; NULL with the reason (and the
+//  offset it was found at) in 'error'.
+xinf_regex_t *xinf_regex_new (const char *pattern, size_t size, char *error, size_t error_size);
+void xinf_regex_destroy (xinf_regex_t **self_p);
+
+//  The automaton's states (the dead one not counted).
+size_t xinf_regex_states (const xinf_regex_t *self);
+
+//  The state before the first byte.
+void xinf_regex_start (xinf_regex_state_t *state, const xinf_regex_t *regex);
+//  Takes 'byte': true and the state moved on, or false and it unchanged.
+bool xinf_regex_step (xinf_regex_state_t *state, unsigned char byte);
+//  Takes 'size' bytes; false (the state unchanged) when one is refused.
+bool xinf_regex_feed (xinf_regex_state_t *state, const void *bytes, size_t size);
+//  Whether the text so far is a whole match (it may end here).
+bool xinf_regex_accepting (const xinf_regex_state_t *state);
+//  Whether the text is a whole match that nothing may extend.
+bool xinf_regex_done (const xinf_regex_state_t *state);
+
+//  Whether 'size' bytes of 'text' are a whole match.
+bool xinf_regex_match (const xinf_regex_t *self, const char *text, size_t size);
+
+//  Writes 'size' bytes of 'text' as an expression that matches exactly
+//  that text (metacharacters escaped) into 'out' of 'out_size' bytes,
+//  NUL-terminated; the length, or -1 when it does not fit.
+long xinf_regex_quote (const char *text, size_t size, char *out, size_t out_size);
+
+#endif

@@ -1,0 +1,551 @@
+/*  xinf_regex_parse: a regular expression's text into a tree of sets of
+    code points, concatenations, alternations and repetitions
+    (xinf_regex_private.h; the syntax is xinf_regex.h's).  */
+#include "xinf_regex_private.h"
+#include "xinf_regex.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const unsigned char *text;
+    size_t size, at;
+    xinf_rx_tree_t *tree;
+    char *error;
+    size_t error_size;
+    int depth;
+} s_parser_t;
+
+//  A set being gathered.
+typedef struct {
+    xinf_rx_range_t *items;
+    size_t count, capacity;
+} s_ranges_t;
+
+enum { S_CODE, S_CLASS, S_EMPTY };    //  what an escape was
+
+static int s_alternation (s_parser_t *self);
+
+static int
+s_fail (s_parser_t *self, size_t at, const char *format, ...)
+{
+    char reason [256];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (reason, sizeof reason, format, args);
+    va_end (args);
+    snprintf (self->error, self->error_size, "at offset %zu: %s", at, reason);
+    return -1;
+}
+
+//  One UTF-8 character at 'at': its length (its code in *code), or 0
+//  when the bytes are no UTF-8 (overlong, a surrogate, past U+10FFFF).
+static size_t
+s_utf8 (const unsigned char *text, size_t size, size_t at, uint32_t *code)
+{
+    unsigned char lead = text [at];
+    size_t length = lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3
+                  : (lead & 0xF8) == 0xF0 ? 4 : 0;
+    if (length == 0 || at + length > size)
+        return 0;
+    uint32_t value = length == 1 ? lead : (uint32_t) (lead & (0x7F >> length));
+    for (size_t index = 1; index < length; index++) {
+        if ((text [at + index] & 0xC0) != 0x80)
+            return 0;
+        value = (value << 6) | (text [at + index] & 0x3F);
+    }
+    static const uint32_t least [5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (value < least [length] || value > XINF_RX_CODE_MAX || (value >= 0xD800 && value <= 0xDFFF))
+        return 0;
+    *code = value;
+    return length;
+}
+
+static bool
+s_ranges_add (s_ranges_t *self, uint32_t lo, uint32_t hi)
+{
+    if (self->count == self->capacity) {
+        size_t capacity = self->capacity ? self->capacity * 2 : 8;
+        xinf_rx_range_t *items = realloc (self->items, capacity * sizeof *items);
+        if (!items)
+            return false;
+        self->items = items;
+        self->capacity = capacity;
+    }
+    self->items [self->count++] = (xinf_rx_range_t) { lo, hi };
+    return true;
+}
+
+static int
+s_compare_ranges (const void *left, const void *right)
+{
+    const xinf_rx_range_t *a = left, *b = right;
+    return a->lo < b->lo ? -1 : a->lo > b->lo;
+}
+
+//  Sorted, with overlapping and touching ranges merged.
+static void
+s_ranges_normalize (s_ranges_t *self)
+{
+    if (self->count == 0)
+        return;
+    qsort (self->items, self->count, sizeof *self->items, s_compare_ranges);
+    size_t kept = 0;
+    for (size_t index = 1; index < self->count; index++) {
+        xinf_rx_range_t *last = &self->items [kept];
+        if (self->items [index].lo <= last->hi + 1) {
+            if (self->items [index].hi > last->hi)
+                last->hi = self->items [index].hi;
+        }
+        else
+            self->items [++kept] = self->items [index];
+    }
+    self->count = kept + 1;
+}
+
+//  The code points a normalized set leaves out.
+static bool
+s_ranges_negate (s_ranges_t *self)
+{
+    s_ranges_t out = { 0 };
+    uint32_t from = 0;
+    bool good = true;
+    for (size_t index = 0; index < self->count && good; index++) {
+        if (self->items [index].lo > from)
+            good = s_ranges_add (&out, from, self->items [index].lo - 1);
+        from = self->items [index].hi + 1;
+    }
+    if (good && from <= XINF_RX_CODE_MAX)
+        good = s_ranges_add (&out, from, XINF_RX_CODE_MAX);
+    free (self->items);
+    *self = out;
+    return good;
+}
+
+//  \d, \w or \s (ASCII), or their negations (upper case).
+static bool
+s_class_escape (s_ranges_t *set, unsigned char letter)
+{
+    static const char *const members [] = { "09", "09AZaz__", "\t\r  " };
+    const char *pairs = (letter | 0x20) == 'd' ? members [0] : (letter | 0x20) == 'w' ? members [1] : members [2];
+    s_ranges_t own = { 0 };
+    bool good = true;
+    for (size_t at = 0; pairs [at] && good; at += 2)
+        good = s_ranges_add (&own, (unsigned char) pairs [at], (unsigned char) pairs [at + 1]);
+    s_ranges_normalize (&own);
+    if (good && letter >= 'A' && letter <= 'Z')
+        good = s_ranges_negate (&own);
+    for (size_t index = 0; index < own.count && good; index++)
+        good = s_ranges_add (set, own.items [index].lo, own.items [index].hi);
+    free (own.items);
+    return good;
+}
+
+//  'digits' hex digits at the parser's position into *code.
+static int
+s_hex (s_parser_t *self, size_t digits, uint32_t *code, size_t start)
+{
+    uint32_t value = 0;
+    for (size_t index = 0; index < digits; index++) {
+        if (self->at >= self->size)
+            return s_fail (self, start, "an escape needs %zu hex digits", digits);
+        unsigned char c = self->text [self->at++];
+        int digit = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+        if (digit < 0)
+            return s_fail (self, start, "an escape needs %zu hex digits", digits);
+        value = value * 16 + (uint32_t) digit;
+    }
+    if (value > XINF_RX_CODE_MAX || (value >= 0xD800 && value <= 0xDFFF))
+        return s_fail (self, start, "U+%X is no character UTF-8 can carry", (unsigned) value);
+    *code = value;
+    return S_CODE;
+}
+
+//  The escape after a backslash: a code point (*code), a class added to
+//  'set', or an anchor (empty; not within a class).
+static int
+s_escape (s_parser_t *self, bool in_class, s_ranges_t *set, uint32_t *code)
+{
+    size_t start = self->at - 1;
+    if (self->at >= self->size)
+        return s_fail (self, start, "a backslash ends the expression");
+    unsigned char c = self->text [self->at++];
+    switch (c) {
+        case 'n': *code = '\n'; return S_CODE;
+        case 't': *code = '\t'; return S_CODE;
+        case 'r': *code = '\r'; return S_CODE;
+        case 'f': *code = '\f'; return S_CODE;
+        case 'v': *code = '\v'; return S_CODE;
+        case 'a': *code = '\a'; return S_CODE;
+        case '0': *code = 0; return S_CODE;
+        default: break;
+    }
+    if (c && strchr ("dDwWsS", c))
+        return s_class_escape (set, c) ? S_CLASS : s_fail (self, start, "out of memory");
+    if (c == 'x' || c == 'u' || c == 'U')
+        return s_hex (self, c == 'x' ? 2 : c == 'u' ? 4 : 8, code, start);
+    if (c == 'b' && in_class) {
+        *code = 8;
+        return S_CODE;
+    }
+    if (c == 'b' || c == 'B')
+        return s_fail (self, start, "word boundaries (\\%c) are not supported", c);
+    if ((c == 'A' || c == 'Z' || c == 'z') && !in_class)
+        return S_EMPTY;
+    if (c >= '1' && c <= '9')
+        return s_fail (self, start, "backreferences (\\%c) are not supported", c);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return s_fail (self, start, "unknown escape \\%c", c);
+    size_t length = s_utf8 (self->text, self->size, self->at - 1, code);
+    if (length == 0)
+        return s_fail (self, self->at - 1, "invalid UTF-8");
+    self->at += length - 1;
+    return S_CODE;
+}
+
+static int
+s_node (s_parser_t *self, xinf_rx_kind_t kind)
+{
+    xinf_rx_tree_t *tree = self->tree;
+    if (tree->count >= XINF_RX_NODES_MAX)
+        return s_fail (self, self->at, "the expression has more than %d parts", XINF_RX_NODES_MAX);
+    if (tree->count == tree->capacity) {
+        size_t capacity = tree->capacity ? tree->capacity * 2 : 64;
+        xinf_rx_node_t *nodes = realloc (tree->nodes, capacity * sizeof *nodes);
+        if (!nodes)
+            return s_fail (self, self->at, "out of memory");
+        tree->nodes = nodes;
+        tree->capacity = capacity;
+    }
+    tree->nodes [tree->count] = (xinf_rx_node_t) { .kind = kind, .first = -1, .last = -1, .next = -1 };
+    return (int) tree->count++;
+}
+
+static void
+s_append (s_parser_t *self, int parent, int child)
+{
+    xinf_rx_node_t *nodes = self->tree->nodes;
+    if (nodes [parent].last < 0)
+        nodes [parent].first = child;
+    else
+        nodes [nodes [parent].last].next = child;
+    nodes [parent].last = child;
+}
+
+//  A SET node of a normalized gathered set (which it frees).
+static int
+s_set_node (s_parser_t *self, s_ranges_t *set)
+{
+    xinf_rx_tree_t *tree = self->tree;
+    int node = -1;
+    if (tree->range_count + set->count > tree->range_capacity) {
+        size_t capacity = (tree->range_count + set->count) * 2;
+        xinf_rx_range_t *ranges = realloc (tree->ranges, capacity * sizeof *ranges);
+        if (ranges) {
+            tree->ranges = ranges;
+            tree->range_capacity = capacity;
+        }
+    }
+    if (tree->range_count + set->count > tree->range_capacity)
+        node = s_fail (self, self->at, "out of memory");
+    else
+    if ((node = s_node (self, XINF_RX_SET)) >= 0) {
+        if (set->count)
+            memcpy (tree->ranges + tree->range_count, set->items, set->count * sizeof *set->items);
+        tree->nodes [node].range_at = tree->range_count;
+        tree->nodes [node].range_count = set->count;
+        tree->range_count += set->count;
+    }
+    free (set->items);
+    set->items = NULL;
+    return node;
+}
+
+static int
+s_single (s_parser_t *self, uint32_t lo, uint32_t hi)
+{
+    s_ranges_t set = { 0 };
+    if (!s_ranges_add (&set, lo, hi))
+        return s_fail (self, self->at, "out of memory");
+    return s_set_node (self, &set);
+}
+
+//  One member of a class: a code point (*code) or a class escape added.
+static int
+s_class_member (s_parser_t *self, s_ranges_t *set, uint32_t *code)
+{
+    if (self->text [self->at] == '\\') {
+        self->at++;
+        return s_escape (self, true, set, code);
+    }
+    size_t length = s_utf8 (self->text, self->size, self->at, code);
+    if (length == 0)
+        return s_fail (self, self->at, "invalid UTF-8");
+    self->at += length;
+    return S_CODE;
+}
+
+//  [...] after its '[': members, ranges, a leading ^ negates.
+static int
+s_class (s_parser_t *self)
+{
+    size_t start = self->at - 1;
+    bool negate = self->at < self->size && self->text [self->at] == '^';
+    self->at += negate;
+    s_ranges_t set = { 0 };
+    for (bool first = true; ; first = false) {
+        if (self->at >= self->size) {
+            free (set.items);
+            return s_fail (self, start, "a class [ without its ]");
+        }
+        if (self->text [self->at] == ']' && !first) {
+            self->at++;
+            break;
+        }
+        uint32_t lo = 0, hi = 0;
+        size_t from = self->at;
+        int kind = s_class_member (self, &set, &lo);
+        bool range = kind == S_CODE && self->at + 1 < self->size && self->text [self->at] == '-'
+                  && self->text [self->at + 1] != ']';
+        if (range) {
+            self->at++;
+            kind = s_class_member (self, &set, &hi);
+            if (kind == S_CLASS)
+                kind = s_fail (self, from, "a range's end is a class");
+            else
+            if (kind == S_CODE && hi < lo)
+                kind = s_fail (self, from, "a range out of order");
+        }
+        else
+            hi = lo;
+        if (kind == S_CODE && !s_ranges_add (&set, lo, hi))
+            kind = s_fail (self, from, "out of memory");
+        if (kind < 0) {
+            free (set.items);
+            return -1;
+        }
+    }
+    s_ranges_normalize (&set);
+    if (negate && !s_ranges_negate (&set)) {
+        free (set.items);
+        return s_fail (self, start, "out of memory");
+    }
+    return s_set_node (self, &set);
+}
+
+//  Whether 'c' may be in a group's name (a letter, _ or, not first, a digit).
+static bool
+s_name_byte (unsigned char c, bool first)
+{
+    return c == '_' || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (!first && c >= '0' && c <= '9');
+}
+
+//  (...) after its '(': a group, plain, non-capturing or named.
+static int
+s_group (s_parser_t *self)
+{
+    size_t start = self->at - 1;
+    const unsigned char *text = self->text;
+    if (self->at < self->size && text [self->at] == '?') {
+        unsigned char kind = self->at + 1 < self->size ? text [self->at + 1] : 0;
+        unsigned char then = self->at + 2 < self->size ? text [self->at + 2] : 0;
+        if (kind == ':')
+            self->at += 2;
+        else
+        if ((kind == 'P' && then == '<') || (kind == '<' && then != '=' && then != '!')) {
+            self->at += kind == 'P' ? 3 : 2;
+            size_t name = self->at;
+            while (self->at < self->size && s_name_byte (text [self->at], self->at == name))
+                self->at++;
+            if (self->at == name || self->at >= self->size || text [self->at] != '>')
+                return s_fail (self, start, "a group's name must be letters, digits and _ between < and >");
+            self->at++;
+        }
+        else
+        if (kind == '=' || kind == '!' || kind == '<')
+            return s_fail (self, start, "lookaround (?%c...) is not supported", kind);
+        else
+        if (kind == 'P')
+            return s_fail (self, start, "named backreferences are not supported");
+        else
+            return s_fail (self, start, "inline flags and other (?%c...) groups are not supported", kind ? kind : '?');
+    }
+    if (++self->depth > XINF_RX_DEPTH_MAX)
+        return s_fail (self, start, "groups nested more than %d deep", XINF_RX_DEPTH_MAX);
+    int node = s_alternation (self);
+    self->depth--;
+    if (node < 0)
+        return -1;
+    if (self->at >= self->size || text [self->at] != ')')
+        return s_fail (self, start, "a group ( without its )");
+    self->at++;
+    return node;
+}
+
+//  One atom: a group, a class, '.', an escape, an anchor or a literal.
+static int
+s_atom (s_parser_t *self)
+{
+    size_t start = self->at;
+    unsigned char c = self->text [self->at++];
+    uint32_t code = 0;
+    if (c == '(')
+        return s_group (self);
+    if (c == '[')
+        return s_class (self);
+    if (c == '.') {
+        s_ranges_t set = { 0 };
+        bool good = s_ranges_add (&set, 0, '\n' - 1) && s_ranges_add (&set, '\n' + 1, XINF_RX_CODE_MAX);
+        return good ? s_set_node (self, &set) : (free (set.items), s_fail (self, start, "out of memory"));
+    }
+    if (c == '^' || c == '$')
+        return s_node (self, XINF_RX_EMPTY);
+    if (c == '*' || c == '+' || c == '?')
+        return s_fail (self, start, "the quantifier %c has nothing to repeat", c);
+    if (c == '\\') {
+        s_ranges_t set = { 0 };
+        int kind = s_escape (self, false, &set, &code);
+        if (kind == S_CLASS)
+            return s_set_node (self, &set);
+        free (set.items);
+        return kind < 0 ? -1 : kind == S_EMPTY ? s_node (self, XINF_RX_EMPTY) : s_single (self, code, code);
+    }
+    size_t length = s_utf8 (self->text, self->size, start, &code);
+    if (length == 0)
+        return s_fail (self, start, "invalid UTF-8");
+    self->at = start + length;
+    return s_single (self, code, code);
+}
+
+//  Digits at the parser's position: their value (at most 'limit' + 1),
+//  or -1 when there are none.
+static long
+s_number (s_parser_t *self, long limit)
+{
+    long value = -1;
+    while (self->at < self->size && self->text [self->at] >= '0' && self->text [self->at] <= '9') {
+        value = (value < 0 ? 0 : value) * 10 + (self->text [self->at++] - '0');
+        if (value > limit)
+            value = limit + 1;
+    }
+    return value;
+}
+
+//  {n}, {n,}, {,m}, {n,m} at '{': true with the bounds (max -1:
+//  unbounded) and the parser past it; false (nothing taken) when the
+//  text is no such quantifier, which makes '{' a literal, as in re.
+static bool
+s_braces (s_parser_t *self, long *min, long *max)
+{
+    size_t start = self->at++;
+    *min = s_number (self, XINF_REGEX_REPEAT_MAX);
+    *max = *min;
+    if (self->at < self->size && self->text [self->at] == ',') {
+        self->at++;
+        *max = s_number (self, XINF_REGEX_REPEAT_MAX);
+        if (*min < 0)
+            *min = 0;
+    }
+    else
+    if (*min < 0)
+        *max = -2;                              //  no digits, no comma
+    if (self->at < self->size && self->text [self->at] == '}' && *max != -2) {
+        self->at++;
+        return true;
+    }
+    self->at = start;
+    return false;
+}
+
+//  An atom and its quantifier.
+static int
+s_repeat (s_parser_t *self)
+{
+    int atom = s_atom (self);
+    if (atom < 0 || self->at >= self->size)
+        return atom;
+    size_t start = self->at;
+    unsigned char c = self->text [self->at];
+    long min = 0, max = -1;
+    if (c == '*' || c == '+' || c == '?') {
+        self->at++;
+        min = c == '+';
+        max = c == '?' ? 1 : -1;
+    }
+    else
+    if (c != '{' || !s_braces (self, &min, &max))
+        return atom;
+    if (min > XINF_REGEX_REPEAT_MAX || max > XINF_REGEX_REPEAT_MAX)
+        return s_fail (self, start, "a repetition's bound is more than %d", XINF_REGEX_REPEAT_MAX);
+    if (max >= 0 && min > max)
+        return s_fail (self, start, "a repetition's least count is more than its most");
+    if (self->at < self->size && self->text [self->at] == '+')
+        return s_fail (self, self->at, "possessive quantifiers are not supported");
+    if (self->at < self->size && self->text [self->at] == '?')
+        self->at++;                             //  lazy: the same whole matches
+    long ignored_min, ignored_max;
+    if (self->at < self->size && ((self->text [self->at] && strchr ("*+?", self->text [self->at]))
+    ||  (self->text [self->at] == '{' && s_braces (self, &ignored_min, &ignored_max))))
+        return s_fail (self, self->at, "a quantifier repeats a quantifier; group it first");
+    int node = s_node (self, XINF_RX_REPEAT);
+    if (node >= 0) {
+        self->tree->nodes [node].first = atom;
+        self->tree->nodes [node].min = (int) min;
+        self->tree->nodes [node].max = (int) max;
+    }
+    return node;
+}
+
+//  Atoms in a row, up to '|', ')' or the end.
+static int
+s_concatenation (s_parser_t *self)
+{
+    int node = s_node (self, XINF_RX_CONCAT);
+    while (node >= 0 && self->at < self->size && self->text [self->at] != '|' && self->text [self->at] != ')') {
+        int item = s_repeat (self);
+        if (item < 0)
+            return -1;
+        s_append (self, node, item);
+    }
+    return node;
+}
+
+static int
+s_alternation (s_parser_t *self)
+{
+    int node = s_node (self, XINF_RX_ALT);
+    while (node >= 0) {
+        int branch = s_concatenation (self);
+        if (branch < 0)
+            return -1;
+        s_append (self, node, branch);
+        if (self->at >= self->size || self->text [self->at] != '|')
+            break;
+        self->at++;
+    }
+    return node;
+}
+
+int
+xinf_rx_parse (const char *pattern, size_t size, xinf_rx_tree_t *tree, char *error, size_t error_size)
+{
+    s_parser_t self = { (const unsigned char *) pattern, size, 0, tree, error, error_size, 0 };
+    if (size > XINF_REGEX_PATTERN_MAX)
+        return s_fail (&self, 0, "the expression is more than %d bytes", XINF_REGEX_PATTERN_MAX);
+    tree->root = s_alternation (&self);
+    if (tree->root < 0)
+        return -1;
+    if (self.at < size)
+        return s_fail (&self, self.at, "a ) without its (");
+    return 0;
+}
+
+void
+xinf_rx_tree_free (xinf_rx_tree_t *tree)
+{
+    free (tree->nodes);
+    free (tree->ranges);
+    memset (tree, 0, sizeof *tree);
+}

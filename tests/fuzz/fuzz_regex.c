@@ -1,0 +1,62 @@
+/*  fuzz_regex: any bytes as a regular expression (guided_regex, which any
+    client sends): compiled or refused with a reason, never a crash, a
+    hang past the compile budget or a leak. A compiled one is driven over
+    the input's own bytes: feeding a text must agree with stepping it
+    byte by byte, a refused byte must leave the state as it was, and a
+    whole match must be accepted exactly where xinf_regex_match says; from
+    every state reached, a state that takes no byte must be a whole match
+    (the automaton keeps no dead ends).  */
+#include "fuzz.h"
+#include "xinf_regex.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void
+s_check (bool condition)
+{
+    if (!condition)
+        abort ();
+}
+
+//  Whether 'state' takes any byte.
+static bool
+s_takes_any (const xinf_regex_state_t *state)
+{
+    for (unsigned byte = 0; byte < 256; byte++) {
+        xinf_regex_state_t copy = *state;
+        if (xinf_regex_step (&copy, (unsigned char) byte))
+            return true;
+    }
+    return false;
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    char error [400];
+    error [0] = 0;
+    xinf_regex_t *regex = xinf_regex_new ((const char *) data, size, error, sizeof error);
+    if (!regex) {
+        s_check (error [0] != 0);
+        return 0;
+    }
+    xinf_regex_state_t state, fed;
+    xinf_regex_start (&state, regex);
+    xinf_regex_start (&fed, regex);
+    size_t taken = 0;
+    for (; taken < size; taken++) {
+        s_check (s_takes_any (&state) || xinf_regex_done (&state));
+        xinf_regex_state_t before = state;
+        if (!xinf_regex_step (&state, data [taken])) {
+            s_check (memcmp (&before, &state, sizeof state) == 0);
+            break;
+        }
+    }
+    bool all = xinf_regex_feed (&fed, data, size);
+    s_check (all == (taken == size));
+    s_check (xinf_regex_match (regex, (const char *) data, size) == (all && xinf_regex_accepting (&fed)));
+    s_check (!xinf_regex_done (&state) || xinf_regex_accepting (&state));
+    xinf_regex_destroy (&regex);
+    return 0;
+}
