@@ -16,7 +16,19 @@ static const char *const s_annotations [] = {
 //  Keywords this compiles.
 static const char *const s_keywords [] = {
     "type", "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "enum", "const",
-    "anyOf", "oneOf", "$ref", NULL
+    "anyOf", "oneOf", "$ref", "pattern", "minLength", "maxLength", NULL
+};
+
+//  String formats kept, as expressions of the text (others annotate)
+static const struct { const char *name, *pattern; } s_formats [] = {
+    { "date", "\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])" },
+    { "time", "([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,9})?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d)" },
+    { "date-time", "\\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\\d|3[01])T([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d"
+                   "(\\.\\d{1,9})?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d)" },
+    { "uuid", "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}" },
+    { "ipv4", "((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)" },
+    { "email", "[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(\\.[A-Za-z0-9-]{1,63}){0,8}\\.[A-Za-z]{2,24}" },
+    { NULL, NULL }
 };
 
 typedef struct {
@@ -243,6 +255,85 @@ s_array (s_compiler_t *self, json_t *schema, int depth)
     return node;
 }
 
+//  The expression a string's text keeps, from its pattern (searched, as
+//  JSON Schema's), its minLength and maxLength, or a format kept: into
+//  'out' (NULL: none); -1 for what cannot be kept.
+static int
+s_string_pattern (s_compiler_t *self, json_t *schema, char *out, size_t size, int *flags)
+{
+    json_t *pattern = json_object_get (schema, "pattern");
+    json_t *least = json_object_get (schema, "minLength"), *most = json_object_get (schema, "maxLength");
+    const char *format = json_string_value (json_object_get (schema, "format"));
+    const char *known = NULL;
+    for (size_t index = 0; format && s_formats [index].name; index++)
+        if (strcmp (format, s_formats [index].name) == 0)
+            known = s_formats [index].pattern;
+    if (pattern && !json_is_string (pattern))
+        return s_fail (self, "%s", "pattern must be a string");
+    if ((least && !(json_is_integer (least) && json_integer_value (least) >= 0))
+    ||  (most && !(json_is_integer (most) && json_integer_value (most) >= 0)))
+        return s_fail (self, "%s", "minLength and maxLength must be integers of at least 0");
+    if ((pattern != NULL) + (least || most) + (known != NULL) > 1)
+        return s_fail (self, "%s", "a pattern, minLength/maxLength and a format (date, time, date-time, uuid, "
+                       "ipv4, email) cannot be kept together: give one");
+    *out = 0;
+    *flags = XINF_REGEX_JSON_TEXT;
+    if (pattern) {
+        if (json_string_length (pattern) >= size)
+            return s_fail (self, "%s", "a pattern is at most 16384 bytes");
+        memcpy (out, json_string_value (pattern), json_string_length (pattern) + 1);
+        *flags |= XINF_REGEX_SEARCH;
+    }
+    else
+    if (known)
+        snprintf (out, size, "%s", known);
+    else
+    if (least || most) {
+        json_int_t low = least ? json_integer_value (least) : 0, high = most ? json_integer_value (most) : -1;
+        if (low > XINF_REGEX_REPEAT_MAX || high > XINF_REGEX_REPEAT_MAX)
+            return s_fail (self, "%s", "minLength and maxLength above 1000 are not supported");
+        if (high >= 0 && low > high)
+            return s_fail (self, "%s", "minLength is more than maxLength");
+        if (high >= 0)
+            snprintf (out, size, "[\\s\\S]{%lld,%lld}", (long long) low, (long long) high);
+        else
+            snprintf (out, size, "[\\s\\S]{%lld,}", (long long) low);
+    }
+    return 0;
+}
+
+//  A string: its text kept to an expression where the schema says.
+static int
+s_string (s_compiler_t *self, json_t *schema)
+{
+    char *pattern = malloc (XINF_REGEX_PATTERN_MAX + 1);
+    int flags = 0;
+    if (!pattern)
+        return s_fail (self, "%s", "out of memory");
+    int node = s_string_pattern (self, schema, pattern, XINF_REGEX_PATTERN_MAX + 1, &flags);
+    if (node == 0)
+        node = s_new_node (self, K_STRING);
+    if (node >= 0 && *pattern && self->schema->regex_count >= XINF_SCHEMA_PATTERNS_MAX)
+        node = s_fail (self, "%s", "the schema has more than 64 strings with a pattern, a length or a format");
+    if (node >= 0 && *pattern) {
+        char reason [400] = "out of memory";
+        xinf_regex_t *regex = xinf_regex_new_flags (pattern, strlen (pattern), flags, reason, sizeof reason);
+        xinf_regex_t **regexes = regex ? realloc (self->schema->regexes, (self->schema->regex_count + 1)
+                                                                         * sizeof (xinf_regex_t *)) : NULL;
+        if (!regexes) {
+            xinf_regex_destroy (&regex);
+            node = s_fail (self, "the string's pattern cannot be kept: %s", reason);
+        }
+        else {
+            self->schema->regexes = regexes;
+            regexes [self->schema->regex_count++] = regex;
+            self->schema->nodes [node].regex = (uint16_t) self->schema->regex_count;
+        }
+    }
+    free (pattern);
+    return node;
+}
+
 //  A node of one type (name).
 static int
 s_typed (s_compiler_t *self, json_t *schema, const char *type, int depth)
@@ -255,6 +346,8 @@ s_typed (s_compiler_t *self, json_t *schema, const char *type, int depth)
         return s_object (self, schema, depth);
     if (strcmp (type, "array") == 0)
         return s_array (self, schema, depth);
+    if (strcmp (type, "string") == 0)
+        return s_string (self, schema);
     for (size_t index = 0; kinds [index].name; index++)
         if (strcmp (type, kinds [index].name) == 0)
             return s_new_node (self, kinds [index].kind);
@@ -454,6 +547,9 @@ xinf_json_schema_destroy (xinf_json_schema_t **self_p)
             free (self->names [index].text);
         free (self->names);
         free (self->nodes);
+        for (size_t index = 0; index < self->regex_count; index++)
+            xinf_regex_destroy (&self->regexes [index]);
+        free (self->regexes);
         free (self->alts);
         free (self);
         *self_p = NULL;

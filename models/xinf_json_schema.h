@@ -14,10 +14,14 @@
     to 255), enum and const of strings, integers, booleans and null, anyOf
     and oneOf whose alternatives begin with different characters (a type
     and null, say), $ref to #/$defs/NAME or #/definitions/NAME (recursion
-    too, up to the nesting limit). Annotations (title, description,
-    default, examples, format, $schema, $id, $comment, ...) are ignored. A
-    keyword that would constrain what this does not (pattern, minLength,
-    minimum, multipleOf, allOf, prefixItems, ...) is refused by name, as
+    too, up to the nesting limit), and a string's pattern (searched, as
+    JSON Schema has it), minLength/maxLength (up to 1000) or format date,
+    time, date-time, uuid, ipv4 or email, one of them a string, up to
+    XINF_SCHEMA_PATTERNS_MAX strings (its text kept to an expression,
+    xinf_regex.h, and written without escapes). Annotations (title,
+    description, default, examples, other formats, $schema, $id,
+    $comment, ...) are ignored. A keyword that would constrain what this
+    does not (minimum, multipleOf, allOf, prefixItems, ...) is refused by name, as
     is a schema that allows any value ({}), rather than generating what
     the schema forbids; so are keywords beside $ref, anyOf or oneOf, and
     enum or const beside properties or items (enum beside type keeps the
@@ -40,6 +44,7 @@
 #define XINF_SCHEMA_DEPTH_MAX   8
 #define XINF_SCHEMA_NODES_MAX   1024
 #define XINF_SCHEMA_CHOICES_MAX 32      //  properties of an object, values of an enum
+#define XINF_SCHEMA_PATTERNS_MAX 64     //  strings with a pattern, minLength/maxLength or a format
 
 typedef struct _xinf_json_schema_t xinf_json_schema_t;
 

@@ -4,6 +4,7 @@
 #define XINF_JSON_SCHEMA_PRIVATE_H_INCLUDED
 
 #include "xinf_json_schema.h"
+#include "xinf_regex.h"
 
 enum { K_OBJECT = 1, K_ARRAY, K_STRING, K_NUMBER, K_INTEGER, K_BOOLEAN, K_NULL, K_ENUM, K_UNION };
 
@@ -15,6 +16,8 @@ typedef struct {
     uint32_t required;                //  object: bit p for property p
     uint32_t begins [8];              //  the bytes a value may begin with (xinf_json_schema_check.c)
     uint8_t need;                     //  the fewest containers a value needs to be complete
+    uint16_t regex;                   //  string: 1 + its text's expression in regexes (pattern, lengths,
+                                      //  format); 0: any text
 } xinf_schema_node_t;
 
 typedef struct {
@@ -30,6 +33,8 @@ struct _xinf_json_schema_t {
     size_t name_count;
     uint16_t *alts;
     size_t alt_count;
+    xinf_regex_t **regexes;           //  the strings' expressions (XINF_REGEX_JSON_TEXT)
+    size_t regex_count;
     uint16_t root;
     uint64_t serial;                  //  this schema's number, in its states (never reused)
 };

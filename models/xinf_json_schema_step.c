@@ -19,6 +19,7 @@ enum {
     M_NUMBER,
     M_LITERAL,
     M_ENUM,                           //  an enum value's bytes (state->candidates)
+    M_PATTERN,                        //  a string's text kept to its expression (state->candidates: its state)
     M_DONE
 };
 static bool s_after (xinf_schema_state_t *state, unsigned char byte);
@@ -157,8 +158,11 @@ s_begin (xinf_schema_state_t *state, uint16_t node, unsigned char byte)
         case K_ARRAY:
             return byte == (n->kind == K_OBJECT ? '{' : '[') && s_open (state, node);
         case K_STRING:
-            s_mode (state, M_STRING);
-            xinf_json_lex_string (&state->lex);
+            s_mode (state, n->regex ? M_PATTERN : M_STRING);
+            if (n->regex)
+                state->candidates = XINF_REGEX_START;
+            else
+                xinf_json_lex_string (&state->lex);
             return byte == '"';
         case K_NUMBER:
         case K_INTEGER:
@@ -228,6 +232,24 @@ s_in_enum (xinf_schema_state_t *state, unsigned char byte)
         return false;
     s_value_end (state);
     return s_after (state, byte);
+}
+
+//  A patterned string's next byte: its closing quote where the text is a
+//  whole match, else a byte its expression takes (never an escape: the
+//  expression is of the text as written, XINF_REGEX_JSON_TEXT).
+static bool
+s_in_pattern (xinf_schema_state_t *state, unsigned char byte)
+{
+    const xinf_regex_t *regex = state->schema->regexes [s_node (state, state->value)->regex - 1];
+    if (byte == '"') {
+        if (!xinf_regex_accepts (regex, state->candidates))
+            return false;
+        s_value_end (state);
+        return true;
+    }
+    uint32_t next = xinf_regex_next (regex, state->candidates, byte);
+    state->candidates = next ? next : state->candidates;
+    return next != 0;
 }
 
 //  A string, number or literal's next byte.
@@ -317,7 +339,7 @@ s_structure (xinf_schema_state_t *state, unsigned char byte)
 static bool
 s_step (xinf_schema_state_t *state, unsigned char byte)
 {
-    bool text = state->mode == M_STRING || state->mode == M_KEY || state->mode == M_ENUM;
+    bool text = state->mode == M_STRING || state->mode == M_KEY || state->mode == M_ENUM || state->mode == M_PATTERN;
     if (text || !xinf_json_lex_is_space (byte))
         state->spaces = 0;
     switch (state->mode) {
@@ -326,6 +348,7 @@ s_step (xinf_schema_state_t *state, unsigned char byte)
         case M_LITERAL: return s_token (state, byte);
         case M_KEY:     return s_in_key (state, byte);
         case M_ENUM:    return s_in_enum (state, byte);
+        case M_PATTERN: return s_in_pattern (state, byte);
         case M_AFTER:   return s_after (state, byte);
         case M_DONE:    return false;
         default:        return s_structure (state, byte);

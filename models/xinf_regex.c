@@ -32,6 +32,7 @@ typedef struct {
     s_nstate_t *states;
     size_t count, capacity;
     const xinf_rx_tree_t *tree;
+    bool json_text;                   //  no quote, backslash or control character (XINF_REGEX_JSON_TEXT)
 } s_nfa_t;
 
 struct _xinf_regex_t {
@@ -156,6 +157,24 @@ s_code_range (s_nfa_t *nfa, uint32_t lo, uint32_t hi, uint32_t next, uint32_t *s
 
 static uint32_t s_compile (s_nfa_t *nfa, int node, uint32_t next);
 
+//  Code points lo..hi less those a JSON string's text has escaped, when
+//  the expression is read so.
+static void
+s_kept_range (s_nfa_t *nfa, uint32_t lo, uint32_t hi, uint32_t next, uint32_t *start)
+{
+    static const xinf_rx_range_t escaped [] = { { 0, 0x1F }, { '"', '"' }, { '\\', '\\' } };
+    for (size_t index = 0; nfa->json_text && index < 3 && lo <= hi; index++) {
+        if (hi < escaped [index].lo || lo > escaped [index].hi)
+            continue;
+        if (lo < escaped [index].lo)
+            s_code_range (nfa, lo, escaped [index].lo - 1, next, start);
+        if (escaped [index].hi >= hi)
+            return;
+        lo = escaped [index].hi + 1;
+    }
+    s_code_range (nfa, lo, hi, next, start);
+}
+
 //  A set: one of its code points, then 'next'.
 static uint32_t
 s_compile_set (s_nfa_t *nfa, const xinf_rx_node_t *node, uint32_t next)
@@ -163,7 +182,7 @@ s_compile_set (s_nfa_t *nfa, const xinf_rx_node_t *node, uint32_t next)
     uint32_t start = S_NOTHING;
     const xinf_rx_range_t *ranges = nfa->tree->ranges + node->range_at;
     for (size_t index = 0; index < node->range_count && start != S_NONE; index++)
-        s_code_range (nfa, ranges [index].lo, ranges [index].hi, next, &start);
+        s_kept_range (nfa, ranges [index].lo, ranges [index].hi, next, &start);
     if (start == S_NOTHING)                     //  the empty set: nothing matches
         start = s_state (nfa, S_FAIL, 0, 0, 0, 0);
     return start;
@@ -558,16 +577,53 @@ s_build (xinf_regex_t *regex, const s_nfa_t *nfa, uint32_t start, char *error, s
     return good;
 }
 
+//  The backslashes right before offset 'at'.
+static size_t
+s_backslashes (const char *pattern, size_t at)
+{
+    size_t count = 0;
+    while (at > count && pattern [at - count - 1] == '\\')
+        count++;
+    return count;
+}
+
+//  Whether a searched expression is held at its start (^, \A) and at its
+//  end ($, \Z, \z, not escaped).
+static void
+s_anchors (const char *pattern, size_t size, bool *start, bool *end)
+{
+    *start = (size >= 1 && pattern [0] == '^') || (size >= 2 && pattern [0] == '\\' && pattern [1] == 'A');
+    *end = (size >= 1 && pattern [size - 1] == '$' && s_backslashes (pattern, size - 1) % 2 == 0)
+        || (size >= 2 && (pattern [size - 1] == 'Z' || pattern [size - 1] == 'z') && pattern [size - 2] == '\\'
+            && s_backslashes (pattern, size - 2) % 2 == 0);
+}
+
+//  The Thompson automaton of a parsed tree: its start, or S_NONE.
+static uint32_t
+s_thompson (s_nfa_t *nfa, xinf_rx_tree_t *tree, const char *pattern, size_t size, int flags)
+{
+    uint32_t match = s_state (nfa, S_MATCH, 0, 0, 0, 0);
+    bool held_start = true, held_end = true;
+    if (flags & XINF_REGEX_SEARCH)
+        s_anchors (pattern, size, &held_start, &held_end);
+    int any = held_start && held_end ? -1 : xinf_rx_tree_any_text (tree);
+    if (!(held_start && held_end) && any < 0)
+        return S_NONE;
+    nfa->tree = tree;
+    uint32_t tail = held_end || match == S_NONE ? match : s_compile (nfa, any, match);
+    uint32_t start = tail == S_NONE ? S_NONE : s_compile (nfa, tree->root, tail);
+    return held_start || start == S_NONE ? start : s_compile (nfa, any, start);
+}
+
 xinf_regex_t *
-xinf_regex_new (const char *pattern, size_t size, char *error, size_t error_size)
+xinf_regex_new_flags (const char *pattern, size_t size, int flags, char *error, size_t error_size)
 {
     s_error (error, error_size, "out of memory");
     xinf_rx_tree_t tree = { 0 };
     xinf_regex_t *self = NULL;
     if (xinf_rx_parse (pattern, size, &tree, error, error_size) == 0) {
-        s_nfa_t nfa = { .tree = &tree };
-        uint32_t match = s_state (&nfa, S_MATCH, 0, 0, 0, 0);
-        uint32_t start = match == S_NONE ? S_NONE : s_compile (&nfa, tree.root, match);
+        s_nfa_t nfa = { .json_text = (flags & XINF_REGEX_JSON_TEXT) != 0 };
+        uint32_t start = s_thompson (&nfa, &tree, pattern, size, flags);
         if (start == S_NONE && nfa.count >= S_NFA_MAX)
             s_error (error, error_size, "the expression is too large once its repetitions are written out "
                      "(more than %d states)", S_NFA_MAX);
@@ -582,6 +638,12 @@ xinf_regex_new (const char *pattern, size_t size, char *error, size_t error_size
         self->serial = atomic_fetch_add (&serials, 1) + 1;
     }
     return self;
+}
+
+xinf_regex_t *
+xinf_regex_new (const char *pattern, size_t size, char *error, size_t error_size)
+{
+    return xinf_regex_new_flags (pattern, size, 0, error, error_size);
 }
 
 void
@@ -608,14 +670,25 @@ xinf_regex_start (xinf_regex_state_t *state, const xinf_regex_t *regex)
     memset (state, 0, sizeof *state);
     state->regex = regex;
     state->serial = regex->serial;
-    state->state = 1;
+    state->state = XINF_REGEX_START;
+}
+
+uint32_t
+xinf_regex_next (const xinf_regex_t *self, uint32_t state, unsigned char byte)
+{
+    return state <= self->states ? self->table [state * self->classes + self->byte_class [byte]] : 0;
+}
+
+bool
+xinf_regex_accepts (const xinf_regex_t *self, uint32_t state)
+{
+    return state <= self->states && (self->flags [state] & S_ACCEPTING);
 }
 
 bool
 xinf_regex_step (xinf_regex_state_t *state, unsigned char byte)
 {
-    const xinf_regex_t *regex = state->regex;
-    uint32_t next = regex->table [state->state * regex->classes + regex->byte_class [byte]];
+    uint32_t next = xinf_regex_next (state->regex, state->state, byte);
     if (next == 0)
         return false;
     state->state = next;

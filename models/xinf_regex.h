@@ -33,6 +33,17 @@
 #define XINF_REGEX_REPEAT_MAX   1000    //  a bounded quantifier's bound
 #define XINF_REGEX_STATES_MAX   20000   //  the automaton's states
 
+#define XINF_REGEX_START        1       //  the automaton's first state (xinf_regex_next)
+
+//  How an expression is read (xinf_regex_new_flags)
+enum {
+    XINF_REGEX_SEARCH = 1,            //  matches within the text (JSON Schema's pattern): any text may come
+                                      //  before and after it, unless it begins with ^ or \A (before) or ends
+                                      //  with $, \Z or \z (after)
+    XINF_REGEX_JSON_TEXT = 2          //  the text is a JSON string's as written, without escapes: no quote,
+                                      //  backslash or control character (U+0000-U+001F) is ever taken
+};
+
 typedef struct _xinf_regex_t xinf_regex_t;
 
 //  A position in a match: plain bytes (equal states, equal bytes).
@@ -46,6 +57,8 @@ typedef struct {
 //  Compiles 'size' bytes of 'pattern'; NULL with the reason (and the
 //  offset it was found at) in 'error'.
 xinf_regex_t *xinf_regex_new (const char *pattern, size_t size, char *error, size_t error_size);
+//  The same, read as 'flags' say (XINF_REGEX_SEARCH, XINF_REGEX_JSON_TEXT).
+xinf_regex_t *xinf_regex_new_flags (const char *pattern, size_t size, int flags, char *error, size_t error_size);
 void xinf_regex_destroy (xinf_regex_t **self_p);
 
 //  The automaton's states (the dead one not counted).
@@ -61,6 +74,12 @@ bool xinf_regex_feed (xinf_regex_state_t *state, const void *bytes, size_t size)
 bool xinf_regex_accepting (const xinf_regex_state_t *state);
 //  Whether the text is a whole match that nothing may extend.
 bool xinf_regex_done (const xinf_regex_state_t *state);
+
+//  The automaton's state after 'state' takes 'byte' (0: refused), and
+//  whether a state is a whole match: for a caller that keeps the state
+//  number in a state of its own (xinf_json_schema.h's patterns).
+uint32_t xinf_regex_next (const xinf_regex_t *self, uint32_t state, unsigned char byte);
+bool xinf_regex_accepts (const xinf_regex_t *self, uint32_t state);
 
 //  Whether 'size' bytes of 'text' are a whole match.
 bool xinf_regex_match (const xinf_regex_t *self, const char *text, size_t size);

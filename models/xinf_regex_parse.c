@@ -542,6 +542,21 @@ xinf_rx_parse (const char *pattern, size_t size, xinf_rx_tree_t *tree, char *err
     return 0;
 }
 
+int
+xinf_rx_tree_any_text (xinf_rx_tree_t *tree)
+{
+    char error [128];
+    s_parser_t self = { (const unsigned char *) "", 0, 0, tree, error, sizeof error, 0 };
+    int any = s_single (&self, 0, XINF_RX_CODE_MAX);
+    int node = any < 0 ? -1 : s_node (&self, XINF_RX_REPEAT);
+    if (node >= 0) {
+        tree->nodes [node].first = any;
+        tree->nodes [node].min = 0;
+        tree->nodes [node].max = -1;
+    }
+    return node;
+}
+
 void
 xinf_rx_tree_free (xinf_rx_tree_t *tree)
 {

@@ -44,5 +44,8 @@ typedef struct {
 //  with xinf_rx_tree_free either way.
 int xinf_rx_parse (const char *pattern, size_t size, xinf_rx_tree_t *tree, char *error, size_t error_size);
 void xinf_rx_tree_free (xinf_rx_tree_t *tree);
+//  Adds a node of any text (every code point, any number of times) to a
+//  parsed tree: its number, or -1 when out of room.
+int xinf_rx_tree_any_text (xinf_rx_tree_t *tree);
 
 #endif

@@ -88,6 +88,40 @@ def scenario_choice(gateway):
           "llama-server's json_schema")
 
 
+PATTERNED = {"type": "object", "properties": {
+    "code": {"type": "string", "pattern": "^[A-Z]{3}-\\d{2}$"},
+    "hue": {"type": "string", "pattern": "^(red|green|blue)(-[a-z]{1,3})?$"},
+    "day": {"type": "string", "format": "date"}, "nick": {"type": "string", "minLength": 2, "maxLength": 5},
+    "id": {"type": "string", "format": "uuid"}},
+    "required": ["code", "hue", "day", "nick", "id"]}
+
+
+def scenario_schema_patterns(gateway):
+    """A schema's strings kept to a pattern (searched, as JSON Schema
+    has it), a format and a length: every answer that ends keeps them."""
+    ended = 0
+    for seed in range(6):
+        text, finish = complete(gateway, seed, max_tokens=300, guided_json=PATTERNED)
+        if finish != "stop":
+            continue
+        ended += 1
+        value = json.loads(text)
+        check(re.fullmatch(r"[A-Z]{3}-\d{2}", value["code"])
+              and re.fullmatch(r"(red|green|blue)(-[a-z]{1,3})?", value["hue"])
+              and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])", value["day"])
+              and 2 <= len(value["nick"]) <= 5 and re.fullmatch(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}",
+                                                                 value["id"]),
+              f"seed {seed}: the strings keep their pattern, format and length: {text!r}")
+    check(ended >= 3, f"patterned answers end within 300 tokens: {ended} of 6; the last: {text!r}")
+    expect_error(gateway.call("POST", "/v1/chat/completions", {
+        "model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {
+            "type": "json_schema", "json_schema": {"name": "x", "schema": {
+                "type": "object", "properties": {"a": {"type": "string", "pattern": "(?<=a)b"}}}}}}),
+        400, "lookaround", "response_format")
+    print(f"JSON Schema pattern, format (date, uuid) and minLength/maxLength: {ended} of 6 sampled answers end, "
+          "each string keeping them; a pattern with lookaround refused")
+
+
 def scenario_guided_refused(gateway):
     def refused(fields, needle, param, path="/v1/completions"):
         body = {"model": "m", "max_tokens": 5, **fields}

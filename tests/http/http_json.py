@@ -70,7 +70,7 @@ def scenario_json_object(gateway):
     for bad, needle in (({"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}, "allows any value"),
                         ({"type": "json_schema", "json_schema": {"name": "x"}}, "needs"),
                         ({"type": "json_object", "schema": {"type": "object", "properties": {
-                            "a": {"type": "string", "maxLength": 3}}}}, "'maxLength' is not supported"),
+                            "a": {"type": "integer", "minimum": 3}}}}, "'minimum' is not supported"),
                         ({"type": "xml"}, "not text, json_object or json_schema"), ("json_object", "must be an object"),
                         ({}, "must be an object with a type")):
         expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": "x", "response_format": bad}),

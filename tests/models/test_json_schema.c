@@ -27,7 +27,14 @@ static void
 test_refused (void)
 {
     struct { const char *schema, *needle; } bad [] = {
-        { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"pattern\": \"x\"}}}", "'pattern'" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"pattern\": \"(?=x)\"}}}",
+          "lookaround" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"pattern\": \"x\", "
+          "\"maxLength\": 3}}}", "cannot be kept together" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"maxLength\": 5000}}}",
+          "above 1000" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"pattern\": \"^\\\"$\"}}}",
+          "matches no text" },
         { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\", \"minimum\": 1}}}", "'minimum'" },
         { "{\"type\": \"object\", \"properties\": {\"a\": {}}}", "allows any value" },
         { "{\"type\": \"object\", \"properties\": {\"a\": true}}", "must be an object" },
@@ -97,6 +104,61 @@ s_accepts (const xinf_json_schema_t *schema, const void *bytes, size_t size)
     xinf_schema_state_t state;
     xinf_schema_start (&state, schema);
     return xinf_schema_feed (&state, bytes, size) && xinf_schema_done (&state);
+}
+
+//  Strings kept to a pattern (searched unless anchored), a length or a
+//  format, never with an escape; the masks over them.
+static void
+test_patterns (void)
+{
+    char error [512];
+    xinf_json_schema_t *schema = s_compile (
+        "{\"type\": \"object\", \"properties\": {\"code\": {\"type\": \"string\", \"pattern\": \"^[A-Z]{2}-\\\\d+$\"}, "
+        "\"has\": {\"type\": \"string\", \"pattern\": \"ab\"}, \"n\": {\"type\": \"string\", \"minLength\": 2, "
+        "\"maxLength\": 3}, \"day\": {\"type\": [\"string\", \"null\"], \"format\": \"date\"}, \"id\": {\"type\": "
+        "\"string\", \"format\": \"uuid\"}, \"free\": {\"type\": \"string\", \"format\": \"hostname\"}}, "
+        "\"required\": [\"code\"]}", error, sizeof error);
+    if (!schema)
+        fprintf (stderr, "      %s\n", error);
+    CHECK (schema);
+    struct { const char *text; bool valid; } cases [] = {
+        { "{\"code\": \"AB-12\"}", true }, { "{\"code\": \"AB-\"}", false }, { "{\"code\": \"ab-1\"}", false },
+        { "{\"code\": \"AB-1x\"}", false }, { "{\"code\": \"AB-\\u0031\"}", false },
+        { "{\"code\": \"XY-7\", \"has\": \"--ab--\"}", true }, { "{\"code\": \"XY-7\", \"has\": \"ab\"}", true },
+        { "{\"code\": \"XY-7\", \"has\": \"a b\"}", false }, { "{\"code\": \"XY-7\", \"has\": \"a\\\"ab\"}", false },
+        { "{\"code\": \"XY-7\", \"n\": \"\xc3\xa9t\xc3\xa9\"}", true }, { "{\"code\": \"XY-7\", \"n\": \"a\"}", false },
+        { "{\"code\": \"XY-7\", \"n\": \"abcd\"}", false },
+        { "{\"code\": \"XY-7\", \"day\": \"2026-12-05\"}", true }, { "{\"code\": \"XY-7\", \"day\": null}", true },
+        { "{\"code\": \"XY-7\", \"day\": \"2026-13-05\"}", false },
+        { "{\"code\": \"XY-7\", \"id\": \"123e4567-e89b-12d3-a456-426614174000\"}", true },
+        { "{\"code\": \"XY-7\", \"id\": \"123e4567\"}", false },
+        { "{\"code\": \"XY-7\", \"free\": \"any \\\"text\\\"\"}", true },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        bool accepted = s_accepts (schema, cases [index].text, strlen (cases [index].text));
+        if (accepted != cases [index].valid)
+            fprintf (stderr, "      %s: %d\n", cases [index].text, accepted);
+        CHECK (accepted == cases [index].valid);
+    }
+    //  Inside a pattern's text, a state that takes no byte but the quote is a whole match
+    xinf_schema_state_t state;
+    xinf_schema_start (&state, schema);
+    CHECK (xinf_schema_feed (&state, "{\"code\": \"QQ-9", 14) && !xinf_schema_in_text (&state));
+    CHECK (xinf_schema_step (&state, '"') && xinf_schema_feed (&state, "}", 1) && xinf_schema_done (&state));
+    xinf_json_schema_destroy (&schema);
+    //  More patterned strings than the limit: 3 objects of 22
+    char *many = malloc (16384);
+    strcpy (many, "{\"type\": \"object\", \"properties\": {");
+    for (int outer = 0; outer < 3; outer++) {
+        sprintf (many + strlen (many), "%s\"o%d\": {\"type\": \"object\", \"properties\": {", outer ? ", " : "", outer);
+        for (int index = 0; index < 22; index++)
+            sprintf (many + strlen (many), "%s\"p%d\": {\"type\": \"string\", \"pattern\": \"^a$\"}", index ? ", " : "",
+                     index);
+        strcat (many, "}}");
+    }
+    strcat (many, "}}");
+    CHECK (!s_compile (many, error, sizeof error) && strstr (error, "more than 64 strings"));
+    free (many);
 }
 
 static void
@@ -270,12 +332,13 @@ test_masks (void)
     xinf_tokenizer_t *tokenizer = test_tokenizer (&spec);
     char error [512];
     xinf_json_schema_t *schema = s_compile ("{\"type\": \"object\", \"properties\": {\"name\": {\"type\": \"string\"}, "
+                                            "\"code\": {\"type\": \"string\", \"pattern\": \"^[a-z]{2}\\\\d$\"}, "
                                             "\"n\": {\"type\": \"integer\"}, \"tags\": {\"type\": \"array\", \"items\": "
                                             "{\"enum\": [\"true\", true, null, 12]}}}, \"required\": [\"name\"]}",
                                             error, sizeof error);
     xinf_json_masks_t *masks = xinf_json_masks_new (tokenizer);
     CHECK (schema && masks);
-    const char *text = "{\"name\": \"ab \\u00e9\\\"\", \"tags\": [\"true\", true, null, 12]}";
+    const char *text = "{\"name\": \"ab \\u00e9\\\"\", \"code\": \"tr7\", \"tags\": [\"true\", true, null, 12]}";
     size_t size = xinf_tokenizer_vocab (tokenizer), words = xinf_token_mask_words (size), states = 0;
     uint32_t *bits = calloc (words, sizeof (uint32_t));
     xinf_schema_state_t state;
@@ -313,6 +376,7 @@ main (int argc, char *argv [])
     fprintf (stderr, "test_json_schema:\n");
     RUN (test_refused);
     RUN (test_limits);
+    RUN (test_patterns);
     RUN (test_depth_fits);
     RUN (test_masks);
     test_cases (argv [1]);
