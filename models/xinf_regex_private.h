@@ -1,11 +1,15 @@
-/*  xinf_regex_private: the parsed expression (xinf_regex_parse.c) that
-    xinf_regex.c turns into an automaton. Not for use outside them.  */
+/*  xinf_regex_private: what the regex modules share: the parsed
+    expression (xinf_regex_parse.c), its Thompson automaton
+    (xinf_regex_nfa.c), the deterministic one it becomes
+    (xinf_regex_dfa.c) and the compiled expression (xinf_regex.c). Not for
+    use outside them.  */
 #ifndef XINF_REGEX_PRIVATE_H_INCLUDED
 #define XINF_REGEX_PRIVATE_H_INCLUDED
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "xinf_regex.h"
 
 #define XINF_RX_CODE_MAX   0x10FFFFu
 #define XINF_RX_NODES_MAX  65536          //  parsed nodes of one expression
@@ -47,5 +51,46 @@ void xinf_rx_tree_free (xinf_rx_tree_t *tree);
 //  Adds a node of any text (every code point, any number of times) to a
 //  parsed tree: its number, or -1 when out of room.
 int xinf_rx_tree_any_text (xinf_rx_tree_t *tree);
+
+#define XINF_RX_NFA_MAX    200000         //  the Thompson automaton's states
+#define XINF_RX_NONE       UINT32_MAX     //  no state: too large, out of memory
+#define XINF_RX_ACCEPTING  1              //  a deterministic state's flags
+#define XINF_RX_ONWARD     2
+
+typedef enum { XINF_RX_BYTE, XINF_RX_SPLIT, XINF_RX_MATCH, XINF_RX_FAIL } xinf_rx_state_kind_t;
+
+//  A Thompson state: a byte in lo..hi to 'out', a split to both, the
+//  match, or a state that takes nothing.
+typedef struct {
+    uint8_t kind, lo, hi;
+    uint32_t out, out2;
+} xinf_rx_nstate_t;
+
+typedef struct {
+    xinf_rx_nstate_t *states;
+    size_t count, capacity;
+    const xinf_rx_tree_t *tree;
+    bool json_text;                   //  no quote, backslash or control character (XINF_REGEX_JSON_TEXT)
+} xinf_rx_nfa_t;
+
+struct _xinf_regex_t {
+    uint64_t serial;
+    uint8_t byte_class [256];
+    size_t classes;
+    size_t states;                    //  numbered from 1; 0 is the dead state
+    size_t live;
+    uint32_t *table;                  //  [state * classes + class]: the next state, 0: refused
+    uint8_t *flags;                   //  XINF_RX_ACCEPTING, XINF_RX_ONWARD
+};
+
+//  The Thompson automaton of a parsed tree read as 'flags' say (the
+//  pattern's text for its anchors): its start, or XINF_RX_NONE.
+uint32_t xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, const char *pattern, size_t size, int flags);
+//  Its deterministic automaton from 'start' into 'regex' (table, flags,
+//  classes, states): true, or false with the reason in 'error'.
+bool xinf_rx_determinize (xinf_regex_t *regex, const xinf_rx_nfa_t *nfa, uint32_t start, char *error,
+                          size_t error_size);
+//  A reason into 'error'.
+void xinf_rx_error (char *error, size_t error_size, const char *format, ...);
 
 #endif
