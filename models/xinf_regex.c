@@ -122,6 +122,14 @@ xinf_regex_done (const xinf_regex_state_t *state)
     return state->regex->flags [state->state] == XINF_RX_ACCEPTING;
 }
 
+void
+xinf_regex_table (const xinf_regex_t *self, const uint32_t **table, const uint8_t **byte_class, size_t *classes)
+{
+    *table = self->table;
+    *byte_class = self->byte_class;
+    *classes = self->classes;
+}
+
 bool
 xinf_regex_match (const xinf_regex_t *self, const char *text, size_t size)
 {

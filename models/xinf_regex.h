@@ -81,6 +81,12 @@ bool xinf_regex_done (const xinf_regex_state_t *state);
 uint32_t xinf_regex_next (const xinf_regex_t *self, uint32_t state, unsigned char byte);
 bool xinf_regex_accepts (const xinf_regex_t *self, uint32_t state);
 
+//  The automaton's transition table ([state * classes + byte_class
+//  [byte]]: the next state, 0 a refusal), for a walk that steps it
+//  without a call a byte (xinf_vocab_trie_allowed_table).
+void xinf_regex_table (const xinf_regex_t *self, const uint32_t **table, const uint8_t **byte_class,
+                       size_t *classes);
+
 //  Whether 'size' bytes of 'text' are a whole match.
 bool xinf_regex_match (const xinf_regex_t *self, const char *text, size_t size);
 

@@ -211,6 +211,37 @@ xinf_vocab_trie_allowed (xinf_vocab_trie_t *self, const void *state, size_t stat
     return self->allowed;
 }
 
+//  The children of node 'at' from automaton state 'state'.
+static size_t
+s_walk_table (const xinf_vocab_trie_t *self, uint32_t at, uint32_t state, const uint32_t *table,
+              const uint8_t *byte_class, size_t classes, uint32_t *bits)
+{
+    const s_node_t *node = &self->nodes [at];
+    const uint32_t *row = table + (size_t) state * classes;
+    size_t allowed = 0;
+    for (uint32_t child = node->first_child; child < node->first_child + node->child_count; child++) {
+        const s_node_t *taken = &self->nodes [child];
+        uint32_t next = row [byte_class [taken->byte]];
+        if (next == 0)
+            continue;
+        for (uint32_t token = taken->first_token; token < taken->first_token + taken->token_count; token++) {
+            int32_t id = self->tokens [token];
+            bits [id / 32] |= (uint32_t) 1 << (id % 32);
+        }
+        allowed += taken->token_count;
+        if (taken->child_count)
+            allowed += s_walk_table (self, child, next, table, byte_class, classes, bits);
+    }
+    return allowed;
+}
+
+size_t
+xinf_vocab_trie_allowed_table (xinf_vocab_trie_t *self, const uint32_t *table, const uint8_t *byte_class,
+                               size_t classes, uint32_t state, uint32_t *bits)
+{
+    return state ? s_walk_table (self, 0, state, table, byte_class, classes, bits) : 0;
+}
+
 size_t
 xinf_vocab_trie_tokens (const xinf_vocab_trie_t *self)
 {

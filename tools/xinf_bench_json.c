@@ -115,6 +115,40 @@ s_measure (xinf_json_masks_t *masks, const xinf_grammar_t *grammar, const xinf_g
     return 0;
 }
 
+//  guided_regex and guided_choice as users write them: each answer's
+//  masks walked afresh and through the cache.
+static int
+s_short_regexes (xinf_json_masks_t *masks, xinf_tokenizer_t *tokenizer, uint32_t *bits, int rounds, double sample)
+{
+    static const char *const cases [][2] = {
+        { "\\(\\d{3}\\) \\d{3}-\\d{4}", "(555) 123-4567" },
+        { "\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z", "2026-12-05T19:40:00Z" },
+        { "positive|negative|neutral|mixed feelings", "mixed feelings" },
+        { "[A-Z][a-z]+ [A-Z][a-z]+, \\d{1,3} years", "Ada Lovelace, 36 years" },
+    };
+    for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
+        char error [400];
+        xinf_regex_t *regex = xinf_regex_new (cases [index][0], strlen (cases [index][0]), error, sizeof error);
+        size_t length = strlen (cases [index][1]);
+        int32_t ids [64];
+        long count = xinf_tokenizer_encode (tokenizer, cases [index][1], length, false, ids, 64);
+        xinf_grammar_state_t start, states [64];
+        if (regex)
+            xinf_regex_start (&start.regex, regex);
+        if (!regex || count <= 0 || !s_states (masks, &xinf_grammar_regex, &start, ids, (size_t) count, states)) {
+            fprintf (stderr, "xinf-bench-json: '%s' does not match '%s'\n", cases [index][1], cases [index][0]);
+            return -1;
+        }
+        printf ("  regex %s (%zu states), answer '%s' (%ld tokens):\n", cases [index][0], xinf_regex_states (regex),
+                cases [index][1], count);
+        int rc = s_measure (masks, &xinf_grammar_regex, states, ids, count, bits, rounds, sample);
+        xinf_regex_destroy (&regex);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
 //  The best of 'rounds' T 1 draws over a row of normal logits, seconds.
 static double
 s_sampling (size_t vocab, int rounds)
@@ -220,6 +254,8 @@ main (int argc, char *argv [])
     if (s_measure (masks, &xinf_grammar_regex, states, ids, count, bits, rounds, sample))
         return 1;
     xinf_regex_destroy (&regex);
+    if (s_short_regexes (masks, tokenizer, bits, rounds, sample))
+        return 1;
     xinf_json_schema_destroy (&schema);
     free (bits);
     free (states);
