@@ -200,6 +200,10 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_str (body, "response_format", "regex");
         xinf_map_put_str (body, "regex", oai->regex);
     }
+    if (oai->gbnf) {
+        xinf_map_put_str (body, "response_format", "grammar");
+        xinf_map_put_str (body, "grammar", oai->gbnf);
+    }
     if (oai->stop_id_count) {
         xinf_value_t *ids = xinf_value_new_array ();
         for (size_t index = 0; index < oai->stop_id_count; index++)
@@ -322,7 +326,7 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
     }
     //  A reasoning model's thought is parted from its answer, unless the
     //  answer is constrained (JSON, a regex: from its first token, no thought)
-    bool constrained = request->oai.json_object || request->oai.json_schema || request->oai.regex;
+    bool constrained = request->oai.constraint != NULL;
     if (!request->oai.reasoning_raw && !fallback && !constrained
     &&  xinf_gw_reasoning_template (model.chat_template)) {
         request->reasoning = malloc (sizeof (xinf_gw_reasoning_t));

@@ -3,12 +3,13 @@
     OpenAI's response_format (text, json_object, json_schema; llama-
     server's json_object with a schema, and its json_schema field), vLLM's
     guided_json, guided_regex, guided_choice and structured_outputs
-    {json, regex, choice, json_object}. At most one constrains an answer.
-    Schemas and expressions are compiled here, so that what the worker
-    would refuse is refused at once, naming the field; they travel as
-    GENERATE's json_schema or regex (client.md). Grammars (llama-server's
-    GBNF grammar, vLLM's guided_grammar and structured_outputs grammar or
-    structural_tag) are refused by name rather than ignored.  */
+    {json, regex, choice, json_object, grammar}, llama-server's GBNF
+    grammar and vLLM's guided_grammar (GBNF without recursion). At most
+    one constrains an answer. Schemas, expressions and grammars are
+    compiled here, so that what the worker would refuse is refused at
+    once, naming the field; they travel as GENERATE's json_schema, regex
+    or grammar (client.md). vLLM's structural_tag is refused by name
+    rather than ignored.  */
 #include "xinf_gateway_private.h"
 #include "xinf_json_schema.h"
 #include "xinf_regex.h"
@@ -45,6 +46,22 @@ s_schema (json_t *schema, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t
     xinf_json_schema_destroy (&compiled);
     out->json_schema = text;
     return 0;
+}
+
+//  A GBNF grammar compiled and kept.
+static int
+s_gbnf (json_t *value, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    if (!json_is_string (value) || json_string_length (value) > XINF_REGEX_PATTERN_MAX)
+        return xinf_gw_error_bad (error, field, "must be a GBNF grammar of at most %d bytes", XINF_REGEX_PATTERN_MAX);
+    char reason [400];
+    xinf_regex_t *compiled = xinf_regex_new_gbnf (json_string_value (value), json_string_length (value), reason,
+                                                  sizeof reason);
+    if (!compiled)
+        return xinf_gw_error_bad (error, field, "the grammar cannot be kept: %s", reason);
+    xinf_regex_destroy (&compiled);
+    out->gbnf = strndup (json_string_value (value), json_string_length (value));
+    return out->gbnf ? 0 : xinf_gw_error_bad (error, field, "out of memory");
 }
 
 //  An expression compiled and kept.
@@ -133,19 +150,17 @@ s_structured (json_t *given, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     if (!json_is_object (given))
         return xinf_gw_error_bad (error, "structured_outputs", "must be an object with one of json, regex, choice "
                                   "or json_object");
-    static const char *const refused [] = { "grammar", "structural_tag" };
-    for (size_t index = 0; index < 2; index++) {
-        json_t *value = json_object_get (given, refused [index]);
-        if (value && !json_is_null (value))
-            return xinf_gw_error_bad (error, "structured_outputs", "%s is not supported: grammars are not; use "
-                                      "json, regex or choice", refused [index]);
-    }
+    json_t *tag = json_object_get (given, "structural_tag");
+    if (tag && !json_is_null (tag))
+        return xinf_gw_error_bad (error, "structured_outputs", "structural_tag is not supported; use json, regex, "
+                                  "choice or grammar");
     json_t *json = json_object_get (given, "json"), *regex = json_object_get (given, "regex");
     json_t *choice = json_object_get (given, "choice"), *object = json_object_get (given, "json_object");
+    json_t *grammar = json_object_get (given, "grammar");
     size_t count = (json && !json_is_null (json)) + (regex && !json_is_null (regex))
-                 + (choice && !json_is_null (choice)) + json_is_true (object);
+                 + (choice && !json_is_null (choice)) + json_is_true (object) + (grammar && !json_is_null (grammar));
     if (count != 1)
-        return xinf_gw_error_bad (error, "structured_outputs", "needs exactly one of json, regex, choice or "
+        return xinf_gw_error_bad (error, "structured_outputs", "needs exactly one of json, regex, choice, grammar or "
                                   "json_object (%zu given)", count);
     if (json_is_true (object)) {
         out->json_object = true;
@@ -153,6 +168,7 @@ s_structured (json_t *given, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     }
     return json && !json_is_null (json) ? s_schema (json, "structured_outputs", out, error)
          : regex && !json_is_null (regex) ? s_regex_field (regex, "structured_outputs", out, error)
+         : grammar && !json_is_null (grammar) ? s_gbnf (grammar, "structured_outputs", out, error)
          : s_choice (choice, "structured_outputs", out, error);
 }
 
@@ -161,13 +177,14 @@ static size_t
 s_given (json_t *root, const char **first, const char **second)
 {
     static const char *const fields [] = {
-        "response_format", "json_schema", "guided_json", "guided_regex", "guided_choice", "structured_outputs"
+        "response_format", "json_schema", "guided_json", "guided_regex", "guided_choice", "structured_outputs",
+        "grammar", "guided_grammar"
     };
     size_t count = 0;
     for (size_t index = 0; index < sizeof fields / sizeof fields [0]; index++) {
         json_t *value = json_object_get (root, fields [index]);
-        if (!value || json_is_null (value))
-            continue;
+        if (!value || json_is_null (value) || (index >= 6 && json_is_string (value) && json_string_length (value) == 0))
+            continue;                           //  llama-server's clients send an empty grammar for none
         if (index == 0 && json_is_object (value)
         &&  streq (json_string_value (json_object_get (value, "type")) ?: "", "text"))
             continue;
@@ -180,22 +197,14 @@ s_given (json_t *root, const char **first, const char **second)
 int
 xinf_gw_oai_guided (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
-    static const char *const grammars [] = { "grammar", "guided_grammar" };
-    for (size_t index = 0; index < 2; index++) {
-        json_t *value = json_object_get (root, grammars [index]);
-        if (value && !json_is_null (value) && !(json_is_string (value) && json_string_length (value) == 0))
-            return xinf_gw_error_bad (error, grammars [index], "grammars (GBNF, EBNF) are not supported; constrain "
-                                      "the answer with response_format (a JSON Schema), guided_regex or "
-                                      "guided_choice");
-    }
     const char *first = NULL, *second = NULL;
     size_t given = s_given (root, &first, &second);
     if (given == 0)
         return 0;
     if (given > 1)
         return xinf_gw_error_bad (error, second, "only one of response_format, json_schema, guided_json, "
-                                  "guided_regex, guided_choice and structured_outputs may constrain an answer "
-                                  "(%s is given too)", first);
+                                  "guided_regex, guided_choice, grammar, guided_grammar and structured_outputs may "
+                                  "constrain an answer (%s is given too)", first);
     json_t *value = json_object_get (root, first);
     out->constraint = first;
     if (streq (first, "response_format"))
@@ -206,5 +215,7 @@ xinf_gw_oai_guided (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         return s_regex_field (value, first, out, error);
     if (streq (first, "guided_choice"))
         return s_choice (value, first, out, error);
+    if (streq (first, "grammar") || streq (first, "guided_grammar"))
+        return s_gbnf (value, first, out, error);
     return s_structured (value, out, error);
 }

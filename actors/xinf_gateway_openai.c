@@ -717,6 +717,7 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
     json_decref (self->template_kwargs);
     free (self->json_schema);
     free (self->regex);
+    free (self->gbnf);
     for (size_t index = 0; index < self->stop_count; index++)
         free (self->stops [index]);
     memset (self, 0, sizeof *self);

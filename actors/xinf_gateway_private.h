@@ -105,6 +105,7 @@ typedef struct {
     bool json_object;                 //  response_format json_object: the answer is one JSON object
     char *json_schema;                //  response_format json_schema: the schema, compact JSON (owned)
     char *regex;                      //  guided_regex / guided_choice: the answer matches it whole (owned)
+    char *gbnf;                       //  grammar / guided_grammar: its root rule matched whole (owned)
     const char *constraint;           //  the field that constrains the answer (static), or NULL
     uint32_t stop_ids [XINF_GW_STOP_IDS_MAX];    //  stop_token_ids (vLLM's)
     size_t stop_id_count;
@@ -130,7 +131,8 @@ json_t *xinf_gw_json_parse (const char *body, size_t size, xinf_gw_error_t *erro
 //  in 'error'. Unknown fields are ignored, as OpenAI does.
 int xinf_gw_oai_parse (json_t *root, bool chat, xinf_gw_oai_t *out, xinf_gw_error_t *error);
 //  What the answer is constrained to: response_format, guided_json,
-//  guided_regex, guided_choice, structured_outputs (xinf_gateway_guided.c).
+//  guided_regex, guided_choice, grammar, guided_grammar, structured_outputs
+//  (xinf_gateway_guided.c).
 int xinf_gw_oai_guided (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error);
 void xinf_gw_oai_clear (xinf_gw_oai_t *self);
 //  A JSON string from bytes that may hold invalid UTF-8 (replaced by U+FFFD).

@@ -289,18 +289,22 @@ xinf_request_masked (const xinf_request_t *self)
     return self->grammar || self->count < self->min_tokens;
 }
 
-//  response_format regex: the compiled expression's whole match.
+//  response_format regex or grammar: the compiled expression's (or
+//  grammar's root rule's) whole match.
 static void
-s_grammar_regex (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_check_t *check)
+s_grammar_regex (xinf_request_t *self, const xinf_client_msg_generate_t *generate, bool gbnf, xinf_check_t *check)
 {
-    if (!generate->has_regex) {
-        xinf_check_fail (check, "field 'regex' is required with response_format regex");
+    const char *field = gbnf ? "grammar" : "regex";
+    const char *text = gbnf ? generate->grammar : generate->regex;
+    if (!(gbnf ? generate->has_grammar : generate->has_regex)) {
+        xinf_check_fail (check, "field '%s' is required with response_format %s", field, field);
         return;
     }
     char reason [400];
-    self->regex = xinf_regex_new (generate->regex, strlen (generate->regex), reason, sizeof reason);
+    self->regex = gbnf ? xinf_regex_new_gbnf (text, strlen (text), reason, sizeof reason)
+                       : xinf_regex_new (text, strlen (text), reason, sizeof reason);
     if (!self->regex) {
-        xinf_check_fail (check, "field 'regex': %s", reason);
+        xinf_check_fail (check, "field '%s': %s", field, reason);
         return;
     }
     self->grammar = &xinf_grammar_regex;
@@ -324,6 +328,10 @@ s_grammar (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xin
         xinf_check_fail (check, "field 'regex' needs response_format regex");
         return;
     }
+    if (generate->has_grammar && !streq (format, "grammar")) {
+        xinf_check_fail (check, "field 'grammar' needs response_format grammar");
+        return;
+    }
     if (streq (format, "text"))
         return;
     if (xinf_tokenizer_end_ids (tokenizer, NULL, 0) == 0) {
@@ -331,8 +339,8 @@ s_grammar (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xin
                          "vocabulary has none", format);
         return;
     }
-    if (streq (format, "regex"))
-        s_grammar_regex (self, generate, check);
+    if (streq (format, "regex") || streq (format, "grammar"))
+        s_grammar_regex (self, generate, streq (format, "grammar"), check);
     else
     if (schema && !generate->has_json_schema)
         xinf_check_fail (check, "field 'json_schema' is required with response_format json_schema");

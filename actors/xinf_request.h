@@ -28,11 +28,11 @@ typedef struct {
     int32_t *stop_ids;                //  stop_token_ids, ascending; NULL: none
     size_t n_stop_ids;
     size_t min_tokens;                //  end and stop tokens are masked until this many are generated
-    const xinf_grammar_t *grammar;    //  response_format json_object, json_schema or regex: its tokens
+    const xinf_grammar_t *grammar;    //  response_format json_object, json_schema, regex or grammar: its tokens
                                       //  keep its text a prefix of such an answer; NULL: free text
     xinf_grammar_state_t grammar_state;   //  with it: after the tokens so far
     xinf_json_schema_t *schema;       //  json_schema: compiled (owned)
-    xinf_regex_t *regex;              //  regex: compiled (owned)
+    xinf_regex_t *regex;              //  regex or grammar: compiled (owned)
     int64_t started, first_token;     //  monotonic us
     size_t cached_tokens;             //  prompt tokens the prefix cache gave (set before the answer)
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none

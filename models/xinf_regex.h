@@ -57,6 +57,10 @@ typedef struct {
 //  Compiles 'size' bytes of 'pattern'; NULL with the reason (and the
 //  offset it was found at) in 'error'.
 xinf_regex_t *xinf_regex_new (const char *pattern, size_t size, char *error, size_t error_size);
+//  A GBNF grammar without recursion (llama.cpp's format; its root rule
+//  matched whole: xinf_gbnf.c), compiled into the same automaton; NULL
+//  with the reason (the rule or the offset) in 'error'.
+xinf_regex_t *xinf_regex_new_gbnf (const char *text, size_t size, char *error, size_t error_size);
 //  The same, read as 'flags' say (XINF_REGEX_SEARCH, XINF_REGEX_JSON_TEXT).
 xinf_regex_t *xinf_regex_new_flags (const char *pattern, size_t size, int flags, char *error, size_t error_size);
 void xinf_regex_destroy (xinf_regex_t **self_p);

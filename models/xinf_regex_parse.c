@@ -18,12 +18,6 @@ typedef struct {
     int depth;
 } s_parser_t;
 
-//  A set being gathered.
-typedef struct {
-    xinf_rx_range_t *items;
-    size_t count, capacity;
-} s_ranges_t;
-
 enum { S_CODE, S_CLASS, S_EMPTY };    //  what an escape was
 
 static int s_alternation (s_parser_t *self);
@@ -40,105 +34,21 @@ s_fail (s_parser_t *self, size_t at, const char *format, ...)
     return -1;
 }
 
-//  One UTF-8 character at 'at': its length (its code in *code), or 0
-//  when the bytes are no UTF-8 (overlong, a surrogate, past U+10FFFF).
-static size_t
-s_utf8 (const unsigned char *text, size_t size, size_t at, uint32_t *code)
-{
-    unsigned char lead = text [at];
-    size_t length = lead < 0x80 ? 1 : (lead & 0xE0) == 0xC0 ? 2 : (lead & 0xF0) == 0xE0 ? 3
-                  : (lead & 0xF8) == 0xF0 ? 4 : 0;
-    if (length == 0 || at + length > size)
-        return 0;
-    uint32_t value = length == 1 ? lead : (uint32_t) (lead & (0x7F >> length));
-    for (size_t index = 1; index < length; index++) {
-        if ((text [at + index] & 0xC0) != 0x80)
-            return 0;
-        value = (value << 6) | (text [at + index] & 0x3F);
-    }
-    static const uint32_t least [5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    if (value < least [length] || value > XINF_RX_CODE_MAX || (value >= 0xD800 && value <= 0xDFFF))
-        return 0;
-    *code = value;
-    return length;
-}
-
-static bool
-s_ranges_add (s_ranges_t *self, uint32_t lo, uint32_t hi)
-{
-    if (self->count == self->capacity) {
-        size_t capacity = self->capacity ? self->capacity * 2 : 8;
-        xinf_rx_range_t *items = realloc (self->items, capacity * sizeof *items);
-        if (!items)
-            return false;
-        self->items = items;
-        self->capacity = capacity;
-    }
-    self->items [self->count++] = (xinf_rx_range_t) { lo, hi };
-    return true;
-}
-
-static int
-s_compare_ranges (const void *left, const void *right)
-{
-    const xinf_rx_range_t *a = left, *b = right;
-    return a->lo < b->lo ? -1 : a->lo > b->lo;
-}
-
-//  Sorted, with overlapping and touching ranges merged.
-static void
-s_ranges_normalize (s_ranges_t *self)
-{
-    if (self->count == 0)
-        return;
-    qsort (self->items, self->count, sizeof *self->items, s_compare_ranges);
-    size_t kept = 0;
-    for (size_t index = 1; index < self->count; index++) {
-        xinf_rx_range_t *last = &self->items [kept];
-        if (self->items [index].lo <= last->hi + 1) {
-            if (self->items [index].hi > last->hi)
-                last->hi = self->items [index].hi;
-        }
-        else
-            self->items [++kept] = self->items [index];
-    }
-    self->count = kept + 1;
-}
-
-//  The code points a normalized set leaves out.
-static bool
-s_ranges_negate (s_ranges_t *self)
-{
-    s_ranges_t out = { 0 };
-    uint32_t from = 0;
-    bool good = true;
-    for (size_t index = 0; index < self->count && good; index++) {
-        if (self->items [index].lo > from)
-            good = s_ranges_add (&out, from, self->items [index].lo - 1);
-        from = self->items [index].hi + 1;
-    }
-    if (good && from <= XINF_RX_CODE_MAX)
-        good = s_ranges_add (&out, from, XINF_RX_CODE_MAX);
-    free (self->items);
-    *self = out;
-    return good;
-}
-
 //  \d, \w or \s (ASCII), or their negations (upper case).
 static bool
-s_class_escape (s_ranges_t *set, unsigned char letter)
+s_class_escape (xinf_rx_ranges_t *set, unsigned char letter)
 {
     static const char *const members [] = { "09", "09AZaz__", "\t\r  " };
     const char *pairs = (letter | 0x20) == 'd' ? members [0] : (letter | 0x20) == 'w' ? members [1] : members [2];
-    s_ranges_t own = { 0 };
+    xinf_rx_ranges_t own = { 0 };
     bool good = true;
     for (size_t at = 0; pairs [at] && good; at += 2)
-        good = s_ranges_add (&own, (unsigned char) pairs [at], (unsigned char) pairs [at + 1]);
-    s_ranges_normalize (&own);
+        good = xinf_rx_ranges_add (&own, (unsigned char) pairs [at], (unsigned char) pairs [at + 1]);
+    xinf_rx_ranges_normalize (&own);
     if (good && letter >= 'A' && letter <= 'Z')
-        good = s_ranges_negate (&own);
+        good = xinf_rx_ranges_negate (&own);
     for (size_t index = 0; index < own.count && good; index++)
-        good = s_ranges_add (set, own.items [index].lo, own.items [index].hi);
+        good = xinf_rx_ranges_add (set, own.items [index].lo, own.items [index].hi);
     free (own.items);
     return good;
 }
@@ -166,7 +76,7 @@ s_hex (s_parser_t *self, size_t digits, uint32_t *code, size_t start)
 //  The escape after a backslash: a code point (*code), a class added to
 //  'set', or an anchor (empty; not within a class).
 static int
-s_escape (s_parser_t *self, bool in_class, s_ranges_t *set, uint32_t *code)
+s_escape (s_parser_t *self, bool in_class, xinf_rx_ranges_t *set, uint32_t *code)
 {
     size_t start = self->at - 1;
     if (self->at >= self->size)
@@ -198,89 +108,55 @@ s_escape (s_parser_t *self, bool in_class, s_ranges_t *set, uint32_t *code)
         return s_fail (self, start, "backreferences (\\%c) are not supported", c);
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return s_fail (self, start, "unknown escape \\%c", c);
-    size_t length = s_utf8 (self->text, self->size, self->at - 1, code);
+    size_t length = xinf_rx_utf8 (self->text, self->size, self->at - 1, code);
     if (length == 0)
         return s_fail (self, self->at - 1, "invalid UTF-8");
     self->at += length - 1;
     return S_CODE;
 }
 
+//  A new node: -1 with the reason when the tree is full.
 static int
 s_node (s_parser_t *self, xinf_rx_kind_t kind)
 {
-    xinf_rx_tree_t *tree = self->tree;
-    if (tree->count >= XINF_RX_NODES_MAX)
-        return s_fail (self, self->at, "the expression has more than %d parts", XINF_RX_NODES_MAX);
-    if (tree->count == tree->capacity) {
-        size_t capacity = tree->capacity ? tree->capacity * 2 : 64;
-        xinf_rx_node_t *nodes = realloc (tree->nodes, capacity * sizeof *nodes);
-        if (!nodes)
-            return s_fail (self, self->at, "out of memory");
-        tree->nodes = nodes;
-        tree->capacity = capacity;
-    }
-    tree->nodes [tree->count] = (xinf_rx_node_t) { .kind = kind, .first = -1, .last = -1, .next = -1 };
-    return (int) tree->count++;
+    int node = xinf_rx_tree_node (self->tree, kind);
+    return node >= 0 ? node : s_fail (self, self->at, "the expression has more than %d parts (or out of memory)",
+                                      XINF_RX_NODES_MAX);
 }
 
 static void
 s_append (s_parser_t *self, int parent, int child)
 {
-    xinf_rx_node_t *nodes = self->tree->nodes;
-    if (nodes [parent].last < 0)
-        nodes [parent].first = child;
-    else
-        nodes [nodes [parent].last].next = child;
-    nodes [parent].last = child;
+    xinf_rx_tree_append (self->tree, parent, child);
 }
 
 //  A SET node of a normalized gathered set (which it frees).
 static int
-s_set_node (s_parser_t *self, s_ranges_t *set)
+s_set_node (s_parser_t *self, xinf_rx_ranges_t *set)
 {
-    xinf_rx_tree_t *tree = self->tree;
-    int node = -1;
-    if (tree->range_count + set->count > tree->range_capacity) {
-        size_t capacity = (tree->range_count + set->count) * 2;
-        xinf_rx_range_t *ranges = realloc (tree->ranges, capacity * sizeof *ranges);
-        if (ranges) {
-            tree->ranges = ranges;
-            tree->range_capacity = capacity;
-        }
-    }
-    if (tree->range_count + set->count > tree->range_capacity)
-        node = s_fail (self, self->at, "out of memory");
-    else
-    if ((node = s_node (self, XINF_RX_SET)) >= 0) {
-        if (set->count)
-            memcpy (tree->ranges + tree->range_count, set->items, set->count * sizeof *set->items);
-        tree->nodes [node].range_at = tree->range_count;
-        tree->nodes [node].range_count = set->count;
-        tree->range_count += set->count;
-    }
-    free (set->items);
-    set->items = NULL;
-    return node;
+    int node = xinf_rx_tree_set (self->tree, set);
+    return node >= 0 ? node : s_fail (self, self->at, "the expression has more than %d parts (or out of memory)",
+                                      XINF_RX_NODES_MAX);
 }
 
 static int
 s_single (s_parser_t *self, uint32_t lo, uint32_t hi)
 {
-    s_ranges_t set = { 0 };
-    if (!s_ranges_add (&set, lo, hi))
+    xinf_rx_ranges_t set = { 0 };
+    if (!xinf_rx_ranges_add (&set, lo, hi))
         return s_fail (self, self->at, "out of memory");
     return s_set_node (self, &set);
 }
 
 //  One member of a class: a code point (*code) or a class escape added.
 static int
-s_class_member (s_parser_t *self, s_ranges_t *set, uint32_t *code)
+s_class_member (s_parser_t *self, xinf_rx_ranges_t *set, uint32_t *code)
 {
     if (self->text [self->at] == '\\') {
         self->at++;
         return s_escape (self, true, set, code);
     }
-    size_t length = s_utf8 (self->text, self->size, self->at, code);
+    size_t length = xinf_rx_utf8 (self->text, self->size, self->at, code);
     if (length == 0)
         return s_fail (self, self->at, "invalid UTF-8");
     self->at += length;
@@ -294,7 +170,7 @@ s_class (s_parser_t *self)
     size_t start = self->at - 1;
     bool negate = self->at < self->size && self->text [self->at] == '^';
     self->at += negate;
-    s_ranges_t set = { 0 };
+    xinf_rx_ranges_t set = { 0 };
     for (bool first = true; ; first = false) {
         if (self->at >= self->size) {
             free (set.items);
@@ -320,15 +196,15 @@ s_class (s_parser_t *self)
         }
         else
             hi = lo;
-        if (kind == S_CODE && !s_ranges_add (&set, lo, hi))
+        if (kind == S_CODE && !xinf_rx_ranges_add (&set, lo, hi))
             kind = s_fail (self, from, "out of memory");
         if (kind < 0) {
             free (set.items);
             return -1;
         }
     }
-    s_ranges_normalize (&set);
-    if (negate && !s_ranges_negate (&set)) {
+    xinf_rx_ranges_normalize (&set);
+    if (negate && !xinf_rx_ranges_negate (&set)) {
         free (set.items);
         return s_fail (self, start, "out of memory");
     }
@@ -396,8 +272,8 @@ s_atom (s_parser_t *self)
     if (c == '[')
         return s_class (self);
     if (c == '.') {
-        s_ranges_t set = { 0 };
-        bool good = s_ranges_add (&set, 0, '\n' - 1) && s_ranges_add (&set, '\n' + 1, XINF_RX_CODE_MAX);
+        xinf_rx_ranges_t set = { 0 };
+        bool good = xinf_rx_ranges_add (&set, 0, '\n' - 1) && xinf_rx_ranges_add (&set, '\n' + 1, XINF_RX_CODE_MAX);
         return good ? s_set_node (self, &set) : (free (set.items), s_fail (self, start, "out of memory"));
     }
     if (c == '^' || c == '$')
@@ -405,14 +281,14 @@ s_atom (s_parser_t *self)
     if (c == '*' || c == '+' || c == '?')
         return s_fail (self, start, "the quantifier %c has nothing to repeat", c);
     if (c == '\\') {
-        s_ranges_t set = { 0 };
+        xinf_rx_ranges_t set = { 0 };
         int kind = s_escape (self, false, &set, &code);
         if (kind == S_CLASS)
             return s_set_node (self, &set);
         free (set.items);
         return kind < 0 ? -1 : kind == S_EMPTY ? s_node (self, XINF_RX_EMPTY) : s_single (self, code, code);
     }
-    size_t length = s_utf8 (self->text, self->size, start, &code);
+    size_t length = xinf_rx_utf8 (self->text, self->size, start, &code);
     if (length == 0)
         return s_fail (self, start, "invalid UTF-8");
     self->at = start + length;
@@ -540,27 +416,4 @@ xinf_rx_parse (const char *pattern, size_t size, xinf_rx_tree_t *tree, char *err
     if (self.at < size)
         return s_fail (&self, self.at, "a ) without its (");
     return 0;
-}
-
-int
-xinf_rx_tree_any_text (xinf_rx_tree_t *tree)
-{
-    char error [128];
-    s_parser_t self = { (const unsigned char *) "", 0, 0, tree, error, sizeof error, 0 };
-    int any = s_single (&self, 0, XINF_RX_CODE_MAX);
-    int node = any < 0 ? -1 : s_node (&self, XINF_RX_REPEAT);
-    if (node >= 0) {
-        tree->nodes [node].first = any;
-        tree->nodes [node].min = 0;
-        tree->nodes [node].max = -1;
-    }
-    return node;
-}
-
-void
-xinf_rx_tree_free (xinf_rx_tree_t *tree)
-{
-    free (tree->nodes);
-    free (tree->ranges);
-    memset (tree, 0, sizeof *tree);
 }

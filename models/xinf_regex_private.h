@@ -43,6 +43,31 @@ typedef struct {
     int root;
 } xinf_rx_tree_t;
 
+//  A set of code points being gathered.
+typedef struct {
+    xinf_rx_range_t *items;
+    size_t count, capacity;
+} xinf_rx_ranges_t;
+
+bool xinf_rx_ranges_add (xinf_rx_ranges_t *self, uint32_t lo, uint32_t hi);
+//  Sorted, with overlapping and touching ranges merged.
+void xinf_rx_ranges_normalize (xinf_rx_ranges_t *self);
+//  The code points a normalized set leaves out.
+bool xinf_rx_ranges_negate (xinf_rx_ranges_t *self);
+
+//  One UTF-8 character at 'at': its length (its code in *code), or 0
+//  when the bytes are no UTF-8 (overlong, a surrogate, past U+10FFFF).
+size_t xinf_rx_utf8 (const unsigned char *text, size_t size, size_t at, uint32_t *code);
+
+//  A new node of 'kind' (-1 past XINF_RX_NODES_MAX or out of memory);
+//  'child' appended to a CONCAT or ALT node's children; a SET node of a
+//  normalized set (freed); a REPEAT node of 'child' min to max (-1:
+//  unbounded) times.
+int xinf_rx_tree_node (xinf_rx_tree_t *tree, xinf_rx_kind_t kind);
+void xinf_rx_tree_append (xinf_rx_tree_t *tree, int parent, int child);
+int xinf_rx_tree_set (xinf_rx_tree_t *tree, xinf_rx_ranges_t *set);
+int xinf_rx_tree_repeat (xinf_rx_tree_t *tree, int child, int min, int max);
+
 //  Parses 'size' bytes of 'pattern' into 'tree' (zeroed by the caller):
 //  0, or -1 with the reason and offset in 'error'. The tree is freed
 //  with xinf_rx_tree_free either way.
@@ -90,6 +115,10 @@ uint32_t xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, const char 
 //  classes, states): true, or false with the reason in 'error'.
 bool xinf_rx_determinize (xinf_regex_t *regex, const xinf_rx_nfa_t *nfa, uint32_t start, char *error,
                           size_t error_size);
+//  A parsed tree compiled (for xinf_regex_new_flags and the GBNF
+//  parser): the expression, or NULL with the reason.
+xinf_regex_t *xinf_rx_compile (xinf_rx_tree_t *tree, const char *pattern, size_t size, int flags, char *error,
+                               size_t error_size);
 //  A reason into 'error'.
 void xinf_rx_error (char *error, size_t error_size, const char *format, ...);
 

@@ -394,6 +394,8 @@ s_generate_request (xinf_config_t *config)
     const char *stops_text = xinf_config_str (config, "stop-token-ids");
     const char *schema_path = xinf_config_str (config, "json-schema");
     char *schema = schema_path ? s_read_text (schema_path, 65536) : NULL;
+    const char *grammar_path = xinf_config_str (config, "grammar");
+    char *grammar = grammar_path ? s_read_text (grammar_path, 16384) : NULL;
     double temperature, top_p, min_p, presence, frequency, logprobs = 0, prompt_logprobs = 0;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
@@ -406,6 +408,9 @@ s_generate_request (xinf_config_t *config)
     else
     if (schema_path && !schema)
         fprintf (stderr, "xinf-cli: --json-schema: cannot read '%s' (a file of at most 64 KiB)\n", schema_path);
+    else
+    if (grammar_path && !grammar)
+        fprintf (stderr, "xinf-cli: --grammar: cannot read '%s' (a file of at most 16 KiB)\n", grammar_path);
     else
     if (stops_text && (!stop_ids || xinf_value_count (stop_ids) > 64))
         fprintf (stderr, "xinf-cli: --stop-token-ids: '%s' is not a list of up to 64 token ids like 1,2,3\n",
@@ -448,6 +453,7 @@ s_generate_request (xinf_config_t *config)
             xinf_value_destroy (&biases);
             xinf_value_destroy (&stop_ids);
             free (schema);
+            free (grammar);
             return request;
         }
         xinf_map_put_uint (body, "max_tokens", (uint64_t) xinf_config_int (config, "max-tokens"));
@@ -472,6 +478,11 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_str (body, "json_schema", schema);
             free (schema);
         }
+        if (grammar) {
+            xinf_map_put_str (body, "response_format", "grammar");
+            xinf_map_put_str (body, "grammar", grammar);
+            free (grammar);
+        }
         if (xinf_config_str (config, "regex")) {
             xinf_map_put_str (body, "response_format", "regex");
             xinf_map_put_str (body, "regex", xinf_config_str (config, "regex"));
@@ -493,6 +504,7 @@ s_generate_request (xinf_config_t *config)
     xinf_value_destroy (&biases);
     xinf_value_destroy (&stop_ids);
     free (schema);
+    free (grammar);
     return NULL;
 }
 

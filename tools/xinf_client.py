@@ -406,7 +406,7 @@ class XinfClient:
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
                  response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None,
-                 regex=None):
+                 regex=None, grammar=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -419,7 +419,8 @@ class XinfClient:
         response_format: "json_object" makes the answer one JSON object;
         json_schema (a dict, or its JSON text) makes it a value of that schema;
         regex (Python's re syntax, no backreferences or lookaround) makes the
-        whole answer match it.
+        whole answer match it; grammar (GBNF without recursion) makes it a
+        whole match of its root rule.
         stop_token_ids: token ids that end it; min_tokens: no end or stop token
         before that many. prompt_logprobs: None, or 0-20: each prompt token's
         log-probability from the second and that many most likely tokens' (the
@@ -445,6 +446,9 @@ class XinfClient:
         if regex is not None:
             response_format = "regex"
             body["regex"] = regex
+        if grammar is not None:
+            response_format = "grammar"
+            body["grammar"] = grammar
         if response_format != "text":
             body["response_format"] = response_format
         if stop_token_ids:

@@ -106,6 +106,7 @@ def _model_command(client, args, prompt_tokens):
                                logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p,
                                response_format=args.response_format, stop_token_ids=args.stop_token_ids,
                                min_tokens=args.min_tokens, json_schema=args.json_schema, regex=args.regex,
+                               grammar=args.grammar,
                                prompt_logprobs=args.prompt_logprobs)
         if args.json:
             print(_json(body))
@@ -177,6 +178,8 @@ def main(argv=None):
                         help="generate: no end or stop token before N tokens")
     parser.add_argument("--json-schema", type=_file_text, default=None, metavar="FILE",
                         help="generate: the answer is a value of the JSON Schema in FILE (constrained decoding)")
+    parser.add_argument("--grammar", type=_file_text, default=None, metavar="FILE",
+                        help="generate: the answer matches the root rule of the GBNF grammar in FILE (no recursion)")
     parser.add_argument("--regex", default=None, metavar="RE",
                         help="generate: the whole answer matches the regular expression RE (constrained decoding)")
     parser.add_argument("--response-format", choices=["text", "json_object"], default="text",

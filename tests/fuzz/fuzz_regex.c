@@ -1,6 +1,6 @@
 /*  fuzz_regex: any bytes as a regular expression (guided_regex, which any
-    client sends): compiled or refused with a reason, never a crash, a
-    hang past the compile budget or a leak. A compiled one is driven over
+    client sends) and as a GBNF grammar (grammar): compiled or refused with
+    a reason, never a crash, a hang past the compile budget or a leak. A compiled one is driven over
     the input's own bytes: feeding a text must agree with stepping it
     byte by byte, a refused byte must leave the state as it was, and a
     whole match must be accepted exactly where xinf_regex_match says; from
@@ -31,16 +31,10 @@ s_takes_any (const xinf_regex_state_t *state)
     return false;
 }
 
-int
-LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+//  The checks on a compiled automaton, driven over the input's bytes.
+static void
+s_drive (xinf_regex_t *regex, const uint8_t *data, size_t size)
 {
-    char error [400];
-    error [0] = 0;
-    xinf_regex_t *regex = xinf_regex_new ((const char *) data, size, error, sizeof error);
-    if (!regex) {
-        s_check (error [0] != 0);
-        return 0;
-    }
     xinf_regex_state_t state, fed;
     xinf_regex_start (&state, regex);
     xinf_regex_start (&fed, regex);
@@ -57,6 +51,20 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     s_check (all == (taken == size));
     s_check (xinf_regex_match (regex, (const char *) data, size) == (all && xinf_regex_accepting (&fed)));
     s_check (!xinf_regex_done (&state) || xinf_regex_accepting (&state));
-    xinf_regex_destroy (&regex);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    for (int gbnf = 0; gbnf < 2; gbnf++) {
+        char error [400];
+        error [0] = 0;
+        xinf_regex_t *regex = gbnf ? xinf_regex_new_gbnf ((const char *) data, size, error, sizeof error)
+                                   : xinf_regex_new ((const char *) data, size, error, sizeof error);
+        s_check (regex || error [0] != 0);
+        if (regex)
+            s_drive (regex, data, size);
+        xinf_regex_destroy (&regex);
+    }
     return 0;
 }

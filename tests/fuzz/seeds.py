@@ -11,7 +11,7 @@ models from xinf-make-model (llama/gpt2, qwen3, q8_0, tied); tokenizer: a
 first byte choosing the pre-tokenizer, then English, code, CJK, emoji,
 whitespace runs, digits and invalid UTF-8; wire: a tensor-parallel step's
 batch (BTCH) and collective control payloads; regex: regular expressions
-of every construct xinf_regex.h takes and some it refuses. Files in regressions/NAME
+of every construct xinf_regex.h takes and some it refuses, and GBNF grammars. Files in regressions/NAME
 (inputs that once broke a decoder, found by libFuzzer) are seeds too."""
 import os
 import struct
@@ -87,7 +87,12 @@ def regex_seeds():
     patterns = [r"\(\d{3}\) \d{3}-\d{4}( x\d{1,4})?", r"(yes|no|maybe)", r"[^\n]*", r"[\u03b1-\u03c9]+\.?",
                 r"(?P<y>\d{4})-(?:0[1-9]|1[0-2])", r"\w+@\w+\.(com|org)", r"a{2,}b{,3}c{1}?", r"[]a-]\x41\U0001F600",
                 r"^\s*-?\d+(\.\d+)?$", "\u00e9|\u4e2d+|.", r"(a|b)*a(a|b){12}", r"(a)\1", r"(?=x)", r"[z-a]"]
-    return {f"re{index}": pattern.encode() for index, pattern in enumerate(patterns)}
+    grammars = ['root ::= turn (" " turn)*\nturn ::= [1-9] ". " move " " move\nmove ::= [NBKQR]? [a-h] [1-8] | "O-O"\n',
+                'root ::= (\n  "yes" |\n  "no" # comment\n) [.!]{0,3}\n', 'root ::= [^"\\\\\\x00-\\x1f]+ "\\u00e9"?\n',
+                'root ::= a\na ::= "(" a ")" | "x"\n', 'root ::= b{2,5} .\nb ::= "\\[" [\\]\\-] "\\t"\n']
+    seeds = {f"re{index}": pattern.encode() for index, pattern in enumerate(patterns)}
+    seeds.update({f"gbnf{index}": grammar.encode() for index, grammar in enumerate(grammars)})
+    return seeds
 
 
 def wire_seeds(build_dir, directory):

@@ -12,7 +12,9 @@
     - UTF-8: '.', negated classes and ranges of multi-byte characters take
       whole characters only, never a stray or overlong byte;
     - the token masks over a regex (xinf_json_masks): the tokens whose
-      pieces it takes, plus the end tokens where the match may end. */
+      pieces it takes, plus the end tokens where the match may end;
+    - GBNF grammars without recursion (xinf_gbnf.c): matches, and every
+      refusal naming the rule or the construct. */
 #include "test_unit.h"
 #include "test_tokenizer.h"
 #include "xinf_json_masks.h"
@@ -152,6 +154,73 @@ test_states (void)
     }
     char small [4];
     CHECK (xinf_regex_quote ("a.b", 3, small, sizeof small) == -1);
+}
+
+static bool
+s_gbnf_matches (const char *grammar, const char *text)
+{
+    char error [400];
+    xinf_regex_t *regex = xinf_regex_new_gbnf (grammar, strlen (grammar), error, sizeof error);
+    if (!regex) {
+        fprintf (stderr, "      grammar refused: %s\n", error);
+        return false;
+    }
+    bool found = xinf_regex_match (regex, text, strlen (text));
+    xinf_regex_destroy (&regex);
+    return found;
+}
+
+//  GBNF grammars without recursion: llama.cpp's syntax, rules used before
+//  they are defined and more than once, comments, alternates across
+//  lines; what is refused and why.
+static void
+test_gbnf (void)
+{
+    const char *moves =
+        "# moves in algebraic notation\n"
+        "root ::= turn (\" \" turn){0,2}\n"
+        "turn ::= [1-9] [0-9]? \". \" move \" \" move  # a turn: two moves\n"
+        "move ::=\n"
+        "  piece? [a-h] [1-8] check? |\n"
+        "  \"O-O\" \"-O\"?\n"
+        "piece ::= [NBKQR]\n"
+        "check ::= [+#]\n";
+    CHECK (s_gbnf_matches (moves, "1. e4 e5") && s_gbnf_matches (moves, "1. e4 e5 2. Nf3 O-O-O 3. Qh5+ Ke7"));
+    CHECK (!s_gbnf_matches (moves, "1. e9 e5") && !s_gbnf_matches (moves, "1. e4") && !s_gbnf_matches (moves, "1. O-O-O-O e5"));
+    const char *escapes = "root ::= \"\\\"\" [^\"\\\\\\x00-\\x1f]* \"\\\"\" | \"\\u00e9\\t\" | [\\[\\]\\-]+ | .\n";
+    CHECK (s_gbnf_matches (escapes, "\"h\xc3\xa9llo\"") && s_gbnf_matches (escapes, "\xc3\xa9\t"));
+    CHECK (s_gbnf_matches (escapes, "[-]") && s_gbnf_matches (escapes, "\n") && !s_gbnf_matches (escapes, "\"a\\b\""));
+    const char *grouped = "root ::= (\n  \"a\" |\n  \"b\" # comment\n)+ item{2} item{,1}\nitem ::= [0-9]\n";
+    CHECK (s_gbnf_matches (grouped, "abba12") && s_gbnf_matches (grouped, "a123") && !s_gbnf_matches (grouped, "ab1"));
+    struct { const char *grammar, *needle; } bad [] = {
+        { "root ::= expr\nexpr ::= \"(\" expr \")\" | \"x\"\n", "rule 'expr' refers to itself (through 'expr')" },
+        { "root ::= a\na ::= b \"x\"\nb ::= \"y\" | a\n", "refers to itself" },
+        { "root ::= item\n", "rule 'item' is used but not defined" },
+        { "root ::= \"a\"\nroot ::= \"b\"\n", "rule 'root' is defined twice" },
+        { "item ::= \"a\"\n", "no rule named root" },
+        { "root ::= <[1000]>\n", "token references" },
+        { "root ::= \"abc\n", "without its closing quote" },
+        { "root ::= \"\\q\"\n", "unknown escape \\q" },
+        { "root ::= [abc", "without its ]" },
+        { "root ::= (\"a\"\n", "without its )" },
+        { "root ::= \"a\")\n", "a ) without its (" },
+        { "root = \"a\"\n", "::= was expected" },
+        { "root ::= \"a\"{1001}\n", "more than 1000" },
+        { "root ::= \"a\"{x}\n", "needs {m}" },
+        { "root ::= [z-a]\n", "out of order" },
+        { "root ::= \"a\" *\n", "begins no element" },
+        { "root ::= \"a\"\n  | \"b\"\n", "a rule's name was expected" },
+        { "root ::= (\"a\" | \"b\")* \"a\" (\"a\" | \"b\"){14}\n", "automaton states" },
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        char error [400] = "";
+        xinf_regex_t *regex = xinf_regex_new_gbnf (bad [index].grammar, strlen (bad [index].grammar), error,
+                                                   sizeof error);
+        if (regex || !strstr (error, bad [index].needle))
+            fprintf (stderr, "      %s: '%s' lacks '%s'\n", bad [index].grammar, error, bad [index].needle);
+        CHECK (!regex && strstr (error, bad [index].needle));
+        xinf_regex_destroy (&regex);
+    }
 }
 
 static size_t
@@ -313,6 +382,7 @@ main (int argc, char *argv [])
     RUN (test_multibyte);
     RUN (test_states);
     RUN (test_masks);
+    RUN (test_gbnf);
     test_cases (argv [1], argv [2]);
     return 0;
 }
