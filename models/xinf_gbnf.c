@@ -148,18 +148,8 @@ s_char (s_gbnf_t *self, uint32_t *code)
     size_t digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
     if (!digits)
         return s_fail (self, start, "unknown escape \\%c", c ? c : '0');
-    uint32_t value = 0;
-    for (size_t index = 0; index < digits; index++, self->at++) {
-        unsigned char d = self->at < self->size ? self->text [self->at] : 0;
-        int digit = d >= '0' && d <= '9' ? d - '0' : (d | 0x20) >= 'a' && (d | 0x20) <= 'f' ? (d | 0x20) - 'a' + 10 : -1;
-        if (digit < 0)
-            return s_fail (self, start, "an escape needs %zu hex digits", digits);
-        value = value * 16 + (uint32_t) digit;
-    }
-    if (value > XINF_RX_CODE_MAX || (value >= 0xD800 && value <= 0xDFFF))
-        return s_fail (self, start, "U+%X is no character UTF-8 can carry", (unsigned) value);
-    *code = value;
-    return 0;
+    const char *why = xinf_rx_hex (self->text, self->size, &self->at, digits, code);
+    return why ? s_fail (self, start, "%s", why) : 0;
 }
 
 static int
@@ -292,19 +282,6 @@ s_element (s_gbnf_t *self)
     return s_reference (self, length);
 }
 
-//  Digits: their value (at most the repeat limit plus one), -1 for none.
-static long
-s_number (s_gbnf_t *self)
-{
-    long value = -1;
-    while (self->at < self->size && self->text [self->at] >= '0' && self->text [self->at] <= '9') {
-        value = (value < 0 ? 0 : value) * 10 + (self->text [self->at++] - '0');
-        if (value > XINF_REGEX_REPEAT_MAX)
-            value = XINF_REGEX_REPEAT_MAX + 1;
-    }
-    return value;
-}
-
 //  An element's repetition, when one follows: *, +, ?, {m}, {m,}, {,n}, {m,n}.
 static int
 s_quantified (s_gbnf_t *self, int element)
@@ -323,13 +300,13 @@ s_quantified (s_gbnf_t *self, int element)
     if (c == '{') {
         self->at++;
         s_space (self, false);
-        min = s_number (self);
+        min = xinf_rx_number (self->text, self->size, &self->at, XINF_REGEX_REPEAT_MAX);
         s_space (self, false);
         max = min;
         if (self->at < self->size && self->text [self->at] == ',') {
             self->at++;
             s_space (self, false);
-            max = s_number (self);
+            max = xinf_rx_number (self->text, self->size, &self->at, XINF_REGEX_REPEAT_MAX);
             s_space (self, false);
         }
         if (self->at >= self->size || self->text [self->at] != '}' || (min < 0 && max < 0))

@@ -53,26 +53,6 @@ s_class_escape (xinf_rx_ranges_t *set, unsigned char letter)
     return good;
 }
 
-//  'digits' hex digits at the parser's position into *code.
-static int
-s_hex (s_parser_t *self, size_t digits, uint32_t *code, size_t start)
-{
-    uint32_t value = 0;
-    for (size_t index = 0; index < digits; index++) {
-        if (self->at >= self->size)
-            return s_fail (self, start, "an escape needs %zu hex digits", digits);
-        unsigned char c = self->text [self->at++];
-        int digit = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
-        if (digit < 0)
-            return s_fail (self, start, "an escape needs %zu hex digits", digits);
-        value = value * 16 + (uint32_t) digit;
-    }
-    if (value > XINF_RX_CODE_MAX || (value >= 0xD800 && value <= 0xDFFF))
-        return s_fail (self, start, "U+%X is no character UTF-8 can carry", (unsigned) value);
-    *code = value;
-    return S_CODE;
-}
-
 //  The escape after a backslash: a code point (*code), a class added to
 //  'set', or an anchor (empty; not within a class).
 static int
@@ -94,8 +74,10 @@ s_escape (s_parser_t *self, bool in_class, xinf_rx_ranges_t *set, uint32_t *code
     }
     if (c && strchr ("dDwWsS", c))
         return s_class_escape (set, c) ? S_CLASS : s_fail (self, start, "out of memory");
-    if (c == 'x' || c == 'u' || c == 'U')
-        return s_hex (self, c == 'x' ? 2 : c == 'u' ? 4 : 8, code, start);
+    if (c == 'x' || c == 'u' || c == 'U') {
+        const char *why = xinf_rx_hex (self->text, self->size, &self->at, c == 'x' ? 2 : c == 'u' ? 4 : 8, code);
+        return why ? s_fail (self, start, "%s", why) : S_CODE;
+    }
     if (c == 'b' && in_class) {
         *code = 8;
         return S_CODE;
@@ -295,20 +277,6 @@ s_atom (s_parser_t *self)
     return s_single (self, code, code);
 }
 
-//  Digits at the parser's position: their value (at most 'limit' + 1),
-//  or -1 when there are none.
-static long
-s_number (s_parser_t *self, long limit)
-{
-    long value = -1;
-    while (self->at < self->size && self->text [self->at] >= '0' && self->text [self->at] <= '9') {
-        value = (value < 0 ? 0 : value) * 10 + (self->text [self->at++] - '0');
-        if (value > limit)
-            value = limit + 1;
-    }
-    return value;
-}
-
 //  {n}, {n,}, {,m}, {n,m} at '{': true with the bounds (max -1:
 //  unbounded) and the parser past it; false (nothing taken) when the
 //  text is no such quantifier, which makes '{' a literal, as in re.
@@ -316,11 +284,11 @@ static bool
 s_braces (s_parser_t *self, long *min, long *max)
 {
     size_t start = self->at++;
-    *min = s_number (self, XINF_REGEX_REPEAT_MAX);
+    *min = xinf_rx_number (self->text, self->size, &self->at, XINF_REGEX_REPEAT_MAX);
     *max = *min;
     if (self->at < self->size && self->text [self->at] == ',') {
         self->at++;
-        *max = s_number (self, XINF_REGEX_REPEAT_MAX);
+        *max = xinf_rx_number (self->text, self->size, &self->at, XINF_REGEX_REPEAT_MAX);
         if (*min < 0)
             *min = 0;
     }

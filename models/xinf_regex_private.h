@@ -59,6 +59,13 @@ bool xinf_rx_ranges_negate (xinf_rx_ranges_t *self);
 //  when the bytes are no UTF-8 (overlong, a surrogate, past U+10FFFF).
 size_t xinf_rx_utf8 (const unsigned char *text, size_t size, size_t at, uint32_t *code);
 
+//  'digits' hex digits at *at into a code point (*at moved past them):
+//  NULL, or why not (too few digits, a surrogate, past U+10FFFF).
+const char *xinf_rx_hex (const unsigned char *text, size_t size, size_t *at, size_t digits, uint32_t *code);
+//  Decimal digits at *at (moved past them): their value, at most
+//  'limit' + 1, or -1 when there are none.
+long xinf_rx_number (const unsigned char *text, size_t size, size_t *at, long limit);
+
 //  A new node of 'kind' (-1 past XINF_RX_NODES_MAX or out of memory);
 //  'child' appended to a CONCAT or ALT node's children; a SET node of a
 //  normalized set (freed); a REPEAT node of 'child' min to max (-1:

@@ -29,6 +29,36 @@ xinf_rx_utf8 (const unsigned char *text, size_t size, size_t at, uint32_t *code)
     return length;
 }
 
+const char *
+xinf_rx_hex (const unsigned char *text, size_t size, size_t *at, size_t digits, uint32_t *code)
+{
+    uint32_t value = 0;
+    for (size_t index = 0; index < digits; index++) {
+        unsigned char c = *at < size ? text [*at] : 0;
+        int digit = c >= '0' && c <= '9' ? c - '0' : (c | 0x20) >= 'a' && (c | 0x20) <= 'f' ? (c | 0x20) - 'a' + 10 : -1;
+        if (digit < 0)
+            return "an escape needs as many hex digits as its letter says (\\x 2, \\u 4, \\U 8)";
+        value = value * 16 + (uint32_t) digit;
+        (*at)++;
+    }
+    if (value > XINF_RX_CODE_MAX || (value >= 0xD800 && value <= 0xDFFF))
+        return "the escape is no character UTF-8 can carry";
+    *code = value;
+    return NULL;
+}
+
+long
+xinf_rx_number (const unsigned char *text, size_t size, size_t *at, long limit)
+{
+    long value = -1;
+    while (*at < size && text [*at] >= '0' && text [*at] <= '9') {
+        value = (value < 0 ? 0 : value) * 10 + (text [(*at)++] - '0');
+        if (value > limit)
+            value = limit + 1;
+    }
+    return value;
+}
+
 bool
 xinf_rx_ranges_add (xinf_rx_ranges_t *self, uint32_t lo, uint32_t hi)
 {

@@ -65,7 +65,7 @@ test_refused (void)
         { "(?P<1n>a)", "name must be" },
         { "\\bword", "word boundaries" },
         { "\\q", "unknown escape \\q" },
-        { "\\x4", "2 hex digits" },
+        { "\\x4", "hex digits" },
         { "\\uD800", "no character UTF-8" },
         { "[z-a]", "out of order" },
         { "[a-\\d]", "a range's end is a class" },
