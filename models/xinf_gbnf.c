@@ -448,7 +448,7 @@ xinf_regex_new_gbnf (const char *text, size_t size, char *error, size_t error_si
     }
     if (rc == 0)
         rc = (tree.root = s_resolve (&self)) < 0 ? -1 : 0;
-    xinf_regex_t *regex = rc == 0 ? xinf_rx_compile (&tree, text, size, 0, error, error_size) : NULL;
+    xinf_regex_t *regex = rc == 0 ? xinf_rx_compile (&tree, 0, error, error_size) : NULL;
     xinf_rx_tree_free (&tree);
     free (self.rules);
     free (self.refs);

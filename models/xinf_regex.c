@@ -20,17 +20,19 @@ xinf_rx_error (char *error, size_t error_size, const char *format, ...)
 }
 
 xinf_regex_t *
-xinf_rx_compile (xinf_rx_tree_t *tree, const char *pattern, size_t size, int flags, char *error, size_t error_size)
+xinf_rx_compile (xinf_rx_tree_t *tree, int flags, char *error, size_t error_size)
 {
     xinf_rx_nfa_t nfa = { .json_text = (flags & XINF_REGEX_JSON_TEXT) != 0 };
-    uint32_t start = xinf_rx_thompson (&nfa, tree, pattern, size, flags);
+    uint32_t start = xinf_rx_thompson (&nfa, tree, flags);
     if (start == XINF_RX_NONE)
-        xinf_rx_error (error, error_size, nfa.count >= XINF_RX_NFA_MAX ? "the expression is too large once its "
-                       "repetitions (and rules) are written out (more than 200000 states)" : "out of memory");
+        xinf_rx_error (error, error_size, nfa.count >= XINF_RX_NFA_MAX || nfa.over ? "the expression is too "
+                       "large once its repetitions (and rules) are written out (more than 200000 states, or its "
+                       "anchors' walks past their budget)" : "out of memory");
     xinf_regex_t *self = start == XINF_RX_NONE ? NULL : calloc (1, sizeof *self);
     if (self && !xinf_rx_determinize (self, &nfa, start, error, error_size))
         xinf_regex_destroy (&self);
     free (nfa.states);
+    free (nfa.mark);
     if (self) {
         static atomic_uint_fast64_t serials;
         self->serial = atomic_fetch_add (&serials, 1) + 1;
@@ -45,7 +47,7 @@ xinf_regex_new_flags (const char *pattern, size_t size, int flags, char *error, 
     xinf_rx_tree_t tree = { 0 };
     xinf_regex_t *self = NULL;
     if (xinf_rx_parse (pattern, size, &tree, error, error_size) == 0)
-        self = xinf_rx_compile (&tree, pattern, size, flags, error, error_size);
+        self = xinf_rx_compile (&tree, flags, error, error_size);
     xinf_rx_tree_free (&tree);
     return self;
 }

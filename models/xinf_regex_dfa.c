@@ -48,9 +48,10 @@ s_push (s_builder_t *self, uint32_t state)
 }
 
 //  The states reached from those pushed without a byte: into 'found'
-//  (in no order: a set is known by its members' marks, s_intern).
+//  (in no order: a set is known by its members' marks, s_intern); ways
+//  open only before the first byte (^) are taken in the 'initial' one.
 static void
-s_closure (s_builder_t *self)
+s_closure (s_builder_t *self, bool initial)
 {
     self->found_count = 0;
     while (self->depth > 0) {
@@ -60,6 +61,9 @@ s_closure (s_builder_t *self)
             s_push (self, item->out);
             s_push (self, item->out2);
         }
+        else
+        if (item->kind == XINF_RX_AT_START && initial)
+            s_push (self, item->out);
         else
         if (item->kind == XINF_RX_BYTE || item->kind == XINF_RX_MATCH)
             self->found [self->found_count++] = state;
@@ -215,7 +219,7 @@ s_determinize (s_builder_t *self, uint32_t start)
 {
     self->stamp++;
     s_push (self, start);
-    s_closure (self);
+    s_closure (self, true);
     if (s_intern (self) != 1) {
         if (self->states == 0)
             xinf_rx_error (self->error, self->error_size, "the expression matches no text");
@@ -231,7 +235,7 @@ s_determinize (s_builder_t *self, uint32_t start)
             self->stamp++;
             for (size_t at = from; at < to; at++)
                 s_push (self, self->seeds [at]);
-            s_closure (self);
+            s_closure (self, false);
             long next = s_intern (self);
             if (next < 0)
                 return false;
@@ -239,7 +243,7 @@ s_determinize (s_builder_t *self, uint32_t start)
         }
         if (self->work > S_WORK_MAX) {
             xinf_rx_error (self->error, self->error_size, "the expression's automaton takes too long to build; "
-                           "simplify it");
+                           "simplify it (a{0,n} rather than (?:a?){n}, fewer alternatives under a repetition)");
             return false;
         }
     }

@@ -6,8 +6,10 @@
 #include "xinf_regex_private.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #define S_NOTHING  (UINT32_MAX - 1)   //  no alternative yet
+#define S_ANCHOR_WORK_MAX  (8u << 20) //  states the end anchors' walks visit
 
 //  A new state, or XINF_RX_NONE past XINF_RX_NFA_MAX or out of memory.
 static uint32_t
@@ -164,6 +166,84 @@ s_compile_repeat (xinf_rx_nfa_t *nfa, const xinf_rx_node_t *node, uint32_t next)
     return start;
 }
 
+//  From the states on 'stack' (depth of them), without a byte and not
+//  through a way open only before the first byte: whether the match is
+//  reached, and (for 'byte' 0-255) the states that byte leads to, onto
+//  'next' (*next_count). Marks what it sees; *over past the budget.
+static bool
+s_walk (xinf_rx_nfa_t *nfa, uint32_t *stack, size_t depth, int byte, uint32_t *next, size_t *next_count)
+{
+    bool found = false;
+    nfa->stamp++;
+    while (depth > 0 && !nfa->over) {
+        uint32_t state = stack [--depth];
+        if (state >= nfa->count || nfa->mark [state] == nfa->stamp)
+            continue;                           //  a loop's way not yet set, or seen
+        nfa->mark [state] = nfa->stamp;
+        nfa->over = ++nfa->work > S_ANCHOR_WORK_MAX;
+        const xinf_rx_nstate_t *item = &nfa->states [state];
+        found = found || item->kind == XINF_RX_MATCH;
+        if (item->kind == XINF_RX_SPLIT) {
+            stack [depth++] = item->out;
+            stack [depth++] = item->out2;
+        }
+        else
+        if (item->kind == XINF_RX_BYTE && byte >= item->lo && byte <= item->hi)
+            next [(*next_count)++] = item->out;
+    }
+    return found;
+}
+
+//  Whether the match is reached from 'from' without a byte, or (for
+//  'byte' 0-255) after that one byte.
+static bool
+s_reaches (xinf_rx_nfa_t *nfa, uint32_t from, int byte)
+{
+    if (nfa->mark_size < nfa->capacity) {
+        uint32_t *mark = realloc (nfa->mark, nfa->capacity * sizeof (uint32_t));
+        if (!mark) {
+            nfa->over = true;
+            return false;
+        }
+        memset (mark + nfa->mark_size, 0, (nfa->capacity - nfa->mark_size) * sizeof (uint32_t));
+        nfa->mark = mark;
+        nfa->mark_size = nfa->capacity;
+    }
+    uint32_t *stack = malloc (3 * (nfa->count + 1) * sizeof (uint32_t));
+    uint32_t *next = malloc ((nfa->count + 1) * sizeof (uint32_t));
+    size_t next_count = 0;
+    bool found = false;
+    if (stack && next) {
+        stack [0] = from;
+        found = s_walk (nfa, stack, 1, byte, next, &next_count);
+        if (byte >= 0) {
+            memcpy (stack, next, next_count * sizeof (uint32_t));
+            size_t ignored = 0;
+            found = s_walk (nfa, stack, next_count, -1, next, &ignored);
+        }
+    }
+    else
+        nfa->over = true;
+    free (stack);
+    free (next);
+    return found && !nfa->over;
+}
+
+//  \Z (or $, 'line'): what may follow is nothing (or a newline that ends
+//  the text), where what comes next takes it: straight to the match.
+static uint32_t
+s_compile_end (xinf_rx_nfa_t *nfa, bool line, uint32_t next)
+{
+    bool empty = s_reaches (nfa, next, -1);
+    bool newline = line && !nfa->json_text && s_reaches (nfa, next, '\n');
+    if (nfa->over)
+        return XINF_RX_NONE;
+    uint32_t then_newline = newline ? s_state (nfa, XINF_RX_BYTE, '\n', '\n', nfa->match, 0) : XINF_RX_NONE;
+    if (empty && newline)
+        return s_either (nfa, nfa->match, then_newline);
+    return empty ? nfa->match : newline ? then_newline : s_state (nfa, XINF_RX_FAIL, 0, 0, 0, 0);
+}
+
 //  The automaton of tree node 'node' followed by state 'next' (built
 //  backwards): its start, or XINF_RX_NONE when too large or out of memory.
 static uint32_t
@@ -198,42 +278,22 @@ s_compile (xinf_rx_nfa_t *nfa, int node, uint32_t next)
         }
         return start == S_NOTHING ? next : start;
     }
+    if (item->kind == XINF_RX_BEGIN)
+        return s_state (nfa, XINF_RX_AT_START, 0, 0, next, 0);
+    if (item->kind == XINF_RX_END || item->kind == XINF_RX_END_LINE)
+        return s_compile_end (nfa, item->kind == XINF_RX_END_LINE, next);
     return next;                                //  XINF_RX_EMPTY
 }
 
-//  The backslashes right before offset 'at'.
-static size_t
-s_backslashes (const char *pattern, size_t at)
-{
-    size_t count = 0;
-    while (at > count && pattern [at - count - 1] == '\\')
-        count++;
-    return count;
-}
-
-//  Whether a searched expression is held at its start (^, \A) and at its
-//  end ($, \Z, \z, not escaped).
-static void
-s_anchors (const char *pattern, size_t size, bool *start, bool *end)
-{
-    *start = (size >= 1 && pattern [0] == '^') || (size >= 2 && pattern [0] == '\\' && pattern [1] == 'A');
-    *end = (size >= 1 && pattern [size - 1] == '$' && s_backslashes (pattern, size - 1) % 2 == 0)
-        || (size >= 2 && (pattern [size - 1] == 'Z' || pattern [size - 1] == 'z') && pattern [size - 2] == '\\'
-            && s_backslashes (pattern, size - 2) % 2 == 0);
-}
-
 uint32_t
-xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, const char *pattern, size_t size, int flags)
+xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, int flags)
 {
-    uint32_t match = s_state (nfa, XINF_RX_MATCH, 0, 0, 0, 0);
-    bool held_start = true, held_end = true;
-    if (flags & XINF_REGEX_SEARCH)
-        s_anchors (pattern, size, &held_start, &held_end);
-    int any = held_start && held_end ? -1 : xinf_rx_tree_any_text (tree);
-    if (!(held_start && held_end) && any < 0)
+    uint32_t match = nfa->match = s_state (nfa, XINF_RX_MATCH, 0, 0, 0, 0);
+    int any = flags & XINF_REGEX_SEARCH ? xinf_rx_tree_any_text (tree) : -1;
+    if ((flags & XINF_REGEX_SEARCH) && any < 0)
         return XINF_RX_NONE;
     nfa->tree = tree;
-    uint32_t tail = held_end || match == XINF_RX_NONE ? match : s_compile (nfa, any, match);
+    uint32_t tail = any < 0 || match == XINF_RX_NONE ? match : s_compile (nfa, any, match);
     uint32_t start = tail == XINF_RX_NONE ? XINF_RX_NONE : s_compile (nfa, tree->root, tail);
-    return held_start || start == XINF_RX_NONE ? start : s_compile (nfa, any, start);
+    return any < 0 || start == XINF_RX_NONE ? start : s_compile (nfa, any, start);
 }

@@ -18,7 +18,7 @@ typedef struct {
     int depth;
 } s_parser_t;
 
-enum { S_CODE, S_CLASS, S_EMPTY };    //  what an escape was
+enum { S_CODE, S_CLASS, S_BEGIN, S_END };    //  what an escape was
 
 static int s_alternation (s_parser_t *self);
 
@@ -53,6 +53,29 @@ s_class_escape (xinf_rx_ranges_t *set, unsigned char letter)
     return good;
 }
 
+//  An octal escape after its backslash, as re reads them: \0 and up to
+//  two more octal digits; \1 to \7 then two more (at most \377); within
+//  a class, one to three digits. False (nothing taken) for a
+//  backreference.
+static bool
+s_octal (s_parser_t *self, unsigned char first, bool in_class, uint32_t *code)
+{
+    size_t more = 0;
+    while (more < 2 && self->at + more < self->size && self->text [self->at + more] >= '0'
+           && self->text [self->at + more] <= '7')
+        more++;
+    if (first != '0' && !in_class && more < 2)
+        return false;
+    uint32_t value = (uint32_t) (first - '0');
+    for (size_t index = 0; index < more; index++)
+        value = value * 8 + (uint32_t) (self->text [self->at + index] - '0');
+    if (value > 0377)
+        return false;
+    self->at += more;
+    *code = value;
+    return true;
+}
+
 //  The escape after a backslash: a code point (*code), a class added to
 //  'set', or an anchor (empty; not within a class).
 static int
@@ -69,9 +92,10 @@ s_escape (s_parser_t *self, bool in_class, xinf_rx_ranges_t *set, uint32_t *code
         case 'f': *code = '\f'; return S_CODE;
         case 'v': *code = '\v'; return S_CODE;
         case 'a': *code = '\a'; return S_CODE;
-        case '0': *code = 0; return S_CODE;
         default: break;
     }
+    if (c >= '0' && c <= '7' && s_octal (self, c, in_class, code))
+        return S_CODE;
     if (c && strchr ("dDwWsS", c))
         return s_class_escape (set, c) ? S_CLASS : s_fail (self, start, "out of memory");
     if (c == 'x' || c == 'u' || c == 'U') {
@@ -85,8 +109,8 @@ s_escape (s_parser_t *self, bool in_class, xinf_rx_ranges_t *set, uint32_t *code
     if (c == 'b' || c == 'B')
         return s_fail (self, start, "word boundaries (\\%c) are not supported", c);
     if ((c == 'A' || c == 'Z' || c == 'z') && !in_class)
-        return S_EMPTY;
-    if (c >= '1' && c <= '9')
+        return c == 'A' ? S_BEGIN : S_END;
+    if (c >= '1' && c <= '9' && !in_class)
         return s_fail (self, start, "backreferences (\\%c) are not supported", c);
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return s_fail (self, start, "unknown escape \\%c", c);
@@ -165,8 +189,12 @@ s_class (s_parser_t *self)
         uint32_t lo = 0, hi = 0;
         size_t from = self->at;
         int kind = s_class_member (self, &set, &lo);
-        bool range = kind == S_CODE && self->at + 1 < self->size && self->text [self->at] == '-'
-                  && self->text [self->at + 1] != ']';
+        bool dash = self->at + 1 < self->size && self->text [self->at] == '-' && self->text [self->at + 1] != ']';
+        if (kind == S_CLASS && dash) {
+            free (set.items);
+            return s_fail (self, from, "a range's start is a class");
+        }
+        bool range = kind == S_CODE && dash;
         if (range) {
             self->at++;
             kind = s_class_member (self, &set, &hi);
@@ -222,13 +250,25 @@ s_group (s_parser_t *self)
             self->at++;
         }
         else
+        if (kind == '#') {
+            while (self->at < self->size && text [self->at] != ')')
+                self->at++;
+            if (self->at >= self->size)
+                return s_fail (self, start, "a comment (?# without its )");
+            self->at++;
+            return s_node (self, XINF_RX_CONCAT);
+        }
+        else
         if (kind == '=' || kind == '!' || kind == '<')
             return s_fail (self, start, "lookaround (?%c...) is not supported", kind);
         else
-        if (kind == 'P')
+        if (kind == 'P' && then == '=')
             return s_fail (self, start, "named backreferences are not supported");
         else
-            return s_fail (self, start, "inline flags and other (?%c...) groups are not supported", kind ? kind : '?');
+        if (kind == 0 || kind == 'P')
+            return s_fail (self, start, "(?%s must be followed by :, P<name>, <name> or #", kind ? "P" : "");
+        else
+            return s_fail (self, start, "inline flags and other (?%c...) groups are not supported", kind);
     }
     if (++self->depth > XINF_RX_DEPTH_MAX)
         return s_fail (self, start, "groups nested more than %d deep", XINF_RX_DEPTH_MAX);
@@ -241,6 +281,8 @@ s_group (s_parser_t *self)
     self->at++;
     return node;
 }
+
+static bool s_braces (s_parser_t *self, long *min, long *max);
 
 //  One atom: a group, a class, '.', an escape, an anchor or a literal.
 static int
@@ -259,16 +301,20 @@ s_atom (s_parser_t *self)
         return good ? s_set_node (self, &set) : (free (set.items), s_fail (self, start, "out of memory"));
     }
     if (c == '^' || c == '$')
-        return s_node (self, XINF_RX_EMPTY);
-    if (c == '*' || c == '+' || c == '?')
-        return s_fail (self, start, "the quantifier %c has nothing to repeat", c);
+        return s_node (self, c == '^' ? XINF_RX_BEGIN : XINF_RX_END_LINE);
+    long min, max;
+    self->at = start;
+    if (c == '*' || c == '+' || c == '?' || (c == '{' && s_braces (self, &min, &max)))
+        return s_fail (self, start, "a quantifier with nothing to repeat");
+    self->at = start + 1;
     if (c == '\\') {
         xinf_rx_ranges_t set = { 0 };
         int kind = s_escape (self, false, &set, &code);
         if (kind == S_CLASS)
             return s_set_node (self, &set);
         free (set.items);
-        return kind < 0 ? -1 : kind == S_EMPTY ? s_node (self, XINF_RX_EMPTY) : s_single (self, code, code);
+        return kind < 0 ? -1 : kind == S_BEGIN ? s_node (self, XINF_RX_BEGIN)
+             : kind == S_END ? s_node (self, XINF_RX_END) : s_single (self, code, code);
     }
     size_t length = xinf_rx_utf8 (self->text, self->size, start, &code);
     if (length == 0)
@@ -321,6 +367,8 @@ s_repeat (s_parser_t *self)
     else
     if (c != '{' || !s_braces (self, &min, &max))
         return atom;
+    if (self->tree->nodes [atom].kind >= XINF_RX_BEGIN)
+        return s_fail (self, start, "an anchor is nothing to repeat");
     if (min > XINF_REGEX_REPEAT_MAX || max > XINF_REGEX_REPEAT_MAX)
         return s_fail (self, start, "a repetition's bound is more than %d", XINF_REGEX_REPEAT_MAX);
     if (max >= 0 && min > max)

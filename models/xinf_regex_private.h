@@ -20,7 +20,10 @@ typedef enum {
     XINF_RX_SET,                      //  one code point of a set
     XINF_RX_CONCAT,                   //  its children in order
     XINF_RX_ALT,                      //  one of its children
-    XINF_RX_REPEAT                    //  its child, min to max times
+    XINF_RX_REPEAT,                   //  its child, min to max times
+    XINF_RX_BEGIN,                    //  ^ \A: matches nothing, and only where nothing came before
+    XINF_RX_END,                      //  \Z \z: matches nothing, and only where nothing comes after
+    XINF_RX_END_LINE                  //  $: the same, or before a newline that ends the text
 } xinf_rx_kind_t;
 
 typedef struct {
@@ -89,10 +92,13 @@ int xinf_rx_tree_any_text (xinf_rx_tree_t *tree);
 #define XINF_RX_ACCEPTING  1              //  a deterministic state's flags
 #define XINF_RX_ONWARD     2
 
-typedef enum { XINF_RX_BYTE, XINF_RX_SPLIT, XINF_RX_MATCH, XINF_RX_FAIL } xinf_rx_state_kind_t;
+typedef enum {
+    XINF_RX_BYTE, XINF_RX_SPLIT, XINF_RX_MATCH, XINF_RX_FAIL, XINF_RX_AT_START
+} xinf_rx_state_kind_t;
 
 //  A Thompson state: a byte in lo..hi to 'out', a split to both, the
-//  match, or a state that takes nothing.
+//  match, a state that takes nothing, or a way to 'out' open only before
+//  the first byte (^).
 typedef struct {
     uint8_t kind, lo, hi;
     uint32_t out, out2;
@@ -103,6 +109,10 @@ typedef struct {
     size_t count, capacity;
     const xinf_rx_tree_t *tree;
     bool json_text;                   //  no quote, backslash or control character (XINF_REGEX_JSON_TEXT)
+    uint32_t match;                   //  the match state
+    uint32_t *mark, stamp;            //  the end anchors' walks: per state, the walk it was last seen in
+    size_t mark_size, work;
+    bool over;                        //  those walks past their budget, or out of memory
 } xinf_rx_nfa_t;
 
 struct _xinf_regex_t {
@@ -115,17 +125,17 @@ struct _xinf_regex_t {
     uint8_t *flags;                   //  XINF_RX_ACCEPTING, XINF_RX_ONWARD
 };
 
-//  The Thompson automaton of a parsed tree read as 'flags' say (the
-//  pattern's text for its anchors): its start, or XINF_RX_NONE.
-uint32_t xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, const char *pattern, size_t size, int flags);
+//  The Thompson automaton of a parsed tree read as 'flags' say: its
+//  start, or XINF_RX_NONE (too large: nfa->count at XINF_RX_NFA_MAX, or
+//  nfa->over).
+uint32_t xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, int flags);
 //  Its deterministic automaton from 'start' into 'regex' (table, flags,
 //  classes, states): true, or false with the reason in 'error'.
 bool xinf_rx_determinize (xinf_regex_t *regex, const xinf_rx_nfa_t *nfa, uint32_t start, char *error,
                           size_t error_size);
 //  A parsed tree compiled (for xinf_regex_new_flags and the GBNF
 //  parser): the expression, or NULL with the reason.
-xinf_regex_t *xinf_rx_compile (xinf_rx_tree_t *tree, const char *pattern, size_t size, int flags, char *error,
-                               size_t error_size);
+xinf_regex_t *xinf_rx_compile (xinf_rx_tree_t *tree, int flags, char *error, size_t error_size);
 //  A reason into 'error'.
 void xinf_rx_error (char *error, size_t error_size, const char *format, ...);
 

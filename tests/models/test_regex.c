@@ -58,6 +58,11 @@ test_refused (void)
         { "a{3,2}", "least count is more" },
         { "a{1001}", "more than 1000" },
         { "(a)\\1", "backreferences" },
+        { "a^b", "matches no text" },
+        { "^*", "an anchor is nothing to repeat" },
+        { "{2}", "nothing to repeat" },
+        { "[\\d-z]", "a range's start is a class" },
+        { "(?", "must be followed by" },
         { "(?=a)", "lookaround" },
         { "(?<!a)b", "lookaround" },
         { "(?i)a", "inline flags" },
@@ -94,8 +99,11 @@ test_refused (void)
     CHECK (regex && xinf_regex_match (regex, huge, XINF_REGEX_PATTERN_MAX));
     xinf_regex_destroy (&regex);
     free (huge);
-    //  Anchors are where a whole match has its ends; lazy is greedy
+    //  Anchors hold where nothing came before or comes after ($ also before
+    //  a last newline); lazy is greedy; octal escapes as re reads them
     CHECK (s_matches ("^ab$", "ab") && s_matches ("\\Aab\\z", "ab") && s_matches ("a+?", "aaa"));
+    CHECK (s_matches ("(?:(?:^|,)\\d)+", "1,2") && !s_matches ("(?:(?:^|,)\\d)+", "12") && s_matches ("a$\\n", "a\n"));
+    CHECK (!s_matches ("a$", "a\n") && !s_matches ("(^a|b)+", "ba") && s_matches ("\\101\\012", "A\n"));
     CHECK (s_matches ("a{", "a{") && s_matches ("a{,}", "aaaa") && s_matches ("[]a]+", "]a]"));
 }
 
@@ -283,6 +291,7 @@ test_cases (const char *path, const char *walks_path)
     last [0] = 0;
     xinf_regex_t *regex = NULL;
     size_t cases = 0, matches = 0, patterns = 0, walked = 0, refused = 0;
+    bool none = false;                  //  the pattern matches no text
     unsigned seed = 7;
     while (fgets (line, 1 << 16, file)) {
         char pattern_hex [1 << 13], text_hex [1 << 13];
@@ -293,6 +302,10 @@ test_cases (const char *path, const char *walks_path)
             size_t size = s_unhex (pattern_hex, pattern);
             char error [256];
             regex = xinf_regex_new (pattern, size, error, sizeof error);
+            none = false;
+            if (!regex && strstr (error, "matches no text"))
+                none = true;                    //  then re matches none of its texts either
+            else
             if (!regex) {
                 //  Only by the automaton's limits: a random expression may need too many states
                 fprintf (stderr, "      refused by the limits: %s\n", error);
@@ -304,6 +317,8 @@ test_cases (const char *path, const char *walks_path)
             strcpy (last, pattern_hex);
             patterns++;
         }
+        if (none)
+            CHECK (verdict == 0);
         if (!regex)
             continue;
         size_t size = s_unhex (text_hex, text);
