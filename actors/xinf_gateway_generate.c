@@ -715,6 +715,11 @@ s_on_error (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->generating = false;
     xinf_gw_error_t error;
     const char *code = xinf_gw_error_from_msg (&error, msg);
+    //  The worker names GENERATE's fields: the answer's constraint is the one the client sent
+    static const char *const constraints [] = { "response_format", "guided_regex", "grammar" };
+    for (size_t index = 0; request->oai.constraint && index < 3; index++)
+        if (streq (error.param, constraints [index]))
+            snprintf (error.param, sizeof error.param, "%s", request->oai.constraint);
     if (error.status >= 500)
         xinf_info ("gateway", "generation failed model=%s code=%s message=\"%s\"", request->oai.model, code,
                    error.message);

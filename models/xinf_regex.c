@@ -151,7 +151,14 @@ xinf_regex_quote (const char *text, size_t size, char *out, size_t out_size)
 {
     size_t length = 0;
     for (size_t at = 0; at < size; at++) {
-        bool meta = text [at] && strchr ("\\.^$|?*+()[]{}", text [at]);
+        if (text [at] == 0) {                   //  written as \x00: the pattern stays a C string
+            if (length + 5 > out_size)
+                return -1;
+            memcpy (out + length, "\\x00", 4);
+            length += 4;
+            continue;
+        }
+        bool meta = strchr ("\\.^$|?*+()[]{}#", text [at]) != NULL;
         if (length + meta + 2 > out_size)
             return -1;
         if (meta)

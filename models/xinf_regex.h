@@ -7,17 +7,21 @@
     The syntax is Python's re (as vLLM's users write it) without what no
     finite automaton has: literals (UTF-8), '.', classes [...] with ranges
     and negation, \d \w \s and their negations (ASCII, as with re.ASCII),
-    escapes \n \t \r \f \v \0 \xHH \uHHHH \UHHHHHHHH and escaped
-    punctuation, groups (...), (?:...), (?P<name>...), (?<name>...),
-    alternation, the quantifiers * + ? {n} {n,} {,m} {n,m} (m at most
-    XINF_REGEX_REPEAT_MAX) greedy or lazy (the same texts match whole),
-    and ^ $ \A \Z \z, which match where a whole match has its ends (they
-    are taken as empty). Refused, with the reason and the offset:
-    backreferences, lookaround, word boundaries, inline flags, possessive
-    quantifiers, a quantifier on nothing, invalid UTF-8, and an
-    expression whose automaton would pass XINF_REGEX_STATES_MAX states or
-    a compile budget. '.' and negated classes are any code point
-    (surrogates excepted) that is not excluded, as UTF-8.
+    escapes \n \t \r \f \v \a \xHH \uHHHH \UHHHHHHHH, octal ones as re
+    reads them (\0, \012, \101) and escaped punctuation, groups (...),
+    (?:...), (?P<name>...) and (?<name>...) (PCRE's spelling too),
+    comments (?#...), alternation, the quantifiers * + ? {n} {n,} {,m}
+    {n,m} (m at most XINF_REGEX_REPEAT_MAX) greedy or lazy (the same texts
+    match whole), and the anchors as re has them: ^ and \A hold before the
+    first byte only, \Z and \z (Python 3.14's) where nothing follows, $
+    there or before a newline that ends the text. Refused, with the reason
+    and the offset: backreferences, lookaround, word boundaries, inline
+    flags, possessive quantifiers, a quantifier on nothing or on an
+    anchor, a class as a range's start, invalid UTF-8, an expression that
+    matches no text, and one whose automaton would pass
+    XINF_REGEX_STATES_MAX states or a compile budget. '.' and negated
+    classes are any code point (surrogates excepted) that is not
+    excluded, as UTF-8.
 
     The automaton keeps only states from which a whole match can still be
     reached, so a constrained generation never walks into a dead end.
@@ -38,8 +42,7 @@
 //  How an expression is read (xinf_regex_new_flags)
 enum {
     XINF_REGEX_SEARCH = 1,            //  matches within the text (JSON Schema's pattern): any text may come
-                                      //  before and after it, unless it begins with ^ or \A (before) or ends
-                                      //  with $, \Z or \z (after)
+                                      //  before and after it, which its anchors (^ $) rule out
     XINF_REGEX_JSON_TEXT = 2          //  the text is a JSON string's as written, without escapes: no quote,
                                       //  backslash or control character (U+0000-U+001F) is ever taken
 };

@@ -265,8 +265,11 @@ s_group (s_parser_t *self)
         if (kind == 'P' && then == '=')
             return s_fail (self, start, "named backreferences are not supported");
         else
-        if (kind == 0 || kind == 'P')
-            return s_fail (self, start, "(?%s must be followed by :, P<name>, <name> or #", kind ? "P" : "");
+        if (kind == 'P')
+            return s_fail (self, start, "(?P must be followed by <name> (a named group)");
+        else
+        if (kind == 0)
+            return s_fail (self, start, "(? must be followed by :, P<name>, <name> or #");
         else
             return s_fail (self, start, "inline flags and other (?%c...) groups are not supported", kind);
     }
