@@ -38,7 +38,8 @@ s_encode (xinf_encoder_t *self, s_job_t *job)
 {
     xinf_check_t check = XINF_CHECK_INIT;
     job->code = "BAD_REQUEST";
-    job->request = xinf_request_new (job->body, self->tokenizer, self->vocab, self->context, &check, &job->code);
+    job->request = xinf_request_new (job->body, self->tokenizer, self->vocab, self->context, NULL, &check,
+                                    &job->code);
     if (!job->request)
         snprintf (job->reason, sizeof job->reason, "%s", check.reason);
     xinf_value_destroy (&job->body);

@@ -219,7 +219,8 @@ s_on_run (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     }
     xinf_request_t *request = NULL;
     if (!check.failed)
-        request = xinf_request_new (xinf_msg_body (msg), state->tokenizer, state->vocab, state->context, &check, &code);
+        request = xinf_request_new (xinf_msg_body (msg), state->tokenizer, state->vocab, state->context,
+                                    state->constraints, &check, &code);
     if (request)
         s_admit (ctx, &request, &check, &code);
     if (check.failed)
@@ -375,7 +376,8 @@ s_init (xinf_ctx_t *ctx)
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
     state->requests = zhashx_new ();
     state->batch = xinf_batch_buf_new ();
-    assert (state->requests && state->batch);
+    state->constraints = xinf_constraints_new (XINF_REPLICA_CONSTRAINTS_KEPT);
+    assert (state->requests && state->batch && state->constraints);
     zhashx_set_destructor (state->requests, s_destroy_item);
     state->state = XINF_REPLICA_STARTING;
     state->outbox = xinf_outbox_new (s_to_agent, ctx, "the worker agent");
@@ -399,6 +401,7 @@ s_fini (xinf_ctx_t *ctx)
     xinf_outbox_flush (state->outbox);   //  what the agent has no room for now is lost with us
     xinf_outbox_destroy (&state->outbox);
     zhashx_destroy (&state->requests);
+    xinf_constraints_destroy (&state->constraints);     //  after the requests that hold them
     if (state->to_executor)
         xinf_ctx_reader_end (ctx, xinf_dealer_sock (state->to_executor));
     xinf_dealer_destroy (&state->to_executor);

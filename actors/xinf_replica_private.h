@@ -31,6 +31,7 @@
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
 #define XINF_HIDDEN_STEP_BYTES (64u << 20)  //  a step's hidden rows (embeddings) at most: n_hid x dim floats
 #define XINF_BLOCK_TOKENS   16
+#define XINF_REPLICA_CONSTRAINTS_KEPT 32  //  compiled constraints no request holds, kept for the next
 #define XINF_CHAT_TEMPLATE_MAX  (256 << 10)   //  bytes of a chat template reported in info
 
 //  The replica actor's state.
@@ -65,7 +66,8 @@ typedef struct {
     const int32_t *step_scores;       //  their scored prompt tokens (-1: a sampled row)
     xinf_sample_row_t *step_samples;  //  [max_rows]: their sampling
     uint32_t *step_logprobs;          //  [max_rows]: the log-probabilities each asks for (0: none)
-    xinf_json_masks_t *json_masks;    //  the allowed tokens of JSON answers (made at the first)
+    xinf_json_masks_t *json_masks;    //  the allowed tokens of constrained answers (made at the first)
+    xinf_constraints_t *constraints;  //  compiled schemas, regexes and grammars, shared by text
     uint32_t *step_mask;              //  a row's mask being made (min_tokens), made at the first
     xinf_logprobs_row_t *step_reports;    //  [max_rows]: what the executor reported
     bool step_reporting;              //  a row of the step asked

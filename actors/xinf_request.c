@@ -34,8 +34,14 @@ xinf_request_destroy (xinf_request_t **self_p)
         xinf_token_counts_destroy (&self->counts);
         free (self->biases);
         free (self->stop_ids);
-        xinf_json_schema_destroy (&self->schema);
-        xinf_regex_destroy (&self->regex);
+        if (self->constraints) {
+            xinf_constraints_release (self->constraints, self->schema);
+            xinf_constraints_release (self->constraints, self->regex);
+        }
+        else {
+            xinf_json_schema_destroy (&self->schema);
+            xinf_regex_destroy (&self->regex);
+        }
         xinf_request_logprobs_destroy (&self->logprobs);
         xinf_request_logprobs_destroy (&self->prompt_logprobs);
         xinf_request_embed_destroy (&self->embedding);
@@ -289,6 +295,18 @@ xinf_request_masked (const xinf_request_t *self)
     return self->grammar || self->count < self->min_tokens;
 }
 
+//  A constraint compiled: the replica's shared one, or the request's own.
+static void *
+s_compiled (xinf_request_t *self, xinf_constraint_kind_t kind, const char *text, char *reason, size_t size)
+{
+    if (self->constraints)
+        return xinf_constraints_get (self->constraints, kind, text, reason, size);
+    if (kind == XINF_CONSTRAINT_SCHEMA)
+        return xinf_json_schema_new (text, strlen (text), reason, size);
+    return kind == XINF_CONSTRAINT_GBNF ? xinf_regex_new_gbnf (text, strlen (text), reason, size)
+                                        : xinf_regex_new (text, strlen (text), reason, size);
+}
+
 //  response_format regex or grammar: the compiled expression's (or
 //  grammar's root rule's) whole match.
 static void
@@ -301,8 +319,8 @@ s_grammar_regex (xinf_request_t *self, const xinf_client_msg_generate_t *generat
         return;
     }
     char reason [400];
-    self->regex = gbnf ? xinf_regex_new_gbnf (text, strlen (text), reason, sizeof reason)
-                       : xinf_regex_new (text, strlen (text), reason, sizeof reason);
+    self->regex = s_compiled (self, gbnf ? XINF_CONSTRAINT_GBNF : XINF_CONSTRAINT_REGEX, text, reason,
+                              sizeof reason);
     if (!self->regex) {
         xinf_check_fail (check, "field '%s': %s", field, reason);
         return;
@@ -347,8 +365,7 @@ s_grammar (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xin
     else
     if (schema) {
         char reason [400];
-        self->schema = xinf_json_schema_new (generate->json_schema, strlen (generate->json_schema), reason,
-                                             sizeof reason);
+        self->schema = s_compiled (self, XINF_CONSTRAINT_SCHEMA, generate->json_schema, reason, sizeof reason);
         if (!self->schema) {
             xinf_check_fail (check, "field 'json_schema': %s", reason);
             return;
@@ -426,7 +443,7 @@ s_prompt (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenize
 
 xinf_request_t *
 xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, size_t context,
-                  xinf_check_t *check, const char **code)
+                  xinf_constraints_t *constraints, xinf_check_t *check, const char **code)
 {
     xinf_request_t *self = calloc (1, sizeof *self);
     *code = "BAD_REQUEST";
@@ -434,6 +451,7 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         xinf_check_fail (check, "out of memory for a request");
         return NULL;
     }
+    self->constraints = constraints;
     //  The RUN's own fields (node.xml) and the client's GENERATE (client.xml)
     xinf_node_msg_run_t run;
     xinf_client_msg_generate_t generate;

@@ -16,6 +16,7 @@
 #include "xinf_request_logprobs.h"
 #include "xinf_request_embed.h"
 #include "xinf_json_masks.h"
+#include "xinf_constraints.h"
 
 typedef struct {
     uint64_t id;                      //  the supervisor's request id
@@ -31,8 +32,9 @@ typedef struct {
     const xinf_grammar_t *grammar;    //  response_format json_object, json_schema, regex or grammar: its tokens
                                       //  keep its text a prefix of such an answer; NULL: free text
     xinf_grammar_state_t grammar_state;   //  with it: after the tokens so far
-    xinf_json_schema_t *schema;       //  json_schema: compiled (owned)
-    xinf_regex_t *regex;              //  regex or grammar: compiled (owned)
+    xinf_json_schema_t *schema;       //  json_schema: compiled (held from 'constraints', or owned)
+    xinf_regex_t *regex;              //  regex or grammar: compiled (held from 'constraints', or owned)
+    xinf_constraints_t *constraints;  //  the replica's shared compiled constraints, or NULL
     int64_t started, first_token;     //  monotonic us
     size_t cached_tokens;             //  prompt tokens the prefix cache gave (set before the answer)
     int64_t deadline;                 //  the client's (RUN deadline_ms from its arrival), monotonic ms; 0: none
@@ -54,9 +56,11 @@ typedef struct {
 } xinf_request_t;
 
 //  A request from RUN's body for a model of 'vocab' tokens and 'context'
-//  positions; NULL with the reason in 'check' (and an error code in *code).
+//  positions, its constraint (a schema, regex or grammar) from
+//  'constraints' (NULL: compiled for it alone); NULL with the reason in
+//  'check' (and an error code in *code).
 xinf_request_t *xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, size_t context,
-                                  xinf_check_t *check, const char **code);
+                                  xinf_constraints_t *constraints, xinf_check_t *check, const char **code);
 void xinf_request_destroy (xinf_request_t **self_p);
 
 //  Token ids of text (bytes), BOS first with 'add_bos'; with 'special' the

@@ -14,9 +14,11 @@
     - the token masks over a regex (xinf_json_masks): the tokens whose
       pieces it takes, plus the end tokens where the match may end;
     - GBNF grammars without recursion (xinf_gbnf.c): matches, and every
-      refusal naming the rule or the construct. */
+      refusal naming the rule or the construct;
+    - compiled constraints shared by text (xinf_constraints.h). */
 #include "test_unit.h"
 #include "test_tokenizer.h"
+#include "xinf_constraints.h"
 #include "xinf_json_masks.h"
 #include "xinf_regex.h"
 #include "xinf_token_mask.h"
@@ -231,6 +233,51 @@ test_gbnf (void)
     }
 }
 
+//  Compiled constraints shared by text: one compile for requests that
+//  send the same, held ones never freed, idle ones past the capacity
+//  freed oldest first; refusals not kept.
+static void
+test_constraints (void)
+{
+    xinf_constraints_t *cache = xinf_constraints_new (2);
+    char error [400];
+    size_t compiles, hits;
+    void *first = xinf_constraints_get (cache, XINF_CONSTRAINT_REGEX, "(yes|no)", error, sizeof error);
+    void *again = xinf_constraints_get (cache, XINF_CONSTRAINT_REGEX, "(yes|no)", error, sizeof error);
+    void *grammar = xinf_constraints_get (cache, XINF_CONSTRAINT_GBNF, "root ::= \"(yes|no)\"", error, sizeof error);
+    void *schema = xinf_constraints_get (cache, XINF_CONSTRAINT_SCHEMA, "{\"type\": \"array\", \"items\": "
+                                         "{\"type\": \"integer\"}}", error, sizeof error);
+    CHECK (first && first == again && grammar && grammar != first && schema);
+    CHECK (xinf_regex_match (grammar, "(yes|no)", 8) && xinf_regex_match (first, "no", 2));
+    xinf_constraints_counts (cache, &compiles, &hits);
+    CHECK (compiles == 3 && hits == 1);
+    CHECK (!xinf_constraints_get (cache, XINF_CONSTRAINT_REGEX, "(a", error, sizeof error) && strstr (error, "without"));
+    CHECK (!xinf_constraints_get (cache, XINF_CONSTRAINT_REGEX, "(a", error, sizeof error));
+    xinf_constraints_counts (cache, &compiles, &hits);
+    CHECK (compiles == 3 && hits == 1);
+    //  Released: kept while the capacity allows, the oldest idle one freed past it
+    xinf_constraints_release (cache, first);
+    xinf_constraints_release (cache, again);
+    xinf_constraints_release (cache, grammar);
+    xinf_constraints_release (cache, schema);       //  three idle for a capacity of two: "(yes|no)" goes
+    CHECK (xinf_constraints_get (cache, XINF_CONSTRAINT_SCHEMA, "{\"type\": \"array\", \"items\": {\"type\": "
+                                 "\"integer\"}}", error, sizeof error) == schema);
+    void *fresh = xinf_constraints_get (cache, XINF_CONSTRAINT_REGEX, "(yes|no)", error, sizeof error);
+    xinf_constraints_counts (cache, &compiles, &hits);
+    CHECK (fresh && compiles == 4 && hits == 2);
+    //  Held ones stay past the capacity
+    void *held [4];
+    for (int index = 0; index < 4; index++) {
+        char pattern [16];
+        snprintf (pattern, sizeof pattern, "x{%d}", index + 1);
+        held [index] = xinf_constraints_get (cache, XINF_CONSTRAINT_REGEX, pattern, error, sizeof error);
+        CHECK (held [index]);
+    }
+    for (int index = 0; index < 4; index++)
+        CHECK (xinf_regex_states (held [index]) == (size_t) index + 2);
+    xinf_constraints_destroy (&cache);
+}
+
 static size_t
 s_unhex (const char *hex, char *out)
 {
@@ -398,6 +445,7 @@ main (int argc, char *argv [])
     RUN (test_states);
     RUN (test_masks);
     RUN (test_gbnf);
+    RUN (test_constraints);
     test_cases (argv [1], argv [2]);
     return 0;
 }

@@ -61,7 +61,7 @@ test_long_piece (void)
         xinf_value_t *body = s_run ();
         xinf_check_t check = XINF_CHECK_INIT;
         const char *code = NULL;
-        xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 64, &check, &code);
+        xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 64, NULL, &check, &code);
         if (!request)
             fprintf (stderr, "RUN refused: %s\n", check.reason);
         CHECK (request);
@@ -94,7 +94,7 @@ s_big_request (xinf_tokenizer_t *tokenizer, size_t count, uint64_t max_tokens, c
     xinf_map_put (body, "prompt_tokens", prompt);
     xinf_map_put_uint (body, "max_tokens", max_tokens);
     xinf_check_t check = XINF_CHECK_INIT;
-    xinf_request_t *request = xinf_request_new (body, tokenizer, 80000, 300000, &check, code);
+    xinf_request_t *request = xinf_request_new (body, tokenizer, 80000, 300000, NULL, &check, code);
     snprintf (reason, 512, "%s", check.reason);
     xinf_value_destroy (&body);
     return request;
@@ -204,7 +204,7 @@ test_answer_text_full (void)
     xinf_map_put_uint (body, "max_tokens", 5000);
     xinf_check_t check = XINF_CHECK_INIT;
     const char *code = NULL;
-    xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 8192, &check, &code);
+    xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 8192, NULL, &check, &code);
     CHECK (request);
     xinf_msg_t *msg = s_generate (request, tokenizer, long_id);
     s_check_done (&msg, request->count, request->count * XINF_TOKENIZER_TEXT_MAX);
@@ -240,7 +240,7 @@ test_logprobs (void)
         xinf_map_put_uint (body, "top_logprobs", 20);
         xinf_check_t check = XINF_CHECK_INIT;
         const char *code = NULL;
-        xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 8192, &check, &code);
+        xinf_request_t *request = xinf_request_new (body, tokenizer, vocab.count, 8192, NULL, &check, &code);
         CHECK (request && xinf_request_logprobs_word (request) == 21);
         if (stream) {
             CHECK (xinf_request_take (request, 104, &report, tokenizer) == 0);

@@ -1,0 +1,140 @@
+/*  xinf_constraints: compiled constraints shared by text
+    (xinf_constraints.h).  */
+#include "xinf_constraints.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    xinf_constraint_kind_t kind;
+    char *text;
+    void *compiled;
+    size_t holders;                   //  requests that hold it
+    uint64_t used;                    //  when last got (the cache's clock)
+} s_entry_t;
+
+struct _xinf_constraints_t {
+    s_entry_t *entries;
+    size_t count, room, capacity;     //  capacity: entries kept that no request holds
+    uint64_t clock;
+    size_t compiles, hits;
+};
+
+xinf_constraints_t *
+xinf_constraints_new (size_t capacity)
+{
+    xinf_constraints_t *self = calloc (1, sizeof *self);
+    if (self)
+        self->capacity = capacity;
+    return self;
+}
+
+static void
+s_entry_free (s_entry_t *entry)
+{
+    if (entry->kind == XINF_CONSTRAINT_SCHEMA)
+        xinf_json_schema_destroy ((xinf_json_schema_t **) &entry->compiled);
+    else
+        xinf_regex_destroy ((xinf_regex_t **) &entry->compiled);
+    free (entry->text);
+}
+
+void
+xinf_constraints_destroy (xinf_constraints_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_constraints_t *self = *self_p;
+        for (size_t index = 0; index < self->count; index++)
+            s_entry_free (&self->entries [index]);
+        free (self->entries);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+//  Frees the least recently used entries no request holds, past capacity.
+static void
+s_trim (xinf_constraints_t *self)
+{
+    for (;;) {
+        size_t idle = 0, oldest = SIZE_MAX;
+        for (size_t index = 0; index < self->count; index++)
+            if (self->entries [index].holders == 0) {
+                idle++;
+                if (oldest == SIZE_MAX || self->entries [index].used < self->entries [oldest].used)
+                    oldest = index;
+            }
+        if (idle <= self->capacity)
+            return;
+        s_entry_free (&self->entries [oldest]);
+        self->entries [oldest] = self->entries [--self->count];
+    }
+}
+
+static void *
+s_compile (xinf_constraint_kind_t kind, const char *text, char *error, size_t error_size)
+{
+    size_t size = strlen (text);
+    if (kind == XINF_CONSTRAINT_SCHEMA)
+        return xinf_json_schema_new (text, size, error, error_size);
+    return kind == XINF_CONSTRAINT_GBNF ? xinf_regex_new_gbnf (text, size, error, error_size)
+                                        : xinf_regex_new (text, size, error, error_size);
+}
+
+void *
+xinf_constraints_get (xinf_constraints_t *self, xinf_constraint_kind_t kind, const char *text, char *error,
+                      size_t error_size)
+{
+    self->clock++;
+    for (size_t index = 0; index < self->count; index++) {
+        s_entry_t *entry = &self->entries [index];
+        if (entry->kind == kind && strcmp (entry->text, text) == 0) {
+            entry->holders++;
+            entry->used = self->clock;
+            self->hits++;
+            return entry->compiled;
+        }
+    }
+    void *compiled = s_compile (kind, text, error, error_size);
+    if (!compiled)
+        return NULL;
+    self->compiles++;
+    if (self->count == self->room) {
+        size_t room = self->room ? self->room * 2 : 8;
+        s_entry_t *entries = realloc (self->entries, room * sizeof *entries);
+        if (entries) {
+            self->entries = entries;
+            self->room = room;
+        }
+    }
+    char *copy = strdup (text);
+    if (self->count == self->room || !copy) {
+        s_entry_t lost = { kind, copy, compiled, 0, 0 };
+        s_entry_free (&lost);
+        snprintf (error, error_size, "out of memory for a compiled constraint");
+        return NULL;
+    }
+    self->entries [self->count++] = (s_entry_t) { kind, copy, compiled, 1, self->clock };
+    s_trim (self);
+    return compiled;
+}
+
+void
+xinf_constraints_release (xinf_constraints_t *self, const void *compiled)
+{
+    for (size_t index = 0; compiled && index < self->count; index++)
+        if (self->entries [index].compiled == compiled && self->entries [index].holders > 0) {
+            self->entries [index].holders--;
+            s_trim (self);
+            return;
+        }
+}
+
+void
+xinf_constraints_counts (const xinf_constraints_t *self, size_t *compiles, size_t *hits)
+{
+    *compiles = self->compiles;
+    *hits = self->hits;
+}
