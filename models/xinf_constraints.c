@@ -10,9 +10,12 @@
 typedef struct {
     xinf_constraint_kind_t kind;
     char *text;
+    size_t size;                      //  the text's
+    uint64_t hash;                    //  of the kind and the text
     void *compiled;
+    size_t bytes;                     //  what the compiled object holds
     size_t holders;                   //  requests that hold it
-    uint64_t used;                    //  when last got (the cache's clock)
+    uint64_t used;                    //  when last got or let go (the cache's clock)
 } s_entry_t;
 
 struct _xinf_constraints_t {
@@ -54,23 +57,34 @@ xinf_constraints_destroy (xinf_constraints_t **self_p)
     }
 }
 
-//  Frees the least recently used entries no request holds, past capacity.
+//  Frees the least recently used entries no request holds, past the
+//  capacity or the idle byte budget.
 static void
 s_trim (xinf_constraints_t *self)
 {
     for (;;) {
-        size_t idle = 0, oldest = SIZE_MAX;
+        size_t idle = 0, bytes = 0, oldest = SIZE_MAX;
         for (size_t index = 0; index < self->count; index++)
             if (self->entries [index].holders == 0) {
                 idle++;
+                bytes += self->entries [index].bytes;
                 if (oldest == SIZE_MAX || self->entries [index].used < self->entries [oldest].used)
                     oldest = index;
             }
-        if (idle <= self->capacity)
+        if (idle <= self->capacity && bytes <= XINF_CONSTRAINTS_IDLE_BYTES)
             return;
         s_entry_free (&self->entries [oldest]);
         self->entries [oldest] = self->entries [--self->count];
     }
+}
+
+static uint64_t
+s_hash (xinf_constraint_kind_t kind, const char *text, size_t size)
+{
+    uint64_t hash = 1469598103934665603ull ^ (uint64_t) kind;
+    for (size_t at = 0; at < size; at++)
+        hash = (hash ^ (unsigned char) text [at]) * 1099511628211ull;
+    return hash;
 }
 
 static void *
@@ -88,9 +102,11 @@ xinf_constraints_get (xinf_constraints_t *self, xinf_constraint_kind_t kind, con
                       size_t error_size)
 {
     self->clock++;
+    size_t size = strlen (text);
+    uint64_t hash = s_hash (kind, text, size);
     for (size_t index = 0; index < self->count; index++) {
         s_entry_t *entry = &self->entries [index];
-        if (entry->kind == kind && strcmp (entry->text, text) == 0) {
+        if (entry->hash == hash && entry->kind == kind && entry->size == size && memcmp (entry->text, text, size) == 0) {
             entry->holders++;
             entry->used = self->clock;
             self->hits++;
@@ -111,12 +127,13 @@ xinf_constraints_get (xinf_constraints_t *self, xinf_constraint_kind_t kind, con
     }
     char *copy = strdup (text);
     if (self->count == self->room || !copy) {
-        s_entry_t lost = { kind, copy, compiled, 0, 0 };
+        s_entry_t lost = { .kind = kind, .text = copy, .compiled = compiled };
         s_entry_free (&lost);
         snprintf (error, error_size, "out of memory for a compiled constraint");
         return NULL;
     }
-    self->entries [self->count++] = (s_entry_t) { kind, copy, compiled, 1, self->clock };
+    size_t bytes = kind == XINF_CONSTRAINT_SCHEMA ? xinf_json_schema_bytes (compiled) : xinf_regex_bytes (compiled);
+    self->entries [self->count++] = (s_entry_t) { kind, copy, size, hash, compiled, bytes + size, 1, self->clock };
     s_trim (self);
     return compiled;
 }
@@ -127,6 +144,7 @@ xinf_constraints_release (xinf_constraints_t *self, const void *compiled)
     for (size_t index = 0; compiled && index < self->count; index++)
         if (self->entries [index].compiled == compiled && self->entries [index].holders > 0) {
             self->entries [index].holders--;
+            self->entries [index].used = ++self->clock;
             s_trim (self);
             return;
         }

@@ -7,8 +7,9 @@
     on the compiled object) serve every such request.
 
     Each request holds what it got until it releases it; the cache keeps
-    up to 'capacity' more, the least recently used one freed first. One
-    per replica, on its thread.
+    up to 'capacity' more, of at most XINF_CONSTRAINTS_IDLE_BYTES
+    together, the least recently used one freed first. Lookups go by a
+    hash of the text. One per replica, on its thread.
 */
 #ifndef XINF_CONSTRAINTS_H_INCLUDED
 #define XINF_CONSTRAINTS_H_INCLUDED
@@ -17,6 +18,8 @@
 #include <stddef.h>
 #include "xinf_json_schema.h"
 #include "xinf_regex.h"
+
+#define XINF_CONSTRAINTS_IDLE_BYTES (64u << 20)  //  what the constraints no request holds may take
 
 typedef enum {
     XINF_CONSTRAINT_REGEX,            //  a regular expression (xinf_regex_new)

@@ -538,6 +538,18 @@ xinf_json_schema_new (const char *text, size_t size, char *error, size_t error_s
     return schema;
 }
 
+size_t
+xinf_json_schema_bytes (const xinf_json_schema_t *self)
+{
+    size_t bytes = sizeof *self + XINF_SCHEMA_NODES_MAX * sizeof (xinf_schema_node_t)
+                 + self->alt_count * sizeof (uint16_t) + self->regex_count * sizeof (xinf_regex_t *);
+    for (size_t index = 0; index < self->name_count; index++)
+        bytes += sizeof (xinf_schema_name_t) + self->names [index].size + 1;
+    for (size_t index = 0; index < self->regex_count; index++)
+        bytes += xinf_regex_bytes (self->regexes [index]);
+    return bytes;
+}
+
 void
 xinf_json_schema_destroy (xinf_json_schema_t **self_p)
 {

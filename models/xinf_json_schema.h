@@ -66,6 +66,8 @@ typedef struct {
 //  the keyword or the path) in 'error'.
 xinf_json_schema_t *xinf_json_schema_new (const char *text, size_t size, char *error, size_t error_size);
 void xinf_json_schema_destroy (xinf_json_schema_t **self_p);
+//  The bytes a compiled schema holds (its strings' automata included).
+size_t xinf_json_schema_bytes (const xinf_json_schema_t *self);
 
 //  The state before the first byte of a value of 'schema'.
 void xinf_schema_start (xinf_schema_state_t *state, const xinf_json_schema_t *schema);

@@ -76,6 +76,12 @@ xinf_regex_states (const xinf_regex_t *self)
     return self->live;
 }
 
+size_t
+xinf_regex_bytes (const xinf_regex_t *self)
+{
+    return sizeof *self + (self->states + 1) * (self->classes * sizeof (uint32_t) + 1);
+}
+
 void
 xinf_regex_start (xinf_regex_state_t *state, const xinf_regex_t *regex)
 {

@@ -68,8 +68,10 @@ xinf_regex_t *xinf_regex_new_gbnf (const char *text, size_t size, char *error, s
 xinf_regex_t *xinf_regex_new_flags (const char *pattern, size_t size, int flags, char *error, size_t error_size);
 void xinf_regex_destroy (xinf_regex_t **self_p);
 
-//  The automaton's states (the dead one not counted).
+//  The automaton's states (the dead one not counted), and the bytes it
+//  holds.
 size_t xinf_regex_states (const xinf_regex_t *self);
+size_t xinf_regex_bytes (const xinf_regex_t *self);
 
 //  The state before the first byte.
 void xinf_regex_start (xinf_regex_state_t *state, const xinf_regex_t *regex);

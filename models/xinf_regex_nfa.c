@@ -169,7 +169,9 @@ s_compile_repeat (xinf_rx_nfa_t *nfa, const xinf_rx_node_t *node, uint32_t next)
 //  From the states on 'stack' (depth of them), without a byte and not
 //  through a way open only before the first byte: whether the match is
 //  reached, and (for 'byte' 0-255) the states that byte leads to, onto
-//  'next' (*next_count). Marks what it sees; *over past the budget.
+//  'next' (*next_count). End anchors not yet rewritten are passed where
+//  they hold: with no byte left, and ($) before a last newline. Marks
+//  what it sees; nfa->over past the budget.
 static bool
 s_walk (xinf_rx_nfa_t *nfa, uint32_t *stack, size_t depth, int byte, uint32_t *next, size_t *next_count)
 {
@@ -187,6 +189,9 @@ s_walk (xinf_rx_nfa_t *nfa, uint32_t *stack, size_t depth, int byte, uint32_t *n
             stack [depth++] = item->out;
             stack [depth++] = item->out2;
         }
+        else
+        if (item->kind == XINF_RX_AT_END && (byte < 0 || (byte == '\n' && item->lo)))
+            stack [depth++] = item->out;        //  an end anchor not yet rewritten holds at the end, $ before its newline
         else
         if (item->kind == XINF_RX_BYTE && byte >= item->lo && byte <= item->hi)
             next [(*next_count)++] = item->out;
@@ -229,19 +234,34 @@ s_reaches (xinf_rx_nfa_t *nfa, uint32_t from, int byte)
     return found && !nfa->over;
 }
 
-//  \Z (or $, 'line'): what may follow is nothing (or a newline that ends
-//  the text), where what comes next takes it: straight to the match.
-static uint32_t
-s_compile_end (xinf_rx_nfa_t *nfa, bool line, uint32_t next)
+//  Each end anchor (\Z; $ with lo 1) rewritten, once the whole automaton
+//  is built (so that a loop's way back is there), into the way straight
+//  to the match that what follows it allows: with nothing left, or ($)
+//  with a newline that ends the text, or none.
+static bool
+s_resolve_ends (xinf_rx_nfa_t *nfa)
 {
-    bool empty = s_reaches (nfa, next, -1);
-    bool newline = line && !nfa->json_text && s_reaches (nfa, next, '\n');
-    if (nfa->over)
-        return XINF_RX_NONE;
-    uint32_t then_newline = newline ? s_state (nfa, XINF_RX_BYTE, '\n', '\n', nfa->match, 0) : XINF_RX_NONE;
-    if (empty && newline)
-        return s_either (nfa, nfa->match, then_newline);
-    return empty ? nfa->match : newline ? then_newline : s_state (nfa, XINF_RX_FAIL, 0, 0, 0, 0);
+    size_t built = nfa->count;
+    for (size_t state = 0; state < built && !nfa->over; state++) {
+        if (nfa->states [state].kind != XINF_RX_AT_END)
+            continue;
+        uint32_t out = nfa->states [state].out;
+        bool line = nfa->states [state].lo != 0;
+        bool empty = s_reaches (nfa, out, -1);
+        bool newline = line && !nfa->json_text && s_reaches (nfa, out, '\n');
+        uint32_t then_newline = newline ? s_state (nfa, XINF_RX_BYTE, '\n', '\n', nfa->match, 0) : 0;
+        if (newline && then_newline == XINF_RX_NONE)
+            return false;
+        xinf_rx_nstate_t *item = &nfa->states [state];
+        if (empty)
+            *item = (xinf_rx_nstate_t) { XINF_RX_SPLIT, 0, 0, nfa->match, newline ? then_newline : nfa->match };
+        else
+        if (newline)
+            *item = (xinf_rx_nstate_t) { XINF_RX_SPLIT, 0, 0, then_newline, then_newline };
+        else
+            *item = (xinf_rx_nstate_t) { XINF_RX_FAIL, 0, 0, 0, 0 };
+    }
+    return !nfa->over;
 }
 
 //  The automaton of tree node 'node' followed by state 'next' (built
@@ -281,7 +301,7 @@ s_compile (xinf_rx_nfa_t *nfa, int node, uint32_t next)
     if (item->kind == XINF_RX_BEGIN)
         return s_state (nfa, XINF_RX_AT_START, 0, 0, next, 0);
     if (item->kind == XINF_RX_END || item->kind == XINF_RX_END_LINE)
-        return s_compile_end (nfa, item->kind == XINF_RX_END_LINE, next);
+        return s_state (nfa, XINF_RX_AT_END, item->kind == XINF_RX_END_LINE, 0, next, 0);
     return next;                                //  XINF_RX_EMPTY
 }
 
@@ -295,5 +315,7 @@ xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, int flags)
     nfa->tree = tree;
     uint32_t tail = any < 0 || match == XINF_RX_NONE ? match : s_compile (nfa, any, match);
     uint32_t start = tail == XINF_RX_NONE ? XINF_RX_NONE : s_compile (nfa, tree->root, tail);
-    return any < 0 || start == XINF_RX_NONE ? start : s_compile (nfa, any, start);
+    if (any >= 0 && start != XINF_RX_NONE)
+        start = s_compile (nfa, any, start);
+    return start != XINF_RX_NONE && s_resolve_ends (nfa) ? start : XINF_RX_NONE;
 }

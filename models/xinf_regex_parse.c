@@ -250,15 +250,6 @@ s_group (s_parser_t *self)
             self->at++;
         }
         else
-        if (kind == '#') {
-            while (self->at < self->size && text [self->at] != ')')
-                self->at++;
-            if (self->at >= self->size)
-                return s_fail (self, start, "a comment (?# without its )");
-            self->at++;
-            return s_node (self, XINF_RX_CONCAT);
-        }
-        else
         if (kind == '=' || kind == '!' || kind == '<')
             return s_fail (self, start, "lookaround (?%c...) is not supported", kind);
         else
@@ -269,7 +260,7 @@ s_group (s_parser_t *self)
             return s_fail (self, start, "(?P must be followed by <name> (a named group)");
         else
         if (kind == 0)
-            return s_fail (self, start, "(? must be followed by :, P<name>, <name> or #");
+            return s_fail (self, start, "(? must be followed by :, P<name>, <name> or # (a comment)");
         else
             return s_fail (self, start, "inline flags and other (?%c...) groups are not supported", kind);
     }
@@ -352,11 +343,30 @@ s_braces (s_parser_t *self, long *min, long *max)
     return false;
 }
 
+//  Comments (?#...) at the position, skipped as re skips them (a
+//  quantifier after one applies to the atom before it): 0, or -1 for one
+//  without its ')'.
+static int
+s_comments (s_parser_t *self)
+{
+    while (self->size - self->at >= 3 && memcmp (self->text + self->at, "(?#", 3) == 0) {
+        size_t start = self->at;
+        while (self->at < self->size && self->text [self->at] != ')')
+            self->at++;
+        if (self->at >= self->size)
+            return s_fail (self, start, "a comment (?# without its )");
+        self->at++;
+    }
+    return 0;
+}
+
 //  An atom and its quantifier.
 static int
 s_repeat (s_parser_t *self)
 {
     int atom = s_atom (self);
+    if (atom >= 0 && s_comments (self))
+        return -1;
     if (atom < 0 || self->at >= self->size)
         return atom;
     size_t start = self->at;
@@ -399,6 +409,10 @@ s_concatenation (s_parser_t *self)
 {
     int node = s_node (self, XINF_RX_CONCAT);
     while (node >= 0 && self->at < self->size && self->text [self->at] != '|' && self->text [self->at] != ')') {
+        if (s_comments (self))
+            return -1;
+        if (self->at >= self->size || self->text [self->at] == '|' || self->text [self->at] == ')')
+            break;
         int item = s_repeat (self);
         if (item < 0)
             return -1;

@@ -93,12 +93,14 @@ int xinf_rx_tree_any_text (xinf_rx_tree_t *tree);
 #define XINF_RX_ONWARD     2
 
 typedef enum {
-    XINF_RX_BYTE, XINF_RX_SPLIT, XINF_RX_MATCH, XINF_RX_FAIL, XINF_RX_AT_START
+    XINF_RX_BYTE, XINF_RX_SPLIT, XINF_RX_MATCH, XINF_RX_FAIL, XINF_RX_AT_START, XINF_RX_AT_END
 } xinf_rx_state_kind_t;
 
 //  A Thompson state: a byte in lo..hi to 'out', a split to both, the
-//  match, a state that takes nothing, or a way to 'out' open only before
-//  the first byte (^).
+//  match, a state that takes nothing, a way to 'out' open only before
+//  the first byte (^), or an end anchor (\Z; $ with lo 1) to 'out' while
+//  the automaton is built, then rewritten into the way to the match that
+//  what follows it allows.
 typedef struct {
     uint8_t kind, lo, hi;
     uint32_t out, out2;

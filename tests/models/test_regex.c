@@ -65,6 +65,8 @@ test_refused (void)
         { "{2}", "nothing to repeat" },
         { "[\\d-z]", "a range's start is a class" },
         { "(?", "must be followed by" },
+        { "(?#c)*a", "nothing to repeat" },
+        { "a(?#c", "a comment (?# without its )" },
         { "(?=a)", "lookaround" },
         { "(?<!a)b", "lookaround" },
         { "(?i)a", "inline flags" },
@@ -106,6 +108,8 @@ test_refused (void)
     CHECK (s_matches ("^ab$", "ab") && s_matches ("\\Aab\\z", "ab") && s_matches ("a+?", "aaa"));
     CHECK (s_matches ("(?:(?:^|,)\\d)+", "1,2") && !s_matches ("(?:(?:^|,)\\d)+", "12") && s_matches ("a$\\n", "a\n"));
     CHECK (!s_matches ("a$", "a\n") && !s_matches ("(^a|b)+", "ba") && s_matches ("\\101\\012", "A\n"));
+    //  A loop's way back is there when its end anchors are placed; comments are skipped
+    CHECK (s_matches ("(?:a$|\\n)*", "a\n") && s_matches ("(?:[a-z]+$|\\n)+", "\nab\n") && s_matches ("a(?#c)*", "aa"));
     CHECK (s_matches ("a{", "a{") && s_matches ("a{,}", "aaaa") && s_matches ("[]a]+", "]a]"));
 }
 
@@ -275,6 +279,7 @@ test_constraints (void)
     }
     for (int index = 0; index < 4; index++)
         CHECK (xinf_regex_states (held [index]) == (size_t) index + 2);
+    CHECK (xinf_regex_bytes (held [3]) > xinf_regex_bytes (held [0]));
     xinf_constraints_destroy (&cache);
 }
 
