@@ -277,7 +277,7 @@ s_string_pattern (s_compiler_t *self, json_t *schema, char *out, size_t size, in
         return s_fail (self, "%s", "a pattern, minLength/maxLength and a format (date, time, date-time, uuid, "
                        "ipv4, email) cannot be kept together: give one");
     *out = 0;
-    *flags = XINF_REGEX_JSON_TEXT;
+    *flags = XINF_REGEX_JSON_TEXT | XINF_REGEX_SMALL;
     if (pattern) {
         if (json_string_length (pattern) >= size)
             return s_fail (self, "%s", "a pattern is at most 16384 bytes");

@@ -22,7 +22,8 @@ xinf_rx_error (char *error, size_t error_size, const char *format, ...)
 xinf_regex_t *
 xinf_rx_compile (xinf_rx_tree_t *tree, int flags, char *error, size_t error_size)
 {
-    xinf_rx_nfa_t nfa = { .json_text = (flags & XINF_REGEX_JSON_TEXT) != 0 };
+    xinf_rx_nfa_t nfa = { .json_text = (flags & XINF_REGEX_JSON_TEXT) != 0,
+                          .small = (flags & XINF_REGEX_SMALL) != 0 };
     uint32_t start = xinf_rx_thompson (&nfa, tree, flags);
     if (start == XINF_RX_NONE)
         xinf_rx_error (error, error_size, nfa.count >= XINF_RX_NFA_MAX || nfa.over ? "the expression is too "

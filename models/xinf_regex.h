@@ -43,8 +43,10 @@
 enum {
     XINF_REGEX_SEARCH = 1,            //  matches within the text (JSON Schema's pattern): any text may come
                                       //  before and after it, which its anchors (^ $) rule out
-    XINF_REGEX_JSON_TEXT = 2          //  the text is a JSON string's as written, without escapes: no quote,
+    XINF_REGEX_JSON_TEXT = 2,         //  the text is a JSON string's as written, without escapes: no quote,
                                       //  backslash or control character (U+0000-U+001F) is ever taken
+    XINF_REGEX_SMALL = 4              //  one of many (a schema's strings): at most 2,000 states, 256 Ki
+                                      //  transitions and a sixteenth of the compile budget
 };
 
 typedef struct _xinf_regex_t xinf_regex_t;

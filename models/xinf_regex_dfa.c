@@ -10,6 +10,9 @@
 
 #define S_TABLE_MAX   (4u << 20)      //  states times byte classes
 #define S_WORK_MAX    (32u << 20)     //  set members and moves visited while determinizing
+#define S_SMALL_STATES 2000           //  the limits of a small one (XINF_REGEX_SMALL)
+#define S_SMALL_TABLE  (256u << 10)
+#define S_SMALL_WORK   (2u << 20)
 
 //  Determinizing: the sets of Thompson states that are the new states.
 typedef struct {
@@ -28,6 +31,7 @@ typedef struct {
     uint8_t *flags;
     size_t states, capacity;          //  states so far; rows the table holds
     size_t work;                      //  members and moves visited
+    size_t states_max, table_max, work_max;
     uint32_t *seeds;                  //  a state's moves by class
     size_t seed_capacity;
     size_t class_at [257], class_fill [256];
@@ -100,9 +104,9 @@ s_same_set (const s_builder_t *self, uint32_t state)
 static bool
 s_room (s_builder_t *self)
 {
-    if (self->states + 1 > XINF_REGEX_STATES_MAX || (self->states + 2) * self->classes > S_TABLE_MAX) {
+    if (self->states + 1 > self->states_max || (self->states + 2) * self->classes > self->table_max) {
         xinf_rx_error (self->error, self->error_size, "the expression needs more than %zu automaton states (or "
-                       "%u transitions); simplify it", (size_t) XINF_REGEX_STATES_MAX, S_TABLE_MAX);
+                       "%zu transitions); simplify it", self->states_max, self->table_max);
         return false;
     }
     if (self->pool_count + self->found_count > self->pool_capacity) {
@@ -241,7 +245,7 @@ s_determinize (s_builder_t *self, uint32_t start)
                 return false;
             self->table [state * self->classes + class] = (uint32_t) next;
         }
-        if (self->work > S_WORK_MAX) {
+        if (self->work > self->work_max) {
             xinf_rx_error (self->error, self->error_size, "the expression's automaton takes too long to build; "
                            "simplify it (a{0,n} rather than (?:a?){n}, fewer alternatives under a repetition)");
             return false;
@@ -320,7 +324,10 @@ s_builder_free (s_builder_t *self)
 bool
 xinf_rx_determinize (xinf_regex_t *regex, const xinf_rx_nfa_t *nfa, uint32_t start, char *error, size_t error_size)
 {
-    s_builder_t self = { .nfa = nfa, .error = error, .error_size = error_size, .capacity = 64 };
+    s_builder_t self = { .nfa = nfa, .error = error, .error_size = error_size, .capacity = 64,
+                         .states_max = nfa->small ? S_SMALL_STATES : XINF_REGEX_STATES_MAX,
+                         .table_max = nfa->small ? S_SMALL_TABLE : S_TABLE_MAX,
+                         .work_max = nfa->small ? S_SMALL_WORK : S_WORK_MAX };
     s_classes (&self);
     self.slot_count = 65536;                    //  a power of two past twice XINF_REGEX_STATES_MAX
     self.mark = calloc (nfa->count, sizeof (uint32_t));

@@ -111,6 +111,7 @@ typedef struct {
     size_t count, capacity;
     const xinf_rx_tree_t *tree;
     bool json_text;                   //  no quote, backslash or control character (XINF_REGEX_JSON_TEXT)
+    bool small;                       //  the smaller limits (XINF_REGEX_SMALL)
     uint32_t match;                   //  the match state
     uint32_t *mark, stamp;            //  the end anchors' walks: per state, the walk it was last seen in
     size_t mark_size, work;

@@ -35,6 +35,8 @@ test_refused (void)
           "above 1000" },
         { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"pattern\": \"^\\\"$\"}}}",
           "matches no text" },
+        { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"string\", \"pattern\": "
+          "\"^(a|b)*a(a|b){11}$\"}}}", "more than 2000 automaton states" },
         { "{\"type\": \"object\", \"properties\": {\"a\": {\"type\": \"integer\", \"minimum\": 1}}}", "'minimum'" },
         { "{\"type\": \"object\", \"properties\": {\"a\": {}}}", "allows any value" },
         { "{\"type\": \"object\", \"properties\": {\"a\": true}}", "must be an object" },
