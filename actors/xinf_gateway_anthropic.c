@@ -15,6 +15,7 @@
     name.
 */
 #include "xinf_gateway_anthropic.h"
+#include "xinf_gateway_tools.h"
 
 #define TEXT_MAX  (8 << 20)            //  bytes of one message's joined text
 
@@ -238,37 +239,28 @@ s_messages (json_t *root, json_t *messages, xinf_gw_error_t *error)
     return 0;
 }
 
-static int
-s_tools (json_t *root, json_t *chat, xinf_gw_error_t *error)
+//  A client tool {name, description, input_schema} as the chat's function.
+static json_t *
+s_function (json_t *tool, const char *param, xinf_gw_error_t *error)
 {
-    json_t *tools = json_object_get (root, "tools");
-    if (!tools || json_is_null (tools))
-        return 0;
-    if (!json_is_array (tools))
-        return xinf_gw_error_bad (error, "tools", "must be an array of {name, description, input_schema}");
-    json_t *functions = json_array ();
-    json_object_set_new (chat, "tools", functions);
-    for (size_t index = 0; index < json_array_size (tools); index++) {
-        json_t *tool = json_array_get (tools, index);
-        const char *type = json_string_value (json_object_get (tool, "type"));
-        char param [32];
-        snprintf (param, sizeof param, "tools[%zu]", index);
-        if (!json_is_object (tool))
-            return xinf_gw_error_bad (error, param, "must be {name, description, input_schema}");
-        if (type && !streq (type, "custom"))
-            return xinf_gw_error_bad (error, param, "'%.40s' is one of Anthropic's server tools, which this server "
-                                      "does not have: only client tools {name, description, input_schema}", type);
-        json_t *function = json_object ();
-        const char *keys [][2] = { { "name", "name" }, { "description", "description" },
-                                   { "input_schema", "parameters" } };
-        for (size_t at = 0; at < 3; at++) {
-            json_t *value = json_object_get (tool, keys [at][0]);
-            if (value)
-                json_object_set (function, keys [at][1], value);
-        }
-        json_array_append_new (functions, json_pack ("{s:s,s:o}", "type", "function", "function", function));
+    const char *type = json_string_value (json_object_get (tool, "type"));
+    if (!json_is_object (tool)) {
+        xinf_gw_error_bad (error, param, "must be {name, description, input_schema}");
+        return NULL;
     }
-    return 0;
+    if (type && !streq (type, "custom")) {
+        xinf_gw_error_bad (error, param, "'%.40s' is one of Anthropic's server tools, which this server does not "
+                           "have: only client tools {name, description, input_schema}", type);
+        return NULL;
+    }
+    json_t *function = json_object ();
+    const char *keys [][2] = { { "name", "name" }, { "description", "description" }, { "input_schema", "parameters" } };
+    for (size_t at = 0; at < 3; at++) {
+        json_t *value = json_object_get (tool, keys [at][0]);
+        if (value)
+            json_object_set (function, keys [at][1], value);
+    }
+    return function;
 }
 
 static int
@@ -290,8 +282,7 @@ s_tool_choice (json_t *root, json_t *chat, xinf_gw_error_t *error)
         json_object_set_new (chat, "tool_choice", json_string ("required"));
     else
     if (streq (type, "tool") && json_is_string (name))
-        json_object_set_new (chat, "tool_choice", json_pack ("{s:s,s:{s:O}}", "type", "function", "function",
-                                                             "name", name));
+        json_object_set_new (chat, "tool_choice", xinf_gw_tools_named_choice (name));
     else
         return xinf_gw_error_bad (error, "tool_choice", "type must be auto, any, none, or tool with its name");
     return 0;
@@ -372,7 +363,8 @@ s_chat_of (json_t *root, xinf_gw_error_t *error)
     }
     if (prompt)
         json_array_append_new (messages, json_pack ("{s:s,s:o}", "role", "system", "content", prompt));
-    if (s_unsupported (root, error) || s_messages (root, messages, error) || s_tools (root, chat, error)
+    if (s_unsupported (root, error) || s_messages (root, messages, error)
+    ||  xinf_gw_tools_from (root, chat, "{name, description, input_schema}", s_function, error)
     ||  s_tool_choice (root, chat, error) || s_thinking (root, chat, error)) {
         json_decref (chat);
         return NULL;

@@ -16,6 +16,7 @@
     conversations, prompt templates, truncation auto, max_tool_calls.
 */
 #include "xinf_gateway_responses.h"
+#include "xinf_gateway_tools.h"
 #include <sys/random.h>
 
 #define TEXT_PART_MAX  (8 << 20)       //  bytes of one item's joined text
@@ -255,36 +256,24 @@ s_input (json_t *root, json_t *messages, xinf_gw_error_t *error)
     return 0;
 }
 
-//  Flat function tools ({type, name, description, parameters, strict})
-//  as the chat's ({type, function: {...}}).
-static int
-s_tools (json_t *root, json_t *chat, xinf_gw_error_t *error)
+//  A flat function tool ({type, name, description, parameters, strict})
+//  as the chat's function.
+static json_t *
+s_function (json_t *tool, const char *param, xinf_gw_error_t *error)
 {
-    json_t *tools = json_object_get (root, "tools");
-    if (!tools || json_is_null (tools))
-        return 0;
-    if (!json_is_array (tools))
-        return xinf_gw_error_bad (error, "tools", "must be an array of function tools");
-    json_t *functions = json_array ();
-    json_object_set_new (chat, "tools", functions);
-    for (size_t index = 0; index < json_array_size (tools); index++) {
-        json_t *tool = json_array_get (tools, index);
-        const char *type = json_string_value (json_object_get (tool, "type"));
-        char param [32];
-        snprintf (param, sizeof param, "tools[%zu]", index);
-        if (!json_is_object (tool) || !type)
-            return xinf_gw_error_bad (error, param, "must be {\"type\": \"function\", \"name\", \"parameters\"}");
-        if (!streq (type, "function"))
-            return xinf_gw_error_bad (error, param, "'%.40s' is a hosted tool this server does not have: only "
-                                      "function tools are supported", type);
-        json_t *function = json_deep_copy (tool);
-        json_object_del (function, "type");
-        json_t *wrapped = json_object ();
-        json_object_set_new (wrapped, "type", json_string ("function"));
-        json_object_set_new (wrapped, "function", function);
-        json_array_append_new (functions, wrapped);
+    const char *type = json_string_value (json_object_get (tool, "type"));
+    if (!json_is_object (tool) || !type) {
+        xinf_gw_error_bad (error, param, "must be {\"type\": \"function\", \"name\", \"parameters\"}");
+        return NULL;
     }
-    return 0;
+    if (!streq (type, "function")) {
+        xinf_gw_error_bad (error, param, "'%.40s' is a hosted tool this server does not have: only function tools "
+                           "are supported", type);
+        return NULL;
+    }
+    json_t *function = json_deep_copy (tool);
+    json_object_del (function, "type");
+    return function;
 }
 
 static int
@@ -301,12 +290,7 @@ s_tool_choice (json_t *root, json_t *chat, xinf_gw_error_t *error)
     if (!json_is_object (choice) || !type || !streq (type, "function") || !json_is_string (name))
         return xinf_gw_error_bad (error, "tool_choice", "must be \"none\", \"auto\", \"required\" or {\"type\": "
                                   "\"function\", \"name\": NAME}");
-    json_t *function = json_object ();
-    json_object_set (function, "name", name);
-    json_t *named = json_object ();
-    json_object_set_new (named, "type", json_string ("function"));
-    json_object_set_new (named, "function", function);
-    json_object_set_new (chat, "tool_choice", named);
+    json_object_set_new (chat, "tool_choice", xinf_gw_tools_named_choice (name));
     return 0;
 }
 
@@ -535,7 +519,8 @@ s_chat_of (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
         xinf_gw_error_bad (error, "instructions", "must be a string");
     else
     if (!s_unsupported (root, error) && !s_echoed (root, error) && !s_previous (request, root, resp->conversation, error)
-    &&  !s_input (root, resp->conversation, error) && !s_tools (root, chat, error) && !s_tool_choice (root, chat, error)
+    &&  !s_input (root, resp->conversation, error)
+    &&  !xinf_gw_tools_from (root, chat, "function tools", s_function, error) && !s_tool_choice (root, chat, error)
     &&  !s_text_format (root, chat, error) && !s_logprobs (root, chat, error)) {
         json_t *messages = json_array ();
         if (json_is_string (instructions))

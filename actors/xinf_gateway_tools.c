@@ -292,3 +292,31 @@ xinf_gw_tools_fallback (json_t *messages, json_t *tools)
     }
     return result;
 }
+
+int
+xinf_gw_tools_from (json_t *root, json_t *chat, const char *shape, xinf_gw_tool_fn *function_of,
+                    xinf_gw_error_t *error)
+{
+    json_t *tools = json_object_get (root, "tools");
+    if (!tools || json_is_null (tools))
+        return 0;
+    if (!json_is_array (tools))
+        return xinf_gw_error_bad (error, "tools", "must be an array of %s", shape);
+    json_t *functions = json_array ();
+    json_object_set_new (chat, "tools", functions);
+    for (size_t index = 0; index < json_array_size (tools); index++) {
+        char param [32];
+        snprintf (param, sizeof param, "tools[%zu]", index);
+        json_t *function = function_of (json_array_get (tools, index), param, error);
+        if (!function)
+            return -1;
+        json_array_append_new (functions, json_pack ("{s:s,s:o}", "type", "function", "function", function));
+    }
+    return 0;
+}
+
+json_t *
+xinf_gw_tools_named_choice (json_t *name)
+{
+    return json_pack ("{s:s,s:{s:O}}", "type", "function", "function", "name", name);
+}

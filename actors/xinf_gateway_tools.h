@@ -22,4 +22,14 @@ int xinf_gw_tools_check_message (json_t *message, size_t index, xinf_gw_error_t 
 //  <tool_call> blocks and tool results as user <tool_response> messages.
 json_t *xinf_gw_tools_fallback (json_t *messages, json_t *tools);
 
+//  Another API's tools (root's "tools": an array, or absent or null) as
+//  the chat's {type: function, function} in 'chat': 'function_of' turns
+//  tool N (param "tools[N]") into its function object, or NULL with a 400
+//  in 'error'; 'shape' describes the array for the 400 when it is none.
+typedef json_t *(xinf_gw_tool_fn) (json_t *tool, const char *param, xinf_gw_error_t *error);
+int xinf_gw_tools_from (json_t *root, json_t *chat, const char *shape, xinf_gw_tool_fn *function_of,
+                        xinf_gw_error_t *error);
+//  The chat's tool_choice naming one function: {type: function, function: {name}}.
+json_t *xinf_gw_tools_named_choice (json_t *name);
+
 #endif
