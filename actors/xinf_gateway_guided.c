@@ -48,42 +48,32 @@ s_schema (json_t *schema, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t
     return 0;
 }
 
-//  A GBNF grammar compiled and kept.
+//  An expression (or a GBNF grammar) compiled and kept as its text in
+//  out->regex (out->gbnf).
 static int
-s_gbnf (json_t *value, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t *error)
-{
-    if (!json_is_string (value) || json_string_length (value) > XINF_REGEX_PATTERN_MAX)
-        return xinf_gw_error_bad (error, field, "must be a GBNF grammar of at most %d bytes", XINF_REGEX_PATTERN_MAX);
-    char reason [400];
-    xinf_regex_t *compiled = xinf_regex_new_gbnf (json_string_value (value), json_string_length (value), reason,
-                                                  sizeof reason);
-    if (!compiled)
-        return xinf_gw_error_bad (error, field, "the grammar cannot be kept: %s", reason);
-    xinf_regex_destroy (&compiled);
-    out->gbnf = strndup (json_string_value (value), json_string_length (value));
-    return out->gbnf ? 0 : xinf_gw_error_bad (error, field, "out of memory");
-}
-
-//  An expression compiled and kept.
-static int
-s_regex (const char *pattern, size_t size, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+s_regex (const char *text, size_t size, bool gbnf, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
     char reason [400];
-    xinf_regex_t *compiled = xinf_regex_new (pattern, size, reason, sizeof reason);
+    xinf_regex_t *compiled = gbnf ? xinf_regex_new_gbnf (text, size, reason, sizeof reason)
+                                  : xinf_regex_new (text, size, reason, sizeof reason);
     if (!compiled)
-        return xinf_gw_error_bad (error, field, "the regular expression cannot be kept: %s", reason);
+        return xinf_gw_error_bad (error, field, "the %s cannot be kept: %s", gbnf ? "grammar" : "regular expression",
+                                  reason);
     xinf_regex_destroy (&compiled);
-    out->regex = strndup (pattern, size);
-    return out->regex ? 0 : xinf_gw_error_bad (error, field, "out of memory");
+    char **kept = gbnf ? &out->gbnf : &out->regex;
+    *kept = strndup (text, size);
+    return *kept ? 0 : xinf_gw_error_bad (error, field, "out of memory");
 }
 
+//  A field's expression (or GBNF grammar): a string of at most
+//  XINF_REGEX_PATTERN_MAX bytes.
 static int
-s_regex_field (json_t *value, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+s_regex_field (json_t *value, bool gbnf, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
     if (!json_is_string (value) || json_string_length (value) > XINF_REGEX_PATTERN_MAX)
-        return xinf_gw_error_bad (error, field, "must be a regular expression of at most %d bytes",
-                                  XINF_REGEX_PATTERN_MAX);
-    return s_regex (json_string_value (value), json_string_length (value), field, out, error);
+        return xinf_gw_error_bad (error, field, "must be a %s of at most %d bytes",
+                                  gbnf ? "GBNF grammar" : "regular expression", XINF_REGEX_PATTERN_MAX);
+    return s_regex (json_string_value (value), json_string_length (value), gbnf, field, out, error);
 }
 
 //  The answer is one of the strings: an alternation of them, quoted.
@@ -114,7 +104,7 @@ s_choice (json_t *value, const char *field, xinf_gw_oai_t *out, xinf_gw_error_t 
             length += (size_t) quoted;
     }
     if (rc == 0)
-        rc = s_regex (pattern, length, field, out, error);
+        rc = s_regex (pattern, length, false, field, out, error);
     free (pattern);
     return rc;
 }
@@ -167,8 +157,8 @@ s_structured (json_t *given, xinf_gw_oai_t *out, xinf_gw_error_t *error)
         return 0;
     }
     return json && !json_is_null (json) ? s_schema (json, "structured_outputs", out, error)
-         : regex && !json_is_null (regex) ? s_regex_field (regex, "structured_outputs", out, error)
-         : grammar && !json_is_null (grammar) ? s_gbnf (grammar, "structured_outputs", out, error)
+         : regex && !json_is_null (regex) ? s_regex_field (regex, false, "structured_outputs", out, error)
+         : grammar && !json_is_null (grammar) ? s_regex_field (grammar, true, "structured_outputs", out, error)
          : s_choice (choice, "structured_outputs", out, error);
 }
 
@@ -212,10 +202,10 @@ xinf_gw_oai_guided (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     if (streq (first, "json_schema") || streq (first, "guided_json"))
         return s_schema (value, first, out, error);
     if (streq (first, "guided_regex"))
-        return s_regex_field (value, first, out, error);
+        return s_regex_field (value, false, first, out, error);
     if (streq (first, "guided_choice"))
         return s_choice (value, first, out, error);
     if (streq (first, "grammar") || streq (first, "guided_grammar"))
-        return s_gbnf (value, first, out, error);
+        return s_regex_field (value, true, first, out, error);
     return s_structured (value, out, error);
 }

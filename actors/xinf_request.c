@@ -299,12 +299,8 @@ xinf_request_masked (const xinf_request_t *self)
 static void *
 s_compiled (xinf_request_t *self, xinf_constraint_kind_t kind, const char *text, char *reason, size_t size)
 {
-    if (self->constraints)
-        return xinf_constraints_get (self->constraints, kind, text, reason, size);
-    if (kind == XINF_CONSTRAINT_SCHEMA)
-        return xinf_json_schema_new (text, strlen (text), reason, size);
-    return kind == XINF_CONSTRAINT_GBNF ? xinf_regex_new_gbnf (text, strlen (text), reason, size)
-                                        : xinf_regex_new (text, strlen (text), reason, size);
+    return self->constraints ? xinf_constraints_get (self->constraints, kind, text, reason, size)
+                             : xinf_constraints_compile (kind, text, reason, size);
 }
 
 //  response_format regex or grammar: the compiled expression's (or

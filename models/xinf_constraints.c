@@ -87,8 +87,8 @@ s_hash (xinf_constraint_kind_t kind, const char *text, size_t size)
     return hash;
 }
 
-static void *
-s_compile (xinf_constraint_kind_t kind, const char *text, char *error, size_t error_size)
+void *
+xinf_constraints_compile (xinf_constraint_kind_t kind, const char *text, char *error, size_t error_size)
 {
     size_t size = strlen (text);
     if (kind == XINF_CONSTRAINT_SCHEMA)
@@ -113,7 +113,7 @@ xinf_constraints_get (xinf_constraints_t *self, xinf_constraint_kind_t kind, con
             return entry->compiled;
         }
     }
-    void *compiled = s_compile (kind, text, error, error_size);
+    void *compiled = xinf_constraints_compile (kind, text, error, error_size);
     if (!compiled)
         return NULL;
     self->compiles++;

@@ -37,6 +37,9 @@ void xinf_constraints_destroy (xinf_constraints_t **self_p);
 //  until released. NULL with the compiler's reason in 'error'.
 void *xinf_constraints_get (xinf_constraints_t *self, xinf_constraint_kind_t kind, const char *text, char *error,
                             size_t error_size);
+//  The compiled 'text' of 'kind' for one holder alone (not cached: the
+//  caller destroys it); NULL with the compiler's reason.
+void *xinf_constraints_compile (xinf_constraint_kind_t kind, const char *text, char *error, size_t error_size);
 //  Lets go of what xinf_constraints_get gave.
 void xinf_constraints_release (xinf_constraints_t *self, const void *compiled);
 

@@ -302,7 +302,7 @@ s_compile (xinf_rx_nfa_t *nfa, int node, uint32_t next)
         return s_state (nfa, XINF_RX_AT_START, 0, 0, next, 0);
     if (item->kind == XINF_RX_END || item->kind == XINF_RX_END_LINE)
         return s_state (nfa, XINF_RX_AT_END, item->kind == XINF_RX_END_LINE, 0, next, 0);
-    return next;                                //  XINF_RX_EMPTY
+    return next;
 }
 
 uint32_t

@@ -16,7 +16,6 @@
 #define XINF_RX_DEPTH_MAX  64             //  groups nested
 
 typedef enum {
-    XINF_RX_EMPTY,                    //  matches the empty text
     XINF_RX_SET,                      //  one code point of a set
     XINF_RX_CONCAT,                   //  its children in order
     XINF_RX_ALT,                      //  one of its children
