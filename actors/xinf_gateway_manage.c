@@ -95,8 +95,45 @@ s_json_value (json_t *json, int depth)
 static const char *s_launch_keys [] = {
     "uid", "path", "worker", "workers", "replicas", "threads", "n_worker", "probe_timeout_ms",
     "rendezvous_timeout_ms", "stall_timeout_ms", "kv_cache_mb", "max_seqs", "step_tokens", "max_queued", "device",
-    "disable_cuda_graph", NULL
+    "disable_cuda_graph", "speculative_tokens", "prompt_lookup_min", "prompt_lookup_max", NULL
 };
+
+//  vLLM's speculative_config {"method": "ngram", "num_speculative_tokens",
+//  "prompt_lookup_max", "prompt_lookup_min"} as LAUNCH's fields (which
+//  check their ranges); another method or key is refused by name. 0, or
+//  -1 with the error set.
+static int
+s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
+{
+    static const char *keys [][2] = { { "num_speculative_tokens", "speculative_tokens" },
+                                      { "prompt_lookup_max", "prompt_lookup_max" },
+                                      { "prompt_lookup_min", "prompt_lookup_min" } };
+    const char *method = json_string_value (json_object_get (config, "method"));
+    if (!json_is_object (config) || !method || strcmp (method, "ngram")) {
+        xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", "speculative_config.method",
+                           "'speculative_config.method' must be \"ngram\" (speculative decoding by prompt lookup), "
+                           "in a 'speculative_config' object; xinf has no draft-model, EAGLE or MTP speculation");
+        return -1;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach (config, key, value) {
+        size_t known = 0;
+        while (known < 3 && strcmp (key, keys [known][0]))
+            known++;
+        if (!strcmp (key, "method"))
+            continue;
+        if (known == 3 || !json_is_integer (value) || json_integer_value (value) < 0) {
+            xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", "speculative_config",
+                               known == 3 ? "'speculative_config.%s' is not known: ngram speculation takes "
+                               "num_speculative_tokens, prompt_lookup_max and prompt_lookup_min"
+                                          : "'speculative_config.%s' must be an unsigned integer", key);
+            return -1;
+        }
+        xinf_map_put_uint (xinf_msg_body (msg), keys [known][1], (uint64_t) json_integer_value (value));
+    }
+    return 0;
+}
 
 //  LAUNCH from the body: the known fields, converted; 'model_uid' (Xinference's name) for uid.
 static xinf_msg_t *
@@ -122,6 +159,9 @@ s_launch (xinf_gw_request_t *request, xinf_gw_error_t *error)
         }
         xinf_map_put (xinf_msg_body (msg), s_launch_keys [index], value);
     }
+    json_t *speculative = json_object_get (root, "speculative_config");
+    if (msg && speculative && s_speculative_config (speculative, msg, error))
+        xinf_msg_destroy (&msg);
     json_decref (root);
     return msg;
 }

@@ -304,17 +304,19 @@ s_render_waits (xinf_gw_buf_t *out, const xinf_value_t *waits)
     zhashx_destroy (&counts);
 }
 
-//  A ready replica's KV blocks in use and free, when its worker reported them.
+//  A ready replica's KV blocks in use and free, and its speculative
+//  decoding's drafts and accepted ones, when its worker reported them.
 static void
 s_render_replica_kv (xinf_gw_buf_t *out, const char *uid, const xinf_value_t *replica)
 {
-    const char *names [] = { "used", "free" };
-    for (size_t index = 0; index < 2; index++) {
-        char key [32];
-        snprintf (key, sizeof key, "kv_blocks_%s", names [index]);
+    const char *keys [] = { "kv_blocks_used", "kv_blocks_free", "spec_drafts", "spec_accepted" };
+    const char *names [] = { "kv_blocks_used", "kv_blocks_free", "spec_draft_tokens_total",
+                             "spec_accepted_tokens_total" };
+    for (size_t index = 0; index < 4; index++) {
+        const char *key = keys [index];
         if (xinf_value_type (xinf_map_get (replica, key)) != XINF_UINT)
             continue;
-        s_line (out, "xinf_replica_kv_blocks_%s{model=\"", names [index]);
+        s_line (out, "xinf_replica_%s{model=\"", names [index]);
         s_label (out, uid);
         s_line (out, "\",replica=\"%llu\",worker=\"", (unsigned long long) s_uint (replica, "replica"));
         s_label (out, xinf_value_str (xinf_map_get (replica, "worker")));
@@ -333,7 +335,12 @@ s_render_models (xinf_gw_buf_t *out, const xinf_value_t *models)
                  "# TYPE xinf_replica_kv_blocks_used gauge\n"
                  "# HELP xinf_replica_kv_blocks_free KV cache blocks free for the replica's next allocation "
                  "(never used, or cached prefixes nobody holds).\n"
-                 "# TYPE xinf_replica_kv_blocks_free gauge\n");
+                 "# TYPE xinf_replica_kv_blocks_free gauge\n"
+                 "# HELP xinf_replica_spec_draft_tokens_total Drafts of speculative decoding the replica's steps "
+                 "computed since it was loaded.\n"
+                 "# TYPE xinf_replica_spec_draft_tokens_total counter\n"
+                 "# HELP xinf_replica_spec_accepted_tokens_total Of the replica's drafts, those accepted.\n"
+                 "# TYPE xinf_replica_spec_accepted_tokens_total counter\n");
     const xinf_value_t *list = xinf_map_get (models, "models");
     for (size_t index = 0; index < xinf_value_count (list); index++) {
         const xinf_value_t *model = xinf_array_at (list, index), *replicas = xinf_map_get (model, "replicas");

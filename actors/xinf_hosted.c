@@ -430,6 +430,9 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && load.step_tokens && load.step_tokens < 16)
         xinf_check_fail (&check, "field 'step_tokens' must be 0 or 16-8192, got %llu",
                          (unsigned long long) load.step_tokens);
+    if (!check.failed && load.prompt_lookup_min > load.prompt_lookup_max)
+        xinf_check_fail (&check, "field 'prompt_lookup_min' (%llu) must be at most prompt_lookup_max (%llu)",
+                         (unsigned long long) load.prompt_lookup_min, (unsigned long long) load.prompt_lookup_max);
     //  The launch options are kept as they came, for HELLO; the replica
     //  takes its settings from the fields above
     xinf_node_msg_launch_options_t options;
@@ -496,6 +499,11 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "step_tokens", load.step_tokens);
     if (load.disable_cuda_graph)
         xinf_map_put_bool (args, "disable_cuda_graph", true);
+    if (load.speculative_tokens) {
+        xinf_map_put_uint (args, "speculative_tokens", load.speculative_tokens);
+        xinf_map_put_uint (args, "prompt_lookup_min", load.prompt_lookup_min);
+        xinf_map_put_uint (args, "prompt_lookup_max", load.prompt_lookup_max);
+    }
     xinf_map_put_uint (args, "stall_timeout_ms", load.stall_timeout_ms);
     xinf_map_put_str (args, "device", load.device);
     snprintf (entry->device, sizeof entry->device, "%s", load.device);

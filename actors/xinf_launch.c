@@ -132,6 +132,11 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_uint (body, "step_tokens", model->options.step_tokens);
     if (model->options.disable_cuda_graph || replica->graphs_off)
         xinf_map_put_bool (body, "disable_cuda_graph", true);
+    if (model->options.speculative_tokens) {
+        xinf_map_put_uint (body, "speculative_tokens", model->options.speculative_tokens);
+        xinf_map_put_uint (body, "prompt_lookup_min", model->options.prompt_lookup_min);
+        xinf_map_put_uint (body, "prompt_lookup_max", model->options.prompt_lookup_max);
+    }
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
     if (xinf_model_options_known (model))

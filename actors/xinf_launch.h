@@ -93,6 +93,8 @@ typedef struct {
     uint64_t wait;                    //  the registered wait of that step
     bool has_kv;                      //  a MODEL_LOAD came since it was last ready
     uint64_t kv_blocks_used, kv_blocks_free;   //  its paged KV pool, as of that MODEL_LOAD
+    bool has_spec;                    //  the MODEL_LOAD had its speculative decoding's counts
+    uint64_t spec_drafts, spec_accepted;       //  drafts its steps computed, and accepted
     bool graphs_off;                  //  relaunched without CUDA graphs after its graph hung (once)
     bool graph_retry;                 //  unloading for that relaunch: its stopped report is due
 } xinf_replica_entry_t;

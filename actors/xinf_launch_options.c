@@ -11,7 +11,11 @@ xinf_launch_options_map (const xinf_launch_options_t *options, bool pinned)
         .rendezvous_timeout_ms = options->rendezvous_timeout_ms, .stall_timeout_ms = options->stall_timeout_ms,
         .kv_cache_mb = options->kv_cache_mb, .max_seqs = options->max_seqs, .step_tokens = options->step_tokens,
         .max_queued = options->max_queued, .disable_cuda_graph = options->disable_cuda_graph,
-        .has_disable_cuda_graph = true, .pinned = pinned, .has_pinned = true
+        .has_disable_cuda_graph = true, .pinned = pinned, .has_pinned = true,
+        //  Without speculation none of its fields (their defaults when read)
+        .speculative_tokens = options->speculative_tokens, .has_speculative_tokens = options->speculative_tokens > 0,
+        .prompt_lookup_min = options->prompt_lookup_min, .has_prompt_lookup_min = options->speculative_tokens > 0,
+        .prompt_lookup_max = options->prompt_lookup_max, .has_prompt_lookup_max = options->speculative_tokens > 0
     };
     xinf_value_t *map = xinf_value_new_map ();
     xinf_node_msg_launch_options_put (&launch, map);
@@ -29,7 +33,9 @@ xinf_launch_options_take (const xinf_value_t *map, xinf_launch_options_t *option
         .threads = taken.threads, .probe_timeout_ms = taken.probe_timeout_ms,
         .rendezvous_timeout_ms = taken.rendezvous_timeout_ms, .stall_timeout_ms = taken.stall_timeout_ms,
         .kv_cache_mb = taken.kv_cache_mb, .max_seqs = taken.max_seqs, .step_tokens = taken.step_tokens,
-        .max_queued = (size_t) taken.max_queued, .disable_cuda_graph = taken.disable_cuda_graph
+        .max_queued = (size_t) taken.max_queued, .disable_cuda_graph = taken.disable_cuda_graph,
+        .speculative_tokens = taken.speculative_tokens, .prompt_lookup_min = taken.prompt_lookup_min,
+        .prompt_lookup_max = taken.prompt_lookup_max
     };
     *pinned = taken.pinned;
     return 0;

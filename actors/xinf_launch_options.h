@@ -20,6 +20,8 @@ typedef struct {
     uint64_t step_tokens;             //  tokens per step of chunked prefill
     size_t max_queued;                //  the scheduler's queue bound
     bool disable_cuda_graph;          //  every step eagerly: no CUDA graphs
+    uint64_t speculative_tokens;      //  drafts a decoding sequence's step may carry (0: none)
+    uint64_t prompt_lookup_min, prompt_lookup_max;    //  the suffix they are looked up by
 } xinf_launch_options_t;
 
 //  The options and 'pinned' as a launch_options map.

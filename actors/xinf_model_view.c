@@ -57,6 +57,10 @@ xinf_model_view_replica (const xinf_replica_entry_t *replica)
         xinf_map_put_uint (item, "kv_blocks_used", replica->kv_blocks_used);
         xinf_map_put_uint (item, "kv_blocks_free", replica->kv_blocks_free);
     }
+    if (replica->has_spec && (replica->state == XINF_LAUNCH_READY)) {
+        xinf_map_put_uint (item, "spec_drafts", replica->spec_drafts);
+        xinf_map_put_uint (item, "spec_accepted", replica->spec_accepted);
+    }
     if (replica->n_ranks > 1) {
         xinf_value_t *ranks = xinf_value_new_array ();
         for (size_t rank = 0; rank < replica->n_ranks; rank++) {

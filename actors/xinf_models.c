@@ -83,6 +83,9 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     if (!check.failed && launch.step_tokens && launch.step_tokens < 16)
         xinf_check_fail (&check, "field 'step_tokens' must be 0 (the default) or 16-8192, got %llu",
                          (unsigned long long) launch.step_tokens);
+    if (!check.failed && launch.prompt_lookup_min > launch.prompt_lookup_max)
+        xinf_check_fail (&check, "field 'prompt_lookup_min' (%llu) must be at most prompt_lookup_max (%llu)",
+                         (unsigned long long) launch.prompt_lookup_min, (unsigned long long) launch.prompt_lookup_max);
     const char *code = "BAD_REQUEST";
     xinf_value_t *named = xinf_placement_named (self->cluster, launch.worker, launch.workers, n_worker, &check, &code);
     if (!check.failed && named && replicas > 1 && n_worker > 1)
@@ -127,7 +130,9 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         .threads = launch.threads, .probe_timeout_ms = launch.probe_timeout_ms,
         .rendezvous_timeout_ms = launch.rendezvous_timeout_ms, .stall_timeout_ms = launch.stall_timeout_ms,
         .kv_cache_mb = launch.kv_cache_mb, .max_seqs = launch.max_seqs, .step_tokens = launch.step_tokens,
-        .max_queued = (size_t) launch.max_queued, .disable_cuda_graph = launch.disable_cuda_graph
+        .max_queued = (size_t) launch.max_queued, .disable_cuda_graph = launch.disable_cuda_graph,
+        .speculative_tokens = launch.speculative_tokens, .prompt_lookup_min = launch.prompt_lookup_min,
+        .prompt_lookup_max = launch.prompt_lookup_max
     };
     //  Distinct across supervisor restarts too: the clock's ms, then counting
     if (!self->next_generation)
@@ -473,6 +478,9 @@ s_on_model_load (xinf_models_t *self, xinf_peer_t *from, xinf_msg_t *msg)
     replica->has_kv = true;
     replica->kv_blocks_used = report.kv_blocks_used;
     replica->kv_blocks_free = report.kv_blocks_free;
+    replica->has_spec = report.has_spec_drafts && report.has_spec_accepted;
+    replica->spec_drafts = report.spec_drafts;
+    replica->spec_accepted = report.spec_accepted;
 }
 
 //  A tensor-parallel replica failed (a rank failed, a rendezvous step ran

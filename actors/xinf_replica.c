@@ -164,6 +164,8 @@ s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const
         xinf_batcher_score_prompt (state->batcher, request->id);    //  just queued: it waits
     if (request->embedding)
         xinf_batcher_embed_prompt (state->batcher, request->id, xinf_request_embed_pool_of (request->embedding));
+    else
+        xinf_batcher_speculate (state->batcher, request->id, request->max_tokens);   //  when the launch does
     char key [32];
     snprintf (key, sizeof key, "%llu", (unsigned long long) request->id);
     zhashx_insert (state->requests, key, request);
@@ -290,6 +292,9 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     if (!check.failed && start.rank >= start.n_ranks)
         xinf_check_fail (&check, "field 'rank' is %llu, must be below n_ranks %llu", (unsigned long long) start.rank,
                          (unsigned long long) start.n_ranks);
+    if (!check.failed && start.prompt_lookup_min > start.prompt_lookup_max)
+        xinf_check_fail (&check, "field 'prompt_lookup_min' (%llu) must be at most prompt_lookup_max (%llu)",
+                         (unsigned long long) start.prompt_lookup_min, (unsigned long long) start.prompt_lookup_max);
     const char *path = start.path;
     uint64_t threads = start.threads, n_ranks = start.n_ranks, rank = start.rank;
     if (state->host || state->state != XINF_REPLICA_STARTING) {   //  a failed start stays failed
@@ -316,6 +321,15 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     snprintf (name, sizeof name, "executor-%s-%llu-%llu", state->uid, (unsigned long long) state->replica,
               (unsigned long long) state->rank);
     state->stall_ms = (int64_t) start.stall_timeout_ms;
+    state->spec_tokens = start.speculative_tokens;
+    state->spec_min_n = start.prompt_lookup_min;
+    state->spec_max_n = start.prompt_lookup_max;
+    //  Tests and measurements of the drafts themselves: every draft found
+    //  goes into the step, as if a token cost the step nothing
+    const char *every = getenv ("XINF_SPEC_EVERY_DRAFT");
+    state->spec_every = every && streq (every, "1");
+    if (state->spec_every && state->spec_tokens)
+        xinf_warn (state->name, "XINF_SPEC_EVERY_DRAFT=1: every draft found goes into the steps, whatever it costs");
     //  A GPU's executor always runs in its own process
     bool process = start.executor_process || !streq (start.device, "cpu");
     state->host = xinf_exec_host_new (name, state->uid, state->rank, state->exec_endpoint, process,

@@ -105,7 +105,9 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     xinf_batcher_config_t config = { .n_blocks = blocks, .block_tokens = block_tokens, .max_seqs = state->max_seqs,
                                      .step_tokens = state->step_tokens, .max_rows = state->max_rows,
                                      .max_hidden = state->dim ? XINF_HIDDEN_STEP_BYTES / (state->dim * sizeof (float)) : 0,
-                                     .context = state->context, .prefix_cache = true };
+                                     .context = state->context, .prefix_cache = true,
+                                     .spec_tokens = state->spec_tokens, .spec_min_n = state->spec_min_n,
+                                     .spec_max_n = state->spec_max_n };
     if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
         xinf_check_fail (&check, "out of memory for the step cost model");
     if (!check.failed && !state->step_samples) {

@@ -53,6 +53,9 @@ typedef struct {
     xinf_value_t *info;               //  LOADED body
     xinf_tokenizer_t *tokenizer;
     size_t context, vocab, max_seqs, step_tokens;
+    size_t spec_tokens;               //  START's speculative_tokens: drafts a sequence may carry (0: none)
+    size_t spec_min_n, spec_max_n;    //  START's prompt_lookup_min and _max (0: the batcher's)
+    bool spec_every;                  //  XINF_SPEC_EVERY_DRAFT=1: every draft found goes in, whatever it costs
     size_t max_rows;                  //  logits rows a step may ask (LOADED)
     size_t dim;                       //  a hidden row's floats (LOADED)
     char pooling [8];                 //  the file's pooling of embeddings (LOADED): none, mean, cls, last, rank
@@ -64,6 +67,7 @@ typedef struct {
     zhashx_t *requests;               //  id (text) -> xinf_request_t
     const uint64_t *step_ids;         //  the step in flight: its rows' requests
     const int32_t *step_scores;       //  their scored prompt tokens (-1: a sampled row)
+    const uint32_t *step_ahead;       //  the drafts before each row (xinf_batcher_ahead)
     xinf_sample_row_t *step_samples;  //  [max_rows]: their sampling
     uint32_t *step_logprobs;          //  [max_rows]: the log-probabilities each asks for (0: none)
     xinf_json_masks_t *json_masks;    //  the allowed tokens of constrained answers (made at the first)
@@ -80,6 +84,7 @@ typedef struct {
     uint64_t wait, steps;             //  the serving wait, steps done
     size_t failed_steps;              //  steps in a row the executor failed
     size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD
+    size_t spec_reported;             //  drafts computed, in the last MODEL_LOAD
     int64_t kv_reported_at;           //  when it went (monotonic ms, 0: never)
     int64_t stall_ms;                 //  a step phase lasting longer is hung
     xinf_outbox_t *outbox;            //  messages up, kept while the link to the agent is full

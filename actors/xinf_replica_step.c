@@ -121,6 +121,7 @@ s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
         xinf_sample_row_t *it = &state->step_samples [row];
         int32_t score = state->step_scores [row];
         *it = xinf_sample_row (xinf_request_sampling (request));
+        it->sampling.index += state->step_ahead [row];    //  a row after drafts: the token after them
         if (score >= 0) {
             it->sampling.temperature = 0;
             it->score = score;
@@ -135,6 +136,16 @@ s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
     zframe_t *frame = zframe_new (NULL, xinf_samples_wire_size (state->step_rows));
     xinf_samples_encode (state->step_samples, state->step_rows, zframe_data (frame));
     xinf_msg_add_frame (msg, &frame);
+}
+
+//  Of a row after drafts (step_ahead not 0), the draft fed just before it.
+static int32_t
+s_draft_before (xinf_replica_actor_t *state, size_t row)
+{
+    size_t count;
+    const int32_t *drafts = xinf_batcher_drafts (state->batcher, state->step_ids [row], &count);
+    uint32_t ahead = state->step_ahead [row];
+    return drafts && ahead <= count ? drafts [ahead - 1] : 0;
 }
 
 //  The step's third frame when a row has logit biases or penalties: each
@@ -156,9 +167,16 @@ s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
     int rc = penalties ? 0 : -1;
     for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        if (state->step_ahead [row] && request->counts)   //  the drafts before the row count as generated
+            xinf_token_counts_add (request->counts, (uint32_t) s_draft_before (state, row));
         rc = state->step_scores [row] >= 0 ? xinf_penalties_add (penalties, 0, 0, NULL, NULL, 0)
            : xinf_penalties_add (penalties, request->presence, request->frequency, request->counts,
                                  request->biases, request->n_biases);
+    }
+    for (size_t row = 0; row < state->step_rows; row++) {
+        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        if (state->step_ahead [row] && request->counts)   //  and are taken back
+            xinf_token_counts_remove (request->counts, (uint32_t) s_draft_before (state, row));
     }
     if (rc == 0) {
         zframe_t *frame = zframe_new (xinf_penalties_data (penalties), xinf_penalties_size (penalties));
@@ -180,12 +198,13 @@ s_clear_bit (uint32_t *bits, int32_t id)
 //  unless nothing would be left (a complete constrained answer still ends).
 //  NULL for any token, or when out of memory (*failed).
 static const uint32_t *
-s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, bool *failed)
+s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, const xinf_grammar_state_t *grammar_state,
+            size_t generated, bool *failed)
 {
     const uint32_t *json = request->grammar ? xinf_json_masks_get (state->json_masks, request->grammar,
-                                                                   &request->grammar_state) : NULL;
+                                                                   grammar_state) : NULL;
     *failed = request->grammar && !json;
-    if (*failed || request->count >= request->min_tokens)
+    if (*failed || generated >= request->min_tokens)
         return json;
     size_t words = xinf_token_mask_words (state->vocab);
     if (!state->step_mask && !(state->step_mask = calloc (words, sizeof (uint32_t)))) {
@@ -235,10 +254,18 @@ s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
     }
     xinf_token_masks_t *masks = xinf_token_masks_new (state->step_rows, state->vocab);
     int rc = masks ? 0 : -1;
+    xinf_grammar_state_t grammar_state;       //  a request's, after the drafts before the row
     for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
         bool failed = false;
+        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+        uint32_t ahead = state->step_ahead [row];
+        if (!ahead)
+            grammar_state = request->grammar_state;
+        else
+        if (request->grammar)                 //  a draft it does not allow: this row is never taken
+            xinf_json_masks_take (state->json_masks, request->grammar, &grammar_state, s_draft_before (state, row));
         const uint32_t *bits = state->step_scores [row] >= 0 ? NULL
-                             : s_row_mask (state, xinf_replica_request (state, state->step_ids [row]), &failed);
+                             : s_row_mask (state, request, &grammar_state, request->count + ahead, &failed);
         rc = failed ? -1 : xinf_token_masks_add (masks, bits);
     }
     if (rc == 0) {
@@ -259,12 +286,14 @@ xinf_replica_report_kv (xinf_ctx_t *ctx)
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
     if (state->rank > 0 || !state->batcher || !state->info)
         return;
-    size_t free_blocks = xinf_batcher_stats (state->batcher).blocks_available;
+    xinf_batcher_stats_t stats = xinf_batcher_stats (state->batcher);
+    size_t free_blocks = stats.blocks_available;
     int64_t now = zclock_mono ();
-    if (free_blocks == state->kv_free_reported
+    if ((free_blocks == state->kv_free_reported && stats.spec_drafts == state->spec_reported)
     ||  (state->kv_reported_at && now - state->kv_reported_at < XINF_KV_REPORT_MS))
         return;
     state->kv_free_reported = free_blocks;
+    state->spec_reported = stats.spec_drafts;
     state->kv_reported_at = now;
     xinf_msg_t *msg = xinf_msg_new ("MODEL_LOAD");
     xinf_map_put_str (xinf_msg_body (msg), "uid", state->uid);
@@ -272,6 +301,10 @@ xinf_replica_report_kv (xinf_ctx_t *ctx)
     xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_used",
                        xinf_value_uint (xinf_map_get (state->info, "kv_blocks")) - free_blocks);
     xinf_map_put_uint (xinf_msg_body (msg), "kv_blocks_free", free_blocks);
+    if (state->spec_tokens) {
+        xinf_map_put_uint (xinf_msg_body (msg), "spec_drafts", stats.spec_drafts);
+        xinf_map_put_uint (xinf_msg_body (msg), "spec_accepted", stats.spec_accepted);
+    }
     xinf_replica_send_up (ctx, &msg);
 }
 
@@ -323,6 +356,11 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     if (state->in_flight || !state->batcher)
         return;
     xinf_replica_expire (ctx, zclock_mono ());
+    if (state->spec_every)
+        xinf_batcher_set_cost (state->batcher, 1, 0);
+    else
+        xinf_batcher_set_cost (state->batcher, xinf_step_cost_ms (state->step_cost, 0),
+                               xinf_step_cost_per_token_ms (state->step_cost));
     if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
         xinf_replica_serving_wait (state, zhashx_size (state->requests) > 0);
         xinf_replica_report_kv (ctx);
@@ -330,6 +368,7 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     }
     state->in_flight = true;                  //  the scheduled step is the replica's in flight
     state->step_scores = xinf_batcher_scores (state->batcher);
+    state->step_ahead = xinf_batcher_ahead (state->batcher);
     state->step_hid_ids = xinf_batcher_hidden (state->batcher, &state->step_hid);
     const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
     xinf_msg_t *msg = xinf_msg_new ("STEP");
@@ -367,8 +406,10 @@ s_done_msg (xinf_replica_actor_t *state, xinf_request_t *request, const char *re
 }
 
 //  The next token of one request, sampled by the executor: stream it, then
-//  finish the request or feed the token back into the batch.
-static void
+//  finish the request or feed the token back into the batch. Whether the
+//  request's next row in the step is valid too (the token was the draft
+//  the step computed after it).
+static bool
 s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_logprobs_row_t *report)
 {
     xinf_replica_actor_t *state = xinf_replica_of (ctx);
@@ -376,14 +417,14 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
         xinf_msg_t *done = s_done_msg (state, request, "length");
         xinf_replica_send_up (ctx, &done);
         xinf_replica_drop (state, request->id);
-        return;
+        return false;
     }
     if (xinf_request_take (request, token, report, state->tokenizer)) {
         xinf_msg_t *failed = xinf_request_failed_msg (request->id, "STEP_FAILED",
                                                       "the replica is out of memory for the log-probabilities");
         xinf_replica_send_up (ctx, &failed);
         xinf_replica_drop (state, request->id);
-        return;
+        return false;
     }
     if (request->count == 1)
         request->cached_tokens = xinf_batcher_cached (state->batcher, request->id);
@@ -415,13 +456,15 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
     else
     if (xinf_batcher_length (state->batcher, request->id) + 1 > state->context)
         reason = "context";
-    if (!reason && xinf_batcher_append (state->batcher, request->id, token))
+    int appended = reason ? 0 : xinf_batcher_append (state->batcher, request->id, token);
+    if (appended < 0)
         reason = "context";
     if (reason) {
         xinf_msg_t *done = s_done_msg (state, request, reason);
         xinf_replica_send_up (ctx, &done);
         xinf_replica_drop (state, request->id);
     }
+    return appended == 1;
 }
 
 //  A prompt token's log-probabilities, scored by the executor: kept for
@@ -540,15 +583,17 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
         s_log_step (state);
     xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
     state->failed_steps = 0;
+    bool valid = true;                //  the row after drafts: they were all accepted
     for (size_t row = 0; row < state->step_rows; row++) {
         xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
         const xinf_logprobs_row_t *report = state->step_reporting ? &state->step_reports [row] : NULL;
-        if (!request)                 //  cancelled meanwhile, or ended by an earlier row
+        valid = valid || state->step_ahead [row] == 0;
+        if (!request || !valid)       //  cancelled meanwhile, ended by an earlier row, or after a draft not taken
             continue;
         if (state->step_scores [row] >= 0)
             s_on_scored (ctx, request, state->step_scores [row], report);
         else
-            s_on_row (ctx, request, tokens [row], report);
+            valid = s_on_row (ctx, request, tokens [row], report);
     }
     for (size_t row = 0; row < state->step_hid; row++) {
         xinf_request_t *request = xinf_replica_request (state, state->step_hid_ids [row]);

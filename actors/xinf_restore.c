@@ -22,6 +22,9 @@ xinf_restore_describe (const xinf_model_entry_t *model)
         .kv_cache_mb = options->kv_cache_mb, .max_seqs = options->max_seqs, .step_tokens = options->step_tokens,
         .max_queued = options->max_queued, .disable_cuda_graph = options->disable_cuda_graph,
         .has_disable_cuda_graph = true, .pinned = model->pinned, .has_pinned = true, .workers = workers,
+        .speculative_tokens = options->speculative_tokens, .has_speculative_tokens = options->speculative_tokens > 0,
+        .prompt_lookup_min = options->prompt_lookup_min, .has_prompt_lookup_min = options->speculative_tokens > 0,
+        .prompt_lookup_max = options->prompt_lookup_max, .has_prompt_lookup_max = options->speculative_tokens > 0,
         .device = model->gpu ? "gpu" : "cpu", .has_device = true, .ranks = ranks, .has_ranks = model->n_worker > 1
     };
     xinf_value_t *map = xinf_value_new_map ();
@@ -108,7 +111,9 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
         .threads = saved.threads, .probe_timeout_ms = saved.probe_timeout_ms,
         .rendezvous_timeout_ms = saved.rendezvous_timeout_ms, .stall_timeout_ms = saved.stall_timeout_ms,
         .kv_cache_mb = saved.kv_cache_mb, .max_seqs = saved.max_seqs, .step_tokens = saved.step_tokens,
-        .max_queued = (size_t) saved.max_queued, .disable_cuda_graph = saved.disable_cuda_graph
+        .max_queued = (size_t) saved.max_queued, .disable_cuda_graph = saved.disable_cuda_graph,
+        .speculative_tokens = saved.speculative_tokens, .prompt_lookup_min = saved.prompt_lookup_min,
+        .prompt_lookup_max = saved.prompt_lookup_max
     };
     model->pinned = saved.pinned;
     model->gpu = streq (saved.device, "gpu");

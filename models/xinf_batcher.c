@@ -1,60 +1,22 @@
 /*  xinf_batcher: continuous batching: steps, blocks, preemption.  */
-#include "xinf_batcher.h"
+#include "xinf_batcher_private.h"
 #include "xinf_check.h"
-#include "xinf_blocks.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct _s_seq_t s_seq_t;
-struct _s_seq_t {
-    uint64_t id, order;               //  order: admission order, oldest first
-    int32_t *tokens;                  //  prompt and generated
-    size_t count, capacity;
-    size_t computed;                  //  positions whose keys and values are cached
-    size_t cached;                    //  prompt tokens the prefix cache gave at its first admission
-    bool admitted;                    //  it was admitted once (preempted ones come back)
-    size_t take;                      //  tokens in the step in flight
-    bool score;                       //  its prompt is scored: a row per prompt position
-    size_t prompt;                    //  its prompt's tokens
-    size_t scored;                    //  with score: prompt positions whose rows were delivered
-    xinf_batcher_pool_t pool;         //  an embedding's: its hidden rows, no logits rows
-    size_t pooled;                    //  with pool: prompt positions whose hidden rows were delivered
-    int32_t *blocks;                  //  block table (max_blocks)
-    uint64_t *hashes;                 //  chain hashes of the first 'hashed' blocks
-    size_t n_blocks, hashed;
-    s_seq_t *next;                    //  in the waiting queue
-};
-
-struct _xinf_batcher_t {
-    xinf_batcher_config_t config;
-    size_t max_blocks;                //  a sequence's longest table
-    xinf_blocks_t *blocks;
-    s_seq_t **running;                //  [max_seqs], oldest first
-    size_t n_running;
-    s_seq_t *waiting, *waiting_tail;
-    size_t n_waiting;
-    uint64_t next_order;
-    uint64_t *out_ids;                //  [step_tokens]: the last step's logits rows
-    int32_t *out_scores;              //  [step_tokens]: the token each scores, or -1
-    uint64_t *hid_ids;                //  [step_tokens]: the last step's hidden rows
-    size_t n_hid;
-    size_t rows_left;                 //  rows the step being scheduled may still ask
-    size_t hidden_left;               //  hidden rows it may still ask
-    bool in_flight;
-    size_t last_prompt_tokens;
-    xinf_batcher_stats_t stats;
-};
+static xinf_batcher_seq_t *s_find (xinf_batcher_t *self, uint64_t id);
 
 static void
-s_seq_destroy (s_seq_t **seq_p)
+s_seq_destroy (xinf_batcher_seq_t **seq_p)
 {
     if (*seq_p) {
         free ((*seq_p)->tokens);
         free ((*seq_p)->blocks);
         free ((*seq_p)->hashes);
+        free ((*seq_p)->draft);
         free (*seq_p);
         *seq_p = NULL;
     }
@@ -69,6 +31,16 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
     if (!self)
         return NULL;
     self->config = *config;
+    if (self->config.spec_tokens > XINF_SPEC_TOKENS_MAX)
+        self->config.spec_tokens = XINF_SPEC_TOKENS_MAX;
+    if (!self->config.spec_min_n || !self->config.spec_max_n) {
+        self->config.spec_min_n = 2;
+        self->config.spec_max_n = 4;
+    }
+    if (self->config.spec_max_n > XINF_SPEC_NGRAM_MAX)
+        self->config.spec_max_n = XINF_SPEC_NGRAM_MAX;
+    if (self->config.spec_min_n > self->config.spec_max_n)
+        self->config.spec_min_n = self->config.spec_max_n;
     if (self->config.max_rows < config->max_seqs)
         self->config.max_rows = config->max_seqs;
     size_t capacity = config->n_blocks * config->block_tokens;
@@ -76,11 +48,12 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
         self->config.context = capacity;
     self->max_blocks = (self->config.context + config->block_tokens - 1) / config->block_tokens;
     self->blocks = xinf_blocks_new (config->n_blocks, config->block_tokens);
-    self->running = calloc (config->max_seqs, sizeof (s_seq_t *));
+    self->running = calloc (config->max_seqs, sizeof (xinf_batcher_seq_t *));
     self->out_ids = calloc (config->step_tokens, sizeof (uint64_t));
     self->out_scores = calloc (config->step_tokens, sizeof (int32_t));
     self->hid_ids = calloc (config->step_tokens, sizeof (uint64_t));
-    if (!self->blocks || !self->running || !self->out_ids || !self->out_scores || !self->hid_ids)
+    self->out_ahead = calloc (config->step_tokens, sizeof (uint32_t));
+    if (!self->blocks || !self->running || !self->out_ids || !self->out_scores || !self->hid_ids || !self->out_ahead)
         xinf_batcher_destroy (&self);
     return self;
 }
@@ -93,7 +66,7 @@ xinf_batcher_destroy (xinf_batcher_t **self_p)
         for (size_t index = 0; index < self->n_running; index++)
             s_seq_destroy (&self->running [index]);
         while (self->waiting) {
-            s_seq_t *seq = self->waiting;
+            xinf_batcher_seq_t *seq = self->waiting;
             self->waiting = seq->next;
             s_seq_destroy (&seq);
         }
@@ -102,6 +75,7 @@ xinf_batcher_destroy (xinf_batcher_t **self_p)
         free (self->out_ids);
         free (self->out_scores);
         free (self->hid_ids);
+        free (self->out_ahead);
         free (self);
         *self_p = NULL;
     }
@@ -116,14 +90,15 @@ xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size
         return xinf_fail (error, error_size, "the prompt's %zu tokens and one generated token need %zu positions; "
                        "this replica holds %zu (KV cache %zu blocks of %zu, context %zu)", count, count + 1,
                        self->config.context, self->config.n_blocks, self->config.block_tokens, self->config.context);
-    s_seq_t *seq = calloc (1, sizeof *seq);
+    xinf_batcher_seq_t *seq = calloc (1, sizeof *seq);
     if (seq) {
         seq->capacity = count + 16;
         seq->tokens = malloc (seq->capacity * sizeof (int32_t));
         seq->blocks = malloc (self->max_blocks * sizeof (int32_t));
         seq->hashes = malloc (self->max_blocks * sizeof (uint64_t));
+        seq->draft = malloc ((self->config.spec_tokens + 1) * sizeof (int32_t));
     }
-    if (!seq || !seq->tokens || !seq->blocks || !seq->hashes) {
+    if (!seq || !seq->tokens || !seq->blocks || !seq->hashes || !seq->draft) {
         s_seq_destroy (&seq);
         return xinf_fail (error, error_size, "out of memory for a sequence of %zu tokens", count);
     }
@@ -143,25 +118,26 @@ xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size
 //  Releases a sequence's blocks, the last first (so the cache evicts a
 //  prefix's tail before its head).
 static void
-s_release_blocks (xinf_batcher_t *self, s_seq_t *seq)
+s_release_blocks (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     while (seq->n_blocks)
         xinf_blocks_release (self->blocks, seq->blocks [--seq->n_blocks]);
     seq->computed = seq->hashed = seq->take = 0;
+    seq->n_proposed = seq->n_draft = seq->ahead = 0;
 }
 
 static void
 s_unlink_running (xinf_batcher_t *self, size_t index)
 {
-    memmove (self->running + index, self->running + index + 1, (self->n_running - index - 1) * sizeof (s_seq_t *));
+    memmove (self->running + index, self->running + index + 1, (self->n_running - index - 1) * sizeof (xinf_batcher_seq_t *));
     self->n_running--;
 }
 
-static s_seq_t *
+static xinf_batcher_seq_t *
 s_unlink_waiting (xinf_batcher_t *self, uint64_t id)
 {
-    s_seq_t *prev = NULL;
-    for (s_seq_t *seq = self->waiting; seq; prev = seq, seq = seq->next)
+    xinf_batcher_seq_t *prev = NULL;
+    for (xinf_batcher_seq_t *seq = self->waiting; seq; prev = seq, seq = seq->next)
         if (seq->id == id) {
             if (prev)
                 prev->next = seq->next;
@@ -179,7 +155,7 @@ s_unlink_waiting (xinf_batcher_t *self, uint64_t id)
 int
 xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id)
 {
-    for (s_seq_t *seq = self->waiting; seq; seq = seq->next)
+    for (xinf_batcher_seq_t *seq = self->waiting; seq; seq = seq->next)
         if (seq->id == id && seq->n_blocks == 0 && seq->count == seq->prompt) {
             seq->score = true;
             return 0;
@@ -190,7 +166,7 @@ xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id)
 int
 xinf_batcher_embed_prompt (xinf_batcher_t *self, uint64_t id, xinf_batcher_pool_t pool)
 {
-    for (s_seq_t *seq = self->waiting; seq; seq = seq->next)
+    for (xinf_batcher_seq_t *seq = self->waiting; seq; seq = seq->next)
         if (seq->id == id && seq->n_blocks == 0 && seq->count == seq->prompt && !seq->score && pool) {
             seq->pool = pool;
             return 0;
@@ -198,18 +174,35 @@ xinf_batcher_embed_prompt (xinf_batcher_t *self, uint64_t id, xinf_batcher_pool_
     return -1;
 }
 
+int
+xinf_batcher_speculate (xinf_batcher_t *self, uint64_t id, size_t limit)
+{
+    xinf_batcher_seq_t *seq = s_find (self, id);
+    if (!seq)
+        return -1;
+    seq->spec_limit = limit;
+    return 0;
+}
+
+void
+xinf_batcher_set_cost (xinf_batcher_t *self, double fixed_ms, double per_token_ms)
+{
+    self->cost_fixed = fixed_ms > 0 ? fixed_ms : 0;
+    self->cost_per_token = per_token_ms > 0 ? per_token_ms : 0;
+}
+
 bool
 xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
 {
     for (size_t index = 0; index < self->n_running; index++)
         if (self->running [index]->id == id) {
-            s_seq_t *seq = self->running [index];
+            xinf_batcher_seq_t *seq = self->running [index];
             s_unlink_running (self, index);
             s_release_blocks (self, seq);
             s_seq_destroy (&seq);
             return true;
         }
-    s_seq_t *seq = s_unlink_waiting (self, id);
+    xinf_batcher_seq_t *seq = s_unlink_waiting (self, id);
     if (!seq)
         return false;
     s_release_blocks (self, seq);
@@ -221,7 +214,7 @@ xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
 static void
 s_preempt (xinf_batcher_t *self, size_t index)
 {
-    s_seq_t *seq = self->running [index];
+    xinf_batcher_seq_t *seq = self->running [index];
     s_unlink_running (self, index);
     s_release_blocks (self, seq);
     seq->next = self->waiting;
@@ -232,9 +225,8 @@ s_preempt (xinf_batcher_t *self, size_t index)
     self->stats.preemptions++;
 }
 
-//  Holds blocks for positions [0, positions); false when none are left.
-static bool
-s_grow (xinf_batcher_t *self, s_seq_t *seq, size_t positions)
+bool
+xinf_batcher_grow (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t positions)
 {
     while (seq->n_blocks * self->config.block_tokens < positions) {
         int32_t block = xinf_blocks_alloc (self->blocks);
@@ -248,12 +240,12 @@ s_grow (xinf_batcher_t *self, s_seq_t *seq, size_t positions)
 //  Up to 'want' next tokens of seq that blocks can be found for (no
 //  preemption); returns how many, with their blocks held.
 static size_t
-s_fit (xinf_batcher_t *self, s_seq_t *seq, size_t want)
+s_fit (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t want)
 {
     size_t tokens = self->config.block_tokens;
     size_t room = seq->n_blocks * tokens - seq->computed + xinf_blocks_available (self->blocks) * tokens;
     size_t fit = want < room ? want : room;
-    s_grow (self, seq, seq->computed + fit);
+    xinf_batcher_grow (self, seq, seq->computed + fit);
     return fit;
 }
 
@@ -262,8 +254,8 @@ s_fit (xinf_batcher_t *self, s_seq_t *seq, size_t want)
 static bool
 s_decode_slot (xinf_batcher_t *self, size_t index)
 {
-    s_seq_t *seq = self->running [index];
-    while (!s_grow (self, seq, seq->computed + 1)) {
+    xinf_batcher_seq_t *seq = self->running [index];
+    while (!xinf_batcher_grow (self, seq, seq->computed + 1)) {
         size_t victim = self->n_running - 1;
         if (victim == index) {
             s_preempt (self, index);
@@ -278,7 +270,7 @@ s_decode_slot (xinf_batcher_t *self, size_t index)
 //  least one token to compute, for its logits or its last hidden row);
 //  none for a prompt whose every position gives a row.
 static void
-s_match_prefix (xinf_batcher_t *self, s_seq_t *seq)
+s_match_prefix (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     size_t tokens = self->config.block_tokens;
     size_t limit = (seq->count - 1) / tokens;
@@ -304,12 +296,12 @@ s_match_prefix (xinf_batcher_t *self, s_seq_t *seq)
 
 //  Places seq among the running ones by admission order.
 static void
-s_insert_running (xinf_batcher_t *self, s_seq_t *seq)
+s_insert_running (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     size_t at = self->n_running;
     while (at > 0 && self->running [at - 1]->order > seq->order)
         at--;
-    memmove (self->running + at + 1, self->running + at, (self->n_running - at) * sizeof (s_seq_t *));
+    memmove (self->running + at + 1, self->running + at, (self->n_running - at) * sizeof (xinf_batcher_seq_t *));
     self->running [at] = seq;
     self->n_running++;
 }
@@ -317,7 +309,7 @@ s_insert_running (xinf_batcher_t *self, s_seq_t *seq)
 //  Whether position 'pos' of seq gets a logits row: the last (its next
 //  token is sampled) or a scored prompt position.
 static bool
-s_row_at (const s_seq_t *seq, size_t pos)
+s_row_at (const xinf_batcher_seq_t *seq, size_t pos)
 {
     return !seq->pool && (pos + 1 == seq->count || (seq->score && pos >= seq->scored && pos + 1 < seq->prompt));
 }
@@ -325,7 +317,7 @@ s_row_at (const s_seq_t *seq, size_t pos)
 //  Whether position 'pos' of an embedding's prompt gives a hidden row not
 //  yet delivered: every position (mean) or the last.
 static bool
-s_hidden_at (const s_seq_t *seq, size_t pos)
+s_hidden_at (const xinf_batcher_seq_t *seq, size_t pos)
 {
     return seq->pool && pos >= seq->pooled && pos < seq->prompt
         && (seq->pool == XINF_BATCHER_POOL_MEAN || pos + 1 == seq->prompt);
@@ -333,14 +325,14 @@ s_hidden_at (const s_seq_t *seq, size_t pos)
 
 //  The first position of seq's next tokens that may be scored.
 static size_t
-s_score_start (const s_seq_t *seq)
+s_score_start (const xinf_batcher_seq_t *seq)
 {
     return seq->computed > seq->scored ? seq->computed : seq->scored;
 }
 
 //  The logits rows seq's next 'take' tokens ask.
 static size_t
-s_rows (const s_seq_t *seq, size_t take)
+s_rows (const xinf_batcher_seq_t *seq, size_t take)
 {
     size_t end = seq->computed + take, start = s_score_start (seq);
     size_t last = seq->prompt - 1;                 //  scored positions: [start, last)
@@ -350,7 +342,7 @@ s_rows (const s_seq_t *seq, size_t take)
 
 //  The hidden rows seq's next 'take' tokens ask (an embedding's).
 static size_t
-s_hidden_rows (const s_seq_t *seq, size_t take)
+s_hidden_rows (const xinf_batcher_seq_t *seq, size_t take)
 {
     size_t start = seq->computed > seq->pooled ? seq->computed : seq->pooled, end = seq->computed + take;
     if (end > seq->prompt)
@@ -362,7 +354,7 @@ s_hidden_rows (const s_seq_t *seq, size_t take)
 
 //  The most of seq's next 'want' tokens whose hidden rows fit in the step's.
 static size_t
-s_hidden_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
+s_hidden_fit (xinf_batcher_t *self, const xinf_batcher_seq_t *seq, size_t want)
 {
     while (want > 0 && s_hidden_rows (seq, want) > self->hidden_left) {
         size_t start = seq->computed > seq->pooled ? seq->computed : seq->pooled;
@@ -375,7 +367,7 @@ s_hidden_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
 
 //  The most of seq's next 'want' tokens whose rows fit in the step's.
 static size_t
-s_rows_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
+s_rows_fit (xinf_batcher_t *self, const xinf_batcher_seq_t *seq, size_t want)
 {
     size_t start = s_score_start (seq);
     if (seq->score && start + 1 < seq->prompt && want > start - seq->computed + self->rows_left)
@@ -388,7 +380,7 @@ s_rows_fit (xinf_batcher_t *self, const s_seq_t *seq, size_t want)
 //  Seq's next chunk of its prompt within 'room' tokens, the step's rows
 //  and the blocks left (held for it), its rows counted; its size.
 static size_t
-s_take_chunk (xinf_batcher_t *self, s_seq_t *seq, size_t room)
+s_take_chunk (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t room)
 {
     size_t left = seq->count - seq->computed;
     size_t take = s_fit (self, seq, s_hidden_fit (self, seq, s_rows_fit (self, seq, left < room ? left : room)));
@@ -403,7 +395,9 @@ s_schedule_decodes (xinf_batcher_t *self, size_t budget)
 {
     size_t used = 0, index = 0;
     while (index < self->n_running && used < budget) {
-        s_seq_t *seq = self->running [index];
+        xinf_batcher_seq_t *seq = self->running [index];
+        if (seq->computed == seq->count && !seq->pool)
+            seq->computed--;          //  its last token's row was never taken: computed again
         if (seq->count - seq->computed != 1 || s_hidden_rows (seq, 1) > self->hidden_left)
             index++;
         else
@@ -430,7 +424,7 @@ s_schedule_prompts (xinf_batcher_t *self, size_t budget)
     size_t used = 0;
     bool whole = true;                //  every running prompt scheduled to its end
     for (size_t index = 0; index < self->n_running && used < budget; index++) {
-        s_seq_t *seq = self->running [index];
+        xinf_batcher_seq_t *seq = self->running [index];
         size_t left = seq->count - seq->computed;
         if (seq->take || left <= 1)
             continue;
@@ -439,7 +433,7 @@ s_schedule_prompts (xinf_batcher_t *self, size_t budget)
         whole = whole && seq->take == left;
     }
     while (whole && self->waiting && self->n_running < self->config.max_seqs && used < budget) {
-        s_seq_t *seq = self->waiting;
+        xinf_batcher_seq_t *seq = self->waiting;
         if (seq->n_blocks == 0)
             s_match_prefix (self, seq);
         size_t take = s_take_chunk (self, seq, budget - used);
@@ -463,11 +457,11 @@ s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
     size_t n_out = 0, tokens = self->config.block_tokens;
     self->n_hid = 0;
     for (size_t index = 0; index < self->n_running; index++) {
-        s_seq_t *seq = self->running [index];
+        xinf_batcher_seq_t *seq = self->running [index];
         if (!seq->take)
             continue;
-        size_t end = seq->computed + seq->take;
-        int slot = xinf_batch_buf_add_seq (batch, seq->blocks, (end + tokens - 1) / tokens);
+        size_t end = seq->computed + seq->take, last = end + seq->n_draft;
+        int slot = xinf_batch_buf_add_seq (batch, seq->blocks, (last + tokens - 1) / tokens);
         for (size_t pos = seq->computed; slot >= 0 && pos < end; pos++) {
             bool logits = s_row_at (seq, pos);
             if (xinf_batch_buf_add_token (batch, seq->tokens [pos], (int32_t) pos, slot, logits))
@@ -475,6 +469,7 @@ s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
             else
             if (logits) {
                 self->out_scores [n_out] = pos + 1 < seq->count ? seq->tokens [pos + 1] : -1;
+                self->out_ahead [n_out] = 0;
                 self->out_ids [n_out++] = seq->id;
             }
             if (slot >= 0 && s_hidden_at (seq, pos)) {
@@ -484,7 +479,7 @@ s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
                     self->hid_ids [self->n_hid++] = seq->id;
             }
         }
-        if (slot < 0)
+        if (slot < 0 || xinf_batcher_build_drafts (self, batch, seq, slot, &n_out))
             return SIZE_MAX;
     }
     return n_out;
@@ -500,8 +495,10 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
     self->n_hid = 0;
     if (self->in_flight)
         return false;
-    for (size_t index = 0; index < self->n_running; index++)
-        self->running [index]->take = 0;
+    for (size_t index = 0; index < self->n_running; index++) {
+        self->running [index]->take = self->running [index]->n_draft = 0;
+        self->running [index]->ahead = 0;
+    }
     self->rows_left = self->config.max_rows;
     self->hidden_left = self->config.max_hidden ? self->config.max_hidden : self->config.step_tokens;
     size_t step = self->config.step_tokens;
@@ -510,6 +507,8 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
     self->last_prompt_tokens = s_schedule_prompts (self, cap);
     if (decodes + self->last_prompt_tokens == 0)
         return false;
+    size_t used = decodes + self->last_prompt_tokens;
+    xinf_batcher_schedule_drafts (self, used, step - used);
     size_t rows = s_build (self, batch);
     if (rows == SIZE_MAX) {           //  out of memory: nothing runs
         xinf_batcher_abandon (self);
@@ -523,6 +522,15 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
 
 size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self) { return self->last_prompt_tokens; }
 const int32_t *xinf_batcher_scores (xinf_batcher_t *self) { return self->out_scores; }
+const uint32_t *xinf_batcher_ahead (xinf_batcher_t *self) { return self->out_ahead; }
+
+const int32_t *
+xinf_batcher_drafts (xinf_batcher_t *self, uint64_t id, size_t *n)
+{
+    xinf_batcher_seq_t *seq = s_find (self, id);
+    *n = seq ? seq->n_draft : 0;
+    return *n ? seq->draft : NULL;
+}
 
 const uint64_t *
 xinf_batcher_hidden (xinf_batcher_t *self, size_t *n_hid)
@@ -533,7 +541,7 @@ xinf_batcher_hidden (xinf_batcher_t *self, size_t *n_hid)
 
 //  Publishes the sequence's blocks that are now full and computed.
 static void
-s_publish (xinf_batcher_t *self, s_seq_t *seq)
+s_publish (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     size_t tokens = self->config.block_tokens;
     for (size_t block = seq->hashed; block < seq->computed / tokens; block++) {
@@ -550,9 +558,10 @@ void
 xinf_batcher_commit (xinf_batcher_t *self)
 {
     for (size_t index = 0; index < self->n_running; index++) {
-        s_seq_t *seq = self->running [index];
+        xinf_batcher_seq_t *seq = self->running [index];
+        xinf_batcher_commit_drafts (self, seq);
         seq->computed += seq->take;
-        seq->take = 0;
+        seq->take = seq->n_draft = 0;
         if (seq->score && seq->computed > seq->scored)
             seq->scored = seq->computed < seq->prompt - 1 ? seq->computed : seq->prompt - 1;
         if (seq->pool && seq->computed > seq->pooled)
@@ -566,11 +575,11 @@ void
 xinf_batcher_abandon (xinf_batcher_t *self)
 {
     for (size_t index = 0; index < self->n_running; index++)
-        self->running [index]->take = 0;
+        self->running [index]->take = self->running [index]->n_draft = 0;
     self->in_flight = false;
 }
 
-static s_seq_t *
+static xinf_batcher_seq_t *
 s_running (xinf_batcher_t *self, uint64_t id)
 {
     for (size_t index = 0; index < self->n_running; index++)
@@ -582,16 +591,29 @@ s_running (xinf_batcher_t *self, uint64_t id)
 bool
 xinf_batcher_in_step (xinf_batcher_t *self, uint64_t id)
 {
-    s_seq_t *seq = self->in_flight ? s_running (self, id) : NULL;
+    xinf_batcher_seq_t *seq = self->in_flight ? s_running (self, id) : NULL;
     return seq && seq->take > 0;
+}
+
+//  Releases the blocks past the sequence's tokens (held for drafts that
+//  were not accepted), so that they go to other sequences.
+static void
+s_trim_blocks (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    size_t keep = (seq->count + self->config.block_tokens - 1) / self->config.block_tokens;
+    while (seq->n_blocks > keep && seq->n_blocks > seq->hashed)
+        xinf_blocks_release (self->blocks, seq->blocks [--seq->n_blocks]);
 }
 
 int
 xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token)
 {
-    s_seq_t *seq = s_running (self, id);
+    xinf_batcher_seq_t *seq = s_running (self, id);
     if (!seq)
         return -1;
+    //  The step computed a draft here: the token accepts it (its row after
+    //  it is valid too), or ends the drafts' run
+    bool drafted = seq->ahead > 0, accepted = xinf_batcher_accepts (self, seq, token);
     if (seq->count == seq->capacity) {
         size_t capacity = seq->capacity * 2;
         int32_t *tokens = realloc (seq->tokens, capacity * sizeof (int32_t));
@@ -601,15 +623,20 @@ xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token)
         seq->capacity = capacity;
     }
     seq->tokens [seq->count++] = token;
-    return 0;
+    if (drafted && !accepted)
+        s_trim_blocks (self, seq);
+    if (!accepted)
+        return 0;
+    seq->computed++;
+    return 1;
 }
 
 //  Sequence 'id', running or waiting, or NULL.
-static s_seq_t *
+static xinf_batcher_seq_t *
 s_find (xinf_batcher_t *self, uint64_t id)
 {
-    s_seq_t *seq = s_running (self, id);
-    for (s_seq_t *waiting = self->waiting; !seq && waiting; waiting = waiting->next)
+    xinf_batcher_seq_t *seq = s_running (self, id);
+    for (xinf_batcher_seq_t *waiting = self->waiting; !seq && waiting; waiting = waiting->next)
         if (waiting->id == id)
             seq = waiting;
     return seq;
@@ -618,14 +645,14 @@ s_find (xinf_batcher_t *self, uint64_t id)
 size_t
 xinf_batcher_length (xinf_batcher_t *self, uint64_t id)
 {
-    s_seq_t *seq = s_find (self, id);
+    xinf_batcher_seq_t *seq = s_find (self, id);
     return seq ? seq->count : 0;
 }
 
 size_t
 xinf_batcher_cached (xinf_batcher_t *self, uint64_t id)
 {
-    s_seq_t *seq = s_find (self, id);
+    xinf_batcher_seq_t *seq = s_find (self, id);
     return seq ? seq->cached : 0;
 }
 

@@ -26,6 +26,15 @@
     token there, beside its sampling row; its prompt is computed whole
     (no prefix reuse), in chunks that keep a step within max_rows rows.
 
+    A decoding sequence may speculate (config spec_tokens, xinf_spec.h):
+    beside its next token a step then carries drafts guessed from its own
+    tokens, each with a logits row, as many as are worth their place (the
+    step's cost, xinf_batcher_set_cost). The caller takes the sequence's
+    rows in order and appends each row's token while xinf_batcher_append
+    says the row after it is still valid (the token equals the draft the
+    step computed after it); the drafts that were not accepted are
+    forgotten. The tokens are those of one token a step.
+
     Use: add sequences, then repeatedly schedule a step, run it, commit it
     and append the tokens sampled from its logits rows.
 */
@@ -45,6 +54,9 @@ typedef struct {
     bool prefix_cache;
     size_t max_rows;                  //  logits rows a step may ask (0: max_seqs; at least max_seqs)
     size_t max_hidden;                //  hidden rows a step may ask (0: no limit but step_tokens)
+    size_t spec_tokens;               //  drafts a decoding sequence may carry in a step (0: none; at most
+                                      //  XINF_SPEC_TOKENS_MAX)
+    size_t spec_min_n, spec_max_n;    //  the suffix the drafts are looked up by (0: 2 and 4; xinf_spec_lookup)
 } xinf_batcher_config_t;
 
 typedef struct {
@@ -53,6 +65,8 @@ typedef struct {
     size_t preemptions;               //  since the start
     size_t prefix_hit_tokens;         //  prompt tokens taken from the cache
     size_t blocks_available;
+    size_t spec_drafts;               //  drafts computed since the start
+    size_t spec_accepted;             //  of them, accepted
 } xinf_batcher_stats_t;
 
 typedef struct _xinf_batcher_t xinf_batcher_t;
@@ -76,6 +90,14 @@ int xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id);
 //  embedding pooled as 'pool' (not NONE): hidden rows, no logits rows
 //  (xinf_batcher_hidden). -1 if no such sequence waits.
 int xinf_batcher_embed_prompt (xinf_batcher_t *self, uint64_t id, xinf_batcher_pool_t pool);
+//  Lets sequence 'id' speculate (when the batcher's spec_tokens is not 0)
+//  while it has generated fewer than 'limit' tokens in all (its request's
+//  max_tokens: no draft beyond the last token it may give); 0: never. -1
+//  if unknown.
+int xinf_batcher_speculate (xinf_batcher_t *self, uint64_t id, size_t limit);
+//  What a step costs (xinf_step_cost): a fixed part and a part per token,
+//  in milliseconds (both 0: not known yet); drafts are chosen by it.
+void xinf_batcher_set_cost (xinf_batcher_t *self, double fixed_ms, double per_token_ms);
 //  Drops a sequence (finished or cancelled), releasing its blocks; false
 //  if unknown. A step in flight may still carry it: its rows are the
 //  caller's to ignore.
@@ -92,6 +114,14 @@ size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self);
 //  Of the last scheduled step's rows, in order: the prompt token each
 //  scores, or -1 for a row that samples its sequence's next token.
 const int32_t *xinf_batcher_scores (xinf_batcher_t *self);
+//  Of the last scheduled step's rows, in order: how many of its
+//  sequence's drafts come before the row (0: the row gives the sequence's
+//  next token; j: the token after its first j drafts, valid only when
+//  they are all accepted). A sequence's rows are consecutive.
+const uint32_t *xinf_batcher_ahead (xinf_batcher_t *self);
+//  The drafts sequence 'id' carries in the last scheduled step, their
+//  count in *n (0 and NULL: none).
+const int32_t *xinf_batcher_drafts (xinf_batcher_t *self, uint64_t id, size_t *n);
 //  Of the last scheduled step, the sequence ids of its hidden rows in
 //  order (their count in *n_hid; valid until the next schedule).
 const uint64_t *xinf_batcher_hidden (xinf_batcher_t *self, size_t *n_hid);
@@ -102,7 +132,11 @@ void xinf_batcher_abandon (xinf_batcher_t *self);
 //  Whether sequence 'id' has tokens in the step in flight (false when
 //  none is): of a step that crashed, the requests that may have caused it.
 bool xinf_batcher_in_step (xinf_batcher_t *self, uint64_t id);
-//  A token sampled for sequence 'id': the next one it runs. -1 if unknown.
+//  A token sampled for sequence 'id': the next one it runs. 1 when it is
+//  the draft the step computed after it (the sequence's next row in that
+//  step is valid too), 0 when not (the sequence's later rows in that step
+//  are not: they followed a draft that was not accepted), -1 if unknown
+//  or out of memory.
 int xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token);
 //  Of sequence 'id''s prompt, the tokens the prefix cache gave when it was
 //  first admitted (whole blocks; a preemption does not change it); 0 if

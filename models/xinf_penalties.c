@@ -82,10 +82,11 @@ xinf_token_counts_destroy (xinf_token_counts_t **self_p)
     }
 }
 
-void
-xinf_token_counts_add (xinf_token_counts_t *self, uint32_t token)
+//  The first pair whose token is >= token.
+static size_t
+s_pair_at (const xinf_token_counts_t *self, uint32_t token)
 {
-    size_t low = 0, high = self->size;        //  the first pair whose token is >= token
+    size_t low = 0, high = self->size;
     while (low < high) {
         size_t middle = low + (high - low) / 2;
         if (self->pairs [2 * middle] < token)
@@ -93,6 +94,13 @@ xinf_token_counts_add (xinf_token_counts_t *self, uint32_t token)
         else
             high = middle;
     }
+    return low;
+}
+
+void
+xinf_token_counts_add (xinf_token_counts_t *self, uint32_t token)
+{
+    size_t low = s_pair_at (self, token);
     if (low < self->size && self->pairs [2 * low] == token) {
         self->pairs [2 * low + 1]++;
         return;
@@ -103,6 +111,18 @@ xinf_token_counts_add (xinf_token_counts_t *self, uint32_t token)
     self->pairs [2 * low] = token;
     self->pairs [2 * low + 1] = 1;
     self->size++;
+}
+
+void
+xinf_token_counts_remove (xinf_token_counts_t *self, uint32_t token)
+{
+    size_t at = s_pair_at (self, token);
+    if (at == self->size || self->pairs [2 * at] != token)
+        return;
+    if (--self->pairs [2 * at + 1] > 0)
+        return;
+    memmove (self->pairs + 2 * at, self->pairs + 2 * at + 2, (self->size - at - 1) * 2 * sizeof (uint32_t));
+    self->size--;
 }
 
 size_t

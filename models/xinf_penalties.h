@@ -56,6 +56,10 @@ void xinf_token_counts_destroy (xinf_token_counts_t **self_p);
 //  the room is min (max_tokens, vocab)).
 void xinf_token_counts_add (xinf_token_counts_t *self, uint32_t token);
 
+//  Counts one 'token' less (a draft counted for one row of a step,
+//  xinf_spec.h); a token not counted is ignored.
+void xinf_token_counts_remove (xinf_token_counts_t *self, uint32_t token);
+
 //  The distinct tokens so far.
 size_t xinf_token_counts_size (const xinf_token_counts_t *self);
 

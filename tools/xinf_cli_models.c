@@ -168,6 +168,11 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_map_put_str (body, "device", xinf_config_str (config, "device"));
     if (xinf_config_flag (config, "disable-cuda-graph"))
         xinf_map_put_bool (body, "disable_cuda_graph", true);
+    if (xinf_config_int (config, "speculative-tokens")) {
+        xinf_map_put_uint (body, "speculative_tokens", (uint64_t) xinf_config_int (config, "speculative-tokens"));
+        xinf_map_put_uint (body, "prompt_lookup_min", (uint64_t) xinf_config_int (config, "prompt-lookup-min"));
+        xinf_map_put_uint (body, "prompt_lookup_max", (uint64_t) xinf_config_int (config, "prompt-lookup-max"));
+    }
     xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
     if (!reply)
         return 1;

@@ -305,7 +305,8 @@ class XinfClient:
 
     def launch(self, uid, path, worker=None, replicas=1, threads=0, n_worker=1, workers=None,
                probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None, kv_cache_mb=None,
-               max_seqs=None, step_tokens=None, max_queued=None, device=None, disable_cuda_graph=None):
+               max_seqs=None, step_tokens=None, max_queued=None, device=None, disable_cuda_graph=None,
+               speculative_tokens=None, prompt_lookup_min=None, prompt_lookup_max=None):
         """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
         goes on in the background: follow it with wait_ready(). n_worker > 1
         splits each replica over that many workers (tensor parallel; the
@@ -313,7 +314,10 @@ class XinfClient:
         max_seqs, step_tokens set the replicas' engine (None: its defaults);
         max_queued bounds the model's queue (beyond it: OVERLOADED); device
         "gpu" puts each replica on an NVIDIA GPU of its own;
-        disable_cuda_graph True runs every step eagerly (no CUDA graphs)."""
+        disable_cuda_graph True runs every step eagerly (no CUDA graphs);
+        speculative_tokens N lets a decoding sequence's step carry up to N
+        drafts found by prompt lookup (suffixes of prompt_lookup_min to
+        prompt_lookup_max tokens)."""
         body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads, "n_worker": n_worker}
         if worker:
             body["worker"] = worker
@@ -322,7 +326,9 @@ class XinfClient:
         for key, value in (("probe_timeout_ms", probe_timeout_ms), ("rendezvous_timeout_ms", rendezvous_timeout_ms),
                            ("stall_timeout_ms", stall_timeout_ms), ("kv_cache_mb", kv_cache_mb),
                            ("max_seqs", max_seqs), ("step_tokens", step_tokens), ("max_queued", max_queued),
-                           ("device", device), ("disable_cuda_graph", disable_cuda_graph)):
+                           ("device", device), ("disable_cuda_graph", disable_cuda_graph),
+                           ("speculative_tokens", speculative_tokens), ("prompt_lookup_min", prompt_lookup_min),
+                           ("prompt_lookup_max", prompt_lookup_max)):
             if value is not None:
                 body[key] = value
         reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")

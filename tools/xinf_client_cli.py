@@ -76,7 +76,10 @@ def _model_command(client, args, prompt_tokens):
                              args.workers.split(",") if args.workers else None, args.probe_timeout,
                              args.rendezvous_timeout, args.stall_timeout_ms, args.kv_cache_mb or None,
                              args.max_seqs or None, args.step_tokens or None, args.max_queued,
-                             disable_cuda_graph=True if args.disable_cuda_graph else None)
+                             disable_cuda_graph=True if args.disable_cuda_graph else None,
+                             speculative_tokens=args.speculative_tokens or None,
+                             prompt_lookup_min=args.prompt_lookup_min if args.speculative_tokens else None,
+                             prompt_lookup_max=args.prompt_lookup_max if args.speculative_tokens else None)
         if not args.no_wait:
             body = client.wait_ready(uid, stall_s=args.stall_timeout_ms / 1000, on_progress=None if args.json else
                                      lambda p: print(progress_line(uid, p), file=sys.stderr))
@@ -157,6 +160,12 @@ def main(argv=None):
     parser.add_argument("--no-wait", action="store_true", help="launch: do not follow the load")
     parser.add_argument("--disable-cuda-graph", action="store_true",
                         help="launch: run every step eagerly, no CUDA graphs of decode steps")
+    parser.add_argument("--speculative-tokens", type=_unsigned, default=0, metavar="N",
+                        help="launch: drafts a decoding sequence's step may carry, by prompt lookup (0: none)")
+    parser.add_argument("--prompt-lookup-min", type=_positive, default=2, metavar="N",
+                        help="launch: with --speculative-tokens, the shortest suffix looked up")
+    parser.add_argument("--prompt-lookup-max", type=_positive, default=4, metavar="N",
+                        help="launch: with --speculative-tokens, the longest suffix looked up")
     parser.add_argument("--prompt", help="generate: the prompt as text")
     parser.add_argument("--prompt-tokens", help="generate: the prompt as token ids 1,2,3 (no BOS added)")
     parser.add_argument("--max-tokens", type=_positive, default=64, help="generate: tokens at most")

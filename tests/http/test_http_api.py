@@ -523,7 +523,9 @@ def scenario_metrics(gateway):
 def scenario_manage(gateway, path):
     """Management over HTTP (admin key): launch, progress, terminate, workers, waits, events, doctor."""
     launch = {"model_uid": "m2", "path": path, "replicas": 1, "n_worker": 1, "threads": 1, "max_queued": 8,
-              "disable_cuda_graph": True}
+              "disable_cuda_graph": True,
+              "speculative_config": {"method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_max": 3,
+                                     "prompt_lookup_min": 1}}
     expect_error(gateway.call("POST", "/v1/models", launch), 403, "admin role")
     expect_error(gateway.call("GET", "/v1/cluster/workers"), 403, "admin role")
     expect_error(gateway.call("POST", "/v1/models", {"uid": "m3"}, key=ADMIN_KEY), 400, "path")
@@ -533,6 +535,14 @@ def scenario_manage(gateway, path):
                  400, "replicas")
     expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "disable_cuda_graph": "yes"},
                               key=ADMIN_KEY), 400, "disable_cuda_graph")
+    for config, needle in (({"method": "eagle", "num_speculative_tokens": 3}, "speculative_config.method"),
+                           ({"method": "ngram", "draft_tensor_parallel_size": 1}, "draft_tensor_parallel_size"),
+                           ({"method": "ngram", "num_speculative_tokens": -1}, "num_speculative_tokens"),
+                           ({"method": "ngram", "num_speculative_tokens": 99}, "speculative_tokens"),
+                           ({"method": "ngram", "prompt_lookup_min": 5, "prompt_lookup_max": 2}, "prompt_lookup_min"),
+                           ("ngram", "speculative_config")):
+        expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "speculative_config": config},
+                                  key=ADMIN_KEY), 400, needle)
     status, _, body = gateway.call("POST", "/v1/models", launch, key=ADMIN_KEY)
     check(status == 201 and body["uid"] == "m2" and body["state"] == "loading", f"launch: {status} {body}")
     expect_error(gateway.call("POST", "/v1/models", launch, key=ADMIN_KEY), 409, "m2")
@@ -547,6 +557,16 @@ def scenario_manage(gateway, path):
     check(body["bytes_done"] == body["bytes_total"] > 0, f"progress bytes: {body}")
     check(gateway.call("POST", "/v1/completions", {"model": "m2", "prompt": "x", "max_tokens": 2})[0] == 200,
           "the launched model serves")
+    # Launched with speculative_config: its steps carry drafts, counted in /metrics
+    check(gateway.call("POST", "/v1/completions", {"model": "m2", "prompt": "a b a b a b a b a b", "max_tokens": 64,
+                                                   "ignore_eos": True})[0] == 200, "m2 answers a repetitive prompt")
+    deadline = time.monotonic() + 10
+    drafts = []
+    while not drafts or float(drafts[0].split()[-1]) == 0:
+        check(time.monotonic() < deadline, f"m2's drafts in /metrics within 10 s: {drafts}")
+        time.sleep(0.05)
+        drafts = [line for line in gateway.call("GET", "/metrics")[2].decode().splitlines()
+                  if line.startswith('xinf_replica_spec_draft_tokens_total{model="m2"')]
     status, _, body = gateway.call("GET", "/v1/cluster/workers", key=ADMIN_KEY)
     check(status == 200 and body["data"] and body["data"][0]["state"] == "alive", f"workers: {body}")
     status, _, body = gateway.call("GET", "/v1/cluster", key=ADMIN_KEY)

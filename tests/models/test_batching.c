@@ -29,12 +29,14 @@ typedef struct {
     int threads;
     bool prefix_cache;
     size_t arrival [SEQS];            //  the step at which each sequence arrives
+    size_t spec_tokens;               //  drafts a sequence may carry (speculative decoding)
 } s_setup_t;
 
 typedef struct {
     int32_t tokens [SEQS][GENERATE];
     float *logits [SEQS];             //  [GENERATE][vocab]
     size_t preemptions, prefix_hits, steps;
+    size_t spec_drafts, spec_accepted;
 } s_outcome_t;
 
 static int32_t *s_prompts [SEQS];
@@ -72,18 +74,23 @@ s_make_prompts (size_t vocab, bool shared)
     }
 }
 
-//  One sequence's logits row: record it, pick the greedy token, go on or end.
-static void
+//  One sequence's logits row: record it, pick the greedy token, go on or
+//  end. Whether the sequence's next row in the step is valid (its draft
+//  was the token).
+static bool
 s_take_row (xinf_batcher_t *batcher, const float *row, size_t vocab, uint64_t id, size_t *generated,
             s_outcome_t *outcome)
 {
     size_t k = generated [id]++;
     memcpy (outcome->logits [id] + k * vocab, row, vocab * sizeof (float));
     outcome->tokens [id][k] = s_argmax (row, vocab);
-    if (generated [id] == GENERATE)
+    if (generated [id] == GENERATE) {
         CHECK (xinf_batcher_remove (batcher, id));
-    else
-        CHECK (xinf_batcher_append (batcher, id, outcome->tokens [id][k]) == 0);
+        return false;
+    }
+    int rc = xinf_batcher_append (batcher, id, outcome->tokens [id][k]);
+    CHECK (rc == 0 || rc == 1);
+    return rc == 1;
 }
 
 static void
@@ -93,8 +100,10 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
     xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, setup->n_blocks, 16, 8);
     xinf_batcher_config_t config = { .n_blocks = setup->n_blocks, .block_tokens = 16, .max_seqs = setup->max_seqs,
                                      .step_tokens = setup->step_tokens, .context = t->context,
-                                     .prefix_cache = setup->prefix_cache };
+                                     .prefix_cache = setup->prefix_cache, .spec_tokens = setup->spec_tokens,
+                                     .max_rows = setup->step_tokens, .spec_min_n = 1, .spec_max_n = 3 };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    xinf_batcher_set_cost (batcher, 1, 0);      //  steps cost nothing per token: every draft found goes in
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     CHECK (backend && cache && batcher && batch);
     float *logits = malloc (setup->step_tokens * t->vocab * sizeof (float));
@@ -106,8 +115,10 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
     for (size_t step = 0; finished < SEQS; step++) {
         CHECK (step < 10000);
         for (size_t s = 0; s < SEQS; s++)
-            if (setup->arrival [s] == step && ++added)
+            if (setup->arrival [s] == step && ++added) {
                 CHECK (xinf_batcher_add (batcher, s, s_prompts [s], s_lengths [s], error, sizeof error) == 0);
+                CHECK (xinf_batcher_speculate (batcher, s, GENERATE) == 0);
+            }
         const uint64_t *ids;
         size_t n_out;
         if (!xinf_batcher_schedule (batcher, batch, setup->prefill_cap, &ids, &n_out))
@@ -120,8 +131,14 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
         CHECK (xinf_transformer_step (t, cache, view, logits, error, sizeof error) == 0);
         xinf_batcher_commit (batcher);
         outcome->steps++;
+        //  A sequence's rows after a draft that was not its token are not its
+        const uint32_t *ahead = xinf_batcher_ahead (batcher);
+        bool cut [SEQS] = { false };
         for (size_t k = 0; k < n_out; k++) {
-            s_take_row (batcher, logits + k * t->vocab, t->vocab, ids [k], generated, outcome);
+            if (generated [ids [k]] == GENERATE || (ahead [k] && cut [ids [k]]))
+                continue;
+            CHECK (ahead [k] == 0 || setup->spec_tokens);
+            cut [ids [k]] = !s_take_row (batcher, logits + k * t->vocab, t->vocab, ids [k], generated, outcome);
             finished += generated [ids [k]] == GENERATE;
         }
     }
@@ -131,6 +148,8 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
     CHECK_INT (stats.blocks_available, setup->n_blocks);
     outcome->preemptions = stats.preemptions;
     outcome->prefix_hits = stats.prefix_hit_tokens;
+    outcome->spec_drafts = stats.spec_drafts;
+    outcome->spec_accepted = stats.spec_accepted;
     free (logits);
     xinf_batch_buf_destroy (&batch);
     xinf_batcher_destroy (&batcher);
@@ -168,23 +187,33 @@ s_invariance (const char *arguments, const char *name)
     const xinf_transformer_t *t = xinf_model_transformer (model);
     s_make_prompts (t->vocab, false);
     //  Alone: one sequence at a time, each after the one before ended
-    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 } };
+    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 }, 0 };
     s_outcome_t alone, other;
     s_run (t, &alone_setup, &alone);
     const s_setup_t setups [] = {
-        { 8, 16, 64, 0, 1, false, { 0 } },                        //  all at once, chunks of 16
-        { 8, 7, 64, 0, 2, false, { 0 } },                         //  odd chunks, 2 threads
-        { 4, 64, 64, 3, 2, false, { 0, 3, 3, 9, 14, 15 } },       //  staggered, prompt cap 3
-        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 } },          //  9 blocks: preemption
-        { 8, 24, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 } },      //  prefix cache on
+        { 8, 16, 64, 0, 1, false, { 0 }, 0 },                     //  all at once, chunks of 16
+        { 8, 7, 64, 0, 2, false, { 0 }, 0 },                      //  odd chunks, 2 threads
+        { 4, 64, 64, 3, 2, false, { 0, 3, 3, 9, 14, 15 }, 0 },    //  staggered, prompt cap 3
+        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 }, 0 },       //  9 blocks: preemption
+        { 8, 24, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 }, 0 },   //  prefix cache on
+        { 1, 64, 64, 0, 1, false, { 0 }, 4 },                     //  alone, speculating
+        { 8, 16, 64, 0, 2, false, { 0, 0, 1, 5, 5, 9 }, 3 },      //  speculating, batched, chunks of 16
+        { 6, 32, 7, 0, 1, true, { 0, 1, 2, 3, 4, 5 }, 5 },        //  speculating, preempted, prefix cache
     };
     for (size_t index = 0; index < sizeof setups / sizeof setups [0]; index++) {
         s_run (t, &setups [index], &other);
         char what [64];
         snprintf (what, sizeof what, "%s setup %zu", name, index);
         s_check_same (&alone, &other, t->vocab, what);
-        if (setups [index].n_blocks == 9)
+        if (setups [index].n_blocks < 10)
             CHECK (other.preemptions > 0);
+        if (setups [index].spec_tokens) {
+            printf ("  %s: %zu drafts, %zu accepted, %zu steps (alone %zu)\n", what, other.spec_drafts,
+                    other.spec_accepted, other.steps, alone.steps);
+            CHECK (other.spec_drafts > 0);
+        }
+        else
+            CHECK_INT (other.spec_drafts, 0);
         s_outcome_free (&other);
     }
     s_outcome_free (&alone);
@@ -202,7 +231,7 @@ test_prefix_reuse (void)
     CHECK (model);
     const xinf_transformer_t *t = xinf_model_transformer (model);
     s_make_prompts (t->vocab, true);
-    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 } }, warm = cold;
+    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 }, 0 }, warm = cold;
     warm.prefix_cache = true;
     s_outcome_t a, b;
     s_run (t, &cold, &a);
@@ -347,6 +376,70 @@ test_cached_tokens (void)
     xinf_batcher_destroy (&batcher);
 }
 
+//  Drafts a step carried past a block's end that were not accepted give
+//  their block back; accepted ones are computed positions.
+static void
+test_draft_blocks (void)
+{
+    xinf_batcher_config_t config = { .n_blocks = 4, .block_tokens = 16, .max_seqs = 1, .step_tokens = 32,
+                                     .max_rows = 32, .context = 64, .spec_tokens = 4, .spec_min_n = 1,
+                                     .spec_max_n = 2 };
+    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    int32_t prompt [14];
+    for (int index = 0; index < 14; index++)
+        prompt [index] = 1 + index % 3;                       //  1 2 3 1 2 3 ...: a loop
+    char error [256];
+    const uint64_t *ids;
+    size_t rows;
+    xinf_batcher_set_cost (batcher, 1, 0);
+    CHECK (xinf_batcher_add (batcher, 7, prompt, 14, error, sizeof error) == 0);
+    CHECK (xinf_batcher_speculate (batcher, 7, 100) == 0);
+    CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows) && rows == 1);
+    xinf_batcher_commit (batcher);
+    CHECK_INT (xinf_batcher_append (batcher, 7, 3), 0);      //  15 tokens, 14 computed
+    CHECK_INT (xinf_batcher_stats (batcher).blocks_available, 3);
+    //  Its decode token at 14 and 4 drafts (1 2 3 1) at 15 .. 18: a second block
+    CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows) && rows == 5);
+    const uint32_t *ahead = xinf_batcher_ahead (batcher);
+    CHECK (ahead [0] == 0 && ahead [1] == 1 && ahead [4] == 4);
+    size_t n_drafts;
+    const int32_t *drafts = xinf_batcher_drafts (batcher, 7, &n_drafts);
+    CHECK (n_drafts == 4 && drafts [0] == 1 && drafts [1] == 2 && drafts [3] == 1);
+    CHECK_INT (xinf_batch_buf_view (batch)->n, 5);
+    CHECK_INT (xinf_batcher_stats (batcher).blocks_available, 2);
+    xinf_batcher_commit (batcher);
+    CHECK_INT (xinf_batcher_append (batcher, 7, 9), 0);      //  not the draft: the second block goes back
+    CHECK_INT (xinf_batcher_length (batcher, 7), 16);
+    CHECK_INT (xinf_batcher_stats (batcher).blocks_available, 3);
+    CHECK (xinf_batcher_remove (batcher, 7));
+    CHECK_INT (xinf_batcher_stats (batcher).blocks_available, 4);
+    //  Another: its four drafts accepted, then the row after them; 20
+    //  tokens, 19 computed, the next step's decode token at 19
+    CHECK (xinf_batcher_add (batcher, 8, prompt, 14, error, sizeof error) == 0);
+    CHECK (xinf_batcher_speculate (batcher, 8, 100) == 0);
+    CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows));
+    xinf_batcher_commit (batcher);
+    CHECK_INT (xinf_batcher_append (batcher, 8, 3), 0);
+    CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows) && rows == 5);
+    xinf_batcher_commit (batcher);
+    drafts = xinf_batcher_drafts (batcher, 8, &n_drafts);
+    CHECK (n_drafts == 0 && drafts == NULL);                  //  after the commit: none in flight
+    int32_t rows_tokens [] = { 1, 2, 3, 1, 2 };
+    for (size_t row = 0; row < 5; row++)
+        CHECK_INT (xinf_batcher_append (batcher, 8, rows_tokens [row]), row < 4);
+    CHECK_INT (xinf_batcher_length (batcher, 8), 20);
+    CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows));
+    CHECK_INT (xinf_batch_buf_view (batch)->pos [0], 19);
+    xinf_batcher_stats_t stats = xinf_batcher_stats (batcher);
+    CHECK (stats.spec_drafts == 8 && stats.spec_accepted == 4);
+    xinf_batcher_abandon (batcher);
+    CHECK (xinf_batcher_remove (batcher, 8));
+    CHECK_INT (xinf_batcher_stats (batcher).blocks_available, 4);
+    xinf_batch_buf_destroy (&batch);
+    xinf_batcher_destroy (&batcher);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -357,6 +450,7 @@ main (int argc, char *argv [])
     RUN (test_batch_checks);
     RUN (test_prefix_reuse);
     RUN (test_cached_tokens);
+    RUN (test_draft_blocks);
     RUN (test_invariance);
     for (size_t s = 0; s < SEQS; s++)
         free (s_prompts [s]);

@@ -57,6 +57,25 @@ s_check_generation (size_t length, uint32_t vocab)
     for (uint32_t token = 0; token < vocab; token++)
         wrong += logits [token] != (plain [token] ? -((float) plain [token] + 0.5f) : 0.0f);
     CHECK_INT (wrong, 0);
+    //  Counted drafts taken back (xinf_token_counts_remove): every other
+    //  token counted less once, and one never counted ignored
+    for (uint32_t token = 0; token < vocab; token += 2)
+        if (plain [token]) {
+            xinf_token_counts_remove (counts, token);
+            plain [token]--;
+        }
+    xinf_token_counts_remove (counts, vocab + 1);
+    xinf_penalties_t *after = xinf_penalties_new ();
+    CHECK (after && xinf_penalties_add (after, 0.5f, 1.0f, counts, NULL, 0) == 0);
+    CHECK (xinf_penalties_decode (xinf_penalties_data (after), xinf_penalties_size (after), 1, vocab, rows, error,
+                                  sizeof error) == 0);
+    memset (logits, 0, vocab * sizeof (float));
+    xinf_penalty_apply (&rows [0], logits);
+    wrong = 0;
+    for (uint32_t token = 0; token < vocab; token++)
+        wrong += logits [token] != (plain [token] ? -((float) plain [token] + 0.5f) : 0.0f);
+    CHECK_INT (wrong, 0);
+    xinf_penalties_destroy (&after);
     free (logits);
     free (plain);
     xinf_penalties_destroy (&frame);

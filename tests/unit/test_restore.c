@@ -41,6 +41,9 @@ test_round_trip (void)
     for (size_t n_worker = 1; n_worker <= 3; n_worker += 2) {
         xinf_model_entry_t *model = s_launched ("m", 2, n_worker);
         model->options.disable_cuda_graph = n_worker == 1;
+        if (n_worker > 1)             //  speculative decoding's options too
+            model->options = (xinf_launch_options_t) { .speculative_tokens = 5, .prompt_lookup_min = 1,
+                                                       .prompt_lookup_max = 3, .max_queued = 9 };
         xinf_value_t *saved = xinf_restore_describe (model);
         CHECK_INT (xinf_value_bool (xinf_map_get (saved, "disable_cuda_graph")), n_worker == 1);
         CHECK_INT (xinf_map_get (saved, "ranks") != NULL, n_worker > 1);
@@ -60,6 +63,9 @@ test_round_trip (void)
                && got->max_seqs == want->max_seqs && got->step_tokens == want->step_tokens
                && got->max_queued == want->max_queued);
         CHECK_INT (got->disable_cuda_graph, n_worker == 1);
+        CHECK (got->speculative_tokens == want->speculative_tokens);
+        CHECK_INT (got->prompt_lookup_min, n_worker > 1 ? 1 : 2);         //  without speculation: the defaults
+        CHECK_INT (got->prompt_lookup_max, n_worker > 1 ? 3 : 4);
         //  A journal of a build before the field: graphs on
         xinf_value_t *older = xinf_value_dup (saved);
         xinf_value_t *field = xinf_map_take (older, "disable_cuda_graph");

@@ -1,0 +1,135 @@
+/*  xinf_batcher_spec: the drafts of speculating sequences (part of
+    xinf_batcher; xinf_spec.h): looked up, chosen for a step by their
+    chance against its cost, built into the batch, and accepted by the
+    tokens appended after the step.
+*/
+#include "xinf_batcher_private.h"
+
+//  Whether seq decodes in the step being scheduled (its next token alone).
+static bool
+s_decodes (const xinf_batcher_seq_t *seq)
+{
+    return seq->take == 1 && seq->count - seq->computed == 1 && !seq->pool;
+}
+
+//  The most drafts seq may carry: within spec_tokens, its limit (none
+//  past the last token it may generate) and the context.
+static size_t
+s_draft_room (const xinf_batcher_t *self, const xinf_batcher_seq_t *seq)
+{
+    size_t generated = seq->count - seq->prompt, room = self->config.spec_tokens;
+    if (!seq->spec_limit || generated + 1 >= seq->spec_limit || seq->count >= self->config.context)
+        return 0;
+    if (room > seq->spec_limit - generated - 1)
+        room = seq->spec_limit - generated - 1;
+    if (room > self->config.context - seq->count)
+        room = self->config.context - seq->count;
+    return room;
+}
+
+//  The chance of seq's next draft: its rate, to the power of its place.
+static double
+s_draft_chance (const xinf_batcher_seq_t *seq)
+{
+    double rate = xinf_spec_rate (&seq->rate), chance = rate;
+    for (size_t place = 0; place < seq->n_draft; place++)
+        chance *= rate;
+    return chance;
+}
+
+//  Looks up the drafts of the decoding sequences whose first draft could
+//  be worth it; the step's expected tokens so far.
+static double
+s_propose_drafts (xinf_batcher_t *self, size_t step_used)
+{
+    double gain = 0;
+    for (size_t index = 0; index < self->n_running; index++)
+        gain += s_decodes (self->running [index]);
+    for (size_t index = 0; index < self->n_running; index++) {
+        xinf_batcher_seq_t *seq = self->running [index];
+        seq->n_proposed = seq->n_draft = 0;
+        size_t room = s_decodes (seq) ? s_draft_room (self, seq) : 0;
+        if (room && xinf_spec_worth (s_draft_chance (seq), gain, step_used, self->cost_fixed, self->cost_per_token))
+            seq->n_proposed = xinf_spec_lookup (seq->tokens, seq->count, self->config.spec_min_n,
+                                                self->config.spec_max_n, seq->draft, room);
+    }
+    return gain;
+}
+
+//  Drafts for the decoding sequences, the likeliest first, while each is
+//  worth its place (xinf_spec_worth) and the step has room for its token,
+//  its row and its position's block (drafts never preempt).
+size_t
+xinf_batcher_schedule_drafts (xinf_batcher_t *self, size_t step_used, size_t budget)
+{
+    if (!self->config.spec_tokens)
+        return 0;
+    double gain = s_propose_drafts (self, step_used);
+    size_t used = 0;
+    while (used < budget && self->rows_left > 0) {
+        xinf_batcher_seq_t *best = NULL;
+        double best_chance = 0;
+        for (size_t index = 0; index < self->n_running; index++) {
+            xinf_batcher_seq_t *seq = self->running [index];
+            double chance = seq->n_draft < seq->n_proposed ? s_draft_chance (seq) : 0;
+            if (chance > best_chance) {
+                best = seq;
+                best_chance = chance;
+            }
+        }
+        if (!best || !xinf_spec_worth (best_chance, gain, step_used + used, self->cost_fixed, self->cost_per_token))
+            break;
+        if (!xinf_batcher_grow (self, best, best->count + best->n_draft + 1)) {
+            best->n_proposed = best->n_draft;      //  no block for it: no more drafts for this one
+            continue;
+        }
+        best->n_draft++;
+        self->rows_left--;
+        gain += best_chance;
+        used++;
+    }
+    return used;
+}
+
+//  Seq's drafts after its decode token, a logits row each.
+int
+xinf_batcher_build_drafts (xinf_batcher_t *self, xinf_batch_buf_t *batch, xinf_batcher_seq_t *seq, int slot, size_t *n_out)
+{
+    for (size_t place = 0; place < seq->n_draft; place++) {
+        if (xinf_batch_buf_add_token (batch, seq->draft [place], (int32_t) (seq->count + place), slot, true))
+            return -1;
+        self->out_scores [*n_out] = -1;
+        self->out_ahead [*n_out] = (uint32_t) place + 1;
+        self->out_ids [(*n_out)++] = seq->id;
+    }
+    return 0;
+}
+
+void
+xinf_batcher_commit_drafts (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    if (seq->n_draft) {
+        seq->ahead = seq->n_draft;
+        seq->matched = 0;
+        self->stats.spec_drafts += seq->n_draft;
+    }
+    else
+    if (s_decodes (seq) && seq->spec_limit)
+        xinf_spec_rate_add (&seq->rate, 0, 0);
+}
+
+bool
+xinf_batcher_accepts (xinf_batcher_t *self, xinf_batcher_seq_t *seq, int32_t token)
+{
+    bool accepted = seq->matched < seq->ahead && seq->computed == seq->count && token == seq->draft [seq->matched];
+    if (accepted) {
+        seq->matched++;
+        self->stats.spec_accepted++;
+    }
+    else
+    if (seq->ahead) {                 //  the run ends: those compared, up to the first that differed
+        xinf_spec_rate_add (&seq->rate, seq->matched, seq->matched + (seq->matched < seq->ahead));
+        seq->ahead = 0;
+    }
+    return accepted;
+}

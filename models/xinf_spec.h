@@ -1,0 +1,69 @@
+/*  xinf_spec: speculative decoding by prompt lookup: a sequence's next
+    tokens guessed from its own tokens (the "ngram" method of vLLM, the
+    prompt lookup decoding of llama.cpp), and whether a guess is worth
+    the place it takes in a step.
+
+    A guess (a draft) is what followed, the last time, the longest suffix
+    of the sequence (at least min_n, at most max_n tokens) that occurred
+    before: text that quotes or edits the prompt, code, JSON keys and
+    repeated phrases are guessed well, free text rarely. The step then
+    computes the sequence's next token and each draft after it, one
+    logits row each; the rows are taken in order while each sampled token
+    equals the draft after it, so a step gives 1 to 1 + drafts tokens, and
+    exactly the tokens the model would have given one step at a time
+    (a row's logits do not depend on what else the step carries, and the
+    n-th token's draw depends on the seed and n only).
+
+    A draft costs what one more token costs the step; it pays when it is
+    accepted. Its chance is the sequence's acceptance rate raised to its
+    place among the drafts (the i-th is taken only when the i-1 before it
+    were), the rate counted over the sequence's recent drafts. A draft goes
+    into a step when the tokens it is expected to give per millisecond of
+    its own cost beat the step's: chance / per_token > gain / time, the
+    step's expected tokens over its expected time. Where a step costs
+    little more for more tokens (a GPU, one stream on a CPU bound by memory)
+    drafts go in freely; on a step already bound by compute only likely
+    ones do.
+*/
+#ifndef XINF_SPEC_H_INCLUDED
+#define XINF_SPEC_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define XINF_SPEC_TOKENS_MAX 16       //  drafts a sequence may carry in one step at most
+#define XINF_SPEC_NGRAM_MAX  16       //  the longest suffix looked up
+
+//  'max' drafts for the sequence 'tokens' [count] into 'draft': the
+//  tokens that followed the most recent earlier occurrence of its longest
+//  suffix of min_n to max_n tokens (1 <= min_n <= max_n), the sequence's
+//  end repeating where they reach it (a loop is guessed to go on); how
+//  many: 0 when no suffix of min_n tokens occurred before, else max.
+size_t xinf_spec_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_n, int32_t *draft,
+                         size_t max);
+
+//  A sequence's acceptance of its drafts: recent counts, each step
+//  weighing 7/8 of the one before.
+typedef struct {
+    double accepted, checked;
+} xinf_spec_rate_t;
+
+//  The chance that a draft after an accepted one is accepted, from the
+//  counts and a prior of one accepted in two.
+double xinf_spec_rate (const xinf_spec_rate_t *rate);
+//  One decode step of the sequence: of its drafts, 'checked' were
+//  compared with the model's token (all up to the first that differed)
+//  and 'accepted' were equal. A step without drafts (0, 0) lets the
+//  counts fade, so that a sequence whose drafts failed is tried again.
+void xinf_spec_rate_add (xinf_spec_rate_t *rate, size_t accepted, size_t checked);
+
+//  Whether a draft accepted with 'chance' is worth its place in a step of
+//  'tokens' tokens expected to give 'gain' tokens, a step costing
+//  fixed_ms + per_token_ms x tokens. Before the cost is known
+//  (per_token_ms 0 and fixed_ms 0) a step is taken to cost a fixed part of
+//  4 tokens' time. A cost of nothing per token (per_token_ms 0, fixed_ms
+//  above 0): every draft is.
+bool xinf_spec_worth (double chance, double gain, size_t tokens, double fixed_ms, double per_token_ms);
+
+#endif
