@@ -17,7 +17,8 @@ drafts and accept some of them.
      with drafts in lock step), against one launched without;
   i. the counts: LIST_MODELS and xinf-cli models --json show the
      replica's drafts and accepted ones; bad launch options are refused
-     naming the field."""
+     naming the field;
+  j. xinf-cli launch --speculative-tokens does the same."""
 import json
 import os
 import subprocess
@@ -143,6 +144,18 @@ def check_counts(build_dir, client, endpoint, uid):
     check(listed[uid]["replicas"][0].get("spec_drafts", 0) >= drafts, f"xinf-cli models --json: {out.stdout}")
 
 
+def check_cli(build_dir, client, endpoint, path):
+    """xinf-cli launch --speculative-tokens: the same answers as the plain replica."""
+    result = subprocess.run([tool(build_dir, "xinf-cli"), "-e", endpoint, "launch", "cli", path, "--threads", "1",
+                             "--speculative-tokens", "3", "--prompt-lookup-min", "1", "--prompt-lookup-max", "2"],
+                            capture_output=True, text=True, timeout=60)
+    check(result.returncode == 0, f"xinf-cli launch --speculative-tokens: {result.returncode} {result.stderr}")
+    same(client, "cli", "plain", "xinf-cli's launch", prompt=REPEAT, max_tokens=40, ignore_eos=True)
+    drafts, accepted = poll("cli's accepted drafts", 5, lambda: (lambda c: c if c[1] else None)(
+        spec_counts(client, "cli")))
+    print(f"j. xinf-cli launch --speculative-tokens 3: the plain replica's answer; {drafts} drafts, {accepted} accepted")
+
+
 def check_refusals(client, path):
     for fields, needle in (({"speculative_tokens": 17}, "speculative_tokens"),
                            ({"speculative_tokens": 4, "prompt_lookup_min": 5, "prompt_lookup_max": 3},
@@ -183,6 +196,7 @@ def main():
         check_cases(client, "tp", "tp-plain")       #  its sums' order differs from one rank's: its own reference
         check_counts(build_dir, client, supervisor.endpoint, "spec")
         check_refusals(client, path)
+        check_cli(build_dir, client, supervisor.endpoint, path)
         client.close()
         check(all(worker.stop() == 0 for worker in workers) and supervisor.stop() == 0, "a node did not exit 0")
     print("PASS: speculative decoding gives the tokens of one token a step")
