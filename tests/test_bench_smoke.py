@@ -16,7 +16,11 @@ figures (every ratio taken against a baseline measured in the same run).
   xinf_bench_score.py --prompt 40 --rounds 2: scored against plain
                      prompts, a line a round and the median ratio;
   xinf_bench_embed.py --inputs 6 --rounds 2: /v1/embeddings, a line a
-                     round and the median speed."""
+                     round and the median speed;
+  xinf_bench_spec.py --rounds 2: speculative decoding beside a replica
+                     without, a line per workload, clients and round, and
+                     the median ratios (the script checks the tokens are
+                     the same)."""
 import json
 import os
 import subprocess
@@ -122,6 +126,18 @@ def embed(build_dir, model):
     return "embed: /v1/embeddings"
 
 
+def spec(build_dir, model):
+    output = run([sys.executable, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                                               "xinf_bench_spec.py"),
+                  build_dir, model, "--clients", "1,2", "--tokens", "24", "--rounds", "2", "--threads", "1"],
+                 timeout=300)
+    rounds = [line for line in output.splitlines() if line.startswith("round ")]
+    check(len(rounds) == 8 and all("plain" in line and "spec" in line and "drafts" in line for line in rounds),
+          f"spec: a line per workload, clients and round: {output[-1500:]}")
+    check(output.count("spec / plain median") == 4, f"spec: the median ratios: {output[-1500:]}")
+    return "spec: speculative decoding beside a replica without"
+
+
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-bench-smoke-") as workdir:
@@ -131,7 +147,7 @@ def main():
                         "--context", "256", "--tokenizer", "gpt2", "-o", model],
                        check=True, capture_output=True, timeout=120)
         said = [serve(build_dir, model), batch(build_dir, model), generate(build_dir, model), runtime(build_dir),
-                score(build_dir, model), embed(build_dir, model)]
+                score(build_dir, model), embed(build_dir, model), spec(build_dir, model)]
     print("PASS: the benchmarks run and report their figures: " + "; ".join(said))
 
 

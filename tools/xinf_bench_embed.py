@@ -38,16 +38,10 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_benchlib import free_port, local_node  # noqa: E402
+from xinf_benchlib import make_model, free_port, local_node  # noqa: E402
 
 WORDS = ["the", "model", "of", "a", "quick", "brown", "fox", "embeds", "every", "text", "in", "documents", "while",
          "servers", "answer", "many", "users", "at", "once", "search", "ranks", "vectors", "by", "meaning"]
-
-
-def make_model(build_dir, path, preset, weight_type):
-    subprocess.run([os.path.join(build_dir, "tools", "xinf-make-model"), "-o", path, "--preset", preset,
-                    "--type", weight_type, "--pooling", "last", "--add-eos"], check=True, capture_output=True,
-                   timeout=900)
 
 
 def xinf_embed(http_port, texts):
@@ -106,7 +100,7 @@ def main():
     path = args.model
     if not path:
         path = os.path.join(workdir, f"{args.preset}-{args.type}-embed.gguf")
-        make_model(args.build_dir, path, args.preset, args.type)
+        make_model(args.build_dir, path, args.preset, args.type, "--pooling", "last", "--add-eos")
     path = os.path.abspath(path)
     http_port = free_port()
     with local_node("xinf-bench-embed", args.build_dir, os.path.dirname(path), workdir, http_port) as client:

@@ -37,12 +37,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_benchlib import local_node  # noqa: E402
-
-
-def make_model(build_dir, path, preset, weight_type):
-    subprocess.run([os.path.join(build_dir, "tools", "xinf-make-model"), "-o", path, "--preset", preset,
-                    "--type", weight_type], check=True, capture_output=True, timeout=900)
+from xinf_benchlib import local_node, make_model  # noqa: E402
 
 
 def timed(client, uid, ids, top):

@@ -27,6 +27,12 @@ def wait_for(program, what, timeout, probe, interval=0.01):
     raise SystemExit(f"{program}: {what} not within {timeout} s")
 
 
+def make_model(build_dir, path, preset, weight_type, *extra):
+    """A random-weight GGUF of a preset shape (xinf-make-model --preset)."""
+    subprocess.run([os.path.join(build_dir, "tools", "xinf-make-model"), "-o", path, "--preset", preset,
+                    "--type", weight_type, *extra], check=True, capture_output=True, timeout=900)
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
