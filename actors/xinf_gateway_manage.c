@@ -99,15 +99,17 @@ static const char *s_launch_keys [] = {
 };
 
 //  vLLM's speculative_config {"method": "ngram", "num_speculative_tokens",
-//  "prompt_lookup_max", "prompt_lookup_min"} as LAUNCH's fields (which
-//  check their ranges); another method or key is refused by name. 0, or
-//  -1 with the error set.
+//  "prompt_lookup_max", "prompt_lookup_min"} as LAUNCH's fields; as in
+//  vLLM, num_speculative_tokens is required and a bound given alone is
+//  both. Another method or key, or a value out of range, is refused by
+//  its name. 0, or -1 with the error set.
 static int
 s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
 {
     static const char *keys [][2] = { { "num_speculative_tokens", "speculative_tokens" },
                                       { "prompt_lookup_max", "prompt_lookup_max" },
                                       { "prompt_lookup_min", "prompt_lookup_min" } };
+    static const json_int_t low [] = { 1, 1, 1 }, high [] = { 16, 16, 16 };
     const char *method = json_string_value (json_object_get (config, "method"));
     if (!json_is_object (config) || !method || strcmp (method, "ngram")) {
         xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", "speculative_config.method",
@@ -123,15 +125,34 @@ s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
             known++;
         if (!strcmp (key, "method"))
             continue;
-        if (known == 3 || !json_is_integer (value) || json_integer_value (value) < 0) {
-            xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", "speculative_config",
-                               known == 3 ? "'speculative_config.%s' is not known: ngram speculation takes "
-                               "num_speculative_tokens, prompt_lookup_max and prompt_lookup_min"
-                                          : "'speculative_config.%s' must be an unsigned integer", key);
+        char name [96];
+        snprintf (name, sizeof name, "speculative_config.%s", key);
+        if (known == 3) {
+            xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", name, "'%s' is not known: "
+                               "ngram speculation takes num_speculative_tokens, prompt_lookup_max and "
+                               "prompt_lookup_min", name);
+            return -1;
+        }
+        if (!json_is_integer (value) || json_integer_value (value) < low [known]
+        ||  json_integer_value (value) > high [known]) {
+            xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", name, "'%s' must be an integer "
+                               "from %lld to %lld", name, (long long) low [known], (long long) high [known]);
             return -1;
         }
         xinf_map_put_uint (xinf_msg_body (msg), keys [known][1], (uint64_t) json_integer_value (value));
     }
+    json_t *lookup_max = json_object_get (config, "prompt_lookup_max");
+    json_t *lookup_min = json_object_get (config, "prompt_lookup_min");
+    if (!json_object_get (config, "num_speculative_tokens")) {
+        xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value",
+                           "speculative_config.num_speculative_tokens", "'speculative_config.num_speculative_tokens' "
+                           "is required: the drafts a step may carry, 1 to 16");
+        return -1;
+    }
+    if (lookup_max && !lookup_min)
+        xinf_map_put_uint (xinf_msg_body (msg), "prompt_lookup_min", (uint64_t) json_integer_value (lookup_max));
+    if (lookup_min && !lookup_max)
+        xinf_map_put_uint (xinf_msg_body (msg), "prompt_lookup_max", (uint64_t) json_integer_value (lookup_min));
     return 0;
 }
 

@@ -83,6 +83,13 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     if (!check.failed && launch.step_tokens && launch.step_tokens < 16)
         xinf_check_fail (&check, "field 'step_tokens' must be 0 (the default) or 16-8192, got %llu",
                          (unsigned long long) launch.step_tokens);
+    //  A bound given alone moves the other's default (2 and 4) to it
+    if (launch.has_prompt_lookup_max && !launch.has_prompt_lookup_min
+    &&  launch.prompt_lookup_min > launch.prompt_lookup_max)
+        launch.prompt_lookup_min = launch.prompt_lookup_max;
+    if (launch.has_prompt_lookup_min && !launch.has_prompt_lookup_max
+    &&  launch.prompt_lookup_max < launch.prompt_lookup_min)
+        launch.prompt_lookup_max = launch.prompt_lookup_min;
     if (!check.failed && launch.prompt_lookup_min > launch.prompt_lookup_max)
         xinf_check_fail (&check, "field 'prompt_lookup_min' (%llu) must be at most prompt_lookup_max (%llu)",
                          (unsigned long long) launch.prompt_lookup_min, (unsigned long long) launch.prompt_lookup_max);

@@ -571,11 +571,25 @@ xinf_batcher_commit (xinf_batcher_t *self)
     self->in_flight = false;
 }
 
+//  Releases the blocks past the sequence's tokens (held for drafts that
+//  were not accepted), so that they go to other sequences.
+static void
+s_trim_blocks (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    size_t keep = (seq->count + self->config.block_tokens - 1) / self->config.block_tokens;
+    while (seq->n_blocks > keep && seq->n_blocks > seq->hashed)
+        xinf_blocks_release (self->blocks, seq->blocks [--seq->n_blocks]);
+}
+
 void
 xinf_batcher_abandon (xinf_batcher_t *self)
 {
-    for (size_t index = 0; index < self->n_running; index++)
-        self->running [index]->take = self->running [index]->n_draft = 0;
+    for (size_t index = 0; index < self->n_running; index++) {
+        xinf_batcher_seq_t *seq = self->running [index];
+        if (seq->n_draft)             //  the blocks its drafts took go back
+            s_trim_blocks (self, seq);
+        seq->take = seq->n_draft = 0;
+    }
     self->in_flight = false;
 }
 
@@ -593,16 +607,6 @@ xinf_batcher_in_step (xinf_batcher_t *self, uint64_t id)
 {
     xinf_batcher_seq_t *seq = self->in_flight ? s_running (self, id) : NULL;
     return seq && seq->take > 0;
-}
-
-//  Releases the blocks past the sequence's tokens (held for drafts that
-//  were not accepted), so that they go to other sequences.
-static void
-s_trim_blocks (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
-{
-    size_t keep = (seq->count + self->config.block_tokens - 1) / self->config.block_tokens;
-    while (seq->n_blocks > keep && seq->n_blocks > seq->hashed)
-        xinf_blocks_release (self->blocks, seq->blocks [--seq->n_blocks]);
 }
 
 int
@@ -627,7 +631,8 @@ xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token)
         s_trim_blocks (self, seq);
     if (!accepted)
         return 0;
-    seq->computed++;
+    seq->computed++;                  //  the draft's keys and values: a block they fill is a prefix too
+    s_publish (self, seq);
     return 1;
 }
 

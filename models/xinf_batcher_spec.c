@@ -56,6 +56,18 @@ s_propose_drafts (xinf_batcher_t *self, size_t step_used)
     return gain;
 }
 
+//  Holds the block of seq's next draft's position, when it needs one: a
+//  free block only, never a cached prefix's (a draft may be wasted, a
+//  prefix evicted for it would be computed again). False when none is free.
+static bool
+s_draft_block (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    size_t positions = seq->count + seq->n_draft + 1;
+    if (seq->n_blocks * self->config.block_tokens >= positions)
+        return true;
+    return xinf_blocks_free (self->blocks) > 0 && xinf_batcher_grow (self, seq, positions);
+}
+
 //  Drafts for the decoding sequences, the likeliest first, while each is
 //  worth its place (xinf_spec_worth) and the step has room for its token,
 //  its row and its position's block (drafts never preempt).
@@ -79,7 +91,7 @@ xinf_batcher_schedule_drafts (xinf_batcher_t *self, size_t step_used, size_t bud
         }
         if (!best || !xinf_spec_worth (best_chance, gain, step_used + used, self->cost_fixed, self->cost_per_token))
             break;
-        if (!xinf_batcher_grow (self, best, best->count + best->n_draft + 1)) {
+        if (!s_draft_block (self, best)) {
             best->n_proposed = best->n_draft;      //  no block for it: no more drafts for this one
             continue;
         }

@@ -68,6 +68,7 @@ xinf_blocks_destroy (xinf_blocks_t **self_p)
 }
 
 size_t xinf_blocks_available (xinf_blocks_t *self) { return self->free_count + self->cached_count; }
+size_t xinf_blocks_free (xinf_blocks_t *self) { return self->free_count; }
 
 static void
 s_lru_unlink (xinf_blocks_t *self, int32_t id)

@@ -27,6 +27,10 @@ void xinf_blocks_destroy (xinf_blocks_t **self_p);
 //  Blocks an allocation can take now: free ones and cached ones nobody holds.
 size_t xinf_blocks_available (xinf_blocks_t *self);
 
+//  Blocks never used or freed, which an allocation takes before it evicts
+//  a cached prefix.
+size_t xinf_blocks_free (xinf_blocks_t *self);
+
 //  A block held once by the caller; -1 when none is available.
 int32_t xinf_blocks_alloc (xinf_blocks_t *self);
 //  Drops one hold; the last makes the block free (or cached, if published).

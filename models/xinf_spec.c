@@ -22,10 +22,11 @@ xinf_spec_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_
         max_n = count - 1;
     //  From the most recent earlier position back: the longest match wins,
     //  the most recent among equals; a match of max_n ends the search
-    size_t best = 0, best_at = 0;
-    for (size_t at = count - 1; at-- > 0 && best < max_n; ) {
+    size_t best = 0, best_at = 0, candidates = 0;
+    for (size_t at = count - 1; at-- > 0 && best < max_n && candidates < XINF_SPEC_CANDIDATES; ) {
         if (tokens [at] != tokens [count - 1])
             continue;
+        candidates++;
         size_t length = s_common_suffix (tokens, count, at, max_n);
         if (length > best) {
             best = length;

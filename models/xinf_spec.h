@@ -34,12 +34,15 @@
 
 #define XINF_SPEC_TOKENS_MAX 16       //  drafts a sequence may carry in one step at most
 #define XINF_SPEC_NGRAM_MAX  16       //  the longest suffix looked up
+#define XINF_SPEC_CANDIDATES 64       //  earlier occurrences of the last token compared at most
 
 //  'max' drafts for the sequence 'tokens' [count] into 'draft': the
 //  tokens that followed the most recent earlier occurrence of its longest
 //  suffix of min_n to max_n tokens (1 <= min_n <= max_n), the sequence's
 //  end repeating where they reach it (a loop is guessed to go on); how
 //  many: 0 when no suffix of min_n tokens occurred before, else max.
+//  The XINF_SPEC_CANDIDATES most recent occurrences of the last token are
+//  compared, so a lookup costs one pass over the tokens at worst.
 size_t xinf_spec_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_n, int32_t *draft,
                          size_t max);
 

@@ -170,8 +170,12 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
         xinf_map_put_bool (body, "disable_cuda_graph", true);
     if (xinf_config_int (config, "speculative-tokens")) {
         xinf_map_put_uint (body, "speculative_tokens", (uint64_t) xinf_config_int (config, "speculative-tokens"));
-        xinf_map_put_uint (body, "prompt_lookup_min", (uint64_t) xinf_config_int (config, "prompt-lookup-min"));
-        xinf_map_put_uint (body, "prompt_lookup_max", (uint64_t) xinf_config_int (config, "prompt-lookup-max"));
+        //  The bounds given (the supervisor moves a default past a bound given alone)
+        const char *bounds [][2] = { { "prompt-lookup-min", "prompt_lookup_min" },
+                                     { "prompt-lookup-max", "prompt_lookup_max" } };
+        for (size_t index = 0; index < 2; index++)
+            if (!streq (xinf_config_source (config, bounds [index][0]), "default"))
+                xinf_map_put_uint (body, bounds [index][1], (uint64_t) xinf_config_int (config, bounds [index][0]));
     }
     xinf_msg_t *reply = s_request (config, dealer, &request, "LAUNCH_REPLY");
     if (!reply)

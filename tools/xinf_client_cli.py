@@ -72,6 +72,7 @@ def _model_command(client, args, prompt_tokens):
     """launch, models, generate, terminate."""
     if args.command == "launch":
         uid, path = args.args
+        #  An unset lookup bound is the supervisor's default, moved to a bound given alone
         body = client.launch(uid, path, args.worker, args.replicas, args.threads, args.n_worker,
                              args.workers.split(",") if args.workers else None, args.probe_timeout,
                              args.rendezvous_timeout, args.stall_timeout_ms, args.kv_cache_mb or None,
@@ -162,10 +163,10 @@ def main(argv=None):
                         help="launch: run every step eagerly, no CUDA graphs of decode steps")
     parser.add_argument("--speculative-tokens", type=_unsigned, default=0, metavar="N",
                         help="launch: drafts a decoding sequence's step may carry, by prompt lookup (0: none)")
-    parser.add_argument("--prompt-lookup-min", type=_positive, default=2, metavar="N",
-                        help="launch: with --speculative-tokens, the shortest suffix looked up")
-    parser.add_argument("--prompt-lookup-max", type=_positive, default=4, metavar="N",
-                        help="launch: with --speculative-tokens, the longest suffix looked up")
+    parser.add_argument("--prompt-lookup-min", type=_positive, default=None, metavar="N",
+                        help="launch: with --speculative-tokens, the shortest suffix looked up (default 2)")
+    parser.add_argument("--prompt-lookup-max", type=_positive, default=None, metavar="N",
+                        help="launch: with --speculative-tokens, the longest suffix looked up (default 4)")
     parser.add_argument("--prompt", help="generate: the prompt as text")
     parser.add_argument("--prompt-tokens", help="generate: the prompt as token ids 1,2,3 (no BOS added)")
     parser.add_argument("--max-tokens", type=_positive, default=64, help="generate: tokens at most")

@@ -524,8 +524,7 @@ def scenario_manage(gateway, path):
     """Management over HTTP (admin key): launch, progress, terminate, workers, waits, events, doctor."""
     launch = {"model_uid": "m2", "path": path, "replicas": 1, "n_worker": 1, "threads": 1, "max_queued": 8,
               "disable_cuda_graph": True,
-              "speculative_config": {"method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_max": 3,
-                                     "prompt_lookup_min": 1}}
+              "speculative_config": {"method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_max": 1}}
     expect_error(gateway.call("POST", "/v1/models", launch), 403, "admin role")
     expect_error(gateway.call("GET", "/v1/cluster/workers"), 403, "admin role")
     expect_error(gateway.call("POST", "/v1/models", {"uid": "m3"}, key=ADMIN_KEY), 400, "path")
@@ -536,10 +535,13 @@ def scenario_manage(gateway, path):
     expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "disable_cuda_graph": "yes"},
                               key=ADMIN_KEY), 400, "disable_cuda_graph")
     for config, needle in (({"method": "eagle", "num_speculative_tokens": 3}, "speculative_config.method"),
-                           ({"method": "ngram", "draft_tensor_parallel_size": 1}, "draft_tensor_parallel_size"),
+                           ({"method": "ngram", "draft_tensor_parallel_size": 1},
+                            "speculative_config.draft_tensor_parallel_size"),
                            ({"method": "ngram", "num_speculative_tokens": -1}, "num_speculative_tokens"),
-                           ({"method": "ngram", "num_speculative_tokens": 99}, "speculative_tokens"),
-                           ({"method": "ngram", "prompt_lookup_min": 5, "prompt_lookup_max": 2}, "prompt_lookup_min"),
+                           ({"method": "ngram", "num_speculative_tokens": 99}, "speculative_config.num_speculative_tokens"),
+                           ({"method": "ngram"}, "speculative_config.num_speculative_tokens"),
+                           ({"method": "ngram", "num_speculative_tokens": 2, "prompt_lookup_min": 5,
+                             "prompt_lookup_max": 2}, "prompt_lookup_min"),
                            ("ngram", "speculative_config")):
         expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "speculative_config": config},
                                   key=ADMIN_KEY), 400, needle)

@@ -145,15 +145,17 @@ def check_counts(build_dir, client, endpoint, uid):
 
 
 def check_cli(build_dir, client, endpoint, path):
-    """xinf-cli launch --speculative-tokens: the same answers as the plain replica."""
+    """xinf-cli launch --speculative-tokens: the same answers as the plain replica;
+    --prompt-lookup-max 1 alone moves the shortest suffix's default (2) to 1."""
     result = subprocess.run([tool(build_dir, "xinf-cli"), "-e", endpoint, "launch", "cli", path, "--threads", "1",
-                             "--speculative-tokens", "3", "--prompt-lookup-min", "1", "--prompt-lookup-max", "2"],
+                             "--speculative-tokens", "3", "--prompt-lookup-max", "1"],
                             capture_output=True, text=True, timeout=60)
     check(result.returncode == 0, f"xinf-cli launch --speculative-tokens: {result.returncode} {result.stderr}")
     same(client, "cli", "plain", "xinf-cli's launch", prompt=REPEAT, max_tokens=40, ignore_eos=True)
     drafts, accepted = poll("cli's accepted drafts", 5, lambda: (lambda c: c if c[1] else None)(
         spec_counts(client, "cli")))
-    print(f"j. xinf-cli launch --speculative-tokens 3: the plain replica's answer; {drafts} drafts, {accepted} accepted")
+    print(f"j. xinf-cli launch --speculative-tokens 3 --prompt-lookup-max 1: the plain replica's answer; {drafts} "
+          f"drafts, {accepted} accepted")
 
 
 def check_refusals(client, path):
@@ -161,6 +163,7 @@ def check_refusals(client, path):
                            ({"speculative_tokens": 4, "prompt_lookup_min": 5, "prompt_lookup_max": 3},
                             "prompt_lookup_min"),
                            ({"speculative_tokens": 4, "prompt_lookup_max": 0}, "prompt_lookup_max"),
+                           ({"speculative_tokens": 4, "prompt_lookup_min": 17}, "prompt_lookup_min"),
                            ({"speculative_tokens": "4"}, "speculative_tokens")):
         try:
             client.request("LAUNCH", {"uid": "bad", "path": path, **fields}, expect="LAUNCH_REPLY")

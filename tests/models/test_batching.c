@@ -440,6 +440,52 @@ test_draft_blocks (void)
     xinf_batcher_destroy (&batcher);
 }
 
+//  A request whose last step's accepted drafts filled a block: that block
+//  is published too, so a follow-up prompt (the next turn of a chat)
+//  takes as much from the prefix cache as without speculation.
+static size_t
+s_follow_up_hit (size_t spec_tokens, size_t end)
+{
+    xinf_batcher_config_t config = { .n_blocks = 16, .block_tokens = 4, .max_seqs = 2, .step_tokens = 32,
+                                     .max_rows = 32, .context = 64, .prefix_cache = true,
+                                     .spec_tokens = spec_tokens, .spec_min_n = 1, .spec_max_n = 2 };
+    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    xinf_batcher_set_cost (batcher, 1, 0);
+    int32_t tokens [64] = { 1, 2, 3, 1, 2, 3 };
+    size_t count = 6;
+    char error [256];
+    const uint64_t *ids;
+    size_t rows;
+    CHECK (xinf_batcher_add (batcher, 1, tokens, count, error, sizeof error) == 0);
+    CHECK (xinf_batcher_speculate (batcher, 1, 100) == 0);
+    while (count < end) {             //  the "model" goes on with the loop 1 2 3 until the request ends
+        CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows));
+        xinf_batcher_commit (batcher);
+        for (size_t row = 0; row < rows; row++) {
+            int32_t token = tokens [count - 3];
+            tokens [count++] = token;
+            if (count >= end || xinf_batcher_append (batcher, 1, token) != 1)
+                break;                //  the request ends with this token, or the rows after it are not valid
+        }
+    }
+    CHECK (xinf_batcher_remove (batcher, 1));
+    tokens [count++] = 7;
+    CHECK (xinf_batcher_add (batcher, 2, tokens, count, error, sizeof error) == 0);
+    CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows));
+    size_t hit = xinf_batcher_stats (batcher).prefix_hit_tokens;
+    xinf_batch_buf_destroy (&batch);
+    xinf_batcher_destroy (&batcher);
+    return hit;
+}
+
+static void
+test_draft_prefix (void)
+{
+    for (size_t end = 9; end < 20; end++)
+        CHECK_INT (s_follow_up_hit (4, end), s_follow_up_hit (0, end));
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -451,6 +497,7 @@ main (int argc, char *argv [])
     RUN (test_prefix_reuse);
     RUN (test_cached_tokens);
     RUN (test_draft_blocks);
+    RUN (test_draft_prefix);
     RUN (test_invariance);
     for (size_t s = 0; s < SEQS; s++)
         free (s_prompts [s]);

@@ -46,6 +46,23 @@ test_lookup (void)
     int32_t same [] = { 3, 3 };
     CHECK_INT (s_lookup (same, 2, 1, 4, draft, 4), 4);
     CHECK (draft [0] == 3 && draft [3] == 3);
+    //  Only the 64 most recent occurrences of the last token are compared:
+    //  "41 42" at 1-2 (then 99) is not found behind 146 more recent "42"s,
+    //  the most recent of which (then 43) is taken
+    int32_t far [299] = { 40, 41, 42, 99 };
+    for (size_t at = 4; at < 297; at++)
+        far [at] = at % 2 ? 42 : 43;
+    far [297] = 41;
+    far [298] = 42;
+    CHECK_INT (s_lookup (far, 299, 1, 2, draft, 1), 1);
+    CHECK_INT (draft [0], 43);
+    int32_t near [20] = { 40, 41, 42, 99 };                   //  7 "42"s between: the longest wins
+    for (size_t at = 4; at < 18; at++)
+        near [at] = at % 2 ? 42 : 43;
+    near [18] = 41;
+    near [19] = 42;
+    CHECK_INT (s_lookup (near, 20, 1, 2, draft, 1), 1);
+    CHECK_INT (draft [0], 99);
     //  Nothing to look up, nothing asked, bad sizes
     CHECK_INT (s_lookup (same, 1, 1, 4, draft, 4), 0);
     CHECK_INT (s_lookup (same, 2, 1, 4, draft, 0), 0);
