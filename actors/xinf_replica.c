@@ -427,6 +427,7 @@ s_fini (xinf_ctx_t *ctx)
     free (state->step_mask);
     free (state->step_reports);
     xinf_step_cost_destroy (&state->step_cost);
+    xinf_step_cost_destroy (&state->decode_cost);
     xinf_batch_buf_destroy (&state->batch);
     xinf_tokenizer_destroy (&state->tokenizer);
     xinf_value_destroy (&state->info);

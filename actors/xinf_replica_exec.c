@@ -110,6 +110,8 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
                                      .spec_max_n = state->spec_max_n };
     if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
         xinf_check_fail (&check, "out of memory for the step cost model");
+    if (!check.failed && !state->decode_cost && !(state->decode_cost = xinf_step_cost_new ()))
+        xinf_check_fail (&check, "out of memory for the step cost model");
     if (!check.failed && !state->step_samples) {
         state->step_samples = calloc (state->max_rows, sizeof (xinf_sample_row_t));
         state->step_logprobs = calloc (state->max_rows, sizeof (uint32_t));

@@ -81,6 +81,7 @@ typedef struct {
     bool in_flight;
     int64_t step_started;             //  monotonic us
     xinf_step_cost_t *step_cost;      //  a step's time by its tokens
+    xinf_step_cost_t *decode_cost;    //  the same, of steps without prompt tokens: what a draft costs
     uint64_t wait, steps;             //  the serving wait, steps done
     size_t failed_steps;              //  steps in a row the executor failed
     size_t kv_free_reported;          //  KV blocks free in the last MODEL_LOAD

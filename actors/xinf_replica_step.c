@@ -356,11 +356,14 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     if (state->in_flight || !state->batcher)
         return;
     xinf_replica_expire (ctx, zclock_mono ());
+    //  A draft's cost: one more token of a step of decode tokens and drafts
+    //  (a prompt's tokens cost less each: the same weights read for more
+    //  rows of work), as measured; not known yet: 0 (xinf_spec_worth's guess)
     if (state->spec_every)
         xinf_batcher_set_cost (state->batcher, 1, 0);
     else
-        xinf_batcher_set_cost (state->batcher, xinf_step_cost_ms (state->step_cost, 0),
-                               xinf_step_cost_per_token_ms (state->step_cost));
+        xinf_batcher_set_cost (state->batcher, xinf_step_cost_ms (state->decode_cost, 0),
+                               xinf_step_cost_per_token_ms (state->decode_cost));
     if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
         xinf_replica_serving_wait (state, zhashx_size (state->requests) > 0);
         xinf_replica_report_kv (ctx);
@@ -577,8 +580,11 @@ xinf_replica_on_tokens (xinf_ctx_t *ctx, xinf_msg_t *msg)
         return;
     }
     xinf_batcher_commit (state->batcher);
-    xinf_step_cost_add (state->step_cost, xinf_batch_buf_view (state->batch)->n,
-                        (double) (zclock_usecs () - state->step_started) / 1000.0);
+    size_t step_tokens = xinf_batch_buf_view (state->batch)->n;
+    double step_ms = (double) (zclock_usecs () - state->step_started) / 1000.0;
+    xinf_step_cost_add (state->step_cost, step_tokens, step_ms);
+    if (xinf_batcher_last_prompt_tokens (state->batcher) == 0)
+        xinf_step_cost_add (state->decode_cost, step_tokens, step_ms);
     if (xinf_log_get_level () <= XINF_LOG_DEBUG)
         s_log_step (state);
     xinf_wait_progress (xinf_waits_global (), state->wait, ++state->steps);
