@@ -41,11 +41,13 @@ LITERAL = re.compile(r'"([A-Z][A-Z0-9_]{2,31})"')
 #  message types or error codes: HTTP methods, log levels, file magic,
 #  INTERNAL, the HTTP gateway's own name for an answer without a code, and
 #  DENY, the web console's X-Frame-Options header value, and the environment
-#  variable of the step watchdog's injected hang, ZeroMQ's security
+#  variables of the step watchdog's injected hang and of drafts taken whatever
+#  they cost (XINF_SPEC_EVERY_DRAFT), ZeroMQ's security
 #  mechanisms as a ZMTP greeting names them, and LLM, Xinference's
 #  model_type of a generating model (GET /v1/models/{id}).
 NOT_PROTOCOL = {"POST", "GET", "DELETE", "PUT", "GGUF", "BIND", "VALUE", "TRACE", "DEBUG", "INFO", "WARN", "ERR",
-                "OPTIONS", "HEAD", "INTERNAL", "DENY", "XINF_FAULT_HANG", "CURVE", "NULL", "LLM"}
+                "OPTIONS", "HEAD", "INTERNAL", "DENY", "XINF_FAULT_HANG", "XINF_SPEC_EVERY_DRAFT", "CURVE", "NULL",
+                "LLM"}
 
 
 def check_sources(protocols, roots):
