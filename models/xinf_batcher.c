@@ -53,7 +53,10 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
     self->out_scores = calloc (config->step_tokens, sizeof (int32_t));
     self->hid_ids = calloc (config->step_tokens, sizeof (uint64_t));
     self->out_ahead = calloc (config->step_tokens, sizeof (uint32_t));
-    if (!self->blocks || !self->running || !self->out_ids || !self->out_scores || !self->hid_ids || !self->out_ahead)
+    if (self->config.spec_tokens)
+        self->pool = xinf_spec_pool_new (XINF_SPEC_POOL_TOKENS, self->config.spec_min_n, self->config.spec_max_n);
+    if (!self->blocks || !self->running || !self->out_ids || !self->out_scores || !self->hid_ids || !self->out_ahead
+    ||  (self->config.spec_tokens && !self->pool))
         xinf_batcher_destroy (&self);
     return self;
 }
@@ -71,6 +74,7 @@ xinf_batcher_destroy (xinf_batcher_t **self_p)
             s_seq_destroy (&seq);
         }
         xinf_blocks_destroy (&self->blocks);
+        xinf_spec_pool_destroy (&self->pool);
         free (self->running);
         free (self->out_ids);
         free (self->out_scores);
@@ -198,6 +202,7 @@ xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
         if (self->running [index]->id == id) {
             xinf_batcher_seq_t *seq = self->running [index];
             s_unlink_running (self, index);
+            xinf_batcher_keep_answer (self, seq);
             s_release_blocks (self, seq);
             s_seq_destroy (&seq);
             return true;
@@ -205,6 +210,7 @@ xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
     xinf_batcher_seq_t *seq = s_unlink_waiting (self, id);
     if (!seq)
         return false;
+    xinf_batcher_keep_answer (self, seq);            //  a preempted one has tokens of its own
     s_release_blocks (self, seq);
     s_seq_destroy (&seq);
     return true;

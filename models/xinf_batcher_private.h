@@ -11,6 +11,7 @@
 #include "xinf_batcher.h"
 #include "xinf_blocks.h"
 #include "xinf_spec.h"
+#include "xinf_spec_pool.h"
 
 typedef struct _xinf_batcher_seq_t xinf_batcher_seq_t;
 struct _xinf_batcher_seq_t {
@@ -52,6 +53,7 @@ struct _xinf_batcher_t {
     uint32_t *out_ahead;              //  [step_tokens]: the drafts before each logits row
     size_t n_hid;
     double cost_fixed, cost_per_token;    //  a step's time (ms): fixed + per token x tokens
+    xinf_spec_pool_t *pool;           //  with spec_tokens: the answers of sequences gone, for drafts
     size_t rows_left;                 //  rows the step being scheduled may still ask
     size_t hidden_left;               //  hidden rows it may still ask
     bool in_flight;
@@ -77,6 +79,9 @@ int xinf_batcher_build_drafts (xinf_batcher_t *self, xinf_batch_buf_t *batch, xi
 //  Seq's step ran: its drafts' keys and values are computed, valid as far
 //  as the tokens appended next accept them.
 void xinf_batcher_commit_drafts (xinf_batcher_t *self, xinf_batcher_seq_t *seq);
+//  Keeps the answer of a speculating sequence that leaves (with the few
+//  prompt tokens before it) in the pool, for the drafts of the next.
+void xinf_batcher_keep_answer (xinf_batcher_t *self, xinf_batcher_seq_t *seq);
 //  Whether 'token', appended to seq, accepts the draft its step computed
 //  at that position; a token that does not ends the drafts' run.
 bool xinf_batcher_accepts (xinf_batcher_t *self, xinf_batcher_seq_t *seq, int32_t token);

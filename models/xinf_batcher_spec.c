@@ -49,9 +49,13 @@ s_propose_drafts (xinf_batcher_t *self, size_t step_used)
         xinf_batcher_seq_t *seq = self->running [index];
         seq->n_proposed = seq->n_draft = 0;
         size_t room = s_decodes (seq) ? s_draft_room (self, seq) : 0;
-        if (room && xinf_spec_worth (s_draft_chance (seq), gain, step_used, self->cost_fixed, self->cost_per_token))
-            seq->n_proposed = xinf_spec_lookup (seq->tokens, seq->count, self->config.spec_min_n,
-                                                self->config.spec_max_n, seq->draft, room);
+        if (!room || !xinf_spec_worth (s_draft_chance (seq), gain, step_used, self->cost_fixed, self->cost_per_token))
+            continue;
+        //  Its own tokens first; else the answers of the sequences before it
+        seq->n_proposed = xinf_spec_lookup (seq->tokens, seq->count, self->config.spec_min_n,
+                                            self->config.spec_max_n, seq->draft, room);
+        if (!seq->n_proposed && self->pool)
+            seq->n_proposed = xinf_spec_pool_lookup (self->pool, seq->tokens, seq->count, seq->draft, room);
     }
     return gain;
 }
@@ -115,6 +119,15 @@ xinf_batcher_build_drafts (xinf_batcher_t *self, xinf_batch_buf_t *batch, xinf_b
         self->out_ids [(*n_out)++] = seq->id;
     }
     return 0;
+}
+
+void
+xinf_batcher_keep_answer (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    if (!self->pool || !seq->spec_limit || seq->count <= seq->prompt)
+        return;
+    size_t context = seq->prompt < self->config.spec_max_n ? seq->prompt : self->config.spec_max_n;
+    xinf_spec_pool_add (self->pool, seq->tokens + seq->prompt - context, seq->count - seq->prompt + context);
 }
 
 void

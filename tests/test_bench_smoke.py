@@ -132,9 +132,9 @@ def spec(build_dir, model):
                   build_dir, model, "--clients", "1,2", "--tokens", "24", "--rounds", "2", "--threads", "1"],
                  timeout=300)
     rounds = [line for line in output.splitlines() if line.startswith("round ")]
-    check(len(rounds) == 8 and all("plain" in line and "spec" in line and "drafts" in line for line in rounds),
+    check(len(rounds) == 12 and all("plain" in line and "spec" in line and "drafts" in line for line in rounds),
           f"spec: a line per workload, clients and round: {output[-1500:]}")
-    check(output.count("spec / plain median") == 4, f"spec: the median ratios: {output[-1500:]}")
+    check(output.count("spec / plain median") == 6, f"spec: the median ratios: {output[-1500:]}")
     return "spec: speculative decoding beside a replica without"
 
 

@@ -20,6 +20,10 @@ in two workloads:
   sampled  temperature 1 with a seed: the random model's flat rows make
            every answer new text, so drafts are rarely accepted: what the
            speculation costs where it cannot help.
+  again    the sampled requests once more, measured the second time: each
+           answer is the first one's (same seed), which the replica's pool
+           of recent answers drafts (xinf_spec_pool.h): a question asked
+           again, a regenerated answer, the fixed parts of a template.
 
 Each round runs plain then spec (alternating which goes first) and
 prints their aggregate tokens per second, the ratio spec / plain, and the
@@ -48,7 +52,7 @@ def counts(client):
 def request_of(workload, index, round_index, tokens, vocab):
     prompt = [(index * 7919 + round_index * 104729 + at * 31337) % (vocab - 10) + 5 for at in range(32)]
     body = {"prompt_tokens": prompt, "max_tokens": tokens, "ignore_eos": True, "timeout_ms": 600000}
-    if workload == "sampled":
+    if workload in ("sampled", "again"):
         body.update(temperature=1.0, seed=index + 1000 * round_index)
     return body
 
@@ -83,6 +87,8 @@ def measure(client, endpoint, workload, clients, round_index, args, vocab):
     order = ("plain", "spec") if round_index % 2 == 0 else ("spec", "plain")
     speed, answers = {}, {}
     for uid in order:
+        if workload == "again":       #  the first time, not measured
+            run_clients(endpoint, uid, requests)
         speed[uid], answers[uid] = run_clients(endpoint, uid, requests)
     if answers["spec"] != answers["plain"]:
         raise SystemExit(f"xinf-bench-spec: {workload}, {clients} clients: the spec replica's tokens differ")
@@ -107,7 +113,7 @@ def main():
     parser.add_argument("--speculative-tokens", type=int, default=4)
     parser.add_argument("--lookup-min", type=int, default=2)
     parser.add_argument("--lookup-max", type=int, default=4)
-    parser.add_argument("--workloads", default="repeat,sampled")
+    parser.add_argument("--workloads", default="repeat,sampled,again")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="xinf-bench-spec-")
     path = args.model

@@ -486,6 +486,85 @@ test_draft_prefix (void)
         CHECK_INT (s_follow_up_hit (4, end), s_follow_up_hit (0, end));
 }
 
+//  A "model" whose next token is a function of the last three, which
+//  never repeats within an answer here: drafts can only come from the
+//  answers before.
+static int32_t
+s_next (const int32_t *tokens, size_t count)
+{
+    uint32_t mix = (uint32_t) tokens [count - 1] * 2654435761u ^ (uint32_t) tokens [count - 2] * 40503u
+                 ^ (uint32_t) tokens [count - 3];
+    return (int32_t) ((mix ^ mix >> 13) % 100000);
+}
+
+//  One generation of 'length' tokens on 'batcher' (speculating) by
+//  s_next: its rows taken while their drafts are accepted; the steps.
+static size_t
+s_generate (xinf_batcher_t *batcher, uint64_t id, const int32_t *prompt, size_t count, size_t length, int32_t *all)
+{
+    xinf_batch_buf_t *batch = xinf_batch_buf_new ();
+    char error [256];
+    CHECK (batch && xinf_batcher_add (batcher, id, prompt, count, error, sizeof error) == 0);
+    CHECK (xinf_batcher_speculate (batcher, id, length) == 0);
+    memcpy (all, prompt, count * sizeof (int32_t));
+    size_t total = count, steps = 0;
+    while (total < count + length) {
+        const uint64_t *ids;
+        size_t rows;
+        CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows) && steps++ < 1000);
+        const xinf_batch_t *view = xinf_batch_buf_view (batch);
+        xinf_batcher_commit (batcher);
+        for (size_t row = 0; row < rows && total < count + length; row++) {
+            //  The row's token: the model's after the context the row saw
+            size_t at = (size_t) view->pos [view->out [row]];
+            CHECK (at + 1 == total);
+            all [total] = s_next (all, total);
+            total++;
+            if (total == count + length) {
+                CHECK (xinf_batcher_remove (batcher, id));
+                break;
+            }
+            if (xinf_batcher_append (batcher, id, all [total - 1]) != 1)
+                break;
+            CHECK (view->tokens [view->out [row + 1]] == all [total - 1]);   //  the draft was the token
+        }
+    }
+    xinf_batch_buf_destroy (&batch);
+    return steps;
+}
+
+//  A prompt asked again drafts its answer from the first one's (the
+//  batcher's pool of answers): every draft accepted, in a few steps.
+static void
+test_pool_drafts (void)
+{
+    xinf_batcher_config_t config = { .n_blocks = 64, .block_tokens = 16, .max_seqs = 2, .step_tokens = 64,
+                                     .max_rows = 64, .context = 1024, .spec_tokens = 8, .spec_min_n = 2,
+                                     .spec_max_n = 4 };
+    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+    CHECK (batcher);
+    xinf_batcher_set_cost (batcher, 1, 0);
+    int32_t prompt [20], first [120], again [120], other [120];
+    for (size_t index = 0; index < 20; index++)
+        prompt [index] = (int32_t) (index * 37 + 5);
+    size_t first_steps = s_generate (batcher, 1, prompt, 20, 100, first);
+    xinf_batcher_stats_t before = xinf_batcher_stats (batcher);
+    CHECK_INT (before.spec_accepted, 0);                      //  nothing of its own to draft from
+    size_t again_steps = s_generate (batcher, 2, prompt, 20, 100, again);
+    xinf_batcher_stats_t after = xinf_batcher_stats (batcher);
+    CHECK (memcmp (first, again, sizeof first) == 0);
+    CHECK_INT (first_steps, 100);
+    CHECK (again_steps <= 1 + 99 / 9 + 1);                    //  a step gives 9 tokens: 8 drafts and the row after
+    CHECK (after.spec_accepted - before.spec_accepted >= 88);
+    CHECK_INT (after.spec_drafts - before.spec_drafts, after.spec_accepted - before.spec_accepted);
+    //  Another prompt whose end meets the first answer's middle: drafted from there
+    memcpy (other, first + 50, 4 * sizeof (int32_t));
+    s_generate (batcher, 3, other, 4, 20, other);
+    CHECK (memcmp (other + 4, first + 54, 20 * sizeof (int32_t)) == 0);
+    CHECK (xinf_batcher_stats (batcher).spec_accepted - after.spec_accepted >= 16);
+    xinf_batcher_destroy (&batcher);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -498,6 +577,7 @@ main (int argc, char *argv [])
     RUN (test_cached_tokens);
     RUN (test_draft_blocks);
     RUN (test_draft_prefix);
+    RUN (test_pool_drafts);
     RUN (test_invariance);
     for (size_t s = 0; s < SEQS; s++)
         free (s_prompts [s]);

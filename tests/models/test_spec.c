@@ -4,6 +4,7 @@
 */
 #include "test_unit.h"
 #include "xinf_spec.h"
+#include "xinf_spec_pool.h"
 
 static size_t
 s_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_n, int32_t *draft, size_t max)
@@ -107,11 +108,102 @@ test_worth (void)
     CHECK (!xinf_spec_worth (0.15, 1, 1, 0, 0));
 }
 
+//  Recent answers for the drafts of later sequences.
+static void
+test_pool (void)
+{
+    CHECK (xinf_spec_pool_new (64, 0, 4) == NULL && xinf_spec_pool_new (64, 3, 2) == NULL
+           && xinf_spec_pool_new (64, 1, 17) == NULL && xinf_spec_pool_new (0, 1, 2) == NULL);
+    xinf_spec_pool_t *pool = xinf_spec_pool_new (64, 2, 3);
+    CHECK (pool);
+    int32_t draft [8];
+    int32_t first [] = { 10, 11, 12, 13, 14, 15, 16 };
+    xinf_spec_pool_add (pool, first, 7);
+    //  "x 11 12" -> 13 14 15 16 (to the end of the run)
+    int32_t asks [] = { 99, 11, 12 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 8), 4);
+    CHECK (draft [0] == 13 && draft [3] == 16);
+    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 2), 2);
+    //  A suffix of 1 token is below min_n; one never kept finds nothing
+    int32_t one [] = { 99, 12 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, one + 1, 1, draft, 8), 0);
+    int32_t none [] = { 12, 11 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, none, 2, draft, 8), 0);
+    //  The run's end has nothing after it; n-grams never span two runs
+    int32_t last [] = { 15, 16 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, last, 2, draft, 8), 0);
+    int32_t second [] = { 16, 10, 20, 21, 12, 13, 30 };
+    xinf_spec_pool_add (pool, second, 7);
+    CHECK_INT (xinf_spec_pool_lookup (pool, last, 2, draft, 8), 0);    //  "15 16" then the gap
+    int32_t across [] = { 16, 10 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, across, 2, draft, 8), 5);  //  within the second run only
+    CHECK (draft [0] == 20 && draft [4] == 30);
+    //  The most recent occurrence wins, and the longest suffix first:
+    //  "12 13" was last followed by 30, "11 12 13" by 14
+    int32_t recent [] = { 5, 12, 13 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, recent, 3, draft, 1), 1);
+    CHECK_INT (draft [0], 30);
+    int32_t longest [] = { 11, 12, 13 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, longest, 3, draft, 1), 1);
+    CHECK_INT (draft [0], 14);
+    //  Runs past the ring's 64 tokens push the oldest out
+    int32_t filler [30];
+    for (int round = 0; round < 3; round++) {
+        for (int at = 0; at < 30; at++)
+            filler [at] = 100 + round * 30 + at;
+        xinf_spec_pool_add (pool, filler, 30);
+    }
+    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 8), 0);
+    int32_t kept [] = { 162, 163 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, kept, 2, draft, 1), 1);
+    CHECK_INT (draft [0], 164);
+    //  Negative tokens are not kept (a gap is -1)
+    int32_t gaps [] = { 7, -1, 8, 9 };
+    xinf_spec_pool_add (pool, gaps, 4);
+    int32_t seven [] = { 7, 8 };
+    CHECK_INT (xinf_spec_pool_lookup (pool, seven, 2, draft, 2), 1);
+    CHECK_INT (draft [0], 9);
+    xinf_spec_pool_destroy (&pool);
+    CHECK (pool == NULL);
+    //  Many runs through a small index: a draft found is always what
+    //  followed an occurrence of a suffix of min_n or more tokens in the
+    //  ring's last 256 entries (mirrored here, runs apart)
+    pool = xinf_spec_pool_new (256, 1, 4);
+    int32_t mirror [256];
+    size_t end = 0, found = 0;
+    uint64_t state = 5;
+    int32_t run [40], asked [4];
+    for (int round = 0; round < 2000; round++) {
+        for (int at = 0; at < 40; at++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            run [at] = (int32_t) ((state >> 33) % 12);
+            mirror [end++ % 256] = run [at];
+        }
+        mirror [end++ % 256] = -1;
+        xinf_spec_pool_add (pool, run, 40);
+        for (int at = 0; at < 4; at++)
+            asked [at] = (int32_t) ((state >> (8 * at)) % 12);
+        size_t n = xinf_spec_pool_lookup (pool, asked, 4, draft, 8);
+        bool seen = n == 0;
+        for (size_t from = end > 256 ? end - 256 : 0; !seen && from + 1 < end; from++) {
+            bool same = mirror [from % 256] == asked [3];
+            for (size_t at = 0; same && at < n; at++)
+                same = from + 1 + at < end && mirror [(from + 1 + at) % 256] == draft [at];
+            seen = same;
+        }
+        CHECK (seen);
+        found += n > 0;
+    }
+    CHECK (found > 1000);
+    xinf_spec_pool_destroy (&pool);
+}
+
 int
 main (void)
 {
     RUN (test_lookup);
     RUN (test_rate);
     RUN (test_worth);
+    RUN (test_pool);
     return 0;
 }
