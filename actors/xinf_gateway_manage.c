@@ -123,8 +123,8 @@ s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
         size_t known = 0;
         while (known < 3 && strcmp (key, keys [known][0]))
             known++;
-        if (!strcmp (key, "method"))
-            continue;
+        if (!strcmp (key, "method") || (known < 3 && json_is_null (value)))
+            continue;                 //  null: not given (vLLM's default)
         char name [96];
         snprintf (name, sizeof name, "speculative_config.%s", key);
         if (known == 3) {
@@ -143,15 +143,19 @@ s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
     }
     json_t *lookup_max = json_object_get (config, "prompt_lookup_max");
     json_t *lookup_min = json_object_get (config, "prompt_lookup_min");
-    if (!json_object_get (config, "num_speculative_tokens")) {
+    lookup_max = json_is_null (lookup_max) ? NULL : lookup_max;
+    lookup_min = json_is_null (lookup_min) ? NULL : lookup_min;
+    if (json_is_null (json_object_get (config, "num_speculative_tokens"))
+    ||  !json_object_get (config, "num_speculative_tokens")) {
         xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value",
                            "speculative_config.num_speculative_tokens", "'speculative_config.num_speculative_tokens' "
                            "is required: the drafts a step may carry, 1 to 16");
         return -1;
     }
-    if (lookup_max && !lookup_min)
+    //  A bound given alone is both, unless the body gave the other at its top
+    if (lookup_max && !lookup_min && !xinf_map_get (xinf_msg_body (msg), "prompt_lookup_min"))
         xinf_map_put_uint (xinf_msg_body (msg), "prompt_lookup_min", (uint64_t) json_integer_value (lookup_max));
-    if (lookup_min && !lookup_max)
+    if (lookup_min && !lookup_max && !xinf_map_get (xinf_msg_body (msg), "prompt_lookup_max"))
         xinf_map_put_uint (xinf_msg_body (msg), "prompt_lookup_max", (uint64_t) json_integer_value (lookup_min));
     return 0;
 }

@@ -5,6 +5,8 @@
 */
 #include "xinf_batcher_private.h"
 
+#include <string.h>
+
 //  Whether seq decodes in the step being scheduled (its next token alone).
 static bool
 s_decodes (const xinf_batcher_seq_t *seq)
@@ -51,11 +53,18 @@ s_propose_drafts (xinf_batcher_t *self, size_t step_used)
         size_t room = s_decodes (seq) ? s_draft_room (self, seq) : 0;
         if (!room || !xinf_spec_worth (s_draft_chance (seq), gain, step_used, self->cost_fixed, self->cost_per_token))
             continue;
-        //  Its own tokens first; else the answers of the sequences before it
+        //  Its own tokens, or the answers of the sequences before it where a
+        //  longer suffix occurred there
+        size_t own, pooled = 0;
         seq->n_proposed = xinf_spec_lookup (seq->tokens, seq->count, self->config.spec_min_n,
-                                            self->config.spec_max_n, seq->draft, room);
-        if (!seq->n_proposed && self->pool)
-            seq->n_proposed = xinf_spec_pool_lookup (self->pool, seq->tokens, seq->count, seq->draft, room);
+                                            self->config.spec_max_n, seq->draft, room, &own);
+        int32_t other [XINF_SPEC_TOKENS_MAX];
+        size_t found = own < self->config.spec_max_n && self->pool
+                     ? xinf_spec_pool_lookup (self->pool, seq->tokens, seq->count, other, room, &pooled) : 0;
+        if (pooled > own) {
+            memcpy (seq->draft, other, found * sizeof (int32_t));
+            seq->n_proposed = found;
+        }
     }
     return gain;
 }

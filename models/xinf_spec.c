@@ -14,8 +14,11 @@ s_common_suffix (const int32_t *tokens, size_t count, size_t at, size_t max)
 }
 
 size_t
-xinf_spec_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_n, int32_t *draft, size_t max)
+xinf_spec_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_n, int32_t *draft, size_t max,
+                  size_t *matched)
 {
+    if (matched)
+        *matched = 0;
     if (count < 2 || min_n == 0 || max_n < min_n || max == 0)
         return 0;
     if (max_n > count - 1)
@@ -35,6 +38,8 @@ xinf_spec_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_
     }
     if (best < min_n)
         return 0;
+    if (matched)
+        *matched = best;
     //  What followed it; where that runs into the suffix itself (a repeat
     //  of period count - 1 - best_at), the drafts go on repeating it
     for (size_t taken = 0; taken < max; taken++) {

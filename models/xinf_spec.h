@@ -43,8 +43,9 @@
 //  many: 0 when no suffix of min_n tokens occurred before, else max.
 //  The XINF_SPEC_CANDIDATES most recent occurrences of the last token are
 //  compared, so a lookup costs one pass over the tokens at worst.
+//  *matched (when not NULL): the suffix's length (0: none).
 size_t xinf_spec_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_n, int32_t *draft,
-                         size_t max);
+                         size_t max, size_t *matched);
 
 //  A sequence's acceptance of its drafts: recent counts, each step
 //  weighing 7/8 of the one before.

@@ -25,7 +25,7 @@ struct _xinf_spec_pool_t {
 xinf_spec_pool_t *
 xinf_spec_pool_new (size_t capacity, size_t min_n, size_t max_n)
 {
-    if (!capacity || !min_n || max_n < min_n || max_n > XINF_SPEC_NGRAM_MAX)
+    if (!capacity || capacity > ((size_t) 1 << 30) || !min_n || max_n < min_n || max_n > XINF_SPEC_NGRAM_MAX)
         return NULL;
     xinf_spec_pool_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -62,16 +62,24 @@ s_at (const xinf_spec_pool_t *self, uint64_t position)
     return self->ring [position & (self->capacity - 1)];
 }
 
-//  The key of an n-gram (never 0): its length and tokens, mixed.
+//  An n-gram's key is its tokens mixed from the last backward, then its
+//  length: so the keys of every n-gram ending at one position come from
+//  one pass (s_mix per token, s_key per n).
+#define S_SEED 0x9e3779b97f4a7c15ull
+
 static uint64_t
-s_key (const int32_t *tokens, size_t n)
+s_mix (uint64_t hash, int32_t token)
 {
-    uint64_t hash = 0x9e3779b97f4a7c15ull ^ n;
-    for (size_t index = 0; index < n; index++) {
-        hash ^= (uint32_t) tokens [index];
-        hash *= 0xff51afd7ed558ccdull;
-        hash ^= hash >> 32;
-    }
+    hash ^= (uint32_t) token;
+    hash *= 0xff51afd7ed558ccdull;
+    return hash ^ hash >> 32;
+}
+
+//  Never 0 (an empty slot).
+static uint64_t
+s_key (uint64_t hash, size_t n)
+{
+    hash = (hash ^ n) * 0xc4ceb9fe1a85ec53ull;
     return hash ? hash : 1;
 }
 
@@ -82,11 +90,10 @@ s_alive (const xinf_spec_pool_t *self, uint64_t after, size_t n)
     return after <= self->end && after >= n && self->end - (after - n) <= self->capacity;
 }
 
-//  The n-gram ending before ring position 'after' now ends there last.
+//  The n-gram with 'key' ending before ring position 'after' now ends there last.
 static void
-s_index (xinf_spec_pool_t *self, const int32_t *gram, size_t n, uint64_t after)
+s_index (xinf_spec_pool_t *self, uint64_t key, size_t n, uint64_t after)
 {
-    uint64_t key = s_key (gram, n);
     size_t mask = self->n_slots - 1, home = (size_t) key & mask, take = home;
     for (size_t probe = 0; probe < S_PROBES; probe++) {
         s_slot_t *slot = &self->slots [(home + probe) & mask];
@@ -102,17 +109,19 @@ void
 xinf_spec_pool_add (xinf_spec_pool_t *self, const int32_t *tokens, size_t count)
 {
     size_t run = 0;                   //  tokens of this run so far
-    for (size_t index = 0; index < count; index++) {
+    //  Of a run longer than the ring only its end would stay
+    size_t first = count > self->capacity - 1 ? count - (self->capacity - 1) : 0;
+    for (size_t index = first; index < count; index++) {
         if (tokens [index] < 0)
             continue;
         self->ring [self->end & (self->capacity - 1)] = tokens [index];
         self->end++;
         run++;
-        for (size_t n = self->min_n; n <= self->max_n && n <= run; n++) {
-            int32_t gram [XINF_SPEC_NGRAM_MAX];
-            for (size_t at = 0; at < n; at++)
-                gram [at] = s_at (self, self->end - n + at);
-            s_index (self, gram, n, self->end);
+        uint64_t hash = S_SEED;
+        for (size_t n = 1; n <= self->max_n && n <= run; n++) {
+            hash = s_mix (hash, s_at (self, self->end - n));
+            if (n >= self->min_n)
+                s_index (self, s_key (hash, n), n, self->end);
         }
     }
     self->ring [self->end & (self->capacity - 1)] = S_GAP;
@@ -124,7 +133,10 @@ xinf_spec_pool_add (xinf_spec_pool_t *self, const int32_t *tokens, size_t count)
 static uint64_t
 s_find (const xinf_spec_pool_t *self, const int32_t *suffix, size_t n)
 {
-    uint64_t key = s_key (suffix, n);
+    uint64_t hash = S_SEED;
+    for (size_t back = 1; back <= n; back++)
+        hash = s_mix (hash, suffix [n - back]);
+    uint64_t key = s_key (hash, n);
     size_t mask = self->n_slots - 1, home = (size_t) key & mask;
     for (size_t probe = 0; probe < S_PROBES; probe++) {
         const s_slot_t *slot = &self->slots [(home + probe) & mask];
@@ -142,8 +154,11 @@ s_find (const xinf_spec_pool_t *self, const int32_t *suffix, size_t n)
 }
 
 size_t
-xinf_spec_pool_lookup (xinf_spec_pool_t *self, const int32_t *tokens, size_t count, int32_t *draft, size_t max)
+xinf_spec_pool_lookup (xinf_spec_pool_t *self, const int32_t *tokens, size_t count, int32_t *draft, size_t max,
+                       size_t *matched)
 {
+    if (matched)
+        *matched = 0;
     for (size_t n = self->max_n < count ? self->max_n : count; n >= self->min_n && n > 0; n--) {
         uint64_t after = s_find (self, tokens + count - n, n);
         size_t taken = 0;
@@ -151,6 +166,8 @@ xinf_spec_pool_lookup (xinf_spec_pool_t *self, const int32_t *tokens, size_t cou
             draft [taken] = s_at (self, after + taken);
             taken++;
         }
+        if (taken && matched)
+            *matched = n;
         if (taken)
             return taken;
     }

@@ -14,9 +14,19 @@
     template's "assistant" turn). The pool is a ring of the last
     'capacity' tokens, answers apart, and an index of every n-gram of
     min_n to max_n tokens in it to the position after its last
-    occurrence: an add costs O(max_n - min_n + 1) a token, a lookup
-    O(max_n) probes; an n-gram found is compared token by token (hash
-    collisions, overwritten positions).
+    occurrence (16 bytes a slot, 2 x capacity x (max_n - min_n + 1)
+    slots rounded up to a power of two: 4 MiB for a replica's 32,768
+    tokens of 2- to 4-grams, 16 MiB for 1- to 16-grams). An add costs a
+    hash step and up to 8 probes per token and n (only the ring's worth
+    of a long answer is added); a lookup up to 8 probes per n, each
+    n-gram found compared token by token (hash collisions, overwritten
+    positions). The index forgets an n-gram now and then (8 live slots
+    probed: the first gives way), which costs a draft, never a wrong one.
+
+    The pool is shared by every request of the replica: as with the
+    prefix cache, the speed of a user's answer can tell whether another
+    user's recent answer held a text. Launch without speculation a model
+    that users who must not learn of each other's answers share.
 */
 #ifndef XINF_SPEC_POOL_H_INCLUDED
 #define XINF_SPEC_POOL_H_INCLUDED
@@ -41,8 +51,9 @@ void xinf_spec_pool_add (xinf_spec_pool_t *self, const int32_t *tokens, size_t c
 //  Up to 'max' drafts for a sequence ending with tokens [count]: the
 //  tokens that followed, in the pool, the most recent occurrence of its
 //  longest suffix of min_n to max_n tokens (to the end of that run at
-//  most); how many (0: none).
+//  most); how many (0: none). *matched (when not NULL): the suffix's
+//  length (0: none).
 size_t xinf_spec_pool_lookup (xinf_spec_pool_t *self, const int32_t *tokens, size_t count, int32_t *draft,
-                              size_t max);
+                              size_t max, size_t *matched);
 
 #endif

@@ -11,7 +11,10 @@ s_lookup (const int32_t *tokens, size_t count, size_t min_n, size_t max_n, int32
 {
     for (size_t index = 0; index < max; index++)
         draft [index] = -7;
-    return xinf_spec_lookup (tokens, count, min_n, max_n, draft, max);
+    size_t matched;
+    size_t found = xinf_spec_lookup (tokens, count, min_n, max_n, draft, max, &matched);
+    CHECK ((found == 0) == (matched == 0) && matched <= max_n);
+    return found;
 }
 
 static void
@@ -121,31 +124,34 @@ test_pool (void)
     xinf_spec_pool_add (pool, first, 7);
     //  "x 11 12" -> 13 14 15 16 (to the end of the run)
     int32_t asks [] = { 99, 11, 12 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 8), 4);
+    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 8, NULL), 4);
     CHECK (draft [0] == 13 && draft [3] == 16);
-    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 2), 2);
+    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 2, NULL), 2);
     //  A suffix of 1 token is below min_n; one never kept finds nothing
     int32_t one [] = { 99, 12 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, one + 1, 1, draft, 8), 0);
+    CHECK_INT (xinf_spec_pool_lookup (pool, one + 1, 1, draft, 8, NULL), 0);
     int32_t none [] = { 12, 11 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, none, 2, draft, 8), 0);
+    CHECK_INT (xinf_spec_pool_lookup (pool, none, 2, draft, 8, NULL), 0);
     //  The run's end has nothing after it; n-grams never span two runs
     int32_t last [] = { 15, 16 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, last, 2, draft, 8), 0);
+    CHECK_INT (xinf_spec_pool_lookup (pool, last, 2, draft, 8, NULL), 0);
     int32_t second [] = { 16, 10, 20, 21, 12, 13, 30 };
     xinf_spec_pool_add (pool, second, 7);
-    CHECK_INT (xinf_spec_pool_lookup (pool, last, 2, draft, 8), 0);    //  "15 16" then the gap
+    CHECK_INT (xinf_spec_pool_lookup (pool, last, 2, draft, 8, NULL), 0);    //  "15 16" then the gap
     int32_t across [] = { 16, 10 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, across, 2, draft, 8), 5);  //  within the second run only
+    CHECK_INT (xinf_spec_pool_lookup (pool, across, 2, draft, 8, NULL), 5);  //  within the second run only
     CHECK (draft [0] == 20 && draft [4] == 30);
     //  The most recent occurrence wins, and the longest suffix first:
     //  "12 13" was last followed by 30, "11 12 13" by 14
     int32_t recent [] = { 5, 12, 13 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, recent, 3, draft, 1), 1);
+    CHECK_INT (xinf_spec_pool_lookup (pool, recent, 3, draft, 1, NULL), 1);
     CHECK_INT (draft [0], 30);
     int32_t longest [] = { 11, 12, 13 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, longest, 3, draft, 1), 1);
-    CHECK_INT (draft [0], 14);
+    size_t matched = 0;
+    CHECK_INT (xinf_spec_pool_lookup (pool, longest, 3, draft, 1, &matched), 1);
+    CHECK (draft [0] == 14 && matched == 3);
+    CHECK_INT (xinf_spec_pool_lookup (pool, none, 2, draft, 8, &matched), 0);
+    CHECK_INT (matched, 0);
     //  Runs past the ring's 64 tokens push the oldest out
     int32_t filler [30];
     for (int round = 0; round < 3; round++) {
@@ -153,15 +159,15 @@ test_pool (void)
             filler [at] = 100 + round * 30 + at;
         xinf_spec_pool_add (pool, filler, 30);
     }
-    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 8), 0);
+    CHECK_INT (xinf_spec_pool_lookup (pool, asks, 3, draft, 8, NULL), 0);
     int32_t kept [] = { 162, 163 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, kept, 2, draft, 1), 1);
+    CHECK_INT (xinf_spec_pool_lookup (pool, kept, 2, draft, 1, NULL), 1);
     CHECK_INT (draft [0], 164);
     //  Negative tokens are not kept (a gap is -1)
     int32_t gaps [] = { 7, -1, 8, 9 };
     xinf_spec_pool_add (pool, gaps, 4);
     int32_t seven [] = { 7, 8 };
-    CHECK_INT (xinf_spec_pool_lookup (pool, seven, 2, draft, 2), 1);
+    CHECK_INT (xinf_spec_pool_lookup (pool, seven, 2, draft, 2, NULL), 1);
     CHECK_INT (draft [0], 9);
     xinf_spec_pool_destroy (&pool);
     CHECK (pool == NULL);
@@ -183,7 +189,7 @@ test_pool (void)
         xinf_spec_pool_add (pool, run, 40);
         for (int at = 0; at < 4; at++)
             asked [at] = (int32_t) ((state >> (8 * at)) % 12);
-        size_t n = xinf_spec_pool_lookup (pool, asked, 4, draft, 8);
+        size_t n = xinf_spec_pool_lookup (pool, asked, 4, draft, 8, NULL);
         bool seen = n == 0;
         for (size_t from = end > 256 ? end - 256 : 0; !seen && from + 1 < end; from++) {
             bool same = mirror [from % 256] == asked [3];
