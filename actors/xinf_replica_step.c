@@ -347,6 +347,23 @@ xinf_replica_expire (xinf_ctx_t *ctx, int64_t now)
     zlistx_destroy (&ids);
 }
 
+//  What a draft costs: one more token of a step of decode tokens and
+//  drafts (a prompt's tokens cost less each: the same weights read for
+//  more rows of work), as such steps measured, by their size and as a
+//  line (xinf_spec_cost_t); with XINF_SPEC_EVERY_DRAFT nothing.
+static void
+s_set_draft_cost (xinf_replica_actor_t *state)
+{
+    xinf_spec_cost_t cost = { .fixed_ms = 1 };
+    if (!state->spec_every) {
+        cost.fixed_ms = xinf_step_cost_ms (state->decode_cost, 0);
+        cost.per_token_ms = xinf_step_cost_per_token_ms (state->decode_cost);
+        for (size_t size = 0; size < XINF_SPEC_SIZES && size < XINF_STEP_COST_SIZES; size++)
+            cost.measured_ms [size] = xinf_step_cost_size_ms (state->decode_cost, size);
+    }
+    xinf_batcher_set_cost (state->batcher, &cost);
+}
+
 //  Sends the next step to the executor if one can run and none is in flight;
 //  requests past their deadline end first.
 void
@@ -356,14 +373,8 @@ xinf_replica_kick (xinf_ctx_t *ctx)
     if (state->in_flight || !state->batcher)
         return;
     xinf_replica_expire (ctx, zclock_mono ());
-    //  A draft's cost: one more token of a step of decode tokens and drafts
-    //  (a prompt's tokens cost less each: the same weights read for more
-    //  rows of work), as measured; not known yet: 0 (xinf_spec_worth's guess)
-    if (state->spec_every)
-        xinf_batcher_set_cost (state->batcher, 1, 0);
-    else
-        xinf_batcher_set_cost (state->batcher, xinf_step_cost_ms (state->decode_cost, 0),
-                               xinf_step_cost_per_token_ms (state->decode_cost));
+    if (state->spec_tokens)
+        s_set_draft_cost (state);
     if (!xinf_batcher_schedule (state->batcher, state->batch, s_prompt_cap (state), &state->step_ids, &state->step_rows)) {
         xinf_replica_serving_wait (state, zhashx_size (state->requests) > 0);
         xinf_replica_report_kv (ctx);

@@ -13,6 +13,7 @@ struct _xinf_step_cost_t {
     size_t count, next;
     double fixed, per_token;
     bool known;
+    double by_size [XINF_STEP_COST_SIZES];    //  mean time of steps of that many tokens (0: none seen)
 };
 
 xinf_step_cost_t *
@@ -69,6 +70,14 @@ xinf_step_cost_add (xinf_step_cost_t *self, size_t tokens, double ms)
     if (self->count < XINF_STEP_COST_WINDOW)
         self->count++;
     s_fit (self);
+    if (tokens < XINF_STEP_COST_SIZES)
+        self->by_size [tokens] = self->by_size [tokens] > 0 ? 0.75 * self->by_size [tokens] + 0.25 * ms : ms;
+}
+
+double
+xinf_step_cost_size_ms (xinf_step_cost_t *self, size_t tokens)
+{
+    return tokens < XINF_STEP_COST_SIZES ? self->by_size [tokens] : 0;
 }
 
 bool

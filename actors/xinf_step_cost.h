@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #define XINF_STEP_COST_WINDOW  32
+#define XINF_STEP_COST_SIZES   64     //  steps of fewer tokens are also timed by their size
 
 typedef struct _xinf_step_cost_t xinf_step_cost_t;
 
@@ -28,6 +29,10 @@ bool xinf_step_cost_known (xinf_step_cost_t *self);
 //  The expected time of a step of 'tokens' tokens (0 until known).
 double xinf_step_cost_ms (xinf_step_cost_t *self, size_t tokens);
 double xinf_step_cost_per_token_ms (xinf_step_cost_t *self);
+//  The mean time of the recent steps of exactly 'tokens' tokens (each
+//  step weighing a quarter against those before), for tokens below
+//  XINF_STEP_COST_SIZES; 0 when none was seen.
+double xinf_step_cost_size_ms (xinf_step_cost_t *self, size_t tokens);
 
 //  The prompt tokens the next step may carry beside 'decoding' streams
 //  while 'waiting' requests (queued or part-way through their prompt) wait

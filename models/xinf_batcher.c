@@ -189,10 +189,15 @@ xinf_batcher_speculate (xinf_batcher_t *self, uint64_t id, size_t limit)
 }
 
 void
-xinf_batcher_set_cost (xinf_batcher_t *self, double fixed_ms, double per_token_ms)
+xinf_batcher_set_cost (xinf_batcher_t *self, const xinf_spec_cost_t *cost)
 {
-    self->cost_fixed = fixed_ms > 0 ? fixed_ms : 0;
-    self->cost_per_token = per_token_ms > 0 ? per_token_ms : 0;
+    memset (&self->cost, 0, sizeof self->cost);
+    if (!cost)
+        return;
+    self->cost.fixed_ms = cost->fixed_ms > 0 ? cost->fixed_ms : 0;       //  NaN too
+    self->cost.per_token_ms = cost->per_token_ms > 0 ? cost->per_token_ms : 0;
+    for (size_t size = 0; size < XINF_SPEC_SIZES; size++)
+        self->cost.measured_ms [size] = cost->measured_ms [size] > 0 ? cost->measured_ms [size] : 0;
 }
 
 bool

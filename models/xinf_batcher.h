@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "xinf_batch.h"
+#include "xinf_spec.h"
 
 typedef struct {
     size_t n_blocks, block_tokens;    //  the KV cache
@@ -95,9 +96,9 @@ int xinf_batcher_embed_prompt (xinf_batcher_t *self, uint64_t id, xinf_batcher_p
 //  max_tokens: no draft beyond the last token it may give); 0: never. -1
 //  if unknown.
 int xinf_batcher_speculate (xinf_batcher_t *self, uint64_t id, size_t limit);
-//  What a step costs (xinf_step_cost): a fixed part and a part per token,
-//  in milliseconds (both 0: not known yet); drafts are chosen by it.
-void xinf_batcher_set_cost (xinf_batcher_t *self, double fixed_ms, double per_token_ms);
+//  What steps cost, as measured (xinf_spec_cost_t: a line, and steps by
+//  their size); drafts are chosen by it. NULL: nothing known yet.
+void xinf_batcher_set_cost (xinf_batcher_t *self, const xinf_spec_cost_t *cost);
 //  Drops a sequence (finished or cancelled), releasing its blocks; false
 //  if unknown. A step in flight may still carry it: its rows are the
 //  caller's to ignore.

@@ -52,7 +52,7 @@ struct _xinf_batcher_t {
     uint64_t *hid_ids;                //  [step_tokens]: the last step's hidden rows
     uint32_t *out_ahead;              //  [step_tokens]: the drafts before each logits row
     size_t n_hid;
-    double cost_fixed, cost_per_token;    //  a step's time (ms): fixed + per token x tokens
+    xinf_spec_cost_t cost;            //  what steps cost (xinf_batcher_set_cost)
     xinf_spec_pool_t *pool;           //  with spec_tokens: the answers of sequences gone, for drafts
     size_t rows_left;                 //  rows the step being scheduled may still ask
     size_t hidden_left;               //  hidden rows it may still ask

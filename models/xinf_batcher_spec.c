@@ -39,6 +39,16 @@ s_draft_chance (const xinf_batcher_seq_t *seq)
     return chance;
 }
 
+//  Whether a draft of 'chance' is worth one more token in a step of
+//  'tokens' expected to give 'gain' (xinf_spec_worth at the step's size).
+static bool
+s_worth (const xinf_batcher_t *self, double chance, double gain, size_t tokens)
+{
+    double step_ms, extra_ms;
+    xinf_spec_cost_at (&self->cost, tokens, &step_ms, &extra_ms);
+    return xinf_spec_worth (chance, gain, step_ms, extra_ms);
+}
+
 //  Looks up the drafts of the decoding sequences whose first draft could
 //  be worth it; the step's expected tokens so far.
 static double
@@ -51,7 +61,7 @@ s_propose_drafts (xinf_batcher_t *self, size_t step_used)
         xinf_batcher_seq_t *seq = self->running [index];
         seq->n_proposed = seq->n_draft = 0;
         size_t room = s_decodes (seq) ? s_draft_room (self, seq) : 0;
-        if (!room || !xinf_spec_worth (s_draft_chance (seq), gain, step_used, self->cost_fixed, self->cost_per_token))
+        if (!room || !s_worth (self, s_draft_chance (seq), gain, step_used))
             continue;
         //  Its own tokens, or the answers of the sequences before it where a
         //  longer suffix occurred there
@@ -102,7 +112,7 @@ xinf_batcher_schedule_drafts (xinf_batcher_t *self, size_t step_used, size_t bud
                 best_chance = chance;
             }
         }
-        if (!best || !xinf_spec_worth (best_chance, gain, step_used + used, self->cost_fixed, self->cost_per_token))
+        if (!best || !s_worth (self, best_chance, gain, step_used + used))
             break;
         if (!s_draft_block (self, best)) {
             best->n_proposed = best->n_draft;      //  no block for it: no more drafts for this one

@@ -62,14 +62,36 @@ xinf_spec_rate_add (xinf_spec_rate_t *rate, size_t accepted, size_t checked)
     rate->checked = rate->checked * S_FADE + (double) checked;
 }
 
+void
+xinf_spec_cost_at (const xinf_spec_cost_t *cost, size_t tokens, double *step_ms, double *extra_ms)
+{
+    double here = tokens < XINF_SPEC_SIZES ? cost->measured_ms [tokens] : 0;
+    double next = tokens + 1 < XINF_SPEC_SIZES ? cost->measured_ms [tokens + 1] : 0;
+    bool line = cost->fixed_ms > 0 || cost->per_token_ms > 0;
+    if (here > 0 && next > 0) {
+        *step_ms = here;
+        *extra_ms = next > here ? next - here : 0;
+    }
+    else
+    if (line) {
+        *step_ms = here > 0 ? here : cost->fixed_ms + cost->per_token_ms * (double) tokens;
+        *extra_ms = cost->per_token_ms;
+    }
+    else
+    if (here > 0) {
+        *step_ms = here;
+        *extra_ms = here / (double) (tokens + 4);
+    }
+    else {
+        *step_ms = (double) tokens + 4;
+        *extra_ms = 1;
+    }
+}
+
 bool
-xinf_spec_worth (double chance, double gain, size_t tokens, double fixed_ms, double per_token_ms)
+xinf_spec_worth (double chance, double gain, double step_ms, double extra_ms)
 {
     if (!(chance > 0))
         return false;
-    if (per_token_ms <= 0 && fixed_ms <= 0) {
-        fixed_ms = 4;                 //  unknown: a fixed part of 4 tokens
-        per_token_ms = 1;
-    }
-    return chance * (fixed_ms + per_token_ms * (double) tokens) > gain * per_token_ms;
+    return !(extra_ms > 0) || chance * step_ms > gain * extra_ms;
 }

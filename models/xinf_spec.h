@@ -62,12 +62,28 @@ double xinf_spec_rate (const xinf_spec_rate_t *rate);
 //  counts fade, so that a sequence whose drafts failed is tried again.
 void xinf_spec_rate_add (xinf_spec_rate_t *rate, size_t accepted, size_t checked);
 
-//  Whether a draft accepted with 'chance' is worth its place in a step of
-//  'tokens' tokens expected to give 'gain' tokens, a step costing
-//  fixed_ms + per_token_ms x tokens. Before the cost is known
-//  (per_token_ms 0 and fixed_ms 0) a step is taken to cost a fixed part of
-//  4 tokens' time. A cost of nothing per token (per_token_ms 0, fixed_ms
-//  above 0): every draft is.
-bool xinf_spec_worth (double chance, double gain, size_t tokens, double fixed_ms, double per_token_ms);
+//  What steps cost, as a replica measured them: a line fitted over its
+//  steps (fixed + per token x tokens; both 0: not known yet), and the
+//  mean time of steps of n tokens for n below XINF_SPEC_SIZES (0: none
+//  seen). A kernel's cost is a line only roughly: the CPU's integer
+//  products take vectors 16 at a time, so a 17th token costs a step of
+//  16 far more than a 16th costs one of 15.
+#define XINF_SPEC_SIZES 64
+typedef struct {
+    double fixed_ms, per_token_ms;
+    double measured_ms [XINF_SPEC_SIZES];
+} xinf_spec_cost_t;
+
+//  The time of a step of 'tokens' tokens and what one token more adds to
+//  it: measured where steps of both sizes were seen (what one more adds
+//  at least 0); else the line's; with no line either, a step of n tokens
+//  is taken to cost a fixed part of 4 tokens' time, n + 4 units of one.
+void xinf_spec_cost_at (const xinf_spec_cost_t *cost, size_t tokens, double *step_ms, double *extra_ms);
+
+//  Whether a draft accepted with 'chance' is worth its place in a step
+//  expected to give 'gain' tokens in 'step_ms', where it adds 'extra_ms':
+//  chance / extra_ms > gain / step_ms. A draft that adds nothing is, one
+//  without a chance is not.
+bool xinf_spec_worth (double chance, double gain, double step_ms, double extra_ms);
 
 #endif

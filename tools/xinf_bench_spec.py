@@ -49,11 +49,14 @@ def counts(client):
     return replica.get("spec_drafts", 0), replica.get("spec_accepted", 0)
 
 
-def request_of(workload, index, round_index, tokens, vocab):
-    prompt = [(index * 7919 + round_index * 104729 + at * 31337) % (vocab - 10) + 5 for at in range(32)]
+def request_of(workload, index, clients, round_index, tokens, vocab):
+    """A request of its own for every workload, client count, round and
+    client (the pool of recent answers would draft a request seen before)."""
+    run = (["repeat", "sampled", "again"].index(workload) * 64 + clients) * 64 + round_index
+    prompt = [(index * 7919 + run * 104729 + at * 31337) % (vocab - 10) + 5 for at in range(32)]
     body = {"prompt_tokens": prompt, "max_tokens": tokens, "ignore_eos": True, "timeout_ms": 600000}
     if workload in ("sampled", "again"):
-        body.update(temperature=1.0, seed=index + 1000 * round_index)
+        body.update(temperature=1.0, seed=index + 1000 * run)
     return body
 
 
@@ -82,7 +85,7 @@ def run_clients(endpoint, uid, requests):
 
 
 def measure(client, endpoint, workload, clients, round_index, args, vocab):
-    requests = [request_of(workload, index, round_index, args.tokens, vocab) for index in range(clients)]
+    requests = [request_of(workload, index, clients, round_index, args.tokens, vocab) for index in range(clients)]
     before = counts(client)
     order = ("plain", "spec") if round_index % 2 == 0 else ("spec", "plain")
     speed, answers = {}, {}
@@ -130,7 +133,7 @@ def main():
         vocab = next(model["vocab"] for model in client.list_models() if model["uid"] == "plain")
         endpoint = client.endpoint
         for uid in ("plain", "spec"):     #  warm: the first steps fit the replica's step-cost model
-            run_clients(endpoint, uid, [request_of("repeat", 99, 99, 32, vocab)] * 2)
+            run_clients(endpoint, uid, [request_of("repeat", 99, 63, 63, 32, vocab)] * 2)
         rows = {}
         for round_index in range(args.rounds):
             for workload in args.workloads.split(","):

@@ -23,6 +23,7 @@
 #define GENERATE 12
 
 static const char *s_tool;
+static const xinf_spec_cost_t s_free = { .fixed_ms = 1 };    //  a token costs a step nothing
 
 typedef struct {
     size_t max_seqs, step_tokens, n_blocks, prefill_cap;
@@ -103,7 +104,7 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
                                      .prefix_cache = setup->prefix_cache, .spec_tokens = setup->spec_tokens,
                                      .max_rows = setup->step_tokens, .spec_min_n = 1, .spec_max_n = 3 };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
-    xinf_batcher_set_cost (batcher, 1, 0);      //  steps cost nothing per token: every draft found goes in
+    xinf_batcher_set_cost (batcher, &s_free);   //  steps cost nothing per token: every draft found goes in
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     CHECK (backend && cache && batcher && batch);
     float *logits = malloc (setup->step_tokens * t->vocab * sizeof (float));
@@ -392,7 +393,7 @@ test_draft_blocks (void)
     char error [256];
     const uint64_t *ids;
     size_t rows;
-    xinf_batcher_set_cost (batcher, 1, 0);
+    xinf_batcher_set_cost (batcher, &s_free);
     CHECK (xinf_batcher_add (batcher, 7, prompt, 14, error, sizeof error) == 0);
     CHECK (xinf_batcher_speculate (batcher, 7, 100) == 0);
     CHECK (xinf_batcher_schedule (batcher, batch, 0, &ids, &rows) && rows == 1);
@@ -451,7 +452,7 @@ s_follow_up_hit (size_t spec_tokens, size_t end)
                                      .spec_tokens = spec_tokens, .spec_min_n = 1, .spec_max_n = 2 };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
-    xinf_batcher_set_cost (batcher, 1, 0);
+    xinf_batcher_set_cost (batcher, &s_free);
     int32_t tokens [64] = { 1, 2, 3, 1, 2, 3 };
     size_t count = 6;
     char error [256];
@@ -543,7 +544,7 @@ test_pool_drafts (void)
                                      .spec_max_n = 4 };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
     CHECK (batcher);
-    xinf_batcher_set_cost (batcher, 1, 0);
+    xinf_batcher_set_cost (batcher, &s_free);
     int32_t prompt [20], first [120], again [120], other [120];
     for (size_t index = 0; index < 20; index++)
         prompt [index] = (int32_t) (index * 37 + 5);

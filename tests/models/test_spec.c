@@ -93,22 +93,53 @@ test_rate (void)
     CHECK (xinf_spec_rate (&good) > 0.9 && xinf_spec_rate (&good) < 1);
 }
 
+static bool
+s_worth (const xinf_spec_cost_t *cost, double chance, double gain, size_t tokens)
+{
+    double step_ms, extra_ms;
+    xinf_spec_cost_at (cost, tokens, &step_ms, &extra_ms);
+    return xinf_spec_worth (chance, gain, step_ms, extra_ms);
+}
+
 static void
 test_worth (void)
 {
     //  A step of fixed 20 ms + 5 ms a token, 1 token giving 1: a draft must
     //  be accepted more often than 5 / 25 of the time
-    CHECK (xinf_spec_worth (0.25, 1, 1, 20, 5));
-    CHECK (!xinf_spec_worth (0.15, 1, 1, 20, 5));
+    xinf_spec_cost_t line = { .fixed_ms = 20, .per_token_ms = 5 };
+    CHECK (s_worth (&line, 0.25, 1, 1));
+    CHECK (!s_worth (&line, 0.15, 1, 1));
     //  16 streams: 16 x 5 / 100 = 0.8
-    CHECK (xinf_spec_worth (0.85, 16, 16, 20, 5));
-    CHECK (!xinf_spec_worth (0.75, 16, 16, 20, 5));
+    CHECK (s_worth (&line, 0.85, 16, 16));
+    CHECK (!s_worth (&line, 0.75, 16, 16));
+    //  Measured sizes win over the line: 16 tokens 74 ms, 17 tokens 87 ms
+    //  (the kernels' next group of 16): 16 x 13 / 74 = 2.8, never worth;
+    //  15 tokens 97 ms: one more makes the step faster, always worth
+    line.measured_ms [15] = 97;
+    line.measured_ms [16] = 74;
+    line.measured_ms [17] = 87;
+    CHECK (!s_worth (&line, 0.99, 16, 16));
+    CHECK (s_worth (&line, 0.01, 15, 15));
+    double step_ms, extra_ms;
+    xinf_spec_cost_at (&line, 17, &step_ms, &extra_ms);            //  18 not seen: the line's slope
+    CHECK (step_ms == 87 && extra_ms == 5);
+    xinf_spec_cost_at (&line, 30, &step_ms, &extra_ms);            //  neither: the line
+    CHECK (step_ms == 170 && extra_ms == 5);
+    xinf_spec_cost_at (&line, 200, &step_ms, &extra_ms);           //  past the table
+    CHECK (step_ms == 1020 && extra_ms == 5);
     //  Free per token (a GPU bound by memory): any chance; none: never
-    CHECK (xinf_spec_worth (0.01, 64, 64, 10, 0));
-    CHECK (!xinf_spec_worth (0, 1, 1, 10, 0));
-    //  Unknown cost: a fixed part of 4 tokens, so 1 / 5 at one stream
-    CHECK (xinf_spec_worth (0.25, 1, 1, 0, 0));
-    CHECK (!xinf_spec_worth (0.15, 1, 1, 0, 0));
+    xinf_spec_cost_t free_cost = { .fixed_ms = 10 };
+    CHECK (s_worth (&free_cost, 0.01, 64, 64));
+    CHECK (!s_worth (&free_cost, 0, 1, 1));
+    //  Unknown cost: a fixed part of 4 tokens, so 1 / 5 at one stream; a
+    //  size measured alone gives its step the same shape
+    xinf_spec_cost_t unknown = { 0 };
+    CHECK (s_worth (&unknown, 0.25, 1, 1));
+    CHECK (!s_worth (&unknown, 0.15, 1, 1));
+    unknown.measured_ms [1] = 50;
+    xinf_spec_cost_at (&unknown, 1, &step_ms, &extra_ms);
+    CHECK (step_ms == 50 && extra_ms == 10);
+    CHECK (!xinf_spec_worth (0.5, 1, 10, 6) && xinf_spec_worth (0.7, 1, 10, 6));
 }
 
 //  Recent answers for the drafts of later sequences.

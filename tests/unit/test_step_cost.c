@@ -3,7 +3,8 @@
     recovered from exact and noisy steps, following a change of load,
     keeping its slope through steps of one size, and the prompt cap it
     gives: 0 without streams, the fallback while unknown, larger with
-    more requests waiting, within 4 and step_tokens.  */
+    more requests waiting, within 4 and step_tokens; the mean time of
+    steps by their size.  */
 #include "test_unit.h"
 #include "xinf_step_cost.h"
 
@@ -88,12 +89,32 @@ s_test_cap (void)
     xinf_step_cost_destroy (&cost);
 }
 
+//  Steps timed by their size too (what a draft costs a step of that
+//  size): the first as it came, then each weighing a quarter.
+static void
+s_test_sizes (void)
+{
+    xinf_step_cost_t *cost = xinf_step_cost_new ();
+    CHECK (xinf_step_cost_size_ms (cost, 16) == 0);
+    xinf_step_cost_add (cost, 16, 80.0);
+    CLOSE (xinf_step_cost_size_ms (cost, 16), 80.0, 1e-12);
+    xinf_step_cost_add (cost, 16, 40.0);
+    CLOSE (xinf_step_cost_size_ms (cost, 16), 70.0, 1e-12);
+    xinf_step_cost_add (cost, 16, NAN);            //  ignored, as by the line
+    CLOSE (xinf_step_cost_size_ms (cost, 16), 70.0, 1e-12);
+    CHECK (xinf_step_cost_size_ms (cost, 17) == 0);
+    xinf_step_cost_add (cost, XINF_STEP_COST_SIZES, 500.0);    //  past the table: the line only
+    CHECK (xinf_step_cost_size_ms (cost, XINF_STEP_COST_SIZES) == 0);
+    xinf_step_cost_destroy (&cost);
+}
+
 int
 main (void)
 {
     s_test_unknown ();
     s_test_fit ();
     s_test_cap ();
+    s_test_sizes ();
     printf ("unit_step_cost: OK\n");
     return 0;
 }
