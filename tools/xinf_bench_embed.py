@@ -25,7 +25,6 @@ out, which favours it). It prints the ratio xinf / llama-embedding and,
 per round, the smallest cosine similarity between the two engines'
 vectors of a text (the same tokens: the counts are compared).
 """
-import argparse
 import json
 import math
 import os
@@ -38,7 +37,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_benchlib import make_model, free_port, local_node  # noqa: E402
+from xinf_benchlib import free_port, local_node, model_parser, model_path  # noqa: E402
 
 WORDS = ["the", "model", "of", "a", "quick", "brown", "fox", "embeds", "every", "text", "in", "documents", "while",
          "servers", "answer", "many", "users", "at", "once", "search", "ranks", "vectors", "by", "meaning"]
@@ -84,23 +83,14 @@ def cosine(a, b):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("build_dir")
-    parser.add_argument("model", nargs="?")
-    parser.add_argument("--preset", default="qwen3-0.6b")
-    parser.add_argument("--type", default="q8_0")
+    parser = model_parser(__doc__, "qwen3-0.6b")
     parser.add_argument("--inputs", type=int, default=64)
     parser.add_argument("--words", type=int, default=40)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=512, help="llama-embedding's -c, -b and -ub")
     parser.add_argument("--llamacpp", help="a native llama.cpp build's bin directory (llama-embedding)")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="xinf-bench-embed-")
-    path = args.model
-    if not path:
-        path = os.path.join(workdir, f"{args.preset}-{args.type}-embed.gguf")
-        make_model(args.build_dir, path, args.preset, args.type, "--pooling", "last", "--add-eos")
+    path = model_path(args, workdir, "-embed", "--pooling", "last", "--add-eos")
     path = os.path.abspath(path)
     http_port = free_port()
     with local_node("xinf-bench-embed", args.build_dir, os.path.dirname(path), workdir, http_port) as client:

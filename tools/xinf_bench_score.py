@@ -27,7 +27,6 @@ scored prompt has every position's, so it runs the output layer on half
 as many tokens (on the Qwen2.5-0.5B shape about 426 against 494 million
 multiply-adds a token).
 """
-import argparse
 import os
 import random
 import statistics
@@ -37,7 +36,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_benchlib import local_node, make_model  # noqa: E402
+from xinf_benchlib import local_node, model_parser, model_path  # noqa: E402
 
 
 def timed(client, uid, ids, top):
@@ -79,22 +78,13 @@ def llama_perplexity(binary_dir, path, workdir, prompt, threads):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("build_dir")
-    parser.add_argument("model", nargs="?")
-    parser.add_argument("--preset", default="qwen2.5-0.5b")
-    parser.add_argument("--type", default="q8_0")
+    parser = model_parser(__doc__, "qwen2.5-0.5b")
     parser.add_argument("--prompt", type=int, default=512)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--top", type=int, default=1, choices=range(21))
     parser.add_argument("--llamacpp", help="a native llama.cpp build's bin directory (llama-perplexity)")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="xinf-bench-score-")
-    path = args.model
-    if not path:
-        path = os.path.join(workdir, f"{args.preset}-{args.type}.gguf")
-        make_model(args.build_dir, path, args.preset, args.type)
+    path = model_path(args, workdir)
     with local_node("xinf-bench-score", args.build_dir, os.path.dirname(os.path.abspath(path)), workdir) as client:
         client.launch("m", os.path.abspath(path), threads=args.threads)
         client.wait_ready("m")

@@ -31,7 +31,6 @@ drafts the spec replica computed and accepted (its LIST_MODELS counts);
 at the end the median ratio of each row over the rounds. Both replicas
 give the same tokens (the script checks it): only the time differs.
 """
-import argparse
 import os
 import statistics
 import sys
@@ -40,7 +39,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from xinf_benchlib import local_node, make_model  # noqa: E402
+from xinf_benchlib import local_node, model_parser, model_path  # noqa: E402
 from xinf_client import XinfClient  # noqa: E402
 
 
@@ -104,25 +103,16 @@ def measure(client, endpoint, workload, clients, round_index, args, vocab):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("build_dir")
-    parser.add_argument("model", nargs="?")
-    parser.add_argument("--preset", default="qwen2.5-0.5b")
-    parser.add_argument("--type", default="q8_0")
+    parser = model_parser(__doc__, "qwen2.5-0.5b")
     parser.add_argument("--clients", default="1,4")
     parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speculative-tokens", type=int, default=4)
     parser.add_argument("--lookup-min", type=int, default=2)
     parser.add_argument("--lookup-max", type=int, default=4)
     parser.add_argument("--workloads", default="repeat,sampled,again")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="xinf-bench-spec-")
-    path = args.model
-    if not path:
-        path = os.path.join(workdir, f"{args.preset}-{args.type}.gguf")
-        make_model(args.build_dir, path, args.preset, args.type)
+    path = model_path(args, workdir)
     path = os.path.abspath(path)
     with local_node("xinf-bench-spec", args.build_dir, os.path.dirname(path), workdir) as client:
         client.launch("plain", path, threads=args.threads, max_seqs=64)

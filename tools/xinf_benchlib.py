@@ -1,6 +1,7 @@
 """Helpers the Python benchmarks share: start a node with its output to a
 log, poll a probe with a deadline (never a fixed sleep), and a local node
 ready to serve, stopped at the end."""
+import argparse
 import contextlib
 import os
 import socket
@@ -31,6 +32,28 @@ def make_model(build_dir, path, preset, weight_type, *extra):
     """A random-weight GGUF of a preset shape (xinf-make-model --preset)."""
     subprocess.run([os.path.join(build_dir, "tools", "xinf-make-model"), "-o", path, "--preset", preset,
                     "--type", weight_type, *extra], check=True, capture_output=True, timeout=900)
+
+
+def model_parser(doc, preset):
+    """The arguments every model benchmark takes: BUILD_DIR [MODEL.gguf]
+    --preset --type --rounds --threads; add the rest."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("build_dir")
+    parser.add_argument("model", nargs="?")
+    parser.add_argument("--preset", default=preset)
+    parser.add_argument("--type", default="q8_0")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    return parser
+
+
+def model_path(args, workdir, suffix="", *extra):
+    """MODEL, or the --preset shape made into workdir (xinf-make-model with 'extra')."""
+    if args.model:
+        return args.model
+    path = os.path.join(workdir, f"{args.preset}-{args.type}{suffix}.gguf")
+    make_model(args.build_dir, path, args.preset, args.type, *extra)
+    return path
 
 
 def free_port():
