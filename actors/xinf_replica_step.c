@@ -473,6 +473,9 @@ s_on_row (xinf_ctx_t *ctx, xinf_request_t *request, int32_t token, const xinf_lo
     int appended = reason ? 0 : xinf_batcher_append (state->batcher, request->id, token);
     if (appended < 0)
         reason = "context";
+    else
+    if (reason && state->spec_tokens)         //  the answer's last token too, for the pool of answers
+        xinf_batcher_append (state->batcher, request->id, token);
     if (reason) {
         xinf_msg_t *done = s_done_msg (state, request, reason);
         xinf_replica_send_up (ctx, &done);
