@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#define S_RANKED 256                  //  drafts a step's choice looks at
+
 //  Whether seq decodes in the step being scheduled (its next token alone).
 static bool
 s_decodes (const xinf_batcher_seq_t *seq)
@@ -39,20 +41,10 @@ s_draft_chance (const xinf_batcher_seq_t *seq)
     return chance;
 }
 
-//  Whether a draft of 'chance' is worth one more token in a step of
-//  'tokens' expected to give 'gain' (xinf_spec_worth at the step's size).
-static bool
-s_worth (const xinf_batcher_t *self, double chance, double gain, size_t tokens)
-{
-    double step_ms, extra_ms;
-    xinf_spec_cost_at (&self->cost, tokens, &step_ms, &extra_ms);
-    return xinf_spec_worth (chance, gain, step_ms, extra_ms);
-}
-
-//  Looks up the drafts of the decoding sequences whose first draft could
-//  be worth it; the step's expected tokens so far.
+//  Looks up the drafts of the decoding sequences; the step's expected
+//  tokens without them (its decode tokens).
 static double
-s_propose_drafts (xinf_batcher_t *self, size_t step_used)
+s_propose_drafts (xinf_batcher_t *self)
 {
     double gain = 0;
     for (size_t index = 0; index < self->n_running; index++)
@@ -61,7 +53,7 @@ s_propose_drafts (xinf_batcher_t *self, size_t step_used)
         xinf_batcher_seq_t *seq = self->running [index];
         seq->n_proposed = seq->n_draft = 0;
         size_t room = s_decodes (seq) ? s_draft_room (self, seq) : 0;
-        if (!room || !s_worth (self, s_draft_chance (seq), gain, step_used))
+        if (!room)
             continue;
         //  Its own tokens, or the answers of the sequences before it where a
         //  longer suffix occurred there
@@ -91,17 +83,14 @@ s_draft_block (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
     return xinf_blocks_free (self->blocks) > 0 && xinf_batcher_grow (self, seq, positions);
 }
 
-//  Drafts for the decoding sequences, the likeliest first, while each is
-//  worth its place (xinf_spec_worth) and the step has room for its token,
-//  its row and its position's block (drafts never preempt).
-size_t
-xinf_batcher_schedule_drafts (xinf_batcher_t *self, size_t step_used, size_t budget)
+//  The drafts in the order they would go in, the likeliest first (each
+//  sequence's in their order): their sequences in picks, chances in
+//  chances, at most 'max'; how many. Counts on n_draft, left at 0.
+static size_t
+s_rank_drafts (xinf_batcher_t *self, xinf_batcher_seq_t **picks, double *chances, size_t max)
 {
-    if (!self->config.spec_tokens)
-        return 0;
-    double gain = s_propose_drafts (self, step_used);
-    size_t used = 0;
-    while (used < budget && self->rows_left > 0) {
+    size_t count = 0;
+    while (count < max) {
         xinf_batcher_seq_t *best = NULL;
         double best_chance = 0;
         for (size_t index = 0; index < self->n_running; index++) {
@@ -112,16 +101,41 @@ xinf_batcher_schedule_drafts (xinf_batcher_t *self, size_t step_used, size_t bud
                 best_chance = chance;
             }
         }
-        if (!best || !s_worth (self, best_chance, gain, step_used + used))
+        if (!best)
             break;
-        if (!s_draft_block (self, best)) {
-            best->n_proposed = best->n_draft;      //  no block for it: no more drafts for this one
-            continue;
-        }
+        picks [count] = best;
+        chances [count++] = best_chance;
         best->n_draft++;
-        self->rows_left--;
-        gain += best_chance;
-        used++;
+    }
+    for (size_t index = 0; index < self->n_running; index++)
+        self->running [index]->n_draft = 0;
+    return count;
+}
+
+//  The drafts of the step being scheduled: the number of the likeliest
+//  that gives the step the most expected tokens per millisecond
+//  (xinf_spec_choose), within its budget of tokens, its rows and free KV
+//  blocks (drafts never preempt).
+size_t
+xinf_batcher_schedule_drafts (xinf_batcher_t *self, size_t step_used, size_t budget)
+{
+    if (!self->config.spec_tokens)
+        return 0;
+    double gain = s_propose_drafts (self);
+    xinf_batcher_seq_t *picks [S_RANKED];
+    double chances [S_RANKED];
+    size_t max = budget < self->rows_left ? budget : self->rows_left;
+    size_t ranked = s_rank_drafts (self, picks, chances, max < S_RANKED ? max : S_RANKED);
+    size_t chosen = xinf_spec_choose (&self->cost, step_used, gain, chances, ranked), used = 0;
+    for (size_t index = 0; index < chosen; index++) {
+        xinf_batcher_seq_t *seq = picks [index];
+        if (seq->n_draft < seq->n_proposed && s_draft_block (self, seq)) {
+            seq->n_draft++;
+            self->rows_left--;
+            used++;
+        }
+        else
+            seq->n_proposed = seq->n_draft;        //  no block for it: no more drafts for this one
     }
     return used;
 }

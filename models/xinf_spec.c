@@ -62,36 +62,31 @@ xinf_spec_rate_add (xinf_spec_rate_t *rate, size_t accepted, size_t checked)
     rate->checked = rate->checked * S_FADE + (double) checked;
 }
 
-void
-xinf_spec_cost_at (const xinf_spec_cost_t *cost, size_t tokens, double *step_ms, double *extra_ms)
+double
+xinf_spec_step_ms (const xinf_spec_cost_t *cost, size_t tokens, size_t base)
 {
-    double here = tokens < XINF_SPEC_SIZES ? cost->measured_ms [tokens] : 0;
-    double next = tokens + 1 < XINF_SPEC_SIZES ? cost->measured_ms [tokens + 1] : 0;
-    bool line = cost->fixed_ms > 0 || cost->per_token_ms > 0;
-    if (here > 0 && next > 0) {
-        *step_ms = here;
-        *extra_ms = next > here ? next - here : 0;
-    }
-    else
-    if (line) {
-        *step_ms = here > 0 ? here : cost->fixed_ms + cost->per_token_ms * (double) tokens;
-        *extra_ms = cost->per_token_ms;
-    }
-    else
-    if (here > 0) {
-        *step_ms = here;
-        *extra_ms = here / (double) (tokens + 4);
-    }
-    else {
-        *step_ms = (double) tokens + 4;
-        *extra_ms = 1;
-    }
+    if (tokens < XINF_SPEC_SIZES && cost->measured_ms [tokens] > 0)
+        return cost->measured_ms [tokens];
+    if (cost->fixed_ms > 0 || cost->per_token_ms > 0)
+        return cost->fixed_ms + cost->per_token_ms * (double) tokens;
+    double known = base < XINF_SPEC_SIZES ? cost->measured_ms [base] : 0;
+    if (known > 0)
+        return known * (double) (tokens + 4) / (double) (base + 4);
+    return (double) tokens + 4;
 }
 
-bool
-xinf_spec_worth (double chance, double gain, double step_ms, double extra_ms)
+size_t
+xinf_spec_choose (const xinf_spec_cost_t *cost, size_t tokens, double gain, const double *chances, size_t count)
 {
-    if (!(chance > 0))
-        return false;
-    return !(extra_ms > 0) || chance * step_ms > gain * extra_ms;
+    double expected = gain, best_rate = gain / xinf_spec_step_ms (cost, tokens, tokens);
+    size_t best = 0;
+    for (size_t taken = 1; taken <= count; taken++) {
+        expected += chances [taken - 1] > 0 ? chances [taken - 1] : 0;
+        double rate = expected / xinf_spec_step_ms (cost, tokens + taken, tokens);
+        if (rate > best_rate * (1 + 1e-9)) {
+            best = taken;
+            best_rate = rate;
+        }
+    }
+    return best;
 }

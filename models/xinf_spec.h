@@ -17,13 +17,13 @@
     A draft costs what one more token costs the step; it pays when it is
     accepted. Its chance is the sequence's acceptance rate raised to its
     place among the drafts (the i-th is taken only when the i-1 before it
-    were), the rate counted over the sequence's recent drafts. A draft goes
-    into a step when the tokens it is expected to give per millisecond of
-    its own cost beat the step's: chance / per_token > gain / time, the
-    step's expected tokens over its expected time. Where a step costs
-    little more for more tokens (a GPU, one stream on a CPU bound by memory)
-    drafts go in freely; on a step already bound by compute only likely
-    ones do.
+    were), the rate counted over the sequence's recent drafts. A step
+    carries the number of drafts, the likeliest first, that gives it the
+    most expected tokens per millisecond of its expected time. Where a
+    step costs little more for more tokens (a GPU, one stream on a CPU
+    bound by memory) drafts go in freely; on a step already bound by
+    compute only likely ones do, and only as many as pay for the size
+    they bring the step to.
 */
 #ifndef XINF_SPEC_H_INCLUDED
 #define XINF_SPEC_H_INCLUDED
@@ -74,16 +74,19 @@ typedef struct {
     double measured_ms [XINF_SPEC_SIZES];
 } xinf_spec_cost_t;
 
-//  The time of a step of 'tokens' tokens and what one token more adds to
-//  it: measured where steps of both sizes were seen (what one more adds
-//  at least 0); else the line's; with no line either, a step of n tokens
-//  is taken to cost a fixed part of 4 tokens' time, n + 4 units of one.
-void xinf_spec_cost_at (const xinf_spec_cost_t *cost, size_t tokens, double *step_ms, double *extra_ms);
+//  The expected time of a step of 'tokens' tokens: as measured for that
+//  size; else the line's; else scaled from the time measured for 'base'
+//  tokens (a step costing a fixed part of 4 tokens' time); else
+//  tokens + 4 units of one token's time.
+double xinf_spec_step_ms (const xinf_spec_cost_t *cost, size_t tokens, size_t base);
 
-//  Whether a draft accepted with 'chance' is worth its place in a step
-//  expected to give 'gain' tokens in 'step_ms', where it adds 'extra_ms':
-//  chance / extra_ms > gain / step_ms. A draft that adds nothing is, one
-//  without a chance is not.
-bool xinf_spec_worth (double chance, double gain, double step_ms, double extra_ms);
+//  How many of the drafts whose chances are chances [count] (the
+//  likeliest first) a step of 'tokens' tokens, expected to give 'gain'
+//  tokens, should carry: the number that gives the step the most tokens
+//  per millisecond (xinf_spec_step_ms), so a few drafts that would push
+//  a step past the kernels' sweet spot are left out while enough to reach
+//  the next one may go in. 0 when none pays.
+size_t xinf_spec_choose (const xinf_spec_cost_t *cost, size_t tokens, double gain, const double *chances,
+                         size_t count);
 
 #endif

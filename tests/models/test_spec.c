@@ -93,53 +93,54 @@ test_rate (void)
     CHECK (xinf_spec_rate (&good) > 0.9 && xinf_spec_rate (&good) < 1);
 }
 
-static bool
-s_worth (const xinf_spec_cost_t *cost, double chance, double gain, size_t tokens)
-{
-    double step_ms, extra_ms;
-    xinf_spec_cost_at (cost, tokens, &step_ms, &extra_ms);
-    return xinf_spec_worth (chance, gain, step_ms, extra_ms);
-}
-
 static void
-test_worth (void)
+test_cost (void)
 {
-    //  A step of fixed 20 ms + 5 ms a token, 1 token giving 1: a draft must
-    //  be accepted more often than 5 / 25 of the time
+    //  A step of fixed 20 ms + 5 ms a token, 1 token giving 1: one draft
+    //  pays when accepted more often than 5 / 25 of the time
     xinf_spec_cost_t line = { .fixed_ms = 20, .per_token_ms = 5 };
-    CHECK (s_worth (&line, 0.25, 1, 1));
-    CHECK (!s_worth (&line, 0.15, 1, 1));
-    //  16 streams: 16 x 5 / 100 = 0.8
-    CHECK (s_worth (&line, 0.85, 16, 16));
-    CHECK (!s_worth (&line, 0.75, 16, 16));
-    //  Measured sizes win over the line: 16 tokens 74 ms, 17 tokens 87 ms
-    //  (the kernels' next group of 16): 16 x 13 / 74 = 2.8, never worth;
-    //  15 tokens 97 ms: one more makes the step faster, always worth
-    line.measured_ms [15] = 97;
-    line.measured_ms [16] = 74;
-    line.measured_ms [17] = 87;
-    CHECK (!s_worth (&line, 0.99, 16, 16));
-    CHECK (s_worth (&line, 0.01, 15, 15));
-    double step_ms, extra_ms;
-    xinf_spec_cost_at (&line, 17, &step_ms, &extra_ms);            //  18 not seen: the line's slope
-    CHECK (step_ms == 87 && extra_ms == 5);
-    xinf_spec_cost_at (&line, 30, &step_ms, &extra_ms);            //  neither: the line
-    CHECK (step_ms == 170 && extra_ms == 5);
-    xinf_spec_cost_at (&line, 200, &step_ms, &extra_ms);           //  past the table
-    CHECK (step_ms == 1020 && extra_ms == 5);
+    double one [] = { 0.25 }, low [] = { 0.15 };
+    CHECK_INT (xinf_spec_choose (&line, 1, 1, one, 1), 1);
+    CHECK_INT (xinf_spec_choose (&line, 1, 1, low, 1), 0);
+    //  Drafts of falling chances: as many as raise the tokens a ms,
+    //  (1 + 0.8 + 0.64 + ...) / (25 + 5 k): 0.0738 at 3, 0.0747 at 4, 0.0738 at 5
+    double falling [] = { 0.8, 0.64, 0.512, 0.41, 0.33, 0.26 };
+    CHECK_INT (xinf_spec_choose (&line, 1, 1, falling, 6), 4);
+    CHECK_INT (xinf_spec_choose (&line, 1, 1, falling, 0), 0);
+    //  16 streams: 16 x 5 / 100 = 0.8 a draft
+    double sure [] = { 0.85, 0.85 }, unsure [] = { 0.75 };
+    CHECK_INT (xinf_spec_choose (&line, 16, 16, sure, 2), 2);
+    CHECK_INT (xinf_spec_choose (&line, 16, 16, unsure, 1), 0);
+    //  Measured sizes win over the line: 16 tokens 74 ms, 17 to 31 far
+    //  more (the kernels' next group of 16), 32 tokens 122 ms: one sure
+    //  draft never pays (17 / 100 < 16 / 74), sixteen do (32 / 122)
+    xinf_spec_cost_t sized = line;
+    sized.measured_ms [16] = 74;
+    for (size_t size = 17; size < 32; size++)
+        sized.measured_ms [size] = 100 + (double) (size - 17) * 2;
+    sized.measured_ms [32] = 122;
+    double all [16];
+    for (size_t index = 0; index < 16; index++)
+        all [index] = 1;
+    CHECK_INT (xinf_spec_choose (&sized, 16, 16, all, 1), 0);
+    CHECK_INT (xinf_spec_choose (&sized, 16, 16, all, 16), 16);
+    for (size_t index = 0; index < 16; index++)
+        all [index] = 0.3;                                //  unlikely ones: 20.8 / 122 < 16 / 74
+    CHECK_INT (xinf_spec_choose (&sized, 16, 16, all, 16), 0);
+    CHECK (xinf_spec_step_ms (&sized, 16, 16) == 74 && xinf_spec_step_ms (&sized, 40, 16) == 220);
+    CHECK (xinf_spec_step_ms (&sized, 200, 16) == 1020);              //  past the table: the line
     //  Free per token (a GPU bound by memory): any chance; none: never
     xinf_spec_cost_t free_cost = { .fixed_ms = 10 };
-    CHECK (s_worth (&free_cost, 0.01, 64, 64));
-    CHECK (!s_worth (&free_cost, 0, 1, 1));
+    double tiny [] = { 0.01, 0 };
+    CHECK_INT (xinf_spec_choose (&free_cost, 64, 64, tiny, 2), 1);
     //  Unknown cost: a fixed part of 4 tokens, so 1 / 5 at one stream; a
-    //  size measured alone gives its step the same shape
+    //  size measured alone scales the rest
     xinf_spec_cost_t unknown = { 0 };
-    CHECK (s_worth (&unknown, 0.25, 1, 1));
-    CHECK (!s_worth (&unknown, 0.15, 1, 1));
+    CHECK_INT (xinf_spec_choose (&unknown, 1, 1, one, 1), 1);
+    CHECK_INT (xinf_spec_choose (&unknown, 1, 1, low, 1), 0);
     unknown.measured_ms [1] = 50;
-    xinf_spec_cost_at (&unknown, 1, &step_ms, &extra_ms);
-    CHECK (step_ms == 50 && extra_ms == 10);
-    CHECK (!xinf_spec_worth (0.5, 1, 10, 6) && xinf_spec_worth (0.7, 1, 10, 6));
+    CHECK (xinf_spec_step_ms (&unknown, 1, 1) == 50 && xinf_spec_step_ms (&unknown, 2, 1) == 60);
+    CHECK (xinf_spec_step_ms (&unknown, 3, 0) == 7);
 }
 
 //  Recent answers for the drafts of later sequences.
@@ -240,7 +241,7 @@ main (void)
 {
     RUN (test_lookup);
     RUN (test_rate);
-    RUN (test_worth);
+    RUN (test_cost);
     RUN (test_pool);
     return 0;
 }
