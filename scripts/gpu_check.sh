@@ -5,7 +5,8 @@
 # against its CPU twin, tensor parallelism over NCCL), xinf-bench-generate
 # --backend cuda on the Qwen2.5-0.5B and Llama-3.2-1B shapes (F16, Q8_0),
 # and a node that finds the GPU, launches a model on it and gives the same
-# greedy tokens as on the CPU. Every step has its own time limit and the
+# greedy tokens as on the CPU (and with speculative decoding, the tokens
+# it gives without). Every step has its own time limit and the
 # run goes on past a failed one. The device tool brings back at most 8
 # files and a command runs 600 s at most: the steps share one budget
 # (XINF_GPU_BUDGET_S, 540 s; a step that would not fit is cut short or
@@ -102,9 +103,22 @@ if [ "${1:-}" = part ]; then
         sampled="--prompt-tokens 1,2,3,4,5,6,7,8 --max-tokens 32 --temperature 0.8 --top-p 0.95 --seed 7 --json"
         $cli generate on-gpu $sampled > "$WORK/gpu-sampled.json" || exit 1
         $cli generate on-cpu $sampled > "$WORK/cpu-sampled.json" || exit 1
-        python3 - "$WORK/gpu.json" "$WORK/cpu.json" "$WORK/gpu-sampled.json" "$WORK/cpu-sampled.json" <<'PYTHON'
+        # Speculative decoding on the GPU: a replica with drafts (steps of
+        # several rows a sequence, outside the graphs) must give the tokens
+        # of the one without, greedy and sampled, on a repeating prompt
+        $cli launch on-gpu-spec "$WORK/qwen2.5-0.5b-q8_0.gguf" --device gpu --speculative-tokens 4 \
+            --prompt-lookup-min 1 || exit 1
+        repeat="--prompt-tokens 5,6,7,8,5,6,7,8,5,6,7,8,5,6,7,8 --max-tokens 64 --ignore-eos --json"
+        $cli generate on-gpu $repeat > "$WORK/gpu-repeat.json" || exit 1
+        $cli generate on-gpu-spec $repeat > "$WORK/gpu-spec-repeat.json" || exit 1
+        $cli generate on-gpu-spec $sampled > "$WORK/gpu-spec-sampled.json" || exit 1
+        $cli models --json > "$WORK/models.json" || exit 1
+        python3 - "$WORK/gpu.json" "$WORK/cpu.json" "$WORK/gpu-sampled.json" "$WORK/cpu-sampled.json" \
+            "$WORK/gpu-repeat.json" "$WORK/gpu-spec-repeat.json" "$WORK/gpu-spec-sampled.json" "$WORK/models.json" <<'PYTHON'
 import json, sys
-gpu, cpu, gpu_sampled, cpu_sampled = (json.load(open(path))["tokens"] for path in sys.argv[1:5])
+gpu, cpu, gpu_sampled, cpu_sampled, repeat, spec_repeat, spec_sampled = (json.load(open(path))["tokens"]
+                                                                          for path in sys.argv[1:8])
+models = {model["uid"]: model for model in json.load(open(sys.argv[8]))["models"]}
 def first_difference(a, b):
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), len(a))
 same = first_difference(gpu, cpu)
@@ -113,7 +127,12 @@ print("cpu", cpu)
 print(f"sampled tokens (T 0.8, top_p 0.95, seed 7), GPU vs CPU: the first "
       f"{first_difference(gpu_sampled, cpu_sampled)} of {len(gpu_sampled)} the same")
 print(f"greedy tokens, GPU vs CPU: the first {same} of {len(gpu)} the same")
-sys.exit(0 if same == len(gpu) else 3)
+replica = models.get("on-gpu-spec", {}).get("replicas", [{}])[0]
+spec_same = first_difference(spec_repeat, repeat) == len(repeat) and spec_sampled == gpu_sampled
+print(f"speculative decoding on the GPU: {replica.get('spec_drafts')} drafts, {replica.get('spec_accepted')} "
+      f"accepted; greedy the first {first_difference(spec_repeat, repeat)} of {len(repeat)} the same, sampled "
+      f"the first {first_difference(spec_sampled, gpu_sampled)} of {len(gpu_sampled)}")
+sys.exit(3 if same != len(gpu) else 0 if spec_same else 4)
 PYTHON
         exit $? ;;
     esac
