@@ -6,6 +6,7 @@ without it, in one run on one local node.
     python3 tools/xinf_bench_spec.py BUILD_DIR [MODEL.gguf] [--preset qwen2.5-0.5b] [--type q8_0]
                                      [--clients 1,4] [--tokens 128] [--rounds 3] [--threads 2]
                                      [--speculative-tokens 4] [--lookup-min 2] [--lookup-max 4]
+                                     [--device cpu|gpu]
 
 Two replicas of one file on one node, "plain" and "spec" (launched with
 --speculative-tokens), serve the same requests in turn: N clients at once,
@@ -110,14 +111,16 @@ def main():
     parser.add_argument("--lookup-min", type=int, default=2)
     parser.add_argument("--lookup-max", type=int, default=4)
     parser.add_argument("--workloads", default="repeat,sampled,again")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "gpu"), help="where both replicas run")
     args = parser.parse_args()
     workdir = tempfile.mkdtemp(prefix="xinf-bench-spec-")
     path = model_path(args, workdir)
     path = os.path.abspath(path)
     with local_node("xinf-bench-spec", args.build_dir, os.path.dirname(path), workdir) as client:
-        client.launch("plain", path, threads=args.threads, max_seqs=64)
-        client.launch("spec", path, threads=args.threads, max_seqs=64, speculative_tokens=args.speculative_tokens,
-                      prompt_lookup_min=args.lookup_min, prompt_lookup_max=args.lookup_max)
+        client.launch("plain", path, threads=args.threads, max_seqs=64, device=args.device)
+        client.launch("spec", path, threads=args.threads, max_seqs=64, device=args.device,
+                      speculative_tokens=args.speculative_tokens, prompt_lookup_min=args.lookup_min,
+                      prompt_lookup_max=args.lookup_max)
         for uid in ("plain", "spec"):
             client.wait_ready(uid, stall_s=120)
         vocab = next(model["vocab"] for model in client.list_models() if model["uid"] == "plain")
