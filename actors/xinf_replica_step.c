@@ -138,14 +138,13 @@ s_add_sampling (xinf_replica_actor_t *state, xinf_msg_t *msg)
     xinf_msg_add_frame (msg, &frame);
 }
 
-//  Of a row after drafts (step_ahead not 0), the draft fed just before it.
+//  Of a row after drafts (step_ahead not 0), the draft fed just before
+//  it: the row's own token in the step's batch.
 static int32_t
 s_draft_before (xinf_replica_actor_t *state, size_t row)
 {
-    size_t count;
-    const int32_t *drafts = xinf_batcher_drafts (state->batcher, state->step_ids [row], &count);
-    uint32_t ahead = state->step_ahead [row];
-    return drafts && ahead <= count ? drafts [ahead - 1] : 0;
+    const xinf_batch_t *batch = xinf_batch_buf_view (state->batch);
+    return batch->tokens [batch->out [row]];
 }
 
 //  The step's third frame when a row has logit biases or penalties: each

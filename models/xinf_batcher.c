@@ -535,14 +535,6 @@ size_t xinf_batcher_last_prompt_tokens (xinf_batcher_t *self) { return self->las
 const int32_t *xinf_batcher_scores (xinf_batcher_t *self) { return self->out_scores; }
 const uint32_t *xinf_batcher_ahead (xinf_batcher_t *self) { return self->out_ahead; }
 
-const int32_t *
-xinf_batcher_drafts (xinf_batcher_t *self, uint64_t id, size_t *n)
-{
-    xinf_batcher_seq_t *seq = s_find (self, id);
-    *n = seq ? seq->n_draft : 0;
-    return *n ? seq->draft : NULL;
-}
-
 const uint64_t *
 xinf_batcher_hidden (xinf_batcher_t *self, size_t *n_hid)
 {

@@ -118,11 +118,9 @@ const int32_t *xinf_batcher_scores (xinf_batcher_t *self);
 //  Of the last scheduled step's rows, in order: how many of its
 //  sequence's drafts come before the row (0: the row gives the sequence's
 //  next token; j: the token after its first j drafts, valid only when
-//  they are all accepted). A sequence's rows are consecutive.
+//  they are all accepted; the row's own token in the batch is its j-th
+//  draft). A sequence's rows are consecutive.
 const uint32_t *xinf_batcher_ahead (xinf_batcher_t *self);
-//  The drafts sequence 'id' carries in the last scheduled step, their
-//  count in *n (0 and NULL: none).
-const int32_t *xinf_batcher_drafts (xinf_batcher_t *self, uint64_t id, size_t *n);
 //  Of the last scheduled step, the sequence ids of its hidden rows in
 //  order (their count in *n_hid; valid until the next schedule).
 const uint64_t *xinf_batcher_hidden (xinf_batcher_t *self, size_t *n_hid);

@@ -41,23 +41,33 @@ s_draft_chance (const xinf_batcher_seq_t *seq)
     return chance;
 }
 
-//  Looks up the drafts of the decoding sequences; the step's expected
-//  tokens without them (its decode tokens).
+//  Gives each decoding sequence the most drafts it may carry (as if every
+//  lookup found them); the step's expected tokens without them (its
+//  decode tokens).
 static double
-s_propose_drafts (xinf_batcher_t *self)
+s_draft_rooms (xinf_batcher_t *self)
 {
     double gain = 0;
-    for (size_t index = 0; index < self->n_running; index++)
-        gain += s_decodes (self->running [index]);
     for (size_t index = 0; index < self->n_running; index++) {
         xinf_batcher_seq_t *seq = self->running [index];
-        seq->n_proposed = seq->n_draft = 0;
-        size_t room = s_decodes (seq) ? s_draft_room (self, seq) : 0;
+        seq->n_draft = 0;
+        seq->n_proposed = s_decodes (seq) ? s_draft_room (self, seq) : 0;
+        gain += s_decodes (seq);
+    }
+    return gain;
+}
+
+//  Looks up the drafts of the sequences given room: their own tokens, or
+//  the answers of the sequences before them where a longer suffix
+//  occurred there.
+static void
+s_lookup_drafts (xinf_batcher_t *self)
+{
+    for (size_t index = 0; index < self->n_running; index++) {
+        xinf_batcher_seq_t *seq = self->running [index];
+        size_t room = seq->n_proposed, own, pooled = 0;
         if (!room)
             continue;
-        //  Its own tokens, or the answers of the sequences before it where a
-        //  longer suffix occurred there
-        size_t own, pooled = 0;
         seq->n_proposed = xinf_spec_lookup (seq->tokens, seq->count, self->config.spec_min_n,
                                             self->config.spec_max_n, seq->draft, room, &own);
         int32_t other [XINF_SPEC_TOKENS_MAX];
@@ -68,7 +78,6 @@ s_propose_drafts (xinf_batcher_t *self)
             seq->n_proposed = found;
         }
     }
-    return gain;
 }
 
 //  Holds the block of seq's next draft's position, when it needs one: a
@@ -121,11 +130,17 @@ xinf_batcher_schedule_drafts (xinf_batcher_t *self, size_t step_used, size_t bud
 {
     if (!self->config.spec_tokens)
         return 0;
-    double gain = s_propose_drafts (self);
+    double gain = s_draft_rooms (self);
     xinf_batcher_seq_t *picks [S_RANKED];
     double chances [S_RANKED];
     size_t max = budget < self->rows_left ? budget : self->rows_left;
-    size_t ranked = s_rank_drafts (self, picks, chances, max < S_RANKED ? max : S_RANKED);
+    max = max < S_RANKED ? max : S_RANKED;
+    //  No lookups where even every draft found would not pay (a step bound by compute)
+    size_t ranked = s_rank_drafts (self, picks, chances, max);
+    if (xinf_spec_choose (&self->cost, step_used, gain, chances, ranked) == 0)
+        return 0;
+    s_lookup_drafts (self);
+    ranked = s_rank_drafts (self, picks, chances, max);
     size_t chosen = xinf_spec_choose (&self->cost, step_used, gain, chances, ranked), used = 0;
     for (size_t index = 0; index < chosen; index++) {
         xinf_batcher_seq_t *seq = picks [index];

@@ -644,8 +644,10 @@ def main():
         make_model(build_dir, embedder, arch="qwen3", pooling="last", add_eos=True, seed=5)
         reranker = os.path.join(workdir, "reranker.gguf")
         make_model(build_dir, reranker, arch="qwen3", rerank=True, add_eos=True, weight_type="f32", seed=6)
+        #  XINF_SPEC_EVERY_DRAFT: the speculating model of scenario_manage drafts
+        #  whatever its steps cost on a loaded machine
         gateway = Gateway(build_dir, workdir, "--http-max-body", "65536", "--http-timeout-s", "2",
-                          "--http-body-timeout-s", "4")
+                          "--http-body-timeout-s", "4", env={**os.environ, "XINF_SPEC_EVERY_DRAFT": "1"})
         scenario_before_ready(gateway)
         scenario_auth(gateway)
         gateway.launch("m", path)
