@@ -109,7 +109,6 @@ s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
     static const char *keys [][2] = { { "num_speculative_tokens", "speculative_tokens" },
                                       { "prompt_lookup_max", "prompt_lookup_max" },
                                       { "prompt_lookup_min", "prompt_lookup_min" } };
-    static const json_int_t low [] = { 1, 1, 1 }, high [] = { 16, 16, 16 };
     const char *method = json_string_value (json_object_get (config, "method"));
     if (!json_is_object (config) || !method || strcmp (method, "ngram")) {
         xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", "speculative_config.method",
@@ -133,10 +132,9 @@ s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
                                "prompt_lookup_min", name);
             return -1;
         }
-        if (!json_is_integer (value) || json_integer_value (value) < low [known]
-        ||  json_integer_value (value) > high [known]) {
+        if (!json_is_integer (value) || json_integer_value (value) < 1 || json_integer_value (value) > 16) {
             xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", name, "'%s' must be an integer "
-                               "from %lld to %lld", name, (long long) low [known], (long long) high [known]);
+                               "from 1 to 16", name);
             return -1;
         }
         xinf_map_put_uint (xinf_msg_body (msg), keys [known][1], (uint64_t) json_integer_value (value));
@@ -145,8 +143,8 @@ s_speculative_config (json_t *config, xinf_msg_t *msg, xinf_gw_error_t *error)
     json_t *lookup_min = json_object_get (config, "prompt_lookup_min");
     lookup_max = json_is_null (lookup_max) ? NULL : lookup_max;
     lookup_min = json_is_null (lookup_min) ? NULL : lookup_min;
-    if (json_is_null (json_object_get (config, "num_speculative_tokens"))
-    ||  !json_object_get (config, "num_speculative_tokens")) {
+    json_t *drafts = json_object_get (config, "num_speculative_tokens");
+    if (!drafts || json_is_null (drafts)) {
         xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value",
                            "speculative_config.num_speculative_tokens", "'speculative_config.num_speculative_tokens' "
                            "is required: the drafts a step may carry, 1 to 16");
