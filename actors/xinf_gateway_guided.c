@@ -4,7 +4,7 @@
     server's json_object with a schema, and its json_schema field), vLLM's
     guided_json, guided_regex, guided_choice and structured_outputs
     {json, regex, choice, json_object, grammar}, llama-server's GBNF
-    grammar and vLLM's guided_grammar (GBNF without recursion). At most
+    grammar and vLLM's guided_grammar (GBNF, rules that recurse too). At most
     one constrains an answer. Schemas, expressions and grammars are
     compiled here, so that what the worker would refuse is refused at
     once, naming the field; they travel as GENERATE's json_schema, regex

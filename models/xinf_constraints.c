@@ -16,6 +16,7 @@ typedef struct {
     size_t bytes;                     //  what the compiled object holds
     size_t holders;                   //  requests that hold it
     uint64_t used;                    //  when last got or let go (the cache's clock)
+    bool retired;                     //  a recursive grammar out of room (xinf_regex_full): for no new request
 } s_entry_t;
 
 struct _xinf_constraints_t {
@@ -57,21 +58,29 @@ xinf_constraints_destroy (xinf_constraints_t **self_p)
     }
 }
 
-//  Frees the least recently used entries no request holds, past the
-//  capacity or the idle byte budget.
+static size_t
+s_bytes (xinf_constraint_kind_t kind, const void *compiled)
+{
+    return kind == XINF_CONSTRAINT_SCHEMA ? xinf_json_schema_bytes (compiled) : xinf_regex_bytes (compiled);
+}
+
+//  Frees the retired entries no request holds, then the least recently
+//  used ones past the capacity or the idle byte budget.
 static void
 s_trim (xinf_constraints_t *self)
 {
     for (;;) {
         size_t idle = 0, bytes = 0, oldest = SIZE_MAX;
-        for (size_t index = 0; index < self->count; index++)
+        bool retired = false;
+        for (size_t index = 0; index < self->count && !retired; index++)
             if (self->entries [index].holders == 0) {
                 idle++;
                 bytes += self->entries [index].bytes;
-                if (oldest == SIZE_MAX || self->entries [index].used < self->entries [oldest].used)
+                retired = self->entries [index].retired;
+                if (retired || oldest == SIZE_MAX || self->entries [index].used < self->entries [oldest].used)
                     oldest = index;
             }
-        if (idle <= self->capacity && bytes <= XINF_CONSTRAINTS_IDLE_BYTES)
+        if (!retired && idle <= self->capacity && bytes <= XINF_CONSTRAINTS_IDLE_BYTES)
             return;
         s_entry_free (&self->entries [oldest]);
         self->entries [oldest] = self->entries [--self->count];
@@ -106,12 +115,17 @@ xinf_constraints_get (xinf_constraints_t *self, xinf_constraint_kind_t kind, con
     uint64_t hash = s_hash (kind, text, size);
     for (size_t index = 0; index < self->count; index++) {
         s_entry_t *entry = &self->entries [index];
-        if (entry->hash == hash && entry->kind == kind && entry->size == size && memcmp (entry->text, text, size) == 0) {
-            entry->holders++;
-            entry->used = self->clock;
-            self->hits++;
-            return entry->compiled;
+        if (entry->retired || entry->hash != hash || entry->kind != kind || entry->size != size
+            || memcmp (entry->text, text, size) != 0)
+            continue;
+        if (kind == XINF_CONSTRAINT_GBNF && xinf_regex_full (entry->compiled)) {
+            entry->retired = true;
+            continue;
         }
+        entry->holders++;
+        entry->used = self->clock;
+        self->hits++;
+        return entry->compiled;
     }
     void *compiled = xinf_constraints_compile (kind, text, error, error_size);
     if (!compiled)
@@ -132,8 +146,8 @@ xinf_constraints_get (xinf_constraints_t *self, xinf_constraint_kind_t kind, con
         snprintf (error, error_size, "out of memory for a compiled constraint");
         return NULL;
     }
-    size_t bytes = kind == XINF_CONSTRAINT_SCHEMA ? xinf_json_schema_bytes (compiled) : xinf_regex_bytes (compiled);
-    self->entries [self->count++] = (s_entry_t) { kind, copy, size, hash, compiled, bytes + size, 1, self->clock };
+    self->entries [self->count++] = (s_entry_t) { kind, copy, size, hash, compiled, s_bytes (kind, compiled) + size,
+                                                  1, self->clock, false };
     s_trim (self);
     return compiled;
 }
@@ -143,8 +157,10 @@ xinf_constraints_release (xinf_constraints_t *self, const void *compiled)
 {
     for (size_t index = 0; compiled && index < self->count; index++)
         if (self->entries [index].compiled == compiled && self->entries [index].holders > 0) {
-            self->entries [index].holders--;
-            self->entries [index].used = ++self->clock;
+            s_entry_t *entry = &self->entries [index];
+            entry->holders--;
+            entry->used = ++self->clock;
+            entry->bytes = s_bytes (entry->kind, compiled) + entry->size;    //  a recursive grammar grows
             s_trim (self);
             return;
         }

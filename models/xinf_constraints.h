@@ -9,7 +9,10 @@
     Each request holds what it got until it releases it; the cache keeps
     up to 'capacity' more, of at most XINF_CONSTRAINTS_IDLE_BYTES
     together, the least recently used one freed first. Lookups go by a
-    hash of the text. One per replica, on its thread.
+    hash of the text. A recursive grammar's automaton grows with the
+    positions its answers reach (xinf_pda.h); one out of room is handed
+    to no new request, which gets a fresh copy. One per replica, on its
+    thread.
 */
 #ifndef XINF_CONSTRAINTS_H_INCLUDED
 #define XINF_CONSTRAINTS_H_INCLUDED

@@ -1,19 +1,23 @@
 /*  xinf_gbnf: llama.cpp's GBNF grammars (llama-server's grammar, vLLM's
-    guided_grammar) without recursion, as regular expressions: each rule
-    is parsed into the regex tree (xinf_regex_private.h), a reference to a
-    rule stands for that rule's tree, and the root rule is compiled into
-    the same byte automaton a guided_regex has (xinf_regex.h).
+    guided_grammar): each rule is parsed into the regex tree
+    (xinf_regex_private.h). A reference to a rule that does not recurse
+    stands for that rule's tree, so a grammar without recursion is
+    compiled into the same byte automaton a guided_regex has
+    (xinf_regex.h). A reference to a rule that recurses (through any
+    path) is a call: the root and each such rule become an automaton of
+    their own, and together a pushdown automaton (xinf_pda.h).
 
     The syntax is llama.cpp's grammars/README.md: rules `name ::= ...`
     (names of letters, digits, - and _), literals "..." and classes [...]
     with llama.cpp's escapes (\x \u \U \t \n \r \\ \" \[ \] \-), '.' any
     character, groups, alternation, * + ? {m} {m,} {,n} {m,n}, comments
     from '#'; a rule ends at a newline outside parentheses and not after
-    '|' or '::='. Refused, naming the rule or the offset: a rule that
-    refers to itself through any path (recursion needs a stack no finite
-    automaton has), a rule used but not defined or defined twice, no
-    root rule, token references (<...>), and grammars past the limits of
-    a regex.  */
+    '|' or '::='. Refused, naming the rule or the offset: a rule used but
+    not defined or defined twice, no root rule, token references
+    (<...>), left recursion and a recursion with no way out (xinf_pda.h),
+    more than XINF_PDA_RULES_MAX - 1 rules that recurse, and grammars
+    past the limits of a regex (the rules' automata together).  */
+#include "xinf_pda.h"
 #include "xinf_regex.h"
 #include "xinf_regex_private.h"
 
@@ -30,7 +34,8 @@
 typedef struct {
     char name [S_NAME_MAX];
     int node;                         //  its alternation, -1 until defined
-    int mark;                         //  the recursion check's: 0 unseen, 1 on the path, 2 done
+    int call;                         //  a rule that recurses: its number as a call (xinf_pda.h); else 0
+    int call_node;                    //  then the node of its call
 } s_rule_t;
 
 typedef struct {
@@ -49,6 +54,7 @@ typedef struct {
     size_t rule_count, current;
     s_ref_t *refs;
     size_t ref_count;
+    long call_count;                  //  rules that recurse
 } s_gbnf_t;
 
 static int s_alternates (s_gbnf_t *self, bool nested);
@@ -389,29 +395,81 @@ s_definition (s_gbnf_t *self)
     return 0;
 }
 
-//  Whether rule 'rule' reaches itself: its name and the path in 'error'.
+//  The references of each rule in turn: 'order' holds the references'
+//  indices by the rule they are in, rule r's from at [r] to at [r + 1].
 static bool
-s_recursive (s_gbnf_t *self, size_t rule)
+s_ref_lists (s_gbnf_t *self, size_t *at, size_t *order)
 {
-    self->rules [rule].mark = 1;
-    for (size_t index = 0; index < self->ref_count; index++) {
-        if (self->refs [index].from != rule)
-            continue;
-        s_rule_t *next = &self->rules [self->refs [index].rule];
-        if (next->mark == 1) {
-            s_fail (self, S_WHOLE, "rule '%s' refers to itself (through '%s'): recursive grammars are not supported "
-                    "(a JSON answer's grammar is response_format json_schema)", next->name, self->rules [rule].name);
-            return true;
-        }
-        if (next->mark == 0 && s_recursive (self, self->refs [index].rule))
-            return true;
-    }
-    self->rules [rule].mark = 2;
-    return false;
+    for (size_t index = 0; index < self->ref_count; index++)
+        at [self->refs [index].from + 1]++;
+    for (size_t rule = 0; rule < self->rule_count; rule++)
+        at [rule + 1] += at [rule];
+    for (size_t index = 0; index < self->ref_count; index++)
+        order [at [self->refs [index].from]++] = index;
+    for (size_t rule = self->rule_count; rule > 0; rule--)
+        at [rule] = at [rule - 1];
+    at [0] = 0;
+    return true;
 }
 
-//  Every reference resolved; no recursion; the root's node.
-static int
+//  Marks in 'seen' the rules that rule 'from' refers to, directly or
+//  not (itself only when it recurses); 'stack' has room for twice the
+//  references.
+static void
+s_reach (const s_gbnf_t *self, const size_t *at, const size_t *order, size_t from, uint8_t *seen, size_t *stack)
+{
+    size_t depth = 0;
+    memset (seen, 0, self->rule_count);
+    for (size_t index = at [from]; index < at [from + 1]; index++)
+        stack [depth++] = self->refs [order [index]].rule;
+    while (depth > 0) {
+        size_t rule = stack [--depth];
+        if (seen [rule])
+            continue;
+        seen [rule] = 1;
+        for (size_t index = at [rule]; index < at [rule + 1]; index++)
+            if (!seen [self->refs [order [index]].rule])
+                stack [depth++] = self->refs [order [index]].rule;
+    }
+}
+
+//  The rules that recurse and that the root reaches: each gets its
+//  number as a call (xinf_pda.h) in 'call'; how many, or -1 past
+//  XINF_PDA_RULES_MAX or out of memory.
+static long
+s_recursions (s_gbnf_t *self, size_t root)
+{
+    size_t *at = calloc (self->rule_count + 1, sizeof (size_t));
+    size_t *order = malloc ((self->ref_count + 1) * sizeof (size_t));
+    size_t *stack = malloc ((2 * self->ref_count + 1) * sizeof (size_t));
+    uint8_t *reached = malloc (self->rule_count), *seen = malloc (self->rule_count);
+    long calls = at && order && stack && reached && seen && s_ref_lists (self, at, order) ? 0
+               : s_fail (self, S_WHOLE, "out of memory");
+    if (calls == 0) {
+        s_reach (self, at, order, root, reached, stack);
+        reached [root] = 1;
+    }
+    for (size_t rule = 0; calls >= 0 && rule < self->rule_count; rule++) {
+        if (!reached [rule])
+            continue;
+        s_reach (self, at, order, rule, seen, stack);
+        if (seen [rule] && calls + 1 >= XINF_PDA_RULES_MAX)
+            calls = s_fail (self, S_WHOLE, "more than %d rules recurse", XINF_PDA_RULES_MAX - 1);
+        else
+        if (seen [rule])
+            self->rules [rule].call = (int) ++calls;
+    }
+    free (at);
+    free (order);
+    free (stack);
+    free (reached);
+    free (seen);
+    return calls;
+}
+
+//  Every reference resolved: to the rule's tree, or to a call of a rule
+//  that recurses. The root rule's number, or -1.
+static long
 s_resolve (s_gbnf_t *self)
 {
     long root = -1;
@@ -423,12 +481,73 @@ s_resolve (s_gbnf_t *self)
     }
     if (root < 0)
         return s_fail (self, S_WHOLE, "no rule named root");
-    for (size_t index = 0; index < self->ref_count; index++)
-        self->tree->nodes [self->refs [index].node].first = self->rules [self->refs [index].rule].node;
-    for (size_t index = 0; index < self->rule_count; index++)
-        if (self->rules [index].mark == 0 && s_recursive (self, index))
+    self->call_count = s_recursions (self, (size_t) root);
+    if (self->call_count < 0)
+        return -1;
+    for (size_t index = 0; index < self->rule_count; index++) {
+        s_rule_t *rule = &self->rules [index];
+        if (rule->call > 0 && (rule->call_node = s_node (self, XINF_RX_CALL)) < 0)
             return -1;
-    return self->rules [root].node;
+        if (rule->call > 0)
+            self->tree->nodes [rule->call_node].min = rule->call;
+    }
+    for (size_t index = 0; index < self->ref_count; index++) {
+        const s_rule_t *rule = &self->rules [self->refs [index].rule];
+        self->tree->nodes [self->refs [index].node].first = rule->call > 0 ? rule->call_node : rule->node;
+    }
+    return root;
+}
+
+//  The automaton of rule 'rule' (the root's own when it is 'root'),
+//  calls as their bytes; NULL with the reason, which names the rule.
+static xinf_regex_t *
+s_automaton (s_gbnf_t *self, size_t rule, size_t *work_left)
+{
+    char reason [256];
+    self->tree->root = self->rules [rule].node;
+    xinf_regex_t *regex = xinf_rx_compile (self->tree, 0, work_left, reason, sizeof reason);
+    if (!regex)
+        s_fail (self, S_WHOLE, "rule '%s': %s", self->rules [rule].name, reason);
+    return regex;
+}
+
+//  The automaton of rule 'rule' into slot 'slot' of 'rules', its name
+//  into 'names'; false with the reason past the states all may have.
+static bool
+s_add_automaton (s_gbnf_t *self, size_t rule, size_t slot, xinf_regex_t **rules, const char **names,
+                 size_t *work_left, size_t *states)
+{
+    rules [slot] = s_automaton (self, rule, work_left);
+    names [slot] = self->rules [rule].name;
+    if (!rules [slot])
+        return false;
+    *states += xinf_regex_states (rules [slot]);
+    if (*states <= XINF_REGEX_STATES_MAX)
+        return true;
+    s_fail (self, S_WHOLE, "the rules' automata have more than %d states", XINF_REGEX_STATES_MAX);
+    return false;
+}
+
+//  A grammar whose rules recurse: the automata of the root and of each
+//  rule that recurses (the root may be both) as one pushdown automaton.
+static xinf_regex_t *
+s_stacked (s_gbnf_t *self, size_t root)
+{
+    size_t count = (size_t) self->call_count + 1, states = 0, work_left = 2 * (size_t) XINF_RX_WORK_MAX;
+    xinf_regex_t *rules [XINF_PDA_RULES_MAX] = { NULL };
+    const char *names [XINF_PDA_RULES_MAX] = { NULL };
+    bool good = s_add_automaton (self, root, 0, rules, names, &work_left, &states);
+    for (size_t index = 0; good && index < self->rule_count; index++)
+        if (self->rules [index].call > 0)
+            good = s_add_automaton (self, index, (size_t) self->rules [index].call, rules, names, &work_left,
+                                    &states);
+    if (!good) {
+        for (size_t index = 0; index < count; index++)
+            xinf_regex_destroy (&rules [index]);
+        return NULL;
+    }
+    xinf_pda_t *pda = xinf_pda_new (rules, names, count, self->error, self->error_size);
+    return pda ? xinf_rx_stacked (pda) : NULL;
 }
 
 xinf_regex_t *
@@ -436,7 +555,7 @@ xinf_regex_new_gbnf (const char *text, size_t size, char *error, size_t error_si
 {
     xinf_rx_tree_t tree = { 0 };
     s_gbnf_t self = { (const unsigned char *) text, size, 0, &tree, error, error_size, 0,
-                      calloc (S_RULES_MAX, sizeof (s_rule_t)), 0, 0, calloc (S_REFS_MAX, sizeof (s_ref_t)), 0 };
+                      calloc (S_RULES_MAX, sizeof (s_rule_t)), 0, 0, calloc (S_REFS_MAX, sizeof (s_ref_t)), 0, 0 };
     int rc = self.rules && self.refs ? 0 : s_fail (&self, S_WHOLE, "out of memory");
     if (rc == 0 && size > XINF_REGEX_PATTERN_MAX)
         rc = s_fail (&self, S_WHOLE, "more than %d bytes", XINF_REGEX_PATTERN_MAX);
@@ -446,9 +565,15 @@ xinf_regex_new_gbnf (const char *text, size_t size, char *error, size_t error_si
             break;
         rc = s_definition (&self);
     }
-    if (rc == 0)
-        rc = (tree.root = s_resolve (&self)) < 0 ? -1 : 0;
-    xinf_regex_t *regex = rc == 0 ? xinf_rx_compile (&tree, 0, error, error_size) : NULL;
+    long root = rc == 0 ? s_resolve (&self) : -1;
+    xinf_regex_t *regex = NULL;
+    if (root >= 0 && self.call_count == 0) {
+        tree.root = self.rules [root].node;
+        regex = xinf_rx_compile (&tree, 0, NULL, error, error_size);
+    }
+    else
+    if (root >= 0)
+        regex = s_stacked (&self, (size_t) root);
     xinf_rx_tree_free (&tree);
     free (self.rules);
     free (self.refs);

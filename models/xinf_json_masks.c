@@ -182,14 +182,14 @@ xinf_json_masks_walk (xinf_json_masks_t *self, const xinf_grammar_t *grammar, co
         memcpy (bits, self->text, self->words * sizeof (uint32_t));
     else
         memset (bits, 0, self->words * sizeof (uint32_t));
-    if (grammar == &xinf_grammar_regex && !grammar->done (state)) {
-        const xinf_regex_state_t *regex = (const xinf_regex_state_t *) state;
-        const uint32_t *table;
-        const uint8_t *byte_class;
-        size_t classes;
-        xinf_regex_table (regex->regex, &table, &byte_class, &classes);
-        allowed = xinf_vocab_trie_allowed_table (self->trie, table, byte_class, classes, regex->state, bits);
-    }
+    const uint32_t *table = NULL;
+    const uint8_t *byte_class;
+    size_t classes;
+    if (grammar == &xinf_grammar_regex)
+        xinf_regex_table (((const xinf_regex_state_t *) state)->regex, &table, &byte_class, &classes);
+    if (table && !grammar->done (state))
+        allowed = xinf_vocab_trie_allowed_table (self->trie, table, byte_class, classes,
+                                                 ((const xinf_regex_state_t *) state)->state, bits);
     else
     if (!grammar->done (state))
         allowed = xinf_vocab_trie_allowed (text ? self->rest : self->trie, state, grammar->state_size,

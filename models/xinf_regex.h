@@ -62,18 +62,24 @@ typedef struct {
 //  Compiles 'size' bytes of 'pattern'; NULL with the reason (and the
 //  offset it was found at) in 'error'.
 xinf_regex_t *xinf_regex_new (const char *pattern, size_t size, char *error, size_t error_size);
-//  A GBNF grammar without recursion (llama.cpp's format; its root rule
-//  matched whole: xinf_gbnf.c), compiled into the same automaton; NULL
-//  with the reason (the rule or the offset) in 'error'.
+//  A GBNF grammar (llama.cpp's format; its root rule matched whole:
+//  xinf_gbnf.c), compiled into the same automaton, or where its rules
+//  recurse into a pushdown automaton whose positions are the states
+//  (xinf_pda.h; it grows as texts reach new positions, so it is used by
+//  one thread at a time); NULL with the reason (the rule or the offset)
+//  in 'error'.
 xinf_regex_t *xinf_regex_new_gbnf (const char *text, size_t size, char *error, size_t error_size);
 //  The same, read as 'flags' say (XINF_REGEX_SEARCH, XINF_REGEX_JSON_TEXT).
 xinf_regex_t *xinf_regex_new_flags (const char *pattern, size_t size, int flags, char *error, size_t error_size);
 void xinf_regex_destroy (xinf_regex_t **self_p);
 
-//  The automaton's states (the dead one not counted), and the bytes it
-//  holds.
+//  The automaton's states (the dead one not counted; a recursive
+//  grammar's positions so far), and the bytes it holds.
 size_t xinf_regex_states (const xinf_regex_t *self);
 size_t xinf_regex_bytes (const xinf_regex_t *self);
+//  Whether a recursive grammar's automaton is out of room for new
+//  positions (xinf_pda.h): a fresh copy serves new answers better.
+bool xinf_regex_full (const xinf_regex_t *self);
 
 //  The state before the first byte.
 void xinf_regex_start (xinf_regex_state_t *state, const xinf_regex_t *regex);
@@ -94,7 +100,8 @@ bool xinf_regex_accepts (const xinf_regex_t *self, uint32_t state);
 
 //  The automaton's transition table ([state * classes + byte_class
 //  [byte]]: the next state, 0 a refusal), for a walk that steps it
-//  without a call a byte (xinf_vocab_trie_allowed_table).
+//  without a call a byte (xinf_vocab_trie_allowed_table); a NULL table
+//  for a recursive grammar, whose transitions are computed as reached.
 void xinf_regex_table (const xinf_regex_t *self, const uint32_t **table, const uint8_t **byte_class,
                        size_t *classes);
 

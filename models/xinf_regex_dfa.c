@@ -9,7 +9,6 @@
 #include <string.h>
 
 #define S_TABLE_MAX   (4u << 20)      //  states times byte classes
-#define S_WORK_MAX    (32u << 20)     //  set members and moves visited while determinizing
 #define S_SMALL_STATES 2000           //  the limits of a small one (XINF_REGEX_SMALL)
 #define S_SMALL_TABLE  (256u << 10)
 #define S_SMALL_WORK   (2u << 20)
@@ -327,7 +326,9 @@ xinf_rx_determinize (xinf_regex_t *regex, const xinf_rx_nfa_t *nfa, uint32_t sta
     s_builder_t self = { .nfa = nfa, .error = error, .error_size = error_size, .capacity = 64,
                          .states_max = nfa->small ? S_SMALL_STATES : XINF_REGEX_STATES_MAX,
                          .table_max = nfa->small ? S_SMALL_TABLE : S_TABLE_MAX,
-                         .work_max = nfa->small ? S_SMALL_WORK : S_WORK_MAX };
+                         .work_max = nfa->small ? S_SMALL_WORK : XINF_RX_WORK_MAX };
+    if (nfa->work_left && *nfa->work_left < self.work_max)
+        self.work_max = *nfa->work_left;
     s_classes (&self);
     self.slot_count = 65536;                    //  a power of two past twice XINF_REGEX_STATES_MAX
     self.mark = calloc (nfa->count, sizeof (uint32_t));
@@ -349,6 +350,8 @@ xinf_rx_determinize (xinf_regex_t *regex, const xinf_rx_nfa_t *nfa, uint32_t sta
         self.table = NULL;
         self.flags = NULL;
     }
+    if (nfa->work_left)
+        *nfa->work_left -= self.work < *nfa->work_left ? self.work : *nfa->work_left;
     s_builder_free (&self);
     return good;
 }

@@ -4,6 +4,7 @@
     out, a searched expression gets any text around it
     (xinf_regex_private.h).  */
 #include "xinf_regex_private.h"
+#include "xinf_pda.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -297,6 +298,11 @@ s_compile (xinf_rx_nfa_t *nfa, int node, uint32_t next)
             start = start == S_NOTHING ? branch : s_either (nfa, branch, start);
         }
         return start == S_NOTHING ? next : start;
+    }
+    if (item->kind == XINF_RX_CALL) {
+        uint8_t lead = (uint8_t) (XINF_PDA_CALL_LEAD | (item->min >> 8)), low = (uint8_t) (item->min & 0xFF);
+        uint32_t back = s_state (nfa, XINF_RX_BYTE, low, low, next, 0);
+        return back == XINF_RX_NONE ? back : s_state (nfa, XINF_RX_BYTE, lead, lead, back, 0);
     }
     if (item->kind == XINF_RX_BEGIN)
         return s_state (nfa, XINF_RX_AT_START, 0, 0, next, 0);

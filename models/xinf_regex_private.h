@@ -22,7 +22,8 @@ typedef enum {
     XINF_RX_REPEAT,                   //  its child, min to max times
     XINF_RX_BEGIN,                    //  ^ \A: matches nothing, and only where nothing came before
     XINF_RX_END,                      //  \Z \z: matches nothing, and only where nothing comes after
-    XINF_RX_END_LINE                  //  $: the same, or before a newline that ends the text
+    XINF_RX_END_LINE,                 //  $: the same, or before a newline that ends the text
+    XINF_RX_CALL                      //  a call of recursive GBNF rule 'min': its two bytes (xinf_pda.h), never text
 } xinf_rx_kind_t;
 
 typedef struct {
@@ -115,6 +116,7 @@ typedef struct {
     uint32_t *mark, stamp;            //  the end anchors' walks: per state, the walk it was last seen in
     size_t mark_size, work;
     bool over;                        //  those walks past their budget, or out of memory
+    size_t *work_left;                //  a determinizing budget several automata share (NULL: their own)
 } xinf_rx_nfa_t;
 
 struct _xinf_regex_t {
@@ -125,6 +127,8 @@ struct _xinf_regex_t {
     size_t live;
     uint32_t *table;                  //  [state * classes + class]: the next state, 0: refused
     uint8_t *flags;                   //  XINF_RX_ACCEPTING, XINF_RX_ONWARD
+    struct _xinf_pda_t *pda;          //  a recursive grammar's automaton (xinf_pda.h), whose positions are
+                                      //  the states; then no table
 };
 
 //  The Thompson automaton of a parsed tree read as 'flags' say: its
@@ -136,8 +140,15 @@ uint32_t xinf_rx_thompson (xinf_rx_nfa_t *nfa, xinf_rx_tree_t *tree, int flags);
 bool xinf_rx_determinize (xinf_regex_t *regex, const xinf_rx_nfa_t *nfa, uint32_t start, char *error,
                           size_t error_size);
 //  A parsed tree compiled (for xinf_regex_new_flags and the GBNF
-//  parser): the expression, or NULL with the reason.
-xinf_regex_t *xinf_rx_compile (xinf_rx_tree_t *tree, int flags, char *error, size_t error_size);
+//  parser): the expression, or NULL with the reason. 'work_left', when
+//  not NULL, is a budget of determinizing work that the automata of one
+//  grammar share (spent here).
+xinf_regex_t *xinf_rx_compile (xinf_rx_tree_t *tree, int flags, size_t *work_left, char *error,
+                               size_t error_size);
+#define XINF_RX_WORK_MAX  (32u << 20)     //  set members and moves one determinizing visits
+//  An expression whose states are the positions of 'pda' (taken):
+//  NULL when out of memory (it is destroyed).
+xinf_regex_t *xinf_rx_stacked (struct _xinf_pda_t *pda);
 //  A reason into 'error'.
 void xinf_rx_error (char *error, size_t error_size, const char *format, ...);
 

@@ -11,8 +11,10 @@
     text tokens set apart), and as a match of a regular expression of
     JSON's tokens (guided_regex), then as a replica gets them (the masks'
     cache over the answer), and for a second request with the same
-    expression, compiled again or shared as a replica shares it. Each token of the answer must be in its mask (the
-    tool checks that). The baseline, from the same run: one T 1
+    expression, compiled again or shared as a replica shares it; as a
+    match of llama.cpp's json.gbnf (a grammar with recursion: the first
+    walks, which compute its positions' transitions, then as above).
+    Each token of the answer must be in its mask (the tool checks that). The baseline, from the same run: one T 1
     draw by the CPU sampler over a row of the vocabulary's logits, which
     every sampled token costs anyway.
 */
@@ -56,6 +58,18 @@ static const char *s_schema =
     "\"maxItems\": 5}}, \"required\": [\"name\", \"born\"], \"$defs\": {\"spouse\": {\"type\": \"object\", "
     "\"properties\": {\"name\": {\"type\": \"string\"}, \"title\": {\"type\": \"string\"}, \"children\": "
     "{\"type\": \"integer\"}}}}}";
+
+//  llama.cpp's grammars/json.gbnf (rules that recurse: a pushdown
+//  automaton, xinf_pda.h), which the answer matches whole.
+static const char *s_json_gbnf =
+    "root   ::= object\n"
+    "value  ::= object | array | string | number | (\"true\" | \"false\" | \"null\") ws\n"
+    "object ::= \"{\" ws ( string \":\" ws value (\",\" ws string \":\" ws value)* )? \"}\" ws\n"
+    "array  ::= \"[\" ws ( value (\",\" ws value)* )? \"]\" ws\n"
+    "string ::= \"\\\"\" ( [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ([\"\\\\bfnrt] | \"u\" [0-9a-fA-F]{4}) )* "
+    "\"\\\"\" ws\n"
+    "number ::= (\"-\"? ([0-9] | [1-9] [0-9]{0,15})) (\".\" [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws\n"
+    "ws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n";
 
 static double
 s_now (void)
@@ -146,6 +160,37 @@ s_second_request (xinf_json_masks_t *masks, xinf_regex_t *shared, const int32_t 
             xinf_regex_destroy (&regex);
     }
     return 0;
+}
+
+//  llama.cpp's json.gbnf as a grammar with recursion: compiled, each
+//  mask walked the first time (its positions' transitions computed as
+//  they are reached), then afresh and through the cache.
+static int
+s_json_gbnf_masks (xinf_json_masks_t *masks, const int32_t *ids, long count, xinf_grammar_state_t *states,
+                   uint32_t *bits, int rounds, double sample)
+{
+    char error [400];
+    double start = s_now ();
+    xinf_regex_t *grammar = xinf_regex_new_gbnf (s_json_gbnf, strlen (s_json_gbnf), error, sizeof error);
+    double compile = s_now () - start;
+    xinf_grammar_state_t first;
+    if (grammar)
+        xinf_regex_start (&first.regex, grammar);
+    if (!grammar || !s_states (masks, &xinf_grammar_regex, &first, ids, (size_t) count, states)) {
+        fprintf (stderr, "xinf-bench-json: json.gbnf: %s\n", grammar ? "the answer does not match" : error);
+        xinf_regex_destroy (&grammar);
+        return -1;
+    }
+    start = s_now ();
+    for (long index = 0; index < count; index++)
+        xinf_json_masks_walk (masks, &xinf_grammar_regex, &states [index], bits);
+    double cold = (s_now () - start) / (double) count;
+    printf ("  json.gbnf (llama.cpp's, rules that recurse): compiled in %.2f ms; the first walks %.1f us a token "
+            "(%.2fx a T 1 draw); then %zu positions in %zu bytes\n", compile * 1e3, cold * 1e6, cold / sample,
+            xinf_regex_states (grammar), xinf_regex_bytes (grammar));
+    int rc = s_measure (masks, &xinf_grammar_regex, states, ids, count, bits, rounds, sample);
+    xinf_regex_destroy (&grammar);
+    return rc;
 }
 
 //  guided_regex and guided_choice as users write them: each answer's
@@ -288,7 +333,8 @@ main (int argc, char *argv [])
     ||  s_second_request (masks, regex, ids, count, states))
         return 1;
     xinf_regex_destroy (&regex);
-    if (s_short_regexes (masks, tokenizer, bits, rounds, sample))
+    if (s_json_gbnf_masks (masks, ids, count, states, bits, rounds, sample)
+    ||  s_short_regexes (masks, tokenizer, bits, rounds, sample))
         return 1;
     xinf_json_schema_destroy (&schema);
     free (bits);

@@ -74,7 +74,7 @@ static const xinf_option_t s_options [] = {
     { "json-schema", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
       "generate: the answer is a value of the JSON Schema in FILE (constrained decoding)" },
     { "grammar", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
-      "generate: the answer matches the root rule of the GBNF grammar in FILE (no recursion)" },
+      "generate: the answer matches the root rule of the GBNF grammar in FILE (llama.cpp's format)" },
     { "regex", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "RE",
       "generate: the whole answer matches the regular expression RE (constrained decoding)" },
     { "response-format", 0, NULL, XINF_OPT_STR, "text", 0, 0, "text|json_object", "FORMAT",

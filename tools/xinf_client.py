@@ -425,8 +425,8 @@ class XinfClient:
         response_format: "json_object" makes the answer one JSON object;
         json_schema (a dict, or its JSON text) makes it a value of that schema;
         regex (Python's re syntax, no backreferences or lookaround) makes the
-        whole answer match it; grammar (GBNF without recursion) makes it a
-        whole match of its root rule.
+        whole answer match it; grammar (GBNF, llama.cpp's format, recursion too)
+        makes it a whole match of its root rule.
         stop_token_ids: token ids that end it; min_tokens: no end or stop token
         before that many. prompt_logprobs: None, or 0-20: each prompt token's
         log-probability from the second and that many most likely tokens' (the

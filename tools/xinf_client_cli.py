@@ -189,7 +189,7 @@ def main(argv=None):
     parser.add_argument("--json-schema", type=_file_text, default=None, metavar="FILE",
                         help="generate: the answer is a value of the JSON Schema in FILE (constrained decoding)")
     parser.add_argument("--grammar", type=_file_text, default=None, metavar="FILE",
-                        help="generate: the answer matches the root rule of the GBNF grammar in FILE (no recursion)")
+                        help="generate: the answer matches the root rule of the GBNF grammar in FILE (llama.cpp's format)")
     parser.add_argument("--regex", default=None, metavar="RE",
                         help="generate: the whole answer matches the regular expression RE (constrained decoding)")
     parser.add_argument("--response-format", choices=["text", "json_object"], default="text",

@@ -89,7 +89,14 @@ def regex_seeds():
                 r"^\s*-?\d+(\.\d+)?$", "\u00e9|\u4e2d+|.", r"(a|b)*a(a|b){12}", r"(a)\1", r"(?=x)", r"[z-a]"]
     grammars = ['root ::= turn (" " turn)*\nturn ::= [1-9] ". " move " " move\nmove ::= [NBKQR]? [a-h] [1-8] | "O-O"\n',
                 'root ::= (\n  "yes" |\n  "no" # comment\n) [.!]{0,3}\n', 'root ::= [^"\\\\\\x00-\\x1f]+ "\\u00e9"?\n',
-                'root ::= a\na ::= "(" a ")" | "x"\n', 'root ::= b{2,5} .\nb ::= "\\[" [\\]\\-] "\\t"\n']
+                'root ::= a\na ::= "(" a ")" | "x"\n', 'root ::= b{2,5} .\nb ::= "\\[" [\\]\\-] "\\t"\n',
+                'root ::= object\nvalue ::= object | array | [0-9]+ | "null"\n'
+                'object ::= "{" ("\\"" [a-z]* "\\":" value ("," "\\"" [a-z]* "\\":" value)*)? "}"\n'
+                'array ::= "[" (value ("," value)*)? "]"\n',
+                'root ::= (expr "=" ws term "\\n")+\nexpr ::= term ([-+*/] term)*\n'
+                'term ::= [a-z]+ ws | [0-9]+ ws | "(" ws expr ")" ws\nws ::= [ \\t]*\n',
+                'root ::= s\ns ::= "x" s? s? s?\n', 'root ::= a\na ::= a "x" | "y"\n',
+                'root ::= a\na ::= "(" a* ")" | "[" a* "]"\n']
     seeds = {f"re{index}": pattern.encode() for index, pattern in enumerate(patterns)}
     seeds.update({f"gbnf{index}": grammar.encode() for index, grammar in enumerate(grammars)})
     return seeds

@@ -129,6 +129,77 @@ def scenario_grammar(gateway):
           "structured_outputs grammar, a stream, chat, xinf_client.py and xinf-cli the same")
 
 
+# llama.cpp's grammars/json.gbnf, as llama-server's users send it
+JSON_GBNF = r"""root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+object ::=
+  "{" ws (
+            string ":" ws value
+    ("," ws string ":" ws value)*
+  )? "}" ws
+array  ::=
+  "[" ws (
+            value
+    ("," ws value)*
+  )? "]" ws
+string ::=
+  "\"" (
+    [^"\\\x7F\x00-\x1F] |
+    "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) # escapes
+  )* "\"" ws
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+ws ::= | " " | "\n" [ \t]{0,20}
+"""
+# Lists of digits and lists, nested: few tokens fit, so answers end
+LISTS = 'root ::= list\nlist ::= "[" (item ("," item)*)? "]"\nitem ::= [0-9] | list\n'
+
+
+def lists_prefix(text):
+    """1 when 'text' is a whole LISTS answer, 2 a prefix of one only, 0 neither."""
+    depth, expect = 0, "start"
+    for char in text:
+        if char == "[" and expect in ("start", "item or ]", "item"):
+            depth, expect = depth + 1, "item or ]"
+        elif char.isdigit() and expect in ("item or ]", "item"):
+            expect = ", or ]"
+        elif char == "," and expect == ", or ]":
+            expect = "item"
+        elif char == "]" and expect in ("item or ]", ", or ]"):
+            depth, expect = depth - 1, ", or ]" if depth > 1 else "end"
+        else:
+            return 0
+    return 1 if expect == "end" else 2
+
+
+def scenario_recursive_grammar(gateway):
+    """Grammars whose rules recurse (a pushdown automaton on the worker):
+    llama.cpp's JSON grammar and nested lists; every answer that ends
+    matches whole, every cut one is a prefix of a match."""
+    ended = 0
+    for seed in range(8):
+        text, finish = complete(gateway, seed, grammar=LISTS, max_tokens=80)
+        verdict = lists_prefix(text)
+        check(verdict == (1 if finish == "stop" else 2) or (finish == "length" and verdict == 1),
+              f"seed {seed}: nested lists: {text!r} {finish}")
+        check(finish != "stop" or json.loads(text) is not None, f"seed {seed}: JSON lists: {text!r}")
+        ended += finish == "stop"
+    check(ended >= 2, f"answers end where the grammar does: {ended} of 8")
+    deep = 0
+    for seed in range(3):
+        text, finish = complete(gateway, seed, stream=seed == 1, grammar=JSON_GBNF, max_tokens=120)
+        check(finish == "length" or isinstance(json.loads(text), dict), f"seed {seed}: json.gbnf: {text!r} {finish}")
+        check(text.lstrip().startswith("{"), f"seed {seed}: json.gbnf begins an object: {text!r}")
+        deep = max(deep, text.count("{") + text.count("["))
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", {
+        "model": "m", "messages": [{"role": "user", "content": "Lists"}], "max_tokens": 80, "temperature": 1.0,
+        "seed": 5, "n": 2, "guided_grammar": LISTS})
+    contents = [choice["message"]["content"] for choice in answer.get("choices", [])]
+    check(status == 200 and len(contents) == 2 and all(lists_prefix(content) for content in contents),
+          f"chat, n = 2, guided_grammar: {status} {answer}")
+    print(f"grammar with recursion: {ended} of 8 nested-list answers end, each a whole match, the others prefixes; "
+          f"llama.cpp's json.gbnf answers are objects (up to {deep} containers); chat with n = 2")
+
+
 PATTERNED = {"type": "object", "properties": {
     "code": {"type": "string", "pattern": "^[A-Z]{3}-\\d{2}$"},
     "hue": {"type": "string", "pattern": "^(red|green|blue)(-[a-z]{1,3})?$"},
@@ -183,7 +254,8 @@ def scenario_guided_refused(gateway):
     refused({"guided_json": {"type": "string"}}, "root of the schema", "guided_json")
     refused({"guided_regex": "a", "guided_choice": ["a"]}, "only one of", "guided_choice")
     refused({"response_format": {"type": "json_object"}, "guided_regex": "a"}, "only one of", "guided_regex")
-    refused({"grammar": "root ::= a\na ::= \"(\" a \")\" | \"x\"\n"}, "rule 'a' refers to itself", "grammar")
+    refused({"grammar": "root ::= a\na ::= a \"x\" | \"y\"\n"}, "rule 'a' calls itself before any text", "grammar")
+    refused({"grammar": "root ::= a\na ::= \"(\" a \")\"\n"}, "no text whose rules nest", "grammar")
     refused({"guided_grammar": "root ::= item\n"}, "rule 'item' is used but not defined", "guided_grammar")
     refused({"grammar": 5}, "must be a GBNF grammar", "grammar")
     refused({"grammar": "root ::= \"a\"", "guided_regex": "a"}, "only one of", "grammar")
@@ -205,7 +277,7 @@ def scenario_guided_refused(gateway):
                         ({"response_format": "json_object", "regex": "a"}, "needs response_format regex"),
                         ({"response_format": "grammar"}, "field 'grammar' is required"),
                         ({"grammar": "root ::= \"a\""}, "needs response_format grammar"),
-                        ({"response_format": "grammar", "grammar": "root ::= root"}, "refers to itself")):
+                        ({"response_format": "grammar", "grammar": "root ::= root"}, "calls itself before any text")):
         generate_refused(gateway, dict({"uid": "m", "prompt": "x", "max_tokens": 1}, **bad), needle)
-    print("guided decoding refused: 23 bad expressions, choices, schemas, grammars and pairs over HTTP, naming "
+    print("guided decoding refused: 24 bad expressions, choices, schemas, grammars and pairs over HTTP, naming "
           "the field; 8 bad GENERATE bodies")

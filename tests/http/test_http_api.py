@@ -19,7 +19,7 @@ from test_cluster import run_logged  # noqa: E402
 from xinf_client import XinfError  # noqa: E402
 from http_choices import scenario_choices, scenario_echo  # noqa: E402
 from http_json import scenario_json_object, scenario_json_schema  # noqa: E402
-from http_guided import (scenario_choice, scenario_grammar, scenario_guided_refused,  # noqa: E402
+from http_guided import (scenario_choice, scenario_grammar, scenario_guided_refused, scenario_recursive_grammar,  # noqa: E402
                          scenario_regex, scenario_schema_patterns)
 from http_prompt_logprobs import scenario_echo_logprobs, scenario_prompt_logprobs  # noqa: E402
 from http_fim import scenario_fim  # noqa: E402
@@ -671,6 +671,7 @@ def main():
         scenario_choice(gateway)
         scenario_schema_patterns(gateway)
         scenario_grammar(gateway)
+        scenario_recursive_grammar(gateway)
         scenario_guided_refused(gateway)
         scenario_chat(gateway)
         scenario_chat_template(gateway, llama3)
