@@ -533,7 +533,7 @@ s_add_automaton (s_gbnf_t *self, size_t rule, size_t slot, xinf_regex_t **rules,
 static xinf_regex_t *
 s_stacked (s_gbnf_t *self, size_t root)
 {
-    size_t count = (size_t) self->call_count + 1, states = 0, work_left = 2 * (size_t) XINF_RX_WORK_MAX;
+    size_t count = (size_t) self->call_count + 1, states = 0, work_left = XINF_RX_WORK_MAX;
     xinf_regex_t *rules [XINF_PDA_RULES_MAX] = { NULL };
     const char *names [XINF_PDA_RULES_MAX] = { NULL };
     bool good = s_add_automaton (self, root, 0, rules, names, &work_left, &states);

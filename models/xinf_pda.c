@@ -84,6 +84,16 @@ s_index_room (xinf_pda_t *self, xinf_pda_index_t *index, size_t count, uint64_t 
     return true;
 }
 
+//  The free slot an id of 'hash' goes into.
+static size_t
+s_empty_slot (const xinf_pda_index_t *index, uint64_t hash)
+{
+    size_t at = hash & (index->size - 1);
+    while (index->slots [at])
+        at = (at + 1) & (index->size - 1);
+    return at;
+}
+
 static uint64_t
 s_frame_hash_of (xinf_pda_t *self, uint32_t id)
 {
@@ -103,15 +113,18 @@ s_set_hash_of (xinf_pda_t *self, uint32_t id)
 static uint32_t
 s_frame (xinf_pda_t *self, uint32_t rule, uint32_t back, uint32_t parent)
 {
-    if (!s_index_room (self, &self->frame_index, self->frame_count, s_frame_hash_of))
-        return 0;
-    size_t mask = self->frame_index.size - 1;
-    size_t at = s_frame_hash (rule, back, parent) & mask;
-    for (uint32_t id; (id = self->frame_index.slots [at]) != 0; at = (at + 1) & mask) {
+    uint64_t hash = s_frame_hash (rule, back, parent);
+    for (size_t at = hash & (self->frame_index.size - 1); self->frame_index.size; at = (at + 1) & (self->frame_index.size - 1)) {
+        uint32_t id = self->frame_index.slots [at];
+        if (id == 0)
+            break;
         const xinf_pda_frame_t *frame = &self->frames [id];
         if (frame->rule == rule && frame->back == back && frame->parent == parent)
             return id;
     }
+    if (!s_index_room (self, &self->frame_index, self->frame_count, s_frame_hash_of))
+        return 0;
+    size_t at = s_empty_slot (&self->frame_index, hash);
     xinf_pda_frame_t *frames = xinf_pda_grow (self, self->frames, &self->frame_room, self->frame_count + 2,
                                               sizeof *frames);
     if (!frames)
@@ -139,15 +152,19 @@ s_config_order (const void *left, const void *right)
 static uint32_t
 s_set (xinf_pda_t *self)
 {
-    if (!s_index_room (self, &self->set_index, self->set_count, s_set_hash_of))
-        return 0;
-    size_t count = self->work_count, mask = self->set_index.size - 1;
-    size_t at = s_configs_hash (self->work, count) & mask;
-    for (uint32_t id; (id = self->set_index.slots [at]) != 0; at = (at + 1) & mask) {
+    size_t count = self->work_count;
+    uint64_t hash = s_configs_hash (self->work, count);
+    for (size_t at = hash & (self->set_index.size - 1); self->set_index.size; at = (at + 1) & (self->set_index.size - 1)) {
+        uint32_t id = self->set_index.slots [at];
+        if (id == 0)
+            break;
         const xinf_pda_set_t *set = &self->sets [id];
         if (set->count == count && memcmp (self->configs + set->at, self->work, count * sizeof *self->work) == 0)
             return id;
     }
+    if (!s_index_room (self, &self->set_index, self->set_count, s_set_hash_of))
+        return 0;
+    size_t at = s_empty_slot (&self->set_index, hash);
     xinf_pda_config_t *configs = xinf_pda_grow (self, self->configs, &self->config_room,
                                                 self->config_count + count, sizeof *configs);
     if (configs)
@@ -220,56 +237,68 @@ s_close (xinf_pda_t *self)
         uint32_t depth = self->frames [config.frame].depth;
         for (uint32_t at = rule->call_at [config.state]; at < rule->call_at [config.state + 1]; at++) {
             xinf_pda_call_t call = rule->calls [at];
-            if (depth + 1 + self->rules [call.callee].need [XINF_REGEX_START] > XINF_PDA_DEPTH_MAX
+            if (depth + !call.tail + self->rules [call.callee].need [XINF_REGEX_START] > XINF_PDA_DEPTH_MAX
                 || depth + rule->need [call.back] > XINF_PDA_DEPTH_MAX)
                 continue;
-            uint32_t frame = s_frame (self, config.rule, call.back, config.frame);
-            if (!frame || !s_pending (self, call.callee, XINF_REGEX_START, frame))
+            uint32_t frame = call.tail ? config.frame : s_frame (self, config.rule, call.back, config.frame);
+            if ((!frame && !call.tail) || !s_pending (self, call.callee, XINF_REGEX_START, frame))
                 return false;
         }
     }
     return true;
 }
 
+//  Adds the closure of one configuration to 'work': false, and 'work' as
+//  it was, when it does not fit (XINF_PDA_CONFIGS_MAX, out of room).
+static bool
+s_add_closed (xinf_pda_t *self, xinf_pda_config_t config)
+{
+    size_t kept = self->work_count;
+    self->pending_count = 0;
+    if (s_pending (self, config.rule, config.state, config.frame) && s_close (self))
+        return true;
+    self->work_count = kept;
+    return false;
+}
+
+//  The closed, sorted configurations in 'work' interned: the id, or 0
+//  for none (or out of room).
+static uint32_t
+s_intern (xinf_pda_t *self)
+{
+    if (self->work_count == 0)
+        return 0;
+    qsort (self->work, self->work_count, sizeof *self->work, s_config_order);
+    return s_set (self);
+}
+
 //  The position after 'position' takes 'byte', computed: its id, or 0
-//  refused (*limited when for a limit).
+//  refused. The parses whose closures would pass the limits are left
+//  out, each whole (*limited then): what stays is closed, so it still
+//  leads to a whole match, only not by every text the grammar has.
 static uint32_t
 s_advance (xinf_pda_t *self, uint32_t position, unsigned char byte, bool *limited)
 {
     xinf_pda_set_t set = self->sets [position];
     self->work_count = 0;
-    self->pending_count = 0;
     for (uint32_t index = 0; index < set.count; index++) {
         xinf_pda_config_t config = self->configs [set.at + index];
         const xinf_pda_rule_t *rule = &self->rules [config.rule];
         uint32_t state = xinf_regex_next (rule->dfa, config.state, byte);
-        if (state && self->frames [config.frame].depth + rule->need [state] <= XINF_PDA_DEPTH_MAX
-            && !s_pending (self, config.rule, state, config.frame)) {
+        if (!state || self->frames [config.frame].depth + rule->need [state] > XINF_PDA_DEPTH_MAX)
+            continue;
+        config.state = state;
+        if (!s_add_closed (self, config))
             *limited = true;
-            return 0;
-        }
     }
-    if (!s_close (self)) {
-        *limited = true;
-        return 0;
-    }
-    if (self->work_count == 0)
-        return 0;
-    qsort (self->work, self->work_count, sizeof *self->work, s_config_order);
-    uint32_t id = s_set (self);
-    *limited = id == 0;
-    return id;
+    return s_intern (self);
 }
 
 uint32_t
 xinf_pda_first (xinf_pda_t *self)
 {
     self->work_count = 0;
-    self->pending_count = 0;
-    if (!s_pending (self, 0, XINF_REGEX_START, 0) || !s_close (self))
-        return 0;
-    qsort (self->work, self->work_count, sizeof *self->work, s_config_order);
-    return s_set (self);
+    return s_add_closed (self, (xinf_pda_config_t) { 0, XINF_REGEX_START, 0 }) ? s_intern (self) : 0;
 }
 
 uint32_t
@@ -297,11 +326,14 @@ xinf_pda_next (xinf_pda_t *self, uint32_t position, unsigned char byte)
     }
     if (memo [class] != S_UNKNOWN)
         return memo [class];
+    if (self->full) {                //  nothing new: not even worth the closure
+        self->limited = true;
+        return 0;
+    }
     bool limited = false;
     uint32_t next = s_advance (self, position, byte, &limited);
-    if (limited)
-        self->limited = true;
-    else
+    self->limited = self->limited || limited;
+    if (next || !self->full)         //  a refusal for want of room is not the grammar's
         memo [class] = next;
     return next;
 }
@@ -327,7 +359,7 @@ xinf_pda_positions (const xinf_pda_t *self)
 size_t
 xinf_pda_bytes (const xinf_pda_t *self)
 {
-    return sizeof *self + self->bytes;
+    return sizeof *self + self->bytes + self->rule_bytes;
 }
 
 bool

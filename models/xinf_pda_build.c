@@ -11,6 +11,19 @@
 
 #define S_TEXT_END  0xF5              //  bytes from here are no UTF-8 text
 
+//  Whether 'state' of 'rule' (its calls known up to 'state') only ends
+//  the rule: it may end there, and no byte or call goes on from it.
+static bool
+s_final (const xinf_pda_rule_t *rule, uint32_t state)
+{
+    if (!xinf_regex_accepts (rule->dfa, state))
+        return false;
+    for (unsigned byte = 0; byte < 256; byte++)
+        if (xinf_regex_next (rule->dfa, state, (unsigned char) byte))
+            return false;
+    return true;
+}
+
 //  A state's calls, for each state of 'rule'; false when out of memory
 //  or a call names no rule.
 static bool
@@ -40,11 +53,13 @@ s_calls (xinf_pda_rule_t *rule, size_t rule_count)
                         return false;
                     rule->calls = calls;
                 }
-                rule->calls [count++] = (xinf_pda_call_t) { callee, back };
+                rule->calls [count++] = (xinf_pda_call_t) { callee, back, false };
             }
         }
     }
     rule->call_at [states + 1] = (uint32_t) count;
+    for (size_t at = 0; at < count; at++)
+        rule->calls [at].tail = s_final (rule, rule->calls [at].back);
     return true;
 }
 
@@ -90,9 +105,11 @@ s_classes (xinf_pda_t *self)
 }
 
 //  A reversed edge: a state that reaches this one by a text byte
-//  (callee 0) or by a call of 'callee' that returns here.
+//  (callee 0) or by a call of 'callee' that returns here (a tail call:
+//  no frame of its own).
 typedef struct {
     uint32_t from, callee;
+    bool tail;
 } s_edge_t;
 
 typedef struct {
@@ -107,7 +124,7 @@ typedef struct {
 //  Calls 'visit' (self, graph, from, to, callee) on each edge of every
 //  rule's automaton, as nodes.
 static void
-s_each_edge (xinf_pda_t *self, s_graph_t *graph, void (*visit) (s_graph_t *, size_t, size_t, uint32_t))
+s_each_edge (xinf_pda_t *self, s_graph_t *graph, void (*visit) (s_graph_t *, size_t, size_t, const xinf_pda_call_t *))
 {
     for (size_t index = 0; index < self->rule_count; index++) {
         const xinf_pda_rule_t *rule = &self->rules [index];
@@ -120,30 +137,33 @@ s_each_edge (xinf_pda_t *self, s_graph_t *graph, void (*visit) (s_graph_t *, siz
             for (size_t class = 0; class < dfa->classes; class++) {
                 uint32_t to = dfa->table [state * dfa->classes + class];
                 if (to && text [class])
-                    visit (graph, from, graph->first [index] + to, 0);
+                    visit (graph, from, graph->first [index] + to, NULL);
             }
             for (uint32_t at = rule->call_at [state]; at < rule->call_at [state + 1]; at++)
-                visit (graph, from, graph->first [index] + rule->calls [at].back, rule->calls [at].callee);
+                visit (graph, from, graph->first [index] + rule->calls [at].back, &rule->calls [at]);
         }
     }
 }
 
 static void
-s_count_edge (s_graph_t *graph, size_t from, size_t to, uint32_t callee)
+s_count_edge (s_graph_t *graph, size_t from, size_t to, const xinf_pda_call_t *call)
 {
-    (void) from, (void) callee;
+    (void) from, (void) call;
     graph->edge_at [to + 1]++;
 }
 
 static void
-s_add_edge (s_graph_t *graph, size_t from, size_t to, uint32_t callee)
+s_add_edge (s_graph_t *graph, size_t from, size_t to, const xinf_pda_call_t *call)
 {
-    graph->edges [graph->edge_at [to]++] = (s_edge_t) { (uint32_t) from, callee };
+    graph->edges [graph->edge_at [to]++] = (s_edge_t) { (uint32_t) from, call ? call->callee : 0,
+                                                        call && call->tail };
 }
 
-//  One round of the depth search: every node that completes with calls
-//  nested at most 'depth' deep gets that need (those of rounds before
-//  kept); how many are new.
+//  One pass of a round of the depth search: every node that completes
+//  with calls nested at most 'depth' deep gets that need (those of
+//  rounds before kept; a tail call nests its callee no deeper, so a pass
+//  may find more after a callee's start got its need in it); how many
+//  are new.
 static size_t
 s_need_round (s_graph_t *graph, uint8_t depth)
 {
@@ -159,7 +179,7 @@ s_need_round (s_graph_t *graph, uint8_t depth)
                 continue;
             if (edge.callee) {
                 uint8_t callee = graph->need [graph->first [edge.callee] + XINF_REGEX_START];
-                if (depth == 0 || callee > depth - 1)
+                if (edge.tail ? callee > depth : depth == 0 || callee > depth - 1)
                     continue;
             }
             graph->need [edge.from] = depth;
@@ -199,9 +219,13 @@ s_needs (xinf_pda_t *self)
             for (uint32_t state = 1; state <= self->rules [index].dfa->states; state++)
                 if (xinf_regex_accepts (self->rules [index].dfa, state))
                     graph.need [graph.first [index] + state] = 0;
-        for (uint8_t depth = 0; depth <= XINF_PDA_DEPTH_MAX; depth++)
-            if (s_need_round (&graph, depth) == 0 && depth > 0)
+        for (uint8_t depth = 0; depth <= XINF_PDA_DEPTH_MAX; depth++) {
+            size_t added = 0, pass;
+            while ((pass = s_need_round (&graph, depth)) > 0)
+                added += pass;
+            if (added == 0 && depth > 0)
                 break;
+        }
         for (size_t index = 0; index < self->rule_count; index++)
             memcpy (self->rules [index].need, graph.need + graph.first [index],
                     self->rules [index].dfa->states + 1);
@@ -320,8 +344,13 @@ xinf_pda_new (xinf_regex_t **rules, const char *const *names, size_t count, char
         xinf_regex_destroy (&rules [index]);
     snprintf (error, error_size, "grammar: out of memory");
     bool good = self && self->rules;
-    for (size_t index = 0; good && index < count; index++)
-        good = s_calls (&self->rules [index], count);
+    for (size_t index = 0; good && index < count; index++) {
+        xinf_pda_rule_t *rule = &self->rules [index];
+        good = s_calls (rule, count);
+        size_t states = rule->dfa->states;
+        self->rule_bytes += xinf_regex_bytes (rule->dfa) + (states + 2) * sizeof (uint32_t) + 2 * (states + 1)
+                          + (good ? rule->call_at [states + 1] * sizeof (xinf_pda_call_t) : 0);
+    }
     if (good) {
         s_classes (self);
         self->frames = xinf_pda_grow (self, NULL, &self->frame_room, 64, sizeof *self->frames);

@@ -9,10 +9,13 @@
 
 #define XINF_PDA_NEVER  (XINF_PDA_DEPTH_MAX + 1)   //  a need no text within the depth meets
 
-//  A call in a rule's automaton: the rule called, and the state its
-//  caller goes on from when it returns.
+//  A call in a rule's automaton: the rule called, the state its caller
+//  goes on from when it returns, and whether that state only ends the
+//  caller (a tail call: the callee runs on the caller's frame, so a rule
+//  that recurses at its end, a list written in BNF, nests no deeper).
 typedef struct {
     uint32_t callee, back;
+    bool tail;
 } xinf_pda_call_t;
 
 typedef struct {
@@ -69,6 +72,7 @@ struct _xinf_pda_t {
     xinf_pda_config_t *pending;       //  and those still to add
     size_t pending_count, pending_room;
     size_t bytes;                     //  what the growing parts hold
+    size_t rule_bytes;                //  and the rules' automata and arrays
     bool limited, full;
     uint32_t start;
 };
