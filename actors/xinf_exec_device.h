@@ -33,8 +33,8 @@ xinf_backend_t *xinf_exec_device_backend (const xinf_exec_device_t *device, int 
 //  'weights' bytes of weights (uploaded on first use). At least 64 MiB.
 uint64_t xinf_exec_device_kv_budget (const xinf_exec_device_t *device, uint64_t weights);
 //  Whether the device has a kernel for every weight matrix of 't': 0, or
-//  -1 naming the first one whose type it lacks (the CUDA backend has none
-//  for Q2_K and Q3_K), so that such a load fails at once, not every step.
+//  -1 naming the first one whose type it lacks, so that such a load fails
+//  at once, not every step.
 int xinf_exec_device_check_weights (const xinf_exec_device_t *device, const xinf_transformer_t *t, char *error,
                                     size_t error_size);
 

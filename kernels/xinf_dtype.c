@@ -22,6 +22,8 @@ static const s_type_t s_types [XINF_DTYPE_COUNT] = {
     [XINF_DTYPE_Q6_K] = { "Q6_K", 256, 210 },
     [XINF_DTYPE_Q2_K] = { "Q2_K", 256, 84 },
     [XINF_DTYPE_Q3_K] = { "Q3_K", 256, 110 },
+    [XINF_DTYPE_IQ4_NL] = { "IQ4_NL", 32, 18 },
+    [XINF_DTYPE_IQ4_XS] = { "IQ4_XS", 256, 136 },
 };
 
 static const s_type_t *
@@ -56,7 +58,7 @@ xinf_dtype_block_bytes (xinf_dtype_t dtype)
 bool
 xinf_dtype_is_quant (xinf_dtype_t dtype)
 {
-    return dtype >= XINF_DTYPE_Q4_0 && dtype <= XINF_DTYPE_Q3_K;
+    return dtype >= XINF_DTYPE_Q4_0 && dtype <= XINF_DTYPE_IQ4_XS;
 }
 
 const char *

@@ -35,8 +35,16 @@
     Q2_K and Q3_K: weight i = 128 h + 32 j + l (h < 2, j < 4, l < 32) has
           its low 2 bits in bits 2 j, 2 j + 1 of qs [32 h + l], (Q3_K) its
           bit 2 in bit 4 h + j of hmask [l], and group 8 h + 2 j + l / 16.
+    IQ4_NL 32 weights, 18 bytes { fp16 d; u8 qs [16] }: Q4_0's nibbles,
+          weight = d * K [nibble], K the 16 non-linear values of
+          XINF_IQ4_VALUES (-127 .. 113).
+    IQ4_XS 256 weights, 136 bytes { fp16 d; u16 scales_h; u8 scales_l [4];
+          u8 qs [128] }: 8 groups of 32, group g's 6-bit scale ls: its low
+          4 bits the nibble g % 2 of scales_l [g / 2], its top 2 bits bits
+          2 g, 2 g + 1 of scales_h; weight = (d * (ls - 32)) * K [nibble],
+          group g's nibbles those of IQ4_NL in qs [16 g .. 16 g + 15].
     Rows of the 32-weight types hold a multiple of 32 columns, rows of the
-    K types a multiple of 256.
+    K types (and IQ4_XS) a multiple of 256.
 
     Float to 16 bits rounds to nearest even; NaN stays NaN, overflow
     becomes infinity. Pure bit manipulation, the same on every machine.
@@ -62,11 +70,16 @@ typedef enum {
     XINF_DTYPE_Q5_K,
     XINF_DTYPE_Q6_K,
     XINF_DTYPE_Q2_K,
-    XINF_DTYPE_Q3_K
+    XINF_DTYPE_Q3_K,
+    XINF_DTYPE_IQ4_NL,
+    XINF_DTYPE_IQ4_XS
 } xinf_dtype_t;
 
 //  Types there are (the enum's values are 0 .. XINF_DTYPE_COUNT - 1).
-#define XINF_DTYPE_COUNT 13
+#define XINF_DTYPE_COUNT 15
+
+//  The values of IQ4_NL's and IQ4_XS's nibbles (ggml's kvalues_iq4nl).
+#define XINF_IQ4_VALUES { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 }
 
 #define XINF_Q8_0_BLOCK_SIZE 32             //  weights a block
 #define XINF_Q8_0_BLOCK_BYTES 34            //  bytes a block
@@ -81,10 +94,10 @@ size_t xinf_dtype_block_size (xinf_dtype_t dtype);
 size_t xinf_dtype_block_bytes (xinf_dtype_t dtype);
 
 //  Whether dtype is one of the quantized block types past Q8_0 (Q4_0 ..
-//  Q6_K, Q2_K, Q3_K: xinf_quant.h).
+//  Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS: xinf_quant.h).
 bool xinf_dtype_is_quant (xinf_dtype_t dtype);
 
-//  "F32", "F16", "BF16", "Q8_0", "Q4_0", ..., "Q6_K", "Q2_K", "Q3_K"; "?"
+//  "F32", "F16", "BF16", "Q8_0", "Q4_0", ..., "Q3_K", "IQ4_NL", "IQ4_XS"; "?"
 //  for an unknown
 //  value.
 const char *xinf_dtype_name (xinf_dtype_t dtype);

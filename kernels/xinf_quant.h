@@ -1,5 +1,6 @@
 /*  xinf_quant: the quantized block types past Q8_0 (Q4_0, Q4_1, Q5_0,
-    Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K; layouts in xinf_dtype.h) decoded
+    Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS; layouts in
+    xinf_dtype.h) decoded
     into integer groups, and their rows as floats.
 
     Every type is decoded into groups of 32 weights, each 32 int16 q and
@@ -15,6 +16,8 @@
     q [i] * a + c rounds once: the same float ggml's dequantizers give
     (d * sc * q - dmin * m and the like), bit for bit, for any input bits.
 
+    IQ4_NL: q = K [nibble] (xinf_dtype.h), a = d, c = 0
+    IQ4_XS: q = K [nibble], a = d * (ls - 32) (exact: ggml's dl), c = 0
     Q3_K: q = (3 bits - 4) * (sc - 32) (its groups of 16 have their own
           scales), a = d, c = 0
     Q2_K's mins change every 16 weights, so it has no such groups (its

@@ -35,7 +35,18 @@ xinf_qb_nibbles (const uint8_t *qs, uint32_t high, int bias, int16_t *q)
         q [i] = (int16_t) (q [i] + (int16_t) (((high >> i) & 1) << 4));
 }
 
-//  Q4_0 18 bytes, Q4_1 20, Q5_0 22, Q5_1 24: one group.
+//  The 32 nibbles of qs [16] (low nibbles first) as IQ4_NL's values.
+static inline void
+xinf_qb_iq4_values (const uint8_t *qs, int16_t *q)
+{
+    static const int8_t values [16] = XINF_IQ4_VALUES;
+    for (int i = 0; i < 16; i++) {
+        q [i] = values [qs [i] & 15];
+        q [16 + i] = values [qs [i] >> 4];
+    }
+}
+
+//  Q4_0 18 bytes, Q4_1 20, Q5_0 22, Q5_1 24, IQ4_NL 18: one group.
 static inline void
 xinf_qb_legacy (xinf_dtype_t dtype, const uint8_t *block, int16_t *q, float *a, float *c)
 {
@@ -52,6 +63,10 @@ xinf_qb_legacy (xinf_dtype_t dtype, const uint8_t *block, int16_t *q, float *a, 
         case XINF_DTYPE_Q5_0:
             *c = 0;
             xinf_qb_nibbles (block + 6, xinf_qb_u32 (block + 2), -16, q);
+            break;
+        case XINF_DTYPE_IQ4_NL:
+            *c = 0;
+            xinf_qb_iq4_values (block + 2, q);
             break;
         default:                     //  Q5_1
             *c = xinf_qb_half (block + 2);
@@ -98,6 +113,27 @@ xinf_qb_k45 (const uint8_t *block, const uint8_t *qh, const uint8_t *qs, int16_t
                 low [l] = (int16_t) (low [l] + (((qh [l] >> (2 * k)) & 1) << 4));
                 high [l] = (int16_t) (high [l] + (((qh [l] >> (2 * k + 1)) & 1) << 4));
             }
+    }
+}
+
+//  The 6-bit scale of group g (of 8) of an IQ4_XS block, 0..63.
+static inline int
+xinf_qb_iq4_xs_scale (const uint8_t *block, int g)
+{
+    int high = ((block [2] | block [3] << 8) >> (2 * g)) & 3;
+    return ((block [4 + g / 2] >> (4 * (g % 2))) & 15) | high << 4;
+}
+
+//  IQ4_XS: the 8 groups of a block, q the nibbles' values, a = d * (ls -
+//  32) as ggml's dl (an exact product), c = 0.
+static inline void
+xinf_qb_iq4_xs (const uint8_t *block, int16_t *q, size_t q_stride, float *a, float *c, size_t ac_stride)
+{
+    float d = xinf_qb_half (block);
+    for (int g = 0; g < 8; g++) {
+        xinf_qb_iq4_values (block + 8 + 16 * g, q + g * q_stride);
+        a [g * ac_stride] = d * (float) (xinf_qb_iq4_xs_scale (block, g) - 32);
+        c [g * ac_stride] = 0;
     }
 }
 
@@ -188,12 +224,13 @@ xinf_qb_q3_k_f32 (const uint8_t *block, float *out)
     }
 }
 
-//  A K block (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) for the integer products: the
-//  scales folded into the weights, wq [i] = q_i * sc (Q4_K, Q5_K: |wq| <=
-//  1953; Q2_K: <= 45), (q_i - 32) * scale (Q6_K: <= 4096) or (q_i - 4) *
-//  (sc - 32) (Q3_K: <= 128), the mins of the 16 groups of 16 m [16]
-//  (Q4_K, Q5_K: a group of 32's min in both its halves; 0 for Q6_K and
-//  Q3_K) and the block's d and dmin (0 for Q6_K and Q3_K): weight i =
+//  A K block (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS) for the integer
+//  products: the scales folded into the weights, wq [i] = q_i * sc (Q4_K,
+//  Q5_K: |wq| <= 1953; Q2_K: <= 45), (q_i - 32) * scale (Q6_K: <= 4096),
+//  (q_i - 4) * (sc - 32) (Q3_K: <= 128) or K [q_i] * (ls - 32) (IQ4_XS:
+//  <= 4064), the mins of the 16 groups of 16 m [16] (Q4_K, Q5_K: a group
+//  of 32's min in both its halves; 0 for Q6_K, Q3_K and IQ4_XS) and the
+//  block's d and dmin (0 for Q6_K, Q3_K and IQ4_XS): weight i =
 //  d * wq [i] - dmin * m [i / 16].
 static inline void
 xinf_qb_k_fold (xinf_dtype_t dtype, const uint8_t *block, int16_t *wq, int32_t *m, float *d, float *dmin)
@@ -211,6 +248,16 @@ xinf_qb_k_fold (xinf_dtype_t dtype, const uint8_t *block, int16_t *wq, int32_t *
         *d = xinf_qb_half (block + 108);
         for (int i = 0; i < 256; i++)
             wq [i] = (int16_t) ((xinf_qb_k23_code (block + 32, block, i) - 4) * (xinf_qb_q3_scale (block + 96, i / 16) - 32));
+        return;
+    }
+    if (dtype == XINF_DTYPE_IQ4_XS) {
+        *d = xinf_qb_half (block);
+        for (int g = 0; g < 8; g++) {
+            int scale = xinf_qb_iq4_xs_scale (block, g) - 32;
+            xinf_qb_iq4_values (block + 8 + 16 * g, wq + 32 * g);
+            for (int i = 0; i < 32; i++)
+                wq [32 * g + i] = (int16_t) (wq [32 * g + i] * scale);
+        }
         return;
     }
     if (dtype == XINF_DTYPE_Q2_K) {
@@ -280,6 +327,10 @@ xinf_qb_decode (xinf_dtype_t dtype, const uint8_t *row, size_t first, size_t cou
             case XINF_DTYPE_Q3_K:
                 xinf_qb_k23_groups (dtype, block, q + 8 * b * q_stride, q_stride, a + 8 * b * ac_stride,
                                     c + 8 * b * ac_stride, ac_stride);
+                break;
+            case XINF_DTYPE_IQ4_XS:
+                xinf_qb_iq4_xs (block, q + 8 * b * q_stride, q_stride, a + 8 * b * ac_stride, c + 8 * b * ac_stride,
+                                ac_stride);
                 break;
             default:
                 xinf_qb_legacy (dtype, block, q + b * q_stride, a + b * ac_stride, c + b * ac_stride);

@@ -66,6 +66,8 @@ typedef enum {
     XINF_GGML_Q4_K = 12,
     XINF_GGML_Q5_K = 13,
     XINF_GGML_Q6_K = 14,
+    XINF_GGML_IQ4_NL = 20,
+    XINF_GGML_IQ4_XS = 23,
     XINF_GGML_BF16 = 30
 } xinf_ggml_type_t;
 

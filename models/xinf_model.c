@@ -105,6 +105,8 @@ s_dtype (uint32_t ggml_type, xinf_dtype_t *dtype)
         case XINF_GGML_Q6_K: *dtype = XINF_DTYPE_Q6_K; return true;
         case XINF_GGML_Q2_K: *dtype = XINF_DTYPE_Q2_K; return true;
         case XINF_GGML_Q3_K: *dtype = XINF_DTYPE_Q3_K; return true;
+        case XINF_GGML_IQ4_NL: *dtype = XINF_DTYPE_IQ4_NL; return true;
+        case XINF_GGML_IQ4_XS: *dtype = XINF_DTYPE_IQ4_XS; return true;
         default:             return false;
     }
 }
@@ -126,7 +128,7 @@ s_matrix (s_loader_t *loader, const char *name, size_t rows, size_t cols, bool o
     }
     if (!s_dtype (tensor->type, &matrix.dtype)) {
         const char *type = xinf_ggml_type_name (tensor->type);
-        s_fail (loader, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K; requantize the model to one of these, e.g. llama-quantize --allow-requantize IN OUT Q4_K_M)",
+        s_fail (loader, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; requantize the model to one of these, e.g. llama-quantize --allow-requantize IN OUT Q4_K_M)",
                 name, type ? type : "unknown");
         return matrix;
     }

@@ -8,7 +8,7 @@
     Each figure is weight bytes read per second (GB/s) of the best of
     several timed runs, and its fraction of the memcpy read+write rate.
     --dtype times one weight type only (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
-    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K; the shapes whose columns are not whole
+    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS; the shapes whose columns are not whole
     blocks of the type are left out: 896 columns are not whole K blocks,
     which is why llama.cpp stores those tensors of a Qwen2.5-0.5B Q4_K_M
     file as Q5_0 and Q8_0). Each row also prints ms a call.

@@ -20,7 +20,7 @@
     and x vector only, never on the blocks, tasks or threads.
     Q8_0 matvecs (one vector, many, batch) go to xinf_cpu_q8_matvec,
     integer activations, unless XINF_CPU_Q8_ACT=off; matmul stays float.
-    The quantized types past Q8_0 (Q4_0 .. Q6_K, Q2_K, Q3_K) have integer matvecs
+    The quantized types past Q8_0 (Q4_0 .. Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS) have integer matvecs
     only (xinf_cpu_qk_matvec, whatever XINF_CPU_Q8_ACT says), also for the
     matmul of few vectors; the matmul of more widens their rows to floats
     like the others'.

@@ -22,7 +22,7 @@
     environment, or xinf_cpu_q8_act_set (false), gives the float kernels
     instead. xinf_cpu_matmul keeps the float kernels.
     The quantized types past Q8_0 (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K,
-    Q6_K, Q2_K, Q3_K) have integer matvecs only, with integer activations
+    Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS) have integer matvecs only, with integer activations
     (15 bits; the K types 8), likewise
     bit for bit the same on every kernel set (xinf_cpu_qk.h); their
     matmul of 16 vectors or more widens rows to floats for the GEMM.

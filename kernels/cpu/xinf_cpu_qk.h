@@ -1,10 +1,10 @@
 /*  xinf_cpu_qk: products of the quantized weight types past Q8_0 (Q4_0,
-    Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) with integer
+    Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS) with integer
     activations: the
     matvecs of these types (xinf_cpu_matvec, _many, _batch; and
     xinf_cpu_matmul for few vectors). Private to kernels/cpu.
 
-    K types (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K): 8-bit activations, as
+    K types (Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_XS): 8-bit activations, as
     llama.cpp's Q8_K.
     Each x vector is cut into spans of 256; per span
         amax = max |x_i| (NaN counts as greater than infinity)
@@ -273,7 +273,7 @@ static inline bool
 xinf_qk_is_k (xinf_dtype_t dtype)
 {
     return dtype == XINF_DTYPE_Q4_K || dtype == XINF_DTYPE_Q5_K || dtype == XINF_DTYPE_Q6_K
-           || dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K;
+           || dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K || dtype == XINF_DTYPE_IQ4_XS;
 }
 
 //  The float step of a K block.

@@ -55,6 +55,23 @@ s_store_u8 (__m256i bytes, int bias, int16_t *q)
     _mm256_store_si256 ((__m256i *) (q + 16), _mm256_sub_epi16 (high, shift));
 }
 
+//  32 bytes (-128..127) widened to int16, stored at q [32].
+static S_INLINE void
+s_store_i8 (__m256i bytes, int16_t *q)
+{
+    _mm256_store_si256 ((__m256i *) q, _mm256_cvtepi8_epi16 (_mm256_castsi256_si128 (bytes)));
+    _mm256_store_si256 ((__m256i *) (q + 16), _mm256_cvtepi8_epi16 (_mm256_extracti128_si256 (bytes, 1)));
+}
+
+//  IQ4_NL's values of 32 nibbles (bytes 0..15), in both lanes' table.
+static S_INLINE __m256i
+s_iq4_values (__m256i nibbles)
+{
+    static const int8_t values [16] = XINF_IQ4_VALUES;
+    __m256i table = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) values));
+    return _mm256_shuffle_epi8 (table, nibbles);
+}
+
 //  The 32 nibbles of qs [16], low nibbles first, as 32 bytes.
 static S_INLINE __m256i
 s_nibbles (const uint8_t *qs)
@@ -78,7 +95,7 @@ s_high_bits (const uint8_t *bits)
     return _mm256_and_si256 (set, _mm256_set1_epi8 (16));
 }
 
-//  Q4_0, Q4_1, Q5_0, Q5_1: count blocks, a group each.
+//  Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL: count blocks, a group each.
 static void
 s_decode_legacy (xinf_dtype_t dtype, const uint8_t *block, size_t count, int16_t *q, float *a, float *c)
 {
@@ -101,6 +118,7 @@ s_decode_legacy (xinf_dtype_t dtype, const uint8_t *block, size_t count, int16_t
             case XINF_DTYPE_Q5_0:
                 s_store_u8 (_mm256_or_si256 (s_nibbles (block + 6), s_high_bits (block + 2)), 16, q);
                 break;
+            case XINF_DTYPE_IQ4_NL: s_store_i8 (s_iq4_values (s_nibbles (block + 2)), q); break;
             default:
                 s_store_u8 (_mm256_or_si256 (s_nibbles (block + 8), s_high_bits (block + 4)), 0, q);
                 break;
@@ -183,7 +201,8 @@ s_decode (xinf_dtype_t dtype, const void *row, size_t first, size_t count, xinf_
         case XINF_DTYPE_Q5_K: s_decode_k45 (block, block + 16, block + 48, chunk->q [0], chunk->a, chunk->c); break;
         case XINF_DTYPE_Q6_K: s_decode_q6_k (block, chunk->q [0], chunk->a, chunk->c); break;
         case XINF_DTYPE_Q2_K:
-        case XINF_DTYPE_Q3_K: xinf_qb_decode (dtype, row, first, 1, chunk->q [0], XINF_QUANT_GROUP, chunk->a, chunk->c, 1); break;
+        case XINF_DTYPE_Q3_K:
+        case XINF_DTYPE_IQ4_XS: xinf_qb_decode (dtype, row, first, 1, chunk->q [0], XINF_QUANT_GROUP, chunk->a, chunk->c, 1); break;
         default: s_decode_legacy (dtype, block, count, chunk->q [0], chunk->a, chunk->c); break;
     }
 }
@@ -299,7 +318,8 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
 static S_INLINE size_t
 s_legacy_bytes (xinf_dtype_t dtype)
 {
-    return dtype == XINF_DTYPE_Q4_0 ? 18 : dtype == XINF_DTYPE_Q4_1 ? 20 : dtype == XINF_DTYPE_Q5_0 ? 22 : 24;
+    return dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_IQ4_NL ? 18 : dtype == XINF_DTYPE_Q4_1 ? 20
+         : dtype == XINF_DTYPE_Q5_0 ? 22 : 24;
 }
 
 //  Word permutes that pick, from two 64-byte registers holding the bytes
@@ -333,9 +353,10 @@ s_legacy_picks (xinf_dtype_t dtype)
     return picks;
 }
 
-//  The unsigned codes (Q4_0, Q4_1 0..15; Q5_0, Q5_1 0..31) of four
-//  blocks from their bytes in 'low' and 'high': *first their weights 0..15
-//  (lane b: block b), *second their weights 16..31.
+//  The unsigned codes (Q4_0, Q4_1 0..15; Q5_0, Q5_1 0..31; IQ4_NL its
+//  nibbles' values + 128, 1..241) of four blocks from their bytes in
+//  'low' and 'high': *first their weights 0..15 (lane b: block b),
+//  *second their weights 16..31.
 S_VNNI static S_INLINE void
 s_codes_four (xinf_dtype_t dtype, __m512i low, __m512i high, __m512i codes_pick, __m512i bits_pick,
               __m512i *first, __m512i *second)
@@ -343,6 +364,13 @@ s_codes_four (xinf_dtype_t dtype, __m512i low, __m512i high, __m512i codes_pick,
     __m512i bytes = _mm512_permutex2var_epi16 (low, codes_pick, high), mask = _mm512_set1_epi8 (15);
     *first = _mm512_and_si512 (bytes, mask);
     *second = _mm512_and_si512 (_mm512_srli_epi16 (bytes, 4), mask);
+    if (dtype == XINF_DTYPE_IQ4_NL) {
+        static const int8_t values [16] = XINF_IQ4_VALUES;
+        __m512i table = _mm512_xor_si512 (_mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) values)),
+                                          _mm512_set1_epi8 ((char) 0x80));
+        *first = _mm512_shuffle_epi8 (table, *first);
+        *second = _mm512_shuffle_epi8 (table, *second);
+    }
     if (dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1) {
         __m128i bits = _mm512_castsi512_si128 (_mm512_permutex2var_epi16 (low, bits_pick, high));
         __m512i sixteen = _mm512_set1_epi8 (16);
@@ -415,16 +443,18 @@ s_legacy_scales (xinf_dtype_t dtype, const __m512i *part, __m256 *a, __m256 *c)
 
 //  The 8 groups' sums of the chunk's codes (fours [2h], [2h + 1]: weights
 //  0..15 and 16..31 of blocks 4h .. 4h + 3) with split vector 'split' (at
-//  the chunk), the offset of Q4_0 / Q5_0 taken off with the groups' sums
-//  of q at s; blocks 4..7 only where 'eight' (else their sums are 0).
+//  the chunk), the offset of Q4_0 / Q5_0 / IQ4_NL (8, 16, 128) taken off
+//  with the groups' sums of q at s; blocks 4..7 only where 'eight' (else
+//  their sums are 0).
 S_VNNI static S_INLINE __m256i
 s_legacy_sums (xinf_dtype_t dtype, const __m512i *fours, bool eight, const int8_t *split, const int32_t *s)
 {
     __m256i isum = s_reduce_fours (s_four_sums (fours [0], fours [1], split),
                                    eight ? s_four_sums (fours [2], fours [3], split + 256) : _mm512_setzero_si512 ());
-    if (dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_Q5_0)
+    if (dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_IQ4_NL)
         isum = _mm256_sub_epi32 (isum, _mm256_slli_epi32 (_mm256_loadu_si256 ((const __m256i *) s),
-                                                          dtype == XINF_DTYPE_Q4_0 ? 3 : 4));
+                                                          dtype == XINF_DTYPE_Q4_0 ? 3 : dtype == XINF_DTYPE_Q5_0 ? 4
+                                                                                                                  : 7));
     return isum;
 }
 
@@ -512,9 +542,9 @@ s_legacy_split_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_byte
 
 //  Rows of a 32-weight type: the packed groups of vectors by the group
 //  kernel, the others by byte products of their split halves (Q4_0,
-//  Q5_0: the offset of 8 or 16 off as 8 or 16 times the group's sum of
-//  q) into four pairs of groups, reduced to the 8 groups' sums in one
-//  tree; the arithmetic of s_chunk_avx512.
+//  Q5_0, IQ4_NL: the offset of 8, 16 or 128 off as that many times the
+//  group's sum of q) into four pairs of groups, reduced to the 8 groups'
+//  sums in one tree; the arithmetic of s_chunk_avx512.
 S_VNNI static void
 s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
@@ -528,6 +558,7 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
         case XINF_DTYPE_Q4_0: s_legacy_split_rows (XINF_DTYPE_Q4_0, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q4_1: s_legacy_split_rows (XINF_DTYPE_Q4_1, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q5_0: s_legacy_split_rows (XINF_DTYPE_Q5_0, w, row_bytes, count, act, y, y_stride, acc); break;
+        case XINF_DTYPE_IQ4_NL: s_legacy_split_rows (XINF_DTYPE_IQ4_NL, w, row_bytes, count, act, y, y_stride, acc); break;
         default: s_legacy_split_rows (XINF_DTYPE_Q5_1, w, row_bytes, count, act, y, y_stride, acc); break;
     }
 }

@@ -237,7 +237,7 @@ S_GFNI static void
 s_k_rows_gfni (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
 {
-    if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K) {
+    if (dtype == XINF_DTYPE_Q2_K || dtype == XINF_DTYPE_Q3_K || dtype == XINF_DTYPE_IQ4_XS) {
         xinf_cpu_qk_k_rows_avx512_plain () (dtype, w, row_bytes, count, act, y, y_stride, scratch);
         return;
     }

@@ -1,5 +1,5 @@
 /*  xinf_cpu_simd_qk_group: the AVX-512 (VNNI) products of the 32-weight
-    types (Q4_0, Q4_1, Q5_0, Q5_1) with whole groups of 16 x vectors
+    types (Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL) with whole groups of 16 x vectors
     (prefill, batches), the arithmetic of xinf_cpu_qk.h bit for bit.
 
     The x vectors of a group come packed (xinf_cpu_qk_pack32): per block

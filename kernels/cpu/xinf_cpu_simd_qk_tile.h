@@ -1,5 +1,6 @@
-/*  xinf_cpu_simd_qk_tile: what the K types' SIMD k_rows files
-    (xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_gfni.c) share: the tile of
+/*  xinf_cpu_simd_qk_tile: what the K types' SIMD files
+    (xinf_cpu_simd_qk_k.c, xinf_cpu_simd_qk_kgroups.c,
+    xinf_cpu_simd_qk_gfni.c) share: the tile of
     four rows, its prefetch, d and dmin loads and stores. Private to
     kernels/cpu; x86-64 with GCC or clang only.
 */

@@ -223,8 +223,10 @@ int xinf_cuda_sample_on_host_threads (const float *logits, size_t n_rows, size_t
                                       const xinf_sampling_t *params, const double *uniforms, int32_t *tokens,
                                       unsigned threads);
 
-//  Whether the kernels know 'dtype' (not yet: Q2_K, Q3_K, which fail the
-//  op naming the type).
+//  Whether the kernels know 'dtype' (every type of xinf_dtype.h: Q2_K,
+//  Q3_K, IQ4_NL, IQ4_XS and the legacy 32-weight types by the generic
+//  kernel, a weight at a time from xinf_cuda_decode.cuh); a value past
+//  them fails the op naming it.
 bool xinf_cuda_dtype_supported (xinf_dtype_t dtype);
 
 #ifdef __cplusplus

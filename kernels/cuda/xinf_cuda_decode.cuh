@@ -1,6 +1,9 @@
 /*  xinf_cuda_decode: the weights of every type of xinf_dtype.h, one
     element at a time, exactly the floats of ggml's dequantizers (the
-    layouts are spelled out in xinf_dtype.h). Host and device functions:
+    layouts are spelled out in xinf_dtype.h); the product kernels without
+    a kernel of their own for a type (Q2_K, Q3_K, IQ4_NL, IQ4_XS, the
+    legacy 32-weight types) take each weight from here. Host and device
+    functions:
     the kernels use them, and xinf_cuda_decode_row runs them on the host
     so that a machine without a GPU tests them against the CPU's decoders.
     Private to kernels/cuda.
@@ -99,6 +102,58 @@ s_q6_k (const uint8_t *block, int j)
     return s_half (block + 208) * (float) scale * (float) (value - 32);
 }
 
+//  Q2_K and Q3_K: the unsigned code of weight j (0 .. 255): Q2_K 0..3,
+//  Q3_K 0..7 (hmask's bit as bit 2).
+XINF_CUDA_BOTH int
+s_k23_code (const uint8_t *qs, const uint8_t *hmask, int j)
+{
+    int h = j / 128, g = j % 128 / 32, l = j % 32;
+    int code = (qs [32 * h + l] >> (2 * g)) & 3;
+    if (hmask)
+        code |= ((hmask [l] >> (4 * h + g)) & 1) << 2;
+    return code;
+}
+
+//  Weight j of a Q2_K block: (d * sc) * q - dmin * m, as ggml.
+XINF_CUDA_BOTH float
+s_q2_k (const uint8_t *block, int j)
+{
+    int packed = block [j / 16];
+    return s_mul_sub_mul (s_half (block + 80) * (float) (packed & 15), (float) s_k23_code (block + 16, NULL, j),
+                          s_half (block + 82), (float) (packed >> 4));
+}
+
+//  Weight j of a Q3_K block: (d * (sc - 32)) * (q - 4), its 6-bit scale
+//  sc from the low nibbles (groups 0..7) or high (8..15) of bytes 96 ..
+//  103 and two bits of bytes 104 .. 107.
+XINF_CUDA_BOTH float
+s_q3_k (const uint8_t *block, int j)
+{
+    int k = j / 16;
+    const uint8_t *scales = block + 96;
+    int sc = (k < 8 ? scales [k] & 15 : scales [k - 8] >> 4) | ((scales [8 + k % 4] >> (2 * (k / 4))) & 3) << 4;
+    float scale = s_half (block + 108) * (float) (sc - 32);
+    return scale * (float) (s_k23_code (block + 32, block, j) - 4);
+}
+
+//  IQ4_NL's value of nibble 'nibble' (xinf_dtype.h).
+XINF_CUDA_BOTH float
+s_iq4_value (int nibble)
+{
+    const int8_t values [16] = XINF_IQ4_VALUES;
+    return (float) values [nibble];
+}
+
+//  Weight j of an IQ4_XS block: (d * (ls - 32)) * K [nibble].
+XINF_CUDA_BOTH float
+s_iq4_xs (const uint8_t *block, int j)
+{
+    int g = j / 32;
+    int ls = ((block [4 + g / 2] >> (4 * (g % 2))) & 15) | (((block [2] | block [3] << 8) >> (2 * g)) & 3) << 4;
+    float scale = s_half (block) * (float) (ls - 32);
+    return scale * s_iq4_value (s_nibble (block + 8 + 16 * g, j % 32));
+}
+
 //  Element k of a row of 'dtype'.
 XINF_CUDA_BOTH float
 s_weight (int dtype, const uint8_t *row, size_t k)
@@ -145,6 +200,16 @@ s_weight (int dtype, const uint8_t *row, size_t k)
             const uint8_t *block = row + k / 256 * 176;
             return s_k45 (block, block + 16, block + 48, (int) (k % 256));
         }
+        case XINF_DTYPE_Q2_K:
+            return s_q2_k (row + k / 256 * 84, (int) (k % 256));
+        case XINF_DTYPE_Q3_K:
+            return s_q3_k (row + k / 256 * 110, (int) (k % 256));
+        case XINF_DTYPE_IQ4_NL: {
+            const uint8_t *block = row + k / 32 * 18;
+            return s_half (block) * s_iq4_value (s_nibble (block + 2, i));
+        }
+        case XINF_DTYPE_IQ4_XS:
+            return s_iq4_xs (row + k / 256 * 136, (int) (k % 256));
         default: {                   //  Q6_K
             const uint8_t *block = row + k / 256 * 210;
             return s_q6_k (block, (int) (k % 256));

@@ -299,7 +299,7 @@ k_to_bf16 (const float *x, __nv_bfloat16 *out, size_t count)
 bool
 xinf_cuda_dtype_supported (xinf_dtype_t dtype)
 {
-    return dtype != XINF_DTYPE_Q2_K && dtype != XINF_DTYPE_Q3_K && (int) dtype >= 0 && dtype < XINF_DTYPE_COUNT;
+    return (int) dtype >= 0 && dtype < XINF_DTYPE_COUNT;
 }
 
 static const uint8_t *

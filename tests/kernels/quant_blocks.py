@@ -1,5 +1,6 @@
 """quant_blocks: an independent encoder and decoder of ggml's quantized
-block types (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K), written from the
+block types (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL,
+IQ4_XS), written from the
 format description (xinf_dtype.h, ggml-common.h), in numpy float32
 arithmetic as ggml's dequantizers compute. Writes blocks and the floats
 they stand for to a file that test_quant decodes with xinf's code and
@@ -19,7 +20,10 @@ import numpy as np
 
 F32 = np.float32
 SIZES = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22), "Q5_1": (32, 24),
-         "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210), "Q2_K": (256, 84), "Q3_K": (256, 110)}
+         "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210), "Q2_K": (256, 84), "Q3_K": (256, 110),
+         "IQ4_NL": (32, 18), "IQ4_XS": (256, 136)}
+#  The 16 values of IQ4_NL's and IQ4_XS's nibbles (ggml's kvalues_iq4nl)
+IQ4 = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int32)
 
 
 def half(raw, at):
@@ -136,8 +140,36 @@ def dec_q3_k(raw):
     return out
 
 
+def dec_iq4_nl(raw):
+    return d_times(half(raw, 0), IQ4[low_high(raw[2:18])])
+
+
+def d_times(d, values):
+    """ggml's y = d * value, value an int made a float."""
+    return (d * values.astype(F32)).astype(F32)
+
+
+def iq4_xs_scale(raw, g):
+    """Group g's 6-bit scale: a nibble of scales_l, two bits of scales_h."""
+    high = struct.unpack("<H", raw[2:4])[0]
+    return ((raw[4 + g // 2] >> (4 * (g % 2))) & 15) | (((high >> (2 * g)) & 3) << 4)
+
+
+def dec_iq4_xs(raw):
+    d = half(raw, 0)
+    out = []
+    for g in range(8):
+        dl = d * F32(iq4_xs_scale(raw, g) - 32)
+        out.append(d_times(dl, IQ4[low_high(raw[8 + 16 * g:24 + 16 * g])]))
+    return np.concatenate(out)
+
+
 def decode(name, raw):
     with np.errstate(all="ignore"):
+        if name == "IQ4_NL":
+            return dec_iq4_nl(raw)
+        if name == "IQ4_XS":
+            return dec_iq4_xs(raw)
         if name == "Q2_K":
             return dec_q2_k(raw)
         if name == "Q3_K":
@@ -281,8 +313,39 @@ def enc_q3_k(x):
     return bytes(hmask) + bytes(pack_low2(q)) + bytes(packed) + half_bytes(d)
 
 
+def nearest_iq4(x, scale):
+    """The nibbles whose values times scale are nearest x."""
+    if not scale:
+        return np.full(len(x), 8, dtype=np.int32)
+    return np.abs(IQ4[None, :].astype(np.float64) * float(scale) - x[:, None].astype(np.float64)).argmin(axis=1)
+
+
+def signed_top(x):
+    return float(x[np.abs(x).argmax()])
+
+
+def enc_iq4_nl(x):
+    d = F32(np.float16(signed_top(x) / -127))
+    return half_bytes(d) + pack_nibbles(nearest_iq4(x, d))
+
+
+def enc_iq4_xs(x):
+    groups = x.reshape(8, 32)
+    scales = np.array([signed_top(group) / -127 for group in groups])
+    d = F32(np.float16(np.abs(scales).max() / 32))
+    ls = np.clip(nearest(scales / d), -32, 31) + 32 if d else np.full(8, 32, dtype=np.int32)
+    qs = b"".join(pack_nibbles(nearest_iq4(groups[g], d * F32(ls[g] - 32))) for g in range(8))
+    high = sum(int(ls[g] >> 4) << (2 * g) for g in range(8))
+    low = bytes(int(ls[2 * k] & 15) | (int(ls[2 * k + 1] & 15) << 4) for k in range(4))
+    return half_bytes(d) + struct.pack("<H", high) + low + qs
+
+
 def encode(name, x):
     with np.errstate(all="ignore"):
+        if name == "IQ4_NL":
+            return enc_iq4_nl(x)
+        if name == "IQ4_XS":
+            return enc_iq4_xs(x)
         if name == "Q2_K":
             return enc_q2_k(x)
         if name == "Q3_K":
@@ -298,7 +361,7 @@ def encode(name, x):
 
 #  Where each type keeps its fp16 scales.
 SCALES = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208],
-          "Q2_K": [80, 82], "Q3_K": [108]}
+          "Q2_K": [80, 82], "Q3_K": [108], "IQ4_NL": [0], "IQ4_XS": [0]}
 #  How far an encoded block may stray, relative to its largest |x| (2 and 3
 #  bits a weight stray further).
 SLACK = {"Q2_K": 0.5, "Q3_K": 0.35}

@@ -8,8 +8,9 @@ MAKE_MODEL is xinf-make-model; LLAMA_DIR the llama.cpp tree of
 tools/llamacpp/build-native.sh (its build/bin/llama-quantize and
 src/gguf-py). A small F16 model (every matrix a multiple of 256 columns,
 so that the K types are used) is quantized to Q4_K_M, Q5_K_M, Q6_K,
-Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0 and Q5_1 (the Q2_K and Q3_K
-files mix Q2_K / Q3_K with Q4_K, Q5_K and Q6_K tensors); for each file, the floats gguf-py gives every
+Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL and IQ4_XS (the
+Q2_K and Q3_K files mix Q2_K / Q3_K with Q4_K, Q5_K and Q6_K tensors; IQ4_NL
+and IQ4_XS need no importance matrix); for each file, the floats gguf-py gives every
 quantized tensor are written to a file that TEST_PROGRAM compares with
 xinf's decoding, bit for bit.
 """
@@ -18,8 +19,9 @@ import struct
 import subprocess
 import sys
 
-TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_1", "Q5_0", "Q5_1"]
-OURS = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q2_K", "Q3_K"}
+TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q2_K", "Q3_K_S", "Q3_K_M", "Q3_K_L", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "IQ4_NL",
+         "IQ4_XS"]
+OURS = {"Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q2_K", "Q3_K", "IQ4_NL", "IQ4_XS"}
 
 
 def main():

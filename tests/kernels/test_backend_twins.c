@@ -96,7 +96,8 @@ s_weights (xinf_dtype_t dtype, size_t rows, size_t cols)
     //  Where each block keeps its fp16 scales (d, and dmin or m)
     size_t first = dtype == XINF_DTYPE_Q6_K ? 208 : dtype == XINF_DTYPE_Q2_K ? 80 : dtype == XINF_DTYPE_Q3_K ? 108 : 0;
     size_t scales = dtype == XINF_DTYPE_Q8_0 || dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_Q5_0
-                    || dtype == XINF_DTYPE_Q6_K || dtype == XINF_DTYPE_Q3_K ? 1 : 2;
+                    || dtype == XINF_DTYPE_Q6_K || dtype == XINF_DTYPE_Q3_K || dtype == XINF_DTYPE_IQ4_NL
+                    || dtype == XINF_DTYPE_IQ4_XS ? 1 : 2;
     for (size_t at = 0; at < rows * row_bytes; at += block)
         for (size_t s = 0; s < scales; s++) {
             uint16_t half = xinf_dtype_f32_to_fp16 (0.002f + 0.02f * fabsf (test_uniform (&s_state)));
@@ -126,7 +127,7 @@ s_run_project (xinf_backend_t *be, const xinf_matrix_t *w, const float *x, size_
 static double
 s_project_tolerance (xinf_dtype_t dtype)
 {
-    if (dtype >= XINF_DTYPE_Q4_K)
+    if (xinf_dtype_block_size (dtype) == 256)      //  8-bit activations
         return 1e-3;
     if (dtype > XINF_DTYPE_Q8_0)
         return 1e-6;
@@ -155,8 +156,8 @@ s_check_alone (test_twins_t *twins, const xinf_matrix_t *w, const float *x, size
     free (alone);
 }
 
-//  A weight type the subject backend has no kernel for (the CUDA
-//  backend refuses Q2_K and Q3_K): not compared there.
+//  A weight type the subject backend has no kernel for: not compared
+//  there.
 static bool
 s_unsupported (const test_twins_t *twins, xinf_dtype_t dtype)
 {

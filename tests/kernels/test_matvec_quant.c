@@ -1,6 +1,6 @@
 /*  test_matvec_quant: products of the quantized weight types past Q8_0
-    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) with integer
-    activations
+    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS)
+    with integer activations
     (xinf_cpu_qk.h: 15 bits in spans of 32, 8 bits in spans of 256 for
     the K types). Every kernel set (portable, AVX2, AVX-512, where the
     CPU has them) gives, for matvec, matvec_batch, matvec_many and the
@@ -24,7 +24,8 @@ static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 
 static const xinf_dtype_t s_types [] = {
     XINF_DTYPE_Q4_0, XINF_DTYPE_Q4_1, XINF_DTYPE_Q5_0, XINF_DTYPE_Q5_1,
-    XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q2_K, XINF_DTYPE_Q3_K
+    XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q2_K, XINF_DTYPE_Q3_K,
+    XINF_DTYPE_IQ4_NL, XINF_DTYPE_IQ4_XS
 };
 #define TYPES (sizeof s_types / sizeof s_types [0])
 
@@ -360,6 +361,27 @@ test_largest_sums (void)
         CHECK_NEAR (y, 256 * 4096.0, 1e-6);
     }
     xinf_cpu_simd_set (true);
+    //  IQ4_XS's largest: every nibble's value -127 at scale 0 - 32, 4064 a
+    //  weight, against 16 vectors (the packed groups) and 1
+    uint8_t iq4 [136] = { 0 };
+    s_put_half (iq4, 1.0f);
+    float *xs = malloc (16 * 256 * sizeof (float)), ys [16];
+    CHECK (xs);
+    for (int i = 0; i < 16 * 256; i++)
+        xs [i] = 1.0f;
+    for (size_t kernels = 0; kernels < KERNELS; kernels++) {
+        if (!xinf_cpu_simd_use (s_kernels [kernels]))
+            continue;
+        for (size_t n = 1; n <= 16; n += 15) {
+            xinf_cpu_matmul (s_pools [0], XINF_DTYPE_IQ4_XS, iq4, 1, 256, xs, n, ys);
+            for (size_t j = 0; j < n; j++) {
+                CHECK (s_same (ys [j], s_dot_ref (XINF_DTYPE_IQ4_XS, iq4, xs, 256)));
+                CHECK_NEAR (ys [j], 256 * 4064.0, 1e-6);
+            }
+        }
+    }
+    free (xs);
+    xinf_cpu_simd_set (true);
 }
 
 //  matvec_many (shared and separate x, Q8_0 and F16 among them) gives
@@ -368,16 +390,16 @@ static void
 test_many (void)
 {
     uint64_t state = 9;
-    xinf_dtype_t dtypes [7] = { XINF_DTYPE_Q4_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_0, XINF_DTYPE_F16,
-                                XINF_DTYPE_Q2_K, XINF_DTYPE_Q3_K };
-    size_t rows [7] = { 64, 33, 130, 17, 9, 21, 70 };
+    xinf_dtype_t dtypes [9] = { XINF_DTYPE_Q4_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q8_0, XINF_DTYPE_Q4_0, XINF_DTYPE_F16,
+                                XINF_DTYPE_Q2_K, XINF_DTYPE_Q3_K, XINF_DTYPE_IQ4_NL, XINF_DTYPE_IQ4_XS };
+    size_t rows [9] = { 64, 33, 130, 17, 9, 21, 70, 23, 45 };
     for (size_t kernels = 0; kernels < KERNELS; kernels++) {
         if (!xinf_cpu_simd_use (s_kernels [kernels]))
             continue;
-        xinf_cpu_matvec_t products [7];
-        float *expected [7];
+        xinf_cpu_matvec_t products [9];
+        float *expected [9];
         float *x = test_floats (2 * 512, &state);
-        for (int m = 0; m < 7; m++) {
+        for (int m = 0; m < 9; m++) {
             float *decoded = NULL;
             void *w = xinf_dtype_is_quant (dtypes [m]) ? s_weights (dtypes [m], rows [m], 512, &state, false)
                                                        : test_weights (dtypes [m], rows [m], 512, &state, &decoded);
@@ -387,8 +409,8 @@ test_many (void)
             xinf_cpu_matvec (NULL, dtypes [m], w, rows [m], 512, xm, expected [m]);
             products [m] = (xinf_cpu_matvec_t) { dtypes [m], w, rows [m], 512, xm, calloc (rows [m], sizeof (float)) };
         }
-        xinf_cpu_matvec_many (s_pools [1], products, 7);
-        for (int m = 0; m < 7; m++) {
+        xinf_cpu_matvec_many (s_pools [1], products, 9);
+        for (int m = 0; m < 9; m++) {
             CHECK (memcmp (products [m].y, expected [m], rows [m] * sizeof (float)) == 0);
             free (products [m].y), free ((void *) products [m].w), free (expected [m]);
         }

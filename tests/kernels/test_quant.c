@@ -1,5 +1,6 @@
 /*  test_quant: the decoding of the quantized block types (Q4_0, Q4_1,
-    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K) against an independent encoder and
+    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS) against an
+    independent encoder and
     decoder (quant_blocks.py, numpy, written from the format description):
     xinf_dtype_to_f32 and every kernel set's row conversion give its
     floats bit for bit (NaN for NaN), for encoded blocks, random bytes and
@@ -77,6 +78,8 @@ s_check_type (xinf_dtype_t dtype, const uint8_t *blocks, size_t count, const flo
                 CHECK (wq [i] >= 0 && wq [i] <= 45 && m [i / 16] < 16);
             if (dtype == XINF_DTYPE_Q3_K)
                 CHECK (abs (wq [i]) <= 128 && m [i / 16] == 0 && dmin == 0);
+            if (dtype == XINF_DTYPE_IQ4_XS)
+                CHECK (abs (wq [i]) <= 4064 && m [i / 16] == 0 && dmin == 0);
             double value = (double) d * wq [i] - (double) dmin * m [i / 16];
             float want = expected [b * size + i];
             CHECK ((float) value == want || !isfinite (want) || !isfinite (value));
@@ -110,7 +113,7 @@ s_check_file (const char *path)
         types++;
     }
     fclose (file);
-    CHECK_INT (types, 9);
+    CHECK_INT (types, 11);
 }
 
 static void
@@ -134,6 +137,12 @@ test_sizes (void)
     CHECK (xinf_dtype_is_quant (XINF_DTYPE_Q4_0) && !xinf_dtype_is_quant (XINF_DTYPE_Q8_0));
     CHECK (xinf_dtype_is_quant (XINF_DTYPE_Q2_K) && xinf_dtype_is_quant (XINF_DTYPE_Q3_K));
     CHECK (strcmp (xinf_dtype_name (XINF_DTYPE_Q2_K), "Q2_K") == 0 && strcmp (xinf_dtype_name (XINF_DTYPE_Q3_K), "Q3_K") == 0);
+    CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_IQ4_NL, 896), 28 * 18);
+    CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_IQ4_XS, 512), 272);
+    CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_IQ4_XS, 896), 0);
+    CHECK (xinf_dtype_is_quant (XINF_DTYPE_IQ4_NL) && xinf_dtype_is_quant (XINF_DTYPE_IQ4_XS));
+    CHECK (strcmp (xinf_dtype_name (XINF_DTYPE_IQ4_NL), "IQ4_NL") == 0
+           && strcmp (xinf_dtype_name (XINF_DTYPE_IQ4_XS), "IQ4_XS") == 0);
 }
 
 int

@@ -25,6 +25,8 @@ s_dtype (uint32_t type, xinf_dtype_t *dtype)
         case XINF_GGML_Q6_K: *dtype = XINF_DTYPE_Q6_K; return true;
         case XINF_GGML_Q2_K: *dtype = XINF_DTYPE_Q2_K; return true;
         case XINF_GGML_Q3_K: *dtype = XINF_DTYPE_Q3_K; return true;
+        case XINF_GGML_IQ4_NL: *dtype = XINF_DTYPE_IQ4_NL; return true;
+        case XINF_GGML_IQ4_XS: *dtype = XINF_DTYPE_IQ4_XS; return true;
         default: return false;
     }
 }

@@ -9,7 +9,9 @@ tools/llamacpp/build-native.sh (build/bin/llama-quantize and
 llama-completion). Small F16 models (llama with a SentencePiece
 vocabulary, qwen2 with a byte-level BPE one; every matrix a multiple of
 256 columns, so that the K types are used) are quantized to Q4_K_M,
-Q5_K_M, Q6_K, Q3_K_M and Q2_K; llama-completion generates greedily (top-k 1) from a
+Q5_K_M, Q6_K, Q3_K_M, Q2_K, IQ4_XS and IQ4_NL; llama-completion generates
+greedily (top-k 1, -nr: without repacking the weights, whose AMX kernels a
+machine may have the instructions of but not the kernel's leave to run) from a
 prompt and saves the prompt and generated ids in its session file
 (--prompt-cache-all: magic, version, count, then the int32 ids); the
 test program runs the same ids through xinf and compares its greedy
@@ -21,7 +23,7 @@ import struct
 import subprocess
 import sys
 
-TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q3_K_M", "Q2_K"]
+TYPES = ["Q4_K_M", "Q5_K_M", "Q6_K", "Q3_K_M", "Q2_K", "IQ4_XS", "IQ4_NL"]
 MODELS = [
     ("llama", ["--arch", "llama", "--tokenizer", "llama", "--dim", "512", "--heads", "8", "--kv-heads", "4",
                "--ffn", "1536", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05"]),
@@ -69,7 +71,7 @@ def main():
                 os.remove(session)
             run([quantize, source, target, name])
             run([completion, "-m", target, "-p", PROMPT, "-n", str(GENERATE), "--temp", "0", "--top-k", "1",
-                 "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup", "--prompt-cache", session,
+                 "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup", "-nr", "--prompt-cache", session,
                  "--prompt-cache-all"])
             ids = session_ids(session)
             prompt = len(ids) - GENERATE

@@ -438,6 +438,8 @@ test_open_errors (void)
     CHECK (xinf_ggml_type_supported (XINF_GGML_BF16) && xinf_ggml_type_supported (XINF_GGML_Q4_K));
     CHECK (!xinf_ggml_type_supported (16) && !xinf_ggml_type_supported (9));     //  IQ2_XXS, Q8_1
     CHECK (xinf_ggml_type_supported (XINF_GGML_Q2_K) && xinf_ggml_type_supported (XINF_GGML_Q3_K));
+    CHECK (xinf_ggml_type_supported (XINF_GGML_IQ4_NL) && xinf_ggml_type_supported (XINF_GGML_IQ4_XS));
+    CHECK (!xinf_ggml_type_supported (21) && !xinf_ggml_type_supported (39));    //  IQ3_S, MXFP4
 }
 
 int
