@@ -178,6 +178,10 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_float (body, "presence_penalty", oai->presence_penalty);
     if (oai->frequency_penalty != 0)
         xinf_map_put_float (body, "frequency_penalty", oai->frequency_penalty);
+    if (oai->repetition_penalty != 1)
+        xinf_map_put_float (body, "repetition_penalty", oai->repetition_penalty);
+    if (oai->repetition_penalty != 1 && oai->has_repetition_last_n)
+        xinf_map_put_uint (body, "repetition_last_n", oai->repetition_last_n);
     if (oai->bias_count) {
         xinf_value_t *biases = xinf_value_new_array ();
         for (size_t index = 0; index < oai->bias_count; index++) {

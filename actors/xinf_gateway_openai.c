@@ -414,6 +414,25 @@ s_stop_ids (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  vLLM's repetition_penalty, or llama-server's repeat_penalty and
+//  repeat_last_n (-1: the whole context; 0: none).
+static int
+s_repetition (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    out->repetition_penalty = 1;
+    bool vllm = json_object_get (root, "repetition_penalty") && !json_is_null (json_object_get (root, "repetition_penalty"));
+    bool llama = json_object_get (root, "repeat_penalty") && !json_is_null (json_object_get (root, "repeat_penalty"));
+    if (vllm && llama)
+        return xinf_gw_error_bad (error, "repeat_penalty", "give repetition_penalty or repeat_penalty, not both");
+    json_int_t last_n = -1;
+    if (s_number (root, vllm ? "repetition_penalty" : "repeat_penalty", 0.01, 10, &out->repetition_penalty, error)
+    ||  s_integer (root, "repeat_last_n", -1, UINT32_MAX, &last_n, error))
+        return -1;
+    out->has_repetition_last_n = last_n >= 0;
+    out->repetition_last_n = last_n >= 0 ? (uint64_t) last_n : 0;
+    return 0;
+}
+
 //  The sampling fields both endpoints share.
 static int
 s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
@@ -441,6 +460,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_number (root, "min_p", 0, 1, &out->min_p, error)
     ||  s_number (root, "presence_penalty", -2, 2, &out->presence_penalty, error)
     ||  s_number (root, "frequency_penalty", -2, 2, &out->frequency_penalty, error)
+    ||  s_repetition (root, out, error)
     ||  s_logit_bias (root, out, error)
     ||  s_logprobs (root, out->chat, out, error)
     ||  s_bool (root, "ignore_eos", &out->ignore_eos, error)

@@ -98,6 +98,9 @@ typedef struct {
     double temperature, top_p;
     double min_p;                     //  0: off (vLLM's and llama-server's min_p)
     double presence_penalty, frequency_penalty;   //  0: none
+    double repetition_penalty;        //  vLLM's (llama-server's repeat_penalty); 1: none
+    uint64_t repetition_last_n;       //  llama-server's repeat_last_n: the tokens it looks at
+    bool has_repetition_last_n;       //  (else all of the prompt and the answer)
     bool logprobs;                    //  each token's log-probability
     bool echo;                        //  completions: the prompt's text first
     char *suffix;                     //  completions: the text after the insertion (fill-in-the-middle), or NULL

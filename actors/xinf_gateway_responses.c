@@ -24,8 +24,8 @@
 //  The chat's fields that pass as they are (vLLM's extras beside OpenAI's)
 static const char *const s_passed [] = {
     "temperature", "top_p", "parallel_tool_calls", "stream", "top_k", "min_p", "seed", "presence_penalty",
-    "frequency_penalty", "stop", "logit_bias", "chat_template_kwargs", "ignore_eos", "min_tokens", "stop_token_ids",
-    NULL
+    "frequency_penalty", "repetition_penalty", "stop", "logit_bias", "chat_template_kwargs", "ignore_eos",
+    "min_tokens", "stop_token_ids", NULL
 };
 
 //  Fields of the Responses API this server does not have: refused when set.

@@ -147,10 +147,32 @@ s_draft_before (xinf_replica_actor_t *state, size_t row)
     return batch->tokens [batch->out [row]];
 }
 
+//  The drafts before row 'row' count as generated for it (its request's
+//  penalties' counts and repetition window), or are taken back (in the
+//  reverse order: a window's token that left may come back).
+static void
+s_count_draft (xinf_replica_actor_t *state, size_t row, bool count)
+{
+    xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
+    size_t ahead = state->step_ahead [row];
+    if (ahead == 0)
+        return;
+    int32_t draft = s_draft_before (state, row);
+    if (request->counts && count)
+        xinf_token_counts_add (request->counts, (uint32_t) draft);
+    else
+    if (request->counts)
+        xinf_token_counts_remove (request->counts, (uint32_t) draft);
+    if (count)
+        xinf_request_seen_push (request, draft, ahead);
+    else
+        xinf_request_seen_pop (request, draft, ahead);
+}
+
 //  The step's third frame when a row has logit biases or penalties: each
-//  row's, with the tokens its request generated so far, counted as they
-//  came (O(distinct tokens + biases) a row); none for a scored row. 0, or
-//  -1 when out of memory.
+//  row's, with the tokens its request generated so far and those its
+//  repetition penalty looks at, counted as they came (O(distinct tokens +
+//  biases) a row); none for a scored row. 0, or -1 when out of memory.
 static int
 s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
 {
@@ -158,25 +180,25 @@ s_add_penalties (xinf_replica_actor_t *state, xinf_msg_t *msg)
     for (size_t row = 0; row < state->step_rows; row++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
         any = any || (state->step_scores [row] < 0
-                      && (request->presence != 0 || request->frequency != 0 || request->n_biases > 0));
+                      && (request->presence != 0 || request->frequency != 0 || request->n_biases > 0
+                          || request->seen));
     }
     if (!any)
         return 0;
     xinf_penalties_t *penalties = xinf_penalties_new ();
     int rc = penalties ? 0 : -1;
-    for (size_t row = 0; row < state->step_rows && rc == 0; row++) {
+    size_t counted = 0;
+    for (size_t row = 0; row < state->step_rows && rc == 0; row++, counted++) {
         const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        if (state->step_ahead [row] && request->counts)   //  the drafts before the row count as generated
-            xinf_token_counts_add (request->counts, (uint32_t) s_draft_before (state, row));
-        rc = state->step_scores [row] >= 0 ? xinf_penalties_add (penalties, 0, 0, NULL, NULL, 0)
-           : xinf_penalties_add (penalties, request->presence, request->frequency, request->counts,
-                                 request->biases, request->n_biases);
+        s_count_draft (state, row, true);
+        xinf_penalty_row_t penalty = { request->presence, request->frequency, request->repetition, request->counts,
+                                       request->seen, request->biases, request->n_biases };
+        if (state->step_scores [row] >= 0)
+            penalty = (xinf_penalty_row_t) { 0, 0, 1, NULL, NULL, NULL, 0 };
+        rc = xinf_penalties_add_row (penalties, &penalty);
     }
-    for (size_t row = 0; row < state->step_rows; row++) {
-        const xinf_request_t *request = xinf_replica_request (state, state->step_ids [row]);
-        if (state->step_ahead [row] && request->counts)   //  and are taken back
-            xinf_token_counts_remove (request->counts, (uint32_t) s_draft_before (state, row));
-    }
+    for (size_t row = counted; row-- > 0; )         //  in reverse: each undone exactly
+        s_count_draft (state, row, false);
     if (rc == 0) {
         zframe_t *frame = zframe_new (xinf_penalties_data (penalties), xinf_penalties_size (penalties));
         xinf_msg_add_frame (msg, &frame);

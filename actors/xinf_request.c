@@ -32,6 +32,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         free (self->prompt);
         free (self->tokens);
         xinf_token_counts_destroy (&self->counts);
+        xinf_token_counts_destroy (&self->seen);
         free (self->biases);
         free (self->stop_ids);
         if (self->constraints) {
@@ -437,6 +438,22 @@ s_prompt (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenize
                                        : s_prompt_text (generate, tokenizer, check, count);
 }
 
+//  The repetition penalty: its tokens (the window's part of the prompt)
+//  counted, with room for every token the answer and a step's drafts may
+//  add.
+static void
+s_repetition (xinf_request_t *self, const xinf_client_msg_generate_t *generate, size_t vocab, xinf_check_t *check)
+{
+    self->repetition = generate->has_repetition_penalty ? (float) generate->repetition_penalty : 1;
+    self->repetition_window = generate->has_repetition_last_n ? (size_t) generate->repetition_last_n : SIZE_MAX;
+    if (self->repetition == 1 || self->repetition_window == 0)
+        return;
+    size_t from = self->prompt_count > self->repetition_window ? self->prompt_count - self->repetition_window : 0;
+    size_t more = self->max_tokens + XINF_SPEC_TOKENS_MAX < vocab ? self->max_tokens + XINF_SPEC_TOKENS_MAX : vocab;
+    if (!(self->seen = xinf_token_counts_new_from (self->prompt + from, self->prompt_count - from, more)))
+        xinf_check_fail (check, "out of memory for the repetition penalty's %zu tokens", self->prompt_count - from);
+}
+
 xinf_request_t *
 xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab, size_t context,
                   xinf_constraints_t *constraints, xinf_check_t *check, const char **code)
@@ -496,6 +513,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         size_t distinct = self->max_tokens < vocab ? self->max_tokens : vocab;
         if ((self->presence != 0 || self->frequency != 0) && !(self->counts = xinf_token_counts_new (distinct)))
             xinf_check_fail (check, "out of memory for counting %zu tokens' penalties", distinct);
+        if (!check->failed)
+            s_repetition (self, &generate, vocab, check);
         s_logit_biases (self, &generate, vocab, check);
         if (!check->failed)
             s_stops (self, &generate, vocab, check);
@@ -526,6 +545,51 @@ xinf_request_sampling (const xinf_request_t *self)
     return sampling;
 }
 
+//  Token 'position' of the prompt, the answer and the drafts counted
+//  ahead of it.
+static int32_t
+s_token_at (const xinf_request_t *self, size_t position)
+{
+    if (position < self->prompt_count)
+        return self->prompt [position];
+    position -= self->prompt_count;
+    return position < self->count ? self->tokens [position] : self->ahead [position - self->count];
+}
+
+//  The token that leaves the repetition penalty's window when the one at
+//  'position' comes, or -1.
+static int32_t
+s_leaving (const xinf_request_t *self, size_t position)
+{
+    return self->repetition_window != SIZE_MAX && position >= self->repetition_window
+           ? s_token_at (self, position - self->repetition_window) : -1;
+}
+
+void
+xinf_request_seen_push (xinf_request_t *self, int32_t token, size_t ahead)
+{
+    if (!self->seen || ahead > XINF_SPEC_TOKENS_MAX)
+        return;
+    size_t position = self->prompt_count + self->count + (ahead ? ahead - 1 : 0);
+    if (ahead)
+        self->ahead [ahead - 1] = token;
+    int32_t leaving = s_leaving (self, position);
+    xinf_token_counts_add (self->seen, (uint32_t) token);
+    if (leaving >= 0)
+        xinf_token_counts_remove (self->seen, (uint32_t) leaving);
+}
+
+void
+xinf_request_seen_pop (xinf_request_t *self, int32_t token, size_t ahead)
+{
+    if (!self->seen || ahead == 0 || ahead > XINF_SPEC_TOKENS_MAX)
+        return;
+    int32_t leaving = s_leaving (self, self->prompt_count + self->count + ahead - 1);
+    if (leaving >= 0)
+        xinf_token_counts_add (self->seen, (uint32_t) leaving);
+    xinf_token_counts_remove (self->seen, (uint32_t) token);
+}
+
 int
 xinf_request_take (xinf_request_t *self, int32_t token, const xinf_logprobs_row_t *report,
                    xinf_tokenizer_t *tokenizer)
@@ -534,6 +598,7 @@ xinf_request_take (xinf_request_t *self, int32_t token, const xinf_logprobs_row_
         self->first_token = zclock_usecs ();
     if (self->count >= self->max_tokens)
         return 0;
+    xinf_request_seen_push (self, token, 0);
     self->tokens [self->count++] = token;
     if (self->counts)
         xinf_token_counts_add (self->counts, (uint32_t) token);

@@ -13,6 +13,7 @@
 #include "xinf_tokenizer.h"
 #include "xinf_sampler.h"
 #include "xinf_penalties.h"
+#include "xinf_spec.h"
 #include "xinf_request_logprobs.h"
 #include "xinf_request_embed.h"
 #include "xinf_json_masks.h"
@@ -42,6 +43,10 @@ typedef struct {
     float min_p;                      //  0: off (xinf_sampler_min_p)
     float presence, frequency;        //  its penalties (xinf_penalties.h); 0: none
     xinf_token_counts_t *counts;      //  with penalties: the generated tokens counted
+    float repetition;                 //  its repetition penalty (xinf_penalties.h); 1: none
+    size_t repetition_window;         //  the last this many tokens of prompt and answer it looks at (SIZE_MAX: all)
+    xinf_token_counts_t *seen;        //  with it: those tokens counted
+    int32_t ahead [XINF_SPEC_TOKENS_MAX];     //  the drafts counted in 'seen' for a step's rows, in order
     xinf_logit_bias_t *biases;        //  its logit biases, tokens ascending; NULL: none
     size_t n_biases;
     xinf_request_logprobs_t *logprobs;    //  the log-probabilities it asked for; NULL: none
@@ -74,6 +79,14 @@ bool xinf_request_is_stop (const xinf_request_t *self, int32_t token);
 //  Whether the request's next token needs a mask (xinf_token_mask.h):
 //  a JSON answer, or end and stop tokens not allowed yet (min_tokens).
 bool xinf_request_masked (const xinf_request_t *self);
+
+//  The repetition penalty's tokens with the draft 'token' counted as the
+//  'ahead'-th token past the answer so far (xinf_spec.h: for the rows
+//  after it), the token that leaves the window (if any) uncounted; or
+//  that taken back (the pushes undone in the reverse order). No-ops
+//  without a repetition penalty.
+void xinf_request_seen_push (xinf_request_t *self, int32_t token, size_t ahead);
+void xinf_request_seen_pop (xinf_request_t *self, int32_t token, size_t ahead);
 
 //  The sampling of the request's next token (its index: the tokens so far).
 xinf_sampling_t xinf_request_sampling (const xinf_request_t *self);

@@ -1,5 +1,6 @@
-/*  xinf_penalties: a STEP's logit biases and presence and frequency
-    penalties, their wire form, checks and application (xinf_penalties.h).  */
+/*  xinf_penalties: a STEP's logit biases and presence, frequency and
+    repetition penalties, their wire form, checks and application
+    (xinf_penalties.h).  */
 #include "xinf_penalties.h"
 
 #include <math.h>
@@ -8,7 +9,7 @@
 #include <string.h>
 
 #define S_HEADER 8
-#define S_ROW    16                   //  presence, frequency, pairs, biases
+#define S_ROW    24                   //  presence, frequency, repetition, pairs, seen, biases
 #define S_PAIR   8                    //  (token, count) and (token, bias) alike
 
 struct _xinf_penalties_t {
@@ -69,6 +70,39 @@ xinf_token_counts_new (size_t distinct)
     }
     if (self)
         self->capacity = distinct;
+    return self;
+}
+
+static int
+s_token_order (const void *left, const void *right)
+{
+    uint32_t a = *(const uint32_t *) left, b = *(const uint32_t *) right;
+    return (a > b) - (a < b);
+}
+
+xinf_token_counts_t *
+xinf_token_counts_new_from (const int32_t *tokens, size_t count, size_t more)
+{
+    uint32_t *sorted = malloc ((count + 1) * sizeof (uint32_t));
+    if (!sorted)
+        return NULL;
+    for (size_t index = 0; index < count; index++)
+        sorted [index] = (uint32_t) tokens [index];
+    qsort (sorted, count, sizeof (uint32_t), s_token_order);
+    size_t distinct = 0;
+    for (size_t index = 0; index < count; index++)
+        distinct += index == 0 || sorted [index] != sorted [index - 1];
+    xinf_token_counts_t *self = xinf_token_counts_new (distinct + more);
+    for (size_t index = 0; self && index < count; index++) {
+        if (index && sorted [index] == sorted [index - 1])
+            self->pairs [2 * self->size - 1]++;
+        else {
+            self->pairs [2 * self->size] = sorted [index];
+            self->pairs [2 * self->size + 1] = 1;
+            self->size++;
+        }
+    }
+    free (sorted);
     return self;
 }
 
@@ -159,22 +193,35 @@ int
 xinf_penalties_add (xinf_penalties_t *self, float presence, float frequency, const xinf_token_counts_t *counts,
                     const xinf_logit_bias_t *biases, size_t n_biases)
 {
-    size_t pairs = counts && (presence != 0 || frequency != 0) ? counts->size : 0;
-    if (!s_room (self, S_ROW + (pairs + n_biases) * S_PAIR))
+    xinf_penalty_row_t row = { presence, frequency, 1, counts, NULL, biases, n_biases };
+    return xinf_penalties_add_row (self, &row);
+}
+
+int
+xinf_penalties_add_row (xinf_penalties_t *self, const xinf_penalty_row_t *penalty)
+{
+    size_t pairs = penalty->counts && (penalty->presence != 0 || penalty->frequency != 0) ? penalty->counts->size : 0;
+    size_t seen = penalty->seen && penalty->repetition != 1 ? penalty->seen->size : 0;
+    float repetition = seen ? penalty->repetition : 1;
+    if (!s_room (self, S_ROW + (pairs + seen + penalty->n_biases) * S_PAIR))
         return -1;
     unsigned char *row = self->bytes + self->size;
-    memcpy (row, &presence, 4);
-    memcpy (row + 4, &frequency, 4);
-    s_put32 (row + 8, (uint32_t) pairs);
-    s_put32 (row + 12, (uint32_t) n_biases);
+    memcpy (row, &penalty->presence, 4);
+    memcpy (row + 4, &penalty->frequency, 4);
+    memcpy (row + 8, &repetition, 4);
+    s_put32 (row + 12, (uint32_t) pairs);
+    s_put32 (row + 16, (uint32_t) seen);
+    s_put32 (row + 20, (uint32_t) penalty->n_biases);
     unsigned char *at = row + S_ROW;
     for (size_t p = 0; p < 2 * pairs; p++, at += 4)
-        s_put32 (at, counts->pairs [p]);
-    for (size_t b = 0; b < n_biases; b++, at += S_PAIR) {
-        s_put32 (at, biases [b].token);
-        memcpy (at + 4, &biases [b].bias, 4);
+        s_put32 (at, penalty->counts->pairs [p]);
+    for (size_t p = 0; p < 2 * seen; p++, at += 4)
+        s_put32 (at, penalty->seen->pairs [p]);
+    for (size_t b = 0; b < penalty->n_biases; b++, at += S_PAIR) {
+        s_put32 (at, penalty->biases [b].token);
+        memcpy (at + 4, &penalty->biases [b].bias, 4);
     }
-    self->size += S_ROW + (pairs + n_biases) * S_PAIR;
+    self->size += S_ROW + (pairs + seen + penalty->n_biases) * S_PAIR;
     s_put32 (self->bytes + 4, ++self->rows);
     return 0;
 }
@@ -243,25 +290,35 @@ s_row_decode (const unsigned char *at, const unsigned char *end, size_t row, siz
     }
     penalty->presence = s_get_float (at);
     penalty->frequency = s_get_float (at + 4);
-    penalty->n_pairs = s_get32 (at + 8);
-    penalty->n_biases = s_get32 (at + 12);
+    penalty->repetition = s_get_float (at + 8);
+    penalty->n_pairs = s_get32 (at + 12);
+    penalty->n_seen = s_get32 (at + 16);
+    penalty->n_biases = s_get32 (at + 20);
     penalty->pairs = at + S_ROW;
     const char *field = !(fabsf (penalty->presence) <= XINF_PENALTY_MAX) ? "presence"
                       : !(fabsf (penalty->frequency) <= XINF_PENALTY_MAX) ? "frequency"
+                      : !(penalty->repetition >= XINF_REPETITION_MIN && penalty->repetition <= XINF_REPETITION_MAX)
+                      ? "repetition"
                       : penalty->n_pairs > vocab ? "pairs"
+                      : penalty->n_seen > vocab ? "seen"
                       : penalty->n_biases > vocab || penalty->n_biases > XINF_LOGIT_BIASES ? "biases" : NULL;
     if (field) {
         snprintf (error, error_size, "field 'penalties[%zu].%s' is out of range", row, field);
         return NULL;
     }
-    if ((size_t) (end - penalty->pairs) / S_PAIR < penalty->n_pairs + penalty->n_biases) {
-        snprintf (error, error_size, "the penalties frame ends within row %zu's %zu pairs and %zu biases", row,
-                  penalty->n_pairs, penalty->n_biases);
+    if ((size_t) (end - penalty->pairs) / S_PAIR < penalty->n_pairs + penalty->n_seen + penalty->n_biases) {
+        snprintf (error, error_size, "the penalties frame ends within row %zu's %zu pairs, %zu seen and %zu "
+                  "biases", row, penalty->n_pairs, penalty->n_seen, penalty->n_biases);
         return NULL;
     }
-    penalty->biases = penalty->pairs + penalty->n_pairs * S_PAIR;
+    penalty->seen = penalty->pairs + penalty->n_pairs * S_PAIR;
+    penalty->biases = penalty->seen + penalty->n_seen * S_PAIR;
     const char *refused = s_pairs_refused (penalty->pairs, penalty->n_pairs, vocab, false);
     field = "pairs";
+    if (!refused) {
+        refused = s_pairs_refused (penalty->seen, penalty->n_seen, vocab, false);
+        field = "seen";
+    }
     if (!refused) {
         refused = s_pairs_refused (penalty->biases, penalty->n_biases, vocab, true);
         field = "biases";
@@ -297,7 +354,8 @@ xinf_penalties_decode (const void *bytes, size_t size, size_t rows, size_t vocab
 bool
 xinf_penalty_active (const xinf_penalty_t *row)
 {
-    return row->n_biases > 0 || (row->n_pairs > 0 && (row->presence != 0 || row->frequency != 0));
+    return row->n_biases > 0 || (row->n_pairs > 0 && (row->presence != 0 || row->frequency != 0))
+           || (row->n_seen > 0 && row->repetition != 1);
 }
 
 void
@@ -306,6 +364,10 @@ xinf_penalty_apply (const xinf_penalty_t *row, float *logits)
     for (size_t b = 0; b < row->n_biases; b++) {
         const unsigned char *pair = row->biases + b * S_PAIR;
         logits [s_get32 (pair)] = logits [s_get32 (pair)] + s_get_float (pair + 4);
+    }
+    for (size_t p = 0; p < row->n_seen && row->repetition != 1; p++) {
+        uint32_t token = s_get32 (row->seen + p * S_PAIR);
+        logits [token] = logits [token] > 0 ? logits [token] / row->repetition : logits [token] * row->repetition;
     }
     for (size_t p = 0; p < row->n_pairs; p++) {
         uint32_t token = s_get32 (row->pairs + p * S_PAIR), count = s_get32 (row->pairs + p * S_PAIR + 4);

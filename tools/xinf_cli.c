@@ -63,6 +63,11 @@ static const xinf_option_t s_options [] = {
       "generate: subtracted from the logit of each token generated so far, [-2, 2]" },
     { "frequency-penalty", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "P",
       "generate: times each generated token's count, subtracted from its logit, [-2, 2]" },
+    { "repetition-penalty", 0, NULL, XINF_OPT_STR, "1", 0, 0, NULL, "P",
+      "generate: divides the logit of each token of the prompt and answer where positive, multiplies it where "
+      "not, [0.01, 10] (1: off)" },
+    { "repetition-last-n", 0, NULL, XINF_OPT_INT, NULL, 0, UINT32_MAX, NULL, "N",
+      "generate: the repetition penalty looks at the last N tokens only (not given: all of them)" },
     { "logit-bias", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "ID:B,...",
       "generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)" },
     { "ignore-eos", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,

@@ -405,7 +405,7 @@ s_generate_request (xinf_config_t *config)
     char *schema = schema_path ? s_read_text (schema_path, 65536) : NULL;
     const char *grammar_path = xinf_config_str (config, "grammar");
     char *grammar = grammar_path ? s_read_text (grammar_path, 16384) : NULL;
-    double temperature, top_p, min_p, presence, frequency, logprobs = 0, prompt_logprobs = 0;
+    double temperature, top_p, min_p, presence, frequency, repetition, logprobs = 0, prompt_logprobs = 0;
     xinf_value_t *ids = ids_text ? s_parse_ids (ids_text) : NULL;
     xinf_value_t *biases = bias_text ? s_parse_biases (bias_text) : NULL;
     xinf_value_t *stop_ids = stops_text ? s_parse_ids (stops_text) : NULL;
@@ -437,6 +437,9 @@ s_generate_request (xinf_config_t *config)
     if (!s_parse_float (xinf_config_str (config, "presence-penalty"), -2, 2, false, &presence)
     ||  !s_parse_float (xinf_config_str (config, "frequency-penalty"), -2, 2, false, &frequency))
         fprintf (stderr, "xinf-cli: --presence-penalty and --frequency-penalty must be numbers in [-2, 2]\n");
+    else
+    if (!s_parse_float (xinf_config_str (config, "repetition-penalty"), 0.01, 10, false, &repetition))
+        fprintf (stderr, "xinf-cli: --repetition-penalty must be a number in [0.01, 10]\n");
     else
     if (bias_text && !biases)
         fprintf (stderr, "xinf-cli: --logit-bias: '%s' is not a list of up to 2048 ID:BIAS like 13:-100,42:2.5, "
@@ -476,6 +479,10 @@ s_generate_request (xinf_config_t *config)
             xinf_map_put_float (body, "presence_penalty", presence);
         if (frequency != 0)
             xinf_map_put_float (body, "frequency_penalty", frequency);
+        if (repetition != 1)
+            xinf_map_put_float (body, "repetition_penalty", repetition);
+        if (!streq (xinf_config_source (config, "repetition-last-n"), "default"))
+            xinf_map_put_uint (body, "repetition_last_n", (uint64_t) xinf_config_int (config, "repetition-last-n"));
         if (biases)
             xinf_map_put (body, "logit_bias", biases);
         if (xinf_config_flag (config, "ignore-eos"))

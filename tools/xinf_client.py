@@ -412,7 +412,7 @@ class XinfClient:
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
                  response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None,
-                 regex=None, grammar=None):
+                 regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -430,7 +430,12 @@ class XinfClient:
         stop_token_ids: token ids that end it; min_tokens: no end or stop token
         before that many. prompt_logprobs: None, or 0-20: each prompt token's
         log-probability from the second and that many most likely tokens' (the
-        reply's prompt_logprobs; streamed: the first token's)."""
+        reply's prompt_logprobs; streamed: the first token's).
+        repetition_penalty: in [0.01, 10], 1 off: the logit of each token of
+        the prompt and the answer so far is divided by it where positive,
+        multiplied where not (vLLM's; llama.cpp's repeat_penalty);
+        repetition_last_n: only the last that many tokens (llama.cpp's
+        repeat_last_n; None: all)."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -440,6 +445,14 @@ class XinfClient:
                 raise ValueError(f"{name} must be a number in [-2, 2], got {value!r}")
             if value:
                 body[name] = float(value)
+        if not 0.01 <= float(repetition_penalty) <= 10.0:
+            raise ValueError(f"repetition_penalty must be a number in [0.01, 10], got {repetition_penalty!r}")
+        if float(repetition_penalty) != 1.0:
+            body["repetition_penalty"] = float(repetition_penalty)
+        if repetition_last_n is not None:
+            if isinstance(repetition_last_n, bool) or not isinstance(repetition_last_n, int) or repetition_last_n < 0:
+                raise ValueError(f"repetition_last_n must be a count of tokens, got {repetition_last_n!r}")
+            body["repetition_last_n"] = repetition_last_n
         if not 0.0 <= float(min_p) <= 1.0:
             raise ValueError(f"min_p must be a number in [0, 1], got {min_p!r}")
         if min_p:

@@ -110,7 +110,8 @@ def _model_command(client, args, prompt_tokens):
                                logprobs=args.logprobs, ignore_eos=args.ignore_eos, min_p=args.min_p,
                                response_format=args.response_format, stop_token_ids=args.stop_token_ids,
                                min_tokens=args.min_tokens, json_schema=args.json_schema, regex=args.regex,
-                               grammar=args.grammar,
+                               grammar=args.grammar, repetition_penalty=args.repetition_penalty,
+                               repetition_last_n=args.repetition_last_n,
                                prompt_logprobs=args.prompt_logprobs)
         if args.json:
             print(_json(body))
@@ -180,6 +181,12 @@ def main(argv=None):
                         help="generate: subtracted from each generated token's logit, [-2, 2]")
     parser.add_argument("--frequency-penalty", type=float, default=0.0,
                         help="generate: times each generated token's count, subtracted from its logit, [-2, 2]")
+    parser.add_argument("--repetition-penalty", type=float, default=1.0,
+                        help="generate: divides the logit of each token of the prompt and answer where positive, "
+                             "multiplies it where not, [0.01, 10] (1: off)")
+    parser.add_argument("--repetition-last-n", type=_unsigned, default=None, metavar="N",
+                        help="generate: the repetition penalty looks at the last N tokens only (not given: all of "
+                             "them)")
     parser.add_argument("--logit-bias", type=_bias_list, default=None, metavar="ID:B,...",
                         help="generate: add B in [-100, 100] to token ID's logit (up to 2048 tokens)")
     parser.add_argument("--stop-token-ids", type=_id_list, default=None, metavar="IDS",

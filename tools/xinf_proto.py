@@ -134,6 +134,8 @@ MESSAGES = {
             {'name': 'seed', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'presence_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
+            {'name': 'repetition_penalty', 'type': 'float', 'min': 0.01, 'max': 10, 'optional': True},
+            {'name': 'repetition_last_n', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'logit_bias', 'type': 'array', 'min': 0, 'max': 2048, 'optional': True, 'item': 'logit_bias', 'item_min': 0, 'item_max': None},
             {'name': 'stop_token_ids', 'type': 'array', 'min': 0, 'max': 64, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
             {'name': 'min_tokens', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},

@@ -1,6 +1,6 @@
 """The sampling fields of the HTTP API, end to end through a node's
 gateway, supervisor, replica and executor (scenarios of test_http_api.py,
-which starts the node): presence and frequency penalties, logit_bias and
+which starts the node): presence, frequency and repetition penalties, logit_bias and
 log-probabilities, each against what GENERATE over ZeroMQ gives for the
 same prompt, streamed and not, with the bad values each gets."""
 import json
@@ -32,6 +32,48 @@ def scenario_penalties(gateway, prompt, text):
     at = next(i for i in range(len(text)) if i >= len(penalized) or penalized[i] != text[i])
     print(f"penalties: the greedy text changes from character {at} ({text[at:at + 12]!r} becomes "
           f"{penalized[at:at + 12]!r}), repeatably, streamed too; 0 changes nothing")
+
+
+def scenario_repetition(gateway, prompt, text):
+    """vLLM's repetition_penalty and llama-server's repeat_penalty with
+    repeat_last_n: a greedy text that repeats changes, the same way each
+    time and streamed; 1, or a window of 0, leaves it as it was; a window
+    past the whole text is the whole; the two names are one penalty;
+    out of range or both at once is a 400 naming the field."""
+    def complete(**fields):
+        body = {"model": "m", "prompt": prompt, "max_tokens": 24, "temperature": 0, **fields}
+        status, _, answer = gateway.call("POST", "/v1/completions", body)
+        check(status == 200, f"a completion with {fields}: {status} {answer}")
+        return answer["choices"][0]["text"]
+    check(complete(repetition_penalty=1) == text and complete(repeat_penalty=1.0) == text,
+          "a repetition penalty of 1 changes nothing")
+    check(complete(repeat_penalty=1.8, repeat_last_n=0) == text, "a window of 0 tokens changes nothing")
+    penalized = complete(repetition_penalty=1.8)
+    check(penalized != text, f"the penalty changes a greedy text that repeats: {penalized!r} vs {text!r}")
+    check(complete(repetition_penalty=1.8) == penalized, "the same penalty, the same text")
+    check(complete(repeat_penalty=1.8) == penalized and complete(repeat_penalty=1.8, repeat_last_n=-1) == penalized
+          and complete(repeat_penalty=1.8, repeat_last_n=100000) == penalized,
+          "repeat_penalty (whole context, or a window past it) is repetition_penalty")
+    windowed = complete(repeat_penalty=1.8, repeat_last_n=2)
+    check(complete(repeat_penalty=1.8, repeat_last_n=2) == windowed, f"a window of 2, repeatably: {windowed!r}")
+    chat = gateway.call("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": prompt}],
+                                                         "max_tokens": 12, "temperature": 0,
+                                                         "repetition_penalty": 1.8})
+    check(chat[0] == 200, f"chat takes repetition_penalty: {chat}")
+    status, events = gateway.stream("/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 24,
+                                                        "temperature": 0, "stream": True, "repetition_penalty": 1.8})
+    check(status == 200 and stream_text(events)[0] == penalized, "streamed, the same penalized text")
+    for fields, param in (({"repetition_penalty": 0}, "repetition_penalty"),
+                          ({"repetition_penalty": 11}, "repetition_penalty"),
+                          ({"repeat_penalty": "x"}, "repeat_penalty"),
+                          ({"repeat_penalty": 1.1, "repetition_penalty": 1.1}, "repeat_penalty"),
+                          ({"repeat_penalty": 1.1, "repeat_last_n": -2}, "repeat_last_n")):
+        expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
+                                                              **fields}), 400, param, param)
+    at = next(i for i in range(len(text)) if i >= len(penalized) or penalized[i] != text[i])
+    print(f"repetition penalty: the greedy text changes from character {at} ({text[at:at + 12]!r} becomes "
+          f"{penalized[at:at + 12]!r}), repeatably, streamed too; repeat_penalty the same; 1 and a window of 0 "
+          "change nothing, a window past the text is the whole; 5 bad values refused by name")
 
 
 def scenario_logit_bias(gateway, prompt, text):

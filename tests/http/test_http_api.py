@@ -25,7 +25,8 @@ from http_prompt_logprobs import scenario_echo_logprobs, scenario_prompt_logprob
 from http_fim import scenario_fim  # noqa: E402
 from http_embeddings import scenario_embeddings  # noqa: E402
 from http_rerank import scenario_rerank  # noqa: E402
-from http_sampling import scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties  # noqa: E402
+from http_sampling import (scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties,  # noqa: E402
+                           scenario_repetition)
 
 
 def scenario_before_ready(gateway):
@@ -658,6 +659,7 @@ def main():
         prompt, text = scenario_completions(gateway)
         scenario_stops(gateway, prompt, text)
         scenario_penalties(gateway, prompt, text)
+        scenario_repetition(gateway, prompt, text)
         scenario_logit_bias(gateway, prompt, text)
         scenario_logprobs(gateway, prompt, text)
         scenario_min_p(gateway, prompt, text)

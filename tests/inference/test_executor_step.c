@@ -360,20 +360,23 @@ s_test_penalties (const uint8_t *wire, size_t size, const float *logits, size_t 
     CHECK_INT (*(int32_t *) zframe_data (xinf_msg_frame (reply, 0)), expected);
     xinf_msg_destroy (&reply);
     //  Each bad field, named. Words: 0 magic, 1 rows, 2 presence, 3
-    //  frequency, 4 pairs (2), 5 biases (1), 6 and 7 the first (token,
-    //  count), 8 and 9 the second, 10 and 11 the (token, bias)
+    //  frequency, 4 repetition, 5 pairs (2), 6 seen (0), 7 biases (1), 8
+    //  and 9 the first (token, count), 10 and 11 the second, 12 and 13
+    //  the (token, bias)
     float nan_value = NAN, three = 3;
     uint32_t nan_bits, three_bits;
     memcpy (&nan_bits, &nan_value, 4);
     memcpy (&three_bits, &three, 4);
     struct { size_t word; uint32_t value; const char *needle; } bad [] = {
         { 0, 0x12345678, "PNLB" }, { 1, 2, "PNLB" }, { 2, nan_bits, "penalties[0].presence" },
-        { 3, three_bits, "penalties[0].frequency" }, { 4, (uint32_t) vocab + 1, "penalties[0].pairs" },
-        { 4, 3, "ends within row 0" }, { 5, 2, "ends within row 0" }, { 5, 2049, "penalties[0].biases' is out" },
-        { 6, (uint32_t) vocab, "pairs': a token at or above the vocabulary" }, { 8, 0, "not ascending" },
-        { 7, 0, "a count of 0" }, { 4, 1, "bytes past its 1 rows" }, { 5, 0, "bytes past its 1 rows" },
-        { 10, (uint32_t) vocab, "biases': a token at or above the vocabulary" },
-        { 11, nan_bits, "biases': a bias out of range" }
+        { 3, three_bits, "penalties[0].frequency" }, { 4, nan_bits, "penalties[0].repetition" },
+        { 4, 0, "penalties[0].repetition" }, { 5, (uint32_t) vocab + 1, "penalties[0].pairs" },
+        { 6, (uint32_t) vocab + 1, "penalties[0].seen" }, { 6, 2, "ends within row 0" },
+        { 5, 3, "ends within row 0" }, { 7, 2, "ends within row 0" }, { 7, 2049, "penalties[0].biases' is out" },
+        { 8, (uint32_t) vocab, "pairs': a token at or above the vocabulary" }, { 10, 0, "not ascending" },
+        { 9, 0, "a count of 0" }, { 5, 1, "bytes past its 1 rows" }, { 7, 0, "bytes past its 1 rows" },
+        { 12, (uint32_t) vocab, "biases': a token at or above the vocabulary" },
+        { 13, nan_bits, "biases': a bias out of range" }
     };
     for (size_t at = 0; at < sizeof bad / sizeof bad [0]; at++) {
         size_t bad_size;

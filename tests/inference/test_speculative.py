@@ -74,6 +74,10 @@ def cases():
     out.append(("c. penalties sampled", {"prompt_tokens": TOKENS, "max_tokens": 40, "presence_penalty": 1.5,
                                          "frequency_penalty": -0.5, "temperature": 0.7, "seed": 3,
                                          "logit_bias": FEW}))
+    out.append(("c. repetition", {"prompt": REPEAT, "max_tokens": 40, "repetition_penalty": 1.3, "logit_bias": FEW,
+                                  "ignore_eos": True}))
+    out.append(("c. repetition window", {"prompt": REPEAT, "max_tokens": 40, "repetition_penalty": 1.6,
+                                         "repetition_last_n": 3, "temperature": 0.7, "seed": 3, "logit_bias": FEW}))
     out.append(("c. logit bias", {"prompt": REPEAT, "max_tokens": 32, "logit_bias": {"17": 3.5, "100": -100},
                                   "ignore_eos": True}))
     out.append(("d. min_tokens, stop", {"prompt": REPEAT, "max_tokens": 40, "min_tokens": 12,
@@ -92,7 +96,7 @@ def cases():
 def check_cases(client, uid, reference):
     for what, request in cases():
         same(client, uid, reference, what, **request)
-    print(f"a-f. {uid}: {len(cases())} requests (greedy, sampled, penalties, biases, min_tokens, logprobs, "
+    print(f"a-f. {uid}: {len(cases())} requests (greedy, sampled, penalties, repetition, biases, min_tokens, logprobs, "
           f"regex, schema) equal {reference}'s")
 
 

@@ -106,7 +106,7 @@ test_sizes (void)
     char error [256];
     const uint8_t *bytes = xinf_penalties_data (frame);
     size_t size = xinf_penalties_size (frame);
-    CHECK_INT (size, 8 + 16 + 2 * 8);
+    CHECK_INT (size, 8 + 24 + 2 * 8);
     for (size_t cut = 0; cut < size; cut++)
         CHECK (xinf_penalties_decode (bytes, cut, 1, 10, &row, error, sizeof error) == -1);
     CHECK (xinf_penalties_decode (bytes, size, 1, 10, &row, error, sizeof error) == 0);
@@ -154,10 +154,10 @@ test_biases (void)
     xinf_penalty_apply (&rows [1], logits);
     CHECK (memcmp (logits, expected, sizeof logits) == 0);
     //  Each bad field of the biased row, found by its offset from the end
-    //  of the frame (the last row is 16 bytes, the middle one ends with
+    //  of the frame (the last row is 24 bytes, the middle one ends with
     //  its 4 biases after its 2 pairs)
     uint8_t *bytes = malloc (xinf_penalties_size (frame));
-    size_t size = xinf_penalties_size (frame), biases_at = size - 16 - 4 * 8;
+    size_t size = xinf_penalties_size (frame), biases_at = size - 24 - 4 * 8;
     float nan_value = NAN, too_big = 100.5f;
     uint32_t token_1000 = 1000, token_down = 1, many = 2049;
     struct { size_t at; const void *value; const char *reason; } bad [] = {
@@ -178,6 +178,63 @@ test_biases (void)
     xinf_token_counts_destroy (&counts);
 }
 
+//  The repetition penalty (vLLM's, llama.cpp's): the seen tokens counted
+//  from a token list at once; a row's logits get the bias, then the
+//  repetition penalty (a positive logit divided, another multiplied),
+//  then presence and frequency, in float; a penalty of 1 sends no seen
+//  tokens; out of range it is refused by name.
+static void
+test_repetition (void)
+{
+    int32_t tokens [] = { 5, 3, 5, 9, 3, 5 };
+    xinf_token_counts_t *seen = xinf_token_counts_new_from (tokens, 6, 2);
+    CHECK (seen && xinf_token_counts_size (seen) == 3);
+    xinf_token_counts_add (seen, 2);
+    xinf_token_counts_add (seen, 7);
+    xinf_token_counts_add (seen, 8);                       //  past the room of 3 + 2: not counted
+    CHECK_INT (xinf_token_counts_size (seen), 5);
+    xinf_token_counts_remove (seen, 9);
+    xinf_token_counts_remove (seen, 3);                    //  counted twice: stays
+    CHECK_INT (xinf_token_counts_size (seen), 4);          //  2, 3, 5, 7
+    xinf_token_counts_t *counts = xinf_token_counts_new (2);
+    xinf_token_counts_add (counts, 5);
+    xinf_token_counts_add (counts, 5);
+    xinf_logit_bias_t bias = { 7, 1.5f };
+    xinf_penalties_t *frame = xinf_penalties_new ();
+    xinf_penalty_row_t row = { 0.5f, 0.25f, 1.3f, counts, seen, &bias, 1 };
+    xinf_penalty_row_t plain = { 0.5f, 0.25f, 1, counts, seen, NULL, 0 };
+    CHECK (xinf_penalties_add_row (frame, &row) == 0 && xinf_penalties_add_row (frame, &plain) == 0);
+    xinf_penalty_t rows [2];
+    char error [256];
+    CHECK (xinf_penalties_decode (xinf_penalties_data (frame), xinf_penalties_size (frame), 2, 10, rows, error,
+                                  sizeof error) == 0);
+    CHECK (rows [0].n_seen == 4 && rows [0].repetition == 1.3f && rows [1].n_seen == 0 && rows [1].repetition == 1);
+    CHECK (xinf_penalty_active (&rows [0]) && xinf_penalty_active (&rows [1]));
+    float logits [10] = { 0.3f, -0.2f, 2.0f, -1.1f, 0.7f, 0.9f, 0, -0.4f, 1, 1 }, expected [10];
+    memcpy (expected, logits, sizeof logits);
+    expected [7] = expected [7] + 1.5f;                    //  -0.4 + 1.5: positive, then divided
+    expected [2] = expected [2] / 1.3f;
+    expected [3] = expected [3] * 1.3f;
+    expected [5] = expected [5] / 1.3f;
+    expected [7] = expected [7] / 1.3f;
+    expected [5] = expected [5] - (2.0f * 0.25f + 0.5f);
+    xinf_penalty_apply (&rows [0], logits);
+    CHECK (memcmp (logits, expected, sizeof logits) == 0);
+    //  Out of range: 0, NaN, past 10
+    float values [] = { 0, NAN, 10.5f };
+    uint8_t *bytes = malloc (xinf_penalties_size (frame));
+    for (size_t at = 0; at < 3; at++) {
+        memcpy (bytes, xinf_penalties_data (frame), xinf_penalties_size (frame));
+        memcpy (bytes + 8 + 8, &values [at], 4);
+        CHECK (xinf_penalties_decode (bytes, xinf_penalties_size (frame), 2, 10, rows, error, sizeof error) == -1);
+        CHECK_HAS (error, "penalties[0].repetition");
+    }
+    free (bytes);
+    xinf_penalties_destroy (&frame);
+    xinf_token_counts_destroy (&counts);
+    xinf_token_counts_destroy (&seen);
+}
+
 int
 main (void)
 {
@@ -185,5 +242,6 @@ main (void)
     RUN (test_counts);
     RUN (test_sizes);
     RUN (test_biases);
+    RUN (test_repetition);
     return 0;
 }
