@@ -191,7 +191,8 @@ s_matvec_many_task (void *arg, size_t task, int thread)
 void
 xinf_cpu_matvec_many (xinf_threadpool_t *pool, const xinf_cpu_matvec_t *products, size_t count)
 {
-    assert (count <= MATVEC_MANY_MAX);
+    for (; count > MATVEC_MANY_MAX; count -= MATVEC_MANY_MAX, products += MATVEC_MANY_MAX)
+        xinf_cpu_matvec_many (pool, products, MATVEC_MANY_MAX);       //  more: in turns of as many as one takes
     xinf_cpu_matvec_t rest [MATVEC_MANY_MAX], others [MATVEC_MANY_MAX];
     count = xinf_cpu_qk_matvec_many (pool, xinf_cpu_kern (), products, count, others);
     products = others;

@@ -43,7 +43,8 @@ void xinf_cpu_matvec (xinf_threadpool_t *pool, xinf_dtype_t dtype, const void *w
 
 //  Several independent y = W x products in one hand-off to the pool (the
 //  q/k/v or gate/up projections of a decode step): the same per-row
-//  arithmetic as xinf_cpu_matvec, so results are identical. At most 8.
+//  arithmetic as xinf_cpu_matvec, so results are identical. More than 8
+//  go in turns of 8.
 typedef struct {
     xinf_dtype_t dtype;
     const void *w;

@@ -136,12 +136,14 @@ s_q3_k (const uint8_t *block, int j)
     return scale * (float) (s_k23_code (block + 32, block, j) - 4);
 }
 
-//  IQ4_NL's value of nibble 'nibble' (xinf_dtype.h).
+//  IQ4_NL's value of nibble 'nibble' (xinf_dtype.h's XINF_IQ4_VALUES), a
+//  byte of two constants: an array indexed by a nibble would live on
+//  the kernel's stack.
 XINF_CUDA_BOTH float
 s_iq4_value (int nibble)
 {
-    const int8_t values [16] = XINF_IQ4_VALUES;
-    return (float) values [nibble];
+    const uint64_t low = 0xf6eaddcfbfad9881ull, high = 0x7159453526190d01ull;
+    return (float) (int8_t) ((nibble < 8 ? low : high) >> (8 * (nibble & 7)));
 }
 
 //  Weight j of an IQ4_XS block: (d * (ls - 32)) * K [nibble].

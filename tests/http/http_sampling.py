@@ -51,9 +51,11 @@ def scenario_repetition(gateway, prompt, text):
     penalized = complete(repetition_penalty=1.8)
     check(penalized != text, f"the penalty changes a greedy text that repeats: {penalized!r} vs {text!r}")
     check(complete(repetition_penalty=1.8) == penalized, "the same penalty, the same text")
-    check(complete(repeat_penalty=1.8) == penalized and complete(repeat_penalty=1.8, repeat_last_n=-1) == penalized
+    check(complete(repeat_penalty=1.8, repeat_last_n=-1) == penalized
           and complete(repeat_penalty=1.8, repeat_last_n=100000) == penalized,
-          "repeat_penalty (whole context, or a window past it) is repetition_penalty")
+          "repeat_penalty over the whole context (or a window past it) is repetition_penalty")
+    check(complete(repeat_penalty=1.8) == complete(repeat_penalty=1.8, repeat_last_n=64),
+          "repeat_penalty alone looks at the last 64 tokens, as llama-server's")
     windowed = complete(repeat_penalty=1.8, repeat_last_n=2)
     check(complete(repeat_penalty=1.8, repeat_last_n=2) == windowed, f"a window of 2, repeatably: {windowed!r}")
     chat = gateway.call("POST", "/v1/chat/completions", {"model": "m", "messages": [{"role": "user", "content": prompt}],
@@ -72,8 +74,9 @@ def scenario_repetition(gateway, prompt, text):
                                                               **fields}), 400, param, param)
     at = next(i for i in range(len(text)) if i >= len(penalized) or penalized[i] != text[i])
     print(f"repetition penalty: the greedy text changes from character {at} ({text[at:at + 12]!r} becomes "
-          f"{penalized[at:at + 12]!r}), repeatably, streamed too; repeat_penalty the same; 1 and a window of 0 "
-          "change nothing, a window past the text is the whole; 5 bad values refused by name")
+          f"{penalized[at:at + 12]!r}), repeatably, streamed too; repeat_penalty over the whole context the same, "
+          "alone over 64 tokens; 1 and a window of 0 change nothing, a window past the text is the whole; 5 bad "
+          "values refused by name")
 
 
 def scenario_logit_bias(gateway, prompt, text):

@@ -735,7 +735,8 @@ s_cuda_decode (void)
             xinf_dtype_to_f32 (dtype, weights + r * row_bytes, cols, cpu);
             xinf_cuda_decode_row (dtype, weights + r * row_bytes, cols, gpu);
             for (size_t k = 0; k < cols; k++, checked++)
-                if (!(cpu [k] == gpu [k])) {
+                if (xinf_dtype_f32_to_bits (cpu [k]) != xinf_dtype_f32_to_bits (gpu [k])
+                    && !(isnan (cpu [k]) && isnan (gpu [k]))) {       //  the sign of a zero too
                     fprintf (stderr, "FAIL: %s row %zu weight %zu: the CUDA decoder gives %.9g, the CPU %.9g\n",
                              xinf_dtype_name (dtype), r, k, gpu [k], cpu [k]);
                     exit (1);

@@ -254,14 +254,12 @@ s_check_double (xinf_dtype_t dtype, const uint8_t *w, size_t rows, size_t cols, 
 
 typedef struct { size_t rows, cols; } s_shape_t;
 
-//  One matrix and x [n]: on every kernel set, matvec of each vector,
-//  batch of all on every pool and matmul, each the reference's bits.
+//  Matrix w and x [n] (taken): on every kernel set, matvec of each
+//  vector, batch of all on every pool and matmul, each the reference's
+//  bits (and, unless special, near the double product).
 static void
-s_product_case (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool special)
+s_product_of (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool special, uint8_t *w, float *x)
 {
-    uint64_t state = shape.rows * 31 + shape.cols * 7 + n + dtype * 1000;
-    uint8_t *w = s_weights (dtype, shape.rows, shape.cols, &state, special);
-    float *x = s_vectors (n, shape.cols, &state, special);
     size_t count = n * shape.rows;
     float *y = malloc (count * sizeof (float)), *first = malloc (count * sizeof (float));
     CHECK (y && first);
@@ -301,6 +299,17 @@ s_product_case (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool special)
     free (w), free (x), free (y), free (first);
 }
 
+//  One random matrix and x [n] (special: NaN and infinite scales, zero,
+//  huge, tiny, NaN and Inf vectors), as s_product_of.
+static void
+s_product_case (xinf_dtype_t dtype, s_shape_t shape, size_t n, bool special)
+{
+    uint64_t state = shape.rows * 31 + shape.cols * 7 + n + dtype * 1000;
+    uint8_t *w = s_weights (dtype, shape.rows, shape.cols, &state, special);
+    float *x = s_vectors (n, shape.cols, &state, special);
+    s_product_of (dtype, shape, n, special, w, x);
+}
+
 static const s_shape_t s_shapes_32 [] = { { 1, 32 }, { 7, 96 }, { 9, 288 }, { 17, 896 }, { 66, 96 }, { 3, 4864 } };
 static const s_shape_t s_shapes_256 [] = { { 1, 256 }, { 7, 512 }, { 9, 1280 }, { 17, 256 }, { 33, 768 }, { 3, 4864 } };
 
@@ -327,6 +336,53 @@ test_products_special (void)
         for (size_t c = 0; c < 4; c++)
             s_product_case (s_types [t], shape, counts [c], true);
     }
+}
+
+//  IQ4 blocks at their extremes: every nibble's value -127, 113, random
+//  or alternating between them; IQ4_XS's scales at -32, 31 or random; d
+//  of 1, -1, the largest half, a subnormal, -0, infinite and NaN; x all
+//  ones or random; 1, 4 and 17 vectors (the packed groups and the rest):
+//  the reference's bits on every kernel set.
+static void
+test_iq4_extremes (void)
+{
+    static const uint16_t ds [] = { 0x3c00, 0xbc00, 0x7bff, 0x0001, 0x8000, 0x7c00, 0x7e00 };
+    static const xinf_dtype_t types [] = { XINF_DTYPE_IQ4_NL, XINF_DTYPE_IQ4_XS };
+    uint64_t state = 41;
+    size_t cases = 0;
+    for (size_t t = 0; t < 2; t++) {
+        xinf_dtype_t dtype = types [t];
+        bool xs = dtype == XINF_DTYPE_IQ4_XS;
+        s_shape_t shape = { 5, xs ? 512 : 896 };
+        size_t row_bytes = xinf_dtype_row_bytes (dtype, shape.cols), bytes = xinf_dtype_block_bytes (dtype);
+        for (int pattern = 0; pattern < 4; pattern++)
+            for (size_t d = 0; d < sizeof ds / sizeof ds [0]; d++)
+                for (size_t n = 1; n <= 17; n += n == 1 ? 3 : 13) {
+                    uint8_t *w = malloc (shape.rows * row_bytes);
+                    CHECK (w);
+                    for (size_t b = 0; b < shape.rows * row_bytes / bytes; b++) {
+                        uint8_t *block = w + b * bytes;
+                        memcpy (block, &ds [d], 2);
+                        for (size_t i = 2; i < bytes; i++) {
+                            uint8_t low = pattern == 0 ? 0 : pattern == 1 ? 15 : pattern == 3 ? (i % 2 ? 15 : 0)
+                                        : (uint8_t) (test_random (&state) & 15);
+                            uint8_t high = pattern == 3 ? (uint8_t) (15 - low) : pattern == 2
+                                         ? (uint8_t) (test_random (&state) & 15) : low;
+                            block [i] = (uint8_t) (low | high << 4);
+                        }
+                        if (xs && pattern != 2) {            //  scales all 0 (-32) or all 63 (31)
+                            uint8_t fill = pattern % 2 ? 0xff : 0x00;
+                            memset (block + 2, fill, 6);
+                        }
+                    }
+                    float *x = s_vectors (n, shape.cols, &state, false);
+                    for (size_t i = 0; pattern != 2 && i < n * shape.cols; i++)
+                        x [i] = 1.0f;
+                    s_product_of (dtype, shape, n, true, w, x);
+                    cases++;
+                }
+    }
+    fprintf (stderr, "      %zu IQ4 cases at their extremes\n", cases);
 }
 
 //  Many rows: many tasks a thread, tiles prefetching the next.
@@ -548,6 +604,7 @@ main (void)
     RUN (test_products_special);
     RUN (test_products_tall);
     RUN (test_largest_sums);
+    RUN (test_iq4_extremes);
     RUN (test_many);
     RUN (test_matmul);
     for (size_t t = 0; t < TYPES; t++)
