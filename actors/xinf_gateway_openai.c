@@ -414,18 +414,19 @@ s_stop_ids (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  vLLM's repetition_penalty, or llama-server's repeat_penalty and
-//  repeat_last_n (-1: the whole context; 0: none).
+//  vLLM's repetition_penalty (on the whole prompt and answer), or
+//  llama-server's repeat_penalty and repeat_last_n (its default 64; -1:
+//  the whole context; 0: none).
 static int
 s_repetition (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
     out->repetition_penalty = 1;
-    bool vllm = json_object_get (root, "repetition_penalty") && !json_is_null (json_object_get (root, "repetition_penalty"));
-    bool llama = json_object_get (root, "repeat_penalty") && !json_is_null (json_object_get (root, "repeat_penalty"));
-    if (vllm && llama)
+    json_t *vllm = json_object_get (root, "repetition_penalty"), *llama = json_object_get (root, "repeat_penalty");
+    bool by_vllm = vllm && !json_is_null (vllm), by_llama = llama && !json_is_null (llama);
+    if (by_vllm && by_llama)
         return xinf_gw_error_bad (error, "repeat_penalty", "give repetition_penalty or repeat_penalty, not both");
-    json_int_t last_n = -1;
-    if (s_number (root, vllm ? "repetition_penalty" : "repeat_penalty", 0.01, 10, &out->repetition_penalty, error)
+    json_int_t last_n = by_vllm ? -1 : XINF_GW_REPEAT_LAST_N;
+    if (s_number (root, by_vllm ? "repetition_penalty" : "repeat_penalty", 0.01, 10, &out->repetition_penalty, error)
     ||  s_integer (root, "repeat_last_n", -1, UINT32_MAX, &last_n, error))
         return -1;
     out->has_repetition_last_n = last_n >= 0;

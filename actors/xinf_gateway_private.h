@@ -28,6 +28,7 @@
 #define XINF_GW_SCHEMA_BYTES   65536    //  a response_format's schema (client.xml GENERATE json_schema)
 #define XINF_GW_TEMPLATE_KWARGS_BYTES (64 << 10)   //  and their compact JSON
 #define XINF_GW_CHOICES_MAX    128      //  n: choices of one request (OpenAI's limit)
+#define XINF_GW_REPEAT_LAST_N  64       //  llama-server's repeat_last_n default
 #define XINF_GW_CHOICES_BYTES  (2 * XINF_GENERATE_BODY_MAX)   //  n times a GENERATE's bytes at most
 
 // ---- growable bytes ---------------------------------------------------------
