@@ -127,7 +127,8 @@ static bool
 s_is_generation (xinf_gw_request_t *request)
 {
     return request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT
-        || request->route == XINF_GW_ROUTE_RESPONSES || request->route == XINF_GW_ROUTE_MESSAGES;
+        || request->route == XINF_GW_ROUTE_RESPONSES || request->route == XINF_GW_ROUTE_MESSAGES
+        || request->route == XINF_GW_ROUTE_LLAMA_COMPLETION || request->route == XINF_GW_ROUTE_LLAMA_INFILL;
 }
 
 //  An answer that breaks its schema (protocols/client.xml, envelope.xml)

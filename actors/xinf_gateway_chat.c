@@ -36,6 +36,25 @@ xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t *mode
 }
 
 int
+xinf_gw_chat_model_only (xinf_msg_t *msg, xinf_gw_chat_model_t *model, xinf_gw_error_t *error)
+{
+    if (xinf_msg_is (msg, "ERROR") || !xinf_msg_is (msg, "LIST_MODELS_REPLY"))
+        return xinf_gw_chat_model_find (msg, "", model, error);     //  its 502
+    size_t found = 0, at = 0;
+    for (size_t index = 0; xinf_gw_chat_model_at (msg, index, model); index++) {
+        const char *pooling = s_str (model->entry, "pooling", "none");
+        if (!streq (model->state, "stopping") && streq (pooling, "none")) {
+            found++;
+            at = index;
+        }
+    }
+    if (found == 1 && xinf_gw_chat_model_at (msg, at, model))
+        return 0;
+    return xinf_gw_error_bad (error, "model", found ? "is required: %zu models generate here (GET /v1/models lists "
+                              "them)" : "is required: no model that generates is launched", found);
+}
+
+int
 xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t *model, xinf_gw_error_t *error)
 {
     if (xinf_msg_is (msg, "ERROR") || !xinf_msg_is (msg, "LIST_MODELS_REPLY")) {
@@ -219,11 +238,14 @@ xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, x
         return NULL;
     }
     size_t pre = strlen (model->fim_prefix), suf = strlen (model->fim_suffix), mid = strlen (model->fim_middle);
-    size_t suffix = strlen (oai->suffix), size = pre + oai->prompt_size + suf + suffix + mid;
+    size_t extra = oai->fim_extra ? strlen (oai->fim_extra) : 0;
+    size_t suffix = strlen (oai->suffix), size = extra + pre + oai->prompt_size + suf + suffix + mid;
     char *prompt = malloc (size + 1);
     assert (prompt);
     char *at = prompt;
-    memcpy (at, model->fim_prefix, pre);
+    if (extra)
+        memcpy (at, oai->fim_extra, extra);
+    memcpy (at += extra, model->fim_prefix, pre);
     memcpy (at += pre, oai->prompt, oai->prompt_size);
     memcpy (at += oai->prompt_size, model->fim_suffix, suf);
     memcpy (at += suf, oai->suffix, suffix);

@@ -20,6 +20,10 @@ typedef struct {
 //  Finds 'uid' in a LIST_MODELS_REPLY (strings borrowed from 'msg'); -1
 //  with the 404 (or a 502 for a malformed reply) in 'error'.
 int xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t *model, xinf_gw_error_t *error);
+//  The one model of the reply that generates (not stopping, pooling
+//  none), for llama-server's clients, which name none; -1 with a 400 when
+//  there is none or several (a 502 for a malformed reply).
+int xinf_gw_chat_model_only (xinf_msg_t *msg, xinf_gw_chat_model_t *model, xinf_gw_error_t *error);
 //  The models of a LIST_MODELS_REPLY as OpenAI's model objects.
 json_t *xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model);
 //  Reads entry 'index' of the reply's models; false past the end or when malformed.
@@ -33,10 +37,11 @@ char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, 
                            bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error);
 
 //  A completion's prompt with a suffix as the model's fill-in-the-middle
-//  prompt, <PRE> prompt <SUF> suffix <MID> (the order Qwen2.5-Coder,
-//  CodeLlama and llama-server's /infill use); NULL with a 400 in 'error'
-//  when the model has no such tokens, a 503 while it is not ready (they
-//  are known once a replica is).
+//  prompt, [extra] <PRE> prompt <SUF> suffix <MID> (the order
+//  Qwen2.5-Coder, CodeLlama and llama-server's /infill use; extra:
+//  oai->fim_extra); NULL with a 400 in 'error' when the model has no such
+//  tokens, a 503 while it is not ready (they are known once a replica
+//  is).
 char *xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_error_t *error);
 
 #endif

@@ -16,6 +16,7 @@
 #include "xinf_gateway_responses.h"
 #include "xinf_gateway_reasoning.h"
 #include "xinf_gateway_anthropic.h"
+#include "xinf_gateway_llama.h"
 #include "xinf_client_msg.h"
 #include "xinf_envelope_msg.h"
 #include "xinf_request_check.h"
@@ -265,6 +266,9 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
     if (root && request->route == XINF_GW_ROUTE_MESSAGES)
         rc = xinf_gw_anthropic_parse (request, root, &error);
     else
+    if (root && (request->route == XINF_GW_ROUTE_LLAMA_COMPLETION || request->route == XINF_GW_ROUTE_LLAMA_INFILL))
+        rc = xinf_gw_llama_parse (request, root, &error);
+    else
     if (root)
         rc = xinf_gw_oai_parse (root, request->route == XINF_GW_ROUTE_CHAT, &request->oai, &error);
     if (rc) {
@@ -276,7 +280,7 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
     xinf_gw_buf_free (&request->body);
     s_new_id (request);
     xinf_gw_text_init (&request->text, request->oai.stops, request->oai.stop_count);
-    if (!request->oai.chat && !request->oai.suffix) {
+    if (!request->oai.chat && !request->oai.suffix && request->oai.model [0]) {
         s_send_generate (request, false);
         return;
     }
@@ -292,11 +296,18 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
     xinf_gw_chat_model_t model;
     xinf_gw_error_t error;
-    if (xinf_gw_chat_model_find (msg, request->oai.model, &model, &error)) {
+    if (request->oai.model [0] ? xinf_gw_chat_model_find (msg, request->oai.model, &model, &error)
+                               : xinf_gw_chat_model_only (msg, &model, &error)) {
         xinf_gw_request_fail (request, &error);
         return;
     }
     request->context_length = model.context_length;
+    if (!request->oai.model [0])             //  llama-server's: the one model
+        snprintf (request->oai.model, sizeof request->oai.model, "%s", model.uid);
+    if (!request->oai.chat && !request->oai.suffix) {
+        s_send_generate (request, false);
+        return;
+    }
     if (!request->oai.chat) {                //  a completion with a suffix
         char *prompt = xinf_gw_chat_fim (&model, &request->oai, &error);
         if (!prompt) {
@@ -543,6 +554,9 @@ xinf_gw_generate_clear (xinf_gw_request_t *request)
     request->tool_calls = NULL;
     json_decref (request->logprobs);
     request->logprobs = NULL;
+    free (request->ids);
+    request->ids = NULL;
+    request->id_count = request->id_room = 0;
     if (request->reasoning)
         xinf_gw_reasoning_clear (request->reasoning);
     free (request->reasoning);
@@ -647,9 +661,19 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     if (request->oai.logprobs && token.has_logprob && !(end && request->oai.chat)) {
         if (!request->logprobs)
             request->logprobs = json_array ();
-        json_array_append_new (request->logprobs, xinf_gw_logprobs_entry (text, end ? 0 : size, token.logprob,
-                                                                          token.has_top_logprobs
-                                                                          ? token.top_logprobs : NULL));
+        json_t *entry = xinf_gw_logprobs_entry (text, end ? 0 : size, token.logprob,
+                                                token.has_top_logprobs ? token.top_logprobs : NULL);
+        if (request->oai.llama)              //  llama-server's entries name the ids
+            xinf_gw_logprobs_ids (entry, (uint32_t) token.token, token.has_top_logprobs ? token.top_logprobs : NULL);
+        json_array_append_new (request->logprobs, entry);
+    }
+    if (request->oai.return_tokens) {
+        if (request->id_count == request->id_room) {
+            request->id_room = request->id_room ? 2 * request->id_room : 64;
+            request->ids = realloc (request->ids, request->id_room * sizeof *request->ids);
+            assert (request->ids);
+        }
+        request->ids [request->id_count++] = (uint32_t) token.token;
     }
     if (end)
         return;
@@ -702,11 +726,15 @@ s_on_done (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->completion_tokens = xinf_value_count (reply.tokens);
     if (reply.prompt_tokens)
         request->prompt_tokens = xinf_value_count (reply.prompt_tokens);
-    const xinf_value_t *cached = xinf_map_get (xinf_map_get (xinf_msg_body (msg), "timings"), "cached_tokens");
+    const xinf_value_t *timings = xinf_map_get (xinf_msg_body (msg), "timings");
+    const xinf_value_t *cached = xinf_map_get (timings, "cached_tokens");
     if (xinf_value_type (cached) == XINF_UINT) {
         request->cached_tokens = (size_t) xinf_value_uint (cached);
         request->cached_known = true;
     }
+    const xinf_value_t *prefill = xinf_map_get (timings, "prefill_ms"), *decode = xinf_map_get (timings, "decode_ms");
+    request->prefill_ms = xinf_value_type (prefill) == XINF_FLOAT ? xinf_value_float (prefill) : -1;
+    request->decode_ms = xinf_value_type (decode) == XINF_FLOAT ? xinf_value_float (decode) : -1;
     if (request->echo_pending                //  max_tokens 0: the prompt alone
     &&  s_echo_prompt (request, reply.has_prompt_logprobs ? reply.prompt_logprobs : NULL))
         return;

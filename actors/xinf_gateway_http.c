@@ -41,6 +41,8 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/tokenize", "POST", XINF_GW_ROUTE_TOKENIZE },
     { "/detokenize", "POST", XINF_GW_ROUTE_DETOKENIZE },
     { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
+    { "/completion", "POST", XINF_GW_ROUTE_LLAMA_COMPLETION },
+    { "/infill", "POST", XINF_GW_ROUTE_LLAMA_INFILL },
     { "/metrics", "GET", XINF_GW_ROUTE_METRICS },
     { "/v1/cluster", "GET", XINF_GW_ROUTE_CLUSTER },
     { "/v1/cluster/workers", "GET", XINF_GW_ROUTE_WORKERS },
@@ -261,7 +263,8 @@ s_body_done (xinf_gw_request_t *request)
     }
     else
     if (request->route == XINF_GW_ROUTE_COMPLETIONS || request->route == XINF_GW_ROUTE_CHAT
-    ||  request->route == XINF_GW_ROUTE_RESPONSES || request->route == XINF_GW_ROUTE_MESSAGES)
+    ||  request->route == XINF_GW_ROUTE_RESPONSES || request->route == XINF_GW_ROUTE_MESSAGES
+    ||  request->route == XINF_GW_ROUTE_LLAMA_COMPLETION || request->route == XINF_GW_ROUTE_LLAMA_INFILL)
         xinf_gw_generate_start (request);
     else
     if (request->route == XINF_GW_ROUTE_RESPONSE_GET || request->route == XINF_GW_ROUTE_RESPONSE_DELETE)

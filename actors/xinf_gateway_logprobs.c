@@ -52,6 +52,17 @@ xinf_gw_logprobs_entry (const char *text, size_t size, double logprob, const xin
     return entry;
 }
 
+void
+xinf_gw_logprobs_ids (json_t *entry, uint32_t token, const xinf_value_t *top)
+{
+    json_object_set_new (entry, "id", json_integer (token));
+    json_t *tops = json_object_get (entry, "top_logprobs");
+    for (size_t index = 0; top && index < xinf_value_count (top) && index < json_array_size (tops); index++) {
+        const xinf_value_t *id = xinf_map_get (xinf_array_at (top, index), "token");
+        json_object_set_new (json_array_get (tops, index), "id", json_integer ((json_int_t) xinf_value_uint (id)));
+    }
+}
+
 //  Characters of a token's text as its entry shows it (the JSON string's
 //  code points): text_offset sums them, as vLLM does; a character split
 //  between tokens counts in each.

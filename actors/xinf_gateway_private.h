@@ -105,6 +105,9 @@ typedef struct {
     bool logprobs;                    //  each token's log-probability
     bool echo;                        //  completions: the prompt's text first
     char *suffix;                     //  completions: the text after the insertion (fill-in-the-middle), or NULL
+    char *fim_extra;                  //  with it: text before the prefix marker (llama-server's input_extra), or NULL
+    bool llama;                       //  llama-server's own endpoints (/completion, /infill): its answer's shape
+    bool return_tokens;               //  with it: the answer's token ids
     bool ignore_eos;                  //  vLLM's: generate past end tokens
     bool json_object;                 //  response_format json_object: the answer is one JSON object
     char *json_schema;                //  response_format json_schema: the schema, compact JSON (owned)
@@ -214,6 +217,10 @@ char *xinf_gw_metrics_render (xinf_gw_metrics_t *self, const xinf_value_t *clust
 //  A token's entry (chat's shape) from its GENERATE_TOKEN's text, logprob
 //  and top_logprobs (NULL: none).
 json_t *xinf_gw_logprobs_entry (const char *text, size_t size, double logprob, const xinf_value_t *top);
+//  Names the ids of an entry's token ('token') and of its alternatives
+//  (GENERATE_TOKEN's top_logprobs, as given to xinf_gw_logprobs_entry):
+//  llama-server's completion_probabilities.
+void xinf_gw_logprobs_ids (json_t *entry, uint32_t token, const xinf_value_t *top);
 //  A choice's logprobs for 'entries' (borrowed; NULL: JSON null) in the
 //  endpoint's shape; 'offset': completions' text_offset of the first, moved on.
 json_t *xinf_gw_logprobs_choice (json_t *entries, bool chat, size_t *offset);
@@ -242,6 +249,8 @@ typedef enum {
     XINF_GW_ROUTE_RESPONSE_DELETE,    //  DELETE /v1/responses/{id}
     XINF_GW_ROUTE_MESSAGES,           //  POST /v1/messages (Anthropic's): xinf_gateway_anthropic.c
     XINF_GW_ROUTE_MESSAGES_COUNT,     //  POST /v1/messages/count_tokens: xinf_gateway_anthropic_count.c
+    XINF_GW_ROUTE_LLAMA_COMPLETION,   //  POST /completion (llama-server's): xinf_gateway_llama.c
+    XINF_GW_ROUTE_LLAMA_INFILL,       //  POST /infill (llama-server's)
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,
@@ -354,6 +363,9 @@ struct _xinf_gw_request_t {
     size_t cached_tokens;             //  of the prompt, those the prefix cache gave (GENERATE_REPLY timings)
     bool cached_known;                //  the worker said (an older one may not)
     size_t reasoning_tokens;          //  generated tokens that went to (or ended) the thought
+    double prefill_ms, decode_ms;     //  GENERATE_REPLY's timings (-1: not given)
+    uint32_t *ids;                    //  with oai.return_tokens: the tokens generated, in order
+    size_t id_count, id_room;
     json_t *logprobs;                 //  with logprobs: the entries not yet written (owned)
     bool echo_pending;                //  echo waits for the prompt's tokens (the first token brings them)
     size_t logprobs_offset;           //  completions: characters of the answer before them

@@ -23,6 +23,7 @@ from http_guided import (scenario_choice, scenario_grammar, scenario_guided_refu
                          scenario_regex, scenario_schema_patterns)
 from http_prompt_logprobs import scenario_echo_logprobs, scenario_prompt_logprobs  # noqa: E402
 from http_fim import scenario_fim  # noqa: E402
+from http_llama import scenario_llama_completion, scenario_llama_infill  # noqa: E402
 from http_embeddings import scenario_embeddings  # noqa: E402
 from http_rerank import scenario_rerank  # noqa: E402
 from http_sampling import (scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties,  # noqa: E402
@@ -660,6 +661,7 @@ def main():
         scenario_stops(gateway, prompt, text)
         scenario_penalties(gateway, prompt, text)
         scenario_repetition(gateway, prompt, text)
+        scenario_llama_completion(gateway, prompt, text)
         scenario_logit_bias(gateway, prompt, text)
         scenario_logprobs(gateway, prompt, text)
         scenario_min_p(gateway, prompt, text)
@@ -681,6 +683,7 @@ def main():
         scenario_tokenize(gateway)
         scenario_bos(gateway, qwen)
         scenario_fim(gateway, coder)
+        scenario_llama_infill(gateway, coder)
         scenario_embeddings(gateway, embedder, "m")
         scenario_rerank(gateway, reranker, "m")
         scenario_metrics(gateway)
