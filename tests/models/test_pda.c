@@ -25,6 +25,7 @@
       it takes, plus the end tokens where it may end. */
 #include "test_unit.h"
 #include "test_tokenizer.h"
+#include "test_masks.h"
 #include "xinf_constraints.h"
 #include "xinf_json_grammar.h"
 #include "xinf_json_masks.h"
@@ -526,31 +527,11 @@ test_masks (void)
     xinf_json_masks_t *masks = xinf_json_masks_new (tokenizer);
     CHECK (regex && masks);
     const char *text = "((12+(3))*-4)-5";
-    size_t size = xinf_tokenizer_vocab (tokenizer), words = xinf_token_mask_words (size), ends_seen = 0;
-    uint32_t *bits = calloc (words, sizeof (uint32_t));
     xinf_regex_state_t state;
-    xinf_regex_start (&state, regex);
-    for (size_t at = 0; at <= strlen (text); at++) {
-        xinf_json_masks_walk (masks, &xinf_grammar_regex, &state, bits);
-        const uint32_t *cached = xinf_json_masks_get (masks, &xinf_grammar_regex, &state);
-        CHECK (memcmp (cached, bits, words * sizeof (uint32_t)) == 0);
-        for (size_t id = 0; id < size; id++) {
-            char piece [XINF_TOKENIZER_TEXT_MAX];
-            long length = xinf_tokenizer_piece (tokenizer, (int32_t) id, piece, sizeof piece);
-            xinf_regex_state_t copy = state;
-            bool allowed = length > 0 && !xinf_tokenizer_is_control (tokenizer, (int32_t) id)
-                        && xinf_regex_feed (&copy, piece, (size_t) length);
-            bool ended = xinf_regex_accepting (&state) && xinf_tokenizer_is_end (tokenizer, (int32_t) id);
-            CHECK ((allowed || ended) == ((bits [id / 32] >> (id % 32)) & 1));
-            ends_seen += ended;
-        }
-        if (text [at])
-            CHECK (xinf_regex_step (&state, (unsigned char) text [at]));
-    }
+    size_t ends_seen = test_masks_along (tokenizer, masks, regex, text, &state);
     //  "((12+(3))*-4)" and the whole text may end
     CHECK (ends_seen == 2);
     CHECK (xinf_json_masks_take (masks, &xinf_grammar_regex, &state, spec.eos_id));
-    free (bits);
     xinf_json_masks_destroy (&masks);
     xinf_regex_destroy (&regex);
     xinf_tokenizer_destroy (&tokenizer);

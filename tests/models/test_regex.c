@@ -19,6 +19,7 @@
     - compiled constraints shared by text (xinf_constraints.h). */
 #include "test_unit.h"
 #include "test_tokenizer.h"
+#include "test_masks.h"
 #include "xinf_constraints.h"
 #include "xinf_json_masks.h"
 #include "xinf_regex.h"
@@ -407,32 +408,12 @@ test_masks (void)
     xinf_json_masks_t *masks = xinf_json_masks_new (tokenizer);
     CHECK (regex && masks);
     const char *text = "yes: -123 abc";
-    size_t size = xinf_tokenizer_vocab (tokenizer), words = xinf_token_mask_words (size), ends_seen = 0;
-    uint32_t *bits = calloc (words, sizeof (uint32_t));
     xinf_regex_state_t state;
-    xinf_regex_start (&state, regex);
-    for (size_t at = 0; at <= strlen (text); at++) {
-        xinf_json_masks_walk (masks, &xinf_grammar_regex, &state, bits);
-        const uint32_t *cached = xinf_json_masks_get (masks, &xinf_grammar_regex, &state);
-        CHECK (memcmp (cached, bits, words * sizeof (uint32_t)) == 0);
-        for (size_t id = 0; id < size; id++) {
-            char piece [XINF_TOKENIZER_TEXT_MAX];
-            long length = xinf_tokenizer_piece (tokenizer, (int32_t) id, piece, sizeof piece);
-            xinf_regex_state_t copy = state;
-            bool allowed = length > 0 && !xinf_tokenizer_is_control (tokenizer, (int32_t) id)
-                        && xinf_regex_feed (&copy, piece, (size_t) length);
-            bool ended = xinf_regex_accepting (&state) && xinf_tokenizer_is_end (tokenizer, (int32_t) id);
-            CHECK ((allowed || ended) == ((bits [id / 32] >> (id % 32)) & 1));
-            ends_seen += ended;
-        }
-        if (text [at])
-            CHECK (xinf_regex_step (&state, (unsigned char) text [at]));
-    }
+    size_t ends_seen = test_masks_along (tokenizer, masks, regex, text, &state);
     //  "yes: -1", "-12", "-123", "-123 a", "ab", "abc" may end
     CHECK (ends_seen == 6);
     int32_t token = spec.eos_id;
     CHECK (xinf_json_masks_take (masks, &xinf_grammar_regex, &state, token));
-    free (bits);
     xinf_json_masks_destroy (&masks);
     xinf_regex_destroy (&regex);
     xinf_tokenizer_destroy (&tokenizer);
