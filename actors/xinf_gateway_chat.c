@@ -43,7 +43,7 @@ xinf_gw_chat_model_only (xinf_msg_t *msg, xinf_gw_chat_model_t *model, xinf_gw_e
     size_t found = 0, at = 0;
     for (size_t index = 0; xinf_gw_chat_model_at (msg, index, model); index++) {
         const char *pooling = s_str (model->entry, "pooling", "none");
-        if (!streq (model->state, "stopping") && streq (pooling, "none")) {
+        if ((streq (model->state, "ready") || streq (model->state, "loading")) && streq (pooling, "none")) {
             found++;
             at = index;
         }

@@ -643,6 +643,8 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_gw_metrics_token (request->gateway->metrics, request->oai.model,
                            (double) (now - (request->last_token_us ? request->last_token_us : request->sent_us)) / 1e6,
                            request->last_token_us == 0);
+    if (!request->first_token_us)
+        request->first_token_us = now;
     request->last_token_us = now;
     request->completion_tokens++;
     if (prompt_length)
@@ -708,9 +710,9 @@ s_on_token (xinf_gw_request_t *request, xinf_msg_t *msg)
     xinf_gw_buf_free (&shown);
     if (thinking && (was_thinking || thinking->inside))
         request->reasoning_tokens++;
-    if (stopped) {
+    if (stopped || request->shape_ended) {
         xinf_gw_cancel (request);
-        s_finish (request, "stop");
+        s_finish (request, stopped ? "stop" : "length");
     }
 }
 

@@ -5,11 +5,13 @@
     parser; the model may be left out, the one launched model that
     generates then answering. /infill's input_prefix and prompt go before
     the model's fill-in-the-middle suffix marker, input_suffix after it,
-    input_extra's chunks before the prefix marker. Samplers xinf does not
-    have (mirostat, dynamic temperature, typical, XTC, DRY, top-n-sigma)
-    are refused unless at their neutral values; llama.cpp's own knobs
-    (cache_prompt, id_slot, samplers, n_keep, ...) are accepted and have
-    nothing to do here. The answer: content, tokens, stop, stop_type,
+    input_extra's chunks before the prefix marker. Editors' n_indent and
+    t_max_predict_ms end the answer as llama-server's do (the shape sets
+    shape_ended), response_fields picks the result's values. Samplers
+    xinf does not have (mirostat, dynamic temperature, typical, XTC, DRY,
+    top-n-sigma) are refused unless at their neutral values; llama.cpp's
+    own knobs (cache_prompt, id_slot, samplers, n_keep, ...) are accepted
+    and have nothing to do here. The answer: content, tokens, stop, stop_type,
     stopping_word, tokens_predicted, tokens_evaluated, tokens_cached,
     generation_settings, timings and, with n_probs, completion_probabilities;
     streamed, one such event a piece of text and the whole result last.
@@ -23,6 +25,12 @@ typedef struct {
     json_t *settings;                   //  generation_settings
     xinf_gw_buf_t content;              //  without stream: the answer so far
     bool new_line;                      //  the answer holds a newline
+    int64_t n_indent;                   //  each line after a newline needs this much indentation (0: off)
+    int64_t t_max_predict_ms;           //  past this since the first token, a newline ends it (0: off)
+    bool line_start;                    //  within a line's indentation, after a newline
+    int64_t indent;                     //  its whitespace so far
+    bool ended;                         //  n_indent or t_max_predict_ms ended it: no more text
+    json_t *fields;                     //  response_fields, or NULL
 } s_llama_t;
 
 //  llama-server's samplers xinf does not have: a value past 'neutral'
@@ -30,14 +38,12 @@ typedef struct {
 static const struct { const char *field; double neutral; bool below; } s_samplers [] = {
     { "mirostat", 0, false }, { "dynatemp_range", 0, false }, { "typical_p", 1, true },
     { "xtc_probability", 0, false }, { "dry_multiplier", 0, false }, { "top_n_sigma", 0, false },
-    { "n_indent", 0, false }, { "t_max_predict_ms", 0, false },
 };
 
 //  The fields refused outright, and why.
 static const struct { const char *field; const char *why; } s_refused [] = {
     { "lora", "per-request LoRA adapters are not supported" },
     { "multimodal_data", "multimodal prompts are not supported" },
-    { "response_fields", "response_fields is not supported: the whole result is returned" },
     { "post_sampling_probs", "post_sampling_probs is not supported: n_probs gives the model's log-probabilities" },
 };
 
@@ -275,6 +281,35 @@ s_settings (const xinf_gw_oai_t *oai, json_t *root)
     return settings;
 }
 
+//  What editors' code completion sends (llama.vim, llama.vscode): n_indent,
+//  t_max_predict_ms (non-negative integers) and response_fields (strings).
+static int
+s_editor_fields (json_t *root, s_llama_t *llama, xinf_gw_error_t *error)
+{
+    const char *names [] = { "n_indent", "t_max_predict_ms" };
+    int64_t *values [] = { &llama->n_indent, &llama->t_max_predict_ms };
+    for (size_t index = 0; index < 2; index++) {
+        json_t *value = json_object_get (root, names [index]);
+        if (!value || json_is_null (value))
+            continue;
+        if (!json_is_integer (value) || json_integer_value (value) < 0 || json_integer_value (value) > INT32_MAX)
+            return xinf_gw_error_bad (error, names [index], "must be an integer from 0 (0: off)");
+        *values [index] = json_integer_value (value);
+    }
+    json_t *fields = json_object_get (root, "response_fields");
+    if (!fields || json_is_null (fields))
+        return 0;
+    size_t index;
+    json_t *field;
+    bool strings = json_is_array (fields) && json_array_size (fields) <= 256;
+    json_array_foreach (strings ? fields : NULL, index, field)
+        strings = strings && json_is_string (field);
+    if (!strings)
+        return xinf_gw_error_bad (error, "response_fields", "must be an array of up to 256 field paths (strings)");
+    llama->fields = json_array_size (fields) ? json_incref (fields) : NULL;
+    return 0;
+}
+
 int
 xinf_gw_llama_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
 {
@@ -310,9 +345,11 @@ xinf_gw_llama_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *
     request->oai.return_tokens = json_is_true (tokens);
     s_llama_t *llama = calloc (1, sizeof *llama);
     assert (llama);
-    llama->settings = s_settings (&request->oai, root);
     request->shape = &xinf_gw_llama_shape;
     request->shaped = llama;
+    if (s_editor_fields (root, llama, error))
+        return -1;
+    llama->settings = s_settings (&request->oai, root);
     return 0;
 }
 
@@ -333,13 +370,46 @@ s_probabilities (xinf_gw_request_t *request)
     return entries;
 }
 
-//  A stream's event for a piece of text.
+//  How much of a piece of text to show under n_indent: all, or the text
+//  before the first line (after a newline) that begins less indented
+//  than n_indent (llama-server's cut; *cut then set).
+static size_t
+s_indented (s_llama_t *llama, const char *text, size_t size, bool *cut)
+{
+    for (size_t at = 0; llama->n_indent > 0 && at < size; at++) {
+        char c = text [at];
+        if (llama->line_start && (c == ' ' || c == '\t')) {
+            llama->indent++;
+            continue;
+        }
+        if (llama->line_start && llama->indent < llama->n_indent) {
+            *cut = true;
+            return at;
+        }
+        llama->line_start = c == '\n';
+        llama->indent = 0;
+    }
+    return size;
+}
+
+//  A piece of text: kept for the answer, or a stream's event; where
+//  n_indent cuts it or t_max_predict_ms has passed at a newline, the
+//  answer ends (shape_ended).
 static void
 s_text (xinf_gw_request_t *request, const char *text, size_t size, json_t *calls)
 {
     s_llama_t *llama = request->shaped;
     (void) calls;
-    llama->new_line = llama->new_line || memchr (text, '\n', size);
+    if (llama->ended || size == 0)
+        return;
+    bool cut = false;
+    size = s_indented (llama, text, size, &cut);
+    bool newline = size && memchr (text, '\n', size);
+    llama->new_line = llama->new_line || newline;
+    int64_t elapsed_ms = (zclock_usecs () - request->first_token_us) / 1000;
+    if (cut || (newline && llama->t_max_predict_ms > 0 && request->first_token_us
+                && elapsed_ms > llama->t_max_predict_ms))
+        llama->ended = request->shape_ended = true;
     if (!request->oai.stream) {
         xinf_gw_buf_add (&llama->content, text, size);
         return;
@@ -387,6 +457,29 @@ s_timings (const xinf_gw_request_t *request)
     return timings;
 }
 
+//  llama-server's response_fields: the result's values at those paths
+//  ("timings/prompt_n": a nested one), each under its path; paths not
+//  in it left out. Takes 'result'.
+static json_t *
+s_fields (json_t *result, json_t *fields)
+{
+    json_t *picked = json_object ();
+    size_t index;
+    json_t *field;
+    json_array_foreach (fields, index, field) {
+        char path [256];
+        snprintf (path, sizeof path, "%s", json_string_value (field));
+        json_t *value = result;
+        char *rest = NULL;
+        for (char *key = strtok_r (path, "/", &rest); key && value; key = strtok_r (NULL, "/", &rest))
+            value = json_is_object (value) ? json_object_get (value, key) : NULL;
+        if (value)
+            json_object_set (picked, json_string_value (field), value);
+    }
+    json_decref (result);
+    return picked;
+}
+
 //  The whole result ('content': the answer; a stream's last event has "").
 static json_t *
 s_result (xinf_gw_request_t *request, const char *reason, const char *content, size_t size)
@@ -419,7 +512,7 @@ s_result (xinf_gw_request_t *request, const char *reason, const char *content, s
     json_object_set_new (result, "timings", s_timings (request));
     if (request->oai.logprobs)
         json_object_set_new (result, "completion_probabilities", s_probabilities (request));
-    return result;
+    return llama->fields ? s_fields (result, llama->fields) : result;
 }
 
 static void
@@ -453,6 +546,7 @@ s_clear (xinf_gw_request_t *request)
     if (!llama)
         return;
     json_decref (llama->settings);
+    json_decref (llama->fields);
     xinf_gw_buf_free (&llama->content);
     free (llama);
     request->shaped = NULL;

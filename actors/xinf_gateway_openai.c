@@ -423,8 +423,9 @@ s_repetition (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     out->repetition_penalty = 1;
     json_t *vllm = json_object_get (root, "repetition_penalty"), *llama = json_object_get (root, "repeat_penalty");
     bool by_vllm = vllm && !json_is_null (vllm), by_llama = llama && !json_is_null (llama);
-    if (by_vllm && by_llama)
-        return xinf_gw_error_bad (error, "repeat_penalty", "give repetition_penalty or repeat_penalty, not both");
+    bool same = json_is_number (vllm) && json_is_number (llama) && json_number_value (vllm) == json_number_value (llama);
+    if (by_vllm && by_llama && !same)         //  SillyTavern sends both, the same
+        return xinf_gw_error_bad (error, "repeat_penalty", "repetition_penalty and repeat_penalty differ: give one");
     json_int_t last_n = by_vllm ? -1 : XINF_GW_REPEAT_LAST_N;
     if (s_number (root, by_vllm ? "repetition_penalty" : "repeat_penalty", 0.01, 10, &out->repetition_penalty, error)
     ||  s_integer (root, "repeat_last_n", -1, UINT32_MAX, &last_n, error))

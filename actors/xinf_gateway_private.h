@@ -12,7 +12,7 @@
 #include <microhttpd.h>
 #include <jansson.h>
 
-#define XINF_GW_STOPS_MAX      4        //  stop strings of a request (OpenAI's limit)
+#define XINF_GW_STOPS_MAX      32       //  stop strings of a request (OpenAI's 4; vLLM's and llama-server's clients send more)
 #define XINF_GW_LOGIT_BIASES   2048     //  logit_bias tokens (client.xml GENERATE)
 #define XINF_GW_TOP_LOGPROBS   20       //  top_logprobs at most (client.xml GENERATE)
 #define XINF_GW_STOP_MAX       256      //  bytes of one stop string
@@ -364,6 +364,9 @@ struct _xinf_gw_request_t {
     bool cached_known;                //  the worker said (an older one may not)
     size_t reasoning_tokens;          //  generated tokens that went to (or ended) the thought
     double prefill_ms, decode_ms;     //  GENERATE_REPLY's timings (-1: not given)
+    int64_t first_token_us;           //  when the first token came (0: none yet)
+    bool shape_ended;                 //  its shape ended the answer (llama-server's n_indent, t_max_predict_ms):
+                                      //  cancelled and finished as length
     uint32_t *ids;                    //  with oai.return_tokens: the tokens generated, in order
     size_t id_count, id_room;
     json_t *logprobs;                 //  with logprobs: the entries not yet written (owned)

@@ -99,6 +99,26 @@ def scenario_llama_infill(gateway, coder_path):
     expect_error(gateway.call("POST", "/infill", dict(body, model=None)), 400, "models generate here", "model")
     expect_error(gateway.call("POST", "/infill", dict(body, input_extra=[{"text": 5}])), 400, "item 0", "input_extra")
     expect_error(gateway.call("POST", "/infill", dict(body, model="m")), 400, "fill-in-the-middle", "suffix")
+    # What llama.vim sends: n_indent, t_max_predict_ms, response_fields
+    newline = gateway.call("POST", "/tokenize", {"model": "coder", "content": "\n"})[2]["tokens"]
+    check(len(newline) == 1, f"a newline is one token: {newline}")
+    lines = dict(body, n_predict=12, logit_bias=[[newline[0], 100]])
+    check(answer(gateway, lines, "/infill")["content"] == "\n" * 12, "forced newlines")
+    cut = answer(gateway, dict(lines, n_indent=4), "/infill")
+    check(cut["content"] == "\n" and cut["stop_type"] == "limit",
+          f"n_indent 4: a line less indented ends the answer before it: {cut['content']!r} {cut['stop_type']}")
+    timed = answer(gateway, dict(lines, n_predict=200, t_max_predict_ms=1), "/infill")
+    check(set(timed["content"]) == {"\n"} and timed["stop_type"] == "limit", f"t_max_predict_ms: {timed}")
+    fields = ["content", "timings/prompt_n", "generation_settings/n_predict", "tokens_cached", "no/such"]
+    picked = answer(gateway, dict(body, response_fields=fields, n_indent=0, t_max_predict_ms=250), "/infill")
+    check(set(picked) == set(fields[:4]) and picked["generation_settings/n_predict"] == 8,
+          f"response_fields: the values at those paths: {picked}")
+    stops = answer(gateway, dict(body, stop=["x" * (i + 1) for i in range(6)]), "/infill")
+    check(stops["stop"] is True, "six stop strings (SillyTavern sends many)")
+    expect_error(gateway.call("POST", "/infill", dict(body, n_indent=-1)), 400, "n_indent", "n_indent")
+    expect_error(gateway.call("POST", "/infill", dict(body, response_fields="content")), 400, "response_fields",
+                 "response_fields")
     gateway.client.terminate("coder")
     print("/infill: the middle equals /v1/completions' with a suffix; input_extra before the prefix; an empty "
-          "suffix; the model required among several; 3 bad bodies refused")
+          "suffix; the model required among several; llama.vim's n_indent (cuts), t_max_predict_ms (ends at a "
+          "newline) and response_fields; six stop strings; 5 bad bodies refused")

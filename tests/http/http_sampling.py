@@ -51,6 +51,7 @@ def scenario_repetition(gateway, prompt, text):
     penalized = complete(repetition_penalty=1.8)
     check(penalized != text, f"the penalty changes a greedy text that repeats: {penalized!r} vs {text!r}")
     check(complete(repetition_penalty=1.8) == penalized, "the same penalty, the same text")
+    check(complete(repetition_penalty=1.8, repeat_penalty=1.8) == penalized, "both names, the same value: vLLM's")
     check(complete(repeat_penalty=1.8, repeat_last_n=-1) == penalized
           and complete(repeat_penalty=1.8, repeat_last_n=100000) == penalized,
           "repeat_penalty over the whole context (or a window past it) is repetition_penalty")
@@ -68,7 +69,7 @@ def scenario_repetition(gateway, prompt, text):
     for fields, param in (({"repetition_penalty": 0}, "repetition_penalty"),
                           ({"repetition_penalty": 11}, "repetition_penalty"),
                           ({"repeat_penalty": "x"}, "repeat_penalty"),
-                          ({"repeat_penalty": 1.1, "repetition_penalty": 1.1}, "repeat_penalty"),
+                          ({"repeat_penalty": 1.1, "repetition_penalty": 1.2}, "repeat_penalty"),
                           ({"repeat_penalty": 1.1, "repeat_last_n": -2}, "repeat_last_n")):
         expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
                                                               **fields}), 400, param, param)

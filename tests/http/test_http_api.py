@@ -93,7 +93,7 @@ BAD_BODIES = [
     ({"model": "m", "prompt": "x", "best_of": 3}, "only best_of = n (1)", "best_of"),
     ({"model": "m", "prompt": "x", "stream": "yes"}, "true or false", "stream"),
     ({"model": "m", "prompt": "x", "stream_options": {"include_usage": True}}, "only allowed when stream", "stream_options"),
-    ({"model": "m", "prompt": "x", "stop": ["a", "b", "c", "d", "e"]}, "at most 4", "stop"),
+    ({"model": "m", "prompt": "x", "stop": [chr(97 + i % 26) * (1 + i // 26) for i in range(33)]}, "at most 32", "stop"),
     ({"model": "m", "prompt": "x", "stop": [""]}, "1 to 256 bytes", "stop"),
     ({"model": "m", "prompt": "x", "stop": 3}, "string or an array", "stop"),
     # OpenAI features this server lacks: refused, not silently ignored
