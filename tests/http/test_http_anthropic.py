@@ -192,7 +192,7 @@ def scenario_errors(gateway):
                 (dict(base, tools=[{"type": "web_search_20250305", "name": "web_search"}]), "server tools"),
                 (dict(base, tool_choice={"type": "sometimes"}), "tool_choice"),
                 (dict(base, thinking={"type": "maybe"}), "thinking"),
-                (dict(base, stop_sequences=["a"] * 5), "stop_sequences"),
+                (dict(base, stop_sequences=["a"] * 33), "stop_sequences"),
                 (dict(base, mcp_servers=[{}]), "mcp_servers"),
                 (dict(base, stop_sequences="abc"), "stop_sequences"),
                 (dict(base, messages=[{"role": "user", "content": []}]), "non-empty"),
