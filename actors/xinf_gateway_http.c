@@ -43,6 +43,7 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/apply-template", "POST", XINF_GW_ROUTE_APPLY_TEMPLATE },
     { "/completion", "POST", XINF_GW_ROUTE_LLAMA_COMPLETION },
     { "/infill", "POST", XINF_GW_ROUTE_LLAMA_INFILL },
+    { "/props", "GET", XINF_GW_ROUTE_PROPS },
     { "/metrics", "GET", XINF_GW_ROUTE_METRICS },
     { "/v1/cluster", "GET", XINF_GW_ROUTE_CLUSTER },
     { "/v1/cluster/workers", "GET", XINF_GW_ROUTE_WORKERS },

@@ -196,13 +196,13 @@ s_body (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
             json_object_set (body, passed [index], json_object_get (root, passed [index]));
     //  llama-server's defaults
     static const struct { const char *field; double value; } defaults [] = {
-        { "temperature", 0.8 }, { "top_p", 0.95 }, { "min_p", 0.05 }
+        { "temperature", XINF_GW_LLAMA_TEMPERATURE }, { "top_p", XINF_GW_LLAMA_TOP_P }, { "min_p", XINF_GW_LLAMA_MIN_P }
     };
     for (size_t index = 0; index < 3; index++)
         if (!json_object_get (root, defaults [index].field))
             json_object_set_new (body, defaults [index].field, json_real (defaults [index].value));
     if (!json_object_get (root, "top_k"))
-        json_object_set_new (body, "top_k", json_integer (40));
+        json_object_set_new (body, "top_k", json_integer (XINF_GW_LLAMA_TOP_K));
     json_t *temperature = json_object_get (body, "temperature");
     if (json_is_number (temperature) && json_number_value (temperature) < 0)
         json_object_set_new (body, "temperature", json_real (0));       //  llama-server's greedy

@@ -251,6 +251,7 @@ typedef enum {
     XINF_GW_ROUTE_MESSAGES_COUNT,     //  POST /v1/messages/count_tokens: xinf_gateway_anthropic_count.c
     XINF_GW_ROUTE_LLAMA_COMPLETION,   //  POST /completion (llama-server's): xinf_gateway_llama.c
     XINF_GW_ROUTE_LLAMA_INFILL,       //  POST /infill (llama-server's)
+    XINF_GW_ROUTE_PROPS,              //  GET /props (llama-server's): xinf_gateway_routes.c
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,

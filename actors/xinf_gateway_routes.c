@@ -7,6 +7,7 @@
     GET /metrics, and the web console's files (xinf_gateway_console.c).
 */
 #include "xinf_gateway_chat.h"
+#include "xinf_gateway_llama.h"
 #include "xinf_gateway_toolcalls.h"
 #include "xinf_request_check.h"
 
@@ -146,6 +147,7 @@ xinf_gw_route_start (xinf_gw_request_t *request)
         case XINF_GW_ROUTE_HEALTH:
         case XINF_GW_ROUTE_MODELS:
         case XINF_GW_ROUTE_MODEL:
+        case XINF_GW_ROUTE_PROPS:
             s_call (request, xinf_msg_new ("LIST_MODELS"));
             break;
         case XINF_GW_ROUTE_APPLY_TEMPLATE:
@@ -221,6 +223,56 @@ s_only_model (xinf_msg_t *msg, xinf_gw_chat_model_t *model)
 {
     xinf_gw_chat_model_t other;
     return xinf_gw_chat_model_at (msg, 0, model) && !xinf_gw_chat_model_at (msg, 1, &other);
+}
+
+//  llama-server's GET /props (?model=UID, else the one model that
+//  generates): its context, default sampling, slots, file, template and
+//  tokens.
+static void
+s_on_props (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_gw_chat_model_t model;
+    xinf_gw_error_t error;
+    const char *asked = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND, "model");
+    if (asked ? xinf_gw_chat_model_find (msg, asked, &model, &error) : xinf_gw_chat_model_only (msg, &model, &error)) {
+        xinf_gw_respond_error (request, &error);
+        return;
+    }
+    json_t *params = json_object ();
+    json_object_set_new (params, "n_predict", json_integer (-1));
+    json_object_set_new (params, "temperature", json_real (XINF_GW_LLAMA_TEMPERATURE));
+    json_object_set_new (params, "top_k", json_integer (XINF_GW_LLAMA_TOP_K));
+    json_object_set_new (params, "top_p", json_real (XINF_GW_LLAMA_TOP_P));
+    json_object_set_new (params, "min_p", json_real (XINF_GW_LLAMA_MIN_P));
+    json_object_set_new (params, "repeat_penalty", json_real (1));
+    json_object_set_new (params, "repeat_last_n", json_integer (XINF_GW_REPEAT_LAST_N));
+    json_object_set_new (params, "presence_penalty", json_real (0));
+    json_object_set_new (params, "frequency_penalty", json_real (0));
+    json_object_set_new (params, "seed", json_integer (-1));
+    json_object_set_new (params, "n_probs", json_integer (0));
+    json_object_set_new (params, "stream", json_false ());
+    json_t *settings = json_object ();
+    json_object_set_new (settings, "n_ctx", json_integer ((json_int_t) model.context_length));
+    json_object_set_new (settings, "model", json_string (model.uid));
+    json_object_set_new (settings, "params", params);
+    size_t replicas = xinf_value_count (xinf_map_get (model.entry, "replicas"));
+    uint64_t seqs = xinf_value_uint (xinf_map_get (model.entry, "max_seqs"));
+    const char *path = xinf_value_str (xinf_map_get (model.entry, "path"));
+    json_t *props = json_object ();
+    json_object_set_new (props, "default_generation_settings", settings);
+    json_object_set_new (props, "total_slots", json_integer ((json_int_t) (seqs * (replicas ? replicas : 1))));
+    json_object_set_new (props, "model_path", xinf_gw_json_text (path ? path : "", path ? strlen (path) : 0));
+    json_object_set_new (props, "model_alias", json_string (model.uid));
+    const char *texts [][2] = { { "chat_template", model.chat_template }, { "bos_token", model.bos_token },
+                                { "eos_token", model.eos_token } };
+    for (size_t index = 0; index < 3; index++)
+        json_object_set_new (props, texts [index][0], xinf_gw_json_text (texts [index][1] ? texts [index][1] : "",
+                                                                         texts [index][1] ? strlen (texts [index][1])
+                                                                                          : 0));
+    json_object_set_new (props, "modalities", json_pack ("{s:b, s:b}", "vision", 0, "audio", 0));
+    json_object_set_new (props, "build_info", json_string ("xinf " XINF_VERSION_STRING));
+    json_object_set_new (props, "is_sleeping", json_false ());
+    xinf_gw_respond_json (request, 200, props);
 }
 
 static void
@@ -367,4 +419,7 @@ xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
     else
     if (request->route == XINF_GW_ROUTE_APPLY_TEMPLATE)
         s_on_apply_template (request, msg);
+    else
+    if (request->route == XINF_GW_ROUTE_PROPS)
+        s_on_props (request, msg);
 }

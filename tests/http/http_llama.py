@@ -73,12 +73,21 @@ def scenario_llama_completion(gateway, prompt, text):
     alone = answer(gateway, {"prompt": prompt, "n_predict": 0, "logit_bias": [[5, False]]})
     check(alone["content"] == "" and alone["tokens_predicted"] == 0 and alone["tokens_evaluated"] > 0
           and alone["generation_settings"]["n_predict"] == 0, f"n_predict 0: the prompt alone: {alone}")
+    # GET /props: the one model's context, default sampling, slots and file
+    status, _, props = gateway.call("GET", "/props")
+    check(status == 200 and props["model_alias"] == "m" and props["model_path"].endswith("m.gguf")
+          and props["default_generation_settings"]["n_ctx"] > 0 and props["total_slots"] >= 1
+          and props["default_generation_settings"]["params"]["temperature"] == 0.8
+          and props["default_generation_settings"]["params"]["top_k"] == 40, f"GET /props: {props}")
+    check(gateway.call("GET", "/props?model=m")[2] == props, "GET /props?model=m is the same")
+    check(gateway.call("POST", "/props", {})[0] == 405, "POST /props is not allowed")
     neutral = answer(gateway, {"prompt": prompt, "n_predict": 24, "temperature": 0, "mirostat": 0, "typical_p": 1,
                                "cache_prompt": True, "id_slot": -1, "samplers": ["top_k", "temperature"]})
     check(neutral["content"] == text, "neutral samplers and llama.cpp's own knobs change nothing")
     print(f"/completion: the greedy content equals /v1/completions' ({len(text)} characters), in llama-server's "
           "shape; return_tokens, a stop word, n_probs with ids, a stream of its events; its default sampling "
-          "with a seed; n_predict 0 the prompt alone; 9 bad bodies refused by name, neutral samplers accepted")
+          "with a seed; n_predict 0 the prompt alone; GET /props; 9 bad bodies refused by name, neutral samplers "
+          "accepted")
 
 
 def scenario_llama_infill(gateway, coder_path):
@@ -97,6 +106,8 @@ def scenario_llama_infill(gateway, coder_path):
     empty = answer(gateway, dict(body, input_suffix=""), "/infill")
     check("<|fim_suffix|><|fim_middle|>" in empty["prompt"], f"an empty suffix still fills in: {empty['prompt']!r}")
     expect_error(gateway.call("POST", "/infill", dict(body, model=None)), 400, "models generate here", "model")
+    expect_error(gateway.call("GET", "/props"), 400, "models generate here", "model")
+    check(gateway.call("GET", "/props?model=coder")[2].get("model_alias") == "coder", "GET /props?model=coder")
     expect_error(gateway.call("POST", "/infill", dict(body, input_extra=[{"text": 5}])), 400, "item 0", "input_extra")
     expect_error(gateway.call("POST", "/infill", dict(body, model="m")), 400, "fill-in-the-middle", "suffix")
     # What llama.vim sends: n_indent, t_max_predict_ms, response_fields
