@@ -28,6 +28,8 @@ xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t *mode
     model->bos_token = s_str (entry, "bos_token", "");
     model->eos_token = s_str (entry, "eos_token", "");
     model->fim_prefix = s_str (entry, "fim_prefix_token", NULL);
+    model->fim_repo = s_str (entry, "fim_repo_token", NULL);
+    model->fim_file_sep = s_str (entry, "fim_file_sep_token", NULL);
     model->fim_suffix = s_str (entry, "fim_suffix_token", NULL);
     model->fim_middle = s_str (entry, "fim_middle_token", NULL);
     const xinf_value_t *context = xinf_map_get (entry, "context_length");
@@ -222,6 +224,39 @@ xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const 
     return prompt;
 }
 
+//  /infill's context before the prefix marker: llama-server's repository
+//  pattern where the model has its tokens (the repository marker,
+//  "myproject", each chunk after a file separator and its file name, a
+//  last separator and "filename"), else each chunk after its snippet
+//  separator.
+static void
+s_fim_context (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_buf_t *out)
+{
+    bool repository = model->fim_repo && model->fim_file_sep && *model->fim_repo && *model->fim_file_sep;
+    if (repository) {
+        xinf_gw_buf_add_str (out, model->fim_repo);
+        xinf_gw_buf_add_str (out, "myproject\n");
+    }
+    size_t index;
+    json_t *chunk;
+    json_array_foreach (oai->fim_chunks, index, chunk) {
+        const char *name = json_string_value (json_object_get (chunk, "filename"));
+        const char *text = json_string_value (json_object_get (chunk, "text"));
+        if (repository) {
+            xinf_gw_buf_add_str (out, model->fim_file_sep);
+            xinf_gw_buf_add_str (out, name ? name : "tmp");
+            xinf_gw_buf_add_str (out, "\n");
+        }
+        else
+            xinf_gw_buf_add_str (out, "\n\n--- snippet ---\n\n");
+        xinf_gw_buf_add_str (out, text ? text : "");
+    }
+    if (repository) {
+        xinf_gw_buf_add_str (out, model->fim_file_sep);
+        xinf_gw_buf_add_str (out, "filename\n");
+    }
+}
+
 char *
 xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_error_t *error)
 {
@@ -237,19 +272,14 @@ xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, x
                            "...): a suffix needs a code model that has them", model->uid);
         return NULL;
     }
-    size_t pre = strlen (model->fim_prefix), suf = strlen (model->fim_suffix), mid = strlen (model->fim_middle);
-    size_t extra = oai->fim_extra ? strlen (oai->fim_extra) : 0;
-    size_t suffix = strlen (oai->suffix), size = extra + pre + oai->prompt_size + suf + suffix + mid;
-    char *prompt = malloc (size + 1);
-    assert (prompt);
-    char *at = prompt;
-    if (extra)
-        memcpy (at, oai->fim_extra, extra);
-    memcpy (at += extra, model->fim_prefix, pre);
-    memcpy (at += pre, oai->prompt, oai->prompt_size);
-    memcpy (at += oai->prompt_size, model->fim_suffix, suf);
-    memcpy (at += suf, oai->suffix, suffix);
-    memcpy (at += suffix, model->fim_middle, mid);
-    prompt [size] = 0;
-    return prompt;
+    xinf_gw_buf_t prompt = { 0 };
+    if (oai->infill)
+        s_fim_context (model, oai, &prompt);
+    xinf_gw_buf_add_str (&prompt, model->fim_prefix);
+    xinf_gw_buf_add (&prompt, oai->prompt, oai->prompt_size);
+    xinf_gw_buf_add_str (&prompt, model->fim_suffix);
+    xinf_gw_buf_add_str (&prompt, oai->suffix);
+    xinf_gw_buf_add_str (&prompt, model->fim_middle);
+    xinf_gw_buf_add (&prompt, "", 1);
+    return prompt.data;
 }

@@ -13,6 +13,7 @@ typedef struct {
     const char *chat_template;        //  NULL when the file has none
     const char *bos_token, *eos_token;
     const char *fim_prefix, *fim_suffix, *fim_middle;    //  NULL when the model has none
+    const char *fim_repo, *fim_file_sep;                 //  the repository-level pattern's, or NULL
     uint64_t context_length;          //  0 when not known yet
     const xinf_value_t *entry;        //  the whole LIST_MODELS entry
 } xinf_gw_chat_model_t;
@@ -37,9 +38,10 @@ char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, 
                            bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error);
 
 //  A completion's prompt with a suffix as the model's fill-in-the-middle
-//  prompt, [extra] <PRE> prompt <SUF> suffix <MID> (the order
-//  Qwen2.5-Coder, CodeLlama and llama-server's /infill use; extra:
-//  oai->fim_extra); NULL with a 400 in 'error' when the model has no such
+//  prompt, [context] <PRE> prompt <SUF> suffix <MID> (the order
+//  Qwen2.5-Coder, CodeLlama and llama-server's /infill use; the context
+//  only for /infill: oai->fim_chunks in its repository pattern where the
+//  model has those tokens, else after snippet separators); NULL with a 400 in 'error' when the model has no such
 //  tokens, a 503 while it is not ready (they are known once a replica
 //  is).
 char *xinf_gw_chat_fim (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, xinf_gw_error_t *error);

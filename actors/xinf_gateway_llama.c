@@ -5,7 +5,8 @@
     parser; the model may be left out, the one launched model that
     generates then answering. /infill's input_prefix and prompt go before
     the model's fill-in-the-middle suffix marker, input_suffix after it,
-    input_extra's chunks before the prefix marker. Editors' n_indent and
+    input_extra's chunks before the prefix marker (llama-server's repository
+    pattern where the model has its tokens, xinf_gw_chat_fim). Editors' n_indent and
     t_max_predict_ms end the answer as llama-server's do (the shape sets
     shape_ended), response_fields picks the result's values. Samplers
     xinf does not have (mirostat, dynamic temperature, typical, XTC, DRY,
@@ -110,8 +111,8 @@ s_prompt (json_t *root, json_t *body, xinf_gw_error_t *error)
 }
 
 //  /infill: input_prefix and prompt before the suffix marker, input_suffix
-//  after it, input_extra's chunks before the prefix marker (each after
-//  llama-server's snippet separator).
+//  after it, input_extra's chunks (checked, kept for xinf_gw_chat_fim)
+//  before the prefix marker.
 static int
 s_infill (json_t *root, json_t *body, xinf_gw_oai_t *oai, xinf_gw_error_t *error)
 {
@@ -119,39 +120,27 @@ s_infill (json_t *root, json_t *body, xinf_gw_oai_t *oai, xinf_gw_error_t *error
     if (s_string (root, "input_prefix", &prefix, error) || s_string (root, "prompt", &prompt, error)
     ||  s_string (root, "input_suffix", &suffix, error))
         return -1;
-    char *text = malloc (strlen (prefix) + strlen (prompt) + 1);
-    assert (text);
-    strcpy (text, prefix);
-    strcat (text, prompt);
-    json_object_set_new (body, "prompt", json_string (text));
-    free (text);
+    char *before = malloc (strlen (prefix) + strlen (prompt) + 1);
+    assert (before);
+    strcpy (before, prefix);
+    strcat (before, prompt);
+    json_object_set_new (body, "prompt", json_string (before));
+    free (before);
     json_t *extra = json_object_get (root, "input_extra");
-    if (!extra || json_is_null (extra))
-        extra = NULL;
-    else
-    if (!json_is_array (extra))
+    if (extra && !json_is_null (extra) && !json_is_array (extra))
         return xinf_gw_error_bad (error, "input_extra", "must be an array of {\"filename\", \"text\"} chunks");
-    xinf_gw_buf_t chunks = { 0 };
     size_t index;
     json_t *chunk;
-    json_array_foreach (extra, index, chunk) {
-        const char *chunk_text;
-        if (!json_is_object (chunk) || s_string (chunk, "text", &chunk_text, error)) {
-            xinf_gw_buf_free (&chunks);
+    json_array_foreach (json_is_array (extra) ? extra : NULL, index, chunk) {
+        const char *text, *name;
+        if (!json_is_object (chunk) || s_string (chunk, "text", &text, error)
+        ||  s_string (chunk, "filename", &name, error))
             return xinf_gw_error_bad (error, "input_extra", "item %zu must be a {\"filename\", \"text\"} object "
-                                      "with a string text", index);
-        }
-        xinf_gw_buf_add_str (&chunks, "\n\n--- snippet ---\n\n");
-        xinf_gw_buf_add_str (&chunks, chunk_text);
+                                      "of strings", index);
     }
     oai->suffix = strdup (suffix);
     assert (oai->suffix);
-    if (chunks.size) {
-        xinf_gw_buf_add (&chunks, "", 1);
-        oai->fim_extra = chunks.data;
-    }
-    else
-        xinf_gw_buf_free (&chunks);
+    oai->fim_chunks = json_is_array (extra) && json_array_size (extra) ? json_incref (extra) : NULL;
     return 0;
 }
 
@@ -323,13 +312,16 @@ xinf_gw_llama_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *
     bool named = json_is_string (json_object_get (root, "model"));
     json_t *n_predict = json_object_get (root, "n_predict");
     bool prompt_alone = json_is_integer (n_predict) && json_integer_value (n_predict) == 0;
-    char *suffix = request->oai.suffix, *extra = request->oai.fim_extra;
-    request->oai.suffix = request->oai.fim_extra = NULL;
+    char *suffix = request->oai.suffix;
+    json_t *chunks = request->oai.fim_chunks;
+    request->oai.suffix = NULL;
+    request->oai.fim_chunks = NULL;
     int rc = xinf_gw_oai_parse (body, false, &request->oai, error);
     json_decref (body);
     free (request->oai.suffix);
     request->oai.suffix = suffix;
-    request->oai.fim_extra = extra;
+    request->oai.fim_chunks = chunks;
+    request->oai.infill = request->route == XINF_GW_ROUTE_LLAMA_INFILL;
     if (rc) {
         s_rename (error);
         return -1;

@@ -731,7 +731,7 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
 {
     free (self->prompt);
     free (self->suffix);
-    free (self->fim_extra);
+    json_decref (self->fim_chunks);
     free (self->prompt_tokens);
     free (self->bias_tokens);
     free (self->bias_values);

@@ -105,7 +105,8 @@ typedef struct {
     bool logprobs;                    //  each token's log-probability
     bool echo;                        //  completions: the prompt's text first
     char *suffix;                     //  completions: the text after the insertion (fill-in-the-middle), or NULL
-    char *fim_extra;                  //  with it: text before the prefix marker (llama-server's input_extra), or NULL
+    bool infill;                      //  llama-server's /infill: its prompt's layout
+    json_t *fim_chunks;               //  with it: input_extra's {filename, text} chunks (owned), or NULL
     bool llama;                       //  llama-server's own endpoints (/completion, /infill): its answer's shape
     bool return_tokens;               //  with it: the answer's token ids
     bool ignore_eos;                  //  vLLM's: generate past end tokens

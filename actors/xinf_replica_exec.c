@@ -70,6 +70,10 @@ s_add_chat_info (xinf_replica_actor_t *state)
         s_put_token_text (state->info, "fim_prefix_token", state->tokenizer, fim.pre);
         s_put_token_text (state->info, "fim_suffix_token", state->tokenizer, fim.suf);
         s_put_token_text (state->info, "fim_middle_token", state->tokenizer, fim.mid);
+        if (fim.rep >= 0 && fim.sep >= 0) {
+            s_put_token_text (state->info, "fim_repo_token", state->tokenizer, fim.rep);
+            s_put_token_text (state->info, "fim_file_sep_token", state->tokenizer, fim.sep);
+        }
     }
     xinf_gguf_destroy (&gguf);
 }

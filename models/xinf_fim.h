@@ -24,11 +24,14 @@
 
 typedef struct {
     int32_t pre, suf, mid;            //  token ids
+    int32_t rep, sep;                 //  the repository-level pattern's (Qwen2.5-Coder's <|repo_name|> and
+                                      //  <|file_sep|>), or -1
 } xinf_fim_t;
 
 //  The three tokens of the model of 'gguf' (its tokenizer 'tokenizer';
 //  'gguf' NULL: by the markers' names only); false when it lacks any of
-//  them, or one is no control token.
+//  them, or one is no control token. The repository and file separator
+//  tokens too, where the model has them (as llama.cpp finds them).
 bool xinf_fim_find (xinf_gguf_t *gguf, xinf_tokenizer_t *tokenizer, xinf_fim_t *fim);
 
 #endif

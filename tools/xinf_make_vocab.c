@@ -53,6 +53,7 @@ struct _xinf_make_vocab_t {
     int64_t bos, eos, eot, eom;         //  -1 when the kind has none
     bool fim;                           //  Qwen2's fill-in-the-middle tokens too
     int64_t fim_pre, fim_suf, fim_mid;  //  -1 without them
+    int64_t fim_rep, fim_sep;           //  the repository pattern's, -1 without them
     uint32_t script_first;              //  first scripted token (gpt2, after the specials); 0: none
 };
 
@@ -339,7 +340,8 @@ s_byte_map (uint32_t codepoints [256], uint8_t order [256])
 //  Qwen2.5's first three; Llama 3's first eleven as in the real files, of
 //  which a vocabulary below 128256 tokens keeps only the named six.
 static const char *s_qwen2_specials [] = {
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>"
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>",
+    "<|repo_name|>", "<|file_sep|>"
 };
 static const char *s_llama3_specials [] = {
     "<|begin_of_text|>", "<|end_of_text|>", NULL, NULL, "<|finetune_right_pad_id|>", NULL,
@@ -378,7 +380,7 @@ s_specials (xinf_make_vocab_t *self)
 {
     int rc;
     if (self->kind == XINF_VOCAB_QWEN2)
-        rc = s_place_specials (self, s_qwen2_specials, self->fim ? 6 : 3, self->fim ? 6 : 3);
+        rc = s_place_specials (self, s_qwen2_specials, self->fim ? 8 : 3, self->fim ? 8 : 3);
     else
     if (self->size >= 128256)
         rc = s_place_specials (self, s_llama3_specials, 11, 256);
@@ -394,6 +396,8 @@ s_specials (xinf_make_vocab_t *self)
     self->fim_pre = self->fim ? s_lookup (self, "<|fim_prefix|>", 14) : -1;
     self->fim_suf = self->fim ? s_lookup (self, "<|fim_suffix|>", 14) : -1;
     self->fim_mid = self->fim ? s_lookup (self, "<|fim_middle|>", 14) : -1;
+    self->fim_rep = self->fim ? s_lookup (self, "<|repo_name|>", 13) : -1;
+    self->fim_sep = self->fim ? s_lookup (self, "<|file_sep|>", 12) : -1;
     uint32_t codepoints [256];
     uint8_t order [256];
     s_byte_map (codepoints, order);
@@ -620,5 +624,7 @@ xinf_make_vocab_store (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer)
               || s_store_id (writer, "tokenizer.ggml.eom_token_id", self->eom)
               || s_store_id (writer, "tokenizer.ggml.fim_pre_token_id", self->fim_pre)
               || s_store_id (writer, "tokenizer.ggml.fim_suf_token_id", self->fim_suf)
-              || s_store_id (writer, "tokenizer.ggml.fim_mid_token_id", self->fim_mid) ? -1 : 0;
+              || s_store_id (writer, "tokenizer.ggml.fim_mid_token_id", self->fim_mid)
+              || s_store_id (writer, "tokenizer.ggml.fim_rep_token_id", self->fim_rep)
+              || s_store_id (writer, "tokenizer.ggml.fim_sep_token_id", self->fim_sep) ? -1 : 0;
 }

@@ -658,6 +658,8 @@ TYPES = {
             {'name': 'fim_prefix_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'fim_suffix_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'fim_middle_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
+            {'name': 'fim_repo_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
+            {'name': 'fim_file_sep_token', 'type': 'str', 'min': 0, 'max': 1024, 'optional': True},
             {'name': 'dim', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
             {'name': 'pooling', 'type': 'str', 'min': 1, 'max': 4, 'optional': True, 'values': ['none', 'mean', 'cls', 'last', 'rank']},
             {'name': 'chat_template', 'type': 'str', 'min': 0, 'max': 262144, 'optional': True},

@@ -19,6 +19,8 @@ def scenario_fim(gateway, coder_path):
     entry = next(model for model in gateway.client.list_models() if model["uid"] == "coder")
     check((entry.get("fim_prefix_token"), entry.get("fim_suffix_token"), entry.get("fim_middle_token"))
           == ("<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"), f"the model's FIM tokens are listed: {entry}")
+    check((entry.get("fim_repo_token"), entry.get("fim_file_sep_token")) == ("<|repo_name|>", "<|file_sep|>"),
+          f"the repository pattern's tokens are listed: {entry}")
 
     text, finish = completion(gateway, coder)
     check(completion(gateway, coder, stream=True) == (text, finish), "streamed: the same middle")

@@ -95,14 +95,18 @@ def scenario_llama_infill(gateway, coder_path):
     gateway.launch("coder", coder_path)
     body = {"model": "coder", "input_prefix": "def add(a, b):\n", "prompt": "    ", "input_suffix": "\n    return c\n",
             "n_predict": 8, "temperature": 0}
-    middle, _ = completion(gateway, {"model": "coder", "prompt": "def add(a, b):\n    ", "suffix": "\n    return c\n",
-                                     "max_tokens": 8, "temperature": 0})
+    # The coder model has Qwen2.5-Coder's <|repo_name|> and <|file_sep|>: llama-server's repository pattern
     result = answer(gateway, body, "/infill")
-    check(result["content"] == middle and result["prompt"].startswith("<|fim_prefix|>def add"),
-          f"/infill: prefix and prompt, then the suffix: {result['content']!r} vs {middle!r}")
-    extra = answer(gateway, dict(body, input_extra=[{"filename": "a.py", "text": "x = 1"}]), "/infill")
-    check(extra["prompt"].startswith("\n\n--- snippet ---\n\nx = 1<|fim_prefix|>"),
-          f"input_extra goes before the prefix: {extra['prompt'][:60]!r}")
+    layout = ("<|repo_name|>myproject\n<|file_sep|>filename\n<|fim_prefix|>def add(a, b):\n    <|fim_suffix|>"
+              "\n    return c\n<|fim_middle|>")
+    check(result["prompt"] == layout, f"/infill's prompt: {result['prompt']!r}")
+    same = answer(gateway, {"model": "coder", "prompt": layout, "n_predict": 8, "temperature": 0})
+    check(result["content"] == same["content"], f"/infill's middle is that prompt's: {result['content']!r}")
+    extra = answer(gateway, dict(body, input_extra=[{"filename": "a.py", "text": "x = 1\n"}, {"text": "y"}]),
+                   "/infill")
+    check(extra["prompt"].startswith("<|repo_name|>myproject\n<|file_sep|>a.py\nx = 1\n<|file_sep|>tmp\ny"
+                                     "<|file_sep|>filename\n<|fim_prefix|>"),
+          f"input_extra's files before the prefix: {extra['prompt'][:90]!r}")
     empty = answer(gateway, dict(body, input_suffix=""), "/infill")
     check("<|fim_suffix|><|fim_middle|>" in empty["prompt"], f"an empty suffix still fills in: {empty['prompt']!r}")
     expect_error(gateway.call("POST", "/infill", dict(body, model=None)), 400, "models generate here", "model")
@@ -130,6 +134,7 @@ def scenario_llama_infill(gateway, coder_path):
     expect_error(gateway.call("POST", "/infill", dict(body, response_fields="content")), 400, "response_fields",
                  "response_fields")
     gateway.client.terminate("coder")
-    print("/infill: the middle equals /v1/completions' with a suffix; input_extra before the prefix; an empty "
+    print("/infill: llama-server's repository layout (the coder model has its tokens), the middle that prompt's; "
+          "input_extra's files before the prefix; an empty "
           "suffix; the model required among several; llama.vim's n_indent (cuts), t_max_predict_ms (ends at a "
           "newline) and response_fields; six stop strings; 5 bad bodies refused")

@@ -55,13 +55,15 @@ main (int argc, char *argv [])
     CHECK (system (command) == 0);
     CHECK (s_find (path, &fim, texts, sizeof texts) == 1);
     CHECK_STR (texts, "<|fim_prefix|> <|fim_suffix|> <|fim_middle|>");
-    CHECK (fim.pre == 509 && fim.mid == 510 && fim.suf == 511);
+    CHECK (fim.pre == 507 && fim.mid == 508 && fim.suf == 509);
+    CHECK (fim.rep == 510 && fim.sep == 511);        //  Qwen2.5-Coder's repository pattern
     //  The same by the markers' names alone (a file without the keys)
     char error [256];
     xinf_tokenizer_t *tokenizer = xinf_model_load_tokenizer (path, error, sizeof error);
     xinf_fim_t named;
     CHECK (tokenizer && xinf_fim_find (NULL, tokenizer, &named));
     CHECK (named.pre == fim.pre && named.suf == fim.suf && named.mid == fim.mid);
+    CHECK (named.rep == fim.rep && named.sep == fim.sep);
     xinf_tokenizer_destroy (&tokenizer);
     snprintf (command, sizeof command, "'%s' --arch qwen2 -o '%s' > /dev/null", argv [1], path);
     CHECK (system (command) == 0);
