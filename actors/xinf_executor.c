@@ -42,6 +42,8 @@ typedef struct {
     xinf_exec_device_t device;       //  the CPU or a GPU (LOAD's device)
     int threads;
     uint64_t kv_cache_mb;            //  asked for (0: a default from free memory)
+    char kv_cache_dtype [8];         //  asked for ("": the backend's default)
+    xinf_dtype_t kv_dtype;           //  the KV cache's type
     size_t max_seqs, step_tokens;
     size_t max_rows;                 //  logits rows a step may ask: max_seqs, or more for scored prompts
     bool graphs;                     //  decode steps through CUDA graphs (LOAD's disable_cuda_graph false)
@@ -141,7 +143,8 @@ s_send_loaded (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "kv_block_tokens", state->limits.block_tokens);
     xinf_map_put_bool (body, "cuda_graphs", state->n_ranks == 1 && xinf_kv_cache_graphs (state->cache));
     xinf_map_put_uint (body, "kv_bytes", state->limits.n_blocks * state->limits.block_tokens
-                                         * xinf_transformer_kv_bytes_per_token (t));
+                                         * xinf_transformer_kv_bytes_per_token (t, state->kv_dtype));
+    xinf_map_put_str (body, "kv_cache_dtype", xinf_backend_kv_name (state->kv_dtype));
     if (state->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", (uint64_t) state->rank);
         xinf_map_put_uint (body, "n_ranks", (uint64_t) state->n_ranks);
@@ -156,7 +159,7 @@ s_send_loaded (xinf_ctx_t *ctx)
 static size_t
 s_kv_blocks (s_state_t *state, const xinf_transformer_t *t)
 {
-    uint64_t block_bytes = (uint64_t) XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t);
+    uint64_t block_bytes = (uint64_t) XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t, state->kv_dtype);
     uint64_t need = (uint64_t) state->max_seqs * ((t->context + XINF_BLOCK_TOKENS - 1) / XINF_BLOCK_TOKENS) * block_bytes;
     uint64_t budget = state->kv_cache_mb << 20;
     if (!budget) {
@@ -175,8 +178,12 @@ s_start_serving (s_state_t *state)
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
     if (xinf_exec_device_check_weights (&state->device, t, state->load_error, sizeof state->load_error))
         return -1;
+    if (xinf_backend_kv_dtype (state->backend, state->kv_cache_dtype, t->head_dim, &state->kv_dtype,
+                               state->load_error, sizeof state->load_error))
+        return -1;
     size_t n_blocks = s_kv_blocks (state, t);
-    state->cache = xinf_kv_cache_new (t, state->backend, n_blocks, XINF_BLOCK_TOKENS, state->step_tokens);
+    state->cache = xinf_kv_cache_new (t, state->backend, state->kv_dtype, n_blocks, XINF_BLOCK_TOKENS,
+                                      state->step_tokens);
     state->batch = xinf_batch_buf_new ();
     //  A follower rank computes no logits: it samples nothing
     state->sampling = xinf_exec_sampling_new (state->name, state->backend, state->rank == 0, state->max_seqs,
@@ -187,7 +194,8 @@ s_start_serving (s_state_t *state)
     if (!state->cache || !state->batch || !state->sampling) {
         xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
                     "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
-                    (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t) >> 20));
+                    (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS
+                                          * xinf_transformer_kv_bytes_per_token (t, state->kv_dtype) >> 20));
         return -1;
     }
     //  A stop request ends a long step between layers
@@ -360,6 +368,7 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->load_corr = xinf_msg_corr (msg);
     state->threads = threads;
     state->kv_cache_mb = load.kv_cache_mb;
+    snprintf (state->kv_cache_dtype, sizeof state->kv_cache_dtype, "%s", load.kv_cache_dtype);
     state->max_seqs = load.max_seqs;
     state->step_tokens = load.step_tokens;
     //  A rank of a tensor-parallel replica never records graphs (its

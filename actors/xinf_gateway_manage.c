@@ -95,7 +95,7 @@ s_json_value (json_t *json, int depth)
 static const char *s_launch_keys [] = {
     "uid", "path", "worker", "workers", "replicas", "threads", "n_worker", "probe_timeout_ms",
     "rendezvous_timeout_ms", "stall_timeout_ms", "kv_cache_mb", "max_seqs", "step_tokens", "max_queued", "device",
-    "disable_cuda_graph", "speculative_tokens", "prompt_lookup_min", "prompt_lookup_max", NULL
+    "disable_cuda_graph", "speculative_tokens", "prompt_lookup_min", "prompt_lookup_max", "kv_cache_dtype", NULL
 };
 
 //  vLLM's speculative_config {"method": "ngram", "num_speculative_tokens",

@@ -493,6 +493,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
     //  The engine's settings, unchanged (0 / absent: the replica's defaults)
     if (load.kv_cache_mb)
         xinf_map_put_uint (args, "kv_cache_mb", load.kv_cache_mb);
+    if (!streq (load.kv_cache_dtype, "auto"))
+        xinf_map_put_str (args, "kv_cache_dtype", load.kv_cache_dtype);
     if (load.max_seqs)
         xinf_map_put_uint (args, "max_seqs", load.max_seqs);
     if (load.step_tokens)

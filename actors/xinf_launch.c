@@ -126,6 +126,8 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
     xinf_map_put_uint (body, "generation", model->generation);
     if (model->options.kv_cache_mb)
         xinf_map_put_uint (body, "kv_cache_mb", model->options.kv_cache_mb);
+    if (*model->options.kv_cache_dtype && !streq (model->options.kv_cache_dtype, "auto"))
+        xinf_map_put_str (body, "kv_cache_dtype", model->options.kv_cache_dtype);
     if (model->options.max_seqs)
         xinf_map_put_uint (body, "max_seqs", model->options.max_seqs);
     if (model->options.step_tokens)

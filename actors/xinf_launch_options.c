@@ -15,7 +15,8 @@ xinf_launch_options_map (const xinf_launch_options_t *options, bool pinned)
         //  Without speculation none of its fields (their defaults when read)
         .speculative_tokens = options->speculative_tokens, .has_speculative_tokens = options->speculative_tokens > 0,
         .prompt_lookup_min = options->prompt_lookup_min, .has_prompt_lookup_min = options->speculative_tokens > 0,
-        .prompt_lookup_max = options->prompt_lookup_max, .has_prompt_lookup_max = options->speculative_tokens > 0
+        .prompt_lookup_max = options->prompt_lookup_max, .has_prompt_lookup_max = options->speculative_tokens > 0,
+        .kv_cache_dtype = *options->kv_cache_dtype ? options->kv_cache_dtype : "auto", .has_kv_cache_dtype = true
     };
     xinf_value_t *map = xinf_value_new_map ();
     xinf_node_msg_launch_options_put (&launch, map);
@@ -37,6 +38,7 @@ xinf_launch_options_take (const xinf_value_t *map, xinf_launch_options_t *option
         .speculative_tokens = taken.speculative_tokens, .prompt_lookup_min = taken.prompt_lookup_min,
         .prompt_lookup_max = taken.prompt_lookup_max
     };
+    snprintf (options->kv_cache_dtype, sizeof options->kv_cache_dtype, "%s", taken.kv_cache_dtype);
     *pinned = taken.pinned;
     return 0;
 }

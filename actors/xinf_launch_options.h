@@ -16,6 +16,7 @@ typedef struct {
     uint64_t threads;                 //  compute threads per replica, per rank
     uint64_t probe_timeout_ms, rendezvous_timeout_ms, stall_timeout_ms;
     uint64_t kv_cache_mb;             //  the replica's KV budget
+    char kv_cache_dtype [8];          //  what its KV cache holds: auto, f32, f16, q8_0 ("": auto)
     uint64_t max_seqs;                //  sequences a replica runs at once
     uint64_t step_tokens;             //  tokens per step of chunked prefill
     size_t max_queued;                //  the scheduler's queue bound

@@ -141,6 +141,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         .speculative_tokens = launch.speculative_tokens, .prompt_lookup_min = launch.prompt_lookup_min,
         .prompt_lookup_max = launch.prompt_lookup_max
     };
+    snprintf (model->options.kv_cache_dtype, sizeof model->options.kv_cache_dtype, "%s", launch.kv_cache_dtype);
     //  Distinct across supervisor restarts too: the clock's ms, then counting
     if (!self->next_generation)
         self->next_generation = (uint64_t) zclock_time ();

@@ -345,7 +345,7 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     xinf_map_put_uint (xinf_msg_body (load), "threads", threads);
     xinf_map_put_str (xinf_msg_body (load), "device", start.device);
     //  The serving options: the KV budget, sequences and tokens a step
-    const char *serving [] = { "kv_cache_mb", "max_seqs", "step_tokens", "disable_cuda_graph" };
+    const char *serving [] = { "kv_cache_mb", "kv_cache_dtype", "max_seqs", "step_tokens", "disable_cuda_graph" };
     for (size_t index = 0; index < sizeof serving / sizeof serving [0]; index++)
         if (xinf_map_get (xinf_msg_body (msg), serving [index]))
             xinf_map_put (xinf_msg_body (load), serving [index],

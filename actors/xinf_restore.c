@@ -25,7 +25,8 @@ xinf_restore_describe (const xinf_model_entry_t *model)
         .speculative_tokens = options->speculative_tokens, .has_speculative_tokens = options->speculative_tokens > 0,
         .prompt_lookup_min = options->prompt_lookup_min, .has_prompt_lookup_min = options->speculative_tokens > 0,
         .prompt_lookup_max = options->prompt_lookup_max, .has_prompt_lookup_max = options->speculative_tokens > 0,
-        .device = model->gpu ? "gpu" : "cpu", .has_device = true, .ranks = ranks, .has_ranks = model->n_worker > 1
+        .device = model->gpu ? "gpu" : "cpu", .has_device = true, .ranks = ranks, .has_ranks = model->n_worker > 1,
+        .kv_cache_dtype = *options->kv_cache_dtype ? options->kv_cache_dtype : "auto", .has_kv_cache_dtype = true
     };
     xinf_value_t *map = xinf_value_new_map ();
     xinf_node_msg_launched_model_put (&saved, map);
@@ -115,6 +116,7 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
         .speculative_tokens = saved.speculative_tokens, .prompt_lookup_min = saved.prompt_lookup_min,
         .prompt_lookup_max = saved.prompt_lookup_max
     };
+    snprintf (model->options.kv_cache_dtype, sizeof model->options.kv_cache_dtype, "%s", saved.kv_cache_dtype);
     model->pinned = saved.pinned;
     model->gpu = streq (saved.device, "gpu");
     model->count = xinf_value_count (saved.workers);

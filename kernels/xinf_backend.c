@@ -2,8 +2,12 @@
     for (xinf_backend.h): what a backend without the fused op gets from
     the transformer, and what a backend runs where its own fused kernel
     does not apply. Written once, so that every path composes them alike.
+    Also which KV cache type a backend holds, by default and by name.
 */
 #include "xinf_backend.h"
+
+#include <stdio.h>
+#include <strings.h>
 
 void
 xinf_backend_rope_store_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
@@ -30,4 +34,47 @@ xinf_backend_rope_attention_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, siz
     else
         xinf_backend_rope_store_apart (be, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
     return be->ops->attention (be, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
+}
+
+xinf_dtype_t
+xinf_backend_kv_default (const xinf_backend_t *be)
+{
+    return be->kv_dtypes & 1u << XINF_DTYPE_F16 ? XINF_DTYPE_F16 : XINF_DTYPE_F32;
+}
+
+int
+xinf_backend_kv_dtype (const xinf_backend_t *be, const char *name, size_t head_dim, xinf_dtype_t *dtype,
+                       char *error, size_t error_size)
+{
+    if (!name || !*name || strcasecmp (name, "auto") == 0)
+        *dtype = xinf_backend_kv_default (be);
+    else
+    if (strcasecmp (name, "f32") == 0)
+        *dtype = XINF_DTYPE_F32;
+    else
+    if (strcasecmp (name, "f16") == 0)
+        *dtype = XINF_DTYPE_F16;
+    else
+    if (strcasecmp (name, "q8_0") == 0)
+        *dtype = XINF_DTYPE_Q8_0;
+    else {
+        snprintf (error, error_size, "kv_cache_dtype '%.32s' is none of auto, f32, f16, q8_0", name);
+        return -1;
+    }
+    if (!(be->kv_dtypes & 1u << *dtype)) {
+        snprintf (error, error_size, "the %s backend holds no %s KV cache", be->ops->name, xinf_dtype_name (*dtype));
+        return -1;
+    }
+    if (*dtype == XINF_DTYPE_Q8_0 && head_dim % XINF_Q8_0_BLOCK_SIZE) {
+        snprintf (error, error_size, "a Q8_0 KV cache needs heads of a multiple of 32 values (this model's: %zu)",
+                  head_dim);
+        return -1;
+    }
+    return 0;
+}
+
+const char *
+xinf_backend_kv_name (xinf_dtype_t dtype)
+{
+    return dtype == XINF_DTYPE_F32 ? "f32" : dtype == XINF_DTYPE_F16 ? "f16" : dtype == XINF_DTYPE_Q8_0 ? "q8_0" : "?";
 }

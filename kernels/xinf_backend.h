@@ -49,12 +49,26 @@ typedef struct {
     const int32_t *hid;               //  [n_hid] token indexes, ascending
 } xinf_batch_t;
 
-//  The paged KV cache's memory: for layer l, block b, slot t, the keys at
-//  keys + ((l * n_blocks + b) * block_tokens + t) * kv_dim (values alike).
+//  The paged KV cache's memory: for layer l, block b, slot t, the keys'
+//  row of kv_dim elements of dtype at keys + ((l * n_blocks + b) *
+//  block_tokens + t) * row_bytes (values alike), row_bytes =
+//  xinf_dtype_row_bytes (dtype, kv_dim). A backend holds the types of its
+//  kv_dtypes; a Q8_0 row's heads start on whole blocks (head_dim a
+//  multiple of 32).
 typedef struct {
-    float *keys, *values;
+    void *keys, *values;
     size_t n_layers, n_blocks, block_tokens, kv_dim;
+    xinf_dtype_t dtype;               //  F32, F16 or Q8_0
+    size_t row_bytes;
 } xinf_kv_pool_t;
+
+//  The bytes from a row's start to element 'first' (a head's), which for
+//  a block type starts a block.
+static inline size_t
+xinf_kv_pool_offset (const xinf_kv_pool_t *pool, size_t first)
+{
+    return xinf_dtype_row_bytes (pool->dtype, first);
+}
 
 //  One product of a projection group: y [n][w->rows] = x [n][w->cols] . W^T,
 //  and with a bias [w->rows] (as the model has it; NULL: none) each row
@@ -188,7 +202,24 @@ struct _xinf_backend_t {
     const xinf_backend_ops_t *ops;
     void *impl;                       //  the implementation's state
     bool host_memory;                 //  its memory is the host's (the CPU's): host buffers serve as its own
+    uint32_t kv_dtypes;               //  the KV cache types it holds: bit 1 << dtype each
 };
+
+//  The KV cache type a backend holds when none is asked for: F16 where it
+//  holds F16 (half the memory and reads of F32, llama.cpp's default),
+//  else F32.
+xinf_dtype_t xinf_backend_kv_default (const xinf_backend_t *be);
+
+//  The KV cache type named 'name' ("f32", "f16", "q8_0", any case; NULL,
+//  "" or "auto": the backend's default) into 'dtype', checked: the
+//  backend holds it, and a Q8_0 cache's heads (head_dim) are whole blocks.
+//  -1 with the reason in 'error' otherwise.
+int xinf_backend_kv_dtype (const xinf_backend_t *be, const char *name, size_t head_dim, xinf_dtype_t *dtype,
+                           char *error, size_t error_size);
+
+//  A KV cache type's name as xinf_backend_kv_dtype takes it: "f32",
+//  "f16", "q8_0" ("?" for another).
+const char *xinf_backend_kv_name (xinf_dtype_t dtype);
 
 //  rope_store as the ops it stands for: rope (q), rope (k), kv_store.
 void xinf_backend_rope_store_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,

@@ -3,6 +3,8 @@
 #include "xinf_dtype.h"
 #include "xinf_quant.h"
 
+#include <math.h>
+
 typedef struct {
     const char *name;
     size_t block_size, block_bytes;
@@ -95,5 +97,46 @@ xinf_dtype_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out)
         default:
             xinf_quant_to_f32 (dtype, row, cols, out);
             break;
+    }
+}
+
+//  One Q8_0 block of 32 floats.
+static void
+s_q8_0_block (const float *x, uint8_t *block)
+{
+    float amax = 0;
+    for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i++)
+        if (fabsf (x [i]) > amax)
+            amax = fabsf (x [i]);
+    float d = amax / 127.0f, inverse = d ? 1.0f / d : 0.0f;
+    uint16_t half = xinf_dtype_f32_to_fp16 (d);
+    block [0] = (uint8_t) (half & 0xff);
+    block [1] = (uint8_t) (half >> 8);
+    for (int i = 0; i < XINF_Q8_0_BLOCK_SIZE; i++)
+        block [2 + i] = (uint8_t) (int8_t) roundf (x [i] * inverse);
+}
+
+bool
+xinf_dtype_from_f32 (xinf_dtype_t dtype, const float *x, size_t cols, void *row)
+{
+    uint16_t *halves = row;
+    switch (dtype) {
+        case XINF_DTYPE_F32:
+            memcpy (row, x, cols * sizeof (float));
+            return true;
+        case XINF_DTYPE_F16:
+            for (size_t i = 0; i < cols; i++)
+                halves [i] = xinf_dtype_f32_to_fp16 (x [i]);
+            return true;
+        case XINF_DTYPE_BF16:
+            for (size_t i = 0; i < cols; i++)
+                halves [i] = xinf_dtype_f32_to_bf16 (x [i]);
+            return true;
+        case XINF_DTYPE_Q8_0:
+            for (size_t b = 0; b < cols / XINF_Q8_0_BLOCK_SIZE; b++)
+                s_q8_0_block (x + b * XINF_Q8_0_BLOCK_SIZE, (uint8_t *) row + b * XINF_Q8_0_BLOCK_BYTES);
+            return true;
+        default:
+            return false;
     }
 }

@@ -106,6 +106,12 @@ const char *xinf_dtype_name (xinf_dtype_t dtype);
 //  exactly the values ggml's dequantizers give (xinf_quant.h).
 void xinf_dtype_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float *out);
 
+//  row = cols floats as dtype, for the types xinf writes (the paged KV
+//  cache, model files): F32, F16 and BF16 rounded to nearest even, Q8_0
+//  as ggml quantizes it (d = max |x| / 127 as fp16, q = round (x / d)),
+//  cols a multiple of its block. False for another type.
+bool xinf_dtype_from_f32 (xinf_dtype_t dtype, const float *x, size_t cols, void *row);
+
 static inline float
 xinf_dtype_bits_to_f32 (uint32_t bits)
 {

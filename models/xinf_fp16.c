@@ -1,5 +1,6 @@
 /*  xinf_fp16: float <-> F16 / BF16 conversions and Q8_0 blocks.  */
 #include "xinf_fp16.h"
+#include "xinf_dtype.h"
 
 #include <math.h>
 #include <string.h>
@@ -85,21 +86,7 @@ xinf_bf16_to_fp32 (uint16_t bits)
 void
 xinf_quantize_q8_0 (const float *values, size_t count, uint8_t *blocks)
 {
-    for (size_t block = 0; block < count / XINF_Q8_0_BLOCK; block++) {
-        const float *x = values + block * XINF_Q8_0_BLOCK;
-        uint8_t *out = blocks + block * XINF_Q8_0_BYTES;
-        float amax = 0;
-        for (int index = 0; index < XINF_Q8_0_BLOCK; index++)
-            if (fabsf (x [index]) > amax)
-                amax = fabsf (x [index]);
-        float scale = amax / 127.0f;
-        float inverse = scale ? 1.0f / scale : 0.0f;
-        uint16_t half = xinf_fp32_to_fp16 (scale);
-        out [0] = (uint8_t) (half & 0xff);
-        out [1] = (uint8_t) (half >> 8);
-        for (int index = 0; index < XINF_Q8_0_BLOCK; index++)
-            out [2 + index] = (uint8_t) (int8_t) roundf (x [index] * inverse);
-    }
+    xinf_dtype_from_f32 (XINF_DTYPE_Q8_0, values, count, blocks);
 }
 
 void

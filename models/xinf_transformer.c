@@ -107,9 +107,9 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
 }
 
 size_t
-xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self)
+xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self, xinf_dtype_t dtype)
 {
-    return 2 * self->n_layers * self->n_kv_heads * self->head_dim * sizeof (float);
+    return 2 * self->n_layers * xinf_dtype_row_bytes (dtype, self->n_kv_heads * self->head_dim);
 }
 
 //  Backend memory for 'count' floats.
@@ -120,11 +120,13 @@ s_floats (xinf_backend_t *backend, size_t count)
 }
 
 xinf_kv_cache_t *
-xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, size_t n_blocks,
-                   size_t block_tokens, size_t max_tokens)
+xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, xinf_dtype_t dtype,
+                   size_t n_blocks, size_t block_tokens, size_t max_tokens)
 {
-    if (!n_blocks || !block_tokens || !max_tokens)
-        return NULL;
+    size_t row_bytes = xinf_dtype_row_bytes (dtype, model->shard.n_kv_heads * model->head_dim);
+    if (!n_blocks || !block_tokens || !max_tokens || !row_bytes || !(backend->kv_dtypes & 1u << dtype)
+    ||  (xinf_dtype_block_size (dtype) > 1 && model->head_dim % xinf_dtype_block_size (dtype)))
+        return NULL;                  //  a head must start a block
     //  Every buffer's float count fits (with room for the bytes): no wrap
     size_t widths [] = { model->dim, model->shard.n_heads * model->head_dim, model->shard.ffn };
     size_t kv_dim = model->shard.n_kv_heads * model->head_dim;
@@ -143,9 +145,9 @@ xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, siz
     self->q_dim = shard->n_heads * model->head_dim;
     self->kv_dim = shard->n_kv_heads * model->head_dim;
     self->ffn = shard->ffn;
-    size_t slots = n_blocks * block_tokens * model->n_layers * self->kv_dim;
-    self->pool = (xinf_kv_pool_t) { s_floats (backend, slots), s_floats (backend, slots), model->n_layers, n_blocks,
-                                    block_tokens, self->kv_dim };
+    size_t bytes = n_blocks * block_tokens * model->n_layers * row_bytes;
+    self->pool = (xinf_kv_pool_t) { backend->ops->alloc (backend, bytes), backend->ops->alloc (backend, bytes),
+                                    model->n_layers, n_blocks, block_tokens, self->kv_dim, dtype, row_bytes };
     self->x = s_floats (backend, max_tokens * model->dim);
     self->xb = s_floats (backend, max_tokens * model->dim);
     self->xb2 = s_floats (backend, max_tokens * model->dim);
@@ -167,8 +169,8 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
     if (self_p && *self_p) {
         xinf_kv_cache_t *self = *self_p;
         xinf_backend_t *backend = self->backend;
-        float *buffers [] = { self->pool.keys, self->pool.values, self->x, self->xb, self->xb2, self->q, self->k,
-                              self->v, self->attn, self->hb, self->hb2 };
+        void *buffers [] = { self->pool.keys, self->pool.values, self->x, self->xb, self->xb2, self->q, self->k,
+                             self->v, self->attn, self->hb, self->hb2 };
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
             if (buffers [index])
                 backend->ops->free (backend, buffers [index]);
@@ -572,6 +574,12 @@ struct _xinf_kv_t {
 xinf_kv_t *
 xinf_kv_new (const xinf_transformer_t *model, size_t context)
 {
+    return xinf_kv_new_typed (model, context, XINF_DTYPE_F16);
+}
+
+xinf_kv_t *
+xinf_kv_new_typed (const xinf_transformer_t *model, size_t context, xinf_dtype_t dtype)
+{
     if (!context)
         return NULL;
     xinf_kv_t *self = calloc (1, sizeof *self);
@@ -580,8 +588,8 @@ xinf_kv_new (const xinf_transformer_t *model, size_t context)
     self->context = context;
     self->n_blocks = (context + XINF_KV_BLOCK_TOKENS - 1) / XINF_KV_BLOCK_TOKENS;
     self->backend = xinf_cpu_backend_new_on (NULL);
-    self->cache = self->backend ? xinf_kv_cache_new (model, self->backend, self->n_blocks, XINF_KV_BLOCK_TOKENS,
-                                                     XINF_KV_PASS_TOKENS) : NULL;
+    self->cache = self->backend ? xinf_kv_cache_new (model, self->backend, dtype, self->n_blocks,
+                                                     XINF_KV_BLOCK_TOKENS, XINF_KV_PASS_TOKENS) : NULL;
     self->batch = xinf_batch_buf_new ();
     self->table = calloc (self->n_blocks, sizeof (int32_t));
     if (!self->cache || !self->batch || !self->table) {

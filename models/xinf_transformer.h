@@ -82,15 +82,18 @@ typedef struct _xinf_kv_cache_t xinf_kv_cache_t;
 int xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t error_size);
 
 //  Bytes of keys and values one position takes in every layer of the whole
-//  model (shards take their part of it).
-size_t xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self);
+//  model (shards take their part of it) in a KV cache of 'dtype'.
+size_t xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self, xinf_dtype_t dtype);
 
 //  A paged KV cache of n_blocks blocks of block_tokens positions in the
 //  backend's memory (a shard's holds its own KV heads), with scratch for
-//  max_tokens tokens a pass (longer steps run in passes of that many).
-//  NULL when out of memory. The backend must outlive it.
-xinf_kv_cache_t *xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, size_t n_blocks,
-                                    size_t block_tokens, size_t max_tokens);
+//  max_tokens tokens a pass (longer steps run in passes of that many),
+//  its keys and values of 'dtype' (xinf_backend_kv_dtype's, checked
+//  there). NULL when out of memory, or for a type the backend does not
+//  hold or whose blocks the heads do not fill. The backend must outlive
+//  it.
+xinf_kv_cache_t *xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, xinf_dtype_t dtype,
+                                    size_t n_blocks, size_t block_tokens, size_t max_tokens);
 void xinf_kv_cache_destroy (xinf_kv_cache_t **self_p);
 //  A flag another thread may raise to end a running step early (checked
 //  between layers): the step then fails with "cancelled". Not checked by a
@@ -131,8 +134,13 @@ int xinf_transformer_step_rows (const xinf_transformer_t *self, xinf_kv_cache_t 
 //  ---- One sequence ----------------------------------------------------------
 
 //  A cache (and scratch) for one sequence of up to 'context' positions, on
-//  the CPU; a shard's cache holds its own KV heads only.
+//  the CPU, of its default KV type (F16, as the serving executor's); a
+//  shard's cache holds its own KV heads only.
 xinf_kv_t *xinf_kv_new (const xinf_transformer_t *model, size_t context);
+
+//  The same with keys and values of 'dtype' (F32, F16, or Q8_0 for heads
+//  of a multiple of 32); NULL for another.
+xinf_kv_t *xinf_kv_new_typed (const xinf_transformer_t *model, size_t context, xinf_dtype_t dtype);
 void xinf_kv_destroy (xinf_kv_t **self_p);
 size_t xinf_kv_context (xinf_kv_t *self);
 void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag);

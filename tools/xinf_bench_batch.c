@@ -44,7 +44,7 @@ s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_
 {
     size_t per_seq = (prompt + decode + BLOCK_TOKENS) / BLOCK_TOKENS + 1;
     size_t step = step_tokens > n ? step_tokens : n;
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, n * per_seq, BLOCK_TOKENS, step);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, xinf_backend_kv_default (backend), n * per_seq, BLOCK_TOKENS, step);
     xinf_batcher_config_t config = { .n_blocks = n * per_seq, .block_tokens = BLOCK_TOKENS, .max_seqs = n,
                                      .step_tokens = step, .context = t->context, .prefix_cache = false };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);

@@ -53,6 +53,8 @@ static const xinf_option_t s_options [] = {
     { "device", 0, NULL, XINF_OPT_INT, "0", 0, 1024, NULL, "N", "CUDA device (--backend cuda)" },
     { "batch", 0, NULL, XINF_OPT_INT, "16", 0, 256, NULL, "N",
       "also decode N sequences a step against one, from position 0 (0: not)" },
+    { "kv-cache-dtype", 0, NULL, XINF_OPT_STR, "f16", 0, 0, "f32|f16|q8_0", "TYPE",
+      "the KV cache's type of the CPU's single-sequence run (the batched ones: the backend's default)" },
     { "op-times", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "also time each op of the decode steps alone (eager, waited for)" },
     { 0 }
@@ -139,7 +141,7 @@ s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, size
          double *prefill_s, double *decode_s, char *error, size_t error_size)
 {
     size_t n_blocks = (prompt + decode + 1 + 15) / 16, pass = prompt < 512 ? prompt : 512;
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, n_blocks, 16, pass);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, xinf_backend_kv_default (backend), n_blocks, 16, pass);
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     int32_t *table = calloc (n_blocks, sizeof (int32_t));
     float *logits = calloc (t->vocab, sizeof (float));
@@ -202,7 +204,7 @@ s_decode_seqs (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs
                double *decode_s, char *error, size_t error_size)
 {
     size_t per_seq = (decode + S_UNTIMED + 15) / 16;
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, seqs * per_seq, 16, seqs);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, xinf_backend_kv_default (backend), seqs * per_seq, 16, seqs);
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     int32_t *table = calloc (seqs * per_seq, sizeof (int32_t));
     float *logits = calloc (seqs * t->vocab, sizeof (float));
@@ -417,12 +419,20 @@ s_run (xinf_config_t *config, const char *path)
     }
     size_t prompt = (size_t) xinf_config_int (config, "prompt"), decode = (size_t) xinf_config_int (config, "decode");
     xinf_threadpool_t *pool = xinf_threadpool_new ((int) xinf_config_int (config, "threads"));
-    xinf_kv_t *kv = xinf_kv_new (t, prompt + decode + 1);
+    const char *kv_name = xinf_config_str (config, "kv-cache-dtype");
+    xinf_dtype_t kv_type = strcmp (kv_name, "f32") == 0 ? XINF_DTYPE_F32
+                         : strcmp (kv_name, "q8_0") == 0 ? XINF_DTYPE_Q8_0 : XINF_DTYPE_F16;
+    xinf_kv_t *kv = xinf_kv_new_typed (t, prompt + decode + 1, kv_type);
     int32_t *tokens = calloc (prompt + 1, sizeof (int32_t));
     float *logits = calloc (t->vocab, sizeof (float));
     for (size_t index = 0; index < prompt; index++)
         tokens [index] = (int32_t) ((index * 7919 + 13) % t->vocab);
     int rc = kv && tokens && logits ? 0 : -1;
+    if (!kv && kv_type == XINF_DTYPE_Q8_0 && t->head_dim % 32) {
+        snprintf (error, sizeof error, "a Q8_0 KV cache needs heads of a multiple of 32 values (this model's: %zu)",
+                  t->head_dim);
+        rc = 1;
+    }
     start = zclock_usecs ();
     if (rc == 0)
         rc = xinf_transformer_forward (t, kv, pool, tokens, prompt, 0, logits, NULL, error, sizeof error);
@@ -441,9 +451,9 @@ s_run (xinf_config_t *config, const char *path)
         double bandwidth = s_bandwidth (pool);
         double bytes = s_bytes_per_token (t);
         double bound = bandwidth / bytes, decode_tps = (double) decode / decode_s;
-        printf ("model %s (%s %s, %.0f M params, %.1f MB of weights per token), %d threads, kernels %s, loaded in %.2f s\n",
-                path, info->arch, info->weight_type, (double) info->n_params / 1e6, bytes / 1e6,
-                xinf_threadpool_size (pool), xinf_cpu_simd_name (), load_s);
+        printf ("model %s (%s %s, %.0f M params, %.1f MB of weights per token), %d threads, kernels %s, "
+                "KV cache %s, loaded in %.2f s\n", path, info->arch, info->weight_type, (double) info->n_params / 1e6,
+                bytes / 1e6, xinf_threadpool_size (pool), xinf_cpu_simd_name (), kv_name, load_s);
         printf ("prefill %zu tokens: %8.1f tokens/s\n", prompt, (double) prompt / prefill_s);
         printf ("decode  %zu tokens: %8.1f tokens/s (%.1f ms/token)\n", decode, decode_tps, 1000.0 * decode_s / (double) decode);
         printf ("memory bandwidth (memcpy, %d threads): %.1f GB/s -> decode bound %.1f tokens/s; reached %.0f%%\n",
@@ -455,9 +465,9 @@ s_run (xinf_config_t *config, const char *path)
             xinf_backend_destroy (&cpu);
         }
         if (xinf_config_flag (config, "json"))
-            printf ("{\"arch\":\"%s\",\"type\":\"%s\",\"threads\":%d,\"prefill_tokens_per_s\":%.2f,"
+            printf ("{\"arch\":\"%s\",\"type\":\"%s\",\"kv_cache_dtype\":\"%s\",\"threads\":%d,\"prefill_tokens_per_s\":%.2f,"
                     "\"decode_tokens_per_s\":%.2f,\"bandwidth_gb_s\":%.2f,\"weight_mb_per_token\":%.2f,"
-                    "\"decode_bound_tokens_per_s\":%.2f,\"fraction_of_bound\":%.3f}\n", info->arch, info->weight_type,
+                    "\"decode_bound_tokens_per_s\":%.2f,\"fraction_of_bound\":%.3f}\n", info->arch, info->weight_type, kv_name,
                     xinf_threadpool_size (pool), (double) prompt / prefill_s, decode_tps, bandwidth / 1e9, bytes / 1e6,
                     bound, decode_tps / bound);
     }

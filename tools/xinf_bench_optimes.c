@@ -297,6 +297,7 @@ xinf_optimes_new (xinf_backend_t *inner)
                                      inner->ops->rope_attention ? s_rope_attention : NULL };
     self->ops = &me->ops;
     self->impl = me;
+    self->kv_dtypes = inner->kv_dtypes;
     return self;
 }
 

@@ -32,6 +32,8 @@ static const xinf_option_t s_options [] = {
     { "threads", 0, NULL, XINF_OPT_INT, "0", 0, 1024, NULL, "N", "launch: compute threads per replica (0: all cores)" },
     { "kv-cache-mb", 0, NULL, XINF_OPT_INT, "0", 0, 4294967295LL, NULL, "MB",
       "launch: the KV cache budget per replica (0: from free memory)" },
+    { "kv-cache-dtype", 0, NULL, XINF_OPT_STR, "auto", 0, 0, "auto|f32|f16|q8_0", "TYPE",
+      "launch: what the KV cache holds (auto: f16 on the CPU, f32 on a GPU; q8_0 about half of f16)" },
     { "max-seqs", 0, NULL, XINF_OPT_INT, "0", 0, 256, NULL, "N", "launch: sequences a replica runs at once (0: its default)" },
     { "step-tokens", 0, NULL, XINF_OPT_INT, "0", 0, 8192, NULL, "N",
       "launch: tokens per step of chunked prefill, 16-8192 (0: the default)" },

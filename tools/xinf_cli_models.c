@@ -162,6 +162,7 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_map_put_uint (body, "rendezvous_timeout_ms", (uint64_t) xinf_config_int (config, "rendezvous-timeout"));
     xinf_map_put_uint (body, "stall_timeout_ms", (uint64_t) xinf_config_int (config, "stall-timeout-ms"));
     xinf_map_put_uint (body, "kv_cache_mb", (uint64_t) xinf_config_int (config, "kv-cache-mb"));
+    xinf_map_put_str (body, "kv_cache_dtype", xinf_config_str (config, "kv-cache-dtype"));
     xinf_map_put_uint (body, "max_seqs", (uint64_t) xinf_config_int (config, "max-seqs"));
     xinf_map_put_uint (body, "step_tokens", (uint64_t) xinf_config_int (config, "step-tokens"));
     xinf_map_put_uint (body, "max_queued", (uint64_t) xinf_config_int (config, "max-queued"));

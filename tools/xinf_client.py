@@ -306,12 +306,13 @@ class XinfClient:
     def launch(self, uid, path, worker=None, replicas=1, threads=0, n_worker=1, workers=None,
                probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None, kv_cache_mb=None,
                max_seqs=None, step_tokens=None, max_queued=None, device=None, disable_cuda_graph=None,
-               speculative_tokens=None, prompt_lookup_min=None, prompt_lookup_max=None):
+               speculative_tokens=None, prompt_lookup_min=None, prompt_lookup_max=None, kv_cache_dtype=None):
         """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
         goes on in the background: follow it with wait_ready(). n_worker > 1
         splits each replica over that many workers (tensor parallel; the
         named 'workers', one per rank, or distinct alive ones). kv_cache_mb,
-        max_seqs, step_tokens set the replicas' engine (None: its defaults);
+        kv_cache_dtype ("f32", "f16", "q8_0"), max_seqs, step_tokens set the
+        replicas' engine (None: its defaults);
         max_queued bounds the model's queue (beyond it: OVERLOADED); device
         "gpu" puts each replica on an NVIDIA GPU of its own;
         disable_cuda_graph True runs every step eagerly (no CUDA graphs);
@@ -328,7 +329,7 @@ class XinfClient:
                            ("max_seqs", max_seqs), ("step_tokens", step_tokens), ("max_queued", max_queued),
                            ("device", device), ("disable_cuda_graph", disable_cuda_graph),
                            ("speculative_tokens", speculative_tokens), ("prompt_lookup_min", prompt_lookup_min),
-                           ("prompt_lookup_max", prompt_lookup_max)):
+                           ("prompt_lookup_max", prompt_lookup_max), ("kv_cache_dtype", kv_cache_dtype)):
             if value is not None:
                 body[key] = value
         reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")

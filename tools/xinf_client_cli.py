@@ -80,7 +80,8 @@ def _model_command(client, args, prompt_tokens):
                              disable_cuda_graph=True if args.disable_cuda_graph else None,
                              speculative_tokens=args.speculative_tokens or None,
                              prompt_lookup_min=args.prompt_lookup_min if args.speculative_tokens else None,
-                             prompt_lookup_max=args.prompt_lookup_max if args.speculative_tokens else None)
+                             prompt_lookup_max=args.prompt_lookup_max if args.speculative_tokens else None,
+                             kv_cache_dtype=args.kv_cache_dtype)
         if not args.no_wait:
             body = client.wait_ready(uid, stall_s=args.stall_timeout_ms / 1000, on_progress=None if args.json else
                                      lambda p: print(progress_line(uid, p), file=sys.stderr))
@@ -153,6 +154,8 @@ def main(argv=None):
     parser.add_argument("--threads", type=_unsigned, default=0, help="launch: threads per replica (0: all)")
     parser.add_argument("--kv-cache-mb", type=_unsigned, default=0, metavar="MB",
                         help="launch: the KV cache budget per replica (0: from free memory)")
+    parser.add_argument("--kv-cache-dtype", choices=("auto", "f32", "f16", "q8_0"), default=None, metavar="TYPE",
+                        help="launch: what the KV cache holds: auto (f16 on the CPU, f32 on a GPU), f32, f16, q8_0")
     parser.add_argument("--max-seqs", type=_unsigned, default=0, metavar="N",
                         help="launch: sequences a replica runs at once, 1-256 (0: its default)")
     parser.add_argument("--step-tokens", type=_unsigned, default=0, metavar="N",

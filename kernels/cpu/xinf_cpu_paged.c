@@ -10,12 +10,12 @@ void
 xinf_cpu_paged_store (xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                       const float *k, const float *v)
 {
-    size_t kv_dim = pool->kv_dim;
+    size_t kv_dim = pool->kv_dim, row_bytes = pool->row_bytes;
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
     for (size_t i = 0; i < batch->n; i++) {
         size_t slot = layer_first + xinf_cpu_paged_slot (batch, pool->block_tokens, i);
-        memcpy (pool->keys + slot * kv_dim, k + i * kv_dim, kv_dim * sizeof (float));
-        memcpy (pool->values + slot * kv_dim, v + i * kv_dim, kv_dim * sizeof (float));
+        xinf_dtype_from_f32 (pool->dtype, k + i * kv_dim, kv_dim, (char *) pool->keys + slot * row_bytes);
+        xinf_dtype_from_f32 (pool->dtype, v + i * kv_dim, kv_dim, (char *) pool->values + slot * row_bytes);
     }
 }
 
@@ -32,40 +32,67 @@ typedef struct {
     size_t heads, parts;              //  query heads a task, tasks a KV head
 } s_attention_t;
 
+//  The first row of the block holding position 'first' of a sequence
+//  ('table' its blocks) in 'rows' (the pool's keys or values), at the
+//  head's 'offset' bytes.
+static const char *
+s_block_rows (const s_attention_t *job, const void *rows, const int32_t *table, size_t first, size_t offset)
+{
+    size_t tokens = job->pool->block_tokens;
+    return (const char *) rows + (job->layer_first + (size_t) table [first / tokens] * tokens) * job->pool->row_bytes
+         + offset;
+}
+
 //  The scores [h * n_pos + p] = q [h] . key p, scaled, of 'heads' query
-//  heads: the positions a block at a time, each key row read once for
-//  the heads.
+//  heads: the positions a block at a time, an F32 key row read once for
+//  the heads, the rows of another type by the kernel set's matvec (which
+//  widens them as it reads; a block's rows stay in cache for the heads).
 static void
 s_scores (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
           const float *q, float *scores)
 {
-    size_t tokens = job->pool->block_tokens, kv_dim = job->pool->kv_dim;
+    const xinf_kv_pool_t *pool = job->pool;
+    size_t tokens = pool->block_tokens, row_bytes = pool->row_bytes, head_dim = job->head_dim;
     for (size_t first = 0; first < n_pos; first += tokens) {
-        const float *key = job->pool->keys + (job->layer_first + (size_t) table [first / tokens] * tokens) * kv_dim
-                         + offset;
+        const char *key = s_block_rows (job, pool->keys, table, first, offset);
         size_t end = n_pos - first < tokens ? n_pos : first + tokens;
-        for (size_t p = first; p < end; p++, key += kv_dim)
+        if (pool->dtype == XINF_DTYPE_F32)
+            for (size_t p = first; p < end; p++, key += row_bytes)
+                for (size_t h = 0; h < heads; h++)
+                    scores [h * n_pos + p] = job->kern->dot (q + h * head_dim, (const float *) key, head_dim);
+        else
             for (size_t h = 0; h < heads; h++)
-                scores [h * n_pos + p] = job->kern->dot (q + h * job->head_dim, key, job->head_dim) * job->scale;
+                job->kern->rows (pool->dtype, key, row_bytes, end - first, head_dim, q + h * head_dim,
+                                 scores + h * n_pos + first);
     }
+    for (size_t h = 0; h < heads; h++)
+        for (size_t p = 0; p < n_pos; p++)
+            scores [h * n_pos + p] *= job->scale;
 }
 
 //  out [h] = sum over p of scores [h * n_pos + p] value p for h < heads,
-//  in position order, each value row read once for the heads.
+//  in position order, each value row read (and, for a type other than
+//  F32, widened into 'row') once for the heads.
 static void
 s_values (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
-          const float *scores, float *out)
+          const float *scores, float *out, float *row)
 {
-    size_t tokens = job->pool->block_tokens, kv_dim = job->pool->kv_dim;
+    const xinf_kv_pool_t *pool = job->pool;
+    size_t tokens = pool->block_tokens, row_bytes = pool->row_bytes, head_dim = job->head_dim;
     for (size_t h = 0; h < heads; h++)
-        memset (out + h * job->head_dim, 0, job->head_dim * sizeof (float));
+        memset (out + h * head_dim, 0, head_dim * sizeof (float));
     for (size_t first = 0; first < n_pos; first += tokens) {
-        const float *value = job->pool->values
-                           + (job->layer_first + (size_t) table [first / tokens] * tokens) * kv_dim + offset;
+        const char *value = s_block_rows (job, pool->values, table, first, offset);
         size_t end = n_pos - first < tokens ? n_pos : first + tokens;
-        for (size_t p = first; p < end; p++, value += kv_dim)
+        for (size_t p = first; p < end; p++, value += row_bytes) {
+            const float *floats = (const float *) value;
+            if (pool->dtype != XINF_DTYPE_F32) {
+                job->kern->to_f32 (pool->dtype, value, head_dim, row);
+                floats = row;
+            }
             for (size_t h = 0; h < heads; h++)
-                job->kern->axpy (out + h * job->head_dim, scores [h * n_pos + p], value, job->head_dim);
+                job->kern->axpy (out + h * head_dim, scores [h * n_pos + p], floats, head_dim);
+        }
     }
 }
 
@@ -79,14 +106,16 @@ s_attention_task (void *arg, size_t task, int thread)
     size_t token = kv_task / job->n_kv_heads, kv_head = kv_task % job->n_kv_heads;
     const xinf_batch_t *batch = job->batch;
     const int32_t *table = batch->blocks + batch->table_start [batch->seq [token]];
-    size_t n_pos = (size_t) batch->pos [token] + 1, offset = kv_head * job->head_dim;
+    size_t n_pos = (size_t) batch->pos [token] + 1;
+    size_t offset = xinf_kv_pool_offset (job->pool, kv_head * job->head_dim);
     size_t first = part * job->heads, head = kv_head * job->group + first;
     size_t heads = job->group - first < job->heads ? job->group - first : job->heads;
     float *scores = job->scratch + (size_t) thread * job->scratch_stride;
     s_scores (job, table, n_pos, offset, heads, job->q + token * job->q_dim + head * job->head_dim, scores);
     for (size_t h = 0; h < heads; h++)
         xinf_cpu_softmax (scores + h * n_pos, n_pos);
-    s_values (job, table, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim);
+    s_values (job, table, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim,
+              scores + heads * n_pos);
 }
 
 //  Query heads a task: the whole group, unless that leaves fewer than 4

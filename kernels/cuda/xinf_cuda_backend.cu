@@ -572,6 +572,7 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
     cuda->attention_apart = attention && strcmp (attention, "apart") == 0;
     self->ops = &s_ops;
     self->impl = cuda;
+    self->kv_dtypes = 1u << XINF_DTYPE_F32;     //  F16 and Q8_0 caches wait for kernels verified on a GPU
     const char *failed = NULL, *reason = NULL;
     if ((status = cudaStreamCreateWithFlags (&cuda->stream, cudaStreamNonBlocking)) != cudaSuccess)
         failed = "cudaStreamCreate", reason = cudaGetErrorString (status);

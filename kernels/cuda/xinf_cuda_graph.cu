@@ -173,7 +173,7 @@ xinf_cuda_graph_begin (xinf_backend_t *self, size_t bucket, const xinf_batch_t *
         return s_graphs_off (cuda, "", error, error_size);
     memset (&cuda->recording, 0, sizeof cuda->recording);
     cuda->recording.bucket = bucket;
-    cuda->recording.keys = pool->keys;
+    cuda->recording.keys = (const float *) pool->keys;
     cuda->recording.n_blocks = pool->n_blocks;
     cuda->recording.block_tokens = pool->block_tokens;
     cuda->failed_once [0] = 0;
@@ -247,7 +247,7 @@ static bool
 s_still_fits (const xinf_cuda_t *cuda, const xinf_cuda_graph_t *graph, const xinf_kv_pool_t *pool,
               const float *logits)
 {
-    if (graph->logits != logits || graph->keys != pool->keys || graph->n_blocks != pool->n_blocks
+    if (graph->logits != logits || graph->keys != (const float *) pool->keys || graph->n_blocks != pool->n_blocks
     ||  graph->block_tokens != pool->block_tokens)
         return false;
     for (int which = 0; which < XINF_CUDA_STAGES; which++)

@@ -76,6 +76,10 @@ s_pool_ok (xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, size_t layer, const ch
         xinf_cuda_fail (cuda, what, "layer outside the pool or an empty pool");
         return false;
     }
+    if (pool->dtype != XINF_DTYPE_F32) {
+        xinf_cuda_fail (cuda, what, "the CUDA backend holds an F32 KV cache only");
+        return false;
+    }
     return xinf_cuda_device_memory (cuda, pool->keys, bytes, what) && xinf_cuda_device_memory (cuda, pool->values, bytes, what);
 }
 
@@ -95,8 +99,8 @@ xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, co
         return;
     }
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
-    xinf_cuda_launch (cuda, "kv_store", k_kv_store, (unsigned) batch->n, 128, 0, pool->keys, pool->values, k, v, device,
-                      pool->block_tokens, layer_first, pool->kv_dim);
+    xinf_cuda_launch (cuda, "kv_store", k_kv_store, (unsigned) batch->n, 128, 0, (float *) pool->keys,
+                      (float *) pool->values, k, v, device, pool->block_tokens, layer_first, pool->kv_dim);
 }
 
 //  RoPE of a token's q and k heads and the store of its k and v rows, one
@@ -157,8 +161,8 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
         return;
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
     xinf_cuda_launch (cuda, "rope_store", k_rope_store, (unsigned) batch->n, 256, head_dim * sizeof (float), q, k, v,
-                      pool->keys, pool->values, device, pool->block_tokens, layer_first, n_heads, n_kv_heads, head_dim,
-                      rope->base, rope->scale, rope->neox, factors);
+                      (float *) pool->keys, (float *) pool->values, device, pool->block_tokens, layer_first, n_heads,
+                      n_kv_heads, head_dim, rope->base, rope->scale, rope->neox, factors);
 }
 
 //  The first kernel, kept to compare (XINF_CUDA_ATTENTION=simple): one
@@ -558,7 +562,7 @@ s_attend_args (xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, size_t layer, cons
         stage->capacity = 0;          //  not zeroed: grown (and zeroed) again next time
         return -1;
     }
-    *a = (s_attend_t) { pool->keys, pool->values, *device, pool->block_tokens,
+    *a = (s_attend_t) { (float *) pool->keys, (float *) pool->values, *device, pool->block_tokens,
                         layer * pool->n_blocks * pool->block_tokens, pool->kv_dim, n_heads, n_heads / n_kv_heads,
                         head_dim, (float) (1.0 / sqrt ((double) head_dim)), out, NULL, NULL, 0, 1,
                         (float *) partials, (unsigned *) counters };
@@ -615,7 +619,8 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
         return -1;
     if (simple)
         return xinf_cuda_launch (cuda, "attention", k_attention_simple, (unsigned) (batch->n * n_heads),
-                                 ATTENTION_SIMPLE_WARPS * WARP, shared, pool->keys, pool->values, q, out, device,
+                                 ATTENTION_SIMPLE_WARPS * WARP, shared, (const float *) pool->keys,
+                                 (const float *) pool->values, q, out, device,
                                  pool->block_tokens, layer * pool->n_blocks * pool->block_tokens, pool->kv_dim,
                                  n_heads, n_heads / n_kv_heads, head_dim, (float) (1.0 / sqrt ((double) head_dim)));
     s_attend_t args;

@@ -525,7 +525,7 @@ def scenario_metrics(gateway):
 def scenario_manage(gateway, path):
     """Management over HTTP (admin key): launch, progress, terminate, workers, waits, events, doctor."""
     launch = {"model_uid": "m2", "path": path, "replicas": 1, "n_worker": 1, "threads": 1, "max_queued": 8,
-              "disable_cuda_graph": True,
+              "disable_cuda_graph": True, "kv_cache_dtype": "f32",
               "speculative_config": {"method": "ngram", "num_speculative_tokens": 3, "prompt_lookup_max": 1}}
     expect_error(gateway.call("POST", "/v1/models", launch), 403, "admin role")
     expect_error(gateway.call("GET", "/v1/cluster/workers"), 403, "admin role")
@@ -536,6 +536,8 @@ def scenario_manage(gateway, path):
                  400, "replicas")
     expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "disable_cuda_graph": "yes"},
                               key=ADMIN_KEY), 400, "disable_cuda_graph")
+    expect_error(gateway.call("POST", "/v1/models", {"uid": "m3", "path": path, "kv_cache_dtype": "q4"},
+                              key=ADMIN_KEY), 400, "kv_cache_dtype")
     for config, needle in (({"method": "eagle", "num_speculative_tokens": 3}, "speculative_config.method"),
                            ({"method": "ngram", "draft_tensor_parallel_size": 1},
                             "speculative_config.draft_tensor_parallel_size"),

@@ -2,9 +2,10 @@
     the logits of every position (float32, [n][vocab]) to a file, so that
     tests compare them with the numpy reference. --prefill runs all tokens
     as one batch (matrix-matrix path); the default runs one token per step
-    (the decode path, through the KV cache).
+    (the decode path, through the KV cache). --kv-f32 keeps the KV cache
+    in F32 (the default: F16, as xinf serves).
 
-        forward_dump MODEL.gguf OUT.bin [--prefill] ID ID ...
+        forward_dump MODEL.gguf OUT.bin [--prefill] [--kv-f32] ID ID ...
 */
 #include "xinf_model.h"
 #include "xinf_cpu_ops.h"
@@ -17,11 +18,15 @@ int
 main (int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf (stderr, "usage: forward_dump MODEL OUT [--prefill] ID...\n");
+        fprintf (stderr, "usage: forward_dump MODEL OUT [--prefill] [--kv-f32] ID...\n");
         return 2;
     }
-    bool prefill = strcmp (argv [3], "--prefill") == 0;
-    int first = prefill ? 4 : 3;
+    int first = 3;
+    bool prefill = false, kv_f32 = false;
+    for (; first < argc && argv [first][0] == '-'; first++) {
+        prefill |= strcmp (argv [first], "--prefill") == 0;
+        kv_f32 |= strcmp (argv [first], "--kv-f32") == 0;
+    }
     size_t count = (size_t) (argc - first);
     int32_t *tokens = calloc (count + 1, sizeof (int32_t));
     for (size_t index = 0; index < count; index++)
@@ -33,7 +38,7 @@ main (int argc, char **argv)
         return 1;
     }
     const xinf_transformer_t *t = xinf_model_transformer (model);
-    xinf_kv_t *kv = xinf_kv_new (t, count + 1);
+    xinf_kv_t *kv = xinf_kv_new_typed (t, count + 1, kv_f32 ? XINF_DTYPE_F32 : XINF_DTYPE_F16);
     xinf_threadpool_t *pool = xinf_threadpool_new (2);
     float *logits = calloc (count * t->vocab, sizeof (float));
     int rc = 0;

@@ -501,7 +501,8 @@ s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_bat
     size_t kv_dim = shape->n_kv_heads * shape->head_dim, n = b->batch.n, q_dim = shape->n_heads * shape->head_dim;
     size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
     xinf_kv_pool_t pool = { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
-                            b->n_blocks, shape->block_tokens, kv_dim };
+                            b->n_blocks, shape->block_tokens, kv_dim, XINF_DTYPE_F32,
+                            kv_dim * sizeof (float) };
     float *dk = test_twins_put (be, k, n * kv_dim), *dv = test_twins_put (be, v, n * kv_dim);
     float *dq = test_twins_put (be, q, n * q_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);

@@ -185,7 +185,8 @@ s_pool_put (xinf_backend_t *be, const s_shape_t *shape, const s_batch_t *b, cons
 {
     size_t kv_dim = shape->n_kv_heads * shape->head_dim, slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
     return (xinf_kv_pool_t) { test_twins_put (be, pool_init, slots), test_twins_put (be, pool_init + slots, slots), 2,
-                              b->n_blocks, shape->block_tokens, kv_dim };
+                              b->n_blocks, shape->block_tokens, kv_dim, XINF_DTYPE_F32,
+                              kv_dim * sizeof (float) };
 }
 
 //  rope_store (or rope, rope, kv_store) on 'be' into layer 1 of a pool of

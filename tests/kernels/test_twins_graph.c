@@ -324,6 +324,7 @@ test_twins_graph_new (void)
     CHECK (state->inner);
     self->ops = &s_graph_ops;
     self->impl = state;
+    self->kv_dtypes = 1u << XINF_DTYPE_F32;     //  as the CUDA backend it stands for
     return self;
 }
 

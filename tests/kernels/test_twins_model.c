@@ -87,7 +87,7 @@ s_generate (test_twins_t *twins, const xinf_transformer_t *t, const char *name)
 {
     s_side_t sides [2] = { { twins->reference, NULL, NULL }, { twins->subject, NULL, NULL } };
     for (int side = 0; side < 2; side++) {
-        sides [side].cache = xinf_kv_cache_new (t, sides [side].backend, POOL_BLOCKS, BLOCK_TOKENS, PASS_TOKENS);
+        sides [side].cache = xinf_kv_cache_new (t, sides [side].backend, XINF_DTYPE_F32, POOL_BLOCKS, BLOCK_TOKENS, PASS_TOKENS);
         sides [side].logits = calloc ((SEQS + 1) * t->vocab, sizeof (float));
         CHECK (sides [side].cache && sides [side].logits);
     }
@@ -183,7 +183,7 @@ test_twins_model_fails (xinf_backend_t *backend, const char *make_model, const c
     xinf_model_t *model = s_model (make_model, directory, "fails", "--dim 64 --heads 4 --kv-heads 2 --ffn 96", path,
                                    sizeof path);
     const xinf_transformer_t *t = xinf_model_transformer (model);
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, POOL_BLOCKS, BLOCK_TOKENS, PASS_TOKENS);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, XINF_DTYPE_F32, POOL_BLOCKS, BLOCK_TOKENS, PASS_TOKENS);
     xinf_batch_buf_t *buffer = xinf_batch_buf_new ();
     float *logits = calloc (t->vocab, sizeof (float));
     CHECK (cache && buffer && logits);

@@ -120,5 +120,6 @@ test_twins_perturbed_new (void)
     s_inner = xinf_cpu_backend_new (2);
     CHECK (self && s_inner);
     self->ops = &s_perturbed_ops;
+    self->kv_dtypes = s_inner->kv_dtypes;
     return self;
 }

@@ -31,6 +31,7 @@ typedef struct {
     bool prefix_cache;
     size_t arrival [SEQS];            //  the step at which each sequence arrives
     size_t spec_tokens;               //  drafts a sequence may carry (speculative decoding)
+    xinf_dtype_t kv;                  //  the KV cache's type (F32 where not set)
 } s_setup_t;
 
 typedef struct {
@@ -98,7 +99,7 @@ static void
 s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome)
 {
     xinf_backend_t *backend = xinf_cpu_backend_new (setup->threads);
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, setup->n_blocks, 16, 8);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, setup->kv, setup->n_blocks, 16, 8);
     xinf_batcher_config_t config = { .n_blocks = setup->n_blocks, .block_tokens = 16, .max_seqs = setup->max_seqs,
                                      .step_tokens = setup->step_tokens, .context = t->context,
                                      .prefix_cache = setup->prefix_cache, .spec_tokens = setup->spec_tokens,
@@ -177,9 +178,10 @@ s_check_same (const s_outcome_t *alone, const s_outcome_t *other, size_t vocab, 
     }
 }
 
-//  Every setup against the sequences run one at a time.
+//  Every setup against the sequences run one at a time, on a KV cache of
+//  'kv'.
 static void
-s_invariance (const char *arguments, const char *name)
+s_invariance (const char *arguments, const char *name, xinf_dtype_t kv)
 {
     char path [512], error [512];
     s_make (name, arguments, path, sizeof path);
@@ -188,23 +190,25 @@ s_invariance (const char *arguments, const char *name)
     const xinf_transformer_t *t = xinf_model_transformer (model);
     s_make_prompts (t->vocab, false);
     //  Alone: one sequence at a time, each after the one before ended
-    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 }, 0 };
+    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 }, 0, kv };
     s_outcome_t alone, other;
     s_run (t, &alone_setup, &alone);
-    const s_setup_t setups [] = {
-        { 8, 16, 64, 0, 1, false, { 0 }, 0 },                     //  all at once, chunks of 16
-        { 8, 7, 64, 0, 2, false, { 0 }, 0 },                      //  odd chunks, 2 threads
-        { 4, 64, 64, 3, 2, false, { 0, 3, 3, 9, 14, 15 }, 0 },    //  staggered, prompt cap 3
-        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 }, 0 },       //  9 blocks: preemption
-        { 8, 24, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 }, 0 },   //  prefix cache on
-        { 1, 64, 64, 0, 1, false, { 0 }, 4 },                     //  alone, speculating
-        { 8, 16, 64, 0, 2, false, { 0, 0, 1, 5, 5, 9 }, 3 },      //  speculating, batched, chunks of 16
-        { 6, 32, 7, 0, 1, true, { 0, 1, 2, 3, 4, 5 }, 5 },        //  speculating, preempted, prefix cache
+    const s_setup_t setups [] = {          //  (each run with the test's KV type)
+        { 8, 16, 64, 0, 1, false, { 0 }, 0, 0 },                   //  all at once, chunks of 16
+        { 8, 7, 64, 0, 2, false, { 0 }, 0, 0 },                    //  odd chunks, 2 threads
+        { 4, 64, 64, 3, 2, false, { 0, 3, 3, 9, 14, 15 }, 0, 0 },  //  staggered, prompt cap 3
+        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 }, 0, 0 },     //  9 blocks: preemption
+        { 8, 24, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 }, 0, 0 }, //  prefix cache on
+        { 1, 64, 64, 0, 1, false, { 0 }, 4, 0 },                   //  alone, speculating
+        { 8, 16, 64, 0, 2, false, { 0, 0, 1, 5, 5, 9 }, 3, 0 },    //  speculating, batched, chunks of 16
+        { 6, 32, 7, 0, 1, true, { 0, 1, 2, 3, 4, 5 }, 5, 0 },      //  speculating, preempted, prefix cache
     };
     for (size_t index = 0; index < sizeof setups / sizeof setups [0]; index++) {
-        s_run (t, &setups [index], &other);
+        s_setup_t setup = setups [index];
+        setup.kv = kv;
+        s_run (t, &setup, &other);
         char what [64];
-        snprintf (what, sizeof what, "%s setup %zu", name, index);
+        snprintf (what, sizeof what, "%s setup %zu (%s KV)", name, index, xinf_dtype_name (kv));
         s_check_same (&alone, &other, t->vocab, what);
         if (setups [index].n_blocks < 10)
             CHECK (other.preemptions > 0);
@@ -232,7 +236,7 @@ test_prefix_reuse (void)
     CHECK (model);
     const xinf_transformer_t *t = xinf_model_transformer (model);
     s_make_prompts (t->vocab, true);
-    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 }, 0 }, warm = cold;
+    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 }, 0, XINF_DTYPE_F32 }, warm = cold;
     warm.prefix_cache = true;
     s_outcome_t a, b;
     s_run (t, &cold, &a);
@@ -250,9 +254,15 @@ test_prefix_reuse (void)
 static void
 test_invariance (void)
 {
-    s_invariance ("--arch qwen2 --type q8_0 --dim 128 --heads 4 --kv-heads 2 --ffn 160 --seed 7", "qwen2-q8.gguf");
-    s_invariance ("--arch llama --type f16 --dim 96 --heads 6 --kv-heads 3 --ffn 128 --no-tied --seed 9", "llama-f16.gguf");
-    s_invariance ("--arch llama --type f32 --dim 64 --heads 4 --kv-heads 4 --ffn 96 --seed 11", "llama-f32.gguf");
+    //  Each KV type the CPU holds: F16 (what serves by default), Q8_0 (heads
+    //  of 32), F32
+    const char *qwen2 = "--arch qwen2 --type q8_0 --dim 128 --heads 4 --kv-heads 2 --ffn 160 --seed 7";
+    s_invariance (qwen2, "qwen2-q8.gguf", XINF_DTYPE_F16);
+    s_invariance (qwen2, "qwen2-q8.gguf", XINF_DTYPE_Q8_0);
+    s_invariance ("--arch llama --type f16 --dim 96 --heads 6 --kv-heads 3 --ffn 128 --no-tied --seed 9", "llama-f16.gguf",
+                  XINF_DTYPE_F16);
+    s_invariance ("--arch llama --type f32 --dim 64 --heads 4 --kv-heads 4 --ffn 96 --seed 11", "llama-f32.gguf",
+                  XINF_DTYPE_F32);
 }
 
 static void

@@ -52,7 +52,7 @@ s_run (const xinf_transformer_t *t, size_t max_seqs, size_t step_tokens, size_t 
        bool together, float *rows [SEQS])
 {
     xinf_backend_t *backend = xinf_cpu_backend_new (threads);
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, 64, 16, pass_tokens);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, xinf_backend_kv_default (backend), 64, 16, pass_tokens);
     xinf_batcher_config_t config = { .n_blocks = 64, .block_tokens = 16, .max_seqs = max_seqs,
                                      .step_tokens = step_tokens, .context = t->context, .prefix_cache = true };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
@@ -166,7 +166,7 @@ test_hidden_is_normed_state (void)
     const xinf_transformer_t *t = xinf_model_transformer (model);
     CHECK (t->output.dtype == XINF_DTYPE_F32);
     xinf_backend_t *backend = xinf_cpu_backend_new (1);
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, 8, 16, 64);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, xinf_backend_kv_default (backend), 8, 16, 64);
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     int32_t table [2] = { 0, 1 };
     CHECK (xinf_batch_buf_add_seq (batch, table, 2) == 0);

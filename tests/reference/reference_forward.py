@@ -198,9 +198,35 @@ class Layer:
     pass
 
 
+def kv_round(x, kv_dtype):
+    """Keys or values [T, heads, head_dim] as a KV cache of kv_dtype holds
+    them: "f16" each float32 value to the nearest half; "q8_0" each head's
+    blocks of 32 float32 values as d = max |x| / 127 (a half) and
+    q = round (x / d) half away from zero, x = d q; "f32" unchanged."""
+    if kv_dtype == "f32":
+        return x
+    x32 = x.astype(np.float32)
+    if kv_dtype == "f16":
+        return x32.astype(np.float16).astype(np.float64)
+    blocks = x32.reshape(-1, 32)
+    d = (np.max(np.abs(blocks), axis=1, keepdims=True) / np.float32(127)).astype(np.float32)
+    inverse = np.where(d != 0, np.float32(1) / np.where(d != 0, d, 1), 0).astype(np.float32)
+    scaled = blocks * inverse
+    q = np.sign(scaled) * np.floor(np.abs(scaled).astype(np.float64) + 0.5)    # exact, as roundf
+    stored = d.astype(np.float16).astype(np.float64)
+    return (stored * q).reshape(x.shape)
+
+
 class Model:
-    def __init__(self, path):
+    def __init__(self, path, kv_dtype="f32"):
+        """kv_dtype "f16": the KV cache holds keys and values as IEEE halves
+        (each value rounded to float32, then to nearest even), as xinf's
+        and llama.cpp's caches do by default; "q8_0": as ggml's Q8_0
+        blocks (kv_round); "f32": unrounded."""
         self.path = str(path)
+        if kv_dtype not in ("f32", "f16", "q8_0"):
+            raise ValueError("kv_dtype must be f32, f16 or q8_0")
+        self.kv_dtype = kv_dtype
         r = GGUFReader(self.path)
         self.reader = r
         hp = HParams(r)
@@ -332,6 +358,7 @@ class Model:
         for li, L in enumerate(self.layers):
             h = rms_norm(x, L.attn_norm, hp.eps)
             q, k, v = self._qkv(L, h, pos)
+            k, v = kv_round(k, self.kv_dtype), kv_round(v, self.kv_dtype)
             K = cache["k"][li] = np.concatenate([cache["k"][li], k], axis=0)
             V = cache["v"][li] = np.concatenate([cache["v"][li], v], axis=0)
             out = np.empty((T, hp.n_head, hp.head_dim))

@@ -41,9 +41,10 @@ test_round_trip (void)
     for (size_t n_worker = 1; n_worker <= 3; n_worker += 2) {
         xinf_model_entry_t *model = s_launched ("m", 2, n_worker);
         model->options.disable_cuda_graph = n_worker == 1;
-        if (n_worker > 1)             //  speculative decoding's options too
+        if (n_worker > 1)             //  speculative decoding's options too, and a KV cache type
             model->options = (xinf_launch_options_t) { .speculative_tokens = 5, .prompt_lookup_min = 1,
-                                                       .prompt_lookup_max = 3, .max_queued = 9 };
+                                                       .prompt_lookup_max = 3, .max_queued = 9,
+                                                       .kv_cache_dtype = "q8_0" };
         xinf_value_t *saved = xinf_restore_describe (model);
         CHECK_INT (xinf_value_bool (xinf_map_get (saved, "disable_cuda_graph")), n_worker == 1);
         CHECK_INT (xinf_map_get (saved, "ranks") != NULL, n_worker > 1);
@@ -66,6 +67,7 @@ test_round_trip (void)
         CHECK (got->speculative_tokens == want->speculative_tokens);
         CHECK_INT (got->prompt_lookup_min, n_worker > 1 ? 1 : 2);         //  without speculation: the defaults
         CHECK_INT (got->prompt_lookup_max, n_worker > 1 ? 3 : 4);
+        CHECK_STR (got->kv_cache_dtype, n_worker > 1 ? "q8_0" : "auto");    //  none given: auto
         //  A journal of a build before the field: graphs on
         xinf_value_t *older = xinf_value_dup (saved);
         xinf_value_t *field = xinf_map_take (older, "disable_cuda_graph");
