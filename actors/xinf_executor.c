@@ -400,9 +400,11 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "LOAD: %s", check.reason);
         return;
     }
-    //  No backend on that device (no driver, no such GPU, a build without CUDA)
-    if (!state->backend && !(state->backend = xinf_exec_device_backend (&state->device, threads, reason,
-                                                                        sizeof reason))) {
+    //  No backend on that device (no driver, no such GPU, a build without CUDA), or
+    //  one that holds no such KV cache: said before the weights load
+    if ((!state->backend && !(state->backend = xinf_exec_device_backend (&state->device, threads, reason,
+                                                                         sizeof reason)))
+    ||  xinf_backend_kv_dtype (state->backend, load.kv_cache_dtype, 0, &state->kv_dtype, reason, sizeof reason)) {
         xinf_warn (state->name, "load failed: %s", reason);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "LOAD_FAILED", "LOAD: %s", reason);
         return;

@@ -62,11 +62,13 @@ xinf_backend_kv_dtype (const xinf_backend_t *be, const char *name, size_t head_d
         return -1;
     }
     if (!(be->kv_dtypes & 1u << *dtype)) {
-        snprintf (error, error_size, "the %s backend holds no %s KV cache", be->ops->name, xinf_dtype_name (*dtype));
+        snprintf (error, error_size, "kv_cache_dtype %s: the %s backend holds no such KV cache (it holds %s%s%s)",
+                  xinf_backend_kv_name (*dtype), be->ops->name, be->kv_dtypes & 1u << XINF_DTYPE_F32 ? "f32" : "",
+                  be->kv_dtypes & 1u << XINF_DTYPE_F16 ? " f16" : "", be->kv_dtypes & 1u << XINF_DTYPE_Q8_0 ? " q8_0" : "");
         return -1;
     }
     if (*dtype == XINF_DTYPE_Q8_0 && head_dim % XINF_Q8_0_BLOCK_SIZE) {
-        snprintf (error, error_size, "a Q8_0 KV cache needs heads of a multiple of 32 values (this model's: %zu)",
+        snprintf (error, error_size, "kv_cache_dtype q8_0 needs heads of a multiple of 32 values (this model's: %zu)",
                   head_dim);
         return -1;
     }

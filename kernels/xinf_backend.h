@@ -212,8 +212,9 @@ xinf_dtype_t xinf_backend_kv_default (const xinf_backend_t *be);
 
 //  The KV cache type named 'name' ("f32", "f16", "q8_0", any case; NULL,
 //  "" or "auto": the backend's default) into 'dtype', checked: the
-//  backend holds it, and a Q8_0 cache's heads (head_dim) are whole blocks.
-//  -1 with the reason in 'error' otherwise.
+//  backend holds it, and a Q8_0 cache's heads (head_dim; 0: not known
+//  yet, not checked) are whole blocks. -1 with the reason, naming
+//  kv_cache_dtype, in 'error' otherwise.
 int xinf_backend_kv_dtype (const xinf_backend_t *be, const char *name, size_t head_dim, xinf_dtype_t *dtype,
                            char *error, size_t error_size);
 

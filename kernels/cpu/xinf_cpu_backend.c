@@ -182,8 +182,8 @@ s_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xi
     xinf_backend_rope_store_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
 }
 
-//  Room for 'positions' floats on every thread (a token's scores for each
-//  query head of a KV head, and a value row); false when out of memory.
+//  Room for 'positions' scores on every thread (a token's positions for
+//  each query head of a KV head); false when out of memory.
 static bool
 s_reserve_scratch (s_cpu_t *cpu, size_t positions)
 {
@@ -210,7 +210,7 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
     size_t longest = 0;
     for (size_t i = 0; i < batch->n; i++)
         longest = (size_t) batch->pos [i] + 1 > longest ? (size_t) batch->pos [i] + 1 : longest;
-    if (!s_reserve_scratch (cpu, longest * (n_heads / n_kv_heads) + head_dim))
+    if (!s_reserve_scratch (cpu, longest * (n_heads / n_kv_heads)))
         return -1;
     xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out,
                               cpu->scratch, cpu->scratch_stride);

@@ -68,7 +68,19 @@ typedef struct {
     float (*dot) (const float *a, const float *b, size_t n);
     //  y += a * x.
     void (*axpy) (float *y, float a, const float *x, size_t n);
+    //  y [j * cols + i] += a [j * a_stride + r] * row r [i] for r < count
+    //  in order, j < n, row r at w + r * row_bytes (F32, F16, BF16, Q8_0;
+    //  cols a multiple of its block): each row widened once for the n
+    //  outputs, every y [j] bit for bit what 'axpy' of the widened rows one
+    //  after another gives (attention's weighted sum of values).
+    void (*axpy_rows) (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+                       const float *a, size_t a_stride, size_t n, float *y);
 } xinf_cpu_kern_t;
+
+//  Rows and columns axpy_rows widens at a time (the columns a multiple of
+//  every block size it takes).
+#define XINF_CPU_AXPY_ROWS 8
+#define XINF_CPU_AXPY_COLS 256
 
 extern const xinf_cpu_kern_t xinf_cpu_kern_portable;
 
@@ -99,6 +111,9 @@ void xinf_cpu_rows_multi_avx512 (xinf_dtype_t dtype, const void *w, size_t row_b
 //  same bits; only where the SIMD tables are compiled).
 void xinf_cpu_silu_mul_portable (float *gate, const float *up, size_t n);
 void xinf_cpu_silu_mul_avx2 (float *gate, const float *up, size_t n);
+//  x = e^(x - top) (xinf_cpu_silu.c's e^t), the same bits in both.
+void xinf_cpu_exp_shift_portable (float *x, size_t n, float top);
+void xinf_cpu_exp_shift_avx2 (float *x, size_t n, float top);
 
 //  The table in use.
 const xinf_cpu_kern_t *xinf_cpu_kern (void);

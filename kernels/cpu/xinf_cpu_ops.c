@@ -72,13 +72,22 @@ xinf_cpu_softmax (float *x, size_t n)
     for (size_t i = 1; i < n; i++)
         if (x [i] > top)
             top = x [i];
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        x [i] = expf (x [i] - top);
-        sum += x [i];
-    }
-    float scale = (float) (1.0 / sum);
-    for (size_t i = 0; i < n; i++)
+#if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
+    if (xinf_cpu_kern () != &xinf_cpu_kern_portable)
+        xinf_cpu_exp_shift_avx2 (x, n, top);
+    else
+#endif
+        xinf_cpu_exp_shift_portable (x, n, top);
+    //  Four sums, in a fixed order: the same whatever the threads
+    double sums [4] = { 0, 0, 0, 0 };
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int lane = 0; lane < 4; lane++)
+            sums [lane] += x [i + lane];
+    for (; i < n; i++)
+        sums [0] += x [i];
+    float scale = (float) (1.0 / ((sums [0] + sums [1]) + (sums [2] + sums [3])));
+    for (i = 0; i < n; i++)
         x [i] *= scale;
 }
 

@@ -75,7 +75,8 @@ void xinf_cpu_rmsnorm (float *out, const float *x, const float *weight, size_t n
 //  (i, i + head_dim/2) (qwen2, qwen3).
 void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, const xinf_rope_t *rope);
 
-//  x = softmax (x), in place; nothing for n = 0.
+//  x = softmax (x), in place; nothing for n = 0. e^t as xinf_cpu_silu.c
+//  computes it (the same bits on every kernel set), summed in double.
 void xinf_cpu_softmax (float *x, size_t n);
 
 //  gate = silu (gate) * up, silu (g) = g / (1 + e^-g), e^t computed as

@@ -44,26 +44,23 @@ s_block_rows (const s_attention_t *job, const void *rows, const int32_t *table, 
 }
 
 //  The scores [h * n_pos + p] = q [h] . key p, scaled, of 'heads' query
-//  heads: the positions a block at a time, an F32 key row read once for
-//  the heads, the rows of another type by the kernel set's matvec (which
-//  widens them as it reads; a block's rows stay in cache for the heads).
+//  heads (their q vectors one after another): the positions a block at a
+//  time, each key row widened and read once for the heads (the kernel
+//  set's rows_multi, MULTI_ROWS rows a call).
 static void
 s_scores (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
           const float *q, float *scores)
 {
     const xinf_kv_pool_t *pool = job->pool;
-    size_t tokens = pool->block_tokens, row_bytes = pool->row_bytes, head_dim = job->head_dim;
+    size_t tokens = pool->block_tokens, row_bytes = pool->row_bytes;
     for (size_t first = 0; first < n_pos; first += tokens) {
         const char *key = s_block_rows (job, pool->keys, table, first, offset);
         size_t end = n_pos - first < tokens ? n_pos : first + tokens;
-        if (pool->dtype == XINF_DTYPE_F32)
-            for (size_t p = first; p < end; p++, key += row_bytes)
-                for (size_t h = 0; h < heads; h++)
-                    scores [h * n_pos + p] = job->kern->dot (q + h * head_dim, (const float *) key, head_dim);
-        else
-            for (size_t h = 0; h < heads; h++)
-                job->kern->rows (pool->dtype, key, row_bytes, end - first, head_dim, q + h * head_dim,
-                                 scores + h * n_pos + first);
+        for (size_t p = first; p < end; p += XINF_CPU_MULTI_ROWS) {
+            size_t count = end - p < XINF_CPU_MULTI_ROWS ? end - p : XINF_CPU_MULTI_ROWS;
+            job->kern->rows_multi (pool->dtype, key + (p - first) * row_bytes, row_bytes, count, job->head_dim, q,
+                                   heads, scores + p, n_pos, end - p - count);
+        }
     }
     for (size_t h = 0; h < heads; h++)
         for (size_t p = 0; p < n_pos; p++)
@@ -71,28 +68,20 @@ s_scores (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t o
 }
 
 //  out [h] = sum over p of scores [h * n_pos + p] value p for h < heads,
-//  in position order, each value row read (and, for a type other than
-//  F32, widened into 'row') once for the heads.
+//  in position order, each value row widened and read once for the heads
+//  (the kernel set's axpy_rows, a block a call).
 static void
 s_values (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
-          const float *scores, float *out, float *row)
+          const float *scores, float *out)
 {
     const xinf_kv_pool_t *pool = job->pool;
-    size_t tokens = pool->block_tokens, row_bytes = pool->row_bytes, head_dim = job->head_dim;
-    for (size_t h = 0; h < heads; h++)
-        memset (out + h * head_dim, 0, head_dim * sizeof (float));
+    size_t tokens = pool->block_tokens;
+    memset (out, 0, heads * job->head_dim * sizeof (float));
     for (size_t first = 0; first < n_pos; first += tokens) {
         const char *value = s_block_rows (job, pool->values, table, first, offset);
         size_t end = n_pos - first < tokens ? n_pos : first + tokens;
-        for (size_t p = first; p < end; p++, value += row_bytes) {
-            const float *floats = (const float *) value;
-            if (pool->dtype != XINF_DTYPE_F32) {
-                job->kern->to_f32 (pool->dtype, value, head_dim, row);
-                floats = row;
-            }
-            for (size_t h = 0; h < heads; h++)
-                job->kern->axpy (out + h * head_dim, scores [h * n_pos + p], floats, head_dim);
-        }
+        job->kern->axpy_rows (pool->dtype, value, pool->row_bytes, end - first, job->head_dim, scores + first, n_pos,
+                              heads, out);
     }
 }
 
@@ -114,8 +103,7 @@ s_attention_task (void *arg, size_t task, int thread)
     s_scores (job, table, n_pos, offset, heads, job->q + token * job->q_dim + head * job->head_dim, scores);
     for (size_t h = 0; h < heads; h++)
         xinf_cpu_softmax (scores + h * n_pos, n_pos);
-    s_values (job, table, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim,
-              scores + heads * n_pos);
+    s_values (job, table, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim);
 }
 
 //  Query heads a task: the whole group, unless that leaves fewer than 4

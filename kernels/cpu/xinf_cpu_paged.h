@@ -5,13 +5,12 @@
 
     Attention hands one (token, KV head) pair to one thread, with the
     query heads that share the KV head (GQA; a single sequence's cut in
-    parts, for 4 tasks a thread or more): each head's scores with the
-    kernel set's dot product, softmax, then the weighted sum of values, in
-    position order; the positions go a block at a time, each key and value
-    row read once for the heads. The pool holds F32, F16 or Q8_0 rows:
-    keys of another type than F32 go through the kernel set's matvec
-    rows, values are widened a row at a time. A token's result depends on
-    its sequence's cache only, never on the batch or the threads.
+    parts, for 4 tasks a thread or more): the heads' scores, softmax, then
+    the weighted sum of values, in position order; the positions go a
+    block at a time, each key and value row (F32, F16 or Q8_0) widened and
+    read once for the heads (the kernel set's rows_multi and axpy_rows). A
+    token's result depends on its sequence's cache only, never on the
+    batch or the threads.
 */
 #ifndef XINF_CPU_PAGED_H_INCLUDED
 #define XINF_CPU_PAGED_H_INCLUDED
@@ -33,8 +32,7 @@ void xinf_cpu_paged_store (xinf_kv_pool_t *pool, size_t layer, const xinf_batch_
 
 //  'scratch' holds 'threads' rows of 'scratch_stride' floats, each at
 //  least n_heads / n_kv_heads times the longest sequence's positions + 1
-//  in this batch, plus head_dim (a value row widened from the pool's
-//  type).
+//  in this batch.
 void xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
                                const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
                                size_t head_dim, float *out, float *scratch, size_t scratch_stride);

@@ -214,6 +214,27 @@ s_axpy (float *y, float a, const float *x, size_t n)
         y [i] += a * x [i];
 }
 
+//  The rows widened XINF_CPU_AXPY_ROWS by XINF_CPU_AXPY_COLS at a time,
+//  each output's sums in row order as s_axpy's.
+static void
+s_axpy_rows (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+             const float *a, size_t a_stride, size_t n, float *y)
+{
+    float wide [XINF_CPU_AXPY_ROWS][XINF_CPU_AXPY_COLS];
+    for (size_t first = 0; first < count; first += XINF_CPU_AXPY_ROWS) {
+        size_t rows = count - first < XINF_CPU_AXPY_ROWS ? count - first : XINF_CPU_AXPY_ROWS;
+        for (size_t from = 0; from < cols; from += XINF_CPU_AXPY_COLS) {
+            size_t width = cols - from < XINF_CPU_AXPY_COLS ? cols - from : XINF_CPU_AXPY_COLS;
+            for (size_t r = 0; r < rows; r++)
+                s_to_f32 (dtype, (const uint8_t *) w + (first + r) * row_bytes + xinf_dtype_row_bytes (dtype, from),
+                          width, wide [r]);
+            for (size_t j = 0; j < n; j++)
+                for (size_t r = 0; r < rows; r++)
+                    s_axpy (y + j * cols + from, a [j * a_stride + first + r], wide [r], width);
+        }
+    }
+}
+
 const xinf_cpu_kern_t xinf_cpu_kern_portable = {
-    "portable", s_rows, s_rows_multi, s_to_f32, s_tile, NULL, NULL, s_dot, s_axpy
+    "portable", s_rows, s_rows_multi, s_to_f32, s_tile, NULL, NULL, s_dot, s_axpy, s_axpy_rows
 };

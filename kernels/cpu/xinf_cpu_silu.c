@@ -1,5 +1,6 @@
-/*  xinf_cpu_silu: gate = silu (gate) * up, silu (g) = g / (1 + e^-g), in
-    portable C and in AVX2 (8 lanes), the same bits in both.
+/*  xinf_cpu_silu: gate = silu (gate) * up, silu (g) = g / (1 + e^-g), and
+    softmax's x = e^(x - top) (0 below e^-87), in portable C and in AVX2
+    (8 lanes), the same bits in both.
 
     e^t is computed here rather than by libm's expf, so that the SIMD code
     can repeat it exactly (this file is compiled without FMA contraction):
@@ -69,6 +70,15 @@ xinf_cpu_silu_mul_portable (float *gate, const float *up, size_t n)
     }
 }
 
+void
+xinf_cpu_exp_shift_portable (float *x, size_t n, float top)
+{
+    for (size_t i = 0; i < n; i++) {
+        float t = x [i] - top;
+        x [i] = t < S_LOW ? 0.0f : s_exp (t);        //  -Inf (a masked score) is 0
+    }
+}
+
 #if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
 
 #include <immintrin.h>
@@ -111,6 +121,18 @@ xinf_cpu_silu_mul_avx2 (float *gate, const float *up, size_t n)
         _mm256_storeu_ps (gate + i, _mm256_mul_ps (silu, _mm256_loadu_ps (up + i)));
     }
     xinf_cpu_silu_mul_portable (gate + i, up + i, n - i);
+}
+
+S_AVX2 void
+xinf_cpu_exp_shift_avx2 (float *x, size_t n, float top)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 t = _mm256_sub_ps (_mm256_loadu_ps (x + i), _mm256_set1_ps (top));
+        __m256 low = _mm256_cmp_ps (t, _mm256_set1_ps (S_LOW), _CMP_LT_OQ);
+        _mm256_storeu_ps (x + i, _mm256_andnot_ps (low, s_exp8 (t)));
+    }
+    xinf_cpu_exp_shift_portable (x + i, n - i, top);
 }
 
 #endif

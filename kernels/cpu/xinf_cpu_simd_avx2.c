@@ -342,14 +342,60 @@ s_axpy (float *y, float a, const float *x, size_t n)
         y [i] += a * x [i];
 }
 
+//  y += sum of a [r] row r (rows widened, 'width' floats each), the rows
+//  in order: each element's fused multiply-adds those of s_axpy one row
+//  after another, y held in registers 32 floats at a time.
+S_AVX2 static void
+s_accumulate (float wide [][XINF_CPU_AXPY_COLS], size_t rows, size_t width, const float *a, float *y)
+{
+    size_t i = 0;
+    for (; i + 32 <= width; i += 32) {
+        __m256 acc0 = _mm256_loadu_ps (y + i), acc1 = _mm256_loadu_ps (y + i + 8);
+        __m256 acc2 = _mm256_loadu_ps (y + i + 16), acc3 = _mm256_loadu_ps (y + i + 24);
+        for (size_t r = 0; r < rows; r++) {
+            __m256 scale = _mm256_set1_ps (a [r]);
+            acc0 = _mm256_fmadd_ps (scale, _mm256_loadu_ps (wide [r] + i), acc0);
+            acc1 = _mm256_fmadd_ps (scale, _mm256_loadu_ps (wide [r] + i + 8), acc1);
+            acc2 = _mm256_fmadd_ps (scale, _mm256_loadu_ps (wide [r] + i + 16), acc2);
+            acc3 = _mm256_fmadd_ps (scale, _mm256_loadu_ps (wide [r] + i + 24), acc3);
+        }
+        _mm256_storeu_ps (y + i, acc0);
+        _mm256_storeu_ps (y + i + 8, acc1);
+        _mm256_storeu_ps (y + i + 16, acc2);
+        _mm256_storeu_ps (y + i + 24, acc3);
+    }
+    for (size_t r = 0; r < rows && i < width; r++)
+        s_axpy (y + i, a [r], wide [r] + i, width - i);
+}
+
+S_AVX2 static void
+s_axpy_rows (xinf_dtype_t dtype, const void *w, size_t row_bytes, size_t count, size_t cols,
+             const float *a, size_t a_stride, size_t n, float *y)
+{
+    float wide [XINF_CPU_AXPY_ROWS][XINF_CPU_AXPY_COLS];
+    for (size_t first = 0; first < count; first += XINF_CPU_AXPY_ROWS) {
+        size_t rows = count - first < XINF_CPU_AXPY_ROWS ? count - first : XINF_CPU_AXPY_ROWS;
+        for (size_t from = 0; from < cols; from += XINF_CPU_AXPY_COLS) {
+            size_t width = cols - from < XINF_CPU_AXPY_COLS ? cols - from : XINF_CPU_AXPY_COLS;
+            for (size_t r = 0; r < rows; r++)
+                s_to_f32 (dtype, (const uint8_t *) w + (first + r) * row_bytes + xinf_dtype_row_bytes (dtype, from),
+                          width, wide [r]);
+            for (size_t j = 0; j < n; j++)
+                s_accumulate (wide, rows, width, a + j * a_stride + first, y + j * cols + from);
+        }
+    }
+}
+
 static const xinf_cpu_kern_t s_kern_avx2 = {
-    "avx2", s_rows, xinf_cpu_rows_multi_avx2, s_to_f32, NULL, xinf_cpu_panel_avx2, xinf_cpu_pack_avx2, s_dot, s_axpy
+    "avx2", s_rows, xinf_cpu_rows_multi_avx2, s_to_f32, NULL, xinf_cpu_panel_avx2, xinf_cpu_pack_avx2, s_dot, s_axpy,
+    s_axpy_rows
 };
 
 //  AVX2 but for the Q8_0 matvec rows, the widening of F16 and Q8_0 rows
 //  and the matmul panel.
 static const xinf_cpu_kern_t s_kern_avx512 = {
-    "avx512", s_rows_avx512, xinf_cpu_rows_multi_avx512, s_to_f32_avx512, NULL, xinf_cpu_panel_avx512, xinf_cpu_pack_avx2, s_dot, s_axpy
+    "avx512", s_rows_avx512, xinf_cpu_rows_multi_avx512, s_to_f32_avx512, NULL, xinf_cpu_panel_avx512,
+    xinf_cpu_pack_avx2, s_dot, s_axpy, s_axpy_rows
 };
 
 static pthread_once_t s_once = PTHREAD_ONCE_INIT;

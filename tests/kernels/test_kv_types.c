@@ -11,6 +11,7 @@
 #include "xinf_backend.h"
 #include "xinf_cpu_backend.h"
 #include "xinf_cpu_ops.h"
+#include "xinf_cpu_kern.h"
 
 #define BLOCK_TOKENS 16
 #define SEQS 3
@@ -157,6 +158,46 @@ s_case (const s_shape_t *shape, xinf_dtype_t dtype, const size_t lengths [SEQS],
     s_batch_free (&b);
 }
 
+//  axpy_rows against axpy over the rows widened one by one, for each type,
+//  row count (past XINF_CPU_AXPY_ROWS), width (past XINF_CPU_AXPY_COLS)
+//  and output count, on each kernel set.
+static void
+test_axpy_rows (void)
+{
+    const xinf_dtype_t types [] = { XINF_DTYPE_F32, XINF_DTYPE_F16, XINF_DTYPE_BF16, XINF_DTYPE_Q8_0 };
+    const size_t widths [] = { 32, 64, 96, 288, 544 }, counts [] = { 1, 3, 8, 13, 16 }, outputs [] = { 1, 3, 7 };
+    uint64_t state = 99;
+    size_t checked = 0;
+    for (int simd = 0; simd < 2; simd++) {
+        xinf_cpu_simd_set (simd);
+        const xinf_cpu_kern_t *kern = xinf_cpu_kern ();
+        for (size_t t = 0; t < 4; t++)
+            for (size_t w = 0; w < 5; w++)
+                for (size_t c = 0; c < 5; c++)
+                    for (size_t o = 0; o < 3; o++) {
+                        size_t cols = widths [w], count = counts [c], n = outputs [o];
+                        size_t row_bytes = xinf_dtype_row_bytes (types [t], cols) + 6;     //  padded rows
+                        uint8_t *rows = calloc (count, row_bytes);
+                        float *values = test_floats (count * cols, &state), *a = test_floats (n * 20, &state);
+                        float *y = test_floats (n * cols, &state), *expected = malloc (n * cols * sizeof (float));
+                        float *wide = malloc (cols * sizeof (float));
+                        memcpy (expected, y, n * cols * sizeof (float));
+                        for (size_t r = 0; r < count; r++)
+                            CHECK (xinf_dtype_from_f32 (types [t], values + r * cols, cols, rows + r * row_bytes));
+                        for (size_t j = 0; j < n; j++)
+                            for (size_t r = 0; r < count; r++) {
+                                kern->to_f32 (types [t], rows + r * row_bytes, cols, wide);
+                                kern->axpy (expected + j * cols, a [j * 20 + r], wide, cols);
+                            }
+                        kern->axpy_rows (types [t], rows, row_bytes, count, cols, a, 20, n, y);
+                        CHECK (memcmp (y, expected, n * cols * sizeof (float)) == 0);
+                        free (rows), free (values), free (a), free (y), free (expected), free (wide);
+                        checked++;
+                    }
+    }
+    printf ("  axpy_rows: %zu cases bit for bit axpy over the widened rows\n", checked);
+}
+
 //  Names, the default, and what a backend or a model refuses.
 static void
 test_names (xinf_backend_t *cpu)
@@ -170,7 +211,8 @@ test_names (xinf_backend_t *cpu)
     CHECK (xinf_backend_kv_dtype (cpu, "q8_0", 64, &dtype, error, sizeof error) == 0 && dtype == XINF_DTYPE_Q8_0);
     CHECK_STR (xinf_backend_kv_name (dtype), "q8_0");
     CHECK (xinf_backend_kv_dtype (cpu, "q8_0", 24, &dtype, error, sizeof error) == -1);
-    CHECK (strstr (error, "multiple of 32") && strstr (error, "24"));
+    CHECK (strstr (error, "kv_cache_dtype q8_0") && strstr (error, "multiple of 32") && strstr (error, "24"));
+    CHECK (xinf_backend_kv_dtype (cpu, "q8_0", 0, &dtype, error, sizeof error) == 0);    //  heads not known yet
     CHECK (xinf_backend_kv_dtype (cpu, "bf16", 64, &dtype, error, sizeof error) == -1);
     CHECK (strstr (error, "'bf16'") && strstr (error, "q8_0"));
     //  A backend that holds F32 only (as the CUDA one): auto is F32, f16 refused by name
@@ -178,7 +220,8 @@ test_names (xinf_backend_t *cpu)
     f32_only.kv_dtypes = 1u << XINF_DTYPE_F32;
     CHECK (xinf_backend_kv_default (&f32_only) == XINF_DTYPE_F32);
     CHECK (xinf_backend_kv_dtype (&f32_only, "f16", 64, &dtype, error, sizeof error) == -1);
-    CHECK (strstr (error, "no F16 KV cache"));
+    CHECK (strstr (error, "kv_cache_dtype f16") && strstr (error, "holds f32)"));
+    CHECK (xinf_backend_kv_dtype (&f32_only, "f32", 0, &dtype, error, sizeof error) == 0);
 }
 
 int
@@ -187,6 +230,7 @@ main (void)
     xinf_backend_t *one = xinf_cpu_backend_new (1), *three = xinf_cpu_backend_new (3);
     CHECK (one && three);
     test_names (one);
+    test_axpy_rows ();
     const s_shape_t shapes [] = { { 4, 2, 32 }, { 6, 3, 64 }, { 8, 8, 128 }, { 4, 1, 64 } };
     const size_t lengths [][SEQS] = { { 1, 17, 40 }, { 33, 5, 16 } };
     const xinf_dtype_t types [] = { XINF_DTYPE_F16, XINF_DTYPE_Q8_0 };
