@@ -339,7 +339,7 @@ s_chat_of (json_t *root, xinf_gw_error_t *error)
 {
     json_t *chat = json_object ();
     const char *passed [] = { "model", "max_tokens", "temperature", "top_p", "top_k", "stream", "chat_template_kwargs",
-                              "seed", "min_p", "reasoning_format", NULL };
+                              "seed", "min_p", "reasoning_format", "priority", NULL };
     for (size_t index = 0; passed [index]; index++) {
         json_t *value = json_object_get (root, passed [index]);
         if (value)

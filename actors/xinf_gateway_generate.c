@@ -224,6 +224,8 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
     if (s_echo_scored (oai))
         xinf_map_put_uint (body, "prompt_logprobs", oai->logprobs ? oai->top_logprobs : 0);
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
+    if (oai->priority)
+        xinf_map_put_int (body, "priority", oai->priority);
     xinf_map_put_bool (body, "stream", true);
     xinf_gw_error_t error;
     if (!s_size_ok (request, body, &error)) {

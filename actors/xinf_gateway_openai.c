@@ -439,7 +439,7 @@ s_repetition (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 static int
 s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
-    json_int_t n = 1, max_tokens = -1, top_k = 0, seed = 0;
+    json_int_t n = 1, max_tokens = -1, top_k = 0, seed = 0, priority = 0;
     out->temperature = 1.0;
     out->top_p = 1.0;
     if (s_integer (root, "n", 1, XINF_GW_CHOICES_MAX, &n, error))
@@ -470,6 +470,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_stop_ids (root, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
+    ||  s_integer (root, "priority", -1000000, 1000000, &priority, error)
     ||  s_bool (root, "stream", &out->stream, error)
     ||  s_stop (root, out, error))
         return -1;
@@ -482,6 +483,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     out->top_k = (uint64_t) top_k;
     out->seed = (uint64_t) seed;
     out->has_seed = json_is_integer (json_object_get (root, "seed"));
+    out->priority = (int64_t) priority;
     json_t *options = json_object_get (root, "stream_options");
     if (options && !json_is_null (options)) {
         if (!json_is_object (options))

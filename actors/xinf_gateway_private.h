@@ -124,6 +124,7 @@ typedef struct {
     size_t bias_count;
     uint64_t top_k, seed;
     bool has_seed;
+    int64_t priority;                 //  vLLM's: a lower value is served first (0 by default)
     size_t n;                         //  choices to generate, 1 to XINF_GW_CHOICES_MAX
     char *stops [XINF_GW_STOPS_MAX];
     size_t stop_count;

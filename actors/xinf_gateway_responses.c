@@ -25,7 +25,7 @@
 static const char *const s_passed [] = {
     "temperature", "top_p", "parallel_tool_calls", "stream", "top_k", "min_p", "seed", "presence_penalty",
     "frequency_penalty", "repetition_penalty", "stop", "logit_bias", "chat_template_kwargs", "ignore_eos",
-    "min_tokens", "stop_token_ids", NULL
+    "min_tokens", "stop_token_ids", "priority", NULL
 };
 
 //  Fields of the Responses API this server does not have: refused when set.

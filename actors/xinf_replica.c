@@ -160,6 +160,7 @@ s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const
         xinf_request_destroy (request_p);
         return false;
     }
+    xinf_batcher_prioritize (state->batcher, request->id, request->priority);
     if (request->prompt_logprobs)
         xinf_batcher_score_prompt (state->batcher, request->id);    //  just queued: it waits
     if (request->embedding)

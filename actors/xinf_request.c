@@ -474,6 +474,7 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         xinf_check_fail (check, "field 'top_p' must be in (0, 1] (at least %g), got %g", (double) FLT_MIN,
                          generate.top_p);
     self->id = run.request;
+    self->priority = generate.priority;
     //  More than the context can hold ends with finish_reason "context"
     self->max_tokens = generate.max_tokens > context ? context : generate.max_tokens;
     double temperature = generate.temperature, top_p = generate.top_p;

@@ -21,6 +21,7 @@
 
 typedef struct {
     uint64_t id;                      //  the supervisor's request id
+    int64_t priority;                 //  GENERATE's: lower first
     int32_t *prompt;
     size_t prompt_count;
     int32_t *tokens;                  //  generated

@@ -248,66 +248,6 @@ s_retry_after (xinf_sched_model_t *model)
     return ms < 50 ? 50 : ms > 60000 ? 60000 : (uint64_t) ms;
 }
 
-//  Whether a replica may be sent a request now: ready, and not resting
-//  after its worker refused a RUN.
-static bool
-s_pickable (const xinf_sched_replica_t *replica, int64_t now)
-{
-    return replica->ready && !replica->down && now >= replica->retry_at;
-}
-
-//  Whether the replica takes a request now: pickable, with a free slot.
-static bool
-s_has_room (const xinf_sched_replica_t *replica, int64_t now)
-{
-    return s_pickable (replica, now) && replica->outstanding < replica->capacity;
-}
-
-//  Whether a replica's context may hold the request: any, unless a
-//  replica refused it CONTEXT_EXCEEDED; then only a larger one.
-static bool
-s_fits (const xinf_sched_replica_t *replica, const xinf_sched_request_t *request)
-{
-    return !request->context_over || replica->context > request->context_over;
-}
-
-//  The ready replica with room and the least outstanding work relative to
-//  its capacity, among those whose context may hold the request (after a
-//  CONTEXT_EXCEEDED, a larger one); a retried request prefers one it was
-//  not sent to, and waits for such a replica while one is ready, for
-//  XINF_SCHED_RETRY_WAIT_MS at most after it was put back in the queue:
-//  then it may go back to one it was sent to (the other may be stuck).
-//  -1 if none.
-static int
-s_pick (xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t now)
-{
-    int best = -1;
-    bool best_untried = false, untried_ready = false;
-    if (now - request->requeued < XINF_SCHED_RETRY_WAIT_MS)
-        for (size_t index = 0; index < model->count; index++)
-            untried_ready |= s_pickable (&model->replicas [index], now) && s_fits (&model->replicas [index], request)
-                          && !(request->tried & (1u << index));
-    for (size_t step = 0; step < model->count; step++) {
-        size_t index = (model->next + step) % model->count;
-        xinf_sched_replica_t *replica = &model->replicas [index];
-        if (!s_has_room (replica, now) || !s_fits (replica, request))
-            continue;
-        bool untried = !(request->tried & (1u << index));
-        if (untried_ready && !untried)
-            continue;                 //  a retry waits for a replica it did not fail on
-        xinf_sched_replica_t *other = best >= 0 ? &model->replicas [best] : NULL;
-        if (!other || (untried && !best_untried)
-        ||  (untried == best_untried
-             && replica->outstanding * other->capacity < other->outstanding * replica->capacity)) {
-            best = (int) index;
-            best_untried = untried;
-        }
-    }
-    if (best >= 0)
-        model->next = (size_t) best + 1;
-    return best;
-}
-
 //  Sends the request to a replica as a new run; -1 when its worker
 //  cannot take it now (gone, reconnecting, its queue full): the replica
 //  then rests a while (doubling at each refusal in a row) and stays ready,
@@ -353,16 +293,6 @@ s_dispatch (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_reques
     return 0;
 }
 
-//  Whether a ready replica has room now (for any request).
-static bool
-s_room (xinf_sched_model_t *model, int64_t now)
-{
-    for (size_t index = 0; index < model->count; index++)
-        if (s_has_room (&model->replicas [index], now))
-            return true;
-    return false;
-}
-
 //  The queue's request at 'position' (0: the head), or NULL.
 static xinf_sched_request_t *
 s_queued_at (xinf_sched_model_t *model, size_t position)
@@ -373,9 +303,10 @@ s_queued_at (xinf_sched_model_t *model, size_t position)
     return request;
 }
 
-//  Dispatches queued requests, first in first out, while a replica has
-//  room. A retried request that waits for a replica it did not fail on
-//  keeps its place, and the requests behind it (up to XINF_SCHED_PASSED
+//  Dispatches queued requests, by priority and first in first out, while
+//  a replica has room (or, for a request, runs requests of a higher
+//  priority value it may displace: xinf_sched_pick). A retried request
+//  that waits for a replica it did not fail on keeps its place, and the requests behind it (up to XINF_SCHED_PASSED
 //  such waiting ones) go meanwhile to the replica with room: it must not
 //  hold up the queue. A request leaves the queue only once its RUN is
 //  sent: one its worker refused keeps its place (the replica rests, and
@@ -388,7 +319,7 @@ xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
     xinf_sched_request_t *request;
     size_t passed = 0;
     while ((request = s_queued_at (model, passed))) {
-        int index = s_pick (model, request, now);
+        int index = xinf_sched_pick (self, model, request, now);
         if (index < 0 && request->context_over && !xinf_sched_larger_ready (model, request->context_over)) {
             xinf_sched_end_error (self, request, false, request->last_code, "%s; no other replica of %s with a "
                                   "context over %llu tokens is ready", request->last_reason, model->uid,
@@ -396,7 +327,7 @@ xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now)
             continue;
         }
         if (index < 0) {
-            if (!request->tried || passed == XINF_SCHED_PASSED || !s_room (model, now))
+            if (!request->tried || passed == XINF_SCHED_PASSED || !xinf_sched_room (model, now))
                 break;
             passed++;
             continue;
@@ -436,6 +367,14 @@ xinf_sched_pump_all (xinf_scheduler_t *self, int64_t now)
     zlist_destroy (&uids);
 }
 
+//  The queue's order: by priority (GENERATE's, lower first).
+static int
+s_by_priority (const void *left, const void *right)
+{
+    const xinf_sched_request_t *a = left, *b = right;
+    return a->priority < b->priority ? -1 : a->priority > b->priority;
+}
+
 xinf_sched_model_t *
 xinf_sched_model_of (xinf_scheduler_t *self, const char *uid)
 {
@@ -445,6 +384,7 @@ xinf_sched_model_of (xinf_scheduler_t *self, const char *uid)
         assert (model);
         snprintf (model->uid, sizeof model->uid, "%s", uid);
         model->queue = zlistx_new ();
+        zlistx_set_comparator (model->queue, s_by_priority);
         model->queue_max = XINF_SCHED_QUEUE_DEFAULT;
         model->service_ms = 500;
         zhashx_insert (self->models, uid, model);
@@ -509,7 +449,8 @@ s_by_submitted (const void *left, const void *right)
     return a->submitted < b->submitted ? -1 : a->submitted > b->submitted;
 }
 
-//  Puts displaced requests back at the head of their queue, oldest first.
+//  Puts displaced requests back at the head of their queue (of their
+//  priority's part of it), oldest first.
 void
 xinf_sched_requeue (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sched_request_t **list, size_t count)
 {
@@ -518,7 +459,7 @@ xinf_sched_requeue (xinf_scheduler_t *self, xinf_sched_model_t *model, xinf_sche
         xinf_sched_request_t *request = list [at];
         xinf_sched_detach (self, request);
         xinf_fsm_move (&xinf_request_fsm, &request->state, XINF_REQUEST_QUEUED, request->key);
-        request->queue_handle = zlistx_add_start (model->queue, request);
+        request->queue_handle = zlistx_insert (model->queue, request, true);    //  before its equals
         model->queued_bytes += request->bytes;
         request->requeued = self->now;
         self->retried++;
@@ -696,8 +637,9 @@ xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr
         uint64_t budget = budget_ms < 604800000ULL ? budget_ms : 604800000ULL;
         request->deadline = budget ? now + (int64_t) budget : 0;
         request->submitted = now;
+        request->priority = xinf_value_int (xinf_map_get (request->body, "priority"));
         zhashx_insert (self->requests, request->key, request);
-        request->queue_handle = zlistx_add_end (model->queue, request);
+        request->queue_handle = zlistx_insert (model->queue, request, false);   //  after its equals
         model->queued_bytes += request->bytes;
         xinf_sched_pump (self, model, now);
     }

@@ -27,7 +27,7 @@ typedef struct {
     char uid [65];
     xinf_sched_replica_t replicas [XINF_SCHED_REPLICAS_MAX];
     size_t count;                     //  highest replica index + 1
-    zlistx_t *queue;                  //  xinf_sched_request_t, first in first out
+    zlistx_t *queue;                  //  xinf_sched_request_t by priority, first in first out among equals
     size_t queue_max;
     size_t queued_bytes;
     double service_ms;                //  running mean of a request's time on a replica
@@ -46,6 +46,7 @@ typedef struct {
     bool relayed;                     //  a token of it reached the client
     int64_t deadline;                 //  monotonic ms, 0 = none
     int64_t submitted, dispatched;
+    int64_t priority;                 //  GENERATE's: a lower value is dispatched first
     int64_t requeued;                 //  put back in the queue after a failure (monotonic ms)
     int state;                        //  xinf_request_fsm
     uint64_t run;                     //  the current run's id, 0 while queued
@@ -95,6 +96,11 @@ void xinf_sched_client_gone (xinf_scheduler_t *self, const char *client, const c
 //  no replica is ready); _all: every model's.
 void xinf_sched_pump (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t now);
 void xinf_sched_pump_all (xinf_scheduler_t *self, int64_t now);
+//  The replica (its index) that takes a queued request now, or -1
+//  (xinf_scheduler_pick.c); whether a ready replica has room now.
+int xinf_sched_pick (xinf_scheduler_t *self, xinf_sched_model_t *model, const xinf_sched_request_t *request,
+                     int64_t now);
+bool xinf_sched_room (const xinf_sched_model_t *model, int64_t now);
 //  The model's entry, created when missing.
 xinf_sched_model_t *xinf_sched_model_of (xinf_scheduler_t *self, const char *uid);
 //  Puts displaced requests back at the head of their queue, oldest first.

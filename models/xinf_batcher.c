@@ -9,6 +9,32 @@
 
 static xinf_batcher_seq_t *s_find (xinf_batcher_t *self, uint64_t id);
 
+//  Whether a goes before b: a lower priority value, then admitted first.
+static bool
+s_before (const xinf_batcher_seq_t *a, const xinf_batcher_seq_t *b)
+{
+    return a->priority != b->priority ? a->priority < b->priority : a->order < b->order;
+}
+
+//  Into the waiting queue by priority, then age.
+static void
+s_insert_waiting (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    xinf_batcher_seq_t *prev = NULL, *at = self->waiting;
+    while (at && s_before (at, seq)) {
+        prev = at;
+        at = at->next;
+    }
+    seq->next = at;
+    if (prev)
+        prev->next = seq;
+    else
+        self->waiting = seq;
+    if (!at)
+        self->waiting_tail = seq;
+    self->n_waiting++;
+}
+
 static void
 s_seq_destroy (xinf_batcher_seq_t **seq_p)
 {
@@ -110,12 +136,7 @@ xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size
     seq->count = seq->prompt = count;
     seq->id = id;
     seq->order = self->next_order++;
-    if (self->waiting_tail)
-        self->waiting_tail->next = seq;
-    else
-        self->waiting = seq;
-    self->waiting_tail = seq;
-    self->n_waiting++;
+    s_insert_waiting (self, seq);
     return 0;
 }
 
@@ -154,6 +175,18 @@ s_unlink_waiting (xinf_batcher_t *self, uint64_t id)
             return seq;
         }
     return NULL;
+}
+
+int
+xinf_batcher_prioritize (xinf_batcher_t *self, uint64_t id, int64_t priority)
+{
+    xinf_batcher_seq_t *seq = s_unlink_waiting (self, id);
+    if (!seq)
+        return -1;
+    if (seq->n_blocks == 0 && seq->count == seq->prompt)
+        seq->priority = priority;
+    s_insert_waiting (self, seq);
+    return seq->priority == priority ? 0 : -1;
 }
 
 int
@@ -221,19 +254,28 @@ xinf_batcher_remove (xinf_batcher_t *self, uint64_t id)
     return true;
 }
 
-//  Back to the head of the queue, to be recomputed from its tokens so far.
+//  Back to the queue (before every newer sequence of its priority), to be
+//  recomputed from its tokens so far.
 static void
 s_preempt (xinf_batcher_t *self, size_t index)
 {
     xinf_batcher_seq_t *seq = self->running [index];
     s_unlink_running (self, index);
     s_release_blocks (self, seq);
-    seq->next = self->waiting;
-    self->waiting = seq;
-    if (!self->waiting_tail)
-        self->waiting_tail = seq;
-    self->n_waiting++;
+    s_insert_waiting (self, seq);
     self->stats.preemptions++;
+}
+
+//  A waiting sequence of a lower priority value than the last running one
+//  takes its place when every place is taken or no block is free: that one
+//  is preempted (recomputed later), as many as it takes.
+static void
+s_preempt_for_priority (xinf_batcher_t *self)
+{
+    while (self->waiting && self->n_running > 0
+    &&     self->waiting->priority < self->running [self->n_running - 1]->priority
+    &&     (self->n_running >= self->config.max_seqs || xinf_blocks_available (self->blocks) == 0))
+        s_preempt (self, self->n_running - 1);
 }
 
 bool
@@ -305,12 +347,12 @@ s_match_prefix (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
     seq->admitted = true;
 }
 
-//  Places seq among the running ones by admission order.
+//  Places seq among the running ones by priority, then admission order.
 static void
 s_insert_running (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     size_t at = self->n_running;
-    while (at > 0 && self->running [at - 1]->order > seq->order)
+    while (at > 0 && s_before (seq, self->running [at - 1]))
         at--;
     memmove (self->running + at + 1, self->running + at, (self->n_running - at) * sizeof (xinf_batcher_seq_t *));
     self->running [at] = seq;
@@ -510,6 +552,7 @@ xinf_batcher_schedule (xinf_batcher_t *self, xinf_batch_buf_t *batch, size_t pre
         self->running [index]->take = self->running [index]->n_draft = 0;
         self->running [index]->ahead = 0;
     }
+    s_preempt_for_priority (self);
     self->rows_left = self->config.max_rows;
     self->hidden_left = self->config.max_hidden ? self->config.max_hidden : self->config.step_tokens;
     size_t step = self->config.step_tokens;

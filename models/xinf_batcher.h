@@ -14,6 +14,13 @@
     are released and it waits at the head of the queue, to be recomputed
     (its tokens so far are its new prompt) when blocks free up.
 
+    Sequences may have priorities (xinf_batcher_prioritize, vLLM's: lower
+    first; 0 by default). Everything above that says oldest or newest
+    means by priority, then age: the queue, the running order, the victim
+    of a preemption. A waiting sequence of a lower value than the last
+    running one also preempts it when max_seqs are running or no block is
+    free.
+
     A sequence that is an embedding gets no logits rows but hidden rows
     (the final hidden states its embedding is pooled from): at every
     prompt position (mean pooling; no prefix reuse) or at the last; each
@@ -83,6 +90,10 @@ void xinf_batcher_destroy (xinf_batcher_t **self_p);
 //  cache holds or the context allows.
 int xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size_t count,
                       char *error, size_t error_size);
+//  Gives sequence 'id', waiting and not yet begun, its priority (lower
+//  first), its place in the queue moving to match. -1 if no such sequence
+//  waits.
+int xinf_batcher_prioritize (xinf_batcher_t *self, uint64_t id, int64_t priority);
 //  Has sequence 'id', waiting and not yet begun, score its prompt: a row
 //  for each prompt position p but the last, scoring token p + 1 (see
 //  xinf_batcher_scores). -1 if no such sequence waits.

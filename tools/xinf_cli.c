@@ -61,6 +61,8 @@ static const xinf_option_t s_options [] = {
     { "min-p", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "P",
       "generate: never draw a token less likely than P times the most likely one, [0, 1] (0: off)" },
     { "seed", 0, NULL, XINF_OPT_INT, "0", 0, INT64_MAX, NULL, "N", "generate: sampling seed" },
+    { "priority", 0, NULL, XINF_OPT_INT, "0", -1000000, 1000000, NULL, "N",
+      "generate: lower is served first (the model's queue, a replica's places)" },
     { "presence-penalty", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "P",
       "generate: subtracted from the logit of each token generated so far, [-2, 2]" },
     { "frequency-penalty", 0, NULL, XINF_OPT_STR, "0", 0, 0, NULL, "P",

@@ -476,6 +476,8 @@ s_generate_request (xinf_config_t *config)
         if (min_p > 0)
             xinf_map_put_float (body, "min_p", min_p);
         xinf_map_put_uint (body, "seed", (uint64_t) xinf_config_int (config, "seed"));
+        if (xinf_config_int (config, "priority"))
+            xinf_map_put_int (body, "priority", xinf_config_int (config, "priority"));
         if (presence != 0)
             xinf_map_put_float (body, "presence_penalty", presence);
         if (frequency != 0)

@@ -413,7 +413,7 @@ class XinfClient:
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
                  response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None,
-                 regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None):
+                 regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None, priority=0):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -436,11 +436,14 @@ class XinfClient:
         the prompt and the answer so far is divided by it where positive,
         multiplied where not (vLLM's; llama.cpp's repeat_penalty);
         repetition_last_n: only the last that many tokens (llama.cpp's
-        repeat_last_n; None: all)."""
+        repeat_last_n; None: all). priority: vLLM's, a lower value is served
+        first (the model's queue, a replica's admission and preemption)."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
                 "top_p": float(top_p), "seed": seed, "stream": bool(stream)}
+        if priority:
+            body["priority"] = int(priority)
         for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
             if not -2.0 <= float(value) <= 2.0:
                 raise ValueError(f"{name} must be a number in [-2, 2], got {value!r}")

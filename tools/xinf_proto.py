@@ -133,6 +133,7 @@ MESSAGES = {
             {'name': 'top_p', 'type': 'float', 'min': 0, 'max': 1, 'optional': True},
             {'name': 'min_p', 'type': 'float', 'min': 0, 'max': 1, 'optional': True},
             {'name': 'seed', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': True},
+            {'name': 'priority', 'type': 'int', 'min': -1000000, 'max': 1000000, 'optional': True},
             {'name': 'presence_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'frequency_penalty', 'type': 'float', 'min': -2, 'max': 2, 'optional': True},
             {'name': 'repetition_penalty', 'type': 'float', 'min': 0.01, 'max': 10, 'optional': True},

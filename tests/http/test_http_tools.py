@@ -292,11 +292,17 @@ def scenario_stop_tokens(gateway):
                          capture_output=True, text=True, timeout=60)
     check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == tokens[:first + 1],
           f"xinf-cli --stop-token-ids: {cli.stdout} {cli.stderr}")
+    status, _, first_served = gateway.call("POST", "/v1/completions", {"model": "llama", "prompt": "Hi", "temperature": 0,
+                                                                       "max_tokens": 64, "priority": -5})
+    check(status == 200 and first_served["choices"][0]["text"] == whole["choices"][0]["text"],
+          f"priority -5: the same answer: {first_served}")
     for bad, needle, param in (({"stop_token_ids": [1] * 65}, "up to 64", "stop_token_ids"),
                                ({"stop_token_ids": ["1"]}, "not a token id", "stop_token_ids"),
                                ({"stop_token_ids": [10 ** 9]}, "not below the vocabulary", "stop_token_ids"),
                                ({"min_tokens": 9, "max_tokens": 8}, "at most max_tokens", "min_tokens"),
-                               ({"min_tokens": -1}, "between", "min_tokens")):
+                               ({"min_tokens": -1}, "between", "min_tokens"),
+                               ({"priority": 10 ** 7}, "between", "priority"),
+                               ({"priority": "high"}, "integer", "priority")):
         expect_error(gateway.call("POST", "/v1/completions", dict({"model": "llama", "prompt": "Hi"}, **bad)), 400,
                      needle, param)
     for bad, needle in (({"min_tokens": 9}, "field 'min_tokens' (9) must be at most max_tokens"),

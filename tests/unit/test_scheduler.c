@@ -349,6 +349,52 @@ test_malformed_replies (void)
     s_end (&scheduler, &io);
 }
 
+//  The queue by priority (lower first), first come first served among
+//  equals; a request of a lower value than one running on a full replica
+//  goes to it over its capacity (its batcher preempts that one), once per
+//  such run.
+static void
+test_priority (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);                  //  runs: w0 takes one
+    const int64_t priorities [] = { 5, 0, -3, 5, 0, -2 };       //  corr 2 .. 7
+    for (uint64_t corr = 2; corr <= 7; corr++)
+        s_submit_priority (scheduler, "c", corr, false, 0, 1, priorities [corr - 2]);
+    //  corr 4 displaces corr 1 (priority 0) at once; corr 7 finds it displaced already
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 5);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 2);
+    xinf_msg_t *first = s_take (&io, "RUN", "w0"), *run = s_take (&io, "RUN", "w0");
+    CHECK (first && run);
+    CHECK_INT (s_uint (first, "corr"), 1);
+    CHECK_INT (s_uint (run, "corr"), 4);
+    //  corr 4 done: corr 7 (-2) displaces corr 1 in its turn
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 20);
+    xinf_msg_destroy (&run);
+    run = s_take (&io, "RUN", "w0");
+    CHECK (run);
+    CHECK_INT (s_uint (run, "corr"), 7);
+    //  corr 7 done: corr 3 (0) may not displace corr 1 (0): it waits for its place
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 21);
+    xinf_msg_destroy (&run);
+    CHECK (!s_take (&io, "RUN", "w0"));
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (first, "request"), NULL, 22);
+    xinf_msg_destroy (&first);
+    const uint64_t order [] = { 3, 6, 2, 5 };
+    for (size_t at = 0; at < 4; at++) {
+        run = s_take (&io, "RUN", "w0");
+        CHECK (run);
+        CHECK_INT (s_uint (run, "corr"), order [at]);
+        CHECK (!s_take (&io, "RUN", "w0"));               //  one place: one at a time
+        s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 30 + (int64_t) at);
+        xinf_msg_destroy (&run);
+    }
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 0);
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -360,5 +406,6 @@ main (void)
     RUN (test_grace);
     RUN (test_malformed_reply);
     RUN (test_malformed_replies);
+    RUN (test_priority);
     return 0;
 }

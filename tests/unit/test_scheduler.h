@@ -122,9 +122,12 @@ s_count (s_io_t *io, const char *type)
 }
 
 static inline void
-s_submit (xinf_scheduler_t *scheduler, const char *client, uint64_t corr, bool stream, uint64_t budget, int64_t now)
+s_submit_priority (xinf_scheduler_t *scheduler, const char *client, uint64_t corr, bool stream, uint64_t budget,
+                   int64_t now, int64_t priority)
 {
     xinf_value_t *body = xinf_value_new_map ();
+    if (priority)
+        xinf_map_put_int (body, "priority", priority);
     xinf_map_put_str (body, "uid", "m");
     xinf_value_t *tokens = xinf_value_new_array ();
     xinf_array_push (tokens, xinf_value_new_uint (1));
@@ -133,6 +136,12 @@ s_submit (xinf_scheduler_t *scheduler, const char *client, uint64_t corr, bool s
     xinf_map_put_bool (body, "stream", stream);
     xinf_scheduler_submit (scheduler, client, corr, budget, &body, now);
     CHECK (body == NULL);
+}
+
+static inline void
+s_submit (xinf_scheduler_t *scheduler, const char *client, uint64_t corr, bool stream, uint64_t budget, int64_t now)
+{
+    s_submit_priority (scheduler, client, corr, stream, budget, now, 0);
 }
 
 static inline uint64_t
