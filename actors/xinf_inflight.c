@@ -11,6 +11,7 @@ typedef struct {
     uint64_t corr;
     bool stream, relayed;
     int64_t deadline;                 //  monotonic ms, 0 = none
+    int64_t priority;                 //  the GENERATE's
     xinf_msg_t *last;                 //  RUN_DONE / RUN_FAILED, once ended
     int64_t ended;
 } s_run_t;
@@ -76,6 +77,8 @@ xinf_inflight_started (xinf_inflight_t *self, const xinf_value_t *body, int64_t 
     run->corr = corr;
     run->stream = stream;
     run->deadline = left ? now + (int64_t) left : 0;
+    int64_t priority = xinf_value_int (xinf_map_get (body, "priority"));
+    run->priority = priority >= -1000000 && priority <= 1000000 ? priority : 0;
     zhashx_update (self->runs, run->key, run);
 }
 
@@ -150,6 +153,8 @@ xinf_inflight_report (xinf_inflight_t *self, int64_t now)
         xinf_map_put_bool (item, "relayed", run->relayed);
         if (run->deadline)
             xinf_map_put_uint (item, "deadline_ms", (uint64_t) (run->deadline > now ? run->deadline - now : 1));
+        if (run->priority)
+            xinf_map_put_int (item, "priority", run->priority);
         xinf_array_push (report, item);
     }
     return report;

@@ -91,15 +91,17 @@ xinf_sched_room (const xinf_sched_model_t *model, int64_t now)
 //  A full replica a request may still go to for its priority: one that
 //  runs more requests of a higher priority value than it has taken over
 //  its capacity (its batcher preempts one of them for it, xinf_batcher.h),
-//  twice its capacity at most; the least loaded. -1 if none.
+//  twice its capacity at most, and not one the request was sent to
+//  before (a retry goes by s_pick's rules); the least loaded. -1 if none.
 static int
 s_pick_over (xinf_scheduler_t *self, xinf_sched_model_t *model, const xinf_sched_request_t *request, int64_t now)
 {
     int best = -1;
     for (size_t index = 0; index < model->count; index++) {
         xinf_sched_replica_t *replica = &model->replicas [index];
-        if (!s_pickable (replica, now) || !s_fits (replica, request) || replica->outstanding >= 2 * replica->capacity)
-            continue;
+        if (!s_pickable (replica, now) || !s_fits (replica, request) || replica->outstanding < replica->capacity
+        ||  replica->outstanding >= 2 * replica->capacity || request->tried & (1u << index))
+            continue;                 //  not full (s_pick's), over twice, or one it was sent to before
         size_t over = replica->outstanding > replica->capacity ? replica->outstanding - replica->capacity : 0;
         if (s_lower_runs (self, model, index, request->priority) <= over)
             continue;

@@ -241,6 +241,7 @@ s_adopt_one (xinf_scheduler_t *self, const char *node, const xinf_value_t *item,
     request->stream = stream;
     request->relayed = relayed;
     request->deadline = left ? now + (int64_t) left : 0;
+    request->priority = report.priority;
     request->submitted = request->dispatched = now;
     request->run = run;
     request->replica = (int) index;

@@ -266,13 +266,26 @@ s_preempt (xinf_batcher_t *self, size_t index)
     self->stats.preemptions++;
 }
 
+//  Whether a running sequence's prompt is still being computed (a step
+//  admits none beside it unless it ends in that step).
+static bool
+s_prefilling (const xinf_batcher_t *self)
+{
+    for (size_t index = 0; index < self->n_running; index++)
+        if (self->running [index]->count - self->running [index]->computed > 1)
+            return true;
+    return false;
+}
+
 //  A waiting sequence of a lower priority value than the last running one
 //  takes its place when every place is taken or no block is free: that one
-//  is preempted (recomputed later), as many as it takes.
+//  is preempted (recomputed later), as many as it takes. Not while a
+//  running prompt is computed: the waiting one could not be admitted
+//  beside it, and the place would stay empty.
 static void
 s_preempt_for_priority (xinf_batcher_t *self)
 {
-    while (self->waiting && self->n_running > 0
+    while (self->waiting && self->n_running > 0 && !s_prefilling (self)
     &&     self->waiting->priority < self->running [self->n_running - 1]->priority
     &&     (self->n_running >= self->config.max_seqs || xinf_blocks_available (self->blocks) == 0))
         s_preempt (self, self->n_running - 1);

@@ -749,6 +749,7 @@ TYPES = {
             {'name': 'stream', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'relayed', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'deadline_ms', 'type': 'uint', 'min': 0, 'max': 604800000, 'optional': True},
+            {'name': 'priority', 'type': 'int', 'min': -1000000, 'max': 1000000, 'optional': True},
         ],
         'wait': [
             {'name': 'id', 'type': 'uint', 'min': 0, 'max': 18446744073709551615, 'optional': False},

@@ -395,6 +395,38 @@ test_priority (void)
     s_end (&scheduler, &io);
 }
 
+//  A retried request of a lower value goes by s_pick's rules: it does not
+//  go straight back over priority to the replica it failed on (w1, with
+//  room and a priority 0 run) while an untried one (w0, full) is ready.
+static void
+test_priority_retry (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    xinf_scheduler_replica_set (scheduler, "m", 1, "w1", true, 2, 0);
+    s_submit (scheduler, "c", 1, false, 0, 1);                   //  w0 (full)
+    s_submit (scheduler, "c", 2, false, 0, 1);                   //  w1
+    s_submit_priority (scheduler, "c", 3, false, 0, 2, -1);      //  w1 (room)
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 0), 1);
+    CHECK_INT (xinf_scheduler_outstanding (scheduler, "m", 1), 2);
+    xinf_msg_t *run = NULL, *msg;
+    while ((msg = s_take (&io, "RUN", "w1"))) {
+        if (s_uint (msg, "corr") == 3) {
+            xinf_msg_destroy (&run);
+            run = msg;
+        }
+        else
+            xinf_msg_destroy (&msg);
+    }
+    CHECK (run);
+    s_reply (scheduler, "w1", "RUN_FAILED", s_uint (run, "request"), "MODEL_NOT_READY", 10);
+    xinf_msg_destroy (&run);
+    xinf_msg_t *again = s_take (&io, "RUN", "w1");
+    CHECK (!again);                   //  it waits for w0
+    s_end (&scheduler, &io);
+}
+
 int
 main (void)
 {
@@ -407,5 +439,6 @@ main (void)
     RUN (test_malformed_reply);
     RUN (test_malformed_replies);
     RUN (test_priority);
+    RUN (test_priority_retry);
     return 0;
 }
