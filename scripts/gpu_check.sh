@@ -94,7 +94,8 @@ if [ "${1:-}" = part ]; then
         done
         $cli workers
         $cli launch on-gpu "$WORK/qwen2.5-0.5b-q8_0.gguf" --device gpu || exit 1
-        $cli launch on-cpu "$WORK/qwen2.5-0.5b-q8_0.gguf" || exit 1
+        # The CPU's KV cache in F32, as the GPU's (the CPU's default is F16)
+        $cli launch on-cpu "$WORK/qwen2.5-0.5b-q8_0.gguf" --kv-cache-dtype f32 || exit 1
         $cli generate on-gpu --prompt-tokens 1,2,3,4,5,6,7,8 --max-tokens 32 --json > "$WORK/gpu.json" || exit 1
         $cli generate on-cpu --prompt-tokens 1,2,3,4,5,6,7,8 --max-tokens 32 --json > "$WORK/cpu.json" || exit 1
         # Seeded sampling (drawn on the device on the GPU): the same draws,
