@@ -116,7 +116,7 @@ xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model)
     json_object_set_new (object, "status", xinf_gw_json_text (model->state, strlen (model->state)));
     if (model->context_length)
         json_object_set_new (object, "context_length", json_integer ((json_int_t) model->context_length));
-    const char *keys [] = { "arch", "type", "path" };
+    const char *keys [] = { "arch", "type", "path", "kv_cache_dtype" };
     for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++) {
         const char *value = s_str (model->entry, keys [index], NULL);
         if (value)

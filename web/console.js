@@ -117,6 +117,7 @@ async function launch(event) {
   for (const name of ['replicas', 'n_worker', 'threads', 'kv_cache_mb', 'max_seqs']) {
     if (form[name].value !== '') body[name] = Number(form[name].value);
   }
+  if (form.kv_cache_dtype.value !== 'auto') body.kv_cache_dtype = form.kv_cache_dtype.value;
   const result = $('launch-result');
   $('launch-button').disabled = true;
   result.className = 'muted';

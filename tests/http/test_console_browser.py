@@ -113,7 +113,8 @@ def main():
         check(all("CPUs" in worker["resources"] for worker in result["workers"]), f"resources: {result['workers']}")
         check("not a file in this worker's model directories" in result["failed_error"],
               f"the failed launch's error: {result['failed_error']!r}")
-        check("ready" in result["model_row"], f"the launched model's row: {result['model_row']!r}")
+        check("ready" in result["model_row"] and "KV f32" in result["model_row"],
+              f"the launched model's row (ready, the KV type chosen in the form): {result['model_row']!r}")
         cells = result["doctor_cells"]
         check(len(cells) == 4 and sum("self" in cell for cell in cells) == 2
               and sum(cell.split()[-1] == "ok" for cell in cells) == 2, f"the doctor's grid: {cells}")
