@@ -656,7 +656,7 @@ s_step_capacity (s_state_t *state)
 {
     size_t n = state->step_tokens;
     size_t table = (state->limits.context + state->limits.block_tokens - 1) / state->limits.block_tokens;
-    return XINF_BATCH_HEADER + 4 * (6 * n + 1 + n * table);
+    return XINF_BATCH_HEADER + 4 * (7 * n + 1 + n * table);     //  with lora [n_seqs]
 }
 
 //  One of rank 0's steps on a follower, marked on the beacon.

@@ -47,6 +47,7 @@ typedef struct {
     const int32_t *out;               //  [n_out] token indexes, ascending
     size_t n_hid;                     //  tokens whose final hidden state is wanted (embeddings)
     const int32_t *hid;               //  [n_hid] token indexes, ascending
+    const int32_t *lora;              //  [n_seqs] each sequence's LoRA adapter, 1-based (0: none), or NULL: none
 } xinf_batch_t;
 
 //  The paged KV cache's memory: for layer l, block b, slot t, the keys'
@@ -196,6 +197,11 @@ typedef struct {
     int (*rope_attention) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
                            const xinf_rope_t *rope, const xinf_head_norms_t *norms, float *out);
+    //  Optional (LoRA adapters need it): y [i] += scales [i] * x [i] for
+    //  the rows whose scale is not 0, rows of 'width'; the other rows are
+    //  left as they are. 'scales' is host memory.
+    void (*add_scaled_rows) (xinf_backend_t *self, float *y, const float *x, const float *scales, size_t n,
+                             size_t width);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

@@ -19,6 +19,7 @@ typedef struct {
 
 struct _xinf_batch_buf_t {
     s_ints_t tokens, pos, seq, table_start, blocks, out, hid;
+    s_ints_t lora;                    //  [n_seqs] once a sequence has an adapter, else empty
     xinf_batch_t view;
 };
 
@@ -62,7 +63,7 @@ xinf_batch_buf_destroy (xinf_batch_buf_t **self_p)
     if (self_p && *self_p) {
         xinf_batch_buf_t *self = *self_p;
         s_ints_t *arrays [] = { &self->tokens, &self->pos, &self->seq, &self->table_start, &self->blocks, &self->out,
-                                &self->hid };
+                                &self->hid, &self->lora };
         for (size_t index = 0; index < sizeof arrays / sizeof arrays [0]; index++)
             free (arrays [index]->data);
         free (self);
@@ -74,7 +75,7 @@ void
 xinf_batch_buf_clear (xinf_batch_buf_t *self)
 {
     self->tokens.count = self->pos.count = self->seq.count = 0;
-    self->table_start.count = self->blocks.count = self->out.count = self->hid.count = 0;
+    self->table_start.count = self->blocks.count = self->out.count = self->hid.count = self->lora.count = 0;
 }
 
 int
@@ -87,7 +88,24 @@ xinf_batch_buf_add_seq (xinf_batch_buf_t *self, const int32_t *blocks, size_t co
     memcpy (self->blocks.data + self->blocks.count, blocks, count * sizeof (int32_t));
     self->blocks.count += count;
     self->table_start.data [self->table_start.count - 1] = (int32_t) self->blocks.count;
+    if (self->lora.count && s_push (&self->lora, 0))
+        return -1;
     return (int) self->table_start.count - 2;
+}
+
+int
+xinf_batch_buf_set_lora (xinf_batch_buf_t *self, int32_t seq, int32_t lora)
+{
+    size_t n_seqs = self->table_start.count ? self->table_start.count - 1 : 0;
+    if (seq < 0 || (size_t) seq >= n_seqs || lora < 0)
+        return -1;
+    if (!lora && !self->lora.count)
+        return 0;
+    while (self->lora.count < n_seqs)
+        if (s_push (&self->lora, 0))
+            return -1;
+    self->lora.data [seq] = lora;
+    return 0;
 }
 
 int
@@ -115,7 +133,7 @@ xinf_batch_buf_view (xinf_batch_buf_t *self)
     self->view = (xinf_batch_t) {
         self->tokens.count, self->tokens.data, self->pos.data, self->seq.data,
         n_seqs, self->table_start.data, self->blocks.data, self->out.count, self->out.data,
-        self->hid.count, self->hid.data
+        self->hid.count, self->hid.data, self->lora.count ? self->lora.data : NULL
     };
     return &self->view;
 }
@@ -145,6 +163,10 @@ s_check_shape (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, cha
             return xinf_fail (error, error_size, "field 'table_start[%zu]': a table of %lld blocks (at most %zu)",
                            s + 1, (long long) (end - first), longest);
     }
+    for (size_t s = 0; batch->lora && s < batch->n_seqs; s++)
+        if (batch->lora [s] < 0 || (size_t) batch->lora [s] > limits->n_loras)
+            return xinf_fail (error, error_size, "field 'lora[%zu]': adapter %d of the replica's %zu", s,
+                           batch->lora [s], limits->n_loras);
     for (size_t b = 0; b < (size_t) batch->table_start [batch->n_seqs]; b++)
         if (batch->blocks [b] < 0 || (size_t) batch->blocks [b] >= limits->n_blocks)
             return xinf_fail (error, error_size, "field 'blocks[%zu]': block %d is outside the cache's %zu",
@@ -208,7 +230,8 @@ size_t
 xinf_batch_wire_size (const xinf_batch_t *batch)
 {
     size_t table = batch->n_seqs ? (size_t) batch->table_start [batch->n_seqs] : 0;
-    return XINF_BATCH_HEADER + 4 * (3 * batch->n + batch->n_seqs + 1 + table + batch->n_out + batch->n_hid);
+    size_t lora = batch->lora ? batch->n_seqs : 0;
+    return XINF_BATCH_HEADER + 4 * (3 * batch->n + batch->n_seqs + 1 + table + batch->n_out + batch->n_hid + lora);
 }
 
 static char *
@@ -233,7 +256,9 @@ xinf_batch_encode (const xinf_batch_t *batch, void *bytes)
     at = s_put (at, batch->table_start, batch->n_seqs + 1);
     at = s_put (at, batch->blocks, table);
     at = s_put (at, batch->out, batch->n_out);
-    s_put (at, batch->hid, batch->n_hid);
+    at = s_put (at, batch->hid, batch->n_hid);
+    if (batch->lora)
+        s_put (at, batch->lora, batch->n_seqs);
 }
 
 //  Takes 'count' int32 from *at into ints.
@@ -263,14 +288,17 @@ xinf_batch_buf_decode (xinf_batch_buf_t *self, const void *bytes, size_t size, c
     //  Every count is at most the words there are: no sum below can wrap
     size_t words = (size - XINF_BATCH_HEADER) / 4;
     size_t n = header [1], n_seqs = header [2], table = header [3], n_out = header [4], n_hid = header [5];
+    size_t plain = XINF_BATCH_HEADER + 4 * (3 * n + n_seqs + 1 + table + n_out + n_hid);
+    bool lora = n_seqs && size == plain + 4 * n_seqs;   //  the adapters' array follows
     if (n > words || n_seqs > words || table > words || n_out > words || n_hid > words
-    ||  size != XINF_BATCH_HEADER + 4 * (3 * n + n_seqs + 1 + table + n_out + n_hid))
+    ||  (size != plain && !lora))
         return xinf_fail (error, error_size, "a step of %zu bytes does not match its counts (n %zu, n_seqs %zu, "
                        "n_table %zu, n_out %zu, n_hid %zu)", size, n, n_seqs, table, n_out, n_hid);
     const char *at = (const char *) bytes + XINF_BATCH_HEADER;
     if (s_take (&self->tokens, &at, n) || s_take (&self->pos, &at, n) || s_take (&self->seq, &at, n)
     ||  s_take (&self->table_start, &at, n_seqs + 1) || s_take (&self->blocks, &at, table)
-    ||  s_take (&self->out, &at, n_out) || s_take (&self->hid, &at, n_hid)) {
+    ||  s_take (&self->out, &at, n_out) || s_take (&self->hid, &at, n_hid)
+    ||  s_take (&self->lora, &at, lora ? n_seqs : 0)) {
         xinf_batch_buf_clear (self);
         return xinf_fail (error, error_size, "out of memory for a step of %zu tokens", n);
     }

@@ -11,7 +11,7 @@
     Wire form (protocols/model.md, STEP), little-endian: six u32 (magic
     "BTCH", n, n_seqs, n_table, n_out, n_hid), then int32 arrays: tokens [n],
     pos [n], seq [n], table_start [n_seqs + 1], blocks [n_table], out [n_out],
-    hid [n_hid].
+    hid [n_hid], and when a sequence has a LoRA adapter lora [n_seqs].
 */
 #ifndef XINF_BATCH_H_INCLUDED
 #define XINF_BATCH_H_INCLUDED
@@ -28,6 +28,7 @@
 //  0 for no limit).
 typedef struct {
     size_t max_tokens, vocab, context, n_blocks, block_tokens, max_out;
+    size_t n_loras;                   //  the adapters a sequence may name (1..n_loras; 0: none)
 } xinf_batch_limits_t;
 
 typedef struct _xinf_batch_buf_t xinf_batch_buf_t;
@@ -38,6 +39,9 @@ void xinf_batch_buf_clear (xinf_batch_buf_t *self);
 
 //  A sequence with its block table; returns its index, -1 when out of memory.
 int xinf_batch_buf_add_seq (xinf_batch_buf_t *self, const int32_t *blocks, size_t count);
+//  Sequence 'seq' (added) is served with LoRA adapter 'lora' (1-based; 0:
+//  none, the default). 0, or -1 when out of memory or out of range.
+int xinf_batch_buf_set_lora (xinf_batch_buf_t *self, int32_t seq, int32_t lora);
 //  A token of sequence 'seq' at 'pos' (logits: its logits are wanted);
 //  tokens of one sequence come in position order. 0, or -1 when out of memory.
 int xinf_batch_buf_add_token (xinf_batch_buf_t *self, int32_t token, int32_t pos, int32_t seq, bool logits);

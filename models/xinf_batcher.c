@@ -190,6 +190,26 @@ xinf_batcher_prioritize (xinf_batcher_t *self, uint64_t id, int64_t priority)
 }
 
 int
+xinf_batcher_set_lora (xinf_batcher_t *self, uint64_t id, int32_t lora)
+{
+    for (xinf_batcher_seq_t *seq = self->waiting; seq && lora >= 0; seq = seq->next)
+        if (seq->id == id && seq->n_blocks == 0 && seq->count == seq->prompt) {
+            seq->lora = lora;
+            return 0;
+        }
+    return -1;
+}
+
+//  The parent of a sequence's first block in the prefix cache: 0, or for
+//  an adapter's sequences a value of their own, so that keys and values
+//  computed with one adapter (or none) are never reused with another.
+static uint64_t
+s_root (const xinf_batcher_seq_t *seq)
+{
+    return (uint64_t) seq->lora * 0x9e3779b97f4a7c15ull;
+}
+
+int
 xinf_batcher_score_prompt (xinf_batcher_t *self, uint64_t id)
 {
     for (xinf_batcher_seq_t *seq = self->waiting; seq; seq = seq->next)
@@ -340,7 +360,7 @@ s_match_prefix (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     size_t tokens = self->config.block_tokens;
     size_t limit = (seq->count - 1) / tokens;
-    uint64_t parent = 0;
+    uint64_t parent = s_root (seq);
     bool whole = seq->score || seq->pool == XINF_BATCHER_POOL_MEAN;
     while (self->config.prefix_cache && !whole && seq->n_blocks < limit) {
         const int32_t *chunk = seq->tokens + seq->n_blocks * tokens;
@@ -528,6 +548,8 @@ s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
             continue;
         size_t end = seq->computed + seq->take, last = end + seq->n_draft;
         int slot = xinf_batch_buf_add_seq (batch, seq->blocks, (last + tokens - 1) / tokens);
+        if (slot >= 0 && seq->lora && xinf_batch_buf_set_lora (batch, slot, seq->lora))
+            slot = -1;
         for (size_t pos = seq->computed; slot >= 0 && pos < end; pos++) {
             bool logits = s_row_at (seq, pos);
             if (xinf_batch_buf_add_token (batch, seq->tokens [pos], (int32_t) pos, slot, logits))
@@ -604,7 +626,7 @@ s_publish (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     size_t tokens = self->config.block_tokens;
     for (size_t block = seq->hashed; block < seq->computed / tokens; block++) {
-        uint64_t parent = block ? seq->hashes [block - 1] : 0;
+        uint64_t parent = block ? seq->hashes [block - 1] : s_root (seq);
         const int32_t *chunk = seq->tokens + block * tokens;
         seq->hashes [block] = xinf_blocks_hash (parent, chunk, tokens);
         if (self->config.prefix_cache)

@@ -94,6 +94,11 @@ int xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, 
 //  first), its place in the queue moving to match. -1 if no such sequence
 //  waits.
 int xinf_batcher_prioritize (xinf_batcher_t *self, uint64_t id, int64_t priority);
+//  Serves sequence 'id', waiting and not yet begun, with LoRA adapter
+//  'lora' (1-based, the step's batch lora; 0: none): its blocks are
+//  shared through the prefix cache only with sequences of the same
+//  adapter. -1 if no such sequence waits.
+int xinf_batcher_set_lora (xinf_batcher_t *self, uint64_t id, int32_t lora);
 //  Has sequence 'id', waiting and not yet begun, score its prompt: a row
 //  for each prompt position p but the last, scoring token p + 1 (see
 //  xinf_batcher_scores). -1 if no such sequence waits.

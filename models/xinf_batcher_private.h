@@ -17,6 +17,7 @@ typedef struct _xinf_batcher_seq_t xinf_batcher_seq_t;
 struct _xinf_batcher_seq_t {
     uint64_t id, order;               //  order: admission order, oldest first
     int64_t priority;                 //  lower first (xinf_batcher_prioritize)
+    int32_t lora;                     //  its LoRA adapter (1-based; 0: none)
     int32_t *tokens;                  //  prompt and generated
     size_t count, capacity;
     size_t computed;                  //  positions whose keys and values are cached

@@ -88,8 +88,8 @@ s_hparam_float (s_loader_t *loader, const char *key_suffix, double fallback, dou
     return loader->failed ? fallback : value;
 }
 
-static bool
-s_dtype (uint32_t ggml_type, xinf_dtype_t *dtype)
+bool
+xinf_model_dtype (uint32_t ggml_type, xinf_dtype_t *dtype)
 {
     switch (ggml_type) {
         case XINF_GGML_F32:  *dtype = XINF_DTYPE_F32; return true;
@@ -126,7 +126,7 @@ s_matrix (s_loader_t *loader, const char *name, size_t rows, size_t cols, bool o
         s_fail (loader, "%s", xinf_gguf_error (loader->self->gguf));
         return matrix;
     }
-    if (!s_dtype (tensor->type, &matrix.dtype)) {
+    if (!xinf_model_dtype (tensor->type, &matrix.dtype)) {
         const char *type = xinf_ggml_type_name (tensor->type);
         s_fail (loader, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; requantize the model to one of these, e.g. llama-quantize --allow-requantize IN OUT Q4_K_M)",
                 name, type ? type : "unknown");
@@ -212,7 +212,7 @@ s_ffn_unit (s_loader_t *loader)
         const xinf_gguf_tensor_t *tensor = xinf_gguf_find_tensor (loader->self->gguf, name);
         xinf_dtype_t dtype;
         //  A quantized ffn_down splits between whole blocks (32 or 256 columns)
-        if (tensor && s_dtype (tensor->type, &dtype) && xinf_dtype_block_size (dtype) > unit)
+        if (tensor && xinf_model_dtype (tensor->type, &dtype) && xinf_dtype_block_size (dtype) > unit)
             unit = xinf_dtype_block_size (dtype);
     }
     return unit;
@@ -687,6 +687,13 @@ void
 xinf_model_set_collective (xinf_model_t *self, xinf_collective_t *collective)
 {
     self->transformer.collective = collective;
+}
+
+void
+xinf_model_set_loras (xinf_model_t *self, struct _xinf_lora_t *const *loras, size_t count)
+{
+    self->transformer.loras = count ? loras : NULL;
+    self->transformer.n_loras = count;
 }
 
 const xinf_transformer_t *xinf_model_transformer (xinf_model_t *self) { return &self->transformer; }

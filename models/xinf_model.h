@@ -56,6 +56,10 @@ typedef struct _xinf_model_t xinf_model_t;
 //  false cancels the load.
 typedef bool (xinf_model_progress_fn) (uint64_t done, uint64_t total, void *arg);
 
+//  The type xinf computes with for a GGUF tensor type (xinf_gguf.h's
+//  numbers); false for a type it does not compute with.
+bool xinf_model_dtype (uint32_t ggml_type, xinf_dtype_t *dtype);
+
 //  The whole model: shard 0 of 1.
 xinf_model_t *xinf_model_load (const char *path, xinf_model_progress_fn *progress, void *arg,
                                char *error, size_t error_size);
@@ -74,6 +78,11 @@ xinf_tokenizer_t *xinf_model_load_tokenizer (const char *path, char *error, size
 //  The collective of the shard's group (not owned; it must outlive the
 //  model's forward calls); required before a forward pass when n_ranks > 1.
 void xinf_model_set_collective (xinf_model_t *self, xinf_collective_t *collective);
+
+//  LoRA adapters (xinf_lora.h, loaded for this model; not owned, they must
+//  outlive its forward calls) that batches may name 1..count; set before
+//  a KV cache is made for the model.
+void xinf_model_set_loras (xinf_model_t *self, struct _xinf_lora_t *const *loras, size_t count);
 
 const xinf_transformer_t *xinf_model_transformer (xinf_model_t *self);
 xinf_tokenizer_t *xinf_model_tokenizer (xinf_model_t *self);

@@ -5,6 +5,7 @@
 #include "xinf_cpu_backend.h"
 #include "xinf_graph.h"
 #include "xinf_log.h"
+#include "xinf_lora.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,10 @@ struct _xinf_kv_cache_t {
     //  Scratch for a pass of up to max_tokens tokens, in the backend's memory
     float *x, *xb, *xb2;               //  [max_tokens][dim]
     float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
+    //  LoRA scratch, when the model has adapters: A x of up to three
+    //  products, B (A x) of them, and the rows' scales (host memory)
+    float *lora_ax, *lora_bax, *lora_scales;
+    size_t lora_rank;
     atomic_bool *cancel;
     xinf_beacon_t *beacon;             //  where a step is, or NULL; not owned
     //  CUDA graphs of decode steps (xinf_graph.h), when on
@@ -119,6 +124,28 @@ s_floats (xinf_backend_t *backend, size_t count)
     return (float *) backend->ops->alloc (backend, (count ? count : 1) * sizeof (float));
 }
 
+//  The LoRA scratch of a model with adapters (the backend must add scaled
+//  rows); 0, or -1 when out of memory or the backend cannot.
+static int
+s_lora_scratch (xinf_kv_cache_t *self, const xinf_transformer_t *model)
+{
+    if (!model->n_loras)
+        return 0;
+    xinf_backend_t *backend = self->backend;
+    for (size_t index = 0; index < model->n_loras; index++)
+        if (xinf_lora_rank (model->loras [index]) > self->lora_rank)
+            self->lora_rank = xinf_lora_rank (model->loras [index]);
+    size_t width = self->q_dim + 2 * self->kv_dim;
+    if (width < 2 * self->ffn)
+        width = 2 * self->ffn;
+    if (width < model->dim)
+        width = model->dim;
+    self->lora_ax = s_floats (backend, 3 * self->max_tokens * self->lora_rank);
+    self->lora_bax = s_floats (backend, self->max_tokens * width);
+    self->lora_scales = malloc (self->max_tokens * sizeof (float));
+    return backend->ops->add_scaled_rows && self->lora_ax && self->lora_bax && self->lora_scales ? 0 : -1;
+}
+
 xinf_kv_cache_t *
 xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, xinf_dtype_t dtype,
                    size_t n_blocks, size_t block_tokens, size_t max_tokens)
@@ -158,7 +185,7 @@ xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, xin
     self->hb = s_floats (backend, max_tokens * self->ffn);
     self->hb2 = s_floats (backend, max_tokens * self->ffn);
     if (!self->pool.keys || !self->pool.values || !self->x || !self->xb || !self->xb2 || !self->q || !self->k
-    ||  !self->v || !self->attn || !self->hb || !self->hb2)
+    ||  !self->v || !self->attn || !self->hb || !self->hb2 || s_lora_scratch (self, model))
         xinf_kv_cache_destroy (&self);
     return self;
 }
@@ -170,10 +197,11 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
         xinf_kv_cache_t *self = *self_p;
         xinf_backend_t *backend = self->backend;
         void *buffers [] = { self->pool.keys, self->pool.values, self->x, self->xb, self->xb2, self->q, self->k,
-                             self->v, self->attn, self->hb, self->hb2 };
+                             self->v, self->attn, self->hb, self->hb2, self->lora_ax, self->lora_bax };
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
             if (buffers [index])
                 backend->ops->free (backend, buffers [index]);
+        free (self->lora_scales);
         xinf_graph_pad_destroy (&self->pad);
         free (self);
         *self_p = NULL;
@@ -214,7 +242,7 @@ xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache)
 {
     size_t context = cache->pool.n_blocks * cache->pool.block_tokens;
     return (xinf_batch_limits_t) { 0, self->vocab, context < self->context ? context : self->context,
-                                   cache->pool.n_blocks, cache->pool.block_tokens, 0 };
+                                   cache->pool.n_blocks, cache->pool.block_tokens, 0, self->n_loras };
 }
 
 //  Only a whole model stops between layers: the ranks of a shard must not.
@@ -272,6 +300,58 @@ s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, siz
                                               n_kv_heads, self->head_dim, &self->rope, norms, cache->attn);
 }
 
+//  Whether a sequence of the batch is served with adapter 'id' (1-based).
+static bool
+s_lora_used (const xinf_batch_t *batch, int32_t id)
+{
+    for (size_t seq = 0; batch->lora && seq < batch->n_seqs; seq++)
+        if (batch->lora [seq] == id)
+            return true;
+    return false;
+}
+
+//  The products' LoRA deltas (their targets in 'targets'), after the
+//  products themselves: for each adapter a sequence of the batch uses,
+//  A x and B (A x) of every token (each token's arithmetic its own, as a
+//  product's), added scaled to the rows of its sequences only. At most
+//  three products.
+static void
+s_lora (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, size_t layer,
+        const xinf_lora_target_t *targets, const xinf_product_t *products, size_t count)
+{
+    xinf_backend_t *be = cache->backend;
+    size_t n = batch->n;
+    for (size_t index = 0; batch->lora && index < self->n_loras; index++) {
+        int32_t id = (int32_t) index + 1;
+        if (!s_lora_used (batch, id))
+            continue;
+        xinf_product_t down [3], up [3];
+        const xinf_lora_pair_t *pairs [3];
+        float *outputs [3];
+        size_t m = 0, offset = 0;
+        for (size_t k = 0; k < count && k < 3; k++) {
+            const xinf_lora_pair_t *pair = xinf_lora_pair (self->loras [index], layer, targets [k]);
+            if (!pair)
+                continue;
+            float *ax = cache->lora_ax + m * cache->max_tokens * cache->lora_rank;
+            down [m] = (xinf_product_t) { &pair->a, products [k].x, ax, NULL };
+            up [m] = (xinf_product_t) { &pair->b, ax, cache->lora_bax + offset, NULL };
+            offset += n * pair->b.rows;
+            outputs [m] = products [k].y;
+            pairs [m++] = pair;
+        }
+        if (!m)
+            continue;
+        be->ops->project (be, down, m, n);
+        be->ops->project (be, up, m, n);
+        for (size_t k = 0; k < m; k++) {
+            for (size_t i = 0; i < n; i++)
+                cache->lora_scales [i] = batch->lora [batch->seq [i]] == id ? pairs [k]->scale : 0;
+            be->ops->add_scaled_rows (be, outputs [k], up [k].y, cache->lora_scales, n, pairs [k]->b.rows);
+        }
+    }
+}
+
 //  Attention block of one layer for the pass's tokens (xb holds them
 //  normed by attn_norm): the shard's heads, attn_output's partial sum
 //  over them into xb2.
@@ -285,25 +365,35 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
                                { &layer->k, cache->xb, cache->k, layer->k_bias },
                                { &layer->v, cache->xb, cache->v, layer->v_bias } };
     be->ops->project (be, qkv, 3, n);
+    static const xinf_lora_target_t qkv_targets [3] = { XINF_LORA_Q, XINF_LORA_K, XINF_LORA_V };
+    s_lora (self, cache, batch, index, qkv_targets, qkv, 3);
     if (s_rope_attention (self, layer, index, cache, batch))
         return -1;
     xinf_product_t out = { &layer->o, cache->attn, cache->xb2, NULL };
     be->ops->project (be, &out, 1, n);
+    static const xinf_lora_target_t o_target [1] = { XINF_LORA_O };
+    s_lora (self, cache, batch, index, o_target, &out, 1);
     return 0;
 }
 
 //  Feed-forward block (xb holds the tokens normed by ffn_norm): the
 //  shard's columns, ffn_down's partial sum into xb2.
 static void
-s_feed_forward (const xinf_layer_t *layer, xinf_kv_cache_t *cache, size_t n)
+s_feed_forward (const xinf_transformer_t *self, size_t index, xinf_kv_cache_t *cache, const xinf_batch_t *batch)
 {
     xinf_backend_t *be = cache->backend;
+    const xinf_layer_t *layer = &self->layers [index];
+    size_t n = batch->n;
     xinf_product_t gate_up [2] = { { &layer->gate, cache->xb, cache->hb, NULL },
                                    { &layer->up, cache->xb, cache->hb2, NULL } };
     be->ops->project (be, gate_up, 2, n);
+    static const xinf_lora_target_t gate_up_targets [2] = { XINF_LORA_GATE, XINF_LORA_UP };
+    s_lora (self, cache, batch, index, gate_up_targets, gate_up, 2);
     be->ops->silu_mul (be, cache->hb, cache->hb2, n * cache->ffn);
     xinf_product_t down = { &layer->down, cache->hb, cache->xb2, NULL };
     be->ops->project (be, &down, 1, n);
+    static const xinf_lora_target_t down_target [1] = { XINF_LORA_DOWN };
+    s_lora (self, cache, batch, index, down_target, &down, 1);
 }
 
 //  The residual x += xb2, then x normed by 'weight' into xb (NULL: not
@@ -377,7 +467,7 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
             return -1;
         s_residual (self, cache, n, self->layers [index].ffn_norm);
         s_enter (cache, XINF_PHASE_COMPUTE, index, "feed-forward");
-        s_feed_forward (&self->layers [index], cache, n);
+        s_feed_forward (self, index, cache, batch);
         if (self->shard.n_ranks > 1)
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce ffn_down");
         if (s_all_reduce (self, be, cache->xb2, n, index, "ffn_down", error, error_size))
@@ -420,7 +510,7 @@ s_slice (const xinf_batch_t *batch, size_t first, size_t count, size_t *out_firs
     size_t n_hid = s_rows_within (batch->hid, batch->n_hid, first, count, hid_first);
     return (xinf_batch_t) { count, batch->tokens + first, batch->pos + first, batch->seq + first, batch->n_seqs,
                             batch->table_start, batch->blocks, n_out, batch->out + *out_first,
-                            n_hid, batch->hid + *hid_first };
+                            n_hid, batch->hid + *hid_first, batch->lora };
 }
 
 //  A pass's rows counted from its first token, in 'scratch' (grown);
@@ -444,7 +534,7 @@ static bool
 s_graph_wanted (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, float *logits)
 {
     return cache->graphs && logits && self->shard.n_ranks <= 1 && batch->n <= cache->graph_max
-        && batch->n_hid == 0 && xinf_graph_decode_only (batch);
+        && batch->n_hid == 0 && !batch->lora && xinf_graph_decode_only (batch);
 }
 
 //  Records the pass of a padded decode batch as the bucket's graph and
@@ -569,6 +659,7 @@ struct _xinf_kv_t {
     xinf_batch_buf_t *batch;
     int32_t *table;                   //  the blocks in order: 0, 1, ...
     size_t n_blocks;
+    int32_t lora;                     //  the sequence's adapter (1-based; 0: none)
 };
 
 xinf_kv_t *
@@ -616,6 +707,7 @@ xinf_kv_destroy (xinf_kv_t **self_p)
 }
 
 size_t xinf_kv_context (xinf_kv_t *self) { return self->context; }
+void xinf_kv_set_lora (xinf_kv_t *self, int32_t lora) { self->lora = lora; }
 void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag) { xinf_kv_cache_set_cancel (self->cache, flag); }
 
 int
@@ -643,6 +735,10 @@ xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_th
     xinf_batch_buf_clear (kv->batch);
     size_t blocks = (pos + count + XINF_KV_BLOCK_TOKENS - 1) / XINF_KV_BLOCK_TOKENS;
     int rc = xinf_batch_buf_add_seq (kv->batch, kv->table, blocks) < 0 ? -1 : 0;
+    if (rc == 0 && kv->lora && (kv->lora < 0 || (size_t) kv->lora > self->n_loras))
+        return xinf_fail (error, error_size, "LoRA adapter %d of the model's %zu", kv->lora, self->n_loras);
+    if (rc == 0)
+        rc = xinf_batch_buf_set_lora (kv->batch, 0, kv->lora);
     for (size_t index = 0; index < count && rc == 0; index++)
         rc = xinf_batch_buf_add_token (kv->batch, tokens [index], (int32_t) (pos + index), 0,
                                        all_logits || (logits && index == count - 1));

@@ -72,6 +72,10 @@ typedef struct {
     xinf_matrix_t output;              //  vocab x dim (the embedding when tied)
     xinf_shard_t shard;                //  { 0, 1, 0, n_heads, 0, n_kv_heads, 0, ffn } for a whole model
     xinf_collective_t *collective;     //  not owned; required when shard.n_ranks > 1
+    //  LoRA adapters (xinf_lora.h) a batch's sequences may name (batch
+    //  lora 1..n_loras); not owned, set before the KV cache is made
+    struct _xinf_lora_t *const *loras;
+    size_t n_loras;
 } xinf_transformer_t;
 
 typedef struct _xinf_kv_t xinf_kv_t;
@@ -143,6 +147,9 @@ xinf_kv_t *xinf_kv_new (const xinf_transformer_t *model, size_t context);
 xinf_kv_t *xinf_kv_new_typed (const xinf_transformer_t *model, size_t context, xinf_dtype_t dtype);
 void xinf_kv_destroy (xinf_kv_t **self_p);
 size_t xinf_kv_context (xinf_kv_t *self);
+//  Its sequence is served with the model's LoRA adapter 'lora' (1-based,
+//  xinf_transformer_t loras; 0: none) from the next forward call on.
+void xinf_kv_set_lora (xinf_kv_t *self, int32_t lora);
 void xinf_kv_set_cancel (xinf_kv_t *self, atomic_bool *flag);
 
 //  Checks a step's input as xinf_transformer_forward does (tokens within

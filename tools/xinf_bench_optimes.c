@@ -294,7 +294,7 @@ xinf_optimes_new (xinf_backend_t *inner)
                                      s_status, NULL, NULL, NULL, inner->ops->sample ? s_sample : NULL,
                                      inner->ops->add_rmsnorm ? s_add_rmsnorm : NULL,
                                      inner->ops->rope_store ? s_rope_store : NULL,
-                                     inner->ops->rope_attention ? s_rope_attention : NULL };
+                                     inner->ops->rope_attention ? s_rope_attention : NULL, NULL };
     self->ops = &me->ops;
     self->impl = me;
     self->kv_dtypes = inner->kv_dtypes;

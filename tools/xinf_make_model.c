@@ -421,17 +421,6 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     return count;
 }
 
-//  Approximately normal: the sum of four 16-bit uniforms (Irwin-Hall),
-//  centred and scaled to unit variance; bounded by +-3.5.
-static float
-s_normal (xinf_rng_t *rng)
-{
-    uint64_t bits = xinf_rng_next (rng);
-    uint32_t sum = (uint32_t) (bits & 0xffff) + (uint32_t) ((bits >> 16) & 0xffff)
-                 + (uint32_t) ((bits >> 32) & 0xffff) + (uint32_t) (bits >> 48);
-    return ((float) sum + 2.0f - 131072.0f) * (1.0f / 65536.0f) * 1.7320508f;
-}
-
 //  Converts 'count' floats to the tensor type into 'out'; returns bytes.
 static size_t
 s_convert (uint32_t type, const float *values, size_t count, uint8_t *out)
@@ -503,7 +492,7 @@ s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *
         size_t count = (size_t) (rows * tensor->ne [0]);
         for (size_t at = 0; at < count; at++)
             values [at] = model->script ? s_script_value (model, tensor, row + at / tensor->ne [0], at % tensor->ne [0])
-                        : (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * s_normal (&rng);
+                        : (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * xinf_rng_normal (&rng);
         if (xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, count, bytes)))
             return -1;
     }

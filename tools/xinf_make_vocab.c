@@ -96,6 +96,15 @@ xinf_rng_next (xinf_rng_t *self)
     return result;
 }
 
+float
+xinf_rng_normal (xinf_rng_t *self)
+{
+    uint64_t bits = xinf_rng_next (self);
+    uint32_t sum = (uint32_t) (bits & 0xffff) + (uint32_t) ((bits >> 16) & 0xffff)
+                 + (uint32_t) ((bits >> 32) & 0xffff) + (uint32_t) (bits >> 48);
+    return ((float) sum + 2.0f - 131072.0f) * (1.0f / 65536.0f) * 1.7320508f;
+}
+
 //  ---- the token table ---------------------------------------------------------------
 
 static uint32_t

@@ -57,5 +57,8 @@ typedef struct {
 } xinf_rng_t;
 void xinf_rng_seed (xinf_rng_t *self, uint64_t seed);
 uint64_t xinf_rng_next (xinf_rng_t *self);
+//  Approximately normal: the sum of four 16-bit uniforms (Irwin-Hall),
+//  centred and scaled to unit variance; bounded by +-3.5.
+float xinf_rng_normal (xinf_rng_t *self);
 
 #endif

@@ -119,6 +119,23 @@ s_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size
 }
 
 static void
+s_add_scaled_rows (xinf_backend_t *self, float *y, const float *x, const float *scales, size_t n, size_t width)
+{
+    (void) self;
+    //  The product scaled, then added: two roundings, as llama.cpp's
+    //  ggml_scale and ggml_add (and the same on every kernel set)
+    for (size_t i = 0; i < n; i++) {
+        float scale = scales [i], *row = y + i * width;
+        const float *delta = x + i * width;
+        if (scale != 0)
+            for (size_t j = 0; j < width; j++) {
+                float scaled = scale * delta [j];
+                row [j] += scaled;
+            }
+    }
+}
+
+static void
 s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
         const xinf_rope_t *rope)
 {
@@ -326,7 +343,7 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
     s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, s_sample, s_add_rmsnorm,
-    s_rope_store, s_rope_attention
+    s_rope_store, s_rope_attention, s_add_scaled_rows
 };
 
 xinf_backend_t *

@@ -527,7 +527,8 @@ static const xinf_backend_ops_t s_ops = {
     "cuda", s_destroy, s_alloc, s_free, xinf_cuda_project, xinf_cuda_embed, xinf_cuda_rmsnorm, xinf_cuda_add,
     xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read,
     s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample,
-    xinf_cuda_add_rmsnorm, xinf_cuda_rope_store, xinf_cuda_rope_attention
+    xinf_cuda_add_rmsnorm, xinf_cuda_rope_store, xinf_cuda_rope_attention,
+    NULL                              //  add_scaled_rows: no LoRA adapters on the GPU yet
 };
 
 static xinf_backend_t *

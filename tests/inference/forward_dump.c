@@ -3,11 +3,13 @@
     tests compare them with the numpy reference. --prefill runs all tokens
     as one batch (matrix-matrix path); the default runs one token per step
     (the decode path, through the KV cache). --kv-f32 keeps the KV cache
-    in F32 (the default: F16, as xinf serves).
+    in F32 (the default: F16, as xinf serves). --lora FILE serves the
+    sequence with that LoRA adapter.
 
-        forward_dump MODEL.gguf OUT.bin [--prefill] [--kv-f32] ID ID ...
+        forward_dump MODEL.gguf OUT.bin [--prefill] [--kv-f32] [--lora FILE] ID ID ...
 */
 #include "xinf_model.h"
+#include "xinf_lora.h"
 #include "xinf_cpu_ops.h"
 
 #include <stdio.h>
@@ -23,9 +25,12 @@ main (int argc, char **argv)
     }
     int first = 3;
     bool prefill = false, kv_f32 = false;
+    const char *lora_path = NULL;
     for (; first < argc && argv [first][0] == '-'; first++) {
         prefill |= strcmp (argv [first], "--prefill") == 0;
         kv_f32 |= strcmp (argv [first], "--kv-f32") == 0;
+        if (strcmp (argv [first], "--lora") == 0 && first + 1 < argc)
+            lora_path = argv [++first];
     }
     size_t count = (size_t) (argc - first);
     int32_t *tokens = calloc (count + 1, sizeof (int32_t));
@@ -38,7 +43,18 @@ main (int argc, char **argv)
         return 1;
     }
     const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_lora_t *lora = NULL;
+    if (lora_path) {
+        lora = xinf_lora_load (lora_path, t, xinf_model_info (model)->arch, error, sizeof error);
+        if (!lora) {
+            fprintf (stderr, "forward_dump: %s\n", error);
+            return 1;
+        }
+        xinf_model_set_loras (model, &lora, 1);
+    }
     xinf_kv_t *kv = xinf_kv_new_typed (t, count + 1, kv_f32 ? XINF_DTYPE_F32 : XINF_DTYPE_F16);
+    if (lora)
+        xinf_kv_set_lora (kv, 1);
     xinf_threadpool_t *pool = xinf_threadpool_new (2);
     float *logits = calloc (count * t->vocab, sizeof (float));
     int rc = 0;
@@ -60,5 +76,6 @@ main (int argc, char **argv)
     xinf_threadpool_destroy (&pool);
     xinf_kv_destroy (&kv);
     xinf_model_destroy (&model);
+    xinf_lora_destroy (&lora);
     return rc;
 }

@@ -12,6 +12,8 @@ Then:
      reference's at every step: 1e-4 relative for F32, the type's tolerance
      otherwise, on an F32 KV cache; on an F16 one (against the reference's
      halves) within 1e-3;
+     with a LoRA adapter (xinf-make-lora: F16, F32 on some weights, Q8_0)
+     against the reference's merged weights, within the same tolerances;
   2. a local xinf node launches every model and generates 64 greedy tokens
      through the client protocol (xinf-cli generate --prompt-tokens ...
      --json): they equal the reference's. Should the reference's top two
@@ -95,10 +97,11 @@ def make_models(build_dir, workdir):
     return paths
 
 
-def dump_logits(build_dir, path, tokens, prefill, simd=True, kv="f32"):
+def dump_logits(build_dir, path, tokens, prefill, simd=True, kv="f32", lora=None):
     out = path + (".prefill" if prefill else ".steps") + ".bin"
     args = [os.path.join(build_dir, "tests", "inference", "forward_dump"), path, out]
-    args += (["--prefill"] if prefill else []) + (["--kv-f32"] if kv == "f32" else []) + [str(t) for t in tokens]
+    args += (["--prefill"] if prefill else []) + (["--kv-f32"] if kv == "f32" else [])
+    args += (["--lora", lora] if lora else []) + [str(t) for t in tokens]
     env = dict(os.environ, XINF_CPU_SIMD="on" if simd else "off")
     result = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     check(result.returncode == 0, f"forward_dump failed: {result.stderr}")
@@ -173,6 +176,39 @@ def generate_through_cluster(build_dir, workdir, paths, references):
     check(node.stop() == 0, "the node did not stop cleanly")
 
 
+# LoRA adapters (xinf-make-lora) on some of the models: (model, adapter options)
+LORA_CASES = [
+    ("qwen2-q8", ["--rank", "8", "--type", "f16", "--std", "0.2", "--seed", "4"]),
+    ("llama-f32-sep-gqa", ["--rank", "4", "--type", "f32", "--alpha", "0", "--std", "0.2",
+                           "--targets", "attn_q,attn_v,ffn_down", "--seed", "5"]),
+    ("qwen3-f32-tied-gqa", ["--rank", "32", "--type", "q8_0", "--std", "0.2", "--seed", "6"]),
+]
+
+
+def compare_lora(build_dir, workdir, paths, wtypes, references):
+    """The forward pass with an adapter against the reference's merged
+    weights (W + scale B A), both paths, F32 and F16 KV; the adapter moves
+    the logits far beyond the tolerance (it is applied, not ignored)."""
+    for name, options in LORA_CASES:
+        adapter = os.path.join(workdir, name + ".lora.gguf")
+        subprocess.run([tool(build_dir, "xinf-make-lora"), paths[name], "-o", adapter, *options],
+                       check=True, capture_output=True, timeout=120)
+        for kv in ("f32", "f16"):
+            ref_tokens, ref_logits = Model(paths[name], kv_dtype=kv, lora=adapter).greedy(PROMPT, STEPS)
+            moved = relative_error(ref_logits[0], references[name][kv][1][0])
+            limit = tolerance(wtypes[name], kv)
+            check(moved > 50 * limit, f"{name} + LoRA: the adapter moves the logits by {moved:.2e} only")
+            for prefill in (False, True):
+                logits, simd = dump_logits(build_dir, paths[name], PROMPT + ref_tokens[:-1], prefill, True, kv,
+                                           adapter)
+                worst = max(relative_error(logits[len(PROMPT) - 1 + step].astype(np.float64), ref_logits[step])
+                            for step in range(STEPS))
+                check(worst <= limit, f"{name} + LoRA ({'prefill' if prefill else 'decode'}, {kv} KV): logits differ "
+                                      f"by {worst:.2e} relative (tolerance {limit:.0e})")
+                print(f"  {name:22s} + LoRA {'prefill' if prefill else 'decode ':7s} {kv} KV: worst relative logit "
+                      f"error {worst:.2e} (tolerance {limit:.0e}; the adapter moves them {moved:.1e})")
+
+
 def main():
     build_dir = sys.argv[1]
     with tempfile.TemporaryDirectory(prefix="xinf-inference-") as workdir:
@@ -185,6 +221,7 @@ def main():
                 check_shape(name, model)
                 references[name][kv] = model.greedy(PROMPT, STEPS)
             compare_forward(build_dir, name, wtype, paths[name], references[name])
+        compare_lora(build_dir, workdir, paths, {name: wtype for name, _, wtype, _ in MODELS}, references)
         generate_through_cluster(build_dir, workdir, paths, references)
     print("PASS: xinf's logits and greedy tokens agree with the numpy reference")
 

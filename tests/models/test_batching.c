@@ -9,12 +9,15 @@
     Also: the block manager (holds, prefix cache, eviction order), the
     batch checks and garbage fed to the batch decoder.
 
-        test_batching PATH/TO/xinf-make-model
+    And sequences of different LoRA adapters in one batch.
+
+        test_batching PATH/TO/xinf-make-model PATH/TO/xinf-make-lora
 */
 #include "test_models.h"
 #include "xinf_batcher.h"
 #include "xinf_blocks.h"
 #include "xinf_cpu_backend.h"
+#include "xinf_lora.h"
 #include "xinf_model.h"
 
 #include <sys/wait.h>
@@ -22,7 +25,7 @@
 #define SEQS     6
 #define GENERATE 12
 
-static const char *s_tool;
+static const char *s_tool, *s_lora_tool;
 static const xinf_spec_cost_t s_free = { .fixed_ms = 1 };    //  a token costs a step nothing
 
 typedef struct {
@@ -32,6 +35,7 @@ typedef struct {
     size_t arrival [SEQS];            //  the step at which each sequence arrives
     size_t spec_tokens;               //  drafts a sequence may carry (speculative decoding)
     xinf_dtype_t kv;                  //  the KV cache's type (F32 where not set)
+    const int32_t *lora;              //  [SEQS] each sequence's LoRA adapter (1-based; 0: none), or NULL
 } s_setup_t;
 
 typedef struct {
@@ -120,6 +124,7 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
             if (setup->arrival [s] == step && ++added) {
                 CHECK (xinf_batcher_add (batcher, s, s_prompts [s], s_lengths [s], error, sizeof error) == 0);
                 CHECK (xinf_batcher_speculate (batcher, s, GENERATE) == 0);
+                CHECK (xinf_batcher_set_lora (batcher, s, setup->lora ? setup->lora [s] : 0) == 0);
             }
         const uint64_t *ids;
         size_t n_out;
@@ -190,18 +195,18 @@ s_invariance (const char *arguments, const char *name, xinf_dtype_t kv)
     const xinf_transformer_t *t = xinf_model_transformer (model);
     s_make_prompts (t->vocab, false);
     //  Alone: one sequence at a time, each after the one before ended
-    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 }, 0, kv };
+    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 }, 0, kv, NULL };
     s_outcome_t alone, other;
     s_run (t, &alone_setup, &alone);
     const s_setup_t setups [] = {          //  (each run with the test's KV type)
-        { 8, 16, 64, 0, 1, false, { 0 }, 0, 0 },                   //  all at once, chunks of 16
-        { 8, 7, 64, 0, 2, false, { 0 }, 0, 0 },                    //  odd chunks, 2 threads
-        { 4, 64, 64, 3, 2, false, { 0, 3, 3, 9, 14, 15 }, 0, 0 },  //  staggered, prompt cap 3
-        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 }, 0, 0 },     //  9 blocks: preemption
-        { 8, 24, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 }, 0, 0 }, //  prefix cache on
-        { 1, 64, 64, 0, 1, false, { 0 }, 4, 0 },                   //  alone, speculating
-        { 8, 16, 64, 0, 2, false, { 0, 0, 1, 5, 5, 9 }, 3, 0 },    //  speculating, batched, chunks of 16
-        { 6, 32, 7, 0, 1, true, { 0, 1, 2, 3, 4, 5 }, 5, 0 },      //  speculating, preempted, prefix cache
+        { 8, 16, 64, 0, 1, false, { 0 }, 0, 0, NULL },                   //  all at once, chunks of 16
+        { 8, 7, 64, 0, 2, false, { 0 }, 0, 0, NULL },                    //  odd chunks, 2 threads
+        { 4, 64, 64, 3, 2, false, { 0, 3, 3, 9, 14, 15 }, 0, 0, NULL },  //  staggered, prompt cap 3
+        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 }, 0, 0, NULL },     //  9 blocks: preemption
+        { 8, 24, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 }, 0, 0, NULL }, //  prefix cache on
+        { 1, 64, 64, 0, 1, false, { 0 }, 4, 0, NULL },                   //  alone, speculating
+        { 8, 16, 64, 0, 2, false, { 0, 0, 1, 5, 5, 9 }, 3, 0, NULL },    //  speculating, batched, chunks of 16
+        { 6, 32, 7, 0, 1, true, { 0, 1, 2, 3, 4, 5 }, 5, 0, NULL },      //  speculating, preempted, prefix cache
     };
     for (size_t index = 0; index < sizeof setups / sizeof setups [0]; index++) {
         s_setup_t setup = setups [index];
@@ -236,7 +241,7 @@ test_prefix_reuse (void)
     CHECK (model);
     const xinf_transformer_t *t = xinf_model_transformer (model);
     s_make_prompts (t->vocab, true);
-    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 }, 0, XINF_DTYPE_F32 }, warm = cold;
+    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 }, 0, XINF_DTYPE_F32, NULL }, warm = cold;
     warm.prefix_cache = true;
     s_outcome_t a, b;
     s_run (t, &cold, &a);
@@ -263,6 +268,62 @@ test_invariance (void)
                   XINF_DTYPE_F16);
     s_invariance ("--arch llama --type f32 --dim 64 --heads 4 --kv-heads 4 --ffn 96 --seed 11", "llama-f32.gguf",
                   XINF_DTYPE_F32);
+}
+
+//  Sequences served with different LoRA adapters (and none) in one batch:
+//  each equals its run alone with its adapter, with the prefix cache on
+//  (blocks are shared only within an adapter), chunks, preemption and
+//  drafts; an adapter changes its sequences' results.
+static void
+test_lora_invariance (void)
+{
+    char path [512], lora_paths [2][512], error [512], command [2000];
+    s_make ("lora-base.gguf", "--arch qwen2 --type f32 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --seed 5", path,
+            sizeof path);
+    const char *adapters [2] = { "--rank 8 --type f16 --seed 2",
+                                 "--rank 4 --type f32 --alpha 0 --targets attn_q,attn_v,ffn_down --seed 3" };
+    xinf_lora_t *loras [2];
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    for (int index = 0; index < 2; index++) {
+        char name [32];
+        snprintf (name, sizeof name, "lora-%d.gguf", index);
+        test_path (lora_paths [index], sizeof lora_paths [index], name);
+        snprintf (command, sizeof command, "'%s' '%s' %s -o '%s' > /dev/null", s_lora_tool, path, adapters [index],
+                  lora_paths [index]);
+        CHECK (system (command) == 0);
+        loras [index] = xinf_lora_load (lora_paths [index], xinf_model_transformer (model), "qwen2", error,
+                                        sizeof error);
+        CHECK (loras [index]);
+    }
+    xinf_model_set_loras (model, loras, 2);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    s_make_prompts (t->vocab, true);
+    static const int32_t lora_of [SEQS] = { 0, 1, 2, 1, 0, 2 };
+    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 }, 0, XINF_DTYPE_F16, lora_of }, plain_setup = alone_setup;
+    plain_setup.lora = NULL;
+    s_outcome_t alone, plain, other;
+    s_run (t, &alone_setup, &alone);
+    s_run (t, &plain_setup, &plain);
+    for (size_t s = 0; s < SEQS; s++)
+        CHECK ((memcmp (alone.logits [s], plain.logits [s], GENERATE * t->vocab * sizeof (float)) != 0) == !!lora_of [s]);
+    const s_setup_t setups [] = {
+        { 8, 16, 64, 0, 2, true, { 0, 0, 20, 20, 40, 60 }, 0, XINF_DTYPE_F16, lora_of },  //  prefix cache, chunks
+        { 6, 32, 9, 0, 1, true, { 0, 1, 2, 3, 4, 5 }, 3, XINF_DTYPE_F16, lora_of },       //  preempted, drafts
+    };
+    for (size_t index = 0; index < sizeof setups / sizeof setups [0]; index++) {
+        s_run (t, &setups [index], &other);
+        char what [64];
+        snprintf (what, sizeof what, "LoRA setup %zu", index);
+        s_check_same (&alone, &other, t->vocab, what);
+        CHECK (other.prefix_hits > 0);
+        s_outcome_free (&other);
+    }
+    s_outcome_free (&alone);
+    s_outcome_free (&plain);
+    xinf_model_destroy (&model);
+    xinf_lora_destroy (&loras [0]);
+    xinf_lora_destroy (&loras [1]);
 }
 
 static void
@@ -319,7 +380,7 @@ test_batch_checks (void)
     CHECK (xinf_batch_buf_add_seq (batch, table, 2) == 0);
     for (int32_t pos = 0; pos < 20; pos++)
         CHECK (xinf_batch_buf_add_token (batch, pos, pos, 0, pos == 19) == 0);
-    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1 };
+    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1, 0 };
     const xinf_batch_t *view = xinf_batch_buf_view (batch);
     CHECK (xinf_batch_check (view, &limits, error, sizeof error) == 0);
     size_t size = xinf_batch_wire_size (view);
@@ -352,6 +413,32 @@ test_batch_checks (void)
     }
     free (mutated);
     free (wire);
+    //  A second sequence with adapter 2: the lora array travels after hid
+    int32_t other_table [1] = { 2 };
+    CHECK (xinf_batch_buf_add_seq (batch, other_table, 1) == 1);
+    CHECK (xinf_batch_buf_add_token (batch, 7, 0, 1, true) == 0);
+    CHECK (xinf_batch_buf_set_lora (batch, 1, 2) == 0);
+    CHECK (xinf_batch_buf_set_lora (batch, 2, 1) == -1);             //  no such sequence
+    view = xinf_batch_buf_view (batch);
+    CHECK (view->lora && view->lora [0] == 0 && view->lora [1] == 2);
+    size = xinf_batch_wire_size (view);
+    wire = malloc (size);
+    xinf_batch_encode (view, wire);
+    limits.max_out = 2;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "lora[1]': adapter 2 of the replica's 0");
+    limits.n_loras = 2;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == 0);
+    CHECK (xinf_batch_buf_view (decoded)->lora [1] == 2);
+    CHECK (xinf_batch_buf_decode (decoded, wire, size - 4, &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "does not match its counts");
+    ((int32_t *) (wire + size)) [-1] = -1;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "lora[1]");
+    free (wire);
+    xinf_batch_buf_clear (batch);                                   //  a new batch has no adapters
+    CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
+    CHECK (xinf_batch_buf_view (batch)->lora == NULL);
     xinf_batch_buf_destroy (&decoded);
     xinf_batch_buf_destroy (&batch);
 }
@@ -577,8 +664,9 @@ test_pool_drafts (void)
 int
 main (int argc, char *argv [])
 {
-    CHECK (argc == 2);
+    CHECK (argc == 3);
     s_tool = argv [1];
+    s_lora_tool = argv [2];
     test_scratch_begin ();
     RUN (test_blocks);
     RUN (test_batch_checks);
@@ -588,6 +676,7 @@ main (int argc, char *argv [])
     RUN (test_draft_prefix);
     RUN (test_pool_drafts);
     RUN (test_invariance);
+    RUN (test_lora_invariance);
     for (size_t s = 0; s < SEQS; s++)
         free (s_prompts [s]);
     test_scratch_end ();

@@ -218,11 +218,13 @@ def kv_round(x, kv_dtype):
 
 
 class Model:
-    def __init__(self, path, kv_dtype="f32"):
+    def __init__(self, path, kv_dtype="f32", lora=None):
         """kv_dtype "f16": the KV cache holds keys and values as IEEE halves
         (each value rounded to float32, then to nearest even), as xinf's
         and llama.cpp's caches do by default; "q8_0": as ggml's Q8_0
-        blocks (kv_round); "f32": unrounded."""
+        blocks (kv_round); "f32": unrounded. lora: a LoRA adapter file
+        (llama.cpp's GGUF form) merged into the weights, W + scale B A,
+        scale = alpha / rank (1 when alpha is 0)."""
         self.path = str(path)
         if kv_dtype not in ("f32", "f16", "q8_0"):
             raise ValueError("kv_dtype must be f32, f16 or q8_0")
@@ -275,9 +277,29 @@ class Model:
             L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
             self.layers.append(L)
         self.output_norm = w("output_norm.weight", (hp.dim,))
+        if lora:
+            self._merge_lora(lora)
         self.end_ids = end_of_generation_ids(r)
         self.tied = not r.has_tensor("output.weight")
         self.output = self.embd if self.tied else w("output.weight", (self.vocab, hp.dim))
+
+    LORA_TARGETS = {"attn_q": "wq", "attn_k": "wk", "attn_v": "wv", "attn_output": "wo",
+                     "ffn_gate": "wgate", "ffn_up": "wup", "ffn_down": "wdown"}
+
+    def _merge_lora(self, path):
+        r = GGUFReader(str(path))
+        if r.get("general.type") != "adapter" or r.get("adapter.type") != "lora":
+            raise ValueError("%s: not a LoRA adapter" % path)
+        alpha = float(r.get_float("adapter.lora.alpha", 0.0))
+        for i, L in enumerate(self.layers):
+            for target, attr in self.LORA_TARGETS.items():
+                name = "blk.%d.%s.weight" % (i, target)
+                if not r.has_tensor(name + ".lora_a"):
+                    continue
+                a = r.tensor(name + ".lora_a").astype(np.float64)      # (rank, cols)
+                b = r.tensor(name + ".lora_b").astype(np.float64)      # (rows, rank)
+                scale = alpha / a.shape[0] if alpha else 1.0
+                setattr(L, attr, getattr(L, attr) + scale * (b @ a))
 
     # -- pieces ------------------------------------------------------------
     def _embed(self, tokens):
@@ -411,6 +433,7 @@ def _main(argv):
     ap.add_argument("--json-k", type=int, default=16,
                     help="logits per step in JSON: the first K values (0 = all)")
     ap.add_argument("--logits-out", help="save the per-step logits, float64 (steps, vocab), to .npy")
+    ap.add_argument("--lora", help="a LoRA adapter (GGUF) merged into the weights")
     ap.add_argument("--prefill-logits-out",
                     help="save forward() logits of the prompt, float64 (len, vocab), to .npy")
     a = ap.parse_args(argv)
@@ -424,7 +447,7 @@ def _main(argv):
         if a.end_ids:
             print(" ".join(str(t) for t in end_of_generation_ids(GGUFReader(a.model))))
             return 0
-        m = Model(a.model)
+        m = Model(a.model, lora=a.lora)
         ids, logits = m.greedy(prompt, a.steps, stop_at_end=a.stop_at_end)
     except ValueError as e:
         print("error: %s" % e, file=sys.stderr)

@@ -1,0 +1,237 @@
+/*  xinf_lora: LoRA adapters from GGUF files (see xinf_lora.h).  */
+#include "xinf_lora.h"
+#include "xinf_check.h"
+#include "xinf_gguf.h"
+#include "xinf_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _xinf_lora_t {
+    xinf_gguf_t *gguf;                //  the file's image: the pairs' weights point into it
+    size_t n_layers;
+    xinf_lora_pair_t *pairs;          //  [n_layers][XINF_LORA_TARGETS]; a.data NULL: not adapted
+    size_t rank, count, bytes;
+    float alpha;
+};
+
+static const char *s_target_names [XINF_LORA_TARGETS] = {
+    "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"
+};
+
+const char *
+xinf_lora_target_name (xinf_lora_target_t target)
+{
+    return target < XINF_LORA_TARGETS ? s_target_names [target] : "?";
+}
+
+//  The weight a target names in a layer of the model.
+static const xinf_matrix_t *
+s_weight (const xinf_transformer_t *model, size_t layer, xinf_lora_target_t target)
+{
+    const xinf_layer_t *l = &model->layers [layer];
+    const xinf_matrix_t *weights [XINF_LORA_TARGETS] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
+    return weights [target];
+}
+
+//  Splits "blk.N.TARGET.weight.lora_a" into layer, target and which half
+//  (0: a, 1: b); -1 with the reason for any other name (norms: 1, skipped).
+static int
+s_parse_name (const char *name, size_t n_layers, size_t *layer, xinf_lora_target_t *target, int *half,
+              char *error, size_t error_size)
+{
+    size_t length = strlen (name);
+    if (length > 12 && strcmp (name + length - 12, "_norm.weight") == 0)
+        return 1;
+    bool is_a = length > 7 && strcmp (name + length - 7, ".lora_a") == 0;
+    bool is_b = length > 7 && strcmp (name + length - 7, ".lora_b") == 0;
+    if (!is_a && !is_b)
+        return xinf_fail (error, error_size, "tensor '%s' is not a LoRA tensor (names end in .lora_a or .lora_b)", name);
+    *half = is_b;
+    char base [XINF_GGUF_MAX_NAME + 1];
+    snprintf (base, sizeof base, "%.*s", (int) (length - 7), name);
+    if (strncmp (base, "blk.", 4) != 0)
+        return xinf_fail (error, error_size, "tensor '%s': xinf adapts the layers' attention and feed-forward weights "
+                          "only, not '%s'", name, base);
+    char *end = NULL;
+    unsigned long index = strtoul (base + 4, &end, 10);
+    if (end == base + 4 || *end != '.' || index >= n_layers)
+        return xinf_fail (error, error_size, "tensor '%s': no layer of the model's %zu has that number", name, n_layers);
+    for (int t = 0; t < XINF_LORA_TARGETS; t++) {
+        char expected [64];
+        snprintf (expected, sizeof expected, ".%s.weight", s_target_names [t]);
+        if (strcmp (end, expected) == 0) {
+            *layer = index;
+            *target = (xinf_lora_target_t) t;
+            return 0;
+        }
+    }
+    return xinf_fail (error, error_size, "tensor '%s': xinf adapts attn_q, attn_k, attn_v, attn_output, ffn_gate, "
+                      "ffn_up and ffn_down only", name);
+}
+
+//  A half of a pair as a matrix, its type one xinf computes with.
+static int
+s_half (const xinf_gguf_tensor_t *tensor, xinf_matrix_t *matrix, char *error, size_t error_size)
+{
+    if (tensor->n_dims != 2)
+        return xinf_fail (error, error_size, "tensor '%s' has %u dimensions, not 2", tensor->name, tensor->n_dims);
+    if (!xinf_model_dtype (tensor->type, &matrix->dtype)) {
+        const char *type = xinf_ggml_type_name (tensor->type);
+        return xinf_fail (error, error_size, "tensor '%s' has type %s, which xinf does not compute with",
+                          tensor->name, type ? type : "unknown");
+    }
+    matrix->data = tensor->data;
+    matrix->cols = tensor->ne [0];
+    matrix->rows = tensor->ne [1];
+    size_t block = xinf_dtype_block_size (matrix->dtype);
+    if (block > 1 && matrix->cols % block)
+        return xinf_fail (error, error_size, "tensor '%s' is %s with %zu columns, not a multiple of its blocks' %zu",
+                          tensor->name, xinf_dtype_name (matrix->dtype), matrix->cols, block);
+    return 0;
+}
+
+//  A pair fits its weight: A is rank x W's columns, B W's rows x rank.
+static int
+s_check_pair (const xinf_lora_pair_t *pair, const xinf_matrix_t *weight, const char *name,
+              char *error, size_t error_size)
+{
+    size_t rank = pair->a.rows;
+    if (rank < 1 || rank > XINF_LORA_MAX_RANK)
+        return xinf_fail (error, error_size, "%s.lora_a has rank %zu, outside 1..%d", name, rank, XINF_LORA_MAX_RANK);
+    if (pair->a.cols != weight->cols || pair->b.rows != weight->rows || pair->b.cols != rank)
+        return xinf_fail (error, error_size, "%s: lora_a is %zux%zu and lora_b %zux%zu (rows x columns), where the "
+                          "model's weight (%zux%zu) needs lora_a Rx%zu and lora_b %zuxR: an adapter of another model?",
+                          name, pair->a.rows, pair->a.cols, pair->b.rows, pair->b.cols, weight->rows, weight->cols,
+                          weight->cols, weight->rows);
+    return 0;
+}
+
+//  general.type, adapter.type, the architecture and alpha.
+static int
+s_check_keys (xinf_lora_t *self, const char *arch, char *error, size_t error_size)
+{
+    const char *type = xinf_gguf_get_str (self->gguf, "general.type");
+    if (!type || strcmp (type, "adapter") != 0)
+        return xinf_fail (error, error_size, "general.type is '%s', not 'adapter': not an adapter file",
+                          type ? type : "(absent)");
+    const char *kind = xinf_gguf_get_str (self->gguf, "adapter.type");
+    if (!kind || strcmp (kind, "lora") != 0)
+        return xinf_fail (error, error_size, "adapter.type is '%s', not 'lora'", kind ? kind : "(absent)");
+    const char *file_arch = xinf_gguf_get_str (self->gguf, "general.architecture");
+    if (!file_arch || strcmp (file_arch, arch) != 0)
+        return xinf_fail (error, error_size, "general.architecture is '%s' but the model is %s",
+                          file_arch ? file_arch : "(absent)", arch);
+    double alpha = 0;
+    if (xinf_gguf_has (self->gguf, "adapter.lora.alpha")
+    &&  (xinf_gguf_get_float (self->gguf, "adapter.lora.alpha", &alpha) || !(alpha >= 0 && alpha <= 1e6)))
+        return xinf_fail (error, error_size, "adapter.lora.alpha must be a number from 0 to 1e6");
+    self->alpha = (float) alpha;
+    return 0;
+}
+
+//  Every tensor into its pair's half; -1 with the reason.
+static int
+s_take_tensors (xinf_lora_t *self, const xinf_transformer_t *model, char *error, size_t error_size)
+{
+    for (size_t index = 0; index < xinf_gguf_tensor_count (self->gguf); index++) {
+        const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (self->gguf, index);
+        size_t layer = 0;
+        xinf_lora_target_t target = XINF_LORA_Q;
+        int half = 0, parsed = s_parse_name (tensor->name, model->n_layers, &layer, &target, &half, error, error_size);
+        if (parsed < 0)
+            return -1;
+        if (parsed > 0)
+            continue;
+        xinf_lora_pair_t *pair = &self->pairs [layer * XINF_LORA_TARGETS + target];
+        xinf_matrix_t *matrix = half ? &pair->b : &pair->a;
+        if (matrix->data)
+            return xinf_fail (error, error_size, "tensor '%s' appears twice", tensor->name);
+        if (s_half (tensor, matrix, error, error_size))
+            return -1;
+        self->bytes += tensor->size;
+    }
+    return 0;
+}
+
+//  Each pair whole and fitting its weight, its scale set.
+static int
+s_check_pairs (xinf_lora_t *self, const xinf_transformer_t *model, char *error, size_t error_size)
+{
+    for (size_t layer = 0; layer < model->n_layers; layer++)
+        for (int t = 0; t < XINF_LORA_TARGETS; t++) {
+            xinf_lora_pair_t *pair = &self->pairs [layer * XINF_LORA_TARGETS + t];
+            if (!pair->a.data && !pair->b.data)
+                continue;
+            char name [64];
+            snprintf (name, sizeof name, "blk.%zu.%s.weight", layer, s_target_names [t]);
+            if (!pair->a.data || !pair->b.data)
+                return xinf_fail (error, error_size, "%s has lora_%s without lora_%s", name, pair->a.data ? "a" : "b",
+                                  pair->a.data ? "b" : "a");
+            if (s_check_pair (pair, s_weight (model, layer, (xinf_lora_target_t) t), name, error, error_size))
+                return -1;
+            pair->scale = self->alpha > 0 ? self->alpha / (float) pair->a.rows : 1.0f;
+            if (pair->a.rows > self->rank)
+                self->rank = pair->a.rows;
+            self->count++;
+        }
+    if (!self->count)
+        return xinf_fail (error, error_size, "the adapter has no lora_a/lora_b pairs");
+    return 0;
+}
+
+xinf_lora_t *
+xinf_lora_load (const char *path, const xinf_transformer_t *model, const char *arch, char *error, size_t error_size)
+{
+    char reason [512] = "";
+    if (model->shard.n_ranks > 1) {
+        snprintf (error, error_size, "%s: LoRA adapters are not supported on a tensor-parallel replica yet", path);
+        return NULL;
+    }
+    xinf_lora_t *self = calloc (1, sizeof *self);
+    if (!self)
+        return NULL;
+    self->n_layers = model->n_layers;
+    self->pairs = calloc (model->n_layers * XINF_LORA_TARGETS, sizeof (xinf_lora_pair_t));
+    self->gguf = xinf_gguf_open (path, error, error_size);
+    if (!self->gguf || !self->pairs) {
+        if (self->gguf)
+            snprintf (error, error_size, "%s: out of memory", path);
+        xinf_lora_destroy (&self);
+        return NULL;
+    }
+    if (s_check_keys (self, arch, reason, sizeof reason)
+    ||  s_take_tensors (self, model, reason, sizeof reason)
+    ||  s_check_pairs (self, model, reason, sizeof reason)
+    ||  (xinf_gguf_load_tensors (self->gguf) && xinf_fail (reason, sizeof reason, "%s", xinf_gguf_error (self->gguf)))) {
+        snprintf (error, error_size, "%s: %s", path, reason);
+        xinf_lora_destroy (&self);
+    }
+    return self;
+}
+
+void
+xinf_lora_destroy (xinf_lora_t **self_p)
+{
+    if (self_p && *self_p) {
+        xinf_gguf_destroy (&(*self_p)->gguf);
+        free ((*self_p)->pairs);
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+const xinf_lora_pair_t *
+xinf_lora_pair (const xinf_lora_t *self, size_t layer, xinf_lora_target_t target)
+{
+    if (layer >= self->n_layers || target >= XINF_LORA_TARGETS)
+        return NULL;
+    const xinf_lora_pair_t *pair = &self->pairs [layer * XINF_LORA_TARGETS + target];
+    return pair->a.data ? pair : NULL;
+}
+
+size_t xinf_lora_rank (const xinf_lora_t *self) { return self->rank; }
+size_t xinf_lora_count (const xinf_lora_t *self) { return self->count; }
+float xinf_lora_alpha (const xinf_lora_t *self) { return self->alpha; }
+size_t xinf_lora_bytes (const xinf_lora_t *self) { return self->bytes; }

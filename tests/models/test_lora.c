@@ -1,0 +1,199 @@
+/*  test_lora: LoRA adapter files (xinf_lora). One written by xinf-make-lora
+    loads with its pairs, ranks and scales; hand-made files with every
+    kind of mistake are refused naming the tensor or key (not an adapter,
+    another architecture, half a pair, shapes of another model, unknown
+    and unadaptable tensors, a rank too large); garbage and truncated files are refused, never a crash.
+
+        test_lora PATH/TO/xinf-make-model PATH/TO/xinf-make-lora
+*/
+#include "test_models.h"
+#include "xinf_gguf_writer.h"
+#include "xinf_lora.h"
+#include "xinf_model.h"
+
+#include <sys/wait.h>
+
+static const char *s_make_model, *s_make_lora;
+static xinf_model_t *s_model;
+static char s_base [512];
+
+//  The base: qwen2, dim 64, 4 heads of 16 (2 KV heads), ffn 96, 2 layers.
+static void
+s_load_base (void)
+{
+    char command [1200], error [512];
+    test_path (s_base, sizeof s_base, "base.gguf");
+    snprintf (command, sizeof command, "'%s' --arch qwen2 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --layers 2 "
+              "-o '%s' > /dev/null", s_make_model, s_base);
+    CHECK (system (command) == 0);
+    s_model = xinf_model_load (s_base, NULL, NULL, error, sizeof error);
+    CHECK (s_model);
+}
+
+static void
+test_made (void)
+{
+    char path [512], command [1200], error [512];
+    test_path (path, sizeof path, "made.gguf");
+    snprintf (command, sizeof command, "'%s' '%s' --rank 8 --alpha 32 -o '%s' > /dev/null", s_make_lora, s_base, path);
+    CHECK (system (command) == 0);
+    const xinf_transformer_t *t = xinf_model_transformer (s_model);
+    xinf_lora_t *lora = xinf_lora_load (path, t, "qwen2", error, sizeof error);
+    CHECK (lora);
+    CHECK_INT (xinf_lora_count (lora), 14);
+    CHECK_INT (xinf_lora_rank (lora), 8);
+    CHECK (xinf_lora_alpha (lora) == 32.0f);
+    const xinf_lora_pair_t *pair = xinf_lora_pair (lora, 1, XINF_LORA_DOWN);
+    CHECK (pair && pair->scale == 4.0f && pair->a.rows == 8 && pair->a.cols == 96 && pair->b.rows == 64
+           && pair->b.cols == 8 && pair->a.dtype == XINF_DTYPE_F16);
+    CHECK (xinf_lora_pair (lora, 2, XINF_LORA_Q) == NULL);
+    xinf_lora_destroy (&lora);
+    //  Only some weights, alpha 0 (scale 1), in Q8_0 (rank 32: B's rows are whole blocks)
+    snprintf (command, sizeof command, "'%s' '%s' --rank 32 --alpha 0 --type q8_0 --targets attn_k,ffn_up -o '%s' "
+              "> /dev/null", s_make_lora, s_base, path);
+    CHECK (system (command) == 0);
+    lora = xinf_lora_load (path, t, "qwen2", error, sizeof error);
+    CHECK (lora);
+    CHECK_INT (xinf_lora_count (lora), 4);
+    CHECK (xinf_lora_pair (lora, 0, XINF_LORA_Q) == NULL && xinf_lora_pair (lora, 0, XINF_LORA_UP)->scale == 1.0f);
+    xinf_lora_destroy (&lora);
+    //  Another architecture's model
+    lora = xinf_lora_load (path, t, "llama", error, sizeof error);
+    CHECK (!lora);
+    CHECK_HAS (error, "general.architecture is 'qwen2' but the model is llama");
+}
+
+//  A hand-made adapter file: its keys (NULL: absent), then tensors given as
+//  "NAME TYPE NE0 NE1" (TYPE f32, f16 or q8_0).
+static void
+s_write (const char *path, const char *type, const char *adapter, const char *arch, double alpha,
+         const char *const *tensors)
+{
+    xinf_gguf_writer_t *writer = xinf_gguf_writer_new ();
+    if (arch)
+        xinf_gguf_writer_set_str (writer, "general.architecture", arch);
+    if (type)
+        xinf_gguf_writer_set_str (writer, "general.type", type);
+    if (adapter)
+        xinf_gguf_writer_set_str (writer, "adapter.type", adapter);
+    xinf_gguf_writer_set_f32 (writer, "adapter.lora.alpha", (float) alpha);
+    size_t count = 0;
+    for (; tensors [count]; count++) {
+        char name [80], kind [8];
+        unsigned long long ne [2];
+        CHECK (sscanf (tensors [count], "%79s %7s %llu %llu", name, kind, &ne [0], &ne [1]) == 4);
+        uint32_t ggml = streq (kind, "f32") ? XINF_GGML_F32 : streq (kind, "f16") ? XINF_GGML_F16 : XINF_GGML_Q8_0;
+        uint64_t dims [2] = { ne [0], ne [1] };
+        CHECK (xinf_gguf_writer_add_tensor (writer, name, ggml, 2, dims) == 0);
+    }
+    CHECK (xinf_gguf_writer_begin (writer, path) == 0);
+    for (size_t index = 0; index < count; index++) {
+        size_t size = (size_t) xinf_gguf_writer_tensor_size (writer, index);
+        void *zeros = calloc (1, size ? size : 1);
+        CHECK (xinf_gguf_writer_write (writer, zeros, size) == 0);
+        free (zeros);
+    }
+    CHECK (xinf_gguf_writer_finish (writer) == 0);
+    xinf_gguf_writer_destroy (&writer);
+}
+
+static void
+s_refused (const char *what, const char *type, const char *adapter, const char *arch, double alpha,
+           const char *const *tensors, const char *needle)
+{
+    char path [512], error [512];
+    test_path (path, sizeof path, "bad.gguf");
+    s_write (path, type, adapter, arch, alpha, tensors);
+    xinf_lora_t *lora = xinf_lora_load (path, xinf_model_transformer (s_model), "qwen2", error, sizeof error);
+    if (lora || !strstr (error, needle))
+        fprintf (stderr, "%s: got '%s', wanted '%s'\n", what, lora ? "(loaded)" : error, needle);
+    CHECK (!lora);
+    CHECK_HAS (error, needle);
+    CHECK_HAS (error, path);
+}
+
+static void
+test_refusals (void)
+{
+    const char *good [] = { "blk.0.attn_q.weight.lora_a f32 64 8", "blk.0.attn_q.weight.lora_b f32 8 64", NULL };
+    char path [512], error [512];
+    test_path (path, sizeof path, "good.gguf");
+    s_write (path, "adapter", "lora", "qwen2", 16, good);
+    xinf_lora_t *lora = xinf_lora_load (path, xinf_model_transformer (s_model), "qwen2", error, sizeof error);
+    CHECK (lora && xinf_lora_count (lora) == 1 && xinf_lora_pair (lora, 0, XINF_LORA_Q)->scale == 2.0f);
+    xinf_lora_destroy (&lora);
+    s_refused ("a model", "model", "lora", "qwen2", 16, good, "general.type is 'model', not 'adapter'");
+    s_refused ("no type", NULL, "lora", "qwen2", 16, good, "general.type is '(absent)'");
+    s_refused ("ia3", "adapter", "ia3", "qwen2", 16, good, "adapter.type is 'ia3', not 'lora'");
+    s_refused ("llama", "adapter", "lora", "llama", 16, good, "general.architecture is 'llama'");
+    s_refused ("alpha", "adapter", "lora", "qwen2", -1, good, "adapter.lora.alpha");
+    const char *half [] = { "blk.0.attn_q.weight.lora_a f32 64 8", NULL };
+    s_refused ("half", "adapter", "lora", "qwen2", 16, half, "blk.0.attn_q.weight has lora_a without lora_b");
+    const char *wide [] = { "blk.0.attn_k.weight.lora_a f32 64 8", "blk.0.attn_k.weight.lora_b f32 8 64", NULL };
+    s_refused ("other model", "adapter", "lora", "qwen2", 16, wide, "an adapter of another model?");
+    const char *ranks [] = { "blk.0.attn_q.weight.lora_a f32 64 8", "blk.0.attn_q.weight.lora_b f32 4 64", NULL };
+    s_refused ("ranks differ", "adapter", "lora", "qwen2", 16, ranks, "lora_b 64x4");
+    const char *embd [] = { "token_embd.weight.lora_a f32 64 8", "token_embd.weight.lora_b f32 8 512", NULL };
+    s_refused ("token_embd", "adapter", "lora", "qwen2", 16, embd, "not 'token_embd.weight'");
+    const char *output [] = { "output.weight.lora_a f32 64 8", NULL };
+    s_refused ("output", "adapter", "lora", "qwen2", 16, output, "not 'output.weight'");
+    const char *odd [] = { "blk.0.attn_q.weight.bias f32 64 1", NULL };
+    s_refused ("suffix", "adapter", "lora", "qwen2", 16, odd, "is not a LoRA tensor");
+    const char *layer [] = { "blk.2.attn_q.weight.lora_a f32 64 8", NULL };
+    s_refused ("layer", "adapter", "lora", "qwen2", 16, layer, "no layer of the model's 2");
+    const char *norm [] = { "blk.0.attn_qkv.weight.lora_a f32 64 8", NULL };
+    s_refused ("target", "adapter", "lora", "qwen2", 16, norm, "xinf adapts attn_q");
+    const char *rank [] = { "blk.0.attn_q.weight.lora_a f32 64 2048", "blk.0.attn_q.weight.lora_b f32 2048 64", NULL };
+    s_refused ("rank", "adapter", "lora", "qwen2", 16, rank, "rank 2048, outside 1..1024");
+    const char *none [] = { "blk.0.attn_norm_norm.weight f32 64 1", NULL };
+    s_refused ("empty", "adapter", "lora", "qwen2", 16, none, "no lora_a/lora_b pairs");
+}
+
+//  Random bytes, a file cut short, a directory: refused with a reason.
+static void
+test_garbage (void)
+{
+    char path [512], made [512], command [1200], error [512];
+    const xinf_transformer_t *t = xinf_model_transformer (s_model);
+    test_path (made, sizeof made, "whole.gguf");
+    snprintf (command, sizeof command, "'%s' '%s' -o '%s' > /dev/null", s_make_lora, s_base, made);
+    CHECK (system (command) == 0);
+    size_t size;
+    uint8_t *bytes = test_read_file (made, &size);
+    test_path (path, sizeof path, "cut.gguf");
+    for (size_t cut = 0; cut < size; cut += size / 23 + 1) {
+        test_write_file (path, bytes, cut);
+        CHECK (xinf_lora_load (path, t, "qwen2", error, sizeof error) == NULL);
+        CHECK (*error);
+    }
+    uint64_t state = 7;
+    for (int round = 0; round < 50; round++) {
+        memcpy (bytes + 0, "GGUF", 4);
+        for (int flips = 0; flips < 8; flips++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            bytes [(state >> 33) % size] ^= (uint8_t) (state >> 17);
+        }
+        test_write_file (path, bytes, size);
+        xinf_lora_t *lora = xinf_lora_load (path, t, "qwen2", error, sizeof error);
+        xinf_lora_destroy (&lora);            //  loaded or not: no crash, no leak
+    }
+    free (bytes);
+    CHECK (xinf_lora_load (s_scratch, t, "qwen2", error, sizeof error) == NULL);
+    CHECK (*error);
+}
+
+int
+main (int argc, char *argv [])
+{
+    CHECK (argc == 3);
+    s_make_model = argv [1];
+    s_make_lora = argv [2];
+    test_scratch_begin ();
+    s_load_base ();
+    RUN (test_made);
+    RUN (test_refusals);
+    RUN (test_garbage);
+    xinf_model_destroy (&s_model);
+    test_scratch_end ();
+    return 0;
+}
