@@ -1,5 +1,6 @@
 /*  xinf_executor: the CPU executor actor: weights, KV cache, batched steps.  */
 #include "xinf_executor.h"
+#include "xinf_exec_lora.h"
 #include "xinf_model_msg.h"
 #include "xinf_model.h"
 #include "xinf_rank.h"
@@ -38,6 +39,7 @@ typedef struct {
     uint64_t reported;
     //  Serving
     xinf_model_t *model;
+    xinf_exec_lora_t lora;           //  LOAD's LoRA adapters (freed after the model)
     xinf_backend_t *backend;
     xinf_exec_device_t device;       //  the CPU or a GPU (LOAD's device)
     int threads;
@@ -106,6 +108,9 @@ s_loader_main (void *arg)
     atomic_store (&state->joined, true);
     state->loaded = xinf_model_load_shard (state->path, state->rank, state->n_ranks, s_on_progress, state,
                                            state->load_error, sizeof state->load_error);
+    if (state->loaded && xinf_exec_lora_load (&state->lora, state->loaded, &state->cancel, state->load_error,
+                                              sizeof state->load_error))
+        xinf_model_destroy (&state->loaded);
     atomic_store (&state->load_finished, true);
     return NULL;
 }
@@ -381,6 +386,9 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     state->step_tokens = state->step_tokens < state->max_seqs ? state->max_seqs : state->step_tokens;
     char reason [512];
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
+        xinf_check_fail (&check, "%s", reason);
+    if (!check.failed && xinf_exec_lora_take (&state->lora, load.has_lora_paths ? load.lora_paths : NULL,
+                                              state->device.cuda, load.n_ranks, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
     //  A scored prompt (prompt_logprobs) asks a row per token: on the CPU
     //  up to 256 (its host rows grow to them when first asked: 155 MB for
@@ -742,6 +750,7 @@ s_fini (xinf_ctx_t *ctx)
     state->hidden = NULL;
     state->hidden_rows = 0;
     xinf_model_destroy (&state->model);
+    xinf_exec_lora_unload (&state->lora);
     xinf_rank_t *group = atomic_exchange (&state->group, NULL);
     xinf_rank_destroy (&group);
     xinf_backend_destroy (&state->backend);

@@ -70,6 +70,15 @@ xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t 
     for (size_t index = 0; xinf_gw_chat_model_at (msg, index, model); index++)
         if (streq (model->uid, uid) && !streq (model->state, "stopping"))
             return 0;
+    for (size_t index = 0; *uid && xinf_gw_chat_model_at (msg, index, model); index++) {
+        const xinf_value_t *adapters = xinf_map_get (model->entry, "lora_modules");
+        for (size_t k = 0; !streq (model->state, "stopping") && k < xinf_value_count (adapters); k++)
+            if (xinf_value_type (xinf_array_at (adapters, k)) == XINF_STR
+            &&  streq (xinf_value_str (xinf_array_at (adapters, k)), uid)) {
+                model->lora = xinf_value_str (xinf_array_at (adapters, k));
+                return 0;
+            }
+    }
     xinf_gw_error_set (error, 404, "invalid_request_error", "model_not_found", "model",
                        "The model '%s' does not exist (GET /v1/models lists them)", uid);
     return -1;
@@ -109,7 +118,12 @@ json_t *
 xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model)
 {
     json_t *object = json_object ();
-    json_object_set_new (object, "id", xinf_gw_json_text (model->uid, strlen (model->uid)));
+    const char *id = model->lora ? model->lora : model->uid;
+    json_object_set_new (object, "id", xinf_gw_json_text (id, strlen (id)));
+    if (model->lora) {                //  vLLM's form of an adapter: its base model is its parent
+        json_object_set_new (object, "parent", xinf_gw_json_text (model->uid, strlen (model->uid)));
+        json_object_set_new (object, "lora", json_true ());
+    }
     json_object_set_new (object, "object", json_string ("model"));
     json_object_set_new (object, "created", json_integer (0));
     json_object_set_new (object, "owned_by", json_string ("xinf"));

@@ -16,10 +16,13 @@ typedef struct {
     const char *fim_repo, *fim_file_sep;                 //  the repository-level pattern's, or NULL
     uint64_t context_length;          //  0 when not known yet
     const xinf_value_t *entry;        //  the whole LIST_MODELS entry
+    const char *lora;                 //  found by a LoRA adapter's name: that name (uid is its model's), else NULL
 } xinf_gw_chat_model_t;
 
-//  Finds 'uid' in a LIST_MODELS_REPLY (strings borrowed from 'msg'); -1
-//  with the 404 (or a 502 for a malformed reply) in 'error'.
+//  Finds 'uid' in a LIST_MODELS_REPLY (strings borrowed from 'msg'), or
+//  the model of a LoRA adapter called 'uid' (model->lora set; a request
+//  names an adapter as its model, as vLLM's); -1 with the 404 (or a 502
+//  for a malformed reply) in 'error'.
 int xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t *model, xinf_gw_error_t *error);
 //  The one model of the reply that generates (not stopping, pooling
 //  none), for llama-server's clients, which name none; -1 with a 400 when

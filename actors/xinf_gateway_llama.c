@@ -43,7 +43,8 @@ static const struct { const char *field; double neutral; bool below; } s_sampler
 
 //  The fields refused outright, and why.
 static const struct { const char *field; const char *why; } s_refused [] = {
-    { "lora", "per-request LoRA adapters are not supported" },
+    { "lora", "llama-server's per-request adapter scales are not supported: launch the model with lora_modules "
+              "and name an adapter as the model" },
     { "multimodal_data", "multimodal prompts are not supported" },
     { "post_sampling_probs", "post_sampling_probs is not supported: n_probs gives the model's log-probabilities" },
 };

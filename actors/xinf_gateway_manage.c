@@ -95,8 +95,47 @@ s_json_value (json_t *json, int depth)
 static const char *s_launch_keys [] = {
     "uid", "path", "worker", "workers", "replicas", "threads", "n_worker", "probe_timeout_ms",
     "rendezvous_timeout_ms", "stall_timeout_ms", "kv_cache_mb", "max_seqs", "step_tokens", "max_queued", "device",
-    "disable_cuda_graph", "speculative_tokens", "prompt_lookup_min", "prompt_lookup_max", "kv_cache_dtype", NULL
+    "disable_cuda_graph", "speculative_tokens", "prompt_lookup_min", "prompt_lookup_max", "kv_cache_dtype",
+    "lora_modules", NULL
 };
+
+//  LoRA adapters in the forms clients send, as lora_modules' NAME=PATH
+//  strings: vLLM's objects {"name", "path"} (strings pass as they are),
+//  or Xinference's peft_model_config {"lora_list": [{"lora_name",
+//  "local_path"}]}. 0, or -1 with the error set.
+static int
+s_lora_modules (json_t *root, xinf_gw_error_t *error)
+{
+    json_t *list = json_object_get (root, "lora_modules"), *peft = json_object_get (root, "peft_model_config");
+    const char *keys [2] = { "name", "path" };
+    if (!list && json_is_object (peft)) {
+        list = json_object_get (peft, "lora_list");
+        keys [0] = "lora_name";
+        keys [1] = "local_path";
+    }
+    if (!list || json_is_null (list))
+        return 0;
+    json_t *specs = json_array ();
+    for (size_t index = 0; json_is_array (list) && index < json_array_size (list); index++) {
+        json_t *item = json_array_get (list, index);
+        const char *name = json_string_value (json_object_get (item, keys [0]));
+        const char *path = json_string_value (json_object_get (item, keys [1]));
+        if (json_is_string (item))
+            json_array_append (specs, item);
+        else
+        if (name && path && !strchr (name, '='))
+            json_array_append_new (specs, json_sprintf ("%s=%s", name, path));
+    }
+    if (!json_is_array (list) || json_array_size (specs) != json_array_size (list)) {
+        json_decref (specs);
+        xinf_gw_error_set (error, 400, "invalid_request_error", "invalid_value", "lora_modules", "'lora_modules' "
+                           "must be an array of \"NAME=PATH\" strings or {\"%s\": NAME, \"%s\": PATH} objects",
+                           keys [0], keys [1]);
+        return -1;
+    }
+    json_object_set_new (root, "lora_modules", specs);
+    return 0;
+}
 
 //  vLLM's speculative_config {"method": "ngram", "num_speculative_tokens",
 //  "prompt_lookup_max", "prompt_lookup_min"} as LAUNCH's fields; as in
@@ -167,6 +206,10 @@ s_launch (xinf_gw_request_t *request, xinf_gw_error_t *error)
         return NULL;
     if (!json_object_get (root, "uid") && json_object_get (root, "model_uid"))
         json_object_set (root, "uid", json_object_get (root, "model_uid"));
+    if (s_lora_modules (root, error)) {
+        json_decref (root);
+        return NULL;
+    }
     xinf_msg_t *msg = xinf_msg_new ("LAUNCH");
     for (size_t index = 0; s_launch_keys [index]; index++) {
         json_t *field = json_object_get (root, s_launch_keys [index]);

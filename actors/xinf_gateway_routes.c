@@ -208,9 +208,18 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         return;
     }
     json_t *list = json_array ();
-    for (size_t index = 0; xinf_gw_chat_model_at (msg, index, &model); index++)
-        if (!streq (model.state, "stopping"))     //  terminated: gone for the OpenAI API
-            json_array_append_new (list, xinf_gw_chat_model_json (&model));
+    for (size_t index = 0; xinf_gw_chat_model_at (msg, index, &model); index++) {
+        if (streq (model.state, "stopping"))      //  terminated: gone for the OpenAI API
+            continue;
+        json_array_append_new (list, xinf_gw_chat_model_json (&model));
+        //  Each LoRA adapter is a model of its own name (vLLM's listing)
+        const xinf_value_t *adapters = xinf_map_get (model.entry, "lora_modules");
+        for (size_t k = 0; k < xinf_value_count (adapters); k++)
+            if (xinf_value_type (xinf_array_at (adapters, k)) == XINF_STR) {
+                model.lora = xinf_value_str (xinf_array_at (adapters, k));
+                json_array_append_new (list, xinf_gw_chat_model_json (&model));
+            }
+    }
     json_t *object = json_object ();
     json_object_set_new (object, "object", json_string ("list"));
     json_object_set_new (object, "data", list);

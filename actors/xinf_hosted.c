@@ -3,6 +3,7 @@
 #include "xinf_states.h"
 #include "xinf_replica.h"
 #include "xinf_inflight.h"
+#include "xinf_lora_modules.h"
 #include "xinf_outbox.h"
 #include "xinf_node_msg.h"
 #include "xinf_model_msg.h"
@@ -228,6 +229,32 @@ s_reply_state (xinf_hosted_t *self, const char *uid, uint64_t replica, uint64_t 
     s_reply_bytes (self, uid, replica, rank, generation, state, error, 0, 0);
 }
 
+//  The LoRA adapters of LOAD_MODEL, NAME=PATH, as NAME=RESOLVED (the paths
+//  in the model directories, as the model's; adapters are not fetched),
+//  or NULL when there are none or one fails 'check'.
+static xinf_value_t *
+s_resolve_loras (xinf_hosted_t *self, const xinf_value_t *specs, xinf_check_t *check)
+{
+    xinf_lora_modules_t lora;
+    char reason [1200], resolved [4096];
+    if (check->failed || !specs)
+        return NULL;
+    if (xinf_lora_modules_take (&lora, specs, "lora_modules", reason, sizeof reason)) {
+        xinf_check_fail (check, "%s", reason);
+        return NULL;
+    }
+    for (size_t index = 0; index < lora.count; index++) {
+        char name [XINF_LORA_NAME_MAX + 1];
+        const char *path = xinf_lora_modules_at (&lora, index, name, sizeof name);
+        if (xinf_model_dirs_resolve (self->model_dirs, path, resolved, sizeof resolved, reason, sizeof reason)) {
+            xinf_check_fail (check, "LoRA adapter '%s': %s", name, reason);
+            return NULL;
+        }
+        snprintf (lora.specs [index], sizeof lora.specs [index], "%s=%s", name, resolved);
+    }
+    return xinf_lora_modules_array (&lora);
+}
+
 //  START for the replica, once its file is here at 'resolved'.
 static void
 s_start_replica (xinf_hosted_t *self, s_hosted_t *entry, const char *resolved)
@@ -449,12 +476,14 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
                                                              refusal, sizeof refusal);
     if (missing && !(self->fetch && xinf_model_dirs_count (self->model_dirs)))
         xinf_check_fail (&check, "%s", refusal);
+    xinf_value_t *loras = s_resolve_loras (self, load.has_lora_modules ? load.lora_modules : NULL, &check);
     if (check.failed) {
         xinf_warn ("worker", "LOAD_MODEL refused reason=\"%s\"", check.reason);
         s_reply_state (self, uid ? uid : "?", replica, rank, generation, "failed", check.reason);
         return;
     }
     if (load.fetch_only) {
+        xinf_value_destroy (&loras);
         s_fetch_only (self, ctx, &load, missing);
         return;
     }
@@ -482,6 +511,7 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         s_reply_state (self, uid, replica, rank, generation, "failed", "cannot start the replica actor");
         self->ctx = ctx;
         s_hosted_free (self, &entry, NULL);
+        xinf_value_destroy (&loras);
         return;
     }
     self->ctx = ctx;
@@ -495,6 +525,8 @@ s_on_load (xinf_hosted_t *self, xinf_ctx_t *ctx, xinf_msg_t *msg)
         xinf_map_put_uint (args, "kv_cache_mb", load.kv_cache_mb);
     if (!streq (load.kv_cache_dtype, "auto"))
         xinf_map_put_str (args, "kv_cache_dtype", load.kv_cache_dtype);
+    if (loras)
+        xinf_map_put (args, "lora_modules", loras);
     if (load.max_seqs)
         xinf_map_put_uint (args, "max_seqs", load.max_seqs);
     if (load.step_tokens)

@@ -139,6 +139,8 @@ s_send_load (xinf_launch_t *self, xinf_ctx_t *ctx, xinf_model_entry_t *model, xi
         xinf_map_put_uint (body, "prompt_lookup_min", model->options.prompt_lookup_min);
         xinf_map_put_uint (body, "prompt_lookup_max", model->options.prompt_lookup_max);
     }
+    if (model->options.lora.count)
+        xinf_map_put (body, "lora_modules", xinf_lora_modules_array (&model->options.lora));
     if (fetch_only)
         xinf_map_put_bool (body, "fetch_only", true);
     if (xinf_model_options_known (model))

@@ -18,8 +18,12 @@ xinf_launch_options_map (const xinf_launch_options_t *options, bool pinned)
         .prompt_lookup_max = options->prompt_lookup_max, .has_prompt_lookup_max = options->speculative_tokens > 0,
         .kv_cache_dtype = *options->kv_cache_dtype ? options->kv_cache_dtype : "auto", .has_kv_cache_dtype = true
     };
+    xinf_value_t *lora = xinf_lora_modules_array (&options->lora);
+    launch.lora_modules = lora;
+    launch.has_lora_modules = options->lora.count > 0;
     xinf_value_t *map = xinf_value_new_map ();
     xinf_node_msg_launch_options_put (&launch, map);
+    xinf_value_destroy (&lora);
     return map;
 }
 
@@ -30,6 +34,13 @@ xinf_launch_options_take (const xinf_value_t *map, xinf_launch_options_t *option
     xinf_node_msg_launch_options_t taken;
     if (xinf_node_msg_launch_options_decode (map, &taken, check))
         return -1;
+    xinf_lora_modules_t lora;
+    char reason [512];
+    if (xinf_lora_modules_take (&lora, taken.has_lora_modules ? taken.lora_modules : NULL, "lora_modules", reason,
+                                sizeof reason)) {
+        xinf_check_fail (check, "%s", reason);
+        return -1;
+    }
     *options = (xinf_launch_options_t) {
         .threads = taken.threads, .probe_timeout_ms = taken.probe_timeout_ms,
         .rendezvous_timeout_ms = taken.rendezvous_timeout_ms, .stall_timeout_ms = taken.stall_timeout_ms,
@@ -39,6 +50,7 @@ xinf_launch_options_take (const xinf_value_t *map, xinf_launch_options_t *option
         .prompt_lookup_max = taken.prompt_lookup_max
     };
     snprintf (options->kv_cache_dtype, sizeof options->kv_cache_dtype, "%s", taken.kv_cache_dtype);
+    options->lora = lora;
     *pinned = taken.pinned;
     return 0;
 }

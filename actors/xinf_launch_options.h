@@ -9,6 +9,7 @@
 #define XINF_LAUNCH_OPTIONS_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_lora_modules.h"
 
 //  How a model's replicas run, as LAUNCH gave it (0: the worker's or
 //  replica's default); the journal and the standby peer keep it.
@@ -23,6 +24,7 @@ typedef struct {
     bool disable_cuda_graph;          //  every step eagerly: no CUDA graphs
     uint64_t speculative_tokens;      //  drafts a decoding sequence's step may carry (0: none)
     uint64_t prompt_lookup_min, prompt_lookup_max;    //  the suffix they are looked up by
+    xinf_lora_modules_t lora;         //  the LoRA adapters served with the model
 } xinf_launch_options_t;
 
 //  The options and 'pinned' as a launch_options map.

@@ -131,6 +131,8 @@ xinf_model_view_item (const xinf_model_entry_t *model)
             largest = s_context (&model->replicas [index]);
     if (largest)
         xinf_map_put_uint (item, "context_length", largest);
+    if (model->options.lora.count)
+        xinf_map_put (item, "lora_modules", xinf_lora_modules_names (&model->options.lora));
     xinf_value_t *replicas = xinf_value_new_array ();
     for (size_t index = 0; index < model->count; index++)
         xinf_array_push (replicas, xinf_model_view_replica (&model->replicas [index]));

@@ -71,6 +71,41 @@ xinf_models_destroy (xinf_models_t **self_p)
     }
 }
 
+//  The model one of whose LoRA adapters is called 'name' (vLLM serves an
+//  adapter as a model of its own name), or NULL.
+static s_model_t *
+s_adapter_model (xinf_models_t *self, const char *name)
+{
+    for (s_model_t *model = zhashx_first (self->models); model; model = zhashx_next (self->models))
+        if (xinf_lora_modules_find (&model->options.lora, name))
+            return model;
+    return NULL;
+}
+
+//  A launch's uid and adapter names are distinct from the other models'
+//  uids and adapters (a request names either); 0, or -1 with the clash.
+static int
+s_check_names (xinf_models_t *self, const char *uid, const xinf_lora_modules_t *lora, xinf_check_t *check)
+{
+    s_model_t *owner = s_adapter_model (self, uid);
+    if (owner && !streq (owner->uid, uid)) {
+        xinf_check_fail (check, "uid '%s' is a LoRA adapter of model %s", uid, owner->uid);
+        return -1;
+    }
+    for (size_t index = 0; index < lora->count; index++) {
+        char name [XINF_LORA_NAME_MAX + 1];
+        xinf_lora_modules_at (lora, index, name, sizeof name);
+        owner = s_adapter_model (self, name);
+        if (streq (name, uid) || (zhashx_lookup (self->models, name) && !streq (name, uid))
+        ||  (owner && !streq (owner->uid, uid))) {
+            xinf_check_fail (check, "field 'lora_modules[%zu]': the name '%s' is taken by %s", index, name,
+                             streq (name, uid) ? "the model itself" : owner ? owner->uid : "a launched model");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void
 s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
 {
@@ -93,6 +128,16 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
     if (!check.failed && launch.prompt_lookup_min > launch.prompt_lookup_max)
         xinf_check_fail (&check, "field 'prompt_lookup_min' (%llu) must be at most prompt_lookup_max (%llu)",
                          (unsigned long long) launch.prompt_lookup_min, (unsigned long long) launch.prompt_lookup_max);
+    xinf_lora_modules_t lora;
+    char lora_reason [512];
+    if (!check.failed && xinf_lora_modules_take (&lora, launch.has_lora_modules ? launch.lora_modules : NULL,
+                                                 "lora_modules", lora_reason, sizeof lora_reason))
+        xinf_check_fail (&check, "%s", lora_reason);
+    if (!check.failed)
+        s_check_names (self, uid, &lora, &check);
+    if (!check.failed && lora.count && (streq (launch.device, "gpu") || n_worker > 1))
+        xinf_check_fail (&check, "field 'lora_modules': LoRA adapters are served on the CPU by a whole replica "
+                         "only so far (not with device gpu or n_worker above 1)");
     const char *code = "BAD_REQUEST";
     xinf_value_t *named = xinf_placement_named (self->cluster, launch.worker, launch.workers, n_worker, &check, &code);
     if (!check.failed && named && replicas > 1 && n_worker > 1)
@@ -142,6 +187,7 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         .prompt_lookup_max = launch.prompt_lookup_max
     };
     snprintf (model->options.kv_cache_dtype, sizeof model->options.kv_cache_dtype, "%s", launch.kv_cache_dtype);
+    model->options.lora = lora;
     //  Distinct across supervisor restarts too: the clock's ms, then counting
     if (!self->next_generation)
         self->next_generation = (uint64_t) zclock_time ();
@@ -174,6 +220,8 @@ s_lookup (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *m
     xinf_client_msg_validate (xinf_msg_type (msg), xinf_msg_body (msg), &check);
     const char *uid = xinf_value_str (xinf_map_get (xinf_msg_body (msg), "uid"));
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!check.failed && !model && (streq (what, "TOKENIZE") || streq (what, "DETOKENIZE")))
+        model = s_adapter_model (self, uid);      //  an adapter tokenizes as its model
     if (check.failed)
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), "BAD_REQUEST", "%s: %s", what, check.reason);
     else
@@ -344,6 +392,13 @@ s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     xinf_value_t *body = xinf_msg_body (msg);
     const char *uid = xinf_check_str (&check, body, "uid", 1, 64);     //  the rest once the model is known
     s_model_t *model = check.failed ? NULL : (s_model_t *) zhashx_lookup (self->models, uid);
+    if (!check.failed && !model && (model = s_adapter_model (self, uid))) {
+        //  An adapter's name as the model: its model, with the adapter
+        if (!xinf_map_get (body, "lora"))
+            xinf_map_put_str (body, "lora", uid);
+        xinf_map_put_str (body, "uid", model->uid);
+        uid = model->uid;
+    }
     if (!check.failed && !model) {
         s_unknown_model (self, ctx, msg, from, uid);
         return;
@@ -351,6 +406,11 @@ s_on_generate (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg
     const char *code = "BAD_REQUEST";
     if (!check.failed)
         xinf_request_check (body, s_vocab (model), &check, &code);
+    const xinf_value_t *lora = check.failed ? NULL : xinf_map_get (body, "lora");
+    if (lora && xinf_value_type (lora) == XINF_STR && !xinf_lora_modules_find (&model->options.lora, xinf_value_str (lora)))
+        xinf_check_fail (&check, "field 'lora': model %s has no LoRA adapter '%s'%s", model->uid, xinf_value_str (lora),
+                         model->options.lora.count ? " (LIST_MODELS lora_modules names its adapters)"
+                         : " (it was launched without lora_modules)");
     if (check.failed) {
         xinf_warn ("supervisor", "GENERATE refused peer=%s code=%s reason=\"%s\"", xinf_peer_id (from), code, check.reason);
         xinf_ctx_reply_error (ctx, from, xinf_msg_corr (msg), code, "GENERATE: %s", check.reason);

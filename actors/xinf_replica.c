@@ -154,6 +154,19 @@ s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const
         xinf_request_destroy (request_p);
         return false;
     }
+    int32_t lora = *request->lora ? xinf_lora_modules_find (&state->lora, request->lora) : 0;
+    if (*request->lora && !lora) {
+        xinf_value_t *names = xinf_lora_modules_names (&state->lora);
+        char listed [600] = "";
+        for (size_t index = 0; index < xinf_value_count (names); index++)
+            xinf_textf (listed + strlen (listed), sizeof listed - strlen (listed), "%s%s", index ? ", " : "",
+                        xinf_value_str (xinf_array_at (names, index)));
+        xinf_value_destroy (&names);
+        xinf_check_fail (check, "field 'lora': model %s has no LoRA adapter '%s' (%s%s)", state->uid, request->lora,
+                         *listed ? "its adapters: " : "it was launched without lora_modules", listed);
+        xinf_request_destroy (request_p);
+        return false;
+    }
     if (xinf_batcher_add (state->batcher, request->id, request->prompt, request->prompt_count, error, sizeof error)) {
         *code = "CONTEXT_TOO_LONG";
         xinf_check_fail (check, "%s", error);
@@ -161,6 +174,7 @@ s_admit (xinf_ctx_t *ctx, xinf_request_t **request_p, xinf_check_t *check, const
         return false;
     }
     xinf_batcher_prioritize (state->batcher, request->id, request->priority);
+    xinf_batcher_set_lora (state->batcher, request->id, lora);
     if (request->prompt_logprobs)
         xinf_batcher_score_prompt (state->batcher, request->id);    //  just queued: it waits
     if (request->embedding)
@@ -293,6 +307,10 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     if (!check.failed && start.rank >= start.n_ranks)
         xinf_check_fail (&check, "field 'rank' is %llu, must be below n_ranks %llu", (unsigned long long) start.rank,
                          (unsigned long long) start.n_ranks);
+    char lora_reason [512];
+    if (!check.failed && xinf_lora_modules_take (&state->lora, start.has_lora_modules ? start.lora_modules : NULL,
+                                                 "lora_modules", lora_reason, sizeof lora_reason))
+        xinf_check_fail (&check, "%s", lora_reason);
     if (!check.failed && start.prompt_lookup_min > start.prompt_lookup_max)
         xinf_check_fail (&check, "field 'prompt_lookup_min' (%llu) must be at most prompt_lookup_max (%llu)",
                          (unsigned long long) start.prompt_lookup_min, (unsigned long long) start.prompt_lookup_max);
@@ -351,6 +369,15 @@ s_on_start (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
         if (xinf_map_get (xinf_msg_body (msg), serving [index]))
             xinf_map_put (xinf_msg_body (load), serving [index],
                           xinf_value_dup (xinf_map_get (xinf_msg_body (msg), serving [index])));
+    if (state->lora.count) {
+        xinf_value_t *paths = xinf_value_new_array ();
+        for (size_t index = 0; index < state->lora.count; index++) {
+            char adapter [XINF_LORA_NAME_MAX + 1];
+            xinf_array_push (paths, xinf_value_new_str (xinf_lora_modules_at (&state->lora, index, adapter,
+                                                                              sizeof adapter)));
+        }
+        xinf_map_put (xinf_msg_body (load), "lora_paths", paths);
+    }
     //  A rank: the executor binds its collective, then waits for GROUP
     const char *keys [] = { "rank", "n_ranks", "group", "port_low", "port_high", "rendezvous_timeout_ms",
                             "stall_timeout_ms", "bind_host" };

@@ -20,6 +20,7 @@
 #include "xinf_tokenize.h"
 #include "xinf_outbox.h"
 #include "xinf_encoder.h"
+#include "xinf_lora_modules.h"
 #include "xinf_json_masks.h"
 #include "xinf_samples.h"
 
@@ -55,6 +56,7 @@ typedef struct {
     size_t context, vocab, max_seqs, step_tokens;
     size_t spec_tokens;               //  START's speculative_tokens: drafts a sequence may carry (0: none)
     size_t spec_min_n, spec_max_n;    //  START's prompt_lookup_min and _max (0: the batcher's)
+    xinf_lora_modules_t lora;         //  START's LoRA adapters: a request's lora is one of their names
     bool spec_every;                  //  XINF_SPEC_EVERY_DRAFT=1: every draft found goes in, whatever it costs
     size_t max_rows;                  //  logits rows a step may ask (LOADED)
     size_t dim;                       //  a hidden row's floats (LOADED)

@@ -475,6 +475,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
                          generate.top_p);
     self->id = run.request;
     self->priority = generate.priority;
+    if (generate.has_lora)
+        snprintf (self->lora, sizeof self->lora, "%s", generate.lora);
     //  More than the context can hold ends with finish_reason "context"
     self->max_tokens = generate.max_tokens > context ? context : generate.max_tokens;
     double temperature = generate.temperature, top_p = generate.top_p;

@@ -22,6 +22,7 @@
 typedef struct {
     uint64_t id;                      //  the supervisor's request id
     int64_t priority;                 //  GENERATE's: lower first
+    char lora [65];                   //  GENERATE's LoRA adapter, by name ("": none)
     int32_t *prompt;
     size_t prompt_count;
     int32_t *tokens;                  //  generated

@@ -28,8 +28,12 @@ xinf_restore_describe (const xinf_model_entry_t *model)
         .device = model->gpu ? "gpu" : "cpu", .has_device = true, .ranks = ranks, .has_ranks = model->n_worker > 1,
         .kv_cache_dtype = *options->kv_cache_dtype ? options->kv_cache_dtype : "auto", .has_kv_cache_dtype = true
     };
+    xinf_value_t *lora = xinf_lora_modules_array (&options->lora);
+    saved.lora_modules = lora;
+    saved.has_lora_modules = options->lora.count > 0;
     xinf_value_t *map = xinf_value_new_map ();
     xinf_node_msg_launched_model_put (&saved, map);
+    xinf_value_destroy (&lora);
     xinf_value_destroy (&workers);
     xinf_value_destroy (&ranks);
     return map;
@@ -98,6 +102,11 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
     xinf_node_msg_launched_model_decode (saved_map, &saved, &check);
     if (!check.failed)
         s_check_ranks (&check, &saved);
+    xinf_lora_modules_t lora;
+    char reason [512];
+    if (!check.failed && xinf_lora_modules_take (&lora, saved.has_lora_modules ? saved.lora_modules : NULL,
+                                                 "lora_modules", reason, sizeof reason))
+        xinf_check_fail (&check, "%s", reason);
     if (check.failed) {
         snprintf (error, error_size, "%s", check.reason);
         return NULL;
@@ -117,6 +126,7 @@ xinf_restore_entry (const xinf_value_t *saved_map, char *error, size_t error_siz
         .prompt_lookup_max = saved.prompt_lookup_max
     };
     snprintf (model->options.kv_cache_dtype, sizeof model->options.kv_cache_dtype, "%s", saved.kv_cache_dtype);
+    model->options.lora = lora;
     model->pinned = saved.pinned;
     model->gpu = streq (saved.device, "gpu");
     model->count = xinf_value_count (saved.workers);

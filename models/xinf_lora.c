@@ -54,9 +54,12 @@ s_parse_name (const char *name, size_t n_layers, size_t *layer, xinf_lora_target
     if (strncmp (base, "blk.", 4) != 0)
         return xinf_fail (error, error_size, "tensor '%s': xinf adapts the layers' attention and feed-forward weights "
                           "only, not '%s'", name, base);
-    char *end = NULL;
-    unsigned long index = strtoul (base + 4, &end, 10);
-    if (end == base + 4 || *end != '.' || index >= n_layers)
+    //  Digits only, without leading zeros (llama.cpp matches whole names)
+    const char *end = base + 4;
+    unsigned long index = 0;
+    while (*end >= '0' && *end <= '9' && index < 1000000)
+        index = index * 10 + (unsigned long) (*end++ - '0');
+    if (end == base + 4 || *end != '.' || index >= n_layers || (base [4] == '0' && end - base > 5))
         return xinf_fail (error, error_size, "tensor '%s': no layer of the model's %zu has that number", name, n_layers);
     for (int t = 0; t < XINF_LORA_TARGETS; t++) {
         char expected [64];

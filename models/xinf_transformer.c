@@ -23,6 +23,7 @@ struct _xinf_kv_cache_t {
     //  products, B (A x) of them, and the rows' scales (host memory)
     float *lora_ax, *lora_bax, *lora_scales;
     size_t lora_rank;
+    size_t n_loras;                    //  the model's adapters when the cache was made: a batch names at most these
     atomic_bool *cancel;
     xinf_beacon_t *beacon;             //  where a step is, or NULL; not owned
     //  CUDA graphs of decode steps (xinf_graph.h), when on
@@ -125,7 +126,8 @@ s_floats (xinf_backend_t *backend, size_t count)
 }
 
 //  The LoRA scratch of a model with adapters (the backend must add scaled
-//  rows); 0, or -1 when out of memory or the backend cannot.
+//  rows); 0, or -1 when out of memory or the backend cannot. Adapters
+//  attached to the model after the cache was made are not used with it.
 static int
 s_lora_scratch (xinf_kv_cache_t *self, const xinf_transformer_t *model)
 {
@@ -135,14 +137,13 @@ s_lora_scratch (xinf_kv_cache_t *self, const xinf_transformer_t *model)
     for (size_t index = 0; index < model->n_loras; index++)
         if (xinf_lora_rank (model->loras [index]) > self->lora_rank)
             self->lora_rank = xinf_lora_rank (model->loras [index]);
-    size_t width = self->q_dim + 2 * self->kv_dim;
-    if (width < 2 * self->ffn)
-        width = 2 * self->ffn;
-    if (width < model->dim)
-        width = model->dim;
+    //  B (A x) of one product at a time: its widest
+    size_t width = self->q_dim > self->ffn ? self->q_dim : self->ffn;
+    width = width > model->dim ? width : model->dim;
     self->lora_ax = s_floats (backend, 3 * self->max_tokens * self->lora_rank);
     self->lora_bax = s_floats (backend, self->max_tokens * width);
     self->lora_scales = malloc (self->max_tokens * sizeof (float));
+    self->n_loras = model->n_loras;
     return backend->ops->add_scaled_rows && self->lora_ax && self->lora_bax && self->lora_scales ? 0 : -1;
 }
 
@@ -242,7 +243,8 @@ xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache)
 {
     size_t context = cache->pool.n_blocks * cache->pool.block_tokens;
     return (xinf_batch_limits_t) { 0, self->vocab, context < self->context ? context : self->context,
-                                   cache->pool.n_blocks, cache->pool.block_tokens, 0, self->n_loras };
+                                   cache->pool.n_blocks, cache->pool.block_tokens, 0,
+                                   cache->n_loras < self->n_loras ? cache->n_loras : self->n_loras };
 }
 
 //  Only a whole model stops between layers: the ranks of a shard must not.
@@ -321,30 +323,29 @@ s_lora (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
 {
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n;
-    for (size_t index = 0; batch->lora && index < self->n_loras; index++) {
+    for (size_t index = 0; batch->lora && index < cache->n_loras && index < self->n_loras; index++) {
         int32_t id = (int32_t) index + 1;
         if (!s_lora_used (batch, id))
             continue;
         xinf_product_t down [3], up [3];
         const xinf_lora_pair_t *pairs [3];
         float *outputs [3];
-        size_t m = 0, offset = 0;
+        size_t m = 0;
         for (size_t k = 0; k < count && k < 3; k++) {
             const xinf_lora_pair_t *pair = xinf_lora_pair (self->loras [index], layer, targets [k]);
             if (!pair)
                 continue;
             float *ax = cache->lora_ax + m * cache->max_tokens * cache->lora_rank;
             down [m] = (xinf_product_t) { &pair->a, products [k].x, ax, NULL };
-            up [m] = (xinf_product_t) { &pair->b, ax, cache->lora_bax + offset, NULL };
-            offset += n * pair->b.rows;
+            up [m] = (xinf_product_t) { &pair->b, ax, cache->lora_bax, NULL };
             outputs [m] = products [k].y;
             pairs [m++] = pair;
         }
         if (!m)
             continue;
         be->ops->project (be, down, m, n);
-        be->ops->project (be, up, m, n);
         for (size_t k = 0; k < m; k++) {
+            be->ops->project (be, &up [k], 1, n);
             for (size_t i = 0; i < n; i++)
                 cache->lora_scales [i] = batch->lora [batch->seq [i]] == id ? pairs [k]->scale : 0;
             be->ops->add_scaled_rows (be, outputs [k], up [k].y, cache->lora_scales, n, pairs [k]->b.rows);
@@ -735,8 +736,9 @@ xinf_transformer_forward (const xinf_transformer_t *self, xinf_kv_t *kv, xinf_th
     xinf_batch_buf_clear (kv->batch);
     size_t blocks = (pos + count + XINF_KV_BLOCK_TOKENS - 1) / XINF_KV_BLOCK_TOKENS;
     int rc = xinf_batch_buf_add_seq (kv->batch, kv->table, blocks) < 0 ? -1 : 0;
-    if (rc == 0 && kv->lora && (kv->lora < 0 || (size_t) kv->lora > self->n_loras))
-        return xinf_fail (error, error_size, "LoRA adapter %d of the model's %zu", kv->lora, self->n_loras);
+    size_t n_loras = xinf_transformer_limits (self, kv->cache).n_loras;
+    if (rc == 0 && kv->lora && (kv->lora < 0 || (size_t) kv->lora > n_loras))
+        return xinf_fail (error, error_size, "LoRA adapter %d of the %zu the KV cache was made for", kv->lora, n_loras);
     if (rc == 0)
         rc = xinf_batch_buf_set_lora (kv->batch, 0, kv->lora);
     for (size_t index = 0; index < count && rc == 0; index++)

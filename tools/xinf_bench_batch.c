@@ -8,10 +8,16 @@
     decoding one token; the figure is the decode steps' tokens over their
     time, and its ratio to N = 1. Tokens are greedy.
 
-        xinf-bench-batch MODEL.gguf [--threads N] [--seqs 1,4,16,64] [--prompt N] [--decode N]
+    --lora A.gguf[,B.gguf...]: LoRA adapters for the model; each N is then
+    also measured with every sequence on the first adapter, and with the
+    sequences spread over the adapters and none (sequence s on adapter
+    s mod (adapters + 1)), each against the same N without adapters.
+
+        xinf-bench-batch MODEL.gguf [--threads N] [--seqs 1,4,16,64] [--prompt N] [--decode N] [--lora FILES]
 */
 #include "xinf.h"
 #include "xinf_model.h"
+#include "xinf_lora.h"
 #include "xinf_batcher.h"
 #include "xinf_cpu_backend.h"
 #include "xinf_cpu_ops.h"
@@ -24,6 +30,7 @@ static const xinf_option_t s_options [] = {
     { "prompt", 'p', NULL, XINF_OPT_INT, "32", 1, 8192, NULL, "N", "prompt tokens of each sequence" },
     { "decode", 'd', NULL, XINF_OPT_INT, "32", 1, 8192, NULL, "N", "decode steps" },
     { "step-tokens", 0, NULL, XINF_OPT_INT, "256", 1, 8192, NULL, "N", "tokens a step carries at most" },
+    { "lora", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILES", "LoRA adapters, comma-separated: also measure with them" },
     { 0 }
 };
 
@@ -37,10 +44,17 @@ s_argmax (const float *logits, size_t vocab)
     return (int32_t) best;
 }
 
-//  Runs n sequences to the end; returns the decode steps' tokens/s (0 on error).
+//  Runs n sequences to the end, sequence s on adapter lora (s) (0: none);
+//  returns the decode steps' tokens/s (0 on error).
+typedef int32_t (s_lora_fn) (size_t seq, size_t n_loras);
+
+static int32_t s_no_lora (size_t seq, size_t n_loras) { (void) seq; (void) n_loras; return 0; }
+static int32_t s_first_lora (size_t seq, size_t n_loras) { (void) seq; (void) n_loras; return 1; }
+static int32_t s_mixed_lora (size_t seq, size_t n_loras) { return (int32_t) (seq % (n_loras + 1)); }
+
 static double
 s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_t prompt, size_t decode,
-           size_t step_tokens)
+           size_t step_tokens, s_lora_fn *lora)
 {
     size_t per_seq = (prompt + decode + BLOCK_TOKENS) / BLOCK_TOKENS + 1;
     size_t step = step_tokens > n ? step_tokens : n;
@@ -59,6 +73,8 @@ s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_
         for (size_t i = 0; i < prompt; i++)
             tokens [i] = (int32_t) ((i * 7919 + s * 104729 + 13) % t->vocab);
         rc = xinf_batcher_add (batcher, s, tokens, prompt, error, sizeof error);
+        if (rc == 0)
+            rc = xinf_batcher_set_lora (batcher, s, lora (s, t->n_loras));
     }
     const uint64_t *ids;
     size_t rows;
@@ -89,6 +105,29 @@ s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_
     return rc == 0 && decode_s > 0 ? decoded / decode_s : 0;
 }
 
+//  The adapters of --lora, attached to the model; how many (-1 on error).
+static int
+s_loras (xinf_config_t *config, xinf_model_t *model, xinf_lora_t **loras)
+{
+    char list [4096], error [512];
+    int count = 0;
+    snprintf (list, sizeof list, "%s", xinf_config_str (config, "lora") ? xinf_config_str (config, "lora") : "");
+    for (char *item = strtok (list, ","); item && count < 8; item = strtok (NULL, ",")) {
+        loras [count] = xinf_lora_load (item, xinf_model_transformer (model), xinf_model_info (model)->arch, error,
+                                        sizeof error);
+        if (!loras [count]) {
+            fprintf (stderr, "xinf-bench-batch: %s\n", error);
+            return -1;
+        }
+        printf ("adapter %d: %s, %zu weights, rank %zu, %.1f MB\n", count + 1, item,
+                xinf_lora_count (loras [count]), xinf_lora_rank (loras [count]),
+                (double) xinf_lora_bytes (loras [count]) / 1e6);
+        count++;
+    }
+    xinf_model_set_loras (model, loras, (size_t) count);
+    return count;
+}
+
 static int
 s_run (xinf_config_t *config, const char *path)
 {
@@ -98,26 +137,40 @@ s_run (xinf_config_t *config, const char *path)
         fprintf (stderr, "xinf-bench-batch: %s\n", error);
         return 1;
     }
+    xinf_lora_t *loras [8] = { NULL };
+    int n_loras = s_loras (config, model, loras);
     const xinf_transformer_t *t = xinf_model_transformer (model);
     const xinf_model_info_t *info = xinf_model_info (model);
     xinf_backend_t *backend = xinf_cpu_backend_new ((int) xinf_config_int (config, "threads"));
     size_t prompt = (size_t) xinf_config_int (config, "prompt"), decode = (size_t) xinf_config_int (config, "decode");
     printf ("model %s (%s %s), kernels %s, prompt %zu, decode %zu\n", path, info->arch, info->weight_type,
             xinf_cpu_simd_name (), prompt, decode);
-    double single = s_measure (t, backend, 1, prompt, decode, (size_t) xinf_config_int (config, "step-tokens"));
-    printf ("%6s %14s %10s\n", "seqs", "decode tok/s", "vs 1 seq");
+    size_t step_tokens = (size_t) xinf_config_int (config, "step-tokens");
+    double single = n_loras < 0 ? 0 : s_measure (t, backend, 1, prompt, decode, step_tokens, s_no_lora);
+    printf ("%6s %14s %10s", "seqs", "decode tok/s", "vs 1 seq");
+    if (n_loras > 0)
+        printf (" %16s %8s %16s %8s", "one adapter", "vs none", "mixed adapters", "vs none");
+    printf ("\n");
     char list [256];
     snprintf (list, sizeof list, "%s", xinf_config_str (config, "seqs"));
     int rc = single > 0 ? 0 : 1;
     for (char *item = strtok (list, ","); rc == 0 && item; item = strtok (NULL, ",")) {
         size_t n = (size_t) strtoul (item, NULL, 10);
-        double rate = n == 1 ? single : n ? s_measure (t, backend, n, prompt, decode,
-                                                        (size_t) xinf_config_int (config, "step-tokens")) : 0;
+        double rate = n == 1 ? single : n ? s_measure (t, backend, n, prompt, decode, step_tokens, s_no_lora) : 0;
         rc = rate > 0 ? 0 : 1;
-        printf ("%6zu %14.1f %9.2fx\n", n, rate, rate / single);
+        printf ("%6zu %14.1f %9.2fx", n, rate, rate / single);
+        if (rc == 0 && n_loras > 0) {
+            double one = s_measure (t, backend, n, prompt, decode, step_tokens, s_first_lora);
+            double mixed = s_measure (t, backend, n, prompt, decode, step_tokens, s_mixed_lora);
+            rc = one > 0 && mixed > 0 ? 0 : 1;
+            printf (" %16.1f %7.2fx %16.1f %7.2fx", one, one / rate, mixed, mixed / rate);
+        }
+        printf ("\n");
     }
     xinf_backend_destroy (&backend);
     xinf_model_destroy (&model);
+    for (int index = 0; index < 8; index++)
+        xinf_lora_destroy (&loras [index]);
     return rc;
 }
 

@@ -49,6 +49,8 @@ static const xinf_option_t s_options [] = {
       "launch: with --speculative-tokens, the longest suffix looked up" },
     { "disable-cuda-graph", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "launch: run every step eagerly, no CUDA graphs of decode steps (a graph that hangs is retried without at once)" },
+    { "lora", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "SPEC",
+      "launch: NAME=PATH, a LoRA adapter served with the model (up to 8 times); generate: the adapter's NAME" },
     { "no-wait", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "launch: return once accepted, do not follow the load" },
     { "stall-timeout-ms", 0, "XINF_STALL_TIMEOUT_MS", XINF_OPT_INT, "60000", 100, 86400000, NULL, "MS",
       "launch: give up when the load makes no progress for this long; a rank waiting this long on a peer fails" },

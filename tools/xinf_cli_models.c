@@ -167,6 +167,19 @@ s_launch (xinf_config_t *config, xinf_dealer_t *dealer)
     xinf_map_put_uint (body, "step_tokens", (uint64_t) xinf_config_int (config, "step-tokens"));
     xinf_map_put_uint (body, "max_queued", (uint64_t) xinf_config_int (config, "max-queued"));
     xinf_map_put_str (body, "device", xinf_config_str (config, "device"));
+    const char *adapters [8];
+    size_t n_adapters = xinf_config_all (config, "lora", adapters, 8);
+    if (n_adapters > 8) {
+        fprintf (stderr, "xinf-cli: --lora given %zu times, at most 8 adapters a model\n", n_adapters);
+        xinf_msg_destroy (&request);
+        return 2;
+    }
+    if (n_adapters) {
+        xinf_value_t *lora = xinf_value_new_array ();
+        for (size_t index = 0; index < n_adapters; index++)
+            xinf_array_push (lora, xinf_value_new_str (adapters [index]));
+        xinf_map_put (body, "lora_modules", lora);
+    }
     if (xinf_config_flag (config, "disable-cuda-graph"))
         xinf_map_put_bool (body, "disable_cuda_graph", true);
     if (xinf_config_int (config, "speculative-tokens")) {
@@ -478,6 +491,8 @@ s_generate_request (xinf_config_t *config)
         xinf_map_put_uint (body, "seed", (uint64_t) xinf_config_int (config, "seed"));
         if (xinf_config_int (config, "priority"))
             xinf_map_put_int (body, "priority", xinf_config_int (config, "priority"));
+        if (xinf_config_str (config, "lora"))
+            xinf_map_put_str (body, "lora", xinf_config_str (config, "lora"));
         if (presence != 0)
             xinf_map_put_float (body, "presence_penalty", presence);
         if (frequency != 0)

@@ -306,7 +306,8 @@ class XinfClient:
     def launch(self, uid, path, worker=None, replicas=1, threads=0, n_worker=1, workers=None,
                probe_timeout_ms=None, rendezvous_timeout_ms=None, stall_timeout_ms=None, kv_cache_mb=None,
                max_seqs=None, step_tokens=None, max_queued=None, device=None, disable_cuda_graph=None,
-               speculative_tokens=None, prompt_lookup_min=None, prompt_lookup_max=None, kv_cache_dtype=None):
+               speculative_tokens=None, prompt_lookup_min=None, prompt_lookup_max=None, kv_cache_dtype=None,
+               lora_modules=None):
         """LAUNCH; returns the LAUNCH_REPLY body (uid, state, replicas). Loading
         goes on in the background: follow it with wait_ready(). n_worker > 1
         splits each replica over that many workers (tensor parallel; the
@@ -318,7 +319,9 @@ class XinfClient:
         disable_cuda_graph True runs every step eagerly (no CUDA graphs);
         speculative_tokens N lets a decoding sequence's step carry up to N
         drafts found by prompt lookup (suffixes of prompt_lookup_min to
-        prompt_lookup_max tokens)."""
+        prompt_lookup_max tokens); lora_modules: {name: adapter path} (or
+        "NAME=PATH" strings), LoRA adapters served with the model, asked
+        for by generate(lora=NAME)."""
         body = {"uid": uid, "path": path, "replicas": replicas, "threads": threads, "n_worker": n_worker}
         if worker:
             body["worker"] = worker
@@ -332,6 +335,9 @@ class XinfClient:
                            ("prompt_lookup_max", prompt_lookup_max), ("kv_cache_dtype", kv_cache_dtype)):
             if value is not None:
                 body[key] = value
+        if lora_modules:
+            body["lora_modules"] = ([f"{name}={path}" for name, path in lora_modules.items()]
+                                    if isinstance(lora_modules, dict) else list(lora_modules))
         reply, _ = self.request("LAUNCH", body, expect="LAUNCH_REPLY")
         return reply
 
@@ -413,7 +419,7 @@ class XinfClient:
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
                  response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None,
-                 regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None, priority=0):
+                 regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None, priority=0, lora=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -437,13 +443,16 @@ class XinfClient:
         multiplied where not (vLLM's; llama.cpp's repeat_penalty);
         repetition_last_n: only the last that many tokens (llama.cpp's
         repeat_last_n; None: all). priority: vLLM's, a lower value is served
-        first (the model's queue, a replica's admission and preemption)."""
+        first (the model's queue, a replica's admission and preemption).
+        lora: the name of a LoRA adapter the model was launched with."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
                 "top_p": float(top_p), "seed": seed, "stream": bool(stream)}
         if priority:
             body["priority"] = int(priority)
+        if lora:
+            body["lora"] = str(lora)
         for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
             if not -2.0 <= float(value) <= 2.0:
                 raise ValueError(f"{name} must be a number in [-2, 2], got {value!r}")

@@ -81,7 +81,7 @@ def _model_command(client, args, prompt_tokens):
                              speculative_tokens=args.speculative_tokens or None,
                              prompt_lookup_min=args.prompt_lookup_min if args.speculative_tokens else None,
                              prompt_lookup_max=args.prompt_lookup_max if args.speculative_tokens else None,
-                             kv_cache_dtype=args.kv_cache_dtype)
+                             kv_cache_dtype=args.kv_cache_dtype, lora_modules=args.lora or None)
         if not args.no_wait:
             body = client.wait_ready(uid, stall_s=args.stall_timeout_ms / 1000, on_progress=None if args.json else
                                      lambda p: print(progress_line(uid, p), file=sys.stderr))
@@ -113,7 +113,7 @@ def _model_command(client, args, prompt_tokens):
                                min_tokens=args.min_tokens, json_schema=args.json_schema, regex=args.regex,
                                grammar=args.grammar, repetition_penalty=args.repetition_penalty,
                                repetition_last_n=args.repetition_last_n,
-                               prompt_logprobs=args.prompt_logprobs)
+                               prompt_logprobs=args.prompt_logprobs, lora=args.lora[-1] if args.lora else None)
         if args.json:
             print(_json(body))
         else:
@@ -163,6 +163,9 @@ def main(argv=None):
     parser.add_argument("--max-queued", type=_positive, default=256, metavar="N",
                         help="launch: requests queued per model before OVERLOADED")
     parser.add_argument("--no-wait", action="store_true", help="launch: do not follow the load")
+    parser.add_argument("--lora", action="append", default=None, metavar="SPEC",
+                        help="launch: NAME=PATH, a LoRA adapter served with the model (repeatable); "
+                             "generate: the adapter's NAME")
     parser.add_argument("--disable-cuda-graph", action="store_true",
                         help="launch: run every step eagerly, no CUDA graphs of decode steps")
     parser.add_argument("--speculative-tokens", type=_unsigned, default=0, metavar="N",

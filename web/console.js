@@ -41,8 +41,10 @@ function viewError(container, error) {
 }
 
 async function refreshModels(setModels) {
-  const list = (await call('GET', '/v1/models')).data || [];
-  setModels(list.filter((model) => model.status === 'ready'));
+  const all = (await call('GET', '/v1/models')).data || [];
+  setModels(all.filter((model) => model.status === 'ready'));   // a LoRA adapter chats as a model too
+  const list = all.filter((model) => !model.parent);           // the launched models, their adapters in their row
+  for (const model of list) model.adapters = all.filter((item) => item.parent === model.id).map((item) => item.id);
   const progress = {};
   await Promise.all(list.map(async (model) => {
     try {
@@ -118,6 +120,8 @@ async function launch(event) {
     if (form[name].value !== '') body[name] = Number(form[name].value);
   }
   if (form.kv_cache_dtype.value !== 'auto') body.kv_cache_dtype = form.kv_cache_dtype.value;
+  const adapters = form.lora_modules.value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (adapters.length) body.lora_modules = adapters;
   const result = $('launch-result');
   $('launch-button').disabled = true;
   result.className = 'muted';

@@ -67,7 +67,8 @@ export function renderModels(container, models, progress, onTerminate) {
         loading && total ? h('div', {}, bar(detail.bytes_done, total, `loading ${bytes(detail.bytes_done)} / ${bytes(total)}`, 'load')) : '',
         detail.error ? h('div', { className: 'error' }, detail.error) : ''),
       h('td', {}, [model.arch, model.type, model.context_length ? `ctx ${model.context_length}` : '',
-        model.kv_cache_dtype ? `KV ${model.kv_cache_dtype}` : ''].filter(Boolean).join(' · ')),
+        model.kv_cache_dtype ? `KV ${model.kv_cache_dtype}` : '',
+        (model.adapters || []).length ? `LoRA ${model.adapters.join(', ')}` : ''].filter(Boolean).join(' · ')),
       h('td', {}, (detail.replicas || []).map(replicaCell)),
       h('td', { className: 'path' }, model.path || ''),
       h('td', {}, h('button', { type: 'button', className: 'quiet', onclick: () => onTerminate(model.id) }, 'Terminate')));

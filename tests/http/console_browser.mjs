@@ -67,6 +67,7 @@ try {
   await page.fill('#launch-form input[name=path]', config.model_path);
   await page.fill('#launch-form input[name=threads]', '1');
   await page.selectOption('#launch-form select[name=kv_cache_dtype]', 'f32');
+  await page.fill('#launch-form input[name=lora_modules]', config.lora);
   await page.click('#launch-button');
   await page.locator('#launch-result', { hasText: `launched ${config.uid}` }).waitFor();
   await page.locator(`#models tr.model.state-ready[data-model="${config.uid}"]`).waitFor();

@@ -89,6 +89,9 @@ def main():
         # Big enough (14 MB) that its tokens come over some milliseconds each,
         # so that the page can show them coming
         make_model(build_dir, path, dim=256, layers=4, ffn=768)
+        adapter = os.path.join(workdir, "a.gguf")
+        subprocess.run([tool(build_dir, "xinf-make-lora"), path, "-o", adapter], check=True, capture_output=True,
+                       timeout=60)
         gateway = Gateway(build_dir, workdir)
         check_files(gateway)
         worker = start_worker(tool(build_dir, "xinf-node"), gateway.node.endpoint, "w2", [workdir])
@@ -97,6 +100,7 @@ def main():
         started = time.monotonic()
         config = {"url": f"http://127.0.0.1:{gateway.port}/", "chromium": chromium, "key": ADMIN_KEY, "user_key": USER_KEY,
                   "model_path": path, "bad_path": os.path.join(workdir, "missing.gguf"), "uid": "console-m",
+                  "lora": f"console-a={adapter}",
                   "prompt": PROMPT, "max_tokens": MAX_TOKENS, "long_tokens": LONG_TOKENS, "timeout_ms": 60000, "workers": 2,
                   "screenshot": os.environ.get("XINF_CONSOLE_SCREENSHOT")}
         run = subprocess.run(["node", os.path.join(HERE, "console_browser.mjs"), json.dumps(config)],
@@ -113,8 +117,9 @@ def main():
         check(all("CPUs" in worker["resources"] for worker in result["workers"]), f"resources: {result['workers']}")
         check("not a file in this worker's model directories" in result["failed_error"],
               f"the failed launch's error: {result['failed_error']!r}")
-        check("ready" in result["model_row"] and "KV f32" in result["model_row"],
-              f"the launched model's row (ready, the KV type chosen in the form): {result['model_row']!r}")
+        check("ready" in result["model_row"] and "KV f32" in result["model_row"]
+              and "LoRA console-a" in result["model_row"],
+              f"the launched model's row (ready, the KV type and adapter chosen in the form): {result['model_row']!r}")
         cells = result["doctor_cells"]
         check(len(cells) == 4 and sum("self" in cell for cell in cells) == 2
               and sum(cell.split()[-1] == "ok" for cell in cells) == 2, f"the doctor's grid: {cells}")

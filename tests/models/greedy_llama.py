@@ -2,7 +2,7 @@
 own greedy generation on the same files. Skips (exit 77) when llama.cpp
 is not built.
 
-    greedy_llama.py MAKE_MODEL LLAMA_DIR WORK_DIR TEST_PROGRAM
+    greedy_llama.py MAKE_MODEL LLAMA_DIR WORK_DIR TEST_PROGRAM [MAKE_LORA]
 
 MAKE_MODEL is xinf-make-model; LLAMA_DIR the llama.cpp tree of
 tools/llamacpp/build-native.sh (build/bin/llama-quantize and
@@ -16,7 +16,9 @@ prompt and saves the prompt and generated ids in its session file
 (--prompt-cache-all: magic, version, count, then the int32 ids); the
 test program runs the same ids through xinf and compares its greedy
 choice at every generated position (test_greedy_llama.c says how near-
-ties are judged).
+ties are judged). With MAKE_LORA (xinf-make-lora), a LoRA adapter of each
+model (F16, rank 16, every weight) is given to llama-completion (--lora) on
+the F16 file and the LORA_TYPES files, and to xinf for the same ids.
 """
 import os
 import struct
@@ -30,6 +32,7 @@ MODELS = [
     ("qwen2", ["--arch", "qwen2", "--tokenizer", "gpt2", "--dim", "512", "--heads", "8", "--kv-heads", "2",
                "--ffn", "1024", "--layers", "3", "--vocab", "1024", "--tied", "--seed", "7", "--std", "0.05"]),
 ]
+LORA_TYPES = ["F16", "Q4_K_M"]
 PROMPT = "hello world, this is a test of the"
 GENERATE = 32
 
@@ -52,8 +55,32 @@ def run(command):
     return result
 
 
+def compare(completion, program, target, adapter=None):
+    """llama.cpp's greedy ids on 'target' (with the adapter), then xinf's test program on them; 0 or 1."""
+    session = target + (".lora" if adapter else "") + ".session"
+    if os.path.exists(session):
+        os.remove(session)
+    lora = ["--lora", adapter] if adapter else []
+    run([completion, "-m", target, "-p", PROMPT, "-n", str(GENERATE), "--temp", "0", "--top-k", "1",
+         "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup", "-nr", "--prompt-cache", session,
+         "--prompt-cache-all"] + lora)
+    ids = session_ids(session)
+    prompt = len(ids) - GENERATE
+    if prompt <= 0:
+        print("%s: llama.cpp saved %d ids for %d generated" % (target, len(ids), GENERATE))
+        return 1
+    listing = session[:-len(".session")] + ".ids"
+    with open(listing, "w") as out:
+        out.write("%d\n%s\n" % (prompt, " ".join(str(i) for i in ids)))
+    result = subprocess.run([program, target, listing] + ([adapter] if adapter else []), capture_output=True,
+                            text=True, timeout=600)
+    sys.stdout.write(result.stdout + result.stderr)
+    return 0 if result.returncode == 0 else 1
+
+
 def main():
     make_model, llama_dir, work, program = sys.argv[1:5]
+    make_lora = sys.argv[5] if len(sys.argv) > 5 else None
     binaries = os.path.join(llama_dir, "build", "bin")
     quantize = os.path.join(binaries, "llama-quantize")
     completion = os.path.join(binaries, "llama-completion")
@@ -66,24 +93,16 @@ def main():
         run([make_model, "--type", "f16"] + flags + ["-o", source])
         for name in TYPES:
             target = os.path.join(work, "%s-%s.gguf" % (arch, name))
-            session = target + ".session"
-            if os.path.exists(session):
-                os.remove(session)
             run([quantize, source, target, name])
-            run([completion, "-m", target, "-p", PROMPT, "-n", str(GENERATE), "--temp", "0", "--top-k", "1",
-                 "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup", "-nr", "--prompt-cache", session,
-                 "--prompt-cache-all"])
-            ids = session_ids(session)
-            prompt = len(ids) - GENERATE
-            if prompt <= 0:
-                print("%s: llama.cpp saved %d ids for %d generated" % (target, len(ids), GENERATE))
+            if compare(completion, program, target):
                 return 1
-            listing = target + ".ids"
-            with open(listing, "w") as out:
-                out.write("%d\n%s\n" % (prompt, " ".join(str(i) for i in ids)))
-            result = subprocess.run([program, target, listing], capture_output=True, text=True, timeout=600)
-            sys.stdout.write(result.stdout + result.stderr)
-            if result.returncode != 0:
+        if not make_lora:
+            continue
+        adapter = os.path.join(work, arch + "-lora.gguf")
+        run([make_lora, source, "-o", adapter, "--rank", "16", "--alpha", "32", "--type", "f16", "--seed", "3"])
+        for name in LORA_TYPES:
+            target = source if name == "F16" else os.path.join(work, "%s-%s.gguf" % (arch, name))
+            if compare(completion, program, target, adapter):
                 return 1
     return 0
 

@@ -2,7 +2,7 @@
     greedy ids llama.cpp generated from the same file (greedy_llama.py
     runs llama.cpp and writes them).
 
-        unit_greedy_llama MODEL.gguf IDS.txt
+        unit_greedy_llama MODEL.gguf IDS.txt [ADAPTER.gguf]
 
     IDS.txt holds the prompt length P, then every id of the sequence,
     the prompt (as llama.cpp tokenized it) and what llama.cpp generated
@@ -15,10 +15,13 @@
     quantization of activations (llama.cpp: 8 bits in blocks of 32 or 256
     everywhere; xinf: 8 bits for the K types, 15-16 bits for the others)
     and an F16 KV cache in llama.cpp. Fails on any other position, or
-    when fewer than 3/4 of the positions match exactly.
+    when fewer than 3/4 of the positions match exactly. With ADAPTER, a
+    LoRA adapter llama.cpp generated with too (--lora), xinf serves the
+    sequence with it.
 */
 #include "test_unit.h"
 #include "xinf_model.h"
+#include "xinf_lora.h"
 #include "xinf_cpu_ops.h"
 
 #include <math.h>
@@ -65,8 +68,8 @@ s_read_ids (const char *path, size_t *prompt, int32_t **ids)
 int
 main (int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf (stderr, "usage: unit_greedy_llama MODEL.gguf IDS.txt\n");
+    if (argc != 3 && argc != 4) {
+        fprintf (stderr, "usage: unit_greedy_llama MODEL.gguf IDS.txt [ADAPTER.gguf]\n");
         return 2;
     }
     size_t prompt = 0;
@@ -79,10 +82,19 @@ main (int argc, char **argv)
         fprintf (stderr, "%s\n", error);
     CHECK (model);
     const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_lora_t *lora = argc == 4 ? xinf_lora_load (argv [3], t, xinf_model_info (model)->arch, error, sizeof error)
+                                  : NULL;
+    if (argc == 4 && !lora)
+        fprintf (stderr, "%s\n", error);
+    CHECK (argc == 3 || lora);
+    if (lora)
+        xinf_model_set_loras (model, &lora, 1);
     for (size_t index = 0; index < count; index++)
         CHECK (ids [index] >= 0 && (size_t) ids [index] < t->vocab);
     xinf_threadpool_t *pool = xinf_threadpool_new (2);
     xinf_kv_t *kv = xinf_kv_new (t, count);
+    if (kv && lora)
+        xinf_kv_set_lora (kv, 1);
     float *logits = malloc (count * t->vocab * sizeof (float)), *last = malloc (t->vocab * sizeof (float));
     CHECK (pool && kv && logits && last);
     CHECK (xinf_transformer_forward (t, kv, pool, ids, count, 0, last, logits, error, sizeof error) == 0);
@@ -110,12 +122,13 @@ main (int argc, char **argv)
             return 1;
         }
     }
-    fprintf (stderr, "%s: %zu of %zu greedy ids as llama.cpp's, %zu near-ties (largest gap %.4f of max - mean)\n",
-             argv [1], matches, generated, ties, worst);
+    fprintf (stderr, "%s%s%s: %zu of %zu greedy ids as llama.cpp's, %zu near-ties (largest gap %.4f of max - mean)\n",
+             argv [1], lora ? " + " : "", lora ? argv [3] : "", matches, generated, ties, worst);
     CHECK (4 * matches >= 3 * generated);
     free (logits), free (last), free (ids);
     xinf_kv_destroy (&kv);
     xinf_threadpool_destroy (&pool);
     xinf_model_destroy (&model);
+    xinf_lora_destroy (&lora);
     return 0;
 }

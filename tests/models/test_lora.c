@@ -141,6 +141,10 @@ test_refusals (void)
     s_refused ("suffix", "adapter", "lora", "qwen2", 16, odd, "is not a LoRA tensor");
     const char *layer [] = { "blk.2.attn_q.weight.lora_a f32 64 8", NULL };
     s_refused ("layer", "adapter", "lora", "qwen2", 16, layer, "no layer of the model's 2");
+    const char *zeros [] = { "blk.01.attn_q.weight.lora_a f32 64 8", NULL };
+    s_refused ("leading zero", "adapter", "lora", "qwen2", 16, zeros, "no layer of the model's 2");
+    const char *sign [] = { "blk.+1.attn_q.weight.lora_a f32 64 8", NULL };
+    s_refused ("sign", "adapter", "lora", "qwen2", 16, sign, "no layer of the model's 2");
     const char *norm [] = { "blk.0.attn_qkv.weight.lora_a f32 64 8", NULL };
     s_refused ("target", "adapter", "lora", "qwen2", 16, norm, "xinf adapts attn_q");
     const char *rank [] = { "blk.0.attn_q.weight.lora_a f32 64 2048", "blk.0.attn_q.weight.lora_b f32 2048 64", NULL };
@@ -182,6 +186,39 @@ test_garbage (void)
     CHECK (*error);
 }
 
+//  A KV cache made before the adapters were attached knows none: a step
+//  naming one is refused, never run without its scratch.
+static void
+test_cache_order (void)
+{
+    char path [512], command [1200], error [512];
+    test_path (path, sizeof path, "order.gguf");
+    snprintf (command, sizeof command, "'%s' '%s' -o '%s' > /dev/null", s_make_lora, s_base, path);
+    CHECK (system (command) == 0);
+    xinf_model_t *model = xinf_model_load (s_base, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_kv_t *early = xinf_kv_new (t, 64);
+    xinf_lora_t *lora = xinf_lora_load (path, t, "qwen2", error, sizeof error);
+    CHECK (early && lora);
+    xinf_model_set_loras (model, &lora, 1);
+    xinf_kv_t *late = xinf_kv_new (t, 64);
+    xinf_kv_set_lora (early, 1);
+    xinf_kv_set_lora (late, 1);
+    xinf_threadpool_t *pool = xinf_threadpool_new (1);
+    float *logits = malloc (t->vocab * sizeof (float));
+    int32_t tokens [3] = { 1, 2, 3 };
+    CHECK (xinf_transformer_forward (t, early, pool, tokens, 3, 0, logits, NULL, error, sizeof error) == -1);
+    CHECK_HAS (error, "LoRA adapter 1 of the 0 the KV cache was made for");
+    CHECK (xinf_transformer_forward (t, late, pool, tokens, 3, 0, logits, NULL, error, sizeof error) == 0);
+    free (logits);
+    xinf_threadpool_destroy (&pool);
+    xinf_kv_destroy (&early);
+    xinf_kv_destroy (&late);
+    xinf_model_destroy (&model);
+    xinf_lora_destroy (&lora);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -193,6 +230,7 @@ main (int argc, char *argv [])
     RUN (test_made);
     RUN (test_refusals);
     RUN (test_garbage);
+    RUN (test_cache_order);
     xinf_model_destroy (&s_model);
     test_scratch_end ();
     return 0;

@@ -41,6 +41,11 @@ test_round_trip (void)
     for (size_t n_worker = 1; n_worker <= 3; n_worker += 2) {
         xinf_model_entry_t *model = s_launched ("m", 2, n_worker);
         model->options.disable_cuda_graph = n_worker == 1;
+        if (n_worker == 1) {          //  LoRA adapters (a whole replica's)
+            snprintf (model->options.lora.specs [0], XINF_LORA_SPEC_MAX, "sql=/models/sql.gguf");
+            snprintf (model->options.lora.specs [1], XINF_LORA_SPEC_MAX, "chat.v2=/models/chat.gguf");
+            model->options.lora.count = 2;
+        }
         if (n_worker > 1)             //  speculative decoding's options too, and a KV cache type
             model->options = (xinf_launch_options_t) { .speculative_tokens = 5, .prompt_lookup_min = 1,
                                                        .prompt_lookup_max = 3, .max_queued = 9,
@@ -68,6 +73,12 @@ test_round_trip (void)
         CHECK_INT (got->prompt_lookup_min, n_worker > 1 ? 1 : 2);         //  without speculation: the defaults
         CHECK_INT (got->prompt_lookup_max, n_worker > 1 ? 3 : 4);
         CHECK_STR (got->kv_cache_dtype, n_worker > 1 ? "q8_0" : "auto");    //  none given: auto
+        CHECK_INT (got->lora.count, n_worker == 1 ? 2 : 0);
+        CHECK (n_worker > 1 || (streq (got->lora.specs [1], "chat.v2=/models/chat.gguf")
+                                && xinf_lora_modules_find (&got->lora, "sql") == 1
+                                && xinf_lora_modules_find (&got->lora, "chat.v2") == 2
+                                && xinf_lora_modules_find (&got->lora, "sql=/models") == 0
+                                && xinf_lora_modules_find (&got->lora, "sq") == 0));
         //  A journal of a build before the field: graphs on
         xinf_value_t *older = xinf_value_dup (saved);
         xinf_value_t *field = xinf_map_take (older, "disable_cuda_graph");
@@ -172,6 +183,8 @@ test_launch_options (void)
     xinf_model_entry_t *model = s_launched ("m", 1, 2);
     model->pinned = true;
     model->options.disable_cuda_graph = true;
+    snprintf (model->options.lora.specs [0], XINF_LORA_SPEC_MAX, "a=/m/a.gguf");
+    model->options.lora.count = 1;
     xinf_value_t *launch = xinf_launch_options_map (&model->options, model->pinned);
     xinf_model_entry_t *adopted = calloc (1, sizeof *adopted);
     xinf_check_t check = XINF_CHECK_INIT;
@@ -183,6 +196,10 @@ test_launch_options (void)
            && got->max_seqs == want->max_seqs && got->step_tokens == want->step_tokens
            && got->max_queued == want->max_queued && got->disable_cuda_graph);
     CHECK (adopted->pinned);
+    CHECK (got->lora.count == 1 && streq (got->lora.specs [0], "a=/m/a.gguf"));
+    xinf_value_t *twice = xinf_value_new_array ();
+    xinf_array_push (twice, xinf_value_new_str ("a=/x"));
+    xinf_array_push (twice, xinf_value_new_str ("a=/y"));
     struct { const char *key; xinf_value_t *value; const char *reason; } bad [] = {
         { "rendezvous_timeout_ms", xinf_value_new_uint (0), "rendezvous_timeout_ms" },
         { "max_seqs", xinf_value_new_uint (1000), "max_seqs" },
@@ -190,6 +207,7 @@ test_launch_options (void)
         { "max_queued", xinf_value_new_uint (0), "max_queued" },
         { "pinned", xinf_value_new_uint (1), "pinned" },
         { "disable_cuda_graph", xinf_value_new_str ("yes"), "disable_cuda_graph" },
+        { "lora_modules", twice, "given twice" },
     };
     for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
         xinf_value_t *broken = xinf_value_dup (launch);
