@@ -50,6 +50,17 @@ typedef struct {
     const int32_t *lora;              //  [n_seqs] each sequence's LoRA adapter, 1-based (0: none), or NULL: none
 } xinf_batch_t;
 
+//  A LoRA adapter's delta on one product: A (rank x in), B given
+//  transposed (bt: rank x out; F32, F16 or BF16), x rows of in floats, y
+//  rows of out (the product's input and output).
+#define XINF_LORA_GROUP 3
+typedef struct {
+    const xinf_matrix_t *a, *bt;
+    float scale;
+    const float *x;
+    float *y;
+} xinf_lora_product_t;
+
 //  The paged KV cache's memory: for layer l, block b, slot t, the keys'
 //  row of kv_dim elements of dtype at keys + ((l * n_blocks + b) *
 //  block_tokens + t) * row_bytes (values alike), row_bytes =
@@ -197,11 +208,14 @@ typedef struct {
     int (*rope_attention) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
                            const xinf_rope_t *rope, const xinf_head_norms_t *norms, float *out);
-    //  Optional (LoRA adapters need it): y [i] += scales [i] * x [i] for
-    //  the rows whose scale is not 0, rows of 'width'; the other rows are
-    //  left as they are. 'scales' is host memory.
-    void (*add_scaled_rows) (xinf_backend_t *self, float *y, const float *x, const float *scales, size_t n,
-                             size_t width);
+    //  Optional (LoRA adapters need it): for each of 'count' products (at
+    //  most XINF_LORA_GROUP), y [row] += scale * B (A x [row]) for the
+    //  listed rows (ascending; the others are left as they are). Each row's
+    //  arithmetic is its own (A x as 'project' computes a row; B's sum in
+    //  rank order, scaled, then added). 'rows' is host memory. When out of
+    //  memory the op does nothing and 'status' reports it.
+    void (*lora) (xinf_backend_t *self, const xinf_lora_product_t *products, size_t count, const int32_t *rows,
+                  size_t n_rows);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

@@ -184,6 +184,51 @@ s_check_pairs (xinf_lora_t *self, const xinf_transformer_t *model, char *error, 
     return 0;
 }
 
+//  A pair's B transposed into memory of its own: 16-bit types element for
+//  element, any other as F32 of its values. -1 when out of memory.
+static int
+s_transpose (xinf_lora_pair_t *pair)
+{
+    const xinf_matrix_t *b = &pair->b;
+    size_t rank = b->cols, out = b->rows;
+    bool half = b->dtype == XINF_DTYPE_F16 || b->dtype == XINF_DTYPE_BF16;
+    void *data = malloc (rank * out * (half ? 2 : 4));
+    float *row = malloc (rank * sizeof (float));
+    if (!data || !row) {
+        free (data);
+        free (row);
+        return -1;
+    }
+    size_t row_bytes = xinf_dtype_row_bytes (b->dtype, rank);
+    for (size_t j = 0; j < out; j++) {
+        const uint8_t *from = (const uint8_t *) b->data + j * row_bytes;
+        if (half)
+            for (size_t r = 0; r < rank; r++)
+                memcpy ((uint8_t *) data + (r * out + j) * 2, from + r * 2, 2);
+        else {
+            xinf_dtype_to_f32 (b->dtype, from, rank, row);
+            for (size_t r = 0; r < rank; r++)
+                ((float *) data) [r * out + j] = row [r];
+        }
+    }
+    free (row);
+    pair->bt = (xinf_matrix_t) { half ? b->dtype : XINF_DTYPE_F32, data, rank, out };
+    return 0;
+}
+
+//  Every pair's transposed B; 0, or -1 with the reason.
+static int
+s_transpose_all (xinf_lora_t *self, char *error, size_t error_size)
+{
+    for (size_t index = 0; index < self->n_layers * XINF_LORA_TARGETS; index++) {
+        xinf_lora_pair_t *pair = &self->pairs [index];
+        if (pair->a.data && s_transpose (pair))
+            return xinf_fail (error, error_size, "out of memory for the adapter's weights");
+        self->bytes += pair->a.data ? xinf_dtype_row_bytes (pair->bt.dtype, pair->bt.cols) * pair->bt.rows : 0;
+    }
+    return 0;
+}
+
 xinf_lora_t *
 xinf_lora_load (const char *path, const xinf_transformer_t *model, const char *arch, char *error, size_t error_size)
 {
@@ -207,7 +252,8 @@ xinf_lora_load (const char *path, const xinf_transformer_t *model, const char *a
     if (s_check_keys (self, arch, reason, sizeof reason)
     ||  s_take_tensors (self, model, reason, sizeof reason)
     ||  s_check_pairs (self, model, reason, sizeof reason)
-    ||  (xinf_gguf_load_tensors (self->gguf) && xinf_fail (reason, sizeof reason, "%s", xinf_gguf_error (self->gguf)))) {
+    ||  (xinf_gguf_load_tensors (self->gguf) && xinf_fail (reason, sizeof reason, "%s", xinf_gguf_error (self->gguf)))
+    ||  s_transpose_all (self, reason, sizeof reason)) {
         snprintf (error, error_size, "%s: %s", path, reason);
         xinf_lora_destroy (&self);
     }
@@ -218,6 +264,9 @@ void
 xinf_lora_destroy (xinf_lora_t **self_p)
 {
     if (self_p && *self_p) {
+        xinf_lora_t *self = *self_p;
+        for (size_t index = 0; self->pairs && index < self->n_layers * XINF_LORA_TARGETS; index++)
+            free ((void *) self->pairs [index].bt.data);
         xinf_gguf_destroy (&(*self_p)->gguf);
         free ((*self_p)->pairs);
         free (*self_p);

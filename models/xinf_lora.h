@@ -8,7 +8,9 @@
     W x + scale * B (A x), scale = alpha / rank (1 when the file's alpha is
     0), llama.cpp's and PEFT's arithmetic. The adapter's weights stay in
     the file's type (F32, F16, BF16, Q8_0, any type xinf computes with
-    whose blocks fill the rows) and are read once at load, as a model's.
+    whose blocks fill the rows) and are read once at load, as a model's;
+    B is also kept transposed (the backend's lora op sums its rows), in
+    the file's F16 or BF16, else as F32 of the file's values.
 
     The weights a LoRA may adapt are those of the layers' attention and
     feed-forward (attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up,
@@ -37,6 +39,7 @@ typedef enum {
 typedef struct {
     xinf_matrix_t a;                  //  rank x W's columns
     xinf_matrix_t b;                  //  W's rows x rank
+    xinf_matrix_t bt;                 //  B transposed, rank x W's rows: F16 or BF16 as the file's, else F32
     float scale;                      //  alpha / rank, or 1
 } xinf_lora_pair_t;
 

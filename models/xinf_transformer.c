@@ -19,10 +19,9 @@ struct _xinf_kv_cache_t {
     //  Scratch for a pass of up to max_tokens tokens, in the backend's memory
     float *x, *xb, *xb2;               //  [max_tokens][dim]
     float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
-    //  LoRA scratch, when the model has adapters: A x of up to three
-    //  products, B (A x) of them, and the rows' scales (host memory)
-    float *lora_ax, *lora_bax, *lora_scales;
-    size_t lora_rank;
+    //  The rows of an adapter's sequences in a pass (host memory), when the
+    //  model has adapters
+    int32_t *lora_rows;
     size_t n_loras;                    //  the model's adapters when the cache was made: a batch names at most these
     atomic_bool *cancel;
     xinf_beacon_t *beacon;             //  where a step is, or NULL; not owned
@@ -133,18 +132,9 @@ s_lora_scratch (xinf_kv_cache_t *self, const xinf_transformer_t *model)
 {
     if (!model->n_loras)
         return 0;
-    xinf_backend_t *backend = self->backend;
-    for (size_t index = 0; index < model->n_loras; index++)
-        if (xinf_lora_rank (model->loras [index]) > self->lora_rank)
-            self->lora_rank = xinf_lora_rank (model->loras [index]);
-    //  B (A x) of one product at a time: its widest
-    size_t width = self->q_dim > self->ffn ? self->q_dim : self->ffn;
-    width = width > model->dim ? width : model->dim;
-    self->lora_ax = s_floats (backend, 3 * self->max_tokens * self->lora_rank);
-    self->lora_bax = s_floats (backend, self->max_tokens * width);
-    self->lora_scales = malloc (self->max_tokens * sizeof (float));
+    self->lora_rows = malloc (self->max_tokens * sizeof (int32_t));
     self->n_loras = model->n_loras;
-    return backend->ops->add_scaled_rows && self->lora_ax && self->lora_bax && self->lora_scales ? 0 : -1;
+    return self->backend->ops->lora && self->lora_rows ? 0 : -1;
 }
 
 xinf_kv_cache_t *
@@ -198,11 +188,11 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
         xinf_kv_cache_t *self = *self_p;
         xinf_backend_t *backend = self->backend;
         void *buffers [] = { self->pool.keys, self->pool.values, self->x, self->xb, self->xb2, self->q, self->k,
-                             self->v, self->attn, self->hb, self->hb2, self->lora_ax, self->lora_bax };
+                             self->v, self->attn, self->hb, self->hb2 };
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
             if (buffers [index])
                 backend->ops->free (backend, buffers [index]);
-        free (self->lora_scales);
+        free (self->lora_rows);
         xinf_graph_pad_destroy (&self->pad);
         free (self);
         *self_p = NULL;
@@ -302,54 +292,31 @@ s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, siz
                                               n_kv_heads, self->head_dim, &self->rope, norms, cache->attn);
 }
 
-//  Whether a sequence of the batch is served with adapter 'id' (1-based).
-static bool
-s_lora_used (const xinf_batch_t *batch, int32_t id)
-{
-    for (size_t seq = 0; batch->lora && seq < batch->n_seqs; seq++)
-        if (batch->lora [seq] == id)
-            return true;
-    return false;
-}
-
 //  The products' LoRA deltas (their targets in 'targets'), after the
-//  products themselves: for each adapter a sequence of the batch uses,
-//  A x and B (A x) of every token (each token's arithmetic its own, as a
-//  product's), added scaled to the rows of its sequences only. At most
-//  three products.
+//  products themselves: for each adapter of the model, the rows of the
+//  sequences served with it get scale B (A x) (the backend's lora op, each
+//  row's arithmetic its own, so results do not depend on the batch).
 static void
 s_lora (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch_t *batch, size_t layer,
         const xinf_lora_target_t *targets, const xinf_product_t *products, size_t count)
 {
     xinf_backend_t *be = cache->backend;
-    size_t n = batch->n;
     for (size_t index = 0; batch->lora && index < cache->n_loras && index < self->n_loras; index++) {
         int32_t id = (int32_t) index + 1;
-        if (!s_lora_used (batch, id))
-            continue;
-        xinf_product_t down [3], up [3];
-        const xinf_lora_pair_t *pairs [3];
-        float *outputs [3];
+        size_t rows = 0;
+        for (size_t i = 0; i < batch->n; i++)
+            if (batch->lora [batch->seq [i]] == id)
+                cache->lora_rows [rows++] = (int32_t) i;
+        xinf_lora_product_t group [XINF_LORA_GROUP];
         size_t m = 0;
-        for (size_t k = 0; k < count && k < 3; k++) {
+        for (size_t k = 0; rows && k < count && k < XINF_LORA_GROUP; k++) {
             const xinf_lora_pair_t *pair = xinf_lora_pair (self->loras [index], layer, targets [k]);
-            if (!pair)
-                continue;
-            float *ax = cache->lora_ax + m * cache->max_tokens * cache->lora_rank;
-            down [m] = (xinf_product_t) { &pair->a, products [k].x, ax, NULL };
-            up [m] = (xinf_product_t) { &pair->b, ax, cache->lora_bax, NULL };
-            outputs [m] = products [k].y;
-            pairs [m++] = pair;
+            if (pair)
+                group [m++] = (xinf_lora_product_t) { &pair->a, &pair->bt, pair->scale, products [k].x,
+                                                      products [k].y };
         }
-        if (!m)
-            continue;
-        be->ops->project (be, down, m, n);
-        for (size_t k = 0; k < m; k++) {
-            be->ops->project (be, &up [k], 1, n);
-            for (size_t i = 0; i < n; i++)
-                cache->lora_scales [i] = batch->lora [batch->seq [i]] == id ? pairs [k]->scale : 0;
-            be->ops->add_scaled_rows (be, outputs [k], up [k].y, cache->lora_scales, n, pairs [k]->b.rows);
-        }
+        if (m)
+            be->ops->lora (be, group, m, cache->lora_rows, rows);
     }
 }
 

@@ -2,6 +2,7 @@
 #include "xinf_cpu_backend.h"
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_paged.h"
+#include "xinf_cpu_lora.h"
 #include "xinf_sampler.h"
 
 #include <stdio.h>
@@ -15,6 +16,7 @@ typedef struct {
     size_t scratch_rows, scratch_stride;
     xinf_sampler_t **samplers;        //  one a sampling task, made when first needed
     size_t n_samplers;
+    xinf_cpu_lora_scratch_t lora;     //  LoRA products' gathered rows
     char error [128];                 //  why an op failed, until status reports it
 } s_cpu_t;
 
@@ -30,6 +32,7 @@ s_destroy (xinf_backend_t *self)
     s_cpu_t *cpu = s_cpu (self);
     xinf_threadpool_destroy (&cpu->owned);
     free (cpu->scratch);
+    free (cpu->lora.memory);
     for (size_t i = 0; i < cpu->n_samplers; i++)
         xinf_sampler_destroy (&cpu->samplers [i]);
     free (cpu->samplers);
@@ -119,20 +122,11 @@ s_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t n, size
 }
 
 static void
-s_add_scaled_rows (xinf_backend_t *self, float *y, const float *x, const float *scales, size_t n, size_t width)
+s_lora (xinf_backend_t *self, const xinf_lora_product_t *products, size_t count, const int32_t *rows, size_t n_rows)
 {
-    (void) self;
-    //  The product scaled, then added: two roundings, as llama.cpp's
-    //  ggml_scale and ggml_add (and the same on every kernel set)
-    for (size_t i = 0; i < n; i++) {
-        float scale = scales [i], *row = y + i * width;
-        const float *delta = x + i * width;
-        if (scale != 0)
-            for (size_t j = 0; j < width; j++) {
-                float scaled = scale * delta [j];
-                row [j] += scaled;
-            }
-    }
+    s_cpu_t *cpu = s_cpu (self);
+    if (xinf_cpu_lora (cpu->pool, &cpu->lora, products, count, rows, n_rows))
+        snprintf (cpu->error, sizeof cpu->error, "out of memory for %zu LoRA products of %zu rows", count, n_rows);
 }
 
 static void
@@ -343,7 +337,7 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
     s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, s_sample, s_add_rmsnorm,
-    s_rope_store, s_rope_attention, s_add_scaled_rows
+    s_rope_store, s_rope_attention, s_lora
 };
 
 xinf_backend_t *

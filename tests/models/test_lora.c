@@ -30,13 +30,22 @@ s_load_base (void)
     CHECK (s_model);
 }
 
+//  An adapter of the base made by xinf-make-lora with 'options' at 'name'
+//  in the scratch directory, its path in 'path'.
+static void
+s_make_adapter (const char *name, const char *options, char *path, size_t size)
+{
+    char command [1500];
+    test_path (path, size, name);
+    snprintf (command, sizeof command, "'%s' '%s' %s -o '%s' > /dev/null", s_make_lora, s_base, options, path);
+    CHECK (system (command) == 0);
+}
+
 static void
 test_made (void)
 {
-    char path [512], command [1200], error [512];
-    test_path (path, sizeof path, "made.gguf");
-    snprintf (command, sizeof command, "'%s' '%s' --rank 8 --alpha 32 -o '%s' > /dev/null", s_make_lora, s_base, path);
-    CHECK (system (command) == 0);
+    char path [512], error [512];
+    s_make_adapter ("made.gguf", "--rank 8 --alpha 32", path, sizeof path);
     const xinf_transformer_t *t = xinf_model_transformer (s_model);
     xinf_lora_t *lora = xinf_lora_load (path, t, "qwen2", error, sizeof error);
     CHECK (lora);
@@ -49,9 +58,7 @@ test_made (void)
     CHECK (xinf_lora_pair (lora, 2, XINF_LORA_Q) == NULL);
     xinf_lora_destroy (&lora);
     //  Only some weights, alpha 0 (scale 1), in Q8_0 (rank 32: B's rows are whole blocks)
-    snprintf (command, sizeof command, "'%s' '%s' --rank 32 --alpha 0 --type q8_0 --targets attn_k,ffn_up -o '%s' "
-              "> /dev/null", s_make_lora, s_base, path);
-    CHECK (system (command) == 0);
+    s_make_adapter ("made.gguf", "--rank 32 --alpha 0 --type q8_0 --targets attn_k,ffn_up", path, sizeof path);
     lora = xinf_lora_load (path, t, "qwen2", error, sizeof error);
     CHECK (lora);
     CHECK_INT (xinf_lora_count (lora), 4);
@@ -157,11 +164,9 @@ test_refusals (void)
 static void
 test_garbage (void)
 {
-    char path [512], made [512], command [1200], error [512];
+    char path [512], made [512], error [512];
     const xinf_transformer_t *t = xinf_model_transformer (s_model);
-    test_path (made, sizeof made, "whole.gguf");
-    snprintf (command, sizeof command, "'%s' '%s' -o '%s' > /dev/null", s_make_lora, s_base, made);
-    CHECK (system (command) == 0);
+    s_make_adapter ("whole.gguf", "", made, sizeof made);
     size_t size;
     uint8_t *bytes = test_read_file (made, &size);
     test_path (path, sizeof path, "cut.gguf");
@@ -191,10 +196,8 @@ test_garbage (void)
 static void
 test_cache_order (void)
 {
-    char path [512], command [1200], error [512];
-    test_path (path, sizeof path, "order.gguf");
-    snprintf (command, sizeof command, "'%s' '%s' -o '%s' > /dev/null", s_make_lora, s_base, path);
-    CHECK (system (command) == 0);
+    char path [512], error [512];
+    s_make_adapter ("order.gguf", "", path, sizeof path);
     xinf_model_t *model = xinf_model_load (s_base, NULL, NULL, error, sizeof error);
     CHECK (model);
     const xinf_transformer_t *t = xinf_model_transformer (model);
