@@ -3,16 +3,13 @@
 #include "xinf_check.h"
 
 int
-xinf_exec_lora_take (xinf_exec_lora_t *self, const xinf_value_t *paths, bool gpu, uint64_t n_ranks,
-                     char *error, size_t error_size)
+xinf_exec_lora_take (xinf_exec_lora_t *self, const xinf_value_t *paths, bool gpu, char *error, size_t error_size)
 {
     xinf_exec_lora_unload (self);      //  a LOAD after a failed one
     self->count = 0;
     size_t count = paths ? xinf_value_count (paths) : 0;
     if (count && gpu)
         return xinf_fail (error, error_size, "LoRA adapters run on the CPU only so far (this replica is on a GPU)");
-    if (count && n_ranks > 1)
-        return xinf_fail (error, error_size, "LoRA adapters are not supported on a tensor-parallel replica yet");
     if (count > XINF_LORA_MODULES_MAX)
         return xinf_fail (error, error_size, "%zu LoRA adapters, at most %d", count, XINF_LORA_MODULES_MAX);
     for (size_t index = 0; index < count; index++)

@@ -18,11 +18,11 @@ typedef struct {
     size_t count;
 } xinf_exec_lora_t;
 
-//  LOAD's lora_paths (NULL: none) for a replica on a GPU or not, of
-//  n_ranks ranks; 0, or -1 with the reason (adapters run on the CPU, on a
-//  whole model, so far).
-int xinf_exec_lora_take (xinf_exec_lora_t *self, const xinf_value_t *paths, bool gpu, uint64_t n_ranks,
-                         char *error, size_t error_size);
+//  LOAD's lora_paths (NULL: none) for a replica on a GPU or not; 0, or -1
+//  with the reason (adapters run on the CPU so far; a tensor-parallel rank
+//  loads its part of each).
+int xinf_exec_lora_take (xinf_exec_lora_t *self, const xinf_value_t *paths, bool gpu, char *error,
+                         size_t error_size);
 //  Loads the adapters for 'model' and attaches them, unless 'cancel' is
 //  raised between two; 0, or -1 with the reason naming the file (none
 //  stays loaded).

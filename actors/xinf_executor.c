@@ -388,7 +388,7 @@ s_on_load (xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t *msg)
     if (!check.failed && xinf_exec_device_parse (load.device, &state->device, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
     if (!check.failed && xinf_exec_lora_take (&state->lora, load.has_lora_paths ? load.lora_paths : NULL,
-                                              state->device.cuda, load.n_ranks, reason, sizeof reason))
+                                              state->device.cuda, reason, sizeof reason))
         xinf_check_fail (&check, "%s", reason);
     //  A scored prompt (prompt_logprobs) asks a row per token: on the CPU
     //  up to 256 (its host rows grow to them when first asked: 155 MB for

@@ -135,9 +135,9 @@ s_on_launch (xinf_models_t *self, xinf_ctx_t *ctx, xinf_peer_t *from, xinf_msg_t
         xinf_check_fail (&check, "%s", lora_reason);
     if (!check.failed)
         s_check_names (self, uid, &lora, &check);
-    if (!check.failed && lora.count && (streq (launch.device, "gpu") || n_worker > 1))
-        xinf_check_fail (&check, "field 'lora_modules': LoRA adapters are served on the CPU by a whole replica "
-                         "only so far (not with device gpu or n_worker above 1)");
+    if (!check.failed && lora.count && streq (launch.device, "gpu"))
+        xinf_check_fail (&check, "field 'lora_modules': LoRA adapters are served on the CPU only so far (not with "
+                         "device gpu)");
     const char *code = "BAD_REQUEST";
     xinf_value_t *named = xinf_placement_named (self->cluster, launch.worker, launch.workers, n_worker, &check, &code);
     if (!check.failed && named && replicas > 1 && n_worker > 1)

@@ -12,6 +12,7 @@ struct _xinf_lora_t {
     xinf_gguf_t *gguf;                //  the file's image: the pairs' weights point into it
     size_t n_layers;
     xinf_lora_pair_t *pairs;          //  [n_layers][XINF_LORA_TARGETS]; a.data NULL: not adapted
+    void **copies;                    //  [n_layers][XINF_LORA_TARGETS]: a shard's columns of A, or NULL
     size_t rank, count, bytes;
     float alpha;
 };
@@ -26,13 +27,31 @@ xinf_lora_target_name (xinf_lora_target_t target)
     return target < XINF_LORA_TARGETS ? s_target_names [target] : "?";
 }
 
-//  The weight a target names in a layer of the model.
-static const xinf_matrix_t *
-s_weight (const xinf_transformer_t *model, size_t layer, xinf_lora_target_t target)
+//  A target's weight in the whole model (a shard's holds part of it):
+//  rows x cols, and the part of it the shard holds: its rows (output) or
+//  its columns (input) [first, first + count).
+typedef struct {
+    size_t rows, cols;
+    bool by_columns;
+    size_t first, count;
+} s_extent_t;
+
+static s_extent_t
+s_extent (const xinf_transformer_t *model, xinf_lora_target_t target)
 {
-    const xinf_layer_t *l = &model->layers [layer];
-    const xinf_matrix_t *weights [XINF_LORA_TARGETS] = { &l->q, &l->k, &l->v, &l->o, &l->gate, &l->up, &l->down };
-    return weights [target];
+    const xinf_shard_t *shard = &model->shard;
+    size_t hd = model->head_dim, q = model->n_heads * hd, kv = model->n_kv_heads * hd;
+    size_t q_first = shard->head_first * hd, q_count = shard->n_heads * hd;
+    size_t kv_first = shard->kv_head_first * hd, kv_count = shard->n_kv_heads * hd;
+    switch (target) {
+        case XINF_LORA_Q:    return (s_extent_t) { q, model->dim, false, q_first, q_count };
+        case XINF_LORA_K:
+        case XINF_LORA_V:    return (s_extent_t) { kv, model->dim, false, kv_first, kv_count };
+        case XINF_LORA_O:    return (s_extent_t) { model->dim, q, true, q_first, q_count };
+        case XINF_LORA_GATE:
+        case XINF_LORA_UP:   return (s_extent_t) { model->ffn, model->dim, false, shard->ffn_first, shard->ffn };
+        default:             return (s_extent_t) { model->dim, model->ffn, true, shard->ffn_first, shard->ffn };
+    }
 }
 
 //  Splits "blk.N.TARGET.weight.lora_a" into layer, target and which half
@@ -95,9 +114,10 @@ s_half (const xinf_gguf_tensor_t *tensor, xinf_matrix_t *matrix, char *error, si
     return 0;
 }
 
-//  A pair fits its weight: A is rank x W's columns, B W's rows x rank.
+//  A pair fits its weight (of the whole model): A is rank x W's columns,
+//  B W's rows x rank.
 static int
-s_check_pair (const xinf_lora_pair_t *pair, const xinf_matrix_t *weight, const char *name,
+s_check_pair (const xinf_lora_pair_t *pair, const s_extent_t *weight, const char *name,
               char *error, size_t error_size)
 {
     size_t rank = pair->a.rows;
@@ -172,7 +192,8 @@ s_check_pairs (xinf_lora_t *self, const xinf_transformer_t *model, char *error, 
             if (!pair->a.data || !pair->b.data)
                 return xinf_fail (error, error_size, "%s has lora_%s without lora_%s", name, pair->a.data ? "a" : "b",
                                   pair->a.data ? "b" : "a");
-            if (s_check_pair (pair, s_weight (model, layer, (xinf_lora_target_t) t), name, error, error_size))
+            s_extent_t extent = s_extent (model, (xinf_lora_target_t) t);
+            if (s_check_pair (pair, &extent, name, error, error_size))
                 return -1;
             pair->scale = self->alpha > 0 ? self->alpha / (float) pair->a.rows : 1.0f;
             if (pair->a.rows > self->rank)
@@ -216,6 +237,52 @@ s_transpose (xinf_lora_pair_t *pair)
     return 0;
 }
 
+//  A pair cut down to the shard's part of its weight: B's rows of the
+//  shard's output rows (a view), or A's columns of its input columns (a
+//  copy, whole blocks only). 0, or -1 with the reason.
+static int
+s_cut (xinf_lora_t *self, const xinf_transformer_t *model, size_t layer, xinf_lora_target_t target,
+       char *error, size_t error_size)
+{
+    xinf_lora_pair_t *pair = &self->pairs [layer * XINF_LORA_TARGETS + target];
+    s_extent_t extent = s_extent (model, target);
+    if (!pair->a.data || (extent.first == 0 && extent.count == (extent.by_columns ? extent.cols : extent.rows)))
+        return 0;
+    if (!extent.by_columns) {
+        pair->b.data = (const char *) pair->b.data + extent.first * xinf_dtype_row_bytes (pair->b.dtype, pair->b.cols);
+        pair->b.rows = extent.count;
+        return 0;
+    }
+    size_t block = xinf_dtype_block_size (pair->a.dtype);
+    if (extent.first % block || extent.count % block)
+        return xinf_fail (error, error_size, "blk.%zu.%s.weight.lora_a is %s: its columns %zu..%zu (rank %zu of %zu) "
+                          "are not whole blocks of %zu; an F16 or F32 adapter splits anywhere", layer,
+                          s_target_names [target], xinf_dtype_name (pair->a.dtype), extent.first,
+                          extent.first + extent.count, model->shard.rank, model->shard.n_ranks, block);
+    size_t row_bytes = xinf_dtype_row_bytes (pair->a.dtype, pair->a.cols);
+    size_t part = xinf_dtype_row_bytes (pair->a.dtype, extent.count), skip = xinf_dtype_row_bytes (pair->a.dtype, extent.first);
+    uint8_t *copy = malloc (pair->a.rows * part);
+    if (!copy)
+        return xinf_fail (error, error_size, "out of memory for the adapter's weights");
+    for (size_t r = 0; r < pair->a.rows; r++)
+        memcpy (copy + r * part, (const uint8_t *) pair->a.data + r * row_bytes + skip, part);
+    self->copies [layer * XINF_LORA_TARGETS + target] = copy;
+    pair->a.data = copy;
+    pair->a.cols = extent.count;
+    return 0;
+}
+
+//  Every pair cut to the shard; 0, or -1 with the reason.
+static int
+s_cut_all (xinf_lora_t *self, const xinf_transformer_t *model, char *error, size_t error_size)
+{
+    for (size_t layer = 0; layer < self->n_layers; layer++)
+        for (int t = 0; t < XINF_LORA_TARGETS; t++)
+            if (s_cut (self, model, layer, (xinf_lora_target_t) t, error, error_size))
+                return -1;
+    return 0;
+}
+
 //  Every pair's transposed B; 0, or -1 with the reason.
 static int
 s_transpose_all (xinf_lora_t *self, char *error, size_t error_size)
@@ -233,17 +300,14 @@ xinf_lora_t *
 xinf_lora_load (const char *path, const xinf_transformer_t *model, const char *arch, char *error, size_t error_size)
 {
     char reason [512] = "";
-    if (model->shard.n_ranks > 1) {
-        snprintf (error, error_size, "%s: LoRA adapters are not supported on a tensor-parallel replica yet", path);
-        return NULL;
-    }
     xinf_lora_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
     self->n_layers = model->n_layers;
     self->pairs = calloc (model->n_layers * XINF_LORA_TARGETS, sizeof (xinf_lora_pair_t));
+    self->copies = calloc (model->n_layers * XINF_LORA_TARGETS, sizeof (void *));
     self->gguf = xinf_gguf_open (path, error, error_size);
-    if (!self->gguf || !self->pairs) {
+    if (!self->gguf || !self->pairs || !self->copies) {
         if (self->gguf)
             snprintf (error, error_size, "%s: out of memory", path);
         xinf_lora_destroy (&self);
@@ -253,6 +317,7 @@ xinf_lora_load (const char *path, const xinf_transformer_t *model, const char *a
     ||  s_take_tensors (self, model, reason, sizeof reason)
     ||  s_check_pairs (self, model, reason, sizeof reason)
     ||  (xinf_gguf_load_tensors (self->gguf) && xinf_fail (reason, sizeof reason, "%s", xinf_gguf_error (self->gguf)))
+    ||  s_cut_all (self, model, reason, sizeof reason)
     ||  s_transpose_all (self, reason, sizeof reason)) {
         snprintf (error, error_size, "%s: %s", path, reason);
         xinf_lora_destroy (&self);
@@ -267,6 +332,9 @@ xinf_lora_destroy (xinf_lora_t **self_p)
         xinf_lora_t *self = *self_p;
         for (size_t index = 0; self->pairs && index < self->n_layers * XINF_LORA_TARGETS; index++)
             free ((void *) self->pairs [index].bt.data);
+        for (size_t index = 0; self->copies && index < self->n_layers * XINF_LORA_TARGETS; index++)
+            free (self->copies [index]);
+        free (self->copies);
         xinf_gguf_destroy (&(*self_p)->gguf);
         free ((*self_p)->pairs);
         free (*self_p);

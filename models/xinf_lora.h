@@ -45,8 +45,13 @@ typedef struct {
 
 typedef struct _xinf_lora_t xinf_lora_t;
 
-//  Loads the adapter at 'path' for 'model' (a whole model, not a shard)
-//  of architecture 'arch' ("llama", "qwen2", "qwen3"). NULL with the
+//  Loads the adapter at 'path' for 'model' of architecture 'arch'
+//  ("llama", "qwen2", "qwen3"), its shapes checked against the whole
+//  model's. A tensor-parallel shard keeps its part (xinf_shard.h): of the
+//  weights split by rows (attn_q, attn_k, attn_v, ffn_gate, ffn_up) the
+//  rows of B it computes, of those split by columns (attn_output,
+//  ffn_down) the columns of A it sees (whole blocks of a block type), so
+//  that the ranks' partial deltas sum to the whole one. NULL with the
 //  reason, naming the file, otherwise.
 xinf_lora_t *xinf_lora_load (const char *path, const xinf_transformer_t *model, const char *arch,
                              char *error, size_t error_size);

@@ -11,7 +11,9 @@
   d. over HTTP an adapter's name is a model (/v1/completions, /v1/chat/
      completions), the same tokens as GENERATE lora; xinf-cli generate
      --lora and launch --lora; the HTTP admin launch in vLLM's object form;
-  e. refusals: an adapter the model lacks (GENERATE and HTTP name it),
+  e. a tensor-parallel replica (n_worker 2 on two workers) serves the
+     adapters too, each rank its part: its tokens equal the reference's;
+  f. refusals: an adapter the model lacks (GENERATE and HTTP name it),
      NAME=PATH malformed or twice, a name another model holds, device gpu,
      a file outside the model directories, an adapter of another model
      (the replica fails naming the tensor)."""
@@ -133,6 +135,16 @@ def check_http(build_dir, port, endpoint, answers):
     print("  HTTP: an adapter's name is a model (completions, chat), 404 for none; xinf-cli generate --lora")
 
 
+def check_tensor_parallel(client, path, adapters):
+    client.launch("tp", path, threads=1, n_worker=2, lora_modules={"tsql": adapters["sql"], "tchat": adapters["chat"]})
+    client.wait_ready("tp", stall_s=60)
+    for name, adapter in ((None, None), ("tsql", adapters["sql"]), ("tchat", adapters["chat"])):
+        reference = Model(path, kv_dtype="f16", lora=adapter).greedy(PROMPT, STEPS)
+        reply = client.generate("tp", prompt_tokens=PROMPT, max_tokens=STEPS, temperature=0.0, lora=name)
+        compare_tokens(f"tp+{name}", reply, reference, LIMIT)
+    print("  a replica over two ranks: its tokens with each adapter and none equal the reference's")
+
+
 def check_refusals(build_dir, client, endpoint, port, workdir, path, adapters):
     try:
         client.generate("m", prompt_tokens=PROMPT, max_tokens=2, lora="nope")
@@ -148,7 +160,7 @@ def check_refusals(build_dir, client, endpoint, port, workdir, path, adapters):
         except XinfError as error:
             check(needle in str(error), f"lora_modules {specs}: {error}")
     try:
-        client.launch("m3", path, lora_modules={"x": adapters["sql"]}, device="gpu")
+        client.launch("m3", path, lora_modules={"y": adapters["sql"]}, device="gpu")
         check(False, "LoRA on a GPU was taken")
     except XinfError as error:
         check("lora_modules" in str(error), f"device gpu: {error}")
@@ -195,18 +207,21 @@ def main():
                                          "--http-port", str(port), "--log-level", "info", *BEAT_ARGS])
         match = supervisor.wait_output(r"listening on tcp://[^\s:]+:(\d+)")
         endpoint = f"tcp://127.0.0.1:{match.group(1)}"
-        worker = start_worker(node_bin, endpoint, "l1", model_dirs=(workdir,))
+        worker = start_worker(node_bin, endpoint, "l1", model_dirs=(workdir,), data_ports="29700-29749")
+        other = start_worker(node_bin, endpoint, "l2", model_dirs=(workdir,), data_ports="29750-29799")
         client = XinfClient(endpoint, timeout_ms=30000)
-        poll("the worker", 10, lambda: workers_by_name(client).get("l1", {}).get("state") == "alive")
-        client.launch("m", path, threads=1, lora_modules={"sql": adapters["sql"], "chat": adapters["chat"]})
+        poll("the workers", 10, lambda: all(workers_by_name(client).get(name, {}).get("state") == "alive"
+                                             for name in ("l1", "l2")))
+        client.launch("m", path, worker="l1", threads=1, lora_modules={"sql": adapters["sql"], "chat": adapters["chat"]})
         client.wait_ready("m", stall_s=30)
         check_listed(client, port)
         answers = check_reference(client, path, adapters)
         check_together(endpoint)
         check_http(build_dir, port, endpoint, answers)
+        check_tensor_parallel(client, path, adapters)
         check_refusals(build_dir, client, endpoint, port, workdir, path, adapters)
         client.close()
-        check(worker.stop() == 0 and supervisor.stop() == 0, "a node did not exit 0")
+        check(worker.stop() == 0 and other.stop() == 0 and supervisor.stop() == 0, "a node did not exit 0")
     print("PASS: LoRA adapters serve as launched, alone and batched, over ZeroMQ and HTTP")
 
 

@@ -2,7 +2,9 @@
     loads with its pairs, ranks and scales; hand-made files with every
     kind of mistake are refused naming the tensor or key (not an adapter,
     another architecture, half a pair, shapes of another model, unknown
-    and unadaptable tensors, a rank too large); garbage and truncated files are refused, never a crash.
+    and unadaptable tensors, a rank too large); garbage and truncated
+    files are refused, never a crash. A tensor-parallel shard keeps its
+    part of each pair; a KV cache made before the adapters knows none.
 
         test_lora PATH/TO/xinf-make-model PATH/TO/xinf-make-lora
 */
@@ -191,6 +193,41 @@ test_garbage (void)
     CHECK (*error);
 }
 
+//  A tensor-parallel shard keeps its part: B's rows of the weights split
+//  by rows, A's columns of those split by columns (copies equal to the
+//  whole adapter's columns); a Q8_0 A whose split falls inside a block is
+//  refused.
+static void
+test_shard (void)
+{
+    char path [512], q8 [512], error [512];
+    s_make_adapter ("shard.gguf", "--rank 8 --type f16", path, sizeof path);
+    s_make_adapter ("shard-q8.gguf", "--rank 32 --type q8_0 --targets ffn_down", q8, sizeof q8);
+    const xinf_transformer_t *whole_t = xinf_model_transformer (s_model);
+    xinf_lora_t *whole = xinf_lora_load (path, whole_t, "qwen2", error, sizeof error);
+    CHECK (whole);
+    xinf_model_t *shard = xinf_model_load_shard (s_base, 1, 2, NULL, NULL, error, sizeof error);
+    CHECK (shard);
+    const xinf_transformer_t *t = xinf_model_transformer (shard);
+    xinf_lora_t *part = xinf_lora_load (path, t, "qwen2", error, sizeof error);
+    CHECK (part);
+    //  attn_q: rank 1 computes q rows 32..63 (heads 2, 3 of 16): B's rows, transposed
+    const xinf_lora_pair_t *q = xinf_lora_pair (part, 0, XINF_LORA_Q), *wq = xinf_lora_pair (whole, 0, XINF_LORA_Q);
+    CHECK (q->bt.rows == 8 && q->bt.cols == 32 && q->a.cols == 64);
+    for (size_t r = 0; r < 8; r++)
+        CHECK (memcmp ((const uint16_t *) q->bt.data + r * 32, (const uint16_t *) wq->bt.data + r * 64 + 32, 64) == 0);
+    //  ffn_down: rank 1 sees ffn columns 48..95: A's columns, copied
+    const xinf_lora_pair_t *d = xinf_lora_pair (part, 1, XINF_LORA_DOWN), *wd = xinf_lora_pair (whole, 1, XINF_LORA_DOWN);
+    CHECK (d->a.cols == 48 && d->a.rows == 8 && d->bt.cols == 64);
+    for (size_t r = 0; r < 8; r++)
+        CHECK (memcmp ((const uint16_t *) d->a.data + r * 48, (const uint16_t *) wd->a.data + r * 96 + 48, 96) == 0);
+    CHECK (xinf_lora_load (q8, t, "qwen2", error, sizeof error) == NULL);
+    CHECK_HAS (error, "are not whole blocks of 32");
+    xinf_lora_destroy (&part);
+    xinf_lora_destroy (&whole);
+    xinf_model_destroy (&shard);
+}
+
 //  A KV cache made before the adapters were attached knows none: a step
 //  naming one is refused, never run without its scratch.
 static void
@@ -234,6 +271,7 @@ main (int argc, char *argv [])
     RUN (test_refusals);
     RUN (test_garbage);
     RUN (test_cache_order);
+    RUN (test_shard);
     xinf_model_destroy (&s_model);
     test_scratch_end ();
     return 0;
