@@ -36,6 +36,7 @@
 #include "xinf_bench_sample.h"
 #include "xinf_cpu_backend.h"
 #include "xinf_model.h"
+#include "xinf_lora.h"
 #include "xinf_cpu_ops.h"
 #if defined (XINF_HAVE_CUDA)
 #include "xinf_cuda_backend.h"
@@ -57,6 +58,8 @@ static const xinf_option_t s_options [] = {
       "the KV cache's type of the CPU's single-sequence run (the batched ones: the backend's default)" },
     { "op-times", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "also time each op of the decode steps alone (eager, waited for)" },
+    { "lora", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE",
+      "also prefill and decode the sequence with this LoRA adapter, against without in the same run" },
     { 0 }
 };
 
@@ -396,6 +399,70 @@ s_cpu_batched (xinf_config_t *config, const xinf_transformer_t *t, xinf_threadpo
     return rc ? 1 : 0;
 }
 
+//  One sequence (adapter 'lora', 0: none) prefilled then decoded on a
+//  fresh cache; the two rates in tokens/s. 0, or 1 with the reason.
+static int
+s_sequence (const xinf_transformer_t *t, xinf_threadpool_t *pool, xinf_dtype_t kv_type, size_t prompt,
+            size_t decode, int32_t lora, double *prefill_tps, double *decode_tps, char *error, size_t error_size)
+{
+    xinf_kv_t *kv = xinf_kv_new_typed (t, prompt + decode + 1, kv_type);
+    int32_t *tokens = calloc (prompt + 1, sizeof (int32_t));
+    float *logits = calloc (t->vocab, sizeof (float));
+    int rc = kv && tokens && logits ? 0 : xinf_fail (error, error_size, "out of memory");
+    if (kv)
+        xinf_kv_set_lora (kv, lora);
+    for (size_t index = 0; tokens && index < prompt; index++)
+        tokens [index] = (int32_t) ((index * 7919 + 13) % t->vocab);
+    int64_t start = zclock_usecs ();
+    if (rc == 0)
+        rc = xinf_transformer_forward (t, kv, pool, tokens, prompt, 0, logits, NULL, error, error_size);
+    *prefill_tps = (double) prompt / ((double) (zclock_usecs () - start) / 1e6);
+    start = zclock_usecs ();
+    for (size_t step = 0; rc == 0 && step < decode; step++) {
+        int32_t token = (int32_t) ((step * 104729 + 1) % t->vocab);
+        rc = xinf_transformer_forward (t, kv, pool, &token, 1, prompt + step, logits, NULL, error, error_size);
+    }
+    *decode_tps = (double) decode / ((double) (zclock_usecs () - start) / 1e6);
+    free (tokens);
+    free (logits);
+    xinf_kv_destroy (&kv);
+    return rc ? 1 : 0;
+}
+
+//  --lora: the sequence without and with the adapter, alternated twice.
+static int
+s_lora_run (xinf_config_t *config, const char *path, xinf_model_t *model, xinf_threadpool_t *pool,
+            xinf_dtype_t kv_type, size_t prompt, size_t decode)
+{
+    char error [512];
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_lora_t *lora = xinf_lora_load (xinf_config_str (config, "lora"), t, xinf_model_info (model)->arch, error,
+                                        sizeof error);
+    if (!lora) {
+        fprintf (stderr, "xinf-bench-generate: %s\n", error);
+        return 1;
+    }
+    xinf_model_set_loras (model, &lora, 1);
+    printf ("LoRA %s (%zu weights, rank %zu) on %s: prefill %zu, decode %zu\n", xinf_config_str (config, "lora"),
+            xinf_lora_count (lora), xinf_lora_rank (lora), path, prompt, decode);
+    int rc = 0;
+    for (int round = 0; rc == 0 && round < 2; round++) {
+        double rates [2][2];
+        for (int32_t with = 0; rc == 0 && with < 2; with++)
+            rc = s_sequence (t, pool, kv_type, prompt, decode, with, &rates [with][0], &rates [with][1], error,
+                             sizeof error);
+        if (rc == 0)
+            printf ("round %d: prefill %.1f / %.1f tok/s (with / without: %.2fx), decode %.1f / %.1f tok/s (%.2fx)\n",
+                    round + 1, rates [1][0], rates [0][0], rates [1][0] / rates [0][0], rates [1][1], rates [0][1],
+                    rates [1][1] / rates [0][1]);
+    }
+    if (rc)
+        fprintf (stderr, "xinf-bench-generate: %s\n", error);
+    xinf_model_set_loras (model, NULL, 0);
+    xinf_lora_destroy (&lora);
+    return rc;
+}
+
 static int
 s_run (xinf_config_t *config, const char *path)
 {
@@ -422,6 +489,12 @@ s_run (xinf_config_t *config, const char *path)
     const char *kv_name = xinf_config_str (config, "kv-cache-dtype");
     xinf_dtype_t kv_type = strcmp (kv_name, "f32") == 0 ? XINF_DTYPE_F32
                          : strcmp (kv_name, "q8_0") == 0 ? XINF_DTYPE_Q8_0 : XINF_DTYPE_F16;
+    if (xinf_config_str (config, "lora")) {
+        int code = s_lora_run (config, path, model, pool, kv_type, prompt, decode);
+        xinf_threadpool_destroy (&pool);
+        xinf_model_destroy (&model);
+        return code;
+    }
     xinf_kv_t *kv = xinf_kv_new_typed (t, prompt + decode + 1, kv_type);
     int32_t *tokens = calloc (prompt + 1, sizeof (int32_t));
     float *logits = calloc (t->vocab, sizeof (float));
