@@ -84,6 +84,21 @@ xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_model_t 
     return -1;
 }
 
+int
+xinf_gw_chat_model_lora (const xinf_gw_chat_model_t *model, int id, char *name, size_t size, xinf_gw_error_t *error)
+{
+    const xinf_value_t *adapters = xinf_map_get (model->entry, "lora_modules");
+    if (model->lora)
+        return xinf_gw_error_bad (error, "lora", "the model named is an adapter already (%s): give one of the two",
+                                  model->lora);
+    if (id < 0 || (size_t) id >= xinf_value_count (adapters)
+    ||  xinf_value_type (xinf_array_at (adapters, (size_t) id)) != XINF_STR)
+        return xinf_gw_error_bad (error, "lora", "adapter id %d: model %s has %zu LoRA adapters (GET /lora-adapters "
+                                  "lists them)", id, model->uid, xinf_value_count (adapters));
+    snprintf (name, size, "%s", xinf_value_str (xinf_array_at (adapters, (size_t) id)));
+    return 0;
+}
+
 //  Xinference's description of a model, which its Python client and
 //  Dify's Xinference provider read to choose how to call it: model_type
 //  "embedding" (a file that pools its embeddings: dimensions, max_tokens),

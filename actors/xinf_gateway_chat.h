@@ -28,6 +28,12 @@ int xinf_gw_chat_model_find (xinf_msg_t *msg, const char *uid, xinf_gw_chat_mode
 //  none), for llama-server's clients, which name none; -1 with a 400 when
 //  there is none or several (a 502 for a malformed reply).
 int xinf_gw_chat_model_only (xinf_msg_t *msg, xinf_gw_chat_model_t *model, xinf_gw_error_t *error);
+//  The name of the model's LoRA adapter 'id' (llama-server's index, in
+//  LAUNCH lora_modules' order) into 'name'; -1 with a 400 naming the
+//  field when it has no such adapter, or when found by an adapter's name
+//  (a second adapter).
+int xinf_gw_chat_model_lora (const xinf_gw_chat_model_t *model, int id, char *name, size_t size,
+                             xinf_gw_error_t *error);
 //  The models of a LIST_MODELS_REPLY as OpenAI's model objects.
 json_t *xinf_gw_chat_model_json (const xinf_gw_chat_model_t *model);
 //  Reads entry 'index' of the reply's models; false past the end or when malformed.

@@ -226,6 +226,8 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
     xinf_map_put_uint (body, "seed", oai->has_seed ? oai->seed : (uint64_t) randof (0x7fffffff));
     if (oai->priority)
         xinf_map_put_int (body, "priority", oai->priority);
+    if (*oai->lora)
+        xinf_map_put_str (body, "lora", oai->lora);
     xinf_map_put_bool (body, "stream", true);
     xinf_gw_error_t error;
     if (!s_size_ok (request, body, &error)) {
@@ -282,7 +284,7 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
     xinf_gw_buf_free (&request->body);
     s_new_id (request);
     xinf_gw_text_init (&request->text, request->oai.stops, request->oai.stop_count);
-    if (!request->oai.chat && !request->oai.suffix && request->oai.model [0]) {
+    if (!request->oai.chat && !request->oai.suffix && request->oai.model [0] && !request->oai.lora_id) {
         s_send_generate (request, false);
         return;
     }
@@ -306,6 +308,11 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
     request->context_length = model.context_length;
     if (!request->oai.model [0])             //  llama-server's: the one model
         snprintf (request->oai.model, sizeof request->oai.model, "%s", model.uid);
+    if (request->oai.lora_id && xinf_gw_chat_model_lora (&model, request->oai.lora_id - 1, request->oai.lora,
+                                                               sizeof request->oai.lora, &error)) {
+        xinf_gw_request_fail (request, &error);
+        return;
+    }
     if (!request->oai.chat && !request->oai.suffix) {
         s_send_generate (request, false);
         return;

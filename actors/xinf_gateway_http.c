@@ -44,6 +44,8 @@ static const struct { const char *path; const char *method; xinf_gw_route_t rout
     { "/completion", "POST", XINF_GW_ROUTE_LLAMA_COMPLETION },
     { "/infill", "POST", XINF_GW_ROUTE_LLAMA_INFILL },
     { "/props", "GET", XINF_GW_ROUTE_PROPS },
+    { "/lora-adapters", "GET", XINF_GW_ROUTE_LORA_ADAPTERS },
+    { "/lora-adapters", "POST", XINF_GW_ROUTE_LORA_SCALES },
     { "/metrics", "GET", XINF_GW_ROUTE_METRICS },
     { "/v1/cluster", "GET", XINF_GW_ROUTE_CLUSTER },
     { "/v1/cluster/workers", "GET", XINF_GW_ROUTE_WORKERS },

@@ -43,8 +43,6 @@ static const struct { const char *field; double neutral; bool below; } s_sampler
 
 //  The fields refused outright, and why.
 static const struct { const char *field; const char *why; } s_refused [] = {
-    { "lora", "llama-server's per-request adapter scales are not supported: launch the model with lora_modules "
-              "and name an adapter as the model" },
     { "multimodal_data", "multimodal prompts are not supported" },
     { "post_sampling_probs", "post_sampling_probs is not supported: n_probs gives the model's log-probabilities" },
 };
@@ -73,6 +71,39 @@ s_unsupported (json_t *root, xinf_gw_error_t *error)
     if (n_cmpl && !json_is_null (n_cmpl) && !(json_is_integer (n_cmpl) && json_integer_value (n_cmpl) == 1))
         return xinf_gw_error_bad (error, "n_cmpl", "only 1 completion a request is supported here "
                                   "(/v1/completions takes n)");
+    return 0;
+}
+
+//  llama-server's per-request adapters, lora [{"id": N, "scale": S}]: at
+//  most one with a scale other than 0, and that scale 1 (xinf serves an
+//  adapter at its alpha / rank); its id + 1 into *id (0: none). -1 with a
+//  400.
+static int
+s_lora (json_t *root, int *id, xinf_gw_error_t *error)
+{
+    json_t *list = json_object_get (root, "lora");
+    *id = 0;
+    if (!list || json_is_null (list))
+        return 0;
+    if (!json_is_array (list) || json_array_size (list) > 64)
+        return xinf_gw_error_bad (error, "lora", "must be an array of at most 64 {\"id\": N, \"scale\": S} objects");
+    for (size_t index = 0; index < json_array_size (list); index++) {
+        json_t *item = json_array_get (list, index), *key = json_object_get (item, "id");
+        json_t *scale = json_object_get (item, "scale");
+        if (!json_is_integer (key) || json_integer_value (key) < 0 || json_integer_value (key) > 7
+        ||  (scale && !json_is_number (scale)))
+            return xinf_gw_error_bad (error, "lora", "item %zu must be {\"id\": 0-7, \"scale\": a number}", index);
+        double value = scale ? json_number_value (scale) : 1.0;
+        if (value == 0)
+            continue;
+        if (value != 1)
+            return xinf_gw_error_bad (error, "lora", "adapter scales other than 0 and 1 are not supported: xinf "
+                                      "serves an adapter at its alpha / rank");
+        if (*id)
+            return xinf_gw_error_bad (error, "lora", "one adapter a request: ids %d and %d have scale 1", *id - 1,
+                                      (int) json_integer_value (key));
+        *id = (int) json_integer_value (key) + 1;
+    }
     return 0;
 }
 
@@ -329,6 +360,8 @@ xinf_gw_llama_parse (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *
     }
     if (!named)
         request->oai.model [0] = 0;           //  the one model that generates (LIST_MODELS)
+    if (s_lora (root, &request->oai.lora_id, error))
+        return -1;
     if (prompt_alone) {
         request->oai.max_tokens = 0;
         request->oai.zero_tokens = true;

@@ -125,6 +125,8 @@ typedef struct {
     uint64_t top_k, seed;
     bool has_seed;
     int64_t priority;                 //  vLLM's: a lower value is served first (0 by default)
+    int lora_id;                      //  llama-server's lora [{id, scale 1}]: the model's adapter id + 1 (0: none)
+    char lora [65];                   //  the adapter's name once found (LIST_MODELS), or ""
     size_t n;                         //  choices to generate, 1 to XINF_GW_CHOICES_MAX
     char *stops [XINF_GW_STOPS_MAX];
     size_t stop_count;
@@ -254,6 +256,8 @@ typedef enum {
     XINF_GW_ROUTE_LLAMA_COMPLETION,   //  POST /completion (llama-server's): xinf_gateway_llama.c
     XINF_GW_ROUTE_LLAMA_INFILL,       //  POST /infill (llama-server's)
     XINF_GW_ROUTE_PROPS,              //  GET /props (llama-server's): xinf_gateway_routes.c
+    XINF_GW_ROUTE_LORA_ADAPTERS,      //  GET /lora-adapters (llama-server's): xinf_gateway_routes.c
+    XINF_GW_ROUTE_LORA_SCALES,        //  POST /lora-adapters (llama-server's global scales): refused
     //  management (role admin when keys are set): xinf_gateway_manage.c
     XINF_GW_ROUTE_LAUNCH,
     XINF_GW_ROUTE_TERMINATE,

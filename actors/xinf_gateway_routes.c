@@ -148,8 +148,17 @@ xinf_gw_route_start (xinf_gw_request_t *request)
         case XINF_GW_ROUTE_MODELS:
         case XINF_GW_ROUTE_MODEL:
         case XINF_GW_ROUTE_PROPS:
+        case XINF_GW_ROUTE_LORA_ADAPTERS:
             s_call (request, xinf_msg_new ("LIST_MODELS"));
             break;
+        case XINF_GW_ROUTE_LORA_SCALES: {
+            xinf_gw_error_t error;
+            xinf_gw_error_bad (&error, "lora", "global adapter scales are not supported: a request asks for an "
+                               "adapter (/completion's lora [{\"id\": N, \"scale\": 1}], or the adapter's name as its "
+                               "model)");
+            xinf_gw_respond_error (request, &error);
+            break;
+        }
         case XINF_GW_ROUTE_APPLY_TEMPLATE:
             s_start_apply_template (request);
             break;
@@ -232,6 +241,30 @@ s_only_model (xinf_msg_t *msg, xinf_gw_chat_model_t *model)
 {
     xinf_gw_chat_model_t other;
     return xinf_gw_chat_model_at (msg, 0, model) && !xinf_gw_chat_model_at (msg, 1, &other);
+}
+
+//  llama-server's GET /lora-adapters (?model=UID, else the one model that
+//  generates): its adapters by id, each at scale 0 (applied only when a
+//  request asks for it: lora [{"id", "scale": 1}], or its name as model).
+static void
+s_on_lora_adapters (xinf_gw_request_t *request, xinf_msg_t *msg)
+{
+    xinf_gw_chat_model_t model;
+    xinf_gw_error_t error;
+    const char *asked = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND, "model");
+    if (asked ? xinf_gw_chat_model_find (msg, asked, &model, &error) : xinf_gw_chat_model_only (msg, &model, &error)) {
+        xinf_gw_respond_error (request, &error);
+        return;
+    }
+    const xinf_value_t *adapters = xinf_map_get (model.entry, "lora_modules");
+    json_t *list = json_array ();
+    for (size_t index = 0; index < xinf_value_count (adapters); index++) {
+        const char *name = xinf_value_str (xinf_array_at (adapters, index));
+        if (name)
+            json_array_append_new (list, json_pack ("{s:I, s:s, s:s, s:f}", "id", (json_int_t) index, "name", name,
+                                                    "model", model.uid, "scale", 0.0));
+    }
+    xinf_gw_respond_json (request, 200, list);
 }
 
 //  llama-server's GET /props (?model=UID, else the one model that
@@ -431,4 +464,7 @@ xinf_gw_route_on_reply (xinf_gw_request_t *request, xinf_msg_t *msg)
     else
     if (request->route == XINF_GW_ROUTE_PROPS)
         s_on_props (request, msg);
+    else
+    if (request->route == XINF_GW_ROUTE_LORA_ADAPTERS)
+        s_on_lora_adapters (request, msg);
 }

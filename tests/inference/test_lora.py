@@ -132,7 +132,23 @@ def check_http(build_dir, port, endpoint, answers):
                          capture_output=True, text=True, timeout=60)
     check(cli.returncode == 0 and json.loads(cli.stdout)["tokens"] == answers["chat"],
           f"xinf-cli generate --lora chat: {cli.stdout} {cli.stderr}")
-    print("  HTTP: an adapter's name is a model (completions, chat), 404 for none; xinf-cli generate --lora")
+    # llama-server's: GET /lora-adapters, /completion's lora [{"id", "scale"}]
+    status, listed = http(port, "GET", "/lora-adapters?model=m")
+    check(status == 200 and [(a["id"], a["name"], a["scale"]) for a in listed] == [(0, "sql", 0.0), (1, "chat", 0.0)],
+          f"GET /lora-adapters: {status} {listed}")
+    request = {"model": "m", "prompt": PROMPT, "n_predict": STEPS, "temperature": 0, "return_tokens": True,
+               "lora": [{"id": 0, "scale": 0.0}, {"id": 1, "scale": 1.0}]}
+    status, body = http(port, "POST", "/completion", request)
+    check(status == 200 and body["tokens"] == answers["chat"], f"/completion with lora id 1: {status} {body}")
+    for lora, needle in (([{"id": 0, "scale": 0.5}], "scales other than 0 and 1"), ([{"id": 5, "scale": 1}], "has 2"),
+                         ([{"id": 0, "scale": 1}, {"id": 1, "scale": 1}], "one adapter a request"),
+                         ("sql", "must be an array")):
+        status, error = http(port, "POST", "/completion", {**request, "lora": lora})
+        check(status == 400 and needle in error["error"]["message"], f"/completion lora {lora}: {status} {error}")
+    status, error = http(port, "POST", "/lora-adapters", [{"id": 0, "scale": 1}])
+    check(status == 400 and "global adapter scales" in error["error"]["message"], f"POST /lora-adapters: {error}")
+    print("  HTTP: an adapter's name is a model (completions, chat), 404 for none; llama-server's /lora-adapters and "
+          "/completion lora; xinf-cli generate --lora")
 
 
 def check_tensor_parallel(client, path, adapters):
