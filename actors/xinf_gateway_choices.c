@@ -38,6 +38,7 @@ s_child_new (xinf_gw_request_t *parent, size_t index)
     memcpy (child->id, parent->id, sizeof child->id);
     child->created = parent->created;
     xinf_gw_text_init (&child->text, parent->oai.stops, parent->oai.stop_count);
+    child->text.include_stop = parent->oai.include_stop;
     if (parent->reasoning) {
         child->reasoning = malloc (sizeof (xinf_gw_reasoning_t));
         assert (child->reasoning);

@@ -228,6 +228,8 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_int (body, "priority", oai->priority);
     if (*oai->lora)
         xinf_map_put_str (body, "lora", oai->lora);
+    if (oai->truncate)
+        xinf_map_put_uint (body, "truncate_prompt_tokens", oai->truncate > 0 ? (uint64_t) oai->truncate : 0);
     xinf_map_put_bool (body, "stream", true);
     xinf_gw_error_t error;
     if (!s_size_ok (request, body, &error)) {
@@ -284,6 +286,7 @@ xinf_gw_generate_start (xinf_gw_request_t *request)
     xinf_gw_buf_free (&request->body);
     s_new_id (request);
     xinf_gw_text_init (&request->text, request->oai.stops, request->oai.stop_count);
+    request->text.include_stop = request->oai.include_stop;
     if (!request->oai.chat && !request->oai.suffix && request->oai.model [0] && !request->oai.lora_id) {
         s_send_generate (request, false);
         return;

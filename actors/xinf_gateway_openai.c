@@ -474,9 +474,14 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_bool (root, "stream", &out->stream, error)
     ||  s_stop (root, out, error))
         return -1;
-    json_int_t min_tokens = 0;
-    if (s_integer (root, "min_tokens", 0, UINT32_MAX, &min_tokens, error))
+    json_int_t min_tokens = 0, truncate = 0;
+    if (s_integer (root, "min_tokens", 0, UINT32_MAX, &min_tokens, error)
+    ||  s_integer (root, "truncate_prompt_tokens", -1, UINT32_MAX, &truncate, error)
+    ||  s_bool (root, "include_stop_str_in_output", &out->include_stop, error))
         return -1;
+    if (json_is_integer (json_object_get (root, "truncate_prompt_tokens")) && truncate == 0)
+        return xinf_gw_error_bad (error, "truncate_prompt_tokens", "must be -1 (the context) or at least 1");
+    out->truncate = (int64_t) truncate;
     if (max_tokens >= 0 && min_tokens > max_tokens)
         return xinf_gw_error_bad (error, "min_tokens", "must be at most max_tokens (%lld)", (long long) max_tokens);
     out->min_tokens = (uint64_t) min_tokens;

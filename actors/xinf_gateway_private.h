@@ -126,6 +126,8 @@ typedef struct {
     bool has_seed;
     int64_t priority;                 //  vLLM's: a lower value is served first (0 by default)
     int lora_id;                      //  llama-server's lora [{id, scale 1}]: the model's adapter id + 1 (0: none)
+    int64_t truncate;                 //  vLLM's truncate_prompt_tokens: -1 (the context), N, or 0: not given
+    bool include_stop;                //  vLLM's include_stop_str_in_output: the stop string ends the text
     char lora [65];                   //  the adapter's name once found (LIST_MODELS), or ""
     size_t n;                         //  choices to generate, 1 to XINF_GW_CHOICES_MAX
     char *stops [XINF_GW_STOPS_MAX];
@@ -159,6 +161,7 @@ typedef struct {
     size_t stop_count;
     xinf_gw_buf_t pending;            //  received, not yet shown
     bool stops_off;                   //  stop strings not looked for (yet: min_tokens)
+    bool include_stop;                //  a matched stop string is shown (vLLM's include_stop_str_in_output)
     int matched;                      //  the stop string that ended the text, or -1
 } xinf_gw_text_t;
 

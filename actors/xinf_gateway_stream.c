@@ -134,7 +134,8 @@ xinf_gw_text_feed (xinf_gw_text_t *self, const char *bytes, size_t size, xinf_gw
     xinf_gw_buf_add (&self->pending, bytes, size);
     long stop = self->stops_off ? -1 : s_find_stop (self);
     if (stop >= 0) {
-        xinf_gw_buf_add (out, self->pending.data, (size_t) stop);
+        size_t shown = (size_t) stop + (self->include_stop ? strlen (self->stops [self->matched]) : 0);
+        xinf_gw_buf_add (out, self->pending.data, shown);
         self->pending.size = 0;
         return true;
     }

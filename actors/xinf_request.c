@@ -425,6 +425,16 @@ s_embed (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_
     self->prompt [self->prompt_count++] = (int32_t) eos;
 }
 
+//  vLLM's truncate_prompt_tokens: only the prompt's last 'keep' tokens.
+static void
+s_truncate (xinf_request_t *self, size_t keep)
+{
+    if (self->prompt_count <= keep)
+        return;
+    memmove (self->prompt, self->prompt + (self->prompt_count - keep), keep * sizeof (int32_t));
+    self->prompt_count = keep;
+}
+
 static int32_t *
 s_prompt (const xinf_client_msg_generate_t *generate, xinf_tokenizer_t *tokenizer, size_t vocab, xinf_check_t *check,
           size_t *count)
@@ -487,6 +497,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
         s_grammar (self, &generate, tokenizer, check);
     if (!check->failed)
         self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);
+    if (!check->failed && generate.has_truncate_prompt_tokens)
+        s_truncate (self, generate.truncate_prompt_tokens ? (size_t) generate.truncate_prompt_tokens : context - 1);
     if (!check->failed && self->prompt_count == 0)
         xinf_check_fail (check, "the prompt is empty");
     if (!check->failed && generate.embed)

@@ -258,3 +258,45 @@ def scenario_min_p(gateway, prompt, text):
         generate_refused(gateway, {"uid": "m", "prompt": "x", "max_tokens": 1, "min_p": bad}, "min_p")
     print(f"min_p: 1 makes hot sampling at {len(seeds)} seeds the greedy text (completions, streamed, chat, "
           "xinf_client.py, xinf-cli); without it they differ; 0.5 repeats streamed; bad values refused")
+
+
+def scenario_vllm_extras(gateway, prompt, text):
+    """vLLM's truncate_prompt_tokens keeps the prompt's last N tokens (the
+    answer is that of the shorter prompt itself; -1 keeps what the context
+    holds); include_stop_str_in_output ends the text with the stop string
+    that ended it, streamed too; bad values are 400s naming the field."""
+    def complete(body):
+        status, _, answer = gateway.call("POST", "/v1/completions", {"model": "m", "temperature": 0, **body})
+        check(status == 200, f"a completion with {body}: {status} {answer}")
+        return answer
+    whole = complete({"prompt": list(range(5, 45)), "max_tokens": 12})
+    kept = complete({"prompt": list(range(35, 45)), "max_tokens": 12})
+    cut = complete({"prompt": list(range(5, 45)), "max_tokens": 12, "truncate_prompt_tokens": 10})
+    check(cut["choices"][0]["text"] == kept["choices"][0]["text"] and cut["usage"]["prompt_tokens"] == 10,
+          f"the last 10 of 40 prompt tokens answer as those 10: {cut} vs {kept}")
+    check(whole["usage"]["prompt_tokens"] == 40, f"without it the whole prompt: {whole['usage']}")
+    same = complete({"prompt": list(range(5, 45)), "max_tokens": 12, "truncate_prompt_tokens": -1})
+    check(same["choices"][0]["text"] == whole["choices"][0]["text"] and same["usage"]["prompt_tokens"] == 40,
+          f"-1 keeps what the context holds: {same}")
+    for value in (0, -2, "10"):
+        expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
+                                                              "truncate_prompt_tokens": value}),
+                     400, "truncate_prompt_tokens")
+    # The stop string: three printable ASCII characters of the greedy text,
+    # where they first occur (the text before them has only whole characters)
+    at = next(i for i in range(2, len(text) - 3) if all(" " <= c <= "~" for c in text[i:i + 3])
+              and text.find(text[i:i + 3]) == i and "\ufffd" not in text[:i])
+    stop = text[at:at + 3]
+    plain = complete({"prompt": prompt, "max_tokens": 24, "stop": [stop]})["choices"][0]
+    shown = complete({"prompt": prompt, "max_tokens": 24, "stop": [stop], "include_stop_str_in_output": True})
+    check(plain["text"] == text[:at] and shown["choices"][0]["text"] == text[:at + 3]
+          and shown["choices"][0]["finish_reason"] == "stop", f"the stop string shown: {shown} (without: {plain})")
+    status, events = gateway.stream("/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 24,
+                                                        "temperature": 0, "stream": True, "stop": [stop],
+                                                        "include_stop_str_in_output": True})
+    streamed, finish = stream_text(events)
+    check(status == 200 and streamed == text[:at + 3] and finish == "stop", f"streamed with the stop string: {streamed!r}")
+    expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
+                                                          "include_stop_str_in_output": "yes"}),
+                 400, "include_stop_str_in_output")
+    print("vLLM's truncate_prompt_tokens (last N, -1) and include_stop_str_in_output, streamed too, with refusals")

@@ -27,7 +27,7 @@ from http_llama import scenario_llama_completion, scenario_llama_infill  # noqa:
 from http_embeddings import scenario_embeddings  # noqa: E402
 from http_rerank import scenario_rerank  # noqa: E402
 from http_sampling import (scenario_logit_bias, scenario_logprobs, scenario_min_p, scenario_penalties,  # noqa: E402
-                           scenario_repetition)
+                           scenario_repetition, scenario_vllm_extras)
 
 
 def scenario_before_ready(gateway):
@@ -669,6 +669,7 @@ def main():
         scenario_logit_bias(gateway, prompt, text)
         scenario_logprobs(gateway, prompt, text)
         scenario_min_p(gateway, prompt, text)
+        scenario_vllm_extras(gateway, prompt, text)
         scenario_choices(gateway, prompt, text)
         scenario_echo(gateway, prompt, text)
         scored = scenario_prompt_logprobs(gateway, prompt)
