@@ -228,6 +228,13 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
         xinf_map_put_int (body, "priority", oai->priority);
     if (*oai->lora)
         xinf_map_put_str (body, "lora", oai->lora);
+    if (oai->allowed) {
+        xinf_value_t *ids = xinf_value_new_array ();
+        for (size_t index = 0; index < json_array_size (oai->allowed); index++)
+            xinf_array_push (ids, xinf_value_new_uint ((uint64_t) json_integer_value (json_array_get (oai->allowed,
+                                                                                                        index))));
+        xinf_map_put (body, "allowed_token_ids", ids);
+    }
     if (oai->truncate)
         xinf_map_put_uint (body, "truncate_prompt_tokens", oai->truncate > 0 ? (uint64_t) oai->truncate : 0);
     xinf_map_put_bool (body, "stream", true);

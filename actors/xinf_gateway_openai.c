@@ -414,6 +414,25 @@ s_stop_ids (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  vLLM's allowed_token_ids: a non-empty array of token ids (checked
+//  against the vocabulary by the replica), kept for GENERATE.
+static int
+s_allowed (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *ids = json_object_get (root, "allowed_token_ids");
+    if (!ids || json_is_null (ids))
+        return 0;
+    if (!json_is_array (ids) || json_array_size (ids) == 0 || json_array_size (ids) > 262144)
+        return xinf_gw_error_bad (error, "allowed_token_ids", "must be an array of 1 to 262144 token ids");
+    size_t index;
+    json_t *id;
+    json_array_foreach (ids, index, id)
+        if (!json_is_integer (id) || json_integer_value (id) < 0 || json_integer_value (id) > UINT32_MAX)
+            return xinf_gw_error_bad (error, "allowed_token_ids", "item %zu is not a token id", index);
+    out->allowed = json_incref (ids);
+    return 0;
+}
+
 //  vLLM's repetition_penalty (on the whole prompt and answer), or
 //  llama-server's repeat_penalty and repeat_last_n (its default 64; -1:
 //  the whole context; 0: none).
@@ -468,6 +487,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  s_bool (root, "ignore_eos", &out->ignore_eos, error)
     ||  xinf_gw_oai_guided (root, out, error)
     ||  s_stop_ids (root, out, error)
+    ||  s_allowed (root, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
     ||  s_integer (root, "priority", -1000000, 1000000, &priority, error)
@@ -739,6 +759,7 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
     free (self->prompt);
     free (self->suffix);
     json_decref (self->fim_chunks);
+    json_decref (self->allowed);
     free (self->prompt_tokens);
     free (self->bias_tokens);
     free (self->bias_values);

@@ -214,16 +214,17 @@ s_clear_bit (uint32_t *bits, int32_t id)
     bits [id / 32] &= ~((uint32_t) 1 << (id % 32));
 }
 
-//  A row's allowed tokens: its constrained answer's (xinf_json_masks.h), or all;
-//  less the end and stop tokens while it has fewer than min_tokens,
-//  unless nothing would be left (a complete constrained answer still ends).
-//  NULL for any token, or when out of memory (*failed).
+//  A row's allowed tokens: its constrained answer's (xinf_json_masks.h), its
+//  allowed_token_ids, or all; less the end and stop tokens while it has
+//  fewer than min_tokens, unless nothing would be left (a complete
+//  constrained answer still ends). NULL for any token, or when out of
+//  memory (*failed).
 static const uint32_t *
 s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, const xinf_grammar_state_t *grammar_state,
             size_t generated, bool *failed)
 {
     const uint32_t *json = request->grammar ? xinf_json_masks_get (state->json_masks, request->grammar,
-                                                                   grammar_state) : NULL;
+                                                                   grammar_state) : request->allowed;
     *failed = request->grammar && !json;
     if (*failed || generated >= request->min_tokens)
         return json;

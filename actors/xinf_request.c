@@ -1,5 +1,6 @@
 /*  xinf_request: a generation request in a model replica.  */
 #include "xinf_request.h"
+#include "xinf_request_tokens.h"
 #include "xinf_client_msg.h"
 #include "xinf_node_msg.h"
 
@@ -35,6 +36,7 @@ xinf_request_destroy (xinf_request_t **self_p)
         xinf_token_counts_destroy (&self->seen);
         free (self->biases);
         free (self->stop_ids);
+        free (self->allowed);
         if (self->constraints) {
             xinf_constraints_release (self->constraints, self->schema);
             xinf_constraints_release (self->constraints, self->regex);
@@ -250,50 +252,10 @@ s_logit_biases (xinf_request_t *self, const xinf_client_msg_generate_t *generate
     self->n_biases = count;
 }
 
-static int
-s_compare_ids (const void *a, const void *b)
-{
-    int32_t left = *(const int32_t *) a, right = *(const int32_t *) b;
-    return left < right ? -1 : left > right;
-}
-
-//  stop_token_ids (each checked by the decoder) below 'vocab', kept
-//  ascending; min_tokens at most max_tokens.
-static void
-s_stops (xinf_request_t *self, const xinf_client_msg_generate_t *generate, size_t vocab, xinf_check_t *check)
-{
-    self->min_tokens = generate->min_tokens;
-    if (generate->min_tokens > generate->max_tokens)
-        xinf_check_fail (check, "field 'min_tokens' (%llu) must be at most max_tokens (%llu)",
-                         (unsigned long long) generate->min_tokens, (unsigned long long) generate->max_tokens);
-    size_t count = generate->has_stop_token_ids ? xinf_value_count (generate->stop_token_ids) : 0;
-    if (check->failed || count == 0)
-        return;
-    if (!(self->stop_ids = calloc (count, sizeof (int32_t)))) {
-        xinf_check_fail (check, "out of memory for %zu stop tokens", count);
-        return;
-    }
-    for (size_t index = 0; !check->failed && index < count; index++) {
-        uint64_t id = xinf_value_uint (xinf_array_at (generate->stop_token_ids, index));
-        if (id >= vocab)
-            xinf_check_fail (check, "field 'stop_token_ids[%zu]': token %llu is not below the vocabulary of %zu",
-                             index, (unsigned long long) id, vocab);
-        self->stop_ids [index] = (int32_t) id;
-    }
-    qsort (self->stop_ids, count, sizeof (int32_t), s_compare_ids);
-    self->n_stop_ids = count;
-}
-
-bool
-xinf_request_is_stop (const xinf_request_t *self, int32_t token)
-{
-    return self->stop_ids && bsearch (&token, self->stop_ids, self->n_stop_ids, sizeof (int32_t), s_compare_ids);
-}
-
 bool
 xinf_request_masked (const xinf_request_t *self)
 {
-    return self->grammar || self->count < self->min_tokens;
+    return self->grammar || self->allowed || self->count < self->min_tokens;
 }
 
 //  A constraint compiled: the replica's shared one, or the request's own.
@@ -532,7 +494,9 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
             s_repetition (self, &generate, vocab, check);
         s_logit_biases (self, &generate, vocab, check);
         if (!check->failed)
-            s_stops (self, &generate, vocab, check);
+            xinf_request_take_stops (self, &generate, vocab, check);
+        if (!check->failed)
+            xinf_request_take_allowed (self, &generate, vocab, check);
         if (!check->failed && generate.logprobs
         &&  !(self->logprobs = xinf_request_logprobs_new ((uint32_t) generate.top_logprobs, self->stream)))
             xinf_check_fail (check, "out of memory for the log-probabilities");

@@ -419,7 +419,8 @@ class XinfClient:
                  seed=0, stream=False, on_token=None, timeout_ms=300000, deadline_ms=None, presence_penalty=0.0,
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
                  response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None,
-                 regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None, priority=0, lora=None):
+                 regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None, priority=0, lora=None,
+                 allowed_token_ids=None, truncate_prompt_tokens=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -444,7 +445,10 @@ class XinfClient:
         repetition_last_n: only the last that many tokens (llama.cpp's
         repeat_last_n; None: all). priority: vLLM's, a lower value is served
         first (the model's queue, a replica's admission and preemption).
-        lora: the name of a LoRA adapter the model was launched with."""
+        lora: the name of a LoRA adapter the model was launched with.
+        allowed_token_ids: only these tokens may be sampled (vLLM's).
+        truncate_prompt_tokens: N keeps the prompt's last N tokens, 0 as
+        many as the context holds (vLLM's)."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -453,6 +457,10 @@ class XinfClient:
             body["priority"] = int(priority)
         if lora:
             body["lora"] = str(lora)
+        if allowed_token_ids is not None:
+            body["allowed_token_ids"] = [int(token) for token in allowed_token_ids]
+        if truncate_prompt_tokens is not None:
+            body["truncate_prompt_tokens"] = int(truncate_prompt_tokens)
         for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):
             if not -2.0 <= float(value) <= 2.0:
                 raise ValueError(f"{name} must be a number in [-2, 2], got {value!r}")

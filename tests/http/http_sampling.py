@@ -299,4 +299,23 @@ def scenario_vllm_extras(gateway, prompt, text):
     expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
                                                           "include_stop_str_in_output": "yes"}),
                  400, "include_stop_str_in_output")
-    print("vLLM's truncate_prompt_tokens (last N, -1) and include_stop_str_in_output, streamed too, with refusals")
+    # allowed_token_ids: only those; one alone repeats; over HTTP as over ZeroMQ
+    tokens = [int(t) for t in gateway.client.generate("m", prompt=prompt, max_tokens=24)["tokens"]]
+    allowed = sorted(set(tokens[:3]) | {7, 9})
+    got = gateway.client.generate("m", prompt=prompt, max_tokens=24, allowed_token_ids=allowed)["tokens"]
+    check(got and set(got) <= set(allowed), f"allowed_token_ids {allowed}: {got}")
+    alone = gateway.client.generate("m", prompt=prompt, max_tokens=8, allowed_token_ids=[9], ignore_eos=True)
+    check(alone["tokens"] == [9] * 8, f"one allowed token, eight times: {alone['tokens']}")
+    over_http = complete({"prompt": prompt, "max_tokens": 24, "allowed_token_ids": allowed})
+    check(over_http["choices"][0]["text"] == gateway.client.generate("m", prompt=prompt, max_tokens=24,
+                                                                     allowed_token_ids=allowed)["text"]
+          .encode("utf-8", "surrogateescape").decode("utf-8", "replace"), f"over HTTP as over ZeroMQ: {over_http}")
+    for value, needle in (([], "allowed_token_ids"), ([-1], "allowed_token_ids"), ("7", "allowed_token_ids"),
+                          ([1 << 30], "not below the vocabulary")):
+        expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
+                                                              "allowed_token_ids": value}), 400, needle)
+    expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
+                                                          "allowed_token_ids": [7], "response_format":
+                                                          {"type": "json_object"}}), 400, "constrained answer")
+    print("vLLM's truncate_prompt_tokens (last N, -1), include_stop_str_in_output (streamed too) and "
+          "allowed_token_ids (over ZeroMQ and HTTP), with refusals")
