@@ -235,6 +235,12 @@ s_send_one (xinf_gw_request_t *request, bool has_bos)
                                                                                                         index))));
         xinf_map_put (body, "allowed_token_ids", ids);
     }
+    for (size_t index = 0; oai->bad_words && index < json_array_size (oai->bad_words); index++) {
+        if (!index)
+            xinf_map_put (body, "bad_words", xinf_value_new_array ());
+        xinf_array_push (xinf_map_get (body, "bad_words"),
+                         xinf_value_new_str (json_string_value (json_array_get (oai->bad_words, index))));
+    }
     if (oai->truncate)
         xinf_map_put_uint (body, "truncate_prompt_tokens", oai->truncate > 0 ? (uint64_t) oai->truncate : 0);
     xinf_map_put_bool (body, "stream", true);

@@ -433,6 +433,24 @@ s_allowed (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  vLLM's bad_words: up to 64 strings of 1 to 256 bytes.
+static int
+s_bad_words (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    json_t *words = json_object_get (root, "bad_words");
+    if (!words || json_is_null (words))
+        return 0;
+    if (!json_is_array (words) || json_array_size (words) > 64)
+        return xinf_gw_error_bad (error, "bad_words", "must be an array of up to 64 strings");
+    size_t index;
+    json_t *word;
+    json_array_foreach (words, index, word)
+        if (!json_is_string (word) || json_string_length (word) < 1 || json_string_length (word) > 256)
+            return xinf_gw_error_bad (error, "bad_words", "item %zu must be a string of 1 to 256 bytes", index);
+    out->bad_words = json_incref (words);
+    return 0;
+}
+
 //  vLLM's repetition_penalty (on the whole prompt and answer), or
 //  llama-server's repeat_penalty and repeat_last_n (its default 64; -1:
 //  the whole context; 0: none).
@@ -488,6 +506,7 @@ s_sampling (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     ||  xinf_gw_oai_guided (root, out, error)
     ||  s_stop_ids (root, out, error)
     ||  s_allowed (root, out, error)
+    ||  s_bad_words (root, out, error)
     ||  s_integer (root, "top_k", 0, UINT32_MAX, &top_k, error)
     ||  s_integer (root, "seed", INT64_MIN, INT64_MAX, &seed, error)
     ||  s_integer (root, "priority", -1000000, 1000000, &priority, error)
@@ -760,6 +779,7 @@ xinf_gw_oai_clear (xinf_gw_oai_t *self)
     free (self->suffix);
     json_decref (self->fim_chunks);
     json_decref (self->allowed);
+    json_decref (self->bad_words);
     free (self->prompt_tokens);
     free (self->bias_tokens);
     free (self->bias_values);

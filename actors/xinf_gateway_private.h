@@ -108,6 +108,7 @@ typedef struct {
     bool infill;                      //  llama-server's /infill: its prompt's layout
     json_t *fim_chunks;               //  with it: input_extra's {filename, text} chunks (owned), or NULL
     json_t *allowed;                  //  vLLM's allowed_token_ids, checked (owned), or NULL
+    json_t *bad_words;                //  vLLM's bad_words, checked (owned), or NULL
     bool llama;                       //  llama-server's own endpoints (/completion, /infill): its answer's shape
     bool return_tokens;               //  with it: the answer's token ids
     bool ignore_eos;                  //  vLLM's: generate past end tokens

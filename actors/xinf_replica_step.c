@@ -4,6 +4,7 @@
 */
 #include "xinf_replica_private.h"
 #include "xinf_token_mask.h"
+#include "xinf_request_tokens.h"
 #include "xinf_penalties.h"
 #include "xinf_samples.h"
 
@@ -214,19 +215,38 @@ s_clear_bit (uint32_t *bits, int32_t id)
     bits [id / 32] &= ~((uint32_t) 1 << (id % 32));
 }
 
+//  The answer's tokens before a row (history (0) the last): the drafts the
+//  step carries before it, then the request's tokens; -1 past the first.
+typedef struct {
+    xinf_replica_actor_t *state;
+    const xinf_request_t *request;
+    size_t row, ahead;
+} s_history_t;
+
+static int32_t
+s_history (void *arg, size_t back)
+{
+    const s_history_t *self = (const s_history_t *) arg;
+    if (back < self->ahead)
+        return s_draft_before (self->state, self->row - back);
+    back -= self->ahead;
+    return back < self->request->count ? self->request->tokens [self->request->count - 1 - back] : -1;
+}
+
 //  A row's allowed tokens: its constrained answer's (xinf_json_masks.h), its
 //  allowed_token_ids, or all; less the end and stop tokens while it has
-//  fewer than min_tokens, unless nothing would be left (a complete
-//  constrained answer still ends). NULL for any token, or when out of
-//  memory (*failed).
+//  fewer than min_tokens and less what its bad_words keep out after the
+//  tokens before it, unless nothing would be left (a complete constrained
+//  answer still ends). NULL for any token, or when out of memory (*failed).
 static const uint32_t *
 s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, const xinf_grammar_state_t *grammar_state,
-            size_t generated, bool *failed)
+            size_t row, size_t ahead, bool *failed)
 {
+    size_t generated = request->count + ahead;
     const uint32_t *json = request->grammar ? xinf_json_masks_get (state->json_masks, request->grammar,
                                                                    grammar_state) : request->allowed;
     *failed = request->grammar && !json;
-    if (*failed || generated >= request->min_tokens)
+    if (*failed || (generated >= request->min_tokens && !request->n_bad))
         return json;
     size_t words = xinf_token_mask_words (state->vocab);
     if (!state->step_mask && !(state->step_mask = calloc (words, sizeof (uint32_t)))) {
@@ -242,11 +262,13 @@ s_row_mask (xinf_replica_actor_t *state, const xinf_request_t *request, const xi
             bits [words - 1] = ((uint32_t) 1 << (state->vocab % 32)) - 1;
     }
     int32_t ends [64];                        //  a vocabulary names a few
-    size_t count = xinf_tokenizer_end_ids (state->tokenizer, ends, 64);
+    size_t count = generated < request->min_tokens ? xinf_tokenizer_end_ids (state->tokenizer, ends, 64) : 0;
     for (size_t index = 0; index < count && index < 64; index++)
         s_clear_bit (bits, ends [index]);
-    for (size_t index = 0; index < request->n_stop_ids; index++)
+    for (size_t index = 0; generated < request->min_tokens && index < request->n_stop_ids; index++)
         s_clear_bit (bits, request->stop_ids [index]);
+    s_history_t history = { state, request, row, ahead };
+    xinf_request_ban (request, s_history, &history, bits);
     uint32_t any = 0;
     for (size_t word = 0; word < words; word++)
         any |= bits [word];
@@ -287,7 +309,7 @@ s_add_masks (xinf_replica_actor_t *state, xinf_msg_t *msg)
         if (request->grammar)                 //  a draft it does not allow: this row is never taken
             xinf_json_masks_take (state->json_masks, request->grammar, &grammar_state, s_draft_before (state, row));
         const uint32_t *bits = state->step_scores [row] >= 0 ? NULL
-                             : s_row_mask (state, request, &grammar_state, request->count + ahead, &failed);
+                             : s_row_mask (state, request, &grammar_state, row, ahead, &failed);
         rc = failed ? -1 : xinf_token_masks_add (masks, bits);
     }
     if (rc == 0) {

@@ -37,6 +37,8 @@ xinf_request_destroy (xinf_request_t **self_p)
         free (self->biases);
         free (self->stop_ids);
         free (self->allowed);
+        free (self->bad);
+        free (self->bad_ends);
         if (self->constraints) {
             xinf_constraints_release (self->constraints, self->schema);
             xinf_constraints_release (self->constraints, self->regex);
@@ -255,7 +257,7 @@ s_logit_biases (xinf_request_t *self, const xinf_client_msg_generate_t *generate
 bool
 xinf_request_masked (const xinf_request_t *self)
 {
-    return self->grammar || self->allowed || self->count < self->min_tokens;
+    return self->grammar || self->allowed || self->n_bad || self->count < self->min_tokens;
 }
 
 //  A constraint compiled: the replica's shared one, or the request's own.
@@ -497,6 +499,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
             xinf_request_take_stops (self, &generate, vocab, check);
         if (!check->failed)
             xinf_request_take_allowed (self, &generate, vocab, check);
+        if (!check->failed)
+            xinf_request_take_bad_words (self, &generate, tokenizer, check);
         if (!check->failed && generate.logprobs
         &&  !(self->logprobs = xinf_request_logprobs_new ((uint32_t) generate.top_logprobs, self->stream)))
             xinf_check_fail (check, "out of memory for the log-probabilities");

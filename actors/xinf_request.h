@@ -31,6 +31,9 @@ typedef struct {
     bool ignore_eos;                  //  end tokens do not end it
     int32_t *stop_ids;                //  stop_token_ids, ascending; NULL: none
     uint32_t *allowed;                //  allowed_token_ids, a bitmap over the vocabulary; NULL: any token
+    int32_t *bad;                     //  bad_words' token sequences, one after another; NULL: none
+    size_t *bad_ends;                 //  [n_bad]: where each sequence ends in 'bad'
+    size_t n_bad;
     size_t n_stop_ids;
     size_t min_tokens;                //  end and stop tokens are masked until this many are generated
     const xinf_grammar_t *grammar;    //  response_format json_object, json_schema, regex or grammar: its tokens

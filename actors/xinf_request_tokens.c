@@ -3,6 +3,8 @@
 #include "xinf_request_tokens.h"
 #include "xinf_token_mask.h"
 
+#include <string.h>
+
 static int
 s_compare_ids (const void *a, const void *b)
 {
@@ -69,5 +71,68 @@ xinf_request_take_allowed (xinf_request_t *self, const xinf_client_msg_generate_
                              index, (unsigned long long) id, vocab);
         else
             self->allowed [id / 32] |= (uint32_t) 1 << (id % 32);
+    }
+}
+
+//  Appends a sequence to the request's unless it is there already.
+static int
+s_add_bad (xinf_request_t *self, const int32_t *ids, size_t count, size_t *capacity)
+{
+    for (size_t k = 0, start = 0; k < self->n_bad; start = self->bad_ends [k++])
+        if (self->bad_ends [k] - start == count && memcmp (self->bad + start, ids, count * sizeof (int32_t)) == 0)
+            return 0;
+    size_t used = self->n_bad ? self->bad_ends [self->n_bad - 1] : 0;
+    if (used + count > *capacity) {
+        size_t grown = (used + count) * 2;
+        int32_t *bad = realloc (self->bad, grown * sizeof (int32_t));
+        if (!bad)
+            return -1;
+        self->bad = bad;
+        *capacity = grown;
+    }
+    memcpy (self->bad + used, ids, count * sizeof (int32_t));
+    self->bad_ends [self->n_bad++] = used + count;
+    return 0;
+}
+
+void
+xinf_request_take_bad_words (xinf_request_t *self, const xinf_client_msg_generate_t *generate,
+                             xinf_tokenizer_t *tokenizer, xinf_check_t *check)
+{
+    size_t count = generate->has_bad_words ? xinf_value_count (generate->bad_words) : 0, capacity = 0;
+    if (!count)
+        return;
+    if (!(self->bad_ends = calloc (2 * count, sizeof (size_t)))) {
+        xinf_check_fail (check, "out of memory for bad_words");
+        return;
+    }
+    for (size_t index = 0; !check->failed && index < 2 * count; index++) {
+        const char *word = xinf_value_str (xinf_array_at (generate->bad_words, index / 2));
+        while (*word == ' ')
+            word++;
+        char text [258];
+        snprintf (text, sizeof text, "%s%s", index % 2 ? " " : "", word);
+        int32_t ids [258];
+        long n = xinf_tokenizer_encode (tokenizer, text, strlen (text), false, ids, 258);
+        if (n < 0 || n > 258)
+            xinf_check_fail (check, "field 'bad_words[%zu]' cannot be tokenized", index / 2);
+        else
+        if (n > 0 && s_add_bad (self, ids, (size_t) n, &capacity))
+            xinf_check_fail (check, "out of memory for bad_words");
+    }
+}
+
+void
+xinf_request_ban (const xinf_request_t *self, int32_t (*history) (void *arg, size_t back), void *arg, uint32_t *bits)
+{
+    for (size_t k = 0, start = 0; k < self->n_bad; start = self->bad_ends [k++]) {
+        size_t length = self->bad_ends [k] - start;
+        bool match = true;
+        for (size_t back = 0; match && back + 1 < length; back++)
+            match = history (arg, back) == self->bad [start + length - 2 - back];
+        if (match) {
+            int32_t banned = self->bad [start + length - 1];
+            bits [banned / 32] &= ~((uint32_t) 1 << (banned % 32));
+        }
     }
 }

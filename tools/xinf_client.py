@@ -420,7 +420,7 @@ class XinfClient:
                  frequency_penalty=0.0, logit_bias=None, logprobs=None, ignore_eos=False, min_p=0.0,
                  response_format="text", stop_token_ids=None, min_tokens=0, json_schema=None, prompt_logprobs=None,
                  regex=None, grammar=None, repetition_penalty=1.0, repetition_last_n=None, priority=0, lora=None,
-                 allowed_token_ids=None, truncate_prompt_tokens=None):
+                 allowed_token_ids=None, truncate_prompt_tokens=None, bad_words=None):
         """GENERATE; returns the GENERATE_REPLY body (tokens, text, finish_reason,
         timings). With stream, on_token(index, token, text_bytes) is called for
         each token as it comes. timeout_ms bounds the wait for each message;
@@ -448,7 +448,8 @@ class XinfClient:
         lora: the name of a LoRA adapter the model was launched with.
         allowed_token_ids: only these tokens may be sampled (vLLM's).
         truncate_prompt_tokens: N keeps the prompt's last N tokens, 0 as
-        many as the context holds (vLLM's)."""
+        many as the context holds (vLLM's). bad_words: words the answer
+        never contains (vLLM's)."""
         if (prompt is None) == (prompt_tokens is None):
             raise ValueError("give exactly one of prompt and prompt_tokens")
         body = {"uid": uid, "max_tokens": max_tokens, "temperature": float(temperature), "top_k": top_k,
@@ -459,6 +460,8 @@ class XinfClient:
             body["lora"] = str(lora)
         if allowed_token_ids is not None:
             body["allowed_token_ids"] = [int(token) for token in allowed_token_ids]
+        if bad_words:
+            body["bad_words"] = [str(word) for word in bad_words]
         if truncate_prompt_tokens is not None:
             body["truncate_prompt_tokens"] = int(truncate_prompt_tokens)
         for name, value in (("presence_penalty", presence_penalty), ("frequency_penalty", frequency_penalty)):

@@ -317,5 +317,31 @@ def scenario_vllm_extras(gateway, prompt, text):
     expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
                                                           "allowed_token_ids": [7], "response_format":
                                                           {"type": "json_object"}}), 400, "constrained answer")
-    print("vLLM's truncate_prompt_tokens (last N, -1), include_stop_str_in_output (streamed too) and "
-          "allowed_token_ids (over ZeroMQ and HTTP), with refusals")
+    # bad_words: the answer never completes a banned word's tokens
+    def contains(haystack, needle):
+        return any(haystack[i:i + len(needle)] == needle for i in range(len(haystack) - len(needle) + 1))
+    checked = 0
+    for first in range(0, 12, 2):
+        status, _, text_of = gateway.call("POST", "/detokenize", {"model": "m", "tokens": tokens[first:first + 2]})
+        word = text_of.get("content", "") if status == 200 else ""
+        if not word.strip() or "\ufffd" in word:
+            continue
+        ids = gateway.call("POST", "/tokenize", {"model": "m", "content": word.lstrip(" ")})[2]["tokens"]
+        spaced = gateway.call("POST", "/tokenize", {"model": "m", "content": " " + word.lstrip(" ")})[2]["tokens"]
+        banned = [int(t) for t in gateway.client.generate("m", prompt=prompt, max_tokens=24, bad_words=[word])["tokens"]]
+        check(not contains(banned, ids) and not contains(banned, spaced),
+              f"bad_words [{word!r}] ({ids}, {spaced}): the answer {banned} completes one")
+        check(not (contains(tokens, ids) or contains(tokens, spaced)) or banned != tokens,
+              f"bad_words [{word!r}] changes an answer that had it")
+        # (the same text; invalid bytes compared without their replacement characters)
+        over_http = complete({"prompt": prompt, "max_tokens": 24, "bad_words": [word]})["choices"][0]["text"]
+        direct = gateway.client.generate("m", prompt=prompt, max_tokens=24, bad_words=[word])["text"]
+        check(over_http.replace("\ufffd", "") == direct.encode("utf-8", "surrogateescape").decode("utf-8", "ignore"),
+              f"bad_words over HTTP: {over_http!r} vs {direct!r}")
+        checked += 1
+    check(checked >= 2, f"bad words checked: {checked}")
+    for value in ("x", [""], ["x" * 257], [1]):
+        expect_error(gateway.call("POST", "/v1/completions", {"model": "m", "prompt": prompt, "max_tokens": 2,
+                                                              "bad_words": value}), 400, "bad_words")
+    print("vLLM's truncate_prompt_tokens (last N, -1), include_stop_str_in_output (streamed too), "
+          f"allowed_token_ids (over ZeroMQ and HTTP) and bad_words ({checked} words), with refusals")
