@@ -243,6 +243,20 @@ s_only_model (xinf_msg_t *msg, xinf_gw_chat_model_t *model)
     return xinf_gw_chat_model_at (msg, 0, model) && !xinf_gw_chat_model_at (msg, 1, &other);
 }
 
+//  llama-server's model of a GET: ?model=UID, else the one model that
+//  generates; false after answering the error.
+static bool
+s_asked_model (xinf_gw_request_t *request, xinf_msg_t *msg, xinf_gw_chat_model_t *model)
+{
+    xinf_gw_error_t error;
+    const char *asked = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND, "model");
+    if (asked ? xinf_gw_chat_model_find (msg, asked, model, &error) : xinf_gw_chat_model_only (msg, model, &error)) {
+        xinf_gw_respond_error (request, &error);
+        return false;
+    }
+    return true;
+}
+
 //  llama-server's GET /lora-adapters (?model=UID, else the one model that
 //  generates): its adapters by id, each at scale 0 (applied only when a
 //  request asks for it: lora [{"id", "scale": 1}], or its name as model).
@@ -250,12 +264,8 @@ static void
 s_on_lora_adapters (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
     xinf_gw_chat_model_t model;
-    xinf_gw_error_t error;
-    const char *asked = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND, "model");
-    if (asked ? xinf_gw_chat_model_find (msg, asked, &model, &error) : xinf_gw_chat_model_only (msg, &model, &error)) {
-        xinf_gw_respond_error (request, &error);
+    if (!s_asked_model (request, msg, &model))
         return;
-    }
     const xinf_value_t *adapters = xinf_map_get (model.entry, "lora_modules");
     json_t *list = json_array ();
     for (size_t index = 0; index < xinf_value_count (adapters); index++) {
@@ -274,12 +284,8 @@ static void
 s_on_props (xinf_gw_request_t *request, xinf_msg_t *msg)
 {
     xinf_gw_chat_model_t model;
-    xinf_gw_error_t error;
-    const char *asked = MHD_lookup_connection_value (request->connection, MHD_GET_ARGUMENT_KIND, "model");
-    if (asked ? xinf_gw_chat_model_find (msg, asked, &model, &error) : xinf_gw_chat_model_only (msg, &model, &error)) {
-        xinf_gw_respond_error (request, &error);
+    if (!s_asked_model (request, msg, &model))
         return;
-    }
     json_t *params = json_object ();
     json_object_set_new (params, "n_predict", json_integer (-1));
     json_object_set_new (params, "temperature", json_real (XINF_GW_LLAMA_TEMPERATURE));
