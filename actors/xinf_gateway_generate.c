@@ -51,12 +51,14 @@ s_size_ok (xinf_gw_request_t *request, const xinf_value_t *body, xinf_gw_error_t
         return false;
     }
     //  Each logit bias is 5 values (a map of two keys and values) beside
-    //  the ids, under the same envelope's limit
-    size_t values = request->oai.prompt_token_count + 5 * request->oai.bias_count;
+    //  the ids, and each allowed token one, under the same envelope's limit
+    size_t allowed = request->oai.allowed ? json_array_size (request->oai.allowed) : 0;
+    size_t values = request->oai.prompt_token_count + 5 * request->oai.bias_count + allowed;
     if (values > XINF_PROMPT_TOKENS_MAX) {
-        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large", "logit_bias",
-                           "the prompt's %zu token ids and %zu logit biases (5 values each) are %zu values; at most "
-                           "%d are accepted", request->oai.prompt_token_count, request->oai.bias_count, values,
+        xinf_gw_error_set (error, 413, "invalid_request_error", "request_too_large",
+                           allowed ? "allowed_token_ids" : "logit_bias", "the prompt's %zu token ids, %zu logit biases "
+                           "(5 values each) and %zu allowed tokens are %zu values; at most %d are accepted",
+                           request->oai.prompt_token_count, request->oai.bias_count, allowed, values,
                            XINF_PROMPT_TOKENS_MAX);
         return false;
     }

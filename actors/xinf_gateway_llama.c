@@ -87,22 +87,24 @@ s_lora (json_t *root, int *id, xinf_gw_error_t *error)
         return 0;
     if (!json_is_array (list) || json_array_size (list) > 64)
         return xinf_gw_error_bad (error, "lora", "must be an array of at most 64 {\"id\": N, \"scale\": S} objects");
+    double scales [8] = { 0 };        //  by id: the last entry wins, a missing scale is 0 (llama-server's)
     for (size_t index = 0; index < json_array_size (list); index++) {
         json_t *item = json_array_get (list, index), *key = json_object_get (item, "id");
         json_t *scale = json_object_get (item, "scale");
         if (!json_is_integer (key) || json_integer_value (key) < 0 || json_integer_value (key) > 7
         ||  (scale && !json_is_number (scale)))
             return xinf_gw_error_bad (error, "lora", "item %zu must be {\"id\": 0-7, \"scale\": a number}", index);
-        double value = scale ? json_number_value (scale) : 1.0;
-        if (value == 0)
+        scales [json_integer_value (key)] = scale ? json_number_value (scale) : 0.0;
+    }
+    for (int key = 0; key < 8; key++) {
+        if (scales [key] == 0)
             continue;
-        if (value != 1)
+        if (scales [key] != 1)
             return xinf_gw_error_bad (error, "lora", "adapter scales other than 0 and 1 are not supported: xinf "
                                       "serves an adapter at its alpha / rank");
         if (*id)
-            return xinf_gw_error_bad (error, "lora", "one adapter a request: ids %d and %d have scale 1", *id - 1,
-                                      (int) json_integer_value (key));
-        *id = (int) json_integer_value (key) + 1;
+            return xinf_gw_error_bad (error, "lora", "one adapter a request: ids %d and %d have scale 1", *id - 1, key);
+        *id = key + 1;
     }
     return 0;
 }

@@ -422,8 +422,8 @@ s_allowed (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     json_t *ids = json_object_get (root, "allowed_token_ids");
     if (!ids || json_is_null (ids))
         return 0;
-    if (!json_is_array (ids) || json_array_size (ids) == 0 || json_array_size (ids) > 262144)
-        return xinf_gw_error_bad (error, "allowed_token_ids", "must be an array of 1 to 262144 token ids");
+    if (!json_is_array (ids) || json_array_size (ids) == 0 || json_array_size (ids) > 32768)
+        return xinf_gw_error_bad (error, "allowed_token_ids", "must be an array of 1 to 32768 token ids");
     size_t index;
     json_t *id;
     json_array_foreach (ids, index, id)

@@ -389,13 +389,16 @@ s_embed (xinf_request_t *self, const xinf_client_msg_generate_t *generate, xinf_
     self->prompt [self->prompt_count++] = (int32_t) eos;
 }
 
-//  vLLM's truncate_prompt_tokens: only the prompt's last 'keep' tokens.
+//  vLLM's truncate_prompt_tokens: only the prompt's last 'keep' tokens, a
+//  BOS it starts with kept before them (vLLM truncates before adding it).
 static void
-s_truncate (xinf_request_t *self, size_t keep)
+s_truncate (xinf_request_t *self, size_t keep, int64_t bos)
 {
     if (self->prompt_count <= keep)
         return;
-    memmove (self->prompt, self->prompt + (self->prompt_count - keep), keep * sizeof (int32_t));
+    size_t first = bos >= 0 && keep >= 2 && self->prompt [0] == (int32_t) bos ? 1 : 0;
+    memmove (self->prompt + first, self->prompt + (self->prompt_count - (keep - first)),
+             (keep - first) * sizeof (int32_t));
     self->prompt_count = keep;
 }
 
@@ -462,7 +465,8 @@ xinf_request_new (xinf_value_t *body, xinf_tokenizer_t *tokenizer, size_t vocab,
     if (!check->failed)
         self->prompt = s_prompt (&generate, tokenizer, vocab, check, &self->prompt_count);
     if (!check->failed && generate.has_truncate_prompt_tokens)
-        s_truncate (self, generate.truncate_prompt_tokens ? (size_t) generate.truncate_prompt_tokens : context - 1);
+        s_truncate (self, generate.truncate_prompt_tokens ? (size_t) generate.truncate_prompt_tokens : context - 1,
+                    xinf_tokenizer_bos (tokenizer));
     if (!check->failed && self->prompt_count == 0)
         xinf_check_fail (check, "the prompt is empty");
     if (!check->failed && generate.embed)

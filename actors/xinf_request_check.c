@@ -23,6 +23,7 @@ s_check_size (const xinf_value_t *body, xinf_check_t *check, const char **code)
 {
     const xinf_value_t *prompt = xinf_map_get (body, "prompt");
     const xinf_value_t *ids = xinf_map_get (body, "prompt_tokens");
+    const xinf_value_t *allowed = xinf_map_get (body, "allowed_token_ids");
     size_t length = 0;
     if (xinf_value_type (prompt) == XINF_STR && xinf_value_bytes (prompt, &length) && length > XINF_GENERATE_BODY_MAX) {
         *code = "TOO_LARGE";
@@ -33,6 +34,12 @@ s_check_size (const xinf_value_t *body, xinf_check_t *check, const char **code)
         *code = "TOO_LARGE";
         xinf_check_fail (check, "field 'prompt_tokens' has %zu entries; at most %d are accepted",
                          xinf_value_count (ids), XINF_PROMPT_TOKENS_MAX);
+    }
+    else
+    if (xinf_value_count (ids) + xinf_value_count (allowed) > XINF_PROMPT_TOKENS_MAX) {
+        *code = "TOO_LARGE";           //  both are relayed in the RUN, under one envelope's values
+        xinf_check_fail (check, "fields 'prompt_tokens' and 'allowed_token_ids' have %zu entries together; at most "
+                         "%d are accepted", xinf_value_count (ids) + xinf_value_count (allowed), XINF_PROMPT_TOKENS_MAX);
     }
 }
 

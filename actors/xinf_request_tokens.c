@@ -3,6 +3,7 @@
 #include "xinf_request_tokens.h"
 #include "xinf_token_mask.h"
 
+#include <ctype.h>
 #include <string.h>
 
 static int
@@ -106,18 +107,25 @@ xinf_request_take_bad_words (xinf_request_t *self, const xinf_client_msg_generat
         xinf_check_fail (check, "out of memory for bad_words");
         return;
     }
-    for (size_t index = 0; !check->failed && index < 2 * count; index++) {
-        const char *word = xinf_value_str (xinf_array_at (generate->bad_words, index / 2));
-        while (*word == ' ')
+    for (size_t index = 0; !check->failed && index < count; index++) {
+        const char *word = xinf_value_str (xinf_array_at (generate->bad_words, index));
+        while (isspace ((unsigned char) *word))
             word++;
-        char text [258];
-        snprintf (text, sizeof text, "%s%s", index % 2 ? " " : "", word);
-        int32_t ids [258];
-        long n = xinf_tokenizer_encode (tokenizer, text, strlen (text), false, ids, 258);
-        if (n < 0 || n > 258)
-            xinf_check_fail (check, "field 'bad_words[%zu]' cannot be tokenized", index / 2);
-        else
-        if (n > 0 && s_add_bad (self, ids, (size_t) n, &capacity))
+        char spaced [258];
+        snprintf (spaced, sizeof spaced, " %s", word);
+        int32_t plain_ids [258], spaced_ids [258];
+        long plain = xinf_tokenizer_encode (tokenizer, word, strlen (word), false, plain_ids, 258);
+        long other = xinf_tokenizer_encode (tokenizer, spaced, strlen (spaced), false, spaced_ids, 258);
+        if (plain < 1 || plain > 258 || other < 1 || other > 258) {
+            xinf_check_fail (check, "field 'bad_words[%zu]' %s", index, plain == 0 ? "is blank: it has no tokens"
+                             : "cannot be tokenized");
+            break;
+        }
+        //  vLLM's: the spaced form too where it begins with another token
+        //  and has as many
+        if (s_add_bad (self, plain_ids, (size_t) plain, &capacity)
+        ||  (spaced_ids [0] != plain_ids [0] && other == plain
+             && s_add_bad (self, spaced_ids, (size_t) other, &capacity)))
             xinf_check_fail (check, "out of memory for bad_words");
     }
 }

@@ -14,9 +14,10 @@
 //  max_tokens. Failures in 'check', naming the field.
 void xinf_request_take_stops (xinf_request_t *self, const xinf_client_msg_generate_t *generate, size_t vocab,
                               xinf_check_t *check);
-//  bad_words as token sequences: each word as given and with one leading
-//  space (leading spaces stripped first), duplicates once. Failures in
-//  'check', naming the field.
+//  bad_words as token sequences, vLLM's: each word (its leading white
+//  space stripped) as given, and with one leading space where that begins
+//  with another token and has as many; duplicates once. A blank word is
+//  refused. Failures in 'check', naming the field.
 void xinf_request_take_bad_words (xinf_request_t *self, const xinf_client_msg_generate_t *generate,
                                   xinf_tokenizer_t *tokenizer, xinf_check_t *check);
 //  Clears in 'bits' the tokens bad_words keep out after the answer's

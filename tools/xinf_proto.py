@@ -144,7 +144,7 @@ MESSAGES = {
             {'name': 'stop_token_ids', 'type': 'array', 'min': 0, 'max': 64, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
             {'name': 'truncate_prompt_tokens', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'bad_words', 'type': 'array', 'min': 0, 'max': 64, 'optional': True, 'item': 'str', 'item_min': 1, 'item_max': 256},
-            {'name': 'allowed_token_ids', 'type': 'array', 'min': 0, 'max': 262144, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
+            {'name': 'allowed_token_ids', 'type': 'array', 'min': 0, 'max': 32768, 'optional': True, 'item': 'uint', 'item_min': 0, 'item_max': 4294967295},
             {'name': 'min_tokens', 'type': 'uint', 'min': 0, 'max': 4294967295, 'optional': True},
             {'name': 'logprobs', 'type': 'bool', 'min': 0, 'max': None, 'optional': True},
             {'name': 'json_schema', 'type': 'str', 'min': 0, 'max': 65536, 'optional': True},

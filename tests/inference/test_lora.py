@@ -140,6 +140,11 @@ def check_http(build_dir, port, endpoint, answers):
                "lora": [{"id": 0, "scale": 0.0}, {"id": 1, "scale": 1.0}]}
     status, body = http(port, "POST", "/completion", request)
     check(status == 200 and body["tokens"] == answers["chat"], f"/completion with lora id 1: {status} {body}")
+    # llama-server's rules: a missing scale is 0, the last entry of an id wins
+    status, body = http(port, "POST", "/completion", {**request, "lora": [{"id": 1, "scale": 1}, {"id": 1}]})
+    check(status == 200 and body["tokens"] == answers[None], f"/completion with lora id 1 then unscaled: {body}")
+    status, body = http(port, "POST", "/completion", {**request, "lora": [{"id": 0, "scale": 1}, {"id": 0, "scale": 1}]})
+    check(status == 200 and body["tokens"] == answers["sql"], f"/completion with lora id 0 twice: {body}")
     for lora, needle in (([{"id": 0, "scale": 0.5}], "scales other than 0 and 1"), ([{"id": 5, "scale": 1}], "has 2"),
                          ([{"id": 0, "scale": 1}, {"id": 1, "scale": 1}], "one adapter a request"),
                          ("sql", "must be an array")):
