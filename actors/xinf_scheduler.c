@@ -595,6 +595,38 @@ s_refuse (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t re
         self->undelivered++;
 }
 
+//  Whether a request of 'bytes' fits the model's queue.
+static bool
+s_fits (const xinf_sched_model_t *model, size_t bytes)
+{
+    return zlistx_size (model->queue) < model->queue_max && model->queued_bytes + bytes <= XINF_SCHED_QUEUE_BYTES;
+}
+
+//  Makes room in a full queue for a request of 'priority' and 'bytes' by
+//  answering OVERLOADED to the queued ones of a higher value, the last in
+//  the queue's order (the highest value, the newest among equals) first;
+//  whether it fits then. A request of a lower value is never refused for
+//  ones of a higher value.
+static bool
+s_make_room (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t priority, size_t bytes)
+{
+    while (!s_fits (model, bytes)) {
+        xinf_sched_request_t *last = (xinf_sched_request_t *) zlistx_last (model->queue);
+        if (!last || last->priority <= priority)
+            return false;
+        xinf_info ("scheduler", "request corr=%llu of client=%s (priority %lld) leaves the full queue of model %s "
+                   "for one of priority %lld", (unsigned long long) last->corr, last->client, (long long) last->priority,
+                   model->uid, (long long) priority);
+        xinf_msg_t *error = xinf_msg_new_error (last->corr, "OVERLOADED", "GENERATE: model %s's queue is full and a "
+                                                "request of a lower priority value (%lld, this one's %lld) took its "
+                                                "place; retry later", model->uid, (long long) priority,
+                                                (long long) last->priority);
+        xinf_map_put_uint (xinf_msg_body (error), "retry_after_ms", s_retry_after (model));
+        xinf_sched_end (self, last, &error, "OVERLOADED");
+    }
+    return true;
+}
+
 void
 xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr, uint64_t budget_ms,
                        xinf_value_t **body_p, int64_t now)
@@ -622,8 +654,7 @@ xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr
                     (unsigned long long) corr, client);
     }
     else
-    if (zlistx_size (model->queue) >= model->queue_max
-    ||  model->queued_bytes + s_body_bytes (body) > XINF_SCHED_QUEUE_BYTES)
+    if (!s_make_room (self, model, xinf_value_int (xinf_map_get (body, "priority")), s_body_bytes (body)))
         s_refuse (self, client, corr, s_retry_after (model), "OVERLOADED",
                   "GENERATE: model %s has %zu requests queued (at most %zu, %zu bytes) and every replica is busy; "
                   "retry later", uid, zlistx_size (model->queue), model->queue_max, model->queued_bytes);

@@ -395,6 +395,45 @@ test_priority (void)
     s_end (&scheduler, &io);
 }
 
+//  A full queue makes room for a request of a lower value than its last
+//  (the highest value, the newest among equals), which is answered
+//  OVERLOADED with retry_after_ms; one of no lower value is refused.
+static void
+test_priority_overload (void)
+{
+    s_io_t io;
+    xinf_scheduler_t *scheduler = s_new (&io);
+    xinf_scheduler_model_set (scheduler, "m", 2);
+    xinf_scheduler_replica_set (scheduler, "m", 0, "w0", true, 1, 0);
+    s_submit (scheduler, "c", 1, false, 0, 0);                  //  runs: w0's one place
+    const int64_t priorities [] = { 9, 7, 9, 1, 7, 0 };         //  corr 2 .. 7
+    const uint64_t refused [] = { 0, 0, 4, 2, 6, 3 };           //  the ERROR each submit causes (0: none)
+    for (uint64_t corr = 2; corr <= 7; corr++) {
+        s_submit_priority (scheduler, "c", corr, false, 0, 1, priorities [corr - 2]);
+        CHECK_INT (xinf_scheduler_queued (scheduler, "m"), corr == 2 ? 1 : 2);
+        xinf_msg_t *error = s_take (&io, "ERROR", "c");
+        CHECK_INT (error ? xinf_msg_corr (error) : 0, refused [corr - 2]);
+        if (error) {
+            CHECK_STR (s_str (error, "code"), "OVERLOADED");
+            CHECK (s_uint (error, "retry_after_ms") > 0);
+            CHECK_HAS (s_str (error, "message"), refused [corr - 2] == corr ? "requests queued" : "took its place");
+        }
+        xinf_msg_destroy (&error);
+    }
+    //  Left queued: 7 (0) and 5 (1), in that order once w0 has room
+    xinf_msg_t *run = s_take (&io, "RUN", "w0");
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 10);
+    xinf_msg_destroy (&run);
+    run = s_take (&io, "RUN", "w0");
+    CHECK (run && s_uint (run, "corr") == 7);
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 11);
+    xinf_msg_destroy (&run);
+    run = s_take (&io, "RUN", "w0");
+    CHECK (run && s_uint (run, "corr") == 5);
+    xinf_msg_destroy (&run);
+    s_end (&scheduler, &io);
+}
+
 //  A retried request of a lower value goes by s_pick's rules: it does not
 //  go straight back over priority to the replica it failed on (w1, with
 //  room and a priority 0 run) while an untried one (w0, full) is ready.
@@ -440,5 +479,6 @@ main (void)
     RUN (test_malformed_replies);
     RUN (test_priority);
     RUN (test_priority_retry);
+    RUN (test_priority_overload);
     return 0;
 }
