@@ -606,10 +606,14 @@ s_fits (const xinf_sched_model_t *model, size_t bytes)
 //  answering OVERLOADED to the queued ones of a higher value, the last in
 //  the queue's order (the highest value, the newest among equals) first;
 //  whether it fits then. A request of a lower value is never refused for
-//  ones of a higher value.
+//  ones of a higher value, and none is displaced for one that goes to a
+//  replica at once (over its capacity, for its priority: xinf_sched_pick).
 static bool
-s_make_room (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t priority, size_t bytes)
+s_make_room (xinf_scheduler_t *self, xinf_sched_model_t *model, int64_t priority, size_t bytes, int64_t now)
 {
+    xinf_sched_request_t probe = { .priority = priority, .bytes = bytes };
+    if (!s_fits (model, bytes) && xinf_sched_pick (self, model, &probe, now) >= 0)
+        return true;                  //  the pump sends it on before any queued one
     while (!s_fits (model, bytes)) {
         xinf_sched_request_t *last = (xinf_sched_request_t *) zlistx_last (model->queue);
         if (!last || last->priority <= priority)
@@ -654,7 +658,7 @@ xinf_scheduler_submit (xinf_scheduler_t *self, const char *client, uint64_t corr
                     (unsigned long long) corr, client);
     }
     else
-    if (!s_make_room (self, model, xinf_value_int (xinf_map_get (body, "priority")), s_body_bytes (body)))
+    if (!s_make_room (self, model, xinf_value_int (xinf_map_get (body, "priority")), s_body_bytes (body), now))
         s_refuse (self, client, corr, s_retry_after (model), "OVERLOADED",
                   "GENERATE: model %s has %zu requests queued (at most %zu, %zu bytes) and every replica is busy; "
                   "retry later", uid, zlistx_size (model->queue), model->queue_max, model->queued_bytes);

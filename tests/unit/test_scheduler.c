@@ -420,8 +420,16 @@ test_priority_overload (void)
         }
         xinf_msg_destroy (&error);
     }
+    //  One of a lower value than the run goes over w0's capacity at once:
+    //  nobody is displaced for it
+    s_submit_priority (scheduler, "c", 8, false, 0, 2, -5);
+    CHECK_INT (xinf_scheduler_queued (scheduler, "m"), 2);
+    CHECK_INT (s_count (&io, "ERROR"), 0);
+    xinf_msg_t *run = s_take (&io, "RUN", "w0"), *over = s_take (&io, "RUN", "w0");
+    CHECK (run && over && s_uint (run, "corr") == 1 && s_uint (over, "corr") == 8);
+    s_reply (scheduler, "w0", "RUN_DONE", s_uint (over, "request"), NULL, 9);
+    xinf_msg_destroy (&over);
     //  Left queued: 7 (0) and 5 (1), in that order once w0 has room
-    xinf_msg_t *run = s_take (&io, "RUN", "w0");
     s_reply (scheduler, "w0", "RUN_DONE", s_uint (run, "request"), NULL, 10);
     xinf_msg_destroy (&run);
     run = s_take (&io, "RUN", "w0");
