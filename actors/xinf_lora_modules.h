@@ -13,8 +13,9 @@
 #define XINF_LORA_MODULES_H_INCLUDED
 
 #include "xinf.h"
+#include "xinf_lora.h"
 
-#define XINF_LORA_MODULES_MAX 8
+#define XINF_LORA_MODULES_MAX XINF_LORA_MAX_ADAPTERS
 #define XINF_LORA_NAME_MAX    64
 #define XINF_LORA_SPEC_MAX    (XINF_LORA_NAME_MAX + 1 + 4095 + 1)
 

@@ -34,6 +34,8 @@ typedef enum {
 
 //  Ranks above this are refused (PEFT's adapters use 4 to 256).
 #define XINF_LORA_MAX_RANK 1024
+//  Adapters a model serves at most (a KV cache made for more uses these).
+#define XINF_LORA_MAX_ADAPTERS 8
 
 //  One adapted weight W: delta = scale * B (A x).
 typedef struct {

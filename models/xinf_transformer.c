@@ -19,9 +19,10 @@ struct _xinf_kv_cache_t {
     //  Scratch for a pass of up to max_tokens tokens, in the backend's memory
     float *x, *xb, *xb2;               //  [max_tokens][dim]
     float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
-    //  The rows of an adapter's sequences in a pass (host memory), when the
-    //  model has adapters
+    //  When the model has adapters, the rows of each adapter's sequences in
+    //  the pass (host memory: [n_loras][max_tokens]), found once a pass
     int32_t *lora_rows;
+    size_t lora_counts [XINF_LORA_MAX_ADAPTERS];
     size_t n_loras;                    //  the model's adapters when the cache was made: a batch names at most these
     atomic_bool *cancel;
     xinf_beacon_t *beacon;             //  where a step is, or NULL; not owned
@@ -132,8 +133,8 @@ s_lora_scratch (xinf_kv_cache_t *self, const xinf_transformer_t *model)
 {
     if (!model->n_loras)
         return 0;
-    self->lora_rows = malloc (self->max_tokens * sizeof (int32_t));
-    self->n_loras = model->n_loras;
+    self->n_loras = model->n_loras < XINF_LORA_MAX_ADAPTERS ? model->n_loras : XINF_LORA_MAX_ADAPTERS;
+    self->lora_rows = malloc (self->n_loras * self->max_tokens * sizeof (int32_t));
     return self->backend->ops->lora && self->lora_rows ? 0 : -1;
 }
 
@@ -302,11 +303,7 @@ s_lora (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
 {
     xinf_backend_t *be = cache->backend;
     for (size_t index = 0; batch->lora && index < cache->n_loras && index < self->n_loras; index++) {
-        int32_t id = (int32_t) index + 1;
-        size_t rows = 0;
-        for (size_t i = 0; i < batch->n; i++)
-            if (batch->lora [batch->seq [i]] == id)
-                cache->lora_rows [rows++] = (int32_t) i;
+        size_t rows = cache->lora_counts [index];
         xinf_lora_product_t group [XINF_LORA_GROUP];
         size_t m = 0;
         for (size_t k = 0; rows && k < count && k < XINF_LORA_GROUP; k++) {
@@ -316,7 +313,20 @@ s_lora (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
                                                       products [k].y };
         }
         if (m)
-            be->ops->lora (be, group, m, cache->lora_rows, rows);
+            be->ops->lora (be, group, m, cache->lora_rows + index * cache->max_tokens, rows);
+    }
+}
+
+//  Each adapter's rows of the pass, ascending, for every layer's s_lora.
+static void
+s_lora_rows (xinf_kv_cache_t *cache, const xinf_batch_t *batch)
+{
+    for (size_t index = 0; batch->lora && index < cache->n_loras; index++)
+        cache->lora_counts [index] = 0;
+    for (size_t i = 0; batch->lora && i < batch->n; i++) {
+        int32_t id = batch->lora [batch->seq [i]];
+        if (id >= 1 && (size_t) id <= cache->n_loras)
+            cache->lora_rows [(size_t) (id - 1) * cache->max_tokens + cache->lora_counts [id - 1]++] = (int32_t) i;
     }
 }
 
@@ -420,6 +430,7 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n;
     be->ops->embed (be, &self->embed, batch->tokens, n, cache->x);
+    s_lora_rows (cache, batch);
     if (self->n_layers)
         be->ops->rmsnorm (be, cache->xb, cache->x, self->layers [0].attn_norm, n, self->dim, self->rms_eps);
     for (size_t index = 0; index < self->n_layers; index++) {
