@@ -181,7 +181,8 @@ static int
 s_start_serving (s_state_t *state)
 {
     const xinf_transformer_t *t = xinf_model_transformer (state->model);
-    if (xinf_exec_device_check_weights (&state->device, t, state->load_error, sizeof state->load_error))
+    if (xinf_exec_device_check_weights (&state->device, t, state->load_error, sizeof state->load_error)
+    ||  xinf_transformer_check_backend (t, state->backend, state->load_error, sizeof state->load_error))
         return -1;
     if (xinf_backend_kv_dtype (state->backend, state->kv_cache_dtype, t->head_dim, &state->kv_dtype,
                                state->load_error, sizeof state->load_error))

@@ -143,10 +143,14 @@ typedef struct {
     //  Each token's attention over positions 0 .. pos of its sequence in
     //  'layer' (grouped-query: query head h reads KV head h / (n_heads /
     //  n_kv_heads)), scores scaled by 1/sqrt (head_dim): out [n][n_heads x
-    //  head_dim]. The pool holds the heads of this shard only. 0, or -1
-    //  when out of memory for its scratch.
+    //  head_dim]. With a 'window' (sliding-window attention, Gemma 3's
+    //  local layers) only the last 'window' positions, pos - window + 1 ..
+    //  pos; 0: all of them (a backend without sliding_window is only asked
+    //  0). The pool holds the heads of this shard only. 0, or -1 when out
+    //  of memory for its scratch.
     int (*attention) (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-                       const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out);
+                       const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window,
+                       float *out);
     //  Copies 'bytes' from the caller's host memory into the backend's
     //  memory (from alloc), or back: 0, or -1 when the copy failed. For
     //  loading and inspecting activations and KV blocks (tests, tools).
@@ -202,12 +206,12 @@ typedef struct {
                         const xinf_rope_t *rope);
     //  rope_attention: with 'norms' (Qwen3's q_norm, k_norm) first
     //  rmsnorm of each q and k head in place (rows of head_dim), then
-    //  rope_store (q, k, v into 'layer'), then attention of q into 'out',
-    //  its return. q and k are scratch: whether they hold the normed or
-    //  turned rows after it is not said.
+    //  rope_store (q, k, v into 'layer'), then attention of q (over its
+    //  'window') into 'out', its return. q and k are scratch: whether they
+    //  hold the normed or turned rows after it is not said.
     int (*rope_attention) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, float *out);
+                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, size_t window, float *out);
     //  Optional (LoRA adapters need it): for each of 'count' products (at
     //  most XINF_LORA_GROUP), y [row] += scale * B (A x [row]) for the
     //  listed rows (ascending; the others are left as they are). Each row's
@@ -216,6 +220,12 @@ typedef struct {
     //  memory the op does nothing and 'status' reports it.
     void (*lora) (xinf_backend_t *self, const xinf_lora_product_t *products, size_t count, const int32_t *rows,
                   size_t n_rows);
+    //  Optional (Gemma 3 needs them; a model that does is refused on a
+    //  backend without): gate = gelu (gate) * up, GELU in its tanh form,
+    //  0.5 g (1 + tanh (sqrt (2 / pi) (g + 0.044715 g^3))), as Gemma's
+    //  gelu_pytorch_tanh and ggml's gelu; and x [i] *= factor.
+    void (*gelu_mul) (xinf_backend_t *self, float *gate, const float *up, size_t count);
+    void (*scale) (xinf_backend_t *self, float *x, size_t count, float factor);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {
@@ -223,6 +233,7 @@ struct _xinf_backend_t {
     void *impl;                       //  the implementation's state
     bool host_memory;                 //  its memory is the host's (the CPU's): host buffers serve as its own
     uint32_t kv_dtypes;               //  the KV cache types it holds: bit 1 << dtype each
+    bool sliding_window;              //  its attention takes a window (else only 0)
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it
@@ -252,7 +263,7 @@ void xinf_backend_rope_store_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, si
 int xinf_backend_rope_attention_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer,
                                        const xinf_batch_t *batch, float *q, float *k, const float *v, size_t n_heads,
                                        size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                                       const xinf_head_norms_t *norms, float *out);
+                                       const xinf_head_norms_t *norms, size_t window, float *out);
 
 static inline void
 xinf_backend_destroy (xinf_backend_t **self_p)

@@ -10,11 +10,13 @@
 #define U XINF_UNUSED
 
 //  Columns: attn_norm, q, q bias, k, k bias, v, v bias, q norm, k norm, o,
-//  ffn_norm, gate, up, down
+//  post-attention norm, ffn_norm, gate, up, down, post-feed-forward norm;
+//  then GELU, scaled embeddings, the sliding-window pattern
 static const xinf_arch_t s_archs [] = {
-    { "llama", false, true,  1e-5, { R, R, O, R, O, R, O, U, U, R, R, R, R, R } },
-    { "qwen2", true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, R, R, R, R } },
-    { "qwen3", true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R } },
+    { "llama",  false, true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0 },
+    { "qwen2",  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0 },
+    { "qwen3",  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0 },
+    { "gemma3", true,  true,  1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6 },
 };
 
 #undef R
@@ -32,10 +34,12 @@ static const xinf_tensor_spec_t s_tensors [XINF_LT_COUNT] = {
     [XINF_LT_Q_NORM] = { "attn_q_norm.weight", XINF_EXT_HEAD, XINF_EXT_NONE },
     [XINF_LT_K_NORM] = { "attn_k_norm.weight", XINF_EXT_HEAD, XINF_EXT_NONE },
     [XINF_LT_O] = { "attn_output.weight", XINF_EXT_DIM, XINF_EXT_Q },
+    [XINF_LT_POST_ATTN_NORM] = { "post_attention_norm.weight", XINF_EXT_DIM, XINF_EXT_NONE },
     [XINF_LT_FFN_NORM] = { "ffn_norm.weight", XINF_EXT_DIM, XINF_EXT_NONE },
     [XINF_LT_GATE] = { "ffn_gate.weight", XINF_EXT_FFN, XINF_EXT_DIM },
     [XINF_LT_UP] = { "ffn_up.weight", XINF_EXT_FFN, XINF_EXT_DIM },
     [XINF_LT_DOWN] = { "ffn_down.weight", XINF_EXT_DIM, XINF_EXT_FFN },
+    [XINF_LT_POST_FFN_NORM] = { "post_ffw_norm.weight", XINF_EXT_DIM, XINF_EXT_NONE },
 };
 
 //  Ranges: generous for real models, tight enough that no product of them
@@ -65,7 +69,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen3";
+    return "llama, qwen2, qwen3, gemma3";
 }
 
 const xinf_tensor_spec_t *

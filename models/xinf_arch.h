@@ -14,6 +14,14 @@
                 queries and keys (attn_q_norm, attn_k_norm) before RoPE; the
                 head dimension (attention.key_length) is independent of
                 dim / heads
+        gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
+                attention's and the feed-forward's outputs before each
+                residual add (post_attention_norm, post_ffw_norm); GELU
+                (tanh form) gating the feed-forward; with
+                attention.sliding_window, five of every six layers local
+                (attending to the last sliding_window positions, RoPE base
+                rope.freq_base_swa, 10000 by default, unscaled), the sixth
+                global (attention.sliding_window_pattern may say otherwise)
 
     Shapes are in extents (dim, q_dim = heads x head_dim, kv_dim = kv heads
     x head_dim, ffn, head_dim) that the loader resolves against the
@@ -29,8 +37,8 @@
 //  The tensors of one layer, in file order.
 typedef enum {
     XINF_LT_ATTN_NORM, XINF_LT_Q, XINF_LT_Q_BIAS, XINF_LT_K, XINF_LT_K_BIAS, XINF_LT_V, XINF_LT_V_BIAS,
-    XINF_LT_Q_NORM, XINF_LT_K_NORM, XINF_LT_O, XINF_LT_FFN_NORM, XINF_LT_GATE, XINF_LT_UP, XINF_LT_DOWN,
-    XINF_LT_COUNT
+    XINF_LT_Q_NORM, XINF_LT_K_NORM, XINF_LT_O, XINF_LT_POST_ATTN_NORM, XINF_LT_FFN_NORM, XINF_LT_GATE, XINF_LT_UP,
+    XINF_LT_DOWN, XINF_LT_POST_FFN_NORM, XINF_LT_COUNT
 } xinf_layer_tensor_t;
 
 typedef enum { XINF_UNUSED = 0, XINF_REQUIRED, XINF_OPTIONAL } xinf_presence_t;
@@ -49,6 +57,10 @@ typedef struct {
     bool rope_scaling;                 //  reads rope.scaling.* and rope_freqs.weight
     double rms_eps;                    //  when the file does not say
     xinf_presence_t tensors [XINF_LT_COUNT];
+    bool gelu;                         //  the feed-forward's gate through GELU (tanh form), else SiLU
+    bool embed_scaled;                 //  embeddings times sqrt (dim)
+    size_t swa_pattern;                //  with attention.sliding_window: every swa_pattern-th layer is
+                                       //  global, the others local (0: the arch has no sliding window)
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -67,7 +79,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3": for messages.
+//  "llama, qwen2, qwen3, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

@@ -6,6 +6,7 @@
 #include "xinf_shard.h"
 #include "xinf_slices.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@ struct _xinf_model_t {
     xinf_tokenizer_t *tokenizer;
     xinf_model_info_t info;
     float *rope_factors;              //  computed llama3 factors, or NULL
+    float *q_norms;                   //  gemma3 27B: the layers' attn_q_norm scaled, or NULL
 };
 
 typedef struct {
@@ -177,6 +179,7 @@ s_load_layer (s_loader_t *loader, size_t index, xinf_layer_t *layer)
         [XINF_LT_GATE] = &layer->gate, [XINF_LT_UP] = &layer->up, [XINF_LT_DOWN] = &layer->down };
     const float **vectors [XINF_LT_COUNT] = {
         [XINF_LT_ATTN_NORM] = &layer->attn_norm, [XINF_LT_FFN_NORM] = &layer->ffn_norm,
+        [XINF_LT_POST_ATTN_NORM] = &layer->post_attn_norm, [XINF_LT_POST_FFN_NORM] = &layer->post_ffn_norm,
         [XINF_LT_Q_BIAS] = &layer->q_bias, [XINF_LT_K_BIAS] = &layer->k_bias, [XINF_LT_V_BIAS] = &layer->v_bias,
         [XINF_LT_Q_NORM] = &layer->q_norm, [XINF_LT_K_NORM] = &layer->k_norm };
     for (int which = 0; which < XINF_LT_COUNT; which++) {
@@ -327,6 +330,84 @@ s_load_pooling (s_loader_t *loader)
         s_fail (loader, "metadata key '%s' must be 0 (none), 1 (mean), 2 (cls), 3 (last) or 4 (rank)", key);
     else
         loader->self->info.pooling = (xinf_pooling_t) type;
+}
+
+//  Whether layer 'index' is local, as <arch>.attention.sliding_window_pattern
+//  says: a number p (layer i is local when i % p < p - 1; 0: all are) or
+//  an array of a bool a layer; by default the arch's pattern.
+static bool
+s_layer_local (s_loader_t *loader, const char *key, size_t index)
+{
+    xinf_gguf_t *gguf = loader->self->gguf;
+    uint64_t pattern = loader->arch->swa_pattern, count = 0;
+    xinf_gguf_type_t type;
+    if (xinf_gguf_has (gguf, key) && xinf_gguf_get_array (gguf, key, &type, &count) == 0) {
+        const uint8_t *flags = xinf_gguf_array_data (gguf, (size_t) xinf_gguf_find_key (gguf, key));
+        if (type != XINF_GGUF_BOOL || count != loader->self->transformer.n_layers || !flags) {
+            s_fail (loader, "metadata key '%s' must be a number or an array of %zu bools (one a layer)", key,
+                    loader->self->transformer.n_layers);
+            return false;
+        }
+        return flags [index] != 0;
+    }
+    if (xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &pattern) || pattern > 4096)) {
+        s_fail (loader, "metadata key '%s' must be a number of layers up to 4096 or an array of bools", key);
+        return false;
+    }
+    return pattern == 0 || index % pattern < pattern - 1;
+}
+
+//  Gemma 3's parts (xinf_arch.h): scaled embeddings, GELU, and with
+//  <arch>.attention.sliding_window its local layers' window and RoPE
+//  (base rope.freq_base_swa, unscaled). A final logit soft-cap is refused.
+static void
+s_load_local_layers (s_loader_t *loader)
+{
+    xinf_transformer_t *t = &loader->self->transformer;
+    const char *arch = loader->arch->name;
+    char key [128];
+    t->gelu = loader->arch->gelu;
+    t->embed_scale = loader->arch->embed_scaled ? sqrtf ((float) t->dim) : 0.0f;
+    t->rope_local = t->rope;
+    if (s_hparam_float (loader, "final_logit_softcapping", 0.0, 0.0, 1e9) != 0.0)
+        s_fail (loader, "metadata key '%s.final_logit_softcapping' is set: xinf does not soft-cap logits", arch);
+    snprintf (key, sizeof key, "%s.attention.sliding_window", arch);
+    uint64_t window = 0;
+    if (!loader->arch->swa_pattern || !xinf_gguf_has (loader->self->gguf, key) || loader->failed)
+        return;
+    if (xinf_gguf_get_uint (loader->self->gguf, key, &window) || window > (1u << 24))
+        s_fail (loader, "metadata key '%s' must be a number of positions up to 16777216", key);
+    t->rope_local = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base_swa", 10000.0, 1.0, 1e12), 1.0f,
+                                    t->rope.neox, NULL };
+    snprintf (key, sizeof key, "%s.attention.sliding_window_pattern", arch);
+    for (size_t index = 0; window && index < t->n_layers && !loader->failed; index++)
+        t->layers [index].window = s_layer_local (loader, key, index) ? (size_t) window : 0;
+}
+
+//  Gemma 3 27B's queries are scaled by 1 / sqrt (dim / heads), not by
+//  1 / sqrt (head_dim) as attention does (Gemma's query_pre_attn_scalar,
+//  which its GGUF files do not keep: llama.cpp knows the model by its 62
+//  layers, and so does xinf). Queries are normed just before, so their
+//  norm's weights take the ratio: copies the model owns.
+static void
+s_scale_queries (s_loader_t *loader)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    if (strcmp (loader->arch->name, "gemma3") || t->n_layers != 62 || t->dim % t->n_heads
+    ||  t->dim / t->n_heads == t->head_dim)
+        return;
+    float ratio = sqrtf ((float) t->head_dim / (float) (t->dim / t->n_heads));
+    if (!(self->q_norms = malloc (t->n_layers * t->head_dim * sizeof (float)))) {
+        s_fail (loader, "out of memory");
+        return;
+    }
+    for (size_t index = 0; index < t->n_layers; index++) {
+        float *scaled = self->q_norms + index * t->head_dim;
+        for (size_t i = 0; i < t->head_dim; i++)
+            scaled [i] = t->layers [index].q_norm [i] * ratio;
+        t->layers [index].q_norm = scaled;
+    }
 }
 
 //  Every hyperparameter in its range, and consistent with the others.
@@ -645,11 +726,15 @@ xinf_model_load_shard (const char *path, int rank, int n_ranks, xinf_model_progr
     if (!loader.failed)
         s_load_tensors (&loader);
     if (!loader.failed)
+        s_load_local_layers (&loader);
+    if (!loader.failed)
         s_load_tokenizer (&loader);
     if (!loader.failed) {
         s_count (&loader);
         s_warm (&loader, progress, arg);
     }
+    if (!loader.failed)
+        s_scale_queries (&loader);
     if (loader.failed)
         xinf_model_destroy (&self);
     return self;
@@ -676,6 +761,7 @@ xinf_model_destroy (xinf_model_t **self_p)
         xinf_tokenizer_destroy (&self->tokenizer);
         free (self->transformer.layers);
         free (self->rope_factors);
+        free (self->q_norms);
         xinf_slices_destroy (&self->slices);
         xinf_gguf_destroy (&self->gguf);
         free (self);

@@ -95,6 +95,8 @@ xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *l
     size_t kv_first = shard->kv_head_first * head_dim, kv_count = shard->n_kv_heads * head_dim;
     if (s_vector (slices, &layer->attn_norm, 0, model->dim)
     ||  s_vector (slices, &layer->ffn_norm, 0, model->dim)
+    ||  s_vector (slices, &layer->post_attn_norm, 0, model->dim)
+    ||  s_vector (slices, &layer->post_ffn_norm, 0, model->dim)
     ||  s_vector (slices, &layer->q_norm, 0, head_dim)
     ||  s_vector (slices, &layer->k_norm, 0, head_dim)
     ||  s_rows (slices, &layer->q, q_first, q_count)

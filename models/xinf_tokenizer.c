@@ -465,6 +465,7 @@ xinf_tokenizer_destroy (xinf_tokenizer_t **self_p)
     free (self->merge_keys);
     free (self->merge_ranks);
     free (self->merge_ids);
+    xinf_tok_spm_free (self);
     free (self);
     *self_p = NULL;
 }

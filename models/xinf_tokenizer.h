@@ -18,10 +18,14 @@
            llm_tokenizer_spm; characters left outside the vocabulary fall
            back to <0xNN> byte tokens, else to the unknown token.
 
-    Special tokens: text is never parsed for control or user-defined tokens:
+    Special tokens: text is never parsed for control tokens:
     "<|endoftext|>" or "<s>" in a prompt is tokenized as ordinary text
     (control, unknown, unused and byte tokens are never matched from text).
-    Callers add specials by id (BOS through encode, the rest by hand).
+    Callers add specials by id (BOS through encode, the rest by hand). A
+    llama vocabulary's user-defined pieces are split out of the text
+    before merging, as SentencePiece does (Gemma's runs of spaces,
+    newlines and tabs, and its HTML tags); a gpt2 vocabulary's come out
+    only where its merges make them.
 
     End of generation: EOS, EOT and EOM (tokenizer.ggml.eos_token_id,
     eot_token_id, eom_token_id), and, like llama.cpp's special_eog_ids,

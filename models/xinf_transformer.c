@@ -1,5 +1,5 @@
-/*  xinf_transformer: the batched forward pass of llama / qwen2 / qwen3 through a
-    compute backend, on a paged KV cache.  */
+/*  xinf_transformer: the batched forward pass of llama / qwen2 / qwen3 /
+    gemma3 through a compute backend, on a paged KV cache.  */
 #include "xinf_transformer.h"
 #include "xinf_check.h"
 #include "xinf_cpu_backend.h"
@@ -100,6 +100,9 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
             return xinf_fail (error, error_size, "layer %zu: a norm weight is missing", index);
         if (!layer->q_norm != !layer->k_norm)
             return xinf_fail (error, error_size, "layer %zu: attn_q_norm and attn_k_norm must come together", index);
+        if (!layer->post_attn_norm != !layer->post_ffn_norm)
+            return xinf_fail (error, error_size, "layer %zu: post_attention_norm and post_ffw_norm must come together",
+                              index);
         if (s_check_matrix (&layer->q, "attn_q", index, q_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->k, "attn_k", index, kv_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->v, "attn_v", index, kv_dim, self->dim, error, error_size)
@@ -109,6 +112,29 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
         ||  s_check_matrix (&layer->down, "ffn_down", index, self->dim, ffn, error, error_size))
             return -1;
     }
+    return 0;
+}
+
+//  Whether some layer has a sliding window.
+static bool
+s_windowed (const xinf_transformer_t *self)
+{
+    for (size_t index = 0; index < self->n_layers; index++)
+        if (self->layers [index].window)
+            return true;
+    return false;
+}
+
+int
+xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backend_t *backend, char *error,
+                                size_t error_size)
+{
+    const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU"
+                      : self->embed_scale && !backend->ops->scale ? "scaled embeddings"
+                      : s_windowed (self) && !backend->sliding_window ? "sliding-window attention" : NULL;
+    if (lacks)
+        return xinf_fail (error, error_size, "the %s backend has no %s, which this model needs (Gemma 3): serve it "
+                          "on the CPU", backend->ops->name, lacks);
     return 0;
 }
 
@@ -144,8 +170,9 @@ xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, xin
 {
     size_t row_bytes = xinf_dtype_row_bytes (dtype, model->shard.n_kv_heads * model->head_dim);
     if (!n_blocks || !block_tokens || !max_tokens || !row_bytes || !(backend->kv_dtypes & 1u << dtype)
-    ||  (xinf_dtype_block_size (dtype) > 1 && model->head_dim % xinf_dtype_block_size (dtype)))
-        return NULL;                  //  a head must start a block
+    ||  (xinf_dtype_block_size (dtype) > 1 && model->head_dim % xinf_dtype_block_size (dtype))
+    ||  xinf_transformer_check_backend (model, backend, NULL, 0))
+        return NULL;                  //  a head must start a block; the backend has the model's ops
     //  Every buffer's float count fits (with room for the bytes): no wrap
     size_t widths [] = { model->dim, model->shard.n_heads * model->head_dim, model->shard.ffn };
     size_t kv_dim = model->shard.n_kv_heads * model->head_dim;
@@ -275,9 +302,10 @@ s_all_reduce (const xinf_transformer_t *self, xinf_backend_t *backend, float *pa
     return 0;
 }
 
-//  The heads' norms (Qwen3), RoPE of the pass's q and k, k and v into the
-//  cache's 'index' layer, and attention into attn: one fused op where the
-//  backend has it.
+//  The heads' norms (Qwen3, Gemma 3), RoPE of the pass's q and k (a local
+//  layer's own), k and v into the cache's 'index' layer, and attention
+//  (over the layer's window) into attn: one fused op where the backend
+//  has it.
 static int
 s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, xinf_kv_cache_t *cache,
                   const xinf_batch_t *batch)
@@ -286,11 +314,12 @@ s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, siz
     size_t n_heads = self->shard.n_heads, n_kv_heads = self->shard.n_kv_heads;
     xinf_head_norms_t heads = { layer->q_norm, layer->k_norm, self->rms_eps };
     const xinf_head_norms_t *norms = layer->q_norm ? &heads : NULL;
+    const xinf_rope_t *rope = layer->window ? &self->rope_local : &self->rope;
     if (be->ops->rope_attention)
         return be->ops->rope_attention (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                        n_kv_heads, self->head_dim, &self->rope, norms, cache->attn);
+                                        n_kv_heads, self->head_dim, rope, norms, layer->window, cache->attn);
     return xinf_backend_rope_attention_apart (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                              n_kv_heads, self->head_dim, &self->rope, norms, cache->attn);
+                                              n_kv_heads, self->head_dim, rope, norms, layer->window, cache->attn);
 }
 
 //  The products' LoRA deltas (their targets in 'targets'), after the
@@ -367,19 +396,25 @@ s_feed_forward (const xinf_transformer_t *self, size_t index, xinf_kv_cache_t *c
     be->ops->project (be, gate_up, 2, n);
     static const xinf_lora_target_t gate_up_targets [2] = { XINF_LORA_GATE, XINF_LORA_UP };
     s_lora (self, cache, batch, index, gate_up_targets, gate_up, 2);
-    be->ops->silu_mul (be, cache->hb, cache->hb2, n * cache->ffn);
+    if (self->gelu)
+        be->ops->gelu_mul (be, cache->hb, cache->hb2, n * cache->ffn);
+    else
+        be->ops->silu_mul (be, cache->hb, cache->hb2, n * cache->ffn);
     xinf_product_t down = { &layer->down, cache->hb, cache->xb2, NULL };
     be->ops->project (be, &down, 1, n);
     static const xinf_lora_target_t down_target [1] = { XINF_LORA_DOWN };
     s_lora (self, cache, batch, index, down_target, &down, 1);
 }
 
-//  The residual x += xb2, then x normed by 'weight' into xb (NULL: not
+//  The residual x += xb2 (xb2 first normed by 'post' where the model has
+//  post-norms: Gemma 3), then x normed by 'weight' into xb (NULL: not
 //  normed): one fused op where the backend has it.
 static void
-s_residual (const xinf_transformer_t *self, xinf_kv_cache_t *cache, size_t n, const float *weight)
+s_residual (const xinf_transformer_t *self, xinf_kv_cache_t *cache, size_t n, const float *post, const float *weight)
 {
     xinf_backend_t *be = cache->backend;
+    if (post)
+        be->ops->rmsnorm (be, cache->xb2, cache->xb2, post, n, self->dim, self->rms_eps);
     if (weight && be->ops->add_rmsnorm)
         be->ops->add_rmsnorm (be, cache->xb, cache->x, cache->xb2, weight, n, self->dim, self->rms_eps);
     else {
@@ -430,6 +465,8 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n;
     be->ops->embed (be, &self->embed, batch->tokens, n, cache->x);
+    if (self->embed_scale)
+        be->ops->scale (be, cache->x, n * self->dim, self->embed_scale);
     s_lora_rows (cache, batch);
     if (self->n_layers)
         be->ops->rmsnorm (be, cache->xb, cache->x, self->layers [0].attn_norm, n, self->dim, self->rms_eps);
@@ -444,14 +481,16 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce attn_output");
         if (s_all_reduce (self, be, cache->xb2, n, index, "attn_output", error, error_size))
             return -1;
-        s_residual (self, cache, n, self->layers [index].ffn_norm);
+        const xinf_layer_t *layer = &self->layers [index];
+        s_residual (self, cache, n, layer->post_attn_norm, layer->ffn_norm);
         s_enter (cache, XINF_PHASE_COMPUTE, index, "feed-forward");
         s_feed_forward (self, index, cache, batch);
         if (self->shard.n_ranks > 1)
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce ffn_down");
         if (s_all_reduce (self, be, cache->xb2, n, index, "ffn_down", error, error_size))
             return -1;
-        s_residual (self, cache, n, index + 1 < self->n_layers ? self->layers [index + 1].attn_norm : NULL);
+        s_residual (self, cache, n, layer->post_ffn_norm,
+                    index + 1 < self->n_layers ? self->layers [index + 1].attn_norm : NULL);
     }
     if (hidden && batch->n_hid) {
         s_enter (cache, XINF_PHASE_COMPUTE, self->n_layers, "hidden states");

@@ -1,11 +1,14 @@
 /*  xinf_transformer: the forward pass of Llama-family decoder models (llama,
-    qwen2, qwen3: xinf_arch.h) on the CPU kernels: RMSNorm, grouped-query
-    attention with RoPE (Meta adjacent-pair order for llama GGUF files, NeoX
-    halves for qwen2/qwen3; Llama 3 frequency factors and linear scaling),
-    Qwen2's QKV biases, Qwen3's per-head RMSNorm of queries and keys before
-    RoPE, SwiGLU feed-forward, tied or separate output. The head dimension
-    need not be dim / n_heads: attn_q is (n_heads x head_dim) x dim and
-    attn_output dim x (n_heads x head_dim).
+    qwen2, qwen3, gemma3: xinf_arch.h) on the CPU kernels: RMSNorm,
+    grouped-query attention with RoPE (Meta adjacent-pair order for llama
+    GGUF files, NeoX halves for the others; Llama 3 frequency factors and
+    linear scaling), Qwen2's QKV biases, Qwen3's per-head RMSNorm of queries
+    and keys before RoPE, SwiGLU feed-forward, tied or separate output.
+    Gemma 3: embeddings scaled by sqrt (dim), norms of the attention's and
+    feed-forward's outputs before their residual adds, GELU gating, and
+    local layers of sliding-window attention with their own RoPE. The head
+    dimension need not be dim / n_heads: attn_q is (n_heads x head_dim) x
+    dim and attn_output dim x (n_heads x head_dim).
 
     The weights are views (usually into a GGUF file's image, xinf_gguf)
     that the loader fills; this module owns none of them. The pass runs through a
@@ -47,9 +50,12 @@ typedef struct {
     const float *attn_norm;            //  [dim]
     xinf_matrix_t q, k, v, o;          //  q: q_dim x dim; k, v: kv_dim x dim; o: dim x q_dim
     const float *q_bias, *k_bias, *v_bias;   //  qwen2 (llama optionally), else NULL
-    const float *q_norm, *k_norm;      //  [head_dim]: qwen3, else NULL
+    const float *q_norm, *k_norm;      //  [head_dim]: qwen3, gemma3, else NULL
+    const float *post_attn_norm;       //  [dim]: gemma3 (attn_output's sum normed), else NULL
     const float *ffn_norm;             //  [dim]
     xinf_matrix_t gate, up, down;      //  gate, up: ffn x dim; down: dim x ffn
+    const float *post_ffn_norm;        //  [dim]: gemma3 (ffn_down's sum normed), else NULL
+    size_t window;                     //  a local layer's sliding window (positions), 0: global
 } xinf_layer_t;
 
 //  The part of the model one tensor-parallel rank holds; rank 0 of 1 holds
@@ -66,6 +72,9 @@ typedef struct {
     size_t dim, n_layers, n_heads, n_kv_heads, head_dim, ffn, vocab, context;
     float rms_eps;
     xinf_rope_t rope;                  //  factors, when any, are the loader's
+    xinf_rope_t rope_local;            //  the RoPE of layers with a window (gemma3)
+    float embed_scale;                 //  embeddings times this (gemma3: sqrt (dim)); 0: not scaled
+    bool gelu;                         //  the feed-forward's gate through GELU (gemma3), else SiLU
     xinf_matrix_t embed;               //  vocab x dim
     xinf_layer_t *layers;              //  n_layers (owned by the loader)
     const float *output_norm;          //  [dim]
@@ -84,6 +93,12 @@ typedef struct _xinf_kv_cache_t xinf_kv_cache_t;
 //  Checks shapes and types against the hyperparameters and the shard; 0 or
 //  -1 with reason.
 int xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t error_size);
+
+//  Whether 'backend' has what the model's pass needs (GELU, scaling and
+//  sliding-window attention for gemma3); 0, or -1 with the reason naming
+//  the backend and what it lacks.
+int xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backend_t *backend, char *error,
+                                    size_t error_size);
 
 //  Bytes of keys and values one position takes in every layer of the whole
 //  model (shards take their part of it) in a KV cache of 'dtype'.

@@ -200,6 +200,28 @@ s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 }
 
 static void
+s_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    inner->ops->gelu_mul (inner, gate, up, count);
+    s_done (self, "gelu_mul", start, 0);
+}
+
+static void
+s_scale (xinf_backend_t *self, float *x, size_t count, float factor)
+{
+    if (s_self (self)->failed)
+        return;               //  as the inner backend skips the rest of a failed pass
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    inner->ops->scale (inner, x, count, factor);
+    s_done (self, "scale", start, 0);
+}
+
+static void
 s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, const float *k,
             const float *v)
 {
@@ -213,13 +235,13 @@ s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf
 
 static int
 s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
+             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float *out)
 {
     if (s_self (self)->failed)
         return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
-    int rc = inner->ops->attention (inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
+    int rc = inner->ops->attention (inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, out);
     s_done (self, "attention", start, 0);
     return rc;
 }
@@ -227,14 +249,14 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  const xinf_head_norms_t *norms, float *out)
+                  const xinf_head_norms_t *norms, size_t window, float *out)
 {
     if (s_self (self)->failed)
         return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     int rc = inner->ops->rope_attention (inner, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope, norms,
-                                         out);
+                                         window, out);
     s_done (self, "rope_attention", start, 0);
     return rc;
 }
@@ -294,10 +316,12 @@ xinf_optimes_new (xinf_backend_t *inner)
                                      s_status, NULL, NULL, NULL, inner->ops->sample ? s_sample : NULL,
                                      inner->ops->add_rmsnorm ? s_add_rmsnorm : NULL,
                                      inner->ops->rope_store ? s_rope_store : NULL,
-                                     inner->ops->rope_attention ? s_rope_attention : NULL, NULL };
+                                     inner->ops->rope_attention ? s_rope_attention : NULL, NULL,
+                                     inner->ops->gelu_mul ? s_gelu_mul : NULL, inner->ops->scale ? s_scale : NULL };
     self->ops = &me->ops;
     self->impl = me;
     self->kv_dtypes = inner->kv_dtypes;
+    self->sliding_window = inner->sliding_window;
     return self;
 }
 

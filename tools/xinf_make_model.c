@@ -1,18 +1,20 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama, qwen2 or qwen3), F32/F16/BF16/Q8_0 matrices, F32 norms and
-    biases, a valid tokenizer in the metadata.
+    (llama, qwen2, qwen3 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
+    and biases, a valid tokenizer in the metadata.
 
         xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
         xinf-make-model --preset qwen2.5-0.5b --type f16 -o qwen-shape.gguf
         xinf-make-model --arch qwen3 --head-dim 32 -o qwen3-tiny.gguf
+        xinf-make-model --arch gemma3 --sliding-window 16 -o gemma3-tiny.gguf
         xinf-make-model --arch llama --rope-scaling llama3 -o llama3-rope.gguf
         xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
-    Qwen3 files), qwen2.5-0.5b, qwen3-0.6b and llama3.2-1b (the real shapes,
-    for benchmarks); explicit shape flags override the preset. RoPE scaling:
+    Qwen3 files; its gemma3 six layers, five of them local with a window of
+    8 positions), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b and gemma3-1b (the
+    real shapes, for benchmarks); explicit shape flags override the preset. RoPE scaling:
     linear (rope.scaling.type/factor), llama3 (the rope_freqs.weight tensor
     of Llama 3 frequency factors, as converters write it) or llama3-keys
     (rope.scaling.type llama3 with its factor, original context and
@@ -33,9 +35,9 @@
 
 static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
-    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b", "NAME",
+    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|gemma3-1b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
@@ -48,6 +50,9 @@ static const xinf_option_t s_options [] = {
     { "ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "feed-forward length" },
     { "vocab", 0, NULL, XINF_OPT_INT, NULL, 387, 1 << 24, NULL, "N", "vocabulary size" },
     { "context", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 24, NULL, "N", "context length" },
+    { "sliding-window", 0, NULL, XINF_OPT_INT, NULL, 0, 1 << 24, NULL, "N",
+      "gemma3: attention.sliding_window of the local layers (five of every six; 0: no key, every layer global; "
+      "default: the preset's)" },
     { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
     { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
     { "tokenizer", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "gpt2|llama", "KIND",
@@ -87,15 +92,19 @@ typedef struct {
     bool spm;
     int64_t head_dim;                   //  0: dim / heads
     const char *rope_scaling;           //  "none", "linear", "llama3", "llama3-keys"
+    int64_t window;                     //  gemma3's sliding window (0: none)
 } s_shape_t;
 
 static const s_shape_t s_presets [] = {
-    { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none" },
-    { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 0, "none" },
-    { "tiny", "qwen3", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none" },
-    { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none" },
-    { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, true, 1e-6, 1000000, false, 128, "none" },
-    { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false, 0, "llama3" },
+    { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0 },
+    { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 0, "none", 0 },
+    { "tiny", "qwen3", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0 },
+    //  Six layers: five local (a window of 8 positions) and a global one
+    { "tiny", "gemma3", 64, 6, 4, 2, 192, 512, 512, true, 1e-6, 1000000, true, 32, "none", 8 },
+    { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0 },
+    { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, true, 1e-6, 1000000, false, 128, "none", 0 },
+    { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false, 0, "llama3", 0 },
+    { "gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 32768, true, 1e-6, 1000000, true, 256, "none", 512 },
 };
 
 typedef struct {
@@ -155,14 +164,18 @@ s_shape (xinf_config_t *config, s_shape_t *shape)
         shape->arch = tiny->arch;
         shape->eps = tiny->eps;
         shape->theta = tiny->theta;
-        shape->spm = false;
+        //  Another arch named: its tiny preset's tokenizer (SentencePiece for
+        //  gemma3), gpt2 for llama
+        shape->spm = tiny->spm && !streq (tiny->arch, "llama");
         shape->head_dim = tiny->head_dim;
         shape->rope_scaling = tiny->rope_scaling;
+        shape->window = tiny->window;
     }
     int64_t *fields [] = { &shape->dim, &shape->layers, &shape->heads, &shape->kv_heads,
-                           &shape->ffn, &shape->vocab, &shape->context, &shape->head_dim };
-    const char *names [] = { "dim", "layers", "heads", "kv-heads", "ffn", "vocab", "context", "head-dim" };
-    for (size_t index = 0; index < 8; index++)
+                           &shape->ffn, &shape->vocab, &shape->context, &shape->head_dim, &shape->window };
+    const char *names [] = { "dim", "layers", "heads", "kv-heads", "ffn", "vocab", "context", "head-dim",
+                             "sliding-window" };
+    for (size_t index = 0; index < 9; index++)
         if (xinf_config_str (config, names [index]))
             *fields [index] = xinf_config_int (config, names [index]);
     if (xinf_config_flag (config, "tied") && xinf_config_flag (config, "no-tied")) {
@@ -195,7 +208,10 @@ s_validate (s_model_t *model)
         problem = "the head dimension must be even for RoPE";
     else
     if (!streq (shape->rope_scaling, "none") && !xinf_arch_find (shape->arch)->rope_scaling)
-        problem = "--rope-scaling is for llama only";
+        problem = "--rope-scaling is for llama and gemma3 only";
+    else
+    if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
+        problem = "--sliding-window is for gemma3 only";
     else
     if (shape->kv_heads > shape->heads || shape->heads % shape->kv_heads)
         problem = "--heads must be a multiple of --kv-heads";
@@ -349,13 +365,18 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
           || s_set_key (writer, arch, "attention.head_count_kv", (uint32_t) shape->kv_heads)
           || s_set_key (writer, arch, "rope.dimension_count", (uint32_t) shape->head_dim)
           || s_set_key (writer, arch, "vocab_size", (uint32_t) shape->vocab);
-    if (streq (arch, "qwen3") || shape->head_dim * shape->heads != shape->dim)
+    if (xinf_arch_find (arch)->tensors [XINF_LT_Q_NORM] || shape->head_dim * shape->heads != shape->dim)
         rc = rc || s_set_key (writer, arch, "attention.key_length", (uint32_t) shape->head_dim)
                 || s_set_key (writer, arch, "attention.value_length", (uint32_t) shape->head_dim);
     snprintf (key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->eps);
     snprintf (key, sizeof key, "%s.rope.freq_base", arch);
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->theta);
+    if (shape->window) {
+        snprintf (key, sizeof key, "%s.rope.freq_base_swa", arch);
+        rc = rc || s_set_key (writer, arch, "attention.sliding_window", (uint32_t) shape->window)
+                || xinf_gguf_writer_set_f32 (writer, key, 10000.0f);
+    }
     return rc || s_rope_scaling (model, writer) || s_chat_template (model, writer) || s_embedding (model, writer)
          ? -1 : 0;
 }

@@ -138,31 +138,49 @@ s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_di
         xinf_cpu_rope (x + i * n_heads * head_dim, n_heads, head_dim, (size_t) pos [i], rope);
 }
 
-//  SiLU of a batch is split over the pool in runs of this many elements
+//  An activation (SiLU, GELU) of a batch is split over the pool in runs of this many elements
 //  (of one token's: a decode step of one sequence stays on the caller).
-#define S_SILU_RUN 8192
+#define S_ACTIVATION_RUN 8192
 
 typedef struct {
     float *gate;
     const float *up;
     size_t count;
-} s_silu_t;
+    void (*activate) (float *gate, const float *up, size_t n);
+} s_activation_t;
 
 static void
-s_silu_task (void *arg, size_t task, int thread)
+s_activation_task (void *arg, size_t task, int thread)
 {
     (void) thread;
-    s_silu_t *job = arg;
-    size_t first = task * S_SILU_RUN;
-    size_t count = job->count - first < S_SILU_RUN ? job->count - first : S_SILU_RUN;
-    xinf_cpu_silu_mul (job->gate + first, job->up + first, count);
+    s_activation_t *job = arg;
+    size_t first = task * S_ACTIVATION_RUN;
+    size_t count = job->count - first < S_ACTIVATION_RUN ? job->count - first : S_ACTIVATION_RUN;
+    job->activate (job->gate + first, job->up + first, count);
 }
 
 static void
 s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
-    s_silu_t job = { gate, up, count };
-    xinf_threadpool_run (s_cpu (self)->pool, (count + S_SILU_RUN - 1) / S_SILU_RUN, s_silu_task, &job);
+    s_activation_t job = { gate, up, count, xinf_cpu_silu_mul };
+    xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_activation_task,
+                         &job);
+}
+
+static void
+s_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    s_activation_t job = { gate, up, count, xinf_cpu_gelu_mul };
+    xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_activation_task,
+                         &job);
+}
+
+static void
+s_scale (xinf_backend_t *self, float *x, size_t count, float factor)
+{
+    (void) self;
+    for (size_t i = 0; i < count; i++)
+        x [i] *= factor;
 }
 
 static void
@@ -215,15 +233,16 @@ s_reserve_scratch (s_cpu_t *cpu, size_t positions)
 
 static int
 s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
+             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float *out)
 {
     s_cpu_t *cpu = s_cpu (self);
     size_t longest = 0;
     for (size_t i = 0; i < batch->n; i++)
         longest = (size_t) batch->pos [i] + 1 > longest ? (size_t) batch->pos [i] + 1 : longest;
+    longest = window && longest > window ? window : longest;
     if (!s_reserve_scratch (cpu, longest * (n_heads / n_kv_heads)))
         return -1;
-    xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out,
+    xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, out,
                               cpu->scratch, cpu->scratch_stride);
     return 0;
 }
@@ -233,10 +252,10 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  const xinf_head_norms_t *norms, float *out)
+                  const xinf_head_norms_t *norms, size_t window, float *out)
 {
     return xinf_backend_rope_attention_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope,
-                                              norms, out);
+                                              norms, window, out);
 }
 
 static int
@@ -337,7 +356,7 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
     s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, s_sample, s_add_rmsnorm,
-    s_rope_store, s_rope_attention, s_lora
+    s_rope_store, s_rope_attention, s_lora, s_gelu_mul, s_scale
 };
 
 xinf_backend_t *
@@ -355,6 +374,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->impl = cpu;
     self->host_memory = true;
     self->kv_dtypes = 1u << XINF_DTYPE_F32 | 1u << XINF_DTYPE_F16 | 1u << XINF_DTYPE_Q8_0;
+    self->sliding_window = true;
     return self;
 }
 

@@ -111,6 +111,9 @@ void xinf_cpu_rows_multi_avx512 (xinf_dtype_t dtype, const void *w, size_t row_b
 //  same bits; only where the SIMD tables are compiled).
 void xinf_cpu_silu_mul_portable (float *gate, const float *up, size_t n);
 void xinf_cpu_silu_mul_avx2 (float *gate, const float *up, size_t n);
+//  gate = gelu (gate) * up, GELU's tanh form, alike.
+void xinf_cpu_gelu_mul_portable (float *gate, const float *up, size_t n);
+void xinf_cpu_gelu_mul_avx2 (float *gate, const float *up, size_t n);
 //  x = e^(x - top) (xinf_cpu_silu.c's e^t), the same bits in both.
 void xinf_cpu_exp_shift_portable (float *x, size_t n, float top);
 void xinf_cpu_exp_shift_avx2 (float *x, size_t n, float top);

@@ -104,6 +104,18 @@ xinf_cpu_silu_mul (float *gate, const float *up, size_t n)
 }
 
 void
+xinf_cpu_gelu_mul (float *gate, const float *up, size_t n)
+{
+#if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
+    if (xinf_cpu_kern () != &xinf_cpu_kern_portable) {
+        xinf_cpu_gelu_mul_avx2 (gate, up, n);
+        return;
+    }
+#endif
+    xinf_cpu_gelu_mul_portable (gate, up, n);
+}
+
+void
 xinf_cpu_add (float *y, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++)

@@ -83,6 +83,11 @@ void xinf_cpu_softmax (float *x, size_t n);
 //  xinf_cpu_silu.c says: the same bits on every kernel set.
 void xinf_cpu_silu_mul (float *gate, const float *up, size_t n);
 
+//  gate = gelu (gate) * up, GELU's tanh form (xinf_backend.h's gelu_mul)
+//  as g / (1 + e^(-2u)) with xinf_cpu_silu.c's e^t: the same bits on every
+//  kernel set.
+void xinf_cpu_gelu_mul (float *gate, const float *up, size_t n);
+
 //  y += x.
 void xinf_cpu_add (float *y, const float *x, size_t n);
 

@@ -30,36 +30,46 @@ typedef struct {
     float *out, *scratch;
     size_t scratch_stride;
     size_t heads, parts;              //  query heads a task, tasks a KV head
+    size_t window;                    //  positions a token attends to at most (0: all)
 } s_attention_t;
 
-//  The first row of the block holding position 'first' of a sequence
-//  ('table' its blocks) in 'rows' (the pool's keys or values), at the
-//  head's 'offset' bytes.
+//  The row of position p of a sequence ('table' its blocks) in 'rows'
+//  (the pool's keys or values), at the head's 'offset' bytes.
 static const char *
-s_block_rows (const s_attention_t *job, const void *rows, const int32_t *table, size_t first, size_t offset)
+s_position_row (const s_attention_t *job, const void *rows, const int32_t *table, size_t p, size_t offset)
 {
     size_t tokens = job->pool->block_tokens;
-    return (const char *) rows + (job->layer_first + (size_t) table [first / tokens] * tokens) * job->pool->row_bytes
-         + offset;
+    return (const char *) rows + (job->layer_first + (size_t) table [p / tokens] * tokens + p % tokens)
+                                 * job->pool->row_bytes + offset;
 }
 
-//  The scores [h * n_pos + p] = q [h] . key p, scaled, of 'heads' query
-//  heads (their q vectors one after another): the positions a block at a
-//  time, each key row widened and read once for the heads (the kernel
-//  set's rows_multi, MULTI_ROWS rows a call).
+//  The end of the run of positions from p that share p's block, at most
+//  'end'.
+static size_t
+s_block_end (const s_attention_t *job, size_t p, size_t end)
+{
+    size_t tokens = job->pool->block_tokens, block_end = (p / tokens + 1) * tokens;
+    return block_end < end ? block_end : end;
+}
+
+//  The scores [h * n_pos + p - begin] = q [h] . key p, scaled, for the
+//  positions begin .. begin + n_pos - 1 of 'heads' query heads (their q
+//  vectors one after another): a block at a time, each key row widened
+//  and read once for the heads (the kernel set's rows_multi, MULTI_ROWS
+//  rows a call).
 static void
-s_scores (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
+s_scores (const s_attention_t *job, const int32_t *table, size_t begin, size_t n_pos, size_t offset, size_t heads,
           const float *q, float *scores)
 {
     const xinf_kv_pool_t *pool = job->pool;
-    size_t tokens = pool->block_tokens, row_bytes = pool->row_bytes;
-    for (size_t first = 0; first < n_pos; first += tokens) {
-        const char *key = s_block_rows (job, pool->keys, table, first, offset);
-        size_t end = n_pos - first < tokens ? n_pos : first + tokens;
+    size_t row_bytes = pool->row_bytes, last = begin + n_pos;
+    for (size_t first = begin, end; first < last; first = end) {
+        end = s_block_end (job, first, last);
+        const char *key = s_position_row (job, pool->keys, table, first, offset);
         for (size_t p = first; p < end; p += XINF_CPU_MULTI_ROWS) {
             size_t count = end - p < XINF_CPU_MULTI_ROWS ? end - p : XINF_CPU_MULTI_ROWS;
             job->kern->rows_multi (pool->dtype, key + (p - first) * row_bytes, row_bytes, count, job->head_dim, q,
-                                   heads, scores + p, n_pos, end - p - count);
+                                   heads, scores + (p - begin), n_pos, end - p - count);
         }
     }
     for (size_t h = 0; h < heads; h++)
@@ -67,26 +77,27 @@ s_scores (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t o
             scores [h * n_pos + p] *= job->scale;
 }
 
-//  out [h] = sum over p of scores [h * n_pos + p] value p for h < heads,
-//  in position order, each value row widened and read once for the heads
-//  (the kernel set's axpy_rows, a block a call).
+//  out [h] = sum over the positions of scores [h * n_pos + p - begin]
+//  value p for h < heads, in position order, each value row widened and
+//  read once for the heads (the kernel set's axpy_rows, a block a call).
 static void
-s_values (const s_attention_t *job, const int32_t *table, size_t n_pos, size_t offset, size_t heads,
+s_values (const s_attention_t *job, const int32_t *table, size_t begin, size_t n_pos, size_t offset, size_t heads,
           const float *scores, float *out)
 {
     const xinf_kv_pool_t *pool = job->pool;
-    size_t tokens = pool->block_tokens;
+    size_t last = begin + n_pos;
     memset (out, 0, heads * job->head_dim * sizeof (float));
-    for (size_t first = 0; first < n_pos; first += tokens) {
-        const char *value = s_block_rows (job, pool->values, table, first, offset);
-        size_t end = n_pos - first < tokens ? n_pos : first + tokens;
-        job->kern->axpy_rows (pool->dtype, value, pool->row_bytes, end - first, job->head_dim, scores + first, n_pos,
-                              heads, out);
+    for (size_t first = begin, end; first < last; first = end) {
+        end = s_block_end (job, first, last);
+        const char *value = s_position_row (job, pool->values, table, first, offset);
+        job->kern->axpy_rows (pool->dtype, value, pool->row_bytes, end - first, job->head_dim, scores + (first - begin),
+                              n_pos, heads, out);
     }
 }
 
 //  A token and a part of the query heads that share a KV head: for each
-//  head, scores over positions 0 .. pos, softmax, weighted sum.
+//  head, scores over its positions (0 .. pos, or the window's last ones),
+//  softmax, weighted sum.
 static void
 s_attention_task (void *arg, size_t task, int thread)
 {
@@ -95,15 +106,16 @@ s_attention_task (void *arg, size_t task, int thread)
     size_t token = kv_task / job->n_kv_heads, kv_head = kv_task % job->n_kv_heads;
     const xinf_batch_t *batch = job->batch;
     const int32_t *table = batch->blocks + batch->table_start [batch->seq [token]];
-    size_t n_pos = (size_t) batch->pos [token] + 1;
+    size_t end = (size_t) batch->pos [token] + 1;
+    size_t begin = job->window && end > job->window ? end - job->window : 0, n_pos = end - begin;
     size_t offset = xinf_kv_pool_offset (job->pool, kv_head * job->head_dim);
     size_t first = part * job->heads, head = kv_head * job->group + first;
     size_t heads = job->group - first < job->heads ? job->group - first : job->heads;
     float *scores = job->scratch + (size_t) thread * job->scratch_stride;
-    s_scores (job, table, n_pos, offset, heads, job->q + token * job->q_dim + head * job->head_dim, scores);
+    s_scores (job, table, begin, n_pos, offset, heads, job->q + token * job->q_dim + head * job->head_dim, scores);
     for (size_t h = 0; h < heads; h++)
         xinf_cpu_softmax (scores + h * n_pos, n_pos);
-    s_values (job, table, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim);
+    s_values (job, table, begin, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim);
 }
 
 //  Query heads a task: the whole group, unless that leaves fewer than 4
@@ -120,12 +132,12 @@ s_heads_per_task (xinf_threadpool_t *threads, size_t kv_tasks, size_t group)
 void
 xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
                           const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
-                          size_t head_dim, float *out, float *scratch, size_t scratch_stride)
+                          size_t head_dim, size_t window, float *out, float *scratch, size_t scratch_stride)
 {
     s_attention_t job = {
         xinf_cpu_kern (), pool, batch, layer * pool->n_blocks * pool->block_tokens, q, n_kv_heads,
         n_heads / n_kv_heads, head_dim, n_heads * head_dim, (float) (1.0 / sqrt ((double) head_dim)),
-        out, scratch, scratch_stride, 0, 0
+        out, scratch, scratch_stride, 0, 0, window
     };
     job.heads = s_heads_per_task (threads, batch->n * n_kv_heads, job.group);
     job.parts = (job.group + job.heads - 1) / job.heads;

@@ -1,7 +1,7 @@
 /*  xinf_cpu_paged: the KV-cache operations of a batched step on the CPU:
     storing each token's keys and values into its block slot (converted
     to the pool's type), and each token's attention over its own
-    sequence's blocks.
+    sequence's blocks (or the last positions of a sliding window).
 
     Attention hands one (token, KV head) pair to one thread, with the
     query heads that share the KV head (GQA; a single sequence's cut in
@@ -30,11 +30,12 @@ xinf_cpu_paged_slot (const xinf_batch_t *batch, size_t block_tokens, size_t i)
 void xinf_cpu_paged_store (xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            const float *k, const float *v);
 
-//  'scratch' holds 'threads' rows of 'scratch_stride' floats, each at
-//  least n_heads / n_kv_heads times the longest sequence's positions + 1
-//  in this batch.
+//  Each token's attention over its positions 0 .. pos, or with a 'window'
+//  the last 'window' of them (xinf_backend.h). 'scratch' holds 'threads'
+//  rows of 'scratch_stride' floats, each at least n_heads / n_kv_heads
+//  times the most positions a token of this batch attends to.
 void xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
                                const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
-                               size_t head_dim, float *out, float *scratch, size_t scratch_stride);
+                               size_t head_dim, size_t window, float *out, float *scratch, size_t scratch_stride);
 
 #endif

@@ -1,6 +1,11 @@
-/*  xinf_cpu_silu: gate = silu (gate) * up, silu (g) = g / (1 + e^-g), and
-    softmax's x = e^(x - top) (0 below e^-87), in portable C and in AVX2
-    (8 lanes), the same bits in both.
+/*  xinf_cpu_silu: gate = silu (gate) * up, silu (g) = g / (1 + e^-g),
+    gate = gelu (gate) * up in GELU's tanh form (Gemma's), and softmax's
+    x = e^(x - top) (0 below e^-87), in portable C and in AVX2 (8 lanes),
+    the same bits in both.
+
+    GELU's tanh form 0.5 g (1 + tanh (u)), u = sqrt (2 / pi) (g + 0.044715
+    g^3), is g / (1 + e^(-2u)) (as 1 + tanh (u) = 2 / (1 + e^(-2u))), so it
+    takes the same e^t: 2u = g (S_GELU_A + S_GELU_B g^2).
 
     e^t is computed here rather than by libm's expf, so that the SIMD code
     can repeat it exactly (this file is compiled without FMA contraction):
@@ -30,6 +35,8 @@
 #define S_P3 4.1665795894e-2f
 #define S_P4 1.6666665459e-1f
 #define S_P5 5.0000001201e-1f
+#define S_GELU_A 1.59576912161f       //  2 sqrt (2 / pi)
+#define S_GELU_B 0.0713548162726f     //  2 sqrt (2 / pi) 0.044715
 
 static float
 s_exp (float t)
@@ -67,6 +74,21 @@ xinf_cpu_silu_mul_portable (float *gate, const float *up, size_t n)
         float denominator = 1.0f + e;
         float silu = g / denominator;
         gate [i] = silu * up [i];
+    }
+}
+
+void
+xinf_cpu_gelu_mul_portable (float *gate, const float *up, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = gate [i];
+        float square = g * g;
+        float inner = S_GELU_B * square + S_GELU_A;
+        float twice_u = g * inner;
+        float e = s_exp (-twice_u);
+        float denominator = 1.0f + e;
+        float gelu = g / denominator;
+        gate [i] = gelu * up [i];
     }
 }
 
@@ -121,6 +143,21 @@ xinf_cpu_silu_mul_avx2 (float *gate, const float *up, size_t n)
         _mm256_storeu_ps (gate + i, _mm256_mul_ps (silu, _mm256_loadu_ps (up + i)));
     }
     xinf_cpu_silu_mul_portable (gate + i, up + i, n - i);
+}
+
+S_AVX2 void
+xinf_cpu_gelu_mul_avx2 (float *gate, const float *up, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 g = _mm256_loadu_ps (gate + i);
+        __m256 inner = _mm256_add_ps (_mm256_mul_ps (_mm256_set1_ps (S_GELU_B), _mm256_mul_ps (g, g)),
+                                      _mm256_set1_ps (S_GELU_A));
+        __m256 e = s_exp8 (_mm256_xor_ps (_mm256_mul_ps (g, inner), _mm256_set1_ps (-0.0f)));
+        __m256 gelu = _mm256_div_ps (g, _mm256_add_ps (_mm256_set1_ps (1.0f), e));
+        _mm256_storeu_ps (gate + i, _mm256_mul_ps (gelu, _mm256_loadu_ps (up + i)));
+    }
+    xinf_cpu_gelu_mul_portable (gate + i, up + i, n - i);
 }
 
 S_AVX2 void

@@ -528,7 +528,8 @@ static const xinf_backend_ops_t s_ops = {
     xinf_cuda_add_bias, xinf_cuda_rope, xinf_cuda_silu_mul, xinf_cuda_kv_store, xinf_cuda_attention, s_write, s_read,
     s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample,
     xinf_cuda_add_rmsnorm, xinf_cuda_rope_store, xinf_cuda_rope_attention,
-    NULL                              //  lora: no LoRA adapters on the GPU yet
+    NULL,                             //  lora: no LoRA adapters on the GPU yet
+    NULL, NULL                        //  gelu_mul, scale: no Gemma 3 on the GPU yet
 };
 
 static xinf_backend_t *

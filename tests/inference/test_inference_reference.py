@@ -1,9 +1,10 @@
 """Inference correctness against the independent numpy reference.
 
-For llama, qwen2 and qwen3 models written by xinf-make-model (F32 with tied
-and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a head
-dimension other than dim / heads and its q/k norms; llama with Llama 3 RoPE
-scaling as a rope_freqs tensor and as keys, and linear scaling), the numpy reference
+For llama, qwen2, qwen3 and gemma3 models written by xinf-make-model (F32
+with tied and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a
+head dimension other than dim / heads and its q/k norms; llama with Llama 3
+RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; gemma3
+with local layers of sliding-window attention beside global ones), the numpy reference
 (tests/reference, reading the GGUF itself) generates 64 greedy tokens, with
 a KV cache of float32 and of halves (xinf's default).
 Then:
@@ -67,6 +68,13 @@ MODELS = [
     ("llama3-rope-keys", "llama", "f16", ["--rope-scaling", "llama3-keys", "--rope-factor", "8",
                                           "--rope-original-context", "64"]),
     ("llama-rope-linear", "llama", "f32", ["--rope-scaling", "linear", "--rope-factor", "4"]),
+    # Gemma 3: five local layers of 8 positions and a global one (the
+    # prompt and answer are many windows long); seven layers with a window
+    # of 5 and linear scaling of the global layers' RoPE
+    ("gemma3-f32-tied", "gemma3", "f32", ["--tied"]),
+    ("gemma3-q8-sep", "gemma3", "q8_0", ["--no-tied"]),
+    ("gemma3-f16-linear", "gemma3", "f16", ["--layers", "7", "--sliding-window", "5", "--rope-scaling", "linear",
+                                           "--rope-factor", "8"]),
 ]
 
 
@@ -76,6 +84,9 @@ def check_shape(name, model):
     if name.startswith("qwen3"):
         check(hp.qk_norm and hp.head_dim * hp.n_head != hp.dim,
               f"{name}: head_dim {hp.head_dim} x {hp.n_head} heads should differ from dim {hp.dim}")
+    if name.startswith("gemma3"):
+        check(hp.gemma and 0 in hp.windows and min(hp.windows[:5]) > 0,
+              f"{name}: no local layers beside a global one ({hp.windows})")
     if name.startswith("llama3-rope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 1.0, f"{name}: no Llama 3 RoPE factors")
     if name == "llama-rope-linear":

@@ -1,8 +1,11 @@
 /*  test_attention: attention over a KV cache against a naive double
     implementation, with GQA, padded cache rows, 1..3 threads (bit for bit)
-    and SIMD against portable code.  */
+    and SIMD against portable code; paged attention with a sliding window
+    (Gemma 3's local layers) against the same implementation on the
+    window's positions.  */
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
+#include "xinf_cpu_paged.h"
 
 static void
 s_naive (const float *q, const float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
@@ -83,11 +86,92 @@ test_single_position (void)
         CHECK (out [i] == v [i % 4]);
 }
 
+//  One sequence of 'length' positions in blocks of 'block' (its table a
+//  rotation of the pool's blocks), queries at its last 'n' positions:
+//  paged attention with 'window' equals the naive attention over the
+//  window's positions (the positions before it hold 1e30, which would
+//  swamp any result that read them), is the same on 1 and 3 threads and
+//  on every kernel set, and a window wider than every position is no
+//  window at all, bit for bit.
+static void
+s_window_case (size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t block, size_t length, size_t n,
+               size_t window, xinf_threadpool_t **pools)
+{
+    size_t kv_dim = n_kv_heads * head_dim, q_dim = n_heads * head_dim;
+    size_t n_blocks = (length + block - 1) / block + 1, slots = n_blocks * block;
+    uint64_t state = window * 1000 + length;
+    float *keys = test_floats (slots * kv_dim, &state), *values = test_floats (slots * kv_dim, &state);
+    float *q = test_floats (n * q_dim, &state);
+    int32_t table [64], pos [64], seq [64] = { 0 }, table_start [2] = { 0, (int32_t) (n_blocks - 1) };
+    CHECK (n_blocks <= 64 && n <= 64);
+    for (size_t b = 0; b + 1 < n_blocks; b++)
+        table [b] = (int32_t) ((b + 1) % n_blocks);
+    for (size_t i = 0; i < n; i++)
+        pos [i] = (int32_t) (length - n + i);
+    //  The rows of the positions no query's window reaches: poisoned
+    size_t first_seen = length - n + 1 > window ? length - n + 1 - window : 0;
+    for (size_t p = 0; p < first_seen; p++)
+        for (size_t d = 0; d < kv_dim; d++) {
+            size_t row = (size_t) table [p / block] * block + p % block;
+            keys [row * kv_dim + d] = 1e30f;
+            values [row * kv_dim + d] = 1e30f;
+        }
+    xinf_kv_pool_t pool = { keys, values, 1, n_blocks, block, kv_dim, XINF_DTYPE_F32, kv_dim * sizeof (float) };
+    xinf_batch_t batch = { n, NULL, pos, seq, 1, table_start, table, 0, NULL, 0, NULL, NULL };
+    size_t stride = length * (n_heads / n_kv_heads);
+    float *scratch = malloc (3 * stride * sizeof (float));
+    float *first = malloc (n * q_dim * 4), *out = malloc (n * q_dim * 4);
+    float *k_rows = malloc (length * kv_dim * 4), *v_rows = malloc (length * kv_dim * 4);
+    double *expected = malloc (q_dim * sizeof (double));
+    for (int simd = 0; simd < 2; simd++) {
+        xinf_cpu_simd_set (simd);
+        xinf_cpu_paged_attention (pools [0], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, window, first,
+                                  scratch, stride);
+        for (size_t i = 0; i < n; i++) {
+            size_t end = (size_t) pos [i] + 1, begin = window && end > window ? end - window : 0;
+            for (size_t p = begin; p < end; p++) {
+                size_t row = (size_t) table [p / block] * block + p % block;
+                memcpy (k_rows + (p - begin) * kv_dim, keys + row * kv_dim, kv_dim * 4);
+                memcpy (v_rows + (p - begin) * kv_dim, values + row * kv_dim, kv_dim * 4);
+            }
+            s_naive (q + i * q_dim, k_rows, v_rows, n_heads, n_kv_heads, head_dim, end - begin, kv_dim, expected);
+            for (size_t d = 0; d < q_dim; d++)
+                CHECK_NEAR (first [i * q_dim + d], expected [d], 1e-5);
+        }
+        xinf_cpu_paged_attention (pools [2], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, window, out,
+                                  scratch, stride);
+        CHECK (memcmp (out, first, n * q_dim * 4) == 0);
+        if (first_seen == 0) {
+            xinf_cpu_paged_attention (pools [1], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, 0, out,
+                                      scratch, stride);
+            CHECK (memcmp (out, first, n * q_dim * 4) == 0);
+        }
+    }
+    free (keys), free (values), free (q), free (scratch), free (first), free (out), free (k_rows), free (v_rows);
+    free (expected);
+}
+
+static void
+test_sliding_window (void)
+{
+    xinf_threadpool_t *pools [3];
+    for (int p = 0; p < 3; p++)
+        pools [p] = xinf_threadpool_new (p + 1);
+    s_window_case (4, 2, 16, 5, 40, 1, 1, pools);       //  a window of one position: out = its value
+    s_window_case (4, 2, 16, 5, 40, 1, 7, pools);       //  a decode whose window starts inside a block
+    s_window_case (8, 2, 32, 16, 100, 30, 10, pools);   //  a prompt's chunk, every token its own window
+    s_window_case (4, 4, 8, 3, 50, 4, 512, pools);      //  wider than the sequence: no window
+    s_window_case (14, 2, 64, 16, 200, 3, 64, pools);   //  whole blocks
+    for (int p = 0; p < 3; p++)
+        xinf_threadpool_destroy (&pools [p]);
+}
+
 int
 main (void)
 {
     fprintf (stderr, "test_attention:\n");
     RUN (test_attention);
     RUN (test_single_position);
+    RUN (test_sliding_window);
     return 0;
 }

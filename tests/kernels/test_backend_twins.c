@@ -356,7 +356,7 @@ s_twin_embed (test_twins_t *twins)
 
 //  ---- element-wise ops -----------------------------------------------------------------
 
-typedef enum { OP_RMSNORM, OP_RMSNORM_IN_PLACE, OP_ADD, OP_ADD_BIAS, OP_SILU_MUL } s_op_t;
+typedef enum { OP_RMSNORM, OP_RMSNORM_IN_PLACE, OP_ADD, OP_ADD_BIAS, OP_SILU_MUL, OP_GELU_MUL, OP_SCALE } s_op_t;
 
 //  One element-wise op on backend 'be': a [n][width] (the output) and b
 //  [n][width] (the second input), 'vector' [width] (weight or bias).
@@ -372,6 +372,8 @@ s_run_elementwise (xinf_backend_t *be, s_op_t op, const float *a, const float *b
         case OP_ADD:                be->ops->add (be, da, db, count); break;
         case OP_ADD_BIAS:           be->ops->add_bias (be, da, vector, n, width); break;
         case OP_SILU_MUL:           be->ops->silu_mul (be, da, db, count); break;
+        case OP_GELU_MUL:           be->ops->gelu_mul (be, da, db, count); break;
+        case OP_SCALE:              be->ops->scale (be, da, count, 33.941125f); break;
     }
     float *out = test_twins_get (be, da, count);
     be->ops->free (be, da);
@@ -382,13 +384,17 @@ s_run_elementwise (xinf_backend_t *be, s_op_t op, const float *a, const float *b
 static void
 s_twin_elementwise (test_twins_t *twins)
 {
-    static const char *names [] = { "rmsnorm", "rmsnorm in place", "add", "add_bias", "silu_mul" };
-    static const double tolerances [] = { 1e-10, 1e-10, 1e-12, 1e-12, 1e-10 };
+    static const char *names [] = { "rmsnorm", "rmsnorm in place", "add", "add_bias", "silu_mul", "gelu_mul", "scale" };
+    static const double tolerances [] = { 1e-10, 1e-10, 1e-12, 1e-12, 1e-10, 1e-10, 1e-12 };
     static const size_t shapes [][2] = { { 1, 7 }, { 16, 64 }, { 100, 1000 }, { 3, 4097 } };
-    for (int op = OP_RMSNORM; op <= OP_SILU_MUL; op++)
+    for (int op = OP_RMSNORM; op <= OP_SCALE; op++)
         for (size_t s = 0; s < 4; s++)
             for (int weighted = 0; weighted < 2; weighted++) {
                 size_t n = shapes [s][0], width = shapes [s][1];
+                //  Optional ops (Gemma 3's): compared where the subject has them
+                if ((op == OP_GELU_MUL && !twins->subject->ops->gelu_mul)
+                ||  (op == OP_SCALE && !twins->subject->ops->scale))
+                    continue;
                 float *a = test_floats (n * width, &s_state), *b = test_floats (n * width, &s_state);
                 float *vector = test_floats (width, &s_state);
                 const float *used = weighted || op == OP_ADD_BIAS ? vector : NULL;
@@ -495,8 +501,9 @@ s_paged_batch (s_paged_batch_t *b, size_t block_tokens, const size_t *lengths, c
 //  kv_store then attention on 'be': the pool's keys and values after the
 //  store, the attention output.
 static void
-s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_batch_t *b, const float *pool_init,
-             const float *k, const float *v, const float *q, float **keys, float **values, float **out)
+s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_batch_t *b, size_t window,
+             const float *pool_init, const float *k, const float *v, const float *q, float **keys, float **values,
+             float **out)
 {
     size_t kv_dim = shape->n_kv_heads * shape->head_dim, n = b->batch.n, q_dim = shape->n_heads * shape->head_dim;
     size_t slots = 2 * b->n_blocks * shape->block_tokens * kv_dim;
@@ -506,7 +513,8 @@ s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_bat
     float *dk = test_twins_put (be, k, n * kv_dim), *dv = test_twins_put (be, v, n * kv_dim);
     float *dq = test_twins_put (be, q, n * q_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);
-    CHECK (be->ops->attention (be, &pool, 1, &b->batch, dq, shape->n_heads, shape->n_kv_heads, shape->head_dim, dout) == 0);
+    CHECK (be->ops->attention (be, &pool, 1, &b->batch, dq, shape->n_heads, shape->n_kv_heads, shape->head_dim, window,
+                               dout) == 0);
     *keys = test_twins_get (be, pool.keys, slots);
     *values = test_twins_get (be, pool.values, slots);
     *out = test_twins_get (be, dout, n * q_dim);
@@ -536,15 +544,19 @@ s_twin_paged (test_twins_t *twins)
             float *v = test_floats (n * kv_dim, &s_state);
             float *q = test_floats (n * shape->n_heads * shape->head_dim, &s_state);
             float *ref [3], *sub [3];
-            s_run_paged (twins->reference, shape, &b, pool_init, k, v, q, &ref [0], &ref [1], &ref [2]);
-            s_run_paged (twins->subject, shape, &b, pool_init, k, v, q, &sub [0], &sub [1], &sub [2]);
+            //  Sliding windows (Gemma 3's local layers) where the subject has them: one position, one that
+            //  ends inside a block, and one wider than any sequence
+            static const size_t windows [] = { 0, 1, 21, 1000 };
+            size_t window = twins->subject->sliding_window ? windows [(s + m) % 4] : 0;
+            s_run_paged (twins->reference, shape, &b, window, pool_init, k, v, q, &ref [0], &ref [1], &ref [2]);
+            s_run_paged (twins->subject, shape, &b, window, pool_init, k, v, q, &sub [0], &sub [1], &sub [2]);
             char what [128];
             snprintf (what, sizeof what, "kv_store block %zu heads %zu/%zu head_dim %zu n=%zu", shape->block_tokens,
                       shape->n_heads, shape->n_kv_heads, shape->head_dim, n);
             test_twins_compare (twins, what, sub [0], ref [0], slots, 1e-12);
             test_twins_compare (twins, what, sub [1], ref [1], slots, 1e-12);
-            snprintf (what, sizeof what, "attention block %zu heads %zu/%zu head_dim %zu n=%zu", shape->block_tokens,
-                      shape->n_heads, shape->n_kv_heads, shape->head_dim, n);
+            snprintf (what, sizeof what, "attention block %zu heads %zu/%zu head_dim %zu n=%zu window %zu",
+                      shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, n, window);
             test_twins_compare (twins, what, sub [2], ref [2], n * shape->n_heads * shape->head_dim, 1e-9);
             for (int i = 0; i < 3; i++) {
                 free (ref [i]);

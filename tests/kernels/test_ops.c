@@ -166,6 +166,52 @@ test_silu_kernel_sets (void)
     free (gate), free (up), free (portable), free (simd);
 }
 
+//  GELU's tanh form (Gemma's): within 1e-6 of the double formula, the
+//  same bits on every kernel set, tails past the 8s; large negative gates
+//  give -0 or 0, large positive ones the gate, NaN stays NaN.
+static double
+s_gelu (double g)
+{
+    return 0.5 * g * (1 + tanh (sqrt (2 / M_PI) * (g + 0.044715 * g * g * g)));
+}
+
+static void
+test_gelu_kernel_sets (void)
+{
+    static const float edges [] = { 0.0f, -0.0f, 1.0f, -1.0f, 10.0f, -10.0f, 30.0f, -30.0f, 1e-40f, -1e-40f,
+                                    3e38f, -3e38f, INFINITY, -INFINITY };
+    size_t count = sizeof edges / sizeof edges [0], n = 20000 + count;
+    uint64_t state = 23;
+    float *gate = test_floats (n, &state), *up = test_floats (n, &state);
+    float *portable = malloc (n * 4), *simd = malloc (n * 4);
+    for (size_t i = 0; i < n - count; i++)
+        gate [i] *= (float) (1 + i % 40);             //  up to +-40
+    memcpy (gate + n - count, edges, sizeof edges);
+    const char *sets [] = { "portable", "avx2", "avx512" };
+    for (int set = 0; set < 3; set++) {
+        if (!xinf_cpu_simd_use (sets [set]))
+            continue;
+        float *out = set == 0 ? portable : simd;
+        memcpy (out, gate, n * 4);
+        xinf_cpu_gelu_mul (out, up, n - 5);
+        xinf_cpu_gelu_mul (out + n - 5, up + n - 5, 5);
+        if (set)
+            CHECK (memcmp (out, portable, n * 4) == 0);
+    }
+    xinf_cpu_simd_set (true);
+    for (size_t i = 0; i < n - count; i++)
+        CHECK_NEAR (portable [i], s_gelu (gate [i]) * up [i], 1e-6 * (1 + fabs (gate [i])));
+    size_t edge = n - count;
+    CHECK (portable [edge + 6] == 30.0f * up [edge + 6]);      //  gelu (30) is 30
+    CHECK (portable [edge + 7] == 0.0f);               //  gelu (-30) underflows to -0
+    CHECK (portable [edge + 11] == 0.0f);              //  -3e38: its cube overflows, still -0
+    CHECK (portable [edge + 12] == INFINITY * up [edge + 12]);
+    float nan_gate = NAN, one = 1;
+    xinf_cpu_gelu_mul (&nan_gate, &one, 1);
+    CHECK (isnan (nan_gate));
+    free (gate), free (up), free (portable), free (simd);
+}
+
 int
 main (void)
 {
@@ -175,5 +221,6 @@ main (void)
     RUN (test_softmax);
     RUN (test_silu_add);
     RUN (test_silu_kernel_sets);
+    RUN (test_gelu_kernel_sets);
     return 0;
 }

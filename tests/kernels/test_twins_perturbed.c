@@ -80,11 +80,27 @@ s_p_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xi
     s_scale (pool->values, pool->n_layers * pool->n_blocks * pool->block_tokens * pool->kv_dim);
 }
 
+static void
+s_p_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    (void) self;
+    s_inner->ops->gelu_mul (s_inner, gate, up, count);
+    s_scale (gate, count);
+}
+
+static void
+s_p_scale (xinf_backend_t *self, float *x, size_t count, float factor)
+{
+    (void) self;
+    s_inner->ops->scale (s_inner, x, count, factor);
+    s_scale (x, count);
+}
+
 static int
 s_p_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, float *out)
+               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float *out)
 {
-    int rc = s_inner->ops->attention (s_inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, out);
+    int rc = s_inner->ops->attention (s_inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, out);
     s_scale (out, batch->n * n_heads * head_dim);
     return rc;
 }
@@ -104,7 +120,7 @@ s_p_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_perturbed_ops = {
     "perturbed", s_p_destroy, s_p_alloc, s_p_free, s_p_project, s_p_embed, s_p_rmsnorm, s_p_add, s_p_add_bias,
     s_p_rope, s_p_silu_mul, s_p_kv_store, s_p_attention, s_p_write, s_p_read, s_p_status, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL
+    NULL, NULL, NULL, NULL, s_p_gelu_mul, s_p_scale
 };
 
 void
@@ -121,5 +137,6 @@ test_twins_perturbed_new (void)
     CHECK (self && s_inner);
     self->ops = &s_perturbed_ops;
     self->kv_dtypes = s_inner->kv_dtypes;
+    self->sliding_window = s_inner->sliding_window;
     return self;
 }

@@ -268,6 +268,10 @@ test_invariance (void)
                   XINF_DTYPE_F16);
     s_invariance ("--arch llama --type f32 --dim 64 --heads 4 --kv-heads 4 --ffn 96 --seed 11", "llama-f32.gguf",
                   XINF_DTYPE_F32);
+    //  Gemma 3: local layers whose window (6) is shorter than the prompts,
+    //  chunks and shared prefixes
+    s_invariance ("--arch gemma3 --type f16 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --sliding-window 6 --seed 13",
+                  "gemma3-f16.gguf", XINF_DTYPE_F16);
 }
 
 //  Sequences served with different LoRA adapters (and none) in one batch:

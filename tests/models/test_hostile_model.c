@@ -9,8 +9,11 @@
     working: it owns its weights). Each must fail with an error naming the
     file and the field, never crash or leak (the ASan build runs it too).
 
-    Then a fuzz: thousands of mutated copies of two small models (qwen3 with
-    a byte-level BPE vocabulary, llama with a SentencePiece one), with
+    Gemma 3's keys (the sliding window, its pattern as a number or bools,
+    the local RoPE base, a logit soft-cap refused).
+
+    Then a fuzz: thousands of mutated copies of three small models (qwen3 with
+    a byte-level BPE vocabulary, llama and gemma3 with SentencePiece ones), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -39,7 +42,8 @@ s_make (const char *name, const char *arguments, char *path, size_t size)
 
 //  ---- rewriting a file with one key changed ---------------------------------------
 
-typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY } s_edit_kind_t;
+typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY, S_BOOL_ARRAY
+} s_edit_kind_t;
 
 typedef struct {
     const char *key;
@@ -126,6 +130,13 @@ s_apply (const s_edit_t *edit, xinf_gguf_t *gguf, xinf_gguf_writer_t *writer)
         case S_U32_ARRAY:
             CHECK (xinf_gguf_writer_set_array (writer, edit->key, XINF_GGUF_UINT32, numbers, 3) == 0);
             break;
+        case S_BOOL_ARRAY: {           //  'number' bools, bit i of 'real' (as an integer) the i-th
+            uint8_t flags [64];
+            for (uint64_t i = 0; i < edit->number && i < 64; i++)
+                flags [i] = ((uint64_t) edit->real >> i) & 1;
+            CHECK (xinf_gguf_writer_set_array (writer, edit->key, XINF_GGUF_BOOL, flags, edit->number) == 0);
+            break;
+        }
         case S_EMPTY_ARRAY: {
             xinf_gguf_type_t element;
             uint64_t count;
@@ -494,6 +505,58 @@ s_fuzz (const char *source, uint64_t seed, int rounds)
     free (bytes);
 }
 
+//  The rewritten Gemma 3 file loads, its layers' windows 'window' where
+//  bit i of 'local' is set, else 0 (global).
+static void
+s_expect_windows (const char *source, const s_edit_t *edit, size_t window, unsigned local)
+{
+    char path [300], error [512] = "";
+    test_path (path, sizeof path, "gemma3-fine.gguf");
+    s_rewrite (source, path, edit);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    for (size_t index = 0; index < t->n_layers; index++)
+        CHECK (t->layers [index].window == ((local >> index) & 1 ? window : 0));
+    xinf_model_destroy (&model);
+}
+
+//  Gemma 3's keys: the sliding window and its pattern (a number, or a bool
+//  a layer), the local RoPE base, and a final logit soft-cap (refused).
+static void
+test_gemma3_keys (void)
+{
+    char gemma [300];
+    s_make ("gemma3.gguf", "--arch gemma3 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 6 "
+            "--vocab 400 --sliding-window 8 --seed 13", gemma, sizeof gemma);
+    char error [512] = "";
+    xinf_model_t *model = xinf_model_load (gemma, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    CHECK (t->gelu && fabsf (t->embed_scale - sqrtf (32.0f)) < 1e-6f);
+    CHECK (t->rope_local.base == 10000.0f && t->rope.base == 1000000.0f && t->rope_local.neox);
+    xinf_model_destroy (&model);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.general.unused", S_DROP, 0, 0, NULL }, 8, 0x1f);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window", S_DROP, 0, 0, NULL }, 8, 0);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_U32, 2, 0, NULL }, 8, 0x15);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_U32, 0, 0, NULL }, 8, 0x3f);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_BOOL_ARRAY, 6, 0x26, NULL },
+                      8, 0x26);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_BOOL_ARRAY, 5, 0x1f, NULL },
+                      "sliding_window_pattern", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_U32_ARRAY, 0, 0, NULL },
+                      "sliding_window_pattern", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window", S_U64, 1ull << 40, 0, NULL },
+                      "sliding_window", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window", S_STR, 0, 0, "512" },
+                      "sliding_window", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.rope.freq_base_swa", S_F32, 0, 0.5, NULL }, "freq_base_swa", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.final_logit_softcapping", S_F32, 0, 30.0, NULL },
+                      "final_logit_softcapping", false);
+}
+
 static void
 test_fuzz_loaders (void)
 {
@@ -505,6 +568,10 @@ test_fuzz_loaders (void)
     int rounds = getenv ("XINF_FUZZ_ROUNDS") ? atoi (getenv ("XINF_FUZZ_ROUNDS")) : 2500;
     s_fuzz (qwen3, 0x5eed1, rounds);
     s_fuzz (llama, 0x5eed2, rounds);
+    char gemma [300];
+    s_make ("fuzz-gemma3.gguf", "--arch gemma3 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 "
+            "--vocab 400 --sliding-window 4 --seed 14", gemma, sizeof gemma);
+    s_fuzz (gemma, 0x5eed3, rounds / 2);
 }
 
 int
@@ -520,6 +587,7 @@ main (int argc, char **argv)
     RUN (test_tokenizer_arrays);
     RUN (test_special_files);
     RUN (test_truncated_while_open);
+    RUN (test_gemma3_keys);
     RUN (test_fuzz_loaders);
     test_scratch_end ();
     return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent float64 reference of the llama / qwen2 / qwen3 forward pass (GGUF).
+"""Independent float64 reference of the llama / qwen2 / qwen3 / gemma3 forward pass (GGUF).
 
 Python standard library + numpy only.  Weights are the file's values
 dequantized to float32 (gguf_reader), then computed on in float64.
@@ -30,6 +30,22 @@ Architecture, as llama.cpp defines it for GGUF:
         x = x + Wdown (silu(Wgate h) * (Wup h))
     logits = Wout (rmsnorm(x) * output_norm), Wout = output.weight or token_embd.weight
 
+Gemma 3 (gemma3), as llama.cpp's src/models/gemma3.cpp builds it:
+    x = token_embd[token] * sqrt(dim)
+    q/k heads normed as qwen3's, NeoX RoPE
+    layer l is local when attention.sliding_window is given and
+        l % p < p - 1 (p = attention.sliding_window_pattern, default 6; an
+        array of bools instead says it per layer): a local layer's query at
+        position i attends to keys i - sliding_window + 1 .. i only, its RoPE
+        base is rope.freq_base_swa (default 10000) and unscaled; global
+        layers use rope.freq_base and rope.scaling (linear)
+    queries scaled by 1/sqrt(head_dim), except with 62 layers (Gemma 3 27B):
+        1/sqrt(dim / n_head)
+    x = x + rmsnorm(Wo attn) * post_attention_norm
+    h = rmsnorm(x) * ffn_norm
+    x = x + rmsnorm(Wdown (gelu(Wgate h) * (Wup h))) * post_ffw_norm,
+        gelu(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
+
 rmsnorm(x) = x / sqrt(mean(x^2) + eps)
 
 Command line:
@@ -50,7 +66,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -100,12 +116,31 @@ class HParams:
         if self.n_rot % 2 != 0 or self.n_rot > self.head_dim or self.head_dim % 2 != 0:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
-        self.neox = arch in ("qwen2", "qwen3")
+        self.neox = arch in ("qwen2", "qwen3", "gemma3")
         self.qkv_bias = (arch == "qwen2")
-        self.qk_norm = (arch == "qwen3")
+        self.qk_norm = arch in ("qwen3", "gemma3")
+        self.gemma = (arch == "gemma3")
         self.freq_scale = 1.0
         self.rope_factors = None
-        if arch == "llama":
+        # Gemma 3: the window of each layer (0: global), the local RoPE base,
+        # the query scale
+        self.windows = [0] * self.n_layers
+        self.freq_base_local = r.get_float(arch + ".rope.freq_base_swa", 10000.0)
+        self.query_scale = 1.0 / math.sqrt(self.head_dim)
+        if self.gemma:
+            if r.get_float(arch + ".final_logit_softcapping", 0.0):
+                raise ValueError("%s: final_logit_softcapping not supported" % r.path)
+            window = r.get_int(arch + ".attention.sliding_window", 0)
+            pattern = r.get(arch + ".attention.sliding_window_pattern", 6)
+            for layer in range(self.n_layers):
+                if isinstance(pattern, list):
+                    local = bool(pattern[layer])
+                else:
+                    local = pattern == 0 or layer % pattern < pattern - 1
+                self.windows[layer] = window if local else 0
+            if self.n_layers == 62:
+                self.query_scale = 1.0 / math.sqrt(self.dim // self.n_head)
+        if arch in ("llama", "gemma3"):
             kind = r.get(arch + ".rope.scaling.type", "linear")
             factor = r.get_float(arch + ".rope.scaling.factor", 0.0)
             if kind == "linear" and factor:
@@ -132,6 +167,11 @@ def rms_norm(x, w, eps):
 
 def silu(x):
     return x / (1.0 + np.exp(-x))
+
+
+def gelu(x):
+    """GELU's tanh form (Gemma's gelu_pytorch_tanh)."""
+    return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
 def rope(x, positions, n_rot, freq_base, neox, freq_scale=1.0, factors=None):
@@ -275,6 +315,12 @@ class Model:
             L.wgate = w(p + "ffn_gate.weight", (hp.ffn, hp.dim))
             L.wup = w(p + "ffn_up.weight", (hp.ffn, hp.dim))
             L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
+            if hp.gemma:
+                L.post_attn_norm = w(p + "post_attention_norm.weight", (hp.dim,))
+                L.post_ffn_norm = w(p + "post_ffw_norm.weight", (hp.dim,))
+            else:
+                L.post_attn_norm = L.post_ffn_norm = None
+            L.window = hp.windows[i]
             self.layers.append(L)
         self.output_norm = w("output_norm.weight", (hp.dim,))
         if lora:
@@ -306,7 +352,8 @@ class Model:
         tokens = np.asarray(tokens, dtype=np.int64)
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab):
             raise ValueError("token id out of range [0, %d): %r" % (self.vocab, tokens.tolist()))
-        return self.embd[tokens]
+        x = self.embd[tokens]
+        return x * math.sqrt(self.hp.dim) if self.hp.gemma else x
 
     def _qkv(self, L, h, positions):
         hp = self.hp
@@ -323,14 +370,29 @@ class Model:
         if L.q_norm is not None:
             q = rms_norm(q, L.q_norm, hp.eps)
             k = rms_norm(k, L.k_norm, hp.eps)
-        q = rope(q, positions, hp.n_rot, hp.freq_base, hp.neox, hp.freq_scale, hp.rope_factors)
-        k = rope(k, positions, hp.n_rot, hp.freq_base, hp.neox, hp.freq_scale, hp.rope_factors)
+        if L.window:
+            base, scale, factors = hp.freq_base_local, 1.0, None
+        else:
+            base, scale, factors = hp.freq_base, hp.freq_scale, hp.rope_factors
+        q = rope(q, positions, hp.n_rot, base, hp.neox, scale, factors)
+        k = rope(k, positions, hp.n_rot, base, hp.neox, scale, factors)
         v = v.reshape(T, hp.n_head_kv, hp.head_dim)
         return q, k, v
 
+    def _attn_out(self, L, x, out):
+        """x plus the attention's output projection (normed first: gemma3)."""
+        o = out.reshape(out.shape[0], -1) @ L.wo.T
+        if L.post_attn_norm is not None:
+            o = rms_norm(o, L.post_attn_norm, self.hp.eps)
+        return x + o
+
     def _ffn(self, L, x):
         h = rms_norm(x, L.ffn_norm, self.hp.eps)
-        return x + (silu(h @ L.wgate.T) * (h @ L.wup.T)) @ L.wdown.T
+        act = gelu if self.hp.gemma else silu
+        f = (act(h @ L.wgate.T) * (h @ L.wup.T)) @ L.wdown.T
+        if L.post_ffn_norm is not None:
+            f = rms_norm(f, L.post_ffn_norm, self.hp.eps)
+        return x + f
 
     def _logits(self, x):
         return rms_norm(x, self.output_norm, self.hp.eps) @ self.output.T
@@ -345,9 +407,12 @@ class Model:
             return np.zeros((0, self.vocab))
         pos = np.arange(T)
         group = hp.n_head // hp.n_head_kv
-        mask = np.triu(np.full((T, T), -np.inf), k=1)  # [query, key]
-        scale = 1.0 / math.sqrt(hp.head_dim)
+        causal = np.triu(np.full((T, T), -np.inf), k=1)  # [query, key]
+        scale = hp.query_scale
         for L in self.layers:
+            mask = causal
+            if L.window:   # keys more than window - 1 positions back are out
+                mask = causal + np.tril(np.full((T, T), -np.inf), k=-L.window)
             h = rms_norm(x, L.attn_norm, hp.eps)
             q, k, v = self._qkv(L, h, pos)
             out = np.empty((T, hp.n_head, hp.head_dim))
@@ -358,7 +423,7 @@ class Model:
                 p = np.exp(s)
                 p /= p.sum(axis=1, keepdims=True)
                 out[:, hd, :] = p @ v[:, kv, :]
-            x = x + out.reshape(T, -1) @ L.wo.T
+            x = self._attn_out(L, x, out)
             x = self._ffn(L, x)
         return self._logits(x)
 
@@ -376,7 +441,7 @@ class Model:
         start = cache["n"]
         pos = np.arange(start, start + T)
         group = hp.n_head // hp.n_head_kv
-        scale = 1.0 / math.sqrt(hp.head_dim)
+        scale = hp.query_scale
         for li, L in enumerate(self.layers):
             h = rms_norm(x, L.attn_norm, hp.eps)
             q, k, v = self._qkv(L, h, pos)
@@ -386,13 +451,14 @@ class Model:
             out = np.empty((T, hp.n_head, hp.head_dim))
             for t in range(T):
                 n_keys = start + t + 1  # causal: keys 0..pos
+                first = max(0, n_keys - L.window) if L.window else 0  # a local layer's window
                 for hd in range(hp.n_head):
                     kv = hd // group
-                    s = K[:n_keys, kv, :] @ q[t, hd, :] * scale
+                    s = K[first:n_keys, kv, :] @ q[t, hd, :] * scale
                     p = np.exp(s - s.max())
                     p /= p.sum()
-                    out[t, hd, :] = p @ V[:n_keys, kv, :]
-            x = x + out.reshape(T, -1) @ L.wo.T
+                    out[t, hd, :] = p @ V[first:n_keys, kv, :]
+            x = self._attn_out(L, x, out)
             x = self._ffn(L, x)
         cache["n"] = start + T
         return self._logits(x)
@@ -421,7 +487,7 @@ class Model:
 
 
 def _main(argv):
-    ap = argparse.ArgumentParser(description="float64 reference forward pass for llama/qwen2/qwen3 GGUF")
+    ap = argparse.ArgumentParser(description="float64 reference forward pass for llama/qwen2/qwen3/gemma3 GGUF")
     ap.add_argument("model")
     ap.add_argument("--prompt-tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--steps", type=int, default=64)

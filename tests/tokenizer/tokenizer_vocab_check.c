@@ -142,7 +142,11 @@ vocab_load (vocab_t *self, const char *path)
     spec->bos_id = int_field (self->root, "bos_id");
     spec->eos_id = int_field (self->root, "eos_id");
     spec->unk_id = int_field (self->root, "unk_id");
-    spec->eot_id = spec->eom_id = -1;
+    spec->eot_id = int_field (self->root, "eot_id");
+    spec->eom_id = -1;
+    //  add_space_prefix is given only where the GGUF file sets it (Gemma 3:
+    //  false); llama's default is true
+    spec->no_space_prefix = json_is_false (json_object_get (self->root, "add_space_prefix"));
     if (!vocab_arrays (self)) {
         fprintf (stderr, "%s: a token or merge is not a string\n", path);
         return false;
@@ -290,6 +294,10 @@ write_gguf (vocab_t *vocab, const char *path)
         xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.eos_token_id", (uint32_t) spec->eos_id);
     if (spec->unk_id >= 0)
         xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.unknown_token_id", (uint32_t) spec->unk_id);
+    if (spec->eot_id >= 0)
+        xinf_gguf_writer_set_u32 (writer, "tokenizer.ggml.eot_token_id", (uint32_t) spec->eot_id);
+    if (json_object_get (vocab->root, "add_space_prefix"))
+        xinf_gguf_writer_set_bool (writer, "tokenizer.ggml.add_space_prefix", !spec->no_space_prefix);
     xinf_gguf_writer_set_bool (writer, "tokenizer.ggml.add_bos_token", spec->add_bos);
     bool ok = xinf_gguf_writer_begin (writer, path) == 0 && xinf_gguf_writer_finish (writer) == 0;
     if (!ok)

