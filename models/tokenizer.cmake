@@ -6,6 +6,7 @@ add_library(xinf_tokenizer STATIC
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_bpe.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_spm.c
+  ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_user.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_pre.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_unicode.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_nfc.c

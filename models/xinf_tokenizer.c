@@ -439,6 +439,10 @@ xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error
     int rc = self->model == XINF_TOK_GPT2
            ? xinf_tok_bpe_init (self, spec, error, error_size)
            : xinf_tok_spm_init (self, error, error_size);
+    if (rc == 0 && xinf_tok_user_init (self, self->model == XINF_TOK_LLAMA)) {
+        snprintf (error, error_size, "out of memory for the user-defined pieces");
+        rc = -1;
+    }
     if (rc) {
         xinf_tokenizer_destroy (&self);
         return NULL;
@@ -465,7 +469,7 @@ xinf_tokenizer_destroy (xinf_tokenizer_t **self_p)
     free (self->merge_keys);
     free (self->merge_ranks);
     free (self->merge_ids);
-    xinf_tok_spm_free (self);
+    xinf_tok_user_free (self);
     free (self);
     *self_p = NULL;
 }

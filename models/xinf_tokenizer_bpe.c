@@ -268,9 +268,12 @@ s_encode_word (xinf_tokenizer_t *self, s_work_t *work, const uint8_t *bytes, siz
     return 0;
 }
 
-int
-xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
+//  Text between user-defined pieces: NFC (qwen2), pre-tokens, merges.
+static int
+s_encode_span (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
 {
+    if (!length)
+        return 0;
     size_t normal_length = 0;
     char *normal = self->nfc ? xinf_tok_nfc (text, length, &normal_length) : NULL;
     if (normal) {
@@ -299,4 +302,24 @@ xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xi
     free (ends);
     free (normal);
     return rc;
+}
+
+int
+xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
+{
+    size_t gap = 0;
+    int rc = 0;
+    for (size_t at = 0; at < length && rc == 0 && self->n_user; ) {
+        int32_t id;
+        size_t matched = xinf_tok_user_match (self, text + at, length - at, &id);
+        if (!matched) {
+            at++;                     //  no piece starts inside a character: they are valid UTF-8
+            continue;
+        }
+        rc = s_encode_span (self, text + gap, at - gap, out);
+        xinf_tok_ids_push (out, id);
+        at += matched;
+        gap = at;
+    }
+    return rc ? rc : s_encode_span (self, text + gap, length - gap, out);
 }

@@ -28,11 +28,9 @@ struct _xinf_tokenizer_t {
     int32_t *table;                 //  vocabulary hash: ids, -1 empty
     size_t table_mask;
     int32_t byte_ids [256];         //  token of each byte, or -1
-    //  llama: the user-defined pieces text is split at (Gemma's runs of
-    //  spaces, newlines and tabs, its HTML tags), their texts as the
-    //  normalized text has them ("▁" for a space) one after another,
-    //  grouped by first byte (user_first [b] .. user_first [b + 1]),
-    //  longest first
+    //  The user-defined pieces text is split at (xinf_tokenizer_user.c),
+    //  their texts as the encoder matches them one after another, grouped
+    //  by first byte (user_first [b] .. user_first [b + 1]), longest first
     int32_t *user_ids;
     char *user_texts;
     size_t *user_at;                //  [n_user + 1] offsets into user_texts
@@ -108,10 +106,16 @@ int xinf_tok_bpe_init (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec
 size_t xinf_tok_bpe_piece (xinf_tokenizer_t *self, int32_t id, char *out);
 int xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out);
 
-//  llama: the same (init also finds the user-defined pieces; 'spm_free'
-//  frees what init made).
+//  llama: the same.
 int xinf_tok_spm_init (xinf_tokenizer_t *self, char *error, size_t error_size);
-void xinf_tok_spm_free (xinf_tokenizer_t *self);
+
+//  The user-defined pieces (xinf_tokenizer_user.c): their table, with
+//  spaces as "▁" where 'spaced' (llama); 0, or -1 when out of memory.
+int xinf_tok_user_init (xinf_tokenizer_t *self, bool spaced);
+void xinf_tok_user_free (xinf_tokenizer_t *self);
+//  The longest user-defined piece 'text' starts with: its length, its id
+//  in *id; 0 when none does.
+size_t xinf_tok_user_match (const xinf_tokenizer_t *self, const char *text, size_t size, int32_t *id);
 size_t xinf_tok_spm_piece (xinf_tokenizer_t *self, int32_t id, char *out);
 int xinf_tok_spm_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out);
 

@@ -122,9 +122,11 @@ test_ids (void)
     CHECK_IDS (tokenizer, "\xff", false, 255);
     CHECK_IDS (tokenizer, "", false);
     CHECK_IDS (tokenizer, "", true, 271);
-    //  Specials in text are text
+    //  Control tokens in text are text; user-defined pieces are split out
+    //  of it (Qwen's <think>, <tool_call>), as Hugging Face and llama.cpp
     CHECK_IDS (tokenizer, "<|endoftext|>", false, 60, 124, 101, 110, 100, 111, 102, 116, 101, 120, 116, 124, 62);
-    CHECK_IDS (tokenizer, "<tool>", false, 60, 116, 111, 111, 108, 62);
+    CHECK_IDS (tokenizer, "<tool>", false, 272);
+    CHECK_IDS (tokenizer, "a<tool><tool>b <tool", false, 97, 272, 272, 98, 32, 60, 116, 111, 111, 108);
     xinf_tokenizer_destroy (&tokenizer);
 
     tokenizer = s_tokenizer ("qwen2");

@@ -118,6 +118,38 @@ test_unknown (void)
     test_vocab_destroy (&vocab);
 }
 
+//  User-defined pieces (Gemma's runs of spaces, stored with spaces; its
+//  tags) are split out of the text, the longest at each place from the
+//  left, before merging; Gemma's vocabulary has no space prefix.
+static void
+test_user_defined (void)
+{
+    test_vocab_t vocab = { 0 };
+    test_vocab_add (&vocab, "<unk>", 5, 0, XINF_TOKEN_UNKNOWN);         //  0
+    test_vocab_add (&vocab, "<s>", 3, 0, XINF_TOKEN_CONTROL);           //  1
+    test_vocab_add (&vocab, "</s>", 4, 0, XINF_TOKEN_CONTROL);          //  2
+    test_vocab_add (&vocab, "▁", 3, -1, XINF_TOKEN_NORMAL);              //  3
+    test_vocab_add (&vocab, "a", 1, -1, XINF_TOKEN_NORMAL);              //  4
+    test_vocab_add (&vocab, "b", 1, -1, XINF_TOKEN_NORMAL);              //  5
+    test_vocab_add (&vocab, "▁b", 4, -2, XINF_TOKEN_NORMAL);             //  6
+    test_vocab_add (&vocab, "  ", 2, -1000, XINF_TOKEN_USER_DEFINED);    //  7
+    test_vocab_add (&vocab, "   ", 3, -1000, XINF_TOKEN_USER_DEFINED);   //  8
+    test_vocab_add (&vocab, "<b>", 3, -1000, XINF_TOKEN_USER_DEFINED);   //  9
+    test_vocab_add (&vocab, "<", 1, -1, XINF_TOKEN_NORMAL);              //  10
+    test_vocab_add (&vocab, ">", 1, -1, XINF_TOKEN_NORMAL);              //  11
+    xinf_tokenizer_spec_t spec = test_spec (&vocab, "llama");
+    spec.no_space_prefix = true;
+    xinf_tokenizer_t *tokenizer = test_tokenizer (&spec);
+    CHECK_IDS (tokenizer, "a b", false, 4, 6);
+    CHECK_IDS (tokenizer, "a  b", false, 4, 7, 5);          //  not "▁" + "▁b"
+    CHECK_IDS (tokenizer, "a     b", false, 4, 8, 7, 5);    //  the longest first
+    CHECK_IDS (tokenizer, "<b>a<b", false, 9, 4, 10, 5);
+    CHECK_IDS (tokenizer, "a<b> b", false, 4, 9, 6);
+    CHECK_IDS (tokenizer, "  ", true, 1, 7);
+    xinf_tokenizer_destroy (&tokenizer);
+    test_vocab_destroy (&vocab);
+}
+
 //  --------------------------------------------------------------------------
 //  Naive reference: merge the adjacent pair whose join is a normal piece
 //  with the highest score, leftmost first, until none is left.
@@ -240,6 +272,7 @@ main (void)
     RUN (test_ids);
     RUN (test_decode);
     RUN (test_unknown);
+    RUN (test_user_defined);
     RUN (test_against_reference);
     return 0;
 }
