@@ -529,7 +529,7 @@ static const xinf_backend_ops_t s_ops = {
     s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample,
     xinf_cuda_add_rmsnorm, xinf_cuda_rope_store, xinf_cuda_rope_attention,
     NULL,                             //  lora: no LoRA adapters on the GPU yet
-    NULL, NULL                        //  gelu_mul, scale: no Gemma 3 on the GPU yet
+    xinf_cuda_gelu_mul, xinf_cuda_scale
 };
 
 static xinf_backend_t *
@@ -575,6 +575,7 @@ xinf_cuda_backend_new (int device, char *error, size_t error_size)
     self->ops = &s_ops;
     self->impl = cuda;
     self->kv_dtypes = 1u << XINF_DTYPE_F32;     //  F16 and Q8_0 caches wait for kernels verified on a GPU
+    self->sliding_window = true;
     const char *failed = NULL, *reason = NULL;
     if ((status = cudaStreamCreateWithFlags (&cuda->stream, cudaStreamNonBlocking)) != cudaSuccess)
         failed = "cudaStreamCreate", reason = cudaGetErrorString (status);

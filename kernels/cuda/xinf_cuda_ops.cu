@@ -165,6 +165,31 @@ k_silu_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
         xinf_cuda_q8a_warp_put (value, threadIdx.x % WARP, q + (i - threadIdx.x % WARP), d + i / 32);
 }
 
+//  GELU's tanh form as the CPU's (xinf_cpu_silu.c): g / (1 + e^(-2u)),
+//  2u = g (2 sqrt (2 / pi) + 2 sqrt (2 / pi) 0.044715 g^2); q8a as k_silu_mul.
+__global__ void
+k_gelu_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
+{
+    xinf_cuda_pdl_enter ();
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= count)
+        return;                       //  whole warps, with q
+    float g = gate [i], twice_u = g * (0.0713548162726f * (g * g) + 1.59576912161f);
+    float value = g / (1.0f + expf (-twice_u)) * up [i];
+    gate [i] = value;
+    if (q)
+        xinf_cuda_q8a_warp_put (value, threadIdx.x % WARP, q + (i - threadIdx.x % WARP), d + i / 32);
+}
+
+__global__ void
+k_scale (float *x, size_t count, float factor)
+{
+    xinf_cuda_pdl_enter ();
+    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < count)
+        x [i] *= factor;
+}
+
 bool
 xinf_cuda_pdl_works (xinf_cuda_t *cuda)
 {
@@ -267,6 +292,31 @@ xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t c
     if (cuda->failed)
         return;
     xinf_cuda_launch (cuda, "silu_mul", k_silu_mul, xinf_cuda_blocks (count, 256), 256, 0, gate, up, count, q, d);
+}
+
+void
+xinf_cuda_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    size_t bytes = count * sizeof (float);
+    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, gate, bytes, "gelu_mul")
+    ||  !xinf_cuda_device_memory (cuda, up, bytes, "gelu_mul"))
+        return;
+    int16_t *q;
+    float *d;
+    xinf_cuda_q8a_handoff (cuda, gate, count, &q, &d);
+    if (cuda->failed)
+        return;
+    xinf_cuda_launch (cuda, "gelu_mul", k_gelu_mul, xinf_cuda_blocks (count, 256), 256, 0, gate, up, count, q, d);
+}
+
+void
+xinf_cuda_scale (xinf_backend_t *self, float *x, size_t count, float factor)
+{
+    xinf_cuda_t *cuda = xinf_cuda (self);
+    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, x, count * sizeof (float), "scale"))
+        return;
+    xinf_cuda_launch (cuda, "scale", k_scale, xinf_cuda_blocks (count, 256), 256, 0, x, count, factor);
 }
 
 //  ---- RoPE --------------------------------------------------------------------------

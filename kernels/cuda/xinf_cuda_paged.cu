@@ -10,12 +10,15 @@
     (XINF_CUDA_ATTENTION=simple: the first kernel, 4 warps of one position
     at a time, to compare). It writes its output quantized for a Q8_0
     product that reads it next (the q8a handoff), one warp a block of 32.
+    With a sliding window (Gemma 3's local layers) a token's positions are
+    its last 'window' ones, split into parts as a sequence of that length.
 
     Fused: rope_store (one block a token: its angles once, then q and k
     turned and k and v stored); rope_attention, for a step of one token a
     sequence (decode), as the attention kernel with each block norming
     (Qwen3) and turning its own q head and k row first
-    (XINF_CUDA_ATTENTION=apart: rmsnorm, rope_store, then attention).
+    (XINF_CUDA_ATTENTION=apart: rmsnorm, rope_store, then attention; a
+    windowed layer runs apart too).
 */
 #include "xinf_cuda_priv.h"
 #include "xinf_cuda_dot.cuh"
@@ -165,6 +168,14 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
                       n_kv_heads, head_dim, rope->base, rope->scale, rope->neox, factors);
 }
 
+//  The first position a token of 'n_pos' positions attends to with a
+//  sliding window (Gemma 3's local layers; 0: none): n_pos - window, or 0.
+__host__ __device__ __forceinline__ size_t
+s_window_first (size_t n_pos, size_t window)
+{
+    return window && n_pos > window ? n_pos - window : 0;
+}
+
 //  The first kernel, kept to compare (XINF_CUDA_ATTENTION=simple): one
 //  (token, head) a block of ATTENTION_SIMPLE_WARPS warps, each warp one
 //  position at a time. Dynamic shared memory holds q [head_dim], each
@@ -172,7 +183,7 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
 __global__ void
 k_attention_simple (const float *keys, const float *values, const float *q, float *out, const xinf_cuda_batch_t batch,
              size_t block_tokens, size_t layer_first, size_t kv_dim, size_t n_heads, size_t group, size_t head_dim,
-             float scale)
+             float scale, size_t window)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
@@ -190,7 +201,7 @@ k_attention_simple (const float *keys, const float *values, const float *q, floa
     int32_t seq = batch.seq [token];
     size_t n_pos = (size_t) batch.pos [token] + 1;
     float top = -INFINITY, sum = 0;
-    for (size_t p = warp; p < n_pos; p += ATTENTION_SIMPLE_WARPS) {
+    for (size_t p = s_window_first (n_pos, window) + warp; p < n_pos; p += ATTENTION_SIMPLE_WARPS) {
         size_t row = s_pool_row (batch, seq, p, block_tokens, layer_first) * kv_dim + offset;
         float dot = 0;
         for (size_t d = lane; d < head_dim; d += WARP)
@@ -239,6 +250,7 @@ typedef struct {
     size_t grid_parts;                //  blocks an item in the grid, at least its s_parts (past them: none to do)
     float *partials;                  //  [item - first_item][grid_parts][2 + head_dim]: max, sum, sums
     unsigned *counters;               //  [item - first_item]: parts done (zero between launches)
+    size_t window;                    //  positions a token attends to at most (0: all)
 } s_attend_t;
 
 //  The parts a head's attention over n_pos positions is split into, each
@@ -350,8 +362,9 @@ s_attend (const s_attend_t *a, size_t item, size_t part, const float *query, con
         acc [i] = 0;
     }
     int32_t seq = a->batch.seq [token];
-    size_t n_pos = (size_t) a->batch.pos [token] + 1, parts = s_parts (n_pos);
-    size_t per = (n_pos + parts - 1) / parts, lo = part * per, hi = lo + per < n_pos ? lo + per : n_pos;
+    size_t n_pos = (size_t) a->batch.pos [token] + 1, begin = s_window_first (n_pos, a->window);
+    size_t parts = s_parts (n_pos - begin), per = (n_pos - begin + parts - 1) / parts;
+    size_t lo = begin + part * per, hi = lo + per < n_pos ? lo + per : n_pos;
     float top = -INFINITY, sum = 0;
     for (size_t base = lo + warp * ATTENTION_GROUP; base < hi; base += ATTENTION_WARPS * ATTENTION_GROUP) {
         float scores [ATTENTION_GROUP], held [ATTENTION_GROUP][ATTENTION_DIMS];
@@ -446,7 +459,8 @@ k_attention (const s_attend_t a, const float *q)
     extern __shared__ float shared [];
     unsigned parts = (unsigned) a.grid_parts;
     size_t item = a.first_item + blockIdx.x / parts, part = blockIdx.x % parts;
-    if (part >= s_parts ((size_t) a.batch.pos [item / a.n_heads] + 1))
+    size_t n_pos = (size_t) a.batch.pos [item / a.n_heads] + 1;
+    if (part >= s_parts (n_pos - s_window_first (n_pos, a.window)))
         return;
     s_attend (&a, item, part, q + item * a.head_dim, NULL, NULL, shared);
 }
@@ -565,7 +579,7 @@ s_attend_args (xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, size_t layer, cons
     *a = (s_attend_t) { (float *) pool->keys, (float *) pool->values, *device, pool->block_tokens,
                         layer * pool->n_blocks * pool->block_tokens, pool->kv_dim, n_heads, n_heads / n_kv_heads,
                         head_dim, (float) (1.0 / sqrt ((double) head_dim)), out, NULL, NULL, 0, 1,
-                        (float *) partials, (unsigned *) counters };
+                        (float *) partials, (unsigned *) counters, 0 };
     if (head_dim % 32 == 0)
         xinf_cuda_q8a_handoff (cuda, out, n * n_heads * head_dim, &a->out_q, &a->out_d);
     return cuda->failed ? -1 : 0;
@@ -604,8 +618,6 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
     xinf_cuda_batch_t device;
     if (!xinf_cuda_enter (cuda))
         return -1;
-    if (window)                       //  not asked: the backend has no sliding_window
-        return xinf_cuda_fail (cuda, "attention", "sliding-window attention is not in the CUDA backend yet");
     if (!batch->n)
         return 0;
     if (!n_heads || !n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
@@ -624,11 +636,13 @@ xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t la
                                  ATTENTION_SIMPLE_WARPS * WARP, shared, (const float *) pool->keys,
                                  (const float *) pool->values, q, out, device,
                                  pool->block_tokens, layer * pool->n_blocks * pool->block_tokens, pool->kv_dim,
-                                 n_heads, n_heads / n_kv_heads, head_dim, (float) (1.0 / sqrt ((double) head_dim)));
+                                 n_heads, n_heads / n_kv_heads, head_dim, (float) (1.0 / sqrt ((double) head_dim)),
+                                 window);
     s_attend_t args;
     size_t slice;
     if (s_attend_args (cuda, pool, layer, &device, batch->n, n_heads, n_kv_heads, head_dim, out, &args, &slice))
         return -1;
+    args.window = window;
     return s_attend_launch (cuda, "attention", k_attention, args, batch, slice, shared, q);
 }
 

@@ -232,6 +232,8 @@ void xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, s
 void xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
                      const xinf_rope_t *rope);
 void xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count);
+void xinf_cuda_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count);
+void xinf_cuda_scale (xinf_backend_t *self, float *x, size_t count, float factor);
 void xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                          const float *k, const float *v);
 void xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,

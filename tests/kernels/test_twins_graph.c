@@ -20,7 +20,9 @@
 #include "test_twins.h"
 #include "xinf_cpu_backend.h"
 
-typedef enum { S_PROJECT, S_EMBED, S_RMSNORM, S_ADD, S_ADD_BIAS, S_ROPE, S_SILU_MUL, S_KV_STORE, S_ATTENTION } s_kind_t;
+typedef enum {
+    S_PROJECT, S_EMBED, S_RMSNORM, S_ADD, S_ADD_BIAS, S_ROPE, S_SILU_MUL, S_GELU_MUL, S_SCALE, S_KV_STORE, S_ATTENTION
+} s_kind_t;
 
 //  One noted op call.
 typedef struct {
@@ -97,6 +99,8 @@ s_run (xinf_backend_t *inner, const s_call_t *call, const xinf_batch_t *batch)
         case S_ROPE:      inner->ops->rope (inner, call->out, call->n, call->n_heads, call->head_dim, batch->pos,
                                             call->rope); break;
         case S_SILU_MUL:  inner->ops->silu_mul (inner, call->out, call->x, call->n); break;
+        case S_GELU_MUL:  inner->ops->gelu_mul (inner, call->out, call->x, call->n); break;
+        case S_SCALE:     inner->ops->scale (inner, call->out, call->n, call->eps); break;
         case S_KV_STORE:  inner->ops->kv_store (inner, call->pool, call->layer, batch, call->k, call->v); break;
         case S_ATTENTION: inner->ops->attention (inner, call->pool, call->layer, batch, call->q, call->n_heads,
                                                  call->n_kv_heads, call->head_dim, call->window, call->out); break;
@@ -183,6 +187,31 @@ s_g_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_
     state->broken |= pos != state->batch->pos;
     if (call)
         *call = (s_call_t) { .kind = S_ROPE, .out = x, .n = n, .n_heads = n_heads, .head_dim = head_dim, .rope = rope };
+}
+
+static void
+s_g_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    if (!s_of (self)->capturing) {
+        s_inner (self)->ops->gelu_mul (s_inner (self), gate, up, count);
+        return;
+    }
+    s_call_t *call = s_note (self, S_GELU_MUL);
+    if (call)
+        *call = (s_call_t) { .kind = S_GELU_MUL, .out = gate, .x = up, .n = count };
+}
+
+//  The factor is kept in 'eps'.
+static void
+s_g_scale (xinf_backend_t *self, float *x, size_t count, float factor)
+{
+    if (!s_of (self)->capturing) {
+        s_inner (self)->ops->scale (s_inner (self), x, count, factor);
+        return;
+    }
+    s_call_t *call = s_note (self, S_SCALE);
+    if (call)
+        *call = (s_call_t) { .kind = S_SCALE, .out = x, .n = count, .eps = factor };
 }
 
 static void
@@ -313,7 +342,7 @@ static int s_g_status (xinf_backend_t *self, char *e, size_t s) { return s_inner
 static const xinf_backend_ops_t s_graph_ops = {
     "cpu-graph", s_g_destroy, s_g_alloc, s_g_free, s_g_project, s_g_embed, s_g_rmsnorm, s_g_add, s_g_add_bias,
     s_g_rope, s_g_silu_mul, s_g_kv_store, s_g_attention, s_g_write, s_g_read, s_g_status, s_g_begin, s_g_end,
-    s_g_replay, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    s_g_replay, NULL, NULL, NULL, NULL, NULL, s_g_gelu_mul, s_g_scale
 };
 
 xinf_backend_t *
@@ -327,6 +356,7 @@ test_twins_graph_new (void)
     self->ops = &s_graph_ops;
     self->impl = state;
     self->kv_dtypes = 1u << XINF_DTYPE_F32;     //  as the CUDA backend it stands for
+    self->sliding_window = true;
     return self;
 }
 

@@ -159,6 +159,9 @@ test_twins_model (test_twins_t *twins, const char *make_model)
         { "llama-f32", "--arch llama --type f32 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --rope-scaling llama3 --seed 5" },
         { "qwen2-q8_0", "--arch qwen2 --type q8_0 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --seed 6" },
         { "qwen3-bf16", "--arch qwen3 --type bf16 --dim 64 --heads 4 --kv-heads 1 --head-dim 32 --ffn 96 --seed 7" },
+        //  Gemma 3: GELU, scaled embeddings, post-norms, local layers of a 5-position window
+        { "gemma3-f16", "--arch gemma3 --type f16 --dim 64 --heads 4 --kv-heads 2 --head-dim 32 --ffn 96 --layers 6 "
+                        "--sliding-window 5 --seed 8" },
     };
     char directory [256], path [400];
     s_directory (directory, sizeof directory);
