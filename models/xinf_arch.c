@@ -9,14 +9,15 @@
 #define O XINF_OPTIONAL
 #define U XINF_UNUSED
 
-//  Columns: attn_norm, q, q bias, k, k bias, v, v bias, q norm, k norm, o,
+//  NeoX, RoPE scaling, Llama 3's, the default epsilon; then the columns
+//  attn_norm, q, q bias, k, k bias, v, v bias, q norm, k norm, o,
 //  post-attention norm, ffn_norm, gate, up, down, post-feed-forward norm;
 //  then GELU, scaled embeddings, the sliding-window pattern
 static const xinf_arch_t s_archs [] = {
-    { "llama",  false, true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0 },
-    { "qwen2",  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0 },
-    { "qwen3",  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0 },
-    { "gemma3", true,  true,  1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6 },
+    { "llama",  false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0 },
+    { "qwen2",  true,  false, false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0 },
+    { "qwen3",  true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0 },
+    { "gemma3", true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6 },
 };
 
 #undef R

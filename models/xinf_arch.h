@@ -54,7 +54,8 @@ typedef struct {
 typedef struct {
     const char *name;                  //  general.architecture
     bool rope_neox;                    //  NeoX halves, else adjacent pairs
-    bool rope_scaling;                 //  reads rope.scaling.* and rope_freqs.weight
+    bool rope_scaling;                 //  reads rope.scaling.* (linear)
+    bool rope_llama3;                  //  and Llama 3's: rope.scaling.type llama3, rope_freqs.weight
     double rms_eps;                    //  when the file does not say
     xinf_presence_t tensors [XINF_LT_COUNT];
     bool gelu;                         //  the feed-forward's gate through GELU (tanh form), else SiLU

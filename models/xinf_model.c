@@ -286,6 +286,10 @@ s_load_rope (s_loader_t *loader)
     if (strcmp (type, "linear") == 0)
         t->rope.scale = (float) (1.0 / factor);
     else
+    if (strcmp (type, "llama3") == 0 && !loader->arch->rope_llama3)
+        s_fail (loader, "metadata key '%s' is 'llama3': xinf runs none and linear RoPE scaling for %s", key,
+                loader->arch->name);
+    else
     if (strcmp (type, "llama3") == 0 && !xinf_gguf_find_tensor (self->gguf, "rope_freqs.weight")) {
         double low = s_hparam_float (loader, "rope.scaling.low_freq_factor", 1.0, 1e-3, 1e3);
         double high = s_hparam_float (loader, "rope.scaling.high_freq_factor", 4.0, 1e-3, 1e3);
@@ -303,7 +307,7 @@ s_load_rope (s_loader_t *loader)
     else
     if (strcmp (type, "none") && strcmp (type, "llama3"))
         s_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear and llama3 RoPE scaling", key, type);
-    if (!t->rope.factors)
+    if (!t->rope.factors && loader->arch->rope_llama3)
         t->rope.factors = s_rope_freqs (loader);
     for (size_t i = 0; t->rope.factors && i < t->head_dim / 2 && !loader->failed; i++)
         if (!(t->rope.factors [i] >= 1e-3f && t->rope.factors [i] <= 1e6f))
@@ -344,7 +348,8 @@ s_layer_local (s_loader_t *loader, const char *key, size_t index)
     if (xinf_gguf_has (gguf, key) && xinf_gguf_get_array (gguf, key, &type, &count) == 0) {
         const uint8_t *flags = xinf_gguf_array_data (gguf, (size_t) xinf_gguf_find_key (gguf, key));
         if (type != XINF_GGUF_BOOL || count != loader->self->transformer.n_layers || !flags) {
-            s_fail (loader, "metadata key '%s' must be a number or an array of %zu bools (one a layer)", key,
+            s_fail (loader, "metadata key '%s' is an array of %llu %s: it must be a number or an array of %zu bools "
+                    "(one a layer)", key, (unsigned long long) count, xinf_gguf_type_name (type),
                     loader->self->transformer.n_layers);
             return false;
         }
@@ -369,7 +374,7 @@ s_load_local_layers (s_loader_t *loader)
     t->gelu = loader->arch->gelu;
     t->embed_scale = loader->arch->embed_scaled ? sqrtf ((float) t->dim) : 0.0f;
     t->rope_local = t->rope;
-    if (s_hparam_float (loader, "final_logit_softcapping", 0.0, 0.0, 1e9) != 0.0)
+    if (loader->arch->swa_pattern && s_hparam_float (loader, "final_logit_softcapping", 0.0, 0.0, 1e9) != 0.0)
         s_fail (loader, "metadata key '%s.final_logit_softcapping' is set: xinf does not soft-cap logits", arch);
     snprintf (key, sizeof key, "%s.attention.sliding_window", arch);
     uint64_t window = 0;

@@ -22,10 +22,10 @@
     "<|endoftext|>" or "<s>" in a prompt is tokenized as ordinary text
     (control, unknown, unused and byte tokens are never matched from text).
     Callers add specials by id (BOS through encode, the rest by hand). A
-    llama vocabulary's user-defined pieces are split out of the text
-    before merging, as SentencePiece does (Gemma's runs of spaces,
-    newlines and tabs, and its HTML tags); a gpt2 vocabulary's come out
-    only where its merges make them.
+    vocabulary's user-defined pieces are split out of the text before
+    merging, the longest at each place from the left, as Hugging Face's
+    tokenizers do (Qwen's <think> and <tool_call>; Gemma's runs of spaces,
+    newlines and tabs and its HTML tags, matched with spaces as "▁").
 
     End of generation: EOS, EOT and EOM (tokenizer.ggml.eos_token_id,
     eot_token_id, eom_token_id), and, like llama.cpp's special_eog_ids,

@@ -1,13 +1,15 @@
 /*  xinf_tokenizer_spm: the llama (SentencePiece BPE) tokenizer, as
     llama.cpp's llm_tokenizer_spm.
 
-    Spaces become "▁" (U+2581) and, with add_space_prefix, one goes in
-    front of the text. The text is then split at its user-defined pieces
-    (the longest one at each place, from the left; their spaces as "▁"):
-    each is its token, as SentencePiece and Hugging Face's tokenizers have
-    them (Gemma's runs of spaces, newlines and tabs, and its HTML tags).
-    Between them, the symbols start as UTF-8 characters (an invalid byte
-    is a symbol of its own); the adjacent pair whose concatenation is a
+    Spaces become "▁" (U+2581). The text is then split at its user-defined
+    pieces (the longest one at each place, from the left, as Hugging Face's
+    tokenizers; their spaces as "▁"): each is its token, as SentencePiece
+    and Hugging Face's tokenizers have them (Gemma's runs of spaces,
+    newlines and tabs, and its HTML tags). With add_space_prefix a "▁" goes
+    in front of each part of the text before, between and after them (as
+    llama.cpp: "a<b>c" is ▁a, <b>, ▁c). In each part, the symbols start as
+    UTF-8 characters (an invalid byte is a symbol of its own); the adjacent
+    pair whose concatenation is a
     vocabulary piece with the highest score merges first, the leftmost
     among equal scores. A symbol left that is not a piece becomes its
     <0xNN> byte tokens, or one unknown token when a byte token is missing.
@@ -103,20 +105,16 @@ s_push_pair (xinf_tokenizer_t *self, s_work_t *work, int32_t left, int32_t right
             self->scores [id], left, right, (int32_t) work->size [left], (int32_t) work->size [right] });
 }
 
-//  "▁" for spaces, and one in front.
+//  "▁" for spaces.
 static char *
-s_normalize (xinf_tokenizer_t *self, const char *text, size_t length, size_t *size)
+s_normalize (const char *text, size_t length, size_t *size)
 {
-    size_t spaces = self->space_prefix ? 1 : 0;
+    size_t spaces = 0;
     for (size_t index = 0; index < length; index++)
         spaces += text [index] == ' ';
     char *normal = malloc (length + 2 * spaces + 1);
     assert (normal);
     size_t at = 0;
-    if (self->space_prefix) {
-        memcpy (normal, s_space, 3);
-        at = 3;
-    }
     for (size_t index = 0; index < length; index++)
         if (text [index] == ' ') {
             memcpy (normal + at, s_space, 3);
@@ -171,13 +169,20 @@ s_merge_all (xinf_tokenizer_t *self, s_work_t *work)
     }
 }
 
-//  Merges the symbols of normalized text between user-defined pieces and
-//  emits its tokens; 0, or -1 when a symbol has no token at all.
+//  Merges the symbols of normalized text between user-defined pieces (with
+//  add_space_prefix, after a "▁" put in front of it) and emits its tokens;
+//  0, or -1 when a symbol has no token at all.
 static int
-s_encode_span (xinf_tokenizer_t *self, const char *normal, size_t size, xinf_tok_ids_t *out)
+s_encode_span (xinf_tokenizer_t *self, const char *span, size_t size, xinf_tok_ids_t *out)
 {
     if (!size)
         return 0;
+    char *normal = malloc (size + 3);
+    assert (normal);
+    size_t prefix = self->space_prefix ? 3 : 0;
+    memcpy (normal, s_space, prefix);
+    memcpy (normal + prefix, span, size);
+    size += prefix;
     s_work_t work = { 0 };
     work.text = normal;
     work.start = malloc (size * sizeof *work.start);
@@ -207,6 +212,7 @@ s_encode_span (xinf_tokenizer_t *self, const char *normal, size_t size, xinf_tok
     free (work.prev);
     free (work.next);
     free (work.heap.items);
+    free (normal);
     return rc;
 }
 
@@ -214,7 +220,7 @@ int
 xinf_tok_spm_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
 {
     size_t size;
-    char *normal = s_normalize (self, text, length, &size);
+    char *normal = s_normalize (text, length, &size);
     size_t gap = 0;
     int rc = 0;
     for (size_t at = 0; at < size && rc == 0; ) {

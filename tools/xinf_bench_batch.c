@@ -142,6 +142,12 @@ s_run (xinf_config_t *config, const char *path)
     const xinf_transformer_t *t = xinf_model_transformer (model);
     const xinf_model_info_t *info = xinf_model_info (model);
     xinf_backend_t *backend = xinf_cpu_backend_new ((int) xinf_config_int (config, "threads"));
+    if (!backend || xinf_transformer_check_backend (t, backend, error, sizeof error)) {
+        fprintf (stderr, "xinf-bench-batch: %s\n", backend ? error : "out of memory");
+        xinf_backend_destroy (&backend);
+        xinf_model_destroy (&model);
+        return 1;
+    }
     size_t prompt = (size_t) xinf_config_int (config, "prompt"), decode = (size_t) xinf_config_int (config, "decode");
     printf ("model %s (%s %s), kernels %s, prompt %zu, decode %zu\n", path, info->arch, info->weight_type,
             xinf_cpu_simd_name (), prompt, decode);

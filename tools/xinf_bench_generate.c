@@ -151,7 +151,7 @@ s_steps (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs, size
     int rc = cache && batch && table && logits ? 0 : -1;
     if (rc == 0 && xinf_kv_cache_set_graphs (cache, graphs, 1))
         rc = -1;
-    if (rc)
+    if (rc && xinf_transformer_check_backend (t, backend, error, error_size) == 0)
         snprintf (error, error_size, "out of memory for a cache of %zu blocks", n_blocks);
     for (size_t block = 0; rc == 0 && block < n_blocks; block++)
         table [block] = (int32_t) block;
@@ -212,7 +212,7 @@ s_decode_seqs (const xinf_transformer_t *t, xinf_backend_t *backend, bool graphs
     int32_t *table = calloc (seqs * per_seq, sizeof (int32_t));
     float *logits = calloc (seqs * t->vocab, sizeof (float));
     int rc = cache && batch && table && logits && xinf_kv_cache_set_graphs (cache, graphs, seqs) == 0 ? 0 : -1;
-    if (rc)
+    if (rc && xinf_transformer_check_backend (t, backend, error, error_size) == 0)
         snprintf (error, error_size, "out of memory for %zu sequences of %zu blocks", seqs, per_seq);
     for (size_t block = 0; rc == 0 && block < seqs * per_seq; block++)
         table [block] = (int32_t) block;

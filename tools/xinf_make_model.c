@@ -210,6 +210,9 @@ s_validate (s_model_t *model)
     if (!streq (shape->rope_scaling, "none") && !xinf_arch_find (shape->arch)->rope_scaling)
         problem = "--rope-scaling is for llama and gemma3 only";
     else
+    if (strncmp (shape->rope_scaling, "llama3", 6) == 0 && !xinf_arch_find (shape->arch)->rope_llama3)
+        problem = "--rope-scaling llama3 is for llama only";
+    else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
         problem = "--sliding-window is for gemma3 only";
     else

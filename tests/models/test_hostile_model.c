@@ -555,6 +555,13 @@ test_gemma3_keys (void)
     s_expect_refused (gemma, &(s_edit_t) { "gemma3.rope.freq_base_swa", S_F32, 0, 0.5, NULL }, "freq_base_swa", false);
     s_expect_refused (gemma, &(s_edit_t) { "gemma3.final_logit_softcapping", S_F32, 0, 30.0, NULL },
                       "final_logit_softcapping", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.rope.scaling.type", S_STR, 0, 0, "llama3" }, "llama3", false);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.rope.scaling.type", S_STR, 0, 0, "linear" }, 8, 0x1f);
+    //  The soft-cap key means nothing to other architectures (as in llama.cpp)
+    char qwen [300];
+    s_make ("qwen-softcap.gguf", "--arch qwen2 --dim 32 --heads 2 --kv-heads 1 --ffn 32 --layers 1 --vocab 400",
+            qwen, sizeof qwen);
+    s_expect_loads (qwen, &(s_edit_t) { "qwen2.final_logit_softcapping", S_F32, 0, 30.0, NULL });
 }
 
 static void

@@ -147,6 +147,15 @@ test_user_defined (void)
     CHECK_IDS (tokenizer, "a<b> b", false, 4, 9, 6);
     CHECK_IDS (tokenizer, "  ", true, 1, 7);
     xinf_tokenizer_destroy (&tokenizer);
+    //  With add_space_prefix each part of the text before, between and
+    //  after the pieces gets its "▁" (llama.cpp's fragments)
+    spec.no_space_prefix = false;
+    tokenizer = test_tokenizer (&spec);
+    CHECK_IDS (tokenizer, "a<b>b", false, 3, 4, 9, 6);
+    CHECK_IDS (tokenizer, "<b>", false, 9);
+    CHECK_IDS (tokenizer, "  ", false, 7);
+    CHECK_IDS (tokenizer, "a b", false, 3, 4, 6);
+    xinf_tokenizer_destroy (&tokenizer);
     test_vocab_destroy (&vocab);
 }
 
