@@ -92,6 +92,19 @@ typedef struct {
     const float *bias;
 } xinf_product_t;
 
+//  A mixture-of-experts feed-forward (Qwen3-MoE, Mixtral): a router
+//  (n_experts rows of dim), and each expert's gate and up (ffn x dim) and
+//  down (dim x ffn) matrices; each token goes to the k experts of the
+//  highest softmax of its router logits (the lower expert id first among
+//  equals), their weights those probabilities, divided by their sum
+//  where 'normalize' (clamped below at 2^-14, as llama.cpp).
+typedef struct {
+    const xinf_matrix_t *router;
+    const xinf_matrix_t *gate, *up, *down;   //  [n_experts] each
+    size_t n_experts, k, ffn, dim;
+    bool normalize;
+} xinf_moe_t;
+
 typedef struct _xinf_backend_t xinf_backend_t;
 
 //  How RoPE rotates a head: pair i turns by pos x scale x base^(-2i/d) /
@@ -226,6 +239,12 @@ typedef struct {
     //  gelu_pytorch_tanh and ggml's gelu; and x [i] *= factor.
     void (*gelu_mul) (xinf_backend_t *self, float *gate, const float *up, size_t count);
     void (*scale) (xinf_backend_t *self, float *x, size_t count, float factor);
+    //  Optional (mixture-of-experts models need it): y [n][dim] = for each
+    //  token the sum, in expert id order, of its k experts' weight times
+    //  down (silu (gate x) * up x), each product as 'project' computes it
+    //  (a token's result does not depend on its batch). 0, or -1 when out
+    //  of memory (y not written).
+    int (*moe) (xinf_backend_t *self, const xinf_moe_t *moe, const float *x, float *y, size_t n);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {

@@ -12,12 +12,14 @@
 //  NeoX, RoPE scaling, Llama 3's, the default epsilon; then the columns
 //  attn_norm, q, q bias, k, k bias, v, v bias, q norm, k norm, o,
 //  post-attention norm, ffn_norm, gate, up, down, post-feed-forward norm;
-//  then GELU, scaled embeddings, the sliding-window pattern
+//  then GELU, scaled embeddings, the sliding-window pattern, experts
+//  (a layer with experts has no ffn_gate/up/down)
 static const xinf_arch_t s_archs [] = {
-    { "llama",  false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0 },
-    { "qwen2",  true,  false, false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0 },
-    { "qwen3",  true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0 },
-    { "gemma3", true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6 },
+    { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O },
+    { "qwen2",    true,  false, false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U },
+    { "qwen3",    true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U },
+    { "qwen3moe", true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R },
+    { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U },
 };
 
 #undef R
@@ -70,7 +72,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen3, gemma3";
+    return "llama, qwen2, qwen3, qwen3moe, gemma3";
 }
 
 const xinf_tensor_spec_t *

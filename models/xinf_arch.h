@@ -14,6 +14,8 @@
                 queries and keys (attn_q_norm, attn_k_norm) before RoPE; the
                 head dimension (attention.key_length) is independent of
                 dim / heads
+        qwen3moe as qwen3, its feed-forward a mixture of experts
+                (xinf_experts.h); llama files with experts are Mixtral's
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -62,6 +64,8 @@ typedef struct {
     bool embed_scaled;                 //  embeddings times sqrt (dim)
     size_t swa_pattern;                //  with attention.sliding_window: every swa_pattern-th layer is
                                        //  global, the others local (0: the arch has no sliding window)
+    xinf_presence_t experts;           //  mixture-of-experts layers (xinf_experts.h): required (qwen3moe),
+                                       //  where the file has expert_count (llama: Mixtral), or never
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -80,7 +84,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, gemma3": for messages.
+//  "llama, qwen2, qwen3, qwen3moe, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

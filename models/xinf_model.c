@@ -2,6 +2,7 @@
 #include "xinf_model.h"
 #include "xinf_check.h"
 #include "xinf_arch.h"
+#include "xinf_experts.h"
 #include "xinf_gguf.h"
 #include "xinf_shard.h"
 #include "xinf_slices.h"
@@ -20,6 +21,7 @@ struct _xinf_model_t {
     xinf_model_info_t info;
     float *rope_factors;              //  computed llama3 factors, or NULL
     float *q_norms;                   //  gemma3 27B: the layers' attn_q_norm scaled, or NULL
+    xinf_matrix_t *experts;           //  mixture of experts: every layer's (xinf_experts.h), or NULL
 };
 
 typedef struct {
@@ -29,6 +31,7 @@ typedef struct {
     char *error;
     size_t error_size;
     bool failed;
+    size_t n_experts, n_used, expert_ffn;   //  a mixture of experts' (0: dense)
 } s_loader_t;
 
 //  Records the first failure, prefixed with the file's path.
@@ -185,7 +188,8 @@ s_load_layer (s_loader_t *loader, size_t index, xinf_layer_t *layer)
     for (int which = 0; which < XINF_LT_COUNT; which++) {
         xinf_presence_t presence = loader->arch->tensors [which];
         const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
-        if (presence == XINF_UNUSED)
+        bool expert_ffn = loader->n_experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
+        if (presence == XINF_UNUSED || expert_ffn)
             continue;
         char name [96];
         snprintf (name, sizeof name, "blk.%zu.%s", index, spec->suffix);
@@ -227,6 +231,11 @@ s_plan_shard (s_loader_t *loader, int rank, int n_ranks)
 {
     xinf_transformer_t *t = &loader->self->transformer;
     char reason [256];
+    if (loader->n_experts && n_ranks > 1) {
+        s_fail (loader, "a mixture-of-experts model (%zu experts) is not split over ranks yet: launch it with "
+                "--n-worker 1", loader->n_experts);
+        return;
+    }
     if (xinf_shard_plan (&t->shard, t, (size_t) rank, (size_t) n_ranks, s_ffn_unit (loader), reason, sizeof reason))
         s_fail (loader, "%s", reason);
 }
@@ -467,6 +476,11 @@ s_load_hparams (s_loader_t *loader)
                 arch, rope_dims, t->head_dim);
     s_load_rope (loader);
     s_load_pooling (loader);
+    char reason [256];
+    if (!loader->failed && loader->arch->experts != XINF_UNUSED
+    &&  xinf_experts_count (self->gguf, arch, loader->arch->experts == XINF_REQUIRED, &loader->n_experts,
+                            &loader->n_used, &loader->expert_ffn, reason, sizeof reason))
+        s_fail (loader, "%s", reason);
 }
 
 static void
@@ -500,6 +514,10 @@ s_load_tensors (s_loader_t *loader)
     for (size_t index = 0; index < t->n_layers && !loader->failed; index++)
         s_load_layer (loader, index, &t->layers [index]);
     char reason [256];
+    if (!loader->failed && loader->n_experts
+    &&  xinf_experts_load (self->gguf, t, loader->n_experts, loader->n_used, loader->expert_ffn, true, self->slices,
+                           &self->experts, reason, sizeof reason))
+        s_fail (loader, "%s", reason);
     if (!loader->failed && xinf_transformer_validate (t, reason, sizeof reason))
         s_fail (loader, "%s", reason);
     if (!loader->failed) {
@@ -715,7 +733,7 @@ xinf_model_load_shard (const char *path, int rank, int n_ranks, xinf_model_progr
     xinf_model_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    s_loader_t loader = { self, path, NULL, error, error_size, false };
+    s_loader_t loader = { self, path, NULL, error, error_size, false, 0, 0, 0 };
     self->info.rank = rank;
     self->info.n_ranks = n_ranks;
     self->gguf = xinf_gguf_open (path, error, error_size);
@@ -749,7 +767,7 @@ xinf_tokenizer_t *
 xinf_model_load_tokenizer (const char *path, char *error, size_t error_size)
 {
     xinf_model_t model = { 0 };
-    s_loader_t loader = { &model, path, NULL, error, error_size, false };
+    s_loader_t loader = { &model, path, NULL, error, error_size, false, 0, 0, 0 };
     model.gguf = xinf_gguf_open (path, error, error_size);
     if (!model.gguf)
         return NULL;
@@ -767,6 +785,7 @@ xinf_model_destroy (xinf_model_t **self_p)
         free (self->transformer.layers);
         free (self->rope_factors);
         free (self->q_norms);
+        free (self->experts);
         xinf_slices_destroy (&self->slices);
         xinf_gguf_destroy (&self->gguf);
         free (self);

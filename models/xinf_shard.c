@@ -44,6 +44,8 @@ xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t ra
 static int
 s_rows (xinf_slices_t *slices, xinf_matrix_t *matrix, size_t first, size_t count)
 {
+    if (!matrix->data)
+        return 0;                     //  a mixture-of-experts layer's feed-forward (xinf_experts.h)
     size_t row_bytes = xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
     matrix->data = xinf_slices_view (slices, (const char *) matrix->data + first * row_bytes, count * row_bytes);
     matrix->rows = count;
@@ -56,6 +58,8 @@ static int
 s_columns (xinf_slices_t *slices, xinf_matrix_t *matrix, size_t first, size_t count, size_t layer,
            const char *name, char *error, size_t error_size)
 {
+    if (!matrix->data)
+        return 0;                     //  a mixture-of-experts layer's ffn_down (xinf_experts.h)
     if (first == 0 && count == matrix->cols)
         return s_rows (slices, matrix, 0, matrix->rows)
              ? xinf_fail (error, error_size, "out of memory slicing blk.%zu.%s", layer, name) : 0;

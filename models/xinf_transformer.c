@@ -55,6 +55,29 @@ s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, siz
     return 0;
 }
 
+//  A mixture-of-experts layer: its router and every expert's matrices
+//  (the whole model's: tensor parallelism does not split experts).
+static int
+s_check_experts (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, char *error,
+                 size_t error_size)
+{
+    const xinf_moe_t *moe = &layer->moe;
+    if (self->shard.n_ranks > 1)
+        return xinf_fail (error, error_size, "layer %zu: a mixture-of-experts model is not split over ranks", index);
+    if (!moe->k || moe->k > moe->n_experts || moe->dim != self->dim || moe->router != &layer->router
+    ||  !moe->gate || !moe->up || !moe->down)
+        return xinf_fail (error, error_size, "layer %zu: %zu experts, %zu a token, width %zu: inconsistent", index,
+                          moe->n_experts, moe->k, moe->dim);
+    if (s_check_matrix (&layer->router, "ffn_gate_inp", index, moe->n_experts, self->dim, error, error_size))
+        return -1;
+    for (size_t e = 0; e < moe->n_experts; e++)
+        if (s_check_matrix (&moe->gate [e], "ffn_gate_exps", index, moe->ffn, self->dim, error, error_size)
+        ||  s_check_matrix (&moe->up [e], "ffn_up_exps", index, moe->ffn, self->dim, error, error_size)
+        ||  s_check_matrix (&moe->down [e], "ffn_down_exps", index, self->dim, moe->ffn, error, error_size))
+            return -1;
+    return 0;
+}
+
 //  The shard is a consistent part of the model's heads and feed-forward.
 static int
 s_check_shard (const xinf_transformer_t *self, char *error, size_t error_size)
@@ -106,16 +129,18 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
         if (s_check_matrix (&layer->q, "attn_q", index, q_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->k, "attn_k", index, kv_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->v, "attn_v", index, kv_dim, self->dim, error, error_size)
-        ||  s_check_matrix (&layer->o, "attn_output", index, self->dim, q_dim, error, error_size)
-        ||  s_check_matrix (&layer->gate, "ffn_gate", index, ffn, self->dim, error, error_size)
-        ||  s_check_matrix (&layer->up, "ffn_up", index, ffn, self->dim, error, error_size)
-        ||  s_check_matrix (&layer->down, "ffn_down", index, self->dim, ffn, error, error_size))
+        ||  s_check_matrix (&layer->o, "attn_output", index, self->dim, q_dim, error, error_size))
+            return -1;
+        if (layer->moe.n_experts ? s_check_experts (self, layer, index, error, error_size)
+            : s_check_matrix (&layer->gate, "ffn_gate", index, ffn, self->dim, error, error_size)
+           || s_check_matrix (&layer->up, "ffn_up", index, ffn, self->dim, error, error_size)
+           || s_check_matrix (&layer->down, "ffn_down", index, self->dim, ffn, error, error_size))
             return -1;
     }
     return 0;
 }
 
-//  Whether some layer has a sliding window.
+//  Whether some layer has a sliding window; experts.
 static bool
 s_windowed (const xinf_transformer_t *self)
 {
@@ -125,16 +150,26 @@ s_windowed (const xinf_transformer_t *self)
     return false;
 }
 
+static bool
+s_has_experts (const xinf_transformer_t *self)
+{
+    for (size_t index = 0; index < self->n_layers; index++)
+        if (self->layers [index].moe.n_experts)
+            return true;
+    return false;
+}
+
 int
 xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backend_t *backend, char *error,
                                 size_t error_size)
 {
-    const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU"
-                      : self->embed_scale && !backend->ops->scale ? "scaled embeddings"
-                      : s_windowed (self) && !backend->sliding_window ? "sliding-window attention" : NULL;
+    const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU (Gemma 3's)"
+                      : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma 3's)"
+                      : s_windowed (self) && !backend->sliding_window ? "sliding-window attention (Gemma 3's)"
+                      : s_has_experts (self) && !backend->ops->moe ? "mixture of experts" : NULL;
     if (lacks)
-        return xinf_fail (error, error_size, "the %s backend has no %s, which this model needs (Gemma 3): serve it "
-                          "on the CPU", backend->ops->name, lacks);
+        return xinf_fail (error, error_size, "the %s backend has no %s, which this model needs: serve it on the CPU",
+                          backend->ops->name, lacks);
     return 0;
 }
 
@@ -384,13 +419,16 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
 }
 
 //  Feed-forward block (xb holds the tokens normed by ffn_norm): the
-//  shard's columns, ffn_down's partial sum into xb2.
-static void
+//  shard's columns, ffn_down's partial sum into xb2 (a mixture-of-experts
+//  layer's: the backend's moe op). 0, or -1 when the op failed.
+static int
 s_feed_forward (const xinf_transformer_t *self, size_t index, xinf_kv_cache_t *cache, const xinf_batch_t *batch)
 {
     xinf_backend_t *be = cache->backend;
     const xinf_layer_t *layer = &self->layers [index];
     size_t n = batch->n;
+    if (layer->moe.n_experts)
+        return be->ops->moe (be, &layer->moe, cache->xb, cache->xb2, n);
     xinf_product_t gate_up [2] = { { &layer->gate, cache->xb, cache->hb, NULL },
                                    { &layer->up, cache->xb, cache->hb2, NULL } };
     be->ops->project (be, gate_up, 2, n);
@@ -404,6 +442,7 @@ s_feed_forward (const xinf_transformer_t *self, size_t index, xinf_kv_cache_t *c
     be->ops->project (be, &down, 1, n);
     static const xinf_lora_target_t down_target [1] = { XINF_LORA_DOWN };
     s_lora (self, cache, batch, index, down_target, &down, 1);
+    return 0;
 }
 
 //  The residual x += xb2 (xb2 first normed by 'post' where the model has
@@ -484,7 +523,9 @@ s_pass (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_batch
         const xinf_layer_t *layer = &self->layers [index];
         s_residual (self, cache, n, layer->post_attn_norm, layer->ffn_norm);
         s_enter (cache, XINF_PHASE_COMPUTE, index, "feed-forward");
-        s_feed_forward (self, index, cache, batch);
+        if (s_feed_forward (self, index, cache, batch))
+            return s_backend_status (be, error, error_size) ? -1
+                 : xinf_fail (error, error_size, "the experts of layer %zu failed", index);
         if (self->shard.n_ranks > 1)
             s_enter (cache, XINF_PHASE_COLLECTIVE, index, "all-reduce ffn_down");
         if (s_all_reduce (self, be, cache->xb2, n, index, "ffn_down", error, error_size))

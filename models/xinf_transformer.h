@@ -6,7 +6,9 @@
     and keys before RoPE, SwiGLU feed-forward, tied or separate output.
     Gemma 3: embeddings scaled by sqrt (dim), norms of the attention's and
     feed-forward's outputs before their residual adds, GELU gating, and
-    local layers of sliding-window attention with their own RoPE. The head
+    local layers of sliding-window attention with their own RoPE.
+    Mixture-of-experts layers (Qwen3-MoE, Mixtral) route each token to its
+    top experts through the backend's moe op. The head
     dimension need not be dim / n_heads: attn_q is (n_heads x head_dim) x
     dim and attn_output dim x (n_heads x head_dim).
 
@@ -56,6 +58,10 @@ typedef struct {
     xinf_matrix_t gate, up, down;      //  gate, up: ffn x dim; down: dim x ffn
     const float *post_ffn_norm;        //  [dim]: gemma3 (ffn_down's sum normed), else NULL
     size_t window;                     //  a local layer's sliding window (positions), 0: global
+    //  A mixture-of-experts layer (moe.n_experts > 0: qwen3moe, Mixtral)
+    //  has no gate/up/down: its router and experts (the loader's arrays)
+    xinf_matrix_t router;              //  n_experts x dim
+    xinf_moe_t moe;                    //  moe.router is &router
 } xinf_layer_t;
 
 //  The part of the model one tensor-parallel rank holds; rank 0 of 1 holds

@@ -221,6 +221,18 @@ s_scale (xinf_backend_t *self, float *x, size_t count, float factor)
     s_done (self, "scale", start, 0);
 }
 
+static int
+s_moe (xinf_backend_t *self, const xinf_moe_t *moe, const float *x, float *y, size_t n)
+{
+    if (s_self (self)->failed)
+        return -1;
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    int rc = inner->ops->moe (inner, moe, x, y, n);
+    s_done (self, "moe", start, 0);
+    return rc;
+}
+
 static void
 s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, const float *k,
             const float *v)
@@ -317,7 +329,8 @@ xinf_optimes_new (xinf_backend_t *inner)
                                      inner->ops->add_rmsnorm ? s_add_rmsnorm : NULL,
                                      inner->ops->rope_store ? s_rope_store : NULL,
                                      inner->ops->rope_attention ? s_rope_attention : NULL, NULL,
-                                     inner->ops->gelu_mul ? s_gelu_mul : NULL, inner->ops->scale ? s_scale : NULL };
+                                     inner->ops->gelu_mul ? s_gelu_mul : NULL, inner->ops->scale ? s_scale : NULL,
+                                     inner->ops->moe ? s_moe : NULL };
     self->ops = &me->ops;
     self->impl = me;
     self->kv_dtypes = inner->kv_dtypes;

@@ -37,7 +37,7 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|gemma3-1b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|gemma3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
@@ -50,6 +50,10 @@ static const xinf_option_t s_options [] = {
     { "ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "feed-forward length" },
     { "vocab", 0, NULL, XINF_OPT_INT, NULL, 387, 1 << 24, NULL, "N", "vocabulary size" },
     { "context", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 24, NULL, "N", "context length" },
+    { "experts", 0, NULL, XINF_OPT_INT, NULL, 0, 1024, NULL, "N",
+      "a mixture of experts (qwen3moe; llama: Mixtral's form): experts a layer (default: the preset's)" },
+    { "experts-used", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "K", "experts a token goes to" },
+    { "expert-ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "an expert's feed-forward length" },
     { "sliding-window", 0, NULL, XINF_OPT_INT, NULL, 0, 1 << 24, NULL, "N",
       "gemma3: attention.sliding_window of the local layers (five of every six; 0: no key, every layer global; "
       "default: the preset's)" },
@@ -93,18 +97,21 @@ typedef struct {
     int64_t head_dim;                   //  0: dim / heads
     const char *rope_scaling;           //  "none", "linear", "llama3", "llama3-keys"
     int64_t window;                     //  gemma3's sliding window (0: none)
+    int64_t experts, experts_used, expert_ffn;   //  a mixture of experts (0: dense)
 } s_shape_t;
 
 static const s_shape_t s_presets [] = {
-    { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0 },
-    { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 0, "none", 0 },
-    { "tiny", "qwen3", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0 },
+    { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0, 0, 0, 0 },
+    { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
+    { "tiny", "qwen3", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 0, 0, 0 },
     //  Six layers: five local (a window of 8 positions) and a global one
-    { "tiny", "gemma3", 64, 6, 4, 2, 192, 512, 512, true, 1e-6, 1000000, true, 32, "none", 8 },
-    { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0 },
-    { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, true, 1e-6, 1000000, false, 128, "none", 0 },
-    { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false, 0, "llama3", 0 },
-    { "gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 32768, true, 1e-6, 1000000, true, 256, "none", 512 },
+    { "tiny", "gemma3", 64, 6, 4, 2, 192, 512, 512, true, 1e-6, 1000000, true, 32, "none", 8, 0, 0, 0 },
+    //  Eight experts of 64, two a token
+    { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
+    { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
+    { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, true, 1e-6, 1000000, false, 128, "none", 0, 0, 0, 0 },
+    { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false, 0, "llama3", 0, 0, 0, 0 },
+    { "gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 32768, true, 1e-6, 1000000, true, 256, "none", 512, 0, 0, 0 },
 };
 
 typedef struct {
@@ -170,12 +177,16 @@ s_shape (xinf_config_t *config, s_shape_t *shape)
         shape->head_dim = tiny->head_dim;
         shape->rope_scaling = tiny->rope_scaling;
         shape->window = tiny->window;
+        shape->experts = tiny->experts;
+        shape->experts_used = tiny->experts_used;
+        shape->expert_ffn = tiny->expert_ffn;
     }
     int64_t *fields [] = { &shape->dim, &shape->layers, &shape->heads, &shape->kv_heads,
-                           &shape->ffn, &shape->vocab, &shape->context, &shape->head_dim, &shape->window };
+                           &shape->ffn, &shape->vocab, &shape->context, &shape->head_dim, &shape->window,
+                           &shape->experts, &shape->experts_used, &shape->expert_ffn };
     const char *names [] = { "dim", "layers", "heads", "kv-heads", "ffn", "vocab", "context", "head-dim",
-                             "sliding-window" };
-    for (size_t index = 0; index < 9; index++)
+                             "sliding-window", "experts", "experts-used", "expert-ffn" };
+    for (size_t index = 0; index < sizeof fields / sizeof fields [0]; index++)
         if (xinf_config_str (config, names [index]))
             *fields [index] = xinf_config_int (config, names [index]);
     if (xinf_config_flag (config, "tied") && xinf_config_flag (config, "no-tied")) {
@@ -215,6 +226,19 @@ s_validate (s_model_t *model)
     else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
         problem = "--sliding-window is for gemma3 only";
+    else
+    if (shape->experts ? xinf_arch_find (shape->arch)->experts == XINF_UNUSED
+                       : xinf_arch_find (shape->arch)->experts == XINF_REQUIRED)
+        problem = "--experts is for qwen3moe (needed there) and llama";
+    else
+    if (shape->experts && (!shape->experts_used || !shape->expert_ffn || shape->experts_used > shape->experts))
+        problem = "--experts-used must be 1..--experts, with --expert-ffn";
+    else
+    if (shape->experts && xinf_arch_find (shape->arch)->experts != XINF_REQUIRED && shape->expert_ffn != shape->ffn)
+        problem = "a llama model's experts are --ffn wide: give --expert-ffn as --ffn";
+    else
+    if (model->type == XINF_GGML_Q8_0 && shape->experts && shape->expert_ffn % 32)
+        problem = "q8_0 needs --expert-ffn to be a multiple of 32";
     else
     if (shape->kv_heads > shape->heads || shape->heads % shape->kv_heads)
         problem = "--heads must be a multiple of --kv-heads";
@@ -375,6 +399,12 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->eps);
     snprintf (key, sizeof key, "%s.rope.freq_base", arch);
     rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) shape->theta);
+    if (shape->experts)
+        rc = rc || s_set_key (writer, arch, "expert_count", (uint32_t) shape->experts)
+                || s_set_key (writer, arch, "expert_used_count", (uint32_t) shape->experts_used);
+    //  Mixtral's experts (llama) are feed_forward_length wide
+    if (shape->experts && xinf_arch_find (arch)->experts == XINF_REQUIRED)
+        rc = rc || s_set_key (writer, arch, "expert_feed_forward_length", (uint32_t) shape->expert_ffn);
     if (shape->window) {
         snprintf (key, sizeof key, "%s.rope.freq_base_swa", arch);
         rc = rc || s_set_key (writer, arch, "attention.sliding_window", (uint32_t) shape->window)
@@ -390,7 +420,7 @@ typedef struct {
     char name [64];
     uint32_t type;
     uint32_t n_dims;
-    uint64_t ne [2];
+    uint64_t ne [3];
     s_role_t role;
 } s_tensor_t;
 
@@ -403,7 +433,26 @@ s_add (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint
     tensor->n_dims = ne1 ? 2 : 1;
     tensor->ne [0] = ne0;
     tensor->ne [1] = ne1 ? ne1 : 1;
+    tensor->ne [2] = 1;
     tensor->role = role;
+}
+
+//  A layer's experts: the router (F32, as converters keep it) and the
+//  three stacks of matrices (experts x rows x cols, ggml order reversed).
+static void
+s_add_experts (const s_shape_t *shape, uint32_t type, int64_t layer, s_tensor_t *tensors, size_t *count)
+{
+    char name [64];
+    uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->expert_ffn, experts = (uint64_t) shape->experts;
+    snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp.weight", (long long) layer);
+    s_add (tensors, count, name, XINF_GGML_F32, dim, experts, S_MATRIX);
+    static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
+    for (int which = 0; which < 3; which++) {
+        snprintf (name, sizeof name, "blk.%lld.%s.weight", (long long) layer, stacks [which]);
+        s_add (tensors, count, name, type, which == 2 ? ffn : dim, which == 2 ? dim : ffn, S_MATRIX);
+        tensors [*count - 1].n_dims = 3;
+        tensors [*count - 1].ne [2] = experts;
+    }
 }
 
 //  The llama.cpp tensor list in file order; returns how many.
@@ -426,7 +475,10 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     for (int64_t layer = 0; layer < shape->layers; layer++)
         for (int which = 0; which < XINF_LT_COUNT; which++) {
             const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
-            if (arch->tensors [which] != XINF_REQUIRED)
+            if (which == XINF_LT_GATE && shape->experts)
+                s_add_experts (shape, type, layer, tensors, &count);
+            if (arch->tensors [which] != XINF_REQUIRED
+            ||  (shape->experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN)))
                 continue;
             char name [64];
             snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, spec->suffix);
@@ -511,8 +563,9 @@ s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *
             return -1;
         return xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, (size_t) tensor->ne [0], bytes));
     }
-    for (uint64_t row = 0; row < tensor->ne [1]; row += rows_per_chunk) {
-        uint64_t rows = tensor->ne [1] - row < rows_per_chunk ? tensor->ne [1] - row : rows_per_chunk;
+    uint64_t total = tensor->ne [1] * tensor->ne [2];          //  the rows of every expert's matrix one after another
+    for (uint64_t row = 0; row < total; row += rows_per_chunk) {
+        uint64_t rows = total - row < rows_per_chunk ? total - row : rows_per_chunk;
         size_t count = (size_t) (rows * tensor->ne [0]);
         for (size_t at = 0; at < count; at++)
             values [at] = model->script ? s_script_value (model, tensor, row + at / tensor->ne [0], at % tensor->ne [0])

@@ -3,6 +3,7 @@
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_paged.h"
 #include "xinf_cpu_lora.h"
+#include "xinf_cpu_moe.h"
 #include "xinf_sampler.h"
 
 #include <stdio.h>
@@ -17,6 +18,7 @@ typedef struct {
     xinf_sampler_t **samplers;        //  one a sampling task, made when first needed
     size_t n_samplers;
     xinf_cpu_lora_scratch_t lora;     //  LoRA products' gathered rows
+    xinf_cpu_moe_scratch_t moe;       //  mixture-of-experts routing and gathered rows
     char error [128];                 //  why an op failed, until status reports it
 } s_cpu_t;
 
@@ -33,6 +35,7 @@ s_destroy (xinf_backend_t *self)
     xinf_threadpool_destroy (&cpu->owned);
     free (cpu->scratch);
     free (cpu->lora.memory);
+    xinf_cpu_moe_scratch_free (&cpu->moe);
     for (size_t i = 0; i < cpu->n_samplers; i++)
         xinf_sampler_destroy (&cpu->samplers [i]);
     free (cpu->samplers);
@@ -353,10 +356,24 @@ s_status (xinf_backend_t *self, char *error, size_t error_size)
     return -1;
 }
 
+static int
+s_moe (xinf_backend_t *self, const xinf_moe_t *moe, const float *x, float *y, size_t n)
+{
+    s_cpu_t *cpu = s_cpu (self);
+    int rc = xinf_cpu_moe (self, &cpu->moe, moe, x, y, n);
+    if (rc == -1)
+        snprintf (cpu->error, sizeof cpu->error, "out of memory for the experts of %zu tokens", n);
+    else
+    if (rc)
+        snprintf (cpu->error, sizeof cpu->error, "%zu experts, %zu a token: their shapes do not hold",
+                  moe->n_experts, moe->k);
+    return rc ? -1 : 0;
+}
+
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
     s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, s_sample, s_add_rmsnorm,
-    s_rope_store, s_rope_attention, s_lora, s_gelu_mul, s_scale
+    s_rope_store, s_rope_attention, s_lora, s_gelu_mul, s_scale, s_moe
 };
 
 xinf_backend_t *

@@ -529,7 +529,8 @@ static const xinf_backend_ops_t s_ops = {
     s_status, xinf_cuda_graph_begin, xinf_cuda_graph_end, xinf_cuda_graph_replay, xinf_cuda_sample,
     xinf_cuda_add_rmsnorm, xinf_cuda_rope_store, xinf_cuda_rope_attention,
     NULL,                             //  lora: no LoRA adapters on the GPU yet
-    xinf_cuda_gelu_mul, xinf_cuda_scale
+    xinf_cuda_gelu_mul, xinf_cuda_scale,
+    NULL                              //  moe: no mixture-of-experts models on the GPU yet
 };
 
 static xinf_backend_t *

@@ -4,7 +4,8 @@ For llama, qwen2, qwen3 and gemma3 models written by xinf-make-model (F32
 with tied and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a
 head dimension other than dim / heads and its q/k norms; llama with Llama 3
 RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; gemma3
-with local layers of sliding-window attention beside global ones), the numpy reference
+with local layers of sliding-window attention beside global ones; mixtures
+of experts, qwen3moe and llama in Mixtral's form), the numpy reference
 (tests/reference, reading the GGUF itself) generates 64 greedy tokens, with
 a KV cache of float32 and of halves (xinf's default).
 Then:
@@ -75,6 +76,11 @@ MODELS = [
     ("gemma3-q8-sep", "gemma3", "q8_0", ["--no-tied"]),
     ("gemma3-f16-linear", "gemma3", "f16", ["--layers", "7", "--sliding-window", "5", "--rope-scaling", "linear",
                                            "--rope-factor", "8"]),
+    # Mixtures of experts: Qwen3-MoE (eight experts of 64, two a token) and
+    # Mixtral's form (llama with four experts of 192, two a token)
+    ("qwen3moe-f32-tied", "qwen3moe", "f32", ["--tied"]),
+    ("qwen3moe-q8-sep", "qwen3moe", "q8_0", ["--no-tied", "--experts", "6", "--experts-used", "3"]),
+    ("mixtral-f16", "llama", "f16", ["--experts", "4", "--experts-used", "2", "--expert-ffn", "192"]),
 ]
 
 
@@ -87,6 +93,8 @@ def check_shape(name, model):
     if name.startswith("gemma3"):
         check(hp.gemma and 0 in hp.windows and min(hp.windows[:5]) > 0,
               f"{name}: no local layers beside a global one ({hp.windows})")
+    if name.startswith("qwen3moe") or name.startswith("mixtral"):
+        check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
     if name.startswith("llama3-rope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 1.0, f"{name}: no Llama 3 RoPE factors")
     if name == "llama-rope-linear":

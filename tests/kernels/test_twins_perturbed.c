@@ -120,7 +120,7 @@ s_p_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_perturbed_ops = {
     "perturbed", s_p_destroy, s_p_alloc, s_p_free, s_p_project, s_p_embed, s_p_rmsnorm, s_p_add, s_p_add_bias,
     s_p_rope, s_p_silu_mul, s_p_kv_store, s_p_attention, s_p_write, s_p_read, s_p_status, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, s_p_gelu_mul, s_p_scale
+    NULL, NULL, NULL, NULL, s_p_gelu_mul, s_p_scale, NULL
 };
 
 void

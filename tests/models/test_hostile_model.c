@@ -10,10 +10,12 @@
     file and the field, never crash or leak (the ASan build runs it too).
 
     Gemma 3's keys (the sliding window, its pattern as a number or bools,
-    the local RoPE base, a logit soft-cap refused).
+    the local RoPE base, a logit soft-cap refused); a mixture of experts'
+    (counts, widths and tensors that disagree; a split over ranks).
 
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
-    a byte-level BPE vocabulary, llama and gemma3 with SentencePiece ones), with
+    a byte-level BPE vocabulary, llama and gemma3 with SentencePiece ones, and a
+    qwen3moe), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -564,6 +566,39 @@ test_gemma3_keys (void)
     s_expect_loads (qwen, &(s_edit_t) { "qwen2.final_logit_softcapping", S_F32, 0, 30.0, NULL });
 }
 
+//  A mixture of experts' keys and tensors: counts out of range or that
+//  disagree with the tensors are refused naming them, and so is a split
+//  over ranks.
+static void
+test_experts_keys (void)
+{
+    char moe [300], llama [300], error [512] = "";
+    s_make ("qwen3moe.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 "
+            "--vocab 400 --experts 8 --experts-used 2 --expert-ffn 32 --seed 16", moe, sizeof moe);
+    xinf_model_t *model = xinf_model_load (moe, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_layer_t *layer = &xinf_model_transformer (model)->layers [1];
+    CHECK (layer->moe.n_experts == 8 && layer->moe.k == 2 && layer->moe.ffn == 32 && !layer->gate.data);
+    xinf_model_destroy (&model);
+    CHECK (!xinf_model_load_shard (moe, 0, 2, NULL, NULL, error, sizeof error));
+    CHECK_HAS (error, "mixture-of-experts");
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_DROP, 0, 0, NULL }, "expert_count", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 5000, 0, NULL }, "expert_count", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 4, 0, NULL }, "ffn_gate_inp", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_used_count", S_U32, 9, 0, NULL }, "expert_used_count",
+                      false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_used_count", S_DROP, 0, 0, NULL }, "expert_used_count",
+                      false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_U32, 64, 0, NULL },
+                      "ffn_gate_exps", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_STR, 0, 0, "32" },
+                      "expert_feed_forward_length", false);
+    //  A dense llama file that claims experts has no routers
+    s_make ("llama-dense.gguf", "--arch llama --dim 32 --heads 2 --kv-heads 1 --ffn 32 --layers 1 --vocab 400",
+            llama, sizeof llama);
+    s_expect_refused (llama, &(s_edit_t) { "llama.expert_count", S_U32, 4, 0, NULL }, "expert_used_count", false);
+}
+
 static void
 test_fuzz_loaders (void)
 {
@@ -579,6 +614,10 @@ test_fuzz_loaders (void)
     s_make ("fuzz-gemma3.gguf", "--arch gemma3 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 "
             "--vocab 400 --sliding-window 4 --seed 14", gemma, sizeof gemma);
     s_fuzz (gemma, 0x5eed3, rounds / 2);
+    char moe [300];
+    s_make ("fuzz-qwen3moe.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
+            "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 17", moe, sizeof moe);
+    s_fuzz (moe, 0x5eed4, rounds / 2);
 }
 
 int
@@ -595,6 +634,7 @@ main (int argc, char **argv)
     RUN (test_special_files);
     RUN (test_truncated_while_open);
     RUN (test_gemma3_keys);
+    RUN (test_experts_keys);
     RUN (test_fuzz_loaders);
     test_scratch_end ();
     return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent float64 reference of the llama / qwen2 / qwen3 / gemma3 forward pass (GGUF).
+"""Independent float64 reference of the llama / qwen2 / qwen3 / qwen3moe / gemma3 forward pass (GGUF).
 
 Python standard library + numpy only.  Weights are the file's values
 dequantized to float32 (gguf_reader), then computed on in float64.
@@ -29,6 +29,14 @@ Architecture, as llama.cpp defines it for GGUF:
         h = rmsnorm(x) * ffn_norm
         x = x + Wdown (silu(Wgate h) * (Wup h))
     logits = Wout (rmsnorm(x) * output_norm), Wout = output.weight or token_embd.weight
+
+Mixtures of experts (qwen3moe; llama with <arch>.expert_count, Mixtral's form), as
+llama.cpp's build_moe_ffn with softmax gating and normalized weights:
+    p = softmax(Wr h)                                        Wr: ffn_gate_inp [experts, dim]
+    the token's k = expert_used_count experts of the highest p (lower id first
+    among equals), w_e = p_e / max(sum of their p, 2^-14)
+    ffn(h) = sum_e w_e Wdown_e (silu(Wgate_e h) * (Wup_e h))  the _exps stacks [experts, ...]
+    (an expert is expert_feed_forward_length wide for qwen3moe, feed_forward_length for llama)
 
 Gemma 3 (gemma3), as llama.cpp's src/models/gemma3.cpp builds it:
     x = token_embd[token] * sqrt(dim)
@@ -66,7 +74,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -116,9 +124,13 @@ class HParams:
         if self.n_rot % 2 != 0 or self.n_rot > self.head_dim or self.head_dim % 2 != 0:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
-        self.neox = arch in ("qwen2", "qwen3", "gemma3")
+        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma3")
         self.qkv_bias = (arch == "qwen2")
-        self.qk_norm = arch in ("qwen3", "gemma3")
+        self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
+        self.n_expert = r.get_int(arch + ".expert_count", 0) if arch in ("llama", "qwen3moe") else 0
+        self.n_expert_used = r.get_int(arch + ".expert_used_count", 0)
+        self.expert_ffn = (r.get_int(arch + ".expert_feed_forward_length", self.ffn)
+                           if arch == "qwen3moe" else self.ffn)
         self.gemma = (arch == "gemma3")
         self.freq_scale = 1.0
         self.rope_factors = None
@@ -312,9 +324,17 @@ class Model:
                 L.q_norm = L.k_norm = None
             L.wo = w(p + "attn_output.weight", (hp.dim, qd))
             L.ffn_norm = w(p + "ffn_norm.weight", (hp.dim,))
-            L.wgate = w(p + "ffn_gate.weight", (hp.ffn, hp.dim))
-            L.wup = w(p + "ffn_up.weight", (hp.ffn, hp.dim))
-            L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
+            if hp.n_expert:
+                E, F = hp.n_expert, hp.expert_ffn
+                L.router = w(p + "ffn_gate_inp.weight", (E, hp.dim))
+                L.gate_exps = w(p + "ffn_gate_exps.weight", (E, F, hp.dim))
+                L.up_exps = w(p + "ffn_up_exps.weight", (E, F, hp.dim))
+                L.down_exps = w(p + "ffn_down_exps.weight", (E, hp.dim, F))
+            else:
+                L.router = None
+                L.wgate = w(p + "ffn_gate.weight", (hp.ffn, hp.dim))
+                L.wup = w(p + "ffn_up.weight", (hp.ffn, hp.dim))
+                L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
             if hp.gemma:
                 L.post_attn_norm = w(p + "post_attention_norm.weight", (hp.dim,))
                 L.post_ffn_norm = w(p + "post_ffw_norm.weight", (hp.dim,))
@@ -386,9 +406,27 @@ class Model:
             o = rms_norm(o, L.post_attn_norm, self.hp.eps)
         return x + o
 
+    def _experts(self, L, h):
+        """A mixture of experts' output for each row of h."""
+        hp = self.hp
+        logits = h @ L.router.T                                     # (T, E)
+        p = np.exp(logits - logits.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        out = np.zeros_like(h)
+        for t in range(h.shape[0]):
+            chosen = np.argsort(-p[t], kind="stable")[:hp.n_expert_used]
+            weights = p[t, chosen] / max(p[t, chosen].sum(), 2.0 ** -14)
+            for e, wt in zip(chosen, weights):
+                g = L.gate_exps[e] @ h[t]
+                u = L.up_exps[e] @ h[t]
+                out[t] += wt * (L.down_exps[e] @ (silu(g) * u))
+        return out
+
     def _ffn(self, L, x):
         h = rms_norm(x, L.ffn_norm, self.hp.eps)
         act = gelu if self.hp.gemma else silu
+        if L.router is not None:
+            return x + self._experts(L, h)
         f = (act(h @ L.wgate.T) * (h @ L.wup.T)) @ L.wdown.T
         if L.post_ffn_norm is not None:
             f = rms_norm(f, L.post_ffn_norm, self.hp.eps)
@@ -487,7 +525,7 @@ class Model:
 
 
 def _main(argv):
-    ap = argparse.ArgumentParser(description="float64 reference forward pass for llama/qwen2/qwen3/gemma3 GGUF")
+    ap = argparse.ArgumentParser(description="float64 reference forward pass for llama/qwen2/qwen3/qwen3moe/gemma3 GGUF")
     ap.add_argument("model")
     ap.add_argument("--prompt-tokens", required=True, help="comma-separated token ids")
     ap.add_argument("--steps", type=int, default=64)

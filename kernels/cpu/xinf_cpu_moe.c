@@ -1,0 +1,192 @@
+/*  xinf_cpu_moe: a mixture-of-experts feed-forward on the CPU.  */
+#include "xinf_cpu_moe.h"
+#include "xinf_cpu_ops.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_GROUP 8                     //  experts of one project call at most
+#define S_WEIGHT_FLOOR 6.103515625e-5f    //  the smallest normal half: a sum below it is clamped
+
+//  The pass's layout in the scratch: per token its router probabilities,
+//  per (token, slot) its expert and weight; per expert its first row and
+//  rows; the gathered rows by expert: inputs, gate, up and down outputs.
+typedef struct {
+    float *probs;                     //  [n][n_experts]
+    int32_t *chosen;                  //  [n][k] expert ids
+    float *weights;                   //  [n][k]
+    int32_t *first, *count;           //  [n_experts]
+    int32_t *tokens;                  //  [n * k] the rows' tokens, by expert then token
+    float *row_weights;               //  [n * k]
+    float *xs, *gates, *ups, *downs;  //  [n * k][dim], [n * k][ffn] x 2, [n * k][dim]
+} s_layout_t;
+
+void
+xinf_cpu_moe_scratch_free (xinf_cpu_moe_scratch_t *scratch)
+{
+    free (scratch->floats);
+    free (scratch->ints);
+    memset (scratch, 0, sizeof *scratch);
+}
+
+//  Carves the layout out of the scratch (grown); false when out of memory.
+static bool
+s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_layout_t *at)
+{
+    size_t rows = n * moe->k;
+    size_t floats = n * moe->n_experts + n * moe->k + rows + rows * (2 * moe->dim + 2 * moe->ffn);
+    size_t ints = n * moe->k + 2 * moe->n_experts + rows;
+    if (floats > scratch->n_floats) {
+        float *grown = realloc (scratch->floats, floats * sizeof (float));
+        if (!grown)
+            return false;
+        scratch->floats = grown;
+        scratch->n_floats = floats;
+    }
+    if (ints > scratch->n_ints) {
+        int32_t *grown = realloc (scratch->ints, ints * sizeof (int32_t));
+        if (!grown)
+            return false;
+        scratch->ints = grown;
+        scratch->n_ints = ints;
+    }
+    float *f = scratch->floats;
+    int32_t *i = scratch->ints;
+    at->probs = f, f += n * moe->n_experts;
+    at->weights = f, f += n * moe->k;
+    at->row_weights = f, f += rows;
+    at->xs = f, f += rows * moe->dim;
+    at->gates = f, f += rows * moe->ffn;
+    at->ups = f, f += rows * moe->ffn;
+    at->downs = f;
+    at->chosen = i, i += n * moe->k;
+    at->first = i, i += moe->n_experts;
+    at->count = i, i += moe->n_experts;
+    at->tokens = i;
+    return true;
+}
+
+//  A token's k experts: the highest probabilities, the lower id first
+//  among equals; their weights, divided by their sum where asked.
+static void
+s_choose (const xinf_moe_t *moe, const float *probs, int32_t *chosen, float *weights)
+{
+    for (size_t slot = 0; slot < moe->k; slot++) {
+        int32_t best = -1;
+        for (size_t e = 0; e < moe->n_experts; e++) {
+            bool taken = false;
+            for (size_t before = 0; before < slot && !taken; before++)
+                taken = chosen [before] == (int32_t) e;
+            if (!taken && (best < 0 || probs [e] > probs [best]))
+                best = (int32_t) e;
+        }
+        chosen [slot] = best;
+        weights [slot] = probs [best];
+    }
+    if (!moe->normalize)
+        return;
+    float sum = 0;
+    for (size_t slot = 0; slot < moe->k; slot++)
+        sum += weights [slot];
+    sum = sum < S_WEIGHT_FLOOR ? S_WEIGHT_FLOOR : sum;
+    for (size_t slot = 0; slot < moe->k; slot++)
+        weights [slot] /= sum;
+}
+
+//  Router logits, softmax, choices; then each expert's rows (tokens in
+//  order) and the tokens' inputs gathered by expert.
+static void
+s_route (xinf_backend_t *be, const xinf_moe_t *moe, const float *x, size_t n, s_layout_t *at)
+{
+    xinf_product_t router = { moe->router, x, at->probs, NULL };
+    be->ops->project (be, &router, 1, n);
+    memset (at->count, 0, moe->n_experts * sizeof (int32_t));
+    for (size_t token = 0; token < n; token++) {
+        float *probs = at->probs + token * moe->n_experts;
+        xinf_cpu_softmax (probs, moe->n_experts);
+        s_choose (moe, probs, at->chosen + token * moe->k, at->weights + token * moe->k);
+        for (size_t slot = 0; slot < moe->k; slot++)
+            at->count [at->chosen [token * moe->k + slot]]++;
+    }
+    for (size_t e = 0, row = 0; e < moe->n_experts; e++) {
+        at->first [e] = (int32_t) row;
+        row += (size_t) at->count [e];
+        at->count [e] = 0;            //  counted again as the rows are placed
+    }
+    for (size_t token = 0; token < n; token++)
+        for (size_t slot = 0; slot < moe->k; slot++) {
+            int32_t e = at->chosen [token * moe->k + slot];
+            size_t row = (size_t) (at->first [e] + at->count [e]++);
+            at->tokens [row] = (int32_t) token;
+            at->row_weights [row] = at->weights [token * moe->k + slot];
+            memcpy (at->xs + row * moe->dim, x + token * moe->dim, moe->dim * sizeof (float));
+        }
+}
+
+//  The experts' products 'which' (0: gate and up, 1: down), experts of as
+//  many rows together (S_GROUP at most a call), in id order.
+static void
+s_products (xinf_backend_t *be, const xinf_moe_t *moe, const s_layout_t *at, int which)
+{
+    xinf_product_t group [2 * S_GROUP];
+    size_t m = 0, rows = 0;
+    for (size_t e = 0; e <= moe->n_experts; e++) {
+        bool end = e == moe->n_experts;
+        size_t count = end ? 0 : (size_t) at->count [e];
+        if (!end && !count)
+            continue;                 //  an expert no token chose
+        if (m && (end || count != rows || m == (which ? S_GROUP : 2 * S_GROUP))) {
+            be->ops->project (be, group, m, rows);
+            m = 0;
+        }
+        if (end)
+            break;
+        rows = count;
+        size_t row = (size_t) at->first [e];
+        if (which == 0) {
+            group [m++] = (xinf_product_t) { &moe->gate [e], at->xs + row * moe->dim, at->gates + row * moe->ffn, NULL };
+            group [m++] = (xinf_product_t) { &moe->up [e], at->xs + row * moe->dim, at->ups + row * moe->ffn, NULL };
+        }
+        else
+            group [m++] = (xinf_product_t) { &moe->down [e], at->gates + row * moe->ffn, at->downs + row * moe->dim,
+                                             NULL };
+    }
+}
+
+//  The shapes the op takes: k of the experts, every matrix its size.
+static bool
+s_shapes_hold (const xinf_moe_t *moe)
+{
+    if (!moe->k || moe->k > moe->n_experts || moe->router->rows != moe->n_experts || moe->router->cols != moe->dim)
+        return false;
+    for (size_t e = 0; e < moe->n_experts; e++)
+        if (moe->gate [e].rows != moe->ffn || moe->gate [e].cols != moe->dim || moe->up [e].rows != moe->ffn
+        ||  moe->up [e].cols != moe->dim || moe->down [e].rows != moe->dim || moe->down [e].cols != moe->ffn)
+            return false;
+    return true;
+}
+
+int
+xinf_cpu_moe (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, const float *x,
+              float *y, size_t n)
+{
+    s_layout_t at;
+    if (!s_shapes_hold (moe))
+        return -2;
+    if (!s_layout (scratch, moe, n, &at))
+        return -1;
+    if (!n)
+        return 0;
+    s_route (be, moe, x, n, &at);
+    s_products (be, moe, &at, 0);
+    be->ops->silu_mul (be, at.gates, at.ups, n * moe->k * moe->ffn);
+    s_products (be, moe, &at, 1);
+    memset (y, 0, n * moe->dim * sizeof (float));
+    for (size_t row = 0; row < n * moe->k; row++) {       //  by expert: each token's sum in expert id order
+        float *to = y + (size_t) at.tokens [row] * moe->dim, weight = at.row_weights [row];
+        const float *from = at.downs + row * moe->dim;
+        for (size_t d = 0; d < moe->dim; d++)
+            to [d] += weight * from [d];
+    }
+    return 0;
+}

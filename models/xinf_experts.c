@@ -1,0 +1,128 @@
+/*  xinf_experts: a mixture-of-experts model's keys and tensors.  */
+#include "xinf_experts.h"
+#include "xinf_check.h"
+#include "xinf_model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+//  <arch>.<suffix> as an unsigned integer within min..max; 'fallback' when
+//  absent; -1 with the reason otherwise.
+static int
+s_key (xinf_gguf_t *gguf, const char *arch, const char *suffix, uint64_t min, uint64_t max, uint64_t fallback,
+       uint64_t *value, char *error, size_t error_size)
+{
+    char key [128];
+    snprintf (key, sizeof key, "%s.%s", arch, suffix);
+    *value = fallback;
+    if (!xinf_gguf_has (gguf, key))
+        return 0;
+    if (xinf_gguf_get_uint (gguf, key, value) || *value < min || *value > max)
+        return xinf_fail (error, error_size, "metadata key '%s' must be a number in %llu..%llu", key,
+                          (unsigned long long) min, (unsigned long long) max);
+    return 0;
+}
+
+int
+xinf_experts_count (xinf_gguf_t *gguf, const char *arch, bool moe_arch, size_t *count, size_t *used, size_t *ffn,
+                    char *error, size_t error_size)
+{
+    uint64_t experts, chosen, width, dense;
+    *count = *used = *ffn = 0;
+    if (s_key (gguf, arch, "expert_count", 0, 4096, 0, &experts, error, error_size))
+        return -1;
+    if (!experts)
+        return moe_arch ? xinf_fail (error, error_size, "metadata key '%s.expert_count' is missing or 0: a %s model "
+                                     "has experts", arch, arch) : 0;
+    if (s_key (gguf, arch, "expert_used_count", 1, experts, 0, &chosen, error, error_size)
+    ||  s_key (gguf, arch, "feed_forward_length", 0, 1u << 22, 0, &dense, error, error_size)
+    ||  s_key (gguf, arch, "expert_feed_forward_length", 1, 1u << 22, dense, &width, error, error_size))
+        return -1;
+    if (!moe_arch)
+        width = dense;                //  Mixtral's experts (llama): feed_forward_length wide, as llama.cpp reads them
+    if (!chosen)
+        return xinf_fail (error, error_size, "metadata key '%s.expert_used_count' is missing: how many experts a "
+                          "token goes to", arch);
+    if (!width)
+        return xinf_fail (error, error_size, "metadata key '%s.expert_feed_forward_length' is missing", arch);
+    *count = (size_t) experts;
+    *used = (size_t) chosen;
+    *ffn = (size_t) width;
+    return 0;
+}
+
+//  A 3-D tensor of 'count' matrices of rows x cols, cut into 'into'
+//  [count]; -1 with the reason.
+static int
+s_stack (xinf_gguf_t *gguf, const char *name, size_t count, size_t rows, size_t cols, xinf_slices_t *slices,
+         xinf_matrix_t *into, char *error, size_t error_size)
+{
+    uint64_t ne [3] = { cols, rows, count };
+    const xinf_gguf_tensor_t *tensor = xinf_gguf_expect_tensor (gguf, name, 3, ne);
+    if (!tensor)
+        return xinf_fail (error, error_size, "%s", xinf_gguf_error (gguf));
+    xinf_dtype_t dtype;
+    if (!xinf_model_dtype (tensor->type, &dtype))
+        return xinf_fail (error, error_size, "tensor '%s' has weight type %s, which xinf does not compute with", name,
+                          xinf_ggml_type_name (tensor->type) ? xinf_ggml_type_name (tensor->type) : "unknown");
+    size_t block = xinf_dtype_block_size (dtype), row_bytes = xinf_dtype_row_bytes (dtype, cols);
+    if (block > 1 && cols % block)
+        return xinf_fail (error, error_size, "tensor '%s' is %s with %zu columns (not a multiple of %zu)", name,
+                          xinf_dtype_name (dtype), cols, block);
+    const char *data = xinf_slices_view (slices, tensor->data, count * rows * row_bytes);
+    if (!data)
+        return xinf_fail (error, error_size, "out of memory");
+    for (size_t e = 0; e < count; e++)
+        into [e] = (xinf_matrix_t) { dtype, data + e * rows * row_bytes, rows, cols };
+    return 0;
+}
+
+//  Layer 'index''s router and experts.
+static int
+s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, xinf_matrix_t *matrices,
+         xinf_slices_t *slices, char *error, size_t error_size)
+{
+    xinf_layer_t *layer = &t->layers [index];
+    size_t ffn = layer->moe.ffn;
+    char name [96];
+    snprintf (name, sizeof name, "blk.%zu.ffn_gate_inp.weight", index);
+    uint64_t ne [2] = { t->dim, count };
+    const xinf_gguf_tensor_t *router = xinf_gguf_expect_tensor (gguf, name, 2, ne);
+    if (!router)
+        return xinf_fail (error, error_size, "%s", xinf_gguf_error (gguf));
+    if (!xinf_model_dtype (router->type, &layer->router.dtype))
+        return xinf_fail (error, error_size, "tensor '%s' has a type xinf does not compute with", name);
+    layer->router = (xinf_matrix_t) { layer->router.dtype,
+                                      xinf_slices_view (slices, router->data, count
+                                                        * xinf_dtype_row_bytes (layer->router.dtype, t->dim)),
+                                      count, t->dim };
+    if (!layer->router.data)
+        return xinf_fail (error, error_size, "out of memory");
+    static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
+    for (int which = 0; which < 3; which++) {
+        snprintf (name, sizeof name, "blk.%zu.%s.weight", index, stacks [which]);
+        if (s_stack (gguf, name, count, which == 2 ? t->dim : ffn, which == 2 ? ffn : t->dim, slices,
+                     matrices + (size_t) which * count, error, error_size))
+            return -1;
+    }
+    layer->moe.router = &layer->router;
+    layer->moe.gate = matrices;
+    layer->moe.up = matrices + count;
+    layer->moe.down = matrices + 2 * count;
+    return 0;
+}
+
+int
+xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn, bool normalize,
+                   xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size)
+{
+    *owned = calloc (t->n_layers * 3 * count, sizeof (xinf_matrix_t));
+    if (!*owned)
+        return xinf_fail (error, error_size, "out of memory for the experts of %zu layers", t->n_layers);
+    for (size_t index = 0; index < t->n_layers; index++) {
+        t->layers [index].moe = (xinf_moe_t) { NULL, NULL, NULL, NULL, count, used, ffn, t->dim, normalize };
+        if (s_layer (gguf, t, index, count, *owned + index * 3 * count, slices, error, error_size))
+            return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,36 @@
+/*  xinf_experts: a mixture-of-experts model's keys and tensors (Qwen3-MoE
+    files, qwen3moe; Mixtral's, llama with experts), as llama.cpp's
+    converters write them: <arch>.expert_count experts, expert_used_count
+    of them a token, each of expert_feed_forward_length (qwen3moe; the
+    arch's feed_forward_length where absent, and always for llama, as
+    llama.cpp reads them); a layer's router
+    blk.N.ffn_gate_inp.weight (experts x dim) and its experts' matrices
+    stacked in three 3-D tensors, ffn_gate_exps and ffn_up_exps (experts x
+    ffn x dim) and ffn_down_exps (experts x dim x ffn), each expert a view
+    of its part.
+*/
+#ifndef XINF_EXPERTS_H_INCLUDED
+#define XINF_EXPERTS_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "xinf_gguf.h"
+#include "xinf_slices.h"
+#include "xinf_transformer.h"
+
+//  The experts the file's keys give an architecture: 0 with *count 0 when
+//  it has none (no <arch>.expert_count, or 0), 0 with the count, or -1 with
+//  the reason naming the key (a count past 4096, a used count of 0 or
+//  past the count, a width out of range, experts the arch cannot have).
+//  'moe_arch': the arch's layers are mixtures (qwen3moe): experts required.
+int xinf_experts_count (xinf_gguf_t *gguf, const char *arch, bool moe_arch, size_t *count, size_t *used,
+                        size_t *ffn, char *error, size_t error_size);
+
+//  Each layer's router and experts into t->layers [i].router and .moe (the
+//  matrices in *owned, n_layers x 3 x count, freed by the caller), their
+//  bytes this model's (views in 'slices'). 0, or -1 with the reason naming
+//  the tensor.
+int xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn,
+                       bool normalize, xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size);
+
+#endif

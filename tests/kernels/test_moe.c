@@ -1,0 +1,197 @@
+/*  test_moe: the CPU backend's mixture-of-experts op against a double
+    reference (router softmax, top k with the lower id first among equals,
+    weights divided by their sum or not, each expert's SwiGLU), with F32
+    and Q8_0 experts; each token's result alone equals it in any batch, on
+    1 and 3 threads, bit for bit; shapes that do not hold are refused.  */
+#include "test_kernels.h"
+#include "xinf_cpu_backend.h"
+#include "xinf_dtype.h"
+
+typedef struct {
+    size_t n_experts, k, ffn, dim;
+    xinf_dtype_t dtype;
+    float *router, *gate, *up, *down;        //  floats as the matrices hold them
+    void *gate_q, *up_q, *down_q;            //  Q8_0 bytes where dtype is Q8_0
+    xinf_matrix_t router_m, *gate_m, *up_m, *down_m;
+    xinf_moe_t moe;
+} s_experts_t;
+
+//  'count' random floats, each rounded to what a Q8_0 block holds where asked
+//  (the reference then computes on the same values); the bytes in *bytes.
+static float *
+s_weights (size_t rows, size_t cols, xinf_dtype_t dtype, uint64_t *state, void **bytes)
+{
+    float *values = test_floats (rows * cols, state);
+    *bytes = NULL;
+    if (dtype != XINF_DTYPE_Q8_0)
+        return values;
+    *bytes = malloc (rows * xinf_dtype_row_bytes (dtype, cols));
+    xinf_dtype_from_f32 (dtype, values, rows * cols, *bytes);
+    xinf_dtype_to_f32 (dtype, *bytes, rows * cols, values);
+    return values;
+}
+
+static void
+s_experts_make (s_experts_t *self, size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype,
+                bool normalize, uint64_t seed)
+{
+    uint64_t state = seed;
+    memset (self, 0, sizeof *self);
+    self->n_experts = n_experts, self->k = k, self->ffn = ffn, self->dim = dim, self->dtype = dtype;
+    void *unused;
+    self->router = s_weights (n_experts, dim, XINF_DTYPE_F32, &state, &unused);
+    for (size_t i = 0; i < n_experts * dim; i++)
+        self->router [i] *= 4;        //  probabilities that differ
+    self->gate = s_weights (n_experts * ffn, dim, dtype, &state, &self->gate_q);
+    self->up = s_weights (n_experts * ffn, dim, dtype, &state, &self->up_q);
+    self->down = s_weights (n_experts * dim, ffn, dtype, &state, &self->down_q);
+    self->router_m = (xinf_matrix_t) { XINF_DTYPE_F32, self->router, n_experts, dim };
+    self->gate_m = calloc (n_experts, sizeof (xinf_matrix_t));
+    self->up_m = calloc (n_experts, sizeof (xinf_matrix_t));
+    self->down_m = calloc (n_experts, sizeof (xinf_matrix_t));
+    size_t up_row = xinf_dtype_row_bytes (dtype, dim), down_row = xinf_dtype_row_bytes (dtype, ffn);
+    for (size_t e = 0; e < n_experts; e++) {
+        const char *g = dtype == XINF_DTYPE_Q8_0 ? self->gate_q : (const void *) self->gate;
+        const char *u = dtype == XINF_DTYPE_Q8_0 ? self->up_q : (const void *) self->up;
+        const char *d = dtype == XINF_DTYPE_Q8_0 ? self->down_q : (const void *) self->down;
+        self->gate_m [e] = (xinf_matrix_t) { dtype, g + e * ffn * up_row, ffn, dim };
+        self->up_m [e] = (xinf_matrix_t) { dtype, u + e * ffn * up_row, ffn, dim };
+        self->down_m [e] = (xinf_matrix_t) { dtype, d + e * dim * down_row, dim, ffn };
+    }
+    self->moe = (xinf_moe_t) { &self->router_m, self->gate_m, self->up_m, self->down_m, n_experts, k, ffn, dim,
+                               normalize };
+}
+
+static void
+s_experts_free (s_experts_t *self)
+{
+    free (self->router), free (self->gate), free (self->up), free (self->down);
+    free (self->gate_q), free (self->up_q), free (self->down_q);
+    free (self->gate_m), free (self->up_m), free (self->down_m);
+}
+
+//  The reference output of one token.
+static void
+s_reference (const s_experts_t *self, const float *x, double *y)
+{
+    size_t E = self->n_experts, dim = self->dim, ffn = self->ffn;
+    double probs [64], top = -INFINITY, sum = 0;
+    for (size_t e = 0; e < E; e++) {
+        probs [e] = 0;
+        for (size_t i = 0; i < dim; i++)
+            probs [e] += (double) self->router [e * dim + i] * x [i];
+        top = probs [e] > top ? probs [e] : top;
+    }
+    for (size_t e = 0; e < E; e++)
+        sum += probs [e] = exp (probs [e] - top);
+    bool taken [64] = { false };
+    size_t chosen [64];
+    double weights [64], total = 0;
+    for (size_t slot = 0; slot < self->k; slot++) {
+        size_t best = E;
+        for (size_t e = 0; e < E; e++)
+            if (!taken [e] && (best == E || probs [e] > probs [best]))
+                best = e;
+        taken [best] = true;
+        chosen [slot] = best;
+        total += weights [slot] = probs [best] / sum;
+    }
+    memset (y, 0, dim * sizeof (double));
+    double *h = malloc (ffn * sizeof (double));
+    for (size_t slot = 0; slot < self->k; slot++) {
+        size_t e = chosen [slot];
+        double w = self->moe.normalize ? weights [slot] / (total < 6.103515625e-5 ? 6.103515625e-5 : total)
+                                       : weights [slot];
+        for (size_t f = 0; f < ffn; f++) {
+            double g = 0, u = 0;
+            for (size_t i = 0; i < dim; i++) {
+                g += (double) self->gate [(e * ffn + f) * dim + i] * x [i];
+                u += (double) self->up [(e * ffn + f) * dim + i] * x [i];
+            }
+            h [f] = g / (1 + exp (-g)) * u;
+        }
+        for (size_t d = 0; d < dim; d++) {
+            double acc = 0;
+            for (size_t f = 0; f < ffn; f++)
+                acc += (double) self->down [(e * dim + d) * ffn + f] * h [f];
+            y [d] += w * acc;
+        }
+    }
+    free (h);
+}
+
+static void
+s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, bool normalize, size_t n)
+{
+    s_experts_t experts;
+    s_experts_make (&experts, n_experts, k, ffn, dim, dtype, normalize, n_experts * 131 + k * 17 + n);
+    uint64_t state = n * 7 + dim;
+    float *x = test_floats (n * dim, &state), *y = malloc (n * dim * 4), *alone = malloc (dim * 4);
+    double *expected = malloc (dim * sizeof (double));
+    xinf_backend_t *backends [2] = { xinf_cpu_backend_new (1), xinf_cpu_backend_new (3) };
+    CHECK (backends [0] && backends [1]);
+    for (int b = 0; b < 2; b++) {
+        xinf_backend_t *be = backends [b];
+        CHECK (be->ops->moe (be, &experts.moe, x, y, n) == 0);
+        for (size_t t = 0; t < n; t++) {
+            s_reference (&experts, x + t * dim, expected);
+            //  Q8_0 products quantize their activations (16 bits a value in blocks of 32)
+            double tolerance = dtype == XINF_DTYPE_Q8_0 ? 3e-3 : 2e-5;
+            for (size_t d = 0; d < dim; d++)
+                CHECK_NEAR (y [t * dim + d], expected [d], tolerance * (1 + fabs (expected [d])));
+            CHECK (be->ops->moe (be, &experts.moe, x + t * dim, alone, 1) == 0);
+            CHECK (memcmp (alone, y + t * dim, dim * 4) == 0);
+        }
+    }
+    for (int b = 0; b < 2; b++)
+        xinf_backend_destroy (&backends [b]);
+    free (x), free (y), free (alone), free (expected);
+    s_experts_free (&experts);
+}
+
+static void
+test_moe (void)
+{
+    s_case (8, 2, 32, 64, XINF_DTYPE_F32, true, 1);          //  a decode step
+    s_case (8, 2, 32, 64, XINF_DTYPE_F32, true, 37);         //  a prompt: experts of different rows
+    s_case (6, 3, 64, 32, XINF_DTYPE_Q8_0, true, 20);
+    s_case (5, 5, 16, 24, XINF_DTYPE_F32, false, 9);         //  every expert, weights as they are
+    s_case (32, 8, 32, 64, XINF_DTYPE_Q8_0, true, 16);       //  more experts than a group
+}
+
+//  Equal router rows: the lower ids win; bad shapes are refused.
+static void
+test_moe_edges (void)
+{
+    s_experts_t experts;
+    s_experts_make (&experts, 4, 2, 8, 8, XINF_DTYPE_F32, true, 3);
+    for (size_t i = 0; i < 4 * 8; i++)
+        experts.router [i] = 0;       //  all probabilities equal: experts 0 and 1
+    uint64_t state = 5;
+    float *x = test_floats (8, &state), y [8];
+    double expected [8];
+    xinf_backend_t *be = xinf_cpu_backend_new (1);
+    CHECK (be->ops->moe (be, &experts.moe, x, y, 1) == 0);
+    s_reference (&experts, x, expected);
+    for (size_t d = 0; d < 8; d++)
+        CHECK_NEAR (y [d], expected [d], 1e-5);
+    experts.moe.k = 5;                //  more than there are
+    CHECK (be->ops->moe (be, &experts.moe, x, y, 1) == -1);
+    experts.moe.k = 2;
+    experts.gate_m [3].rows = 7;      //  an expert of another width
+    CHECK (be->ops->moe (be, &experts.moe, x, y, 1) == -1);
+    char error [160] = "";
+    CHECK (be->ops->status (be, error, sizeof error) == -1 && strstr (error, "experts"));
+    xinf_backend_destroy (&be);
+    free (x);
+    s_experts_free (&experts);
+}
+
+int
+main (void)
+{
+    fprintf (stderr, "test_moe:\n");
+    RUN (test_moe);
+    RUN (test_moe_edges);
+    return 0;
+}
