@@ -27,24 +27,39 @@ int
 xinf_experts_count (xinf_gguf_t *gguf, const char *arch, bool moe_arch, size_t *count, size_t *used, size_t *ffn,
                     char *error, size_t error_size)
 {
-    uint64_t experts, chosen, width, dense;
+    uint64_t experts, chosen, width, dense, dim, groups;
     *count = *used = *ffn = 0;
-    if (s_key (gguf, arch, "expert_count", 0, 4096, 0, &experts, error, error_size))
+    if (s_key (gguf, arch, "expert_count", 0, XINF_EXPERTS_MAX, 0, &experts, error, error_size))
         return -1;
     if (!experts)
         return moe_arch ? xinf_fail (error, error_size, "metadata key '%s.expert_count' is missing or 0: a %s model "
                                      "has experts", arch, arch) : 0;
     if (s_key (gguf, arch, "expert_used_count", 1, experts, 0, &chosen, error, error_size)
     ||  s_key (gguf, arch, "feed_forward_length", 0, 1u << 22, 0, &dense, error, error_size)
-    ||  s_key (gguf, arch, "expert_feed_forward_length", 1, 1u << 22, dense, &width, error, error_size))
+    ||  s_key (gguf, arch, "embedding_length", 0, 1u << 20, 0, &dim, error, error_size)
+    ||  s_key (gguf, arch, "expert_group_count", 0, XINF_EXPERTS_MAX, 0, &groups, error, error_size))
         return -1;
-    if (!moe_arch)
-        width = dense;                //  Mixtral's experts (llama): feed_forward_length wide, as llama.cpp reads them
     if (!chosen)
         return xinf_fail (error, error_size, "metadata key '%s.expert_used_count' is missing: how many experts a "
                           "token goes to", arch);
+    if (groups > 1)
+        return xinf_fail (error, error_size, "metadata key '%s.expert_group_count' is %llu: xinf does not route by "
+                          "groups of experts (DeepSeek's)", arch, (unsigned long long) groups);
+    //  Mixtral's experts (llama) are feed_forward_length wide, as llama.cpp
+    //  reads them; Qwen3-MoE's expert_feed_forward_length, else the dense
+    //  width shared among the experts a token uses (llama.cpp's fallback)
+    width = dense;
+    if (moe_arch && s_key (gguf, arch, "expert_feed_forward_length", 1, 1u << 22, dense / chosen, &width, error,
+                           error_size))
+        return -1;
     if (!width)
-        return xinf_fail (error, error_size, "metadata key '%s.expert_feed_forward_length' is missing", arch);
+        return xinf_fail (error, error_size, "metadata keys '%s.expert_feed_forward_length' and feed_forward_length "
+                          "give the experts no width", arch);
+    //  A token's gathered rows stay bounded whatever the file says
+    if (chosen * (dim + width) > XINF_EXPERTS_ROW_FLOATS)
+        return xinf_fail (error, error_size, "metadata keys '%s.expert_used_count' %llu x (embedding_length %llu + "
+                          "an expert's width %llu) exceed %u floats a token", arch, (unsigned long long) chosen,
+                          (unsigned long long) dim, (unsigned long long) width, XINF_EXPERTS_ROW_FLOATS);
     *count = (size_t) experts;
     *used = (size_t) chosen;
     *ffn = (size_t) width;
@@ -71,7 +86,7 @@ s_stack (xinf_gguf_t *gguf, const char *name, size_t count, size_t rows, size_t 
                           xinf_dtype_name (dtype), cols, block);
     const char *data = xinf_slices_view (slices, tensor->data, count * rows * row_bytes);
     if (!data)
-        return xinf_fail (error, error_size, "out of memory");
+        return xinf_fail (error, error_size, "out of memory for tensor '%s'", name);
     for (size_t e = 0; e < count; e++)
         into [e] = (xinf_matrix_t) { dtype, data + e * rows * row_bytes, rows, cols };
     return 0;
@@ -91,13 +106,14 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, x
     if (!router)
         return xinf_fail (error, error_size, "%s", xinf_gguf_error (gguf));
     if (!xinf_model_dtype (router->type, &layer->router.dtype))
-        return xinf_fail (error, error_size, "tensor '%s' has a type xinf does not compute with", name);
+        return xinf_fail (error, error_size, "tensor '%s' has weight type %s, which xinf does not compute with", name,
+                          xinf_ggml_type_name (router->type) ? xinf_ggml_type_name (router->type) : "unknown");
     layer->router = (xinf_matrix_t) { layer->router.dtype,
                                       xinf_slices_view (slices, router->data, count
                                                         * xinf_dtype_row_bytes (layer->router.dtype, t->dim)),
                                       count, t->dim };
     if (!layer->router.data)
-        return xinf_fail (error, error_size, "out of memory");
+        return xinf_fail (error, error_size, "out of memory for tensor '%s'", name);
     static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
     for (int which = 0; which < 3; which++) {
         snprintf (name, sizeof name, "blk.%zu.%s.weight", index, stacks [which]);
@@ -116,6 +132,15 @@ int
 xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn, bool normalize,
                    xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size)
 {
+    //  Every layer's tensors are there before their views take memory
+    static const char *names [4] = { "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
+    for (size_t index = 0; index < t->n_layers; index++)
+        for (int which = 0; which < 4; which++) {
+            char name [96];
+            snprintf (name, sizeof name, "blk.%zu.%s.weight", index, names [which]);
+            if (!xinf_gguf_find_tensor (gguf, name))
+                return xinf_fail (error, error_size, "tensor '%s' is missing (a mixture of %zu experts)", name, count);
+        }
     *owned = calloc (t->n_layers * 3 * count, sizeof (xinf_matrix_t));
     if (!*owned)
         return xinf_fail (error, error_size, "out of memory for the experts of %zu layers", t->n_layers);

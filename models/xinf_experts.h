@@ -1,13 +1,15 @@
 /*  xinf_experts: a mixture-of-experts model's keys and tensors (Qwen3-MoE
     files, qwen3moe; Mixtral's, llama with experts), as llama.cpp's
     converters write them: <arch>.expert_count experts, expert_used_count
-    of them a token, each of expert_feed_forward_length (qwen3moe; the
-    arch's feed_forward_length where absent, and always for llama, as
-    llama.cpp reads them); a layer's router
+    of them a token, each of expert_feed_forward_length (qwen3moe; where
+    absent feed_forward_length / expert_used_count; llama's always
+    feed_forward_length, as llama.cpp reads them); a layer's router
     blk.N.ffn_gate_inp.weight (experts x dim) and its experts' matrices
     stacked in three 3-D tensors, ffn_gate_exps and ffn_up_exps (experts x
     ffn x dim) and ffn_down_exps (experts x dim x ffn), each expert a view
-    of its part.
+    of its part. Counts past XINF_EXPERTS_MAX, group routing (DeepSeek's
+    expert_group_count) and experts whose gathered rows would pass
+    XINF_EXPERTS_ROW_FLOATS floats a token are refused, naming the keys.
 */
 #ifndef XINF_EXPERTS_H_INCLUDED
 #define XINF_EXPERTS_H_INCLUDED
@@ -17,6 +19,9 @@
 #include "xinf_gguf.h"
 #include "xinf_slices.h"
 #include "xinf_transformer.h"
+
+#define XINF_EXPERTS_MAX 1024          //  experts a layer at most (llama.cpp's LLAMA_MAX_EXPERTS)
+#define XINF_EXPERTS_ROW_FLOATS (1u << 22)   //  experts a token x (dim + an expert's width) at most (real: 45,000)
 
 //  The experts the file's keys give an architecture: 0 with *count 0 when
 //  it has none (no <arch>.expert_count, or 0), 0 with the count, or -1 with

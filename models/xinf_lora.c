@@ -192,6 +192,10 @@ s_check_pairs (xinf_lora_t *self, const xinf_transformer_t *model, char *error, 
             if (!pair->a.data || !pair->b.data)
                 return xinf_fail (error, error_size, "%s has lora_%s without lora_%s", name, pair->a.data ? "a" : "b",
                                   pair->a.data ? "b" : "a");
+            bool feed_forward = t == XINF_LORA_GATE || t == XINF_LORA_UP || t == XINF_LORA_DOWN;
+            if (feed_forward && model->layers [layer].moe.n_experts)
+                return xinf_fail (error, error_size, "%s: layer %zu is a mixture of experts, which has no such "
+                                  "weight (adapters of experts are not served)", name, layer);
             s_extent_t extent = s_extent (model, (xinf_lora_target_t) t);
             if (s_check_pair (pair, &extent, name, error, error_size))
                 return -1;

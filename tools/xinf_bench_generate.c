@@ -101,7 +101,8 @@ s_matrix_bytes (const xinf_matrix_t *matrix)
     return (double) matrix->rows * (double) xinf_dtype_row_bytes (matrix->dtype, matrix->cols);
 }
 
-//  Weight bytes one decode step reads: every layer matrix and the output.
+//  Weight bytes one decode step reads: every layer matrix and the output
+//  (of a mixture of experts: the router and a token's k experts).
 static double
 s_bytes_per_token (const xinf_transformer_t *t)
 {
@@ -112,6 +113,10 @@ s_bytes_per_token (const xinf_transformer_t *t)
                                              &layer->gate, &layer->up, &layer->down };
         for (size_t at = 0; at < 7; at++)
             bytes += s_matrix_bytes (matrices [at]);
+        if (layer->moe.n_experts)
+            bytes += s_matrix_bytes (&layer->router)
+                   + (double) layer->moe.k * (s_matrix_bytes (&layer->moe.gate [0]) + s_matrix_bytes (&layer->moe.up [0])
+                                              + s_matrix_bytes (&layer->moe.down [0]));
     }
     return bytes;
 }

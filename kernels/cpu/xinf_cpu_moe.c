@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define S_GROUP 8                     //  experts of one project call at most
+#define S_GROUP 8                     //  products of one project call at most (the CPU's one-pass matvecs)
+#define S_CHUNK_FLOATS (1u << 24)     //  a chunk of tokens' gathered rows at most (and at least one token)
 #define S_WEIGHT_FLOOR 6.103515625e-5f    //  the smallest normal half: a sum below it is clamped
 
 //  The pass's layout in the scratch: per token its router probabilities,
@@ -14,6 +15,7 @@
 typedef struct {
     float *probs;                     //  [n][n_experts]
     int32_t *chosen;                  //  [n][k] expert ids
+    int32_t *order;                   //  [n_experts] the top-k selection's work
     float *weights;                   //  [n][k]
     int32_t *first, *count;           //  [n_experts]
     int32_t *tokens;                  //  [n * k] the rows' tokens, by expert then token
@@ -35,7 +37,7 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
 {
     size_t rows = n * moe->k;
     size_t floats = n * moe->n_experts + n * moe->k + rows + rows * (2 * moe->dim + 2 * moe->ffn);
-    size_t ints = n * moe->k + 2 * moe->n_experts + rows;
+    size_t ints = n * moe->k + 3 * moe->n_experts + rows;
     if (floats > scratch->n_floats) {
         float *grown = realloc (scratch->floats, floats * sizeof (float));
         if (!grown)
@@ -60,6 +62,7 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
     at->ups = f, f += rows * moe->ffn;
     at->downs = f;
     at->chosen = i, i += n * moe->k;
+    at->order = i, i += moe->n_experts;
     at->first = i, i += moe->n_experts;
     at->count = i, i += moe->n_experts;
     at->tokens = i;
@@ -67,21 +70,25 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
 }
 
 //  A token's k experts: the highest probabilities, the lower id first
-//  among equals; their weights, divided by their sum where asked.
+//  among equals (a selection over 'order', k passes of the experts left);
+//  their weights, divided by their sum where asked.
 static void
-s_choose (const xinf_moe_t *moe, const float *probs, int32_t *chosen, float *weights)
+s_choose (const xinf_moe_t *moe, const float *probs, int32_t *order, int32_t *chosen, float *weights)
 {
+    for (size_t e = 0; e < moe->n_experts; e++)
+        order [e] = (int32_t) e;
     for (size_t slot = 0; slot < moe->k; slot++) {
-        int32_t best = -1;
-        for (size_t e = 0; e < moe->n_experts; e++) {
-            bool taken = false;
-            for (size_t before = 0; before < slot && !taken; before++)
-                taken = chosen [before] == (int32_t) e;
-            if (!taken && (best < 0 || probs [e] > probs [best]))
-                best = (int32_t) e;
+        size_t best = slot;
+        for (size_t at = slot + 1; at < moe->n_experts; at++) {
+            float p = probs [order [at]], q = probs [order [best]];
+            if (p > q || (p == q && order [at] < order [best]) || (q != q && p == p))
+                best = at;            //  NaN never wins over a number
         }
-        chosen [slot] = best;
-        weights [slot] = probs [best];
+        int32_t swap = order [slot];
+        order [slot] = order [best];
+        order [best] = swap;
+        chosen [slot] = order [slot];
+        weights [slot] = probs [order [slot]];
     }
     if (!moe->normalize)
         return;
@@ -104,7 +111,7 @@ s_route (xinf_backend_t *be, const xinf_moe_t *moe, const float *x, size_t n, s_
     for (size_t token = 0; token < n; token++) {
         float *probs = at->probs + token * moe->n_experts;
         xinf_cpu_softmax (probs, moe->n_experts);
-        s_choose (moe, probs, at->chosen + token * moe->k, at->weights + token * moe->k);
+        s_choose (moe, probs, at->order, at->chosen + token * moe->k, at->weights + token * moe->k);
         for (size_t slot = 0; slot < moe->k; slot++)
             at->count [at->chosen [token * moe->k + slot]]++;
     }
@@ -128,14 +135,14 @@ s_route (xinf_backend_t *be, const xinf_moe_t *moe, const float *x, size_t n, s_
 static void
 s_products (xinf_backend_t *be, const xinf_moe_t *moe, const s_layout_t *at, int which)
 {
-    xinf_product_t group [2 * S_GROUP];
+    xinf_product_t group [S_GROUP];
     size_t m = 0, rows = 0;
     for (size_t e = 0; e <= moe->n_experts; e++) {
         bool end = e == moe->n_experts;
         size_t count = end ? 0 : (size_t) at->count [e];
         if (!end && !count)
             continue;                 //  an expert no token chose
-        if (m && (end || count != rows || m == (which ? S_GROUP : 2 * S_GROUP))) {
+        if (m && (end || count != rows || m == S_GROUP)) {
             be->ops->project (be, group, m, rows);
             m = 0;
         }
@@ -166,17 +173,14 @@ s_shapes_hold (const xinf_moe_t *moe)
     return true;
 }
 
-int
-xinf_cpu_moe (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, const float *x,
-              float *y, size_t n)
+//  The op on n tokens that fit the scratch's bound.
+static int
+s_chunk (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, const float *x, float *y,
+         size_t n)
 {
     s_layout_t at;
-    if (!s_shapes_hold (moe))
-        return -2;
     if (!s_layout (scratch, moe, n, &at))
         return -1;
-    if (!n)
-        return 0;
     s_route (be, moe, x, n, &at);
     s_products (be, moe, &at, 0);
     be->ops->silu_mul (be, at.gates, at.ups, n * moe->k * moe->ffn);
@@ -187,6 +191,23 @@ xinf_cpu_moe (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_mo
         const float *from = at.downs + row * moe->dim;
         for (size_t d = 0; d < moe->dim; d++)
             to [d] += weight * from [d];
+    }
+    return 0;
+}
+
+int
+xinf_cpu_moe (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, const float *x,
+              float *y, size_t n)
+{
+    if (!s_shapes_hold (moe))
+        return -2;
+    //  Chunks of tokens keep the scratch bounded; a token's arithmetic is the same in any chunk
+    size_t per_token = moe->k * (2 * moe->dim + 2 * moe->ffn) + moe->n_experts;
+    size_t chunk = S_CHUNK_FLOATS / per_token ? S_CHUNK_FLOATS / per_token : 1;
+    for (size_t first = 0; first < n; first += chunk) {
+        size_t count = n - first < chunk ? n - first : chunk;
+        if (s_chunk (be, scratch, moe, x + first * moe->dim, y + first * moe->dim, count))
+            return -1;
     }
     return 0;
 }

@@ -593,6 +593,16 @@ test_experts_keys (void)
                       "ffn_gate_exps", false);
     s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_STR, 0, 0, "32" },
                       "expert_feed_forward_length", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 2000, 0, NULL }, "expert_count", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_group_count", S_U32, 2, 0, NULL }, "expert_group_count",
+                      false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_U32, 1u << 22, 0, NULL },
+                      "exceed", false);
+    //  Without expert_feed_forward_length an expert is feed_forward_length / expert_used_count wide (llama.cpp's)
+    char shared [300];
+    s_make ("qwen3moe-shared.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 64 "
+            "--layers 1 --vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 18", shared, sizeof shared);
+    s_expect_loads (shared, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_DROP, 0, 0, NULL });
     //  A dense llama file that claims experts has no routers
     s_make ("llama-dense.gguf", "--arch llama --dim 32 --heads 2 --kv-heads 1 --ffn 32 --layers 1 --vocab 400",
             llama, sizeof llama);

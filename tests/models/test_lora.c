@@ -259,6 +259,36 @@ test_cache_order (void)
     xinf_lora_destroy (&lora);
 }
 
+//  A mixture-of-experts model: adapters of its attention load and serve;
+//  one of a feed-forward weight (the base's ffn_gate, made for a dense
+//  model of the same shapes) is refused naming the layer, not accepted and
+//  left unused.
+static void
+test_experts (void)
+{
+    char moe [512], dense [512], attention [512], feed_forward [512], command [4096], error [512];
+    test_path (moe, sizeof moe, "moe.gguf");
+    test_path (dense, sizeof dense, "dense.gguf");
+    test_path (attention, sizeof attention, "moe-attention.gguf");
+    test_path (feed_forward, sizeof feed_forward, "dense-ffn.gguf");
+    const char *shape = "--dim 64 --heads 4 --kv-heads 2 --head-dim 16 --ffn 96 --layers 2";
+    snprintf (command, sizeof command, "'%s' --arch qwen3moe %s --experts 4 --experts-used 2 --expert-ffn 96 "
+              "-o '%s' > /dev/null && '%s' --arch qwen3 %s -o '%s' > /dev/null && '%s' '%s' --targets attn_q,attn_v "
+              "-o '%s' > /dev/null && '%s' '%s' --targets ffn_gate -o '%s' > /dev/null", s_make_model, shape, moe,
+              s_make_model, shape, dense, s_make_lora, moe, attention, s_make_lora, dense, feed_forward);
+    CHECK (system (command) == 0);
+    xinf_model_t *model = xinf_model_load (moe, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_lora_t *lora = xinf_lora_load (attention, t, "qwen3moe", error, sizeof error);
+    CHECK (lora);
+    xinf_lora_destroy (&lora);
+    //  Named as the dense adapter's architecture, so that the shapes are what is checked
+    CHECK (!xinf_lora_load (feed_forward, t, "qwen3", error, sizeof error));
+    CHECK_HAS (error, "blk.0.ffn_gate.weight: layer 0 is a mixture of experts");
+    xinf_model_destroy (&model);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -272,6 +302,7 @@ main (int argc, char *argv [])
     RUN (test_garbage);
     RUN (test_cache_order);
     RUN (test_shard);
+    RUN (test_experts);
     xinf_model_destroy (&s_model);
     test_scratch_end ();
     return 0;

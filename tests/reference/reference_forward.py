@@ -36,7 +36,8 @@ llama.cpp's build_moe_ffn with softmax gating and normalized weights:
     the token's k = expert_used_count experts of the highest p (lower id first
     among equals), w_e = p_e / max(sum of their p, 2^-14)
     ffn(h) = sum_e w_e Wdown_e (silu(Wgate_e h) * (Wup_e h))  the _exps stacks [experts, ...]
-    (an expert is expert_feed_forward_length wide for qwen3moe, feed_forward_length for llama)
+    (an expert is expert_feed_forward_length wide for qwen3moe, else feed_forward_length /
+    expert_used_count; feed_forward_length for llama)
 
 Gemma 3 (gemma3), as llama.cpp's src/models/gemma3.cpp builds it:
     x = token_embd[token] * sqrt(dim)
@@ -129,7 +130,10 @@ class HParams:
         self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
         self.n_expert = r.get_int(arch + ".expert_count", 0) if arch in ("llama", "qwen3moe") else 0
         self.n_expert_used = r.get_int(arch + ".expert_used_count", 0)
-        self.expert_ffn = (r.get_int(arch + ".expert_feed_forward_length", self.ffn)
+        # qwen3moe without expert_feed_forward_length: the dense width shared
+        # among a token's experts, as llama.cpp's qwen3moe.cpp
+        self.expert_ffn = (r.get_int(arch + ".expert_feed_forward_length",
+                                     self.ffn // max(self.n_expert_used, 1))
                            if arch == "qwen3moe" else self.ffn)
         self.gemma = (arch == "gemma3")
         self.freq_scale = 1.0
