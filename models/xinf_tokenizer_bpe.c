@@ -307,19 +307,5 @@ s_encode_span (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok
 int
 xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
 {
-    size_t gap = 0;
-    int rc = 0;
-    for (size_t at = 0; at < length && rc == 0 && self->n_user; ) {
-        int32_t id;
-        size_t matched = xinf_tok_user_match (self, text + at, length - at, &id);
-        if (!matched) {
-            at++;                     //  no piece starts inside a character: they are valid UTF-8
-            continue;
-        }
-        rc = s_encode_span (self, text + gap, at - gap, out);
-        xinf_tok_ids_push (out, id);
-        at += matched;
-        gap = at;
-    }
-    return rc ? rc : s_encode_span (self, text + gap, length - gap, out);
+    return xinf_tok_user_encode (self, text, length, s_encode_span, out);
 }

@@ -116,6 +116,11 @@ void xinf_tok_user_free (xinf_tokenizer_t *self);
 //  The longest user-defined piece 'text' starts with: its length, its id
 //  in *id; 0 when none does.
 size_t xinf_tok_user_match (const xinf_tokenizer_t *self, const char *text, size_t size, int32_t *id);
+//  Encodes text split at its user-defined pieces: each piece its id, the
+//  text between them (possibly empty) through 'span'; 0, or span's -1.
+typedef int (xinf_tok_span_fn) (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out);
+int xinf_tok_user_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_span_fn *span,
+                          xinf_tok_ids_t *out);
 size_t xinf_tok_spm_piece (xinf_tokenizer_t *self, int32_t id, char *out);
 int xinf_tok_spm_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out);
 

@@ -221,22 +221,7 @@ xinf_tok_spm_encode (xinf_tokenizer_t *self, const char *text, size_t length, xi
 {
     size_t size;
     char *normal = s_normalize (text, length, &size);
-    size_t gap = 0;
-    int rc = 0;
-    for (size_t at = 0; at < size && rc == 0; ) {
-        int32_t id;
-        size_t matched = self->n_user ? xinf_tok_user_match (self, normal + at, size - at, &id) : 0;
-        if (!matched) {
-            at++;                     //  no piece starts inside a character: they are valid UTF-8
-            continue;
-        }
-        rc = s_encode_span (self, normal + gap, at - gap, out);
-        xinf_tok_ids_push (out, id);
-        at += matched;
-        gap = at;
-    }
-    if (rc == 0)
-        rc = s_encode_span (self, normal + gap, size - gap, out);
+    int rc = xinf_tok_user_encode (self, normal, size, s_encode_span, out);
     free (normal);
     return rc;
 }

@@ -278,36 +278,35 @@ xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t
         xinf_cuda_rows_add (cuda, rows, b, n, width);
 }
 
-void
-xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+//  A gated activation ('kernel': k_silu_mul or k_gelu_mul) of count
+//  places, with the q8a handoff.
+static void
+s_gated (xinf_backend_t *self, const char *what, void (*kernel) (float *, const float *, size_t, int16_t *, float *),
+         float *gate, const float *up, size_t count)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
     size_t bytes = count * sizeof (float);
-    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, gate, bytes, "silu_mul")
-    ||  !xinf_cuda_device_memory (cuda, up, bytes, "silu_mul"))
+    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, gate, bytes, what)
+    ||  !xinf_cuda_device_memory (cuda, up, bytes, what))
         return;
     int16_t *q;
     float *d;
     xinf_cuda_q8a_handoff (cuda, gate, count, &q, &d);
     if (cuda->failed)
         return;
-    xinf_cuda_launch (cuda, "silu_mul", k_silu_mul, xinf_cuda_blocks (count, 256), 256, 0, gate, up, count, q, d);
+    xinf_cuda_launch (cuda, what, kernel, xinf_cuda_blocks (count, 256), 256, 0, gate, up, count, q, d);
+}
+
+void
+xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    s_gated (self, "silu_mul", k_silu_mul, gate, up, count);
 }
 
 void
 xinf_cuda_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
-    xinf_cuda_t *cuda = xinf_cuda (self);
-    size_t bytes = count * sizeof (float);
-    if (!xinf_cuda_enter (cuda) || !count || !xinf_cuda_device_memory (cuda, gate, bytes, "gelu_mul")
-    ||  !xinf_cuda_device_memory (cuda, up, bytes, "gelu_mul"))
-        return;
-    int16_t *q;
-    float *d;
-    xinf_cuda_q8a_handoff (cuda, gate, count, &q, &d);
-    if (cuda->failed)
-        return;
-    xinf_cuda_launch (cuda, "gelu_mul", k_gelu_mul, xinf_cuda_blocks (count, 256), 256, 0, gate, up, count, q, d);
+    s_gated (self, "gelu_mul", k_gelu_mul, gate, up, count);
 }
 
 void
