@@ -2,6 +2,7 @@
 #include "xinf_experts.h"
 #include "xinf_check.h"
 #include "xinf_model.h"
+#include "xinf_shard.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,10 +68,11 @@ xinf_experts_count (xinf_gguf_t *gguf, const char *arch, bool moe_arch, size_t *
 }
 
 //  A 3-D tensor of 'count' matrices of rows x cols, cut into 'into'
-//  [count]; -1 with the reason.
+//  [count] (views of the file's image, not registered yet); -1 with the
+//  reason.
 static int
-s_stack (xinf_gguf_t *gguf, const char *name, size_t count, size_t rows, size_t cols, xinf_slices_t *slices,
-         xinf_matrix_t *into, char *error, size_t error_size)
+s_stack (xinf_gguf_t *gguf, const char *name, size_t count, size_t rows, size_t cols, xinf_matrix_t *into,
+         char *error, size_t error_size)
 {
     uint64_t ne [3] = { cols, rows, count };
     const xinf_gguf_tensor_t *tensor = xinf_gguf_expect_tensor (gguf, name, 3, ne);
@@ -84,9 +86,7 @@ s_stack (xinf_gguf_t *gguf, const char *name, size_t count, size_t rows, size_t 
     if (block > 1 && cols % block)
         return xinf_fail (error, error_size, "tensor '%s' is %s with %zu columns (not a multiple of %zu)", name,
                           xinf_dtype_name (dtype), cols, block);
-    const char *data = xinf_slices_view (slices, tensor->data, count * rows * row_bytes);
-    if (!data)
-        return xinf_fail (error, error_size, "out of memory for tensor '%s'", name);
+    const char *data = tensor->data;
     for (size_t e = 0; e < count; e++)
         into [e] = (xinf_matrix_t) { dtype, data + e * rows * row_bytes, rows, cols };
     return 0;
@@ -117,10 +117,18 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, x
     static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
     for (int which = 0; which < 3; which++) {
         snprintf (name, sizeof name, "blk.%zu.%s.weight", index, stacks [which]);
-        if (s_stack (gguf, name, count, which == 2 ? t->dim : ffn, which == 2 ? ffn : t->dim, slices,
+        if (s_stack (gguf, name, count, which == 2 ? t->dim : ffn, which == 2 ? ffn : t->dim,
                      matrices + (size_t) which * count, error, error_size))
             return -1;
     }
+    //  This rank's part of every expert's width (whole blocks of ffn_down_exps), the router whole
+    size_t first, width, unit = xinf_dtype_block_size (matrices [2 * count].dtype);
+    if (xinf_shard_split (ffn, unit, t->shard.rank, t->shard.n_ranks, "an expert's width", &first, &width, error,
+                          error_size)
+    ||  xinf_shard_experts (slices, matrices, matrices + count, matrices + 2 * count, count, first, width, index, error,
+                            error_size))
+        return -1;
+    layer->moe.ffn = width;
     layer->moe.router = &layer->router;
     layer->moe.gate = matrices;
     layer->moe.up = matrices + count;

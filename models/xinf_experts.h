@@ -33,8 +33,9 @@ int xinf_experts_count (xinf_gguf_t *gguf, const char *arch, bool moe_arch, size
 
 //  Each layer's router and experts into t->layers [i].router and .moe (the
 //  matrices in *owned, n_layers x 3 x count, freed by the caller), their
-//  bytes this model's (views in 'slices'). 0, or -1 with the reason naming
-//  the tensor.
+//  bytes this model's (views in 'slices'): a tensor-parallel rank's part of
+//  each expert's width (t->shard, xinf_shard.h), the router whole. 0, or
+//  -1 with the reason naming the tensor.
 int xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn,
                        bool normalize, xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size);
 

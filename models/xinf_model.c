@@ -231,11 +231,6 @@ s_plan_shard (s_loader_t *loader, int rank, int n_ranks)
 {
     xinf_transformer_t *t = &loader->self->transformer;
     char reason [256];
-    if (loader->n_experts && n_ranks > 1) {
-        s_fail (loader, "a mixture-of-experts model (%zu experts) is not split over ranks yet: launch it with "
-                "--n-worker 1", loader->n_experts);
-        return;
-    }
     if (xinf_shard_plan (&t->shard, t, (size_t) rank, (size_t) n_ranks, s_ffn_unit (loader), reason, sizeof reason))
         s_fail (loader, "%s", reason);
 }

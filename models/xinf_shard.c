@@ -19,15 +19,9 @@ xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t ra
         return xinf_fail (error, error_size, "cannot split %zu KV heads over %zu ranks", model->n_kv_heads, n_ranks);
     if (ffn_unit < 1 || n_ranks == 1)
         ffn_unit = 1;                  //  a whole model keeps every block whole anyway
-    if (model->ffn % ffn_unit)
-        return xinf_fail (error, error_size, "cannot split ffn %zu over %zu ranks: it is not a multiple of %zu-column "
-                       "blocks", model->ffn, n_ranks, ffn_unit);
-    size_t units = model->ffn / ffn_unit, base = units / n_ranks, extra = units % n_ranks;
-    if (base == 0 && ffn_unit > 1)
-        return xinf_fail (error, error_size, "cannot split ffn %zu over %zu ranks in %zu-column blocks",
-                       model->ffn, n_ranks, ffn_unit);
-    if (base == 0)
-        return xinf_fail (error, error_size, "cannot split ffn %zu over %zu ranks", model->ffn, n_ranks);
+    size_t ffn_first, ffn;
+    if (xinf_shard_split (model->ffn, ffn_unit, rank, n_ranks, "ffn", &ffn_first, &ffn, error, error_size))
+        return -1;
     size_t group = model->n_heads / model->n_kv_heads;
     shard->rank = rank;
     shard->n_ranks = n_ranks;
@@ -35,8 +29,27 @@ xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_t ra
     shard->kv_head_first = rank * shard->n_kv_heads;
     shard->n_heads = shard->n_kv_heads * group;
     shard->head_first = shard->kv_head_first * group;
-    shard->ffn = (base + (rank < extra)) * ffn_unit;
-    shard->ffn_first = (rank * base + (rank < extra ? rank : extra)) * ffn_unit;
+    shard->ffn = ffn;
+    shard->ffn_first = ffn_first;
+    return 0;
+}
+
+int
+xinf_shard_split (size_t total, size_t unit, size_t rank, size_t n_ranks, const char *what, size_t *first,
+                  size_t *count, char *error, size_t error_size)
+{
+    unit = unit < 1 || n_ranks == 1 ? 1 : unit;
+    if (total % unit)
+        return xinf_fail (error, error_size, "cannot split %s %zu over %zu ranks: it is not a multiple of %zu-column "
+                          "blocks", what, total, n_ranks, unit);
+    size_t units = total / unit, base = units / n_ranks, extra = units % n_ranks;
+    if (base == 0 && unit > 1)
+        return xinf_fail (error, error_size, "cannot split %s %zu over %zu ranks in %zu-column blocks", what, total,
+                          n_ranks, unit);
+    if (base == 0)
+        return xinf_fail (error, error_size, "cannot split %s %zu over %zu ranks", what, total, n_ranks);
+    *count = (base + (rank < extra)) * unit;
+    *first = (rank * base + (rank < extra ? rank : extra)) * unit;
     return 0;
 }
 
@@ -115,5 +128,18 @@ xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *l
     if (s_columns (slices, &layer->o, q_first, q_count, index, "attn_output", error, error_size)
     ||  s_columns (slices, &layer->down, shard->ffn_first, shard->ffn, index, "ffn_down", error, error_size))
         return -1;
+    return 0;
+}
+
+int
+xinf_shard_experts (xinf_slices_t *slices, xinf_matrix_t *gate, xinf_matrix_t *up, xinf_matrix_t *down, size_t count,
+                    size_t first, size_t width, size_t index, char *error, size_t error_size)
+{
+    for (size_t e = 0; e < count; e++) {
+        if (s_rows (slices, &gate [e], first, width) || s_rows (slices, &up [e], first, width))
+            return xinf_fail (error, error_size, "out of memory slicing the experts of layer %zu", index);
+        if (s_columns (slices, &down [e], first, width, index, "ffn_down_exps", error, error_size))
+            return -1;
+    }
     return 0;
 }

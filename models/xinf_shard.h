@@ -11,7 +11,10 @@
     whole units of 32 columns when ffn_down is Q8_0 (a block never
     straddles two ranks), else of single columns: those rows of ffn_gate
     and ffn_up, those columns of ffn_down. Norms, the embedding and the
-    output matrix are replicated, qwen3's per-head q/k norms too.
+    output matrix are replicated, qwen3's per-head q/k norms too. A mixture
+    of experts splits each expert's width alike (its own units: ffn_down_exps'
+    blocks), its router replicated: every rank routes the same tokens to
+    the same experts and holds its part of each.
 
     Row ranges stay views into the file's image (read in place); column
     ranges are copied by xinf_slices (per row, the contiguous bytes of the
@@ -37,5 +40,18 @@ int xinf_shard_plan (xinf_shard_t *shard, const xinf_transformer_t *model, size_
 //  block boundaries, out of memory).
 int xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *layer, xinf_slices_t *slices,
                       char *error, size_t error_size);
+
+//  Rank 'rank' of 'n_ranks''s part of 'total' in whole units: *first and
+//  *count. 0, or -1 with the reason naming 'what' (fewer units than ranks,
+//  a total that is not whole units).
+int xinf_shard_split (size_t total, size_t unit, size_t rank, size_t n_ranks, const char *what, size_t *first,
+                      size_t *count, char *error, size_t error_size);
+
+//  Cuts 'count' experts of layer 'index' (views of the whole tensors' parts)
+//  to the columns first .. first + width - 1 of their feed-forward: rows of
+//  gate and up (views), columns of down (copies), registered in 'slices'.
+//  0, or -1 with the reason.
+int xinf_shard_experts (xinf_slices_t *slices, xinf_matrix_t *gate, xinf_matrix_t *up, xinf_matrix_t *down,
+                        size_t count, size_t first, size_t width, size_t index, char *error, size_t error_size);
 
 #endif

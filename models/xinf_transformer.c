@@ -56,14 +56,12 @@ s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, siz
 }
 
 //  A mixture-of-experts layer: its router and every expert's matrices
-//  (the whole model's: tensor parallelism does not split experts).
+//  (a rank's part of each expert's width, xinf_shard.h).
 static int
 s_check_experts (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, char *error,
                  size_t error_size)
 {
     const xinf_moe_t *moe = &layer->moe;
-    if (self->shard.n_ranks > 1)
-        return xinf_fail (error, error_size, "layer %zu: a mixture-of-experts model is not split over ranks", index);
     if (!moe->k || moe->k > moe->n_experts || moe->dim != self->dim || moe->router != &layer->router
     ||  !moe->gate || !moe->up || !moe->down)
         return xinf_fail (error, error_size, "layer %zu: %zu experts, %zu a token, width %zu: inconsistent", index,

@@ -231,7 +231,10 @@ def main():
                  # heads x head_dim = 288, not dim 192: attn_q/attn_output split by heads
                  "qwen3": make_model(build_dir, workdir, "qwen3", "qwen3", 6, 6, extra=("--head-dim", "48")),
                  "llama3": make_model(build_dir, workdir, "llama3", "llama", 12, 6,
-                                      extra=("--rope-scaling", "llama3", "--rope-original-context", "64"))}
+                                      extra=("--rope-scaling", "llama3", "--rope-original-context", "64")),
+                 # a mixture of experts: every rank holds its part of each expert's width
+                 "qwen3moe": make_model(build_dir, workdir, "qwen3moe", "qwen3moe", 6, 6,
+                                        extra=("--experts", "8", "--experts-used", "2", "--expert-ffn", "96"))}
         long_path = make_model(build_dir, workdir, "long", "llama", 12, 6, context=2048)
         node_bin = tool(build_dir, "xinf-node")
         supervisor = start_supervisor(node_bin)

@@ -11,7 +11,8 @@
 
     Gemma 3's keys (the sliding window, its pattern as a number or bools,
     the local RoPE base, a logit soft-cap refused); a mixture of experts'
-    (counts, widths and tensors that disagree; a split over ranks).
+    (counts, widths and tensors that disagree; a split over ranks that
+    would cut a block).
 
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
     a byte-level BPE vocabulary, llama and gemma3 with SentencePiece ones, and a
@@ -568,7 +569,7 @@ test_gemma3_keys (void)
 
 //  A mixture of experts' keys and tensors: counts out of range or that
 //  disagree with the tensors are refused naming them, and so is a split
-//  over ranks.
+//  over ranks that would cut a block.
 static void
 test_experts_keys (void)
 {
@@ -580,8 +581,19 @@ test_experts_keys (void)
     const xinf_layer_t *layer = &xinf_model_transformer (model)->layers [1];
     CHECK (layer->moe.n_experts == 8 && layer->moe.k == 2 && layer->moe.ffn == 32 && !layer->gate.data);
     xinf_model_destroy (&model);
-    CHECK (!xinf_model_load_shard (moe, 0, 2, NULL, NULL, error, sizeof error));
-    CHECK_HAS (error, "mixture-of-experts");
+    //  Over two ranks each holds half of every expert's width; a Q8_0 expert of one block does not split
+    char split [300], q8 [300];
+    s_make ("qwen3moe-tp.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 2 --head-dim 16 --ffn 64 --layers 1 "
+            "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 20", split, sizeof split);
+    model = xinf_model_load_shard (split, 1, 2, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "%s\n", error);
+    CHECK (model && xinf_model_transformer (model)->layers [0].moe.ffn == 16);
+    xinf_model_destroy (&model);
+    s_make ("qwen3moe-q8.gguf", "--arch qwen3moe --type q8_0 --dim 32 --heads 2 --kv-heads 2 --head-dim 32 --ffn 64 "
+            "--layers 1 --vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 19", q8, sizeof q8);
+    CHECK (!xinf_model_load_shard (q8, 0, 2, NULL, NULL, error, sizeof error));
+    CHECK_HAS (error, "cannot split an expert's width 32 over 2 ranks in 32-column blocks");
     s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_DROP, 0, 0, NULL }, "expert_count", false);
     s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 5000, 0, NULL }, "expert_count", false);
     s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 4, 0, NULL }, "ffn_gate_inp", false);

@@ -3,7 +3,7 @@
     threads that sum their partial results through test_coll_threads.
 
     For models of both archs, tied and separate output, GQA and MHA, F32,
-    F16, BF16 and Q8_0, over 2 and 3 ranks: rank 0's logits after a
+    F16, BF16 and Q8_0, and mixtures of experts, over 2 and 3 ranks: rank 0's logits after a
     multi-token prefill (every position) and at each of 64 decode steps
     agree with the whole model's (1e-4 relative for F32, the tolerances of
     tests/inference for the others); for F32 greedy decoding picks the
@@ -53,6 +53,11 @@ static const s_case_t s_cases [] = {
     { "qwen3-q8-gqa-hd64", "qwen3", "q8_0", 256, 8, 4, 256, true, 9, 2e-2, 1u << 2, "--head-dim 64" },
     { "llama3-rope-f32", "llama", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 3,
       "--rope-scaling llama3 --rope-original-context 64" },
+    //  Mixtures of experts: each rank holds its part of every expert's width
+    { "qwen3moe-f32", "qwen3moe", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
+      "--experts 8 --experts-used 2 --expert-ffn 96" },
+    { "qwen3moe-q8", "qwen3moe", "q8_0", 192, 6, 6, 288, true, 70, 2e-2, 1u << 2 | 1u << 3,
+      "--experts 6 --experts-used 3 --expert-ffn 192" },
 };
 #define CASES (sizeof s_cases / sizeof s_cases [0])
 
@@ -288,7 +293,8 @@ s_free_ranks (s_rank_t *ranks, int n_ranks)
     free (ranks);
 }
 
-//  Bytes of the tensors every rank holds whole: embedding, output, norms.
+//  Bytes of the tensors every rank holds whole: embedding, output, norms,
+//  a mixture's routers.
 static uint64_t
 s_replicated_bytes (const char *path)
 {
@@ -299,7 +305,8 @@ s_replicated_bytes (const char *path)
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         if (streq (tensor->name, "token_embd.weight") || streq (tensor->name, "output.weight")
-        ||  streq (tensor->name, "rope_freqs.weight") || strstr (tensor->name, "_norm.weight"))
+        ||  streq (tensor->name, "rope_freqs.weight") || strstr (tensor->name, "_norm.weight")
+        ||  strstr (tensor->name, "ffn_gate_inp.weight"))
             bytes += tensor->size;
     }
     xinf_gguf_destroy (&gguf);
