@@ -13,13 +13,14 @@
 //  attn_norm, q, q bias, k, k bias, v, v bias, q norm, k norm, o,
 //  post-attention norm, ffn_norm, gate, up, down, post-feed-forward norm;
 //  then GELU, scaled embeddings, the sliding-window pattern, experts
-//  (a layer with experts has no ffn_gate/up/down)
+//  (a layer with experts has no ffn_gate/up/down), the layers of a model
+//  whose queries scale by dim / heads
 static const xinf_arch_t s_archs [] = {
-    { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O },
-    { "qwen2",    true,  false, false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U },
-    { "qwen3",    true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U },
-    { "qwen3moe", true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R },
-    { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U },
+    { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0 },
+    { "qwen2",    true,  false, false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0 },
+    { "qwen3",    true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U, 0 },
+    { "qwen3moe", true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R, 0 },
+    { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U, 62 },
 };
 
 #undef R
@@ -58,6 +59,11 @@ static const xinf_hparam_spec_t s_hparams [XINF_HP_COUNT] = {
     [XINF_HP_KEY_LENGTH] = { "attention.key_length", false, 2, 4096 },
     [XINF_HP_VALUE_LENGTH] = { "attention.value_length", false, 2, 4096 },
     [XINF_HP_ROPE_DIMS] = { "rope.dimension_count", false, 2, 4096 },
+    [XINF_HP_SLIDING_WINDOW] = { "attention.sliding_window", false, 0, 1 << 24 },
+    [XINF_HP_EXPERTS] = { "expert_count", false, 0, XINF_ARCH_MAX_EXPERTS },
+    [XINF_HP_EXPERTS_USED] = { "expert_used_count", false, 0, XINF_ARCH_MAX_EXPERTS },
+    [XINF_HP_EXPERT_FFN] = { "expert_feed_forward_length", false, 1, 1 << 22 },
+    [XINF_HP_EXPERT_GROUPS] = { "expert_group_count", false, 0, XINF_ARCH_MAX_EXPERTS },
 };
 
 const xinf_arch_t *

@@ -66,6 +66,8 @@ typedef struct {
                                        //  global, the others local (0: the arch has no sliding window)
     xinf_presence_t experts;           //  mixture-of-experts layers (xinf_experts.h): required (qwen3moe),
                                        //  where the file has expert_count (llama: Mixtral), or never
+    size_t dim_scaled_layers;          //  a model of this many layers scales its queries by 1 / sqrt (dim /
+                                       //  heads), not 1 / sqrt (head_dim) (Gemma 3 27B: 62); 0: none
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -73,8 +75,11 @@ typedef struct {
 //  the key).
 typedef enum {
     XINF_HP_DIM, XINF_HP_LAYERS, XINF_HP_FFN, XINF_HP_HEADS, XINF_HP_KV_HEADS, XINF_HP_CONTEXT,
-    XINF_HP_KEY_LENGTH, XINF_HP_VALUE_LENGTH, XINF_HP_ROPE_DIMS, XINF_HP_COUNT
+    XINF_HP_KEY_LENGTH, XINF_HP_VALUE_LENGTH, XINF_HP_ROPE_DIMS, XINF_HP_SLIDING_WINDOW, XINF_HP_EXPERTS,
+    XINF_HP_EXPERTS_USED, XINF_HP_EXPERT_FFN, XINF_HP_EXPERT_GROUPS, XINF_HP_COUNT
 } xinf_hparam_t;
+
+#define XINF_ARCH_MAX_EXPERTS 1024     //  experts a layer at most (llama.cpp's LLAMA_MAX_EXPERTS)
 
 typedef struct {
     const char *suffix;                //  "embedding_length"

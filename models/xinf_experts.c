@@ -7,63 +7,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-//  <arch>.<suffix> as an unsigned integer within min..max; 'fallback' when
-//  absent; -1 with the reason otherwise.
-static int
-s_key (xinf_gguf_t *gguf, const char *arch, const char *suffix, uint64_t min, uint64_t max, uint64_t fallback,
-       uint64_t *value, char *error, size_t error_size)
-{
-    char key [128];
-    snprintf (key, sizeof key, "%s.%s", arch, suffix);
-    *value = fallback;
-    if (!xinf_gguf_has (gguf, key))
-        return 0;
-    if (xinf_gguf_get_uint (gguf, key, value) || *value < min || *value > max)
-        return xinf_fail (error, error_size, "metadata key '%s' must be a number in %llu..%llu", key,
-                          (unsigned long long) min, (unsigned long long) max);
-    return 0;
-}
-
 int
-xinf_experts_count (xinf_gguf_t *gguf, const char *arch, bool moe_arch, size_t *count, size_t *used, size_t *ffn,
-                    char *error, size_t error_size)
+xinf_experts_check (const char *arch, bool required, size_t count, size_t used, size_t groups, size_t width,
+                    size_t dim, char *error, size_t error_size)
 {
-    uint64_t experts, chosen, width, dense, dim, groups;
-    *count = *used = *ffn = 0;
-    if (s_key (gguf, arch, "expert_count", 0, XINF_EXPERTS_MAX, 0, &experts, error, error_size))
-        return -1;
-    if (!experts)
-        return moe_arch ? xinf_fail (error, error_size, "metadata key '%s.expert_count' is missing or 0: a %s model "
+    if (!count)
+        return required ? xinf_fail (error, error_size, "metadata key '%s.expert_count' is missing or 0: a %s model "
                                      "has experts", arch, arch) : 0;
-    if (s_key (gguf, arch, "expert_used_count", 1, experts, 0, &chosen, error, error_size)
-    ||  s_key (gguf, arch, "feed_forward_length", 0, 1u << 22, 0, &dense, error, error_size)
-    ||  s_key (gguf, arch, "embedding_length", 0, 1u << 20, 0, &dim, error, error_size)
-    ||  s_key (gguf, arch, "expert_group_count", 0, XINF_EXPERTS_MAX, 0, &groups, error, error_size))
-        return -1;
-    if (!chosen)
-        return xinf_fail (error, error_size, "metadata key '%s.expert_used_count' is missing: how many experts a "
-                          "token goes to", arch);
+    if (!used || used > count)
+        return xinf_fail (error, error_size, "metadata key '%s.expert_used_count' is %zu: how many of the %zu experts "
+                          "a token goes to (1..%zu)", arch, used, count, count);
     if (groups > 1)
-        return xinf_fail (error, error_size, "metadata key '%s.expert_group_count' is %llu: xinf does not route by "
-                          "groups of experts (DeepSeek's)", arch, (unsigned long long) groups);
-    //  Mixtral's experts (llama) are feed_forward_length wide, as llama.cpp
-    //  reads them; Qwen3-MoE's expert_feed_forward_length, else the dense
-    //  width shared among the experts a token uses (llama.cpp's fallback)
-    width = dense;
-    if (moe_arch && s_key (gguf, arch, "expert_feed_forward_length", 1, 1u << 22, dense / chosen, &width, error,
-                           error_size))
-        return -1;
+        return xinf_fail (error, error_size, "metadata key '%s.expert_group_count' is %zu: xinf does not route by "
+                          "groups of experts (DeepSeek's)", arch, groups);
     if (!width)
         return xinf_fail (error, error_size, "metadata keys '%s.expert_feed_forward_length' and feed_forward_length "
                           "give the experts no width", arch);
     //  A token's gathered rows stay bounded whatever the file says
-    if (chosen * (dim + width) > XINF_EXPERTS_ROW_FLOATS)
-        return xinf_fail (error, error_size, "metadata keys '%s.expert_used_count' %llu x (embedding_length %llu + "
-                          "an expert's width %llu) exceed %u floats a token", arch, (unsigned long long) chosen,
-                          (unsigned long long) dim, (unsigned long long) width, XINF_EXPERTS_ROW_FLOATS);
-    *count = (size_t) experts;
-    *used = (size_t) chosen;
-    *ffn = (size_t) width;
+    if (used * (dim + width) > XINF_EXPERTS_ROW_FLOATS)
+        return xinf_fail (error, error_size, "metadata keys '%s.expert_used_count' %zu x (embedding_length %zu + an "
+                          "expert's width %zu) exceed %u floats a token", arch, used, dim, width,
+                          XINF_EXPERTS_ROW_FLOATS);
     return 0;
 }
 

@@ -7,7 +7,7 @@
     blk.N.ffn_gate_inp.weight (experts x dim) and its experts' matrices
     stacked in three 3-D tensors, ffn_gate_exps and ffn_up_exps (experts x
     ffn x dim) and ffn_down_exps (experts x dim x ffn), each expert a view
-    of its part. Counts past XINF_EXPERTS_MAX, group routing (DeepSeek's
+    of its part. Counts past XINF_ARCH_MAX_EXPERTS, group routing (DeepSeek's
     expert_group_count) and experts whose gathered rows would pass
     XINF_EXPERTS_ROW_FLOATS floats a token are refused, naming the keys.
 */
@@ -20,16 +20,15 @@
 #include "xinf_slices.h"
 #include "xinf_transformer.h"
 
-#define XINF_EXPERTS_MAX 1024          //  experts a layer at most (llama.cpp's LLAMA_MAX_EXPERTS)
 #define XINF_EXPERTS_ROW_FLOATS (1u << 22)   //  experts a token x (dim + an expert's width) at most (real: 45,000)
 
-//  The experts the file's keys give an architecture: 0 with *count 0 when
-//  it has none (no <arch>.expert_count, or 0), 0 with the count, or -1 with
-//  the reason naming the key (a count past 4096, a used count of 0 or
-//  past the count, a width out of range, experts the arch cannot have).
-//  'moe_arch': the arch's layers are mixtures (qwen3moe): experts required.
-int xinf_experts_count (xinf_gguf_t *gguf, const char *arch, bool moe_arch, size_t *count, size_t *used,
-                        size_t *ffn, char *error, size_t error_size);
+//  The experts the file's keys give (the loader reads them in their ranges,
+//  xinf_arch.h): 0 when they make sense (count 0: a dense model, unless
+//  'required', qwen3moe's), or -1 with the reason naming the key (a used
+//  count of 0 or past the count, group routing, no width, rows a token
+//  past XINF_EXPERTS_ROW_FLOATS).
+int xinf_experts_check (const char *arch, bool required, size_t count, size_t used, size_t groups, size_t width,
+                        size_t dim, char *error, size_t error_size);
 
 //  Each layer's router and experts into t->layers [i].router and .moe (the
 //  matrices in *owned, n_layers x 3 x count, freed by the caller), their

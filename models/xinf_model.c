@@ -380,31 +380,28 @@ s_load_local_layers (s_loader_t *loader)
     t->rope_local = t->rope;
     if (loader->arch->swa_pattern && s_hparam_float (loader, "final_logit_softcapping", 0.0, 0.0, 1e9) != 0.0)
         s_fail (loader, "metadata key '%s.final_logit_softcapping' is set: xinf does not soft-cap logits", arch);
-    snprintf (key, sizeof key, "%s.attention.sliding_window", arch);
-    uint64_t window = 0;
-    if (!loader->arch->swa_pattern || !xinf_gguf_has (loader->self->gguf, key) || loader->failed)
+    size_t window = loader->arch->swa_pattern ? s_hparam (loader, XINF_HP_SLIDING_WINDOW, 0) : 0;
+    if (!window || loader->failed)
         return;
-    if (xinf_gguf_get_uint (loader->self->gguf, key, &window) || window > (1u << 24))
-        s_fail (loader, "metadata key '%s' must be a number of positions up to 16777216", key);
     t->rope_local = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base_swa", 10000.0, 1.0, 1e12), 1.0f,
                                     t->rope.neox, NULL };
     snprintf (key, sizeof key, "%s.attention.sliding_window_pattern", arch);
     for (size_t index = 0; window && index < t->n_layers && !loader->failed; index++)
-        t->layers [index].window = s_layer_local (loader, key, index) ? (size_t) window : 0;
+        t->layers [index].window = s_layer_local (loader, key, index) ? window : 0;
 }
 
 //  Gemma 3 27B's queries are scaled by 1 / sqrt (dim / heads), not by
 //  1 / sqrt (head_dim) as attention does (Gemma's query_pre_attn_scalar,
 //  which its GGUF files do not keep: llama.cpp knows the model by its 62
-//  layers, and so does xinf). Queries are normed just before, so their
-//  norm's weights take the ratio: copies the model owns.
+//  layers, and so does xinf: the arch's dim_scaled_layers). Queries are
+//  normed just before, so their norm's weights take the ratio: copies the
+//  model owns.
 static void
 s_scale_queries (s_loader_t *loader)
 {
     xinf_model_t *self = loader->self;
     xinf_transformer_t *t = &self->transformer;
-    if (strcmp (loader->arch->name, "gemma3") || t->n_layers != 62 || t->dim % t->n_heads
-    ||  t->dim / t->n_heads == t->head_dim)
+    if (t->n_layers != loader->arch->dim_scaled_layers || t->dim % t->n_heads || t->dim / t->n_heads == t->head_dim)
         return;
     float ratio = sqrtf ((float) t->head_dim / (float) (t->dim / t->n_heads));
     if (!(self->q_norms = malloc (t->n_layers * t->head_dim * sizeof (float)))) {
@@ -416,6 +413,31 @@ s_scale_queries (s_loader_t *loader)
         for (size_t i = 0; i < t->head_dim; i++)
             scaled [i] = t->layers [index].q_norm [i] * ratio;
         t->layers [index].q_norm = scaled;
+    }
+}
+
+//  A mixture of experts' counts and width (xinf_experts.h), where the arch
+//  may have them: Mixtral's experts (llama) are feed_forward_length wide,
+//  as llama.cpp reads them; Qwen3-MoE's expert_feed_forward_length, else
+//  the dense width shared among the experts a token uses (llama.cpp's).
+static void
+s_load_experts (s_loader_t *loader)
+{
+    const xinf_transformer_t *t = &loader->self->transformer;
+    if (loader->failed || loader->arch->experts == XINF_UNUSED)
+        return;
+    bool required = loader->arch->experts == XINF_REQUIRED;
+    size_t count = s_hparam (loader, XINF_HP_EXPERTS, 0), used = s_hparam (loader, XINF_HP_EXPERTS_USED, 0);
+    size_t groups = s_hparam (loader, XINF_HP_EXPERT_GROUPS, 0);
+    size_t width = required && used ? s_hparam (loader, XINF_HP_EXPERT_FFN, t->ffn / used) : t->ffn;
+    char reason [256];
+    if (!loader->failed && xinf_experts_check (loader->arch->name, required, count, used, groups, width, t->dim,
+                                               reason, sizeof reason))
+        s_fail (loader, "%s", reason);
+    if (!loader->failed && count) {
+        loader->n_experts = count;
+        loader->n_used = used;
+        loader->expert_ffn = width;
     }
 }
 
@@ -471,11 +493,7 @@ s_load_hparams (s_loader_t *loader)
                 arch, rope_dims, t->head_dim);
     s_load_rope (loader);
     s_load_pooling (loader);
-    char reason [256];
-    if (!loader->failed && loader->arch->experts != XINF_UNUSED
-    &&  xinf_experts_count (self->gguf, arch, loader->arch->experts == XINF_REQUIRED, &loader->n_experts,
-                            &loader->n_used, &loader->expert_ffn, reason, sizeof reason))
-        s_fail (loader, "%s", reason);
+    s_load_experts (loader);
 }
 
 static void

@@ -109,6 +109,10 @@ int xinf_tok_bpe_encode (xinf_tokenizer_t *self, const char *text, size_t length
 //  llama: the same.
 int xinf_tok_spm_init (xinf_tokenizer_t *self, char *error, size_t error_size);
 
+//  A text with its spaces as "▁" (SentencePiece's normal form) into 'out'
+//  (NULL: only measured); its length (xinf_tokenizer_user.c).
+size_t xinf_tok_spaced (const char *text, size_t length, char *out);
+
 //  The user-defined pieces (xinf_tokenizer_user.c): their table, with
 //  spaces as "▁" where 'spaced' (llama); 0, or -1 when out of memory.
 int xinf_tok_user_init (xinf_tokenizer_t *self, bool spaced);

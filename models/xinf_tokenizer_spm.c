@@ -52,8 +52,6 @@ xinf_tok_spm_init (xinf_tokenizer_t *self, char *error, size_t error_size)
         bool usable = id >= 0 && (self->types [id] == XINF_TOKEN_BYTE || self->types [id] == XINF_TOKEN_NORMAL);
         self->byte_ids [byte] = usable ? id : -1;
     }
-    (void) error;
-    (void) error_size;
     return 0;
 }
 
@@ -103,27 +101,6 @@ s_push_pair (xinf_tokenizer_t *self, s_work_t *work, int32_t left, int32_t right
     if (id >= 0 && self->matchable [id])
         xinf_tok_heap_push (&work->heap, (xinf_tok_bigram_t) {
             self->scores [id], left, right, (int32_t) work->size [left], (int32_t) work->size [right] });
-}
-
-//  "▁" for spaces.
-static char *
-s_normalize (const char *text, size_t length, size_t *size)
-{
-    size_t spaces = 0;
-    for (size_t index = 0; index < length; index++)
-        spaces += text [index] == ' ';
-    char *normal = malloc (length + 2 * spaces + 1);
-    assert (normal);
-    size_t at = 0;
-    for (size_t index = 0; index < length; index++)
-        if (text [index] == ' ') {
-            memcpy (normal + at, s_space, 3);
-            at += 3;
-        }
-        else
-            normal [at++] = text [index];
-    *size = at;
-    return normal;
 }
 
 static int
@@ -177,12 +154,15 @@ s_encode_span (xinf_tokenizer_t *self, const char *span, size_t size, xinf_tok_i
 {
     if (!size)
         return 0;
-    char *normal = malloc (size + 3);
-    assert (normal);
-    size_t prefix = self->space_prefix ? 3 : 0;
-    memcpy (normal, s_space, prefix);
-    memcpy (normal + prefix, span, size);
-    size += prefix;
+    char *prefixed = NULL;            //  a copy only where a "▁" goes in front
+    if (self->space_prefix) {
+        prefixed = malloc (size + 3);
+        assert (prefixed);
+        memcpy (prefixed, s_space, 3);
+        memcpy (prefixed + 3, span, size);
+        size += 3;
+    }
+    const char *normal = prefixed ? prefixed : span;
     s_work_t work = { 0 };
     work.text = normal;
     work.start = malloc (size * sizeof *work.start);
@@ -212,15 +192,16 @@ s_encode_span (xinf_tokenizer_t *self, const char *span, size_t size, xinf_tok_i
     free (work.prev);
     free (work.next);
     free (work.heap.items);
-    free (normal);
+    free (prefixed);
     return rc;
 }
 
 int
 xinf_tok_spm_encode (xinf_tokenizer_t *self, const char *text, size_t length, xinf_tok_ids_t *out)
 {
-    size_t size;
-    char *normal = s_normalize (text, length, &size);
+    char *normal = malloc (xinf_tok_spaced (text, length, NULL) + 1);
+    assert (normal);
+    size_t size = xinf_tok_spaced (text, length, normal);
     int rc = xinf_tok_user_encode (self, normal, size, s_encode_span, out);
     free (normal);
     return rc;

@@ -14,9 +14,8 @@
 
 static const char s_space [] = "\xe2\x96\x81";     //  "▁"
 
-//  A text's length with its spaces as "▁", written to 'out' when not NULL.
-static size_t
-s_spaced (const char *text, size_t length, char *out)
+size_t
+xinf_tok_spaced (const char *text, size_t length, char *out)
 {
     size_t at = 0;
     for (size_t index = 0; index < length; index++)
@@ -72,7 +71,7 @@ xinf_tok_user_init (xinf_tokenizer_t *self, bool spaced)
         if (self->types [id] == XINF_TOKEN_USER_DEFINED && length) {
             users [self->n_user++] = (s_user_t) { spaced && text [0] == ' ' ? (uint8_t) s_space [0]
                                                                             : (uint8_t) text [0],
-                                                  spaced ? s_spaced (text, length, NULL) : length, id };
+                                                  spaced ? xinf_tok_spaced (text, length, NULL) : length, id };
             bytes += users [self->n_user - 1].length;
         }
     }
@@ -90,7 +89,7 @@ xinf_tok_user_init (xinf_tokenizer_t *self, bool spaced)
             self->user_ids [index] = users [index].id;
             self->user_at [index] = at;
             if (spaced)
-                at += s_spaced (text, length, self->user_texts + at);
+                at += xinf_tok_spaced (text, length, self->user_texts + at);
             else {
                 memcpy (self->user_texts + at, text, length);
                 at += length;

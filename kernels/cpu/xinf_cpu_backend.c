@@ -163,19 +163,24 @@ s_activation_task (void *arg, size_t task, int thread)
 }
 
 static void
-s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+s_activate (xinf_backend_t *self, void (*activate) (float *, const float *, size_t), float *gate, const float *up,
+            size_t count)
 {
-    s_activation_t job = { gate, up, count, xinf_cpu_silu_mul };
+    s_activation_t job = { gate, up, count, activate };
     xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_activation_task,
                          &job);
 }
 
 static void
+s_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
+{
+    s_activate (self, xinf_cpu_silu_mul, gate, up, count);
+}
+
+static void
 s_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
-    s_activation_t job = { gate, up, count, xinf_cpu_gelu_mul };
-    xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_activation_task,
-                         &job);
+    s_activate (self, xinf_cpu_gelu_mul, gate, up, count);
 }
 
 static void

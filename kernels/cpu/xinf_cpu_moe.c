@@ -18,8 +18,7 @@ typedef struct {
     int32_t *order;                   //  [n_experts] the top-k selection's work
     float *weights;                   //  [n][k]
     int32_t *first, *count;           //  [n_experts]
-    int32_t *tokens;                  //  [n * k] the rows' tokens, by expert then token
-    float *row_weights;               //  [n * k]
+    int32_t *slots;                   //  [n * k] the rows' (token, slot), token x k + slot, by expert then token
     float *xs, *gates, *ups, *downs;  //  [n * k][dim], [n * k][ffn] x 2, [n * k][dim]
 } s_layout_t;
 
@@ -36,7 +35,7 @@ static bool
 s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_layout_t *at)
 {
     size_t rows = n * moe->k;
-    size_t floats = n * moe->n_experts + n * moe->k + rows + rows * (2 * moe->dim + 2 * moe->ffn);
+    size_t floats = n * moe->n_experts + n * moe->k + rows * (2 * moe->dim + 2 * moe->ffn);
     size_t ints = n * moe->k + 3 * moe->n_experts + rows;
     if (floats > scratch->n_floats) {
         float *grown = realloc (scratch->floats, floats * sizeof (float));
@@ -56,7 +55,6 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
     int32_t *i = scratch->ints;
     at->probs = f, f += n * moe->n_experts;
     at->weights = f, f += n * moe->k;
-    at->row_weights = f, f += rows;
     at->xs = f, f += rows * moe->dim;
     at->gates = f, f += rows * moe->ffn;
     at->ups = f, f += rows * moe->ffn;
@@ -65,7 +63,7 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
     at->order = i, i += moe->n_experts;
     at->first = i, i += moe->n_experts;
     at->count = i, i += moe->n_experts;
-    at->tokens = i;
+    at->slots = i;
     return true;
 }
 
@@ -124,8 +122,7 @@ s_route (xinf_backend_t *be, const xinf_moe_t *moe, const float *x, size_t n, s_
         for (size_t slot = 0; slot < moe->k; slot++) {
             int32_t e = at->chosen [token * moe->k + slot];
             size_t row = (size_t) (at->first [e] + at->count [e]++);
-            at->tokens [row] = (int32_t) token;
-            at->row_weights [row] = at->weights [token * moe->k + slot];
+            at->slots [row] = (int32_t) (token * moe->k + slot);
             memcpy (at->xs + row * moe->dim, x + token * moe->dim, moe->dim * sizeof (float));
         }
 }
@@ -187,7 +184,8 @@ s_chunk (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *
     s_products (be, moe, &at, 1);
     memset (y, 0, n * moe->dim * sizeof (float));
     for (size_t row = 0; row < n * moe->k; row++) {       //  by expert: each token's sum in expert id order
-        float *to = y + (size_t) at.tokens [row] * moe->dim, weight = at.row_weights [row];
+        size_t slot = (size_t) at.slots [row];
+        float *to = y + slot / moe->k * moe->dim, weight = at.weights [slot];
         const float *from = at.downs + row * moe->dim;
         for (size_t d = 0; d < moe->dim; d++)
             to [d] += weight * from [d];

@@ -150,32 +150,21 @@ k_add_bias (float *rows, const float *bias, size_t count, size_t width)
         rows [i] += bias [i % width];
 }
 
-//  With 'q' (the q8a handoff; count is whole blocks, so a warp's 32
-//  values are one block) the products are quantized too.
+//  gate = act (gate) * up, act (g) = g / (1 + e^-t): t = g for SiLU, and
+//  for GELU's tanh form as the CPU's (xinf_cpu_silu.c) t = 2u = g (2 sqrt
+//  (2 / pi) + 2 sqrt (2 / pi) 0.044715 g^2). With 'q' (the q8a handoff;
+//  count is whole blocks, so a warp's 32 values are one block) the
+//  products are quantized too.
+template <bool gelu>
 __global__ void
-k_silu_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
+k_gated_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
 {
     xinf_cuda_pdl_enter ();
     size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= count)
         return;                       //  whole warps, with q
-    float value = gate [i] / (1.0f + expf (-gate [i])) * up [i];
-    gate [i] = value;
-    if (q)
-        xinf_cuda_q8a_warp_put (value, threadIdx.x % WARP, q + (i - threadIdx.x % WARP), d + i / 32);
-}
-
-//  GELU's tanh form as the CPU's (xinf_cpu_silu.c): g / (1 + e^(-2u)),
-//  2u = g (2 sqrt (2 / pi) + 2 sqrt (2 / pi) 0.044715 g^2); q8a as k_silu_mul.
-__global__ void
-k_gelu_mul (float *gate, const float *up, size_t count, int16_t *q, float *d)
-{
-    xinf_cuda_pdl_enter ();
-    size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= count)
-        return;                       //  whole warps, with q
-    float g = gate [i], twice_u = g * (0.0713548162726f * (g * g) + 1.59576912161f);
-    float value = g / (1.0f + expf (-twice_u)) * up [i];
+    float g = gate [i], t = gelu ? g * (0.0713548162726f * (g * g) + 1.59576912161f) : g;
+    float value = g / (1.0f + expf (-t)) * up [i];
     gate [i] = value;
     if (q)
         xinf_cuda_q8a_warp_put (value, threadIdx.x % WARP, q + (i - threadIdx.x % WARP), d + i / 32);
@@ -278,7 +267,7 @@ xinf_cuda_add_bias (xinf_backend_t *self, float *rows, const float *bias, size_t
         xinf_cuda_rows_add (cuda, rows, b, n, width);
 }
 
-//  A gated activation ('kernel': k_silu_mul or k_gelu_mul) of count
+//  A gated activation ('kernel': k_gated_mul's SiLU or GELU) of count
 //  places, with the q8a handoff.
 static void
 s_gated (xinf_backend_t *self, const char *what, void (*kernel) (float *, const float *, size_t, int16_t *, float *),
@@ -300,13 +289,13 @@ s_gated (xinf_backend_t *self, const char *what, void (*kernel) (float *, const 
 void
 xinf_cuda_silu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
-    s_gated (self, "silu_mul", k_silu_mul, gate, up, count);
+    s_gated (self, "silu_mul", k_gated_mul<false>, gate, up, count);
 }
 
 void
 xinf_cuda_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 {
-    s_gated (self, "gelu_mul", k_gelu_mul, gate, up, count);
+    s_gated (self, "gelu_mul", k_gated_mul<true>, gate, up, count);
 }
 
 void
