@@ -6,6 +6,7 @@
 #include "xinf_rank.h"
 #include "xinf_resources.h"
 #include "xinf_exec_device.h"
+#include "xinf_exec_kv.h"
 #include "xinf_exec_sampling.h"
 #include "xinf_cpu_backend.h"
 #include "xinf_penalties.h"
@@ -15,7 +16,6 @@
 #include <stdatomic.h>
 
 #define XINF_LOAD_STALL_MS  60000     //  no byte progress for this long: stalled
-#define XINF_BLOCK_TOKENS   16        //  positions per KV block
 #define XINF_MAX_SEQS       16        //  default sequences a step may carry
 #define XINF_STEP_TOKENS    256       //  default tokens a step may carry
 #define XINF_SCORE_ROWS_CPU 256       //  logits rows a step may ask (scored prompts), made when first asked
@@ -44,6 +44,7 @@ typedef struct {
     xinf_exec_device_t device;       //  the CPU or a GPU (LOAD's device)
     int threads;
     uint64_t kv_cache_mb;            //  asked for (0: a default from free memory)
+    uint64_t kv_bytes;               //  the cache's, for the whole model (xinf_exec_kv_plan)
     char kv_cache_dtype [8];         //  asked for ("": the backend's default)
     xinf_dtype_t kv_dtype;           //  the KV cache's type
     size_t max_seqs, step_tokens;
@@ -147,32 +148,17 @@ s_send_loaded (xinf_ctx_t *ctx)
     xinf_map_put_uint (body, "kv_blocks", state->limits.n_blocks);
     xinf_map_put_uint (body, "kv_block_tokens", state->limits.block_tokens);
     xinf_map_put_bool (body, "cuda_graphs", state->n_ranks == 1 && xinf_kv_cache_graphs (state->cache));
-    xinf_map_put_uint (body, "kv_bytes", state->limits.n_blocks * state->limits.block_tokens
-                                         * xinf_transformer_kv_bytes_per_token (t, state->kv_dtype));
+    xinf_map_put_uint (body, "kv_bytes", state->kv_bytes);
+    if (state->limits.n_local_blocks) {
+        xinf_map_put_uint (body, "kv_window_blocks", state->limits.n_local_blocks);
+        xinf_map_put_uint (body, "kv_window", state->limits.window);
+    }
     xinf_map_put_str (body, "kv_cache_dtype", xinf_backend_kv_name (state->kv_dtype));
     if (state->n_ranks > 1) {
         xinf_map_put_uint (body, "rank", (uint64_t) state->rank);
         xinf_map_put_uint (body, "n_ranks", (uint64_t) state->n_ranks);
     }
     xinf_router_send (xinf_ctx_router (ctx), s_requester (ctx), &reply);
-}
-
-//  KV blocks for the budget: kv_cache_mb, or by default what max_seqs
-//  sequences of the whole context need, at most a quarter of the free
-//  memory (at least 64 MiB). Counted on the whole model, so that every
-//  rank of a group has the same blocks.
-static size_t
-s_kv_blocks (s_state_t *state, const xinf_transformer_t *t)
-{
-    uint64_t block_bytes = (uint64_t) XINF_BLOCK_TOKENS * xinf_transformer_kv_bytes_per_token (t, state->kv_dtype);
-    uint64_t need = (uint64_t) state->max_seqs * ((t->context + XINF_BLOCK_TOKENS - 1) / XINF_BLOCK_TOKENS) * block_bytes;
-    uint64_t budget = state->kv_cache_mb << 20;
-    if (!budget) {
-        budget = xinf_exec_device_kv_budget (&state->device, xinf_model_info (state->model)->size_bytes);
-        budget = budget < need ? budget : need;
-    }
-    uint64_t blocks = budget / block_bytes;
-    return blocks ? (size_t) (blocks < INT32_MAX ? blocks : INT32_MAX) : 1;
 }
 
 //  The backend, the paged KV cache and the step buffers of a loaded
@@ -187,9 +173,15 @@ s_start_serving (s_state_t *state)
     if (xinf_backend_kv_dtype (state->backend, state->kv_cache_dtype, t->head_dim, &state->kv_dtype,
                                state->load_error, sizeof state->load_error))
         return -1;
-    size_t n_blocks = s_kv_blocks (state, t);
-    state->cache = xinf_kv_cache_new (t, state->backend, state->kv_dtype, n_blocks, XINF_BLOCK_TOKENS,
-                                      state->step_tokens);
+    uint64_t budget = state->kv_cache_mb << 20;
+    if (!budget)
+        budget = xinf_exec_device_kv_budget (&state->device, xinf_model_info (state->model)->size_bytes);
+    xinf_exec_kv_plan_t plan = xinf_exec_kv_plan (t, state->backend, state->kv_dtype, state->max_seqs,
+                                                  state->step_tokens, budget, state->kv_cache_mb == 0);
+    size_t n_blocks = plan.n_blocks, n_local_blocks = plan.n_local_blocks;
+    state->kv_bytes = plan.bytes;
+    state->cache = xinf_kv_cache_new_windowed (t, state->backend, state->kv_dtype, n_blocks, n_local_blocks,
+                                               XINF_BLOCK_TOKENS, state->step_tokens);
     state->batch = xinf_batch_buf_new ();
     //  A follower rank computes no logits: it samples nothing
     state->sampling = xinf_exec_sampling_new (state->name, state->backend, state->rank == 0, state->max_seqs,
@@ -199,9 +191,8 @@ s_start_serving (s_state_t *state)
         xinf_exec_sampling_set_pool (state->sampling, xinf_cpu_backend_pool (state->backend));
     if (!state->cache || !state->batch || !state->sampling) {
         xinf_textf (state->load_error, sizeof state->load_error, "out of memory for the KV cache (%zu blocks of %d "
-                    "positions, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS,
-                    (unsigned long long) (n_blocks * XINF_BLOCK_TOKENS
-                                          * xinf_transformer_kv_bytes_per_token (t, state->kv_dtype) >> 20));
+                    "positions, %zu of the local layers, %llu MiB)", n_blocks, XINF_BLOCK_TOKENS, n_local_blocks,
+                    (unsigned long long) (plan.bytes >> 20));
         return -1;
     }
     //  A stop request ends a long step between layers
@@ -665,7 +656,7 @@ s_step_capacity (s_state_t *state)
 {
     size_t n = state->step_tokens;
     size_t table = (state->limits.context + state->limits.block_tokens - 1) / state->limits.block_tokens;
-    return XINF_BATCH_HEADER + 4 * (7 * n + 1 + n * table);     //  with lora [n_seqs]
+    return XINF_BATCH_HEADER + 4 * (7 * n + 1 + 2 * n * table);     //  with lora [n_seqs] and local tables
 }
 
 //  One of rank 0's steps on a follower, marked on the beacon.

@@ -118,7 +118,8 @@ xinf_model_view_item (const xinf_model_entry_t *model)
     const char *keys [] = { "arch", "weight_type", "size_bytes", "vocab", "n_params",
                             "chat_template", "bos_token", "eos_token", "fim_prefix_token", "fim_suffix_token",
                             "fim_middle_token", "fim_repo_token", "fim_file_sep_token", "pooling", "dim",
-                            "rerank_template", "kv_blocks", "max_seqs", "kv_cache_dtype", "cuda_graphs" };
+                            "rerank_template", "kv_blocks", "kv_window_blocks", "max_seqs", "kv_cache_dtype",
+                            "cuda_graphs" };
     for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++)
         if (xinf_map_get (info, keys [index]))
             xinf_map_put (item, streq (keys [index], "weight_type") ? "type" : keys [index],

@@ -103,6 +103,11 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
     if (!check.failed && (loaded.dim == 0 || loaded.dim > 65536))
         xinf_check_fail (&check, "field 'dim' is %llu, outside 1 .. 65536", (unsigned long long) loaded.dim);
     uint64_t blocks = loaded.kv_blocks, block_tokens = loaded.kv_block_tokens;
+    uint64_t local_blocks = loaded.has_kv_window_blocks ? loaded.kv_window_blocks : 0;
+    uint64_t window = loaded.has_kv_window ? loaded.kv_window : 0;
+    if (!check.failed && !local_blocks != !window)
+        xinf_check_fail (&check, "fields 'kv_window_blocks' and 'kv_window' come together (%llu, %llu)",
+                         (unsigned long long) local_blocks, (unsigned long long) window);
     if (!check.failed && state->vocab != xinf_tokenizer_vocab (state->tokenizer))
         xinf_check_fail (&check, "the executor's vocabulary (%zu) differs from the tokenizer's (%zu)",
                          state->vocab, xinf_tokenizer_vocab (state->tokenizer));
@@ -111,7 +116,12 @@ s_on_loaded (xinf_ctx_t *ctx, xinf_msg_t *msg)
                                      .max_hidden = state->dim ? XINF_HIDDEN_STEP_BYTES / (state->dim * sizeof (float)) : 0,
                                      .context = state->context, .prefix_cache = true,
                                      .spec_tokens = state->spec_tokens, .spec_min_n = state->spec_min_n,
-                                     .spec_max_n = state->spec_max_n };
+                                     .spec_max_n = state->spec_max_n, .n_local_blocks = local_blocks,
+                                     .window = window };
+    if (!check.failed && local_blocks && local_blocks < xinf_batcher_local_minimum (&config))
+        xinf_check_fail (&check, "field 'kv_window_blocks' is %llu, fewer than a sequence's window of %llu needs (%zu)",
+                         (unsigned long long) local_blocks, (unsigned long long) window,
+                         xinf_batcher_local_minimum (&config));
     if (!check.failed && !state->step_cost && !(state->step_cost = xinf_step_cost_new ()))
         xinf_check_fail (&check, "out of memory for the step cost model");
     if (!check.failed && !state->decode_cost && !(state->decode_cost = xinf_step_cost_new ()))

@@ -48,6 +48,11 @@ typedef struct {
     size_t n_hid;                     //  tokens whose final hidden state is wanted (embeddings)
     const int32_t *hid;               //  [n_hid] token indexes, ascending
     const int32_t *lora;              //  [n_seqs] each sequence's LoRA adapter, 1-based (0: none), or NULL: none
+    //  [n_table], aligned with blocks: where the local (sliding-window)
+    //  layers keep a position's keys and values when they have a pool of
+    //  their own (a window cache, xinf_kv_cache_new_windowed); -1 for a
+    //  block no token of the step attends to. NULL: local layers use blocks.
+    const int32_t *local_blocks;
 } xinf_batch_t;
 
 //  A LoRA adapter's delta on one product: A (rank x in), B given
@@ -253,6 +258,8 @@ struct _xinf_backend_t {
     bool host_memory;                 //  its memory is the host's (the CPU's): host buffers serve as its own
     uint32_t kv_dtypes;               //  the KV cache types it holds: bit 1 << dtype each
     bool sliding_window;              //  its attention takes a window (else only 0)
+    bool window_tables;               //  with a window, its attention and KV store read a block table only at
+                                      //  the window's positions (entries before it may be -1: a window cache)
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it

@@ -20,6 +20,8 @@ typedef struct {
 struct _xinf_batch_buf_t {
     s_ints_t tokens, pos, seq, table_start, blocks, out, hid;
     s_ints_t lora;                    //  [n_seqs] once a sequence has an adapter, else empty
+    s_ints_t local;                   //  [n_table] with window tables, else empty
+    bool windowed;                    //  the sequences have window tables (local)
     xinf_batch_t view;
 };
 
@@ -63,7 +65,7 @@ xinf_batch_buf_destroy (xinf_batch_buf_t **self_p)
     if (self_p && *self_p) {
         xinf_batch_buf_t *self = *self_p;
         s_ints_t *arrays [] = { &self->tokens, &self->pos, &self->seq, &self->table_start, &self->blocks, &self->out,
-                                &self->hid, &self->lora };
+                                &self->hid, &self->lora, &self->local };
         for (size_t index = 0; index < sizeof arrays / sizeof arrays [0]; index++)
             free (arrays [index]->data);
         free (self);
@@ -76,17 +78,34 @@ xinf_batch_buf_clear (xinf_batch_buf_t *self)
 {
     self->tokens.count = self->pos.count = self->seq.count = 0;
     self->table_start.count = self->blocks.count = self->out.count = self->hid.count = self->lora.count = 0;
+    self->local.count = 0;
+    self->windowed = false;
 }
 
 int
 xinf_batch_buf_add_seq (xinf_batch_buf_t *self, const int32_t *blocks, size_t count)
 {
-    if (self->table_start.count == 0 && s_push (&self->table_start, 0))
+    return xinf_batch_buf_add_seq_windowed (self, blocks, NULL, count);
+}
+
+int
+xinf_batch_buf_add_seq_windowed (xinf_batch_buf_t *self, const int32_t *blocks, const int32_t *local, size_t count)
+{
+    bool first = self->table_start.count == 0;
+    if (!first && self->windowed != !!local)
+        return -1;                    //  every sequence has window tables, or none
+    if (first && s_push (&self->table_start, 0))
         return -1;
-    if (s_reserve (&self->blocks, self->blocks.count + count) || s_push (&self->table_start, 0))
+    self->windowed = local != NULL;
+    if (s_reserve (&self->blocks, self->blocks.count + count) || s_push (&self->table_start, 0)
+    ||  (local && s_reserve (&self->local, self->local.count + count + 1)))
         return -1;
     memcpy (self->blocks.data + self->blocks.count, blocks, count * sizeof (int32_t));
     self->blocks.count += count;
+    if (local) {
+        memcpy (self->local.data + self->local.count, local, count * sizeof (int32_t));
+        self->local.count += count;
+    }
     self->table_start.data [self->table_start.count - 1] = (int32_t) self->blocks.count;
     if (self->lora.count && s_push (&self->lora, 0))
         return -1;
@@ -133,7 +152,8 @@ xinf_batch_buf_view (xinf_batch_buf_t *self)
     self->view = (xinf_batch_t) {
         self->tokens.count, self->tokens.data, self->pos.data, self->seq.data,
         n_seqs, self->table_start.data, self->blocks.data, self->out.count, self->out.data,
-        self->hid.count, self->hid.data, self->lora.count ? self->lora.data : NULL
+        self->hid.count, self->hid.data, self->lora.count ? self->lora.data : NULL,
+        self->windowed ? self->local.data : NULL
     };
     return &self->view;
 }
@@ -174,10 +194,11 @@ s_check_shape (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, cha
     return 0;
 }
 
-//  Each token: id, sequence, position (covered, in order), and the logits rows.
+//  Each token: id, sequence, position (covered, in order; each sequence's
+//  first and last into first_pos and last_pos), and the logits rows.
 static int
 s_check_tokens (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, int32_t *last_pos,
-                char *error, size_t error_size)
+                int32_t *first_pos, char *error, size_t error_size)
 {
     for (size_t i = 0; i < batch->n; i++) {
         int32_t token = batch->tokens [i], pos = batch->pos [i], seq = batch->seq [i];
@@ -196,6 +217,8 @@ s_check_tokens (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, in
         if (pos <= last_pos [seq])
             return xinf_fail (error, error_size, "field 'pos[%zu]': position %d of sequence %d after position %d",
                            i, pos, seq, last_pos [seq]);
+        if (last_pos [seq] < 0)
+            first_pos [seq] = pos;
         last_pos [seq] = pos;
     }
     for (size_t k = 0; k < batch->n_out; k++)
@@ -209,6 +232,36 @@ s_check_tokens (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, in
     return 0;
 }
 
+//  A window cache's tables: each entry -1 or a block of the local pool,
+//  and those of the positions a sequence's tokens attend to (the window
+//  before its first token of the step, up to its last) never -1.
+static int
+s_check_windows (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, const int32_t *first_pos,
+                 const int32_t *last_pos, char *error, size_t error_size)
+{
+    if (!!batch->local_blocks != !!limits->n_local_blocks)
+        return xinf_fail (error, error_size, limits->n_local_blocks
+                       ? "field 'local_blocks': the local layers of this cache keep their own blocks: a step needs "
+                         "their tables" : "field 'local_blocks': this cache has no pool of local blocks");
+    if (!batch->local_blocks)
+        return 0;
+    for (size_t b = 0; b < (size_t) batch->table_start [batch->n_seqs]; b++)
+        if (batch->local_blocks [b] < -1 || (int64_t) batch->local_blocks [b] >= (int64_t) limits->n_local_blocks)
+            return xinf_fail (error, error_size, "field 'local_blocks[%zu]': block %d is outside the local pool's %zu",
+                           b, batch->local_blocks [b], limits->n_local_blocks);
+    for (size_t s = 0; s < batch->n_seqs; s++) {
+        if (last_pos [s] < 0)
+            continue;                 //  a sequence without tokens reads nothing
+        size_t reach = (size_t) first_pos [s] + 1 > limits->window ? (size_t) first_pos [s] + 1 - limits->window : 0;
+        for (size_t block = reach / limits->block_tokens; block <= (size_t) last_pos [s] / limits->block_tokens; block++)
+            if (batch->local_blocks [batch->table_start [s] + (int32_t) block] < 0)
+                return xinf_fail (error, error_size, "field 'local_blocks': sequence %zu's block %zu holds positions "
+                               "its tokens attend to (window %zu from position %d) but is -1", s, block, limits->window,
+                               first_pos [s]);
+    }
+    return 0;
+}
+
 int
 xinf_batch_check (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, char *error, size_t error_size)
 {
@@ -216,12 +269,14 @@ xinf_batch_check (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, 
         return xinf_fail (error, error_size, "the KV cache is not set up");
     if (s_check_shape (batch, limits, error, error_size))
         return -1;
-    int32_t *last_pos = malloc (batch->n_seqs * sizeof (int32_t));
+    int32_t *last_pos = malloc (2 * batch->n_seqs * sizeof (int32_t)), *first_pos = last_pos + batch->n_seqs;
     if (!last_pos)
         return xinf_fail (error, error_size, "out of memory checking %zu sequences", batch->n_seqs);
     for (size_t s = 0; s < batch->n_seqs; s++)
-        last_pos [s] = -1;
-    int rc = s_check_tokens (batch, limits, last_pos, error, error_size);
+        last_pos [s] = first_pos [s] = -1;
+    int rc = s_check_tokens (batch, limits, last_pos, first_pos, error, error_size);
+    if (rc == 0)
+        rc = s_check_windows (batch, limits, first_pos, last_pos, error, error_size);
     free (last_pos);
     return rc;
 }
@@ -230,8 +285,9 @@ size_t
 xinf_batch_wire_size (const xinf_batch_t *batch)
 {
     size_t table = batch->n_seqs ? (size_t) batch->table_start [batch->n_seqs] : 0;
-    size_t lora = batch->lora ? batch->n_seqs : 0;
-    return XINF_BATCH_HEADER + 4 * (3 * batch->n + batch->n_seqs + 1 + table + batch->n_out + batch->n_hid + lora);
+    size_t lora = batch->lora ? batch->n_seqs : 0, local = batch->local_blocks ? table : 0;
+    return XINF_BATCH_HEADER + 4 * (3 * batch->n + batch->n_seqs + 1 + table + batch->n_out + batch->n_hid + lora
+                                    + local);
 }
 
 static char *
@@ -246,8 +302,9 @@ void
 xinf_batch_encode (const xinf_batch_t *batch, void *bytes)
 {
     size_t table = (size_t) batch->table_start [batch->n_seqs];
-    uint32_t header [6] = { XINF_BATCH_MAGIC, (uint32_t) batch->n, (uint32_t) batch->n_seqs, (uint32_t) table,
-                            (uint32_t) batch->n_out, (uint32_t) batch->n_hid };
+    uint32_t flags = (batch->lora ? XINF_BATCH_LORA : 0) | (batch->local_blocks ? XINF_BATCH_WINDOWED : 0);
+    uint32_t header [7] = { XINF_BATCH_MAGIC, (uint32_t) batch->n, (uint32_t) batch->n_seqs, (uint32_t) table,
+                            (uint32_t) batch->n_out, (uint32_t) batch->n_hid, flags };
     char *at = bytes;
     memcpy (at, header, sizeof header);
     at = s_put (at + sizeof header, batch->tokens, batch->n);
@@ -258,7 +315,9 @@ xinf_batch_encode (const xinf_batch_t *batch, void *bytes)
     at = s_put (at, batch->out, batch->n_out);
     at = s_put (at, batch->hid, batch->n_hid);
     if (batch->lora)
-        s_put (at, batch->lora, batch->n_seqs);
+        at = s_put (at, batch->lora, batch->n_seqs);
+    if (batch->local_blocks)
+        s_put (at, batch->local_blocks, table);
 }
 
 //  Takes 'count' int32 from *at into ints.
@@ -279,7 +338,7 @@ xinf_batch_buf_decode (xinf_batch_buf_t *self, const void *bytes, size_t size, c
                        char *error, size_t error_size)
 {
     xinf_batch_buf_clear (self);
-    uint32_t header [6];
+    uint32_t header [7];
     if (size < XINF_BATCH_HEADER)
         return xinf_fail (error, error_size, "a step of %zu bytes is shorter than its %d-byte header", size, XINF_BATCH_HEADER);
     memcpy (header, bytes, sizeof header);
@@ -288,20 +347,26 @@ xinf_batch_buf_decode (xinf_batch_buf_t *self, const void *bytes, size_t size, c
     //  Every count is at most the words there are: no sum below can wrap
     size_t words = (size - XINF_BATCH_HEADER) / 4;
     size_t n = header [1], n_seqs = header [2], table = header [3], n_out = header [4], n_hid = header [5];
-    size_t plain = XINF_BATCH_HEADER + 4 * (3 * n + n_seqs + 1 + table + n_out + n_hid);
-    bool lora = n_seqs && size == plain + 4 * n_seqs;   //  the adapters' array follows
+    uint32_t flags = header [6];
+    bool lora = flags & XINF_BATCH_LORA, windowed = flags & XINF_BATCH_WINDOWED;
+    if (flags & ~(uint32_t) (XINF_BATCH_LORA | XINF_BATCH_WINDOWED))
+        return xinf_fail (error, error_size, "field 'flags': unknown bits 0x%x", (unsigned) flags);
     if (n > words || n_seqs > words || table > words || n_out > words || n_hid > words
-    ||  (size != plain && !lora))
+    ||  size != XINF_BATCH_HEADER + 4 * (3 * n + n_seqs + 1 + table + n_out + n_hid + (lora ? n_seqs : 0)
+                                         + (windowed ? table : 0)))
         return xinf_fail (error, error_size, "a step of %zu bytes does not match its counts (n %zu, n_seqs %zu, "
-                       "n_table %zu, n_out %zu, n_hid %zu)", size, n, n_seqs, table, n_out, n_hid);
+                       "n_table %zu, n_out %zu, n_hid %zu, flags 0x%x)", size, n, n_seqs, table, n_out, n_hid,
+                       (unsigned) flags);
     const char *at = (const char *) bytes + XINF_BATCH_HEADER;
     if (s_take (&self->tokens, &at, n) || s_take (&self->pos, &at, n) || s_take (&self->seq, &at, n)
     ||  s_take (&self->table_start, &at, n_seqs + 1) || s_take (&self->blocks, &at, table)
     ||  s_take (&self->out, &at, n_out) || s_take (&self->hid, &at, n_hid)
-    ||  s_take (&self->lora, &at, lora ? n_seqs : 0)) {
+    ||  s_take (&self->lora, &at, lora ? n_seqs : 0) || (windowed && s_reserve (&self->local, 1))
+    ||  s_take (&self->local, &at, windowed ? table : 0)) {
         xinf_batch_buf_clear (self);
         return xinf_fail (error, error_size, "out of memory for a step of %zu tokens", n);
     }
+    self->windowed = windowed;        //  its array exists (reserved) even for empty tables
     const xinf_batch_t *batch = xinf_batch_buf_view (self);
     if (self->table_start.data [n_seqs] != (int32_t) table) {
         xinf_batch_buf_clear (self);

@@ -41,6 +41,7 @@ s_seq_destroy (xinf_batcher_seq_t **seq_p)
     if (*seq_p) {
         free ((*seq_p)->tokens);
         free ((*seq_p)->blocks);
+        free ((*seq_p)->local);
         free ((*seq_p)->hashes);
         free ((*seq_p)->draft);
         free (*seq_p);
@@ -48,10 +49,19 @@ s_seq_destroy (xinf_batcher_seq_t **seq_p)
     }
 }
 
+size_t
+xinf_batcher_local_minimum (const xinf_batcher_config_t *config)
+{
+    if (!config->window || !config->block_tokens)
+        return SIZE_MAX;              //  a local pool needs a window
+    return (config->window + config->block_tokens - 1) / config->block_tokens + 1;
+}
+
 xinf_batcher_t *
 xinf_batcher_new (const xinf_batcher_config_t *config)
 {
-    if (!config->n_blocks || !config->block_tokens || !config->max_seqs || !config->step_tokens || !config->context)
+    if (!config->n_blocks || !config->block_tokens || !config->max_seqs || !config->step_tokens || !config->context
+    ||  (config->n_local_blocks && xinf_batcher_local_minimum (config) > config->n_local_blocks))
         return NULL;
     xinf_batcher_t *self = calloc (1, sizeof *self);
     if (!self)
@@ -74,6 +84,8 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
         self->config.context = capacity;
     self->max_blocks = (self->config.context + config->block_tokens - 1) / config->block_tokens;
     self->blocks = xinf_blocks_new (config->n_blocks, config->block_tokens);
+    if (config->n_local_blocks)
+        self->local_blocks = xinf_blocks_new (config->n_local_blocks, config->block_tokens);
     self->running = calloc (config->max_seqs, sizeof (xinf_batcher_seq_t *));
     self->out_ids = calloc (config->step_tokens, sizeof (uint64_t));
     self->out_scores = calloc (config->step_tokens, sizeof (int32_t));
@@ -82,7 +94,7 @@ xinf_batcher_new (const xinf_batcher_config_t *config)
     if (self->config.spec_tokens)
         self->pool = xinf_spec_pool_new (XINF_SPEC_POOL_TOKENS, self->config.spec_min_n, self->config.spec_max_n);
     if (!self->blocks || !self->running || !self->out_ids || !self->out_scores || !self->hid_ids || !self->out_ahead
-    ||  (self->config.spec_tokens && !self->pool))
+    ||  (self->config.spec_tokens && !self->pool) || (config->n_local_blocks && !self->local_blocks))
         xinf_batcher_destroy (&self);
     return self;
 }
@@ -100,6 +112,7 @@ xinf_batcher_destroy (xinf_batcher_t **self_p)
             s_seq_destroy (&seq);
         }
         xinf_blocks_destroy (&self->blocks);
+        xinf_blocks_destroy (&self->local_blocks);
         xinf_spec_pool_destroy (&self->pool);
         free (self->running);
         free (self->out_ids);
@@ -127,8 +140,10 @@ xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size
         seq->blocks = malloc (self->max_blocks * sizeof (int32_t));
         seq->hashes = malloc (self->max_blocks * sizeof (uint64_t));
         seq->draft = malloc ((self->config.spec_tokens + 1) * sizeof (int32_t));
+        if (self->local_blocks)
+            seq->local = malloc (self->max_blocks * sizeof (int32_t));
     }
-    if (!seq || !seq->tokens || !seq->blocks || !seq->hashes || !seq->draft) {
+    if (!seq || !seq->tokens || !seq->blocks || !seq->hashes || !seq->draft || (self->local_blocks && !seq->local)) {
         s_seq_destroy (&seq);
         return xinf_fail (error, error_size, "out of memory for a sequence of %zu tokens", count);
     }
@@ -140,13 +155,33 @@ xinf_batcher_add (xinf_batcher_t *self, uint64_t id, const int32_t *prompt, size
     return 0;
 }
 
+void
+xinf_batcher_release_to (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t keep)
+{
+    while (seq->n_blocks > keep) {
+        seq->n_blocks--;
+        xinf_blocks_release (self->blocks, seq->blocks [seq->n_blocks]);
+        if (self->local_blocks && seq->local [seq->n_blocks] >= 0)
+            xinf_blocks_release (self->local_blocks, seq->local [seq->n_blocks]);
+    }
+    if (seq->local_first > seq->n_blocks)
+        seq->local_first = seq->n_blocks;
+}
+
+size_t
+xinf_batcher_available (xinf_batcher_t *self)
+{
+    size_t main = xinf_blocks_available (self->blocks);
+    size_t local = self->local_blocks ? xinf_blocks_available (self->local_blocks) : main;
+    return main < local ? main : local;
+}
+
 //  Releases a sequence's blocks, the last first (so the cache evicts a
 //  prefix's tail before its head).
 static void
 s_release_blocks (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
-    while (seq->n_blocks)
-        xinf_blocks_release (self->blocks, seq->blocks [--seq->n_blocks]);
+    xinf_batcher_release_to (self, seq, 0);
     seq->computed = seq->hashed = seq->take = 0;
     seq->n_proposed = seq->n_draft = seq->ahead = 0;
 }
@@ -307,7 +342,7 @@ s_preempt_for_priority (xinf_batcher_t *self)
 {
     while (self->waiting && self->n_running > 0 && !s_prefilling (self)
     &&     self->waiting->priority < self->running [self->n_running - 1]->priority
-    &&     (self->n_running >= self->config.max_seqs || xinf_blocks_available (self->blocks) == 0))
+    &&     (self->n_running >= self->config.max_seqs || xinf_batcher_available (self) == 0))
         s_preempt (self, self->n_running - 1);
 }
 
@@ -318,6 +353,14 @@ xinf_batcher_grow (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t positio
         int32_t block = xinf_blocks_alloc (self->blocks);
         if (block < 0)
             return false;
+        if (self->local_blocks) {
+            int32_t local = xinf_blocks_alloc (self->local_blocks);
+            if (local < 0) {
+                xinf_blocks_release (self->blocks, block);
+                return false;
+            }
+            seq->local [seq->n_blocks] = local;
+        }
         seq->blocks [seq->n_blocks++] = block;
     }
     return true;
@@ -329,7 +372,7 @@ static size_t
 s_fit (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t want)
 {
     size_t tokens = self->config.block_tokens;
-    size_t room = seq->n_blocks * tokens - seq->computed + xinf_blocks_available (self->blocks) * tokens;
+    size_t room = seq->n_blocks * tokens - seq->computed + xinf_batcher_available (self) * tokens;
     size_t fit = want < room ? want : room;
     xinf_batcher_grow (self, seq, seq->computed + fit);
     return fit;
@@ -352,6 +395,40 @@ s_decode_slot (xinf_batcher_t *self, size_t index)
     return true;
 }
 
+//  Takes the local blocks of the window before seq's cached blocks' end
+//  (the positions its first computed token attends to) from the local
+//  prefix cache; where one is not cached there, gives back the cached
+//  blocks from it on and tries the shorter prefix.
+static void
+s_match_window (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    size_t tokens = self->config.block_tokens, window = self->config.window;
+    seq->local_first = 0;
+    while (seq->n_blocks > 0) {
+        size_t end = seq->n_blocks * tokens;
+        size_t first = (end + 1 > window ? end + 1 - window : 0) / tokens, block = first;
+        for (; block < seq->n_blocks; block++) {
+            uint64_t parent = block ? seq->hashes [block - 1] : s_root (seq);
+            seq->local [block] = xinf_blocks_lookup (self->local_blocks, seq->hashes [block], parent,
+                                                     seq->tokens + block * tokens);
+            if (seq->local [block] < 0)
+                break;
+        }
+        if (block == seq->n_blocks) {
+            for (size_t before = 0; before < first; before++)
+                seq->local [before] = -1;
+            seq->local_first = first;
+            return;
+        }
+        //  Block's local block is not cached: the prefix ends before it
+        for (size_t held = first; held < block; held++)
+            xinf_blocks_release (self->local_blocks, seq->local [held]);
+        for (size_t index = 0; index < seq->n_blocks; index++)
+            seq->local [index] = -1;
+        xinf_batcher_release_to (self, seq, block);
+    }
+}
+
 //  Takes the prompt's whole blocks the prefix cache holds (leaving at
 //  least one token to compute, for its logits or its last hidden row);
 //  none for a prompt whose every position gives a row.
@@ -372,6 +449,8 @@ s_match_prefix (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
         seq->blocks [seq->n_blocks++] = block;
         parent = hash;
     }
+    if (self->local_blocks)
+        s_match_window (self, seq);
     seq->computed = seq->n_blocks * tokens;
     seq->hashed = seq->n_blocks;
     self->stats.prefix_hit_tokens += seq->computed;
@@ -547,7 +626,7 @@ s_build (xinf_batcher_t *self, xinf_batch_buf_t *batch)
         if (!seq->take)
             continue;
         size_t end = seq->computed + seq->take, last = end + seq->n_draft;
-        int slot = xinf_batch_buf_add_seq (batch, seq->blocks, (last + tokens - 1) / tokens);
+        int slot = xinf_batch_buf_add_seq_windowed (batch, seq->blocks, seq->local, (last + tokens - 1) / tokens);
         if (slot >= 0 && seq->lora && xinf_batch_buf_set_lora (batch, slot, seq->lora))
             slot = -1;
         for (size_t pos = seq->computed; slot >= 0 && pos < end; pos++) {
@@ -631,7 +710,26 @@ s_publish (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
         seq->hashes [block] = xinf_blocks_hash (parent, chunk, tokens);
         if (self->config.prefix_cache)
             xinf_blocks_publish (self->blocks, seq->blocks [block], seq->hashes [block], parent, chunk);
+        if (self->config.prefix_cache && self->local_blocks && seq->local [block] >= 0)
+            xinf_blocks_publish (self->local_blocks, seq->local [block], seq->hashes [block], parent, chunk);
         seq->hashed = block + 1;
+    }
+}
+
+//  Gives back the local blocks no next token's window reaches: those
+//  wholly before computed - window (a last token computed again attends
+//  from there).
+static void
+s_slide (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
+{
+    if (!self->local_blocks)
+        return;
+    size_t tokens = self->config.block_tokens;
+    size_t reach = seq->computed > self->config.window ? seq->computed - self->config.window : 0;
+    while (seq->local_first < seq->n_blocks && (seq->local_first + 1) * tokens <= reach) {
+        if (seq->local [seq->local_first] >= 0)
+            xinf_blocks_release (self->local_blocks, seq->local [seq->local_first]);
+        seq->local [seq->local_first++] = -1;
     }
 }
 
@@ -648,6 +746,7 @@ xinf_batcher_commit (xinf_batcher_t *self)
         if (seq->pool && seq->computed > seq->pooled)
             seq->pooled = seq->computed < seq->prompt ? seq->computed : seq->prompt;
         s_publish (self, seq);
+        s_slide (self, seq);
     }
     self->in_flight = false;
 }
@@ -658,8 +757,7 @@ static void
 s_trim_blocks (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
 {
     size_t keep = (seq->count + self->config.block_tokens - 1) / self->config.block_tokens;
-    while (seq->n_blocks > keep && seq->n_blocks > seq->hashed)
-        xinf_blocks_release (self->blocks, seq->blocks [--seq->n_blocks]);
+    xinf_batcher_release_to (self, seq, keep > seq->hashed ? keep : seq->hashed);
 }
 
 void
@@ -714,6 +812,7 @@ xinf_batcher_append (xinf_batcher_t *self, uint64_t id, int32_t token)
         return 0;
     seq->computed++;                  //  the draft's keys and values: a block they fill is a prefix too
     s_publish (self, seq);
+    s_slide (self, seq);
     return 1;
 }
 
@@ -751,5 +850,6 @@ xinf_batcher_stats (xinf_batcher_t *self)
         stats.decoding += self->running [index]->count - self->running [index]->computed == 1;
     stats.waiting = self->n_waiting;
     stats.blocks_available = xinf_blocks_available (self->blocks);
+    stats.local_blocks_available = self->local_blocks ? xinf_blocks_available (self->local_blocks) : 0;
     return stats;
 }

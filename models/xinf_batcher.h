@@ -42,6 +42,16 @@
     step computed after it); the drafts that were not accepted are
     forgotten. The tokens are those of one token a step.
 
+    With a window cache, a block a sequence holds also has a block of the
+    local pool (its local layers' keys and values) while some next token's
+    window reaches it: once the sequence is computed past a block by the
+    window and one position more, that local block goes back (to the
+    prefix cache, published under the block's hash, if it was full). A
+    prompt takes cached blocks only as far as the local blocks of the
+    window before its first computed position are cached too (vLLM's
+    sliding-window prefix rule); the local pool's blocks count as the
+    main pool's do for admission and preemption.
+
     Use: add sequences, then repeatedly schedule a step, run it, commit it
     and append the tokens sampled from its logits rows.
 */
@@ -65,6 +75,10 @@ typedef struct {
     size_t spec_tokens;               //  drafts a decoding sequence may carry in a step (0: none; at most
                                       //  XINF_SPEC_TOKENS_MAX)
     size_t spec_min_n, spec_max_n;    //  the suffix the drafts are looked up by (0: 2 and 4; xinf_spec_lookup)
+    //  A window cache (xinf_kv_cache_new_windowed): the local layers' pool
+    //  of n_local_blocks blocks (0: none), and the positions their tokens
+    //  attend to (window, at least 1 with a pool)
+    size_t n_local_blocks, window;
 } xinf_batcher_config_t;
 
 typedef struct {
@@ -75,9 +89,16 @@ typedef struct {
     size_t blocks_available;
     size_t spec_drafts;               //  drafts computed since the start
     size_t spec_accepted;             //  of them, accepted
+    size_t local_blocks_available;    //  with a window cache: its local pool's, as blocks_available
 } xinf_batcher_stats_t;
 
 typedef struct _xinf_batcher_t xinf_batcher_t;
+
+//  The local blocks one decoding sequence of a window cache may need at
+//  once (its window and one position more, over a block boundary): a
+//  local pool smaller could stall it, and xinf_batcher_new refuses it.
+//  SIZE_MAX without a window.
+size_t xinf_batcher_local_minimum (const xinf_batcher_config_t *config);
 
 //  Which of an embedding's prompt positions give hidden rows.
 typedef enum { XINF_BATCHER_POOL_NONE = 0, XINF_BATCHER_POOL_MEAN, XINF_BATCHER_POOL_LAST } xinf_batcher_pool_t;

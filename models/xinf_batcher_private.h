@@ -30,6 +30,8 @@ struct _xinf_batcher_seq_t {
     xinf_batcher_pool_t pool;         //  an embedding's: its hidden rows, no logits rows
     size_t pooled;                    //  with pool: prompt positions whose hidden rows were delivered
     int32_t *blocks;                  //  block table (max_blocks)
+    int32_t *local;                   //  with a window cache: each block's local block, -1 below local_first
+    size_t local_first;               //  its blocks before this one hold no local block (out of every window)
     uint64_t *hashes;                 //  chain hashes of the first 'hashed' blocks
     size_t n_blocks, hashed;
     size_t spec_limit;                //  it speculates while it has generated fewer (0: never)
@@ -44,6 +46,7 @@ struct _xinf_batcher_t {
     xinf_batcher_config_t config;
     size_t max_blocks;                //  a sequence's longest table
     xinf_blocks_t *blocks;
+    xinf_blocks_t *local_blocks;      //  with a window cache: the local layers' pool, else NULL
     xinf_batcher_seq_t **running;     //  [max_seqs], oldest first
     size_t n_running;
     xinf_batcher_seq_t *waiting, *waiting_tail;
@@ -66,6 +69,10 @@ struct _xinf_batcher_t {
 
 // ---- xinf_batcher.c ----------------------------------------------------------
 
+//  Blocks an allocation can take now (with a window cache: in both pools).
+size_t xinf_batcher_available (xinf_batcher_t *self);
+//  Releases seq's blocks from the table's end down to 'keep' (local ones too).
+void xinf_batcher_release_to (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t keep);
 //  Holds blocks for seq's positions [0, positions); false when none are left.
 bool xinf_batcher_grow (xinf_batcher_t *self, xinf_batcher_seq_t *seq, size_t positions);
 

@@ -89,7 +89,8 @@ s_draft_block (xinf_batcher_t *self, xinf_batcher_seq_t *seq)
     size_t positions = seq->count + seq->n_draft + 1;
     if (seq->n_blocks * self->config.block_tokens >= positions)
         return true;
-    return xinf_blocks_free (self->blocks) > 0 && xinf_batcher_grow (self, seq, positions);
+    return xinf_blocks_free (self->blocks) > 0 && (!self->local_blocks || xinf_blocks_free (self->local_blocks) > 0)
+        && xinf_batcher_grow (self, seq, positions);
 }
 
 //  The drafts in the order they would go in, the likeliest first (each

@@ -129,6 +129,6 @@ xinf_graph_pad (xinf_graph_pad_t *self, const xinf_batch_t *batch, size_t bucket
     for (size_t i = 0; i < bucket; i++)
         self->out [i] = (int32_t) i;
     *padded = (xinf_batch_t) { bucket, self->tokens, self->pos, self->seq, bucket, self->table_start, self->blocks,
-                               bucket, self->out, 0, NULL, NULL };
+                               bucket, self->out, 0, NULL, NULL, NULL };
     return 0;
 }

@@ -4,6 +4,7 @@
 #include "xinf_check.h"
 #include "xinf_cpu_backend.h"
 #include "xinf_graph.h"
+#include "xinf_kv_cache.h"
 #include "xinf_log.h"
 #include "xinf_lora.h"
 
@@ -12,27 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct _xinf_kv_cache_t {
-    xinf_backend_t *backend;           //  not owned
-    xinf_kv_pool_t pool;
-    size_t max_tokens, q_dim, kv_dim, ffn;   //  of the shard
-    //  Scratch for a pass of up to max_tokens tokens, in the backend's memory
-    float *x, *xb, *xb2;               //  [max_tokens][dim]
-    float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
-    //  When the model has adapters, the rows of each adapter's sequences in
-    //  the pass (host memory: [n_loras][max_tokens]), found once a pass
-    int32_t *lora_rows;
-    size_t lora_counts [XINF_LORA_MAX_ADAPTERS];
-    size_t n_loras;                    //  the model's adapters when the cache was made: a batch names at most these
-    atomic_bool *cancel;
-    xinf_beacon_t *beacon;             //  where a step is, or NULL; not owned
-    //  CUDA graphs of decode steps (xinf_graph.h), when on
-    bool graphs;
-    size_t graph_max;                  //  the largest bucket
-    uint8_t graph_state [XINF_GRAPH_BUCKETS];   //  s_graph_state_t, by bucket index
-    bool capturing;                    //  the beacon stays in the capture phase
-    xinf_graph_pad_t *pad;
-};
 
 //  Where a bucket's graph is: no step of it yet; one ran eagerly (the
 //  weights are on the device, the buffers sized), so the next is
@@ -171,131 +151,11 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
     return 0;
 }
 
-size_t
-xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self, xinf_dtype_t dtype)
-{
-    return 2 * self->n_layers * xinf_dtype_row_bytes (dtype, self->n_kv_heads * self->head_dim);
-}
-
-//  Backend memory for 'count' floats.
-static float *
-s_floats (xinf_backend_t *backend, size_t count)
-{
-    return (float *) backend->ops->alloc (backend, (count ? count : 1) * sizeof (float));
-}
-
-//  The LoRA scratch of a model with adapters (the backend must add scaled
-//  rows); 0, or -1 when out of memory or the backend cannot. Adapters
-//  attached to the model after the cache was made are not used with it.
-static int
-s_lora_scratch (xinf_kv_cache_t *self, const xinf_transformer_t *model)
-{
-    if (!model->n_loras)
-        return 0;
-    self->n_loras = model->n_loras < XINF_LORA_MAX_ADAPTERS ? model->n_loras : XINF_LORA_MAX_ADAPTERS;
-    self->lora_rows = malloc (self->n_loras * self->max_tokens * sizeof (int32_t));
-    return self->backend->ops->lora && self->lora_rows ? 0 : -1;
-}
-
-xinf_kv_cache_t *
-xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, xinf_dtype_t dtype,
-                   size_t n_blocks, size_t block_tokens, size_t max_tokens)
-{
-    size_t row_bytes = xinf_dtype_row_bytes (dtype, model->shard.n_kv_heads * model->head_dim);
-    if (!n_blocks || !block_tokens || !max_tokens || !row_bytes || !(backend->kv_dtypes & 1u << dtype)
-    ||  (xinf_dtype_block_size (dtype) > 1 && model->head_dim % xinf_dtype_block_size (dtype))
-    ||  xinf_transformer_check_backend (model, backend, NULL, 0))
-        return NULL;                  //  a head must start a block; the backend has the model's ops
-    //  Every buffer's float count fits (with room for the bytes): no wrap
-    size_t widths [] = { model->dim, model->shard.n_heads * model->head_dim, model->shard.ffn };
-    size_t kv_dim = model->shard.n_kv_heads * model->head_dim;
-    size_t slots_limit = SIZE_MAX / 8 / (model->n_layers ? model->n_layers : 1) / (kv_dim ? kv_dim : 1);
-    if (n_blocks > slots_limit / block_tokens)
-        return NULL;
-    for (size_t index = 0; index < sizeof widths / sizeof widths [0]; index++)
-        if (widths [index] && max_tokens > SIZE_MAX / 8 / widths [index])
-            return NULL;
-    xinf_kv_cache_t *self = calloc (1, sizeof *self);
-    if (!self)
-        return NULL;
-    const xinf_shard_t *shard = &model->shard;
-    self->backend = backend;
-    self->max_tokens = max_tokens;
-    self->q_dim = shard->n_heads * model->head_dim;
-    self->kv_dim = shard->n_kv_heads * model->head_dim;
-    self->ffn = shard->ffn;
-    size_t bytes = n_blocks * block_tokens * model->n_layers * row_bytes;
-    self->pool = (xinf_kv_pool_t) { backend->ops->alloc (backend, bytes), backend->ops->alloc (backend, bytes),
-                                    model->n_layers, n_blocks, block_tokens, self->kv_dim, dtype, row_bytes };
-    self->x = s_floats (backend, max_tokens * model->dim);
-    self->xb = s_floats (backend, max_tokens * model->dim);
-    self->xb2 = s_floats (backend, max_tokens * model->dim);
-    self->q = s_floats (backend, max_tokens * self->q_dim);
-    self->k = s_floats (backend, max_tokens * self->kv_dim);
-    self->v = s_floats (backend, max_tokens * self->kv_dim);
-    self->attn = s_floats (backend, max_tokens * self->q_dim);
-    self->hb = s_floats (backend, max_tokens * self->ffn);
-    self->hb2 = s_floats (backend, max_tokens * self->ffn);
-    if (!self->pool.keys || !self->pool.values || !self->x || !self->xb || !self->xb2 || !self->q || !self->k
-    ||  !self->v || !self->attn || !self->hb || !self->hb2 || s_lora_scratch (self, model))
-        xinf_kv_cache_destroy (&self);
-    return self;
-}
-
-void
-xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
-{
-    if (self_p && *self_p) {
-        xinf_kv_cache_t *self = *self_p;
-        xinf_backend_t *backend = self->backend;
-        void *buffers [] = { self->pool.keys, self->pool.values, self->x, self->xb, self->xb2, self->q, self->k,
-                             self->v, self->attn, self->hb, self->hb2 };
-        for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
-            if (buffers [index])
-                backend->ops->free (backend, buffers [index]);
-        free (self->lora_rows);
-        xinf_graph_pad_destroy (&self->pad);
-        free (self);
-        *self_p = NULL;
-    }
-}
-
-void xinf_kv_cache_set_cancel (xinf_kv_cache_t *self, atomic_bool *flag) { self->cancel = flag; }
-void xinf_kv_cache_set_beacon (xinf_kv_cache_t *self, xinf_beacon_t *beacon) { self->beacon = beacon; }
-
-int
-xinf_kv_cache_set_graphs (xinf_kv_cache_t *self, bool on, size_t max_rows)
-{
-    self->graphs = false;
-    size_t max = max_rows < self->max_tokens ? max_rows : self->max_tokens;
-    while (max > ((size_t) 1 << (XINF_GRAPH_BUCKETS - 1)))
-        max /= 2;
-    if (!on || !max)
-        return 0;
-    if (!self->pad && !(self->pad = xinf_graph_pad_new ()))
-        return -1;
-    self->graphs = true;
-    self->graph_max = max;
-    memset (self->graph_state, 0, sizeof self->graph_state);
-    return 0;
-}
-
-bool xinf_kv_cache_graphs (const xinf_kv_cache_t *self) { return self->graphs; }
-
 static void
 s_enter (xinf_kv_cache_t *cache, xinf_phase_t phase, size_t layer, const char *what)
 {
     if (cache->beacon && !cache->capturing)
         xinf_beacon_enter (cache->beacon, phase, layer, what);
-}
-
-xinf_batch_limits_t
-xinf_transformer_limits (const xinf_transformer_t *self, xinf_kv_cache_t *cache)
-{
-    size_t context = cache->pool.n_blocks * cache->pool.block_tokens;
-    return (xinf_batch_limits_t) { 0, self->vocab, context < self->context ? context : self->context,
-                                   cache->pool.n_blocks, cache->pool.block_tokens, 0,
-                                   cache->n_loras < self->n_loras ? cache->n_loras : self->n_loras };
 }
 
 //  Only a whole model stops between layers: the ranks of a shard must not.
@@ -348,10 +208,23 @@ s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, siz
     xinf_head_norms_t heads = { layer->q_norm, layer->k_norm, self->rms_eps };
     const xinf_head_norms_t *norms = layer->q_norm ? &heads : NULL;
     const xinf_rope_t *rope = layer->window ? &self->rope_local : &self->rope;
+    //  A window cache: a local layer's keys and values are in the local
+    //  pool, at the blocks of the local tables
+    xinf_kv_pool_t *pool = &cache->pool;
+    xinf_batch_t local;
+    if (cache->pool_layer) {
+        index = cache->pool_layer [index];
+        if (layer->window) {
+            local = *batch;
+            local.blocks = batch->local_blocks;
+            batch = &local;
+            pool = &cache->local_pool;
+        }
+    }
     if (be->ops->rope_attention)
-        return be->ops->rope_attention (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
+        return be->ops->rope_attention (be, pool, index, batch, cache->q, cache->k, cache->v, n_heads,
                                         n_kv_heads, self->head_dim, rope, norms, layer->window, cache->attn);
-    return xinf_backend_rope_attention_apart (be, &cache->pool, index, batch, cache->q, cache->k, cache->v, n_heads,
+    return xinf_backend_rope_attention_apart (be, pool, index, batch, cache->q, cache->k, cache->v, n_heads,
                                               n_kv_heads, self->head_dim, rope, norms, layer->window, cache->attn);
 }
 
@@ -391,6 +264,7 @@ s_lora_rows (xinf_kv_cache_t *cache, const xinf_batch_t *batch)
             cache->lora_rows [(size_t) (id - 1) * cache->max_tokens + cache->lora_counts [id - 1]++] = (int32_t) i;
     }
 }
+
 
 //  Attention block of one layer for the pass's tokens (xb holds them
 //  normed by attn_norm): the shard's heads, attn_output's partial sum
@@ -567,7 +441,7 @@ s_slice (const xinf_batch_t *batch, size_t first, size_t count, size_t *out_firs
     size_t n_hid = s_rows_within (batch->hid, batch->n_hid, first, count, hid_first);
     return (xinf_batch_t) { count, batch->tokens + first, batch->pos + first, batch->seq + first, batch->n_seqs,
                             batch->table_start, batch->blocks, n_out, batch->out + *out_first,
-                            n_hid, batch->hid + *hid_first, batch->lora };
+                            n_hid, batch->hid + *hid_first, batch->lora, batch->local_blocks };
 }
 
 //  A pass's rows counted from its first token, in 'scratch' (grown);
@@ -682,6 +556,9 @@ xinf_transformer_step_rows (const xinf_transformer_t *self, xinf_kv_cache_t *cac
     &&  (self->collective->size != (int) shard->n_ranks || self->collective->rank != (int) shard->rank))
         return xinf_fail (error, error_size, "the collective is rank %d of %d, the model shard %zu of %zu",
                        self->collective->rank, self->collective->size, shard->rank, shard->n_ranks);
+    if (!cache->pool_layer != !batch->local_blocks)
+        return xinf_fail (error, error_size, cache->pool_layer ? "a window cache's step needs the local layers' block "
+                          "tables" : "a step names local blocks, but the cache has no local pool");
     if (s_graph_wanted (self, cache, batch, logits))
         return s_graph_step (self, cache, batch, logits, error, error_size);
     int32_t *out_rows = NULL, *hid_rows = NULL;

@@ -106,6 +106,13 @@ int xinf_transformer_validate (const xinf_transformer_t *self, char *error, size
 int xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backend_t *backend, char *error,
                                     size_t error_size);
 
+//  The layers with a sliding window, and the widest window (0: none).
+size_t xinf_transformer_local_layers (const xinf_transformer_t *self);
+size_t xinf_transformer_window (const xinf_transformer_t *self);
+//  Whether a window cache can hold this model on 'backend': it has local
+//  and global layers, and the backend reads tables only in the window.
+bool xinf_transformer_window_cache_fits (const xinf_transformer_t *self, const xinf_backend_t *backend);
+
 //  Bytes of keys and values one position takes in every layer of the whole
 //  model (shards take their part of it) in a KV cache of 'dtype'.
 size_t xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self, xinf_dtype_t dtype);
@@ -119,6 +126,15 @@ size_t xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self, xinf
 //  it.
 xinf_kv_cache_t *xinf_kv_cache_new (const xinf_transformer_t *model, xinf_backend_t *backend, xinf_dtype_t dtype,
                                     size_t n_blocks, size_t block_tokens, size_t max_tokens);
+//  A window cache (n_local_blocks > 0): the local (sliding-window)
+//  layers' keys and values in a pool of n_local_blocks blocks of their
+//  own, named by a batch's local_blocks, the global layers' in n_blocks.
+//  Only for a model with local and global layers on a backend whose
+//  attention reads a table only within the window (window_tables); NULL
+//  otherwise. Steps on it never go through graphs.
+xinf_kv_cache_t *xinf_kv_cache_new_windowed (const xinf_transformer_t *model, xinf_backend_t *backend,
+                                             xinf_dtype_t dtype, size_t n_blocks, size_t n_local_blocks,
+                                             size_t block_tokens, size_t max_tokens);
 void xinf_kv_cache_destroy (xinf_kv_cache_t **self_p);
 //  A flag another thread may raise to end a running step early (checked
 //  between layers): the step then fails with "cancelled". Not checked by a

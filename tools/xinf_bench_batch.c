@@ -13,6 +13,10 @@
     sequences spread over the adapters and none (sequence s on adapter
     s mod (adapters + 1)), each against the same N without adapters.
 
+    A model with local (sliding-window) layers (Gemma 3) is also measured
+    on a window cache (its local layers holding a window and a step's
+    tokens a sequence), against the same N on a plain cache.
+
         xinf-bench-batch MODEL.gguf [--threads N] [--seqs 1,4,16,64] [--prompt N] [--decode N] [--lora FILES]
 */
 #include "xinf.h"
@@ -52,15 +56,22 @@ static int32_t s_no_lora (size_t seq, size_t n_loras) { (void) seq; (void) n_lor
 static int32_t s_first_lora (size_t seq, size_t n_loras) { (void) seq; (void) n_loras; return 1; }
 static int32_t s_mixed_lora (size_t seq, size_t n_loras) { return (int32_t) (seq % (n_loras + 1)); }
 
+//  With 'windowed', on a window cache whose local layers hold a window and
+//  a step's tokens a sequence (Gemma 3's).
 static double
 s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_t prompt, size_t decode,
-           size_t step_tokens, s_lora_fn *lora)
+           size_t step_tokens, s_lora_fn *lora, bool windowed)
 {
     size_t per_seq = (prompt + decode + BLOCK_TOKENS) / BLOCK_TOKENS + 1;
     size_t step = step_tokens > n ? step_tokens : n;
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, xinf_backend_kv_default (backend), n * per_seq, BLOCK_TOKENS, step);
+    size_t window = xinf_transformer_window (t);
+    size_t local = windowed ? (window - 1 + step + BLOCK_TOKENS - 1) / BLOCK_TOKENS + 1 : 0;
+    local = n * (local < per_seq ? local : per_seq);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new_windowed (t, backend, xinf_backend_kv_default (backend), n * per_seq,
+                                                         local, BLOCK_TOKENS, step);
     xinf_batcher_config_t config = { .n_blocks = n * per_seq, .block_tokens = BLOCK_TOKENS, .max_seqs = n,
-                                     .step_tokens = step, .context = t->context, .prefix_cache = false };
+                                     .step_tokens = step, .context = t->context, .prefix_cache = false,
+                                     .n_local_blocks = local, .window = windowed ? window : 0 };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
     float *logits = malloc (n * t->vocab * sizeof (float));
@@ -153,10 +164,13 @@ s_run (xinf_config_t *config, const char *path)
             xinf_cpu_simd_name (), prompt, decode);
     size_t step_tokens = (size_t) xinf_config_int (config, "step-tokens");
     //  A first run warms the weights' pages and the pool: measured runs come after it
-    double single = n_loras < 0 ? 0 : s_measure (t, backend, 1, prompt, decode, step_tokens, s_no_lora);
+    double single = n_loras < 0 ? 0 : s_measure (t, backend, 1, prompt, decode, step_tokens, s_no_lora, false);
     if (single > 0)
-        single = s_measure (t, backend, 1, prompt, decode, step_tokens, s_no_lora);
+        single = s_measure (t, backend, 1, prompt, decode, step_tokens, s_no_lora, false);
+    bool windowed = xinf_transformer_window_cache_fits (t, backend);
     printf ("%6s %14s %10s", "seqs", "decode tok/s", "vs 1 seq");
+    if (windowed)
+        printf (" %14s %8s", "window cache", "vs plain");
     if (n_loras > 0)
         printf (" %16s %8s %16s %8s", "one adapter", "vs none", "mixed adapters", "vs none");
     printf ("\n");
@@ -165,12 +179,17 @@ s_run (xinf_config_t *config, const char *path)
     int rc = single > 0 ? 0 : 1;
     for (char *item = strtok (list, ","); rc == 0 && item; item = strtok (NULL, ",")) {
         size_t n = (size_t) strtoul (item, NULL, 10);
-        double rate = n == 1 ? single : n ? s_measure (t, backend, n, prompt, decode, step_tokens, s_no_lora) : 0;
+        double rate = n == 1 ? single : n ? s_measure (t, backend, n, prompt, decode, step_tokens, s_no_lora, false) : 0;
         rc = rate > 0 ? 0 : 1;
         printf ("%6zu %14.1f %9.2fx", n, rate, rate / single);
+        if (rc == 0 && windowed) {
+            double local = s_measure (t, backend, n, prompt, decode, step_tokens, s_no_lora, true);
+            rc = local > 0 ? 0 : 1;
+            printf (" %14.1f %7.2fx", local, local / rate);
+        }
         if (rc == 0 && n_loras > 0) {
-            double one = s_measure (t, backend, n, prompt, decode, step_tokens, s_first_lora);
-            double mixed = s_measure (t, backend, n, prompt, decode, step_tokens, s_mixed_lora);
+            double one = s_measure (t, backend, n, prompt, decode, step_tokens, s_first_lora, false);
+            double mixed = s_measure (t, backend, n, prompt, decode, step_tokens, s_mixed_lora, false);
             rc = one > 0 && mixed > 0 ? 0 : 1;
             printf (" %16.1f %7.2fx %16.1f %7.2fx", one, one / rate, mixed, mixed / rate);
         }

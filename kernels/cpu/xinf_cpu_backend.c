@@ -397,6 +397,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->host_memory = true;
     self->kv_dtypes = 1u << XINF_DTYPE_F32 | 1u << XINF_DTYPE_F16 | 1u << XINF_DTYPE_Q8_0;
     self->sliding_window = true;
+    self->window_tables = true;
     return self;
 }
 

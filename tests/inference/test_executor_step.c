@@ -740,13 +740,15 @@ main (int argc, char *argv [])
     xinf_msg_destroy (&reply);
     s_bad_word (wire, size, 0, 0x12345678, "BTCH");
     s_bad_word (wire, size, 1, 9, "does not match");
-    s_bad_word (wire, size, 6, (int32_t) vocab, "tokens[0]");
-    s_bad_word (wire, size, 6 + 5 + 2, 5000, "pos[2]");
-    s_bad_word (wire, size, 6 + 5 + 3, 0, "pos[3]");                 //  out of order
-    s_bad_word (wire, size, 6 + 5 + 4, 16, "pos[4]");                //  beyond the table
-    s_bad_word (wire, size, 6 + 10 + 1, 1, "seq[1]");
-    s_bad_word (wire, size, 6 + 15 + 2, (int32_t) blocks, "blocks[0]");
-    s_bad_word (wire, size, 6 + 15 + 3, 5, "out[0]");
+    s_bad_word (wire, size, 6, 4, "unknown bits");
+    s_bad_word (wire, size, 6, 2, "does not match");                 //  local tables announced, not there
+    s_bad_word (wire, size, 7, (int32_t) vocab, "tokens[0]");
+    s_bad_word (wire, size, 7 + 5 + 2, 5000, "pos[2]");
+    s_bad_word (wire, size, 7 + 5 + 3, 0, "pos[3]");                 //  out of order
+    s_bad_word (wire, size, 7 + 5 + 4, 16, "pos[4]");                //  beyond the table
+    s_bad_word (wire, size, 7 + 10 + 1, 1, "seq[1]");
+    s_bad_word (wire, size, 7 + 15 + 2, (int32_t) blocks, "blocks[0]");
+    s_bad_word (wire, size, 7 + 15 + 3, 5, "out[0]");
     for (size_t cut = 0; cut < size; cut += 3) {
         reply = s_step (wire, cut);
         s_check_error (reply, "BAD_REQUEST", "");

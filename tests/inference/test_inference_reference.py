@@ -184,6 +184,18 @@ def generate_through_cluster(build_dir, workdir, paths, references):
         result = subprocess.run([cli, "-e", node.endpoint, "launch", name, path, "--threads", "2"],
                                 capture_output=True, text=True, timeout=120)
         check(result.returncode == 0, f"launch {name}: {result.stdout} {result.stderr}")
+    # Gemma 3's local layers have a pool of their own (a window cache), smaller than the global layers'
+    result = subprocess.run([cli, "-e", node.endpoint, "models", "--json"], capture_output=True, text=True, timeout=30)
+    check(result.returncode == 0, f"models: {result.stderr}")
+    listed = {item["uid"]: item for item in json.loads(result.stdout)["models"]}
+    for name, arch, _, _ in MODELS:
+        item = listed.get(name, {})
+        if arch == "gemma3":
+            check(0 < item.get("kv_window_blocks", 0) < item.get("kv_blocks", 0),
+                  f"{name}: no window cache ({item.get('kv_window_blocks')} local blocks, {item.get('kv_blocks')})")
+            print(f"  {name:22s} window cache: {item['kv_window_blocks']} local blocks beside {item['kv_blocks']}")
+        else:
+            check("kv_window_blocks" not in item, f"{name}: a window cache without local layers")
     for name, arch, wtype, _ in MODELS:
         result = subprocess.run([cli, "-e", node.endpoint, "generate", name, "--prompt-tokens",
                                  ",".join(map(str, PROMPT)), "--max-tokens", str(STEPS), "--temperature", "0",

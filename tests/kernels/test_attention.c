@@ -117,7 +117,7 @@ s_window_case (size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t block,
             values [row * kv_dim + d] = 1e30f;
         }
     xinf_kv_pool_t pool = { keys, values, 1, n_blocks, block, kv_dim, XINF_DTYPE_F32, kv_dim * sizeof (float) };
-    xinf_batch_t batch = { n, NULL, pos, seq, 1, table_start, table, 0, NULL, 0, NULL, NULL };
+    xinf_batch_t batch = { n, NULL, pos, seq, 1, table_start, table, 0, NULL, 0, NULL, NULL, NULL };
     size_t stride = length * (n_heads / n_kv_heads);
     float *scratch = malloc (3 * stride * sizeof (float));
     float *first = malloc (n * q_dim * 4), *out = malloc (n * q_dim * 4);

@@ -495,7 +495,7 @@ s_paged_batch (s_paged_batch_t *b, size_t block_tokens, const size_t *lengths, c
     }
     b->table_start [n_seqs] = (int32_t) listed;
     CHECK (n <= 128);
-    b->batch = (xinf_batch_t) { n, NULL, b->pos, b->seq, n_seqs, b->table_start, b->blocks, 0, NULL, 0, NULL, NULL };
+    b->batch = (xinf_batch_t) { n, NULL, b->pos, b->seq, n_seqs, b->table_start, b->blocks, 0, NULL, 0, NULL, NULL, NULL };
 }
 
 //  kv_store then attention on 'be': the pool's keys and values after the

@@ -171,7 +171,7 @@ s_batch (s_batch_t *b, size_t block_tokens, s_kind_t kind)
         b->seq [n] = (int32_t) s;
     }
     b->table_start [n_seqs] = (int32_t) listed;
-    b->batch = (xinf_batch_t) { n, NULL, b->pos, b->seq, n_seqs, b->table_start, b->blocks, 0, NULL, 0, NULL, NULL };
+    b->batch = (xinf_batch_t) { n, NULL, b->pos, b->seq, n_seqs, b->table_start, b->blocks, 0, NULL, 0, NULL, NULL, NULL };
 }
 
 typedef struct {

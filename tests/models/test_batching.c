@@ -99,15 +99,18 @@ s_take_row (xinf_batcher_t *batcher, const float *row, size_t vocab, uint64_t id
     return rc == 1;
 }
 
+//  The sequences through a setup; with n_local blocks (> 0) on a window
+//  cache whose local layers have a pool of that many blocks.
 static void
-s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome)
+s_run_local (const xinf_transformer_t *t, const s_setup_t *setup, size_t n_local, s_outcome_t *outcome)
 {
     xinf_backend_t *backend = xinf_cpu_backend_new (setup->threads);
-    xinf_kv_cache_t *cache = xinf_kv_cache_new (t, backend, setup->kv, setup->n_blocks, 16, 8);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new_windowed (t, backend, setup->kv, setup->n_blocks, n_local, 16, 8);
     xinf_batcher_config_t config = { .n_blocks = setup->n_blocks, .block_tokens = 16, .max_seqs = setup->max_seqs,
                                      .step_tokens = setup->step_tokens, .context = t->context,
                                      .prefix_cache = setup->prefix_cache, .spec_tokens = setup->spec_tokens,
-                                     .max_rows = setup->step_tokens, .spec_min_n = 1, .spec_max_n = 3 };
+                                     .max_rows = setup->step_tokens, .spec_min_n = 1, .spec_max_n = 3,
+                                     .n_local_blocks = n_local, .window = xinf_transformer_window (t) };
     xinf_batcher_t *batcher = xinf_batcher_new (&config);
     xinf_batcher_set_cost (batcher, &s_free);   //  steps cost nothing per token: every draft found goes in
     xinf_batch_buf_t *batch = xinf_batch_buf_new ();
@@ -153,6 +156,7 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
     xinf_batcher_stats_t stats = xinf_batcher_stats (batcher);
     CHECK_INT (stats.running + stats.waiting, 0);
     CHECK_INT (stats.blocks_available, setup->n_blocks);
+    CHECK_INT (stats.local_blocks_available, n_local);
     outcome->preemptions = stats.preemptions;
     outcome->prefix_hits = stats.prefix_hit_tokens;
     outcome->spec_drafts = stats.spec_drafts;
@@ -162,6 +166,12 @@ s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome
     xinf_batcher_destroy (&batcher);
     xinf_kv_cache_destroy (&cache);
     xinf_backend_destroy (&backend);
+}
+
+static void
+s_run (const xinf_transformer_t *t, const s_setup_t *setup, s_outcome_t *outcome)
+{
+    s_run_local (t, setup, 0, outcome);
 }
 
 static void
@@ -253,6 +263,84 @@ test_prefix_reuse (void)
     CHECK_INT (b.prefix_hits, 48);
     s_outcome_free (&a);
     s_outcome_free (&b);
+    xinf_model_destroy (&model);
+}
+
+//  A window cache (Gemma 3's local layers in a pool of their own, each
+//  sequence holding only the local blocks its windows reach) gives every
+//  sequence the results of its run alone on a plain cache, bit for bit:
+//  all at once, odd chunks, preemption, drafts; a local pool of 5 blocks,
+//  fewer than the longest sequence's 6, works only if blocks past the
+//  window go back; a shared prompt is taken from the prefix cache with
+//  the local blocks of its window.
+static void
+test_window_cache (void)
+{
+    char path [512], error [512];
+    s_make ("gemma3-window.gguf", "--arch gemma3 --type f16 --dim 64 --heads 4 --kv-heads 2 --ffn 96 "
+            "--sliding-window 6 --seed 17", path, sizeof path);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    CHECK_INT (xinf_transformer_window (t), 6);
+    CHECK (xinf_transformer_local_layers (t) > 0 && xinf_transformer_local_layers (t) < t->n_layers);
+    s_make_prompts (t->vocab, false);
+    s_setup_t alone_setup = { 1, 64, 64, 0, 1, false, { 0 }, 0, XINF_DTYPE_F16, NULL };
+    s_outcome_t alone, other;
+    s_run (t, &alone_setup, &alone);
+    const s_setup_t setups [] = {
+        { 8, 16, 64, 0, 1, false, { 0 }, 0, XINF_DTYPE_F16, NULL },                   //  all at once
+        { 8, 7, 64, 0, 2, false, { 0 }, 0, XINF_DTYPE_F16, NULL },                    //  odd chunks
+        { 6, 32, 9, 0, 1, false, { 0, 1, 2, 3, 4, 5 }, 0, XINF_DTYPE_F16, NULL },     //  preemption
+        { 8, 16, 64, 0, 2, false, { 0, 0, 1, 5, 5, 9 }, 3, XINF_DTYPE_F16, NULL },    //  drafts
+        { 6, 32, 7, 0, 1, true, { 0, 1, 2, 3, 4, 5 }, 5, XINF_DTYPE_F16, NULL },      //  drafts, preempted, cached
+    };
+    const size_t pools [] = { 64, 5 };
+    for (size_t index = 0; index < sizeof setups / sizeof setups [0]; index++)
+        for (size_t p = 0; p < sizeof pools / sizeof pools [0]; p++) {
+            s_run_local (t, &setups [index], pools [p], &other);
+            char what [64];
+            snprintf (what, sizeof what, "window cache setup %zu, %zu local blocks", index, pools [p]);
+            s_check_same (&alone, &other, t->vocab, what);
+            if (pools [p] == 5)
+                printf ("  %s: %zu preemptions, %zu steps\n", what, other.preemptions, other.steps);
+            s_outcome_free (&other);
+        }
+    s_outcome_free (&alone);
+    //  A shared 32-token prompt: the prefix cache gives blocks 0 and 1
+    //  when block 1's local block (positions 27 .. 31, the window of
+    //  position 32) is cached too
+    s_make_prompts (t->vocab, true);
+    s_setup_t cold = { 1, 64, 64, 0, 1, false, { 0 }, 0, XINF_DTYPE_F16, NULL }, warm = cold;
+    warm.prefix_cache = true;
+    s_outcome_t a, b;
+    s_run (t, &cold, &a);
+    s_run_local (t, &warm, 64, &b);
+    s_check_same (&a, &b, t->vocab, "window cache, prefix reuse");
+    CHECK_INT (b.prefix_hits, 48);
+    s_outcome_free (&a);
+    s_outcome_free (&b);
+    //  A local pool of 2 blocks evicts most cached windows: the prefix
+    //  cache gives only what the local pool kept, with the same results
+    warm.max_seqs = 1;
+    s_run (t, &cold, &a);
+    s_run_local (t, &warm, 2, &b);
+    s_check_same (&a, &b, t->vocab, "window cache of 2 local blocks, prefix reuse");
+    printf ("  window cache: prefix hits %zu with 2 local blocks\n", b.prefix_hits);
+    s_outcome_free (&a);
+    s_outcome_free (&b);
+    //  A model without local layers, or a local pool of a plain cache's batcher: refused
+    xinf_backend_t *backend = xinf_cpu_backend_new (1);
+    xinf_kv_cache_t *cache = xinf_kv_cache_new_windowed (t, backend, XINF_DTYPE_F16, 8, 4, 16, 8);
+    CHECK (cache);
+    xinf_batch_limits_t limits = xinf_transformer_limits (t, cache);
+    CHECK_INT (limits.n_local_blocks, 4);
+    CHECK_INT (limits.window, 6);
+    xinf_kv_cache_destroy (&cache);
+    xinf_batcher_config_t config = { .n_blocks = 8, .block_tokens = 16, .max_seqs = 2, .step_tokens = 32,
+                                     .context = 128, .n_local_blocks = 4 };
+    CHECK (xinf_batcher_new (&config) == NULL);                     //  a pool without a window
+    xinf_backend_destroy (&backend);
     xinf_model_destroy (&model);
 }
 
@@ -387,7 +475,7 @@ test_batch_checks (void)
     CHECK (xinf_batch_buf_add_seq (batch, table, 2) == 0);
     for (int32_t pos = 0; pos < 20; pos++)
         CHECK (xinf_batch_buf_add_token (batch, pos, pos, 0, pos == 19) == 0);
-    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1, 0 };
+    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1, 0, 0, 0 };
     const xinf_batch_t *view = xinf_batch_buf_view (batch);
     CHECK (xinf_batch_check (view, &limits, error, sizeof error) == 0);
     size_t size = xinf_batch_wire_size (view);
@@ -446,6 +534,77 @@ test_batch_checks (void)
     xinf_batch_buf_clear (batch);                                   //  a new batch has no adapters
     CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
     CHECK (xinf_batch_buf_view (batch)->lora == NULL);
+    xinf_batch_buf_destroy (&decoded);
+    xinf_batch_buf_destroy (&batch);
+}
+
+//  A window cache's batch: local tables beside the block tables, checked
+//  (each entry -1 or in the local pool, never -1 where a window reaches),
+//  on the wire behind the flag; garbage refused, never a crash.
+static void
+test_window_tables (void)
+{
+    xinf_batch_buf_t *batch = xinf_batch_buf_new (), *decoded = xinf_batch_buf_new ();
+    int32_t table [3] = { 0, 1, 2 }, local [3] = { -1, 0, 3 };
+    char error [256];
+    CHECK (xinf_batch_buf_add_seq_windowed (batch, table, local, 3) == 0);
+    CHECK (xinf_batch_buf_add_seq (batch, table, 1) == -1);        //  every sequence has local tables, or none
+    for (int32_t pos = 40; pos < 45; pos++)
+        CHECK (xinf_batch_buf_add_token (batch, pos, pos, 0, pos == 44) == 0);
+    //  Window 10: position 40 attends from 31, in block 1
+    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1, 0, 4, 10 }, plain = limits;
+    plain.n_local_blocks = plain.window = 0;
+    const xinf_batch_t *view = xinf_batch_buf_view (batch);
+    CHECK (view->local_blocks && view->local_blocks [2] == 3);
+    CHECK (xinf_batch_check (view, &limits, error, sizeof error) == 0);
+    CHECK (xinf_batch_check (view, &plain, error, sizeof error) == -1);
+    CHECK_HAS (error, "no pool of local blocks");
+    size_t size = xinf_batch_wire_size (view);
+    uint8_t *wire = malloc (size);
+    xinf_batch_encode (view, wire);
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == 0);
+    CHECK (memcmp (xinf_batch_buf_view (decoded)->local_blocks, local, sizeof local) == 0);
+    const struct { size_t entry; int32_t value; const char *says; } bad [] = {
+        { 1, -1, "block 1 holds positions" }, { 2, 4, "outside the local pool" }, { 0, -2, "local_blocks[0]" },
+        { 2, -1, "block 2 holds positions" },
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        int32_t *entry = (int32_t *) (wire + size) - 3 + bad [index].entry, kept = *entry;
+        *entry = bad [index].value;
+        CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == -1);
+        CHECK_HAS (error, bad [index].says);
+        *entry = kept;
+    }
+    limits.window = 9;                                              //  position 40 attends from 32: block 1 unread
+    ((int32_t *) (wire + size)) [-2] = -1;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == 0);
+    limits.window = 10;
+    //  The flag without the array, an unknown flag, every truncation, random bytes
+    ((uint32_t *) wire) [6] = 0;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "does not match");
+    ((uint32_t *) wire) [6] = 8;
+    CHECK (xinf_batch_buf_decode (decoded, wire, size, &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "unknown bits");
+    ((uint32_t *) wire) [6] = XINF_BATCH_WINDOWED;
+    for (size_t cut = 0; cut < size; cut++)
+        CHECK (xinf_batch_buf_decode (decoded, wire, cut, &limits, error, sizeof error) == -1);
+    uint8_t *mutated = malloc (size);
+    uint64_t state = 7;
+    for (int round = 0; round < 20000; round++) {
+        memcpy (mutated, wire, size);
+        state = state * 6364136223846793005ull + 1442695040888963407ull;
+        mutated [(size_t) (state >> 33) % size] = (uint8_t) (state >> 20);
+        xinf_batch_buf_decode (decoded, mutated, size, &limits, error, sizeof error);
+    }
+    //  A plain batch on a window cache's limits
+    xinf_batch_buf_clear (batch);
+    CHECK (xinf_batch_buf_add_seq (batch, table, 1) == 0);
+    CHECK (xinf_batch_buf_add_token (batch, 1, 0, 0, true) == 0);
+    CHECK (xinf_batch_check (xinf_batch_buf_view (batch), &limits, error, sizeof error) == -1);
+    CHECK_HAS (error, "needs their tables");
+    free (mutated);
+    free (wire);
     xinf_batch_buf_destroy (&decoded);
     xinf_batch_buf_destroy (&batch);
 }
@@ -677,11 +836,13 @@ main (int argc, char *argv [])
     test_scratch_begin ();
     RUN (test_blocks);
     RUN (test_batch_checks);
+    RUN (test_window_tables);
     RUN (test_prefix_reuse);
     RUN (test_cached_tokens);
     RUN (test_draft_blocks);
     RUN (test_draft_prefix);
     RUN (test_pool_drafts);
+    RUN (test_window_cache);
     RUN (test_invariance);
     RUN (test_lora_invariance);
     for (size_t s = 0; s < SEQS; s++)

@@ -220,7 +220,7 @@ test_wire (void)
     }
     const xinf_batch_t *view = xinf_batch_buf_view (batch);
     CHECK_INT (view->n_hid, 4);
-    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1, 0 };
+    xinf_batch_limits_t limits = { 64, 100, 1000, 4, 16, 1, 0, 0, 0 };
     size_t size = xinf_batch_wire_size (view);
     uint8_t *wire = malloc (size);
     xinf_batch_encode (view, wire);

@@ -39,7 +39,7 @@ s_test_decode_only (void)
 {
     int32_t tokens [] = { 5, 6, 7 }, pos [] = { 10, 3, 40 }, seq [] = { 2, 0, 1 }, out [] = { 0, 1, 2 };
     int32_t table_start [] = { 0, 1, 2, 5 }, blocks [] = { 4, 9, 1, 2, 3 };
-    xinf_batch_t batch = { 3, tokens, pos, seq, 3, table_start, blocks, 3, out, 0, NULL, NULL };
+    xinf_batch_t batch = { 3, tokens, pos, seq, 3, table_start, blocks, 3, out, 0, NULL, NULL, NULL };
     CHECK (xinf_graph_decode_only (&batch));
     //  A sequence twice (a prompt chunk), fewer logits rows, out of order, a prefill
     int32_t seq_twice [] = { 0, 0, 1 };
@@ -55,7 +55,7 @@ s_test_decode_only (void)
     xinf_batch_t reordered = batch;
     reordered.out = shuffled;
     CHECK (!xinf_graph_decode_only (&reordered));
-    xinf_batch_t prefill = { 3, tokens, pos, seq_twice, 2, table_start, blocks, 1, last, 0, NULL, NULL };
+    xinf_batch_t prefill = { 3, tokens, pos, seq_twice, 2, table_start, blocks, 1, last, 0, NULL, NULL, NULL };
     CHECK (!xinf_graph_decode_only (&prefill));
     xinf_batch_t empty = batch;
     empty.n = empty.n_seqs = empty.n_out = 0;
@@ -68,7 +68,7 @@ s_test_pad (void)
     //  Sequence 0 has blocks {4}, 1 has {9}, 2 has {1, 2, 3}; the last token is sequence 1's
     int32_t tokens [] = { 5, 6, 7 }, pos [] = { 10, 40, 3 }, seq [] = { 0, 2, 1 }, out [] = { 0, 1, 2 };
     int32_t table_start [] = { 0, 1, 2, 5 }, blocks [] = { 4, 9, 1, 2, 3 };
-    xinf_batch_t batch = { 3, tokens, pos, seq, 3, table_start, blocks, 3, out, 0, NULL, NULL };
+    xinf_batch_t batch = { 3, tokens, pos, seq, 3, table_start, blocks, 3, out, 0, NULL, NULL, NULL };
     xinf_graph_pad_t *pad = xinf_graph_pad_new ();
     xinf_batch_t padded;
     CHECK_INT (xinf_graph_pad (pad, &batch, 2, &padded), -1);        //  below n
