@@ -25,16 +25,13 @@ xinf_exec_kv_plan (const xinf_transformer_t *t, const xinf_backend_t *backend, x
     if (cap_at_need && need < budget)
         budget = need;
     uint64_t local = (uint64_t) max_seqs * local_per_seq, blocks = 0;
+    uint64_t window_blocks = local_layers ? (xinf_transformer_window (t) + XINF_BLOCK_TOKENS - 1) / XINF_BLOCK_TOKENS : 0;
     if (local && local * local_bytes < budget)
         blocks = (budget - local * local_bytes) / global_bytes;
-    if (blocks < local || !local)     //  no window cache, or a budget too small for one to pay
-        blocks = local = budget / (global_bytes + local_bytes);
-    blocks = blocks < 1 ? 1 : blocks < INT32_MAX ? blocks : INT32_MAX;
-    local = !local_layers ? 0 : local < blocks ? local : blocks;
-    uint64_t window_blocks = local_layers ? (xinf_transformer_window (t) + XINF_BLOCK_TOKENS - 1) / XINF_BLOCK_TOKENS : 0;
-    if (local_layers && local < window_blocks + 1) {
-        //  Fewer local blocks than one sequence's window needs (a tiny
-        //  budget): a plain cache, every layer in one pool
+    if (!local || blocks <= local || local < window_blocks + 1 || blocks > INT32_MAX) {
+        //  No window cache, or one that would not hold more positions than
+        //  a plain cache (a budget too small for it, a context shorter than
+        //  the window): every layer in one pool
         blocks = budget / (global_bytes + local_bytes);
         blocks = blocks < 1 ? 1 : blocks < INT32_MAX ? blocks : INT32_MAX;
         return (xinf_exec_kv_plan_t) { (size_t) blocks, 0, blocks * (global_bytes + local_bytes) };

@@ -12,10 +12,9 @@
     their own, sized for what max_seqs sequences' windows and a step's
     tokens need (plus one window each, so that shared prompts' windows
     stay cached), and the global layers get the rest of the budget. Where
-    the budget is too small for that to leave the global layers more
-    blocks than the local ones, both pools get as many (a plain cache's
-    capacity, laid out in two pools); where even that is fewer local
-    blocks than one sequence's window needs, the cache is a plain one.
+    that would not leave the global layers more blocks than the local
+    ones (a small budget, a context shorter than the window), the cache is
+    a plain one: every layer in one pool.
 */
 #ifndef XINF_EXEC_KV_H_INCLUDED
 #define XINF_EXEC_KV_H_INCLUDED

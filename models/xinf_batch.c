@@ -269,9 +269,10 @@ xinf_batch_check (const xinf_batch_t *batch, const xinf_batch_limits_t *limits, 
         return xinf_fail (error, error_size, "the KV cache is not set up");
     if (s_check_shape (batch, limits, error, error_size))
         return -1;
-    int32_t *last_pos = malloc (2 * batch->n_seqs * sizeof (int32_t)), *first_pos = last_pos + batch->n_seqs;
+    int32_t *last_pos = malloc (2 * batch->n_seqs * sizeof (int32_t));
     if (!last_pos)
         return xinf_fail (error, error_size, "out of memory checking %zu sequences", batch->n_seqs);
+    int32_t *first_pos = last_pos + batch->n_seqs;
     for (size_t s = 0; s < batch->n_seqs; s++)
         last_pos [s] = first_pos [s] = -1;
     int rc = s_check_tokens (batch, limits, last_pos, first_pos, error, error_size);

@@ -66,7 +66,9 @@ s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_
     size_t step = step_tokens > n ? step_tokens : n;
     size_t window = xinf_transformer_window (t);
     size_t local = windowed ? (window - 1 + step + BLOCK_TOKENS - 1) / BLOCK_TOKENS + 1 : 0;
-    local = n * (local < per_seq ? local : per_seq);
+    size_t least = (window + BLOCK_TOKENS - 1) / BLOCK_TOKENS + 1;      //  xinf_batcher_local_minimum
+    local = local < per_seq ? local : per_seq;
+    local = windowed ? n * (local > least ? local : least) : 0;
     xinf_kv_cache_t *cache = xinf_kv_cache_new_windowed (t, backend, xinf_backend_kv_default (backend), n * per_seq,
                                                          local, BLOCK_TOKENS, step);
     xinf_batcher_config_t config = { .n_blocks = n * per_seq, .block_tokens = BLOCK_TOKENS, .max_seqs = n,
@@ -77,7 +79,7 @@ s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_
     float *logits = malloc (n * t->vocab * sizeof (float));
     int32_t *tokens = malloc (prompt * sizeof (int32_t));
     size_t *generated = calloc (n, sizeof (size_t));
-    char error [256];
+    char error [256] = "out of memory for the KV cache, the batcher or the buffers";
     double decode_s = 0, decoded = 0;
     int rc = cache && batcher && batch && logits && tokens && generated ? 0 : -1;
     for (size_t s = 0; rc == 0 && s < n; s++) {

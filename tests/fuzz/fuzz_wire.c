@@ -32,6 +32,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     xinf_batch_limits_t limits = { .max_tokens = 512, .vocab = 1000, .context = 4096, .n_blocks = 256,
                                    .block_tokens = 16, .max_out = 64 };
     xinf_batch_buf_decode (batch, data, size, &limits, reason, sizeof reason);
+    //  A window cache's limits: local tables checked against its pool and window
+    limits.n_local_blocks = 40;
+    limits.window = 37;
+    xinf_batch_buf_decode (batch, data, size, &limits, reason, sizeof reason);
     xinf_batch_buf_destroy (&batch);
     xinf_sample_row_t rows [64];
     size_t count = size >= XINF_SAMPLES_HEADER ? (size - XINF_SAMPLES_HEADER) / XINF_SAMPLES_ROW : 0;

@@ -115,6 +115,16 @@ main (int argc, char *argv [])
         xinf_batch_buf_add_token (batch, 100 + pos, pos, 1, pos == 19);
     rc |= s_write (argv [1], "prefill_decode", batch);
     xinf_batch_buf_destroy (&batch);
+    //  A window cache's step: local tables, -1 before the windows
+    batch = xinf_batch_buf_new ();
+    int32_t blocks [6] = { 0, 1, 2, 3, 4, 5 }, local [6] = { -1, 7, 8, 9, 10, 11 };
+    xinf_batch_buf_add_seq_windowed (batch, blocks, local, 5);      //  (fuzz_wire's window 37: from block 1)
+    for (int32_t pos = 60; pos < 70; pos++)
+        xinf_batch_buf_add_token (batch, 7 + pos, pos, 0, pos == 69);
+    xinf_batch_buf_add_seq_windowed (batch, blocks + 5, local + 5, 1);
+    xinf_batch_buf_add_token (batch, 3, 2, 1, true);
+    rc |= s_write (argv [1], "windowed", batch);
+    xinf_batch_buf_destroy (&batch);
     rc |= s_write_penalties (argv [1]);
     rc |= s_write_logprobs (argv [1]);
     rc |= s_write_masks (argv [1]);

@@ -12,6 +12,7 @@
 #include "xinf_exec_kv.h"
 #include "xinf_model.h"
 #include "xinf_cpu_backend.h"
+#include "xinf_batcher.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,14 +63,46 @@ test_plans (void)
     CHECK_INT (plan.n_local_blocks, 44);
     CHECK_INT (plan.n_blocks, (64 * 12 - 44 * 10) / 2);
     CHECK (plan.bytes <= 64 * 12 * layer_block);
-    //  Too small for the local pool to pay: as many blocks in each
+    //  Too small for the local pool to pay (it would leave the global
+    //  layers fewer blocks than the local ones): a plain cache
     plan = xinf_exec_kv_plan (t, cpu, XINF_DTYPE_F16, max_seqs, step, 30 * 12 * layer_block, false);
     CHECK_INT (plan.n_blocks, 30);
-    CHECK_INT (plan.n_local_blocks, 30);
+    CHECK_INT (plan.n_local_blocks, 0);
     //  Too small for one sequence's window (5 local blocks): a plain cache
     plan = xinf_exec_kv_plan (t, cpu, XINF_DTYPE_F16, max_seqs, step, 4 * 12 * layer_block, false);
     CHECK_INT (plan.n_blocks, 4);
     CHECK_INT (plan.n_local_blocks, 0);
+    //  Every plan's local pool holds a sequence's window (the batcher's
+    //  minimum), over windows, steps, sequences, contexts and budgets
+    const char *shapes [] = { "--sliding-window 17 --context 100", "--sliding-window 5 --context 40",
+                              "--sliding-window 100 --context 64", "--sliding-window 1 --context 4096" };
+    for (size_t index = 0; index < sizeof shapes / sizeof shapes [0]; index++) {
+        char arguments [256], name [32];
+        snprintf (arguments, sizeof arguments, "--arch gemma3 --type f32 --dim 64 --heads 4 --kv-heads 2 --layers 12 "
+                  "--ffn 96 %s", shapes [index]);
+        snprintf (name, sizeof name, "sweep-%zu.gguf", index);
+        xinf_model_t *model = s_model (name, arguments);
+        const xinf_transformer_t *m = xinf_model_transformer (model);
+        uint64_t block = 16 * xinf_transformer_kv_bytes_per_token (m, XINF_DTYPE_F16) / m->n_layers;
+        for (size_t seqs = 1; seqs <= 16; seqs *= 4)
+            for (size_t steps = seqs; steps <= 256; steps *= 8)
+                for (uint64_t budget = block; budget < (1ull << 32); budget *= 3) {
+                    plan = xinf_exec_kv_plan (m, cpu, XINF_DTYPE_F16, seqs, steps, budget, false);
+                    CHECK (plan.n_blocks >= 1 && plan.bytes <= (budget > 12 * block ? budget : 12 * block));
+                    if (!plan.n_local_blocks)
+                        continue;
+                    xinf_batcher_config_t config = { .n_blocks = plan.n_blocks, .block_tokens = 16, .max_seqs = seqs,
+                                                     .step_tokens = steps, .context = m->context,
+                                                     .n_local_blocks = plan.n_local_blocks,
+                                                     .window = xinf_transformer_window (m) };
+                    CHECK (plan.n_local_blocks < plan.n_blocks);
+                    CHECK (plan.n_local_blocks >= xinf_batcher_local_minimum (&config));
+                    xinf_batcher_t *batcher = xinf_batcher_new (&config);
+                    CHECK (batcher);
+                    xinf_batcher_destroy (&batcher);
+                }
+        xinf_model_destroy (&model);
+    }
     //  A backend whose attention reads whole tables: a plain cache
     xinf_backend_t whole = *cpu;
     whole.window_tables = false;
