@@ -164,10 +164,12 @@ typedef struct {
     //  head_dim]. With a 'window' (sliding-window attention, Gemma 3's
     //  local layers) only the last 'window' positions, pos - window + 1 ..
     //  pos; 0: all of them (a backend without sliding_window is only asked
-    //  0). The pool holds the heads of this shard only. 0, or -1 when out
-    //  of memory for its scratch.
+    //  0). With a 'softcap' c > 0 (Gemma 2's attention logit soft-cap) each
+    //  scaled score s becomes c tanh (s / c) before the softmax; 0: none (a
+    //  backend without softcap is only asked 0). The pool holds the heads
+    //  of this shard only. 0, or -1 when out of memory for its scratch.
     int (*attention) (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-                       const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window,
+                       const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
                        float *out);
     //  Copies 'bytes' from the caller's host memory into the backend's
     //  memory (from alloc), or back: 0, or -1 when the copy failed. For
@@ -229,7 +231,8 @@ typedef struct {
     //  hold the normed or turned rows after it is not said.
     int (*rope_attention) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, size_t window, float *out);
+                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, size_t window, float softcap,
+                           float *out);
     //  Optional (LoRA adapters need it): for each of 'count' products (at
     //  most XINF_LORA_GROUP), y [row] += scale * B (A x [row]) for the
     //  listed rows (ascending; the others are left as they are). Each row's
@@ -250,6 +253,9 @@ typedef struct {
     //  (a token's result does not depend on its batch). 0, or -1 when out
     //  of memory (y not written).
     int (*moe) (xinf_backend_t *self, const xinf_moe_t *moe, const float *x, float *y, size_t n);
+    //  Optional (Gemma 2's final logits; with the softcap flag): x [i] =
+    //  cap tanh (x [i] / cap).
+    void (*softcap) (xinf_backend_t *self, float *x, size_t count, float cap);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {
@@ -258,6 +264,7 @@ struct _xinf_backend_t {
     bool host_memory;                 //  its memory is the host's (the CPU's): host buffers serve as its own
     uint32_t kv_dtypes;               //  the KV cache types it holds: bit 1 << dtype each
     bool sliding_window;              //  its attention takes a window (else only 0)
+    bool softcap;                     //  its attention takes a soft-cap (else only 0), and it has the softcap op
     bool window_tables;               //  with a window, its attention and KV store read a block table only at
                                       //  the window's positions (entries before it may be -1: a window cache)
 };
@@ -289,7 +296,7 @@ void xinf_backend_rope_store_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, si
 int xinf_backend_rope_attention_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer,
                                        const xinf_batch_t *batch, float *q, float *k, const float *v, size_t n_heads,
                                        size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                                       const xinf_head_norms_t *norms, size_t window, float *out);
+                                       const xinf_head_norms_t *norms, size_t window, float softcap, float *out);
 
 static inline void
 xinf_backend_destroy (xinf_backend_t **self_p)

@@ -16,6 +16,12 @@
                 dim / heads
         qwen3moe as qwen3, its feed-forward a mixture of experts
                 (xinf_experts.h); llama files with experts are Mixtral's
+        gemma2  as gemma3 without the heads' norms, and: every other layer
+                local (window 4096 unless the file says), RoPE as the
+                global layers'; attention scores and final logits
+                soft-capped (c tanh (x / c), attn_logit_softcapping 50,
+                final_logit_softcapping 30); the 27B (46 layers) scales its
+                queries by 1 / sqrt (dim / heads)
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -68,6 +74,12 @@ typedef struct {
                                        //  where the file has expert_count (llama: Mixtral), or never
     size_t dim_scaled_layers;          //  a model of this many layers scales its queries by 1 / sqrt (dim /
                                        //  heads), not 1 / sqrt (head_dim) (Gemma 3 27B: 62); 0: none
+    size_t swa_default;                //  the local layers' window when the file has no attention.sliding_window
+                                       //  (Gemma 2: 4096); 0: without the key every layer is global
+    double swa_rope_base;              //  the local layers' RoPE base when the file has no rope.freq_base_swa
+                                       //  (Gemma 3: 10000); 0: the global layers' (Gemma 2)
+    bool softcaps;                     //  reads attn_logit_softcapping (default 50) and final_logit_softcapping
+                                       //  (default 30) and soft-caps with them (Gemma 2); else a final cap is refused
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -89,7 +101,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, qwen3moe, gemma3": for messages.
+//  "llama, qwen2, qwen3, qwen3moe, gemma2, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

@@ -366,9 +366,10 @@ s_layer_local (s_loader_t *loader, const char *key, size_t index)
     return pattern == 0 || index % pattern < pattern - 1;
 }
 
-//  Gemma 3's parts (xinf_arch.h): scaled embeddings, GELU, and with
-//  <arch>.attention.sliding_window its local layers' window and RoPE
-//  (base rope.freq_base_swa, unscaled). A final logit soft-cap is refused.
+//  Gemma's parts (xinf_arch.h): scaled embeddings, GELU, soft-caps
+//  (Gemma 2's; a final logit soft-cap is refused elsewhere), and with a
+//  window (<arch>.attention.sliding_window, or the arch's default) its
+//  local layers' window and RoPE (base rope.freq_base_swa, unscaled).
 static void
 s_load_local_layers (s_loader_t *loader)
 {
@@ -378,12 +379,19 @@ s_load_local_layers (s_loader_t *loader)
     t->gelu = loader->arch->gelu;
     t->embed_scale = loader->arch->embed_scaled ? sqrtf ((float) t->dim) : 0.0f;
     t->rope_local = t->rope;
+    if (loader->arch->softcaps) {
+        t->attn_softcap = (float) s_hparam_float (loader, "attn_logit_softcapping", 50.0, 1e-3, 1e6);
+        t->final_softcap = (float) s_hparam_float (loader, "final_logit_softcapping", 30.0, 1e-3, 1e6);
+    }
+    else
     if (loader->arch->swa_pattern && s_hparam_float (loader, "final_logit_softcapping", 0.0, 0.0, 1e9) != 0.0)
-        s_fail (loader, "metadata key '%s.final_logit_softcapping' is set: xinf does not soft-cap logits", arch);
-    size_t window = loader->arch->swa_pattern ? s_hparam (loader, XINF_HP_SLIDING_WINDOW, 0) : 0;
+        s_fail (loader, "metadata key '%s.final_logit_softcapping' is set: xinf does not soft-cap %s's logits", arch,
+                arch);
+    size_t window = loader->arch->swa_pattern ? s_hparam (loader, XINF_HP_SLIDING_WINDOW, loader->arch->swa_default) : 0;
     if (!window || loader->failed)
         return;
-    t->rope_local = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base_swa", 10000.0, 1.0, 1e12), 1.0f,
+    double base = loader->arch->swa_rope_base ? loader->arch->swa_rope_base : t->rope.base;
+    t->rope_local = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base_swa", base, 1.0, 1e12), 1.0f,
                                     t->rope.neox, NULL };
     snprintf (key, sizeof key, "%s.attention.sliding_window_pattern", arch);
     for (size_t index = 0; window && index < t->n_layers && !loader->failed; index++)
@@ -395,7 +403,8 @@ s_load_local_layers (s_loader_t *loader)
 //  which its GGUF files do not keep: llama.cpp knows the model by its 62
 //  layers, and so does xinf: the arch's dim_scaled_layers). Queries are
 //  normed just before, so their norm's weights take the ratio: copies the
-//  model owns.
+//  model owns. Gemma 2 27B (46 layers) has no such norm: its queries are
+//  scaled by the pass (query_scale).
 static void
 s_scale_queries (s_loader_t *loader)
 {
@@ -404,6 +413,10 @@ s_scale_queries (s_loader_t *loader)
     if (t->n_layers != loader->arch->dim_scaled_layers || t->dim % t->n_heads || t->dim / t->n_heads == t->head_dim)
         return;
     float ratio = sqrtf ((float) t->head_dim / (float) (t->dim / t->n_heads));
+    if (!t->layers [0].q_norm) {      //  Gemma 2 27B: no norm to fold it into
+        t->query_scale = ratio;
+        return;
+    }
     if (!(self->q_norms = malloc (t->n_layers * t->head_dim * sizeof (float)))) {
         s_fail (loader, "out of memory");
         return;

@@ -144,7 +144,10 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
     const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU (Gemma 3's)"
                       : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma 3's)"
                       : s_windowed (self) && !backend->sliding_window ? "sliding-window attention (Gemma 3's)"
-                      : s_has_experts (self) && !backend->ops->moe ? "mixture of experts" : NULL;
+                      : s_has_experts (self) && !backend->ops->moe ? "mixture of experts"
+                      : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
+                        ? "soft-capped attention and logits (Gemma 2's)"
+                      : self->query_scale && !backend->ops->scale ? "scaled queries (Gemma 2 27B's)" : NULL;
     if (lacks)
         return xinf_fail (error, error_size, "the %s backend has no %s, which this model needs: serve it on the CPU",
                           backend->ops->name, lacks);
@@ -223,9 +226,11 @@ s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, siz
     }
     if (be->ops->rope_attention)
         return be->ops->rope_attention (be, pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                        n_kv_heads, self->head_dim, rope, norms, layer->window, cache->attn);
+                                        n_kv_heads, self->head_dim, rope, norms, layer->window, self->attn_softcap,
+                                        cache->attn);
     return xinf_backend_rope_attention_apart (be, pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                              n_kv_heads, self->head_dim, rope, norms, layer->window, cache->attn);
+                                              n_kv_heads, self->head_dim, rope, norms, layer->window,
+                                              self->attn_softcap, cache->attn);
 }
 
 //  The products' LoRA deltas (their targets in 'targets'), after the
@@ -281,6 +286,8 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
     be->ops->project (be, qkv, 3, n);
     static const xinf_lora_target_t qkv_targets [3] = { XINF_LORA_Q, XINF_LORA_K, XINF_LORA_V };
     s_lora (self, cache, batch, index, qkv_targets, qkv, 3);
+    if (self->query_scale)            //  (before RoPE, which is linear: the same as after)
+        be->ops->scale (be, cache->q, n * cache->q_dim, self->query_scale);
     if (s_rope_attention (self, layer, index, cache, batch))
         return -1;
     xinf_product_t out = { &layer->o, cache->attn, cache->xb2, NULL };
@@ -366,6 +373,8 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
     }
     xinf_product_t output = { &self->output, cache->xb, logits, NULL };
     be->ops->project (be, &output, 1, batch->n_out);
+    if (self->final_softcap)
+        be->ops->softcap (be, logits, batch->n_out * self->vocab, self->final_softcap);
 }
 
 //  One pass of at most max_tokens tokens; 0 or -1 with a reason.

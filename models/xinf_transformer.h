@@ -91,6 +91,11 @@ typedef struct {
     //  lora 1..n_loras); not owned, set before the KV cache is made
     struct _xinf_lora_t *const *loras;
     size_t n_loras;
+    //  Gemma 2: attention scores soft-capped at attn_softcap, the final
+    //  logits at final_softcap (c tanh (x / c); 0: not capped), and the
+    //  queries times query_scale before attention (its 27B: sqrt (head_dim
+    //  / (dim / heads)); 0: not scaled)
+    float attn_softcap, final_softcap, query_scale;
 } xinf_transformer_t;
 
 typedef struct _xinf_kv_t xinf_kv_t;

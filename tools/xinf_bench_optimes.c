@@ -211,6 +211,17 @@ s_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 }
 
 static void
+s_softcap (xinf_backend_t *self, float *x, size_t count, float cap)
+{
+    if (s_self (self)->failed)
+        return;
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    inner->ops->softcap (inner, x, count, cap);
+    s_done (self, "softcap", start, 0);
+}
+
+static void
 s_scale (xinf_backend_t *self, float *x, size_t count, float factor)
 {
     if (s_self (self)->failed)
@@ -247,13 +258,14 @@ s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf
 
 static int
 s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float *out)
+             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+             float *out)
 {
     if (s_self (self)->failed)
         return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
-    int rc = inner->ops->attention (inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, out);
+    int rc = inner->ops->attention (inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, softcap, out);
     s_done (self, "attention", start, 0);
     return rc;
 }
@@ -261,14 +273,14 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  const xinf_head_norms_t *norms, size_t window, float *out)
+                  const xinf_head_norms_t *norms, size_t window, float softcap, float *out)
 {
     if (s_self (self)->failed)
         return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     int rc = inner->ops->rope_attention (inner, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope, norms,
-                                         window, out);
+                                         window, softcap, out);
     s_done (self, "rope_attention", start, 0);
     return rc;
 }
@@ -330,11 +342,12 @@ xinf_optimes_new (xinf_backend_t *inner)
                                      inner->ops->rope_store ? s_rope_store : NULL,
                                      inner->ops->rope_attention ? s_rope_attention : NULL, NULL,
                                      inner->ops->gelu_mul ? s_gelu_mul : NULL, inner->ops->scale ? s_scale : NULL,
-                                     inner->ops->moe ? s_moe : NULL };
+                                     inner->ops->moe ? s_moe : NULL, inner->ops->softcap ? s_softcap : NULL };
     self->ops = &me->ops;
     self->impl = me;
     self->kv_dtypes = inner->kv_dtypes;
     self->sliding_window = inner->sliding_window;
+    self->softcap = inner->softcap;
     return self;
 }
 

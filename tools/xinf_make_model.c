@@ -1,19 +1,20 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama, qwen2, qwen3 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
+    (llama, qwen2, qwen3, qwen3moe, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
     and biases, a valid tokenizer in the metadata.
 
         xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
         xinf-make-model --preset qwen2.5-0.5b --type f16 -o qwen-shape.gguf
         xinf-make-model --arch qwen3 --head-dim 32 -o qwen3-tiny.gguf
         xinf-make-model --arch gemma3 --sliding-window 16 -o gemma3-tiny.gguf
+        xinf-make-model --arch gemma2 --attn-softcap 0.05 --final-softcap 0.5 -o gemma2-tiny.gguf
         xinf-make-model --arch llama --rope-scaling llama3 -o llama3-rope.gguf
         xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
     Qwen3 files; its gemma3 six layers, five of them local with a window of
-    8 positions), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b and gemma3-1b (the
+    8 positions; its gemma2 four, two of them local), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b and gemma3-1b (the
     real shapes, for benchmarks); explicit shape flags override the preset. RoPE scaling:
     linear (rope.scaling.type/factor), llama3 (the rope_freqs.weight tensor
     of Llama 3 frequency factors, as converters write it) or llama3-keys
@@ -37,7 +38,7 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|gemma3-1b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|gemma3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|gemma2|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
@@ -56,7 +57,9 @@ static const xinf_option_t s_options [] = {
     { "expert-ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "an expert's feed-forward length" },
     { "sliding-window", 0, NULL, XINF_OPT_INT, NULL, 0, 1 << 24, NULL, "N",
       "gemma3: attention.sliding_window of the local layers (five of every six; 0: no key, every layer global; "
-      "default: the preset's)" },
+      "default: the preset's); gemma2: every other layer's (0: no key, the loader's default 4096)" },
+    { "attn-softcap", 0, NULL, XINF_OPT_STR, "50", 0, 0, NULL, "X", "gemma2: attn_logit_softcapping" },
+    { "final-softcap", 0, NULL, XINF_OPT_STR, "30", 0, 0, NULL, "X", "gemma2: final_logit_softcapping" },
     { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
     { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
     { "tokenizer", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "gpt2|llama", "KIND",
@@ -106,6 +109,8 @@ static const s_shape_t s_presets [] = {
     { "tiny", "qwen3", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 0, 0, 0 },
     //  Six layers: five local (a window of 8 positions) and a global one
     { "tiny", "gemma3", 64, 6, 4, 2, 192, 512, 512, true, 1e-6, 1000000, true, 32, "none", 8, 0, 0, 0 },
+    //  Four layers: two local (a window of 8 positions), two global
+    { "tiny", "gemma2", 64, 4, 4, 2, 192, 512, 512, true, 1e-6, 10000, true, 32, "none", 8, 0, 0, 0 },
     //  Eight experts of 64, two a token
     { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
     { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
@@ -121,6 +126,7 @@ typedef struct {
     float std;
     double rope_factor;
     int64_t rope_original_context;
+    double attn_softcap, final_softcap;   //  gemma2's
     const char *name;
     const char *chat_template_path;    //  or NULL
     const char *output;
@@ -225,7 +231,7 @@ s_validate (s_model_t *model)
         problem = "--rope-scaling llama3 is for llama only";
     else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
-        problem = "--sliding-window is for gemma3 only";
+        problem = "--sliding-window is for gemma2 and gemma3 only";
     else
     if (shape->experts ? xinf_arch_find (shape->arch)->experts == XINF_UNUSED
                        : xinf_arch_find (shape->arch)->experts == XINF_REQUIRED)
@@ -264,7 +270,9 @@ s_settings (xinf_config_t *config, s_model_t *model)
     if (s_shape (config, &model->shape) || s_number (xinf_config_str (config, "std"), "std", &std))
         return -1;
     model->std = (float) std;
-    if (s_number (xinf_config_str (config, "rope-factor"), "rope-factor", &model->rope_factor))
+    if (s_number (xinf_config_str (config, "rope-factor"), "rope-factor", &model->rope_factor)
+    ||  s_number (xinf_config_str (config, "attn-softcap"), "attn-softcap", &model->attn_softcap)
+    ||  s_number (xinf_config_str (config, "final-softcap"), "final-softcap", &model->final_softcap))
         return -1;
     model->rope_original_context = xinf_config_int (config, "rope-original-context");
     for (size_t index = 0; index < 4; index++)
@@ -405,10 +413,17 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
     //  Mixtral's experts (llama) are feed_forward_length wide
     if (shape->experts && xinf_arch_find (arch)->experts == XINF_REQUIRED)
         rc = rc || s_set_key (writer, arch, "expert_feed_forward_length", (uint32_t) shape->expert_ffn);
-    if (shape->window) {
+    if (shape->window)
+        rc = rc || s_set_key (writer, arch, "attention.sliding_window", (uint32_t) shape->window);
+    if (shape->window && xinf_arch_find (arch)->swa_rope_base) {
         snprintf (key, sizeof key, "%s.rope.freq_base_swa", arch);
-        rc = rc || s_set_key (writer, arch, "attention.sliding_window", (uint32_t) shape->window)
-                || xinf_gguf_writer_set_f32 (writer, key, 10000.0f);
+        rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) xinf_arch_find (arch)->swa_rope_base);
+    }
+    if (xinf_arch_find (arch)->softcaps) {
+        snprintf (key, sizeof key, "%s.attn_logit_softcapping", arch);
+        rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) model->attn_softcap);
+        snprintf (key, sizeof key, "%s.final_logit_softcapping", arch);
+        rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) model->final_softcap);
     }
     return rc || s_rope_scaling (model, writer) || s_chat_template (model, writer) || s_embedding (model, writer)
          ? -1 : 0;

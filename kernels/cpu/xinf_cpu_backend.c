@@ -6,6 +6,7 @@
 #include "xinf_cpu_moe.h"
 #include "xinf_sampler.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,14 @@ s_scale (xinf_backend_t *self, float *x, size_t count, float factor)
 }
 
 static void
+s_softcap (xinf_backend_t *self, float *x, size_t count, float cap)
+{
+    (void) self;
+    for (size_t i = 0; i < count; i++)
+        x [i] = cap * tanhf (x [i] / cap);
+}
+
+static void
 s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
             const float *k, const float *v)
 {
@@ -241,7 +250,8 @@ s_reserve_scratch (s_cpu_t *cpu, size_t positions)
 
 static int
 s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float *out)
+             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+             float *out)
 {
     s_cpu_t *cpu = s_cpu (self);
     size_t longest = 0;
@@ -250,7 +260,7 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
     longest = window && longest > window ? window : longest;
     if (!s_reserve_scratch (cpu, longest * (n_heads / n_kv_heads)))
         return -1;
-    xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, out,
+    xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, softcap, out,
                               cpu->scratch, cpu->scratch_stride);
     return 0;
 }
@@ -260,10 +270,10 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  const xinf_head_norms_t *norms, size_t window, float *out)
+                  const xinf_head_norms_t *norms, size_t window, float softcap, float *out)
 {
     return xinf_backend_rope_attention_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope,
-                                              norms, window, out);
+                                              norms, window, softcap, out);
 }
 
 static int
@@ -378,7 +388,7 @@ s_moe (xinf_backend_t *self, const xinf_moe_t *moe, const float *x, float *y, si
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
     s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, s_sample, s_add_rmsnorm,
-    s_rope_store, s_rope_attention, s_lora, s_gelu_mul, s_scale, s_moe
+    s_rope_store, s_rope_attention, s_lora, s_gelu_mul, s_scale, s_moe, s_softcap
 };
 
 xinf_backend_t *
@@ -398,6 +408,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->kv_dtypes = 1u << XINF_DTYPE_F32 | 1u << XINF_DTYPE_F16 | 1u << XINF_DTYPE_Q8_0;
     self->sliding_window = true;
     self->window_tables = true;
+    self->softcap = true;
     return self;
 }
 

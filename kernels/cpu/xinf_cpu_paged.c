@@ -31,6 +31,7 @@ typedef struct {
     size_t scratch_stride;
     size_t heads, parts;              //  query heads a task, tasks a KV head
     size_t window;                    //  positions a token attends to at most (0: all)
+    float softcap;                    //  the scores' soft-cap (0: none)
 } s_attention_t;
 
 //  The row of position p of a sequence ('table' its blocks) in 'rows'
@@ -75,6 +76,9 @@ s_scores (const s_attention_t *job, const int32_t *table, size_t begin, size_t n
     for (size_t h = 0; h < heads; h++)
         for (size_t p = 0; p < n_pos; p++)
             scores [h * n_pos + p] *= job->scale;
+    if (job->softcap > 0)
+        for (size_t i = 0; i < heads * n_pos; i++)
+            scores [i] = job->softcap * tanhf (scores [i] / job->softcap);
 }
 
 //  out [h] = sum over the positions of scores [h * n_pos + p - begin]
@@ -132,12 +136,13 @@ s_heads_per_task (xinf_threadpool_t *threads, size_t kv_tasks, size_t group)
 void
 xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
                           const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
-                          size_t head_dim, size_t window, float *out, float *scratch, size_t scratch_stride)
+                          size_t head_dim, size_t window, float softcap, float *out, float *scratch,
+                          size_t scratch_stride)
 {
     s_attention_t job = {
         xinf_cpu_kern (), pool, batch, layer * pool->n_blocks * pool->block_tokens, q, n_kv_heads,
         n_heads / n_kv_heads, head_dim, n_heads * head_dim, (float) (1.0 / sqrt ((double) head_dim)),
-        out, scratch, scratch_stride, 0, 0, window
+        out, scratch, scratch_stride, 0, 0, window, softcap
     };
     job.heads = s_heads_per_task (threads, batch->n * n_kv_heads, job.group);
     job.parts = (job.group + job.heads - 1) / job.heads;

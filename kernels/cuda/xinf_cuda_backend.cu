@@ -530,7 +530,8 @@ static const xinf_backend_ops_t s_ops = {
     xinf_cuda_add_rmsnorm, xinf_cuda_rope_store, xinf_cuda_rope_attention,
     NULL,                             //  lora: no LoRA adapters on the GPU yet
     xinf_cuda_gelu_mul, xinf_cuda_scale,
-    NULL                              //  moe: no mixture-of-experts models on the GPU yet
+    NULL,                             //  moe: no mixture-of-experts models on the GPU yet
+    NULL                              //  softcap: no soft-capped models (Gemma 2) on the GPU yet
 };
 
 static xinf_backend_t *

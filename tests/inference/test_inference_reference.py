@@ -1,10 +1,11 @@
 """Inference correctness against the independent numpy reference.
 
-For llama, qwen2, qwen3 and gemma3 models written by xinf-make-model (F32
+For llama, qwen2, qwen3, gemma2 and gemma3 models written by xinf-make-model (F32
 with tied and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a
 head dimension other than dim / heads and its q/k norms; llama with Llama 3
 RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; gemma3
-with local layers of sliding-window attention beside global ones; mixtures
+with local layers of sliding-window attention beside global ones; gemma2
+with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form), the numpy reference
 (tests/reference, reading the GGUF itself) generates 64 greedy tokens, with
 a KV cache of float32 and of halves (xinf's default).
@@ -23,6 +24,7 @@ Then:
      comparison stops there (and says so) instead of failing on a tie.
 """
 import json
+import math
 import os
 import subprocess
 import sys
@@ -76,6 +78,14 @@ MODELS = [
     ("gemma3-q8-sep", "gemma3", "q8_0", ["--no-tied"]),
     ("gemma3-f16-linear", "gemma3", "f16", ["--layers", "7", "--sliding-window", "5", "--rope-scaling", "linear",
                                            "--rope-factor", "8"]),
+    # Gemma 2: every other layer local (8 positions; 5 in the 46-layer file,
+    # whose queries scale by 1/sqrt(dim / heads) as the 27B's), attention
+    # scores and final logits soft-capped below what they reach (the caps
+    # bite); the third with the loader's defaults (window 4096, caps 50, 30)
+    ("gemma2-f32-capped", "gemma2", "f32", ["--tied", "--attn-softcap", "0.05", "--final-softcap", "0.5"]),
+    ("gemma2-q8-46-layers", "gemma2", "q8_0", ["--layers", "46", "--sliding-window", "5", "--attn-softcap", "0.03",
+                                              "--final-softcap", "2"]),
+    ("gemma2-f16-defaults", "gemma2", "f16", ["--sliding-window", "0"]),
     # Mixtures of experts: Qwen3-MoE (eight experts of 64, two a token) and
     # Mixtral's form (llama with four experts of 192, two a token)
     ("qwen3moe-f32-tied", "qwen3moe", "f32", ["--tied"]),
@@ -93,6 +103,11 @@ def check_shape(name, model):
     if name.startswith("gemma3"):
         check(hp.gemma and 0 in hp.windows and min(hp.windows[:5]) > 0,
               f"{name}: no local layers beside a global one ({hp.windows})")
+    if name.startswith("gemma2"):
+        check(hp.gemma and hp.attn_softcap > 0 and hp.final_softcap > 0 and hp.windows[0] > 0 and hp.windows[1] == 0,
+              f"{name}: no soft-caps or alternating local layers ({hp.attn_softcap}, {hp.windows[:2]})")
+        if name == "gemma2-q8-46-layers":
+            check(hp.query_scale == 1.0 / math.sqrt(hp.dim // hp.n_head), f"{name}: query scale {hp.query_scale}")
     if name.startswith("qwen3moe") or name.startswith("mixtral"):
         check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
     if name.startswith("llama3-rope"):
@@ -184,13 +199,14 @@ def generate_through_cluster(build_dir, workdir, paths, references):
         result = subprocess.run([cli, "-e", node.endpoint, "launch", name, path, "--threads", "2"],
                                 capture_output=True, text=True, timeout=120)
         check(result.returncode == 0, f"launch {name}: {result.stdout} {result.stderr}")
-    # Gemma 3's local layers have a pool of their own (a window cache), smaller than the global layers'
+    # Gemma's local layers have a pool of their own (a window cache), smaller than the global layers'
     result = subprocess.run([cli, "-e", node.endpoint, "models", "--json"], capture_output=True, text=True, timeout=30)
     check(result.returncode == 0, f"models: {result.stderr}")
     listed = {item["uid"]: item for item in json.loads(result.stdout)["models"]}
     for name, arch, _, _ in MODELS:
         item = listed.get(name, {})
-        if arch == "gemma3":
+        # (a window of 4096 over a context of 512 is no smaller: a plain cache)
+        if arch in ("gemma2", "gemma3") and name != "gemma2-f16-defaults":
             check(0 < item.get("kv_window_blocks", 0) < item.get("kv_blocks", 0),
                   f"{name}: no window cache ({item.get('kv_window_blocks')} local blocks, {item.get('kv_blocks')})")
             print(f"  {name:22s} window cache: {item['kv_window_blocks']} local blocks beside {item['kv_blocks']}")

@@ -356,7 +356,9 @@ s_twin_embed (test_twins_t *twins)
 
 //  ---- element-wise ops -----------------------------------------------------------------
 
-typedef enum { OP_RMSNORM, OP_RMSNORM_IN_PLACE, OP_ADD, OP_ADD_BIAS, OP_SILU_MUL, OP_GELU_MUL, OP_SCALE } s_op_t;
+typedef enum {
+    OP_RMSNORM, OP_RMSNORM_IN_PLACE, OP_ADD, OP_ADD_BIAS, OP_SILU_MUL, OP_GELU_MUL, OP_SCALE, OP_SOFTCAP
+} s_op_t;
 
 //  One element-wise op on backend 'be': a [n][width] (the output) and b
 //  [n][width] (the second input), 'vector' [width] (weight or bias).
@@ -374,6 +376,7 @@ s_run_elementwise (xinf_backend_t *be, s_op_t op, const float *a, const float *b
         case OP_SILU_MUL:           be->ops->silu_mul (be, da, db, count); break;
         case OP_GELU_MUL:           be->ops->gelu_mul (be, da, db, count); break;
         case OP_SCALE:              be->ops->scale (be, da, count, 33.941125f); break;
+        case OP_SOFTCAP:            be->ops->softcap (be, da, count, 0.3f); break;
     }
     float *out = test_twins_get (be, da, count);
     be->ops->free (be, da);
@@ -384,16 +387,18 @@ s_run_elementwise (xinf_backend_t *be, s_op_t op, const float *a, const float *b
 static void
 s_twin_elementwise (test_twins_t *twins)
 {
-    static const char *names [] = { "rmsnorm", "rmsnorm in place", "add", "add_bias", "silu_mul", "gelu_mul", "scale" };
-    static const double tolerances [] = { 1e-10, 1e-10, 1e-12, 1e-12, 1e-10, 1e-10, 1e-12 };
+    static const char *names [] = { "rmsnorm", "rmsnorm in place", "add", "add_bias", "silu_mul", "gelu_mul", "scale",
+                                    "softcap" };
+    static const double tolerances [] = { 1e-10, 1e-10, 1e-12, 1e-12, 1e-10, 1e-10, 1e-12, 1e-10 };
     static const size_t shapes [][2] = { { 1, 7 }, { 16, 64 }, { 100, 1000 }, { 3, 4097 } };
-    for (int op = OP_RMSNORM; op <= OP_SCALE; op++)
+    for (int op = OP_RMSNORM; op <= OP_SOFTCAP; op++)
         for (size_t s = 0; s < 4; s++)
             for (int weighted = 0; weighted < 2; weighted++) {
                 size_t n = shapes [s][0], width = shapes [s][1];
                 //  Optional ops (Gemma 3's): compared where the subject has them
                 if ((op == OP_GELU_MUL && !twins->subject->ops->gelu_mul)
-                ||  (op == OP_SCALE && !twins->subject->ops->scale))
+                ||  (op == OP_SCALE && !twins->subject->ops->scale)
+                ||  (op == OP_SOFTCAP && !twins->subject->ops->softcap))
                     continue;
                 float *a = test_floats (n * width, &s_state), *b = test_floats (n * width, &s_state);
                 float *vector = test_floats (width, &s_state);
@@ -501,7 +506,7 @@ s_paged_batch (s_paged_batch_t *b, size_t block_tokens, const size_t *lengths, c
 //  kv_store then attention on 'be': the pool's keys and values after the
 //  store, the attention output.
 static void
-s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_batch_t *b, size_t window,
+s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_batch_t *b, size_t window, float softcap,
              const float *pool_init, const float *k, const float *v, const float *q, float **keys, float **values,
              float **out)
 {
@@ -514,7 +519,7 @@ s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_bat
     float *dq = test_twins_put (be, q, n * q_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);
     CHECK (be->ops->attention (be, &pool, 1, &b->batch, dq, shape->n_heads, shape->n_kv_heads, shape->head_dim, window,
-                               dout) == 0);
+                               softcap, dout) == 0);
     *keys = test_twins_get (be, pool.keys, slots);
     *values = test_twins_get (be, pool.values, slots);
     *out = test_twins_get (be, dout, n * q_dim);
@@ -548,15 +553,19 @@ s_twin_paged (test_twins_t *twins)
             //  ends inside a block, and one wider than any sequence
             static const size_t windows [] = { 0, 1, 21, 1000 };
             size_t window = twins->subject->sliding_window ? windows [(s + m) % 4] : 0;
-            s_run_paged (twins->reference, shape, &b, window, pool_init, k, v, q, &ref [0], &ref [1], &ref [2]);
-            s_run_paged (twins->subject, shape, &b, window, pool_init, k, v, q, &sub [0], &sub [1], &sub [2]);
+            //  Soft-capped scores (Gemma 2's) where the subject takes them
+            static const float caps [] = { 0, 0.2f, 0, 50.0f, 0.05f };
+            float softcap = twins->subject->softcap ? caps [(s + 2 * m) % 5] : 0;
+            s_run_paged (twins->reference, shape, &b, window, softcap, pool_init, k, v, q, &ref [0], &ref [1], &ref [2]);
+            s_run_paged (twins->subject, shape, &b, window, softcap, pool_init, k, v, q, &sub [0], &sub [1], &sub [2]);
             char what [128];
             snprintf (what, sizeof what, "kv_store block %zu heads %zu/%zu head_dim %zu n=%zu", shape->block_tokens,
                       shape->n_heads, shape->n_kv_heads, shape->head_dim, n);
             test_twins_compare (twins, what, sub [0], ref [0], slots, 1e-12);
             test_twins_compare (twins, what, sub [1], ref [1], slots, 1e-12);
-            snprintf (what, sizeof what, "attention block %zu heads %zu/%zu head_dim %zu n=%zu window %zu",
-                      shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, n, window);
+            snprintf (what, sizeof what, "attention block %zu heads %zu/%zu head_dim %zu n=%zu window %zu cap %g",
+                      shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, n, window,
+                      (double) softcap);
             test_twins_compare (twins, what, sub [2], ref [2], n * shape->n_heads * shape->head_dim, 1e-9);
             for (int i = 0; i < 3; i++) {
                 free (ref [i]);

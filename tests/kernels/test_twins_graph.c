@@ -33,6 +33,7 @@ typedef struct {
     float *out, *y;
     const float *x, *weight, *k, *v, *q;
     size_t n, dim, n_heads, n_kv_heads, head_dim, layer, window;
+    float softcap;
     float eps;
     const xinf_rope_t *rope;
     xinf_kv_pool_t *pool;
@@ -103,7 +104,8 @@ s_run (xinf_backend_t *inner, const s_call_t *call, const xinf_batch_t *batch)
         case S_SCALE:     inner->ops->scale (inner, call->out, call->n, call->eps); break;
         case S_KV_STORE:  inner->ops->kv_store (inner, call->pool, call->layer, batch, call->k, call->v); break;
         case S_ATTENTION: inner->ops->attention (inner, call->pool, call->layer, batch, call->q, call->n_heads,
-                                                 call->n_kv_heads, call->head_dim, call->window, call->out); break;
+                                                 call->n_kv_heads, call->head_dim, call->window, call->softcap,
+                                                 call->out); break;
     }
 }
 
@@ -243,18 +245,19 @@ s_g_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xi
 
 static int
 s_g_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float *out)
+               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+               float *out)
 {
     s_state_t *state = s_of (self);
     if (!state->capturing)
         return state->inner->ops->attention (state->inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim,
-                                             window, out);
+                                             window, softcap, out);
     s_call_t *call = s_note (self, S_ATTENTION);
     state->broken |= batch != state->batch;
     if (call)
         *call = (s_call_t) { .kind = S_ATTENTION, .pool = (xinf_kv_pool_t *) pool, .layer = layer, .q = q,
                              .n_heads = n_heads, .n_kv_heads = n_kv_heads, .head_dim = head_dim, .window = window,
-                             .out = out };
+                             .softcap = softcap, .out = out };
     return 0;
 }
 
@@ -342,7 +345,7 @@ static int s_g_status (xinf_backend_t *self, char *e, size_t s) { return s_inner
 static const xinf_backend_ops_t s_graph_ops = {
     "cpu-graph", s_g_destroy, s_g_alloc, s_g_free, s_g_project, s_g_embed, s_g_rmsnorm, s_g_add, s_g_add_bias,
     s_g_rope, s_g_silu_mul, s_g_kv_store, s_g_attention, s_g_write, s_g_read, s_g_status, s_g_begin, s_g_end,
-    s_g_replay, NULL, NULL, NULL, NULL, NULL, s_g_gelu_mul, s_g_scale, NULL
+    s_g_replay, NULL, NULL, NULL, NULL, NULL, s_g_gelu_mul, s_g_scale, NULL, NULL
 };
 
 xinf_backend_t *

@@ -89,6 +89,14 @@ s_p_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 }
 
 static void
+s_p_softcap (xinf_backend_t *self, float *x, size_t count, float cap)
+{
+    (void) self;
+    s_inner->ops->softcap (s_inner, x, count, cap);
+    s_scale (x, count);
+}
+
+static void
 s_p_scale (xinf_backend_t *self, float *x, size_t count, float factor)
 {
     (void) self;
@@ -98,9 +106,11 @@ s_p_scale (xinf_backend_t *self, float *x, size_t count, float factor)
 
 static int
 s_p_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float *out)
+               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+               float *out)
 {
-    int rc = s_inner->ops->attention (s_inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, out);
+    int rc = s_inner->ops->attention (s_inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, softcap,
+                                      out);
     s_scale (out, batch->n * n_heads * head_dim);
     return rc;
 }
@@ -120,7 +130,7 @@ s_p_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_perturbed_ops = {
     "perturbed", s_p_destroy, s_p_alloc, s_p_free, s_p_project, s_p_embed, s_p_rmsnorm, s_p_add, s_p_add_bias,
     s_p_rope, s_p_silu_mul, s_p_kv_store, s_p_attention, s_p_write, s_p_read, s_p_status, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, s_p_gelu_mul, s_p_scale, NULL
+    NULL, NULL, NULL, NULL, s_p_gelu_mul, s_p_scale, NULL, s_p_softcap
 };
 
 void
@@ -138,5 +148,6 @@ test_twins_perturbed_new (void)
     self->ops = &s_perturbed_ops;
     self->kv_dtypes = s_inner->kv_dtypes;
     self->sliding_window = s_inner->sliding_window;
+    self->softcap = s_inner->softcap;
     return self;
 }

@@ -360,6 +360,9 @@ test_invariance (void)
     //  chunks and shared prefixes
     s_invariance ("--arch gemma3 --type f16 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --sliding-window 6 --seed 13",
                   "gemma3-f16.gguf", XINF_DTYPE_F16);
+    //  Gemma 2: every other layer local (window 5), scores and logits soft-capped where they bite
+    s_invariance ("--arch gemma2 --type f32 --dim 64 --heads 4 --kv-heads 2 --ffn 96 --sliding-window 5 "
+                  "--attn-softcap 0.05 --final-softcap 0.5 --seed 19", "gemma2-f32.gguf", XINF_DTYPE_F16);
     //  A mixture of experts: each token's experts and their sums whatever else the step routes
     s_invariance ("--arch qwen3moe --type q8_0 --dim 64 --heads 4 --kv-heads 2 --experts 8 --experts-used 3 "
                   "--expert-ffn 64 --seed 15", "qwen3moe-q8.gguf", XINF_DTYPE_F16);

@@ -15,8 +15,8 @@
     would cut a block).
 
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
-    a byte-level BPE vocabulary, llama and gemma3 with SentencePiece ones, and a
-    qwen3moe), with
+    a byte-level BPE vocabulary, llama, gemma3 and gemma2 with SentencePiece
+    ones, and a qwen3moe), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -26,6 +26,7 @@
 #include "xinf_gguf.h"
 #include "xinf_gguf_writer.h"
 #include "xinf_model.h"
+#include "xinf_cpu_backend.h"
 
 #include <math.h>
 #include <sys/stat.h>
@@ -567,6 +568,76 @@ test_gemma3_keys (void)
     s_expect_loads (qwen, &(s_edit_t) { "qwen2.final_logit_softcapping", S_F32, 0, 30.0, NULL });
 }
 
+//  The rewritten Gemma 2 file loads with these soft-caps and windows
+//  ('window' where bit i of 'local' is set).
+static void
+s_expect_caps (const char *source, const s_edit_t *edit, float attn, float final, size_t window, unsigned local)
+{
+    char path [300], error [512] = "";
+    test_path (path, sizeof path, "gemma2-fine.gguf");
+    s_rewrite (source, path, edit);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    CHECK (t->attn_softcap == attn && t->final_softcap == final);
+    for (size_t index = 0; index < t->n_layers; index++)
+        CHECK (t->layers [index].window == ((local >> index) & 1 ? window : 0));
+    xinf_model_destroy (&model);
+}
+
+//  Gemma 2's keys: soft-caps (defaults 50 and 30 when absent; zero,
+//  negative, huge, NaN or a string refused naming the key), its window
+//  (4096 when absent) on every other layer, the local RoPE base the global
+//  one unless rope.freq_base_swa says; the 27B's query scale by its 46
+//  layers where dim / heads is not head_dim.
+static void
+test_gemma2_keys (void)
+{
+    char gemma [300], error [512] = "";
+    s_make ("gemma2.gguf", "--arch gemma2 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 4 "
+            "--vocab 400 --sliding-window 8 --attn-softcap 20 --final-softcap 10 --rope-theta 5000 --seed 21",
+            gemma, sizeof gemma);
+    xinf_model_t *model = xinf_model_load (gemma, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    CHECK (t->gelu && t->embed_scale > 0 && !t->layers [0].q_norm && t->query_scale == 0);
+    CHECK (t->rope_local.base == 5000.0f && t->rope.base == 5000.0f);
+    xinf_model_destroy (&model);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.general.unused", S_DROP, 0, 0, NULL }, 20, 10, 8, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.attn_logit_softcapping", S_DROP, 0, 0, NULL }, 50, 10, 8, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.final_logit_softcapping", S_DROP, 0, 0, NULL }, 20, 30, 8, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.attention.sliding_window", S_DROP, 0, 0, NULL }, 20, 10, 4096, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.attention.sliding_window_pattern", S_U32, 4, 0, NULL }, 20, 10, 8, 0x7);
+    const char *caps [] = { "gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping" };
+    const double bad [] = { 0.0, -5.0, 1e9, NAN };
+    for (size_t c = 0; c < 2; c++) {
+        for (size_t b = 0; b < sizeof bad / sizeof bad [0]; b++)
+            s_expect_refused (gemma, &(s_edit_t) { caps [c], S_F32, 0, bad [b], NULL }, caps [c], false);
+        s_expect_refused (gemma, &(s_edit_t) { caps [c], S_STR, 0, 0, "50" }, caps [c], false);
+    }
+    s_expect_refused (gemma, &(s_edit_t) { "gemma2.rope.freq_base_swa", S_F32, 0, 0.5, NULL }, "freq_base_swa", false);
+    model = NULL;
+    char large [300];
+    s_make ("gemma2-46.gguf", "--arch gemma2 --dim 64 --heads 4 --kv-heads 2 --head-dim 32 --ffn 32 --layers 46 "
+            "--vocab 400 --seed 22", large, sizeof large);
+    model = xinf_model_load (large, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    CHECK (fabsf (xinf_model_transformer (model)->query_scale - sqrtf (32.0f / 16.0f)) < 1e-6f);
+    xinf_model_destroy (&model);
+    //  On a backend without soft-caps the model is refused, naming them
+    xinf_backend_t *cpu = xinf_cpu_backend_new (1);
+    xinf_backend_t plain = *cpu;
+    plain.softcap = false;
+    model = xinf_model_load (gemma, NULL, NULL, error, sizeof error);
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (model), &plain, error, sizeof error) == -1);
+    CHECK_HAS (error, "soft-capped");
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (model), cpu, error, sizeof error) == 0);
+    xinf_model_destroy (&model);
+    xinf_backend_destroy (&cpu);
+}
+
 //  A mixture of experts' keys and tensors: counts out of range or that
 //  disagree with the tensors are refused naming them, and so is a split
 //  over ranks that would cut a block.
@@ -640,6 +711,10 @@ test_fuzz_loaders (void)
     s_make ("fuzz-qwen3moe.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
             "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 17", moe, sizeof moe);
     s_fuzz (moe, 0x5eed4, rounds / 2);
+    char gemma2 [300];
+    s_make ("fuzz-gemma2.gguf", "--arch gemma2 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 "
+            "--vocab 400 --sliding-window 4 --seed 23", gemma2, sizeof gemma2);
+    s_fuzz (gemma2, 0x5eed5, rounds / 2);
 }
 
 int
@@ -656,6 +731,7 @@ main (int argc, char **argv)
     RUN (test_special_files);
     RUN (test_truncated_while_open);
     RUN (test_gemma3_keys);
+    RUN (test_gemma2_keys);
     RUN (test_experts_keys);
     RUN (test_fuzz_loaders);
     test_scratch_end ();

@@ -75,7 +75,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -125,7 +125,7 @@ class HParams:
         if self.n_rot % 2 != 0 or self.n_rot > self.head_dim or self.head_dim % 2 != 0:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
-        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma3")
+        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3")
         self.qkv_bias = (arch == "qwen2")
         self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
         self.n_expert = r.get_int(arch + ".expert_count", 0) if arch in ("llama", "qwen3moe") else 0
@@ -135,26 +135,32 @@ class HParams:
         self.expert_ffn = (r.get_int(arch + ".expert_feed_forward_length",
                                      self.ffn // max(self.n_expert_used, 1))
                            if arch == "qwen3moe" else self.ffn)
-        self.gemma = (arch == "gemma3")
+        self.gemma = arch in ("gemma2", "gemma3")
         self.freq_scale = 1.0
         self.rope_factors = None
         # Gemma 3: the window of each layer (0: global), the local RoPE base,
         # the query scale
         self.windows = [0] * self.n_layers
-        self.freq_base_local = r.get_float(arch + ".rope.freq_base_swa", 10000.0)
+        self.freq_base_local = r.get_float(arch + ".rope.freq_base_swa",
+                                           10000.0 if arch == "gemma3" else self.freq_base)
         self.query_scale = 1.0 / math.sqrt(self.head_dim)
+        # Gemma 2: attention scores and final logits soft-capped, c tanh(x / c)
+        self.attn_softcap = self.final_softcap = 0.0
+        if arch == "gemma2":
+            self.attn_softcap = r.get_float(arch + ".attn_logit_softcapping", 50.0)
+            self.final_softcap = r.get_float(arch + ".final_logit_softcapping", 30.0)
         if self.gemma:
-            if r.get_float(arch + ".final_logit_softcapping", 0.0):
+            if arch == "gemma3" and r.get_float(arch + ".final_logit_softcapping", 0.0):
                 raise ValueError("%s: final_logit_softcapping not supported" % r.path)
-            window = r.get_int(arch + ".attention.sliding_window", 0)
-            pattern = r.get(arch + ".attention.sliding_window_pattern", 6)
+            window = r.get_int(arch + ".attention.sliding_window", 4096 if arch == "gemma2" else 0)
+            pattern = r.get(arch + ".attention.sliding_window_pattern", 2 if arch == "gemma2" else 6)
             for layer in range(self.n_layers):
                 if isinstance(pattern, list):
                     local = bool(pattern[layer])
                 else:
                     local = pattern == 0 or layer % pattern < pattern - 1
                 self.windows[layer] = window if local else 0
-            if self.n_layers == 62:
+            if self.n_layers == (62 if arch == "gemma3" else 46):
                 self.query_scale = 1.0 / math.sqrt(self.dim // self.n_head)
         if arch in ("llama", "gemma3"):
             kind = r.get(arch + ".rope.scaling.type", "linear")
@@ -188,6 +194,11 @@ def silu(x):
 def gelu(x):
     """GELU's tanh form (Gemma's gelu_pytorch_tanh)."""
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def softcap(x, cap):
+    """Gemma 2's soft-cap c tanh(x / c); cap 0: x."""
+    return cap * np.tanh(x / cap) if cap else x
 
 
 def rope(x, positions, n_rot, freq_base, neox, freq_scale=1.0, factors=None):
@@ -437,7 +448,7 @@ class Model:
         return x + f
 
     def _logits(self, x):
-        return rms_norm(x, self.output_norm, self.hp.eps) @ self.output.T
+        return softcap(rms_norm(x, self.output_norm, self.hp.eps) @ self.output.T, self.hp.final_softcap)
 
     # -- full sequence (explicit causal mask) -------------------------------
     def forward(self, tokens):
@@ -460,7 +471,7 @@ class Model:
             out = np.empty((T, hp.n_head, hp.head_dim))
             for hd in range(hp.n_head):
                 kv = hd // group
-                s = (q[:, hd, :] @ k[:, kv, :].T) * scale + mask
+                s = softcap((q[:, hd, :] @ k[:, kv, :].T) * scale, hp.attn_softcap) + mask
                 s = s - s.max(axis=1, keepdims=True)
                 p = np.exp(s)
                 p /= p.sum(axis=1, keepdims=True)
@@ -496,7 +507,7 @@ class Model:
                 first = max(0, n_keys - L.window) if L.window else 0  # a local layer's window
                 for hd in range(hp.n_head):
                     kv = hd // group
-                    s = K[first:n_keys, kv, :] @ q[t, hd, :] * scale
+                    s = softcap(K[first:n_keys, kv, :] @ q[t, hd, :] * scale, hp.attn_softcap)
                     p = np.exp(s - s.max())
                     p /= p.sum()
                     out[t, hd, :] = p @ V[first:n_keys, kv, :]
