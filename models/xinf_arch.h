@@ -80,6 +80,8 @@ typedef struct {
                                        //  (Gemma 3: 10000); 0: the global layers' (Gemma 2)
     bool softcaps;                     //  reads attn_logit_softcapping (default 50) and final_logit_softcapping
                                        //  (default 30) and soft-caps with them (Gemma 2); else a final cap is refused
+    bool output_tied;                  //  the output is always token_embd: a file with output.weight is refused
+                                       //  (Gemma 2, as llama.cpp, which refuses such a file too)
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned

@@ -526,6 +526,9 @@ s_load_tensors (s_loader_t *loader)
     }
     t->embed = s_matrix (loader, "token_embd.weight", t->vocab, t->dim, false);
     t->output_norm = s_vector (loader, "output_norm.weight", t->dim, false);
+    if (loader->arch->output_tied && xinf_gguf_find_tensor (self->gguf, "output.weight"))
+        s_fail (loader, "tensor 'output.weight': a %s model's output is its token embedding (llama.cpp refuses "
+                "such a file too)", loader->arch->name);
     t->output = s_matrix (loader, "output.weight", t->vocab, t->dim, true);
     self->info.tied_embeddings = !loader->failed && !t->output.data;
     if (self->info.tied_embeddings)

@@ -141,9 +141,9 @@ int
 xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backend_t *backend, char *error,
                                 size_t error_size)
 {
-    const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU (Gemma 3's)"
-                      : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma 3's)"
-                      : s_windowed (self) && !backend->sliding_window ? "sliding-window attention (Gemma 3's)"
+    const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU (Gemma's)"
+                      : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma's)"
+                      : s_windowed (self) && !backend->sliding_window ? "sliding-window attention (Gemma's)"
                       : s_has_experts (self) && !backend->ops->moe ? "mixture of experts"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"

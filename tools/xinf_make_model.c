@@ -14,7 +14,7 @@
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
     Qwen3 files; its gemma3 six layers, five of them local with a window of
-    8 positions; its gemma2 four, two of them local), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b and gemma3-1b (the
+    8 positions; its gemma2 four, two of them local), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b, gemma3-1b and gemma2-2b (the
     real shapes, for benchmarks); explicit shape flags override the preset. RoPE scaling:
     linear (rope.scaling.type/factor), llama3 (the rope_freqs.weight tensor
     of Llama 3 frequency factors, as converters write it) or llama3-keys
@@ -36,7 +36,7 @@
 
 static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
-    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|gemma3-1b", "NAME",
+    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
     { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|gemma2|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
@@ -117,6 +117,7 @@ static const s_shape_t s_presets [] = {
     { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, true, 1e-6, 1000000, false, 128, "none", 0, 0, 0, 0 },
     { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false, 0, "llama3", 0, 0, 0, 0 },
     { "gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 32768, true, 1e-6, 1000000, true, 256, "none", 512, 0, 0, 0 },
+    { "gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 256000, 8192, true, 1e-6, 10000, true, 256, "none", 4096, 0, 0, 0 },
 };
 
 typedef struct {
@@ -232,6 +233,9 @@ s_validate (s_model_t *model)
     else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
         problem = "--sliding-window is for gemma2 and gemma3 only";
+    else
+    if (!shape->tied && xinf_arch_find (shape->arch)->output_tied)
+        problem = "a gemma2 model's output is its token embedding: --no-tied is not for it";
     else
     if (shape->experts ? xinf_arch_find (shape->arch)->experts == XINF_UNUSED
                        : xinf_arch_find (shape->arch)->experts == XINF_REQUIRED)

@@ -192,12 +192,30 @@ s_scale (xinf_backend_t *self, float *x, size_t count, float factor)
         x [i] *= factor;
 }
 
+typedef struct {
+    float *x;
+    size_t count;
+    float cap;
+} s_softcap_t;
+
+static void
+s_softcap_task (void *arg, size_t task, int thread)
+{
+    (void) thread;
+    s_softcap_t *job = arg;
+    size_t first = task * S_ACTIVATION_RUN;
+    size_t end = job->count - first < S_ACTIVATION_RUN ? job->count : first + S_ACTIVATION_RUN;
+    for (size_t i = first; i < end; i++)
+        job->x [i] = job->cap * tanhf (job->x [i] / job->cap);
+}
+
+//  Final logits (vocab x rows): split over the pool as the activations
 static void
 s_softcap (xinf_backend_t *self, float *x, size_t count, float cap)
 {
-    (void) self;
-    for (size_t i = 0; i < count; i++)
-        x [i] = cap * tanhf (x [i] / cap);
+    s_softcap_t job = { x, count, cap };
+    xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_softcap_task,
+                         &job);
 }
 
 static void
