@@ -146,30 +146,49 @@ s_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t head_di
 //  (of one token's: a decode step of one sequence stays on the caller).
 #define S_ACTIVATION_RUN 8192
 
+//  An element-wise op over 'count' elements (each its own arithmetic),
+//  in runs of S_ACTIVATION_RUN over the pool: run (job, first, n).
+typedef struct {
+    void (*run) (void *job, size_t first, size_t n);
+    void *job;
+    size_t count;
+} s_runs_t;
+
+static void
+s_runs_task (void *arg, size_t task, int thread)
+{
+    (void) thread;
+    s_runs_t *runs = arg;
+    size_t first = task * S_ACTIVATION_RUN;
+    runs->run (runs->job, first, runs->count - first < S_ACTIVATION_RUN ? runs->count - first : S_ACTIVATION_RUN);
+}
+
+static void
+s_split (xinf_backend_t *self, size_t count, void (*run) (void *, size_t, size_t), void *job)
+{
+    s_runs_t runs = { run, job, count };
+    xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_runs_task, &runs);
+}
+
 typedef struct {
     float *gate;
     const float *up;
-    size_t count;
     void (*activate) (float *gate, const float *up, size_t n);
 } s_activation_t;
 
 static void
-s_activation_task (void *arg, size_t task, int thread)
+s_activation_run (void *arg, size_t first, size_t n)
 {
-    (void) thread;
     s_activation_t *job = arg;
-    size_t first = task * S_ACTIVATION_RUN;
-    size_t count = job->count - first < S_ACTIVATION_RUN ? job->count - first : S_ACTIVATION_RUN;
-    job->activate (job->gate + first, job->up + first, count);
+    job->activate (job->gate + first, job->up + first, n);
 }
 
 static void
 s_activate (xinf_backend_t *self, void (*activate) (float *, const float *, size_t), float *gate, const float *up,
             size_t count)
 {
-    s_activation_t job = { gate, up, count, activate };
-    xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_activation_task,
-                         &job);
+    s_activation_t job = { gate, up, activate };
+    s_split (self, count, s_activation_run, &job);
 }
 
 static void
@@ -194,18 +213,14 @@ s_scale (xinf_backend_t *self, float *x, size_t count, float factor)
 
 typedef struct {
     float *x;
-    size_t count;
     float cap;
 } s_softcap_t;
 
 static void
-s_softcap_task (void *arg, size_t task, int thread)
+s_softcap_run (void *arg, size_t first, size_t n)
 {
-    (void) thread;
     s_softcap_t *job = arg;
-    size_t first = task * S_ACTIVATION_RUN;
-    size_t end = job->count - first < S_ACTIVATION_RUN ? job->count : first + S_ACTIVATION_RUN;
-    for (size_t i = first; i < end; i++)
+    for (size_t i = first; i < first + n; i++)
         job->x [i] = job->cap * tanhf (job->x [i] / job->cap);
 }
 
@@ -213,9 +228,8 @@ s_softcap_task (void *arg, size_t task, int thread)
 static void
 s_softcap (xinf_backend_t *self, float *x, size_t count, float cap)
 {
-    s_softcap_t job = { x, count, cap };
-    xinf_threadpool_run (s_cpu (self)->pool, (count + S_ACTIVATION_RUN - 1) / S_ACTIVATION_RUN, s_softcap_task,
-                         &job);
+    s_softcap_t job = { x, cap };
+    s_split (self, count, s_softcap_run, &job);
 }
 
 static void
