@@ -6,7 +6,7 @@ is not built.
 
 MAKE_MODEL is xinf-make-model; LLAMA_DIR the llama.cpp tree of
 tools/llamacpp/build-native.sh (build/bin/llama-quantize and
-llama-completion). Small F16 models (llama and gemma3 with a
+llama-completion). Small F16 models (llama, gemma3 and gemma2 with a
 SentencePiece vocabulary, qwen2 with a byte-level BPE one; every matrix a multiple of
 256 columns, so that the K types are used) are quantized to Q4_K_M,
 Q5_K_M, Q6_K, Q3_K_M, Q2_K, IQ4_XS and IQ4_NL; llama-completion generates
@@ -36,6 +36,11 @@ MODELS = [
     ("gemma3", ["--arch", "gemma3", "--dim", "512", "--heads", "8", "--kv-heads", "4", "--head-dim", "64",
                 "--ffn", "1536", "--layers", "7", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.1",
                 "--sliding-window", "8"]),
+    # Gemma 2: every other layer local (8 positions), tied output, soft-caps
+    # within the range the scores and logits reach
+    ("gemma2", ["--arch", "gemma2", "--dim", "512", "--heads", "8", "--kv-heads", "4", "--head-dim", "64",
+                "--ffn", "1536", "--layers", "7", "--vocab", "2048", "--tied", "--seed", "5", "--std", "0.02",
+                "--sliding-window", "8", "--attn-softcap", "0.1", "--final-softcap", "0.5"]),
 ]
 LORA_TYPES = ["F16", "Q4_K_M"]
 PROMPT = "hello world, this is a test of the"
