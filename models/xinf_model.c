@@ -270,6 +270,27 @@ s_rope_freqs (s_loader_t *loader)
 //  RoPE: the layout of the architecture, rope.freq_base, and for llama the
 //  scaling (rope.scaling.type none, linear or llama3; rope_freqs.weight,
 //  which wins over computed factors as in llama.cpp).
+//  An arch xinf scales no RoPE for (qwen2, qwen3, gemma2): a file that
+//  asks for scaling (Qwen2.5's YaRN for 128K, say) is refused naming the
+//  key, rather than run unscaled (llama.cpp would scale it).
+static void
+s_refuse_scaling (s_loader_t *loader, const char *key)
+{
+    xinf_gguf_t *gguf = loader->self->gguf;
+    const char *type = xinf_gguf_has (gguf, key) ? xinf_gguf_get_str (gguf, key) : "none";
+    double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 0.0, 1e9);
+    if (!type)
+        s_fail (loader, "metadata key '%s' is not a string", key);
+    else
+    if (strcmp (type, "none") != 0)
+        s_fail (loader, "metadata key '%s' is '%.32s': xinf runs no RoPE scaling for %s", key, type,
+                loader->arch->name);
+    else
+    if (factor > 1.0)
+        s_fail (loader, "metadata key '%s.rope.scaling.factor' is %g: xinf runs no RoPE scaling for %s",
+                loader->arch->name, factor, loader->arch->name);
+}
+
 static void
 s_load_rope (s_loader_t *loader)
 {
@@ -277,10 +298,14 @@ s_load_rope (s_loader_t *loader)
     xinf_transformer_t *t = &self->transformer;
     t->rope = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base", 10000.0, 1.0, 1e12), 1.0f,
                               loader->arch->rope_neox, NULL };
-    if (!loader->arch->rope_scaling || loader->failed)
-        return;
     char key [128];
     snprintf (key, sizeof key, "%s.rope.scaling.type", loader->arch->name);
+    if (!loader->arch->rope_scaling && !loader->failed) {
+        s_refuse_scaling (loader, key);
+        return;
+    }
+    if (loader->failed)
+        return;
     const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key) : "linear";
     double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 0.0, 1024.0);
     factor = factor < 1.0 ? 1.0 : factor;          //  0 (and below 1) means none, as in llama.cpp

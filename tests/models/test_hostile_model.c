@@ -570,6 +570,13 @@ test_gemma3_keys (void)
     s_make ("qwen-softcap.gguf", "--arch qwen2 --dim 32 --heads 2 --kv-heads 1 --ffn 32 --layers 1 --vocab 400",
             qwen, sizeof qwen);
     s_expect_loads (qwen, &(s_edit_t) { "qwen2.final_logit_softcapping", S_F32, 0, 30.0, NULL });
+    //  RoPE scaling where xinf runs none (qwen2, qwen3, gemma2): refused, not run unscaled
+    s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_STR, 0, 0, "yarn" }, "'yarn'", false);
+    s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_STR, 0, 0, "linear" }, "no RoPE scaling", false);
+    s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.factor", S_F32, 0, 4.0, NULL }, "scaling.factor", false);
+    s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_U32, 3, 0, NULL }, "not a string", false);
+    s_expect_loads (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_STR, 0, 0, "none" });
+    s_expect_loads (qwen, &(s_edit_t) { "qwen2.rope.scaling.factor", S_F32, 0, 1.0, NULL });
 }
 
 //  The rewritten Gemma 2 file loads with these soft-caps and windows
