@@ -1,5 +1,6 @@
 /*  xinf_exec_kv: how an executor's KV budget is cut into blocks.  */
 #include "xinf_exec_kv.h"
+#include "xinf_batcher.h"
 
 //  A window cache's local blocks a sequence holds at most: the window
 //  before a step's tokens and the step's, a block more where they
@@ -25,10 +26,10 @@ xinf_exec_kv_plan (const xinf_transformer_t *t, const xinf_backend_t *backend, x
     if (cap_at_need && need < budget)
         budget = need;
     uint64_t local = (uint64_t) max_seqs * local_per_seq, blocks = 0;
-    uint64_t window_blocks = local_layers ? (xinf_transformer_window (t) + XINF_BLOCK_TOKENS - 1) / XINF_BLOCK_TOKENS : 0;
+    xinf_batcher_config_t rule = { .block_tokens = XINF_BLOCK_TOKENS, .window = xinf_transformer_window (t) };
     if (local && local * local_bytes < budget)
         blocks = (budget - local * local_bytes) / global_bytes;
-    if (!local || blocks <= local || local < window_blocks + 1 || blocks > INT32_MAX) {
+    if (!local || blocks <= local || local < xinf_batcher_local_minimum (&rule) || blocks > INT32_MAX) {
         //  No window cache, or one that would not hold more positions than
         //  a plain cache (a budget too small for it, a context shorter than
         //  the window): every layer in one pool

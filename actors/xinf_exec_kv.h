@@ -21,7 +21,7 @@
 
 #include "xinf_transformer.h"
 
-#define XINF_BLOCK_TOKENS 16          //  positions a KV block holds
+#define XINF_BLOCK_TOKENS 16          //  positions a KV block holds (executors make them, replicas plan with them)
 
 typedef struct {
     size_t n_blocks;                  //  the blocks of the (global layers') pool

@@ -20,6 +20,7 @@
 #include "xinf_tokenize.h"
 #include "xinf_outbox.h"
 #include "xinf_encoder.h"
+#include "xinf_exec_kv.h"               //  XINF_BLOCK_TOKENS: the executors' KV block
 #include "xinf_lora_modules.h"
 #include "xinf_json_masks.h"
 #include "xinf_samples.h"
@@ -31,7 +32,6 @@
 #define XINF_REDUCE_SLACK_MS 5000     //  an all-reduce's own deadline names the peer first
 #define XINF_QUEUE_MAX      4096      //  requests a replica holds (running and queued)
 #define XINF_HIDDEN_STEP_BYTES (64u << 20)  //  a step's hidden rows (embeddings) at most: n_hid x dim floats
-#define XINF_BLOCK_TOKENS   16
 #define XINF_REPLICA_CONSTRAINTS_KEPT 32  //  compiled constraints no request holds, kept for the next
 #define XINF_CHAT_TEMPLATE_MAX  (256 << 10)   //  bytes of a chat template reported in info
 

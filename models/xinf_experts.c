@@ -43,9 +43,8 @@ s_stack (xinf_gguf_t *gguf, const char *name, size_t count, size_t rows, size_t 
     if (!tensor)
         return xinf_fail (error, error_size, "%s", xinf_gguf_error (gguf));
     xinf_dtype_t dtype;
-    if (!xinf_model_dtype (tensor->type, &dtype))
-        return xinf_fail (error, error_size, "tensor '%s' has weight type %s, which xinf does not compute with", name,
-                          xinf_ggml_type_name (tensor->type) ? xinf_ggml_type_name (tensor->type) : "unknown");
+    if (xinf_model_tensor_dtype (tensor, &dtype, error, error_size))
+        return -1;
     size_t block = xinf_dtype_block_size (dtype), row_bytes = xinf_dtype_row_bytes (dtype, cols);
     if (block > 1 && cols % block)
         return xinf_fail (error, error_size, "tensor '%s' is %s with %zu columns (not a multiple of %zu)", name,
@@ -69,9 +68,8 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, x
     const xinf_gguf_tensor_t *router = xinf_gguf_expect_tensor (gguf, name, 2, ne);
     if (!router)
         return xinf_fail (error, error_size, "%s", xinf_gguf_error (gguf));
-    if (!xinf_model_dtype (router->type, &layer->router.dtype))
-        return xinf_fail (error, error_size, "tensor '%s' has weight type %s, which xinf does not compute with", name,
-                          xinf_ggml_type_name (router->type) ? xinf_ggml_type_name (router->type) : "unknown");
+    if (xinf_model_tensor_dtype (router, &layer->router.dtype, error, error_size))
+        return -1;
     layer->router = (xinf_matrix_t) { layer->router.dtype,
                                       xinf_slices_view (slices, router->data, count
                                                         * xinf_dtype_row_bytes (layer->router.dtype, t->dim)),

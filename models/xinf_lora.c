@@ -99,11 +99,8 @@ s_half (const xinf_gguf_tensor_t *tensor, xinf_matrix_t *matrix, char *error, si
 {
     if (tensor->n_dims != 2)
         return xinf_fail (error, error_size, "tensor '%s' has %u dimensions, not 2", tensor->name, tensor->n_dims);
-    if (!xinf_model_dtype (tensor->type, &matrix->dtype)) {
-        const char *type = xinf_ggml_type_name (tensor->type);
-        return xinf_fail (error, error_size, "tensor '%s' has type %s, which xinf does not compute with",
-                          tensor->name, type ? type : "unknown");
-    }
+    if (xinf_model_tensor_dtype (tensor, &matrix->dtype, error, error_size))
+        return -1;
     matrix->data = tensor->data;
     matrix->cols = tensor->ne [0];
     matrix->rows = tensor->ne [1];

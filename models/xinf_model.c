@@ -116,6 +116,18 @@ xinf_model_dtype (uint32_t ggml_type, xinf_dtype_t *dtype)
     }
 }
 
+int
+xinf_model_tensor_dtype (const xinf_gguf_tensor_t *tensor, xinf_dtype_t *dtype, char *error, size_t error_size)
+{
+    if (xinf_model_dtype (tensor->type, dtype))
+        return 0;
+    const char *type = xinf_ggml_type_name (tensor->type);
+    return xinf_fail (error, error_size, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, "
+                      "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; requantize the "
+                      "model to one of these, e.g. llama-quantize --allow-requantize IN OUT Q4_K_M)", tensor->name,
+                      type ? type : "unknown");
+}
+
 //  A 2-D weight [rows][cols] (ggml ne = {cols, rows}); optional ones may be absent.
 static xinf_matrix_t
 s_matrix (s_loader_t *loader, const char *name, size_t rows, size_t cols, bool optional)
@@ -131,10 +143,9 @@ s_matrix (s_loader_t *loader, const char *name, size_t rows, size_t cols, bool o
         s_fail (loader, "%s", xinf_gguf_error (loader->self->gguf));
         return matrix;
     }
-    if (!xinf_model_dtype (tensor->type, &matrix.dtype)) {
-        const char *type = xinf_ggml_type_name (tensor->type);
-        s_fail (loader, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; requantize the model to one of these, e.g. llama-quantize --allow-requantize IN OUT Q4_K_M)",
-                name, type ? type : "unknown");
+    char reason [512];
+    if (xinf_model_tensor_dtype (tensor, &matrix.dtype, reason, sizeof reason)) {
+        s_fail (loader, "%s", reason);
         return matrix;
     }
     matrix.data = tensor->data;
@@ -269,28 +280,10 @@ s_rope_freqs (s_loader_t *loader)
 
 //  RoPE: the layout of the architecture, rope.freq_base, and for llama the
 //  scaling (rope.scaling.type none, linear or llama3; rope_freqs.weight,
-//  which wins over computed factors as in llama.cpp).
-//  An arch xinf scales no RoPE for (qwen2, qwen3, gemma2): a file that
-//  asks for scaling (Qwen2.5's YaRN for 128K, say) is refused naming the
-//  key, rather than run unscaled (llama.cpp would scale it).
-static void
-s_refuse_scaling (s_loader_t *loader, const char *key)
-{
-    xinf_gguf_t *gguf = loader->self->gguf;
-    const char *type = xinf_gguf_has (gguf, key) ? xinf_gguf_get_str (gguf, key) : "none";
-    double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 0.0, 1e9);
-    if (!type)
-        s_fail (loader, "metadata key '%s' is not a string", key);
-    else
-    if (strcmp (type, "none") != 0)
-        s_fail (loader, "metadata key '%s' is '%.32s': xinf runs no RoPE scaling for %s", key, type,
-                loader->arch->name);
-    else
-    if (factor > 1.0)
-        s_fail (loader, "metadata key '%s.rope.scaling.factor' is %g: xinf runs no RoPE scaling for %s",
-                loader->arch->name, factor, loader->arch->name);
-}
-
+//  which wins over computed factors as in llama.cpp). An arch xinf scales
+//  no RoPE for (qwen2, qwen3, gemma2) refuses a file that asks for scaling
+//  (Qwen2.5's YaRN for 128K, say) naming the key, rather than run it
+//  unscaled (llama.cpp would scale it).
 static void
 s_load_rope (s_loader_t *loader)
 {
@@ -298,19 +291,24 @@ s_load_rope (s_loader_t *loader)
     xinf_transformer_t *t = &self->transformer;
     t->rope = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base", 10000.0, 1.0, 1e12), 1.0f,
                               loader->arch->rope_neox, NULL };
-    char key [128];
-    snprintf (key, sizeof key, "%s.rope.scaling.type", loader->arch->name);
-    if (!loader->arch->rope_scaling && !loader->failed) {
-        s_refuse_scaling (loader, key);
-        return;
-    }
     if (loader->failed)
         return;
-    const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key) : "linear";
+    char key [128];
+    snprintf (key, sizeof key, "%s.rope.scaling.type", loader->arch->name);
+    const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key)
+                     : loader->arch->rope_scaling ? "linear" : "none";
     double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 0.0, 1024.0);
     factor = factor < 1.0 ? 1.0 : factor;          //  0 (and below 1) means none, as in llama.cpp
     if (!type)
         s_fail (loader, "metadata key '%s' is not a string", key);
+    else
+    if (!loader->arch->rope_scaling && strcmp (type, "none"))
+        s_fail (loader, "metadata key '%s' is '%.32s': xinf runs no RoPE scaling for %s", key, type,
+                loader->arch->name);
+    else
+    if (!loader->arch->rope_scaling && factor > 1.0)
+        s_fail (loader, "metadata key '%s.rope.scaling.factor' is %g: xinf runs no RoPE scaling for %s",
+                loader->arch->name, factor, loader->arch->name);
     else
     if (strcmp (type, "linear") == 0)
         t->rope.scale = (float) (1.0 / factor);

@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include "xinf_transformer.h"
 #include "xinf_tokenizer.h"
+#include "xinf_gguf.h"
 
 //  How an embedding is pooled from a prompt's final hidden states, as
 //  GGUF's <arch>.pooling_type numbers them.
@@ -59,6 +60,9 @@ typedef bool (xinf_model_progress_fn) (uint64_t done, uint64_t total, void *arg)
 //  The type xinf computes with for a GGUF tensor type (xinf_gguf.h's
 //  numbers); false for a type it does not compute with.
 bool xinf_model_dtype (uint32_t ggml_type, xinf_dtype_t *dtype);
+//  The same for a file's tensor: 0, or -1 with the reason naming the
+//  tensor, its type and the types xinf computes with.
+int xinf_model_tensor_dtype (const xinf_gguf_tensor_t *tensor, xinf_dtype_t *dtype, char *error, size_t error_size);
 
 //  The whole model: shard 0 of 1.
 xinf_model_t *xinf_model_load (const char *path, xinf_model_progress_fn *progress, void *arg,

@@ -118,16 +118,7 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
     return 0;
 }
 
-//  Whether some layer has a sliding window; experts.
-static bool
-s_windowed (const xinf_transformer_t *self)
-{
-    for (size_t index = 0; index < self->n_layers; index++)
-        if (self->layers [index].window)
-            return true;
-    return false;
-}
-
+//  Whether some layer has experts.
 static bool
 s_has_experts (const xinf_transformer_t *self)
 {
@@ -143,7 +134,7 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
 {
     const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU (Gemma's)"
                       : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma's)"
-                      : s_windowed (self) && !backend->sliding_window ? "sliding-window attention (Gemma's)"
+                      : xinf_transformer_local_layers (self) && !backend->sliding_window ? "sliding-window attention (Gemma's)"
                       : s_has_experts (self) && !backend->ops->moe ? "mixture of experts"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"

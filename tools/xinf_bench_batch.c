@@ -65,9 +65,11 @@ s_measure (const xinf_transformer_t *t, xinf_backend_t *backend, size_t n, size_
     size_t per_seq = (prompt + decode + BLOCK_TOKENS) / BLOCK_TOKENS + 1;
     size_t step = step_tokens > n ? step_tokens : n;
     size_t window = xinf_transformer_window (t);
-    size_t local = windowed ? (window - 1 + step + BLOCK_TOKENS - 1) / BLOCK_TOKENS + 1 : 0;
-    size_t least = (window + BLOCK_TOKENS - 1) / BLOCK_TOKENS + 1;      //  xinf_batcher_local_minimum
+    xinf_batcher_config_t rule = { .block_tokens = BLOCK_TOKENS, .window = window };
+    size_t local = windowed ? (window - 1 + step + BLOCK_TOKENS - 1) / BLOCK_TOKENS + 1 : 0, least = 0;
     local = local < per_seq ? local : per_seq;
+    if (windowed)
+        least = xinf_batcher_local_minimum (&rule);
     local = windowed ? n * (local > least ? local : least) : 0;
     xinf_kv_cache_t *cache = xinf_kv_cache_new_windowed (t, backend, xinf_backend_kv_default (backend), n * per_seq,
                                                          local, BLOCK_TOKENS, step);

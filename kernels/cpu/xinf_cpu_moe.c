@@ -30,6 +30,19 @@ xinf_cpu_moe_scratch_free (xinf_cpu_moe_scratch_t *scratch)
     memset (scratch, 0, sizeof *scratch);
 }
 
+//  'array' of *have elements of 'size' bytes, or grown to 'want' of them
+//  (*have then says so); NULL when out of memory (array stays as it was).
+static void *
+s_room (void *array, size_t *have, size_t want, size_t size)
+{
+    if (want <= *have)
+        return array;
+    void *grown = realloc (array, want * size);
+    if (grown)
+        *have = want;
+    return grown;
+}
+
 //  Carves the layout out of the scratch (grown); false when out of memory.
 static bool
 s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_layout_t *at)
@@ -37,22 +50,14 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
     size_t rows = n * moe->k;
     size_t floats = n * moe->n_experts + n * moe->k + rows * (2 * moe->dim + 2 * moe->ffn);
     size_t ints = n * moe->k + 3 * moe->n_experts + rows;
-    if (floats > scratch->n_floats) {
-        float *grown = realloc (scratch->floats, floats * sizeof (float));
-        if (!grown)
-            return false;
-        scratch->floats = grown;
-        scratch->n_floats = floats;
-    }
-    if (ints > scratch->n_ints) {
-        int32_t *grown = realloc (scratch->ints, ints * sizeof (int32_t));
-        if (!grown)
-            return false;
-        scratch->ints = grown;
-        scratch->n_ints = ints;
-    }
-    float *f = scratch->floats;
-    int32_t *i = scratch->ints;
+    float *f = s_room (scratch->floats, &scratch->n_floats, floats, sizeof (float));
+    if (f)
+        scratch->floats = f;
+    int32_t *i = f ? s_room (scratch->ints, &scratch->n_ints, ints, sizeof (int32_t)) : NULL;
+    if (i)
+        scratch->ints = i;
+    if (!f || !i)
+        return false;
     at->probs = f, f += n * moe->n_experts;
     at->weights = f, f += n * moe->k;
     at->xs = f, f += rows * moe->dim;
