@@ -118,7 +118,9 @@ typedef struct {
     float base;                       //  rope.freq_base
     float scale;                      //  linear scaling: 1 / rope.scaling.factor, else 1
     bool neox;                        //  pairs (i, i + d/2), else (2i, 2i + 1)
-    const float *factors;             //  [d / 2]: Llama 3 rope_freqs, or NULL
+    const float *factors;             //  [d / 2]: Llama 3 rope_freqs, YaRN's, or NULL
+    float mscale;                     //  cosines and sines times this (YaRN's magnitude
+                                      //  scale, rope.scaling.attn_factor), else 1
 } xinf_rope_t;
 
 //  RMSNorm of each q and k head before RoPE (Qwen3): the weights of a

@@ -20,11 +20,11 @@
 static const xinf_arch_t s_archs [] = {
     { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
       0, 0, false, false },
-    { "qwen2",    true,  false, false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
+    { "qwen2",    true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
       0, 0, false, false },
-    { "qwen3",    true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U, 0,
+    { "qwen3",    true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U, 0,
       0, 0, false, false },
-    { "qwen3moe", true,  false, false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R, 0,
+    { "qwen3moe", true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R, 0,
       0, 0, false, false },
     { "gemma2",   true,  false, false, 1e-6, { R, R, U, R, U, R, U, U, U, R, R, R, R, R, R, R }, true,  true,  2, U, 46,
       4096, 0, true, true },
@@ -124,4 +124,28 @@ xinf_arch_llama3_factors (float *factors, size_t n_rot, double base, double fact
         }
     }
     return 0;
+}
+
+//  The dimension (of n_rot) whose pair turns `turns` times over the
+//  original context (YaRN's correction dimension).
+static double
+s_yarn_dimension (size_t n_rot, double original_context, double turns, double base)
+{
+    return (double) n_rot * log (original_context / (turns * 2 * M_PI)) / (2 * log (base));
+}
+
+double
+xinf_arch_yarn_factors (float *factors, size_t n_rot, double base, double factor, double original_context)
+{
+    if (!(factor >= 1) || !(original_context >= 1) || !(base > 1) || n_rot < 2
+    ||  !isfinite (factor + original_context + base))
+        return -1;
+    double low = fmax (0.0, floor (s_yarn_dimension (n_rot, original_context, 32.0, base)));
+    double high = fmin ((double) n_rot - 1, ceil (s_yarn_dimension (n_rot, original_context, 1.0, base)));
+    for (size_t i = 0; i < n_rot / 2; i++) {
+        double ramp = 1.0 - fmin (1.0, fmax (0.0, ((double) i - low) / fmax (0.001, high - low)));
+        double keep = (1.0 - ramp) / factor + ramp;    //  the angle's share of the original
+        factors [i] = (float) (factors [i] / keep);
+    }
+    return 1.0 + 0.1 * log (factor);
 }

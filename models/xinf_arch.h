@@ -62,7 +62,7 @@ typedef struct {
 typedef struct {
     const char *name;                  //  general.architecture
     bool rope_neox;                    //  NeoX halves, else adjacent pairs
-    bool rope_scaling;                 //  reads rope.scaling.* (linear)
+    bool rope_scaling;                 //  reads rope.scaling.* (linear, yarn, attn_factor)
     bool rope_llama3;                  //  and Llama 3's: rope.scaling.type llama3, rope_freqs.weight
     double rms_eps;                    //  when the file does not say
     xinf_presence_t tensors [XINF_LT_COUNT];
@@ -114,5 +114,15 @@ const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);
 //  parameters make no sense (factor < 1, high <= low, no context).
 int xinf_arch_llama3_factors (float *factors, size_t n_rot, double base, double factor, double low_freq_factor,
                               double high_freq_factor, double original_context);
+
+//  YaRN RoPE scaling (rope.scaling.type yarn; Peng et al. 2023, as llama.cpp
+//  and Hugging Face's "yarn" rope_type): each pair's angle is a mix of the
+//  interpolated one (theta / factor) and the original one, by a ramp
+//  between the pairs that turn beta_fast (32) and beta_slow (1) times over
+//  original_context. Folded into the frequency factors, which it divides
+//  in place (start from all ones, or from rope_freqs.weight). Returns the
+//  magnitude scale of q and k, 1 + 0.1 ln factor, or -1 when the parameters
+//  make no sense.
+double xinf_arch_yarn_factors (float *factors, size_t n_rot, double base, double factor, double original_context);
 
 #endif

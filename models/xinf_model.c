@@ -278,67 +278,119 @@ s_rope_freqs (s_loader_t *loader)
     return self->rope_factors;
 }
 
-//  RoPE: the layout of the architecture, rope.freq_base, and for llama the
-//  scaling (rope.scaling.type none, linear or llama3; rope_freqs.weight,
-//  which wins over computed factors as in llama.cpp). An arch xinf scales
-//  no RoPE for (qwen2, qwen3, gemma2) refuses a file that asks for scaling
-//  (Qwen2.5's YaRN for 128K, say) naming the key, rather than run it
-//  unscaled (llama.cpp would scale it).
+//  YaRN: frequency factors (on top of rope_freqs.weight's, when the file
+//  has them) and the magnitude scale of q and k, returned. Archs with local
+//  layers (Gemma's) are refused: llama.cpp leaves those layers unscaled,
+//  which xinf's one query scale cannot say.
+static double
+s_load_yarn (s_loader_t *loader, double factor)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    if (loader->arch->swa_pattern) {
+        s_fail (loader, "metadata key '%s.rope.scaling.type' is 'yarn': xinf runs no YaRN for %s's local layers",
+                loader->arch->name, loader->arch->name);
+        return 1.0;
+    }
+    double original = s_hparam_float (loader, "rope.scaling.original_context_length", (double) t->context, 1.0,
+                                      1 << 24);
+    if (!t->rope.factors && !loader->failed) {
+        if (!(self->rope_factors = malloc (t->head_dim / 2 * sizeof (float)))) {
+            s_fail (loader, "out of memory");
+            return 1.0;
+        }
+        for (size_t i = 0; i < t->head_dim / 2; i++)
+            self->rope_factors [i] = 1.0f;
+        t->rope.factors = self->rope_factors;
+    }
+    double mscale = loader->failed ? 1.0
+                  : xinf_arch_yarn_factors (self->rope_factors, t->head_dim, t->rope.base, factor, original);
+    if (mscale < 0)
+        s_fail (loader, "yarn RoPE scaling: factor %g, original_context_length %g make no sense", factor, original);
+    return mscale;
+}
+
+//  Llama 3's computed factors (rope.scaling.type llama3 without a
+//  rope_freqs.weight tensor).
+static void
+s_load_llama3 (s_loader_t *loader, double factor)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    double low = s_hparam_float (loader, "rope.scaling.low_freq_factor", 1.0, 1e-3, 1e3);
+    double high = s_hparam_float (loader, "rope.scaling.high_freq_factor", 4.0, 1e-3, 1e3);
+    double original = s_hparam_float (loader, "rope.scaling.original_context_length", 8192.0, 1.0, 1 << 24);
+    if (loader->failed)
+        return;
+    if (!(self->rope_factors = calloc (t->head_dim / 2, sizeof (float))))
+        s_fail (loader, "out of memory");
+    else
+    if (xinf_arch_llama3_factors (self->rope_factors, t->head_dim, t->rope.base, factor, low, high, original))
+        s_fail (loader, "llama3 RoPE scaling: factor %g, low_freq_factor %g, high_freq_factor %g, "
+                "original_context_length %g make no sense", factor, low, high, original);
+    t->rope.factors = self->rope_factors;
+}
+
+//  RoPE: the layout of the architecture, rope.freq_base, and the scaling
+//  (rope.scaling.type none, linear or yarn, and for llama llama3;
+//  rope_freqs.weight wins over computed llama3 factors, as in llama.cpp).
+//  An arch xinf scales no RoPE for (gemma2) refuses a file that asks for
+//  scaling, naming the key, rather than run it unscaled. RoPE turns q and
+//  k scaled by YaRN's magnitude scale times rope.scaling.attn_factor (as
+//  ggml's rope; not on Gemma's local layers, which refuse both).
 static void
 s_load_rope (s_loader_t *loader)
 {
     xinf_model_t *self = loader->self;
     xinf_transformer_t *t = &self->transformer;
+    const xinf_arch_t *arch = loader->arch;
     t->rope = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base", 10000.0, 1.0, 1e12), 1.0f,
-                              loader->arch->rope_neox, NULL };
+                              arch->rope_neox, NULL, 1.0f };
     if (loader->failed)
         return;
     char key [128];
-    snprintf (key, sizeof key, "%s.rope.scaling.type", loader->arch->name);
+    snprintf (key, sizeof key, "%s.rope.scaling.type", arch->name);
     const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key)
-                     : loader->arch->rope_scaling ? "linear" : "none";
+                     : arch->rope_scaling ? "linear" : "none";
     double factor = s_hparam_float (loader, "rope.scaling.factor", 1.0, 0.0, 1024.0);
     factor = factor < 1.0 ? 1.0 : factor;          //  0 (and below 1) means none, as in llama.cpp
+    double mscale = s_hparam_float (loader, "rope.scaling.attn_factor", 1.0, 1e-3, 1e3);
+    if (arch->rope_llama3 && !loader->failed)
+        t->rope.factors = s_rope_freqs (loader);
+    if (loader->failed)
+        return;
     if (!type)
         s_fail (loader, "metadata key '%s' is not a string", key);
     else
-    if (!loader->arch->rope_scaling && strcmp (type, "none"))
-        s_fail (loader, "metadata key '%s' is '%.32s': xinf runs no RoPE scaling for %s", key, type,
-                loader->arch->name);
+    if (!arch->rope_scaling && (strcmp (type, "none") || factor > 1.0 || mscale != 1.0))
+        s_fail (loader, "metadata key '%s%s' is set: xinf runs no RoPE scaling for %s",
+                strcmp (type, "none") ? key : arch->name,
+                strcmp (type, "none") ? "" : factor > 1.0 ? ".rope.scaling.factor" : ".rope.scaling.attn_factor",
+                arch->name);
     else
-    if (!loader->arch->rope_scaling && factor > 1.0)
-        s_fail (loader, "metadata key '%s.rope.scaling.factor' is %g: xinf runs no RoPE scaling for %s",
-                loader->arch->name, factor, loader->arch->name);
+    if (mscale != 1.0 && arch->swa_pattern)
+        s_fail (loader, "metadata key '%s.rope.scaling.attn_factor' is set: xinf scales no RoPE of %s's local layers",
+                arch->name, arch->name);
     else
     if (strcmp (type, "linear") == 0)
         t->rope.scale = (float) (1.0 / factor);
     else
-    if (strcmp (type, "llama3") == 0 && !loader->arch->rope_llama3)
-        s_fail (loader, "metadata key '%s' is 'llama3': xinf runs none and linear RoPE scaling for %s", key,
-                loader->arch->name);
+    if (strcmp (type, "yarn") == 0)
+        mscale *= s_load_yarn (loader, factor);
     else
-    if (strcmp (type, "llama3") == 0 && !xinf_gguf_find_tensor (self->gguf, "rope_freqs.weight")) {
-        double low = s_hparam_float (loader, "rope.scaling.low_freq_factor", 1.0, 1e-3, 1e3);
-        double high = s_hparam_float (loader, "rope.scaling.high_freq_factor", 4.0, 1e-3, 1e3);
-        double original = s_hparam_float (loader, "rope.scaling.original_context_length", 8192.0, 1.0, 1 << 24);
-        self->rope_factors = calloc (t->head_dim / 2, sizeof (float));
-        if (!loader->failed && !self->rope_factors)
-            s_fail (loader, "out of memory");
-        else
-        if (!loader->failed && xinf_arch_llama3_factors (self->rope_factors, t->head_dim, t->rope.base, factor, low,
-                                                         high, original))
-            s_fail (loader, "llama3 RoPE scaling: factor %g, low_freq_factor %g, high_freq_factor %g, "
-                    "original_context_length %g make no sense", factor, low, high, original);
-        t->rope.factors = self->rope_factors;
-    }
+    if (strcmp (type, "llama3") == 0 && !arch->rope_llama3)
+        s_fail (loader, "metadata key '%s' is 'llama3': xinf runs llama3 RoPE scaling for llama only", key);
+    else
+    if (strcmp (type, "llama3") == 0 && !t->rope.factors)
+        s_load_llama3 (loader, factor);
     else
     if (strcmp (type, "none") && strcmp (type, "llama3"))
-        s_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear and llama3 RoPE scaling", key, type);
-    if (!t->rope.factors && loader->arch->rope_llama3)
-        t->rope.factors = s_rope_freqs (loader);
+        s_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear, yarn and llama3 RoPE scaling", key,
+                type);
+    t->rope.mscale = (float) mscale;
     for (size_t i = 0; t->rope.factors && i < t->head_dim / 2 && !loader->failed; i++)
         if (!(t->rope.factors [i] >= 1e-3f && t->rope.factors [i] <= 1e6f))
-            s_fail (loader, "rope_freqs.weight [%zu] is %g, outside 0.001..1e6", i, (double) t->rope.factors [i]);
+            s_fail (loader, "RoPE frequency factor [%zu] is %g, outside 0.001..1e6", i, (double) t->rope.factors [i]);
 }
 
 const char *
@@ -415,7 +467,7 @@ s_load_local_layers (s_loader_t *loader)
         return;
     double base = loader->arch->swa_rope_base ? loader->arch->swa_rope_base : t->rope.base;
     t->rope_local = (xinf_rope_t) { (float) s_hparam_float (loader, "rope.freq_base_swa", base, 1.0, 1e12), 1.0f,
-                                    t->rope.neox, NULL };
+                                    t->rope.neox, NULL, 1.0f };
     snprintf (key, sizeof key, "%s.attention.sliding_window_pattern", arch);
     for (size_t index = 0; window && index < t->n_layers && !loader->failed; index++)
         t->layers [index].window = s_layer_local (loader, key, index) ? window : 0;

@@ -9,6 +9,7 @@
         xinf-make-model --arch gemma3 --sliding-window 16 -o gemma3-tiny.gguf
         xinf-make-model --arch gemma2 --attn-softcap 0.05 --final-softcap 0.5 -o gemma2-tiny.gguf
         xinf-make-model --arch llama --rope-scaling llama3 -o llama3-rope.gguf
+        xinf-make-model --arch qwen2 --rope-scaling yarn --rope-factor 4 --rope-original-context 64 -o yarn.gguf
         xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
@@ -16,7 +17,8 @@
     Qwen3 files; its gemma3 six layers, five of them local with a window of
     8 positions; its gemma2 four, two of them local), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b, gemma3-1b and gemma2-2b (the
     real shapes, for benchmarks); explicit shape flags override the preset. RoPE scaling:
-    linear (rope.scaling.type/factor), llama3 (the rope_freqs.weight tensor
+    linear (rope.scaling.type/factor), yarn (and its original context),
+    llama3 (the rope_freqs.weight tensor
     of Llama 3 frequency factors, as converters write it) or llama3-keys
     (rope.scaling.type llama3 with its factor, original context and
     low/high frequency factors as keys, for readers that compute them). Tensor data is generated and written in chunks,
@@ -83,11 +85,11 @@ static const xinf_option_t s_options [] = {
       "cls.output.weight of two outputs (labels yes, no) and a tokenizer.chat_template.rerank prompt" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
-    { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|llama3|llama3-keys", "KIND",
-      "RoPE scaling, llama only (default: the preset's; llama3.2-1b: llama3)" },
+    { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|yarn|llama3|llama3-keys", "KIND",
+      "RoPE scaling, not for gemma2; llama3 for llama only (default: the preset's; llama3.2-1b: llama3)" },
     { "rope-factor", 0, NULL, XINF_OPT_STR, "32", 0, 0, NULL, "X", "rope.scaling.factor" },
     { "rope-original-context", 0, NULL, XINF_OPT_INT, "8192", 1, 1 << 24, NULL, "N",
-      "original context of Llama 3 scaling (the low/high frequency factors are 1 and 4)" },
+      "original context of Llama 3 and YaRN scaling (Llama 3's low/high frequency factors are 1 and 4)" },
     { 0 }
 };
 
@@ -226,7 +228,10 @@ s_validate (s_model_t *model)
         problem = "the head dimension must be even for RoPE";
     else
     if (!streq (shape->rope_scaling, "none") && !xinf_arch_find (shape->arch)->rope_scaling)
-        problem = "--rope-scaling is for llama and gemma3 only";
+        problem = "--rope-scaling is not for gemma2";
+    else
+    if (streq (shape->rope_scaling, "yarn") && xinf_arch_find (shape->arch)->swa_pattern)
+        problem = "--rope-scaling yarn is not for gemma3 (its local layers)";
     else
     if (strncmp (shape->rope_scaling, "llama3", 6) == 0 && !xinf_arch_find (shape->arch)->rope_llama3)
         problem = "--rope-scaling llama3 is for llama only";
@@ -338,7 +343,8 @@ s_set_float (xinf_gguf_writer_t *writer, const char *arch, const char *suffix, d
     return xinf_gguf_writer_set_f32 (writer, key, (float) value);
 }
 
-//  linear: type and factor; llama3-keys: Llama 3's parameters as keys
+//  linear: type and factor; yarn: and the original context; llama3-keys:
+//  Llama 3's parameters as keys
 //  (llama3 writes the rope_freqs.weight tensor instead, s_plan).
 static int
 s_rope_scaling (s_model_t *model, xinf_gguf_writer_t *writer)
@@ -349,6 +355,10 @@ s_rope_scaling (s_model_t *model, xinf_gguf_writer_t *writer)
     if (streq (scaling, "linear"))
         return xinf_gguf_writer_set_str (writer, key, "linear")
             || s_set_float (writer, arch, "rope.scaling.factor", model->rope_factor);
+    if (streq (scaling, "yarn"))
+        return xinf_gguf_writer_set_str (writer, key, "yarn")
+            || s_set_float (writer, arch, "rope.scaling.factor", model->rope_factor)
+            || s_set_key (writer, arch, "rope.scaling.original_context_length", (uint32_t) model->rope_original_context);
     if (streq (scaling, "llama3-keys"))
         return xinf_gguf_writer_set_str (writer, key, "llama3")
             || s_set_float (writer, arch, "rope.scaling.factor", model->rope_factor)

@@ -50,8 +50,8 @@ xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, const xi
             double theta = (double) pos * rope->scale * pow (rope->base, -2.0 * (double) (start + i) / (double) head_dim);
             if (rope->factors)
                 theta /= rope->factors [start + i];
-            cosines [i] = (float) cos (theta);
-            sines [i] = (float) sin (theta);
+            cosines [i] = (float) (cos (theta) * rope->mscale);
+            sines [i] = (float) (sin (theta) * rope->mscale);
         }
         for (size_t h = 0; h < n_heads; h++) {
             float *head = vec + h * head_dim;

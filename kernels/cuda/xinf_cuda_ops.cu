@@ -311,7 +311,7 @@ xinf_cuda_scale (xinf_backend_t *self, float *x, size_t count, float factor)
 
 __global__ void
 k_rope (float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos, float base, float scale, bool neox,
-        const float *factors)
+        const float *factors, float mscale)
 {
     xinf_cuda_pdl_enter ();
     size_t half = head_dim / 2;
@@ -321,7 +321,8 @@ k_rope (float *x, size_t n, size_t n_heads, size_t head_dim, const int32_t *pos,
     size_t i = item % half, head = item / half;             //  head counts over all tokens
     size_t token = head / n_heads, lo, hi;
     double theta = xinf_cuda_rope_angle (pos [token], i, head_dim, base, scale, factors);
-    xinf_cuda_rope_pair (x + head * head_dim, i, half, neox, (float) cos (theta), (float) sin (theta), &lo, &hi);
+    xinf_cuda_rope_pair (x + head * head_dim, i, half, neox, (float) (cos (theta) * mscale),
+                         (float) (sin (theta) * mscale), &lo, &hi);
 }
 
 void
@@ -343,5 +344,5 @@ xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t
         return;
     size_t items = n * n_heads * (head_dim / 2);
     xinf_cuda_launch (cuda, "rope", k_rope, xinf_cuda_blocks (items, 256), 256, 0, x, n, n_heads, head_dim,
-                      (const int32_t *) parts [0], rope->base, rope->scale, rope->neox, factors);
+                      (const int32_t *) parts [0], rope->base, rope->scale, rope->neox, factors, rope->mscale);
 }

@@ -38,13 +38,13 @@
 //  A token's RoPE turns at 'pos' into shared memory, by the block's
 //  threads: the cosines of the head_dim / 2 pairs, then their sines.
 __device__ __forceinline__ void
-s_rope_turns (float *angles, int32_t pos, size_t head_dim, float base, float scale, const float *factors)
+s_rope_turns (float *angles, int32_t pos, size_t head_dim, float base, float scale, const float *factors, float mscale)
 {
     size_t half = head_dim / 2;
     for (size_t i = threadIdx.x; i < half; i += blockDim.x) {
         double theta = xinf_cuda_rope_angle (pos, i, head_dim, base, scale, factors);
-        angles [i] = (float) cos (theta);
-        angles [half + i] = (float) sin (theta);
+        angles [i] = (float) (cos (theta) * mscale);
+        angles [half + i] = (float) (sin (theta) * mscale);
     }
 }
 
@@ -112,13 +112,13 @@ xinf_cuda_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, co
 __global__ void
 k_rope_store (float *q, float *k, const float *v, float *keys, float *values, const xinf_cuda_batch_t batch,
               size_t block_tokens, size_t layer_first, size_t n_heads, size_t n_kv_heads, size_t head_dim, float base,
-              float scale, bool neox, const float *factors)
+              float scale, bool neox, const float *factors, float mscale)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float angles [];
     size_t token = blockIdx.x, half = head_dim / 2, kv_dim = n_kv_heads * head_dim;
     int32_t pos = batch.pos [token];
-    s_rope_turns (angles, pos, head_dim, base, scale, factors);
+    s_rope_turns (angles, pos, head_dim, base, scale, factors, mscale);
     __syncthreads ();
     size_t row = s_pool_row (batch, batch.seq [token], (size_t) pos, block_tokens, layer_first), lo, hi;
     for (size_t item = threadIdx.x; item < n_heads * half; item += blockDim.x) {
@@ -165,7 +165,7 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
     size_t layer_first = layer * pool->n_blocks * pool->block_tokens;
     xinf_cuda_launch (cuda, "rope_store", k_rope_store, (unsigned) batch->n, 256, head_dim * sizeof (float), q, k, v,
                       (float *) pool->keys, (float *) pool->values, device, pool->block_tokens, layer_first, n_heads,
-                      n_kv_heads, head_dim, rope->base, rope->scale, rope->neox, factors);
+                      n_kv_heads, head_dim, rope->base, rope->scale, rope->neox, factors, rope->mscale);
 }
 
 //  The first position a token of 'n_pos' positions attends to with a
@@ -500,7 +500,8 @@ s_norm_heads (float *query, float *fresh_k, size_t head_dim, const float *const 
 //  q and k are left as they were.
 __global__ void
 k_rope_attention (const s_attend_t a, const float *q, const float *k, const float *v, float base, float rope_scale,
-                  bool neox, const float *factors, const float *q_norm, const float *k_norm, float eps, bool store)
+                  bool neox, const float *factors, float mscale, const float *q_norm, const float *k_norm, float eps,
+                  bool store)
 {
     xinf_cuda_pdl_enter ();
     extern __shared__ float shared [];
@@ -513,7 +514,7 @@ k_rope_attention (const s_attend_t a, const float *q, const float *k, const floa
     float *angles = shared + ATTENTION_WARPS * (head_dim + 2) + 1, *query = angles + head_dim;
     float *fresh_k = query + head_dim, *fresh_v = fresh_k + head_dim;
     size_t kv_at = token * a.kv_dim + head / a.group * head_dim;
-    s_rope_turns (angles, pos, head_dim, base, rope_scale, factors);
+    s_rope_turns (angles, pos, head_dim, base, rope_scale, factors, mscale);
     for (size_t d = threadIdx.x; d < head_dim; d += blockDim.x) {
         query [d] = q [item * head_dim + d];
         fresh_k [d] = k [kv_at + d];
@@ -719,6 +720,6 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
     cuda->rope_attentions++;
     return s_attend_launch (cuda, "rope_attention", k_rope_attention, args, batch, slice,
                             s_attend_shared (head_dim, true), (const float *) q, (const float *) k, v, rope->base,
-                            rope->scale, rope->neox, factors, q_norm, k_norm, norms ? norms->eps : 0.0f,
+                            rope->scale, rope->neox, factors, rope->mscale, q_norm, k_norm, norms ? norms->eps : 0.0f,
                             !cuda->rope_attention_unstored);
 }

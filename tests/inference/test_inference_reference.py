@@ -3,7 +3,8 @@
 For llama, qwen2, qwen3, gemma2 and gemma3 models written by xinf-make-model (F32
 with tied and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a
 head dimension other than dim / heads and its q/k norms; llama with Llama 3
-RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; gemma3
+RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; qwen2
+and qwen3 with YaRN scaling; gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form), the numpy reference
@@ -71,6 +72,11 @@ MODELS = [
     ("llama3-rope-keys", "llama", "f16", ["--rope-scaling", "llama3-keys", "--rope-factor", "8",
                                           "--rope-original-context", "64"]),
     ("llama-rope-linear", "llama", "f32", ["--rope-scaling", "linear", "--rope-factor", "4"]),
+    # YaRN (Qwen2.5's for long contexts): pairs 0-3 of 8 ramp from the
+    # original angle to the interpolated one, q and k scale by 1 + 0.1 ln 4
+    ("qwen2-yarn", "qwen2", "f32", ["--rope-scaling", "yarn", "--rope-factor", "4", "--rope-original-context", "64"]),
+    ("qwen3-q8-yarn", "qwen3", "q8_0", ["--rope-scaling", "yarn", "--rope-factor", "16",
+                                        "--rope-original-context", "256"]),
     # Gemma 3: five local layers of 8 positions and a global one (the
     # prompt and answer are many windows long); seven layers with a window
     # of 5 and linear scaling of the global layers' RoPE
@@ -115,6 +121,8 @@ def check_shape(name, model):
         check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
     if name.startswith("llama3-rope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 1.0, f"{name}: no Llama 3 RoPE factors")
+    if name.endswith("-yarn"):
+        check(hp.rope_inv_freq is not None and hp.rope_mscale > 1.1, f"{name}: no YaRN ({hp.rope_mscale})")
     if name == "llama-rope-linear":
         check(hp.freq_scale == 0.25, f"{name}: linear RoPE scale {hp.freq_scale}")
 

@@ -38,14 +38,16 @@ s_rope_case (size_t n_heads, size_t head_dim, size_t pos, float base, bool neox,
     float factors [1024];
     for (size_t i = 0; i < half; i++)
         factors [i] = 1.0f + (float) (i % 5);
-    xinf_rope_t rope = { base, scaled ? 0.25f : 1.0f, neox, scaled ? factors : NULL };
+    //  scaled: linear scale, factors and a magnitude scale (YaRN's)
+    xinf_rope_t rope = { base, scaled ? 0.25f : 1.0f, neox, scaled ? factors : NULL, scaled ? 1.25f : 1.0f };
     xinf_cpu_rope (vec, n_heads, head_dim, pos, &rope);
+    double mscale = scaled ? 1.25 : 1.0;
     for (size_t h = 0; h < n_heads; h++)
         for (size_t i = 0; i < half; i++) {
             double theta = pos * pow (base, -2.0 * i / head_dim) * (scaled ? 0.25 / factors [i] : 1.0);
             size_t a = h * head_dim + (neox ? i : 2 * i), b = h * head_dim + (neox ? i + half : 2 * i + 1);
-            CHECK_NEAR (vec [a], before [a] * cos (theta) - before [b] * sin (theta), 2e-6);
-            CHECK_NEAR (vec [b], before [a] * sin (theta) + before [b] * cos (theta), 2e-6);
+            CHECK_NEAR (vec [a], mscale * (before [a] * cos (theta) - before [b] * sin (theta)), 3e-6);
+            CHECK_NEAR (vec [b], mscale * (before [a] * sin (theta) + before [b] * cos (theta)), 3e-6);
         }
     free (vec), free (before);
 }
@@ -69,7 +71,7 @@ test_rope (void)
     //  position 0 changes nothing; neox and llama orders differ otherwise
     float a [8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, b [8];
     memcpy (b, a, sizeof a);
-    xinf_rope_t neox = { 10000.0f, 1.0f, true, NULL }, normal = { 10000.0f, 1.0f, false, NULL };
+    xinf_rope_t neox = { 10000.0f, 1.0f, true, NULL, 1.0f }, normal = { 10000.0f, 1.0f, false, NULL, 1.0f };
     xinf_cpu_rope (b, 1, 8, 0, &neox);
     CHECK (memcmp (a, b, sizeof a) == 0);
     xinf_cpu_rope (a, 1, 8, 3, &normal);

@@ -22,7 +22,10 @@ Architecture, as llama.cpp defines it for GGUF:
                 rope.scaling.type linear (the default type), factor_i from the
                 rope_freqs.weight tensor, or for rope.scaling.type llama3 Meta's
                 Llama 3 formula from factor, original_context_length and the
-                low/high frequency factors)
+                low/high frequency factors; any arch but gemma2: rope.scaling.type
+                yarn, Hugging Face's _compute_yarn_parameters (beta_fast 32,
+                beta_slow 1), cos and sin times 1 + 0.1 ln factor; cos and sin
+                times rope.scaling.attn_factor)
         attention: causal, scale 1/sqrt(head_dim), query head h reads kv head
                    h // (n_head / n_head_kv)
         x = x + Wo attn                                      Wo: [dim, n_head * head_dim]
@@ -89,6 +92,27 @@ def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_fac
     scaled = np.where(wavelen > low_wavelen, freqs / factor,
                       np.where(wavelen < high_wavelen, freqs, (1 - smooth) * freqs / factor + smooth * freqs))
     return freqs / scaled
+
+
+def yarn_inv_freq(n_rot, freq_base, factor, original_context):
+    """YaRN's frequencies (Hugging Face's _compute_yarn_parameters with
+    beta_fast 32, beta_slow 1, truncated correction range) and its
+    attention factor."""
+    pos_freqs = freq_base ** (np.arange(0, n_rot, 2, dtype=np.float64) / n_rot)
+    extrapolation = 1.0 / pos_freqs
+    interpolation = 1.0 / (factor * pos_freqs)
+
+    def correction_dim(rotations):
+        return n_rot * math.log(original_context / (rotations * 2 * math.pi)) / (2 * math.log(freq_base))
+
+    low = max(math.floor(correction_dim(32)), 0)
+    high = min(math.ceil(correction_dim(1)), n_rot - 1)
+    if low == high:
+        high += 0.001
+    ramp = np.clip((np.arange(n_rot // 2, dtype=np.float64) - low) / (high - low), 0, 1)
+    extrapolation_share = 1 - ramp
+    inv_freq = interpolation * (1 - extrapolation_share) + extrapolation * extrapolation_share
+    return inv_freq, 0.1 * math.log(factor) + 1.0
 
 
 class HParams:
@@ -162,11 +186,21 @@ class HParams:
                 self.windows[layer] = window if local else 0
             if self.n_layers == (62 if arch == "gemma3" else 46):
                 self.query_scale = 1.0 / math.sqrt(self.dim // self.n_head)
-        if arch in ("llama", "gemma3"):
+        self.rope_inv_freq = None
+        self.rope_mscale = 1.0
+        if arch != "gemma2":
             kind = r.get(arch + ".rope.scaling.type", "linear")
             factor = r.get_float(arch + ".rope.scaling.factor", 0.0)
+            self.rope_mscale = r.get_float(arch + ".rope.scaling.attn_factor", 1.0)
             if kind == "linear" and factor:
                 self.freq_scale = 1.0 / factor
+            elif kind == "yarn":
+                if r.has_tensor("rope_freqs.weight"):
+                    raise ValueError("%s: yarn with rope_freqs.weight not supported" % r.path)
+                self.rope_inv_freq, mscale = yarn_inv_freq(
+                    self.n_rot, self.freq_base, max(factor, 1.0),
+                    r.get_float(arch + ".rope.scaling.original_context_length", float(self.context)))
+                self.rope_mscale *= mscale
             elif kind == "llama3":
                 self.rope_factors = llama3_rope_factors(
                     self.n_rot, self.freq_base, factor,
@@ -201,16 +235,19 @@ def softcap(x, cap):
     return cap * np.tanh(x / cap) if cap else x
 
 
-def rope(x, positions, n_rot, freq_base, neox, freq_scale=1.0, factors=None):
-    """x: (T, n_heads, head_dim); positions: (T,).  Returns a rotated copy."""
+def rope(x, positions, n_rot, freq_base, neox, freq_scale=1.0, factors=None, inv_freq=None, mscale=1.0):
+    """x: (T, n_heads, head_dim); positions: (T,).  Returns a rotated copy.
+    inv_freq, when given, replaces the frequencies (YaRN's); cos and sin are
+    times mscale."""
     x = x.copy()
     half = n_rot // 2
-    inv_freq = freq_scale * freq_base ** (-2.0 * np.arange(half, dtype=np.float64) / n_rot)  # (half,)
-    if factors is not None:
-        inv_freq = inv_freq / factors
+    if inv_freq is None:
+        inv_freq = freq_scale * freq_base ** (-2.0 * np.arange(half, dtype=np.float64) / n_rot)  # (half,)
+        if factors is not None:
+            inv_freq = inv_freq / factors
     theta = np.asarray(positions, dtype=np.float64)[:, None] * inv_freq[None, :]  # (T, half)
-    cos = np.cos(theta)[:, None, :]
-    sin = np.sin(theta)[:, None, :]
+    cos = mscale * np.cos(theta)[:, None, :]
+    sin = mscale * np.sin(theta)[:, None, :]
     if neox:
         a = x[..., 0:half].copy()
         b = x[..., half:n_rot].copy()
@@ -406,11 +443,12 @@ class Model:
             q = rms_norm(q, L.q_norm, hp.eps)
             k = rms_norm(k, L.k_norm, hp.eps)
         if L.window:
-            base, scale, factors = hp.freq_base_local, 1.0, None
+            base, scale, factors, inv_freq, mscale = hp.freq_base_local, 1.0, None, None, 1.0
         else:
             base, scale, factors = hp.freq_base, hp.freq_scale, hp.rope_factors
-        q = rope(q, positions, hp.n_rot, base, hp.neox, scale, factors)
-        k = rope(k, positions, hp.n_rot, base, hp.neox, scale, factors)
+            inv_freq, mscale = hp.rope_inv_freq, hp.rope_mscale
+        q = rope(q, positions, hp.n_rot, base, hp.neox, scale, factors, inv_freq, mscale)
+        k = rope(k, positions, hp.n_rot, base, hp.neox, scale, factors, inv_freq, mscale)
         v = v.reshape(T, hp.n_head_kv, hp.head_dim)
         return q, k, v
 

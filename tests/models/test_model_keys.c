@@ -1,0 +1,298 @@
+/*  test_model_keys: the architecture keys of Gemma 3 (the sliding window,
+    its pattern as a number or bools, the local RoPE base, a logit soft-cap
+    refused), Gemma 2 (soft-caps, windows, the 27B's query scale), RoPE
+    scaling (linear, YaRN, the attention factor; refused where xinf runs
+    none) and a mixture of experts (counts, widths and tensors that
+    disagree; a split over ranks that would cut a block), each through the
+    model loader: a bad value is refused naming the key, never run wrong.
+
+        test_model_keys PATH/TO/xinf-make-model
+*/
+#include "test_gguf_edit.h"
+#include "xinf_cpu_backend.h"
+
+#include <math.h>
+
+static float s_caps_seen [2];          //  the soft-caps of the model s_expect_windows loaded last
+
+//  The rewritten Gemma file loads, its layers' windows 'window' where
+//  bit i of 'local' is set, else 0 (global).
+static void
+s_expect_windows (const char *source, const s_edit_t *edit, size_t window, unsigned local)
+{
+    char path [300], error [512] = "";
+    test_path (path, sizeof path, "gemma-fine.gguf");
+    s_rewrite (source, path, edit);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    for (size_t index = 0; index < t->n_layers; index++)
+        CHECK (t->layers [index].window == ((local >> index) & 1 ? window : 0));
+    s_caps_seen [0] = t->attn_softcap;
+    s_caps_seen [1] = t->final_softcap;
+    xinf_model_destroy (&model);
+}
+
+//  Gemma 3's keys: the sliding window and its pattern (a number, or a bool
+//  a layer), the local RoPE base, and a final logit soft-cap (refused).
+static void
+test_gemma3_keys (void)
+{
+    char gemma [300];
+    s_make ("gemma3.gguf", "--arch gemma3 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 6 "
+            "--vocab 400 --sliding-window 8 --seed 13", gemma, sizeof gemma);
+    char error [512] = "";
+    xinf_model_t *model = xinf_model_load (gemma, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    CHECK (t->gelu && fabsf (t->embed_scale - sqrtf (32.0f)) < 1e-6f);
+    CHECK (t->rope_local.base == 10000.0f && t->rope.base == 1000000.0f && t->rope_local.neox);
+    xinf_model_destroy (&model);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.general.unused", S_DROP, 0, 0, NULL }, 8, 0x1f);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window", S_DROP, 0, 0, NULL }, 8, 0);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_U32, 2, 0, NULL }, 8, 0x15);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_U32, 0, 0, NULL }, 8, 0x3f);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_BOOL_ARRAY, 6, 0x26, NULL },
+                      8, 0x26);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_BOOL_ARRAY, 5, 0x1f, NULL },
+                      "sliding_window_pattern", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window_pattern", S_U32_ARRAY, 0, 0, NULL },
+                      "sliding_window_pattern", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window", S_U64, 1ull << 40, 0, NULL },
+                      "sliding_window", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.attention.sliding_window", S_STR, 0, 0, "512" },
+                      "sliding_window", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.rope.freq_base_swa", S_F32, 0, 0.5, NULL }, "freq_base_swa", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.final_logit_softcapping", S_F32, 0, 30.0, NULL },
+                      "final_logit_softcapping", false);
+    s_expect_refused (gemma, &(s_edit_t) { "gemma3.rope.scaling.type", S_STR, 0, 0, "llama3" }, "llama3", false);
+    s_expect_windows (gemma, &(s_edit_t) { "gemma3.rope.scaling.type", S_STR, 0, 0, "linear" }, 8, 0x1f);
+    //  The soft-cap key means nothing to other architectures (as in llama.cpp)
+    char qwen [300];
+    s_make ("qwen-softcap.gguf", "--arch qwen2 --dim 32 --heads 2 --kv-heads 1 --ffn 32 --layers 1 --vocab 400",
+            qwen, sizeof qwen);
+    s_expect_loads (qwen, &(s_edit_t) { "qwen2.final_logit_softcapping", S_F32, 0, 30.0, NULL });
+}
+
+//  The RoPE of the rewritten file, its factors copied into 'factors' (ones
+//  where it has none).
+static xinf_rope_t
+s_rope_of (const char *source, const s_edit_t *edit, float *factors, size_t count)
+{
+    char path [300], error [512] = "";
+    test_path (path, sizeof path, "rope.gguf");
+    s_rewrite (source, path, edit);
+    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
+    CHECK (model);
+    xinf_rope_t rope = xinf_model_transformer (model)->rope;
+    CHECK (xinf_model_transformer (model)->head_dim / 2 == count);
+    for (size_t i = 0; i < count; i++)
+        factors [i] = rope.factors ? rope.factors [i] : 1.0f;
+    rope.factors = NULL;
+    xinf_model_destroy (&model);
+    return rope;
+}
+
+//  RoPE scaling beyond llama's: qwen2 (and qwen3, qwen3moe) run linear and
+//  YaRN scaling and rope.scaling.attn_factor; YaRN's factors ramp from 1
+//  (the fast pairs, kept) to the factor (the slow ones, interpolated), q
+//  and k turn scaled by 1 + 0.1 ln factor. Gemma's local layers take
+//  neither YaRN nor an attention factor, gemma2 no scaling at all: refused
+//  by name, not run unscaled. Bad values refused naming the key.
+static void
+test_rope_scaling (void)
+{
+    char qwen [300], yarn [300], gemma3 [300], gemma2 [300];
+    float factors [8];
+    const char *dims = "--dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 --vocab 400";
+    char arguments [300];
+    snprintf (arguments, sizeof arguments, "--arch qwen2 %s", dims);
+    s_make ("qwen-rope.gguf", arguments, qwen, sizeof qwen);
+    snprintf (arguments, sizeof arguments, "--arch qwen2 %s --rope-scaling yarn --rope-factor 4 "
+              "--rope-original-context 64 --rope-theta 10000", dims);
+    s_make ("qwen-yarn.gguf", arguments, yarn, sizeof yarn);
+    const s_edit_t same = { "qwen2.general.unused", S_DROP, 0, 0, NULL };
+    xinf_rope_t rope = s_rope_of (yarn, &same, factors, 8);
+    //  pairs 0..3 ramp (correction dimensions 0 and 3 of 16 at base 1e4,
+    //  original context 64), 4..7 interpolated
+    CHECK (fabsf (rope.mscale - (1.0f + 0.1f * logf (4.0f))) < 1e-6f && rope.scale == 1.0f);
+    CHECK (factors [0] == 1.0f && factors [1] > 1.0f && factors [2] > factors [1] && factors [2] < 4.0f);
+    CHECK_NEAR (factors [1], 1.0 / ((1.0 / 3.0) / 4.0 + 2.0 / 3.0), 1e-6);
+    for (size_t i = 3; i < 8; i++)
+        CHECK (factors [i] == 4.0f);
+    rope = s_rope_of (yarn, &(s_edit_t) { "qwen2.rope.scaling.factor", S_F32, 0, 1.0, NULL }, factors, 8);
+    CHECK (rope.mscale == 1.0f && factors [0] == 1.0f && factors [7] == 1.0f);
+    rope = s_rope_of (yarn, &(s_edit_t) { "qwen2.rope.scaling.original_context_length", S_DROP, 0, 0, NULL },
+                      factors, 8);
+    CHECK (factors [0] == 1.0f && factors [7] == 4.0f);
+    rope = s_rope_of (yarn, &(s_edit_t) { "qwen2.rope.scaling.attn_factor", S_F32, 0, 0.5, NULL }, factors, 8);
+    CHECK (fabsf (rope.mscale - 0.5f * (1.0f + 0.1f * logf (4.0f))) < 1e-6f);
+    rope = s_rope_of (qwen, &(s_edit_t) { "qwen2.rope.scaling.factor", S_F32, 0, 4.0, NULL }, factors, 8);
+    CHECK (rope.scale == 0.25f && rope.mscale == 1.0f);         //  linear, llama.cpp's default type
+    rope = s_rope_of (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_STR, 0, 0, "none" }, factors, 8);
+    CHECK (rope.scale == 1.0f && rope.mscale == 1.0f && factors [7] == 1.0f);
+    s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_U32, 3, 0, NULL }, "not a string", false);
+    s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_STR, 0, 0, "su" }, "'su'", false);
+    const double bad_attn [] = { 0.0, -1.0, 1e9, NAN };
+    for (size_t b = 0; b < sizeof bad_attn / sizeof bad_attn [0]; b++)
+        s_expect_refused (yarn, &(s_edit_t) { "qwen2.rope.scaling.attn_factor", S_F32, 0, bad_attn [b], NULL },
+                          "qwen2.rope.scaling.attn_factor", false);
+    s_expect_refused (yarn, &(s_edit_t) { "qwen2.rope.scaling.original_context_length", S_U32, 0, 0, NULL },
+                      "original_context_length", false);
+    s_expect_refused (yarn, &(s_edit_t) { "qwen2.rope.scaling.original_context_length", S_STR, 0, 0, "64" },
+                      "original_context_length", false);
+    s_expect_refused (yarn, &(s_edit_t) { "qwen2.rope.scaling.factor", S_F32, 0, NAN, NULL }, "scaling.factor", false);
+    //  Gemma
+    snprintf (arguments, sizeof arguments, "--arch gemma3 %s --layers 2 --sliding-window 8", dims);
+    s_make ("gemma3-rope.gguf", arguments, gemma3, sizeof gemma3);
+    snprintf (arguments, sizeof arguments, "--arch gemma2 %s --layers 2 --sliding-window 8", dims);
+    s_make ("gemma2-rope.gguf", arguments, gemma2, sizeof gemma2);
+    s_expect_refused (gemma3, &(s_edit_t) { "gemma3.rope.scaling.type", S_STR, 0, 0, "yarn" }, "no YaRN", false);
+    s_expect_refused (gemma3, &(s_edit_t) { "gemma3.rope.scaling.attn_factor", S_F32, 0, 2.0, NULL },
+                      "gemma3.rope.scaling.attn_factor", false);
+    s_expect_refused (gemma2, &(s_edit_t) { "gemma2.rope.scaling.type", S_STR, 0, 0, "yarn" }, "no RoPE scaling",
+                      false);
+    s_expect_refused (gemma2, &(s_edit_t) { "gemma2.rope.scaling.type", S_STR, 0, 0, "linear" }, "no RoPE scaling",
+                      false);
+    s_expect_refused (gemma2, &(s_edit_t) { "gemma2.rope.scaling.factor", S_F32, 0, 4.0, NULL }, "scaling.factor",
+                      false);
+    s_expect_refused (gemma2, &(s_edit_t) { "gemma2.rope.scaling.attn_factor", S_F32, 0, 2.0, NULL }, "attn_factor",
+                      false);
+    s_expect_loads (gemma2, &(s_edit_t) { "gemma2.rope.scaling.type", S_STR, 0, 0, "none" });
+    s_expect_loads (gemma2, &(s_edit_t) { "gemma2.rope.scaling.factor", S_F32, 0, 1.0, NULL });
+}
+
+//  The rewritten Gemma 2 file loads with these soft-caps and windows
+//  ('window' where bit i of 'local' is set).
+static void
+s_expect_caps (const char *source, const s_edit_t *edit, float attn, float final, size_t window, unsigned local)
+{
+    s_expect_windows (source, edit, window, local);
+    CHECK (s_caps_seen [0] == attn && s_caps_seen [1] == final);
+}
+
+//  Gemma 2's keys: soft-caps (defaults 50 and 30 when absent; zero,
+//  negative, huge, NaN or a string refused naming the key), its window
+//  (4096 when absent) on every other layer, the local RoPE base the global
+//  one unless rope.freq_base_swa says; the 27B's query scale by its 46
+//  layers where dim / heads is not head_dim.
+static void
+test_gemma2_keys (void)
+{
+    char gemma [300], error [512] = "";
+    s_make ("gemma2.gguf", "--arch gemma2 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 4 "
+            "--vocab 400 --sliding-window 8 --attn-softcap 20 --final-softcap 10 --rope-theta 5000 --seed 21",
+            gemma, sizeof gemma);
+    xinf_model_t *model = xinf_model_load (gemma, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    CHECK (t->gelu && t->embed_scale > 0 && !t->layers [0].q_norm && t->query_scale == 0);
+    CHECK (t->rope_local.base == 5000.0f && t->rope.base == 5000.0f);
+    xinf_model_destroy (&model);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.general.unused", S_DROP, 0, 0, NULL }, 20, 10, 8, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.attn_logit_softcapping", S_DROP, 0, 0, NULL }, 50, 10, 8, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.final_logit_softcapping", S_DROP, 0, 0, NULL }, 20, 30, 8, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.attention.sliding_window", S_DROP, 0, 0, NULL }, 20, 10, 4096, 0x5);
+    s_expect_caps (gemma, &(s_edit_t) { "gemma2.attention.sliding_window_pattern", S_U32, 4, 0, NULL }, 20, 10, 8, 0x7);
+    const char *caps [] = { "gemma2.attn_logit_softcapping", "gemma2.final_logit_softcapping" };
+    const double bad [] = { 0.0, -5.0, 1e9, NAN };
+    for (size_t c = 0; c < 2; c++) {
+        for (size_t b = 0; b < sizeof bad / sizeof bad [0]; b++)
+            s_expect_refused (gemma, &(s_edit_t) { caps [c], S_F32, 0, bad [b], NULL }, caps [c], false);
+        s_expect_refused (gemma, &(s_edit_t) { caps [c], S_STR, 0, 0, "50" }, caps [c], false);
+    }
+    s_expect_refused (gemma, &(s_edit_t) { "gemma2.rope.freq_base_swa", S_F32, 0, 0.5, NULL }, "freq_base_swa", false);
+    model = NULL;
+    char large [300];
+    s_make ("gemma2-46.gguf", "--arch gemma2 --dim 64 --heads 4 --kv-heads 2 --head-dim 32 --ffn 32 --layers 46 "
+            "--vocab 400 --seed 22", large, sizeof large);
+    model = xinf_model_load (large, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    CHECK (fabsf (xinf_model_transformer (model)->query_scale - sqrtf (32.0f / 16.0f)) < 1e-6f);
+    xinf_model_destroy (&model);
+    //  On a backend without soft-caps the model is refused, naming them
+    xinf_backend_t *cpu = xinf_cpu_backend_new (1);
+    xinf_backend_t plain = *cpu;
+    plain.softcap = false;
+    model = xinf_model_load (gemma, NULL, NULL, error, sizeof error);
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (model), &plain, error, sizeof error) == -1);
+    CHECK_HAS (error, "soft-capped");
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (model), cpu, error, sizeof error) == 0);
+    xinf_model_destroy (&model);
+    xinf_backend_destroy (&cpu);
+}
+
+//  A mixture of experts' keys and tensors: counts out of range or that
+//  disagree with the tensors are refused naming them, and so is a split
+//  over ranks that would cut a block.
+static void
+test_experts_keys (void)
+{
+    char moe [300], llama [300], error [512] = "";
+    s_make ("qwen3moe.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 "
+            "--vocab 400 --experts 8 --experts-used 2 --expert-ffn 32 --seed 16", moe, sizeof moe);
+    xinf_model_t *model = xinf_model_load (moe, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_layer_t *layer = &xinf_model_transformer (model)->layers [1];
+    CHECK (layer->moe.n_experts == 8 && layer->moe.k == 2 && layer->moe.ffn == 32 && !layer->gate.data);
+    xinf_model_destroy (&model);
+    //  Over two ranks each holds half of every expert's width; a Q8_0 expert of one block does not split
+    char split [300], q8 [300];
+    s_make ("qwen3moe-tp.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 2 --head-dim 16 --ffn 64 --layers 1 "
+            "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 20", split, sizeof split);
+    model = xinf_model_load_shard (split, 1, 2, NULL, NULL, error, sizeof error);
+    if (!model)
+        fprintf (stderr, "%s\n", error);
+    CHECK (model && xinf_model_transformer (model)->layers [0].moe.ffn == 16);
+    xinf_model_destroy (&model);
+    s_make ("qwen3moe-q8.gguf", "--arch qwen3moe --type q8_0 --dim 32 --heads 2 --kv-heads 2 --head-dim 32 --ffn 64 "
+            "--layers 1 --vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 19", q8, sizeof q8);
+    CHECK (!xinf_model_load_shard (q8, 0, 2, NULL, NULL, error, sizeof error));
+    CHECK_HAS (error, "cannot split an expert's width 32 over 2 ranks in 32-column blocks");
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_DROP, 0, 0, NULL }, "expert_count", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 5000, 0, NULL }, "expert_count", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 4, 0, NULL }, "ffn_gate_inp", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_used_count", S_U32, 9, 0, NULL }, "expert_used_count",
+                      false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_used_count", S_DROP, 0, 0, NULL }, "expert_used_count",
+                      false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_U32, 64, 0, NULL },
+                      "ffn_gate_exps", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_STR, 0, 0, "32" },
+                      "expert_feed_forward_length", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 2000, 0, NULL }, "expert_count", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_group_count", S_U32, 2, 0, NULL }, "expert_group_count",
+                      false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_U32, 1u << 22, 0, NULL },
+                      "exceed", false);
+    //  Without expert_feed_forward_length an expert is feed_forward_length / expert_used_count wide (llama.cpp's)
+    char shared [300];
+    s_make ("qwen3moe-shared.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 64 "
+            "--layers 1 --vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 18", shared, sizeof shared);
+    s_expect_loads (shared, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_DROP, 0, 0, NULL });
+    //  A dense llama file that claims experts has no routers
+    s_make ("llama-dense.gguf", "--arch llama --dim 32 --heads 2 --kv-heads 1 --ffn 32 --layers 1 --vocab 400",
+            llama, sizeof llama);
+    s_expect_refused (llama, &(s_edit_t) { "llama.expert_count", S_U32, 4, 0, NULL }, "expert_used_count", false);
+}
+
+int
+main (int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf (stderr, "usage: test_model_keys PATH/TO/xinf-make-model\n");
+        return 2;
+    }
+    s_tool = argv [1];
+    test_scratch_begin ();
+    RUN (test_gemma3_keys);
+    RUN (test_gemma2_keys);
+    RUN (test_rope_scaling);
+    RUN (test_experts_keys);
+    test_scratch_end ();
+    return 0;
+}
