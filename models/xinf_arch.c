@@ -16,20 +16,23 @@
 //  (a layer with experts has no ffn_gate/up/down), the layers of a model
 //  whose queries scale by dim / heads; the window without its key, the
 //  local layers' RoPE base without its key (0: the global one's), soft-caps,
-//  an output that is always the token embedding
+//  an output that is always the token embedding, q/k/v fused (attn_qkv),
+//  gate and up fused (ffn_up), LongRoPE factors
 static const xinf_arch_t s_archs [] = {
     { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
-      0, 0, false, false },
+      0, 0, false, false, false, false, false },
     { "qwen2",    true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false },
+      0, 0, false, false, false, false, false },
     { "qwen3",    true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false },
+      0, 0, false, false, false, false, false },
     { "qwen3moe", true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R, 0,
-      0, 0, false, false },
+      0, 0, false, false, false, false, false },
+    { "phi3",     true,  true,  false, 1e-5, { R, R, U, R, U, R, U, U, U, R, U, R, U, U, R, U }, false, false, 0, U, 0,
+      0, 0, false, false, true, true, true },
     { "gemma2",   true,  false, false, 1e-6, { R, R, U, R, U, R, U, U, U, R, R, R, R, R, R, R }, true,  true,  2, U, 46,
-      4096, 0, true, true },
+      4096, 0, true, true, false, false, false },
     { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U, 62,
-      0, 10000, false, false },
+      0, 10000, false, false, false, false, false },
 };
 
 #undef R
@@ -87,7 +90,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen3, qwen3moe, gemma2, gemma3";
+    return "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3";
 }
 
 const xinf_tensor_spec_t *

@@ -22,6 +22,14 @@
                 soft-capped (c tanh (x / c), attn_logit_softcapping 50,
                 final_logit_softcapping 30); the 27B (46 layers) scales its
                 queries by 1 / sqrt (dim / heads)
+        phi3    as llama with RoPE in NeoX halves, no biases; q, k and v one
+                tensor (attn_qkv) or three; the gate and up projections one
+                tensor (ffn_up: the gate's rows first); LongRoPE's
+                rope_factors_long/short (the long ones when the context
+                exceeds rope.scaling.original_context_length) and
+                rope.scaling.attn_factor; attention.sliding_window ignored,
+                as llama.cpp does (Phi-3 mini's 2047 is not the model's
+                window over its whole context)
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -82,6 +90,11 @@ typedef struct {
                                        //  (default 30) and soft-caps with them (Gemma 2); else a final cap is refused
     bool output_tied;                  //  the output is always token_embd: a file with output.weight is refused
                                        //  (Gemma 2, as llama.cpp, which refuses such a file too)
+    bool fused_qkv;                    //  blk.N.attn_qkv.weight [q_dim + 2 kv_dim rows] may stand for attn_q,
+                                       //  attn_k and attn_v, taken as views of its rows (Phi-3)
+    bool fused_up;                     //  ffn_up.weight holds the gate's ffn rows, then the up's; the table's
+                                       //  gate and up are unused (Phi-3)
+    bool longrope;                     //  reads LongRoPE's rope_factors_long/short.weight (Phi-3)
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -103,7 +116,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, qwen3moe, gemma2, gemma3": for messages.
+//  "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

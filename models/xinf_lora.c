@@ -1,5 +1,6 @@
 /*  xinf_lora: LoRA adapters from GGUF files (see xinf_lora.h).  */
 #include "xinf_lora.h"
+#include "xinf_arch.h"
 #include "xinf_check.h"
 #include "xinf_gguf.h"
 #include "xinf_model.h"
@@ -13,9 +14,13 @@ struct _xinf_lora_t {
     size_t n_layers;
     xinf_lora_pair_t *pairs;          //  [n_layers][XINF_LORA_TARGETS]; a.data NULL: not adapted
     void **copies;                    //  [n_layers][XINF_LORA_TARGETS]: a shard's columns of A, or NULL
+    uint8_t *fused;                   //  [n_layers]: S_FUSED_QKV, S_FUSED_UP: its pair is in q's, gate's slot
     size_t rank, count, bytes;
     float alpha;
 };
+
+#define S_FUSED_QKV 1
+#define S_FUSED_UP  2
 
 static const char *s_target_names [XINF_LORA_TARGETS] = {
     "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"
@@ -56,9 +61,11 @@ s_extent (const xinf_transformer_t *model, xinf_lora_target_t target)
 
 //  Splits "blk.N.TARGET.weight.lora_a" into layer, target and which half
 //  (0: a, 1: b); -1 with the reason for any other name (norms: 1, skipped).
+//  A fused weight of 'arch' gives the first target it stands for and its
+//  S_FUSED_ bit in 'fused'.
 static int
-s_parse_name (const char *name, size_t n_layers, size_t *layer, xinf_lora_target_t *target, int *half,
-              char *error, size_t error_size)
+s_parse_name (const char *name, const xinf_arch_t *arch, size_t n_layers, size_t *layer, xinf_lora_target_t *target,
+              int *half, uint8_t *fused, char *error, size_t error_size)
 {
     size_t length = strlen (name);
     if (length > 12 && strcmp (name + length - 12, "_norm.weight") == 0)
@@ -80,11 +87,22 @@ s_parse_name (const char *name, size_t n_layers, size_t *layer, xinf_lora_target
         index = index * 10 + (unsigned long) (*end++ - '0');
     if (end == base + 4 || *end != '.' || index >= n_layers || (base [4] == '0' && end - base > 5))
         return xinf_fail (error, error_size, "tensor '%s': no layer of the model's %zu has that number", name, n_layers);
+    *layer = index;
+    *fused = 0;
+    if (arch && arch->fused_qkv && strcmp (end, ".attn_qkv.weight") == 0) {
+        *target = XINF_LORA_Q;
+        *fused = S_FUSED_QKV;
+        return 0;
+    }
+    if (arch && arch->fused_up && strcmp (end, ".ffn_up.weight") == 0) {
+        *target = XINF_LORA_GATE;
+        *fused = S_FUSED_UP;
+        return 0;
+    }
     for (int t = 0; t < XINF_LORA_TARGETS; t++) {
         char expected [64];
         snprintf (expected, sizeof expected, ".%s.weight", s_target_names [t]);
         if (strcmp (end, expected) == 0) {
-            *layer = index;
             *target = (xinf_lora_target_t) t;
             return 0;
         }
@@ -153,17 +171,21 @@ s_check_keys (xinf_lora_t *self, const char *arch, char *error, size_t error_siz
 
 //  Every tensor into its pair's half; -1 with the reason.
 static int
-s_take_tensors (xinf_lora_t *self, const xinf_transformer_t *model, char *error, size_t error_size)
+s_take_tensors (xinf_lora_t *self, const xinf_transformer_t *model, const xinf_arch_t *arch, char *error,
+                size_t error_size)
 {
     for (size_t index = 0; index < xinf_gguf_tensor_count (self->gguf); index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (self->gguf, index);
         size_t layer = 0;
         xinf_lora_target_t target = XINF_LORA_Q;
-        int half = 0, parsed = s_parse_name (tensor->name, model->n_layers, &layer, &target, &half, error, error_size);
+        uint8_t fused = 0;
+        int half = 0, parsed = s_parse_name (tensor->name, arch, model->n_layers, &layer, &target, &half, &fused,
+                                             error, error_size);
         if (parsed < 0)
             return -1;
         if (parsed > 0)
             continue;
+        self->fused [layer] |= fused;
         xinf_lora_pair_t *pair = &self->pairs [layer * XINF_LORA_TARGETS + target];
         xinf_matrix_t *matrix = half ? &pair->b : &pair->a;
         if (matrix->data)
@@ -171,6 +193,56 @@ s_take_tensors (xinf_lora_t *self, const xinf_transformer_t *model, char *error,
         if (s_half (tensor, matrix, error, error_size))
             return -1;
         self->bytes += tensor->size;
+    }
+    return 0;
+}
+
+//  The fused pair in 'first''s slot of 'layer' shared by the 'parts'
+//  targets from 'first' on, B's rows cut among them ('rows' each), as the
+//  fused weight's rows are. 0, or -1 with the reason.
+static int
+s_share_pair (xinf_lora_t *self, size_t layer, xinf_lora_target_t first, const size_t *rows, size_t parts,
+              const char *fused_name, char *error, size_t error_size)
+{
+    xinf_lora_pair_t *pairs = &self->pairs [layer * XINF_LORA_TARGETS + first];
+    size_t total = 0;
+    for (size_t part = 0; part < parts; part++)
+        total += rows [part];
+    if (!pairs [0].a.data || !pairs [0].b.data)
+        return xinf_fail (error, error_size, "blk.%zu.%s.weight has lora_%s without lora_%s", layer, fused_name,
+                          pairs [0].a.data ? "a" : "b", pairs [0].a.data ? "b" : "a");
+    if (pairs [0].b.rows != total)
+        return xinf_fail (error, error_size, "blk.%zu.%s.weight.lora_b has %zu rows where the model's weight has %zu: "
+                          "an adapter of another model?", layer, fused_name, pairs [0].b.rows, total);
+    for (size_t part = 1; part < parts; part++)
+        if (pairs [part].a.data || pairs [part].b.data)
+            return xinf_fail (error, error_size, "blk.%zu: %s adapted both as %s and apart", layer,
+                              s_target_names [first + part], fused_name);
+    xinf_matrix_t b = pairs [0].b;
+    size_t row_bytes = xinf_dtype_row_bytes (b.dtype, b.cols), at = 0;
+    for (size_t part = 0; part < parts; part++) {
+        pairs [part].a = pairs [0].a;
+        pairs [part].b = b;
+        pairs [part].b.data = (const char *) b.data + at * row_bytes;
+        pairs [part].b.rows = rows [part];
+        at += rows [part];
+    }
+    return 0;
+}
+
+//  The fused pairs (Phi-3's attn_qkv, ffn_up) shared by their weights.
+static int
+s_share_fused (xinf_lora_t *self, const xinf_transformer_t *model, char *error, size_t error_size)
+{
+    size_t q = model->n_heads * model->head_dim, kv = model->n_kv_heads * model->head_dim;
+    for (size_t layer = 0; layer < model->n_layers; layer++) {
+        if ((self->fused [layer] & S_FUSED_QKV)
+        &&  s_share_pair (self, layer, XINF_LORA_Q, (size_t []) { q, kv, kv }, 3, "attn_qkv", error, error_size))
+            return -1;
+        if ((self->fused [layer] & S_FUSED_UP)
+        &&  s_share_pair (self, layer, XINF_LORA_GATE, (size_t []) { model->ffn, model->ffn }, 2, "ffn_up", error,
+                          error_size))
+            return -1;
     }
     return 0;
 }
@@ -307,15 +379,17 @@ xinf_lora_load (const char *path, const xinf_transformer_t *model, const char *a
     self->n_layers = model->n_layers;
     self->pairs = calloc (model->n_layers * XINF_LORA_TARGETS, sizeof (xinf_lora_pair_t));
     self->copies = calloc (model->n_layers * XINF_LORA_TARGETS, sizeof (void *));
+    self->fused = calloc (model->n_layers, 1);
     self->gguf = xinf_gguf_open (path, error, error_size);
-    if (!self->gguf || !self->pairs || !self->copies) {
+    if (!self->gguf || !self->pairs || !self->copies || !self->fused) {
         if (self->gguf)
             snprintf (error, error_size, "%s: out of memory", path);
         xinf_lora_destroy (&self);
         return NULL;
     }
     if (s_check_keys (self, arch, reason, sizeof reason)
-    ||  s_take_tensors (self, model, reason, sizeof reason)
+    ||  s_take_tensors (self, model, xinf_arch_find (arch), reason, sizeof reason)
+    ||  s_share_fused (self, model, reason, sizeof reason)
     ||  s_check_pairs (self, model, reason, sizeof reason)
     ||  (xinf_gguf_load_tensors (self->gguf) && xinf_fail (reason, sizeof reason, "%s", xinf_gguf_error (self->gguf)))
     ||  s_cut_all (self, model, reason, sizeof reason)
@@ -336,6 +410,7 @@ xinf_lora_destroy (xinf_lora_t **self_p)
         for (size_t index = 0; self->copies && index < self->n_layers * XINF_LORA_TARGETS; index++)
             free (self->copies [index]);
         free (self->copies);
+        free (self->fused);
         xinf_gguf_destroy (&(*self_p)->gguf);
         free ((*self_p)->pairs);
         free (*self_p);

@@ -15,6 +15,9 @@
     The weights a LoRA may adapt are those of the layers' attention and
     feed-forward (attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up,
     ffn_down): PEFT's target modules q_proj ... down_proj and "all-linear".
+    A Phi-3 model's fused weights (attn_qkv; ffn_up of the gate's rows,
+    then the up's) take a pair of the fused weight's shape, shared by the
+    weights it stands for: A for each, B's rows cut among them.
     Norm vectors in the file are skipped, as llama.cpp does. Anything else
     (token_embd, output, an unknown name, half a pair, a shape that does
     not fit the model, an architecture other than the model's) refuses the

@@ -256,7 +256,12 @@ s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_si
     ||  strcmp (pre, "default") == 0 || strcmp (pre, "gpt2") == 0 || strcmp (pre, "gpt-2") == 0)
         self->pre = XINF_PRE_GPT2;
     else
-    if (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0)
+    if (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0) {
+        self->pre = XINF_PRE_LLAMA3;
+        self->ignore_merges = true;
+    }
+    else
+    if (strcmp (pre, "dbrx") == 0 || strcmp (pre, "smaug-bpe") == 0)     //  Phi-4's: llama3's split (llama.cpp)
         self->pre = XINF_PRE_LLAMA3;
     else
     if (strcmp (pre, "qwen2") == 0 || strcmp (pre, "deepseek-r1-qwen") == 0) {
@@ -265,7 +270,7 @@ s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_si
         self->nfc = strcmp (pre, "qwen2") == 0;
     }
     else {
-        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, qwen2, deepseek-r1-qwen)", pre);
+        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, dbrx, smaug-bpe, qwen2, deepseek-r1-qwen)", pre);
         return -1;
     }
     return 0;

@@ -5,8 +5,9 @@
     other 68 bytes for U+0100 and up, in byte order); the vocabulary holds
     those characters' UTF-8. Merges apply by rank with a heap of candidate
     pairs, leftmost first among equal ranks, as Hugging Face's BPE does.
-    llama3 also takes a whole pre-token that is a vocabulary token as is
-    (Hugging Face's ignore_merges).
+    llama3 (not dbrx, which splits text alike) also takes a whole
+    pre-token that is a vocabulary token as is (Hugging Face's
+    ignore_merges).
 */
 #include "xinf_tokenizer_private.h"
 
@@ -229,7 +230,7 @@ s_whole_word (xinf_tokenizer_t *self, s_work_t *work, const uint8_t *bytes, size
 static int
 s_encode_word (xinf_tokenizer_t *self, s_work_t *work, const uint8_t *bytes, size_t size, xinf_tok_ids_t *out)
 {
-    int32_t whole = self->pre == XINF_PRE_LLAMA3 && size > 1 ? s_whole_word (self, work, bytes, size) : -1;
+    int32_t whole = self->ignore_merges && size > 1 ? s_whole_word (self, work, bytes, size) : -1;
     if (whole >= 0) {
         xinf_tok_ids_push (out, whole);
         return 0;

@@ -46,19 +46,21 @@ s_targeted (const char *list, const char *target)
     return false;
 }
 
-//  The pairs of every targeted weight of the base model, in layer order.
+//  The pairs of every targeted weight of the base model, in layer order
+//  (a Phi-3 model's attn_qkv where attn_q is targeted: its q, k and v).
 static size_t
 s_plan (xinf_gguf_t *base, const char *targets, size_t rank, s_tensor_t *tensors, size_t limit)
 {
     size_t count = 0;
     for (size_t layer = 0; ; layer++) {
         bool any = false;
-        for (int t = 0; t < XINF_LORA_TARGETS; t++) {
+        for (int t = 0; t <= XINF_LORA_TARGETS; t++) {
+            const char *target = t < XINF_LORA_TARGETS ? xinf_lora_target_name ((xinf_lora_target_t) t) : "attn_qkv";
             char name [96];
-            snprintf (name, sizeof name, "blk.%zu.%s.weight", layer, xinf_lora_target_name ((xinf_lora_target_t) t));
+            snprintf (name, sizeof name, "blk.%zu.%s.weight", layer, target);
             const xinf_gguf_tensor_t *weight = xinf_gguf_find_tensor (base, name);
             any |= weight != NULL;
-            if (!weight || weight->n_dims != 2 || !s_targeted (targets, xinf_lora_target_name ((xinf_lora_target_t) t))
+            if (!weight || weight->n_dims != 2 || !s_targeted (targets, t < XINF_LORA_TARGETS ? target : "attn_q")
             ||  count + 2 > limit)
                 continue;
             tensors [count] = (s_tensor_t) { "", { weight->ne [0], rank } };

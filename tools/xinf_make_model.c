@@ -1,6 +1,6 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama, qwen2, qwen3, qwen3moe, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
+    (llama, qwen2, qwen3, qwen3moe, phi3, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
     and biases, a valid tokenizer in the metadata.
 
         xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
@@ -10,14 +10,16 @@
         xinf-make-model --arch gemma2 --attn-softcap 0.05 --final-softcap 0.5 -o gemma2-tiny.gguf
         xinf-make-model --arch llama --rope-scaling llama3 -o llama3-rope.gguf
         xinf-make-model --arch qwen2 --rope-scaling yarn --rope-factor 4 --rope-original-context 64 -o yarn.gguf
+        xinf-make-model --arch phi3 --rope-scaling longrope --rope-factor 8 --rope-original-context 64 -o phi3.gguf
         xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
     Qwen3 files; its gemma3 six layers, five of them local with a window of
-    8 positions; its gemma2 four, two of them local), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b, gemma3-1b and gemma2-2b (the
+    8 positions; its gemma2 four, two of them local), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b, phi3-mini, gemma3-1b and gemma2-2b (the
     real shapes, for benchmarks); explicit shape flags override the preset. RoPE scaling:
     linear (rope.scaling.type/factor), yarn (and its original context),
+    longrope (phi3: rope_factors_long/short tensors, the attention factor),
     llama3 (the rope_freqs.weight tensor
     of Llama 3 frequency factors, as converters write it) or llama3-keys
     (rope.scaling.type llama3 with its factor, original context and
@@ -38,9 +40,9 @@
 
 static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
-    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|gemma3-1b|gemma2-2b", "NAME",
+    { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|gemma2|gemma3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|gemma2|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
@@ -64,6 +66,8 @@ static const xinf_option_t s_options [] = {
     { "final-softcap", 0, NULL, XINF_OPT_STR, "30", 0, 0, NULL, "X", "gemma2: final_logit_softcapping" },
     { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
     { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
+    { "split-qkv", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "phi3: attn_q, attn_k and attn_v apart instead of one attn_qkv" },
     { "tokenizer", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "gpt2|llama", "KIND",
       "gpt2 (byte-level BPE) or llama (SentencePiece); default: llama for the llama tiny preset, else gpt2" },
     { "name", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "general.name" },
@@ -85,11 +89,11 @@ static const xinf_option_t s_options [] = {
       "cls.output.weight of two outputs (labels yes, no) and a tokenizer.chat_template.rerank prompt" },
     { "std", 0, NULL, XINF_OPT_STR, "0.02", 0, 0, NULL, "X", "standard deviation of the random weights" },
     { "rope-theta", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X", "rope.freq_base (default: per preset and arch)" },
-    { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|yarn|llama3|llama3-keys", "KIND",
+    { "rope-scaling", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "none|linear|yarn|longrope|llama3|llama3-keys", "KIND",
       "RoPE scaling, not for gemma2; llama3 for llama only (default: the preset's; llama3.2-1b: llama3)" },
     { "rope-factor", 0, NULL, XINF_OPT_STR, "32", 0, 0, NULL, "X", "rope.scaling.factor" },
     { "rope-original-context", 0, NULL, XINF_OPT_INT, "8192", 1, 1 << 24, NULL, "N",
-      "original context of Llama 3 and YaRN scaling (Llama 3's low/high frequency factors are 1 and 4)" },
+      "original context of Llama 3, YaRN and LongRoPE scaling (Llama 3's low/high frequency factors are 1 and 4)" },
     { 0 }
 };
 
@@ -100,7 +104,7 @@ typedef struct {
     double eps, theta;
     bool spm;
     int64_t head_dim;                   //  0: dim / heads
-    const char *rope_scaling;           //  "none", "linear", "llama3", "llama3-keys"
+    const char *rope_scaling;           //  "none", "linear", "yarn", "longrope", "llama3", "llama3-keys"
     int64_t window;                     //  gemma3's sliding window (0: none)
     int64_t experts, experts_used, expert_ffn;   //  a mixture of experts (0: dense)
 } s_shape_t;
@@ -113,11 +117,13 @@ static const s_shape_t s_presets [] = {
     { "tiny", "gemma3", 64, 6, 4, 2, 192, 512, 512, true, 1e-6, 1000000, true, 32, "none", 8, 0, 0, 0 },
     //  Four layers: two local (a window of 8 positions), two global
     { "tiny", "gemma2", 64, 4, 4, 2, 192, 512, 512, true, 1e-6, 10000, true, 32, "none", 8, 0, 0, 0 },
+    { "tiny", "phi3", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0, 0, 0, 0 },
     //  Eight experts of 64, two a token
     { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
     { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
     { "qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, true, 1e-6, 1000000, false, 128, "none", 0, 0, 0, 0 },
     { "llama3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, true, 1e-5, 500000, false, 0, "llama3", 0, 0, 0, 0 },
+    { "phi3-mini", "phi3", 3072, 32, 32, 32, 8192, 32064, 4096, false, 1e-5, 10000, true, 0, "none", 0, 0, 0, 0 },
     { "gemma3-1b", "gemma3", 1152, 26, 4, 1, 6912, 262144, 32768, true, 1e-6, 1000000, true, 256, "none", 512, 0, 0, 0 },
     { "gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 256000, 8192, true, 1e-6, 10000, true, 256, "none", 4096, 0, 0, 0 },
 };
@@ -138,11 +144,12 @@ typedef struct {
     const char *pooling;                //  --pooling KIND, or NULL
     bool add_eos;                       //  --add-eos
     bool rerank;                        //  --rerank
+    bool split_qkv;                     //  --split-qkv (phi3)
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it
 } s_model_t;
 
-typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS } s_role_t;
+typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS, S_ROPE_LONG, S_ROPE_SHORT } s_role_t;
 
 //  ---- options ---------------------------------------------------------------------
 
@@ -236,6 +243,12 @@ s_validate (s_model_t *model)
     if (strncmp (shape->rope_scaling, "llama3", 6) == 0 && !xinf_arch_find (shape->arch)->rope_llama3)
         problem = "--rope-scaling llama3 is for llama only";
     else
+    if (streq (shape->rope_scaling, "longrope") && !xinf_arch_find (shape->arch)->longrope)
+        problem = "--rope-scaling longrope is for phi3 only";
+    else
+    if (model->split_qkv && !xinf_arch_find (shape->arch)->fused_qkv)
+        problem = "--split-qkv is for phi3 only";
+    else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
         problem = "--sliding-window is for gemma2 and gemma3 only";
     else
@@ -295,6 +308,7 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->pooling = xinf_config_str (config, "pooling");
     model->add_eos = xinf_config_flag (config, "add-eos");
     model->rerank = xinf_config_flag (config, "rerank");
+    model->split_qkv = xinf_config_flag (config, "split-qkv");
     if (model->rerank)
         model->pooling = "rank";
     if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
@@ -359,6 +373,12 @@ s_rope_scaling (s_model_t *model, xinf_gguf_writer_t *writer)
         return xinf_gguf_writer_set_str (writer, key, "yarn")
             || s_set_float (writer, arch, "rope.scaling.factor", model->rope_factor)
             || s_set_key (writer, arch, "rope.scaling.original_context_length", (uint32_t) model->rope_original_context);
+    if (streq (scaling, "longrope")) {       //  the attention factor as Phi-3's converter computes it
+        double scale = (double) model->shape.context / (double) model->rope_original_context;
+        double attn = scale > 1.0 ? sqrt (1.0 + log (scale) / log ((double) model->rope_original_context)) : 1.0;
+        return s_set_key (writer, arch, "rope.scaling.original_context_length", (uint32_t) model->rope_original_context)
+            || s_set_float (writer, arch, "rope.scaling.attn_factor", attn);
+    }
     if (streq (scaling, "llama3-keys"))
         return xinf_gguf_writer_set_str (writer, key, "llama3")
             || s_set_float (writer, arch, "rope.scaling.factor", model->rope_factor)
@@ -500,16 +520,30 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     s_add (tensors, &count, "token_embd.weight", type, dim, vocab, S_MATRIX);
     if (streq (shape->rope_scaling, "llama3"))
         s_add (tensors, &count, "rope_freqs.weight", type, head_dim / 2, 0, S_ROPE_FREQS);
+    if (streq (shape->rope_scaling, "longrope")) {
+        s_add (tensors, &count, "rope_factors_long.weight", type, head_dim / 2, 0, S_ROPE_LONG);
+        s_add (tensors, &count, "rope_factors_short.weight", type, head_dim / 2, 0, S_ROPE_SHORT);
+    }
     //  The layer's tensors the architecture requires (xinf_arch.h), in its order
     for (int64_t layer = 0; layer < shape->layers; layer++)
         for (int which = 0; which < XINF_LT_COUNT; which++) {
             const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
             if (which == XINF_LT_GATE && shape->experts)
                 s_add_experts (shape, type, layer, tensors, &count);
+            char name [64];
+            bool fused_qkv = arch->fused_qkv && !model->split_qkv;
+            if (which == XINF_LT_Q && fused_qkv) {          //  Phi-3's: q, k and v rows in one tensor
+                snprintf (name, sizeof name, "blk.%lld.attn_qkv.weight", (long long) layer);
+                s_add (tensors, &count, name, type, dim, q_dim + 2 * kv_dim, S_MATRIX);
+            }
+            if (which == XINF_LT_UP && arch->fused_up) {    //  and the gate's rows, then the up's
+                snprintf (name, sizeof name, "blk.%lld.ffn_up.weight", (long long) layer);
+                s_add (tensors, &count, name, type, dim, 2 * ffn, S_MATRIX);
+            }
             if (arch->tensors [which] != XINF_REQUIRED
+            ||  (fused_qkv && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V))
             ||  (shape->experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN)))
                 continue;
-            char name [64];
             snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, spec->suffix);
             s_role_t role = spec->cols ? S_MATRIX : strstr (spec->suffix, "norm") ? S_NORM : S_BIAS;
             //  ggml order: ne0 is the row length
@@ -591,6 +625,15 @@ s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *
                                       1.0, 4.0, (double) model->rope_original_context))
             return -1;
         return xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, (size_t) tensor->ne [0], bytes));
+    }
+    if (tensor->role == S_ROPE_LONG || tensor->role == S_ROPE_SHORT) {
+        //  LongRoPE's shape: 1 for the fast pairs up to the factor (long) or
+        //  a fifth of it (short) for the slow ones
+        double top = tensor->role == S_ROPE_LONG ? model->rope_factor : 1.0 + (model->rope_factor - 1.0) / 5.0;
+        size_t half = (size_t) tensor->ne [0];
+        for (size_t i = 0; i < half; i++)
+            values [i] = (float) (1.0 + (top - 1.0) * (double) i / (double) (half > 1 ? half - 1 : 1));
+        return xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, half, bytes));
     }
     uint64_t total = tensor->ne [1] * tensor->ne [2];          //  the rows of every expert's matrix one after another
     for (uint64_t row = 0; row < total; row += rows_per_chunk) {

@@ -4,7 +4,8 @@ For llama, qwen2, qwen3, gemma2 and gemma3 models written by xinf-make-model (F3
 with tied and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a
 head dimension other than dim / heads and its q/k norms; llama with Llama 3
 RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; qwen2
-and qwen3 with YaRN scaling; gemma3
+and qwen3 with YaRN scaling; phi3 with fused q/k/v and gate/up tensors and
+LongRoPE; gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form), the numpy reference
@@ -77,6 +78,13 @@ MODELS = [
     ("qwen2-yarn", "qwen2", "f32", ["--rope-scaling", "yarn", "--rope-factor", "4", "--rope-original-context", "64"]),
     ("qwen3-q8-yarn", "qwen3", "q8_0", ["--rope-scaling", "yarn", "--rope-factor", "16",
                                         "--rope-original-context", "256"]),
+    # Phi-3: q, k and v in one attn_qkv (or apart), gate and up in one
+    # ffn_up; LongRoPE's long factors (context 512 over an original 64) and
+    # attention factor
+    ("phi3-f32", "phi3", "f32", []),
+    ("phi3-q8-split", "phi3", "q8_0", ["--split-qkv", "--tied"]),
+    ("phi3-f16-longrope", "phi3", "f16", ["--rope-scaling", "longrope", "--rope-factor", "8",
+                                          "--rope-original-context", "64"]),
     # Gemma 3: five local layers of 8 positions and a global one (the
     # prompt and answer are many windows long); seven layers with a window
     # of 5 and linear scaling of the global layers' RoPE
@@ -121,6 +129,9 @@ def check_shape(name, model):
         check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
     if name.startswith("llama3-rope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 1.0, f"{name}: no Llama 3 RoPE factors")
+    if name.endswith("-longrope"):
+        check(hp.rope_factors is not None and np.max(hp.rope_factors) > 7.9 and hp.rope_mscale > 1.1,
+              f"{name}: no LongRoPE long factors or attention factor ({hp.rope_mscale})")
     if name.endswith("-yarn"):
         check(hp.rope_inv_freq is not None and hp.rope_mscale > 1.1, f"{name}: no YaRN ({hp.rope_mscale})")
     if name == "llama-rope-linear":
@@ -240,6 +251,8 @@ LORA_CASES = [
     ("llama-f32-sep-gqa", ["--rank", "4", "--type", "f32", "--alpha", "0", "--std", "0.2",
                            "--targets", "attn_q,attn_v,ffn_down", "--seed", "5"]),
     ("qwen3-f32-tied-gqa", ["--rank", "32", "--type", "q8_0", "--std", "0.2", "--seed", "6"]),
+    # Phi-3's fused attn_qkv and ffn_up: one pair each, B's rows cut among q, k, v (gate, up)
+    ("phi3-f32", ["--rank", "8", "--type", "f16", "--std", "0.2", "--seed", "7"]),
 ]
 
 

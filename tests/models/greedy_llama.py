@@ -7,7 +7,7 @@ is not built.
 MAKE_MODEL is xinf-make-model; LLAMA_DIR the llama.cpp tree of
 tools/llamacpp/build-native.sh (build/bin/llama-quantize and
 llama-completion). Small F16 models (llama, gemma3 and gemma2 with a
-SentencePiece vocabulary, qwen2, plain and with YaRN RoPE scaling, with a byte-level BPE one; every matrix a multiple of
+SentencePiece vocabulary, phi3 with LongRoPE, qwen2, plain and with YaRN RoPE scaling, with a byte-level BPE one; every matrix a multiple of
 256 columns, so that the K types are used) are quantized to Q4_K_M,
 Q5_K_M, Q6_K, Q3_K_M, Q2_K, IQ4_XS and IQ4_NL; llama-completion generates
 greedily (top-k 1, -nr: without repacking the weights, whose AMX kernels a
@@ -36,6 +36,14 @@ MODELS = [
     ("qwen2-yarn", ["--arch", "qwen2", "--tokenizer", "gpt2", "--dim", "512", "--heads", "8", "--kv-heads", "2",
                     "--ffn", "1024", "--layers", "3", "--vocab", "1024", "--tied", "--seed", "7", "--std", "0.05",
                     "--rope-scaling", "yarn", "--rope-factor", "4", "--rope-original-context", "16"]),
+    # Phi-3: fused attn_qkv and ffn_up, LongRoPE's long factors (context
+    # 2048 over an original 64; llama-completion's default context is past
+    # it too) and attention factor (its name must not say phi3: llama.cpp
+    # then looks up Phi-3's special tokens, which this vocabulary lacks)
+    ("phi3", ["--arch", "phi3", "--tokenizer", "llama", "--dim", "512", "--heads", "8", "--kv-heads", "4",
+              "--ffn", "1536", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05",
+              "--name", "tiny", "--rope-scaling", "longrope", "--rope-factor", "8", "--rope-original-context", "64",
+              "--context", "2048"]),
     # Gemma 3: six local layers of an 8-position window and one global, the
     # prompt and answer several windows long
     ("gemma3", ["--arch", "gemma3", "--dim", "512", "--heads", "8", "--kv-heads", "4", "--head-dim", "64",

@@ -28,7 +28,8 @@ s_make (const char *name, const char *arguments, char *path, size_t size)
 
 //  ---- rewriting a file with one key changed ---------------------------------------
 
-typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY, S_BOOL_ARRAY
+//  S_DROP_TENSOR drops the tensor named 'key' (the keys unchanged).
+typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY, S_BOOL_ARRAY, S_DROP_TENSOR
 } s_edit_kind_t;
 
 typedef struct {
@@ -108,7 +109,8 @@ s_apply (const s_edit_t *edit, xinf_gguf_t *gguf, xinf_gguf_writer_t *writer)
     int64_t index = xinf_gguf_find_key (gguf, edit->key);
     uint32_t numbers [3] = { 1, 2, 3 };
     switch (edit->kind) {
-        case S_DROP:  break;
+        case S_DROP:
+        case S_DROP_TENSOR:  break;
         case S_U64:   CHECK (xinf_gguf_writer_set_u64 (writer, edit->key, edit->number) == 0); break;
         case S_U32:   CHECK (xinf_gguf_writer_set_u32 (writer, edit->key, (uint32_t) edit->number) == 0); break;
         case S_F32:   CHECK (xinf_gguf_writer_set_f32 (writer, edit->key, (float) edit->real) == 0); break;
@@ -165,12 +167,14 @@ s_rewrite (const char *source, const char *target, const s_edit_t *edit)
         s_apply (edit, gguf, writer);
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
-        CHECK (xinf_gguf_writer_add_tensor (writer, tensor->name, tensor->type, tensor->n_dims, tensor->ne) == 0);
+        if (edit->kind != S_DROP_TENSOR || !streq (tensor->name, edit->key))
+            CHECK (xinf_gguf_writer_add_tensor (writer, tensor->name, tensor->type, tensor->n_dims, tensor->ne) == 0);
     }
     CHECK (xinf_gguf_writer_begin (writer, target) == 0);
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
-        CHECK (xinf_gguf_writer_write (writer, tensor->data, (size_t) tensor->size) == 0);
+        if (edit->kind != S_DROP_TENSOR || !streq (tensor->name, edit->key))
+            CHECK (xinf_gguf_writer_write (writer, tensor->data, (size_t) tensor->size) == 0);
     }
     CHECK (xinf_gguf_writer_finish (writer) == 0);
     xinf_gguf_writer_destroy (&writer);

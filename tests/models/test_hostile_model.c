@@ -11,7 +11,7 @@
     The architectures' own keys are test_model_keys's.
 
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
-    a byte-level BPE vocabulary, llama, gemma3 and gemma2 with SentencePiece
+    a byte-level BPE vocabulary, llama, gemma3, gemma2 and phi3 (LongRoPE) with SentencePiece
     ones, and a qwen3moe), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
@@ -327,6 +327,11 @@ test_fuzz_loaders (void)
     s_make ("fuzz-gemma2.gguf", "--arch gemma2 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 "
             "--vocab 400 --sliding-window 4 --seed 23", gemma2, sizeof gemma2);
     s_fuzz (gemma2, 0x5eed5, rounds / 2);
+    char phi3 [300];
+    s_make ("fuzz-phi3.gguf", "--arch phi3 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
+            "--vocab 400 --rope-scaling longrope --rope-factor 4 --rope-original-context 64 --seed 27", phi3,
+            sizeof phi3);
+    s_fuzz (phi3, 0x5eed6, rounds / 2);
 }
 
 int

@@ -289,6 +289,58 @@ test_experts (void)
     xinf_model_destroy (&model);
 }
 
+//  Phi-3's fused weights: one pair of attn_qkv adapts q, k and v (A
+//  shared, B's rows cut at the heads), one of ffn_up the gate and up; a
+//  shard takes its rows of each; an adapter of a model with other heads is
+//  refused naming the fused weight.
+static void
+test_fused (void)
+{
+    char fused [512], other [512], adapter [512], wrong [512], command [4096], error [512];
+    test_path (fused, sizeof fused, "phi3.gguf");
+    test_path (other, sizeof other, "phi3-mha.gguf");
+    test_path (adapter, sizeof adapter, "phi3-lora.gguf");
+    test_path (wrong, sizeof wrong, "phi3-mha-lora.gguf");
+    const char *shape = "--arch phi3 --dim 64 --heads 4 --head-dim 16 --ffn 96 --layers 2";
+    snprintf (command, sizeof command, "'%s' %s --kv-heads 2 -o '%s' > /dev/null && '%s' %s --kv-heads 4 -o '%s' "
+              "> /dev/null && '%s' '%s' --rank 8 -o '%s' > /dev/null && '%s' '%s' --rank 8 -o '%s' > /dev/null",
+              s_make_model, shape, fused, s_make_model, shape, other, s_make_lora, fused, adapter, s_make_lora,
+              other, wrong);
+    CHECK (system (command) == 0);
+    xinf_model_t *model = xinf_model_load (fused, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_lora_t *lora = xinf_lora_load (adapter, t, "phi3", error, sizeof error);
+    CHECK (lora);
+    CHECK_INT (xinf_lora_count (lora), 14);       //  q, k, v, o, gate, up, down in each layer
+    const xinf_lora_pair_t *q = xinf_lora_pair (lora, 1, XINF_LORA_Q), *k = xinf_lora_pair (lora, 1, XINF_LORA_K);
+    const xinf_lora_pair_t *v = xinf_lora_pair (lora, 1, XINF_LORA_V), *gate = xinf_lora_pair (lora, 1, XINF_LORA_GATE);
+    const xinf_lora_pair_t *up = xinf_lora_pair (lora, 1, XINF_LORA_UP);
+    CHECK (q && k && v && gate && up);
+    CHECK (q->a.data == k->a.data && k->a.data == v->a.data && gate->a.data == up->a.data);
+    CHECK (q->b.rows == 64 && k->b.rows == 32 && v->b.rows == 32 && gate->b.rows == 96 && up->b.rows == 96);
+    size_t row = xinf_dtype_row_bytes (q->b.dtype, 8);
+    CHECK ((const char *) k->b.data == (const char *) q->b.data + 64 * row);
+    CHECK ((const char *) v->b.data == (const char *) k->b.data + 32 * row);
+    CHECK ((const char *) up->b.data == (const char *) gate->b.data + 96 * row);
+    //  Over two ranks: rank 1's rows of each part
+    xinf_model_t *shard = xinf_model_load_shard (fused, 1, 2, NULL, NULL, error, sizeof error);
+    CHECK (shard);
+    xinf_lora_t *part = xinf_lora_load (adapter, xinf_model_transformer (shard), "phi3", error, sizeof error);
+    CHECK (part);
+    const xinf_lora_pair_t *part_k = xinf_lora_pair (part, 1, XINF_LORA_K), *part_up = xinf_lora_pair (part, 1,
+                                                                                                         XINF_LORA_UP);
+    CHECK (part_k->b.rows == 16 && memcmp (part_k->b.data, (const char *) k->b.data + 16 * row, 16 * row) == 0);
+    CHECK (part_up->b.rows == 48 && memcmp (part_up->b.data, (const char *) up->b.data + 48 * row, 48 * row) == 0);
+    xinf_lora_destroy (&part);
+    xinf_model_destroy (&shard);
+    xinf_lora_destroy (&lora);
+    //  The adapter of a model with four KV heads: attn_qkv's B has 192 rows, not 128
+    CHECK (!xinf_lora_load (wrong, t, "phi3", error, sizeof error));
+    CHECK_HAS (error, "blk.0.attn_qkv.weight.lora_b has 192 rows where the model's weight has 128");
+    xinf_model_destroy (&model);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -303,6 +355,7 @@ main (int argc, char *argv [])
     RUN (test_cache_order);
     RUN (test_shard);
     RUN (test_experts);
+    RUN (test_fused);
     xinf_model_destroy (&s_model);
     test_scratch_end ();
     return 0;

@@ -226,6 +226,91 @@ test_gemma2_keys (void)
     xinf_backend_destroy (&cpu);
 }
 
+//  Phi-3: attn_qkv and the fused ffn_up taken as views (their rows checked
+//  against the heads and the feed-forward length), or q, k and v apart;
+//  LongRoPE's long factors past the original context, the short ones
+//  within it, the attention factor; its sliding_window key ignored (as
+//  llama.cpp); either factor tensor alone refused.
+static void
+test_phi3_keys (void)
+{
+    char fused [300], split [300], longrope [300], error [512] = "";
+    const char *dims = "--arch phi3 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 --vocab 400";
+    char arguments [300];
+    snprintf (arguments, sizeof arguments, "%s --seed 24", dims);
+    s_make ("phi3.gguf", arguments, fused, sizeof fused);
+    snprintf (arguments, sizeof arguments, "%s --split-qkv --seed 24", dims);
+    s_make ("phi3-split.gguf", arguments, split, sizeof split);
+    snprintf (arguments, sizeof arguments, "%s --rope-scaling longrope --rope-factor 8 --rope-original-context 64 "
+              "--context 512 --seed 25", dims);
+    s_make ("phi3-longrope.gguf", arguments, longrope, sizeof longrope);
+    //  The fused file and the split one hold the same weights: the views are
+    //  the split tensors' bytes
+    xinf_model_t *a = xinf_model_load (fused, NULL, NULL, error, sizeof error);
+    xinf_model_t *b = xinf_model_load (split, NULL, NULL, error, sizeof error);
+    CHECK (a && b);
+    const xinf_layer_t *la = &xinf_model_transformer (a)->layers [1], *lb = &xinf_model_transformer (b)->layers [1];
+    CHECK (la->q.rows == 32 && la->k.rows == 16 && la->v.rows == 16 && la->gate.rows == 32 && la->up.rows == 32);
+    CHECK ((const char *) la->k.data == (const char *) la->q.data + 32 * 32 * 4);
+    CHECK ((const char *) la->v.data == (const char *) la->k.data + 16 * 32 * 4);
+    CHECK ((const char *) la->up.data == (const char *) la->gate.data + 32 * 32 * 4);
+    CHECK (lb->q.rows == 32 && lb->k.rows == 16 && lb->v.rows == 16);
+    CHECK (xinf_model_transformer (a)->rope.neox && !xinf_model_transformer (a)->rope.factors);
+    xinf_model_destroy (&a);
+    xinf_model_destroy (&b);
+    //  Over two ranks each rank's views are its head's and its half of the
+    //  feed-forward's rows of the fused tensors
+    snprintf (arguments, sizeof arguments, "%s --kv-heads 2 --seed 26", dims);
+    char tp [300];
+    s_make ("phi3-tp.gguf", arguments, tp, sizeof tp);
+    xinf_model_t *whole = xinf_model_load (tp, NULL, NULL, error, sizeof error);
+    CHECK (whole);
+    for (int rank = 0; rank < 2; rank++) {
+        a = xinf_model_load_shard (tp, rank, 2, NULL, NULL, error, sizeof error);
+        CHECK (a);
+        for (size_t index = 0; index < 2; index++) {
+            la = &xinf_model_transformer (a)->layers [index];
+            lb = &xinf_model_transformer (whole)->layers [index];
+            const xinf_matrix_t *ma [5] = { &la->q, &la->k, &la->v, &la->gate, &la->up };
+            const xinf_matrix_t *mb [5] = { &lb->q, &lb->k, &lb->v, &lb->gate, &lb->up };
+            for (size_t m = 0; m < 5; m++) {
+                CHECK (ma [m]->rows == 16 && mb [m]->rows == 32 && ma [m]->cols == 32);
+                CHECK (memcmp (ma [m]->data, (const char *) mb [m]->data + rank * 16 * 32 * 4, 16 * 32 * 4) == 0);
+            }
+        }
+        xinf_model_destroy (&a);
+    }
+    xinf_model_destroy (&whole);
+    //  Shapes that disagree with the hyperparameters are refused, naming the tensor
+    s_expect_refused (fused, &(s_edit_t) { "phi3.attention.head_count_kv", S_U32, 2, 0, NULL }, "blk.0.attn_qkv.weight",
+                      false);
+    s_expect_refused (fused, &(s_edit_t) { "phi3.feed_forward_length", S_U32, 64, 0, NULL }, "blk.0.ffn_up.weight",
+                      false);
+    s_expect_refused (split, &(s_edit_t) { "blk.1.attn_k.weight", S_DROP_TENSOR, 0, 0, NULL }, "blk.1.attn_k.weight",
+                      false);
+    s_expect_refused (fused, &(s_edit_t) { "blk.0.ffn_up.weight", S_DROP_TENSOR, 0, 0, NULL }, "blk.0.ffn_up.weight",
+                      false);
+    //  Phi-3 mini's window key changes nothing
+    s_expect_windows (fused, &(s_edit_t) { "phi3.attention.sliding_window", S_U32, 2047, 0, NULL }, 0, 0);
+    //  LongRoPE
+    float factors [8];
+    xinf_rope_t rope = s_rope_of (longrope, &(s_edit_t) { "phi3.general.unused", S_DROP, 0, 0, NULL }, factors, 8);
+    CHECK (factors [0] == 1.0f && factors [7] == 8.0f);                      //  the long ones: context 512 > 64
+    CHECK (fabsf (rope.mscale - sqrtf (1.0f + logf (8.0f) / logf (64.0f))) < 1e-6f);
+    rope = s_rope_of (longrope, &(s_edit_t) { "phi3.rope.scaling.original_context_length", S_U32, 512, 0, NULL },
+                      factors, 8);
+    CHECK (factors [0] == 1.0f && fabsf (factors [7] - 2.4f) < 1e-6f);        //  the short ones
+    rope = s_rope_of (longrope, &(s_edit_t) { "phi3.rope.scaling.original_context_length", S_DROP, 0, 0, NULL },
+                      factors, 8);
+    CHECK (fabsf (factors [7] - 2.4f) < 1e-6f);                              //  the original context: the model's
+    s_expect_refused (longrope, &(s_edit_t) { "rope_factors_short.weight", S_DROP_TENSOR, 0, 0, NULL },
+                      "must come together", false);
+    s_expect_refused (longrope, &(s_edit_t) { "rope_factors_long.weight", S_DROP_TENSOR, 0, 0, NULL },
+                      "must come together", false);
+    s_expect_refused (longrope, &(s_edit_t) { "phi3.rope.scaling.attn_factor", S_F32, 0, NAN, NULL },
+                      "attn_factor", false);
+}
+
 //  A mixture of experts' keys and tensors: counts out of range or that
 //  disagree with the tensors are refused naming them, and so is a split
 //  over ranks that would cut a block.
@@ -292,6 +377,7 @@ main (int argc, char **argv)
     RUN (test_gemma3_keys);
     RUN (test_gemma2_keys);
     RUN (test_rope_scaling);
+    RUN (test_phi3_keys);
     RUN (test_experts_keys);
     test_scratch_end ();
     return 0;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent float64 reference of the llama / qwen2 / qwen3 / qwen3moe / gemma3 forward pass (GGUF).
+"""Independent float64 reference of the llama / qwen2 / qwen3 / qwen3moe / phi3 / gemma2 / gemma3 forward pass (GGUF).
 
 Python standard library + numpy only.  Weights are the file's values
 dequantized to float32 (gguf_reader), then computed on in float64.
@@ -42,6 +42,13 @@ llama.cpp's build_moe_ffn with softmax gating and normalized weights:
     (an expert is expert_feed_forward_length wide for qwen3moe, else feed_forward_length /
     expert_used_count; feed_forward_length for llama)
 
+Phi-3 (phi3), as llama.cpp's src/models/phi3.cpp builds it: llama's layer
+with NeoX RoPE; Wq, Wk, Wv the rows of blk.N.attn_qkv (in that order) when
+the file has it; Wgate, Wup the first and second halves of the rows of
+ffn_up; LongRoPE: factor_i from rope_factors_long when context_length
+exceeds rope.scaling.original_context_length, else rope_factors_short, and
+cos and sin times rope.scaling.attn_factor.
+
 Gemma 3 (gemma3), as llama.cpp's src/models/gemma3.cpp builds it:
     x = token_embd[token] * sqrt(dim)
     q/k heads normed as qwen3's, NeoX RoPE
@@ -78,7 +85,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -135,7 +142,7 @@ class HParams:
         self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
         self.context = r.get_int(arch + ".context_length", 0)
         self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
-                               1e-5 if arch == "llama" else 1e-6)
+                               1e-5 if arch in ("llama", "phi3") else 1e-6)
         self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
         self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
         vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
@@ -149,7 +156,8 @@ class HParams:
         if self.n_rot % 2 != 0 or self.n_rot > self.head_dim or self.head_dim % 2 != 0:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
-        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "gemma2", "gemma3")
+        self.arch = arch
+        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3")
         self.qkv_bias = (arch == "qwen2")
         self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
         self.n_expert = r.get_int(arch + ".expert_count", 0) if arch in ("llama", "qwen3moe") else 0
@@ -209,8 +217,12 @@ class HParams:
                     r.get_float(arch + ".rope.scaling.original_context_length", 8192.0))
             elif kind not in ("none", "linear"):
                 raise ValueError("%s: rope scaling %r not supported" % (r.path, kind))
-            if r.has_tensor("rope_freqs.weight"):
+            if r.has_tensor("rope_freqs.weight") and arch == "llama":
                 self.rope_factors = r.tensor("rope_freqs.weight").astype(np.float64).reshape(-1)
+            if arch == "phi3" and r.has_tensor("rope_factors_long.weight"):
+                original = r.get_int(arch + ".rope.scaling.original_context_length", self.context)
+                which = "long" if self.context > original else "short"
+                self.rope_factors = r.tensor("rope_factors_%s.weight" % which).astype(np.float64).reshape(-1)
 
     def __repr__(self):
         return "HParams(%s)" % ", ".join("%s=%r" % kv for kv in sorted(vars(self).items()))
@@ -359,9 +371,13 @@ class Model:
             p = "blk.%d." % i
             L = Layer()
             L.attn_norm = w(p + "attn_norm.weight", (hp.dim,))
-            L.wq = w(p + "attn_q.weight", (qd, hp.dim))
-            L.wk = w(p + "attn_k.weight", (kvd, hp.dim))
-            L.wv = w(p + "attn_v.weight", (kvd, hp.dim))
+            if hp.arch == "phi3" and r.has_tensor(p + "attn_qkv.weight"):
+                qkv = w(p + "attn_qkv.weight", (qd + 2 * kvd, hp.dim))
+                L.wq, L.wk, L.wv = qkv[:qd], qkv[qd:qd + kvd], qkv[qd + kvd:]
+            else:
+                L.wq = w(p + "attn_q.weight", (qd, hp.dim))
+                L.wk = w(p + "attn_k.weight", (kvd, hp.dim))
+                L.wv = w(p + "attn_v.weight", (kvd, hp.dim))
             # qwen2: q/k/v biases required; llama: optional (as in llama.cpp)
             if hp.qkv_bias or r.has_tensor(p + "attn_q.bias"):
                 L.bq = w(p + "attn_q.bias", (qd,))
@@ -382,6 +398,11 @@ class Model:
                 L.gate_exps = w(p + "ffn_gate_exps.weight", (E, F, hp.dim))
                 L.up_exps = w(p + "ffn_up_exps.weight", (E, F, hp.dim))
                 L.down_exps = w(p + "ffn_down_exps.weight", (E, hp.dim, F))
+            elif hp.arch == "phi3":
+                L.router = None
+                up = w(p + "ffn_up.weight", (2 * hp.ffn, hp.dim))
+                L.wgate, L.wup = up[:hp.ffn], up[hp.ffn:]
+                L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
             else:
                 L.router = None
                 L.wgate = w(p + "ffn_gate.weight", (hp.ffn, hp.dim))
@@ -409,15 +430,28 @@ class Model:
         if r.get("general.type") != "adapter" or r.get("adapter.type") != "lora":
             raise ValueError("%s: not a LoRA adapter" % path)
         alpha = float(r.get_float("adapter.lora.alpha", 0.0))
+
+        def delta(name):
+            a = r.tensor(name + ".lora_a").astype(np.float64)      # (rank, cols)
+            b = r.tensor(name + ".lora_b").astype(np.float64)      # (rows, rank)
+            return (alpha / a.shape[0] if alpha else 1.0) * (b @ a)
+
+        # Phi-3's fused weights: the pair adapts the rows of each part
+        fused = {"attn_qkv": ("wq", "wk", "wv"), "ffn_up": ("wgate", "wup")} if self.hp.arch == "phi3" else {}
         for i, L in enumerate(self.layers):
+            for target, attrs in fused.items():
+                name = "blk.%d.%s.weight" % (i, target)
+                if r.has_tensor(name + ".lora_a"):
+                    d, at = delta(name), 0
+                    for attr in attrs:
+                        rows = getattr(L, attr).shape[0]
+                        setattr(L, attr, getattr(L, attr) + d[at:at + rows])
+                        at += rows
             for target, attr in self.LORA_TARGETS.items():
                 name = "blk.%d.%s.weight" % (i, target)
-                if not r.has_tensor(name + ".lora_a"):
+                if target in fused or not r.has_tensor(name + ".lora_a"):
                     continue
-                a = r.tensor(name + ".lora_a").astype(np.float64)      # (rank, cols)
-                b = r.tensor(name + ".lora_b").astype(np.float64)      # (rows, rank)
-                scale = alpha / a.shape[0] if alpha else 1.0
-                setattr(L, attr, getattr(L, attr) + scale * (b @ a))
+                setattr(L, attr, getattr(L, attr) + delta(name))
 
     # -- pieces ------------------------------------------------------------
     def _embed(self, tokens):

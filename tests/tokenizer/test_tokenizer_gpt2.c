@@ -99,6 +99,7 @@ s_tokenizer (const char *pre)
     test_gpt2_vocab (&vocab, s_merges, N_MERGES);
     test_vocab_add (&vocab, "<|endoftext|>", 13, 0, XINF_TOKEN_CONTROL);    //  271
     test_vocab_add (&vocab, "<tool>", 6, 0, XINF_TOKEN_USER_DEFINED);       //  272
+    test_vocab_add (&vocab, "bb", 2, 0, XINF_TOKEN_NORMAL);                 //  273: no merge makes it
     xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
     spec.pre = pre;
     spec.bos_id = spec.eos_id = 271;
@@ -135,6 +136,13 @@ test_ids (void)
     tokenizer = s_tokenizer ("llama-bpe");
     CHECK_IDS (tokenizer, "1231234", false, 267, 267, 52);
     CHECK_IDS (tokenizer, "\thello world", false, 9, 259, 264);
+    CHECK_IDS (tokenizer, "bb", false, 273);           //  a word that is a token: whole (ignore_merges)
+    xinf_tokenizer_destroy (&tokenizer);
+    //  dbrx (Phi-4's): llama3's split, but merges only, as llama.cpp
+    tokenizer = s_tokenizer ("dbrx");
+    CHECK_IDS (tokenizer, "1231234", false, 267, 267, 52);
+    CHECK_IDS (tokenizer, "\thello world", false, 9, 259, 264);
+    CHECK_IDS (tokenizer, "bb", false, 98, 98);
     xinf_tokenizer_destroy (&tokenizer);
 }
 

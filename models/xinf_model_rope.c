@@ -1,0 +1,170 @@
+/*  xinf_model_rope: the model loader's RoPE: the architecture's layout,
+    rope.freq_base, and the scaling a file asks for (linear, YaRN, Llama
+    3's, LongRoPE's factor tensors, the attention factor), refused by name
+    where xinf would run it wrong.  */
+#include "xinf_model_private.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Frequency factors ('name': rope_freqs.weight, rope_factors_long.weight),
+//  read now into memory the model owns, or NULL.
+static float *
+s_rope_freqs (xinf_loader_t *loader, const char *name)
+{
+    xinf_model_t *self = loader->self;
+    size_t count = self->transformer.head_dim / 2;
+    const float *tensor = xinf_loader_vector (loader, name, count, true);
+    if (!tensor)
+        return NULL;
+    xinf_loader_replicate (loader, tensor, count * sizeof (float));       //  part of every shard's bytes
+    if (!(self->rope_factors = malloc (count * sizeof (float))))
+        xinf_loader_fail (loader, "out of memory");
+    else
+    if (xinf_gguf_read (self->gguf, tensor, count * sizeof (float), self->rope_factors))
+        xinf_loader_fail (loader, "%s", xinf_gguf_error (self->gguf));
+    return self->rope_factors;
+}
+
+//  LongRoPE (Phi-3's 128K models): the long factors when the context
+//  exceeds rope.scaling.original_context_length, else the short ones, as
+//  llama.cpp chooses them for a context of the model's length; none when
+//  the file has neither.
+static float *
+s_longrope (xinf_loader_t *loader)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    bool has_long = xinf_gguf_find_tensor (self->gguf, "rope_factors_long.weight") != NULL;
+    bool has_short = xinf_gguf_find_tensor (self->gguf, "rope_factors_short.weight") != NULL;
+    if (!has_long && !has_short)
+        return NULL;
+    double original = xinf_loader_float (loader, "rope.scaling.original_context_length", (double) t->context, 1.0,
+                                      1 << 24);
+    if (has_long != has_short)
+        xinf_loader_fail (loader, "tensors 'rope_factors_long.weight' and 'rope_factors_short.weight' must come together");
+    if (loader->failed)
+        return NULL;
+    return s_rope_freqs (loader, (double) t->context > original ? "rope_factors_long.weight"
+                                                                 : "rope_factors_short.weight");
+}
+
+//  YaRN: frequency factors (on top of rope_freqs.weight's, when the file
+//  has them) and the magnitude scale of q and k, returned. Archs with local
+//  layers (Gemma's) are refused: llama.cpp leaves those layers unscaled,
+//  which xinf's one query scale cannot say.
+static double
+s_load_yarn (xinf_loader_t *loader, double factor)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    if (loader->arch->swa_pattern) {
+        xinf_loader_fail (loader, "metadata key '%s.rope.scaling.type' is 'yarn': xinf runs no YaRN for %s's local layers",
+                loader->arch->name, loader->arch->name);
+        return 1.0;
+    }
+    double original = xinf_loader_float (loader, "rope.scaling.original_context_length", (double) t->context, 1.0,
+                                      1 << 24);
+    if (!t->rope.factors && !loader->failed) {
+        if (!(self->rope_factors = malloc (t->head_dim / 2 * sizeof (float)))) {
+            xinf_loader_fail (loader, "out of memory");
+            return 1.0;
+        }
+        for (size_t i = 0; i < t->head_dim / 2; i++)
+            self->rope_factors [i] = 1.0f;
+        t->rope.factors = self->rope_factors;
+    }
+    double mscale = loader->failed ? 1.0
+                  : xinf_arch_yarn_factors (self->rope_factors, t->head_dim, t->rope.base, factor, original);
+    if (mscale < 0)
+        xinf_loader_fail (loader, "yarn RoPE scaling: factor %g, original_context_length %g make no sense", factor, original);
+    return mscale;
+}
+
+//  Llama 3's computed factors (rope.scaling.type llama3 without a
+//  rope_freqs.weight tensor).
+static void
+s_load_llama3 (xinf_loader_t *loader, double factor)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    double low = xinf_loader_float (loader, "rope.scaling.low_freq_factor", 1.0, 1e-3, 1e3);
+    double high = xinf_loader_float (loader, "rope.scaling.high_freq_factor", 4.0, 1e-3, 1e3);
+    double original = xinf_loader_float (loader, "rope.scaling.original_context_length", 8192.0, 1.0, 1 << 24);
+    if (loader->failed)
+        return;
+    if (!(self->rope_factors = calloc (t->head_dim / 2, sizeof (float))))
+        xinf_loader_fail (loader, "out of memory");
+    else
+    if (xinf_arch_llama3_factors (self->rope_factors, t->head_dim, t->rope.base, factor, low, high, original))
+        xinf_loader_fail (loader, "llama3 RoPE scaling: factor %g, low_freq_factor %g, high_freq_factor %g, "
+                "original_context_length %g make no sense", factor, low, high, original);
+    t->rope.factors = self->rope_factors;
+}
+
+//  RoPE: the layout of the architecture, rope.freq_base, and the scaling
+//  (rope.scaling.type none, linear or yarn, and for llama llama3;
+//  rope_freqs.weight wins over computed llama3 factors, as in llama.cpp;
+//  phi3's LongRoPE factor tensors, YaRN on top of any factors).
+//  An arch xinf scales no RoPE for (gemma2) refuses a file that asks for
+//  scaling, naming the key, rather than run it unscaled. RoPE turns q and
+//  k scaled by YaRN's magnitude scale times rope.scaling.attn_factor (as
+//  ggml's rope; not on Gemma's local layers, which refuse both).
+void
+xinf_loader_rope (xinf_loader_t *loader)
+{
+    xinf_model_t *self = loader->self;
+    xinf_transformer_t *t = &self->transformer;
+    const xinf_arch_t *arch = loader->arch;
+    t->rope = (xinf_rope_t) { (float) xinf_loader_float (loader, "rope.freq_base", 10000.0, 1.0, 1e12), 1.0f,
+                              arch->rope_neox, NULL, 1.0f };
+    if (loader->failed)
+        return;
+    char key [128];
+    snprintf (key, sizeof key, "%s.rope.scaling.type", arch->name);
+    const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key)
+                     : arch->rope_scaling ? "linear" : "none";
+    double factor = xinf_loader_float (loader, "rope.scaling.factor", 1.0, 0.0, 1024.0);
+    factor = factor < 1.0 ? 1.0 : factor;          //  0 (and below 1) means none, as in llama.cpp
+    double mscale = xinf_loader_float (loader, "rope.scaling.attn_factor", 1.0, 1e-3, 1e3);
+    if (arch->rope_llama3 && !loader->failed)
+        t->rope.factors = s_rope_freqs (loader, "rope_freqs.weight");
+    if (arch->longrope && !loader->failed)
+        t->rope.factors = s_longrope (loader);
+    if (loader->failed)
+        return;
+    if (!type)
+        xinf_loader_fail (loader, "metadata key '%s' is not a string", key);
+    else
+    if (!arch->rope_scaling && (strcmp (type, "none") || factor > 1.0 || mscale != 1.0))
+        xinf_loader_fail (loader, "metadata key '%s%s' is set: xinf runs no RoPE scaling for %s",
+                strcmp (type, "none") ? key : arch->name,
+                strcmp (type, "none") ? "" : factor > 1.0 ? ".rope.scaling.factor" : ".rope.scaling.attn_factor",
+                arch->name);
+    else
+    if (mscale != 1.0 && arch->swa_pattern)
+        xinf_loader_fail (loader, "metadata key '%s.rope.scaling.attn_factor' is set: xinf scales no RoPE of %s's local layers",
+                arch->name, arch->name);
+    else
+    if (strcmp (type, "linear") == 0)
+        t->rope.scale = (float) (1.0 / factor);
+    else
+    if (strcmp (type, "yarn") == 0)
+        mscale *= s_load_yarn (loader, factor);
+    else
+    if (strcmp (type, "llama3") == 0 && !arch->rope_llama3)
+        xinf_loader_fail (loader, "metadata key '%s' is 'llama3': xinf runs llama3 RoPE scaling for llama only", key);
+    else
+    if (strcmp (type, "llama3") == 0 && !t->rope.factors)
+        s_load_llama3 (loader, factor);
+    else
+    if (strcmp (type, "none") && strcmp (type, "llama3"))
+        xinf_loader_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear, yarn and llama3 RoPE scaling", key,
+                type);
+    t->rope.mscale = (float) mscale;
+    for (size_t i = 0; t->rope.factors && i < t->head_dim / 2 && !loader->failed; i++)
+        if (!(t->rope.factors [i] >= 1e-3f && t->rope.factors [i] <= 1e6f))
+            xinf_loader_fail (loader, "RoPE frequency factor [%zu] is %g, outside 0.001..1e6", i, (double) t->rope.factors [i]);
+}
