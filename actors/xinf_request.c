@@ -130,10 +130,18 @@ s_encode_plain (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bo
     return 0;
 }
 
+//  ASCII whitespace, as isspace in the C locale.
+static bool
+s_space (char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 //  With 'special' (chat prompts rendered from a template): the texts of
 //  the model's control tokens (<|im_start|>, <|eot_id|>, ...) in the text
 //  become those tokens, as llama.cpp's parse_special; the text between
-//  them is tokenized as usual.
+//  them is tokenized as usual. Whitespace after a token that takes it
+//  (xinf_tokenizer_rstrip: Phi-3's) is dropped, as Hugging Face does.
 static int32_t *
 s_prompt_special (xinf_tokenizer_t *tokenizer, const char *text, size_t length, bool add_bos, size_t *count,
                   xinf_check_t *check)
@@ -158,6 +166,9 @@ s_prompt_special (xinf_tokenizer_t *tokenizer, const char *text, size_t length, 
             assert (ids);
             ids [(*count)++] = special->id;
             at += special->length - 1;
+            //  Phi-3's control tokens take the whitespace after them
+            while (xinf_tokenizer_rstrip (tokenizer, special->id) && at + 1 < length && s_space (text [at + 1]))
+                at++;
             start = at + 1;
             break;
         }

@@ -95,6 +95,9 @@ typedef struct {
     bool fused_up;                     //  ffn_up.weight holds the gate's ffn rows, then the up's; the table's
                                        //  gate and up are unused (Phi-3)
     bool longrope;                     //  reads LongRoPE's rope_factors_long/short.weight (Phi-3)
+    bool rstrip_controls;              //  with a SentencePiece vocabulary, whitespace after a control token in
+                                       //  parsed text is the token's (Phi-3's rstrip added tokens; Phi-4 has
+                                       //  a BPE one and none)
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned

@@ -14,13 +14,21 @@ struct _xinf_lora_t {
     size_t n_layers;
     xinf_lora_pair_t *pairs;          //  [n_layers][XINF_LORA_TARGETS]; a.data NULL: not adapted
     void **copies;                    //  [n_layers][XINF_LORA_TARGETS]: a shard's columns of A, or NULL
-    uint8_t *fused;                   //  [n_layers]: S_FUSED_QKV, S_FUSED_UP: its pair is in q's, gate's slot
+    uint8_t *fused;                   //  [n_layers]: S_FUSED_QKV, S_FUSED_UP of lora_a, then of lora_b (<< 2):
+                                      //  the fused weight's half is in q's, gate's slot
     size_t rank, count, bytes;
     float alpha;
 };
 
 #define S_FUSED_QKV 1
 #define S_FUSED_UP  2
+
+//  The fused weight a target's slot may hold (S_FUSED_QKV, S_FUSED_UP), or 0.
+static uint8_t
+s_group (xinf_lora_target_t target)
+{
+    return target == XINF_LORA_Q ? S_FUSED_QKV : target == XINF_LORA_GATE ? S_FUSED_UP : 0;
+}
 
 static const char *s_target_names [XINF_LORA_TARGETS] = {
     "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"
@@ -185,11 +193,15 @@ s_take_tensors (xinf_lora_t *self, const xinf_transformer_t *model, const xinf_a
             return -1;
         if (parsed > 0)
             continue;
-        self->fused [layer] |= fused;
         xinf_lora_pair_t *pair = &self->pairs [layer * XINF_LORA_TARGETS + target];
         xinf_matrix_t *matrix = half ? &pair->b : &pair->a;
+        bool taken_fused = (self->fused [layer] >> (half * 2)) & s_group (target);
+        if (matrix->data && (fused != 0) != taken_fused)
+            return xinf_fail (error, error_size, "blk.%zu: %s adapted both as %s and apart", layer,
+                              s_target_names [target], target == XINF_LORA_Q ? "attn_qkv" : "ffn_up");
         if (matrix->data)
             return xinf_fail (error, error_size, "tensor '%s' appears twice", tensor->name);
+        self->fused [layer] |= (uint8_t) (fused << (half * 2));
         if (s_half (tensor, matrix, error, error_size))
             return -1;
         self->bytes += tensor->size;
@@ -236,13 +248,19 @@ s_share_fused (xinf_lora_t *self, const xinf_transformer_t *model, char *error, 
 {
     size_t q = model->n_heads * model->head_dim, kv = model->n_kv_heads * model->head_dim;
     for (size_t layer = 0; layer < model->n_layers; layer++) {
-        if ((self->fused [layer] & S_FUSED_QKV)
-        &&  s_share_pair (self, layer, XINF_LORA_Q, (size_t []) { q, kv, kv }, 3, "attn_qkv", error, error_size))
-            return -1;
-        if ((self->fused [layer] & S_FUSED_UP)
-        &&  s_share_pair (self, layer, XINF_LORA_GATE, (size_t []) { model->ffn, model->ffn }, 2, "ffn_up", error,
-                          error_size))
-            return -1;
+        uint8_t of_a = self->fused [layer] & 3, of_b = (self->fused [layer] >> 2) & 3;
+        for (xinf_lora_target_t first = XINF_LORA_Q; first <= XINF_LORA_GATE; first += XINF_LORA_GATE) {
+            const char *fused = first == XINF_LORA_Q ? "attn_qkv" : "ffn_up";
+            const xinf_lora_pair_t *pair = &self->pairs [layer * XINF_LORA_TARGETS + first];
+            if (!((of_a | of_b) & s_group (first)))
+                continue;
+            if (pair->a.data && pair->b.data && (of_a & s_group (first)) != (of_b & s_group (first)))
+                return xinf_fail (error, error_size, "blk.%zu: one of lora_a and lora_b is %s's, the other %s's",
+                                  layer, fused, s_target_names [first]);
+            size_t rows [3] = { first == XINF_LORA_Q ? q : model->ffn, first == XINF_LORA_Q ? kv : model->ffn, kv };
+            if (s_share_pair (self, layer, first, rows, first == XINF_LORA_Q ? 3 : 2, fused, error, error_size))
+                return -1;
+        }
     }
     return 0;
 }
@@ -257,7 +275,11 @@ s_check_pairs (xinf_lora_t *self, const xinf_transformer_t *model, char *error, 
             if (!pair->a.data && !pair->b.data)
                 continue;
             char name [64];
-            snprintf (name, sizeof name, "blk.%zu.%s.weight", layer, s_target_names [t]);
+            //  A part of a fused pair is named by the fused weight
+            uint8_t group = t <= XINF_LORA_V ? S_FUSED_QKV : t == XINF_LORA_GATE || t == XINF_LORA_UP ? S_FUSED_UP : 0;
+            bool part = self->fused [layer] & group;
+            snprintf (name, sizeof name, "blk.%zu.%s.weight", layer,
+                      part ? (group == S_FUSED_QKV ? "attn_qkv" : "ffn_up") : s_target_names [t]);
             if (!pair->a.data || !pair->b.data)
                 return xinf_fail (error, error_size, "%s has lora_%s without lora_%s", name, pair->a.data ? "a" : "b",
                                   pair->a.data ? "b" : "a");

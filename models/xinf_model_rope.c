@@ -131,7 +131,7 @@ xinf_loader_rope (xinf_loader_t *loader)
     double mscale = xinf_loader_float (loader, "rope.scaling.attn_factor", 1.0, 1e-3, 1e3);
     if (arch->rope_llama3 && !loader->failed)
         t->rope.factors = s_rope_freqs (loader, "rope_freqs.weight");
-    if (arch->longrope && !loader->failed)
+    if (arch->longrope && !loader->failed && !t->rope.factors)      //  (no arch has both)
         t->rope.factors = s_longrope (loader);
     if (loader->failed)
         return;

@@ -133,6 +133,8 @@ xinf_loader_tokenizer (xinf_loader_t *loader)
     spec.add_bos = add_bos;
     spec.add_eos = add_eos;
     spec.no_space_prefix = !space_prefix;
+    const xinf_arch_t *arch = xinf_arch_find (xinf_gguf_get_str (gguf, "general.architecture"));
+    spec.rstrip_controls = arch && arch->rstrip_controls && strcmp (spec.model, "llama") == 0;
     char reason [256] = "";
     if (!tokens)
         xinf_loader_fail (loader, "metadata key 'tokenizer.ggml.tokens' is missing or not an array of strings");

@@ -369,7 +369,8 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
     static const char *const markers [] = {
         "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>",
         "<|endoftext|>", "<end_of_turn>", "</s>",
-        "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>"     //  Qwen2.5-Coder's, as llama.cpp's FIM pad, repo, sep
+        "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",    //  Qwen2.5-Coder's, as llama.cpp's FIM pad, repo, sep
+        "<|end|>"                                           //  Phi-3's end of a turn (its EOS is <|endoftext|>)
     };
     s_end_add (self, self->eos_id);
     s_end_add (self, self->eot_id);
@@ -434,6 +435,7 @@ xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error
     self->add_bos = spec->add_bos;
     self->add_eos = spec->add_eos && spec->eos_id >= 0;
     self->space_prefix = self->model == XINF_TOK_LLAMA && !spec->no_space_prefix;
+    self->rstrip_controls = spec->rstrip_controls;
     if (s_set_pre (self, spec->pre, error, error_size)) {
         xinf_tokenizer_destroy (&self);
         return NULL;
@@ -609,6 +611,20 @@ xinf_tokenizer_default_add_bos (const char *model, const char *pre)
         return true;
     return model && strcmp (model, "gpt2") == 0 && pre
         && (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0);
+}
+
+bool
+xinf_tokenizer_rstrip (xinf_tokenizer_t *self, int32_t id)
+{
+    if (!self || !self->rstrip_controls || !xinf_tokenizer_is_control (self, id))
+        return false;
+    size_t length;
+    const char *text = xinf_tokenizer_text (self, id, &length);
+    static const char *const kept [] = { "<unk>", "<s>", "<|endoftext|>" };
+    for (size_t index = 0; index < sizeof kept / sizeof kept [0]; index++)
+        if (length == strlen (kept [index]) && memcmp (text, kept [index], length) == 0)
+            return false;
+    return true;
 }
 
 bool

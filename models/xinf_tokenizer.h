@@ -30,9 +30,10 @@
     End of generation: EOS, EOT and EOM (tokenizer.ggml.eos_token_id,
     eot_token_id, eom_token_id), and, like llama.cpp's special_eog_ids,
     every token whose text is one of <|eot_id|>, <|eom_id|>, <|im_end|>,
-    <|end_of_text|>, <|endoftext|>, <end_of_turn>, </s>, or Qwen2.5-Coder's
-    <|fim_pad|>, <|repo_name|> and <|file_sep|> (llama.cpp's FIM pad, repo
-    and separator ends) and that the file types as control (any such token when the file has no token types). An
+    <|end_of_text|>, <|endoftext|>, <end_of_turn>, </s>, Phi-3's <|end|>,
+    or Qwen2.5-Coder's <|fim_pad|>, <|repo_name|> and <|file_sep|>
+    (llama.cpp's FIM pad, repo and separator ends) and that the file types
+    as control (any such token when the file has no token types). An
     EOT or EOM id outside the vocabulary is ignored, with a note.
 
     Decoding renders control tokens (token type 3, the BOS, EOS, EOT and
@@ -102,6 +103,10 @@ typedef struct {
     //  prompt text ends with the EOS (Qwen3-Embedding pools that token)
     bool add_eos;
     bool no_space_prefix;           //  llama: tokenizer.ggml.add_space_prefix is false
+    //  Phi-3's: whitespace after a control token in parsed text belongs to
+    //  the token (Hugging Face's rstrip of its added tokens), but after
+    //  <unk>, <s> and <|endoftext|> (as llama.cpp sets them for Phi-3)
+    bool rstrip_controls;
 } xinf_tokenizer_spec_t;
 
 typedef struct _xinf_tokenizer_t xinf_tokenizer_t;
@@ -167,6 +172,9 @@ bool xinf_tokenizer_add_eos (xinf_tokenizer_t *self);
 bool xinf_tokenizer_default_add_bos (const char *model, const char *pre);
 //  Token type 3, or the BOS, EOS, EOT or EOM id; false for a bad id.
 bool xinf_tokenizer_is_control (xinf_tokenizer_t *self, int32_t id);
+//  Whether whitespace after control token 'id' in text parsed for control
+//  tokens is dropped (spec rstrip_controls).
+bool xinf_tokenizer_rstrip (xinf_tokenizer_t *self, int32_t id);
 //  Whether 'id' ends a generation: EOS, EOT, EOM or another end-of-generation
 //  control token the file names.
 bool xinf_tokenizer_is_end (xinf_tokenizer_t *self, int32_t id);

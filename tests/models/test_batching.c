@@ -20,8 +20,6 @@
 #include "xinf_lora.h"
 #include "xinf_model.h"
 
-#include <sys/wait.h>
-
 #define SEQS     6
 #define GENERATE 12
 
@@ -52,11 +50,7 @@ static size_t s_lengths [SEQS] = { 5, 37, 1, 70, 16, 23 };
 static void
 s_make (const char *name, const char *arguments, char *path, size_t size)
 {
-    char command [1500];
-    test_path (path, size, name);
-    snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", s_tool, arguments, path);
-    int status = system (command);
-    CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    test_make_with (s_tool, name, arguments, path, size);
 }
 
 static int32_t

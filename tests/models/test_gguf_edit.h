@@ -12,18 +12,12 @@
 #include "xinf_gguf_writer.h"
 #include "xinf_model.h"
 
-#include <sys/wait.h>
-
 static const char *s_tool;
 
 static void
 s_make (const char *name, const char *arguments, char *path, size_t size)
 {
-    char command [1500];
-    test_path (path, size, name);
-    snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", s_tool, arguments, path);
-    int status = system (command);
-    CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    test_make_with (s_tool, name, arguments, path, size);
 }
 
 //  ---- rewriting a file with one key changed ---------------------------------------
@@ -202,9 +196,10 @@ s_expect_refused (const char *source, const s_edit_t *edit, const char *needle, 
     }
 }
 
-//  The rewritten file still loads (an edit within the ranges).
-static void
-s_expect_loads (const char *source, const s_edit_t *edit)
+//  The rewritten file loaded (the test fails, saying why, when it does
+//  not); the caller destroys it.
+static xinf_model_t *
+s_load_edited (const char *source, const s_edit_t *edit)
 {
     char path [300], error [512] = "";
     test_path (path, sizeof path, "fine.gguf");
@@ -213,6 +208,14 @@ s_expect_loads (const char *source, const s_edit_t *edit)
     if (!model)
         fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
     CHECK (model);
+    return model;
+}
+
+//  The rewritten file still loads (an edit within the ranges).
+static void
+s_expect_loads (const char *source, const s_edit_t *edit)
+{
+    xinf_model_t *model = s_load_edited (source, edit);
     xinf_model_destroy (&model);
 }
 

@@ -291,8 +291,9 @@ test_experts (void)
 
 //  Phi-3's fused weights: one pair of attn_qkv adapts q, k and v (A
 //  shared, B's rows cut at the heads), one of ffn_up the gate and up; a
-//  shard takes its rows of each; an adapter of a model with other heads is
-//  refused naming the fused weight.
+//  shard takes its rows of each; an adapter of a model with other heads,
+//  or one that mixes fused and apart halves, is refused naming the fused
+//  weight.
 static void
 test_fused (void)
 {
@@ -338,6 +339,25 @@ test_fused (void)
     //  The adapter of a model with four KV heads: attn_qkv's B has 192 rows, not 128
     CHECK (!xinf_lora_load (wrong, t, "phi3", error, sizeof error));
     CHECK_HAS (error, "blk.0.attn_qkv.weight.lora_b has 192 rows where the model's weight has 128");
+    //  Fused and apart at once, half a fused pair, halves of both kinds, a
+    //  fused pair's A of the wrong width: refused naming the fused weight
+    const struct { const char *tensors [5]; const char *needle; } bad [] = {
+        { { "blk.0.attn_qkv.weight.lora_a f32 64 4", "blk.0.attn_qkv.weight.lora_b f32 4 128",
+            "blk.0.attn_q.weight.lora_a f32 64 4", "blk.0.attn_q.weight.lora_b f32 4 64", NULL },
+          "blk.0: attn_q adapted both as attn_qkv and apart" },
+        { { "blk.1.attn_qkv.weight.lora_a f32 64 4", NULL }, "blk.1.attn_qkv.weight has lora_a without lora_b" },
+        { { "blk.0.attn_q.weight.lora_a f32 64 4", "blk.0.attn_qkv.weight.lora_b f32 4 128", NULL },
+          "blk.0: one of lora_a and lora_b is attn_qkv's, the other attn_q's" },
+        { { "blk.0.ffn_up.weight.lora_a f32 32 4", "blk.0.ffn_up.weight.lora_b f32 4 192", NULL },
+          "blk.0.ffn_up.weight: lora_a is 4x32" },
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        s_write (wrong, "adapter", "lora", "phi3", 8.0, bad [index].tensors);
+        CHECK (!xinf_lora_load (wrong, t, "phi3", error, sizeof error));
+        if (!strstr (error, bad [index].needle))
+            fprintf (stderr, "got '%s', wanted '%s'\n", error, bad [index].needle);
+        CHECK_HAS (error, bad [index].needle);
+    }
     xinf_model_destroy (&model);
 }
 

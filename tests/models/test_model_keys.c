@@ -20,13 +20,7 @@ static float s_caps_seen [2];          //  the soft-caps of the model s_expect_w
 static void
 s_expect_windows (const char *source, const s_edit_t *edit, size_t window, unsigned local)
 {
-    char path [300], error [512] = "";
-    test_path (path, sizeof path, "gemma-fine.gguf");
-    s_rewrite (source, path, edit);
-    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
-    if (!model)
-        fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
-    CHECK (model);
+    xinf_model_t *model = s_load_edited (source, edit);
     const xinf_transformer_t *t = xinf_model_transformer (model);
     for (size_t index = 0; index < t->n_layers; index++)
         CHECK (t->layers [index].window == ((local >> index) & 1 ? window : 0));
@@ -81,13 +75,7 @@ test_gemma3_keys (void)
 static xinf_rope_t
 s_rope_of (const char *source, const s_edit_t *edit, float *factors, size_t count)
 {
-    char path [300], error [512] = "";
-    test_path (path, sizeof path, "rope.gguf");
-    s_rewrite (source, path, edit);
-    xinf_model_t *model = xinf_model_load (path, NULL, NULL, error, sizeof error);
-    if (!model)
-        fprintf (stderr, "edit of '%s': %s\n", edit->key, error);
-    CHECK (model);
+    xinf_model_t *model = s_load_edited (source, edit);
     xinf_rope_t rope = xinf_model_transformer (model)->rope;
     CHECK (xinf_model_transformer (model)->head_dim / 2 == count);
     for (size_t i = 0; i < count; i++)
@@ -116,6 +104,9 @@ test_rope_scaling (void)
               "--rope-original-context 64 --rope-theta 10000", dims);
     s_make ("qwen-yarn.gguf", arguments, yarn, sizeof yarn);
     const s_edit_t same = { "qwen2.general.unused", S_DROP, 0, 0, NULL };
+    xinf_model_t *model = s_load_edited (yarn, &same);          //  (a BPE vocabulary: no control takes spaces)
+    CHECK (!xinf_tokenizer_rstrip (xinf_model_tokenizer (model), xinf_tokenizer_eos (xinf_model_tokenizer (model))));
+    xinf_model_destroy (&model);
     xinf_rope_t rope = s_rope_of (yarn, &same, factors, 8);
     //  pairs 0..3 ramp (correction dimensions 0 and 3 of 16 at base 1e4,
     //  original context 64), 4..7 interpolated
@@ -244,8 +235,8 @@ test_phi3_keys (void)
     snprintf (arguments, sizeof arguments, "%s --rope-scaling longrope --rope-factor 8 --rope-original-context 64 "
               "--context 512 --seed 25", dims);
     s_make ("phi3-longrope.gguf", arguments, longrope, sizeof longrope);
-    //  The fused file and the split one hold the same weights: the views are
-    //  the split tensors' bytes
+    //  The fused file's views have the split file's shapes and are the rows
+    //  of attn_qkv (ffn_up) one after another
     xinf_model_t *a = xinf_model_load (fused, NULL, NULL, error, sizeof error);
     xinf_model_t *b = xinf_model_load (split, NULL, NULL, error, sizeof error);
     CHECK (a && b);
@@ -256,6 +247,10 @@ test_phi3_keys (void)
     CHECK ((const char *) la->up.data == (const char *) la->gate.data + 32 * 32 * 4);
     CHECK (lb->q.rows == 32 && lb->k.rows == 16 && lb->v.rows == 16);
     CHECK (xinf_model_transformer (a)->rope.neox && !xinf_model_transformer (a)->rope.factors);
+    //  Its SentencePiece control tokens take the whitespace after them, but <s>
+    xinf_tokenizer_t *tokenizer = xinf_model_tokenizer (a);
+    CHECK (xinf_tokenizer_rstrip (tokenizer, (int32_t) xinf_tokenizer_find (tokenizer, "</s>", 4)));
+    CHECK (!xinf_tokenizer_rstrip (tokenizer, (int32_t) xinf_tokenizer_find (tokenizer, "<s>", 3)));
     xinf_model_destroy (&a);
     xinf_model_destroy (&b);
     //  Over two ranks each rank's views are its head's and its half of the

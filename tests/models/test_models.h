@@ -5,6 +5,7 @@
 #define TEST_MODELS_H_INCLUDED
 
 #include "test_unit.h"
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char s_scratch [256];
@@ -32,6 +33,18 @@ static inline void
 test_path (char *buffer, size_t size, const char *name)
 {
     snprintf (buffer, size, "%s/%s", s_scratch, name);
+}
+
+//  Runs 'tool' (xinf-make-model) with 'arguments', writing 'name' in the
+//  scratch directory (its path into 'path'); fails the test if it fails.
+static inline void
+test_make_with (const char *tool, const char *name, const char *arguments, char *path, size_t size)
+{
+    char command [1500];
+    test_path (path, size, name);
+    snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", tool, arguments, path);
+    int status = system (command);
+    CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
 }
 
 static inline uint8_t *

@@ -23,7 +23,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <sys/wait.h>
 
 #define DECODE_STEPS 64
 #define COLL_TIMEOUT_MS 60000
@@ -65,11 +64,7 @@ static const s_case_t s_cases [] = {
 static void
 s_make (const char *name, const char *arguments, char *path, size_t size)
 {
-    char command [1500];
-    test_path (path, size, name);
-    snprintf (command, sizeof command, "'%s' %s -o '%s' > /dev/null", s_tool, arguments, path);
-    int status = system (command);
-    CHECK (status != -1 && WIFEXITED (status) && WEXITSTATUS (status) == 0);
+    test_make_with (s_tool, name, arguments, path, size);
 }
 
 static void

@@ -276,7 +276,8 @@ def rope(x, positions, n_rot, freq_base, neox, freq_scale=1.0, factors=None, inv
 # Texts of the control tokens that end a generation besides EOS/EOT/EOM
 # (llama.cpp's special_eog_ids, the subset xinf's tokenizer knows).
 END_MARKERS = ("<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>",
-               "<|endoftext|>", "<end_of_turn>", "</s>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>")
+               "<|endoftext|>", "<end_of_turn>", "</s>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
+               "<|end|>")
 _INTEGER_TYPES = (T_UINT8, T_INT8, T_UINT16, T_INT16, T_UINT32, T_INT32, T_UINT64, T_INT64)
 CONTROL = 3
 

@@ -29,6 +29,7 @@ static const s_special_t s_specials [] = {
     { "<|im_start|>", XINF_TOKEN_CONTROL },         //  262: control, not a marker
     { "</s>", XINF_TOKEN_USER_DEFINED },            //  263: a marker, not control
     { "<|endoftext|>", XINF_TOKEN_CONTROL },        //  264
+    { "<|end|>", XINF_TOKEN_CONTROL },              //  265: Phi-3's end of a turn
 };
 #define S_SPECIALS (sizeof s_specials / sizeof s_specials [0])
 #define S_VOCAB (256 + S_SPECIALS)
@@ -130,16 +131,17 @@ test_keys_and_markers (void)
     CHECK_INT (xinf_tokenizer_eos (tokenizer), 257);
     CHECK_INT (xinf_tokenizer_eot (tokenizer), 258);
     CHECK_INT (xinf_tokenizer_eom (tokenizer), 262);
-    //  EOS, EOT, EOM, then <|eom_id|>, <|im_end|> and <|endoftext|>;
-    //  <end_of_turn> and </s> are not control tokens, BOS is no marker.
-    CHECK_ENDS (tokenizer, 257, 258, 262, 259, 260, 264);
+    //  EOS, EOT, EOM, then <|eom_id|>, <|im_end|>, <|endoftext|> and
+    //  <|end|>; <end_of_turn> and </s> are not control tokens, BOS is no
+    //  marker.
+    CHECK_ENDS (tokenizer, 257, 258, 262, 259, 260, 264, 265);
     CHECK (strstr (xinf_tokenizer_notes (tokenizer), "token 261 '<end_of_turn>' is not a control token"));
     CHECK (strstr (xinf_tokenizer_notes (tokenizer), "token 263 '</s>' is not a control token"));
     //  Like snprintf: a short buffer gets what fits, the count is the total.
     int32_t ids [3] = { -7, -7, -7 };
-    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, ids, 2), 6);
+    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, ids, 2), 7);
     CHECK (ids [0] == 257 && ids [1] == 258 && ids [2] == -7);
-    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, NULL, 0), 6);
+    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, NULL, 0), 7);
     //  End tokens decode to nothing; so does EOT with no types.
     char text [64];
     int32_t eot = 258;
@@ -163,8 +165,8 @@ test_out_of_range (void)
     xinf_tokenizer_t *tokenizer = s_finish (&writer);
     CHECK_INT (xinf_tokenizer_eot (tokenizer), -1);
     CHECK_INT (xinf_tokenizer_eom (tokenizer), -1);
-    CHECK_ENDS (tokenizer, 264, 258, 259, 260, 257);
-    CHECK (strstr (xinf_tokenizer_notes (tokenizer), "tokenizer.ggml.eot_token_id = 265 is outside the vocabulary of 265 tokens: ignored"));
+    CHECK_ENDS (tokenizer, 264, 258, 259, 260, 257, 265);
+    CHECK (strstr (xinf_tokenizer_notes (tokenizer), "tokenizer.ggml.eot_token_id = 266 is outside the vocabulary of 266 tokens: ignored"));
     CHECK (!strstr (xinf_tokenizer_notes (tokenizer), "eom"));
     CHECK (!xinf_tokenizer_add_bos (tokenizer));        //  qwen2 without the key: no
     xinf_tokenizer_destroy (&tokenizer);
@@ -206,7 +208,7 @@ test_wrong_types (void)
     CHECK_INT (xinf_tokenizer_eot (tokenizer), -1);
     CHECK_INT (xinf_tokenizer_eom (tokenizer), -1);
     CHECK_INT (xinf_tokenizer_bos (tokenizer), -1);
-    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264);
+    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264, 265);
     CHECK (!xinf_tokenizer_add_bos (tokenizer));        //  a u32 is no bool: gpt2's default
     xinf_tokenizer_destroy (&tokenizer);
 }
@@ -220,7 +222,7 @@ test_no_keys (void)
     s_begin (&writer, &(s_file_t) { "gpt2", "gpt2", false, -1 });
     xinf_tokenizer_t *tokenizer = s_finish (&writer);
     CHECK_INT (xinf_tokenizer_eos (tokenizer), -1);
-    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264, 261, 263);
+    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264, 261, 263, 265);
     CHECK_STR (xinf_tokenizer_notes (tokenizer), "");
     CHECK (!xinf_tokenizer_is_control (tokenizer, 262));     //  untyped and no marker: normal
     CHECK (!xinf_tokenizer_add_bos (tokenizer));

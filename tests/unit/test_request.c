@@ -271,6 +271,56 @@ test_logprobs (void)
     test_vocab_destroy (&vocab);
 }
 
+//  The ids of 'text' tokenized plainly, appended at ids [*count].
+static void
+s_plain (xinf_tokenizer_t *tokenizer, const char *text, int32_t *ids, size_t *count)
+{
+    long got = xinf_tokenizer_encode (tokenizer, text, strlen (text), false, ids + *count, 64);
+    CHECK (got >= 0);
+    *count += (size_t) got;
+}
+
+//  Phi-3's control tokens take the whitespace after them in a prompt
+//  parsed for control tokens (but <|endoftext|> does not); without the
+//  spec's rstrip_controls the whitespace is text.
+static void
+test_rstrip_controls (void)
+{
+    const char *prompt = "<|user|>\n he<|end|>\n<|endoftext|> he";
+    for (int rstrip = 0; rstrip < 2; rstrip++) {
+        test_vocab_t vocab;
+        test_gpt2_vocab (&vocab, s_merges, sizeof s_merges / sizeof s_merges [0]);
+        int32_t user = (int32_t) vocab.count, end = user + 1, text_end = user + 2;
+        test_vocab_add (&vocab, "<|user|>", 8, 0, XINF_TOKEN_CONTROL);
+        test_vocab_add (&vocab, "<|end|>", 7, 0, XINF_TOKEN_CONTROL);
+        test_vocab_add (&vocab, "<|endoftext|>", 13, 0, XINF_TOKEN_CONTROL);
+        xinf_tokenizer_spec_t spec = test_spec (&vocab, "gpt2");
+        spec.rstrip_controls = rstrip;
+        xinf_tokenizer_t *tokenizer = xinf_tokenizer_new (&spec, NULL, 0);
+        CHECK (tokenizer);
+        CHECK (xinf_tokenizer_rstrip (tokenizer, end) == rstrip && !xinf_tokenizer_rstrip (tokenizer, text_end));
+        CHECK (!xinf_tokenizer_rstrip (tokenizer, 104));           //  not a control token
+        int32_t expected [64];
+        size_t count = 0;
+        expected [count++] = user;
+        s_plain (tokenizer, rstrip ? "he" : "\n he", expected, &count);
+        expected [count++] = end;
+        if (!rstrip)
+            s_plain (tokenizer, "\n", expected, &count);
+        expected [count++] = text_end;
+        s_plain (tokenizer, " he", expected, &count);
+        xinf_check_t check = XINF_CHECK_INIT;
+        size_t got = 0;
+        int32_t *ids = xinf_request_encode (tokenizer, prompt, strlen (prompt), false, true, &got, &check);
+        CHECK (ids && got == count);
+        for (size_t index = 0; ids && index < count && index < got; index++)
+            CHECK_INT (ids [index], expected [index]);
+        free (ids);
+        xinf_tokenizer_destroy (&tokenizer);
+        test_vocab_destroy (&vocab);
+    }
+}
+
 int
 main (void)
 {
@@ -279,5 +329,6 @@ main (void)
     RUN (test_long_piece);
     RUN (test_answer_too_large);
     RUN (test_answer_text_full);
+    RUN (test_rstrip_controls);
     return 0;
 }
