@@ -264,13 +264,21 @@ s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_si
     if (strcmp (pre, "dbrx") == 0 || strcmp (pre, "smaug-bpe") == 0)     //  Phi-4's: llama3's split (llama.cpp)
         self->pre = XINF_PRE_LLAMA3;
     else
+    if (strcmp (pre, "tekken") == 0) {          //  Mistral Nemo's, Small 3's
+        self->pre = XINF_PRE_TEKKEN;
+        self->ignore_merges = true;
+    }
+    else
+    if (strcmp (pre, "gpt-4o") == 0)            //  Phi-4-mini's
+        self->pre = XINF_PRE_GPT4O;
+    else
     if (strcmp (pre, "qwen2") == 0 || strcmp (pre, "deepseek-r1-qwen") == 0) {
         self->pre = XINF_PRE_QWEN2;
         //  Qwen2's tokenizer.json normalizes to NFC (llama.cpp does not)
         self->nfc = strcmp (pre, "qwen2") == 0;
     }
     else {
-        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, dbrx, smaug-bpe, qwen2, deepseek-r1-qwen)", pre);
+        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, dbrx, smaug-bpe, tekken, gpt-4o, qwen2, deepseek-r1-qwen)", pre);
         return -1;
     }
     return 0;
@@ -610,7 +618,8 @@ xinf_tokenizer_default_add_bos (const char *model, const char *pre)
     if (model && strcmp (model, "llama") == 0)
         return true;
     return model && strcmp (model, "gpt2") == 0 && pre
-        && (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0);
+        && (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0
+            || strcmp (pre, "tekken") == 0);
 }
 
 bool

@@ -7,6 +7,13 @@
     llama3 (qwen2 the same with \p{N} instead of \p{N}{1,3}):
         (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
         ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    gpt-4o (Phi-4-mini's; tekken, Mistral Nemo's and Small 3's, the same
+    without the contractions and with \p{N}), as llama.cpp adapts them: U
+    a letter other than a-z, W a letter other than A-Z (the originals'
+    [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] and [\p{Ll}\p{Lm}\p{Lo}\p{M}]):
+        [^\r\n\p{L}\p{N}]?U*W+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+        [^\r\n\p{L}\p{N}]?U+W*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}|
+        ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
 
     Classes come from xinf_tokenizer_unicode.c; \s is White_Space. An
     invalid UTF-8 byte counts as one character of [^\s\p{L}\p{N}]. The
@@ -80,6 +87,18 @@ s_spaces (const s_text_t *text, size_t at)
     return end > at + 1 && end < text->count ? end - 1 : end;
 }
 
+//  \s*[\r\n]+|\s+(?!\S)|\s+ at whitespace: \s*[\r\n]+ ends after the
+//  run's last newline.
+static size_t
+s_newlines_or_spaces (const s_text_t *text, size_t at)
+{
+    size_t end = s_run (text, at, XINF_TOK_SPACE), after_newline = 0;
+    for (size_t index = at; index < end; index++)
+        if (s_newline (text->cpts [index]))
+            after_newline = index + 1;
+    return after_newline ? after_newline : s_spaces (text, at);
+}
+
 static size_t
 s_next_gpt2 (const s_text_t *text, size_t at)
 {
@@ -118,12 +137,80 @@ s_next_llama3 (const s_text_t *text, size_t at, size_t max_digits)
             end++;
         return end;
     }
-    //  \s*[\r\n]+ ends after the run's last newline
-    size_t end = s_run (text, at, XINF_TOK_SPACE), after_newline = 0;
-    for (size_t index = at; index < end; index++)
-        if (s_newline (text->cpts [index]))
-            after_newline = index + 1;
-    return after_newline ? after_newline : s_spaces (text, at);
+    return s_newlines_or_spaces (text, at);
+}
+
+//  gpt-4o's and tekken's cased letters (xinf_tok_pre_t above): U, W.
+static bool
+s_upper (const s_text_t *text, size_t at)
+{
+    return (s_flag (text, at) & XINF_TOK_LETTER) && !(s_cpt (text, at) >= 'a' && s_cpt (text, at) <= 'z');
+}
+
+static bool
+s_lower (const s_text_t *text, size_t at)
+{
+    return (s_flag (text, at) & XINF_TOK_LETTER) && !(s_cpt (text, at) >= 'A' && s_cpt (text, at) <= 'Z');
+}
+
+static size_t
+s_run_of (const s_text_t *text, size_t at, bool (*member) (const s_text_t *, size_t))
+{
+    while (at < text->count && member (text, at))
+        at++;
+    return at;
+}
+
+//  U*W+ at 'at' as a backtracking regex matches it: the end, or 0. U* is
+//  greedy; where no W follows, it gives back characters until one it gave
+//  back (a letter both U and W) starts W+.
+static size_t
+s_upper_lower (const s_text_t *text, size_t at)
+{
+    for (size_t start = s_run_of (text, at, s_upper) + 1; start-- > at; )
+        if (s_lower (text, start))
+            return s_run_of (text, start, s_lower);
+    return 0;
+}
+
+//  U+W* at 'at': the end, or 0.
+static size_t
+s_upper_then (const s_text_t *text, size_t at)
+{
+    return s_upper (text, at) ? s_run_of (text, s_run_of (text, at, s_upper), s_lower) : 0;
+}
+
+//  [^\r\n\p{L}\p{N}]?WORD: WORD after such a character, else at 'at'; 0 if neither.
+static size_t
+s_prefixed (const s_text_t *text, size_t at, size_t (*word) (const s_text_t *, size_t))
+{
+    bool prefix = at < text->count && !s_newline (text->cpts [at])
+               && !(s_flag (text, at) & (XINF_TOK_LETTER | XINF_TOK_NUMBER));
+    size_t end = prefix ? word (text, at + 1) : 0;
+    return end ? end : word (text, at);
+}
+
+static size_t
+s_next_cased (const s_text_t *text, size_t at, bool contractions, size_t max_digits)
+{
+    size_t end = s_prefixed (text, at, s_upper_lower);
+    end = end ? end : s_prefixed (text, at, s_upper_then);
+    if (end)
+        return contractions ? end + s_contraction (text, end, true) : end;
+    if (s_flag (text, at) & XINF_TOK_NUMBER) {
+        end = at;
+        while (end - at < max_digits && (s_flag (text, end) & XINF_TOK_NUMBER))
+            end++;
+        return end;
+    }
+    size_t from = s_cpt (text, at) == ' ' ? at + 1 : at;
+    if (s_flag (text, from) & XINF_TOK_OTHER) {
+        end = s_run (text, from, XINF_TOK_OTHER);
+        while (end < text->count && (s_newline (text->cpts [end]) || text->cpts [end] == '/'))
+            end++;
+        return end;
+    }
+    return s_newlines_or_spaces (text, at);
 }
 
 size_t
@@ -147,6 +234,8 @@ xinf_tok_split (xinf_tok_pre_t pre, const char *bytes, size_t length, size_t **e
     size_t count = 0;
     for (size_t at = 0; at < text.count; ) {
         size_t end = pre == XINF_PRE_GPT2 ? s_next_gpt2 (&text, at)
+                   : pre == XINF_PRE_TEKKEN ? s_next_cased (&text, at, false, 1)
+                   : pre == XINF_PRE_GPT4O ? s_next_cased (&text, at, true, 3)
                    : s_next_llama3 (&text, at, pre == XINF_PRE_QWEN2 ? 1 : 3);
         assert (end > at);
         ends [count++] = text.offsets [end];

@@ -12,11 +12,13 @@ set -eu
 # it headless through playwright-core (tests/http); libssl-dev: libcrypto's
 # SHA-256 for model files sent between nodes (actors/xinf_transfer.c);
 # libgnutls28-dev: the gateway's HTTPS (libmicrohttpd's TLS library; the
-# node checks the certificate and key with it first).
+# node checks the certificate and key with it first); python3-regex: the
+# pre-tokenizers' real regexes (\p{L}) the hand-written splitters are
+# tested against (tests/tokenizer/test_tokenizer_regex.py).
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libmsgpack-dev
           python3 python3-zmq python3-msgpack python3-numpy iproute2 util-linux nftables
           libmicrohttpd-dev libjansson-dev python3-jinja2 clang libclang-rt-14-dev chromium
-          libssl-dev libgnutls28-dev"
+          libssl-dev libgnutls28-dev python3-regex"
 missing=""
 for package in $PACKAGES; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed"; then

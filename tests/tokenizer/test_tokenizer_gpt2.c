@@ -83,6 +83,11 @@ test_split_llama3 (void)
     SPLIT (pre, "x 😀😀 y", "x", " 😀😀", " y");
     SPLIT (pre, "v1.2", "v", "1", ".", "2");
     SPLIT (XINF_PRE_QWEN2, "12345 a1", "1", "2", "3", "4", "5", " a", "1");
+    //  tekken and gpt-4o split words at case changes (cased as llama.cpp's)
+    SPLIT (XINF_PRE_TEKKEN, "HelloWorld 123", "Hello", "World", " ", "1", "2", "3");
+    SPLIT (XINF_PRE_GPT4O, "HelloWorld 123", "Hello", "World", " ", "123");
+    SPLIT (XINF_PRE_TEKKEN, "DON'T go/\nx", "DON", "'T", " go", "/\n", "x");
+    SPLIT (XINF_PRE_GPT4O, "DON'T HTTPServer", "DON'T", " HTTPServer");
 }
 
 //  Merges over GPT-2's characters: Ġ is the space, Ã© the bytes of é.

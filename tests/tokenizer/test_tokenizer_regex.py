@@ -17,10 +17,14 @@ PATTERNS = {
     "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
     "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
     "qwen2": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+    # llama.cpp's adaptations (src/llama-vocab.cpp) of Mistral's tekken and
+    # gpt-4o's regexes: cased letters as letters other than a-z / A-Z
+    "tekken": r"""[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+    "gpt4o": r"""[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
 }
 
 # Letters, numbers, marks, punctuation, symbols, whitespace of several kinds
-POOL = (list("abcXYZ") + list("0123456789") + list("'''") + list("srtvemldRLVESTMD")
+POOL = (list("abcXYZ") + list("HeLLo") + list("0123456789") + list("'''") + list("srtvemldRLVESTMD")
         + [" ", " ", " ", "\t", "\n", "\n", "\r", "\v", "\f", "\u00a0", "\u3000", "\u2028", "\u2003", "\u0085"]
         + list(".,!?-_$()[]{}\"#@/\\") + ["é", "ß", "日", "本", "ク", "한", "Ω", "ж", "ع", "ह"]
         + ["\u0301", "\u093f", "٣", "Ⅻ", "½", "²", "😀", "👍🏽", "€", "©", "\u200b", "\u00ad"])
@@ -28,8 +32,8 @@ POOL = (list("abcXYZ") + list("0123456789") + list("'''") + list("srtvemldRLVEST
 
 def offsets(text, pattern):
     ends, at = [], 0
-    for piece in regex.findall(pattern, text):
-        at += len(piece.encode("utf-8"))
+    for match in regex.finditer(pattern, text):
+        at += len(match.group(0).encode("utf-8"))
         ends.append(at)
     return ends
 
