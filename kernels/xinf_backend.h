@@ -121,6 +121,9 @@ typedef struct {
     const float *factors;             //  [d / 2]: Llama 3 rope_freqs, YaRN's, or NULL
     float mscale;                     //  cosines and sines times this (YaRN's magnitude
                                       //  scale, rope.scaling.attn_factor), else 1
+    size_t dims;                      //  partial rotary: only a head's first dims turn
+                                      //  (Phi-4-mini's 96 of 128; pairs and angles as for a
+                                      //  head of dims), the rest pass; 0: the whole head
 } xinf_rope_t;
 
 //  RMSNorm of each q and k head before RoPE (Qwen3): the weights of a
@@ -269,6 +272,7 @@ struct _xinf_backend_t {
     bool softcap;                     //  its attention takes a soft-cap (else only 0), and it has the softcap op
     bool window_tables;               //  with a window, its attention and KV store read a block table only at
                                       //  the window's positions (entries before it may be -1: a window cache)
+    bool partial_rope;                //  its RoPE turns a head's first xinf_rope_t dims only (else whole heads)
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it

@@ -342,7 +342,7 @@ s_load_local_layers (xinf_loader_t *loader)
         return;
     double base = loader->arch->swa_rope_base ? loader->arch->swa_rope_base : t->rope.base;
     t->rope_local = (xinf_rope_t) { (float) xinf_loader_float (loader, "rope.freq_base_swa", base, 1.0, 1e12), 1.0f,
-                                    t->rope.neox, NULL, 1.0f };
+                                    t->rope.neox, NULL, 1.0f, t->rope.dims };
     snprintf (key, sizeof key, "%s.attention.sliding_window_pattern", arch);
     for (size_t index = 0; window && index < t->n_layers && !loader->failed; index++)
         t->layers [index].window = s_layer_local (loader, key, index) ? window : 0;
@@ -440,7 +440,6 @@ s_load_hparams (xinf_loader_t *loader)
     size_t fallback = t->dim % t->n_heads ? 0 : t->dim / t->n_heads;
     t->head_dim = xinf_loader_hparam (loader, XINF_HP_KEY_LENGTH, fallback);
     size_t value_length = xinf_loader_hparam (loader, XINF_HP_VALUE_LENGTH, t->head_dim);
-    size_t rope_dims = xinf_loader_hparam (loader, XINF_HP_ROPE_DIMS, t->head_dim);
     if (loader->failed)
         return;
     if (t->head_dim < 2 || t->head_dim % 2)
@@ -450,10 +449,6 @@ s_load_hparams (xinf_loader_t *loader)
     if (value_length != t->head_dim)
         xinf_loader_fail (loader, "%s.attention.value_length %zu differs from the key length %zu: xinf needs them equal",
                 arch, value_length, t->head_dim);
-    else
-    if (rope_dims != t->head_dim)
-        xinf_loader_fail (loader, "%s.rope.dimension_count %zu differs from the head dimension %zu: xinf rotates whole heads",
-                arch, rope_dims, t->head_dim);
     xinf_loader_rope (loader);
     s_load_pooling (loader);
     s_load_experts (loader);

@@ -9,13 +9,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  The dimensions RoPE turns: the head's, or the partial rotary's.
+static size_t
+s_turned (const xinf_transformer_t *t)
+{
+    return t->rope.dims ? t->rope.dims : t->head_dim;
+}
+
 //  Frequency factors ('name': rope_freqs.weight, rope_factors_long.weight),
 //  read now into memory the model owns, or NULL.
 static float *
 s_rope_freqs (xinf_loader_t *loader, const char *name)
 {
     xinf_model_t *self = loader->self;
-    size_t count = self->transformer.head_dim / 2;
+    size_t count = s_turned (&self->transformer) / 2;
     const float *tensor = xinf_loader_vector (loader, name, count, true);
     if (!tensor)
         return NULL;
@@ -68,16 +75,16 @@ s_load_yarn (xinf_loader_t *loader, double factor)
     double original = xinf_loader_float (loader, "rope.scaling.original_context_length", (double) t->context, 1.0,
                                       1 << 24);
     if (!t->rope.factors && !loader->failed) {
-        if (!(self->rope_factors = malloc (t->head_dim / 2 * sizeof (float)))) {
+        if (!(self->rope_factors = malloc (s_turned (t) / 2 * sizeof (float)))) {
             xinf_loader_fail (loader, "out of memory");
             return 1.0;
         }
-        for (size_t i = 0; i < t->head_dim / 2; i++)
+        for (size_t i = 0; i < s_turned (t) / 2; i++)
             self->rope_factors [i] = 1.0f;
         t->rope.factors = self->rope_factors;
     }
     double mscale = loader->failed ? 1.0
-                  : xinf_arch_yarn_factors (self->rope_factors, t->head_dim, t->rope.base, factor, original);
+                  : xinf_arch_yarn_factors (self->rope_factors, s_turned (t), t->rope.base, factor, original);
     if (mscale < 0)
         xinf_loader_fail (loader, "yarn RoPE scaling: factor %g, original_context_length %g make no sense", factor, original);
     return mscale;
@@ -95,10 +102,10 @@ s_load_llama3 (xinf_loader_t *loader, double factor)
     double original = xinf_loader_float (loader, "rope.scaling.original_context_length", 8192.0, 1.0, 1 << 24);
     if (loader->failed)
         return;
-    if (!(self->rope_factors = calloc (t->head_dim / 2, sizeof (float))))
+    if (!(self->rope_factors = calloc (s_turned (t) / 2, sizeof (float))))
         xinf_loader_fail (loader, "out of memory");
     else
-    if (xinf_arch_llama3_factors (self->rope_factors, t->head_dim, t->rope.base, factor, low, high, original))
+    if (xinf_arch_llama3_factors (self->rope_factors, s_turned (t), t->rope.base, factor, low, high, original))
         xinf_loader_fail (loader, "llama3 RoPE scaling: factor %g, low_freq_factor %g, high_freq_factor %g, "
                 "original_context_length %g make no sense", factor, low, high, original);
     t->rope.factors = self->rope_factors;
@@ -119,9 +126,14 @@ xinf_loader_rope (xinf_loader_t *loader)
     xinf_transformer_t *t = &self->transformer;
     const xinf_arch_t *arch = loader->arch;
     t->rope = (xinf_rope_t) { (float) xinf_loader_float (loader, "rope.freq_base", 10000.0, 1.0, 1e12), 1.0f,
-                              arch->rope_neox, NULL, 1.0f };
+                              arch->rope_neox, NULL, 1.0f, 0 };
+    size_t dims = xinf_loader_hparam (loader, XINF_HP_ROPE_DIMS, t->head_dim);
+    if (!loader->failed && (dims % 2 || dims > t->head_dim))
+        xinf_loader_fail (loader, "%s.rope.dimension_count %zu: RoPE turns an even number of a head's %zu "
+                          "dimensions", arch->name, dims, t->head_dim);
     if (loader->failed)
         return;
+    t->rope.dims = dims < t->head_dim ? dims : 0;       //  partial rotary (Phi-4-mini's)
     char key [128];
     snprintf (key, sizeof key, "%s.rope.scaling.type", arch->name);
     const char *type = xinf_gguf_has (self->gguf, key) ? xinf_gguf_get_str (self->gguf, key)
@@ -164,7 +176,7 @@ xinf_loader_rope (xinf_loader_t *loader)
         xinf_loader_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear, yarn and llama3 RoPE scaling", key,
                 type);
     t->rope.mscale = (float) mscale;
-    for (size_t i = 0; t->rope.factors && i < t->head_dim / 2 && !loader->failed; i++)
+    for (size_t i = 0; t->rope.factors && i < s_turned (t) / 2 && !loader->failed; i++)
         if (!(t->rope.factors [i] >= 1e-3f && t->rope.factors [i] <= 1e6f))
             xinf_loader_fail (loader, "RoPE frequency factor [%zu] is %g, outside 0.001..1e6", i, (double) t->rope.factors [i]);
 }

@@ -138,7 +138,8 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                       : s_has_experts (self) && !backend->ops->moe ? "mixture of experts"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"
-                      : self->query_scale && !backend->ops->scale ? "scaled queries (Gemma 2 27B's)" : NULL;
+                      : self->query_scale && !backend->ops->scale ? "scaled queries (Gemma 2 27B's)"
+                      : self->rope.dims && !backend->partial_rope ? "partial rotary embeddings (Phi-4-mini's)" : NULL;
     if (lacks)
         return xinf_fail (error, error_size, "the %s backend has no %s, which this model needs: serve it on the CPU",
                           backend->ops->name, lacks);

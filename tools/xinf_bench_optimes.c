@@ -348,6 +348,7 @@ xinf_optimes_new (xinf_backend_t *inner)
     self->kv_dtypes = inner->kv_dtypes;
     self->sliding_window = inner->sliding_window;
     self->softcap = inner->softcap;
+    self->partial_rope = inner->partial_rope;
     return self;
 }
 

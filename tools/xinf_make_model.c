@@ -66,6 +66,8 @@ static const xinf_option_t s_options [] = {
     { "final-softcap", 0, NULL, XINF_OPT_STR, "30", 0, 0, NULL, "X", "gemma2: final_logit_softcapping" },
     { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
     { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
+    { "rope-dims", 0, NULL, XINF_OPT_INT, NULL, 2, 1024, NULL, "N",
+      "rope.dimension_count: RoPE turns a head's first N dimensions (partial rotary; default: all)" },
     { "split-qkv", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "phi3: attn_q, attn_k and attn_v apart instead of one attn_qkv" },
     { "tokenizer", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "gpt2|llama", "KIND",
@@ -145,6 +147,7 @@ typedef struct {
     bool add_eos;                       //  --add-eos
     bool rerank;                        //  --rerank
     bool split_qkv;                     //  --split-qkv (phi3)
+    int64_t rope_dims;                  //  --rope-dims (0: the head dimension)
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it
 } s_model_t;
@@ -249,6 +252,9 @@ s_validate (s_model_t *model)
     if (model->split_qkv && !xinf_arch_find (shape->arch)->fused_qkv)
         problem = "--split-qkv is for phi3 only";
     else
+    if (model->rope_dims % 2 || model->rope_dims > head_dim)
+        problem = "--rope-dims must be even and at most the head dimension";
+    else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
         problem = "--sliding-window is for gemma2 and gemma3 only";
     else
@@ -309,6 +315,7 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->add_eos = xinf_config_flag (config, "add-eos");
     model->rerank = xinf_config_flag (config, "rerank");
     model->split_qkv = xinf_config_flag (config, "split-qkv");
+    model->rope_dims = xinf_config_str (config, "rope-dims") ? xinf_config_int (config, "rope-dims") : 0;
     if (model->rerank)
         model->pooling = "rank";
     if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
@@ -432,7 +439,8 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
           || s_set_key (writer, arch, "feed_forward_length", (uint32_t) shape->ffn)
           || s_set_key (writer, arch, "attention.head_count", (uint32_t) shape->heads)
           || s_set_key (writer, arch, "attention.head_count_kv", (uint32_t) shape->kv_heads)
-          || s_set_key (writer, arch, "rope.dimension_count", (uint32_t) shape->head_dim)
+          || s_set_key (writer, arch, "rope.dimension_count",
+                        (uint32_t) (model->rope_dims ? model->rope_dims : shape->head_dim))
           || s_set_key (writer, arch, "vocab_size", (uint32_t) shape->vocab);
     if (xinf_arch_find (arch)->tensors [XINF_LT_Q_NORM] || shape->head_dim * shape->heads != shape->dim)
         rc = rc || s_set_key (writer, arch, "attention.key_length", (uint32_t) shape->head_dim)
@@ -511,6 +519,7 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     s_shape_t *shape = &model->shape;
     uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->ffn, vocab = (uint64_t) shape->vocab;
     uint64_t head_dim = (uint64_t) shape->head_dim;
+    uint64_t turned = model->rope_dims ? (uint64_t) model->rope_dims : head_dim;       //  RoPE's dimensions
     uint64_t q_dim = head_dim * (uint64_t) shape->heads, kv_dim = head_dim * (uint64_t) shape->kv_heads;
     const xinf_arch_t *arch = xinf_arch_find (shape->arch);
     uint64_t extents [] = { [XINF_EXT_NONE] = 0, [XINF_EXT_DIM] = dim, [XINF_EXT_Q] = q_dim,
@@ -519,10 +528,10 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     size_t count = 0;
     s_add (tensors, &count, "token_embd.weight", type, dim, vocab, S_MATRIX);
     if (streq (shape->rope_scaling, "llama3"))
-        s_add (tensors, &count, "rope_freqs.weight", type, head_dim / 2, 0, S_ROPE_FREQS);
+        s_add (tensors, &count, "rope_freqs.weight", type, turned / 2, 0, S_ROPE_FREQS);
     if (streq (shape->rope_scaling, "longrope")) {
-        s_add (tensors, &count, "rope_factors_long.weight", type, head_dim / 2, 0, S_ROPE_LONG);
-        s_add (tensors, &count, "rope_factors_short.weight", type, head_dim / 2, 0, S_ROPE_SHORT);
+        s_add (tensors, &count, "rope_factors_long.weight", type, turned / 2, 0, S_ROPE_LONG);
+        s_add (tensors, &count, "rope_factors_short.weight", type, turned / 2, 0, S_ROPE_SHORT);
     }
     //  The layer's tensors the architecture requires (xinf_arch.h), in its order
     for (int64_t layer = 0; layer < shape->layers; layer++)

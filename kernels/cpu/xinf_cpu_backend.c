@@ -441,6 +441,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->sliding_window = true;
     self->window_tables = true;
     self->softcap = true;
+    self->partial_rope = true;
     return self;
 }
 

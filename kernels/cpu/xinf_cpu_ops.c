@@ -41,13 +41,14 @@ s_rope_pairs (float *lo, float *hi, size_t step, size_t count, const float *cosi
 void
 xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, const xinf_rope_t *rope)
 {
-    assert (head_dim % 2 == 0);
-    size_t half = head_dim / 2;
+    size_t turned = rope->dims && rope->dims < head_dim ? rope->dims : head_dim;     //  partial rotary
+    assert (turned % 2 == 0);
+    size_t half = turned / 2;
     float cosines [ROPE_TABLE], sines [ROPE_TABLE];
     for (size_t start = 0; start < half; start += ROPE_TABLE) {
         size_t count = half - start < ROPE_TABLE ? half - start : ROPE_TABLE;
         for (size_t i = 0; i < count; i++) {
-            double theta = (double) pos * rope->scale * pow (rope->base, -2.0 * (double) (start + i) / (double) head_dim);
+            double theta = (double) pos * rope->scale * pow (rope->base, -2.0 * (double) (start + i) / (double) turned);
             if (rope->factors)
                 theta /= rope->factors [start + i];
             cosines [i] = (float) (cos (theta) * rope->mscale);

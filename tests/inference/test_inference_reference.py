@@ -4,8 +4,8 @@ For llama, qwen2, qwen3, gemma2 and gemma3 models written by xinf-make-model (F3
 with tied and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a
 head dimension other than dim / heads and its q/k norms; llama with Llama 3
 RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; qwen2
-and qwen3 with YaRN scaling; phi3 with fused q/k/v and gate/up tensors and
-LongRoPE; gemma3
+and qwen3 with YaRN scaling; phi3 with fused q/k/v and gate/up tensors,
+LongRoPE and partial rotary embeddings; gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form), the numpy reference
@@ -85,6 +85,10 @@ MODELS = [
     ("phi3-q8-split", "phi3", "q8_0", ["--split-qkv", "--tied"]),
     ("phi3-f16-longrope", "phi3", "f16", ["--rope-scaling", "longrope", "--rope-factor", "8",
                                           "--rope-original-context", "64"]),
+    # Phi-4-mini's form: partial rotary (8 of a head's 16 dimensions turn),
+    # LongRoPE factors of those 8
+    ("phi3-f32-partial", "phi3", "f32", ["--rope-dims", "8", "--rope-scaling", "longrope", "--rope-factor", "8",
+                                         "--rope-original-context", "64"]),
     # Gemma 3: five local layers of 8 positions and a global one (the
     # prompt and answer are many windows long); seven layers with a window
     # of 5 and linear scaling of the global layers' RoPE
@@ -132,6 +136,8 @@ def check_shape(name, model):
     if name.endswith("-longrope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 7.9 and hp.rope_mscale > 1.1,
               f"{name}: no LongRoPE long factors or attention factor ({hp.rope_mscale})")
+    if name.endswith("-partial"):
+        check(hp.n_rot < hp.head_dim, f"{name}: RoPE turns {hp.n_rot} of {hp.head_dim} dimensions")
     if name.endswith("-yarn"):
         check(hp.rope_inv_freq is not None and hp.rope_mscale > 1.1, f"{name}: no YaRN ({hp.rope_mscale})")
     if name == "llama-rope-linear":

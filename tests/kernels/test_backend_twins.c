@@ -442,7 +442,7 @@ s_twin_rope (test_twins_t *twins)
             for (size_t i = 0; i < head_dim / 2; i++)
                 factors [i] = 1 + 7 * fabsf (test_uniform (&s_state));
             xinf_rope_t rope = { variant & 2 ? 500000.0f : 10000.0f, variant == 3 ? 0.25f : 1.0f, variant & 1,
-                                 variant >= 2 ? factors : NULL, variant == 3 ? 1.2f : 1.0f };
+                                 variant >= 2 ? factors : NULL, variant == 3 ? 1.2f : 1.0f, 0 };
             float *reference = s_run_rope (twins->reference, x, n, heads, head_dim, pos, &rope);
             float *subject = s_run_rope (twins->subject, x, n, heads, head_dim, pos, &rope);
             char what [96];

@@ -28,27 +28,31 @@ test_rmsnorm (void)
     }
 }
 
+//  'dims': the rotated dimensions of a head (0: all), the rest unchanged.
 static void
-s_rope_case (size_t n_heads, size_t head_dim, size_t pos, float base, bool neox, bool scaled)
+s_rope_case (size_t n_heads, size_t head_dim, size_t pos, float base, bool neox, bool scaled, size_t dims)
 {
-    uint64_t state = n_heads * 31 + head_dim + pos;
-    size_t n = n_heads * head_dim, half = head_dim / 2;
+    uint64_t state = n_heads * 31 + head_dim + pos + dims;
+    size_t n = n_heads * head_dim, turned = dims ? dims : head_dim, half = turned / 2;
     float *vec = test_floats (n, &state), *before = malloc (n * 4);
     memcpy (before, vec, n * 4);
     float factors [1024];
     for (size_t i = 0; i < half; i++)
         factors [i] = 1.0f + (float) (i % 5);
     //  scaled: linear scale, factors and a magnitude scale (YaRN's)
-    xinf_rope_t rope = { base, scaled ? 0.25f : 1.0f, neox, scaled ? factors : NULL, scaled ? 1.25f : 1.0f };
+    xinf_rope_t rope = { base, scaled ? 0.25f : 1.0f, neox, scaled ? factors : NULL, scaled ? 1.25f : 1.0f, dims };
     xinf_cpu_rope (vec, n_heads, head_dim, pos, &rope);
     double mscale = scaled ? 1.25 : 1.0;
-    for (size_t h = 0; h < n_heads; h++)
+    for (size_t h = 0; h < n_heads; h++) {
         for (size_t i = 0; i < half; i++) {
-            double theta = pos * pow (base, -2.0 * i / head_dim) * (scaled ? 0.25 / factors [i] : 1.0);
+            double theta = pos * pow (base, -2.0 * i / turned) * (scaled ? 0.25 / factors [i] : 1.0);
             size_t a = h * head_dim + (neox ? i : 2 * i), b = h * head_dim + (neox ? i + half : 2 * i + 1);
             CHECK_NEAR (vec [a], mscale * (before [a] * cos (theta) - before [b] * sin (theta)), 3e-6);
             CHECK_NEAR (vec [b], mscale * (before [a] * sin (theta) + before [b] * cos (theta)), 3e-6);
         }
+        for (size_t d = turned; d < head_dim; d++)
+            CHECK (vec [h * head_dim + d] == before [h * head_dim + d]);
+    }
     free (vec), free (before);
 }
 
@@ -56,22 +60,27 @@ static void
 test_rope (void)
 {
     for (int neox = 0; neox < 2; neox++) {
-        s_rope_case (14, 64, 0, 1000000.0f, neox, false);
-        s_rope_case (14, 64, 0, 1000000.0f, neox, true);
-        s_rope_case (14, 64, 1, 1000000.0f, neox, false);
-        s_rope_case (14, 64, 1, 1000000.0f, neox, true);
-        s_rope_case (2, 64, 4095, 10000.0f, neox, false);
-        s_rope_case (2, 64, 4095, 10000.0f, neox, true);
-        s_rope_case (3, 128, 777, 500000.0f, neox, false);
-        s_rope_case (3, 128, 777, 500000.0f, neox, true);
-        s_rope_case (1, 6, 5, 10000.0f, neox, false);
-        s_rope_case (1, 6, 5, 10000.0f, neox, true);
-        s_rope_case (2, 1024, 9, 10000.0f, neox, false);       //  more pairs than the table
+        s_rope_case (14, 64, 0, 1000000.0f, neox, false, 0);
+        s_rope_case (14, 64, 0, 1000000.0f, neox, true, 0);
+        s_rope_case (14, 64, 1, 1000000.0f, neox, false, 0);
+        s_rope_case (14, 64, 1, 1000000.0f, neox, true, 0);
+        s_rope_case (2, 64, 4095, 10000.0f, neox, false, 0);
+        s_rope_case (2, 64, 4095, 10000.0f, neox, true, 0);
+        s_rope_case (3, 128, 777, 500000.0f, neox, false, 0);
+        s_rope_case (3, 128, 777, 500000.0f, neox, true, 0);
+        s_rope_case (1, 6, 5, 10000.0f, neox, false, 0);
+        s_rope_case (1, 6, 5, 10000.0f, neox, true, 0);
+        s_rope_case (2, 1024, 9, 10000.0f, neox, false, 0);       //  more pairs than the table
+        //  Partial rotary (Phi-4-mini's 96 of 128)
+        s_rope_case (3, 128, 777, 10000.0f, neox, true, 96);
+        s_rope_case (2, 128, 31, 10000.0f, neox, false, 32);
+        s_rope_case (1, 6, 5, 10000.0f, neox, false, 2);
+        s_rope_case (2, 1024, 9, 10000.0f, neox, true, 768);
     }
     //  position 0 changes nothing; neox and llama orders differ otherwise
     float a [8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, b [8];
     memcpy (b, a, sizeof a);
-    xinf_rope_t neox = { 10000.0f, 1.0f, true, NULL, 1.0f }, normal = { 10000.0f, 1.0f, false, NULL, 1.0f };
+    xinf_rope_t neox = { 10000.0f, 1.0f, true, NULL, 1.0f, 0 }, normal = { 10000.0f, 1.0f, false, NULL, 1.0f, 0 };
     xinf_cpu_rope (b, 1, 8, 0, &neox);
     CHECK (memcmp (a, b, sizeof a) == 0);
     xinf_cpu_rope (a, 1, 8, 3, &normal);

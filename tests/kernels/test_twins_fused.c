@@ -237,7 +237,7 @@ s_twin_rope_store (test_twins_t *twins)
             for (size_t i = 0; i < shape->head_dim / 2; i++)
                 factors [i] = 1 + 7 * fabsf (test_uniform (&s_state));
             xinf_rope_t rope = { variant ? 500000.0f : 10000.0f, variant == 2 ? 0.25f : 1.0f, variant == 1,
-                                 variant == 2 ? factors : NULL, variant == 2 ? 1.2f : 1.0f };
+                                 variant == 2 ? factors : NULL, variant == 2 ? 1.2f : 1.0f, 0 };
             float *ref [4], *sub [4], *own [4];
             s_run_rope_store (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, ref);
             s_run_rope_store (twins->subject, true, shape, &b, pool_init, q, k, v, &rope, sub);
@@ -337,7 +337,7 @@ s_twin_rope_attention (test_twins_t *twins)
             for (size_t i = 0; i < shape->head_dim / 2; i++)
                 factors [i] = 1 + 7 * fabsf (test_uniform (&s_state));
             xinf_rope_t rope = { kind ? 500000.0f : 10000.0f, kind == S_PADDED ? 0.25f : 1.0f, s % 2 == 1,
-                                 kind == S_DECODE ? factors : NULL, kind == S_DECODE ? 1.2f : 1.0f };
+                                 kind == S_DECODE ? factors : NULL, kind == S_DECODE ? 1.2f : 1.0f, 0 };
             float *q_norm = test_floats (shape->head_dim, &s_state), *k_norm = test_floats (shape->head_dim, &s_state);
             xinf_head_norms_t heads = { q_norm, k_norm, 1e-6f }, *norms = (s + (size_t) kind) % 2 ? &heads : NULL;
             float *ref [3], *sub [3], *own [3];
@@ -396,7 +396,7 @@ s_twin_own_position (test_twins_t *twins)
             for (size_t d = 0; d < kv_dim; d++)
                 pool_init [s_own_row (&b, shape, t) + d] = pool_init [slots + s_own_row (&b, shape, t) + d] = NAN;
         float *k = s_token_rows (&b, kv_dim), *v = s_token_rows (&b, kv_dim), *q = s_token_rows (&b, q_dim);
-        xinf_rope_t rope = { 10000.0f, 1.0f, s % 2 == 1, NULL, 1.0f };
+        xinf_rope_t rope = { 10000.0f, 1.0f, s % 2 == 1, NULL, 1.0f, 0 };
         float *ref [3], *sub [3];
         s_run_rope_attention (twins->reference, false, shape, &b, pool_init, q, k, v, &rope, NULL, ref);
         xinf_cuda_backend_set_rope_attention_store (twins->subject, false);
@@ -516,7 +516,7 @@ s_run_attention_handoff (xinf_backend_t *be, const s_shape_t *shape, const s_bat
     float *dq = test_twins_put (be, NULL, n * q_dim), *dk = test_twins_put (be, NULL, n * kv_dim);
     float *dv = test_twins_put (be, v, n * kv_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     float *dy = test_twins_put (be, NULL, n * w->rows);
-    xinf_rope_t rope = { 10000.0f, 1.0f, false, NULL, 1.0f };
+    xinf_rope_t rope = { 10000.0f, 1.0f, false, NULL, 1.0f, 0 };
     for (int round = 0; round < 2; round++) {
         CHECK (be->ops->write (be, dq, q [round], n * q_dim * sizeof (float)) == 0);
         CHECK (be->ops->write (be, dk, k, n * kv_dim * sizeof (float)) == 0);

@@ -149,5 +149,6 @@ test_twins_perturbed_new (void)
     self->kv_dtypes = s_inner->kv_dtypes;
     self->sliding_window = s_inner->sliding_window;
     self->softcap = s_inner->softcap;
+    self->partial_rope = s_inner->partial_rope;
     return self;
 }

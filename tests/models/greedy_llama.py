@@ -36,14 +36,15 @@ MODELS = [
     ("qwen2-yarn", ["--arch", "qwen2", "--tokenizer", "gpt2", "--dim", "512", "--heads", "8", "--kv-heads", "2",
                     "--ffn", "1024", "--layers", "3", "--vocab", "1024", "--tied", "--seed", "7", "--std", "0.05",
                     "--rope-scaling", "yarn", "--rope-factor", "4", "--rope-original-context", "16"]),
-    # Phi-3: fused attn_qkv and ffn_up, LongRoPE's long factors (context
-    # 2048 over an original 64; llama-completion's default context is past
-    # it too) and attention factor (its name must not say phi3: llama.cpp
-    # then looks up Phi-3's special tokens, which this vocabulary lacks)
+    # Phi-3 in Phi-4-mini's form: fused attn_qkv and ffn_up, partial rotary
+    # (48 of 64 dimensions), LongRoPE's long factors (context 2048 over an
+    # original 64; llama-completion's default context is past it too) and
+    # attention factor (its name must not say phi3: llama.cpp then looks up
+    # Phi-3's special tokens, which this vocabulary lacks)
     ("phi3", ["--arch", "phi3", "--tokenizer", "llama", "--dim", "512", "--heads", "8", "--kv-heads", "4",
               "--ffn", "1536", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05",
-              "--name", "tiny", "--rope-scaling", "longrope", "--rope-factor", "8", "--rope-original-context", "64",
-              "--context", "2048"]),
+              "--name", "tiny", "--rope-dims", "48", "--rope-scaling", "longrope", "--rope-factor", "8",
+              "--rope-original-context", "64", "--context", "2048"]),
     # Gemma 3: six local layers of an 8-position window and one global, the
     # prompt and answer several windows long
     ("gemma3", ["--arch", "gemma3", "--dim", "512", "--heads", "8", "--kv-heads", "4", "--head-dim", "64",

@@ -51,7 +51,8 @@ test_hyperparameters (void)
         { "qwen3.feed_forward_length", S_U64, UINT64_MAX, "qwen3.feed_forward_length" },
         { "qwen3.context_length", S_U64, huge, "qwen3.context_length" },
         { "qwen3.context_length", S_DROP, 0, "'qwen3.context_length' is missing" },
-        { "qwen3.rope.dimension_count", S_U32, 16, "rope.dimension_count 16 differs" },
+        { "qwen3.rope.dimension_count", S_U32, 17, "rope.dimension_count 17: RoPE turns an even number" },
+        { "qwen3.rope.dimension_count", S_U32, 48, "rope.dimension_count 48: RoPE turns an even number of a head's 32" },
         { "general.architecture", S_U32, 7, "general.architecture" },
         { "general.architecture", S_STR, 0, "architecture 'gpt-j' is not supported" },
     };

@@ -285,6 +285,18 @@ test_phi3_keys (void)
                       false);
     s_expect_refused (fused, &(s_edit_t) { "blk.0.ffn_up.weight", S_DROP_TENSOR, 0, 0, NULL }, "blk.0.ffn_up.weight",
                       false);
+    //  Partial rotary (Phi-4-mini's): the first 8 of 16 dimensions turn, on
+    //  a backend that can; one that cannot refuses the model by name
+    a = s_load_edited (fused, &(s_edit_t) { "phi3.rope.dimension_count", S_U32, 8, 0, NULL });
+    CHECK (xinf_model_transformer (a)->rope.dims == 8);
+    xinf_backend_t *cpu = xinf_cpu_backend_new (1);
+    xinf_backend_t turns_whole = *cpu;
+    turns_whole.partial_rope = false;
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (a), &turns_whole, error, sizeof error) == -1);
+    CHECK_HAS (error, "partial rotary");
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (a), cpu, error, sizeof error) == 0);
+    xinf_backend_destroy (&cpu);
+    xinf_model_destroy (&a);
     //  Phi-3 mini's window key changes nothing
     s_expect_windows (fused, &(s_edit_t) { "phi3.attention.sliding_window", S_U32, 2047, 0, NULL }, 0, 0);
     //  LongRoPE
