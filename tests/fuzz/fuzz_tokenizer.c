@@ -1,6 +1,6 @@
 /*  fuzz_tokenizer: any bytes as text through byte-level BPE tokenizers
-    (GPT-2 style, with the gpt2, llama3 and qwen2 pre-tokenizers, the first
-    byte choosing): encode, then decode must give back exactly the input
+    (GPT-2 style, with the gpt2, llama3, qwen2, tekken and gpt-4o
+    pre-tokenizers, the first byte choosing): encode, then decode must give back exactly the input
     bytes as the tokenizer normalizes them (NFC for qwen2, unchanged for
     the others; byte-level BPE covers every byte), and every id must be in
     the vocabulary.  */
@@ -86,16 +86,16 @@ s_require (bool holds, const char *what)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    static xinf_tokenizer_t *tokenizers [3];
+    static const char *const pres [] = { "gpt2", "llama3", "qwen2", "tekken", "gpt-4o" };
+    static xinf_tokenizer_t *tokenizers [5];
     if (!tokenizers [0]) {
         xinf_log_set_level (XINF_LOG_OFF);
-        tokenizers [0] = s_tokenizer ("gpt2");
-        tokenizers [1] = s_tokenizer ("llama3");
-        tokenizers [2] = s_tokenizer ("qwen2");
+        for (size_t index = 0; index < 5; index++)
+            tokenizers [index] = s_tokenizer (pres [index]);
     }
     if (size == 0 || size > 65536)
         return 0;
-    xinf_tokenizer_t *tokenizer = tokenizers [data [0] % 3];
+    xinf_tokenizer_t *tokenizer = tokenizers [data [0] % 5];
     const char *text = (const char *) data + 1;
     size_t length = size - 1;
     //  NFC (qwen2) makes UTF-8 text at most 3 times longer (UAX #15)
