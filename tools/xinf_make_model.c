@@ -66,6 +66,8 @@ static const xinf_option_t s_options [] = {
     { "final-softcap", 0, NULL, XINF_OPT_STR, "30", 0, 0, NULL, "X", "gemma2: final_logit_softcapping" },
     { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
     { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
+    { "pre", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "NAME",
+      "tokenizer.ggml.pre of a gpt2 vocabulary (default: llama-bpe, qwen2 for qwen archs; e.g. tekken, gpt-4o)" },
     { "rope-dims", 0, NULL, XINF_OPT_INT, NULL, 2, 1024, NULL, "N",
       "rope.dimension_count: RoPE turns a head's first N dimensions (partial rotary; default: all)" },
     { "split-qkv", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
@@ -148,6 +150,7 @@ typedef struct {
     bool rerank;                        //  --rerank
     bool split_qkv;                     //  --split-qkv (phi3)
     int64_t rope_dims;                  //  --rope-dims (0: the head dimension)
+    const char *pre;                    //  --pre (NULL: the vocabulary kind's)
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it
 } s_model_t;
@@ -315,6 +318,7 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->add_eos = xinf_config_flag (config, "add-eos");
     model->rerank = xinf_config_flag (config, "rerank");
     model->split_qkv = xinf_config_flag (config, "split-qkv");
+    model->pre = xinf_config_str (config, "pre");
     model->rope_dims = xinf_config_str (config, "rope-dims") ? xinf_config_int (config, "rope-dims") : 0;
     if (model->rerank)
         model->pooling = "rank";
@@ -700,6 +704,11 @@ s_make (s_model_t *model)
                                                     sizeof error);
     if (!vocab) {
         fprintf (stderr, "xinf-make-model: %s\n", error);
+        return 1;
+    }
+    if (model->pre && xinf_make_vocab_set_pre (vocab, model->pre)) {
+        fprintf (stderr, "xinf-make-model: --pre is for a gpt2 vocabulary\n");
+        xinf_make_vocab_destroy (&vocab);
         return 1;
     }
     if (model->script) {

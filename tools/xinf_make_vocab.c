@@ -50,6 +50,7 @@ struct _xinf_make_vocab_t {
     uint32_t table_mask;
     uint32_t (*merges) [2];             //  gpt2: the pair each merge joins
     uint32_t merge_count;
+    const char *pre;                    //  gpt2: tokenizer.ggml.pre when not the kind's (xinf_make_vocab_set_pre)
     int64_t bos, eos, eot, eom;         //  -1 when the kind has none
     bool fim;                           //  Qwen2's fill-in-the-middle tokens too
     int64_t fim_pre, fim_suf, fim_mid;  //  -1 without them
@@ -532,6 +533,15 @@ xinf_make_vocab_add_script (xinf_make_vocab_t *self, const char *text, uint32_t 
     return 0;
 }
 
+int
+xinf_make_vocab_set_pre (xinf_make_vocab_t *self, const char *pre)
+{
+    if (self->kind == XINF_VOCAB_SPM)
+        return -1;
+    self->pre = pre;
+    return 0;
+}
+
 int64_t
 xinf_make_vocab_end (xinf_make_vocab_t *self)
 {
@@ -583,7 +593,8 @@ s_store_gpt2 (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer, char **texts)
             snprintf (merges [index], length, "%s %s", left, right);
     }
     rc = rc || xinf_gguf_writer_set_str (writer, "tokenizer.ggml.model", "gpt2")
-            || xinf_gguf_writer_set_str (writer, "tokenizer.ggml.pre", self->kind == XINF_VOCAB_QWEN2 ? "qwen2" : "llama-bpe")
+            || xinf_gguf_writer_set_str (writer, "tokenizer.ggml.pre",
+                                         self->pre ? self->pre : self->kind == XINF_VOCAB_QWEN2 ? "qwen2" : "llama-bpe")
             || xinf_gguf_writer_set_str_array (writer, "tokenizer.ggml.tokens", (const char *const *) texts, NULL, self->size)
             || xinf_gguf_writer_set_array (writer, "tokenizer.ggml.token_type", XINF_GGUF_INT32, self->types, self->size)
             || xinf_gguf_writer_set_str_array (writer, "tokenizer.ggml.merges", (const char *const *) merges, NULL, self->merge_count)

@@ -45,6 +45,9 @@ void xinf_make_vocab_destroy (xinf_make_vocab_t **self_p);
 //  after the specials (the vocabulary grows by count; no merge makes them,
 //  so no prompt holds them); -1 for llama SPM or a second call.
 int xinf_make_vocab_add_script (xinf_make_vocab_t *self, const char *text, uint32_t *first, uint32_t *count);
+//  gpt2 kinds: tokenizer.ggml.pre says 'pre' (kept, not copied) instead of
+//  the kind's (the splits differ, the vocabulary does not); -1 for llama SPM.
+int xinf_make_vocab_set_pre (xinf_make_vocab_t *self, const char *pre);
 //  The token that ends an answer: EOT, else EOS.
 int64_t xinf_make_vocab_end (xinf_make_vocab_t *self);
 //  Sets the tokenizer.ggml.* keys.

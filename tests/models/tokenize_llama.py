@@ -1,0 +1,83 @@
+"""tokenize_llama: xinf's tokenizer against llama.cpp's on the same model
+files, for every pre-tokenizer xinf knows. Skips (exit 77) when llama.cpp
+is not built.
+
+    tokenize_llama.py MAKE_MODEL LLAMA_DIR WORK_DIR TOKENIZE_IDS
+
+Small models (xinf-make-model: a gpt2 vocabulary with each
+tokenizer.ggml.pre, and a SentencePiece one) tokenize texts of mixed case,
+contractions, digits, slashes, newlines and tabs, accents and other scripts;
+llama-completion (-n 1, -nr) saves the prompt's ids in its session file
+(--prompt-cache-all: magic, version, count, then the int32 ids), the last
+being the generated one; tokenize_ids prints xinf's. Every text must give
+the same ids. These small vocabularies rarely merge across the points
+where the pre-tokenizers split differently (all six give these texts the
+same ids), so the splits themselves are checked against the regexes by
+unit_tokenizer_regex; this test checks the rest end to end against
+llama.cpp: each name accepted, the merges, the byte mapping, BOS.
+"""
+import os
+import struct
+import subprocess
+import sys
+
+# (name, xinf-make-model flags): the pre-tokenizer each gpt2 file names
+MODELS = [
+    ("gpt-2", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "gpt-2"]),
+    ("llama-bpe", ["--arch", "llama", "--tokenizer", "gpt2"]),
+    ("qwen2", ["--arch", "qwen2", "--tokenizer", "gpt2"]),
+    ("dbrx", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "dbrx"]),
+    ("tekken", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "tekken"]),
+    ("gpt-4o", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "gpt-4o"]),
+    ("spm", ["--arch", "llama", "--tokenizer", "llama"]),
+]
+SHAPE = ["--type", "f16", "--dim", "64", "--heads", "2", "--kv-heads", "1", "--ffn", "64", "--layers", "1",
+         "--vocab", "2048", "--seed", "3"]
+TEXTS = [
+    "Hello World, this IS a Test of the HTTPServer's 12345 tokens/paths",
+    "DON'T stop: camelCaseWords and \u00c9COLE \u00e9cole \u03a9mega \u03a9\u03a9 na\u00efve \u65e5\u672c\u8a9e x/y\n z",
+    "  multiple   spaces\n\n\tand TABS I'm YOU'RE they'll we've",
+    "def f(x):\n    return x**2  # 3.14159 <tag/> a//b\r\n",
+    "McDonald's iPhone XMLHttpRequest ABCdef abcDEF 1234567890",
+    "caf\u00e9 \u00c0 la Carte \u2014 \u00fcber \u00df \u0436\u0438\u0437\u043d\u044c \u0416\u0418\u0417\u041d\u042c \ud55c\uad6d\uc5b4",
+]
+
+
+def llama_ids(completion, model, text, session):
+    if os.path.exists(session):
+        os.remove(session)
+    subprocess.run([completion, "-m", model, "-p", text, "-n", "1", "--temp", "0", "--top-k", "1", "-no-cnv",
+                    "-t", "2", "--no-warmup", "-nr", "--prompt-cache", session, "--prompt-cache-all"],
+                   check=True, capture_output=True, timeout=120)
+    data = open(session, "rb").read()
+    _, _, count = struct.unpack_from("<III", data, 0)
+    return list(struct.unpack_from("<%di" % count, data, 12))[:-1]
+
+
+def main():
+    make_model, llama_dir, work, tokenize = sys.argv[1:5]
+    completion = os.path.join(llama_dir, "build", "bin", "llama-completion")
+    if not os.access(completion, os.X_OK):
+        print("SKIP: llama.cpp is not built (%s): run tools/llamacpp/build-native.sh" % completion)
+        return 77
+    os.makedirs(work, exist_ok=True)
+    failures = checked = 0
+    for name, flags in MODELS:
+        model = os.path.join(work, "tokenize-%s.gguf" % name)
+        subprocess.run([make_model] + flags + SHAPE + ["-o", model], check=True, capture_output=True, timeout=120)
+        records = b"".join(b"%d\n%s" % (len(t.encode()), t.encode()) for t in TEXTS)
+        out = subprocess.run([tokenize, model], input=records, capture_output=True, check=True, timeout=120)
+        ours = [[int(x) for x in line.split()] for line in out.stdout.decode().split("\n")[:len(TEXTS)]]
+        for text, mine in zip(TEXTS, ours):
+            theirs = llama_ids(completion, model, text, os.path.join(work, "tokenize.session"))
+            checked += 1
+            if mine != theirs:
+                failures += 1
+                print("%s: %r\n  xinf      %s\n  llama.cpp %s" % (name, text, mine, theirs))
+        print("%s: %d texts tokenized as llama.cpp does" % (name, len(TEXTS)) if not failures else "")
+    print("%d of %d texts differ" % (failures, checked))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
