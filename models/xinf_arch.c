@@ -30,6 +30,8 @@ static const xinf_arch_t s_archs [] = {
       0, 0, false, false, false, false, false, false },
     { "phi3",     true,  true,  false, 1e-5, { R, R, U, R, U, R, U, U, U, R, U, R, U, U, R, U }, false, false, 0, U, 0,
       0, 0, false, false, true, true, true, true },
+    { "glm4",     false, true,  false, 1e-5, { R, R, O, R, O, R, O, U, U, R, R, R, U, U, R, R }, false, false, 0, U, 0,
+      0, 0, false, false, true, true, false, false },
     { "gemma2",   true,  false, false, 1e-6, { R, R, U, R, U, R, U, U, U, R, R, R, R, R, R, R }, true,  true,  2, U, 46,
       4096, 0, true, true, false, false, false, false },
     { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U, 62,
@@ -91,7 +93,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3";
+    return "llama, qwen2, qwen3, qwen3moe, phi3, glm4, gemma2, gemma3";
 }
 
 const xinf_tensor_spec_t *

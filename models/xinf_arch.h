@@ -30,6 +30,12 @@
                 rope.scaling.attn_factor; attention.sliding_window ignored,
                 as llama.cpp does (Phi-3 mini's 2047 is not the model's
                 window over its whole context)
+        glm4    GLM-4 (0414, Z1): RoPE in adjacent pairs over part of a
+                head (rope.dimension_count: half), q/k/v biases optional
+                (apart, or attn_qkv.bias with attn_qkv), the gate and up
+                one tensor (ffn_up, as Phi-3's), RMSNorm of the attention's
+                and the feed-forward's outputs before each residual add
+                (post_attention_norm, post_ffw_norm, as Gemma's)
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -119,7 +125,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, qwen3moe, phi3, gemma2, gemma3": for messages.
+//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, gemma2, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

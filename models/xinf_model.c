@@ -164,10 +164,14 @@ s_rows (const xinf_matrix_t *whole, size_t first, size_t count)
     return view;
 }
 
-//  Phi-3's fused tensors: attn_qkv, when the file has it, as q, k and v
-//  (true; llama.cpp takes it or the three apart); ffn_up as the gate's
-//  rows, then the up's.
-static bool
+#define S_FUSED_QKV    1              //  attn_qkv stood for attn_q, attn_k and attn_v
+#define S_FUSED_BIASES 2              //  and attn_qkv.bias for their biases
+
+//  Fused tensors (Phi-3's, GLM-4's): attn_qkv, when the file has it, as q,
+//  k and v (llama.cpp takes it or the three apart), its bias, when it has
+//  one, as theirs; ffn_up as the gate's rows, then the up's. Which of
+//  S_FUSED_QKV and S_FUSED_BIASES the layer took.
+static int
 s_load_fused (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
 {
     const xinf_transformer_t *t = &loader->self->transformer;
@@ -180,13 +184,20 @@ s_load_fused (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
     }
     snprintf (name, sizeof name, "blk.%zu.attn_qkv.weight", index);
     if (!loader->arch->fused_qkv || !xinf_gguf_find_tensor (loader->self->gguf, name))
-        return false;
+        return 0;
     size_t q_dim = s_extent (t, XINF_EXT_Q), kv_dim = s_extent (t, XINF_EXT_KV);
     xinf_matrix_t qkv = s_matrix (loader, name, q_dim + 2 * kv_dim, t->dim, false);
     layer->q = s_rows (&qkv, 0, q_dim);
     layer->k = s_rows (&qkv, q_dim, kv_dim);
     layer->v = s_rows (&qkv, q_dim + kv_dim, kv_dim);
-    return true;
+    snprintf (name, sizeof name, "blk.%zu.attn_qkv.bias", index);
+    const float *bias = xinf_loader_vector (loader, name, q_dim + 2 * kv_dim, true);
+    if (!bias)
+        return S_FUSED_QKV;
+    layer->q_bias = bias;
+    layer->k_bias = bias + q_dim;
+    layer->v_bias = bias + q_dim + kv_dim;
+    return S_FUSED_QKV | S_FUSED_BIASES;
 }
 
 //  Loads the layer's tensors the architecture has (xinf_arch.h) with the
@@ -203,12 +214,14 @@ s_load_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
         [XINF_LT_POST_ATTN_NORM] = &layer->post_attn_norm, [XINF_LT_POST_FFN_NORM] = &layer->post_ffn_norm,
         [XINF_LT_Q_BIAS] = &layer->q_bias, [XINF_LT_K_BIAS] = &layer->k_bias, [XINF_LT_V_BIAS] = &layer->v_bias,
         [XINF_LT_Q_NORM] = &layer->q_norm, [XINF_LT_K_NORM] = &layer->k_norm };
-    bool fused_qkv = s_load_fused (loader, index, layer);
+    int fused_qkv = s_load_fused (loader, index, layer);
     for (int which = 0; which < XINF_LT_COUNT; which++) {
         xinf_presence_t presence = loader->arch->tensors [which];
         const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
         bool expert_ffn = loader->n_experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
-        bool fused = fused_qkv && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V);
+        bool fused = ((fused_qkv & S_FUSED_QKV) && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V))
+                  || ((fused_qkv & S_FUSED_BIASES)
+                      && (which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS));
         if (presence == XINF_UNUSED || expert_ffn || fused)
             continue;
         char name [96];
@@ -405,6 +418,32 @@ s_load_experts (xinf_loader_t *loader)
 }
 
 //  Every hyperparameter in its range, and consistent with the others.
+//  Keys of parts xinf does not run, refused by name rather than ignored:
+//  multi-token prediction layers counted in block_count (GLM's nextn) and
+//  multimodal RoPE sections (GLM-4.1V's, Qwen2-VL's: any one nonzero).
+static void
+s_refuse_extras (xinf_loader_t *loader)
+{
+    xinf_gguf_t *gguf = loader->self->gguf;
+    char key [128];
+    snprintf (key, sizeof key, "%s.nextn_predict_layers", loader->arch->name);
+    uint64_t layers = 0;
+    if (!loader->failed && xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &layers) || layers))
+        xinf_loader_fail (loader, "metadata key '%s' is set: xinf serves no multi-token prediction layers", key);
+    snprintf (key, sizeof key, "%s.rope.dimension_sections", loader->arch->name);
+    int64_t index = xinf_gguf_find_key (gguf, key);
+    xinf_gguf_type_t element;
+    uint64_t count = 0;
+    if (index >= 0 && xinf_gguf_get_array (gguf, key, &element, &count))
+        count = 1;                                      //  not an array: refused below
+    for (uint64_t at = 0; index >= 0 && at < count && !loader->failed; at++) {
+        int64_t section = 1;
+        xinf_gguf_array_int (gguf, (size_t) index, at, &section);
+        if (section)
+            xinf_loader_fail (loader, "metadata key '%s' is set: xinf runs no multimodal (sectioned) RoPE", key);
+    }
+}
+
 static void
 s_load_hparams (xinf_loader_t *loader)
 {
@@ -452,6 +491,7 @@ s_load_hparams (xinf_loader_t *loader)
     xinf_loader_rope (loader);
     s_load_pooling (loader);
     s_load_experts (loader);
+    s_refuse_extras (loader);
 }
 
 static void

@@ -42,7 +42,7 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|gemma2|gemma3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|gemma2|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
@@ -70,8 +70,10 @@ static const xinf_option_t s_options [] = {
       "tokenizer.ggml.pre of a gpt2 vocabulary (default: llama-bpe, qwen2 for qwen archs; e.g. tekken, gpt-4o)" },
     { "rope-dims", 0, NULL, XINF_OPT_INT, NULL, 2, 1024, NULL, "N",
       "rope.dimension_count: RoPE turns a head's first N dimensions (partial rotary; default: all)" },
+    { "qkv-bias", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "q, k and v biases where the arch has them optional (llama, glm4; attn_qkv.bias when fused)" },
     { "split-qkv", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
-      "phi3: attn_q, attn_k and attn_v apart instead of one attn_qkv" },
+      "phi3, glm4: attn_q, attn_k and attn_v apart instead of one attn_qkv" },
     { "tokenizer", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "gpt2|llama", "KIND",
       "gpt2 (byte-level BPE) or llama (SentencePiece); default: llama for the llama tiny preset, else gpt2" },
     { "name", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "TEXT", "general.name" },
@@ -122,6 +124,7 @@ static const s_shape_t s_presets [] = {
     //  Four layers: two local (a window of 8 positions), two global
     { "tiny", "gemma2", 64, 4, 4, 2, 192, 512, 512, true, 1e-6, 10000, true, 32, "none", 8, 0, 0, 0 },
     { "tiny", "phi3", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0, 0, 0, 0 },
+    { "tiny", "glm4", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, false, 0, "none", 0, 0, 0, 0 },
     //  Eight experts of 64, two a token
     { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
     { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
@@ -148,7 +151,8 @@ typedef struct {
     const char *pooling;                //  --pooling KIND, or NULL
     bool add_eos;                       //  --add-eos
     bool rerank;                        //  --rerank
-    bool split_qkv;                     //  --split-qkv (phi3)
+    bool split_qkv;                     //  --split-qkv (phi3, glm4)
+    bool qkv_bias;                      //  --qkv-bias
     int64_t rope_dims;                  //  --rope-dims (0: the head dimension)
     const char *pre;                    //  --pre (NULL: the vocabulary kind's)
     uint32_t script_first, script_count;  //  its tokens
@@ -253,7 +257,7 @@ s_validate (s_model_t *model)
         problem = "--rope-scaling longrope is for phi3 only";
     else
     if (model->split_qkv && !xinf_arch_find (shape->arch)->fused_qkv)
-        problem = "--split-qkv is for phi3 only";
+        problem = "--split-qkv is for phi3 and glm4";
     else
     if (model->rope_dims % 2 || model->rope_dims > head_dim)
         problem = "--rope-dims must be even and at most the head dimension";
@@ -318,8 +322,11 @@ s_settings (xinf_config_t *config, s_model_t *model)
     model->add_eos = xinf_config_flag (config, "add-eos");
     model->rerank = xinf_config_flag (config, "rerank");
     model->split_qkv = xinf_config_flag (config, "split-qkv");
+    model->qkv_bias = xinf_config_flag (config, "qkv-bias");
     model->pre = xinf_config_str (config, "pre");
     model->rope_dims = xinf_config_str (config, "rope-dims") ? xinf_config_int (config, "rope-dims") : 0;
+    if (!model->rope_dims && streq (model->shape.arch, "glm4"))     //  GLM-4 turns half of each head
+        model->rope_dims = model->shape.head_dim / 2;
     if (model->rerank)
         model->pooling = "rank";
     if (model->script && (model->shape.spm || model->shape.tied || model->type != XINF_GGML_F32)) {
@@ -545,16 +552,22 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
                 s_add_experts (shape, type, layer, tensors, &count);
             char name [64];
             bool fused_qkv = arch->fused_qkv && !model->split_qkv;
+            bool bias = which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS;
             if (which == XINF_LT_Q && fused_qkv) {          //  Phi-3's: q, k and v rows in one tensor
                 snprintf (name, sizeof name, "blk.%lld.attn_qkv.weight", (long long) layer);
                 s_add (tensors, &count, name, type, dim, q_dim + 2 * kv_dim, S_MATRIX);
+                snprintf (name, sizeof name, "blk.%lld.attn_qkv.bias", (long long) layer);
+                if (model->qkv_bias)
+                    s_add (tensors, &count, name, type, q_dim + 2 * kv_dim, 0, S_BIAS);
             }
             if (which == XINF_LT_UP && arch->fused_up) {    //  and the gate's rows, then the up's
                 snprintf (name, sizeof name, "blk.%lld.ffn_up.weight", (long long) layer);
                 s_add (tensors, &count, name, type, dim, 2 * ffn, S_MATRIX);
             }
-            if (arch->tensors [which] != XINF_REQUIRED
-            ||  (fused_qkv && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V))
+            bool wanted = arch->tensors [which] == XINF_REQUIRED
+                       || (bias && model->qkv_bias && arch->tensors [which] == XINF_OPTIONAL);
+            if (!wanted
+            ||  (fused_qkv && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V || bias))
             ||  (shape->experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN)))
                 continue;
             snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, spec->suffix);
@@ -706,7 +719,9 @@ s_make (s_model_t *model)
         fprintf (stderr, "xinf-make-model: %s\n", error);
         return 1;
     }
-    if (model->pre && xinf_make_vocab_set_pre (vocab, model->pre)) {
+    //  GLM-4's pre-tokenizer unless --pre names another
+    const char *pre = model->pre ? model->pre : streq (shape->arch, "glm4") ? "glm4" : NULL;
+    if (pre && xinf_make_vocab_set_pre (vocab, pre)) {
         fprintf (stderr, "xinf-make-model: --pre is for a gpt2 vocabulary\n");
         xinf_make_vocab_destroy (&vocab);
         return 1;

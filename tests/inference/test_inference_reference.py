@@ -5,7 +5,8 @@ with tied and separate output, GQA and MHA; F16, BF16 and Q8_0; qwen3 with a
 head dimension other than dim / heads and its q/k norms; llama with Llama 3
 RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; qwen2
 and qwen3 with YaRN scaling; phi3 with fused q/k/v and gate/up tensors,
-LongRoPE and partial rotary embeddings; gemma3
+LongRoPE and partial rotary embeddings; glm4 (partial rotary in adjacent
+pairs, post norms, fused or separate q/k/v with biases); gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form), the numpy reference
@@ -89,6 +90,12 @@ MODELS = [
     # LongRoPE factors of those 8
     ("phi3-f32-partial", "phi3", "f32", ["--rope-dims", "8", "--rope-scaling", "longrope", "--rope-factor", "8",
                                          "--rope-original-context", "64"]),
+    # GLM-4: half of each head turns (adjacent pairs), outputs normed before
+    # the residual adds, gate and up in one ffn_up; q/k/v apart with biases
+    # (as GLM-4-0414's files), fused with a fused bias, fused without
+    ("glm4-f32-bias", "glm4", "f32", ["--split-qkv", "--qkv-bias"]),
+    ("glm4-q8-fused-bias", "glm4", "q8_0", ["--qkv-bias", "--tied"]),
+    ("glm4-f16-fused", "glm4", "f16", []),
     # Gemma 3: five local layers of 8 positions and a global one (the
     # prompt and answer are many windows long); seven layers with a window
     # of 5 and linear scaling of the global layers' RoPE
@@ -136,6 +143,8 @@ def check_shape(name, model):
     if name.endswith("-longrope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 7.9 and hp.rope_mscale > 1.1,
               f"{name}: no LongRoPE long factors or attention factor ({hp.rope_mscale})")
+    if name.startswith("glm4"):
+        check(hp.post_norms and not hp.neox and hp.n_rot * 2 == hp.head_dim, f"{name}: not GLM-4's layer")
     if name.endswith("-partial"):
         check(hp.n_rot < hp.head_dim, f"{name}: RoPE turns {hp.n_rot} of {hp.head_dim} dimensions")
     if name.endswith("-yarn"):

@@ -45,6 +45,9 @@ MODELS = [
               "--ffn", "1536", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05",
               "--name", "tiny", "--rope-dims", "48", "--rope-scaling", "longrope", "--rope-factor", "8",
               "--rope-original-context", "64", "--context", "2048"]),
+    # GLM-4: half of each head turns, post norms, fused attn_qkv and its bias
+    ("glm4", ["--arch", "glm4", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "1536",
+              "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05", "--qkv-bias"]),
     # Gemma 3: six local layers of an 8-position window and one global, the
     # prompt and answer several windows long
     ("gemma3", ["--arch", "gemma3", "--dim", "512", "--heads", "8", "--kv-heads", "4", "--head-dim", "64",

@@ -12,7 +12,7 @@
 
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
     a byte-level BPE vocabulary, llama, gemma3, gemma2 and phi3 (LongRoPE) with SentencePiece
-    ones, and a qwen3moe), with
+    ones, a qwen3moe and a glm4 with fused biases), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -333,6 +333,10 @@ test_fuzz_loaders (void)
             "--vocab 400 --rope-scaling longrope --rope-factor 4 --rope-original-context 64 --seed 27", phi3,
             sizeof phi3);
     s_fuzz (phi3, 0x5eed6, rounds / 2);
+    char glm4 [300];
+    s_make ("fuzz-glm4.gguf", "--arch glm4 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
+            "--vocab 400 --qkv-bias --seed 29", glm4, sizeof glm4);
+    s_fuzz (glm4, 0x5eed7, rounds / 2);
 }
 
 int

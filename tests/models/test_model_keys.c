@@ -318,6 +318,41 @@ test_phi3_keys (void)
                       "attn_factor", false);
 }
 
+//  GLM-4: attn_qkv.bias taken as the q, k and v biases (views, one after
+//  another), half of each head turning, no BOS whatever the file says (its
+//  template writes [gMASK]<sop>); multi-token prediction layers and
+//  sectioned RoPE refused by name, zero sections allowed.
+static void
+test_glm4_keys (void)
+{
+    char fused [300];
+    s_make ("glm4.gguf", "--arch glm4 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 --vocab 400 "
+            "--qkv-bias --seed 28", fused, sizeof fused);
+    xinf_model_t *model = s_load_edited (fused, &(s_edit_t) { "glm4.general.unused", S_DROP, 0, 0, NULL });
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    const xinf_layer_t *layer = &t->layers [1];
+    CHECK (layer->q_bias && layer->k_bias == layer->q_bias + 32 && layer->v_bias == layer->k_bias + 16);
+    CHECK (layer->post_attn_norm && layer->post_ffn_norm && layer->gate.rows == 32);
+    CHECK (t->rope.dims == 8 && !t->rope.neox);
+    CHECK (xinf_tokenizer_bos (xinf_model_tokenizer (model)) == -1 && !xinf_tokenizer_add_bos (xinf_model_tokenizer (model)));
+    xinf_model_destroy (&model);
+    model = s_load_edited (fused, &(s_edit_t) { "tokenizer.ggml.add_bos_token", S_U32, 1, 0, NULL });
+    CHECK (!xinf_tokenizer_add_bos (xinf_model_tokenizer (model)));
+    xinf_model_destroy (&model);
+    s_expect_refused (fused, &(s_edit_t) { "glm4.nextn_predict_layers", S_U32, 1, 0, NULL },
+                      "'glm4.nextn_predict_layers' is set: xinf serves no multi-token prediction layers", false);
+    s_expect_loads (fused, &(s_edit_t) { "glm4.nextn_predict_layers", S_U32, 0, 0, NULL });
+    s_expect_refused (fused, &(s_edit_t) { "glm4.rope.dimension_sections", S_U32_ARRAY, 0, 0, NULL },
+                      "'glm4.rope.dimension_sections' is set", false);
+    s_expect_refused (fused, &(s_edit_t) { "glm4.rope.dimension_sections", S_STR, 0, 0, "8" },
+                      "'glm4.rope.dimension_sections' is set", false);
+    //  A layer without the fused bias has none (llama.cpp's biases are optional)
+    model = s_load_edited (fused, &(s_edit_t) { "blk.1.attn_qkv.bias", S_DROP_TENSOR, 0, 0, NULL });
+    t = xinf_model_transformer (model);
+    CHECK (t->layers [0].q_bias && !t->layers [1].q_bias && !t->layers [1].v_bias);
+    xinf_model_destroy (&model);
+}
+
 //  A mixture of experts' keys and tensors: counts out of range or that
 //  disagree with the tensors are refused naming them, and so is a split
 //  over ranks that would cut a block.
@@ -385,6 +420,7 @@ main (int argc, char **argv)
     RUN (test_gemma2_keys);
     RUN (test_rope_scaling);
     RUN (test_phi3_keys);
+    RUN (test_glm4_keys);
     RUN (test_experts_keys);
     test_scratch_end ();
     return 0;

@@ -49,6 +49,13 @@ ffn_up; LongRoPE: factor_i from rope_factors_long when context_length
 exceeds rope.scaling.original_context_length, else rope_factors_short, and
 cos and sin times rope.scaling.attn_factor.
 
+GLM-4 (glm4), as llama.cpp's src/models/glm4.cpp builds it: llama's
+adjacent-pair RoPE over the first rope.dimension_count dimensions of each
+head; Wq, Wk, Wv and their biases (optional) apart or the rows of attn_qkv
+and attn_qkv.bias; gate and up as Phi-3's; the attention's and the
+feed-forward's outputs RMSNormed (post_attention_norm, post_ffw_norm)
+before their residual adds, as Gemma's.
+
 Gemma 3 (gemma3), as llama.cpp's src/models/gemma3.cpp builds it:
     x = token_embd[token] * sqrt(dim)
     q/k heads normed as qwen3's, NeoX RoPE
@@ -85,7 +92,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "gemma2", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -142,7 +149,7 @@ class HParams:
         self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
         self.context = r.get_int(arch + ".context_length", 0)
         self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
-                               1e-5 if arch in ("llama", "phi3") else 1e-6)
+                               1e-5 if arch in ("llama", "phi3", "glm4") else 1e-6)
         self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
         self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
         vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
@@ -168,6 +175,10 @@ class HParams:
                                      self.ffn // max(self.n_expert_used, 1))
                            if arch == "qwen3moe" else self.ffn)
         self.gemma = arch in ("gemma2", "gemma3")
+        # phi3, glm4: q/k/v in attn_qkv (or apart), gate and up in ffn_up
+        self.fused = arch in ("phi3", "glm4")
+        # gemma2, gemma3, glm4: RMSNorm of the attention's and feed-forward's outputs
+        self.post_norms = self.gemma or arch == "glm4"
         self.freq_scale = 1.0
         self.rope_factors = None
         # Gemma 3: the window of each layer (0: global), the local RoPE base,
@@ -372,15 +383,19 @@ class Model:
             p = "blk.%d." % i
             L = Layer()
             L.attn_norm = w(p + "attn_norm.weight", (hp.dim,))
-            if hp.arch == "phi3" and r.has_tensor(p + "attn_qkv.weight"):
+            fused = hp.fused and r.has_tensor(p + "attn_qkv.weight")
+            if fused:
                 qkv = w(p + "attn_qkv.weight", (qd + 2 * kvd, hp.dim))
                 L.wq, L.wk, L.wv = qkv[:qd], qkv[qd:qd + kvd], qkv[qd + kvd:]
             else:
                 L.wq = w(p + "attn_q.weight", (qd, hp.dim))
                 L.wk = w(p + "attn_k.weight", (kvd, hp.dim))
                 L.wv = w(p + "attn_v.weight", (kvd, hp.dim))
-            # qwen2: q/k/v biases required; llama: optional (as in llama.cpp)
-            if hp.qkv_bias or r.has_tensor(p + "attn_q.bias"):
+            # qwen2: q/k/v biases required; llama, glm4: optional (as in llama.cpp)
+            if fused and r.has_tensor(p + "attn_qkv.bias"):
+                b = w(p + "attn_qkv.bias", (qd + 2 * kvd,))
+                L.bq, L.bk, L.bv = b[:qd], b[qd:qd + kvd], b[qd + kvd:]
+            elif hp.qkv_bias or r.has_tensor(p + "attn_q.bias"):
                 L.bq = w(p + "attn_q.bias", (qd,))
                 L.bk = w(p + "attn_k.bias", (kvd,))
                 L.bv = w(p + "attn_v.bias", (kvd,))
@@ -399,7 +414,7 @@ class Model:
                 L.gate_exps = w(p + "ffn_gate_exps.weight", (E, F, hp.dim))
                 L.up_exps = w(p + "ffn_up_exps.weight", (E, F, hp.dim))
                 L.down_exps = w(p + "ffn_down_exps.weight", (E, hp.dim, F))
-            elif hp.arch == "phi3":
+            elif hp.fused:
                 L.router = None
                 up = w(p + "ffn_up.weight", (2 * hp.ffn, hp.dim))
                 L.wgate, L.wup = up[:hp.ffn], up[hp.ffn:]
@@ -409,7 +424,7 @@ class Model:
                 L.wgate = w(p + "ffn_gate.weight", (hp.ffn, hp.dim))
                 L.wup = w(p + "ffn_up.weight", (hp.ffn, hp.dim))
                 L.wdown = w(p + "ffn_down.weight", (hp.dim, hp.ffn))
-            if hp.gemma:
+            if hp.post_norms:
                 L.post_attn_norm = w(p + "post_attention_norm.weight", (hp.dim,))
                 L.post_ffn_norm = w(p + "post_ffw_norm.weight", (hp.dim,))
             else:
