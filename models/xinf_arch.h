@@ -101,6 +101,8 @@ typedef struct {
     bool fused_up;                     //  ffn_up.weight holds the gate's ffn rows, then the up's; the table's
                                        //  gate and up are unused (Phi-3)
     bool longrope;                     //  reads LongRoPE's rope_factors_long/short.weight (Phi-3)
+    bool whole_rope;                   //  RoPE turns whole heads: a smaller rope.dimension_count is refused
+                                       //  (llama, as llama.cpp)
     bool rstrip_controls;              //  with a SentencePiece vocabulary, whitespace after a control token in
                                        //  parsed text is the token's (Phi-3's rstrip added tokens; Phi-4 has
                                        //  a BPE one and none)

@@ -51,6 +51,12 @@ static const struct {
       " + ns.system + content | trim + '<end_of_turn>\\n' }}{%- set ns.system = '' %}{%- endif %}"
       "{%- endfor %}"
       "{%- if add_generation_prompt %}{{- '<start_of_turn>model\\n' }}{%- endif %}" },
+    { "glm4",           //  llama.cpp's chatglm4: [gMASK]<sop>, then <|role|>\n and the content
+      "{{- '[gMASK]<sop>' }}"
+      "{%- for message in messages %}" CONTENT
+      "{{- '<|' + message.role + '|>\n' + content }}"
+      "{%- endfor %}"
+      "{%- if add_generation_prompt %}{{- '<|assistant|>\n' }}{%- endif %}" },
     { "phi3",
       "{%- for message in messages %}" CONTENT
       "{{- '<|' + message.role + '|>\\n' + content + '<|end|>\\n' }}"
@@ -72,7 +78,7 @@ xinf_chat_template_resembles (const char *source)
 {
     static const struct { const char *marker, *name; } markers [] = {
         { "<|im_start|>", "chatml" }, { "<|start_header_id|>", "llama3" }, { "<<SYS>>", "llama2" },
-        { "[INST]", "mistral" }, { "<start_of_turn>", "gemma" }, { "<|user|>", "phi3" },
+        { "[INST]", "mistral" }, { "<start_of_turn>", "gemma" }, { "[gMASK]", "glm4" }, { "<|user|>", "phi3" },
         { "<|end|>", "phi3" }
     };
     for (size_t index = 0; source && index < sizeof markers / sizeof markers [0]; index++)

@@ -417,7 +417,6 @@ s_load_experts (xinf_loader_t *loader)
     }
 }
 
-//  Every hyperparameter in its range, and consistent with the others.
 //  Keys of parts xinf does not run, refused by name rather than ignored:
 //  multi-token prediction layers counted in block_count (GLM's nextn) and
 //  multimodal RoPE sections (GLM-4.1V's, Qwen2-VL's: any one nonzero).
@@ -444,6 +443,7 @@ s_refuse_extras (xinf_loader_t *loader)
     }
 }
 
+//  Every hyperparameter in its range, and consistent with the others.
 static void
 s_load_hparams (xinf_loader_t *loader)
 {

@@ -131,6 +131,10 @@ xinf_loader_rope (xinf_loader_t *loader)
     if (!loader->failed && (dims % 2 || dims > t->head_dim))
         xinf_loader_fail (loader, "%s.rope.dimension_count %zu: RoPE turns an even number of a head's %zu "
                           "dimensions", arch->name, dims, t->head_dim);
+    else
+    if (!loader->failed && dims < t->head_dim && arch->whole_rope)
+        xinf_loader_fail (loader, "%s.rope.dimension_count %zu differs from the head dimension %zu: %s turns whole "
+                          "heads (llama.cpp refuses such a file too)", arch->name, dims, t->head_dim, arch->name);
     if (loader->failed)
         return;
     t->rope.dims = dims < t->head_dim ? dims : 0;       //  partial rotary (Phi-4-mini's)

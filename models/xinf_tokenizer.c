@@ -264,13 +264,8 @@ s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_si
     if (strcmp (pre, "dbrx") == 0 || strcmp (pre, "smaug-bpe") == 0)     //  Phi-4's: llama3's split (llama.cpp)
         self->pre = XINF_PRE_LLAMA3;
     else
-    if (strcmp (pre, "glm4") == 0 || strcmp (pre, "chatglm-bpe") == 0) {
-        //  GLM-4's: llama3's split, and no BOS whatever the file says (its
-        //  template writes [gMASK]<sop>), as llama.cpp
+    if (strcmp (pre, "glm4") == 0 || strcmp (pre, "chatglm-bpe") == 0)     //  GLM-4's: llama3's split
         self->pre = XINF_PRE_LLAMA3;
-        self->bos_id = -1;
-        self->add_bos = false;
-    }
     else
     if (strcmp (pre, "tekken") == 0) {          //  Mistral Nemo's, Small 3's
         self->pre = XINF_PRE_TEKKEN;

@@ -139,7 +139,7 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"
                       : self->query_scale && !backend->ops->scale ? "scaled queries (Gemma 2 27B's)"
-                      : self->rope.dims && !backend->partial_rope ? "partial rotary embeddings (Phi-4-mini's)" : NULL;
+                      : self->rope.dims && !backend->partial_rope ? "partial rotary embeddings (Phi-4-mini's, GLM-4's)" : NULL;
     if (lacks)
         return xinf_fail (error, error_size, "the %s backend has no %s, which this model needs: serve it on the CPU",
                           backend->ops->name, lacks);

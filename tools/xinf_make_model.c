@@ -1,6 +1,6 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama, qwen2, qwen3, qwen3moe, phi3, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
+    (llama, qwen2, qwen3, qwen3moe, phi3, glm4, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
     and biases, a valid tokenizer in the metadata.
 
         xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
@@ -261,6 +261,9 @@ s_validate (s_model_t *model)
     else
     if (model->rope_dims % 2 || model->rope_dims > head_dim)
         problem = "--rope-dims must be even and at most the head dimension";
+    else
+    if (model->rope_dims && model->rope_dims < head_dim && xinf_arch_find (shape->arch)->whole_rope)
+        problem = "--rope-dims is not for llama (llama.cpp refuses such a file)";
     else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
         problem = "--sliding-window is for gemma2 and gemma3 only";

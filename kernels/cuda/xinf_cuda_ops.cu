@@ -333,6 +333,10 @@ xinf_cuda_rope (xinf_backend_t *self, float *x, size_t n, size_t n_heads, size_t
     if (!xinf_cuda_enter (cuda) || !n || !n_heads || head_dim < 2
     ||  !xinf_cuda_device_memory (cuda, x, n * n_heads * head_dim * sizeof (float), "rope"))
         return;
+    if (rope->dims && rope->dims < head_dim) {          //  refused before: partial_rope is false
+        xinf_cuda_fail (cuda, "rope", "partial rotary embeddings, which this backend does not run");
+        return;
+    }
     const float *factors = NULL;
     if (rope->factors
     &&  !(factors = (const float *) xinf_cuda_constant (cuda, rope->factors, head_dim / 2 * sizeof (float), "rope")))

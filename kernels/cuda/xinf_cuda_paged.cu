@@ -147,6 +147,10 @@ xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, 
     xinf_cuda_batch_t device;
     if (!xinf_cuda_enter (cuda) || !batch->n)
         return;
+    if (rope->dims && rope->dims < head_dim) {          //  refused before: partial_rope is false
+        xinf_cuda_fail (cuda, "rope_store", "partial rotary embeddings, which this backend does not run");
+        return;
+    }
     if (!n_heads || head_dim < 2 || head_dim % 2) {      //  shapes of no model: the three ops as they take them
         xinf_backend_rope_store_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
         return;
@@ -693,7 +697,7 @@ xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t lay
                           float *out)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    if (window || softcap != 0 || !s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim))
+    if (window || softcap != 0 || rope->dims || !s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim))
         return xinf_backend_rope_attention_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim,
                                                   rope, norms, window, softcap, out);
     size_t q_bytes = batch->n * n_heads * head_dim * sizeof (float), kv_bytes = batch->n * pool->kv_dim * sizeof (float);

@@ -22,8 +22,10 @@ s_make (const char *name, const char *arguments, char *path, size_t size)
 
 //  ---- rewriting a file with one key changed ---------------------------------------
 
-//  S_DROP_TENSOR drops the tensor named 'key' (the keys unchanged).
-typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY, S_BOOL_ARRAY, S_DROP_TENSOR
+//  S_DROP_TENSOR drops the tensor named 'key' (the keys unchanged);
+//  S_BOOL writes 'number' as a bool; S_ZEROS an array of four u32 zeros.
+typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY, S_BOOL_ARRAY, S_DROP_TENSOR,
+               S_BOOL, S_ZEROS
 } s_edit_kind_t;
 
 typedef struct {
@@ -112,6 +114,12 @@ s_apply (const s_edit_t *edit, xinf_gguf_t *gguf, xinf_gguf_writer_t *writer)
         case S_U32_ARRAY:
             CHECK (xinf_gguf_writer_set_array (writer, edit->key, XINF_GGUF_UINT32, numbers, 3) == 0);
             break;
+        case S_ZEROS: {
+            uint32_t zeros [4] = { 0 };
+            CHECK (xinf_gguf_writer_set_array (writer, edit->key, XINF_GGUF_UINT32, zeros, 4) == 0);
+            break;
+        }
+        case S_BOOL:  CHECK (xinf_gguf_writer_set_bool (writer, edit->key, edit->number != 0) == 0); break;
         case S_BOOL_ARRAY: {           //  'number' bools, bit i of 'real' (as an integer) the i-th
             uint8_t flags [64];
             for (uint64_t i = 0; i < edit->number && i < 64; i++)

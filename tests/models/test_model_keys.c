@@ -128,6 +128,13 @@ test_rope_scaling (void)
     CHECK (rope.scale == 1.0f && rope.mscale == 1.0f && factors [7] == 1.0f);
     s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_U32, 3, 0, NULL }, "not a string", false);
     s_expect_refused (qwen, &(s_edit_t) { "qwen2.rope.scaling.type", S_STR, 0, 0, "su" }, "'su'", false);
+    //  Partial rotary: qwen2 (as llama.cpp) takes it, llama refuses it
+    s_expect_loads (qwen, &(s_edit_t) { "qwen2.rope.dimension_count", S_U32, 8, 0, NULL });
+    char llama [300];
+    snprintf (arguments, sizeof arguments, "--arch llama %s", dims);
+    s_make ("llama-rope.gguf", arguments, llama, sizeof llama);
+    s_expect_refused (llama, &(s_edit_t) { "llama.rope.dimension_count", S_U32, 8, 0, NULL }, "llama turns whole heads",
+                      false);
     const double bad_attn [] = { 0.0, -1.0, 1e9, NAN };
     for (size_t b = 0; b < sizeof bad_attn / sizeof bad_attn [0]; b++)
         s_expect_refused (yarn, &(s_edit_t) { "qwen2.rope.scaling.attn_factor", S_F32, 0, bad_attn [b], NULL },
@@ -319,9 +326,10 @@ test_phi3_keys (void)
 }
 
 //  GLM-4: attn_qkv.bias taken as the q, k and v biases (views, one after
-//  another), half of each head turning, no BOS whatever the file says (its
-//  template writes [gMASK]<sop>); multi-token prediction layers and
-//  sectioned RoPE refused by name, zero sections allowed.
+//  another), half of each head turning, a BOS only where the file asks for
+//  one (its template writes [gMASK]<sop>), as llama.cpp; multi-token
+//  prediction layers and sectioned RoPE refused by name, zero sections
+//  allowed.
 static void
 test_glm4_keys (void)
 {
@@ -334,16 +342,20 @@ test_glm4_keys (void)
     CHECK (layer->q_bias && layer->k_bias == layer->q_bias + 32 && layer->v_bias == layer->k_bias + 16);
     CHECK (layer->post_attn_norm && layer->post_ffn_norm && layer->gate.rows == 32);
     CHECK (t->rope.dims == 8 && !t->rope.neox);
-    CHECK (xinf_tokenizer_bos (xinf_model_tokenizer (model)) == -1 && !xinf_tokenizer_add_bos (xinf_model_tokenizer (model)));
-    xinf_model_destroy (&model);
-    model = s_load_edited (fused, &(s_edit_t) { "tokenizer.ggml.add_bos_token", S_U32, 1, 0, NULL });
     CHECK (!xinf_tokenizer_add_bos (xinf_model_tokenizer (model)));
+    xinf_model_destroy (&model);
+    model = s_load_edited (fused, &(s_edit_t) { "tokenizer.ggml.add_bos_token", S_BOOL, 1, 0, NULL });
+    CHECK (xinf_tokenizer_add_bos (xinf_model_tokenizer (model)) && xinf_tokenizer_bos (xinf_model_tokenizer (model)) >= 0);
+    xinf_model_destroy (&model);
+    model = s_load_edited (fused, &(s_edit_t) { "tokenizer.ggml.add_bos_token", S_DROP, 0, 0, NULL });
+    CHECK (!xinf_tokenizer_add_bos (xinf_model_tokenizer (model)));             //  glm4's default: none
     xinf_model_destroy (&model);
     s_expect_refused (fused, &(s_edit_t) { "glm4.nextn_predict_layers", S_U32, 1, 0, NULL },
                       "'glm4.nextn_predict_layers' is set: xinf serves no multi-token prediction layers", false);
     s_expect_loads (fused, &(s_edit_t) { "glm4.nextn_predict_layers", S_U32, 0, 0, NULL });
     s_expect_refused (fused, &(s_edit_t) { "glm4.rope.dimension_sections", S_U32_ARRAY, 0, 0, NULL },
                       "'glm4.rope.dimension_sections' is set", false);
+    s_expect_loads (fused, &(s_edit_t) { "glm4.rope.dimension_sections", S_ZEROS, 0, 0, NULL });
     s_expect_refused (fused, &(s_edit_t) { "glm4.rope.dimension_sections", S_STR, 0, 0, "8" },
                       "'glm4.rope.dimension_sections' is set", false);
     //  A layer without the fused bias has none (llama.cpp's biases are optional)

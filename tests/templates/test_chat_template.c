@@ -160,6 +160,13 @@ test_fallbacks (void)
     expect_fallback ("[INST]{% for m in messages %}{{ m.content.zfill(4) }}{% endfor %}", "mistral", "not supported");
     expect_fallback ("<start_of_turn>{% raw %}{% endraw %}", "gemma", "unsupported statement 'raw'");
     expect_fallback ("<|user|>{% call x() %}{% endcall %}", "phi3", "unsupported statement 'call'");
+    //  GLM-4's template has <|user|> too: [gMASK] says it is GLM-4's
+    expect_fallback ("[gMASK]<sop><|user|>{% call x() %}{% endcall %}", "glm4", "unsupported statement 'call'");
+    char *warning = NULL, *error = NULL;
+    char *glm4 = s_apply (xinf_chat_template_builtin ("glm4"), s_chat, NULL, true, &warning, &error);
+    CHECK (glm4 && !warning && !error && strncmp (glm4, "[gMASK]<sop><|system|>\nBe brief.<|user|>\n", 38) == 0);
+    CHECK (strlen (glm4) > 14 && strcmp (glm4 + strlen (glm4) - 14, "<|assistant|>\n") == 0);
+    free (glm4);
     expect_fallback ("{{ unknown_marker | xyz }}", "chatml", "no filter named 'xyz'");
     CHECK_STR (xinf_chat_template_resembles ("<|im_start|>"), "chatml");
     CHECK (xinf_chat_template_builtin ("nope") == NULL);
