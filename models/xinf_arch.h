@@ -36,6 +36,11 @@
                 one tensor (ffn_up, as Phi-3's), RMSNorm of the attention's
                 and the feed-forward's outputs before each residual add
                 (post_attention_norm, post_ffw_norm, as Gemma's)
+        granite IBM Granite 3: llama's layer, and embeddings times
+                embedding_scale, each block's output times residual_scale
+                before its residual add, attention scores times
+                attention.scale (instead of 1 / sqrt (head_dim)), logits
+                divided by logit_scale
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -103,6 +108,8 @@ typedef struct {
     bool longrope;                     //  reads LongRoPE's rope_factors_long/short.weight (Phi-3)
     bool whole_rope;                   //  RoPE turns whole heads: a smaller rope.dimension_count is refused
                                        //  (llama, as llama.cpp)
+    bool multipliers;                  //  reads Granite's embedding_scale, residual_scale, attention.scale and
+                                       //  logit_scale (required)
     bool rstrip_controls;              //  with a SentencePiece vocabulary, whitespace after a control token in
                                        //  parsed text is the token's (Phi-3's rstrip added tokens; Phi-4 has
                                        //  a BPE one and none)
@@ -127,7 +134,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, gemma2, gemma3": for messages.
+//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gemma2, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

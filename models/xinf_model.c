@@ -417,6 +417,30 @@ s_load_experts (xinf_loader_t *loader)
     }
 }
 
+//  Granite's multipliers: of the embeddings, of each block's output before
+//  its residual add, of the attention scores (a scale of the queries:
+//  attention.scale in place of 1 / sqrt (head_dim)), and the logits'
+//  divisor (required, as llama.cpp); 0 for the optional ones: none.
+static void
+s_load_multipliers (xinf_loader_t *loader)
+{
+    xinf_transformer_t *t = &loader->self->transformer;
+    if (!loader->arch->multipliers)
+        return;
+    char key [128];
+    snprintf (key, sizeof key, "%s.logit_scale", loader->arch->name);
+    if (!xinf_gguf_has (loader->self->gguf, key)) {
+        xinf_loader_fail (loader, "metadata key '%s' is missing", key);
+        return;
+    }
+    t->logit_scale = (float) xinf_loader_float (loader, "logit_scale", 1.0, 1e-6, 1e6);
+    t->embed_scale = (float) xinf_loader_float (loader, "embedding_scale", 0.0, 0.0, 1e6);
+    t->residual_scale = (float) xinf_loader_float (loader, "residual_scale", 0.0, 0.0, 1e6);
+    double attention = xinf_loader_float (loader, "attention.scale", 0.0, 0.0, 1e6);
+    if (attention > 0)
+        t->query_scale = (float) (attention * sqrt ((double) t->head_dim));
+}
+
 //  Keys of parts xinf does not run, refused by name rather than ignored:
 //  multi-token prediction layers counted in block_count (GLM's nextn) and
 //  multimodal RoPE sections (GLM-4.1V's, Qwen2-VL's: any one nonzero).
@@ -618,6 +642,8 @@ xinf_model_load_shard (const char *path, int rank, int n_ranks, xinf_model_progr
         s_load_tensors (&loader);
     if (!loader.failed)
         s_load_local_layers (&loader);
+    if (!loader.failed)
+        s_load_multipliers (&loader);
     if (!loader.failed)
         xinf_loader_tokenizer (&loader);
     if (!loader.failed) {

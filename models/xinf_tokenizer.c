@@ -275,13 +275,16 @@ s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_si
     if (strcmp (pre, "gpt-4o") == 0)            //  Phi-4-mini's
         self->pre = XINF_PRE_GPT4O;
     else
+    if (strcmp (pre, "refact") == 0)            //  Granite 3's
+        self->pre = XINF_PRE_REFACT;
+    else
     if (strcmp (pre, "qwen2") == 0 || strcmp (pre, "deepseek-r1-qwen") == 0) {
         self->pre = XINF_PRE_QWEN2;
         //  Qwen2's tokenizer.json normalizes to NFC (llama.cpp does not)
         self->nfc = strcmp (pre, "qwen2") == 0;
     }
     else {
-        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, dbrx, smaug-bpe, glm4, chatglm-bpe, tekken, gpt-4o, qwen2, deepseek-r1-qwen)", pre);
+        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, dbrx, smaug-bpe, glm4, chatglm-bpe, tekken, gpt-4o, refact, qwen2, deepseek-r1-qwen)", pre);
         return -1;
     }
     return 0;

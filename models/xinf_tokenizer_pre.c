@@ -7,6 +7,10 @@
     llama3 (qwen2 the same with \p{N} instead of \p{N}{1,3}):
         (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
         ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    refact (Granite 3's), as llama.cpp runs its two regexes: \p{N} first,
+    each digit a piece; then GPT-2's without its last \s+ within the text
+    between digits, what it leaves unmatched a piece of its own (one
+    whitespace character before a letter, say, as GPT-2's \s+ would take).
     gpt-4o (Phi-4-mini's; tekken, Mistral Nemo's and Small 3's, the same
     without the contractions and with \p{N}), as llama.cpp adapts them: U
     a letter other than a-z, W a letter other than A-Z (the originals'
@@ -110,6 +114,24 @@ s_next_gpt2 (const s_text_t *text, size_t at)
     if (flag & (XINF_TOK_LETTER | XINF_TOK_NUMBER | XINF_TOK_OTHER))
         return s_run (text, from, flag);
     return s_spaces (text, at);
+}
+
+static size_t
+s_next_refact (const s_text_t *text, size_t at)
+{
+    if (s_flag (text, at) & XINF_TOK_NUMBER)
+        return at + 1;
+    size_t contraction = s_contraction (text, at, false);
+    if (contraction)
+        return at + contraction;
+    size_t from = s_cpt (text, at) == ' ' ? at + 1 : at;
+    int flag = s_flag (text, from);
+    if (flag & (XINF_TOK_LETTER | XINF_TOK_OTHER))
+        return s_run (text, from, flag);
+    //  \s+(?!\S): a run that ends the text between digits is whole
+    size_t end = s_run (text, at, XINF_TOK_SPACE);
+    bool before_text = end < text->count && !(s_flag (text, end) & XINF_TOK_NUMBER);
+    return end > at + 1 && before_text ? end - 1 : end;
 }
 
 static size_t
@@ -236,6 +258,7 @@ xinf_tok_split (xinf_tok_pre_t pre, const char *bytes, size_t length, size_t **e
         size_t end = pre == XINF_PRE_GPT2 ? s_next_gpt2 (&text, at)
                    : pre == XINF_PRE_TEKKEN ? s_next_cased (&text, at, false, 1)
                    : pre == XINF_PRE_GPT4O ? s_next_cased (&text, at, true, 3)
+                   : pre == XINF_PRE_REFACT ? s_next_refact (&text, at)
                    : s_next_llama3 (&text, at, pre == XINF_PRE_QWEN2 ? 1 : 3);
         assert (end > at);
         ends [count++] = text.offsets [end];

@@ -9,7 +9,8 @@
 #include "xinf_tokenizer.h"
 
 typedef enum { XINF_TOK_GPT2, XINF_TOK_LLAMA } xinf_tok_model_t;
-typedef enum { XINF_PRE_GPT2, XINF_PRE_LLAMA3, XINF_PRE_QWEN2, XINF_PRE_TEKKEN, XINF_PRE_GPT4O } xinf_tok_pre_t;
+typedef enum { XINF_PRE_GPT2, XINF_PRE_LLAMA3, XINF_PRE_QWEN2, XINF_PRE_TEKKEN, XINF_PRE_GPT4O, XINF_PRE_REFACT
+} xinf_tok_pre_t;
 
 #define XINF_TOK_MAX_ENDS 16            //  EOS, EOT, EOM and the end markers
 #define XINF_TOK_NOTES 1024

@@ -138,7 +138,8 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                       : s_has_experts (self) && !backend->ops->moe ? "mixture of experts"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"
-                      : self->query_scale && !backend->ops->scale ? "scaled queries (Gemma 2 27B's)"
+                      : (self->query_scale || self->residual_scale || self->logit_scale) && !backend->ops->scale
+                        ? "scaled queries, residuals or logits (Gemma 2 27B's, Granite's)"
                       : self->rope.dims && !backend->partial_rope ? "partial rotary embeddings (Phi-4-mini's, GLM-4's)" : NULL;
     if (lacks)
         return xinf_fail (error, error_size, "the %s backend has no %s, which this model needs: serve it on the CPU",
@@ -323,6 +324,8 @@ static void
 s_residual (const xinf_transformer_t *self, xinf_kv_cache_t *cache, size_t n, const float *post, const float *weight)
 {
     xinf_backend_t *be = cache->backend;
+    if (self->residual_scale)
+        be->ops->scale (be, cache->xb2, n * self->dim, self->residual_scale);
     if (post)
         be->ops->rmsnorm (be, cache->xb2, cache->xb2, post, n, self->dim, self->rms_eps);
     if (weight && be->ops->add_rmsnorm)
@@ -365,6 +368,8 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
     }
     xinf_product_t output = { &self->output, cache->xb, logits, NULL };
     be->ops->project (be, &output, 1, batch->n_out);
+    if (self->logit_scale)
+        be->ops->scale (be, logits, batch->n_out * self->vocab, 1.0f / self->logit_scale);
     if (self->final_softcap)
         be->ops->softcap (be, logits, batch->n_out * self->vocab, self->final_softcap);
 }

@@ -96,6 +96,9 @@ typedef struct {
     //  queries times query_scale before attention (its 27B: sqrt (head_dim
     //  / (dim / heads)); 0: not scaled)
     float attn_softcap, final_softcap, query_scale;
+    //  Granite: each block's output times residual_scale before its
+    //  residual add, the logits divided by logit_scale (0: neither)
+    float residual_scale, logit_scale;
 } xinf_transformer_t;
 
 typedef struct _xinf_kv_t xinf_kv_t;

@@ -1,6 +1,6 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama, qwen2, qwen3, qwen3moe, phi3, glm4, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
+    (llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
     and biases, a valid tokenizer in the metadata.
 
         xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
@@ -42,7 +42,7 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|gemma2|gemma3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|granite|gemma2|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
@@ -63,6 +63,8 @@ static const xinf_option_t s_options [] = {
       "gemma3: attention.sliding_window of the local layers (five of every six; 0: no key, every layer global; "
       "default: the preset's); gemma2: every other layer's (0: no key, the loader's default 4096)" },
     { "attn-softcap", 0, NULL, XINF_OPT_STR, "50", 0, 0, NULL, "X", "gemma2: attn_logit_softcapping" },
+    { "multipliers", 0, NULL, XINF_OPT_STR, "12,0.22,0.015625,8", 0, 0, NULL, "E,R,A,L",
+      "granite: embedding_scale, residual_scale, attention.scale, logit_scale (Granite 3.3 2B's)" },
     { "final-softcap", 0, NULL, XINF_OPT_STR, "30", 0, 0, NULL, "X", "gemma2: final_logit_softcapping" },
     { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
     { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
@@ -125,6 +127,7 @@ static const s_shape_t s_presets [] = {
     { "tiny", "gemma2", 64, 4, 4, 2, 192, 512, 512, true, 1e-6, 10000, true, 32, "none", 8, 0, 0, 0 },
     { "tiny", "phi3", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0, 0, 0, 0 },
     { "tiny", "glm4", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, false, 0, "none", 0, 0, 0, 0 },
+    { "tiny", "granite", 64, 2, 4, 2, 192, 512, 512, true, 1e-5, 10000, false, 0, "none", 0, 0, 0, 0 },
     //  Eight experts of 64, two a token
     { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
     { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
@@ -143,6 +146,7 @@ typedef struct {
     double rope_factor;
     int64_t rope_original_context;
     double attn_softcap, final_softcap;   //  gemma2's
+    double multipliers [4];             //  granite's embedding, residual, attention, logit scales
     const char *name;
     const char *chat_template_path;    //  or NULL
     const char *output;
@@ -295,6 +299,20 @@ s_validate (s_model_t *model)
     return problem ? -1 : 0;
 }
 
+//  --multipliers: four positive numbers, comma-separated.
+static int
+s_multipliers (const char *text, double *values)
+{
+    char rest [2];
+    if (!text || sscanf (text, "%lf,%lf,%lf,%lf%1s", &values [0], &values [1], &values [2], &values [3], rest) != 4
+    ||  !(values [0] > 0 && values [1] > 0 && values [2] > 0 && values [3] > 0)) {
+        fprintf (stderr, "xinf-make-model: --multipliers: '%s' is not four positive numbers E,R,A,L\n",
+                 text ? text : "");
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_settings (xinf_config_t *config, s_model_t *model)
 {
@@ -309,6 +327,7 @@ s_settings (xinf_config_t *config, s_model_t *model)
         return -1;
     model->std = (float) std;
     if (s_number (xinf_config_str (config, "rope-factor"), "rope-factor", &model->rope_factor)
+    ||  s_multipliers (xinf_config_str (config, "multipliers"), model->multipliers)
     ||  s_number (xinf_config_str (config, "attn-softcap"), "attn-softcap", &model->attn_softcap)
     ||  s_number (xinf_config_str (config, "final-softcap"), "final-softcap", &model->final_softcap))
         return -1;
@@ -475,6 +494,9 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
         snprintf (key, sizeof key, "%s.rope.freq_base_swa", arch);
         rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) xinf_arch_find (arch)->swa_rope_base);
     }
+    static const char *const multipliers [4] = { "embedding_scale", "residual_scale", "attention.scale", "logit_scale" };
+    for (size_t index = 0; index < 4 && xinf_arch_find (arch)->multipliers; index++)
+        rc = rc || s_set_float (writer, arch, multipliers [index], model->multipliers [index]);
     if (xinf_arch_find (arch)->softcaps) {
         snprintf (key, sizeof key, "%s.attn_logit_softcapping", arch);
         rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) model->attn_softcap);
@@ -723,7 +745,8 @@ s_make (s_model_t *model)
         return 1;
     }
     //  GLM-4's pre-tokenizer unless --pre names another
-    const char *pre = model->pre ? model->pre : streq (shape->arch, "glm4") ? "glm4" : NULL;
+    const char *pre = model->pre ? model->pre : streq (shape->arch, "glm4") ? "glm4"
+                    : streq (shape->arch, "granite") ? "refact" : NULL;
     if (pre && xinf_make_vocab_set_pre (vocab, pre)) {
         fprintf (stderr, "xinf-make-model: --pre is for a gpt2 vocabulary\n");
         xinf_make_vocab_destroy (&vocab);

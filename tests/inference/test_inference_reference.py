@@ -6,7 +6,8 @@ head dimension other than dim / heads and its q/k norms; llama with Llama 3
 RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; qwen2
 and qwen3 with YaRN scaling; phi3 with fused q/k/v and gate/up tensors,
 LongRoPE and partial rotary embeddings; glm4 (partial rotary in adjacent
-pairs, post norms, fused or separate q/k/v with biases); gemma3
+pairs, post norms, fused or separate q/k/v with biases); granite (its four
+multipliers); gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form), the numpy reference
@@ -96,6 +97,10 @@ MODELS = [
     ("glm4-f32-bias", "glm4", "f32", ["--split-qkv", "--qkv-bias"]),
     ("glm4-q8-fused-bias", "glm4", "q8_0", ["--qkv-bias", "--tied"]),
     ("glm4-f16-fused", "glm4", "f16", []),
+    # Granite: embeddings, residual branches, scores and logits scaled
+    # (Granite 3.3 2B's multipliers, and larger ones), refact pre-tokenizer
+    ("granite-f32", "granite", "f32", []),
+    ("granite-q8-sep", "granite", "q8_0", ["--no-tied", "--multipliers", "4,0.5,0.05,2"]),
     # Gemma 3: five local layers of 8 positions and a global one (the
     # prompt and answer are many windows long); seven layers with a window
     # of 5 and linear scaling of the global layers' RoPE
@@ -143,6 +148,9 @@ def check_shape(name, model):
     if name.endswith("-longrope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 7.9 and hp.rope_mscale > 1.1,
               f"{name}: no LongRoPE long factors or attention factor ({hp.rope_mscale})")
+    if name.startswith("granite"):
+        check(hp.embedding_scale > 1 and hp.residual_scale < 1 and hp.logit_scale > 1
+              and hp.query_scale != 1.0 / math.sqrt(hp.head_dim), f"{name}: no Granite multipliers")
     if name.startswith("glm4"):
         check(hp.post_norms and not hp.neox and hp.n_rot * 2 == hp.head_dim, f"{name}: not GLM-4's layer")
     if name.endswith("-partial"):

@@ -48,6 +48,9 @@ MODELS = [
     # GLM-4: half of each head turns, post norms, fused attn_qkv and its bias
     ("glm4", ["--arch", "glm4", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "1536",
               "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05", "--qkv-bias"]),
+    # Granite: Granite 3.3 2B's multipliers
+    ("granite", ["--arch", "granite", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "1536",
+                 "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05"]),
     # Gemma 3: six local layers of an 8-position window and one global, the
     # prompt and answer several windows long
     ("gemma3", ["--arch", "gemma3", "--dim", "512", "--heads", "8", "--kv-heads", "4", "--head-dim", "64",

@@ -8,7 +8,8 @@
     the prompt (as llama.cpp tokenized it) and what llama.cpp generated
     greedily after it. xinf runs the whole sequence once (each position
     sees llama.cpp's ids before it, so one near-tie cannot derail the rest)
-    and at each generated position takes its own argmax. A position
+    and at each generated position takes its own argmax (over the ids that
+    end no generation, as llama.cpp runs with --ignore-eos). A position
     matches when that is llama.cpp's id; else it is a near-tie when xinf's
     logit of llama.cpp's id is within XINF_TIE of its best, relative to
     the spread of that row's logits (max - mean): the two differ by the
@@ -30,12 +31,14 @@
 //  gap measured on these models: 0.036, Q2_K llama; 0.030, Q5_K_M llama).
 #define XINF_TIE 0.05
 
+//  The best id that ends no generation: llama.cpp's --ignore-eos biases
+//  every end-of-generation token to -inf, so its greedy choice is never one.
 static size_t
-s_argmax (const float *logits, size_t vocab)
+s_argmax (const float *logits, size_t vocab, xinf_tokenizer_t *tokenizer)
 {
-    size_t best = 0;
-    for (size_t index = 1; index < vocab; index++)
-        if (logits [index] > logits [best])
+    size_t best = SIZE_MAX;
+    for (size_t index = 0; index < vocab; index++)
+        if (!xinf_tokenizer_is_end (tokenizer, (int32_t) index) && (best == SIZE_MAX || logits [index] > logits [best]))
             best = index;
     return best;
 }
@@ -102,7 +105,7 @@ main (int argc, char **argv)
     double worst = 0;
     for (size_t pos = prompt - 1; pos + 1 < count; pos++) {
         const float *row = logits + pos * t->vocab;
-        size_t mine = s_argmax (row, t->vocab), theirs = (size_t) ids [pos + 1];
+        size_t mine = s_argmax (row, t->vocab, xinf_model_tokenizer (model)), theirs = (size_t) ids [pos + 1];
         double mean = 0;
         for (size_t index = 0; index < t->vocab; index++)
             mean += row [index];

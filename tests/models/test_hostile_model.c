@@ -12,7 +12,7 @@
 
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
     a byte-level BPE vocabulary, llama, gemma3, gemma2 and phi3 (LongRoPE) with SentencePiece
-    ones, a qwen3moe and a glm4 with fused biases), with
+    ones, a qwen3moe, a glm4 with fused biases and a granite), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -337,6 +337,10 @@ test_fuzz_loaders (void)
     s_make ("fuzz-glm4.gguf", "--arch glm4 --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
             "--vocab 400 --qkv-bias --seed 29", glm4, sizeof glm4);
     s_fuzz (glm4, 0x5eed7, rounds / 2);
+    char granite [300];
+    s_make ("fuzz-granite.gguf", "--arch granite --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
+            "--vocab 400 --seed 31", granite, sizeof granite);
+    s_fuzz (granite, 0x5eed8, rounds / 2);
 }
 
 int

@@ -365,6 +365,35 @@ test_glm4_keys (void)
     xinf_model_destroy (&model);
 }
 
+//  Granite's multipliers: read into the pass (the attention's as a scale of
+//  the queries relative to 1 / sqrt (head_dim)); logit_scale required, as
+//  in llama.cpp; negative or NaN ones refused by name; the optional ones
+//  absent or 0 mean none.
+static void
+test_granite_keys (void)
+{
+    char granite [300];
+    s_make ("granite.gguf", "--arch granite --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
+            "--vocab 400 --multipliers 12,0.22,0.015625,8 --seed 30", granite, sizeof granite);
+    xinf_model_t *model = s_load_edited (granite, &(s_edit_t) { "granite.general.unused", S_DROP, 0, 0, NULL });
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    CHECK (t->embed_scale == 12.0f && fabsf (t->residual_scale - 0.22f) < 1e-7f && t->logit_scale == 8.0f);
+    CHECK (fabsf (t->query_scale - 0.015625f * 4.0f) < 1e-7f);           //  sqrt (16) = 4
+    xinf_model_destroy (&model);
+    const char *optional [] = { "granite.embedding_scale", "granite.residual_scale", "granite.attention.scale" };
+    for (size_t index = 0; index < 3; index++) {
+        model = s_load_edited (granite, &(s_edit_t) { optional [index], S_F32, 0, 0.0, NULL });
+        t = xinf_model_transformer (model);
+        CHECK (index == 0 ? t->embed_scale == 0 : index == 1 ? t->residual_scale == 0 : t->query_scale == 0);
+        xinf_model_destroy (&model);
+        s_expect_refused (granite, &(s_edit_t) { optional [index], S_F32, 0, -1.0, NULL }, optional [index], false);
+    }
+    s_expect_refused (granite, &(s_edit_t) { "granite.logit_scale", S_DROP, 0, 0, NULL },
+                      "'granite.logit_scale' is missing", false);
+    s_expect_refused (granite, &(s_edit_t) { "granite.logit_scale", S_F32, 0, NAN, NULL }, "granite.logit_scale", false);
+    s_expect_refused (granite, &(s_edit_t) { "granite.rope.dimension_count", S_U32, 8, 0, NULL }, "whole heads", false);
+}
+
 //  A mixture of experts' keys and tensors: counts out of range or that
 //  disagree with the tensors are refused naming them, and so is a split
 //  over ranks that would cut a block.
@@ -433,6 +462,7 @@ main (int argc, char **argv)
     RUN (test_rope_scaling);
     RUN (test_phi3_keys);
     RUN (test_glm4_keys);
+    RUN (test_granite_keys);
     RUN (test_experts_keys);
     test_scratch_end ();
     return 0;

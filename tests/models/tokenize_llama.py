@@ -29,6 +29,7 @@ MODELS = [
     ("dbrx", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "dbrx"]),
     ("tekken", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "tekken"]),
     ("gpt-4o", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "gpt-4o"]),
+    ("refact", ["--arch", "granite"]),
     ("spm", ["--arch", "llama", "--tokenizer", "llama"]),
 ]
 SHAPE = ["--type", "f16", "--dim", "64", "--heads", "2", "--kv-heads", "1", "--ffn", "64", "--layers", "1",

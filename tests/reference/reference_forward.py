@@ -49,6 +49,11 @@ ffn_up; LongRoPE: factor_i from rope_factors_long when context_length
 exceeds rope.scaling.original_context_length, else rope_factors_short, and
 cos and sin times rope.scaling.attn_factor.
 
+Granite (granite), as llama.cpp's src/models/granite.cpp builds it: llama's
+layer, the embeddings times embedding_scale, attention scores times
+attention.scale instead of 1/sqrt(head_dim), each block's output times
+residual_scale before its residual add, the logits divided by logit_scale.
+
 GLM-4 (glm4), as llama.cpp's src/models/glm4.cpp builds it: llama's
 adjacent-pair RoPE over the first rope.dimension_count dimensions of each
 head; Wq, Wk, Wv and their biases (optional) apart or the rows of attn_qkv
@@ -92,7 +97,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "gemma2", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "gemma2", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -149,7 +154,7 @@ class HParams:
         self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
         self.context = r.get_int(arch + ".context_length", 0)
         self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
-                               1e-5 if arch in ("llama", "phi3", "glm4") else 1e-6)
+                               1e-5 if arch in ("llama", "phi3", "glm4", "granite") else 1e-6)
         self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
         self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
         vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
@@ -179,6 +184,15 @@ class HParams:
         self.fused = arch in ("phi3", "glm4")
         # gemma2, gemma3, glm4: RMSNorm of the attention's and feed-forward's outputs
         self.post_norms = self.gemma or arch == "glm4"
+        # granite: embeddings, each block's output and the scores scaled, the
+        # logits divided (embedding_scale, residual_scale, attention.scale,
+        # logit_scale; 0 or absent: as llama)
+        self.embedding_scale = 0.0          # 0: the arch's own (gemma: sqrt(dim))
+        self.residual_scale = self.logit_scale = 1.0
+        if arch == "granite":
+            self.embedding_scale = r.get_float(arch + ".embedding_scale", 0.0)
+            self.residual_scale = r.get_float(arch + ".residual_scale", 0.0) or 1.0
+            self.logit_scale = r.get_float(arch + ".logit_scale", 1.0)
         self.freq_scale = 1.0
         self.rope_factors = None
         # Gemma 3: the window of each layer (0: global), the local RoPE base,
@@ -187,6 +201,8 @@ class HParams:
         self.freq_base_local = r.get_float(arch + ".rope.freq_base_swa",
                                            10000.0 if arch == "gemma3" else self.freq_base)
         self.query_scale = 1.0 / math.sqrt(self.head_dim)
+        if arch == "granite" and r.get_float(arch + ".attention.scale", 0.0):
+            self.query_scale = r.get_float(arch + ".attention.scale", 0.0)
         # Gemma 2: attention scores and final logits soft-capped, c tanh(x / c)
         self.attn_softcap = self.final_softcap = 0.0
         if arch == "gemma2":
@@ -475,6 +491,8 @@ class Model:
         if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab):
             raise ValueError("token id out of range [0, %d): %r" % (self.vocab, tokens.tolist()))
         x = self.embd[tokens]
+        if self.hp.embedding_scale:
+            return x * self.hp.embedding_scale
         return x * math.sqrt(self.hp.dim) if self.hp.gemma else x
 
     def _qkv(self, L, h, positions):
@@ -507,7 +525,7 @@ class Model:
         o = out.reshape(out.shape[0], -1) @ L.wo.T
         if L.post_attn_norm is not None:
             o = rms_norm(o, L.post_attn_norm, self.hp.eps)
-        return x + o
+        return x + self.hp.residual_scale * o
 
     def _experts(self, L, h):
         """A mixture of experts' output for each row of h."""
@@ -533,10 +551,11 @@ class Model:
         f = (act(h @ L.wgate.T) * (h @ L.wup.T)) @ L.wdown.T
         if L.post_ffn_norm is not None:
             f = rms_norm(f, L.post_ffn_norm, self.hp.eps)
-        return x + f
+        return x + self.hp.residual_scale * f
 
     def _logits(self, x):
-        return softcap(rms_norm(x, self.output_norm, self.hp.eps) @ self.output.T, self.hp.final_softcap)
+        logits = rms_norm(x, self.output_norm, self.hp.eps) @ self.output.T / self.hp.logit_scale
+        return softcap(logits, self.hp.final_softcap)
 
     # -- full sequence (explicit causal mask) -------------------------------
     def forward(self, tokens):

@@ -13,6 +13,10 @@ except ImportError:
     print("SKIP: the python 'regex' module is missing")
     sys.exit(77)
 
+# refact: llama.cpp runs two regexes, the second within the first's pieces,
+# and keeps what a regex leaves unmatched as pieces of their own
+REFACT = (r"""\p{N}""", r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)""")
+
 PATTERNS = {
     "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
     "llama3": r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
@@ -21,6 +25,7 @@ PATTERNS = {
     # gpt-4o's regexes: cased letters as letters other than a-z / A-Z
     "tekken": r"""[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
     "gpt4o": r"""[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))*((?=[\p{L}])([^A-Z]))+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?((?=[\p{L}])([^a-z]))+((?=[\p{L}])([^A-Z]))*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+""",
+    "refact": REFACT,
 }
 
 # Letters, numbers, marks, punctuation, symbols, whitespace of several kinds
@@ -30,10 +35,27 @@ POOL = (list("abcXYZ") + list("HeLLo") + list("0123456789") + list("'''") + list
         + ["\u0301", "\u093f", "٣", "Ⅻ", "½", "²", "😀", "👍🏽", "€", "©", "\u200b", "\u00ad"])
 
 
+def split(pieces, pattern):
+    out = []
+    for piece in pieces:
+        at = 0
+        for match in regex.finditer(pattern, piece):
+            if match.start() > at:
+                out.append(piece[at:match.start()])
+            out.append(match.group(0))
+            at = match.end()
+        if at < len(piece):
+            out.append(piece[at:])
+    return out
+
+
 def offsets(text, pattern):
+    pieces = [text]
+    for one in (pattern if isinstance(pattern, tuple) else (pattern,)):
+        pieces = split(pieces, one)
     ends, at = [], 0
-    for match in regex.finditer(pattern, text):
-        at += len(match.group(0).encode("utf-8"))
+    for piece in pieces:
+        at += len(piece.encode("utf-8"))
         ends.append(at)
     return ends
 

@@ -1,6 +1,6 @@
 /*  tokenizer_split_dump: prints the gpt2 pre-tokenizer's splits for
     test_tokenizer_regex.py, or the NFC normalization for
-    test_tokenizer_nfc.py. Usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|nfc;
+    test_tokenizer_nfc.py. Usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|refact|nfc;
     stdin holds records "<byte length>\n<bytes>", stdout gets one line per
     record with the byte offsets where the pre-tokens end (nfc: the
     normalized bytes in hex).
@@ -29,13 +29,14 @@ int
 main (int argc, char *argv [])
 {
     if (argc != 2) {
-        fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|nfc\n");
+        fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|refact|nfc\n");
         return 2;
     }
     xinf_tok_pre_t pre = strcmp (argv [1], "llama3") == 0 ? XINF_PRE_LLAMA3
                        : strcmp (argv [1], "qwen2") == 0 ? XINF_PRE_QWEN2
                        : strcmp (argv [1], "tekken") == 0 ? XINF_PRE_TEKKEN
-                       : strcmp (argv [1], "gpt4o") == 0 ? XINF_PRE_GPT4O : XINF_PRE_GPT2;
+                       : strcmp (argv [1], "gpt4o") == 0 ? XINF_PRE_GPT4O
+                       : strcmp (argv [1], "refact") == 0 ? XINF_PRE_REFACT : XINF_PRE_GPT2;
     size_t length;
     while (scanf ("%zu", &length) == 1 && getchar () == '\n') {
         char *text = malloc (length + 1);
