@@ -441,14 +441,31 @@ s_load_multipliers (xinf_loader_t *loader)
         t->query_scale = (float) (attention * sqrt ((double) t->head_dim));
 }
 
-//  Keys of parts xinf does not run, refused by name rather than ignored:
-//  multi-token prediction layers counted in block_count (GLM's nextn) and
-//  multimodal RoPE sections (GLM-4.1V's, Qwen2-VL's: any one nonzero).
+//  Keys and tensors of parts xinf does not run, refused by name rather
+//  than ignored: multi-token prediction layers counted in block_count
+//  (GLM's nextn), multimodal RoPE sections (GLM-4.1V's, Qwen2-VL's: any one
+//  nonzero), Granite's layers without RoPE (rope.scaling.finetuned false:
+//  llama.cpp skips RoPE then), biases of the attention's output and the
+//  feed-forward (llama.cpp reads them for some archs; xinf has none).
 static void
 s_refuse_extras (xinf_loader_t *loader)
 {
     xinf_gguf_t *gguf = loader->self->gguf;
     char key [128];
+    static const char *const biases [] = { ".attn_output.bias", ".ffn_gate.bias", ".ffn_up.bias", ".ffn_down.bias" };
+    for (size_t index = 0; index < xinf_gguf_tensor_count (gguf) && !loader->failed; index++) {
+        const char *name = xinf_gguf_tensor (gguf, index)->name;
+        for (size_t which = 0; which < sizeof biases / sizeof biases [0]; which++)
+            if (strlen (name) > strlen (biases [which])
+            &&  strcmp (name + strlen (name) - strlen (biases [which]), biases [which]) == 0)
+                xinf_loader_fail (loader, "tensor '%s': xinf runs no bias of the attention's output or the "
+                                  "feed-forward", name);
+    }
+    bool finetuned = true;
+    snprintf (key, sizeof key, "%s.rope.scaling.finetuned", loader->arch->name);
+    if (!loader->failed && loader->arch->multipliers && xinf_gguf_has (gguf, key)
+    &&  (xinf_gguf_get_bool (gguf, key, &finetuned) || !finetuned))
+        xinf_loader_fail (loader, "metadata key '%s' is not true: xinf turns every layer by RoPE", key);
     snprintf (key, sizeof key, "%s.nextn_predict_layers", loader->arch->name);
     uint64_t layers = 0;
     if (!loader->failed && xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &layers) || layers))

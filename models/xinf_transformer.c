@@ -133,7 +133,7 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                                 size_t error_size)
 {
     const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU (Gemma's)"
-                      : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma's)"
+                      : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma's, Granite's)"
                       : xinf_transformer_local_layers (self) && !backend->sliding_window ? "sliding-window attention (Gemma's)"
                       : s_has_experts (self) && !backend->ops->moe ? "mixture of experts"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
@@ -366,10 +366,11 @@ s_logits (const xinf_transformer_t *self, xinf_kv_cache_t *cache, const xinf_bat
         be->ops->rmsnorm (be, cache->xb + k * dim, cache->x + (size_t) batch->out [k] * dim, self->output_norm,
                           run, dim, self->rms_eps);
     }
+    if (self->logit_scale)            //  (the output has no bias: the same as dividing the logits,
+                                      //  which may be host memory the backend cannot scale)
+        be->ops->scale (be, cache->xb, batch->n_out * dim, 1.0f / self->logit_scale);
     xinf_product_t output = { &self->output, cache->xb, logits, NULL };
     be->ops->project (be, &output, 1, batch->n_out);
-    if (self->logit_scale)
-        be->ops->scale (be, logits, batch->n_out * self->vocab, 1.0f / self->logit_scale);
     if (self->final_softcap)
         be->ops->softcap (be, logits, batch->n_out * self->vocab, self->final_softcap);
 }

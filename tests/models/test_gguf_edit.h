@@ -23,9 +23,10 @@ s_make (const char *name, const char *arguments, char *path, size_t size)
 //  ---- rewriting a file with one key changed ---------------------------------------
 
 //  S_DROP_TENSOR drops the tensor named 'key' (the keys unchanged);
-//  S_BOOL writes 'number' as a bool; S_ZEROS an array of four u32 zeros.
+//  S_BOOL writes 'number' as a bool; S_ZEROS an array of four u32 zeros;
+//  S_ADD_VECTOR adds an F32 tensor named 'key' of 'number' zeros.
 typedef enum { S_DROP, S_U64, S_U32, S_F32, S_STR, S_EMPTY_ARRAY, S_SHORT_ARRAY, S_U32_ARRAY, S_BOOL_ARRAY, S_DROP_TENSOR,
-               S_BOOL, S_ZEROS
+               S_BOOL, S_ZEROS, S_ADD_VECTOR
 } s_edit_kind_t;
 
 typedef struct {
@@ -106,6 +107,7 @@ s_apply (const s_edit_t *edit, xinf_gguf_t *gguf, xinf_gguf_writer_t *writer)
     uint32_t numbers [3] = { 1, 2, 3 };
     switch (edit->kind) {
         case S_DROP:
+        case S_ADD_VECTOR:
         case S_DROP_TENSOR:  break;
         case S_U64:   CHECK (xinf_gguf_writer_set_u64 (writer, edit->key, edit->number) == 0); break;
         case S_U32:   CHECK (xinf_gguf_writer_set_u32 (writer, edit->key, (uint32_t) edit->number) == 0); break;
@@ -172,11 +174,19 @@ s_rewrite (const char *source, const char *target, const s_edit_t *edit)
         if (edit->kind != S_DROP_TENSOR || !streq (tensor->name, edit->key))
             CHECK (xinf_gguf_writer_add_tensor (writer, tensor->name, tensor->type, tensor->n_dims, tensor->ne) == 0);
     }
+    uint64_t added [1] = { edit->number };
+    if (edit->kind == S_ADD_VECTOR)
+        CHECK (xinf_gguf_writer_add_tensor (writer, edit->key, XINF_GGML_F32, 1, added) == 0);
     CHECK (xinf_gguf_writer_begin (writer, target) == 0);
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf); index++) {
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         if (edit->kind != S_DROP_TENSOR || !streq (tensor->name, edit->key))
             CHECK (xinf_gguf_writer_write (writer, tensor->data, (size_t) tensor->size) == 0);
+    }
+    if (edit->kind == S_ADD_VECTOR) {
+        float *zeros = calloc (edit->number, sizeof (float));
+        CHECK (zeros && xinf_gguf_writer_write (writer, zeros, edit->number * sizeof (float)) == 0);
+        free (zeros);
     }
     CHECK (xinf_gguf_writer_finish (writer) == 0);
     xinf_gguf_writer_destroy (&writer);

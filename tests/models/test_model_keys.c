@@ -10,6 +10,7 @@
 */
 #include "test_gguf_edit.h"
 #include "xinf_cpu_backend.h"
+#include "xinf_cpu_ops.h"
 
 #include <math.h>
 
@@ -365,6 +366,25 @@ test_glm4_keys (void)
     xinf_model_destroy (&model);
 }
 
+//  The last position's logits (400) of the rewritten file for three tokens.
+static float *
+s_logits (const char *source, const s_edit_t *edit)
+{
+    xinf_model_t *model = s_load_edited (source, edit);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    xinf_threadpool_t *pool = xinf_threadpool_new (1);
+    xinf_kv_t *kv = xinf_kv_new (t, 8);
+    float *last = malloc (t->vocab * sizeof (float));
+    int32_t tokens [3] = { 5, 77, 301 };
+    char error [256];
+    CHECK (pool && kv && last && t->vocab == 400);
+    CHECK (xinf_transformer_forward (t, kv, pool, tokens, 3, 0, last, NULL, error, sizeof error) == 0);
+    xinf_kv_destroy (&kv);
+    xinf_threadpool_destroy (&pool);
+    xinf_model_destroy (&model);
+    return last;
+}
+
 //  Granite's multipliers: read into the pass (the attention's as a scale of
 //  the queries relative to 1 / sqrt (head_dim)); logit_scale required, as
 //  in llama.cpp; negative or NaN ones refused by name; the optional ones
@@ -381,13 +401,27 @@ test_granite_keys (void)
     CHECK (fabsf (t->query_scale - 0.015625f * 4.0f) < 1e-7f);           //  sqrt (16) = 4
     xinf_model_destroy (&model);
     const char *optional [] = { "granite.embedding_scale", "granite.residual_scale", "granite.attention.scale" };
-    for (size_t index = 0; index < 3; index++) {
-        model = s_load_edited (granite, &(s_edit_t) { optional [index], S_F32, 0, 0.0, NULL });
+    for (size_t index = 0; index < 6; index++) {             //  0, then absent: none
+        const char *key = optional [index % 3];
+        model = s_load_edited (granite, &(s_edit_t) { key, index < 3 ? S_F32 : S_DROP, 0, 0.0, NULL });
         t = xinf_model_transformer (model);
-        CHECK (index == 0 ? t->embed_scale == 0 : index == 1 ? t->residual_scale == 0 : t->query_scale == 0);
+        CHECK (index % 3 == 0 ? t->embed_scale == 0 : index % 3 == 1 ? t->residual_scale == 0 : t->query_scale == 0);
         xinf_model_destroy (&model);
-        s_expect_refused (granite, &(s_edit_t) { optional [index], S_F32, 0, -1.0, NULL }, optional [index], false);
+        s_expect_refused (granite, &(s_edit_t) { key, S_F32, 0, -1.0, NULL }, key, false);
     }
+    //  The logits are those of a logit_scale of 1 divided by 8
+    float *scaled = s_logits (granite, &(s_edit_t) { "granite.general.unused", S_DROP, 0, 0, NULL });
+    float *plain = s_logits (granite, &(s_edit_t) { "granite.logit_scale", S_F32, 0, 1.0, NULL });
+    for (size_t index = 0; index < 400; index++)
+        CHECK_NEAR (scaled [index] * 8.0f, plain [index], 1e-4 * (1.0 + fabs (plain [index])));
+    free (scaled);
+    free (plain);
+    s_expect_refused (granite, &(s_edit_t) { "granite.rope.scaling.finetuned", S_BOOL, 0, 0, NULL }, "finetuned", false);
+    //  Biases xinf does not run are refused by name, not ignored (any arch)
+    s_expect_refused (granite, &(s_edit_t) { "blk.0.attn_output.bias", S_ADD_VECTOR, 32, 0, NULL },
+                      "'blk.0.attn_output.bias': xinf runs no bias", false);
+    s_expect_refused (granite, &(s_edit_t) { "blk.0.ffn_down.bias", S_ADD_VECTOR, 32, 0, NULL }, "ffn_down.bias", false);
+    s_expect_loads (granite, &(s_edit_t) { "granite.rope.scaling.finetuned", S_BOOL, 1, 0, NULL });
     s_expect_refused (granite, &(s_edit_t) { "granite.logit_scale", S_DROP, 0, 0, NULL },
                       "'granite.logit_scale' is missing", false);
     s_expect_refused (granite, &(s_edit_t) { "granite.logit_scale", S_F32, 0, NAN, NULL }, "granite.logit_scale", false);
