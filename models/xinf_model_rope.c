@@ -16,6 +16,22 @@ s_turned (const xinf_transformer_t *t)
     return t->rope.dims ? t->rope.dims : t->head_dim;
 }
 
+//  The model's own frequency factors, one a rotated pair, all 1 (no
+//  scaling); NULL after recording the failure.
+static float *
+s_own_factors (xinf_loader_t *loader)
+{
+    xinf_model_t *self = loader->self;
+    size_t count = s_turned (&self->transformer) / 2;
+    if (!(self->rope_factors = malloc (count * sizeof (float)))) {
+        xinf_loader_fail (loader, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < count; i++)
+        self->rope_factors [i] = 1.0f;
+    return self->rope_factors;
+}
+
 //  Frequency factors ('name': rope_freqs.weight, rope_factors_long.weight),
 //  read now into memory the model owns, or NULL.
 static float *
@@ -27,12 +43,10 @@ s_rope_freqs (xinf_loader_t *loader, const char *name)
     if (!tensor)
         return NULL;
     xinf_loader_replicate (loader, tensor, count * sizeof (float));       //  part of every shard's bytes
-    if (!(self->rope_factors = malloc (count * sizeof (float))))
-        xinf_loader_fail (loader, "out of memory");
-    else
-    if (xinf_gguf_read (self->gguf, tensor, count * sizeof (float), self->rope_factors))
+    float *factors = s_own_factors (loader);
+    if (factors && xinf_gguf_read (self->gguf, tensor, count * sizeof (float), factors))
         xinf_loader_fail (loader, "%s", xinf_gguf_error (self->gguf));
-    return self->rope_factors;
+    return factors;
 }
 
 //  LongRoPE (Phi-3's 128K models): the long factors when the context
@@ -74,15 +88,8 @@ s_load_yarn (xinf_loader_t *loader, double factor)
     }
     double original = xinf_loader_float (loader, "rope.scaling.original_context_length", (double) t->context, 1.0,
                                       1 << 24);
-    if (!t->rope.factors && !loader->failed) {
-        if (!(self->rope_factors = malloc (s_turned (t) / 2 * sizeof (float)))) {
-            xinf_loader_fail (loader, "out of memory");
-            return 1.0;
-        }
-        for (size_t i = 0; i < s_turned (t) / 2; i++)
-            self->rope_factors [i] = 1.0f;
-        t->rope.factors = self->rope_factors;
-    }
+    if (!t->rope.factors && !loader->failed)
+        t->rope.factors = s_own_factors (loader);
     double mscale = loader->failed ? 1.0
                   : xinf_arch_yarn_factors (self->rope_factors, s_turned (t), t->rope.base, factor, original);
     if (mscale < 0)
@@ -100,11 +107,8 @@ s_load_llama3 (xinf_loader_t *loader, double factor)
     double low = xinf_loader_float (loader, "rope.scaling.low_freq_factor", 1.0, 1e-3, 1e3);
     double high = xinf_loader_float (loader, "rope.scaling.high_freq_factor", 4.0, 1e-3, 1e3);
     double original = xinf_loader_float (loader, "rope.scaling.original_context_length", 8192.0, 1.0, 1 << 24);
-    if (loader->failed)
+    if (loader->failed || !s_own_factors (loader))
         return;
-    if (!(self->rope_factors = calloc (s_turned (t) / 2, sizeof (float))))
-        xinf_loader_fail (loader, "out of memory");
-    else
     if (xinf_arch_llama3_factors (self->rope_factors, s_turned (t), t->rope.base, factor, low, high, original))
         xinf_loader_fail (loader, "llama3 RoPE scaling: factor %g, low_freq_factor %g, high_freq_factor %g, "
                 "original_context_length %g make no sense", factor, low, high, original);
