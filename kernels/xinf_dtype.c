@@ -26,6 +26,7 @@ static const s_type_t s_types [XINF_DTYPE_COUNT] = {
     [XINF_DTYPE_Q3_K] = { "Q3_K", 256, 110 },
     [XINF_DTYPE_IQ4_NL] = { "IQ4_NL", 32, 18 },
     [XINF_DTYPE_IQ4_XS] = { "IQ4_XS", 256, 136 },
+    [XINF_DTYPE_MXFP4] = { "MXFP4", 32, 17 },
 };
 
 static const s_type_t *
@@ -60,7 +61,7 @@ xinf_dtype_block_bytes (xinf_dtype_t dtype)
 bool
 xinf_dtype_is_quant (xinf_dtype_t dtype)
 {
-    return dtype >= XINF_DTYPE_Q4_0 && dtype <= XINF_DTYPE_IQ4_XS;
+    return dtype >= XINF_DTYPE_Q4_0 && dtype <= XINF_DTYPE_MXFP4;
 }
 
 const char *
@@ -116,6 +117,38 @@ s_q8_0_block (const float *x, uint8_t *block)
         block [2 + i] = (uint8_t) (int8_t) roundf (x [i] * inverse);
 }
 
+//  One MXFP4 block of 32 floats, as ggml's reference quantizer: the shared
+//  exponent puts max |x| in the top two of the values' binades (e = floor
+//  (log2 max) + 125, clamped to a byte), each weight the nearest value
+//  (the first of equals).
+static void
+s_mxfp4_block (const float *x, uint8_t *block)
+{
+    static const int8_t values [16] = XINF_MXFP4_VALUES;
+    float amax = 0;
+    for (int i = 0; i < 32; i++)
+        if (fabsf (x [i]) > amax)
+            amax = fabsf (x [i]);
+    float exponent = amax > 0 && isfinite (amax) ? floorf (log2f (amax)) + 125 : 0;
+    uint8_t e = (uint8_t) (exponent < 0 ? 0 : exponent > 254 ? 254 : exponent);
+    float d = ldexpf (1.0f, (int) e - 128);
+    block [0] = e;
+    for (int i = 0; i < 16; i++)
+        block [1 + i] = 0;
+    for (int i = 0; i < 32; i++) {
+        int best = 0;
+        float best_error = fabsf ((float) values [0] * d - x [i]);
+        for (int k = 1; k < 16; k++) {
+            float error = fabsf ((float) values [k] * d - x [i]);
+            if (error < best_error) {
+                best = k;
+                best_error = error;
+            }
+        }
+        block [1 + i % 16] |= (uint8_t) (best << (i < 16 ? 0 : 4));
+    }
+}
+
 bool
 xinf_dtype_from_f32 (xinf_dtype_t dtype, const float *x, size_t cols, void *row)
 {
@@ -135,6 +168,10 @@ xinf_dtype_from_f32 (xinf_dtype_t dtype, const float *x, size_t cols, void *row)
         case XINF_DTYPE_Q8_0:
             for (size_t b = 0; b < cols / XINF_Q8_0_BLOCK_SIZE; b++)
                 s_q8_0_block (x + b * XINF_Q8_0_BLOCK_SIZE, (uint8_t *) row + b * XINF_Q8_0_BLOCK_BYTES);
+            return true;
+        case XINF_DTYPE_MXFP4:
+            for (size_t b = 0; b < cols / 32; b++)
+                s_mxfp4_block (x + b * 32, (uint8_t *) row + b * 17);
             return true;
         default:
             return false;

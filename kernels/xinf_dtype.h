@@ -43,6 +43,11 @@
           4 bits the nibble g % 2 of scales_l [g / 2], its top 2 bits bits
           2 g, 2 g + 1 of scales_h; weight = (d * (ls - 32)) * K [nibble],
           group g's nibbles those of IQ4_NL in qs [16 g .. 16 g + 15].
+    MXFP4 32 weights, 17 bytes { u8 e; u8 qs [16] } (OCP microscaling FP4,
+          GPT-OSS's experts): Q4_0's nibbles, weight = 2^(e - 128) *
+          M [nibble], M the doubled E2M1 values of XINF_MXFP4_VALUES
+          (0 .. 12 and their negatives; ggml's kvalues_mxfp4 with
+          e8m0_to_fp32_half).
     Rows of the 32-weight types hold a multiple of 32 columns, rows of the
     K types (and IQ4_XS) a multiple of 256.
 
@@ -72,14 +77,19 @@ typedef enum {
     XINF_DTYPE_Q2_K,
     XINF_DTYPE_Q3_K,
     XINF_DTYPE_IQ4_NL,
-    XINF_DTYPE_IQ4_XS
+    XINF_DTYPE_IQ4_XS,
+    XINF_DTYPE_MXFP4
 } xinf_dtype_t;
 
 //  Types there are (the enum's values are 0 .. XINF_DTYPE_COUNT - 1).
-#define XINF_DTYPE_COUNT 15
+#define XINF_DTYPE_COUNT 16
 
 //  The values of IQ4_NL's and IQ4_XS's nibbles (ggml's kvalues_iq4nl).
 #define XINF_IQ4_VALUES { -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113 }
+
+//  The values of MXFP4's nibbles: E2M1 (sign, 2 exponent bits, 1 mantissa
+//  bit) doubled, as ggml's kvalues_mxfp4.
+#define XINF_MXFP4_VALUES { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 }
 
 #define XINF_Q8_0_BLOCK_SIZE 32             //  weights a block
 #define XINF_Q8_0_BLOCK_BYTES 34            //  bytes a block
@@ -94,10 +104,10 @@ size_t xinf_dtype_block_size (xinf_dtype_t dtype);
 size_t xinf_dtype_block_bytes (xinf_dtype_t dtype);
 
 //  Whether dtype is one of the quantized block types past Q8_0 (Q4_0 ..
-//  Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS: xinf_quant.h).
+//  Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4: xinf_quant.h).
 bool xinf_dtype_is_quant (xinf_dtype_t dtype);
 
-//  "F32", "F16", "BF16", "Q8_0", "Q4_0", ..., "Q3_K", "IQ4_NL", "IQ4_XS"; "?"
+//  "F32", "F16", "BF16", "Q8_0", "Q4_0", ..., "IQ4_NL", "IQ4_XS", "MXFP4"; "?"
 //  for an unknown
 //  value.
 const char *xinf_dtype_name (xinf_dtype_t dtype);
@@ -109,7 +119,8 @@ void xinf_dtype_to_f32 (xinf_dtype_t dtype, const void *row, size_t cols, float 
 //  row = cols floats as dtype, for the types xinf writes (the paged KV
 //  cache, model files): F32, F16 and BF16 rounded to nearest even, Q8_0
 //  as ggml quantizes it (d = max |x| / 127 as fp16, q = round (x / d)),
-//  cols a multiple of its block. False for another type.
+//  MXFP4 as ggml's reference quantizer (xinf_dtype.c), cols a multiple of
+//  its block. False for another type.
 bool xinf_dtype_from_f32 (xinf_dtype_t dtype, const float *x, size_t cols, void *row);
 
 static inline float

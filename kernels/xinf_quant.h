@@ -1,5 +1,5 @@
 /*  xinf_quant: the quantized block types past Q8_0 (Q4_0, Q4_1, Q5_0,
-    Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS; layouts in
+    Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4; layouts in
     xinf_dtype.h) decoded
     into integer groups, and their rows as floats.
 
@@ -17,6 +17,7 @@
     (d * sc * q - dmin * m and the like), bit for bit, for any input bits.
 
     IQ4_NL: q = K [nibble] (xinf_dtype.h), a = d, c = 0
+    MXFP4: q = M [nibble] (|q| <= 12), a = 2^(e - 128), c = 0
     IQ4_XS: q = K [nibble], a = d * (ls - 32) (exact: ggml's dl), c = 0
     Q3_K: q = (3 bits - 4) * (sc - 32) (its groups of 16 have their own
           scales), a = d, c = 0

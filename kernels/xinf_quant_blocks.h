@@ -46,10 +46,36 @@ xinf_qb_iq4_values (const uint8_t *qs, int16_t *q)
     }
 }
 
-//  Q4_0 18 bytes, Q4_1 20, Q5_0 22, Q5_1 24, IQ4_NL 18: one group.
+//  The 32 nibbles of qs [16] (low nibbles first) as MXFP4's values.
+static inline void
+xinf_qb_mxfp4_values (const uint8_t *qs, int16_t *q)
+{
+    static const int8_t values [16] = XINF_MXFP4_VALUES;
+    for (int i = 0; i < 16; i++) {
+        q [i] = values [qs [i] & 15];
+        q [16 + i] = values [qs [i] >> 4];
+    }
+}
+
+//  MXFP4's scale of exponent byte e, 2^(e - 128) (ggml's
+//  e8m0_to_fp32_half; subnormal for e < 2).
+static inline float
+xinf_qb_e8m0_half (uint8_t e)
+{
+    return xinf_dtype_bits_to_f32 (e < 2 ? 0x00200000u << e : (uint32_t) (e - 1) << 23);
+}
+
+//  Q4_0 18 bytes, Q4_1 20, Q5_0 22, Q5_1 24, IQ4_NL 18, MXFP4 17: one
+//  group.
 static inline void
 xinf_qb_legacy (xinf_dtype_t dtype, const uint8_t *block, int16_t *q, float *a, float *c)
 {
+    if (dtype == XINF_DTYPE_MXFP4) {
+        *a = xinf_qb_e8m0_half (block [0]);
+        *c = 0;
+        xinf_qb_mxfp4_values (block + 1, q);
+        return;
+    }
     *a = xinf_qb_half (block);
     switch (dtype) {
         case XINF_DTYPE_Q4_0:

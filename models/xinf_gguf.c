@@ -61,6 +61,7 @@ xinf_ggml_type_supported (uint32_t type)
         case XINF_GGML_Q4_0: case XINF_GGML_Q4_1: case XINF_GGML_Q5_0: case XINF_GGML_Q5_1:
         case XINF_GGML_Q4_K: case XINF_GGML_Q5_K: case XINF_GGML_Q6_K:
         case XINF_GGML_Q2_K: case XINF_GGML_Q3_K: case XINF_GGML_IQ4_NL: case XINF_GGML_IQ4_XS:
+        case XINF_GGML_MXFP4:
             return true;
         default:
             return false;
@@ -553,8 +554,8 @@ xinf_gguf_tensor_data_size (xinf_gguf_t *self, const xinf_gguf_tensor_t *tensor)
 {
     if (!xinf_ggml_type_supported (tensor->type))
         return s_error (self, "tensor '%s' has type %s (ggml type %u), which xinf does not support "
-                        "(it reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL "
-                        "and IQ4_XS; "
+                        "(it reads F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, "
+                        "IQ4_XS and MXFP4; "
                         "requantize the model to one of these, e.g. llama-quantize --allow-requantize IN OUT Q4_K_M)",
                         tensor->name,
                         xinf_ggml_type_name (tensor->type), tensor->type);

@@ -68,7 +68,8 @@ typedef enum {
     XINF_GGML_Q6_K = 14,
     XINF_GGML_IQ4_NL = 20,
     XINF_GGML_IQ4_XS = 23,
-    XINF_GGML_BF16 = 30
+    XINF_GGML_BF16 = 30,
+    XINF_GGML_MXFP4 = 39
 } xinf_ggml_type_t;
 
 #define XINF_GGUF_MAX_DIMS 4

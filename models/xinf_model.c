@@ -83,6 +83,7 @@ xinf_model_dtype (uint32_t ggml_type, xinf_dtype_t *dtype)
         case XINF_GGML_Q3_K: *dtype = XINF_DTYPE_Q3_K; return true;
         case XINF_GGML_IQ4_NL: *dtype = XINF_DTYPE_IQ4_NL; return true;
         case XINF_GGML_IQ4_XS: *dtype = XINF_DTYPE_IQ4_XS; return true;
+        case XINF_GGML_MXFP4: *dtype = XINF_DTYPE_MXFP4; return true;
         default:             return false;
     }
 }
@@ -94,7 +95,7 @@ xinf_model_tensor_dtype (const xinf_gguf_tensor_t *tensor, xinf_dtype_t *dtype, 
         return 0;
     const char *type = xinf_ggml_type_name (tensor->type);
     return xinf_fail (error, error_size, "tensor '%s' has weight type %s, which xinf does not compute with (F32, F16, "
-                      "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS; requantize the "
+                      "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS, MXFP4; requantize the "
                       "model to one of these, e.g. llama-quantize --allow-requantize IN OUT Q4_K_M)", tensor->name,
                       type ? type : "unknown");
 }

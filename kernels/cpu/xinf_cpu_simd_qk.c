@@ -95,11 +95,30 @@ s_high_bits (const uint8_t *bits)
     return _mm256_and_si256 (set, _mm256_set1_epi8 (16));
 }
 
-//  Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL: count blocks, a group each.
+//  MXFP4: count blocks, a group each (its byte exponents are no halves to
+//  gather), the 8 lanes of a and c past them 0.
+static void
+s_decode_mxfp4 (const uint8_t *block, size_t count, int16_t *q, float *a, float *c)
+{
+    static const int8_t values [16] = XINF_MXFP4_VALUES;
+    __m256i table = _mm256_broadcastsi128_si256 (_mm_loadu_si128 ((const __m128i *) values));
+    for (size_t b = 0; b < XINF_QK_LANES; b++) {
+        a [b] = b < count ? xinf_qb_e8m0_half (block [17 * b]) : 0.0f;
+        c [b] = 0.0f;
+    }
+    for (size_t b = 0; b < count; b++, block += 17, q += XINF_QUANT_GROUP)
+        s_store_i8 (_mm256_shuffle_epi8 (table, s_nibbles (block + 1)), q);
+}
+
+//  Q4_0, Q4_1, Q5_0, Q5_1, IQ4_NL, MXFP4: count blocks, a group each.
 static void
 s_decode_legacy (xinf_dtype_t dtype, const uint8_t *block, size_t count, int16_t *q, float *a, float *c)
 {
     size_t bytes = xinf_dtype_block_bytes (dtype);
+    if (dtype == XINF_DTYPE_MXFP4) {
+        s_decode_mxfp4 (block, count, q, a, c);
+        return;
+    }
     //  the fp16 d (and m) of the count blocks gathered into lanes and
     //  stored as whole vectors, which the products load as such
     __m256i lanes = _mm256_setr_epi32 (0, 1, 2, 3, 4, 5, 6, 7);
@@ -545,6 +564,35 @@ s_legacy_split_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_byte
 //  Q5_0, IQ4_NL: the offset of 8, 16 or 128 off as that many times the
 //  group's sum of q) into four pairs of groups, reduced to the 8 groups'
 //  sums in one tree; the arithmetic of s_chunk_avx512.
+//  MXFP4's rows for the vectors past the packed groups: its 17-byte blocks
+//  lie at odd bytes, which the word permutes of the split products cannot
+//  pick, so a row is decoded a chunk at a time and multiplied with those
+//  vectors (act cut to them), as the sets without rows do.
+S_VNNI static void
+s_mxfp4_rows (const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act, float *y,
+              size_t y_stride, void *scratch)
+{
+    size_t skip = act->packs * XINF_QK_PACK, blocks = act->cols / XINF_QUANT_GROUP;
+    xinf_qk_act_t rest = *act;
+    rest.n = act->n - skip;
+    rest.q = act->q + skip * act->cols;
+    rest.d = act->d + skip * act->spans;
+    rest.s = act->s + skip * act->groups;
+    xinf_qk_chunk_t *chunk = scratch;
+    float *acc = (float *) ((uint8_t *) scratch + XINF_QK_SCRATCH);
+    for (size_t r = 0; r < count; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        memset (acc, 0, rest.n * XINF_QK_LANES * sizeof (float));
+        for (size_t block = 0; block < blocks; block += XINF_QK_LANES) {
+            size_t chunk_blocks = blocks - block < XINF_QK_LANES ? blocks - block : XINF_QK_LANES;
+            s_decode_mxfp4 (row + block * 17, chunk_blocks, chunk->q [0], chunk->a, chunk->c);
+            s_chunk_avx512 (chunk, chunk_blocks, &rest, block, acc);
+        }
+        for (size_t j = 0; j < rest.n; j++)
+            y [(skip + j) * y_stride + r] = xinf_qk_lanes (acc + j * XINF_QK_LANES);
+    }
+}
+
 S_VNNI static void
 s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
@@ -555,6 +603,7 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
     if (act->packs * XINF_QK_PACK == act->n)
         return;
     switch (dtype) {
+        case XINF_DTYPE_MXFP4: s_mxfp4_rows (w, row_bytes, count, act, y, y_stride, scratch); break;
         case XINF_DTYPE_Q4_0: s_legacy_split_rows (XINF_DTYPE_Q4_0, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q4_1: s_legacy_split_rows (XINF_DTYPE_Q4_1, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q5_0: s_legacy_split_rows (XINF_DTYPE_Q5_0, w, row_bytes, count, act, y, y_stride, acc); break;

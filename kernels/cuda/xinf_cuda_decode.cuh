@@ -1,7 +1,7 @@
 /*  xinf_cuda_decode: the weights of every type of xinf_dtype.h, one
     element at a time, exactly the floats of ggml's dequantizers (the
     layouts are spelled out in xinf_dtype.h); the product kernels without
-    a kernel of their own for a type (Q2_K, Q3_K, IQ4_NL, IQ4_XS, the
+    a kernel of their own for a type (Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4, the
     legacy 32-weight types) take each weight from here. Host and device
     functions:
     the kernels use them, and xinf_cuda_decode_row runs them on the host
@@ -156,6 +156,27 @@ s_iq4_xs (const uint8_t *block, int j)
     return scale * s_iq4_value (s_nibble (block + 8 + 16 * g, j % 32));
 }
 
+//  MXFP4's value of nibble 'nibble' (xinf_dtype.h's XINF_MXFP4_VALUES),
+//  from two constants as s_iq4_value.
+XINF_CUDA_BOTH float
+s_mxfp4_value (int nibble)
+{
+    const uint64_t low = 0x0c08060403020100ull, high = 0xf4f8fafcfdfeff00ull;
+    return (float) (int8_t) ((nibble < 8 ? low : high) >> (8 * (nibble & 7)));
+}
+
+//  Weight i of an MXFP4 block: 2^(e - 128) * M [nibble] (ggml's
+//  e8m0_to_fp32_half, subnormal for e < 2).
+XINF_CUDA_BOTH float
+s_mxfp4 (const uint8_t *block, int i)
+{
+    uint8_t e = block [0];
+    uint32_t bits = e < 2 ? 0x00200000u << e : (uint32_t) (e - 1) << 23;
+    float scale;
+    memcpy (&scale, &bits, sizeof scale);
+    return scale * s_mxfp4_value (s_nibble (block + 1, i));
+}
+
 //  Element k of a row of 'dtype'.
 XINF_CUDA_BOTH float
 s_weight (int dtype, const uint8_t *row, size_t k)
@@ -212,6 +233,8 @@ s_weight (int dtype, const uint8_t *row, size_t k)
         }
         case XINF_DTYPE_IQ4_XS:
             return s_iq4_xs (row + k / 256 * 136, (int) (k % 256));
+        case XINF_DTYPE_MXFP4:
+            return s_mxfp4 (row + k / 32 * 17, i);
         default: {                   //  Q6_K
             const uint8_t *block = row + k / 256 * 210;
             return s_q6_k (block, (int) (k % 256));

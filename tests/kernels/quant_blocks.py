@@ -1,6 +1,6 @@
 """quant_blocks: an independent encoder and decoder of ggml's quantized
 block types (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL,
-IQ4_XS), written from the
+IQ4_XS, MXFP4), written from the
 format description (xinf_dtype.h, ggml-common.h), in numpy float32
 arithmetic as ggml's dequantizers compute. Writes blocks and the floats
 they stand for to a file that test_quant decodes with xinf's code and
@@ -21,9 +21,13 @@ import numpy as np
 F32 = np.float32
 SIZES = {"Q4_0": (32, 18), "Q4_1": (32, 20), "Q5_0": (32, 22), "Q5_1": (32, 24),
          "Q4_K": (256, 144), "Q5_K": (256, 176), "Q6_K": (256, 210), "Q2_K": (256, 84), "Q3_K": (256, 110),
-         "IQ4_NL": (32, 18), "IQ4_XS": (256, 136)}
+         "IQ4_NL": (32, 18), "IQ4_XS": (256, 136), "MXFP4": (32, 17)}
 #  The 16 values of IQ4_NL's and IQ4_XS's nibbles (ggml's kvalues_iq4nl)
 IQ4 = np.array([-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113], dtype=np.int32)
+#  MXFP4's nibbles: sign bit 3, then E2M1 (2 exponent bits, 1 mantissa
+#  bit) of 0, 0.5, 1, 1.5, 2, 3, 4, 6, doubled (the block's scale is
+#  halved to match: 2^(e - 128) for exponent byte e)
+MXFP4 = np.array([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12], dtype=np.int32)
 
 
 def half(raw, at):
@@ -164,8 +168,18 @@ def dec_iq4_xs(raw):
     return np.concatenate(out)
 
 
+def mxfp4_scale(e):
+    return np.ldexp(F32(1), int(e) - 128).astype(F32)
+
+
+def dec_mxfp4(raw):
+    return MXFP4[low_high(raw[1:17])].astype(F32) * mxfp4_scale(raw[0])
+
+
 def decode(name, raw):
     with np.errstate(all="ignore"):
+        if name == "MXFP4":
+            return dec_mxfp4(raw)
         if name == "IQ4_NL":
             return dec_iq4_nl(raw)
         if name == "IQ4_XS":
@@ -340,8 +354,18 @@ def enc_iq4_xs(x):
     return half_bytes(d) + struct.pack("<H", high) + low + qs
 
 
+def enc_mxfp4(x):
+    top = float(np.abs(x).max())
+    e = int(np.clip(np.floor(np.log2(top)) + 125, 0, 254)) if top > 0 else 0
+    values = MXFP4.astype(F32) * mxfp4_scale(e)
+    q = np.array([int(np.argmin(np.abs(values - v))) for v in x], dtype=np.int32)
+    return bytes([e]) + pack_nibbles(q)
+
+
 def encode(name, x):
     with np.errstate(all="ignore"):
+        if name == "MXFP4":
+            return enc_mxfp4(x)
         if name == "IQ4_NL":
             return enc_iq4_nl(x)
         if name == "IQ4_XS":
@@ -361,10 +385,10 @@ def encode(name, x):
 
 #  Where each type keeps its fp16 scales.
 SCALES = {"Q4_0": [0], "Q4_1": [0, 2], "Q5_0": [0], "Q5_1": [0, 2], "Q4_K": [0, 2], "Q5_K": [0, 2], "Q6_K": [208],
-          "Q2_K": [80, 82], "Q3_K": [108], "IQ4_NL": [0], "IQ4_XS": [0]}
+          "Q2_K": [80, 82], "Q3_K": [108], "IQ4_NL": [0], "IQ4_XS": [0], "MXFP4": []}
 #  How far an encoded block may stray, relative to its largest |x| (2 and 3
 #  bits a weight stray further).
-SLACK = {"Q2_K": 0.5, "Q3_K": 0.35}
+SLACK = {"Q2_K": 0.5, "Q3_K": 0.35, "MXFP4": 0.34}
 EXTREMES = [0x7bff, 0xfbff, 0x0001, 0x8001, 0x0000, 0x8000, 0x7c00, 0xfc00, 0x7e00, 0x3c00, 0xbc00]
 
 
@@ -385,6 +409,8 @@ def blocks(name, rng):
         raw = bytearray(rng.integers(0, 256, nbytes, dtype=np.uint8).tobytes())
         for at in SCALES[name]:
             raw[at:at + 2] = struct.pack("<H", bits)
+        if name == "MXFP4":                 #  its scale is one exponent byte: the extremes of that
+            raw[0] = [0, 1, 2, 126, 127, 128, 253, 254, 255, 3, 200][EXTREMES.index(bits)]
         out.append(bytes(raw))
     return out
 

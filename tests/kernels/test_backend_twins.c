@@ -93,6 +93,11 @@ s_weights (xinf_dtype_t dtype, size_t rows, size_t cols)
     }
     for (size_t i = 0; i < rows * row_bytes; i++)
         data [i] = (uint8_t) test_random (&s_state);
+    if (dtype == XINF_DTYPE_MXFP4) {          //  its scale an exponent byte: 2^-9 .. 2^-6
+        for (size_t at = 0; at < rows * row_bytes; at += block)
+            data [at] = (uint8_t) (119 + test_random (&s_state) % 4);
+        return data;
+    }
     //  Where each block keeps its fp16 scales (d, and dmin or m)
     size_t first = dtype == XINF_DTYPE_Q6_K ? 208 : dtype == XINF_DTYPE_Q2_K ? 80 : dtype == XINF_DTYPE_Q3_K ? 108 : 0;
     size_t scales = dtype == XINF_DTYPE_Q8_0 || dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_Q5_0

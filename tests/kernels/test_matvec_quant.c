@@ -1,5 +1,5 @@
 /*  test_matvec_quant: products of the quantized weight types past Q8_0
-    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS)
+    (Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4)
     with integer activations
     (xinf_cpu_qk.h: 15 bits in spans of 32, 8 bits in spans of 256 for
     the K types). Every kernel set (portable, AVX2, AVX-512, where the
@@ -25,7 +25,7 @@ static const char *s_kernels [] = { "portable", "avx2", "avx512" };
 static const xinf_dtype_t s_types [] = {
     XINF_DTYPE_Q4_0, XINF_DTYPE_Q4_1, XINF_DTYPE_Q5_0, XINF_DTYPE_Q5_1,
     XINF_DTYPE_Q4_K, XINF_DTYPE_Q5_K, XINF_DTYPE_Q6_K, XINF_DTYPE_Q2_K, XINF_DTYPE_Q3_K,
-    XINF_DTYPE_IQ4_NL, XINF_DTYPE_IQ4_XS
+    XINF_DTYPE_IQ4_NL, XINF_DTYPE_IQ4_XS, XINF_DTYPE_MXFP4
 };
 #define TYPES (sizeof s_types / sizeof s_types [0])
 
@@ -76,9 +76,12 @@ s_weights (xinf_dtype_t dtype, size_t rows, size_t cols, uint64_t *state, bool s
                 s_put_half (block, fabsf (d));
                 s_put_half (block + 2, m);
                 break;
+            case XINF_DTYPE_MXFP4: block [0] = (uint8_t) (115 + test_random (state) % 8); break;
             default: s_put_half (block, d); break;
         }
-        if (special && b % 7 == 3)
+        if (special && b % 7 == 3 && dtype == XINF_DTYPE_MXFP4)
+            block [0] = b % 2 ? 255 : 0;       //  2^127 (12 of it overflows) and subnormal
+        else if (special && b % 7 == 3)
             s_put_half (block + (dtype == XINF_DTYPE_Q6_K ? 208 : dtype == XINF_DTYPE_Q3_K ? 108
                                  : dtype == XINF_DTYPE_Q2_K ? 80 : 0), b % 2 ? NAN : -INFINITY);
     }

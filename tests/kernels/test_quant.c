@@ -1,11 +1,13 @@
 /*  test_quant: the decoding of the quantized block types (Q4_0, Q4_1,
-    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS) against an
+    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, Q2_K, Q3_K, IQ4_NL, IQ4_XS, MXFP4) against an
     independent encoder and
     decoder (quant_blocks.py, numpy, written from the format description):
     xinf_dtype_to_f32 and every kernel set's row conversion give its
     floats bit for bit (NaN for NaN), for encoded blocks, random bytes and
     extreme scales (largest, subnormal, negative, zero, infinite, NaN);
-    row sizes and names; a row decoded in pieces equals the whole.
+    row sizes and names; a row decoded in pieces equals the whole; xinf's
+    MXFP4 quantizer (model files) keeps every weight within a quarter of
+    its block's largest and gives back what it decodes.
     Usage: unit_kernels_quant BLOCKS-FILE (written by quant_blocks.py).  */
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
@@ -113,7 +115,7 @@ s_check_file (const char *path)
         types++;
     }
     fclose (file);
-    CHECK_INT (types, 11);
+    CHECK_INT (types, 12);
 }
 
 static void
@@ -143,6 +145,37 @@ test_sizes (void)
     CHECK (xinf_dtype_is_quant (XINF_DTYPE_IQ4_NL) && xinf_dtype_is_quant (XINF_DTYPE_IQ4_XS));
     CHECK (strcmp (xinf_dtype_name (XINF_DTYPE_IQ4_NL), "IQ4_NL") == 0
            && strcmp (xinf_dtype_name (XINF_DTYPE_IQ4_XS), "IQ4_XS") == 0);
+    CHECK_INT (xinf_dtype_row_bytes (XINF_DTYPE_MXFP4, 2880), 90 * 17);
+    CHECK (xinf_dtype_is_quant (XINF_DTYPE_MXFP4) && strcmp (xinf_dtype_name (XINF_DTYPE_MXFP4), "MXFP4") == 0);
+}
+
+//  xinf_dtype_from_f32's MXFP4: random blocks of three magnitudes and a
+//  zero block; each weight within 1/4 of its block's max |x| (the top
+//  binade clips at 1.5 times its base), and its own floats quantize to
+//  the same bytes.
+static void
+s_mxfp4_quantizer (void)
+{
+    uint64_t state = 41;
+    float x [128], back [128], again [128];
+    uint8_t row [4 * 17], second [4 * 17];
+    for (int round = 0; round < 300; round++) {
+        float scale = round % 3 == 0 ? 1e-3f : round % 3 == 1 ? 1.0f : 3e4f;
+        for (int i = 0; i < 128; i++)
+            x [i] = round == 0 ? 0.0f : test_uniform (&state) * scale;
+        CHECK (xinf_dtype_from_f32 (XINF_DTYPE_MXFP4, x, 128, row));
+        xinf_dtype_to_f32 (XINF_DTYPE_MXFP4, row, 128, back);
+        for (int b = 0; b < 4; b++) {
+            float top = 0;
+            for (int i = 0; i < 32; i++)
+                top = fabsf (x [32 * b + i]) > top ? fabsf (x [32 * b + i]) : top;
+            for (int i = 0; i < 32; i++)
+                CHECK (fabsf (back [32 * b + i] - x [32 * b + i]) <= 0.25f * top);
+        }
+        CHECK (xinf_dtype_from_f32 (XINF_DTYPE_MXFP4, back, 128, second));
+        xinf_dtype_to_f32 (XINF_DTYPE_MXFP4, second, 128, again);
+        CHECK (memcmp (back, again, sizeof back) == 0);
+    }
 }
 
 int
@@ -153,6 +186,7 @@ main (int argc, char **argv)
         return 1;
     }
     RUN (test_sizes);
+    RUN (s_mxfp4_quantizer);
     s_check_file (argv [1]);
     return 0;
 }

@@ -439,7 +439,8 @@ test_open_errors (void)
     CHECK (!xinf_ggml_type_supported (16) && !xinf_ggml_type_supported (9));     //  IQ2_XXS, Q8_1
     CHECK (xinf_ggml_type_supported (XINF_GGML_Q2_K) && xinf_ggml_type_supported (XINF_GGML_Q3_K));
     CHECK (xinf_ggml_type_supported (XINF_GGML_IQ4_NL) && xinf_ggml_type_supported (XINF_GGML_IQ4_XS));
-    CHECK (!xinf_ggml_type_supported (21) && !xinf_ggml_type_supported (39));    //  IQ3_S, MXFP4
+    CHECK (!xinf_ggml_type_supported (21) && !xinf_ggml_type_supported (40));    //  IQ3_S, NVFP4
+    CHECK (xinf_ggml_type_supported (XINF_GGML_MXFP4) && XINF_GGML_MXFP4 == 39);
 }
 
 int
