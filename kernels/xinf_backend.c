@@ -23,7 +23,7 @@ int
 xinf_backend_rope_attention_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer,
                                    const xinf_batch_t *batch, float *q, float *k, const float *v, size_t n_heads,
                                    size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                                   const xinf_head_norms_t *norms, size_t window, float softcap, float *out)
+                                   const xinf_head_norms_t *norms, const xinf_attend_t *attend, float *out)
 {
     if (norms) {
         be->ops->rmsnorm (be, q, q, norms->q, batch->n * n_heads, head_dim, norms->eps);
@@ -33,7 +33,7 @@ xinf_backend_rope_attention_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, siz
         be->ops->rope_store (be, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
     else
         xinf_backend_rope_store_apart (be, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope);
-    return be->ops->attention (be, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, softcap, out);
+    return be->ops->attention (be, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, attend, out);
 }
 
 xinf_dtype_t

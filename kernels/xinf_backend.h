@@ -112,6 +112,21 @@ typedef struct {
 
 typedef struct _xinf_backend_t xinf_backend_t;
 
+//  How a layer's queries attend (the attention ops take it): over the last
+//  'window' positions of their sequence only (sliding-window attention,
+//  Gemma's and GPT-OSS's local layers; 0: all of them); each scaled score
+//  s soft-capped to c tanh (s / c) before the softmax where softcap c > 0
+//  (Gemma 2's attention logit soft-cap; 0: none); with 'sinks' (GPT-OSS:
+//  a learned logit a query head of the shard, [n_heads], as the model has
+//  them; NULL: none) that joins its head's softmax without a value, so
+//  the weights of the positions sum to less than 1. A backend without
+//  sliding_window, softcap or sinks is only asked 0, 0, NULL.
+typedef struct {
+    size_t window;
+    float softcap;
+    const float *sinks;
+} xinf_attend_t;
+
 //  How RoPE rotates a head: pair i turns by pos x scale x base^(-2i/d) /
 //  factors [i] (d = head_dim; factors NULL: all 1).
 typedef struct {
@@ -166,15 +181,11 @@ typedef struct {
     //  Each token's attention over positions 0 .. pos of its sequence in
     //  'layer' (grouped-query: query head h reads KV head h / (n_heads /
     //  n_kv_heads)), scores scaled by 1/sqrt (head_dim): out [n][n_heads x
-    //  head_dim]. With a 'window' (sliding-window attention, Gemma 3's
-    //  local layers) only the last 'window' positions, pos - window + 1 ..
-    //  pos; 0: all of them (a backend without sliding_window is only asked
-    //  0). With a 'softcap' c > 0 (Gemma 2's attention logit soft-cap) each
-    //  scaled score s becomes c tanh (s / c) before the softmax; 0: none (a
-    //  backend without softcap is only asked 0). The pool holds the heads
-    //  of this shard only. 0, or -1 when out of memory for its scratch.
+    //  head_dim]; as 'attend' says (its window: positions pos - window + 1
+    //  .. pos; soft-cap; sinks). The pool holds the heads of this shard
+    //  only. 0, or -1 when out of memory for its scratch.
     int (*attention) (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-                       const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+                       const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_attend_t *attend,
                        float *out);
     //  Copies 'bytes' from the caller's host memory into the backend's
     //  memory (from alloc), or back: 0, or -1 when the copy failed. For
@@ -231,12 +242,12 @@ typedef struct {
                         const xinf_rope_t *rope);
     //  rope_attention: with 'norms' (Qwen3's q_norm, k_norm) first
     //  rmsnorm of each q and k head in place (rows of head_dim), then
-    //  rope_store (q, k, v into 'layer'), then attention of q (over its
-    //  'window') into 'out', its return. q and k are scratch: whether they
-    //  hold the normed or turned rows after it is not said.
+    //  rope_store (q, k, v into 'layer'), then attention of q (as
+    //  'attend' says) into 'out', its return. q and k are scratch: whether
+    //  they hold the normed or turned rows after it is not said.
     int (*rope_attention) (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, size_t window, float softcap,
+                           const xinf_rope_t *rope, const xinf_head_norms_t *norms, const xinf_attend_t *attend,
                            float *out);
     //  Optional (LoRA adapters need it): for each of 'count' products (at
     //  most XINF_LORA_GROUP), y [row] += scale * B (A x [row]) for the
@@ -273,6 +284,7 @@ struct _xinf_backend_t {
     bool window_tables;               //  with a window, its attention and KV store read a block table only at
                                       //  the window's positions (entries before it may be -1: a window cache)
     bool partial_rope;                //  its RoPE turns a head's first xinf_rope_t dims only (else whole heads)
+    bool sinks;                       //  its attention takes sinks (else only NULL)
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it
@@ -302,7 +314,7 @@ void xinf_backend_rope_store_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, si
 int xinf_backend_rope_attention_apart (xinf_backend_t *be, xinf_kv_pool_t *pool, size_t layer,
                                        const xinf_batch_t *batch, float *q, float *k, const float *v, size_t n_heads,
                                        size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                                       const xinf_head_norms_t *norms, size_t window, float softcap, float *out);
+                                       const xinf_head_norms_t *norms, const xinf_attend_t *attend, float *out);
 
 static inline void
 xinf_backend_destroy (xinf_backend_t **self_p)

@@ -217,13 +217,12 @@ s_rope_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, siz
             pool = &cache->local_pool;
         }
     }
+    xinf_attend_t attend = { layer->window, self->attn_softcap, layer->sinks };
     if (be->ops->rope_attention)
         return be->ops->rope_attention (be, pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                        n_kv_heads, self->head_dim, rope, norms, layer->window, self->attn_softcap,
-                                        cache->attn);
+                                        n_kv_heads, self->head_dim, rope, norms, &attend, cache->attn);
     return xinf_backend_rope_attention_apart (be, pool, index, batch, cache->q, cache->k, cache->v, n_heads,
-                                              n_kv_heads, self->head_dim, rope, norms, layer->window,
-                                              self->attn_softcap, cache->attn);
+                                              n_kv_heads, self->head_dim, rope, norms, &attend, cache->attn);
 }
 
 //  The products' LoRA deltas (their targets in 'targets'), after the

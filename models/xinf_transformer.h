@@ -52,6 +52,8 @@ typedef struct {
     const float *attn_norm;            //  [dim]
     xinf_matrix_t q, k, v, o;          //  q: q_dim x dim; k, v: kv_dim x dim; o: dim x q_dim
     const float *q_bias, *k_bias, *v_bias;   //  qwen2 (llama optionally), else NULL
+    const float *o_bias;               //  [dim]: gpt-oss, else NULL (rank 0 of a shard only: added once)
+    const float *sinks;                //  [shard n_heads]: gpt-oss's attention sinks, else NULL
     const float *q_norm, *k_norm;      //  [head_dim]: qwen3, gemma3, else NULL
     const float *post_attn_norm;       //  [dim]: gemma3 (attn_output's sum normed), else NULL
     const float *ffn_norm;             //  [dim]

@@ -258,14 +258,14 @@ s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf
 
 static int
 s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_attend_t *attend,
              float *out)
 {
     if (s_self (self)->failed)
         return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
-    int rc = inner->ops->attention (inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, softcap, out);
+    int rc = inner->ops->attention (inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, attend, out);
     s_done (self, "attention", start, 0);
     return rc;
 }
@@ -273,14 +273,14 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  const xinf_head_norms_t *norms, size_t window, float softcap, float *out)
+                  const xinf_head_norms_t *norms, const xinf_attend_t *attend, float *out)
 {
     if (s_self (self)->failed)
         return -1;
     xinf_backend_t *inner = s_self (self)->inner;
     double start = s_now ();
     int rc = inner->ops->rope_attention (inner, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope, norms,
-                                         window, softcap, out);
+                                         attend, out);
     s_done (self, "rope_attention", start, 0);
     return rc;
 }
@@ -348,6 +348,7 @@ xinf_optimes_new (xinf_backend_t *inner)
     self->kv_dtypes = inner->kv_dtypes;
     self->sliding_window = inner->sliding_window;
     self->softcap = inner->softcap;
+    self->sinks = inner->sinks;
     self->partial_rope = inner->partial_rope;
     return self;
 }

@@ -282,17 +282,17 @@ s_reserve_scratch (s_cpu_t *cpu, size_t positions)
 
 static int
 s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+             const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_attend_t *attend,
              float *out)
 {
     s_cpu_t *cpu = s_cpu (self);
     size_t longest = 0;
     for (size_t i = 0; i < batch->n; i++)
         longest = (size_t) batch->pos [i] + 1 > longest ? (size_t) batch->pos [i] + 1 : longest;
-    longest = window && longest > window ? window : longest;
+    longest = attend->window && longest > attend->window ? attend->window : longest;
     if (!s_reserve_scratch (cpu, longest * (n_heads / n_kv_heads)))
         return -1;
-    xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, softcap, out,
+    xinf_cpu_paged_attention (cpu->pool, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, attend, out,
                               cpu->scratch, cpu->scratch_stride);
     return 0;
 }
@@ -302,10 +302,10 @@ s_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, con
 static int
 s_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch, float *q,
                   float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_rope_t *rope,
-                  const xinf_head_norms_t *norms, size_t window, float softcap, float *out)
+                  const xinf_head_norms_t *norms, const xinf_attend_t *attend, float *out)
 {
     return xinf_backend_rope_attention_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim, rope,
-                                              norms, window, softcap, out);
+                                              norms, attend, out);
 }
 
 static int
@@ -441,6 +441,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->sliding_window = true;
     self->window_tables = true;
     self->softcap = true;
+    self->sinks = true;
     self->partial_rope = true;
     return self;
 }

@@ -64,21 +64,29 @@ xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, const xi
     }
 }
 
-void
-xinf_cpu_softmax (float *x, size_t n)
+//  e^(x - top) of n floats in place, as the kernel set computes it.
+static void
+s_exp_shift (float *x, size_t n, float top)
 {
-    if (n == 0)
-        return;
-    float top = x [0];
-    for (size_t i = 1; i < n; i++)
-        if (x [i] > top)
-            top = x [i];
 #if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
     if (xinf_cpu_kern () != &xinf_cpu_kern_portable)
         xinf_cpu_exp_shift_avx2 (x, n, top);
     else
 #endif
         xinf_cpu_exp_shift_portable (x, n, top);
+}
+
+//  softmax of x, with a sink (NULL: none) among the logits when given.
+static void
+s_softmax (float *x, size_t n, const float *sink)
+{
+    if (n == 0)
+        return;
+    float top = sink && *sink > x [0] ? *sink : x [0];
+    for (size_t i = 1; i < n; i++)
+        if (x [i] > top)
+            top = x [i];
+    s_exp_shift (x, n, top);
     //  Four sums, in a fixed order: the same whatever the threads
     double sums [4] = { 0, 0, 0, 0 };
     size_t i = 0;
@@ -87,9 +95,26 @@ xinf_cpu_softmax (float *x, size_t n)
             sums [lane] += x [i + lane];
     for (; i < n; i++)
         sums [0] += x [i];
+    if (sink) {
+        float weight = *sink;
+        s_exp_shift (&weight, 1, top);
+        sums [0] += weight;
+    }
     float scale = (float) (1.0 / ((sums [0] + sums [1]) + (sums [2] + sums [3])));
     for (i = 0; i < n; i++)
         x [i] *= scale;
+}
+
+void
+xinf_cpu_softmax (float *x, size_t n)
+{
+    s_softmax (x, n, NULL);
+}
+
+void
+xinf_cpu_softmax_sink (float *x, size_t n, float sink)
+{
+    s_softmax (x, n, &sink);
 }
 
 void

@@ -78,6 +78,9 @@ void xinf_cpu_rope (float *vec, size_t n_heads, size_t head_dim, size_t pos, con
 //  x = softmax (x), in place; nothing for n = 0. e^t as xinf_cpu_silu.c
 //  computes it (the same bits on every kernel set), summed in double.
 void xinf_cpu_softmax (float *x, size_t n);
+//  The same with one logit more, 'sink', that has no place in x (GPT-OSS's
+//  attention sinks): x [i] = e^x_i / (e^sink + sum of e^x_j).
+void xinf_cpu_softmax_sink (float *x, size_t n, float sink);
 
 //  gate = silu (gate) * up, silu (g) = g / (1 + e^-g), e^t computed as
 //  xinf_cpu_silu.c says: the same bits on every kernel set.

@@ -32,6 +32,7 @@ typedef struct {
     size_t heads, parts;              //  query heads a task, tasks a KV head
     size_t window;                    //  positions a token attends to at most (0: all)
     float softcap;                    //  the scores' soft-cap (0: none)
+    const float *sinks;               //  [n_heads] a logit each that takes no value, or NULL
 } s_attention_t;
 
 //  The row of position p of a sequence ('table' its blocks) in 'rows'
@@ -118,7 +119,10 @@ s_attention_task (void *arg, size_t task, int thread)
     float *scores = job->scratch + (size_t) thread * job->scratch_stride;
     s_scores (job, table, begin, n_pos, offset, heads, job->q + token * job->q_dim + head * job->head_dim, scores);
     for (size_t h = 0; h < heads; h++)
-        xinf_cpu_softmax (scores + h * n_pos, n_pos);
+        if (job->sinks)
+            xinf_cpu_softmax_sink (scores + h * n_pos, n_pos, job->sinks [head + h]);
+        else
+            xinf_cpu_softmax (scores + h * n_pos, n_pos);
     s_values (job, table, begin, n_pos, offset, heads, scores, job->out + token * job->q_dim + head * job->head_dim);
 }
 
@@ -136,13 +140,13 @@ s_heads_per_task (xinf_threadpool_t *threads, size_t kv_tasks, size_t group)
 void
 xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
                           const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
-                          size_t head_dim, size_t window, float softcap, float *out, float *scratch,
+                          size_t head_dim, const xinf_attend_t *attend, float *out, float *scratch,
                           size_t scratch_stride)
 {
     s_attention_t job = {
         xinf_cpu_kern (), pool, batch, layer * pool->n_blocks * pool->block_tokens, q, n_kv_heads,
         n_heads / n_kv_heads, head_dim, n_heads * head_dim, (float) (1.0 / sqrt ((double) head_dim)),
-        out, scratch, scratch_stride, 0, 0, window, softcap
+        out, scratch, scratch_stride, 0, 0, attend->window, attend->softcap, attend->sinks
     };
     job.heads = s_heads_per_task (threads, batch->n * n_kv_heads, job.group);
     job.parts = (job.group + job.heads - 1) / job.heads;

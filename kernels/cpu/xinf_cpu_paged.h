@@ -30,14 +30,13 @@ xinf_cpu_paged_slot (const xinf_batch_t *batch, size_t block_tokens, size_t i)
 void xinf_cpu_paged_store (xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                            const float *k, const float *v);
 
-//  Each token's attention over its positions 0 .. pos, or with a 'window'
-//  the last 'window' of them, its scores soft-capped where softcap > 0
-//  (xinf_backend.h). 'scratch' holds 'threads'
+//  Each token's attention over its positions 0 .. pos, as 'attend' says
+//  (xinf_backend.h: a window, a soft-cap, sinks). 'scratch' holds 'threads'
 //  rows of 'scratch_stride' floats, each at least n_heads / n_kv_heads
 //  times the most positions a token of this batch attends to.
 void xinf_cpu_paged_attention (xinf_threadpool_t *threads, const xinf_kv_pool_t *pool, size_t layer,
                                const xinf_batch_t *batch, const float *q, size_t n_heads, size_t n_kv_heads,
-                               size_t head_dim, size_t window, float softcap, float *out, float *scratch,
+                               size_t head_dim, const xinf_attend_t *attend, float *out, float *scratch,
                                size_t scratch_stride);
 
 #endif

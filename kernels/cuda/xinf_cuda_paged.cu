@@ -616,16 +616,17 @@ s_attend_launch (xinf_cuda_t *cuda, const char *what, void (*kernel) (s_attend_t
 
 int
 xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-                     const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+                     const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_attend_t *attend,
                      float *out)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    size_t bytes = batch->n * n_heads * head_dim * sizeof (float);
+    size_t bytes = batch->n * n_heads * head_dim * sizeof (float), window = attend->window;
     xinf_cuda_batch_t device;
     if (!xinf_cuda_enter (cuda))
         return -1;
-    if (softcap != 0)                 //  the backend has no softcap flag: a soft-capped model is refused at load
-        return xinf_cuda_fail (cuda, "attention", "no soft-capped attention on the GPU yet");
+    //  the backend has no softcap or sinks flag: such a model is refused at load
+    if (attend->softcap != 0 || attend->sinks)
+        return xinf_cuda_fail (cuda, "attention", "no soft-capped attention or attention sinks on the GPU yet");
     if (!batch->n)
         return 0;
     if (!n_heads || !n_kv_heads || !head_dim || n_heads % n_kv_heads || n_kv_heads * head_dim != pool->kv_dim)
@@ -693,13 +694,14 @@ s_attention_fuses (const xinf_cuda_t *cuda, const xinf_kv_pool_t *pool, const xi
 int
 xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                           float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                          const xinf_rope_t *rope, const xinf_head_norms_t *norms, size_t window, float softcap,
+                          const xinf_rope_t *rope, const xinf_head_norms_t *norms, const xinf_attend_t *attend,
                           float *out)
 {
     xinf_cuda_t *cuda = xinf_cuda (self);
-    if (window || softcap != 0 || rope->dims || !s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim))
+    if (attend->window || attend->softcap != 0 || attend->sinks || rope->dims
+    ||  !s_attention_fuses (cuda, pool, batch, n_heads, n_kv_heads, head_dim))
         return xinf_backend_rope_attention_apart (self, pool, layer, batch, q, k, v, n_heads, n_kv_heads, head_dim,
-                                                  rope, norms, window, softcap, out);
+                                                  rope, norms, attend, out);
     size_t q_bytes = batch->n * n_heads * head_dim * sizeof (float), kv_bytes = batch->n * pool->kv_dim * sizeof (float);
     const float *factors = NULL, *q_norm = NULL, *k_norm = NULL;
     xinf_cuda_batch_t device;

@@ -240,11 +240,11 @@ void xinf_cuda_rope_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t la
                            float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
                            const xinf_rope_t *rope);
 int xinf_cuda_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-                         const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window,
-                         float softcap, float *out);
+                         const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim,
+                         const xinf_attend_t *attend, float *out);
 int xinf_cuda_rope_attention (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
                               float *q, float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
-                              const xinf_rope_t *rope, const xinf_head_norms_t *norms, size_t window, float softcap,
+                              const xinf_rope_t *rope, const xinf_head_norms_t *norms, const xinf_attend_t *attend,
                               float *out);
 
 //  The sample op (xinf_cuda_sample.cu, xinf_backend.h).

@@ -2,12 +2,14 @@
     implementation, with GQA, padded cache rows, 1..3 threads (bit for bit)
     and SIMD against portable code; paged attention with a sliding window
     (Gemma 3's local layers) against the same implementation on the
-    window's positions.  */
+    window's positions; soft-capped scores (Gemma 2); attention sinks
+    (GPT-OSS: a logit a head in the softmax without a value).  */
 #include "test_kernels.h"
 #include "xinf_cpu_ops.h"
 #include "xinf_cpu_paged.h"
 
 static double s_softcap;              //  the paged cases' soft-cap (0: none)
+static const float *s_sinks;          //  the paged cases' sinks, a query head each (NULL: none)
 
 static void
 s_naive (const float *q, const float *k, const float *v, size_t n_heads, size_t n_kv_heads, size_t head_dim,
@@ -26,8 +28,10 @@ s_naive (const float *q, const float *k, const float *v, size_t n_heads, size_t 
                 scores [p] = s_softcap * tanh (scores [p] / s_softcap);
             top = scores [p] > top ? scores [p] : top;
         }
+        top = s_sinks && s_sinks [h] > top ? s_sinks [h] : top;
         for (size_t p = 0; p < n_pos; p++)
             sum += scores [p] = exp (scores [p] - top);
+        sum += s_sinks ? exp (s_sinks [h] - top) : 0;
         for (size_t i = 0; i < head_dim; i++) {
             double acc = 0;
             for (size_t p = 0; p < n_pos; p++)
@@ -127,10 +131,11 @@ s_window_case (size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t block,
     float *first = malloc (n * q_dim * 4), *out = malloc (n * q_dim * 4);
     float *k_rows = malloc (length * kv_dim * 4), *v_rows = malloc (length * kv_dim * 4);
     double *expected = malloc (q_dim * sizeof (double));
+    xinf_attend_t attend = { window, (float) s_softcap, s_sinks };
     for (int simd = 0; simd < 2; simd++) {
         xinf_cpu_simd_set (simd);
-        xinf_cpu_paged_attention (pools [0], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, window, (float) s_softcap,
-                                  first, scratch, stride);
+        xinf_cpu_paged_attention (pools [0], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, &attend, first, scratch,
+                                  stride);
         for (size_t i = 0; i < n; i++) {
             size_t end = (size_t) pos [i] + 1, begin = window && end > window ? end - window : 0;
             for (size_t p = begin; p < end; p++) {
@@ -142,12 +147,13 @@ s_window_case (size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t block,
             for (size_t d = 0; d < q_dim; d++)
                 CHECK_NEAR (first [i * q_dim + d], expected [d], 1e-5);
         }
-        xinf_cpu_paged_attention (pools [2], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, window, (float) s_softcap,
-                                  out, scratch, stride);
+        xinf_cpu_paged_attention (pools [2], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, &attend, out, scratch,
+                                  stride);
         CHECK (memcmp (out, first, n * q_dim * 4) == 0);
         if (first_seen == 0) {
-            xinf_cpu_paged_attention (pools [1], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, 0,
-                                      (float) s_softcap, out, scratch, stride);
+            xinf_attend_t whole = { 0, (float) s_softcap, s_sinks };
+            xinf_cpu_paged_attention (pools [1], &pool, 0, &batch, q, n_heads, n_kv_heads, head_dim, &whole, out,
+                                      scratch, stride);
             CHECK (memcmp (out, first, n * q_dim * 4) == 0);
         }
     }
@@ -193,6 +199,33 @@ test_softcap (void)
         xinf_threadpool_destroy (&pools [p]);
 }
 
+//  GPT-OSS's attention sinks: paged attention with sinks (far below the
+//  scores: no effect; about them; far above: the weights of the
+//  positions nearly 0, and the output with them) against the naive
+//  double attention with the sink in its softmax, with and without a
+//  window, bit-identical over threads and kernel sets.
+static void
+test_sinks (void)
+{
+    xinf_threadpool_t *pools [3];
+    for (int p = 0; p < 3; p++)
+        pools [p] = xinf_threadpool_new (p + 1);
+    float sinks [14];
+    const float levels [] = { -1e4f, -0.5f, 0.0f, 1.5f, 30.0f };
+    for (size_t l = 0; l < sizeof levels / sizeof levels [0]; l++) {
+        for (size_t h = 0; h < 14; h++)
+            sinks [h] = levels [l] + 0.25f * (float) h;
+        s_sinks = sinks;
+        s_window_case (4, 2, 16, 5, 40, 1, 7, pools);
+        s_window_case (8, 2, 32, 16, 100, 30, 10, pools);
+        s_window_case (4, 4, 8, 3, 50, 4, 512, pools);
+        s_window_case (14, 2, 64, 16, 200, 3, 1000, pools);
+    }
+    s_sinks = NULL;
+    for (int p = 0; p < 3; p++)
+        xinf_threadpool_destroy (&pools [p]);
+}
+
 int
 main (void)
 {
@@ -201,5 +234,6 @@ main (void)
     RUN (test_single_position);
     RUN (test_sliding_window);
     RUN (test_softcap);
+    RUN (test_sinks);
     return 0;
 }

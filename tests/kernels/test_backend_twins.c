@@ -511,7 +511,7 @@ s_paged_batch (s_paged_batch_t *b, size_t block_tokens, const size_t *lengths, c
 //  kv_store then attention on 'be': the pool's keys and values after the
 //  store, the attention output.
 static void
-s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_batch_t *b, size_t window, float softcap,
+s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_batch_t *b, const xinf_attend_t *attend,
              const float *pool_init, const float *k, const float *v, const float *q, float **keys, float **values,
              float **out)
 {
@@ -523,8 +523,8 @@ s_run_paged (xinf_backend_t *be, const s_paged_shape_t *shape, const s_paged_bat
     float *dk = test_twins_put (be, k, n * kv_dim), *dv = test_twins_put (be, v, n * kv_dim);
     float *dq = test_twins_put (be, q, n * q_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);
-    CHECK (be->ops->attention (be, &pool, 1, &b->batch, dq, shape->n_heads, shape->n_kv_heads, shape->head_dim, window,
-                               softcap, dout) == 0);
+    CHECK (be->ops->attention (be, &pool, 1, &b->batch, dq, shape->n_heads, shape->n_kv_heads, shape->head_dim, attend,
+                               dout) == 0);
     *keys = test_twins_get (be, pool.keys, slots);
     *values = test_twins_get (be, pool.values, slots);
     *out = test_twins_get (be, dout, n * q_dim);
@@ -561,16 +561,22 @@ s_twin_paged (test_twins_t *twins)
             //  Soft-capped scores (Gemma 2's) where the subject takes them
             static const float caps [] = { 0, 0.2f, 0, 50.0f, 0.05f };
             float softcap = twins->subject->softcap ? caps [(s + 2 * m) % 5] : 0;
-            s_run_paged (twins->reference, shape, &b, window, softcap, pool_init, k, v, q, &ref [0], &ref [1], &ref [2]);
-            s_run_paged (twins->subject, shape, &b, window, softcap, pool_init, k, v, q, &sub [0], &sub [1], &sub [2]);
+            //  Sinks (GPT-OSS's) where the subject takes them: every other case, about the scores
+            float sinks [8];
+            for (size_t h = 0; h < shape->n_heads; h++)
+                sinks [h] = 0.5f * (float) h - 1.0f;
+            bool sinking = twins->subject->sinks && (s + m) % 2;
+            xinf_attend_t attend = { window, softcap, sinking ? sinks : NULL };
+            s_run_paged (twins->reference, shape, &b, &attend, pool_init, k, v, q, &ref [0], &ref [1], &ref [2]);
+            s_run_paged (twins->subject, shape, &b, &attend, pool_init, k, v, q, &sub [0], &sub [1], &sub [2]);
             char what [128];
             snprintf (what, sizeof what, "kv_store block %zu heads %zu/%zu head_dim %zu n=%zu", shape->block_tokens,
                       shape->n_heads, shape->n_kv_heads, shape->head_dim, n);
             test_twins_compare (twins, what, sub [0], ref [0], slots, 1e-12);
             test_twins_compare (twins, what, sub [1], ref [1], slots, 1e-12);
-            snprintf (what, sizeof what, "attention block %zu heads %zu/%zu head_dim %zu n=%zu window %zu cap %g",
+            snprintf (what, sizeof what, "attention block %zu heads %zu/%zu head_dim %zu n=%zu window %zu cap %g%s",
                       shape->block_tokens, shape->n_heads, shape->n_kv_heads, shape->head_dim, n, window,
-                      (double) softcap);
+                      (double) softcap, sinking ? " sinks" : "");
             test_twins_compare (twins, what, sub [2], ref [2], n * shape->n_heads * shape->head_dim, 1e-9);
             for (int i = 0; i < 3; i++) {
                 free (ref [i]);

@@ -132,17 +132,18 @@ s_case (const s_shape_t *shape, xinf_dtype_t dtype, const size_t lengths [SEQS],
     float *outs [4];
     for (int run = 0; run < 4; run++)
         outs [run] = malloc (n * q_dim * sizeof (float));
+    xinf_attend_t whole = { 0, 0, NULL };
     for (int simd = 0; simd < 2; simd++) {
         xinf_cpu_simd_set (simd);
         CHECK (one->ops->attention (one, &typed, 1, &b.batch, q, shape->n_heads, shape->n_kv_heads,
-                                    shape->head_dim, 0, 0, outs [0]) == 0);
+                                    shape->head_dim, &whole, outs [0]) == 0);
         CHECK (three->ops->attention (three, &typed, 1, &b.batch, q, shape->n_heads, shape->n_kv_heads,
-                                      shape->head_dim, 0, 0, outs [1]) == 0);
+                                      shape->head_dim, &whole, outs [1]) == 0);
         CHECK (memcmp (outs [0], outs [1], n * q_dim * sizeof (float)) == 0);
         CHECK (one->ops->attention (one, &wide, 1, &b.batch, q, shape->n_heads, shape->n_kv_heads,
-                                    shape->head_dim, 0, 0, outs [2]) == 0);
+                                    shape->head_dim, &whole, outs [2]) == 0);
         CHECK (one->ops->attention (one, &exact, 1, &b.batch, q, shape->n_heads, shape->n_kv_heads,
-                                    shape->head_dim, 0, 0, outs [3]) == 0);
+                                    shape->head_dim, &whole, outs [3]) == 0);
         double same = s_relative (outs [0], outs [2], n * q_dim), near = s_relative (outs [0], outs [3], n * q_dim);
         double limit = dtype == XINF_DTYPE_F16 ? 2e-3 : 3e-2;
         if (simd)

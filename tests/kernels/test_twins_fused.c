@@ -18,6 +18,9 @@
 */
 #include "test_twins.h"
 
+//  Attention over every position, no cap, no sinks.
+static const xinf_attend_t whole = { 0, 0, NULL };
+
 static uint64_t s_state = 20261204;
 
 //  The subject's fused op against its own composed ops: the same floats
@@ -273,7 +276,7 @@ s_run_rope_attention (xinf_backend_t *be, bool fused, const s_shape_t *shape, co
     float *dv = test_twins_put (be, v, n * kv_dim), *dout = test_twins_put (be, NULL, n * q_dim);
     if (fused && be->ops->rope_attention)
         CHECK (be->ops->rope_attention (be, &pool, 1, &b->batch, dq, dk, dv, shape->n_heads, shape->n_kv_heads,
-                                        shape->head_dim, rope, norms, 0, 0, dout) == 0);
+                                        shape->head_dim, rope, norms, &whole, dout) == 0);
     else {
         if (norms) {
             be->ops->rmsnorm (be, dq, dq, norms->q, n * shape->n_heads, shape->head_dim, norms->eps);
@@ -283,7 +286,7 @@ s_run_rope_attention (xinf_backend_t *be, bool fused, const s_shape_t *shape, co
         be->ops->rope (be, dk, n, shape->n_kv_heads, shape->head_dim, b->batch.pos, rope);
         be->ops->kv_store (be, &pool, 1, &b->batch, dk, dv);
         CHECK (be->ops->attention (be, &pool, 1, &b->batch, dq, shape->n_heads, shape->n_kv_heads, shape->head_dim,
-                                   0, 0, dout) == 0);
+                                   &whole, dout) == 0);
     }
     out [0] = test_twins_get (be, dout, n * q_dim);
     out [1] = test_twins_get (be, pool.keys, slots);
@@ -521,7 +524,7 @@ s_run_attention_handoff (xinf_backend_t *be, const s_shape_t *shape, const s_bat
         CHECK (be->ops->write (be, dq, q [round], n * q_dim * sizeof (float)) == 0);
         CHECK (be->ops->write (be, dk, k, n * kv_dim * sizeof (float)) == 0);
         CHECK (be->ops->rope_attention (be, &pool, 1, &b->batch, dq, dk, dv, shape->n_heads, shape->n_kv_heads,
-                                        shape->head_dim, &rope, NULL, 0, 0, dout) == 0);
+                                        shape->head_dim, &rope, NULL, &whole, dout) == 0);
         xinf_product_t product = { w, dout, dy, bias };
         be->ops->project (be, &product, 1, n);
     }

@@ -32,8 +32,8 @@ typedef struct {
     const xinf_matrix_t *table;
     float *out, *y;
     const float *x, *weight, *k, *v, *q;
-    size_t n, dim, n_heads, n_kv_heads, head_dim, layer, window;
-    float softcap;
+    size_t n, dim, n_heads, n_kv_heads, head_dim, layer;
+    xinf_attend_t attend;
     float eps;
     const xinf_rope_t *rope;
     xinf_kv_pool_t *pool;
@@ -104,8 +104,8 @@ s_run (xinf_backend_t *inner, const s_call_t *call, const xinf_batch_t *batch)
         case S_SCALE:     inner->ops->scale (inner, call->out, call->n, call->eps); break;
         case S_KV_STORE:  inner->ops->kv_store (inner, call->pool, call->layer, batch, call->k, call->v); break;
         case S_ATTENTION: inner->ops->attention (inner, call->pool, call->layer, batch, call->q, call->n_heads,
-                                                 call->n_kv_heads, call->head_dim, call->window, call->softcap,
-                                                 call->out); break;
+                                                 call->n_kv_heads, call->head_dim, &call->attend, call->out);
+                          break;
     }
 }
 
@@ -245,19 +245,19 @@ s_g_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xi
 
 static int
 s_g_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_attend_t *attend,
                float *out)
 {
     s_state_t *state = s_of (self);
     if (!state->capturing)
         return state->inner->ops->attention (state->inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim,
-                                             window, softcap, out);
+                                             attend, out);
     s_call_t *call = s_note (self, S_ATTENTION);
     state->broken |= batch != state->batch;
     if (call)
         *call = (s_call_t) { .kind = S_ATTENTION, .pool = (xinf_kv_pool_t *) pool, .layer = layer, .q = q,
-                             .n_heads = n_heads, .n_kv_heads = n_kv_heads, .head_dim = head_dim, .window = window,
-                             .softcap = softcap, .out = out };
+                             .n_heads = n_heads, .n_kv_heads = n_kv_heads, .head_dim = head_dim,
+                             .attend = *attend, .out = out };
     return 0;
 }
 

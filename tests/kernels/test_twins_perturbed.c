@@ -106,10 +106,10 @@ s_p_scale (xinf_backend_t *self, float *x, size_t count, float factor)
 
 static int
 s_p_attention (xinf_backend_t *self, const xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
-               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, size_t window, float softcap,
+               const float *q, size_t n_heads, size_t n_kv_heads, size_t head_dim, const xinf_attend_t *attend,
                float *out)
 {
-    int rc = s_inner->ops->attention (s_inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, window, softcap,
+    int rc = s_inner->ops->attention (s_inner, pool, layer, batch, q, n_heads, n_kv_heads, head_dim, attend,
                                       out);
     s_scale (out, batch->n * n_heads * head_dim);
     return rc;
@@ -149,6 +149,7 @@ test_twins_perturbed_new (void)
     self->kv_dtypes = s_inner->kv_dtypes;
     self->sliding_window = s_inner->sliding_window;
     self->softcap = s_inner->softcap;
+    self->sinks = s_inner->sinks;
     self->partial_rope = s_inner->partial_rope;
     return self;
 }
