@@ -97,17 +97,28 @@ typedef struct {
     const float *bias;
 } xinf_product_t;
 
-//  A mixture-of-experts feed-forward (Qwen3-MoE, Mixtral): a router
-//  (n_experts rows of dim), and each expert's gate and up (ffn x dim) and
-//  down (dim x ffn) matrices; each token goes to the k experts of the
-//  highest softmax of its router logits (the lower expert id first among
-//  equals), their weights those probabilities, divided by their sum
+//  A mixture-of-experts feed-forward (Qwen3-MoE, Mixtral, GPT-OSS): a
+//  router (n_experts rows of dim), and each expert's gate and up (ffn x
+//  dim) and down (dim x ffn) matrices; each token goes to the k experts of
+//  the highest softmax of its router logits (the lower expert id first
+//  among equals), their weights those probabilities, divided by their sum
 //  where 'normalize' (clamped below at 2^-14, as llama.cpp).
+//  GPT-OSS's form (NULL and false elsewhere): biases of the router's
+//  logits and of each expert's gate, up and down outputs (added before
+//  the activation, and before the weighting); 'weight_softmax': the k
+//  experts of the highest logits, their weights the softmax of those k
+//  logits (llama.cpp's SOFTMAX_WEIGHT gating); 'swiglu_oai': the gate's
+//  activation min (g, 7) sigmoid (1.702 min (g, 7)) times (clamp (u, -7,
+//  7) + 1) instead of silu (g) u (ggml's swiglu_oai).
 typedef struct {
     const xinf_matrix_t *router;
     const xinf_matrix_t *gate, *up, *down;   //  [n_experts] each
     size_t n_experts, k, ffn, dim;
     bool normalize;
+    const float *router_bias;                //  [n_experts]
+    const float *gate_bias, *up_bias;        //  [n_experts][ffn]
+    const float *down_bias;                  //  [n_experts][dim]
+    bool weight_softmax, swiglu_oai;
 } xinf_moe_t;
 
 typedef struct _xinf_backend_t xinf_backend_t;
@@ -265,9 +276,11 @@ typedef struct {
     void (*scale) (xinf_backend_t *self, float *x, size_t count, float factor);
     //  Optional (mixture-of-experts models need it): y [n][dim] = for each
     //  token the sum, in expert id order, of its k experts' weight times
-    //  down (silu (gate x) * up x), each product as 'project' computes it
-    //  (a token's result does not depend on its batch). 0, or -1 when out
-    //  of memory (y not written).
+    //  down (silu (gate x) * up x) (or as 'moe' says: biases, GPT-OSS's
+    //  gating and activation, where the backend's moe_oai flag says it
+    //  takes them), each product as 'project' computes it (a token's
+    //  result does not depend on its batch). 0, or -1 when out of memory
+    //  (y not written).
     int (*moe) (xinf_backend_t *self, const xinf_moe_t *moe, const float *x, float *y, size_t n);
     //  Optional (Gemma 2's final logits; with the softcap flag): x [i] =
     //  cap tanh (x [i] / cap).
@@ -285,6 +298,7 @@ struct _xinf_backend_t {
                                       //  the window's positions (entries before it may be -1: a window cache)
     bool partial_rope;                //  its RoPE turns a head's first xinf_rope_t dims only (else whole heads)
     bool sinks;                       //  its attention takes sinks (else only NULL)
+    bool moe_oai;                     //  its moe op takes xinf_moe_t's biases, weight_softmax and swiglu_oai
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it

@@ -18,26 +18,31 @@
 //  local layers' RoPE base without its key (0: the global one's), soft-caps,
 //  an output that is always the token embedding, q/k/v fused (attn_qkv),
 //  gate and up fused (ffn_up), LongRoPE factors, RoPE over whole heads only,
-//  Granite's multipliers, control tokens that take the whitespace after them
+//  Granite's multipliers, control tokens that take the whitespace after them,
+//  a feed-forward norm named post_attention_norm, GPT-OSS's experts. The
+//  tensors' columns end with attn_output's bias and the attention sinks
+//  (left out: unused)
 static const xinf_arch_t s_archs [] = {
     { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
-      0, 0, false, false, false, false, false, true,  false, false },
+      0, 0, false, false, false, false, false, true,  false, false, false, false },
     { "qwen2",    true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, false, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false },
     { "qwen3",    true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, false, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false },
     { "qwen3moe", true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R, 0,
-      0, 0, false, false, false, false, false, false, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false },
     { "phi3",     true,  true,  false, 1e-5, { R, R, U, R, U, R, U, U, U, R, U, R, U, U, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, true, true, true, false, false, true },
+      0, 0, false, false, true, true, true, false, false, true, false, false },
     { "glm4",     false, true,  false, 1e-5, { R, R, O, R, O, R, O, U, U, R, R, R, U, U, R, R }, false, false, 0, U, 0,
-      0, 0, false, false, true, true, false, false, false, false },
+      0, 0, false, false, true, true, false, false, false, false, false, false },
     { "granite",  false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, true,  true, false },
+      0, 0, false, false, false, false, false, true,  true, false, false, false },
+    { "gpt-oss",  true,  true,  false, 1e-5, { R, R, R, R, R, R, R, U, U, R, U, R, U, U, U, U, R, R }, false, false, 2, R, 0,
+      128, 0, false, false, false, false, false, false, false, false, true, true },
     { "gemma2",   true,  false, false, 1e-6, { R, R, U, R, U, R, U, U, U, R, R, R, R, R, R, R }, true,  true,  2, U, 46,
-      4096, 0, true, true, false, false, false, false, false, false },
+      4096, 0, true, true, false, false, false, false, false, false, false, false },
     { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U, 62,
-      0, 10000, false, false, false, false, false, false, false, false },
+      0, 10000, false, false, false, false, false, false, false, false, false, false },
 };
 
 #undef R
@@ -61,6 +66,8 @@ static const xinf_tensor_spec_t s_tensors [XINF_LT_COUNT] = {
     [XINF_LT_UP] = { "ffn_up.weight", XINF_EXT_FFN, XINF_EXT_DIM },
     [XINF_LT_DOWN] = { "ffn_down.weight", XINF_EXT_DIM, XINF_EXT_FFN },
     [XINF_LT_POST_FFN_NORM] = { "post_ffw_norm.weight", XINF_EXT_DIM, XINF_EXT_NONE },
+    [XINF_LT_O_BIAS] = { "attn_output.bias", XINF_EXT_DIM, XINF_EXT_NONE },
+    [XINF_LT_SINKS] = { "attn_sinks.weight", XINF_EXT_HEADS, XINF_EXT_NONE },
 };
 
 //  Ranges: generous for real models, tight enough that no product of them
@@ -95,7 +102,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gemma2, gemma3";
+    return "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gpt-oss, gemma2, gemma3";
 }
 
 const xinf_tensor_spec_t *

@@ -41,6 +41,15 @@
                 before its residual add, attention scores times
                 attention.scale (instead of 1 / sqrt (head_dim)), logits
                 divided by logit_scale
+        gpt-oss OpenAI's GPT-OSS (20B, 120B): RoPE in NeoX halves (YaRN,
+                usually), q/k/v biases and attn_output's bias
+                (attn_output.bias), attention sinks (attn_sinks: a logit a
+                query head in each softmax), every other layer local
+                (attention.sliding_window, 128 by default; the local
+                layers' RoPE the global's), the feed-forward's norm named
+                post_attention_norm, a mixture of experts in its form
+                (experts_oai) of expert_feed_forward_length, weights not
+                renormalized
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -65,13 +74,15 @@
 typedef enum {
     XINF_LT_ATTN_NORM, XINF_LT_Q, XINF_LT_Q_BIAS, XINF_LT_K, XINF_LT_K_BIAS, XINF_LT_V, XINF_LT_V_BIAS,
     XINF_LT_Q_NORM, XINF_LT_K_NORM, XINF_LT_O, XINF_LT_POST_ATTN_NORM, XINF_LT_FFN_NORM, XINF_LT_GATE, XINF_LT_UP,
-    XINF_LT_DOWN, XINF_LT_POST_FFN_NORM, XINF_LT_COUNT
+    XINF_LT_DOWN, XINF_LT_POST_FFN_NORM, XINF_LT_O_BIAS, XINF_LT_SINKS, XINF_LT_COUNT
 } xinf_layer_tensor_t;
 
 typedef enum { XINF_UNUSED = 0, XINF_REQUIRED, XINF_OPTIONAL } xinf_presence_t;
 
 //  A tensor's extents, resolved against the hyperparameters.
-typedef enum { XINF_EXT_NONE = 0, XINF_EXT_DIM, XINF_EXT_Q, XINF_EXT_KV, XINF_EXT_FFN, XINF_EXT_HEAD } xinf_extent_t;
+typedef enum {
+    XINF_EXT_NONE = 0, XINF_EXT_DIM, XINF_EXT_Q, XINF_EXT_KV, XINF_EXT_FFN, XINF_EXT_HEAD, XINF_EXT_HEADS
+} xinf_extent_t;
 
 typedef struct {
     const char *suffix;                //  "attn_q.weight": the name is blk.N.<suffix>
@@ -113,6 +124,11 @@ typedef struct {
     bool rstrip_controls;              //  with a SentencePiece vocabulary, whitespace after a control token in
                                        //  parsed text is the token's (Phi-3's rstrip added tokens; Phi-4 has
                                        //  a BPE one and none)
+    bool ffn_norm_post;                //  the feed-forward's norm is named post_attention_norm (GPT-OSS's, as
+                                       //  llama.cpp's ATTN_POST_NORM); the table's post-attention norm unused
+    bool experts_oai;                  //  experts in GPT-OSS's form (xinf_moe_t): biases of the router
+                                       //  (ffn_gate_inp.bias) and the experts (ffn_{gate,up,down}_exps.bias,
+                                       //  required), the softmax of the chosen logits, the clamped SwiGLU
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -134,7 +150,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gemma2, gemma3": for messages.
+//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gpt-oss, gemma2, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

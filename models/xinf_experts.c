@@ -55,9 +55,58 @@ s_stack (xinf_gguf_t *gguf, const char *name, size_t count, size_t rows, size_t 
     return 0;
 }
 
+//  An F32 bias 'name' of 'count' rows of 'width' (a vector when count is
+//  0: one row) into *bias: the columns
+//  first .. first + part - 1 of each row (copied where that is not the
+//  whole row), registered in 'slices'. -1 with the reason.
+static int
+s_bias (xinf_gguf_t *gguf, const char *name, size_t count, size_t width, size_t first, size_t part,
+        xinf_slices_t *slices, const float **bias, char *error, size_t error_size)
+{
+    uint64_t ne [2] = { width, count };
+    const xinf_gguf_tensor_t *tensor = xinf_gguf_expect_tensor (gguf, name, count ? 2 : 1, ne);
+    count = count ? count : 1;
+    if (!tensor)
+        return xinf_fail (error, error_size, "%s", xinf_gguf_error (gguf));
+    if (tensor->type != XINF_GGML_F32)
+        return xinf_fail (error, error_size, "tensor '%s' must be F32, it is %s", name,
+                          xinf_ggml_type_name (tensor->type));
+    if (first == 0 && part == width)
+        *bias = xinf_slices_view (slices, tensor->data, count * width * sizeof (float));
+    else
+        *bias = xinf_slices_copy (slices, tensor->data, count, width * sizeof (float), first * sizeof (float),
+                                  part * sizeof (float));
+    return *bias ? 0 : xinf_fail (error, error_size, "out of memory for tensor '%s'", name);
+}
+
+//  GPT-OSS's biases of layer 'index' (its experts' width cut to first ..
+//  first + width - 1 of ffn); the down products' on rank 0 only.
+static int
+s_biases (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t ffn, size_t first, size_t width,
+          xinf_slices_t *slices, char *error, size_t error_size)
+{
+    xinf_moe_t *moe = &t->layers [index].moe;
+    size_t count = moe->n_experts;
+    char name [96];
+    snprintf (name, sizeof name, "blk.%zu.ffn_gate_inp.bias", index);
+    if (s_bias (gguf, name, 0, count, 0, count, slices, &moe->router_bias, error, error_size))
+        return -1;
+    snprintf (name, sizeof name, "blk.%zu.ffn_gate_exps.bias", index);
+    if (s_bias (gguf, name, count, ffn, first, width, slices, &moe->gate_bias, error, error_size))
+        return -1;
+    snprintf (name, sizeof name, "blk.%zu.ffn_up_exps.bias", index);
+    if (s_bias (gguf, name, count, ffn, first, width, slices, &moe->up_bias, error, error_size))
+        return -1;
+    snprintf (name, sizeof name, "blk.%zu.ffn_down_exps.bias", index);
+    if (t->shard.rank == 0 && s_bias (gguf, name, count, t->dim, 0, t->dim, slices, &moe->down_bias, error, error_size))
+        return -1;
+    moe->weight_softmax = moe->swiglu_oai = true;
+    return 0;
+}
+
 //  Layer 'index''s router and experts.
 static int
-s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, xinf_matrix_t *matrices,
+s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, bool oai, xinf_matrix_t *matrices,
          xinf_slices_t *slices, char *error, size_t error_size)
 {
     xinf_layer_t *layer = &t->layers [index];
@@ -88,7 +137,8 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, x
     if (xinf_shard_split (ffn, unit, t->shard.rank, t->shard.n_ranks, "an expert's width", &first, &width, error,
                           error_size)
     ||  xinf_shard_experts (slices, matrices, matrices + count, matrices + 2 * count, count, first, width, index, error,
-                            error_size))
+                            error_size)
+    ||  (oai && s_biases (gguf, t, index, ffn, first, width, slices, error, error_size)))
         return -1;
     layer->moe.ffn = width;
     layer->moe.router = &layer->router;
@@ -99,7 +149,7 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, x
 }
 
 int
-xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn, bool normalize,
+xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn, bool oai,
                    xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size)
 {
     //  Every layer's tensors are there before their views take memory
@@ -115,8 +165,9 @@ xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_
     if (!*owned)
         return xinf_fail (error, error_size, "out of memory for the experts of %zu layers", t->n_layers);
     for (size_t index = 0; index < t->n_layers; index++) {
-        t->layers [index].moe = (xinf_moe_t) { NULL, NULL, NULL, NULL, count, used, ffn, t->dim, normalize };
-        if (s_layer (gguf, t, index, count, *owned + index * 3 * count, slices, error, error_size))
+        t->layers [index].moe = (xinf_moe_t) { .n_experts = count, .k = used, .ffn = ffn, .dim = t->dim,
+                                                .normalize = !oai };
+        if (s_layer (gguf, t, index, count, oai, *owned + index * 3 * count, slices, error, error_size))
             return -1;
     }
     return 0;

@@ -7,7 +7,13 @@
     blk.N.ffn_gate_inp.weight (experts x dim) and its experts' matrices
     stacked in three 3-D tensors, ffn_gate_exps and ffn_up_exps (experts x
     ffn x dim) and ffn_down_exps (experts x dim x ffn), each expert a view
-    of its part. Counts past XINF_ARCH_MAX_EXPERTS, group routing (DeepSeek's
+    of its part. GPT-OSS's form ('oai'): the router's bias
+    blk.N.ffn_gate_inp.bias [experts] and the experts' biases
+    ffn_gate_exps.bias and ffn_up_exps.bias (experts x ffn) and
+    ffn_down_exps.bias (experts x dim), F32, required; the softmax of the
+    chosen logits; the clamped SwiGLU; weights not renormalized (else they
+    are: Qwen3-MoE's norm_topk_prob, Mixtral's). Counts past
+    XINF_ARCH_MAX_EXPERTS, group routing (DeepSeek's
     expert_group_count) and experts whose gathered rows would pass
     XINF_EXPERTS_ROW_FLOATS floats a token are refused, naming the keys.
 */
@@ -33,9 +39,9 @@ int xinf_experts_check (const char *arch, bool required, size_t count, size_t us
 //  Each layer's router and experts into t->layers [i].router and .moe (the
 //  matrices in *owned, n_layers x 3 x count, freed by the caller), their
 //  bytes this model's (views in 'slices'): a tensor-parallel rank's part of
-//  each expert's width (t->shard, xinf_shard.h), the router whole. 0, or
-//  -1 with the reason naming the tensor.
-int xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn,
-                       bool normalize, xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size);
+//  each expert's width (t->shard, xinf_shard.h), the router whole; in
+//  GPT-OSS's form where 'oai'. 0, or -1 with the reason naming the tensor.
+int xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn, bool oai,
+                       xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size);
 
 #endif

@@ -149,6 +149,7 @@ s_extent (const xinf_transformer_t *t, xinf_extent_t extent)
         case XINF_EXT_KV:   return t->n_kv_heads * t->head_dim;
         case XINF_EXT_FFN:  return t->ffn;
         case XINF_EXT_HEAD: return t->head_dim;
+        case XINF_EXT_HEADS: return t->n_heads;
         default:            return 0;
     }
 }
@@ -214,7 +215,8 @@ s_load_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
         [XINF_LT_ATTN_NORM] = &layer->attn_norm, [XINF_LT_FFN_NORM] = &layer->ffn_norm,
         [XINF_LT_POST_ATTN_NORM] = &layer->post_attn_norm, [XINF_LT_POST_FFN_NORM] = &layer->post_ffn_norm,
         [XINF_LT_Q_BIAS] = &layer->q_bias, [XINF_LT_K_BIAS] = &layer->k_bias, [XINF_LT_V_BIAS] = &layer->v_bias,
-        [XINF_LT_Q_NORM] = &layer->q_norm, [XINF_LT_K_NORM] = &layer->k_norm };
+        [XINF_LT_Q_NORM] = &layer->q_norm, [XINF_LT_K_NORM] = &layer->k_norm, [XINF_LT_O_BIAS] = &layer->o_bias,
+        [XINF_LT_SINKS] = &layer->sinks };
     int fused_qkv = s_load_fused (loader, index, layer);
     for (int which = 0; which < XINF_LT_COUNT; which++) {
         xinf_presence_t presence = loader->arch->tensors [which];
@@ -226,7 +228,9 @@ s_load_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
         if (presence == XINF_UNUSED || expert_ffn || fused)
             continue;
         char name [96];
-        snprintf (name, sizeof name, "blk.%zu.%s", index, spec->suffix);
+        bool post = which == XINF_LT_FFN_NORM && loader->arch->ffn_norm_post;
+        snprintf (name, sizeof name, "blk.%zu.%s", index,
+                  post ? xinf_arch_tensor (XINF_LT_POST_ATTN_NORM)->suffix : spec->suffix);
         if (matrices [which])
             *matrices [which] = s_matrix (loader, name, s_extent (t, spec->rows), s_extent (t, spec->cols),
                                           presence == XINF_OPTIONAL);
@@ -354,9 +358,20 @@ s_load_local_layers (xinf_loader_t *loader)
     size_t window = loader->arch->swa_pattern ? xinf_loader_hparam (loader, XINF_HP_SLIDING_WINDOW, loader->arch->swa_default) : 0;
     if (!window || loader->failed)
         return;
-    double base = loader->arch->swa_rope_base ? loader->arch->swa_rope_base : t->rope.base;
-    t->rope_local = (xinf_rope_t) { (float) xinf_loader_float (loader, "rope.freq_base_swa", base, 1.0, 1e12), 1.0f,
-                                    t->rope.neox, NULL, 1.0f, t->rope.dims };
+    //  Gemma 3's local layers turn by their own base, unscaled; Gemma 2's
+    //  and GPT-OSS's as the global ones (GPT-OSS's YaRN included), whose
+    //  scaling was made for the global base
+    bool own = loader->arch->swa_rope_base != 0;
+    double base = own ? loader->arch->swa_rope_base : t->rope.base;
+    float local_base = (float) xinf_loader_float (loader, "rope.freq_base_swa", base, 1.0, 1e12);
+    if (own)
+        t->rope_local = (xinf_rope_t) { local_base, 1.0f, t->rope.neox, NULL, 1.0f, t->rope.dims };
+    else
+    if (local_base != t->rope.base && (t->rope.factors || t->rope.scale != 1.0f || t->rope.mscale != 1.0f))
+        xinf_loader_fail (loader, "metadata key '%s.rope.freq_base_swa' differs from rope.freq_base with RoPE scaling: "
+                          "xinf scales the local layers' RoPE as the global ones'", arch);
+    else
+        t->rope_local.base = local_base;
     snprintf (key, sizeof key, "%s.attention.sliding_window_pattern", arch);
     for (size_t index = 0; window && index < t->n_layers && !loader->failed; index++)
         t->layers [index].window = s_layer_local (loader, key, index) ? window : 0;
@@ -447,20 +462,23 @@ s_load_multipliers (xinf_loader_t *loader)
 //  (GLM's nextn), multimodal RoPE sections (GLM-4.1V's, Qwen2-VL's: any one
 //  nonzero), Granite's layers without RoPE (rope.scaling.finetuned false:
 //  llama.cpp skips RoPE then), biases of the attention's output and the
-//  feed-forward (llama.cpp reads them for some archs; xinf has none).
+//  feed-forward and the experts (llama.cpp reads them for some archs; xinf
+//  for GPT-OSS's only).
 static void
 s_refuse_extras (xinf_loader_t *loader)
 {
     xinf_gguf_t *gguf = loader->self->gguf;
     char key [128];
-    static const char *const biases [] = { ".attn_output.bias", ".ffn_gate.bias", ".ffn_up.bias", ".ffn_down.bias" };
+    static const char *const biases [] = { ".attn_output.bias", ".ffn_gate.bias", ".ffn_up.bias", ".ffn_down.bias",
+                                           ".ffn_gate_inp.bias", "_exps.bias" };
+    size_t first = loader->arch->tensors [XINF_LT_O_BIAS] != XINF_UNUSED, last = loader->arch->experts_oai ? 4 : 6;
     for (size_t index = 0; index < xinf_gguf_tensor_count (gguf) && !loader->failed; index++) {
         const char *name = xinf_gguf_tensor (gguf, index)->name;
-        for (size_t which = 0; which < sizeof biases / sizeof biases [0]; which++)
+        for (size_t which = first; which < last; which++)
             if (strlen (name) > strlen (biases [which])
             &&  strcmp (name + strlen (name) - strlen (biases [which]), biases [which]) == 0)
-                xinf_loader_fail (loader, "tensor '%s': xinf runs no bias of the attention's output or the "
-                                  "feed-forward", name);
+                xinf_loader_fail (loader, "tensor '%s': xinf runs no bias of the attention's output, the "
+                                  "feed-forward or the experts for %s", name, loader->arch->name);
     }
     bool finetuned = true;
     snprintf (key, sizeof key, "%s.rope.scaling.finetuned", loader->arch->name);
@@ -571,8 +589,8 @@ s_load_tensors (xinf_loader_t *loader)
         s_load_layer (loader, index, &t->layers [index]);
     char reason [256];
     if (!loader->failed && loader->n_experts
-    &&  xinf_experts_load (self->gguf, t, loader->n_experts, loader->n_used, loader->expert_ffn, true, self->slices,
-                           &self->experts, reason, sizeof reason))
+    &&  xinf_experts_load (self->gguf, t, loader->n_experts, loader->n_used, loader->expert_ffn,
+                           loader->arch->experts_oai, self->slices, &self->experts, reason, sizeof reason))
         xinf_loader_fail (loader, "%s", reason);
     if (!loader->failed && xinf_transformer_validate (t, reason, sizeof reason))
         xinf_loader_fail (loader, "%s", reason);

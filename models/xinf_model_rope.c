@@ -73,15 +73,16 @@ s_longrope (xinf_loader_t *loader)
 }
 
 //  YaRN: frequency factors (on top of rope_freqs.weight's, when the file
-//  has them) and the magnitude scale of q and k, returned. Archs with local
-//  layers (Gemma's) are refused: llama.cpp leaves those layers unscaled,
-//  which xinf's one query scale cannot say.
+//  has them) and the magnitude scale of q and k, returned. Archs whose
+//  local layers turn by their own RoPE (Gemma 3's) are refused: llama.cpp
+//  leaves those layers unscaled, which xinf's one query scale cannot say
+//  (GPT-OSS's local layers are scaled as its global ones).
 static double
 s_load_yarn (xinf_loader_t *loader, double factor)
 {
     xinf_model_t *self = loader->self;
     xinf_transformer_t *t = &self->transformer;
-    if (loader->arch->swa_pattern) {
+    if (loader->arch->swa_rope_base) {
         xinf_loader_fail (loader, "metadata key '%s.rope.scaling.type' is 'yarn': xinf runs no YaRN for %s's local layers",
                 loader->arch->name, loader->arch->name);
         return 1.0;
@@ -122,7 +123,7 @@ s_load_llama3 (xinf_loader_t *loader, double factor)
 //  An arch xinf scales no RoPE for (gemma2) refuses a file that asks for
 //  scaling, naming the key, rather than run it unscaled. RoPE turns q and
 //  k scaled by YaRN's magnitude scale times rope.scaling.attn_factor (as
-//  ggml's rope; not on Gemma's local layers, which refuse both).
+//  ggml's rope; not on Gemma 3's local layers, which refuse both).
 void
 xinf_loader_rope (xinf_loader_t *loader)
 {
@@ -164,7 +165,7 @@ xinf_loader_rope (xinf_loader_t *loader)
                 strcmp (type, "none") ? "" : factor > 1.0 ? ".rope.scaling.factor" : ".rope.scaling.attn_factor",
                 arch->name);
     else
-    if (mscale != 1.0 && arch->swa_pattern)
+    if (mscale != 1.0 && arch->swa_rope_base)
         xinf_loader_fail (loader, "metadata key '%s.rope.scaling.attn_factor' is set: xinf scales no RoPE of %s's local layers",
                 arch->name, arch->name);
     else

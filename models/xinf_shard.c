@@ -110,6 +110,8 @@ xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *l
     size_t head_dim = model->head_dim;
     size_t q_first = shard->head_first * head_dim, q_count = shard->n_heads * head_dim;
     size_t kv_first = shard->kv_head_first * head_dim, kv_count = shard->n_kv_heads * head_dim;
+    if (shard->rank != 0)             //  attn_output's bias joins the ranks' sum once
+        layer->o_bias = NULL;
     if (s_vector (slices, &layer->attn_norm, 0, model->dim)
     ||  s_vector (slices, &layer->ffn_norm, 0, model->dim)
     ||  s_vector (slices, &layer->post_attn_norm, 0, model->dim)
@@ -122,6 +124,8 @@ xinf_shard_layer (const xinf_transformer_t *model, size_t index, xinf_layer_t *l
     ||  s_vector (slices, &layer->q_bias, q_first, q_count)
     ||  s_vector (slices, &layer->k_bias, kv_first, kv_count)
     ||  s_vector (slices, &layer->v_bias, kv_first, kv_count)
+    ||  s_vector (slices, &layer->sinks, shard->head_first, shard->n_heads)
+    ||  s_vector (slices, &layer->o_bias, 0, model->dim)
     ||  s_rows (slices, &layer->gate, shard->ffn_first, shard->ffn)
     ||  s_rows (slices, &layer->up, shard->ffn_first, shard->ffn))
         return xinf_fail (error, error_size, "out of memory slicing layer %zu", index);

@@ -14,7 +14,10 @@
     output matrix are replicated, qwen3's per-head q/k norms too. A mixture
     of experts splits each expert's width alike (its own units: ffn_down_exps'
     blocks), its router replicated: every rank routes the same tokens to
-    the same experts and holds its part of each.
+    the same experts and holds its part of each. Attention sinks go with
+    their query heads; the biases of attn_output and of the experts' down
+    products stay on rank 0 (the ranks' sum takes them once), the experts'
+    gate and up biases are cut as their rows.
 
     Row ranges stay views into the file's image (read in place); column
     ranges are copied by xinf_slices (per row, the contiguous bytes of the

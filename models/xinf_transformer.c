@@ -118,12 +118,25 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
     return 0;
 }
 
-//  Whether some layer has experts.
+//  Whether some layer has experts (in GPT-OSS's form, where 'oai').
 static bool
-s_has_experts (const xinf_transformer_t *self)
+s_has_experts (const xinf_transformer_t *self, bool oai)
+{
+    for (size_t index = 0; index < self->n_layers; index++) {
+        const xinf_moe_t *moe = &self->layers [index].moe;
+        if (moe->n_experts && (!oai || moe->router_bias || moe->gate_bias || moe->up_bias || moe->down_bias
+                               || moe->weight_softmax || moe->swiglu_oai))
+            return true;
+    }
+    return false;
+}
+
+//  Whether some layer has attention sinks.
+static bool
+s_has_sinks (const xinf_transformer_t *self)
 {
     for (size_t index = 0; index < self->n_layers; index++)
-        if (self->layers [index].moe.n_experts)
+        if (self->layers [index].sinks)
             return true;
     return false;
 }
@@ -135,7 +148,10 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
     const char *lacks = self->gelu && !backend->ops->gelu_mul ? "GELU (Gemma's)"
                       : self->embed_scale && !backend->ops->scale ? "scaled embeddings (Gemma's, Granite's)"
                       : xinf_transformer_local_layers (self) && !backend->sliding_window ? "sliding-window attention (Gemma's)"
-                      : s_has_experts (self) && !backend->ops->moe ? "mixture of experts"
+                      : s_has_experts (self, false) && !backend->ops->moe ? "mixture of experts"
+                      : s_has_experts (self, true) && !backend->moe_oai ? "experts in GPT-OSS's form (biases, "
+                        "clamped SwiGLU)"
+                      : s_has_sinks (self) && !backend->sinks ? "attention sinks (GPT-OSS's)"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"
                       : (self->query_scale || self->residual_scale || self->logit_scale) && !backend->ops->scale
@@ -282,7 +298,7 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
         be->ops->scale (be, cache->q, n * cache->q_dim, self->query_scale);
     if (s_rope_attention (self, layer, index, cache, batch))
         return -1;
-    xinf_product_t out = { &layer->o, cache->attn, cache->xb2, NULL };
+    xinf_product_t out = { &layer->o, cache->attn, cache->xb2, layer->o_bias };
     be->ops->project (be, &out, 1, n);
     static const xinf_lora_target_t o_target [1] = { XINF_LORA_O };
     s_lora (self, cache, batch, index, o_target, &out, 1);

@@ -349,6 +349,7 @@ xinf_optimes_new (xinf_backend_t *inner)
     self->sliding_window = inner->sliding_window;
     self->softcap = inner->softcap;
     self->sinks = inner->sinks;
+    self->moe_oai = inner->moe_oai;
     self->partial_rope = inner->partial_rope;
     return self;
 }

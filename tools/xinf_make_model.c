@@ -32,6 +32,7 @@
 */
 #include "xinf.h"
 #include "xinf_arch.h"
+#include "xinf_dtype.h"
 #include "xinf_fp16.h"
 #include "xinf_gguf_writer.h"
 #include "xinf_make_vocab.h"
@@ -42,9 +43,11 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|granite|gemma2|gemma3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|granite|gpt-oss|gemma2|gemma3", "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
+    { "expert-type", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "f32|f16|bf16|q8_0|mxfp4", "TYPE",
+      "type of the experts' matrices (default: --type; GPT-OSS's files: mxfp4)" },
     { "seed", 's', NULL, XINF_OPT_INT, "1", 0, INT64_MAX, NULL, "N", "PRNG seed: same seed, same bytes" },
     { "dim", 0, NULL, XINF_OPT_INT, NULL, 1, 65536, NULL, "N", "embedding length" },
     { "layers", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "transformer blocks" },
@@ -128,6 +131,8 @@ static const s_shape_t s_presets [] = {
     { "tiny", "phi3", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0, 0, 0, 0 },
     { "tiny", "glm4", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, false, 0, "none", 0, 0, 0, 0 },
     { "tiny", "granite", 64, 2, 4, 2, 192, 512, 512, true, 1e-5, 10000, false, 0, "none", 0, 0, 0, 0 },
+    //  Four layers, two local (a window of 8 positions); eight experts of 64, two a token
+    { "tiny", "gpt-oss", 64, 4, 4, 2, 192, 512, 512, false, 1e-5, 150000, false, 32, "none", 8, 8, 2, 64 },
     //  Eight experts of 64, two a token
     { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
     { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
@@ -141,6 +146,7 @@ static const s_shape_t s_presets [] = {
 typedef struct {
     s_shape_t shape;
     uint32_t type;                      //  ggml type of the matrices
+    uint32_t expert_type;               //  and of the experts' matrices
     uint64_t seed;
     float std;
     double rope_factor;
@@ -163,7 +169,7 @@ typedef struct {
     int64_t script_end;                 //  the end token after it
 } s_model_t;
 
-typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS, S_ROPE_LONG, S_ROPE_SHORT } s_role_t;
+typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS, S_ROPE_LONG, S_ROPE_SHORT, S_SINK } s_role_t;
 
 //  ---- options ---------------------------------------------------------------------
 
@@ -251,7 +257,7 @@ s_validate (s_model_t *model)
     if (!streq (shape->rope_scaling, "none") && !xinf_arch_find (shape->arch)->rope_scaling)
         problem = "--rope-scaling is not for gemma2";
     else
-    if (streq (shape->rope_scaling, "yarn") && xinf_arch_find (shape->arch)->swa_pattern)
+    if (streq (shape->rope_scaling, "yarn") && xinf_arch_find (shape->arch)->swa_rope_base)
         problem = "--rope-scaling yarn is not for gemma3 (its local layers)";
     else
     if (strncmp (shape->rope_scaling, "llama3", 6) == 0 && !xinf_arch_find (shape->arch)->rope_llama3)
@@ -270,14 +276,14 @@ s_validate (s_model_t *model)
         problem = "--rope-dims is not for llama (llama.cpp refuses such a file)";
     else
     if (shape->window && !xinf_arch_find (shape->arch)->swa_pattern)
-        problem = "--sliding-window is for gemma2 and gemma3 only";
+        problem = "--sliding-window is for gemma2, gemma3 and gpt-oss only";
     else
     if (!shape->tied && xinf_arch_find (shape->arch)->output_tied)
         problem = "a gemma2 model's output is its token embedding: --no-tied is not for it";
     else
     if (shape->experts ? xinf_arch_find (shape->arch)->experts == XINF_UNUSED
                        : xinf_arch_find (shape->arch)->experts == XINF_REQUIRED)
-        problem = "--experts is for qwen3moe (needed there) and llama";
+        problem = "--experts is for qwen3moe and gpt-oss (needed there) and llama";
     else
     if (shape->experts && (!shape->experts_used || !shape->expert_ffn || shape->experts_used > shape->experts))
         problem = "--experts-used must be 1..--experts, with --expert-ffn";
@@ -285,8 +291,9 @@ s_validate (s_model_t *model)
     if (shape->experts && xinf_arch_find (shape->arch)->experts != XINF_REQUIRED && shape->expert_ffn != shape->ffn)
         problem = "a llama model's experts are --ffn wide: give --expert-ffn as --ffn";
     else
-    if (model->type == XINF_GGML_Q8_0 && shape->experts && shape->expert_ffn % 32)
-        problem = "q8_0 needs --expert-ffn to be a multiple of 32";
+    if ((model->expert_type == XINF_GGML_Q8_0 || model->expert_type == XINF_GGML_MXFP4) && shape->experts
+        && (shape->expert_ffn % 32 || shape->dim % 32))
+        problem = "q8_0 and mxfp4 experts need --dim and --expert-ffn to be multiples of 32";
     else
     if (shape->kv_heads > shape->heads || shape->heads % shape->kv_heads)
         problem = "--heads must be a multiple of --kv-heads";
@@ -316,8 +323,8 @@ s_multipliers (const char *text, double *values)
 static int
 s_settings (xinf_config_t *config, s_model_t *model)
 {
-    static const char *types [] = { "f32", "f16", "bf16", "q8_0" };
-    static const uint32_t codes [] = { XINF_GGML_F32, XINF_GGML_F16, XINF_GGML_BF16, XINF_GGML_Q8_0 };
+    static const char *types [] = { "f32", "f16", "bf16", "q8_0", "mxfp4" };
+    static const uint32_t codes [] = { XINF_GGML_F32, XINF_GGML_F16, XINF_GGML_BF16, XINF_GGML_Q8_0, XINF_GGML_MXFP4 };
     double std;
     if (!(model->output = xinf_config_str (config, "output"))) {
         fprintf (stderr, "xinf-make-model: -o/--output FILE is required (see --help)\n");
@@ -332,9 +339,13 @@ s_settings (xinf_config_t *config, s_model_t *model)
     ||  s_number (xinf_config_str (config, "final-softcap"), "final-softcap", &model->final_softcap))
         return -1;
     model->rope_original_context = xinf_config_int (config, "rope-original-context");
-    for (size_t index = 0; index < 4; index++)
-        if (streq (xinf_config_str (config, "type"), types [index]))
+    const char *expert_type = xinf_config_str (config, "expert-type");
+    for (size_t index = 0; index < 5; index++) {
+        if (index < 4 && streq (xinf_config_str (config, "type"), types [index]))
             model->type = codes [index];
+        if (streq (expert_type ? expert_type : xinf_config_str (config, "type"), types [index]))
+            model->expert_type = codes [index];
+    }
     model->seed = (uint64_t) xinf_config_int (config, "seed");
     model->name = xinf_config_str (config, "name");
     model->chat_template_path = xinf_config_str (config, "chat-template");
@@ -531,20 +542,28 @@ s_add (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint
 }
 
 //  A layer's experts: the router (F32, as converters keep it) and the
-//  three stacks of matrices (experts x rows x cols, ggml order reversed).
+//  three stacks of matrices (experts x rows x cols, ggml order reversed);
+//  GPT-OSS's biases of each (experts_oai), F32.
 static void
 s_add_experts (const s_shape_t *shape, uint32_t type, int64_t layer, s_tensor_t *tensors, size_t *count)
 {
     char name [64];
     uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->expert_ffn, experts = (uint64_t) shape->experts;
+    bool biases = xinf_arch_find (shape->arch)->experts_oai;
     snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp.weight", (long long) layer);
     s_add (tensors, count, name, XINF_GGML_F32, dim, experts, S_MATRIX);
+    snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp.bias", (long long) layer);
+    if (biases)
+        s_add (tensors, count, name, XINF_GGML_F32, experts, 0, S_BIAS);
     static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
     for (int which = 0; which < 3; which++) {
         snprintf (name, sizeof name, "blk.%lld.%s.weight", (long long) layer, stacks [which]);
         s_add (tensors, count, name, type, which == 2 ? ffn : dim, which == 2 ? dim : ffn, S_MATRIX);
         tensors [*count - 1].n_dims = 3;
         tensors [*count - 1].ne [2] = experts;
+        snprintf (name, sizeof name, "blk.%lld.%s.bias", (long long) layer, stacks [which]);
+        if (biases)
+            s_add (tensors, count, name, XINF_GGML_F32, which == 2 ? dim : ffn, experts, S_BIAS);
     }
 }
 
@@ -559,7 +578,8 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
     uint64_t q_dim = head_dim * (uint64_t) shape->heads, kv_dim = head_dim * (uint64_t) shape->kv_heads;
     const xinf_arch_t *arch = xinf_arch_find (shape->arch);
     uint64_t extents [] = { [XINF_EXT_NONE] = 0, [XINF_EXT_DIM] = dim, [XINF_EXT_Q] = q_dim,
-                            [XINF_EXT_KV] = kv_dim, [XINF_EXT_FFN] = ffn, [XINF_EXT_HEAD] = head_dim };
+                            [XINF_EXT_KV] = kv_dim, [XINF_EXT_FFN] = ffn, [XINF_EXT_HEAD] = head_dim,
+                            [XINF_EXT_HEADS] = (uint64_t) shape->heads };
     uint32_t type = model->type;
     size_t count = 0;
     s_add (tensors, &count, "token_embd.weight", type, dim, vocab, S_MATRIX);
@@ -574,7 +594,7 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
         for (int which = 0; which < XINF_LT_COUNT; which++) {
             const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
             if (which == XINF_LT_GATE && shape->experts)
-                s_add_experts (shape, type, layer, tensors, &count);
+                s_add_experts (shape, model->expert_type, layer, tensors, &count);
             char name [64];
             bool fused_qkv = arch->fused_qkv && !model->split_qkv;
             bool bias = which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS;
@@ -595,8 +615,11 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
             ||  (fused_qkv && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V || bias))
             ||  (shape->experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN)))
                 continue;
-            snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer, spec->suffix);
-            s_role_t role = spec->cols ? S_MATRIX : strstr (spec->suffix, "norm") ? S_NORM : S_BIAS;
+            bool post = which == XINF_LT_FFN_NORM && arch->ffn_norm_post;       //  GPT-OSS's name
+            snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer,
+                      post ? xinf_arch_tensor (XINF_LT_POST_ATTN_NORM)->suffix : spec->suffix);
+            s_role_t role = spec->cols ? S_MATRIX : which == XINF_LT_SINKS ? S_SINK
+                          : strstr (spec->suffix, "norm") ? S_NORM : S_BIAS;
             //  ggml order: ne0 is the row length
             if (spec->cols)
                 s_add (tensors, &count, name, type, extents [spec->cols], extents [spec->rows], role);
@@ -615,6 +638,10 @@ s_plan (s_model_t *model, s_tensor_t *tensors)
 static size_t
 s_convert (uint32_t type, const float *values, size_t count, uint8_t *out)
 {
+    if (type == XINF_GGML_MXFP4) {
+        xinf_dtype_from_f32 (XINF_DTYPE_MXFP4, values, count, out);
+        return xinf_dtype_row_bytes (XINF_DTYPE_MXFP4, count);
+    }
     if (type == XINF_GGML_Q8_0) {
         xinf_quantize_q8_0 (values, count, out);
         return count / XINF_Q8_0_BLOCK * XINF_Q8_0_BYTES;
@@ -692,6 +719,7 @@ s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *
         size_t count = (size_t) (rows * tensor->ne [0]);
         for (size_t at = 0; at < count; at++)
             values [at] = model->script ? s_script_value (model, tensor, row + at / tensor->ne [0], at % tensor->ne [0])
+                        : tensor->role == S_SINK ? (float) xinf_rng_normal (&rng)       //  about the scores' size
                         : (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * xinf_rng_normal (&rng);
         if (xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, count, bytes)))
             return -1;
@@ -703,7 +731,7 @@ static int
 s_write_model (s_model_t *model, xinf_gguf_writer_t *writer)
 {
     s_shape_t *shape = &model->shape;
-    size_t limit = (size_t) shape->layers * 16 + 8;
+    size_t limit = (size_t) shape->layers * 24 + 8;
     s_tensor_t *tensors = calloc (limit, sizeof (s_tensor_t));
     size_t count = tensors ? s_plan (model, tensors) : 0;
     size_t chunk = 1 << 16;

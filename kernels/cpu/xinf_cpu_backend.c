@@ -442,6 +442,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->window_tables = true;
     self->softcap = true;
     self->sinks = true;
+    self->moe_oai = true;
     self->partial_rope = true;
     return self;
 }

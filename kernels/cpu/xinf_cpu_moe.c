@@ -2,12 +2,15 @@
 #include "xinf_cpu_moe.h"
 #include "xinf_cpu_ops.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define S_GROUP 8                     //  products of one project call at most (the CPU's one-pass matvecs)
 #define S_CHUNK_FLOATS (1u << 24)     //  a chunk of tokens' gathered rows at most (and at least one token)
 #define S_WEIGHT_FLOOR 6.103515625e-5f    //  the smallest normal half: a sum below it is clamped
+#define S_OAI_ALPHA 1.702f            //  GPT-OSS's swiglu: the sigmoid's slope
+#define S_OAI_LIMIT 7.0f              //  and the clamp of gate and up
 
 //  The pass's layout in the scratch: per token its router probabilities,
 //  per (token, slot) its expert and weight; per expert its first row and
@@ -93,6 +96,8 @@ s_choose (const xinf_moe_t *moe, const float *probs, int32_t *order, int32_t *ch
         chosen [slot] = order [slot];
         weights [slot] = probs [order [slot]];
     }
+    if (moe->weight_softmax)
+        xinf_cpu_softmax (weights, moe->k);
     if (!moe->normalize)
         return;
     float sum = 0;
@@ -108,12 +113,13 @@ s_choose (const xinf_moe_t *moe, const float *probs, int32_t *order, int32_t *ch
 static void
 s_route (xinf_backend_t *be, const xinf_moe_t *moe, const float *x, size_t n, s_layout_t *at)
 {
-    xinf_product_t router = { moe->router, x, at->probs, NULL };
+    xinf_product_t router = { moe->router, x, at->probs, moe->router_bias };
     be->ops->project (be, &router, 1, n);
     memset (at->count, 0, moe->n_experts * sizeof (int32_t));
     for (size_t token = 0; token < n; token++) {
         float *probs = at->probs + token * moe->n_experts;
-        xinf_cpu_softmax (probs, moe->n_experts);
+        if (!moe->weight_softmax)
+            xinf_cpu_softmax (probs, moe->n_experts);
         s_choose (moe, probs, at->order, at->chosen + token * moe->k, at->weights + token * moe->k);
         for (size_t slot = 0; slot < moe->k; slot++)
             at->count [at->chosen [token * moe->k + slot]]++;
@@ -153,12 +159,27 @@ s_products (xinf_backend_t *be, const xinf_moe_t *moe, const s_layout_t *at, int
         rows = count;
         size_t row = (size_t) at->first [e];
         if (which == 0) {
-            group [m++] = (xinf_product_t) { &moe->gate [e], at->xs + row * moe->dim, at->gates + row * moe->ffn, NULL };
-            group [m++] = (xinf_product_t) { &moe->up [e], at->xs + row * moe->dim, at->ups + row * moe->ffn, NULL };
+            group [m++] = (xinf_product_t) { &moe->gate [e], at->xs + row * moe->dim, at->gates + row * moe->ffn,
+                                             moe->gate_bias ? moe->gate_bias + e * moe->ffn : NULL };
+            group [m++] = (xinf_product_t) { &moe->up [e], at->xs + row * moe->dim, at->ups + row * moe->ffn,
+                                             moe->up_bias ? moe->up_bias + e * moe->ffn : NULL };
         }
         else
             group [m++] = (xinf_product_t) { &moe->down [e], at->gates + row * moe->ffn, at->downs + row * moe->dim,
-                                             NULL };
+                                             moe->down_bias ? moe->down_bias + e * moe->dim : NULL };
+    }
+}
+
+//  GPT-OSS's activation (ggml's swiglu_oai): gate = min (g, limit)
+//  sigmoid (alpha min (g, limit)) (clamp (u, -limit, limit) + 1); a NaN
+//  gate stays NaN (min keeps its first operand when the compare fails).
+static void
+s_swiglu_oai (float *gate, const float *up, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        float g = S_OAI_LIMIT < gate [i] ? S_OAI_LIMIT : gate [i];
+        float u = up [i] < -S_OAI_LIMIT ? -S_OAI_LIMIT : S_OAI_LIMIT < up [i] ? S_OAI_LIMIT : up [i];
+        gate [i] = g / (1.0f + expf (S_OAI_ALPHA * -g)) * (u + 1.0f);
     }
 }
 
@@ -185,7 +206,10 @@ s_chunk (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *
         return -1;
     s_route (be, moe, x, n, &at);
     s_products (be, moe, &at, 0);
-    be->ops->silu_mul (be, at.gates, at.ups, n * moe->k * moe->ffn);
+    if (moe->swiglu_oai)
+        s_swiglu_oai (at.gates, at.ups, n * moe->k * moe->ffn);
+    else
+        be->ops->silu_mul (be, at.gates, at.ups, n * moe->k * moe->ffn);
     s_products (be, moe, &at, 1);
     memset (y, 0, n * moe->dim * sizeof (float));
     for (size_t row = 0; row < n * moe->k; row++) {       //  by expert: each token's sum in expert id order

@@ -5,6 +5,8 @@
     tokens (experts with as many tokens run together, as a decode step's
     each have one), one SiLU over all of them, the down products alike;
     then each token's outputs weighted and summed in expert id order.
+    GPT-OSS's form: the biases go into the products, its gating into the
+    choice, its clamped activation in place of the SiLU.
     Every product goes through the backend's project: a token's result
     does not depend on which other tokens share its batch.
 */

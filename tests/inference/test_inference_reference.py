@@ -7,7 +7,9 @@ RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; qwen2
 and qwen3 with YaRN scaling; phi3 with fused q/k/v and gate/up tensors,
 LongRoPE and partial rotary embeddings; glm4 (partial rotary in adjacent
 pairs, post norms, fused or separate q/k/v with biases); granite (its four
-multipliers); gemma3
+multipliers); gpt-oss (attention sinks, q/k/v/o biases, every other layer
+local with YaRN on all of them, biased experts with the softmax of the
+chosen logits and the clamped SwiGLU, MXFP4 experts); gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form), the numpy reference
@@ -47,8 +49,9 @@ PROMPT = [1, 2, 3]
 STEPS = 64
 # Relative tolerance of logits (max |a - b| / max |b|) per weight type:
 # xinf computes in float32 on the same dequantized weights as the float64
-# reference; quantized types may also round activations.
-TOLERANCE = {"f32": 1e-4, "f16": 2e-3, "bf16": 2e-3, "q8_0": 2e-2}
+# reference; quantized types may also round activations. "TYPE+mxfp4": the
+# matrices of TYPE, the experts' MXFP4 (integer products, as Q8_0's).
+TOLERANCE = {"f32": 1e-4, "f16": 2e-3, "bf16": 2e-3, "q8_0": 2e-2, "q8_0+mxfp4": 2e-2, "f16+mxfp4": 2e-2}
 # With a KV cache of halves on both sides (the reference rounds its own
 # keys and values): a value the two compute 1e-6 apart may round to
 # neighbouring halves, 5e-4 apart.
@@ -124,6 +127,17 @@ MODELS = [
     ("qwen3moe-f32-tied", "qwen3moe", "f32", ["--tied"]),
     ("qwen3moe-q8-sep", "qwen3moe", "q8_0", ["--no-tied", "--experts", "6", "--experts-used", "3"]),
     ("mixtral-f16", "llama", "f16", ["--experts", "4", "--experts-used", "2", "--expert-ffn", "192"]),
+    # GPT-OSS: sinks, biases, every other layer local (8 positions) with the
+    # global layers' YaRN, eight biased experts of 64, two a token, in F32
+    # and as its files have them (MXFP4); the third's four experts serve
+    # every token: on a KV cache of halves, its step 51 had a router choice
+    # within rounding of flipping (2.7e-2 apart after it, 1.4e-3 before)
+    ("gpt-oss-f32-yarn", "gpt-oss", "f32", ["--rope-scaling", "yarn", "--rope-factor", "4",
+                                            "--rope-original-context", "64"]),
+    ("gpt-oss-q8-mxfp4", "gpt-oss", "q8_0+mxfp4", []),
+    ("gpt-oss-f16-mxfp4-yarn", "gpt-oss", "f16+mxfp4", ["--rope-scaling", "yarn", "--rope-factor", "8",
+                                                        "--rope-original-context", "32", "--experts", "4",
+                                                        "--experts-used", "4"]),
 ]
 
 
@@ -141,6 +155,11 @@ def check_shape(name, model):
               f"{name}: no soft-caps or alternating local layers ({hp.attn_softcap}, {hp.windows[:2]})")
         if name == "gemma2-q8-46-layers":
             check(hp.query_scale == 1.0 / math.sqrt(hp.dim // hp.n_head), f"{name}: query scale {hp.query_scale}")
+    if name.startswith("gpt-oss"):
+        layer = model.layers[0]
+        check(hp.oss and hp.windows[0] > 0 and hp.windows[1] == 0 and layer.sinks is not None
+              and layer.bo is not None and layer.expert_biases is not None and hp.n_expert_used > 1,
+              f"{name}: not GPT-OSS's layer ({hp.windows[:2]})")
     if name.startswith("qwen3moe") or name.startswith("mixtral"):
         check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
     if name.startswith("llama3-rope"):
@@ -155,7 +174,7 @@ def check_shape(name, model):
         check(hp.post_norms and not hp.neox and hp.n_rot * 2 == hp.head_dim, f"{name}: not GLM-4's layer")
     if name.endswith("-partial"):
         check(hp.n_rot < hp.head_dim, f"{name}: RoPE turns {hp.n_rot} of {hp.head_dim} dimensions")
-    if name.endswith("-yarn"):
+    if name.endswith("-yarn") or "-yarn" in name:
         check(hp.rope_inv_freq is not None and hp.rope_mscale > 1.1, f"{name}: no YaRN ({hp.rope_mscale})")
     if name == "llama-rope-linear":
         check(hp.freq_scale == 0.25, f"{name}: linear RoPE scale {hp.freq_scale}")
@@ -169,7 +188,9 @@ def make_models(build_dir, workdir):
     paths = {}
     for seed, (name, arch, wtype, extra) in enumerate(MODELS, start=7):
         path = os.path.join(workdir, name + ".gguf")
-        subprocess.run([tool(build_dir, "xinf-make-model"), "--preset", "tiny", "--arch", arch, "--type", wtype,
+        dense, _, experts = wtype.partition("+")
+        extra = extra + (["--expert-type", experts] if experts else [])
+        subprocess.run([tool(build_dir, "xinf-make-model"), "--preset", "tiny", "--arch", arch, "--type", dense,
                         "--seed", str(seed), "--std", "0.3", "-o", path, *extra],
                        check=True, capture_output=True, timeout=120)
         paths[name] = path
@@ -244,14 +265,14 @@ def generate_through_cluster(build_dir, workdir, paths, references):
         result = subprocess.run([cli, "-e", node.endpoint, "launch", name, path, "--threads", "2"],
                                 capture_output=True, text=True, timeout=120)
         check(result.returncode == 0, f"launch {name}: {result.stdout} {result.stderr}")
-    # Gemma's local layers have a pool of their own (a window cache), smaller than the global layers'
+    # Gemma's and GPT-OSS's local layers have a pool of their own (a window cache), smaller than the global layers'
     result = subprocess.run([cli, "-e", node.endpoint, "models", "--json"], capture_output=True, text=True, timeout=30)
     check(result.returncode == 0, f"models: {result.stderr}")
     listed = {item["uid"]: item for item in json.loads(result.stdout)["models"]}
     for name, arch, _, _ in MODELS:
         item = listed.get(name, {})
         # (a window of 4096 over a context of 512 is no smaller: a plain cache)
-        if arch in ("gemma2", "gemma3") and name != "gemma2-f16-defaults":
+        if arch in ("gemma2", "gemma3", "gpt-oss") and name != "gemma2-f16-defaults":
             check(0 < item.get("kv_window_blocks", 0) < item.get("kv_blocks", 0),
                   f"{name}: no window cache ({item.get('kv_window_blocks')} local blocks, {item.get('kv_blocks')})")
             print(f"  {name:22s} window cache: {item['kv_window_blocks']} local blocks beside {item['kv_blocks']}")

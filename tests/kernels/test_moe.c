@@ -1,7 +1,9 @@
 /*  test_moe: the CPU backend's mixture-of-experts op against a double
     reference (router softmax, top k with the lower id first among equals,
-    weights divided by their sum or not, each expert's SwiGLU), with F32
-    and Q8_0 experts; each token's result alone equals it in any batch, on
+    weights divided by their sum or not, each expert's SwiGLU), with F32,
+    Q8_0 and MXFP4 experts; GPT-OSS's form (biases of the router and the
+    experts, the softmax of the k chosen logits, the clamped swiglu, its
+    clamps reached); each token's result alone equals it in any batch, on
     1 and 3 threads, bit for bit; shapes that do not hold are refused.  */
 #include "test_kernels.h"
 #include "xinf_cpu_backend.h"
@@ -11,6 +13,7 @@ typedef struct {
     size_t n_experts, k, ffn, dim;
     xinf_dtype_t dtype;
     float *router, *gate, *up, *down;        //  floats as the matrices hold them
+    float *biases;                           //  GPT-OSS's form: router, gate, up, down biases (else NULL)
     void *gate_q, *up_q, *down_q;            //  Q8_0 bytes where dtype is Q8_0
     xinf_matrix_t router_m, *gate_m, *up_m, *down_m;
     xinf_moe_t moe;
@@ -23,7 +26,7 @@ s_weights (size_t rows, size_t cols, xinf_dtype_t dtype, uint64_t *state, void *
 {
     float *values = test_floats (rows * cols, state);
     *bytes = NULL;
-    if (dtype != XINF_DTYPE_Q8_0)
+    if (dtype == XINF_DTYPE_F32)
         return values;
     *bytes = malloc (rows * xinf_dtype_row_bytes (dtype, cols));
     xinf_dtype_from_f32 (dtype, values, rows * cols, *bytes);
@@ -33,7 +36,7 @@ s_weights (size_t rows, size_t cols, xinf_dtype_t dtype, uint64_t *state, void *
 
 static void
 s_experts_make (s_experts_t *self, size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype,
-                bool normalize, uint64_t seed)
+                bool normalize, bool oai, uint64_t seed)
 {
     uint64_t state = seed;
     memset (self, 0, sizeof *self);
@@ -51,15 +54,28 @@ s_experts_make (s_experts_t *self, size_t n_experts, size_t k, size_t ffn, size_
     self->down_m = calloc (n_experts, sizeof (xinf_matrix_t));
     size_t up_row = xinf_dtype_row_bytes (dtype, dim), down_row = xinf_dtype_row_bytes (dtype, ffn);
     for (size_t e = 0; e < n_experts; e++) {
-        const char *g = dtype == XINF_DTYPE_Q8_0 ? self->gate_q : (const void *) self->gate;
-        const char *u = dtype == XINF_DTYPE_Q8_0 ? self->up_q : (const void *) self->up;
-        const char *d = dtype == XINF_DTYPE_Q8_0 ? self->down_q : (const void *) self->down;
+        const char *g = dtype != XINF_DTYPE_F32 ? self->gate_q : (const void *) self->gate;
+        const char *u = dtype != XINF_DTYPE_F32 ? self->up_q : (const void *) self->up;
+        const char *d = dtype != XINF_DTYPE_F32 ? self->down_q : (const void *) self->down;
         self->gate_m [e] = (xinf_matrix_t) { dtype, g + e * ffn * up_row, ffn, dim };
         self->up_m [e] = (xinf_matrix_t) { dtype, u + e * ffn * up_row, ffn, dim };
         self->down_m [e] = (xinf_matrix_t) { dtype, d + e * dim * down_row, dim, ffn };
     }
-    self->moe = (xinf_moe_t) { &self->router_m, self->gate_m, self->up_m, self->down_m, n_experts, k, ffn, dim,
-                               normalize };
+    self->moe = (xinf_moe_t) { .router = &self->router_m, .gate = self->gate_m, .up = self->up_m,
+                               .down = self->down_m, .n_experts = n_experts, .k = k, .ffn = ffn, .dim = dim,
+                               .normalize = normalize };
+    if (!oai)
+        return;
+    //  Biases large enough that some gates and ups pass the clamp of 7
+    size_t count = n_experts + 2 * n_experts * ffn + n_experts * dim;
+    self->biases = test_floats (count, &state);
+    for (size_t i = n_experts; i < n_experts + 2 * n_experts * ffn; i++)
+        self->biases [i] *= 9;
+    self->moe.router_bias = self->biases;
+    self->moe.gate_bias = self->biases + n_experts;
+    self->moe.up_bias = self->moe.gate_bias + n_experts * ffn;
+    self->moe.down_bias = self->moe.up_bias + n_experts * ffn;
+    self->moe.weight_softmax = self->moe.swiglu_oai = true;
 }
 
 static void
@@ -67,7 +83,18 @@ s_experts_free (s_experts_t *self)
 {
     free (self->router), free (self->gate), free (self->up), free (self->down);
     free (self->gate_q), free (self->up_q), free (self->down_q);
-    free (self->gate_m), free (self->up_m), free (self->down_m);
+    free (self->gate_m), free (self->up_m), free (self->down_m), free (self->biases);
+}
+
+//  An expert's activation of its gate and up outputs.
+static double
+s_activate (const xinf_moe_t *moe, double g, double u)
+{
+    if (!moe->swiglu_oai)
+        return g / (1 + exp (-g)) * u;
+    g = g > 7 ? 7 : g;
+    u = u > 7 ? 7 : u < -7 ? -7 : u;
+    return g / (1 + exp (-1.702 * g)) * (u + 1);
 }
 
 //  The reference output of one token.
@@ -80,9 +107,11 @@ s_reference (const s_experts_t *self, const float *x, double *y)
         probs [e] = 0;
         for (size_t i = 0; i < dim; i++)
             probs [e] += (double) self->router [e * dim + i] * x [i];
+        probs [e] += self->moe.router_bias ? self->moe.router_bias [e] : 0;
         top = probs [e] > top ? probs [e] : top;
     }
-    for (size_t e = 0; e < E; e++)
+    //  GPT-OSS: the logits chosen from, the softmax of the chosen ones their weights
+    for (size_t e = 0; e < E && !self->moe.weight_softmax; e++)
         sum += probs [e] = exp (probs [e] - top);
     bool taken [64] = { false };
     size_t chosen [64];
@@ -94,8 +123,11 @@ s_reference (const s_experts_t *self, const float *x, double *y)
                 best = e;
         taken [best] = true;
         chosen [slot] = best;
-        total += weights [slot] = probs [best] / sum;
+        total += weights [slot] = self->moe.weight_softmax ? exp (probs [best] - top) : probs [best] / sum;
     }
+    for (size_t slot = 0; slot < self->k && self->moe.weight_softmax; slot++)
+        weights [slot] /= total;
+    total = self->moe.weight_softmax ? 1 : total;
     memset (y, 0, dim * sizeof (double));
     double *h = malloc (ffn * sizeof (double));
     for (size_t slot = 0; slot < self->k; slot++) {
@@ -108,10 +140,12 @@ s_reference (const s_experts_t *self, const float *x, double *y)
                 g += (double) self->gate [(e * ffn + f) * dim + i] * x [i];
                 u += (double) self->up [(e * ffn + f) * dim + i] * x [i];
             }
-            h [f] = g / (1 + exp (-g)) * u;
+            g += self->moe.gate_bias ? self->moe.gate_bias [e * ffn + f] : 0;
+            u += self->moe.up_bias ? self->moe.up_bias [e * ffn + f] : 0;
+            h [f] = s_activate (&self->moe, g, u);
         }
         for (size_t d = 0; d < dim; d++) {
-            double acc = 0;
+            double acc = self->moe.down_bias ? self->moe.down_bias [e * dim + d] : 0;
             for (size_t f = 0; f < ffn; f++)
                 acc += (double) self->down [(e * dim + d) * ffn + f] * h [f];
             y [d] += w * acc;
@@ -121,10 +155,10 @@ s_reference (const s_experts_t *self, const float *x, double *y)
 }
 
 static void
-s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, bool normalize, size_t n)
+s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, bool normalize, bool oai, size_t n)
 {
     s_experts_t experts;
-    s_experts_make (&experts, n_experts, k, ffn, dim, dtype, normalize, n_experts * 131 + k * 17 + n);
+    s_experts_make (&experts, n_experts, k, ffn, dim, dtype, normalize, oai, n_experts * 131 + k * 17 + n);
     uint64_t state = n * 7 + dim;
     float *x = test_floats (n * dim, &state), *y = malloc (n * dim * 4), *alone = malloc (dim * 4);
     double *expected = malloc (dim * sizeof (double));
@@ -135,8 +169,10 @@ s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, 
         CHECK (be->ops->moe (be, &experts.moe, x, y, n) == 0);
         for (size_t t = 0; t < n; t++) {
             s_reference (&experts, x + t * dim, expected);
-            //  Q8_0 products quantize their activations (16 bits a value in blocks of 32)
-            double tolerance = dtype == XINF_DTYPE_Q8_0 ? 3e-3 : 2e-5;
+            //  Q8_0 and MXFP4 products quantize their activations (16 and 15 bits a value in blocks of 32)
+            //  GPT-OSS's form: activations up to 7 x 8 before the down product's sums cancel, and
+            //  quantized to 15 bits a block of 32 (steps of 56 / 16383) before it where the experts are
+            double tolerance = dtype != XINF_DTYPE_F32 ? (oai ? 2e-2 : 3e-3) : oai ? 2e-4 : 2e-5;
             for (size_t d = 0; d < dim; d++)
                 CHECK_NEAR (y [t * dim + d], expected [d], tolerance * (1 + fabs (expected [d])));
             CHECK (be->ops->moe (be, &experts.moe, x + t * dim, alone, 1) == 0);
@@ -152,11 +188,15 @@ s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, 
 static void
 test_moe (void)
 {
-    s_case (8, 2, 32, 64, XINF_DTYPE_F32, true, 1);          //  a decode step
-    s_case (8, 2, 32, 64, XINF_DTYPE_F32, true, 37);         //  a prompt: experts of different rows
-    s_case (6, 3, 64, 32, XINF_DTYPE_Q8_0, true, 20);
-    s_case (5, 5, 16, 24, XINF_DTYPE_F32, false, 9);         //  every expert, weights as they are
-    s_case (32, 8, 32, 64, XINF_DTYPE_Q8_0, true, 16);       //  more experts than a group
+    s_case (8, 2, 32, 64, XINF_DTYPE_F32, true, false, 1);          //  a decode step
+    s_case (8, 2, 32, 64, XINF_DTYPE_F32, true, false, 37);         //  a prompt: experts of different rows
+    s_case (6, 3, 64, 32, XINF_DTYPE_Q8_0, true, false, 20);
+    s_case (5, 5, 16, 24, XINF_DTYPE_F32, false, false, 9);         //  every expert, weights as they are
+    s_case (32, 8, 32, 64, XINF_DTYPE_Q8_0, true, false, 16);       //  more experts than a group
+    s_case (8, 2, 32, 64, XINF_DTYPE_F32, false, true, 1);          //  GPT-OSS's form
+    s_case (8, 4, 32, 64, XINF_DTYPE_F32, false, true, 37);
+    s_case (32, 4, 64, 96, XINF_DTYPE_MXFP4, false, true, 20);      //  and its experts' type
+    s_case (6, 3, 64, 32, XINF_DTYPE_MXFP4, true, false, 5);
 }
 
 //  Equal router rows: the lower ids win; bad shapes are refused.
@@ -164,7 +204,7 @@ static void
 test_moe_edges (void)
 {
     s_experts_t experts;
-    s_experts_make (&experts, 4, 2, 8, 8, XINF_DTYPE_F32, true, 3);
+    s_experts_make (&experts, 4, 2, 8, 8, XINF_DTYPE_F32, true, false, 3);
     for (size_t i = 0; i < 4 * 8; i++)
         experts.router [i] = 0;       //  all probabilities equal: experts 0 and 1
     uint64_t state = 5;

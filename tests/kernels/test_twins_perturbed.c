@@ -150,6 +150,7 @@ test_twins_perturbed_new (void)
     self->sliding_window = s_inner->sliding_window;
     self->softcap = s_inner->softcap;
     self->sinks = s_inner->sinks;
+    self->moe_oai = s_inner->moe_oai;
     self->partial_rope = s_inner->partial_rope;
     return self;
 }

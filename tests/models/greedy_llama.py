@@ -7,7 +7,8 @@ is not built.
 MAKE_MODEL is xinf-make-model; LLAMA_DIR the llama.cpp tree of
 tools/llamacpp/build-native.sh (build/bin/llama-quantize and
 llama-completion). Small F16 models (llama, gemma3 and gemma2 with a
-SentencePiece vocabulary, phi3 with LongRoPE, qwen2, plain and with YaRN RoPE scaling, with a byte-level BPE one; every matrix a multiple of
+SentencePiece vocabulary, phi3 with LongRoPE, qwen2, plain and with YaRN RoPE scaling, with a byte-level BPE one, gpt-oss
+with its MXFP4 experts too; every matrix a multiple of
 256 columns, so that the K types are used) are quantized to Q4_K_M,
 Q5_K_M, Q6_K, Q3_K_M, Q2_K, IQ4_XS and IQ4_NL; llama-completion generates
 greedily (top-k 1, -nr: without repacking the weights, whose AMX kernels a
@@ -69,6 +70,25 @@ MODELS = [
                 "--ffn", "1536", "--layers", "7", "--vocab", "2048", "--tied", "--seed", "5", "--std", "0.02",
                 "--sliding-window", "8", "--attn-softcap", "0.1", "--final-softcap", "0.5"]),
 ]
+# GPT-OSS: YaRN on every layer, attention sinks, every other layer local (an
+# 8-position window), biased experts in its form (four of 256), the gpt-4o
+# (o200k) pre-tokenizer; also quantized as GPT-OSS's files are, MXFP4
+# experts (llama-quantize's MXFP4_MOE). Every expert serves every token
+# here: the router's logits of random weights lie close, and where two
+# are within the rounding of the types' products (llama.cpp rounds its
+# activations to 8 bits, xinf to 15 or 16), a choice between experts
+# flips and the logits move far, which no tolerance on the final logits
+# can tell from a fault. With eight experts, two a token, F16 gave 32 of
+# 32 and the quantized files parted at such flips; the float64 reference
+# (tests/reference) sided with xinf at each of them. The choice itself is
+# checked against that reference (unit_kernels_moe, inference_reference).
+MODELS.append(("gpt-oss", ["--arch", "gpt-oss", "--pre", "gpt-4o", "--dim", "512", "--heads", "8", "--kv-heads", "2",
+                           "--head-dim", "64", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5",
+                           "--std", "0.05", "--sliding-window", "8", "--experts", "4", "--experts-used", "4",
+                           "--expert-ffn", "256", "--rope-scaling", "yarn", "--rope-factor", "4",
+                           "--rope-original-context", "16"]))
+EXTRA_TYPES = {"gpt-oss": ["MXFP4_MOE"]}
+LLAMA_FLAGS = {}
 LORA_TYPES = ["F16", "Q4_K_M"]
 PROMPT = "hello world, this is a test of the"
 GENERATE = 32
@@ -92,15 +112,16 @@ def run(command):
     return result
 
 
-def compare(completion, program, target, adapter=None):
-    """llama.cpp's greedy ids on 'target' (with the adapter), then xinf's test program on them; 0 or 1."""
+def compare(completion, program, target, adapter=None, extra=()):
+    """llama.cpp's greedy ids on 'target' (with the adapter, and llama-completion's 'extra' flags), then
+    xinf's test program on them; 0 or 1."""
     session = target + (".lora" if adapter else "") + ".session"
     if os.path.exists(session):
         os.remove(session)
     lora = ["--lora", adapter] if adapter else []
     run([completion, "-m", target, "-p", PROMPT, "-n", str(GENERATE), "--temp", "0", "--top-k", "1",
          "--ignore-eos", "-no-cnv", "-t", "2", "--no-warmup", "-nr", "--prompt-cache", session,
-         "--prompt-cache-all"] + lora)
+         "--prompt-cache-all"] + lora + list(extra))
     ids = session_ids(session)
     prompt = len(ids) - GENERATE
     if prompt <= 0:
@@ -126,12 +147,13 @@ def main():
         return 77
     os.makedirs(work, exist_ok=True)
     for arch, flags in MODELS:
+        extra = LLAMA_FLAGS.get(arch, [])
         source = os.path.join(work, arch + "-f16.gguf")
         run([make_model, "--type", "f16"] + flags + ["-o", source])
-        for name in TYPES:
+        for name in TYPES + EXTRA_TYPES.get(arch, []):
             target = os.path.join(work, "%s-%s.gguf" % (arch, name))
             run([quantize, source, target, name])
-            if compare(completion, program, target):
+            if compare(completion, program, target, extra=extra):
                 return 1
         if not make_lora:
             continue
@@ -139,7 +161,7 @@ def main():
         run([make_lora, source, "-o", adapter, "--rank", "16", "--alpha", "32", "--type", "f16", "--seed", "3"])
         for name in LORA_TYPES:
             target = source if name == "F16" else os.path.join(work, "%s-%s.gguf" % (arch, name))
-            if compare(completion, program, target, adapter):
+            if compare(completion, program, target, adapter, extra):
                 return 1
     return 0
 

@@ -12,7 +12,8 @@
 
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
     a byte-level BPE vocabulary, llama, gemma3, gemma2 and phi3 (LongRoPE) with SentencePiece
-    ones, a qwen3moe, a glm4 with fused biases and a granite), with
+    ones, a qwen3moe, a glm4 with fused biases, a granite and a gpt-oss with MXFP4
+    experts), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -325,6 +326,8 @@ test_fuzz_loaders (void)
                             "--seed 27" },
         { "fuzz-glm4.gguf", "--arch glm4 --layers 1 --qkv-bias --seed 29" },
         { "fuzz-granite.gguf", "--arch granite --layers 1 --seed 31" },
+        { "fuzz-gpt-oss.gguf", "--arch gpt-oss --layers 2 --experts 4 --experts-used 2 --expert-ffn 32 "
+                               "--expert-type mxfp4 --sliding-window 4 --rope-scaling yarn --rope-factor 4 --seed 37" },
     };
     for (size_t index = 0; index < sizeof others / sizeof others [0]; index++) {
         char arguments [300], path [300];

@@ -2,7 +2,9 @@
     its pattern as a number or bools, the local RoPE base, a logit soft-cap
     refused), Gemma 2 (soft-caps, windows, the 27B's query scale), RoPE
     scaling (linear, YaRN, the attention factor; refused where xinf runs
-    none) and a mixture of experts (counts, widths and tensors that
+    none), GPT-OSS (sinks, biases, its experts' form, local layers with the
+    global RoPE; what it lacks refused by name, on a backend without its
+    parts too) and a mixture of experts (counts, widths and tensors that
     disagree; a split over ranks that would cut a block), each through the
     model loader: a bad value is refused naming the key, never run wrong.
 
@@ -428,6 +430,60 @@ test_granite_keys (void)
     s_expect_refused (granite, &(s_edit_t) { "granite.rope.dimension_count", S_U32, 8, 0, NULL }, "whole heads", false);
 }
 
+//  GPT-OSS's parts as the loader reads them, and what it lacks refused by
+//  name: a missing sink or bias, a local RoPE base of its own under YaRN,
+//  expert biases in another arch's file; a backend without sinks or its
+//  experts' form is named.
+static void
+test_gpt_oss_keys (void)
+{
+    char oss [300], moe [300];
+    s_make ("gpt-oss.gguf", "--arch gpt-oss --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 2 "
+            "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --sliding-window 4 --rope-scaling yarn "
+            "--rope-factor 4 --rope-original-context 64 --seed 41", oss, sizeof oss);
+    xinf_model_t *model = s_load_edited (oss, &(s_edit_t) { "gpt-oss.general.unused", S_DROP, 0, 0, NULL });
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    const xinf_layer_t *local = &t->layers [0], *global = &t->layers [1];
+    CHECK (local->window == 4 && global->window == 0);
+    CHECK (local->sinks && local->o_bias && local->q_bias && local->ffn_norm && !local->post_attn_norm);
+    CHECK (local->moe.router_bias && local->moe.gate_bias && local->moe.up_bias && local->moe.down_bias);
+    CHECK (local->moe.weight_softmax && local->moe.swiglu_oai && !local->moe.normalize && local->moe.k == 2);
+    //  The local layers turn as the global ones, YaRN's factors and magnitude included
+    CHECK (t->rope_local.factors == t->rope.factors && t->rope.factors && t->rope_local.mscale == t->rope.mscale
+           && t->rope.mscale > 1.1f && t->rope_local.base == t->rope.base);
+    xinf_backend_t *cpu = xinf_cpu_backend_new (1);
+    char error [512] = "";
+    CHECK (xinf_transformer_check_backend (t, cpu, error, sizeof error) == 0);
+    xinf_backend_t lacking = *cpu;
+    lacking.sinks = false;
+    CHECK (xinf_transformer_check_backend (t, &lacking, error, sizeof error) == -1 && strstr (error, "sinks"));
+    lacking.sinks = true;
+    lacking.moe_oai = false;
+    CHECK (xinf_transformer_check_backend (t, &lacking, error, sizeof error) == -1 && strstr (error, "GPT-OSS's form"));
+    xinf_backend_destroy (&cpu);
+    xinf_model_destroy (&model);
+    s_expect_refused (oss, &(s_edit_t) { "blk.0.attn_sinks.weight", S_DROP_TENSOR, 0, 0, NULL }, "attn_sinks", false);
+    s_expect_refused (oss, &(s_edit_t) { "blk.1.attn_output.bias", S_DROP_TENSOR, 0, 0, NULL }, "attn_output.bias",
+                      false);
+    s_expect_refused (oss, &(s_edit_t) { "blk.1.ffn_down_exps.bias", S_DROP_TENSOR, 0, 0, NULL }, "ffn_down_exps.bias",
+                      false);
+    s_expect_refused (oss, &(s_edit_t) { "blk.0.ffn_gate_inp.bias", S_DROP_TENSOR, 0, 0, NULL }, "ffn_gate_inp.bias",
+                      false);
+    s_expect_refused (oss, &(s_edit_t) { "blk.0.post_attention_norm.weight", S_DROP_TENSOR, 0, 0, NULL },
+                      "post_attention_norm", false);
+    s_expect_refused (oss, &(s_edit_t) { "gpt-oss.rope.freq_base_swa", S_F32, 0, 5000.0, NULL }, "freq_base_swa",
+                      false);
+    s_expect_loads (oss, &(s_edit_t) { "gpt-oss.rope.freq_base_swa", S_F32, 0, 150000.0, NULL });
+    s_expect_refused (oss, &(s_edit_t) { "gpt-oss.expert_count", S_DROP, 0, 0, NULL }, "expert_count", false);
+    //  Another arch's file with GPT-OSS's biases: refused, not ignored
+    s_make ("qwen3moe-biased.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 "
+            "--layers 1 --vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 43", moe, sizeof moe);
+    s_expect_refused (moe, &(s_edit_t) { "blk.0.ffn_gate_inp.bias", S_ADD_VECTOR, 4, 0, NULL }, "ffn_gate_inp.bias",
+                      false);
+    s_expect_refused (moe, &(s_edit_t) { "blk.0.ffn_up_exps.bias", S_ADD_VECTOR, 128, 0, NULL }, "ffn_up_exps.bias",
+                      false);
+}
+
 //  A mixture of experts' keys and tensors: counts out of range or that
 //  disagree with the tensors are refused naming them, and so is a split
 //  over ranks that would cut a block.
@@ -498,6 +554,7 @@ main (int argc, char **argv)
     RUN (test_glm4_keys);
     RUN (test_granite_keys);
     RUN (test_experts_keys);
+    RUN (test_gpt_oss_keys);
     test_scratch_end ();
     return 0;
 }

@@ -57,6 +57,12 @@ static const s_case_t s_cases [] = {
       "--experts 8 --experts-used 2 --expert-ffn 96" },
     { "qwen3moe-q8", "qwen3moe", "q8_0", 192, 6, 6, 288, true, 70, 2e-2, 1u << 2 | 1u << 3,
       "--experts 6 --experts-used 3 --expert-ffn 192" },
+    //  GPT-OSS: the sinks go with their heads, attn_output's and the experts' down biases to rank 0's sum,
+    //  the gate and up biases cut with their rows (MXFP4 experts: whole blocks of 32)
+    { "gpt-oss-f32", "gpt-oss", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
+      "--experts 8 --experts-used 2 --expert-ffn 96 --head-dim 32 --sliding-window 4" },
+    { "gpt-oss-mxfp4", "gpt-oss", "q8_0", 256, 8, 4, 256, false, 70, 2e-2, 1u << 2,
+      "--experts 4 --experts-used 2 --expert-ffn 128 --expert-type mxfp4 --head-dim 64 --sliding-window 4" },
 };
 #define CASES (sizeof s_cases / sizeof s_cases [0])
 
@@ -289,7 +295,7 @@ s_free_ranks (s_rank_t *ranks, int n_ranks)
 }
 
 //  Bytes of the tensors every rank holds whole: embedding, output, norms,
-//  a mixture's routers.
+//  a mixture's routers (and GPT-OSS's routers' biases).
 static uint64_t
 s_replicated_bytes (const char *path)
 {
@@ -301,7 +307,7 @@ s_replicated_bytes (const char *path)
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         if (streq (tensor->name, "token_embd.weight") || streq (tensor->name, "output.weight")
         ||  streq (tensor->name, "rope_freqs.weight") || strstr (tensor->name, "_norm.weight")
-        ||  strstr (tensor->name, "ffn_gate_inp.weight"))
+        ||  strstr (tensor->name, "ffn_gate_inp."))
             bytes += tensor->size;
     }
     xinf_gguf_destroy (&gguf);

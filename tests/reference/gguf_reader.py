@@ -5,7 +5,8 @@ Parses GGUF v2/v3 files: header, metadata of every value type, tensor infos,
 aligned data section.  Tensors are returned dequantized to float32 with the
 numpy shape (ne[n-1], ..., ne[1], ne[0]): ne0 is the contiguous last axis.
 
-Supported tensor types: F32 (0), F16 (1), Q8_0 (8), BF16 (30).
+Supported tensor types: F32 (0), F16 (1), Q8_0 (8), BF16 (30), MXFP4 (39: GPT-OSS's experts,
+32 E2M1 values doubled to 0..12 and an exponent byte e, weight = value * 2^(e - 128)).
 
 Usage:
     r = GGUFReader("model.gguf")
@@ -42,15 +43,18 @@ _NP_SCALAR = {
 }
 
 # ggml tensor types
-GGML_F32, GGML_F16, GGML_Q8_0, GGML_BF16 = 0, 1, 8, 30
+GGML_F32, GGML_F16, GGML_Q8_0, GGML_BF16, GGML_MXFP4 = 0, 1, 8, 30, 39
 # type -> (block size in elements, bytes per block)
 GGML_TYPES = {
     GGML_F32: (1, 4),
     GGML_F16: (1, 2),
     GGML_Q8_0: (32, 34),
     GGML_BF16: (1, 2),
+    GGML_MXFP4: (32, 17),
 }
-GGML_TYPE_NAMES = {GGML_F32: "F32", GGML_F16: "F16", GGML_Q8_0: "Q8_0", GGML_BF16: "BF16"}
+GGML_TYPE_NAMES = {GGML_F32: "F32", GGML_F16: "F16", GGML_Q8_0: "Q8_0", GGML_BF16: "BF16", GGML_MXFP4: "MXFP4"}
+# MXFP4's nibbles: sign bit 3, E2M1 magnitudes 0, 0.5, 1, 1.5, 2, 3, 4, 6 doubled
+MXFP4_VALUES = np.array([0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12], dtype=np.float64)
 
 MAX_DIMS = 4
 DEFAULT_ALIGNMENT = 32
@@ -306,6 +310,12 @@ class GGUFReader:
             d = _f16_to_f32(blocks[:, 0:2].copy().view("<u2"))  # (nb, 1)
             q = blocks[:, 2:].copy().view(np.int8).astype(np.float32)
             out = (d * q).reshape(-1)
+        elif info.type == GGML_MXFP4:
+            blocks = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 17)
+            scale = np.ldexp(1.0, blocks[:, 0:1].astype(np.int64) - 128)        # (nb, 1)
+            qs = blocks[:, 1:].astype(np.int64)
+            nibbles = np.concatenate([qs & 15, qs >> 4], axis=1)               # low nibbles first
+            out = (MXFP4_VALUES[nibbles] * scale).astype(np.float32).reshape(-1)
         else:  # unreachable: checked in __init__
             raise ValueError("unsupported type %d" % info.type)
         return out.reshape(info.shape)

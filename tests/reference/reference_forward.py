@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Independent float64 reference of the llama / qwen2 / qwen3 / qwen3moe / phi3 / gemma2 / gemma3 forward pass (GGUF).
+"""Independent float64 reference of the llama / qwen2 / qwen3 / qwen3moe / phi3 / glm4 / granite / gpt-oss / gemma2 /
+gemma3 forward pass (GGUF).
 
 Python standard library + numpy only.  Weights are the file's values
 dequantized to float32 (gguf_reader), then computed on in float64.
@@ -77,6 +78,22 @@ Gemma 3 (gemma3), as llama.cpp's src/models/gemma3.cpp builds it:
     x = x + rmsnorm(Wdown (gelu(Wgate h) * (Wup h))) * post_ffw_norm,
         gelu(g) = 0.5 g (1 + tanh(sqrt(2/pi) (g + 0.044715 g^3)))
 
+GPT-OSS (gpt-oss), as llama.cpp's src/models/openai-moe-iswa.cpp builds it:
+    NeoX RoPE (rope.scaling as any arch's, on every layer), q/k/v biases
+    layer l is local when l % p < p - 1 (p = attention.sliding_window_pattern,
+        default 2): it attends to the last attention.sliding_window (default
+        128) keys, its RoPE the global layers' (base rope.freq_base_swa,
+        default rope.freq_base)
+    attention: each query head's softmax has one logit more, attn_sinks[head],
+        with no value: p_j = e^(s_j) / (e^sink + sum_i e^(s_i))
+    x = x + (Wo attn + attn_output.bias)
+    h = rmsnorm(x) * post_attention_norm        (the feed-forward's norm)
+    router logits r = Wrouter h + ffn_gate_inp.bias; the expert_used_count
+        highest (the lower id first among equals), w = softmax of those r
+    ffn(h) = sum_e w_e (Wdown_e a_e + bdown_e),
+        g = Wgate_e h + bgate_e, u = Wup_e h + bup_e,
+        a = min(g, 7) sigmoid(1.702 min(g, 7)) (clamp(u, -7, 7) + 1)
+
 rmsnorm(x) = x / sqrt(mean(x^2) + eps)
 
 Command line:
@@ -97,7 +114,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "gemma2", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "gpt-oss", "gemma2", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -154,7 +171,7 @@ class HParams:
         self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
         self.context = r.get_int(arch + ".context_length", 0)
         self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
-                               1e-5 if arch in ("llama", "phi3", "glm4", "granite") else 1e-6)
+                               1e-5 if arch in ("llama", "phi3", "glm4", "granite", "gpt-oss") else 1e-6)
         self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
         self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
         vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
@@ -169,16 +186,17 @@ class HParams:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
         self.arch = arch
-        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "phi3", "gemma2", "gemma3")
-        self.qkv_bias = (arch == "qwen2")
+        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "phi3", "gpt-oss", "gemma2", "gemma3")
+        self.oss = arch == "gpt-oss"
+        self.qkv_bias = arch in ("qwen2", "gpt-oss")
         self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
-        self.n_expert = r.get_int(arch + ".expert_count", 0) if arch in ("llama", "qwen3moe") else 0
+        self.n_expert = r.get_int(arch + ".expert_count", 0) if arch in ("llama", "qwen3moe", "gpt-oss") else 0
         self.n_expert_used = r.get_int(arch + ".expert_used_count", 0)
         # qwen3moe without expert_feed_forward_length: the dense width shared
         # among a token's experts, as llama.cpp's qwen3moe.cpp
         self.expert_ffn = (r.get_int(arch + ".expert_feed_forward_length",
                                      self.ffn // max(self.n_expert_used, 1))
-                           if arch == "qwen3moe" else self.ffn)
+                           if arch in ("qwen3moe", "gpt-oss") else self.ffn)
         self.gemma = arch in ("gemma2", "gemma3")
         # phi3, glm4: q/k/v in attn_qkv (or apart), gate and up in ffn_up
         self.fused = arch in ("phi3", "glm4")
@@ -208,11 +226,12 @@ class HParams:
         if arch == "gemma2":
             self.attn_softcap = r.get_float(arch + ".attn_logit_softcapping", 50.0)
             self.final_softcap = r.get_float(arch + ".final_logit_softcapping", 30.0)
-        if self.gemma:
+        if self.gemma or self.oss:
             if arch == "gemma3" and r.get_float(arch + ".final_logit_softcapping", 0.0):
                 raise ValueError("%s: final_logit_softcapping not supported" % r.path)
-            window = r.get_int(arch + ".attention.sliding_window", 4096 if arch == "gemma2" else 0)
-            pattern = r.get(arch + ".attention.sliding_window_pattern", 2 if arch == "gemma2" else 6)
+            window = r.get_int(arch + ".attention.sliding_window",
+                               4096 if arch == "gemma2" else 128 if self.oss else 0)
+            pattern = r.get(arch + ".attention.sliding_window_pattern", 6 if arch == "gemma3" else 2)
             for layer in range(self.n_layers):
                 if isinstance(pattern, list):
                     local = bool(pattern[layer])
@@ -253,6 +272,17 @@ class HParams:
 
     def __repr__(self):
         return "HParams(%s)" % ", ".join("%s=%r" % kv for kv in sorted(vars(self).items()))
+
+
+def softmax_sink(s, sink=None):
+    """Row-wise softmax of s (rows of scores, -inf masked); with a sink (a
+    logit with no value, gpt-oss's) in each row's sum."""
+    top = s.max(axis=1, keepdims=True)
+    if sink is not None:
+        top = np.maximum(top, sink)
+    p = np.exp(s - top)
+    total = p.sum(axis=1, keepdims=True) + (np.exp(sink - top) if sink is not None else 0.0)
+    return p / total
 
 
 def rms_norm(x, w, eps):
@@ -423,13 +453,20 @@ class Model:
             else:
                 L.q_norm = L.k_norm = None
             L.wo = w(p + "attn_output.weight", (hp.dim, qd))
-            L.ffn_norm = w(p + "ffn_norm.weight", (hp.dim,))
+            # gpt-oss: attn_output's bias, the sinks, the feed-forward's norm by another name
+            L.bo = w(p + "attn_output.bias", (hp.dim,)) if hp.oss else None
+            L.sinks = w(p + "attn_sinks.weight", (hp.n_head,)) if hp.oss else None
+            L.ffn_norm = w(p + ("post_attention_norm.weight" if hp.oss else "ffn_norm.weight"), (hp.dim,))
+            L.expert_biases = None
             if hp.n_expert:
                 E, F = hp.n_expert, hp.expert_ffn
                 L.router = w(p + "ffn_gate_inp.weight", (E, hp.dim))
                 L.gate_exps = w(p + "ffn_gate_exps.weight", (E, F, hp.dim))
                 L.up_exps = w(p + "ffn_up_exps.weight", (E, F, hp.dim))
                 L.down_exps = w(p + "ffn_down_exps.weight", (E, hp.dim, F))
+                if hp.oss:
+                    L.expert_biases = (w(p + "ffn_gate_inp.bias", (E,)), w(p + "ffn_gate_exps.bias", (E, F)),
+                                       w(p + "ffn_up_exps.bias", (E, F)), w(p + "ffn_down_exps.bias", (E, hp.dim)))
             elif hp.fused:
                 L.router = None
                 up = w(p + "ffn_up.weight", (2 * hp.ffn, hp.dim))
@@ -510,8 +547,11 @@ class Model:
         if L.q_norm is not None:
             q = rms_norm(q, L.q_norm, hp.eps)
             k = rms_norm(k, L.k_norm, hp.eps)
-        if L.window:
+        if L.window and not hp.oss:
             base, scale, factors, inv_freq, mscale = hp.freq_base_local, 1.0, None, None, 1.0
+        elif L.window:      # gpt-oss: the global layers' RoPE, scaling included
+            base, scale, factors = hp.freq_base_local, hp.freq_scale, hp.rope_factors
+            inv_freq, mscale = hp.rope_inv_freq, hp.rope_mscale
         else:
             base, scale, factors = hp.freq_base, hp.freq_scale, hp.rope_factors
             inv_freq, mscale = hp.rope_inv_freq, hp.rope_mscale
@@ -523,13 +563,34 @@ class Model:
     def _attn_out(self, L, x, out):
         """x plus the attention's output projection (normed first: gemma3)."""
         o = out.reshape(out.shape[0], -1) @ L.wo.T
+        if L.bo is not None:
+            o = o + L.bo
         if L.post_attn_norm is not None:
             o = rms_norm(o, L.post_attn_norm, self.hp.eps)
         return x + self.hp.residual_scale * o
 
+    def _experts_oss(self, L, h):
+        """GPT-OSS's experts: biased router, the softmax of the chosen logits, biased experts, clamped SwiGLU."""
+        hp = self.hp
+        router_b, gate_b, up_b, down_b = L.expert_biases
+        logits = h @ L.router.T + router_b                          # (T, E)
+        out = np.zeros_like(h)
+        for t in range(h.shape[0]):
+            chosen = np.argsort(-logits[t], kind="stable")[:hp.n_expert_used]
+            weights = np.exp(logits[t, chosen] - logits[t, chosen].max())
+            weights /= weights.sum()
+            for e, wt in zip(chosen, weights):
+                g = np.minimum(L.gate_exps[e] @ h[t] + gate_b[e], 7.0)
+                u = np.clip(L.up_exps[e] @ h[t] + up_b[e], -7.0, 7.0)
+                a = g / (1.0 + np.exp(-1.702 * g)) * (u + 1.0)
+                out[t] += wt * (L.down_exps[e] @ a + down_b[e])
+        return out
+
     def _experts(self, L, h):
         """A mixture of experts' output for each row of h."""
         hp = self.hp
+        if L.expert_biases is not None:
+            return self._experts_oss(L, h)
         logits = h @ L.router.T                                     # (T, E)
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
@@ -579,9 +640,7 @@ class Model:
             for hd in range(hp.n_head):
                 kv = hd // group
                 s = softcap((q[:, hd, :] @ k[:, kv, :].T) * scale, hp.attn_softcap) + mask
-                s = s - s.max(axis=1, keepdims=True)
-                p = np.exp(s)
-                p /= p.sum(axis=1, keepdims=True)
+                p = softmax_sink(s, L.sinks[hd] if L.sinks is not None else None)
                 out[:, hd, :] = p @ v[:, kv, :]
             x = self._attn_out(L, x, out)
             x = self._ffn(L, x)
@@ -615,8 +674,7 @@ class Model:
                 for hd in range(hp.n_head):
                     kv = hd // group
                     s = softcap(K[first:n_keys, kv, :] @ q[t, hd, :] * scale, hp.attn_softcap)
-                    p = np.exp(s - s.max())
-                    p /= p.sum()
+                    p = softmax_sink(s[None, :], L.sinks[hd] if L.sinks is not None else None)[0]
                     out[t, hd, :] = p @ V[first:n_keys, kv, :]
             x = self._attn_out(L, x, out)
             x = self._ffn(L, x)
