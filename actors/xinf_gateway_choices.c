@@ -42,7 +42,8 @@ s_child_new (xinf_gw_request_t *parent, size_t index)
     if (parent->reasoning) {
         child->reasoning = malloc (sizeof (xinf_gw_reasoning_t));
         assert (child->reasoning);
-        xinf_gw_reasoning_init (child->reasoning, parent->reasoning_open);
+        xinf_gw_reasoning_init (child->reasoning, parent->reasoning_open,
+                                ((xinf_gw_reasoning_t *) parent->reasoning)->harmony);
         child->reasoning_open = parent->reasoning_open;
     }
     if (parent->tool_parsing) {

@@ -374,7 +374,8 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->reasoning = malloc (sizeof (xinf_gw_reasoning_t));
         assert (request->reasoning);
         request->reasoning_open = xinf_gw_reasoning_prompt_open (prompt);
-        xinf_gw_reasoning_init (request->reasoning, request->reasoning_open);
+        xinf_gw_reasoning_init (request->reasoning, request->reasoning_open,
+                                xinf_gw_reasoning_harmony (model.chat_template));
     }
     free (request->oai.prompt);
     request->oai.prompt = prompt;

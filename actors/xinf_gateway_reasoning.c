@@ -5,6 +5,10 @@
 
 #define OPEN_TAG   "<think>"
 #define CLOSE_TAG  "</think>"
+#define CHANNEL    "<|channel|>"       //  harmony: the markers of a message's header and end
+#define MESSAGE    "<|message|>"
+#define START      "<|start|>"
+#define HEADER_MAX 256                 //  bytes of a harmony header at most
 
 static bool
 s_space (char byte)
@@ -13,11 +17,13 @@ s_space (char byte)
 }
 
 void
-xinf_gw_reasoning_init (xinf_gw_reasoning_t *self, bool inside)
+xinf_gw_reasoning_init (xinf_gw_reasoning_t *self, bool inside, bool harmony)
 {
     memset (self, 0, sizeof *self);
-    self->inside = inside;
+    self->inside = inside && !harmony;
     self->begun = inside;
+    self->harmony = harmony;
+    self->header = harmony;
 }
 
 //  The length of the longest end of 'bytes' that begins 'tag' (0: none).
@@ -73,6 +79,96 @@ s_inside (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought)
     xinf_gw_buf_consume (&self->held, size - keep);
 }
 
+//  ---- harmony ---------------------------------------------------------------------
+
+//  Where 'needle' is in the held bytes, or -1.
+static long
+s_find (const xinf_gw_reasoning_t *self, const char *needle)
+{
+    size_t length = strlen (needle);
+    for (size_t at = 0; at + length <= self->held.size; at++)
+        if (memcmp (self->held.data + at, needle, length) == 0)
+            return (long) at;
+    return -1;
+}
+
+//  A header held whole (up to <|message|>, consumed): its body is the
+//  thought when its channel is analysis. False while it is not whole;
+//  an answer that begins otherwise, or a header too long, is plain.
+static bool
+s_header (xinf_gw_reasoning_t *self)
+{
+    size_t channel = strlen (CHANNEL), start = strlen (START), size = self->held.size;
+    const char *bytes = self->held.data;
+    bool headed = (size >= channel ? memcmp (bytes, CHANNEL, channel) == 0 : memcmp (bytes, CHANNEL, size) == 0)
+               || (size >= start ? memcmp (bytes, START, start) == 0 : memcmp (bytes, START, size) == 0);
+    long at = s_find (self, MESSAGE);
+    if (!headed || (at < 0 && size > HEADER_MAX)) {
+        self->plain = true;
+        self->header = false;
+        self->inside = false;
+        return true;
+    }
+    if (at < 0)
+        return false;
+    long name = s_find (self, CHANNEL);
+    const char *analysis = CHANNEL "analysis";
+    self->inside = name >= 0 && name < at && (size_t) at - (size_t) name >= strlen (analysis)
+                && memcmp (bytes + name, analysis, strlen (analysis)) == 0
+                && (bytes [name + (long) strlen (analysis)] == '<' || bytes [name + (long) strlen (analysis)] == ' ');
+    xinf_gw_buf_consume (&self->held, (size_t) at + strlen (MESSAGE));
+    self->header = false;
+    return true;
+}
+
+//  A body: its bytes up to the next header or end marker (where a
+//  renderer wrote the ends as text: dropped), or up to those that may
+//  begin one, to the thought or the content.
+static void
+s_body (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t *content)
+{
+    static const char *const markers [] = { START, CHANNEL, "<|end|>", "<|return|>", "<|call|>" };
+    long next = -1;
+    size_t keep = 0, marker = 0;
+    for (size_t index = 0; index < sizeof markers / sizeof markers [0]; index++) {
+        long at = s_find (self, markers [index]);
+        size_t partial = s_partial_tag (self->held.data, self->held.size, markers [index]);
+        if (at >= 0 && (next < 0 || at < next)) {
+            next = at;
+            marker = index;
+        }
+        keep = partial > keep ? partial : keep;
+    }
+    size_t take = next >= 0 ? (size_t) next : self->held.size - keep;
+    xinf_gw_buf_add (self->inside ? thought : content, self->held.data, take);
+    xinf_gw_buf_consume (&self->held, take);
+    if (next >= 0 && marker >= 2)    //  an end: the header that may follow begins after it
+        xinf_gw_buf_consume (&self->held, strlen (markers [marker]));
+    self->header = next >= 0;
+}
+
+static void
+s_harmony_feed (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t *content)
+{
+    while (self->held.size && !self->plain) {
+        if (self->header && !s_header (self))
+            return;                   //  a header not whole yet
+        if (self->plain)
+            break;
+        bool was_header = self->header;
+        size_t before = self->held.size;
+        s_body (self, thought, content);
+        if (!self->header && self->held.size == before && !was_header)
+            return;                   //  only the start of a marker held
+    }
+    if (self->plain) {
+        xinf_gw_buf_add (content, self->held.data, self->held.size);
+        xinf_gw_buf_consume (&self->held, self->held.size);
+    }
+}
+
+//  ---- both ------------------------------------------------------------------------
+
 void
 xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t size, xinf_gw_buf_t *thought,
                         xinf_gw_buf_t *content)
@@ -80,6 +176,10 @@ xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t size
     if (size == 0 && self->held.size == 0)
         return;                       //  nothing decided yet (text held back for a stop string)
     xinf_gw_buf_add (&self->held, text, size);
+    if (self->harmony) {
+        s_harmony_feed (self, thought, content);
+        return;
+    }
     if (!self->begun && !s_at_start (self))
         return;
     if (self->inside) {
@@ -103,6 +203,8 @@ xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t size
 void
 xinf_gw_reasoning_flush (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t *content)
 {
+    if (self->harmony && self->header)          //  a header never finished: it was text
+        self->inside = false;
     if (self->held.size && !self->trim)
         xinf_gw_buf_add (self->inside ? thought : content, self->held.data, self->held.size);
     xinf_gw_buf_consume (&self->held, self->held.size);
@@ -117,7 +219,14 @@ xinf_gw_reasoning_clear (xinf_gw_reasoning_t *self)
 bool
 xinf_gw_reasoning_template (const char *chat_template)
 {
-    return chat_template && strstr (chat_template, OPEN_TAG) && strstr (chat_template, CLOSE_TAG);
+    return chat_template && ((strstr (chat_template, OPEN_TAG) && strstr (chat_template, CLOSE_TAG))
+                             || xinf_gw_reasoning_harmony (chat_template));
+}
+
+bool
+xinf_gw_reasoning_harmony (const char *chat_template)
+{
+    return chat_template && strstr (chat_template, CHANNEL) && strstr (chat_template, MESSAGE);
 }
 
 bool

@@ -8,6 +8,15 @@
     before it: a template that ends the prompt with <think> (DeepSeek-R1's,
     QwQ's) leaves the model inside one. Whitespace after </think> is
     dropped. Tags split across tokens are held back until they are whole.
+
+    GPT-OSS's harmony format instead (its template writes <|channel|>, its
+    vocabulary renders the tokens that head a message as text): an answer
+    is messages, each a header (<|start|>assistant, <|channel|>NAME, maybe
+    " to=RECIPIENT" and <|constrain|>TYPE) and a body after <|message|>,
+    ended by <|end|> (rendered as nothing) or the next header. The bodies
+    of the analysis channel are the thought, the others (final, commentary)
+    the content; headers are dropped. An answer that does not begin with a
+    header, or whose header runs past 256 bytes, is content as it stands.
 */
 #ifndef XINF_GATEWAY_REASONING_H_INCLUDED
 #define XINF_GATEWAY_REASONING_H_INCLUDED
@@ -19,10 +28,14 @@ typedef struct {
     bool begun;                       //  the answer has begun: no thought opens any more
     bool trim;                        //  a thought just closed: drop the whitespace that follows
     xinf_gw_buf_t held;               //  bytes that may start a tag
+    bool harmony;                     //  GPT-OSS's messages instead of <think> tags
+    bool header;                      //  harmony: reading a message's header
+    bool plain;                       //  harmony: the answer is no messages, all content
 } xinf_gw_reasoning_t;
 
-//  'inside': the prompt left the model in a thought.
-void xinf_gw_reasoning_init (xinf_gw_reasoning_t *self, bool inside);
+//  'inside': the prompt left the model in a thought; 'harmony': the
+//  template writes harmony messages (xinf_gw_reasoning_harmony).
+void xinf_gw_reasoning_init (xinf_gw_reasoning_t *self, bool inside, bool harmony);
 //  Adds decided text; appends the thought's part to 'thought' and the
 //  answer's to 'content'.
 void xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t size, xinf_gw_buf_t *thought,
@@ -30,8 +43,11 @@ void xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t
 //  At the end: what is held (an unclosed thought stays a thought).
 void xinf_gw_reasoning_flush (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t *content);
 void xinf_gw_reasoning_clear (xinf_gw_reasoning_t *self);
-//  Whether a chat template writes thoughts (mentions <think> and </think>).
+//  Whether a chat template writes thoughts (mentions <think> and </think>,
+//  or harmony's channels).
 bool xinf_gw_reasoning_template (const char *chat_template);
+//  Whether a chat template writes harmony's messages (mentions <|channel|>).
+bool xinf_gw_reasoning_harmony (const char *chat_template);
 //  Whether a rendered prompt ends inside a thought: its last tag is an
 //  open <think>, followed by whitespace at most.
 bool xinf_gw_reasoning_prompt_open (const char *prompt);

@@ -57,6 +57,12 @@ static const struct {
       "{{- '<|' + message.role + '|>\n' + content }}"
       "{%- endfor %}"
       "{%- if add_generation_prompt %}{{- '<|assistant|>\n' }}{%- endif %}" },
+    { "harmony",        //  llama.cpp's gpt-oss: the messages with their roles, past answers final ones
+      "{%- for message in messages %}" CONTENT
+      "{%- if message.role == 'assistant' %}{{- '<|start|>assistant<|channel|>final<|message|>' + content + '<|end|>' }}"
+      "{%- else %}{{- '<|start|>' + message.role + '<|message|>' + content + '<|end|>' }}{%- endif %}"
+      "{%- endfor %}"
+      "{%- if add_generation_prompt %}{{- '<|start|>assistant' }}{%- endif %}" },
     { "phi3",
       "{%- for message in messages %}" CONTENT
       "{{- '<|' + message.role + '|>\\n' + content + '<|end|>\\n' }}"
@@ -79,7 +85,7 @@ xinf_chat_template_resembles (const char *source)
     static const struct { const char *marker, *name; } markers [] = {
         { "<|im_start|>", "chatml" }, { "<|start_header_id|>", "llama3" }, { "<<SYS>>", "llama2" },
         { "[INST]", "mistral" }, { "<start_of_turn>", "gemma" }, { "[gMASK]", "glm4" }, { "<|user|>", "phi3" },
-        { "<|end|>", "phi3" }
+        { "<|channel|>", "harmony" }, { "<|end|>", "phi3" }
     };
     for (size_t index = 0; source && index < sizeof markers / sizeof markers [0]; index++)
         if (strstr (source, markers [index].marker))

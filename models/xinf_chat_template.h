@@ -42,7 +42,7 @@ char *xinf_chat_template_apply_ex (const char *template_source, json_t *messages
                                    char **warning, char **error);
 
 //  The Jinja source of a built-in template ("chatml", "llama3", "llama2",
-//  "mistral", "gemma", "phi3"), or NULL.
+//  "mistral", "gemma", "glm4", "harmony", "phi3"), or NULL.
 const char *xinf_chat_template_builtin (const char *name);
 
 //  The name of the built-in a template resembles most.

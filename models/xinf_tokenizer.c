@@ -374,6 +374,26 @@ s_end_add (xinf_tokenizer_t *self, int64_t id)
         self->end_ids [self->n_end_ids++] = (int32_t) id;
 }
 
+//  A harmony vocabulary (GPT-OSS's o200k_harmony: <|return|> and <|call|>
+//  among its tokens): the tokens that head its messages (<|start|>,
+//  <|channel|>, <|message|>, <|constrain|>) are rendered as their text and
+//  found in any text, as llama.cpp makes them (user-defined), so that an
+//  answer's channels can be told apart from its text (the gateway's
+//  reasoning parser); its other control tokens stay so.
+static void
+s_harmony (xinf_tokenizer_t *self)
+{
+    static const char *const heads [] = { "<|start|>", "<|channel|>", "<|message|>", "<|constrain|>" };
+    self->harmony = xinf_tok_lookup (self, "<|return|>", 10) >= 0 && xinf_tok_lookup (self, "<|call|>", 8) >= 0;
+    for (size_t index = 0; self->harmony && index < sizeof heads / sizeof heads [0]; index++) {
+        int32_t id = xinf_tok_lookup (self, heads [index], strlen (heads [index]));
+        if (id >= 0 && id != self->bos_id && id != self->eos_id && id != self->eot_id && id != self->eom_id) {
+            self->types [id] = XINF_TOKEN_USER_DEFINED;
+            self->matchable [id] = true;
+        }
+    }
+}
+
 //  EOS, EOT and EOM, then the tokens whose text is a well-known end marker
 //  (as llama.cpp's special_eog_ids): only a control token when the file
 //  types its tokens, and then made one when it does not.
@@ -384,14 +404,16 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
         "<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|end_of_text|>",
         "<|endoftext|>", "<end_of_turn>", "</s>",
         "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",    //  Qwen2.5-Coder's, as llama.cpp's FIM pad, repo, sep
-        "<|end|>"                                           //  Phi-3's end of a turn (its EOS is <|endoftext|>)
+        "<|end|>",                                          //  Phi-3's end of a turn (its EOS is <|endoftext|>)
+        "<|return|>", "<|call|>"                            //  GPT-OSS's (harmony's) end of an answer, of a tool call
     };
     s_end_add (self, self->eos_id);
     s_end_add (self, self->eot_id);
     s_end_add (self, self->eom_id);
     for (size_t index = 0; index < sizeof markers / sizeof markers [0]; index++) {
         int32_t id = xinf_tok_lookup (self, markers [index], strlen (markers [index]));
-        if (id < 0 || xinf_tokenizer_is_end (self, id))
+        //  Harmony's <|end|> ends a message (the analysis before the answer), not the generation
+        if (id < 0 || xinf_tokenizer_is_end (self, id) || (self->harmony && strcmp (markers [index], "<|end|>") == 0))
             continue;
         if (spec->token_types && self->types [id] != XINF_TOKEN_CONTROL) {
             s_note (self, "token %d '%s' is not a control token (type %d): not an end of generation",
@@ -456,6 +478,7 @@ xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error
     }
     s_copy_vocab (self, spec);
     s_table_build (self);
+    s_harmony (self);
     s_find_ends (self, spec);
     int rc = self->model == XINF_TOK_GPT2
            ? xinf_tok_bpe_init (self, spec, error, error_size)

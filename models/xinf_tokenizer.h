@@ -31,6 +31,10 @@
     eot_token_id, eom_token_id), and, like llama.cpp's special_eog_ids,
     every token whose text is one of <|eot_id|>, <|eom_id|>, <|im_end|>,
     <|end_of_text|>, <|endoftext|>, <end_of_turn>, </s>, Phi-3's <|end|>,
+    GPT-OSS's <|return|> and <|call|> (in its harmony vocabulary, which
+    has both, <|end|> ends a message, not the generation, and the tokens
+    that head a message, <|start|>, <|channel|>, <|message|> and
+    <|constrain|>, are rendered as text, as llama.cpp does),
     or Qwen2.5-Coder's <|fim_pad|>, <|repo_name|> and <|file_sep|>
     (llama.cpp's FIM pad, repo and separator ends) and that the file types
     as control (any such token when the file has no token types). An

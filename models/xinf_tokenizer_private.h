@@ -45,7 +45,8 @@ struct _xinf_tokenizer_t {
     bool add_bos, add_eos, space_prefix;
     bool nfc;                       //  gpt2: NFC-normalize text first (qwen2)
     bool ignore_merges;             //  gpt2: a pre-token that is a token is taken whole (llama3)
-    bool rstrip_controls;           //  spec rstrip_controls (Phi-3)
+    bool rstrip_controls;
+    bool harmony;                     //  GPT-OSS's harmony vocabulary (s_harmony)           //  spec rstrip_controls (Phi-3)
     int32_t end_ids [XINF_TOK_MAX_ENDS];    //  end of generation, no repeats
     size_t n_end_ids;
     char notes [XINF_TOK_NOTES];            //  what building ignored

@@ -761,7 +761,8 @@ s_make (s_model_t *model)
     s_shape_t *shape = &model->shape;
     char error [256] = "";
     xinf_vocab_kind_t kind = shape->spm ? XINF_VOCAB_SPM
-                           : streq (shape->arch, "llama") ? XINF_VOCAB_LLAMA3 : XINF_VOCAB_QWEN2;
+                           : streq (shape->arch, "llama") ? XINF_VOCAB_LLAMA3
+                           : streq (shape->arch, "gpt-oss") ? XINF_VOCAB_HARMONY : XINF_VOCAB_QWEN2;
     if (model->fim && kind != XINF_VOCAB_QWEN2) {
         fprintf (stderr, "xinf-make-model: --fim needs a qwen2 or qwen3 model with the gpt2 tokenizer\n");
         return 1;

@@ -357,6 +357,10 @@ static const char *s_llama3_specials [] = {
     "<|begin_of_text|>", "<|end_of_text|>", NULL, NULL, "<|finetune_right_pad_id|>", NULL,
     "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>"
 };
+static const char *s_harmony_specials [] = {
+    "<|startoftext|>", "<|endoftext|>", "<|return|>", "<|constrain|>", "<|channel|>", "<|start|>", "<|end|>",
+    "<|message|>", "<|call|>"
+};
 static const char *s_llama3_named [] = {
     "<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>", "<|end_header_id|>",
     "<|eom_id|>", "<|eot_id|>"
@@ -392,6 +396,9 @@ s_specials (xinf_make_vocab_t *self)
     if (self->kind == XINF_VOCAB_QWEN2)
         rc = s_place_specials (self, s_qwen2_specials, self->fim ? 8 : 3, self->fim ? 8 : 3);
     else
+    if (self->kind == XINF_VOCAB_HARMONY)
+        rc = s_place_specials (self, s_harmony_specials, 9, 9);
+    else
     if (self->size >= 128256)
         rc = s_place_specials (self, s_llama3_specials, 11, 256);
     else
@@ -403,6 +410,11 @@ s_specials (xinf_make_vocab_t *self)
     self->eos = s_lookup (self, qwen2 ? "<|endoftext|>" : "<|end_of_text|>", qwen2 ? 13 : 15);
     self->eot = s_lookup (self, qwen2 ? "<|im_end|>" : "<|eot_id|>", 10);
     self->eom = qwen2 ? -1 : s_lookup (self, "<|eom_id|>", 10);
+    if (self->kind == XINF_VOCAB_HARMONY) {     //  its end of an answer is the EOS; no EOT, no EOM
+        self->bos = s_lookup (self, "<|startoftext|>", 15);
+        self->eos = s_lookup (self, "<|return|>", 10);
+        self->eot = self->eom = -1;
+    }
     self->fim_pre = self->fim ? s_lookup (self, "<|fim_prefix|>", 14) : -1;
     self->fim_suf = self->fim ? s_lookup (self, "<|fim_suffix|>", 14) : -1;
     self->fim_mid = self->fim ? s_lookup (self, "<|fim_middle|>", 14) : -1;
@@ -594,7 +606,8 @@ s_store_gpt2 (xinf_make_vocab_t *self, xinf_gguf_writer_t *writer, char **texts)
     }
     rc = rc || xinf_gguf_writer_set_str (writer, "tokenizer.ggml.model", "gpt2")
             || xinf_gguf_writer_set_str (writer, "tokenizer.ggml.pre",
-                                         self->pre ? self->pre : self->kind == XINF_VOCAB_QWEN2 ? "qwen2" : "llama-bpe")
+                                         self->pre ? self->pre : self->kind == XINF_VOCAB_QWEN2 ? "qwen2"
+                                         : self->kind == XINF_VOCAB_HARMONY ? "gpt-4o" : "llama-bpe")
             || xinf_gguf_writer_set_str_array (writer, "tokenizer.ggml.tokens", (const char *const *) texts, NULL, self->size)
             || xinf_gguf_writer_set_array (writer, "tokenizer.ggml.token_type", XINF_GGUF_INT32, self->types, self->size)
             || xinf_gguf_writer_set_str_array (writer, "tokenizer.ggml.merges", (const char *const *) merges, NULL, self->merge_count)

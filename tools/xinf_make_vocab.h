@@ -14,6 +14,9 @@
       <|eot_id|> (EOT), add_bos_token true; from 128256 tokens on the 256
       specials of the real files at their real ids (128000 BOS, 128001 EOS,
       128008 EOM, 128009 EOT, the rest reserved but three);
+      GPT-OSS (harmony): <|startoftext|> (BOS, not added), <|endoftext|>,
+      <|return|> (EOS), <|constrain|>, <|channel|>, <|start|>, <|end|>,
+      <|message|>, <|call|>, pre-tokenizer gpt-4o;
     - llama (SentencePiece BPE, Llama 2 style): <unk>, <s>, </s>, the 256
       byte tokens <0x00>..<0xFF>, then pieces with "▁" for spaces, each a
       join of two earlier pieces (so merging reaches it), scored by rank;
@@ -30,7 +33,8 @@
 typedef enum {
     XINF_VOCAB_QWEN2,                   //  gpt2, <|endoftext|> <|im_start|> <|im_end|>
     XINF_VOCAB_LLAMA3,                  //  gpt2, <|begin_of_text|> ... (6 specials; 256 for vocab >= 128256)
-    XINF_VOCAB_SPM                      //  llama SentencePiece
+    XINF_VOCAB_SPM,                     //  llama SentencePiece
+    XINF_VOCAB_HARMONY                  //  gpt2, GPT-OSS's o200k_harmony specials
 } xinf_vocab_kind_t;
 
 typedef struct _xinf_make_vocab_t xinf_make_vocab_t;

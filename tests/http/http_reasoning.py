@@ -6,7 +6,10 @@ then text or a tool call. Checked: the chat's reasoning_content and
 content, without and with stream (the same parts, no tag in either),
 reasoning_format none (the thought left in the content), a call after a
 thought, a JSON answer (no parting), and the Responses API's reasoning
-item before its message, streamed with reasoning_text events."""
+item before its message, streamed with reasoning_text events. GPT-OSS's
+harmony messages (its own template, a gpt-oss file with its vocabulary):
+the analysis channel is the reasoning_content, the final one the content,
+headers dropped, streamed alike; reasoning_format none keeps them all."""
 import json
 import os
 
@@ -20,6 +23,10 @@ CALL = ('<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n{"name":
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 ASK = [{"role": "user", "content": "What is 2 + 2?"}]
+# GPT-OSS's answer as its tokens render (<|end|> as nothing, the heads of
+# messages as text); the template ends the prompt with <|start|>assistant
+HARMONY = ("<|channel|>analysis<|message|>I should add 2 and 2.<|start|>assistant<|channel|>final<|message|>"
+           "The answer is 4.")
 
 
 def parts_of_stream(gateway, body):
@@ -113,13 +120,25 @@ def scenario_responses(gateway):
     print("reasoning: a Responses reasoning item before the message, streamed with reasoning_text events")
 
 
+def scenario_harmony(gateway):
+    body = {"model": "harmony", "messages": ASK, "temperature": 0}
+    message, finish = message_of(gateway, body)
+    check(message.get("reasoning_content") == THOUGHT.strip() and message["content"] == ANSWER and finish == "stop",
+          f"harmony: the analysis channel, then the final one: {message}")
+    check(parts_of_stream(gateway, body) == (THOUGHT.strip(), ANSWER, "stop"), "harmony streamed, the same parts")
+    message, _ = message_of(gateway, dict(body, reasoning_format="none"))
+    check(message["content"] == HARMONY and "reasoning_content" not in message, f"harmony, format none: {message}")
+    print("reasoning: GPT-OSS's harmony channels parted (analysis: reasoning_content; final: content), streamed too")
+
+
 def launch_models(gateway, build_dir, workdir):
-    specs = {"think": ("Qwen-Qwen3-0.6B.jinja", THINK), "opened": ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
-                                                                    OPENED),
-             "thinkcall": ("Qwen-Qwen3-0.6B.jinja", CALL)}
-    for uid, (template, script) in specs.items():
+    specs = {"think": ("Qwen-Qwen3-0.6B.jinja", THINK, "qwen2"),
+             "opened": ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", OPENED, "qwen2"),
+             "thinkcall": ("Qwen-Qwen3-0.6B.jinja", CALL, "qwen2"),
+             "harmony": ("openai-gpt-oss-120b.jinja", HARMONY, "gpt-oss")}
+    for uid, (template, script, arch) in specs.items():
         path = os.path.join(workdir, f"{uid}.gguf")
-        make_model(build_dir, path, arch="qwen2", chat_template=template, script=script)
+        make_model(build_dir, path, arch=arch, chat_template=template, script=script)
         gateway.launch(uid, path)
 
 
@@ -127,3 +146,4 @@ def scenario_reasoning(gateway, build_dir, workdir):
     launch_models(gateway, build_dir, workdir)
     scenario_chat(gateway)
     scenario_responses(gateway)
+    scenario_harmony(gateway)

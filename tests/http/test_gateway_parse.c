@@ -354,11 +354,13 @@ s_test_responses (void)
 }
 
 //  Pieces through the thought parter: (thought, content) as strings.
+static bool s_harmony;                //  s_part parts harmony's messages
+
 static void
 s_part (const char *const *pieces, size_t count, bool inside, const char *thought, const char *content)
 {
     xinf_gw_reasoning_t reasoning;
-    xinf_gw_reasoning_init (&reasoning, inside);
+    xinf_gw_reasoning_init (&reasoning, inside, s_harmony);
     xinf_gw_buf_t got_thought = { 0 }, got_content = { 0 };
     for (size_t index = 0; index < count; index++)
         xinf_gw_reasoning_feed (&reasoning, pieces [index], strlen (pieces [index]), &got_thought, &got_content);
@@ -402,7 +404,7 @@ s_test_reasoning (void)
     const char *nothing [] = { "", "", "<think>a</think>b" };      //  empty pieces first: nothing held yet
     s_part (nothing, 3, false, "a", "b");
     xinf_gw_reasoning_t empty;
-    xinf_gw_reasoning_init (&empty, false);
+    xinf_gw_reasoning_init (&empty, false, false);
     xinf_gw_buf_t none_thought = { 0 }, none_content = { 0 };
     xinf_gw_reasoning_feed (&empty, NULL, 0, &none_thought, &none_content);
     xinf_gw_reasoning_flush (&empty, &none_thought, &none_content);
@@ -418,6 +420,55 @@ s_test_reasoning (void)
     CHECK (!xinf_gw_reasoning_template (NULL));
 }
 
+//  GPT-OSS's harmony messages: the analysis channel's bodies are the
+//  thought, the others' the content, headers dropped (<|end|> is rendered
+//  as nothing: the next header ends a body), cut at every byte; an
+//  answer without headers, a header that never ends, a final answer alone,
+//  a commentary preamble.
+static void
+s_test_harmony (void)
+{
+    s_harmony = true;
+    const char *text = "<|channel|>analysis<|message|>Add 2 and 2.<|start|>assistant<|channel|>final<|message|>It is 4.";
+    for (size_t cut = 1; cut < strlen (text); cut++) {
+        char first [160], second [160];
+        snprintf (first, sizeof first, "%.*s", (int) cut, text);
+        snprintf (second, sizeof second, "%s", text + cut);
+        const char *pieces [] = { first, second };
+        s_part (pieces, 2, false, "Add 2 and 2.", "It is 4.");
+    }
+    const char *bytes [] = { "<|", "channel", "|>", "analysis", "<|", "message", "|>", "x", " <", "y",
+                             "<|", "start", "|>", "assistant", "<|", "channel", "|>", "final", "<|", "message",
+                             "|>", "z" };
+    s_part (bytes, sizeof bytes / sizeof bytes [0], false, "x <y", "z");
+    const char *ended [] = { "<|channel|>analysis<|message|>w<|end|><|start|>assistant<|channel|>final<|message|>"
+                             "v<|return|>" };                              //  ends written as text
+    s_part (ended, 1, false, "w", "v");
+    const char *final [] = { "<|channel|>final<|message|>Just this." };
+    s_part (final, 1, false, "", "Just this.");
+    const char *plain [] = { "Hello <|channel|> there" };
+    s_part (plain, 1, false, "", "Hello <|channel|> there");
+    const char *unfinished [] = { "<|channel|>analysis" };
+    s_part (unfinished, 1, false, "", "<|channel|>analysis");
+    const char *preamble [] = { "<|channel|>analysis<|message|>t<|start|>assistant<|channel|>commentary<|message|>"
+                                "Let me look.<|start|>assistant<|channel|>final<|message|>Done." };
+    s_part (preamble, 1, false, "t", "Let me look.Done.");
+    const char *spaced [] = { "<|channel|>analysis to=x <|message|>u" };      //  not "analysisfoo"
+    s_part (spaced, 1, false, "u", "");
+    const char *lookalike [] = { "<|channel|>analysisx<|message|>v" };
+    s_part (lookalike, 1, false, "", "v");
+    char *long_header = malloc (400);
+    assert (long_header);
+    snprintf (long_header, 400, "<|channel|>%0300d", 0);
+    const char *too_long [] = { long_header };
+    s_part (too_long, 1, false, "", long_header);
+    free (long_header);
+    s_harmony = false;
+    CHECK (xinf_gw_reasoning_harmony ("{{ '<|channel|>analysis<|message|>' }}"));
+    CHECK (xinf_gw_reasoning_template ("{{ '<|channel|>analysis<|message|>' }}"));
+    CHECK (!xinf_gw_reasoning_harmony ("{{ '<think>' }}...{{ '</think>' }}") && !xinf_gw_reasoning_harmony (NULL));
+}
+
 int
 main (void)
 {
@@ -428,6 +479,7 @@ main (void)
     s_test_fuzz ();
     s_test_responses ();
     s_test_reasoning ();
+    s_test_harmony ();
     printf ("PASS: gateway parser, stop strings, UTF-8, keys\n");
     return 0;
 }

@@ -461,6 +461,18 @@ test_gpt_oss_keys (void)
     lacking.moe_oai = false;
     CHECK (xinf_transformer_check_backend (t, &lacking, error, sizeof error) == -1 && strstr (error, "GPT-OSS's form"));
     xinf_backend_destroy (&cpu);
+    //  Its harmony vocabulary: <|return|> and <|call|> end a generation, <|end|> (a message's end) does
+    //  not; the heads of messages render as their text and are found in text
+    xinf_tokenizer_t *tokenizer = xinf_model_tokenizer (model);
+    int32_t end = xinf_tokenizer_find (tokenizer, "<|end|>", 7), channel = xinf_tokenizer_find (tokenizer, "<|channel|>", 11);
+    int32_t start = xinf_tokenizer_find (tokenizer, "<|start|>", 9), ids [8];
+    CHECK (end >= 0 && channel >= 0 && start >= 0 && !xinf_tokenizer_is_end (tokenizer, end));
+    CHECK (xinf_tokenizer_is_end (tokenizer, xinf_tokenizer_find (tokenizer, "<|return|>", 10))
+           && xinf_tokenizer_is_end (tokenizer, xinf_tokenizer_find (tokenizer, "<|call|>", 8)));
+    char text [32] = "";
+    CHECK (xinf_tokenizer_decode (tokenizer, &channel, 1, text, sizeof text) == 11 && streq (text, "<|channel|>"));
+    CHECK (xinf_tokenizer_decode (tokenizer, &end, 1, text, sizeof text) == 0);
+    CHECK (xinf_tokenizer_encode (tokenizer, "<|start|>x", 10, false, ids, 8) >= 2 && ids [0] == start);
     xinf_model_destroy (&model);
     s_expect_refused (oss, &(s_edit_t) { "blk.0.attn_sinks.weight", S_DROP_TENSOR, 0, 0, NULL }, "attn_sinks", false);
     s_expect_refused (oss, &(s_edit_t) { "blk.1.attn_output.bias", S_DROP_TENSOR, 0, 0, NULL }, "attn_output.bias",

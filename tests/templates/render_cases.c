@@ -49,7 +49,7 @@ s_render (json_t *item)
 static int
 s_dump_builtins (const char *path)
 {
-    static const char *names [] = { "chatml", "llama3", "llama2", "mistral", "gemma", "glm4", "phi3" };
+    static const char *names [] = { "chatml", "llama3", "llama2", "mistral", "gemma", "glm4", "harmony", "phi3" };
     json_t *sources = json_object ();
     for (size_t index = 0; index < sizeof names / sizeof names [0]; index++)
         json_object_set_new (sources, names [index], json_string (xinf_chat_template_builtin (names [index])));

@@ -167,6 +167,13 @@ test_fallbacks (void)
     CHECK (glm4 && !warning && !error && strncmp (glm4, "[gMASK]<sop><|system|>\nBe brief.<|user|>\n", 38) == 0);
     CHECK (strlen (glm4) > 14 && strcmp (glm4 + strlen (glm4) - 14, "<|assistant|>\n") == 0);
     free (glm4);
+    //  GPT-OSS's template has <|end|> too (Phi-3's marker): <|channel|> says it is harmony
+    expect_fallback ("<|start|>{% call x() %}{% endcall %}<|channel|><|message|><|end|>", "harmony",
+                     "unsupported statement 'call'");
+    char *harmony = s_apply (xinf_chat_template_builtin ("harmony"), s_chat, NULL, true, &warning, &error);
+    CHECK (harmony && !warning && !error && strncmp (harmony, "<|start|>system<|message|>Be brief.<|end|>", 42) == 0);
+    CHECK (strlen (harmony) > 18 && strcmp (harmony + strlen (harmony) - 18, "<|start|>assistant") == 0);
+    free (harmony);
     expect_fallback ("{{ unknown_marker | xyz }}", "chatml", "no filter named 'xyz'");
     CHECK_STR (xinf_chat_template_resembles ("<|im_start|>"), "chatml");
     CHECK (xinf_chat_template_builtin ("nope") == NULL);
