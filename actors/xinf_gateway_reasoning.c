@@ -3,6 +3,8 @@
 */
 #include "xinf_gateway_reasoning.h"
 
+#include <ctype.h>
+
 #define OPEN_TAG   "<think>"
 #define CLOSE_TAG  "</think>"
 #define CHANNEL    "<|channel|>"       //  harmony: the markers of a message's header and end
@@ -92,11 +94,45 @@ s_find (const xinf_gw_reasoning_t *self, const char *needle)
     return -1;
 }
 
-//  A header held whole (up to <|message|>, consumed): its body is the
-//  thought when its channel is analysis. False while it is not whole;
-//  an answer that begins otherwise, or a header too long, is plain.
+//  A call's function name from a header of 'size' bytes (" to=functions.
+//  NAME", the name letters, digits, '_', '-' and '.') into the content as
+//  its Hermes form's opening; false when the header names none.
 static bool
-s_header (xinf_gw_reasoning_t *self)
+s_call_open (const char *header, size_t size, xinf_gw_buf_t *content)
+{
+    const char *to = " to=functions.";
+    size_t length = strlen (to), name = 0;
+    for (size_t at = 0; at + length <= size; at++)
+        if (memcmp (header + at, to, length) == 0) {
+            const char *first = header + at + length;
+            while (at + length + name < size && (isalnum ((unsigned char) first [name]) || first [name] == '_'
+                                                 || first [name] == '-' || first [name] == '.'))
+                name++;
+            if (!name)
+                return false;
+            xinf_gw_buf_add_str (content, "<tool_call>\n{\"name\": \"");
+            xinf_gw_buf_add (content, first, name);
+            xinf_gw_buf_add_str (content, "\", \"arguments\": ");
+            return true;
+        }
+    return false;
+}
+
+//  A call's Hermes form closed, where one is open.
+static void
+s_call_close (xinf_gw_reasoning_t *self, xinf_gw_buf_t *content)
+{
+    if (self->call)
+        xinf_gw_buf_add_str (content, "}\n</tool_call>");
+    self->call = false;
+}
+
+//  A header held whole (up to <|message|>, consumed): its body is the
+//  thought when its channel is analysis, a call's arguments when it names
+//  a function. False while it is not whole; an answer that begins
+//  otherwise, or a header too long, is plain.
+static bool
+s_header (xinf_gw_reasoning_t *self, xinf_gw_buf_t *content)
 {
     size_t channel = strlen (CHANNEL), start = strlen (START), size = self->held.size;
     const char *bytes = self->held.data;
@@ -116,6 +152,7 @@ s_header (xinf_gw_reasoning_t *self)
     self->inside = name >= 0 && name < at && (size_t) at - (size_t) name >= strlen (analysis)
                 && memcmp (bytes + name, analysis, strlen (analysis)) == 0
                 && (bytes [name + (long) strlen (analysis)] == '<' || bytes [name + (long) strlen (analysis)] == ' ');
+    self->call = !self->inside && s_call_open (bytes, (size_t) at, content);
     xinf_gw_buf_consume (&self->held, (size_t) at + strlen (MESSAGE));
     self->header = false;
     return true;
@@ -144,6 +181,8 @@ s_body (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t *conten
     xinf_gw_buf_consume (&self->held, take);
     if (next >= 0 && marker >= 2)    //  an end: the header that may follow begins after it
         xinf_gw_buf_consume (&self->held, strlen (markers [marker]));
+    if (next >= 0)
+        s_call_close (self, content);
     self->header = next >= 0;
 }
 
@@ -151,7 +190,7 @@ static void
 s_harmony_feed (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t *content)
 {
     while (self->held.size && !self->plain) {
-        if (self->header && !s_header (self))
+        if (self->header && !s_header (self, content))
             return;                   //  a header not whole yet
         if (self->plain)
             break;
@@ -208,6 +247,7 @@ xinf_gw_reasoning_flush (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf
     if (self->held.size && !self->trim)
         xinf_gw_buf_add (self->inside ? thought : content, self->held.data, self->held.size);
     xinf_gw_buf_consume (&self->held, self->held.size);
+    s_call_close (self, content);               //  the generation ended in a call (<|call|>)
 }
 
 void

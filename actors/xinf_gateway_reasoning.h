@@ -15,8 +15,12 @@
     " to=RECIPIENT" and <|constrain|>TYPE) and a body after <|message|>,
     ended by <|end|> (rendered as nothing) or the next header. The bodies
     of the analysis channel are the thought, the others (final, commentary)
-    the content; headers are dropped. An answer that does not begin with a
-    header, or whose header runs past 256 bytes, is content as it stands.
+    the content; headers are dropped. A message to a function (header
+    " to=functions.NAME", its body the arguments) goes to the content as
+    the Hermes call the tool-call parser reads, <tool_call>\n{"name":
+    "NAME", "arguments": BODY}\n</tool_call>. An answer that does not begin
+    with a header, or whose header runs past 256 bytes, is content as it
+    stands.
 */
 #ifndef XINF_GATEWAY_REASONING_H_INCLUDED
 #define XINF_GATEWAY_REASONING_H_INCLUDED
@@ -31,6 +35,7 @@ typedef struct {
     bool harmony;                     //  GPT-OSS's messages instead of <think> tags
     bool header;                      //  harmony: reading a message's header
     bool plain;                       //  harmony: the answer is no messages, all content
+    bool call;                        //  harmony: in a call's arguments (its Hermes form open)
 } xinf_gw_reasoning_t;
 
 //  'inside': the prompt left the model in a thought; 'harmony': the

@@ -27,6 +27,8 @@ ASK = [{"role": "user", "content": "What is 2 + 2?"}]
 # messages as text); the template ends the prompt with <|start|>assistant
 HARMONY = ("<|channel|>analysis<|message|>I should add 2 and 2.<|start|>assistant<|channel|>final<|message|>"
            "The answer is 4.")
+HARMONY_CALL = ('<|channel|>analysis<|message|>The user wants the weather.<|start|>assistant<|channel|>commentary '
+                'to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}')
 
 
 def parts_of_stream(gateway, body):
@@ -128,14 +130,29 @@ def scenario_harmony(gateway):
     check(parts_of_stream(gateway, body) == (THOUGHT.strip(), ANSWER, "stop"), "harmony streamed, the same parts")
     message, _ = message_of(gateway, dict(body, reasoning_format="none"))
     check(message["content"] == HARMONY and "reasoning_content" not in message, f"harmony, format none: {message}")
-    print("reasoning: GPT-OSS's harmony channels parted (analysis: reasoning_content; final: content), streamed too")
+    # A call: the message to functions.get_weather is a tool call, its body the arguments (GPT-OSS's
+    # template writes each tool's description: without one, jinja2 fails it too)
+    described = [dict(TOOLS[0], function=dict(TOOLS[0]["function"], description="The weather in a city"))]
+    tools = {"model": "harmonycall", "messages": ASK, "tools": described, "temperature": 0}
+    message, finish = message_of(gateway, tools)
+    calls = message.get("tool_calls") or [{}]
+    check(message.get("reasoning_content") == "The user wants the weather." and finish == "tool_calls"
+          and calls[0].get("function", {}).get("name") == "get_weather"
+          and json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"} and not message["content"],
+          f"harmony: a thought, then a call: {message}")
+    thought, content, finish = parts_of_stream(gateway, tools)
+    check(thought == "The user wants the weather." and content == "" and finish == "tool_calls",
+          f"harmony call streamed: {thought!r} {content!r} {finish}")
+    print("reasoning: GPT-OSS's harmony channels parted (analysis: reasoning_content; final: content; a message to "
+          "a function: a tool call), streamed too")
 
 
 def launch_models(gateway, build_dir, workdir):
     specs = {"think": ("Qwen-Qwen3-0.6B.jinja", THINK, "qwen2"),
              "opened": ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", OPENED, "qwen2"),
              "thinkcall": ("Qwen-Qwen3-0.6B.jinja", CALL, "qwen2"),
-             "harmony": ("openai-gpt-oss-120b.jinja", HARMONY, "gpt-oss")}
+             "harmony": ("openai-gpt-oss-120b.jinja", HARMONY, "gpt-oss"),
+             "harmonycall": ("openai-gpt-oss-120b.jinja", HARMONY_CALL, "gpt-oss")}
     for uid, (template, script, arch) in specs.items():
         path = os.path.join(workdir, f"{uid}.gguf")
         make_model(build_dir, path, arch=arch, chat_template=template, script=script)

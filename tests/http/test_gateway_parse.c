@@ -453,6 +453,17 @@ s_test_harmony (void)
     const char *preamble [] = { "<|channel|>analysis<|message|>t<|start|>assistant<|channel|>commentary<|message|>"
                                 "Let me look.<|start|>assistant<|channel|>final<|message|>Done." };
     s_part (preamble, 1, false, "t", "Let me look.Done.");
+    //  A call (its recipient before or after the channel): Hermes's form for the tool-call parser, closed
+    //  at its end, or where the generation ended (<|call|> is rendered as nothing)
+    const char *call [] = { "<|channel|>analysis<|message|>Weather.<|start|>assistant<|channel|>commentary "
+                            "to=functions.get_weather <|constrain|>json<|message|>{\"city\": \"Paris\"}" };
+    s_part (call, 1, false, "Weather.", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+                                        "{\"city\": \"Paris\"}}\n</tool_call>");
+    const char *before [] = { "<|start|>assistant to=functions.f_1<|channel|>commentary json<|message|>{}<|call|>",
+                              "" };
+    s_part (before, 2, false, "", "<tool_call>\n{\"name\": \"f_1\", \"arguments\": {}}\n</tool_call>");
+    const char *nameless [] = { "<|channel|>commentary to=functions. <|message|>x" };
+    s_part (nameless, 1, false, "", "x");
     const char *spaced [] = { "<|channel|>analysis to=x <|message|>u" };      //  not "analysisfoo"
     s_part (spaced, 1, false, "u", "");
     const char *lookalike [] = { "<|channel|>analysisx<|message|>v" };
