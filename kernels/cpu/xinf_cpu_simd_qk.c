@@ -18,6 +18,7 @@
 #if defined (__x86_64__) && defined (__GNUC__) && !defined (XINF_CPU_NO_SIMD)
 
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "xinf_cpu_simd.h"
@@ -337,7 +338,8 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
 static S_INLINE size_t
 s_legacy_bytes (xinf_dtype_t dtype)
 {
-    return dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_IQ4_NL ? 18 : dtype == XINF_DTYPE_Q4_1 ? 20
+    return dtype == XINF_DTYPE_MXFP4 ? 17 : dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_IQ4_NL ? 18
+         : dtype == XINF_DTYPE_Q4_1 ? 20
          : dtype == XINF_DTYPE_Q5_0 ? 22 : 24;
 }
 
@@ -593,6 +595,100 @@ s_mxfp4_rows (const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_ac
     }
 }
 
+//  ---- MXFP4 with VBMI: byte permutes pick its 17-byte blocks ---------------------
+
+#define S_VBMI __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
+
+static bool s_vbmi;                   //  the CPU has AVX-512 VBMI (set with the kernel set)
+
+//  The unsigned codes (MXFP4's values + 128, 116..140) of four blocks at
+//  'at' in the 128 bytes of low and high: weights 0..15 (lane b: block
+//  b) in *first, 16..31 in *second, as s_codes_four's.
+S_VBMI static S_INLINE void
+s_mxfp4_four (__m512i low, __m512i high, int at, __m512i *first, __m512i *second)
+{
+    int8_t index [64];
+    for (int b = 0; b < 4; b++)
+        for (int i = 0; i < 16; i++)
+            index [16 * b + i] = (int8_t) (at + 17 * b + 1 + i);
+    static const int8_t values [16] = XINF_MXFP4_VALUES;
+    __m512i table = _mm512_xor_si512 (_mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) values)),
+                                      _mm512_set1_epi8 ((char) 0x80));
+    __m512i bytes = _mm512_permutex2var_epi8 (low, _mm512_loadu_si512 (index), high), mask = _mm512_set1_epi8 (15);
+    *first = _mm512_shuffle_epi8 (table, _mm512_and_si512 (bytes, mask));
+    *second = _mm512_shuffle_epi8 (table, _mm512_and_si512 (_mm512_srli_epi16 (bytes, 4), mask));
+}
+
+//  The scales 2^(e - 128) of the 8 blocks (lanes past 'groups': of zero
+//  bytes, which the steps leave out), as xinf_qb_e8m0_half.
+S_VBMI static S_INLINE __m256
+s_mxfp4_scales (const __m512i *part)
+{
+    int8_t index [64] = { 0 };
+    for (int b = 0; b < 8; b++)
+        index [4 * b] = (int8_t) (17 * b);
+    __m256i e = _mm256_and_si256 (_mm512_castsi512_si256 (_mm512_permutex2var_epi8 (part [0],
+                                                                                      _mm512_loadu_si512 (index),
+                                                                                      part [1])),
+                                  _mm256_set1_epi32 (0xff));
+    __m256i small = _mm256_sllv_epi32 (_mm256_set1_epi32 (0x00200000), e);
+    __m256i large = _mm256_slli_epi32 (_mm256_sub_epi32 (e, _mm256_set1_epi32 (1)), 23);
+    __m256i which = _mm256_cmpgt_epi32 (_mm256_set1_epi32 (2), e);
+    return _mm256_castsi256_ps (_mm256_blendv_epi8 (large, small, which));
+}
+
+//  s_legacy_chunk for MXFP4.
+S_VBMI static S_INLINE void
+s_mxfp4_chunk (const uint8_t *row, size_t first, const size_t groups, const xinf_qk_act_t *act, bool one,
+               __m256 *lanes, float *acc)
+{
+    const size_t grouped = act->packs * XINF_QK_PACK;
+    const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * 17;
+    S_UNROLL for (size_t line = 0; line < XINF_QK_LANES * 17; line += 64) {
+        _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
+        _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
+    }
+    __m512i part [3], fours [4];
+    s_legacy_load (XINF_DTYPE_MXFP4, row + first * 17, groups, part);
+    s_mxfp4_four (part [0], part [1], 0, &fours [0], &fours [1]);
+    if (groups > 4)
+        s_mxfp4_four (part [1], part [2], 68 - 64, &fours [2], &fours [3]);
+    __m256 a = s_mxfp4_scales (part);
+    for (size_t j = grouped; j < act->n; j++) {
+        const int8_t *split = act->split + (j - grouped) * act->split_stride + first * 64;
+        __m256i isum = s_legacy_sums (XINF_DTYPE_IQ4_NL, fours, groups > 4, split, act->s + j * act->groups + first);
+        __m256 before = one ? *lanes : _mm256_loadu_ps (acc + j * XINF_QK_LANES);
+        __m256 after = s_step_no_mins (before, isum, a, groups, act, j, first);
+        if (one)
+            *lanes = after;
+        else
+            _mm256_storeu_ps (acc + j * XINF_QK_LANES, after);
+    }
+}
+
+//  s_legacy_split_rows for MXFP4 (its codes offset by 128 as IQ4_NL's).
+S_VBMI static void
+s_mxfp4_split_rows (const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act, float *y,
+                    size_t y_stride, float *acc)
+{
+    size_t blocks = act->groups, whole = blocks / XINF_QK_LANES * XINF_QK_LANES;
+    size_t grouped = act->packs * XINF_QK_PACK;
+    bool one = act->n - grouped == 1;
+    for (size_t r = 0; r < count; r++) {
+        const uint8_t *row = w + r * row_bytes;
+        __m256 lanes = _mm256_setzero_ps ();
+        memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
+        for (size_t first = 0; first < whole; first += XINF_QK_LANES)
+            s_mxfp4_chunk (row, first, XINF_QK_LANES, act, one, &lanes, acc);
+        if (whole < blocks)
+            s_mxfp4_chunk (row, whole, blocks - whole, act, one, &lanes, acc);
+        if (one)
+            _mm256_storeu_ps (acc + grouped * XINF_QK_LANES, lanes);
+        for (size_t j = grouped; j < act->n; j++)
+            y [j * y_stride + r] = xinf_qk_lanes (acc + j * XINF_QK_LANES);
+    }
+}
+
 S_VNNI static void
 s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
@@ -603,7 +699,12 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
     if (act->packs * XINF_QK_PACK == act->n)
         return;
     switch (dtype) {
-        case XINF_DTYPE_MXFP4: s_mxfp4_rows (w, row_bytes, count, act, y, y_stride, scratch); break;
+        case XINF_DTYPE_MXFP4:
+            if (s_vbmi)
+                s_mxfp4_split_rows (w, row_bytes, count, act, y, y_stride, acc);
+            else
+                s_mxfp4_rows (w, row_bytes, count, act, y, y_stride, scratch);
+            break;
         case XINF_DTYPE_Q4_0: s_legacy_split_rows (XINF_DTYPE_Q4_0, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q4_1: s_legacy_split_rows (XINF_DTYPE_Q4_1, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q5_0: s_legacy_split_rows (XINF_DTYPE_Q5_0, w, row_bytes, count, act, y, y_stride, acc); break;
@@ -636,6 +737,7 @@ xinf_cpu_qk_avx512 (void)
     s_avx512.k_rows = xinf_cpu_qk_k_rows_avx512 ();
     s_avx512.quantize_k = xinf_cpu_qk_quantize_k_avx512 ();
     s_avx512.quantize32 = xinf_cpu_qk_quantize32_avx512 ();
+    s_vbmi = __builtin_cpu_supports ("avx512vbmi") && !getenv ("XINF_CPU_NO_VBMI");
     return &s_avx512;
 }
 
