@@ -136,14 +136,20 @@ s_q3_k (const uint8_t *block, int j)
     return scale * (float) (s_k23_code (block + 32, block, j) - 4);
 }
 
-//  IQ4_NL's value of nibble 'nibble' (xinf_dtype.h's XINF_IQ4_VALUES), a
-//  byte of two constants: an array indexed by a nibble would live on
-//  the kernel's stack.
+//  Entry 'nibble' of a table of 16 signed bytes held in two constants (low:
+//  entries 0..7, high: 8..15): an array indexed by a nibble would live
+//  on the kernel's stack.
+XINF_CUDA_BOTH float
+s_table_value (uint64_t low, uint64_t high, int nibble)
+{
+    return (float) (int8_t) ((nibble < 8 ? low : high) >> (8 * (nibble & 7)));
+}
+
+//  IQ4_NL's value of nibble 'nibble' (xinf_dtype.h's XINF_IQ4_VALUES).
 XINF_CUDA_BOTH float
 s_iq4_value (int nibble)
 {
-    const uint64_t low = 0xf6eaddcfbfad9881ull, high = 0x7159453526190d01ull;
-    return (float) (int8_t) ((nibble < 8 ? low : high) >> (8 * (nibble & 7)));
+    return s_table_value (0xf6eaddcfbfad9881ull, 0x7159453526190d01ull, nibble);
 }
 
 //  Weight j of an IQ4_XS block: (d * (ls - 32)) * K [nibble].
@@ -156,13 +162,11 @@ s_iq4_xs (const uint8_t *block, int j)
     return scale * s_iq4_value (s_nibble (block + 8 + 16 * g, j % 32));
 }
 
-//  MXFP4's value of nibble 'nibble' (xinf_dtype.h's XINF_MXFP4_VALUES),
-//  from two constants as s_iq4_value.
+//  MXFP4's value of nibble 'nibble' (xinf_dtype.h's XINF_MXFP4_VALUES).
 XINF_CUDA_BOTH float
 s_mxfp4_value (int nibble)
 {
-    const uint64_t low = 0x0c08060403020100ull, high = 0xf4f8fafcfdfeff00ull;
-    return (float) (int8_t) ((nibble < 8 ? low : high) >> (8 * (nibble & 7)));
+    return s_table_value (0x0c08060403020100ull, 0xf4f8fafcfdfeff00ull, nibble);
 }
 
 //  Weight i of an MXFP4 block: 2^(e - 128) * M [nibble] (ggml's

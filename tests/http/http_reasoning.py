@@ -51,6 +51,19 @@ def message_of(gateway, body):
     return answer["choices"][0]["message"], answer["choices"][0]["finish_reason"]
 
 
+def check_call(gateway, body, thought):
+    """'body' answers with 'thought', then a call of get_weather for Paris, also streamed."""
+    message, finish = message_of(gateway, body)
+    calls = message.get("tool_calls") or [{}]
+    check(message.get("reasoning_content") == thought and finish == "tool_calls"
+          and calls[0].get("function", {}).get("name") == "get_weather"
+          and json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"} and not message["content"],
+          f"a thought, then a call: {message}")
+    streamed, content, finish = parts_of_stream(gateway, body)
+    check(streamed == thought and content == "" and finish == "tool_calls",
+          f"streamed: {streamed!r} {content!r} {finish}")
+
+
 def scenario_chat(gateway):
     body = {"model": "think", "messages": ASK, "temperature": 0}
     message, finish = message_of(gateway, body)
@@ -77,14 +90,8 @@ def scenario_chat(gateway):
     message, _ = message_of(gateway, dict(opened, chat_template_kwargs={"enable_thinking": False}))
     check(message["content"] == OPENED and "reasoning_content" not in message, f"thinking off: {message}")
     # A call after a thought
-    tools = {"model": "thinkcall", "messages": ASK, "tools": TOOLS, "temperature": 0}
-    message, finish = message_of(gateway, tools)
-    check(message.get("reasoning_content") == "\nThe user wants the weather.\n" and finish == "tool_calls"
-          and message["tool_calls"][0]["function"]["name"] == "get_weather" and not message["content"],
-          f"a thought, then a call: {message}")
-    thought, content, finish = parts_of_stream(gateway, tools)
-    check(thought == "\nThe user wants the weather.\n" and content == "" and finish == "tool_calls",
-          f"streamed: {thought!r} {content!r} {finish}")
+    check_call(gateway, {"model": "thinkcall", "messages": ASK, "tools": TOOLS, "temperature": 0},
+               "\nThe user wants the weather.\n")
     print("reasoning: reasoning_content apart from content (also streamed, with n = 2, opened by the prompt, "
           "before a call); reasoning_format none keeps it")
 
@@ -133,16 +140,8 @@ def scenario_harmony(gateway):
     # A call: the message to functions.get_weather is a tool call, its body the arguments (GPT-OSS's
     # template writes each tool's description: without one, jinja2 fails it too)
     described = [dict(TOOLS[0], function=dict(TOOLS[0]["function"], description="The weather in a city"))]
-    tools = {"model": "harmonycall", "messages": ASK, "tools": described, "temperature": 0}
-    message, finish = message_of(gateway, tools)
-    calls = message.get("tool_calls") or [{}]
-    check(message.get("reasoning_content") == "The user wants the weather." and finish == "tool_calls"
-          and calls[0].get("function", {}).get("name") == "get_weather"
-          and json.loads(calls[0]["function"]["arguments"]) == {"city": "Paris"} and not message["content"],
-          f"harmony: a thought, then a call: {message}")
-    thought, content, finish = parts_of_stream(gateway, tools)
-    check(thought == "The user wants the weather." and content == "" and finish == "tool_calls",
-          f"harmony call streamed: {thought!r} {content!r} {finish}")
+    check_call(gateway, {"model": "harmonycall", "messages": ASK, "tools": described, "temperature": 0},
+               "The user wants the weather.")
     print("reasoning: GPT-OSS's harmony channels parted (analysis: reasoning_content; final: content; a message to "
           "a function: a tool call), streamed too")
 

@@ -376,6 +376,19 @@ s_part (const char *const *pieces, size_t count, bool inside, const char *though
     xinf_gw_reasoning_clear (&reasoning);
 }
 
+//  'text' cut in two at every byte parts as 'thought' and 'content'.
+static void
+s_part_cuts (const char *text, const char *thought, const char *content)
+{
+    for (size_t cut = 1; cut < strlen (text); cut++) {
+        char first [160], second [160];
+        snprintf (first, sizeof first, "%.*s", (int) cut, text);
+        snprintf (second, sizeof second, "%s", text + cut);
+        const char *pieces [] = { first, second };
+        s_part (pieces, 2, false, thought, content);
+    }
+}
+
 static void
 s_test_reasoning (void)
 {
@@ -383,14 +396,7 @@ s_test_reasoning (void)
     //  the prompt opened, none at all, an unclosed one, a late tag
     const char *whole [] = { "<think>\nadd 2 and 2\n</think>\n\nIt is 4." };
     s_part (whole, 1, false, "\nadd 2 and 2\n", "It is 4.");
-    const char *text = "  <think>a<b</think>\n c";
-    for (size_t cut = 1; cut < strlen (text); cut++) {
-        char first [64], second [64];
-        snprintf (first, sizeof first, "%.*s", (int) cut, text);
-        snprintf (second, sizeof second, "%s", text + cut);
-        const char *pieces [] = { first, second };
-        s_part (pieces, 2, false, "a<b", "c");
-    }
+    s_part_cuts ("  <think>a<b</think>\n c", "a<b", "c");
     const char *bytes [] = { "<", "t", "h", "i", "n", "k", ">", "x", "<", "/", "t", "h", "i", "n", "k", ">", "y" };
     s_part (bytes, sizeof bytes / sizeof bytes [0], false, "x", "y");
     const char *opened [] = { "Let me see.\n</th", "ink>\n\nIt is 4." };
@@ -429,14 +435,8 @@ static void
 s_test_harmony (void)
 {
     s_harmony = true;
-    const char *text = "<|channel|>analysis<|message|>Add 2 and 2.<|start|>assistant<|channel|>final<|message|>It is 4.";
-    for (size_t cut = 1; cut < strlen (text); cut++) {
-        char first [160], second [160];
-        snprintf (first, sizeof first, "%.*s", (int) cut, text);
-        snprintf (second, sizeof second, "%s", text + cut);
-        const char *pieces [] = { first, second };
-        s_part (pieces, 2, false, "Add 2 and 2.", "It is 4.");
-    }
+    s_part_cuts ("<|channel|>analysis<|message|>Add 2 and 2.<|start|>assistant<|channel|>final<|message|>It is 4.",
+                 "Add 2 and 2.", "It is 4.");
     const char *bytes [] = { "<|", "channel", "|>", "analysis", "<|", "message", "|>", "x", " <", "y",
                              "<|", "start", "|>", "assistant", "<|", "channel", "|>", "final", "<|", "message",
                              "|>", "z" };
