@@ -1,7 +1,8 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices, F32 norms
-    and biases, a valid tokenizer in the metadata.
+    (llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gpt-oss, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices
+    (experts also MXFP4), F32 norms and biases, a valid tokenizer in the metadata. This file reads the options
+    and writes the metadata; xinf_make_tensors.c the tensors.
 
         xinf-make-model --arch qwen2 --type q8_0 --seed 7 -o tiny.gguf
         xinf-make-model --preset qwen2.5-0.5b --type f16 -o qwen-shape.gguf
@@ -12,6 +13,7 @@
         xinf-make-model --arch qwen2 --rope-scaling yarn --rope-factor 4 --rope-original-context 64 -o yarn.gguf
         xinf-make-model --arch phi3 --rope-scaling longrope --rope-factor 8 --rope-original-context 64 -o phi3.gguf
         xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
+        xinf-make-model --arch gpt-oss --type q8_0 --expert-type mxfp4 -o gpt-oss-tiny.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
@@ -32,9 +34,8 @@
 */
 #include "xinf.h"
 #include "xinf_arch.h"
-#include "xinf_dtype.h"
-#include "xinf_fp16.h"
 #include "xinf_gguf_writer.h"
+#include "xinf_make_model.h"
 #include "xinf_make_vocab.h"
 
 #include <math.h>
@@ -108,19 +109,8 @@ static const xinf_option_t s_options [] = {
     { 0 }
 };
 
-typedef struct {
-    const char *preset, *arch;
-    int64_t dim, layers, heads, kv_heads, ffn, vocab, context;
-    bool tied;
-    double eps, theta;
-    bool spm;
-    int64_t head_dim;                   //  0: dim / heads
-    const char *rope_scaling;           //  "none", "linear", "yarn", "longrope", "llama3", "llama3-keys"
-    int64_t window;                     //  gemma3's sliding window (0: none)
-    int64_t experts, experts_used, expert_ffn;   //  a mixture of experts (0: dense)
-} s_shape_t;
 
-static const s_shape_t s_presets [] = {
+static const xinf_mm_shape_t s_presets [] = {
     { "tiny", "llama", 64, 2, 4, 2, 192, 512, 512, false, 1e-5, 10000, true, 0, "none", 0, 0, 0, 0 },
     { "tiny", "qwen2", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
     { "tiny", "qwen3", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 0, 0, 0 },
@@ -143,33 +133,7 @@ static const s_shape_t s_presets [] = {
     { "gemma2-2b", "gemma2", 2304, 26, 8, 4, 9216, 256000, 8192, true, 1e-6, 10000, true, 256, "none", 4096, 0, 0, 0 },
 };
 
-typedef struct {
-    s_shape_t shape;
-    uint32_t type;                      //  ggml type of the matrices
-    uint32_t expert_type;               //  and of the experts' matrices
-    uint64_t seed;
-    float std;
-    double rope_factor;
-    int64_t rope_original_context;
-    double attn_softcap, final_softcap;   //  gemma2's
-    double multipliers [4];             //  granite's embedding, residual, attention, logit scales
-    const char *name;
-    const char *chat_template_path;    //  or NULL
-    const char *output;
-    const char *script;                 //  --script TEXT, or NULL
-    bool fim;                           //  --fim
-    const char *pooling;                //  --pooling KIND, or NULL
-    bool add_eos;                       //  --add-eos
-    bool rerank;                        //  --rerank
-    bool split_qkv;                     //  --split-qkv (phi3, glm4)
-    bool qkv_bias;                      //  --qkv-bias
-    int64_t rope_dims;                  //  --rope-dims (0: the head dimension)
-    const char *pre;                    //  --pre (NULL: the vocabulary kind's)
-    uint32_t script_first, script_count;  //  its tokens
-    int64_t script_end;                 //  the end token after it
-} s_model_t;
 
-typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS, S_ROPE_LONG, S_ROPE_SHORT, S_SINK } s_role_t;
 
 //  ---- options ---------------------------------------------------------------------
 
@@ -185,10 +149,10 @@ s_number (const char *text, const char *flag, double *value)
     return 0;
 }
 
-static const s_shape_t *
+static const xinf_mm_shape_t *
 s_find_preset (const char *preset, const char *arch)
 {
-    const s_shape_t *found = NULL;
+    const xinf_mm_shape_t *found = NULL;
     for (size_t index = 0; index < sizeof s_presets / sizeof s_presets [0]; index++)
         if (streq (s_presets [index].preset, preset) && (!found || (arch && streq (s_presets [index].arch, arch))))
             found = &s_presets [index];
@@ -198,12 +162,12 @@ s_find_preset (const char *preset, const char *arch)
 //  Preset first, then arch defaults when --arch names another arch, then
 //  the shape flags.
 static int
-s_shape (xinf_config_t *config, s_shape_t *shape)
+s_shape (xinf_config_t *config, xinf_mm_shape_t *shape)
 {
     const char *arch = xinf_config_str (config, "arch");
     *shape = *s_find_preset (xinf_config_str (config, "preset"), arch);
     if (arch && !streq (arch, shape->arch)) {
-        const s_shape_t *tiny = s_find_preset ("tiny", arch);
+        const xinf_mm_shape_t *tiny = s_find_preset ("tiny", arch);
         shape->arch = tiny->arch;
         shape->eps = tiny->eps;
         shape->theta = tiny->theta;
@@ -243,9 +207,9 @@ s_shape (xinf_config_t *config, s_shape_t *shape)
 }
 
 static int
-s_validate (s_model_t *model)
+s_validate (xinf_mm_model_t *model)
 {
-    s_shape_t *shape = &model->shape;
+    xinf_mm_shape_t *shape = &model->shape;
     int64_t head_dim = shape->head_dim;
     const char *problem = NULL;
     if (!head_dim)
@@ -321,7 +285,7 @@ s_multipliers (const char *text, double *values)
 }
 
 static int
-s_settings (xinf_config_t *config, s_model_t *model)
+s_settings (xinf_config_t *config, xinf_mm_model_t *model)
 {
     static const char *types [] = { "f32", "f16", "bf16", "q8_0", "mxfp4" };
     static const uint32_t codes [] = { XINF_GGML_F32, XINF_GGML_F16, XINF_GGML_BF16, XINF_GGML_Q8_0, XINF_GGML_MXFP4 };
@@ -381,7 +345,7 @@ s_set_key (xinf_gguf_writer_t *writer, const char *arch, const char *suffix, uin
 
 //  tokenizer.chat_template from --chat-template FILE.
 static int
-s_chat_template (s_model_t *model, xinf_gguf_writer_t *writer)
+s_chat_template (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
 {
     if (!model->chat_template_path)
         return 0;
@@ -412,7 +376,7 @@ s_set_float (xinf_gguf_writer_t *writer, const char *arch, const char *suffix, d
 //  Llama 3's parameters as keys
 //  (llama3 writes the rope_freqs.weight tensor instead, s_plan).
 static int
-s_rope_scaling (s_model_t *model, xinf_gguf_writer_t *writer)
+s_rope_scaling (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
 {
     const char *arch = model->shape.arch, *scaling = model->shape.rope_scaling;
     char key [128];
@@ -441,7 +405,7 @@ s_rope_scaling (s_model_t *model, xinf_gguf_writer_t *writer)
 
 //  An embedding model's keys: --pooling and --add-eos.
 static int
-s_embedding (s_model_t *model, xinf_gguf_writer_t *writer)
+s_embedding (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
 {
     static const char *kinds [] = { "none", "mean", "cls", "last", "rank" };
     for (uint32_t kind = 0; model->pooling && kind < 5; kind++)
@@ -464,9 +428,9 @@ s_embedding (s_model_t *model, xinf_gguf_writer_t *writer)
 }
 
 static int
-s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
+s_metadata (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
 {
-    s_shape_t *shape = &model->shape;
+    xinf_mm_shape_t *shape = &model->shape;
     const char *arch = shape->arch;
     char name [128], key [128];
     uint32_t file_type = model->type == XINF_GGML_F32 ? 0 : model->type == XINF_GGML_F16 ? 1
@@ -518,247 +482,11 @@ s_metadata (s_model_t *model, xinf_gguf_writer_t *writer)
          ? -1 : 0;
 }
 
-//  ---- tensors -----------------------------------------------------------------------
-
-typedef struct {
-    char name [64];
-    uint32_t type;
-    uint32_t n_dims;
-    uint64_t ne [3];
-    s_role_t role;
-} s_tensor_t;
-
-static void
-s_add (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint64_t ne0, uint64_t ne1, s_role_t role)
-{
-    s_tensor_t *tensor = &tensors [(*count)++];
-    snprintf (tensor->name, sizeof tensor->name, "%s", name);
-    tensor->type = role == S_MATRIX ? type : XINF_GGML_F32;      //  norms, biases, rope_freqs: F32
-    tensor->n_dims = ne1 ? 2 : 1;
-    tensor->ne [0] = ne0;
-    tensor->ne [1] = ne1 ? ne1 : 1;
-    tensor->ne [2] = 1;
-    tensor->role = role;
-}
-
-//  A layer's experts: the router (F32, as converters keep it) and the
-//  three stacks of matrices (experts x rows x cols, ggml order reversed);
-//  GPT-OSS's biases of each (experts_oai), F32.
-static void
-s_add_experts (const s_shape_t *shape, uint32_t type, int64_t layer, s_tensor_t *tensors, size_t *count)
-{
-    char name [64];
-    uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->expert_ffn, experts = (uint64_t) shape->experts;
-    bool biases = xinf_arch_find (shape->arch)->experts_oai;
-    snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp.weight", (long long) layer);
-    s_add (tensors, count, name, XINF_GGML_F32, dim, experts, S_MATRIX);
-    snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp.bias", (long long) layer);
-    if (biases)
-        s_add (tensors, count, name, XINF_GGML_F32, experts, 0, S_BIAS);
-    static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
-    for (int which = 0; which < 3; which++) {
-        snprintf (name, sizeof name, "blk.%lld.%s.weight", (long long) layer, stacks [which]);
-        s_add (tensors, count, name, type, which == 2 ? ffn : dim, which == 2 ? dim : ffn, S_MATRIX);
-        tensors [*count - 1].n_dims = 3;
-        tensors [*count - 1].ne [2] = experts;
-        snprintf (name, sizeof name, "blk.%lld.%s.bias", (long long) layer, stacks [which]);
-        if (biases)
-            s_add (tensors, count, name, XINF_GGML_F32, which == 2 ? dim : ffn, experts, S_BIAS);
-    }
-}
-
-//  The llama.cpp tensor list in file order; returns how many.
-static size_t
-s_plan (s_model_t *model, s_tensor_t *tensors)
-{
-    s_shape_t *shape = &model->shape;
-    uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->ffn, vocab = (uint64_t) shape->vocab;
-    uint64_t head_dim = (uint64_t) shape->head_dim;
-    uint64_t turned = model->rope_dims ? (uint64_t) model->rope_dims : head_dim;       //  RoPE's dimensions
-    uint64_t q_dim = head_dim * (uint64_t) shape->heads, kv_dim = head_dim * (uint64_t) shape->kv_heads;
-    const xinf_arch_t *arch = xinf_arch_find (shape->arch);
-    uint64_t extents [] = { [XINF_EXT_NONE] = 0, [XINF_EXT_DIM] = dim, [XINF_EXT_Q] = q_dim,
-                            [XINF_EXT_KV] = kv_dim, [XINF_EXT_FFN] = ffn, [XINF_EXT_HEAD] = head_dim,
-                            [XINF_EXT_HEADS] = (uint64_t) shape->heads };
-    uint32_t type = model->type;
-    size_t count = 0;
-    s_add (tensors, &count, "token_embd.weight", type, dim, vocab, S_MATRIX);
-    if (streq (shape->rope_scaling, "llama3"))
-        s_add (tensors, &count, "rope_freqs.weight", type, turned / 2, 0, S_ROPE_FREQS);
-    if (streq (shape->rope_scaling, "longrope")) {
-        s_add (tensors, &count, "rope_factors_long.weight", type, turned / 2, 0, S_ROPE_LONG);
-        s_add (tensors, &count, "rope_factors_short.weight", type, turned / 2, 0, S_ROPE_SHORT);
-    }
-    //  The layer's tensors the architecture requires (xinf_arch.h), in its order
-    for (int64_t layer = 0; layer < shape->layers; layer++)
-        for (int which = 0; which < XINF_LT_COUNT; which++) {
-            const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
-            if (which == XINF_LT_GATE && shape->experts)
-                s_add_experts (shape, model->expert_type, layer, tensors, &count);
-            char name [64];
-            bool fused_qkv = arch->fused_qkv && !model->split_qkv;
-            bool bias = which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS;
-            if (which == XINF_LT_Q && fused_qkv) {          //  Phi-3's: q, k and v rows in one tensor
-                snprintf (name, sizeof name, "blk.%lld.attn_qkv.weight", (long long) layer);
-                s_add (tensors, &count, name, type, dim, q_dim + 2 * kv_dim, S_MATRIX);
-                snprintf (name, sizeof name, "blk.%lld.attn_qkv.bias", (long long) layer);
-                if (model->qkv_bias)
-                    s_add (tensors, &count, name, type, q_dim + 2 * kv_dim, 0, S_BIAS);
-            }
-            if (which == XINF_LT_UP && arch->fused_up) {    //  and the gate's rows, then the up's
-                snprintf (name, sizeof name, "blk.%lld.ffn_up.weight", (long long) layer);
-                s_add (tensors, &count, name, type, dim, 2 * ffn, S_MATRIX);
-            }
-            bool wanted = arch->tensors [which] == XINF_REQUIRED
-                       || (bias && model->qkv_bias && arch->tensors [which] == XINF_OPTIONAL);
-            if (!wanted
-            ||  (fused_qkv && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V || bias))
-            ||  (shape->experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN)))
-                continue;
-            bool post = which == XINF_LT_FFN_NORM && arch->ffn_norm_post;       //  GPT-OSS's name
-            snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer,
-                      post ? xinf_arch_tensor (XINF_LT_POST_ATTN_NORM)->suffix : spec->suffix);
-            s_role_t role = spec->cols ? S_MATRIX : which == XINF_LT_SINKS ? S_SINK
-                          : strstr (spec->suffix, "norm") ? S_NORM : S_BIAS;
-            //  ggml order: ne0 is the row length
-            if (spec->cols)
-                s_add (tensors, &count, name, type, extents [spec->cols], extents [spec->rows], role);
-            else
-                s_add (tensors, &count, name, type, extents [spec->rows], 0, role);
-        }
-    s_add (tensors, &count, "output_norm.weight", type, dim, 0, S_NORM);
-    if (!shape->tied)
-        s_add (tensors, &count, "output.weight", type, dim, vocab, S_MATRIX);
-    if (model->rerank)
-        s_add (tensors, &count, "cls.output.weight", type, dim, 2, S_MATRIX);
-    return count;
-}
-
-//  Converts 'count' floats to the tensor type into 'out'; returns bytes.
-static size_t
-s_convert (uint32_t type, const float *values, size_t count, uint8_t *out)
-{
-    if (type == XINF_GGML_MXFP4) {
-        xinf_dtype_from_f32 (XINF_DTYPE_MXFP4, values, count, out);
-        return xinf_dtype_row_bytes (XINF_DTYPE_MXFP4, count);
-    }
-    if (type == XINF_GGML_Q8_0) {
-        xinf_quantize_q8_0 (values, count, out);
-        return count / XINF_Q8_0_BLOCK * XINF_Q8_0_BYTES;
-    }
-    if (type == XINF_GGML_F32) {
-        for (size_t index = 0; index < count; index++) {
-            uint32_t bits;
-            memcpy (&bits, &values [index], 4);
-            for (int byte = 0; byte < 4; byte++)
-                out [4 * index + (size_t) byte] = (uint8_t) (bits >> (8 * byte));
-        }
-        return 4 * count;
-    }
-    for (size_t index = 0; index < count; index++) {
-        uint16_t half = type == XINF_GGML_F16 ? xinf_fp32_to_fp16 (values [index]) : xinf_fp32_to_bf16 (values [index]);
-        out [2 * index] = (uint8_t) half;
-        out [2 * index + 1] = (uint8_t) (half >> 8);
-    }
-    return 2 * count;
-}
-
-//  A scripted model's weights: every block is zero (it adds nothing to
-//  the residual), norms are 1, token t's embedding is the unit vector of
-//  its axis (0 for every token outside the script, 1 + i for script token
-//  i), and the output row of the token that follows a script position
-//  points along that position's axis, so the argmax walks the script
-//  (about 30 logits ahead of every other token) and then ends.
-static uint64_t
-s_script_axis (const s_model_t *model, uint64_t token)
-{
-    uint64_t first = model->script_first;
-    return token >= first && token < first + model->script_count ? 1 + token - first : 0;
-}
-
-static float
-s_script_value (const s_model_t *model, const s_tensor_t *tensor, uint64_t row, uint64_t col)
-{
-    if (tensor->role == S_NORM)
-        return 1.0f;
-    if (streq (tensor->name, "token_embd.weight"))
-        return col == s_script_axis (model, row) ? 1.0f : 0.0f;
-    if (!streq (tensor->name, "output.weight"))
-        return 0.0f;
-    uint64_t first = model->script_first, count = model->script_count;
-    bool next = row >= first && row < first + count;             //  follows axis row - first
-    bool end = (int64_t) row == model->script_end;                //  follows the last piece
-    return (next && col == row - first) || (end && col == count) ? 4.0f : 0.0f;
-}
-
 static int
-s_write_tensor (s_model_t *model, xinf_gguf_writer_t *writer, const s_tensor_t *tensor, size_t index,
-                float *values, uint8_t *bytes, size_t chunk)
-{
-    xinf_rng_t rng;
-    xinf_rng_seed (&rng, model->seed ^ ((uint64_t) (index + 1) * 0xd1b54a32d192ed03ull));
-    uint64_t rows_per_chunk = chunk / tensor->ne [0] ? chunk / tensor->ne [0] : 1;
-    if (tensor->role == S_ROPE_FREQS) {
-        if (xinf_arch_llama3_factors (values, 2 * (size_t) tensor->ne [0], model->shape.theta, model->rope_factor,
-                                      1.0, 4.0, (double) model->rope_original_context))
-            return -1;
-        return xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, (size_t) tensor->ne [0], bytes));
-    }
-    if (tensor->role == S_ROPE_LONG || tensor->role == S_ROPE_SHORT) {
-        //  LongRoPE's shape: 1 for the fast pairs up to the factor (long) or
-        //  a fifth of it (short) for the slow ones
-        double top = tensor->role == S_ROPE_LONG ? model->rope_factor : 1.0 + (model->rope_factor - 1.0) / 5.0;
-        size_t half = (size_t) tensor->ne [0];
-        for (size_t i = 0; i < half; i++)
-            values [i] = (float) (1.0 + (top - 1.0) * (double) i / (double) (half > 1 ? half - 1 : 1));
-        return xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, half, bytes));
-    }
-    uint64_t total = tensor->ne [1] * tensor->ne [2];          //  the rows of every expert's matrix one after another
-    for (uint64_t row = 0; row < total; row += rows_per_chunk) {
-        uint64_t rows = total - row < rows_per_chunk ? total - row : rows_per_chunk;
-        size_t count = (size_t) (rows * tensor->ne [0]);
-        for (size_t at = 0; at < count; at++)
-            values [at] = model->script ? s_script_value (model, tensor, row + at / tensor->ne [0], at % tensor->ne [0])
-                        : tensor->role == S_SINK ? (float) xinf_rng_normal (&rng)       //  about the scores' size
-                        : (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * xinf_rng_normal (&rng);
-        if (xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, count, bytes)))
-            return -1;
-    }
-    return 0;
-}
-
-static int
-s_write_model (s_model_t *model, xinf_gguf_writer_t *writer)
-{
-    s_shape_t *shape = &model->shape;
-    size_t limit = (size_t) shape->layers * 24 + 8;
-    s_tensor_t *tensors = calloc (limit, sizeof (s_tensor_t));
-    size_t count = tensors ? s_plan (model, tensors) : 0;
-    size_t chunk = 1 << 16;
-    for (size_t index = 0; index < count; index++)
-        if (tensors [index].ne [0] > chunk)
-            chunk = (size_t) tensors [index].ne [0];
-    float *values = malloc (chunk * sizeof (float));
-    uint8_t *bytes = malloc (chunk * 4);
-    int rc = tensors && values && bytes ? 0 : -1;
-    for (size_t index = 0; rc == 0 && index < count; index++)
-        rc = xinf_gguf_writer_add_tensor (writer, tensors [index].name, tensors [index].type,
-                                          tensors [index].n_dims, tensors [index].ne);
-    rc = rc || xinf_gguf_writer_begin (writer, model->output);
-    for (size_t index = 0; rc == 0 && index < count; index++)
-        rc = s_write_tensor (model, writer, &tensors [index], index, values, bytes, chunk);
-    rc = rc || xinf_gguf_writer_finish (writer);
-    free (tensors);
-    free (values);
-    free (bytes);
-    return rc;
-}
-
-static int
-s_make (s_model_t *model)
+s_make (xinf_mm_model_t *model)
 {
     int64_t start = zclock_mono ();
-    s_shape_t *shape = &model->shape;
+    xinf_mm_shape_t *shape = &model->shape;
     char error [256] = "";
     xinf_vocab_kind_t kind = shape->spm ? XINF_VOCAB_SPM
                            : streq (shape->arch, "llama") ? XINF_VOCAB_LLAMA3
@@ -794,7 +522,7 @@ s_make (s_model_t *model)
     }
     xinf_gguf_writer_t *writer = xinf_gguf_writer_new ();
     int rc = !writer || s_metadata (model, writer) || xinf_make_vocab_store (vocab, writer)
-          || s_write_model (model, writer);
+          || xinf_mm_write_tensors (model, writer);
     xinf_make_vocab_destroy (&vocab);
     if (rc)
         fprintf (stderr, "xinf-make-model: %s\n", writer ? xinf_gguf_writer_error (writer) : "out of memory");
@@ -824,7 +552,7 @@ main (int argc, char **argv)
         xinf_config_destroy (&config);
         return 2;
     }
-    s_model_t model = { .type = XINF_GGML_F32 };
+    xinf_mm_model_t model = { .type = XINF_GGML_F32 };
     rc = s_settings (config, &model) ? 2 : s_make (&model);
     xinf_config_destroy (&config);
     return rc;
