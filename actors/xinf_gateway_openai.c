@@ -674,6 +674,34 @@ s_template_kwargs (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
+//  OpenAI's reasoning_effort ("minimal", "low", "medium", "high"): the
+//  chat template's variable of that name, as vLLM passes it (GPT-OSS's
+//  template writes "Reasoning: high"); a value chat_template_kwargs gives
+//  itself wins.
+static int
+s_reasoning_effort (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
+{
+    static const char *const efforts [] = { "minimal", "low", "medium", "high", NULL };
+    json_t *effort = json_object_get (root, "reasoning_effort");
+    if (!effort || json_is_null (effort))
+        return 0;
+    const char *name = json_string_value (effort);
+    size_t index = 0;
+    while (name && efforts [index] && !streq (efforts [index], name))
+        index++;
+    if (!name || !efforts [index])
+        return xinf_gw_error_bad (error, "reasoning_effort", "must be \"minimal\", \"low\", \"medium\" or \"high\"");
+    if (!out->template_kwargs)
+        out->template_kwargs = json_object ();
+    if (!json_object_get (out->template_kwargs, "reasoning_effort")) {
+        json_t *kwargs = json_deep_copy (out->template_kwargs);      //  the request's object stays as it was
+        json_object_set_new (kwargs, "reasoning_effort", json_string (name));
+        json_decref (out->template_kwargs);
+        out->template_kwargs = kwargs;
+    }
+    return 0;
+}
+
 //  llama-server's reasoning_format: "none" leaves a reasoning model's
 //  thought in the content; "auto" and "deepseek" (the default) part it.
 static int
@@ -694,7 +722,8 @@ s_reasoning_format (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 static int
 s_messages (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
-    if (s_template_kwargs (root, out, error) || s_reasoning_format (root, out, error))
+    if (s_template_kwargs (root, out, error) || s_reasoning_effort (root, out, error)
+    ||  s_reasoning_format (root, out, error))
         return -1;
     json_t *messages = json_object_get (root, "messages");
     if (!json_is_array (messages) || json_array_size (messages) == 0)

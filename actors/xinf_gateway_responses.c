@@ -522,6 +522,9 @@ s_chat_of (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
     &&  !s_input (root, resp->conversation, error)
     &&  !xinf_gw_tools_from (root, chat, "function tools", s_function, error) && !s_tool_choice (root, chat, error)
     &&  !s_text_format (root, chat, error) && !s_logprobs (root, chat, error)) {
+        json_t *effort = json_object_get (json_object_get (root, "reasoning"), "effort");
+        if (json_is_string (effort))          //  the chat's reasoning_effort (checked there)
+            json_object_set (chat, "reasoning_effort", effort);
         json_t *messages = json_array ();
         if (json_is_string (instructions))
             json_array_append_new (messages, json_pack ("{s:s,s:O}", "role", "system", "content", instructions));

@@ -142,6 +142,25 @@ def scenario_harmony(gateway):
     described = [dict(TOOLS[0], function=dict(TOOLS[0]["function"], description="The weather in a city"))]
     check_call(gateway, {"model": "harmonycall", "messages": ASK, "tools": described, "temperature": 0},
                "The user wants the weather.")
+    # reasoning_effort is the template's variable (GPT-OSS's writes it in its system message); a value
+    # chat_template_kwargs gives itself wins; the Responses API's reasoning.effort is the same
+    def rendered(**fields):
+        status, _, body = gateway.call("POST", "/apply-template", dict({"model": "harmony", "messages": ASK}, **fields))
+        check(status == 200, f"/apply-template {fields}: {status} {body}")
+        return body["prompt"]
+    check("Reasoning: medium" in rendered(), "the template's default effort")
+    check("Reasoning: high" in rendered(reasoning_effort="high"), "reasoning_effort high")
+    check("Reasoning: low" in rendered(reasoning_effort="high", chat_template_kwargs={"reasoning_effort": "low"}),
+          "chat_template_kwargs' effort wins")
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", dict(body, reasoning_effort="max"))
+    check(status == 400 and answer["error"]["param"] == "reasoning_effort", f"a bad effort: {status} {answer}")
+    tokens = {}
+    for effort in ("low", "high"):
+        status, _, answer = gateway.call("POST", "/v1/responses", {"model": "harmony", "input": "What is 2 + 2?",
+                                                                   "reasoning": {"effort": effort}})
+        check(status == 200 and answer["output"][-1]["content"][0]["text"] == ANSWER, f"responses: {answer}")
+        tokens[effort] = answer["usage"]["input_tokens"]
+    check(tokens["low"] != tokens["high"], f"reasoning.effort reaches the template: {tokens}")
     print("reasoning: GPT-OSS's harmony channels parted (analysis: reasoning_content; final: content; a message to "
           "a function: a tool call), streamed too")
 
