@@ -249,44 +249,64 @@ s_check_spec (const xinf_tokenizer_spec_t *spec, char *error, size_t error_size)
     return 0;
 }
 
+//  The pre-tokenizers of gpt2 vocabularies by tokenizer.ggml.pre: the
+//  split, whether a pre-token that is a token is taken whole (llama.cpp's
+//  ignore_merges), NFC first (Qwen2's tokenizer.json; llama.cpp does not)
+//  and whether a text prompt gets a BOS when the file has no
+//  tokenizer.ggml.add_bos_token (llama.cpp's default: Llama 3 files often
+//  lack the key).
+static const struct {
+    const char *name;
+    xinf_tok_pre_t pre;
+    bool ignore_merges, nfc, add_bos;
+} s_pres [] = {
+    { "default", XINF_PRE_GPT2, false, false, false },
+    { "gpt2", XINF_PRE_GPT2, false, false, false },
+    { "gpt-2", XINF_PRE_GPT2, false, false, false },
+    { "llama3", XINF_PRE_LLAMA3, true, false, true },
+    { "llama-bpe", XINF_PRE_LLAMA3, true, false, true },
+    { "llama-v3", XINF_PRE_LLAMA3, true, false, true },
+    { "dbrx", XINF_PRE_LLAMA3, false, false, false },           //  Phi-4's: llama3's split, merges only
+    { "smaug-bpe", XINF_PRE_LLAMA3, false, false, false },
+    { "glm4", XINF_PRE_LLAMA3, false, false, false },           //  GLM-4's: llama3's split
+    { "chatglm-bpe", XINF_PRE_LLAMA3, false, false, false },
+    { "tekken", XINF_PRE_TEKKEN, true, false, true },           //  Mistral Nemo's, Small 3's
+    { "gpt-4o", XINF_PRE_GPT4O, false, false, false },          //  Phi-4-mini's, GPT-OSS's (o200k)
+    { "refact", XINF_PRE_REFACT, false, false, false },         //  Granite 3's
+    { "qwen2", XINF_PRE_QWEN2, false, true, false },
+    { "deepseek-r1-qwen", XINF_PRE_QWEN2, false, false, false },
+};
+#define S_PRES (sizeof s_pres / sizeof s_pres [0])
+
+//  The entry of s_pres named 'pre', or -1.
+static int
+s_find_pre (const char *pre)
+{
+    for (size_t index = 0; pre && index < S_PRES; index++)
+        if (strcmp (s_pres [index].name, pre) == 0)
+            return (int) index;
+    return -1;
+}
+
 static int
 s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_size)
 {
-    if (self->model != XINF_TOK_GPT2 || !pre || !*pre
-    ||  strcmp (pre, "default") == 0 || strcmp (pre, "gpt2") == 0 || strcmp (pre, "gpt-2") == 0)
-        self->pre = XINF_PRE_GPT2;
-    else
-    if (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0) {
-        self->pre = XINF_PRE_LLAMA3;
-        self->ignore_merges = true;
-    }
-    else
-    if (strcmp (pre, "dbrx") == 0 || strcmp (pre, "smaug-bpe") == 0)     //  Phi-4's: llama3's split (llama.cpp)
-        self->pre = XINF_PRE_LLAMA3;
-    else
-    if (strcmp (pre, "glm4") == 0 || strcmp (pre, "chatglm-bpe") == 0)     //  GLM-4's: llama3's split
-        self->pre = XINF_PRE_LLAMA3;
-    else
-    if (strcmp (pre, "tekken") == 0) {          //  Mistral Nemo's, Small 3's
-        self->pre = XINF_PRE_TEKKEN;
-        self->ignore_merges = true;
-    }
-    else
-    if (strcmp (pre, "gpt-4o") == 0)            //  Phi-4-mini's
-        self->pre = XINF_PRE_GPT4O;
-    else
-    if (strcmp (pre, "refact") == 0)            //  Granite 3's
-        self->pre = XINF_PRE_REFACT;
-    else
-    if (strcmp (pre, "qwen2") == 0 || strcmp (pre, "deepseek-r1-qwen") == 0) {
-        self->pre = XINF_PRE_QWEN2;
-        //  Qwen2's tokenizer.json normalizes to NFC (llama.cpp does not)
-        self->nfc = strcmp (pre, "qwen2") == 0;
-    }
-    else {
-        snprintf (error, error_size, "unknown pre-tokenizer '%s' (known: default, gpt2, llama3, llama-bpe, dbrx, smaug-bpe, glm4, chatglm-bpe, tekken, gpt-4o, refact, qwen2, deepseek-r1-qwen)", pre);
+    self->pre = XINF_PRE_GPT2;
+    if (self->model != XINF_TOK_GPT2 || !pre || !*pre)
+        return 0;
+    int found = s_find_pre (pre);
+    if (found < 0) {
+        int length = snprintf (error, error_size, "unknown pre-tokenizer '%s' (known:", pre);
+        for (size_t index = 0; index < S_PRES && length >= 0 && (size_t) length < error_size; index++)
+            length += snprintf (error + length, error_size - (size_t) length, "%s %s", index ? "," : "",
+                                s_pres [index].name);
+        if (length >= 0 && (size_t) length < error_size)
+            snprintf (error + length, error_size - (size_t) length, ")");
         return -1;
     }
+    self->pre = s_pres [found].pre;
+    self->ignore_merges = s_pres [found].ignore_merges;
+    self->nfc = s_pres [found].nfc;
     return 0;
 }
 
@@ -646,9 +666,8 @@ xinf_tokenizer_default_add_bos (const char *model, const char *pre)
 {
     if (model && strcmp (model, "llama") == 0)
         return true;
-    return model && strcmp (model, "gpt2") == 0 && pre
-        && (strcmp (pre, "llama3") == 0 || strcmp (pre, "llama-bpe") == 0 || strcmp (pre, "llama-v3") == 0
-            || strcmp (pre, "tekken") == 0);
+    int found = model && strcmp (model, "gpt2") == 0 ? s_find_pre (pre) : -1;
+    return found >= 0 && s_pres [found].add_bos;
 }
 
 bool

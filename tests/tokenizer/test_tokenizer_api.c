@@ -79,6 +79,8 @@ test_spec_errors (void)
     s_check_error (&spec, "0 scores");
     spec = good, spec.pre = "deepseek-llm";
     s_check_error (&spec, "unknown pre-tokenizer 'deepseek-llm'");
+    s_check_error (&spec, "(known: default, gpt2, gpt-2, llama3, llama-bpe, llama-v3, dbrx, smaug-bpe, glm4, "
+                          "chatglm-bpe, tekken, gpt-4o, refact, qwen2, deepseek-r1-qwen)");
     spec = good, spec.merges = NULL;
     s_check_error (&spec, "no merge array");
 
