@@ -674,23 +674,29 @@ s_template_kwargs (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
     return 0;
 }
 
-//  OpenAI's reasoning_effort ("minimal", "low", "medium", "high"): the
-//  chat template's variable of that name, as vLLM passes it (GPT-OSS's
-//  template writes "Reasoning: high"); a value chat_template_kwargs gives
-//  itself wins.
+bool
+xinf_gw_reasoning_effort_known (const char *name)
+{
+    static const char *const efforts [] = { "none", "minimal", "low", "medium", "high", "xhigh" };
+    for (size_t index = 0; name && index < sizeof efforts / sizeof efforts [0]; index++)
+        if (streq (efforts [index], name))
+            return true;
+    return false;
+}
+
+//  OpenAI's reasoning_effort: the chat template's variable of that name,
+//  as vLLM passes it (GPT-OSS's template writes "Reasoning: high"); a
+//  value chat_template_kwargs gives itself wins.
 static int
 s_reasoning_effort (json_t *root, xinf_gw_oai_t *out, xinf_gw_error_t *error)
 {
-    static const char *const efforts [] = { "minimal", "low", "medium", "high", NULL };
     json_t *effort = json_object_get (root, "reasoning_effort");
     if (!effort || json_is_null (effort))
         return 0;
     const char *name = json_string_value (effort);
-    size_t index = 0;
-    while (name && efforts [index] && !streq (efforts [index], name))
-        index++;
-    if (!name || !efforts [index])
-        return xinf_gw_error_bad (error, "reasoning_effort", "must be \"minimal\", \"low\", \"medium\" or \"high\"");
+    if (!xinf_gw_reasoning_effort_known (name))
+        return xinf_gw_error_bad (error, "reasoning_effort", "must be \"none\", \"minimal\", \"low\", \"medium\", "
+                                  "\"high\" or \"xhigh\"");
     if (!out->template_kwargs)
         out->template_kwargs = json_object ();
     if (!json_object_get (out->template_kwargs, "reasoning_effort")) {

@@ -139,6 +139,11 @@ typedef struct {
     bool reasoning_raw;               //  reasoning_format none: a thought stays in the content
 } xinf_gw_oai_t;
 
+//  Whether 'name' is one of OpenAI's reasoning efforts (none, minimal, low,
+//  medium, high, xhigh): a chat's reasoning_effort, a response's
+//  reasoning.effort.
+bool xinf_gw_reasoning_effort_known (const char *name);
+
 //  Parses a JSON body into an object; NULL with a 400 in 'error'.
 json_t *xinf_gw_json_parse (const char *body, size_t size, xinf_gw_error_t *error);
 //  Validates a /v1/completions (chat false) or /v1/chat/completions body

@@ -127,17 +127,29 @@ s_call_close (xinf_gw_reasoning_t *self, xinf_gw_buf_t *content)
     self->call = false;
 }
 
-//  A header held whole (up to <|message|>, consumed): its body is the
-//  thought when its channel is analysis, a call's arguments when it names
-//  a function. False while it is not whole; an answer that begins
-//  otherwise, or a header too long, is plain.
+//  Whether the held bytes begin with 'marker' (or with its start, when
+//  fewer are held).
+static bool
+s_begins (const xinf_gw_reasoning_t *self, const char *marker)
+{
+    size_t length = strlen (marker), size = self->held.size;
+    return memcmp (self->held.data, marker, size < length ? size : length) == 0;
+}
+
+//  A header held whole (up to <|message|>, consumed): its body is a call's
+//  arguments when it names a function (on any channel), else the thought
+//  when its channel (the last named: GPT-OSS 20B may write a stray
+//  commentary channel first) is analysis. A header begins with
+//  <|channel|>, <|start|> or, for the first message after the prompt's
+//  <|start|>assistant, " to=" (a recipient in the role). False while it is
+//  not whole; an answer that begins otherwise, or a header too long, is
+//  plain.
 static bool
 s_header (xinf_gw_reasoning_t *self, xinf_gw_buf_t *content)
 {
-    size_t channel = strlen (CHANNEL), start = strlen (START), size = self->held.size;
+    size_t size = self->held.size;
     const char *bytes = self->held.data;
-    bool headed = (size >= channel ? memcmp (bytes, CHANNEL, channel) == 0 : memcmp (bytes, CHANNEL, size) == 0)
-               || (size >= start ? memcmp (bytes, START, start) == 0 : memcmp (bytes, START, size) == 0);
+    bool headed = s_begins (self, CHANNEL) || s_begins (self, START) || s_begins (self, " to=");
     long at = s_find (self, MESSAGE);
     if (!headed || (at < 0 && size > HEADER_MAX)) {
         self->plain = true;
@@ -147,12 +159,15 @@ s_header (xinf_gw_reasoning_t *self, xinf_gw_buf_t *content)
     }
     if (at < 0)
         return false;
-    long name = s_find (self, CHANNEL);
+    long name = -1;
+    for (long from = 0; from + (long) strlen (CHANNEL) <= at; from++)
+        if (memcmp (bytes + from, CHANNEL, strlen (CHANNEL)) == 0)
+            name = from;
     const char *analysis = CHANNEL "analysis";
-    self->inside = name >= 0 && name < at && (size_t) at - (size_t) name >= strlen (analysis)
+    self->call = s_call_open (bytes, (size_t) at, content);
+    self->inside = !self->call && name >= 0 && (size_t) at - (size_t) name >= strlen (analysis)
                 && memcmp (bytes + name, analysis, strlen (analysis)) == 0
                 && (bytes [name + (long) strlen (analysis)] == '<' || bytes [name + (long) strlen (analysis)] == ' ');
-    self->call = !self->inside && s_call_open (bytes, (size_t) at, content);
     xinf_gw_buf_consume (&self->held, (size_t) at + strlen (MESSAGE));
     self->header = false;
     return true;

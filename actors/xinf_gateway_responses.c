@@ -392,6 +392,10 @@ s_echoed (json_t *root, xinf_gw_error_t *error)
         }
         if (!json_is_object (reasoning) || json_object_size (reasoning) != known)
             return xinf_gw_error_bad (error, "reasoning", "must be {\"effort\", \"summary\"}");
+        json_t *effort = json_object_get (reasoning, "effort");
+        if (json_is_string (effort) && !xinf_gw_reasoning_effort_known (json_string_value (effort)))
+            return xinf_gw_error_bad (error, "reasoning", "effort must be \"none\", \"minimal\", \"low\", "
+                                      "\"medium\", \"high\" or \"xhigh\"");
     }
     json_t *format = json_object_get (json_object_get (root, "text"), "format");
     if (!s_short (json_object_get (root, "user"), 256) || !s_short (json_object_get (root, "safety_identifier"), 256))
@@ -523,7 +527,7 @@ s_chat_of (xinf_gw_request_t *request, json_t *root, xinf_gw_error_t *error)
     &&  !xinf_gw_tools_from (root, chat, "function tools", s_function, error) && !s_tool_choice (root, chat, error)
     &&  !s_text_format (root, chat, error) && !s_logprobs (root, chat, error)) {
         json_t *effort = json_object_get (json_object_get (root, "reasoning"), "effort");
-        if (json_is_string (effort))          //  the chat's reasoning_effort (checked there)
+        if (json_is_string (effort))          //  the chat's reasoning_effort
             json_object_set (chat, "reasoning_effort", effort);
         json_t *messages = json_array ();
         if (json_is_string (instructions))

@@ -444,6 +444,15 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
         self->matchable [id] = false;
         s_end_add (self, id);
     }
+    //  Harmony's <|end|> ends no generation even where a file's EOS or EOT key names it (as llama.cpp)
+    int32_t end = self->harmony ? xinf_tok_lookup (self, "<|end|>", 7) : -1;
+    for (size_t index = 0; end >= 0 && index < self->n_end_ids; index++)
+        if (self->end_ids [index] == end) {
+            memmove (self->end_ids + index, self->end_ids + index + 1,
+                     (self->n_end_ids - index - 1) * sizeof self->end_ids [0]);
+            self->n_end_ids--;
+            break;
+        }
 }
 
 //  --------------------------------------------------------------------------

@@ -161,6 +161,10 @@ def scenario_harmony(gateway):
         check(status == 200 and answer["output"][-1]["content"][0]["text"] == ANSWER, f"responses: {answer}")
         tokens[effort] = answer["usage"]["input_tokens"]
     check(tokens["low"] != tokens["high"], f"reasoning.effort reaches the template: {tokens}")
+    status, _, answer = gateway.call("POST", "/v1/responses", {"model": "harmony", "input": "Hi",
+                                                               "reasoning": {"effort": "max"}})
+    check(status == 400 and answer["error"]["param"] == "reasoning", f"a bad reasoning.effort: {status} {answer}")
+    check("Reasoning: xhigh" in rendered(reasoning_effort="xhigh"), "OpenAI's newer efforts pass too")
     print("reasoning: GPT-OSS's harmony channels parted (analysis: reasoning_content; final: content; a message to "
           "a function: a tool call), streamed too")
 

@@ -462,6 +462,15 @@ s_test_harmony (void)
     const char *before [] = { "<|start|>assistant to=functions.f_1<|channel|>commentary json<|message|>{}<|call|>",
                               "" };
     s_part (before, 2, false, "", "<tool_call>\n{\"name\": \"f_1\", \"arguments\": {}}\n</tool_call>");
+    //  The first message with its recipient in the role (the prompt ended with <|start|>assistant), a call
+    //  on the analysis channel, a stray commentary channel before the analysis one (GPT-OSS 20B's)
+    const char *in_role [] = { " to=functions.get_weather<|channel|>commentary json<|message|>{}" };
+    s_part (in_role, 1, false, "", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}\n</tool_call>");
+    const char *analysis_call [] = { "<|channel|>analysis to=functions.f <|constrain|>json<|message|>{}" };
+    s_part (analysis_call, 1, false, "", "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>");
+    const char *stray [] = { "<|channel|>commentary<|channel|>analysis<|message|>t<|start|>assistant<|channel|>final"
+                             "<|message|>a" };
+    s_part (stray, 1, false, "t", "a");
     const char *nameless [] = { "<|channel|>commentary to=functions. <|message|>x" };
     s_part (nameless, 1, false, "", "x");
     const char *spaced [] = { "<|channel|>analysis to=x <|message|>u" };      //  not "analysisfoo"

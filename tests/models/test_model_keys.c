@@ -474,6 +474,10 @@ test_gpt_oss_keys (void)
     CHECK (xinf_tokenizer_decode (tokenizer, &end, 1, text, sizeof text) == 0);
     CHECK (xinf_tokenizer_encode (tokenizer, "<|start|>x", 10, false, ids, 8) >= 2 && ids [0] == start);
     xinf_model_destroy (&model);
+    //  ... even where the file's EOT names <|end|> (as llama.cpp)
+    model = s_load_edited (oss, &(s_edit_t) { "tokenizer.ggml.eot_token_id", S_U32, (uint64_t) end, 0, NULL });
+    CHECK (!xinf_tokenizer_is_end (xinf_model_tokenizer (model), end));
+    xinf_model_destroy (&model);
     s_expect_refused (oss, &(s_edit_t) { "blk.0.attn_sinks.weight", S_DROP_TENSOR, 0, 0, NULL }, "attn_sinks", false);
     s_expect_refused (oss, &(s_edit_t) { "blk.1.attn_output.bias", S_DROP_TENSOR, 0, 0, NULL }, "attn_output.bias",
                       false);
