@@ -37,6 +37,8 @@ static const xinf_arch_t s_archs [] = {
       0, 0, false, false, true, true, false, false, false, false, false, false },
     { "granite",  false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
       0, 0, false, false, false, false, false, true,  true, false, false, false },
+    { "granitemoe", false, true, true, 1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
+      0, 0, false, false, false, false, false, true,  true, false, false, false },
     { "gpt-oss",  true,  true,  false, 1e-5, { R, R, R, R, R, R, R, U, U, R, U, R, U, U, U, U, R, R }, false, false, 2, R, 0,
       128, 0, false, false, false, false, false, false, false, false, true, true },
     { "gemma2",   true,  false, false, 1e-6, { R, R, U, R, U, R, U, U, U, R, R, R, R, R, R, R }, true,  true,  2, U, 46,
@@ -102,7 +104,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gpt-oss, gemma2, gemma3";
+    return "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, granitemoe, gpt-oss, gemma2, gemma3";
 }
 
 const xinf_tensor_spec_t *

@@ -41,6 +41,10 @@
                 before its residual add, attention scores times
                 attention.scale (instead of 1 / sqrt (head_dim)), logits
                 divided by logit_scale
+        granitemoe Granite 3's mixtures of experts (1B-A400M, 3B-A800M):
+                granite's layer, its feed-forward a mixture of experts of
+                feed_forward_length, as Mixtral's (shared experts,
+                granitemoeshared's, refused)
         gpt-oss OpenAI's GPT-OSS (20B, 120B): RoPE in NeoX halves (YaRN,
                 usually), q/k/v biases and attn_output's bias
                 (attn_output.bias), attention sinks (attn_sinks: a logit a
@@ -150,7 +154,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gpt-oss, gemma2, gemma3": for messages.
+//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, granitemoe, gpt-oss, gemma2, gemma3": for messages.
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

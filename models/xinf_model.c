@@ -463,7 +463,8 @@ s_load_multipliers (xinf_loader_t *loader)
 //  nonzero), Granite's layers without RoPE (rope.scaling.finetuned false:
 //  llama.cpp skips RoPE then), biases of the attention's output and the
 //  feed-forward and the experts (llama.cpp reads them for some archs; xinf
-//  for GPT-OSS's only).
+//  for GPT-OSS's only), shared experts (granitemoeshared's, Qwen2-MoE's
+//  expert_shared_feed_forward_length).
 static void
 s_refuse_extras (xinf_loader_t *loader)
 {
@@ -485,6 +486,10 @@ s_refuse_extras (xinf_loader_t *loader)
     if (!loader->failed && loader->arch->multipliers && xinf_gguf_has (gguf, key)
     &&  (xinf_gguf_get_bool (gguf, key, &finetuned) || !finetuned))
         xinf_loader_fail (loader, "metadata key '%s' is not true: xinf turns every layer by RoPE", key);
+    snprintf (key, sizeof key, "%s.expert_shared_feed_forward_length", loader->arch->name);
+    uint64_t shared = 0;
+    if (!loader->failed && xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &shared) || shared))
+        xinf_loader_fail (loader, "metadata key '%s' is set: xinf runs no shared experts", key);
     snprintf (key, sizeof key, "%s.nextn_predict_layers", loader->arch->name);
     uint64_t layers = 0;
     if (!loader->failed && xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &layers) || layers))

@@ -44,7 +44,8 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|granite|gpt-oss|gemma2|gemma3", "ARCH",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|granite|granitemoe|gpt-oss|gemma2|gemma3",
+      "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
     { "expert-type", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "f32|f16|bf16|q8_0|mxfp4", "TYPE",
@@ -123,6 +124,8 @@ static const xinf_mm_shape_t s_presets [] = {
     { "tiny", "granite", 64, 2, 4, 2, 192, 512, 512, true, 1e-5, 10000, false, 0, "none", 0, 0, 0, 0 },
     //  Four layers, two local (a window of 8 positions); eight experts of 64, two a token
     { "tiny", "gpt-oss", 64, 4, 4, 2, 192, 512, 512, false, 1e-5, 150000, false, 32, "none", 8, 8, 2, 64 },
+    //  Granite 3's mixture: eight experts of ffn 192, two a token
+    { "tiny", "granitemoe", 64, 2, 4, 2, 192, 512, 512, true, 1e-5, 10000, false, 0, "none", 0, 8, 2, 192 },
     //  Eight experts of 64, two a token
     { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
     { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
@@ -247,13 +250,13 @@ s_validate (xinf_mm_model_t *model)
     else
     if (shape->experts ? xinf_arch_find (shape->arch)->experts == XINF_UNUSED
                        : xinf_arch_find (shape->arch)->experts == XINF_REQUIRED)
-        problem = "--experts is for qwen3moe and gpt-oss (needed there) and llama";
+        problem = "--experts is for qwen3moe and gpt-oss (needed there), llama and granitemoe";
     else
     if (shape->experts && (!shape->experts_used || !shape->expert_ffn || shape->experts_used > shape->experts))
         problem = "--experts-used must be 1..--experts, with --expert-ffn";
     else
     if (shape->experts && xinf_arch_find (shape->arch)->experts != XINF_REQUIRED && shape->expert_ffn != shape->ffn)
-        problem = "a llama model's experts are --ffn wide: give --expert-ffn as --ffn";
+        problem = "a llama or granitemoe model's experts are --ffn wide: give --expert-ffn as --ffn";
     else
     if ((model->expert_type == XINF_GGML_Q8_0 || model->expert_type == XINF_GGML_MXFP4) && shape->experts
         && (shape->expert_ffn % 32 || shape->dim % 32))
@@ -503,7 +506,7 @@ s_make (xinf_mm_model_t *model)
     }
     //  GLM-4's pre-tokenizer unless --pre names another
     const char *pre = model->pre ? model->pre : streq (shape->arch, "glm4") ? "glm4"
-                    : streq (shape->arch, "granite") ? "refact" : NULL;
+                    : streq (shape->arch, "granite") || streq (shape->arch, "granitemoe") ? "refact" : NULL;
     if (pre && xinf_make_vocab_set_pre (vocab, pre)) {
         fprintf (stderr, "xinf-make-model: --pre is for a gpt2 vocabulary\n");
         xinf_make_vocab_destroy (&vocab);

@@ -7,7 +7,7 @@ RoPE scaling as a rope_freqs tensor and as keys, and linear scaling; qwen2
 and qwen3 with YaRN scaling; phi3 with fused q/k/v and gate/up tensors,
 LongRoPE and partial rotary embeddings; glm4 (partial rotary in adjacent
 pairs, post norms, fused or separate q/k/v with biases); granite (its four
-multipliers); gpt-oss (attention sinks, q/k/v/o biases, every other layer
+multipliers; granitemoe with experts); gpt-oss (attention sinks, q/k/v/o biases, every other layer
 local with YaRN on all of them, biased experts with the softmax of the
 chosen logits and the clamped SwiGLU, MXFP4 experts); gemma3
 with local layers of sliding-window attention beside global ones; gemma2
@@ -138,6 +138,9 @@ MODELS = [
     ("gpt-oss-f16-mxfp4-yarn", "gpt-oss", "f16+mxfp4", ["--rope-scaling", "yarn", "--rope-factor", "8",
                                                         "--rope-original-context", "32", "--experts", "4",
                                                         "--experts-used", "4"]),
+    # Granite 3's mixture: Granite's multipliers, eight experts of 192, two a token
+    ("granitemoe-f32", "granitemoe", "f32", []),
+    ("granitemoe-q8", "granitemoe", "q8_0", ["--experts", "4", "--experts-used", "2"]),
 ]
 
 
@@ -160,7 +163,7 @@ def check_shape(name, model):
         check(hp.oss and hp.windows[0] > 0 and hp.windows[1] == 0 and layer.sinks is not None
               and layer.bo is not None and layer.expert_biases is not None and hp.n_expert_used > 1,
               f"{name}: not GPT-OSS's layer ({hp.windows[:2]})")
-    if name.startswith("qwen3moe") or name.startswith("mixtral"):
+    if name.startswith("qwen3moe") or name.startswith("mixtral") or name.startswith("granitemoe"):
         check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
     if name.startswith("llama3-rope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 1.0, f"{name}: no Llama 3 RoPE factors")

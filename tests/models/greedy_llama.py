@@ -88,6 +88,11 @@ MODELS.append(("gpt-oss", ["--arch", "gpt-oss", "--pre", "gpt-4o", "--dim", "512
                            "--expert-ffn", "256", "--rope-scaling", "yarn", "--rope-factor", "4",
                            "--rope-original-context", "16"]))
 EXTRA_TYPES = {"gpt-oss": ["MXFP4_MOE"]}
+# Granite 3's mixture (granitemoe): Granite's multipliers, Mixtral's experts
+# (four of 512 here, every one serving every token, as GPT-OSS's above)
+MODELS.append(("granitemoe", ["--arch", "granitemoe", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+                              "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05",
+                              "--experts", "4", "--experts-used", "4", "--expert-ffn", "512"]))
 LLAMA_FLAGS = {}
 LORA_TYPES = ["F16", "Q4_K_M"]
 PROMPT = "hello world, this is a test of the"

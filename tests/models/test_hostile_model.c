@@ -326,6 +326,7 @@ test_fuzz_loaders (void)
                             "--seed 27" },
         { "fuzz-glm4.gguf", "--arch glm4 --layers 1 --qkv-bias --seed 29" },
         { "fuzz-granite.gguf", "--arch granite --layers 1 --seed 31" },
+        { "fuzz-granitemoe.gguf", "--arch granitemoe --layers 1 --experts 4 --experts-used 2 --expert-ffn 32 --seed 39" },
         { "fuzz-gpt-oss.gguf", "--arch gpt-oss --layers 2 --experts 4 --experts-used 2 --expert-ffn 32 "
                                "--expert-type mxfp4 --sliding-window 4 --rope-scaling yarn --rope-factor 4 --seed 37" },
     };

@@ -491,6 +491,9 @@ test_gpt_oss_keys (void)
                       false);
     s_expect_loads (oss, &(s_edit_t) { "gpt-oss.rope.freq_base_swa", S_F32, 0, 150000.0, NULL });
     s_expect_refused (oss, &(s_edit_t) { "gpt-oss.expert_count", S_DROP, 0, 0, NULL }, "expert_count", false);
+    //  Shared experts (granitemoeshared's, Qwen2-MoE's): refused by their key
+    s_expect_refused (oss, &(s_edit_t) { "gpt-oss.expert_shared_feed_forward_length", S_U32, 64, 0, NULL },
+                      "shared experts", false);
     //  Another arch's file with GPT-OSS's biases: refused, not ignored
     s_make ("qwen3moe-biased.gguf", "--arch qwen3moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 "
             "--layers 1 --vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --seed 43", moe, sizeof moe);

@@ -53,7 +53,8 @@ cos and sin times rope.scaling.attn_factor.
 Granite (granite), as llama.cpp's src/models/granite.cpp builds it: llama's
 layer, the embeddings times embedding_scale, attention scores times
 attention.scale instead of 1/sqrt(head_dim), each block's output times
-residual_scale before its residual add, the logits divided by logit_scale.
+residual_scale before its residual add, the logits divided by logit_scale;
+granitemoe the same with Mixtral's experts (feed_forward_length wide).
 
 GLM-4 (glm4), as llama.cpp's src/models/glm4.cpp builds it: llama's
 adjacent-pair RoPE over the first rope.dimension_count dimensions of each
@@ -114,7 +115,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "gpt-oss", "gemma2", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "granitemoe", "gpt-oss", "gemma2",
+                   "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -171,7 +173,7 @@ class HParams:
         self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
         self.context = r.get_int(arch + ".context_length", 0)
         self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
-                               1e-5 if arch in ("llama", "phi3", "glm4", "granite", "gpt-oss") else 1e-6)
+                               1e-5 if arch in ("llama", "phi3", "glm4", "granite", "granitemoe", "gpt-oss") else 1e-6)
         self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
         self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
         vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
@@ -190,7 +192,8 @@ class HParams:
         self.oss = arch == "gpt-oss"
         self.qkv_bias = arch in ("qwen2", "gpt-oss")
         self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
-        self.n_expert = r.get_int(arch + ".expert_count", 0) if arch in ("llama", "qwen3moe", "gpt-oss") else 0
+        self.n_expert = (r.get_int(arch + ".expert_count", 0)
+                         if arch in ("llama", "qwen3moe", "gpt-oss", "granitemoe") else 0)
         self.n_expert_used = r.get_int(arch + ".expert_used_count", 0)
         # qwen3moe without expert_feed_forward_length: the dense width shared
         # among a token's experts, as llama.cpp's qwen3moe.cpp
@@ -207,7 +210,7 @@ class HParams:
         # logit_scale; 0 or absent: as llama)
         self.embedding_scale = 0.0          # 0: the arch's own (gemma: sqrt(dim))
         self.residual_scale = self.logit_scale = 1.0
-        if arch == "granite":
+        if arch in ("granite", "granitemoe"):
             self.embedding_scale = r.get_float(arch + ".embedding_scale", 0.0)
             self.residual_scale = r.get_float(arch + ".residual_scale", 0.0) or 1.0
             self.logit_scale = r.get_float(arch + ".logit_scale", 1.0)
@@ -219,7 +222,7 @@ class HParams:
         self.freq_base_local = r.get_float(arch + ".rope.freq_base_swa",
                                            10000.0 if arch == "gemma3" else self.freq_base)
         self.query_scale = 1.0 / math.sqrt(self.head_dim)
-        if arch == "granite" and r.get_float(arch + ".attention.scale", 0.0):
+        if arch in ("granite", "granitemoe") and r.get_float(arch + ".attention.scale", 0.0):
             self.query_scale = r.get_float(arch + ".attention.scale", 0.0)
         # Gemma 2: attention scores and final logits soft-capped, c tanh(x / c)
         self.attn_softcap = self.final_softcap = 0.0
@@ -608,7 +611,7 @@ class Model:
         h = rms_norm(x, L.ffn_norm, self.hp.eps)
         act = gelu if self.hp.gemma else silu
         if L.router is not None:
-            return x + self._experts(L, h)
+            return x + self.hp.residual_scale * self._experts(L, h)
         f = (act(h @ L.wgate.T) * (h @ L.wup.T)) @ L.wdown.T
         if L.post_ffn_norm is not None:
             f = rms_norm(f, L.post_ffn_norm, self.hp.eps)
