@@ -367,15 +367,16 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->tool_format = format;
     }
     //  A reasoning model's thought is parted from its answer, unless the
-    //  answer is constrained (JSON, a regex: from its first token, no thought)
+    //  answer is constrained (JSON, a regex: from its first token, no thought);
+    //  a harmony model answers in messages even when its template fell back
     bool constrained = request->oai.constraint != NULL;
-    if (!request->oai.reasoning_raw && !fallback && !constrained
+    bool harmony = xinf_gw_reasoning_harmony (model.chat_template);
+    if (!request->oai.reasoning_raw && (!fallback || harmony) && !constrained
     &&  xinf_gw_reasoning_template (model.chat_template)) {
         request->reasoning = malloc (sizeof (xinf_gw_reasoning_t));
         assert (request->reasoning);
         request->reasoning_open = xinf_gw_reasoning_prompt_open (prompt);
-        xinf_gw_reasoning_init (request->reasoning, request->reasoning_open,
-                                xinf_gw_reasoning_harmony (model.chat_template));
+        xinf_gw_reasoning_init (request->reasoning, request->reasoning_open, harmony);
     }
     free (request->oai.prompt);
     request->oai.prompt = prompt;
