@@ -444,8 +444,11 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
         self->matchable [id] = false;
         s_end_add (self, id);
     }
-    //  Harmony's <|end|> ends no generation even where a file's EOS or EOT key names it (as llama.cpp)
-    int32_t end = self->harmony ? xinf_tok_lookup (self, "<|end|>", 7) : -1;
+    //  Harmony's <|end|> ends no generation even where a file's EOS or EOT key names it, once <|return|>
+    //  and <|call|> do (as llama.cpp)
+    bool others = xinf_tokenizer_is_end (self, xinf_tok_lookup (self, "<|return|>", 10))
+               && xinf_tokenizer_is_end (self, xinf_tok_lookup (self, "<|call|>", 8));
+    int32_t end = self->harmony && others ? xinf_tok_lookup (self, "<|end|>", 7) : -1;
     for (size_t index = 0; end >= 0 && index < self->n_end_ids; index++)
         if (self->end_ids [index] == end) {
             memmove (self->end_ids + index, self->end_ids + index + 1,
