@@ -83,15 +83,19 @@ s_inside (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought)
 
 //  ---- harmony ---------------------------------------------------------------------
 
-//  Where 'needle' is in the held bytes, or -1.
+//  Where 'needle' first is in the held bytes from 'from' on, or -1.
+static long
+s_find_from (const xinf_gw_reasoning_t *self, size_t from, const char *needle)
+{
+    const char *found = from < self->held.size
+                      ? memmem (self->held.data + from, self->held.size - from, needle, strlen (needle)) : NULL;
+    return found ? (long) (found - self->held.data) : -1;
+}
+
 static long
 s_find (const xinf_gw_reasoning_t *self, const char *needle)
 {
-    size_t length = strlen (needle);
-    for (size_t at = 0; at + length <= self->held.size; at++)
-        if (memcmp (self->held.data + at, needle, length) == 0)
-            return (long) at;
-    return -1;
+    return s_find_from (self, 0, needle);
 }
 
 //  A call's function name from a header of 'size' bytes (" to=functions.
@@ -160,9 +164,8 @@ s_header (xinf_gw_reasoning_t *self, xinf_gw_buf_t *content)
     if (at < 0)
         return false;
     long name = -1;
-    for (long from = 0; from + (long) strlen (CHANNEL) <= at; from++)
-        if (memcmp (bytes + from, CHANNEL, strlen (CHANNEL)) == 0)
-            name = from;
+    for (long next = s_find (self, CHANNEL); next >= 0 && next < at; next = s_find_from (self, (size_t) next + 1, CHANNEL))
+        name = next;
     const char *analysis = CHANNEL "analysis";
     self->call = s_call_open (bytes, (size_t) at, content);
     self->inside = !self->call && name >= 0 && (size_t) at - (size_t) name >= strlen (analysis)
@@ -209,10 +212,9 @@ s_harmony_feed (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought, xinf_gw_buf_t
             return;                   //  a header not whole yet
         if (self->plain)
             break;
-        bool was_header = self->header;
         size_t before = self->held.size;
         s_body (self, thought, content);
-        if (!self->header && self->held.size == before && !was_header)
+        if (!self->header && self->held.size == before)
             return;                   //  only the start of a marker held
     }
     if (self->plain) {

@@ -35,26 +35,25 @@ xinf_qb_nibbles (const uint8_t *qs, uint32_t high, int bias, int16_t *q)
         q [i] = (int16_t) (q [i] + (int16_t) (((high >> i) & 1) << 4));
 }
 
-//  The 32 nibbles of qs [16] (low nibbles first) as IQ4_NL's values.
+//  The 32 nibbles of qs [16] (low nibbles first) as entries of a table of
+//  16 values (IQ4_NL's, MXFP4's).
 static inline void
-xinf_qb_iq4_values (const uint8_t *qs, int16_t *q)
+xinf_qb_table_values (const int8_t *values, const uint8_t *qs, int16_t *q)
 {
-    static const int8_t values [16] = XINF_IQ4_VALUES;
     for (int i = 0; i < 16; i++) {
         q [i] = values [qs [i] & 15];
         q [16 + i] = values [qs [i] >> 4];
     }
 }
 
-//  The 32 nibbles of qs [16] (low nibbles first) as MXFP4's values.
+static const int8_t xinf_qb_iq4_table [16] = XINF_IQ4_VALUES;
+static const int8_t xinf_qb_mxfp4_table [16] = XINF_MXFP4_VALUES;
+
+//  The 32 nibbles of qs [16] as IQ4_NL's values.
 static inline void
-xinf_qb_mxfp4_values (const uint8_t *qs, int16_t *q)
+xinf_qb_iq4_values (const uint8_t *qs, int16_t *q)
 {
-    static const int8_t values [16] = XINF_MXFP4_VALUES;
-    for (int i = 0; i < 16; i++) {
-        q [i] = values [qs [i] & 15];
-        q [16 + i] = values [qs [i] >> 4];
-    }
+    xinf_qb_table_values (xinf_qb_iq4_table, qs, q);
 }
 
 //  MXFP4's scale of exponent byte e, 2^(e - 128) (ggml's
@@ -73,7 +72,7 @@ xinf_qb_legacy (xinf_dtype_t dtype, const uint8_t *block, int16_t *q, float *a, 
     if (dtype == XINF_DTYPE_MXFP4) {
         *a = xinf_qb_e8m0_half (block [0]);
         *c = 0;
-        xinf_qb_mxfp4_values (block + 1, q);
+        xinf_qb_table_values (xinf_qb_mxfp4_table, block + 1, q);
         return;
     }
     *a = xinf_qb_half (block);
