@@ -210,7 +210,7 @@ typedef struct {
     //  bytes, 64-byte aligned.
     xinf_cpu_qk_k_rows_fn *k_rows;
     //  The 32-weight types: as k_rows (act in spans of 32, scratch also
-    //  holding act->n * 8 floats past XINF_QK_SCRATCH), the arithmetic of
+    //  holding act->n * 16 floats past XINF_QK_SCRATCH), the arithmetic of
     //  decode and chunk; NULL: the set has none (decode and chunk a row
     //  at a time).
     xinf_cpu_qk_k_rows_fn *rows;
@@ -245,6 +245,11 @@ void xinf_cpu_qk_k_groups_avx512 (xinf_dtype_t dtype, const uint8_t *w, size_t r
 //  the compiler lacks it.
 typedef void (xinf_cpu_qk_quantize_k_fn) (const float *x, int8_t *q, float *d, int16_t *s16, int16_t *s32);
 xinf_cpu_qk_quantize_k_fn *xinf_cpu_qk_quantize_k_avx512 (void);
+//  The rows of the 32-weight types of the AVX-512 set for the vectors past
+//  act's packed groups, two at a time, on CPUs with VBMI
+//  (xinf_cpu_simd_qk_pairs.c); NULL where the CPU or the compiler lacks
+//  it, or XINF_CPU_NO_VBMI is set.
+xinf_cpu_qk_k_rows_fn *xinf_cpu_qk_pairs_vbmi (void);
 //  The AVX-512 quantize32 (xinf_cpu_simd_qk_quant.c), NULL where the
 //  compiler lacks it.
 xinf_cpu_qk_quantize32_fn *xinf_cpu_qk_quantize32_avx512 (void);

@@ -230,7 +230,8 @@ s_jobs_run (s_jobs_t *jobs, xinf_threadpool_t *pool, size_t n, size_t tasks)
     for (size_t index = 0; index < jobs->count; index++)      //  the group kernels' tiles
         if (jobs->jobs [index].act->packs && jobs->jobs [index].act->cols > widest)
             widest = jobs->jobs [index].act->cols;
-    jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * XINF_QK_LANES * sizeof (float))
+    //  a vector's lanes of two rows (xinf_cpu_simd_qk_pairs.c), the tiles
+    jobs->scratch_bytes = XINF_QK_SCRATCH + s_round64 (n * 2 * XINF_QK_LANES * sizeof (float))
                           + s_round64 (xinf_cpu_qk_k_scratch (widest));
     if (!(jobs->scratch = aligned_alloc (64, threads * jobs->scratch_bytes)))
         return false;

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "xinf_cpu_simd.h"
+#include "xinf_cpu_simd_qk_split.h"
 
 #define S_AVX2 __attribute__ ((target ("avx2,fma,f16c")))
 #define S_AVX512 __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
@@ -332,87 +333,6 @@ s_chunk_avx512 (const xinf_qk_chunk_t *chunk, size_t groups, const xinf_qk_act_t
 
 //  ---- AVX-512 with VNNI: byte products of split vectors -----------------------
 
-#define S_VNNI __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
-
-//  Bytes of a block of a 32-weight type.
-static S_INLINE size_t
-s_legacy_bytes (xinf_dtype_t dtype)
-{
-    return dtype == XINF_DTYPE_MXFP4 ? 17 : dtype == XINF_DTYPE_Q4_0 || dtype == XINF_DTYPE_IQ4_NL ? 18
-         : dtype == XINF_DTYPE_Q4_1 ? 20
-         : dtype == XINF_DTYPE_Q5_0 ? 22 : 24;
-}
-
-//  Word permutes that pick, from two 64-byte registers holding the bytes
-//  of four blocks (blocks 4h .. 4h + 3 of a chunk from part [h] and
-//  part [h + 1], chunk bytes 64h on), their 16 code bytes in 128-bit
-//  lanes (lane b: block b) and, for Q5_0 / Q5_1, their high bits as
-//  words: the 4 low words (bits 0..15), then the 4 high (bits 16..31).
-typedef struct {
-    __m512i codes [2], bits [2];
-} s_picks_t;
-
-S_VNNI static S_INLINE s_picks_t
-s_legacy_picks (xinf_dtype_t dtype)
-{
-    const int bytes = (int) s_legacy_bytes (dtype);
-    const bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
-    const bool five = dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1;
-    const int at = 2 + (mins ? 2 : 0) + (five ? 4 : 0), bits_at = mins ? 4 : 2;
-    s_picks_t picks;
-    for (int h = 0; h < 2; h++) {
-        int16_t codes [32], bits [32] = { 0 };
-        for (int w = 0; w < 32; w++)
-            codes [w] = (int16_t) (((4 * h + w / 8) * bytes + at + 2 * (w % 8) - 64 * h) / 2);
-        for (int b = 0; b < 4; b++) {
-            bits [b] = (int16_t) (((4 * h + b) * bytes + bits_at - 64 * h) / 2);
-            bits [4 + b] = (int16_t) (bits [b] + 1);
-        }
-        picks.codes [h] = _mm512_loadu_si512 (codes);
-        picks.bits [h] = _mm512_loadu_si512 (bits);
-    }
-    return picks;
-}
-
-//  The unsigned codes (Q4_0, Q4_1 0..15; Q5_0, Q5_1 0..31; IQ4_NL its
-//  nibbles' values + 128, 1..241) of four blocks from their bytes in
-//  'low' and 'high': *first their weights 0..15 (lane b: block b),
-//  *second their weights 16..31.
-S_VNNI static S_INLINE void
-s_codes_four (xinf_dtype_t dtype, __m512i low, __m512i high, __m512i codes_pick, __m512i bits_pick,
-              __m512i *first, __m512i *second)
-{
-    __m512i bytes = _mm512_permutex2var_epi16 (low, codes_pick, high), mask = _mm512_set1_epi8 (15);
-    *first = _mm512_and_si512 (bytes, mask);
-    *second = _mm512_and_si512 (_mm512_srli_epi16 (bytes, 4), mask);
-    if (dtype == XINF_DTYPE_IQ4_NL) {
-        static const int8_t values [16] = XINF_IQ4_VALUES;
-        __m512i table = _mm512_xor_si512 (_mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) values)),
-                                          _mm512_set1_epi8 ((char) 0x80));
-        *first = _mm512_shuffle_epi8 (table, *first);
-        *second = _mm512_shuffle_epi8 (table, *second);
-    }
-    if (dtype == XINF_DTYPE_Q5_0 || dtype == XINF_DTYPE_Q5_1) {
-        __m128i bits = _mm512_castsi512_si128 (_mm512_permutex2var_epi16 (low, bits_pick, high));
-        __m512i sixteen = _mm512_set1_epi8 (16);
-        *first = _mm512_mask_add_epi8 (*first, _cvtu64_mask64 ((uint64_t) _mm_cvtsi128_si64 (bits)), *first, sixteen);
-        *second = _mm512_mask_add_epi8 (*second, _cvtu64_mask64 ((uint64_t) _mm_extract_epi64 (bits, 1)), *second,
-                                        sixteen);
-    }
-}
-
-//  Codes of four blocks times their 128 split x (qh of weights 0..15 of
-//  each, of 16..31, then the ql alike): 16 int32 lanes, 128-bit lane b
-//  the 4 partial sums of block b (exact: 128 * sum codes qh + sum codes ql).
-S_VNNI static S_INLINE __m512i
-s_four_sums (__m512i first, __m512i second, const int8_t *split)
-{
-    __m512i high = _mm512_dpbusd_epi32 (_mm512_setzero_si512 (), first, _mm512_load_si512 (split));
-    high = _mm512_dpbusd_epi32 (high, second, _mm512_load_si512 (split + 64));
-    __m512i sum = _mm512_dpbusd_epi32 (_mm512_slli_epi32 (high, 7), first, _mm512_load_si512 (split + 128));
-    return _mm512_dpbusd_epi32 (sum, second, _mm512_load_si512 (split + 192));
-}
-
 //  The 8 groups' sums from the lanes of two fours (p [h]: groups 4h ..
 //  4h + 3, a 128-bit lane each), lane g group g.
 S_VNNI static S_INLINE __m256i
@@ -423,43 +343,6 @@ s_reduce_fours (__m512i low, __m512i high)
     __m512i u = _mm512_add_epi32 (t, _mm512_shuffle_epi32 (t, _MM_PERM_BADC));
     __m512i order = _mm512_setr_epi32 (0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
     return _mm512_castsi512_si256 (_mm512_permutexvar_epi32 (order, u));
-}
-
-//  The bytes of a chunk's 'groups' blocks at 'blocks' in three registers,
-//  zero past them (masked loads: nothing past them read).
-S_VNNI static S_INLINE void
-s_legacy_load (xinf_dtype_t dtype, const uint8_t *blocks, size_t groups, __m512i *part)
-{
-    size_t length = groups * s_legacy_bytes (dtype);
-    S_UNROLL for (int k = 0; k < 3; k++) {
-        size_t from = 64 * (size_t) k, take = length > from ? length - from : 0;
-        __mmask64 mask = take >= 64 ? ~(__mmask64) 0 : ((__mmask64) 1 << take) - 1;
-        part [k] = take ? _mm512_maskz_loadu_epi8 (mask, blocks + from) : _mm512_setzero_si512 ();
-    }
-}
-
-//  The fp16 d (and m) of the 8 blocks of the chunk in 'part' as floats
-//  in lanes (0 past the blocks), their words picked by permutes.
-S_VNNI static S_INLINE void
-s_legacy_scales (xinf_dtype_t dtype, const __m512i *part, __m256 *a, __m256 *c)
-{
-    const int bytes = (int) s_legacy_bytes (dtype);
-    //  lane g: the word of block g's d; lane 8 + g: the word after it (m)
-    const int h = bytes / 2;
-    __m512i index = _mm512_setr_epi32 (h << 16, 3 * h << 16 | 2 * h, 5 * h << 16 | 4 * h, 7 * h << 16 | 6 * h,
-                                       (h + 1) << 16 | 1, (3 * h + 1) << 16 | (2 * h + 1),
-                                       (5 * h + 1) << 16 | (4 * h + 1), (7 * h + 1) << 16 | (6 * h + 1),
-                                       0, 0, 0, 0, 0, 0, 0, 0);
-    __mmask32 past = 0;                      //  words in part [2]
-    for (int lane = 0; lane < 8; lane++) {
-        past |= (__mmask32) (lane * h >= 64) << lane;
-        past |= (__mmask32) (lane * h + 1 >= 64) << (8 + lane);
-    }
-    __m512i words = _mm512_mask_blend_epi16 (past, _mm512_permutex2var_epi16 (part [0], index, part [1]),
-                                             _mm512_permutexvar_epi16 (index, part [2]));
-    *a = _mm256_cvtph_ps (_mm512_castsi512_si128 (words));
-    bool mins = dtype == XINF_DTYPE_Q4_1 || dtype == XINF_DTYPE_Q5_1;
-    *c = mins ? _mm256_cvtph_ps (_mm512_extracti32x4_epi32 (words, 1)) : _mm256_setzero_ps ();
 }
 
 //  The 8 groups' sums of the chunk's codes (fours [2h], [2h + 1]: weights
@@ -561,15 +444,11 @@ s_legacy_split_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_byte
     }
 }
 
-//  Rows of a 32-weight type: the packed groups of vectors by the group
-//  kernel, the others by byte products of their split halves (Q4_0,
-//  Q5_0, IQ4_NL: the offset of 8, 16 or 128 off as that many times the
-//  group's sum of q) into four pairs of groups, reduced to the 8 groups'
-//  sums in one tree; the arithmetic of s_chunk_avx512.
-//  MXFP4's rows for the vectors past the packed groups: its 17-byte blocks
-//  lie at odd bytes, which the word permutes of the split products cannot
-//  pick, so a row is decoded a chunk at a time and multiplied with those
-//  vectors (act cut to them), as the sets without rows do.
+//  MXFP4's rows for the vectors past the packed groups without VBMI: its
+//  17-byte blocks lie at odd bytes, which the word permutes of the split
+//  products cannot pick, so a row is decoded a chunk at a time and
+//  multiplied with those vectors (act cut to them), as the sets without
+//  rows do.
 S_VNNI static void
 s_mxfp4_rows (const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act, float *y,
               size_t y_stride, void *scratch)
@@ -595,100 +474,16 @@ s_mxfp4_rows (const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_ac
     }
 }
 
-//  ---- MXFP4 with VBMI: byte permutes pick its 17-byte blocks ---------------------
+//  The rows two at a time on CPUs with VBMI (xinf_cpu_simd_qk_pairs.c),
+//  else NULL.
+static xinf_cpu_qk_k_rows_fn *s_pairs;
 
-#define S_VBMI __attribute__ ((target ("avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,fma,f16c")))
-
-static bool s_vbmi;                   //  the CPU has AVX-512 VBMI (set with the kernel set)
-
-//  The unsigned codes (MXFP4's values + 128, 116..140) of four blocks at
-//  'at' in the 128 bytes of low and high: weights 0..15 (lane b: block
-//  b) in *first, 16..31 in *second, as s_codes_four's.
-S_VBMI static S_INLINE void
-s_mxfp4_four (__m512i low, __m512i high, int at, __m512i *first, __m512i *second)
-{
-    int8_t index [64];
-    for (int b = 0; b < 4; b++)
-        for (int i = 0; i < 16; i++)
-            index [16 * b + i] = (int8_t) (at + 17 * b + 1 + i);
-    static const int8_t values [16] = XINF_MXFP4_VALUES;
-    __m512i table = _mm512_xor_si512 (_mm512_broadcast_i32x4 (_mm_loadu_si128 ((const __m128i *) values)),
-                                      _mm512_set1_epi8 ((char) 0x80));
-    __m512i bytes = _mm512_permutex2var_epi8 (low, _mm512_loadu_si512 (index), high), mask = _mm512_set1_epi8 (15);
-    *first = _mm512_shuffle_epi8 (table, _mm512_and_si512 (bytes, mask));
-    *second = _mm512_shuffle_epi8 (table, _mm512_and_si512 (_mm512_srli_epi16 (bytes, 4), mask));
-}
-
-//  The scales 2^(e - 128) of the 8 blocks (lanes past 'groups': of zero
-//  bytes, which the steps leave out), as xinf_qb_e8m0_half.
-S_VBMI static S_INLINE __m256
-s_mxfp4_scales (const __m512i *part)
-{
-    int8_t index [64] = { 0 };
-    for (int b = 0; b < 8; b++)
-        index [4 * b] = (int8_t) (17 * b);
-    __m256i e = _mm256_and_si256 (_mm512_castsi512_si256 (_mm512_permutex2var_epi8 (part [0],
-                                                                                      _mm512_loadu_si512 (index),
-                                                                                      part [1])),
-                                  _mm256_set1_epi32 (0xff));
-    __m256i small = _mm256_sllv_epi32 (_mm256_set1_epi32 (0x00200000), e);
-    __m256i large = _mm256_slli_epi32 (_mm256_sub_epi32 (e, _mm256_set1_epi32 (1)), 23);
-    __m256i which = _mm256_cmpgt_epi32 (_mm256_set1_epi32 (2), e);
-    return _mm256_castsi256_ps (_mm256_blendv_epi8 (large, small, which));
-}
-
-//  s_legacy_chunk for MXFP4.
-S_VBMI static S_INLINE void
-s_mxfp4_chunk (const uint8_t *row, size_t first, const size_t groups, const xinf_qk_act_t *act, bool one,
-               __m256 *lanes, float *acc)
-{
-    const size_t grouped = act->packs * XINF_QK_PACK;
-    const uint8_t *ahead = row + (first + 2 * XINF_QK_LANES) * 17;
-    S_UNROLL for (size_t line = 0; line < XINF_QK_LANES * 17; line += 64) {
-        _mm_prefetch ((const char *) (ahead + line), _MM_HINT_T0);
-        _mm_prefetch ((const char *) (ahead + S_FAR + line), _MM_HINT_T1);
-    }
-    __m512i part [3], fours [4];
-    s_legacy_load (XINF_DTYPE_MXFP4, row + first * 17, groups, part);
-    s_mxfp4_four (part [0], part [1], 0, &fours [0], &fours [1]);
-    if (groups > 4)
-        s_mxfp4_four (part [1], part [2], 68 - 64, &fours [2], &fours [3]);
-    __m256 a = s_mxfp4_scales (part);
-    for (size_t j = grouped; j < act->n; j++) {
-        const int8_t *split = act->split + (j - grouped) * act->split_stride + first * 64;
-        __m256i isum = s_legacy_sums (XINF_DTYPE_IQ4_NL, fours, groups > 4, split, act->s + j * act->groups + first);
-        __m256 before = one ? *lanes : _mm256_loadu_ps (acc + j * XINF_QK_LANES);
-        __m256 after = s_step_no_mins (before, isum, a, groups, act, j, first);
-        if (one)
-            *lanes = after;
-        else
-            _mm256_storeu_ps (acc + j * XINF_QK_LANES, after);
-    }
-}
-
-//  s_legacy_split_rows for MXFP4 (its codes offset by 128 as IQ4_NL's).
-S_VBMI static void
-s_mxfp4_split_rows (const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act, float *y,
-                    size_t y_stride, float *acc)
-{
-    size_t blocks = act->groups, whole = blocks / XINF_QK_LANES * XINF_QK_LANES;
-    size_t grouped = act->packs * XINF_QK_PACK;
-    bool one = act->n - grouped == 1;
-    for (size_t r = 0; r < count; r++) {
-        const uint8_t *row = w + r * row_bytes;
-        __m256 lanes = _mm256_setzero_ps ();
-        memset (acc, 0, act->n * XINF_QK_LANES * sizeof (float));
-        for (size_t first = 0; first < whole; first += XINF_QK_LANES)
-            s_mxfp4_chunk (row, first, XINF_QK_LANES, act, one, &lanes, acc);
-        if (whole < blocks)
-            s_mxfp4_chunk (row, whole, blocks - whole, act, one, &lanes, acc);
-        if (one)
-            _mm256_storeu_ps (acc + grouped * XINF_QK_LANES, lanes);
-        for (size_t j = grouped; j < act->n; j++)
-            y [j * y_stride + r] = xinf_qk_lanes (acc + j * XINF_QK_LANES);
-    }
-}
-
+//  Rows of a 32-weight type: the packed groups of vectors by the group
+//  kernel, the others by byte products of their split halves (Q4_0,
+//  Q5_0, IQ4_NL: the offset of 8, 16 or 128 off as that many times the
+//  group's sum of q) into four pairs of groups, reduced to the 8 groups'
+//  sums in one tree; the arithmetic of s_chunk_avx512. With VBMI, two
+//  rows at a time for MXFP4 and for several vectors.
 S_VNNI static void
 s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t count, const xinf_qk_act_t *act,
                float *y, size_t y_stride, void *scratch)
@@ -698,13 +493,14 @@ s_legacy_rows (xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_t co
         xinf_cpu_qk_groups32_avx512 (dtype, w, row_bytes, count, act, y, y_stride, scratch);
     if (act->packs * XINF_QK_PACK == act->n)
         return;
+    //  one vector of the other types: a row at a time (pairs: 0.94-0.98x
+    //  in the decode of a 1B Q4_0 / IQ4_NL file; 1.06-1.10x for 4)
+    if (s_pairs && (dtype == XINF_DTYPE_MXFP4 || act->n - act->packs * XINF_QK_PACK > 1)) {
+        s_pairs (dtype, w, row_bytes, count, act, y, y_stride, scratch);
+        return;
+    }
     switch (dtype) {
-        case XINF_DTYPE_MXFP4:
-            if (s_vbmi)
-                s_mxfp4_split_rows (w, row_bytes, count, act, y, y_stride, acc);
-            else
-                s_mxfp4_rows (w, row_bytes, count, act, y, y_stride, scratch);
-            break;
+        case XINF_DTYPE_MXFP4: s_mxfp4_rows (w, row_bytes, count, act, y, y_stride, scratch); break;
         case XINF_DTYPE_Q4_0: s_legacy_split_rows (XINF_DTYPE_Q4_0, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q4_1: s_legacy_split_rows (XINF_DTYPE_Q4_1, w, row_bytes, count, act, y, y_stride, acc); break;
         case XINF_DTYPE_Q5_0: s_legacy_split_rows (XINF_DTYPE_Q5_0, w, row_bytes, count, act, y, y_stride, acc); break;
@@ -737,7 +533,7 @@ xinf_cpu_qk_avx512 (void)
     s_avx512.k_rows = xinf_cpu_qk_k_rows_avx512 ();
     s_avx512.quantize_k = xinf_cpu_qk_quantize_k_avx512 ();
     s_avx512.quantize32 = xinf_cpu_qk_quantize32_avx512 ();
-    s_vbmi = __builtin_cpu_supports ("avx512vbmi") && !getenv ("XINF_CPU_NO_VBMI");
+    s_pairs = xinf_cpu_qk_pairs_vbmi ();
     return &s_avx512;
 }
 
