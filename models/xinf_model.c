@@ -461,7 +461,8 @@ s_load_multipliers (xinf_loader_t *loader)
 //  than ignored: multi-token prediction layers counted in block_count
 //  (GLM's nextn), multimodal RoPE sections (GLM-4.1V's, Qwen2-VL's: any one
 //  nonzero), Granite's layers without RoPE (rope.scaling.finetuned false:
-//  llama.cpp skips RoPE then), biases of the attention's output and the
+//  llama.cpp skips RoPE then for granite, while granitemoe's layers turn
+//  whatever the key says), biases of the attention's output and the
 //  feed-forward and the experts (llama.cpp reads them for some archs; xinf
 //  for GPT-OSS's only), shared experts (granitemoeshared's, Qwen2-MoE's
 //  expert_shared_feed_forward_length).
@@ -483,7 +484,7 @@ s_refuse_extras (xinf_loader_t *loader)
     }
     bool finetuned = true;
     snprintf (key, sizeof key, "%s.rope.scaling.finetuned", loader->arch->name);
-    if (!loader->failed && loader->arch->multipliers && xinf_gguf_has (gguf, key)
+    if (!loader->failed && strcmp (loader->arch->name, "granite") == 0 && xinf_gguf_has (gguf, key)
     &&  (xinf_gguf_get_bool (gguf, key, &finetuned) || !finetuned))
         xinf_loader_fail (loader, "metadata key '%s' is not true: xinf turns every layer by RoPE", key);
     snprintf (key, sizeof key, "%s.expert_shared_feed_forward_length", loader->arch->name);

@@ -428,6 +428,16 @@ test_granite_keys (void)
                       "'granite.logit_scale' is missing", false);
     s_expect_refused (granite, &(s_edit_t) { "granite.logit_scale", S_F32, 0, NAN, NULL }, "granite.logit_scale", false);
     s_expect_refused (granite, &(s_edit_t) { "granite.rope.dimension_count", S_U32, 8, 0, NULL }, "whole heads", false);
+    //  granitemoe's layers turn whatever rope.scaling.finetuned says (llama.cpp reads it for granite only)
+    char moe [300];
+    s_make ("granitemoe.gguf", "--arch granitemoe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 --layers 1 "
+            "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --multipliers 12,0.22,0.015625,8 --seed 31",
+            moe, sizeof moe);
+    float *turned = s_logits (moe, &(s_edit_t) { "granitemoe.rope.scaling.finetuned", S_BOOL, 1, 0, NULL });
+    float *unsaid = s_logits (moe, &(s_edit_t) { "granitemoe.rope.scaling.finetuned", S_BOOL, 0, 0, NULL });
+    CHECK (memcmp (turned, unsaid, 400 * sizeof (float)) == 0);
+    free (turned);
+    free (unsaid);
 }
 
 //  GPT-OSS's parts as the loader reads them, and what it lacks refused by
