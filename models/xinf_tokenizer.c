@@ -445,11 +445,15 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
         s_end_add (self, id);
     }
     //  Harmony's <|end|> ends no generation even where a file's EOS or EOT key names it, once <|return|>
-    //  and <|call|> do (as llama.cpp)
+    //  and <|call|> do, and is user-defined then: rendered as its text and found in text (as llama.cpp)
     bool others = xinf_tokenizer_is_end (self, xinf_tok_lookup (self, "<|return|>", 10))
                && xinf_tokenizer_is_end (self, xinf_tok_lookup (self, "<|call|>", 8));
     int32_t end = self->harmony && others ? xinf_tok_lookup (self, "<|end|>", 7) : -1;
-    for (size_t index = 0; end >= 0 && index < self->n_end_ids; index++)
+    if (end < 0)
+        return;
+    self->types [end] = XINF_TOKEN_USER_DEFINED;
+    self->matchable [end] = true;
+    for (size_t index = 0; index < self->n_end_ids; index++)
         if (self->end_ids [index] == end) {
             memmove (self->end_ids + index, self->end_ids + index + 1,
                      (self->n_end_ids - index - 1) * sizeof self->end_ids [0]);

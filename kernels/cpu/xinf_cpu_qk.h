@@ -76,7 +76,10 @@
     blocks' sums in one short tree (a last chunk of 4 blocks, rows of
     896, skips the empty half; MXFP4's 17-byte blocks, at odd bytes, are
     picked by VBMI's byte permutes, its exponent bytes made scales in
-    lanes; without VBMI it goes a chunk at a time). K rows: 4 rows a tile, up to 4 vectors a pass
+    lanes; without VBMI it goes a chunk at a time). With VBMI, MXFP4's
+    rows and the others' for several vectors go two at a time
+    (xinf_cpu_simd_qk_pairs.c): the two rows' four registers reduced in
+    one tree to 16 blocks' sums, whose steps run in one register. K rows: 4 rows a tile, up to 4 vectors a pass
     (xinf_cpu_simd_qk_k.c). AVX-512, whole groups of 16 vectors (prefill,
     batches): x packed transposed once a call (vector j in lane j), a
     tile of 4 rows decoded once into scratch, broadcast weights against

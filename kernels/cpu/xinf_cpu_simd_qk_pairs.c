@@ -228,7 +228,7 @@ xinf_cpu_qk_k_rows_fn *
 xinf_cpu_qk_pairs_vbmi (void)
 {
     __builtin_cpu_init ();
-    if (!__builtin_cpu_supports ("avx512f") || !__builtin_cpu_supports ("avx512bw")
+    if (!xinf_cpu_has_avx2_set () || !__builtin_cpu_supports ("avx512f") || !__builtin_cpu_supports ("avx512bw")
         || !__builtin_cpu_supports ("avx512vl") || !__builtin_cpu_supports ("avx512vnni")
         || !__builtin_cpu_supports ("avx512vbmi") || getenv ("XINF_CPU_NO_VBMI"))
         return NULL;

@@ -1,10 +1,11 @@
 /*  xinf_cpu_simd_qk_split: what the AVX-512 VNNI kernels of the 32-weight
-    types (xinf_cpu_simd_qk.c; MXFP4's on VBMI, xinf_cpu_simd_qk_mxfp4.c)
-    share: a block's bytes, a chunk's masked loads and the byte products
-    of four blocks' codes with their split x (xinf_qk_act_t's split: the
-    high bytes of weights 0..15 of each of four blocks, of 16..31, then
-    the low bytes alike). Private to kernels/cpu; x86-64 with GCC or
-    clang only.
+    types share (a row at a time, xinf_cpu_simd_qk.c; two rows at a time
+    on VBMI, xinf_cpu_simd_qk_pairs.c): a block's bytes, a chunk's masked
+    loads, the word permutes that pick its codes and scales, and the byte
+    products of four blocks' codes with their split x (xinf_qk_act_t's
+    split: the high bytes of weights 0..15 of each of four blocks, of
+    16..31, then the low bytes alike). Private to kernels/cpu; x86-64
+    with GCC or clang only.
 */
 #ifndef XINF_CPU_SIMD_QK_SPLIT_H_INCLUDED
 #define XINF_CPU_SIMD_QK_SPLIT_H_INCLUDED

@@ -23,10 +23,10 @@ CALL = ('<think>\nThe user wants the weather.\n</think>\n\n<tool_call>\n{"name":
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {
     "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
 ASK = [{"role": "user", "content": "What is 2 + 2?"}]
-# GPT-OSS's answer as its tokens render (<|end|> as nothing, the heads of
-# messages as text); the template ends the prompt with <|start|>assistant
-HARMONY = ("<|channel|>analysis<|message|>I should add 2 and 2.<|start|>assistant<|channel|>final<|message|>"
-           "The answer is 4.")
+# GPT-OSS's answer as its tokens render (<|end|> and the heads of messages
+# as text); the template ends the prompt with <|start|>assistant
+HARMONY = ("<|channel|>analysis<|message|>I should add 2 and 2.<|end|><|start|>assistant<|channel|>final"
+           "<|message|>The answer is 4.")
 HARMONY_CALL = ('<|channel|>analysis<|message|>The user wants the weather.<|start|>assistant<|channel|>commentary '
                 'to=functions.get_weather <|constrain|>json<|message|>{"city": "Paris"}')
 

@@ -427,8 +427,8 @@ s_test_reasoning (void)
 }
 
 //  GPT-OSS's harmony messages: the analysis channel's bodies are the
-//  thought, the others' the content, headers dropped (<|end|> is rendered
-//  as nothing: the next header ends a body), cut at every byte; an
+//  thought, the others' the content, headers dropped (a body ends at the
+//  next header, its <|end|> text dropped), cut at every byte; an
 //  answer without headers, a header that never ends, a final answer alone,
 //  a commentary preamble.
 static void
@@ -437,6 +437,8 @@ s_test_harmony (void)
     s_harmony = true;
     s_part_cuts ("<|channel|>analysis<|message|>Add 2 and 2.<|start|>assistant<|channel|>final<|message|>It is 4.",
                  "Add 2 and 2.", "It is 4.");
+    s_part_cuts ("<|channel|>analysis<|message|>Add 2 and 2.<|end|><|start|>assistant<|channel|>final<|message|>"
+                 "It is 4.", "Add 2 and 2.", "It is 4.");
     const char *bytes [] = { "<|", "channel", "|>", "analysis", "<|", "message", "|>", "x", " <", "y",
                              "<|", "start", "|>", "assistant", "<|", "channel", "|>", "final", "<|", "message",
                              "|>", "z" };
