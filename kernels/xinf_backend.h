@@ -110,6 +110,11 @@ typedef struct {
 //  logits (llama.cpp's SOFTMAX_WEIGHT gating); 'swiglu_oai': the gate's
 //  activation min (g, 7) sigmoid (1.702 min (g, 7)) times (clamp (u, -7,
 //  7) + 1) instead of silu (g) u (ggml's swiglu_oai).
+//  A shared expert (shared_ffn > 0: Qwen2-MoE's, granitemoeshared's) that
+//  every token goes to besides its k: shared_gate and shared_up (shared_ffn
+//  x dim), shared_down (dim x shared_ffn), silu (g) u; its output added
+//  after the k experts' sum, times sigmoid (shared_router . x) where
+//  shared_router [dim] is given (Qwen2-MoE's), else once.
 typedef struct {
     const xinf_matrix_t *router;
     const xinf_matrix_t *gate, *up, *down;   //  [n_experts] each
@@ -119,6 +124,9 @@ typedef struct {
     const float *gate_bias, *up_bias;        //  [n_experts][ffn]
     const float *down_bias;                  //  [n_experts][dim]
     bool weight_softmax, swiglu_oai;
+    const xinf_matrix_t *shared_gate, *shared_up, *shared_down;
+    size_t shared_ffn;
+    const float *shared_router;              //  [dim] or NULL
 } xinf_moe_t;
 
 typedef struct _xinf_backend_t xinf_backend_t;
@@ -299,6 +307,7 @@ struct _xinf_backend_t {
     bool partial_rope;                //  its RoPE turns a head's first xinf_rope_t dims only (else whole heads)
     bool sinks;                       //  its attention takes sinks (else only NULL)
     bool moe_oai;                     //  its moe op takes xinf_moe_t's biases, weight_softmax and swiglu_oai
+    bool moe_shared;                  //  its moe op takes xinf_moe_t's shared expert
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it

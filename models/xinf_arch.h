@@ -16,6 +16,10 @@
                 dim / heads
         qwen3moe as qwen3, its feed-forward a mixture of experts
                 (xinf_experts.h); llama files with experts are Mixtral's
+        qwen2moe Qwen1.5-MoE, Qwen2-57B-A14B: qwen2's layer, its
+                feed-forward a mixture of experts, their weights not
+                renormalized, and a shared expert gated by the sigmoid of
+                its router's logit
         gemma2  as gemma3 without the heads' norms, and: every other layer
                 local (window 4096 unless the file says), RoPE as the
                 global layers'; attention scores and final logits
@@ -43,8 +47,8 @@
                 divided by logit_scale
         granitemoe Granite 3's mixtures of experts (1B-A400M, 3B-A800M):
                 granite's layer, its feed-forward a mixture of experts of
-                feed_forward_length, as Mixtral's (shared experts,
-                granitemoeshared's, refused)
+                feed_forward_length, as Mixtral's, and granitemoeshared's
+                shared expert (ungated) where its width is given
         gpt-oss OpenAI's GPT-OSS (20B, 120B): RoPE in NeoX halves (YaRN,
                 usually), q/k/v biases and attn_output's bias
                 (attn_output.bias), attention sinks (attn_sinks: a logit a
@@ -133,6 +137,14 @@ typedef struct {
     bool experts_oai;                  //  experts in GPT-OSS's form (xinf_moe_t): biases of the router
                                        //  (ffn_gate_inp.bias) and the experts (ffn_{gate,up,down}_exps.bias,
                                        //  required), the softmax of the chosen logits, the clamped SwiGLU
+    xinf_presence_t shared_expert;     //  a shared expert every token goes to (ffn_{gate,up,down}_shexp of
+                                       //  expert_shared_feed_forward_length, else feed_forward_length):
+                                       //  required (qwen2moe), where the key is nonzero (granitemoe:
+                                       //  granitemoeshared's), or never (the key refused)
+    bool shared_gated;                 //  the shared expert's output times the sigmoid of its router's logit
+                                       //  (ffn_gate_inp_shexp.weight [dim], Qwen2-MoE's)
+    bool experts_unnormalized;         //  the chosen experts' weights are their probabilities as they are,
+                                       //  not divided by their sum (Qwen2-MoE's)
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -141,7 +153,7 @@ typedef struct {
 typedef enum {
     XINF_HP_DIM, XINF_HP_LAYERS, XINF_HP_FFN, XINF_HP_HEADS, XINF_HP_KV_HEADS, XINF_HP_CONTEXT,
     XINF_HP_KEY_LENGTH, XINF_HP_VALUE_LENGTH, XINF_HP_ROPE_DIMS, XINF_HP_SLIDING_WINDOW, XINF_HP_EXPERTS,
-    XINF_HP_EXPERTS_USED, XINF_HP_EXPERT_FFN, XINF_HP_EXPERT_GROUPS, XINF_HP_COUNT
+    XINF_HP_EXPERTS_USED, XINF_HP_EXPERT_FFN, XINF_HP_EXPERT_GROUPS, XINF_HP_SHARED_FFN, XINF_HP_COUNT
 } xinf_hparam_t;
 
 #define XINF_ARCH_MAX_EXPERTS 1024     //  experts a layer at most (llama.cpp's LLAMA_MAX_EXPERTS)

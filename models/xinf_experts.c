@@ -104,11 +104,44 @@ s_biases (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t ffn, si
     return 0;
 }
 
+//  Layer 'index''s shared expert into matrices [0..2] (gate, up, down),
+//  this rank's part of its width, and its router where gated.
+static int
+s_shared (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, const xinf_experts_spec_t *spec,
+          xinf_matrix_t *matrices, xinf_slices_t *slices, char *error, size_t error_size)
+{
+    xinf_moe_t *moe = &t->layers [index].moe;
+    static const char *names [3] = { "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp" };
+    char name [96];
+    for (int which = 0; which < 3; which++) {
+        snprintf (name, sizeof name, "blk.%zu.%s.weight", index, names [which]);
+        if (s_stack (gguf, name, 1, which == 2 ? t->dim : spec->shared_ffn, which == 2 ? spec->shared_ffn : t->dim,
+                     matrices + which, error, error_size))
+            return -1;
+    }
+    size_t first, width, unit = xinf_dtype_block_size (matrices [2].dtype);
+    if (xinf_shard_split (spec->shared_ffn, unit, t->shard.rank, t->shard.n_ranks, "the shared expert's width",
+                          &first, &width, error, error_size)
+    ||  xinf_shard_experts (slices, matrices, matrices + 1, matrices + 2, 1, first, width, index, error, error_size))
+        return -1;
+    snprintf (name, sizeof name, "blk.%zu.ffn_gate_inp_shexp.weight", index);
+    if (spec->shared_gated && s_bias (gguf, name, 0, t->dim, 0, t->dim, slices, &moe->shared_router, error,
+                                      error_size))
+        return -1;
+    moe->shared_gate = matrices;
+    moe->shared_up = matrices + 1;
+    moe->shared_down = matrices + 2;
+    moe->shared_ffn = width;
+    return 0;
+}
+
 //  Layer 'index''s router and experts.
 static int
-s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, bool oai, xinf_matrix_t *matrices,
-         xinf_slices_t *slices, char *error, size_t error_size)
+s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, const xinf_experts_spec_t *spec,
+         xinf_matrix_t *matrices, xinf_slices_t *slices, char *error, size_t error_size)
 {
+    size_t count = spec->count;
+    bool oai = spec->oai;
     xinf_layer_t *layer = &t->layers [index];
     size_t ffn = layer->moe.ffn;
     char name [96];
@@ -145,29 +178,33 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, size_t count, b
     layer->moe.gate = matrices;
     layer->moe.up = matrices + count;
     layer->moe.down = matrices + 2 * count;
-    return 0;
+    return spec->shared_ffn ? s_shared (gguf, t, index, spec, matrices + 3 * count, slices, error, error_size) : 0;
 }
 
 int
-xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn, bool oai,
-                   xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size)
+xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, const xinf_experts_spec_t *spec, xinf_slices_t *slices,
+                   xinf_matrix_t **owned, char *error, size_t error_size)
 {
     //  Every layer's tensors are there before their views take memory
-    static const char *names [4] = { "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
+    static const char *names [8] = { "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps",
+                                     "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp_shexp" };
+    int named = spec->shared_ffn ? (spec->shared_gated ? 8 : 7) : 4;
     for (size_t index = 0; index < t->n_layers; index++)
-        for (int which = 0; which < 4; which++) {
+        for (int which = 0; which < named; which++) {
             char name [96];
             snprintf (name, sizeof name, "blk.%zu.%s.weight", index, names [which]);
             if (!xinf_gguf_find_tensor (gguf, name))
-                return xinf_fail (error, error_size, "tensor '%s' is missing (a mixture of %zu experts)", name, count);
+                return xinf_fail (error, error_size, "tensor '%s' is missing (a mixture of %zu experts%s)", name,
+                                  spec->count, spec->shared_ffn ? " and a shared one" : "");
         }
-    *owned = calloc (t->n_layers * 3 * count, sizeof (xinf_matrix_t));
+    size_t per_layer = 3 * spec->count + 3;
+    *owned = calloc (t->n_layers * per_layer, sizeof (xinf_matrix_t));
     if (!*owned)
         return xinf_fail (error, error_size, "out of memory for the experts of %zu layers", t->n_layers);
     for (size_t index = 0; index < t->n_layers; index++) {
-        t->layers [index].moe = (xinf_moe_t) { .n_experts = count, .k = used, .ffn = ffn, .dim = t->dim,
-                                                .normalize = !oai };
-        if (s_layer (gguf, t, index, count, oai, *owned + index * 3 * count, slices, error, error_size))
+        t->layers [index].moe = (xinf_moe_t) { .n_experts = spec->count, .k = spec->used, .ffn = spec->ffn,
+                                                .dim = t->dim, .normalize = spec->normalize };
+        if (s_layer (gguf, t, index, spec, *owned + index * per_layer, slices, error, error_size))
             return -1;
     }
     return 0;

@@ -12,7 +12,11 @@
     ffn_gate_exps.bias and ffn_up_exps.bias (experts x ffn) and
     ffn_down_exps.bias (experts x dim), F32, required; the softmax of the
     chosen logits; the clamped SwiGLU; weights not renormalized (else they
-    are: Qwen3-MoE's norm_topk_prob, Mixtral's). Counts past
+    are: Qwen3-MoE's norm_topk_prob, Mixtral's; not Qwen2-MoE's). A shared
+    expert (Qwen2-MoE's, granitemoeshared's): blk.N.ffn_gate_shexp and
+    ffn_up_shexp (width x dim), ffn_down_shexp (dim x width), and where
+    gated (Qwen2-MoE's) its router blk.N.ffn_gate_inp_shexp.weight [dim],
+    F32. Counts past
     XINF_ARCH_MAX_EXPERTS, group routing (DeepSeek's
     expert_group_count) and experts whose gathered rows would pass
     XINF_EXPERTS_ROW_FLOATS floats a token are refused, naming the keys.
@@ -36,12 +40,22 @@
 int xinf_experts_check (const char *arch, bool required, size_t count, size_t used, size_t groups, size_t width,
                         size_t dim, char *error, size_t error_size);
 
+//  What the keys and the arch say of a model's experts.
+typedef struct {
+    size_t count, used, ffn;           //  experts, a token's, an expert's width
+    bool oai;                          //  GPT-OSS's form
+    bool normalize;                    //  the chosen weights divided by their sum
+    size_t shared_ffn;                 //  the shared expert's width (0: none)
+    bool shared_gated;                 //  with its router (Qwen2-MoE's)
+} xinf_experts_spec_t;
+
 //  Each layer's router and experts into t->layers [i].router and .moe (the
-//  matrices in *owned, n_layers x 3 x count, freed by the caller), their
-//  bytes this model's (views in 'slices'): a tensor-parallel rank's part of
-//  each expert's width (t->shard, xinf_shard.h), the router whole; in
-//  GPT-OSS's form where 'oai'. 0, or -1 with the reason naming the tensor.
-int xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t count, size_t used, size_t ffn, bool oai,
+//  matrices in *owned, n_layers x (3 x count + 3), freed by the caller),
+//  their bytes this model's (views in 'slices'): a tensor-parallel rank's
+//  part of each expert's width and of the shared expert's (t->shard,
+//  xinf_shard.h), the routers whole. 0, or -1 with the reason naming the
+//  tensor.
+int xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, const xinf_experts_spec_t *spec,
                        xinf_slices_t *slices, xinf_matrix_t **owned, char *error, size_t error_size);
 
 #endif

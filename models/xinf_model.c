@@ -221,7 +221,7 @@ s_load_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
     for (int which = 0; which < XINF_LT_COUNT; which++) {
         xinf_presence_t presence = loader->arch->tensors [which];
         const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
-        bool expert_ffn = loader->n_experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
+        bool expert_ffn = loader->experts.count && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
         bool fused = ((fused_qkv & S_FUSED_QKV) && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V))
                   || ((fused_qkv & S_FUSED_BIASES)
                       && (which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS));
@@ -426,11 +426,17 @@ s_load_experts (xinf_loader_t *loader)
     if (!loader->failed && xinf_experts_check (loader->arch->name, required, count, used, groups, width, t->dim,
                                                reason, sizeof reason))
         xinf_loader_fail (loader, "%s", reason);
-    if (!loader->failed && count) {
-        loader->n_experts = count;
-        loader->n_used = used;
-        loader->expert_ffn = width;
-    }
+    //  A shared expert: its width (where the key is absent or 0, feed_forward_length, as llama.cpp's
+    //  qwen2moe; granitemoe's only where the key is nonzero)
+    size_t shared = xinf_loader_hparam (loader, XINF_HP_SHARED_FFN, 0);
+    if (loader->arch->shared_expert == XINF_REQUIRED && !shared)
+        shared = t->ffn;
+    if (!loader->failed && count)
+        loader->experts = (xinf_experts_spec_t) {
+            .count = count, .used = used, .ffn = width, .oai = loader->arch->experts_oai,
+            .normalize = !loader->arch->experts_oai && !loader->arch->experts_unnormalized,
+            .shared_ffn = loader->arch->shared_expert == XINF_UNUSED ? 0 : shared,
+            .shared_gated = loader->arch->shared_gated };
 }
 
 //  Granite's multipliers: of the embeddings, of each block's output before
@@ -464,8 +470,8 @@ s_load_multipliers (xinf_loader_t *loader)
 //  llama.cpp skips RoPE then for granite, while granitemoe's layers turn
 //  whatever the key says), biases of the attention's output and the
 //  feed-forward and the experts (llama.cpp reads them for some archs; xinf
-//  for GPT-OSS's only), shared experts (granitemoeshared's, Qwen2-MoE's
-//  expert_shared_feed_forward_length).
+//  for GPT-OSS's only), shared experts (expert_shared_feed_forward_length)
+//  of archs without them.
 static void
 s_refuse_extras (xinf_loader_t *loader)
 {
@@ -489,8 +495,10 @@ s_refuse_extras (xinf_loader_t *loader)
         xinf_loader_fail (loader, "metadata key '%s' is not true: xinf turns every layer by RoPE", key);
     snprintf (key, sizeof key, "%s.expert_shared_feed_forward_length", loader->arch->name);
     uint64_t shared = 0;
-    if (!loader->failed && xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &shared) || shared))
-        xinf_loader_fail (loader, "metadata key '%s' is set: xinf runs no shared experts", key);
+    if (!loader->failed && loader->arch->shared_expert == XINF_UNUSED && xinf_gguf_has (gguf, key)
+    &&  (xinf_gguf_get_uint (gguf, key, &shared) || shared))
+        xinf_loader_fail (loader, "metadata key '%s' is set: xinf runs no shared experts for %s", key,
+                          loader->arch->name);
     snprintf (key, sizeof key, "%s.nextn_predict_layers", loader->arch->name);
     uint64_t layers = 0;
     if (!loader->failed && xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &layers) || layers))
@@ -594,9 +602,8 @@ s_load_tensors (xinf_loader_t *loader)
     for (size_t index = 0; index < t->n_layers && !loader->failed; index++)
         s_load_layer (loader, index, &t->layers [index]);
     char reason [256];
-    if (!loader->failed && loader->n_experts
-    &&  xinf_experts_load (self->gguf, t, loader->n_experts, loader->n_used, loader->expert_ffn,
-                           loader->arch->experts_oai, self->slices, &self->experts, reason, sizeof reason))
+    if (!loader->failed && loader->experts.count
+    &&  xinf_experts_load (self->gguf, t, &loader->experts, self->slices, &self->experts, reason, sizeof reason))
         xinf_loader_fail (loader, "%s", reason);
     if (!loader->failed && xinf_transformer_validate (t, reason, sizeof reason))
         xinf_loader_fail (loader, "%s", reason);
@@ -667,7 +674,7 @@ xinf_model_load_shard (const char *path, int rank, int n_ranks, xinf_model_progr
     xinf_model_t *self = calloc (1, sizeof *self);
     if (!self)
         return NULL;
-    xinf_loader_t loader = { self, path, NULL, error, error_size, false, 0, 0, 0 };
+    xinf_loader_t loader = { .self = self, .path = path, .error = error, .error_size = error_size };
     self->info.rank = rank;
     self->info.n_ranks = n_ranks;
     self->gguf = xinf_gguf_open (path, error, error_size);
@@ -703,7 +710,7 @@ xinf_tokenizer_t *
 xinf_model_load_tokenizer (const char *path, char *error, size_t error_size)
 {
     xinf_model_t model = { 0 };
-    xinf_loader_t loader = { &model, path, NULL, error, error_size, false, 0, 0, 0 };
+    xinf_loader_t loader = { .self = &model, .path = path, .error = error, .error_size = error_size };
     model.gguf = xinf_gguf_open (path, error, error_size);
     if (!model.gguf)
         return NULL;

@@ -11,6 +11,7 @@
 #define XINF_MODEL_PRIVATE_H_INCLUDED
 
 #include "xinf_model.h"
+#include "xinf_experts.h"
 #include "xinf_arch.h"
 #include "xinf_gguf.h"
 #include "xinf_slices.h"
@@ -33,7 +34,7 @@ typedef struct {
     char *error;
     size_t error_size;
     bool failed;
-    size_t n_experts, n_used, expert_ffn;   //  a mixture of experts' (0: dense)
+    xinf_experts_spec_t experts;      //  a mixture of experts' (count 0: dense)
 } xinf_loader_t;
 
 //  Records the first failure, prefixed with the file's path.

@@ -131,6 +131,16 @@ s_has_experts (const xinf_transformer_t *self, bool oai)
     return false;
 }
 
+//  Whether some layer has a shared expert.
+static bool
+s_has_shared_expert (const xinf_transformer_t *self)
+{
+    for (size_t index = 0; index < self->n_layers; index++)
+        if (self->layers [index].moe.shared_ffn)
+            return true;
+    return false;
+}
+
 //  Whether some layer has attention sinks.
 static bool
 s_has_sinks (const xinf_transformer_t *self)
@@ -151,6 +161,7 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                       : s_has_experts (self, false) && !backend->ops->moe ? "mixture of experts"
                       : s_has_experts (self, true) && !backend->moe_oai ? "experts in GPT-OSS's form (biases, "
                         "clamped SwiGLU)"
+                      : s_has_shared_expert (self) && !backend->moe_shared ? "shared experts (Qwen2-MoE's)"
                       : s_has_sinks (self) && !backend->sinks ? "attention sinks (GPT-OSS's)"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"

@@ -44,7 +44,7 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen3|qwen3moe|phi3|glm4|granite|granitemoe|gpt-oss|gemma2|gemma3",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen2moe|qwen3|qwen3moe|phi3|glm4|granite|granitemoe|gpt-oss|gemma2|gemma3",
       "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
@@ -64,6 +64,9 @@ static const xinf_option_t s_options [] = {
       "a mixture of experts (qwen3moe; llama: Mixtral's form): experts a layer (default: the preset's)" },
     { "experts-used", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "K", "experts a token goes to" },
     { "expert-ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "an expert's feed-forward length" },
+    { "shared-ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N",
+      "a shared expert's feed-forward length (qwen2moe: default --ffn, the key then left out; granitemoe: "
+      "granitemoeshared's)" },
     { "sliding-window", 0, NULL, XINF_OPT_INT, NULL, 0, 1 << 24, NULL, "N",
       "gemma3: attention.sliding_window of the local layers (five of every six; 0: no key, every layer global; "
       "default: the preset's); gemma2: every other layer's (0: no key, the loader's default 4096)" },
@@ -126,6 +129,8 @@ static const xinf_mm_shape_t s_presets [] = {
     { "tiny", "gpt-oss", 64, 4, 4, 2, 192, 512, 512, false, 1e-5, 150000, false, 32, "none", 8, 8, 2, 64 },
     //  Granite 3's mixture: eight experts of ffn 192, two a token
     { "tiny", "granitemoe", 64, 2, 4, 2, 192, 512, 512, true, 1e-5, 10000, false, 0, "none", 0, 8, 2, 192 },
+    //  Qwen2-MoE: eight experts of 64, two a token, a shared expert
+    { "tiny", "qwen2moe", 64, 2, 4, 2, 192, 512, 512, false, 1e-6, 1000000, false, 0, "none", 0, 8, 2, 64 },
     //  Eight experts of 64, two a token
     { "tiny", "qwen3moe", 64, 2, 4, 2, 192, 512, 512, true, 1e-6, 1000000, false, 32, "none", 0, 8, 2, 64 },
     { "qwen2.5-0.5b", "qwen2", 896, 24, 14, 2, 4864, 151936, 32768, true, 1e-6, 1000000, false, 0, "none", 0, 0, 0, 0 },
@@ -250,7 +255,13 @@ s_validate (xinf_mm_model_t *model)
     else
     if (shape->experts ? xinf_arch_find (shape->arch)->experts == XINF_UNUSED
                        : xinf_arch_find (shape->arch)->experts == XINF_REQUIRED)
-        problem = "--experts is for qwen3moe and gpt-oss (needed there), llama and granitemoe";
+        problem = "--experts is for qwen2moe, qwen3moe and gpt-oss (needed there), llama and granitemoe";
+    else
+    if (model->shared_ffn && xinf_arch_find (shape->arch)->shared_expert == XINF_UNUSED)
+        problem = "--shared-ffn is for qwen2moe and granitemoe only";
+    else
+    if (model->type == XINF_GGML_Q8_0 && model->shared_ffn % 32)
+        problem = "q8_0 needs --shared-ffn to be a multiple of 32";
     else
     if (shape->experts && (!shape->experts_used || !shape->expert_ffn || shape->experts_used > shape->experts))
         problem = "--experts-used must be 1..--experts, with --expert-ffn";
@@ -325,6 +336,7 @@ s_settings (xinf_config_t *config, xinf_mm_model_t *model)
     model->qkv_bias = xinf_config_flag (config, "qkv-bias");
     model->pre = xinf_config_str (config, "pre");
     model->rope_dims = xinf_config_str (config, "rope-dims") ? xinf_config_int (config, "rope-dims") : 0;
+    model->shared_ffn = xinf_config_str (config, "shared-ffn") ? xinf_config_int (config, "shared-ffn") : 0;
     if (!model->rope_dims && streq (model->shape.arch, "glm4"))     //  GLM-4 turns half of each head
         model->rope_dims = model->shape.head_dim / 2;
     if (model->rerank)
@@ -466,6 +478,8 @@ s_metadata (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
     //  Mixtral's experts (llama) are feed_forward_length wide
     if (shape->experts && xinf_arch_find (arch)->experts == XINF_REQUIRED)
         rc = rc || s_set_key (writer, arch, "expert_feed_forward_length", (uint32_t) shape->expert_ffn);
+    if (model->shared_ffn)
+        rc = rc || s_set_key (writer, arch, "expert_shared_feed_forward_length", (uint32_t) model->shared_ffn);
     if (shape->window)
         rc = rc || s_set_key (writer, arch, "attention.sliding_window", (uint32_t) shape->window);
     if (shape->window && xinf_arch_find (arch)->swa_rope_base) {

@@ -42,6 +42,7 @@ typedef struct {
     bool split_qkv;                     //  --split-qkv (phi3, glm4)
     bool qkv_bias;                      //  --qkv-bias
     int64_t rope_dims;                  //  --rope-dims (0: the head dimension)
+    int64_t shared_ffn;                 //  --shared-ffn: a shared expert's width (0: qwen2moe's --ffn, else none)
     const char *pre;                    //  --pre (NULL: the vocabulary kind's)
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it

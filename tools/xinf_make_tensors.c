@@ -35,12 +35,33 @@ s_add (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint
     tensor->role = role;
 }
 
+//  A layer's shared expert (of the dense type): Qwen2-MoE's router vector
+//  (F32), the gate, up and down matrices.
+static void
+s_add_shared (const xinf_mm_model_t *model, int64_t layer, s_tensor_t *tensors, size_t *count)
+{
+    const xinf_arch_t *arch = xinf_arch_find (model->shape.arch);
+    uint64_t dim = (uint64_t) model->shape.dim;
+    uint64_t ffn = (uint64_t) (model->shared_ffn ? model->shared_ffn : model->shape.ffn);
+    char name [64];
+    snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp_shexp.weight", (long long) layer);
+    if (arch->shared_gated)
+        s_add (tensors, count, name, XINF_GGML_F32, dim, 0, S_BIAS);
+    static const char *names [3] = { "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp" };
+    for (int which = 0; which < 3; which++) {
+        snprintf (name, sizeof name, "blk.%lld.%s.weight", (long long) layer, names [which]);
+        s_add (tensors, count, name, model->type, which == 2 ? ffn : dim, which == 2 ? dim : ffn, S_MATRIX);
+    }
+}
+
 //  A layer's experts: the router (F32, as converters keep it) and the
 //  three stacks of matrices (experts x rows x cols, ggml order reversed);
-//  GPT-OSS's biases of each (experts_oai), F32.
+//  GPT-OSS's biases of each (experts_oai), F32; the shared expert.
 static void
-s_add_experts (const xinf_mm_shape_t *shape, uint32_t type, int64_t layer, s_tensor_t *tensors, size_t *count)
+s_add_experts (const xinf_mm_model_t *model, int64_t layer, s_tensor_t *tensors, size_t *count)
 {
+    const xinf_mm_shape_t *shape = &model->shape;
+    uint32_t type = model->expert_type;
     char name [64];
     uint64_t dim = (uint64_t) shape->dim, ffn = (uint64_t) shape->expert_ffn, experts = (uint64_t) shape->experts;
     bool biases = xinf_arch_find (shape->arch)->experts_oai;
@@ -59,6 +80,8 @@ s_add_experts (const xinf_mm_shape_t *shape, uint32_t type, int64_t layer, s_ten
         if (biases)
             s_add (tensors, count, name, XINF_GGML_F32, which == 2 ? dim : ffn, experts, S_BIAS);
     }
+    if (model->shared_ffn || xinf_arch_find (shape->arch)->shared_expert == XINF_REQUIRED)
+        s_add_shared (model, layer, tensors, count);
 }
 
 //  The llama.cpp tensor list in file order; returns how many.
@@ -88,7 +111,7 @@ s_plan (xinf_mm_model_t *model, s_tensor_t *tensors)
         for (int which = 0; which < XINF_LT_COUNT; which++) {
             const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
             if (which == XINF_LT_GATE && shape->experts)
-                s_add_experts (shape, model->expert_type, layer, tensors, &count);
+                s_add_experts (model, layer, tensors, &count);
             char name [64];
             bool fused_qkv = arch->fused_qkv && !model->split_qkv;
             bool bias = which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS;

@@ -443,6 +443,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->softcap = true;
     self->sinks = true;
     self->moe_oai = true;
+    self->moe_shared = true;
     self->partial_rope = true;
     return self;
 }

@@ -14,7 +14,8 @@
 
 //  The pass's layout in the scratch: per token its router probabilities,
 //  per (token, slot) its expert and weight; per expert its first row and
-//  rows; the gathered rows by expert: inputs, gate, up and down outputs.
+//  rows; the gathered rows by expert: inputs, gate, up and down outputs;
+//  the shared expert's outputs of every token.
 typedef struct {
     float *probs;                     //  [n][n_experts]
     int32_t *chosen;                  //  [n][k] expert ids
@@ -23,6 +24,7 @@ typedef struct {
     int32_t *first, *count;           //  [n_experts]
     int32_t *slots;                   //  [n * k] the rows' (token, slot), token x k + slot, by expert then token
     float *xs, *gates, *ups, *downs;  //  [n * k][dim], [n * k][ffn] x 2, [n * k][dim]
+    float *shared_gates, *shared_ups, *shared_downs;      //  [n][shared_ffn] x 2, [n][dim]
 } s_layout_t;
 
 void
@@ -51,7 +53,8 @@ static bool
 s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_layout_t *at)
 {
     size_t rows = n * moe->k;
-    size_t floats = n * moe->n_experts + n * moe->k + rows * (2 * moe->dim + 2 * moe->ffn);
+    size_t floats = n * moe->n_experts + n * moe->k + rows * (2 * moe->dim + 2 * moe->ffn)
+                  + n * (2 * moe->shared_ffn + moe->dim);
     size_t ints = n * moe->k + 3 * moe->n_experts + rows;
     float *f = s_room (scratch->floats, &scratch->n_floats, floats, sizeof (float));
     if (f)
@@ -66,7 +69,10 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
     at->xs = f, f += rows * moe->dim;
     at->gates = f, f += rows * moe->ffn;
     at->ups = f, f += rows * moe->ffn;
-    at->downs = f;
+    at->downs = f, f += rows * moe->dim;
+    at->shared_gates = f, f += n * moe->shared_ffn;
+    at->shared_ups = f, f += n * moe->shared_ffn;
+    at->shared_downs = f;
     at->chosen = i, i += n * moe->k;
     at->order = i, i += moe->n_experts;
     at->first = i, i += moe->n_experts;
@@ -138,27 +144,43 @@ s_route (xinf_backend_t *be, const xinf_moe_t *moe, const float *x, size_t n, s_
         }
 }
 
+//  The shared expert's product 'which' of every token.
+static xinf_product_t
+s_shared_product (const xinf_moe_t *moe, const s_layout_t *at, const float *x, int which)
+{
+    return which == 0 ? (xinf_product_t) { moe->shared_gate, x, at->shared_gates, NULL }
+         : which == 1 ? (xinf_product_t) { moe->shared_up, x, at->shared_ups, NULL }
+                      : (xinf_product_t) { moe->shared_down, at->shared_gates, at->shared_downs, NULL };
+}
+
 //  The experts' products 'which' (0: gate and up, 1: down), experts of as
-//  many rows together (S_GROUP at most a call), in id order.
+//  many rows together (S_GROUP at most a call), in id order; then the
+//  shared expert's of the n tokens x.
 static void
-s_products (xinf_backend_t *be, const xinf_moe_t *moe, const s_layout_t *at, int which)
+s_products (xinf_backend_t *be, const xinf_moe_t *moe, const s_layout_t *at, const float *x, size_t n, int which)
 {
     xinf_product_t group [S_GROUP];
-    size_t m = 0, rows = 0;
-    for (size_t e = 0; e <= moe->n_experts; e++) {
-        bool end = e == moe->n_experts;
-        size_t count = end ? 0 : (size_t) at->count [e];
+    size_t m = 0, rows = 0, last = moe->n_experts + (moe->shared_ffn ? 1 : 0);
+    for (size_t e = 0; e <= last; e++) {
+        bool end = e == last, shared = e == moe->n_experts;
+        size_t count = end ? 0 : shared ? n : (size_t) at->count [e];
         if (!end && !count)
             continue;                 //  an expert no token chose
-        if (m && (end || count != rows || m == S_GROUP)) {
+        if (m && (end || count != rows || m + (which == 0 ? 2 : 1) > S_GROUP)) {
             be->ops->project (be, group, m, rows);
             m = 0;
         }
         if (end)
             break;
         rows = count;
-        size_t row = (size_t) at->first [e];
-        if (which == 0) {
+        size_t row = shared ? 0 : (size_t) at->first [e];
+        if (shared && which == 0) {
+            group [m++] = s_shared_product (moe, at, x, 0);
+            group [m++] = s_shared_product (moe, at, x, 1);
+        }
+        else if (shared)
+            group [m++] = s_shared_product (moe, at, x, 2);
+        else if (which == 0) {
             group [m++] = (xinf_product_t) { &moe->gate [e], at->xs + row * moe->dim, at->gates + row * moe->ffn,
                                              moe->gate_bias ? moe->gate_bias + e * moe->ffn : NULL };
             group [m++] = (xinf_product_t) { &moe->up [e], at->xs + row * moe->dim, at->ups + row * moe->ffn,
@@ -193,7 +215,38 @@ s_shapes_hold (const xinf_moe_t *moe)
         if (moe->gate [e].rows != moe->ffn || moe->gate [e].cols != moe->dim || moe->up [e].rows != moe->ffn
         ||  moe->up [e].cols != moe->dim || moe->down [e].rows != moe->dim || moe->down [e].cols != moe->ffn)
             return false;
-    return true;
+    if (!moe->shared_ffn)
+        return true;
+    return moe->shared_gate && moe->shared_up && moe->shared_down && !moe->swiglu_oai
+           && moe->shared_gate->rows == moe->shared_ffn && moe->shared_gate->cols == moe->dim
+           && moe->shared_up->rows == moe->shared_ffn && moe->shared_up->cols == moe->dim
+           && moe->shared_down->rows == moe->dim && moe->shared_down->cols == moe->shared_ffn;
+}
+
+//  Each token's sum: its k experts' outputs by their weights, in expert id
+//  order, then the shared expert's, times the sigmoid of its router's
+//  logit where it has one.
+static void
+s_sum (const xinf_moe_t *moe, const s_layout_t *at, const float *x, float *y, size_t n)
+{
+    memset (y, 0, n * moe->dim * sizeof (float));
+    for (size_t row = 0; row < n * moe->k; row++) {       //  by expert: each token's sum in expert id order
+        size_t slot = (size_t) at->slots [row];
+        float *to = y + slot / moe->k * moe->dim, weight = at->weights [slot];
+        const float *from = at->downs + row * moe->dim;
+        for (size_t d = 0; d < moe->dim; d++)
+            to [d] += weight * from [d];
+    }
+    for (size_t token = 0; moe->shared_ffn && token < n; token++) {
+        float weight = 1.0f, logit = 0.0f, *to = y + token * moe->dim;
+        const float *from = at->shared_downs + token * moe->dim;
+        for (size_t d = 0; moe->shared_router && d < moe->dim; d++)
+            logit += moe->shared_router [d] * x [token * moe->dim + d];
+        if (moe->shared_router)
+            weight = 1.0f / (1.0f + expf (-logit));
+        for (size_t d = 0; d < moe->dim; d++)
+            to [d] += weight * from [d];
+    }
 }
 
 //  The op on n tokens that fit the scratch's bound.
@@ -205,20 +258,15 @@ s_chunk (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *
     if (!s_layout (scratch, moe, n, &at))
         return -1;
     s_route (be, moe, x, n, &at);
-    s_products (be, moe, &at, 0);
+    s_products (be, moe, &at, x, n, 0);
     if (moe->swiglu_oai)
         s_swiglu_oai (at.gates, at.ups, n * moe->k * moe->ffn);
     else
         be->ops->silu_mul (be, at.gates, at.ups, n * moe->k * moe->ffn);
-    s_products (be, moe, &at, 1);
-    memset (y, 0, n * moe->dim * sizeof (float));
-    for (size_t row = 0; row < n * moe->k; row++) {       //  by expert: each token's sum in expert id order
-        size_t slot = (size_t) at.slots [row];
-        float *to = y + slot / moe->k * moe->dim, weight = at.weights [slot];
-        const float *from = at.downs + row * moe->dim;
-        for (size_t d = 0; d < moe->dim; d++)
-            to [d] += weight * from [d];
-    }
+    if (moe->shared_ffn)
+        be->ops->silu_mul (be, at.shared_gates, at.shared_ups, n * moe->shared_ffn);
+    s_products (be, moe, &at, x, n, 1);
+    s_sum (moe, &at, x, y, n);
     return 0;
 }
 
@@ -229,7 +277,7 @@ xinf_cpu_moe (xinf_backend_t *be, xinf_cpu_moe_scratch_t *scratch, const xinf_mo
     if (!s_shapes_hold (moe))
         return -2;
     //  Chunks of tokens keep the scratch bounded; a token's arithmetic is the same in any chunk
-    size_t per_token = moe->k * (2 * moe->dim + 2 * moe->ffn) + moe->n_experts;
+    size_t per_token = moe->k * (2 * moe->dim + 2 * moe->ffn) + moe->n_experts + 2 * moe->shared_ffn + moe->dim;
     size_t chunk = S_CHUNK_FLOATS / per_token ? S_CHUNK_FLOATS / per_token : 1;
     for (size_t first = 0; first < n; first += chunk) {
         size_t count = n - first < chunk ? n - first : chunk;

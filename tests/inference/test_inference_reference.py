@@ -12,7 +12,8 @@ local with YaRN on all of them, biased experts with the softmax of the
 chosen logits and the clamped SwiGLU, MXFP4 experts); gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
-of experts, qwen3moe and llama in Mixtral's form), the numpy reference
+of experts, qwen3moe and llama in Mixtral's form; qwen2moe with its gated
+shared expert, granitemoe with an ungated one), the numpy reference
 (tests/reference, reading the GGUF itself) generates 64 greedy tokens, with
 a KV cache of float32 and of halves (xinf's default).
 Then:
@@ -141,6 +142,12 @@ MODELS = [
     # Granite 3's mixture: Granite's multipliers, eight experts of 192, two a token
     ("granitemoe-f32", "granitemoe", "f32", []),
     ("granitemoe-q8", "granitemoe", "q8_0", ["--experts", "4", "--experts-used", "2"]),
+    # Qwen2-MoE: eight experts of 64, two a token, weights not renormalized,
+    # a shared expert gated by a sigmoid (of its own width, then of ffn's
+    # when the key is absent); granitemoeshared's ungated shared expert
+    ("qwen2moe-f32-shared", "qwen2moe", "f32", ["--shared-ffn", "96"]),
+    ("qwen2moe-q8", "qwen2moe", "q8_0", ["--experts", "6", "--experts-used", "3"]),
+    ("granitemoe-f32-shared", "granitemoe", "f32", ["--shared-ffn", "128"]),
 ]
 
 
@@ -163,8 +170,13 @@ def check_shape(name, model):
         check(hp.oss and hp.windows[0] > 0 and hp.windows[1] == 0 and layer.sinks is not None
               and layer.bo is not None and layer.expert_biases is not None and hp.n_expert_used > 1,
               f"{name}: not GPT-OSS's layer ({hp.windows[:2]})")
-    if name.startswith("qwen3moe") or name.startswith("mixtral") or name.startswith("granitemoe"):
+    if name.startswith("qwen3moe") or name.startswith("mixtral") or name.startswith("granitemoe") \
+            or name.startswith("qwen2moe"):
         check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
+    if name.startswith("qwen2moe") or name.endswith("-shared"):
+        layer = model.layers[0]
+        check(layer.shared is not None and (layer.shared[3] is not None) == name.startswith("qwen2moe")
+              and (hp.shared_ffn != hp.ffn) == name.endswith("-shared"), f"{name}: no shared expert of its form")
     if name.startswith("llama3-rope"):
         check(hp.rope_factors is not None and np.max(hp.rope_factors) > 1.0, f"{name}: no Llama 3 RoPE factors")
     if name.endswith("-longrope"):

@@ -3,7 +3,9 @@
     weights divided by their sum or not, each expert's SwiGLU), with F32,
     Q8_0 and MXFP4 experts; GPT-OSS's form (biases of the router and the
     experts, the softmax of the k chosen logits, the clamped swiglu, its
-    clamps reached); each token's result alone equals it in any batch, on
+    clamps reached); a shared expert (Qwen2-MoE's, gated by the sigmoid of
+    its router's logit, and granitemoeshared's, ungated) of another width
+    and type; each token's result alone equals it in any batch, on
     1 and 3 threads, bit for bit; shapes that do not hold are refused.  */
 #include "test_kernels.h"
 #include "xinf_cpu_backend.h"
@@ -16,6 +18,9 @@ typedef struct {
     float *biases;                           //  GPT-OSS's form: router, gate, up, down biases (else NULL)
     void *gate_q, *up_q, *down_q;            //  Q8_0 bytes where dtype is Q8_0
     xinf_matrix_t router_m, *gate_m, *up_m, *down_m;
+    float *shared [4];                       //  a shared expert's gate, up, down (floats), its router or NULL
+    void *shared_q [3];
+    xinf_matrix_t shared_m [3];
     xinf_moe_t moe;
 } s_experts_t;
 
@@ -78,9 +83,35 @@ s_experts_make (s_experts_t *self, size_t n_experts, size_t k, size_t ffn, size_
     self->moe.weight_softmax = self->moe.swiglu_oai = true;
 }
 
+//  A shared expert of width ffn in Q8_0 (gated: with a router vector).
+static void
+s_experts_share (s_experts_t *self, size_t ffn, bool gated, uint64_t seed)
+{
+    uint64_t state = seed;
+    size_t dim = self->dim, rows [3] = { ffn, ffn, dim }, cols [3] = { dim, dim, ffn };
+    for (int which = 0; which < 3; which++) {
+        self->shared [which] = s_weights (rows [which], cols [which], XINF_DTYPE_Q8_0, &state,
+                                          &self->shared_q [which]);
+        self->shared_m [which] = (xinf_matrix_t) { XINF_DTYPE_Q8_0, self->shared_q [which], rows [which],
+                                                   cols [which] };
+    }
+    self->shared [3] = gated ? test_floats (dim, &state) : NULL;
+    for (size_t i = 0; gated && i < dim; i++)
+        self->shared [3][i] *= 0.3f;  //  logits of a few units: sigmoids that differ
+    self->moe.shared_gate = &self->shared_m [0];
+    self->moe.shared_up = &self->shared_m [1];
+    self->moe.shared_down = &self->shared_m [2];
+    self->moe.shared_ffn = ffn;
+    self->moe.shared_router = self->shared [3];
+}
+
 static void
 s_experts_free (s_experts_t *self)
 {
+    for (int which = 0; which < 4; which++)
+        free (self->shared [which]);
+    for (int which = 0; which < 3; which++)
+        free (self->shared_q [which]);
     free (self->router), free (self->gate), free (self->up), free (self->down);
     free (self->gate_q), free (self->up_q), free (self->down_q);
     free (self->gate_m), free (self->up_m), free (self->down_m), free (self->biases);
@@ -95,6 +126,32 @@ s_activate (const xinf_moe_t *moe, double g, double u)
     g = g > 7 ? 7 : g;
     u = u > 7 ? 7 : u < -7 ? -7 : u;
     return g / (1 + exp (-1.702 * g)) * (u + 1);
+}
+
+//  The shared expert's output of one token added to y.
+static void
+s_reference_shared (const s_experts_t *self, const float *x, double *y)
+{
+    size_t dim = self->dim, ffn = self->moe.shared_ffn;
+    double *h = malloc ((ffn + 1) * sizeof (double)), logit = 0;
+    for (size_t f = 0; f < ffn; f++) {
+        double g = 0, u = 0;
+        for (size_t i = 0; i < dim; i++) {
+            g += (double) self->shared [0][f * dim + i] * x [i];
+            u += (double) self->shared [1][f * dim + i] * x [i];
+        }
+        h [f] = g / (1 + exp (-g)) * u;
+    }
+    for (size_t i = 0; self->shared [3] && i < dim; i++)
+        logit += (double) self->shared [3][i] * x [i];
+    double weight = self->shared [3] ? 1 / (1 + exp (-logit)) : 1;
+    for (size_t d = 0; d < dim; d++) {
+        double acc = 0;
+        for (size_t f = 0; f < ffn; f++)
+            acc += (double) self->shared [2][d * ffn + f] * h [f];
+        y [d] += weight * acc;
+    }
+    free (h);
 }
 
 //  The reference output of one token.
@@ -152,13 +209,18 @@ s_reference (const s_experts_t *self, const float *x, double *y)
         }
     }
     free (h);
+    s_reference_shared (self, x, y);
 }
 
+//  shared: a shared expert's width (0: none), gated where 'gated'.
 static void
-s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, bool normalize, bool oai, size_t n)
+s_case_shared (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, bool normalize, bool oai,
+               size_t n, size_t shared, bool gated)
 {
     s_experts_t experts;
     s_experts_make (&experts, n_experts, k, ffn, dim, dtype, normalize, oai, n_experts * 131 + k * 17 + n);
+    if (shared)
+        s_experts_share (&experts, shared, gated, shared * 3 + n);
     uint64_t state = n * 7 + dim;
     float *x = test_floats (n * dim, &state), *y = malloc (n * dim * 4), *alone = malloc (dim * 4);
     double *expected = malloc (dim * sizeof (double));
@@ -172,7 +234,7 @@ s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, 
             //  Q8_0 and MXFP4 products quantize their activations (16 and 15 bits a value in blocks of 32)
             //  GPT-OSS's form: activations up to 7 x 8 before the down product's sums cancel, and
             //  quantized to 15 bits a block of 32 (steps of 56 / 16383) before it where the experts are
-            double tolerance = dtype != XINF_DTYPE_F32 ? (oai ? 2e-2 : 3e-3) : oai ? 2e-4 : 2e-5;
+            double tolerance = dtype != XINF_DTYPE_F32 || shared ? (oai ? 2e-2 : 3e-3) : oai ? 2e-4 : 2e-5;
             for (size_t d = 0; d < dim; d++)
                 CHECK_NEAR (y [t * dim + d], expected [d], tolerance * (1 + fabs (expected [d])));
             CHECK (be->ops->moe (be, &experts.moe, x + t * dim, alone, 1) == 0);
@@ -183,6 +245,12 @@ s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, 
         xinf_backend_destroy (&backends [b]);
     free (x), free (y), free (alone), free (expected);
     s_experts_free (&experts);
+}
+
+static void
+s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, bool normalize, bool oai, size_t n)
+{
+    s_case_shared (n_experts, k, ffn, dim, dtype, normalize, oai, n, 0, false);
 }
 
 static void
@@ -197,6 +265,9 @@ test_moe (void)
     s_case (8, 4, 32, 64, XINF_DTYPE_F32, false, true, 37);
     s_case (32, 4, 64, 96, XINF_DTYPE_MXFP4, false, true, 20);      //  and its experts' type
     s_case (6, 3, 64, 32, XINF_DTYPE_MXFP4, true, false, 5);
+    s_case_shared (8, 2, 32, 64, XINF_DTYPE_F32, false, false, 1, 96, true);     //  Qwen2-MoE's shared expert
+    s_case_shared (8, 2, 32, 64, XINF_DTYPE_Q8_0, false, false, 37, 64, true);
+    s_case_shared (6, 2, 32, 64, XINF_DTYPE_F32, true, false, 9, 32, false);     //  granitemoeshared's
 }
 
 //  Equal router rows: the lower ids win; bad shapes are refused.
@@ -218,6 +289,9 @@ test_moe_edges (void)
     experts.moe.k = 5;                //  more than there are
     CHECK (be->ops->moe (be, &experts.moe, x, y, 1) == -1);
     experts.moe.k = 2;
+    experts.moe.shared_ffn = 8;       //  a shared expert without its matrices
+    CHECK (be->ops->moe (be, &experts.moe, x, y, 1) == -1);
+    experts.moe.shared_ffn = 0;
     experts.gate_m [3].rows = 7;      //  an expert of another width
     CHECK (be->ops->moe (be, &experts.moe, x, y, 1) == -1);
     char error [160] = "";

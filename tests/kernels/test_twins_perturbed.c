@@ -151,6 +151,7 @@ test_twins_perturbed_new (void)
     self->softcap = s_inner->softcap;
     self->sinks = s_inner->sinks;
     self->moe_oai = s_inner->moe_oai;
+    self->moe_shared = s_inner->moe_shared;
     self->partial_rope = s_inner->partial_rope;
     return self;
 }

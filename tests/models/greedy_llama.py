@@ -93,6 +93,16 @@ EXTRA_TYPES = {"gpt-oss": ["MXFP4_MOE"]}
 MODELS.append(("granitemoe", ["--arch", "granitemoe", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
                               "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "5", "--std", "0.05",
                               "--experts", "4", "--experts-used", "4", "--expert-ffn", "512"]))
+# Qwen2-MoE (qwen2moe): qwen2's layer, experts whose weights are not
+# renormalized, a shared expert of its own width gated by the sigmoid of
+# its router's logit; and granitemoeshared's ungated shared expert (a
+# granitemoe file with expert_shared_feed_forward_length)
+MODELS.append(("qwen2moe", ["--arch", "qwen2moe", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+                            "--layers", "4", "--vocab", "2048", "--seed", "5", "--std", "0.05", "--experts", "4",
+                            "--experts-used", "4", "--expert-ffn", "256", "--shared-ffn", "384"]))
+MODELS.append(("granitemoe", ["--arch", "granitemoe", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+                              "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "7", "--std", "0.05",
+                              "--experts", "4", "--experts-used", "4", "--expert-ffn", "512", "--shared-ffn", "256"]))
 LLAMA_FLAGS = {}
 LORA_TYPES = ["F16", "Q4_K_M"]
 PROMPT = "hello world, this is a test of the"

@@ -567,6 +567,60 @@ test_experts_keys (void)
     s_expect_refused (llama, &(s_edit_t) { "llama.expert_count", S_U32, 4, 0, NULL }, "expert_used_count", false);
 }
 
+//  Qwen2-MoE's shared expert as the loader reads it: its width from its
+//  key (else feed_forward_length), its router vector, both ranks' halves;
+//  a missing part or a router of another type refused by name; the key
+//  in an arch without shared experts refused.
+static void
+test_shared_expert_keys (void)
+{
+    char moe [300], error [512] = "";
+    s_make ("qwen2moe.gguf", "--arch qwen2moe --dim 32 --heads 2 --kv-heads 2 --ffn 64 --layers 1 --vocab 400 "
+            "--experts 4 --experts-used 2 --expert-ffn 32 --shared-ffn 96 --seed 21", moe, sizeof moe);
+    xinf_model_t *model = xinf_model_load (moe, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_moe_t *experts = &xinf_model_transformer (model)->layers [0].moe;
+    CHECK (experts->shared_ffn == 96 && experts->shared_router && experts->shared_gate->rows == 96
+           && experts->shared_down->cols == 96 && !experts->normalize && experts->k == 2);
+    xinf_model_destroy (&model);
+    model = xinf_model_load_shard (moe, 1, 2, NULL, NULL, error, sizeof error);
+    CHECK (model && xinf_model_transformer (model)->layers [0].moe.shared_ffn == 48
+           && xinf_model_transformer (model)->layers [0].moe.shared_router);
+    xinf_model_destroy (&model);
+    s_expect_refused (moe, &(s_edit_t) { "qwen2moe.expert_shared_feed_forward_length", S_DROP, 0, 0, NULL },
+                      "ffn_gate_shexp", false);           //  64 wide then: the file's 96 rows do not fit
+    s_expect_refused (moe, &(s_edit_t) { "blk.0.ffn_gate_inp_shexp.weight", S_DROP_TENSOR, 0, 0, NULL },
+                      "ffn_gate_inp_shexp", false);
+    s_expect_refused (moe, &(s_edit_t) { "blk.0.ffn_down_shexp.weight", S_DROP_TENSOR, 0, 0, NULL },
+                      "ffn_down_shexp", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen2moe.expert_shared_feed_forward_length", S_U32, 1u << 23, 0, NULL },
+                      "expert_shared_feed_forward_length", false);
+    //  Without the key: feed_forward_length wide (llama.cpp's qwen2moe)
+    char plain [300];
+    s_make ("qwen2moe-plain.gguf", "--arch qwen2moe --dim 32 --heads 2 --kv-heads 2 --ffn 64 --layers 1 --vocab 400 "
+            "--experts 4 --experts-used 2 --expert-ffn 32 --seed 22", plain, sizeof plain);
+    model = xinf_model_load (plain, NULL, NULL, error, sizeof error);
+    CHECK (model && xinf_model_transformer (model)->layers [0].moe.shared_ffn == 64);
+    xinf_model_destroy (&model);
+    //  granitemoe: granitemoeshared's, ungated, only where the key is nonzero
+    char granite [300];
+    s_make ("granitemoe-shared.gguf", "--arch granitemoe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 32 "
+            "--layers 1 --vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --shared-ffn 64 "
+            "--multipliers 12,0.22,0.015625,8 --seed 23", granite, sizeof granite);
+    model = xinf_model_load (granite, NULL, NULL, error, sizeof error);
+    experts = model ? &xinf_model_transformer (model)->layers [0].moe : NULL;
+    CHECK (experts && experts->shared_ffn == 64 && !experts->shared_router && experts->normalize);
+    xinf_model_destroy (&model);
+    //  A backend whose moe op lacks shared experts is named
+    model = xinf_model_load (moe, NULL, NULL, error, sizeof error);
+    xinf_backend_t *cpu = xinf_cpu_backend_new (1), lacking = *cpu;
+    lacking.moe_shared = false;
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (model), &lacking, error, sizeof error) == -1
+           && strstr (error, "shared experts"));
+    xinf_backend_destroy (&cpu);
+    xinf_model_destroy (&model);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -584,6 +638,7 @@ main (int argc, char **argv)
     RUN (test_granite_keys);
     RUN (test_experts_keys);
     RUN (test_gpt_oss_keys);
+    RUN (test_shared_expert_keys);
     test_scratch_end ();
     return 0;
 }

@@ -57,6 +57,11 @@ static const s_case_t s_cases [] = {
       "--experts 8 --experts-used 2 --expert-ffn 96" },
     { "qwen3moe-q8", "qwen3moe", "q8_0", 192, 6, 6, 288, true, 70, 2e-2, 1u << 2 | 1u << 3,
       "--experts 6 --experts-used 3 --expert-ffn 192" },
+    //  Qwen2-MoE: each rank also holds its part of the shared expert's width, its gate's vector whole
+    { "qwen2moe-f32", "qwen2moe", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
+      "--experts 8 --experts-used 2 --expert-ffn 96 --shared-ffn 144" },
+    { "qwen2moe-q8", "qwen2moe", "q8_0", 192, 6, 6, 288, false, 70, 2e-2, 1u << 2,
+      "--experts 6 --experts-used 3 --expert-ffn 192 --shared-ffn 384" },
     //  GPT-OSS: the sinks go with their heads, attn_output's and the experts' down biases to rank 0's sum,
     //  the gate and up biases cut with their rows (MXFP4 experts: whole blocks of 32)
     { "gpt-oss-f32", "gpt-oss", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
@@ -295,7 +300,8 @@ s_free_ranks (s_rank_t *ranks, int n_ranks)
 }
 
 //  Bytes of the tensors every rank holds whole: embedding, output, norms,
-//  a mixture's routers (and GPT-OSS's routers' biases).
+//  a mixture's routers (and GPT-OSS's routers' biases, Qwen2-MoE's shared
+//  expert's gate vector).
 static uint64_t
 s_replicated_bytes (const char *path)
 {
@@ -307,7 +313,7 @@ s_replicated_bytes (const char *path)
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         if (streq (tensor->name, "token_embd.weight") || streq (tensor->name, "output.weight")
         ||  streq (tensor->name, "rope_freqs.weight") || strstr (tensor->name, "_norm.weight")
-        ||  strstr (tensor->name, "ffn_gate_inp."))
+        ||  strstr (tensor->name, "ffn_gate_inp"))
             bytes += tensor->size;
     }
     xinf_gguf_destroy (&gguf);

@@ -42,6 +42,13 @@ llama.cpp's build_moe_ffn with softmax gating and normalized weights:
     ffn(h) = sum_e w_e Wdown_e (silu(Wgate_e h) * (Wup_e h))  the _exps stacks [experts, ...]
     (an expert is expert_feed_forward_length wide for qwen3moe, else feed_forward_length /
     expert_used_count; feed_forward_length for llama)
+Qwen2-MoE (qwen2moe), as llama.cpp's src/models/qwen2moe.cpp: qwen2's layer, the
+experts' weights w_e = p_e (not renormalized), and a shared expert every token goes to:
+    ffn(h) += sigmoid(g . h) Wdown_s (silu(Wgate_s h) * (Wup_s h))
+    g: ffn_gate_inp_shexp [dim]; the _shexp matrices expert_shared_feed_forward_length wide
+    (feed_forward_length where the key is absent or 0)
+granitemoe files with expert_shared_feed_forward_length (granitemoeshared's) add the
+shared expert's output without the sigmoid.
 
 Phi-3 (phi3), as llama.cpp's src/models/phi3.cpp builds it: llama's layer
 with NeoX RoPE; Wq, Wk, Wv the rows of blk.N.attn_qkv (in that order) when
@@ -115,8 +122,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "granitemoe", "gpt-oss", "gemma2",
-                   "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "granitemoe", "gpt-oss",
+                   "gemma2", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -188,18 +195,26 @@ class HParams:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
         self.arch = arch
-        self.neox = arch in ("qwen2", "qwen3", "qwen3moe", "phi3", "gpt-oss", "gemma2", "gemma3")
+        self.neox = arch in ("qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gpt-oss", "gemma2", "gemma3")
         self.oss = arch == "gpt-oss"
-        self.qkv_bias = arch in ("qwen2", "gpt-oss")
+        self.qkv_bias = arch in ("qwen2", "qwen2moe", "gpt-oss")
         self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
         self.n_expert = (r.get_int(arch + ".expert_count", 0)
-                         if arch in ("llama", "qwen3moe", "gpt-oss", "granitemoe") else 0)
+                         if arch in ("llama", "qwen2moe", "qwen3moe", "gpt-oss", "granitemoe") else 0)
         self.n_expert_used = r.get_int(arch + ".expert_used_count", 0)
         # qwen3moe without expert_feed_forward_length: the dense width shared
         # among a token's experts, as llama.cpp's qwen3moe.cpp
         self.expert_ffn = (r.get_int(arch + ".expert_feed_forward_length",
                                      self.ffn // max(self.n_expert_used, 1))
-                           if arch in ("qwen3moe", "gpt-oss") else self.ffn)
+                           if arch in ("qwen2moe", "qwen3moe", "gpt-oss") else self.ffn)
+        # qwen2moe: weights as they are, a gated shared expert (its width's key, else ffn);
+        # granitemoe: an ungated one where the key is nonzero
+        self.normalize = arch != "qwen2moe"
+        self.shared_ffn = r.get_int(arch + ".expert_shared_feed_forward_length", 0) \
+            if arch in ("qwen2moe", "granitemoe") else 0
+        if arch == "qwen2moe" and not self.shared_ffn:
+            self.shared_ffn = self.ffn
+        self.shared_gated = arch == "qwen2moe"
         self.gemma = arch in ("gemma2", "gemma3")
         # phi3, glm4: q/k/v in attn_qkv (or apart), gate and up in ffn_up
         self.fused = arch in ("phi3", "glm4")
@@ -470,6 +485,12 @@ class Model:
                 if hp.oss:
                     L.expert_biases = (w(p + "ffn_gate_inp.bias", (E,)), w(p + "ffn_gate_exps.bias", (E, F)),
                                        w(p + "ffn_up_exps.bias", (E, F)), w(p + "ffn_down_exps.bias", (E, hp.dim)))
+                L.shared = None
+                if hp.shared_ffn:
+                    S = hp.shared_ffn
+                    L.shared = (w(p + "ffn_gate_shexp.weight", (S, hp.dim)), w(p + "ffn_up_shexp.weight", (S, hp.dim)),
+                                w(p + "ffn_down_shexp.weight", (hp.dim, S)),
+                                w(p + "ffn_gate_inp_shexp.weight", (hp.dim,)) if hp.shared_gated else None)
             elif hp.fused:
                 L.router = None
                 up = w(p + "ffn_up.weight", (2 * hp.ffn, hp.dim))
@@ -600,11 +621,17 @@ class Model:
         out = np.zeros_like(h)
         for t in range(h.shape[0]):
             chosen = np.argsort(-p[t], kind="stable")[:hp.n_expert_used]
-            weights = p[t, chosen] / max(p[t, chosen].sum(), 2.0 ** -14)
+            weights = p[t, chosen] / (max(p[t, chosen].sum(), 2.0 ** -14) if hp.normalize else 1.0)
             for e, wt in zip(chosen, weights):
                 g = L.gate_exps[e] @ h[t]
                 u = L.up_exps[e] @ h[t]
                 out[t] += wt * (L.down_exps[e] @ (silu(g) * u))
+        if L.shared is not None:
+            gate, up, down, router = L.shared
+            f = (silu(h @ gate.T) * (h @ up.T)) @ down.T               # (T, dim)
+            if router is not None:
+                f = f / (1.0 + np.exp(-(h @ router)))[:, None]
+            out += f
         return out
 
     def _ffn(self, L, x):
