@@ -151,19 +151,33 @@ s_pair_step (const xinf_dtype_t dtype, __m512 before, const __m512i fours [2][4]
     return _mm512_mask_add_ps (before, live, before, term);
 }
 
-//  y of the rows r and r + 1 (where r + 1 < count) for the vectors past
-//  the packed groups from their pair lanes in acc.
-S_VBMI static void
-s_pair_store (const float *acc, const xinf_qk_act_t *act, size_t r, size_t count, float *y, size_t y_stride)
+//  The two rows' results from their pair lanes, each xinf_qk_lanes of its
+//  8 (the same adds in the same order: h_b = l_b + l_b+4 pairs lanes 4b
+//  and 4b + 1, then h0 + h2 and h1 + h3 lanes 8 apart, then those two 4
+//  apart).
+S_VBMI static S_INLINE void
+s_pair_results (__m512 lanes, float *first, float *second)
 {
-    const __m512i to_rows = _mm512_setr_epi32 (0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    __m512 h = _mm512_add_ps (lanes, _mm512_permute_ps (lanes, 0xb1));
+    __m512 p = _mm512_add_ps (h, _mm512_shuffle_f32x4 (h, h, 0x4e));
+    __m128 r = _mm512_castps512_ps128 (_mm512_add_ps (p, _mm512_shuffle_f32x4 (p, p, 0xb1)));
+    *first = xinf_qk_canonical (_mm_cvtss_f32 (r));
+    *second = xinf_qk_canonical (_mm_cvtss_f32 (_mm_movehl_ps (r, r)));
+}
+
+//  y of the rows r and r + 1 (where r + 1 < count) for the vectors past
+//  the packed groups from their pair lanes in acc (one vector: in lanes).
+S_VBMI static S_INLINE void
+s_pair_store (__m512 lanes, const float *acc, const xinf_qk_act_t *act, size_t r, size_t count, float *y,
+              size_t y_stride)
+{
     size_t grouped = act->packs * XINF_QK_PACK;
     for (size_t j = grouped; j < act->n; j++) {
-        float lanes [16];
-        _mm512_storeu_ps (lanes, _mm512_permutexvar_ps (to_rows, _mm512_loadu_ps (acc + (j - grouped) * 16)));
-        y [j * y_stride + r] = xinf_qk_lanes (lanes);
+        float first, second;
+        s_pair_results (act->n - grouped == 1 ? lanes : _mm512_loadu_ps (acc + (j - grouped) * 16), &first, &second);
+        y [j * y_stride + r] = first;
         if (r + 1 < count)
-            y [j * y_stride + r + 1] = xinf_qk_lanes (lanes + 8);
+            y [j * y_stride + r + 1] = second;
     }
 }
 
@@ -203,9 +217,7 @@ s_pair_rows (const xinf_dtype_t dtype, const uint8_t *w, size_t row_bytes, size_
                                                        first));
                 }
         }
-        if (one)
-            _mm512_storeu_ps (acc, lanes);
-        s_pair_store (acc, act, r, count, y, y_stride);
+        s_pair_store (lanes, acc, act, r, count, y, y_stride);
     }
 }
 
