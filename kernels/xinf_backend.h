@@ -110,6 +110,11 @@ typedef struct {
 //  logits (llama.cpp's SOFTMAX_WEIGHT gating); 'swiglu_oai': the gate's
 //  activation min (g, 7) sigmoid (1.702 min (g, 7)) times (clamp (u, -7,
 //  7) + 1) instead of silu (g) u (ggml's swiglu_oai).
+//  GLM-4.5's (DeepSeek V3's) routing ('sigmoid'): the probabilities are the
+//  sigmoids of the logits, the k experts those of the highest probability
+//  plus selection_bias [n_experts] (where given), their weights the
+//  probabilities (unbiased; divided by their sum where 'normalize'), times
+//  weight_scale where that is neither 0 nor 1.
 //  A shared expert (shared_ffn > 0: Qwen2-MoE's, granitemoeshared's) that
 //  every token goes to besides its k: shared_gate and shared_up (shared_ffn
 //  x dim), shared_down (dim x shared_ffn), silu (g) u; its output added
@@ -124,6 +129,9 @@ typedef struct {
     const float *gate_bias, *up_bias;        //  [n_experts][ffn]
     const float *down_bias;                  //  [n_experts][dim]
     bool weight_softmax, swiglu_oai;
+    bool sigmoid;
+    const float *selection_bias;             //  [n_experts] or NULL
+    float weight_scale;
     const xinf_matrix_t *shared_gate, *shared_up, *shared_down;
     size_t shared_ffn;
     const float *shared_router;              //  [dim] or NULL
@@ -308,6 +316,7 @@ struct _xinf_backend_t {
     bool sinks;                       //  its attention takes sinks (else only NULL)
     bool moe_oai;                     //  its moe op takes xinf_moe_t's biases, weight_softmax and swiglu_oai
     bool moe_shared;                  //  its moe op takes xinf_moe_t's shared expert
+    bool moe_sigmoid;                 //  and its sigmoid routing (selection bias, weight scale)
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it

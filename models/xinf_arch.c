@@ -20,34 +20,37 @@
 //  gate and up fused (ffn_up), LongRoPE factors, RoPE over whole heads only,
 //  Granite's multipliers, control tokens that take the whitespace after them,
 //  a feed-forward norm named post_attention_norm, GPT-OSS's experts, a
-//  shared expert, its sigmoid gate, weights not renormalized. The
+//  shared expert, its sigmoid gate, weights not renormalized, GLM-4.5's
+//  experts, multi-token prediction layers skipped. The
 //  tensors' columns end with attn_output's bias and the attention sinks
 //  (left out: unused)
 static const xinf_arch_t s_archs [] = {
     { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
-      0, 0, false, false, false, false, false, true,  false, false, false, false, U, false, false },
+      0, 0, false, false, false, false, false, true,  false, false, false, false, U, false, false, false, false },
     { "qwen2",    true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
     { "qwen3",    true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
     { "qwen3moe", true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
     { "phi3",     true,  true,  false, 1e-5, { R, R, U, R, U, R, U, U, U, R, U, R, U, U, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, true, true, true, false, false, true, false, false, U, false, false },
+      0, 0, false, false, true, true, true, false, false, true, false, false, U, false, false, false, false },
     { "glm4",     false, true,  false, 1e-5, { R, R, O, R, O, R, O, U, U, R, R, R, U, U, R, R }, false, false, 0, U, 0,
-      0, 0, false, false, true, true, false, false, false, false, false, false, U, false, false },
+      0, 0, false, false, true, true, false, false, false, false, false, false, U, false, false, false, false },
     { "granite",  false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, true,  true, false, false, false, U, false, false },
+      0, 0, false, false, false, false, false, true,  true, false, false, false, U, false, false, false, false },
     { "qwen2moe", true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, U, U, U, U }, false, false, 0, R, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, R, true, true },
+      0, 0, false, false, false, false, false, false, false, false, false, false, R, true, true, false, false },
     { "granitemoe", false, true, true, 1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
-      0, 0, false, false, false, false, false, true,  true, false, false, false, O, false, false },
+      0, 0, false, false, false, false, false, true,  true, false, false, false, O, false, false, false, false },
+    { "glm4moe",  true,  true,  false, 1e-5, { R, R, O, R, O, R, O, O, O, R, U, R, R, R, R, U }, false, false, 0, R, 0,
+      0, 0, false, false, false, false, false, false, false, false, true, false, O, false, false, true, true },
     { "gpt-oss",  true,  true,  false, 1e-5, { R, R, R, R, R, R, R, U, U, R, U, R, U, U, U, U, R, R }, false, false, 2, R, 0,
-      128, 0, false, false, false, false, false, false, false, false, true, true, U, false, false },
+      128, 0, false, false, false, false, false, false, false, false, true, true, U, false, false, false, false },
     { "gemma2",   true,  false, false, 1e-6, { R, R, U, R, U, R, U, U, U, R, R, R, R, R, R, R }, true,  true,  2, U, 46,
-      4096, 0, true, true, false, false, false, false, false, false, false, false, U, false, false },
+      4096, 0, true, true, false, false, false, false, false, false, false, false, U, false, false, false, false },
     { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U, 62,
-      0, 10000, false, false, false, false, false, false, false, false, false, false, U, false, false },
+      0, 10000, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
 };
 
 #undef R
@@ -94,6 +97,10 @@ static const xinf_hparam_spec_t s_hparams [XINF_HP_COUNT] = {
     [XINF_HP_EXPERT_FFN] = { "expert_feed_forward_length", false, 1, 1 << 22 },
     [XINF_HP_EXPERT_GROUPS] = { "expert_group_count", false, 0, XINF_ARCH_MAX_EXPERTS },
     [XINF_HP_SHARED_FFN] = { "expert_shared_feed_forward_length", false, 0, 1 << 22 },
+    [XINF_HP_SHARED_COUNT] = { "expert_shared_count", false, 0, 64 },
+    [XINF_HP_DENSE_LEAD] = { "leading_dense_block_count", false, 0, 4096 },
+    [XINF_HP_NEXTN] = { "nextn_predict_layers", false, 0, 4096 },
+    [XINF_HP_GATING] = { "expert_gating_func", false, 0, 16 },
 };
 
 const xinf_arch_t *
@@ -108,7 +115,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, glm4, granite, granitemoe, gpt-oss, gemma2, gemma3";
+    return "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, glm4, glm4moe, granite, granitemoe, gpt-oss, gemma2, gemma3";
 }
 
 const xinf_tensor_spec_t *

@@ -58,6 +58,13 @@
                 post_attention_norm, a mixture of experts in its form
                 (experts_oai) of expert_feed_forward_length, weights not
                 renormalized
+        glm4moe GLM-4.5, GLM-4.5-Air, GLM-4.6: RoPE in NeoX halves over
+                part of each head (rope.dimension_count), q/k/v biases and
+                q/k norms optional, the feed-forward's norm named
+                post_attention_norm, the first leading_dense_block_count
+                layers dense, the others a mixture of experts chosen by
+                sigmoids plus a selection bias, with shared experts; the
+                file's multi-token prediction layers not run
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -145,6 +152,13 @@ typedef struct {
                                        //  (ffn_gate_inp_shexp.weight [dim], Qwen2-MoE's)
     bool experts_unnormalized;         //  the chosen experts' weights are their probabilities as they are,
                                        //  not divided by their sum (Qwen2-MoE's)
+    bool experts_sigmoid;              //  GLM-4.5's experts (xinf_moe_t's sigmoid): chosen by the sigmoids
+                                       //  of their logits plus blk.N.exp_probs_b.bias (required), weighted
+                                       //  by the sigmoids (expert_weights_norm, expert_weights_scale);
+                                       //  expert_shared_count shared experts of the experts' width; the
+                                       //  first leading_dense_block_count layers dense
+    bool nextn_skipped;                //  block_count counts nextn_predict_layers multi-token prediction
+                                       //  layers at the end, which are not run (as llama.cpp's trunk)
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -153,7 +167,8 @@ typedef struct {
 typedef enum {
     XINF_HP_DIM, XINF_HP_LAYERS, XINF_HP_FFN, XINF_HP_HEADS, XINF_HP_KV_HEADS, XINF_HP_CONTEXT,
     XINF_HP_KEY_LENGTH, XINF_HP_VALUE_LENGTH, XINF_HP_ROPE_DIMS, XINF_HP_SLIDING_WINDOW, XINF_HP_EXPERTS,
-    XINF_HP_EXPERTS_USED, XINF_HP_EXPERT_FFN, XINF_HP_EXPERT_GROUPS, XINF_HP_SHARED_FFN, XINF_HP_COUNT
+    XINF_HP_EXPERTS_USED, XINF_HP_EXPERT_FFN, XINF_HP_EXPERT_GROUPS, XINF_HP_SHARED_FFN, XINF_HP_SHARED_COUNT,
+    XINF_HP_DENSE_LEAD, XINF_HP_NEXTN, XINF_HP_GATING, XINF_HP_COUNT
 } xinf_hparam_t;
 
 #define XINF_ARCH_MAX_EXPERTS 1024     //  experts a layer at most (llama.cpp's LLAMA_MAX_EXPERTS)

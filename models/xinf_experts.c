@@ -173,6 +173,10 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, const xinf_expe
                             error_size)
     ||  (oai && s_biases (gguf, t, index, ffn, first, width, slices, error, error_size)))
         return -1;
+    snprintf (name, sizeof name, "blk.%zu.exp_probs_b.bias", index);
+    if (spec->sigmoid && s_bias (gguf, name, 0, count, 0, count, slices, &layer->moe.selection_bias, error,
+                                 error_size))
+        return -1;
     layer->moe.ffn = width;
     layer->moe.router = &layer->router;
     layer->moe.gate = matrices;
@@ -189,7 +193,7 @@ xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, const xinf_experts_
     static const char *names [8] = { "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps",
                                      "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp_shexp" };
     int named = spec->shared_ffn ? (spec->shared_gated ? 8 : 7) : 4;
-    for (size_t index = 0; index < t->n_layers; index++)
+    for (size_t index = spec->dense_lead; index < t->n_layers; index++)
         for (int which = 0; which < named; which++) {
             char name [96];
             snprintf (name, sizeof name, "blk.%zu.%s.weight", index, names [which]);
@@ -201,9 +205,10 @@ xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, const xinf_experts_
     *owned = calloc (t->n_layers * per_layer, sizeof (xinf_matrix_t));
     if (!*owned)
         return xinf_fail (error, error_size, "out of memory for the experts of %zu layers", t->n_layers);
-    for (size_t index = 0; index < t->n_layers; index++) {
+    for (size_t index = spec->dense_lead; index < t->n_layers; index++) {
         t->layers [index].moe = (xinf_moe_t) { .n_experts = spec->count, .k = spec->used, .ffn = spec->ffn,
-                                                .dim = t->dim, .normalize = spec->normalize };
+                                                .dim = t->dim, .normalize = spec->normalize,
+                                                .sigmoid = spec->sigmoid, .weight_scale = spec->weight_scale };
         if (s_layer (gguf, t, index, spec, *owned + index * per_layer, slices, error, error_size))
             return -1;
     }

@@ -16,7 +16,8 @@
     expert (Qwen2-MoE's, granitemoeshared's): blk.N.ffn_gate_shexp and
     ffn_up_shexp (width x dim), ffn_down_shexp (dim x width), and where
     gated (Qwen2-MoE's) its router blk.N.ffn_gate_inp_shexp.weight [dim],
-    F32. Counts past
+    F32. GLM-4.5's ('sigmoid'): blk.N.exp_probs_b.bias [experts], F32,
+    required; the first dense_lead layers have no experts. Counts past
     XINF_ARCH_MAX_EXPERTS, group routing (DeepSeek's
     expert_group_count) and experts whose gathered rows would pass
     XINF_EXPERTS_ROW_FLOATS floats a token are refused, naming the keys.
@@ -47,6 +48,9 @@ typedef struct {
     bool normalize;                    //  the chosen weights divided by their sum
     size_t shared_ffn;                 //  the shared expert's width (0: none)
     bool shared_gated;                 //  with its router (Qwen2-MoE's)
+    bool sigmoid;                      //  GLM-4.5's routing, its selection biases blk.N.exp_probs_b.bias
+    float weight_scale;                //  and its weights' scale (0: none)
+    size_t dense_lead;                 //  the first layers, dense (no experts)
 } xinf_experts_spec_t;
 
 //  Each layer's router and experts into t->layers [i].router and .moe (the

@@ -221,7 +221,7 @@ s_load_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
     for (int which = 0; which < XINF_LT_COUNT; which++) {
         xinf_presence_t presence = loader->arch->tensors [which];
         const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
-        bool expert_ffn = loader->experts.count && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
+        bool expert_ffn = loader->experts.count && index >= loader->experts.dense_lead && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
         bool fused = ((fused_qkv & S_FUSED_QKV) && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V))
                   || ((fused_qkv & S_FUSED_BIASES)
                       && (which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS));
@@ -408,37 +408,6 @@ s_scale_queries (xinf_loader_t *loader)
     }
 }
 
-//  A mixture of experts' counts and width (xinf_experts.h), where the arch
-//  may have them: Mixtral's experts (llama) are feed_forward_length wide,
-//  as llama.cpp reads them; Qwen3-MoE's expert_feed_forward_length, else
-//  the dense width shared among the experts a token uses (llama.cpp's).
-static void
-s_load_experts (xinf_loader_t *loader)
-{
-    const xinf_transformer_t *t = &loader->self->transformer;
-    if (loader->failed || loader->arch->experts == XINF_UNUSED)
-        return;
-    bool required = loader->arch->experts == XINF_REQUIRED;
-    size_t count = xinf_loader_hparam (loader, XINF_HP_EXPERTS, 0), used = xinf_loader_hparam (loader, XINF_HP_EXPERTS_USED, 0);
-    size_t groups = xinf_loader_hparam (loader, XINF_HP_EXPERT_GROUPS, 0);
-    size_t width = required && used ? xinf_loader_hparam (loader, XINF_HP_EXPERT_FFN, t->ffn / used) : t->ffn;
-    char reason [256];
-    if (!loader->failed && xinf_experts_check (loader->arch->name, required, count, used, groups, width, t->dim,
-                                               reason, sizeof reason))
-        xinf_loader_fail (loader, "%s", reason);
-    //  A shared expert: its width (where the key is absent or 0, feed_forward_length, as llama.cpp's
-    //  qwen2moe; granitemoe's only where the key is nonzero)
-    size_t shared = xinf_loader_hparam (loader, XINF_HP_SHARED_FFN, 0);
-    if (loader->arch->shared_expert == XINF_REQUIRED && !shared)
-        shared = t->ffn;
-    if (!loader->failed && count)
-        loader->experts = (xinf_experts_spec_t) {
-            .count = count, .used = used, .ffn = width, .oai = loader->arch->experts_oai,
-            .normalize = !loader->arch->experts_oai && !loader->arch->experts_unnormalized,
-            .shared_ffn = loader->arch->shared_expert == XINF_UNUSED ? 0 : shared,
-            .shared_gated = loader->arch->shared_gated };
-}
-
 //  Granite's multipliers: of the embeddings, of each block's output before
 //  its residual add, of the attention scores (a scale of the queries:
 //  attention.scale in place of 1 / sqrt (head_dim)), and the logits'
@@ -501,7 +470,8 @@ s_refuse_extras (xinf_loader_t *loader)
                           loader->arch->name);
     snprintf (key, sizeof key, "%s.nextn_predict_layers", loader->arch->name);
     uint64_t layers = 0;
-    if (!loader->failed && xinf_gguf_has (gguf, key) && (xinf_gguf_get_uint (gguf, key, &layers) || layers))
+    if (!loader->failed && !loader->arch->nextn_skipped && xinf_gguf_has (gguf, key)
+    &&  (xinf_gguf_get_uint (gguf, key, &layers) || layers))
         xinf_loader_fail (loader, "metadata key '%s' is set: xinf serves no multi-token prediction layers", key);
     snprintf (key, sizeof key, "%s.rope.dimension_sections", loader->arch->name);
     int64_t index = xinf_gguf_find_key (gguf, key);
@@ -538,6 +508,13 @@ s_load_hparams (xinf_loader_t *loader)
     xinf_transformer_t *t = &self->transformer;
     t->dim = xinf_loader_hparam (loader, XINF_HP_DIM, 0);
     t->n_layers = xinf_loader_hparam (loader, XINF_HP_LAYERS, 0);
+    //  GLM-4.5's multi-token prediction layers, counted in block_count, are not run
+    size_t nextn = loader->arch->nextn_skipped ? xinf_loader_hparam (loader, XINF_HP_NEXTN, 0) : 0;
+    if (nextn && nextn >= t->n_layers)
+        xinf_loader_fail (loader, "metadata key '%s.nextn_predict_layers' is %zu of block_count %zu: no layers left",
+                          arch, nextn, t->n_layers);
+    else
+        t->n_layers -= nextn;
     t->ffn = xinf_loader_hparam (loader, XINF_HP_FFN, 0);
     t->n_heads = xinf_loader_hparam (loader, XINF_HP_HEADS, 0);
     t->n_kv_heads = xinf_loader_hparam (loader, XINF_HP_KV_HEADS, t->n_heads);
@@ -564,7 +541,7 @@ s_load_hparams (xinf_loader_t *loader)
                 arch, value_length, t->head_dim);
     xinf_loader_rope (loader);
     s_load_pooling (loader);
-    s_load_experts (loader);
+    xinf_loader_experts (loader);
     s_refuse_extras (loader);
 }
 

@@ -52,6 +52,9 @@ void xinf_loader_replicate (xinf_loader_t *loader, const void *data, size_t byte
 
 //  The transformer's RoPE (xinf_model_rope.c).
 void xinf_loader_rope (xinf_loader_t *loader);
+//  A mixture of experts' keys into loader->experts, where the arch may have
+//  one (xinf_model_experts.c).
+void xinf_loader_experts (xinf_loader_t *loader);
 //  The tokenizer from the file's tokenizer.ggml.* keys (xinf_model_vocab.c).
 void xinf_loader_tokenizer (xinf_loader_t *loader);
 

@@ -131,12 +131,13 @@ s_has_experts (const xinf_transformer_t *self, bool oai)
     return false;
 }
 
-//  Whether some layer has a shared expert.
+//  Whether some layer has a shared expert (or, where 'sigmoid', GLM-4.5's
+//  routing).
 static bool
-s_has_shared_expert (const xinf_transformer_t *self)
+s_has_moe_part (const xinf_transformer_t *self, bool sigmoid)
 {
     for (size_t index = 0; index < self->n_layers; index++)
-        if (self->layers [index].moe.shared_ffn)
+        if (sigmoid ? self->layers [index].moe.sigmoid : self->layers [index].moe.shared_ffn != 0)
             return true;
     return false;
 }
@@ -161,7 +162,8 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                       : s_has_experts (self, false) && !backend->ops->moe ? "mixture of experts"
                       : s_has_experts (self, true) && !backend->moe_oai ? "experts in GPT-OSS's form (biases, "
                         "clamped SwiGLU)"
-                      : s_has_shared_expert (self) && !backend->moe_shared ? "shared experts (Qwen2-MoE's)"
+                      : s_has_moe_part (self, false) && !backend->moe_shared ? "shared experts (Qwen2-MoE's)"
+                      : s_has_moe_part (self, true) && !backend->moe_sigmoid ? "experts chosen by sigmoids (GLM-4.5's)"
                       : s_has_sinks (self) && !backend->sinks ? "attention sinks (GPT-OSS's)"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"

@@ -44,7 +44,7 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen2moe|qwen3|qwen3moe|phi3|glm4|granite|granitemoe|gpt-oss|gemma2|gemma3",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen2moe|qwen3|qwen3moe|phi3|glm4|glm4moe|granite|granitemoe|gpt-oss|gemma2|gemma3",
       "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
@@ -67,6 +67,12 @@ static const xinf_option_t s_options [] = {
     { "shared-ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N",
       "a shared expert's feed-forward length (qwen2moe: default --ffn, the key then left out; granitemoe: "
       "granitemoeshared's)" },
+    { "shared-experts", 0, NULL, XINF_OPT_INT, "1", 0, 16, NULL, "N", "glm4moe: shared experts (expert_shared_count)" },
+    { "dense-lead", 0, NULL, XINF_OPT_INT, "1", 0, 1024, NULL, "N",
+      "glm4moe: the first N layers dense (leading_dense_block_count)" },
+    { "expert-scale", 0, NULL, XINF_OPT_STR, "1.5", 0, 0, NULL, "S", "glm4moe: expert_weights_scale" },
+    { "nextn", 0, NULL, XINF_OPT_INT, "0", 0, 4, NULL, "N",
+      "glm4moe: N multi-token prediction layers counted in block_count (their tensors left out)" },
     { "sliding-window", 0, NULL, XINF_OPT_INT, NULL, 0, 1 << 24, NULL, "N",
       "gemma3: attention.sliding_window of the local layers (five of every six; 0: no key, every layer global; "
       "default: the preset's); gemma2: every other layer's (0: no key, the loader's default 4096)" },
@@ -129,6 +135,8 @@ static const xinf_mm_shape_t s_presets [] = {
     { "tiny", "gpt-oss", 64, 4, 4, 2, 192, 512, 512, false, 1e-5, 150000, false, 32, "none", 8, 8, 2, 64 },
     //  Granite 3's mixture: eight experts of ffn 192, two a token
     { "tiny", "granitemoe", 64, 2, 4, 2, 192, 512, 512, true, 1e-5, 10000, false, 0, "none", 0, 8, 2, 192 },
+    //  GLM-4.5: a dense layer, then two of eight experts of 64, two a token, chosen by sigmoids, one shared
+    { "tiny", "glm4moe", 64, 3, 4, 2, 192, 512, 512, false, 1e-5, 10000, false, 0, "none", 0, 8, 2, 64 },
     //  Qwen2-MoE: eight experts of 64, two a token, a shared expert
     { "tiny", "qwen2moe", 64, 2, 4, 2, 192, 512, 512, false, 1e-6, 1000000, false, 0, "none", 0, 8, 2, 64 },
     //  Eight experts of 64, two a token
@@ -337,6 +345,10 @@ s_settings (xinf_config_t *config, xinf_mm_model_t *model)
     model->pre = xinf_config_str (config, "pre");
     model->rope_dims = xinf_config_str (config, "rope-dims") ? xinf_config_int (config, "rope-dims") : 0;
     model->shared_ffn = xinf_config_str (config, "shared-ffn") ? xinf_config_int (config, "shared-ffn") : 0;
+    model->shared_experts = xinf_config_int (config, "shared-experts");
+    model->dense_lead = xinf_config_int (config, "dense-lead");
+    model->nextn = xinf_config_int (config, "nextn");
+    model->expert_scale = atof (xinf_config_str (config, "expert-scale"));
     if (!model->rope_dims && streq (model->shape.arch, "glm4"))     //  GLM-4 turns half of each head
         model->rope_dims = model->shape.head_dim / 2;
     if (model->rerank)
@@ -458,7 +470,7 @@ s_metadata (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
           || xinf_gguf_writer_set_u64 (writer, "general.xinf_seed", model->seed)
           || s_set_key (writer, arch, "context_length", (uint32_t) shape->context)
           || s_set_key (writer, arch, "embedding_length", (uint32_t) shape->dim)
-          || s_set_key (writer, arch, "block_count", (uint32_t) shape->layers)
+          || s_set_key (writer, arch, "block_count", (uint32_t) (shape->layers + model->nextn))
           || s_set_key (writer, arch, "feed_forward_length", (uint32_t) shape->ffn)
           || s_set_key (writer, arch, "attention.head_count", (uint32_t) shape->heads)
           || s_set_key (writer, arch, "attention.head_count_kv", (uint32_t) shape->kv_heads)
@@ -480,6 +492,16 @@ s_metadata (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
         rc = rc || s_set_key (writer, arch, "expert_feed_forward_length", (uint32_t) shape->expert_ffn);
     if (model->shared_ffn)
         rc = rc || s_set_key (writer, arch, "expert_shared_feed_forward_length", (uint32_t) model->shared_ffn);
+    if (xinf_arch_find (arch)->experts_sigmoid) {
+        rc = rc || s_set_key (writer, arch, "expert_shared_count", (uint32_t) model->shared_experts)
+                || s_set_key (writer, arch, "leading_dense_block_count", (uint32_t) model->dense_lead)
+                || s_set_key (writer, arch, "expert_gating_func", 2)
+                || s_set_float (writer, arch, "expert_weights_scale", model->expert_scale);
+        snprintf (key, sizeof key, "%s.expert_weights_norm", arch);
+        rc = rc || xinf_gguf_writer_set_bool (writer, key, true);
+    }
+    if (model->nextn)
+        rc = rc || s_set_key (writer, arch, "nextn_predict_layers", (uint32_t) model->nextn);
     if (shape->window)
         rc = rc || s_set_key (writer, arch, "attention.sliding_window", (uint32_t) shape->window);
     if (shape->window && xinf_arch_find (arch)->swa_rope_base) {

@@ -43,6 +43,10 @@ typedef struct {
     bool qkv_bias;                      //  --qkv-bias
     int64_t rope_dims;                  //  --rope-dims (0: the head dimension)
     int64_t shared_ffn;                 //  --shared-ffn: a shared expert's width (0: qwen2moe's --ffn, else none)
+    int64_t shared_experts;             //  --shared-experts: glm4moe's shared experts (of --expert-ffn)
+    int64_t dense_lead;                 //  --dense-lead: glm4moe's first dense layers
+    double expert_scale;                //  --expert-scale: glm4moe's expert_weights_scale
+    int64_t nextn;                      //  --nextn: glm4moe's multi-token prediction layers in block_count
     const char *pre;                    //  --pre (NULL: the vocabulary kind's)
     uint32_t script_first, script_count;  //  its tokens
     int64_t script_end;                 //  the end token after it

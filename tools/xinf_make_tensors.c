@@ -12,7 +12,7 @@
 
 #include <math.h>
 
-typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS, S_ROPE_LONG, S_ROPE_SHORT, S_SINK } s_role_t;
+typedef enum { S_MATRIX, S_NORM, S_BIAS, S_ROPE_FREQS, S_ROPE_LONG, S_ROPE_SHORT, S_UNIT } s_role_t;
 
 typedef struct {
     char name [64];
@@ -42,7 +42,8 @@ s_add_shared (const xinf_mm_model_t *model, int64_t layer, s_tensor_t *tensors, 
 {
     const xinf_arch_t *arch = xinf_arch_find (model->shape.arch);
     uint64_t dim = (uint64_t) model->shape.dim;
-    uint64_t ffn = (uint64_t) (model->shared_ffn ? model->shared_ffn : model->shape.ffn);
+    uint64_t ffn = (uint64_t) (arch->experts_sigmoid ? model->shared_experts * model->shape.expert_ffn
+                             : model->shared_ffn ? model->shared_ffn : model->shape.ffn);
     char name [64];
     snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp_shexp.weight", (long long) layer);
     if (arch->shared_gated)
@@ -70,6 +71,9 @@ s_add_experts (const xinf_mm_model_t *model, int64_t layer, s_tensor_t *tensors,
     snprintf (name, sizeof name, "blk.%lld.ffn_gate_inp.bias", (long long) layer);
     if (biases)
         s_add (tensors, count, name, XINF_GGML_F32, experts, 0, S_BIAS);
+    snprintf (name, sizeof name, "blk.%lld.exp_probs_b.bias", (long long) layer);
+    if (xinf_arch_find (shape->arch)->experts_sigmoid)           //  of the sigmoids' size: it overturns choices
+        s_add (tensors, count, name, XINF_GGML_F32, experts, 0, S_UNIT);
     static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
     for (int which = 0; which < 3; which++) {
         snprintf (name, sizeof name, "blk.%lld.%s.weight", (long long) layer, stacks [which]);
@@ -80,7 +84,8 @@ s_add_experts (const xinf_mm_model_t *model, int64_t layer, s_tensor_t *tensors,
         if (biases)
             s_add (tensors, count, name, XINF_GGML_F32, which == 2 ? dim : ffn, experts, S_BIAS);
     }
-    if (model->shared_ffn || xinf_arch_find (shape->arch)->shared_expert == XINF_REQUIRED)
+    const xinf_arch_t *arch = xinf_arch_find (shape->arch);
+    if (model->shared_ffn || arch->shared_expert == XINF_REQUIRED || (arch->experts_sigmoid && model->shared_experts))
         s_add_shared (model, layer, tensors, count);
 }
 
@@ -110,7 +115,8 @@ s_plan (xinf_mm_model_t *model, s_tensor_t *tensors)
     for (int64_t layer = 0; layer < shape->layers; layer++)
         for (int which = 0; which < XINF_LT_COUNT; which++) {
             const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
-            if (which == XINF_LT_GATE && shape->experts)
+            bool experts = shape->experts && layer >= (arch->experts_sigmoid ? model->dense_lead : 0);
+            if (which == XINF_LT_GATE && experts)
                 s_add_experts (model, layer, tensors, &count);
             char name [64];
             bool fused_qkv = arch->fused_qkv && !model->split_qkv;
@@ -130,12 +136,12 @@ s_plan (xinf_mm_model_t *model, s_tensor_t *tensors)
                        || (bias && model->qkv_bias && arch->tensors [which] == XINF_OPTIONAL);
             if (!wanted
             ||  (fused_qkv && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V || bias))
-            ||  (shape->experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN)))
+            ||  (experts && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN)))
                 continue;
             bool post = which == XINF_LT_FFN_NORM && arch->ffn_norm_post;       //  GPT-OSS's name
             snprintf (name, sizeof name, "blk.%lld.%s", (long long) layer,
                       post ? xinf_arch_tensor (XINF_LT_POST_ATTN_NORM)->suffix : spec->suffix);
-            s_role_t role = spec->cols ? S_MATRIX : which == XINF_LT_SINKS ? S_SINK
+            s_role_t role = spec->cols ? S_MATRIX : which == XINF_LT_SINKS ? S_UNIT
                           : strstr (spec->suffix, "norm") ? S_NORM : S_BIAS;
             //  ggml order: ne0 is the row length
             if (spec->cols)
@@ -236,7 +242,7 @@ s_write_tensor (xinf_mm_model_t *model, xinf_gguf_writer_t *writer, const s_tens
         size_t count = (size_t) (rows * tensor->ne [0]);
         for (size_t at = 0; at < count; at++)
             values [at] = model->script ? s_script_value (model, tensor, row + at / tensor->ne [0], at % tensor->ne [0])
-                        : tensor->role == S_SINK ? (float) xinf_rng_normal (&rng)       //  about the scores' size
+                        : tensor->role == S_UNIT ? (float) xinf_rng_normal (&rng)       //  a sink, a selection bias
                         : (tensor->role == S_NORM ? 1.0f : 0.0f) + model->std * xinf_rng_normal (&rng);
         if (xinf_gguf_writer_write (writer, bytes, s_convert (tensor->type, values, count, bytes)))
             return -1;

@@ -444,6 +444,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->sinks = true;
     self->moe_oai = true;
     self->moe_shared = true;
+    self->moe_sigmoid = true;
     self->partial_rope = true;
     return self;
 }

@@ -81,9 +81,18 @@ s_layout (xinf_cpu_moe_scratch_t *scratch, const xinf_moe_t *moe, size_t n, s_la
     return true;
 }
 
-//  A token's k experts: the highest probabilities, the lower id first
-//  among equals (a selection over 'order', k passes of the experts left);
-//  their weights, divided by their sum where asked.
+//  What expert e is chosen by: its probability, plus its selection bias
+//  where the routing has one.
+static float
+s_key (const xinf_moe_t *moe, const float *probs, int32_t e)
+{
+    return moe->selection_bias ? probs [e] + moe->selection_bias [e] : probs [e];
+}
+
+//  A token's k experts: the highest keys, the lower id first among equals
+//  (a selection over 'order', k passes of the experts left); their
+//  weights (the probabilities), divided by their sum where asked, scaled
+//  where asked.
 static void
 s_choose (const xinf_moe_t *moe, const float *probs, int32_t *order, int32_t *chosen, float *weights)
 {
@@ -92,7 +101,7 @@ s_choose (const xinf_moe_t *moe, const float *probs, int32_t *order, int32_t *ch
     for (size_t slot = 0; slot < moe->k; slot++) {
         size_t best = slot;
         for (size_t at = slot + 1; at < moe->n_experts; at++) {
-            float p = probs [order [at]], q = probs [order [best]];
+            float p = s_key (moe, probs, order [at]), q = s_key (moe, probs, order [best]);
             if (p > q || (p == q && order [at] < order [best]) || (q != q && p == p))
                 best = at;            //  NaN never wins over a number
         }
@@ -104,14 +113,16 @@ s_choose (const xinf_moe_t *moe, const float *probs, int32_t *order, int32_t *ch
     }
     if (moe->weight_softmax)
         xinf_cpu_softmax (weights, moe->k);
-    if (!moe->normalize)
-        return;
-    float sum = 0;
-    for (size_t slot = 0; slot < moe->k; slot++)
-        sum += weights [slot];
-    sum = sum < S_WEIGHT_FLOOR ? S_WEIGHT_FLOOR : sum;
-    for (size_t slot = 0; slot < moe->k; slot++)
-        weights [slot] /= sum;
+    if (moe->normalize) {
+        float sum = 0;
+        for (size_t slot = 0; slot < moe->k; slot++)
+            sum += weights [slot];
+        sum = sum < S_WEIGHT_FLOOR ? S_WEIGHT_FLOOR : sum;
+        for (size_t slot = 0; slot < moe->k; slot++)
+            weights [slot] /= sum;
+    }
+    for (size_t slot = 0; moe->weight_scale != 0.0f && moe->weight_scale != 1.0f && slot < moe->k; slot++)
+        weights [slot] *= moe->weight_scale;
 }
 
 //  Router logits, softmax, choices; then each expert's rows (tokens in
@@ -124,7 +135,9 @@ s_route (xinf_backend_t *be, const xinf_moe_t *moe, const float *x, size_t n, s_
     memset (at->count, 0, moe->n_experts * sizeof (int32_t));
     for (size_t token = 0; token < n; token++) {
         float *probs = at->probs + token * moe->n_experts;
-        if (!moe->weight_softmax)
+        for (size_t e = 0; moe->sigmoid && e < moe->n_experts; e++)
+            probs [e] = 1.0f / (1.0f + expf (-probs [e]));
+        if (!moe->weight_softmax && !moe->sigmoid)
             xinf_cpu_softmax (probs, moe->n_experts);
         s_choose (moe, probs, at->order, at->chosen + token * moe->k, at->weights + token * moe->k);
         for (size_t slot = 0; slot < moe->k; slot++)

@@ -13,7 +13,8 @@ chosen logits and the clamped SwiGLU, MXFP4 experts); gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form; qwen2moe with its gated
-shared expert, granitemoe with an ungated one), the numpy reference
+shared expert, granitemoe with an ungated one, glm4moe's sigmoid routing),
+the numpy reference
 (tests/reference, reading the GGUF itself) generates 64 greedy tokens, with
 a KV cache of float32 and of halves (xinf's default).
 Then:
@@ -148,6 +149,13 @@ MODELS = [
     ("qwen2moe-f32-shared", "qwen2moe", "f32", ["--shared-ffn", "96"]),
     ("qwen2moe-q8", "qwen2moe", "q8_0", ["--experts", "6", "--experts-used", "3"]),
     ("granitemoe-f32-shared", "granitemoe", "f32", ["--shared-ffn", "128"]),
+    # GLM-4.5: a dense layer, then experts chosen by sigmoids plus a
+    # selection bias, normalized and scaled, a shared expert (two in the
+    # Q8_0 file); partial NeoX RoPE, q/k/v biases; a multi-token prediction
+    # layer counted in block_count, not run
+    ("glm4moe-f32", "glm4moe", "f32", ["--rope-dims", "8", "--qkv-bias", "--nextn", "1"]),
+    ("glm4moe-q8", "glm4moe", "q8_0", ["--head-dim", "32", "--rope-dims", "16", "--shared-experts", "2",
+                                       "--dense-lead", "2", "--layers", "4", "--expert-scale", "2.5"]),
 ]
 
 
@@ -173,6 +181,10 @@ def check_shape(name, model):
     if name.startswith("qwen3moe") or name.startswith("mixtral") or name.startswith("granitemoe") \
             or name.startswith("qwen2moe"):
         check(hp.n_expert >= 4 and 1 < hp.n_expert_used < hp.n_expert, f"{name}: no mixture of experts")
+    if name.startswith("glm4moe"):
+        check(hp.glm_moe and hp.dense_lead >= 1 and hp.shared_ffn > 0 and hp.n_rot < hp.head_dim
+              and model.layers[0].router is None and model.layers[-1].router is not None
+              and hp.expert_scale > 1, f"{name}: not GLM-4.5's layers")
     if name.startswith("qwen2moe") or name.endswith("-shared"):
         layer = model.layers[0]
         check(layer.shared is not None and (layer.shared[3] is not None) == name.startswith("qwen2moe")
@@ -185,7 +197,7 @@ def check_shape(name, model):
     if name.startswith("granite"):
         check(hp.embedding_scale > 1 and hp.residual_scale < 1 and hp.logit_scale > 1
               and hp.query_scale != 1.0 / math.sqrt(hp.head_dim), f"{name}: no Granite multipliers")
-    if name.startswith("glm4"):
+    if name.startswith("glm4-"):
         check(hp.post_norms and not hp.neox and hp.n_rot * 2 == hp.head_dim, f"{name}: not GLM-4's layer")
     if name.endswith("-partial"):
         check(hp.n_rot < hp.head_dim, f"{name}: RoPE turns {hp.n_rot} of {hp.head_dim} dimensions")

@@ -167,16 +167,21 @@ s_reference (const s_experts_t *self, const float *x, double *y)
         probs [e] += self->moe.router_bias ? self->moe.router_bias [e] : 0;
         top = probs [e] > top ? probs [e] : top;
     }
-    //  GPT-OSS: the logits chosen from, the softmax of the chosen ones their weights
+    //  GPT-OSS: the logits chosen from, the softmax of the chosen ones their weights; GLM-4.5: sigmoids,
+    //  chosen by them plus the selection bias
     for (size_t e = 0; e < E && !self->moe.weight_softmax; e++)
-        sum += probs [e] = exp (probs [e] - top);
+        sum += probs [e] = self->moe.sigmoid ? 1 / (1 + exp (-probs [e])) : exp (probs [e] - top);
+    sum = self->moe.sigmoid ? 1 : sum;
+    double keys [64];
+    for (size_t e = 0; e < E; e++)
+        keys [e] = probs [e] + (self->moe.selection_bias ? self->moe.selection_bias [e] : 0);
     bool taken [64] = { false };
     size_t chosen [64];
     double weights [64], total = 0;
     for (size_t slot = 0; slot < self->k; slot++) {
         size_t best = E;
         for (size_t e = 0; e < E; e++)
-            if (!taken [e] && (best == E || probs [e] > probs [best]))
+            if (!taken [e] && (best == E || keys [e] > keys [best]))
                 best = e;
         taken [best] = true;
         chosen [slot] = best;
@@ -191,6 +196,7 @@ s_reference (const s_experts_t *self, const float *x, double *y)
         size_t e = chosen [slot];
         double w = self->moe.normalize ? weights [slot] / (total < 6.103515625e-5 ? 6.103515625e-5 : total)
                                        : weights [slot];
+        w *= self->moe.weight_scale ? self->moe.weight_scale : 1;
         for (size_t f = 0; f < ffn; f++) {
             double g = 0, u = 0;
             for (size_t i = 0; i < dim; i++) {
@@ -253,6 +259,39 @@ s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, 
     s_case_shared (n_experts, k, ffn, dim, dtype, normalize, oai, n, 0, false);
 }
 
+//  GLM-4.5's routing: sigmoids chosen by them plus a selection bias that
+//  overturns some choices (its weights the unbiased sigmoids), normalized
+//  and scaled, with a shared expert of two experts' width; then without
+//  the bias, the normalization and the scale.
+static void
+test_moe_sigmoid (void)
+{
+    for (int variant = 0; variant < 2; variant++) {
+        s_experts_t experts;
+        size_t n = variant ? 5 : 23, dim = 64;
+        s_experts_make (&experts, 8, 2, 32, dim, XINF_DTYPE_F32, variant == 0, false, 77 + variant);
+        s_experts_share (&experts, 64, false, 78);
+        for (size_t i = 0; i < 8 * dim; i++)
+            experts.router [i] *= 0.05f;  //  logits of a few units: sigmoids that do not round to 1 alike
+        uint64_t state = 79;
+        float *bias = test_floats (8, &state), *x = test_floats (n * dim, &state), *y = malloc (n * dim * 4);
+        experts.moe.sigmoid = true;
+        experts.moe.selection_bias = variant ? NULL : bias;
+        experts.moe.weight_scale = variant ? 0.0f : 2.5f;
+        double *expected = malloc (dim * sizeof (double));
+        xinf_backend_t *be = xinf_cpu_backend_new (2);
+        CHECK (be->ops->moe (be, &experts.moe, x, y, n) == 0);
+        for (size_t t = 0; t < n; t++) {
+            s_reference (&experts, x + t * dim, expected);
+            for (size_t d = 0; d < dim; d++)
+                CHECK_NEAR (y [t * dim + d], expected [d], 3e-3 * (1 + fabs (expected [d])));
+        }
+        xinf_backend_destroy (&be);
+        free (bias), free (x), free (y), free (expected);
+        s_experts_free (&experts);
+    }
+}
+
 static void
 test_moe (void)
 {
@@ -268,6 +307,7 @@ test_moe (void)
     s_case_shared (8, 2, 32, 64, XINF_DTYPE_F32, false, false, 1, 96, true);     //  Qwen2-MoE's shared expert
     s_case_shared (8, 2, 32, 64, XINF_DTYPE_Q8_0, false, false, 37, 64, true);
     s_case_shared (6, 2, 32, 64, XINF_DTYPE_F32, true, false, 9, 32, false);     //  granitemoeshared's
+    test_moe_sigmoid ();
 }
 
 //  Equal router rows: the lower ids win; bad shapes are refused.

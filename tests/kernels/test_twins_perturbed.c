@@ -152,6 +152,7 @@ test_twins_perturbed_new (void)
     self->sinks = s_inner->sinks;
     self->moe_oai = s_inner->moe_oai;
     self->moe_shared = s_inner->moe_shared;
+    self->moe_sigmoid = s_inner->moe_sigmoid;
     self->partial_rope = s_inner->partial_rope;
     return self;
 }

@@ -103,6 +103,17 @@ MODELS.append(("qwen2moe", ["--arch", "qwen2moe", "--dim", "512", "--heads", "8"
 MODELS.append(("granitemoe", ["--arch", "granitemoe", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
                               "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "7", "--std", "0.05",
                               "--experts", "4", "--experts-used", "4", "--expert-ffn", "512", "--shared-ffn", "256"]))
+# GLM-4.5 (glm4moe): a dense layer, then experts weighted by their
+# sigmoids, normalized and scaled, a shared expert; partial NeoX RoPE,
+# q/k/v biases, a multi-token prediction layer in block_count that neither
+# engine runs. Every expert serves every token, as GPT-OSS's above: with
+# eight, two a token, the Q6_K file parted at a router near-tie; the
+# choice by sigmoid plus selection bias is checked against the float64
+# reference (inference_reference, unit_kernels_moe)
+MODELS.append(("glm4moe", ["--arch", "glm4moe", "--dim", "512", "--heads", "8", "--kv-heads", "2", "--ffn", "512",
+                           "--layers", "3", "--vocab", "2048", "--seed", "5", "--std", "0.05", "--experts", "4",
+                           "--experts-used", "4", "--expert-ffn", "256", "--rope-dims", "32", "--qkv-bias",
+                           "--nextn", "1"]))
 LLAMA_FLAGS = {}
 LORA_TYPES = ["F16", "Q4_K_M"]
 PROMPT = "hello world, this is a test of the"

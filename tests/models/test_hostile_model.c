@@ -13,7 +13,7 @@
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
     a byte-level BPE vocabulary, llama, gemma3, gemma2 and phi3 (LongRoPE) with SentencePiece
     ones, a qwen3moe, a glm4 with fused biases, a granite, a gpt-oss with MXFP4
-    experts and a qwen2moe with its shared expert), with
+    experts, a qwen2moe with its shared expert and a glm4moe), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -331,6 +331,8 @@ test_fuzz_loaders (void)
                                "--expert-type mxfp4 --sliding-window 4 --rope-scaling yarn --rope-factor 4 --seed 37" },
         { "fuzz-qwen2moe.gguf", "--arch qwen2moe --layers 1 --experts 4 --experts-used 2 --expert-ffn 32 "
                                 "--shared-ffn 48 --seed 41" },
+        { "fuzz-glm4moe.gguf", "--arch glm4moe --layers 2 --experts 4 --experts-used 2 --expert-ffn 32 "
+                               "--rope-dims 8 --nextn 1 --seed 43" },
     };
     for (size_t index = 0; index < sizeof others / sizeof others [0]; index++) {
         char arguments [300], path [300];

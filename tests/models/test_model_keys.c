@@ -621,6 +621,61 @@ test_shared_expert_keys (void)
     xinf_model_destroy (&model);
 }
 
+//  GLM-4.5's parts as the loader reads them: the multi-token prediction
+//  layer left out of the layers, the leading dense layer, the routing's
+//  keys and selection bias, the shared experts' width; what is wrong
+//  refused by name.
+static void
+test_glm4moe_keys (void)
+{
+    char glm [300], error [512] = "";
+    s_make ("glm4moe.gguf", "--arch glm4moe --dim 32 --heads 2 --kv-heads 1 --head-dim 16 --ffn 64 --layers 3 "
+            "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --shared-experts 2 --rope-dims 8 --nextn 1 "
+            "--qkv-bias --seed 24", glm, sizeof glm);
+    xinf_model_t *model = xinf_model_load (glm, NULL, NULL, error, sizeof error);
+    CHECK (model);
+    const xinf_transformer_t *t = xinf_model_transformer (model);
+    const xinf_moe_t *experts = &t->layers [1].moe;
+    CHECK (t->n_layers == 3 && !t->layers [0].moe.n_experts && t->layers [0].gate.rows == 64);
+    CHECK (experts->n_experts == 4 && experts->sigmoid && experts->selection_bias && experts->normalize
+           && experts->weight_scale == 1.5f && experts->shared_ffn == 64 && !experts->shared_router);
+    CHECK (t->layers [0].q_bias && t->rope.dims == 8);
+    xinf_model_destroy (&model);
+    char split [300];
+    s_make ("glm4moe-tp.gguf", "--arch glm4moe --dim 32 --heads 2 --kv-heads 2 --head-dim 16 --ffn 64 --layers 3 "
+            "--vocab 400 --experts 4 --experts-used 2 --expert-ffn 32 --shared-experts 2 --seed 25", split,
+            sizeof split);
+    model = xinf_model_load_shard (split, 1, 2, NULL, NULL, error, sizeof error);
+    CHECK (model && xinf_model_transformer (model)->layers [2].moe.shared_ffn == 32
+           && xinf_model_transformer (model)->layers [2].moe.selection_bias);
+    xinf_model_destroy (&model);
+    xinf_backend_t *cpu = xinf_cpu_backend_new (1), lacking = *cpu;
+    model = xinf_model_load (glm, NULL, NULL, error, sizeof error);
+    lacking.moe_sigmoid = false;
+    CHECK (xinf_transformer_check_backend (xinf_model_transformer (model), &lacking, error, sizeof error) == -1
+           && strstr (error, "sigmoids"));
+    xinf_backend_destroy (&cpu);
+    xinf_model_destroy (&model);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.nextn_predict_layers", S_U32, 4, 0, NULL }, "no layers left", false);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.leading_dense_block_count", S_U32, 3, 0, NULL },
+                      "leading_dense_block_count", false);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.leading_dense_block_count", S_U32, 0, 0, NULL },
+                      "blk.0.ffn_gate_inp", false);      //  layer 0 has no experts in the file
+    s_expect_refused (glm, &(s_edit_t) { "blk.2.exp_probs_b.bias", S_DROP_TENSOR, 0, 0, NULL }, "exp_probs_b",
+                      false);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.expert_gating_func", S_U32, 1, 0, NULL }, "expert_gating_func",
+                      false);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.expert_weights_norm", S_U32, 1, 0, NULL }, "expert_weights_norm",
+                      false);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.expert_weights_scale", S_F32, 0, -2.0, NULL },
+                      "expert_weights_scale", false);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.expert_shared_count", S_U32, 3, 0, NULL }, "ffn_gate_shexp",
+                      false);
+    //  Without the key every layer of block_count is the trunk's: the fourth, never written, is missing
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.nextn_predict_layers", S_DROP, 0, 0, NULL }, "blk.3.attn_norm",
+                      false);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -639,6 +694,7 @@ main (int argc, char **argv)
     RUN (test_experts_keys);
     RUN (test_gpt_oss_keys);
     RUN (test_shared_expert_keys);
+    RUN (test_glm4moe_keys);
     test_scratch_end ();
     return 0;
 }

@@ -62,6 +62,9 @@ static const s_case_t s_cases [] = {
       "--experts 8 --experts-used 2 --expert-ffn 96 --shared-ffn 144" },
     { "qwen2moe-q8", "qwen2moe", "q8_0", 192, 6, 6, 288, false, 70, 2e-2, 1u << 2,
       "--experts 6 --experts-used 3 --expert-ffn 192 --shared-ffn 384" },
+    //  GLM-4.5: a dense layer, then experts with shared ones, the selection biases whole
+    { "glm4moe-f32", "glm4moe", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
+      "--experts 8 --experts-used 2 --expert-ffn 96 --layers 3 --rope-dims 16 --qkv-bias --nextn 1" },
     //  GPT-OSS: the sinks go with their heads, attn_output's and the experts' down biases to rank 0's sum,
     //  the gate and up biases cut with their rows (MXFP4 experts: whole blocks of 32)
     { "gpt-oss-f32", "gpt-oss", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
@@ -301,7 +304,7 @@ s_free_ranks (s_rank_t *ranks, int n_ranks)
 
 //  Bytes of the tensors every rank holds whole: embedding, output, norms,
 //  a mixture's routers (and GPT-OSS's routers' biases, Qwen2-MoE's shared
-//  expert's gate vector).
+//  expert's gate vector, GLM-4.5's selection biases).
 static uint64_t
 s_replicated_bytes (const char *path)
 {
@@ -313,7 +316,7 @@ s_replicated_bytes (const char *path)
         const xinf_gguf_tensor_t *tensor = xinf_gguf_tensor (gguf, index);
         if (streq (tensor->name, "token_embd.weight") || streq (tensor->name, "output.weight")
         ||  streq (tensor->name, "rope_freqs.weight") || strstr (tensor->name, "_norm.weight")
-        ||  strstr (tensor->name, "ffn_gate_inp"))
+        ||  strstr (tensor->name, "ffn_gate_inp") || strstr (tensor->name, "exp_probs_b"))
             bytes += tensor->size;
     }
     xinf_gguf_destroy (&gguf);

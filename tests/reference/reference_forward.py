@@ -49,6 +49,15 @@ experts' weights w_e = p_e (not renormalized), and a shared expert every token g
     (feed_forward_length where the key is absent or 0)
 granitemoe files with expert_shared_feed_forward_length (granitemoeshared's) add the
 shared expert's output without the sigmoid.
+GLM-4.5 (glm4moe), as llama.cpp's src/models/glm4-moe.cpp: NeoX RoPE over the first
+rope.dimension_count dimensions of each head, q/k/v biases where the file has them, the
+feed-forward's norm named post_attention_norm; the first leading_dense_block_count layers
+dense, the others
+    p = sigmoid(Wr h); the k experts of the highest p + b (b: exp_probs_b.bias)
+    w_e = p_e (/ their sum where expert_weights_norm) * expert_weights_scale (0: 1)
+    ffn(h) = sum_e w_e expert_e(h) + shared(h), the shared expert expert_shared_count
+             experts wide;
+block_count counts nextn_predict_layers trailing layers, which are not run.
 
 Phi-3 (phi3), as llama.cpp's src/models/phi3.cpp builds it: llama's layer
 with NeoX RoPE; Wq, Wk, Wv the rows of blk.N.attn_qkv (in that order) when
@@ -122,8 +131,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_reader import (GGUFReader, T_INT8, T_INT16, T_INT32, T_INT64, T_UINT8, T_UINT16,  # noqa: E402
                          T_UINT32, T_UINT64)
 
-SUPPORTED_ARCHS = ("llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "glm4", "granite", "granitemoe", "gpt-oss",
-                   "gemma2", "gemma3")
+SUPPORTED_ARCHS = ("llama", "qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "glm4", "glm4moe", "granite", "granitemoe",
+                   "gpt-oss", "gemma2", "gemma3")
 
 
 def llama3_rope_factors(n_rot, freq_base, factor, low_freq_factor, high_freq_factor, original_context):
@@ -174,13 +183,14 @@ class HParams:
             return v
 
         self.dim = req("embedding_length")
-        self.n_layers = req("block_count")
+        self.n_layers = req("block_count") - (r.get_int(arch + ".nextn_predict_layers", 0) if arch == "glm4moe" else 0)
         self.ffn = req("feed_forward_length")
         self.n_head = req("attention.head_count")
         self.n_head_kv = r.get_int(arch + ".attention.head_count_kv", self.n_head)
         self.context = r.get_int(arch + ".context_length", 0)
         self.eps = r.get_float(arch + ".attention.layer_norm_rms_epsilon",
-                               1e-5 if arch in ("llama", "phi3", "glm4", "granite", "granitemoe", "gpt-oss") else 1e-6)
+                               1e-5 if arch in ("llama", "phi3", "glm4", "glm4moe", "granite", "granitemoe", "gpt-oss")
+                               else 1e-6)
         self.freq_base = r.get_float(arch + ".rope.freq_base", 10000.0)
         self.head_dim = r.get_int(arch + ".attention.key_length", self.dim // self.n_head)
         vdim = r.get_int(arch + ".attention.value_length", self.head_dim)
@@ -195,18 +205,22 @@ class HParams:
             raise ValueError("%s: rope dimension %d / head_dim %d invalid"
                              % (r.path, self.n_rot, self.head_dim))
         self.arch = arch
-        self.neox = arch in ("qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "gpt-oss", "gemma2", "gemma3")
+        self.neox = arch in ("qwen2", "qwen2moe", "qwen3", "qwen3moe", "phi3", "glm4moe", "gpt-oss", "gemma2", "gemma3")
         self.oss = arch == "gpt-oss"
+        # glm4moe: sigmoid routing with a selection bias, leading dense layers,
+        # shared experts of the experts' width, the ffn norm named as GPT-OSS's
+        self.glm_moe = arch == "glm4moe"
+        self.ffn_norm_post = arch in ("gpt-oss", "glm4moe")
         self.qkv_bias = arch in ("qwen2", "qwen2moe", "gpt-oss")
         self.qk_norm = arch in ("qwen3", "qwen3moe", "gemma3")
         self.n_expert = (r.get_int(arch + ".expert_count", 0)
-                         if arch in ("llama", "qwen2moe", "qwen3moe", "gpt-oss", "granitemoe") else 0)
+                         if arch in ("llama", "qwen2moe", "qwen3moe", "glm4moe", "gpt-oss", "granitemoe") else 0)
         self.n_expert_used = r.get_int(arch + ".expert_used_count", 0)
         # qwen3moe without expert_feed_forward_length: the dense width shared
         # among a token's experts, as llama.cpp's qwen3moe.cpp
         self.expert_ffn = (r.get_int(arch + ".expert_feed_forward_length",
                                      self.ffn // max(self.n_expert_used, 1))
-                           if arch in ("qwen2moe", "qwen3moe", "gpt-oss") else self.ffn)
+                           if arch in ("qwen2moe", "qwen3moe", "glm4moe", "gpt-oss") else self.ffn)
         # qwen2moe: weights as they are, a gated shared expert (its width's key, else ffn);
         # granitemoe: an ungated one where the key is nonzero
         self.normalize = arch != "qwen2moe"
@@ -215,6 +229,12 @@ class HParams:
         if arch == "qwen2moe" and not self.shared_ffn:
             self.shared_ffn = self.ffn
         self.shared_gated = arch == "qwen2moe"
+        self.dense_lead, self.expert_scale = 0, 0.0
+        if self.glm_moe:
+            self.normalize = bool(r.get(arch + ".expert_weights_norm", False))
+            self.expert_scale = r.get_float(arch + ".expert_weights_scale", 0.0)
+            self.dense_lead = r.get_int(arch + ".leading_dense_block_count", 0)
+            self.shared_ffn = self.expert_ffn * r.get_int(arch + ".expert_shared_count", 0)
         self.gemma = arch in ("gemma2", "gemma3")
         # phi3, glm4: q/k/v in attn_qkv (or apart), gate and up in ffn_up
         self.fused = arch in ("phi3", "glm4")
@@ -465,7 +485,7 @@ class Model:
                 L.bv = w(p + "attn_v.bias", (kvd,))
             else:
                 L.bq = L.bk = L.bv = None
-            if hp.qk_norm:
+            if hp.qk_norm or (hp.glm_moe and r.has_tensor(p + "attn_q_norm.weight")):   # glm4moe: optional
                 L.q_norm = w(p + "attn_q_norm.weight", (hp.head_dim,))
                 L.k_norm = w(p + "attn_k_norm.weight", (hp.head_dim,))
             else:
@@ -474,10 +494,11 @@ class Model:
             # gpt-oss: attn_output's bias, the sinks, the feed-forward's norm by another name
             L.bo = w(p + "attn_output.bias", (hp.dim,)) if hp.oss else None
             L.sinks = w(p + "attn_sinks.weight", (hp.n_head,)) if hp.oss else None
-            L.ffn_norm = w(p + ("post_attention_norm.weight" if hp.oss else "ffn_norm.weight"), (hp.dim,))
+            L.ffn_norm = w(p + ("post_attention_norm.weight" if hp.ffn_norm_post else "ffn_norm.weight"), (hp.dim,))
             L.expert_biases = None
-            if hp.n_expert:
+            if hp.n_expert and i >= hp.dense_lead:
                 E, F = hp.n_expert, hp.expert_ffn
+                L.selection_bias = w(p + "exp_probs_b.bias", (E,)) if hp.glm_moe else None
                 L.router = w(p + "ffn_gate_inp.weight", (E, hp.dim))
                 L.gate_exps = w(p + "ffn_gate_exps.weight", (E, F, hp.dim))
                 L.up_exps = w(p + "ffn_up_exps.weight", (E, F, hp.dim))
@@ -616,12 +637,17 @@ class Model:
         if L.expert_biases is not None:
             return self._experts_oss(L, h)
         logits = h @ L.router.T                                     # (T, E)
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        p /= p.sum(axis=1, keepdims=True)
+        if hp.glm_moe:
+            p = 1.0 / (1.0 + np.exp(-logits))
+        else:
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+        keys = p + L.selection_bias if hp.glm_moe else p
         out = np.zeros_like(h)
         for t in range(h.shape[0]):
-            chosen = np.argsort(-p[t], kind="stable")[:hp.n_expert_used]
+            chosen = np.argsort(-keys[t], kind="stable")[:hp.n_expert_used]
             weights = p[t, chosen] / (max(p[t, chosen].sum(), 2.0 ** -14) if hp.normalize else 1.0)
+            weights = weights * (hp.expert_scale or 1.0)
             for e, wt in zip(chosen, weights):
                 g = L.gate_exps[e] @ h[t]
                 u = L.up_exps[e] @ h[t]

@@ -1,0 +1,70 @@
+/*  xinf_model_experts: the loader's reading of a mixture of experts' keys
+    (counts, widths, shared experts, GLM-4.5's routing) into its
+    xinf_experts_spec_t; xinf_experts.c loads the tensors.  */
+#include "xinf_model_private.h"
+#include "xinf_check.h"
+
+#include <stdio.h>
+
+//  GLM-4.5's routing keys into spec (xinf_moe_t's sigmoid): the gating
+//  function sigmoid (2, or absent), the weights' normalization and scale,
+//  the leading dense layers (fewer than the model's), shared experts of
+//  the experts' width.
+static void
+s_load_sigmoid_routing (xinf_loader_t *loader, xinf_experts_spec_t *spec)
+{
+    const xinf_transformer_t *t = &loader->self->transformer;
+    const char *arch = loader->arch->name;
+    char key [128];
+    uint64_t gating = xinf_loader_hparam (loader, XINF_HP_GATING, 2);
+    if (gating != 2 && gating != 0)
+        xinf_loader_fail (loader, "metadata key '%s.expert_gating_func' is %llu: xinf routes %s's experts by "
+                          "sigmoid (2)", arch, (unsigned long long) gating, arch);
+    bool normalize = false;
+    snprintf (key, sizeof key, "%s.expert_weights_norm", arch);
+    if (xinf_gguf_has (loader->self->gguf, key) && xinf_gguf_get_bool (loader->self->gguf, key, &normalize))
+        xinf_loader_fail (loader, "metadata key '%s' is not a bool", key);
+    spec->sigmoid = true;
+    spec->normalize = normalize;
+    spec->weight_scale = (float) xinf_loader_float (loader, "expert_weights_scale", 0.0, 0.0, 1000.0);
+    spec->dense_lead = xinf_loader_hparam (loader, XINF_HP_DENSE_LEAD, 0);
+    if (!loader->failed && spec->dense_lead >= t->n_layers)
+        xinf_loader_fail (loader, "metadata key '%s.leading_dense_block_count' is %zu of %zu layers: no layer has "
+                          "experts", arch, spec->dense_lead, t->n_layers);
+    spec->shared_ffn = spec->ffn * xinf_loader_hparam (loader, XINF_HP_SHARED_COUNT, 0);
+}
+
+//  A mixture of experts' counts and width (xinf_experts.h), where the arch
+//  may have them: Mixtral's experts (llama) are feed_forward_length wide,
+//  as llama.cpp reads them; Qwen3-MoE's expert_feed_forward_length, else
+//  the dense width shared among the experts a token uses (llama.cpp's).
+//  A shared expert of expert_shared_feed_forward_length (where absent or 0,
+//  feed_forward_length, as llama.cpp's qwen2moe; granitemoe's only where
+//  the key is nonzero).
+void
+xinf_loader_experts (xinf_loader_t *loader)
+{
+    const xinf_transformer_t *t = &loader->self->transformer;
+    if (loader->failed || loader->arch->experts == XINF_UNUSED)
+        return;
+    bool required = loader->arch->experts == XINF_REQUIRED;
+    size_t count = xinf_loader_hparam (loader, XINF_HP_EXPERTS, 0), used = xinf_loader_hparam (loader, XINF_HP_EXPERTS_USED, 0);
+    size_t groups = xinf_loader_hparam (loader, XINF_HP_EXPERT_GROUPS, 0);
+    size_t width = required && used ? xinf_loader_hparam (loader, XINF_HP_EXPERT_FFN, t->ffn / used) : t->ffn;
+    char reason [256];
+    if (!loader->failed && xinf_experts_check (loader->arch->name, required, count, used, groups, width, t->dim,
+                                               reason, sizeof reason))
+        xinf_loader_fail (loader, "%s", reason);
+    size_t shared = xinf_loader_hparam (loader, XINF_HP_SHARED_FFN, 0);
+    if (loader->arch->shared_expert == XINF_REQUIRED && !shared)
+        shared = t->ffn;
+    if (loader->failed || !count)
+        return;
+    loader->experts = (xinf_experts_spec_t) {
+        .count = count, .used = used, .ffn = width, .oai = loader->arch->experts_oai,
+        .normalize = !loader->arch->experts_oai && !loader->arch->experts_unnormalized,
+        .shared_ffn = loader->arch->shared_expert == XINF_UNUSED ? 0 : shared,
+        .shared_gated = loader->arch->shared_gated };
+    if (loader->arch->experts_sigmoid)
+        s_load_sigmoid_routing (loader, &loader->experts);
+}
