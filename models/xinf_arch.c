@@ -40,7 +40,7 @@ static const xinf_arch_t s_archs [] = {
     { "granite",  false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
       0, 0, false, false, false, false, false, true,  true, false, false, false, U, false, false, false, false },
     { "qwen2moe", true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, U, U, U, U }, false, false, 0, R, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, R, true, true, false, false },
+      0, 0, false, false, false, false, false, true,  false, false, false, false, R, true, true, false, false },
     { "granitemoe", false, true, true, 1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
       0, 0, false, false, false, false, false, true,  true, false, false, false, O, false, false, false, false },
     { "glm4moe",  true,  true,  false, 1e-5, { R, R, O, R, O, R, O, O, O, R, U, R, R, R, R, U }, false, false, 0, R, 0,

@@ -133,7 +133,7 @@ typedef struct {
                                        //  gate and up are unused (Phi-3)
     bool longrope;                     //  reads LongRoPE's rope_factors_long/short.weight (Phi-3)
     bool whole_rope;                   //  RoPE turns whole heads: a smaller rope.dimension_count is refused
-                                       //  (llama, as llama.cpp)
+                                       //  (llama, qwen2moe, as llama.cpp)
     bool multipliers;                  //  reads Granite's embedding_scale, residual_scale, attention.scale and
                                        //  logit_scale (required)
     bool rstrip_controls;              //  with a SentencePiece vocabulary, whitespace after a control token in
@@ -181,7 +181,7 @@ typedef struct {
 
 //  The architecture of that name, or NULL.
 const xinf_arch_t *xinf_arch_find (const char *name);
-//  "llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, granitemoe, gpt-oss, gemma2, gemma3": for messages.
+//  The names of the architectures, for messages (xinf_arch.c lists them).
 const char *xinf_arch_names (void);
 const xinf_tensor_spec_t *xinf_arch_tensor (xinf_layer_tensor_t which);
 const xinf_hparam_spec_t *xinf_arch_hparam (xinf_hparam_t which);

@@ -194,9 +194,12 @@ xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, const xinf_experts_
                                      "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp_shexp" };
     int named = spec->shared_ffn ? (spec->shared_gated ? 8 : 7) : 4;
     for (size_t index = spec->dense_lead; index < t->n_layers; index++)
-        for (int which = 0; which < named; which++) {
+        for (int which = 0; which <= named; which++) {
             char name [96];
-            snprintf (name, sizeof name, "blk.%zu.%s.weight", index, names [which]);
+            if (which == named && !spec->sigmoid)
+                break;
+            snprintf (name, sizeof name, which == named ? "blk.%zu.exp_probs_b.bias" : "blk.%zu.%s.weight", index,
+                      which == named ? "" : names [which]);
             if (!xinf_gguf_find_tensor (gguf, name))
                 return xinf_fail (error, error_size, "tensor '%s' is missing (a mixture of %zu experts%s)", name,
                                   spec->count, spec->shared_ffn ? " and a shared one" : "");

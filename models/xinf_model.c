@@ -221,7 +221,8 @@ s_load_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
     for (int which = 0; which < XINF_LT_COUNT; which++) {
         xinf_presence_t presence = loader->arch->tensors [which];
         const xinf_tensor_spec_t *spec = xinf_arch_tensor ((xinf_layer_tensor_t) which);
-        bool expert_ffn = loader->experts.count && index >= loader->experts.dense_lead && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
+        bool expert_ffn = loader->experts.count && index >= loader->experts.dense_lead
+                       && (which == XINF_LT_GATE || which == XINF_LT_UP || which == XINF_LT_DOWN);
         bool fused = ((fused_qkv & S_FUSED_QKV) && (which == XINF_LT_Q || which == XINF_LT_K || which == XINF_LT_V))
                   || ((fused_qkv & S_FUSED_BIASES)
                       && (which == XINF_LT_Q_BIAS || which == XINF_LT_K_BIAS || which == XINF_LT_V_BIAS));

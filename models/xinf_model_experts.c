@@ -2,20 +2,26 @@
     (counts, widths, shared experts, GLM-4.5's routing) into its
     xinf_experts_spec_t; xinf_experts.c loads the tensors.  */
 #include "xinf_model_private.h"
-#include "xinf_check.h"
 
 #include <stdio.h>
 
 //  GLM-4.5's routing keys into spec (xinf_moe_t's sigmoid): the gating
 //  function sigmoid (2, or absent), the weights' normalization and scale,
 //  the leading dense layers (fewer than the model's), shared experts of
-//  the experts' width.
+//  the experts' width; expert_feed_forward_length and expert_shared_count
+//  required, as llama.cpp reads them.
 static void
 s_load_sigmoid_routing (xinf_loader_t *loader, xinf_experts_spec_t *spec)
 {
     const xinf_transformer_t *t = &loader->self->transformer;
     const char *arch = loader->arch->name;
     char key [128];
+    static const char *const required [2] = { "expert_feed_forward_length", "expert_shared_count" };
+    for (int which = 0; which < 2 && !loader->failed; which++) {
+        snprintf (key, sizeof key, "%s.%s", arch, required [which]);
+        if (!xinf_gguf_has (loader->self->gguf, key))
+            xinf_loader_fail (loader, "metadata key '%s' is missing", key);
+    }
     uint64_t gating = xinf_loader_hparam (loader, XINF_HP_GATING, 2);
     if (gating != 2 && gating != 0)
         xinf_loader_fail (loader, "metadata key '%s.expert_gating_func' is %llu: xinf routes %s's experts by "
@@ -48,7 +54,8 @@ xinf_loader_experts (xinf_loader_t *loader)
     if (loader->failed || loader->arch->experts == XINF_UNUSED)
         return;
     bool required = loader->arch->experts == XINF_REQUIRED;
-    size_t count = xinf_loader_hparam (loader, XINF_HP_EXPERTS, 0), used = xinf_loader_hparam (loader, XINF_HP_EXPERTS_USED, 0);
+    size_t count = xinf_loader_hparam (loader, XINF_HP_EXPERTS, 0);
+    size_t used = xinf_loader_hparam (loader, XINF_HP_EXPERTS_USED, 0);
     size_t groups = xinf_loader_hparam (loader, XINF_HP_EXPERT_GROUPS, 0);
     size_t width = required && used ? xinf_loader_hparam (loader, XINF_HP_EXPERT_FFN, t->ffn / used) : t->ffn;
     char reason [256];
@@ -67,4 +74,8 @@ xinf_loader_experts (xinf_loader_t *loader)
         .shared_gated = loader->arch->shared_gated };
     if (loader->arch->experts_sigmoid)
         s_load_sigmoid_routing (loader, &loader->experts);
+    //  The shared expert's rows join a token's gathered rows: their bound holds it too
+    if (!loader->failed && used * (t->dim + width) + t->dim + loader->experts.shared_ffn > XINF_EXPERTS_ROW_FLOATS)
+        xinf_loader_fail (loader, "the shared experts' width %zu with %zu experts of %zu a token exceeds %u floats a "
+                          "token", loader->experts.shared_ffn, used, width, XINF_EXPERTS_ROW_FLOATS);
 }

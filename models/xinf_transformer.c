@@ -35,8 +35,8 @@ s_check_matrix (const xinf_matrix_t *matrix, const char *name, size_t layer, siz
     return 0;
 }
 
-//  A mixture-of-experts layer: its router and every expert's matrices
-//  (a rank's part of each expert's width, xinf_shard.h).
+//  A mixture-of-experts layer: its router, every expert's matrices and
+//  its shared expert's (a rank's part of each one's width, xinf_shard.h).
 static int
 s_check_experts (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t index, char *error,
                  size_t error_size)
@@ -47,6 +47,14 @@ s_check_experts (const xinf_transformer_t *self, const xinf_layer_t *layer, size
         return xinf_fail (error, error_size, "layer %zu: %zu experts, %zu a token, width %zu: inconsistent", index,
                           moe->n_experts, moe->k, moe->dim);
     if (s_check_matrix (&layer->router, "ffn_gate_inp", index, moe->n_experts, self->dim, error, error_size))
+        return -1;
+    if (moe->shared_ffn && (!moe->shared_gate || !moe->shared_up || !moe->shared_down))
+        return xinf_fail (error, error_size, "layer %zu: a shared expert without its matrices", index);
+    if (moe->shared_ffn
+    &&  (s_check_matrix (moe->shared_gate, "ffn_gate_shexp", index, moe->shared_ffn, self->dim, error, error_size)
+         || s_check_matrix (moe->shared_up, "ffn_up_shexp", index, moe->shared_ffn, self->dim, error, error_size)
+         || s_check_matrix (moe->shared_down, "ffn_down_shexp", index, self->dim, moe->shared_ffn, error,
+                            error_size)))
         return -1;
     for (size_t e = 0; e < moe->n_experts; e++)
         if (s_check_matrix (&moe->gate [e], "ffn_gate_exps", index, moe->ffn, self->dim, error, error_size)
@@ -162,7 +170,8 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                       : s_has_experts (self, false) && !backend->ops->moe ? "mixture of experts"
                       : s_has_experts (self, true) && !backend->moe_oai ? "experts in GPT-OSS's form (biases, "
                         "clamped SwiGLU)"
-                      : s_has_moe_part (self, false) && !backend->moe_shared ? "shared experts (Qwen2-MoE's)"
+                      : s_has_moe_part (self, false) && !backend->moe_shared ? "shared experts (Qwen2-MoE's, "
+                        "GLM-4.5's)"
                       : s_has_moe_part (self, true) && !backend->moe_sigmoid ? "experts chosen by sigmoids (GLM-4.5's)"
                       : s_has_sinks (self) && !backend->sinks ? "attention sinks (GPT-OSS's)"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)

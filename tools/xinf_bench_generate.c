@@ -117,6 +117,9 @@ s_bytes_per_token (const xinf_transformer_t *t)
             bytes += s_matrix_bytes (&layer->router)
                    + (double) layer->moe.k * (s_matrix_bytes (&layer->moe.gate [0]) + s_matrix_bytes (&layer->moe.up [0])
                                               + s_matrix_bytes (&layer->moe.down [0]));
+        if (layer->moe.shared_ffn)
+            bytes += s_matrix_bytes (layer->moe.shared_gate) + s_matrix_bytes (layer->moe.shared_up)
+                   + s_matrix_bytes (layer->moe.shared_down);
     }
     return bytes;
 }

@@ -350,6 +350,8 @@ xinf_optimes_new (xinf_backend_t *inner)
     self->softcap = inner->softcap;
     self->sinks = inner->sinks;
     self->moe_oai = inner->moe_oai;
+    self->moe_shared = inner->moe_shared;
+    self->moe_sigmoid = inner->moe_sigmoid;
     self->partial_rope = inner->partial_rope;
     return self;
 }

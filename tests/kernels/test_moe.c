@@ -253,6 +253,7 @@ s_case_shared (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t 
     s_experts_free (&experts);
 }
 
+//  s_case_shared without a shared expert.
 static void
 s_case (size_t n_experts, size_t k, size_t ffn, size_t dim, xinf_dtype_t dtype, bool normalize, bool oai, size_t n)
 {
@@ -286,6 +287,15 @@ test_moe_sigmoid (void)
             for (size_t d = 0; d < dim; d++)
                 CHECK_NEAR (y [t * dim + d], expected [d], 3e-3 * (1 + fabs (expected [d])));
         }
+        //  The bias chose other experts for some token: without it the outputs move
+        float *unbiased = malloc (n * dim * 4);
+        experts.moe.selection_bias = NULL;
+        CHECK (be->ops->moe (be, &experts.moe, x, unbiased, n) == 0);
+        size_t moved = 0;
+        for (size_t i = 0; i < n * dim; i++)
+            moved += unbiased [i] != y [i];
+        CHECK (variant ? moved == 0 : moved > 0);
+        free (unbiased);
         xinf_backend_destroy (&be);
         free (bias), free (x), free (y), free (expected);
         s_experts_free (&experts);
@@ -307,6 +317,7 @@ test_moe (void)
     s_case_shared (8, 2, 32, 64, XINF_DTYPE_F32, false, false, 1, 96, true);     //  Qwen2-MoE's shared expert
     s_case_shared (8, 2, 32, 64, XINF_DTYPE_Q8_0, false, false, 37, 64, true);
     s_case_shared (6, 2, 32, 64, XINF_DTYPE_F32, true, false, 9, 32, false);     //  granitemoeshared's
+    s_case_shared (8, 4, 32, 64, XINF_DTYPE_F32, true, false, 1, 64, true);      //  a full group, then the shared
     test_moe_sigmoid ();
 }
 

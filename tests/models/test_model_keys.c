@@ -595,6 +595,7 @@ test_shared_expert_keys (void)
                       "ffn_down_shexp", false);
     s_expect_refused (moe, &(s_edit_t) { "qwen2moe.expert_shared_feed_forward_length", S_U32, 1u << 23, 0, NULL },
                       "expert_shared_feed_forward_length", false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen2moe.rope.dimension_count", S_U32, 8, 0, NULL }, "whole heads", false);
     //  Without the key: feed_forward_length wide (llama.cpp's qwen2moe)
     char plain [300];
     s_make ("qwen2moe-plain.gguf", "--arch qwen2moe --dim 32 --heads 2 --kv-heads 2 --ffn 64 --layers 1 --vocab 400 "
@@ -671,6 +672,14 @@ test_glm4moe_keys (void)
                       "expert_weights_scale", false);
     s_expect_refused (glm, &(s_edit_t) { "glm4moe.expert_shared_count", S_U32, 3, 0, NULL }, "ffn_gate_shexp",
                       false);
+    //  Keys llama.cpp requires for glm4moe are required here too; the weights' norm read as the file says
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.expert_shared_count", S_DROP, 0, 0, NULL }, "expert_shared_count",
+                      false);
+    s_expect_refused (glm, &(s_edit_t) { "glm4moe.expert_feed_forward_length", S_DROP, 0, 0, NULL },
+                      "expert_feed_forward_length", false);
+    model = s_load_edited (glm, &(s_edit_t) { "glm4moe.expert_weights_norm", S_BOOL, 0, 0, NULL });
+    CHECK (!xinf_model_transformer (model)->layers [1].moe.normalize);
+    xinf_model_destroy (&model);
     //  Without the key every layer of block_count is the trunk's: the fourth, never written, is missing
     s_expect_refused (glm, &(s_edit_t) { "glm4moe.nextn_predict_layers", S_DROP, 0, 0, NULL }, "blk.3.attn_norm",
                       false);

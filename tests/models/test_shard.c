@@ -65,6 +65,8 @@ static const s_case_t s_cases [] = {
     //  GLM-4.5: a dense layer, then experts with shared ones, the selection biases whole
     { "glm4moe-f32", "glm4moe", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
       "--experts 8 --experts-used 2 --expert-ffn 96 --layers 3 --rope-dims 16 --qkv-bias --nextn 1" },
+    { "glm4moe-q8", "glm4moe", "q8_0", 192, 6, 6, 288, false, 70, 2e-2, 1u << 2,
+      "--experts 6 --experts-used 3 --expert-ffn 192 --layers 3 --shared-experts 2 --rope-dims 16" },
     //  GPT-OSS: the sinks go with their heads, attn_output's and the experts' down biases to rank 0's sum,
     //  the gate and up biases cut with their rows (MXFP4 experts: whole blocks of 32)
     { "gpt-oss-f32", "gpt-oss", "f32", 192, 6, 6, 288, false, 9, 1e-4, 1u << 2 | 1u << 3,
