@@ -51,6 +51,7 @@ s_child_new (xinf_gw_request_t *parent, size_t index)
         assert (child->toolcalls);
         xinf_gw_toolcalls_init (child->toolcalls, (xinf_gw_tool_format_t) parent->tool_format,
                                 parent->oai.parallel_tool_calls);
+        xinf_gw_toolcalls_set_tools (child->toolcalls, parent->oai.tools);
         child->tool_calls = json_array ();
         child->tool_parsing = true;
         child->tool_format = parent->tool_format;

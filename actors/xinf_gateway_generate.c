@@ -362,6 +362,7 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         request->toolcalls = malloc (sizeof (xinf_gw_toolcalls_t));
         assert (request->toolcalls);
         xinf_gw_toolcalls_init (request->toolcalls, format, request->oai.parallel_tool_calls);
+        xinf_gw_toolcalls_set_tools (request->toolcalls, request->oai.tools);
         request->tool_calls = json_array ();
         request->tool_parsing = true;
         request->tool_format = format;

@@ -13,12 +13,18 @@ enum { s_START, s_TEXT, s_CALL, s_PLAIN };
 #define PYTHON_TAG    "<|python_tag|>"
 #define MISTRAL_OPEN  "[TOOL_CALLS]"
 #define MISTRAL_ARGS  "[ARGS]"
+#define GLM_KEY       "<arg_key>"
+#define GLM_KEY_END   "</arg_key>"
+#define GLM_VALUE     "<arg_value>"
+#define GLM_VALUE_END "</arg_value>"
 #define CALL_NAME_MAX      256            //  bytes of a function name the model wrote
 
 xinf_gw_tool_format_t
 xinf_gw_tool_format_of (const char *source, bool *supports)
 {
     *supports = source && strstr (source, "tools");
+    if (source && strstr (source, GLM_KEY))
+        return XINF_GW_TOOLS_GLM45;
     if (source && strstr (source, HERMES_OPEN))
         return XINF_GW_TOOLS_HERMES;
     if (source && strstr (source, MISTRAL_OPEN))
@@ -31,7 +37,8 @@ xinf_gw_tool_format_of (const char *source, bool *supports)
 const char *
 xinf_gw_tool_format_name (xinf_gw_tool_format_t format)
 {
-    return format == XINF_GW_TOOLS_LLAMA3 ? "llama3" : format == XINF_GW_TOOLS_MISTRAL ? "mistral" : "hermes";
+    return format == XINF_GW_TOOLS_LLAMA3 ? "llama3" : format == XINF_GW_TOOLS_MISTRAL ? "mistral"
+         : format == XINF_GW_TOOLS_GLM45 ? "glm45" : "hermes";
 }
 
 void
@@ -39,9 +46,15 @@ xinf_gw_toolcalls_init (xinf_gw_toolcalls_t *self, xinf_gw_tool_format_t format,
 {
     memset (self, 0, sizeof *self);
     self->format = format;
-    self->state = format == XINF_GW_TOOLS_HERMES ? s_TEXT : s_START;
+    self->state = format == XINF_GW_TOOLS_HERMES || format == XINF_GW_TOOLS_GLM45 ? s_TEXT : s_START;
     self->marker = "";
     self->max_calls = parallel ? SIZE_MAX : 1;
+}
+
+void
+xinf_gw_toolcalls_set_tools (xinf_gw_toolcalls_t *self, const json_t *tools)
+{
+    self->tools = tools;
 }
 
 void
@@ -52,10 +65,16 @@ xinf_gw_toolcalls_clear (xinf_gw_toolcalls_t *self)
 
 // ---- JSON spans -------------------------------------------------------------
 
+static bool
+s_blank (char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static size_t
 s_skip_space (const char *text, size_t size, size_t at)
 {
-    while (at < size && (text [at] == ' ' || text [at] == '\t' || text [at] == '\n' || text [at] == '\r'))
+    while (at < size && s_blank (text [at]))
         at++;
     return at;
 }
@@ -267,10 +286,94 @@ s_parse_named_args (const char *text, size_t size, json_t *found)
     }
 }
 
+//  The text between 'open' at text[*at] and the next 'close': its span;
+//  *at then past 'close'. False when either is missing.
+static bool
+s_tagged (const char *text, size_t size, size_t *at, const char *open, const char *close, size_t *start,
+          size_t *length)
+{
+    size_t open_length = strlen (open);
+    if (size - *at < open_length || memcmp (text + *at, open, open_length) != 0)
+        return false;
+    *start = *at + open_length;
+    const char *end = memmem (text + *start, size - *start, close, strlen (close));
+    if (!end)
+        return false;
+    *length = (size_t) (end - text) - *start;
+    *at = (size_t) (end - text) + strlen (close);
+    return true;
+}
+
+//  The JSON type the request's tool 'name' gives its parameter 'key'
+//  (parameters.properties.KEY.type), or NULL; a chat tool's function or a
+//  flat tool.
+static const char *
+s_parameter_type (const json_t *tools, const char *name, const char *key, size_t key_length)
+{
+    for (size_t index = 0; index < json_array_size (tools); index++) {
+        json_t *tool = json_array_get (tools, index);
+        json_t *function = json_object_get (tool, "function") ? json_object_get (tool, "function") : tool;
+        if (!json_is_string (json_object_get (function, "name"))
+        ||  strcmp (json_string_value (json_object_get (function, "name")), name) != 0)
+            continue;
+        json_t *properties = json_object_get (json_object_get (function, "parameters"), "properties");
+        return json_string_value (json_object_get (json_object_getn (properties, key, key_length), "type"));
+    }
+    return NULL;
+}
+
+//  A GLM-4.5 argument's value: a string where the tool types it so, else
+//  its JSON where it parses, else a string.
+static json_t *
+s_glm_value (const xinf_gw_toolcalls_t *self, const char *name, const char *key, size_t key_length,
+             const char *value, size_t size)
+{
+    const char *type = s_parameter_type (self->tools, name, key, key_length);
+    json_error_t error;
+    json_t *parsed = type && strcmp (type, "string") == 0 ? NULL : json_loadb (value, size, JSON_DECODE_ANY, &error);
+    return parsed ? parsed : json_stringn (value, size);
+}
+
+//  GLM-4.5's call: its name, then <arg_key>/<arg_value> pairs, blanks
+//  between; arguments given out as compact JSON. False when the name or a
+//  key is not one (empty, too long, control characters, repeated).
+static bool
+s_parse_glm (const xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *found)
+{
+    const char *first_key = memmem (text, size, GLM_KEY, strlen (GLM_KEY));
+    size_t at = first_key ? (size_t) (first_key - text) : size, start = s_skip_space (text, at, 0), end = at;
+    while (end > start && s_blank (text [end - 1]))
+        end--;
+    if (!s_name_valid (text + start, end - start))
+        return false;
+    char name [CALL_NAME_MAX + 1];
+    snprintf (name, sizeof name, "%.*s", (int) (end - start), text + start);
+    json_t *arguments = json_object ();
+    bool ok = true;
+    while (ok && (at = s_skip_space (text, size, at)) < size) {
+        size_t key, key_length, value, value_length;
+        ok = s_tagged (text, size, &at, GLM_KEY, GLM_KEY_END, &key, &key_length);
+        at = s_skip_space (text, size, at);
+        ok = ok && s_tagged (text, size, &at, GLM_VALUE, GLM_VALUE_END, &value, &value_length)
+          && s_name_valid (text + key, key_length) && !json_object_getn (arguments, text + key, key_length);
+        if (ok)
+            json_object_setn_new (arguments, text + key, key_length,
+                                  s_glm_value (self, name, text + key, key_length, text + value, value_length));
+    }
+    char *dumped = ok ? json_dumps (arguments, JSON_COMPACT) : NULL;
+    if (dumped)
+        json_array_append_new (found, s_call_new (XINF_GW_TOOLS_GLM45, name, strlen (name), dumped, strlen (dumped)));
+    free (dumped);
+    json_decref (arguments);
+    return dumped != NULL;
+}
+
 //  The body of a call (text after the marker); calls into 'found'.
 static bool
 s_parse_body (xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *found)
 {
+    if (self->format == XINF_GW_TOOLS_GLM45)
+        return s_parse_glm (self, text, size, found);
     size_t at = s_skip_space (text, size, 0);
     if (at == size)
         return false;
@@ -368,7 +471,7 @@ s_decide_start (xinf_gw_toolcalls_t *self)
 static bool
 s_scan_text (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content)
 {
-    const char *tag = self->format == XINF_GW_TOOLS_HERMES ? HERMES_OPEN : MISTRAL_OPEN;
+    const char *tag = self->format == XINF_GW_TOOLS_MISTRAL ? MISTRAL_OPEN : HERMES_OPEN;
     const char *found = memmem (self->pending.data, self->pending.size, tag, strlen (tag));
     if (!found) {
         s_give (self, self->pending.size - s_prefix_tail (&self->pending, tag), content);
@@ -390,7 +493,7 @@ s_scan_text (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content)
 static bool
 s_scan_call (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content, json_t *calls)
 {
-    if (self->format == XINF_GW_TOOLS_HERMES) {
+    if (self->format == XINF_GW_TOOLS_HERMES || self->format == XINF_GW_TOOLS_GLM45) {
         const char *found = memmem (self->pending.data, self->pending.size, HERMES_CLOSE, strlen (HERMES_CLOSE));
         if (found) {
             size_t size = (size_t) (found - self->pending.data);

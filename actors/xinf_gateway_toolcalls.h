@@ -8,6 +8,11 @@
       LLAMA3   (Llama 3.1, 3.2, 3.3): the answer is one or more JSON objects
                {"name": N, "parameters": {...}} (";" or blanks between),
                optionally after <|python_tag|>; only at the start.
+      GLM45    (GLM-4.5, GLM-4.6): <tool_call>NAME then <arg_key>K</arg_key>
+               <arg_value>V</arg_value> pairs, </tool_call>, anywhere in the
+               text; a value is a string where the request's tool types
+               that parameter "string", else its JSON where it parses as
+               JSON, else a string (as GLM's template writes them).
       MISTRAL  (Mistral, Mistral Nemo, Mistral Small): [TOOL_CALLS] then a
                JSON array of {"name", "arguments"}, or name[ARGS]{...}
                (Small 3.2). [TOOL_CALLS] is a control token that the
@@ -33,7 +38,8 @@
 typedef enum {
     XINF_GW_TOOLS_HERMES = 1,
     XINF_GW_TOOLS_LLAMA3,
-    XINF_GW_TOOLS_MISTRAL
+    XINF_GW_TOOLS_MISTRAL,
+    XINF_GW_TOOLS_GLM45
 } xinf_gw_tool_format_t;
 
 typedef struct {
@@ -43,6 +49,7 @@ typedef struct {
     const char *marker;               //  the call's opening text as the model wrote it ("" if none)
     size_t calls;                     //  calls given out so far
     size_t max_calls;                 //  parallel_tool_calls false: 1
+    const json_t *tools;              //  the request's tools (borrowed), or NULL
 } xinf_gw_toolcalls_t;
 
 //  The format a chat template's model writes calls in; 'supports' is set
@@ -51,6 +58,9 @@ xinf_gw_tool_format_t xinf_gw_tool_format_of (const char *template_source, bool 
 const char *xinf_gw_tool_format_name (xinf_gw_tool_format_t format);
 
 void xinf_gw_toolcalls_init (xinf_gw_toolcalls_t *self, xinf_gw_tool_format_t format, bool parallel);
+//  The request's tools (an array, as validated; borrowed, outliving the
+//  parser), whose parameters' schemas type GLM-4.5's argument values.
+void xinf_gw_toolcalls_set_tools (xinf_gw_toolcalls_t *self, const json_t *tools);
 //  Adds text (whole UTF-8 characters); appends the content that is decided
 //  to 'content' and each complete call to 'calls' (a JSON array of
 //  {"id", "type": "function", "function": {"name", "arguments"}}).

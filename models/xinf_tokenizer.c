@@ -425,6 +425,7 @@ s_find_ends (xinf_tokenizer_t *self, const xinf_tokenizer_spec_t *spec)
         "<|endoftext|>", "<end_of_turn>", "</s>",
         "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",    //  Qwen2.5-Coder's, as llama.cpp's FIM pad, repo, sep
         "<|end|>",                                          //  Phi-3's end of a turn (its EOS is <|endoftext|>)
+        "<|observation|>",                                  //  GLM-4's: a tool's result comes next (after a call)
         "<|return|>", "<|call|>"                            //  GPT-OSS's (harmony's) end of an answer, of a tool call
     };
     s_end_add (self, self->eos_id);

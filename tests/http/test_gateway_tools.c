@@ -1,7 +1,8 @@
 /*  test_gateway_tools: OpenAI function calling in the gateway, in-process.
 
-    The tool call parser on model outputs as Qwen (Hermes), Llama 3.x and
-    Mistral write them: one call, several, text around them, arguments
+    The tool call parser on model outputs as Qwen (Hermes), Llama 3.x,
+    Mistral and GLM-4.5 (<arg_key>/<arg_value> pairs, values typed by the
+    request's tools) write them: one call, several, text around them, arguments
     with nested objects, Unicode and numbers whose spelling must survive;
     every output fed whole, split at every byte boundary into two and three
     pieces and byte by byte gives the same content and calls, and the
@@ -299,6 +300,78 @@ s_test_mistral (void)
     }
 }
 
+//  The GLM-4.5 call's parse, as a parser with the request's tools sees it.
+static s_result_t
+s_parse_glm (const char *text, const json_t *tools)
+{
+    xinf_gw_toolcalls_t parser;
+    xinf_gw_toolcalls_init (&parser, XINF_GW_TOOLS_GLM45, true);
+    xinf_gw_toolcalls_set_tools (&parser, tools);
+    xinf_gw_buf_t content = { 0 };
+    json_t *calls = json_array ();
+    xinf_gw_toolcalls_feed (&parser, text, strlen (text), &content, calls);
+    xinf_gw_toolcalls_flush (&parser, &content, calls);
+    xinf_gw_toolcalls_clear (&parser);
+    s_result_t result = { strdup (content.data ? content.data : ""), calls };
+    xinf_gw_buf_free (&content);
+    return result;
+}
+
+//  GLM-4.5's calls: a name and <arg_key>/<arg_value> pairs, several calls,
+//  text around them; a value typed by the tool's schema (a "string"
+//  parameter stays a string even where it reads as a number), else by
+//  whether it parses as JSON; calls without a name, with a repeated or
+//  unclosed key, come back as content.
+static void
+s_test_glm45 (void)
+{
+    xinf_gw_tool_format_t glm = XINF_GW_TOOLS_GLM45;
+    const char *one = "Let me look.<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n"
+                      "<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>";
+    s_result_t result = s_parse (glm, one);
+    CHECK_STR (result.content, "Let me look.");
+    CHECK_INT (json_array_size (result.calls), 1);
+    s_check_call (&result, 0, "get_weather", "{\"city\":\"Paris\",\"days\":2}");
+    s_result_free (&result);
+    s_check_splits (glm, one);
+    const char *two = "<tool_call>noop\n</tool_call>\n<tool_call>search\n<arg_key>filters</arg_key>"
+                      "<arg_value>{\"lang\": \"fr\", \"n\": [1, 2]}</arg_value><arg_key>exact</arg_key>"
+                      "<arg_value>true</arg_value></tool_call>";
+    result = s_parse (glm, two);
+    CHECK_STR (result.content, "");
+    CHECK_INT (json_array_size (result.calls), 2);
+    s_check_call (&result, 0, "noop", "{}");
+    s_check_call (&result, 1, "search", "{\"filters\":{\"lang\":\"fr\",\"n\":[1,2]},\"exact\":true}");
+    s_result_free (&result);
+    s_check_splits (glm, two);
+    //  The tool says "zip" is a string: "75001" stays one; "count" an integer
+    json_error_t error;
+    json_t *tools = json_loads ("[{\"type\": \"function\", \"function\": {\"name\": \"mail\", \"parameters\": "
+                                "{\"type\": \"object\", \"properties\": {\"zip\": {\"type\": \"string\"}, "
+                                "\"count\": {\"type\": \"integer\"}}}}}]", 0, &error);
+    CHECK (tools != NULL);
+    const char *typed = "<tool_call>mail<arg_key>zip</arg_key><arg_value>75001</arg_value><arg_key>count</arg_key>"
+                        "<arg_value>3</arg_value><arg_key>note</arg_key><arg_value>hi \"there\"</arg_value></tool_call>";
+    result = s_parse_glm (typed, tools);
+    s_check_call (&result, 0, "mail", "{\"zip\":\"75001\",\"count\":3,\"note\":\"hi \\\"there\\\"\"}");
+    s_result_free (&result);
+    result = s_parse_glm (typed, NULL);                    //  without the schema, 75001 reads as a number
+    s_check_call (&result, 0, "mail", "{\"zip\":75001,\"count\":3,\"note\":\"hi \\\"there\\\"\"}");
+    s_result_free (&result);
+    json_decref (tools);
+    const char *bad [] = { "<tool_call>\n<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>",
+                           "<tool_call>f<arg_key>a</arg_key><arg_value>1</arg_value><arg_key>a</arg_key>"
+                           "<arg_value>2</arg_value></tool_call>",
+                           "<tool_call>f<arg_key>a</arg_key>1</tool_call>",
+                           "<tool_call>f<arg_key></arg_key><arg_value>1</arg_value></tool_call>" };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        result = s_parse (glm, bad [index]);
+        CHECK_STR (result.content, bad [index]);
+        CHECK_INT (json_array_size (result.calls), 0);
+        s_result_free (&result);
+    }
+}
+
 //  Random text with tags and JSON pieces: never a crash, and pieces
 //  agree with the whole.
 static void
@@ -307,14 +380,15 @@ s_test_garbage (void)
     const char *parts [] = { "<tool_call>", "</tool_call>", "{", "}", "[", "]", "\"", "\"name\"", ":", ",",
                              "\"arguments\"", "[TOOL_CALLS]", "[ARGS]", "<|python_tag|>", " ", "\n", "x",
                              "\\", "\xc3\xa9", "\"f\"", "<", "<tool_", ";", "1e999", "null",
-                             "{\"name\": \"f\", \"arguments\": {\"a\": 1}}", "[{\"name\": \"g\"}]" };
+                             "{\"name\": \"f\", \"arguments\": {\"a\": 1}}", "[{\"name\": \"g\"}]",
+                             "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "f\n" };
     size_t calls = 0;
     for (int round = 0; round < 3000; round++) {
         char text [512] = "";
         size_t count = (size_t) randof (16);
         for (size_t index = 0; index < count; index++)
             strcat (text, parts [randof (sizeof parts / sizeof parts [0])]);
-        xinf_gw_tool_format_t format = (xinf_gw_tool_format_t) (1 + round % 3);
+        xinf_gw_tool_format_t format = (xinf_gw_tool_format_t) (1 + round % 4);
         s_result_t whole = s_parse (format, text);
         size_t size = strlen (text);
         size_t cuts [3] = { 0, 0, 0 };
@@ -345,6 +419,8 @@ s_test_format_of (void)
     CHECK (xinf_gw_tool_format_of ("{% for tool in tools %}[TOOL_CALLS]{% endfor %}", &supports) == XINF_GW_TOOLS_MISTRAL);
     CHECK (xinf_gw_tool_format_of ("<|start_header_id|>{% if tools %}{% endif %}", &supports) == XINF_GW_TOOLS_LLAMA3);
     CHECK (xinf_gw_tool_format_of ("<|im_start|>{{ m }}", &supports) == XINF_GW_TOOLS_HERMES && !supports);
+    CHECK (xinf_gw_tool_format_of ("{% if tools %}<tool_call>{{ n }}<arg_key>{{ k }}</arg_key>{% endif %}", &supports)
+           == XINF_GW_TOOLS_GLM45 && supports);
     CHECK (xinf_gw_tool_format_of (NULL, &supports) == XINF_GW_TOOLS_HERMES && !supports);
 }
 
@@ -490,6 +566,7 @@ main (void)
     s_test_malformed ();
     s_test_llama3 ();
     s_test_mistral ();
+    s_test_glm45 ();
     s_test_garbage ();
     s_test_requests ();
     printf ("PASS: tool calls: Hermes, Llama 3, Mistral, splits, garbage, requests, fallback\n");

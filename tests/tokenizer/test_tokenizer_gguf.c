@@ -30,6 +30,7 @@ static const s_special_t s_specials [] = {
     { "</s>", XINF_TOKEN_USER_DEFINED },            //  263: a marker, not control
     { "<|endoftext|>", XINF_TOKEN_CONTROL },        //  264
     { "<|end|>", XINF_TOKEN_CONTROL },              //  265: Phi-3's end of a turn
+    { "<|observation|>", XINF_TOKEN_CONTROL },      //  266: GLM-4's, a tool's result next
 };
 #define S_SPECIALS (sizeof s_specials / sizeof s_specials [0])
 #define S_VOCAB (256 + S_SPECIALS)
@@ -132,16 +133,16 @@ test_keys_and_markers (void)
     CHECK_INT (xinf_tokenizer_eot (tokenizer), 258);
     CHECK_INT (xinf_tokenizer_eom (tokenizer), 262);
     //  EOS, EOT, EOM, then <|eom_id|>, <|im_end|>, <|endoftext|> and
-    //  <|end|>; <end_of_turn> and </s> are not control tokens, BOS is no
+    //  <|end|>, <|observation|>; <end_of_turn> and </s> are not control tokens, BOS is no
     //  marker.
-    CHECK_ENDS (tokenizer, 257, 258, 262, 259, 260, 264, 265);
+    CHECK_ENDS (tokenizer, 257, 258, 262, 259, 260, 264, 265, 266);
     CHECK (strstr (xinf_tokenizer_notes (tokenizer), "token 261 '<end_of_turn>' is not a control token"));
     CHECK (strstr (xinf_tokenizer_notes (tokenizer), "token 263 '</s>' is not a control token"));
     //  Like snprintf: a short buffer gets what fits, the count is the total.
     int32_t ids [3] = { -7, -7, -7 };
-    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, ids, 2), 7);
+    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, ids, 2), 8);
     CHECK (ids [0] == 257 && ids [1] == 258 && ids [2] == -7);
-    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, NULL, 0), 7);
+    CHECK_INT (xinf_tokenizer_end_ids (tokenizer, NULL, 0), 8);
     //  End tokens decode to nothing; so does EOT with no types.
     char text [64];
     int32_t eot = 258;
@@ -165,8 +166,8 @@ test_out_of_range (void)
     xinf_tokenizer_t *tokenizer = s_finish (&writer);
     CHECK_INT (xinf_tokenizer_eot (tokenizer), -1);
     CHECK_INT (xinf_tokenizer_eom (tokenizer), -1);
-    CHECK_ENDS (tokenizer, 264, 258, 259, 260, 257, 265);
-    CHECK (strstr (xinf_tokenizer_notes (tokenizer), "tokenizer.ggml.eot_token_id = 266 is outside the vocabulary of 266 tokens: ignored"));
+    CHECK_ENDS (tokenizer, 264, 258, 259, 260, 257, 265, 266);
+    CHECK (strstr (xinf_tokenizer_notes (tokenizer), "tokenizer.ggml.eot_token_id = 267 is outside the vocabulary of 267 tokens: ignored"));
     CHECK (!strstr (xinf_tokenizer_notes (tokenizer), "eom"));
     CHECK (!xinf_tokenizer_add_bos (tokenizer));        //  qwen2 without the key: no
     xinf_tokenizer_destroy (&tokenizer);
@@ -208,7 +209,7 @@ test_wrong_types (void)
     CHECK_INT (xinf_tokenizer_eot (tokenizer), -1);
     CHECK_INT (xinf_tokenizer_eom (tokenizer), -1);
     CHECK_INT (xinf_tokenizer_bos (tokenizer), -1);
-    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264, 265);
+    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264, 265, 266);
     CHECK (!xinf_tokenizer_add_bos (tokenizer));        //  a u32 is no bool: gpt2's default
     xinf_tokenizer_destroy (&tokenizer);
 }
@@ -222,7 +223,7 @@ test_no_keys (void)
     s_begin (&writer, &(s_file_t) { "gpt2", "gpt2", false, -1 });
     xinf_tokenizer_t *tokenizer = s_finish (&writer);
     CHECK_INT (xinf_tokenizer_eos (tokenizer), -1);
-    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264, 261, 263, 265);
+    CHECK_ENDS (tokenizer, 258, 259, 260, 257, 264, 261, 263, 265, 266);
     CHECK_STR (xinf_tokenizer_notes (tokenizer), "");
     CHECK (!xinf_tokenizer_is_control (tokenizer, 262));     //  untyped and no marker: normal
     CHECK (!xinf_tokenizer_add_bos (tokenizer));
