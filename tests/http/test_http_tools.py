@@ -6,8 +6,8 @@ GGUF whose forward pass gives a fixed answer to any prompt. Each answer is
 what the template's model family writes: Qwen2.5 (Hermes <tool_call> blocks,
 text before, two calls), Llama 3.1 (a JSON object with "parameters"),
 Mistral Nemo (a JSON array of calls, its [TOOL_CALLS] control token
-rendered as nothing), GLM-4.5 (<arg_key>/<arg_value> pairs, the value typed
-by the tool's schema, with a template in GLM's tool form), a model without a template (ChatML: the tools go in a
+rendered as nothing), GLM-4.6 (<arg_key>/<arg_value> pairs, the value typed
+by the tool's schema), a model without a template (ChatML: the tools go in a
 Hermes-style system message), one whose template the interpreter cannot run
 (the same fallback) and a broken call (returned as content); a random model
 with tools answers text without calls.
@@ -52,7 +52,7 @@ MODELS = {
     "plain": (None, '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Lima"}}\n</tool_call>',
               "hermes", True, None, [("get_weather", '{"city": "Lima"}')]),
     # GLM-4.5's form: "15" stays a string where the schema says so (city), "2" becomes a number (days)
-    "glm": ("GLM", 'Checking.<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>15</arg_value>\n'
+    "glm": ("zai-org-GLM-4.6.jinja", 'Checking.<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>15</arg_value>\n'
                    '<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call>',
             "glm45", False, "Checking.", [("get_weather", '{"city":"15","days":2}')]),
     # A template the interpreter cannot run (include): the built-in ChatML stands in, and the tools go in
@@ -61,12 +61,6 @@ MODELS = {
                  "hermes", True, None, [("get_weather", '{"city": "Kyiv"}')]),
 }
 UNUSABLE = "{% include 'tools.jinja' %}{% for message in messages %}<|im_start|>{{ message.content }}{% endfor %}"
-# GLM-4.5's tool instructions and turns, cut down (its official template is not in tests/templates/data)
-GLM = ("{% if tools %}<|system|>\n# Tools\n{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}"
-       "For each function call, output the function name and arguments in this form:\n<tool_call>{function-name}\n"
-       "<arg_key>{arg-key-1}</arg_key>\n<arg_value>{arg-value-1}</arg_value>\n</tool_call>{% endif %}"
-       "{% for m in messages %}<|{{ m.role }}|>\n{{ m.content if m.content is string else '' }}{% endfor %}"
-       "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
 BROKEN = '<tool_call>\n{"name": "get_weather", "arguments": {"city": \n</tool_call>'
 
 
@@ -146,6 +140,7 @@ def scenario_history(gateway):
                          "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]},
         {"role": "tool", "tool_call_id": "abcdefghi", "content": "sunny, 21 C"}]
     marks = {"qwen": "<tool_response>\nsunny, 21 C\n</tool_response>", "llama": "ipython<|end_header_id|>",
+             "glm": "<|observation|>\n<tool_response>\nsunny, 21 C\n</tool_response>",
              "mistral": '[TOOL_RESULTS]{"content": sunny, 21 C, "call_id": "abcdefghi"}', "plain": "<tool_response>\nsunny, 21 C"}
     for uid, mark in marks.items():
         body = {"model": uid, "messages": history, "tools": TOOLS, "temperature": 0}
@@ -330,11 +325,8 @@ def main():
         unusable = os.path.join(workdir, "unusable.jinja")
         with open(unusable, "w") as file:
             file.write(UNUSABLE)
-        glm = os.path.join(workdir, "glm.jinja")
-        with open(glm, "w") as file:
-            file.write(GLM)
         for uid, spec in MODELS.items():
-            template = unusable if spec[0] == "UNUSABLE" else glm if spec[0] == "GLM" else spec[0]
+            template = unusable if spec[0] == "UNUSABLE" else spec[0]
             make_model(build_dir, os.path.join(workdir, uid + ".gguf"), chat_template=template, script=spec[1])
         make_model(build_dir, os.path.join(workdir, "broken.gguf"), chat_template=MODELS["qwen"][0], script=BROKEN)
         make_model(build_dir, os.path.join(workdir, "m.gguf"), chat_template=MODELS["qwen"][0])

@@ -181,6 +181,7 @@ TOOL_TEMPLATES = {
     "meta-llama-Llama-3.2-3B-Instruct.jinja": ("tools", "tool_call", "string_args"),
     "mistralai-Mistral-Nemo-Instruct-2407.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
     "Mistral-Small-3.2-24B-Instruct-2506.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
+    "zai-org-GLM-4.6.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
 }
 
 
