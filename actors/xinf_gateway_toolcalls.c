@@ -6,6 +6,8 @@
 */
 #include "xinf_gateway_toolcalls.h"
 
+#include <ctype.h>
+
 enum { s_START, s_TEXT, s_CALL, s_PLAIN };
 
 #define HERMES_OPEN   "<tool_call>"
@@ -304,39 +306,75 @@ s_tagged (const char *text, size_t size, size_t *at, const char *open, const cha
     return true;
 }
 
-//  The JSON type the request's tool 'name' gives its parameter 'key'
-//  (parameters.properties.KEY.type), or NULL; a chat tool's function or a
-//  flat tool.
-static const char *
-s_parameter_type (const json_t *tools, const char *name, const char *key, size_t key_length)
+//  Whether the request's tool 'name' types its parameter 'key' as a string
+//  (parameters.properties.KEY.type "string", or a list of types with it).
+static bool
+s_string_parameter (const json_t *tools, const char *name, const char *key, size_t key_length)
 {
     for (size_t index = 0; index < json_array_size (tools); index++) {
-        json_t *tool = json_array_get (tools, index);
-        json_t *function = json_object_get (tool, "function") ? json_object_get (tool, "function") : tool;
+        json_t *function = json_object_get (json_array_get (tools, index), "function");
         if (!json_is_string (json_object_get (function, "name"))
         ||  strcmp (json_string_value (json_object_get (function, "name")), name) != 0)
             continue;
         json_t *properties = json_object_get (json_object_get (function, "parameters"), "properties");
-        return json_string_value (json_object_get (json_object_getn (properties, key, key_length), "type"));
+        json_t *type = json_object_get (json_object_getn (properties, key, key_length), "type");
+        for (size_t at = 0; json_is_array (type) && at < json_array_size (type); at++)
+            if (json_is_string (json_array_get (type, at))
+            &&  strcmp (json_string_value (json_array_get (type, at)), "string") == 0)
+                return true;
+        return json_is_string (type) && strcmp (json_string_value (type), "string") == 0;
     }
-    return NULL;
+    return false;
 }
 
-//  A GLM-4.5 argument's value: a string where the tool types it so, else
-//  its JSON where it parses, else a string.
-static json_t *
-s_glm_value (const xinf_gw_toolcalls_t *self, const char *name, const char *key, size_t key_length,
-             const char *value, size_t size)
+//  Appends text as a JSON string; false when it is not UTF-8.
+static bool
+s_add_json_string (xinf_gw_buf_t *out, const char *text, size_t size)
 {
-    const char *type = s_parameter_type (self->tools, name, key, key_length);
+    json_t *string = json_stringn (text, size);
+    char *dumped = string ? json_dumps (string, JSON_ENCODE_ANY) : NULL;
+    if (dumped)
+        xinf_gw_buf_add_str (out, dumped);
+    free (dumped);
+    json_decref (string);
+    return dumped != NULL;
+}
+
+//  Appends a GLM-4.5 argument's value: a JSON string where the tool types
+//  the parameter so, else the model's own text where it is JSON (numbers
+//  keep their spelling), else a JSON string; false when it is not UTF-8.
+static bool
+s_add_glm_value (xinf_gw_buf_t *out, bool string, const char *value, size_t size)
+{
+    size_t start = s_skip_space (value, size, 0), end = size;
+    while (end > start && s_blank (value [end - 1]))
+        end--;
     json_error_t error;
-    json_t *parsed = type && strcmp (type, "string") == 0 ? NULL : json_loadb (value, size, JSON_DECODE_ANY, &error);
-    return parsed ? parsed : json_stringn (value, size);
+    json_t *parsed = string ? NULL : json_loadb (value + start, end - start, JSON_DECODE_ANY, &error);
+    json_decref (parsed);
+    if (!parsed)
+        return s_add_json_string (out, value, size);
+    xinf_gw_buf_add (out, value + start, end - start);
+    return true;
+}
+
+//  A GLM-4.5 function name: 1 to 64 letters, digits, '_', '-', '.' or ':'
+//  (OpenAI's names and namespaced ones; not a Hermes call's JSON).
+static bool
+s_glm_name_valid (const char *name, size_t size)
+{
+    if (size < 1 || size > 64)
+        return false;
+    for (size_t at = 0; at < size; at++)
+        if (!isalnum ((unsigned char) name [at]) && !strchr ("_-.:", name [at]))
+            return false;
+    return true;
 }
 
 //  GLM-4.5's call: its name, then <arg_key>/<arg_value> pairs, blanks
-//  between; arguments given out as compact JSON. False when the name or a
-//  key is not one (empty, too long, control characters, repeated).
+//  between; arguments given out as a JSON object of the model's values.
+//  False when the name, a key or a value is not one (a key empty, too
+//  long, repeated or with control characters; text that is not UTF-8).
 static bool
 s_parse_glm (const xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *found)
 {
@@ -344,28 +382,36 @@ s_parse_glm (const xinf_gw_toolcalls_t *self, const char *text, size_t size, jso
     size_t at = first_key ? (size_t) (first_key - text) : size, start = s_skip_space (text, at, 0), end = at;
     while (end > start && s_blank (text [end - 1]))
         end--;
-    if (!s_name_valid (text + start, end - start))
+    if (!s_glm_name_valid (text + start, end - start))
         return false;
     char name [CALL_NAME_MAX + 1];
     snprintf (name, sizeof name, "%.*s", (int) (end - start), text + start);
-    json_t *arguments = json_object ();
+    json_t *keys = json_object ();
+    xinf_gw_buf_t arguments = { 0 };
+    xinf_gw_buf_add_str (&arguments, "{");
     bool ok = true;
     while (ok && (at = s_skip_space (text, size, at)) < size) {
         size_t key, key_length, value, value_length;
         ok = s_tagged (text, size, &at, GLM_KEY, GLM_KEY_END, &key, &key_length);
         at = s_skip_space (text, size, at);
         ok = ok && s_tagged (text, size, &at, GLM_VALUE, GLM_VALUE_END, &value, &value_length)
-          && s_name_valid (text + key, key_length) && !json_object_getn (arguments, text + key, key_length);
+          && s_name_valid (text + key, key_length) && !json_object_getn (keys, text + key, key_length)
+          && json_object_setn_new (keys, text + key, key_length, json_true ()) == 0;
+        if (ok && json_object_size (keys) > 1)
+            xinf_gw_buf_add_str (&arguments, ",");
+        ok = ok && s_add_json_string (&arguments, text + key, key_length);
         if (ok)
-            json_object_setn_new (arguments, text + key, key_length,
-                                  s_glm_value (self, name, text + key, key_length, text + value, value_length));
+            xinf_gw_buf_add_str (&arguments, ":");
+        ok = ok && s_add_glm_value (&arguments, s_string_parameter (self->tools, name, text + key, key_length),
+                                    text + value, value_length);
     }
-    char *dumped = ok ? json_dumps (arguments, JSON_COMPACT) : NULL;
-    if (dumped)
-        json_array_append_new (found, s_call_new (XINF_GW_TOOLS_GLM45, name, strlen (name), dumped, strlen (dumped)));
-    free (dumped);
-    json_decref (arguments);
-    return dumped != NULL;
+    xinf_gw_buf_add_str (&arguments, "}");
+    if (ok)
+        json_array_append_new (found, s_call_new (XINF_GW_TOOLS_GLM45, name, strlen (name), arguments.data,
+                                                  arguments.size));
+    xinf_gw_buf_free (&arguments);
+    json_decref (keys);
+    return ok;
 }
 
 //  The body of a call (text after the marker); calls into 'found'.

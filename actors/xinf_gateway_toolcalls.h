@@ -10,9 +10,11 @@
                optionally after <|python_tag|>; only at the start.
       GLM45    (GLM-4.5, GLM-4.6): <tool_call>NAME then <arg_key>K</arg_key>
                <arg_value>V</arg_value> pairs, </tool_call>, anywhere in the
-               text; a value is a string where the request's tool types
-               that parameter "string", else its JSON where it parses as
-               JSON, else a string (as GLM's template writes them).
+               text; NAME of letters, digits, _ - . :; a value is a string
+               where the request's tool types that parameter "string" (or
+               lists it among its types), else the model's own text where
+               it is JSON (numbers keep their spelling), else a string (as
+               GLM's template writes them).
       MISTRAL  (Mistral, Mistral Nemo, Mistral Small): [TOOL_CALLS] then a
                JSON array of {"name", "arguments"}, or name[ARGS]{...}
                (Small 3.2). [TOOL_CALLS] is a control token that the

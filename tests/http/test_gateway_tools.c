@@ -341,13 +341,14 @@ s_test_glm45 (void)
     CHECK_STR (result.content, "");
     CHECK_INT (json_array_size (result.calls), 2);
     s_check_call (&result, 0, "noop", "{}");
-    s_check_call (&result, 1, "search", "{\"filters\":{\"lang\":\"fr\",\"n\":[1,2]},\"exact\":true}");
+    s_check_call (&result, 1, "search", "{\"filters\":{\"lang\": \"fr\", \"n\": [1, 2]},\"exact\":true}");
     s_result_free (&result);
     s_check_splits (glm, two);
     //  The tool says "zip" is a string: "75001" stays one; "count" an integer
     json_error_t error;
     json_t *tools = json_loads ("[{\"type\": \"function\", \"function\": {\"name\": \"mail\", \"parameters\": "
                                 "{\"type\": \"object\", \"properties\": {\"zip\": {\"type\": \"string\"}, "
+                                "\"code\": {\"type\": [\"string\", \"null\"]}, "
                                 "\"count\": {\"type\": \"integer\"}}}}}]", 0, &error);
     CHECK (tools != NULL);
     const char *typed = "<tool_call>mail<arg_key>zip</arg_key><arg_value>75001</arg_value><arg_key>count</arg_key>"
@@ -358,12 +359,22 @@ s_test_glm45 (void)
     result = s_parse_glm (typed, NULL);                    //  without the schema, 75001 reads as a number
     s_check_call (&result, 0, "mail", "{\"zip\":75001,\"count\":3,\"note\":\"hi \\\"there\\\"\"}");
     s_result_free (&result);
+    //  A type list with "string" keeps a string; numbers keep the model's spelling
+    result = s_parse_glm ("<tool_call>mail<arg_key>code</arg_key><arg_value>007</arg_value><arg_key>price</arg_key>"
+                          "<arg_value> 0.1 </arg_value><arg_key>big</arg_key><arg_value>1e16</arg_value>"
+                          "<arg_key>huge</arg_key><arg_value>123456789012345678901234</arg_value></tool_call>", tools);
+    s_check_call (&result, 0, "mail", "{\"code\":\"007\",\"price\":0.1,\"big\":1e16,"
+                                      "\"huge\":\"123456789012345678901234\"}");
+    s_result_free (&result);
     json_decref (tools);
     const char *bad [] = { "<tool_call>\n<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>",
                            "<tool_call>f<arg_key>a</arg_key><arg_value>1</arg_value><arg_key>a</arg_key>"
                            "<arg_value>2</arg_value></tool_call>",
                            "<tool_call>f<arg_key>a</arg_key>1</tool_call>",
-                           "<tool_call>f<arg_key></arg_key><arg_value>1</arg_value></tool_call>" };
+                           "<tool_call>f<arg_key></arg_key><arg_value>1</arg_value></tool_call>",
+                           "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call>",     //  Hermes's form
+                           "<tool_call>f<arg_key>a</arg_key><arg_value>\xff\xfe</arg_value></tool_call>",  //  no UTF-8
+                           "<tool_call>f<arg_key>\xc3</arg_key><arg_value>1</arg_value></tool_call>" };
     for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
         result = s_parse (glm, bad [index]);
         CHECK_STR (result.content, bad [index]);
