@@ -132,6 +132,17 @@ def scenario_scripted(gateway, uid, spec):
           f"stream agrees, tool_choice none and a forced function")
 
 
+def scenario_choices(gateway):
+    """n = 2: each choice's calls are parsed alike, GLM's values typed by the tools in both."""
+    body = {"model": "glm", "messages": ASK, "tools": TOOLS, "temperature": 0, "n": 2}
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    check(status == 200 and len(answer["choices"]) == 2, f"n = 2 with tools: {status} {answer}")
+    for choice in answer["choices"]:
+        check(choice["finish_reason"] == "tool_calls" and calls_of(choice["message"]) == MODELS["glm"][5],
+              f"choice {choice['index']} of 2: {choice}")
+    print("n = 2: both choices' calls parsed, their values typed by the tools")
+
+
 def scenario_history(gateway):
     """A chat with a turn of calls and the results: each template renders them."""
     history = ASK + [
@@ -336,6 +347,7 @@ def main():
         gateway.wait_restart_window()
         for uid, spec in MODELS.items():
             scenario_scripted(gateway, uid, spec)
+        scenario_choices(gateway)
         scenario_history(gateway)
         scenario_parallel_and_plain(gateway)
         scenario_refused(gateway)
