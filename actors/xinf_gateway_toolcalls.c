@@ -366,7 +366,7 @@ s_glm_name_valid (const char *name, size_t size)
     if (size < 1 || size > 64)
         return false;
     for (size_t at = 0; at < size; at++)
-        if (!isalnum ((unsigned char) name [at]) && !strchr ("_-.:", name [at]))
+        if (!isalnum ((unsigned char) name [at]) && !(name [at] && strchr ("_-.:", name [at])))
             return false;
     return true;
 }

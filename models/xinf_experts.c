@@ -185,25 +185,43 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, const xinf_expe
     return spec->shared_ffn ? s_shared (gguf, t, index, spec, matrices + 3 * count, slices, error, error_size) : 0;
 }
 
+//  Whether every layer with experts has the tensors the spec names (the
+//  shared expert's, GLM-4.5's selection bias where it has them); -1
+//  naming the first one missing.
+static int
+s_check_present (xinf_gguf_t *gguf, const xinf_transformer_t *t, const xinf_experts_spec_t *spec, char *error,
+                 size_t error_size)
+{
+    const char *wanted [9] = { "ffn_gate_inp.weight", "ffn_gate_exps.weight", "ffn_up_exps.weight",
+                               "ffn_down_exps.weight" };
+    size_t count = 4;
+    if (spec->shared_ffn) {
+        wanted [count++] = "ffn_gate_shexp.weight";
+        wanted [count++] = "ffn_up_shexp.weight";
+        wanted [count++] = "ffn_down_shexp.weight";
+        if (spec->shared_gated)
+            wanted [count++] = "ffn_gate_inp_shexp.weight";
+    }
+    if (spec->sigmoid)
+        wanted [count++] = "exp_probs_b.bias";
+    for (size_t index = spec->dense_lead; index < t->n_layers; index++)
+        for (size_t which = 0; which < count; which++) {
+            char name [96];
+            snprintf (name, sizeof name, "blk.%zu.%s", index, wanted [which]);
+            if (!xinf_gguf_find_tensor (gguf, name))
+                return xinf_fail (error, error_size, "tensor '%s' is missing (a mixture of %zu experts%s)", name,
+                                  spec->count, spec->shared_ffn ? " and a shared one" : "");
+        }
+    return 0;
+}
+
 int
 xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, const xinf_experts_spec_t *spec, xinf_slices_t *slices,
                    xinf_matrix_t **owned, char *error, size_t error_size)
 {
     //  Every layer's tensors are there before their views take memory
-    static const char *names [8] = { "ffn_gate_inp", "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps",
-                                     "ffn_gate_shexp", "ffn_up_shexp", "ffn_down_shexp", "ffn_gate_inp_shexp" };
-    int named = spec->shared_ffn ? (spec->shared_gated ? 8 : 7) : 4;
-    for (size_t index = spec->dense_lead; index < t->n_layers; index++)
-        for (int which = 0; which <= named; which++) {
-            char name [96];
-            if (which == named && !spec->sigmoid)
-                break;
-            snprintf (name, sizeof name, which == named ? "blk.%zu.exp_probs_b.bias" : "blk.%zu.%s.weight", index,
-                      which == named ? "" : names [which]);
-            if (!xinf_gguf_find_tensor (gguf, name))
-                return xinf_fail (error, error_size, "tensor '%s' is missing (a mixture of %zu experts%s)", name,
-                                  spec->count, spec->shared_ffn ? " and a shared one" : "");
-        }
+    if (s_check_present (gguf, t, spec, error, error_size))
+        return -1;
     size_t per_layer = 3 * spec->count + 3;
     *owned = calloc (t->n_layers * per_layer, sizeof (xinf_matrix_t));
     if (!*owned)

@@ -22,13 +22,15 @@ typedef struct {
     json_t *calls;
 } s_result_t;
 
-//  Feeds 'text' cut at the given offsets (sorted, < size).
+//  Feeds 'text' cut at the given offsets (sorted, < size) to a parser
+//  that has the request's 'tools' (or none).
 static s_result_t
-s_parse_cuts (xinf_gw_tool_format_t format, const char *text, size_t size, const size_t *cuts, size_t cut_count,
-              bool parallel)
+s_parse_tools (xinf_gw_tool_format_t format, const json_t *tools, const char *text, size_t size, const size_t *cuts,
+               size_t cut_count, bool parallel)
 {
     xinf_gw_toolcalls_t parser;
     xinf_gw_toolcalls_init (&parser, format, parallel);
+    xinf_gw_toolcalls_set_tools (&parser, tools);
     xinf_gw_buf_t content = { 0 };
     json_t *calls = json_array ();
     size_t at = 0;
@@ -42,6 +44,14 @@ s_parse_cuts (xinf_gw_tool_format_t format, const char *text, size_t size, const
     s_result_t result = { strdup (content.data ? content.data : ""), calls };
     xinf_gw_buf_free (&content);
     return result;
+}
+
+//  Feeds 'text' cut at the given offsets (sorted, < size).
+static s_result_t
+s_parse_cuts (xinf_gw_tool_format_t format, const char *text, size_t size, const size_t *cuts, size_t cut_count,
+              bool parallel)
+{
+    return s_parse_tools (format, NULL, text, size, cuts, cut_count, parallel);
 }
 
 static s_result_t
@@ -304,17 +314,7 @@ s_test_mistral (void)
 static s_result_t
 s_parse_glm (const char *text, const json_t *tools)
 {
-    xinf_gw_toolcalls_t parser;
-    xinf_gw_toolcalls_init (&parser, XINF_GW_TOOLS_GLM45, true);
-    xinf_gw_toolcalls_set_tools (&parser, tools);
-    xinf_gw_buf_t content = { 0 };
-    json_t *calls = json_array ();
-    xinf_gw_toolcalls_feed (&parser, text, strlen (text), &content, calls);
-    xinf_gw_toolcalls_flush (&parser, &content, calls);
-    xinf_gw_toolcalls_clear (&parser);
-    s_result_t result = { strdup (content.data ? content.data : ""), calls };
-    xinf_gw_buf_free (&content);
-    return result;
+    return s_parse_tools (XINF_GW_TOOLS_GLM45, tools, text, strlen (text), NULL, 0, true);
 }
 
 //  GLM-4.5's calls: a name and <arg_key>/<arg_value> pairs, several calls,
@@ -381,6 +381,10 @@ s_test_glm45 (void)
         CHECK_INT (json_array_size (result.calls), 0);
         s_result_free (&result);
     }
+    static const char nul [] = "<tool_call>f\0g<arg_key>a</arg_key><arg_value>1</arg_value></tool_call>";
+    result = s_parse_cuts (glm, nul, sizeof nul - 1, NULL, 0, true);       //  a NUL in the name: no call
+    CHECK_INT (json_array_size (result.calls), 0);
+    s_result_free (&result);
 }
 
 //  Random text with tags and JSON pieces: never a crash, and pieces
