@@ -138,7 +138,8 @@ static uint32_t
 s_compile_set (xinf_rx_nfa_t *nfa, const xinf_rx_node_t *node, uint32_t next)
 {
     uint32_t start = S_NOTHING;
-    const xinf_rx_range_t *ranges = nfa->tree->ranges + node->range_at;
+    //  an empty set may come from a tree without ranges at all (NULL)
+    const xinf_rx_range_t *ranges = node->range_count ? nfa->tree->ranges + node->range_at : NULL;
     for (size_t index = 0; index < node->range_count && start != XINF_RX_NONE; index++)
         s_kept_range (nfa, ranges [index].lo, ranges [index].hi, next, &start);
     if (start == S_NOTHING)                     //  the empty set: nothing matches
