@@ -3,6 +3,7 @@
 #include "xinf_cpu_ops.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,18 +90,72 @@ s_key (const xinf_moe_t *moe, const float *probs, int32_t e)
     return moe->selection_bias ? probs [e] + moe->selection_bias [e] : probs [e];
 }
 
-//  A token's k experts: the highest keys, the lower id first among equals
-//  (a selection over 'order', k passes of the experts left); their
-//  weights (the probabilities), divided by their sum where asked, scaled
-//  where asked.
+//  Whether key p wins over key q: the higher, NaN never over a number.
+static bool
+s_beats (float p, float q)
+{
+    return p > q || (q != q && p == p);
+}
+
+//  A group's score (DeepSeek V3's): the sum of its two highest keys.
+static float
+s_group_score (const xinf_moe_t *moe, const float *probs, size_t group)
+{
+    size_t per = moe->n_experts / moe->groups;
+    float first = -INFINITY, second = -INFINITY;
+    for (size_t e = group * per; e < (group + 1) * per; e++) {
+        float key = s_key (moe, probs, (int32_t) e);
+        if (s_beats (key, first)) {
+            second = first;
+            first = key;
+        }
+        else
+        if (s_beats (key, second))
+            second = key;
+    }
+    return first + second;
+}
+
+//  The experts a token may go to into 'order' (ascending ids), their
+//  count returned: all of them; with groups, those of the groups_used
+//  groups of the highest scores (the lower group first among equals).
+static size_t
+s_allowed (const xinf_moe_t *moe, const float *probs, int32_t *order)
+{
+    if (moe->groups < 2) {
+        for (size_t e = 0; e < moe->n_experts; e++)
+            order [e] = (int32_t) e;
+        return moe->n_experts;
+    }
+    float scores [XINF_MOE_MAX_GROUPS];
+    bool taken [XINF_MOE_MAX_GROUPS] = { false };
+    for (size_t g = 0; g < moe->groups; g++)
+        scores [g] = s_group_score (moe, probs, g);
+    for (size_t pass = 0; pass < moe->groups_used; pass++) {
+        size_t best = moe->groups;
+        for (size_t g = 0; g < moe->groups; g++)
+            if (!taken [g] && (best == moe->groups || s_beats (scores [g], scores [best])))
+                best = g;
+        taken [best] = true;
+    }
+    size_t per = moe->n_experts / moe->groups, count = 0;
+    for (size_t g = 0; g < moe->groups; g++)
+        for (size_t e = g * per; taken [g] && e < (g + 1) * per; e++)
+            order [count++] = (int32_t) e;
+    return count;
+}
+
+//  A token's k experts: the highest keys of those allowed, the lower id
+//  first among equals (a selection over 'order', k passes of the experts
+//  left); their weights (the probabilities), divided by their sum where
+//  asked, scaled where asked.
 static void
 s_choose (const xinf_moe_t *moe, const float *probs, int32_t *order, int32_t *chosen, float *weights)
 {
-    for (size_t e = 0; e < moe->n_experts; e++)
-        order [e] = (int32_t) e;
+    size_t allowed = s_allowed (moe, probs, order);
     for (size_t slot = 0; slot < moe->k; slot++) {
         size_t best = slot;
-        for (size_t at = slot + 1; at < moe->n_experts; at++) {
+        for (size_t at = slot + 1; at < allowed; at++) {
             float p = s_key (moe, probs, order [at]), q = s_key (moe, probs, order [best]);
             if (p > q || (p == q && order [at] < order [best]) || (q != q && p == p))
                 best = at;            //  NaN never wins over a number
@@ -223,6 +278,10 @@ static bool
 s_shapes_hold (const xinf_moe_t *moe)
 {
     if (!moe->k || moe->k > moe->n_experts || moe->router->rows != moe->n_experts || moe->router->cols != moe->dim)
+        return false;
+    if (moe->groups > 1 && (moe->groups > XINF_MOE_MAX_GROUPS || moe->n_experts % moe->groups
+                            || moe->n_experts / moe->groups < 2 || !moe->groups_used || moe->groups_used >= moe->groups
+                            || moe->k > moe->groups_used * (moe->n_experts / moe->groups)))
         return false;
     for (size_t e = 0; e < moe->n_experts; e++)
         if (moe->gate [e].rows != moe->ffn || moe->gate [e].cols != moe->dim || moe->up [e].rows != moe->ffn

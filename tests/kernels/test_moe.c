@@ -5,7 +5,7 @@
     experts, the softmax of the k chosen logits, the clamped swiglu, its
     clamps reached); a shared expert (Qwen2-MoE's, gated by the sigmoid of
     its router's logit, and granitemoeshared's, ungated) of another width
-    and type; each token's result alone equals it in any batch, on
+    and type; DeepSeek V3's groups of experts; each token's result alone equals it in any batch, on
     1 and 3 threads, bit for bit; shapes that do not hold are refused.  */
 #include "test_kernels.h"
 #include "xinf_cpu_backend.h"
@@ -154,6 +154,36 @@ s_reference_shared (const s_experts_t *self, const float *x, double *y)
     free (h);
 }
 
+//  DeepSeek V3's groups: the experts of the groups not among the
+//  groups_used of the highest sums of their two highest keys marked taken
+//  (never chosen).
+static void
+s_reference_groups (const s_experts_t *self, const double *keys, bool *taken)
+{
+    size_t groups = self->moe.groups, per = groups > 1 ? self->n_experts / groups : 0;
+    double scores [64];
+    bool used [64] = { false };
+    for (size_t g = 0; g < groups && per; g++) {
+        double first = -INFINITY, second = -INFINITY;
+        for (size_t e = g * per; e < (g + 1) * per; e++)
+            if (keys [e] > first)
+                second = first, first = keys [e];
+            else
+            if (keys [e] > second)
+                second = keys [e];
+        scores [g] = first + second;
+    }
+    for (size_t pass = 0; pass < self->moe.groups_used && per; pass++) {
+        size_t best = groups;
+        for (size_t g = 0; g < groups; g++)
+            if (!used [g] && (best == groups || scores [g] > scores [best]))
+                best = g;
+        used [best] = true;
+    }
+    for (size_t e = 0; per && e < self->n_experts; e++)
+        taken [e] = !used [e / per];
+}
+
 //  The reference output of one token.
 static void
 s_reference (const s_experts_t *self, const float *x, double *y)
@@ -176,6 +206,7 @@ s_reference (const s_experts_t *self, const float *x, double *y)
     for (size_t e = 0; e < E; e++)
         keys [e] = probs [e] + (self->moe.selection_bias ? self->moe.selection_bias [e] : 0);
     bool taken [64] = { false };
+    s_reference_groups (self, keys, taken);
     size_t chosen [64];
     double weights [64], total = 0;
     for (size_t slot = 0; slot < self->k; slot++) {
@@ -302,6 +333,52 @@ test_moe_sigmoid (void)
     }
 }
 
+//  DeepSeek V3's groups: 16 experts in 4 groups, 2 of them used, 3 experts
+//  a token, under sigmoids with a selection bias and under a softmax; a
+//  token's experts all come from its best groups, and the groups change
+//  some choices (without them the outputs move). Groups that do not hold
+//  are refused.
+static void
+test_moe_groups (void)
+{
+    for (int variant = 0; variant < 2; variant++) {
+        s_experts_t experts;
+        size_t n = 19, dim = 32;
+        s_experts_make (&experts, 16, 3, 16, dim, XINF_DTYPE_F32, variant == 0, false, 91 + variant);
+        uint64_t state = 93;
+        float *bias = test_floats (16, &state), *x = test_floats (n * dim, &state), *y = malloc (n * dim * 4);
+        experts.moe.sigmoid = variant == 0;
+        experts.moe.selection_bias = variant == 0 ? bias : NULL;
+        experts.moe.weight_scale = variant == 0 ? 2.5f : 16.0f;
+        experts.moe.groups = 4, experts.moe.groups_used = 2;
+        double *expected = malloc (dim * sizeof (double));
+        xinf_backend_t *be = xinf_cpu_backend_new (2);
+        CHECK (be->ops->moe (be, &experts.moe, x, y, n) == 0);
+        for (size_t t = 0; t < n; t++) {
+            s_reference (&experts, x + t * dim, expected);
+            for (size_t d = 0; d < dim; d++)
+                CHECK_NEAR (y [t * dim + d], expected [d], 3e-3 * (1 + fabs (expected [d])));
+        }
+        float *ungrouped = malloc (n * dim * 4);
+        experts.moe.groups = 0;
+        CHECK (be->ops->moe (be, &experts.moe, x, ungrouped, n) == 0);
+        size_t moved = 0;
+        for (size_t i = 0; i < n * dim; i++)
+            moved += ungrouped [i] != y [i];
+        CHECK (moved > 0);
+        //  Refused: groups that do not divide the experts, none used, all used, k more than they hold
+        size_t bad [4][2] = { { 5, 2 }, { 4, 0 }, { 4, 4 }, { 8, 1 } };
+        for (int b = 0; b < 4; b++) {
+            experts.moe.groups = bad [b][0], experts.moe.groups_used = bad [b][1];
+            CHECK (be->ops->moe (be, &experts.moe, x, ungrouped, n) == -1);
+        }
+        free (ungrouped);
+        xinf_backend_destroy (&be);
+        free (bias), free (x), free (y), free (expected);
+        s_experts_free (&experts);
+    }
+}
+
 static void
 test_moe (void)
 {
@@ -319,6 +396,7 @@ test_moe (void)
     s_case_shared (6, 2, 32, 64, XINF_DTYPE_F32, true, false, 9, 32, false);     //  granitemoeshared's
     s_case_shared (8, 4, 32, 64, XINF_DTYPE_F32, true, false, 1, 64, true);      //  a full group, then the shared
     test_moe_sigmoid ();
+    test_moe_groups ();
 }
 
 //  Equal router rows: the lower ids win; bad shapes are refused.
