@@ -34,6 +34,18 @@ typedef struct {
     size_t rows, cols;
 } xinf_matrix_t;
 
+//  Rows first .. first + count - 1 of 'whole': a view (a quantized row is
+//  whole blocks, so any row may start one; NULL data stays NULL).
+static inline xinf_matrix_t
+xinf_matrix_rows (const xinf_matrix_t *whole, size_t first, size_t count)
+{
+    xinf_matrix_t view = *whole;
+    view.rows = count;
+    if (whole->data)
+        view.data = (const char *) whole->data + first * xinf_dtype_row_bytes (whole->dtype, whole->cols);
+    return view;
+}
+
 //  One forward step's tokens. Arrays are the caller's; n >= 1.
 typedef struct {
     size_t n;                         //  tokens in the step
@@ -115,11 +127,18 @@ typedef struct {
 //  plus selection_bias [n_experts] (where given), their weights the
 //  probabilities (unbiased; divided by their sum where 'normalize'), times
 //  weight_scale where that is neither 0 nor 1.
+//  Groups (DeepSeek V3's; groups > 1, with any routing): the experts in
+//  'groups' groups of consecutive ids, a group's score the sum of its two
+//  highest keys (probabilities plus selection bias), and the k experts
+//  chosen only among the groups_used groups of the highest scores (the
+//  lower group first among equals); 2 or more experts a group, k of them
+//  at most, groups_used < groups, groups <= XINF_MOE_MAX_GROUPS.
 //  A shared expert (shared_ffn > 0: Qwen2-MoE's, granitemoeshared's) that
 //  every token goes to besides its k: shared_gate and shared_up (shared_ffn
 //  x dim), shared_down (dim x shared_ffn), silu (g) u; its output added
 //  after the k experts' sum, times sigmoid (shared_router . x) where
 //  shared_router [dim] is given (Qwen2-MoE's), else once.
+#define XINF_MOE_MAX_GROUPS 256
 typedef struct {
     const xinf_matrix_t *router;
     const xinf_matrix_t *gate, *up, *down;   //  [n_experts] each
@@ -132,12 +151,22 @@ typedef struct {
     bool sigmoid;
     const float *selection_bias;             //  [n_experts] or NULL
     float weight_scale;
+    size_t groups, groups_used;              //  0 or 1: no groups
     const xinf_matrix_t *shared_gate, *shared_up, *shared_down;
     size_t shared_ffn;
     const float *shared_router;              //  [dim] or NULL
 } xinf_moe_t;
 
 typedef struct _xinf_backend_t xinf_backend_t;
+
+//  Rows of floats between strided places: outer x inner rows of 'width'
+//  floats, row (o, i) from src + o src_outer + i src_inner to dst +
+//  o dst_outer + i dst_inner (strides in floats; no two rows overlap, nor
+//  source and destination).
+typedef struct {
+    size_t outer, inner, width;
+    size_t dst_outer, dst_inner, src_outer, src_inner;
+} xinf_rows_t;
 
 //  How a layer's queries attend (the attention ops take it): over the last
 //  'window' positions of their sequence only (sliding-window attention,
@@ -301,6 +330,9 @@ typedef struct {
     //  Optional (Gemma 2's final logits; with the softcap flag): x [i] =
     //  cap tanh (x [i] / cap).
     void (*softcap) (xinf_backend_t *self, float *x, size_t count, float cap);
+    //  Optional (multi-head latent attention, DeepSeek's: its heads split
+    //  and joined): the rows of 'shape' from src to dst.
+    void (*copy_rows) (xinf_backend_t *self, float *dst, const float *src, const xinf_rows_t *shape);
 } xinf_backend_ops_t;
 
 struct _xinf_backend_t {
@@ -317,6 +349,7 @@ struct _xinf_backend_t {
     bool moe_oai;                     //  its moe op takes xinf_moe_t's biases, weight_softmax and swiglu_oai
     bool moe_shared;                  //  its moe op takes xinf_moe_t's shared expert
     bool moe_sigmoid;                 //  and its sigmoid routing (selection bias, weight scale)
+    bool moe_groups;                  //  and its groups of experts (DeepSeek V3's)
 };
 
 //  The KV cache type a backend holds when none is asked for: F16 where it

@@ -21,36 +21,39 @@
 //  Granite's multipliers, control tokens that take the whitespace after them,
 //  a feed-forward norm named post_attention_norm, GPT-OSS's experts, a
 //  shared expert, its sigmoid gate, weights not renormalized, GLM-4.5's
-//  experts, multi-token prediction layers skipped. The
+//  experts, multi-token prediction layers skipped, DeepSeek's gating key, multi-head
+//  latent attention. The
 //  tensors' columns end with attn_output's bias and the attention sinks
 //  (left out: unused)
 static const xinf_arch_t s_archs [] = {
     { "llama",    false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
-      0, 0, false, false, false, false, false, true,  false, false, false, false, U, false, false, false, false },
+      0, 0, false, false, false, false, false, true,  false, false, false, false, U, false, false, false, false, false, false },
     { "qwen2",    true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false, false, false },
     { "qwen3",    true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false, false, false },
     { "qwen3moe", true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, U, R, U, U, U, U }, false, false, 0, R, 0,
-      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
+      0, 0, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false, false, false },
     { "phi3",     true,  true,  false, 1e-5, { R, R, U, R, U, R, U, U, U, R, U, R, U, U, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, true, true, true, false, false, true, false, false, U, false, false, false, false },
+      0, 0, false, false, true, true, true, false, false, true, false, false, U, false, false, false, false, false, false },
     { "glm4",     false, true,  false, 1e-5, { R, R, O, R, O, R, O, U, U, R, R, R, U, U, R, R }, false, false, 0, U, 0,
-      0, 0, false, false, true, true, false, false, false, false, false, false, U, false, false, false, false },
+      0, 0, false, false, true, true, false, false, false, false, false, false, U, false, false, false, false, false, false },
     { "granite",  false, true,  true,  1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, U, 0,
-      0, 0, false, false, false, false, false, true,  true, false, false, false, U, false, false, false, false },
+      0, 0, false, false, false, false, false, true,  true, false, false, false, U, false, false, false, false, false, false },
     { "qwen2moe", true,  true,  false, 1e-6, { R, R, R, R, R, R, R, U, U, R, U, R, U, U, U, U }, false, false, 0, R, 0,
-      0, 0, false, false, false, false, false, true,  false, false, false, false, R, true, true, false, false },
+      0, 0, false, false, false, false, false, true,  false, false, false, false, R, true, true, false, false, false, false },
     { "granitemoe", false, true, true, 1e-5, { R, R, O, R, O, R, O, U, U, R, U, R, R, R, R, U }, false, false, 0, O, 0,
-      0, 0, false, false, false, false, false, true,  true, false, false, false, O, false, false, false, false },
+      0, 0, false, false, false, false, false, true,  true, false, false, false, O, false, false, false, false, false, false },
     { "glm4moe",  true,  true,  false, 1e-5, { R, R, O, R, O, R, O, O, O, R, U, R, R, R, R, U }, false, false, 0, R, 0,
-      0, 0, false, false, false, false, false, false, false, false, true, false, O, false, false, true, true },
+      0, 0, false, false, false, false, false, false, false, false, true, false, O, false, false, true, true, false, false },
+    { "deepseek2", false, true, false, 1e-6, { R, U, U, U, U, U, U, U, U, U, U, R, R, R, R, U }, false, false, 0, R, 0,
+      0, 0, false, false, false, false, false, false, false, false, false, false, R, false, false, true, true, true, true },
     { "gpt-oss",  true,  true,  false, 1e-5, { R, R, R, R, R, R, R, U, U, R, U, R, U, U, U, U, R, R }, false, false, 2, R, 0,
-      128, 0, false, false, false, false, false, false, false, false, true, true, U, false, false, false, false },
+      128, 0, false, false, false, false, false, false, false, false, true, true, U, false, false, false, false, false, false },
     { "gemma2",   true,  false, false, 1e-6, { R, R, U, R, U, R, U, U, U, R, R, R, R, R, R, R }, true,  true,  2, U, 46,
-      4096, 0, true, true, false, false, false, false, false, false, false, false, U, false, false, false, false },
+      4096, 0, true, true, false, false, false, false, false, false, false, false, U, false, false, false, false, false, false },
     { "gemma3",   true,  true,  false, 1e-6, { R, R, U, R, U, R, U, R, R, R, R, R, R, R, R, R }, true,  true,  6, U, 62,
-      0, 10000, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false },
+      0, 10000, false, false, false, false, false, false, false, false, false, false, U, false, false, false, false, false, false },
 };
 
 #undef R
@@ -101,6 +104,11 @@ static const xinf_hparam_spec_t s_hparams [XINF_HP_COUNT] = {
     [XINF_HP_DENSE_LEAD] = { "leading_dense_block_count", false, 0, 4096 },
     [XINF_HP_NEXTN] = { "nextn_predict_layers", false, 0, 4096 },
     [XINF_HP_GATING] = { "expert_gating_func", false, 0, 16 },
+    [XINF_HP_GROUPS_USED] = { "expert_group_used_count", false, 0, XINF_ARCH_MAX_EXPERTS },
+    [XINF_HP_Q_RANK] = { "attention.q_lora_rank", false, 0, 1 << 16 },
+    [XINF_HP_KV_RANK] = { "attention.kv_lora_rank", false, 1, 1 << 16 },
+    [XINF_HP_KEY_LENGTH_MLA] = { "attention.key_length_mla", false, 2, 4096 },
+    [XINF_HP_VALUE_LENGTH_MLA] = { "attention.value_length_mla", false, 1, 4096 },
 };
 
 const xinf_arch_t *
@@ -115,7 +123,7 @@ xinf_arch_find (const char *name)
 const char *
 xinf_arch_names (void)
 {
-    return "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, glm4, glm4moe, granite, granitemoe, gpt-oss, gemma2, gemma3";
+    return "llama, qwen2, qwen2moe, qwen3, qwen3moe, phi3, glm4, glm4moe, deepseek2, granite, granitemoe, gpt-oss, gemma2, gemma3";
 }
 
 const xinf_tensor_spec_t *

@@ -65,6 +65,15 @@
                 layers dense, the others a mixture of experts chosen by
                 sigmoids plus a selection bias, with shared experts; the
                 file's multi-token prediction layers not run
+        deepseek2 DeepSeek V2/V3/R1, Kimi K2, GLM-4.7-Flash: multi-head
+                latent attention (keys and values through a low-rank
+                latent of attention.kv_lora_rank, RoPE in adjacent pairs
+                over a part of each head of its own, rope.dimension_count;
+                queries through attention.q_lora_rank where given), the
+                first leading_dense_block_count layers dense, the others
+                experts routed by expert_gating_func (softmax or sigmoid,
+                exp_probs_b.bias optional, expert_group_count groups),
+                with shared experts; multi-token prediction layers not run
         gemma3  as qwen3, and: embeddings times sqrt (dim); RMSNorm of the
                 attention's and the feed-forward's outputs before each
                 residual add (post_attention_norm, post_ffw_norm); GELU
@@ -159,6 +168,10 @@ typedef struct {
                                        //  first leading_dense_block_count layers dense
     bool nextn_skipped;                //  block_count counts nextn_predict_layers multi-token prediction
                                        //  layers at the end, which are not run (as llama.cpp's trunk)
+    bool gating_keyed;                 //  with experts_sigmoid, DeepSeek's: expert_gating_func softmax (1;
+                                       //  absent: V2's files) or sigmoid (2), exp_probs_b.bias optional
+    bool mla;                          //  multi-head latent attention (xinf_mla.h): the table's attention
+                                       //  tensors unused, the MLA ones read instead (DeepSeek V2/V3)
 } xinf_arch_t;
 
 //  The hyperparameters a file gives under "<arch>.<suffix>": unsigned
@@ -168,7 +181,8 @@ typedef enum {
     XINF_HP_DIM, XINF_HP_LAYERS, XINF_HP_FFN, XINF_HP_HEADS, XINF_HP_KV_HEADS, XINF_HP_CONTEXT,
     XINF_HP_KEY_LENGTH, XINF_HP_VALUE_LENGTH, XINF_HP_ROPE_DIMS, XINF_HP_SLIDING_WINDOW, XINF_HP_EXPERTS,
     XINF_HP_EXPERTS_USED, XINF_HP_EXPERT_FFN, XINF_HP_EXPERT_GROUPS, XINF_HP_SHARED_FFN, XINF_HP_SHARED_COUNT,
-    XINF_HP_DENSE_LEAD, XINF_HP_NEXTN, XINF_HP_GATING, XINF_HP_COUNT
+    XINF_HP_DENSE_LEAD, XINF_HP_NEXTN, XINF_HP_GATING, XINF_HP_GROUPS_USED, XINF_HP_Q_RANK, XINF_HP_KV_RANK,
+    XINF_HP_KEY_LENGTH_MLA, XINF_HP_VALUE_LENGTH_MLA, XINF_HP_COUNT
 } xinf_hparam_t;
 
 #define XINF_ARCH_MAX_EXPERTS 1024     //  experts a layer at most (llama.cpp's LLAMA_MAX_EXPERTS)

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 
 int
-xinf_experts_check (const char *arch, bool required, size_t count, size_t used, size_t groups, size_t width,
-                    size_t dim, char *error, size_t error_size)
+xinf_experts_check (const char *arch, bool required, size_t count, size_t used, size_t groups, size_t groups_used,
+                    size_t width, size_t dim, char *error, size_t error_size)
 {
     if (!count)
         return required ? xinf_fail (error, error_size, "metadata key '%s.expert_count' is missing or 0: a %s model "
@@ -17,9 +17,12 @@ xinf_experts_check (const char *arch, bool required, size_t count, size_t used, 
     if (!used || used > count)
         return xinf_fail (error, error_size, "metadata key '%s.expert_used_count' is %zu: how many of the %zu experts "
                           "a token goes to (1..%zu)", arch, used, count, count);
-    if (groups > 1)
-        return xinf_fail (error, error_size, "metadata key '%s.expert_group_count' is %zu: xinf does not route by "
-                          "groups of experts (DeepSeek's)", arch, groups);
+    if (groups > 1 && (groups > XINF_MOE_MAX_GROUPS || count % groups || count / groups < 2))
+        return xinf_fail (error, error_size, "metadata key '%s.expert_group_count' is %zu: groups of 2 or more of "
+                          "the %zu experts (at most %d groups)", arch, groups, count, XINF_MOE_MAX_GROUPS);
+    if (groups > 1 && (!groups_used || groups_used >= groups || used > groups_used * (count / groups)))
+        return xinf_fail (error, error_size, "metadata key '%s.expert_group_used_count' is %zu: fewer than the %zu "
+                          "groups, holding the %zu experts a token uses", arch, groups_used, groups, used);
     if (!width)
         return xinf_fail (error, error_size, "metadata keys '%s.expert_feed_forward_length' and feed_forward_length "
                           "give the experts no width", arch);
@@ -174,8 +177,8 @@ s_layer (xinf_gguf_t *gguf, xinf_transformer_t *t, size_t index, const xinf_expe
     ||  (oai && s_biases (gguf, t, index, ffn, first, width, slices, error, error_size)))
         return -1;
     snprintf (name, sizeof name, "blk.%zu.exp_probs_b.bias", index);
-    if (spec->sigmoid && s_bias (gguf, name, 0, count, 0, count, slices, &layer->moe.selection_bias, error,
-                                 error_size))
+    if (spec->selection_bias != XINF_UNUSED && xinf_gguf_find_tensor (gguf, name)
+    &&  s_bias (gguf, name, 0, count, 0, count, slices, &layer->moe.selection_bias, error, error_size))
         return -1;
     layer->moe.ffn = width;
     layer->moe.router = &layer->router;
@@ -202,7 +205,7 @@ s_check_present (xinf_gguf_t *gguf, const xinf_transformer_t *t, const xinf_expe
         if (spec->shared_gated)
             wanted [count++] = "ffn_gate_inp_shexp.weight";
     }
-    if (spec->sigmoid)
+    if (spec->selection_bias == XINF_REQUIRED)
         wanted [count++] = "exp_probs_b.bias";
     for (size_t index = spec->dense_lead; index < t->n_layers; index++)
         for (size_t which = 0; which < count; which++) {
@@ -229,7 +232,8 @@ xinf_experts_load (xinf_gguf_t *gguf, xinf_transformer_t *t, const xinf_experts_
     for (size_t index = spec->dense_lead; index < t->n_layers; index++) {
         t->layers [index].moe = (xinf_moe_t) { .n_experts = spec->count, .k = spec->used, .ffn = spec->ffn,
                                                 .dim = t->dim, .normalize = spec->normalize,
-                                                .sigmoid = spec->sigmoid, .weight_scale = spec->weight_scale };
+                                                .sigmoid = spec->sigmoid, .weight_scale = spec->weight_scale,
+                                                .groups = spec->groups, .groups_used = spec->groups_used };
         if (s_layer (gguf, t, index, spec, *owned + index * per_layer, slices, error, error_size))
             return -1;
     }

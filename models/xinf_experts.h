@@ -17,9 +17,11 @@
     ffn_up_shexp (width x dim), ffn_down_shexp (dim x width), and where
     gated (Qwen2-MoE's) its router blk.N.ffn_gate_inp_shexp.weight [dim],
     F32. GLM-4.5's ('sigmoid'): blk.N.exp_probs_b.bias [experts], F32,
-    required; the first dense_lead layers have no experts. Counts past
-    XINF_ARCH_MAX_EXPERTS, group routing (DeepSeek's
-    expert_group_count) and experts whose gathered rows would pass
+    required (DeepSeek's: optional); the first dense_lead layers have no
+    experts. DeepSeek V3's groups (expert_group_count, of which
+    expert_group_used_count a token) as xinf_moe_t's. Counts past
+    XINF_ARCH_MAX_EXPERTS, groups that do not hold and experts whose
+    gathered rows would pass
     XINF_EXPERTS_ROW_FLOATS floats a token are refused, naming the keys.
 */
 #ifndef XINF_EXPERTS_H_INCLUDED
@@ -27,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "xinf_arch.h"
 #include "xinf_gguf.h"
 #include "xinf_slices.h"
 #include "xinf_transformer.h"
@@ -38,8 +41,8 @@
 //  'required', qwen3moe's), or -1 with the reason naming the key (a used
 //  count of 0 or past the count, group routing, no width, rows a token
 //  past XINF_EXPERTS_ROW_FLOATS).
-int xinf_experts_check (const char *arch, bool required, size_t count, size_t used, size_t groups, size_t width,
-                        size_t dim, char *error, size_t error_size);
+int xinf_experts_check (const char *arch, bool required, size_t count, size_t used, size_t groups, size_t groups_used,
+                        size_t width, size_t dim, char *error, size_t error_size);
 
 //  What the keys and the arch say of a model's experts.
 typedef struct {
@@ -48,8 +51,10 @@ typedef struct {
     bool normalize;                    //  the chosen weights divided by their sum
     size_t shared_ffn;                 //  the shared expert's width (0: none)
     bool shared_gated;                 //  with its router (Qwen2-MoE's)
-    bool sigmoid;                      //  GLM-4.5's routing, its selection biases blk.N.exp_probs_b.bias
-    float weight_scale;                //  and its weights' scale (0: none)
+    bool sigmoid;                      //  probabilities by sigmoids (GLM-4.5's, DeepSeek V3's)
+    xinf_presence_t selection_bias;    //  blk.N.exp_probs_b.bias: required (GLM-4.5), optional (DeepSeek)
+    float weight_scale;                //  the weights' scale (0: none)
+    size_t groups, groups_used;        //  DeepSeek V3's groups of experts (0: none)
     size_t dense_lead;                 //  the first layers, dense (no experts)
 } xinf_experts_spec_t;
 

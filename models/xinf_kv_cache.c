@@ -1,5 +1,6 @@
 /*  xinf_kv_cache: the paged KV cache of the batched forward pass.  */
 #include "xinf_kv_cache.h"
+#include "xinf_mla.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -137,8 +138,15 @@ xinf_kv_cache_new_windowed (const xinf_transformer_t *model, xinf_backend_t *bac
     self->attn = s_floats (backend, max_tokens * self->q_dim);
     self->hb = s_floats (backend, max_tokens * self->ffn);
     self->hb2 = s_floats (backend, max_tokens * self->ffn);
+    size_t mla [3];
+    xinf_mla_scratch (model, mla);
+    float **mla_buffers [3] = { &self->mla_a, &self->mla_b, &self->mla_c };
+    bool mla_held = true;
+    for (size_t index = 0; index < 3 && mla [0]; index++)
+        mla_held = mla_held && max_tokens <= SIZE_MAX / 8 / mla [index]
+                && (*mla_buffers [index] = s_floats (backend, max_tokens * mla [index]));
     if (!pools || !self->x || !self->xb || !self->xb2 || !self->q || !self->k
-    ||  !self->v || !self->attn || !self->hb || !self->hb2 || s_lora_scratch (self, model))
+    ||  !self->v || !self->attn || !self->hb || !self->hb2 || !mla_held || s_lora_scratch (self, model))
         xinf_kv_cache_destroy (&self);
     return self;
 }
@@ -150,7 +158,8 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
         xinf_kv_cache_t *self = *self_p;
         xinf_backend_t *backend = self->backend;
         void *buffers [] = { self->pool.keys, self->pool.values, self->local_pool.keys, self->local_pool.values,
-                             self->x, self->xb, self->xb2, self->q, self->k, self->v, self->attn, self->hb, self->hb2 };
+                             self->x, self->xb, self->xb2, self->q, self->k, self->v, self->attn, self->hb, self->hb2,
+                             self->mla_a, self->mla_b, self->mla_c };
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)
             if (buffers [index])
                 backend->ops->free (backend, buffers [index]);

@@ -29,6 +29,7 @@ struct _xinf_kv_cache_t {
     //  Scratch for a pass of up to max_tokens tokens, in the backend's memory
     float *x, *xb, *xb2;               //  [max_tokens][dim]
     float *q, *k, *v, *attn, *hb, *hb2;      //  [max_tokens][shard width]
+    float *mla_a, *mla_b, *mla_c;      //  latent attention's (xinf_mla.h), or NULL
     //  When the model has adapters, the rows of each adapter's sequences in
     //  the pass (host memory: [n_loras][max_tokens]), found once a pass
     int32_t *lora_rows;

@@ -154,18 +154,6 @@ s_extent (const xinf_transformer_t *t, xinf_extent_t extent)
     }
 }
 
-//  Rows first .. first + count of 'whole', a view (a quantized row is
-//  whole blocks, so any row may start one).
-static xinf_matrix_t
-s_rows (const xinf_matrix_t *whole, size_t first, size_t count)
-{
-    xinf_matrix_t view = *whole;
-    view.rows = count;
-    if (whole->data)
-        view.data = (const char *) whole->data + first * xinf_dtype_row_bytes (whole->dtype, whole->cols);
-    return view;
-}
-
 #define S_FUSED_QKV    1              //  attn_qkv stood for attn_q, attn_k and attn_v
 #define S_FUSED_BIASES 2              //  and attn_qkv.bias for their biases
 
@@ -181,17 +169,17 @@ s_load_fused (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
     if (loader->arch->fused_up) {
         snprintf (name, sizeof name, "blk.%zu.ffn_up.weight", index);
         xinf_matrix_t both = s_matrix (loader, name, 2 * t->ffn, t->dim, false);
-        layer->gate = s_rows (&both, 0, t->ffn);
-        layer->up = s_rows (&both, t->ffn, t->ffn);
+        layer->gate = xinf_matrix_rows (&both, 0, t->ffn);
+        layer->up = xinf_matrix_rows (&both, t->ffn, t->ffn);
     }
     snprintf (name, sizeof name, "blk.%zu.attn_qkv.weight", index);
     if (!loader->arch->fused_qkv || !xinf_gguf_find_tensor (loader->self->gguf, name))
         return 0;
     size_t q_dim = s_extent (t, XINF_EXT_Q), kv_dim = s_extent (t, XINF_EXT_KV);
     xinf_matrix_t qkv = s_matrix (loader, name, q_dim + 2 * kv_dim, t->dim, false);
-    layer->q = s_rows (&qkv, 0, q_dim);
-    layer->k = s_rows (&qkv, q_dim, kv_dim);
-    layer->v = s_rows (&qkv, q_dim + kv_dim, kv_dim);
+    layer->q = xinf_matrix_rows (&qkv, 0, q_dim);
+    layer->k = xinf_matrix_rows (&qkv, q_dim, kv_dim);
+    layer->v = xinf_matrix_rows (&qkv, q_dim + kv_dim, kv_dim);
     snprintf (name, sizeof name, "blk.%zu.attn_qkv.bias", index);
     const float *bias = xinf_loader_vector (loader, name, q_dim + 2 * kv_dim, true);
     if (!bias)
@@ -244,6 +232,8 @@ s_load_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer)
     char reason [256];
     if (!loader->failed && xinf_shard_layer (t, index, layer, loader->self->slices, reason, sizeof reason))
         xinf_loader_fail (loader, "%s", reason);
+    if (loader->arch->mla)
+        xinf_loader_mla_layer (loader, index, layer);
 }
 
 //  32 when some ffn_down is Q8_0 (its split must keep blocks whole), else 1.
@@ -537,10 +527,15 @@ s_load_hparams (xinf_loader_t *loader)
         xinf_loader_fail (loader, "the head dimension is %zu (%s.attention.key_length, or embedding_length %zu / head_count "
                 "%zu): it must be even", t->head_dim, arch, t->dim, t->n_heads);
     else
+    if (loader->arch->mla)
+        xinf_loader_mla (loader, value_length);
+    else
     if (value_length != t->head_dim)
         xinf_loader_fail (loader, "%s.attention.value_length %zu differs from the key length %zu: xinf needs them equal",
                 arch, value_length, t->head_dim);
     xinf_loader_rope (loader);
+    if (loader->arch->mla)
+        xinf_loader_mla_scale (loader);
     s_load_pooling (loader);
     xinf_loader_experts (loader);
     s_refuse_extras (loader);
@@ -588,6 +583,7 @@ s_load_tensors (xinf_loader_t *loader)
     if (!loader->failed) {
         const xinf_gguf_tensor_t *q = xinf_gguf_find_tensor (self->gguf, "blk.0.attn_q.weight");
         q = q ? q : xinf_gguf_find_tensor (self->gguf, "blk.0.attn_qkv.weight");
+        q = q ? q : xinf_gguf_find_tensor (self->gguf, "blk.0.attn_kv_a_mqa.weight");
         const char *type = q ? xinf_ggml_type_name (q->type) : NULL;
         snprintf (self->info.weight_type, sizeof self->info.weight_type, "%s", type ? type : "?");
     }

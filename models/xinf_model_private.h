@@ -2,10 +2,11 @@
     use outside models/xinf_model*.c): the model, the loader's state and
     its checked readers of keys and tensors.
 
-    The loader is three files: xinf_model.c (hyperparameters, tensors,
+    The loader is these files: xinf_model.c (hyperparameters, tensors,
     shards, the public functions), xinf_model_rope.c (RoPE: layout, base,
-    scaling and frequency factors) and xinf_model_vocab.c (the tokenizer's
-    keys).
+    scaling and frequency factors), xinf_model_experts.c (a mixture of
+    experts' keys), xinf_model_mla.c (latent attention's keys and tensors)
+    and xinf_model_vocab.c (the tokenizer's keys).
 */
 #ifndef XINF_MODEL_PRIVATE_H_INCLUDED
 #define XINF_MODEL_PRIVATE_H_INCLUDED
@@ -55,6 +56,12 @@ void xinf_loader_rope (xinf_loader_t *loader);
 //  A mixture of experts' keys into loader->experts, where the arch may have
 //  one (xinf_model_experts.c).
 void xinf_loader_experts (xinf_loader_t *loader);
+//  Multi-head latent attention (xinf_model_mla.c): its keys into the
+//  transformer's mla (instead of value_length equal to key_length), the
+//  scale of its scores once RoPE is read, a layer's tensors.
+void xinf_loader_mla (xinf_loader_t *loader, size_t value_length);
+void xinf_loader_mla_scale (xinf_loader_t *loader);
+void xinf_loader_mla_layer (xinf_loader_t *loader, size_t index, xinf_layer_t *layer);
 //  The tokenizer from the file's tokenizer.ggml.* keys (xinf_model_vocab.c).
 void xinf_loader_tokenizer (xinf_loader_t *loader);
 

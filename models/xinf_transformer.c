@@ -7,6 +7,7 @@
 #include "xinf_kv_cache.h"
 #include "xinf_log.h"
 #include "xinf_lora.h"
+#include "xinf_mla.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -112,7 +113,8 @@ xinf_transformer_validate (const xinf_transformer_t *self, char *error, size_t e
         if (!layer->post_attn_norm != !layer->post_ffn_norm)
             return xinf_fail (error, error_size, "layer %zu: post_attention_norm and post_ffw_norm must come together",
                               index);
-        if (s_check_matrix (&layer->q, "attn_q", index, q_dim, self->dim, error, error_size)
+        if (self->mla.kv_rank ? xinf_mla_validate (self, index, error, error_size)
+            : s_check_matrix (&layer->q, "attn_q", index, q_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->k, "attn_k", index, kv_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->v, "attn_v", index, kv_dim, self->dim, error, error_size)
         ||  s_check_matrix (&layer->o, "attn_output", index, self->dim, q_dim, error, error_size))
@@ -140,12 +142,24 @@ s_has_experts (const xinf_transformer_t *self, bool oai)
 }
 
 //  Whether some layer has a shared expert (or, where 'sigmoid', GLM-4.5's
-//  routing).
+//  or DeepSeek's routing: sigmoids, a selection bias, a weight scale).
 static bool
 s_has_moe_part (const xinf_transformer_t *self, bool sigmoid)
 {
     for (size_t index = 0; index < self->n_layers; index++)
-        if (sigmoid ? self->layers [index].moe.sigmoid : self->layers [index].moe.shared_ffn != 0)
+        if (sigmoid ? self->layers [index].moe.sigmoid || self->layers [index].moe.selection_bias
+                      || (self->layers [index].moe.weight_scale != 0.0f && self->layers [index].moe.weight_scale != 1.0f)
+                    : self->layers [index].moe.shared_ffn != 0)
+            return true;
+    return false;
+}
+
+//  Whether some layer routes by groups of experts.
+static bool
+s_has_moe_groups (const xinf_transformer_t *self)
+{
+    for (size_t index = 0; index < self->n_layers; index++)
+        if (self->layers [index].moe.groups > 1)
             return true;
     return false;
 }
@@ -173,6 +187,8 @@ xinf_transformer_check_backend (const xinf_transformer_t *self, const xinf_backe
                       : s_has_moe_part (self, false) && !backend->moe_shared ? "shared experts (Qwen2-MoE's, "
                         "GLM-4.5's)"
                       : s_has_moe_part (self, true) && !backend->moe_sigmoid ? "experts chosen by sigmoids (GLM-4.5's)"
+                      : s_has_moe_groups (self) && !backend->moe_groups ? "groups of experts (DeepSeek V3's)"
+                      : self->mla.kv_rank && !backend->ops->copy_rows ? "multi-head latent attention (DeepSeek's)"
                       : s_has_sinks (self) && !backend->sinks ? "attention sinks (GPT-OSS's)"
                       : (self->attn_softcap || self->final_softcap) && (!backend->softcap || !backend->ops->softcap)
                         ? "soft-capped attention and logits (Gemma 2's)"
@@ -310,6 +326,13 @@ s_attention (const xinf_transformer_t *self, const xinf_layer_t *layer, size_t i
 {
     xinf_backend_t *be = cache->backend;
     size_t n = batch->n;
+    if (self->mla.kv_rank) {
+        xinf_mla_project (self, layer, cache, n);
+        if (s_rope_attention (self, layer, index, cache, batch))
+            return -1;
+        xinf_mla_output (self, layer, cache, n);
+        return 0;
+    }
     xinf_product_t qkv [3] = { { &layer->q, cache->xb, cache->q, layer->q_bias },
                                { &layer->k, cache->xb, cache->k, layer->k_bias },
                                { &layer->v, cache->xb, cache->v, layer->v_bias } };

@@ -46,6 +46,27 @@
 #include "xinf_threadpool.h"
 #include "xinf_batch.h"
 
+//  Multi-head latent attention (DeepSeek V2/V3's; xinf_mla.h): a model's
+//  shape (kv_rank 0: none) and a layer's weights (the whole model's: no
+//  tensor parallelism). Its heads attend as one KV head of head_dim =
+//  kv_rank + rope: a key is a position's roped rope part, then its latent
+//  (the normed kv_rank part of attn_kv_a_mqa); a query head is its roped
+//  rope part, then its nope part taken into the latent by k_b; a value is
+//  the latent, read by v_b into v_head floats a head.
+typedef struct {
+    size_t kv_rank, q_rank;            //  attention.kv_lora_rank, q_lora_rank (0: attn_q)
+    size_t nope, rope, v_head;         //  a query head's unturned and turned parts; a value head
+} xinf_mla_t;
+
+typedef struct {
+    xinf_matrix_t q_a, q_b;            //  q_rank > 0: q_rank x dim, (heads x (nope + rope)) x q_rank
+    const float *q_a_norm;             //  [q_rank]
+    xinf_matrix_t q;                   //  q_rank 0: (heads x (nope + rope)) x dim
+    xinf_matrix_t kv_latent, kv_rope;  //  attn_kv_a_mqa's rows: kv_rank x dim, then rope x dim
+    const float *kv_norm;              //  [kv_rank]
+    xinf_matrix_t k_b, v_b;            //  (heads x kv_rank) x nope; (heads x v_head) x kv_rank
+} xinf_mla_layer_t;
+
 //  Shapes are the shard's: q_dim = shard n_heads x head_dim, kv_dim = shard
 //  n_kv_heads x head_dim, ffn = shard ffn (the model's when n_ranks = 1).
 typedef struct {
@@ -64,6 +85,7 @@ typedef struct {
     //  has no gate/up/down: its router and experts (the loader's arrays)
     xinf_matrix_t router;              //  n_experts x dim
     xinf_moe_t moe;                    //  moe.router is &router
+    xinf_mla_layer_t mla;              //  with the model's mla: its attention (o: dim x heads x v_head)
 } xinf_layer_t;
 
 //  The part of the model one tensor-parallel rank holds; rank 0 of 1 holds
@@ -101,6 +123,7 @@ typedef struct {
     //  Granite: each block's output times residual_scale before its
     //  residual add, the logits divided by logit_scale (0: neither)
     float residual_scale, logit_scale;
+    xinf_mla_t mla;                    //  DeepSeek's attention, or kv_rank 0
 } xinf_transformer_t;
 
 typedef struct _xinf_kv_t xinf_kv_t;

@@ -211,6 +211,17 @@ s_gelu_mul (xinf_backend_t *self, float *gate, const float *up, size_t count)
 }
 
 static void
+s_copy_rows (xinf_backend_t *self, float *dst, const float *src, const xinf_rows_t *shape)
+{
+    if (s_self (self)->failed)
+        return;
+    xinf_backend_t *inner = s_self (self)->inner;
+    double start = s_now ();
+    inner->ops->copy_rows (inner, dst, src, shape);
+    s_done (self, "copy_rows", start, 0);
+}
+
+static void
 s_softcap (xinf_backend_t *self, float *x, size_t count, float cap)
 {
     if (s_self (self)->failed)
@@ -342,7 +353,8 @@ xinf_optimes_new (xinf_backend_t *inner)
                                      inner->ops->rope_store ? s_rope_store : NULL,
                                      inner->ops->rope_attention ? s_rope_attention : NULL, NULL,
                                      inner->ops->gelu_mul ? s_gelu_mul : NULL, inner->ops->scale ? s_scale : NULL,
-                                     inner->ops->moe ? s_moe : NULL, inner->ops->softcap ? s_softcap : NULL };
+                                     inner->ops->moe ? s_moe : NULL, inner->ops->softcap ? s_softcap : NULL,
+                                     inner->ops->copy_rows ? s_copy_rows : NULL };
     self->ops = &me->ops;
     self->impl = me;
     self->kv_dtypes = inner->kv_dtypes;
@@ -352,6 +364,7 @@ xinf_optimes_new (xinf_backend_t *inner)
     self->moe_oai = inner->moe_oai;
     self->moe_shared = inner->moe_shared;
     self->moe_sigmoid = inner->moe_sigmoid;
+    self->moe_groups = inner->moe_groups;
     self->partial_rope = inner->partial_rope;
     return self;
 }

@@ -233,6 +233,16 @@ s_softcap (xinf_backend_t *self, float *x, size_t count, float cap)
 }
 
 static void
+s_copy_rows (xinf_backend_t *self, float *dst, const float *src, const xinf_rows_t *shape)
+{
+    (void) self;
+    for (size_t o = 0; o < shape->outer; o++)
+        for (size_t i = 0; i < shape->inner; i++)
+            memcpy (dst + o * shape->dst_outer + i * shape->dst_inner, src + o * shape->src_outer + i * shape->src_inner,
+                    shape->width * sizeof (float));
+}
+
+static void
 s_kv_store (xinf_backend_t *self, xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *batch,
             const float *k, const float *v)
 {
@@ -420,7 +430,7 @@ s_moe (xinf_backend_t *self, const xinf_moe_t *moe, const float *x, float *y, si
 static const xinf_backend_ops_t s_ops = {
     "cpu", s_destroy, s_alloc, s_free, s_project, s_embed, s_rmsnorm, s_add, s_add_bias, s_rope,
     s_silu_mul, s_kv_store, s_attention, s_write, s_read, s_status, NULL, NULL, NULL, s_sample, s_add_rmsnorm,
-    s_rope_store, s_rope_attention, s_lora, s_gelu_mul, s_scale, s_moe, s_softcap
+    s_rope_store, s_rope_attention, s_lora, s_gelu_mul, s_scale, s_moe, s_softcap, s_copy_rows
 };
 
 xinf_backend_t *
@@ -445,6 +455,7 @@ xinf_cpu_backend_new_on (xinf_threadpool_t *pool)
     self->moe_oai = true;
     self->moe_shared = true;
     self->moe_sigmoid = true;
+    self->moe_groups = true;
     self->partial_rope = true;
     return self;
 }

@@ -531,7 +531,8 @@ static const xinf_backend_ops_t s_ops = {
     NULL,                             //  lora: no LoRA adapters on the GPU yet
     xinf_cuda_gelu_mul, xinf_cuda_scale,
     NULL,                             //  moe: no mixture-of-experts models on the GPU yet
-    NULL                              //  softcap: no soft-capped models (Gemma 2) on the GPU yet
+    NULL,                             //  softcap: no soft-capped models (Gemma 2) on the GPU yet
+    NULL                              //  copy_rows: no multi-head latent attention (DeepSeek) on the GPU yet
 };
 
 static xinf_backend_t *

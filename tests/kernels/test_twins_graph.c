@@ -345,7 +345,7 @@ static int s_g_status (xinf_backend_t *self, char *e, size_t s) { return s_inner
 static const xinf_backend_ops_t s_graph_ops = {
     "cpu-graph", s_g_destroy, s_g_alloc, s_g_free, s_g_project, s_g_embed, s_g_rmsnorm, s_g_add, s_g_add_bias,
     s_g_rope, s_g_silu_mul, s_g_kv_store, s_g_attention, s_g_write, s_g_read, s_g_status, s_g_begin, s_g_end,
-    s_g_replay, NULL, NULL, NULL, NULL, NULL, s_g_gelu_mul, s_g_scale, NULL, NULL
+    s_g_replay, NULL, NULL, NULL, NULL, NULL, s_g_gelu_mul, s_g_scale, NULL, NULL, NULL
 };
 
 xinf_backend_t *

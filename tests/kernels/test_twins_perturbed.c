@@ -130,7 +130,7 @@ s_p_status (xinf_backend_t *self, char *error, size_t error_size)
 static const xinf_backend_ops_t s_perturbed_ops = {
     "perturbed", s_p_destroy, s_p_alloc, s_p_free, s_p_project, s_p_embed, s_p_rmsnorm, s_p_add, s_p_add_bias,
     s_p_rope, s_p_silu_mul, s_p_kv_store, s_p_attention, s_p_write, s_p_read, s_p_status, NULL, NULL, NULL, NULL,
-    NULL, NULL, NULL, NULL, s_p_gelu_mul, s_p_scale, NULL, s_p_softcap
+    NULL, NULL, NULL, NULL, s_p_gelu_mul, s_p_scale, NULL, s_p_softcap, NULL
 };
 
 void
@@ -153,6 +153,7 @@ test_twins_perturbed_new (void)
     self->moe_oai = s_inner->moe_oai;
     self->moe_shared = s_inner->moe_shared;
     self->moe_sigmoid = s_inner->moe_sigmoid;
+    self->moe_groups = s_inner->moe_groups;
     self->partial_rope = s_inner->partial_rope;
     return self;
 }

@@ -552,8 +552,10 @@ test_experts_keys (void)
     s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_STR, 0, 0, "32" },
                       "expert_feed_forward_length", false);
     s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_count", S_U32, 2000, 0, NULL }, "expert_count", false);
-    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_group_count", S_U32, 2, 0, NULL }, "expert_group_count",
-                      false);
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_group_count", S_U32, 3, 0, NULL }, "expert_group_count",
+                      false);         //  groups that do not divide the experts; then none of them used
+    s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_group_count", S_U32, 2, 0, NULL },
+                      "expert_group_used_count", false);
     s_expect_refused (moe, &(s_edit_t) { "qwen3moe.expert_feed_forward_length", S_U32, 1u << 22, 0, NULL },
                       "exceed", false);
     //  Without expert_feed_forward_length an expert is feed_forward_length / expert_used_count wide (llama.cpp's)
