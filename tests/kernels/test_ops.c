@@ -1,6 +1,7 @@
 /*  test_ops: RMSNorm, RoPE (both pair orders), softmax, SiLU and add
-    against double-precision formulas.  */
+    against double-precision formulas; the CPU backend's copy_rows.  */
 #include "test_kernels.h"
+#include "xinf_cpu_backend.h"
 #include "xinf_cpu_ops.h"
 
 static void
@@ -223,10 +224,44 @@ test_gelu_kernel_sets (void)
     free (gate), free (up), free (portable), free (simd);
 }
 
+//  copy_rows as latent attention uses it: heads of tokens gathered by
+//  head (outer heads, inner tokens) and back, every float where the
+//  strides say and nothing else written; a single whole block.
+static void
+test_copy_rows (void)
+{
+    xinf_backend_t *be = xinf_cpu_backend_new (1);
+    size_t tokens = 3, heads = 5, head = 7, part = 4, offset = 2;
+    float *src = malloc (tokens * heads * head * sizeof (float));
+    float *gathered = malloc ((heads * tokens * part + 1) * sizeof (float));
+    float *back = calloc (tokens * heads * head, sizeof (float));
+    for (size_t i = 0; i < tokens * heads * head; i++)
+        src [i] = (float) i;
+    gathered [heads * tokens * part] = -1;
+    //  Head h of token t, floats offset .. offset + part, to gathered [h][t]
+    xinf_rows_t gather = { heads, tokens, part, tokens * part, part, head, heads * head };
+    be->ops->copy_rows (be, gathered, src + offset, &gather);
+    for (size_t h = 0; h < heads; h++)
+        for (size_t t = 0; t < tokens; t++)
+            for (size_t d = 0; d < part; d++)
+                CHECK (gathered [(h * tokens + t) * part + d] == src [(t * heads + h) * head + offset + d]);
+    CHECK (gathered [heads * tokens * part] == -1);
+    xinf_rows_t scatter = { heads, tokens, part, head, heads * head, tokens * part, part };
+    be->ops->copy_rows (be, back + offset, gathered, &scatter);
+    for (size_t i = 0; i < tokens * heads * head; i++)
+        CHECK (back [i] == (i % head >= offset && i % head < offset + part ? src [i] : 0.0f));
+    xinf_rows_t whole = { 1, 1, tokens * heads * head, 0, 0, 0, 0 };
+    be->ops->copy_rows (be, back, src, &whole);
+    CHECK (memcmp (back, src, tokens * heads * head * sizeof (float)) == 0);
+    free (src), free (gathered), free (back);
+    xinf_backend_destroy (&be);
+}
+
 int
 main (void)
 {
     fprintf (stderr, "test_ops:\n");
+    RUN (test_copy_rows);
     RUN (test_rmsnorm);
     RUN (test_rope);
     RUN (test_softmax);
