@@ -1,6 +1,7 @@
 /*  xinf-make-model: writes a random-weight GGUF model, deterministic by
     seed, that xinf (and llama.cpp) can load: Llama-family architecture
-    (llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gpt-oss, gemma2 or gemma3), F32/F16/BF16/Q8_0 matrices
+    (llama, qwen2, qwen3, qwen3moe, phi3, glm4, granite, gpt-oss, gemma2 or gemma3) or DeepSeek's
+    (deepseek2: multi-head latent attention, xinf_make_mla.c), F32/F16/BF16/Q8_0 matrices
     (experts also MXFP4), F32 norms and biases, a valid tokenizer in the metadata. This file reads the options
     and writes the metadata; xinf_make_tensors.c the tensors.
 
@@ -14,11 +15,13 @@
         xinf-make-model --arch phi3 --rope-scaling longrope --rope-factor 8 --rope-original-context 64 -o phi3.gguf
         xinf-make-model --no-tied --script '<tool_call>{...}</tool_call>' -o says.gguf
         xinf-make-model --arch gpt-oss --type q8_0 --expert-type mxfp4 -o gpt-oss-tiny.gguf
+        xinf-make-model --arch deepseek2 --gating sigmoid --expert-bias --expert-norm -o deepseek-v3-tiny.gguf
 
     Presets: tiny (a test model well under 5 MB; its qwen3 has a head
     dimension of 32 with dim 64 and 4 heads, so Q is 128 x 64 as in real
     Qwen3 files; its gemma3 six layers, five of them local with a window of
-    8 positions; its gemma2 four, two of them local), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b, phi3-mini, gemma3-1b and gemma2-2b (the
+    8 positions; its gemma2 four, two of them local; its deepseek2 a dense
+    layer and two of experts, heads of 32 + 16 with latents of 64), qwen2.5-0.5b, qwen3-0.6b, llama3.2-1b, phi3-mini, gemma3-1b and gemma2-2b (the
     real shapes, for benchmarks); explicit shape flags override the preset. RoPE scaling:
     linear (rope.scaling.type/factor), yarn (and its original context),
     longrope (phi3: rope_factors_long/short tensors, the attention factor),
@@ -44,7 +47,8 @@ static const xinf_option_t s_options [] = {
     { "output", 'o', NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "FILE", "the GGUF file to write (required)" },
     { "preset", 0, NULL, XINF_OPT_STR, "tiny", 0, 0, "tiny|qwen2.5-0.5b|qwen3-0.6b|llama3.2-1b|phi3-mini|gemma3-1b|gemma2-2b", "NAME",
       "shape preset; the flags below override it" },
-    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "llama|qwen2|qwen2moe|qwen3|qwen3moe|phi3|glm4|glm4moe|granite|granitemoe|gpt-oss|gemma2|gemma3",
+    { "arch", 0, NULL, XINF_OPT_STR, NULL, 0, 0,
+      "llama|qwen2|qwen2moe|qwen3|qwen3moe|phi3|glm4|glm4moe|deepseek2|granite|granitemoe|gpt-oss|gemma2|gemma3",
       "ARCH",
       "architecture (default: the preset's; tiny: llama)" },
     { "type", 't', NULL, XINF_OPT_STR, "f32", 0, 0, "f32|f16|bf16|q8_0", "TYPE", "type of the weight matrices" },
@@ -56,7 +60,8 @@ static const xinf_option_t s_options [] = {
     { "heads", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "attention heads" },
     { "kv-heads", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "N", "key/value heads (< heads: GQA; = heads: MHA)" },
     { "head-dim", 0, NULL, XINF_OPT_INT, NULL, 2, 1024, NULL, "N",
-      "head dimension (attention.key_length; default: the preset's, else dim / heads)" },
+      "head dimension (attention.key_length; deepseek2: a query's and key's, qk_nope + qk_rope, key_length_mla; "
+      "default: the preset's, else dim / heads)" },
     { "ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N", "feed-forward length" },
     { "vocab", 0, NULL, XINF_OPT_INT, NULL, 387, 1 << 24, NULL, "N", "vocabulary size" },
     { "context", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 24, NULL, "N", "context length" },
@@ -67,12 +72,31 @@ static const xinf_option_t s_options [] = {
     { "shared-ffn", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 20, NULL, "N",
       "a shared expert's feed-forward length (qwen2moe: default --ffn, the key then left out; granitemoe: "
       "granitemoeshared's)" },
-    { "shared-experts", 0, NULL, XINF_OPT_INT, "1", 0, 16, NULL, "N", "glm4moe: shared experts (expert_shared_count)" },
+    { "shared-experts", 0, NULL, XINF_OPT_INT, "1", 0, 16, NULL, "N",
+      "glm4moe, deepseek2: shared experts (expert_shared_count)" },
     { "dense-lead", 0, NULL, XINF_OPT_INT, "1", 0, 1024, NULL, "N",
-      "glm4moe: the first N layers dense (leading_dense_block_count)" },
-    { "expert-scale", 0, NULL, XINF_OPT_STR, "1.5", 0, 0, NULL, "S", "glm4moe: expert_weights_scale" },
+      "glm4moe, deepseek2: the first N layers dense (leading_dense_block_count)" },
+    { "expert-scale", 0, NULL, XINF_OPT_STR, "1.5", 0, 0, NULL, "S", "glm4moe, deepseek2: expert_weights_scale" },
     { "nextn", 0, NULL, XINF_OPT_INT, "0", 0, 4, NULL, "N",
-      "glm4moe: N multi-token prediction layers counted in block_count (their tensors left out)" },
+      "glm4moe, deepseek2: N multi-token prediction layers counted in block_count (their tensors left out)" },
+    { "kv-lora-rank", 0, NULL, XINF_OPT_INT, NULL, 1, 1 << 16, NULL, "N",
+      "deepseek2: the keys' and values' latent (attention.kv_lora_rank; default --dim)" },
+    { "q-lora-rank", 0, NULL, XINF_OPT_INT, NULL, 0, 1 << 16, NULL, "N",
+      "deepseek2: the queries' latent (attn_q_a, attn_q_a_norm, attn_q_b; 0: attn_q, V2-Lite's; default --dim)" },
+    { "v-head-dim", 0, NULL, XINF_OPT_INT, NULL, 1, 4096, NULL, "N",
+      "deepseek2: a head's value length (value_length_mla; default --head-dim - --rope-dims)" },
+    { "gating", 0, NULL, XINF_OPT_STR, NULL, 0, 0, "softmax|sigmoid", "FUNC",
+      "deepseek2: expert_gating_func (default softmax, V2's; V3's sigmoid)" },
+    { "expert-bias", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "deepseek2: the experts' selection bias blk.N.exp_probs_b.bias (V3's)" },
+    { "expert-norm", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
+      "deepseek2: the chosen experts' weights normalized (expert_weights_norm true)" },
+    { "expert-groups", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "G",
+      "deepseek2: expert_group_count (V3's routing: the experts of the --groups-used best groups only)" },
+    { "groups-used", 0, NULL, XINF_OPT_INT, NULL, 1, 1024, NULL, "U", "deepseek2: expert_group_used_count" },
+    { "mscale-all-dim", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "X",
+      "deepseek2 with --rope-scaling yarn: rope.scaling.yarn_log_multiplier 0.1 X, as convert writes it (default 1, "
+      "V3's; 0: no key)" },
     { "sliding-window", 0, NULL, XINF_OPT_INT, NULL, 0, 1 << 24, NULL, "N",
       "gemma3: attention.sliding_window of the local layers (five of every six; 0: no key, every layer global; "
       "default: the preset's); gemma2: every other layer's (0: no key, the loader's default 4096)" },
@@ -85,7 +109,8 @@ static const xinf_option_t s_options [] = {
     { "pre", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "NAME",
       "tokenizer.ggml.pre of a gpt2 vocabulary (default: llama-bpe, qwen2 for qwen archs; e.g. tekken, gpt-4o)" },
     { "rope-dims", 0, NULL, XINF_OPT_INT, NULL, 2, 1024, NULL, "N",
-      "rope.dimension_count: RoPE turns a head's first N dimensions (partial rotary; default: all)" },
+      "rope.dimension_count: RoPE turns a head's first N dimensions (partial rotary; default: all; deepseek2: "
+      "qk_rope, the last N, default a third)" },
     { "qkv-bias", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
       "q, k and v biases where the arch has them optional (llama, glm4; attn_qkv.bias when fused)" },
     { "split-qkv", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL,
@@ -137,6 +162,9 @@ static const xinf_mm_shape_t s_presets [] = {
     { "tiny", "granitemoe", 64, 2, 4, 2, 192, 512, 512, true, 1e-5, 10000, false, 0, "none", 0, 8, 2, 192 },
     //  GLM-4.5: a dense layer, then two of eight experts of 64, two a token, chosen by sigmoids, one shared
     { "tiny", "glm4moe", 64, 3, 4, 2, 192, 512, 512, false, 1e-5, 10000, false, 0, "none", 0, 8, 2, 64 },
+    //  DeepSeek V2/V3: a dense layer, then two of eight experts of 64, two a token, one shared; heads of
+    //  32 + 16 (RoPE) query/key dimensions, latents of --dim (64), one latent for every head
+    { "tiny", "deepseek2", 64, 3, 4, 1, 192, 512, 512, false, 1e-6, 10000, false, 48, "none", 0, 8, 2, 64 },
     //  Qwen2-MoE: eight experts of 64, two a token, a shared expert
     { "tiny", "qwen2moe", 64, 2, 4, 2, 192, 512, 512, false, 1e-6, 1000000, false, 0, "none", 0, 8, 2, 64 },
     //  Eight experts of 64, two a token
@@ -357,7 +385,7 @@ s_settings (xinf_config_t *config, xinf_mm_model_t *model)
         fprintf (stderr, "xinf-make-model: --script needs the gpt2 tokenizer, a separate output and f32\n");
         return -1;
     }
-    return s_validate (model);
+    return xinf_mm_mla_settings (config, model) || s_validate (model) ? -1 : 0;
 }
 
 //  ---- metadata ----------------------------------------------------------------------
@@ -477,7 +505,8 @@ s_metadata (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
           || s_set_key (writer, arch, "rope.dimension_count",
                         (uint32_t) (model->rope_dims ? model->rope_dims : shape->head_dim))
           || s_set_key (writer, arch, "vocab_size", (uint32_t) shape->vocab);
-    if (xinf_arch_find (arch)->tensors [XINF_LT_Q_NORM] || shape->head_dim * shape->heads != shape->dim)
+    if (!xinf_arch_find (arch)->mla
+    &&  (xinf_arch_find (arch)->tensors [XINF_LT_Q_NORM] || shape->head_dim * shape->heads != shape->dim))
         rc = rc || s_set_key (writer, arch, "attention.key_length", (uint32_t) shape->head_dim)
                 || s_set_key (writer, arch, "attention.value_length", (uint32_t) shape->head_dim);
     snprintf (key, sizeof key, "%s.attention.layer_norm_rms_epsilon", arch);
@@ -492,7 +521,7 @@ s_metadata (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
         rc = rc || s_set_key (writer, arch, "expert_feed_forward_length", (uint32_t) shape->expert_ffn);
     if (model->shared_ffn)
         rc = rc || s_set_key (writer, arch, "expert_shared_feed_forward_length", (uint32_t) model->shared_ffn);
-    if (xinf_arch_find (arch)->experts_sigmoid) {
+    if (xinf_arch_find (arch)->experts_sigmoid && !xinf_arch_find (arch)->gating_keyed) {
         rc = rc || s_set_key (writer, arch, "expert_shared_count", (uint32_t) model->shared_experts)
                 || s_set_key (writer, arch, "leading_dense_block_count", (uint32_t) model->dense_lead)
                 || s_set_key (writer, arch, "expert_gating_func", 2)
@@ -517,8 +546,8 @@ s_metadata (xinf_mm_model_t *model, xinf_gguf_writer_t *writer)
         snprintf (key, sizeof key, "%s.final_logit_softcapping", arch);
         rc = rc || xinf_gguf_writer_set_f32 (writer, key, (float) model->final_softcap);
     }
-    return rc || s_rope_scaling (model, writer) || s_chat_template (model, writer) || s_embedding (model, writer)
-         ? -1 : 0;
+    return rc || xinf_mm_mla_metadata (model, writer) || s_rope_scaling (model, writer)
+        || s_chat_template (model, writer) || s_embedding (model, writer) ? -1 : 0;
 }
 
 static int

@@ -1,7 +1,7 @@
 /*  xinf_make_tensors: the tensors of xinf-make-model's model: the list in
     llama.cpp's order (the architecture's layer tensors, experts, RoPE
-    factors, output), their values (random by seed, or a script's), each
-    converted to its type and written in chunks.
+    factors, output; deepseek2's latent attention), their values (random by
+    seed, or a script's), each converted to its type and written in chunks.
 */
 #include "xinf.h"
 #include "xinf_arch.h"
@@ -33,6 +33,59 @@ s_add (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint
     tensor->ne [1] = ne1 ? ne1 : 1;
     tensor->ne [2] = 1;
     tensor->role = role;
+}
+
+//  A matrix of 'experts' stacked ne0 x ne1 ones (ggml order: ne0 the row length).
+static void
+s_add_stack (s_tensor_t *tensors, size_t *count, const char *name, uint32_t type, uint64_t ne0, uint64_t ne1,
+             uint64_t stack)
+{
+    s_add (tensors, count, name, type, ne0, ne1, S_MATRIX);
+    tensors [*count - 1].n_dims = 3;
+    tensors [*count - 1].ne [2] = stack;
+}
+
+//  deepseek2's attention, as convert_hf_to_gguf.py writes it with the MLA
+//  tensors split (in llama.cpp's order of creation): the queries through a
+//  normed latent (attn_q_a, attn_q_a_norm, attn_q_b) or attn_q; the keys'
+//  and values' latent and the shared RoPE key (attn_kv_a_mqa: kv_lora_rank
+//  rows, then qk_rope), its norm; per head the keys' decompression,
+//  transposed (attn_k_b, ne {qk_nope, kv_lora_rank, heads}), and the
+//  values' (attn_v_b, ne {kv_lora_rank, v_head_dim, heads}); attn_output
+//  of heads x v_head_dim columns.
+static void
+s_add_mla (const xinf_mm_model_t *model, int64_t layer, s_tensor_t *tensors, size_t *count)
+{
+    const xinf_mm_shape_t *shape = &model->shape;
+    uint64_t dim = (uint64_t) shape->dim, heads = (uint64_t) shape->heads, head_dim = (uint64_t) shape->head_dim;
+    uint64_t rope = (uint64_t) model->rope_dims, latent = (uint64_t) model->kv_lora_rank;
+    uint64_t q_latent = (uint64_t) model->q_lora_rank, v_dim = (uint64_t) model->v_head_dim;
+    uint32_t type = model->type;
+    char name [64];
+    long long at = (long long) layer;
+    snprintf (name, sizeof name, "blk.%lld.attn_q_a_norm.weight", at);
+    if (q_latent)
+        s_add (tensors, count, name, type, q_latent, 0, S_NORM);
+    snprintf (name, sizeof name, "blk.%lld.attn_kv_a_norm.weight", at);
+    s_add (tensors, count, name, type, latent, 0, S_NORM);
+    if (q_latent) {
+        snprintf (name, sizeof name, "blk.%lld.attn_q_a.weight", at);
+        s_add (tensors, count, name, type, dim, q_latent, S_MATRIX);
+        snprintf (name, sizeof name, "blk.%lld.attn_q_b.weight", at);
+        s_add (tensors, count, name, type, q_latent, heads * head_dim, S_MATRIX);
+    }
+    else {
+        snprintf (name, sizeof name, "blk.%lld.attn_q.weight", at);
+        s_add (tensors, count, name, type, dim, heads * head_dim, S_MATRIX);
+    }
+    snprintf (name, sizeof name, "blk.%lld.attn_kv_a_mqa.weight", at);
+    s_add (tensors, count, name, type, dim, latent + rope, S_MATRIX);
+    snprintf (name, sizeof name, "blk.%lld.attn_k_b.weight", at);
+    s_add_stack (tensors, count, name, type, head_dim - rope, latent, heads);
+    snprintf (name, sizeof name, "blk.%lld.attn_v_b.weight", at);
+    s_add_stack (tensors, count, name, type, latent, v_dim, heads);
+    snprintf (name, sizeof name, "blk.%lld.attn_output.weight", at);
+    s_add (tensors, count, name, type, heads * v_dim, dim, S_MATRIX);
 }
 
 //  A layer's shared expert (of the dense type): Qwen2-MoE's router vector
@@ -72,19 +125,18 @@ s_add_experts (const xinf_mm_model_t *model, int64_t layer, s_tensor_t *tensors,
     if (biases)
         s_add (tensors, count, name, XINF_GGML_F32, experts, 0, S_BIAS);
     snprintf (name, sizeof name, "blk.%lld.exp_probs_b.bias", (long long) layer);
-    if (xinf_arch_find (shape->arch)->experts_sigmoid)           //  of the sigmoids' size: it overturns choices
+    const xinf_arch_t *arch = xinf_arch_find (shape->arch);
+    //  of the sigmoids' size: it overturns choices (deepseek2: optional, --expert-bias)
+    if (arch->experts_sigmoid && (!arch->gating_keyed || model->expert_bias))
         s_add (tensors, count, name, XINF_GGML_F32, experts, 0, S_UNIT);
     static const char *stacks [3] = { "ffn_gate_exps", "ffn_up_exps", "ffn_down_exps" };
     for (int which = 0; which < 3; which++) {
         snprintf (name, sizeof name, "blk.%lld.%s.weight", (long long) layer, stacks [which]);
-        s_add (tensors, count, name, type, which == 2 ? ffn : dim, which == 2 ? dim : ffn, S_MATRIX);
-        tensors [*count - 1].n_dims = 3;
-        tensors [*count - 1].ne [2] = experts;
+        s_add_stack (tensors, count, name, type, which == 2 ? ffn : dim, which == 2 ? dim : ffn, experts);
         snprintf (name, sizeof name, "blk.%lld.%s.bias", (long long) layer, stacks [which]);
         if (biases)
             s_add (tensors, count, name, XINF_GGML_F32, which == 2 ? dim : ffn, experts, S_BIAS);
     }
-    const xinf_arch_t *arch = xinf_arch_find (shape->arch);
     if (model->shared_ffn || arch->shared_expert == XINF_REQUIRED || (arch->experts_sigmoid && model->shared_experts))
         s_add_shared (model, layer, tensors, count);
 }
@@ -128,6 +180,8 @@ s_plan (xinf_mm_model_t *model, s_tensor_t *tensors)
                 if (model->qkv_bias)
                     s_add (tensors, &count, name, type, q_dim + 2 * kv_dim, 0, S_BIAS);
             }
+            if (which == XINF_LT_Q && arch->mla)           //  deepseek2's latent attention
+                s_add_mla (model, layer, tensors, &count);
             if (which == XINF_LT_UP && arch->fused_up) {    //  and the gate's rows, then the up's
                 snprintf (name, sizeof name, "blk.%lld.ffn_up.weight", (long long) layer);
                 s_add (tensors, &count, name, type, dim, 2 * ffn, S_MATRIX);
