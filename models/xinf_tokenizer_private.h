@@ -88,6 +88,13 @@ size_t xinf_tok_utf8_put (uint32_t cpt, char *out);
 #define XINF_TOK_SPACE  4           //  \s (White_Space)
 #define XINF_TOK_OTHER  8           //  [^\s\p{L}\p{N}], invalid bytes too
 int xinf_tok_class (uint32_t cpt);
+//  The general category (its first letter) for the regexes that name more
+//  than \p{L} and \p{N}: White_Space first, then \p{L}, \p{N}, \p{P},
+//  \p{S}, \p{M} or none of them; an invalid byte is U+FFFD's, a symbol,
+//  as llama.cpp reads it.
+enum { XINF_TOK_CAT_OTHER, XINF_TOK_CAT_LETTER, XINF_TOK_CAT_NUMBER, XINF_TOK_CAT_PUNCT, XINF_TOK_CAT_SYMBOL,
+       XINF_TOK_CAT_MARK, XINF_TOK_CAT_SPACE };
+int xinf_tok_category (uint32_t cpt);
 
 //  NFC normalization (Qwen2's normalizer): returns the NFC form of the
 //  text, malloc'ed, with its length in *out_length, or NULL when the text is
