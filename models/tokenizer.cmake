@@ -8,6 +8,7 @@ add_library(xinf_tokenizer STATIC
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_spm.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_user.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_pre.c
+  ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_deepseek.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_unicode.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_nfc.c
   ${CMAKE_CURRENT_LIST_DIR}/xinf_tokenizer_nfc_data.c)

@@ -275,6 +275,9 @@ static const struct {
     { "refact", XINF_PRE_REFACT, false, false, false },         //  Granite 3's
     { "qwen2", XINF_PRE_QWEN2, false, true, false },
     { "deepseek-r1-qwen", XINF_PRE_QWEN2, false, false, false },
+    { "deepseek-llm", XINF_PRE_DEEPSEEK_LLM, false, false, false },     //  DeepSeek LLM, V2
+    { "deepseek-coder", XINF_PRE_DEEPSEEK_CODER, false, false, false },
+    { "deepseek-v3", XINF_PRE_DEEPSEEK_V3, false, false, false },       //  DeepSeek V3, R1
 };
 #define S_PRES (sizeof s_pres / sizeof s_pres [0])
 

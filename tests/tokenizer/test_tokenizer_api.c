@@ -77,10 +77,11 @@ test_spec_errors (void)
     s_check_error (&spec, "265 token types");
     spec = good, spec.n_scores = 0;        //  an empty scores array for a vocabulary of 264
     s_check_error (&spec, "0 scores");
-    spec = good, spec.pre = "deepseek-llm";
-    s_check_error (&spec, "unknown pre-tokenizer 'deepseek-llm'");
+    spec = good, spec.pre = "kimi-k2";
+    s_check_error (&spec, "unknown pre-tokenizer 'kimi-k2'");
     s_check_error (&spec, "(known: default, gpt2, gpt-2, llama3, llama-bpe, llama-v3, dbrx, smaug-bpe, glm4, "
-                          "chatglm-bpe, tekken, gpt-4o, refact, qwen2, deepseek-r1-qwen)");
+                          "chatglm-bpe, tekken, gpt-4o, refact, qwen2, deepseek-r1-qwen, deepseek-llm, "
+                          "deepseek-coder, deepseek-v3)");
     spec = good, spec.merges = NULL;
     s_check_error (&spec, "no merge array");
 
@@ -215,8 +216,8 @@ s_tokenizers (s_named_t *out, test_vocab_t *vocabs)
 {
     size_t count = 0;
     memset (vocabs, 0, 8 * sizeof *vocabs);     //  the last two share one
-    const char *pres [] = { "gpt2", "llama3", "qwen2" };
-    for (int index = 0; index < 3; index++) {
+    const char *pres [] = { "gpt2", "llama3", "qwen2", "deepseek-llm", "deepseek-coder", "deepseek-v3" };
+    for (int index = 0; index < 6; index++) {
         test_gpt2_vocab (&vocabs [count], s_merges, sizeof s_merges / sizeof s_merges [0]);
         xinf_tokenizer_spec_t spec = test_spec (&vocabs [count], "gpt2");
         spec.pre = pres [index];

@@ -1,5 +1,5 @@
 /*  test_tokenizer_gpt2: the byte-level BPE tokenizer: pre-tokenizer splits
-    (GPT-2, llama3, qwen2), exact ids on a hand-made vocabulary, decoding,
+    (GPT-2, llama3, qwen2, tekken, gpt-4o, DeepSeek's), exact ids on a hand-made vocabulary, decoding,
     and the heap encoder against a naive reference on random vocabularies.
 */
 #include "test_tokenizer.h"
@@ -90,6 +90,50 @@ test_split_llama3 (void)
     SPLIT (XINF_PRE_GPT4O, "DON'T HTTPServer", "DON'T", " HTTPServer");
 }
 
+//  DeepSeek's lists of regexes, each splitting what the ones before left
+//  (the splits as llama.cpp's unicode_regex_split makes them)
+static void
+test_split_deepseek (void)
+{
+    xinf_tok_pre_t pre = XINF_PRE_DEEPSEEK_LLM;
+    SPLIT (pre, "Hello world", "Hello", " world");
+    //  Its letters are Latin, Greek, ...; its punctuation takes ASCII
+    //  letters, so a word with é is cut around it
+    SPLIT (pre, "héllo wörld", "h", "é", "llo", " w", "ö", "rld");
+    SPLIT (pre, "don't stop!!", "don", "'", "t", " stop", "!!");
+    SPLIT (pre, "a  b  ", "a", " ", " b", "  ");
+    SPLIT (pre, "x\r\ny", "x", "\r", "\n", "y");
+    SPLIT (pre, "12345 abc", "12345", " abc");
+    SPLIT (pre, "日本語テキスト", "日本語テキスト");
+    SPLIT (pre, "한국어 123", "한국어", " ", "123");
+    SPLIT (pre, "שלום हिन्दी", "שלום ", "हिन्दी");     //  Hebrew is none of its classes
+    SPLIT (pre, "x\u3000、。y", "x", "\u3000", "、。", "y");   //  U+3000 is whitespace, not punctuation
+    s_check_split (__LINE__, pre, "", (const char *) NULL);
+
+    pre = XINF_PRE_DEEPSEEK_CODER;
+    SPLIT (pre, "x.append(y)", "x", ".", "append", "(", "y", ")");
+    SPLIT (pre, "a+b=c", "a", "+", "b", "=", "c");      //  symbols are no punctuation
+    SPLIT (pre, "12 34", "1", "2", " ", "3", "4");
+    SPLIT (pre, "日本語 text café", "日本語", " text", " café");
+    SPLIT (pre, "  foo", " ", " foo");
+
+    pre = XINF_PRE_DEEPSEEK_V3;
+    SPLIT (pre, "Hello world", "Hello", " world");
+    SPLIT (pre, "12345678", "123", "456", "78");
+    SPLIT (pre, "x.append(y)", "x", ".append", "(y", ")");
+    SPLIT (pre, "__init__", "__", "init", "__");
+    SPLIT (pre, "don't", "don", "'t");
+    SPLIT (pre, "日本語テキストです", "日本語テキストです");
+    SPLIT (pre, "ア・イ", "ア", "・", "イ");               //  U+30FB is punctuation
+    SPLIT (pre, "e\u0301t\u00e9 \u0301a", "e\u0301t\u00e9", " \u0301a");      //  marks go with letters
+    SPLIT (pre, "hi!!\n\nthere", "hi", "!!\n\n", "there");
+    SPLIT (pre, "a \n\n b", "a", " \n\n", " b");
+    SPLIT (pre, "€5 €€", "€", "5", " €€");
+    SPLIT (pre, "\xff\xfe" "ab", "\xff\xfe", "ab");         //  invalid bytes are symbols (U+FFFD)
+    SPLIT (pre, "\t\tx", "\t", "\tx");
+    s_check_split (__LINE__, pre, "", (const char *) NULL);
+}
+
 //  Merges over GPT-2's characters: Ġ is the space, Ã© the bytes of é.
 static const char *const s_merges [] = {
     "h e", "l l", "he ll", "hell o", "Ġ w", "o r", "Ġw or", "l d",      //  256..263
@@ -148,6 +192,22 @@ test_ids (void)
     CHECK_IDS (tokenizer, "1231234", false, 267, 267, 52);
     CHECK_IDS (tokenizer, "\thello world", false, 9, 259, 264);
     CHECK_IDS (tokenizer, "bb", false, 98, 98);
+    xinf_tokenizer_destroy (&tokenizer);
+    //  DeepSeek's: digits by three (V3) or one by one (Coder), merges only
+    tokenizer = s_tokenizer ("deepseek-v3");
+    CHECK_IDS (tokenizer, "1231234", false, 267, 267, 52);
+    CHECK_IDS (tokenizer, "bb", false, 98, 98);
+    CHECK (!xinf_tokenizer_default_add_bos ("gpt2", "deepseek-v3"));
+    CHECK (!xinf_tokenizer_default_add_bos ("gpt2", "deepseek-llm"));
+    CHECK (!xinf_tokenizer_default_add_bos ("gpt2", "deepseek-coder"));
+    xinf_tokenizer_destroy (&tokenizer);
+    tokenizer = s_tokenizer ("deepseek-coder");
+    CHECK_IDS (tokenizer, "1231234", false, 49, 50, 51, 49, 50, 51, 52);
+    CHECK_IDS (tokenizer, "hello world", false, 259, 264);
+    xinf_tokenizer_destroy (&tokenizer);
+    tokenizer = s_tokenizer ("deepseek-llm");
+    CHECK_IDS (tokenizer, "1231234", false, 267, 267, 52);     //  one piece, \p{N}+
+    CHECK_IDS (tokenizer, "hello world", false, 259, 264);
     xinf_tokenizer_destroy (&tokenizer);
 }
 
@@ -333,6 +393,7 @@ main (void)
 {
     RUN (test_split_gpt2);
     RUN (test_split_llama3);
+    RUN (test_split_deepseek);
     RUN (test_ids);
     RUN (test_decode);
     RUN (test_against_reference);

@@ -1,6 +1,7 @@
 /*  tokenizer_split_dump: prints the gpt2 pre-tokenizer's splits for
     test_tokenizer_regex.py, or the NFC normalization for
-    test_tokenizer_nfc.py. Usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|refact|nfc;
+    test_tokenizer_nfc.py, or for test_tokenizer_llama_split.py. Usage:
+    tokenizer_split_dump NAME, NAME one of s_names below or nfc;
     stdin holds records "<byte length>\n<bytes>", stdout gets one line per
     record with the byte offsets where the pre-tokens end (nfc: the
     normalized bytes in hex).
@@ -25,18 +26,29 @@ print_nfc (const char *text, size_t length)
     free (normal);
 }
 
+static const struct {
+    const char *name;
+    xinf_tok_pre_t pre;
+} s_names [] = {
+    { "gpt2", XINF_PRE_GPT2 }, { "llama3", XINF_PRE_LLAMA3 }, { "qwen2", XINF_PRE_QWEN2 },
+    { "tekken", XINF_PRE_TEKKEN }, { "gpt4o", XINF_PRE_GPT4O }, { "refact", XINF_PRE_REFACT },
+    { "deepseek-llm", XINF_PRE_DEEPSEEK_LLM }, { "deepseek-coder", XINF_PRE_DEEPSEEK_CODER },
+    { "deepseek-v3", XINF_PRE_DEEPSEEK_V3 }, { "nfc", XINF_PRE_GPT2 },
+};
+
 int
 main (int argc, char *argv [])
 {
-    if (argc != 2) {
-        fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|refact|nfc\n");
+    int found = -1;
+    for (size_t index = 0; argc == 2 && index < sizeof s_names / sizeof s_names [0]; index++)
+        if (strcmp (argv [1], s_names [index].name) == 0)
+            found = (int) index;
+    if (found < 0) {
+        fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|refact|"
+                         "deepseek-llm|deepseek-coder|deepseek-v3|nfc\n");
         return 2;
     }
-    xinf_tok_pre_t pre = strcmp (argv [1], "llama3") == 0 ? XINF_PRE_LLAMA3
-                       : strcmp (argv [1], "qwen2") == 0 ? XINF_PRE_QWEN2
-                       : strcmp (argv [1], "tekken") == 0 ? XINF_PRE_TEKKEN
-                       : strcmp (argv [1], "gpt4o") == 0 ? XINF_PRE_GPT4O
-                       : strcmp (argv [1], "refact") == 0 ? XINF_PRE_REFACT : XINF_PRE_GPT2;
+    xinf_tok_pre_t pre = s_names [found].pre;
     size_t length;
     while (scanf ("%zu", &length) == 1 && getchar () == '\n') {
         char *text = malloc (length + 1);
