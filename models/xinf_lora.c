@@ -287,6 +287,9 @@ s_check_pairs (xinf_lora_t *self, const xinf_transformer_t *model, char *error, 
             if (feed_forward && model->layers [layer].moe.n_experts)
                 return xinf_fail (error, error_size, "%s: layer %zu is a mixture of experts, which has no such "
                                   "weight (adapters of experts are not served)", name, layer);
+            if (t <= XINF_LORA_O && model->mla.kv_rank)
+                return xinf_fail (error, error_size, "%s: layer %zu's attention is latent (DeepSeek's), for which "
+                                  "adapters are not served", name, layer);
             s_extent_t extent = s_extent (model, (xinf_lora_target_t) t);
             if (s_check_pair (pair, &extent, name, error, error_size))
                 return -1;
