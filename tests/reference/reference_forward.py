@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Independent float64 reference of the llama / qwen2 / qwen3 / qwen3moe / phi3 / glm4 / granite / gpt-oss / gemma2 /
-gemma3 forward pass (GGUF).
+gemma3 forward pass (GGUF); deepseek2's (multi-head latent attention) in reference_mla.py, which Model hands
+such a file to.
 
 Python standard library + numpy only.  Weights are the file's values
 dequantized to float32 (gguf_reader), then computed on in float64.
@@ -430,6 +431,16 @@ def kv_round(x, kv_dtype):
 
 
 class Model:
+    def __new__(cls, path, kv_dtype="f32", lora=None):
+        """A deepseek2 file's model is reference_mla's MLAModel (multi-head latent attention)."""
+        if cls is Model and GGUFReader(str(path)).get("general.architecture") == "deepseek2":
+            import reference_mla
+            model = object.__new__(reference_mla.MLAModel)
+            if not isinstance(model, cls):     # run as a script: reference_mla's Model is another class
+                model.__init__(path, kv_dtype, lora)
+            return model
+        return object.__new__(cls)
+
     def __init__(self, path, kv_dtype="f32", lora=None):
         """kv_dtype "f16": the KV cache holds keys and values as IEEE halves
         (each value rounded to float32, then to nearest even), as xinf's

@@ -22,7 +22,9 @@ absent or present), and checks:
      and its per-step logits equal forward()'s rows;
   5. the command line (--json, --logits-out) agrees with greedy();
   6. quantized files (F16/BF16/Q8_0) stay near the F32 file with the same
-     underlying weights (reported; loose bounds).
+     underlying weights (reported; loose bounds);
+  7. deepseek2 (reference_mla.py) against an absorbed formulation from Hugging
+     Face's tensors and RoPE (selfcheck_mla.py says what).
 
 Exit 0 with a final line "PASS: ...", 1 with "FAIL: ...".
 """
@@ -523,6 +525,11 @@ def main():
             worst[tag] = max(e_cache, e_chunk, e_ind)
             n_models += 1
 
+        # -- deepseek2: multi-head latent attention against an absorbed form --
+        import selfcheck_mla
+        n_mla, mla_worst = selfcheck_mla.run(tmp, write_gguf, VT, check, rel_err)
+        worst.update(("deepseek2/" + name, e) for name, e in mla_worst.items())
+
         # -- CLI ------------------------------------------------------------
         cli_path = os.path.join(tmp, "m1_llama_f16.gguf")
         npy = os.path.join(tmp, "logits.npy")
@@ -573,8 +580,9 @@ def main():
           ", ".join("%s %.1e" % kv for kv in worst.items()))
     print("PASS: reader round trip (all metadata types, v2/v3, F32/F16/Q8_0/BF16), %d malformed files rejected, "
           "%d models (llama/qwen2, tied/untied, GQA/MHA) forward == independent == KV cache, "
+          "%d deepseek2 models forward == absorbed form == KV cache (f16 cache too), "
           "greedy %d steps == argmax, %d end-of-generation id files, stop at end, CLI ok (%.1f s)"
-          % (n_bad, n_models, steps, n_end_cases, time.time() - t0))
+          % (n_bad, n_models, n_mla, steps, n_end_cases, time.time() - t0))
     return 0
 
 
