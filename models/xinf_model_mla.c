@@ -28,6 +28,11 @@ xinf_loader_mla (xinf_loader_t *loader, size_t value_length)
                           "split attn_kv_b into attn_k_b and attn_v_b; convert it again", key);
         return;
     }
+    if (loader->self->info.n_ranks > 1) {
+        xinf_loader_fail (loader, "a %s model is served by one worker: its latent attention's one KV head does not "
+                          "split over %d ranks", arch, loader->self->info.n_ranks);
+        return;
+    }
     static const char *const refused [2] = { "attention.temperature_scale", "attention.temperature_length" };
     for (int which = 0; which < 2 && !loader->failed; which++) {
         snprintf (key, sizeof key, "%s.%s", arch, refused [which]);
