@@ -101,7 +101,7 @@ def main():
                     harness, library, "-o", reference], check=True, timeout=300)
 
     rng = random.Random(0x11A3A)
-    texts = [pool_text(rng) for _ in range(2000)] + [code_point_text(rng) for _ in range(2000)] + LONG
+    texts = [pool_text(rng) for _ in range(1500)] + [code_point_text(rng) for _ in range(1500)] + LONG
     records = b"".join(b"%d\n%s" % (len(text), text) for text in texts)
     failures = 0
     for name in NAMES:
