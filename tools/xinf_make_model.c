@@ -107,7 +107,8 @@ static const xinf_option_t s_options [] = {
     { "tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "the output projection is the token embedding (no output.weight)" },
     { "no-tied", 0, NULL, XINF_OPT_FLAG, NULL, 0, 0, NULL, NULL, "write a separate output.weight" },
     { "pre", 0, NULL, XINF_OPT_STR, NULL, 0, 0, NULL, "NAME",
-      "tokenizer.ggml.pre of a gpt2 vocabulary (default: llama-bpe, qwen2 for qwen archs; e.g. tekken, gpt-4o)" },
+      "tokenizer.ggml.pre of a gpt2 vocabulary (default: llama-bpe, qwen2 for qwen archs, deepseek-v3 for deepseek2; "
+      "e.g. tekken, gpt-4o)" },
     { "rope-dims", 0, NULL, XINF_OPT_INT, NULL, 2, 1024, NULL, "N",
       "rope.dimension_count: RoPE turns a head's first N dimensions (partial rotary; default: all; deepseek2: "
       "qk_rope, the last N, default a third)" },
@@ -569,8 +570,9 @@ s_make (xinf_mm_model_t *model)
         fprintf (stderr, "xinf-make-model: %s\n", error);
         return 1;
     }
-    //  GLM-4's pre-tokenizer unless --pre names another
+    //  GLM-4's pre-tokenizer, DeepSeek V3's, unless --pre names another
     const char *pre = model->pre ? model->pre : streq (shape->arch, "glm4") ? "glm4"
+                    : streq (shape->arch, "deepseek2") ? "deepseek-v3"
                     : streq (shape->arch, "granite") || streq (shape->arch, "granitemoe") ? "refact" : NULL;
     if (pre && xinf_make_vocab_set_pre (vocab, pre)) {
         fprintf (stderr, "xinf-make-model: --pre is for a gpt2 vocabulary\n");
