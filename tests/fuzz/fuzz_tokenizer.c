@@ -1,5 +1,5 @@
 /*  fuzz_tokenizer: any bytes as text through byte-level BPE tokenizers
-    (GPT-2 style, with the gpt2, llama3, qwen2, tekken and gpt-4o
+    (GPT-2 style, with the gpt2, llama3, qwen2, tekken, gpt-4o and DeepSeek's
     pre-tokenizers, the first byte choosing): encode, then decode must give back exactly the input
     bytes as the tokenizer normalizes them (NFC for qwen2, unchanged for
     the others; byte-level BPE covers every byte), and every id must be in
@@ -86,16 +86,18 @@ s_require (bool holds, const char *what)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-    static const char *const pres [] = { "gpt2", "llama3", "qwen2", "tekken", "gpt-4o" };
-    static xinf_tokenizer_t *tokenizers [5];
+    static const char *const pres [] = { "gpt2", "llama3", "qwen2", "tekken", "gpt-4o", "deepseek-llm",
+                                         "deepseek-coder", "deepseek-v3" };
+    enum { S_PRES = sizeof pres / sizeof pres [0] };
+    static xinf_tokenizer_t *tokenizers [S_PRES];
     if (!tokenizers [0]) {
         xinf_log_set_level (XINF_LOG_OFF);
-        for (size_t index = 0; index < 5; index++)
+        for (size_t index = 0; index < S_PRES; index++)
             tokenizers [index] = s_tokenizer (pres [index]);
     }
     if (size == 0 || size > 65536)
         return 0;
-    xinf_tokenizer_t *tokenizer = tokenizers [data [0] % 5];
+    xinf_tokenizer_t *tokenizer = tokenizers [data [0] % S_PRES];
     const char *text = (const char *) data + 1;
     size_t length = size - 1;
     //  NFC (qwen2) makes UTF-8 text at most 3 times longer (UAX #15)

@@ -30,6 +30,9 @@ MODELS = [
     ("tekken", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "tekken"]),
     ("gpt-4o", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "gpt-4o"]),
     ("refact", ["--arch", "granite"]),
+    ("deepseek-llm", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "deepseek-llm"]),
+    ("deepseek-coder", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "deepseek-coder"]),
+    ("deepseek-v3", ["--arch", "llama", "--tokenizer", "gpt2", "--pre", "deepseek-v3"]),
     ("spm", ["--arch", "llama", "--tokenizer", "llama"]),
 ]
 SHAPE = ["--type", "f16", "--dim", "64", "--heads", "2", "--kv-heads", "1", "--ffn", "64", "--layers", "1",
