@@ -4,7 +4,8 @@ Every stock template in data/ (and every built-in fallback) is rendered for a se
 without a system message, multi-turn, add_generation_prompt on and off,
 Unicode, Jinja-looking content, empty content, content as a list of parts,
 tool definitions, tool calls (arguments as objects and as JSON strings, one
-or two in a turn) and results, thinking, extra kwargs, two bos/eos pairs) twice: by jinja2 set up
+or two in a turn) and results, thinking (on and off, a reasoning_content,
+DeepSeek V3.1's prefix turn), extra kwargs, two bos/eos pairs) twice: by jinja2 set up
 as transformers does (hf_reference.py) and by render_cases (xinf_chat_template).
 The expectations are computed here, live. Where jinja2 renders, xinf must give
 the same bytes without falling back; where the template raises
@@ -110,6 +111,12 @@ def conversations():
     # As the gateway passes a turn of calls: null content made "" (Qwen3's
     # template cannot test a null content)
     gateway_calls = [dict(m, content="") if m.get("tool_calls") else m for m in parallel]
+    # A thought kept apart (Qwen3's and Kimi-K2-Thinking's reasoning_content), and DeepSeek V3.1's prefix
+    # (a last assistant turn the model continues, its thought open with thinking on)
+    reasoning = [{"role": "user", "content": "2+2?"},
+                 {"role": "assistant", "content": "4", "reasoning_content": "simple sum"},
+                 {"role": "user", "content": "and 3+3?"}]
+    prefix = [{"role": "user", "content": "Write a poem"}, {"role": "assistant", "content": "Roses", "prefix": True}]
     alternating = [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}]
     only_system = [{"role": "system", "content": "Just a system prompt"}]
     ends_assistant = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
@@ -122,6 +129,8 @@ def conversations():
         ("tool_call", tool_call, TOOLS, None), ("tool_call_notools", tool_call, None, None),
         ("thinking", thinking, None, None),
         ("no_thinking", thinking, None, {"enable_thinking": False}),
+        ("thinking_on", thinking, None, {"enable_thinking": True, "thinking": True}),
+        ("reasoning", reasoning, None, None), ("prefix", prefix, None, {"thinking": True}),
         ("kwargs", system, TOOLS, {"date_string": "01 Jan 2025", "tools_in_user_message": False}),
         ("builtin_tools", hello, TOOLS, {"builtin_tools": ["brave_search", "code_interpreter"]}),
         ("parts", parts, None, None), ("string_args", string_args, TOOLS, None),
@@ -182,6 +191,11 @@ TOOL_TEMPLATES = {
     "mistralai-Mistral-Nemo-Instruct-2407.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
     "Mistral-Small-3.2-24B-Instruct-2506.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
     "zai-org-GLM-4.6.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
+    "GLM-4.7-Flash.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
+    "moonshotai-Kimi-K2.jinja": ("tools", "tool_call", "parallel_calls", "gateway_calls"),
+    "Kimi-K2-Thinking.jinja": ("tools",),
+    # DeepSeek's templates render calls but no tools (the gateway describes them in the system message)
+    "deepseek-ai-DeepSeek-V3.1.jinja": ("tool_call", "parallel_calls", "gateway_calls"),
 }
 
 
