@@ -20,7 +20,7 @@ xinf_mla_scratch (const xinf_transformer_t *model, size_t floats [3])
         return;
     size_t heads = model->n_heads;
     floats [0] = heads * s_max (s_max (m->nope + m->rope, m->kv_rank), m->v_head);
-    floats [1] = heads * s_max (m->nope, m->kv_rank);
+    floats [1] = heads * s_max (s_max (m->nope, m->kv_rank), m->v_head);
     floats [2] = m->q_rank + m->kv_rank + m->rope;
 }
 
@@ -47,7 +47,7 @@ xinf_mla_validate (const xinf_transformer_t *model, size_t index, char *error, s
     const xinf_layer_t *layer = &model->layers [index];
     const xinf_mla_layer_t *w = &layer->mla;
     size_t heads = model->n_heads, hq = m->nope + m->rope;
-    if (!m->nope || !m->rope || !m->v_head || m->v_head > model->head_dim || model->n_kv_heads != 1 || model->head_dim != m->kv_rank + m->rope
+    if (!m->nope || !m->rope || !m->v_head || model->n_kv_heads != 1 || model->head_dim != m->kv_rank + m->rope
     ||  model->shard.n_ranks != 1 || !w->kv_norm || (m->q_rank && !w->q_a_norm))
         return xinf_fail (error, error_size, "layer %zu: latent attention of rank %zu, heads of %zu + %zu, values of "
                           "%zu: inconsistent", index, m->kv_rank, m->nope, m->rope, m->v_head);
@@ -130,11 +130,12 @@ xinf_mla_output (const xinf_transformer_t *model, const xinf_layer_t *layer, xin
     xinf_backend_t *be = cache->backend;
     const xinf_mla_t *m = &model->mla;
     size_t heads = model->n_heads, hd = model->head_dim;
-    //  Each head's latent part gathered by head, through v_b_h, the heads then side by side a token (in q)
+    //  Each head's latent part gathered by head, through v_b_h, the heads then side by side a token
     s_copy (be, cache->mla_b, cache->attn + m->rope, heads, n, m->kv_rank, n * m->kv_rank, m->kv_rank, hd,
             heads * hd);
     s_heads_project (be, &layer->mla.v_b, heads, cache->mla_b, cache->mla_a, n);
-    s_copy (be, cache->q, cache->mla_a, heads, n, m->v_head, m->v_head, heads * m->v_head, n * m->v_head, m->v_head);
-    xinf_product_t out = { &layer->o, cache->q, cache->xb2, NULL };
+    s_copy (be, cache->mla_b, cache->mla_a, heads, n, m->v_head, m->v_head, heads * m->v_head, n * m->v_head,
+            m->v_head);
+    xinf_product_t out = { &layer->o, cache->mla_b, cache->xb2, NULL };
     be->ops->project (be, &out, 1, n);
 }

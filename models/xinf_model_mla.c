@@ -53,21 +53,21 @@ xinf_loader_mla (xinf_loader_t *loader, size_t value_length)
         xinf_loader_fail (loader, "%s.attention.key_length_mla %zu, rope.dimension_count %zu, value_length_mla %zu: "
                           "a head turns an even part of its key and keeps the rest", arch, head, m->rope, m->v_head);
     else
-    if (t->n_kv_heads != 1 || t->head_dim != m->kv_rank + m->rope || value_length != m->kv_rank
-    ||  m->v_head > t->head_dim)
+    if (t->n_kv_heads != 1 || t->head_dim != m->kv_rank + m->rope || value_length != m->kv_rank)
         xinf_loader_fail (loader, "%s.attention.head_count_kv %zu, key_length %zu, value_length %zu: latent "
-                          "attention of rank %zu wants 1, %zu, %zu (and value_length_mla %zu at most key_length)",
-                          arch, t->n_kv_heads, t->head_dim, value_length, m->kv_rank, m->kv_rank + m->rope,
-                          m->kv_rank, m->v_head);
+                          "attention of rank %zu wants 1, %zu, %zu", arch, t->n_kv_heads, t->head_dim, value_length,
+                          m->kv_rank, m->kv_rank + m->rope, m->kv_rank);
     m->nope = head - m->rope;
 }
 
 //  The scale of the scores (llama.cpp's deepseek2 kq_scale), on the
-//  queries: mscale^2 / sqrt (nope + rope), mscale = attn_factor (1 + 0.1
-//  L ln factor) under YaRN (L: rope.scaling.yarn_log_multiplier / 0.1,
-//  the converter's 0.1 mscale_all_dim taken back), the attention's own
-//  1 / sqrt (head_dim) undone. With L, RoPE's magnitude is attn_factor
-//  alone (llama.cpp cancels YaRN's 1 + 0.1 ln factor then).
+//  queries: mscale^2 / sqrt (nope + rope), the attention's own 1 / sqrt
+//  (head_dim) undone; mscale = M (1 + 0.1 L ln factor), L =
+//  rope.scaling.yarn_log_multiplier / 0.1 (the converter's 0.1
+//  mscale_all_dim taken back). Under YaRN, M is RoPE's magnitude:
+//  attn_factor with L (llama.cpp cancels YaRN's 1 + 0.1 ln factor then),
+//  else attn_factor (1 + 0.1 ln factor); under linear scaling RoPE's is
+//  attn_factor and M attn_factor (1 + 0.1 ln factor), as llama.cpp has it.
 void
 xinf_loader_mla_scale (xinf_loader_t *loader)
 {
@@ -76,18 +76,19 @@ xinf_loader_mla_scale (xinf_loader_t *loader)
     char key [128];
     snprintf (key, sizeof key, "%s.rope.scaling.type", arch);
     const char *type = xinf_gguf_has (loader->self->gguf, key) ? xinf_gguf_get_str (loader->self->gguf, key) : "none";
-    bool yarn = type && strcmp (type, "yarn") == 0;
-    if (type && strcmp (type, "none") && !yarn)
-        xinf_loader_fail (loader, "metadata key '%s' is '%.32s': xinf runs none or yarn for %s", key, type, arch);
+    bool yarn = type && strcmp (type, "yarn") == 0, linear = type && strcmp (type, "linear") == 0;
+    if (type && strcmp (type, "none") && !yarn && !linear)
+        xinf_loader_fail (loader, "metadata key '%s' is '%.32s': xinf runs none, linear or yarn for %s", key, type,
+                          arch);
     double factor = xinf_loader_float (loader, "rope.scaling.factor", 1.0, 0.0, 1024.0);
     double attn_factor = xinf_loader_float (loader, "rope.scaling.attn_factor", 1.0, 1e-3, 1e3);
     double log_mul = xinf_loader_float (loader, "rope.scaling.yarn_log_multiplier", 0.0, 0.0, 100.0) / 0.1;
     if (loader->failed)
         return;
-    double ln = yarn && factor > 1.0 ? log (factor) : 0.0;
-    double magnitude = log_mul != 0.0 ? attn_factor : attn_factor * (1.0 + 0.1 * ln);
+    double ln = (yarn || linear) && factor > 1.0 ? log (factor) : 0.0;
+    double magnitude = yarn && log_mul == 0.0 ? attn_factor * (1.0 + 0.1 * ln) : attn_factor;
     t->rope.mscale = (float) magnitude;
-    double mscale = magnitude * (1.0 + 0.1 * log_mul * ln);
+    double mscale = (yarn ? magnitude : attn_factor * (1.0 + 0.1 * ln)) * (1.0 + 0.1 * log_mul * ln);
     double kq_scale = mscale * mscale / sqrt ((double) (t->mla.nope + t->mla.rope));
     t->query_scale = (float) (kq_scale * sqrt ((double) t->head_dim));
 }

@@ -13,7 +13,8 @@ chosen logits and the clamped SwiGLU, MXFP4 experts); gemma3
 with local layers of sliding-window attention beside global ones; gemma2
 with soft-capped attention scores and logits; mixtures
 of experts, qwen3moe and llama in Mixtral's form; qwen2moe with its gated
-shared expert, granitemoe with an ungated one, glm4moe's sigmoid routing),
+shared expert, granitemoe with an ungated one, glm4moe's sigmoid routing;
+deepseek2's latent attention and routing, groups and YaRN scale),
 the numpy reference
 (tests/reference, reading the GGUF itself) generates 64 greedy tokens, with
 a KV cache of float32 and of halves (xinf's default).
@@ -156,6 +157,24 @@ MODELS = [
     ("glm4moe-f32", "glm4moe", "f32", ["--rope-dims", "8", "--qkv-bias", "--nextn", "1"]),
     ("glm4moe-q8", "glm4moe", "q8_0", ["--head-dim", "32", "--rope-dims", "16", "--shared-experts", "2",
                                        "--dense-lead", "2", "--layers", "4", "--expert-scale", "2.5"]),
+    # DeepSeek V2/V3 (deepseek2): latent attention (q through its latent, or attn_q), a dense layer, then
+    # experts: V2's softmax scaled by 16; V3's sigmoids + selection bias, groups 4/2, normalized, x2.5, YaRN
+    # (mscale_all_dim 1), a multi-token prediction layer not run; V2-Lite's attn_q, YaRN without
+    # yarn_log_multiplier (llama.cpp's magnitude), two dense layers, two shared experts; odd shapes
+    # (v_head_dim above kv_lora_rank + rope, one group of two experts kept: the others' -inf shows)
+    ("deepseek2-f32", "deepseek2", "f32", ["--expert-scale", "16"]),
+    ("deepseek2-f32-v3-rope", "deepseek2", "f32", ["--gating", "sigmoid", "--expert-bias", "--expert-norm",
+                                                   "--expert-groups", "4", "--groups-used", "2", "--expert-scale",
+                                                   "2.5", "--rope-scaling", "yarn", "--rope-factor", "4",
+                                                   "--rope-original-context", "64", "--nextn", "1"]),
+    ("deepseek2-q8-lite", "deepseek2", "q8_0", ["--q-lora-rank", "0", "--dense-lead", "2", "--layers", "4",
+                                               "--shared-experts", "2", "--expert-scale", "1", "--rope-scaling",
+                                               "yarn", "--rope-factor", "8", "--rope-original-context", "32",
+                                               "--mscale-all-dim", "0"]),
+    ("deepseek2-f16-shapes", "deepseek2", "f16", ["--heads", "3", "--head-dim", "40", "--rope-dims", "8",
+                                                  "--v-head-dim", "48", "--kv-lora-rank", "32", "--q-lora-rank",
+                                                  "96", "--gating", "sigmoid", "--expert-bias", "--expert-groups",
+                                                  "4", "--groups-used", "1"]),
 ]
 
 
@@ -185,6 +204,18 @@ def check_shape(name, model):
         check(hp.glm_moe and hp.dense_lead >= 1 and hp.shared_ffn > 0 and hp.n_rot < hp.head_dim
               and model.layers[0].router is None and model.layers[-1].router is not None
               and hp.expert_scale > 1, f"{name}: not GLM-4.5's layers")
+    if name.startswith("deepseek2"):
+        layer = model.layers[-1]
+        check(hp.mla and hp.n_head_kv == 1 and 0 < hp.n_rot < hp.head_dim and hp.dense_lead >= 1
+              and model.layers[0].router is None and layer.router is not None and layer.shared is not None,
+              f"{name}: not deepseek2's layers")
+        if "-v3" in name:
+            check(hp.sigmoid and hp.groups > 1 and layer.selection_bias is not None and hp.normalize
+                  and hp.rope_inv_freq is not None and hp.query_scale * math.sqrt(hp.head_dim) > 1.2,
+                  f"{name}: not V3's routing and YaRN")
+        if "-lite" in name:
+            check(hp.q_lora == 0 and model.layers[0].wq is not None and hp.rope_mscale > 1.1,
+                  f"{name}: not V2-Lite's attn_q with YaRN's magnitude")
     if name.startswith("qwen2moe") or name.endswith("-shared"):
         layer = model.layers[0]
         check(layer.shared is not None and (layer.shared[3] is not None) == name.startswith("qwen2moe")

@@ -124,7 +124,40 @@ MODELS.append(("qwen2moe-routed", ["--arch", "qwen2moe", "--dim", "256", "--head
 MODELS.append(("glm4moe-routed", ["--arch", "glm4moe", "--dim", "256", "--heads", "4", "--kv-heads", "2",
                                   "--layers", "3", "--ffn", "512", "--experts", "8", "--experts-used", "2",
                                   "--expert-ffn", "128", "--rope-dims", "32", "--qkv-bias", "--nextn", "1"]))
-F16_ONLY = {"qwen2moe-routed", "glm4moe-routed"}
+# DeepSeek V3 (deepseek2): latent attention through q and kv latents,
+# sigmoids + selection bias, normalized, x2.5, YaRN, a multi-token
+# prediction layer; V2-Lite's attn_q, softmax, two shared experts (k_b's 64
+# columns fall back to q5_0 in llama-quantize). Every expert serves every
+# token in these; the routing (groups 4/2 with a bias; V2's softmax) on F16
+# files of eight experts, two a token. llama.cpp's own ids on quantized
+# latent attention part from its ids on the same weights dequantized to F32
+# sooner than xinf's do (xinf's stay with the float64 reference,
+# inference_reference): these seeds leave a margin
+MODELS.append(("deepseek2", ["--arch", "deepseek2", "--dim", "512", "--heads", "8", "--head-dim", "96",
+                             "--rope-dims", "32", "--v-head-dim", "64", "--kv-lora-rank", "256", "--q-lora-rank", "256",
+                             "--ffn", "1024", "--layers", "3", "--vocab", "2048", "--no-tied", "--seed", "6",
+                             "--std", "0.05", "--experts", "4", "--experts-used", "4", "--expert-ffn", "256",
+                             "--gating", "sigmoid", "--expert-bias", "--expert-norm", "--expert-scale", "2.5",
+                             "--rope-scaling", "yarn", "--rope-factor", "4", "--rope-original-context", "16",
+                             "--nextn", "1"]))
+MODELS.append(("deepseek2-lite", ["--arch", "deepseek2", "--dim", "512", "--heads", "8", "--head-dim", "96",
+                                  "--rope-dims", "32", "--v-head-dim", "64", "--kv-lora-rank", "256", "--q-lora-rank",
+                                  "0", "--ffn", "1024", "--layers", "4", "--vocab", "2048", "--no-tied", "--seed", "7",
+                                  "--std", "0.05", "--experts", "4", "--experts-used", "4", "--expert-ffn", "256",
+                                  "--shared-experts", "2", "--expert-scale", "1"]))
+MODELS.append(("deepseek2-routed", ["--arch", "deepseek2", "--dim", "256", "--heads", "4", "--head-dim", "96",
+                                    "--rope-dims", "32", "--kv-lora-rank", "256", "--q-lora-rank", "256", "--layers",
+                                    "3", "--ffn", "512", "--vocab", "2048", "--seed", "5", "--std", "0.05", "--experts",
+                                    "8", "--experts-used", "2", "--expert-ffn", "128", "--gating", "sigmoid",
+                                    "--expert-bias", "--expert-norm", "--expert-groups", "4", "--groups-used", "2"]))
+MODELS.append(("deepseek2-routed-softmax", ["--arch", "deepseek2", "--dim", "256", "--heads", "4", "--head-dim", "96",
+                                            "--rope-dims", "32", "--kv-lora-rank", "256", "--q-lora-rank", "0",
+                                            "--layers", "3", "--ffn", "512", "--vocab", "2048", "--seed", "5",
+                                            "--std", "0.05", "--experts", "8", "--experts-used", "2", "--expert-ffn",
+                                            "128"]))
+F16_ONLY = {"qwen2moe-routed", "glm4moe-routed", "deepseek2-routed", "deepseek2-routed-softmax"}
+# xinf serves no adapter on latent attention: the dense layer's feed-forward only
+LORA_TARGETS = {"deepseek2": "ffn_gate,ffn_up,ffn_down", "deepseek2-lite": "ffn_gate,ffn_up,ffn_down"}
 LLAMA_FLAGS = {}
 LORA_TYPES = ["F16", "Q4_K_M"]
 PROMPT = "hello world, this is a test of the"
@@ -199,7 +232,8 @@ def main():
         if not make_lora:
             continue
         adapter = os.path.join(work, arch + "-lora.gguf")
-        run([make_lora, source, "-o", adapter, "--rank", "16", "--alpha", "32", "--type", "f16", "--seed", "3"])
+        run([make_lora, source, "-o", adapter, "--rank", "16", "--alpha", "32", "--type", "f16", "--seed", "3"]
+            + (["--targets", LORA_TARGETS[arch]] if arch in LORA_TARGETS else []))
         for name in LORA_TYPES:
             target = source if name == "F16" else os.path.join(work, "%s-%s.gguf" % (arch, name))
             if compare(completion, program, target, adapter, extra):
