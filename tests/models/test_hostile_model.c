@@ -13,7 +13,8 @@
     Then a fuzz: thousands of mutated copies of three small models (qwen3 with
     a byte-level BPE vocabulary, llama, gemma3, gemma2 and phi3 (LongRoPE) with SentencePiece
     ones, a qwen3moe, a glm4 with fused biases, a granite, a gpt-oss with MXFP4
-    experts, a qwen2moe with its shared expert and a glm4moe), with
+    experts, a qwen2moe with its shared expert, a glm4moe and a deepseek2
+    with latent attention and groups of experts), with
     deterministic seeds, through both loaders; a file that loads must
     tokenize, decode and run a forward pass.
 
@@ -333,6 +334,9 @@ test_fuzz_loaders (void)
                                 "--shared-ffn 48 --seed 41" },
         { "fuzz-glm4moe.gguf", "--arch glm4moe --layers 2 --experts 4 --experts-used 2 --expert-ffn 32 "
                                "--rope-dims 8 --nextn 1 --seed 43" },
+        { "fuzz-deepseek2.gguf", "--arch deepseek2 --layers 2 --experts 4 --experts-used 2 --expert-ffn 32 "
+                                 "--rope-dims 8 --q-lora-rank 16 --gating sigmoid --expert-bias --expert-groups 2 "
+                                 "--groups-used 1 --seed 47" },
     };
     for (size_t index = 0; index < sizeof others / sizeof others [0]; index++) {
         char arguments [300], path [300];
