@@ -122,8 +122,8 @@ s_describe (const xinf_gw_chat_model_t *model, json_t *object)
     }
     json_t *ability = json_pack ("[ss]", "generate", "chat");
     bool tools = false;
-    if (model->chat_template)
-        xinf_gw_tool_format_of (model->chat_template, &tools);
+    if (model->chat_template && xinf_gw_tools_describes (xinf_gw_tool_format_of (model->chat_template, &tools)))
+        tools = true;                 //  DeepSeek's: described in its own format
     if (tools)
         json_array_append_new (ability, json_string ("tools"));
     json_object_set_new (object, "model_ability", ability);
@@ -213,33 +213,71 @@ s_use_fallback (zhashx_t *warned, const char *uid, json_t **messages, json_t **t
     *tools = NULL;
 }
 
+//  Renders with the model's template; NULL with *reason when it refuses.
+static char *
+s_apply (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, json_t *messages, json_t *tools,
+         bool add_generation_prompt, char **warning, char **reason)
+{
+    free (*warning);
+    free (*reason);
+    *warning = *reason = NULL;
+    return xinf_chat_template_apply_ex (model->chat_template, messages, tools, model->bos_token, model->eos_token,
+                                        add_generation_prompt, oai->template_kwargs, 0, warning, reason);
+}
+
+//  A DeepSeek template that renders no tools: they are described in the
+//  system message in its own format, calls (their turn's content null
+//  where it is empty: R1's renders them only then) and results left to
+//  it; where it refuses calls whose arguments are objects (R1's joins
+//  them to strings), again with JSON text. NULL (reason set) when it
+//  still refuses.
+static char *
+s_render_described (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
+                    xinf_gw_tool_format_t format, json_t *tools, bool add_generation_prompt, char **warning,
+                    char **reason)
+{
+    s_warn_once (warned, model->uid, "described", "it renders no tools: they are described in a system message "
+                 "in DeepSeek's own format");
+    json_t *native = xinf_gw_tools_null_content (oai->messages);
+    json_t *messages = tools ? xinf_gw_tools_described (native, tools, format) : json_incref (native);
+    json_decref (native);
+    char *prompt = s_apply (model, oai, messages, tools, add_generation_prompt, warning, reason);
+    if (!prompt || *warning) {
+        free (prompt);
+        json_t *strings = xinf_gw_tools_string_arguments (messages);
+        prompt = s_apply (model, oai, strings, tools, add_generation_prompt, warning, reason);
+        json_decref (strings);
+    }
+    json_decref (messages);
+    return prompt;
+}
+
 char *
 xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
                      bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error)
 {
-    char *warning = NULL, *reason = NULL;
+    char *warning = NULL, *reason = NULL, *prompt = NULL;
     bool supports;
-    xinf_gw_tool_format_of (model->chat_template, &supports);
+    xinf_gw_tool_format_t format = xinf_gw_tool_format_of (model->chat_template, &supports);
     json_t *tools = s_template_tools (oai);
     json_t *messages = json_incref (oai->messages);
     bool tool_use = tools || s_has_tool_messages (messages);
-    *fallback = !supports && tool_use;
-    if (*fallback)
-        s_use_fallback (warned, model->uid, &messages, &tools);
-    char *prompt = xinf_chat_template_apply_ex (model->chat_template, messages, tools, model->bos_token,
-                                                model->eos_token, add_generation_prompt, oai->template_kwargs, 0,
-                                                &warning, &reason);
-    if (warning && tool_use && !*fallback) {
-        //  The template was not usable and a built-in (no tools) stood in
+    bool described = !supports && tool_use && xinf_gw_tools_describes (format);
+    *fallback = !supports && tool_use && !described;
+    if (described)
+        prompt = s_render_described (warned, model, oai, format, tools, add_generation_prompt, &warning, &reason);
+    else {
+        if (*fallback)
+            s_use_fallback (warned, model->uid, &messages, &tools);
+        prompt = s_apply (model, oai, messages, tools, add_generation_prompt, &warning, &reason);
+    }
+    if ((warning || (described && !prompt)) && tool_use && !*fallback) {
+        //  The template was not usable (a built-in without tools stood
+        //  in), or refused DeepSeek's description: the fallback
         free (prompt);
-        free (warning);
-        free (reason);
-        reason = NULL;
         *fallback = true;
         s_use_fallback (warned, model->uid, &messages, &tools);
-        prompt = xinf_chat_template_apply_ex (model->chat_template, messages, tools, model->bos_token,
-                                              model->eos_token, add_generation_prompt, oai->template_kwargs, 0,
-                                              &warning, &reason);
+        prompt = s_apply (model, oai, messages, tools, add_generation_prompt, &warning, &reason);
     }
     json_decref (messages);
     json_decref (tools);

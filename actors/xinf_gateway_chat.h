@@ -41,7 +41,11 @@ bool xinf_gw_chat_model_at (xinf_msg_t *msg, size_t index, xinf_gw_chat_model_t 
 //  Renders the chat of 'oai' (messages, tools, tool_choice); NULL with a
 //  400 (the template refused it) in 'error'. A template that renders no
 //  tools gets them in a system message (xinf_gw_tools_fallback) and
-//  *fallback is set. Warnings (a fallback) are logged once per model uid
+//  *fallback is set; DeepSeek's (which render calls and results, not
+//  tools) get them described in DeepSeek's format instead
+//  (xinf_gw_tools_described; R1's, which join arguments to strings, with
+//  the arguments as JSON text), *fallback unset, unless the template
+//  refuses that too. Warnings (a fallback) are logged once per model uid
 //  in 'warned'.
 char *xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
                            bool add_generation_prompt, bool *fallback, xinf_gw_error_t *error);

@@ -44,6 +44,7 @@ s_child_new (xinf_gw_request_t *parent, size_t index)
         assert (child->reasoning);
         xinf_gw_reasoning_init (child->reasoning, parent->reasoning_open,
                                 ((xinf_gw_reasoning_t *) parent->reasoning)->harmony);
+        xinf_gw_reasoning_set_breaks (child->reasoning, ((xinf_gw_reasoning_t *) parent->reasoning)->breaks);
         child->reasoning_open = parent->reasoning_open;
     }
     if (parent->tool_parsing) {

@@ -378,6 +378,9 @@ s_on_models (xinf_gw_request_t *request, xinf_msg_t *msg)
         assert (request->reasoning);
         request->reasoning_open = xinf_gw_reasoning_prompt_open (prompt);
         xinf_gw_reasoning_init (request->reasoning, request->reasoning_open, harmony);
+        if (request->tool_parsing && request->tool_format == XINF_GW_TOOLS_KIMI_K2)
+            //  Kimi K2 may call from inside its thought: a call ends it
+            xinf_gw_reasoning_set_breaks (request->reasoning, xinf_gw_tool_openers (XINF_GW_TOOLS_KIMI_K2));
     }
     free (request->oai.prompt);
     request->oai.prompt = prompt;

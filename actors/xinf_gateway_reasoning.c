@@ -63,20 +63,52 @@ s_at_start (xinf_gw_reasoning_t *self)
     return true;
 }
 
+void
+xinf_gw_reasoning_set_breaks (xinf_gw_reasoning_t *self, const char *const *breaks)
+{
+    self->breaks = breaks;
+}
+
+//  Where a break marker first is in bytes[at, size), or size; its
+//  partial start at the end in *keep (at least what it was).
+static size_t
+s_break (const xinf_gw_reasoning_t *self, const char *bytes, size_t size, size_t *keep)
+{
+    size_t first = size;
+    for (size_t index = 0; self->breaks && self->breaks [index]; index++) {
+        const char *found = memmem (bytes, size, self->breaks [index], strlen (self->breaks [index]));
+        if (found && (size_t) (found - bytes) < first)
+            first = (size_t) (found - bytes);
+        size_t partial = s_partial_tag (bytes, size, self->breaks [index]);
+        *keep = partial > *keep ? partial : *keep;
+    }
+    return first;
+}
+
+//  In a thought: up to </think> (dropped), or a break marker (kept for
+//  the answer), the rest held while it may begin either.
 static void
 s_inside (xinf_gw_reasoning_t *self, xinf_gw_buf_t *thought)
 {
     const char *bytes = self->held.data;
     size_t size = self->held.size, tag = strlen (CLOSE_TAG);
-    for (size_t at = 0; at + tag <= size; at++)
-        if (memcmp (bytes + at, CLOSE_TAG, tag) == 0) {
-            xinf_gw_buf_add (thought, bytes, at);
-            xinf_gw_buf_consume (&self->held, at + tag);
-            self->inside = false;
-            self->trim = true;
-            return;
-        }
+    const char *found = memmem (bytes, size, CLOSE_TAG, tag);
+    size_t close = found ? (size_t) (found - bytes) : size;
     size_t keep = s_partial_tag (bytes, size, CLOSE_TAG);
+    size_t broken = s_break (self, bytes, close, &keep);
+    if (broken < close) {
+        xinf_gw_buf_add (thought, bytes, broken);
+        xinf_gw_buf_consume (&self->held, broken);
+        self->inside = false;
+        return;
+    }
+    if (found) {
+        xinf_gw_buf_add (thought, bytes, close);
+        xinf_gw_buf_consume (&self->held, close + tag);
+        self->inside = false;
+        self->trim = true;
+        return;
+    }
     xinf_gw_buf_add (thought, bytes, size - keep);
     xinf_gw_buf_consume (&self->held, size - keep);
 }

@@ -8,6 +8,9 @@
     before it: a template that ends the prompt with <think> (DeepSeek-R1's,
     QwQ's) leaves the model inside one. Whitespace after </think> is
     dropped. Tags split across tokens are held back until they are whole.
+    Where tool calls are parsed for Kimi K2, its calls' opening markers
+    end a thought too (the model may call from inside its thought), and
+    begin the answer.
 
     GPT-OSS's harmony format instead (its template writes <|channel|>, its
     vocabulary renders the tokens that head a message as text): an answer
@@ -36,11 +39,16 @@ typedef struct {
     bool header;                      //  harmony: reading a message's header
     bool plain;                       //  harmony: the answer is no messages, all content
     bool call;                        //  harmony: in a call's arguments (its Hermes form open)
+    const char *const *breaks;        //  markers that end a thought and begin the answer, or NULL
 } xinf_gw_reasoning_t;
 
 //  'inside': the prompt left the model in a thought; 'harmony': the
 //  template writes harmony messages (xinf_gw_reasoning_harmony).
 void xinf_gw_reasoning_init (xinf_gw_reasoning_t *self, bool inside, bool harmony);
+//  Markers (NULL-terminated, static) that end a thought as </think> does
+//  but stay in the answer: Kimi K2's tool calls, which it may begin
+//  inside its thought (llama.cpp's parser ends the thought there too).
+void xinf_gw_reasoning_set_breaks (xinf_gw_reasoning_t *self, const char *const *breaks);
 //  Adds decided text; appends the thought's part to 'thought' and the
 //  answer's to 'content'.
 void xinf_gw_reasoning_feed (xinf_gw_reasoning_t *self, const char *text, size_t size, xinf_gw_buf_t *thought,

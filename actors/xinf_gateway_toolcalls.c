@@ -19,12 +19,23 @@ enum { s_START, s_TEXT, s_CALL, s_PLAIN };
 #define GLM_KEY_END   "</arg_key>"
 #define GLM_VALUE     "<arg_value>"
 #define GLM_VALUE_END "</arg_value>"
+#define BAR           "\xef\xbd\x9c"                 //  DeepSeek's markers: U+FF5C "｜"
+#define LOW           "\xe2\x96\x81"                 //  and U+2581 "▁"
+#define DS_OPEN       "<" BAR "tool" LOW "calls" LOW "begin" BAR ">"
+#define DS_CLOSE      "<" BAR "tool" LOW "calls" LOW "end" BAR ">"
+#define KIMI_OPEN     "<|tool_calls_section_begin|>"
+#define KIMI_CLOSE    "<|tool_calls_section_end|>"
+#define KIMI_CALL     "<|tool_call_begin|>"
 #define CALL_NAME_MAX      256            //  bytes of a function name the model wrote
 
 xinf_gw_tool_format_t
 xinf_gw_tool_format_of (const char *source, bool *supports)
 {
     *supports = source && strstr (source, "tools");
+    if (source && strstr (source, KIMI_OPEN) && strstr (source, KIMI_CALL))
+        return XINF_GW_TOOLS_KIMI_K2;
+    if (source && strstr (source, DS_OPEN))      //  R1's and V3's calls carry their arguments in ```json
+        return strstr (source, "```json") ? XINF_GW_TOOLS_DEEPSEEK_R1 : XINF_GW_TOOLS_DEEPSEEK_V31;
     if (source && strstr (source, GLM_KEY))
         return XINF_GW_TOOLS_GLM45;
     if (source && strstr (source, HERMES_OPEN))
@@ -40,7 +51,38 @@ const char *
 xinf_gw_tool_format_name (xinf_gw_tool_format_t format)
 {
     return format == XINF_GW_TOOLS_LLAMA3 ? "llama3" : format == XINF_GW_TOOLS_MISTRAL ? "mistral"
-         : format == XINF_GW_TOOLS_GLM45 ? "glm45" : "hermes";
+         : format == XINF_GW_TOOLS_GLM45 ? "glm45" : format == XINF_GW_TOOLS_DEEPSEEK_R1 ? "deepseek_r1"
+         : format == XINF_GW_TOOLS_DEEPSEEK_V31 ? "deepseek_v3_1" : format == XINF_GW_TOOLS_KIMI_K2 ? "kimi_k2"
+         : "hermes";
+}
+
+//  Whether calls of 'format' sit in sections (DeepSeek's, Kimi's).
+static bool
+s_sections (xinf_gw_tool_format_t format)
+{
+    return format == XINF_GW_TOOLS_DEEPSEEK_R1 || format == XINF_GW_TOOLS_DEEPSEEK_V31
+        || format == XINF_GW_TOOLS_KIMI_K2;
+}
+
+const char *const *
+xinf_gw_tool_openers (xinf_gw_tool_format_t format)
+{
+    static const char *const hermes [] = { HERMES_OPEN, NULL };
+    static const char *const mistral [] = { MISTRAL_OPEN, NULL };
+    static const char *const deepseek [] = { DS_OPEN, "<" BAR "tool_calls_begin" BAR ">", "<" BAR "tool calls begin" BAR ">",
+                                             "<" BAR "tool\\_calls\\_begin" BAR ">", "<" BAR "tool" LOW "calls" BAR ">", NULL };
+    static const char *const kimi [] = { KIMI_OPEN, KIMI_CALL, NULL };
+    return format == XINF_GW_TOOLS_MISTRAL ? mistral : format == XINF_GW_TOOLS_KIMI_K2 ? kimi
+         : s_sections (format) ? deepseek : hermes;
+}
+
+//  The marker that closes a call (Hermes, GLM) or a section; NULL: calls
+//  run to the end of the text.
+static const char *
+s_closer (xinf_gw_tool_format_t format)
+{
+    return format == XINF_GW_TOOLS_HERMES || format == XINF_GW_TOOLS_GLM45 ? HERMES_CLOSE
+         : format == XINF_GW_TOOLS_KIMI_K2 ? KIMI_CLOSE : s_sections (format) ? DS_CLOSE : NULL;
 }
 
 void
@@ -48,7 +90,7 @@ xinf_gw_toolcalls_init (xinf_gw_toolcalls_t *self, xinf_gw_tool_format_t format,
 {
     memset (self, 0, sizeof *self);
     self->format = format;
-    self->state = format == XINF_GW_TOOLS_HERMES || format == XINF_GW_TOOLS_GLM45 ? s_TEXT : s_START;
+    self->state = format == XINF_GW_TOOLS_LLAMA3 || format == XINF_GW_TOOLS_MISTRAL ? s_START : s_TEXT;
     self->marker = "";
     self->max_calls = parallel ? SIZE_MAX : 1;
 }
@@ -162,20 +204,27 @@ s_call_id (xinf_gw_tool_format_t format, char *id, size_t size)
     }
 }
 
-static json_t *
-s_call_new (xinf_gw_tool_format_t format, const char *name, size_t name_size, const char *arguments,
-            size_t arguments_size)
+json_t *
+xinf_gw_toolcall_new (xinf_gw_tool_format_t format, const char *name, size_t name_size, const char *arguments,
+                      size_t arguments_size, const char *id)
 {
-    char id [32];
-    s_call_id (format, id, sizeof id);
+    char random_id [32];
+    s_call_id (format, random_id, sizeof random_id);
     json_t *function = json_object ();
     json_object_set_new (function, "name", json_stringn (name, name_size));
     json_object_set_new (function, "arguments", json_stringn (arguments, arguments_size));
     json_t *call = json_object ();
-    json_object_set_new (call, "id", json_string (id));
+    json_object_set_new (call, "id", json_string (id ? id : random_id));
     json_object_set_new (call, "type", json_string ("function"));
     json_object_set_new (call, "function", function);
     return call;
+}
+
+static json_t *
+s_call_new (xinf_gw_tool_format_t format, const char *name, size_t name_size, const char *arguments,
+            size_t arguments_size)
+{
+    return xinf_gw_toolcall_new (format, name, name_size, arguments, arguments_size, NULL);
 }
 
 //  A function name the model wrote: 1 to CALL_NAME_MAX bytes, no control characters.
@@ -251,9 +300,8 @@ s_parse_calls (xinf_gw_tool_format_t format, const char *text, size_t size, size
     return ok;
 }
 
-//  A JSON object at text[at] (after blanks): its span, or false.
-static bool
-s_object_span (const char *text, size_t size, size_t at, size_t *start, size_t *end)
+bool
+xinf_gw_toolcall_object_span (const char *text, size_t size, size_t at, size_t *start, size_t *end)
 {
     json_error_t error;
     *start = s_skip_space (text, size, at);
@@ -275,7 +323,7 @@ s_parse_named_args (const char *text, size_t size, json_t *found)
         if (!args || !s_name_valid (text + at, (size_t) (args - text - at)))
             return false;
         size_t start, end;
-        if (!s_object_span (text, size, (size_t) (args - text) + strlen (MISTRAL_ARGS), &start, &end))
+        if (!xinf_gw_toolcall_object_span (text, size, (size_t) (args - text) + strlen (MISTRAL_ARGS), &start, &end))
             return false;
         json_array_append_new (found, s_call_new (XINF_GW_TOOLS_MISTRAL, text + at, (size_t) (args - text - at),
                                                   text + start, end - start));
@@ -358,10 +406,10 @@ s_add_glm_value (xinf_gw_buf_t *out, bool string, const char *value, size_t size
     return true;
 }
 
-//  A GLM-4.5 function name: 1 to 64 letters, digits, '_', '-', '.' or ':'
-//  (OpenAI's names and namespaced ones; not a Hermes call's JSON).
-static bool
-s_glm_name_valid (const char *name, size_t size)
+//  GLM-4.5's, DeepSeek's and Kimi's function names: OpenAI's and
+//  namespaced ones (not a Hermes call's JSON).
+bool
+xinf_gw_toolcall_name_valid (const char *name, size_t size)
 {
     if (size < 1 || size > 64)
         return false;
@@ -382,7 +430,7 @@ s_parse_glm (const xinf_gw_toolcalls_t *self, const char *text, size_t size, jso
     size_t at = first_key ? (size_t) (first_key - text) : size, start = s_skip_space (text, at, 0), end = at;
     while (end > start && s_blank (text [end - 1]))
         end--;
-    if (!s_glm_name_valid (text + start, end - start))
+    if (!xinf_gw_toolcall_name_valid (text + start, end - start))
         return false;
     char name [CALL_NAME_MAX + 1];
     snprintf (name, sizeof name, "%.*s", (int) (end - start), text + start);
@@ -420,6 +468,8 @@ s_parse_body (xinf_gw_toolcalls_t *self, const char *text, size_t size, json_t *
 {
     if (self->format == XINF_GW_TOOLS_GLM45)
         return s_parse_glm (self, text, size, found);
+    if (s_sections (self->format))
+        return xinf_gw_toolcalls_sections_parse (self->format, self->marker, text, size, found);
     size_t at = s_skip_space (text, size, 0);
     if (at == size)
         return false;
@@ -513,14 +563,25 @@ s_decide_start (xinf_gw_toolcalls_t *self)
     return true;
 }
 
-//  Text state: content up to the next call's opening tag.
+//  Text state: content up to the next call's (or section's) opening
+//  marker, the first of the format's that the text holds.
 static bool
 s_scan_text (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content)
 {
-    const char *tag = self->format == XINF_GW_TOOLS_MISTRAL ? MISTRAL_OPEN : HERMES_OPEN;
-    const char *found = memmem (self->pending.data, self->pending.size, tag, strlen (tag));
+    const char *const *openers = xinf_gw_tool_openers (self->format);
+    const char *found = NULL, *tag = NULL;
+    size_t hold = 0;
+    for (size_t index = 0; openers [index]; index++) {
+        const char *at = memmem (self->pending.data, self->pending.size, openers [index], strlen (openers [index]));
+        if (at && (!found || at < found)) {
+            found = at;
+            tag = openers [index];
+        }
+        size_t tail = s_prefix_tail (&self->pending, openers [index]);
+        hold = tail > hold ? tail : hold;
+    }
     if (!found) {
-        s_give (self, self->pending.size - s_prefix_tail (&self->pending, tag), content);
+        s_give (self, self->pending.size - hold, content);
         return false;
     }
     size_t before = (size_t) (found - self->pending.data);
@@ -534,20 +595,20 @@ s_scan_text (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content)
     return true;
 }
 
-//  Call state: Hermes calls end with their closing tag; the others run
-//  to the end of the text. Too long a body is content from there on.
+//  Call state: Hermes's and GLM's calls end with their closing tag,
+//  DeepSeek's and Kimi's sections with theirs; the others run to the end
+//  of the text. Too long a body is content from there on.
 static bool
 s_scan_call (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content, json_t *calls)
 {
-    if (self->format == XINF_GW_TOOLS_HERMES || self->format == XINF_GW_TOOLS_GLM45) {
-        const char *found = memmem (self->pending.data, self->pending.size, HERMES_CLOSE, strlen (HERMES_CLOSE));
-        if (found) {
-            size_t size = (size_t) (found - self->pending.data);
-            s_take_body (self, self->pending.data, size, HERMES_CLOSE, content, calls);
-            xinf_gw_buf_consume (&self->pending, size + strlen (HERMES_CLOSE));
-            self->state = s_TEXT;
-            return true;
-        }
+    const char *closer = s_closer (self->format);
+    const char *found = closer ? memmem (self->pending.data, self->pending.size, closer, strlen (closer)) : NULL;
+    if (found) {
+        size_t size = (size_t) (found - self->pending.data);
+        s_take_body (self, self->pending.data, size, closer, content, calls);
+        xinf_gw_buf_consume (&self->pending, size + strlen (closer));
+        self->state = s_TEXT;
+        return true;
     }
     if (self->pending.size > XINF_GW_TOOL_BODY_MAX) {
         xinf_debug ("gateway", "a tool call over %d bytes is content", XINF_GW_TOOL_BODY_MAX);

@@ -20,6 +20,30 @@
                (Small 3.2). [TOOL_CALLS] is a control token that the
                worker's decoding renders as nothing, so an answer that
                starts with a JSON array of calls counts as well.
+      DEEPSEEK_R1  (DeepSeek R1, V3; their templates write ```json):
+               <｜tool▁calls▁begin｜>, then calls <｜tool▁call▁begin｜>function
+               <｜tool▁sep｜>NAME\n```json\n{ARGS}\n```<｜tool▁call▁end｜>,
+               <｜tool▁calls▁end｜>; anywhere in the text (｜ is U+FF5C, ▁
+               U+2581). A section opens as well at the spellings llama.cpp
+               takes for a model that wrote the marker as text
+               (<｜tool_calls_begin｜>, <｜tool calls begin｜>,
+               <｜tool\_calls\_begin｜>, <｜tool▁calls｜>).
+      DEEPSEEK_V31 (DeepSeek V3.1): the same section, each call
+               <｜tool▁call▁begin｜>NAME<｜tool▁sep｜>{ARGS}<｜tool▁call▁end｜>.
+               Both DeepSeek formats read both forms of a call (after
+               <｜tool▁sep｜>, '{' begins V3.1's arguments); a call's
+               <｜tool▁call▁begin｜> may be left out, its <｜tool▁call▁end｜>
+               only at the section's end, as llama.cpp's regexes allow.
+      KIMI_K2  (Kimi K2 Instruct and Thinking): <|tool_calls_section_begin|>,
+               then calls <|tool_call_begin|>functions.NAME:IDX
+               <|tool_call_argument_begin|>{ARGS}<|tool_call_end|>,
+               <|tool_calls_section_end|>; a bare <|tool_call_begin|>
+               opens calls too, and <|tool_call_end|> may be left out
+               (llama.cpp's parser takes both). The call's id is the
+               model's own "functions.NAME:IDX", as llama-server gives it
+               (Kimi's templates write it back for the result).
+      DeepSeek's and Kimi's NAME: 1 to 64 letters, digits, _ - . :; ARGS
+      a JSON object (its text given out as written).
 
     The parser works on pieces as they stream: text that cannot be part
     of a call is given out as soon as it is known, a possible start of a
@@ -41,8 +65,13 @@ typedef enum {
     XINF_GW_TOOLS_HERMES = 1,
     XINF_GW_TOOLS_LLAMA3,
     XINF_GW_TOOLS_MISTRAL,
-    XINF_GW_TOOLS_GLM45
+    XINF_GW_TOOLS_GLM45,
+    XINF_GW_TOOLS_DEEPSEEK_R1,
+    XINF_GW_TOOLS_DEEPSEEK_V31,
+    XINF_GW_TOOLS_KIMI_K2
 } xinf_gw_tool_format_t;
+
+#define XINF_GW_TOOLS_FORMATS  7         //  the formats above, 1 to 7
 
 typedef struct {
     xinf_gw_tool_format_t format;
@@ -71,5 +100,23 @@ void xinf_gw_toolcalls_feed (xinf_gw_toolcalls_t *self, const char *text, size_t
 //  The text ended: decides what is held back.
 void xinf_gw_toolcalls_flush (xinf_gw_toolcalls_t *self, xinf_gw_buf_t *content, json_t *calls);
 void xinf_gw_toolcalls_clear (xinf_gw_toolcalls_t *self);
+//  The markers that open a format's calls (NULL-terminated).
+const char *const *xinf_gw_tool_openers (xinf_gw_tool_format_t format);
+
+//  Shared with the parsers of DeepSeek's and Kimi's sections
+//  (xinf_gateway_toolcalls_sections.c):
+//  A call object {"id", "type": "function", "function": {"name",
+//  "arguments"}}; 'id' NULL: a new random one.
+json_t *xinf_gw_toolcall_new (xinf_gw_tool_format_t format, const char *name, size_t name_size,
+                              const char *arguments, size_t arguments_size, const char *id);
+//  A name of letters, digits, '_', '-', '.' or ':', 1 to 64 bytes.
+bool xinf_gw_toolcall_name_valid (const char *name, size_t size);
+//  The JSON object at text[at] (after blanks): its span; false when none.
+bool xinf_gw_toolcall_object_span (const char *text, size_t size, size_t at, size_t *start, size_t *end);
+//  A DeepSeek or Kimi section's body (what lies between its opening
+//  'marker' and its end) as calls appended to 'found'; false when any
+//  call does not parse or there is none.
+bool xinf_gw_toolcalls_sections_parse (xinf_gw_tool_format_t format, const char *marker, const char *body,
+                                       size_t size, json_t *found);
 
 #endif

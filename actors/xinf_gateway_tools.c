@@ -3,7 +3,9 @@
     results of the messages checked and made ready for the chat template
     (arguments as objects, as Hugging Face's templates expect), and the
     fallback for a template that knows no tools: the tools described in a
-    system message, Hermes-style, calls and results written as text.
+    system message, Hermes-style, calls and results written as text; for
+    DeepSeek's templates, which render calls and results but no tools,
+    the tools described in the system message in DeepSeek's own format.
 
     Every field is checked for type, length and count; a bad one is a 400
     naming it (param "tools[2].function.name", ...).
@@ -289,6 +291,123 @@ xinf_gw_tools_fallback (json_t *messages, json_t *tools)
         }
         else
             json_array_append (result, message);
+    }
+    return result;
+}
+
+// ---- DeepSeek's templates: tools described in their own format --------------
+
+#define BAR  "\xef\xbd\x9c"                    //  U+FF5C "｜"
+#define LOW  "\xe2\x96\x81"                    //  U+2581 "▁"
+
+//  V3.1's, as DeepSeek's model card gives it: each tool's name,
+//  description and parameters (Python's json.dumps), then the format.
+static void
+s_describe_v31 (xinf_gw_buf_t *text, json_t *tools)
+{
+    xinf_gw_buf_add_str (text, "## Tools\nYou have access to the following tools:\n");
+    for (size_t index = 0; index < json_array_size (tools); index++) {
+        json_t *function = json_object_get (json_array_get (tools, index), "function");
+        json_t *description = json_object_get (function, "description"), *parameters = json_object_get (function, "parameters");
+        xinf_gw_buf_add_str (text, "\n### ");
+        xinf_gw_buf_add_str (text, json_string_value (json_object_get (function, "name")));
+        xinf_gw_buf_add_str (text, "\nDescription: ");
+        xinf_gw_buf_add_str (text, json_is_string (description) ? json_string_value (description) : "");
+        xinf_gw_buf_add_str (text, "\n\nParameters: ");
+        char *dump = json_is_object (parameters) ? json_dumps (parameters, JSON_ENSURE_ASCII) : NULL;
+        xinf_gw_buf_add_str (text, dump ? dump : "{}");
+        free (dump);
+        xinf_gw_buf_add_str (text, "\n");
+    }
+    xinf_gw_buf_add_str (text, "\nIMPORTANT: ALWAYS adhere to this exact format for tool use:\n"
+                         "<" BAR "tool" LOW "calls" LOW "begin" BAR "><" BAR "tool" LOW "call" LOW "begin" BAR ">"
+                         "tool_call_name<" BAR "tool" LOW "sep" BAR ">tool_call_arguments<" BAR "tool" LOW "call" LOW
+                         "end" BAR ">{{additional_tool_calls}}<" BAR "tool" LOW "calls" LOW "end" BAR ">\n\nWhere:\n\n"
+                         "- `tool_call_name` must be an exact match to one of the available tools\n"
+                         "- `tool_call_arguments` must be valid JSON that strictly follows the tool's Parameters Schema\n"
+                         "- For multiple tool calls, chain them directly without separators or spaces");
+}
+
+//  R1's, as llama.cpp's template for it (models/templates/llama-cpp-deepseek-r1.jinja) writes it.
+static void
+s_describe_r1 (xinf_gw_buf_t *text, json_t *tools)
+{
+    json_t *functions = json_array ();
+    for (size_t index = 0; index < json_array_size (tools); index++)
+        json_array_append (functions, json_object_get (json_array_get (tools, index), "function"));
+    char *dump = json_dumps (functions, JSON_INDENT (2));
+    json_decref (functions);
+    xinf_gw_buf_add_str (text, "You can call any of the following function tools to satisfy the user's requests: ");
+    xinf_gw_buf_add_str (text, dump ? dump : "[]");
+    free (dump);
+    xinf_gw_buf_add_str (text, "\n\nExample function tool call syntax:\n\n"
+                         "<" BAR "tool" LOW "calls" LOW "begin" BAR "><" BAR "tool" LOW "call" LOW "begin" BAR ">function<"
+                         BAR "tool" LOW "sep" BAR ">example_function_name\n```json\n{\n  \"arg1\": \"some_value\"\n  ...\n}\n"
+                         "```\n<" BAR "tool" LOW "call" LOW "end" BAR "><" BAR "tool" LOW "calls" LOW "end" BAR ">");
+}
+
+bool
+xinf_gw_tools_describes (xinf_gw_tool_format_t format)
+{
+    return format == XINF_GW_TOOLS_DEEPSEEK_R1 || format == XINF_GW_TOOLS_DEEPSEEK_V31;
+}
+
+json_t *
+xinf_gw_tools_described (json_t *messages, json_t *tools, xinf_gw_tool_format_t format)
+{
+    xinf_gw_buf_t text = { 0 };
+    json_t *result = json_copy (messages);
+    json_t *head = json_array_get (result, 0);
+    json_t *content = json_object_get (head, "content");
+    bool system = head && streq (json_string_value (json_object_get (head, "role")), "system") && json_is_string (content);
+    if (system && json_string_length (content)) {
+        xinf_gw_buf_add (&text, json_string_value (content), json_string_length (content));
+        xinf_gw_buf_add_str (&text, "\n\n");
+    }
+    if (format == XINF_GW_TOOLS_DEEPSEEK_R1)
+        s_describe_r1 (&text, tools);
+    else
+        s_describe_v31 (&text, tools);
+    json_t *message = json_pack ("{s:s, s:s%}", "role", "system", "content", text.data, text.size);
+    if (system)
+        json_array_set_new (result, 0, message);
+    else
+        json_array_insert_new (result, 0, message);
+    xinf_gw_buf_free (&text);
+    return result;
+}
+
+json_t *
+xinf_gw_tools_null_content (json_t *messages)
+{
+    json_t *result = json_copy (messages);
+    for (size_t index = 0; index < json_array_size (result); index++) {
+        json_t *message = json_array_get (result, index);
+        json_t *content = json_object_get (message, "content");
+        if (json_object_get (message, "tool_calls") && json_is_string (content) && json_string_length (content) == 0) {
+            json_t *copy = json_copy (message);
+            json_object_set_new (copy, "content", json_null ());
+            json_array_set_new (result, index, copy);
+        }
+    }
+    return result;
+}
+
+json_t *
+xinf_gw_tools_string_arguments (json_t *messages)
+{
+    json_t *result = json_deep_copy (messages);
+    for (size_t index = 0; index < json_array_size (result); index++) {
+        json_t *calls = json_object_get (json_array_get (result, index), "tool_calls");
+        for (size_t at = 0; at < json_array_size (calls); at++) {
+            json_t *function = json_object_get (json_array_get (calls, at), "function");
+            json_t *arguments = json_object_get (function, "arguments");
+            if (!json_is_object (arguments))
+                continue;
+            char *dump = json_dumps (arguments, JSON_ENCODE_ANY);
+            json_object_set_new (function, "arguments", json_string (dump ? dump : "{}"));
+            free (dump);
+        }
     }
     return result;
 }
