@@ -7,8 +7,13 @@ what the template's model family writes: Qwen2.5 (Hermes <tool_call> blocks,
 text before, two calls), Llama 3.1 (a JSON object with "parameters"),
 Mistral Nemo (a JSON array of calls, its [TOOL_CALLS] control token
 rendered as nothing), GLM-4.6 (<arg_key>/<arg_value> pairs, the value typed
-by the tool's schema), a model without a template (ChatML: the tools go in a
-Hermes-style system message), one whose template the interpreter cannot run
+by the tool's schema), DeepSeek V3.1 (<｜tool▁calls▁begin｜>, NAME<｜tool▁sep｜>
+{ARGS}; its template renders no tools, so they are described in its system
+message in DeepSeek's format), DeepSeek R1 (function<｜tool▁sep｜>NAME and a
+```json fence; with its own template, the thought its prompt opened comes
+first), Kimi K2 (functions.NAME:IDX, also the call's id), a model without
+a template (ChatML: the tools go in a Hermes-style system message), one
+whose template the interpreter cannot run
 (the same fallback) and a broken call (returned as content); a random model
 with tools answers text without calls.
 
@@ -17,8 +22,8 @@ tool_choice none and a forced function), the answer's tool_calls,
 content and finish_reason without and with stream (the same calls, no part
 of a tag streamed as content), parallel_tool_calls false, a history with
 calls and results rendered by each template, 400s naming the field. Then
-the official openai npm client against each scripted model
-(tools_client.mjs): create, a stream put together by hand and by the SDK's
+the official openai npm client against the scripted models (not DeepSeek
+V3.1's: see scenario_openai_client) (tools_client.mjs): create, a stream put together by hand and by the SDK's
 helper, runTools (which runs our function with the parsed arguments and
 sends the result back), and its BadRequestError; skipped (the rest still
 runs) when node or the pinned client cannot be installed."""
@@ -60,6 +65,33 @@ MODELS = {
     "unusable": ("UNUSABLE", '<tool_call>{"name": "get_weather", "arguments": {"city": "Kyiv"}}</tool_call>',
                  "hermes", True, None, [("get_weather", '{"city": "Kyiv"}')]),
 }
+# DeepSeek's markers (U+FF5C, U+2581) and Kimi K2's
+CALLS, CALLS_END = "<\uff5ctool\u2581calls\u2581begin\uff5c>", "<\uff5ctool\u2581calls\u2581end\uff5c>"
+CALL, CALL_END = "<\uff5ctool\u2581call\u2581begin\uff5c>", "<\uff5ctool\u2581call\u2581end\uff5c>"
+SEP = "<\uff5ctool\u2581sep\uff5c>"
+MODELS.update({
+    # DeepSeek V3.1: its template renders calls and results but no tools: they are described in the
+    # system message in DeepSeek's format; calls as NAME<sep>{ARGS}
+    "deepseek": ("deepseek-ai-DeepSeek-V3.1.jinja",
+                 "Checking." + CALLS + CALL + "get_weather" + SEP + '{"city": "Paris"}' + CALL_END + CALL + "noop" + SEP
+                 + "{}" + CALL_END + CALLS_END, "deepseek_v3_1", False, "Checking.",
+                 [("get_weather", '{"city": "Paris"}'), ("noop", "{}")]),
+    # DeepSeek R1 (the template of its Qwen distill): function<sep>NAME and the arguments in a ```json fence
+    "r1": ("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja",
+           CALLS + CALL + "function" + SEP + 'get_weather\n```json\n{"city": "Rome"}\n```' + CALL_END + CALLS_END,
+           "deepseek_r1", False, None, [("get_weather", '{"city": "Rome"}')]),
+    # Kimi K2: functions.NAME:IDX, which is the call's id too
+    "kimi": ("moonshotai-Kimi-K2.jinja",
+             "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
+             '{"city": "Oslo"}<|tool_call_end|><|tool_calls_section_end|>', "kimi_k2", False, None,
+             [("get_weather", '{"city": "Oslo"}')]),
+})
+# DeepSeek R1's own template (its Llama distill's): the prompt leaves the model in its thought; it
+# renders a turn's calls only where its content is null, and joins their arguments to strings (so they
+# reach it as JSON text)
+R1_THINKING = ("deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja",
+               "The user wants the weather.</think>\n\n" + CALLS + CALL + "function" + SEP
+               + 'get_weather\n```json\n{"city": "Rome"}\n```' + CALL_END + CALLS_END)
 UNUSABLE = "{% include 'tools.jinja' %}{% for message in messages %}<|im_start|>{{ message.content }}{% endfor %}"
 BROKEN = '<tool_call>\n{"name": "get_weather", "arguments": {"city": \n</tool_call>'
 
@@ -83,7 +115,7 @@ def stream_calls(events):
         delta = event["choices"][0]["delta"]
         piece = delta.get("content") or ""
         content += piece
-        leaks += "<tool" in piece or "[TOOL" in piece
+        leaks += any(tag in piece for tag in ("<tool", "[TOOL", "<\uff5ctool", "<|tool"))
         for call in delta.get("tool_calls") or []:
             entry = calls.setdefault(call["index"], {"id": "", "name": "", "arguments": ""})
             entry["id"] = call.get("id") or entry["id"]
@@ -105,8 +137,10 @@ def scenario_scripted(gateway, uid, spec):
     check(choice["finish_reason"] == "tool_calls" and choice["message"]["content"] == content
           and calls_of(choice["message"]) == calls, f"{uid}: {choice}")
     ids = [call["id"] for call in choice["message"]["tool_calls"]]
+    kimi_ids = [f"functions.{name}:{index}" for index, (name, _) in enumerate(calls)]
     check(all(call["type"] == "function" for call in choice["message"]["tool_calls"]) and len(set(ids)) == len(ids)
-          and all(len(i) == (9 if tool_format == "mistral" else 29) for i in ids), f"{uid}: ids {ids}")
+          and (ids == kimi_ids if tool_format == "kimi_k2" else all(len(i) == (9 if tool_format == "mistral" else 29)
+                                                                    for i in ids)), f"{uid}: ids {ids}")
     for call in choice["message"]["tool_calls"]:
         json.loads(call["function"]["arguments"])
     status, events = gateway.stream("/v1/chat/completions", dict(body, stream=True))
@@ -132,6 +166,27 @@ def scenario_scripted(gateway, uid, spec):
           f"stream agrees, tool_choice none and a forced function")
 
 
+def scenario_r1_thinking(gateway):
+    """DeepSeek R1: the thought the prompt opened, then a call, apart, streamed alike."""
+    body = {"model": "r1llama", "messages": ASK, "tools": TOOLS, "temperature": 0}
+    status, _, shown = gateway.call("POST", "/apply-template", body)
+    check(status == 200 and shown["tool_format"] == "deepseek_r1" and not shown["tools_fallback"]
+          and "You can call any of the following function tools" in shown["prompt"]
+          and shown["prompt"].endswith("<\uff5cAssistant\uff5c><think>\n"), f"r1: {shown}")
+    status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
+    message = answer["choices"][0]["message"]
+    check(status == 200 and message.get("reasoning_content") == "The user wants the weather."
+          and message["content"] is None and calls_of(message) == [("get_weather", '{"city": "Rome"}')]
+          and answer["choices"][0]["finish_reason"] == "tool_calls", f"r1 thinking: {answer}")
+    status, events = gateway.stream("/v1/chat/completions", dict(body, stream=True))
+    thought = "".join(e["choices"][0]["delta"].get("reasoning_content") or "" for e in events
+                      if e != "[DONE]" and e.get("choices"))
+    check(status == 200 and thought == "The user wants the weather."
+          and stream_calls(events)[:4] == ("", [("get_weather", '{"city": "Rome"}')], "tool_calls", 0),
+          f"r1 thinking streamed: {events}")
+    print("DeepSeek R1: the thought its prompt opened is reasoning_content, then its call (streamed alike)")
+
+
 def scenario_choices(gateway):
     """n = 2: each choice's calls are parsed alike, GLM's values typed by the tools in both."""
     body = {"model": "glm", "messages": ASK, "tools": TOOLS, "temperature": 0, "n": 2}
@@ -152,11 +207,23 @@ def scenario_history(gateway):
         {"role": "tool", "tool_call_id": "abcdefghi", "content": "sunny, 21 C"}]
     marks = {"qwen": "<tool_response>\nsunny, 21 C\n</tool_response>", "llama": "ipython<|end_header_id|>",
              "glm": "<|observation|>\n<tool_response>\nsunny, 21 C\n</tool_response>",
-             "mistral": '[TOOL_RESULTS]{"content": sunny, 21 C, "call_id": "abcdefghi"}', "plain": "<tool_response>\nsunny, 21 C"}
+             "mistral": '[TOOL_RESULTS]{"content": sunny, 21 C, "call_id": "abcdefghi"}', "plain": "<tool_response>\nsunny, 21 C",
+             # DeepSeek's and Kimi's templates render the call and the result themselves
+             "deepseek": ["get_weather" + SEP + '{"city": "Paris"}' + CALL_END + CALLS_END,
+                          "<\uff5ctool\u2581output\u2581begin\uff5c>sunny, 21 C"],
+             "r1": ["function" + SEP + 'get_weather\n```json\n{"city": "Paris"}\n```' + CALL_END + CALLS_END,
+                    "<\uff5ctool\u2581outputs\u2581begin\uff5c><\uff5ctool\u2581output\u2581begin\uff5c>sunny, 21 C"],
+             "r1llama": ["<\uff5cAssistant\uff5c>" + CALLS + CALL + "function" + SEP
+                         + 'get_weather\n```json\n{"city": "Paris"}\n```' + CALL_END,
+                         "<\uff5ctool\u2581outputs\u2581begin\uff5c><\uff5ctool\u2581output\u2581begin\uff5c>"
+                         "sunny, 21 C"],
+             "kimi": ['<|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>{"city": "Paris"}'
+                      "<|tool_call_end|><|tool_calls_section_end|>", "## Return of abcdefghi"]}
     for uid, mark in marks.items():
         body = {"model": uid, "messages": history, "tools": TOOLS, "temperature": 0}
         status, _, shown = gateway.call("POST", "/apply-template", body)
-        check(status == 200 and mark in shown["prompt"] and "Paris" in shown["prompt"],
+        check(status == 200 and all(piece in shown["prompt"] for piece in ([mark] if isinstance(mark, str) else mark))
+              and "Paris" in shown["prompt"],
               f"{uid}: the history renders: {status} {shown}")
         status, _, answer = gateway.call("POST", "/v1/chat/completions", body)
         check(status == 200, f"{uid}: a chat with a tool result: {status} {answer}")
@@ -207,7 +274,9 @@ def scenario_openai_client(gateway):
         print("openai npm client: " + install.stdout.strip())
         return False
     check(install.returncode == 0, f"install_openai.sh failed: {install.stdout} {install.stderr}")
-    for uid in ("qwen", "llama", "mistral"):
+    # (Not DeepSeek V3.1: its template puts no assistant turn after tool results, and a scripted model's
+    # answer follows the prompt's last token, which there is a piece of its own script)
+    for uid in ("qwen", "llama", "mistral", "kimi"):
         content, calls = MODELS[uid][4], MODELS[uid][5]
         run = subprocess.run(["node", os.path.join(HERE, "tools_client.mjs"), f"http://127.0.0.1:{gateway.port}/v1",
                               USER_KEY, uid], capture_output=True, text=True, timeout=120)
@@ -338,15 +407,20 @@ def main():
             file.write(UNUSABLE)
         for uid, spec in MODELS.items():
             template = unusable if spec[0] == "UNUSABLE" else spec[0]
-            make_model(build_dir, os.path.join(workdir, uid + ".gguf"), chat_template=template, script=spec[1])
+            # DeepSeek's and Kimi's markers are many tokens: a script needs a dimension of its tokens and 2
+            make_model(build_dir, os.path.join(workdir, uid + ".gguf"), chat_template=template, script=spec[1],
+                       dim=192 if uid in ("deepseek", "r1", "kimi") else 64)
+        make_model(build_dir, os.path.join(workdir, "r1llama.gguf"), chat_template=R1_THINKING[0],
+                   script=R1_THINKING[1], dim=192)
         make_model(build_dir, os.path.join(workdir, "broken.gguf"), chat_template=MODELS["qwen"][0], script=BROKEN)
         make_model(build_dir, os.path.join(workdir, "m.gguf"), chat_template=MODELS["qwen"][0])
         gateway = Gateway(build_dir, workdir)
-        for uid in list(MODELS) + ["broken", "m"]:
+        for uid in list(MODELS) + ["r1llama", "broken", "m"]:
             gateway.launch(uid, os.path.join(workdir, uid + ".gguf"))
         gateway.wait_restart_window()
         for uid, spec in MODELS.items():
             scenario_scripted(gateway, uid, spec)
+        scenario_r1_thinking(gateway)
         scenario_choices(gateway)
         scenario_history(gateway)
         scenario_parallel_and_plain(gateway)
