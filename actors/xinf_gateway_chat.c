@@ -225,27 +225,27 @@ s_apply (const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai, json_t *me
                                         add_generation_prompt, oai->template_kwargs, 0, warning, reason);
 }
 
-//  A DeepSeek template that renders no tools: they are described in the
-//  system message in its own format, calls (their turn's content null
-//  where it is empty: R1's renders them only then) and results left to
-//  it; where it refuses calls whose arguments are objects (R1's joins
-//  them to strings), again with JSON text. NULL (reason set) when it
-//  still refuses.
+//  A DeepSeek template that renders no tools (or fails at it): they are
+//  described in the system message in its own format (the template sees
+//  none), calls (their turn's content null where it is empty: R1's
+//  renders them only then) and results left to it; where it refuses
+//  calls whose arguments are objects (R1's joins them to strings), again
+//  with JSON text. NULL (reason set) when it still refuses.
 static char *
 s_render_described (zhashx_t *warned, const xinf_gw_chat_model_t *model, const xinf_gw_oai_t *oai,
                     xinf_gw_tool_format_t format, json_t *tools, bool add_generation_prompt, char **warning,
                     char **reason)
 {
-    s_warn_once (warned, model->uid, "described", "it renders no tools: they are described in a system message "
-                 "in DeepSeek's own format");
+    s_warn_once (warned, model->uid, "described", "it renders no tools (or fails at it): they are described in a "
+                 "system message in DeepSeek's own format");
     json_t *native = xinf_gw_tools_null_content (oai->messages);
     json_t *messages = tools ? xinf_gw_tools_described (native, tools, format) : json_incref (native);
     json_decref (native);
-    char *prompt = s_apply (model, oai, messages, tools, add_generation_prompt, warning, reason);
+    char *prompt = s_apply (model, oai, messages, NULL, add_generation_prompt, warning, reason);
     if (!prompt || *warning) {
         free (prompt);
         json_t *strings = xinf_gw_tools_string_arguments (messages);
-        prompt = s_apply (model, oai, strings, tools, add_generation_prompt, warning, reason);
+        prompt = s_apply (model, oai, strings, NULL, add_generation_prompt, warning, reason);
         json_decref (strings);
     }
     json_decref (messages);
@@ -270,6 +270,14 @@ xinf_gw_chat_render (zhashx_t *warned, const xinf_gw_chat_model_t *model, const 
         if (*fallback)
             s_use_fallback (warned, model->uid, &messages, &tools);
         prompt = s_apply (model, oai, messages, tools, add_generation_prompt, &warning, &reason);
+    }
+    if (!prompt && tools && !*fallback && !described && xinf_gw_tools_describes (format)) {
+        //  A DeepSeek template whose own tools section fails (llama.cpp's
+        //  R1 template in jinja2): the tools described instead
+        described = true;
+        free (reason);
+        reason = NULL;
+        prompt = s_render_described (warned, model, oai, format, tools, add_generation_prompt, &warning, &reason);
     }
     if ((warning || (described && !prompt)) && tool_use && !*fallback) {
         //  The template was not usable (a built-in without tools stood

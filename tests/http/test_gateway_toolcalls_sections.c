@@ -12,12 +12,15 @@
     written; random text with the markers never crashes and its pieces
     agree. The format chosen for the stock templates of tests/templates/
     data (argv[1]); the tools described for DeepSeek's templates, which
-    render none; Kimi K2's thought ended by a call begun inside it.
+    render none, and such chats through the gateway's renderer (calls and
+    results rendered by the template); Kimi K2's thought ended by a call
+    begun inside it.
 */
 #include "test_unit.h"
 #include "xinf_gateway_toolcalls.h"
 #include "xinf_gateway_tools.h"
 #include "xinf_gateway_reasoning.h"
+#include "xinf_gateway_chat.h"
 
 #define BAR         "\xef\xbd\x9c"
 #define LOW         "\xe2\x96\x81"
@@ -457,6 +460,76 @@ s_test_described (void)
     json_decref (tools);
 }
 
+//  A chat through the gateway's renderer with template 'file'; NULL when
+//  refused (then a 400).
+static char *
+s_render (const char *directory, const char *file, const char *body, bool *fallback)
+{
+    char *source = s_read (directory, file);
+    xinf_gw_chat_model_t model = { .uid = "m", .state = "ready", .chat_template = source,
+                                   .bos_token = "<" BAR "begin" LOW "of" LOW "sentence" BAR ">",
+                                   .eos_token = "<" BAR "end" LOW "of" LOW "sentence" BAR ">" };
+    xinf_gw_error_t error;
+    memset (&error, 0, sizeof error);
+    json_t *root = xinf_gw_json_parse (body, strlen (body), &error);
+    CHECK (root != NULL);
+    xinf_gw_oai_t oai;
+    CHECK (xinf_gw_oai_parse (root, true, &oai, &error) == 0);
+    zhashx_t *warned = zhashx_new ();
+    memset (&error, 0, sizeof error);
+    char *prompt = xinf_gw_chat_render (warned, &model, &oai, true, fallback, &error);
+    CHECK (prompt || error.status == 400);
+    zhashx_destroy (&warned);
+    xinf_gw_oai_clear (&oai);
+    json_decref (root);
+    free (source);
+    return prompt;
+}
+
+#define ASK      "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"}]"
+#define HISTORY  "\"messages\":[{\"role\":\"user\",\"content\":\"Weather in Paris?\"},{\"role\":\"assistant\"," \
+                 "\"content\":null,\"tool_calls\":[{\"id\":\"call_1\",\"type\":\"function\",\"function\":" \
+                 "{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\": \\\"Paris\\\"}\"}}]}," \
+                 "{\"role\":\"tool\",\"tool_call_id\":\"call_1\",\"content\":\"sunny\"}]"
+#define TOOLS    "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":" \
+                 "{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]"
+
+//  DeepSeek's templates through the gateway's renderer: tools described
+//  in their format, not the Hermes fallback; calls rendered by the
+//  template (R1's own with a null content and string arguments);
+//  llama.cpp's R1 template, whose tools section fails in jinja2, gets
+//  the description; Kimi's refuses a history of calls (list.append).
+static void
+s_test_render (const char *directory)
+{
+    bool fallback;
+    char *prompt = s_render (directory, "deepseek-ai-DeepSeek-V3.1.jinja", "{\"model\":\"m\"," ASK "," TOOLS "}", &fallback);
+    CHECK (prompt && !fallback && strstr (prompt, "## Tools\nYou have access to the following tools:\n\n### get_weather")
+           && strstr (prompt, "<" BAR "User" BAR ">Weather in Paris?<" BAR "Assistant" BAR "><think></think>"));
+    free (prompt);
+    prompt = s_render (directory, "deepseek-ai-DeepSeek-V3.1.jinja", "{\"model\":\"m\"," ASK "," TOOLS
+                       ",\"tool_choice\":\"none\"}", &fallback);
+    CHECK (prompt && !fallback && !strstr (prompt, "get_weather"));
+    free (prompt);
+    prompt = s_render (directory, "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", "{\"model\":\"m\"," HISTORY ","
+                       TOOLS "}", &fallback);
+    CHECK (prompt && !fallback && strstr (prompt, "You can call any of the following function tools")
+           && strstr (prompt, "<" BAR "Assistant" BAR ">" CALLS CALL "function" SEP "get_weather\n```json\n"
+                      "{\"city\": \"Paris\"}\n```" CALL_END)
+           && strstr (prompt, "<" BAR "tool" LOW "output" LOW "begin" BAR ">sunny"));
+    free (prompt);
+    prompt = s_render (directory, "llama-cpp-deepseek-r1.jinja", "{\"model\":\"m\"," ASK "," TOOLS "}", &fallback);
+    const char *described = prompt ? strstr (prompt, "You can call any of the following function tools") : NULL;
+    CHECK (described && !fallback && !strstr (described + 1, "You can call any")
+           && strstr (prompt, "<" BAR "Assistant" BAR "><think>\n"));
+    free (prompt);
+    prompt = s_render (directory, "Kimi-K2-Thinking.jinja", "{\"model\":\"m\"," ASK "," TOOLS "}", &fallback);
+    CHECK (prompt && !fallback && strstr (prompt, "<|im_system|>tool_declare<|im_middle|>[{\"type\": \"function\""));
+    free (prompt);
+    prompt = s_render (directory, "Kimi-K2-Thinking.jinja", "{\"model\":\"m\"," HISTORY "," TOOLS "}", &fallback);
+    CHECK (prompt == NULL);
+}
+
 //  Kimi K2's thought, ended by </think> or by a call begun inside it;
 //  every cut gives the same parts.
 static void
@@ -512,7 +585,8 @@ main (int argc, char *argv [])
     s_test_bad ();
     s_test_garbage ();
     s_test_described ();
+    s_test_render (argv [1]);
     s_test_kimi_thought ();
-    printf ("PASS: tool calls: DeepSeek R1 and V3.1, Kimi K2, splits, bad calls, garbage, formats, descriptions\n");
+    printf ("PASS: tool calls: DeepSeek R1 and V3.1, Kimi K2, splits, bad calls, garbage, formats, descriptions, renders\n");
     return 0;
 }
