@@ -388,6 +388,8 @@ s_test_format_of (const char *directory)
         { "moonshotai-Kimi-K2.jinja", XINF_GW_TOOLS_KIMI_K2, true },
         { "Kimi-K2-Thinking.jinja", XINF_GW_TOOLS_KIMI_K2, true },
         { "zai-org-GLM-4.6.jinja", XINF_GW_TOOLS_GLM45, true },
+        { "GLM-4.7-Flash.jinja", XINF_GW_TOOLS_GLM45, true },
+        { "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja", XINF_GW_TOOLS_DEEPSEEK_R1, false },
         { "Qwen-Qwen3-0.6B.jinja", XINF_GW_TOOLS_HERMES, true },
     };
     for (size_t index = 0; index < sizeof expected / sizeof expected [0]; index++) {
