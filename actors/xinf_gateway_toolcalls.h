@@ -43,16 +43,21 @@
                model's own "functions.NAME:IDX", as llama-server gives it
                (Kimi's templates write it back for the result).
       DeepSeek's and Kimi's NAME: 1 to 64 letters, digits, _ - . :; ARGS
-      a JSON object (its text given out as written).
+      a JSON object (its text given out as written). Their markers (and
+      Kimi's <think>) are control tokens in GGUF files as llama.cpp's
+      converter types them: the gateway sees them only where the worker's
+      decoding renders them as text (llama-server does it for its chat
+      formats' "preserved tokens").
 
     The parser works on pieces as they stream: text that cannot be part
     of a call is given out as soon as it is known, a possible start of a
-    call (a partial "<tool_call>") is held back until it is decided, and a
-    call is given out once it is complete. Feeding the same text in any
-    pieces gives the same content and calls. A call that does not parse
-    (bad JSON, no name, arguments not an object) is given back as content,
-    with its tags, and logged at debug. A call body over
-    XINF_GW_TOOL_BODY_MAX bytes stops the parsing: the rest is content.
+    call (a partial "<tool_call>" or other opening marker) is held back
+    until it is decided, and a call is given out once it is complete.
+    Feeding the same text in any pieces gives the same content and calls.
+    A call that does not parse (bad JSON, no name, arguments not an
+    object) is given back as content, with its tags, and logged at debug.
+    A call body over XINF_GW_TOOL_BODY_MAX bytes stops the parsing: the
+    rest is content.
 */
 #ifndef XINF_GATEWAY_TOOLCALLS_H_INCLUDED
 #define XINF_GATEWAY_TOOLCALLS_H_INCLUDED
@@ -70,8 +75,6 @@ typedef enum {
     XINF_GW_TOOLS_DEEPSEEK_V31,
     XINF_GW_TOOLS_KIMI_K2
 } xinf_gw_tool_format_t;
-
-#define XINF_GW_TOOLS_FORMATS  7         //  the formats above, 1 to 7
 
 typedef struct {
     xinf_gw_tool_format_t format;
