@@ -83,7 +83,9 @@ typedef struct {
 //  block_tokens + t) * row_bytes (values alike), row_bytes =
 //  xinf_dtype_row_bytes (dtype, kv_dim). A backend holds the types of its
 //  kv_dtypes; a Q8_0 row's heads start on whole blocks (head_dim a
-//  multiple of 32).
+//  multiple of 32). The values may be the keys (values == keys: latent
+//  attention's, whose values are its keys): a store then writes the keys
+//  only, and attention weighs each position's key row as its value.
 typedef struct {
     void *keys, *values;
     size_t n_layers, n_blocks, block_tokens, kv_dim;

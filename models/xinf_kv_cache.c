@@ -9,7 +9,8 @@
 size_t
 xinf_transformer_kv_bytes_per_token (const xinf_transformer_t *self, xinf_dtype_t dtype)
 {
-    return 2 * self->n_layers * xinf_dtype_row_bytes (dtype, self->n_kv_heads * self->head_dim);
+    size_t copies = self->mla.kv_rank ? 1 : 2;       //  latent attention's values are its keys
+    return copies * self->n_layers * xinf_dtype_row_bytes (dtype, self->n_kv_heads * self->head_dim);
 }
 
 //  Backend memory for 'count' floats.
@@ -58,13 +59,15 @@ xinf_transformer_window_cache_fits (const xinf_transformer_t *self, const xinf_b
     return backend->window_tables && local > 0 && local < self->n_layers;
 }
 
-//  A pool of n_blocks blocks for 'layers' layers; false when out of memory.
+//  A pool of n_blocks blocks for 'layers' layers, its values the keys'
+//  memory where 'shared' (latent attention's); false when out of memory.
 static bool
 s_pool (xinf_kv_pool_t *pool, xinf_backend_t *backend, size_t layers, size_t n_blocks, size_t block_tokens,
-        size_t kv_dim, xinf_dtype_t dtype, size_t row_bytes)
+        size_t kv_dim, xinf_dtype_t dtype, size_t row_bytes, bool shared)
 {
     size_t bytes = n_blocks * block_tokens * layers * row_bytes;
-    *pool = (xinf_kv_pool_t) { backend->ops->alloc (backend, bytes), backend->ops->alloc (backend, bytes),
+    void *keys = backend->ops->alloc (backend, bytes);
+    *pool = (xinf_kv_pool_t) { keys, shared || !keys ? keys : backend->ops->alloc (backend, bytes),
                                layers, n_blocks, block_tokens, kv_dim, dtype, row_bytes };
     return pool->keys && pool->values;
 }
@@ -78,8 +81,9 @@ s_pools (xinf_kv_cache_t *self, const xinf_transformer_t *model, xinf_dtype_t dt
 {
     size_t row_bytes = xinf_dtype_row_bytes (dtype, self->kv_dim);
     size_t local = n_local_blocks ? xinf_transformer_local_layers (model) : 0;
+    bool shared = model->mla.kv_rank != 0;
     if (!s_pool (&self->pool, self->backend, model->n_layers - local, n_blocks, block_tokens, self->kv_dim, dtype,
-                 row_bytes))
+                 row_bytes, shared))
         return false;
     if (!local)
         return true;
@@ -90,7 +94,7 @@ s_pools (xinf_kv_cache_t *self, const xinf_transformer_t *model, xinf_dtype_t dt
     for (size_t index = 0, global = 0, windowed = 0; index < model->n_layers; index++)
         self->pool_layer [index] = model->layers [index].window ? windowed++ : global++;
     return s_pool (&self->local_pool, self->backend, local, n_local_blocks, block_tokens, self->kv_dim, dtype,
-                   row_bytes);
+                   row_bytes, shared);
 }
 
 xinf_kv_cache_t *
@@ -157,7 +161,9 @@ xinf_kv_cache_destroy (xinf_kv_cache_t **self_p)
     if (self_p && *self_p) {
         xinf_kv_cache_t *self = *self_p;
         xinf_backend_t *backend = self->backend;
-        void *buffers [] = { self->pool.keys, self->pool.values, self->local_pool.keys, self->local_pool.values,
+        void *buffers [] = { self->pool.keys, self->pool.values != self->pool.keys ? self->pool.values : NULL,
+                             self->local_pool.keys,
+                             self->local_pool.values != self->local_pool.keys ? self->local_pool.values : NULL,
                              self->x, self->xb, self->xb2, self->q, self->k, self->v, self->attn, self->hb, self->hb2,
                              self->mla_a, self->mla_b, self->mla_c };
         for (size_t index = 0; index < sizeof buffers / sizeof buffers [0]; index++)

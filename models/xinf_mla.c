@@ -111,10 +111,9 @@ xinf_mla_project (const xinf_transformer_t *model, const xinf_layer_t *layer, xi
         be->ops->project (be, &q_b, 1, n);
     }
     be->ops->rmsnorm (be, latent, latent, w->kv_norm, n, m->kv_rank, model->rms_eps);
-    //  A key: [turned, latent]; the values the same rows
+    //  A key: [turned, latent]; the values are the keys (the cache's pool shares them)
     s_copy (be, cache->k, turned, n, 1, m->rope, hd, 0, m->rope, 0);
     s_copy (be, cache->k + m->rope, latent, n, 1, m->kv_rank, hd, 0, m->kv_rank, 0);
-    s_copy (be, cache->v, cache->k, 1, 1, n * hd, 0, 0, 0, 0);
     //  A query head: [its rope part, k_b_h . its nope part], the nope parts gathered by head
     s_copy (be, cache->q, q_heads + m->nope, n, heads, m->rope, heads * hd, hd, heads * hq, hq);
     s_copy (be, cache->mla_b, q_heads, heads, n, m->nope, n * m->nope, m->nope, hq, heads * hq);

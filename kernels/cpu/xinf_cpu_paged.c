@@ -15,7 +15,8 @@ xinf_cpu_paged_store (xinf_kv_pool_t *pool, size_t layer, const xinf_batch_t *ba
     for (size_t i = 0; i < batch->n; i++) {
         size_t slot = layer_first + xinf_cpu_paged_slot (batch, pool->block_tokens, i);
         xinf_dtype_from_f32 (pool->dtype, k + i * kv_dim, kv_dim, (char *) pool->keys + slot * row_bytes);
-        xinf_dtype_from_f32 (pool->dtype, v + i * kv_dim, kv_dim, (char *) pool->values + slot * row_bytes);
+        if (pool->values != pool->keys)
+            xinf_dtype_from_f32 (pool->dtype, v + i * kv_dim, kv_dim, (char *) pool->values + slot * row_bytes);
     }
 }
 

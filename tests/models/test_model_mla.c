@@ -1,5 +1,6 @@
 /*  test_model_mla: a deepseek2 file's keys (xinf_model_mla.c): the shape
-    of its latent attention, the scale of its scores and RoPE's magnitude
+    of its latent attention (one cache row a position, the values its
+    keys), the scale of its scores and RoPE's magnitude
     under YaRN (llama.cpp's deepseek2 formulas), the gating's default, and
     every inconsistent or unsupported key refused naming it; one worker
     only; a backend without copy_rows refuses such a model.
@@ -31,6 +32,8 @@ test_mla_shape (void)
     CHECK (t->mla.kv_rank == 64 && t->mla.q_rank == 64 && t->mla.nope == 32 && t->mla.rope == 16
            && t->mla.v_head == 32);
     CHECK (t->n_kv_heads == 1 && t->head_dim == 80 && t->rope.dims == 16 && !t->rope.neox);
+    //  A position takes one row a layer: the values are the keys
+    CHECK (xinf_transformer_kv_bytes_per_token (t, XINF_DTYPE_F16) == 3 * 80 * 2);
     CHECK_NEAR (t->query_scale, sqrt (80.0) / sqrt (48.0), 1e-6);
     CHECK (!t->layers [0].moe.n_experts && t->layers [1].moe.n_experts == 8);
     const xinf_moe_t *moe = &t->layers [2].moe;
