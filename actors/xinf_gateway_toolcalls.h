@@ -45,9 +45,9 @@
       DeepSeek's and Kimi's NAME: 1 to 64 letters, digits, _ - . :; ARGS
       a JSON object (its text given out as written). Their markers (and
       Kimi's <think>) are control tokens in GGUF files as llama.cpp's
-      converter types them: the gateway sees them only where the worker's
-      decoding renders them as text (llama-server does it for its chat
-      formats' "preserved tokens").
+      converter types them; the tokenizer renders them as their text
+      (xinf_tokenizer.c's s_preserved, as llama-server keeps its chat
+      formats' "preserved tokens"), so they reach this parser.
 
     The parser works on pieces as they stream: text that cannot be part
     of a call is given out as soon as it is known, a possible start of a

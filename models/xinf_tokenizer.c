@@ -397,6 +397,20 @@ s_end_add (xinf_tokenizer_t *self, int64_t id)
         self->end_ids [self->n_end_ids++] = (int32_t) id;
 }
 
+//  The token of that text (a control token only where 'controls'), where
+//  the vocabulary has one that is not BOS, EOS, EOT or EOM, made
+//  user-defined: rendered as its text and found in any text.
+static void
+s_as_text (xinf_tokenizer_t *self, const char *text, bool controls)
+{
+    int32_t id = xinf_tok_lookup (self, text, strlen (text));
+    if (id >= 0 && (!controls || self->types [id] == XINF_TOKEN_CONTROL) && id != self->bos_id && id != self->eos_id
+    &&  id != self->eot_id && id != self->eom_id) {
+        self->types [id] = XINF_TOKEN_USER_DEFINED;
+        self->matchable [id] = true;
+    }
+}
+
 //  A harmony vocabulary (GPT-OSS's o200k_harmony: <|return|> and <|call|>
 //  among its tokens): the tokens that head its messages (<|start|>,
 //  <|channel|>, <|message|>, <|constrain|>) are rendered as their text and
@@ -408,13 +422,31 @@ s_harmony (xinf_tokenizer_t *self)
 {
     static const char *const heads [] = { "<|start|>", "<|channel|>", "<|message|>", "<|constrain|>" };
     self->harmony = xinf_tok_lookup (self, "<|return|>", 10) >= 0 && xinf_tok_lookup (self, "<|call|>", 8) >= 0;
-    for (size_t index = 0; self->harmony && index < sizeof heads / sizeof heads [0]; index++) {
-        int32_t id = xinf_tok_lookup (self, heads [index], strlen (heads [index]));
-        if (id >= 0 && id != self->bos_id && id != self->eos_id && id != self->eot_id && id != self->eom_id) {
-            self->types [id] = XINF_TOKEN_USER_DEFINED;
-            self->matchable [id] = true;
-        }
-    }
+    for (size_t index = 0; self->harmony && index < sizeof heads / sizeof heads [0]; index++)
+        s_as_text (self, heads [index], false);
+}
+
+//  The markers of tool calls and thoughts that the gateway parses, where a
+//  vocabulary has them as control tokens (DeepSeek V3/R1's and Kimi K2's
+//  converted files): rendered as their text and found in any text, as
+//  llama-server keeps a chat format's "preserved tokens", so that a call
+//  reaches the gateway's parser instead of vanishing.
+static void
+s_preserved (xinf_tokenizer_t *self)
+{
+#define S_BAR "\xef\xbd\x9c"                 //  U+FF5C, DeepSeek's fullwidth bar
+#define S_LOW "\xe2\x96\x81"                 //  U+2581, its word mark
+    static const char *const markers [] = {
+        "<" S_BAR "tool" S_LOW "calls" S_LOW "begin" S_BAR ">", "<" S_BAR "tool" S_LOW "calls" S_LOW "end" S_BAR ">",
+        "<" S_BAR "tool" S_LOW "call" S_LOW "begin" S_BAR ">", "<" S_BAR "tool" S_LOW "call" S_LOW "end" S_BAR ">",
+        "<" S_BAR "tool" S_LOW "sep" S_BAR ">",
+        "<|tool_calls_section_begin|>", "<|tool_calls_section_end|>", "<|tool_call_begin|>",
+        "<|tool_call_argument_begin|>", "<|tool_call_end|>", "<think>", "</think>"
+    };
+#undef S_BAR
+#undef S_LOW
+    for (size_t index = 0; index < sizeof markers / sizeof markers [0]; index++)
+        s_as_text (self, markers [index], true);
 }
 
 //  EOS, EOT and EOM, then the tokens whose text is a well-known end marker
@@ -519,6 +551,7 @@ xinf_tokenizer_new (const xinf_tokenizer_spec_t *spec, char *error, size_t error
     s_copy_vocab (self, spec);
     s_table_build (self);
     s_harmony (self);
+    s_preserved (self);
     s_find_ends (self, spec);
     int rc = self->model == XINF_TOK_GPT2
            ? xinf_tok_bpe_init (self, spec, error, error_size)

@@ -31,6 +31,10 @@ static const s_special_t s_specials [] = {
     { "<|endoftext|>", XINF_TOKEN_CONTROL },        //  264
     { "<|end|>", XINF_TOKEN_CONTROL },              //  265: Phi-3's end of a turn
     { "<|observation|>", XINF_TOKEN_CONTROL },      //  266: GLM-4's, a tool's result next
+    { "<\xef\xbd\x9c" "tool\xe2\x96\x81" "calls\xe2\x96\x81" "begin\xef\xbd\x9c>", XINF_TOKEN_CONTROL },
+                                                    //  267: DeepSeek's calls begin, rendered as text
+    { "<|tool_call_begin|>", XINF_TOKEN_CONTROL },  //  268: Kimi K2's call begin, rendered as text
+    { "<think>", XINF_TOKEN_CONTROL },              //  269: a thought's start, rendered as text
 };
 #define S_SPECIALS (sizeof s_specials / sizeof s_specials [0])
 #define S_VOCAB (256 + S_SPECIALS)
@@ -147,6 +151,17 @@ test_keys_and_markers (void)
     char text [64];
     int32_t eot = 258;
     CHECK_INT (xinf_tokenizer_decode (tokenizer, &eot, 1, text, sizeof text), 0);
+    //  The tool-call and thought markers the gateway parses render as their text and are found in text
+    //  (DeepSeek's, Kimi K2's, <think>); another control token (<|im_start|>) stays silent
+    for (int32_t id = 267; id <= 269; id++) {
+        const char *marker = s_specials [id - 256].text;
+        CHECK_INT (xinf_tokenizer_decode (tokenizer, &id, 1, text, sizeof text), (long) strlen (marker));
+        CHECK (streq (text, marker));
+        int32_t found [4];
+        CHECK (xinf_tokenizer_encode (tokenizer, marker, strlen (marker), false, found, 4) == 1 && found [0] == id);
+    }
+    int32_t start = 262;
+    CHECK_INT (xinf_tokenizer_decode (tokenizer, &start, 1, text, sizeof text), 0);
     CHECK (xinf_tokenizer_add_bos (tokenizer));         //  llama-bpe without the key: yes
     xinf_tokenizer_destroy (&tokenizer);
     CHECK (!xinf_tokenizer_is_end (NULL, 0));
@@ -167,7 +182,7 @@ test_out_of_range (void)
     CHECK_INT (xinf_tokenizer_eot (tokenizer), -1);
     CHECK_INT (xinf_tokenizer_eom (tokenizer), -1);
     CHECK_ENDS (tokenizer, 264, 258, 259, 260, 257, 265, 266);
-    CHECK (strstr (xinf_tokenizer_notes (tokenizer), "tokenizer.ggml.eot_token_id = 267 is outside the vocabulary of 267 tokens: ignored"));
+    CHECK (strstr (xinf_tokenizer_notes (tokenizer), "tokenizer.ggml.eot_token_id = 270 is outside the vocabulary of 270 tokens: ignored"));
     CHECK (!strstr (xinf_tokenizer_notes (tokenizer), "eom"));
     CHECK (!xinf_tokenizer_add_bos (tokenizer));        //  qwen2 without the key: no
     xinf_tokenizer_destroy (&tokenizer);
