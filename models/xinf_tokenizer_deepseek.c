@@ -1,7 +1,8 @@
-/*  xinf_tokenizer_deepseek: the DeepSeek pre-tokenizers, as llama.cpp runs
-    them (src/llama-vocab.cpp, unicode_regex_split): a list of regexes, each
-    splitting every piece that the ones before it left, its matches pieces
-    and the text between them pieces too.
+/*  xinf_tokenizer_deepseek: the pre-tokenizers that are lists of regexes,
+    DeepSeek's and llama.cpp's default, as llama.cpp runs them
+    (src/llama-vocab.cpp, unicode_regex_split): each regex splits every
+    piece that the ones before it left, its matches pieces and the text
+    between them pieces too.
 
     deepseek-llm (DeepSeek LLM, V2); LATIN is llama-vocab.cpp's class of
     Latin, Greek, Cyrillic, ... letters (s_latin below):
@@ -22,6 +23,16 @@
         [一-龥぀-ゟ゠-ヿ]+
         [!-/:-@\[-`{-~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|
         ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+    default (tokenizer.ggml.pre "default", or none: llama.cpp's
+    LLAMA_VOCAB_PRE_TYPE_DEFAULT): runs of punctuation and of the ASCII
+    symbols $+<=>^~| (not `), then GPT-2's regex as llama.cpp's own code
+    for it runs it (unicode_regex_split_custom_gpt2: a whitespace
+    character before a non-space is a piece), then runs of digits, then
+    ASCII digits by three from the left:
+        [\p{P}\$\+<=>\^~\|]+
+        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)
+        \p{N}+
+        [0-9][0-9][0-9]
 
     As in llama.cpp: \s is White_Space, and no White_Space character is in
     a class of code points (llama.cpp's std::wregex sees each one as \v), so
@@ -113,6 +124,28 @@ s_is_newline (const s_text_t *text, size_t at)
     return text->cpts [at] == '\r' || text->cpts [at] == '\n';
 }
 
+//  default's punctuation: \p{P} and the ASCII symbols $+<=>^~|
+static bool
+s_is_default_punct (const s_text_t *text, size_t at)
+{
+    uint32_t cpt = text->cpts [at];
+    return text->cats [at] == XINF_TOK_CAT_PUNCT || cpt == '$' || cpt == '+' || (cpt >= '<' && cpt <= '>')
+        || cpt == '^' || cpt == '~' || cpt == '|';
+}
+
+static bool
+s_is_ascii_digit (const s_text_t *text, size_t at)
+{
+    return text->cpts [at] >= '0' && text->cpts [at] <= '9';
+}
+
+//  GPT-2's [^\s\p{L}\p{N}]
+static bool
+s_is_gpt2_other (const s_text_t *text, size_t at)
+{
+    return !s_is_letter (text, at) && !s_is_number (text, at) && !s_is_space (text, at);
+}
+
 static bool
 s_is_letter_mark (const s_text_t *text, size_t at)
 {
@@ -180,10 +213,33 @@ s_match_v3 (const s_text_t *text, size_t at, size_t end)
     return s_is_space (text, at) ? s_spaces (text, at, end) : at;
 }
 
+//  GPT-2's regex at 'at', as llama.cpp's unicode_regex_split_custom_gpt2
+//  runs it: the end of its match; a whitespace character that
+//  \s+(?!\S) leaves before a non-space is a piece of its own.
+static size_t
+s_match_gpt2 (const s_text_t *text, size_t at, size_t end)
+{
+    uint32_t cpt = text->cpts [at];
+    if (cpt == '\'' && at + 1 < end) {
+        uint32_t one = text->cpts [at + 1], two = at + 2 < end ? text->cpts [at + 2] : 0;
+        if (one == 's' || one == 't' || one == 'm' || one == 'd')
+            return at + 2;
+        if ((one == 'r' && two == 'e') || (one == 'v' && two == 'e') || (one == 'l' && two == 'l'))
+            return at + 3;
+    }
+    size_t from = cpt == ' ' ? at + 1 : at;
+    if (from < end && !s_is_space (text, from))
+        return s_run (text, from, end, s_is_letter (text, from) ? s_is_letter
+                                     : s_is_number (text, from) ? s_is_number : s_is_gpt2_other, 0);
+    size_t stop = s_run (text, at, end, s_is_space, 0);
+    return stop - at > 1 && stop < end ? stop - 1 : stop;
+}
+
 //  One regex of a list: a run of a class, perhaps after one whitespace
-//  character (\s?), perhaps of 'most' characters at most; the whitespace
-//  that ends a piece (\s+$); or deepseek-v3's last.
-typedef enum { S_RUN, S_TRAILING_SPACE, S_V3 } s_kind_t;
+//  character (\s?), perhaps of 'most' characters at most; a run of
+//  exactly 'most'; the whitespace that ends a piece (\s+$); deepseek-v3's
+//  last; or GPT-2's.
+typedef enum { S_RUN, S_EXACT, S_TRAILING_SPACE, S_V3, S_GPT2 } s_kind_t;
 
 typedef struct {
     s_kind_t kind;
@@ -203,6 +259,21 @@ static const s_regex_t s_coder [] = {
 static const s_regex_t s_v3 [] = {
     { S_RUN, s_is_number, false, 3 }, { S_RUN, s_is_han_kana, false, 0 }, { S_V3, NULL, false, 0 },
 };
+static const s_regex_t s_default [] = {
+    { S_RUN, s_is_default_punct, false, 0 }, { S_GPT2, NULL, false, 0 }, { S_RUN, s_is_number, false, 0 },
+    { S_EXACT, s_is_ascii_digit, false, 3 },
+};
+
+//  The lists by pre-tokenizer.
+#define S_LIST(pre, regexes) { (pre), (regexes), sizeof (regexes) / sizeof (regexes) [0] }
+static const struct {
+    xinf_tok_pre_t pre;
+    const s_regex_t *regexes;
+    size_t count;
+} s_lists [] = {
+    S_LIST (XINF_PRE_DEEPSEEK_LLM, s_llm), S_LIST (XINF_PRE_DEEPSEEK_CODER, s_coder),
+    S_LIST (XINF_PRE_DEEPSEEK_V3, s_v3), S_LIST (XINF_PRE_DEFAULT, s_default),
+};
 
 //  The end of the regex's match at 'at' in a piece that ends at 'end', or 'at'.
 static size_t
@@ -210,6 +281,12 @@ s_match (const s_regex_t *regex, const s_text_t *text, size_t at, size_t end)
 {
     if (regex->kind == S_V3)
         return s_match_v3 (text, at, end);
+    if (regex->kind == S_GPT2)
+        return s_match_gpt2 (text, at, end);
+    if (regex->kind == S_EXACT) {
+        size_t stop = s_run (text, at, end, regex->member, regex->most);
+        return stop - at == regex->most ? stop : at;
+    }
     size_t from = regex->space_first && s_is_space (text, at) && at + 1 < end && regex->member (text, at + 1)
                 ? at + 1 : at;
     return s_run (text, from, end, regex->member, regex->most);
@@ -256,12 +333,14 @@ s_split (const s_regex_t *regex, const s_text_t *text, const size_t *ends, size_
 }
 
 size_t
-xinf_tok_split_deepseek (xinf_tok_pre_t pre, const char *bytes, size_t length, size_t **ends_p)
+xinf_tok_split_list (xinf_tok_pre_t pre, const char *bytes, size_t length, size_t **ends_p)
 {
-    const s_regex_t *regexes = pre == XINF_PRE_DEEPSEEK_LLM ? s_llm : pre == XINF_PRE_DEEPSEEK_CODER ? s_coder : s_v3;
-    size_t n_regexes = pre == XINF_PRE_DEEPSEEK_LLM ? sizeof s_llm / sizeof s_llm [0]
-                     : pre == XINF_PRE_DEEPSEEK_CODER ? sizeof s_coder / sizeof s_coder [0]
-                     : sizeof s_v3 / sizeof s_v3 [0];
+    size_t list = 0;
+    while (list + 1 < sizeof s_lists / sizeof s_lists [0] && s_lists [list].pre != pre)
+        list++;
+    assert (s_lists [list].pre == pre);
+    const s_regex_t *regexes = s_lists [list].regexes;
+    size_t n_regexes = s_lists [list].count;
     s_text_t text = { 0 };
     text.cpts = malloc ((length + 1) * sizeof *text.cpts);
     text.cats = malloc (length + 1);

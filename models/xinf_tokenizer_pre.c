@@ -2,7 +2,7 @@
     of the regexes that split text before byte-level BPE (the first
     alternative that matches at a position wins, as in the regex):
 
-    GPT-2 (default):
+    GPT-2 (gpt2, gpt-2):
         's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
     llama3 (qwen2 the same with \p{N} instead of \p{N}{1,3}):
         (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
@@ -19,7 +19,8 @@
         [^\r\n\p{L}\p{N}]?U+W*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}|
         ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
 
-    The DeepSeek ones, lists of regexes, are in xinf_tokenizer_deepseek.c.
+    DeepSeek's and the default (llama.cpp's, not GPT-2's), lists of
+    regexes, are in xinf_tokenizer_deepseek.c.
 
     Classes come from xinf_tokenizer_unicode.c; \s is White_Space. An
     invalid UTF-8 byte counts as one character of [^\s\p{L}\p{N}]. The
@@ -240,8 +241,9 @@ s_next_cased (const s_text_t *text, size_t at, bool contractions, size_t max_dig
 size_t
 xinf_tok_split (xinf_tok_pre_t pre, const char *bytes, size_t length, size_t **ends_p)
 {
-    if (pre == XINF_PRE_DEEPSEEK_LLM || pre == XINF_PRE_DEEPSEEK_CODER || pre == XINF_PRE_DEEPSEEK_V3)
-        return xinf_tok_split_deepseek (pre, bytes, length, ends_p);
+    if (pre == XINF_PRE_DEEPSEEK_LLM || pre == XINF_PRE_DEEPSEEK_CODER || pre == XINF_PRE_DEEPSEEK_V3
+        || pre == XINF_PRE_DEFAULT)
+        return xinf_tok_split_list (pre, bytes, length, ends_p);
     s_text_t text = { 0 };
     text.cpts = malloc ((length + 1) * sizeof *text.cpts);
     text.flags = malloc (length + 1);

@@ -10,7 +10,7 @@
 
 typedef enum { XINF_TOK_GPT2, XINF_TOK_LLAMA } xinf_tok_model_t;
 typedef enum { XINF_PRE_GPT2, XINF_PRE_LLAMA3, XINF_PRE_QWEN2, XINF_PRE_TEKKEN, XINF_PRE_GPT4O, XINF_PRE_REFACT,
-    XINF_PRE_DEEPSEEK_LLM, XINF_PRE_DEEPSEEK_CODER, XINF_PRE_DEEPSEEK_V3
+    XINF_PRE_DEEPSEEK_LLM, XINF_PRE_DEEPSEEK_CODER, XINF_PRE_DEEPSEEK_V3, XINF_PRE_DEFAULT
 } xinf_tok_pre_t;
 
 #define XINF_TOK_MAX_ENDS 16            //  EOS, EOT, EOM and the end markers
@@ -111,8 +111,9 @@ extern const uint32_t xinf_tok_nfc_maybe [24];
 //  Splits text into pre-tokens; returns their count and their byte end
 //  offsets in *ends_p (malloc'ed, caller frees).
 size_t xinf_tok_split (xinf_tok_pre_t pre, const char *text, size_t length, size_t **ends_p);
-//  The same for the DeepSeek pre-tokenizers (xinf_tokenizer_deepseek.c).
-size_t xinf_tok_split_deepseek (xinf_tok_pre_t pre, const char *text, size_t length, size_t **ends_p);
+//  The same for the pre-tokenizers that are lists of regexes, DeepSeek's
+//  and the default (xinf_tokenizer_deepseek.c).
+size_t xinf_tok_split_list (xinf_tok_pre_t pre, const char *text, size_t length, size_t **ends_p);
 
 //  gpt2: builds byte ids and merges; writes what a token decodes to into
 //  'out' (room for its text length + 4 bytes); encodes.

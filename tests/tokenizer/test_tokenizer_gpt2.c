@@ -1,6 +1,7 @@
 /*  test_tokenizer_gpt2: the byte-level BPE tokenizer: pre-tokenizer splits
-    (GPT-2, llama3, qwen2, tekken, gpt-4o, DeepSeek's), exact ids on a hand-made vocabulary, decoding,
-    and the heap encoder against a naive reference on random vocabularies.
+    (GPT-2, llama3, qwen2, tekken, gpt-4o, DeepSeek's, llama.cpp's default),
+    exact ids on a hand-made vocabulary, decoding, and the heap encoder
+    against a naive reference on random vocabularies.
 */
 #include "test_tokenizer.h"
 #include "xinf_tokenizer_private.h"
@@ -131,6 +132,30 @@ test_split_deepseek (void)
     SPLIT (pre, "€5 €€", "€", "5", " €€");
     SPLIT (pre, "\xff\xfe" "ab", "\xff\xfe", "ab");         //  invalid bytes are symbols (U+FFFD)
     SPLIT (pre, "\t\tx", "\t", "\tx");
+    s_check_split (__LINE__, pre, "", (const char *) NULL);
+}
+
+//  llama.cpp's default (tokenizer.ggml.pre "default", or none): runs of
+//  punctuation and $+<=>^~| first, GPT-2's regex within the pieces, runs
+//  of digits, ASCII digits by three (the splits as llama.cpp makes them)
+static void
+test_split_default (void)
+{
+    xinf_tok_pre_t pre = XINF_PRE_DEFAULT;
+    SPLIT (pre, "Hello, world! 1234567 it's $x+y", "Hello", ",", " world", "!", " ", "123", "456", "7", " it",
+           "'", "s", " ", "$", "x", "+", "y");
+    SPLIT (pre, "don't stop!!", "don", "'", "t", " stop", "!!");
+    SPLIT (pre, "x  !! y", "x", "  ", "!!", " y");             //  whitespace at a piece's end is whole
+    SPLIT (pre, "$100 + 2", "$", "100", " ", "+", " ", "2");
+    SPLIT (pre, "3.14159", "3", ".", "141", "59");
+    SPLIT (pre, "\u0661\u0662\u06634567", "\u0661\u0662\u0663", "456", "7");   //  by three: ASCII digits only
+    SPLIT (pre, "a`b", "a", "`", "b");                         //  ` is no punctuation here
+    SPLIT (pre, "<|end|>", "<|", "end", "|>");
+    SPLIT (pre, "e\u0301!", "e", "\u0301", "!");
+    SPLIT (pre, "\xff\xfe+1", "\xff\xfe", "+", "1");           //  invalid bytes are symbols (U+FFFD)
+    SPLIT (pre, "  foo", " ", " foo");
+    SPLIT (pre, "x\u3000\u3001y", "x", "\u3000", "\u3001", "y");  //  U+3000 is whitespace, U+3001 punctuation
+    SPLIT (pre, "we'll'", "we", "'", "ll", "'");
     s_check_split (__LINE__, pre, "", (const char *) NULL);
 }
 
@@ -394,6 +419,7 @@ main (void)
     RUN (test_split_gpt2);
     RUN (test_split_llama3);
     RUN (test_split_deepseek);
+    RUN (test_split_default);
     RUN (test_ids);
     RUN (test_decode);
     RUN (test_against_reference);

@@ -1,7 +1,8 @@
 """test_tokenizer_llama_split: xinf's pre-tokenizer splits against
 llama.cpp's own (unicode_regex_split with the regexes of llama-vocab.cpp),
-for every pre-tokenizer: gpt2, llama3, qwen2, tekken, gpt4o, refact and
-DeepSeek's llm, coder and v3. Skips (exit 77) where llama.cpp is not built
+for every pre-tokenizer: gpt2, llama3, qwen2, tekken, gpt4o, refact,
+DeepSeek's llm, coder and v3, and default (llama.cpp's list for "default"
+and for a file without tokenizer.ggml.pre). Skips (exit 77) where llama.cpp is not built
 or there is no C++ compiler.
 
     test_tokenizer_llama_split.py SPLIT_DUMP LLAMA_DIR WORK_DIR
@@ -24,7 +25,8 @@ import subprocess
 import sys
 import unicodedata
 
-NAMES = ["gpt2", "llama3", "qwen2", "tekken", "gpt4o", "refact", "deepseek-llm", "deepseek-coder", "deepseek-v3"]
+NAMES = ["gpt2", "llama3", "qwen2", "tekken", "gpt4o", "refact", "deepseek-llm", "deepseek-coder", "deepseek-v3",
+         "default"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 POOL = (list("abcXYZHeLLo0123456789'srtvemldRLVESTMD") + list(".,!?-_$()[]{}\"#@/\\~`^|+<=>;:%&*")
@@ -58,7 +60,9 @@ def code_point_text(rng):
 
 LONG = [b"", b" " * 500 + b"a", b" " * 300, b"1" * 1000, "日本".encode() * 300, "한".encode() * 200,
         b"!" * 400 + b"\n", b"\t \n" * 100, b"\xff" * 50, b"\n" * 300 + b"x", "e\u0301".encode() * 200,
-        b"a" * 1000, "\u3000".encode() * 100 + b"x", b"x" + b" " * 200 + b"\r\n" + b" " * 200]
+        b"a" * 1000, "\u3000".encode() * 100 + b"x", b"x" + b" " * 200 + b"\r\n" + b" " * 200,
+        b"Hello, world! 1234567 it's $x+y", b"$+<=>^~|`" * 60, ("12345" + "\u0663\u0664" + "678").encode() * 40,
+        b"'s's 're'" * 50, b" 1234" * 100 + b"  ", b"xs" * 30]
 
 
 def regexes_current(harness, vocab_cpp):

@@ -1,8 +1,9 @@
 """test_tokenizer_regex: the hand-written gpt2 pre-tokenizers against the
 real regexes (Python's third-party 'regex' module, which knows \\p{L}) on
 random text from a pool of characters of every class; DeepSeek's lists of
-regexes as llama.cpp runs them, on a wider pool. Skips (exit 77)
-without the module. Usage: test_tokenizer_regex.py PATH/tokenizer_split_dump
+regexes and llama.cpp's default as llama.cpp runs them, on a wider pool.
+Skips (exit 77) without the module. Usage: test_tokenizer_regex.py
+PATH/tokenizer_split_dump
 """
 import random
 import subprocess
@@ -55,6 +56,15 @@ DEEPSEEK = {
                     r"""[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|"""
                     + WS + "*[\r\n]+|" + WS + "+(?!" + NOT_WS + ")|" + WS + "+"),
 }
+# llama.cpp's default (tokenizer.ggml.pre "default", or none): punctuation
+# and $+<=>^~| first, GPT-2's regex within the pieces (llama.cpp's code for
+# it leaves a lone whitespace character before a non-space a piece, as \s+
+# does), runs of digits, ASCII digits by three
+LISTS = dict(DEEPSEEK)
+LISTS["default"] = (r"[\p{P}\$\+<=>\^~\|]+",
+                    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^" + WS[1:-1] + r"\p{L}\p{N}]+|"
+                    + WS + "+(?!" + NOT_WS + ")|" + WS + "+",
+                    r"\p{N}+", "[0-9][0-9][0-9]")
 
 # Letters, numbers, marks, punctuation, symbols, whitespace of several kinds
 POOL = (list("abcXYZ") + list("HeLLo") + list("0123456789") + list("'''") + list("srtvemldRLVESTMD")
@@ -67,6 +77,11 @@ DEEPSEEK_POOL = POOL + (list("~`^|+<=>;:%&*") + ["\x1c", "\x1f", "\x00", "\x7f",
                         + ["ª", "ƻ", "ʔ", "ǅ", "Ⴀ", "Ꭰ", "א", "ℌ", "\u2126", "\u212a", "\u1fbe", "\u1fd3", "µ", "𐐀", "𝒜"]
                         + ["、", "。", "，", "！", "Ａ", "ｚ", "‘", "”", "ぁ", "゠", "・", "ー", "゛", "\u3099", "ヿ", "龥", "龦"]
                         + ["\u0800", "가", "\ud7ff", "ㄱ", "\u0e01", "\u0e31", "١", "\U0001d7ce"])
+# and texts for the lists' edges: digits by three, contractions after
+# punctuation, runs of symbols, whitespace before punctuation
+LIST_TEXTS = ["Hello, world! 1234567 it's $x+y", "1" * 100, "12345\u0661\u0662\u0663678", "'s's're'",
+              "x''''s ''ll", "a  !!  b", " $$ 12 345 6789", "\u3000!\u3000", "``$`~^", "\t\n'\n",
+              "9" * 7 + "\n" + "9" * 8]
 
 
 def split(pieces, pattern):
@@ -102,8 +117,8 @@ def main():
     deepseek_samples = ["".join(rng.choice(DEEPSEEK_POOL) * (1 if rng.random() < 0.9 else rng.randrange(2, 9))
                                 for _ in range(rng.randrange(0, 30))) for _ in range(3000)]
     failures = 0
-    for name, pattern in list(PATTERNS.items()) + list(DEEPSEEK.items()):
-        texts = deepseek_samples if name in DEEPSEEK else samples
+    for name, pattern in list(PATTERNS.items()) + list(LISTS.items()):
+        texts = deepseek_samples + LIST_TEXTS if name in LISTS else samples
         records = b"".join(b"%d\n%s" % (len(s.encode()), s.encode()) for s in texts)
         out = subprocess.run([dump, name], input=records, capture_output=True, check=True).stdout
         lines = out.decode().split("\n")

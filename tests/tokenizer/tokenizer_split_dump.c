@@ -33,7 +33,7 @@ static const struct {
     { "gpt2", XINF_PRE_GPT2 }, { "llama3", XINF_PRE_LLAMA3 }, { "qwen2", XINF_PRE_QWEN2 },
     { "tekken", XINF_PRE_TEKKEN }, { "gpt4o", XINF_PRE_GPT4O }, { "refact", XINF_PRE_REFACT },
     { "deepseek-llm", XINF_PRE_DEEPSEEK_LLM }, { "deepseek-coder", XINF_PRE_DEEPSEEK_CODER },
-    { "deepseek-v3", XINF_PRE_DEEPSEEK_V3 }, { "nfc", XINF_PRE_GPT2 },
+    { "deepseek-v3", XINF_PRE_DEEPSEEK_V3 }, { "default", XINF_PRE_DEFAULT }, { "nfc", XINF_PRE_GPT2 },
 };
 
 int
@@ -45,7 +45,7 @@ main (int argc, char *argv [])
             found = (int) index;
     if (found < 0) {
         fprintf (stderr, "usage: tokenizer_split_dump gpt2|llama3|qwen2|tekken|gpt4o|refact|"
-                         "deepseek-llm|deepseek-coder|deepseek-v3|nfc\n");
+                         "deepseek-llm|deepseek-coder|deepseek-v3|default|nfc\n");
         return 2;
     }
     xinf_tok_pre_t pre = s_names [found].pre;

@@ -10,8 +10,10 @@
     llama_vocab sets for that tokenizer.ggml.pre (src/llama-vocab.cpp; the
     lists below are copied from it line for line, which the script checks).
     The names are tokenizer_split_dump's: gpt2 is llama.cpp's "gpt-2",
-    gpt4o its "gpt-4o". llama.cpp reads an invalid UTF-8 byte as one
-    U+FFFD; the offsets are those of the input bytes.
+    gpt4o its "gpt-4o", default LLAMA_VOCAB_PRE_TYPE_DEFAULT's list (for
+    "default" and for a file without tokenizer.ggml.pre). llama.cpp reads
+    an invalid UTF-8 byte as one U+FFFD; the offsets are those of the
+    input bytes.
 */
 #include "unicode.h"
 
@@ -67,6 +69,12 @@ static const s_pre_t s_pres [] = {
         "[一-龥぀-ゟ゠-ヿ]+",
         "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
     } },
+    { "default", {
+        "[\\p{P}\\$\\+<=>\\^~\\|]+",
+        "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)",
+        "\\p{N}+",
+        "[0-9][0-9][0-9]",
+    } },
 };
 //  END REGEXES
 
@@ -98,7 +106,7 @@ main (int argc, char *argv [])
         if (argc == 2 && strcmp (argv [1], one.name) == 0)
             pre = &one;
     if (!pre) {
-        fprintf (stderr, "usage: tokenizer_split_llama NAME (gpt2, llama3, ..., deepseek-v3)\n");
+        fprintf (stderr, "usage: tokenizer_split_llama NAME (gpt2, llama3, ..., deepseek-v3, default)\n");
         return 2;
     }
     size_t length;
