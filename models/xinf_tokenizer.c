@@ -249,18 +249,19 @@ s_check_spec (const xinf_tokenizer_spec_t *spec, char *error, size_t error_size)
     return 0;
 }
 
-//  The pre-tokenizers of gpt2 vocabularies by tokenizer.ggml.pre: the
-//  split, whether a pre-token that is a token is taken whole (llama.cpp's
-//  ignore_merges), NFC first (Qwen2's tokenizer.json; llama.cpp does not)
-//  and whether a text prompt gets a BOS when the file has no
-//  tokenizer.ggml.add_bos_token (llama.cpp's default: Llama 3 files often
-//  lack the key).
+//  The pre-tokenizers of gpt2 vocabularies by tokenizer.ggml.pre (none,
+//  or an empty one, is "default", as in llama.cpp; "gpt2" is xinf's name
+//  for llama.cpp's "gpt-2"): the split, whether a pre-token that is a
+//  token is taken whole (llama.cpp's ignore_merges), NFC first (Qwen2's
+//  tokenizer.json; llama.cpp does not) and whether a text prompt gets a
+//  BOS when the file has no tokenizer.ggml.add_bos_token (llama.cpp's
+//  default: Llama 3 files often lack the key).
 static const struct {
     const char *name;
     xinf_tok_pre_t pre;
     bool ignore_merges, nfc, add_bos;
 } s_pres [] = {
-    { "default", XINF_PRE_GPT2, false, false, false },
+    { "default", XINF_PRE_DEFAULT, false, false, false },       //  llama.cpp's, not GPT-2's
     { "gpt2", XINF_PRE_GPT2, false, false, false },
     { "gpt-2", XINF_PRE_GPT2, false, false, false },
     { "llama3", XINF_PRE_LLAMA3, true, false, true },
@@ -294,7 +295,7 @@ s_find_pre (const char *pre)
 static int
 s_set_pre (xinf_tokenizer_t *self, const char *pre, char *error, size_t error_size)
 {
-    self->pre = XINF_PRE_GPT2;
+    self->pre = XINF_PRE_DEFAULT;
     if (self->model != XINF_TOK_GPT2 || !pre || !*pre)
         return 0;
     int found = s_find_pre (pre);

@@ -1,9 +1,10 @@
 /*  fuzz_tokenizer: any bytes as text through byte-level BPE tokenizers
-    (GPT-2 style, with the gpt2, llama3, qwen2, tekken, gpt-4o and DeepSeek's
-    pre-tokenizers, the first byte choosing): encode, then decode must give back exactly the input
-    bytes as the tokenizer normalizes them (NFC for qwen2, unchanged for
-    the others; byte-level BPE covers every byte), and every id must be in
-    the vocabulary.  */
+    (GPT-2 style, with the gpt2, llama3, qwen2, tekken, gpt-4o, DeepSeek's
+    and llama.cpp's default pre-tokenizers, the first byte choosing):
+    encode, then decode must give back exactly the input bytes as the
+    tokenizer normalizes them (NFC for qwen2, unchanged for the others;
+    byte-level BPE covers every byte), and every id must be in the
+    vocabulary.  */
 #include "fuzz.h"
 #include "xinf.h"
 #include "xinf_tokenizer.h"
@@ -87,7 +88,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     static const char *const pres [] = { "gpt2", "llama3", "qwen2", "tekken", "gpt-4o", "deepseek-llm",
-                                         "deepseek-coder", "deepseek-v3" };
+                                         "deepseek-coder", "deepseek-v3", "default" };
     enum { S_PRES = sizeof pres / sizeof pres [0] };
     static xinf_tokenizer_t *tokenizers [S_PRES];
     if (!tokenizers [0]) {

@@ -210,14 +210,16 @@ typedef struct {
     xinf_tokenizer_t *tokenizer;
 } s_named_t;
 
-//  Hand-made and random vocabularies of both models.
+//  Hand-made and random vocabularies of both models: gpt2 with each of
+//  seven pre-tokenizers, llama with and without the space prefix.
+#define S_TOKENIZERS 9
 static size_t
 s_tokenizers (s_named_t *out, test_vocab_t *vocabs)
 {
     size_t count = 0;
-    memset (vocabs, 0, 8 * sizeof *vocabs);     //  the last two share one
-    const char *pres [] = { "gpt2", "llama3", "qwen2", "deepseek-llm", "deepseek-coder", "deepseek-v3" };
-    for (int index = 0; index < 6; index++) {
+    memset (vocabs, 0, S_TOKENIZERS * sizeof *vocabs);     //  the last two share one
+    const char *pres [] = { "gpt2", "llama3", "qwen2", "deepseek-llm", "deepseek-coder", "deepseek-v3", "default" };
+    for (size_t index = 0; index < sizeof pres / sizeof pres [0]; index++) {
         test_gpt2_vocab (&vocabs [count], s_merges, sizeof s_merges / sizeof s_merges [0]);
         xinf_tokenizer_spec_t spec = test_spec (&vocabs [count], "gpt2");
         spec.pre = pres [index];
@@ -234,8 +236,8 @@ s_tokenizers (s_named_t *out, test_vocab_t *vocabs)
 static void
 test_round_trips (void)
 {
-    s_named_t tokenizers [8];
-    test_vocab_t vocabs [8];
+    s_named_t tokenizers [S_TOKENIZERS];
+    test_vocab_t vocabs [S_TOKENIZERS];
     size_t count = s_tokenizers (tokenizers, vocabs);
     for (size_t which = 0; which < count; which++) {
         for (size_t index = 0; index < N_TEXTS; index++) {
@@ -283,8 +285,8 @@ test_long_input (void)
         length += strlen (piece);
         text [length++] = index % 7 ? ' ' : '\n';
     }
-    s_named_t tokenizers [8];
-    test_vocab_t vocabs [8];
+    s_named_t tokenizers [S_TOKENIZERS];
+    test_vocab_t vocabs [S_TOKENIZERS];
     size_t count = s_tokenizers (tokenizers, vocabs);
     for (size_t which = 0; which < count; which++) {
         int64_t start = zclock_usecs ();

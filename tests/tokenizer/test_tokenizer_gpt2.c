@@ -185,13 +185,14 @@ s_tokenizer (const char *pre)
 static void
 test_ids (void)
 {
-    xinf_tokenizer_t *tokenizer = s_tokenizer (NULL);
+    xinf_tokenizer_t *tokenizer = s_tokenizer ("gpt-2");
     CHECK_IDS (tokenizer, "hello world", false, 259, 264);
     CHECK_IDS (tokenizer, "hello world", true, 271, 259, 264);
     CHECK_IDS (tokenizer, "hello  world", false, 259, 32, 264);
     CHECK_IDS (tokenizer, "aaaaa", false, 268, 268, 97);
     CHECK_IDS (tokenizer, "it's", false, 105, 116, 269);
     CHECK_IDS (tokenizer, "1231234", false, 267, 267, 52);
+    CHECK_IDS (tokenizer, "4123", false, 52, 267);
     CHECK_IDS (tokenizer, "café", false, 99, 97, 102, 270);
     CHECK_IDS (tokenizer, "  \n", false, 265, 10);
     CHECK_IDS (tokenizer, "\xff", false, 255);
@@ -203,6 +204,20 @@ test_ids (void)
     CHECK_IDS (tokenizer, "<tool>", false, 272);
     CHECK_IDS (tokenizer, "a<tool><tool>b <tool", false, 97, 272, 272, 98, 32, 60, 116, 111, 111, 108);
     xinf_tokenizer_destroy (&tokenizer);
+    //  No tokenizer.ggml.pre, an empty one or "default": llama.cpp's
+    //  default, not GPT-2's: punctuation apart ("'s" no piece), digits by three
+    const char *defaults [] = { NULL, "", "default" };
+    for (size_t index = 0; index < 3; index++) {
+        tokenizer = s_tokenizer (defaults [index]);
+        CHECK_IDS (tokenizer, "hello world", false, 259, 264);
+        CHECK_IDS (tokenizer, "it's", false, 105, 116, 39, 115);
+        CHECK_IDS (tokenizer, "1231234", false, 267, 267, 52);
+        CHECK_IDS (tokenizer, "4123", false, 52, 266, 51);
+        CHECK_IDS (tokenizer, "café", false, 99, 97, 102, 270);
+        CHECK_IDS (tokenizer, "<tool>", false, 272);
+        CHECK (!xinf_tokenizer_default_add_bos ("gpt2", defaults [index]));
+        xinf_tokenizer_destroy (&tokenizer);
+    }
 
     tokenizer = s_tokenizer ("qwen2");
     CHECK_IDS (tokenizer, "1231234", false, 49, 50, 51, 49, 50, 51, 52);
