@@ -24,10 +24,11 @@ static const char *const s_mid [] = {
 };
 
 //  One part: the file's key (or its older name, where it has one), else a known marker;
-//  -1. Only a control token counts: the gateway writes the markers as text
-//  that the prompt's special parsing turns into tokens, which it does for
-//  control tokens alone (a marker of another type would reach the model as
-//  plain text, its FIM structure lost).
+//  -1. Only a control or user-defined token counts (DeepSeek Coder's
+//  markers are user-defined): the gateway writes the markers as text that
+//  the prompt's special parsing turns into tokens, which it does for those
+//  alone (a marker of another type would reach the model as plain text,
+//  its FIM structure lost).
 static int32_t
 s_part (xinf_gguf_t *gguf, xinf_tokenizer_t *tokenizer, const char *key, const char *old_key,
         const char *const *markers)
@@ -36,11 +37,11 @@ s_part (xinf_gguf_t *gguf, xinf_tokenizer_t *tokenizer, const char *key, const c
     uint64_t id;
     if (gguf && (xinf_gguf_get_uint (gguf, key, &id) == 0 || (old_key && xinf_gguf_get_uint (gguf, old_key, &id) == 0))
     &&  id < vocab)
-        return xinf_tokenizer_is_control (tokenizer, (int32_t) id) ? (int32_t) id : -1;
+        return xinf_tokenizer_is_special (tokenizer, (int32_t) id) ? (int32_t) id : -1;
     for (size_t index = 0; markers [index]; index++) {
         int32_t found = xinf_tokenizer_find (tokenizer, markers [index], strlen (markers [index]));
         if (found >= 0)
-            return xinf_tokenizer_is_control (tokenizer, found) ? found : -1;
+            return xinf_tokenizer_is_special (tokenizer, found) ? found : -1;
     }
     return -1;
 }

@@ -11,8 +11,9 @@
     is one of the known markers (<|fim_prefix|>, <fim_prefix>,
     <fim-prefix>, <PRE>, ▁<PRE>, DeepSeek's <｜fim▁begin｜>, ...). Unlike
     llama.cpp, which makes such a token a control token with a warning,
-    only a control token counts here: the markers travel as text that the
-    prompt's special parsing turns into tokens, control tokens alone.
+    only a control or user-defined token counts here (DeepSeek Coder's are
+    user-defined): the markers travel as text that the prompt's special
+    parsing turns into tokens, which text becomes for those alone.
 */
 #ifndef XINF_FIM_H_INCLUDED
 #define XINF_FIM_H_INCLUDED
@@ -30,7 +31,7 @@ typedef struct {
 
 //  The three tokens of the model of 'gguf' (its tokenizer 'tokenizer';
 //  'gguf' NULL: by the markers' names only); false when it lacks any of
-//  them, or one is no control token. The repository and file separator
+//  them, or one is neither a control nor a user-defined token. The repository and file separator
 //  tokens too, where the model has them (as llama.cpp finds them).
 bool xinf_fim_find (xinf_gguf_t *gguf, xinf_tokenizer_t *tokenizer, xinf_fim_t *fim);
 

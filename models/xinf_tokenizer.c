@@ -766,6 +766,13 @@ xinf_tokenizer_is_control (xinf_tokenizer_t *self, int32_t id)
     return self && id >= 0 && id < self->n_tokens && self->types [id] == XINF_TOKEN_CONTROL;
 }
 
+bool
+xinf_tokenizer_is_special (xinf_tokenizer_t *self, int32_t id)
+{
+    return xinf_tokenizer_is_control (self, id)
+        || (self && id >= 0 && id < self->n_tokens && self->types [id] == XINF_TOKEN_USER_DEFINED);
+}
+
 const char *
 xinf_tokenizer_model (xinf_tokenizer_t *self)
 {

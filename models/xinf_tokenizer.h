@@ -176,6 +176,10 @@ bool xinf_tokenizer_add_eos (xinf_tokenizer_t *self);
 bool xinf_tokenizer_default_add_bos (const char *model, const char *pre);
 //  Token type 3, or the BOS, EOS, EOT or EOM id; false for a bad id.
 bool xinf_tokenizer_is_control (xinf_tokenizer_t *self, int32_t id);
+//  Whether the token's text in a prompt parsed for special tokens becomes
+//  the token: a control token, or a user-defined one (found in any text);
+//  false for a bad id.
+bool xinf_tokenizer_is_special (xinf_tokenizer_t *self, int32_t id);
 //  Whether whitespace after control token 'id' in text parsed for control
 //  tokens is dropped (spec rstrip_controls).
 bool xinf_tokenizer_rstrip (xinf_tokenizer_t *self, int32_t id);

@@ -71,22 +71,23 @@ main (int argc, char *argv [])
     snprintf (command, sizeof command, "rm -rf '%s'", dir);
     CHECK (system (command) == 0);
 
-    //  Only control tokens count: a marker of another type (DeepSeek-Coder's
-    //  are user-defined) would reach the model as plain text
+    //  Control and user-defined tokens count (DeepSeek-Coder's markers are
+    //  user-defined: text becomes them anywhere); a marker of another type
+    //  would reach the model as plain text
     static const char *const tokens [] = { "a", "b", "<PRE>", "<SUF>", "<MID>" };
     int32_t types [5] = { XINF_TOKEN_NORMAL, XINF_TOKEN_NORMAL, XINF_TOKEN_CONTROL, XINF_TOKEN_CONTROL,
                           XINF_TOKEN_CONTROL };
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < 3; round++) {
         xinf_tokenizer_spec_t spec = { .model = "gpt2", .n_tokens = 5, .tokens = tokens, .token_types = types,
                                        .n_token_types = 5, .bos_id = -1, .eos_id = -1, .unk_id = -1,
                                        .eot_id = -1, .eom_id = -1 };
         xinf_tokenizer_t *built = xinf_tokenizer_new (&spec, error, sizeof error);
         CHECK (built);
         bool found = xinf_fim_find (NULL, built, &fim);
-        CHECK (found == (round == 0));
-        CHECK (round == 1 || (fim.pre == 2 && fim.suf == 3 && fim.mid == 4));
+        CHECK (found == (round < 2));
+        CHECK (round == 2 || (fim.pre == 2 && fim.suf == 3 && fim.mid == 4));
         xinf_tokenizer_destroy (&built);
-        types [3] = XINF_TOKEN_USER_DEFINED;
+        types [3] = round == 0 ? XINF_TOKEN_USER_DEFINED : XINF_TOKEN_NORMAL;
     }
 
     //  Real vocabularies, by their markers' names
